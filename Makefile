@@ -1,0 +1,93 @@
+# shomei — one obvious way to build: `make`, `make run`, `make test`, `make bench`.
+
+PKGS     := openssl sqlite3 libpq libsodium libmicrohttpd jansson
+CC       ?= cc
+BUILD    ?= build
+SAN      ?=
+WERROR   ?=
+OPT      ?= -O2
+
+WARN     := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wno-unused-parameter
+CFLAGS   := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g $(OPT) $(WARN) \
+            $(if $(WERROR),-Werror) $(SAN) -Isrc -I$(BUILD)/gen \
+            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LDFLAGS  := $(SAN)
+
+LIB_SRC  := $(sort $(wildcard src/*/*.c))
+LIB_OBJ  := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(BUILD)/obj/gen/migrations.o
+MIGR     := $(sort $(wildcard src/store/migrations/*.sql))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+PY       := /usr/bin/python3
+
+.PHONY: all deps test unit unit-asan integration fuzz lint-banned bench run clean format
+
+all: $(BUILD)/shomei
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/gen/migrations.c: $(MIGR) scripts/embed-migrations.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-migrations.sh $(MIGR) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libshomei.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/shomei: $(BUILD)/obj/main.o $(BUILD)/libshomei.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libshomei.a tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libshomei.a $(LDFLAGS) $(LDLIBS) -lcmocka
+
+# Unit tests; the store suite also runs against a throwaway PostgreSQL cluster.
+unit: $(BUILD)/shomei $(UNIT_BIN)
+	scripts/with-pg.sh scripts/run-unit.sh $(BUILD)
+
+unit-asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 WERROR=1 \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit
+
+integration: $(BUILD)/shomei
+	scripts/with-pg.sh $(PY) -m pytest -q -p no:cacheprovider tests/integration
+
+fuzz:
+	scripts/fuzz.sh
+
+# curl's banned-function list, enforced.
+lint-banned:
+	@! grep -nE '\b(strcpy|sprintf|strcat|sscanf|atoi|atol|strtok|gets|vsprintf)\s*\(' \
+	    src/*/*.c src/*.c tests/unit/*.c bench/*.c 2>/dev/null | grep -v 'banned-ok' \
+	    || (echo "banned function used (see STYLE.md)"; exit 1)
+
+test: deps lint-banned
+	$(MAKE) WERROR=1 all unit
+	$(MAKE) unit-asan
+	$(MAKE) WERROR=1 integration
+	$(MAKE) fuzz
+	@echo "make test: all suites passed"
+
+bench: deps
+	$(MAKE) all
+	$(MAKE) -C bench
+
+run: deps all
+	scripts/run.sh
+
+format:
+	clang-format -i src/*.c src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,99 @@
+/*
+ * signer: the only process that holds private keys of the CA (issuing CA), the OCSP responder
+ * and the TSA.  It is forked from its parent with a socketpair made before the fork, loads the
+ * keys only after the fork, and answers framed requests:
+ *
+ *   request:  u32 op | u32 len | len bytes of DER           (big-endian header)
+ *   response: u32 status | u32 len | len bytes (signature, or a UTF-8 refusal message)
+ *
+ * It never signs arbitrary bytes: each payload is a DER to-be-signed structure that it parses
+ * again and refuses unless the issuer and signature algorithm match the key that would sign it.
+ * A frame that is truncated, larger than the op allows, or carries an unknown op is broken
+ * internal framing: the signer exits (status 3) and its supervisor starts a new one.
+ */
+#ifndef SHOMEI_SIGNER_H
+#define SHOMEI_SIGNER_H
+
+#include <sys/types.h>
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../util/util.h"
+
+enum signer_op {
+	SIGNER_OP_PING = 1,      /* empty payload; answers "pong" */
+	SIGNER_OP_SIGN_CERT = 2, /* TBSCertificate, issuing CA key */
+	SIGNER_OP_SIGN_CRL = 3,  /* TBSCertList, issuing CA key */
+	SIGNER_OP_SIGN_OCSP = 4, /* OCSP ResponseData, OCSP responder key */
+	SIGNER_OP_SIGN_TSA = 5,  /* DER SignedAttributes of a TSTInfo, TSA key */
+	SIGNER_OP__MAX
+};
+
+enum signer_status {
+	SIGNER_STATUS_OK = 0,
+	SIGNER_STATUS_REFUSED = 1, /* payload parsed but a rule refused it; message follows */
+};
+
+#define SIGNER_HDR_LEN 8
+#define SIGNER_MAX_CERT (256 * 1024)
+#define SIGNER_MAX_CRL (512u * 1024 * 1024)
+#define SIGNER_MAX_OCSP (1024 * 1024)
+#define SIGNER_MAX_TSA (64 * 1024)
+#define SIGNER_MAX_RESPONSE (64 * 1024)
+
+/* Largest payload allowed for an op; 0 for an unknown op. */
+size_t signer_op_max(uint32_t op);
+
+/*
+ * Framing, exposed for tests.  signer_frame_read() returns 0 and fills op/payload, 1 on clean
+ * EOF before any byte, -1 on a truncated frame, an oversized length or an unknown op
+ * (err says which).  payload is a buf the function initialises.
+ */
+int signer_frame_write(int fd, uint32_t op, const void *, size_t);
+int signer_frame_read(int fd, uint32_t *op, struct buf *payload, struct err *);
+
+/*
+ * Which keys the signer loads, from shomei.conf (paths relative to the config dir):
+ *   ca.key        = keys/issuing.key.pem  or  pkcs11:token=...;object=...
+ *   ca.cert       = certs/issuing.pem
+ *   ocsp.key      / ocsp.cert
+ *   tsa.key       / tsa.cert
+ *   key_passphrase / key_passphrase_env / key_passphrase_file  (encrypted PEM keys)
+ *   pkcs11.module (default /usr/lib/softhsm/libsofthsm2.so), pkcs11.pin / pkcs11.pin_env
+ * A missing ocsp/tsa key is allowed (those ops are then refused); a missing CA key is not.
+ */
+struct conf;
+
+/* Entry point of the signer child: loads keys, serves fd until EOF; returns an exit status. */
+int signer_proc(int fd, const struct conf *);
+
+/*
+ * Client stub used by the CLI and the web process.  Thread-safe: requests are serialised on
+ * the socket by a mutex.  signer_client_reset_fd() swaps in a new socket after a restart.
+ */
+struct signer_client {
+	int fd;
+	pthread_mutex_t mu;
+	uint64_t requests;
+	uint64_t nanos; /* total time spent waiting for the signer */
+};
+
+struct signer_client *signer_client_new(int fd);
+void signer_client_reset_fd(struct signer_client *, int fd);
+void signer_client_free(struct signer_client *); /* closes fd; accepts NULL */
+int signer_ping(struct signer_client *, struct err *);
+/* On success *sig is malloc'ed (caller frees) and *siglen set. */
+int signer_sign(struct signer_client *, enum signer_op, const unsigned char *tbs, size_t len,
+		unsigned char **sig, size_t *siglen, struct err *);
+
+/*
+ * socketpair + fork + signer_proc() in the child (which never returns).  The parent keeps one
+ * end; no key material is ever in the parent's memory.  *pid may be NULL.
+ */
+int signer_spawn(const struct conf *, struct signer_client **, pid_t *pid, struct err *);
+/* Same, but returns the raw fd (used by the supervisor, which hands it to the web process). */
+int signer_spawn_fd(const struct conf *, int *fd, pid_t *pid, struct err *);
+
+#endif

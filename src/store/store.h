@@ -1,0 +1,208 @@
+/*
+ * store: all persistent state.  Two backends behind one interface: SQLite (embedded default,
+ * WAL, synchronous=FULL) and PostgreSQL (libpq).  All SQL lives in store.c and uses bound
+ * parameters only; store_sqlite.c / store_pg.c implement a small statement driver.
+ *
+ * A struct store is one connection and belongs to one thread.  Every function returns 0 on
+ * success and -1 with the error set: ERR_NOTFOUND when the object does not exist,
+ * ERR_CONFLICT for a duplicate or an illegal state change, ERR_INTERNAL for the database.
+ * Functions that write run in their own transaction unless the caller has opened one with
+ * store_begin(), in which case they join it (this is how group commit batches many writes).
+ */
+#ifndef SHOMEI_STORE_H
+#define SHOMEI_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "../util/util.h"
+
+struct store;
+
+enum store_backend {
+	STORE_SQLITE,
+	STORE_PG,
+};
+
+/*
+ * Opens "sqlite:PATH" (PATH relative to the working directory) or a PostgreSQL connection
+ * string ("postgresql://..." or "host=... dbname=..."), and applies pending migrations.
+ */
+int store_open(struct store **, const char *spec, struct err *);
+void store_close(struct store *); /* accepts NULL */
+enum store_backend store_backend(const struct store *);
+int store_ping(struct store *, struct err *);
+/* Highest applied migration number. */
+int store_schema_version(struct store *, int *version, struct err *);
+
+/* Write transaction (SQLite: BEGIN IMMEDIATE).  Nested calls are an internal error. */
+int store_begin(struct store *, struct err *);
+int store_commit(struct store *, struct err *);
+void store_rollback(struct store *);
+
+/* ---- organizations ---- */
+struct store_org {
+	int64_t id;
+	char *code;
+	char *name;
+	char **domains;
+	size_t ndomains;
+	time_t created;
+};
+
+/* ERR_CONFLICT when the code exists. */
+int store_org_add(struct store *, const char *code, const char *name, const char *const *domains,
+		  size_t ndomains, int64_t *id, struct err *);
+int store_org_get(struct store *, const char *code, struct store_org *, struct err *);
+int store_org_get_id(struct store *, int64_t id, struct store_org *, struct err *);
+int store_org_list(struct store *, struct store_org **, size_t *, struct err *);
+void store_org_clear(struct store_org *);
+void store_org_list_free(struct store_org *, size_t);
+
+/* ---- tickets ---- */
+struct store_ticket {
+	int64_t id;
+	char *number;
+	int64_t org_id;
+	char *org_code;
+	char *profile;
+	char *status; /* "unused", "used" */
+	char *cert_serial; /* NULL until a certificate is issued on it */
+	time_t created;
+};
+
+/* ERR_CONFLICT when the number exists. */
+int store_ticket_add(struct store *, int64_t org_id, const char *number, const char *profile,
+		     struct err *);
+int store_ticket_get(struct store *, const char *number, struct store_ticket *, struct err *);
+int store_ticket_list(struct store *, int64_t org_id, struct store_ticket **, size_t *,
+		      struct err *);
+/* Marks a ticket used by a certificate; ERR_CONFLICT when already used. */
+int store_ticket_use(struct store *, const char *number, const char *serial, struct err *);
+void store_ticket_clear(struct store_ticket *);
+void store_ticket_list_free(struct store_ticket *, size_t);
+
+/* ---- certificates ---- */
+#define STORE_SERIAL_MAX 41 /* 20 octets in upper-case hex + NUL */
+
+enum store_cert_status {
+	STORE_CERT_VALID = 0,
+	STORE_CERT_REVOKED = 1,
+};
+
+struct store_cert {
+	char serial[STORE_SERIAL_MAX]; /* upper-case hex, as `openssl x509 -serial` prints */
+	char *ca;                      /* short name of the issuing CA (config ca_name) */
+	char *subject;                 /* RFC 4514 text, UTF-8 */
+	char *sans;                    /* "DNS:a.example, IP:192.0.2.1, email:x@y" or NULL */
+	char *profile;
+	int64_t org_id; /* 0 = none */
+	time_t not_before;
+	time_t not_after;
+	enum store_cert_status status;
+	time_t revoked_at;      /* 0 unless revoked */
+	int reason;             /* CRLReason code (RFC 5280 5.3.1); -1 = none */
+	time_t invalidity_date; /* 0 = unknown */
+	char *predecessor;      /* serial of the certificate this one replaces, or NULL */
+	unsigned char *der;
+	size_t derlen;
+	time_t created;
+};
+
+/* ERR_CONFLICT when the serial exists (the caller re-draws the serial and signs again). */
+int store_cert_insert(struct store *, const struct store_cert *, struct err *);
+/* serial is hex, any case. */
+int store_cert_get(struct store *, const char *serial, struct store_cert *, struct err *);
+
+struct store_cert_filter {
+	int status;             /* -1 any, else enum store_cert_status */
+	int64_t org_id;         /* 0 any */
+	const char *ca;         /* NULL any */
+	time_t expiring_before; /* 0 any: not_after < this */
+	const char *subject_substr; /* NULL any; plain substring, not a pattern */
+	size_t limit;           /* 0 = no limit */
+	size_t offset;
+};
+
+/* Ordered by created, then serial.  der is not loaded (derlen 0) to keep lists cheap. */
+int store_cert_list(struct store *, const struct store_cert_filter *, struct store_cert **,
+		    size_t *, struct err *);
+/* ERR_NOTFOUND, or ERR_CONFLICT when already revoked. */
+int store_cert_revoke(struct store *, const char *serial, time_t when, int reason,
+		      time_t invalidity_date, struct err *);
+int store_cert_count(struct store *, int status, int64_t *n, struct err *);
+void store_cert_clear(struct store_cert *);
+void store_cert_list_free(struct store_cert *, size_t);
+
+/*
+ * Calls cb for every revoked certificate of the CA whose revocation time is >= since (0 for
+ * all), ordered by serial.  A non-zero return from cb stops the walk and is returned.
+ */
+struct store_revoked {
+	const char *serial;
+	time_t revoked_at;
+	int reason;
+	time_t invalidity_date;
+};
+int store_revoked_foreach(struct store *, const char *ca, time_t since,
+			  int (*cb)(void *, const struct store_revoked *), void *, struct err *);
+
+/* ---- CRLs ---- */
+struct store_crl {
+	char *ca;
+	int64_t number;
+	int delta;
+	int64_t base_number; /* delta CRLs: the full CRL they extend */
+	time_t this_update;
+	time_t next_update;
+	unsigned char *der;
+	size_t derlen;
+};
+
+/* Atomically reserves the next CRL number of a CA (starting at 1). */
+int store_crl_next_number(struct store *, const char *ca, int64_t *number, struct err *);
+int store_crl_put(struct store *, const struct store_crl *, struct err *);
+/* The newest full (delta = 0) or delta (delta = 1) CRL; ERR_NOTFOUND when none. */
+int store_crl_latest(struct store *, const char *ca, int delta, struct store_crl *, struct err *);
+void store_crl_clear(struct store_crl *);
+
+/* ---- audit chain ---- */
+#define STORE_HASH_LEN 32
+
+struct store_audit {
+	int64_t seq; /* 1, 2, 3, ... */
+	time_t ts;
+	char *actor;  /* "cli:root", "officer:<serial>", "api:<org>", ... */
+	char *action; /* "cert.issue", "cert.revoke", "crl.generate", "org.add", ... */
+	char *object; /* serial, org code, ... */
+	char *detail; /* free text (may be "") */
+	unsigned char prev[STORE_HASH_LEN];
+	unsigned char hash[STORE_HASH_LEN];
+};
+
+/*
+ * SHA-256 over prev || seq || ts || actor || action || object || detail, each field
+ * length-prefixed so that no two different entries hash alike.
+ */
+void store_audit_hash(const struct store_audit *, unsigned char out[STORE_HASH_LEN]);
+/*
+ * Appends an entry chained to the current head (serialised against other writers: the head
+ * row is locked for the rest of the transaction).  seq_out may be NULL.
+ */
+int store_audit_append(struct store *, const char *actor, const char *action, const char *object,
+		       const char *detail, int64_t *seq_out, struct err *);
+/* Walks entries in seq order; non-zero from cb stops and is returned. */
+int store_audit_foreach(struct store *, int (*cb)(void *, const struct store_audit *), void *,
+			struct err *);
+/* The head row (last seq and hash) that append maintains; seq 0 when empty. */
+int store_audit_head(struct store *, int64_t *seq, unsigned char hash[STORE_HASH_LEN],
+		     struct err *);
+void store_audit_clear(struct store_audit *);
+
+/* ---- key/value settings of the instance (e.g. ticket sequence, TSA serial) ---- */
+/* Atomically adds delta to a named counter and returns the new value (starting at 0). */
+int store_counter_add(struct store *, const char *name, int64_t delta, int64_t *value,
+		      struct err *);
+
+#endif

@@ -1,0 +1,180 @@
+/* conf: the shomei.conf reader ("key = value" lines). */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define CONF_MAX_SIZE (1024 * 1024)
+
+static int
+conf_key_ok(const char *k, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!(islower((unsigned char)k[i]) || isdigit((unsigned char)k[i]) || k[i] == '_' ||
+		      k[i] == '.' || k[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static void
+conf_add(struct conf *c, const char *k, size_t kn, const char *v, size_t vn, int line)
+{
+	c->v = xrealloc(c->v, (c->n + 1) * sizeof(*c->v));
+	c->v[c->n].key = xstrndup(k, kn);
+	c->v[c->n].value = xstrndup(v, vn);
+	c->v[c->n].line = line;
+	c->n++;
+}
+
+int
+conf_load(struct conf *c, const char *path, struct err *e)
+{
+	struct buf b;
+	char *s, *end, *eq, *k, *v, *ke, *ve, *slash;
+	int line = 0, rc = -1;
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	c->path = xstrdup(path);
+	slash = strrchr(c->path, '/');
+	c->dir = slash ? xstrndup(c->path, (size_t)(slash - c->path)) : xstrdup(".");
+	if (util_read_file(path, CONF_MAX_SIZE, &b, e) == -1)
+		return -1;
+	s = buf_cstr(&b);
+	for (i = 0; i < b.len; i++)
+		if (s[i] == '\0') {
+			err_set(e, ERR_REFUSED, "%s: NUL byte in configuration", path);
+			goto out;
+		}
+	while (s != NULL && *s != '\0') {
+		line++;
+		end = strchr(s, '\n');
+		if (end != NULL)
+			*end = '\0';
+		k = s;
+		s = end ? end + 1 : NULL;
+		while (*k == ' ' || *k == '\t')
+			k++;
+		if (*k == '#' || *k == '\0' || *k == '\r')
+			continue;
+		if ((eq = strchr(k, '=')) == NULL) {
+			err_set(e, ERR_REFUSED, "%s:%d: expected \"key = value\"", path, line);
+			goto out;
+		}
+		ke = eq;
+		while (ke > k && (ke[-1] == ' ' || ke[-1] == '\t'))
+			ke--;
+		if (!conf_key_ok(k, (size_t)(ke - k))) {
+			err_set(e, ERR_REFUSED, "%s:%d: bad key (use a-z 0-9 _ . -)", path, line);
+			goto out;
+		}
+		v = eq + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		ve = v + strlen(v);
+		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r'))
+			ve--;
+		conf_add(c, k, (size_t)(ke - k), v, (size_t)(ve - v), line);
+	}
+	rc = 0;
+out:
+	buf_free(&b);
+	if (rc == -1)
+		conf_free(c);
+	return rc;
+}
+
+void
+conf_free(struct conf *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->n; i++) {
+		free(c->v[i].key);
+		free(c->v[i].value);
+	}
+	free(c->v);
+	free(c->path);
+	free(c->dir);
+	memset(c, 0, sizeof(*c));
+}
+
+/* The last occurrence of a key wins. */
+const char *
+conf_get(const struct conf *c, const char *key, const char *dflt)
+{
+	size_t i;
+
+	for (i = c->n; i > 0; i--)
+		if (strcmp(c->v[i - 1].key, key) == 0)
+			return c->v[i - 1].value;
+	return dflt;
+}
+
+int
+conf_get_long(const struct conf *c, const char *key, long dflt, long min, long max, long *out,
+	      struct err *e)
+{
+	const char *v = conf_get(c, key, NULL);
+
+	if (v == NULL) {
+		*out = dflt;
+		return 0;
+	}
+	if (util_parse_long(v, min, max, out) == -1)
+		return err_set(e, ERR_REFUSED, "%s: %s: expected a number from %ld to %ld",
+			       c->path ? c->path : "config", key, min, max);
+	return 0;
+}
+
+void
+conf_set(struct conf *c, const char *key, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		if (strcmp(c->v[i].key, key) == 0) {
+			free(c->v[i].value);
+			c->v[i].value = xstrdup(value);
+			return;
+		}
+	conf_add(c, key, strlen(key), value, strlen(value), 0);
+}
+
+char *
+conf_path(const struct conf *c, const char *value)
+{
+	if (value[0] == '/' || c->dir == NULL)
+		return xstrdup(value);
+	return xasprintf("%s/%s", c->dir, value);
+}
+
+int
+conf_check_keys(const struct conf *c, const char *const *known, struct err *e)
+{
+	size_t i, j, kl;
+	int ok;
+
+	for (i = 0; i < c->n; i++) {
+		ok = 0;
+		for (j = 0; known[j] != NULL && !ok; j++) {
+			kl = strlen(known[j]);
+			if (kl > 0 && known[j][kl - 1] == '.')
+				ok = strncmp(c->v[i].key, known[j], kl) == 0;
+			else
+				ok = strcmp(c->v[i].key, known[j]) == 0;
+		}
+		if (!ok)
+			return err_set(e, ERR_REFUSED, "%s:%d: unknown key \"%s\"", c->path,
+				       c->v[i].line, c->v[i].key);
+	}
+	return 0;
+}

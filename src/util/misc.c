@@ -1,0 +1,223 @@
+/* misc: hex, randomness, clock, files, strict number parsing. */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "util.h"
+
+void
+hex_encode(char *dst, const unsigned char *src, size_t n)
+{
+	static const char hx[] = "0123456789ABCDEF";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		dst[2 * i] = hx[src[i] >> 4];
+		dst[2 * i + 1] = hx[src[i] & 15];
+	}
+	dst[2 * n] = '\0';
+}
+
+static int
+hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+long
+hex_decode(unsigned char *dst, size_t dstmax, const char *src)
+{
+	size_t n = strlen(src), i;
+	int hi, lo;
+
+	if (n % 2 != 0 || n / 2 > dstmax)
+		return -1;
+	for (i = 0; i < n / 2; i++) {
+		if ((hi = hex_digit(src[2 * i])) < 0 || (lo = hex_digit(src[2 * i + 1])) < 0)
+			return -1;
+		dst[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return (long)(n / 2);
+}
+
+void
+util_random(void *p, size_t n)
+{
+	static int ready;
+
+	if (!ready) {
+		if (sodium_init() < 0)
+			fatalx("libsodium: initialisation failed");
+		ready = 1;
+	}
+	randombytes_buf(p, n);
+}
+
+static long clock_offset;
+
+time_t
+util_now(void)
+{
+	return time(NULL) + clock_offset;
+}
+
+void
+util_clock_set_offset(long seconds)
+{
+	clock_offset = seconds;
+}
+
+int
+util_read_file(const char *path, size_t max, struct buf *out, struct err *e)
+{
+	int fd = -1, rc = -1;
+	ssize_t n;
+	unsigned char tmp[65536];
+
+	buf_init(out, max);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		err_set(e, errno == ENOENT ? ERR_NOTFOUND : ERR_INTERNAL, "%s: %s", path,
+			strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		n = read(fd, tmp, sizeof(tmp));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			err_set(e, ERR_INTERNAL, "%s: read: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (buf_append(out, tmp, (size_t)n) == -1) {
+			err_set(e, ERR_REFUSED, "%s: file larger than %zu bytes", path, max);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	if (rc == -1)
+		buf_free(out);
+	return rc;
+}
+
+int
+util_write_file(const char *path, const void *p, size_t n, int mode, struct err *e)
+{
+	char *tmp = NULL;
+	int fd = -1, rc = -1;
+	const unsigned char *c = p;
+	ssize_t w;
+
+	tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) == -1) {
+		err_set(e, ERR_INTERNAL, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	while (n > 0) {
+		if ((w = write(fd, c, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			err_set(e, ERR_INTERNAL, "%s: write: %s", tmp, strerror(errno));
+			goto out;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	if (fchmod(fd, (mode_t)mode) == -1 || fsync(fd) == -1) {
+		err_set(e, ERR_INTERNAL, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (close(fd) == -1) {
+		fd = -1;
+		err_set(e, ERR_INTERNAL, "%s: close: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1) {
+		err_set(e, ERR_INTERNAL, "%s: rename: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	if (rc == -1 && tmp != NULL)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+int
+util_mkdir_p(const char *path, int mode, struct err *e)
+{
+	char *p, *s;
+	int rc = -1;
+
+	p = xstrdup(path);
+	for (s = p + 1; ; s++) {
+		if (*s == '/' || *s == '\0') {
+			char c = *s;
+
+			*s = '\0';
+			if (mkdir(p, (mode_t)mode) == -1 && errno != EEXIST) {
+				err_set(e, ERR_INTERNAL, "%s: mkdir: %s", p, strerror(errno));
+				goto out;
+			}
+			*s = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	rc = 0;
+out:
+	free(p);
+	return rc;
+}
+
+int
+util_file_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+int
+util_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+util_memeq_ct(const void *a, const void *b, size_t n)
+{
+	return sodium_memcmp(a, b, n) == 0;
+}

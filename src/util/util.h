@@ -1,0 +1,129 @@
+/*
+ * util: bounded buffers, errors, logging, hex, config files, small helpers.
+ * Every other module may use this one; it uses none of them.
+ */
+#ifndef SHOMEI_UTIL_H
+#define SHOMEI_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Exit status of the CLI, and the class of an error. */
+enum err_code {
+	ERR_OK = 0,
+	ERR_REFUSED = 1,  /* bad input or a rule refused it: the caller's fault */
+	ERR_USAGE = 2,    /* wrong command line */
+	ERR_INTERNAL = 3, /* our fault or the environment's: I/O, store, signer */
+	ERR_NOTFOUND = 4, /* mapped to ERR_REFUSED at the CLI; 404 over HTTP */
+	ERR_CONFLICT = 5, /* already exists / already revoked; 409 over HTTP */
+};
+
+/*
+ * An error travelling up the layers: a class and one message naming the object and the rule,
+ * e.g. "csr: RFC 2986: signature does not verify".  The first err_set() wins, so the innermost
+ * (most specific) message survives; err_clear() resets.
+ */
+struct err {
+	enum err_code code;
+	char msg[512];
+};
+
+void err_clear(struct err *);
+int err_set(struct err *, enum err_code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Like err_set() but appends the OpenSSL error queue (and clears it). */
+int err_ssl(struct err *, enum err_code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int err_is_set(const struct err *);
+
+/* Growable byte buffer that refuses to grow beyond max (hostile input cannot exhaust memory). */
+struct buf {
+	unsigned char *data;
+	size_t len;
+	size_t cap;
+	size_t max;
+};
+
+void buf_init(struct buf *, size_t max);
+void buf_free(struct buf *);     /* accepts zeroed buf; wipes contents */
+void buf_reset(struct buf *);    /* len = 0, keeps memory */
+int buf_append(struct buf *, const void *, size_t);  /* -1 when max would be exceeded */
+int buf_putc(struct buf *, int);
+int buf_printf(struct buf *, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* NUL-terminates (not counted in len); returns data as char *. -1/NULL when full. */
+char *buf_cstr(struct buf *);
+
+/* Allocation: out of memory is fatal (exit 3 with a message). */
+void *xmalloc(size_t);
+void *xcalloc(size_t, size_t);
+void *xrealloc(void *, size_t);
+char *xstrdup(const char *);
+char *xstrndup(const char *, size_t);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* Logging to stderr: "shomei[pid]: level: message".  log_escape() makes untrusted text safe. */
+void log_init(const char *progname, int verbose);
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Copies src to dst (size n, always NUL-terminated) with non-printables as \xNN. */
+const char *log_escape(char *dst, size_t n, const char *src, size_t srclen);
+
+/* Hex: upper case, as `openssl x509 -serial` prints. dst must hold 2*n+1. */
+void hex_encode(char *dst, const unsigned char *src, size_t n);
+/* Returns decoded length or -1 on odd length / bad digit / too long for dstmax. */
+long hex_decode(unsigned char *dst, size_t dstmax, const char *src);
+
+/* Random bytes from the OS CSPRNG (libsodium); fatal when unavailable. */
+void util_random(void *, size_t);
+
+/* Wall clock.  Tests may shift it through util_clock_set_offset(). */
+time_t util_now(void);
+void util_clock_set_offset(long seconds);
+
+/* Reads a whole file, refusing files larger than max. */
+int util_read_file(const char *path, size_t max, struct buf *out, struct err *);
+/* Writes atomically (tmp + fsync + rename) with the given mode. */
+int util_write_file(const char *path, const void *, size_t, int mode, struct err *);
+int util_mkdir_p(const char *path, int mode, struct err *);
+int util_file_exists(const char *path);
+
+/* Strict number parsing: whole string, range-checked. */
+int util_parse_long(const char *, long min, long max, long *out);
+
+/* Constant-time comparison of equal-length buffers. */
+int util_memeq_ct(const void *, const void *, size_t);
+
+/*
+ * Configuration file: "key = value" lines, '#' comments, blank lines.  Keys are
+ * [a-z0-9_.]; values are the rest of the line with surrounding blanks removed.
+ * Unknown keys are the caller's business (conf_check_keys()).
+ */
+struct conf_entry {
+	char *key;
+	char *value;
+	int line;
+};
+
+struct conf {
+	char *path;
+	char *dir; /* directory that relative paths in values are resolved against */
+	struct conf_entry *v;
+	size_t n;
+};
+
+int conf_load(struct conf *, const char *path, struct err *);
+void conf_free(struct conf *);
+const char *conf_get(const struct conf *, const char *key, const char *dflt);
+int conf_get_long(const struct conf *, const char *key, long dflt, long min, long max, long *out,
+		  struct err *);
+/* Sets or replaces a key in memory (used by init and tests). */
+void conf_set(struct conf *, const char *key, const char *value);
+/* Resolves a path value relative to the config directory; caller frees. */
+char *conf_path(const struct conf *, const char *value);
+/* Refuses keys not in the NULL-terminated list (prefix entries end in '.'). */
+int conf_check_keys(const struct conf *, const char *const *known, struct err *);
+
+#endif

@@ -1,0 +1,151 @@
+/*
+ * x509: certificate profiles, CSR parsing, TBSCertificate building and lint-before-sign.
+ * Pure functions over OpenSSL objects: no store, no signer, no I/O.
+ *
+ * Errors name the object and the rule, e.g.
+ *   "csr: RFC 2986: signature does not verify"
+ *   "lint: RFC 5280 4.2.1.6: server profile requires a dNSName or iPAddress SAN"
+ * and are ERR_REFUSED unless the failure is ours (ERR_INTERNAL).
+ */
+#ifndef SHOMEI_X509_H
+#define SHOMEI_X509_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "../util/util.h"
+
+struct conf;
+
+/* SAN kinds, as bits */
+#define X509_SAN_DNS 0x01u
+#define X509_SAN_IP 0x02u
+#define X509_SAN_EMAIL 0x04u
+#define X509_SAN_URI 0x08u
+
+#define X509_MAX_EKU 4
+
+/*
+ * A certificate profile: data, not code.  The built-in table lives in profile.c; shomei.conf
+ * may override numbers per profile ("profile.server.max_days = 90").
+ */
+struct profile {
+	const char *name;
+	unsigned key_usage;     /* KU_DIGITAL_SIGNATURE | ... (openssl/x509v3.h) */
+	int ku_critical;
+	int eku[X509_MAX_EKU];  /* NIDs, NID_undef terminated */
+	int eku_critical;
+	int ca;                 /* basicConstraints cA */
+	int bc_critical;
+	long max_days;          /* validity upper bound */
+	long default_days;
+	unsigned san_allowed;   /* X509_SAN_* kinds allowed */
+	unsigned san_required;  /* at least one SAN of these kinds is required (0 = none) */
+	int ocsp_nocheck;       /* id-pkix-ocsp-nocheck */
+	int officer_marker;     /* subject gets the officer marker attribute */
+	int cdp_aia;            /* CRL distribution point + AIA (OCSP, caIssuers) */
+};
+
+/* The marker placed in officer certificates' subjects (and refused in every other CSR). */
+#define X509_OFFICER_MARKER_NID NID_title
+#define X509_OFFICER_MARKER_VALUE "shomei RA officer"
+
+const struct profile *profile_find(const char *name);
+/* All profiles, in a fixed order; *n set. */
+const struct profile *profile_all(size_t *n);
+/* Applies "profile.<name>.max_days" / ".default_days" overrides; refuses unknown names. */
+int profile_configure(const struct conf *, struct err *);
+
+/*
+ * A parsed certificate signing request.  csr_parse() accepts PEM ("CERTIFICATE REQUEST" or
+ * "NEW CERTIFICATE REQUEST") or DER, at most X509_CSR_MAX bytes, checks the structure and the
+ * self-signature, the key (RSA >= 2048 bits, EC on P-256/P-384/P-521 only, Ed25519), and the
+ * requested extensions (no duplicates; SANs well-formed).  Owned by the caller: csr_free().
+ */
+#define X509_CSR_MAX (64 * 1024)
+
+struct csr {
+	X509_REQ *req;
+	EVP_PKEY *pkey;         /* borrowed from req */
+	X509_NAME *subject;     /* borrowed from req */
+	GENERAL_NAMES *sans;    /* requested SANs (owned), or NULL */
+};
+
+int csr_parse(const unsigned char *, size_t, struct csr **, struct err *);
+void csr_free(struct csr *);
+
+/* Checks a public key's strength; "key: ..." messages. */
+int x509_key_check(EVP_PKEY *, struct err *);
+
+/* The issuing CA as seen by the builder. */
+struct x509_issuer {
+	X509 *cert;            /* the CA certificate */
+	EVP_PKEY *pubkey;      /* borrowed from cert; decides the signature algorithm */
+	const char *name;      /* short name: /crl/<name>.crl, /ca/<name>.crt */
+	const char *base_url;  /* e.g. "http://localhost:8080" (no trailing slash) */
+};
+
+/* What the caller wants in the certificate. */
+struct x509_template {
+	const struct profile *profile;
+	const X509_NAME *subject;   /* re-encoded: DirectoryString -> UTF8String; may be empty */
+	EVP_PKEY *pubkey;
+	const GENERAL_NAMES *sans;  /* may be NULL */
+	time_t not_before;
+	time_t not_after;
+	unsigned char serial[20];
+	size_t serial_len;
+};
+
+/* Draws a serial: 16 CSPRNG bytes, first byte in 0x01..0x7f (positive, no padding). */
+void x509_serial_new(unsigned char serial[20], size_t *len);
+
+/*
+ * Builds the unsigned certificate (v3; AKI/SKI; KU/EKU/BC per profile; CDP and AIA from the
+ * issuer's base URL; subject strings as UTF8String except countryName/emailAddress; the
+ * officer marker when the profile asks for it) with the signature algorithm that the issuer's
+ * key will use.  Caller owns *out.
+ */
+int x509_tbs_build(const struct x509_issuer *, const struct x509_template *, X509 **out,
+		   struct err *);
+
+/*
+ * Lint before sign: checks the unsigned certificate against its profile and RFC 5280 and
+ * returns the first violation.  Rules (each with its own message): version, serial (positive,
+ * 8..20 octets), signature algorithm matches issuer key, issuer name = CA subject, validity
+ * order and bounds (profile max, inside the issuer's validity), subject/SAN presence (empty
+ * subject needs a critical SAN), SAN syntax (DNS label rules, wildcards only as the whole
+ * left-most label and not on public suffix-like "*.com", IP length 4/16, rfc822 syntax),
+ * SAN kinds allowed/required by the profile, key strength, duplicate extensions, required
+ * extensions present with the right criticality, officer marker only in officer profile.
+ */
+int x509_lint(const X509 *tbs, const struct profile *, const struct x509_issuer *, struct err *);
+
+/* DER of the TBSCertificate (re-encoded).  *der is OPENSSL_malloc'ed: OPENSSL_free(). */
+int x509_tbs_der(X509 *, unsigned char **der, size_t *len, struct err *);
+
+/*
+ * Assembles Certificate ::= SEQUENCE { tbs, signatureAlgorithm (copied from the TBS),
+ * BIT STRING signature } and parses it back.  Caller owns *out.
+ */
+int x509_assemble(const unsigned char *tbs, size_t tbslen, const unsigned char *sig,
+		  size_t siglen, X509 **out, struct err *);
+
+/* Text forms stored in the database; caller frees. */
+char *x509_name_text(const X509_NAME *);        /* RFC 4514, UTF-8 */
+char *x509_sans_text(const GENERAL_NAMES *);     /* "DNS:a, IP:1.2.3.4, email:x@y" or NULL */
+/* Upper-case hex of an ASN1_INTEGER's magnitude; dst holds STORE_SERIAL_MAX (41). */
+int x509_serial_hex(const ASN1_INTEGER *, char *dst, size_t dstlen);
+
+/* Validates one DNS name as a SAN (wildcard allowed iff allow_wildcard); "lint: ..." errors. */
+int x509_dns_name_check(const char *, size_t, int allow_wildcard, struct err *);
+
+/* ASN1_TIME <-> time_t */
+int x509_time_to_epoch(const ASN1_TIME *, time_t *);
+
+#endif

@@ -1,0 +1,48 @@
+/* Helpers shared by the cmocka unit tests. */
+#ifndef SHOMEI_TESTUTIL_H
+#define SHOMEI_TESTUTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+/* A fresh temporary directory (removed by tu_rmdir); caller frees the path. */
+static inline char *
+tu_tmpdir(void)
+{
+	char tmpl[] = "/tmp/shomei-unit.XXXXXX";
+	char *d = mkdtemp(tmpl);
+
+	assert_non_null(d);
+	return strdup(d);
+}
+
+static inline void
+tu_rmdir(char *dir)
+{
+	char cmd[512];
+
+	if (dir == NULL)
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	(void)!system(cmd);
+	free(dir);
+}
+
+/* The libpq connection string of the throwaway cluster, or NULL outside scripts/with-pg.sh. */
+static inline const char *
+tu_pg(void)
+{
+	const char *s = getenv("SHOMEI_TEST_PG");
+
+	return (s != NULL && *s != '\0') ? s : NULL;
+}
+
+#endif
