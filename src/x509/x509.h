@@ -145,6 +145,16 @@ int x509_serial_hex(const ASN1_INTEGER *, char *dst, size_t dstlen);
 /* Validates one DNS name as a SAN (wildcard allowed iff allow_wildcard); "lint: ..." errors. */
 int x509_dns_name_check(const char *, size_t, int allow_wildcard, struct err *);
 
+/*
+ * The one signature algorithm shomei uses with a key: EC P-256 -> ecdsa-with-SHA256,
+ * P-384 -> ecdsa-with-SHA384, P-521 -> ecdsa-with-SHA512, RSA -> sha256WithRSAEncryption
+ * (PKCS#1 v1.5).  Used by the builder (what the TBS announces) and the signer (what it checks
+ * and uses), so both always agree.  md_nid is the digest NID.
+ */
+int x509_sigalg_for_key(EVP_PKEY *, int *sig_nid, int *md_nid, struct err *);
+/* Sets an AlgorithmIdentifier to sig_nid (NULL parameters for RSA, absent for ECDSA). */
+int x509_algor_set(X509_ALGOR *, int sig_nid, struct err *);
+
 /* ASN1_TIME <-> time_t */
 int x509_time_to_epoch(const ASN1_TIME *, time_t *);
 
