@@ -79,9 +79,14 @@ test: deps lint-banned
 	$(MAKE) fuzz
 	@echo "make test: all suites passed"
 
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libshomei.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libshomei.a $(LDFLAGS) $(LDLIBS)
+
+# Benchmarks (not part of `make test`): each prints its figures and ratios against its peer.
 bench: deps
-	$(MAKE) all
-	$(MAKE) -C bench
+	$(MAKE) all $(BUILD)/bench/issue
+	$(BUILD)/bench/issue $(BENCH_ISSUE_ARGS)
 
 run: deps all
 	scripts/run.sh

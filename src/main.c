@@ -1,11 +1,83 @@
-/* placeholder until the CLI lands */
+/* shomei: command-line entry point; dispatches to the subcommands in src/cli/. */
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-int main(void);
+#include <openssl/crypto.h>
+
+#include "cli/cli.h"
+
+#define SHOMEI_VERSION "0.1.0"
+
+static void
+usage_main(FILE *f)
+{
+	const struct cli_cmd *c;
+
+	fprintf(f, "usage: shomei [-d DIR] [-v] COMMAND [ARGS...]\n\n"
+		   "  -d, --data DIR   data directory (default ./var, or $SHOMEI_DATA)\n"
+		   "  -v, --verbose    more log output\n"
+		   "  -h, --help       this help; `shomei COMMAND --help` for a command\n"
+		   "      --version    print the version\n\n"
+		   "commands:\n");
+	for (c = cli_cmds; c->name != NULL; c++)
+		fprintf(f, "  %-8s %s\n", c->name, c->summary);
+	fprintf(f, "\nexit status: 0 ok, 1 refused or bad input, 2 usage, 3 internal error\n");
+}
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	puts("shomei");
-	return 0;
+	static const struct option lo[] = {
+		{"data", required_argument, NULL, 'd'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	struct cli cli;
+	const struct cli_cmd *c;
+	int ch;
+
+	memset(&cli, 0, sizeof(cli));
+	cli.datadir = getenv("SHOMEI_DATA");
+	if (cli.datadir == NULL || *cli.datadir == '\0')
+		cli.datadir = "./var";
+	signal(SIGPIPE, SIG_IGN);
+	while ((ch = getopt_long(argc, argv, "+d:vh", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			cli.datadir = optarg;
+			break;
+		case 'v':
+			cli.verbose = 1;
+			break;
+		case 'h':
+			usage_main(stdout);
+			return 0;
+		case 'V':
+			printf("shomei %s (%s)\n", SHOMEI_VERSION, OpenSSL_version(OPENSSL_VERSION));
+			return 0;
+		default:
+			usage_main(stderr);
+			return ERR_USAGE;
+		}
+	}
+	log_init("shomei", cli.verbose);
+	if (optind >= argc) {
+		usage_main(stderr);
+		return ERR_USAGE;
+	}
+	for (c = cli_cmds; c->name != NULL; c++)
+		if (strcmp(c->name, argv[optind]) == 0) {
+			argc -= optind;
+			argv += optind;
+			optind = 0; /* GNU getopt: re-initialise for the subcommand */
+			return c->fn(&cli, argc, argv);
+		}
+	fprintf(stderr, "shomei: unknown command \"%s\"\n", argv[optind]);
+	usage_main(stderr);
+	return ERR_USAGE;
 }

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/types.h>
+
 #include "../util/util.h"
 
 enum signer_op {
@@ -95,5 +97,30 @@ int signer_sign(struct signer_client *, enum signer_op, const unsigned char *tbs
 int signer_spawn(const struct conf *, struct signer_client **, pid_t *pid, struct err *);
 /* Same, but returns the raw fd (used by the supervisor, which hands it to the web process). */
 int signer_spawn_fd(const struct conf *, int *fd, pid_t *pid, struct err *);
+
+/*
+ * Key backends, also used by `shomei init` (which makes keys before any signer runs).
+ *
+ * signer_key_load(): spec is a path (relative to the config dir) of an encrypted PKCS#8 PEM,
+ * opened with signer_passphrase(), or a "pkcs11:" URI loaded through the pkcs11 engine
+ * (pkcs11.module, pkcs11.pin / pkcs11.pin_env).  Each failure has its own message: "signer:
+ * keys/issuing.key.pem: wrong passphrase or corrupt key", "signer: pkcs11: login failed: wrong
+ * PIN", "signer: pkcs11: token \"x\" not found", ...  Caller owns *out (EVP_PKEY_free).
+ *
+ * signer_key_write(): PKCS#8 encrypted with AES-256-CBC (PBKDF2-HMAC-SHA256), PEM, mode
+ * 0600, written atomically.  An empty passphrase is refused.
+ *
+ * signer_passphrase(): key_passphrase, else the environment variable named by
+ * key_passphrase_env, else the first line of key_passphrase_file.  Caller releases *out with
+ * signer_secret_free() (wipes it).
+ *
+ * signer_engine_release(): drops the pkcs11 engine that signer_key_load() keeps for this
+ * process (free the keys from it first); call before exit or before forking a signer.
+ */
+int signer_key_load(const struct conf *, const char *spec, EVP_PKEY **out, struct err *);
+int signer_key_write(const char *path, EVP_PKEY *, const char *passphrase, struct err *);
+int signer_passphrase(const struct conf *, char **out, struct err *);
+void signer_secret_free(char *); /* OPENSSL_cleanse + free; accepts NULL */
+void signer_engine_release(void);
 
 #endif

@@ -10,6 +10,7 @@
  *   {{ID}}    INTEGER PRIMARY KEY AUTOINCREMENT  |  BIGSERIAL PRIMARY KEY
  *   {{BLOB}}  BLOB                               |  BYTEA
  *   {{INT}}   INTEGER                            |  BIGINT
+ *   {{HASH0}} X'00...00' (32 zero bytes)         |  decode('00...00', 'hex')
  */
 struct store_migration {
 	int version;

@@ -138,6 +138,8 @@ void store_cert_list_free(struct store_cert *, size_t);
 /*
  * Calls cb for every revoked certificate of the CA whose revocation time is >= since (0 for
  * all), ordered by serial.  A non-zero return from cb stops the walk and is returned.
+ * Rows are streamed (a million revoked certificates are never all in memory): cb must not
+ * call into the same struct store.
  */
 struct store_revoked {
 	const char *serial;
@@ -192,7 +194,8 @@ void store_audit_hash(const struct store_audit *, unsigned char out[STORE_HASH_L
  */
 int store_audit_append(struct store *, const char *actor, const char *action, const char *object,
 		       const char *detail, int64_t *seq_out, struct err *);
-/* Walks entries in seq order; non-zero from cb stops and is returned. */
+/* Walks entries in seq order; non-zero from cb stops and is returned.  Streamed like
+ * store_revoked_foreach(): cb must not call into the same struct store. */
 int store_audit_foreach(struct store *, int (*cb)(void *, const struct store_audit *), void *,
 			struct err *);
 /* The head row (last seq and hash) that append maintains; seq 0 when empty. */

@@ -37,11 +37,13 @@ struct conf;
 struct profile {
 	const char *name;
 	unsigned key_usage;     /* KU_DIGITAL_SIGNATURE | ... (openssl/x509v3.h) */
+	unsigned ku_rsa_extra;  /* added to key_usage when the subject key is RSA */
 	int ku_critical;
 	int eku[X509_MAX_EKU];  /* NIDs, NID_undef terminated */
 	int eku_critical;
 	int ca;                 /* basicConstraints cA */
 	int bc_critical;
+	long path_len;          /* basicConstraints pathLenConstraint; -1 = absent */
 	long max_days;          /* validity upper bound */
 	long default_days;
 	unsigned san_allowed;   /* X509_SAN_* kinds allowed */
@@ -157,5 +159,41 @@ int x509_algor_set(X509_ALGOR *, int sig_nid, struct err *);
 
 /* ASN1_TIME <-> time_t */
 int x509_time_to_epoch(const ASN1_TIME *, time_t *);
+
+/*
+ * Shared by the x509 sources (and their tests); other modules need not call these.
+ * `who` prefixes the messages: "csr", "lint", "subject", "lint: subject".
+ */
+
+/* Syntax of every SAN: DNS (wildcards allowed), IP (4/16 octets), rfc822Name, URI. */
+int x509_sans_check(const GENERAL_NAMES *, const char *who, struct err *);
+/* x509_dns_name_check() with the message prefix chosen by the caller. */
+int x509_dns_check(const char *, size_t, int allow_wildcard, const char *who, struct err *);
+/* Strict UTF-8 (no overlong forms, surrogates, > U+10FFFF); returns the code point count or -1. */
+long x509_utf8_count(const unsigned char *, size_t);
+/*
+ * Re-encodes a subject for a certificate: DirectoryString attributes as UTF8String,
+ * countryName as a 2-letter PrintableString, emailAddress/domainComponent as IA5String;
+ * refuses unknown attributes, bad UTF-8, control characters and over-long values
+ * ("subject: ..." messages).  Multi-valued RDNs are kept.  Caller owns *out.
+ */
+int x509_name_reencode(const X509_NAME *, X509_NAME **out, struct err *);
+/* Checks one attribute of a built subject has the encoding x509_name_reencode() gives. */
+int x509_name_entry_check(const X509_NAME_ENTRY *, const char *who, struct err *);
+/*
+ * Counts officer-marker attributes: *exact = value is exactly X509_OFFICER_MARKER_VALUE as
+ * UTF-8; *similar = the same ignoring ASCII case and surrounding blanks (exact ones included).
+ */
+void x509_name_officer_count(const X509_NAME *, int *exact, int *similar);
+/* SHA-1 of the subjectPublicKey bits (RFC 5280 4.2.1.2 method 1); out holds 20 bytes. */
+int x509_ski_compute(const X509 *, unsigned char out[20], struct err *);
+
+/* The URLs an issuer publishes; caller frees.  NULL when the issuer has no name/base_url. */
+enum x509_url {
+	X509_URL_CRL,  /* <base_url>/crl/<name>.crl */
+	X509_URL_OCSP, /* <base_url>/ocsp */
+	X509_URL_CA,   /* <base_url>/ca/<name>.crt */
+};
+char *x509_issuer_url(const struct x509_issuer *, enum x509_url);
 
 #endif

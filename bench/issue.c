@@ -1,0 +1,299 @@
+/*
+ * bench/issue: certificates per second through the real issuance path — CSR parse and
+ * verify, build, lint, signer IPC (a real signer process), durable store (SQLite WAL,
+ * synchronous=FULL, group commit) with audit entries — and, in the same run, the same CSRs
+ * through `openssl ca -batch`: once as one process per request (how operators script it) and
+ * once with -infiles (one process for all, openssl's fastest mode).  Prints rates and ratios.
+ *
+ * usage: issue [-n CERTS] [-t THREADS] [-b BATCH] [-s OPENSSL_SINGLE_SAMPLE] [-k] [-S STORE]
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "ca/ca.h"
+
+struct job {
+	struct ca *ca;
+	unsigned char **csr;
+	size_t *csrlen;
+	size_t from, to;
+	int failed;
+};
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A P-256 CSR for host<i>.bench.example with a matching DNS SAN, as DER and as a PEM file. */
+static void
+make_csr(size_t i, const char *dir, unsigned char **der, size_t *derlen)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509_REQ *req = X509_REQ_new();
+	X509_NAME *n = X509_NAME_new();
+	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+	X509_EXTENSION *ext;
+	char cn[64], san[80], *path;
+	unsigned char *p = NULL;
+	FILE *f;
+	int len;
+
+	snprintf(cn, sizeof(cn), "host%zu.bench.example", i);
+	snprintf(san, sizeof(san), "DNS:%s", cn);
+	if (k == NULL || req == NULL || n == NULL || exts == NULL)
+		fatalx("bench: out of memory");
+	X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_ASC, (unsigned char *)cn, -1, -1, 0);
+	X509_REQ_set_subject_name(req, n);
+	X509_REQ_set_pubkey(req, k);
+	ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, san);
+	sk_X509_EXTENSION_push(exts, ext);
+	X509_REQ_add_extensions(req, exts);
+	if (!X509_REQ_sign(req, k, EVP_sha256()) || (len = i2d_X509_REQ(req, &p)) <= 0)
+		fatalx("bench: cannot make CSR");
+	*der = p;
+	*derlen = (size_t)len;
+	path = xasprintf("%s/%zu.csr", dir, i);
+	if ((f = fopen(path, "w")) == NULL || !PEM_write_X509_REQ(f, req))
+		fatalx("bench: cannot write %s", path);
+	fclose(f);
+	free(path);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	X509_NAME_free(n);
+	X509_REQ_free(req);
+	EVP_PKEY_free(k);
+}
+
+static void *
+worker(void *arg)
+{
+	struct job *j = arg;
+	struct store *st = NULL;
+	struct ca_issue_req req;
+	struct ca_issued out;
+	struct err e;
+	size_t i;
+
+	err_clear(&e);
+	if (ca_store_open(j->ca, &st, &e) == -1) {
+		fprintf(stderr, "bench: %s\n", e.msg);
+		j->failed++;
+		return NULL;
+	}
+	for (i = j->from; i < j->to; i++) {
+		memset(&req, 0, sizeof(req));
+		req.profile = "server";
+		req.csr = j->csr[i];
+		req.csrlen = j->csrlen[i];
+		req.actor = "bench";
+		err_clear(&e);
+		if (ca_issue(j->ca, st, &req, &out, &e) == -1) {
+			fprintf(stderr, "bench: %s\n", e.msg);
+			j->failed++;
+			continue;
+		}
+		ca_issued_clear(&out);
+	}
+	store_close(st);
+	return NULL;
+}
+
+static int
+run(const char *cmd)
+{
+	int rc = system(cmd);
+
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ca_init_opts io;
+	struct ca *ca = NULL;
+	struct store *st = NULL;
+	struct err e;
+	struct job *jobs;
+	pthread_t *th;
+	unsigned char **csr;
+	size_t *csrlen;
+	char dir[] = "/tmp/shomei-bench.XXXXXX";
+	char *csrdir, *ocadir, *cmd;
+	long n = 20000, threads = 2, batch = 512, single = 300;
+	int ch, keep = 0, failed = 0;
+	size_t i, chunk = 2000;
+	double t0, t1, shomei_rate, oca_batch_rate, oca_single_rate;
+	int64_t count = 0;
+	const char *storespec = NULL;
+	FILE *f;
+
+	while ((ch = getopt(argc, argv, "n:t:b:s:kS:")) != -1) {
+		switch (ch) {
+		case 'n': util_parse_long(optarg, 1, 10000000, &n); break;
+		case 't': util_parse_long(optarg, 1, 256, &threads); break;
+		case 'b': util_parse_long(optarg, 1, 100000, &batch); break;
+		case 's': util_parse_long(optarg, 1, 100000, &single); break;
+		case 'k': keep = 1; break;
+		case 'S': storespec = optarg; break;
+		default:
+			fprintf(stderr, "usage: issue [-n N] [-t THREADS] [-b BATCH] [-s SAMPLE] [-k]"
+					" [-S STORE]\n");
+			return 2;
+		}
+	}
+	if (single > n)
+		single = n;
+	log_init("bench", 0);
+	err_clear(&e);
+	if (mkdtemp(dir) == NULL)
+		fatalx("bench: mkdtemp");
+	memset(&io, 0, sizeof(io));
+	io.datadir = dir;
+	io.key_type = "p256";
+	io.ca_name = "bench";
+	io.store = storespec;
+	if (ca_init(&io, &e) == -1)
+		fatalx("bench: init: %s", e.msg);
+	csrdir = xasprintf("%s/csr", dir);
+	ocadir = xasprintf("%s/oca", dir);
+	mkdir(csrdir, 0755);
+	mkdir(ocadir, 0755);
+
+	printf("bench/issue: %ld P-256 CSRs, P-256 issuing CA, profile server\n", n);
+	fflush(stdout);
+	csr = xcalloc((size_t)n, sizeof(*csr));
+	csrlen = xcalloc((size_t)n, sizeof(*csrlen));
+	for (i = 0; i < (size_t)n; i++)
+		make_csr(i, csrdir, &csr[i], &csrlen[i]);
+
+	/* ---- shomei ---- */
+	if (ca_open(dir, CA_OPEN_SIGNER, &ca, &e) == -1 || ca_batch_start(ca, (size_t)batch, &e) == -1)
+		fatalx("bench: %s", e.msg);
+	jobs = xcalloc((size_t)threads, sizeof(*jobs));
+	th = xcalloc((size_t)threads, sizeof(*th));
+	t0 = now_s();
+	for (i = 0; i < (size_t)threads; i++) {
+		jobs[i].ca = ca;
+		jobs[i].csr = csr;
+		jobs[i].csrlen = csrlen;
+		jobs[i].from = i * (size_t)n / (size_t)threads;
+		jobs[i].to = (i + 1) * (size_t)n / (size_t)threads;
+		pthread_create(&th[i], NULL, worker, &jobs[i]);
+	}
+	for (i = 0; i < (size_t)threads; i++) {
+		pthread_join(th[i], NULL);
+		failed += jobs[i].failed;
+	}
+	t1 = now_s();
+	shomei_rate = (double)n / (t1 - t0);
+	if (ca_store_open(ca, &st, &e) == -1 || store_cert_count(st, -1, &count, &e) == -1)
+		fatalx("bench: %s", e.msg);
+	store_close(st);
+	printf("shomei issue:               %7ld certs in %7.3f s = %9.0f certs/s "
+	       "(%ld threads, group commit <= %ld, %lld rows durable, %d failed)\n",
+	       n, t1 - t0, shomei_rate, threads, batch, (long long)count, failed);
+	fflush(stdout);
+	ca_close(ca);
+
+	/* ---- openssl ca, same CA key and certificate, same extensions ---- */
+	f = fopen(xasprintf("%s/ca.cnf", ocadir), "w");
+	if (f == NULL)
+		fatalx("bench: cannot write openssl ca config");
+	fprintf(f,
+		"[ ca ]\ndefault_ca = d\n[ d ]\ndir = %s\ndatabase = $dir/index.txt\n"
+		"new_certs_dir = $dir/certs\ncertificate = %s/certs/issuing.pem\n"
+		"private_key = %s/keys/issuing.key.pem\nserial = $dir/serial\n"
+		"default_md = sha256\ndefault_days = 397\npolicy = p\ncopy_extensions = copy\n"
+		"unique_subject = no\nx509_extensions = x\n[ p ]\ncommonName = supplied\n"
+		"[ x ]\nbasicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\n"
+		"extendedKeyUsage = serverAuth\nsubjectKeyIdentifier = hash\n"
+		"authorityKeyIdentifier = keyid\n"
+		"crlDistributionPoints = URI:http://localhost:8080/crl/bench.crl\n"
+		"authorityInfoAccess = OCSP;URI:http://localhost:8080/ocsp,"
+		"caIssuers;URI:http://localhost:8080/ca/bench.crt\n",
+		ocadir, dir, dir);
+	fclose(f);
+	cmd = xasprintf("cd %s && mkdir -p certs && : > index.txt && echo 01 > serial", ocadir);
+	run(cmd);
+	free(cmd);
+
+	/* one process per request */
+	t0 = now_s();
+	for (i = 0; i < (size_t)single; i++) {
+		cmd = xasprintf("openssl ca -batch -config %s/ca.cnf -passin file:%s/keys/passphrase "
+				"-notext -out /dev/null -in %s/%zu.csr >/dev/null 2>&1",
+				ocadir, dir, csrdir, i);
+		if (run(cmd) != 0)
+			fatalx("bench: openssl ca failed: %s", cmd);
+		free(cmd);
+	}
+	t1 = now_s();
+	oca_single_rate = (double)single / (t1 - t0);
+	printf("openssl ca (1 per process): %7ld certs in %7.3f s = %9.0f certs/s\n", single,
+	       t1 - t0, oca_single_rate);
+	fflush(stdout);
+
+	/* everything through -infiles, in chunks (argument length) */
+	cmd = xasprintf("cd %s && : > index.txt && rm -f index.txt.* && echo 01 > serial", ocadir);
+	run(cmd);
+	free(cmd);
+	t0 = now_s();
+	for (i = 0; i < (size_t)n; i += chunk) {
+		struct buf b;
+		size_t j;
+
+		buf_init(&b, 64 * 1024 * 1024);
+		buf_printf(&b, "openssl ca -batch -config %s/ca.cnf -passin file:%s/keys/passphrase "
+			       "-notext -out /dev/null -infiles", ocadir, dir);
+		for (j = i; j < i + chunk && j < (size_t)n; j++)
+			buf_printf(&b, " %s/%zu.csr", csrdir, j);
+		buf_printf(&b, " >/dev/null 2>&1");
+		if (run(buf_cstr(&b)) != 0)
+			fatalx("bench: openssl ca -infiles failed");
+		buf_free(&b);
+	}
+	t1 = now_s();
+	oca_batch_rate = (double)n / (t1 - t0);
+	printf("openssl ca -infiles:        %7ld certs in %7.3f s = %9.0f certs/s\n", n, t1 - t0,
+	       oca_batch_rate);
+	printf("ratio shomei / openssl ca (1 per process): %6.1fx   (target >= 20x)\n",
+	       shomei_rate / oca_single_rate);
+	printf("ratio shomei / openssl ca -infiles:        %6.1fx\n", shomei_rate / oca_batch_rate);
+	printf("target >= 3000 certs/s: %s\n", shomei_rate >= 3000 ? "met" : "NOT met");
+	printf("note: shomei's count includes fsync'ed commits and audit entries; openssl ca "
+	       "writes index.txt without fsync\n");
+
+	if (!keep) {
+		cmd = xasprintf("rm -rf %s", dir);
+		run(cmd);
+		free(cmd);
+	} else {
+		printf("kept %s\n", dir);
+	}
+	for (i = 0; i < (size_t)n; i++)
+		OPENSSL_free(csr[i]);
+	free(csr);
+	free(csrlen);
+	free(jobs);
+	free(th);
+	free(csrdir);
+	free(ocadir);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,149 @@
+/* ca: loading an instance (configuration, CA certificates, signer) for the CLI and serve. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <openssl/pem.h>
+
+#include "ca.h"
+
+/* Every key shomei.conf may hold; "x." entries admit a whole family.  docs/config.md. */
+const char *const ca_conf_keys[] = {
+	"ca_name", "base_url", "store",
+	"ca.key", "ca.cert", "root.key", "root.cert", "ocsp.key", "ocsp.cert",
+	"tsa.key", "tsa.cert", "https.key", "https.cert",
+	"key_passphrase", "key_passphrase_env", "key_passphrase_file",
+	"pkcs11.module", "pkcs11.pin", "pkcs11.pin_env",
+	"profile.", "crl.", "http.", "listen.", "serve.", "ocsp.", "tsa.", "mail.", "portal.",
+	"acme.", "api.", "test.",
+	NULL,
+};
+
+static X509 *
+ca_cert_load(const struct conf *c, const char *key, int required, struct err *e)
+{
+	const char *v = conf_get(c, key, NULL);
+	char *path = NULL;
+	FILE *f = NULL;
+	X509 *x = NULL;
+
+	if (v == NULL || *v == '\0') {
+		if (required)
+			err_set(e, ERR_REFUSED, "%s: %s is not set", c->path, key);
+		goto out;
+	}
+	path = conf_path(c, v);
+	if ((f = fopen(path, "r")) == NULL) {
+		err_set(e, ERR_INTERNAL, "%s: cannot open (%s)", path, key);
+		goto out;
+	}
+	if ((x = PEM_read_X509(f, NULL, NULL, NULL)) == NULL)
+		err_ssl(e, ERR_INTERNAL, "%s: not a PEM certificate", path);
+out:
+	if (f != NULL)
+		fclose(f);
+	free(path);
+	return x;
+}
+
+/* "sqlite:relative" is relative to the data dir; everything else is passed on. */
+static char *
+ca_store_spec(const struct conf *c)
+{
+	const char *v = conf_get(c, "store", "sqlite:shomei.db");
+
+	if (strncmp(v, "sqlite:", 7) == 0 && v[7] != '/')
+		return xasprintf("sqlite:%s/%s", c->dir, v + 7);
+	return xstrdup(v);
+}
+
+int
+ca_open(const char *datadir, unsigned flags, struct ca **out, struct err *e)
+{
+	struct ca *ca = NULL;
+	char *path = NULL;
+	const char *v;
+	int rc = -1;
+
+	*out = NULL;
+	ca = xcalloc(1, sizeof(*ca));
+	ca->signer_pid = -1;
+	ca->datadir = xstrdup(datadir);
+	path = xasprintf("%s/%s", datadir, CA_CONF_NAME);
+	if (!util_file_exists(path)) {
+		err_set(e, ERR_REFUSED, "%s: no CA here (run `shomei init` first)", datadir);
+		goto out;
+	}
+	if (conf_load(&ca->conf, path, e) == -1 || conf_check_keys(&ca->conf, ca_conf_keys, e) == -1)
+		goto out;
+	ca->name = xstrdup(conf_get(&ca->conf, "ca_name", "shomei"));
+	v = conf_get(&ca->conf, "base_url", "http://localhost:8080");
+	ca->base_url = xstrndup(v, strlen(v) - (strlen(v) > 0 && v[strlen(v) - 1] == '/'));
+	ca->store_spec = ca_store_spec(&ca->conf);
+	if (conf_get_long(&ca->conf, "crl.hours", 24, 1, 24 * 366, &ca->crl_hours, e) == -1 ||
+	    conf_get_long(&ca->conf, "crl.delta_hours", 1, 1, 24 * 31, &ca->crl_delta_hours, e) == -1)
+		goto out;
+	if (profile_configure(&ca->conf, e) == -1)
+		goto out;
+	if ((ca->cert = ca_cert_load(&ca->conf, "ca.cert", 1, e)) == NULL)
+		goto out;
+	if ((ca->root = ca_cert_load(&ca->conf, "root.cert", 1, e)) == NULL)
+		goto out;
+	ca->ocsp_cert = ca_cert_load(&ca->conf, "ocsp.cert", 0, e);
+	ca->tsa_cert = ca_cert_load(&ca->conf, "tsa.cert", 0, e);
+	if (err_is_set(e))
+		goto out;
+	ca->chain = sk_X509_new_null();
+	if (ca->chain == NULL || !sk_X509_push(ca->chain, ca->cert))
+		fatalx("out of memory");
+	X509_up_ref(ca->cert);
+	if (!sk_X509_push(ca->chain, ca->root))
+		fatalx("out of memory");
+	X509_up_ref(ca->root);
+	ca->issuer.cert = ca->cert;
+	ca->issuer.pubkey = X509_get0_pubkey(ca->cert);
+	ca->issuer.name = ca->name;
+	ca->issuer.base_url = ca->base_url;
+	if ((flags & CA_OPEN_SIGNER) &&
+	    signer_spawn(&ca->conf, &ca->signer, &ca->signer_pid, e) == -1)
+		goto out;
+	*out = ca;
+	ca = NULL;
+	rc = 0;
+out:
+	free(path);
+	ca_close(ca);
+	return rc;
+}
+
+void
+ca_close(struct ca *ca)
+{
+	if (ca == NULL)
+		return;
+	ca_batch_stop(ca);
+	if (ca->signer != NULL) {
+		signer_client_free(ca->signer); /* EOF ends the signer */
+		ca->signer = NULL;
+	}
+	if (ca->signer_pid > 0)
+		waitpid(ca->signer_pid, NULL, 0);
+	sk_X509_pop_free(ca->chain, X509_free);
+	X509_free(ca->cert);
+	X509_free(ca->root);
+	X509_free(ca->ocsp_cert);
+	X509_free(ca->tsa_cert);
+	conf_free(&ca->conf);
+	free(ca->datadir);
+	free(ca->name);
+	free(ca->base_url);
+	free(ca->store_spec);
+	free(ca);
+}
+
+int
+ca_store_open(struct ca *ca, struct store **st, struct err *e)
+{
+	return store_open(st, ca->store_spec, e);
+}

@@ -1,0 +1,136 @@
+/*
+ * ca: the CA's business rules — initialisation of the hierarchy, issuance, revocation, CRLs,
+ * the audit chain.  Uses x509 (building, lint), signer (signatures, through the client stub
+ * only: no private key is ever in this process) and store.
+ *
+ * A struct ca is the loaded instance: configuration, CA certificates, the signer client.  It
+ * is shared by threads; each thread brings its own struct store.
+ */
+#ifndef SHOMEI_CA_H
+#define SHOMEI_CA_H
+
+#include <sys/types.h>
+
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+#include "signer/signer.h"
+#include "store/store.h"
+#include "util/util.h"
+#include "x509/x509.h"
+
+#define CA_CONF_NAME "shomei.conf"
+
+struct ca_batch;
+
+struct ca {
+	char *datadir;
+	struct conf conf;
+	char *name;       /* ca_name: short name used in URLs (/crl/<name>.crl) */
+	char *base_url;   /* no trailing slash */
+	char *store_spec; /* resolved: "sqlite:/abs/path" or a libpq conninfo */
+	X509 *cert;       /* issuing CA */
+	X509 *root;       /* root CA */
+	X509 *ocsp_cert;  /* may be NULL */
+	X509 *tsa_cert;   /* may be NULL */
+	STACK_OF(X509) *chain; /* issuing, root */
+	struct x509_issuer issuer;
+	struct signer_client *signer; /* NULL unless opened with CA_OPEN_SIGNER or attached */
+	pid_t signer_pid;
+	long crl_hours;       /* CRL nextUpdate - thisUpdate */
+	long crl_delta_hours; /* delta CRL validity */
+	struct ca_batch *batch; /* group commit, when started */
+};
+
+#define CA_OPEN_SIGNER 0x01 /* spawn a private signer child (CLI commands that sign) */
+
+/* Loads DATADIR/shomei.conf and the CA certificates. */
+int ca_open(const char *datadir, unsigned flags, struct ca **, struct err *);
+void ca_close(struct ca *); /* stops the batcher and the signer child it spawned */
+/* A new store connection for the calling thread. */
+int ca_store_open(struct ca *, struct store **, struct err *);
+/* Configuration keys shomei.conf may contain (for conf_check_keys). */
+extern const char *const ca_conf_keys[];
+
+/* ---- shomei init ---- */
+struct ca_init_opts {
+	const char *datadir;
+	const char *key_type; /* p256 (default), p384, rsa2048, rsa3072, rsa4096 */
+	const char *ca_name;  /* default "shomei" */
+	const char *base_url; /* default "http://localhost:8080" */
+	const char *org_name; /* O= of the CA names, default "shomei" */
+	const char *store;    /* default "sqlite:shomei.db" */
+	const char *ca_key_uri; /* optional pkcs11: URI of an existing issuing-CA key */
+};
+
+/* Creates the data dir, keys, root/issuing/OCSP/TSA/HTTPS certificates and shomei.conf. */
+int ca_init(const struct ca_init_opts *, struct err *);
+
+/* ---- issuance ---- */
+struct ca_issue_req {
+	const char *profile;
+	const unsigned char *csr;
+	size_t csrlen;
+	long days;            /* 0 = profile default */
+	const char *org_code; /* NULL = none */
+	const char *predecessor;
+	const char *actor;    /* audit actor */
+};
+
+struct ca_issued {
+	X509 *cert;
+	char serial[STORE_SERIAL_MAX];
+	unsigned char *der;
+	size_t derlen;
+};
+
+/*
+ * The whole issuance path: parse and verify the CSR, build, lint, sign (signer IPC), store the
+ * certificate and its audit entry durably (through the group-commit batch when started).
+ * Nothing is written unless every step succeeded.
+ */
+int ca_issue(struct ca *, struct store *, const struct ca_issue_req *, struct ca_issued *,
+	     struct err *);
+void ca_issued_clear(struct ca_issued *);
+
+/*
+ * Group commit: a thread with its own store connection that writes queued certificates and
+ * their audit entries in one transaction per batch (up to max_batch), so that many issuances
+ * share one fsync.  ca_issue() waits until its certificate is durable.
+ */
+int ca_batch_start(struct ca *, size_t max_batch, struct err *);
+void ca_batch_stop(struct ca *);
+
+/* ---- revocation ---- */
+/* RFC 5280 5.3.1 names (unspecified, keyCompromise, ...) <-> codes; -1 when unknown. */
+int ca_reason_parse(const char *);
+const char *ca_reason_name(int);
+int ca_revoke(struct ca *, struct store *, const char *serial, int reason, time_t invalidity,
+	      const char *actor, struct err *);
+
+/* ---- CRL ---- */
+/* Generates, signs, stores (and audits) a full (delta = 0) or delta CRL. */
+int ca_crl_generate(struct ca *, struct store *, int delta, const char *actor,
+		    struct store_crl *out, struct err *);
+
+/* ---- audit ---- */
+struct ca_audit_report {
+	int64_t entries;
+	int64_t bad_seq; /* 0 when the chain is intact */
+	char problem[256];
+};
+
+/* Walks the chain; returns 0 when intact, 1 when broken (report says where), -1 on error. */
+int ca_audit_verify(struct store *, struct ca_audit_report *, struct err *);
+
+/* ---- organizations and tickets (CLI and, later, the RA) ---- */
+int ca_org_add(struct store *, const char *code, const char *name, const char *const *domains,
+	       size_t n, const char *actor, struct err *);
+/* Creates count tickets; numbers are returned in *numbers (caller frees each and the array). */
+int ca_ticket_create(struct store *, const char *org_code, const char *profile, size_t count,
+		     const char *actor, char ***numbers, struct err *);
+
+#endif

@@ -1,0 +1,403 @@
+/*
+ * crl: full and delta CRLs (RFC 5280 section 5).  The TBSCertList is written as DER directly,
+ * entry by entry, so a CRL of a million entries is produced without a parsed OpenSSL object
+ * per entry.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "ca.h"
+
+#define CRL_MAX (SIGNER_MAX_CRL)
+
+/* DER length octets of n; returns how many were written (out holds 5). */
+static size_t
+der_len(unsigned char *out, size_t n)
+{
+	if (n < 0x80) {
+		out[0] = (unsigned char)n;
+		return 1;
+	}
+	if (n <= 0xff) {
+		out[0] = 0x81;
+		out[1] = (unsigned char)n;
+		return 2;
+	}
+	if (n <= 0xffff) {
+		out[0] = 0x82;
+		out[1] = (unsigned char)(n >> 8);
+		out[2] = (unsigned char)n;
+		return 3;
+	}
+	if (n <= 0xffffff) {
+		out[0] = 0x83;
+		out[1] = (unsigned char)(n >> 16);
+		out[2] = (unsigned char)(n >> 8);
+		out[3] = (unsigned char)n;
+		return 4;
+	}
+	out[0] = 0x84;
+	out[1] = (unsigned char)(n >> 24);
+	out[2] = (unsigned char)(n >> 16);
+	out[3] = (unsigned char)(n >> 8);
+	out[4] = (unsigned char)n;
+	return 5;
+}
+
+static int
+der_tl(struct buf *b, unsigned char tag, size_t len)
+{
+	unsigned char h[6];
+	size_t n;
+
+	h[0] = tag;
+	n = der_len(h + 1, len);
+	return buf_append(b, h, n + 1);
+}
+
+/* UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 4.1.2.5). */
+static int
+der_time(struct buf *b, time_t t, int force_generalized)
+{
+	struct tm tm;
+	char s[20];
+	int n;
+
+	if (gmtime_r(&t, &tm) == NULL)
+		return -1;
+	if (tm.tm_year + 1900 < 2050 && !force_generalized)
+		n = snprintf(s, sizeof(s), "%02d%02d%02d%02d%02d%02dZ", tm.tm_year % 100,
+			     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	else
+		n = snprintf(s, sizeof(s), "%04d%02d%02d%02d%02d%02dZ", tm.tm_year + 1900,
+			     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	if (n <= 0)
+		return -1;
+	if (der_tl(b, (tm.tm_year + 1900 < 2050 && !force_generalized) ? 0x17 : 0x18,
+		   (size_t)n) == -1)
+		return -1;
+	return buf_append(b, s, (size_t)n);
+}
+
+/* INTEGER from a non-negative big-endian magnitude. */
+static int
+der_uint(struct buf *b, const unsigned char *p, size_t n)
+{
+	while (n > 1 && p[0] == 0)
+		p++, n--;
+	if (n == 0) {
+		static const unsigned char zero[] = {0x02, 0x01, 0x00};
+		return buf_append(b, zero, sizeof(zero));
+	}
+	if (p[0] & 0x80) {
+		if (der_tl(b, 0x02, n + 1) == -1 || buf_putc(b, 0) == -1)
+			return -1;
+	} else if (der_tl(b, 0x02, n) == -1)
+		return -1;
+	return buf_append(b, p, n);
+}
+
+static int
+der_int64(struct buf *b, int64_t v)
+{
+	unsigned char p[8];
+	int i;
+
+	for (i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)(v & 0xff);
+	return der_uint(b, p, 8);
+}
+
+/* Size of a TLV with content length n. */
+static size_t
+der_size(size_t n)
+{
+	unsigned char h[6];
+
+	return 1 + der_len(h, n) + n;
+}
+
+struct crl_build {
+	struct buf entries; /* DER of the revokedCertificates' SEQUENCE elements */
+	size_t count;
+	int failed;
+	char why[128];
+};
+
+/* One revokedCertificates entry (RFC 5280 5.1.2.6 and 5.3). */
+static int
+crl_entry(void *arg, const struct store_revoked *r)
+{
+	struct crl_build *cb = arg;
+	struct buf e, ext;
+	unsigned char serial[20];
+	long n;
+	int rc = 1;
+
+	buf_init(&e, 512);
+	buf_init(&ext, 256);
+	if ((n = hex_decode(serial, sizeof(serial), r->serial)) <= 0) {
+		snprintf(cb->why, sizeof(cb->why), "crl: bad serial %s in store", r->serial);
+		goto out;
+	}
+	if (der_uint(&e, serial, (size_t)n) == -1 || der_time(&e, r->revoked_at, 0) == -1)
+		goto out;
+	/* reasonCode: omitted for unspecified (RFC 5280 5.3.1 SHOULD) */
+	if (r->reason > 0) {
+		static const unsigned char oid[] = {0x06, 0x03, 0x55, 0x1d, 0x15};
+		unsigned char v[] = {0x04, 0x03, 0x0a, 0x01, (unsigned char)r->reason};
+
+		if (der_tl(&ext, 0x30, sizeof(oid) + sizeof(v)) == -1 ||
+		    buf_append(&ext, oid, sizeof(oid)) == -1 || buf_append(&ext, v, sizeof(v)) == -1)
+			goto out;
+	}
+	if (r->invalidity_date > 0) {
+		static const unsigned char oid[] = {0x06, 0x03, 0x55, 0x1d, 0x18};
+		struct buf t;
+
+		buf_init(&t, 64);
+		if (der_time(&t, r->invalidity_date, 1) == -1 ||
+		    der_tl(&ext, 0x30, sizeof(oid) + der_size(t.len)) == -1 ||
+		    buf_append(&ext, oid, sizeof(oid)) == -1 || der_tl(&ext, 0x04, t.len) == -1 ||
+		    buf_append(&ext, t.data, t.len) == -1) {
+			buf_free(&t);
+			goto out;
+		}
+		buf_free(&t);
+	}
+	if (ext.len > 0 && (der_tl(&e, 0x30, ext.len) == -1 || buf_append(&e, ext.data, ext.len) == -1))
+		goto out;
+	if (der_tl(&cb->entries, 0x30, e.len) == -1 ||
+	    buf_append(&cb->entries, e.data, e.len) == -1) {
+		snprintf(cb->why, sizeof(cb->why), "crl: larger than %u bytes", CRL_MAX);
+		goto out;
+	}
+	cb->count++;
+	rc = 0;
+out:
+	if (rc != 0)
+		cb->failed = 1;
+	buf_free(&e);
+	buf_free(&ext);
+	return rc;
+}
+
+/*
+ * crlExtensions: AKI, CRL number, then freshestCRL (full CRLs) or the critical Delta CRL
+ * Indicator naming the base (delta CRLs).
+ */
+static int
+crl_extensions(struct ca *ca, int64_t number, int delta, int64_t base, struct buf *out)
+{
+	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(ca->cert);
+	struct buf exts, v;
+	int rc = -1;
+
+	buf_init(&exts, 4096);
+	buf_init(&v, 1024);
+	if (ski != NULL) {
+		static const unsigned char oid[] = {0x06, 0x03, 0x55, 0x1d, 0x23};
+		size_t kl = (size_t)ASN1_STRING_length(ski);
+
+		/* AuthorityKeyIdentifier ::= SEQUENCE { [0] keyIdentifier } */
+		if (der_tl(&v, 0x30, der_size(kl)) == -1 || der_tl(&v, 0x80, kl) == -1 ||
+		    buf_append(&v, ASN1_STRING_get0_data(ski), kl) == -1)
+			goto out;
+		if (der_tl(&exts, 0x30, sizeof(oid) + der_size(v.len)) == -1 ||
+		    buf_append(&exts, oid, sizeof(oid)) == -1 || der_tl(&exts, 0x04, v.len) == -1 ||
+		    buf_append(&exts, v.data, v.len) == -1)
+			goto out;
+	}
+	{
+		static const unsigned char oid[] = {0x06, 0x03, 0x55, 0x1d, 0x14};
+
+		buf_reset(&v);
+		if (der_int64(&v, number) == -1 ||
+		    der_tl(&exts, 0x30, sizeof(oid) + der_size(v.len)) == -1 ||
+		    buf_append(&exts, oid, sizeof(oid)) == -1 || der_tl(&exts, 0x04, v.len) == -1 ||
+		    buf_append(&exts, v.data, v.len) == -1)
+			goto out;
+	}
+	if (!delta) {
+		/* freshestCRL (RFC 5280 5.2.6): where the delta CRLs of this full CRL are */
+		static const unsigned char oid[] = {0x06, 0x03, 0x55, 0x1d, 0x2e};
+		char *url = xasprintf("%s/crl/%s-delta.crl", ca->base_url, ca->name);
+		size_t ul = strlen(url), gn = der_size(ul), fn = der_size(gn), dp = der_size(fn);
+		int bad;
+
+		buf_reset(&v);
+		/* CRLDistributionPoints { DistributionPoint { [0] { [0] fullName { [6] URI } } } } */
+		bad = der_tl(&v, 0x30, der_size(dp)) == -1 || der_tl(&v, 0x30, dp) == -1 ||
+		      der_tl(&v, 0xa0, fn) == -1 || der_tl(&v, 0xa0, gn) == -1 ||
+		      der_tl(&v, 0x86, ul) == -1 || buf_append(&v, url, ul) == -1;
+		free(url);
+		if (bad || der_tl(&exts, 0x30, sizeof(oid) + der_size(v.len)) == -1 ||
+		    buf_append(&exts, oid, sizeof(oid)) == -1 || der_tl(&exts, 0x04, v.len) == -1 ||
+		    buf_append(&exts, v.data, v.len) == -1)
+			goto out;
+	}
+	if (delta) {
+		static const unsigned char oid[] = {0x06, 0x03, 0x55, 0x1d, 0x1b};
+		static const unsigned char crit[] = {0x01, 0x01, 0xff};
+
+		buf_reset(&v);
+		if (der_int64(&v, base) == -1 ||
+		    der_tl(&exts, 0x30, sizeof(oid) + sizeof(crit) + der_size(v.len)) == -1 ||
+		    buf_append(&exts, oid, sizeof(oid)) == -1 ||
+		    buf_append(&exts, crit, sizeof(crit)) == -1 || der_tl(&exts, 0x04, v.len) == -1 ||
+		    buf_append(&exts, v.data, v.len) == -1)
+			goto out;
+	}
+	/* [0] EXPLICIT Extensions */
+	if (der_tl(out, 0xa0, der_size(exts.len)) == -1 || der_tl(out, 0x30, exts.len) == -1 ||
+	    buf_append(out, exts.data, exts.len) == -1)
+		goto out;
+	rc = 0;
+out:
+	buf_free(&exts);
+	buf_free(&v);
+	return rc;
+}
+
+int
+ca_crl_generate(struct ca *ca, struct store *st, int delta, const char *actor,
+		struct store_crl *out, struct err *e)
+{
+	struct crl_build cb;
+	struct store_crl base, crl;
+	struct buf head, tail, whole;
+	unsigned char *alg = NULL, *issuer = NULL, *sig = NULL, *tbs;
+	int alglen, issuerlen, sig_nid, md_nid, rc = -1, r;
+	size_t siglen = 0, tbslen, inner;
+	int64_t number = 0, base_number = 0;
+	time_t now = util_now(), since = 0;
+	X509_ALGOR *algor = NULL;
+	char obj[128], *detail = NULL;
+
+	memset(&cb, 0, sizeof(cb));
+	memset(&base, 0, sizeof(base));
+	memset(&crl, 0, sizeof(crl));
+	memset(out, 0, sizeof(*out));
+	buf_init(&cb.entries, CRL_MAX);
+	buf_init(&head, 64 * 1024);
+	buf_init(&tail, 64 * 1024);
+	buf_init(&whole, CRL_MAX);
+	if (ca->signer == NULL) {
+		err_set(e, ERR_INTERNAL, "crl: no signer attached");
+		goto out;
+	}
+	if (delta) {
+		struct err e2;
+
+		err_clear(&e2);
+		if (store_crl_latest(st, ca->name, 0, &base, &e2) == -1) {
+			if (e2.code == ERR_NOTFOUND)
+				err_set(e, ERR_REFUSED,
+					"crl: a delta CRL needs a full CRL first (run `shomei crl`)");
+			else
+				err_set(e, e2.code, "%s", e2.msg);
+			goto out;
+		}
+		base_number = base.number;
+		since = base.this_update;
+	}
+	if (x509_sigalg_for_key(ca->issuer.pubkey, &sig_nid, &md_nid, e) == -1)
+		goto out;
+	if ((algor = X509_ALGOR_new()) == NULL || x509_algor_set(algor, sig_nid, e) == -1 ||
+	    (alglen = i2d_X509_ALGOR(algor, &alg)) <= 0 ||
+	    (issuerlen = i2d_X509_NAME(X509_get_subject_name(ca->cert), &issuer)) <= 0) {
+		err_ssl(e, ERR_INTERNAL, "crl: cannot encode issuer or algorithm");
+		goto out;
+	}
+
+	r = store_revoked_foreach(st, ca->name, since, crl_entry, &cb, e);
+	if (cb.failed) {
+		err_set(e, ERR_INTERNAL, "%s", cb.why[0] ? cb.why : "crl: cannot encode entry");
+		goto out;
+	}
+	if (r != 0)
+		goto out;
+	if (store_crl_next_number(st, ca->name, &number, e) == -1)
+		goto out;
+
+	/* version, signature, issuer, thisUpdate, nextUpdate, revokedCertificates header */
+	static const unsigned char v2[] = {0x02, 0x01, 0x01};
+	if (buf_append(&head, v2, sizeof(v2)) == -1 || buf_append(&head, alg, (size_t)alglen) == -1 ||
+	    buf_append(&head, issuer, (size_t)issuerlen) == -1 || der_time(&head, now, 0) == -1 ||
+	    der_time(&head, now + 3600 * (delta ? ca->crl_delta_hours : ca->crl_hours), 0) == -1)
+		goto enc;
+	if (cb.count > 0 && der_tl(&head, 0x30, cb.entries.len) == -1)
+		goto enc;
+	if (crl_extensions(ca, number, delta, base_number, &tail) == -1)
+		goto enc;
+	inner = head.len + cb.entries.len + tail.len;
+	/* TBSCertList ::= SEQUENCE { ... } */
+	if (der_tl(&whole, 0x30, inner) == -1 || buf_append(&whole, head.data, head.len) == -1 ||
+	    buf_append(&whole, cb.entries.data, cb.entries.len) == -1 ||
+	    buf_append(&whole, tail.data, tail.len) == -1)
+		goto enc;
+	buf_free(&cb.entries); /* keep peak memory near one copy */
+	tbs = whole.data;
+	tbslen = whole.len;
+	if (signer_sign(ca->signer, SIGNER_OP_SIGN_CRL, tbs, tbslen, &sig, &siglen, e) == -1)
+		goto out;
+
+	/* CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, BIT STRING } */
+	buf_reset(&head);
+	inner = tbslen + (size_t)alglen + der_size(siglen + 1);
+	if (der_tl(&head, 0x30, inner) == -1)
+		goto enc;
+	buf_reset(&tail);
+	if (buf_append(&tail, alg, (size_t)alglen) == -1 || der_tl(&tail, 0x03, siglen + 1) == -1 ||
+	    buf_putc(&tail, 0) == -1 || buf_append(&tail, sig, siglen) == -1)
+		goto enc;
+	crl.derlen = head.len + tbslen + tail.len;
+	crl.der = xmalloc(crl.derlen);
+	memcpy(crl.der, head.data, head.len);
+	memcpy(crl.der + head.len, tbs, tbslen);
+	memcpy(crl.der + head.len + tbslen, tail.data, tail.len);
+	buf_free(&whole);
+
+	crl.ca = xstrdup(ca->name);
+	crl.number = number;
+	crl.delta = delta;
+	crl.base_number = base_number;
+	crl.this_update = now;
+	crl.next_update = now + 3600 * (delta ? ca->crl_delta_hours : ca->crl_hours);
+	snprintf(obj, sizeof(obj), "%s#%lld", ca->name, (long long)number);
+	detail = xasprintf("%s entries=%zu%s", delta ? "delta" : "full", cb.count,
+			   delta ? "" : "");
+	if (store_begin(st, e) == -1)
+		goto out;
+	if (store_crl_put(st, &crl, e) == -1 ||
+	    store_audit_append(st, actor, delta ? "crl.delta" : "crl.generate", obj, detail, NULL,
+			       e) == -1 ||
+	    store_commit(st, e) == -1) {
+		store_rollback(st);
+		goto out;
+	}
+	*out = crl;
+	memset(&crl, 0, sizeof(crl));
+	rc = 0;
+	goto out;
+enc:
+	err_set(e, ERR_INTERNAL, "crl: encoding failed (too large?)");
+out:
+	X509_ALGOR_free(algor);
+	OPENSSL_free(alg);
+	OPENSSL_free(issuer);
+	free(sig);
+	free(detail);
+	buf_free(&cb.entries);
+	buf_free(&head);
+	buf_free(&tail);
+	buf_free(&whole);
+	store_crl_clear(&base);
+	store_crl_clear(&crl);
+	return rc;
+}

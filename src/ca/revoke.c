@@ -1,0 +1,82 @@
+/* revoke: revocation with a reason, recorded in the audit chain. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ca.h"
+
+/* RFC 5280 5.3.1 CRLReason; value 7 is unused. */
+static const char *const ca_reasons[] = {
+	"unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
+	"cessationOfOperation", "certificateHold", NULL, "removeFromCRL", "privilegeWithdrawn",
+	"aACompromise",
+};
+#define CA_NREASONS (sizeof(ca_reasons) / sizeof(ca_reasons[0]))
+
+int
+ca_reason_parse(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < CA_NREASONS; i++)
+		if (ca_reasons[i] != NULL && strcasecmp(s, ca_reasons[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *
+ca_reason_name(int r)
+{
+	if (r < 0 || (size_t)r >= CA_NREASONS || ca_reasons[r] == NULL)
+		return "unknown";
+	return ca_reasons[r];
+}
+
+int
+ca_revoke(struct ca *ca, struct store *st, const char *serial, int reason, time_t invalidity,
+	  const char *actor, struct err *e)
+{
+	struct store_cert rec;
+	char *detail = NULL;
+	int rc = -1, intx = 0;
+	time_t now = util_now();
+
+	memset(&rec, 0, sizeof(rec));
+	/* certificateHold would be reversible and removeFromCRL only belongs in delta CRLs */
+	if (reason < 0 || reason == 6 || reason == 7 || reason == 8 || (size_t)reason >= CA_NREASONS) {
+		err_set(e, ERR_REFUSED,
+			"revoke: reason must be one of unspecified, keyCompromise, cACompromise, "
+			"affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn, "
+			"aACompromise");
+		goto out;
+	}
+	if (invalidity > now) {
+		err_set(e, ERR_REFUSED, "revoke: invalidity date lies in the future");
+		goto out;
+	}
+	if (store_begin(st, e) == -1)
+		goto out;
+	intx = 1;
+	if (store_cert_get(st, serial, &rec, e) == -1)
+		goto out;
+	if (strcmp(rec.ca, ca->name) != 0) {
+		err_set(e, ERR_REFUSED, "revoke: certificate %s was issued by %s, not %s", rec.serial,
+			rec.ca, ca->name);
+		goto out;
+	}
+	if (store_cert_revoke(st, rec.serial, now, reason, invalidity, e) == -1)
+		goto out;
+	detail = xasprintf("reason=%s subject=%s", ca_reason_name(reason), rec.subject);
+	if (store_audit_append(st, actor, "cert.revoke", rec.serial, detail, NULL, e) == -1)
+		goto out;
+	if (store_commit(st, e) == -1)
+		goto out;
+	intx = 0;
+	rc = 0;
+out:
+	if (intx)
+		store_rollback(st);
+	free(detail);
+	store_cert_clear(&rec);
+	return rc;
+}

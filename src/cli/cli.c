@@ -1,0 +1,58 @@
+/* cli: shared helpers of the subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+const struct cli_cmd cli_cmds[] = {
+	{"init", cmd_init, "create the data directory, CA hierarchy and shomei.conf"},
+	{"issue", cmd_issue, "issue a certificate from a CSR"},
+	{"revoke", cmd_revoke, "revoke a certificate"},
+	{"cert", cmd_cert, "list or show certificates"},
+	{"org", cmd_org, "add or list organizations"},
+	{"ticket", cmd_ticket, "create or list tickets"},
+	{"audit", cmd_audit, "verify or list the audit chain"},
+	{"crl", cmd_crl, "generate a full or delta CRL now"},
+	{"serve", cmd_serve, "run the service (supervisor, signer, web)"},
+	{NULL, NULL, NULL},
+};
+
+int
+cli_fail(const struct err *e)
+{
+	fprintf(stderr, "shomei: %s\n", e->msg[0] ? e->msg : "failed");
+	switch (e->code) {
+	case ERR_OK:
+	case ERR_INTERNAL:
+		return ERR_INTERNAL;
+	case ERR_USAGE:
+		return ERR_USAGE;
+	default:
+		return ERR_REFUSED;
+	}
+}
+
+int
+cli_usage(const char *text)
+{
+	fputs(text, stderr);
+	return ERR_USAGE;
+}
+
+int
+cli_common_opt(struct cli *c, int opt, const char *arg, const char *usage, int *exit_now)
+{
+	*exit_now = 0;
+	switch (opt) {
+	case 'h':
+		fputs(usage, stdout);
+		*exit_now = 1;
+		return 0;
+	case 'd':
+		c->datadir = arg;
+		return 0;
+	default:
+		*exit_now = 1;
+		return cli_usage(usage);
+	}
+}

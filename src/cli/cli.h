@@ -1,0 +1,38 @@
+/* cli: the subcommands of the shomei binary (dispatched from src/main.c). */
+#ifndef SHOMEI_CLI_H
+#define SHOMEI_CLI_H
+
+#include "util/util.h"
+
+struct cli {
+	const char *datadir; /* -d, SHOMEI_DATA, default ./var */
+	int verbose;
+};
+
+struct cli_cmd {
+	const char *name;
+	int (*fn)(struct cli *, int, char **);
+	const char *summary;
+};
+
+extern const struct cli_cmd cli_cmds[];
+
+/* Maps an error to the exit status (0 ok, 1 refused/bad input, 2 usage, 3 internal) after
+ * printing "shomei: <message>" on stderr. */
+int cli_fail(const struct err *);
+/* Prints usage text to stderr and returns ERR_USAGE. */
+int cli_usage(const char *text);
+/* Handles the common -h/--help and -d/--data options while parsing; see cli.c. */
+int cli_common_opt(struct cli *, int opt, const char *optarg_, const char *usage, int *exit_now);
+
+int cmd_init(struct cli *, int, char **);
+int cmd_issue(struct cli *, int, char **);
+int cmd_revoke(struct cli *, int, char **);
+int cmd_cert(struct cli *, int, char **);
+int cmd_org(struct cli *, int, char **);
+int cmd_ticket(struct cli *, int, char **);
+int cmd_audit(struct cli *, int, char **);
+int cmd_crl(struct cli *, int, char **);
+int cmd_serve(struct cli *, int, char **);
+
+#endif

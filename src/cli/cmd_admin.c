@@ -1,0 +1,476 @@
+/* cmd_admin: cert, org, ticket and audit — commands that read or change records. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+
+#include "ca/ca.h"
+#include "cli/cli.h"
+
+/* Opens the instance and a store connection; prints and maps the error. */
+static int
+admin_open(struct cli *cli, struct ca **ca, struct store **st)
+{
+	struct err e;
+
+	err_clear(&e);
+	*ca = NULL;
+	*st = NULL;
+	if (ca_open(cli->datadir, 0, ca, &e) == -1 || ca_store_open(*ca, st, &e) == -1) {
+		ca_close(*ca);
+		*ca = NULL;
+		return cli_fail(&e);
+	}
+	return 0;
+}
+
+static void
+admin_time(char *dst, size_t n, time_t t)
+{
+	struct tm tm;
+
+	if (t == 0 || gmtime_r(&t, &tm) == NULL) {
+		snprintf(dst, n, "-");
+		return;
+	}
+	strftime(dst, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static const char *
+admin_status(const struct store_cert *c)
+{
+	if (c->status == STORE_CERT_REVOKED)
+		return "revoked";
+	if (c->not_after < util_now())
+		return "expired";
+	return "valid";
+}
+
+static const char usage_cert[] =
+    "usage: shomei cert list [--status valid|revoked|expired] [--org CODE] [--limit N]\n"
+    "       shomei cert show SERIAL [--pem]\n";
+
+static int
+cert_list(struct cli *cli, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"status", required_argument, NULL, 's'}, {"org", required_argument, NULL, 'o'},
+		{"limit", required_argument, NULL, 'l'},  {"data", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	};
+	struct store_cert_filter f;
+	struct store_cert *v = NULL;
+	struct store_org org;
+	struct ca *ca = NULL;
+	struct store *st = NULL;
+	struct err e;
+	const char *status = NULL, *orgc = NULL;
+	char nb[32], na[32];
+	size_t n = 0, i;
+	long limit = 0;
+	int ch, stop, rc = 0;
+
+	memset(&org, 0, sizeof(org));
+	memset(&f, 0, sizeof(f));
+	f.status = -1;
+	err_clear(&e);
+	while ((ch = getopt_long(argc, argv, "hd:", lo, NULL)) != -1) {
+		switch (ch) {
+		case 's': status = optarg; break;
+		case 'o': orgc = optarg; break;
+		case 'l':
+			if (util_parse_long(optarg, 1, 1000000, &limit) == -1)
+				return cli_usage(usage_cert);
+			break;
+		default:
+			rc = cli_common_opt(cli, ch, optarg, usage_cert, &stop);
+			if (stop)
+				return rc;
+		}
+	}
+	if (optind != argc)
+		return cli_usage(usage_cert);
+	if (status != NULL) {
+		if (strcmp(status, "valid") == 0) {
+			f.status = STORE_CERT_VALID;
+		} else if (strcmp(status, "revoked") == 0) {
+			f.status = STORE_CERT_REVOKED;
+		} else if (strcmp(status, "expired") == 0) {
+			f.status = STORE_CERT_VALID;
+			f.expiring_before = util_now();
+		} else {
+			fprintf(stderr, "shomei: --status: valid, revoked or expired\n");
+			return ERR_USAGE;
+		}
+	}
+	f.limit = (size_t)limit;
+	if ((rc = admin_open(cli, &ca, &st)) != 0)
+		return rc;
+	if (orgc != NULL) {
+		if (store_org_get(st, orgc, &org, &e) == -1) {
+			rc = cli_fail(&e);
+			goto out;
+		}
+		f.org_id = org.id;
+	}
+	if (store_cert_list(st, &f, &v, &n, &e) == -1) {
+		rc = cli_fail(&e);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		/* "valid" excludes expired ones, as a person reading the list would expect */
+		if (status != NULL && strcmp(status, "valid") == 0 && v[i].not_after < util_now())
+			continue;
+		admin_time(nb, sizeof(nb), v[i].not_before);
+		admin_time(na, sizeof(na), v[i].not_after);
+		printf("%s\t%s\t%s\t%s\t%s\t%s\n", v[i].serial, admin_status(&v[i]), v[i].profile,
+		       na, v[i].subject, v[i].sans ? v[i].sans : "");
+	}
+out:
+	store_cert_list_free(v, n);
+	store_org_clear(&org);
+	store_close(st);
+	ca_close(ca);
+	return rc;
+}
+
+static int
+cert_show(struct cli *cli, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"pem", no_argument, NULL, 'p'},
+		{"data", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct store_cert c;
+	struct store_org org;
+	struct ca *ca = NULL;
+	struct store *st = NULL;
+	struct err e;
+	const unsigned char *p;
+	const char *serial;
+	char t1[32], t2[32], t3[32];
+	X509 *x = NULL;
+	int ch, stop, rc = 0, pem = 0;
+
+	memset(&c, 0, sizeof(c));
+	memset(&org, 0, sizeof(org));
+	err_clear(&e);
+	while ((ch = getopt_long(argc, argv, "hd:", lo, NULL)) != -1) {
+		if (ch == 'p') {
+			pem = 1;
+			continue;
+		}
+		rc = cli_common_opt(cli, ch, optarg, usage_cert, &stop);
+		if (stop)
+			return rc;
+	}
+	if (optind + 1 != argc)
+		return cli_usage(usage_cert);
+	serial = argv[optind];
+	if (strncmp(serial, "serial=", 7) == 0)
+		serial += 7;
+	if ((rc = admin_open(cli, &ca, &st)) != 0)
+		return rc;
+	if (store_cert_get(st, serial, &c, &e) == -1) {
+		rc = cli_fail(&e);
+		goto out;
+	}
+	if (pem) {
+		p = c.der;
+		if ((x = d2i_X509(NULL, &p, (long)c.derlen)) == NULL ||
+		    !PEM_write_X509(stdout, x)) {
+			err_ssl(&e, ERR_INTERNAL, "cert: stored DER of %s does not parse", c.serial);
+			rc = cli_fail(&e);
+		}
+		goto out;
+	}
+	admin_time(t1, sizeof(t1), c.not_before);
+	admin_time(t2, sizeof(t2), c.not_after);
+	admin_time(t3, sizeof(t3), c.revoked_at);
+	printf("serial:      %s\n", c.serial);
+	printf("status:      %s\n", admin_status(&c));
+	printf("profile:     %s\n", c.profile);
+	printf("subject:     %s\n", c.subject);
+	printf("san:         %s\n", c.sans ? c.sans : "-");
+	printf("not before:  %s\n", t1);
+	printf("not after:   %s\n", t2);
+	printf("issuer CA:   %s\n", c.ca);
+	if (c.org_id != 0 && store_org_get_id(st, c.org_id, &org, &e) == 0)
+		printf("org:         %s\n", org.code);
+	if (c.status == STORE_CERT_REVOKED)
+		printf("revoked:     %s (%s)\n", t3, ca_reason_name(c.reason < 0 ? 0 : c.reason));
+	if (c.predecessor != NULL)
+		printf("replaces:    %s\n", c.predecessor);
+out:
+	X509_free(x);
+	store_cert_clear(&c);
+	store_org_clear(&org);
+	store_close(st);
+	ca_close(ca);
+	return rc;
+}
+
+int
+cmd_cert(struct cli *cli, int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "list") == 0)
+		return cert_list(cli, argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "show") == 0)
+		return cert_show(cli, argc - 1, argv + 1);
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		fputs(usage_cert, stdout);
+		return 0;
+	}
+	return cli_usage(usage_cert);
+}
+
+static const char usage_org[] =
+    "usage: shomei org add CODE --name NAME [--domain DOMAIN]...\n"
+    "       shomei org list\n\n"
+    "An organization (企業コード) is a member of the CA; its domains bound the DNS names\n"
+    "of its server certificates.\n";
+
+int
+cmd_org(struct cli *cli, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"name", required_argument, NULL, 'n'},
+		{"domain", required_argument, NULL, 'D'},
+		{"data", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ca *ca = NULL;
+	struct store *st = NULL;
+	struct store_org *v = NULL;
+	struct err e;
+	const char *name = NULL, **domains = NULL;
+	size_t nd = 0, n = 0, i, j;
+	int ch, stop, rc = 0, add;
+
+	err_clear(&e);
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		fputs(usage_org, stdout);
+		return 0;
+	}
+	if (argc < 2 || (strcmp(argv[1], "add") != 0 && strcmp(argv[1], "list") != 0))
+		return cli_usage(usage_org);
+	add = strcmp(argv[1], "add") == 0;
+	argc--;
+	argv++;
+	domains = xcalloc((size_t)argc + 1, sizeof(*domains));
+	while ((ch = getopt_long(argc, argv, "hd:", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'n': name = optarg; break;
+		case 'D': domains[nd++] = optarg; break;
+		default:
+			rc = cli_common_opt(cli, ch, optarg, usage_org, &stop);
+			if (stop)
+				goto out;
+		}
+	}
+	if ((add && (optind + 1 != argc || name == NULL)) || (!add && optind != argc)) {
+		rc = cli_usage(usage_org);
+		goto out;
+	}
+	if ((rc = admin_open(cli, &ca, &st)) != 0)
+		goto out;
+	if (add) {
+		if (ca_org_add(st, argv[optind], name, domains, nd, "cli:org", &e) == -1) {
+			rc = cli_fail(&e);
+			goto out;
+		}
+		printf("organization %s added\n", argv[optind]);
+		goto out;
+	}
+	if (store_org_list(st, &v, &n, &e) == -1) {
+		rc = cli_fail(&e);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		printf("%s\t%s\t", v[i].code, v[i].name);
+		for (j = 0; j < v[i].ndomains; j++)
+			printf("%s%s", j ? "," : "", v[i].domains[j]);
+		printf("\n");
+	}
+out:
+	store_org_list_free(v, n);
+	free(domains);
+	store_close(st);
+	ca_close(ca);
+	return rc;
+}
+
+static const char usage_ticket[] =
+    "usage: shomei ticket create --org CODE --profile PROFILE [--count N]\n"
+    "       shomei ticket list --org CODE\n\n"
+    "A ticket (チケット番号) entitles its organization to one certificate of a profile.\n";
+
+int
+cmd_ticket(struct cli *cli, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"org", required_argument, NULL, 'o'},   {"profile", required_argument, NULL, 'p'},
+		{"count", required_argument, NULL, 'c'}, {"data", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+	};
+	struct ca *ca = NULL;
+	struct store *st = NULL;
+	struct store_org org;
+	struct store_ticket *v = NULL;
+	struct err e;
+	const char *orgc = NULL, *profile = NULL;
+	char **nums = NULL;
+	long count = 1;
+	size_t n = 0, i;
+	int ch, stop, rc = 0, create;
+
+	memset(&org, 0, sizeof(org));
+	err_clear(&e);
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		fputs(usage_ticket, stdout);
+		return 0;
+	}
+	if (argc < 2 || (strcmp(argv[1], "create") != 0 && strcmp(argv[1], "list") != 0))
+		return cli_usage(usage_ticket);
+	create = strcmp(argv[1], "create") == 0;
+	argc--;
+	argv++;
+	while ((ch = getopt_long(argc, argv, "hd:", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'o': orgc = optarg; break;
+		case 'p': profile = optarg; break;
+		case 'c':
+			if (util_parse_long(optarg, 1, 10000, &count) == -1) {
+				fprintf(stderr, "shomei: --count: 1 to 10000\n");
+				return ERR_USAGE;
+			}
+			break;
+		default:
+			rc = cli_common_opt(cli, ch, optarg, usage_ticket, &stop);
+			if (stop)
+				return rc;
+		}
+	}
+	if (optind != argc || orgc == NULL || (create && profile == NULL))
+		return cli_usage(usage_ticket);
+	if ((rc = admin_open(cli, &ca, &st)) != 0)
+		return rc;
+	if (create) {
+		if (ca_ticket_create(st, orgc, profile, (size_t)count, "cli:ticket", &nums, &e) ==
+		    -1) {
+			rc = cli_fail(&e);
+			goto out;
+		}
+		for (i = 0; i < (size_t)count; i++) {
+			printf("%s\n", nums[i]);
+			free(nums[i]);
+		}
+		free(nums);
+		goto out;
+	}
+	if (store_org_get(st, orgc, &org, &e) == -1 ||
+	    store_ticket_list(st, org.id, &v, &n, &e) == -1) {
+		rc = cli_fail(&e);
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		printf("%s\t%s\t%s\t%s\n", v[i].number, v[i].profile, v[i].status,
+		       v[i].cert_serial ? v[i].cert_serial : "-");
+out:
+	store_ticket_list_free(v, n);
+	store_org_clear(&org);
+	store_close(st);
+	ca_close(ca);
+	return rc;
+}
+
+static const char usage_audit[] =
+    "usage: shomei audit verify\n"
+    "       shomei audit list [--limit N]\n\n"
+    "verify walks the hash chain and reports the first entry that was modified, removed or\n"
+    "reordered (exit status 1).\n";
+
+struct audit_print {
+	long limit;
+	long n;
+};
+
+static int
+audit_print_one(void *arg, const struct store_audit *a)
+{
+	struct audit_print *ap = arg;
+	char t[32], h[2 * STORE_HASH_LEN + 1];
+
+	admin_time(t, sizeof(t), a->ts);
+	hex_encode(h, a->hash, 8);
+	printf("%lld\t%s\t%s\t%s\t%s\t%s\t%s\n", (long long)a->seq, t, a->actor, a->action,
+	       a->object, a->detail, h);
+	return ap->limit > 0 && ++ap->n >= ap->limit;
+}
+
+int
+cmd_audit(struct cli *cli, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"limit", required_argument, NULL, 'l'},
+		{"data", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ca *ca = NULL;
+	struct store *st = NULL;
+	struct ca_audit_report r;
+	struct audit_print ap;
+	struct err e;
+	int ch, stop, rc = 0, verify, v;
+
+	memset(&ap, 0, sizeof(ap));
+	err_clear(&e);
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		fputs(usage_audit, stdout);
+		return 0;
+	}
+	if (argc < 2 || (strcmp(argv[1], "verify") != 0 && strcmp(argv[1], "list") != 0))
+		return cli_usage(usage_audit);
+	verify = strcmp(argv[1], "verify") == 0;
+	argc--;
+	argv++;
+	while ((ch = getopt_long(argc, argv, "hd:", lo, NULL)) != -1) {
+		if (ch == 'l') {
+			if (util_parse_long(optarg, 1, 100000000, &ap.limit) == -1)
+				return cli_usage(usage_audit);
+			continue;
+		}
+		rc = cli_common_opt(cli, ch, optarg, usage_audit, &stop);
+		if (stop)
+			return rc;
+	}
+	if (optind != argc)
+		return cli_usage(usage_audit);
+	if ((rc = admin_open(cli, &ca, &st)) != 0)
+		return rc;
+	if (!verify) {
+		if (store_audit_foreach(st, audit_print_one, &ap, &e) == -1 && err_is_set(&e))
+			rc = cli_fail(&e);
+		goto out;
+	}
+	v = ca_audit_verify(st, &r, &e);
+	if (v == -1) {
+		rc = cli_fail(&e);
+	} else if (v == 1) {
+		fprintf(stderr, "shomei: audit: chain broken at entry %lld: %s\n",
+			(long long)r.bad_seq, r.problem);
+		rc = ERR_REFUSED;
+	} else {
+		printf("audit chain intact: %lld entries\n", (long long)r.entries);
+	}
+out:
+	store_close(st);
+	ca_close(ca);
+	return rc;
+}

@@ -1,0 +1,291 @@
+/* cmd_ca: init, issue, revoke, crl — the commands that create or sign. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+
+#include "ca/ca.h"
+#include "cli/cli.h"
+
+static const char usage_init[] =
+    "usage: shomei init [--key-type p256|p384|rsa2048|rsa3072|rsa4096] [--ca-name NAME]\n"
+    "                   [--base-url URL] [--org-name ORG] [--store SPEC] [--ca-key PKCS11-URI]\n\n"
+    "Creates the data directory with shomei.conf, a root CA, an issuing CA, an OCSP\n"
+    "responder, a TSA and an HTTPS server certificate.  Keys are encrypted with the\n"
+    "passphrase in $SHOMEI_KEY_PASSPHRASE, or a generated one kept in keys/passphrase.\n"
+    "--ca-key uses an existing key in a PKCS#11 token for the issuing CA (PIN from\n"
+    "$SHOMEI_PKCS11_PIN, module from $SHOMEI_PKCS11_MODULE).  Refuses to overwrite a CA.\n"
+    "  --store SPEC   sqlite:PATH (default sqlite:shomei.db) or a PostgreSQL conninfo\n";
+
+int
+cmd_init(struct cli *cli, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"key-type", required_argument, NULL, 'k'}, {"ca-name", required_argument, NULL, 'n'},
+		{"base-url", required_argument, NULL, 'u'}, {"org-name", required_argument, NULL, 'o'},
+		{"store", required_argument, NULL, 's'},    {"ca-key", required_argument, NULL, 'K'},
+		{"data", required_argument, NULL, 'd'},     {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ca_init_opts o;
+	struct err e;
+	int ch, stop, rc;
+
+	memset(&o, 0, sizeof(o));
+	err_clear(&e);
+	while ((ch = getopt_long(argc, argv, "hd:", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'k': o.key_type = optarg; break;
+		case 'n': o.ca_name = optarg; break;
+		case 'u': o.base_url = optarg; break;
+		case 'o': o.org_name = optarg; break;
+		case 's': o.store = optarg; break;
+		case 'K': o.ca_key_uri = optarg; break;
+		default:
+			rc = cli_common_opt(cli, ch, optarg, usage_init, &stop);
+			if (stop)
+				return rc;
+		}
+	}
+	if (optind != argc)
+		return cli_usage(usage_init);
+	o.datadir = cli->datadir;
+	if (ca_init(&o, &e) == -1)
+		return cli_fail(&e);
+	printf("initialized CA \"%s\" in %s\n", o.ca_name ? o.ca_name : "shomei", cli->datadir);
+	return 0;
+}
+
+static const char usage_issue[] =
+    "usage: shomei issue --profile PROFILE --csr FILE [--days N] [--org CODE] [--out FILE]\n\n"
+    "Issues a certificate from a PKCS#10 request (PEM or DER) and prints it as PEM.\n"
+    "Profiles: server, client, codesign, officer, ocsp, tsa.\n";
+
+int
+cmd_issue(struct cli *cli, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"profile", required_argument, NULL, 'p'}, {"csr", required_argument, NULL, 'c'},
+		{"days", required_argument, NULL, 'D'},    {"org", required_argument, NULL, 'o'},
+		{"out", required_argument, NULL, 'O'},     {"data", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+	};
+	struct ca_issue_req req;
+	struct ca_issued out;
+	struct ca *ca = NULL;
+	struct store *st = NULL;
+	struct buf csr, pem;
+	struct err e;
+	const char *csrfile = NULL, *outfile = NULL;
+	BIO *b = NULL;
+	char *p;
+	long n, days = 0;
+	int ch, stop, rc = 0;
+
+	memset(&req, 0, sizeof(req));
+	memset(&out, 0, sizeof(out));
+	buf_init(&csr, 0);
+	buf_init(&pem, 0);
+	err_clear(&e);
+	while ((ch = getopt_long(argc, argv, "hd:", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'p': req.profile = optarg; break;
+		case 'c': csrfile = optarg; break;
+		case 'o': req.org_code = optarg; break;
+		case 'O': outfile = optarg; break;
+		case 'D':
+			if (util_parse_long(optarg, 1, 36500, &days) == -1) {
+				fprintf(stderr, "shomei: --days: expected a number of days\n");
+				return ERR_USAGE;
+			}
+			break;
+		default:
+			rc = cli_common_opt(cli, ch, optarg, usage_issue, &stop);
+			if (stop)
+				return rc;
+		}
+	}
+	if (optind != argc || req.profile == NULL || csrfile == NULL)
+		return cli_usage(usage_issue);
+	req.days = days;
+	req.actor = "cli:issue";
+	/* read a little more than the CSR limit so that csr_parse reports the size itself */
+	if (util_read_file(csrfile, X509_CSR_MAX + 1, &csr, &e) == -1) {
+		if (e.code == ERR_REFUSED) {
+			err_clear(&e);
+			err_set(&e, ERR_REFUSED, "csr: larger than %d bytes", X509_CSR_MAX);
+		}
+		rc = cli_fail(&e);
+		goto out;
+	}
+	req.csr = csr.data;
+	req.csrlen = csr.len;
+	if (ca_open(cli->datadir, CA_OPEN_SIGNER, &ca, &e) == -1 || ca_store_open(ca, &st, &e) == -1 ||
+	    ca_issue(ca, st, &req, &out, &e) == -1) {
+		rc = cli_fail(&e);
+		goto out;
+	}
+	if ((b = BIO_new(BIO_s_mem())) == NULL || !PEM_write_bio_X509(b, out.cert))
+		fatalx("issue: cannot encode PEM");
+	n = BIO_get_mem_data(b, &p);
+	if (outfile != NULL) {
+		if (util_write_file(outfile, p, (size_t)n, 0644, &e) == -1) {
+			/* the certificate exists now: say so, so that nothing is lost */
+			fprintf(stderr, "shomei: issued serial %s but could not write it\n",
+				out.serial);
+			rc = cli_fail(&e);
+			goto out;
+		}
+		fprintf(stderr, "issued serial %s -> %s\n", out.serial, outfile);
+	} else if (fwrite(p, 1, (size_t)n, stdout) != (size_t)n || fflush(stdout) != 0) {
+		fprintf(stderr, "shomei: issued serial %s but could not print it\n", out.serial);
+		rc = ERR_INTERNAL;
+	}
+out:
+	BIO_free(b);
+	ca_issued_clear(&out);
+	store_close(st);
+	ca_close(ca);
+	buf_free(&csr);
+	buf_free(&pem);
+	return rc;
+}
+
+static const char usage_revoke[] =
+    "usage: shomei revoke SERIAL --reason REASON\n\n"
+    "Revokes a certificate (SERIAL in hex, as `openssl x509 -serial` prints it).\n"
+    "Reasons: unspecified, keyCompromise, cACompromise, affiliationChanged, superseded,\n"
+    "cessationOfOperation, privilegeWithdrawn, aACompromise.\n"
+    "With crl.on_revoke = yes in shomei.conf a new CRL is generated at once.\n";
+
+int
+cmd_revoke(struct cli *cli, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"reason", required_argument, NULL, 'r'},
+		{"data", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ca *ca = NULL;
+	struct store *st = NULL;
+	struct store_crl crl;
+	struct err e;
+	const char *reason = NULL, *serial;
+	int ch, stop, rc = 0, code, on_revoke;
+
+	err_clear(&e);
+	memset(&crl, 0, sizeof(crl));
+	while ((ch = getopt_long(argc, argv, "hd:r:", lo, NULL)) != -1) {
+		if (ch == 'r') {
+			reason = optarg;
+			continue;
+		}
+		rc = cli_common_opt(cli, ch, optarg, usage_revoke, &stop);
+		if (stop)
+			return rc;
+	}
+	if (optind + 1 != argc || reason == NULL)
+		return cli_usage(usage_revoke);
+	serial = argv[optind];
+	if (strncmp(serial, "serial=", 7) == 0) /* accept `openssl x509 -serial` output as is */
+		serial += 7;
+	if ((code = ca_reason_parse(reason)) < 0) {
+		fprintf(stderr, "shomei: unknown reason \"%s\"\n", reason);
+		return cli_usage(usage_revoke);
+	}
+	if (ca_open(cli->datadir, 0, &ca, &e) == -1 || ca_store_open(ca, &st, &e) == -1 ||
+	    ca_revoke(ca, st, serial, code, 0, "cli:revoke", &e) == -1) {
+		rc = cli_fail(&e);
+		goto out;
+	}
+	printf("revoked %s (%s)\n", serial, ca_reason_name(code));
+	on_revoke = strcmp(conf_get(&ca->conf, "crl.on_revoke", "no"), "yes") == 0;
+	if (on_revoke) {
+		if (signer_spawn(&ca->conf, &ca->signer, &ca->signer_pid, &e) == -1 ||
+		    ca_crl_generate(ca, st, 0, "cli:revoke", &crl, &e) == -1) {
+			fprintf(stderr, "shomei: revoked, but the CRL was not regenerated:\n");
+			rc = cli_fail(&e);
+			goto out;
+		}
+		printf("CRL number %lld generated\n", (long long)crl.number);
+	}
+out:
+	store_crl_clear(&crl);
+	store_close(st);
+	ca_close(ca);
+	return rc;
+}
+
+static const char usage_crl[] =
+    "usage: shomei crl [--delta] [--out FILE]\n\n"
+    "Generates and signs a full CRL (or a delta CRL against the latest full one) now,\n"
+    "stores it, and writes the DER to FILE (default DATA/crl/<ca-name>[-delta].crl).\n";
+
+int
+cmd_crl(struct cli *cli, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"delta", no_argument, NULL, 'D'},
+		{"out", required_argument, NULL, 'o'},
+		{"data", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ca *ca = NULL;
+	struct store *st = NULL;
+	struct store_crl crl;
+	struct err e;
+	char *dir = NULL, *path = NULL;
+	const char *outfile = NULL;
+	int ch, stop, rc = 0, delta = 0;
+
+	err_clear(&e);
+	memset(&crl, 0, sizeof(crl));
+	while ((ch = getopt_long(argc, argv, "hd:o:", lo, NULL)) != -1) {
+		if (ch == 'D') {
+			delta = 1;
+			continue;
+		}
+		if (ch == 'o') {
+			outfile = optarg;
+			continue;
+		}
+		rc = cli_common_opt(cli, ch, optarg, usage_crl, &stop);
+		if (stop)
+			return rc;
+	}
+	if (optind != argc)
+		return cli_usage(usage_crl);
+	if (ca_open(cli->datadir, CA_OPEN_SIGNER, &ca, &e) == -1 ||
+	    ca_store_open(ca, &st, &e) == -1 ||
+	    ca_crl_generate(ca, st, delta, "cli:crl", &crl, &e) == -1) {
+		rc = cli_fail(&e);
+		goto out;
+	}
+	if (outfile == NULL) {
+		dir = xasprintf("%s/crl", cli->datadir);
+		path = xasprintf("%s/%s%s.crl", dir, ca->name, delta ? "-delta" : "");
+		if (util_mkdir_p(dir, 0755, &e) == -1) {
+			rc = cli_fail(&e);
+			goto out;
+		}
+		outfile = path;
+	}
+	if (util_write_file(outfile, crl.der, crl.derlen, 0644, &e) == -1) {
+		rc = cli_fail(&e);
+		goto out;
+	}
+	printf("%s CRL number %lld -> %s\n", delta ? "delta" : "full", (long long)crl.number,
+	       outfile);
+out:
+	store_crl_clear(&crl);
+	store_close(st);
+	ca_close(ca);
+	free(dir);
+	free(path);
+	return rc;
+}

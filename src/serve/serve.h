@@ -1,0 +1,32 @@
+/*
+ * serve: the processes of `shomei serve`.
+ *
+ *   supervisor  forks the signer (socketpair made before the fork) and the web process, hands
+ *               the web process the signer's socket, restarts either child when it dies
+ *               (a new signer socket travels to the web process over a control socketpair with
+ *               SCM_RIGHTS), forwards SIGHUP, and on SIGTERM stops the web process (which
+ *               finishes in-flight requests) and then the signer.
+ *   web         the network-facing process: no private CA key in its memory.
+ */
+#ifndef SHOMEI_SERVE_H
+#define SHOMEI_SERVE_H
+
+#include "util/util.h"
+
+struct serve_opts {
+	const char *datadir;
+	const char *http;  /* overrides listen.http */
+	const char *https; /* overrides listen.https */
+};
+
+/* Runs the supervisor until SIGTERM/SIGINT; returns the exit status. */
+int serve_main(const struct serve_opts *);
+
+/* The web process (child of the supervisor). */
+int serve_web_main(const struct serve_opts *, int signer_fd, int ctl_fd);
+
+/* SCM_RIGHTS helpers. */
+int serve_fd_send(int sock, int fd);
+int serve_fd_recv(int sock); /* -1 on EOF/error */
+
+#endif

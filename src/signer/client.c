@@ -1,0 +1,283 @@
+/*
+ * client: the stub that CLI and web processes use to reach the signer, and signer_spawn(),
+ * which forks the signer.  The parent never sees key material: the child loads the keys after
+ * the fork and only signatures (or refusal messages) come back over the socket.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "signer_local.h"
+
+struct signer_client *
+signer_client_new(int fd)
+{
+	struct signer_client *c;
+
+	c = xcalloc(1, sizeof(*c));
+	c->fd = fd;
+	if (pthread_mutex_init(&c->mu, NULL) != 0)
+		fatalx("signer: pthread_mutex_init failed");
+	return c;
+}
+
+void
+signer_client_reset_fd(struct signer_client *c, int fd)
+{
+	pthread_mutex_lock(&c->mu);
+	if (c->fd != -1 && c->fd != fd)
+		close(c->fd);
+	c->fd = fd;
+	pthread_mutex_unlock(&c->mu);
+}
+
+void
+signer_client_free(struct signer_client *c)
+{
+	if (c == NULL)
+		return;
+	if (c->fd != -1)
+		close(c->fd);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+static uint64_t
+client_nanos(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * One request/response exchange under the mutex.  On success *status and resp are set (resp is
+ * initialised here in every case).  A broken socket is ERR_INTERNAL "signer: connection lost".
+ */
+static int
+client_call(struct signer_client *c, uint32_t op, const unsigned char *p, size_t len,
+	    uint32_t *status, struct buf *resp, struct err *e)
+{
+	struct err e2;
+	uint64_t t0;
+	int rc = -1, r;
+
+	buf_init(resp, 0);
+	err_clear(&e2);
+	pthread_mutex_lock(&c->mu);
+	t0 = client_nanos();
+	if (c->fd == -1) {
+		err_set(e, ERR_INTERNAL, "signer: not connected");
+		goto out;
+	}
+	if (signer_frame_write(c->fd, op, p, len) == -1) {
+		err_set(e, ERR_INTERNAL, "signer: connection lost (%s)", strerror(errno));
+		goto out;
+	}
+	r = signer_frame_read_kind(c->fd, SIGNER_FRAME_RESPONSE, -1, status, resp, &e2);
+	if (r == 1) {
+		err_set(e, ERR_INTERNAL, "signer: connection lost");
+		goto out;
+	}
+	if (r == -1) {
+		err_set(e, ERR_INTERNAL, "signer: connection lost (%s)", e2.msg);
+		goto out;
+	}
+	rc = 0;
+out:
+	c->requests++;
+	c->nanos += client_nanos() - t0;
+	pthread_mutex_unlock(&c->mu);
+	if (rc == -1)
+		buf_free(resp);
+	return rc;
+}
+
+/* Turns a REFUSED answer into ERR_REFUSED with the signer's (escaped) message. */
+static int
+client_refused(const struct buf *resp, struct err *e)
+{
+	char msg[sizeof(e->msg)];
+
+	log_escape(msg, sizeof(msg), (const char *)resp->data, resp->len);
+	return err_set(e, ERR_REFUSED, "%s", msg[0] ? msg : "signer: refused");
+}
+
+int
+signer_ping(struct signer_client *c, struct err *e)
+{
+	struct buf resp;
+	uint32_t status = 0;
+	int rc = -1;
+
+	if (client_call(c, SIGNER_OP_PING, NULL, 0, &status, &resp, e) == -1)
+		goto out;
+	if (status == SIGNER_STATUS_REFUSED) {
+		client_refused(&resp, e);
+		goto out;
+	}
+	if (resp.len != 4 || memcmp(resp.data, "pong", 4) != 0) {
+		err_set(e, ERR_INTERNAL, "signer: PING: unexpected answer");
+		goto out;
+	}
+	rc = 0;
+out:
+	buf_free(&resp);
+	return rc;
+}
+
+int
+signer_sign(struct signer_client *c, enum signer_op op, const unsigned char *tbs, size_t len,
+	    unsigned char **sig, size_t *siglen, struct err *e)
+{
+	struct buf resp;
+	uint32_t status = 0;
+	int rc = -1;
+
+	*sig = NULL;
+	*siglen = 0;
+	buf_init(&resp, 0);
+	/* an oversized or unknown frame would kill the signer: refuse it here */
+	if (op == SIGNER_OP_PING || !signer_op_valid(op)) {
+		err_set(e, ERR_INTERNAL, "signer: %s is not a signing op", signer_op_name(op));
+		goto out;
+	}
+	if (len > signer_op_max(op)) {
+		err_set(e, ERR_REFUSED, "signer: %s: %zu bytes exceed the maximum of %zu",
+			signer_op_name(op), len, signer_op_max(op));
+		goto out;
+	}
+	if (client_call(c, op, tbs, len, &status, &resp, e) == -1)
+		goto out;
+	if (status == SIGNER_STATUS_REFUSED) {
+		client_refused(&resp, e);
+		goto out;
+	}
+	if (resp.len == 0) {
+		err_set(e, ERR_INTERNAL, "signer: %s: empty signature", signer_op_name(op));
+		goto out;
+	}
+	*siglen = resp.len;
+	*sig = resp.data;
+	resp.data = NULL;
+	rc = 0;
+out:
+	buf_free(&resp);
+	return rc;
+}
+
+/* waitpid() that retries on EINTR; returns the status or -1. */
+static int
+client_reap(pid_t pid)
+{
+	int status = -1;
+
+	while (waitpid(pid, &status, 0) == -1) {
+		if (errno != EINTR) {
+			status = -1;
+			break;
+		}
+	}
+	return status;
+}
+
+int
+signer_spawn_fd(const struct conf *conf, int *fdp, pid_t *pidp, struct err *e)
+{
+	struct buf msg;
+	struct err e2;
+	uint32_t status = 0;
+	int sv[2] = {-1, -1}, rc = -1, r, kill_child = 0, ws;
+	char text[sizeof(e->msg)];
+	pid_t pid = -1;
+
+	*fdp = -1;
+	if (pidp != NULL)
+		*pidp = -1;
+	buf_init(&msg, 0);
+	err_clear(&e2);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		err_set(e, ERR_INTERNAL, "signer: socketpair: %s", strerror(errno));
+		goto out;
+	}
+	fflush(NULL); /* no buffered output written twice */
+	if ((pid = fork()) == -1) {
+		err_set(e, ERR_INTERNAL, "signer: fork: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		_exit(signer_proc(sv[1], conf));
+	}
+	close(sv[1]);
+	sv[1] = -1;
+	r = signer_frame_read_kind(sv[0], SIGNER_FRAME_RESPONSE, SIGNER_READY_TIMEOUT_MS, &status,
+				   &msg, &e2);
+	if (r == 1) {
+		ws = client_reap(pid);
+		pid = -1;
+		if (ws != -1 && WIFSIGNALED(ws))
+			err_set(e, ERR_INTERNAL, "signer: killed by signal %d before it was ready",
+				WTERMSIG(ws));
+		else
+			err_set(e, ERR_INTERNAL, "signer: exited (status %d) before it was ready",
+				ws != -1 && WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+		goto out;
+	}
+	if (r == -1) {
+		kill_child = 1;
+		err_set(e, ERR_INTERNAL, "%s (while waiting for the signer to start)", e2.msg);
+		goto out;
+	}
+	if (status == SIGNER_STATUS_REFUSED) {
+		log_escape(text, sizeof(text), (const char *)msg.data, msg.len);
+		err_set(e, ERR_REFUSED, "%s", text);
+		goto out;
+	}
+	if (msg.len != 5 || memcmp(msg.data, "ready", 5) != 0) {
+		kill_child = 1;
+		err_set(e, ERR_INTERNAL, "signer: unexpected readiness message");
+		goto out;
+	}
+	*fdp = sv[0];
+	sv[0] = -1;
+	if (pidp != NULL)
+		*pidp = pid;
+	pid = -1;
+	rc = 0;
+out:
+	if (pid > 0) {
+		if (kill_child)
+			kill(pid, SIGKILL);
+		client_reap(pid);
+	}
+	if (sv[0] != -1)
+		close(sv[0]);
+	if (sv[1] != -1)
+		close(sv[1]);
+	buf_free(&msg);
+	return rc;
+}
+
+int
+signer_spawn(const struct conf *conf, struct signer_client **out, pid_t *pid, struct err *e)
+{
+	int fd = -1, rc = -1;
+
+	*out = NULL;
+	if (signer_spawn_fd(conf, &fd, pid, e) == -1)
+		goto out;
+	*out = signer_client_new(fd);
+	rc = 0;
+out:
+	return rc;
+}

@@ -1,0 +1,563 @@
+/*
+ * signer: the key process.  signer_proc() runs in the child that signer_spawn() forks; it
+ * hardens itself, loads the keys, reports readiness, then answers one framed request at a
+ * time.  Every payload is parsed again here and refused unless it is what the key it asks
+ * for may sign; only then are the received bytes signed, unchanged.
+ *
+ * Two error tiers (as in rpki-client): broken framing is fatal (exit 3, the supervisor
+ * starts a new signer); a payload that breaks a rule gets a REFUSED answer and the signer
+ * keeps serving.
+ */
+#include <sys/prctl.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/asn1.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "signer_local.h"
+
+#define DER_INTEGER 0x02
+#define DER_OCTET_STRING 0x04
+#define DER_UTCTIME 0x17
+#define DER_GENTIME 0x18
+#define DER_SEQUENCE 0x30
+#define DER_SET 0x31
+#define DER_CTX0 0xa0 /* [0] constructed */
+#define DER_CTX1 0xa1
+#define DER_CTX2 0xa2
+
+/* Closes every descriptor except keep and 0/1/2 (walks /proc/self/fd; a loop without /proc). */
+static void
+signer_fds_close(int keep)
+{
+	DIR *d;
+	struct dirent *de;
+	int *fds = NULL, fd;
+	size_t n = 0, i;
+	long v;
+
+	if ((d = opendir("/proc/self/fd")) == NULL) {
+		for (fd = 3; fd < 4096; fd++)
+			if (fd != keep)
+				(void)close(fd);
+		goto out;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (util_parse_long(de->d_name, 0, INT_MAX, &v) == -1)
+			continue;
+		if (v <= 2 || v == keep || v == dirfd(d))
+			continue;
+		fds = xrealloc(fds, (n + 1) * sizeof(*fds));
+		fds[n++] = (int)v;
+	}
+	closedir(d);
+	for (i = 0; i < n; i++)
+		(void)close(fds[i]);
+out:
+	free(fds);
+}
+
+/* Process hardening done first thing in the child, before any key exists. */
+static void
+signer_harden(int fd)
+{
+	struct sigaction sa;
+	sigset_t none;
+
+	(void)prctl(PR_SET_NAME, "shomei-signer", 0, 0, 0);
+	/* no core dumps, no ptrace by same-uid processes, no /proc/pid/mem */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	(void)sigaction(SIGTERM, &sa, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	signer_fds_close(fd);
+}
+
+/*
+ * Finds the AlgorithmIdentifier inside a TBSCertificate (after the optional [0] version and
+ * the serialNumber) and wraps the TBS as Certificate ::= SEQUENCE { tbs, that algorithm,
+ * BIT STRING '' } so that d2i_X509 can parse it whole.  *out is malloc'ed.
+ */
+static int
+signer_cert_wrap(const unsigned char *p, size_t len, unsigned char **out, size_t *outlen,
+		 struct err *e)
+{
+	struct signer_der d, in;
+	struct signer_tlv tbs, t, alg;
+	static const unsigned char empty_bits[] = {0x03, 0x01, 0x00};
+	unsigned char hdr[6], *w;
+	size_t hl, content;
+	int rc = -1;
+
+	signer_der_init(&d, p, len);
+	if (signer_der_next(&d, &tbs) != 0 || tbs.tag != DER_SEQUENCE || !signer_der_done(&d)) {
+		err_set(e, ERR_REFUSED, "signer: SIGN_CERT: payload is not one DER SEQUENCE");
+		goto out;
+	}
+	signer_der_init(&in, tbs.val, tbs.len);
+	if (signer_der_next(&in, &t) != 0 ||
+	    (t.tag == DER_CTX0 && signer_der_next(&in, &t) != 0) || t.tag != DER_INTEGER ||
+	    signer_der_next(&in, &alg) != 0 || alg.tag != DER_SEQUENCE) {
+		err_set(e, ERR_REFUSED,
+			"signer: SIGN_CERT: RFC 5280 4.1.2: no serialNumber and signature "
+			"AlgorithmIdentifier at the start of the TBSCertificate");
+		goto out;
+	}
+	content = len + alg.total + sizeof(empty_bits);
+	hl = signer_der_header(hdr, DER_SEQUENCE, content);
+	*outlen = hl + content;
+	*out = w = xmalloc(*outlen);
+	memcpy(w, hdr, hl);
+	memcpy(w + hl, p, len);
+	memcpy(w + hl + len, alg.start, alg.total);
+	memcpy(w + hl + len + alg.total, empty_bits, sizeof(empty_bits));
+	rc = 0;
+out:
+	return rc;
+}
+
+/* a <= b for two ASN1_TIMEs; unparseable times count as not ordered */
+static int
+signer_time_le(const ASN1_TIME *a, const ASN1_TIME *b)
+{
+	int c = ASN1_TIME_compare(a, b);
+
+	return c == -1 || c == 0;
+}
+
+/*
+ * SIGN_CERT: the TBS must parse whole, be DER, announce the CA key's algorithm, name the CA as
+ * issuer, not be a CA certificate, point its AKI at the CA's SKI, and fit inside the CA's
+ * validity.
+ */
+static int
+signer_check_cert(const struct signer_keys *ks, const unsigned char *p, size_t len,
+		  struct err *e)
+{
+	X509 *x = NULL, *ca = ks->ca.cert;
+	BASIC_CONSTRAINTS *bc = NULL;
+	const X509_ALGOR *alg;
+	const ASN1_OBJECT *obj;
+	const ASN1_OCTET_STRING *aki, *ski;
+	const void *pval;
+	const unsigned char *q;
+	unsigned char *der = NULL, *re = NULL;
+	size_t derlen = 0;
+	int rc = -1, ptype, crit = -1, relen;
+	uint32_t flags;
+
+	if (signer_cert_wrap(p, len, &der, &derlen, e) == -1)
+		goto out;
+	q = der;
+	/* d2i_X509() in a provider-less context (see signer_local.h: parse_ctx) */
+	x = (X509 *)ASN1_item_d2i_ex(NULL, &q, (long)derlen, ASN1_ITEM_rptr(X509), ks->parse_ctx,
+				     NULL);
+	if (x == NULL || q != der + derlen) {
+		err_ssl(e, ERR_REFUSED, "signer: SIGN_CERT: TBSCertificate does not parse");
+		goto out;
+	}
+	/* what we check must be what we sign: the bytes must be the DER of what parsed */
+	if ((relen = i2d_re_X509_tbs(x, &re)) <= 0 || (size_t)relen != len ||
+	    memcmp(re, p, len) != 0) {
+		ERR_clear_error();
+		err_set(e, ERR_REFUSED,
+			"signer: SIGN_CERT: X.690: TBSCertificate is not DER (it does not "
+			"re-encode to the same bytes)");
+		goto out;
+	}
+	alg = X509_get0_tbs_sigalg(x);
+	X509_ALGOR_get0(&obj, &ptype, &pval, alg);
+	if (OBJ_obj2nid(obj) != ks->ca.sig_nid ||
+	    !(ptype == V_ASN1_UNDEF ||
+	      (ptype == V_ASN1_NULL && EVP_PKEY_get_base_id(X509_get0_pubkey(ca)) == EVP_PKEY_RSA))) {
+		err_set(e, ERR_REFUSED,
+			"signer: SIGN_CERT: signature algorithm does not match the CA key "
+			"(expected %s)",
+			OBJ_nid2sn(ks->ca.sig_nid));
+		goto out;
+	}
+	if (X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(ca)) != 0) {
+		err_set(e, ERR_REFUSED,
+			"signer: SIGN_CERT: issuer does not match the CA certificate");
+		goto out;
+	}
+	flags = X509_get_extension_flags(x);
+	if (flags & EXFLAG_INVALID) {
+		err_set(e, ERR_REFUSED,
+			"signer: SIGN_CERT: RFC 5280 4.2: an extension does not parse or repeats");
+		goto out;
+	}
+	bc = X509_get_ext_d2i(x, NID_basic_constraints, &crit, NULL);
+	if (bc == NULL && crit != -1) {
+		err_set(e, ERR_REFUSED,
+			"signer: SIGN_CERT: basicConstraints is malformed or repeated");
+		goto out;
+	}
+	if (bc != NULL && bc->ca) {
+		err_set(e, ERR_REFUSED,
+			"signer: SIGN_CERT: basicConstraints cA is TRUE (the online CA never signs "
+			"CA certificates)");
+		goto out;
+	}
+	if ((flags & EXFLAG_KUSAGE) && (X509_get_key_usage(x) & KU_KEY_CERT_SIGN)) {
+		err_set(e, ERR_REFUSED,
+			"signer: SIGN_CERT: keyUsage keyCertSign (the online CA never signs CA "
+			"certificates)");
+		goto out;
+	}
+	if ((aki = X509_get0_authority_key_id(x)) != NULL) {
+		ski = X509_get0_subject_key_id(ca);
+		if (ski == NULL || ASN1_OCTET_STRING_cmp(aki, ski) != 0) {
+			err_set(e, ERR_REFUSED,
+				"signer: SIGN_CERT: authorityKeyIdentifier does not match the CA's "
+				"subjectKeyIdentifier");
+			goto out;
+		}
+	}
+	if (!signer_time_le(X509_get0_notBefore(x), X509_get0_notAfter(x))) {
+		err_set(e, ERR_REFUSED, "signer: SIGN_CERT: notBefore is after notAfter");
+		goto out;
+	}
+	if (!signer_time_le(X509_get0_notBefore(ca), X509_get0_notBefore(x)) ||
+	    !signer_time_le(X509_get0_notAfter(x), X509_get0_notAfter(ca))) {
+		err_set(e, ERR_REFUSED,
+			"signer: SIGN_CERT: validity is not inside the CA certificate's validity");
+		goto out;
+	}
+	rc = 0;
+out:
+	BASIC_CONSTRAINTS_free(bc);
+	OPENSSL_free(re);
+	X509_free(x);
+	free(der);
+	return rc;
+}
+
+/*
+ * SIGN_CRL: CRLs reach tens of MB, so no full parse.  The DER walk checks that one SEQUENCE
+ * covers the payload, that it is a v2 TBSCertList with the CA key's AlgorithmIdentifier and
+ * the CA's subject as issuer (byte for byte), and that the remaining top-level fields have the
+ * right tags (times, a SEQUENCE of entries, [0] extensions) and end with the payload.  Cost is
+ * independent of the number of entries.
+ */
+static int
+signer_check_crl(const struct signer_keys *ks, const unsigned char *p, size_t len,
+		 struct err *e)
+{
+	struct signer_der d, in;
+	struct signer_tlv tbs, t;
+	int rc = -1, r;
+
+	signer_der_init(&d, p, len);
+	if (signer_der_next(&d, &tbs) != 0 || tbs.tag != DER_SEQUENCE || !signer_der_done(&d)) {
+		err_set(e, ERR_REFUSED, "signer: SIGN_CRL: payload is not one DER SEQUENCE");
+		goto out;
+	}
+	signer_der_init(&in, tbs.val, tbs.len);
+	if (signer_der_next(&in, &t) != 0 || t.tag != DER_INTEGER || t.len != 1 ||
+	    t.val[0] != 1) {
+		err_set(e, ERR_REFUSED, "signer: SIGN_CRL: RFC 5280 5.1.2.1: version must be v2");
+		goto out;
+	}
+	if (signer_der_next(&in, &t) != 0 || t.total != ks->ca_algid_len ||
+	    memcmp(t.start, ks->ca_algid, t.total) != 0) {
+		err_set(e, ERR_REFUSED,
+			"signer: SIGN_CRL: signature algorithm does not match the CA key "
+			"(expected %s)",
+			OBJ_nid2sn(ks->ca.sig_nid));
+		goto out;
+	}
+	if (signer_der_next(&in, &t) != 0 || t.total != ks->ca_name_len ||
+	    memcmp(t.start, ks->ca_name, t.total) != 0) {
+		err_set(e, ERR_REFUSED, "signer: SIGN_CRL: issuer does not match the CA certificate");
+		goto out;
+	}
+	if (signer_der_next(&in, &t) != 0 || (t.tag != DER_UTCTIME && t.tag != DER_GENTIME)) {
+		err_set(e, ERR_REFUSED, "signer: SIGN_CRL: RFC 5280 5.1.2.4: bad thisUpdate");
+		goto out;
+	}
+	r = signer_der_next(&in, &t);
+	if (r == 0 && (t.tag == DER_UTCTIME || t.tag == DER_GENTIME))
+		r = signer_der_next(&in, &t);
+	/* revokedCertificates: skipped by its length, never walked (O(1) for any size) */
+	if (r == 0 && t.tag == DER_SEQUENCE)
+		r = signer_der_next(&in, &t);
+	if (r == 0 && t.tag == DER_CTX0)
+		r = signer_der_next(&in, &t);
+	if (r != 1) {
+		err_set(e, ERR_REFUSED,
+			"signer: SIGN_CRL: RFC 5280 5.1: unexpected or malformed field in the "
+			"TBSCertList");
+		goto out;
+	}
+	rc = 0;
+out:
+	return rc;
+}
+
+/*
+ * SIGN_OCSP: the ResponseData must parse whole, and its responderID must name the OCSP
+ * certificate (byName: its subject; byKey: SHA-1 of its subjectPublicKey).
+ */
+static int
+signer_check_ocsp(const struct signer_keys *ks, const unsigned char *p, size_t len,
+		  struct err *e)
+{
+	OCSP_RESPDATA *rd = NULL;
+	OCSP_RESPID *rid = NULL;
+	struct signer_der d, in;
+	struct signer_tlv seq, t;
+	const unsigned char *q = p;
+	int rc = -1;
+
+	if (ks->ocsp.pkey == NULL) {
+		err_set(e, ERR_REFUSED, "signer: no OCSP key configured");
+		goto out;
+	}
+	if ((rd = d2i_OCSP_RESPDATA(NULL, &q, (long)len)) == NULL || q != p + len) {
+		err_ssl(e, ERR_REFUSED, "signer: SIGN_OCSP: ResponseData does not parse");
+		goto out;
+	}
+	signer_der_init(&d, p, len);
+	if (signer_der_next(&d, &seq) != 0 || seq.tag != DER_SEQUENCE || !signer_der_done(&d)) {
+		err_set(e, ERR_REFUSED, "signer: SIGN_OCSP: payload is not one DER SEQUENCE");
+		goto out;
+	}
+	signer_der_init(&in, seq.val, seq.len);
+	if (signer_der_next(&in, &t) != 0 ||
+	    (t.tag == DER_CTX0 && signer_der_next(&in, &t) != 0) ||
+	    (t.tag != DER_CTX1 && t.tag != DER_CTX2)) {
+		err_set(e, ERR_REFUSED, "signer: SIGN_OCSP: RFC 6960 4.2.1: no responderID");
+		goto out;
+	}
+	q = t.start;
+	if ((rid = d2i_OCSP_RESPID(NULL, &q, (long)t.total)) == NULL || q != t.start + t.total) {
+		err_ssl(e, ERR_REFUSED, "signer: SIGN_OCSP: responderID does not parse");
+		goto out;
+	}
+	if (OCSP_RESPID_match(rid, ks->ocsp.cert) != 1) {
+		ERR_clear_error();
+		err_set(e, ERR_REFUSED,
+			"signer: SIGN_OCSP: RFC 6960 4.2.2.3: responderID does not match the OCSP "
+			"certificate");
+		goto out;
+	}
+	rc = 0;
+out:
+	OCSP_RESPID_free(rid);
+	OCSP_RESPDATA_free(rd);
+	return rc;
+}
+
+/*
+ * SIGN_TSA: the payload is the DER SET OF Attribute that a CMS SignerInfo signs.  Each
+ * attribute must parse whole and appear once; contentType must be id-ct-TSTInfo (RFC 3161
+ * 2.4.2) and a messageDigest must be present (RFC 5652 5.3).
+ */
+static int
+signer_check_tsa(const struct signer_keys *ks, const unsigned char *p, size_t len,
+		 struct err *e)
+{
+	X509_ATTRIBUTE *a = NULL;
+	const ASN1_TYPE *v;
+	struct signer_der d, in;
+	struct signer_tlv set, t;
+	const unsigned char *q;
+	int rc = -1, r, nid, seen[32], nseen = 0, i, seen_ct = 0, seen_md = 0;
+
+	if (ks->tsa.pkey == NULL) {
+		err_set(e, ERR_REFUSED, "signer: no TSA key configured");
+		goto out;
+	}
+	signer_der_init(&d, p, len);
+	if (signer_der_next(&d, &set) != 0 || set.tag != DER_SET || !signer_der_done(&d)) {
+		err_set(e, ERR_REFUSED, "signer: SIGN_TSA: payload is not one DER SET");
+		goto out;
+	}
+	signer_der_init(&in, set.val, set.len);
+	while ((r = signer_der_next(&in, &t)) == 0) {
+		q = t.start;
+		if ((a = d2i_X509_ATTRIBUTE(NULL, &q, (long)t.total)) == NULL ||
+		    q != t.start + t.total) {
+			err_ssl(e, ERR_REFUSED, "signer: SIGN_TSA: an attribute does not parse");
+			goto out;
+		}
+		nid = OBJ_obj2nid(X509_ATTRIBUTE_get0_object(a));
+		for (i = 0; i < nseen; i++)
+			if (nid != NID_undef && seen[i] == nid)
+				break;
+		if (i < nseen || nseen == (int)(sizeof(seen) / sizeof(seen[0]))) {
+			err_set(e, ERR_REFUSED,
+				"signer: SIGN_TSA: RFC 5652 5.3: attribute %s repeats (or too many "
+				"attributes)",
+				OBJ_nid2sn(nid));
+			goto out;
+		}
+		seen[nseen++] = nid;
+		v = X509_ATTRIBUTE_get0_type(a, 0);
+		if (nid == NID_pkcs9_contentType) {
+			seen_ct = 1;
+			if (X509_ATTRIBUTE_count(a) != 1 || v == NULL || v->type != V_ASN1_OBJECT ||
+			    OBJ_obj2nid(v->value.object) != NID_id_smime_ct_TSTInfo) {
+				err_set(e, ERR_REFUSED,
+					"signer: SIGN_TSA: RFC 3161 2.4.2: contentType must be "
+					"id-ct-TSTInfo");
+				goto out;
+			}
+		} else if (nid == NID_pkcs9_messageDigest) {
+			seen_md = 1;
+			if (X509_ATTRIBUTE_count(a) != 1 || v == NULL ||
+			    v->type != V_ASN1_OCTET_STRING || v->value.octet_string->length < 20 ||
+			    v->value.octet_string->length > 64) {
+				err_set(e, ERR_REFUSED,
+					"signer: SIGN_TSA: RFC 5652 11.2: messageDigest must be one "
+					"digest value");
+				goto out;
+			}
+		}
+		X509_ATTRIBUTE_free(a);
+		a = NULL;
+	}
+	if (r != 1) {
+		err_set(e, ERR_REFUSED, "signer: SIGN_TSA: malformed attribute in the SET");
+		goto out;
+	}
+	if (!seen_ct || !seen_md) {
+		err_set(e, ERR_REFUSED,
+			"signer: SIGN_TSA: RFC 5652 5.3: contentType and messageDigest attributes "
+			"are required");
+		goto out;
+	}
+	rc = 0;
+out:
+	X509_ATTRIBUTE_free(a);
+	return rc;
+}
+
+int
+signer_check(const struct signer_keys *ks, uint32_t op, const unsigned char *p, size_t len,
+	     const struct signer_key **key, struct err *e)
+{
+	int rc = -1;
+
+	*key = NULL;
+	switch (op) {
+	case SIGNER_OP_SIGN_CERT:
+		rc = signer_check_cert(ks, p, len, e);
+		*key = &ks->ca;
+		break;
+	case SIGNER_OP_SIGN_CRL:
+		rc = signer_check_crl(ks, p, len, e);
+		*key = &ks->ca;
+		break;
+	case SIGNER_OP_SIGN_OCSP:
+		rc = signer_check_ocsp(ks, p, len, e);
+		*key = &ks->ocsp;
+		break;
+	case SIGNER_OP_SIGN_TSA:
+		rc = signer_check_tsa(ks, p, len, e);
+		*key = &ks->tsa;
+		break;
+	default:
+		err_set(e, ERR_INTERNAL, "signer: op %u has no signing rule", (unsigned)op);
+		break;
+	}
+	if (rc == -1)
+		*key = NULL;
+	ERR_clear_error(); /* opportunistic decoding leaves notes behind */
+	return rc;
+}
+
+/* Answers one request.  Returns -1 only when the answer cannot be written (fatal). */
+static int
+signer_serve(const struct signer_keys *ks, int fd, uint32_t op, const struct buf *req)
+{
+	const struct signer_key *key;
+	unsigned char *sig = NULL;
+	size_t siglen = 0;
+	struct err e;
+	int rc = -1, w;
+
+	err_clear(&e);
+	if (op == SIGNER_OP_PING) {
+		w = signer_frame_write(fd, SIGNER_STATUS_OK, "pong", 4);
+	} else if (signer_check(ks, op, req->data, req->len, &key, &e) == -1 ||
+		   signer_key_sign(key, req->data, req->len, &sig, &siglen, &e) == -1) {
+		log_warn("%s", e.msg);
+		w = signer_frame_write(fd, SIGNER_STATUS_REFUSED, e.msg, strlen(e.msg));
+	} else {
+		w = signer_frame_write(fd, SIGNER_STATUS_OK, sig, siglen);
+	}
+	if (w == -1) {
+		log_warn("signer: %s: cannot answer: %s", signer_op_name(op), strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(sig);
+	return rc;
+}
+
+int
+signer_proc(int fd, const struct conf *conf)
+{
+	struct signer_keys ks;
+	struct buf req;
+	struct err e;
+	uint32_t op;
+	int rc = 3, r;
+
+	memset(&ks, 0, sizeof(ks));
+	buf_init(&req, 0);
+	err_clear(&e);
+	signer_harden(fd);
+	if (signer_keys_load(conf, &ks, &e) == -1) {
+		log_warn("%s", e.msg);
+		(void)signer_frame_write(fd, SIGNER_STATUS_REFUSED, e.msg, strlen(e.msg));
+		rc = 1;
+		goto out;
+	}
+	if (signer_frame_write(fd, SIGNER_STATUS_OK, "ready", 5) == -1) {
+		log_warn("signer: cannot report readiness: %s", strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		err_clear(&e);
+		buf_free(&req);
+		r = signer_frame_read(fd, &op, &req, &e);
+		if (r == 1) {
+			rc = 0;
+			goto out;
+		}
+		if (r == -1) {
+			log_warn("%s: bad internal framing, exiting", e.msg);
+			goto out;
+		}
+		if (signer_serve(&ks, fd, op, &req) == -1)
+			goto out;
+	}
+out:
+	buf_free(&req);
+	signer_keys_free(&ks);
+	return rc;
+}

@@ -1,0 +1,108 @@
+/*
+ * signer internals shared by frame.c, der.c, signer.c, keys.c and client.c (and the unit
+ * tests).  Nothing outside src/signer/ and tests/unit/test_signer*.c includes this file.
+ */
+#ifndef SHOMEI_SIGNER_LOCAL_H
+#define SHOMEI_SIGNER_LOCAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/provider.h>
+#include <openssl/x509.h>
+
+#include "../util/util.h"
+#include "signer.h"
+
+/* How long signer_spawn*() waits for the readiness frame (PKCS#11 logins can be slow). */
+#define SIGNER_READY_TIMEOUT_MS 30000
+
+/* "SIGN_CERT", "PING", ... or "op?" for an unknown op. */
+const char *signer_op_name(uint32_t op);
+int signer_op_valid(uint32_t op);
+
+/* Which side of the socket reads a frame: the signer reads requests, clients read responses. */
+enum signer_frame_kind {
+	SIGNER_FRAME_REQUEST,  /* word is an op: must be known, len <= signer_op_max(op) */
+	SIGNER_FRAME_RESPONSE, /* word is a status: OK or REFUSED, len <= SIGNER_MAX_RESPONSE */
+};
+
+/*
+ * Reads one frame of the given kind.  timeout_ms < 0 waits for ever; otherwise the whole frame
+ * must arrive in that time.  Returns 0, 1 on clean EOF before any byte, -1 with e set
+ * (ERR_INTERNAL).  payload is initialised by the function in every case (buf_free() it).
+ */
+int signer_frame_read_kind(int fd, enum signer_frame_kind, int timeout_ms, uint32_t *word,
+			   struct buf *payload, struct err *);
+
+/*
+ * A small DER reader for the checks that must not fully parse (50 MB CRLs): definite lengths
+ * only, single-octet tags only, minimal length octets, never past the end it was given.
+ */
+struct signer_der {
+	const unsigned char *p;   /* next unread byte */
+	const unsigned char *end; /* one past the last byte */
+};
+
+struct signer_tlv {
+	unsigned char tag;          /* the identifier octet */
+	const unsigned char *start; /* the identifier octet, in the input */
+	const unsigned char *val;   /* the contents */
+	size_t len;                 /* contents length */
+	size_t total;               /* identifier + length octets + contents */
+};
+
+void signer_der_init(struct signer_der *, const unsigned char *, size_t);
+/* 0 and *t filled; 1 at the end of the input; -1 when the next TLV is malformed. */
+int signer_der_next(struct signer_der *, struct signer_tlv *);
+int signer_der_done(const struct signer_der *);
+/* Encodes an identifier and a DER length into out (at most 6 bytes); returns the count. */
+size_t signer_der_header(unsigned char out[6], unsigned char tag, size_t len);
+
+/* One signing key with its certificate and the algorithm that certificate's key calls for. */
+struct signer_key {
+	EVP_PKEY *pkey; /* NULL when not configured */
+	X509 *cert;
+	int sig_nid;
+	int md_nid;
+	const char *spec; /* the config value, for messages (borrowed from the conf) */
+	/* DigestSign context set up once; each signature starts from a copy (saves ~30%) */
+	EVP_MD_CTX *tmpl;
+};
+
+struct signer_keys {
+	struct signer_key ca;
+	struct signer_key ocsp;
+	struct signer_key tsa;
+	unsigned char *ca_algid; /* DER AlgorithmIdentifier the CA key signs with */
+	size_t ca_algid_len;
+	unsigned char *ca_name; /* DER of the CA certificate's subject */
+	size_t ca_name_len;
+	/*
+	 * A library context holding only the "null" provider, for parsing what we check.
+	 * OpenSSL 3.0 decodes every SubjectPublicKeyInfo through its provider decoders while
+	 * parsing a certificate (~250 us, 90% of a SIGN_CERT); it does so opportunistically and
+	 * ignores failures, so parsing in this context checks exactly the same structure, 15x
+	 * faster.  The checks never need the subject's key.
+	 */
+	OSSL_LIB_CTX *parse_ctx;
+	OSSL_PROVIDER *parse_null;
+};
+
+/* Loads every configured key (signer child only) and checks it against its certificate. */
+int signer_keys_load(const struct conf *, struct signer_keys *, struct err *);
+void signer_keys_free(struct signer_keys *);
+
+/* Signs tbs with k's key and digest; *sig is malloc'ed (caller frees). */
+int signer_key_sign(const struct signer_key *k, const unsigned char *tbs, size_t len,
+		    unsigned char **sig, size_t *siglen, struct err *);
+
+/*
+ * The per-op rules: on success *key is the key that signs this op.  Refusals are ERR_REFUSED
+ * "signer: SIGN_CERT: ..." messages; exposed for the unit tests (and their timing of CRLs).
+ */
+int signer_check(const struct signer_keys *, uint32_t op, const unsigned char *, size_t,
+		 const struct signer_key **key, struct err *);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * driver: the small statement interface store.c speaks to both backends (store_sqlite.c,
+ * store_pg.c).  Internal to the store module.
+ *
+ * SQL text uses $1..$n placeholders on both backends.  prepare() caches one prepared
+ * statement per distinct SQL text and connection, so callers simply prepare again each time;
+ * the returned statement is owned by the connection.  A statement is used as:
+ *
+ *	prepare, bind_*, step (1 = a row, 0 = done, -1 = error), column_*, ..., reset
+ *
+ * Bound text and blobs are not copied: they must stay valid until step() returned 0 or -1 or
+ * the statement was reset.  Column values are valid until the next step or reset; a blob from
+ * column_blob() also only until the next column_blob() on that statement.  Bind errors are
+ * reported by the following step().  reset() must be called after every use (it ends SQLite
+ * read snapshots and drains streamed PostgreSQL results); it accepts NULL.
+ *
+ * DRV_STREAM asks for rows one at a time from the server (PostgreSQL single-row mode), for
+ * walks over very many rows; while such a statement is open no other statement may run on the
+ * connection.
+ *
+ * Errors are set with the backend's own message (e.g. "UNIQUE constraint failed: ..."), and
+ * the class ERR_CONFLICT for unique violations, else ERR_INTERNAL; store.c adds the context.
+ */
+#ifndef SHOMEI_STORE_DRIVER_H
+#define SHOMEI_STORE_DRIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../util/util.h"
+
+#define DRV_PARAMS_MAX 32 /* highest $N a statement may use */
+
+enum drv_flag {
+	DRV_STREAM = 1,
+};
+
+struct drv_conn; /* defined by each driver */
+struct drv_stmt;
+
+struct store_driver {
+	const char *name;
+	/* target: a file path (SQLite) or a libpq conninfo; messages are complete. */
+	int (*open)(struct drv_conn **, const char *target, struct err *);
+	void (*close)(struct drv_conn *); /* accepts NULL; rolls back an open transaction */
+	/* Runs one or more statements without parameters or results (DDL, migrations). */
+	int (*exec)(struct drv_conn *, const char *sql, struct err *);
+	int (*prepare)(struct drv_conn *, const char *sql, int flags, struct drv_stmt **,
+		       struct err *);
+	void (*bind_text)(struct drv_stmt *, int n, const char *); /* NULL binds NULL */
+	void (*bind_int64)(struct drv_stmt *, int n, int64_t);
+	void (*bind_blob)(struct drv_stmt *, int n, const void *, size_t);
+	void (*bind_null)(struct drv_stmt *, int n);
+	int (*step)(struct drv_stmt *, struct err *);
+	const char *(*column_text)(struct drv_stmt *, int col); /* NULL for SQL NULL */
+	int64_t (*column_int64)(struct drv_stmt *, int col);    /* 0 for SQL NULL */
+	const unsigned char *(*column_blob)(struct drv_stmt *, int col, size_t *len);
+	int (*column_null)(struct drv_stmt *, int col);
+	int64_t (*changes)(struct drv_stmt *); /* rows written by the finished statement */
+	void (*reset)(struct drv_stmt *);
+	/* Write transaction: SQLite BEGIN IMMEDIATE, PostgreSQL BEGIN. */
+	int (*begin)(struct drv_conn *, struct err *);
+	/* A failed commit leaves no transaction open. */
+	int (*commit)(struct drv_conn *, struct err *);
+	void (*rollback)(struct drv_conn *);
+};
+
+extern const struct store_driver store_driver_sqlite;
+extern const struct store_driver store_driver_pg;
+
+/* Shared by the drivers: FNV-1a of the SQL text (statement cache key). */
+static inline uint32_t
+drv_sql_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+#define DRV_CACHE_BUCKETS 64
+
+#endif

@@ -1,0 +1,1725 @@
+/*
+ * store: all of shomei's SQL, written once for SQLite and PostgreSQL, and the typed functions
+ * of store.h on top of the statement driver (driver.h).
+ *
+ * Expected conditions (duplicates, missing rows, illegal state changes) never raise an SQL
+ * error: PostgreSQL would abort the caller's whole transaction.  Duplicates are inserted with
+ * ON CONFLICT DO NOTHING and detected by the row count; state changes are conditional UPDATEs
+ * followed by a lookup only when nothing changed.
+ *
+ * The *_foreach walks stream their rows: their callbacks must not call back into the same
+ * struct store.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "driver.h"
+#include "migrations.h"
+#include "store.h"
+
+struct store {
+	enum store_backend backend;
+	const struct store_driver *drv;
+	struct drv_conn *conn;
+	int in_tx;
+	/*
+	 * The audit head within a transaction: read (and on PostgreSQL locked) by the first
+	 * append, kept here, written back once by store_commit().  Repeated UPDATEs of the one
+	 * head row would make every batch quadratic on PostgreSQL (a version chain per update).
+	 */
+	int head_known, head_dirty;
+	int64_t head_seq;
+	unsigned char head_hash[STORE_HASH_LEN];
+};
+
+/* pg_advisory_xact_lock key that serialises migrations: "shomei" as a big-endian integer */
+#define STORE_MIGRATION_LOCK "126892383233385"
+#define STORE_SQL_MAX (16 * 1024 * 1024)
+
+#define Z8 "00000000"
+#define Z64 Z8 Z8 Z8 Z8 Z8 Z8 Z8 Z8
+
+/* ---- SQL ---- */
+
+static const char SQL_MIGRATIONS_TABLE[] =
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version {{INT}} PRIMARY KEY, "
+    "name TEXT NOT NULL, applied_at {{INT}} NOT NULL)";
+static const char SQL_MIGRATION_LOCK[] = "SELECT pg_advisory_xact_lock(" STORE_MIGRATION_LOCK ")";
+static const char SQL_SCHEMA_VERSION[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+static const char SQL_MIGRATION_APPLIED[] = "SELECT 1 FROM schema_migrations WHERE version = $1";
+static const char SQL_MIGRATION_INSERT[] =
+    "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)";
+static const char SQL_PING[] = "SELECT 1";
+
+static const char SQL_ORG_INSERT[] =
+    "INSERT INTO organizations (code, name, created) VALUES ($1, $2, $3) "
+    "ON CONFLICT DO NOTHING RETURNING id";
+static const char SQL_ORG_DOMAIN_INSERT[] =
+    "INSERT INTO org_domains (org_id, domain) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+#define ORG_COLS "SELECT id, code, name, created FROM organizations"
+static const char SQL_ORG_BY_CODE[] = ORG_COLS " WHERE code = $1";
+static const char SQL_ORG_BY_ID[] = ORG_COLS " WHERE id = $1";
+static const char SQL_ORG_ALL[] = ORG_COLS " ORDER BY code";
+static const char SQL_ORG_DOMAINS[] =
+    "SELECT domain FROM org_domains WHERE org_id = $1 ORDER BY domain";
+static const char SQL_ORG_EXISTS[] = "SELECT 1 FROM organizations WHERE id = $1";
+
+static const char SQL_TICKET_INSERT[] =
+    "INSERT INTO tickets (number, org_id, profile, status, created) "
+    "VALUES ($1, $2, $3, 'unused', $4) ON CONFLICT DO NOTHING";
+#define TICKET_COLS                                                                                \
+	"SELECT t.id, t.number, t.org_id, o.code, t.profile, t.status, t.cert_serial, "            \
+	"t.created FROM tickets t JOIN organizations o ON o.id = t.org_id"
+static const char SQL_TICKET_GET[] = TICKET_COLS " WHERE t.number = $1";
+static const char SQL_TICKET_ALL[] = TICKET_COLS " ORDER BY t.id";
+static const char SQL_TICKET_BY_ORG[] = TICKET_COLS " WHERE t.org_id = $1 ORDER BY t.id";
+static const char SQL_TICKET_USE[] =
+    "UPDATE tickets SET status = 'used', cert_serial = $2 "
+    "WHERE number = $1 AND status = 'unused'";
+static const char SQL_TICKET_EXISTS[] = "SELECT 1 FROM tickets WHERE number = $1";
+
+#define CERT_COLS                                                                                  \
+	"serial, ca, subject, sans, profile, org_id, not_before, not_after, status, revoked_at, "   \
+	"reason, invalidity_date, predecessor, created"
+enum { CERT_COL_DER = 14 };
+static const char SQL_CERT_INSERT[] =
+    "INSERT INTO certificates (" CERT_COLS ", der) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+    "$10, $11, $12, $13, $14, $15) ON CONFLICT DO NOTHING";
+static const char SQL_CERT_GET[] = "SELECT " CERT_COLS ", der FROM certificates WHERE serial = $1";
+static const char SQL_CERT_REVOKE[] =
+    "UPDATE certificates SET status = 1, revoked_at = $2, reason = $3, invalidity_date = $4 "
+    "WHERE serial = $1 AND status = 0";
+static const char SQL_CERT_EXISTS[] = "SELECT 1 FROM certificates WHERE serial = $1";
+static const char SQL_CERT_COUNT_ALL[] = "SELECT COUNT(*) FROM certificates";
+static const char SQL_CERT_COUNT[] = "SELECT COUNT(*) FROM certificates WHERE status = $1";
+static const char SQL_REVOKED[] =
+    "SELECT serial, revoked_at, reason, invalidity_date FROM certificates "
+    "WHERE ca = $1 AND status = 1 AND revoked_at >= $2 ORDER BY serial";
+
+static const char SQL_COUNTER_ADD[] =
+    "INSERT INTO counters (name, value) VALUES ($1, $2) ON CONFLICT (name) "
+    "DO UPDATE SET value = counters.value + excluded.value RETURNING value";
+
+static const char SQL_CRL_INSERT[] =
+    "INSERT INTO crls (ca, number, delta, base_number, this_update, next_update, der, created) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING";
+static const char SQL_CRL_LATEST[] =
+    "SELECT ca, number, delta, base_number, this_update, next_update, der FROM crls "
+    "WHERE ca = $1 AND delta = $2 ORDER BY number DESC LIMIT 1";
+
+static const char SQL_AUDIT_HEAD[] = "SELECT seq, hash FROM audit_head WHERE id = 1";
+static const char SQL_AUDIT_HEAD_LOCK[] = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
+static const char SQL_AUDIT_INSERT[] =
+    "INSERT INTO audit (seq, ts, actor, action, object, detail, prev_hash, hash) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+static const char SQL_AUDIT_HEAD_SET[] = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1";
+static const char SQL_AUDIT_ALL[] =
+    "SELECT seq, ts, actor, action, object, detail, prev_hash, hash FROM audit ORDER BY seq";
+
+/* ---- helpers ---- */
+
+/* Untrusted text made printable for a message. */
+static const char *
+store_esc(char *dst, size_t n, const char *s)
+{
+	if (s == NULL)
+		s = "(null)";
+	return log_escape(dst, n, s, strlen(s));
+}
+
+/* The cached prepared statement for sql, or NULL with e set. */
+static struct drv_stmt *
+stmt_get(struct store *s, const char *sql, int flags, const char *what, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	struct err de;
+
+	err_clear(&de);
+	if (s->drv->prepare(s->conn, sql, flags, &st, &de) == -1) {
+		err_set(e, ERR_INTERNAL, "store: %s: %s", what, de.msg);
+		st = NULL;
+	}
+	return st;
+}
+
+/* 1 row, 0 done, -1 error: "store: <what> <obj>: <database message>". */
+static int
+stmt_step(struct store *s, struct drv_stmt *st, const char *what, const char *obj,
+	  struct err *e)
+{
+	struct err de;
+	char esc[128];
+	int r;
+
+	err_clear(&de);
+	if ((r = s->drv->step(st, &de)) == -1)
+		err_set(e, de.code == ERR_OK ? ERR_INTERNAL : de.code, "store: %s%s%s: %s", what,
+			obj != NULL ? " " : "", obj != NULL ? store_esc(esc, sizeof(esc), obj) : "",
+			de.msg);
+	return r;
+}
+
+static void
+stmt_reset(struct store *s, struct drv_stmt *st)
+{
+	if (st != NULL)
+		s->drv->reset(st);
+}
+
+static void
+stmt_text(struct store *s, struct drv_stmt *st, int n, const char *v)
+{
+	s->drv->bind_text(st, n, v);
+}
+
+static void
+stmt_int(struct store *s, struct drv_stmt *st, int n, int64_t v)
+{
+	s->drv->bind_int64(st, n, v);
+}
+
+/* Binds v, or NULL when v equals none. */
+static void
+stmt_int_or_null(struct store *s, struct drv_stmt *st, int n, int64_t v, int64_t none)
+{
+	if (v == none)
+		s->drv->bind_null(st, n);
+	else
+		s->drv->bind_int64(st, n, v);
+}
+
+static void
+stmt_blob(struct store *s, struct drv_stmt *st, int n, const void *p, size_t len)
+{
+	s->drv->bind_blob(st, n, p, len);
+}
+
+static int64_t
+col_int(struct store *s, struct drv_stmt *st, int col)
+{
+	return s->drv->column_int64(st, col);
+}
+
+/* The column as int, or none for SQL NULL. */
+static int64_t
+col_int_or(struct store *s, struct drv_stmt *st, int col, int64_t none)
+{
+	return s->drv->column_null(st, col) ? none : s->drv->column_int64(st, col);
+}
+
+/* A malloc'ed copy of a text column; NULL for SQL NULL. */
+static char *
+col_dup(struct store *s, struct drv_stmt *st, int col)
+{
+	const char *v = s->drv->column_text(st, col);
+
+	return v != NULL ? xstrdup(v) : NULL;
+}
+
+/* Like col_dup() but "" for SQL NULL, for columns that are NOT NULL. */
+static char *
+col_str(struct store *s, struct drv_stmt *st, int col)
+{
+	const char *v = s->drv->column_text(st, col);
+
+	return xstrdup(v != NULL ? v : "");
+}
+
+/* Makes room for one more element in a growing array. */
+static void
+array_grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return;
+	*cap = *cap ? *cap * 2 : 16;
+	*v = xrealloc(*v, *cap * size);
+	memset((char *)*v + n * size, 0, (*cap - n) * size);
+}
+
+/* Checks and upper-cases a hex serial (1..40 digits) into out. */
+static int
+serial_norm(const char *in, char out[STORE_SERIAL_MAX], struct err *e)
+{
+	char esc[128];
+	size_t i, n;
+	int rc = -1;
+
+	n = in != NULL ? strlen(in) : 0;
+	if (n == 0 || n >= STORE_SERIAL_MAX) {
+		err_set(e, ERR_REFUSED, "store: certificate serial \"%s\" is not 1 to %d hex digits",
+			store_esc(esc, sizeof(esc), in), STORE_SERIAL_MAX - 1);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		char c = in[i];
+
+		if (c >= 'a' && c <= 'f')
+			c = (char)(c - 'a' + 'A');
+		if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'))) {
+			err_set(e, ERR_REFUSED, "store: certificate serial \"%s\" is not hexadecimal",
+				store_esc(esc, sizeof(esc), in));
+			goto out;
+		}
+		out[i] = c;
+	}
+	out[n] = '\0';
+	rc = 0;
+out:
+	return rc;
+}
+
+/* Runs a one-row query with one text or int parameter: 1 found, 0 not, -1 error. */
+static int
+store_exists(struct store *s, const char *sql, const char *text, int64_t id, const char *what,
+	     struct err *e)
+{
+	struct drv_stmt *st;
+	int r = -1;
+
+	if ((st = stmt_get(s, sql, 0, what, e)) == NULL)
+		goto out;
+	if (text != NULL)
+		stmt_text(s, st, 1, text);
+	else
+		stmt_int(s, st, 1, id);
+	r = stmt_step(s, st, what, text, e);
+out:
+	stmt_reset(s, st);
+	return r;
+}
+
+/* ---- transactions ---- */
+
+static int audit_head_write(struct store *, struct err *);
+
+int
+store_begin(struct store *s, struct err *e)
+{
+	struct err de;
+	int rc = -1;
+
+	err_clear(&de);
+	if (s->in_tx) {
+		err_set(e, ERR_INTERNAL, "store: begin: a transaction is already open");
+		goto out;
+	}
+	if (s->drv->begin(s->conn, &de) == -1) {
+		err_set(e, ERR_INTERNAL, "store: begin: %s", de.msg);
+		goto out;
+	}
+	s->in_tx = 1;
+	rc = 0;
+out:
+	return rc;
+}
+
+int
+store_commit(struct store *s, struct err *e)
+{
+	struct err de;
+	int rc = -1;
+
+	err_clear(&de);
+	if (!s->in_tx) {
+		err_set(e, ERR_INTERNAL, "store: commit: no transaction is open");
+		goto out;
+	}
+	if (s->head_dirty && audit_head_write(s, e) == -1) {
+		store_rollback(s);
+		goto out;
+	}
+	s->in_tx = 0;
+	s->head_known = s->head_dirty = 0;
+	if (s->drv->commit(s->conn, &de) == -1) {
+		err_set(e, ERR_INTERNAL, "store: commit: %s", de.msg);
+		goto out;
+	}
+	rc = 0;
+out:
+	return rc;
+}
+
+void
+store_rollback(struct store *s)
+{
+	if (s == NULL || !s->in_tx)
+		return;
+	s->drv->rollback(s->conn);
+	s->in_tx = 0;
+	s->head_known = s->head_dirty = 0;
+}
+
+/* Opens a transaction unless the caller has one; *own says whether tx_leave() ends it. */
+static int
+tx_enter(struct store *s, int *own, struct err *e)
+{
+	int rc = 0;
+
+	*own = 0;
+	if (!s->in_tx) {
+		rc = store_begin(s, e);
+		*own = rc == 0;
+	}
+	return rc;
+}
+
+/* Commits (rc 0) or rolls back the transaction tx_enter() opened; returns the outcome. */
+static int
+tx_leave(struct store *s, int own, int rc, struct err *e)
+{
+	if (own && rc == 0)
+		rc = store_commit(s, e);
+	else if (own)
+		store_rollback(s);
+	return rc;
+}
+
+/* ---- opening, migrations ---- */
+
+/* Migration SQL with the tokens of migrations.h replaced for the backend; caller frees. */
+static char *
+migration_sql(enum store_backend b, const char *name, const char *sql, struct err *e)
+{
+	static const char *const tok[][3] = {
+		{"{{ID}}", "INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY"},
+		{"{{BLOB}}", "BLOB", "BYTEA"},
+		{"{{INT}}", "INTEGER", "BIGINT"},
+		{"{{HASH0}}", "X'" Z64 "'", "decode('" Z64 "', 'hex')"},
+	};
+	struct buf out;
+	const char *p;
+	char *res = NULL;
+	size_t i, len;
+
+	buf_init(&out, STORE_SQL_MAX);
+	for (p = sql; *p != '\0';) {
+		if (p[0] == '{' && p[1] == '{') {
+			for (i = 0; i < sizeof(tok) / sizeof(tok[0]); i++) {
+				len = strlen(tok[i][0]);
+				if (strncmp(p, tok[i][0], len) == 0)
+					break;
+			}
+			if (i == sizeof(tok) / sizeof(tok[0])) {
+				err_set(e, ERR_INTERNAL, "store: migration %s: unknown token %.12s",
+					name, p);
+				goto out;
+			}
+			if (buf_printf(&out, "%s", tok[i][b == STORE_PG ? 2 : 1]) == -1)
+				goto toolong;
+			p += len;
+			continue;
+		}
+		if (buf_putc(&out, *p++) == -1)
+			goto toolong;
+	}
+	if (buf_cstr(&out) == NULL)
+		goto toolong;
+	res = (char *)out.data;
+	out.data = NULL;
+	goto out;
+toolong:
+	err_set(e, ERR_INTERNAL, "store: migration %s: too long", name);
+out:
+	buf_free(&out);
+	return res;
+}
+
+/* PostgreSQL: the transaction-scoped lock every migrating process takes first. */
+static int
+migration_lock(struct store *s, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if (s->backend != STORE_PG) {
+		rc = 0; /* BEGIN IMMEDIATE already holds the only write lock */
+		goto out;
+	}
+	if ((st = stmt_get(s, SQL_MIGRATION_LOCK, 0, "migration lock", e)) == NULL)
+		goto out;
+	if (stmt_step(s, st, "migration lock", NULL, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+static int
+migration_exec(struct store *s, const char *name, const char *sql, struct err *e)
+{
+	struct err de;
+	char *text;
+	int rc = -1;
+
+	err_clear(&de);
+	if ((text = migration_sql(s->backend, name, sql, e)) == NULL)
+		goto out;
+	if (s->drv->exec(s->conn, text, &de) == -1) {
+		err_set(e, ERR_INTERNAL, "store: migration %s: %s", name, de.msg);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(text);
+	return rc;
+}
+
+/* Applies one migration in its own transaction unless another process just did. */
+static int
+migration_apply(struct store *s, const struct store_migration *m, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, r;
+
+	if (store_begin(s, e) == -1 || migration_lock(s, e) == -1)
+		goto out;
+	if ((r = store_exists(s, SQL_MIGRATION_APPLIED, NULL, m->version, "schema_migrations",
+			      e)) == -1)
+		goto out;
+	if (r == 0) {
+		if (migration_exec(s, m->name, m->sql, e) == -1)
+			goto out;
+		if ((st = stmt_get(s, SQL_MIGRATION_INSERT, 0, "schema_migrations", e)) == NULL)
+			goto out;
+		stmt_int(s, st, 1, m->version);
+		stmt_text(s, st, 2, m->name);
+		stmt_int(s, st, 3, (int64_t)util_now());
+		if (stmt_step(s, st, "record migration", m->name, e) == -1)
+			goto out;
+		stmt_reset(s, st);
+		st = NULL;
+		log_debug("store: applied migration %s", m->name);
+	}
+	if (store_commit(s, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	store_rollback(s);
+	return rc;
+}
+
+/* Creates schema_migrations if needed and applies the migrations not yet applied. */
+static int
+store_migrate(struct store *s, struct err *e)
+{
+	int rc = -1, current = 0, latest = 0;
+	size_t i;
+
+	for (i = 0; i < store_nmigrations; i++)
+		if (store_migrations[i].version > latest)
+			latest = store_migrations[i].version;
+	if (store_begin(s, e) == -1 || migration_lock(s, e) == -1 ||
+	    migration_exec(s, "schema_migrations", SQL_MIGRATIONS_TABLE, e) == -1 ||
+	    store_schema_version(s, &current, e) == -1 || store_commit(s, e) == -1)
+		goto out;
+	if (current > latest) {
+		err_set(e, ERR_INTERNAL,
+			"store: database schema version %d is newer than this program's (%d)",
+			current, latest);
+		goto out;
+	}
+	for (i = 0; i < store_nmigrations; i++) {
+		if (store_migrations[i].version <= current)
+			continue;
+		if (migration_apply(s, &store_migrations[i], e) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	store_rollback(s);
+	return rc;
+}
+
+int
+store_open(struct store **out, const char *spec, struct err *e)
+{
+	struct store *s = NULL;
+	const char *target = spec;
+	char esc[128];
+	int rc = -1;
+
+	*out = NULL;
+	if (spec == NULL || *spec == '\0') {
+		err_set(e, ERR_REFUSED, "store: no database given");
+		goto out;
+	}
+	s = xcalloc(1, sizeof(*s));
+	if (strncmp(spec, "sqlite:", 7) == 0) {
+		s->backend = STORE_SQLITE;
+		s->drv = &store_driver_sqlite;
+		target = spec + 7;
+		if (*target == '\0') {
+			err_set(e, ERR_REFUSED, "store: sqlite: no file name given");
+			goto out;
+		}
+	} else if (strncmp(spec, "postgresql://", 13) == 0 || strncmp(spec, "postgres://", 11) == 0 ||
+		   strchr(spec, '=') != NULL) {
+		s->backend = STORE_PG;
+		s->drv = &store_driver_pg;
+	} else {
+		err_set(e, ERR_REFUSED,
+			"store: %s: not sqlite:PATH nor a PostgreSQL connection string",
+			store_esc(esc, sizeof(esc), spec));
+		goto out;
+	}
+	if (s->drv->open(&s->conn, target, e) == -1)
+		goto out;
+	if (store_migrate(s, e) == -1)
+		goto out;
+	*out = s;
+	s = NULL;
+	rc = 0;
+out:
+	store_close(s);
+	return rc;
+}
+
+void
+store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	store_rollback(s);
+	if (s->drv != NULL)
+		s->drv->close(s->conn);
+	free(s);
+}
+
+enum store_backend
+store_backend(const struct store *s)
+{
+	return s->backend;
+}
+
+int
+store_ping(struct store *s, struct err *e)
+{
+	struct drv_stmt *st;
+	int rc = -1;
+
+	if ((st = stmt_get(s, SQL_PING, 0, "ping", e)) == NULL)
+		goto out;
+	if (stmt_step(s, st, "ping", NULL, e) != 1)
+		goto out;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	if (rc == -1)
+		err_set(e, ERR_INTERNAL, "store: ping: no answer");
+	return rc;
+}
+
+int
+store_schema_version(struct store *s, int *version, struct err *e)
+{
+	struct drv_stmt *st;
+	int rc = -1;
+
+	*version = 0;
+	if ((st = stmt_get(s, SQL_SCHEMA_VERSION, 0, "schema version", e)) == NULL)
+		goto out;
+	if (stmt_step(s, st, "schema version", NULL, e) != 1)
+		goto out;
+	*version = (int)col_int(s, st, 0);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	if (rc == -1)
+		err_set(e, ERR_INTERNAL, "store: schema version: no answer");
+	return rc;
+}
+
+/* ---- organizations ---- */
+
+int
+store_org_add(struct store *s, const char *code, const char *name, const char *const *domains,
+	      size_t ndomains, int64_t *id, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	char esc[128];
+	int64_t oid = 0;
+	size_t i;
+	int rc = -1, own = 0, r;
+
+	if (code == NULL || name == NULL) {
+		err_set(e, ERR_INTERNAL, "store: organization without code or name");
+		goto out;
+	}
+	if (tx_enter(s, &own, e) == -1)
+		goto out;
+	if ((st = stmt_get(s, SQL_ORG_INSERT, 0, "add organization", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, code);
+	stmt_text(s, st, 2, name);
+	stmt_int(s, st, 3, (int64_t)util_now());
+	if ((r = stmt_step(s, st, "add organization", code, e)) == -1)
+		goto out;
+	if (r == 0) {
+		err_set(e, ERR_CONFLICT, "store: organization %s already exists",
+			store_esc(esc, sizeof(esc), code));
+		goto out;
+	}
+	oid = col_int(s, st, 0);
+	stmt_reset(s, st);
+	st = NULL;
+	for (i = 0; i < ndomains; i++) {
+		if ((st = stmt_get(s, SQL_ORG_DOMAIN_INSERT, 0, "add organization domain", e)) ==
+		    NULL)
+			goto out;
+		stmt_int(s, st, 1, oid);
+		stmt_text(s, st, 2, domains[i]);
+		if (stmt_step(s, st, "add organization domain", domains[i], e) == -1)
+			goto out;
+		stmt_reset(s, st);
+		st = NULL;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	rc = tx_leave(s, own, rc, e);
+	if (rc == 0 && id != NULL)
+		*id = oid;
+	return rc;
+}
+
+/* Loads the domains of o (sorted). */
+static int
+org_domains_load(struct store *s, struct store_org *o, struct err *e)
+{
+	struct drv_stmt *st;
+	size_t cap = 0;
+	int rc = -1, r;
+
+	if ((st = stmt_get(s, SQL_ORG_DOMAINS, 0, "organization domains", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, o->id);
+	while ((r = stmt_step(s, st, "organization domains of", o->code, e)) == 1) {
+		array_grow((void **)&o->domains, &cap, o->ndomains, sizeof(*o->domains));
+		o->domains[o->ndomains++] = col_str(s, st, 0);
+	}
+	if (r == -1)
+		goto out;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+static void
+org_row(struct store *s, struct drv_stmt *st, struct store_org *o)
+{
+	o->id = col_int(s, st, 0);
+	o->code = col_str(s, st, 1);
+	o->name = col_str(s, st, 2);
+	o->created = (time_t)col_int(s, st, 3);
+}
+
+/* One organization by code (code != NULL) or id. */
+static int
+org_fetch(struct store *s, const char *code, int64_t id, struct store_org *o, struct err *e)
+{
+	struct drv_stmt *st;
+	char esc[128];
+	int rc = -1, r;
+
+	memset(o, 0, sizeof(*o));
+	if ((st = stmt_get(s, code != NULL ? SQL_ORG_BY_CODE : SQL_ORG_BY_ID, 0,
+			   "get organization", e)) == NULL)
+		goto out;
+	if (code != NULL)
+		stmt_text(s, st, 1, code);
+	else
+		stmt_int(s, st, 1, id);
+	if ((r = stmt_step(s, st, "get organization", code, e)) == -1)
+		goto out;
+	if (r == 0) {
+		if (code != NULL)
+			err_set(e, ERR_NOTFOUND, "store: organization %s not found",
+				store_esc(esc, sizeof(esc), code));
+		else
+			err_set(e, ERR_NOTFOUND, "store: organization #%" PRId64 " not found", id);
+		goto out;
+	}
+	org_row(s, st, o);
+	stmt_reset(s, st);
+	st = NULL;
+	if (org_domains_load(s, o, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	if (rc == -1)
+		store_org_clear(o);
+	return rc;
+}
+
+int
+store_org_get(struct store *s, const char *code, struct store_org *o, struct err *e)
+{
+	int rc;
+
+	if (code == NULL) {
+		memset(o, 0, sizeof(*o));
+		rc = err_set(e, ERR_NOTFOUND, "store: organization (none) not found");
+	} else {
+		rc = org_fetch(s, code, 0, o, e);
+	}
+	return rc;
+}
+
+int
+store_org_get_id(struct store *s, int64_t id, struct store_org *o, struct err *e)
+{
+	return org_fetch(s, NULL, id, o, e);
+}
+
+int
+store_org_list(struct store *s, struct store_org **out, size_t *nout, struct err *e)
+{
+	struct drv_stmt *st;
+	struct store_org *v = NULL;
+	size_t n = 0, cap = 0, i;
+	int rc = -1, r;
+
+	*out = NULL;
+	*nout = 0;
+	if ((st = stmt_get(s, SQL_ORG_ALL, 0, "list organizations", e)) == NULL)
+		goto out;
+	while ((r = stmt_step(s, st, "list organizations", NULL, e)) == 1) {
+		array_grow((void **)&v, &cap, n, sizeof(*v));
+		org_row(s, st, &v[n++]);
+	}
+	if (r == -1)
+		goto out;
+	stmt_reset(s, st);
+	st = NULL;
+	for (i = 0; i < n; i++)
+		if (org_domains_load(s, &v[i], e) == -1)
+			goto out;
+	*out = v;
+	*nout = n;
+	v = NULL;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	store_org_list_free(v, n);
+	return rc;
+}
+
+void
+store_org_clear(struct store_org *o)
+{
+	size_t i;
+
+	if (o == NULL)
+		return;
+	free(o->code);
+	free(o->name);
+	for (i = 0; i < o->ndomains; i++)
+		free(o->domains[i]);
+	free(o->domains);
+	memset(o, 0, sizeof(*o));
+}
+
+void
+store_org_list_free(struct store_org *v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		store_org_clear(&v[i]);
+	free(v);
+}
+
+/* ---- tickets ---- */
+
+int
+store_ticket_add(struct store *s, int64_t org_id, const char *number, const char *profile,
+		 struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	char esc[128];
+	int rc = -1, r;
+
+	if (number == NULL || profile == NULL) {
+		err_set(e, ERR_INTERNAL, "store: ticket without number or profile");
+		goto out;
+	}
+	if ((r = store_exists(s, SQL_ORG_EXISTS, NULL, org_id, "find organization", e)) == -1)
+		goto out;
+	if (r == 0) {
+		err_set(e, ERR_NOTFOUND, "store: organization #%" PRId64 " not found", org_id);
+		goto out;
+	}
+	if ((st = stmt_get(s, SQL_TICKET_INSERT, 0, "add ticket", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, number);
+	stmt_int(s, st, 2, org_id);
+	stmt_text(s, st, 3, profile);
+	stmt_int(s, st, 4, (int64_t)util_now());
+	if (stmt_step(s, st, "add ticket", number, e) == -1)
+		goto out;
+	if (s->drv->changes(st) == 0) {
+		err_set(e, ERR_CONFLICT, "store: ticket %s already exists",
+			store_esc(esc, sizeof(esc), number));
+		goto out;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+static void
+ticket_row(struct store *s, struct drv_stmt *st, struct store_ticket *t)
+{
+	t->id = col_int(s, st, 0);
+	t->number = col_str(s, st, 1);
+	t->org_id = col_int(s, st, 2);
+	t->org_code = col_str(s, st, 3);
+	t->profile = col_str(s, st, 4);
+	t->status = col_str(s, st, 5);
+	t->cert_serial = col_dup(s, st, 6);
+	t->created = (time_t)col_int(s, st, 7);
+}
+
+int
+store_ticket_get(struct store *s, const char *number, struct store_ticket *t, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	char esc[128];
+	int rc = -1, r;
+
+	memset(t, 0, sizeof(*t));
+	if (number == NULL) {
+		err_set(e, ERR_NOTFOUND, "store: ticket (none) not found");
+		goto out;
+	}
+	if ((st = stmt_get(s, SQL_TICKET_GET, 0, "get ticket", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, number);
+	if ((r = stmt_step(s, st, "get ticket", number, e)) == -1)
+		goto out;
+	if (r == 0) {
+		err_set(e, ERR_NOTFOUND, "store: ticket %s not found",
+			store_esc(esc, sizeof(esc), number));
+		goto out;
+	}
+	ticket_row(s, st, t);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_ticket_list(struct store *s, int64_t org_id, struct store_ticket **out, size_t *nout,
+		  struct err *e)
+{
+	struct drv_stmt *st;
+	struct store_ticket *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = -1, r;
+
+	*out = NULL;
+	*nout = 0;
+	if ((st = stmt_get(s, org_id != 0 ? SQL_TICKET_BY_ORG : SQL_TICKET_ALL, 0, "list tickets",
+			   e)) == NULL)
+		goto out;
+	if (org_id != 0)
+		stmt_int(s, st, 1, org_id);
+	while ((r = stmt_step(s, st, "list tickets", NULL, e)) == 1) {
+		array_grow((void **)&v, &cap, n, sizeof(*v));
+		ticket_row(s, st, &v[n++]);
+	}
+	if (r == -1)
+		goto out;
+	*out = v;
+	*nout = n;
+	v = NULL;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	store_ticket_list_free(v, n);
+	return rc;
+}
+
+int
+store_ticket_use(struct store *s, const char *number, const char *serial, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	char ser[STORE_SERIAL_MAX], esc[128];
+	int rc = -1, r;
+
+	if (number == NULL) {
+		err_set(e, ERR_NOTFOUND, "store: ticket (none) not found");
+		goto out;
+	}
+	if (serial != NULL && serial_norm(serial, ser, e) == -1)
+		goto out;
+	if ((st = stmt_get(s, SQL_TICKET_USE, 0, "use ticket", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, number);
+	stmt_text(s, st, 2, serial != NULL ? ser : NULL);
+	if (stmt_step(s, st, "use ticket", number, e) == -1)
+		goto out;
+	if (s->drv->changes(st) == 0) {
+		stmt_reset(s, st);
+		st = NULL;
+		if ((r = store_exists(s, SQL_TICKET_EXISTS, number, 0, "find ticket", e)) == -1)
+			goto out;
+		err_set(e, r ? ERR_CONFLICT : ERR_NOTFOUND,
+			r ? "store: ticket %s already used" : "store: ticket %s not found",
+			store_esc(esc, sizeof(esc), number));
+		goto out;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+void
+store_ticket_clear(struct store_ticket *t)
+{
+	if (t == NULL)
+		return;
+	free(t->number);
+	free(t->org_code);
+	free(t->profile);
+	free(t->status);
+	free(t->cert_serial);
+	memset(t, 0, sizeof(*t));
+}
+
+void
+store_ticket_list_free(struct store_ticket *v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		store_ticket_clear(&v[i]);
+	free(v);
+}
+
+/* ---- certificates ---- */
+
+/*
+ * Inserts one certificate (the hot path of issuance: no allocation, one cached statement, one
+ * more when the certificate belongs to an organization).
+ */
+int
+store_cert_insert(struct store *s, const struct store_cert *c, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	char ser[STORE_SERIAL_MAX];
+	int rc = -1, r;
+
+	if (serial_norm(c->serial, ser, e) == -1)
+		goto out;
+	if (c->ca == NULL || c->subject == NULL || c->profile == NULL) {
+		err_set(e, ERR_INTERNAL, "store: certificate %s: missing CA, subject or profile",
+			ser);
+		goto out;
+	}
+	if (c->org_id != 0) {
+		if ((r = store_exists(s, SQL_ORG_EXISTS, NULL, c->org_id, "find organization", e)) ==
+		    -1)
+			goto out;
+		if (r == 0) {
+			err_set(e, ERR_NOTFOUND,
+				"store: certificate %s: organization #%" PRId64 " not found", ser,
+				c->org_id);
+			goto out;
+		}
+	}
+	if ((st = stmt_get(s, SQL_CERT_INSERT, 0, "insert certificate", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, ser);
+	stmt_text(s, st, 2, c->ca);
+	stmt_text(s, st, 3, c->subject);
+	stmt_text(s, st, 4, c->sans);
+	stmt_text(s, st, 5, c->profile);
+	stmt_int_or_null(s, st, 6, c->org_id, 0);
+	stmt_int(s, st, 7, (int64_t)c->not_before);
+	stmt_int(s, st, 8, (int64_t)c->not_after);
+	if (c->status == STORE_CERT_REVOKED) {
+		stmt_int(s, st, 9, STORE_CERT_REVOKED);
+		stmt_int(s, st, 10, (int64_t)c->revoked_at);
+		stmt_int_or_null(s, st, 11, c->reason, -1);
+		stmt_int_or_null(s, st, 12, (int64_t)c->invalidity_date, 0);
+	} else {
+		stmt_int(s, st, 9, STORE_CERT_VALID);
+		s->drv->bind_null(st, 10);
+		s->drv->bind_null(st, 11);
+		s->drv->bind_null(st, 12);
+	}
+	stmt_text(s, st, 13, c->predecessor);
+	stmt_int(s, st, 14, (int64_t)(c->created != 0 ? c->created : util_now()));
+	stmt_blob(s, st, 15, c->der, c->derlen);
+	if (stmt_step(s, st, "insert certificate", ser, e) == -1)
+		goto out;
+	if (s->drv->changes(st) == 0) {
+		err_set(e, ERR_CONFLICT, "store: certificate %s already exists", ser);
+		goto out;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+/* Fills c from a row of CERT_COLS (and der when with_der). */
+static void
+cert_row(struct store *s, struct drv_stmt *st, struct store_cert *c, int with_der)
+{
+	const unsigned char *p;
+	const char *ser;
+	size_t len;
+
+	ser = s->drv->column_text(st, 0);
+	snprintf(c->serial, sizeof(c->serial), "%s", ser != NULL ? ser : "");
+	c->ca = col_str(s, st, 1);
+	c->subject = col_str(s, st, 2);
+	c->sans = col_dup(s, st, 3);
+	c->profile = col_str(s, st, 4);
+	c->org_id = col_int_or(s, st, 5, 0);
+	c->not_before = (time_t)col_int(s, st, 6);
+	c->not_after = (time_t)col_int(s, st, 7);
+	c->status = col_int(s, st, 8) == STORE_CERT_REVOKED ? STORE_CERT_REVOKED : STORE_CERT_VALID;
+	c->revoked_at = (time_t)col_int_or(s, st, 9, 0);
+	c->reason = (int)col_int_or(s, st, 10, -1);
+	c->invalidity_date = (time_t)col_int_or(s, st, 11, 0);
+	c->predecessor = col_dup(s, st, 12);
+	c->created = (time_t)col_int(s, st, 13);
+	if (with_der) {
+		p = s->drv->column_blob(st, CERT_COL_DER, &len);
+		c->der = xmalloc(len);
+		memcpy(c->der, p, len);
+		c->derlen = len;
+	}
+}
+
+int
+store_cert_get(struct store *s, const char *serial, struct store_cert *c, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	char ser[STORE_SERIAL_MAX];
+	int rc = -1, r;
+
+	memset(c, 0, sizeof(*c));
+	c->reason = -1;
+	if (serial_norm(serial, ser, e) == -1)
+		goto out;
+	if ((st = stmt_get(s, SQL_CERT_GET, 0, "get certificate", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, ser);
+	if ((r = stmt_step(s, st, "get certificate", ser, e)) == -1)
+		goto out;
+	if (r == 0) {
+		err_set(e, ERR_NOTFOUND, "store: certificate %s not found", ser);
+		goto out;
+	}
+	cert_row(s, st, c, 1);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+/*
+ * The SQL of a certificate list for the filter; the same walk over the filter binds the
+ * parameters in cert_list_bind().  At most 2^5 texts, each prepared once.
+ */
+static int
+cert_list_sql(struct store *s, const struct store_cert_filter *f, struct buf *q)
+{
+	int n = 0, bad = 0;
+
+	bad |= buf_printf(q, "SELECT " CERT_COLS " FROM certificates WHERE 1 = 1");
+	if (f->status >= 0)
+		bad |= buf_printf(q, " AND status = $%d", ++n);
+	if (f->org_id != 0)
+		bad |= buf_printf(q, " AND org_id = $%d", ++n);
+	if (f->ca != NULL)
+		bad |= buf_printf(q, " AND ca = $%d", ++n);
+	if (f->expiring_before != 0)
+		bad |= buf_printf(q, " AND not_after < $%d", ++n);
+	if (f->subject_substr != NULL)
+		bad |= buf_printf(q, " AND %s(subject, $%d) > 0",
+				  s->backend == STORE_PG ? "strpos" : "instr", ++n);
+	bad |= buf_printf(q, " ORDER BY created, serial LIMIT $%d OFFSET $%d", n + 1, n + 2);
+	return bad != 0 || buf_cstr(q) == NULL ? -1 : 0;
+}
+
+static void
+cert_list_bind(struct store *s, struct drv_stmt *st, const struct store_cert_filter *f)
+{
+	int n = 0;
+
+	if (f->status >= 0)
+		stmt_int(s, st, ++n, f->status);
+	if (f->org_id != 0)
+		stmt_int(s, st, ++n, f->org_id);
+	if (f->ca != NULL)
+		stmt_text(s, st, ++n, f->ca);
+	if (f->expiring_before != 0)
+		stmt_int(s, st, ++n, (int64_t)f->expiring_before);
+	if (f->subject_substr != NULL)
+		stmt_text(s, st, ++n, f->subject_substr);
+	stmt_int(s, st, ++n,
+		 f->limit == 0 || f->limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)f->limit);
+	stmt_int(s, st, ++n, f->offset > (size_t)INT64_MAX ? INT64_MAX : (int64_t)f->offset);
+}
+
+int
+store_cert_list(struct store *s, const struct store_cert_filter *filter, struct store_cert **out,
+		size_t *nout, struct err *e)
+{
+	static const struct store_cert_filter any = {.status = -1};
+	const struct store_cert_filter *f = filter != NULL ? filter : &any;
+	struct drv_stmt *st = NULL;
+	struct store_cert *v = NULL;
+	struct buf q;
+	size_t n = 0, cap = 0;
+	int rc = -1, r;
+
+	*out = NULL;
+	*nout = 0;
+	buf_init(&q, 4096);
+	if (cert_list_sql(s, f, &q) == -1) {
+		err_set(e, ERR_INTERNAL, "store: list certificates: query too long");
+		goto out;
+	}
+	if ((st = stmt_get(s, (const char *)q.data, 0, "list certificates", e)) == NULL)
+		goto out;
+	cert_list_bind(s, st, f);
+	while ((r = stmt_step(s, st, "list certificates", NULL, e)) == 1) {
+		array_grow((void **)&v, &cap, n, sizeof(*v));
+		cert_row(s, st, &v[n++], 0);
+	}
+	if (r == -1)
+		goto out;
+	*out = v;
+	*nout = n;
+	v = NULL;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	buf_free(&q);
+	store_cert_list_free(v, n);
+	return rc;
+}
+
+/* One conditional UPDATE; only when it changed nothing, a lookup tells why. */
+int
+store_cert_revoke(struct store *s, const char *serial, time_t when, int reason,
+		  time_t invalidity_date, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	char ser[STORE_SERIAL_MAX];
+	int rc = -1, r;
+
+	if (serial_norm(serial, ser, e) == -1)
+		goto out;
+	if ((st = stmt_get(s, SQL_CERT_REVOKE, 0, "revoke certificate", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, ser);
+	stmt_int(s, st, 2, (int64_t)when);
+	stmt_int_or_null(s, st, 3, reason, -1);
+	stmt_int_or_null(s, st, 4, (int64_t)invalidity_date, 0);
+	if (stmt_step(s, st, "revoke certificate", ser, e) == -1)
+		goto out;
+	if (s->drv->changes(st) == 0) {
+		stmt_reset(s, st);
+		st = NULL;
+		if ((r = store_exists(s, SQL_CERT_EXISTS, ser, 0, "find certificate", e)) == -1)
+			goto out;
+		if (r)
+			err_set(e, ERR_CONFLICT, "store: certificate %s already revoked", ser);
+		else
+			err_set(e, ERR_NOTFOUND, "store: certificate %s not found", ser);
+		goto out;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_cert_count(struct store *s, int status, int64_t *n, struct err *e)
+{
+	struct drv_stmt *st;
+	int rc = -1;
+
+	*n = 0;
+	if ((st = stmt_get(s, status < 0 ? SQL_CERT_COUNT_ALL : SQL_CERT_COUNT, 0,
+			   "count certificates", e)) == NULL)
+		goto out;
+	if (status >= 0)
+		stmt_int(s, st, 1, status);
+	if (stmt_step(s, st, "count certificates", NULL, e) != 1)
+		goto out;
+	*n = col_int(s, st, 0);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	if (rc == -1)
+		err_set(e, ERR_INTERNAL, "store: count certificates: no answer");
+	return rc;
+}
+
+void
+store_cert_clear(struct store_cert *c)
+{
+	if (c == NULL)
+		return;
+	free(c->ca);
+	free(c->subject);
+	free(c->sans);
+	free(c->profile);
+	free(c->predecessor);
+	free(c->der);
+	memset(c, 0, sizeof(*c));
+	c->reason = -1;
+}
+
+void
+store_cert_list_free(struct store_cert *v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		store_cert_clear(&v[i]);
+	free(v);
+}
+
+/* Streams the revoked certificates of a CA in serial order; rows are not copied. */
+int
+store_revoked_foreach(struct store *s, const char *ca, time_t since,
+		      int (*cb)(void *, const struct store_revoked *), void *arg, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	struct store_revoked r;
+	int rc = -1, step;
+
+	if (ca == NULL) {
+		err_set(e, ERR_INTERNAL, "store: revoked certificates: no CA given");
+		goto out;
+	}
+	if ((st = stmt_get(s, SQL_REVOKED, DRV_STREAM, "revoked certificates", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, ca);
+	stmt_int(s, st, 2, (int64_t)since);
+	while ((step = stmt_step(s, st, "revoked certificates of", ca, e)) == 1) {
+		r.serial = s->drv->column_text(st, 0);
+		if (r.serial == NULL)
+			r.serial = "";
+		r.revoked_at = (time_t)col_int(s, st, 1);
+		r.reason = (int)col_int_or(s, st, 2, -1);
+		r.invalidity_date = (time_t)col_int_or(s, st, 3, 0);
+		if ((rc = cb(arg, &r)) != 0)
+			goto out;
+	}
+	if (step == -1)
+		goto out;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+/* ---- CRLs ---- */
+
+int
+store_crl_next_number(struct store *s, const char *ca, int64_t *number, struct err *e)
+{
+	char *name = NULL;
+	int rc = -1;
+
+	*number = 0;
+	if (ca == NULL) {
+		err_set(e, ERR_INTERNAL, "store: CRL number: no CA given");
+		goto out;
+	}
+	name = xasprintf("crl.%s", ca);
+	if (store_counter_add(s, name, 1, number, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	free(name);
+	return rc;
+}
+
+int
+store_crl_put(struct store *s, const struct store_crl *c, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	char esc[128];
+	int rc = -1;
+
+	if (c->ca == NULL) {
+		err_set(e, ERR_INTERNAL, "store: CRL without CA");
+		goto out;
+	}
+	if ((st = stmt_get(s, SQL_CRL_INSERT, 0, "store CRL", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, c->ca);
+	stmt_int(s, st, 2, c->number);
+	stmt_int(s, st, 3, c->delta ? 1 : 0);
+	stmt_int_or_null(s, st, 4, c->delta ? c->base_number : 0, 0);
+	stmt_int(s, st, 5, (int64_t)c->this_update);
+	stmt_int(s, st, 6, (int64_t)c->next_update);
+	stmt_blob(s, st, 7, c->der, c->derlen);
+	stmt_int(s, st, 8, (int64_t)util_now());
+	if (stmt_step(s, st, "store CRL of", c->ca, e) == -1)
+		goto out;
+	if (s->drv->changes(st) == 0) {
+		err_set(e, ERR_CONFLICT, "store: CRL number %" PRId64 " of CA %s already exists",
+			c->number, store_esc(esc, sizeof(esc), c->ca));
+		goto out;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_crl_latest(struct store *s, const char *ca, int delta, struct store_crl *c, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	const unsigned char *p;
+	char esc[128];
+	size_t len;
+	int rc = -1, r;
+
+	memset(c, 0, sizeof(*c));
+	if (ca == NULL) {
+		err_set(e, ERR_INTERNAL, "store: latest CRL: no CA given");
+		goto out;
+	}
+	if ((st = stmt_get(s, SQL_CRL_LATEST, 0, "latest CRL", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, ca);
+	stmt_int(s, st, 2, delta ? 1 : 0);
+	if ((r = stmt_step(s, st, "latest CRL of", ca, e)) == -1)
+		goto out;
+	if (r == 0) {
+		err_set(e, ERR_NOTFOUND, "store: no %s CRL of CA %s", delta ? "delta" : "full",
+			store_esc(esc, sizeof(esc), ca));
+		goto out;
+	}
+	c->ca = col_str(s, st, 0);
+	c->number = col_int(s, st, 1);
+	c->delta = col_int(s, st, 2) != 0;
+	c->base_number = col_int_or(s, st, 3, 0);
+	c->this_update = (time_t)col_int(s, st, 4);
+	c->next_update = (time_t)col_int(s, st, 5);
+	p = s->drv->column_blob(st, 6, &len);
+	c->der = xmalloc(len);
+	memcpy(c->der, p, len);
+	c->derlen = len;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	if (rc == -1)
+		store_crl_clear(c);
+	return rc;
+}
+
+void
+store_crl_clear(struct store_crl *c)
+{
+	if (c == NULL)
+		return;
+	free(c->ca);
+	free(c->der);
+	memset(c, 0, sizeof(*c));
+}
+
+/* ---- audit chain ---- */
+
+static void
+put_be64(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		p[i] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	}
+}
+
+/* SHA-256 over prev || seq (8 BE) || ts (8 BE) || (len (4 BE) || bytes) of the four texts. */
+void
+store_audit_hash(const struct store_audit *a, unsigned char out[STORE_HASH_LEN])
+{
+	const char *field[4];
+	unsigned char num[8];
+	EVP_MD_CTX *ctx;
+	size_t i, len;
+	int ok;
+
+	field[0] = a->actor;
+	field[1] = a->action;
+	field[2] = a->object;
+	field[3] = a->detail;
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		fatalx("store: audit hash: out of memory");
+	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+	     EVP_DigestUpdate(ctx, a->prev, STORE_HASH_LEN);
+	put_be64(num, (uint64_t)a->seq);
+	ok = ok && EVP_DigestUpdate(ctx, num, 8);
+	put_be64(num, (uint64_t)(int64_t)a->ts);
+	ok = ok && EVP_DigestUpdate(ctx, num, 8);
+	for (i = 0; i < 4; i++) {
+		len = field[i] != NULL ? strlen(field[i]) : 0;
+		if (len > UINT32_MAX)
+			fatalx("store: audit hash: field of %zu bytes", len);
+		put_be64(num, (uint64_t)len);
+		ok = ok && EVP_DigestUpdate(ctx, num + 4, 4);
+		if (len > 0)
+			ok = ok && EVP_DigestUpdate(ctx, field[i], len);
+	}
+	ok = ok && EVP_DigestFinal_ex(ctx, out, NULL);
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		fatalx("store: audit hash: SHA-256 failed");
+}
+
+/* Reads (seq, hash) of the head row; lock holds it for the transaction (PostgreSQL). */
+static int
+audit_head_read(struct store *s, int lock, int64_t *seq, unsigned char hash[STORE_HASH_LEN],
+		struct err *e)
+{
+	struct drv_stmt *st;
+	const unsigned char *p;
+	size_t len;
+	int rc = -1, r;
+
+	*seq = 0;
+	if ((st = stmt_get(s, lock && s->backend == STORE_PG ? SQL_AUDIT_HEAD_LOCK : SQL_AUDIT_HEAD,
+			   0, "audit head", e)) == NULL)
+		goto out;
+	if ((r = stmt_step(s, st, "audit head", NULL, e)) == -1)
+		goto out;
+	if (r == 0) {
+		err_set(e, ERR_INTERNAL, "store: audit head row is missing");
+		goto out;
+	}
+	*seq = col_int(s, st, 0);
+	p = s->drv->column_blob(st, 1, &len);
+	if (len != STORE_HASH_LEN) {
+		err_set(e, ERR_INTERNAL, "store: audit head hash is %zu bytes, not %d", len,
+			STORE_HASH_LEN);
+		goto out;
+	}
+	memcpy(hash, p, STORE_HASH_LEN);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+/* Writes the transaction's audit head back (store_commit() calls it). */
+static int
+audit_head_write(struct store *s, struct err *e)
+{
+	struct drv_stmt *st;
+	int rc = -1;
+
+	if ((st = stmt_get(s, SQL_AUDIT_HEAD_SET, 0, "move audit head", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, s->head_seq);
+	stmt_blob(s, st, 2, s->head_hash, STORE_HASH_LEN);
+	if (stmt_step(s, st, "move audit head", NULL, e) == -1)
+		goto out;
+	if (s->drv->changes(st) != 1) {
+		err_set(e, ERR_INTERNAL, "store: audit head row is missing");
+		goto out;
+	}
+	s->head_dirty = 0;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+/* Appends one entry; the head is read once per transaction and written at commit. */
+int
+store_audit_append(struct store *s, const char *actor, const char *action, const char *object,
+		   const char *detail, int64_t *seq_out, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	struct store_audit a;
+	int rc = -1, own = 0;
+
+	memset(&a, 0, sizeof(a));
+	if (actor == NULL || action == NULL || object == NULL) {
+		err_set(e, ERR_INTERNAL, "store: audit entry without actor, action or object");
+		goto out;
+	}
+	if (tx_enter(s, &own, e) == -1)
+		goto out;
+	if (!s->head_known) {
+		if (audit_head_read(s, 1, &s->head_seq, s->head_hash, e) == -1)
+			goto out;
+		s->head_known = 1;
+	}
+	a.seq = s->head_seq + 1;
+	memcpy(a.prev, s->head_hash, STORE_HASH_LEN);
+	a.ts = util_now();
+	a.actor = (char *)actor;
+	a.action = (char *)action;
+	a.object = (char *)object;
+	a.detail = (char *)(detail != NULL ? detail : "");
+	store_audit_hash(&a, a.hash);
+	if ((st = stmt_get(s, SQL_AUDIT_INSERT, 0, "append audit entry", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, a.seq);
+	stmt_int(s, st, 2, (int64_t)a.ts);
+	stmt_text(s, st, 3, a.actor);
+	stmt_text(s, st, 4, a.action);
+	stmt_text(s, st, 5, a.object);
+	stmt_text(s, st, 6, a.detail);
+	stmt_blob(s, st, 7, a.prev, STORE_HASH_LEN);
+	stmt_blob(s, st, 8, a.hash, STORE_HASH_LEN);
+	if (stmt_step(s, st, "append audit entry", action, e) == -1)
+		goto out;
+	s->head_seq = a.seq;
+	memcpy(s->head_hash, a.hash, STORE_HASH_LEN);
+	s->head_dirty = 1;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	rc = tx_leave(s, own, rc, e);
+	if (rc == 0 && seq_out != NULL)
+		*seq_out = a.seq;
+	return rc;
+}
+
+/* Copies a 32-byte hash column; -1 when it has another length. */
+static int
+audit_hash_col(struct store *s, struct drv_stmt *st, int col, unsigned char out[STORE_HASH_LEN])
+{
+	const unsigned char *p;
+	size_t len;
+	int rc = -1;
+
+	p = s->drv->column_blob(st, col, &len);
+	if (len == STORE_HASH_LEN) {
+		memcpy(out, p, STORE_HASH_LEN);
+		rc = 0;
+	}
+	return rc;
+}
+
+int
+store_audit_foreach(struct store *s, int (*cb)(void *, const struct store_audit *), void *arg,
+		    struct err *e)
+{
+	struct drv_stmt *st;
+	struct store_audit a;
+	int rc = -1, step;
+
+	memset(&a, 0, sizeof(a));
+	if ((st = stmt_get(s, SQL_AUDIT_ALL, DRV_STREAM, "audit log", e)) == NULL)
+		goto out;
+	while ((step = stmt_step(s, st, "audit log", NULL, e)) == 1) {
+		a.seq = col_int(s, st, 0);
+		a.ts = (time_t)col_int(s, st, 1);
+		a.actor = col_str(s, st, 2);
+		a.action = col_str(s, st, 3);
+		a.object = col_str(s, st, 4);
+		a.detail = col_str(s, st, 5);
+		if (audit_hash_col(s, st, 6, a.prev) == -1 || audit_hash_col(s, st, 7, a.hash) == -1) {
+			rc = err_set(e, ERR_INTERNAL,
+				     "store: audit entry %" PRId64 ": hash is not %d bytes", a.seq,
+				     STORE_HASH_LEN);
+			goto out;
+		}
+		rc = cb(arg, &a);
+		store_audit_clear(&a);
+		if (rc != 0)
+			goto out;
+	}
+	if (step == -1) {
+		rc = -1;
+		goto out;
+	}
+	rc = 0;
+out:
+	store_audit_clear(&a);
+	stmt_reset(s, st);
+	return rc;
+}
+
+/* Inside a transaction that appended, the head is the one not yet written back. */
+int
+store_audit_head(struct store *s, int64_t *seq, unsigned char hash[STORE_HASH_LEN],
+		 struct err *e)
+{
+	int rc = 0;
+
+	if (s->in_tx && s->head_known) {
+		*seq = s->head_seq;
+		memcpy(hash, s->head_hash, STORE_HASH_LEN);
+	} else {
+		rc = audit_head_read(s, 0, seq, hash, e);
+	}
+	return rc;
+}
+
+void
+store_audit_clear(struct store_audit *a)
+{
+	if (a == NULL)
+		return;
+	free(a->actor);
+	free(a->action);
+	free(a->object);
+	free(a->detail);
+	memset(a, 0, sizeof(*a));
+}
+
+/* ---- counters ---- */
+
+int
+store_counter_add(struct store *s, const char *name, int64_t delta, int64_t *value,
+		  struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	*value = 0;
+	if (name == NULL) {
+		err_set(e, ERR_INTERNAL, "store: counter without name");
+		goto out;
+	}
+	if ((st = stmt_get(s, SQL_COUNTER_ADD, 0, "counter", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, name);
+	stmt_int(s, st, 2, delta);
+	if (stmt_step(s, st, "counter", name, e) != 1) {
+		err_set(e, ERR_INTERNAL, "store: counter %s: no value returned", name);
+		goto out;
+	}
+	*value = col_int(s, st, 0);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}

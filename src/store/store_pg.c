@@ -1,0 +1,572 @@
+/*
+ * store_pg: the PostgreSQL statement driver (libpq).  Each distinct SQL text is prepared once
+ * per connection (PQprepare, named s1, s2, ...); parameters travel as text, blobs in binary;
+ * results come back as text and bytea is decoded with PQunescapeBytea.  DRV_STREAM statements
+ * use single-row mode so that a walk over a million rows holds one row at a time.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "driver.h"
+
+enum pg_state {
+	PG_IDLE,      /* not executed since the last reset */
+	PG_RESULT,    /* whole result in res, row is the current row */
+	PG_STREAMING, /* single-row mode: res holds the current row */
+	PG_DONE,      /* all rows read */
+};
+
+struct drv_stmt {
+	struct drv_conn *conn;
+	char *sql;
+	uint32_t hash;
+	struct drv_stmt *next;
+	char name[16];
+	unsigned gen; /* connection generation it was prepared in */
+	int flags;
+	int nparams;
+	const char *values[DRV_PARAMS_MAX];
+	int lengths[DRV_PARAMS_MAX];
+	int formats[DRV_PARAMS_MAX];
+	char ints[DRV_PARAMS_MAX][24];
+	int bad_bind;
+	enum pg_state state;
+	PGresult *res;
+	int row, nrows;
+	int64_t changes;
+	unsigned char *blob; /* last PQunescapeBytea result */
+};
+
+struct drv_conn {
+	PGconn *pg;
+	unsigned gen;  /* bumped by every reconnect: prepared statements are gone */
+	unsigned next; /* statement name counter */
+	int in_tx;
+	struct drv_stmt *cache[DRV_CACHE_BUCKETS];
+};
+
+/* Copies the first line of msg (libpq messages end in newlines and may carry DETAIL lines). */
+static int
+pg_seterr(struct err *e, enum err_code code, const char *prefix, const char *msg)
+{
+	size_t n;
+
+	if (msg == NULL || *msg == '\0')
+		msg = "unknown error";
+	n = strcspn(msg, "\n");
+	return err_set(e, code, "%s%.*s", prefix, (int)n, msg);
+}
+
+/* Sets e from a failed result (NULL: from the connection). */
+static int
+pg_fail(struct drv_conn *c, const PGresult *res, struct err *e)
+{
+	const char *state = NULL, *msg = NULL;
+	enum err_code code = ERR_INTERNAL;
+
+	if (res != NULL) {
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	}
+	if (state != NULL && strcmp(state, "23505") == 0) /* unique_violation */
+		code = ERR_CONFLICT;
+	if (msg == NULL)
+		msg = PQerrorMessage(c->pg);
+	return pg_seterr(e, code, "", msg);
+}
+
+/* Server notices (e.g. "relation already exists, skipping") only in verbose logs. */
+static void
+pg_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	log_debug("store: postgresql: %.*s", (int)strcspn(msg, "\n"), msg);
+}
+
+/* Reconnects a broken connection outside a transaction; statements are prepared again. */
+static void
+pg_check(struct drv_conn *c)
+{
+	if (PQstatus(c->pg) != CONNECTION_BAD || c->in_tx)
+		return;
+	PQreset(c->pg);
+	if (PQstatus(c->pg) == CONNECTION_OK)
+		c->gen++;
+}
+
+static int
+pg_exec(struct drv_conn *c, const char *sql, struct err *e)
+{
+	PGresult *res;
+	int rc = -1;
+
+	pg_check(c);
+	res = PQexec(c->pg, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
+		pg_fail(c, res, e);
+		goto out;
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
+static void
+pg_stmt_free(struct drv_stmt *st)
+{
+	if (st == NULL)
+		return;
+	PQclear(st->res);
+	PQfreemem(st->blob);
+	free(st->sql);
+	free(st);
+}
+
+static void
+pg_close(struct drv_conn *c)
+{
+	struct drv_stmt *st, *next;
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < DRV_CACHE_BUCKETS; i++) {
+		for (st = c->cache[i]; st != NULL; st = next) {
+			next = st->next;
+			pg_stmt_free(st);
+		}
+	}
+	PQfinish(c->pg); /* the server rolls back an open transaction */
+	free(c);
+}
+
+static int
+pg_open(struct drv_conn **out, const char *conninfo, struct err *e)
+{
+	struct drv_conn *c;
+	int rc = -1;
+
+	*out = NULL;
+	c = xcalloc(1, sizeof(*c));
+	c->pg = PQconnectdb(conninfo);
+	if (c->pg == NULL) {
+		err_set(e, ERR_INTERNAL, "store: postgresql: connection failed: out of memory");
+		goto out;
+	}
+	if (PQstatus(c->pg) != CONNECTION_OK) {
+		pg_seterr(e, ERR_INTERNAL, "store: postgresql: connection failed: ",
+			  PQerrorMessage(c->pg));
+		goto out;
+	}
+	PQsetNoticeProcessor(c->pg, pg_notice, NULL);
+	*out = c;
+	c = NULL;
+	rc = 0;
+out:
+	pg_close(c);
+	return rc;
+}
+
+/* The highest $N in the SQL text (store.c never writes '$' inside literals). */
+static int
+pg_count_params(const char *sql)
+{
+	const char *p;
+	long n;
+	int max = 0;
+
+	for (p = sql; (p = strchr(p, '$')) != NULL;) {
+		p++;
+		n = 0;
+		while (*p >= '0' && *p <= '9' && n <= DRV_PARAMS_MAX)
+			n = n * 10 + (*p++ - '0');
+		if (n > max)
+			max = (int)n;
+	}
+	return max;
+}
+
+/* PQprepare for the current connection generation. */
+static int
+pg_stmt_prepare(struct drv_conn *c, struct drv_stmt *st, struct err *e)
+{
+	PGresult *res;
+	int rc = -1;
+
+	res = PQprepare(c->pg, st->name, st->sql, st->nparams, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		pg_fail(c, res, e);
+		goto out;
+	}
+	st->gen = c->gen;
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
+static int
+pg_prepare(struct drv_conn *c, const char *sql, int flags, struct drv_stmt **out,
+	   struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	uint32_t h = drv_sql_hash(sql);
+	int rc = -1;
+
+	pg_check(c);
+	for (st = c->cache[h % DRV_CACHE_BUCKETS]; st != NULL; st = st->next) {
+		if (st->hash == h && st->flags == flags && strcmp(st->sql, sql) == 0)
+			break;
+	}
+	if (st != NULL) {
+		if (st->gen != c->gen && pg_stmt_prepare(c, st, e) == -1)
+			goto out;
+		*out = st;
+		st = NULL;
+		rc = 0;
+		goto out;
+	}
+	st = xcalloc(1, sizeof(*st));
+	st->conn = c;
+	st->hash = h;
+	st->flags = flags;
+	st->sql = xstrdup(sql);
+	if ((st->nparams = pg_count_params(sql)) > DRV_PARAMS_MAX) {
+		err_set(e, ERR_INTERNAL, "statement has more than %d parameters", DRV_PARAMS_MAX);
+		goto out;
+	}
+	snprintf(st->name, sizeof(st->name), "s%u", ++c->next);
+	if (pg_stmt_prepare(c, st, e) == -1)
+		goto out;
+	st->next = c->cache[h % DRV_CACHE_BUCKETS];
+	c->cache[h % DRV_CACHE_BUCKETS] = st;
+	*out = st;
+	st = NULL;
+	rc = 0;
+out:
+	pg_stmt_free(st);
+	return rc;
+}
+
+/* The array slot of $n, or -1 (recorded as a bind error). */
+static int
+pg_param(struct drv_stmt *st, int n)
+{
+	int i = -1;
+
+	if (n >= 1 && n <= st->nparams)
+		i = n - 1;
+	else
+		st->bad_bind = 1;
+	return i;
+}
+
+static void
+pg_bind_null(struct drv_stmt *st, int n)
+{
+	int i;
+
+	if ((i = pg_param(st, n)) < 0)
+		return;
+	st->values[i] = NULL;
+	st->lengths[i] = 0;
+	st->formats[i] = 0;
+}
+
+static void
+pg_bind_text(struct drv_stmt *st, int n, const char *v)
+{
+	int i;
+
+	if ((i = pg_param(st, n)) < 0)
+		return;
+	st->values[i] = v;
+	st->lengths[i] = 0;
+	st->formats[i] = 0;
+}
+
+static void
+pg_bind_int64(struct drv_stmt *st, int n, int64_t v)
+{
+	int i;
+
+	if ((i = pg_param(st, n)) < 0)
+		return;
+	snprintf(st->ints[i], sizeof(st->ints[i]), "%" PRId64, v);
+	st->values[i] = st->ints[i];
+	st->lengths[i] = 0;
+	st->formats[i] = 0;
+}
+
+static void
+pg_bind_blob(struct drv_stmt *st, int n, const void *p, size_t len)
+{
+	int i;
+
+	if (len > INT32_MAX)
+		st->bad_bind = 1;
+	else if ((i = pg_param(st, n)) >= 0) {
+		st->values[i] = p != NULL ? p : "";
+		st->lengths[i] = (int)len;
+		st->formats[i] = 1;
+	}
+}
+
+/* Reads and discards what is left of a streamed result. */
+static void
+pg_drain(struct drv_conn *c)
+{
+	PGresult *r;
+
+	while ((r = PQgetResult(c->pg)) != NULL)
+		PQclear(r);
+}
+
+static int64_t
+pg_cmd_tuples(PGresult *res)
+{
+	const char *s = PQcmdTuples(res);
+
+	return (s != NULL && *s != '\0') ? strtoll(s, NULL, 10) : 0;
+}
+
+/* Executes a statement whose whole result is fetched at once. */
+static int
+pg_run(struct drv_stmt *st, struct err *e)
+{
+	struct drv_conn *c = st->conn;
+	ExecStatusType s;
+	int rc = -1;
+
+	st->res = PQexecPrepared(c->pg, st->name, st->nparams, st->values, st->lengths,
+				 st->formats, 0);
+	s = PQresultStatus(st->res);
+	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+		pg_fail(c, st->res, e);
+		PQclear(st->res);
+		st->res = NULL;
+		st->state = PG_DONE;
+		goto out;
+	}
+	st->state = PG_RESULT;
+	st->nrows = s == PGRES_TUPLES_OK ? PQntuples(st->res) : 0;
+	st->row = -1;
+	st->changes = pg_cmd_tuples(st->res);
+	rc = 0;
+out:
+	return rc;
+}
+
+/* Next row of a streamed result: 1 row, 0 end, -1 error. */
+static int
+pg_stream_next(struct drv_stmt *st, struct err *e)
+{
+	struct drv_conn *c = st->conn;
+	int rc = -1;
+
+	PQclear(st->res);
+	if ((st->res = PQgetResult(c->pg)) == NULL) {
+		st->state = PG_DONE;
+		rc = 0;
+		goto out;
+	}
+	switch (PQresultStatus(st->res)) {
+	case PGRES_SINGLE_TUPLE:
+		st->row = 0;
+		rc = 1;
+		break;
+	case PGRES_TUPLES_OK:
+	case PGRES_COMMAND_OK:
+		st->changes = pg_cmd_tuples(st->res);
+		pg_drain(c);
+		st->state = PG_DONE;
+		rc = 0;
+		break;
+	default:
+		pg_fail(c, st->res, e);
+		pg_drain(c);
+		st->state = PG_DONE;
+		break;
+	}
+out:
+	return rc;
+}
+
+static int
+pg_step(struct drv_stmt *st, struct err *e)
+{
+	struct drv_conn *c = st->conn;
+	int rc = -1;
+
+	if (st->state == PG_IDLE && st->bad_bind) {
+		err_set(e, ERR_INTERNAL, "binding parameters: no such parameter");
+		goto out;
+	}
+	if (st->state == PG_IDLE && !(st->flags & DRV_STREAM) && pg_run(st, e) == -1)
+		goto out;
+	if (st->state == PG_IDLE) {
+		if (!PQsendQueryPrepared(c->pg, st->name, st->nparams, st->values, st->lengths,
+					 st->formats, 0)) {
+			st->state = PG_DONE;
+			pg_fail(c, NULL, e);
+			goto out;
+		}
+		PQsetSingleRowMode(c->pg);
+		st->state = PG_STREAMING;
+	}
+	switch (st->state) {
+	case PG_RESULT:
+		rc = st->row + 1 < st->nrows;
+		st->row += rc;
+		break;
+	case PG_STREAMING:
+		rc = pg_stream_next(st, e);
+		break;
+	default:
+		rc = 0;
+		break;
+	}
+out:
+	return rc;
+}
+
+static const char *
+pg_column_text(struct drv_stmt *st, int col)
+{
+	const char *v = NULL;
+
+	if (st->res != NULL && !PQgetisnull(st->res, st->row, col))
+		v = PQgetvalue(st->res, st->row, col);
+	return v;
+}
+
+static int64_t
+pg_column_int64(struct drv_stmt *st, int col)
+{
+	const char *s = pg_column_text(st, col);
+
+	return s != NULL ? strtoll(s, NULL, 10) : 0;
+}
+
+static const unsigned char *
+pg_column_blob(struct drv_stmt *st, int col, size_t *len)
+{
+	const char *s = pg_column_text(st, col);
+	const unsigned char *p = (const unsigned char *)"";
+
+	*len = 0;
+	PQfreemem(st->blob);
+	st->blob = NULL;
+	if (s != NULL) {
+		if ((st->blob = PQunescapeBytea((const unsigned char *)s, len)) == NULL)
+			fatalx("store: postgresql: out of memory decoding bytea");
+		p = st->blob;
+	}
+	return p;
+}
+
+static int
+pg_column_null(struct drv_stmt *st, int col)
+{
+	return st->res == NULL || PQgetisnull(st->res, st->row, col);
+}
+
+static int64_t
+pg_changes(struct drv_stmt *st)
+{
+	return st->changes;
+}
+
+static void
+pg_reset(struct drv_stmt *st)
+{
+	if (st == NULL)
+		return;
+	if (st->state == PG_STREAMING)
+		pg_drain(st->conn);
+	PQclear(st->res);
+	st->res = NULL;
+	PQfreemem(st->blob);
+	st->blob = NULL;
+	st->state = PG_IDLE;
+	st->row = st->nrows = 0;
+	st->changes = 0;
+	st->bad_bind = 0;
+	memset(st->values, 0, sizeof(st->values));
+	memset(st->lengths, 0, sizeof(st->lengths));
+	memset(st->formats, 0, sizeof(st->formats));
+}
+
+static int
+pg_begin(struct drv_conn *c, struct err *e)
+{
+	int rc = -1;
+
+	if (pg_exec(c, "BEGIN", e) == 0) {
+		c->in_tx = 1;
+		rc = 0;
+	}
+	return rc;
+}
+
+static void
+pg_rollback(struct drv_conn *c)
+{
+	PGresult *res;
+
+	res = PQexec(c->pg, "ROLLBACK");
+	PQclear(res);
+	c->in_tx = 0;
+}
+
+/* COMMIT of a failed transaction "succeeds" as ROLLBACK: that is an error here. */
+static int
+pg_commit(struct drv_conn *c, struct err *e)
+{
+	PGresult *res;
+	int rc = -1;
+
+	res = PQexec(c->pg, "COMMIT");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		pg_fail(c, res, e);
+		goto out;
+	}
+	if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+		err_set(e, ERR_INTERNAL, "transaction was aborted by an earlier error");
+		goto out;
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	if (rc == -1 && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+		pg_rollback(c);
+	c->in_tx = 0;
+	return rc;
+}
+
+const struct store_driver store_driver_pg = {
+	.name = "postgresql",
+	.open = pg_open,
+	.close = pg_close,
+	.exec = pg_exec,
+	.prepare = pg_prepare,
+	.bind_text = pg_bind_text,
+	.bind_int64 = pg_bind_int64,
+	.bind_blob = pg_bind_blob,
+	.bind_null = pg_bind_null,
+	.step = pg_step,
+	.column_text = pg_column_text,
+	.column_int64 = pg_column_int64,
+	.column_blob = pg_column_blob,
+	.column_null = pg_column_null,
+	.changes = pg_changes,
+	.reset = pg_reset,
+	.begin = pg_begin,
+	.commit = pg_commit,
+	.rollback = pg_rollback,
+};

@@ -1,0 +1,363 @@
+/*
+ * store_sqlite: the SQLite statement driver.  WAL, synchronous=FULL, busy timeout 10 s,
+ * foreign keys on; prepared statements are kept per connection (SQLITE_PREPARE_PERSISTENT)
+ * and reset after each use.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "driver.h"
+
+#define SQLITE_BUSY_MS 10000
+
+struct drv_stmt {
+	struct drv_conn *conn;
+	sqlite3_stmt *st;
+	char *sql;
+	uint32_t hash;
+	struct drv_stmt *next;
+	int map[DRV_PARAMS_MAX + 1]; /* $N -> SQLite parameter index, 0 = unused */
+	int bind_rc;                 /* first bind failure, reported by step */
+	int64_t changes;
+};
+
+struct drv_conn {
+	sqlite3 *db;
+	char *path;
+	struct drv_stmt *cache[DRV_CACHE_BUCKETS];
+};
+
+/* Sets e from the connection's last error, prefixed by nothing: store.c adds context. */
+static int
+sqlite_fail(struct drv_conn *c, int rc, struct err *e)
+{
+	enum err_code code = ERR_INTERNAL;
+
+	if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		code = ERR_CONFLICT;
+	return err_set(e, code, "%s", c->db != NULL ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+}
+
+static int
+sqlite_exec(struct drv_conn *c, const char *sql, struct err *e)
+{
+	char *msg = NULL;
+	int rc;
+
+	rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK)
+		err_set(e, ERR_INTERNAL, "%s", msg != NULL ? msg : sqlite3_errstr(rc));
+	sqlite3_free(msg);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+static void
+sqlite_close(struct drv_conn *c)
+{
+	struct drv_stmt *st, *next;
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < DRV_CACHE_BUCKETS; i++) {
+		for (st = c->cache[i]; st != NULL; st = next) {
+			next = st->next;
+			sqlite3_finalize(st->st);
+			free(st->sql);
+			free(st);
+		}
+	}
+	if (c->db != NULL) {
+		if (!sqlite3_get_autocommit(c->db))
+			sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+		sqlite3_close(c->db);
+	}
+	free(c->path);
+	free(c);
+}
+
+/* Opens PATH with the connection settings above; messages read "store: sqlite:PATH: ...". */
+static int
+sqlite_open(struct drv_conn **out, const char *path, struct err *e)
+{
+	struct drv_conn *c;
+	sqlite3_stmt *st = NULL;
+	const char *mode;
+	struct err de;
+	int rc = -1, r;
+
+	*out = NULL;
+	err_clear(&de);
+	c = xcalloc(1, sizeof(*c));
+	c->path = xstrdup(path);
+	r = sqlite3_open_v2(path, &c->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+				SQLITE_OPEN_EXRESCODE,
+			    NULL);
+	if (r != SQLITE_OK) {
+		err_set(e, ERR_INTERNAL, "store: sqlite:%s: %s", path,
+			c->db != NULL ? sqlite3_errmsg(c->db) : sqlite3_errstr(r));
+		goto out;
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	sqlite3_busy_timeout(c->db, SQLITE_BUSY_MS);
+	/* journal_mode answers with the mode in force: a file that is not a database fails here */
+	if ((r = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode=WAL", -1, &st, NULL)) !=
+		SQLITE_OK ||
+	    (r = sqlite3_step(st)) != SQLITE_ROW) {
+		err_set(e, ERR_INTERNAL, "store: sqlite:%s: %s", path, sqlite3_errmsg(c->db));
+		goto out;
+	}
+	mode = (const char *)sqlite3_column_text(st, 0);
+	if (mode == NULL || (strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0)) {
+		err_set(e, ERR_INTERNAL, "store: sqlite:%s: cannot enable WAL (journal mode %s)",
+			path, mode != NULL ? mode : "unknown");
+		goto out;
+	}
+	if (sqlite_exec(c, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", &de) == -1) {
+		err_set(e, ERR_INTERNAL, "store: sqlite:%s: %s", path, de.msg);
+		goto out;
+	}
+	*out = c;
+	c = NULL;
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	sqlite_close(c);
+	return rc;
+}
+
+/* Maps $1..$n to SQLite's parameter indexes once, when the statement is prepared. */
+static int
+sqlite_map_params(struct drv_stmt *st, struct err *e)
+{
+	char name[16];
+	int n, rc = 0;
+
+	for (n = 1; n <= DRV_PARAMS_MAX; n++) {
+		snprintf(name, sizeof(name), "$%d", n);
+		st->map[n] = sqlite3_bind_parameter_index(st->st, name);
+	}
+	if (sqlite3_bind_parameter_count(st->st) > DRV_PARAMS_MAX)
+		rc = err_set(e, ERR_INTERNAL, "statement has more than %d parameters",
+			     DRV_PARAMS_MAX);
+	return rc;
+}
+
+static int
+sqlite_prepare(struct drv_conn *c, const char *sql, int flags, struct drv_stmt **out,
+	       struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	uint32_t h = drv_sql_hash(sql);
+	int rc = -1, r;
+
+	for (st = c->cache[h % DRV_CACHE_BUCKETS]; st != NULL; st = st->next) {
+		if (st->hash == h && strcmp(st->sql, sql) == 0) {
+			*out = st;
+			st = NULL;
+			rc = 0;
+			goto out;
+		}
+	}
+	st = xcalloc(1, sizeof(*st));
+	st->conn = c;
+	st->hash = h;
+	st->sql = xstrdup(sql);
+	if ((r = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->st, NULL)) !=
+	    SQLITE_OK) {
+		sqlite_fail(c, r, e);
+		goto out;
+	}
+	if (sqlite_map_params(st, e) == -1)
+		goto out;
+	st->next = c->cache[h % DRV_CACHE_BUCKETS];
+	c->cache[h % DRV_CACHE_BUCKETS] = st;
+	*out = st;
+	st = NULL;
+	rc = 0;
+out:
+	if (st != NULL) {
+		sqlite3_finalize(st->st);
+		free(st->sql);
+		free(st);
+	}
+	return rc;
+}
+
+/* The SQLite index of $n, or 0 (recorded as a bind error) when the SQL has no $n. */
+static int
+sqlite_param(struct drv_stmt *st, int n)
+{
+	int i = 0;
+
+	if (n >= 1 && n <= DRV_PARAMS_MAX)
+		i = st->map[n];
+	if (i == 0 && st->bind_rc == SQLITE_OK)
+		st->bind_rc = SQLITE_RANGE;
+	return i;
+}
+
+static void
+sqlite_bind_result(struct drv_stmt *st, int r)
+{
+	if (r != SQLITE_OK && st->bind_rc == SQLITE_OK)
+		st->bind_rc = r;
+}
+
+static void
+sqlite_bind_null(struct drv_stmt *st, int n)
+{
+	int i;
+
+	if ((i = sqlite_param(st, n)) != 0)
+		sqlite_bind_result(st, sqlite3_bind_null(st->st, i));
+}
+
+static void
+sqlite_bind_text(struct drv_stmt *st, int n, const char *v)
+{
+	int i;
+
+	if (v == NULL)
+		sqlite_bind_null(st, n);
+	else if ((i = sqlite_param(st, n)) != 0)
+		sqlite_bind_result(st, sqlite3_bind_text(st->st, i, v, -1, SQLITE_STATIC));
+}
+
+static void
+sqlite_bind_int64(struct drv_stmt *st, int n, int64_t v)
+{
+	int i;
+
+	if ((i = sqlite_param(st, n)) != 0)
+		sqlite_bind_result(st, sqlite3_bind_int64(st->st, i, v));
+}
+
+static void
+sqlite_bind_blob(struct drv_stmt *st, int n, const void *p, size_t len)
+{
+	int i;
+
+	if ((i = sqlite_param(st, n)) != 0)
+		sqlite_bind_result(st, sqlite3_bind_blob64(st->st, i, p != NULL ? p : "",
+							   (sqlite3_uint64)len, SQLITE_STATIC));
+}
+
+static int
+sqlite_step(struct drv_stmt *st, struct err *e)
+{
+	int rc = -1, r;
+
+	if (st->bind_rc != SQLITE_OK) {
+		err_set(e, ERR_INTERNAL, "binding parameters: %s", sqlite3_errstr(st->bind_rc));
+		goto out;
+	}
+	r = sqlite3_step(st->st);
+	if (r == SQLITE_ROW) {
+		rc = 1;
+	} else if (r == SQLITE_DONE) {
+		st->changes = sqlite3_changes64(st->conn->db);
+		rc = 0;
+	} else {
+		sqlite_fail(st->conn, r, e);
+	}
+out:
+	return rc;
+}
+
+static const char *
+sqlite_column_text(struct drv_stmt *st, int col)
+{
+	return (const char *)sqlite3_column_text(st->st, col);
+}
+
+static int64_t
+sqlite_column_int64(struct drv_stmt *st, int col)
+{
+	return sqlite3_column_int64(st->st, col);
+}
+
+static const unsigned char *
+sqlite_column_blob(struct drv_stmt *st, int col, size_t *len)
+{
+	const unsigned char *p = sqlite3_column_blob(st->st, col);
+
+	*len = (size_t)sqlite3_column_bytes(st->st, col);
+	return p != NULL ? p : (const unsigned char *)"";
+}
+
+static int
+sqlite_column_null(struct drv_stmt *st, int col)
+{
+	return sqlite3_column_type(st->st, col) == SQLITE_NULL;
+}
+
+static int64_t
+sqlite_changes(struct drv_stmt *st)
+{
+	return st->changes;
+}
+
+static void
+sqlite_reset(struct drv_stmt *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_reset(st->st);
+	sqlite3_clear_bindings(st->st);
+	st->bind_rc = SQLITE_OK;
+	st->changes = 0;
+}
+
+static int
+sqlite_begin(struct drv_conn *c, struct err *e)
+{
+	return sqlite_exec(c, "BEGIN IMMEDIATE", e);
+}
+
+static void
+sqlite_rollback(struct drv_conn *c)
+{
+	if (!sqlite3_get_autocommit(c->db))
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int
+sqlite_commit(struct drv_conn *c, struct err *e)
+{
+	int rc = -1;
+
+	if (sqlite_exec(c, "COMMIT", e) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (rc == -1)
+		sqlite_rollback(c);
+	return rc;
+}
+
+const struct store_driver store_driver_sqlite = {
+	.name = "sqlite",
+	.open = sqlite_open,
+	.close = sqlite_close,
+	.exec = sqlite_exec,
+	.prepare = sqlite_prepare,
+	.bind_text = sqlite_bind_text,
+	.bind_int64 = sqlite_bind_int64,
+	.bind_blob = sqlite_bind_blob,
+	.bind_null = sqlite_bind_null,
+	.step = sqlite_step,
+	.column_text = sqlite_column_text,
+	.column_int64 = sqlite_column_int64,
+	.column_blob = sqlite_column_blob,
+	.column_null = sqlite_column_null,
+	.changes = sqlite_changes,
+	.reset = sqlite_reset,
+	.begin = sqlite_begin,
+	.commit = sqlite_commit,
+	.rollback = sqlite_rollback,
+};

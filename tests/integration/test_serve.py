@@ -1,0 +1,113 @@
+"""`shomei serve`: supervisor, signer and web process; /healthz; restart; clean stop."""
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from conftest import SHOMEI
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def get(url, timeout=5):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def wait_for(pred, seconds=20):
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            if pred():
+                return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def children(pid):
+    out = subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(pid)], capture_output=True)
+    res = {}
+    for line in out.stdout.decode().split("\n"):
+        if line.strip():
+            p, name = line.split(None, 1)
+            res[name.strip()] = int(p)
+    return res
+
+
+@pytest.fixture
+def server(ca):
+    port = free_port()
+    log = open(os.path.join(ca.datadir, "serve.log"), "wb")
+    proc = subprocess.Popen([SHOMEI, "-d", ca.datadir, "serve", "--http", f"127.0.0.1:{port}"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_for(lambda: get(url + "/healthz")[0] == 200), open(log.name).read()
+        yield proc, url
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+
+
+def test_healthz_and_stop(server):
+    proc, url = server
+    status, body = get(url + "/healthz")
+    assert status == 200 and b'"signer":"ok"' in body and b'"store":"ok"' in body
+    assert get(url + "/nope")[0] == 404
+    kids = children(proc.pid)
+    assert "shomei-signer" in kids and "shomei-web" in kids
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 0
+    for pid in kids.values():
+        assert not os.path.exists(f"/proc/{pid}") or \
+            open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
+def test_signer_restart(server):
+    proc, url = server
+    kids = children(proc.pid)
+    old = kids["shomei-signer"]
+    os.kill(old, signal.SIGKILL)
+
+    def restarted():
+        k = children(proc.pid)
+        return k.get("shomei-signer") not in (None, old) and get(url + "/healthz")[0] == 200
+    assert wait_for(restarted), "signer was not restarted"
+    assert get(url + "/healthz")[1].find(b'"signer":"ok"') >= 0
+
+
+def test_web_has_no_private_keys(server, ca):
+    """The network-facing process never opened a CA key file."""
+    proc, url = server
+    web = children(proc.pid)["shomei-web"]
+    fds = [os.readlink(f"/proc/{web}/fd/{fd}") for fd in os.listdir(f"/proc/{web}/fd")]
+    assert not any(".key.pem" in f and "https" not in f for f in fds)
+    maps = open(f"/proc/{web}/maps").read()
+    assert "softhsm" not in maps and "pkcs11" not in maps
+
+
+def test_serve_refuses_bad_listen(ca):
+    p = subprocess.run([SHOMEI, "-d", ca.datadir, "serve", "--http", "nonsense"],
+                       capture_output=True, timeout=30)
+    assert p.returncode != 0

@@ -1,0 +1,1286 @@
+/*
+ * store unit tests.  The same suite runs twice: on a fresh SQLite file per test, and on the
+ * throwaway PostgreSQL cluster of scripts/with-pg.sh (schema public dropped before each test).
+ * Without SHOMEI_TEST_PG the PostgreSQL group fails; it never skips.
+ */
+#include "testutil.h"
+
+#include <sys/wait.h>
+
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
+#include "store/migrations.h"
+#include "store/store.h"
+
+struct fx {
+	char *dir;  /* SQLite: the temporary directory */
+	char *spec; /* what store_open() is given */
+	struct store *s;
+};
+
+static int cur_pg; /* the group running: 0 SQLite, 1 PostgreSQL */
+
+static const unsigned char zero_hash[STORE_HASH_LEN];
+
+static void
+pg_quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+/* Runs SQL on the test cluster directly (libpq), outside the store. */
+static void
+pg_raw(const char *sql)
+{
+	PGconn *c;
+	PGresult *r;
+
+	c = PQconnectdb(tu_pg());
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("postgresql: %s", PQerrorMessage(c));
+	PQsetNoticeProcessor(c, pg_quiet, NULL);
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("postgresql: %s: %s", sql, PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+}
+
+/* The integer a one-value query returns, read past the store (sqlite3 or libpq). */
+static long long
+raw_value(struct fx *f, const char *sql)
+{
+	long long v = -1;
+
+	if (cur_pg) {
+		PGconn *c = PQconnectdb(tu_pg());
+		PGresult *r;
+
+		assert_int_equal(PQstatus(c), CONNECTION_OK);
+		r = PQexec(c, sql);
+		assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+		assert_int_equal(PQntuples(r), 1);
+		v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		PQclear(r);
+		PQfinish(c);
+	} else {
+		sqlite3 *db = NULL;
+		sqlite3_stmt *st = NULL;
+
+		assert_int_equal(sqlite3_open_v2(f->spec + 7, &db, SQLITE_OPEN_READONLY, NULL),
+				 SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
+	return v;
+}
+
+static int
+grp_sqlite(void **state)
+{
+	(void)state;
+	cur_pg = 0;
+	return 0;
+}
+
+static int
+grp_pg(void **state)
+{
+	(void)state;
+	cur_pg = 1;
+	if (tu_pg() == NULL) {
+		print_error("SHOMEI_TEST_PG is not set: run through scripts/with-pg.sh\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	if (cur_pg) {
+		if (tu_pg() == NULL)
+			fail_msg("SHOMEI_TEST_PG is not set: run through scripts/with-pg.sh");
+		pg_raw("SET client_min_messages TO warning; DROP SCHEMA public CASCADE; "
+		       "CREATE SCHEMA public");
+		f->spec = xstrdup(tu_pg());
+	} else {
+		f->dir = tu_tmpdir();
+		f->spec = xasprintf("sqlite:%s/shomei.db", f->dir);
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+fx_teardown(void **state)
+{
+	struct fx *f = *state;
+
+	store_close(f->s);
+	free(f->spec);
+	tu_rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static struct store *
+fx_open(struct fx *f)
+{
+	struct store *s = NULL;
+	struct err e;
+
+	err_clear(&e);
+	if (store_open(&s, f->spec, &e) != 0)
+		fail_msg("store_open: %s", e.msg);
+	return s;
+}
+
+/* Opens the fixture's main connection. */
+static struct store *
+fx_store(void **state)
+{
+	struct fx *f = *state;
+
+	f->s = fx_open(f);
+	return f->s;
+}
+
+#define OK(call)                                                                                   \
+	do {                                                                                       \
+		err_clear(&e);                                                                     \
+		if ((call) != 0)                                                                   \
+			fail_msg("%s: %s", #call, e.msg);                                         \
+	} while (0)
+
+#define FAILS(call, code_)                                                                         \
+	do {                                                                                       \
+		err_clear(&e);                                                                     \
+		assert_int_equal((call), -1);                                                      \
+		assert_int_equal(e.code, (code_));                                                 \
+	} while (0)
+
+static const unsigned char der_sample[] = {0x30, 0x82, 0x00, 0x00, 0x5c, 0x27, 0x22, 0xff,
+					   0x00, 0x01, 0x25, 0x5f, 0x0a, 0x00};
+
+static void
+cert_fill(struct store_cert *c, const char *serial, const char *ca, const char *subject,
+	  int64_t org_id, time_t not_after, time_t created)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->serial, sizeof(c->serial), "%s", serial);
+	c->ca = (char *)ca;
+	c->subject = (char *)subject;
+	c->profile = (char *)"server";
+	c->org_id = org_id;
+	c->not_before = 100;
+	c->not_after = not_after;
+	c->status = STORE_CERT_VALID;
+	c->reason = -1;
+	c->der = (unsigned char *)der_sample;
+	c->derlen = sizeof(der_sample);
+	c->created = created;
+}
+
+static void
+insert_cert(struct store *s, const char *serial, const char *ca, const char *subject,
+	    int64_t org_id, time_t not_after, time_t created)
+{
+	struct store_cert c;
+	struct err e;
+
+	cert_fill(&c, serial, ca, subject, org_id, not_after, created);
+	OK(store_cert_insert(s, &c, &e));
+}
+
+/* ---- migrations, opening ---- */
+
+static void
+test_migrations(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = fx_store(state), *s2;
+	unsigned char h[STORE_HASH_LEN];
+	int64_t seq;
+	struct err e;
+	int v, latest = 0;
+	size_t i;
+
+	for (i = 0; i < store_nmigrations; i++)
+		if (store_migrations[i].version > latest)
+			latest = store_migrations[i].version;
+	assert_true(latest >= 1);
+	assert_int_equal(store_backend(s), cur_pg ? STORE_PG : STORE_SQLITE);
+	OK(store_ping(s, &e));
+	OK(store_schema_version(s, &v, &e));
+	assert_int_equal(v, latest);
+	OK(store_audit_head(s, &seq, h, &e));
+	assert_int_equal(seq, 0);
+	assert_memory_equal(h, zero_hash, STORE_HASH_LEN);
+
+	/* opening again (while the first is open, then after) changes nothing */
+	s2 = fx_open(f);
+	OK(store_schema_version(s2, &v, &e));
+	assert_int_equal(v, latest);
+	store_close(s2);
+	store_close(f->s);
+	f->s = NULL;
+	s = fx_store(state);
+	OK(store_schema_version(s, &v, &e));
+	assert_int_equal(v, latest);
+	assert_int_equal(raw_value(f, "SELECT COUNT(*) FROM schema_migrations"),
+			 (long long)store_nmigrations);
+	assert_int_equal(raw_value(f, "SELECT COUNT(*) FROM audit_head"), 1);
+	if (!cur_pg)
+		assert_int_equal(raw_value(f, "SELECT COUNT(*) FROM pragma_journal_mode "
+					      "WHERE journal_mode = 'wal'"),
+				 1);
+}
+
+/* Several processes opening a fresh database at once: one applies, the others wait. */
+static void
+test_migrations_concurrent(void **state)
+{
+	struct fx *f = *state;
+	pid_t pids[4];
+	int i, status;
+
+	for (i = 0; i < 4; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			struct store *s = NULL;
+			struct err e;
+			int rc;
+
+			err_clear(&e);
+			rc = store_open(&s, f->spec, &e);
+			if (rc != 0)
+				fprintf(stderr, "child: %s\n", e.msg);
+			store_close(s);
+			_exit(rc == 0 ? 0 : 1);
+		}
+	}
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_int_equal(raw_value(f, "SELECT COUNT(*) FROM schema_migrations"),
+			 (long long)store_nmigrations);
+	assert_int_equal(raw_value(f, "SELECT COUNT(*) FROM audit_head"), 1);
+}
+
+static void
+test_open_failures(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = (struct store *)&s;
+	char *spec, *path, *want;
+	struct err e;
+	FILE *fp;
+
+	/* a directory that does not exist */
+	spec = xasprintf("sqlite:%s/missing/dir/shomei.db", f->dir != NULL ? f->dir : "/tmp/nx");
+	FAILS(store_open(&s, spec, &e), ERR_INTERNAL);
+	assert_null(s);
+	want = xasprintf("store: %s: unable to open database file", spec);
+	assert_string_equal(e.msg, want);
+	free(want);
+	free(spec);
+
+	/* a file that is not a database */
+	if (f->dir != NULL) {
+		path = xasprintf("%s/garbage.db", f->dir);
+		fp = fopen(path, "w");
+		assert_non_null(fp);
+		for (int i = 0; i < 512; i++)
+			fputs("this is not a database\n", fp);
+		fclose(fp);
+		spec = xasprintf("sqlite:%s", path);
+		FAILS(store_open(&s, spec, &e), ERR_INTERNAL);
+		assert_non_null(strstr(e.msg, "file is not a database"));
+		free(spec);
+		free(path);
+	}
+
+	FAILS(store_open(&s, "sqlite:", &e), ERR_REFUSED);
+	FAILS(store_open(&s, "mysql:foo", &e), ERR_REFUSED);
+	assert_non_null(strstr(e.msg, "not sqlite:PATH nor a PostgreSQL connection string"));
+	FAILS(store_open(&s, "", &e), ERR_REFUSED);
+
+	/* PostgreSQL: nothing listens there */
+	FAILS(store_open(&s, "host=/nonexistent/shomei dbname=x user=nobody connect_timeout=2", &e),
+	      ERR_INTERNAL);
+	assert_null(s);
+	assert_true(strncmp(e.msg, "store: postgresql: connection failed: ", 38) == 0);
+	assert_true(strlen(e.msg) > 38);
+	assert_null(strchr(e.msg, '\n'));
+	FAILS(store_open(&s, "postgresql://nobody@/x?host=/nonexistent/shomei", &e), ERR_INTERNAL);
+	assert_true(strncmp(e.msg, "store: postgresql: connection failed: ", 38) == 0);
+	FAILS(store_open(&s, "host=/tmp bogus_option=1", &e), ERR_INTERNAL);
+	assert_non_null(strstr(e.msg, "bogus_option"));
+}
+
+static void
+test_free_null(void **state)
+{
+	struct store_org o;
+	struct store_ticket t;
+	struct store_cert c;
+	struct store_crl crl;
+	struct store_audit a;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	memset(&t, 0, sizeof(t));
+	memset(&c, 0, sizeof(c));
+	memset(&crl, 0, sizeof(crl));
+	memset(&a, 0, sizeof(a));
+	store_close(NULL);
+	store_rollback(NULL);
+	store_org_clear(NULL);
+	store_org_clear(&o);
+	store_org_list_free(NULL, 0);
+	store_ticket_clear(NULL);
+	store_ticket_clear(&t);
+	store_ticket_list_free(NULL, 3);
+	store_cert_clear(NULL);
+	store_cert_clear(&c);
+	store_cert_list_free(NULL, 2);
+	store_crl_clear(NULL);
+	store_crl_clear(&crl);
+	store_audit_clear(NULL);
+	store_audit_clear(&a);
+}
+
+/* ---- organizations ---- */
+
+static void
+test_org(void **state)
+{
+	struct store *s = fx_store(state);
+	const char *doms[] = {"b.example", "acme.example"};
+	struct store_org o, *v = NULL;
+	int64_t id = 0, id2 = 0;
+	struct err e;
+	size_t n = 0;
+
+	OK(store_org_add(s, "ACME", "Acme Corp", doms, 2, &id, &e));
+	assert_true(id > 0);
+	FAILS(store_org_add(s, "ACME", "Other", NULL, 0, NULL, &e), ERR_CONFLICT);
+	assert_string_equal(e.msg, "store: organization ACME already exists");
+	OK(store_org_add(s, "BETA", "Beta Ltd", NULL, 0, &id2, &e));
+	assert_true(id2 > id);
+
+	OK(store_org_get(s, "ACME", &o, &e));
+	assert_int_equal(o.id, id);
+	assert_string_equal(o.code, "ACME");
+	assert_string_equal(o.name, "Acme Corp");
+	assert_int_equal(o.ndomains, 2);
+	assert_string_equal(o.domains[0], "acme.example");
+	assert_string_equal(o.domains[1], "b.example");
+	assert_true(o.created > 0);
+	store_org_clear(&o);
+
+	OK(store_org_get_id(s, id2, &o, &e));
+	assert_string_equal(o.code, "BETA");
+	assert_int_equal(o.ndomains, 0);
+	store_org_clear(&o);
+
+	FAILS(store_org_get(s, "NOPE", &o, &e), ERR_NOTFOUND);
+	assert_string_equal(e.msg, "store: organization NOPE not found");
+	store_org_clear(&o);
+	FAILS(store_org_get_id(s, 99999, &o, &e), ERR_NOTFOUND);
+	store_org_clear(&o);
+
+	/* a duplicate inside a transaction leaves the transaction usable */
+	OK(store_begin(s, &e));
+	FAILS(store_org_add(s, "BETA", "again", NULL, 0, NULL, &e), ERR_CONFLICT);
+	OK(store_org_add(s, "GAMMA", "Gamma", doms, 1, NULL, &e));
+	OK(store_commit(s, &e));
+
+	OK(store_org_list(s, &v, &n, &e));
+	assert_int_equal(n, 3);
+	assert_string_equal(v[0].code, "ACME");
+	assert_int_equal(v[0].ndomains, 2);
+	assert_string_equal(v[1].code, "BETA");
+	assert_string_equal(v[2].code, "GAMMA");
+	assert_int_equal(v[2].ndomains, 1);
+	assert_string_equal(v[2].domains[0], "b.example");
+	store_org_list_free(v, n);
+}
+
+/* ---- tickets ---- */
+
+static void
+test_ticket(void **state)
+{
+	struct store *s = fx_store(state);
+	struct store_ticket t, *v = NULL;
+	int64_t org = 0, org2 = 0;
+	struct err e;
+	size_t n = 0;
+
+	OK(store_org_add(s, "ACME", "Acme", NULL, 0, &org, &e));
+	OK(store_org_add(s, "BETA", "Beta", NULL, 0, &org2, &e));
+	OK(store_ticket_add(s, org, "T-0001", "server", &e));
+	OK(store_ticket_add(s, org, "T-0002", "client", &e));
+	OK(store_ticket_add(s, org2, "T-0003", "server", &e));
+	FAILS(store_ticket_add(s, org, "T-0001", "server", &e), ERR_CONFLICT);
+	assert_string_equal(e.msg, "store: ticket T-0001 already exists");
+	FAILS(store_ticket_add(s, 424242, "T-0009", "server", &e), ERR_NOTFOUND);
+
+	OK(store_ticket_get(s, "T-0001", &t, &e));
+	assert_string_equal(t.number, "T-0001");
+	assert_int_equal(t.org_id, org);
+	assert_string_equal(t.org_code, "ACME");
+	assert_string_equal(t.profile, "server");
+	assert_string_equal(t.status, "unused");
+	assert_null(t.cert_serial);
+	assert_true(t.created > 0);
+	store_ticket_clear(&t);
+	FAILS(store_ticket_get(s, "T-9999", &t, &e), ERR_NOTFOUND);
+	assert_string_equal(e.msg, "store: ticket T-9999 not found");
+	store_ticket_clear(&t);
+
+	OK(store_ticket_list(s, org, &v, &n, &e));
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].number, "T-0001");
+	assert_string_equal(v[1].number, "T-0002");
+	assert_string_equal(v[1].profile, "client");
+	store_ticket_list_free(v, n);
+	OK(store_ticket_list(s, 0, &v, &n, &e));
+	assert_int_equal(n, 3);
+	assert_string_equal(v[2].org_code, "BETA");
+	store_ticket_list_free(v, n);
+
+	OK(store_ticket_use(s, "T-0001", "0a1b", &e));
+	OK(store_ticket_get(s, "T-0001", &t, &e));
+	assert_string_equal(t.status, "used");
+	assert_string_equal(t.cert_serial, "0A1B");
+	store_ticket_clear(&t);
+	FAILS(store_ticket_use(s, "T-0001", "0C", &e), ERR_CONFLICT);
+	assert_string_equal(e.msg, "store: ticket T-0001 already used");
+	FAILS(store_ticket_use(s, "T-0404", "0C", &e), ERR_NOTFOUND);
+
+	/* inside a transaction: the refusal does not spoil it */
+	OK(store_begin(s, &e));
+	FAILS(store_ticket_use(s, "T-0001", "0D", &e), ERR_CONFLICT);
+	FAILS(store_ticket_add(s, org, "T-0002", "server", &e), ERR_CONFLICT);
+	OK(store_ticket_use(s, "T-0002", "0E", &e));
+	OK(store_commit(s, &e));
+	OK(store_ticket_get(s, "T-0002", &t, &e));
+	assert_string_equal(t.status, "used");
+	assert_string_equal(t.cert_serial, "0E");
+	store_ticket_clear(&t);
+}
+
+/* ---- certificates ---- */
+
+static void
+test_cert_insert_get(void **state)
+{
+	struct store *s = fx_store(state);
+	struct store_cert c, g;
+	unsigned char der[700];
+	int64_t org = 0, n;
+	struct err e;
+	size_t i;
+
+	for (i = 0; i < sizeof(der); i++)
+		der[i] = (unsigned char)(i * 7);
+	OK(store_org_add(s, "ACME", "Acme", NULL, 0, &org, &e));
+	cert_fill(&c, "0A1B2C3D4E5F", "issuing-1", "CN=www.example,O=Acme", org, 2000000000,
+		  1700000000);
+	c.sans = (char *)"DNS:www.example, IP:192.0.2.1";
+	c.predecessor = (char *)"0A1B";
+	c.der = der;
+	c.derlen = sizeof(der);
+	OK(store_cert_insert(s, &c, &e));
+
+	OK(store_cert_get(s, "0a1b2c3d4e5f", &g, &e));
+	assert_string_equal(g.serial, "0A1B2C3D4E5F");
+	assert_string_equal(g.ca, "issuing-1");
+	assert_string_equal(g.subject, "CN=www.example,O=Acme");
+	assert_string_equal(g.sans, "DNS:www.example, IP:192.0.2.1");
+	assert_string_equal(g.profile, "server");
+	assert_int_equal(g.org_id, org);
+	assert_int_equal(g.not_before, 100);
+	assert_int_equal(g.not_after, 2000000000);
+	assert_int_equal(g.status, STORE_CERT_VALID);
+	assert_int_equal(g.revoked_at, 0);
+	assert_int_equal(g.reason, -1);
+	assert_int_equal(g.invalidity_date, 0);
+	assert_string_equal(g.predecessor, "0A1B");
+	assert_int_equal(g.created, 1700000000);
+	assert_int_equal(g.derlen, sizeof(der));
+	assert_memory_equal(g.der, der, sizeof(der));
+	store_cert_clear(&g);
+
+	/* no SANs, no organization, no predecessor; lower-case serial stored upper-case */
+	cert_fill(&c, "ff01", "issuing-1", "CN=x", 0, 2000000000, 0);
+	OK(store_cert_insert(s, &c, &e));
+	OK(store_cert_get(s, "FF01", &g, &e));
+	assert_string_equal(g.serial, "FF01");
+	assert_null(g.sans);
+	assert_null(g.predecessor);
+	assert_int_equal(g.org_id, 0);
+	assert_true(g.created > 0);
+	assert_int_equal(g.derlen, sizeof(der_sample));
+	assert_memory_equal(g.der, der_sample, sizeof(der_sample));
+	store_cert_clear(&g);
+
+	FAILS(store_cert_get(s, "0A1B", &g, &e), ERR_NOTFOUND);
+	assert_string_equal(e.msg, "store: certificate 0A1B not found");
+	store_cert_clear(&g);
+	FAILS(store_cert_get(s, "XYZ", &g, &e), ERR_REFUSED);
+	FAILS(store_cert_get(s, "", &g, &e), ERR_REFUSED);
+	FAILS(store_cert_get(s, "00112233445566778899AABBCCDDEEFF0011223344", &g, &e),
+	      ERR_REFUSED);
+	store_cert_clear(&g);
+
+	FAILS(store_cert_insert(s, &c, &e), ERR_CONFLICT);
+	assert_string_equal(e.msg, "store: certificate FF01 already exists");
+	cert_fill(&c, "77", "issuing-1", "CN=x", 31337, 2000000000, 0);
+	FAILS(store_cert_insert(s, &c, &e), ERR_NOTFOUND);
+	cert_fill(&c, "7G", "issuing-1", "CN=x", 0, 2000000000, 0);
+	FAILS(store_cert_insert(s, &c, &e), ERR_REFUSED);
+	OK(store_cert_count(s, -1, &n, &e));
+	assert_int_equal(n, 2);
+}
+
+/* A duplicate serial inside a group-commit transaction: refused, the batch goes on. */
+static void
+test_cert_duplicate_in_tx(void **state)
+{
+	struct store *s = fx_store(state);
+	struct store_cert c, g;
+	int64_t n, seq;
+	struct err e;
+
+	OK(store_begin(s, &e));
+	insert_cert(s, "0AAA", "ca", "CN=a", 0, 5000, 1);
+	OK(store_audit_append(s, "cli:root", "cert.issue", "0AAA", "", NULL, &e));
+	cert_fill(&c, "0AAA", "ca", "CN=dup", 0, 5000, 2);
+	FAILS(store_cert_insert(s, &c, &e), ERR_CONFLICT);
+	cert_fill(&c, "0aaa", "ca", "CN=dup", 0, 5000, 2);
+	FAILS(store_cert_insert(s, &c, &e), ERR_CONFLICT);
+	insert_cert(s, "0BBB", "ca", "CN=b", 0, 5000, 3);
+	OK(store_audit_append(s, "cli:root", "cert.issue", "0BBB", "", &seq, &e));
+	assert_int_equal(seq, 2);
+	OK(store_commit(s, &e));
+
+	OK(store_cert_get(s, "0AAA", &g, &e));
+	assert_string_equal(g.subject, "CN=a");
+	store_cert_clear(&g);
+	OK(store_cert_get(s, "0BBB", &g, &e));
+	store_cert_clear(&g);
+	OK(store_cert_count(s, -1, &n, &e));
+	assert_int_equal(n, 2);
+}
+
+static void
+expect_list(struct store *s, const struct store_cert_filter *f, const char *want)
+{
+	struct store_cert *v = NULL;
+	char got[256];
+	size_t n = 0, i, off = 0;
+	struct err e;
+
+	OK(store_cert_list(s, f, &v, &n, &e));
+	got[0] = '\0';
+	for (i = 0; i < n; i++) {
+		assert_null(v[i].der);
+		assert_int_equal(v[i].derlen, 0);
+		off += (size_t)snprintf(got + off, sizeof(got) - off, "%s%s", i ? " " : "",
+					v[i].serial);
+	}
+	store_cert_list_free(v, n);
+	assert_string_equal(got, want);
+}
+
+static void
+test_cert_list(void **state)
+{
+	struct store *s = fx_store(state);
+	struct store_cert_filter f;
+	int64_t o1 = 0, o2 = 0;
+	struct store_cert *v = NULL;
+	size_t n = 0;
+	struct err e;
+
+	OK(store_org_add(s, "O1", "One", NULL, 0, &o1, &e));
+	OK(store_org_add(s, "O2", "Two", NULL, 0, &o2, &e));
+	insert_cert(s, "01", "ca1", "CN=alpha 100% sure", o1, 1000, 10);
+	insert_cert(s, "02", "ca1", "CN=beta_gamma", o2, 2000, 20);
+	insert_cert(s, "05", "ca1", "CN=betaXgamma", 0, 5000, 50);
+	insert_cert(s, "04", "ca2", "CN=delta 100x sure", o1, 4000, 40);
+	insert_cert(s, "03", "ca2", "CN=alpha", 0, 3000, 30);
+	insert_cert(s, "06", "ca1", "CN=same time", 0, 6000, 30);
+	OK(store_cert_revoke(s, "03", 500, 1, 0, &e));
+
+	memset(&f, 0, sizeof(f));
+	f.status = -1;
+	expect_list(s, &f, "01 02 03 06 04 05");
+	expect_list(s, NULL, "01 02 03 06 04 05");
+	f.status = STORE_CERT_VALID;
+	expect_list(s, &f, "01 02 06 04 05");
+	f.status = STORE_CERT_REVOKED;
+	expect_list(s, &f, "03");
+	f.status = -1;
+	f.org_id = o1;
+	expect_list(s, &f, "01 04");
+	f.org_id = 0;
+	f.ca = "ca2";
+	expect_list(s, &f, "03 04");
+	f.ca = NULL;
+	f.expiring_before = 3000;
+	expect_list(s, &f, "01 02");
+	f.expiring_before = 0;
+
+	/* a plain substring: % and _ are not wildcards */
+	f.subject_substr = "100%";
+	expect_list(s, &f, "01");
+	f.subject_substr = "beta_gamma";
+	expect_list(s, &f, "02");
+	f.subject_substr = "alpha";
+	expect_list(s, &f, "01 03");
+	f.subject_substr = "ALPHA";
+	expect_list(s, &f, "");
+	f.subject_substr = "'; DROP TABLE certificates; --";
+	expect_list(s, &f, "");
+
+	/* everything at once */
+	f.subject_substr = "beta";
+	f.ca = "ca1";
+	f.status = STORE_CERT_VALID;
+	f.expiring_before = 4000;
+	expect_list(s, &f, "02");
+	f.expiring_before = 0;
+	f.org_id = o2;
+	expect_list(s, &f, "02");
+
+	/* paging */
+	memset(&f, 0, sizeof(f));
+	f.status = -1;
+	f.limit = 2;
+	expect_list(s, &f, "01 02");
+	f.offset = 2;
+	expect_list(s, &f, "03 06");
+	f.offset = 4;
+	expect_list(s, &f, "04 05");
+	f.offset = 6;
+	expect_list(s, &f, "");
+	f.limit = 0;
+	f.offset = 3;
+	expect_list(s, &f, "06 04 05");
+
+	/* list rows carry everything but the DER */
+	memset(&f, 0, sizeof(f));
+	f.status = STORE_CERT_REVOKED;
+	OK(store_cert_list(s, &f, &v, &n, &e));
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].subject, "CN=alpha");
+	assert_string_equal(v[0].ca, "ca2");
+	assert_int_equal(v[0].revoked_at, 500);
+	assert_int_equal(v[0].reason, 1);
+	assert_int_equal(v[0].not_after, 3000);
+	assert_int_equal(v[0].created, 30);
+	store_cert_list_free(v, n);
+}
+
+static void
+test_cert_revoke(void **state)
+{
+	struct store *s = fx_store(state);
+	struct store_cert g;
+	struct err e;
+	int64_t n;
+
+	insert_cert(s, "0A", "ca", "CN=a", 0, 9000, 1);
+	insert_cert(s, "0B", "ca", "CN=b", 0, 9000, 2);
+	OK(store_cert_revoke(s, "0a", 1000, 1, 900, &e));
+	OK(store_cert_get(s, "0A", &g, &e));
+	assert_int_equal(g.status, STORE_CERT_REVOKED);
+	assert_int_equal(g.revoked_at, 1000);
+	assert_int_equal(g.reason, 1);
+	assert_int_equal(g.invalidity_date, 900);
+	store_cert_clear(&g);
+
+	FAILS(store_cert_revoke(s, "0A", 2000, 4, 0, &e), ERR_CONFLICT);
+	assert_string_equal(e.msg, "store: certificate 0A already revoked");
+	FAILS(store_cert_revoke(s, "ffff", 2000, 4, 0, &e), ERR_NOTFOUND);
+	assert_string_equal(e.msg, "store: certificate FFFF not found");
+	FAILS(store_cert_revoke(s, "not hex", 2000, 4, 0, &e), ERR_REFUSED);
+
+	/* the first revocation stands */
+	OK(store_cert_get(s, "0A", &g, &e));
+	assert_int_equal(g.revoked_at, 1000);
+	assert_int_equal(g.reason, 1);
+	store_cert_clear(&g);
+
+	OK(store_cert_revoke(s, "0B", 1500, -1, 0, &e));
+	OK(store_cert_get(s, "0B", &g, &e));
+	assert_int_equal(g.reason, -1);
+	assert_int_equal(g.invalidity_date, 0);
+	store_cert_clear(&g);
+
+	OK(store_cert_count(s, -1, &n, &e));
+	assert_int_equal(n, 2);
+	OK(store_cert_count(s, STORE_CERT_REVOKED, &n, &e));
+	assert_int_equal(n, 2);
+	OK(store_cert_count(s, STORE_CERT_VALID, &n, &e));
+	assert_int_equal(n, 0);
+
+	insert_cert(s, "0C", "ca", "CN=c", 0, 9000, 3);
+	OK(store_begin(s, &e));
+	FAILS(store_cert_revoke(s, "0A", 3000, 0, 0, &e), ERR_CONFLICT);
+	FAILS(store_cert_revoke(s, "0D", 3000, 0, 0, &e), ERR_NOTFOUND);
+	OK(store_cert_revoke(s, "0C", 3000, 0, 0, &e));
+	OK(store_commit(s, &e));
+	OK(store_cert_count(s, STORE_CERT_VALID, &n, &e));
+	assert_int_equal(n, 0);
+	OK(store_cert_get(s, "0C", &g, &e));
+	assert_int_equal(g.reason, 0);
+	store_cert_clear(&g);
+}
+
+struct walk {
+	char seen[64][STORE_SERIAL_MAX];
+	time_t at[64];
+	int reason[64];
+	size_t n;
+	int stop_at; /* return 7 on this call (1-based), 0 never */
+};
+
+static int
+walk_cb(void *arg, const struct store_revoked *r)
+{
+	struct walk *w = arg;
+
+	if (w->n < 64) {
+		snprintf(w->seen[w->n], STORE_SERIAL_MAX, "%s", r->serial);
+		w->at[w->n] = r->revoked_at;
+		w->reason[w->n] = r->reason;
+	}
+	w->n++;
+	return (w->stop_at != 0 && (int)w->n == w->stop_at) ? 7 : 0;
+}
+
+struct order {
+	char last[STORE_SERIAL_MAX];
+	size_t n;
+	int sorted;
+};
+
+static int
+order_cb(void *arg, const struct store_revoked *r)
+{
+	struct order *o = arg;
+
+	if (o->n > 0 && strcmp(o->last, r->serial) >= 0)
+		o->sorted = 0;
+	snprintf(o->last, sizeof(o->last), "%s", r->serial);
+	o->n++;
+	return 0;
+}
+
+static void
+test_revoked_foreach(void **state)
+{
+	struct store *s = fx_store(state);
+	struct walk w;
+	struct order o;
+	char ser[32];
+	struct err e;
+	int64_t n;
+	int i;
+
+	insert_cert(s, "0C", "ca1", "CN=c", 0, 9000, 1);
+	insert_cert(s, "0A", "ca1", "CN=a", 0, 9000, 2);
+	insert_cert(s, "0D", "ca1", "CN=d", 0, 9000, 3);
+	insert_cert(s, "0B", "ca1", "CN=b", 0, 9000, 4);
+	insert_cert(s, "0E", "ca2", "CN=e", 0, 9000, 5);
+	OK(store_cert_revoke(s, "0C", 300, -1, 0, &e));
+	OK(store_cert_revoke(s, "0A", 100, 1, 50, &e));
+	OK(store_cert_revoke(s, "0B", 200, 4, 0, &e));
+	OK(store_cert_revoke(s, "0E", 100, 0, 0, &e));
+
+	memset(&w, 0, sizeof(w));
+	OK(store_revoked_foreach(s, "ca1", 0, walk_cb, &w, &e));
+	assert_int_equal(w.n, 3);
+	assert_string_equal(w.seen[0], "0A");
+	assert_string_equal(w.seen[1], "0B");
+	assert_string_equal(w.seen[2], "0C");
+	assert_int_equal(w.at[0], 100);
+	assert_int_equal(w.reason[0], 1);
+	assert_int_equal(w.reason[1], 4);
+	assert_int_equal(w.reason[2], -1);
+
+	memset(&w, 0, sizeof(w));
+	OK(store_revoked_foreach(s, "ca1", 200, walk_cb, &w, &e));
+	assert_int_equal(w.n, 2);
+	assert_string_equal(w.seen[0], "0B");
+	assert_string_equal(w.seen[1], "0C");
+
+	memset(&w, 0, sizeof(w));
+	OK(store_revoked_foreach(s, "ca1", 301, walk_cb, &w, &e));
+	assert_int_equal(w.n, 0);
+	OK(store_revoked_foreach(s, "ca2", 0, walk_cb, &w, &e));
+	assert_int_equal(w.n, 1);
+	assert_string_equal(w.seen[0], "0E");
+	memset(&w, 0, sizeof(w));
+	OK(store_revoked_foreach(s, "nope", 0, walk_cb, &w, &e));
+	assert_int_equal(w.n, 0);
+
+	/* many rows, streamed, in serial order; a callback that stops early */
+	OK(store_begin(s, &e));
+	for (i = 0; i < 3000; i++) {
+		snprintf(ser, sizeof(ser), "%04X%02X", (unsigned)(i * 7919) % 65536, i % 256);
+		insert_cert(s, ser, "big", "CN=many", 0, 9000, 10 + i);
+		OK(store_cert_revoke(s, ser, 1000 + i, 1, 0, &e));
+	}
+	OK(store_commit(s, &e));
+	memset(&o, 0, sizeof(o));
+	o.sorted = 1;
+	OK(store_revoked_foreach(s, "big", 0, order_cb, &o, &e));
+	assert_int_equal(o.n, 3000);
+	assert_true(o.sorted);
+	memset(&o, 0, sizeof(o));
+	OK(store_revoked_foreach(s, "big", 3000, order_cb, &o, &e));
+	assert_int_equal(o.n, 1000);
+
+	memset(&w, 0, sizeof(w));
+	w.stop_at = 2;
+	err_clear(&e);
+	assert_int_equal(store_revoked_foreach(s, "big", 0, walk_cb, &w, &e), 7);
+	assert_int_equal(w.n, 2);
+	/* the connection is usable right after an interrupted walk */
+	OK(store_cert_count(s, STORE_CERT_REVOKED, &n, &e));
+	assert_int_equal(n, 3004);
+	OK(store_begin(s, &e));
+	w.n = 0;
+	err_clear(&e);
+	assert_int_equal(store_revoked_foreach(s, "big", 0, walk_cb, &w, &e), 7);
+	insert_cert(s, "0F", "ca1", "CN=f", 0, 9000, 5);
+	OK(store_commit(s, &e));
+}
+
+/* ---- CRLs ---- */
+
+static void
+test_crl(void **state)
+{
+	struct store *s = fx_store(state);
+	struct store_crl c, g;
+	unsigned char der1[] = {0x30, 0x00, 0x01}, der2[] = {0x30, 0x00, 0x02, 0x00},
+		      der3[] = {0x30, 0x03};
+	struct err e;
+	int64_t n;
+
+	OK(store_crl_next_number(s, "ca1", &n, &e));
+	assert_int_equal(n, 1);
+	OK(store_crl_next_number(s, "ca1", &n, &e));
+	assert_int_equal(n, 2);
+	OK(store_crl_next_number(s, "ca2", &n, &e));
+	assert_int_equal(n, 1);
+	OK(store_crl_next_number(s, "ca1", &n, &e));
+	assert_int_equal(n, 3);
+
+	FAILS(store_crl_latest(s, "ca1", 0, &g, &e), ERR_NOTFOUND);
+	assert_string_equal(e.msg, "store: no full CRL of CA ca1");
+	store_crl_clear(&g);
+
+	memset(&c, 0, sizeof(c));
+	c.ca = (char *)"ca1";
+	c.number = 1;
+	c.this_update = 1000;
+	c.next_update = 2000;
+	c.der = der1;
+	c.derlen = sizeof(der1);
+	OK(store_crl_put(s, &c, &e));
+	c.number = 2;
+	c.this_update = 3000;
+	c.next_update = 4000;
+	c.der = der2;
+	c.derlen = sizeof(der2);
+	OK(store_crl_put(s, &c, &e));
+	c.number = 3;
+	c.delta = 1;
+	c.base_number = 2;
+	c.this_update = 3500;
+	c.next_update = 3600;
+	c.der = der3;
+	c.derlen = sizeof(der3);
+	OK(store_crl_put(s, &c, &e));
+	FAILS(store_crl_put(s, &c, &e), ERR_CONFLICT);
+
+	OK(store_crl_latest(s, "ca1", 0, &g, &e));
+	assert_string_equal(g.ca, "ca1");
+	assert_int_equal(g.number, 2);
+	assert_int_equal(g.delta, 0);
+	assert_int_equal(g.base_number, 0);
+	assert_int_equal(g.this_update, 3000);
+	assert_int_equal(g.next_update, 4000);
+	assert_int_equal(g.derlen, sizeof(der2));
+	assert_memory_equal(g.der, der2, sizeof(der2));
+	store_crl_clear(&g);
+	OK(store_crl_latest(s, "ca1", 1, &g, &e));
+	assert_int_equal(g.number, 3);
+	assert_int_equal(g.delta, 1);
+	assert_int_equal(g.base_number, 2);
+	assert_memory_equal(g.der, der3, sizeof(der3));
+	store_crl_clear(&g);
+	FAILS(store_crl_latest(s, "ca2", 1, &g, &e), ERR_NOTFOUND);
+	assert_string_equal(e.msg, "store: no delta CRL of CA ca2");
+	store_crl_clear(&g);
+}
+
+/* ---- audit ---- */
+
+struct chain {
+	int64_t n;
+	unsigned char last[STORE_HASH_LEN];
+	int ok;
+	char actions[256];
+	int stop_at;
+};
+
+static int
+chain_cb(void *arg, const struct store_audit *a)
+{
+	struct chain *c = arg;
+	unsigned char h[STORE_HASH_LEN];
+	size_t len = strlen(c->actions);
+
+	c->n++;
+	if (a->seq != c->n || memcmp(a->prev, c->last, STORE_HASH_LEN) != 0)
+		c->ok = 0;
+	store_audit_hash(a, h);
+	if (memcmp(h, a->hash, STORE_HASH_LEN) != 0)
+		c->ok = 0;
+	if (a->ts <= 0 || a->actor == NULL || a->detail == NULL)
+		c->ok = 0;
+	memcpy(c->last, a->hash, STORE_HASH_LEN);
+	snprintf(c->actions + len, sizeof(c->actions) - len, "%s%s", len ? " " : "", a->action);
+	return (c->stop_at != 0 && c->n == c->stop_at) ? 9 : 0;
+}
+
+static void
+test_audit(void **state)
+{
+	struct store *s = fx_store(state);
+	struct store_audit a;
+	unsigned char h[STORE_HASH_LEN], h2[STORE_HASH_LEN];
+	struct chain c;
+	struct err e;
+	int64_t seq;
+
+	OK(store_audit_append(s, "cli:root", "org.add", "ACME", "name=Acme", &seq, &e));
+	assert_int_equal(seq, 1);
+	OK(store_audit_append(s, "cli:root", "cert.issue", "0A", NULL, &seq, &e));
+	assert_int_equal(seq, 2);
+	OK(store_audit_append(s, "api:ACME", "cert.revoke", "0A", "reason=1", NULL, &e));
+	OK(store_begin(s, &e));
+	OK(store_audit_append(s, "cli:root", "crl.generate", "ca1", "", &seq, &e));
+	assert_int_equal(seq, 4);
+	OK(store_audit_append(s, "cli:root", "crl.delta", "ca1", "number=5", &seq, &e));
+	assert_int_equal(seq, 5);
+	OK(store_commit(s, &e));
+	FAILS(store_audit_append(s, NULL, "x", "y", "", NULL, &e), ERR_INTERNAL);
+
+	memset(&c, 0, sizeof(c));
+	c.ok = 1;
+	OK(store_audit_foreach(s, chain_cb, &c, &e));
+	assert_int_equal(c.n, 5);
+	assert_true(c.ok);
+	assert_string_equal(c.actions, "org.add cert.issue cert.revoke crl.generate crl.delta");
+
+	OK(store_audit_head(s, &seq, h, &e));
+	assert_int_equal(seq, 5);
+	assert_memory_equal(h, c.last, STORE_HASH_LEN);
+
+	/* the hash covers every field and separates them */
+	memset(&a, 0, sizeof(a));
+	a.seq = 1;
+	a.ts = 2;
+	a.actor = (char *)"ab";
+	a.action = (char *)"c";
+	a.object = (char *)"";
+	a.detail = (char *)"";
+	store_audit_hash(&a, h);
+	a.actor = (char *)"a";
+	a.action = (char *)"bc";
+	store_audit_hash(&a, h2);
+	assert_memory_not_equal(h, h2, STORE_HASH_LEN);
+	a.actor = (char *)"ab";
+	a.action = (char *)"c";
+	a.ts = 3;
+	store_audit_hash(&a, h2);
+	assert_memory_not_equal(h, h2, STORE_HASH_LEN);
+
+	/* a callback that stops */
+	memset(&c, 0, sizeof(c));
+	c.ok = 1;
+	c.stop_at = 2;
+	err_clear(&e);
+	assert_int_equal(store_audit_foreach(s, chain_cb, &c, &e), 9);
+	assert_int_equal(c.n, 2);
+	OK(store_audit_head(s, &seq, h, &e));
+	assert_int_equal(seq, 5);
+}
+
+/* Known answer for the hash layout: prev || seq || ts || len-prefixed fields. */
+static void
+test_audit_hash_layout(void **state)
+{
+	static const unsigned char want[] = {
+	    /* python3: sha256(b"\xab" * 32 + pack(">qq", seq, ts) + (pack(">I", len) + f)...) */
+	    0x86, 0xb0, 0xa6, 0xf6, 0x14, 0x2c, 0x51, 0x6e, 0x6e, 0x64, 0x90,
+	    0x0b, 0xe8, 0x3f, 0x91, 0x8d, 0x04, 0x11, 0xfd, 0xb7, 0x41, 0xd3,
+	    0xa3, 0xdf, 0xea, 0x33, 0x4f, 0x8b, 0xdb, 0x69, 0x85, 0x4b};
+	struct store_audit a;
+	unsigned char h[STORE_HASH_LEN];
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	memset(a.prev, 0xab, sizeof(a.prev));
+	a.seq = 0x0102030405060708LL;
+	a.ts = 1700000000;
+	a.actor = (char *)"cli:root";
+	a.action = (char *)"cert.issue";
+	a.object = (char *)"0A1B";
+	a.detail = (char *)"";
+	store_audit_hash(&a, h);
+	assert_memory_equal(h, want, sizeof(want));
+}
+
+/* Two processes appending at once: the head lock keeps one unbroken chain. */
+static void
+test_audit_concurrent(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = fx_store(state);
+	pid_t pids[2];
+	struct chain c;
+	struct err e;
+	int i, status;
+
+	for (i = 0; i < 2; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			struct store *cs = NULL;
+			struct err ce;
+			int j, rc = 0;
+
+			err_clear(&ce);
+			if (store_open(&cs, f->spec, &ce) != 0)
+				rc = 1;
+			for (j = 0; j < 40 && rc == 0; j++) {
+				rc = store_audit_append(cs, i ? "child:1" : "child:0", "test.append",
+							"x", "", NULL, &ce) != 0;
+			}
+			if (rc != 0)
+				fprintf(stderr, "child %d: %s\n", i, ce.msg);
+			store_close(cs);
+			_exit(rc);
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	memset(&c, 0, sizeof(c));
+	c.ok = 1;
+	OK(store_audit_foreach(s, chain_cb, &c, &e));
+	assert_int_equal(c.n, 80);
+	assert_true(c.ok);
+}
+
+/* ---- counters, transactions, connections ---- */
+
+static void
+test_counter(void **state)
+{
+	struct store *s = fx_store(state);
+	struct err e;
+	int64_t v;
+
+	OK(store_counter_add(s, "tickets", 1, &v, &e));
+	assert_int_equal(v, 1);
+	OK(store_counter_add(s, "tickets", 5, &v, &e));
+	assert_int_equal(v, 6);
+	OK(store_counter_add(s, "tickets", -2, &v, &e));
+	assert_int_equal(v, 4);
+	OK(store_counter_add(s, "tsa", 0, &v, &e));
+	assert_int_equal(v, 0);
+	OK(store_begin(s, &e));
+	OK(store_counter_add(s, "tsa", 10, &v, &e));
+	OK(store_counter_add(s, "tsa", 10, &v, &e));
+	assert_int_equal(v, 20);
+	OK(store_commit(s, &e));
+	OK(store_counter_add(s, "tickets", 0, &v, &e));
+	assert_int_equal(v, 4);
+}
+
+static void
+test_rollback(void **state)
+{
+	struct store *s = fx_store(state);
+	unsigned char h[STORE_HASH_LEN];
+	struct store_org o;
+	struct store_ticket t;
+	int64_t org = 0, v, seq;
+	struct err e;
+
+	OK(store_begin(s, &e));
+	FAILS(store_begin(s, &e), ERR_INTERNAL);
+	OK(store_org_add(s, "ACME", "Acme", NULL, 0, &org, &e));
+	OK(store_ticket_add(s, org, "T-1", "server", &e));
+	insert_cert(s, "0A", "ca", "CN=a", org, 9000, 1);
+	OK(store_cert_revoke(s, "0A", 10, 1, 0, &e));
+	OK(store_audit_append(s, "cli:root", "org.add", "ACME", "", NULL, &e));
+	OK(store_counter_add(s, "c", 7, &v, &e));
+	OK(store_crl_next_number(s, "ca", &v, &e));
+	store_rollback(s);
+	store_rollback(s); /* no transaction: nothing to do */
+
+	FAILS(store_org_get(s, "ACME", &o, &e), ERR_NOTFOUND);
+	store_org_clear(&o);
+	FAILS(store_ticket_get(s, "T-1", &t, &e), ERR_NOTFOUND);
+	store_ticket_clear(&t);
+	OK(store_cert_count(s, -1, &v, &e));
+	assert_int_equal(v, 0);
+	OK(store_audit_head(s, &seq, h, &e));
+	assert_int_equal(seq, 0);
+	assert_memory_equal(h, zero_hash, STORE_HASH_LEN);
+	OK(store_counter_add(s, "c", 0, &v, &e));
+	assert_int_equal(v, 0);
+	OK(store_crl_next_number(s, "ca", &v, &e));
+	assert_int_equal(v, 1);
+	FAILS(store_commit(s, &e), ERR_INTERNAL);
+
+	/* after a rollback the connection starts new transactions normally */
+	OK(store_begin(s, &e));
+	OK(store_org_add(s, "ACME", "Acme", NULL, 0, &org, &e));
+	OK(store_commit(s, &e));
+	OK(store_org_get(s, "ACME", &o, &e));
+	store_org_clear(&o);
+}
+
+static void
+test_two_connections(void **state)
+{
+	struct fx *f = *state;
+	struct store *a = fx_store(state), *b = fx_open(f);
+	struct store_cert g;
+	struct store_org o;
+	struct chain c;
+	struct err e;
+	int64_t v;
+
+	OK(store_org_add(a, "A", "A", NULL, 0, NULL, &e));
+	OK(store_org_add(b, "B", "B", NULL, 0, NULL, &e));
+	FAILS(store_org_add(b, "A", "again", NULL, 0, NULL, &e), ERR_CONFLICT);
+	OK(store_org_get(a, "B", &o, &e));
+	store_org_clear(&o);
+	insert_cert(a, "01", "ca", "CN=a", 0, 9000, 1);
+	OK(store_cert_revoke(b, "01", 5, 1, 0, &e));
+	OK(store_cert_get(a, "01", &g, &e));
+	assert_int_equal(g.status, STORE_CERT_REVOKED);
+	store_cert_clear(&g);
+
+	OK(store_begin(a, &e));
+	insert_cert(a, "02", "ca", "CN=b", 0, 9000, 2);
+	OK(store_audit_append(a, "a", "cert.issue", "02", "", NULL, &e));
+	OK(store_commit(a, &e));
+	OK(store_begin(b, &e));
+	insert_cert(b, "03", "ca", "CN=c", 0, 9000, 3);
+	OK(store_audit_append(b, "b", "cert.issue", "03", "", NULL, &e));
+	OK(store_commit(b, &e));
+	OK(store_audit_append(a, "a", "x", "y", "", NULL, &e));
+	OK(store_counter_add(a, "n", 1, &v, &e));
+	OK(store_counter_add(b, "n", 1, &v, &e));
+	assert_int_equal(v, 2);
+
+	OK(store_cert_count(b, -1, &v, &e));
+	assert_int_equal(v, 3);
+	memset(&c, 0, sizeof(c));
+	c.ok = 1;
+	OK(store_audit_foreach(b, chain_cb, &c, &e));
+	assert_int_equal(c.n, 3);
+	assert_true(c.ok);
+	store_close(b);
+}
+
+/* PostgreSQL: a connection the server dropped is re-established, statements prepared again. */
+static void
+test_pg_reconnect(void **state)
+{
+	struct store *s = fx_store(state);
+	struct store_cert g;
+	struct err e;
+	int64_t n;
+
+	if (!cur_pg)
+		return; /* SQLite has no server connection to lose */
+	insert_cert(s, "01", "ca", "CN=a", 0, 9000, 1);
+	pg_raw("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> "
+	       "pg_backend_pid() AND datname = current_database() AND "
+	       "backend_type = 'client backend'");
+	err_clear(&e);
+	(void)store_ping(s, &e); /* may fail: this is where the loss is noticed */
+	OK(store_ping(s, &e));
+	insert_cert(s, "02", "ca", "CN=b", 0, 9000, 2);
+	OK(store_cert_get(s, "01", &g, &e));
+	store_cert_clear(&g);
+	OK(store_cert_count(s, -1, &n, &e));
+	assert_int_equal(n, 2);
+	OK(store_begin(s, &e));
+	OK(store_audit_append(s, "a", "b", "c", "", NULL, &e));
+	OK(store_commit(s, &e));
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    T(test_migrations),
+	    T(test_migrations_concurrent),
+	    T(test_open_failures),
+	    T(test_free_null),
+	    T(test_org),
+	    T(test_ticket),
+	    T(test_cert_insert_get),
+	    T(test_cert_duplicate_in_tx),
+	    T(test_cert_list),
+	    T(test_cert_revoke),
+	    T(test_revoked_foreach),
+	    T(test_crl),
+	    T(test_audit),
+	    T(test_audit_hash_layout),
+	    T(test_audit_concurrent),
+	    T(test_counter),
+	    T(test_rollback),
+	    T(test_two_connections),
+	    T(test_pg_reconnect),
+	};
+	int fails = 0;
+
+	fails += cmocka_run_group_tests_name("store on sqlite", tests, grp_sqlite, NULL);
+	fails += cmocka_run_group_tests_name("store on postgresql", tests, grp_pg, NULL);
+	return fails != 0;
+}
