@@ -5,7 +5,8 @@
  * through `openssl ca -batch`: once as one process per request (how operators script it) and
  * once with -infiles (one process for all, openssl's fastest mode).  Prints rates and ratios.
  *
- * usage: issue [-n CERTS] [-t THREADS] [-b BATCH] [-s OPENSSL_SINGLE_SAMPLE] [-k] [-S STORE]
+ * usage: issue [-n CERTS] [-t THREADS] [-b BATCH] [-s OPENSSL_SINGLE_SAMPLE] [-k] [-S STORE] [-x]
+ * (-x: shomei only, for profiling; -k: keep the data directory)
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -44,7 +45,7 @@ now_s(void)
 
 /* A P-256 CSR for host<i>.bench.example with a matching DNS SAN, as DER and as a PEM file. */
 static void
-make_csr(size_t i, const char *dir, unsigned char **der, size_t *derlen)
+make_csr(size_t i, const char *dir, unsigned char **der, size_t *derlen, int write_file)
 {
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	X509_REQ *req = X509_REQ_new();
@@ -70,11 +71,13 @@ make_csr(size_t i, const char *dir, unsigned char **der, size_t *derlen)
 		fatalx("bench: cannot make CSR");
 	*der = p;
 	*derlen = (size_t)len;
-	path = xasprintf("%s/%zu.csr", dir, i);
-	if ((f = fopen(path, "w")) == NULL || !PEM_write_X509_REQ(f, req))
-		fatalx("bench: cannot write %s", path);
-	fclose(f);
-	free(path);
+	if (write_file) { /* for openssl ca */
+		path = xasprintf("%s/%zu.csr", dir, i);
+		if ((f = fopen(path, "w")) == NULL || !PEM_write_X509_REQ(f, req))
+			fatalx("bench: cannot write %s", path);
+		fclose(f);
+		free(path);
+	}
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	X509_NAME_free(n);
 	X509_REQ_free(req);
@@ -137,14 +140,14 @@ main(int argc, char **argv)
 	char dir[] = "/tmp/shomei-bench.XXXXXX";
 	char *csrdir, *ocadir, *cmd;
 	long n = 20000, threads = 2, batch = 512, single = 300;
-	int ch, keep = 0, failed = 0;
+	int ch, keep = 0, failed = 0, only_shomei = 0;
 	size_t i, chunk = 2000;
 	double t0, t1, shomei_rate, oca_batch_rate, oca_single_rate;
 	int64_t count = 0;
 	const char *storespec = NULL;
 	FILE *f;
 
-	while ((ch = getopt(argc, argv, "n:t:b:s:kS:")) != -1) {
+	while ((ch = getopt(argc, argv, "n:t:b:s:kS:x")) != -1) {
 		switch (ch) {
 		case 'n': util_parse_long(optarg, 1, 10000000, &n); break;
 		case 't': util_parse_long(optarg, 1, 256, &threads); break;
@@ -152,9 +155,10 @@ main(int argc, char **argv)
 		case 's': util_parse_long(optarg, 1, 100000, &single); break;
 		case 'k': keep = 1; break;
 		case 'S': storespec = optarg; break;
+		case 'x': only_shomei = 1; break;
 		default:
 			fprintf(stderr, "usage: issue [-n N] [-t THREADS] [-b BATCH] [-s SAMPLE] [-k]"
-					" [-S STORE]\n");
+					" [-S STORE] [-x]\n");
 			return 2;
 		}
 	}
@@ -181,7 +185,7 @@ main(int argc, char **argv)
 	csr = xcalloc((size_t)n, sizeof(*csr));
 	csrlen = xcalloc((size_t)n, sizeof(*csrlen));
 	for (i = 0; i < (size_t)n; i++)
-		make_csr(i, csrdir, &csr[i], &csrlen[i]);
+		make_csr(i, csrdir, &csr[i], &csrlen[i], !only_shomei);
 
 	/* ---- shomei ---- */
 	if (ca_open(dir, CA_OPEN_SIGNER, &ca, &e) == -1 || ca_batch_start(ca, (size_t)batch, &e) == -1)
@@ -211,6 +215,8 @@ main(int argc, char **argv)
 	       n, t1 - t0, shomei_rate, threads, batch, (long long)count, failed);
 	fflush(stdout);
 	ca_close(ca);
+	if (only_shomei)
+		goto done;
 
 	/* ---- openssl ca, same CA key and certificate, same extensions ---- */
 	f = fopen(xasprintf("%s/ca.cnf", ocadir), "w");
@@ -280,6 +286,7 @@ main(int argc, char **argv)
 	printf("note: shomei's count includes fsync'ed commits and audit entries; openssl ca "
 	       "writes index.txt without fsync\n");
 
+done:
 	if (!keep) {
 		cmd = xasprintf("rm -rf %s", dir);
 		run(cmd);

@@ -81,7 +81,6 @@ struct ca_issue_req {
 };
 
 struct ca_issued {
-	X509 *cert;
 	char serial[STORE_SERIAL_MAX];
 	unsigned char *der;
 	size_t derlen;

@@ -18,7 +18,6 @@ ca_issued_clear(struct ca_issued *o)
 {
 	if (o == NULL)
 		return;
-	X509_free(o->cert);
 	free(o->der);
 	memset(o, 0, sizeof(*o));
 }
@@ -116,12 +115,12 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 	struct x509_template t;
 	struct store_cert rec;
 	struct err e2;
-	X509 *tbs = NULL, *cert = NULL;
+	X509 *tbs = NULL;
 	unsigned char *tbsder = NULL, *sig = NULL, *der = NULL;
-	size_t tbslen = 0, siglen = 0;
+	size_t tbslen = 0, siglen = 0, len = 0;
 	time_t now, ca_end;
 	long days;
-	int have_org = 0, tries, rc = -1, len;
+	int have_org = 0, tries, rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	memset(&org, 0, sizeof(org));
@@ -168,6 +167,7 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 	t.profile = prof;
 	t.subject = csr->subject;
 	t.pubkey = csr->pkey;
+	t.spki = csr->spki; /* copied as is: no key re-encoding */
 	t.sans = csr->sans;
 	t.not_before = now - 60; /* tolerate relying parties' clock skew */
 	t.not_after = t.not_before + days * 86400;
@@ -177,11 +177,10 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 
 	for (tries = 0; tries < CA_ISSUE_TRIES; tries++) {
 		X509_free(tbs);
-		X509_free(cert);
 		OPENSSL_free(tbsder);
 		free(sig);
 		free(der);
-		tbs = cert = NULL;
+		tbs = NULL;
 		tbsder = der = sig = NULL;
 		x509_serial_new(t.serial, &t.serial_len);
 		if (x509_tbs_build(&ca->issuer, &t, &tbs, e) == -1)
@@ -193,22 +192,19 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 		if (signer_sign(ca->signer, SIGNER_OP_SIGN_CERT, tbsder, tbslen, &sig, &siglen, e) ==
 		    -1)
 			goto out;
-		if (x509_assemble(tbsder, tbslen, sig, siglen, &cert, e) == -1)
+		/* DER only: parsing it back would decode the key once more */
+		if (x509_assemble_der(tbsder, tbslen, sig, siglen, &der, &len, e) == -1)
 			goto out;
-		if ((len = i2d_X509(cert, &der)) <= 0) {
-			err_ssl(e, ERR_INTERNAL, "issue: cannot encode certificate");
-			goto out;
-		}
 
 		store_cert_clear(&rec);
 		memset(&rec, 0, sizeof(rec));
-		if (x509_serial_hex(X509_get0_serialNumber(cert), rec.serial, sizeof(rec.serial)) ==
+		if (x509_serial_hex(X509_get0_serialNumber(tbs), rec.serial, sizeof(rec.serial)) ==
 		    -1) {
 			err_set(e, ERR_INTERNAL, "issue: cannot format serial");
 			goto out;
 		}
 		rec.ca = xstrdup(ca->name);
-		rec.subject = x509_name_text(X509_get_subject_name(cert));
+		rec.subject = x509_name_text(X509_get_subject_name(tbs));
 		rec.sans = x509_sans_text(csr->sans);
 		rec.profile = xstrdup(prof->name);
 		rec.org_id = have_org ? org.id : 0;
@@ -218,7 +214,7 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 		rec.reason = -1;
 		rec.predecessor = req->predecessor ? xstrdup(req->predecessor) : NULL;
 		rec.der = der;
-		rec.derlen = (size_t)len;
+		rec.derlen = len;
 		rec.created = now;
 
 		err_clear(&e2);
@@ -240,10 +236,8 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 		goto out;
 	}
 	memcpy(out->serial, rec.serial, sizeof(out->serial));
-	out->cert = cert;
 	out->der = der;
-	out->derlen = (size_t)len;
-	cert = NULL;
+	out->derlen = len;
 	der = NULL;
 	rc = 0;
 out:
@@ -253,7 +247,6 @@ out:
 	store_org_clear(&org);
 	csr_free(csr);
 	X509_free(tbs);
-	X509_free(cert);
 	OPENSSL_free(tbsder);
 	free(sig);
 	free(der);

@@ -128,7 +128,8 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 		rc = cli_fail(&e);
 		goto out;
 	}
-	if ((b = BIO_new(BIO_s_mem())) == NULL || !PEM_write_bio_X509(b, out.cert))
+	if ((b = BIO_new(BIO_s_mem())) == NULL ||
+	    !PEM_write_bio(b, PEM_STRING_X509, "", out.der, (long)out.derlen))
 		fatalx("issue: cannot encode PEM");
 	n = BIO_get_mem_data(b, &p);
 	if (outfile != NULL) {

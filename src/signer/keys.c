@@ -41,6 +41,19 @@
 /* The pkcs11 engine of this process (see signer_engine_release()), and who loaded it. */
 static ENGINE *keys_engine;
 static pid_t keys_engine_pid;
+/*
+ * Set once this process has initialised a PKCS#11 module.  libp11 never finalises a module
+ * (its engine_finish skips C_Finalize to avoid a deadlock), so a child forked afterwards
+ * would inherit the module's state, including the login: a signer started with a wrong PIN
+ * would still work.  signer_spawn_fd() refuses to fork from such a process.
+ */
+static pid_t keys_engine_used;
+
+int
+signer_engine_used(void)
+{
+	return keys_engine_used != 0 && keys_engine_used == getpid();
+}
 
 void
 signer_secret_free(char *s)
@@ -479,6 +492,7 @@ keys_engine_get(const struct conf *c, struct err *e)
 		err_ssl(e, ERR_REFUSED, "signer: pkcs11: cannot set the PIN");
 		goto out;
 	}
+	keys_engine_used = getpid();
 	if (!ENGINE_init(eng)) {
 		err_ssl(e, ERR_REFUSED, "signer: pkcs11: cannot initialise module %s", module);
 		goto out;
@@ -530,10 +544,14 @@ out:
 int
 signer_key_load(const struct conf *c, const char *spec, EVP_PKEY **out, struct err *e)
 {
+	int rc;
+
 	*out = NULL;
 	if (strncmp(spec, "pkcs11:", 7) == 0)
-		return keys_pkcs11_load(c, spec, out, e);
-	return keys_file_load(c, spec, out, e);
+		rc = keys_pkcs11_load(c, spec, out, e);
+	else
+		rc = keys_file_load(c, spec, out, e);
+	return rc;
 }
 
 /* ---- signing ---- */

@@ -95,7 +95,13 @@ int signer_sign(struct signer_client *, enum signer_op, const unsigned char *tbs
  * end; no key material is ever in the parent's memory.  *pid may be NULL.
  */
 int signer_spawn(const struct conf *, struct signer_client **, pid_t *pid, struct err *);
-/* Same, but returns the raw fd (used by the supervisor, which hands it to the web process). */
+/*
+ * Same, but returns the raw fd (used by the supervisor, which hands it to the web process).
+ * Both fork from a process that should be single-threaded at that moment (the supervisor,
+ * the CLI): the child goes on to use OpenSSL and malloc, not just async-signal-safe calls.
+ * The readiness answer is awaited for 30 s; a REFUSED one (bad key, passphrase, PIN, ...) is
+ * returned as ERR_REFUSED with the signer's message, and the child is reaped.
+ */
 int signer_spawn_fd(const struct conf *, int *fd, pid_t *pid, struct err *);
 
 /*
@@ -111,11 +117,14 @@ int signer_spawn_fd(const struct conf *, int *fd, pid_t *pid, struct err *);
  * 0600, written atomically.  An empty passphrase is refused.
  *
  * signer_passphrase(): key_passphrase, else the environment variable named by
- * key_passphrase_env, else the first line of key_passphrase_file.  Caller releases *out with
- * signer_secret_free() (wipes it).
+ * key_passphrase_env, else the contents of key_passphrase_file without trailing newlines.
+ * Caller releases *out with signer_secret_free() (wipes it).
  *
  * signer_engine_release(): drops the pkcs11 engine that signer_key_load() keeps for this
- * process (free the keys from it first); call before exit or before forking a signer.
+ * process (free the keys from it first).  libp11 never finalises the PKCS#11 module, so a
+ * process that has loaded a pkcs11 key keeps the module's state (and login) for good:
+ * signer_spawn() refuses to fork a signer from it.  Start signers before loading such keys,
+ * or load them in a child.
  */
 int signer_key_load(const struct conf *, const char *spec, EVP_PKEY **out, struct err *);
 int signer_key_write(const char *path, EVP_PKEY *, const char *passphrase, struct err *);

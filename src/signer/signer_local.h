@@ -94,6 +94,9 @@ struct signer_keys {
 int signer_keys_load(const struct conf *, struct signer_keys *, struct err *);
 void signer_keys_free(struct signer_keys *);
 
+/* 1 when this process has initialised a PKCS#11 module (it must not fork a signer). */
+int signer_engine_used(void);
+
 /* Signs tbs with k's key and digest; *sig is malloc'ed (caller frees). */
 int signer_key_sign(const struct signer_key *k, const unsigned char *tbs, size_t len,
 		    unsigned char **sig, size_t *siglen, struct err *);

@@ -357,6 +357,48 @@ out:
 	return rc;
 }
 
+/*
+ * The subject public key: the template's SPKI copied byte for byte when given (the CSR's,
+ * already checked), else encoded from the EVP_PKEY.
+ */
+static int
+set_spki(X509 *x, const struct x509_template *t, struct err *e)
+{
+	ASN1_OBJECT *aobj = NULL;
+	const ASN1_OBJECT *ao;
+	const unsigned char *pk;
+	const void *pval;
+	X509_ALGOR *palg;
+	unsigned char *copy = NULL;
+	void *pv = NULL;
+	int pklen, ptype;
+
+	if (t->spki == NULL) {
+		if (!X509_set_pubkey(x, t->pubkey))
+			return err_ssl(e, ERR_REFUSED, "x509: cannot encode the public key");
+		return 0;
+	}
+	if (!X509_PUBKEY_get0_param(&aobj, &pk, &pklen, &palg, (X509_PUBKEY *)t->spki) ||
+	    pklen <= 0)
+		return err_set(e, ERR_REFUSED, "x509: unreadable subject public key info");
+	X509_ALGOR_get0(&ao, &ptype, &pval, palg);
+	if (ptype == V_ASN1_OBJECT)
+		pv = OBJ_dup(pval);
+	else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
+		return err_set(e, ERR_REFUSED,
+			       "x509: public key algorithm parameters must be a named curve or "
+			       "NULL");
+	copy = OPENSSL_memdup(pk, (size_t)pklen);
+	if (copy == NULL || (ptype == V_ASN1_OBJECT && pv == NULL) ||
+	    !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), OBJ_dup(ao), ptype, pv, copy,
+				    pklen)) {
+		OPENSSL_free(copy);
+		ASN1_OBJECT_free(pv);
+		return err_ssl(e, ERR_INTERNAL, "x509: cannot set the public key");
+	}
+	return 0;
+}
+
 int
 x509_tbs_build(const struct x509_issuer *is, const struct x509_template *t, X509 **out,
 	       struct err *e)
@@ -391,10 +433,8 @@ x509_tbs_build(const struct x509_issuer *is, const struct x509_template *t, X509
 	}
 	if (set_time(x, t->not_before, 0, e) == -1 || set_time(x, t->not_after, 1, e) == -1)
 		goto out;
-	if (!X509_set_pubkey(x, t->pubkey)) {
-		err_ssl(e, ERR_REFUSED, "x509: cannot encode the public key");
+	if (set_spki(x, t, e) == -1)
 		goto out;
-	}
 	if (add_bc(x, p, e) == -1 || add_ku(x, p, t->pubkey, e) == -1 || add_eku(x, p, e) == -1 ||
 	    add_key_ids(x, is, e) == -1)
 		goto out;
@@ -506,16 +546,16 @@ tbs_sigalg(const unsigned char *tbs, size_t len, const unsigned char **alg, size
 }
 
 int
-x509_assemble(const unsigned char *tbs, size_t tbslen, const unsigned char *sig, size_t siglen,
-	      X509 **out, struct err *e)
+x509_assemble_der(const unsigned char *tbs, size_t tbslen, const unsigned char *sig,
+		  size_t siglen, unsigned char **out, size_t *outlen, struct err *e)
 {
-	const unsigned char *alg, *p;
+	const unsigned char *alg;
 	unsigned char *der = NULL, *w;
 	size_t alglen, bitlen, content, total;
-	X509 *x = NULL;
 	int rc = -1;
 
 	*out = NULL;
+	*outlen = 0;
 	if (tbs == NULL || sig == NULL || tbslen > 0x1000000 || siglen > 0x100000 ||
 	    tbs_sigalg(tbs, tbslen, &alg, &alglen) == -1) {
 		err_set(e, ERR_INTERNAL, "x509: assemble: not a TBSCertificate");
@@ -539,6 +579,28 @@ x509_assemble(const unsigned char *tbs, size_t tbslen, const unsigned char *sig,
 		err_set(e, ERR_INTERNAL, "x509: assemble: length mismatch");
 		goto out;
 	}
+	*out = der;
+	*outlen = total;
+	der = NULL;
+	rc = 0;
+out:
+	free(der);
+	return rc;
+}
+
+int
+x509_assemble(const unsigned char *tbs, size_t tbslen, const unsigned char *sig, size_t siglen,
+	      X509 **out, struct err *e)
+{
+	const unsigned char *p;
+	unsigned char *der = NULL;
+	size_t total = 0;
+	X509 *x = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	if (x509_assemble_der(tbs, tbslen, sig, siglen, &der, &total, e) == -1)
+		goto out;
 	p = der;
 	if ((x = d2i_X509(NULL, &p, (long)total)) == NULL || p != der + total) {
 		err_ssl(e, ERR_INTERNAL, "x509: assemble: the certificate does not parse");

@@ -2,6 +2,10 @@
  * csr: PKCS#10 certificate requests (RFC 2986) from untrusted bytes, PEM or DER, and the key
  * strength rules shared with the linter.  Everything here is fuzzed (tests/fuzz/fuzz_csr.c).
  */
+/* d2i_EC_PUBKEY/d2i_RSA_PUBKEY: the legacy decoders are 8x faster than OpenSSL 3.0's
+ * provider path for the one key every request carries. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
 #include <stdio.h>
 #include <string.h>
 
@@ -103,7 +107,9 @@ csr_free(struct csr *c)
 {
 	if (c == NULL)
 		return;
-	X509_REQ_free(c->req);
+	EVP_PKEY_free(c->pkey);
+	X509_NAME_free(c->subject);
+	X509_PUBKEY_free(c->spki);
 	GENERAL_NAMES_free(c->sans);
 	free(c);
 }
@@ -214,22 +220,53 @@ out:
 	return rc;
 }
 
-/* The signature algorithm of the request must use SHA-2 (or be Ed25519 / RSASSA-PSS). */
+/*
+ * One DER TLV at *p with at most *left bytes: definite length only, tag and class as
+ * expected, constructed for SEQUENCE and [0] (the attributes), primitive otherwise.
+ * tlv/tlvlen cover the whole element, val/vlen its contents.  Advances *p and *left.
+ */
 static int
-csr_sigalg_check(const X509_REQ *req, struct err *e)
+csr_tlv(const unsigned char **p, long *left, int tag, int cls, const unsigned char **tlv,
+	long *tlvlen, const unsigned char **val, long *vlen)
 {
-	const X509_ALGOR *alg = NULL;
+	const unsigned char *q = *p;
+	long len;
+	int t, c, r, cons = tag == V_ASN1_SEQUENCE || cls == V_ASN1_CONTEXT_SPECIFIC;
+
+	if (*left <= 0)
+		return -1;
+	r = ASN1_get_object(&q, &len, &t, &c, *left);
+	if ((r & 0x80) || (r & 0x01) || t != tag || c != cls || !!(r & V_ASN1_CONSTRUCTED) != cons)
+		return -1;
+	if (tlv != NULL) {
+		*tlv = *p;
+		*tlvlen = (long)(q - *p) + len;
+	}
+	if (val != NULL) {
+		*val = q;
+		*vlen = len;
+	}
+	*left -= (long)(q - *p) + len;
+	*p = q + len;
+	return 0;
+}
+
+/* The signature algorithm must use SHA-2 (or be Ed25519 / RSASSA-PSS); returns its NID. */
+static int
+csr_sigalg_check(const X509_ALGOR *alg, int *sig_nid, int *md_nid, int *pk_nid, struct err *e)
+{
 	const ASN1_OBJECT *obj = NULL;
-	int nid, md = NID_undef, pk = NID_undef;
+	int nid;
 	char tmp[80];
 
-	X509_REQ_get0_signature(req, NULL, &alg);
+	*md_nid = *pk_nid = NID_undef;
 	if (alg != NULL)
 		X509_ALGOR_get0(&obj, NULL, NULL, alg);
 	nid = obj != NULL ? OBJ_obj2nid(obj) : NID_undef;
-	if (nid != NID_undef && OBJ_find_sigid_algs(nid, &md, &pk)) {
-		if (md == NID_sha256 || md == NID_sha384 || md == NID_sha512 ||
-		    (md == NID_undef && (nid == NID_ED25519 || nid == NID_rsassaPss)))
+	*sig_nid = nid;
+	if (nid != NID_undef && OBJ_find_sigid_algs(nid, md_nid, pk_nid)) {
+		if (*md_nid == NID_sha256 || *md_nid == NID_sha384 || *md_nid == NID_sha512 ||
+		    (*md_nid == NID_undef && (nid == NID_ED25519 || nid == NID_rsassaPss)))
 			return 0;
 	}
 	if (obj == NULL || OBJ_obj2txt(tmp, sizeof(tmp), obj, 0) <= 0)
@@ -238,46 +275,56 @@ csr_sigalg_check(const X509_REQ *req, struct err *e)
 		       tmp);
 }
 
-/* Requested extensions: at most one extensionRequest attribute, no duplicates, SANs parsed. */
+/*
+ * Requested extensions from the attributes: at most one extensionRequest, no duplicate
+ * extensions, SANs parsed and checked.
+ */
 static int
-csr_extensions(struct csr *c, struct err *e)
+csr_extensions(struct csr *c, const unsigned char *attrs, long attrslen, struct err *e)
 {
 	STACK_OF(X509_EXTENSION) *exts = NULL;
+	X509_ATTRIBUTE *attr = NULL;
 	X509_EXTENSION *ext;
-	X509_ATTRIBUTE *attr;
 	ASN1_TYPE *val;
 	const ASN1_OBJECT *oi, *oj;
+	const unsigned char *p = attrs, *tlv, *q;
 	char tmp[80];
-	int i, j, idx, nattr = 0, rc = -1;
-	static const int ext_nids[] = {NID_ext_req, NID_ms_ext_req};
+	long left = attrslen, tlvlen;
+	int i, j, nid, nattr = 0, rc = -1;
 
-	for (i = 0; i < 2; i++) {
-		idx = -1;
-		while ((idx = X509_REQ_get_attr_by_NID(c->req, ext_nids[i], idx)) >= 0) {
-			nattr++;
-			attr = X509_REQ_get_attr(c->req, idx);
-			if (X509_ATTRIBUTE_count(attr) != 1 ||
-			    (val = X509_ATTRIBUTE_get0_type(attr, 0)) == NULL ||
-			    val->type != V_ASN1_SEQUENCE) {
-				err_set(
-				    e, ERR_REFUSED,
-				    "csr: RFC 2985 5.4.2: malformed extensionRequest attribute");
-				goto out;
-			}
+	while (left > 0) {
+		if (csr_tlv(&p, &left, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &tlv, &tlvlen, NULL,
+			    NULL) == -1) {
+			err_set(e, ERR_REFUSED, "csr: RFC 2986 4.1: malformed attribute");
+			goto out;
 		}
-	}
-	if (nattr == 0) {
-		rc = 0;
-		goto out;
-	}
-	if (nattr > 1) {
-		err_set(e, ERR_REFUSED, "csr: RFC 2985 5.4.2: more than one extensionRequest");
-		goto out;
-	}
-	if ((exts = X509_REQ_get_extensions(c->req)) == NULL) {
-		err_ssl(e, ERR_REFUSED,
-		        "csr: RFC 2985 5.4.2: malformed extensionRequest attribute");
-		goto out;
+		q = tlv;
+		X509_ATTRIBUTE_free(attr);
+		if ((attr = d2i_X509_ATTRIBUTE(NULL, &q, tlvlen)) == NULL || q != tlv + tlvlen) {
+			err_set(e, ERR_REFUSED, "csr: RFC 2986 4.1: malformed attribute");
+			goto out;
+		}
+		nid = OBJ_obj2nid(X509_ATTRIBUTE_get0_object(attr));
+		if (nid != NID_ext_req && nid != NID_ms_ext_req)
+			continue;
+		if (++nattr > 1) {
+			err_set(e, ERR_REFUSED, "csr: RFC 2985 5.4.2: more than one extensionRequest");
+			goto out;
+		}
+		if (X509_ATTRIBUTE_count(attr) != 1 ||
+		    (val = X509_ATTRIBUTE_get0_type(attr, 0)) == NULL ||
+		    val->type != V_ASN1_SEQUENCE) {
+			err_set(e, ERR_REFUSED,
+				"csr: RFC 2985 5.4.2: malformed extensionRequest attribute");
+			goto out;
+		}
+		q = val->value.sequence->data;
+		if ((exts = d2i_X509_EXTENSIONS(NULL, &q, val->value.sequence->length)) == NULL ||
+		    q != val->value.sequence->data + val->value.sequence->length) {
+			err_ssl(e, ERR_REFUSED,
+				"csr: RFC 2985 5.4.2: malformed extensionRequest attribute");
+			goto out;
+		}
 	}
 	for (i = 0; i < sk_X509_EXTENSION_num(exts); i++) {
 		ext = sk_X509_EXTENSION_value(exts, i);
@@ -306,18 +353,143 @@ csr_extensions(struct csr *c, struct err *e)
 	}
 	rc = 0;
 out:
+	X509_ATTRIBUTE_free(attr);
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	return rc;
 }
 
+/*
+ * The subject public key: kept as raw SPKI (copied into certificates as is) and decoded once
+ * for the signature check, through the fast legacy decoders for EC and RSA.
+ */
+static int
+csr_key(struct csr *c, const unsigned char *spki, long spkilen, struct err *e)
+{
+	X509_ALGOR *alg = NULL;
+	ASN1_BIT_STRING *bits = NULL;
+	const ASN1_OBJECT *ao;
+	const void *pval;
+	const unsigned char *p = spki, *q, *tlv, *val;
+	long left = spkilen, tlvlen, vlen, inner;
+	struct x509_keyinfo ki;
+	unsigned char *copy = NULL;
+	void *pv = NULL;
+	EC_KEY *ec = NULL;
+	RSA *rsa = NULL;
+	int ptype, rc = -1;
+
+	if (csr_tlv(&p, &left, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, NULL, NULL, &val, &vlen) ==
+	    -1 || left != 0)
+		goto bad;
+	p = val;
+	inner = vlen;
+	if (csr_tlv(&p, &inner, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &tlv, &tlvlen, NULL, NULL) ==
+	    -1)
+		goto bad;
+	q = tlv;
+	if ((alg = d2i_X509_ALGOR(NULL, &q, tlvlen)) == NULL || q != tlv + tlvlen)
+		goto bad;
+	if (csr_tlv(&p, &inner, V_ASN1_BIT_STRING, V_ASN1_UNIVERSAL, &tlv, &tlvlen, NULL,
+		    NULL) == -1 || inner != 0)
+		goto bad;
+	q = tlv;
+	if ((bits = d2i_ASN1_BIT_STRING(NULL, &q, tlvlen)) == NULL || q != tlv + tlvlen ||
+	    (bits->flags & 0x07) != 0 || bits->length <= 0)
+		goto bad;
+	X509_ALGOR_get0(&ao, &ptype, &pval, alg);
+	if (ptype == V_ASN1_OBJECT) {
+		if ((pv = OBJ_dup(pval)) == NULL)
+			goto bad;
+	} else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF) {
+		err_set(e, ERR_REFUSED, "key: public key parameters must be a named curve or NULL");
+		goto out;
+	}
+	copy = OPENSSL_memdup(bits->data, (size_t)bits->length);
+	if ((c->spki = X509_PUBKEY_new()) == NULL || copy == NULL ||
+	    !X509_PUBKEY_set0_param(c->spki, OBJ_dup(ao), ptype, pv, copy, bits->length)) {
+		OPENSSL_free(copy);
+		ASN1_OBJECT_free(pv);
+		err_ssl(e, ERR_INTERNAL, "csr: out of memory");
+		goto out;
+	}
+	pv = NULL;
+	if (x509_spki_check(c->spki, &ki, e) == -1)
+		goto out;
+	p = spki;
+	if (ki.type == EVP_PKEY_EC) {
+		if ((ec = d2i_EC_PUBKEY(NULL, &p, spkilen)) == NULL || p != spki + spkilen ||
+		    (c->pkey = EVP_PKEY_new()) == NULL || !EVP_PKEY_assign_EC_KEY(c->pkey, ec))
+			goto bad;
+		ec = NULL;
+	} else if (ki.type == EVP_PKEY_RSA) {
+		if ((rsa = d2i_RSA_PUBKEY(NULL, &p, spkilen)) == NULL || p != spki + spkilen ||
+		    (c->pkey = EVP_PKEY_new()) == NULL || !EVP_PKEY_assign_RSA(c->pkey, rsa))
+			goto bad;
+		rsa = NULL;
+	} else if ((c->pkey = d2i_PUBKEY(NULL, &p, spkilen)) == NULL || p != spki + spkilen) {
+		goto bad;
+	}
+	rc = 0;
+	goto out;
+bad:
+	err_set(e, ERR_REFUSED, "key: missing or undecodable public key");
+out:
+	EC_KEY_free(ec);
+	RSA_free(rsa);
+	X509_ALGOR_free(alg);
+	ASN1_BIT_STRING_free(bits);
+	ERR_clear_error();
+	return rc;
+}
+
+/* Verifies the request's signature over the DER of certificationRequestInfo. */
+static int
+csr_verify(struct csr *c, const unsigned char *der, long derlen, const unsigned char *cri,
+	   long crilen, const X509_ALGOR *alg, const ASN1_BIT_STRING *sig, struct err *e)
+{
+	EVP_MD_CTX *ctx = NULL;
+	X509_REQ *req = NULL;
+	const unsigned char *p;
+	int sig_nid, md_nid, pk_nid, ok = 0;
+
+	if (csr_sigalg_check(alg, &sig_nid, &md_nid, &pk_nid, e) == -1)
+		return -1;
+	if (sig_nid == NID_rsassaPss) {
+		/* PSS carries its parameters: leave those to OpenSSL's full path (rare) */
+		p = der;
+		if ((req = d2i_X509_REQ(NULL, &p, derlen)) != NULL)
+			ok = X509_REQ_verify(req, c->pkey) == 1;
+		X509_REQ_free(req);
+	} else if (pk_nid != NID_undef && pk_nid != sig_nid &&
+		   EVP_PKEY_get_base_id(c->pkey) != pk_nid) {
+		ok = 0; /* e.g. an ECDSA signature claimed for an RSA key */
+	} else if ((ctx = EVP_MD_CTX_new()) != NULL &&
+		   EVP_DigestVerifyInit(ctx, NULL,
+					md_nid == NID_undef ? NULL : EVP_get_digestbynid(md_nid),
+					NULL, c->pkey) == 1) {
+		ok = EVP_DigestVerify(ctx, sig->data, (size_t)sig->length, cri, (size_t)crilen) ==
+		     1;
+	}
+	EVP_MD_CTX_free(ctx);
+	ERR_clear_error();
+	if (!ok)
+		return err_set(e, ERR_REFUSED, "csr: RFC 2986: signature does not verify");
+	return 0;
+}
+
 int
-csr_parse(const unsigned char *in, size_t len, struct csr **out, struct err *e)
+csr_parse_ex(const unsigned char *in, size_t len, unsigned flags, struct csr **out,
+	     struct err *e)
 {
 	struct csr *c = NULL;
 	struct buf pem;
-	const unsigned char *der, *p;
-	size_t derlen;
-	int r, rc = -1;
+	X509_ALGOR *alg = NULL;
+	ASN1_BIT_STRING *sig = NULL;
+	ASN1_INTEGER *ver = NULL;
+	const unsigned char *der, *p, *q, *body, *cri, *criv, *tlv, *spki, *attrs = NULL;
+	long derlen, left, bodylen, crilen, crivlen, inner, tlvlen, spkilen, attrslen = 0;
+	long version;
+	int rc = -1;
 
 	*out = NULL;
 	buf_init(&pem, X509_CSR_MAX);
@@ -327,53 +499,102 @@ csr_parse(const unsigned char *in, size_t len, struct csr **out, struct err *e)
 	}
 	if (len > 0 && in[0] == 0x30) {
 		der = in;
-		derlen = len;
+		derlen = (long)len;
 	} else if (len > 0 && mem_find(in, len, "-----BEGIN ") != NULL) {
 		if (csr_pem_decode(in, len, &pem, e) == -1)
 			goto out;
 		der = pem.data;
-		derlen = pem.len;
+		derlen = (long)pem.len;
 	} else {
 		err_set(e, ERR_REFUSED, "csr: not a PEM or DER certificate request");
 		goto out;
 	}
 	c = xcalloc(1, sizeof(*c));
+
+	/* CertificationRequest ::= SEQUENCE { info, signatureAlgorithm, signature } */
 	p = der;
-	if (derlen == 0 || (c->req = d2i_X509_REQ(NULL, &p, (long)derlen)) == NULL) {
-		ERR_clear_error();
-		err_set(e, ERR_REFUSED, "csr: not a PEM or DER certificate request");
-		goto out;
-	}
-	if (p != der + derlen) {
-		err_set(e, ERR_REFUSED, "csr: DER: %zu trailing bytes after the request",
-			(size_t)(der + derlen - p));
-		goto out;
-	}
-	if (X509_REQ_get_version(c->req) != X509_REQ_VERSION_1) {
+	left = derlen;
+	if (csr_tlv(&p, &left, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, NULL, NULL, &body,
+		    &bodylen) == -1)
+		goto notcsr;
+	p = body;
+	inner = bodylen;
+	if (csr_tlv(&p, &inner, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &cri, &crilen, &criv,
+		    &crivlen) == -1)
+		goto notcsr;
+	if (csr_tlv(&p, &inner, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &tlv, &tlvlen, NULL, NULL) ==
+	    -1)
+		goto notcsr;
+	q = tlv;
+	if ((alg = d2i_X509_ALGOR(NULL, &q, tlvlen)) == NULL || q != tlv + tlvlen)
+		goto notcsr;
+	if (csr_tlv(&p, &inner, V_ASN1_BIT_STRING, V_ASN1_UNIVERSAL, &tlv, &tlvlen, NULL,
+		    NULL) == -1 || inner != 0)
+		goto notcsr;
+	q = tlv;
+	if ((sig = d2i_ASN1_BIT_STRING(NULL, &q, tlvlen)) == NULL || q != tlv + tlvlen ||
+	    (sig->flags & 0x07) != 0)
+		goto notcsr;
+
+	/* CertificationRequestInfo ::= SEQUENCE { version, subject, subjectPKInfo,
+	 *   attributes [0] IMPLICIT SET OF Attribute } */
+	p = criv;
+	inner = crivlen;
+	if (csr_tlv(&p, &inner, V_ASN1_INTEGER, V_ASN1_UNIVERSAL, &tlv, &tlvlen, NULL, NULL) ==
+	    -1)
+		goto notcsr;
+	q = tlv;
+	if ((ver = d2i_ASN1_INTEGER(NULL, &q, tlvlen)) == NULL || q != tlv + tlvlen)
+		goto notcsr;
+	if ((version = ASN1_INTEGER_get(ver)) != 0) {
 		err_set(e, ERR_REFUSED, "csr: RFC 2986 4.1: version must be v1 (0), not %ld",
-			X509_REQ_get_version(c->req));
+			version);
 		goto out;
 	}
-	c->subject = X509_REQ_get_subject_name(c->req);
-	if ((c->pkey = X509_REQ_get0_pubkey(c->req)) == NULL) {
-		err_ssl(e, ERR_REFUSED, "key: missing or undecodable public key");
+	if (csr_tlv(&p, &inner, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &tlv, &tlvlen, NULL, NULL) ==
+	    -1)
+		goto notcsr;
+	q = tlv;
+	if ((c->subject = d2i_X509_NAME(NULL, &q, tlvlen)) == NULL || q != tlv + tlvlen)
+		goto notcsr;
+	if (csr_tlv(&p, &inner, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &spki, &spkilen, NULL,
+		    NULL) == -1)
+		goto notcsr;
+	if (inner > 0) {
+		if (csr_tlv(&p, &inner, 0, V_ASN1_CONTEXT_SPECIFIC, NULL, NULL, &attrs,
+			    &attrslen) == -1 || inner != 0)
+			goto notcsr;
+	}
+	/* only a request that parsed has "trailing" bytes; anything else is not a request */
+	if (left != 0) {
+		err_set(e, ERR_REFUSED, "csr: DER: %ld trailing bytes after the request", left);
 		goto out;
 	}
-	if (x509_key_check(c->pkey, e) == -1 || csr_sigalg_check(c->req, e) == -1)
+	if (csr_key(c, spki, spkilen, e) == -1)
 		goto out;
-	if ((r = X509_REQ_verify(c->req, c->pkey)) != 1) {
-		ERR_clear_error();
-		err_set(e, ERR_REFUSED, "csr: RFC 2986: signature does not verify");
+	if (!(flags & CSR_PARSE_NO_VERIFY) &&
+	    csr_verify(c, der, derlen, cri, crilen, alg, sig, e) == -1)
 		goto out;
-	}
-	if (csr_extensions(c, e) == -1)
+	if (csr_extensions(c, attrs, attrslen, e) == -1)
 		goto out;
 	*out = c;
 	c = NULL;
 	rc = 0;
+	goto out;
+notcsr:
+	err_set(e, ERR_REFUSED, "csr: not a PEM or DER certificate request");
 out:
 	ERR_clear_error();
+	X509_ALGOR_free(alg);
+	ASN1_BIT_STRING_free(sig);
+	ASN1_INTEGER_free(ver);
 	csr_free(c);
 	buf_free(&pem);
 	return rc;
+}
+
+int
+csr_parse(const unsigned char *in, size_t len, struct csr **out, struct err *e)
+{
+	return csr_parse_ex(in, len, 0, out, e);
 }

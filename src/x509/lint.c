@@ -24,7 +24,7 @@ struct lint {
 	const X509 *x;
 	const struct profile *p;
 	const struct x509_issuer *is;
-	EVP_PKEY *key; /* subject public key */
+	struct x509_keyinfo ki; /* subject public key, read from its SPKI bytes */
 	struct err *e;
 };
 
@@ -114,7 +114,9 @@ lint_serial(struct lint *l)
 static int
 lint_sigalg(struct lint *l)
 {
-	EVP_PKEY *signkey = l->is->pubkey != NULL ? l->is->pubkey : l->key;
+	/* self-issued without a given issuer key: the subject key signs (decoded only here) */
+	EVP_PKEY *signkey =
+	    l->is->pubkey != NULL ? l->is->pubkey : X509_get0_pubkey((X509 *)l->x);
 	const X509_ALGOR *got = X509_get0_tbs_sigalg(l->x);
 	const ASN1_OBJECT *obj = NULL;
 	X509_ALGOR *want = NULL;
@@ -492,7 +494,7 @@ lint_ku(struct lint *l)
 	char text[256];
 	int i, extra = 0, rc = -1;
 
-	if (EVP_PKEY_get_base_id(l->key) == EVP_PKEY_RSA)
+	if (l->ki.type == EVP_PKEY_RSA)
 		want |= l->p->ku_rsa_extra;
 	if (ext_expect(l, NID_key_usage, 1, l->p->ku_critical, "RFC 5280 4.2.1.3", &ext) == -1)
 		goto out;
@@ -722,13 +724,10 @@ x509_lint(const X509 *x, const struct profile *p, const struct x509_issuer *is, 
 	l.p = p;
 	l.is = is;
 	l.e = e;
-	if ((l.key = X509_get0_pubkey(x)) == NULL) {
-		err_ssl(e, ERR_REFUSED,
-		        "lint: RFC 5280 4.1.2.7: missing or undecodable public key");
+	if (x509_spki_check(X509_get_X509_PUBKEY(x), &l.ki, e) == -1)
 		goto out;
-	}
 	if (lint_version(&l) == -1 || lint_serial(&l) == -1 || lint_sigalg(&l) == -1 ||
-	    lint_issuer(&l) == -1 || lint_validity(&l) == -1 || x509_key_check(l.key, e) == -1 ||
+	    lint_issuer(&l) == -1 || lint_validity(&l) == -1 ||
 	    lint_ext_set(&l) == -1 || lint_subject(&l) == -1 || lint_san(&l) == -1 ||
 	    lint_bc(&l) == -1 || lint_ku(&l) == -1 || lint_eku(&l) == -1 ||
 	    lint_key_ids(&l) == -1 || lint_cdp_aia(&l) == -1 || lint_nocheck(&l) == -1)

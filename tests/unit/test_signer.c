@@ -317,6 +317,7 @@ struct tbs_opts {
 	long days;             /* validity; 0 = 90 */
 	long start;            /* notBefore offset in seconds */
 	X509 *aki_from;        /* take the AKI from this certificate instead of the CA */
+	const char *ku;        /* keyUsage; NULL = critical,digitalSignature */
 };
 
 static unsigned char *
@@ -344,7 +345,7 @@ tbs_make(struct fx *f, const struct tbs_opts *o, size_t *len)
 	X509_set_pubkey(x, f->leaf_key);
 	X509V3_set_ctx(&ctx, o->aki_from ? o->aki_from : f->ca_cert, x, NULL, NULL, 0);
 	tu_ext(x, &ctx, NID_basic_constraints, o->ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-	tu_ext(x, &ctx, NID_key_usage, "critical,digitalSignature");
+	tu_ext(x, &ctx, NID_key_usage, o->ku ? o->ku : "critical,digitalSignature");
 	tu_ext(x, &ctx, NID_ext_key_usage, "serverAuth");
 	tu_ext(x, &ctx, NID_subject_alt_name, "DNS:leaf.example");
 	tu_ext(x, &ctx, NID_subject_key_identifier, "hash");
@@ -669,6 +670,10 @@ test_cert_refusals(void **state)
 	memset(&o, 0, sizeof(o));
 	o.ca = 1;
 	tbs_refused(f, &o, "basicConstraints cA is TRUE");
+
+	memset(&o, 0, sizeof(o));
+	o.ku = "critical,digitalSignature,keyCertSign";
+	tbs_refused(f, &o, "keyUsage keyCertSign");
 
 	memset(&o, 0, sizeof(o));
 	o.days = 4000; /* the CA ends after 3650 days */

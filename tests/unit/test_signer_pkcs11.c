@@ -109,40 +109,61 @@ tu_wait(pid_t pid)
 	return WEXITSTATUS(st);
 }
 
-/* The CA certificate, signed on the token through signer_key_load() and the engine. */
+/*
+ * The CA certificate, signed on the token through signer_key_load() and the engine.  Done in
+ * a child: libp11 never finalises the module, and a process that used it must not fork
+ * signers (test_spawn_after_engine checks that signer_spawn refuses).
+ */
 static X509 *
-hsm_ca_cert(const struct conf *c)
+hsm_ca_cert(const char *dir)
 {
 	EVP_PKEY *k = NULL;
-	X509 *x = X509_new();
-	X509_NAME *n = tu_name("shomei HSM Test CA");
+	X509 *x = NULL;
+	X509_NAME *n;
 	X509V3_CTX ctx;
+	struct conf c;
 	struct err e;
+	char *path = xasprintf("%s/certs/issuing.pem", dir);
+	FILE *f;
+	pid_t pid;
+	int st = 0, ok = 0;
 
-	err_clear(&e);
-	if (signer_key_load(c, URI, &k, &e) == -1)
-		fail_msg("%s", e.msg);
-	assert_int_equal(EVP_PKEY_get_base_id(k), EVP_PKEY_EC);
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_set_subject_name(x, n);
-	X509_set_issuer_name(x, n);
-	X509_gmtime_adj(X509_getm_notBefore(x), -86400);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3650L * 86400);
-	assert_int_equal(X509_set_pubkey(x, k), 1);
-	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-	tu_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE");
-	tu_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign");
-	tu_ext(x, &ctx, NID_subject_key_identifier, "hash");
-	if (X509_sign(x, k, EVP_sha256()) <= 0) {
-		ERR_print_errors_fp(stderr);
-		fail_msg("X509_sign with the token key failed");
+	if ((pid = fork()) == 0) {
+		err_clear(&e);
+		tu_conf(&c, dir, "shomei.conf");
+		if (signer_key_load(&c, URI, &k, &e) == -1) {
+			fprintf(stderr, "%s\n", e.msg);
+			_exit(1);
+		}
+		x = X509_new();
+		n = tu_name("shomei HSM Test CA");
+		X509_set_version(x, 2);
+		ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+		X509_set_subject_name(x, n);
+		X509_set_issuer_name(x, n);
+		X509_gmtime_adj(X509_getm_notBefore(x), -86400);
+		X509_gmtime_adj(X509_getm_notAfter(x), 3650L * 86400);
+		X509_set_pubkey(x, k);
+		X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+		tu_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE");
+		tu_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign");
+		tu_ext(x, &ctx, NID_subject_key_identifier, "hash");
+		ok = EVP_PKEY_get_base_id(k) == EVP_PKEY_EC && X509_sign(x, k, EVP_sha256()) > 0 &&
+		     (f = fopen(path, "w")) != NULL && PEM_write_X509(f, x) == 1 && fclose(f) == 0;
+		if (!ok)
+			ERR_print_errors_fp(stderr);
+		_exit(ok ? 0 : 1);
 	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(x);
 	assert_int_equal(X509_verify(x, X509_get0_pubkey(x)), 1);
-	EVP_PKEY_free(k);
-	X509_NAME_free(n);
-	/* the signer child must start from a clean module, not from ours */
-	signer_engine_release();
+	free(path);
 	return x;
 }
 
@@ -150,7 +171,6 @@ static int
 setup(void **state)
 {
 	struct hsm *h = xcalloc(1, sizeof(*h));
-	struct conf c;
 	char *cmd, *path;
 	FILE *f;
 
@@ -180,15 +200,7 @@ setup(void **state)
 		      "ca.cert = certs/issuing.pem\n"
 		      "pkcs11.module = " MODULE "\n"
 		      "pkcs11.pin = 1234\n");
-	tu_conf(&c, h->dir, "shomei.conf");
-	h->ca_cert = hsm_ca_cert(&c);
-	conf_free(&c);
-	path = xasprintf("%s/certs/issuing.pem", h->dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	PEM_write_X509(f, h->ca_cert);
-	fclose(f);
-	free(path);
+	h->ca_cert = hsm_ca_cert(h->dir);
 	h->leaf_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	*state = h;
 	return 0;
@@ -391,6 +403,30 @@ test_failures(void **state)
 	conf_free(&c);
 }
 
+/* Last: it leaves this process with an initialised module, as libp11 always does. */
+static void
+test_spawn_after_engine(void **state)
+{
+	struct hsm *h = *state;
+	struct signer_client *cl = NULL;
+	EVP_PKEY *k = NULL;
+	struct conf c;
+	struct err e;
+	pid_t pid;
+
+	err_clear(&e);
+	tu_conf(&c, h->dir, "shomei.conf");
+	if (signer_key_load(&c, URI, &k, &e) == -1)
+		fail_msg("%s", e.msg);
+	assert_int_equal(EVP_PKEY_eq(k, X509_get0_pubkey(h->ca_cert)), 1);
+	EVP_PKEY_free(k);
+	signer_engine_release();
+	assert_int_equal(signer_spawn(&c, &cl, &pid, &e), -1);
+	assert_int_equal(e.code, ERR_INTERNAL);
+	assert_msg(&e, "would inherit the module's state and login");
+	conf_free(&c);
+}
+
 int
 main(void)
 {
@@ -398,6 +434,7 @@ main(void)
 	    cmocka_unit_test(test_sign_with_token),
 	    cmocka_unit_test(test_pin_from_env),
 	    cmocka_unit_test(test_failures),
+	    cmocka_unit_test(test_spawn_after_engine),
 	};
 
 	return cmocka_run_group_tests_name("signer PKCS#11 (SoftHSM2)", tests, setup, teardown);

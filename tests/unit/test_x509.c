@@ -477,7 +477,7 @@ test_csr_good(void **state)
 		err_clear(&e);
 		if (csr_parse(der, len, &c, &e) != 0)
 			fail_msg("key %zu: %s", i, e.msg);
-		assert_non_null(c->req);
+		assert_non_null(c->spki);
 		assert_int_equal(EVP_PKEY_eq(c->pkey, keys[i]), 1);
 		assert_int_equal(X509_NAME_entry_count(c->subject), 3);
 		assert_null(c->sans);
