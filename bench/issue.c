@@ -118,6 +118,34 @@ worker(void *arg)
 	return NULL;
 }
 
+/* CPU seconds (user + system) a process has used so far, from /proc/PID/stat. */
+static double
+cpu_s(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) == NULL || (p = strrchr(buf, ')')) == NULL) {
+		fclose(f);
+		return 0;
+	}
+	fclose(f);
+	/* fields after the command name: state is field 3; utime 14, stime 15 */
+	for (i = 3; i <= 15 && p != NULL; i++) {
+		p = strchr(p + 1, ' ');
+		if (p != NULL && i == 13)
+			ut = strtoul(p + 1, NULL, 10);
+		if (p != NULL && i == 14)
+			st = strtoul(p + 1, NULL, 10);
+	}
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static int
 run(const char *cmd)
 {
@@ -139,10 +167,10 @@ main(int argc, char **argv)
 	size_t *csrlen;
 	char dir[] = "/tmp/shomei-bench.XXXXXX";
 	char *csrdir, *ocadir, *cmd;
-	long n = 20000, threads = 2, batch = 512, single = 300;
+	long n = 20000, threads = 32, batch = 512, single = 200;
 	int ch, keep = 0, failed = 0, only_shomei = 0;
 	size_t i, chunk = 2000;
-	double t0, t1, shomei_rate, oca_batch_rate, oca_single_rate;
+	double t0, t1, shomei_rate, oca_batch_rate, oca_single_rate, c0, c1, s0, s1, rtt_us;
 	int64_t count = 0;
 	const char *storespec = NULL;
 	FILE *f;
@@ -180,7 +208,8 @@ main(int argc, char **argv)
 	mkdir(csrdir, 0755);
 	mkdir(ocadir, 0755);
 
-	printf("bench/issue: %ld P-256 CSRs, P-256 issuing CA, profile server\n", n);
+	printf("bench/issue: %ld P-256 CSRs, P-256 issuing CA, profile server, %ld concurrent "
+	       "requests\n", n, threads);
 	fflush(stdout);
 	csr = xcalloc((size_t)n, sizeof(*csr));
 	csrlen = xcalloc((size_t)n, sizeof(*csrlen));
@@ -192,6 +221,8 @@ main(int argc, char **argv)
 		fatalx("bench: %s", e.msg);
 	jobs = xcalloc((size_t)threads, sizeof(*jobs));
 	th = xcalloc((size_t)threads, sizeof(*th));
+	c0 = cpu_s(getpid());
+	s0 = cpu_s(ca->signer_pid);
 	t0 = now_s();
 	for (i = 0; i < (size_t)threads; i++) {
 		jobs[i].ca = ca;
@@ -206,6 +237,9 @@ main(int argc, char **argv)
 		failed += jobs[i].failed;
 	}
 	t1 = now_s();
+	c1 = cpu_s(getpid());
+	s1 = cpu_s(ca->signer_pid);
+	rtt_us = ca->signer->requests ? (double)ca->signer->nanos / (double)ca->signer->requests / 1e3 : 0;
 	shomei_rate = (double)n / (t1 - t0);
 	if (ca_store_open(ca, &st, &e) == -1 || store_cert_count(st, -1, &count, &e) == -1)
 		fatalx("bench: %s", e.msg);
@@ -213,6 +247,11 @@ main(int argc, char **argv)
 	printf("shomei issue:               %7ld certs in %7.3f s = %9.0f certs/s "
 	       "(%ld threads, group commit <= %ld, %lld rows durable, %d failed)\n",
 	       n, t1 - t0, shomei_rate, threads, batch, (long long)count, failed);
+	printf("  CPU per certificate: %.0f us issuing process + %.0f us signer "
+	       "(%.0f%% of 2 cores busy)\n", (c1 - c0) / (double)n * 1e6,
+	       (s1 - s0) / (double)n * 1e6, ((c1 - c0) + (s1 - s0)) / (t1 - t0) / 2 * 100);
+	printf("  signer round trip: %.0f us mean over %llu requests\n", rtt_us,
+	       (unsigned long long)ca->signer->requests);
 	fflush(stdout);
 	ca_close(ca);
 	if (only_shomei)

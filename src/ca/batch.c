@@ -4,6 +4,9 @@
  * and wakes them.  A certificate counts as issued only once its transaction committed.
  */
 #include <pthread.h>
+#include <semaphore.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +16,7 @@
 struct batch_item {
 	const struct store_cert *rec;
 	const char *actor;
-	int done;
+	sem_t done; /* its own, posted once: waiters wake without touching the queue lock */
 	int rc;
 	struct err err;
 	struct batch_item *next;
@@ -23,7 +26,6 @@ struct ca_batch {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t work; /* queue became non-empty, or stop */
-	pthread_cond_t done; /* some items finished */
 	struct batch_item *head, *tail;
 	size_t max;
 	int stop;
@@ -54,9 +56,7 @@ batch_write(struct ca_batch *b, struct batch_item *first, size_t n)
 			err_set(&e, it->err.code, "%s", it->err.msg);
 			goto fail;
 		}
-		detail = xasprintf("profile=%s subject=%s%s%s", it->rec->profile,
-				   it->rec->subject, it->rec->sans ? " san=" : "",
-				   it->rec->sans ? it->rec->sans : "");
+		detail = ca_issue_detail(it->rec);
 		ok = store_audit_append(b->st, it->actor, "cert.issue", it->rec->serial, detail,
 					NULL, &e) == 0;
 		free(detail);
@@ -84,7 +84,7 @@ batch_main(void *arg)
 {
 	struct ca_batch *b = arg;
 	struct batch_item *first, *it;
-	size_t n;
+	size_t n, i;
 
 	pthread_mutex_lock(&b->mu);
 	for (;;) {
@@ -102,16 +102,15 @@ batch_main(void *arg)
 
 		batch_write(b, first, n);
 
+		for (it = first, i = n; i > 0; i--) {
+			struct batch_item *next = it->next;
+
+			sem_post(&it->done); /* it may vanish from here on */
+			it = next;
+		}
 		pthread_mutex_lock(&b->mu);
 		b->batches++;
 		b->items += n;
-		for (it = first; n > 0; n--) {
-			struct batch_item *next = it->next;
-
-			it->done = 1;
-			it = next;
-		}
-		pthread_cond_broadcast(&b->done);
 	}
 	pthread_mutex_unlock(&b->mu);
 	return NULL;
@@ -132,7 +131,6 @@ ca_batch_start(struct ca *ca, size_t max_batch, struct err *e)
 	}
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_cond_init(&b->work, NULL);
-	pthread_cond_init(&b->done, NULL);
 	if (pthread_create(&b->thread, NULL, batch_main, b) != 0) {
 		store_close(b->st);
 		free(b);
@@ -159,7 +157,6 @@ ca_batch_stop(struct ca *ca)
 	store_close(b->st);
 	pthread_mutex_destroy(&b->mu);
 	pthread_cond_destroy(&b->work);
-	pthread_cond_destroy(&b->done);
 	free(b);
 	ca->batch = NULL;
 }
@@ -173,9 +170,12 @@ ca_batch_submit(struct ca_batch *b, const struct store_cert *rec, const char *ac
 	memset(&it, 0, sizeof(it));
 	it.rec = rec;
 	it.actor = actor;
+	if (sem_init(&it.done, 0, 0) != 0)
+		return err_set(e, ERR_INTERNAL, "batch: sem_init failed");
 	pthread_mutex_lock(&b->mu);
 	if (b->stop) {
 		pthread_mutex_unlock(&b->mu);
+		sem_destroy(&it.done);
 		return err_set(e, ERR_INTERNAL, "batch: stopped");
 	}
 	if (b->tail != NULL)
@@ -184,9 +184,10 @@ ca_batch_submit(struct ca_batch *b, const struct store_cert *rec, const char *ac
 		b->head = &it;
 	b->tail = &it;
 	pthread_cond_signal(&b->work);
-	while (!it.done)
-		pthread_cond_wait(&b->done, &b->mu);
 	pthread_mutex_unlock(&b->mu);
+	while (sem_wait(&it.done) == -1 && errno == EINTR)
+		;
+	sem_destroy(&it.done);
 	if (it.rc == -1)
 		return err_set(e, it.err.code, "%s", it.err.msg);
 	return 0;

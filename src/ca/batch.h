@@ -8,4 +8,7 @@
 int ca_batch_submit(struct ca_batch *, const struct store_cert *, const char *actor,
 		    struct err *);
 
+/* The detail text of a cert.issue audit entry (issue.c); caller frees. */
+char *ca_issue_detail(const struct store_cert *);
+
 #endif

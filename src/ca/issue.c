@@ -73,8 +73,8 @@ ca_org_domains_check(const struct store_org *org, const GENERAL_NAMES *sans, str
 	return 0;
 }
 
-/* Detail line of the audit entry: what was issued, to whom. */
-static char *
+/* Detail line of the audit entry: what was issued, to whom.  Caller frees. */
+char *
 ca_issue_detail(const struct store_cert *rec)
 {
 	return xasprintf("profile=%s subject=%s%s%s", rec->profile, rec->subject,

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,38 +22,14 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
-struct signer_client *
-signer_client_new(int fd)
-{
-	struct signer_client *c;
-
-	c = xcalloc(1, sizeof(*c));
-	c->fd = fd;
-	if (pthread_mutex_init(&c->mu, NULL) != 0)
-		fatalx("signer: pthread_mutex_init failed");
-	return c;
-}
-
-void
-signer_client_reset_fd(struct signer_client *c, int fd)
-{
-	pthread_mutex_lock(&c->mu);
-	if (c->fd != -1 && c->fd != fd)
-		close(c->fd);
-	c->fd = fd;
-	pthread_mutex_unlock(&c->mu);
-}
-
-void
-signer_client_free(struct signer_client *c)
-{
-	if (c == NULL)
-		return;
-	if (c->fd != -1)
-		close(c->fd);
-	pthread_mutex_destroy(&c->mu);
-	free(c);
-}
+struct signer_pending {
+	sem_t done; /* posted once, by the receiver or by whoever fails the stream */
+	int rc;
+	uint32_t status;
+	struct buf resp;
+	char why[256];
+	struct signer_pending *next;
+};
 
 static uint64_t
 client_nanos(void)
@@ -63,47 +40,188 @@ client_nanos(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Fails every queued caller (qmu held). */
+static void
+client_fail_all(struct signer_client *c, const char *why)
+{
+	struct signer_pending *p;
+
+	while ((p = c->head) != NULL) {
+		c->head = p->next;
+		p->rc = -1;
+		snprintf(p->why, sizeof(p->why), "%s", why);
+		sem_post(&p->done); /* p may vanish from here on */
+	}
+	c->tail = NULL;
+}
+
 /*
- * One request/response exchange under the mutex.  On success *status and resp are set (resp is
- * initialised here in every case).  A broken socket is ERR_INTERNAL "signer: connection lost".
+ * The receiver: reads responses in order and completes the caller at the head of the FIFO.
+ * When the stream breaks it fails everyone pending and waits for reset_fd().
+ */
+static void *
+client_rx_main(void *arg)
+{
+	struct signer_client *c = arg;
+	struct signer_pending *p;
+	struct buf resp;
+	struct err e;
+	uint32_t status;
+	uint64_t gen;
+	int fd, r;
+
+	pthread_mutex_lock(&c->qmu);
+	for (;;) {
+		while (!c->stopping && (c->fd == -1 || c->broken))
+			pthread_cond_wait(&c->rxcv, &c->qmu);
+		if (c->stopping)
+			break;
+		fd = c->fd;
+		gen = c->gen;
+		pthread_mutex_unlock(&c->qmu);
+
+		err_clear(&e);
+		r = signer_frame_read_kind(fd, SIGNER_FRAME_RESPONSE, -1, &status, &resp, &e);
+
+		pthread_mutex_lock(&c->qmu);
+		if (c->gen != gen)
+			continue; /* a new socket arrived meanwhile: its callers are not ours */
+		if (r != 0 || (p = c->head) == NULL) {
+			if (r == 0)
+				buf_free(&resp);
+			c->broken = 1;
+			client_fail_all(c, r == 1 ? "signer: connection lost"
+				       : r == 0 ? "signer: unexpected response"
+						: "signer: connection lost (bad frame)");
+			continue;
+		}
+		c->head = p->next;
+		if (c->head == NULL)
+			c->tail = NULL;
+		pthread_mutex_unlock(&c->qmu);
+		p->status = status;
+		p->resp = resp;
+		p->rc = 0;
+		sem_post(&p->done); /* the caller wakes without taking any lock */
+		pthread_mutex_lock(&c->qmu);
+	}
+	pthread_mutex_unlock(&c->qmu);
+	return NULL;
+}
+
+struct signer_client *
+signer_client_new(int fd)
+{
+	struct signer_client *c;
+
+	c = xcalloc(1, sizeof(*c));
+	c->fd = fd;
+	if (pthread_mutex_init(&c->wmu, NULL) != 0 || pthread_mutex_init(&c->qmu, NULL) != 0 ||
+	    pthread_cond_init(&c->rxcv, NULL) != 0)
+		fatalx("signer: pthread initialisation failed");
+	if (pthread_create(&c->rx, NULL, client_rx_main, c) != 0)
+		fatalx("signer: cannot start the receiver thread");
+	c->rx_started = 1;
+	return c;
+}
+
+void
+signer_client_reset_fd(struct signer_client *c, int fd)
+{
+	int old;
+
+	pthread_mutex_lock(&c->wmu);
+	pthread_mutex_lock(&c->qmu);
+	old = c->fd;
+	c->fd = fd;
+	c->gen++;
+	c->broken = 0;
+	client_fail_all(c, "signer: connection lost (signer restarted)");
+	pthread_cond_broadcast(&c->rxcv);
+	pthread_mutex_unlock(&c->qmu);
+	pthread_mutex_unlock(&c->wmu);
+	/* wake a receiver blocked on the old socket; it sees the new generation and moves on */
+	if (old != -1 && old != fd) {
+		shutdown(old, SHUT_RDWR);
+		close(old);
+	}
+}
+
+void
+signer_client_free(struct signer_client *c)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->qmu);
+	c->stopping = 1;
+	pthread_cond_broadcast(&c->rxcv);
+	pthread_mutex_unlock(&c->qmu);
+	if (c->fd != -1)
+		shutdown(c->fd, SHUT_RDWR); /* the signer sees EOF; the receiver wakes */
+	if (c->rx_started)
+		pthread_join(c->rx, NULL);
+	if (c->fd != -1)
+		close(c->fd);
+	pthread_mutex_destroy(&c->wmu);
+	pthread_mutex_destroy(&c->qmu);
+	pthread_cond_destroy(&c->rxcv);
+	free(c);
+}
+
+/*
+ * One request/response exchange, pipelined (see signer.h).  On success *status and resp are
+ * set (resp is initialised here in every case).  A broken socket is ERR_INTERNAL "signer:
+ * connection lost" for this caller and every caller queued with it.
  */
 static int
 client_call(struct signer_client *c, uint32_t op, const unsigned char *p, size_t len,
 	    uint32_t *status, struct buf *resp, struct err *e)
 {
-	struct err e2;
-	uint64_t t0;
-	int rc = -1, r;
+	struct signer_pending me;
+	uint64_t t0 = client_nanos();
+	int fd, w;
 
+	memset(&me, 0, sizeof(me));
 	buf_init(resp, 0);
-	err_clear(&e2);
-	pthread_mutex_lock(&c->mu);
-	t0 = client_nanos();
-	if (c->fd == -1) {
-		err_set(e, ERR_INTERNAL, "signer: not connected");
-		goto out;
+	if (sem_init(&me.done, 0, 0) != 0)
+		return err_set(e, ERR_INTERNAL, "signer: sem_init: %s", strerror(errno));
+	pthread_mutex_lock(&c->wmu);
+	pthread_mutex_lock(&c->qmu);
+	if (c->fd == -1 || c->broken) {
+		pthread_mutex_unlock(&c->qmu);
+		pthread_mutex_unlock(&c->wmu);
+		sem_destroy(&me.done);
+		return err_set(e, ERR_INTERNAL, c->fd == -1 ? "signer: not connected"
+						       : "signer: connection lost (signer not running)");
 	}
-	if (signer_frame_write(c->fd, op, p, len) == -1) {
-		err_set(e, ERR_INTERNAL, "signer: connection lost (%s)", strerror(errno));
-		goto out;
+	fd = c->fd;
+	/* queued before writing, so the FIFO is in the order the signer answers */
+	if (c->tail != NULL)
+		c->tail->next = &me;
+	else
+		c->head = &me;
+	c->tail = &me;
+	pthread_mutex_unlock(&c->qmu);
+	w = signer_frame_write(fd, op, p, len);
+	if (w == -1) {
+		/* a frame cut short leaves the stream unusable for everyone (me included) */
+		pthread_mutex_lock(&c->qmu);
+		c->broken = 1;
+		client_fail_all(c, "signer: connection lost (write failed)");
+		pthread_mutex_unlock(&c->qmu);
+		shutdown(fd, SHUT_RDWR);
 	}
-	r = signer_frame_read_kind(c->fd, SIGNER_FRAME_RESPONSE, -1, status, resp, &e2);
-	if (r == 1) {
-		err_set(e, ERR_INTERNAL, "signer: connection lost");
-		goto out;
-	}
-	if (r == -1) {
-		err_set(e, ERR_INTERNAL, "signer: connection lost (%s)", e2.msg);
-		goto out;
-	}
-	rc = 0;
-out:
-	c->requests++;
-	c->nanos += client_nanos() - t0;
-	pthread_mutex_unlock(&c->mu);
-	if (rc == -1)
-		buf_free(resp);
-	return rc;
+	pthread_mutex_unlock(&c->wmu);
+	while (sem_wait(&me.done) == -1 && errno == EINTR)
+		;
+	sem_destroy(&me.done);
+	__atomic_add_fetch(&c->requests, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&c->nanos, client_nanos() - t0, __ATOMIC_RELAXED);
+	if (me.rc == -1)
+		return err_set(e, ERR_INTERNAL, "%s", me.why);
+	*status = me.status;
+	*resp = me.resp;
+	return 0;
 }
 
 /* Turns a REFUSED answer into ERR_REFUSED with the signer's (escaped) message. */

@@ -72,14 +72,28 @@ struct conf;
 int signer_proc(int fd, const struct conf *);
 
 /*
- * Client stub used by the CLI and the web process.  Thread-safe: requests are serialised on
- * the socket by a mutex.  signer_client_reset_fd() swaps in a new socket after a restart.
+ * Client stub used by the CLI and the web process.  Thread-safe and pipelined: callers write
+ * their requests one after another (under wmu) and queue themselves in a FIFO; a receiver
+ * thread reads the responses, which the signer sends in request order, and hands each to its
+ * caller.  So the signer works through queued requests back to back and no caller's wake-up
+ * sits in the serial path.  A broken stream fails every pending caller until
+ * signer_client_reset_fd() swaps in a new socket after a restart.
  */
+struct signer_pending;
+
 struct signer_client {
 	int fd;
-	pthread_mutex_t mu;
-	uint64_t requests;
-	uint64_t nanos; /* total time spent waiting for the signer */
+	pthread_mutex_t wmu;  /* one writer at a time; taken before qmu */
+	pthread_mutex_t qmu;  /* fd, gen, broken, the FIFO, stats */
+	pthread_cond_t rxcv;  /* the receiver waits here for a (new) connection */
+	pthread_t rx;
+	int rx_started;
+	int stopping;
+	int broken;
+	uint64_t gen;         /* bumped by reset_fd */
+	struct signer_pending *head, *tail;
+	uint64_t requests;    /* atomic */
+	uint64_t nanos;       /* total time callers spent on a request (atomic) */
 };
 
 struct signer_client *signer_client_new(int fd);

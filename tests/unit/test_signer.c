@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <time.h>
 
@@ -48,7 +49,8 @@ struct fx {
 	EVP_PKEY *tsa_key;
 	X509 *tsa_cert;
 	EVP_PKEY *leaf_key;
-	struct conf conf; /* full.conf: CA, OCSP and TSA keys */
+	struct conf conf;    /* full.conf: CA, OCSP and TSA keys */
+	struct conf conf_ca; /* shomei.conf: the CA key only (loads 3x faster) */
 	struct signer_client *cl;
 	pid_t pid;
 };
@@ -252,6 +254,7 @@ fx_new(int rsa)
 		      "tsa.cert = certs/tsa.pem\n"
 		      "key_passphrase = " PASS "\n");
 	tu_conf(&f->conf, f->dir, "full.conf", NULL);
+	tu_conf(&f->conf_ca, f->dir, "shomei.conf", NULL);
 	return f;
 }
 
@@ -273,6 +276,7 @@ fx_free(struct fx *f)
 	X509_free(f->tsa_cert);
 	EVP_PKEY_free(f->leaf_key);
 	conf_free(&f->conf);
+	conf_free(&f->conf_ca);
 	tu_rmdir(f->dir);
 	free(f);
 }
@@ -1113,7 +1117,7 @@ fatal_case(struct fx *f, const unsigned char *p, size_t n)
 	pid_t pid;
 
 	err_clear(&e);
-	if (signer_spawn_fd(&f->conf, &fd, &pid, &e) == -1)
+	if (signer_spawn_fd(&f->conf_ca, &fd, &pid, &e) == -1)
 		fail_msg("%s", e.msg);
 	assert_int_equal(write(fd, p, n), (ssize_t)n);
 	close(fd);
@@ -1141,7 +1145,7 @@ test_fatal(void **state)
 
 	/* with the socket still open: the signer hangs up on its own */
 	err_clear(&e);
-	if (signer_spawn_fd(&f->conf, &fd, &pid, &e) == -1)
+	if (signer_spawn_fd(&f->conf_ca, &fd, &pid, &e) == -1)
 		fail_msg("%s", e.msg);
 	assert_int_equal(write(fd, hdr, sizeof(hdr)), (ssize_t)sizeof(hdr));
 	assert_int_equal(read(fd, &c, 1), 0);
@@ -1160,7 +1164,7 @@ test_connection_lost(void **state)
 	int fd;
 
 	err_clear(&e);
-	if (signer_spawn(&f->conf, &cl, &pid, &e) == -1)
+	if (signer_spawn(&f->conf_ca, &cl, &pid, &e) == -1)
 		fail_msg("%s", e.msg);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
@@ -1168,12 +1172,149 @@ test_connection_lost(void **state)
 	assert_int_equal(e.code, ERR_INTERNAL);
 	assert_msg(&e, "signer: connection lost");
 	err_clear(&e);
-	if (signer_spawn_fd(&f->conf, &fd, &pid2, &e) == -1)
+	if (signer_spawn_fd(&f->conf_ca, &fd, &pid2, &e) == -1)
 		fail_msg("%s", e.msg);
 	signer_client_reset_fd(cl, fd);
 	assert_int_equal(signer_ping(cl, &e), 0);
 	signer_client_free(cl);
 	assert_int_equal(tu_wait(pid2), 0);
+}
+
+/* ---- the pipelined client under concurrency ---- */
+
+struct pipe_job {
+	struct fx *f;
+	struct signer_client *cl;
+	const unsigned char *tbs;
+	size_t len;
+	int valid; /* 1: a good TBS (must verify), 0: garbage (must be refused) */
+	int iterations;
+	int done;
+	int mismatched;
+	int lost;
+};
+
+static void *
+pipe_worker(void *arg)
+{
+	struct pipe_job *j = arg;
+	unsigned char *sig;
+	size_t siglen;
+	struct err e;
+	X509 *x;
+	int i, r;
+
+	for (i = 0; i < j->iterations; i++) {
+		sig = NULL;
+		err_clear(&e);
+		r = signer_sign(j->cl, SIGNER_OP_SIGN_CERT, j->tbs, j->len, &sig, &siglen, &e);
+		if (r == -1 && e.code == ERR_INTERNAL) {
+			j->lost++;
+			break;
+		}
+		if (j->valid) {
+			/* a response meant for another caller would not verify over this TBS */
+			if (r == -1) {
+				j->mismatched++;
+			} else {
+				x = cert_assemble(j->tbs, j->len, sig, siglen);
+				if (X509_verify(x, j->f->ca_key) != 1)
+					j->mismatched++;
+				X509_free(x);
+			}
+		} else if (r != -1 || e.code != ERR_REFUSED) {
+			j->mismatched++;
+		}
+		free(sig);
+		j->done++;
+	}
+	return NULL;
+}
+
+/* Eight callers at once, half valid and half refused: every answer reaches its own caller. */
+static void
+test_pipelined_callers(void **state)
+{
+	struct fx *f = *state;
+	struct tbs_opts o = {0};
+	struct pipe_job jobs[8];
+	pthread_t th[8];
+	static const unsigned char junk[] = {0x30, 0x03, 0x02, 0x01, 0x05};
+	unsigned char *tbs;
+	size_t len;
+	int i;
+
+	tbs = tbs_make(f, &o, &len);
+	alarm(120); /* a lost wake-up must fail the test, not hang it */
+	for (i = 0; i < 8; i++) {
+		memset(&jobs[i], 0, sizeof(jobs[i]));
+		jobs[i].f = f;
+		jobs[i].cl = f->cl;
+		jobs[i].valid = i % 2 == 0;
+		jobs[i].tbs = jobs[i].valid ? tbs : junk;
+		jobs[i].len = jobs[i].valid ? len : sizeof(junk);
+		jobs[i].iterations = 150;
+		assert_int_equal(pthread_create(&th[i], NULL, pipe_worker, &jobs[i]), 0);
+	}
+	for (i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(jobs[i].mismatched, 0);
+		assert_int_equal(jobs[i].lost, 0);
+		assert_int_equal(jobs[i].done, 150);
+	}
+	alarm(0);
+	free(tbs);
+}
+
+/* The signer dies with callers queued: every one of them fails promptly; a reset recovers. */
+static void
+test_pipelined_connection_lost(void **state)
+{
+	struct fx *f = *state;
+	struct tbs_opts o = {0};
+	struct signer_client *cl = NULL;
+	struct pipe_job jobs[6];
+	pthread_t th[6];
+	struct err e;
+	unsigned char *tbs;
+	size_t len;
+	pid_t pid, pid2;
+	int i, fd, lost = 0;
+
+	err_clear(&e);
+	if (signer_spawn(&f->conf_ca, &cl, &pid, &e) == -1)
+		fail_msg("%s", e.msg);
+	tbs = tbs_make(f, &o, &len);
+	alarm(120);
+	for (i = 0; i < 6; i++) {
+		memset(&jobs[i], 0, sizeof(jobs[i]));
+		jobs[i].f = f;
+		jobs[i].cl = cl;
+		jobs[i].valid = 1;
+		jobs[i].tbs = tbs;
+		jobs[i].len = len;
+		jobs[i].iterations = 1000000; /* until the signer goes away */
+		assert_int_equal(pthread_create(&th[i], NULL, pipe_worker, &jobs[i]), 0);
+	}
+	usleep(200000);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	for (i = 0; i < 6; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(jobs[i].mismatched, 0);
+		lost += jobs[i].lost;
+	}
+	alarm(0);
+	assert_int_equal(lost, 6);
+	assert_int_equal(signer_ping(cl, &e), -1);
+	err_clear(&e);
+	if (signer_spawn_fd(&f->conf_ca, &fd, &pid2, &e) == -1)
+		fail_msg("%s", e.msg);
+	signer_client_reset_fd(cl, fd);
+	assert_int_equal(signer_ping(cl, &e), 0);
+	signer_client_free(cl);
+	assert_int_equal(tu_wait(pid2), 0);
+	free(tbs);
 }
 
 /* ---- start-up failures ---- */
@@ -1366,6 +1507,8 @@ main(void)
 	    cmocka_unit_test(test_client_limits),
 	    cmocka_unit_test(test_fatal),
 	    cmocka_unit_test(test_connection_lost),
+	    cmocka_unit_test(test_pipelined_callers),
+	    cmocka_unit_test(test_pipelined_connection_lost),
 	    cmocka_unit_test(test_startup_failures),
 	    cmocka_unit_test(test_passphrase_sources),
 	    cmocka_unit_test(test_key_write_load),
