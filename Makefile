@@ -88,7 +88,9 @@ bench: deps
 	$(MAKE) all $(BUILD)/bench/issue
 	$(BUILD)/bench/issue $(BENCH_ISSUE_ARGS)
 
-run: deps all
+# deps first, then a fresh make: the flags above come from pkg-config, which deps may install.
+run: deps
+	$(MAKE) all
 	scripts/run.sh
 
 format:

@@ -304,6 +304,11 @@ ca_crl_generate(struct ca *ca, struct store *st, int delta, const char *actor,
 			goto out;
 		}
 		base_number = base.number;
+		/*
+		 * Revocations since the base was made.  Times have one-second resolution, so
+		 * revocations from the base's own second are repeated: listing one twice is
+		 * harmless, missing one is not.
+		 */
 		since = base.this_update;
 	}
 	if (x509_sigalg_for_key(ca->issuer.pubkey, &sig_nid, &md_nid, e) == -1)
