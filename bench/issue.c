@@ -264,7 +264,7 @@ main(int argc, char **argv)
 	fprintf(f,
 		"[ ca ]\ndefault_ca = d\n[ d ]\ndir = %s\ndatabase = $dir/index.txt\n"
 		"new_certs_dir = $dir/certs\ncertificate = %s/certs/issuing.pem\n"
-		"private_key = %s/keys/issuing.key.pem\nserial = $dir/serial\n"
+		"private_key = $dir/ca.key\nserial = $dir/serial\n"
 		"default_md = sha256\ndefault_days = 397\npolicy = p\ncopy_extensions = copy\n"
 		"unique_subject = no\nx509_extensions = x\n[ p ]\ncommonName = supplied\n"
 		"[ x ]\nbasicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\n"
@@ -273,8 +273,14 @@ main(int argc, char **argv)
 		"crlDistributionPoints = URI:http://localhost:8080/crl/bench.crl\n"
 		"authorityInfoAccess = OCSP;URI:http://localhost:8080/ocsp,"
 		"caIssuers;URI:http://localhost:8080/ca/bench.crt\n",
-		ocadir, dir, dir);
+		ocadir, dir);
 	fclose(f);
+	/* openssl's best case: the same key, decrypted once here instead of at every run */
+	cmd = xasprintf("openssl pkey -in %s/keys/issuing.key.pem -passin file:%s/keys/passphrase "
+			"-out %s/ca.key", dir, dir, ocadir);
+	if (run(cmd) != 0)
+		fatalx("bench: cannot export the CA key for openssl ca");
+	free(cmd);
 	cmd = xasprintf("cd %s && mkdir -p certs && : > index.txt && echo 01 > serial", ocadir);
 	run(cmd);
 	free(cmd);
@@ -282,9 +288,8 @@ main(int argc, char **argv)
 	/* one process per request */
 	t0 = now_s();
 	for (i = 0; i < (size_t)single; i++) {
-		cmd = xasprintf("openssl ca -batch -config %s/ca.cnf -passin file:%s/keys/passphrase "
-				"-notext -out /dev/null -in %s/%zu.csr >/dev/null 2>&1",
-				ocadir, dir, csrdir, i);
+		cmd = xasprintf("openssl ca -batch -config %s/ca.cnf -notext -out /dev/null "
+				"-in %s/%zu.csr >/dev/null 2>&1", ocadir, csrdir, i);
 		if (run(cmd) != 0)
 			fatalx("bench: openssl ca failed: %s", cmd);
 		free(cmd);
@@ -305,8 +310,8 @@ main(int argc, char **argv)
 		size_t j;
 
 		buf_init(&b, 64 * 1024 * 1024);
-		buf_printf(&b, "openssl ca -batch -config %s/ca.cnf -passin file:%s/keys/passphrase "
-			       "-notext -out /dev/null -infiles", ocadir, dir);
+		buf_printf(&b, "openssl ca -batch -config %s/ca.cnf -notext -out /dev/null -infiles",
+			   ocadir);
 		for (j = i; j < i + chunk && j < (size_t)n; j++)
 			buf_printf(&b, " %s/%zu.csr", csrdir, j);
 		buf_printf(&b, " >/dev/null 2>&1");
@@ -322,7 +327,8 @@ main(int argc, char **argv)
 	       shomei_rate / oca_single_rate);
 	printf("ratio shomei / openssl ca -infiles:        %6.1fx\n", shomei_rate / oca_batch_rate);
 	printf("target >= 3000 certs/s: %s\n", shomei_rate >= 3000 ? "met" : "NOT met");
-	printf("note: shomei's count includes fsync'ed commits and audit entries; openssl ca "
+	printf("note: shomei's certificates are durable (fsync'ed, with audit entries) and its CA "
+	       "key is encrypted in a separate process; openssl ca gets the key unencrypted and "
 	       "writes index.txt without fsync\n");
 
 done:
