@@ -58,6 +58,12 @@ ca_store_spec(const struct conf *c)
 	return xstrdup(v);
 }
 
+static void
+ca_thread_store_free(void *p)
+{
+	store_close(p);
+}
+
 int
 ca_open(const char *datadir, unsigned flags, struct ca **out, struct err *e)
 {
@@ -105,6 +111,9 @@ ca_open(const char *datadir, unsigned flags, struct ca **out, struct err *e)
 	ca->issuer.pubkey = X509_get0_pubkey(ca->cert);
 	ca->issuer.name = ca->name;
 	ca->issuer.base_url = ca->base_url;
+	if (pthread_key_create(&ca->store_key, ca_thread_store_free) != 0)
+		fatalx("ca: pthread_key_create failed");
+	ca->store_key_ok = 1;
 	if ((flags & CA_OPEN_SIGNER) &&
 	    signer_spawn(&ca->conf, &ca->signer, &ca->signer_pid, e) == -1)
 		goto out;
@@ -134,6 +143,11 @@ ca_close(struct ca *ca)
 	X509_free(ca->root);
 	X509_free(ca->ocsp_cert);
 	X509_free(ca->tsa_cert);
+	if (ca->store_key_ok) {
+		store_close(pthread_getspecific(ca->store_key)); /* the calling thread's own */
+		pthread_setspecific(ca->store_key, NULL);
+		pthread_key_delete(ca->store_key);
+	}
 	conf_free(&ca->conf);
 	free(ca->datadir);
 	free(ca->name);
@@ -146,4 +160,17 @@ int
 ca_store_open(struct ca *ca, struct store **st, struct err *e)
 {
 	return store_open(st, ca->store_spec, e);
+}
+
+struct store *
+ca_thread_store(struct ca *ca, struct err *e)
+{
+	struct store *st = pthread_getspecific(ca->store_key);
+
+	if (st == NULL) {
+		if (ca_store_open(ca, &st, e) == -1)
+			return NULL;
+		pthread_setspecific(ca->store_key, st);
+	}
+	return st;
 }

@@ -43,6 +43,8 @@ struct ca {
 	long crl_hours;       /* CRL nextUpdate - thisUpdate */
 	long crl_delta_hours; /* delta CRL validity */
 	struct ca_batch *batch; /* group commit, when started */
+	pthread_key_t store_key; /* per-thread store connections (ca_thread_store) */
+	int store_key_ok;
 };
 
 #define CA_OPEN_SIGNER 0x01 /* spawn a private signer child (CLI commands that sign) */
@@ -52,6 +54,11 @@ int ca_open(const char *datadir, unsigned flags, struct ca **, struct err *);
 void ca_close(struct ca *); /* stops the batcher and the signer child it spawned */
 /* A new store connection for the calling thread. */
 int ca_store_open(struct ca *, struct store **, struct err *);
+/*
+ * The calling thread's own store connection, opened on first use and closed when the thread
+ * ends (the web server's threads use this).  NULL with the error set when it cannot open.
+ */
+struct store *ca_thread_store(struct ca *, struct err *);
 /* Configuration keys shomei.conf may contain (for conf_check_keys). */
 extern const char *const ca_conf_keys[];
 
@@ -109,6 +116,15 @@ int ca_reason_parse(const char *);
 const char *ca_reason_name(int);
 int ca_revoke(struct ca *, struct store *, const char *serial, int reason, time_t invalidity,
 	      const char *actor, struct err *);
+
+/* Store counter bumped by every revocation, in the revocation's transaction. */
+#define CA_COUNTER_REVOCATIONS "revocations"
+
+/*
+ * After a revocation committed: with crl.on_revoke = yes and a signer attached, generates a
+ * new full CRL.  0 when nothing was to be done.
+ */
+int ca_after_revoke(struct ca *, struct store *, const char *actor, struct err *);
 
 /* ---- CRL ---- */
 /* Generates, signs, stores (and audits) a full (delta = 0) or delta CRL. */

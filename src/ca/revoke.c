@@ -39,6 +39,7 @@ ca_revoke(struct ca *ca, struct store *st, const char *serial, int reason, time_
 	struct store_cert rec;
 	char *detail = NULL;
 	int rc = -1, intx = 0;
+	int64_t gen;
 	time_t now = util_now();
 
 	memset(&rec, 0, sizeof(rec));
@@ -66,6 +67,9 @@ ca_revoke(struct ca *ca, struct store *st, const char *serial, int reason, time_
 	}
 	if (store_cert_revoke(st, rec.serial, now, reason, invalidity, e) == -1)
 		goto out;
+	/* every process can tell cheaply that something was revoked (OCSP caches, CRL schedule) */
+	if (store_counter_add(st, CA_COUNTER_REVOCATIONS, 1, &gen, e) == -1)
+		goto out;
 	detail = xasprintf("reason=%s subject=%s", ca_reason_name(reason), rec.subject);
 	if (store_audit_append(st, actor, "cert.revoke", rec.serial, detail, NULL, e) == -1)
 		goto out;
@@ -78,5 +82,19 @@ out:
 		store_rollback(st);
 	free(detail);
 	store_cert_clear(&rec);
+	return rc;
+}
+
+int
+ca_after_revoke(struct ca *ca, struct store *st, const char *actor, struct err *e)
+{
+	struct store_crl crl;
+	int rc;
+
+	if (strcmp(conf_get(&ca->conf, "crl.on_revoke", "no"), "yes") != 0 || ca->signer == NULL)
+		return 0;
+	memset(&crl, 0, sizeof(crl));
+	rc = ca_crl_generate(ca, st, 0, actor, &crl, e);
+	store_crl_clear(&crl);
 	return rc;
 }

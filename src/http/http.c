@@ -1,4 +1,9 @@
-/* http: the libmicrohttpd server wrapper. */
+/*
+ * http: the libmicrohttpd server wrapper.  A request is handled in three steps: headers
+ * (route, method, limits, overload), body (accumulated up to the route's maximum) and
+ * dispatch.  Per-connection state is freed in the completion callback, which also ends the
+ * request's "in flight" count.
+ */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -6,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +23,18 @@ struct http_server {
 	struct MHD_Daemon *d;
 	struct http_listen cfg;
 	char *addr;
+	unsigned inflight; /* atomic */
+};
+
+/* State of one request, from its headers to its completion. */
+struct http_conn {
+	struct http_server *srv;
+	const struct http_route *rt;
+	struct buf body;
+	struct timespec t0;
+	int counted;  /* holds one "in flight" slot */
+	int answered; /* a reply was queued before the body was read (413, 503, ...) */
+	int too_big;
 };
 
 int
@@ -66,18 +84,40 @@ http_addr_parse(const char *s, struct sockaddr *sa, unsigned *len, struct err *e
 	return err_set(e, ERR_REFUSED, "listen: \"%s\" is not a numeric address", host);
 }
 
+const char *
+http_header(struct http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+http_query(struct http_req *r, const char *key)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
 int
-http_reply(struct http_req *r, int status, const char *ctype, const void *p, size_t n)
+http_reply_hdrs(struct http_req *r, int status, const char *ctype, const void *p, size_t n,
+		const char *const *hdrs)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ok;
+	int cache = 0;
+	size_t i;
 
 	resp = MHD_create_response_from_buffer(n, (void *)p, MHD_RESPMEM_MUST_COPY);
 	if (resp == NULL)
 		return -1;
 	if (ctype != NULL)
 		MHD_add_response_header(resp, "Content-Type", ctype);
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	for (i = 0; hdrs != NULL && hdrs[i] != NULL && hdrs[i + 1] != NULL; i += 2) {
+		MHD_add_response_header(resp, hdrs[i], hdrs[i + 1]);
+		if (strcasecmp(hdrs[i], "Cache-Control") == 0)
+			cache = 1;
+	}
+	if (!cache)
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	ok = MHD_queue_response(r->conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	r->status = status;
@@ -86,9 +126,102 @@ http_reply(struct http_req *r, int status, const char *ctype, const void *p, siz
 }
 
 int
+http_reply(struct http_req *r, int status, const char *ctype, const void *p, size_t n)
+{
+	return http_reply_hdrs(r, status, ctype, p, n, NULL);
+}
+
+int
 http_reply_text(struct http_req *r, int status, const char *text)
 {
 	return http_reply(r, status, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+/* JSON string body with the few escapes RFC 8259 requires. */
+static void
+http_json_str(struct buf *b, const char *s)
+{
+	buf_putc(b, '"');
+	for (; s != NULL && *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			buf_printf(b, "\\%c", c);
+		else if (c < 0x20)
+			buf_printf(b, "\\u%04x", c);
+		else
+			buf_putc(b, c);
+	}
+	buf_putc(b, '"');
+}
+
+int
+http_reply_problem(struct http_req *r, int status, const char *type, const char *title,
+		   const char *detail)
+{
+	struct buf b;
+	int rc;
+
+	buf_init(&b, 64 * 1024);
+	buf_printf(&b, "{\"type\":");
+	http_json_str(&b, type != NULL ? type : "about:blank");
+	buf_printf(&b, ",\"title\":");
+	http_json_str(&b, title);
+	buf_printf(&b, ",\"status\":%d", status);
+	if (detail != NULL) {
+		buf_printf(&b, ",\"detail\":");
+		http_json_str(&b, detail);
+	}
+	buf_printf(&b, "}\n");
+	rc = http_reply(r, status, "application/problem+json", b.data, b.len);
+	buf_free(&b);
+	return rc;
+}
+
+/* A generic error in the shape the route's clients understand. */
+static int
+http_reply_generic(struct http_req *r, enum http_kind kind, int status, const char *title,
+		   const char *ja, const char *retry_after)
+{
+	const char *hdrs[] = {"Retry-After", retry_after, NULL};
+	struct buf b;
+	int rc;
+
+	switch (kind) {
+	case HTTP_KIND_API:
+		if (retry_after == NULL)
+			return http_reply_problem(r, status, NULL, title, NULL);
+		buf_init(&b, 4096);
+		buf_printf(&b, "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%d}\n", title,
+			   status);
+		rc = http_reply_hdrs(r, status, "application/problem+json", b.data, b.len, hdrs);
+		buf_free(&b);
+		return rc;
+	case HTTP_KIND_HTML:
+		buf_init(&b, 8192);
+		buf_printf(&b,
+			   "<!DOCTYPE html>\n<html lang=\"ja\"><head><meta charset=\"utf-8\">"
+			   "<meta name=\"viewport\" content=\"width=device-width\">"
+			   "<title>%s / %s</title></head>\n<body style=\"font-family:sans-serif;"
+			   "max-width:40em;margin:3em auto\"><h1>%s</h1><p lang=\"en\">%s</p>%s"
+			   "</body></html>\n",
+			   ja, title, ja, title,
+			   retry_after != NULL
+			       ? "<p>しばらくしてから再度お試しください。"
+				 "<span lang=\"en\"> Please try again in a few seconds.</span></p>"
+			       : "");
+		rc = http_reply_hdrs(r, status, "text/html; charset=utf-8", b.data, b.len,
+				     retry_after != NULL ? hdrs : NULL);
+		buf_free(&b);
+		return rc;
+	default:
+		buf_init(&b, 1024);
+		buf_printf(&b, "%s\n", title);
+		rc = http_reply_hdrs(r, status, "text/plain; charset=utf-8", b.data, b.len,
+				     retry_after != NULL ? hdrs : NULL);
+		buf_free(&b);
+		return rc;
+	}
 }
 
 static const struct http_route *
@@ -112,44 +245,125 @@ http_route_find(const struct http_route *rt, const char *method, const char *url
 	return NULL;
 }
 
+/* Logs and counts a finished request. */
+static void
+http_account(struct http_server *srv, struct http_conn *hc, struct http_req *r)
+{
+	struct timespec t1;
+	char eu[256], labels[160];
+	double secs;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - hc->t0.tv_sec) + (double)(t1.tv_nsec - hc->t0.tv_nsec) / 1e9;
+	log_info("%s %s %s %d %zu %.3fms", srv->addr, r->method,
+		 log_escape(eu, sizeof(eu), r->url, strlen(r->url)), r->status, r->sent,
+		 secs * 1e3);
+	snprintf(labels, sizeof(labels), "route=\"%s\",code=\"%d\"",
+		 hc->rt != NULL && hc->rt->name != NULL ? hc->rt->name : "other", r->status);
+	metrics_count("shomei_http_requests_total", labels, 1);
+}
+
+static void
+http_req_init(struct http_req *r, struct http_server *srv, struct MHD_Connection *c,
+	      const char *url, const char *method, const char *version)
+{
+	memset(r, 0, sizeof(*r));
+	r->conn = c;
+	r->method = method;
+	r->url = url;
+	r->version = version;
+	r->app = srv->cfg.app;
+	r->tls = srv->cfg.tls_cert_pem != NULL;
+}
+
 static enum MHD_Result
 http_dispatch(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	      const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
 	struct http_server *srv = cls;
-	const struct http_route *rt;
+	struct http_conn *hc = *con_cls;
 	struct http_req r;
-	struct timespec t0, t1;
-	char eu[256];
+	const char *cl;
+	long clen;
 	int bad;
 
-	/* first call: headers only; bodies are not accepted by any route yet */
-	if (*con_cls == NULL) {
-		*con_cls = srv;
+	if (hc == NULL) {
+		/* headers are in: route, method, declared length, load */
+		hc = xcalloc(1, sizeof(*hc));
+		hc->srv = srv;
+		clock_gettime(CLOCK_MONOTONIC, &hc->t0);
+		*con_cls = hc;
+		http_req_init(&r, srv, c, url, method, version);
+		hc->rt = http_route_find(srv->cfg.routes, method, url, &bad);
+		buf_init(&hc->body, hc->rt != NULL ? hc->rt->max_body : 0);
+		if (hc->rt == NULL) {
+			http_reply_text(&r, bad ? 405 : 404,
+					bad ? "method not allowed\n" : "not found\n");
+			hc->answered = 1;
+		} else if (__atomic_add_fetch(&srv->inflight, 1, __ATOMIC_RELAXED) >
+			   srv->cfg.max_inflight) {
+			hc->counted = 1;
+			http_reply_generic(&r, hc->rt->kind, 503, "Service busy",
+					   "ただいま混み合っています", "2");
+			hc->answered = 1;
+		} else {
+			hc->counted = 1;
+			cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+			if (cl != NULL && (util_parse_long(cl, 0, 0x7fffffffL, &clen) == -1 ||
+					   (size_t)clen > hc->rt->max_body)) {
+				http_reply_generic(&r, hc->rt->kind, 413, "Request body too large",
+						   "送信データが大きすぎます", NULL);
+				hc->answered = 1;
+			}
+		}
+		if (hc->answered)
+			http_account(srv, hc, &r);
 		return MHD_YES;
 	}
 	if (*upload_size != 0) {
-		*upload_size = 0; /* discard */
+		/* body chunk: keep up to the route's maximum, note anything beyond */
+		if (!hc->answered && !hc->too_big && buf_append(&hc->body, upload, *upload_size) == -1)
+			hc->too_big = 1;
+		*upload_size = 0;
 		return MHD_YES;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	memset(&r, 0, sizeof(r));
-	r.conn = c;
-	r.method = method;
-	r.url = url;
-	r.version = version;
-	r.app = srv->cfg.app;
-	rt = http_route_find(srv->cfg.routes, method, url, &bad);
-	if (rt == NULL)
-		http_reply_text(&r, bad ? 405 : 404, bad ? "method not allowed\n" : "not found\n");
-	else if (rt->fn(&r) == -1 && r.status == 0)
-		http_reply_text(&r, 500, "internal error\n");
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	log_info("%s %s %s %d %zu %.3fms", srv->addr, method,
-		 log_escape(eu, sizeof(eu), url, strlen(url)), r.status, r.sent,
-		 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
-	(void)upload;
+	if (hc->answered)
+		return MHD_YES;
+	http_req_init(&r, srv, c, url, method, version);
+	r.route = hc->rt;
+	if (hc->too_big) {
+		http_reply_generic(&r, hc->rt->kind, 413, "Request body too large",
+				   "送信データが大きすぎます", NULL);
+	} else {
+		r.body = hc->body.data;
+		r.bodylen = hc->body.len;
+		if (hc->rt->fn(&r) == -1 && r.status == 0)
+			http_reply_generic(&r, hc->rt->kind, 500, "Internal error",
+					   "システムエラーが発生しました", NULL);
+		if (r.status == 0) /* a handler that forgot to answer */
+			http_reply_text(&r, 500, "internal error\n");
+	}
+	hc->answered = 1;
+	http_account(srv, hc, &r);
 	return MHD_YES;
+}
+
+static void
+http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+	       enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *srv = cls;
+	struct http_conn *hc = *con_cls;
+
+	(void)c;
+	(void)toe;
+	if (hc == NULL)
+		return;
+	if (hc->counted)
+		__atomic_sub_fetch(&srv->inflight, 1, __ATOMIC_RELAXED);
+	buf_free(&hc->body);
+	free(hc);
+	*con_cls = NULL;
 }
 
 int
@@ -157,23 +371,48 @@ http_server_start(const struct http_listen *cfg, struct http_server **out, struc
 {
 	struct http_server *srv;
 	struct sockaddr_storage ss;
-	unsigned sl;
+	unsigned sl, flags;
 
 	*out = NULL;
 	if (http_addr_parse(cfg->addr, (struct sockaddr *)&ss, &sl, e) == -1)
 		return -1;
 	srv = xcalloc(1, sizeof(*srv));
 	srv->cfg = *cfg;
+	if (srv->cfg.threads == 0)
+		srv->cfg.threads = 2;
+	if (srv->cfg.max_connections == 0)
+		srv->cfg.max_connections = 1024;
+	if (srv->cfg.max_inflight == 0)
+		srv->cfg.max_inflight = 64 * srv->cfg.threads;
+	if (srv->cfg.timeout_s == 0)
+		srv->cfg.timeout_s = 30;
+	if (srv->cfg.max_header == 0)
+		srv->cfg.max_header = 16384;
 	srv->addr = xstrdup(cfg->addr);
-	srv->d = MHD_start_daemon(
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC |
-		(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-	    0, NULL, NULL, http_dispatch, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_THREAD_POOL_SIZE, cfg->threads ? cfg->threads : 2,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+		(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
+		(cfg->tls_cert_pem != NULL ? MHD_USE_TLS : 0);
+	if (cfg->tls_cert_pem != NULL)
+		srv->d = MHD_start_daemon(
+		    flags, 0, NULL, NULL, http_dispatch, srv, MHD_OPTION_SOCK_ADDR,
+		    (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, srv->cfg.threads,
+		    MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections,
+		    MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.timeout_s,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->cfg.max_header + 16384,
+		    MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv, MHD_OPTION_HTTPS_MEM_CERT,
+		    cfg->tls_cert_pem, MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key_pem,
+		    MHD_OPTION_END);
+	else
+		srv->d = MHD_start_daemon(
+		    flags, 0, NULL, NULL, http_dispatch, srv, MHD_OPTION_SOCK_ADDR,
+		    (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, srv->cfg.threads,
+		    MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections,
+		    MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.timeout_s,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->cfg.max_header + 16384,
+		    MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv, MHD_OPTION_END);
 	if (srv->d == NULL) {
-		err_set(e, ERR_INTERNAL, "listen: cannot listen on %s (in use, or not permitted)",
-			cfg->addr);
+		err_set(e, ERR_INTERNAL, "listen: cannot listen on %s (in use, not permitted, or "
+			"bad TLS key/certificate)", cfg->addr);
 		free(srv->addr);
 		free(srv);
 		return -1;

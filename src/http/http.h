@@ -1,38 +1,65 @@
 /*
- * http: the libmicrohttpd wrapper — listeners, a route table, responses, one log line per
- * request.  Handlers get a struct http_req and answer through http_reply*().
+ * http: the libmicrohttpd wrapper — listeners (plain and TLS), a route table, request bodies
+ * with per-route limits, replies (with extra headers, RFC 7807 problems), limits with their
+ * own status codes (431 headers, 413 body, 503 overload), one log line per request and the
+ * per-route request metrics.
+ *
+ * Handlers get a struct http_req and answer through http_reply*().  A handler returns 0, or
+ * -1 when it could not answer at all (the wrapper then sends 500).
  */
 #ifndef SHOMEI_HTTP_H
 #define SHOMEI_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/util.h"
 
 struct MHD_Connection;
 struct http_server;
 
+/* What kind of client a route serves: decides the shape of generic errors (busy, 413, ...). */
+enum http_kind {
+	HTTP_KIND_PLAIN = 0, /* text/plain */
+	HTTP_KIND_HTML,      /* a page in Japanese and English */
+	HTTP_KIND_API,       /* application/problem+json */
+	HTTP_KIND_BINARY,    /* OCSP, TSA, CRL: status code only (protocol errors are the handler's) */
+};
+
 struct http_req {
 	struct MHD_Connection *conn;
 	const char *method;
-	const char *url;
+	const char *url;        /* path only, percent-decoded by libmicrohttpd */
 	const char *version;
-	void *app; /* the application context given to http_server_start */
-	int status; /* set by http_reply*, for the log */
+	const unsigned char *body;
+	size_t bodylen;
+	void *app;              /* the application context given in struct http_listen */
+	const struct http_route *route;
+	int tls;                /* arrived on the HTTPS listener */
+	int status;             /* set by http_reply*, for the log and metrics */
 	size_t sent;
 };
 
 typedef int http_handler(struct http_req *);
 
 struct http_route {
-	const char *method; /* "GET", "POST", or NULL for any */
-	const char *path;   /* exact path, or a prefix when it ends in '/' */
+	const char *method;  /* "GET" (also answers HEAD), "POST", ... or NULL for any */
+	const char *path;    /* exact path, or a prefix when it ends in '/' */
 	http_handler *fn;
+	size_t max_body;     /* 0: no body accepted (413 when one is sent) */
+	enum http_kind kind;
+	const char *name;    /* metrics label, e.g. "ocsp" */
 };
 
 struct http_listen {
-	const char *addr; /* "127.0.0.1:8080" or "[::1]:8080" */
-	unsigned threads;
+	const char *addr;            /* "127.0.0.1:8080" or "[::1]:8080" */
+	const char *tls_cert_pem;    /* NULL: plain HTTP; else PEM chain (server first) */
+	const char *tls_key_pem;
+	unsigned threads;            /* thread pool size */
+	unsigned max_connections;    /* connection cap (0: 1024) */
+	unsigned max_inflight;       /* requests being handled at once before 503 (0: 64 * threads) */
+	unsigned timeout_s;          /* idle/slow client timeout (0: 30) */
+	size_t max_header;           /* bytes of request line + headers before 431 (0: 16384) */
 	const struct http_route *routes;
 	void *app;
 };
@@ -41,11 +68,35 @@ int http_server_start(const struct http_listen *, struct http_server **, struct 
 /* Stops accepting, lets in-flight requests finish (up to grace seconds), then stops. */
 void http_server_stop(struct http_server *, int grace);
 
+/* Request accessors (NULL when absent). */
+const char *http_header(struct http_req *, const char *name);
+const char *http_query(struct http_req *, const char *key);
+
+/*
+ * Replies.  hdrs is NULL or a NULL-terminated list of name, value pairs.  Every reply carries
+ * Cache-Control: no-store unless hdrs sets Cache-Control.
+ */
 int http_reply(struct http_req *, int status, const char *ctype, const void *, size_t);
+int http_reply_hdrs(struct http_req *, int status, const char *ctype, const void *, size_t,
+		    const char *const *hdrs);
 int http_reply_text(struct http_req *, int status, const char *text);
+/* RFC 7807: {"type": "about:blank"|type, "title", "status", "detail"} as problem+json. */
+int http_reply_problem(struct http_req *, int status, const char *type, const char *title,
+		       const char *detail);
 
 /* Parses "ADDR:PORT" / "[V6]:PORT" into a sockaddr (storage >= sockaddr_in6). */
 struct sockaddr;
 int http_addr_parse(const char *, struct sockaddr *, unsigned *len, struct err *);
+
+/*
+ * Metrics (Prometheus text format), shared by all modules of the web process.
+ * Counters are keyed by family name and a label string such as "route=\"ocsp\",code=\"200\"".
+ */
+void metrics_count(const char *family, const char *labels, uint64_t n);
+/* Histogram of seconds (buckets 0.0001 .. 10). */
+void metrics_observe(const char *family, double seconds);
+/* Writes every family with HELP/TYPE lines; help texts registered with metrics_help(). */
+int metrics_render(struct buf *out);
+void metrics_help(const char *family, const char *type, const char *help);
 
 #endif

@@ -11,6 +11,7 @@
 #ifndef SHOMEI_SERVE_H
 #define SHOMEI_SERVE_H
 
+#include "http/http.h"
 #include "util/util.h"
 
 struct serve_opts {
@@ -24,6 +25,14 @@ int serve_main(const struct serve_opts *);
 
 /* The web process (child of the supervisor). */
 int serve_web_main(const struct serve_opts *, int signer_fd, int ctl_fd);
+
+/* Publication handlers (pub.c) and the CRL schedule of the web process. */
+struct http_req;
+struct ca;
+int pub_crl_get(struct http_req *);
+int pub_ca_get(struct http_req *);
+void pub_schedule_start(struct ca *);
+void pub_schedule_stop(void);
 
 /* SCM_RIGHTS helpers. */
 int serve_fd_send(int sock, int fd);

@@ -1,6 +1,8 @@
 /*
  * web: the network-facing process.  It holds the configuration, the CA certificates and a
- * signer client, never a private CA key.  Each server thread has its own store connection.
+ * signer client, never a private CA key.  Two listeners: plain HTTP for what relying parties
+ * fetch (OCSP, CRLs, CA certificates, time stamps) and HTTPS for people and programs that
+ * authenticate (portal, API).  Each server thread has its own store connection.
  */
 #include <sys/prctl.h>
 
@@ -11,53 +13,40 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "ca/ca.h"
 #include "http/http.h"
+#include "ocsp/ocsp.h"
 #include "serve/serve.h"
+#include "tsa/tsa.h"
+
+#define WEB_OCSP_MAX (64 * 1024)
+#define WEB_TSA_MAX (64 * 1024)
+#define WEB_API_MAX (1024 * 1024)
 
 struct web {
 	struct ca *ca;
 	int ctl;
-	pthread_key_t store_key;
 };
 
 static struct web web;
-
-static void
-web_store_free(void *p)
-{
-	store_close(p);
-}
-
-/* The calling thread's store connection, opened on first use. */
-static struct store *
-web_store(struct err *e)
-{
-	struct store *st = pthread_getspecific(web.store_key);
-
-	if (st == NULL) {
-		if (ca_store_open(web.ca, &st, e) == -1)
-			return NULL;
-		pthread_setspecific(web.store_key, st);
-	}
-	return st;
-}
 
 /* GET /healthz: the store and the signer answer. */
 static int
 web_healthz(struct http_req *r)
 {
+	struct ca *ca = r->app;
 	struct err e;
 	struct store *st;
 	char body[512];
 	int store_ok, signer_ok;
 
 	err_clear(&e);
-	store_ok = (st = web_store(&e)) != NULL && store_ping(st, &e) == 0;
+	store_ok = (st = ca_thread_store(ca, &e)) != NULL && store_ping(st, &e) == 0;
 	if (!store_ok)
 		log_warn("healthz: %s", e.msg);
 	err_clear(&e);
-	signer_ok = signer_ping(web.ca->signer, &e) == 0;
+	signer_ok = signer_ping(ca->signer, &e) == 0;
 	if (!signer_ok)
 		log_warn("healthz: %s", e.msg);
 	snprintf(body, sizeof(body), "{\"status\":\"%s\",\"store\":\"%s\",\"signer\":\"%s\"}\n",
@@ -67,10 +56,50 @@ web_healthz(struct http_req *r)
 			  strlen(body));
 }
 
-static const struct http_route web_routes[] = {
-	{"GET", "/healthz", web_healthz},
-	{NULL, NULL, NULL},
+/* GET /metrics: Prometheus text format. */
+static int
+web_metrics(struct http_req *r)
+{
+	struct buf b;
+	int rc;
+
+	buf_init(&b, 16 * 1024 * 1024);
+	if (metrics_render(&b) == -1) {
+		buf_free(&b);
+		return -1;
+	}
+	rc = http_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
+	buf_free(&b);
+	return rc;
+}
+
+/* Plain HTTP: what relying parties fetch without authenticating. */
+static const struct http_route web_http_routes[] = {
+	{"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz"},
+	{"GET", "/metrics", web_metrics, 0, HTTP_KIND_PLAIN, "metrics"},
+	{"GET", "/crl/", pub_crl_get, 0, HTTP_KIND_BINARY, "crl"},
+	{"GET", "/ca/", pub_ca_get, 0, HTTP_KIND_BINARY, "ca"},
+	{"POST", "/ocsp", ocsp_http_post, WEB_OCSP_MAX, HTTP_KIND_BINARY, "ocsp"},
+	{"POST", "/ocsp/", ocsp_http_post, WEB_OCSP_MAX, HTTP_KIND_BINARY, "ocsp"},
+	{"GET", "/ocsp/", ocsp_http_get, 0, HTTP_KIND_BINARY, "ocsp"},
+	{"POST", "/tsa", tsa_http_post, WEB_TSA_MAX, HTTP_KIND_BINARY, "tsa"},
+	{NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL},
 };
+
+/* HTTPS: the API (and, later, the portal and the officer console). */
+static const struct http_route web_https_routes[] = {
+	{"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz"},
+	{NULL, "/api/v1/", api_http, WEB_API_MAX, HTTP_KIND_API, "api"},
+	{"GET", "/ca/", pub_ca_get, 0, HTTP_KIND_BINARY, "ca"},
+	{"POST", "/tsa", tsa_http_post, WEB_TSA_MAX, HTTP_KIND_BINARY, "tsa"},
+	{NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL},
+};
+
+static void
+web_signer_latency(double secs)
+{
+	metrics_observe("shomei_signer_latency_seconds", secs);
+}
 
 /* Receives replacement signer sockets from the supervisor. */
 static void *
@@ -86,42 +115,100 @@ web_ctl_main(void *arg)
 	return NULL;
 }
 
+/* The HTTPS listener's certificate chain (server certificate, then the issuing CA) and key. */
+static int
+web_tls_load(struct ca *ca, char **cert, char **key, struct err *e)
+{
+	struct buf b1, b2;
+	char *p1 = NULL, *p2 = NULL, *p3 = NULL;
+	int rc = -1;
+
+	buf_init(&b1, 0);
+	buf_init(&b2, 0);
+	p1 = conf_path(&ca->conf, conf_get(&ca->conf, "https.cert", "certs/https.pem"));
+	p2 = conf_path(&ca->conf, conf_get(&ca->conf, "https.key", "keys/https.key.pem"));
+	p3 = conf_path(&ca->conf, conf_get(&ca->conf, "ca.cert", "certs/issuing.pem"));
+	if (util_read_file(p1, 1 << 20, &b1, e) == -1 || util_read_file(p3, 1 << 20, &b2, e) == -1)
+		goto out;
+	if (buf_append(&b1, b2.data, b2.len) == -1 || buf_cstr(&b1) == NULL)
+		goto out;
+	buf_free(&b2);
+	if (util_read_file(p2, 1 << 20, &b2, e) == -1 || buf_cstr(&b2) == NULL)
+		goto out;
+	*cert = xstrdup((char *)b1.data);
+	*key = xstrdup((char *)b2.data);
+	rc = 0;
+out:
+	buf_free(&b1);
+	buf_free(&b2);
+	free(p1);
+	free(p2);
+	free(p3);
+	return rc;
+}
+
 int
 serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 {
-	struct http_server *hs = NULL;
+	struct http_server *hs = NULL, *hss = NULL;
 	struct http_listen hl;
 	struct err e;
 	pthread_t ctl_thread;
 	sigset_t set;
-	const char *addr;
-	long threads;
+	const char *addr, *saddr;
+	char *cert = NULL, *key = NULL;
+	long threads, conns, inflight, timeout;
 	int sig, rc = ERR_INTERNAL;
 
 	prctl(PR_SET_NAME, "shomei-web");
 	err_clear(&e);
 	memset(&web, 0, sizeof(web));
 	web.ctl = ctl_fd;
-	pthread_key_create(&web.store_key, web_store_free);
 	if (ca_open(o->datadir, 0, &web.ca, &e) == -1)
 		goto out;
 	web.ca->signer = signer_client_new(dup(signer_fd));
+	web.ca->signer->on_latency = web_signer_latency;
 	close(signer_fd);
-	if (conf_get_long(&web.ca->conf, "http.threads", 4, 1, 256, &threads, &e) == -1)
+	if (conf_get_long(&web.ca->conf, "http.threads", 4, 1, 256, &threads, &e) == -1 ||
+	    conf_get_long(&web.ca->conf, "http.max_connections", 1024, 1, 1000000, &conns, &e) ==
+		-1 ||
+	    conf_get_long(&web.ca->conf, "http.max_inflight", 0, 0, 1000000, &inflight, &e) ==
+		-1 ||
+	    conf_get_long(&web.ca->conf, "http.timeout", 30, 1, 3600, &timeout, &e) == -1)
 		goto out;
-	addr = o->http ? o->http : conf_get(&web.ca->conf, "listen.http", "127.0.0.1:8080");
+	metrics_help("shomei_http_requests_total", "counter", "HTTP requests by route and status");
+	metrics_help("shomei_signer_latency_seconds", "histogram",
+		     "time of one signer request, as the web process sees it");
 	memset(&hl, 0, sizeof(hl));
-	hl.addr = addr;
 	hl.threads = (unsigned)threads;
-	hl.routes = web_routes;
-	hl.app = &web;
+	hl.max_connections = (unsigned)conns;
+	hl.max_inflight = (unsigned)inflight;
+	hl.timeout_s = (unsigned)timeout;
+	hl.app = web.ca;
+
+	addr = o->http ? o->http : conf_get(&web.ca->conf, "listen.http", "127.0.0.1:8080");
+	hl.addr = addr;
+	hl.routes = web_http_routes;
 	if (http_server_start(&hl, &hs, &e) == -1)
 		goto out;
+	saddr = o->https ? o->https : conf_get(&web.ca->conf, "listen.https", "127.0.0.1:8443");
+	if (strcmp(saddr, "off") != 0) {
+		if (web_tls_load(web.ca, &cert, &key, &e) == -1)
+			goto out;
+		hl.addr = saddr;
+		hl.routes = web_https_routes;
+		hl.tls_cert_pem = cert;
+		hl.tls_key_pem = key;
+		if (http_server_start(&hl, &hss, &e) == -1)
+			goto out;
+	}
 	if (write(ctl_fd, "R", 1) != 1)
 		goto out;
 	if (pthread_create(&ctl_thread, NULL, web_ctl_main, NULL) == 0)
 		pthread_detach(ctl_thread);
-	log_info("web: listening on http://%s", addr);
+	pub_schedule_start(web.ca);
+	log_info("web: listening on http://%s%s%s", addr, hss ? " and https://" : "",
+		 hss ? saddr : "");
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -137,13 +224,21 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 		break;
 	}
 	log_info("web: finishing in-flight requests");
+	pub_schedule_stop();
 	http_server_stop(hs, 30);
-	hs = NULL;
+	http_server_stop(hss, 30);
+	hs = hss = NULL;
 	rc = 0;
 out:
 	if (rc != 0)
 		fprintf(stderr, "shomei: web: %s\n", e.msg);
 	http_server_stop(hs, 0);
+	http_server_stop(hss, 0);
+	if (key != NULL) {
+		OPENSSL_cleanse(key, strlen(key));
+		free(key);
+	}
+	free(cert);
 	ca_close(web.ca);
 	return rc;
 }

@@ -215,8 +215,11 @@ client_call(struct signer_client *c, uint32_t op, const unsigned char *p, size_t
 	while (sem_wait(&me.done) == -1 && errno == EINTR)
 		;
 	sem_destroy(&me.done);
+	t0 = client_nanos() - t0;
 	__atomic_add_fetch(&c->requests, 1, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&c->nanos, client_nanos() - t0, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&c->nanos, t0, __ATOMIC_RELAXED);
+	if (c->on_latency != NULL)
+		c->on_latency((double)t0 / 1e9);
 	if (me.rc == -1)
 		return err_set(e, ERR_INTERNAL, "%s", me.why);
 	*status = me.status;

@@ -92,6 +92,7 @@ struct signer_client {
 	int broken;
 	uint64_t gen;         /* bumped by reset_fd */
 	struct signer_pending *head, *tail;
+	void (*on_latency)(double seconds); /* optional: each request's time (metrics) */
 	uint64_t requests;    /* atomic */
 	uint64_t nanos;       /* total time callers spent on a request (atomic) */
 };

@@ -51,9 +51,10 @@ def children(pid):
 
 @pytest.fixture
 def server(ca):
-    port = free_port()
+    port, sport = free_port(), free_port()
     log = open(os.path.join(ca.datadir, "serve.log"), "wb")
-    proc = subprocess.Popen([SHOMEI, "-d", ca.datadir, "serve", "--http", f"127.0.0.1:{port}"],
+    proc = subprocess.Popen([SHOMEI, "-d", ca.datadir, "serve", "--http", f"127.0.0.1:{port}",
+                             "--https", f"127.0.0.1:{sport}"],
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -108,6 +109,7 @@ def test_web_has_no_private_keys(server, ca):
 
 
 def test_serve_refuses_bad_listen(ca):
-    p = subprocess.run([SHOMEI, "-d", ca.datadir, "serve", "--http", "nonsense"],
+    p = subprocess.run([SHOMEI, "-d", ca.datadir, "serve", "--http", "nonsense",
+                        "--https", "off"],
                        capture_output=True, timeout=30)
     assert p.returncode != 0

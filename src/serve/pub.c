@@ -1,0 +1,222 @@
+/*
+ * pub: publication endpoints of the web process — CRLs (full and delta, RFC 5280) and CA
+ * certificates (DER for AIA caIssuers, PEM chain), with caching headers — and the CRL schedule.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+
+#include "ca/ca.h"
+#include "serve/serve.h"
+
+/* RFC 7231 IMF-fixdate */
+static void
+pub_httpdate(char *dst, size_t n, time_t t)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(dst, n, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+/* GET /crl/<name>.crl and /crl/<name>-delta.crl: the newest stored CRL, DER. */
+int
+pub_crl_get(struct http_req *r)
+{
+	struct ca *ca = r->app;
+	struct store *st;
+	struct store_crl crl;
+	struct err e;
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	char full[128], delta[128], lm[64], ex[64], etag[40], maxage[64];
+	const char *name = r->url + strlen("/crl/"), *inm;
+	int isdelta, rc;
+	long left;
+
+	err_clear(&e);
+	memset(&crl, 0, sizeof(crl));
+	snprintf(full, sizeof(full), "%s.crl", ca->name);
+	snprintf(delta, sizeof(delta), "%s-delta.crl", ca->name);
+	if (strcmp(name, full) == 0)
+		isdelta = 0;
+	else if (strcmp(name, delta) == 0)
+		isdelta = 1;
+	else
+		return http_reply_text(r, 404, "no such CRL\n");
+	if ((st = ca_thread_store(ca, &e)) == NULL ||
+	    store_crl_latest(st, ca->name, isdelta, &crl, &e) == -1) {
+		if (e.code == ERR_NOTFOUND)
+			return http_reply_text(r, 404, "no CRL has been generated yet\n");
+		log_warn("crl: %s", e.msg);
+		return http_reply_text(r, 503, "CRL temporarily unavailable\n");
+	}
+	SHA256(crl.der, crl.derlen, md);
+	hex_encode(etag + 1, md, 16);
+	etag[0] = '"';
+	memcpy(etag + 33, "\"", 2);
+	pub_httpdate(lm, sizeof(lm), crl.this_update);
+	pub_httpdate(ex, sizeof(ex), crl.next_update);
+	left = (long)(crl.next_update - util_now());
+	snprintf(maxage, sizeof(maxage), "public, max-age=%ld, no-transform", left > 0 ? left : 0);
+	inm = http_header(r, "If-None-Match");
+	if (inm != NULL && strcmp(inm, etag) == 0) {
+		const char *h[] = {"ETag", etag, "Last-Modified", lm, "Expires", ex,
+				   "Cache-Control", maxage, NULL};
+		rc = http_reply_hdrs(r, 304, NULL, "", 0, h);
+	} else {
+		const char *h[] = {"ETag", etag, "Last-Modified", lm, "Expires", ex,
+				   "Cache-Control", maxage, NULL};
+		rc = http_reply_hdrs(r, 200, "application/pkix-crl", crl.der, crl.derlen, h);
+	}
+	store_crl_clear(&crl);
+	return rc;
+}
+
+/* GET /ca/<name>.crt (issuing CA, DER), /ca/<name>.pem (chain), /ca/<name>-root.crt. */
+int
+pub_ca_get(struct http_req *r)
+{
+	struct ca *ca = r->app;
+	const char *name = r->url + strlen("/ca/");
+	char crt[128], pem[128], root[128];
+	const char *h[] = {"Cache-Control", "public, max-age=86400", NULL};
+	unsigned char *der = NULL;
+	X509 *x = NULL;
+	BIO *b = NULL;
+	char *p;
+	long n;
+	int len, rc;
+
+	snprintf(crt, sizeof(crt), "%s.crt", ca->name);
+	snprintf(pem, sizeof(pem), "%s.pem", ca->name);
+	snprintf(root, sizeof(root), "%s-root.crt", ca->name);
+	if (strcmp(name, crt) == 0)
+		x = ca->cert;
+	else if (strcmp(name, root) == 0)
+		x = ca->root;
+	if (x != NULL) {
+		if ((len = i2d_X509(x, &der)) <= 0)
+			return -1;
+		rc = http_reply_hdrs(r, 200, "application/pkix-cert", der, (size_t)len, h);
+		OPENSSL_free(der);
+		return rc;
+	}
+	if (strcmp(name, pem) != 0)
+		return http_reply_text(r, 404, "no such CA certificate\n");
+	if ((b = BIO_new(BIO_s_mem())) == NULL || !PEM_write_bio_X509(b, ca->cert) ||
+	    !PEM_write_bio_X509(b, ca->root)) {
+		BIO_free(b);
+		return -1;
+	}
+	n = BIO_get_mem_data(b, &p);
+	rc = http_reply_hdrs(r, 200, "application/x-pem-file", p, (size_t)n, h);
+	BIO_free(b);
+	return rc;
+}
+
+/*
+ * The CRL schedule: a full CRL when the newest is older than crl.interval_minutes (default
+ * 60) or absent, a delta CRL when the newest delta is older than crl.delta_interval_minutes
+ * (default 15).  Several front ends on one database each check the newest CRL first, so they
+ * rarely duplicate work (and a duplicate CRL is harmless).
+ */
+struct pub_sched {
+	struct ca *ca;
+	volatile int stop;
+	pthread_t thread;
+	int started;
+};
+
+static struct pub_sched sched;
+
+static int
+pub_crl_due(struct store *st, const char *name, int delta, long minutes, int *due,
+	    struct err *e)
+{
+	struct store_crl crl;
+	struct err e2;
+
+	memset(&crl, 0, sizeof(crl));
+	err_clear(&e2);
+	*due = 0;
+	if (store_crl_latest(st, name, delta, &crl, &e2) == -1) {
+		if (e2.code != ERR_NOTFOUND)
+			return err_set(e, e2.code, "%s", e2.msg);
+		*due = 1;
+		return 0;
+	}
+	*due = util_now() - crl.this_update >= minutes * 60;
+	store_crl_clear(&crl);
+	return 0;
+}
+
+static void *
+pub_sched_main(void *arg)
+{
+	struct pub_sched *s = arg;
+	struct store_crl crl;
+	struct store *st;
+	struct err e;
+	long full_min, delta_min;
+	int due, i;
+
+	err_clear(&e);
+	if (conf_get_long(&s->ca->conf, "crl.interval_minutes", 60, 1, 24 * 60 * 7, &full_min,
+			  &e) == -1 ||
+	    conf_get_long(&s->ca->conf, "crl.delta_interval_minutes", 15, 1, 24 * 60, &delta_min,
+			  &e) == -1) {
+		log_warn("crl schedule: %s", e.msg);
+		return NULL;
+	}
+	while (!s->stop) {
+		err_clear(&e);
+		memset(&crl, 0, sizeof(crl));
+		if ((st = ca_thread_store(s->ca, &e)) == NULL) {
+			log_warn("crl schedule: %s", e.msg);
+		} else if (pub_crl_due(st, s->ca->name, 0, full_min, &due, &e) == -1) {
+			log_warn("crl schedule: %s", e.msg);
+		} else if (due) {
+			if (ca_crl_generate(s->ca, st, 0, "schedule", &crl, &e) == -1)
+				log_warn("crl schedule: full CRL: %s", e.msg);
+			else
+				log_info("crl schedule: full CRL number %lld", (long long)crl.number);
+		} else if (pub_crl_due(st, s->ca->name, 1, delta_min, &due, &e) == 0 && due) {
+			if (ca_crl_generate(s->ca, st, 1, "schedule", &crl, &e) == -1)
+				log_warn("crl schedule: delta CRL: %s", e.msg);
+			else
+				log_info("crl schedule: delta CRL number %lld",
+					 (long long)crl.number);
+		}
+		store_crl_clear(&crl);
+		for (i = 0; i < 100 && !s->stop; i++) /* check every 10 s, stop promptly */
+			usleep(100000);
+	}
+	return NULL;
+}
+
+void
+pub_schedule_start(struct ca *ca)
+{
+	if (strcmp(conf_get(&ca->conf, "crl.schedule", "yes"), "yes") != 0)
+		return;
+	sched.ca = ca;
+	sched.stop = 0;
+	if (pthread_create(&sched.thread, NULL, pub_sched_main, &sched) == 0)
+		sched.started = 1;
+}
+
+void
+pub_schedule_stop(void)
+{
+	if (!sched.started)
+		return;
+	sched.stop = 1;
+	pthread_join(sched.thread, NULL);
+	sched.started = 0;
+}
