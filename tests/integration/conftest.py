@@ -120,3 +120,87 @@ def tmpdir_short():
     d = tempfile.mkdtemp(prefix="shomei-it-")
     yield d
     shutil.rmtree(d, ignore_errors=True)
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Server:
+    """A running `shomei serve` on free loopback ports (plain HTTP and HTTPS)."""
+
+    def __init__(self, inst, proc, http_port, https_port, log):
+        self.inst = inst
+        self.proc = proc
+        self.http = f"http://127.0.0.1:{http_port}"
+        self.https = f"https://localhost:{https_port}"
+        self.http_port = http_port
+        self.https_port = https_port
+        self.cafile = inst.path("certs", "root.pem")
+        self.log = log
+
+    def log_text(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode(errors="replace")
+
+
+def start_server(inst, extra_conf="", args=()):
+    """Starts serve on inst; extra_conf lines are appended to shomei.conf first."""
+    import signal
+    import time
+    import urllib.request
+    if extra_conf:
+        with open(inst.path("shomei.conf"), "a") as f:
+            f.write("\n" + extra_conf + "\n")
+    hp, sp = free_port(), free_port()
+    log = inst.path("serve.log")
+    logf = open(log, "ab")
+    proc = subprocess.Popen([SHOMEI, "-d", inst.datadir, "serve", "--http", f"127.0.0.1:{hp}",
+                             "--https", f"127.0.0.1:{sp}", *args],
+                            stdout=logf, stderr=subprocess.STDOUT)
+    logf.close()
+    srv = Server(inst, proc, hp, sp, log)
+    end = time.time() + 30
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise AssertionError("serve exited: " + srv.log_text())
+        try:
+            with urllib.request.urlopen(srv.http + "/healthz", timeout=2) as r:
+                if r.status == 200:
+                    return srv
+        except OSError:
+            pass
+        time.sleep(0.1)
+    stop_server(srv)
+    raise AssertionError("serve did not become healthy: " + srv.log_text())
+
+
+def stop_server(srv):
+    import signal
+    if srv.proc.poll() is None:
+        srv.proc.send_signal(signal.SIGTERM)
+        try:
+            srv.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            srv.proc.kill()
+            srv.proc.wait()
+
+
+@pytest.fixture
+def server(ca):
+    """serve on a fresh CA, once per store backend."""
+    srv = start_server(ca)
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture
+def server_sqlite(ca_sqlite):
+    srv = start_server(ca_sqlite)
+    yield srv
+    stop_server(srv)
