@@ -84,9 +84,11 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libshomei.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libshomei.a $(LDFLAGS) $(LDLIBS)
 
 # Benchmarks (not part of `make test`): each prints its figures and ratios against its peer.
+# `make bench BENCHES=crl` runs one; BENCH_ARGS passes options to it.
+BENCHES ?= $(sort $(notdir $(basename $(wildcard bench/*.c))))
 bench: deps
-	$(MAKE) all $(BUILD)/bench/issue
-	$(BUILD)/bench/issue $(BENCH_ISSUE_ARGS)
+	$(MAKE) all $(patsubst %,$(BUILD)/bench/%,$(BENCHES))
+	@for b in $(BENCHES); do echo "== bench/$$b"; $(BUILD)/bench/$$b $(BENCH_ARGS) || exit 1; done
 
 # deps first, then a fresh make: the flags above come from pkg-config, which deps may install.
 run: deps

@@ -60,26 +60,46 @@ der_tl(struct buf *b, unsigned char tag, size_t len)
 	return buf_append(b, h, n + 1);
 }
 
-/* UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 4.1.2.5). */
+/* Two decimal digits of v at p. */
+static void
+der_2digits(char *p, int v)
+{
+	p[0] = (char)('0' + v / 10 % 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+/*
+ * UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 4.1.2.5), or GeneralizedTime
+ * always (invalidityDate).  Written by hand: it runs once per CRL entry.
+ */
 static int
 der_time(struct buf *b, time_t t, int force_generalized)
 {
 	struct tm tm;
 	char s[20];
-	int n;
+	int y, n = 0;
 
 	if (gmtime_r(&t, &tm) == NULL)
 		return -1;
-	if (tm.tm_year + 1900 < 2050 && !force_generalized)
-		n = snprintf(s, sizeof(s), "%02d%02d%02d%02d%02d%02dZ", tm.tm_year % 100,
-			     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-	else
-		n = snprintf(s, sizeof(s), "%04d%02d%02d%02d%02d%02dZ", tm.tm_year + 1900,
-			     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-	if (n <= 0)
+	y = tm.tm_year + 1900;
+	if (y < 1950 || y > 9999)
 		return -1;
-	if (der_tl(b, (tm.tm_year + 1900 < 2050 && !force_generalized) ? 0x17 : 0x18,
-		   (size_t)n) == -1)
+	if (y < 2050 && !force_generalized) {
+		der_2digits(s, y % 100);
+		n = 2;
+	} else {
+		der_2digits(s, y / 100);
+		der_2digits(s + 2, y % 100);
+		n = 4;
+	}
+	der_2digits(s + n, tm.tm_mon + 1);
+	der_2digits(s + n + 2, tm.tm_mday);
+	der_2digits(s + n + 4, tm.tm_hour);
+	der_2digits(s + n + 6, tm.tm_min);
+	der_2digits(s + n + 8, tm.tm_sec);
+	s[n + 10] = 'Z';
+	n += 11;
+	if (der_tl(b, (y < 2050 && !force_generalized) ? 0x17 : 0x18, (size_t)n) == -1)
 		return -1;
 	return buf_append(b, s, (size_t)n);
 }
@@ -129,24 +149,27 @@ struct crl_build {
 	char why[128];
 };
 
-/* One revokedCertificates entry (RFC 5280 5.1.2.6 and 5.3). */
+/*
+ * One revokedCertificates entry (RFC 5280 5.1.2.6 and 5.3).  Runs a million times for a large
+ * CRL: small fixed buffers on the stack, no allocation.
+ */
 static int
 crl_entry(void *arg, const struct store_revoked *r)
 {
 	struct crl_build *cb = arg;
-	struct buf e, ext;
+	unsigned char ebuf[160], xbuf[96], tbuf[32];
+	struct buf e = {ebuf, 0, sizeof(ebuf), sizeof(ebuf) - 1};
+	struct buf ext = {xbuf, 0, sizeof(xbuf), sizeof(xbuf) - 1};
+	struct buf t = {tbuf, 0, sizeof(tbuf), sizeof(tbuf) - 1};
 	unsigned char serial[20];
 	long n;
-	int rc = 1;
 
-	buf_init(&e, 512);
-	buf_init(&ext, 256);
 	if ((n = hex_decode(serial, sizeof(serial), r->serial)) <= 0) {
 		snprintf(cb->why, sizeof(cb->why), "crl: bad serial %s in store", r->serial);
-		goto out;
+		goto fail;
 	}
 	if (der_uint(&e, serial, (size_t)n) == -1 || der_time(&e, r->revoked_at, 0) == -1)
-		goto out;
+		goto fail;
 	/* reasonCode: omitted for unspecified (RFC 5280 5.3.1 SHOULD) */
 	if (r->reason > 0) {
 		static const unsigned char oid[] = {0x06, 0x03, 0x55, 0x1d, 0x15};
@@ -154,37 +177,29 @@ crl_entry(void *arg, const struct store_revoked *r)
 
 		if (der_tl(&ext, 0x30, sizeof(oid) + sizeof(v)) == -1 ||
 		    buf_append(&ext, oid, sizeof(oid)) == -1 || buf_append(&ext, v, sizeof(v)) == -1)
-			goto out;
+			goto fail;
 	}
 	if (r->invalidity_date > 0) {
 		static const unsigned char oid[] = {0x06, 0x03, 0x55, 0x1d, 0x18};
-		struct buf t;
 
-		buf_init(&t, 64);
 		if (der_time(&t, r->invalidity_date, 1) == -1 ||
 		    der_tl(&ext, 0x30, sizeof(oid) + der_size(t.len)) == -1 ||
 		    buf_append(&ext, oid, sizeof(oid)) == -1 || der_tl(&ext, 0x04, t.len) == -1 ||
-		    buf_append(&ext, t.data, t.len) == -1) {
-			buf_free(&t);
-			goto out;
-		}
-		buf_free(&t);
+		    buf_append(&ext, t.data, t.len) == -1)
+			goto fail;
 	}
 	if (ext.len > 0 && (der_tl(&e, 0x30, ext.len) == -1 || buf_append(&e, ext.data, ext.len) == -1))
-		goto out;
+		goto fail;
 	if (der_tl(&cb->entries, 0x30, e.len) == -1 ||
 	    buf_append(&cb->entries, e.data, e.len) == -1) {
 		snprintf(cb->why, sizeof(cb->why), "crl: larger than %u bytes", CRL_MAX);
-		goto out;
+		goto fail;
 	}
 	cb->count++;
-	rc = 0;
-out:
-	if (rc != 0)
-		cb->failed = 1;
-	buf_free(&e);
-	buf_free(&ext);
-	return rc;
+	return 0;
+fail:
+	cb->failed = 1;
+	return 1;
 }
 
 /*
@@ -264,29 +279,34 @@ out:
 	return rc;
 }
 
+/*
+ * One buffer holds the whole CRL: room is reserved in front, the entries are written after
+ * it as the store streams them, then the TBSCertList and CertificateList headers are placed
+ * right-aligned into the reserved room and the extensions, algorithm and signature appended.
+ * A CRL of a million entries (~49 MB) thus exists once in memory, never copied.
+ */
 int
 ca_crl_generate(struct ca *ca, struct store *st, int delta, const char *actor,
 		struct store_crl *out, struct err *e)
 {
 	struct crl_build cb;
 	struct store_crl base, crl;
-	struct buf head, tail, whole;
-	unsigned char *alg = NULL, *issuer = NULL, *sig = NULL, *tbs;
+	struct buf head, tail;
+	unsigned char *alg = NULL, *issuer = NULL, *sig = NULL, hdr[8];
 	int alglen, issuerlen, sig_nid, md_nid, rc = -1, r;
-	size_t siglen = 0, tbslen, inner;
+	size_t siglen = 0, front, inner, hl, tbs_start, tbslen, cert_start;
 	int64_t number = 0, base_number = 0;
 	time_t now = util_now(), since = 0;
 	X509_ALGOR *algor = NULL;
 	char obj[128], *detail = NULL;
+	static const unsigned char v2[] = {0x02, 0x01, 0x01};
 
 	memset(&cb, 0, sizeof(cb));
 	memset(&base, 0, sizeof(base));
 	memset(&crl, 0, sizeof(crl));
 	memset(out, 0, sizeof(*out));
-	buf_init(&cb.entries, CRL_MAX);
 	buf_init(&head, 64 * 1024);
 	buf_init(&tail, 64 * 1024);
-	buf_init(&whole, CRL_MAX);
 	if (ca->signer == NULL) {
 		err_set(e, ERR_INTERNAL, "crl: no signer attached");
 		goto out;
@@ -295,7 +315,7 @@ ca_crl_generate(struct ca *ca, struct store *st, int delta, const char *actor,
 		struct err e2;
 
 		err_clear(&e2);
-		if (store_crl_latest(st, ca->name, 0, &base, &e2) == -1) {
+		if (store_crl_latest_info(st, ca->name, 0, &base, &e2) == -1) {
 			if (e2.code == ERR_NOTFOUND)
 				err_set(e, ERR_REFUSED,
 					"crl: a delta CRL needs a full CRL first (run `shomei crl`)");
@@ -320,6 +340,14 @@ ca_crl_generate(struct ca *ca, struct store *st, int delta, const char *actor,
 		goto out;
 	}
 
+	/* room for: two outer headers, version, algorithm, issuer, two times, entries header */
+	front = 64 + (size_t)alglen + (size_t)issuerlen;
+	buf_init(&cb.entries, CRL_MAX);
+	if (buf_append(&cb.entries, NULL, 0) == -1)
+		goto enc;
+	while (cb.entries.len < front)
+		if (buf_putc(&cb.entries, 0) == -1)
+			goto enc;
 	r = store_revoked_foreach(st, ca->name, since, crl_entry, &cb, e);
 	if (cb.failed) {
 		err_set(e, ERR_INTERNAL, "%s", cb.why[0] ? cb.why : "crl: cannot encode entry");
@@ -331,42 +359,45 @@ ca_crl_generate(struct ca *ca, struct store *st, int delta, const char *actor,
 		goto out;
 
 	/* version, signature, issuer, thisUpdate, nextUpdate, revokedCertificates header */
-	static const unsigned char v2[] = {0x02, 0x01, 0x01};
 	if (buf_append(&head, v2, sizeof(v2)) == -1 || buf_append(&head, alg, (size_t)alglen) == -1 ||
 	    buf_append(&head, issuer, (size_t)issuerlen) == -1 || der_time(&head, now, 0) == -1 ||
 	    der_time(&head, now + 3600 * (delta ? ca->crl_delta_hours : ca->crl_hours), 0) == -1)
 		goto enc;
-	if (cb.count > 0 && der_tl(&head, 0x30, cb.entries.len) == -1)
+	if (cb.count > 0 && der_tl(&head, 0x30, cb.entries.len - front) == -1)
 		goto enc;
 	if (crl_extensions(ca, number, delta, base_number, &tail) == -1)
 		goto enc;
-	inner = head.len + cb.entries.len + tail.len;
-	/* TBSCertList ::= SEQUENCE { ... } */
-	if (der_tl(&whole, 0x30, inner) == -1 || buf_append(&whole, head.data, head.len) == -1 ||
-	    buf_append(&whole, cb.entries.data, cb.entries.len) == -1 ||
-	    buf_append(&whole, tail.data, tail.len) == -1)
+	/* TBSCertList ::= SEQUENCE { head, entries, crlExtensions } */
+	inner = head.len + (cb.entries.len - front) + tail.len;
+	hdr[0] = 0x30;
+	hl = 1 + der_len(hdr + 1, inner);
+	if (head.len + hl + 8 > front)
 		goto enc;
-	buf_free(&cb.entries); /* keep peak memory near one copy */
-	tbs = whole.data;
-	tbslen = whole.len;
-	if (signer_sign(ca->signer, SIGNER_OP_SIGN_CRL, tbs, tbslen, &sig, &siglen, e) == -1)
+	tbs_start = front - head.len - hl;
+	memcpy(cb.entries.data + tbs_start, hdr, hl);
+	memcpy(cb.entries.data + tbs_start + hl, head.data, head.len);
+	if (buf_append(&cb.entries, tail.data, tail.len) == -1)
+		goto enc;
+	tbslen = cb.entries.len - tbs_start;
+	if (signer_sign(ca->signer, SIGNER_OP_SIGN_CRL, cb.entries.data + tbs_start, tbslen, &sig,
+			&siglen, e) == -1)
 		goto out;
 
 	/* CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, BIT STRING } */
-	buf_reset(&head);
 	inner = tbslen + (size_t)alglen + der_size(siglen + 1);
-	if (der_tl(&head, 0x30, inner) == -1)
+	hl = 1 + der_len(hdr + 1, inner);
+	cert_start = tbs_start - hl;
+	memcpy(cb.entries.data + cert_start, hdr, hl);
+	if (buf_append(&cb.entries, alg, (size_t)alglen) == -1 ||
+	    der_tl(&cb.entries, 0x03, siglen + 1) == -1 || buf_putc(&cb.entries, 0) == -1 ||
+	    buf_append(&cb.entries, sig, siglen) == -1)
 		goto enc;
-	buf_reset(&tail);
-	if (buf_append(&tail, alg, (size_t)alglen) == -1 || der_tl(&tail, 0x03, siglen + 1) == -1 ||
-	    buf_putc(&tail, 0) == -1 || buf_append(&tail, sig, siglen) == -1)
-		goto enc;
-	crl.derlen = head.len + tbslen + tail.len;
-	crl.der = xmalloc(crl.derlen);
-	memcpy(crl.der, head.data, head.len);
-	memcpy(crl.der + head.len, tbs, tbslen);
-	memcpy(crl.der + head.len + tbslen, tail.data, tail.len);
-	buf_free(&whole);
+	/* hand the buffer over as the CRL: shift it to the start (no second copy) */
+	crl.derlen = cb.entries.len - cert_start;
+	memmove(cb.entries.data, cb.entries.data + cert_start, crl.derlen);
+	crl.der = cb.entries.data;
+	cb.entries.data = NULL;
+	cb.entries.len = cb.entries.cap = 0;
 
 	crl.ca = xstrdup(ca->name);
 	crl.number = number;
@@ -375,8 +406,7 @@ ca_crl_generate(struct ca *ca, struct store *st, int delta, const char *actor,
 	crl.this_update = now;
 	crl.next_update = now + 3600 * (delta ? ca->crl_delta_hours : ca->crl_hours);
 	snprintf(obj, sizeof(obj), "%s#%lld", ca->name, (long long)number);
-	detail = xasprintf("%s entries=%zu%s", delta ? "delta" : "full", cb.count,
-			   delta ? "" : "");
+	detail = xasprintf("%s entries=%zu", delta ? "delta" : "full", cb.count);
 	if (store_begin(st, e) == -1)
 		goto out;
 	if (store_crl_put(st, &crl, e) == -1 ||
@@ -401,7 +431,6 @@ out:
 	buf_free(&cb.entries);
 	buf_free(&head);
 	buf_free(&tail);
-	buf_free(&whole);
 	store_crl_clear(&base);
 	store_crl_clear(&crl);
 	return rc;

@@ -13,6 +13,7 @@ const struct cli_cmd cli_cmds[] = {
 	{"ticket", cmd_ticket, "create or list tickets"},
 	{"audit", cmd_audit, "verify or list the audit chain"},
 	{"crl", cmd_crl, "generate a full or delta CRL now"},
+	{"apikey", cmd_apikey, "create, list or disable API keys of the REST API"},
 	{"serve", cmd_serve, "run the service (supervisor, signer, web)"},
 	{NULL, NULL, NULL},
 };

@@ -34,5 +34,6 @@ int cmd_ticket(struct cli *, int, char **);
 int cmd_audit(struct cli *, int, char **);
 int cmd_crl(struct cli *, int, char **);
 int cmd_serve(struct cli *, int, char **);
+int cmd_apikey(struct cli *, int, char **);
 
 #endif

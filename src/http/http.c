@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <errno.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -367,6 +368,33 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 }
 
 int
+http_listen_socket(const char *addr, int *fdp, struct err *e)
+{
+	struct sockaddr_storage ss;
+	unsigned sl;
+	int fd, on = 1;
+
+	*fdp = -1;
+	if (http_addr_parse(addr, (struct sockaddr *)&ss, &sl, e) == -1)
+		return -1;
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return err_set(e, ERR_INTERNAL, "listen: socket: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (bind(fd, (struct sockaddr *)&ss, sl) == -1 || listen(fd, 1024) == -1) {
+		err_set(e, ERR_REFUSED, "listen: %s: %s", addr, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+/*
+ * With cfg->fd the server accepts on a socket the supervisor opened and shares with every
+ * generation of web processes: on a reload the old one stops accepting while the new one
+ * takes over the same queue, so no connection is refused or reset.
+ */
+int
 http_server_start(const struct http_listen *cfg, struct http_server **out, struct err *e)
 {
 	struct http_server *srv;
@@ -374,8 +402,15 @@ http_server_start(const struct http_listen *cfg, struct http_server **out, struc
 	unsigned sl, flags;
 
 	*out = NULL;
-	if (http_addr_parse(cfg->addr, (struct sockaddr *)&ss, &sl, e) == -1)
+	memset(&ss, 0, sizeof(ss));
+	if (cfg->fd < 0 && http_addr_parse(cfg->addr, (struct sockaddr *)&ss, &sl, e) == -1)
 		return -1;
+	if (cfg->fd >= 0) {
+		socklen_t len = sizeof(ss);
+
+		if (getsockname(cfg->fd, (struct sockaddr *)&ss, &len) == -1)
+			return err_set(e, ERR_INTERNAL, "listen: %s: %s", cfg->addr, strerror(errno));
+	}
 	srv = xcalloc(1, sizeof(*srv));
 	srv->cfg = *cfg;
 	if (srv->cfg.threads == 0)
@@ -392,24 +427,33 @@ http_server_start(const struct http_listen *cfg, struct http_server **out, struc
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC |
 		(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
 		(cfg->tls_cert_pem != NULL ? MHD_USE_TLS : 0);
-	if (cfg->tls_cert_pem != NULL)
-		srv->d = MHD_start_daemon(
-		    flags, 0, NULL, NULL, http_dispatch, srv, MHD_OPTION_SOCK_ADDR,
-		    (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, srv->cfg.threads,
-		    MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections,
-		    MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.timeout_s,
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->cfg.max_header + 16384,
-		    MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv, MHD_OPTION_HTTPS_MEM_CERT,
-		    cfg->tls_cert_pem, MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key_pem,
-		    MHD_OPTION_END);
-	else
-		srv->d = MHD_start_daemon(
-		    flags, 0, NULL, NULL, http_dispatch, srv, MHD_OPTION_SOCK_ADDR,
-		    (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, srv->cfg.threads,
-		    MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections,
-		    MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.timeout_s,
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, srv->cfg.max_header + 16384,
-		    MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv, MHD_OPTION_END);
+	{
+		struct MHD_OptionItem opts[12];
+		int n = 0;
+
+		if (cfg->fd >= 0)
+			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, cfg->fd, NULL};
+		else
+			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
+						   (intptr_t)srv->cfg.threads, NULL};
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
+						   (intptr_t)srv->cfg.max_connections, NULL};
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
+						   (intptr_t)srv->cfg.timeout_s, NULL};
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+						   (intptr_t)(srv->cfg.max_header + 16384), NULL};
+		if (cfg->tls_cert_pem != NULL) {
+			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
+							   (void *)cfg->tls_cert_pem};
+			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
+							   (void *)cfg->tls_key_pem};
+		}
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+		srv->d = MHD_start_daemon(flags, 0, NULL, NULL, http_dispatch, srv,
+					  MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
+					  MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	}
 	if (srv->d == NULL) {
 		err_set(e, ERR_INTERNAL, "listen: cannot listen on %s (in use, not permitted, or "
 			"bad TLS key/certificate)", cfg->addr);
@@ -429,7 +473,7 @@ http_server_stop(struct http_server *srv, int grace)
 
 	if (srv == NULL)
 		return;
-	MHD_quiesce_daemon(srv->d);
+	(void)MHD_quiesce_daemon(srv->d); /* stop accepting; the socket stays (shared) */
 	for (i = 0; i < grace * 10; i++) {
 		di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
 		if (di == NULL || di->num_connections == 0)

@@ -53,6 +53,7 @@ struct http_route {
 
 struct http_listen {
 	const char *addr;            /* "127.0.0.1:8080" or "[::1]:8080" */
+	int fd;                      /* >= 0: an already listening socket (addr is for logs) */
 	const char *tls_cert_pem;    /* NULL: plain HTTP; else PEM chain (server first) */
 	const char *tls_key_pem;
 	unsigned threads;            /* thread pool size */
@@ -83,6 +84,9 @@ int http_reply_text(struct http_req *, int status, const char *text);
 /* RFC 7807: {"type": "about:blank"|type, "title", "status", "detail"} as problem+json. */
 int http_reply_problem(struct http_req *, int status, const char *type, const char *title,
 		       const char *detail);
+
+/* A listening TCP socket on "ADDR:PORT" (SO_REUSEADDR, backlog 1024). */
+int http_listen_socket(const char *addr, int *fd, struct err *);
 
 /* Parses "ADDR:PORT" / "[V6]:PORT" into a sockaddr (storage >= sockaddr_in6). */
 struct sockaddr;

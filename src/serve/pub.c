@@ -145,7 +145,7 @@ pub_crl_due(struct store *st, const char *name, int delta, long minutes, int *du
 	memset(&crl, 0, sizeof(crl));
 	err_clear(&e2);
 	*due = 0;
-	if (store_crl_latest(st, name, delta, &crl, &e2) == -1) {
+	if (store_crl_latest_info(st, name, delta, &crl, &e2) == -1) {
 		if (e2.code != ERR_NOTFOUND)
 			return err_set(e, e2.code, "%s", e2.msg);
 		*due = 1;

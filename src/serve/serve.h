@@ -17,7 +17,10 @@
 struct serve_opts {
 	const char *datadir;
 	const char *http;  /* overrides listen.http */
-	const char *https; /* overrides listen.https */
+	const char *https; /* overrides listen.https ("off": none) */
+	/* set by the supervisor: the listening sockets every web generation accepts on */
+	int http_fd;
+	int https_fd;      /* -1 when off */
 };
 
 /* Runs the supervisor until SIGTERM/SIGINT; returns the exit status. */

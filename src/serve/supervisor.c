@@ -1,4 +1,10 @@
-/* supervisor: owns the signer and web children of `shomei serve`. */
+/*
+ * supervisor: owns the children of `shomei serve`.  A generation is one signer and the web
+ * process that talks to it.  The current generation's children are restarted when they die
+ * (a new signer socket reaches the web process over the control socket); SIGHUP starts a new
+ * generation with the re-read configuration and, once its web process listens, lets the old
+ * web process finish its requests and retires the old signer; SIGTERM stops everything.
+ */
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -14,6 +20,7 @@
 
 #include "ca/ca.h"
 #include "serve/serve.h"
+#include "http/http.h"
 #include "signer/signer.h"
 
 int
@@ -76,10 +83,9 @@ serve_fd_recv(int sock)
 	return fd;
 }
 
-struct super {
-	const struct serve_opts *o;
-	struct ca *ca;
-	int sfd;      /* client end of the signer socket (kept to hand to a new web process) */
+/* One signer and the web process that uses it. */
+struct gen {
+	int sfd;      /* client end of the signer socket (kept to hand to a restarted web) */
 	pid_t spid;
 	int ctl;      /* supervisor end of the control socket to the web process */
 	pid_t wpid;
@@ -87,18 +93,33 @@ struct super {
 	int signer_fast_deaths;
 };
 
-static int
-super_spawn_signer(struct super *s, struct err *e)
+struct super {
+	struct serve_opts *o;
+	struct ca *ca;
+	struct gen cur;
+	struct gen old; /* a previous generation finishing its requests after a reload */
+};
+
+static void
+gen_init(struct gen *g)
 {
-	if (signer_spawn_fd(&s->ca->conf, &s->sfd, &s->spid, e) == -1)
+	memset(g, 0, sizeof(*g));
+	g->sfd = g->ctl = -1;
+	g->spid = g->wpid = -1;
+}
+
+static int
+gen_spawn_signer(struct super *s, struct gen *g, struct err *e)
+{
+	if (signer_spawn_fd(&s->ca->conf, &g->sfd, &g->spid, e) == -1)
 		return -1;
-	s->signer_started = time(NULL);
-	log_info("signer started (pid %ld)", (long)s->spid);
+	g->signer_started = time(NULL);
+	log_info("signer started (pid %ld)", (long)g->spid);
 	return 0;
 }
 
 static int
-super_spawn_web(struct super *s, struct err *e)
+gen_spawn_web(struct super *s, struct gen *g, struct err *e)
 {
 	struct pollfd pfd;
 	int sv[2];
@@ -114,24 +135,38 @@ super_spawn_web(struct super *s, struct err *e)
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		_exit(serve_web_main(s->o, s->sfd, sv[1]));
+		_exit(serve_web_main(s->o, g->sfd, sv[1]));
 	}
 	close(sv[1]);
-	if (s->ctl != -1)
-		close(s->ctl);
-	s->ctl = sv[0];
-	s->wpid = pid;
+	if (g->ctl != -1)
+		close(g->ctl);
+	g->ctl = sv[0];
+	g->wpid = pid;
 	/* the web process says "R" once it listens; EOF means it could not start */
-	pfd.fd = s->ctl;
+	pfd.fd = g->ctl;
 	pfd.events = POLLIN;
-	if (poll(&pfd, 1, 30000) != 1 || read(s->ctl, &ready, 1) != 1 || ready != 'R') {
+	if (poll(&pfd, 1, 30000) != 1 || read(g->ctl, &ready, 1) != 1 || ready != 'R') {
 		kill(pid, SIGTERM);
 		waitpid(pid, NULL, 0);
-		s->wpid = -1;
+		g->wpid = -1;
 		return err_set(e, ERR_REFUSED, "serve: the web process could not start (see above)");
 	}
 	log_info("web started (pid %ld)", (long)pid);
 	return 0;
+}
+
+/* Ends a generation's signer (EOF) and web (SIGTERM) without waiting. */
+static void
+gen_retire(struct gen *g)
+{
+	if (g->wpid > 0)
+		kill(g->wpid, SIGTERM);
+	if (g->sfd != -1)
+		close(g->sfd);
+	g->sfd = -1;
+	if (g->ctl != -1)
+		close(g->ctl);
+	g->ctl = -1;
 }
 
 static void
@@ -143,29 +178,38 @@ super_reap(struct super *s, int stopping)
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		err_clear(&e);
-		if (pid == s->spid) {
+		if (pid == s->old.wpid) {
+			log_info("previous web (pid %ld) finished", (long)pid);
+			s->old.wpid = -1;
+			if (s->old.sfd != -1)
+				close(s->old.sfd); /* its signer sees EOF and exits */
+			s->old.sfd = -1;
+		} else if (pid == s->old.spid) {
+			s->old.spid = -1;
+		} else if (pid == s->cur.spid) {
 			log_warn("signer (pid %ld) exited with %s %d%s", (long)pid,
 				 WIFSIGNALED(st) ? "signal" : "status",
 				 WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
 				 stopping ? "" : "; restarting");
-			s->spid = -1;
-			close(s->sfd);
-			s->sfd = -1;
+			s->cur.spid = -1;
+			if (s->cur.sfd != -1)
+				close(s->cur.sfd);
+			s->cur.sfd = -1;
 			if (stopping)
 				continue;
 			/* a signer that keeps dying at once is backed off, not spun */
-			if (time(NULL) - s->signer_started < 2 && ++s->signer_fast_deaths > 3)
+			if (time(NULL) - s->cur.signer_started < 2 && ++s->cur.signer_fast_deaths > 3)
 				sleep(2);
-			else if (time(NULL) - s->signer_started >= 2)
-				s->signer_fast_deaths = 0;
-			if (super_spawn_signer(s, &e) == -1) {
+			else if (time(NULL) - s->cur.signer_started >= 2)
+				s->cur.signer_fast_deaths = 0;
+			if (gen_spawn_signer(s, &s->cur, &e) == -1) {
 				log_warn("signer restart failed: %s", e.msg);
 				continue;
 			}
-			if (s->ctl != -1 && serve_fd_send(s->ctl, s->sfd) == -1)
+			if (s->cur.ctl != -1 && serve_fd_send(s->cur.ctl, s->cur.sfd) == -1)
 				log_warn("could not hand the new signer to the web process");
-		} else if (pid == s->wpid) {
-			s->wpid = -1;
+		} else if (pid == s->cur.wpid) {
+			s->cur.wpid = -1;
 			if (stopping) {
 				log_info("web exited with status %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 				continue;
@@ -174,15 +218,78 @@ super_reap(struct super *s, int stopping)
 				 WIFSIGNALED(st) ? "signal" : "status",
 				 WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
 			sleep(1);
-			if (s->sfd != -1 && super_spawn_web(s, &e) == -1)
+			if (s->cur.sfd != -1 && gen_spawn_web(s, &s->cur, &e) == -1)
 				log_warn("web restart failed: %s", e.msg);
 		}
 	}
 }
 
-int
-serve_main(const struct serve_opts *o)
+/*
+ * SIGHUP: re-read shomei.conf (refusing a bad one), start a new generation with it, and once
+ * its web process listens, retire the current one (which finishes its requests first).
+ */
+static void
+super_reload(struct super *s)
 {
+	struct ca *nca = NULL, *oca;
+	struct gen g;
+	struct err e;
+
+	err_clear(&e);
+	if (s->old.wpid > 0 || s->old.spid > 0) {
+		log_warn("SIGHUP: the previous reload is still finishing; try again shortly");
+		return;
+	}
+	if (ca_open(s->o->datadir, 0, &nca, &e) == -1) {
+		log_warn("SIGHUP: configuration not reloaded: %s", e.msg);
+		return;
+	}
+	oca = s->ca;
+	s->ca = nca;
+	gen_init(&g);
+	if (gen_spawn_signer(s, &g, &e) == -1 || gen_spawn_web(s, &g, &e) == -1) {
+		log_warn("SIGHUP: configuration not reloaded: %s", e.msg);
+		if (g.sfd != -1)
+			close(g.sfd);
+		if (g.spid > 0)
+			waitpid(g.spid, NULL, 0);
+		s->ca = oca;
+		ca_close(nca);
+		return;
+	}
+	ca_close(oca);
+	s->old = s->cur;
+	s->cur = g;
+	gen_retire(&s->old);
+	log_info("SIGHUP: configuration reloaded (web pid %ld replaces %ld)", (long)s->cur.wpid,
+		 (long)s->old.wpid);
+}
+
+/*
+ * Opens the listening sockets once, here: every generation of web processes accepts on the
+ * same ones, so a reload neither refuses nor resets a connection.  Changing listen.* needs a
+ * restart.
+ */
+static int
+super_listen(struct super *s, struct serve_opts *o, struct err *e)
+{
+	const char *http, *https;
+
+	http = o->http ? o->http : conf_get(&s->ca->conf, "listen.http", "127.0.0.1:8080");
+	https = o->https ? o->https : conf_get(&s->ca->conf, "listen.https", "127.0.0.1:8443");
+	o->http = http;
+	o->https = https;
+	if (http_listen_socket(http, &o->http_fd, e) == -1)
+		return -1;
+	if (strcmp(https, "off") != 0 && http_listen_socket(https, &o->https_fd, e) == -1)
+		return -1;
+	return 0;
+}
+
+int
+serve_main(const struct serve_opts *co)
+{
+	struct serve_opts opts = *co, *o = &opts;
 	struct super s;
 	struct err e;
 	sigset_t set;
@@ -191,8 +298,8 @@ serve_main(const struct serve_opts *o)
 
 	memset(&s, 0, sizeof(s));
 	s.o = o;
-	s.sfd = s.ctl = -1;
-	s.spid = s.wpid = -1;
+	gen_init(&s.cur);
+	gen_init(&s.old);
 	err_clear(&e);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -203,9 +310,10 @@ serve_main(const struct serve_opts *o)
 	signal(SIGPIPE, SIG_IGN);
 
 	/* the supervisor reads the configuration but never loads a private key */
-	if (ca_open(o->datadir, 0, &s.ca, &e) == -1)
+	o->http_fd = o->https_fd = -1;
+	if (ca_open(o->datadir, 0, &s.ca, &e) == -1 || super_listen(&s, o, &e) == -1)
 		goto fail;
-	if (super_spawn_signer(&s, &e) == -1 || super_spawn_web(&s, &e) == -1)
+	if (gen_spawn_signer(&s, &s.cur, &e) == -1 || gen_spawn_web(&s, &s.cur, &e) == -1)
 		goto fail;
 	log_info("shomei serve: supervisor pid %ld", (long)getpid());
 	for (;;) {
@@ -215,58 +323,51 @@ serve_main(const struct serve_opts *o)
 			continue;
 		}
 		if (sig == SIGHUP) {
-			struct ca *nca = NULL;
-
-			err_clear(&e);
-			if (ca_open(o->datadir, 0, &nca, &e) == -1) {
-				log_warn("SIGHUP: configuration not reloaded: %s", e.msg);
-				continue;
-			}
-			ca_close(s.ca);
-			s.ca = nca;
-			log_info("SIGHUP: configuration reloaded");
-			if (s.wpid > 0)
-				kill(s.wpid, SIGHUP);
+			super_reload(&s);
 			continue;
 		}
 		break; /* SIGTERM, SIGINT */
 	}
 	log_info("shutting down");
-	if (s.wpid > 0)
-		kill(s.wpid, SIGTERM);
-	for (i = 0; i < 400 && s.wpid > 0; i++) { /* up to 40 s for in-flight requests */
+	gen_retire(&s.cur);
+	gen_retire(&s.old);
+	for (i = 0; i < 400 && (s.cur.wpid > 0 || s.old.wpid > 0); i++) { /* in-flight: 40 s */
 		usleep(100000);
 		super_reap(&s, 1);
 	}
-	if (s.wpid > 0) {
+	if (s.cur.wpid > 0 || s.old.wpid > 0) {
 		log_warn("web did not stop in time; killing it");
-		kill(s.wpid, SIGKILL);
-		waitpid(s.wpid, NULL, 0);
+		if (s.cur.wpid > 0)
+			kill(s.cur.wpid, SIGKILL);
+		if (s.old.wpid > 0)
+			kill(s.old.wpid, SIGKILL);
 	}
-	if (s.sfd != -1)
-		close(s.sfd); /* EOF ends the signer */
-	s.sfd = -1;
-	for (i = 0; i < 100 && s.spid > 0; i++) {
+	for (i = 0; i < 100 && (s.cur.spid > 0 || s.old.spid > 0 || s.cur.wpid > 0 ||
+				s.old.wpid > 0); i++) {
 		usleep(50000);
 		super_reap(&s, 1);
 	}
-	if (s.spid > 0) {
-		kill(s.spid, SIGTERM);
-		waitpid(s.spid, NULL, 0);
-	}
+	if (s.cur.spid > 0)
+		kill(s.cur.spid, SIGTERM);
+	if (s.old.spid > 0)
+		kill(s.old.spid, SIGTERM);
+	while (waitpid(-1, NULL, 0) > 0)
+		;
 	ca_close(s.ca);
+	close(o->http_fd);
+	if (o->https_fd != -1)
+		close(o->https_fd);
 	return 0;
 fail:
 	fprintf(stderr, "shomei: %s\n", e.msg);
 	rc = e.code == ERR_INTERNAL ? ERR_INTERNAL : ERR_REFUSED;
-	if (s.wpid > 0) {
-		kill(s.wpid, SIGTERM);
-		waitpid(s.wpid, NULL, 0);
-	}
-	if (s.sfd != -1)
-		close(s.sfd);
-	if (s.spid > 0)
-		waitpid(s.spid, NULL, 0);
+	gen_retire(&s.cur);
+	while (waitpid(-1, NULL, 0) > 0)
+		;
 	ca_close(s.ca);
+	if (o->http_fd != -1)
+		close(o->http_fd);
+	if (o->https_fd != -1)
+		close(o->https_fd);
 	return rc;
 }

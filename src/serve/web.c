@@ -73,6 +73,24 @@ web_metrics(struct http_req *r)
 	return rc;
 }
 
+/* GET /: a landing page (static text: no user data, nothing to escape) until the portal. */
+static int
+web_index(struct http_req *r)
+{
+	static const char page[] =
+	    "<!DOCTYPE html>\n<html lang=\"ja\"><head><meta charset=\"utf-8\">"
+	    "<meta name=\"viewport\" content=\"width=device-width\">"
+	    "<title>証明書発行サービス / Certificate service</title></head>\n"
+	    "<body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\">"
+	    "<h1>証明書発行サービス</h1><p lang=\"en\">Certificate issuance service</p>"
+	    "<ul><li><a href=\"/api/v1/\">REST API</a> (API key)</li></ul>"
+	    "<p>失効情報（CRL・OCSP）と CA 証明書は HTTP で公開しています。"
+	    "<span lang=\"en\">Revocation information (CRL, OCSP) and CA certificates are "
+	    "published over plain HTTP.</span></p></body></html>\n";
+
+	return http_reply(r, 200, "text/html; charset=utf-8", page, sizeof(page) - 1);
+}
+
 /* Plain HTTP: what relying parties fetch without authenticating. */
 static const struct http_route web_http_routes[] = {
 	{"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz"},
@@ -89,6 +107,7 @@ static const struct http_route web_http_routes[] = {
 /* HTTPS: the API (and, later, the portal and the officer console). */
 static const struct http_route web_https_routes[] = {
 	{"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz"},
+	{"GET", "/", web_index, 0, HTTP_KIND_HTML, "index"},
 	{NULL, "/api/v1/", api_http, WEB_API_MAX, HTTP_KIND_API, "api"},
 	{"GET", "/ca/", pub_ca_get, 0, HTTP_KIND_BINARY, "ca"},
 	{"POST", "/tsa", tsa_http_post, WEB_TSA_MAX, HTTP_KIND_BINARY, "tsa"},
@@ -169,6 +188,9 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 	web.ca->signer = signer_client_new(dup(signer_fd));
 	web.ca->signer->on_latency = web_signer_latency;
 	close(signer_fd);
+	/* concurrent issuances (API, portal) share one durable commit */
+	if (ca_batch_start(web.ca, 256, &e) == -1)
+		goto out;
 	if (conf_get_long(&web.ca->conf, "http.threads", 4, 1, 256, &threads, &e) == -1 ||
 	    conf_get_long(&web.ca->conf, "http.max_connections", 1024, 1, 1000000, &conns, &e) ==
 		-1 ||
@@ -188,14 +210,16 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 
 	addr = o->http ? o->http : conf_get(&web.ca->conf, "listen.http", "127.0.0.1:8080");
 	hl.addr = addr;
+	hl.fd = o->http_fd;
 	hl.routes = web_http_routes;
 	if (http_server_start(&hl, &hs, &e) == -1)
 		goto out;
 	saddr = o->https ? o->https : conf_get(&web.ca->conf, "listen.https", "127.0.0.1:8443");
-	if (strcmp(saddr, "off") != 0) {
+	if (o->https_fd >= 0) {
 		if (web_tls_load(web.ca, &cert, &key, &e) == -1)
 			goto out;
 		hl.addr = saddr;
+		hl.fd = o->https_fd;
 		hl.routes = web_https_routes;
 		hl.tls_cert_pem = cert;
 		hl.tls_key_pem = key;

@@ -121,6 +121,7 @@ struct store_cert_filter {
 	const char *ca;         /* NULL any */
 	time_t expiring_before; /* 0 any: not_after < this */
 	const char *subject_substr; /* NULL any; plain substring, not a pattern */
+	time_t not_after_min;   /* 0 any: not_after >= this (not yet expired at that time) */
 	size_t limit;           /* 0 = no limit */
 	size_t offset;
 };
@@ -167,6 +168,9 @@ int store_crl_next_number(struct store *, const char *ca, int64_t *number, struc
 int store_crl_put(struct store *, const struct store_crl *, struct err *);
 /* The newest full (delta = 0) or delta (delta = 1) CRL; ERR_NOTFOUND when none. */
 int store_crl_latest(struct store *, const char *ca, int delta, struct store_crl *, struct err *);
+/* The same without the DER (der NULL, derlen 0): number and times only. */
+int store_crl_latest_info(struct store *, const char *ca, int delta, struct store_crl *,
+			  struct err *);
 void store_crl_clear(struct store_crl *);
 
 /* ---- audit chain ---- */
@@ -202,6 +206,34 @@ int store_audit_foreach(struct store *, int (*cb)(void *, const struct store_aud
 int store_audit_head(struct store *, int64_t *seq, unsigned char hash[STORE_HASH_LEN],
 		     struct err *);
 void store_audit_clear(struct store_audit *);
+
+/* ---- API keys (REST API, per organization) ---- */
+#define STORE_APIKEY_ID_MAX 33 /* public key id, at most 32 characters + NUL */
+
+struct store_apikey {
+	char id[STORE_APIKEY_ID_MAX];       /* the public "<id>" part of shk_<id>_<secret> */
+	int64_t org_id;
+	char *org_code;                     /* filled by get and list */
+	char *name;                         /* label given at creation (may be "") */
+	unsigned char hash[STORE_HASH_LEN]; /* hash of the secret; the secret is never stored */
+	int disabled;
+	time_t created;
+	time_t last_used; /* 0 = never */
+};
+
+/* ERR_NOTFOUND when the organization does not exist, ERR_CONFLICT when the id exists. */
+int store_apikey_add(struct store *, const struct store_apikey *, struct err *);
+/* ERR_NOTFOUND when no key has this id. */
+int store_apikey_get(struct store *, const char *id, struct store_apikey *, struct err *);
+/* Keys of one organization (org_id != 0) or all, in creation order. */
+int store_apikey_list(struct store *, int64_t org_id, struct store_apikey **, size_t *,
+		      struct err *);
+/* ERR_NOTFOUND when no key has this id. */
+int store_apikey_set_disabled(struct store *, const char *id, int disabled, struct err *);
+/* Records a use: last_used = when, unless it is already later (no error for a missing id). */
+int store_apikey_touch(struct store *, const char *id, time_t when, struct err *);
+void store_apikey_clear(struct store_apikey *);
+void store_apikey_list_free(struct store_apikey *, size_t);
 
 /* ---- key/value settings of the instance (e.g. ticket sequence, TSA serial) ---- */
 /* Atomically adds delta to a named counter and returns the new value (starting at 0). */

@@ -1,0 +1,370 @@
+"""The HTTP service layer: limits (431, 413, timeouts, connection cap), overload (503 with
+Retry-After in each client's language), routing, logging, CRL and CA certificate publication,
+metrics, and orderly shutdown."""
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from cryptography import x509
+
+from conftest import make_csr, openssl, start_server, stop_server
+
+
+def get(url, headers=None, cafile=None, timeout=10, method="GET", data=None):
+    req = urllib.request.Request(url, headers=headers or {}, method=method, data=data)
+    ctx = ssl.create_default_context(cafile=cafile) if cafile else None
+    try:
+        with urllib.request.urlopen(req, timeout=timeout, context=ctx) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def raw(port, data, timeout=10):
+    """Sends raw bytes, returns everything the server answers until it closes."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(data)
+    out = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            out += b
+    except socket.timeout:
+        pass
+    s.close()
+    return out
+
+
+def test_routing_and_errors(server):
+    assert get(server.http + "/nope")[0] == 404
+    assert get(server.http + "/tsa")[0] == 405               # GET on a POST route
+    st, h, body = get(server.http + "/healthz", method="HEAD")
+    assert st == 200 and body == b""
+    st, h, body = get(server.https + "/", cafile=server.cafile)
+    assert st == 200 and "証明書発行サービス" in body.decode()
+    assert h["Content-Type"].startswith("text/html")
+    # the portal listener does not serve OCSP; the plain one does not serve the API
+    assert get(server.https + "/ocsp", method="POST", data=b"x", cafile=server.cafile)[0] == 404
+    assert get(server.http + "/api/v1/certificates")[0] == 404
+
+
+def test_http10_without_port(server):
+    out = raw(server.http_port, b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+    assert out.startswith(b"HTTP/1.0 200") or out.startswith(b"HTTP/1.1 200"), out[:80]
+
+
+def test_header_limit_431(server):
+    st, _, _ = get(server.http + "/healthz", headers={"X-Big": "a" * 40000})
+    assert st == 431
+    assert get(server.http + "/healthz")[0] == 200
+
+
+def test_body_limit_413(server):
+    body = b"\x30" * (70 * 1024)
+    st, h, _ = get(server.http + "/ocsp", method="POST", data=body,
+                   headers={"Content-Type": "application/ocsp-request"})
+    assert st == 413
+    # chunked, without a declared length
+    req = (b"POST /tsa HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+           b"Content-Type: application/timestamp-query\r\nConnection: close\r\n\r\n")
+    chunk = b"a" * 8192
+    for _ in range(10):
+        req += b"%x\r\n" % len(chunk) + chunk + b"\r\n"
+    req += b"0\r\n\r\n"
+    out = raw(server.http_port, req)
+    assert b" 413 " in out.split(b"\r\n")[0], out[:100]
+    # an API client gets problem+json, as soon as it declares too large a body
+    ctx = ssl.create_default_context(cafile=server.cafile)
+    with socket.create_connection(("127.0.0.1", server.https_port), timeout=10) as s:
+        with ctx.wrap_socket(s, server_hostname="localhost") as t:
+            t.sendall(b"POST /api/v1/certificates HTTP/1.1\r\nHost: localhost\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: 1200000\r\n\r\n")
+            out = b""
+            while b"\r\n\r\n" not in out or not out.rstrip().endswith(b"}"):
+                b = t.recv(65536)
+                if not b:
+                    break
+                out += b
+    assert out.startswith(b"HTTP/1.1 413"), out[:80]
+    assert b"application/problem+json" in out
+    assert get(server.http + "/healthz")[0] == 200
+
+
+def test_slow_client_timeout(ca_sqlite):
+    srv = start_server(ca_sqlite, "http.timeout = 2")
+    try:
+        s = socket.create_connection(("127.0.0.1", srv.http_port), timeout=10)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")   # never finishes its headers
+        t0 = time.time()
+        assert s.recv(100) == b""                           # closed by the server
+        assert time.time() - t0 < 8
+        s.close()
+        assert get(srv.http + "/healthz")[0] == 200
+    finally:
+        stop_server(srv)
+
+
+def test_connection_cap(ca_sqlite):
+    """Beyond the cap a connection is not served (it waits in the backlog) until one ends."""
+    srv = start_server(ca_sqlite, "http.max_connections = 4\nhttp.threads = 1")
+    held = []
+    try:
+        for _ in range(4):
+            s = socket.create_connection(("127.0.0.1", srv.http_port), timeout=5)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            held.append(s)
+        time.sleep(0.3)
+        s = socket.create_connection(("127.0.0.1", srv.http_port), timeout=1)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        with pytest.raises(socket.timeout):
+            s.recv(100)                        # not served while 4 are open
+        for h in held:
+            h.close()
+        held = []
+        s.settimeout(10)
+        assert s.recv(100).startswith(b"HTTP/1.1 200")
+        s.close()
+        assert get(srv.http + "/healthz")[0] == 200
+    finally:
+        for h in held:
+            h.close()
+        stop_server(srv)
+
+
+SLOW_POST = (b"POST /tsa HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n"
+             b"Content-Type: application/timestamp-query\r\n\r\nabc")
+
+
+def hold_slot(port, cafile=None):
+    """A request whose body never finishes: it occupies one 'in flight' slot."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    if cafile:
+        s = ssl.create_default_context(cafile=cafile).wrap_socket(s, server_hostname="localhost")
+    s.sendall(SLOW_POST)
+    return s
+
+
+def test_overload_503(ca_sqlite):
+    srv = start_server(ca_sqlite, "http.max_inflight = 2")
+    held = []
+    try:
+        held = [hold_slot(srv.http_port), hold_slot(srv.http_port)]
+        time.sleep(0.3)
+        st, h, body = get(srv.http + "/healthz")
+        assert st == 503 and h.get("Retry-After") == "2"
+        held += [hold_slot(srv.https_port, srv.cafile), hold_slot(srv.https_port, srv.cafile)]
+        time.sleep(0.3)
+        # an HTML route answers with a page in Japanese and English
+        st, h, body = get(srv.https + "/", cafile=srv.cafile)
+        assert st == 503 and h.get("Retry-After") == "2"
+        assert h["Content-Type"].startswith("text/html")
+        text = body.decode()
+        assert "混み合っています" in text and "Service busy" in text
+        # the API answers with problem+json
+        st, h, body = get(srv.https + "/api/v1/certificates", cafile=srv.cafile)
+        assert st == 503 and h["Content-Type"] == "application/problem+json"
+        assert h.get("Retry-After") == "2"
+        for s in held:
+            s.close()
+        held = []
+        time.sleep(0.5)
+        assert get(srv.http + "/healthz")[0] == 200         # recovers when load drops
+        assert get(srv.https + "/", cafile=srv.cafile)[0] == 200
+    finally:
+        for s in held:
+            s.close()
+        stop_server(srv)
+
+
+def test_ten_times_load(ca_sqlite):
+    """Far more concurrent clients than threads: no crash, no deadlock, recovery after."""
+    srv = start_server(ca_sqlite, "http.threads = 2\nhttp.max_inflight = 8")
+    stop = time.time() + 5
+    counts = {"ok": 0, "busy": 0, "other": 0}
+    lock = threading.Lock()
+
+    def client():
+        while time.time() < stop:
+            try:
+                st = get(srv.http + "/crl/shomei.crl", timeout=10)[0]
+            except OSError:
+                st = -1
+            with lock:
+                key = "ok" if st == 200 else "busy" if st == 503 else "other"
+                counts[key] += 1
+
+    try:
+        ts = [threading.Thread(target=client) for _ in range(80)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(60)
+        assert not any(t.is_alive() for t in ts)
+        assert srv.proc.poll() is None
+        assert counts["ok"] > 0
+        assert get(srv.http + "/healthz")[0] == 200
+    finally:
+        stop_server(srv)
+
+
+def test_log_escapes_untrusted(server):
+    get(server.http + "/x%1b%5b31mred%0aforged")
+    time.sleep(0.3)
+    log = server.log_text()
+    assert "\x1b[31m" not in log and "\nforged" not in log
+    assert "\\x1b" in log and "\\x0a" in log
+
+
+def test_sigterm_finishes_inflight(ca_sqlite):
+    srv = start_server(ca_sqlite)
+    s = socket.create_connection(("127.0.0.1", srv.http_port), timeout=20)
+    s.sendall(b"POST /tsa HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n"
+              b"Content-Type: application/timestamp-query\r\n\r\nab")
+    time.sleep(0.3)
+    srv.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    assert srv.proc.poll() is None                 # still finishing the request
+    s.sendall(b"cde")
+    out = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+    s.close()
+    assert out.startswith(b"HTTP/1.1 "), out[:60]
+    assert srv.proc.wait(30) == 0
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", srv.http_port), timeout=2)
+
+
+def served_cert_serial(port):
+    pem = ssl.get_server_certificate(("127.0.0.1", port))
+    return x509.load_pem_x509_certificate(pem.encode()).serial_number
+
+
+def test_sighup_reload(server, tmp_path):
+    """SIGHUP re-reads the configuration and files: a renewed HTTPS certificate is served,
+    with no failed request while the web process is replaced."""
+    inst = server.inst
+    before = served_cert_serial(server.https_port)
+    csr, key = make_csr(tmp_path, subj="/CN=localhost", san="DNS:localhost,IP:127.0.0.1")
+    new = str(tmp_path / "https.pem")
+    inst.ok("issue", "--profile", "server", "--csr", csr, "--out", new)
+    os.replace(new, inst.path("certs", "https.pem"))
+    os.replace(key, inst.path("keys", "https.key.pem"))
+    failures = []
+    stop = time.time() + 4
+
+    def client():
+        while time.time() < stop:
+            try:
+                if get(server.http + "/healthz", timeout=5)[0] != 200:
+                    failures.append("status")
+            except OSError as e:
+                failures.append(str(e))
+
+    t = threading.Thread(target=client)
+    t.start()
+    time.sleep(0.5)
+    server.proc.send_signal(signal.SIGHUP)
+    t.join(30)
+    assert failures == []
+    assert "configuration reloaded" in server.log_text()
+    after = served_cert_serial(server.https_port)
+    assert after != before
+    with open(inst.path("certs", "https.pem"), "rb") as f:
+        assert after == x509.load_pem_x509_certificate(f.read()).serial_number
+    assert get(server.https + "/healthz", cafile=server.cafile)[0] == 200
+
+
+def test_sighup_bad_config_refused(server):
+    with open(server.inst.path("shomei.conf"), "a") as f:
+        f.write("\nno_such_key = 1\n")
+    server.proc.send_signal(signal.SIGHUP)
+    time.sleep(1.5)
+    assert "configuration not reloaded" in server.log_text()
+    assert "no_such_key" in server.log_text()
+    assert server.proc.poll() is None
+    assert get(server.http + "/healthz")[0] == 200
+
+
+def test_metrics(server):
+    get(server.http + "/healthz")
+    get(server.http + "/nope")
+    st, h, body = get(server.http + "/metrics")
+    text = body.decode()
+    assert st == 200 and h["Content-Type"].startswith("text/plain")
+    assert '# TYPE shomei_http_requests_total counter' in text
+    assert 'shomei_http_requests_total{route="healthz",code="200"}' in text
+    assert 'shomei_http_requests_total{route="other",code="404"}' in text
+    assert "shomei_signer_latency_seconds_bucket" in text
+
+
+def test_ca_certificates(server):
+    st, h, der = get(server.http + "/ca/shomei.crt")
+    assert st == 200 and h["Content-Type"] == "application/pkix-cert"
+    with open(server.inst.path("certs", "issuing.pem"), "rb") as f:
+        issuing = x509.load_pem_x509_certificate(f.read())
+    assert x509.load_der_x509_certificate(der) == issuing
+    st, h, pem = get(server.http + "/ca/shomei.pem")
+    assert st == 200 and pem.count(b"BEGIN CERTIFICATE") == 2
+    st, h, der = get(server.http + "/ca/shomei-root.crt")
+    assert st == 200
+    assert get(server.http + "/ca/other.crt")[0] == 404
+
+
+def wait_crl(url, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        st, h, body = get(url)
+        if st == 200:
+            return h, body
+        time.sleep(0.2)
+    raise AssertionError("no CRL at " + url)
+
+
+def test_crl_publication(server, tmp_path):
+    inst = server.inst
+    csr, _ = make_csr(tmp_path, subj="/CN=bad.example.jp", san="DNS:bad.example.jp")
+    bad = str(tmp_path / "bad.pem")
+    inst.ok("issue", "--profile", "server", "--csr", csr, "--out", bad)
+    csr2, _ = make_csr(tmp_path, subj="/CN=good.example.jp", san="DNS:good.example.jp")
+    good = str(tmp_path / "good.pem")
+    inst.ok("issue", "--profile", "server", "--csr", csr2, "--out", good)
+    serial = openssl("x509", "-in", bad, "-noout", "-serial").stdout.decode().strip()[7:]
+    inst.ok("crl")                       # the schedule made one already; this is newer
+    time.sleep(1.1)
+    inst.ok("revoke", serial, "--reason", "keyCompromise")
+    inst.ok("crl", "--delta")
+    h, full = wait_crl(server.http + "/crl/shomei.crl")
+    assert h["Content-Type"] == "application/pkix-crl"
+    assert "ETag" in h and "Last-Modified" in h and "Expires" in h
+    crl = x509.load_der_x509_crl(full)
+    assert h["Expires"] == crl.next_update.strftime("%a, %d %b %Y %H:%M:%S GMT")
+    st, h2, _ = get(server.http + "/crl/shomei.crl", headers={"If-None-Match": h["ETag"]})
+    assert st == 304
+    h, delta = wait_crl(server.http + "/crl/shomei-delta.crl")
+    for name, data in (("full.crl", full), ("delta.crl", delta)):
+        with open(tmp_path / name, "wb") as f:
+            f.write(data)
+        openssl("crl", "-inform", "DER", "-in", str(tmp_path / name), "-out",
+                str(tmp_path / (name + ".pem")))
+    common = ["verify", "-crl_check", "-use_deltas", "-CAfile", inst.path("certs", "root.pem"),
+              "-untrusted", inst.path("certs", "issuing.pem"),
+              "-CRLfile", str(tmp_path / "full.crl.pem"),
+              "-CRLfile", str(tmp_path / "delta.crl.pem")]
+    p = openssl(*common, bad, check=False)
+    assert p.returncode != 0 and b"revoked" in p.stdout + p.stderr
+    p = openssl(*common, good, check=False)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert get(server.http + "/crl/other.crl")[0] == 404
