@@ -135,12 +135,13 @@ cpu_s(pid_t pid)
 		return 0;
 	}
 	fclose(f);
-	/* fields after the command name: state is field 3; utime 14, stime 15 */
+	/* after the command name: state is field 3, utime 14, stime 15; at step i, p points
+	 * at the blank before field i */
 	for (i = 3; i <= 15 && p != NULL; i++) {
 		p = strchr(p + 1, ' ');
-		if (p != NULL && i == 13)
-			ut = strtoul(p + 1, NULL, 10);
 		if (p != NULL && i == 14)
+			ut = strtoul(p + 1, NULL, 10);
+		if (p != NULL && i == 15)
 			st = strtoul(p + 1, NULL, 10);
 	}
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
