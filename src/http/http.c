@@ -252,13 +252,12 @@ http_account(struct http_server *srv, struct http_conn *hc, struct http_req *r)
 {
 	struct timespec t1;
 	char eu[256], labels[160];
-	double secs;
+	long us;
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	secs = (double)(t1.tv_sec - hc->t0.tv_sec) + (double)(t1.tv_nsec - hc->t0.tv_nsec) / 1e9;
-	log_info("%s %s %s %d %zu %.3fms", srv->addr, r->method,
-		 log_escape(eu, sizeof(eu), r->url, strlen(r->url)), r->status, r->sent,
-		 secs * 1e3);
+	us = (long)(t1.tv_sec - hc->t0.tv_sec) * 1000000L + (t1.tv_nsec - hc->t0.tv_nsec) / 1000;
+	log_info("%s %s %s %d %zu %ldus", srv->addr, r->method,
+		 log_escape(eu, sizeof(eu), r->url, strlen(r->url)), r->status, r->sent, us);
 	snprintf(labels, sizeof(labels), "route=\"%s\",code=\"%d\"",
 		 hc->rt != NULL && hc->rt->name != NULL ? hc->rt->name : "other", r->status);
 	metrics_count("shomei_http_requests_total", labels, 1);
@@ -422,7 +421,7 @@ http_server_start(const struct http_listen *cfg, struct http_server **out, struc
 	if (srv->cfg.timeout_s == 0)
 		srv->cfg.timeout_s = 30;
 	if (srv->cfg.max_header == 0)
-		srv->cfg.max_header = 16384;
+		srv->cfg.max_header = 8192;
 	srv->addr = xstrdup(cfg->addr);
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC |
 		(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
@@ -441,8 +440,9 @@ http_server_start(const struct http_listen *cfg, struct http_server **out, struc
 						   (intptr_t)srv->cfg.max_connections, NULL};
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
 						   (intptr_t)srv->cfg.timeout_s, NULL};
+		/* libmicrohttpd clears this pool for every request: keep it small */
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-						   (intptr_t)(srv->cfg.max_header + 16384), NULL};
+						   (intptr_t)(srv->cfg.max_header + 4096), NULL};
 		if (cfg->tls_cert_pem != NULL) {
 			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
 							   (void *)cfg->tls_cert_pem};

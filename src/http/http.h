@@ -60,7 +60,7 @@ struct http_listen {
 	unsigned max_connections;    /* connection cap (0: 1024) */
 	unsigned max_inflight;       /* requests being handled at once before 503 (0: 64 * threads) */
 	unsigned timeout_s;          /* idle/slow client timeout (0: 30) */
-	size_t max_header;           /* bytes of request line + headers before 431 (0: 16384) */
+	size_t max_header;           /* bytes of request line + headers before 431 (0: 8192) */
 	const struct http_route *routes;
 	void *app;
 };

@@ -34,6 +34,22 @@ struct metric_help {
 static pthread_mutex_t metrics_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct metric metrics[METRICS_MAX];
 static size_t nmetrics;
+/* open addressing over (family, labels): index + 1 into metrics[], 0 = empty */
+#define METRICS_SLOTS 1024
+static unsigned short metrics_slot[METRICS_SLOTS];
+
+static unsigned
+metrics_hash(const char *family, const char *labels)
+{
+	unsigned h = 2166136261u;
+
+	for (; *family != '\0'; family++)
+		h = (h ^ (unsigned char)*family) * 16777619u;
+	h = (h ^ 0xff) * 16777619u;
+	for (; labels != NULL && *labels != '\0'; labels++)
+		h = (h ^ (unsigned char)*labels) * 16777619u;
+	return h;
+}
 static struct metric_help helps[64];
 static size_t nhelps;
 
@@ -41,19 +57,24 @@ static size_t nhelps;
 static struct metric *
 metrics_get(const char *family, const char *labels, int histogram)
 {
-	size_t i;
+	unsigned i = metrics_hash(family, labels) % METRICS_SLOTS, probes;
+	struct metric *m;
 
-	for (i = 0; i < nmetrics; i++)
-		if (strcmp(metrics[i].family, family) == 0 &&
-		    ((labels == NULL && metrics[i].labels == NULL) ||
-		     (labels != NULL && metrics[i].labels != NULL &&
-		      strcmp(metrics[i].labels, labels) == 0)))
-			return &metrics[i];
-	if (nmetrics == METRICS_MAX)
+	for (probes = 0; probes < METRICS_SLOTS; probes++, i = (i + 1) % METRICS_SLOTS) {
+		if (metrics_slot[i] == 0)
+			break;
+		m = &metrics[metrics_slot[i] - 1];
+		if (strcmp(m->family, family) == 0 &&
+		    ((labels == NULL && m->labels == NULL) ||
+		     (labels != NULL && m->labels != NULL && strcmp(m->labels, labels) == 0)))
+			return m;
+	}
+	if (nmetrics == METRICS_MAX || probes == METRICS_SLOTS)
 		return NULL;
 	metrics[nmetrics].family = xstrdup(family);
 	metrics[nmetrics].labels = labels != NULL ? xstrdup(labels) : NULL;
 	metrics[nmetrics].histogram = histogram;
+	metrics_slot[i] = (unsigned short)(nmetrics + 1);
 	return &metrics[nmetrics++];
 }
 

@@ -500,7 +500,7 @@ ocsp_gen(struct ocsp_responder *rs, struct store *st)
 		if (st == NULL) {
 			err_set(&e, ERR_INTERNAL, "no store connection");
 			ocsp_warn(rs, "revocation counter", &e);
-		} else if (store_counter_add(st, CA_COUNTER_REVOCATIONS, 0, &g, &e) == -1) {
+		} else if (store_counter_get(st, CA_COUNTER_REVOCATIONS, &g, &e) == -1) {
 			ocsp_warn(rs, "revocation counter", &e);
 		} else {
 			__atomic_store_n(&rs->gen, g, __ATOMIC_RELEASE);

@@ -252,6 +252,7 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 	http_server_stop(hs, 30);
 	http_server_stop(hss, 30);
 	hs = hss = NULL;
+	ocsp_http_shutdown();
 	rc = 0;
 out:
 	if (rc != 0)

@@ -1954,6 +1954,28 @@ store_apikey_list_free(struct store_apikey *v, size_t n)
 
 /* ---- counters ---- */
 
+static const char SQL_COUNTER_GET[] = "SELECT value FROM counters WHERE name = $1";
+
+int
+store_counter_get(struct store *s, const char *name, int64_t *value, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, r;
+
+	*value = 0;
+	if ((st = stmt_get(s, SQL_COUNTER_GET, 0, "counter", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, name);
+	if ((r = stmt_step(s, st, "counter", name, e)) == -1)
+		goto out;
+	if (r == 1)
+		*value = col_int(s, st, 0);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
 int
 store_counter_add(struct store *s, const char *name, int64_t delta, int64_t *value,
 		  struct err *e)

@@ -239,5 +239,7 @@ void store_apikey_list_free(struct store_apikey *, size_t);
 /* Atomically adds delta to a named counter and returns the new value (starting at 0). */
 int store_counter_add(struct store *, const char *name, int64_t delta, int64_t *value,
 		      struct err *);
+/* Reads a counter without writing (0 when it was never set): cheap, fine on a replica. */
+int store_counter_get(struct store *, const char *name, int64_t *value, struct err *);
 
 #endif
