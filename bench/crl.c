@@ -201,7 +201,7 @@ main(int argc, char **argv)
 	struct err e;
 	char dir[] = "/tmp/shomei-crlbench.XXXXXX";
 	char *cmd, *index, line[256];
-	long n = 1000000, extra, sextra, omax = 0, i;
+	long n = 1000000, extra, sextra, dextra, dsextra, omax = 0, i;
 	double t, dt, ot = 0, t0;
 	size_t size, dsize;
 	int ch, keep = 0;
@@ -261,7 +261,7 @@ main(int argc, char **argv)
 			fatalx("bench: %s", e.msg);
 	}
 	store_close(st);
-	if (timed_crl(dir, 1, &dt, &extra, &sextra, &dsize) == -1)
+	if (timed_crl(dir, 1, &dt, &dextra, &dsextra, &dsize) == -1)
 		fatalx("bench: delta CRL failed");
 	printf("shomei delta CRL:     %8.3f ms, %zu bytes\n", dt * 1e3, dsize);
 

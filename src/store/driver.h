@@ -63,6 +63,14 @@ struct store_driver {
 	/* A failed commit leaves no transaction open. */
 	int (*commit)(struct drv_conn *, struct err *);
 	void (*rollback)(struct drv_conn *);
+	/*
+	 * Optional (NULL when the backend has none): writes len bytes into a blob column of the
+	 * row just inserted on this connection with a zero-filled blob of that size as its LAST
+	 * column.  A large value (a CRL of tens of MB) then goes to disk in pieces instead of
+	 * being assembled once more as a record in memory.
+	 */
+	int (*blob_fill_last)(struct drv_conn *, const char *table, const char *column,
+			      const void *, size_t, struct err *);
 };
 
 extern const struct store_driver store_driver_sqlite;

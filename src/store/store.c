@@ -108,8 +108,12 @@ static const char SQL_COUNTER_ADD[] =
     "DO UPDATE SET value = counters.value + excluded.value RETURNING value";
 
 static const char SQL_CRL_INSERT[] =
-    "INSERT INTO crls (ca, number, delta, base_number, this_update, next_update, der, created) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING";
+    "INSERT INTO crls (ca, number, delta, base_number, this_update, next_update, created, der) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $8, $7) ON CONFLICT DO NOTHING";
+/* the same with der zero-filled to $7 bytes (the last column, 0004), then filled in pieces */
+static const char SQL_CRL_INSERT_ZERO[] =
+    "INSERT INTO crls (ca, number, delta, base_number, this_update, next_update, created, der) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $8, zeroblob($7)) ON CONFLICT DO NOTHING";
 static const char SQL_CRL_LATEST[] =
     "SELECT ca, number, delta, base_number, this_update, next_update, der FROM crls "
     "WHERE ca = $1 AND delta = $2 ORDER BY number DESC LIMIT 1";
@@ -1395,13 +1399,15 @@ store_crl_put(struct store *s, const struct store_crl *c, struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	char esc[128];
-	int rc = -1;
+	int rc = -1, fill;
 
 	if (c->ca == NULL) {
 		err_set(e, ERR_INTERNAL, "store: CRL without CA");
 		goto out;
 	}
-	if ((st = stmt_get(s, SQL_CRL_INSERT, 0, "store CRL", e)) == NULL)
+	fill = s->drv->blob_fill_last != NULL && c->derlen > (1u << 20);
+	if ((st = stmt_get(s, fill ? SQL_CRL_INSERT_ZERO : SQL_CRL_INSERT, 0, "store CRL", e)) ==
+	    NULL)
 		goto out;
 	stmt_text(s, st, 1, c->ca);
 	stmt_int(s, st, 2, c->number);
@@ -1409,7 +1415,10 @@ store_crl_put(struct store *s, const struct store_crl *c, struct err *e)
 	stmt_int_or_null(s, st, 4, c->delta ? c->base_number : 0, 0);
 	stmt_int(s, st, 5, (int64_t)c->this_update);
 	stmt_int(s, st, 6, (int64_t)c->next_update);
-	stmt_blob(s, st, 7, c->der, c->derlen);
+	if (fill)
+		stmt_int(s, st, 7, (int64_t)c->derlen);
+	else
+		stmt_blob(s, st, 7, c->der, c->derlen);
 	stmt_int(s, st, 8, (int64_t)util_now());
 	if (stmt_step(s, st, "store CRL of", c->ca, e) == -1)
 		goto out;
@@ -1417,6 +1426,16 @@ store_crl_put(struct store *s, const struct store_crl *c, struct err *e)
 		err_set(e, ERR_CONFLICT, "store: CRL number %" PRId64 " of CA %s already exists",
 			c->number, store_esc(esc, sizeof(esc), c->ca));
 		goto out;
+	}
+	if (fill) {
+		struct err de;
+
+		err_clear(&de);
+		if (s->drv->blob_fill_last(s->conn, "crls", "der", c->der, c->derlen, &de) == -1) {
+			err_set(e, ERR_INTERNAL, "store: store CRL of %s: %s",
+				store_esc(esc, sizeof(esc), c->ca), de.msg);
+			goto out;
+		}
 	}
 	rc = 0;
 out:

@@ -87,7 +87,7 @@ sqlite_open(struct drv_conn **out, const char *path, struct err *e)
 	sqlite3_stmt *st = NULL;
 	const char *mode;
 	struct err de;
-	int rc = -1, r;
+	int rc = -1, r, tries;
 
 	*out = NULL;
 	err_clear(&de);
@@ -104,12 +104,24 @@ sqlite_open(struct drv_conn **out, const char *path, struct err *e)
 	}
 	sqlite3_extended_result_codes(c->db, 1);
 	sqlite3_busy_timeout(c->db, SQLITE_BUSY_MS);
-	/* journal_mode answers with the mode in force: a file that is not a database fails here */
-	if ((r = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode=WAL", -1, &st, NULL)) !=
-		SQLITE_OK ||
-	    (r = sqlite3_step(st)) != SQLITE_ROW) {
-		err_set(e, ERR_INTERNAL, "store: sqlite:%s: %s", path, sqlite3_errmsg(c->db));
-		goto out;
+	/*
+	 * journal_mode answers with the mode in force: a file that is not a database fails here.
+	 * It may answer SQLITE_BUSY at once, without the busy handler, while another process
+	 * holds the database (e.g. migrating it): retry for as long as the busy timeout.
+	 */
+	for (tries = 0;; tries++) {
+		if ((r = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode=WAL", -1, &st, NULL)) ==
+			SQLITE_OK &&
+		    (r = sqlite3_step(st)) == SQLITE_ROW)
+			break;
+		if ((r & 0xff) != SQLITE_BUSY || tries >= SQLITE_BUSY_MS / 10) {
+			err_set(e, ERR_INTERNAL, "store: sqlite:%s: %s", path,
+				sqlite3_errmsg(c->db));
+			goto out;
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+		sqlite3_sleep(10);
 	}
 	mode = (const char *)sqlite3_column_text(st, 0);
 	if (mode == NULL || (strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0)) {
@@ -347,6 +359,42 @@ out:
 	return rc;
 }
 
+/* Incremental blob I/O into the row last inserted (see driver.h), 1 MiB at a time. */
+static int
+sqlite_blob_fill_last(struct drv_conn *c, const char *table, const char *column, const void *p,
+		      size_t len, struct err *e)
+{
+	const unsigned char *q = p;
+	sqlite3_blob *b = NULL;
+	size_t off = 0, n;
+	int r, rc = -1;
+
+	r = sqlite3_blob_open(c->db, "main", table, column, sqlite3_last_insert_rowid(c->db), 1,
+			      &b);
+	if (r != SQLITE_OK) {
+		sqlite_fail(c, r, e);
+		goto out;
+	}
+	if ((size_t)sqlite3_blob_bytes(b) != len) {
+		err_set(e, ERR_INTERNAL, "blob of %d bytes, expected %zu", sqlite3_blob_bytes(b),
+			len);
+		goto out;
+	}
+	while (off < len) {
+		n = len - off > (1u << 20) ? (1u << 20) : len - off;
+		if ((r = sqlite3_blob_write(b, q + off, (int)n, (int)off)) != SQLITE_OK) {
+			sqlite_fail(c, r, e);
+			goto out;
+		}
+		off += n;
+	}
+	rc = 0;
+out:
+	if (b != NULL)
+		sqlite3_blob_close(b);
+	return rc;
+}
+
 const struct store_driver store_driver_sqlite = {
 	.name = "sqlite",
 	.open = sqlite_open,
@@ -367,4 +415,5 @@ const struct store_driver store_driver_sqlite = {
 	.begin = sqlite_begin,
 	.commit = sqlite_commit,
 	.rollback = sqlite_rollback,
+	.blob_fill_last = sqlite_blob_fill_last,
 };
