@@ -1,6 +1,6 @@
 # shomei — one obvious way to build: `make`, `make run`, `make test`, `make bench`.
 
-PKGS     := openssl sqlite3 libpq libsodium libmicrohttpd jansson
+PKGS     := openssl sqlite3 libpq libsodium libmicrohttpd jansson libcurl gdlib
 CC       ?= cc
 BUILD    ?= build
 SAN      ?=
@@ -60,7 +60,7 @@ unit-asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 WERROR=1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit
 
-integration: $(BUILD)/shomei
+integration: $(BUILD)/shomei $(UNIT_BIN)
 	scripts/with-pg.sh $(PY) -m pytest -q -p no:cacheprovider tests/integration
 
 fuzz:

@@ -9,7 +9,7 @@ libsodium-dev libjansson-dev libmicrohttpd-dev libgnutls28-dev gnutls-bin
 libcurl4-openssl-dev libgd-dev fonts-dejavu-core gettext
 libengine-pkcs11-openssl softhsm2 opensc
 libcmocka-dev clang libclang-rt-14-dev
-python3 python3-pytest python3-cryptography python3-requests python3-yaml
+python3 python3-pytest python3-cryptography python3-requests python3-yaml python3-aiosmtpd
 curl procps iproute2 util-linux"
 
 missing=""

@@ -15,6 +15,7 @@ const struct cli_cmd cli_cmds[] = {
 	{"crl", cmd_crl, "generate a full or delta CRL now"},
 	{"apikey", cmd_apikey, "create, list or disable API keys of the REST API"},
 	{"serve", cmd_serve, "run the service (supervisor, signer, web)"},
+	{"mail", cmd_mail, "deliver queued mail now (flush) or show the queue (status)"},
 	{NULL, NULL, NULL},
 };
 

@@ -22,6 +22,7 @@
 #include "serve/serve.h"
 #include "http/http.h"
 #include "signer/signer.h"
+#include "web/web.h"
 
 int
 serve_fd_send(int sock, int fd)
@@ -279,6 +280,14 @@ super_listen(struct super *s, struct serve_opts *o, struct err *e)
 	https = o->https ? o->https : conf_get(&s->ca->conf, "listen.https", "127.0.0.1:8443");
 	o->http = http;
 	o->https = https;
+	{
+		/* a predictable CAPTCHA answer only on a test instance bound to loopback */
+		const char *addrs[2] = {http, https};
+
+		if (captcha_test_mode_allowed(&s->ca->conf, addrs,
+					      strcmp(https, "off") == 0 ? 1 : 2, e) == -1)
+			return -1;
+	}
 	if (http_listen_socket(http, &o->http_fd, e) == -1)
 		return -1;
 	if (strcmp(https, "off") != 0 && http_listen_socket(https, &o->https_fd, e) == -1)

@@ -16,6 +16,7 @@
 #include "api/api.h"
 #include "ca/ca.h"
 #include "http/http.h"
+#include "mail/mail.h"
 #include "ocsp/ocsp.h"
 #include "serve/serve.h"
 #include "tsa/tsa.h"
@@ -27,6 +28,7 @@
 struct web {
 	struct ca *ca;
 	int ctl;
+	struct mail_sender *mail; /* delivers the outgoing mail queue */
 };
 
 static struct web web;
@@ -191,6 +193,10 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 	/* concurrent issuances (API, portal) share one durable commit */
 	if (ca_batch_start(web.ca, 256, &e) == -1)
 		goto out;
+	/* queued mail goes out from here (claims keep two generations from sending twice) */
+	if (mail_sender_start(&web.ca->conf, web.ca->datadir, web.ca->store_spec, 5, &web.mail,
+			      &e) == -1)
+		goto out;
 	if (conf_get_long(&web.ca->conf, "http.threads", 4, 1, 256, &threads, &e) == -1 ||
 	    conf_get_long(&web.ca->conf, "http.max_connections", 1024, 1, 1000000, &conns, &e) ==
 		-1 ||
@@ -253,12 +259,15 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 	http_server_stop(hss, 30);
 	hs = hss = NULL;
 	ocsp_http_shutdown();
+	mail_sender_stop(web.mail);
+	web.mail = NULL;
 	rc = 0;
 out:
 	if (rc != 0)
 		fprintf(stderr, "shomei: web: %s\n", e.msg);
 	http_server_stop(hs, 0);
 	http_server_stop(hss, 0);
+	mail_sender_stop(web.mail);
 	if (key != NULL) {
 		OPENSSL_cleanse(key, strlen(key));
 		free(key);

@@ -235,6 +235,70 @@ int store_apikey_touch(struct store *, const char *id, time_t when, struct err *
 void store_apikey_clear(struct store_apikey *);
 void store_apikey_list_free(struct store_apikey *, size_t);
 
+/* ---- outgoing mail queue (0006; src/mail) ---- */
+enum store_mail_status {
+	STORE_MAIL_QUEUED = 0,
+	STORE_MAIL_SENT = 1,
+	STORE_MAIL_FAILED = 2,
+};
+
+struct store_mail {
+	int64_t id;
+	char *sender;    /* envelope sender (address only) */
+	char *recipient; /* envelope recipient (address only) */
+	char *message;   /* the RFC 5322 message, CRLF lines; "" once sent or failed */
+	enum store_mail_status status;
+	int64_t attempts; /* delivery attempts claimed so far */
+	time_t next_attempt;
+	time_t created;
+	char *last_error; /* NULL when none */
+};
+
+/* Queues a message, due at now; joins an open transaction.  id may be NULL. */
+int store_mail_enqueue(struct store *, const char *sender, const char *recipient,
+		       const char *message, time_t now, int64_t *id, struct err *);
+/*
+ * Claims up to max queued messages due at now (next_attempt <= now, not locked by another
+ * sender): each is locked until lock_until and its attempts counted, with a conditional
+ * UPDATE whose row count tells whether this caller won it.  *out (caller frees with
+ * store_mail_list_free) holds only the messages this caller claimed.
+ */
+int store_mail_claim(struct store *, time_t now, time_t lock_until, size_t max,
+		     struct store_mail **out, size_t *nout, struct err *);
+/* Marks a message sent (clears its text and lock); ERR_NOTFOUND unless it is queued. */
+int store_mail_sent(struct store *, int64_t id, time_t when, struct err *);
+/* Unlocks a queued message for another attempt at next; error is recorded (may be NULL). */
+int store_mail_retry(struct store *, int64_t id, time_t next, const char *error, struct err *);
+/* Gives up: status failed, text cleared, error recorded; ERR_NOTFOUND unless it is queued. */
+int store_mail_fail(struct store *, int64_t id, time_t when, const char *error, struct err *);
+int store_mail_get(struct store *, int64_t id, struct store_mail *, struct err *);
+/* Number of messages in a status (enum store_mail_status), or all with -1. */
+int store_mail_count(struct store *, int status, int64_t *n, struct err *);
+void store_mail_clear(struct store_mail *);
+void store_mail_list_free(struct store_mail *, size_t);
+
+/* ---- CAPTCHAs of the portal (hashes only; see migration 0005) ---- */
+struct store_captcha {
+	unsigned char answer_hash[STORE_HASH_LEN];
+	char *purpose; /* the form it was made for */
+	time_t expires;
+};
+
+/* ERR_CONFLICT when the id hash exists. */
+int store_captcha_put(struct store *, const unsigned char id_hash[STORE_HASH_LEN],
+		      const unsigned char answer_hash[STORE_HASH_LEN], const char *purpose,
+		      time_t expires, struct err *);
+/*
+ * Deletes the CAPTCHA and returns what it held, in one statement (two front ends cannot both
+ * take it).  ERR_NOTFOUND when there is none (never made, or taken already).  Expiry is the
+ * caller's check.
+ */
+int store_captcha_take(struct store *, const unsigned char id_hash[STORE_HASH_LEN],
+		       struct store_captcha *, struct err *);
+/* Deletes CAPTCHAs that expired before now; n (may be NULL) counts them. */
+int store_captcha_purge(struct store *, time_t now, int64_t *n, struct err *);
+void store_captcha_clear(struct store_captcha *);
+
 /* ---- key/value settings of the instance (e.g. ticket sequence, TSA serial) ---- */
 /* Atomically adds delta to a named counter and returns the new value (starting at 0). */
 int store_counter_add(struct store *, const char *name, int64_t delta, int64_t *value,

@@ -113,3 +113,20 @@ def test_serve_refuses_bad_listen(ca):
                         "--https", "off"],
                        capture_output=True, timeout=30)
     assert p.returncode != 0
+
+
+def test_captcha_test_answer_needs_test_instance(ca_sqlite):
+    """A predictable CAPTCHA answer is refused unless the instance is marked as a test
+    instance and listens on loopback only."""
+    from conftest import free_port, start_server, stop_server
+    with open(ca_sqlite.path("shomei.conf"), "a") as f:
+        f.write("\ntest.captcha_answer = ABCDEF\n")
+    p = subprocess.run([SHOMEI, "-d", ca_sqlite.datadir, "serve", "--http",
+                        f"127.0.0.1:{free_port()}", "--https", "off"],
+                       capture_output=True, timeout=30)
+    assert p.returncode != 0 and b"test.instance" in p.stderr, p.stderr
+    # (the loopback-only rule itself is unit-tested: tests never bind other addresses)
+    with open(ca_sqlite.path("shomei.conf"), "a") as f:
+        f.write("test.instance = yes\n")
+    srv = start_server(ca_sqlite)                 # loopback + test.instance: starts
+    stop_server(srv)

@@ -1,0 +1,134 @@
+/*
+ * mail: outgoing mail.  Messages are composed here (RFC 5322, UTF-8 MIME, RFC 2047 subjects),
+ * queued in the store in the transaction of the business change that causes them, and
+ * delivered by a sender that drains the queue into a maildir (<datadir>/outbox, the default)
+ * or through SMTP (libcurl), retrying with exponential backoff so that nothing is lost while
+ * the SMTP server is down.
+ *
+ * Configuration (shomei.conf):
+ *   mail.delivery          maildir (default) | smtp
+ *   mail.from              envelope and header sender, e.g. ca@example.jp (required to enqueue)
+ *   mail.from_name         display name of From (UTF-8, optional)
+ *   mail.domain            Message-ID domain (default: the domain of mail.from)
+ *   mail.outbox            maildir directory (default <datadir>/outbox)
+ *   mail.transfer_encoding base64 (default) | quoted-printable
+ *   mail.smtp_url          smtp://host:port or smtps://host:port
+ *   mail.smtp_starttls     yes | no (default no; yes requires STARTTLS: CURLOPT_USE_SSL)
+ *   mail.smtp_user, mail.smtp_password or mail.smtp_password_env
+ *   mail.smtp_cafile       CA file for TLS (default: the system's)
+ *   mail.smtp_timeout      seconds per attempt (default 30)
+ *   mail.max_age_hours     give up after this long (default 72)
+ */
+#ifndef SHOMEI_MAIL_H
+#define SHOMEI_MAIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "store/store.h"
+#include "util/util.h"
+
+#define MAIL_ADDR_MAX 254      /* RFC 5321 4.5.3.1.3 path, less the brackets */
+#define MAIL_SUBJECT_MAX 998   /* bytes of UTF-8 */
+#define MAIL_BODY_MAX (256 * 1024)
+#define MAIL_MSG_MAX (1024 * 1024) /* a composed message */
+
+#define MAIL_BACKOFF_FIRST 30  /* seconds before the second attempt */
+#define MAIL_BACKOFF_MAX 3600  /* the delay doubles up to this */
+
+enum mail_cte {
+	MAIL_CTE_BASE64 = 0,
+	MAIL_CTE_QP = 1, /* quoted-printable */
+};
+
+enum mail_delivery {
+	MAIL_DELIVERY_MAILDIR = 0,
+	MAIL_DELIVERY_SMTP = 1,
+};
+
+/* A message to compose.  All text is UTF-8; nothing is owned. */
+struct mail_msg {
+	const char *from;      /* address only: local@domain */
+	const char *from_name; /* display name, or NULL */
+	const char *to;        /* address only */
+	const char *subject;
+	const char *body;           /* LF or CRLF line ends */
+	const char *msgid_domain;   /* NULL: the domain of from */
+	enum mail_cte cte;
+};
+
+/*
+ * Composes msg into out (appended; CRLF line ends, every line <= 78 octets).  ERR_REFUSED when
+ * an address fails the grammar, a text is not UTF-8 or holds a control character (CR and LF
+ * included: no header injection), or a limit is exceeded.
+ */
+int mail_compose(const struct mail_msg *, struct buf *out, struct err *);
+
+/*
+ * The strict address grammar: dot-atom local part (<= 64) "@" a DNS name of at least two
+ * labels of letters, digits and inner hyphens; no quoting, comments or IP literals.
+ * 1 valid, 0 not.
+ */
+int mail_addr_valid(const char *);
+
+/* Seconds before attempt n+1 after n failed attempts (n >= 1): 30, 60, 120 ... capped at 1 h. */
+long mail_backoff(int64_t attempts);
+
+/* Delivery settings read from shomei.conf; the SMTP password is wiped by mail_conf_clear. */
+struct mail_conf {
+	enum mail_delivery delivery;
+	enum mail_cte cte;
+	char *from;
+	char *from_name; /* NULL when unset */
+	char *domain;
+	char *outbox; /* maildir directory */
+	char *smtp_url;
+	int smtp_starttls;
+	char *smtp_user;
+	char *smtp_password; /* secret */
+	char *smtp_cafile;
+	long smtp_timeout;
+	long max_age; /* seconds */
+};
+
+int mail_conf_load(struct mail_conf *, const struct conf *, const char *datadir, struct err *);
+void mail_conf_clear(struct mail_conf *);
+
+/*
+ * Composes msg and queues it in the store, joining the caller's open transaction (so the
+ * mail exists if and only if the business change commits).  msg->from NULL takes conf's
+ * sender, msg->from_name NULL conf's display name.  id may be NULL.
+ */
+int mail_enqueue(const struct mail_conf *, struct store *, const struct mail_msg *,
+		 int64_t *id, struct err *);
+
+/* Writes one message into the maildir dir (tmp/, fsync, rename into new/); LF line ends. */
+int mail_maildir_write(const char *dir, const void *msg, size_t len, struct err *);
+
+/* Sends one message through SMTP (libcurl). */
+int mail_smtp_send(const struct mail_conf *, const char *sender, const char *recipient,
+		   const void *msg, size_t len, struct err *);
+
+/*
+ * Claims up to max due messages and delivers each: sent, or rescheduled with backoff, or
+ * failed (and logged) once older than max_age.  *sent / *retried / *failed may be NULL.
+ * Fails only when the store does; delivery errors are per message.
+ */
+struct mail_run_stats {
+	size_t sent, retried, failed;
+};
+int mail_queue_run(const struct mail_conf *, struct store *, size_t max, struct mail_run_stats *,
+		   struct err *);
+
+/*
+ * A background thread that opens its own store connection (store_spec as for store_open)
+ * and runs the queue every interval seconds until mail_sender_stop (which joins it).
+ * conf is copied.
+ */
+struct mail_sender;
+int mail_sender_start(const struct conf *, const char *datadir, const char *store_spec,
+		      unsigned interval, struct mail_sender **, struct err *);
+void mail_sender_stop(struct mail_sender *); /* accepts NULL */
+
+#endif

@@ -1,0 +1,557 @@
+/*
+ * queue: configuration, the store-backed queue, and the two deliveries (maildir, SMTP through
+ * libcurl).  Every mail goes through the queue: mail_enqueue() in the caller's transaction,
+ * mail_queue_run() (or the sender thread) delivers.  Delivery is at least once: a crash
+ * between delivery and mark-sent delivers that one message again after its lock expires.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "mail/mail.h"
+
+#define MAIL_LOCK_SLACK 60 /* a claim outlives the longest delivery attempt by this much */
+
+long
+mail_backoff(int64_t attempts)
+{
+	long d = MAIL_BACKOFF_FIRST;
+	int64_t i;
+
+	for (i = 1; i < attempts && d < MAIL_BACKOFF_MAX; i++)
+		d *= 2;
+	return d > MAIL_BACKOFF_MAX ? MAIL_BACKOFF_MAX : d;
+}
+
+/* ---- configuration ---- */
+
+void
+mail_conf_clear(struct mail_conf *mc)
+{
+	if (mc == NULL)
+		return;
+	free(mc->from);
+	free(mc->from_name);
+	free(mc->domain);
+	free(mc->outbox);
+	free(mc->smtp_url);
+	free(mc->smtp_user);
+	if (mc->smtp_password != NULL) {
+		sodium_memzero(mc->smtp_password, strlen(mc->smtp_password));
+		free(mc->smtp_password);
+	}
+	free(mc->smtp_cafile);
+	memset(mc, 0, sizeof(*mc));
+}
+
+/* A yes/no value: 1, 0, or -1 when it is neither. */
+static int
+conf_bool(const char *v)
+{
+	if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+		return 1;
+	if (strcmp(v, "no") == 0 || strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+		return 0;
+	return -1;
+}
+
+int
+mail_conf_load(struct mail_conf *mc, const struct conf *c, const char *datadir, struct err *e)
+{
+	const char *v, *path = c->path != NULL ? c->path : "shomei.conf";
+	long hours;
+	int rc = -1;
+
+	memset(mc, 0, sizeof(*mc));
+	v = conf_get(c, "mail.delivery", "maildir");
+	if (strcmp(v, "maildir") == 0) {
+		mc->delivery = MAIL_DELIVERY_MAILDIR;
+	} else if (strcmp(v, "smtp") == 0) {
+		mc->delivery = MAIL_DELIVERY_SMTP;
+	} else {
+		err_set(e, ERR_REFUSED, "%s: mail.delivery must be maildir or smtp", path);
+		goto out;
+	}
+	v = conf_get(c, "mail.transfer_encoding", "base64");
+	if (strcmp(v, "base64") == 0) {
+		mc->cte = MAIL_CTE_BASE64;
+	} else if (strcmp(v, "quoted-printable") == 0) {
+		mc->cte = MAIL_CTE_QP;
+	} else {
+		err_set(e, ERR_REFUSED, "%s: mail.transfer_encoding must be base64 or "
+					"quoted-printable",
+			path);
+		goto out;
+	}
+	if ((v = conf_get(c, "mail.from", NULL)) != NULL) {
+		if (!mail_addr_valid(v)) {
+			err_set(e, ERR_REFUSED, "%s: mail.from is not an address (local@domain)",
+				path);
+			goto out;
+		}
+		mc->from = xstrdup(v);
+		mc->domain = xstrdup(conf_get(c, "mail.domain", strchr(v, '@') + 1));
+	} else if ((v = conf_get(c, "mail.domain", NULL)) != NULL) {
+		mc->domain = xstrdup(v);
+	}
+	if ((v = conf_get(c, "mail.from_name", NULL)) != NULL && *v != '\0')
+		mc->from_name = xstrdup(v);
+	if ((v = conf_get(c, "mail.outbox", NULL)) != NULL)
+		mc->outbox = conf_path(c, v);
+	else
+		mc->outbox = xasprintf("%s/outbox", datadir != NULL ? datadir : ".");
+	if ((v = conf_get(c, "mail.smtp_url", NULL)) != NULL) {
+		if (strncmp(v, "smtp://", 7) != 0 && strncmp(v, "smtps://", 8) != 0) {
+			err_set(e, ERR_REFUSED, "%s: mail.smtp_url must be smtp://host:port or "
+						"smtps://host:port",
+				path);
+			goto out;
+		}
+		mc->smtp_url = xstrdup(v);
+	} else if (mc->delivery == MAIL_DELIVERY_SMTP) {
+		err_set(e, ERR_REFUSED, "%s: mail.delivery = smtp needs mail.smtp_url", path);
+		goto out;
+	}
+	if ((mc->smtp_starttls = conf_bool(conf_get(c, "mail.smtp_starttls", "no"))) == -1) {
+		err_set(e, ERR_REFUSED, "%s: mail.smtp_starttls must be yes or no", path);
+		goto out;
+	}
+	if ((v = conf_get(c, "mail.smtp_user", NULL)) != NULL && *v != '\0')
+		mc->smtp_user = xstrdup(v);
+	if ((v = conf_get(c, "mail.smtp_password", NULL)) != NULL) {
+		mc->smtp_password = xstrdup(v);
+	} else if ((v = conf_get(c, "mail.smtp_password_env", NULL)) != NULL) {
+		const char *pw = getenv(v);
+
+		if (pw == NULL) {
+			err_set(e, ERR_REFUSED, "%s: mail.smtp_password_env names an unset variable",
+				path);
+			goto out;
+		}
+		mc->smtp_password = xstrdup(pw);
+	}
+	if ((v = conf_get(c, "mail.smtp_cafile", NULL)) != NULL)
+		mc->smtp_cafile = conf_path(c, v);
+	if (conf_get_long(c, "mail.smtp_timeout", 30, 1, 600, &mc->smtp_timeout, e) == -1 ||
+	    conf_get_long(c, "mail.max_age_hours", 72, 1, 24 * 60, &hours, e) == -1)
+		goto out;
+	mc->max_age = hours * 3600;
+	rc = 0;
+out:
+	if (rc == -1)
+		mail_conf_clear(mc);
+	return rc;
+}
+
+/* ---- enqueue ---- */
+
+int
+mail_enqueue(const struct mail_conf *mc, struct store *s, const struct mail_msg *msg,
+	     int64_t *id, struct err *e)
+{
+	struct mail_msg m = *msg;
+	struct buf out;
+	char *text;
+	int rc = -1;
+
+	buf_init(&out, MAIL_MSG_MAX);
+	if (m.from == NULL)
+		m.from = mc->from;
+	if (m.from_name == NULL)
+		m.from_name = mc->from_name;
+	if (m.msgid_domain == NULL)
+		m.msgid_domain = mc->domain;
+	if (m.from == NULL) {
+		err_set(e, ERR_REFUSED, "mail: no sender (set mail.from in shomei.conf)");
+		goto out;
+	}
+	if (mail_compose(&m, &out, e) == -1)
+		goto out;
+	if ((text = buf_cstr(&out)) == NULL) {
+		err_set(e, ERR_REFUSED, "mail: message larger than its buffer allows");
+		goto out;
+	}
+	if (store_mail_enqueue(s, m.from, m.to, text, util_now(), id, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	buf_free(&out); /* wipes: the text may carry a one-time link */
+	return rc;
+}
+
+/* ---- maildir ---- */
+
+/* A maildir file name: time.pid_random.host (host with '/' and ':' escaped as the spec says). */
+static char *
+maildir_name(void)
+{
+	unsigned char rnd[8];
+	char rhex[17], host[256], safe[1024];
+	size_t i, j = 0;
+
+	util_random(rnd, sizeof(rnd));
+	hex_encode(rhex, rnd, sizeof(rnd));
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	for (i = 0; host[i] != '\0' && j + 5 < sizeof(safe); i++) {
+		if (host[i] == '/' || host[i] == ':') {
+			snprintf(safe + j, sizeof(safe) - j, "\\%03o", (unsigned char)host[i]);
+			j += 4;
+		} else {
+			safe[j++] = host[i];
+		}
+	}
+	safe[j] = '\0';
+	return xasprintf("%lld.%ld_%s.%s", (long long)time(NULL), (long)getpid(), rhex, safe);
+}
+
+/* Writes all of p, turning CRLF into LF (maildir files use the local line end). */
+static int
+maildir_put(int fd, const unsigned char *p, size_t len)
+{
+	unsigned char chunk[8192];
+	size_t i, n = 0;
+	ssize_t w;
+	size_t off;
+
+	for (i = 0; i <= len; i++) {
+		if (i < len && !(p[i] == '\r' && i + 1 < len && p[i + 1] == '\n'))
+			chunk[n++] = p[i];
+		if (n == sizeof(chunk) || (i == len && n > 0)) {
+			for (off = 0; off < n; off += (size_t)w)
+				if ((w = write(fd, chunk + off, n - off)) <= 0)
+					return -1;
+			n = 0;
+		}
+	}
+	return 0;
+}
+
+int
+mail_maildir_write(const char *dir, const void *msg, size_t len, struct err *e)
+{
+	char *tmpdir = NULL, *newdir = NULL, *curdir = NULL, *name = NULL, *tmp = NULL,
+	     *dst = NULL;
+	int fd = -1, dfd = -1, rc = -1;
+
+	tmpdir = xasprintf("%s/tmp", dir);
+	newdir = xasprintf("%s/new", dir);
+	curdir = xasprintf("%s/cur", dir);
+	if (util_mkdir_p(tmpdir, 0700, e) == -1 || util_mkdir_p(newdir, 0700, e) == -1 ||
+	    util_mkdir_p(curdir, 0700, e) == -1)
+		goto out;
+	name = maildir_name();
+	tmp = xasprintf("%s/%s", tmpdir, name);
+	dst = xasprintf("%s/%s", newdir, name);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1) {
+		err_set(e, ERR_INTERNAL, "mail: %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (maildir_put(fd, msg, len) == -1 || fsync(fd) == -1) {
+		err_set(e, ERR_INTERNAL, "mail: %s: write: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (close(fd) == -1) {
+		fd = -1;
+		err_set(e, ERR_INTERNAL, "mail: %s: close: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, dst) == -1) {
+		err_set(e, ERR_INTERNAL, "mail: rename into %s: %s", newdir, strerror(errno));
+		goto out;
+	}
+	/* the rename is durable once the directory is */
+	if ((dfd = open(newdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 || fsync(dfd) == -1) {
+		err_set(e, ERR_INTERNAL, "mail: %s: fsync: %s", newdir, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	if (dfd != -1)
+		close(dfd);
+	if (rc == -1 && tmp != NULL)
+		unlink(tmp);
+	free(tmpdir);
+	free(newdir);
+	free(curdir);
+	free(name);
+	free(tmp);
+	free(dst);
+	return rc;
+}
+
+/* ---- SMTP (libcurl) ---- */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static int curl_init_rc;
+
+static void
+curl_init_once(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+struct smtp_src {
+	const unsigned char *p;
+	size_t left;
+};
+
+static size_t
+smtp_read(char *dst, size_t size, size_t nmemb, void *arg)
+{
+	struct smtp_src *src = arg;
+	size_t n = size * nmemb;
+
+	if (n > src->left)
+		n = src->left;
+	memcpy(dst, src->p, n);
+	src->p += n;
+	src->left -= n;
+	return n;
+}
+
+int
+mail_smtp_send(const struct mail_conf *mc, const char *sender, const char *recipient,
+	       const void *msg, size_t len, struct err *e)
+{
+	CURL *c = NULL;
+	struct curl_slist *rcpt = NULL;
+	struct smtp_src src = {msg, len};
+	char errbuf[CURL_ERROR_SIZE], from[MAIL_ADDR_MAX + 3], to[MAIL_ADDR_MAX + 3], esc[160];
+	CURLcode cc;
+	int rc = -1;
+
+	errbuf[0] = '\0';
+	pthread_once(&curl_once, curl_init_once);
+	if (curl_init_rc == -1) {
+		err_set(e, ERR_INTERNAL, "mail: smtp: libcurl initialisation failed");
+		goto out;
+	}
+	if (mc->smtp_url == NULL) {
+		err_set(e, ERR_REFUSED, "mail: smtp: mail.smtp_url is not set");
+		goto out;
+	}
+	/* the addresses passed the grammar when queued; check again, they go on the wire */
+	if (!mail_addr_valid(sender) || !mail_addr_valid(recipient)) {
+		err_set(e, ERR_REFUSED, "mail: smtp: bad envelope address");
+		goto out;
+	}
+	snprintf(from, sizeof(from), "<%s>", sender);
+	snprintf(to, sizeof(to), "<%s>", recipient);
+	if ((c = curl_easy_init()) == NULL ||
+	    (rcpt = curl_slist_append(NULL, to)) == NULL) {
+		err_set(e, ERR_INTERNAL, "mail: smtp: out of memory");
+		goto out;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, mc->smtp_url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, mc->smtp_timeout < 10 ? mc->smtp_timeout : 10L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, mc->smtp_timeout);
+	curl_easy_setopt(c, CURLOPT_MAIL_FROM, from);
+	curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
+	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(c, CURLOPT_READFUNCTION, smtp_read);
+	curl_easy_setopt(c, CURLOPT_READDATA, &src);
+	if (mc->smtp_starttls)
+		curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+	if (mc->smtp_cafile != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, mc->smtp_cafile);
+	if (mc->smtp_user != NULL)
+		curl_easy_setopt(c, CURLOPT_USERNAME, mc->smtp_user);
+	if (mc->smtp_password != NULL)
+		curl_easy_setopt(c, CURLOPT_PASSWORD, mc->smtp_password);
+	if ((cc = curl_easy_perform(c)) != CURLE_OK) {
+		const char *m = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc);
+
+		err_set(e, ERR_INTERNAL, "mail: smtp: %s", log_escape(esc, sizeof(esc), m, strlen(m)));
+		goto out;
+	}
+	rc = 0;
+out:
+	curl_slist_free_all(rcpt);
+	if (c != NULL)
+		curl_easy_cleanup(c); /* libcurl keeps its copy of the password until here */
+	return rc;
+}
+
+/* ---- the queue ---- */
+
+/* Delivers one claimed message by the configured means. */
+static int
+mail_deliver(const struct mail_conf *mc, const struct store_mail *m, struct err *e)
+{
+	size_t len = strlen(m->message);
+
+	if (mc->delivery == MAIL_DELIVERY_SMTP)
+		return mail_smtp_send(mc, m->sender, m->recipient, m->message, len, e);
+	return mail_maildir_write(mc->outbox, m->message, len, e);
+}
+
+int
+mail_queue_run(const struct mail_conf *mc, struct store *s, size_t max,
+	       struct mail_run_stats *stats, struct err *e)
+{
+	struct store_mail *v = NULL;
+	struct mail_run_stats st = {0, 0, 0};
+	size_t n = 0, i;
+	time_t now = util_now();
+	char esc[160];
+	int rc = -1;
+
+	if (store_mail_claim(s, now, now + mc->smtp_timeout + MAIL_LOCK_SLACK, max, &v, &n, e) ==
+	    -1)
+		goto out;
+	for (i = 0; i < n; i++) {
+		struct store_mail *m = &v[i];
+		struct err de;
+		time_t t;
+
+		err_clear(&de);
+		log_escape(esc, sizeof(esc), m->recipient, strlen(m->recipient));
+		if (mail_deliver(mc, m, &de) == 0) {
+			if (store_mail_sent(s, m->id, util_now(), e) == -1)
+				goto out;
+			log_info("mail: %" PRId64 " to %s delivered (%s)", m->id, esc,
+				 mc->delivery == MAIL_DELIVERY_SMTP ? "smtp" : "maildir");
+			st.sent++;
+			continue;
+		}
+		t = util_now();
+		if (t - m->created >= mc->max_age) {
+			if (store_mail_fail(s, m->id, t, de.msg, e) == -1)
+				goto out;
+			log_warn("mail: %" PRId64 " to %s given up after %" PRId64
+				 " attempts: %s",
+				 m->id, esc, m->attempts, de.msg);
+			st.failed++;
+			continue;
+		}
+		if (store_mail_retry(s, m->id, t + mail_backoff(m->attempts), de.msg, e) == -1)
+			goto out;
+		log_warn("mail: %" PRId64 " to %s: attempt %" PRId64 " failed, next in %lds: %s",
+			 m->id, esc, m->attempts, mail_backoff(m->attempts), de.msg);
+		st.retried++;
+	}
+	rc = 0;
+out:
+	if (stats != NULL)
+		*stats = st;
+	store_mail_list_free(v, n);
+	return rc;
+}
+
+/* ---- the background sender ---- */
+
+struct mail_sender {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+	unsigned interval;
+	struct mail_conf mc;
+	char *spec;
+};
+
+static void *
+mail_sender_main(void *arg)
+{
+	struct mail_sender *ms = arg;
+	struct store *s = NULL;
+	struct timespec until;
+	struct err e;
+	int stop = 0;
+
+	while (!stop) {
+		err_clear(&e);
+		if (s == NULL && store_open(&s, ms->spec, &e) == -1) {
+			log_warn("mail sender: %s", e.msg);
+			s = NULL;
+		}
+		if (s != NULL && mail_queue_run(&ms->mc, s, 100, NULL, &e) == -1) {
+			log_warn("mail sender: %s", e.msg);
+			store_close(s); /* reconnect next round */
+			s = NULL;
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += ms->interval;
+		pthread_mutex_lock(&ms->mu);
+		while (!ms->stop &&
+		       pthread_cond_timedwait(&ms->cv, &ms->mu, &until) == 0)
+			;
+		stop = ms->stop;
+		pthread_mutex_unlock(&ms->mu);
+	}
+	store_close(s);
+	return NULL;
+}
+
+int
+mail_sender_start(const struct conf *c, const char *datadir, const char *store_spec,
+		  unsigned interval, struct mail_sender **out, struct err *e)
+{
+	struct mail_sender *ms = xcalloc(1, sizeof(*ms));
+	int rc = -1, locks = 0;
+
+	*out = NULL;
+	if (mail_conf_load(&ms->mc, c, datadir, e) == -1)
+		goto out;
+	ms->spec = xstrdup(store_spec);
+	ms->interval = interval > 0 ? interval : 5;
+	if (pthread_mutex_init(&ms->mu, NULL) != 0 || pthread_cond_init(&ms->cv, NULL) != 0) {
+		err_set(e, ERR_INTERNAL, "mail sender: cannot create its lock");
+		goto out;
+	}
+	locks = 1;
+	if (pthread_create(&ms->th, NULL, mail_sender_main, ms) != 0) {
+		err_set(e, ERR_INTERNAL, "mail sender: cannot start its thread");
+		goto out;
+	}
+	*out = ms;
+	ms = NULL;
+	rc = 0;
+out:
+	if (ms != NULL) {
+		if (locks) {
+			pthread_mutex_destroy(&ms->mu);
+			pthread_cond_destroy(&ms->cv);
+		}
+		mail_conf_clear(&ms->mc);
+		free(ms->spec);
+		free(ms);
+	}
+	return rc;
+}
+
+void
+mail_sender_stop(struct mail_sender *ms)
+{
+	if (ms == NULL)
+		return;
+	pthread_mutex_lock(&ms->mu);
+	ms->stop = 1;
+	pthread_cond_signal(&ms->cv);
+	pthread_mutex_unlock(&ms->mu);
+	pthread_join(ms->th, NULL);
+	pthread_mutex_destroy(&ms->mu);
+	pthread_cond_destroy(&ms->cv);
+	mail_conf_clear(&ms->mc);
+	free(ms->spec);
+	free(ms);
+}

@@ -1,0 +1,248 @@
+/*
+ * captcha: a PNG of 6 characters drawn with libgd (TrueType font, each character rotated and
+ * shifted, noise lines and dots), remembered in the store only as hashes so that any front
+ * end can check it, single use and expiring.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include <gd.h>
+#include <sodium.h>
+
+#include "store/store.h"
+#include "web.h"
+
+/* No look-alikes: none of 0 O Q 1 I L 2 Z 5 S 6 G 8 B; case does not matter (upper only). */
+static const char captcha_alphabet[] = "ACDEFHJKMNPRTUVWXY34679";
+#define CAPTCHA_LEN 6
+#define CAPTCHA_PNG_MAX (256 * 1024)
+#define PURPOSE_MAX 64
+
+static pthread_once_t captcha_once = PTHREAD_ONCE_INIT;
+
+/* libgd's FreeType cache must be set up before threads draw text. */
+static void
+captcha_font_cache(void)
+{
+	(void)gdFontCacheSetup();
+}
+
+/* A random integer in [lo, hi]. */
+static int
+rnd(int lo, int hi)
+{
+	return lo + (int)randombytes_uniform((uint32_t)(hi - lo + 1));
+}
+
+int
+captcha_draw(const struct captcha_conf *cc, const char *answer, struct buf *png, struct err *e)
+{
+	gdImagePtr im = NULL;
+	void *data = NULL;
+	int size = 0, rc = -1, n = (int)strlen(answer), i, step, bg;
+
+	pthread_once(&captcha_once, captcha_font_cache);
+	if (n == 0 || n > CAPTCHA_ANSWER_MAX) {
+		err_set(e, ERR_INTERNAL, "captcha: answer of %d characters", n);
+		goto out;
+	}
+	if ((im = gdImageCreateTrueColor(CAPTCHA_WIDTH, CAPTCHA_HEIGHT)) == NULL) {
+		err_set(e, ERR_INTERNAL, "captcha: cannot create image");
+		goto out;
+	}
+	bg = gdTrueColor(rnd(235, 250), rnd(235, 250), rnd(235, 250));
+	gdImageFilledRectangle(im, 0, 0, CAPTCHA_WIDTH - 1, CAPTCHA_HEIGHT - 1, bg);
+	/* faint dots under the text */
+	for (i = 0; i < 500; i++)
+		gdImageSetPixel(im, rnd(0, CAPTCHA_WIDTH - 1), rnd(0, CAPTCHA_HEIGHT - 1),
+				gdTrueColor(rnd(100, 220), rnd(100, 220), rnd(100, 220)));
+	step = (CAPTCHA_WIDTH - 20) / n;
+	for (i = 0; i < n; i++) {
+		int brect[8], col, x, y;
+		double angle = (double)rnd(-25, 25) * M_PI / 180.0;
+		char ch[2] = {answer[i], '\0'};
+		char *msg;
+
+		col = gdTrueColor(rnd(10, 90), rnd(10, 90), rnd(40, 130));
+		x = 10 + i * step + rnd(-2, 4);
+		y = CAPTCHA_HEIGHT / 2 + 12 + rnd(-6, 6);
+		msg = gdImageStringFT(im, brect, col, (char *)cc->font, (double)rnd(19, 23), angle,
+				      x, y, ch);
+		if (msg != NULL) {
+			err_set(e, ERR_INTERNAL, "captcha: font %s: %s", cc->font, msg);
+			goto out;
+		}
+	}
+	/* lines across the text */
+	gdImageSetThickness(im, 2);
+	for (i = 0; i < 6; i++)
+		gdImageLine(im, rnd(0, CAPTCHA_WIDTH / 3), rnd(0, CAPTCHA_HEIGHT - 1),
+			    rnd(2 * CAPTCHA_WIDTH / 3, CAPTCHA_WIDTH - 1), rnd(0, CAPTCHA_HEIGHT - 1),
+			    gdTrueColor(rnd(60, 160), rnd(60, 160), rnd(60, 160)));
+	gdImageSetThickness(im, 1);
+	for (i = 0; i < 300; i++)
+		gdImageSetPixel(im, rnd(0, CAPTCHA_WIDTH - 1), rnd(0, CAPTCHA_HEIGHT - 1),
+				gdTrueColor(rnd(0, 120), rnd(0, 120), rnd(0, 120)));
+	if ((data = gdImagePngPtr(im, &size)) == NULL || size <= 0) {
+		err_set(e, ERR_INTERNAL, "captcha: PNG encoding failed");
+		goto out;
+	}
+	buf_reset(png);
+	if (buf_append(png, data, (size_t)size) == -1) {
+		err_set(e, ERR_INTERNAL, "captcha: PNG of %d bytes does not fit", size);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (data != NULL)
+		gdFree(data);
+	if (im != NULL)
+		gdImageDestroy(im);
+	return rc;
+}
+
+/*
+ * The stored form of an answer: BLAKE2b-256 keyed with the (secret, unstored) id over
+ * purpose || NUL || the answer upper-cased with surrounding blanks removed.  -1 when the
+ * answer is too long to be one of ours.
+ */
+static int
+answer_hash(const unsigned char id[CAPTCHA_ID_LEN], const char *purpose, const char *answer,
+	    unsigned char out[STORE_HASH_LEN])
+{
+	crypto_generichash_state h;
+	char norm[CAPTCHA_ANSWER_MAX];
+	size_t n = 0, len;
+	const char *a = answer;
+
+	while (*a == ' ' || *a == '\t')
+		a++;
+	len = strlen(a);
+	while (len > 0 && (a[len - 1] == ' ' || a[len - 1] == '\t'))
+		len--;
+	if (len > sizeof(norm))
+		return -1;
+	for (n = 0; n < len; n++)
+		norm[n] = (a[n] >= 'a' && a[n] <= 'z') ? (char)(a[n] - 'a' + 'A') : a[n];
+	crypto_generichash_init(&h, id, CAPTCHA_ID_LEN, STORE_HASH_LEN);
+	crypto_generichash_update(&h, (const unsigned char *)purpose, strlen(purpose) + 1);
+	crypto_generichash_update(&h, (const unsigned char *)norm, n);
+	crypto_generichash_final(&h, out, STORE_HASH_LEN);
+	sodium_memzero(norm, sizeof(norm));
+	sodium_memzero(&h, sizeof(h));
+	return 0;
+}
+
+static void
+id_hash(const unsigned char id[CAPTCHA_ID_LEN], unsigned char out[STORE_HASH_LEN])
+{
+	crypto_generichash(out, STORE_HASH_LEN, id, CAPTCHA_ID_LEN, NULL, 0);
+}
+
+static int
+purpose_check(const char *purpose, struct err *e)
+{
+	if (purpose == NULL || purpose[0] == '\0' || strlen(purpose) > PURPOSE_MAX)
+		return err_set(e, ERR_INTERNAL, "captcha: purpose empty or too long");
+	return 0;
+}
+
+int
+captcha_new(struct store *s, const struct captcha_conf *cc, const char *purpose,
+	    char id_hex[CAPTCHA_ID_HEX], struct buf *png, struct err *e)
+{
+	unsigned char id[CAPTCHA_ID_LEN], idh[STORE_HASH_LEN], ah[STORE_HASH_LEN];
+	char answer[CAPTCHA_ANSWER_MAX + 1];
+	int rc = -1;
+
+	id_hex[0] = '\0';
+	if (purpose_check(purpose, e) == -1)
+		goto out;
+	if (cc->test_answer[0] != '\0') {
+		memcpy(answer, cc->test_answer, strlen(cc->test_answer) + 1);
+	} else {
+		for (int i = 0; i < CAPTCHA_LEN; i++)
+			answer[i] = captcha_alphabet[randombytes_uniform(
+			    (uint32_t)(sizeof(captcha_alphabet) - 1))];
+		answer[CAPTCHA_LEN] = '\0';
+	}
+	if (captcha_draw(cc, answer, png, e) == -1)
+		goto out;
+	util_random(id, sizeof(id));
+	id_hash(id, idh);
+	if (answer_hash(id, purpose, answer, ah) == -1) {
+		err_set(e, ERR_INTERNAL, "captcha: answer too long");
+		goto out;
+	}
+	if (store_captcha_put(s, idh, ah, purpose, util_now() + cc->ttl, e) == -1)
+		goto out;
+	hex_encode(id_hex, id, sizeof(id));
+	rc = 0;
+out:
+	sodium_memzero(answer, sizeof(answer));
+	sodium_memzero(id, sizeof(id));
+	return rc;
+}
+
+int
+captcha_verify(struct store *s, const char *id_hex, const char *purpose, const char *answer,
+	       enum captcha_result *result, struct err *e)
+{
+	unsigned char id[CAPTCHA_ID_LEN], idh[STORE_HASH_LEN], ah[STORE_HASH_LEN];
+	struct store_captcha c;
+	struct err se;
+	int rc = -1;
+
+	memset(&c, 0, sizeof(c));
+	*result = CAPTCHA_WRONG;
+	if (purpose_check(purpose, e) == -1)
+		goto out;
+	/* malformed ids and answers are simply wrong: they come from the client */
+	if (id_hex == NULL || answer == NULL || strlen(id_hex) != 2 * CAPTCHA_ID_LEN ||
+	    hex_decode(id, sizeof(id), id_hex) != CAPTCHA_ID_LEN) {
+		rc = 0;
+		goto out;
+	}
+	id_hash(id, idh);
+	err_clear(&se);
+	if (store_captcha_take(s, idh, &c, &se) == -1) {
+		if (se.code != ERR_NOTFOUND) {
+			err_set(e, se.code, "%s", se.msg);
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	if (strcmp(c.purpose, purpose) != 0) {
+		rc = 0;
+		goto out;
+	}
+	if (c.expires <= util_now()) {
+		*result = CAPTCHA_EXPIRED;
+		rc = 0;
+		goto out;
+	}
+	if (answer_hash(id, purpose, answer, ah) == 0 &&
+	    util_memeq_ct(ah, c.answer_hash, STORE_HASH_LEN))
+		*result = CAPTCHA_OK;
+	rc = 0;
+out:
+	sodium_memzero(id, sizeof(id));
+	store_captcha_clear(&c);
+	return rc;
+}
+
+const char *
+captcha_result_msgid(enum captcha_result r)
+{
+	switch (r) {
+	case CAPTCHA_OK:
+		return NULL;
+	case CAPTCHA_EXPIRED:
+		return N_("The image has expired. Please enter the characters of the new image.");
+	case CAPTCHA_WRONG:
+		break;
+	}
+	return N_("The characters do not match the image. Please try again with the new image.");
+}

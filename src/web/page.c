@@ -1,0 +1,61 @@
+/*
+ * page: what every portal page shares — the base values of templates/layout.html, the flow
+ * bar of the application steps, and the two notice pages (busy, error) that the HTTP layer
+ * needs before any flow exists.
+ */
+#include <string.h>
+
+#include "web.h"
+
+/* The applicant's steps (DESIGN.md 2.1), as the flow bar shows them. */
+static const char *const web_flow_self[] = {
+    N_("Applicant information"), N_("Confirm"), N_("Done"), N_("Confirmation mail"),
+    N_("Issuance application"),  N_("Confirm"), N_("Done"), N_("Issued"),
+};
+
+struct tmpl_data *
+web_data_new(const char *lang, const char *title_msgid)
+{
+	struct tmpl_data *d = tmpl_data_new();
+
+	if (lang == NULL)
+		lang = I18N_DEFAULT;
+	tmpl_data_str(d, "lang", lang);
+	tmpl_data_bool(d, "lang_ja", strcmp(lang, "ja") == 0);
+	tmpl_data_str(d, "title", i18n_get(lang, title_msgid));
+	return d;
+}
+
+void
+web_flow_add(struct tmpl_data *d, const char *lang, int current)
+{
+	int n = (int)(sizeof(web_flow_self) / sizeof(web_flow_self[0]));
+
+	for (int i = 0; i < n; i++) {
+		struct tmpl_data *s = tmpl_data_add(d, "steps");
+
+		tmpl_data_str(s, "label", i18n_get(lang, web_flow_self[i]));
+		tmpl_data_bool(s, "current", i == current);
+		tmpl_data_bool(s, "done", i < current);
+	}
+}
+
+int
+web_render_notice(const struct tmpl_set *ts, enum web_notice which, const char *lang,
+		  const char *reference, struct buf *out, struct err *e)
+{
+	struct tmpl_data *d;
+	int rc;
+
+	if (which == WEB_NOTICE_BUSY) {
+		d = web_data_new(lang, N_("The service is busy"));
+	} else {
+		d = web_data_new(lang, N_("Service error"));
+		tmpl_data_str(d, "reference", reference != NULL ? reference : "");
+	}
+	tmpl_data_bool(d, "steps", 0);
+	rc = tmpl_render(ts, "layout", which == WEB_NOTICE_BUSY ? "busy" : "error", d, lang, out,
+			 e);
+	tmpl_data_free(d);
+	return rc;
+}

@@ -1,0 +1,141 @@
+"""Mail: the queue drained into the maildir outbox and through SMTP to a real local sink
+(aiosmtpd), with the SMTP server down and back up.  The queue is driven by the test driver
+mode of the mail unit test binary (BUILD/tests/test_mail enqueue|flush|status DATADIR)."""
+import email
+import email.policy
+import email.utils
+import os
+import subprocess
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from conftest import SHOMEI, free_port
+
+DRIVER = os.path.join(os.path.dirname(SHOMEI), "tests", "test_mail")
+
+SUBJECT = "【shomei】証明書発行申請のご案内：以下のリンクから三日以内に発行申請を行ってください"
+BODY = "山田 太郎 様\n\n以下のリンクから発行申請を行ってください。\nhttps://localhost:8443/i/abc=def\n"
+TO = "taro.yamada@example.co.jp"
+FROM = "ca@example.jp"
+
+
+def drive(inst, *args):
+    p = subprocess.run([DRIVER, args[0], inst.datadir, *args[1:]], capture_output=True,
+                       timeout=120)
+    assert p.returncode == 0, (args, p.stdout, p.stderr)
+    return p.stdout.decode().strip()
+
+
+def stats(line):
+    return dict(kv.split("=") for kv in line.split())
+
+
+class Sink:
+    """Collects what the SMTP server received."""
+
+    def __init__(self):
+        self.got = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.got.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+
+def start_sink(port, sink):
+    c = Controller(sink, hostname="127.0.0.1", port=port)
+    c.start()
+    return c
+
+
+def configure(inst, extra):
+    with open(inst.path("shomei.conf"), "a") as f:
+        f.write(f"\nmail.from = {FROM}\nmail.from_name = ショウメイ認証局\n" + extra + "\n")
+
+
+def check_message(raw):
+    """The raw message is ASCII with lines <= 78; Python's email package decodes it."""
+    raw.decode("ascii")
+    for line in raw.split(b"\n"):
+        assert len(line.rstrip(b"\r")) <= 78, line
+    m = email.message_from_bytes(raw, policy=email.policy.default)
+    assert m["Subject"] == SUBJECT
+    assert m["To"] == TO
+    assert m["From"].addresses[0].addr_spec == FROM
+    assert m["From"].addresses[0].display_name == "ショウメイ認証局"
+    assert m["MIME-Version"] == "1.0"
+    assert m.get_content_type() == "text/plain"
+    assert m.get_content_charset() == "utf-8"
+    assert m["Message-ID"].endswith("@example.jp>")
+    assert email.utils.parsedate_to_datetime(m["Date"]) is not None
+    assert m.get_content().replace("\r\n", "\n") == BODY
+    return m
+
+
+def test_maildir_outbox(ca_sqlite):
+    inst = ca_sqlite
+    configure(inst, "")
+    drive(inst, "enqueue", TO, SUBJECT, BODY)
+    assert stats(drive(inst, "flush")) == {"sent": "1", "retried": "0", "failed": "0"}
+    new = inst.path("outbox", "new")
+    files = os.listdir(new)
+    assert len(files) == 1
+    assert os.listdir(inst.path("outbox", "tmp")) == []
+    with open(os.path.join(new, files[0]), "rb") as f:
+        raw = f.read()
+    assert b"\r\n" not in raw  # maildir files use LF
+    check_message(raw)
+    # the one-time link does not stay in the store once delivered
+    assert inst.sql("SELECT status, message FROM mail_queue") == [["sent", ""]]
+    assert stats(drive(inst, "flush"))["sent"] == "0"
+    assert len(os.listdir(new)) == 1
+
+
+@pytest.mark.parametrize("cte", ["base64", "quoted-printable"])
+def test_smtp_delivery(ca, cte):
+    port = free_port()
+    sink = Sink()
+    c = start_sink(port, sink)
+    try:
+        configure(ca, f"mail.delivery = smtp\nmail.smtp_url = smtp://127.0.0.1:{port}\n"
+                      f"mail.smtp_starttls = no\nmail.transfer_encoding = {cte}")
+        drive(ca, "enqueue", TO, SUBJECT, BODY)
+        assert stats(drive(ca, "flush")) == {"sent": "1", "retried": "0", "failed": "0"}
+    finally:
+        c.stop()
+    assert len(sink.got) == 1
+    mail_from, rcpts, raw = sink.got[0]
+    assert mail_from == FROM
+    assert rcpts == [TO]
+    m = check_message(raw)
+    assert m["Content-Transfer-Encoding"] == cte
+    assert not os.path.exists(ca.path("outbox", "new"))
+
+
+def test_smtp_down_then_up(ca):
+    port = free_port()
+    configure(ca, f"mail.delivery = smtp\nmail.smtp_url = smtp://127.0.0.1:{port}\n"
+                  "mail.smtp_timeout = 5")
+    drive(ca, "enqueue", TO, SUBJECT, BODY)
+    # nobody listens: the message stays queued with a retry scheduled
+    assert stats(drive(ca, "flush")) == {"sent": "0", "retried": "1", "failed": "0"}
+    assert stats(drive(ca, "status")) == {"queued": "1", "sent": "0", "failed": "0"}
+    rows = ca.sql("SELECT attempts, next_attempt - created, last_error FROM mail_queue")
+    assert int(rows[0][0]) == 1
+    assert 30 <= int(rows[0][1]) <= 32
+    assert "smtp" in rows[0][2]
+
+    sink = Sink()
+    c = start_sink(port, sink)
+    try:
+        # not due yet: nothing is sent before the backoff has passed
+        assert stats(drive(ca, "flush"))["sent"] == "0"
+        assert sink.got == []
+        # 31 s later (test clock): delivered, exactly once
+        assert stats(drive(ca, "flush", "31")) == {"sent": "1", "retried": "0", "failed": "0"}
+        assert stats(drive(ca, "flush", "3600")) == {"sent": "0", "retried": "0", "failed": "0"}
+    finally:
+        c.stop()
+    assert len(sink.got) == 1
+    check_message(sink.got[0][2])
+    assert stats(drive(ca, "status")) == {"queued": "0", "sent": "1", "failed": "0"}

@@ -1,0 +1,786 @@
+/*
+ * web unit tests: the escaping template renderer, the .po reader and catalogs, language
+ * choice, the notice pages, and the CAPTCHA (drawing, and checking on both store backends:
+ * SQLite and the throwaway PostgreSQL of scripts/with-pg.sh).  Run from the repository root.
+ */
+#include "testutil.h"
+
+#include <dirent.h>
+
+#include <gd.h>
+#include <libpq-fe.h>
+
+#include "store/store.h"
+#include "web/web.h"
+
+#define OK(call)                                                                                   \
+	do {                                                                                       \
+		err_clear(&e);                                                                     \
+		if ((call) != 0)                                                                   \
+			fail_msg("%s: %s", #call, e.msg);                                         \
+	} while (0)
+
+#define FAILS(call)                                                                                \
+	do {                                                                                       \
+		err_clear(&e);                                                                     \
+		assert_int_equal((call), -1);                                                      \
+		assert_true(err_is_set(&e));                                                       \
+	} while (0)
+
+/* ---- templates ---- */
+
+static struct tmpl_set *
+set_of(const char *const *pairs, int strict)
+{
+	struct tmpl_set *ts = tmpl_set_new();
+	struct err e;
+
+	for (; pairs[0] != NULL; pairs += 2)
+		OK(tmpl_set_add(ts, pairs[0], pairs[1], strlen(pairs[1]), &e));
+	tmpl_set_strict(ts, strict);
+	return ts;
+}
+
+/* Renders t with d; returns a malloc'ed page or NULL on a render error. */
+static char *
+render(struct tmpl_set *ts, const char *name, const char *page, struct tmpl_data *d)
+{
+	struct buf b;
+	struct err e;
+	char *s = NULL;
+
+	buf_init(&b, 65536);
+	err_clear(&e);
+	if (tmpl_render(ts, name, page, d, "en", &b, &e) == 0)
+		s = xstrdup(b.len ? (char *)buf_cstr(&b) : "");
+	buf_free(&b);
+	return s;
+}
+
+static void
+test_tmpl_escape(void **state)
+{
+	static const char *const t[] = {"p", "<p title=\"{{v}}\">{{v}}</p>", NULL};
+	struct tmpl_set *ts = set_of(t, 1);
+	struct tmpl_data *d = tmpl_data_new();
+	char *s;
+
+	tmpl_data_str(d, "v", "<script>alert(\"x\")</script> & 'q' {{v}} {{&v}} {{_ Done}}");
+	s = render(ts, "p", NULL, d);
+	assert_non_null(s);
+	assert_string_equal(s, "<p title=\"&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; "
+			       "&#39;q&#39; {{v}} {{&amp;v}} {{_ Done}}\">&lt;script&gt;alert("
+			       "&quot;x&quot;)&lt;/script&gt; &amp; &#39;q&#39; {{v}} {{&amp;v}} "
+			       "{{_ Done}}</p>");
+	assert_null(strstr(s, "<script"));
+	free(s);
+	/* UTF-8 and other characters pass unchanged */
+	tmpl_data_str(d, "v", "証明書 / = ` %");
+	s = render(ts, "p", NULL, d);
+	assert_string_equal(s, "<p title=\"証明書 / = ` %\">証明書 / = ` %</p>");
+	free(s);
+	tmpl_data_free(d);
+	tmpl_set_free(ts);
+}
+
+static void
+test_tmpl_sections(void **state)
+{
+	static const char *const t[] = {
+	    "layout", "[{{>head}}|{{>content}}]",
+	    "head", "H:{{title}}",
+	    "page", "{{#items}}({{name}}@{{site}}{{?hot}}!{{/hot}}{{^hot}}.{{/hot}}){{/items}}"
+		    "{{?items}}n{{/items}}{{^none}}-{{/none}}{{?none}}X{{/none}}",
+	    NULL};
+	struct tmpl_set *ts = set_of(t, 1);
+	struct tmpl_data *d = tmpl_data_new(), *r;
+	char *s;
+
+	tmpl_data_str(d, "title", "T&");
+	tmpl_data_str(d, "site", "outer");
+	r = tmpl_data_add(d, "items");
+	tmpl_data_str(r, "name", "a<");
+	tmpl_data_bool(r, "hot", 1);
+	r = tmpl_data_add(d, "items");
+	tmpl_data_str(r, "name", "b");
+	tmpl_data_str(r, "site", "inner");
+	tmpl_data_bool(r, "hot", 0);
+	tmpl_data_bool(d, "none", 0);
+	s = render(ts, "layout", "page", d);
+	assert_non_null(s);
+	assert_string_equal(s, "[H:T&amp;|(a&lt;@outer!)(b@inner.)n-]");
+	free(s);
+	/* {{>content}} without a page is a render error */
+	assert_null(render(ts, "layout", NULL, d));
+	/* an unknown page or template */
+	assert_null(render(ts, "layout", "nope", d));
+	assert_null(render(ts, "nope", NULL, d));
+	tmpl_data_free(d);
+	tmpl_set_free(ts);
+}
+
+static void
+test_tmpl_strict(void **state)
+{
+	static const char *const t[] = {"a", "x{{missing}}y", "b", "{{&frag}}", "c", "{{?f}}F{{/f}}",
+					"r", "{{>r}}", NULL};
+	struct tmpl_set *ts = set_of(t, 1);
+	struct tmpl_data *d = tmpl_data_new();
+	char *s;
+
+	assert_null(render(ts, "a", NULL, d));
+	assert_null(render(ts, "c", NULL, d));
+	/* a string is never inserted raw, even by {{&name}} */
+	tmpl_data_str(d, "frag", "<b>user</b>");
+	assert_null(render(ts, "b", NULL, d));
+	tmpl_data_html(d, "frag", TMPL_HTML("<b>ours</b>"));
+	s = render(ts, "b", NULL, d);
+	assert_string_equal(s, "<b>ours</b>");
+	free(s);
+	/* endless partial recursion is an error, not a crash */
+	assert_null(render(ts, "r", NULL, d));
+	/* lenient (production): unknowns render empty */
+	tmpl_set_strict(ts, 0);
+	tmpl_data_str(d, "frag", "<b>user</b>");
+	s = render(ts, "a", NULL, d);
+	assert_string_equal(s, "xy");
+	free(s);
+	s = render(ts, "b", NULL, d);
+	assert_string_equal(s, "");
+	free(s);
+	assert_null(render(ts, "r", NULL, d));
+	tmpl_data_free(d);
+	tmpl_set_free(ts);
+}
+
+static void
+test_tmpl_parse_errors(void **state)
+{
+	static const char *const bad[] = {
+	    "{{x", "{{}}", "{{#a}}", "{{#a}}{{/b}}", "{{/a}}", "{{a b}}", "{{_}}", "{{_  x}}",
+	    "{{_ x }}", "{{<x}}", "{{?a}}{{#b}}{{/a}}{{/b}}", "{{x\"}}", NULL};
+	struct tmpl_set *ts = tmpl_set_new();
+	struct err e;
+	char deep[2000];
+	size_t n = 0;
+
+	for (int i = 0; bad[i] != NULL; i++) {
+		err_clear(&e);
+		if (tmpl_set_add(ts, "t", bad[i], strlen(bad[i]), &e) != -1)
+			fail_msg("accepted: %s", bad[i]);
+		assert_non_null(strstr(e.msg, "template t"));
+	}
+	/* nesting is bounded */
+	for (int i = 0; i < 40; i++)
+		n += (size_t)snprintf(deep + n, sizeof(deep) - n, "{{?a}}");
+	FAILS(tmpl_set_add(ts, "t", deep, n, &e));
+	/* duplicate names, bad names */
+	OK(tmpl_set_add(ts, "t", "x", 1, &e));
+	FAILS(tmpl_set_add(ts, "t", "y", 1, &e));
+	FAILS(tmpl_set_add(ts, "a/b", "y", 1, &e));
+	/* a lone "{" and "}}" are text */
+	OK(tmpl_set_add(ts, "u", "{ } }} {", 8, &e));
+	tmpl_set_free(ts);
+}
+
+static void
+test_tmpl_limit(void **state)
+{
+	static const char *const t[] = {"p", "{{v}}{{v}}", NULL};
+	struct tmpl_set *ts = set_of(t, 1);
+	struct tmpl_data *d = tmpl_data_new();
+	struct buf b;
+	struct err e;
+
+	tmpl_data_str(d, "v", "<<<<<<<<<<"); /* 40 bytes escaped, 80 rendered */
+	buf_init(&b, 79);
+	FAILS(tmpl_render(ts, "p", NULL, d, "en", &b, &e));
+	assert_non_null(strstr(e.msg, "larger than"));
+	buf_free(&b);
+	buf_init(&b, 80);
+	OK(tmpl_render(ts, "p", NULL, d, "en", &b, &e));
+	assert_int_equal(b.len, 80);
+	buf_free(&b);
+	tmpl_data_free(d);
+	tmpl_set_free(ts);
+}
+
+/* ---- i18n ---- */
+
+static const char po_header[] = "msgid \"\"\nmsgstr \"\"\n"
+				"\"Content-Type: text/plain; charset=UTF-8\\n\"\n\n";
+
+static int
+po_try(const char *body, struct i18n_cat **c, struct err *e)
+{
+	char *text = xasprintf("%s%s", po_header, body);
+	int rc;
+
+	err_clear(e);
+	rc = i18n_po_parse("t.po", text, strlen(text), c, e);
+	free(text);
+	return rc;
+}
+
+static void
+test_po_parse(void **state)
+{
+	struct i18n_cat *c = NULL;
+	struct err e;
+	static const char *const bad[] = {
+	    "msgid \"a\"\n",                                      /* no msgstr */
+	    "msgid \"a\"\nmsgstr \"b\nc\"\n",                      /* unterminated */
+	    "msgid \"a\\q\"\nmsgstr \"b\"\n",                     /* bad escape */
+	    "msgid \"a\"\nmsgid_plural \"as\"\nmsgstr[0] \"b\"\n", /* plurals */
+	    "msgctxt \"x\"\nmsgid \"a\"\nmsgstr \"b\"\n",         /* context */
+	    "msgid \"a\"\nmsgstr \"b\"\n\nmsgid \"a\"\nmsgstr \"c\"\n", /* duplicate */
+	    "msgid \"a\"\nmsgstr \"\xff\"\n",                     /* not UTF-8 */
+	    "msgid \"a\"\nmsgstr \"\xe3\x81\"\n",                 /* truncated UTF-8 */
+	    "msgid \"a\" x\nmsgstr \"b\"\n",                      /* trailing text */
+	    "msgid a\nmsgstr \"b\"\n",                            /* unquoted */
+	    "msgid \"a\"\nmsgstr \"b\"\nmsgid \"\"\nmsgstr \"x\"\n", /* second header */
+	    "msgid \"a\\\"\nmsgstr \"b\"\n",                      /* escaped closing quote */
+	    NULL};
+
+	assert_int_equal(po_try("# comment\n#: ref.c:1\nmsgid \"\"\n\"multi \"\n\"line\"\n"
+				"msgstr \"複数\"\n  \"行\\n\\t\\\"q\\\"\\\\\"\n\n"
+				"#, fuzzy\nmsgid \"fz\"\nmsgstr \"ignored\"\n\n"
+				"msgid \"empty\"\nmsgstr \"\"\n\r\n"
+				"msgid \"crlf\"\r\nmsgstr \"ok\"\r\n",
+				&c, &e),
+			 0);
+	assert_int_equal(i18n_cat_count(c), 2);
+	assert_string_equal(i18n_cat_get(c, "multi line"), "複数行\n\t\"q\"\\");
+	assert_string_equal(i18n_cat_get(c, "crlf"), "ok");
+	assert_null(i18n_cat_get(c, "fz"));
+	assert_null(i18n_cat_get(c, "empty"));
+	assert_null(i18n_cat_get(c, "nope"));
+	i18n_cat_free(c);
+	for (int i = 0; bad[i] != NULL; i++) {
+		c = NULL;
+		if (po_try(bad[i], &c, &e) != -1)
+			fail_msg("accepted: %s", bad[i]);
+		assert_null(c);
+		assert_non_null(strstr(e.msg, "t.po"));
+	}
+	/* a header without charset=UTF-8 */
+	err_clear(&e);
+	assert_int_equal(i18n_po_parse("t.po", "msgid \"\"\nmsgstr \"x\"\n", 21, &c, &e), -1);
+	/* NUL inside */
+	assert_int_equal(i18n_po_parse("t.po", "msgid \"\0\"", 9, &c, &e), -1);
+}
+
+static void
+test_catalogs_valid(void **state)
+{
+	struct err e;
+
+	assert_int_equal(system("msgfmt --check -o /dev/null po/ja.po"), 0);
+	assert_int_equal(system("msgfmt --check -o /dev/null po/en.po"), 0);
+	OK(i18n_load("po", &e));
+	assert_string_equal(i18n_get("ja", "Issued"), "発行完了");
+	assert_string_equal(i18n_get("en", "Issued"), "Issued");
+	assert_string_equal(i18n_get("fr", "Issued"), "Issued");
+	assert_string_equal(i18n_get("ja", "no such msgid"), "no such msgid");
+	assert_null(i18n_lookup("ja", "no such msgid"));
+	FAILS(i18n_load("/nonexistent", &e));
+	/* a failed load keeps the earlier catalogs */
+	assert_string_equal(i18n_get("ja", "Issued"), "発行完了");
+}
+
+/* Adds every msgid of text to *v: {{_ ...}} (html) or N_("...") (c). */
+static void
+msgids_collect(const char *text, int c_source, char ***v, size_t *n)
+{
+	const char *p = text, *q;
+
+	while ((p = strstr(p, c_source ? "N_(\"" : "{{_ ")) != NULL) {
+		struct buf b;
+
+		p += 4;
+		buf_init(&b, 4096);
+		if (c_source) {
+			/* the literal may be split over lines: "a" "b" */
+			for (q = p; *q != '\0' && *q != '"'; q++) {
+				if (*q == '\\')
+					q++;
+				assert_int_equal(buf_putc(&b, *q), 0);
+			}
+		} else {
+			q = strstr(p, "}}");
+			assert_non_null(q);
+			assert_int_equal(buf_append(&b, p, (size_t)(q - p)), 0);
+		}
+		*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+		(*v)[(*n)++] = xstrdup(b.len ? buf_cstr(&b) : "");
+		buf_free(&b);
+		p = q;
+	}
+}
+
+static void
+msgids_scan_dir(const char *dir, const char *suffix, int c_source, char ***v, size_t *n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct err e;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+		char *path;
+		struct buf b;
+
+		if (l <= strlen(suffix) || strcmp(de->d_name + l - strlen(suffix), suffix) != 0)
+			continue;
+		path = xasprintf("%s/%s", dir, de->d_name);
+		buf_init(&b, 1 << 20);
+		OK(util_read_file(path, 1 << 20, &b, &e));
+		msgids_collect(buf_cstr(&b), c_source, v, n);
+		buf_free(&b);
+		free(path);
+	}
+	closedir(d);
+}
+
+/* Every msgid used in templates/ and src/web has a translation in ja.po and en.po. */
+static void
+test_catalogs_complete(void **state)
+{
+	char **v = NULL;
+	size_t n = 0, missing = 0;
+	struct buf pot;
+	struct err e;
+
+	OK(i18n_load("po", &e));
+	buf_init(&pot, 1 << 20);
+	OK(util_read_file("po/shomei.pot", 1 << 20, &pot, &e));
+	msgids_scan_dir("templates", ".html", 0, &v, &n);
+	msgids_scan_dir("src/web", ".c", 1, &v, &n);
+	assert_true(n >= 15);
+	for (size_t i = 0; i < n; i++) {
+		char *line = xasprintf("msgid \"%s\"\n", v[i]);
+
+		if (i18n_lookup("ja", v[i]) == NULL || i18n_lookup("en", v[i]) == NULL ||
+		    strstr(buf_cstr(&pot), line) == NULL) {
+			print_error("no translation (ja, en or shomei.pot): \"%s\"\n", v[i]);
+			missing++;
+		}
+		free(line);
+		free(v[i]);
+	}
+	free(v);
+	buf_free(&pot);
+	assert_int_equal(missing, 0);
+}
+
+static void
+test_i18n_pick(void **state)
+{
+	assert_string_equal(i18n_pick(NULL, NULL), "ja");
+	assert_string_equal(i18n_pick("", NULL), "ja");
+	assert_string_equal(i18n_pick("en", NULL), "en");
+	assert_string_equal(i18n_pick("en-US,en;q=0.9", NULL), "en");
+	assert_string_equal(i18n_pick("EN-gb", NULL), "en");
+	assert_string_equal(i18n_pick("fr-FR, de;q=0.8", NULL), "ja");
+	assert_string_equal(i18n_pick("fr, en;q=0.5, ja;q=0.4", NULL), "en");
+	assert_string_equal(i18n_pick("en;q=0.4, ja;q=0.5", NULL), "ja");
+	assert_string_equal(i18n_pick("ja-JP,ja;q=0.9,en-US;q=0.8,en;q=0.7", NULL), "ja");
+	assert_string_equal(i18n_pick("en;q=0, *;q=0.1", NULL), "ja");
+	assert_string_equal(i18n_pick("en;q=0", NULL), "ja");
+	assert_string_equal(i18n_pick("en ; q=1.000", NULL), "en");
+	assert_string_equal(i18n_pick("en;q=1.5", NULL), "ja");   /* malformed q: dropped */
+	assert_string_equal(i18n_pick("en;q=abc", NULL), "ja");
+	assert_string_equal(i18n_pick("english", NULL), "ja");    /* not a prefix match */
+	assert_string_equal(i18n_pick("en, ja", NULL), "en");     /* tie: the earlier */
+	assert_string_equal(i18n_pick(",,;,;q=,", NULL), "ja");
+	assert_string_equal(i18n_pick("en", "ja"), "ja");         /* the cookie wins */
+	assert_string_equal(i18n_pick(NULL, "en"), "en");
+	assert_string_equal(i18n_pick("en", "fr"), "en");         /* unless unsupported */
+	assert_string_equal(i18n_pick("ja", "EN\"<"), "ja");
+}
+
+/* The real templates: busy and error pages in both languages, strictly rendered. */
+static void
+test_notice_pages(void **state)
+{
+	struct tmpl_set *ts = NULL;
+	struct tmpl_data *d;
+	struct buf b;
+	struct err e;
+	char *s;
+
+	OK(i18n_load("po", &e));
+	OK(tmpl_set_load(&ts, "templates", &e));
+	tmpl_set_strict(ts, 1);
+	buf_init(&b, 1 << 16);
+	OK(web_render_notice(ts, WEB_NOTICE_BUSY, "ja", NULL, &b, &e));
+	s = buf_cstr(&b);
+	assert_non_null(strstr(s, "<html lang=\"ja\">"));
+	assert_non_null(strstr(s, "<h1>ただいま混み合っています</h1>"));
+	assert_non_null(strstr(s, "href=\"?lang=en\""));
+	assert_null(strstr(s, "flowbar"));
+	buf_reset(&b);
+	OK(web_render_notice(ts, WEB_NOTICE_ERROR, "en", "<ref&1>", &b, &e));
+	s = buf_cstr(&b);
+	assert_non_null(strstr(s, "<html lang=\"en\">"));
+	assert_non_null(strstr(s, "<h1>Service error</h1>"));
+	assert_non_null(strstr(s, "<code>&lt;ref&amp;1&gt;</code>"));
+	assert_non_null(strstr(s, "href=\"?lang=ja\""));
+	/* the flow bar */
+	buf_reset(&b);
+	d = web_data_new("ja", "Confirm");
+	web_flow_add(d, "ja", 1);
+	OK(tmpl_render(ts, "layout", "busy", d, "ja", &b, &e));
+	s = buf_cstr(&b);
+	assert_non_null(strstr(s, "<li class=\"done\">申請者情報入力</li>"));
+	assert_non_null(strstr(s, "<li class=\"current\" aria-current=\"step\">確認</li>"));
+	assert_non_null(strstr(s, "<li>発行完了</li>"));
+	tmpl_data_free(d);
+	buf_free(&b);
+	tmpl_set_free(ts);
+	/* strict: a msgid without translation fails */
+	{
+		static const char *const t[] = {"m", "{{_ never translated}}", NULL};
+		struct tmpl_set *ms = set_of(t, 1);
+
+		assert_null(render(ms, "m", NULL, NULL));
+		tmpl_set_strict(ms, 0);
+		s = render(ms, "m", NULL, NULL);
+		assert_string_equal(s, "never translated");
+		free(s);
+		tmpl_set_free(ms);
+	}
+}
+
+/* ---- CAPTCHA ---- */
+
+static void
+cc_test(struct captcha_conf *cc, const char *answer)
+{
+	struct conf c;
+	struct err e;
+
+	memset(&c, 0, sizeof(c));
+	if (answer != NULL) {
+		conf_set(&c, "test.captcha_answer", answer);
+		conf_set(&c, "test.instance", "yes");
+	}
+	OK(captcha_conf_load(cc, &c, answer != NULL ? 1 : 0, &e));
+	conf_free(&c);
+}
+
+static void
+test_captcha_draw(void **state)
+{
+	struct captcha_conf cc;
+	struct buf png;
+	struct err e;
+	gdImagePtr im;
+
+	cc_test(&cc, NULL);
+	assert_int_equal(cc.ttl, 600);
+	assert_string_equal(cc.test_answer, "");
+	buf_init(&png, 1 << 20);
+	OK(captcha_draw(&cc, "ACDEF7", &png, &e));
+	assert_memory_equal(png.data, "\x89PNG\r\n\x1a\n", 8);
+	im = gdImageCreateFromPngPtr((int)png.len, png.data);
+	assert_non_null(im);
+	assert_int_equal(gdImageSX(im), CAPTCHA_WIDTH);
+	assert_int_equal(gdImageSY(im), CAPTCHA_HEIGHT);
+	gdImageDestroy(im);
+	/* a missing font is a clean error */
+	memcpy(cc.font, "/nonexistent.ttf", 17);
+	FAILS(captcha_draw(&cc, "ACDEF7", &png, &e));
+	buf_free(&png);
+}
+
+static void
+test_captcha_test_mode(void **state)
+{
+	const char *lo[] = {"127.0.0.1:8443", "[::1]:8080", "127.1.2.3:1"};
+	const char *bad[] = {"0.0.0.0:8443", "[::]:8443", "localhost:8443", "192.0.2.1:80",
+			     "[::ffff:10.0.0.1]:80", ":8443", "128.0.0.1:80", "127.0.0.1",
+			     "[::1]", "::1:80"};
+	struct captcha_conf cc;
+	struct conf c;
+	struct err e;
+
+	memset(&c, 0, sizeof(c));
+	/* not configured: normal */
+	err_clear(&e);
+	assert_int_equal(captcha_test_mode_allowed(&c, lo, 3, &e), 0);
+	conf_set(&c, "test.captcha_answer", "ABCDE");
+	/* without test.instance = yes: refused */
+	err_clear(&e);
+	assert_int_equal(captcha_test_mode_allowed(&c, lo, 3, &e), -1);
+	assert_non_null(strstr(e.msg, "test.instance"));
+	conf_set(&c, "test.instance", "true");
+	err_clear(&e);
+	assert_int_equal(captcha_test_mode_allowed(&c, lo, 3, &e), -1);
+	conf_set(&c, "test.instance", "yes");
+	err_clear(&e);
+	assert_int_equal(captcha_test_mode_allowed(&c, lo, 3, &e), 1);
+	/* any listener that is not loopback: refused */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *two[] = {"127.0.0.1:8443", bad[i]};
+
+		err_clear(&e);
+		if (captcha_test_mode_allowed(&c, two, 2, &e) != -1)
+			fail_msg("allowed with listener %s", bad[i]);
+	}
+	err_clear(&e);
+	assert_int_equal(captcha_test_mode_allowed(&c, lo, 0, &e), -1);
+	/* a malformed answer: refused */
+	conf_set(&c, "test.captcha_answer", "AB");
+	err_clear(&e);
+	assert_int_equal(captcha_test_mode_allowed(&c, lo, 1, &e), -1);
+	/* the answer is honoured only when the check said yes */
+	conf_set(&c, "test.captcha_answer", "ABCDE");
+	OK(captcha_conf_load(&cc, &c, 0, &e));
+	assert_string_equal(cc.test_answer, "");
+	OK(captcha_conf_load(&cc, &c, -1, &e));
+	assert_string_equal(cc.test_answer, "");
+	OK(captcha_conf_load(&cc, &c, 1, &e));
+	assert_string_equal(cc.test_answer, "ABCDE");
+	conf_set(&c, "portal.captcha_ttl", "5");
+	FAILS(captcha_conf_load(&cc, &c, 1, &e));
+	conf_set(&c, "portal.captcha_ttl", "120");
+	OK(captcha_conf_load(&cc, &c, 1, &e));
+	assert_int_equal(cc.ttl, 120);
+	conf_free(&c);
+}
+
+/* CAPTCHA checks on a store backend. */
+static int cur_pg;
+
+struct fx {
+	char *dir;
+	char *spec;
+	struct store *s;
+};
+
+static void
+pg_quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+static void
+pg_raw(const char *sql)
+{
+	PGconn *c = PQconnectdb(tu_pg());
+	PGresult *r;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("postgresql: %s", PQerrorMessage(c));
+	PQsetNoticeProcessor(c, pg_quiet, NULL);
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		fail_msg("postgresql: %s", PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+}
+
+static int
+grp_sqlite(void **state)
+{
+	cur_pg = 0;
+	return 0;
+}
+
+static int
+grp_pg(void **state)
+{
+	cur_pg = 1;
+	if (tu_pg() == NULL) {
+		print_error("SHOMEI_TEST_PG is not set: run through scripts/with-pg.sh\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+fx_setup(void **state)
+{
+	struct fx *f = xcalloc(1, sizeof(*f));
+	struct err e;
+
+	if (cur_pg) {
+		pg_raw("SET client_min_messages TO warning; DROP SCHEMA public CASCADE; "
+		       "CREATE SCHEMA public");
+		f->spec = xstrdup(tu_pg());
+	} else {
+		f->dir = tu_tmpdir();
+		f->spec = xasprintf("sqlite:%s/shomei.db", f->dir);
+	}
+	OK(store_open(&f->s, f->spec, &e));
+	util_clock_set_offset(0);
+	*state = f;
+	return 0;
+}
+
+static int
+fx_teardown(void **state)
+{
+	struct fx *f = *state;
+
+	util_clock_set_offset(0);
+	store_close(f->s);
+	free(f->spec);
+	tu_rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* A new CAPTCHA with the predictable answer; its id in id. */
+static void
+new_one(struct store *s, const char *purpose, char id[CAPTCHA_ID_HEX])
+{
+	struct captcha_conf cc;
+	struct buf png;
+	struct err e;
+
+	cc_test(&cc, "ABCDE");
+	buf_init(&png, 1 << 20);
+	OK(captcha_new(s, &cc, purpose, id, &png, &e));
+	assert_int_equal(strlen(id), 64);
+	assert_true(png.len > 100);
+	buf_free(&png);
+}
+
+static enum captcha_result
+check(struct store *s, const char *id, const char *purpose, const char *answer)
+{
+	enum captcha_result r = CAPTCHA_OK;
+	struct err e;
+
+	OK(captcha_verify(s, id, purpose, answer, &r, &e));
+	return r;
+}
+
+static void
+test_captcha_verify(void **state)
+{
+	struct fx *f = *state;
+	struct store *s2 = NULL;
+	struct captcha_conf cc;
+	struct buf png;
+	char id[CAPTCHA_ID_HEX], id2[CAPTCHA_ID_HEX], lower[CAPTCHA_ID_HEX];
+	struct err e;
+	int64_t n;
+
+	/* right (case and blanks do not matter), then used up */
+	new_one(f->s, "regist", id);
+	assert_int_equal(check(f->s, id, "regist", " abcde "), CAPTCHA_OK);
+	assert_int_equal(check(f->s, id, "regist", "ABCDE"), CAPTCHA_WRONG);
+	/* wrong: consumed as well */
+	new_one(f->s, "regist", id);
+	assert_int_equal(check(f->s, id, "regist", "ABCDF"), CAPTCHA_WRONG);
+	assert_int_equal(check(f->s, id, "regist", "ABCDE"), CAPTCHA_WRONG);
+	/* another form's CAPTCHA */
+	new_one(f->s, "revoke", id);
+	assert_int_equal(check(f->s, id, "regist", "ABCDE"), CAPTCHA_WRONG);
+	assert_int_equal(check(f->s, id, "revoke", "ABCDE"), CAPTCHA_WRONG);
+	/* expired */
+	new_one(f->s, "regist", id);
+	util_clock_set_offset(601);
+	assert_int_equal(check(f->s, id, "regist", "ABCDE"), CAPTCHA_EXPIRED);
+	util_clock_set_offset(0);
+	/* just before expiry, taken on a second connection (another front end) */
+	new_one(f->s, "regist", id);
+	util_clock_set_offset(599);
+	OK(store_open(&s2, f->spec, &e));
+	assert_int_equal(check(s2, id, "regist", "abcde"), CAPTCHA_OK);
+	assert_int_equal(check(f->s, id, "regist", "abcde"), CAPTCHA_WRONG);
+	store_close(s2);
+	util_clock_set_offset(0);
+	/* ids: case-insensitive hex; malformed ones are wrong, not errors */
+	new_one(f->s, "regist", id);
+	for (size_t i = 0; i < sizeof(lower); i++)
+		lower[i] = (id[i] >= 'A' && id[i] <= 'F') ? (char)(id[i] - 'A' + 'a') : id[i];
+	assert_int_equal(check(f->s, lower, "regist", "ABCDE"), CAPTCHA_OK);
+	assert_int_equal(check(f->s, "", "regist", "ABCDE"), CAPTCHA_WRONG);
+	assert_int_equal(check(f->s, "zz", "regist", "ABCDE"), CAPTCHA_WRONG);
+	id[63] = 'G';
+	assert_int_equal(check(f->s, id, "regist", "ABCDE"), CAPTCHA_WRONG);
+	new_one(f->s, "regist", id);
+	assert_int_equal(check(f->s, id, "regist",
+			       "ABCDEABCDEABCDEABCDEABCDEABCDEABCDEABCDE"), CAPTCHA_WRONG);
+	assert_int_equal(check(f->s, id, "regist", "ABCDE"), CAPTCHA_WRONG);
+	/* a random answer: two CAPTCHAs get different ids; a guess fails */
+	cc_test(&cc, NULL);
+	buf_init(&png, 1 << 20);
+	OK(captcha_new(f->s, &cc, "regist", id, &png, &e));
+	OK(captcha_new(f->s, &cc, "regist", id2, &png, &e));
+	assert_string_not_equal(id, id2);
+	assert_int_equal(check(f->s, id, "regist", "ABCDE"), CAPTCHA_WRONG);
+	buf_free(&png);
+	/* purge removes expired ones only */
+	util_clock_set_offset(1000);
+	new_one(f->s, "regist", id);
+	OK(store_captcha_purge(f->s, util_now(), &n, &e));
+	assert_int_equal(n, 1); /* id2 */
+	assert_int_equal(check(f->s, id, "regist", "ABCDE"), CAPTCHA_OK);
+	/* messages */
+	assert_null(captcha_result_msgid(CAPTCHA_OK));
+	assert_non_null(captcha_result_msgid(CAPTCHA_WRONG));
+	assert_non_null(captcha_result_msgid(CAPTCHA_EXPIRED));
+}
+
+/* The store functions directly: duplicates and missing rows are clean errors, also inside a
+ * transaction (no SQL error that would abort a PostgreSQL transaction). */
+static void
+test_captcha_store(void **state)
+{
+	struct fx *f = *state;
+	unsigned char idh[STORE_HASH_LEN], ah[STORE_HASH_LEN];
+	struct store_captcha c;
+	struct err e;
+
+	memset(idh, 1, sizeof(idh));
+	memset(ah, 2, sizeof(ah));
+	OK(store_begin(f->s, &e));
+	OK(store_captcha_put(f->s, idh, ah, "regist", 1000, &e));
+	err_clear(&e);
+	assert_int_equal(store_captcha_put(f->s, idh, ah, "regist", 1000, &e), -1);
+	assert_int_equal(e.code, ERR_CONFLICT);
+	OK(store_captcha_take(f->s, idh, &c, &e));
+	assert_memory_equal(c.answer_hash, ah, STORE_HASH_LEN);
+	assert_string_equal(c.purpose, "regist");
+	assert_int_equal(c.expires, 1000);
+	store_captcha_clear(&c);
+	err_clear(&e);
+	assert_int_equal(store_captcha_take(f->s, idh, &c, &e), -1);
+	assert_int_equal(e.code, ERR_NOTFOUND);
+	OK(store_captcha_put(f->s, idh, ah, "again", 1000, &e));
+	OK(store_commit(f->s, &e));
+	OK(store_captcha_take(f->s, idh, &c, &e));
+	assert_string_equal(c.purpose, "again");
+	store_captcha_clear(&c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest plain[] = {
+	    cmocka_unit_test(test_tmpl_escape),       cmocka_unit_test(test_tmpl_sections),
+	    cmocka_unit_test(test_tmpl_strict),       cmocka_unit_test(test_tmpl_parse_errors),
+	    cmocka_unit_test(test_tmpl_limit),        cmocka_unit_test(test_po_parse),
+	    cmocka_unit_test(test_catalogs_valid),    cmocka_unit_test(test_catalogs_complete),
+	    cmocka_unit_test(test_i18n_pick),         cmocka_unit_test(test_notice_pages),
+	    cmocka_unit_test(test_captcha_draw),      cmocka_unit_test(test_captcha_test_mode),
+	};
+	const struct CMUnitTest stored[] = {
+	    cmocka_unit_test_setup_teardown(test_captcha_verify, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_captcha_store, fx_setup, fx_teardown),
+	};
+	int fails = 0;
+
+	fails += cmocka_run_group_tests_name("web", plain, NULL, NULL);
+	fails += cmocka_run_group_tests_name("captcha on sqlite", stored, grp_sqlite, NULL);
+	fails += cmocka_run_group_tests_name("captcha on postgresql", stored, grp_pg, NULL);
+	i18n_unload();
+	return fails != 0;
+}
