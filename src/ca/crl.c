@@ -14,6 +14,7 @@
 #include "ca.h"
 
 #define CRL_MAX (SIGNER_MAX_CRL)
+#define CRL_DELTA_MARGIN 300 /* seconds, longer than any revocation transaction */
 
 /* DER length octets of n; returns how many were written (out holds 5). */
 static size_t
@@ -325,11 +326,12 @@ ca_crl_generate(struct ca *ca, struct store *st, int delta, const char *actor,
 		}
 		base_number = base.number;
 		/*
-		 * Revocations since the base was made.  Times have one-second resolution, so
-		 * revocations from the base's own second are repeated: listing one twice is
-		 * harmless, missing one is not.
+		 * Revocations since the base was made, reaching back CRL_DELTA_MARGIN: a
+		 * revocation stamped before the base's thisUpdate may commit after the base's
+		 * walk (it waited for a lock), and then only a delta can carry it.  Listing a
+		 * revocation twice is harmless; missing one is not.
 		 */
-		since = base.this_update;
+		since = base.this_update - CRL_DELTA_MARGIN;
 	}
 	if (x509_sigalg_for_key(ca->issuer.pubkey, &sig_nid, &md_nid, e) == -1)
 		goto out;

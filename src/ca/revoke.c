@@ -58,6 +58,7 @@ ca_revoke(struct ca *ca, struct store *st, const char *serial, int reason, time_
 	if (store_begin(st, e) == -1)
 		goto out;
 	intx = 1;
+	now = util_now(); /* stamped under the write lock: close to the commit */
 	if (store_cert_get(st, serial, &rec, e) == -1)
 		goto out;
 	if (strcmp(rec.ca, ca->name) != 0) {

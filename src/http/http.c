@@ -121,9 +121,11 @@ http_reply_hdrs(struct http_req *r, int status, const char *ctype, const void *p
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	ok = MHD_queue_response(r->conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
+	if (ok != MHD_YES)
+		return -1; /* nothing queued: status stays 0 and the caller falls back */
 	r->status = status;
 	r->sent = n;
-	return ok == MHD_YES ? 0 : -1;
+	return 0;
 }
 
 int
@@ -251,12 +253,13 @@ static void
 http_account(struct http_server *srv, struct http_conn *hc, struct http_req *r)
 {
 	struct timespec t1;
-	char eu[256], labels[160];
+	char eu[256], em[64], labels[160];
 	long us;
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	us = (long)(t1.tv_sec - hc->t0.tv_sec) * 1000000L + (t1.tv_nsec - hc->t0.tv_nsec) / 1000;
-	log_info("%s %s %s %d %zu %ldus", srv->addr, r->method,
+	log_info("%s %s %s %d %zu %ldus", srv->addr,
+		 log_escape(em, sizeof(em), r->method, strlen(r->method)),
 		 log_escape(eu, sizeof(eu), r->url, strlen(r->url)), r->status, r->sent, us);
 	snprintf(labels, sizeof(labels), "route=\"%s\",code=\"%d\"",
 		 hc->rt != NULL && hc->rt->name != NULL ? hc->rt->name : "other", r->status);
@@ -274,6 +277,16 @@ http_req_init(struct http_req *r, struct http_server *srv, struct MHD_Connection
 	r->version = version;
 	r->app = srv->cfg.app;
 	r->tls = srv->cfg.tls_cert_pem != NULL;
+}
+
+/* Seconds since the request's headers arrived. */
+static long
+http_elapsed_s(const struct http_conn *hc)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long)(t.tv_sec - hc->t0.tv_sec);
 }
 
 static enum MHD_Result
@@ -320,6 +333,16 @@ http_dispatch(void *cls, struct MHD_Connection *c, const char *url, const char *
 			http_account(srv, hc, &r);
 		return MHD_YES;
 	}
+	/*
+	 * A whole request gets http.timeout seconds from its headers: the connection timeout
+	 * only counts idle time, so a client dribbling its body would otherwise hold an
+	 * "in flight" slot for as long as it likes.
+	 */
+	if (!hc->answered && http_elapsed_s(hc) > (long)srv->cfg.timeout_s) {
+		log_warn("%s: request body not complete after %u s: closing", srv->addr,
+			 srv->cfg.timeout_s);
+		return MHD_NO;
+	}
 	if (*upload_size != 0) {
 		/* body chunk: keep up to the route's maximum, note anything beyond */
 		if (!hc->answered && !hc->too_big && buf_append(&hc->body, upload, *upload_size) == -1)
@@ -345,7 +368,8 @@ http_dispatch(void *cls, struct MHD_Connection *c, const char *url, const char *
 	}
 	hc->answered = 1;
 	http_account(srv, hc, &r);
-	return MHD_YES;
+	/* nothing could be queued at all: close rather than leave the client waiting */
+	return r.status != 0 ? MHD_YES : MHD_NO;
 }
 
 static void

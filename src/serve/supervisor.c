@@ -73,14 +73,21 @@ serve_fd_recv(int sock)
 	m.msg_iovlen = 1;
 	m.msg_control = u.buf;
 	m.msg_controllen = sizeof(u.buf);
-	do
-		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
-	while (n == -1 && errno == EINTR);
-	if (n != 1)
-		return -1;
-	for (cm = CMSG_FIRSTHDR(&m); cm != NULL; cm = CMSG_NXTHDR(&m, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	/* a message without a descriptor (or a truncated one) is skipped, not fatal */
+	while (fd == -1) {
+		m.msg_control = u.buf;
+		m.msg_controllen = sizeof(u.buf);
+		do
+			n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+		while (n == -1 && errno == EINTR);
+		if (n != 1)
+			return -1;
+		if (m.msg_flags & MSG_CTRUNC)
+			continue;
+		for (cm = CMSG_FIRSTHDR(&m); cm != NULL; cm = CMSG_NXTHDR(&m, cm))
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+				memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	}
 	return fd;
 }
 
@@ -183,8 +190,10 @@ super_reap(struct super *s, int stopping)
 			log_info("previous web (pid %ld) finished", (long)pid);
 			s->old.wpid = -1;
 			if (s->old.sfd != -1)
-				close(s->old.sfd); /* its signer sees EOF and exits */
+				close(s->old.sfd);
 			s->old.sfd = -1;
+			if (s->old.spid > 0)
+				kill(s->old.spid, SIGTERM); /* whatever the web left behind */
 		} else if (pid == s->old.spid) {
 			s->old.spid = -1;
 		} else if (pid == s->cur.spid) {
@@ -218,8 +227,20 @@ super_reap(struct super *s, int stopping)
 			log_warn("web (pid %ld) exited unexpectedly (%s %d); restarting", (long)pid,
 				 WIFSIGNALED(st) ? "signal" : "status",
 				 WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+			/*
+			 * The dead process may have left answers or half a frame in its signer
+			 * stream: never hand that stream on.  Retire its signer and start a new
+			 * one with a new socket for the new web process.
+			 */
+			if (s->cur.sfd != -1)
+				close(s->cur.sfd);
+			s->cur.sfd = -1;
+			if (s->cur.spid > 0)
+				kill(s->cur.spid, SIGTERM); /* reaped below as an unknown child */
+			s->cur.spid = -1;
 			sleep(1);
-			if (s->cur.sfd != -1 && gen_spawn_web(s, &s->cur, &e) == -1)
+			if (gen_spawn_signer(s, &s->cur, &e) == -1 ||
+			    gen_spawn_web(s, &s->cur, &e) == -1)
 				log_warn("web restart failed: %s", e.msg);
 		}
 	}

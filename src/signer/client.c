@@ -84,8 +84,11 @@ client_rx_main(void *arg)
 		r = signer_frame_read_kind(fd, SIGNER_FRAME_RESPONSE, -1, &status, &resp, &e);
 
 		pthread_mutex_lock(&c->qmu);
-		if (c->gen != gen)
+		if (c->gen != gen) {
+			if (r == 0)
+				buf_free(&resp);
 			continue; /* a new socket arrived meanwhile: its callers are not ours */
+		}
 		if (r != 0 || (p = c->head) == NULL) {
 			if (r == 0)
 				buf_free(&resp);

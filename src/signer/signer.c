@@ -225,6 +225,16 @@ signer_check_cert(const struct signer_keys *ks, const unsigned char *p, size_t l
 			"certificates)");
 		goto out;
 	}
+	/*
+	 * Anything OpenSSL would accept as a CA (Netscape cert type CA bits without
+	 * basicConstraints, a v1 self-issued name, ...) is refused too, and only v3 is signed.
+	 */
+	if (X509_get_version(x) != X509_VERSION_3 || X509_check_ca(x) != 0) {
+		err_set(e, ERR_REFUSED,
+			"signer: SIGN_CERT: not a v3 end-entity certificate (the online CA never "
+			"signs CA certificates)");
+		goto out;
+	}
 	if ((aki = X509_get0_authority_key_id(x)) != NULL) {
 		ski = X509_get0_subject_key_id(ca);
 		if (ski == NULL || ASN1_OCTET_STRING_cmp(aki, ski) != 0) {

@@ -460,9 +460,8 @@ csr_verify(struct csr *c, const unsigned char *der, long derlen, const unsigned 
 		if ((req = d2i_X509_REQ(NULL, &p, derlen)) != NULL)
 			ok = X509_REQ_verify(req, c->pkey) == 1;
 		X509_REQ_free(req);
-	} else if (pk_nid != NID_undef && pk_nid != sig_nid &&
-		   EVP_PKEY_get_base_id(c->pkey) != pk_nid) {
-		ok = 0; /* e.g. an ECDSA signature claimed for an RSA key */
+	} else if (pk_nid != NID_undef && EVP_PKEY_get_base_id(c->pkey) != pk_nid) {
+		ok = 0; /* e.g. an ECDSA signature claimed for an RSA key, or "Ed25519" for EC */
 	} else if ((ctx = EVP_MD_CTX_new()) != NULL &&
 		   EVP_DigestVerifyInit(ctx, NULL,
 					md_nid == NID_undef ? NULL : EVP_get_digestbynid(md_nid),

@@ -78,7 +78,9 @@ def test_delta_crl(ca, tmp_path):
     ind = delta.extensions.get_extension_for_oid(ExtensionOID.DELTA_CRL_INDICATOR)
     assert ind.critical and ind.value.crl_number == 1
     assert delta.get_revoked_certificate_by_serial_number(int(later, 16)) is not None
-    assert delta.get_revoked_certificate_by_serial_number(int(first, 16)) is None
+    # a delta reaches back a margin before its base (a revocation committing across the
+    # base's walk must not be lost): revocations just before the base are listed again
+    assert delta.get_revoked_certificate_by_serial_number(int(first, 16)) is not None
     full = crl_pem(ca, tmp_path, ca.path("crl", "shomei.crl"), "full.pem")
     dpem = crl_pem(ca, tmp_path, out, "delta.pem")
     p = openssl("verify", "-crl_check", "-use_deltas", "-CAfile", ca.path("certs", "root.pem"),

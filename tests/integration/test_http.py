@@ -113,6 +113,30 @@ def test_slow_client_timeout(ca_sqlite):
         stop_server(srv)
 
 
+def test_dribbled_body_is_cut_off(ca_sqlite):
+    """A body that never completes holds its in-flight slot only until http.timeout."""
+    srv = start_server(ca_sqlite, "http.timeout = 2\nhttp.max_inflight = 1")
+    try:
+        s = socket.create_connection(("127.0.0.1", srv.http_port), timeout=10)
+        s.sendall(b"POST /tsa HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
+                  b"Content-Type: application/timestamp-query\r\n\r\n")
+        t0 = time.time()
+        closed = False
+        while time.time() - t0 < 8:
+            try:
+                s.sendall(b"a")           # never idle, never complete
+            except OSError:
+                closed = True
+                break
+            time.sleep(0.3)
+        s.close()
+        assert closed, "the server kept a dribbling request open"
+        assert time.time() - t0 < 6
+        assert get(srv.http + "/healthz")[0] == 200      # the slot is free again
+    finally:
+        stop_server(srv)
+
+
 def test_connection_cap(ca_sqlite):
     """Beyond the cap a connection is not served (it waits in the backlog) until one ends."""
     srv = start_server(ca_sqlite, "http.max_connections = 4\nhttp.threads = 1")

@@ -130,3 +130,36 @@ def test_captcha_test_answer_needs_test_instance(ca_sqlite):
         f.write("test.instance = yes\n")
     srv = start_server(ca_sqlite)                 # loopback + test.instance: starts
     stop_server(srv)
+
+
+def test_web_crash_gets_a_fresh_signer(server):
+    """A web process killed mid-flight may leave answers or half a frame in its signer
+    stream: its successor must get a new signer, and signing must keep working."""
+    import threading
+    proc, url = server
+    stop = time.time() + 2
+
+    def load():
+        while time.time() < stop:
+            try:
+                get(url + "/healthz", timeout=5)
+            except OSError:
+                pass
+
+    for _ in range(2):
+        ts = [threading.Thread(target=load) for _ in range(6)]
+        for t in ts:
+            t.start()
+        time.sleep(0.5)
+        kids = children(proc.pid)
+        os.kill(kids["shomei-web"], signal.SIGKILL)
+        for t in ts:
+            t.join(30)
+        stop = time.time() + 2
+
+        def healthy():
+            k = children(proc.pid)
+            return ("shomei-web" in k and k["shomei-web"] != kids["shomei-web"]
+                    and get(url + "/healthz")[0] == 200)
+        assert wait_for(healthy, 30), "web not restarted with a working signer"
+        assert children(proc.pid).get("shomei-signer") != kids["shomei-signer"]

@@ -322,6 +322,8 @@ struct tbs_opts {
 	long start;            /* notBefore offset in seconds */
 	X509 *aki_from;        /* take the AKI from this certificate instead of the CA */
 	const char *ku;        /* keyUsage; NULL = critical,digitalSignature */
+	int ns_ca;             /* no basicConstraints nor keyUsage, Netscape cert type sslCA */
+	int v1;                /* version 1, no extensions */
 };
 
 static unsigned char *
@@ -335,7 +337,7 @@ tbs_make(struct fx *f, const struct tbs_opts *o, size_t *len)
 	struct err e;
 
 	err_clear(&e);
-	X509_set_version(x, 2);
+	X509_set_version(x, o->v1 ? 0 : 2);
 	ASN1_INTEGER_set(X509_get_serialNumber(x), tu_serial++);
 	X509_set_subject_name(x, subj);
 	if (o->issuer_cn != NULL) {
@@ -348,12 +350,20 @@ tbs_make(struct fx *f, const struct tbs_opts *o, size_t *len)
 	X509_gmtime_adj(X509_getm_notAfter(x), (o->days ? o->days : 90) * 86400L);
 	X509_set_pubkey(x, f->leaf_key);
 	X509V3_set_ctx(&ctx, o->aki_from ? o->aki_from : f->ca_cert, x, NULL, NULL, 0);
-	tu_ext(x, &ctx, NID_basic_constraints, o->ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-	tu_ext(x, &ctx, NID_key_usage, o->ku ? o->ku : "critical,digitalSignature");
-	tu_ext(x, &ctx, NID_ext_key_usage, "serverAuth");
-	tu_ext(x, &ctx, NID_subject_alt_name, "DNS:leaf.example");
-	tu_ext(x, &ctx, NID_subject_key_identifier, "hash");
-	tu_ext(x, &ctx, NID_authority_key_identifier, "keyid:always");
+	if (!o->v1) {
+		if (o->ns_ca)
+			tu_ext(x, &ctx, NID_netscape_cert_type, "sslCA");
+		else
+			tu_ext(x, &ctx, NID_basic_constraints,
+			       o->ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+		if (!o->ns_ca) /* without keyUsage nor BC, OpenSSL takes sslCA for a CA */
+			tu_ext(x, &ctx, NID_key_usage,
+			       o->ku ? o->ku : "critical,digitalSignature");
+		tu_ext(x, &ctx, NID_ext_key_usage, "serverAuth");
+		tu_ext(x, &ctx, NID_subject_alt_name, "DNS:leaf.example");
+		tu_ext(x, &ctx, NID_subject_key_identifier, "hash");
+		tu_ext(x, &ctx, NID_authority_key_identifier, "keyid:always");
+	}
 	assert_int_equal(x509_sigalg_for_key(X509_get0_pubkey(f->ca_cert), &sig_nid, &md_nid, &e),
 			 0);
 	assert_int_equal(
@@ -678,6 +688,14 @@ test_cert_refusals(void **state)
 	memset(&o, 0, sizeof(o));
 	o.ku = "critical,digitalSignature,keyCertSign";
 	tbs_refused(f, &o, "keyUsage keyCertSign");
+
+	/* what OpenSSL would still take for a CA: Netscape cert type sslCA without BC, or v1 */
+	memset(&o, 0, sizeof(o));
+	o.ns_ca = 1;
+	tbs_refused(f, &o, "not a v3 end-entity certificate");
+	memset(&o, 0, sizeof(o));
+	o.v1 = 1;
+	tbs_refused(f, &o, "not a v3 end-entity certificate");
 
 	memset(&o, 0, sizeof(o));
 	o.days = 4000; /* the CA ends after 3650 days */
