@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -126,6 +127,33 @@ gen_spawn_signer(struct super *s, struct gen *g, struct err *e)
 	return 0;
 }
 
+/*
+ * In a new web process (fork without exec keeps every descriptor, CLOEXEC or not): closes all
+ * but stdio, its signer and control sockets and the listening sockets — no supervisor store
+ * connection, no other generation's signer stream.
+ */
+static void
+super_child_fds(const struct super *s, int sfd, int ctl)
+{
+	DIR *d;
+	struct dirent *de;
+	long fd;
+	int keep, dfd;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return;
+	dfd = dirfd(d);
+	while ((de = readdir(d)) != NULL) {
+		if (util_parse_long(de->d_name, 0, 1 << 30, &fd) == -1)
+			continue;
+		keep = fd <= 2 || fd == dfd || fd == sfd || fd == ctl || fd == s->o->http_fd ||
+		       fd == s->o->https_fd;
+		if (!keep)
+			close((int)fd);
+	}
+	closedir(d);
+}
+
 static int
 gen_spawn_web(struct super *s, struct gen *g, struct err *e)
 {
@@ -143,6 +171,7 @@ gen_spawn_web(struct super *s, struct gen *g, struct err *e)
 	}
 	if (pid == 0) {
 		close(sv[0]);
+		super_child_fds(s, g->sfd, sv[1]);
 		_exit(serve_web_main(s->o, g->sfd, sv[1]));
 	}
 	close(sv[1]);
