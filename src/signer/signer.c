@@ -270,6 +270,50 @@ out:
  * right tags (times, a SEQUENCE of entries, [0] extensions) and end with the payload.  Cost is
  * independent of the number of entries.
  */
+/*
+ * crlExtensions ([0] EXPLICIT Extensions): only what shomei's CRLs carry — AKI, CRL number,
+ * Delta CRL Indicator, Freshest CRL.  In particular no Issuing Distribution Point, so no
+ * indirect CRL: certificateIssuer entries could then revoke another issuer's certificates.
+ */
+static int
+signer_crl_exts_check(const struct signer_tlv *ctx0, struct err *e)
+{
+	static const unsigned char allowed[][3] = {
+		{0x55, 0x1d, 0x23}, /* authorityKeyIdentifier */
+		{0x55, 0x1d, 0x14}, /* cRLNumber */
+		{0x55, 0x1d, 0x1b}, /* deltaCRLIndicator */
+		{0x55, 0x1d, 0x2e}, /* freshestCRL */
+	};
+	struct signer_der d, exts, ext;
+	struct signer_tlv seq, x, oid;
+	size_t i;
+	int r, ok;
+
+	signer_der_init(&d, ctx0->val, ctx0->len);
+	if (signer_der_next(&d, &seq) != 0 || seq.tag != DER_SEQUENCE || !signer_der_done(&d))
+		goto bad;
+	signer_der_init(&exts, seq.val, seq.len);
+	while ((r = signer_der_next(&exts, &x)) == 0) {
+		if (x.tag != DER_SEQUENCE)
+			goto bad;
+		signer_der_init(&ext, x.val, x.len);
+		if (signer_der_next(&ext, &oid) != 0 || oid.tag != 0x06)
+			goto bad;
+		ok = 0;
+		for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]) && !ok; i++)
+			ok = oid.len == 3 && memcmp(oid.val, allowed[i], 3) == 0;
+		if (!ok)
+			return err_set(e, ERR_REFUSED,
+				       "signer: SIGN_CRL: extension not allowed in shomei's CRLs "
+				       "(only AKI, CRL number, delta indicator, freshest CRL)");
+	}
+	if (r != 1)
+		goto bad;
+	return 0;
+bad:
+	return err_set(e, ERR_REFUSED, "signer: SIGN_CRL: RFC 5280 5.1.2.7: malformed crlExtensions");
+}
+
 static int
 signer_check_crl(const struct signer_keys *ks, const unsigned char *p, size_t len,
 		 struct err *e)
@@ -312,8 +356,11 @@ signer_check_crl(const struct signer_keys *ks, const unsigned char *p, size_t le
 	/* revokedCertificates: skipped by its length, never walked (O(1) for any size) */
 	if (r == 0 && t.tag == DER_SEQUENCE)
 		r = signer_der_next(&in, &t);
-	if (r == 0 && t.tag == DER_CTX0)
+	if (r == 0 && t.tag == DER_CTX0) {
+		if (signer_crl_exts_check(&t, e) == -1)
+			goto out;
 		r = signer_der_next(&in, &t);
+	}
 	if (r != 1) {
 		err_set(e, ERR_REFUSED,
 			"signer: SIGN_CRL: RFC 5280 5.1: unexpected or malformed field in the "

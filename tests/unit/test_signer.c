@@ -736,7 +736,7 @@ test_cert_refusals(void **state)
 
 /* A TBSCertList made (and signed, to fill in its algorithm) with the OpenSSL CRL API. */
 static unsigned char *
-crl_make(struct fx *f, const char *issuer_cn, size_t *len)
+crl_make_x(struct fx *f, const char *issuer_cn, int indirect, size_t *len)
 {
 	X509_CRL *crl = X509_CRL_new();
 	X509_REVOKED *r = X509_REVOKED_new();
@@ -755,6 +755,15 @@ crl_make(struct fx *f, const char *issuer_cn, size_t *len)
 	X509_REVOKED_set_serialNumber(r, serial);
 	X509_REVOKED_set_revocationDate(r, t);
 	X509_CRL_add0_revoked(crl, r);
+	if (indirect) {
+		ISSUING_DIST_POINT *idp = ISSUING_DIST_POINT_new();
+
+		idp->indirectCRL = 1;
+		assert_int_equal(X509_CRL_add1_ext_i2d(crl, NID_issuing_distribution_point, idp, 1,
+						       X509V3_ADD_DEFAULT),
+				 1);
+		ISSUING_DIST_POINT_free(idp);
+	}
 	assert_true(X509_CRL_sign(crl, f->ca_key, EVP_sha256()) > 0);
 	l = i2d_re_X509_CRL_tbs(crl, &der);
 	assert_true(l > 0);
@@ -768,6 +777,12 @@ crl_make(struct fx *f, const char *issuer_cn, size_t *len)
 	X509_NAME_free(n);
 	X509_CRL_free(crl);
 	return copy;
+}
+
+static unsigned char *
+crl_make(struct fx *f, const char *issuer_cn, size_t *len)
+{
+	return crl_make_x(f, issuer_cn, 0, len);
 }
 
 static void
@@ -807,6 +822,10 @@ test_sign_crl(void **state)
 	free(tbs);
 	sign_refused(f, SIGNER_OP_SIGN_CRL, (const unsigned char *)"\x30\x03\x02\x01\x00", 5,
 		     "version must be v2");
+	/* an indirect CRL could revoke another issuer's certificates */
+	tbs = crl_make_x(f, NULL, 1, &len);
+	sign_refused(f, SIGNER_OP_SIGN_CRL, tbs, len, "extension not allowed in shomei's CRLs");
+	free(tbs);
 	/* a certificate TBS is not a CRL */
 	{
 		struct tbs_opts o = {0};
