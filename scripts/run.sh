@@ -24,7 +24,7 @@ cat <<EOM
      CA:            http://localhost:8080/ca/shomei.crt    chain: http://localhost:8080/ca/shomei.pem
      OCSP:          http://localhost:8080/ocsp
      TSA:           http://localhost:8080/tsa
-     portal:        https://localhost:8443/               (CA chain: $DATA/certs/chain.pem)
+     portal:        https://localhost:8443/regist/step1   (CA chain: $DATA/certs/chain.pem)
      REST API:      https://localhost:8443/api/v1/certificates   (docs/openapi.yaml)
      demo API key:  $KEY
      try:  curl --cacert $DATA/certs/root.pem -H "Authorization: Bearer $KEY" \\

@@ -464,6 +464,17 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 		   o->ca_key_uri ? "pkcs11.pin_env = SHOMEI_PKCS11_PIN\n" : "");
 	if (o->ca_key_uri != NULL && getenv("SHOMEI_PKCS11_MODULE") != NULL)
 		buf_printf(&cf, "pkcs11.module = %s\n", getenv("SHOMEI_PKCS11_MODULE"));
+	{
+		/* the sender of the portal's mail: noreply@ the base URL's host when it is a
+		 * domain name, else a placeholder to replace */
+		const char *h = strstr(baseclean, "://") + 3;
+		size_t hl = strcspn(h, ":/");
+		int dotted = memchr(h, '.', hl) != NULL && strspn(h, "0123456789.") < hl;
+
+		buf_printf(&cf, "\n# Sender of the mail the portal sends (see README, Mail)\n"
+				"mail.from = noreply@%.*s\n", dotted ? (int)hl : 21,
+			   dotted ? h : "localhost.localdomain");
+	}
 	if (buf_cstr(&cf) == NULL || util_write_file(confpath, cf.data, cf.len, 0640, e) == -1)
 		goto out;
 	rc = 0;

@@ -18,6 +18,7 @@
 #include "http/http.h"
 #include "mail/mail.h"
 #include "ocsp/ocsp.h"
+#include "portal/portal.h"
 #include "serve/serve.h"
 #include "tsa/tsa.h"
 
@@ -110,6 +111,14 @@ static const struct http_route web_http_routes[] = {
 static const struct http_route web_https_routes[] = {
 	{"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz"},
 	{"GET", "/", web_index, 0, HTTP_KIND_HTML, "index"},
+	{"GET", "/regist/step1", portal_step1_get, 0, HTTP_KIND_HTML, "regist"},
+	{"POST", "/regist/step1", portal_step1_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
+	 "regist"},
+	{"GET", "/regist/confirm", portal_confirm_get, 0, HTTP_KIND_HTML, "regist"},
+	{"POST", "/regist/confirm", portal_confirm_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
+	 "regist"},
+	{"GET", "/regist/verify", portal_verify_get, 0, HTTP_KIND_HTML, "regist"},
+	{"GET", "/policies/", portal_policy_get, 0, HTTP_KIND_HTML, "policy"},
 	{NULL, "/api/v1/", api_http, WEB_API_MAX, HTTP_KIND_API, "api"},
 	{"GET", "/ca/", pub_ca_get, 0, HTTP_KIND_BINARY, "ca"},
 	{"POST", "/tsa", tsa_http_post, WEB_TSA_MAX, HTTP_KIND_BINARY, "tsa"},
@@ -222,7 +231,10 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 		goto out;
 	saddr = o->https ? o->https : conf_get(&web.ca->conf, "listen.https", "127.0.0.1:8443");
 	if (o->https_fd >= 0) {
-		if (web_tls_load(web.ca, &cert, &key, &e) == -1)
+		const char *la[2] = {addr, saddr};
+
+		if (portal_init(web.ca, la, 2, &e) == -1 ||
+		    web_tls_load(web.ca, &cert, &key, &e) == -1)
 			goto out;
 		hl.addr = saddr;
 		hl.fd = o->https_fd;

@@ -2382,3 +2382,191 @@ out:
 	stmt_reset(s, st);
 	return rc;
 }
+
+/* ---- applications of the portal and their one-time tokens (0007) ---- */
+
+static const char SQL_APP_INSERT[] =
+    "INSERT INTO applications (org_id, ticket, applicant_type, email, state, created, expires) "
+    "VALUES ($1, $2, $3, $4, 'registered', $5, $6) RETURNING id";
+static const char SQL_APP_GET[] =
+    "SELECT a.id, a.org_id, o.code, a.ticket, a.applicant_type, a.email, a.state, a.created, "
+    "a.expires FROM applications a JOIN organizations o ON o.id = a.org_id WHERE a.id = $1";
+static const char SQL_APP_STATE[] =
+    "UPDATE applications SET state = $3 WHERE id = $1 AND state = $2";
+static const char SQL_TOKEN_INSERT[] =
+    "INSERT INTO tokens (hash, purpose, application_id, expires, used) VALUES ($1, $2, $3, $4, "
+    "$5)";
+static const char SQL_TOKEN_GET[] =
+    "SELECT application_id, expires, used FROM tokens WHERE hash = $1 AND purpose = $2";
+static const char SQL_TOKEN_USE[] =
+    "UPDATE tokens SET used = $3 WHERE hash = $1 AND purpose = $2 AND used IS NULL";
+
+int
+store_app_add(struct store *s, const struct store_app *a, int64_t *id, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	*id = 0;
+	if ((st = stmt_get(s, SQL_APP_INSERT, 0, "add application", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, a->org_id);
+	stmt_text(s, st, 2, a->ticket);
+	stmt_text(s, st, 3, a->applicant_type);
+	stmt_text(s, st, 4, a->email);
+	stmt_int(s, st, 5, (int64_t)a->created);
+	stmt_int(s, st, 6, (int64_t)a->expires);
+	if (stmt_step(s, st, "add application for ticket", a->ticket, e) != 1) {
+		if (!err_is_set(e))
+			err_set(e, ERR_INTERNAL, "store: add application: no id returned");
+		goto out;
+	}
+	*id = col_int(s, st, 0);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_app_get(struct store *s, int64_t id, struct store_app *a, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, r;
+
+	memset(a, 0, sizeof(*a));
+	if ((st = stmt_get(s, SQL_APP_GET, 0, "get application", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, id);
+	if ((r = stmt_step(s, st, "get application", NULL, e)) == -1)
+		goto out;
+	if (r == 0) {
+		err_set(e, ERR_NOTFOUND, "store: application %lld not found", (long long)id);
+		goto out;
+	}
+	a->id = col_int(s, st, 0);
+	a->org_id = col_int(s, st, 1);
+	a->org_code = col_str(s, st, 2);
+	a->ticket = col_str(s, st, 3);
+	a->applicant_type = col_str(s, st, 4);
+	a->email = col_str(s, st, 5);
+	a->state = col_str(s, st, 6);
+	a->created = (time_t)col_int(s, st, 7);
+	a->expires = (time_t)col_int(s, st, 8);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	if (rc == -1)
+		store_app_clear(a);
+	return rc;
+}
+
+int
+store_app_set_state(struct store *s, int64_t id, const char *from, const char *to,
+		    struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if ((st = stmt_get(s, SQL_APP_STATE, 0, "application state", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, id);
+	stmt_text(s, st, 2, from);
+	stmt_text(s, st, 3, to);
+	if (stmt_step(s, st, "application state", to, e) == -1)
+		goto out;
+	if (s->drv->changes(st) == 0) {
+		err_set(e, ERR_CONFLICT, "store: application %lld is not %s", (long long)id, from);
+		goto out;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+void
+store_app_clear(struct store_app *a)
+{
+	if (a == NULL)
+		return;
+	free(a->org_code);
+	free(a->ticket);
+	free(a->applicant_type);
+	free(a->email);
+	free(a->state);
+	memset(a, 0, sizeof(*a));
+}
+
+int
+store_token_add(struct store *s, const unsigned char hash[STORE_HASH_LEN], const char *purpose,
+		int64_t app_id, time_t expires, time_t used, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if ((st = stmt_get(s, SQL_TOKEN_INSERT, 0, "add token", e)) == NULL)
+		goto out;
+	stmt_blob(s, st, 1, hash, STORE_HASH_LEN);
+	stmt_text(s, st, 2, purpose);
+	stmt_int_or_null(s, st, 3, app_id, 0);
+	stmt_int(s, st, 4, (int64_t)expires);
+	stmt_int_or_null(s, st, 5, (int64_t)used, 0);
+	if (stmt_step(s, st, "add token", purpose, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_token_get(struct store *s, const unsigned char hash[STORE_HASH_LEN], const char *purpose,
+		struct store_token *t, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, r;
+
+	memset(t, 0, sizeof(*t));
+	if ((st = stmt_get(s, SQL_TOKEN_GET, 0, "get token", e)) == NULL)
+		goto out;
+	stmt_blob(s, st, 1, hash, STORE_HASH_LEN);
+	stmt_text(s, st, 2, purpose);
+	if ((r = stmt_step(s, st, "get token", purpose, e)) == -1)
+		goto out;
+	if (r == 0) {
+		err_set(e, ERR_NOTFOUND, "store: token not found");
+		goto out;
+	}
+	t->app_id = col_int_or(s, st, 0, 0);
+	t->expires = (time_t)col_int(s, st, 1);
+	t->used = (time_t)col_int_or(s, st, 2, 0);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_token_use(struct store *s, const unsigned char hash[STORE_HASH_LEN], const char *purpose,
+		time_t when, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if ((st = stmt_get(s, SQL_TOKEN_USE, 0, "use token", e)) == NULL)
+		goto out;
+	stmt_blob(s, st, 1, hash, STORE_HASH_LEN);
+	stmt_text(s, st, 2, purpose);
+	stmt_int(s, st, 3, (int64_t)when);
+	if (stmt_step(s, st, "use token", purpose, e) == -1)
+		goto out;
+	if (s->drv->changes(st) == 0) {
+		err_set(e, ERR_CONFLICT, "store: token used already or unknown");
+		goto out;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}

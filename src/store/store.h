@@ -299,6 +299,44 @@ int store_captcha_take(struct store *, const unsigned char id_hash[STORE_HASH_LE
 int store_captcha_purge(struct store *, time_t now, int64_t *n, struct err *);
 void store_captcha_clear(struct store_captcha *);
 
+/* ---- applications of the portal and their one-time tokens (0007; src/portal) ---- */
+struct store_app {
+	int64_t id;
+	int64_t org_id;
+	char *org_code; /* filled by get */
+	char *ticket;
+	char *applicant_type; /* "self" | "agent" */
+	char *email;
+	char *state; /* "registered", "mail-verified" */
+	time_t created;
+	time_t expires;
+};
+
+/* Adds an application in state registered; *id is its new id.  Joins an open transaction. */
+int store_app_add(struct store *, const struct store_app *, int64_t *id, struct err *);
+int store_app_get(struct store *, int64_t id, struct store_app *, struct err *);
+/* Moves an application from state from to state to; ERR_CONFLICT when it is not in from. */
+int store_app_set_state(struct store *, int64_t id, const char *from, const char *to,
+			struct err *);
+void store_app_clear(struct store_app *); /* accepts NULL */
+
+/* A one-time token, known only by the hash of its secret. */
+struct store_token {
+	int64_t app_id; /* 0 = none */
+	time_t expires;
+	time_t used; /* 0 = not yet */
+};
+
+/* ERR_CONFLICT when the hash exists.  app_id 0 and used 0 are stored as NULL. */
+int store_token_add(struct store *, const unsigned char hash[STORE_HASH_LEN], const char *purpose,
+		    int64_t app_id, time_t expires, time_t used, struct err *);
+/* ERR_NOTFOUND when there is no token with this hash and purpose. */
+int store_token_get(struct store *, const unsigned char hash[STORE_HASH_LEN], const char *purpose,
+		    struct store_token *, struct err *);
+/* Marks the token used at when, in one conditional statement; ERR_CONFLICT when used already. */
+int store_token_use(struct store *, const unsigned char hash[STORE_HASH_LEN], const char *purpose,
+		    time_t when, struct err *);
+
 /* ---- key/value settings of the instance (e.g. ticket sequence, TSA serial) ---- */
 /* Atomically adds delta to a named counter and returns the new value (starting at 0). */
 int store_counter_add(struct store *, const char *name, int64_t delta, int64_t *value,
