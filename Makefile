@@ -79,7 +79,7 @@ test: deps lint-banned
 	$(MAKE) fuzz
 	@echo "make test: all suites passed"
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libshomei.a
+$(BUILD)/bench/%: bench/%.c bench/common.h $(BUILD)/libshomei.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libshomei.a $(LDFLAGS) $(LDLIBS)
 

@@ -16,16 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "ca/ca.h"
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Peak resident memory of a process in KiB (VmHWM), or of this one when pid is 0. */
 static long

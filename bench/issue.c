@@ -24,6 +24,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "common.h"
 #include "ca/ca.h"
 
 struct job {
@@ -33,15 +34,6 @@ struct job {
 	size_t from, to;
 	int failed;
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* A P-256 CSR for host<i>.bench.example with a matching DNS SAN, as DER and as a PEM file. */
 static void
@@ -116,35 +108,6 @@ worker(void *arg)
 	}
 	store_close(st);
 	return NULL;
-}
-
-/* CPU seconds (user + system) a process has used so far, from /proc/PID/stat. */
-static double
-cpu_s(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *f;
-	int i;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return 0;
-	if (fgets(buf, sizeof(buf), f) == NULL || (p = strrchr(buf, ')')) == NULL) {
-		fclose(f);
-		return 0;
-	}
-	fclose(f);
-	/* after the command name: state is field 3, utime 14, stime 15; at step i, p points
-	 * at the blank before field i */
-	for (i = 3; i <= 15 && p != NULL; i++) {
-		p = strchr(p + 1, ' ');
-		if (p != NULL && i == 14)
-			ut = strtoul(p + 1, NULL, 10);
-		if (p != NULL && i == 15)
-			st = strtoul(p + 1, NULL, 10);
-	}
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static int
@@ -222,8 +185,8 @@ main(int argc, char **argv)
 		fatalx("bench: %s", e.msg);
 	jobs = xcalloc((size_t)threads, sizeof(*jobs));
 	th = xcalloc((size_t)threads, sizeof(*th));
-	c0 = cpu_s(getpid());
-	s0 = cpu_s(ca->signer_pid);
+	c0 = proc_cpu_s(getpid());
+	s0 = proc_cpu_s(ca->signer_pid);
 	t0 = now_s();
 	for (i = 0; i < (size_t)threads; i++) {
 		jobs[i].ca = ca;
@@ -238,8 +201,8 @@ main(int argc, char **argv)
 		failed += jobs[i].failed;
 	}
 	t1 = now_s();
-	c1 = cpu_s(getpid());
-	s1 = cpu_s(ca->signer_pid);
+	c1 = proc_cpu_s(getpid());
+	s1 = proc_cpu_s(ca->signer_pid);
 	rtt_us = ca->signer->requests ? (double)ca->signer->nanos / (double)ca->signer->requests / 1e3 : 0;
 	shomei_rate = (double)n / (t1 - t0);
 	if (ca_store_open(ca, &st, &e) == -1 || store_cert_count(st, -1, &count, &e) == -1)

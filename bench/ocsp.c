@@ -52,20 +52,12 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "common.h"
 #include "ca/ca.h"
 
 #define RESP_MAX (64 * 1024)
 
 /* ---- small helpers ---- */
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int
 run(const char *cmd)
@@ -110,35 +102,6 @@ self_cpu_s(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-/* CPU seconds (user + system, all threads) of one process, from /proc/PID/stat. */
-static double
-proc_cpu_s(pid_t pid)
-{
-	char path[64], line[1024], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *f;
-	int i;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return 0;
-	if (fgets(line, sizeof(line), f) == NULL || (p = strrchr(line, ')')) == NULL) {
-		fclose(f);
-		return 0;
-	}
-	fclose(f);
-	/* p is at ')'; each step moves it to the blank before field i (3 is the state,
-	 * 14 utime, 15 stime) */
-	for (i = 3; i <= 15 && p != NULL; i++) {
-		p = strchr(p + 1, ' ');
-		if (p != NULL && i == 14)
-			ut = strtoul(p + 1, NULL, 10);
-		if (p != NULL && i == 15)
-			st = strtoul(p + 1, NULL, 10);
-	}
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* CPU seconds of pid and its children (one level: serve's web and signer, openssl's

@@ -47,6 +47,7 @@
 #include <openssl/ts.h>
 #include <openssl/x509.h>
 
+#include "common.h"
 #include "ca/ca.h"
 
 #define NREQ 4096          /* distinct requests (data and nonce) cycled through */
@@ -91,15 +92,6 @@ struct client {
 };
 
 static atomic_int phase; /* 0 warm-up, 1 measuring, 2 stop */
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int
 run(const char *cmd)
@@ -354,34 +346,6 @@ free_port(void)
 	return port;
 }
 
-/* CPU seconds (user + system) of a process, from /proc/PID/stat. */
-static double
-cpu_s(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *f;
-	int i;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return 0;
-	if (fgets(buf, sizeof(buf), f) == NULL || (p = strrchr(buf, ')')) == NULL) {
-		fclose(f);
-		return 0;
-	}
-	fclose(f);
-	/* p is at the ')' that ends field 2; each step moves to the blank before field i */
-	for (i = 3; i <= 15 && p != NULL; i++) {
-		p = strchr(p + 1, ' ');
-		if (p != NULL && i == 14)
-			ut = strtoul(p + 1, NULL, 10);
-		if (p != NULL && i == 15)
-			st = strtoul(p + 1, NULL, 10);
-	}
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* The children of pid (the signer and the web process of `serve`), by their /proc/PID/comm. */
 static void
 children_find(pid_t pid, pid_t *web, pid_t *signer)
@@ -615,17 +579,17 @@ main(int argc, char **argv)
 		pthread_create(&cls[i].th, NULL, client_main, &cls[i]);
 	}
 	sleep(1); /* warm-up: connections open, the TSA context built, first serial block */
-	c0s = cpu_s(signer);
-	c0w = cpu_s(web);
-	c0g = cpu_s(getpid());
+	c0s = proc_cpu_s(signer);
+	c0w = proc_cpu_s(web);
+	c0g = proc_cpu_s(getpid());
 	t0 = now_s();
 	atomic_store(&phase, 1);
 	sleep((unsigned)secs);
 	atomic_store(&phase, 2);
 	t1 = now_s();
-	c1s = cpu_s(signer);
-	c1w = cpu_s(web);
-	c1g = cpu_s(getpid());
+	c1s = proc_cpu_s(signer);
+	c1w = proc_cpu_s(web);
+	c1g = proc_cpu_s(getpid());
 	for (i = 0; i < threads; i++) {
 		pthread_join(cls[i].th, NULL);
 		done += cls[i].done;
