@@ -66,8 +66,8 @@ asn1_time(char *dst, size_t n, time_t t)
 }
 
 static const char *const oca_reasons[] = {
-	"unspecified", "keyCompromise", "CACompromise", "affiliationChanged", "superseded",
-	"cessationOfOperation",
+    "unspecified",	  "keyCompromise", "CACompromise",
+    "affiliationChanged", "superseded",	   "cessationOfOperation",
 };
 
 /* Fills the store with n revoked certificates and writes the same as an openssl ca index. */
@@ -126,8 +126,7 @@ fill(struct ca *ca, long n, const char *index)
  * the child's and the signer's extra peak memory, and the CRL size.
  */
 static int
-timed_crl(const char *dir, int delta, double *secs, long *extra_kib, long *signer_kib,
-	  size_t *size)
+timed_crl(const char *dir, int delta, double *secs, long *extra_kib, long *signer_kib, size_t *size)
 {
 	int pfd[2];
 	pid_t pid;
@@ -203,8 +202,12 @@ main(int argc, char **argv)
 
 	while ((ch = getopt(argc, argv, "n:k")) != -1) {
 		switch (ch) {
-		case 'n': util_parse_long(optarg, 1, 100000000, &n); break;
-		case 'k': keep = 1; break;
+		case 'n':
+			util_parse_long(optarg, 1, 100000000, &n);
+			break;
+		case 'k':
+			keep = 1;
+			break;
 		default:
 			fprintf(stderr, "usage: crl [-n REVOKED] [-k]\n");
 			return 2;
@@ -229,8 +232,9 @@ main(int argc, char **argv)
 
 	if (timed_crl(dir, 0, &t, &extra, &sextra, &size) == -1)
 		fatalx("bench: full CRL failed");
-	printf("shomei full CRL:      %8.3f s, %7.1f MB, extra memory %6.1f MB (+ signer %.1f MB)\n",
-	       t, (double)size / 1e6, (double)extra / 1024, (double)sextra / 1024);
+	printf(
+	    "shomei full CRL:      %8.3f s, %7.1f MB, extra memory %6.1f MB (+ signer %.1f MB)\n",
+	    t, (double)size / 1e6, (double)extra / 1024, (double)sextra / 1024);
 	fflush(stdout);
 
 	/* ten more revocations after the full CRL, then the delta */
@@ -261,13 +265,17 @@ main(int argc, char **argv)
 	f = fopen(xasprintf("%s/oca.cnf", dir), "w");
 	if (f == NULL)
 		fatalx("bench: cannot write openssl config");
-	fprintf(f, "[ ca ]\ndefault_ca = d\n[ d ]\ndatabase = %s\ncertificate = %s/certs/issuing.pem\n"
-		   "private_key = %s/oca.key\ndefault_md = sha256\ndefault_crl_hours = 24\n"
-		   "crlnumber = %s/crlnumber\n", index, dir, dir, dir);
+	fprintf(f,
+		"[ ca ]\ndefault_ca = d\n[ d ]\ndatabase = %s\ncertificate = %s/certs/issuing.pem\n"
+		"private_key = %s/oca.key\ndefault_md = sha256\ndefault_crl_hours = 24\n"
+		"crlnumber = %s/crlnumber\n",
+		index, dir, dir, dir);
 	fclose(f);
-	cmd = xasprintf("cd %s && echo 01 > crlnumber && openssl pkey -in keys/issuing.key.pem "
-			"-passin file:keys/passphrase -out oca.key && /usr/bin/time -f '%%e %%M' -o "
-			"oca.time openssl ca -gencrl -config oca.cnf -out oca.crl 2>/dev/null", dir);
+	cmd =
+	    xasprintf("cd %s && echo 01 > crlnumber && openssl pkey -in keys/issuing.key.pem "
+		      "-passin file:keys/passphrase -out oca.key && /usr/bin/time -f '%%e %%M' -o "
+		      "oca.time openssl ca -gencrl -config oca.cnf -out oca.crl 2>/dev/null",
+		      dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "bench: openssl ca -gencrl failed\n");
 	free(cmd);

@@ -141,16 +141,31 @@ main(int argc, char **argv)
 
 	while ((ch = getopt(argc, argv, "n:t:b:s:kS:x")) != -1) {
 		switch (ch) {
-		case 'n': util_parse_long(optarg, 1, 10000000, &n); break;
-		case 't': util_parse_long(optarg, 1, 256, &threads); break;
-		case 'b': util_parse_long(optarg, 1, 100000, &batch); break;
-		case 's': util_parse_long(optarg, 1, 100000, &single); break;
-		case 'k': keep = 1; break;
-		case 'S': storespec = optarg; break;
-		case 'x': only_shomei = 1; break;
+		case 'n':
+			util_parse_long(optarg, 1, 10000000, &n);
+			break;
+		case 't':
+			util_parse_long(optarg, 1, 256, &threads);
+			break;
+		case 'b':
+			util_parse_long(optarg, 1, 100000, &batch);
+			break;
+		case 's':
+			util_parse_long(optarg, 1, 100000, &single);
+			break;
+		case 'k':
+			keep = 1;
+			break;
+		case 'S':
+			storespec = optarg;
+			break;
+		case 'x':
+			only_shomei = 1;
+			break;
 		default:
-			fprintf(stderr, "usage: issue [-n N] [-t THREADS] [-b BATCH] [-s SAMPLE] [-k]"
-					" [-S STORE] [-x]\n");
+			fprintf(stderr,
+				"usage: issue [-n N] [-t THREADS] [-b BATCH] [-s SAMPLE] [-k]"
+				" [-S STORE] [-x]\n");
 			return 2;
 		}
 	}
@@ -173,7 +188,8 @@ main(int argc, char **argv)
 	mkdir(ocadir, 0755);
 
 	printf("bench/issue: %ld P-256 CSRs, P-256 issuing CA, profile server, %ld concurrent "
-	       "requests\n", n, threads);
+	       "requests\n",
+	       n, threads);
 	fflush(stdout);
 	csr = xcalloc((size_t)n, sizeof(*csr));
 	csrlen = xcalloc((size_t)n, sizeof(*csrlen));
@@ -181,7 +197,8 @@ main(int argc, char **argv)
 		make_csr(i, csrdir, &csr[i], &csrlen[i], !only_shomei);
 
 	/* ---- shomei ---- */
-	if (ca_open(dir, CA_OPEN_SIGNER, &ca, &e) == -1 || ca_batch_start(ca, (size_t)batch, &e) == -1)
+	if (ca_open(dir, CA_OPEN_SIGNER, &ca, &e) == -1 ||
+	    ca_batch_start(ca, (size_t)batch, &e) == -1)
 		fatalx("bench: %s", e.msg);
 	jobs = xcalloc((size_t)threads, sizeof(*jobs));
 	th = xcalloc((size_t)threads, sizeof(*th));
@@ -203,7 +220,9 @@ main(int argc, char **argv)
 	t1 = now_s();
 	c1 = proc_cpu_s(getpid());
 	s1 = proc_cpu_s(ca->signer_pid);
-	rtt_us = ca->signer->requests ? (double)ca->signer->nanos / (double)ca->signer->requests / 1e3 : 0;
+	rtt_us = ca->signer->requests
+		     ? (double)ca->signer->nanos / (double)ca->signer->requests / 1e3
+		     : 0;
 	shomei_rate = (double)n / (t1 - t0);
 	if (ca_store_open(ca, &st, &e) == -1 || store_cert_count(st, -1, &count, &e) == -1)
 		fatalx("bench: %s", e.msg);
@@ -212,8 +231,9 @@ main(int argc, char **argv)
 	       "(%ld threads, group commit <= %ld, %lld rows durable, %d failed)\n",
 	       n, t1 - t0, shomei_rate, threads, batch, (long long)count, failed);
 	printf("  CPU per certificate: %.0f us issuing process + %.0f us signer "
-	       "(%.0f%% of 2 cores busy)\n", (c1 - c0) / (double)n * 1e6,
-	       (s1 - s0) / (double)n * 1e6, ((c1 - c0) + (s1 - s0)) / (t1 - t0) / 2 * 100);
+	       "(%.0f%% of 2 cores busy)\n",
+	       (c1 - c0) / (double)n * 1e6, (s1 - s0) / (double)n * 1e6,
+	       ((c1 - c0) + (s1 - s0)) / (t1 - t0) / 2 * 100);
 	printf("  signer round trip: %.0f us mean over %llu requests\n", rtt_us,
 	       (unsigned long long)ca->signer->requests);
 	fflush(stdout);
@@ -225,23 +245,25 @@ main(int argc, char **argv)
 	f = fopen(xasprintf("%s/ca.cnf", ocadir), "w");
 	if (f == NULL)
 		fatalx("bench: cannot write openssl ca config");
-	fprintf(f,
-		"[ ca ]\ndefault_ca = d\n[ d ]\ndir = %s\ndatabase = $dir/index.txt\n"
-		"new_certs_dir = $dir/certs\ncertificate = %s/certs/issuing.pem\n"
-		"private_key = $dir/ca.key\nserial = $dir/serial\n"
-		"default_md = sha256\ndefault_days = 397\npolicy = p\ncopy_extensions = copy\n"
-		"unique_subject = no\nx509_extensions = x\n[ p ]\ncommonName = supplied\n"
-		"[ x ]\nbasicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\n"
-		"extendedKeyUsage = serverAuth\nsubjectKeyIdentifier = hash\n"
-		"authorityKeyIdentifier = keyid\n"
-		"crlDistributionPoints = URI:http://localhost:8080/crl/bench.crl\n"
-		"authorityInfoAccess = OCSP;URI:http://localhost:8080/ocsp,"
-		"caIssuers;URI:http://localhost:8080/ca/bench.crt\n",
-		ocadir, dir);
+	fprintf(
+	    f,
+	    "[ ca ]\ndefault_ca = d\n[ d ]\ndir = %s\ndatabase = $dir/index.txt\n"
+	    "new_certs_dir = $dir/certs\ncertificate = %s/certs/issuing.pem\n"
+	    "private_key = $dir/ca.key\nserial = $dir/serial\n"
+	    "default_md = sha256\ndefault_days = 397\npolicy = p\ncopy_extensions = copy\n"
+	    "unique_subject = no\nx509_extensions = x\n[ p ]\ncommonName = supplied\n"
+	    "[ x ]\nbasicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\n"
+	    "extendedKeyUsage = serverAuth\nsubjectKeyIdentifier = hash\n"
+	    "authorityKeyIdentifier = keyid\n"
+	    "crlDistributionPoints = URI:http://localhost:8080/crl/bench.crl\n"
+	    "authorityInfoAccess = OCSP;URI:http://localhost:8080/ocsp,"
+	    "caIssuers;URI:http://localhost:8080/ca/bench.crt\n",
+	    ocadir, dir);
 	fclose(f);
 	/* openssl's best case: the same key, decrypted once here instead of at every run */
 	cmd = xasprintf("openssl pkey -in %s/keys/issuing.key.pem -passin file:%s/keys/passphrase "
-			"-out %s/ca.key", dir, dir, ocadir);
+			"-out %s/ca.key",
+			dir, dir, ocadir);
 	if (run(cmd) != 0)
 		fatalx("bench: cannot export the CA key for openssl ca");
 	free(cmd);
@@ -253,7 +275,8 @@ main(int argc, char **argv)
 	t0 = now_s();
 	for (i = 0; i < (size_t)single; i++) {
 		cmd = xasprintf("openssl ca -batch -config %s/ca.cnf -notext -out /dev/null "
-				"-in %s/%zu.csr >/dev/null 2>&1", ocadir, csrdir, i);
+				"-in %s/%zu.csr >/dev/null 2>&1",
+				ocadir, csrdir, i);
 		if (run(cmd) != 0)
 			fatalx("bench: openssl ca failed: %s", cmd);
 		free(cmd);
@@ -274,7 +297,8 @@ main(int argc, char **argv)
 		size_t j;
 
 		buf_init(&b, 64 * 1024 * 1024);
-		buf_printf(&b, "openssl ca -batch -config %s/ca.cnf -notext -out /dev/null -infiles",
+		buf_printf(&b,
+			   "openssl ca -batch -config %s/ca.cnf -notext -out /dev/null -infiles",
 			   ocadir);
 		for (j = i; j < i + chunk && j < (size_t)n; j++)
 			buf_printf(&b, " %s/%zu.csr", csrdir, j);

@@ -363,7 +363,8 @@ make_requests(const struct certs *c, X509 *issuer, int port, int nonce, struct r
 	for (i = 0; i < c->n; i++) {
 		rq = OCSP_REQUEST_new();
 		id = OCSP_cert_to_id(EVP_sha1(), c->x[i], issuer);
-		if (rq == NULL || id == NULL || OCSP_request_add0_id(rq, OCSP_CERTID_dup(id)) == NULL)
+		if (rq == NULL || id == NULL ||
+		    OCSP_request_add0_id(rq, OCSP_CERTID_dup(id)) == NULL)
 			fatalx("bench: cannot build an OCSP request");
 		if (nonce && OCSP_request_add1_nonce(rq, NULL, 16) != 1)
 			fatalx("bench: nonce");
@@ -435,8 +436,9 @@ http_frame(const char *p, size_t n, int *status, int *close_after, const char **
 
 			while (*v == ' ')
 				v++;
-			keep = strncasecmp(v, "keep-alive", 10) == 0 ? 1 :
-			       strncasecmp(v, "close", 5) == 0 ? 0 : keep;
+			keep = strncasecmp(v, "keep-alive", 10) == 0 ? 1
+			       : strncasecmp(v, "close", 5) == 0     ? 0
+								     : keep;
 		}
 	}
 	if (!have_cl)
@@ -453,7 +455,7 @@ http_frame(const char *p, size_t n, int *status, int *close_after, const char **
 
 static int
 verify_all(int port, const struct reqs *r, const struct certs *c, X509_STORE *trust,
-	   STACK_OF(X509) *untrusted, const char *who)
+	   STACK_OF(X509) * untrusted, const char *who)
 {
 	char *in = xmalloc(RESP_MAX);
 	size_t i, have = 0, bodylen;
@@ -518,8 +520,8 @@ struct conn {
 struct load {
 	int port;
 	const struct reqs *r;
-	size_t conns;   /* this thread's connections */
-	size_t offset;  /* where this thread starts in the requests */
+	size_t conns;  /* this thread's connections */
+	size_t offset; /* where this thread starts in the requests */
 	double end;
 	uint64_t done;
 	uint64_t bad;
@@ -642,15 +644,15 @@ struct result {
 	double rate;
 	double seconds;
 	uint64_t done, bad, reconnects;
-	double busy;       /* machine CPU busy, 0..1 */
+	double busy;	   /* machine CPU busy, 0..1 */
 	double client_cpu; /* CPU seconds of the load client */
 	double server_cpu; /* CPU seconds of the server's processes */
 };
 
 /* Keeps conns connections busy for seconds, over threads client threads. */
 static void
-load_run(int port, pid_t server, const struct reqs *r, size_t conns, size_t threads,
-	 double seconds, struct result *res)
+load_run(int port, pid_t server, const struct reqs *r, size_t conns, size_t threads, double seconds,
+	 struct result *res)
 {
 	struct load *ls = xcalloc(threads, sizeof(*ls));
 	pthread_t *th = xcalloc(threads, sizeof(*th));
@@ -693,8 +695,8 @@ load_run(int port, pid_t server, const struct reqs *r, size_t conns, size_t thre
 static void
 print_result(const char *who, const struct result *r)
 {
-	printf("%-34s %9.0f responses/s  (%llu in %.1f s, %llu errors, %llu reconnects)\n",
-	       who, r->rate, (unsigned long long)r->done, r->seconds, (unsigned long long)r->bad,
+	printf("%-34s %9.0f responses/s  (%llu in %.1f s, %llu errors, %llu reconnects)\n", who,
+	       r->rate, (unsigned long long)r->done, r->seconds, (unsigned long long)r->bad,
 	       (unsigned long long)r->reconnects);
 	double su = r->done ? r->server_cpu / (double)r->done * 1e6 : 0;
 	double cu = r->done ? r->client_cpu / (double)r->done * 1e6 : 0;
@@ -705,8 +707,7 @@ print_result(const char *who, const struct result *r)
 	/* what 2 otherwise idle cores would give at these CPU costs (a shared machine's other
 	 * load takes its share of the cores during the run) */
 	if (su + cu > 0)
-		printf("%-34s estimate for 2 idle cores: %.0f responses/s\n", "",
-		       2e6 / (su + cu));
+		printf("%-34s estimate for 2 idle cores: %.0f responses/s\n", "", 2e6 / (su + cu));
 	fflush(stdout);
 }
 
@@ -806,17 +807,39 @@ main(int argc, char **argv)
 
 	while ((ch = getopt(argc, argv, "n:r:c:T:d:N:b:w:kqx")) != -1) {
 		switch (ch) {
-		case 'n': util_parse_long(optarg, 1, 1000000, &n); break;
-		case 'r': util_parse_long(optarg, 0, 1000000, &nrev); break;
-		case 'c': util_parse_long(optarg, 1, 4096, &conns); break;
-		case 'T': util_parse_long(optarg, 1, 64, &cthreads); break;
-		case 'd': util_parse_long(optarg, 1, 600, &secs); break;
-		case 'N': util_parse_long(optarg, 0, 600, &nsecs); break;
-		case 'b': bin = xstrdup(optarg); break;
-		case 'w': util_parse_long(optarg, 1, 256, &wthreads); break;
-		case 'k': keep = 1; break;
-		case 'q': quiet = 1; break;
-		case 'x': only_shomei = 1; break;
+		case 'n':
+			util_parse_long(optarg, 1, 1000000, &n);
+			break;
+		case 'r':
+			util_parse_long(optarg, 0, 1000000, &nrev);
+			break;
+		case 'c':
+			util_parse_long(optarg, 1, 4096, &conns);
+			break;
+		case 'T':
+			util_parse_long(optarg, 1, 64, &cthreads);
+			break;
+		case 'd':
+			util_parse_long(optarg, 1, 600, &secs);
+			break;
+		case 'N':
+			util_parse_long(optarg, 0, 600, &nsecs);
+			break;
+		case 'b':
+			bin = xstrdup(optarg);
+			break;
+		case 'w':
+			util_parse_long(optarg, 1, 256, &wthreads);
+			break;
+		case 'k':
+			keep = 1;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'x':
+			only_shomei = 1;
+			break;
 		default:
 			fprintf(stderr, "usage: ocsp [-n CERTS] [-r REVOKED] [-c CONNS] "
 					"[-T CLIENT_THREADS] [-d SECONDS] [-N NONCE_SECONDS] "
@@ -927,17 +950,19 @@ main(int argc, char **argv)
 
 		write_index(idx, &certs, issuer);
 		/* openssl's best case: the key unencrypted, decrypted once here */
-		cmd = xasprintf("openssl pkey -in %s/keys/ocsp.key.pem -passin file:%s/keys/passphrase "
-				"-out %s", dir, dir, key);
+		cmd = xasprintf(
+		    "openssl pkey -in %s/keys/ocsp.key.pem -passin file:%s/keys/passphrase "
+		    "-out %s",
+		    dir, dir, key);
 		if (run(cmd) != 0)
 			fatalx("bench: cannot export the OCSP key for openssl ocsp");
 		free(cmd);
 		port = free_port();
 		snprintf(oport, sizeof(oport), "%d", port);
 		{
-			char *args[] = {"openssl", "ocsp", "-index", idx, "-CA", cacert, "-rsigner",
-					rsigner, "-rkey", key, "-port", oport, "-multi", "2",
-					"-nmin", "60", NULL};
+			char *args[] = {"openssl",  "ocsp",  "-index", idx,  "-CA",   cacert,
+					"-rsigner", rsigner, "-rkey",  key,  "-port", oport,
+					"-multi",   "2",     "-nmin",  "60", NULL};
 
 			pid = spawn(args, logp);
 		}

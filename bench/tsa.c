@@ -50,9 +50,9 @@
 #include "common.h"
 #include "ca/ca.h"
 
-#define NREQ 4096          /* distinct requests (data and nonce) cycled through */
-#define SAMPLE_EVERY 997   /* keep every n-th reply of a connection for verification */
-#define SAMPLE_MAX 64      /* per client thread */
+#define NREQ 4096	 /* distinct requests (data and nonce) cycled through */
+#define SAMPLE_EVERY 997 /* keep every n-th reply of a connection for verification */
+#define SAMPLE_MAX 64	 /* per client thread */
 #define RBUF (64 * 1024)
 
 /* One prepared request: the HTTP bytes and the DER query (for verification). */
@@ -73,8 +73,8 @@ struct sample {
 
 struct conn {
 	int fd;
-	size_t req;         /* index of the request in flight */
-	size_t sent;        /* bytes of it written */
+	size_t req;  /* index of the request in flight */
+	size_t sent; /* bytes of it written */
 	char buf[RBUF];
 	size_t have;
 	unsigned long done;
@@ -85,8 +85,8 @@ struct client {
 	int nconn;
 	size_t first_req;
 	struct sockaddr_in addr;
-	unsigned long done;  /* replies counted in the measured window */
-	unsigned long bad;   /* non-200, not a reply, or a connection error */
+	unsigned long done; /* replies counted in the measured window */
+	unsigned long bad;  /* non-200, not a reply, or a connection error */
 	struct sample samples[SAMPLE_MAX];
 	int nsamples;
 };
@@ -128,9 +128,10 @@ req_make(size_t i, struct breq *r)
 		fatalx("bench: cannot make a request");
 	r->der = der;
 	r->derlen = (size_t)n;
-	r->http = xasprintf("POST /tsa HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-			    "Content-Type: application/timestamp-query\r\nContent-Length: %d\r\n\r\n",
-			    n);
+	r->http =
+	    xasprintf("POST /tsa HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+		      "Content-Type: application/timestamp-query\r\nContent-Length: %d\r\n\r\n",
+		      n);
 	r->httplen = strlen(r->http);
 	r->http = xrealloc(r->http, r->httplen + (size_t)n);
 	memcpy(r->http + r->httplen, der, (size_t)n);
@@ -383,7 +384,7 @@ children_find(pid_t pid, pid_t *web, pid_t *signer)
 /* Verifies one sampled reply against its request; appends its serial to serials. */
 static int
 sample_verify(const char *dir, const struct sample *s, X509_STORE *store,
-	      STACK_OF(X509) *untrusted, ASN1_INTEGER **serials, int *nserials)
+	      STACK_OF(X509) * untrusted, ASN1_INTEGER **serials, int *nserials)
 {
 	const unsigned char *p = reqs[s->req].der;
 	TS_REQ *req = d2i_TS_REQ(NULL, &p, (long)reqs[s->req].derlen);
@@ -402,7 +403,8 @@ sample_verify(const char *dir, const struct sample *s, X509_STORE *store,
 	TS_VERIFY_CTX_set_certs(ctx, X509_chain_up_ref(untrusted));
 	if (TS_RESP_verify_response(ctx, resp) != 1)
 		goto out;
-	serials[(*nserials)++] = ASN1_INTEGER_dup(TS_TST_INFO_get_serial(TS_RESP_get_tst_info(resp)));
+	serials[(*nserials)++] =
+	    ASN1_INTEGER_dup(TS_TST_INFO_get_serial(TS_RESP_get_tst_info(resp)));
 	ok = 1;
 out:
 	if (!ok)
@@ -480,7 +482,7 @@ main(int argc, char **argv)
 	double t0, t1, rate, orate, c0s, c1s, c0w, c1w, c0g, c1g;
 	pid_t pid, web, signer;
 	X509_STORE *store;
-	STACK_OF(X509) *untrusted;
+	STACK_OF(X509) * untrusted;
 	ASN1_INTEGER **serials;
 	X509 *x;
 	FILE *f;
@@ -488,19 +490,38 @@ main(int argc, char **argv)
 
 	while ((ch = getopt(argc, argv, "d:c:t:T:s:S:B:kx")) != -1) {
 		switch (ch) {
-		case 'd': util_parse_long(optarg, 1, 3600, &secs); break;
-		case 'c': util_parse_long(optarg, 1, 4096, &conns); break;
-		case 't': util_parse_long(optarg, 1, 64, &threads); break;
-		case 'T': util_parse_long(optarg, 1, 256, &sthreads); break;
-		case 's': util_parse_long(optarg, 1, 100000, &single); break;
-		case 'S': storespec = optarg; break;
-		case 'B': bin = xstrdup(optarg); break;
-		case 'k': keep = 1; break;
-		case 'x': only_shomei = 1; break;
+		case 'd':
+			util_parse_long(optarg, 1, 3600, &secs);
+			break;
+		case 'c':
+			util_parse_long(optarg, 1, 4096, &conns);
+			break;
+		case 't':
+			util_parse_long(optarg, 1, 64, &threads);
+			break;
+		case 'T':
+			util_parse_long(optarg, 1, 256, &sthreads);
+			break;
+		case 's':
+			util_parse_long(optarg, 1, 100000, &single);
+			break;
+		case 'S':
+			storespec = optarg;
+			break;
+		case 'B':
+			bin = xstrdup(optarg);
+			break;
+		case 'k':
+			keep = 1;
+			break;
+		case 'x':
+			only_shomei = 1;
+			break;
 		default:
-			fprintf(stderr, "usage: tsa [-d SECONDS] [-c CONNECTIONS] [-t CLIENT_THREADS]"
-					" [-T SERVER_THREADS] [-s SAMPLE] [-S STORE] [-B BINARY] [-k]"
-					" [-x]\n");
+			fprintf(stderr,
+				"usage: tsa [-d SECONDS] [-c CONNECTIONS] [-t CLIENT_THREADS]"
+				" [-T SERVER_THREADS] [-s SAMPLE] [-S STORE] [-B BINARY] [-k]"
+				" [-x]\n");
 			return 2;
 		}
 	}
@@ -619,8 +640,8 @@ main(int argc, char **argv)
 	serials = xcalloc((size_t)nsamples + 1, sizeof(*serials));
 	for (i = 0; i < threads; i++)
 		for (j = 0; j < cls[i].nsamples; j++) {
-			verified += sample_verify(dir, &cls[i].samples[j], store, untrusted, serials,
-						  &nserials);
+			verified += sample_verify(dir, &cls[i].samples[j], store, untrusted,
+						  serials, &nserials);
 			free(cls[i].samples[j].resp);
 		}
 	for (i = 0; i < nserials; i++)
@@ -634,7 +655,8 @@ main(int argc, char **argv)
 	failed = bad > 0 || verified != nsamples || nsamples == 0 || dup > 0;
 
 	printf("shomei serve:               %8lu stamps in %6.2f s = %9.0f stamps/s "
-	       "(%lu errors)\n", done, t1 - t0, rate, bad);
+	       "(%lu errors)\n",
+	       done, t1 - t0, rate, bad);
 	printf("  CPU per stamp: %.1f us web + %.1f us signer + %.1f us this client "
 	       "(%.0f%% of 2 cores busy)\n",
 	       done ? (c1w - c0w) / (double)done * 1e6 : 0,
@@ -652,9 +674,10 @@ main(int argc, char **argv)
 		printf("openssl ts -reply (1 per process): %ld stamps = %9.0f stamps/s\n", single,
 		       orate);
 		printf("ratio shomei / openssl ts -reply (1 per process): %6.1fx\n", rate / orate);
-		printf("note: shomei answers over HTTP with its key encrypted at rest in a separate "
-		       "signer process and its serials reserved durably in the store; openssl ts "
-		       "gets the key unencrypted and reads the query from a file\n");
+		printf(
+		    "note: shomei answers over HTTP with its key encrypted at rest in a separate "
+		    "signer process and its serials reserved durably in the store; openssl ts "
+		    "gets the key unencrypted and reads the query from a file\n");
 	}
 	if (!keep) {
 		cmd = xasprintf("rm -rf %s", dir);

@@ -42,19 +42,19 @@ static int api_cert_get(struct api_ctx *);
 static int api_cert_revoke(struct api_ctx *);
 
 const struct api_route api_routes[] = {
-	{"POST", API_PREFIX "/certificates", "issueCertificate"},
-	{"GET", API_PREFIX "/certificates", "listCertificates"},
-	{"GET", API_PREFIX "/certificates/{serial}", "getCertificate"},
-	{"POST", API_PREFIX "/certificates/{serial}/revoke", "revokeCertificate"},
-	{NULL, NULL, NULL},
+    {"POST", API_PREFIX "/certificates", "issueCertificate"},
+    {"GET", API_PREFIX "/certificates", "listCertificates"},
+    {"GET", API_PREFIX "/certificates/{serial}", "getCertificate"},
+    {"POST", API_PREFIX "/certificates/{serial}/revoke", "revokeCertificate"},
+    {NULL, NULL, NULL},
 };
 
 /* Handlers, in the order of api_routes. */
 static api_handler *const api_handlers[] = {
-	api_cert_issue,
-	api_cert_list,
-	api_cert_get,
-	api_cert_revoke,
+    api_cert_issue,
+    api_cert_list,
+    api_cert_get,
+    api_cert_revoke,
 };
 
 void
@@ -206,19 +206,18 @@ api_cert_json(struct api_ctx *c, const struct store_cert *rec)
 
 	api_time_format(rec->not_before, nb, sizeof(nb));
 	api_time_format(rec->not_after, na, sizeof(na));
-	j = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s, s:s, s:s}", "serial", rec->serial,
-		      "profile", rec->profile, "subject", rec->subject, "sans", rec->sans,
-		      "organization", c->key.org_code, "not_before", nb, "not_after", na,
-		      "status", api_status_name(rec));
+	j = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s, s:s, s:s}", "serial", rec->serial, "profile",
+		      rec->profile, "subject", rec->subject, "sans", rec->sans, "organization",
+		      c->key.org_code, "not_before", nb, "not_after", na, "status",
+		      api_status_name(rec));
 	if (j == NULL)
 		goto out;
 	if (rec->status == STORE_CERT_REVOKED) {
 		api_time_format(rec->revoked_at, ra, sizeof(ra));
 		bad |= json_object_set_new(j, "revoked_at", json_string(ra));
-		bad |= json_object_set_new(j, "revocation_reason",
-					   json_string(ca_reason_name(rec->reason < 0
-									  ? 0
-									  : rec->reason)));
+		bad |= json_object_set_new(
+		    j, "revocation_reason",
+		    json_string(ca_reason_name(rec->reason < 0 ? 0 : rec->reason)));
 		if (rec->invalidity_date != 0) {
 			api_time_format(rec->invalidity_date, ra, sizeof(ra));
 			bad |= json_object_set_new(j, "invalidity_date", json_string(ra));
@@ -261,7 +260,8 @@ api_cert_load(struct api_ctx *c, struct store_cert *rec)
 	for (i = 0; i < c->paramlen; i++) {
 		char ch = c->param[i];
 
-		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F')))
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
+		      (ch >= 'A' && ch <= 'F')))
 			break;
 	}
 	if (c->paramlen == 0 || c->paramlen >= STORE_SERIAL_MAX || i != c->paramlen) {
@@ -277,7 +277,8 @@ api_cert_load(struct api_ctx *c, struct store_cert *rec)
 			api_internal(c, API_PROB_UNAVAILABLE, "get certificate", &e);
 		goto out;
 	}
-	/* another organization's certificate (or an unaffiliated one) does not exist for this key */
+	/* another organization's certificate (or an unaffiliated one) does not exist for this key
+	 */
 	if (rec->org_id != c->key.org_id || strcmp(rec->ca, c->ca->name) != 0) {
 		api_problem(c, API_PROB_NOT_FOUND, "no certificate with this serial");
 		goto out;
@@ -434,7 +435,8 @@ api_cert_list(struct api_ctx *c)
 		goto oom;
 	shown = n > p.limit ? p.limit : n;
 	for (i = 0; i < shown; i++) {
-		if ((it = api_cert_json(c, &v[i])) == NULL || json_array_append_new(items, it) == -1)
+		if ((it = api_cert_json(c, &v[i])) == NULL ||
+		    json_array_append_new(items, it) == -1)
 			goto oom;
 	}
 	j = json_pack("{s:o, s:I, s:I}", "items", items, "limit", (json_int_t)p.limit, "offset",
@@ -662,8 +664,9 @@ api_http(struct http_req *r)
 		}
 	}
 	if (found < 0 && !path_ok) {
-		rc = api_problem(&c, API_PROB_NOT_FOUND, "no such API resource; see the OpenAPI "
-							 "document");
+		rc = api_problem(&c, API_PROB_NOT_FOUND,
+				 "no such API resource; see the OpenAPI "
+				 "document");
 		goto out;
 	}
 	if (found < 0) {

@@ -27,7 +27,7 @@ int api_http(struct http_req *);
 struct api_route {
 	const char *method;  /* "GET" (also answers HEAD) or "POST" */
 	const char *pattern; /* "/api/v1/certificates/{serial}": a {name} matches one segment */
-	const char *op;      /* the OpenAPI operationId */
+	const char *op;	     /* the OpenAPI operationId */
 };
 
 /* The route table (NULL-terminated), as served: `shomei apikey routes` prints it. */
@@ -39,26 +39,26 @@ void api_routes_print(FILE *);
 
 enum api_prob {
 	API_PROB_NONE = 0,
-	API_PROB_MALFORMED_JSON,   /* 400: not JSON, too deep, bad UTF-8 */
-	API_PROB_DUPLICATE_KEY,    /* 400: a member name appears twice */
-	API_PROB_INVALID_REQUEST,  /* 400: wrong type, missing or bad value */
-	API_PROB_UNKNOWN_FIELD,    /* 400: a member the operation does not know */
-	API_PROB_INVALID_QUERY,    /* 400: bad or unknown query parameter */
-	API_PROB_UNAUTHORIZED,     /* 401: no key, malformed key, unknown key, wrong secret */
-	API_PROB_KEY_DISABLED,     /* 403 */
-	API_PROB_NOT_FOUND,        /* 404: route, or a certificate the organization cannot see */
-	API_PROB_METHOD,           /* 405 */
-	API_PROB_NOT_ACCEPTABLE,   /* 406: Accept names no representation we have */
-	API_PROB_ALREADY_REVOKED,  /* 409 */
-	API_PROB_TOO_LARGE,        /* 413 */
-	API_PROB_MEDIA_TYPE,       /* 415: POST without Content-Type: application/json */
-	API_PROB_PROFILE,          /* 422: profile unknown or not issuable through the API */
-	API_PROB_BAD_CSR,          /* 422: the CSR or its key is refused */
-	API_PROB_DOMAIN,           /* 422: a DNS name outside the organization's domains */
-	API_PROB_LINT,             /* 422: the certificate would break a rule (lint-before-sign) */
-	API_PROB_REFUSED,          /* 422: any other refusal of the CA */
-	API_PROB_INTERNAL,         /* 500 */
-	API_PROB_UNAVAILABLE,      /* 503: store or signer unavailable */
+	API_PROB_MALFORMED_JSON,  /* 400: not JSON, too deep, bad UTF-8 */
+	API_PROB_DUPLICATE_KEY,	  /* 400: a member name appears twice */
+	API_PROB_INVALID_REQUEST, /* 400: wrong type, missing or bad value */
+	API_PROB_UNKNOWN_FIELD,	  /* 400: a member the operation does not know */
+	API_PROB_INVALID_QUERY,	  /* 400: bad or unknown query parameter */
+	API_PROB_UNAUTHORIZED,	  /* 401: no key, malformed key, unknown key, wrong secret */
+	API_PROB_KEY_DISABLED,	  /* 403 */
+	API_PROB_NOT_FOUND,	  /* 404: route, or a certificate the organization cannot see */
+	API_PROB_METHOD,	  /* 405 */
+	API_PROB_NOT_ACCEPTABLE,  /* 406: Accept names no representation we have */
+	API_PROB_ALREADY_REVOKED, /* 409 */
+	API_PROB_TOO_LARGE,	  /* 413 */
+	API_PROB_MEDIA_TYPE,	  /* 415: POST without Content-Type: application/json */
+	API_PROB_PROFILE,	  /* 422: profile unknown or not issuable through the API */
+	API_PROB_BAD_CSR,	  /* 422: the CSR or its key is refused */
+	API_PROB_DOMAIN,	  /* 422: a DNS name outside the organization's domains */
+	API_PROB_LINT,		  /* 422: the certificate would break a rule (lint-before-sign) */
+	API_PROB_REFUSED,	  /* 422: any other refusal of the CA */
+	API_PROB_INTERNAL,	  /* 500 */
+	API_PROB_UNAVAILABLE,	  /* 503: store or signer unavailable */
 	API_PROB__MAX,
 };
 
@@ -66,7 +66,7 @@ enum api_prob {
 
 struct api_prob_info {
 	int status;
-	const char *slug;  /* type is API_PROB_URN slug */
+	const char *slug; /* type is API_PROB_URN slug */
 	const char *title;
 };
 
@@ -85,7 +85,7 @@ int api_fail(struct api_error *, enum api_prob, const char *fmt, ...)
 /* ---- request bodies and query parameters (req.c; no store, no signer) ---- */
 
 #define API_JSON_MAX (256 * 1024) /* a CSR is at most 64 KiB; 413 above this */
-#define API_JSON_MAX_DEPTH 8      /* every request body is flat; deeper nesting is refused */
+#define API_JSON_MAX_DEPTH 8	  /* every request body is flat; deeper nesting is refused */
 #define API_PROFILE_MAX 32
 #define API_DAYS_MAX 36500L
 #define API_SUBJECT_MAX 256
@@ -107,14 +107,13 @@ struct api_issue_req {
 	long days; /* 0: the profile's default */
 };
 
-int api_issue_req_parse(const unsigned char *, size_t, struct api_issue_req *,
-			struct api_error *);
+int api_issue_req_parse(const unsigned char *, size_t, struct api_issue_req *, struct api_error *);
 void api_issue_req_clear(struct api_issue_req *);
 
 /* POST /certificates/{serial}/revoke body: {"reason": "keyCompromise", "invalidity_date"?}. */
 struct api_revoke_req {
-	int reason;         /* RFC 5280 CRLReason code; unspecified (0) when absent */
-	time_t invalidity;  /* 0: not given */
+	int reason;	   /* RFC 5280 CRLReason code; unspecified (0) when absent */
+	time_t invalidity; /* 0: not given */
 };
 
 int api_revoke_req_parse(const unsigned char *, size_t, struct api_revoke_req *,
@@ -129,7 +128,7 @@ enum api_status_filter {
 };
 
 struct api_list_params {
-	int status; /* enum api_status_filter */
+	int status;		/* enum api_status_filter */
 	time_t expiring_before; /* 0 any */
 	char subject[API_SUBJECT_MAX + 1];
 	int have_subject;
@@ -168,8 +167,7 @@ void api_time_format(time_t, char *out, size_t n);
 #define API_KEY_TEXT_LEN (4 + API_KEY_ID_LEN + 1 + 2 * API_KEY_SECRET_BYTES)
 
 /* "shk_<16 lower-case hex>_<64 lower-case hex>"; out holds API_KEY_TEXT_LEN + 1. */
-void api_key_format(const char *id, const unsigned char secret[API_KEY_SECRET_BYTES],
-		    char *out);
+void api_key_format(const char *id, const unsigned char secret[API_KEY_SECRET_BYTES], char *out);
 /* Strict parse of the key text (len bytes); -1 when malformed.  Wipe secret after use. */
 int api_key_parse(const char *text, size_t len, char id[API_KEY_ID_LEN + 1],
 		  unsigned char secret[API_KEY_SECRET_BYTES]);
@@ -194,10 +192,10 @@ int api_key_set_disabled(struct store *, const char *id, int disabled, const cha
 
 enum api_auth {
 	API_AUTH_OK = 0,
-	API_AUTH_MISSING,  /* no Authorization header */
-	API_AUTH_BAD,      /* not a Bearer shk_ key, unknown id, wrong secret */
+	API_AUTH_MISSING, /* no Authorization header */
+	API_AUTH_BAD,	  /* not a Bearer shk_ key, unknown id, wrong secret */
 	API_AUTH_DISABLED,
-	API_AUTH_ERROR,    /* the store failed (e set) */
+	API_AUTH_ERROR, /* the store failed (e set) */
 };
 
 /* Checks an Authorization header value against the store; on success *key is filled. */

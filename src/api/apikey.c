@@ -184,8 +184,7 @@ out:
 }
 
 enum api_auth
-api_key_check(struct store *st, const char *authorization, struct store_apikey *key,
-	      struct err *e)
+api_key_check(struct store *st, const char *authorization, struct store_apikey *key, struct err *e)
 {
 	unsigned char secret[API_KEY_SECRET_BYTES], h[STORE_HASH_LEN];
 	char id[API_KEY_ID_LEN + 1];

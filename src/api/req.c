@@ -15,29 +15,28 @@
 #include "ca/ca.h"
 
 static const struct api_prob_info api_probs[API_PROB__MAX] = {
-	[API_PROB_NONE] = {500, "internal", "Internal error"},
-	[API_PROB_MALFORMED_JSON] = {400, "malformed-json", "Request body is not valid JSON"},
-	[API_PROB_DUPLICATE_KEY] = {400, "duplicate-key", "Duplicate member in JSON object"},
-	[API_PROB_INVALID_REQUEST] = {400, "invalid-request", "Invalid request"},
-	[API_PROB_UNKNOWN_FIELD] = {400, "unknown-field", "Unknown member in request"},
-	[API_PROB_INVALID_QUERY] = {400, "invalid-query", "Invalid query parameter"},
-	[API_PROB_UNAUTHORIZED] = {401, "unauthorized", "Missing or invalid API key"},
-	[API_PROB_KEY_DISABLED] = {403, "key-disabled", "API key is disabled"},
-	[API_PROB_NOT_FOUND] = {404, "not-found", "Not found"},
-	[API_PROB_METHOD] = {405, "method-not-allowed", "Method not allowed"},
-	[API_PROB_NOT_ACCEPTABLE] = {406, "not-acceptable", "No acceptable representation"},
-	[API_PROB_ALREADY_REVOKED] = {409, "already-revoked", "Certificate already revoked"},
-	[API_PROB_TOO_LARGE] = {413, "too-large", "Request body too large"},
-	[API_PROB_MEDIA_TYPE] = {415, "unsupported-media-type",
-				 "Request body must be application/json"},
-	[API_PROB_PROFILE] = {422, "profile-not-allowed", "Profile not available"},
-	[API_PROB_BAD_CSR] = {422, "bad-csr", "Certificate signing request refused"},
-	[API_PROB_DOMAIN] = {422, "domain-not-allowed",
-			     "Name outside the organization's domains"},
-	[API_PROB_LINT] = {422, "lint-refused", "Certificate would violate a rule"},
-	[API_PROB_REFUSED] = {422, "refused", "Request refused"},
-	[API_PROB_INTERNAL] = {500, "internal", "Internal error"},
-	[API_PROB_UNAVAILABLE] = {503, "unavailable", "Service temporarily unavailable"},
+    [API_PROB_NONE] = {500, "internal", "Internal error"},
+    [API_PROB_MALFORMED_JSON] = {400, "malformed-json", "Request body is not valid JSON"},
+    [API_PROB_DUPLICATE_KEY] = {400, "duplicate-key", "Duplicate member in JSON object"},
+    [API_PROB_INVALID_REQUEST] = {400, "invalid-request", "Invalid request"},
+    [API_PROB_UNKNOWN_FIELD] = {400, "unknown-field", "Unknown member in request"},
+    [API_PROB_INVALID_QUERY] = {400, "invalid-query", "Invalid query parameter"},
+    [API_PROB_UNAUTHORIZED] = {401, "unauthorized", "Missing or invalid API key"},
+    [API_PROB_KEY_DISABLED] = {403, "key-disabled", "API key is disabled"},
+    [API_PROB_NOT_FOUND] = {404, "not-found", "Not found"},
+    [API_PROB_METHOD] = {405, "method-not-allowed", "Method not allowed"},
+    [API_PROB_NOT_ACCEPTABLE] = {406, "not-acceptable", "No acceptable representation"},
+    [API_PROB_ALREADY_REVOKED] = {409, "already-revoked", "Certificate already revoked"},
+    [API_PROB_TOO_LARGE] = {413, "too-large", "Request body too large"},
+    [API_PROB_MEDIA_TYPE] = {415, "unsupported-media-type",
+			     "Request body must be application/json"},
+    [API_PROB_PROFILE] = {422, "profile-not-allowed", "Profile not available"},
+    [API_PROB_BAD_CSR] = {422, "bad-csr", "Certificate signing request refused"},
+    [API_PROB_DOMAIN] = {422, "domain-not-allowed", "Name outside the organization's domains"},
+    [API_PROB_LINT] = {422, "lint-refused", "Certificate would violate a rule"},
+    [API_PROB_REFUSED] = {422, "refused", "Request refused"},
+    [API_PROB_INTERNAL] = {500, "internal", "Internal error"},
+    [API_PROB_UNAVAILABLE] = {503, "unavailable", "Service temporarily unavailable"},
 };
 
 const struct api_prob_info *
@@ -133,7 +132,8 @@ req_json_load(const unsigned char *body, size_t len, struct api_error *ae)
 		goto out;
 	}
 	if (len == 0) {
-		api_fail(ae, API_PROB_MALFORMED_JSON, "request body is empty: a JSON object is due");
+		api_fail(ae, API_PROB_MALFORMED_JSON,
+			 "request body is empty: a JSON object is due");
 		goto out;
 	}
 	if (req_depth_ok(body, len, API_JSON_MAX_DEPTH) == -1) {
@@ -168,7 +168,8 @@ req_known_only(json_t *obj, const char *const *known, struct api_error *ae)
 	char esc[96];
 	size_t i;
 
-	json_object_foreach(obj, k, v) {
+	json_object_foreach(obj, k, v)
+	{
 		for (i = 0; known[i] != NULL; i++)
 			if (strcmp(k, known[i]) == 0)
 				break;
@@ -225,8 +226,8 @@ api_issue_req_parse(const unsigned char *body, size_t len, struct api_issue_req 
 	    req_string(j, "csr", &csr, &clen, ae) == -1)
 		goto out;
 	if (profile == NULL || plen == 0 || plen > API_PROFILE_MAX) {
-		api_fail(ae, API_PROB_INVALID_REQUEST, "\"profile\" is required (1 to %d characters)",
-			 API_PROFILE_MAX);
+		api_fail(ae, API_PROB_INVALID_REQUEST,
+			 "\"profile\" is required (1 to %d characters)", API_PROFILE_MAX);
 		goto out;
 	}
 	if (strlen(profile) != plen || !api_profile_allowed(profile)) {
@@ -303,8 +304,8 @@ api_revoke_req_parse(const unsigned char *body, size_t len, struct api_revoke_re
 			goto out;
 		}
 	}
-	if (inval != NULL && (strlen(inval) != ilen || api_time_parse(inval, &q->invalidity) == -1 ||
-			      q->invalidity <= 0)) {
+	if (inval != NULL && (strlen(inval) != ilen ||
+			      api_time_parse(inval, &q->invalidity) == -1 || q->invalidity <= 0)) {
 		api_fail(ae, API_PROB_INVALID_REQUEST,
 			 "\"invalidity_date\" \"%s\" is not an RFC 3339 date-time after 1970",
 			 req_esc(esc, sizeof(esc), inval));
@@ -331,8 +332,8 @@ int
 api_list_param_set(struct api_list_params *p, const char *key, const char *value,
 		   struct api_error *ae)
 {
-	static const char *const names[] = {"status", "expiring_before", "subject", "limit",
-					    "offset", NULL};
+	static const char *const names[] = {"status", "expiring_before", "subject",
+					    "limit",  "offset",		 NULL};
 	char esc[96], vesc[96];
 	long n;
 	size_t i;
@@ -375,8 +376,8 @@ api_list_param_set(struct api_list_params *p, const char *key, const char *value
 		break;
 	case 2:
 		if (*value == '\0' || strlen(value) > API_SUBJECT_MAX)
-			return api_fail(ae, API_PROB_INVALID_QUERY,
-					"subject must be 1 to %d bytes", API_SUBJECT_MAX);
+			return api_fail(ae, API_PROB_INVALID_QUERY, "subject must be 1 to %d bytes",
+					API_SUBJECT_MAX);
 		snprintf(p->subject, sizeof(p->subject), "%s", value);
 		p->have_subject = 1;
 		break;
@@ -408,12 +409,12 @@ req_media_format(const char *m, size_t n)
 		const char *type;
 		enum api_format f;
 	} map[] = {
-		{"application/json", API_FMT_JSON},
-		{"application/*", API_FMT_JSON},
-		{"*/*", API_FMT_JSON},
-		{"application/pkix-cert", API_FMT_DER},
-		{"application/x-pem-file", API_FMT_PEM},
-		{"application/pem-certificate-chain", API_FMT_PEM},
+	    {"application/json", API_FMT_JSON},
+	    {"application/*", API_FMT_JSON},
+	    {"*/*", API_FMT_JSON},
+	    {"application/pkix-cert", API_FMT_DER},
+	    {"application/x-pem-file", API_FMT_PEM},
+	    {"application/pem-certificate-chain", API_FMT_PEM},
 	};
 	size_t i;
 
