@@ -159,12 +159,13 @@ crl_entry(void *arg, const struct store_revoked *r)
 {
 	struct crl_build *cb = arg;
 	unsigned char ebuf[160], xbuf[96], tbuf[32];
-	struct buf e = {ebuf, 0, sizeof(ebuf), sizeof(ebuf) - 1};
-	struct buf ext = {xbuf, 0, sizeof(xbuf), sizeof(xbuf) - 1};
-	struct buf t = {tbuf, 0, sizeof(tbuf), sizeof(tbuf) - 1};
+	struct buf e, ext, t;
 	unsigned char serial[20];
 	long n;
 
+	buf_init_fixed(&e, ebuf, sizeof(ebuf));
+	buf_init_fixed(&ext, xbuf, sizeof(xbuf));
+	buf_init_fixed(&t, tbuf, sizeof(tbuf));
 	if ((n = hex_decode(serial, sizeof(serial), r->serial)) <= 0) {
 		snprintf(cb->why, sizeof(cb->why), "crl: bad serial %s in store", r->serial);
 		goto fail;

@@ -15,9 +15,19 @@ buf_init(struct buf *b, size_t max)
 }
 
 void
+buf_init_fixed(struct buf *b, void *mem, size_t size)
+{
+	memset(b, 0, sizeof(*b));
+	b->data = mem;
+	b->cap = size;
+	b->max = size > 0 ? size - 1 : 0;
+	b->fixed = 1;
+}
+
+void
 buf_free(struct buf *b)
 {
-	if (b == NULL)
+	if (b == NULL || b->fixed)
 		return;
 	if (b->data != NULL) {
 		sodium_memzero(b->data, b->cap);
@@ -44,6 +54,8 @@ buf_reserve(struct buf *b, size_t n)
 	need = b->len + n + 1;
 	if (need <= b->cap)
 		return 0;
+	if (b->fixed)
+		return -1;
 	ncap = b->cap ? b->cap : 256;
 	while (ncap < need)
 		ncap *= 2;

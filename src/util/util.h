@@ -43,9 +43,12 @@ struct buf {
 	size_t len;
 	size_t cap;
 	size_t max;
+	int fixed; /* caller-owned memory: never reallocated nor freed */
 };
 
 void buf_init(struct buf *, size_t max);
+/* A buffer over caller memory (e.g. on the stack) of size bytes; holds at most size - 1. */
+void buf_init_fixed(struct buf *, void *mem, size_t size);
 void buf_free(struct buf *);     /* accepts zeroed buf; wipes contents */
 void buf_reset(struct buf *);    /* len = 0, keeps memory */
 int buf_append(struct buf *, const void *, size_t);  /* -1 when max would be exceeded */
