@@ -25,6 +25,8 @@
 struct signer_pending {
 	sem_t done; /* posted once, by the receiver or by whoever fails the stream */
 	int rc;
+	int queued; /* in the FIFO (qmu): not yet taken by the receiver or failed */
+	size_t len; /* payload bytes of the request */
 	uint32_t status;
 	struct buf resp;
 	char why[256];
@@ -49,15 +51,36 @@ client_fail_all(struct signer_client *c, const char *why)
 	while ((p = c->head) != NULL) {
 		c->head = p->next;
 		p->rc = -1;
+		p->queued = 0;
 		snprintf(p->why, sizeof(p->why), "%s", why);
 		sem_post(&p->done); /* p may vanish from here on */
 	}
 	c->tail = NULL;
+	c->queued = 0;
+}
+
+/*
+ * Gives a socket a send timeout, so that a write to a signer that stopped reading fails
+ * (EAGAIN) instead of blocking every caller behind the write lock for good.  Once per socket,
+ * not per request; a descriptor that is not a socket (tests) is left as it is.
+ */
+static void
+client_fd_setup(int fd, int timeout_ms)
+{
+	struct timeval tv;
+
+	if (fd == -1)
+		return;
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
 /*
  * The receiver: reads responses in order and completes the caller at the head of the FIFO.
- * When the stream breaks it fails everyone pending and waits for reset_fd().
+ * When the stream breaks it fails everyone pending and waits for reset_fd().  A socket that
+ * reset_fd() replaced while the receiver held it (rx_fd) is closed here, once the receiver
+ * has let go of it, so its number cannot be reused under a read.
  */
 static void *
 client_rx_main(void *arg)
@@ -72,12 +95,18 @@ client_rx_main(void *arg)
 
 	pthread_mutex_lock(&c->qmu);
 	for (;;) {
-		while (!c->stopping && (c->fd == -1 || c->broken))
-			pthread_cond_wait(&c->rxcv, &c->qmu);
+		if (c->rx_fd != -1 && c->rx_gen != c->gen) {
+			close(c->rx_fd); /* replaced: reset_fd() left it to us */
+			c->rx_fd = -1;
+		}
 		if (c->stopping)
 			break;
-		fd = c->fd;
-		gen = c->gen;
+		if (c->fd == -1 || c->broken) {
+			pthread_cond_wait(&c->rxcv, &c->qmu);
+			continue;
+		}
+		fd = c->rx_fd = c->fd;
+		gen = c->rx_gen = c->gen;
 		pthread_mutex_unlock(&c->qmu);
 
 		err_clear(&e);
@@ -88,6 +117,12 @@ client_rx_main(void *arg)
 			if (r == 0)
 				buf_free(&resp);
 			continue; /* a new socket arrived meanwhile: its callers are not ours */
+		}
+		if (c->broken) {
+			/* a late answer on a stream given up on (timeout): nobody's, dropped */
+			if (r == 0)
+				buf_free(&resp);
+			continue;
 		}
 		if (r != 0 || (p = c->head) == NULL) {
 			if (r == 0)
@@ -101,6 +136,8 @@ client_rx_main(void *arg)
 		c->head = p->next;
 		if (c->head == NULL)
 			c->tail = NULL;
+		p->queued = 0;
+		c->queued -= p->len;
 		pthread_mutex_unlock(&c->qmu);
 		p->status = status;
 		p->resp = resp;
@@ -119,6 +156,9 @@ signer_client_new(int fd)
 
 	c = xcalloc(1, sizeof(*c));
 	c->fd = fd;
+	c->rx_fd = -1;
+	c->timeout_ms = SIGNER_TIMEOUT_DEFAULT_MS;
+	client_fd_setup(fd, c->timeout_ms);
 	if (pthread_mutex_init(&c->wmu, NULL) != 0 || pthread_mutex_init(&c->qmu, NULL) != 0 ||
 	    pthread_cond_init(&c->rxcv, NULL) != 0)
 		fatalx("signer: pthread initialisation failed");
@@ -129,25 +169,45 @@ signer_client_new(int fd)
 }
 
 void
+signer_client_set_timeout(struct signer_client *c, int ms)
+{
+	pthread_mutex_lock(&c->wmu);
+	pthread_mutex_lock(&c->qmu);
+	c->timeout_ms = ms > 0 ? ms : 0;
+	client_fd_setup(c->fd, c->timeout_ms);
+	pthread_mutex_unlock(&c->qmu);
+	pthread_mutex_unlock(&c->wmu);
+}
+
+void
 signer_client_reset_fd(struct signer_client *c, int fd)
 {
-	int old;
+	int old, close_old = 0;
 
 	pthread_mutex_lock(&c->wmu);
 	pthread_mutex_lock(&c->qmu);
+	client_fd_setup(fd, c->timeout_ms);
 	old = c->fd;
 	c->fd = fd;
 	c->gen++;
 	c->broken = 0;
 	client_fail_all(c, "signer: connection lost (signer restarted)");
+	if (old != -1 && old != fd) {
+		/*
+		 * Wakes a receiver blocked on the old socket (or about to read it): it sees the
+		 * new generation and moves on.  While it may still read the old descriptor it
+		 * stays open — the receiver closes it — so its number cannot be handed to another
+		 * file under that read.  Done under qmu: the receiver may close it right after.
+		 */
+		shutdown(old, SHUT_RDWR);
+		close_old = c->rx_fd != old;
+	}
 	pthread_cond_broadcast(&c->rxcv);
 	pthread_mutex_unlock(&c->qmu);
 	pthread_mutex_unlock(&c->wmu);
-	/* wake a receiver blocked on the old socket; it sees the new generation and moves on */
-	if (old != -1 && old != fd) {
-		shutdown(old, SHUT_RDWR);
+	/* the receiver never held it (nor will: it reads c->fd) and no writer has it (wmu) */
+	if (close_old)
 		close(old);
-	}
 }
 
 void
@@ -158,9 +218,9 @@ signer_client_free(struct signer_client *c)
 	pthread_mutex_lock(&c->qmu);
 	c->stopping = 1;
 	pthread_cond_broadcast(&c->rxcv);
-	pthread_mutex_unlock(&c->qmu);
 	if (c->fd != -1)
 		shutdown(c->fd, SHUT_RDWR); /* the signer sees EOF; the receiver wakes */
+	pthread_mutex_unlock(&c->qmu);
 	if (c->rx_started)
 		pthread_join(c->rx, NULL);
 	if (c->fd != -1)
@@ -172,17 +232,50 @@ signer_client_free(struct signer_client *c)
 }
 
 /*
+ * The signer did not answer (or read) in time: gives up on the stream (qmu held).  Every
+ * queued caller fails, later calls fail at once (broken) and the socket is shut down — the
+ * receiver drops whatever still arrives on it, the signer sees EOF if it ever reads again.
+ */
+static void
+client_hang(struct signer_client *c, int ms, const char *what)
+{
+	char why[128];
+
+	snprintf(why, sizeof(why), "signer: no %s within %d ms (signer hung?)", what, ms);
+	c->broken = 1;
+	client_fail_all(c, why);
+	shutdown(c->fd, SHUT_RDWR);
+}
+
+/* A CLOCK_REALTIME deadline (sem_timedwait's clock) ms from now. */
+static void
+client_deadline(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/*
  * One request/response exchange, pipelined (see signer.h).  On success *status and resp are
  * set (resp is initialised here in every case).  A broken socket is ERR_INTERNAL "signer:
- * connection lost" for this caller and every caller queued with it.
+ * connection lost" for this caller and every caller queued with it; so is a timeout, "signer:
+ * no answer within N ms".
  */
 static int
 client_call(struct signer_client *c, uint32_t op, const unsigned char *p, size_t len,
 	    uint32_t *status, struct buf *resp, struct err *e)
 {
 	struct signer_pending me;
-	uint64_t t0 = client_nanos();
-	int fd, w;
+	struct timespec dl;
+	uint64_t t0 = client_nanos(), gen;
+	size_t ahead;
+	long wait_ms = 0;
+	int fd, w, r = 0, timeout, hung = 0;
 
 	memset(&me, 0, sizeof(me));
 	buf_init(resp, 0);
@@ -198,26 +291,59 @@ client_call(struct signer_client *c, uint32_t op, const unsigned char *p, size_t
 						       : "signer: connection lost (signer not running)");
 	}
 	fd = c->fd;
+	gen = c->gen;
+	timeout = c->timeout_ms;
 	/* queued before writing, so the FIFO is in the order the signer answers */
+	me.queued = 1;
+	me.len = len;
 	if (c->tail != NULL)
 		c->tail->next = &me;
 	else
 		c->head = &me;
 	c->tail = &me;
+	c->queued += len;
+	ahead = c->queued;
 	pthread_mutex_unlock(&c->qmu);
 	w = signer_frame_write(fd, op, p, len);
 	if (w == -1) {
 		/* a frame cut short leaves the stream unusable for everyone (me included) */
+		r = errno;
 		pthread_mutex_lock(&c->qmu);
-		c->broken = 1;
-		client_fail_all(c, "signer: connection lost (write failed)");
+		if (!c->broken && timeout > 0 && (r == EAGAIN || r == EWOULDBLOCK)) {
+			client_hang(c, timeout, "progress writing a request");
+			hung = 1;
+		} else {
+			c->broken = 1;
+			client_fail_all(c, "signer: connection lost (write failed)");
+			shutdown(fd, SHUT_RDWR);
+		}
 		pthread_mutex_unlock(&c->qmu);
-		shutdown(fd, SHUT_RDWR);
 	}
 	pthread_mutex_unlock(&c->wmu);
-	while (sem_wait(&me.done) == -1 && errno == EINTR)
-		;
+	if (timeout > 0) {
+		wait_ms = timeout + (long)(ahead >> 20) * SIGNER_TIMEOUT_MS_PER_MIB;
+		client_deadline(&dl, wait_ms);
+		while ((r = sem_timedwait(&me.done, &dl)) == -1 && errno == EINTR)
+			;
+		if (r == -1) {
+			pthread_mutex_lock(&c->qmu);
+			/* still queued: no answer in time (else the answer is being handed over) */
+			if (me.queued) {
+				client_hang(c, (int)wait_ms, "answer");
+				hung = 1;
+			}
+			pthread_mutex_unlock(&c->qmu);
+		}
+	}
+	if (timeout <= 0 || r == -1)
+		while (sem_wait(&me.done) == -1 && errno == EINTR)
+			;
 	sem_destroy(&me.done);
+	if (hung) {
+		__atomic_add_fetch(&c->hangs, 1, __ATOMIC_RELAXED);
+		if (c->on_hang != NULL)
+			c->on_hang(gen);
+	}
 	t0 = client_nanos() - t0;
 	__atomic_add_fetch(&c->requests, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&c->nanos, t0, __ATOMIC_RELAXED);

@@ -78,27 +78,54 @@ int signer_proc(int fd, const struct conf *);
  * caller.  So the signer works through queued requests back to back and no caller's wake-up
  * sits in the serial path.  A broken stream fails every pending caller until
  * signer_client_reset_fd() swaps in a new socket after a restart.
+ *
+ * Timeout: a caller waits at most timeout_ms (plus SIGNER_TIMEOUT_MS_PER_MIB for each MiB
+ * queued up to and including its own request, so a large CRL is not taken for a hang), and
+ * a write that makes no progress for timeout_ms fails too.  Either means the signer is hung
+ * (or hopelessly behind): the stream is declared broken at once — every queued caller fails
+ * with "signer: no answer within N ms", later calls fail at once, the socket is shut down,
+ * and nothing read from it is ever handed to a caller again (an answer that arrives late is
+ * discarded, never given to the next caller in line).  on_hang(gen) is then called once, from
+ * the caller that noticed, so the owner can have the signer killed and replaced; gen counts
+ * the reset_fd() calls, which tells the supervisor which signer it means.
+ *
+ * Descriptors: the client owns fd.  When reset_fd() replaces a socket that the receiver is
+ * reading (or about to read), it only shuts it down and leaves closing it to the receiver,
+ * which does so once it has let go of it — a descriptor number is never reused while the
+ * receiver may still read it.
  */
+#define SIGNER_TIMEOUT_DEFAULT_MS 10000
+#define SIGNER_TIMEOUT_MS_PER_MIB 100
+
 struct signer_pending;
 
 struct signer_client {
 	int fd;
 	pthread_mutex_t wmu;  /* one writer at a time; taken before qmu */
-	pthread_mutex_t qmu;  /* fd, gen, broken, the FIFO, stats */
+	pthread_mutex_t qmu;  /* fd, gen, broken, rx_fd, the FIFO, queued, stats */
 	pthread_cond_t rxcv;  /* the receiver waits here for a (new) connection */
 	pthread_t rx;
 	int rx_started;
 	int stopping;
 	int broken;
 	uint64_t gen;         /* bumped by reset_fd */
+	int rx_fd;            /* the socket the receiver reads or is about to (-1: none) */
+	uint64_t rx_gen;      /* the generation rx_fd belongs to */
 	struct signer_pending *head, *tail;
+	size_t queued;        /* payload bytes of the requests in the FIFO */
+	int timeout_ms;       /* 0: wait for ever */
 	void (*on_latency)(double seconds); /* optional: each request's time (metrics) */
+	void (*on_hang)(uint64_t gen);      /* optional: the signer of stream gen is hung */
+	uint64_t hangs;       /* timeouts seen (atomic) */
 	uint64_t requests;    /* atomic */
 	uint64_t nanos;       /* total time callers spent on a request (atomic) */
 };
 
+/* A new client has the default timeout (SIGNER_TIMEOUT_DEFAULT_MS). */
 struct signer_client *signer_client_new(int fd);
 void signer_client_reset_fd(struct signer_client *, int fd);
+/* ms > 0, or 0 to wait for ever; call before the client is shared between threads. */
+void signer_client_set_timeout(struct signer_client *, int ms);
 void signer_client_free(struct signer_client *); /* closes fd; accepts NULL */
 int signer_ping(struct signer_client *, struct err *);
 /* On success *sig is malloc'ed (caller frees) and *siglen set. */

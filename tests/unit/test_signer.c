@@ -3,11 +3,15 @@
  * every refusal rule, the fatal framing cases (exit status 3), key loading failures, and a
  * 1,000,000-entry CRL.  SHOMEI_SIGNER_BENCH=1 also prints throughput figures.
  */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
@@ -597,6 +601,438 @@ test_frame_errors(void **state)
 	assert_int_equal(frame_raw(zero, sizeof(zero), &e), -1);
 	assert_msg(&e, "unknown op 0");
 	assert_int_equal(frame_raw(NULL, 0, &e), 1);
+}
+
+/*
+ * A fake signer end on a socketpair, for the client tests: reads requests and, when answer
+ * is set, answers each at once (PING with "pong", a signing op with its own payload — the
+ * last 64 bytes of a longer one — so a caller can tell its answer from another's); otherwise it holds them unanswered, like a
+ * hung signer.  Ends at EOF.
+ */
+struct fake_signer {
+	int fd;
+	int answer;   /* 1: answer, 0: read and hold, -1: do not even read */
+	int delay_ms; /* before each answer */
+	int nreq;     /* requests read (atomic) */
+	pthread_t th;
+};
+
+/* Waits, reading nothing, until the peer shuts the stream down (POLLHUP). */
+static void
+pause_until_eof(int fd)
+{
+	struct pollfd pfd;
+
+	pfd.fd = fd;
+	pfd.events = 0; /* only POLLHUP: both directions shut down or closed */
+	while (poll(&pfd, 1, -1) != 1 || (pfd.revents & (POLLHUP | POLLERR)) == 0)
+		;
+}
+
+static void *
+fake_signer_main(void *arg)
+{
+	struct fake_signer *fs = arg;
+	struct buf req;
+	struct err e;
+	uint32_t op;
+
+	for (;;) {
+		err_clear(&e);
+		if (fs->answer == -1) {
+			pause_until_eof(fs->fd);
+			break;
+		}
+		if (signer_frame_read_kind(fs->fd, SIGNER_FRAME_REQUEST, -1, &op, &req, &e) != 0)
+			break;
+		__atomic_add_fetch(&fs->nreq, 1, __ATOMIC_RELAXED);
+		if (fs->delay_ms > 0)
+			usleep((useconds_t)fs->delay_ms * 1000);
+		if (fs->answer) {
+			if (op == SIGNER_OP_PING)
+				signer_frame_write(fs->fd, SIGNER_STATUS_OK, "pong", 4);
+			else if (req.len <= 64)
+				signer_frame_write(fs->fd, SIGNER_STATUS_OK, req.data, req.len);
+			else
+				signer_frame_write(fs->fd, SIGNER_STATUS_OK,
+						   req.data + req.len - 64, 64);
+		}
+		buf_free(&req);
+	}
+	buf_free(&req);
+	return NULL;
+}
+
+/* Starts a fake signer; *client_fd is the end to give the client. */
+static void
+fake_signer_start_delay(struct fake_signer *fs, int answer, int delay_ms, int *client_fd)
+{
+	int sv[2];
+
+	memset(fs, 0, sizeof(*fs));
+	fs->delay_ms = delay_ms;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	fs->fd = sv[1];
+	fs->answer = answer;
+	*client_fd = sv[0];
+	assert_int_equal(pthread_create(&fs->th, NULL, fake_signer_main, fs), 0);
+}
+
+static void
+fake_signer_start(struct fake_signer *fs, int answer, int *client_fd)
+{
+	fake_signer_start_delay(fs, answer, 0, client_fd);
+}
+
+/* Waits for the fake's end of the stream (the client closed or shut down its end). */
+static void
+fake_signer_stop(struct fake_signer *fs)
+{
+	pthread_join(fs->th, NULL);
+	close(fs->fd);
+}
+
+/*
+ * read() for the whole test program, so that test_reset_fd_reuse can act in the window
+ * between the receiver thread picking up a socket and reading it: while tu_stall.fd is set,
+ * the first read() of that descriptor waits, before the system call, until the test lets it
+ * go.  Every other read() goes straight to the system call.
+ */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int fd; /* -1: stall nothing */
+	int held;
+	int release;
+} tu_stall = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, -1, 0, 0};
+
+ssize_t
+read(int fd, void *p, size_t n)
+{
+	if (fd != -1 && __atomic_load_n(&tu_stall.fd, __ATOMIC_ACQUIRE) == fd) {
+		pthread_mutex_lock(&tu_stall.mu);
+		if (tu_stall.fd == fd) {
+			tu_stall.fd = -1;
+			tu_stall.held = 1;
+			pthread_cond_broadcast(&tu_stall.cv);
+			while (!tu_stall.release)
+				pthread_cond_wait(&tu_stall.cv, &tu_stall.mu);
+		}
+		pthread_mutex_unlock(&tu_stall.mu);
+	}
+	return syscall(SYS_read, fd, p, n);
+}
+
+/* Open descriptors of this process (to see that handed-over sockets are closed, not leaked). */
+static int
+tu_open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n - 1; /* the directory's own */
+}
+
+/*
+ * signer_client_reset_fd() while the receiver is about to read the socket it replaces: that
+ * descriptor must stay open until the receiver has let go of it.  Closed any earlier, its
+ * number goes to the next descriptor the process opens (a store connection, say) and the
+ * receiver reads that.  The receiver is held just before its read of socket B; B is replaced
+ * by C; a victim socket pair opened then takes the lowest free numbers (B's, if B was
+ * closed); once the receiver goes on, the bytes put in the victims must all still be there.
+ */
+static void
+test_reset_fd_reuse(void **state)
+{
+	struct signer_client *cl;
+	struct fake_signer fs;
+	struct timespec dl;
+	struct err e;
+	int a[2], b[2], c[2], vic[2], i, avail, stolen = 0, fds0, fd;
+
+	(void)state;
+	fds0 = tu_open_fds();
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, b), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, c), 0);
+	cl = signer_client_new(a[0]);
+	pthread_mutex_lock(&tu_stall.mu);
+	tu_stall.held = tu_stall.release = 0;
+	__atomic_store_n(&tu_stall.fd, b[0], __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&tu_stall.mu);
+	signer_client_reset_fd(cl, b[0]); /* the receiver leaves A and stops before reading B */
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 10;
+	pthread_mutex_lock(&tu_stall.mu);
+	while (!tu_stall.held)
+		if (pthread_cond_timedwait(&tu_stall.cv, &tu_stall.mu, &dl) != 0)
+			break;
+	assert_true(tu_stall.held);
+	pthread_mutex_unlock(&tu_stall.mu);
+	signer_client_reset_fd(cl, c[0]);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, vic), 0);
+	assert_int_equal(write(vic[0], "v", 1), 1);
+	assert_int_equal(write(vic[1], "v", 1), 1);
+	pthread_mutex_lock(&tu_stall.mu);
+	tu_stall.release = 1;
+	pthread_cond_broadcast(&tu_stall.cv);
+	pthread_mutex_unlock(&tu_stall.mu);
+	usleep(100000); /* the receiver reads whatever B's number now is */
+	for (i = 0; i < 2; i++) {
+		avail = -1;
+		assert_int_equal(ioctl(vic[i], FIONREAD, &avail), 0);
+		stolen += avail != 1;
+	}
+	shutdown(vic[0], SHUT_RDWR); /* a receiver stuck on the victim gets EOF */
+	close(vic[0]);
+	close(vic[1]);
+	if (stolen)
+		fail_msg("the receiver read %d socket(s) it did not own", stolen);
+	/* the client works on the newest socket; every replaced one was closed by whoever
+	 * held it last */
+	fake_signer_start(&fs, 1, &fd);
+	signer_client_reset_fd(cl, fd);
+	err_clear(&e);
+	assert_int_equal(signer_ping(cl, &e), 0);
+	signer_client_free(cl);
+	fake_signer_stop(&fs);
+	close(a[1]);
+	close(b[1]);
+	close(c[1]);
+	close(c[0]);
+	assert_int_equal(tu_open_fds(), fds0);
+}
+
+/* ---- timeouts: a signer that stops answering ---- */
+
+static int tu_hangs;
+static uint64_t tu_hang_gen;
+
+static void
+tu_on_hang(uint64_t gen)
+{
+	__atomic_add_fetch(&tu_hangs, 1, __ATOMIC_RELAXED);
+	tu_hang_gen = gen;
+}
+
+struct hung_call {
+	struct signer_client *cl;
+	unsigned char tbs[16];
+	int rc;
+	struct err e;
+	double secs;
+};
+
+static void *
+hung_call_main(void *arg)
+{
+	struct hung_call *h = arg;
+	unsigned char *sig = NULL;
+	size_t siglen = 0;
+	double t0 = tu_now();
+
+	err_clear(&h->e);
+	h->rc = signer_sign(h->cl, SIGNER_OP_SIGN_TSA, h->tbs, sizeof(h->tbs), &sig, &siglen,
+			    &h->e);
+	h->secs = tu_now() - t0;
+	free(sig);
+	return NULL;
+}
+
+/*
+ * A signer that reads requests and never answers (a stuck PKCS#11 device): four callers at
+ * once all fail within the timeout with a clear error, the owner hears of it once, later
+ * calls fail at once, an answer arriving late reaches nobody, and after reset_fd() every
+ * caller gets its own answer again.
+ */
+static void
+test_client_timeout(void **state)
+{
+	struct signer_client *cl;
+	struct fake_signer hung, good;
+	struct hung_call h[4];
+	pthread_t th[4];
+	unsigned char mine[16], *sig = NULL;
+	size_t siglen = 0;
+	struct err e;
+	double t0;
+	int fd, i, fds0;
+
+	(void)state;
+	fds0 = tu_open_fds();
+	tu_hangs = 0;
+	fake_signer_start(&hung, 0, &fd);
+	cl = signer_client_new(fd);
+	assert_int_equal(cl->timeout_ms, SIGNER_TIMEOUT_DEFAULT_MS);
+	signer_client_set_timeout(cl, 300);
+	cl->on_hang = tu_on_hang;
+	alarm(60); /* a caller that waits for ever must fail the test, not hang it */
+	for (i = 0; i < 4; i++) {
+		memset(&h[i], 0, sizeof(h[i]));
+		h[i].cl = cl;
+		memset(h[i].tbs, 'a' + i, sizeof(h[i].tbs));
+		assert_int_equal(pthread_create(&th[i], NULL, hung_call_main, &h[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(h[i].rc, -1);
+		assert_int_equal(h[i].e.code, ERR_INTERNAL);
+		assert_msg(&h[i].e, "signer: no answer within 300 ms");
+		if (h[i].secs < 0.25 || h[i].secs > 3.0)
+			fail_msg("caller %d failed after %.3f s (timeout 0.3 s)", i, h[i].secs);
+	}
+	assert_int_equal(__atomic_load_n(&tu_hangs, __ATOMIC_RELAXED), 1);
+	assert_int_equal(tu_hang_gen, 0);
+	assert_int_equal(cl->hangs, 1);
+	/* the stream is given up: the fake sees EOF, an answer it sends now goes nowhere */
+	fake_signer_stop(&hung);
+	/* until a new signer arrives, callers fail at once instead of queueing behind it */
+	memset(mine, 'z', sizeof(mine));
+	t0 = tu_now();
+	err_clear(&e);
+	assert_int_equal(signer_sign(cl, SIGNER_OP_SIGN_TSA, mine, sizeof(mine), &sig, &siglen, &e),
+			 -1);
+	assert_true(tu_now() - t0 < 0.2);
+	assert_msg(&e, "signer: connection lost");
+	/* a new signer: each caller gets its own answer (the fake echoes the payload) */
+	fake_signer_start(&good, 1, &fd);
+	signer_client_reset_fd(cl, fd);
+	err_clear(&e);
+	assert_int_equal(signer_sign(cl, SIGNER_OP_SIGN_TSA, mine, sizeof(mine), &sig, &siglen, &e),
+			 0);
+	assert_int_equal(siglen, sizeof(mine));
+	assert_memory_equal(sig, mine, sizeof(mine));
+	free(sig);
+	assert_int_equal(signer_ping(cl, &e), 0);
+	assert_int_equal(__atomic_load_n(&tu_hangs, __ATOMIC_RELAXED), 1);
+	alarm(0);
+	signer_client_free(cl);
+	fake_signer_stop(&good);
+	assert_int_equal(tu_open_fds(), fds0);
+}
+
+/*
+ * The hung signer answers the timed-out request after all, on the same stream, before the
+ * next caller's answer: that late answer must not be taken for the next caller's.  The
+ * stream was given up, so the next caller fails cleanly (no data) rather than receiving
+ * another request's signature; the late bytes are drained and dropped.
+ */
+static void
+test_client_late_answer(void **state)
+{
+	struct signer_client *cl;
+	unsigned char a[16], b[16], *sig = NULL;
+	size_t siglen = 0;
+	struct buf req;
+	struct err e;
+	uint32_t op;
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	cl = signer_client_new(sv[0]);
+	signer_client_set_timeout(cl, 200);
+	alarm(60);
+	memset(a, 'A', sizeof(a));
+	memset(b, 'B', sizeof(b));
+	err_clear(&e);
+	assert_int_equal(signer_sign(cl, SIGNER_OP_SIGN_TSA, a, sizeof(a), &sig, &siglen, &e), -1);
+	assert_msg(&e, "signer: no answer within 200 ms");
+	/* the "signer" wakes up: reads A's request and answers it */
+	err_clear(&e);
+	assert_int_equal(signer_frame_read_kind(sv[1], SIGNER_FRAME_REQUEST, 1000, &op, &req, &e),
+			 0);
+	assert_memory_equal(req.data, a, sizeof(a));
+	buf_free(&req);
+	(void)signer_frame_write(sv[1], SIGNER_STATUS_OK, a, sizeof(a));
+	err_clear(&e);
+	sig = NULL;
+	assert_int_equal(signer_sign(cl, SIGNER_OP_SIGN_TSA, b, sizeof(b), &sig, &siglen, &e), -1);
+	assert_null(sig);
+	assert_int_equal(e.code, ERR_INTERNAL);
+	alarm(0);
+	signer_client_free(cl);
+	close(sv[1]);
+}
+
+/*
+ * A signer that does not even read: a request larger than the socket buffer cannot be
+ * written.  The write gives up after the timeout (no progress), rather than holding the
+ * write lock, and every other caller with it, for good.
+ */
+static void
+test_client_write_stall(void **state)
+{
+	struct signer_client *cl;
+	struct fake_signer fs;
+	unsigned char *big, *sig = NULL;
+	size_t len = 4u << 20, siglen = 0;
+	struct err e;
+	double t0, secs;
+	int fd;
+
+	(void)state;
+	big = xcalloc(1, len);
+	fake_signer_start(&fs, -1, &fd);
+	cl = signer_client_new(fd);
+	signer_client_set_timeout(cl, 300);
+	alarm(60);
+	err_clear(&e);
+	t0 = tu_now();
+	assert_int_equal(signer_sign(cl, SIGNER_OP_SIGN_CRL, big, len, &sig, &siglen, &e), -1);
+	secs = tu_now() - t0;
+	assert_msg(&e, "signer: no progress writing a request within 300 ms");
+	if (secs < 0.25 || secs > 3.0)
+		fail_msg("the stalled write failed after %.3f s (timeout 0.3 s)", secs);
+	assert_int_equal(cl->hangs, 1);
+	alarm(0);
+	signer_client_free(cl);
+	fake_signer_stop(&fs);
+	free(big);
+}
+
+/*
+ * A large request (a big CRL) is given more time: SIGNER_TIMEOUT_MS_PER_MIB per MiB queued.
+ * An 8 MiB request answered after 0.6 s succeeds under a 0.3 s timeout (0.3 + 0.8 s), while a
+ * small one answered as slowly fails.
+ */
+static void
+test_client_timeout_large(void **state)
+{
+	struct signer_client *cl;
+	struct fake_signer fs;
+	unsigned char *big, *sig = NULL, small[16];
+	size_t len = 8u << 20, siglen = 0;
+	struct err e;
+	int fd;
+
+	(void)state;
+	big = xcalloc(1, len);
+	big[len - 1] = 0x42;
+	fake_signer_start_delay(&fs, 1, 600, &fd);
+	cl = signer_client_new(fd);
+	signer_client_set_timeout(cl, 300);
+	alarm(60);
+	err_clear(&e);
+	if (signer_sign(cl, SIGNER_OP_SIGN_CRL, big, len, &sig, &siglen, &e) == -1)
+		fail_msg("8 MiB request: %s", e.msg);
+	assert_int_equal(siglen, 64);
+	assert_memory_equal(sig, big + len - 64, 64);
+	free(sig);
+	sig = NULL;
+	memset(small, 's', sizeof(small));
+	assert_int_equal(signer_sign(cl, SIGNER_OP_SIGN_TSA, small, sizeof(small), &sig, &siglen,
+				     &e), -1);
+	assert_msg(&e, "signer: no answer within 300 ms");
+	alarm(0);
+	signer_client_free(cl);
+	fake_signer_stop(&fs);
+	free(big);
 }
 
 static void
@@ -1531,6 +1967,11 @@ main(void)
 	    cmocka_unit_test(test_frame_roundtrip),
 	    cmocka_unit_test(test_frame_errors),
 	    cmocka_unit_test(test_der_reader),
+	    cmocka_unit_test(test_reset_fd_reuse),
+	    cmocka_unit_test(test_client_timeout),
+	    cmocka_unit_test(test_client_late_answer),
+	    cmocka_unit_test(test_client_write_stall),
+	    cmocka_unit_test(test_client_timeout_large),
 	};
 	const struct CMUnitTest p256[] = {
 	    cmocka_unit_test(test_ping),
