@@ -117,15 +117,21 @@ api_problem_err(struct api_ctx *c, const struct api_error *ae)
 	return api_problem(c, ae->prob, ae->detail);
 }
 
-/* A 500/503: the message goes to the log, the client gets no internals. */
+/*
+ * A 500/503: the message goes to the log, the client gets no internals.  A 503 (store or
+ * signer unavailable, e.g. a hung signer being replaced) says when to try again.
+ */
 static int
 api_internal(struct api_ctx *c, enum api_prob p, const char *what, const struct err *e)
 {
+	static const char *const retry[] = {"Retry-After", "5", NULL};
+
 	log_warn("api: %s: %s", what, e->msg);
-	return api_problem(c, p,
-			   p == API_PROB_UNAVAILABLE
-			       ? "the CA cannot answer right now; try again shortly"
-			       : "the request could not be completed; the server log has details");
+	return api_problem_hdrs(c, p,
+				p == API_PROB_UNAVAILABLE
+				    ? "the CA cannot answer right now; try again shortly"
+				    : "the request could not be completed; the server log has details",
+				p == API_PROB_UNAVAILABLE ? retry : NULL);
 }
 
 /* A JSON body (takes the reference to j). */

@@ -1,8 +1,10 @@
 /* ca: loading an instance (configuration, CA certificates, signer) for the CLI and serve. */
+#include <sys/wait.h>
+
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include <openssl/pem.h>
 
@@ -17,6 +19,7 @@ const char *const ca_conf_keys[] = {
 	"pkcs11.module", "pkcs11.pin", "pkcs11.pin_env",
 	"profile.", "crl.", "http.", "listen.", "serve.", "ocsp.", "tsa.", "mail.", "portal.",
 	"acme.", "api.", "test.",
+	"signer.timeout_ms",
 	NULL,
 };
 
@@ -90,6 +93,9 @@ ca_open(const char *datadir, unsigned flags, struct ca **out, struct err *e)
 	if (conf_get_long(&ca->conf, "crl.hours", 24, 1, 24 * 366, &ca->crl_hours, e) == -1 ||
 	    conf_get_long(&ca->conf, "crl.delta_hours", 1, 1, 24 * 31, &ca->crl_delta_hours, e) == -1)
 		goto out;
+	if (conf_get_long(&ca->conf, "signer.timeout_ms", SIGNER_TIMEOUT_DEFAULT_MS, 100, 600000,
+			  &ca->signer_timeout_ms, e) == -1)
+		goto out;
 	if (profile_configure(&ca->conf, e) == -1)
 		goto out;
 	if ((ca->cert = ca_cert_load(&ca->conf, "ca.cert", 1, e)) == NULL)
@@ -117,6 +123,8 @@ ca_open(const char *datadir, unsigned flags, struct ca **out, struct err *e)
 	if ((flags & CA_OPEN_SIGNER) &&
 	    signer_spawn(&ca->conf, &ca->signer, &ca->signer_pid, e) == -1)
 		goto out;
+	if (ca->signer != NULL)
+		signer_client_set_timeout(ca->signer, (int)ca->signer_timeout_ms);
 	*out = ca;
 	ca = NULL;
 	rc = 0;
@@ -133,6 +141,9 @@ ca_close(struct ca *ca)
 		return;
 	ca_batch_stop(ca);
 	if (ca->signer != NULL) {
+		/* a signer that stopped answering would not see the EOF either: kill it */
+		if (ca->signer_pid > 0 && __atomic_load_n(&ca->signer->hangs, __ATOMIC_RELAXED) > 0)
+			kill(ca->signer_pid, SIGKILL);
 		signer_client_free(ca->signer); /* EOF ends the signer */
 		ca->signer = NULL;
 	}

@@ -40,6 +40,7 @@ struct ca {
 	struct x509_issuer issuer;
 	struct signer_client *signer; /* NULL unless opened with CA_OPEN_SIGNER or attached */
 	pid_t signer_pid;
+	long signer_timeout_ms; /* signer.timeout_ms: longest wait for a signer answer */
 	long crl_hours;       /* CRL nextUpdate - thisUpdate */
 	long crl_delta_hours; /* delta CRL validity */
 	struct ca_batch *batch; /* group commit, when started */

@@ -100,6 +100,7 @@ struct gen {
 	pid_t wpid;
 	time_t signer_started;
 	int signer_fast_deaths;
+	unsigned handovers; /* signer sockets sent to this web process since it started */
 };
 
 struct super {
@@ -179,6 +180,7 @@ gen_spawn_web(struct super *s, struct gen *g, struct err *e)
 		close(g->ctl);
 	g->ctl = sv[0];
 	g->wpid = pid;
+	g->handovers = 0;
 	/* the web process says "R" once it listens; EOF means it could not start */
 	pfd.fd = g->ctl;
 	pfd.events = POLLIN;
@@ -247,6 +249,8 @@ super_reap(struct super *s, int stopping)
 			}
 			if (s->cur.ctl != -1 && serve_fd_send(s->cur.ctl, s->cur.sfd) == -1)
 				log_warn("could not hand the new signer to the web process");
+			else if (s->cur.ctl != -1)
+				s->cur.handovers++;
 		} else if (pid == s->cur.wpid) {
 			s->cur.wpid = -1;
 			if (stopping) {
@@ -273,6 +277,36 @@ super_reap(struct super *s, int stopping)
 				log_warn("web restart failed: %s", e.msg);
 		}
 	}
+}
+
+/*
+ * SIGUSR1 from a web process (sigqueue(); the value says which of its signer streams: 0 the
+ * first, n the n-th handed over): that signer did not answer within signer.timeout_ms and
+ * the web process has given its stream up.  A hung signer (a stuck PKCS#11 device, a stopped
+ * process) never exits by itself, so it is killed here; super_reap() then starts a new one
+ * and hands it over as after any other signer death.  A notice about a signer replaced in
+ * the meantime is stale and ignored, and so is a signal from any other process.
+ */
+static void
+super_signer_hung(struct super *s, const siginfo_t *si)
+{
+	struct gen *g = NULL;
+
+	if (si->si_code != SI_QUEUE || si->si_pid <= 0)
+		return;
+	if (si->si_pid == s->cur.wpid)
+		g = &s->cur;
+	else if (si->si_pid == s->old.wpid)
+		g = &s->old;
+	if (g == NULL || g->spid <= 0)
+		return;
+	if ((unsigned)si->si_value.sival_int != g->handovers) {
+		log_info("signer timeout reported for a signer already replaced; ignored");
+		return;
+	}
+	log_warn("signer (pid %ld) did not answer the web process in time (signer.timeout_ms); "
+		 "killing it", (long)g->spid);
+	kill(g->spid, SIGKILL); /* reaped and replaced by super_reap() */
 }
 
 /*
@@ -351,6 +385,7 @@ serve_main(const struct serve_opts *co)
 	struct serve_opts opts = *co, *o = &opts;
 	struct super s;
 	struct err e;
+	siginfo_t si;
 	sigset_t set;
 	int sig, rc = ERR_INTERNAL, i;
 	struct timespec ts = {1, 0};
@@ -365,6 +400,7 @@ serve_main(const struct serve_opts *co)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGUSR1); /* a web process reports a hung signer */
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -376,9 +412,14 @@ serve_main(const struct serve_opts *co)
 		goto fail;
 	log_info("shomei serve: supervisor pid %ld", (long)getpid());
 	for (;;) {
-		sig = sigtimedwait(&set, NULL, &ts);
+		memset(&si, 0, sizeof(si));
+		sig = sigtimedwait(&set, &si, &ts);
 		if (sig == SIGCHLD || sig == -1) {
 			super_reap(&s, 0);
+			continue;
+		}
+		if (sig == SIGUSR1) {
+			super_signer_hung(&s, &si);
 			continue;
 		}
 		if (sig == SIGHUP) {

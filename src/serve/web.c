@@ -29,6 +29,7 @@
 struct web {
 	struct ca *ca;
 	int ctl;
+	pid_t supervisor;         /* our parent, which replaces a hung signer */
 	struct mail_sender *mail; /* delivers the outgoing mail queue */
 };
 
@@ -131,6 +132,26 @@ web_signer_latency(double secs)
 	metrics_observe("shomei_signer_latency_seconds", secs);
 }
 
+/*
+ * The signer of stream gen (0: the first, n: the n-th the supervisor handed over) did not
+ * answer within signer.timeout_ms, and the client has given that stream up.  A hung signer
+ * does not exit by itself, so the supervisor is asked to kill it: SIGUSR1 with gen as its
+ * value, which lets the supervisor ignore a notice about a signer it has replaced already.
+ * Called from the request thread that noticed (once per stream).
+ */
+static void
+web_signer_hang(uint64_t gen)
+{
+	union sigval v;
+
+	metrics_count("shomei_signer_timeouts_total", NULL, 1);
+	log_warn("web: the signer did not answer within %ld ms; asking the supervisor to replace "
+		 "it", web.ca->signer_timeout_ms);
+	v.sival_int = (int)gen;
+	if (getppid() != web.supervisor || sigqueue(web.supervisor, SIGUSR1, v) == -1)
+		log_warn("web: cannot reach the supervisor to replace the signer");
+}
+
 /* Receives replacement signer sockets from the supervisor. */
 static void *
 web_ctl_main(void *arg)
@@ -194,10 +215,13 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 	err_clear(&e);
 	memset(&web, 0, sizeof(web));
 	web.ctl = ctl_fd;
+	web.supervisor = getppid();
 	if (ca_open(o->datadir, 0, &web.ca, &e) == -1)
 		goto out;
 	web.ca->signer = signer_client_new(dup(signer_fd));
+	signer_client_set_timeout(web.ca->signer, (int)web.ca->signer_timeout_ms);
 	web.ca->signer->on_latency = web_signer_latency;
+	web.ca->signer->on_hang = web_signer_hang;
 	close(signer_fd);
 	/* concurrent issuances (API, portal) share one durable commit */
 	if (ca_batch_start(web.ca, 256, &e) == -1)
@@ -216,6 +240,9 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 	metrics_help("shomei_http_requests_total", "counter", "HTTP requests by route and status");
 	metrics_help("shomei_signer_latency_seconds", "histogram",
 		     "time of one signer request, as the web process sees it");
+	metrics_help("shomei_signer_timeouts_total", "counter",
+		     "signer streams given up because the signer did not answer in time");
+	metrics_count("shomei_signer_timeouts_total", NULL, 0);
 	memset(&hl, 0, sizeof(hl));
 	hl.threads = (unsigned)threads;
 	hl.max_connections = (unsigned)conns;

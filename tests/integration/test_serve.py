@@ -1,5 +1,6 @@
 """`shomei serve`: supervisor, signer and web process; /healthz; restart; clean stop."""
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -163,3 +164,82 @@ def test_web_crash_gets_a_fresh_signer(server):
                     and get(url + "/healthz")[0] == 200)
         assert wait_for(healthy, 30), "web not restarted with a working signer"
         assert children(proc.pid).get("shomei-signer") != kids["shomei-signer"]
+
+
+def test_hung_signer_fails_fast_and_is_replaced(ca, tmp_path):
+    """A signer that stops answering (SIGSTOP: a stuck PKCS#11 device looks the same) must not
+    hold HTTP threads: what needs it fails within signer.timeout_ms — /healthz and the API
+    with 503 (+ Retry-After), OCSP with tryLater — the supervisor kills the hung signer and
+    starts a new one, and signing works again."""
+    import threading
+    from cryptography.x509 import ocsp
+    from conftest import make_csr, start_server, stop_server
+    from test_api import Api, org_key
+    from test_ocsp import build_request, issue, post
+
+    _, cert = issue(ca, tmp_path, "ocsp.example.com")
+    key = org_key(ca, "HUNG")
+    csr, _ = make_csr(tmp_path, subj="/CN=www.example.com", san="DNS:www.example.com")
+    srv = start_server(ca, extra_conf="signer.timeout_ms = 1000")
+    api = Api(srv, key)
+    stopped = None
+    try:
+        stopped = children(srv.proc.pid)["shomei-signer"]
+        os.kill(stopped, signal.SIGSTOP)
+        results = {}
+
+        def timed(name, fn):
+            t0 = time.time()
+            try:
+                results[name] = (fn(), time.time() - t0)
+            except Exception as ex:  # a hang shows up as the client's timeout
+                results[name] = (ex, time.time() - t0)
+
+        def ocsp_nonce():
+            body = build_request(ca.path("certs", "issuing.pem"), [cert],
+                                 nonce=os.urandom(16))
+            st, _, der = post(srv, body)
+            return st, ocsp.load_der_ocsp_response(der).response_status
+
+        jobs = {
+            "healthz1": lambda: get(srv.http + "/healthz", timeout=15)[0],
+            "healthz2": lambda: get(srv.http + "/healthz", timeout=15)[0],
+            "ocsp": ocsp_nonce,
+            "api": lambda: api.issue(csr),
+        }
+        ts = [threading.Thread(target=timed, args=(n, f)) for n, f in jobs.items()]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(30)
+        for name, (res, secs) in results.items():
+            assert not isinstance(res, Exception), (name, res, secs)
+            assert secs < 5, (name, secs)  # the timeout is 1 s
+        assert results["healthz1"][0] == 503 and results["healthz2"][0] == 503
+        assert results["ocsp"][0] == (200, ocsp.OCSPResponseStatus.TRY_LATER)
+        r = results["api"][0]
+        assert r.status_code == 503 and r.headers.get("Retry-After") == "5", (r, r.text)
+        assert r.json()["type"] == "urn:shomei:problem:unavailable"
+
+        # the supervisor killed the stopped signer (and reaped it) and started a new one
+        def replaced():
+            k = children(srv.proc.pid)
+            return (k.get("shomei-signer") not in (None, stopped)
+                    and get(srv.http + "/healthz")[0] == 200)
+        assert wait_for(replaced, 30), srv.log_text()
+        assert not os.path.exists(f"/proc/{stopped}")
+        log = srv.log_text()
+        assert "did not answer the web process in time" in log, log
+        assert "web: switched to the restarted signer" in log, log
+        # and everything signs again
+        st, _, der = post(srv, build_request(ca.path("certs", "issuing.pem"), [cert],
+                                             nonce=os.urandom(16)))
+        assert ocsp.load_der_ocsp_response(der).response_status == \
+            ocsp.OCSPResponseStatus.SUCCESSFUL
+        assert api.issue(csr).status_code == 201
+        metrics = get(srv.http + "/metrics")[1].decode()
+        assert re.search(r"^shomei_signer_timeouts_total(\{\})? 1$", metrics, re.M), metrics
+    finally:
+        if stopped is not None and os.path.exists(f"/proc/{stopped}"):
+            os.kill(stopped, signal.SIGCONT)
+        stop_server(srv)
