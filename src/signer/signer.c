@@ -375,6 +375,8 @@ out:
 /*
  * SIGN_OCSP: the ResponseData must parse whole, and its responderID must name the OCSP
  * certificate (byName: its subject; byKey: SHA-1 of its subjectPublicKey).
+ * Not checked (yet): producedAt/thisUpdate/nextUpdate against this process's clock; see
+ * "Known gap" in docs/ARCHITECTURE.md (SIGN_TSA likewise cannot see genTime).
  */
 static int
 signer_check_ocsp(const struct signer_keys *ks, const unsigned char *p, size_t len,
