@@ -185,6 +185,11 @@ def test_hung_signer_fails_fast_and_is_replaced(ca, tmp_path):
     stopped = None
     try:
         stopped = children(srv.proc.pid)["shomei-signer"]
+        # a SIGUSR1 that is not a web process's sigqueue() notice kills nothing
+        os.kill(srv.proc.pid, signal.SIGUSR1)
+        time.sleep(0.5)
+        assert srv.proc.poll() is None
+        assert children(srv.proc.pid).get("shomei-signer") == stopped
         os.kill(stopped, signal.SIGSTOP)
         results = {}
 
