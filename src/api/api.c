@@ -127,11 +127,10 @@ api_internal(struct api_ctx *c, enum api_prob p, const char *what, const struct 
 	static const char *const retry[] = {"Retry-After", "5", NULL};
 
 	log_warn("api: %s: %s", what, e->msg);
-	return api_problem_hdrs(c, p,
-				p == API_PROB_UNAVAILABLE
-				    ? "the CA cannot answer right now; try again shortly"
-				    : "the request could not be completed; the server log has details",
-				p == API_PROB_UNAVAILABLE ? retry : NULL);
+	if (p == API_PROB_UNAVAILABLE)
+		return api_problem_hdrs(c, p, "the CA cannot answer right now; try again shortly",
+					retry);
+	return api_problem(c, p, "the request could not be completed; the server log has details");
 }
 
 /* A JSON body (takes the reference to j). */

@@ -29,7 +29,7 @@
 struct web {
 	struct ca *ca;
 	int ctl;
-	pid_t supervisor;         /* our parent, which replaces a hung signer */
+	pid_t supervisor;	  /* our parent, which replaces a hung signer */
 	struct mail_sender *mail; /* delivers the outgoing mail queue */
 };
 
