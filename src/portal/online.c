@@ -31,41 +31,29 @@ static const struct {
 	const char *message;
 } online_text[RA_ONLINE_RESULT__MAX] = {
 	[RA_ONLINE_MALFORMED] = {N_("Malformed request"),
-				 N_("The request is not a well-formed signed request. Make it again "
-				    "as described in the instructions.")},
+		N_("The request is not a well-formed signed request. Make it again as described in the instructions.")},
 	[RA_ONLINE_ISSUER_UNKNOWN] = {N_("Certificate not issued by this service"),
-				      N_("The certificate in the request was not issued by one of "
-					 "the certificate authorities of this service.")},
+		N_("The certificate in the request was not issued by one of the certificate authorities of this service.")},
 	[RA_ONLINE_CERT_SIGNATURE_INVALID] = {N_("Certificate signature invalid"),
-					      N_("The signature of the certificate in the request "
-						 "does not verify with our certificate "
-						 "authority's key.")},
+		N_("The signature of the certificate in the request does not verify with our certificate authority's key.")},
 	[RA_ONLINE_REQUEST_SIGNATURE_INVALID] = {N_("Request signature invalid"),
-						 N_("The request was not signed with the key of the "
-						    "certificate it contains.")},
+		N_("The request was not signed with the key of the certificate it contains.")},
 	[RA_ONLINE_UNKNOWN_CERTIFICATE] = {N_("Unknown certificate"),
-					   N_("The certificate in the request is not one of the "
-					      "certificates managed by this service.")},
+		N_("The certificate in the request is not one of the certificates managed by this service.")},
 	[RA_ONLINE_STALE] = {N_("Request out of date or repeated"),
-			     N_("The time in the request is too far from the current time, or the "
-				"request was already sent once. Make a new request.")},
+		N_("The time in the request is too far from the current time, or the request was already sent once. Make a new request.")},
 	[RA_ONLINE_EXPIRED] = {N_("Certificate expired"),
-			       N_("The certificate has expired.")},
+		N_("The certificate has expired.")},
 	[RA_ONLINE_ALREADY_REVOKED] = {N_("Certificate already revoked"),
-				       N_("The certificate has already been revoked, and the "
-					  "revocation has been published in the certificate "
-					  "revocation list.")},
+		N_("The certificate has already been revoked, and the revocation has been published in the certificate revocation list.")},
 	[RA_ONLINE_REVOCATION_PENDING] = {N_("Revocation already accepted"),
-					  N_("A revocation of this certificate has already been "
-					     "accepted. It will appear in the next certificate "
-					     "revocation list.")},
+		N_("A revocation of this certificate has already been accepted. It will appear in the next certificate revocation list.")},
 	[RA_ONLINE_ACCEPTED] = {N_("Revocation accepted"),
-				N_("The certificate has been revoked. OCSP shows the revocation now; "
-				   "the next certificate revocation list will list it.")},
+		N_("The certificate has been revoked. OCSP shows the revocation now; the next certificate revocation list will list it.")},
 	[RA_ONLINE_VALID] = {N_("Certificate valid"),
-			     N_("The certificate is valid and has not been revoked.")},
+		N_("The certificate is valid and has not been revoked.")},
 	[RA_ONLINE_REVOKED] = {N_("Certificate revoked"),
-			       N_("The certificate has been revoked.")},
+		N_("The certificate has been revoked.")},
 };
 
 /* The HTTP status of an outcome (see the comment at the top). */
