@@ -106,8 +106,8 @@ client_load(const char *certf, const char *keyf, const char *uri, const char *pi
 			goto out;
 		}
 		if ((*key = PEM_read_PrivateKey(f, NULL, client_no_pass, NULL)) == NULL) {
-			err_ssl(e, ERR_REFUSED,
-				"client: %s: not an unencrypted PEM private key", keyf);
+			err_ssl(e, ERR_REFUSED, "client: %s: not an unencrypted PEM private key",
+				keyf);
 			goto out;
 		}
 	} else {
@@ -194,17 +194,17 @@ int
 cmd_client(struct cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"help", no_argument, NULL, 'h'},
-		{"data", required_argument, NULL, 'd'},
-		{"cert", required_argument, NULL, 'c'},
-		{"key", required_argument, NULL, 'k'},
-		{"pkcs11", required_argument, NULL, 'p'},
-		{"pin", required_argument, NULL, 'P'},
-		{"module", required_argument, NULL, 'm'},
-		{"url", required_argument, NULL, 'u'},
-		{"reason", required_argument, NULL, 'r'},
-		{"cafile", required_argument, NULL, 'C'},
-		{NULL, 0, NULL, 0},
+	    {"help", no_argument, NULL, 'h'},
+	    {"data", required_argument, NULL, 'd'},
+	    {"cert", required_argument, NULL, 'c'},
+	    {"key", required_argument, NULL, 'k'},
+	    {"pkcs11", required_argument, NULL, 'p'},
+	    {"pin", required_argument, NULL, 'P'},
+	    {"module", required_argument, NULL, 'm'},
+	    {"url", required_argument, NULL, 'u'},
+	    {"reason", required_argument, NULL, 'r'},
+	    {"cafile", required_argument, NULL, 'C'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *certf = NULL, *keyf = NULL, *uri = NULL, *pin = NULL, *module = NULL;
 	const char *base = NULL, *reason = NULL, *cafile = NULL, *res;
@@ -255,7 +255,8 @@ cmd_client(struct cli *cli, int argc, char **argv)
 				goto out;
 		}
 	}
-	if (optind + 1 != argc || certf == NULL || base == NULL || (keyf == NULL) == (uri == NULL)) {
+	if (optind + 1 != argc || certf == NULL || base == NULL ||
+	    (keyf == NULL) == (uri == NULL)) {
 		rc = cli_usage(usage_client);
 		goto out;
 	}

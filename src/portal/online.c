@@ -25,7 +25,8 @@
 #include "portal_int.h"
 #include "ra/ra.h"
 
-/* Title and explanation of each outcome (msgids). */
+/* Title and explanation of each outcome (msgids: one literal each, for the catalog test). */
+/* clang-format off */
 static const struct {
 	const char *title;
 	const char *message;
@@ -55,6 +56,7 @@ static const struct {
 	[RA_ONLINE_REVOKED] = {N_("Certificate revoked"),
 		N_("The certificate has been revoked.")},
 };
+/* clang-format on */
 
 /* The HTTP status of an outcome (see the comment at the top). */
 static int
@@ -236,8 +238,8 @@ online_post(struct http_req *r, enum ra_online_type type)
 					  "details");
 	}
 	status = online_status(a.result, type);
-	log_info("online: %s %s: %s", ra_online_type_name(type),
-		 a.serial[0] ? a.serial : "-", ra_online_result_name(a.result));
+	log_info("online: %s %s: %s", ra_online_type_name(type), a.serial[0] ? a.serial : "-",
+		 ra_online_result_name(a.result));
 	return html ? online_html(r, status, &a) : online_json(r, status, &a);
 }
 

@@ -19,10 +19,18 @@
 #include "ra.h"
 
 static const char *const ra_online_results[RA_ONLINE_RESULT__MAX] = {
-	"malformed",		 "issuer_unknown",     "cert_signature_invalid",
-	"request_signature_invalid", "unknown_certificate", "stale",
-	"expired",		 "already_revoked",    "revocation_pending",
-	"accepted",		 "valid",	       "revoked",
+    "malformed",
+    "issuer_unknown",
+    "cert_signature_invalid",
+    "request_signature_invalid",
+    "unknown_certificate",
+    "stale",
+    "expired",
+    "already_revoked",
+    "revocation_pending",
+    "accepted",
+    "valid",
+    "revoked",
 };
 
 const char *
@@ -153,8 +161,7 @@ ra_blank(const unsigned char *p, size_t n)
 
 /* DER of the ContentInfo: the body itself, or the one PEM block it holds (caller frees *der). */
 static int
-ra_cms_der(const unsigned char *body, size_t len, unsigned char **der, long *derlen,
-	   struct err *e)
+ra_cms_der(const unsigned char *body, size_t len, unsigned char **der, long *derlen, struct err *e)
 {
 	static const char begin[] = "-----BEGIN ";
 	BIO *b = NULL;
@@ -242,8 +249,8 @@ ra_serial_matches(const char *req, const char *cert)
 
 /* The JSON content into r (type checked against want). */
 static int
-ra_json_parse(const unsigned char *p, size_t len, enum ra_online_type want,
-	      struct ra_online_req *r, struct err *e)
+ra_json_parse(const unsigned char *p, size_t len, enum ra_online_type want, struct ra_online_req *r,
+	      struct err *e)
 {
 	json_t *j = NULL, *v;
 	json_error_t je;
@@ -268,7 +275,8 @@ ra_json_parse(const unsigned char *p, size_t len, enum ra_online_type want,
 		err_set(e, ERR_REFUSED, "online: content must be a JSON object");
 		goto out;
 	}
-	json_object_foreach(j, key, v) {
+	json_object_foreach(j, key, v)
+	{
 		const char **slot = NULL;
 
 		if (strcmp(key, "type") == 0)
@@ -299,7 +307,8 @@ ra_json_parse(const unsigned char *p, size_t len, enum ra_online_type want,
 		}
 	}
 	if (type == NULL || serial == NULL || tm == NULL || nonce == NULL) {
-		err_set(e, ERR_REFUSED, "online: content: type, serial, time and nonce are required");
+		err_set(e, ERR_REFUSED,
+			"online: content: type, serial, time and nonce are required");
 		goto out;
 	}
 	if (strcmp(type, "revoke") == 0) {
@@ -320,9 +329,10 @@ ra_json_parse(const unsigned char *p, size_t len, enum ra_online_type want,
 		goto out;
 	}
 	if (!ra_nonce_ok(nonce)) {
-		err_set(e, ERR_REFUSED,
-			"online: content: nonce must be %d to %d characters of A-Z a-z 0-9 + / = _ . -",
-			RA_ONLINE_NONCE_MIN, RA_ONLINE_NONCE_MAX);
+		err_set(
+		    e, ERR_REFUSED,
+		    "online: content: nonce must be %d to %d characters of A-Z a-z 0-9 + / = _ . -",
+		    RA_ONLINE_NONCE_MIN, RA_ONLINE_NONCE_MAX);
 		goto out;
 	}
 	memcpy(r->nonce, nonce, strlen(nonce) + 1);
@@ -355,7 +365,7 @@ int
 ra_online_parse(const unsigned char *body, size_t len, enum ra_online_type want,
 		struct ra_online_req *r, struct err *e)
 {
-	STACK_OF(CMS_SignerInfo) *sis;
+	STACK_OF(CMS_SignerInfo) * sis;
 	STACK_OF(X509) *certs = NULL;
 	STACK_OF(X509_CRL) *crls = NULL;
 	CMS_SignerInfo *si;
@@ -412,7 +422,8 @@ ra_online_parse(const unsigned char *body, size_t len, enum ra_online_type want,
 	X509_ALGOR_get0(&obj, NULL, NULL, dig);
 	nid = OBJ_obj2nid(obj);
 	if (nid != NID_sha256 && nid != NID_sha384 && nid != NID_sha512) {
-		err_set(e, ERR_REFUSED, "online: digest algorithm must be SHA-256, SHA-384 or SHA-512");
+		err_set(e, ERR_REFUSED,
+			"online: digest algorithm must be SHA-256, SHA-384 or SHA-512");
 		goto out;
 	}
 	if ((crls = CMS_get1_crls(r->cms)) != NULL && sk_X509_CRL_num(crls) > 0) {
@@ -444,8 +455,7 @@ ra_online_parse(const unsigned char *body, size_t len, enum ra_online_type want,
 				   : "online: more than one included certificate is the signer's");
 		goto out;
 	}
-	if (x509_serial_hex(X509_get0_serialNumber(r->cert), r->serial, sizeof(r->serial)) ==
-	    -1) {
+	if (x509_serial_hex(X509_get0_serialNumber(r->cert), r->serial, sizeof(r->serial)) == -1) {
 		err_set(e, ERR_REFUSED, "online: the certificate's serial number is not usable");
 		goto out;
 	}
@@ -470,8 +480,7 @@ out:
 /* ---- verification ---- */
 
 enum ra_online_result
-ra_online_verify(const struct ra_online_req *r, X509 *const *cas, size_t ncas,
-		 struct err *detail)
+ra_online_verify(const struct ra_online_req *r, X509 *const *cas, size_t ncas, struct err *detail)
 {
 	const X509_NAME *issuer = X509_get_issuer_name(r->cert);
 	STACK_OF(X509) *signers = NULL;
@@ -486,7 +495,8 @@ ra_online_verify(const struct ra_online_req *r, X509 *const *cas, size_t ncas,
 		if (cas[i] != NULL && X509_NAME_cmp(issuer, X509_get_subject_name(cas[i])) == 0)
 			ca = cas[i];
 	if (ca == NULL) {
-		err_set(detail, ERR_REFUSED, "online: the certificate's issuer is not one of our CAs");
+		err_set(detail, ERR_REFUSED,
+			"online: the certificate's issuer is not one of our CAs");
 		res = RA_ONLINE_ISSUER_UNKNOWN;
 		goto out;
 	}
@@ -535,7 +545,8 @@ int
 ra_online_revoked_hook(struct ca *ca, struct store *st, const struct store_cert *rec, int reason,
 		       struct err *e)
 {
-	/* HOOK(mail): queue the mail to the holder here (store_mail_enqueue joins the transaction). */
+	/* HOOK(mail): queue the mail to the holder here (store_mail_enqueue joins the transaction).
+	 */
 	(void)ca;
 	(void)st;
 	(void)rec;

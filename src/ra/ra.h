@@ -44,11 +44,11 @@
 struct ca;
 
 #define RA_ONLINE_BODY_MAX (64 * 1024) /* bytes of a request (DER or PEM) */
-#define RA_ONLINE_JSON_MAX 4096        /* bytes of the encapsulated JSON */
-#define RA_ONLINE_CERTS_MAX 8          /* certificates a SignedData may carry */
-#define RA_ONLINE_NONCE_MIN 16         /* characters of a nonce (128 bits as hex: 32) */
+#define RA_ONLINE_JSON_MAX 4096	       /* bytes of the encapsulated JSON */
+#define RA_ONLINE_CERTS_MAX 8	       /* certificates a SignedData may carry */
+#define RA_ONLINE_NONCE_MIN 16	       /* characters of a nonce (128 bits as hex: 32) */
 #define RA_ONLINE_NONCE_MAX 128
-#define RA_ONLINE_WINDOW_DEFAULT 300   /* online.window_seconds */
+#define RA_ONLINE_WINDOW_DEFAULT 300 /* online.window_seconds */
 
 enum ra_online_type {
 	RA_ONLINE_REVOKE = 0,
@@ -96,8 +96,8 @@ struct ra_online_req {
  * the rule when it is malformed.  The caller frees req with ra_online_req_free() (also after a
  * failure).
  */
-int ra_online_parse(const unsigned char *, size_t, enum ra_online_type want,
-		    struct ra_online_req *, struct err *);
+int ra_online_parse(const unsigned char *, size_t, enum ra_online_type want, struct ra_online_req *,
+		    struct err *);
 void ra_online_req_free(struct ra_online_req *);
 
 /*
@@ -105,18 +105,18 @@ void ra_online_req_free(struct ra_online_req *);
  * signature, CMS signature.  cas are candidate issuers.  Returns the first failing outcome, or
  * RA_ONLINE_ACCEPTED when all pass; detail (may be NULL) names the rule.
  */
-enum ra_online_result ra_online_verify(const struct ra_online_req *, X509 *const *cas,
-				       size_t ncas, struct err *detail);
+enum ra_online_result ra_online_verify(const struct ra_online_req *, X509 *const *cas, size_t ncas,
+				       struct err *detail);
 
 /* The answer to one request. */
 struct ra_online_answer {
 	enum ra_online_result result;
 	char serial[STORE_SERIAL_MAX]; /* "" when the request was malformed */
-	time_t checked;                /* when the answer was decided */
-	time_t not_after;              /* the certificate's (0 when unknown) */
-	time_t revoked_at;             /* revoked, already_revoked, revocation_pending, accepted */
-	int reason;                    /* CRLReason code of the revocation, else -1 */
-	char detail[512];              /* why a refusal was made (safe to show; may be "") */
+	time_t checked;		       /* when the answer was decided */
+	time_t not_after;	       /* the certificate's (0 when unknown) */
+	time_t revoked_at;	       /* revoked, already_revoked, revocation_pending, accepted */
+	int reason;		       /* CRLReason code of the revocation, else -1 */
+	char detail[512];	       /* why a refusal was made (safe to show; may be "") */
 };
 
 /*

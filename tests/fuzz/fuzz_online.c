@@ -21,18 +21,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The seed corpus's CA (O=shomei fuzz, CN=fuzz CA). */
-static const char fz_ca_pem[] =
-	"-----BEGIN CERTIFICATE-----\n"
-	"MIIBpzCCAU2gAwIBAgIUFabVzK+8IKUeO3QFbRgSo8axsKEwCgYIKoZIzj0EAwIw\n"
-	"KDEUMBIGA1UECgwLc2hvbWVpIGZ1enoxEDAOBgNVBAMMB2Z1enogQ0EwIBcNMjYx\n"
-	"MTIxMTkxMjUxWhgPMjEyNjEwMjgxOTEyNTFaMCgxFDASBgNVBAoMC3Nob21laSBm\n"
-	"dXp6MRAwDgYDVQQDDAdmdXp6IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n"
-	"RpLsMpQurb2h0qWCIXzXncYuLkPlU7mUBNkJHzr6fwCCpqouYzCRbNfLsXbcOnA5\n"
-	"Yl+UaYm8Q2zXXc2eX8Uap6NTMFEwHQYDVR0OBBYEFD85337OrROQXZnHB91UOlzf\n"
-	"norvMB8GA1UdIwQYMBaAFD85337OrROQXZnHB91UOlzfnorvMA8GA1UdEwEB/wQF\n"
-	"MAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIgKIzOIVU8z25PIAlgBRYWZcOV4+3ZP7BW\n"
-	"5S4JQaI5EAkCIQDqp1lyQghnIa/lZZaze77uBW6WKaEdmj7cMoJgGxNRjA==\n"
-	"-----END CERTIFICATE-----\n";
+static const char fz_ca_pem[] = "-----BEGIN CERTIFICATE-----\n"
+				"MIIBpzCCAU2gAwIBAgIUFabVzK+8IKUeO3QFbRgSo8axsKEwCgYIKoZIzj0EAwIw\n"
+				"KDEUMBIGA1UECgwLc2hvbWVpIGZ1enoxEDAOBgNVBAMMB2Z1enogQ0EwIBcNMjYx\n"
+				"MTIxMTkxMjUxWhgPMjEyNjEwMjgxOTEyNTFaMCgxFDASBgNVBAoMC3Nob21laSBm\n"
+				"dXp6MRAwDgYDVQQDDAdmdXp6IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n"
+				"RpLsMpQurb2h0qWCIXzXncYuLkPlU7mUBNkJHzr6fwCCpqouYzCRbNfLsXbcOnA5\n"
+				"Yl+UaYm8Q2zXXc2eX8Uap6NTMFEwHQYDVR0OBBYEFD85337OrROQXZnHB91UOlzf\n"
+				"norvMB8GA1UdIwQYMBaAFD85337OrROQXZnHB91UOlzfnorvMA8GA1UdEwEB/wQF\n"
+				"MAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIgKIzOIVU8z25PIAlgBRYWZcOV4+3ZP7BW\n"
+				"5S4JQaI5EAkCIQDqp1lyQghnIa/lZZaze77uBW6WKaEdmj7cMoJgGxNRjA==\n"
+				"-----END CERTIFICATE-----\n";
 
 static X509 *fz_ca;
 
@@ -71,8 +70,7 @@ fz_one(const uint8_t *data, size_t size, enum ra_online_type want)
 		default:
 			abort();
 		}
-	} else if (e.code != ERR_REFUSED || e.msg[0] == '\0' || r.cms != NULL ||
-		   r.cert != NULL) {
+	} else if (e.code != ERR_REFUSED || e.msg[0] == '\0' || r.cms != NULL || r.cert != NULL) {
 		abort(); /* every refusal must say why, and own nothing */
 	}
 	ra_online_req_free(&r);

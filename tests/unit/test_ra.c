@@ -109,8 +109,8 @@ pki_free(struct pki *p)
 
 /* Builds, parses and verifies; returns the outcome (RA_ONLINE_MALFORMED when it does not parse). */
 static enum ra_online_result
-roundtrip(X509 *cert, EVP_PKEY *key, enum ra_online_type type, enum ra_online_type want,
-	  X509 *ca, const char *reason, struct ra_online_req *keep)
+roundtrip(X509 *cert, EVP_PKEY *key, enum ra_online_type type, enum ra_online_type want, X509 *ca,
+	  const char *reason, struct ra_online_req *keep)
 {
 	struct ra_online_req r;
 	struct buf b;
@@ -141,9 +141,9 @@ test_outcomes(void **state)
 	struct ra_online_req r;
 
 	pki_make(&p);
-	assert_int_equal(roundtrip(p.leaf, p.k, RA_ONLINE_REVOKE, RA_ONLINE_REVOKE, p.ca,
-				   "keyCompromise", &r),
-			 RA_ONLINE_ACCEPTED);
+	assert_int_equal(
+	    roundtrip(p.leaf, p.k, RA_ONLINE_REVOKE, RA_ONLINE_REVOKE, p.ca, "keyCompromise", &r),
+	    RA_ONLINE_ACCEPTED);
 	assert_string_equal(r.serial, "1234");
 	assert_int_equal(r.type, RA_ONLINE_REVOKE);
 	assert_int_equal(r.reason, 1);
@@ -159,25 +159,25 @@ test_outcomes(void **state)
 	assert_int_equal(r.reason, -1);
 	ra_online_req_free(&r);
 	/* the endpoint decides the type; reasons are the holder's five */
-	assert_int_equal(roundtrip(p.leaf, p.k, RA_ONLINE_STATUS, RA_ONLINE_REVOKE, p.ca, NULL,
-				   NULL),
-			 RA_ONLINE_MALFORMED);
-	assert_int_equal(roundtrip(p.leaf, p.k, RA_ONLINE_REVOKE, RA_ONLINE_REVOKE, p.ca,
-				   "cACompromise", NULL),
-			 RA_ONLINE_MALFORMED);
-	assert_int_equal(roundtrip(p.leaf, p.k, RA_ONLINE_STATUS, RA_ONLINE_STATUS, p.ca,
-				   "superseded", NULL),
-			 RA_ONLINE_MALFORMED);
+	assert_int_equal(
+	    roundtrip(p.leaf, p.k, RA_ONLINE_STATUS, RA_ONLINE_REVOKE, p.ca, NULL, NULL),
+	    RA_ONLINE_MALFORMED);
+	assert_int_equal(
+	    roundtrip(p.leaf, p.k, RA_ONLINE_REVOKE, RA_ONLINE_REVOKE, p.ca, "cACompromise", NULL),
+	    RA_ONLINE_MALFORMED);
+	assert_int_equal(
+	    roundtrip(p.leaf, p.k, RA_ONLINE_STATUS, RA_ONLINE_STATUS, p.ca, "superseded", NULL),
+	    RA_ONLINE_MALFORMED);
 	/* our name, another key; another name; our CA but the CMS made with another key */
-	assert_int_equal(roundtrip(p.rogue, p.k, RA_ONLINE_STATUS, RA_ONLINE_STATUS, p.ca, NULL,
-				   NULL),
-			 RA_ONLINE_CERT_SIGNATURE_INVALID);
-	assert_int_equal(roundtrip(p.leaf, p.k, RA_ONLINE_STATUS, RA_ONLINE_STATUS, p.fakeca, NULL,
-				   NULL),
-			 RA_ONLINE_CERT_SIGNATURE_INVALID);
-	assert_int_equal(roundtrip(p.foreign, p.k, RA_ONLINE_STATUS, RA_ONLINE_STATUS, p.ca, NULL,
-				   NULL),
-			 RA_ONLINE_ISSUER_UNKNOWN);
+	assert_int_equal(
+	    roundtrip(p.rogue, p.k, RA_ONLINE_STATUS, RA_ONLINE_STATUS, p.ca, NULL, NULL),
+	    RA_ONLINE_CERT_SIGNATURE_INVALID);
+	assert_int_equal(
+	    roundtrip(p.leaf, p.k, RA_ONLINE_STATUS, RA_ONLINE_STATUS, p.fakeca, NULL, NULL),
+	    RA_ONLINE_CERT_SIGNATURE_INVALID);
+	assert_int_equal(
+	    roundtrip(p.foreign, p.k, RA_ONLINE_STATUS, RA_ONLINE_STATUS, p.ca, NULL, NULL),
+	    RA_ONLINE_ISSUER_UNKNOWN);
 	pki_free(&p);
 }
 
@@ -241,7 +241,7 @@ test_corpus(void **state)
 		enum ra_online_type type;
 	} seeds[] = {
 	    {"revoke.der", 1, RA_ONLINE_REVOKE},	{"revoke-chain.der", 1, RA_ONLINE_REVOKE},
-	    {"revoke-indef.der", 1, RA_ONLINE_REVOKE}, {"status.pem", 1, RA_ONLINE_STATUS},
+	    {"revoke-indef.der", 1, RA_ONLINE_REVOKE},	{"status.pem", 1, RA_ONLINE_STATUS},
 	    {"status-noattr.der", 1, RA_ONLINE_STATUS}, {"bad-dup.der", 0, RA_ONLINE_REVOKE},
 	    {"bad-json.der", 0, RA_ONLINE_REVOKE},	{"bad-detached.der", 0, RA_ONLINE_REVOKE},
 	    {"bad-truncated.der", 0, RA_ONLINE_REVOKE},
