@@ -496,3 +496,23 @@ def test_expired_and_window(ca, tmp_path):
     finally:
         stop_server(srv)
     assert "cert.revoke" not in inst.ok("audit", "list")
+
+
+def test_readme_commands(server, tmp_path):
+    """The README's openssl cms + curl commands, run as written (paths and URL substituted)."""
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
+    block = readme.split("`/online/status` on the HTTPS listener.  With OpenSSL:\n\n")[1]
+    block = block.split("\n\n")[0]
+    script = "\n".join(line[4:] for line in block.splitlines())
+    assert "openssl cms -sign -nodetach -binary -outform DER" in script, script
+    script = script.replace("var/certs/root.pem", server.cafile).replace(
+        "https://localhost:8443", server.https)
+    serial, cert, key = issue(server.inst, tmp_path, "readme.example.jp")
+    os.rename(cert, str(tmp_path / "cert.pem"))
+    os.rename(key, str(tmp_path / "key.pem"))
+    p = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=str(tmp_path),
+                       capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    j = json.loads(p.stdout)
+    assert j["result"] == "accepted" and j["serial"] == serial, j
+    assert j["reason"] == "keyCompromise", j
