@@ -601,14 +601,14 @@ ra_online_handle(struct ca *ca, struct store *st, enum ra_online_type type,
 	if (conf_get_long(&ca->conf, "online.window_seconds", RA_ONLINE_WINDOW_DEFAULT, 1,
 			  24 * 3600, &window, e) == -1)
 		goto out;
-	now = util_now();
-	if (store_online_nonce_purge(st, now, NULL, e) == -1)
-		goto out;
 	if (store_begin(st, e) == -1)
 		goto out;
 	intx = 1;
 	now = util_now();
 	a->checked = now;
+	/* expired nonces go in the same write (committed with the answer, else next time) */
+	if (store_online_nonce_purge(st, now, NULL, e) == -1)
+		goto out;
 	if (store_cert_get(st, r.serial, &rec, &pe) == -1) {
 		if (pe.code != ERR_NOTFOUND) {
 			err_set(e, pe.code, "%s", pe.msg);

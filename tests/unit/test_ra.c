@@ -244,7 +244,8 @@ test_corpus(void **state)
 	    {"revoke-indef.der", 1, RA_ONLINE_REVOKE},	{"status.pem", 1, RA_ONLINE_STATUS},
 	    {"status-noattr.der", 1, RA_ONLINE_STATUS}, {"bad-dup.der", 0, RA_ONLINE_REVOKE},
 	    {"bad-json.der", 0, RA_ONLINE_REVOKE},	{"bad-detached.der", 0, RA_ONLINE_REVOKE},
-	    {"bad-truncated.der", 0, RA_ONLINE_REVOKE},
+	    {"bad-truncated.der", 0, RA_ONLINE_REVOKE}, {"status-pkcs7.pem", 1, RA_ONLINE_STATUS},
+	    {"bad-label.pem", 0, RA_ONLINE_STATUS},	{"status.pem", 0, RA_ONLINE_REVOKE},
 	};
 	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
 		struct ra_online_req r;
