@@ -18,7 +18,7 @@ const char *const ca_conf_keys[] = {
 	"key_passphrase", "key_passphrase_env", "key_passphrase_file",
 	"pkcs11.module", "pkcs11.pin", "pkcs11.pin_env",
 	"profile.", "crl.", "http.", "listen.", "serve.", "ocsp.", "tsa.", "mail.", "portal.",
-	"acme.", "api.", "test.",
+	"acme.", "api.", "test.", "online.",
 	"signer.timeout_ms",
 	NULL,
 };

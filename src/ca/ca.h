@@ -117,6 +117,13 @@ int ca_reason_parse(const char *);
 const char *ca_reason_name(int);
 int ca_revoke(struct ca *, struct store *, const char *serial, int reason, time_t invalidity,
 	      const char *actor, struct err *);
+/*
+ * The same checks and writes (certificate row, revocation counter, cert.revoke audit entry)
+ * inside the caller's open transaction (store_begin), so that other writes — the nonce of a
+ * signed self-service request — commit or roll back with the revocation.
+ */
+int ca_revoke_tx(struct ca *, struct store *, const char *serial, int reason, time_t invalidity,
+		 const char *actor, struct err *);
 
 /* Store counter bumped by every revocation, in the revocation's transaction. */
 #define CA_COUNTER_REVOCATIONS "revocations"

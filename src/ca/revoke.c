@@ -32,15 +32,16 @@ ca_reason_name(int r)
 	return ca_reasons[r];
 }
 
+/* The checks and writes of a revocation, in the caller's open transaction. */
 int
-ca_revoke(struct ca *ca, struct store *st, const char *serial, int reason, time_t invalidity,
-	  const char *actor, struct err *e)
+ca_revoke_tx(struct ca *ca, struct store *st, const char *serial, int reason, time_t invalidity,
+	     const char *actor, struct err *e)
 {
 	struct store_cert rec;
 	char *detail = NULL;
-	int rc = -1, intx = 0;
+	int rc = -1;
 	int64_t gen;
-	time_t now = util_now();
+	time_t now;
 
 	memset(&rec, 0, sizeof(rec));
 	/* certificateHold would be reversible and removeFromCRL only belongs in delta CRLs */
@@ -51,14 +52,11 @@ ca_revoke(struct ca *ca, struct store *st, const char *serial, int reason, time_
 			"aACompromise");
 		goto out;
 	}
+	now = util_now(); /* stamped under the write lock: close to the commit */
 	if (invalidity > now) {
 		err_set(e, ERR_REFUSED, "revoke: invalidity date lies in the future");
 		goto out;
 	}
-	if (store_begin(st, e) == -1)
-		goto out;
-	intx = 1;
-	now = util_now(); /* stamped under the write lock: close to the commit */
 	if (store_cert_get(st, serial, &rec, e) == -1)
 		goto out;
 	if (strcmp(rec.ca, ca->name) != 0) {
@@ -74,6 +72,24 @@ ca_revoke(struct ca *ca, struct store *st, const char *serial, int reason, time_
 	detail = xasprintf("reason=%s subject=%s", ca_reason_name(reason), rec.subject);
 	if (store_audit_append(st, actor, "cert.revoke", rec.serial, detail, NULL, e) == -1)
 		goto out;
+	rc = 0;
+out:
+	free(detail);
+	store_cert_clear(&rec);
+	return rc;
+}
+
+int
+ca_revoke(struct ca *ca, struct store *st, const char *serial, int reason, time_t invalidity,
+	  const char *actor, struct err *e)
+{
+	int rc = -1, intx = 0;
+
+	if (store_begin(st, e) == -1)
+		goto out;
+	intx = 1;
+	if (ca_revoke_tx(ca, st, serial, reason, invalidity, actor, e) == -1)
+		goto out;
 	if (store_commit(st, e) == -1)
 		goto out;
 	intx = 0;
@@ -81,8 +97,6 @@ ca_revoke(struct ca *ca, struct store *st, const char *serial, int reason, time_
 out:
 	if (intx)
 		store_rollback(st);
-	free(detail);
-	store_cert_clear(&rec);
 	return rc;
 }
 

@@ -16,6 +16,7 @@ const struct cli_cmd cli_cmds[] = {
 	{"apikey", cmd_apikey, "create, list or disable API keys of the REST API"},
 	{"serve", cmd_serve, "run the service (supervisor, signer, web)"},
 	{"mail", cmd_mail, "deliver queued mail now (flush) or show the queue (status)"},
+	{"client", cmd_client, "send a signed self-service revoke or status request"},
 	{NULL, NULL, NULL},
 };
 

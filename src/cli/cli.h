@@ -36,5 +36,6 @@ int cmd_crl(struct cli *, int, char **);
 int cmd_serve(struct cli *, int, char **);
 int cmd_mail(struct cli *, int, char **);
 int cmd_apikey(struct cli *, int, char **);
+int cmd_client(struct cli *, int, char **);
 
 #endif

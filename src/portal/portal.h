@@ -54,6 +54,9 @@ int portal_confirm_get(struct http_req *);
 int portal_confirm_post(struct http_req *);
 int portal_verify_get(struct http_req *);
 int portal_policy_get(struct http_req *);
+/* Signed self-service requests (online.c; decided by src/ra): JSON or a page by Accept. */
+int portal_online_revoke_post(struct http_req *);
+int portal_online_status_post(struct http_req *);
 
 /* ---- application/x-www-form-urlencoded (form.c) ---- */
 #define PORTAL_FORM_BODY_MAX (16 * 1024) /* bytes of a form body */

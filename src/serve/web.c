@@ -19,6 +19,7 @@
 #include "mail/mail.h"
 #include "ocsp/ocsp.h"
 #include "portal/portal.h"
+#include "ra/ra.h"
 #include "serve/serve.h"
 #include "tsa/tsa.h"
 
@@ -120,6 +121,10 @@ static const struct http_route web_https_routes[] = {
 	 "regist"},
 	{"GET", "/regist/verify", portal_verify_get, 0, HTTP_KIND_HTML, "regist"},
 	{"GET", "/policies/", portal_policy_get, 0, HTTP_KIND_HTML, "policy"},
+	{"POST", "/online/revoke", portal_online_revoke_post, RA_ONLINE_BODY_MAX, HTTP_KIND_API,
+	 "online"},
+	{"POST", "/online/status", portal_online_status_post, RA_ONLINE_BODY_MAX, HTTP_KIND_API,
+	 "online"},
 	{NULL, "/api/v1/", api_http, WEB_API_MAX, HTTP_KIND_API, "api"},
 	{"GET", "/ca/", pub_ca_get, 0, HTTP_KIND_BINARY, "ca"},
 	{"POST", "/tsa", tsa_http_post, WEB_TSA_MAX, HTTP_KIND_BINARY, "tsa"},

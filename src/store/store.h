@@ -337,6 +337,13 @@ int store_token_get(struct store *, const unsigned char hash[STORE_HASH_LEN], co
 int store_token_use(struct store *, const unsigned char hash[STORE_HASH_LEN], const char *purpose,
 		    time_t when, struct err *);
 
+/* ---- nonces of signed self-service requests (0009; src/ra) ---- */
+/* Records a nonce hash until expires; ERR_CONFLICT when it is present (a replay). */
+int store_online_nonce_add(struct store *, const unsigned char hash[STORE_HASH_LEN], time_t expires,
+			   struct err *);
+/* Deletes nonces that expired before now; n (may be NULL) counts them. */
+int store_online_nonce_purge(struct store *, time_t now, int64_t *n, struct err *);
+
 /* ---- key/value settings of the instance (e.g. ticket sequence, TSA serial) ---- */
 /* Atomically adds delta to a named counter and returns the new value (starting at 0). */
 int store_counter_add(struct store *, const char *name, int64_t delta, int64_t *value,

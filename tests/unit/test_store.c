@@ -1153,6 +1153,41 @@ test_audit_concurrent(void **state)
 	assert_true(c.ok);
 }
 
+/* ---- nonces of signed self-service requests (0009) ---- */
+
+static void
+test_online_nonce(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = fx_store(state);
+	unsigned char h1[STORE_HASH_LEN], h2[STORE_HASH_LEN];
+	struct err e;
+	int64_t n;
+
+	memset(h1, 1, sizeof(h1));
+	memset(h2, 2, sizeof(h2));
+	OK(store_online_nonce_add(s, h1, 1000, &e));
+	/* a replay is a conflict, not an SQL error: the transaction goes on (PostgreSQL too) */
+	OK(store_begin(s, &e));
+	OK(store_online_nonce_add(s, h2, 2000, &e));
+	err_clear(&e);
+	assert_int_equal(store_online_nonce_add(s, h1, 3000, &e), -1);
+	assert_int_equal(e.code, ERR_CONFLICT);
+	OK(store_commit(s, &e));
+	/* a rolled-back nonce was never seen */
+	memset(h2, 3, sizeof(h2));
+	OK(store_begin(s, &e));
+	OK(store_online_nonce_add(s, h2, 2000, &e));
+	store_rollback(s);
+	OK(store_online_nonce_add(s, h2, 2000, &e));
+	assert_int_equal(raw_value(f, "SELECT COUNT(*) FROM online_nonces"), 3);
+	OK(store_online_nonce_purge(s, 1500, &n, &e));
+	assert_int_equal(n, 1);
+	OK(store_online_nonce_add(s, h1, 5000, &e)); /* purged: may be recorded again */
+	OK(store_online_nonce_purge(s, 10000, NULL, &e));
+	assert_int_equal(raw_value(f, "SELECT COUNT(*) FROM online_nonces"), 0);
+}
+
 /* ---- counters, transactions, connections ---- */
 
 static void
@@ -1320,6 +1355,7 @@ main(void)
 	    T(test_audit_hash_layout),
 	    T(test_audit_concurrent),
 	    T(test_counter),
+	    T(test_online_nonce),
 	    T(test_rollback),
 	    T(test_two_connections),
 	    T(test_pg_reconnect),

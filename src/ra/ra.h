@@ -1,0 +1,153 @@
+/*
+ * ra: the registration authority's rules for requests that come from certificate holders.
+ * This slice: signed self-service requests (DESIGN.md 2.4) — a holder proves possession of a
+ * certificate's key by signing a small JSON request as CMS SignedData (RFC 5652), so that
+ * `openssl cms -sign -nodetach -binary`, also with a PKCS#11 token, can make one:
+ *
+ *   {"type":"revoke"|"status","serial":"<hex>","time":"<RFC 3339>","nonce":"<random>",
+ *    "reason":"<optional, revoke only>"}
+ *
+ * Every request ends in exactly one outcome, decided in this order (the first that applies):
+ *
+ *   malformed                 not a well-formed request (bounds, encoding, CMS structure,
+ *                             JSON, type of the endpoint, serial of the included certificate)
+ *   issuer_unknown            the certificate's issuer name is none of our CAs (issuing, root)
+ *   cert_signature_invalid    the certificate's signature does not verify with that CA's key
+ *   request_signature_invalid the CMS signature (or its signed attributes) does not verify
+ *                             with the included certificate's key
+ *   unknown_certificate       signed by our CA but not a certificate of our store (e.g. the
+ *                             issuing CA's own certificate, or a copy that differs from ours)
+ *   stale                     time outside ±online.window_seconds, or the nonce was seen
+ *   expired                   the certificate's notAfter has passed
+ *   already_revoked           (revoke) revoked, and the revocation is in a published full CRL
+ *   revocation_pending        (revoke) revoked at or after the newest full CRL's thisUpdate
+ *   accepted                  (revoke) revoked now: OCSP at once, the next CRL, the audit chain
+ *   valid / revoked           (status) with the check time / the revocation time and reason
+ *
+ * A nonce is kept (as a BLAKE2b-256 hash over serial and nonce, table online_nonces,
+ * migration 0009) for twice the window; it is written in the same transaction as the
+ * revocation, so a replay can never revoke twice nor see an answer a second time.
+ */
+#ifndef SHOMEI_RA_H
+#define SHOMEI_RA_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/cms.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "store/store.h"
+#include "util/util.h"
+
+struct ca;
+
+#define RA_ONLINE_BODY_MAX (64 * 1024) /* bytes of a request (DER or PEM) */
+#define RA_ONLINE_JSON_MAX 4096	       /* bytes of the encapsulated JSON */
+#define RA_ONLINE_CERTS_MAX 8	       /* certificates a SignedData may carry */
+#define RA_ONLINE_NONCE_MIN 16	       /* characters of a nonce (128 bits as hex: 32) */
+#define RA_ONLINE_NONCE_MAX 128
+#define RA_ONLINE_WINDOW_DEFAULT 300 /* online.window_seconds */
+
+enum ra_online_type {
+	RA_ONLINE_REVOKE = 0,
+	RA_ONLINE_STATUS,
+};
+
+enum ra_online_result {
+	RA_ONLINE_MALFORMED = 0,
+	RA_ONLINE_ISSUER_UNKNOWN,
+	RA_ONLINE_CERT_SIGNATURE_INVALID,
+	RA_ONLINE_REQUEST_SIGNATURE_INVALID,
+	RA_ONLINE_UNKNOWN_CERTIFICATE,
+	RA_ONLINE_STALE,
+	RA_ONLINE_EXPIRED,
+	RA_ONLINE_ALREADY_REVOKED,
+	RA_ONLINE_REVOCATION_PENDING,
+	RA_ONLINE_ACCEPTED,
+	RA_ONLINE_VALID,
+	RA_ONLINE_REVOKED,
+	RA_ONLINE_RESULT__MAX,
+};
+
+/* "malformed", "issuer_unknown", ... (the JSON `result`); "error" out of range. */
+const char *ra_online_result_name(enum ra_online_result);
+/* "revoke" | "status". */
+const char *ra_online_type_name(enum ra_online_type);
+
+/* A request that passed the structural checks (no key was used yet). */
+struct ra_online_req {
+	CMS_ContentInfo *cms;
+	X509 *cert; /* the signer's certificate (a reference into cms's certificates: up_ref'd) */
+	enum ra_online_type type;
+	char serial[STORE_SERIAL_MAX]; /* the certificate's serial, upper-case hex */
+	time_t time;
+	char nonce[RA_ONLINE_NONCE_MAX + 1];
+	int reason; /* revoke: CRLReason code (default cessationOfOperation); status: -1 */
+};
+
+/*
+ * Parses a request for the endpoint of type want (DER, or PEM "CMS"/"PKCS7"): exactly one
+ * SignerInfo, a digest of the SHA-2 family, encapsulated id-data content (not detached), at
+ * most RA_ONLINE_CERTS_MAX certificates of which exactly one is the signer's, no CRLs; the
+ * content a JSON object with known keys of the right types (duplicates refused), type equal
+ * to want, serial equal to the signer certificate's.  -1 with ERR_REFUSED and a message naming
+ * the rule when it is malformed.  The caller frees req with ra_online_req_free() (also after a
+ * failure).
+ */
+int ra_online_parse(const unsigned char *, size_t, enum ra_online_type want, struct ra_online_req *,
+		    struct err *);
+void ra_online_req_free(struct ra_online_req *);
+
+/*
+ * The checks that need our CA certificates only (no store): issuer name, certificate
+ * signature, CMS signature.  cas are candidate issuers.  Returns the first failing outcome, or
+ * RA_ONLINE_ACCEPTED when all pass; detail (may be NULL) names the rule.
+ */
+enum ra_online_result ra_online_verify(const struct ra_online_req *, X509 *const *cas, size_t ncas,
+				       struct err *detail);
+
+/* The answer to one request. */
+struct ra_online_answer {
+	enum ra_online_result result;
+	char serial[STORE_SERIAL_MAX]; /* "" when the request was malformed */
+	time_t checked;		       /* when the answer was decided */
+	time_t not_after;	       /* the certificate's (0 when unknown) */
+	time_t revoked_at;	       /* revoked, already_revoked, revocation_pending, accepted */
+	int reason;		       /* CRLReason code of the revocation, else -1 */
+	char detail[512];	       /* why a refusal was made (safe to show; may be "") */
+};
+
+/*
+ * The whole request: parse, verify, look the certificate up, check time and nonce, and for an
+ * accepted revocation revoke it (ca_revoke_tx, audit actor "holder:<serial>") and record the
+ * nonce in one transaction, then ra_online_revoked_hook() and the CRL-on-revoke rule.  Returns
+ * 0 with *ans filled for every outcome; -1 only for internal errors (store, signer).
+ */
+int ra_online_handle(struct ca *, struct store *, enum ra_online_type, const unsigned char *,
+		     size_t, struct ra_online_answer *, struct err *);
+
+/*
+ * HOOK (mail to the holder): called inside the revocation's transaction after an accepted
+ * self-service revocation, with the certificate record as it was before.  It does nothing yet;
+ * the mail to the holder is to be queued here (store_mail_enqueue joins the transaction, so
+ * the mail is sent if and only if the revocation commits).  A -1 return rolls back.
+ */
+int ra_online_revoked_hook(struct ca *, struct store *, const struct store_cert *, int reason,
+			   struct err *);
+
+/*
+ * Builds a signed request (the client side; tests): the JSON with the given fields (nonce and
+ * time made here when NULL / 0) signed with key as CMS SignedData (SHA-256, signed
+ * attributes, the certificate included), DER in out.  reason NULL: none.
+ */
+int ra_online_request_build(enum ra_online_type, X509 *cert, EVP_PKEY *key, const char *reason,
+			    time_t when, const char *nonce, struct buf *out, struct err *);
+
+/* "2026-11-21T19:05:14Z" (UTC); out holds at least 21 bytes. */
+void ra_time_rfc3339(time_t, char *out, size_t outlen);
+/* RFC 3339 date-time (T or t, Z or z or ±hh:mm, optional fraction) -> time_t; -1 if bad. */
+int ra_time_parse(const char *, time_t *);
+
+#endif
