@@ -2498,6 +2498,48 @@ store_app_clear(struct store_app *a)
 	memset(a, 0, sizeof(*a));
 }
 
+/* A ticket's live applications: not expired, not cancelled (portal step 1). */
+static const char SQL_APP_TICKET_LIVE[] =
+    "SELECT COUNT(*) FROM applications WHERE ticket = $1 AND expires > $2 "
+    "AND state NOT IN ('cancelled', 'expired')";
+/* PostgreSQL: holds the ticket's row for the transaction, so that two registrations with one
+ * ticket take turns (SQLite's BEGIN IMMEDIATE already serialises writers). */
+static const char SQL_TICKET_LOCK[] = "SELECT 1 FROM tickets WHERE number = $1 FOR UPDATE";
+
+int
+store_app_ticket_live(struct store *s, const char *ticket, time_t now, int64_t *n,
+		      struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, r;
+
+	*n = 0;
+	if (s->backend == STORE_PG) {
+		if ((st = stmt_get(s, SQL_TICKET_LOCK, 0, "lock ticket", e)) == NULL)
+			goto out;
+		stmt_text(s, st, 1, ticket);
+		while ((r = stmt_step(s, st, "lock ticket", ticket, e)) == 1)
+			;
+		if (r == -1)
+			goto out;
+		stmt_reset(s, st);
+	}
+	if ((st = stmt_get(s, SQL_APP_TICKET_LIVE, 0, "live applications", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, ticket);
+	stmt_int(s, st, 2, (int64_t)now);
+	if ((r = stmt_step(s, st, "live applications", ticket, e)) != 1) {
+		if (r == 0)
+			err_set(e, ERR_INTERNAL, "store: live applications: no row");
+		goto out;
+	}
+	*n = col_int(s, st, 0);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
 int
 store_token_add(struct store *s, const unsigned char hash[STORE_HASH_LEN], const char *purpose,
 		int64_t app_id, time_t expires, time_t used, struct err *e)

@@ -319,6 +319,13 @@ int store_app_get(struct store *, int64_t id, struct store_app *, struct err *);
 int store_app_set_state(struct store *, int64_t id, const char *from, const char *to,
 			struct err *);
 void store_app_clear(struct store_app *); /* accepts NULL */
+/*
+ * *n: the applications registered with ticket that are live at now (expires > now, state not
+ * cancelled or expired).  On PostgreSQL it also locks the ticket's row for the open
+ * transaction, so a check followed by store_app_add() cannot race a concurrent twin.
+ */
+int store_app_ticket_live(struct store *, const char *ticket, time_t now, int64_t *n,
+			  struct err *);
 
 /* A one-time token, known only by the hash of its secret. */
 struct store_token {
