@@ -52,7 +52,8 @@ portal_site_init(const struct conf *c, struct err *e)
 	portal.ticket_rate = rate;
 	if (mail != NULL && mail[0] != '\0') {
 		if (!mail_addr_valid(mail)) {
-			err_set(e, ERR_REFUSED, "portal: portal.contact_email: not an e-mail address");
+			err_set(e, ERR_REFUSED,
+				"portal: portal.contact_email: not an e-mail address");
 			goto out;
 		}
 		portal.contact_email = xstrdup(mail);
@@ -129,7 +130,7 @@ portal_static_get(struct http_req *r)
 	if (f == NULL)
 		return http_reply_text(r, 404, "not found\n");
 	cache = v != NULL && strcmp(v, f->version) == 0 ? "public, max-age=31536000, immutable"
-							 : "public, max-age=300";
+							: "public, max-age=300";
 	{
 		const char *h[] = {"ETag", f->etag, "Cache-Control", cache, NULL};
 

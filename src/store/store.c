@@ -2241,6 +2241,33 @@ static const char SQL_CAPTCHA_TAKE[] =
     "DELETE FROM captchas WHERE id_hash = $1 RETURNING answer_hash, purpose, expires";
 static const char SQL_CAPTCHA_PURGE[] = "DELETE FROM captchas WHERE expires < $1";
 
+/*
+ * A CAPTCHA row is ephemeral: losing its insert or its deletion to a power cut only means a
+ * new image (or, at worst, one more try of an old one), so these single statements outside a
+ * transaction commit without waiting for the disk (SQLite synchronous=NORMAL in WAL mode,
+ * PostgreSQL synchronous_commit=off); every other write keeps the durable default.  The
+ * change is seen at once by every other connection either way.
+ */
+static void
+captcha_lazy(struct store *s, int on)
+{
+	struct err de;
+
+	if (s->in_tx)
+		return;
+	err_clear(&de);
+	if (s->backend == STORE_PG)
+		(void)s->drv->exec(s->conn, on ? "SET synchronous_commit = off"
+					       : "SET synchronous_commit = on",
+				   &de);
+	else
+		(void)s->drv->exec(s->conn, on ? "PRAGMA synchronous=NORMAL"
+					       : "PRAGMA synchronous=FULL",
+				   &de);
+	if (err_is_set(&de))
+		log_warn("store: CAPTCHA commit mode: %s", de.msg);
+}
+
 int
 store_captcha_put(struct store *s, const unsigned char id_hash[STORE_HASH_LEN],
 		  const unsigned char answer_hash[STORE_HASH_LEN], const char *purpose,
@@ -2249,6 +2276,7 @@ store_captcha_put(struct store *s, const unsigned char id_hash[STORE_HASH_LEN],
 	struct drv_stmt *st = NULL;
 	int rc = -1;
 
+	captcha_lazy(s, 1);
 	if ((st = stmt_get(s, SQL_CAPTCHA_INSERT, 0, "put CAPTCHA", e)) == NULL)
 		goto out;
 	stmt_blob(s, st, 1, id_hash, STORE_HASH_LEN);
@@ -2264,6 +2292,7 @@ store_captcha_put(struct store *s, const unsigned char id_hash[STORE_HASH_LEN],
 	rc = 0;
 out:
 	stmt_reset(s, st);
+	captcha_lazy(s, 0);
 	return rc;
 }
 
@@ -2277,6 +2306,7 @@ store_captcha_take(struct store *s, const unsigned char id_hash[STORE_HASH_LEN],
 	int rc = -1, r;
 
 	memset(c, 0, sizeof(*c));
+	captcha_lazy(s, 1);
 	if ((st = stmt_get(s, SQL_CAPTCHA_TAKE, 0, "take CAPTCHA", e)) == NULL)
 		goto out;
 	stmt_blob(s, st, 1, id_hash, STORE_HASH_LEN);
@@ -2297,6 +2327,7 @@ store_captcha_take(struct store *s, const unsigned char id_hash[STORE_HASH_LEN],
 	rc = 0;
 out:
 	stmt_reset(s, st);
+	captcha_lazy(s, 0);
 	if (rc == -1)
 		store_captcha_clear(c);
 	return rc;
