@@ -2545,7 +2545,8 @@ store_app_ticket_live(struct store *s, const char *ticket, time_t now, int64_t *
 	int rc = -1, r;
 
 	*n = 0;
-	if (s->backend == STORE_PG) {
+	/* only inside a transaction: a lock taken alone would be a write (and a WAL flush) */
+	if (s->backend == STORE_PG && s->in_tx) {
 		if ((st = stmt_get(s, SQL_TICKET_LOCK, 0, "lock ticket", e)) == NULL)
 			goto out;
 		stmt_text(s, st, 1, ticket);
