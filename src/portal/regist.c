@@ -214,8 +214,9 @@ regist_ticket_in_progress(struct store *st, const char *ticket, struct regist_er
 }
 
 /*
- * Checks org and ticket: the organization exists, the ticket exists, belongs to it and is
- * unused.  Fills er; *org_id when valid.  -1 only for store errors.
+ * Checks org and ticket: the organization exists, the ticket exists, belongs to it, is
+ * unused and has no live registration.  Fills er; *org_id when valid.  -1 only for store
+ * errors.
  */
 static int
 regist_check_ticket(struct store *st, const struct regist_vals *v, struct regist_errs *er,
