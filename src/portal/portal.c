@@ -28,7 +28,7 @@ struct portal portal;
 /* ---- start-up ---- */
 
 /* DIR as configured, else ../NAME beside the binary, else NAME in the working directory. */
-static char *
+char *
 portal_dir(const struct conf *c, const char *key, const char *name)
 {
 	const char *v = conf_get(c, key, NULL);
@@ -137,7 +137,7 @@ portal_init(struct ca *ca, const char *const *listen_addrs, size_t naddrs, struc
 			log_warn("portal: TEST clock shifted by %ld seconds (test.clock_offset)", off);
 		}
 	}
-	if (portal_secret_load(c, e) == -1)
+	if (portal_secret_load(c, e) == -1 || portal_site_init(c, e) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -149,6 +149,7 @@ out:
 void
 portal_fini(void)
 {
+	portal_site_fini();
 	tmpl_set_free(portal.tmpl);
 	mail_conf_clear(&portal.mail);
 	free(portal.base_url);
@@ -359,8 +360,8 @@ portal_page(struct portal_ctx *x, int status, const char *page, const struct tmp
 				: "lang=ja; Secure; SameSite=Strict; Path=/; Max-Age=31536000";
 	}
 	hdrs[n++] = "Content-Security-Policy";
-	hdrs[n++] = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-		    "form-action 'self'; frame-ancestors 'none'";
+	hdrs[n++] = "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+		    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 	hdrs[n++] = "X-Content-Type-Options";
 	hdrs[n++] = "nosniff";
 	hdrs[n++] = "Referrer-Policy";
@@ -424,6 +425,7 @@ portal_policy_get(struct http_req *r)
 		rc = portal_page(&x, 200, "policy_obligations", d);
 	} else if (strcmp(r->url, "/policies/privacy") == 0) {
 		d = portal_data(&x, N_("Privacy policy"), -1);
+		portal_contact_add(&x, d);
 		rc = portal_page(&x, 200, "policy_privacy", d);
 	} else {
 		d = NULL;

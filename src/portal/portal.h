@@ -9,6 +9,8 @@
  *                             its one-time link token and the mail in one store transaction
  *   GET  /regist/verify       ?onetimetoken=...: marks the application mail-verified
  *   GET  /policies/obligations, /policies/privacy
+ *   GET  /                    the top page: service, user obligations, Agree (top.c)
+ *   GET  /static/NAME         the stylesheet (a fixed list of files, loaded at start)
  *
  * Sessions and CSRF (no server-side session state): the cookie `sid` is a random 256-bit value
  * (base64url; Secure, HttpOnly, SameSite=Strict, Path=/).  Every form carries
@@ -23,7 +25,9 @@
  * Configuration: portal.base_url (the https origin in mailed links, default
  * https://localhost:8443), portal.templates and portal.po (directories; default: templates/
  * and po/ beside the binary's parent directory, else in the working directory),
- * portal.step1_rate (POSTs of step 1 per client address and minute, default 10).
+ * portal.step1_rate (POSTs of step 1 per client address and minute, default 10),
+ * portal.ticket_rate (step-1 attempts per ticket number and hour, default 5; limits.c),
+ * portal.contact_email, portal.contact_text, portal.contact_text_en, portal.static (top.c).
  * Test hook: test.clock_offset (seconds added to util_now()) is honoured only with
  * test.instance = yes.
  */
@@ -57,6 +61,8 @@ int portal_policy_get(struct http_req *);
 /* Signed self-service requests (online.c; decided by src/ra): JSON or a page by Accept. */
 int portal_online_revoke_post(struct http_req *);
 int portal_online_status_post(struct http_req *);
+int portal_index_get(struct http_req *);  /* GET / (top.c) */
+int portal_static_get(struct http_req *); /* GET /static/NAME (top.c) */
 
 /* ---- application/x-www-form-urlencoded (form.c) ---- */
 #define PORTAL_FORM_BODY_MAX (16 * 1024) /* bytes of a form body */

@@ -23,7 +23,18 @@ struct portal_rl {
 	long count;
 };
 
-/* Read-only after portal_init() except the rate-limit table (under rl_lock). */
+#define PORTAL_TRL_SLOTS 4096 /* per-ticket attempt counters (limits.c) */
+#define PORTAL_TRL_PROBE 8
+#define PORTAL_TRL_KEY 16     /* bytes of the keyed hash that stands for a ticket number */
+#define PORTAL_TRL_WINDOW 3600
+
+struct portal_trl {
+	unsigned char key[PORTAL_TRL_KEY];
+	time_t window; /* 0: free */
+	long count;
+};
+
+/* Read-only after portal_init() except the rate-limit tables (under rl_lock, trl_lock). */
 struct portal {
 	struct tmpl_set *tmpl;
 	struct captcha_conf captcha;
@@ -33,6 +44,13 @@ struct portal {
 	unsigned char secret[PORTAL_SECRET_LEN];
 	pthread_mutex_t rl_lock;
 	struct portal_rl rl[PORTAL_RL_SLOTS];
+	/* the top page (top.c) and the per-ticket limit (limits.c) */
+	char *contact_email;   /* NULL: not configured */
+	char *contact_text;    /* NULL: not configured */
+	char *contact_text_en; /* NULL: contact_text in English too */
+	long ticket_rate;
+	pthread_mutex_t trl_lock;
+	struct portal_trl trl[PORTAL_TRL_SLOTS];
 };
 
 extern struct portal portal;
@@ -58,6 +76,19 @@ void portal_csrf(const struct portal_ctx *, char out[PORTAL_B64_LEN]);
 int portal_csrf_ok(const struct portal_ctx *, const char *token);
 /* 1 when the client address may make another request (limit per minute), else 0. */
 int portal_rate_ok(struct http_req *, long limit);
+
+/*
+ * 1 when one more step-1 attempt with ticket is allowed (portal.ticket_rate attempts per ticket
+ * and hour; counts this one), else 0.  Tickets are known only by a keyed hash (limits.c).
+ */
+int portal_ticket_rate_ok(const char *ticket, long limit);
+/* Directory key as configured, else ../name beside the binary, else name; caller frees. */
+char *portal_dir(const struct conf *, const char *key, const char *name);
+/* The top page's and static files' settings (top.c): from portal_init() / portal_fini(). */
+int portal_site_init(const struct conf *, struct err *);
+void portal_site_fini(void);
+/* Adds the values of templates/contact.html (portal.contact_*) to a page's data. */
+void portal_contact_add(const struct portal_ctx *, struct tmpl_data *);
 
 /* Base values of a page; flow_step -1 hides the flow bar.  Caller frees. */
 struct tmpl_data *portal_data(const struct portal_ctx *, const char *title_msgid, int flow_step);

@@ -27,6 +27,7 @@ struct regist_vals {
 struct regist_errs {
 	const char *type, *org, *ticket, *email, *email2, *captcha, *consent;
 	int any;
+	int status; /* 0: 400 when any, else 200 */
 };
 
 static const char *
@@ -127,7 +128,7 @@ regist_step1_render(struct portal_ctx *x, const struct regist_vals *v,
 	regist_err(d, x->lang, "err_email", er->email);
 	regist_err(d, x->lang, "err_email_confirm", er->email2);
 	regist_err(d, x->lang, "err_captcha", er->captcha);
-	rc = portal_page(x, er->any ? 400 : 200, "regist_step1", d);
+	rc = portal_page(x, er->status != 0 ? er->status : er->any ? 400 : 200, "regist_step1", d);
 out:
 	tmpl_data_free(d);
 	store_org_list_free(orgs, norgs);
@@ -195,8 +196,27 @@ regist_confirm_render(struct portal_ctx *x, const struct regist_vals *v, const c
 }
 
 /*
- * Checks org and ticket: the organization exists, the ticket exists, belongs to it and is
- * unused.  Fills er; *org_id when valid.  -1 only for store errors.
+ * Refuses (er->ticket) a ticket with a live registration: one not expired (its mailed link is
+ * valid for 3 days) nor cancelled.  Once it has expired the ticket can be registered again.
+ * -1 only for store errors.
+ */
+static int
+regist_ticket_in_progress(struct store *st, const char *ticket, struct regist_errs *er,
+			  struct err *e)
+{
+	int64_t n;
+
+	if (store_app_ticket_live(st, ticket, util_now(), &n, e) == -1)
+		return -1;
+	if (n > 0)
+		er->ticket = N_("This ticket is already being used by an application in progress. When its confirmation mail has expired (3 days after registration), the ticket can be used again.");
+	return 0;
+}
+
+/*
+ * Checks org and ticket: the organization exists, the ticket exists, belongs to it, is
+ * unused and has no live registration.  Fills er; *org_id when valid.  -1 only for store
+ * errors.
  */
 static int
 regist_check_ticket(struct store *st, const struct regist_vals *v, struct regist_errs *er,
@@ -233,6 +253,8 @@ regist_check_ticket(struct store *st, const struct regist_vals *v, struct regist
 		er->ticket = N_("This ticket does not belong to the selected organization.");
 	} else if (strcmp(t.status, "unused") != 0) {
 		er->ticket = N_("This ticket has already been used.");
+	} else if (regist_ticket_in_progress(st, v->ticket, er, e) == -1) {
+		goto out;
 	}
 	if (er->org == NULL && er->ticket == NULL)
 		*org_id = org.id;
@@ -241,6 +263,17 @@ out:
 	store_org_clear(&org);
 	store_ticket_clear(&t);
 	return rc;
+}
+
+/* 1 (with the error beside the ticket, 429) when the ticket's attempts this hour are used up. */
+static int
+regist_ticket_limited(const struct regist_vals *v, struct regist_errs *er)
+{
+	if (v->ticket[0] == '\0' || portal_ticket_rate_ok(v->ticket, portal.ticket_rate))
+		return 0;
+	er->ticket = N_("Too many attempts with this ticket number. Please try again in an hour.");
+	er->status = 429;
+	return 1;
 }
 
 int
@@ -316,7 +349,9 @@ portal_step1_post(struct http_req *r)
 		er.type = N_("Choose whether you apply for yourself or as an agent.");
 		v.type = "self";
 	}
-	if (regist_check_ticket(st, &v, &er, &org_id, &e) == -1) {
+	/* over its limit the ticket is not looked at: no answer about it until the hour is over */
+	if (!regist_ticket_limited(&v, &er) &&
+	    regist_check_ticket(st, &v, &er, &org_id, &e) == -1) {
 		rc = portal_error(&x, &e);
 		goto out;
 	}

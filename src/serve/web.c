@@ -78,24 +78,6 @@ web_metrics(struct http_req *r)
 	return rc;
 }
 
-/* GET /: a landing page (static text: no user data, nothing to escape) until the portal. */
-static int
-web_index(struct http_req *r)
-{
-	static const char page[] =
-	    "<!DOCTYPE html>\n<html lang=\"ja\"><head><meta charset=\"utf-8\">"
-	    "<meta name=\"viewport\" content=\"width=device-width\">"
-	    "<title>証明書発行サービス / Certificate service</title></head>\n"
-	    "<body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\">"
-	    "<h1>証明書発行サービス</h1><p lang=\"en\">Certificate issuance service</p>"
-	    "<ul><li><a href=\"/api/v1/\">REST API</a> (API key)</li></ul>"
-	    "<p>失効情報（CRL・OCSP）と CA 証明書は HTTP で公開しています。"
-	    "<span lang=\"en\">Revocation information (CRL, OCSP) and CA certificates are "
-	    "published over plain HTTP.</span></p></body></html>\n";
-
-	return http_reply(r, 200, "text/html; charset=utf-8", page, sizeof(page) - 1);
-}
-
 /* Plain HTTP: what relying parties fetch without authenticating. */
 static const struct http_route web_http_routes[] = {
 	{"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz"},
@@ -112,7 +94,8 @@ static const struct http_route web_http_routes[] = {
 /* HTTPS: the API (and, later, the portal and the officer console). */
 static const struct http_route web_https_routes[] = {
 	{"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz"},
-	{"GET", "/", web_index, 0, HTTP_KIND_HTML, "index"},
+	{"GET", "/", portal_index_get, 0, HTTP_KIND_HTML, "index"},
+	{"GET", "/static/", portal_static_get, 0, HTTP_KIND_PLAIN, "static"},
 	{"GET", "/regist/step1", portal_step1_get, 0, HTTP_KIND_HTML, "regist"},
 	{"POST", "/regist/step1", portal_step1_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
 	 "regist"},

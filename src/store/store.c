@@ -2241,6 +2241,33 @@ static const char SQL_CAPTCHA_TAKE[] =
     "DELETE FROM captchas WHERE id_hash = $1 RETURNING answer_hash, purpose, expires";
 static const char SQL_CAPTCHA_PURGE[] = "DELETE FROM captchas WHERE expires < $1";
 
+/*
+ * A CAPTCHA row is ephemeral: losing its insert or its deletion to a power cut only means a
+ * new image (or, at worst, one more try of an old one), so these single statements outside a
+ * transaction commit without waiting for the disk (SQLite synchronous=NORMAL in WAL mode,
+ * PostgreSQL synchronous_commit=off); every other write keeps the durable default.  The
+ * change is seen at once by every other connection either way.
+ */
+static void
+captcha_lazy(struct store *s, int on)
+{
+	struct err de;
+
+	if (s->in_tx)
+		return;
+	err_clear(&de);
+	if (s->backend == STORE_PG)
+		(void)s->drv->exec(s->conn, on ? "SET synchronous_commit = off"
+					       : "SET synchronous_commit = on",
+				   &de);
+	else
+		(void)s->drv->exec(s->conn, on ? "PRAGMA synchronous=NORMAL"
+					       : "PRAGMA synchronous=FULL",
+				   &de);
+	if (err_is_set(&de))
+		log_warn("store: CAPTCHA commit mode: %s", de.msg);
+}
+
 int
 store_captcha_put(struct store *s, const unsigned char id_hash[STORE_HASH_LEN],
 		  const unsigned char answer_hash[STORE_HASH_LEN], const char *purpose,
@@ -2249,6 +2276,7 @@ store_captcha_put(struct store *s, const unsigned char id_hash[STORE_HASH_LEN],
 	struct drv_stmt *st = NULL;
 	int rc = -1;
 
+	captcha_lazy(s, 1);
 	if ((st = stmt_get(s, SQL_CAPTCHA_INSERT, 0, "put CAPTCHA", e)) == NULL)
 		goto out;
 	stmt_blob(s, st, 1, id_hash, STORE_HASH_LEN);
@@ -2264,6 +2292,7 @@ store_captcha_put(struct store *s, const unsigned char id_hash[STORE_HASH_LEN],
 	rc = 0;
 out:
 	stmt_reset(s, st);
+	captcha_lazy(s, 0);
 	return rc;
 }
 
@@ -2277,6 +2306,7 @@ store_captcha_take(struct store *s, const unsigned char id_hash[STORE_HASH_LEN],
 	int rc = -1, r;
 
 	memset(c, 0, sizeof(*c));
+	captcha_lazy(s, 1);
 	if ((st = stmt_get(s, SQL_CAPTCHA_TAKE, 0, "take CAPTCHA", e)) == NULL)
 		goto out;
 	stmt_blob(s, st, 1, id_hash, STORE_HASH_LEN);
@@ -2297,6 +2327,7 @@ store_captcha_take(struct store *s, const unsigned char id_hash[STORE_HASH_LEN],
 	rc = 0;
 out:
 	stmt_reset(s, st);
+	captcha_lazy(s, 0);
 	if (rc == -1)
 		store_captcha_clear(c);
 	return rc;
@@ -2546,6 +2577,49 @@ store_app_clear(struct store_app *a)
 	free(a->email);
 	free(a->state);
 	memset(a, 0, sizeof(*a));
+}
+
+/* A ticket's live applications: not expired, not cancelled (portal step 1). */
+static const char SQL_APP_TICKET_LIVE[] =
+    "SELECT COUNT(*) FROM applications WHERE ticket = $1 AND expires > $2 "
+    "AND state NOT IN ('cancelled', 'expired')";
+/* PostgreSQL: holds the ticket's row for the transaction, so that two registrations with one
+ * ticket take turns (SQLite's BEGIN IMMEDIATE already serialises writers). */
+static const char SQL_TICKET_LOCK[] = "SELECT 1 FROM tickets WHERE number = $1 FOR UPDATE";
+
+int
+store_app_ticket_live(struct store *s, const char *ticket, time_t now, int64_t *n,
+		      struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, r;
+
+	*n = 0;
+	/* only inside a transaction: a lock taken alone would be a write (and a WAL flush) */
+	if (s->backend == STORE_PG && s->in_tx) {
+		if ((st = stmt_get(s, SQL_TICKET_LOCK, 0, "lock ticket", e)) == NULL)
+			goto out;
+		stmt_text(s, st, 1, ticket);
+		while ((r = stmt_step(s, st, "lock ticket", ticket, e)) == 1)
+			;
+		if (r == -1)
+			goto out;
+		stmt_reset(s, st);
+	}
+	if ((st = stmt_get(s, SQL_APP_TICKET_LIVE, 0, "live applications", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, ticket);
+	stmt_int(s, st, 2, (int64_t)now);
+	if ((r = stmt_step(s, st, "live applications", ticket, e)) != 1) {
+		if (r == 0)
+			err_set(e, ERR_INTERNAL, "store: live applications: no row");
+		goto out;
+	}
+	*n = col_int(s, st, 0);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
 }
 
 int

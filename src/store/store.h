@@ -319,6 +319,14 @@ int store_app_get(struct store *, int64_t id, struct store_app *, struct err *);
 int store_app_set_state(struct store *, int64_t id, const char *from, const char *to,
 			struct err *);
 void store_app_clear(struct store_app *); /* accepts NULL */
+/*
+ * *n: the applications registered with ticket that are live at now (expires > now, state not
+ * cancelled or expired).  Inside an open transaction on PostgreSQL it also locks the ticket's
+ * row until the end of the transaction, so a check followed by store_app_add() cannot race a
+ * concurrent twin (SQLite's write transactions are serialised anyway).
+ */
+int store_app_ticket_live(struct store *, const char *ticket, time_t now, int64_t *n,
+			  struct err *);
 
 /* A one-time token, known only by the hash of its secret. */
 struct store_token {

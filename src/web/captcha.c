@@ -28,12 +28,39 @@ captcha_font_cache(void)
 	(void)gdFontCacheSetup();
 }
 
-/* A random integer in [lo, hi]. */
-static int
-rnd(int lo, int hi)
+/*
+ * The noise of one image (positions, angles, colours: thousands of numbers) comes from a
+ * ChaCha20 stream keyed with one fresh random seed, refilled from a new seed when used up —
+ * instead of one getrandom() system call per number, which cost more than the drawing.
+ * (The answer's characters are still drawn with randombytes_uniform().)
+ */
+#define RND_POOL 4096
+
+struct rnd_pool {
+	uint32_t v[RND_POOL];
+	size_t used;
+};
+
+static void
+rnd_fill(struct rnd_pool *p)
 {
-	return lo + (int)randombytes_uniform((uint32_t)(hi - lo + 1));
+	unsigned char seed[randombytes_SEEDBYTES];
+
+	randombytes_buf(seed, sizeof(seed));
+	randombytes_buf_deterministic(p->v, sizeof(p->v), seed);
+	sodium_memzero(seed, sizeof(seed));
+	p->used = 0;
 }
+
+/* A random integer in [lo, hi] (the tiny modulo bias does not matter for noise). */
+static int
+rnd_in(struct rnd_pool *p, int lo, int hi)
+{
+	if (p->used == RND_POOL)
+		rnd_fill(p);
+	return lo + (int)(p->v[p->used++] % (uint32_t)(hi - lo + 1));
+}
+#define rnd(lo, hi) rnd_in(&pool, (lo), (hi))
 
 int
 captcha_draw(const struct captcha_conf *cc, const char *answer, struct buf *png, struct err *e)
@@ -41,8 +68,10 @@ captcha_draw(const struct captcha_conf *cc, const char *answer, struct buf *png,
 	gdImagePtr im = NULL;
 	void *data = NULL;
 	int size = 0, rc = -1, n = (int)strlen(answer), i, step, bg;
+	struct rnd_pool pool;
 
 	pthread_once(&captcha_once, captcha_font_cache);
+	rnd_fill(&pool);
 	if (n == 0 || n > CAPTCHA_ANSWER_MAX) {
 		err_set(e, ERR_INTERNAL, "captcha: answer of %d characters", n);
 		goto out;
@@ -84,7 +113,7 @@ captcha_draw(const struct captcha_conf *cc, const char *answer, struct buf *png,
 	for (i = 0; i < 300; i++)
 		gdImageSetPixel(im, rnd(0, CAPTCHA_WIDTH - 1), rnd(0, CAPTCHA_HEIGHT - 1),
 				gdTrueColor(rnd(0, 120), rnd(0, 120), rnd(0, 120)));
-	if ((data = gdImagePngPtr(im, &size)) == NULL || size <= 0) {
+	if ((data = gdImagePngPtrEx(im, &size, 1)) == NULL || size <= 0) {
 		err_set(e, ERR_INTERNAL, "captcha: PNG encoding failed");
 		goto out;
 	}

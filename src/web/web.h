@@ -119,7 +119,10 @@ int tmpl_render(const struct tmpl_set *, const char *name, const char *page,
 
 /* ---- shared page parts (page.c) ---- */
 
-/* Base values of templates/layout.html: lang, lang_ja, and title (msgid, translated). */
+/*
+ * Base values of templates/layout.html: lang, lang_ja, title (msgid, translated) and css_v
+ * (the stylesheet's version for its URL, "" when not loaded).
+ */
 struct tmpl_data *web_data_new(const char *lang, const char *title_msgid);
 /* Adds the list "steps" of the applicant's flow bar with step current (0-based) marked. */
 void web_flow_add(struct tmpl_data *, const char *lang, int current);
@@ -132,6 +135,32 @@ enum web_notice {
 /* The busy or error page, in lang, through layout. */
 int web_render_notice(const struct tmpl_set *, enum web_notice, const char *lang,
 		      const char *reference, struct buf *out, struct err *);
+
+/* ---- static files (static.c) ---- */
+
+#define WEB_STATIC_MAX (256 * 1024)  /* bytes of one static file */
+#define WEB_STATIC_VERSION_LEN 16    /* hex digits of the version in URLs (?v=) */
+
+/* A static file of the fixed list (static.c), loaded once at start-up; read-only after. */
+struct web_static_file {
+	const char *name;  /* "shomei.css" */
+	const char *ctype; /* Content-Type */
+	unsigned char *data;
+	size_t len;
+	char version[WEB_STATIC_VERSION_LEN + 1]; /* hex of the content hash, for ?v= */
+	char etag[35];                            /* "<32 hex digits>", quoted */
+};
+
+/*
+ * Reads every file of the fixed list from dir (each at most WEB_STATIC_MAX bytes); a missing
+ * file is an error.  Once, at start-up, before the HTTP threads.
+ */
+int web_static_load(const char *dir, struct err *);
+void web_static_unload(void);
+/* The loaded file whose name is exactly name (no paths: the list is fixed), or NULL. */
+const struct web_static_file *web_static_find(const char *name);
+/* The version of a loaded file ("" when not loaded); layout links carry it as ?v=. */
+const char *web_static_version(const char *name);
 
 /* ---- CAPTCHA ---- */
 

@@ -8,13 +8,17 @@ import email
 import email.policy
 import glob
 import html
+import os
 import re
+import socket
+import ssl
+import threading
 import time
 
 import pytest
 import requests
 
-from conftest import start_server, stop_server
+from conftest import ROOT, start_server, stop_server
 
 ANSWER = "ABCDEF"
 CONF = ("test.instance = yes\ntest.captcha_answer = ABCDEF\nmail.from = ca@example.jp\n"
@@ -198,7 +202,8 @@ def test_validation_errors(portal_sqlite):
         assert r.status_code == 400, (over, r.status_code)
         assert error_of(r.text, field) is not None and msg in error_of(r.text, field), \
             (field, r.text)
-        assert 'style="color:#c00"' in r.text
+        # red by the stylesheet's .error rule (no inline style: the CSP allows none)
+        assert f'<span class="error" id="err-{field}">' in r.text and "style=" not in r.text
         # only that field is in error; the other values are kept
         for other in ("org_code", "ticket", "email", "email_confirm", "captcha"):
             if other != field and not (field == "email" and other == "email_confirm"):
@@ -368,3 +373,291 @@ def rate_limit_checks(s, srv):
     assert r.status_code == 429 and "リクエストが多すぎます" in r.text
     # GET pages are not limited
     assert s.get(srv.https + "/regist/step1").status_code == 200
+
+
+# ---- top page, stylesheet, policies (issue 4) ----
+
+CONTACT = ("portal.contact_email = help-desk@example.jp\n"
+           "portal.contact_text = 証明書窓口 <平日 9:00-17:00> & 内線 1234\n"
+           "portal.contact_text_en = Certificate desk <weekdays 9-17> & ext. 1234")
+CSS = os.path.join(ROOT, "static", "shomei.css")
+
+
+def raw_https(srv, request):
+    """Sends request bytes as they are (no client-side path normalisation) over TLS and
+    returns (status, headers text, body bytes)."""
+    ctx = ssl.create_default_context(cafile=srv.cafile)
+    with socket.create_connection(("127.0.0.1", srv.https_port), timeout=10) as sock:
+        with ctx.wrap_socket(sock, server_hostname="localhost") as t:
+            t.sendall(request)
+            data = b""
+            while True:
+                chunk = t.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    return status, head.decode("latin-1"), body
+
+
+def test_top_page(ca_sqlite):
+    inst = ca_sqlite
+    setup_orgs(inst)
+    srv = start_server(inst, CONF + "\n" + CONTACT)
+    try:
+        with session(srv) as s:
+            r = s.get(srv.https + "/")
+            assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
+            t = r.text
+            assert '<html lang="ja">' in t and "<h1>証明書の申請</h1>" in t
+            # what is issued, for whom, how
+            assert "電子証明書を発行します" in t and "チケット番号" in t and "申請の流れ" in t
+            # the obligations, with the essential ones
+            ob = t[t.index('id="obligations"'):t.index('id="contact"')]
+            for want in ("真正かつ正確", "秘密鍵", "直ちに証明書の失効を申請", "速やかに証明書の失効を申請",
+                         "目的", "有効期限の切れた証明書"):
+                assert want in ob, want
+            assert ob.count("<li>") >= 6
+            # Agree leads to step 1; revocation and re-issue links
+            assert re.search(r'<a class="button primary" href="/regist/step1">同意する</a>', t)
+            assert 'href="/revoke/step1"' in t and 'href="/reissue"' in t
+            assert 'href="/policies/privacy"' in t and 'href="/policies/obligations"' in t
+            # the contact from shomei.conf, escaped
+            assert 'href="mailto:help-desk@example.jp"' in t
+            assert "証明書窓口 &lt;平日 9:00-17:00&gt; &amp; 内線 1234" in t
+            assert "<平日" not in t
+            # no flow bar on the top page; a language switch
+            assert "flowbar" not in t and 'href="?lang=en"' in t
+            # strict CSP: styles from 'self' only, no inline style anywhere
+            csp = r.headers["Content-Security-Policy"]
+            assert "style-src 'self';" in csp and "unsafe-inline" not in csp
+            assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+            assert "style=" not in t and "<style" not in t and "<script" not in t
+            # English
+            r = s.get(srv.https + "/?lang=en")
+            t = r.text
+            assert '<html lang="en">' in t and "<h1>Certificate application</h1>" in t
+            assert ">Agree</a>" in t and "User obligations" in t and "同意する" not in t
+            assert "Certificate desk &lt;weekdays 9-17&gt; &amp; ext. 1234" in t
+            assert "証明書窓口" not in t
+            # Agree: the link gives the step-1 form
+            r = s.get(srv.https + "/regist/step1")
+            assert r.status_code == 200 and 'name="captcha"' in r.text
+            # every portal page has the language switch and the stylesheet
+            for path in ("/", "/regist/step1", "/policies/obligations", "/policies/privacy",
+                         "/regist/verify?onetimetoken=x"):
+                r = session(srv).get(srv.https + path)
+                assert 'href="?lang=en"' in r.text, path
+                assert re.search(r'<link rel="stylesheet" href="/static/shomei\.css\?v=[0-9A-F]{16}">',
+                                 r.text), path
+                assert 'href="/#contact"' in r.text, path
+    finally:
+        stop_server(srv)
+
+
+def test_top_page_default_contact(portal_sqlite):
+    srv, _ = portal_sqlite
+    r = session(srv).get(srv.https + "/")
+    assert r.status_code == 200
+    assert "ご所属の組織の証明書担当者（登録担当者）にお問い合わせください。" in r.text
+    assert "mailto:" not in r.text
+    r = session(srv).get(srv.https + "/policies/privacy?lang=en")
+    assert "Please contact the certificate administrator (RA officer) of your organization." \
+        in r.text
+
+
+def test_stylesheet(portal_sqlite):
+    srv, _ = portal_sqlite
+    with open(CSS, "rb") as f:
+        want = f.read()
+    s = session(srv)
+    page = s.get(srv.https + "/").text
+    href = re.search(r'href="(/static/shomei\.css\?v=[0-9A-F]{16})"', page).group(1)
+    r = s.get(srv.https + href)
+    assert r.status_code == 200 and r.content == want
+    assert r.headers["Content-Type"] == "text/css; charset=utf-8"
+    assert r.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    etag = r.headers["ETag"]
+    assert re.fullmatch(r'"[0-9A-F]{32}"', etag)
+    assert etag[1:17] == href[-16:]  # the version is the start of the content hash
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    # the rules the templates rely on: red errors, the flow bar, Japanese fonts
+    css = want.decode()
+    assert re.search(r"--error:\s*#c00000", css) and re.search(r"\.error\s*\{[^}]*var\(--error\)", css)
+    assert "ol.flowbar" in css and "li.current" in css and "li.done" in css
+    assert "flex-wrap: wrap" in css and "@media" in css
+    assert '"Hiragino Sans"' in css and '"Noto Sans JP"' in css and "line-height: 1.7" in css
+    # an old or missing version is cached briefly only; the ETag revalidates
+    for url in ("/static/shomei.css", "/static/shomei.css?v=0000000000000000"):
+        r = s.get(srv.https + url)
+        assert r.status_code == 200 and r.headers["Cache-Control"] == "public, max-age=300"
+        assert r.content == want
+    r = s.get(srv.https + "/static/shomei.css", headers={"If-None-Match": etag})
+    assert r.status_code == 304 and r.content == b"" and r.headers["ETag"] == etag
+    r = s.get(srv.https + "/static/shomei.css", headers={"If-None-Match": '"other"'})
+    assert r.status_code == 200 and r.content == want
+    r = s.head(srv.https + "/static/shomei.css")
+    assert r.status_code == 200
+    # only the fixed list, by exact name: nothing else of the file system
+    for path in ("/static/", "/static/nope.css", "/static/shomei.css/", "/static/SHOMEI.CSS",
+                 "/static/../templates/layout.html", "/static/%2e%2e/po/ja.po",
+                 "/static/..%2fpo%2fja.po", "/static//shomei.css",
+                 "/static/./shomei.css", "/static/portal.css", "/static/../static/shomei.css",
+                 "/static/%2fetc%2fpasswd", "/static/shomei.css%2f"):
+        st, head, body = raw_https(srv, b"GET " + path.encode() +
+                                   b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        assert st == 404, (path, st)
+        assert b"msgid" not in body and b"<html" not in body and b"root:" not in body
+    # libmicrohttpd decodes %00 and the path ends there: at most the stylesheet itself
+    st, _, body = raw_https(srv, b"GET /static/shomei.css%00/../../po/ja.po HTTP/1.1\r\n"
+                            b"Host: localhost\r\nConnection: close\r\n\r\n")
+    assert st == 404 or body == want
+    st, _, _ = raw_https(srv, b"POST /static/shomei.css HTTP/1.1\r\nHost: localhost\r\n"
+                         b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+    assert st == 405
+
+
+def test_policy_pages(portal_sqlite):
+    srv, _ = portal_sqlite
+    s = session(srv)
+    r = s.get(srv.https + "/policies/obligations")
+    assert r.status_code == 200 and "<h1>利用者の義務</h1>" in r.text
+    for want in ("真正かつ正確", "秘密鍵", "危殆化", "失効を申請", "予告なく失効"):
+        assert want in r.text, want
+    r = s.get(srv.https + "/policies/obligations?lang=en")
+    assert "<h1>User obligations</h1>" in r.text and "compromised" in r.text
+    assert "Apply for revocation promptly" in r.text
+    r = session(srv).get(srv.https + "/policies/privacy")
+    t = r.text
+    assert r.status_code == 200 and "<h1>個人情報の取り扱いについて</h1>" in t
+    # what is collected, what for, who sees it, how long, how it is protected, contact
+    for want in ("取得する個人情報", "氏名", "メールアドレス", "所属組織", "利用目的", "第三者への提供",
+                 "保存期間", "安全管理措置", "クッキー", "開示・訂正・削除", "お問い合わせ"):
+        assert want in t, want
+    r = session(srv).get(srv.https + "/policies/privacy?lang=en")
+    t = r.text
+    assert "<h1>Privacy policy</h1>" in t
+    for want in ("Personal information we collect", "Purposes of use", "Retention",
+                 "third parties", "Cookies", "disclosed, corrected or deleted"):
+        assert want in t, want
+    assert "個人情報" not in t
+    r = session(srv).get(srv.https + "/policies/nothing")
+    assert r.status_code == 404
+
+
+# ---- step-1 validation extras (issue 4) ----
+
+def test_ticket_rate_limit(portal_sqlite):
+    """portal.ticket_rate (default 5) attempts per ticket and hour; then 429 with the error
+    beside the ticket field, whatever else the form says, and the ticket is not looked at."""
+    srv, (t1, t2) = portal_sqlite
+    s = session(srv)
+    for i in range(5):
+        r, _ = step1(s, srv, ticket=t1[0], captcha="WRONG1")
+        assert r.status_code == 400, (i, r.status_code)
+        assert error_of(r.text, "ticket") is None and error_of(r.text, "captcha")
+    # the sixth attempt, even a correct one, is refused beside the ticket field
+    r, _ = step1(s, srv, ticket=t1[0])
+    assert r.status_code == 429
+    assert error_of(r.text, "ticket") == "このチケット番号での試行回数が多すぎます。1時間後に再度お試しください。"
+    assert 'name="form_mac"' not in r.text and field_value(r.text, "ticket") == t1[0]
+    # from another session too (the limit is per ticket, not per session), in English
+    s2 = session(srv, "en")
+    r, _ = step1(s2, srv, ticket=t1[0])
+    assert r.status_code == 429
+    assert error_of(r.text, "ticket") == \
+        "Too many attempts with this ticket number. Please try again in an hour."
+    # a wrong organization does not reveal anything about the limited ticket
+    r, _ = step1(s2, srv, ticket=t1[0], org_code="ORG2")
+    assert r.status_code == 429 and "belong" not in r.text
+    # other tickets are not affected
+    r, _ = step1(s, srv, ticket=t1[1])
+    assert r.status_code == 200 and 'name="form_mac"' in r.text
+    # unknown ticket numbers are counted as well
+    codes = [step1(s, srv, ticket="NO-SUCH-1")[0].status_code for _ in range(6)]
+    assert codes == [400] * 5 + [429], codes
+    assert count(srv.inst, "applications") == 0
+
+
+def test_ticket_rate_config(ca_sqlite):
+    inst = ca_sqlite
+    t1, _ = setup_orgs(inst)
+    srv = start_server(inst, CONF + "\nportal.ticket_rate = 2")
+    try:
+        with session(srv) as s:
+            codes = [step1(s, srv, ticket=t1[0], captcha="WRONG1")[0].status_code
+                     for _ in range(3)]
+            assert codes == [400, 400, 429], codes
+    finally:
+        stop_server(srv)
+    # a bad value is refused at start
+    with open(inst.path("shomei.conf"), "a") as f:
+        f.write("\nportal.ticket_rate = 0\n")
+    with pytest.raises(AssertionError, match="portal.ticket_rate"):
+        start_server(inst)
+
+
+def test_ticket_in_progress(portal_any):
+    """A ticket with a live registration is refused with its own message beside the ticket
+    field (also after the mail link was followed); once the registration has expired (the
+    clock three days ahead) the ticket works again.  Two Registers racing for one ticket make
+    one application."""
+    srv, (t1, _) = portal_any
+    inst = srv.inst
+    s = session(srv)
+    register(s, srv, t1[0])
+    msg = ("このチケットは手続き中の申請で使用されています。確認メールの有効期限（申請登録から3日間）が"
+           "過ぎると、再び使用できます。")
+    for sess in (s, session(srv)):
+        r, _ = step1(sess, srv, ticket=t1[0])
+        assert r.status_code == 400 and error_of(r.text, "ticket") == msg, r.text
+        for other in ("org_code", "email", "email_confirm", "captcha"):
+            assert error_of(r.text, other) is None, other
+    r, _ = step1(session(srv, "en"), srv, ticket=t1[0])
+    assert error_of(r.text, "ticket").startswith(
+        "This ticket is already being used by an application in progress.")
+    # still live once the mailed link has been followed
+    files = wait_mail(inst)
+    _, token = mail_link(files[0])
+    r = session(srv).get(srv.https + "/regist/verify?onetimetoken=" + token)
+    assert r.status_code == 200
+    r, _ = step1(session(srv), srv, ticket=t1[0])
+    assert r.status_code == 400 and error_of(r.text, "ticket") == msg
+    # the other ticket: two sessions pass step 1, then both Register at once
+    a, b = session(srv), session(srv)
+    forms = []
+    for sess in (a, b):
+        r, _ = step1(sess, srv, ticket=t1[1])
+        assert r.status_code == 200, r.text
+        forms.append(dict(confirm_form(r.text), consent="yes", action="register"))
+    results = [None, None]
+
+    def post(i, sess):
+        results[i] = sess.post(srv.https + "/regist/confirm", data=forms[i])
+
+    threads = [threading.Thread(target=post, args=(i, x)) for i, x in enumerate((a, b))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    codes = sorted(r.status_code for r in results)
+    assert codes == [200, 400], codes
+    loser = [r for r in results if r.status_code == 400][0]
+    assert error_of(loser.text, "ticket") == msg
+    assert int(inst.sql(f"SELECT COUNT(*) FROM applications WHERE ticket = '{t1[1]}'")[0][0]) == 1
+    assert count(inst, "applications") == 2
+    # three days and an hour later both registrations have expired: the tickets work again
+    for x in (s, a, b):
+        x.close()
+    stop_server(srv)
+    srv2 = start_server(inst, "test.clock_offset = %d" % (3 * 86400 + 3600))
+    try:
+        with session(srv2) as s2:
+            for t in (t1[0], t1[1]):
+                r, _ = step1(s2, srv2, ticket=t)
+                assert r.status_code == 200 and 'name="form_mac"' in r.text, r.text
+            register(s2, srv2, t1[1])
+            assert count(inst, "applications") == 3
+    finally:
+        stop_server(srv2)

@@ -484,6 +484,62 @@ test_ticket(void **state)
 	store_ticket_clear(&t);
 }
 
+/* ---- applications: a ticket's live registrations (portal step 1) ---- */
+
+static void
+test_app_ticket_live(void **state)
+{
+	struct store *s = fx_store(state);
+	struct store_app a;
+	int64_t org = 0, id1 = 0, id2 = 0, n = -1;
+	time_t now = 1800000000;
+	struct err e;
+
+	OK(store_org_add(s, "ACME", "Acme", NULL, 0, &org, &e));
+	OK(store_ticket_add(s, org, "T-1", "client", &e));
+	OK(store_ticket_add(s, org, "T-2", "client", &e));
+	OK(store_app_ticket_live(s, "T-1", now, &n, &e));
+	assert_int_equal(n, 0);
+	memset(&a, 0, sizeof(a));
+	a.org_id = org;
+	a.ticket = "T-1";
+	a.applicant_type = "self";
+	a.email = "a@example.jp";
+	a.created = now - 10;
+	a.expires = now + 100;
+	OK(store_app_add(s, &a, &id1, &e));
+	OK(store_app_ticket_live(s, "T-1", now, &n, &e));
+	assert_int_equal(n, 1);
+	OK(store_app_ticket_live(s, "T-2", now, &n, &e));
+	assert_int_equal(n, 0);
+	/* still live once mail-verified; no longer once expired (expires is exclusive) */
+	OK(store_app_set_state(s, id1, "registered", "mail-verified", &e));
+	OK(store_app_ticket_live(s, "T-1", now + 99, &n, &e));
+	assert_int_equal(n, 1);
+	OK(store_app_ticket_live(s, "T-1", now + 100, &n, &e));
+	assert_int_equal(n, 0);
+	/* an expired one and a live one: counts the live one */
+	a.created = now + 200;
+	a.expires = now + 300;
+	OK(store_app_add(s, &a, &id2, &e));
+	OK(store_app_ticket_live(s, "T-1", now + 250, &n, &e));
+	assert_int_equal(n, 1);
+	/* inside a transaction (PostgreSQL: the ticket row is locked too), then a write */
+	OK(store_begin(s, &e));
+	OK(store_app_ticket_live(s, "T-2", now, &n, &e));
+	assert_int_equal(n, 0);
+	a.ticket = "T-2";
+	OK(store_app_add(s, &a, &id2, &e));
+	OK(store_app_ticket_live(s, "T-2", now + 250, &n, &e));
+	assert_int_equal(n, 1);
+	OK(store_commit(s, &e));
+	OK(store_app_ticket_live(s, "T-2", now + 250, &n, &e));
+	assert_int_equal(n, 1);
+	/* an unknown ticket has none (and locks nothing) */
+	OK(store_app_ticket_live(s, "T-404", now, &n, &e));
+	assert_int_equal(n, 0);
+}
+
 /* ---- certificates ---- */
 
 static void
@@ -1344,6 +1400,7 @@ main(void)
 	    T(test_free_null),
 	    T(test_org),
 	    T(test_ticket),
+	    T(test_app_ticket_live),
 	    T(test_cert_insert_get),
 	    T(test_cert_duplicate_in_tx),
 	    T(test_cert_list),

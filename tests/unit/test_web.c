@@ -454,6 +454,126 @@ test_notice_pages(void **state)
 	}
 }
 
+/* ---- static files and the site pages ---- */
+
+/* Only names of the fixed list are found, exactly; the content, version and ETag are right. */
+static void
+test_static_files(void **state)
+{
+	static const char *const bad[] = {
+	    "", "../shomei.css", "./shomei.css", "shomei.css/", "SHOMEI.CSS", "shomei.css ",
+	    "shomei.css%00", "/shomei.css", "static/shomei.css", "..", "shomei", "portal.css",
+	    "../templates/layout.html", "shomei.css\n", NULL,
+	};
+	const struct web_static_file *f;
+	struct buf b;
+	struct err e;
+	char *tmp;
+
+	assert_null(web_static_find("shomei.css")); /* nothing loaded yet */
+	assert_string_equal(web_static_version("shomei.css"), "");
+	FAILS(web_static_load("/nonexistent", &e));
+	OK(web_static_load("static", &e));
+	f = web_static_find("shomei.css");
+	assert_non_null(f);
+	assert_string_equal(f->ctype, "text/css; charset=utf-8");
+	buf_init(&b, WEB_STATIC_MAX);
+	OK(util_read_file("static/shomei.css", WEB_STATIC_MAX, &b, &e));
+	assert_int_equal(f->len, b.len);
+	assert_memory_equal(f->data, b.data, b.len);
+	assert_int_equal(strlen(f->version), WEB_STATIC_VERSION_LEN);
+	assert_int_equal(strspn(f->version, "0123456789ABCDEF"), WEB_STATIC_VERSION_LEN);
+	assert_int_equal(strlen(f->etag), 34);
+	assert_true(f->etag[0] == '"' && f->etag[33] == '"');
+	assert_memory_equal(f->etag + 1, f->version, WEB_STATIC_VERSION_LEN);
+	assert_string_equal(web_static_version("shomei.css"), f->version);
+	for (size_t i = 0; bad[i] != NULL; i++)
+		if (web_static_find(bad[i]) != NULL)
+			fail_msg("found \"%s\"", bad[i]);
+	assert_null(web_static_find(NULL));
+	/* another content, another version */
+	tmp = xstrdup("/tmp/shomei-static-XXXXXX");
+	assert_non_null(mkdtemp(tmp));
+	{
+		char *p = xasprintf("%s/shomei.css", tmp);
+		FILE *fp = fopen(p, "w");
+		char v1[WEB_STATIC_VERSION_LEN + 1];
+
+		assert_non_null(fp);
+		fputs("body{color:red}\n", fp);
+		fclose(fp);
+		memcpy(v1, f->version, sizeof(v1));
+		OK(web_static_load(tmp, &e));
+		f = web_static_find("shomei.css");
+		assert_non_null(f);
+		assert_int_equal(f->len, 16);
+		assert_string_not_equal(f->version, v1);
+		/* a file over the limit is refused and nothing stays loaded */
+		fp = fopen(p, "w");
+		assert_non_null(fp);
+		for (size_t i = 0; i <= WEB_STATIC_MAX; i++)
+			fputc('x', fp);
+		fclose(fp);
+		FAILS(web_static_load(tmp, &e));
+		assert_null(web_static_find("shomei.css"));
+		unlink(p);
+		free(p);
+	}
+	rmdir(tmp);
+	free(tmp);
+	web_static_unload();
+	buf_free(&b);
+}
+
+/* The top page and the policy pages, strictly rendered (every variable and msgid known). */
+static void
+test_site_pages(void **state)
+{
+	static const char *const pages[] = {"index", "policy_obligations", "policy_privacy", NULL};
+	static const char *const langs[] = {"ja", "en", NULL};
+	struct tmpl_set *ts = NULL;
+	struct buf b;
+	struct err e;
+
+	OK(i18n_load("po", &e));
+	OK(tmpl_set_load(&ts, "templates", &e));
+	OK(web_static_load("static", &e));
+	tmpl_set_strict(ts, 1);
+	buf_init(&b, 1 << 20);
+	for (size_t i = 0; pages[i] != NULL; i++) {
+		for (size_t j = 0; langs[j] != NULL; j++) {
+			struct tmpl_data *d = web_data_new(langs[j], "User obligations");
+			char *href = xasprintf("href=\"/static/shomei.css?v=%s\"",
+					       web_static_version("shomei.css"));
+			const char *s;
+
+			tmpl_data_bool(d, "steps", 0);
+			tmpl_data_str(d, "contact_email", "help@example.jp");
+			tmpl_data_str(d, "contact_text", "<desk>");
+			buf_reset(&b);
+			OK(tmpl_render(ts, "layout", pages[i], d, langs[j], &b, &e));
+			s = buf_cstr(&b);
+			assert_non_null(strstr(s, href));
+			assert_null(strstr(s, "style=")); /* the CSP allows no inline styles */
+			assert_non_null(strstr(s, "href=\"/policies/privacy\""));
+			if (strcmp(pages[i], "policy_obligations") != 0) {
+				assert_non_null(strstr(s, "href=\"mailto:help@example.jp\""));
+				assert_non_null(strstr(s, "&lt;desk&gt;"));
+			}
+			if (strcmp(pages[i], "index") == 0) {
+				assert_non_null(strstr(s, "href=\"/regist/step1\""));
+				assert_non_null(strstr(s, strcmp(langs[j], "ja") == 0 ? "同意する"
+										: ">Agree<"));
+			}
+			free(href);
+			tmpl_data_free(d);
+		}
+	}
+	buf_free(&b);
+	web_static_unload();
+	tmpl_set_free(ts);
+}
+
 /* ---- CAPTCHA ---- */
 
 static void
@@ -772,6 +892,7 @@ main(void)
 	    cmocka_unit_test(test_catalogs_valid),    cmocka_unit_test(test_catalogs_complete),
 	    cmocka_unit_test(test_i18n_pick),         cmocka_unit_test(test_notice_pages),
 	    cmocka_unit_test(test_captcha_draw),      cmocka_unit_test(test_captcha_test_mode),
+	    cmocka_unit_test(test_static_files),      cmocka_unit_test(test_site_pages),
 	};
 	const struct CMUnitTest stored[] = {
 	    cmocka_unit_test_setup_teardown(test_captcha_verify, fx_setup, fx_teardown),

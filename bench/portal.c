@@ -1,0 +1,1328 @@
+/*
+ * bench/portal: the applicant portal's pages under many concurrent sessions, through the real
+ * server — `shomei serve` (the built binary: supervisor, signer, web process) on a fresh CA in
+ * a temporary directory made with the shomei CLI (init, an organization, one ticket per
+ * session and round), with test.instance = yes and the predictable test CAPTCHA answer, on
+ * loopback only.
+ *
+ * Every session has its own TLS keep-alive connection and its own cookie jar (sid) and CSRF
+ * token, and walks the registration flow page by page:
+ *
+ *   GET  /                    the top page
+ *   GET  /regist/step1        the form; its CAPTCHA image is inline (a data: URI in the
+ *                             page, so there is no separate request): decoded and checked
+ *   POST /regist/step1        the answers -> the confirm page (form_mac ...)
+ *   POST /regist/confirm      Register -> the done page; the mail is queued
+ *   (the mails in var/outbox/new are read and each session gets its one-time link)
+ *   GET  /regist/verify       ?onetimetoken=... -> the confirmed page
+ *
+ * Each response is checked (status, and the body carries what the page must carry); one
+ * wrong answer fails the run.  The time of a request is from the moment it is sent on its
+ * established connection to the moment the whole response has arrived, taken by the client
+ * on the same 2 cores as the server.  The server's own time of each request is read from its
+ * request log (the "NNNus" of each line).  WORKERS client threads drive the sessions: a page is
+ * requested for every session (each thread walks its share of the sessions one request at a
+ * time, so at most WORKERS requests are in flight), then the next page.  A warm-up round comes
+ * first and is not counted.
+ *
+ * Peer: `openssl s_server -WWW` serving the same rendered pages as static files over TLS with
+ * the same certificate, key and client.  s_server answers one request per connection
+ * (HTTP/1.0, then it closes) and serves connections one at a time, so for it each request
+ * gets a fresh connection whose (resumed) handshake happens before the clock starts.  It is
+ * bound to 127.0.0.1 only (checked).
+ *
+ * Pages are a table (struct page below): adding a page is one function that builds its
+ * request, and one that checks its response and takes what the next page needs.
+ *
+ * usage: portal [-c SESSIONS] [-w WORKERS] [-r ROUNDS] [-T SERVER_THREADS] [-S STORE]
+ *               [-B SHOMEI_BINARY] [-k] [-x]
+ *   -c sessions (default 200), -w client threads (default 4), -r measured rounds (default 3,
+ *   each with fresh sessions and tickets), -S a libpq connection string for PostgreSQL
+ *   (default SQLite), -k keep the data directory, -x shomei only (no s_server).
+ * run: make bench BENCHES=portal  (or build/bench/portal after make build/bench/portal)
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+
+#include "common.h"
+#include "util/util.h"
+
+#define ANSWER "ABCDEF"
+#define ORG "BENCH"
+#define RBUF (512 * 1024) /* one response */
+#define QBUF (8 * 1024)	  /* one request */
+#define ERRS_SHOWN 5
+
+/* ---- one session ---- */
+
+struct sess {
+	int idx;
+	int fd;
+	SSL *ssl;
+	char sid[64]; /* the cookie value */
+	char ticket[64];
+	char email[96];
+	char csrf[64];
+	char captcha_id[80];
+	char nonce[64], ftime[32], fmac[64];
+	char token[64];
+	/* the response being read */
+	char *buf;
+	size_t have;
+	int status;
+	const char *body;
+	size_t blen;
+};
+
+struct page;
+typedef int page_req_fn(struct sess *, char *q, size_t qmax);	    /* request bytes, or -1 */
+typedef int page_check_fn(struct sess *, char *err, size_t errlen); /* 0 ok, -1 wrong */
+
+struct page {
+	const char *name; /* as printed */
+	const char *meth; /* method and path as in the server's request log */
+	const char *path;
+	page_req_fn *req;
+	page_check_fn *check;
+	const char *peer_file; /* the static copy served by s_server */
+	/* results */
+	double *lat; /* client seconds, measured rounds */
+	size_t nlat;
+	double *srv; /* server seconds from its log */
+	size_t nsrv, srvcap;
+	double *peer; /* s_server, client seconds */
+	size_t npeer;
+	char *sample; /* one body, for the peer */
+	size_t samplelen;
+};
+
+static SSL_CTX *tls;
+static struct sockaddr_in https_addr;
+static atomic_ulong nerrors;
+static pthread_mutex_t errlock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+report_error(const struct page *p, const struct sess *s, const char *what)
+{
+	unsigned long n = atomic_fetch_add(&nerrors, 1);
+
+	if (n < ERRS_SHOWN) {
+		pthread_mutex_lock(&errlock);
+		fprintf(stderr, "bench: %s, session %d: %s (status %d)\n", p->name, s->idx, what,
+			s->status);
+		if (s->body != NULL && n == 0)
+			fprintf(stderr, "---- body ----\n%.*s\n----\n",
+				(int)(s->blen > 4000 ? 4000 : s->blen), s->body);
+		pthread_mutex_unlock(&errlock);
+	}
+}
+
+static int
+run(const char *cmd)
+{
+	int rc = system(cmd);
+
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* What exit() (also by fatalx) must not leave behind: the two servers and the directory. */
+static pid_t serve_pid = -1, peer_pid = -1;
+static char *tmp_dir;
+static int keep_dir;
+
+static void
+cleanup(void)
+{
+	if (peer_pid > 0) {
+		kill(peer_pid, SIGTERM);
+		waitpid(peer_pid, NULL, 0);
+		peer_pid = -1;
+	}
+	if (serve_pid > 0) {
+		kill(serve_pid, SIGTERM);
+		waitpid(serve_pid, NULL, 0);
+		serve_pid = -1;
+	}
+	if (tmp_dir != NULL && !keep_dir) {
+		char *cmd = xasprintf("rm -rf %s", tmp_dir);
+
+		run(cmd);
+		free(cmd);
+	} else if (tmp_dir != NULL) {
+		printf("kept %s\n", tmp_dir);
+	}
+	tmp_dir = NULL;
+}
+
+/* memmem() is a GNU extension; this is the plain loop. */
+static const char *
+find(const char *p, size_t n, const char *needle)
+{
+	size_t m = strlen(needle);
+
+	for (size_t i = 0; i + m <= n; i++)
+		if (p[i] == needle[0] && memcmp(p + i, needle, m) == 0)
+			return p + i;
+	return NULL;
+}
+
+/* The value attribute that follows name="NAME" value=" in the body, into out. */
+static int
+html_value(const struct sess *s, const char *name, char *out, size_t outlen)
+{
+	char pat[96];
+	const char *p, *q, *end = s->body + s->blen;
+
+	snprintf(pat, sizeof(pat), "name=\"%s\" value=\"", name);
+	if ((p = find(s->body, s->blen, pat)) == NULL)
+		return -1;
+	p += strlen(pat);
+	for (q = p; q < end && *q != '"'; q++)
+		;
+	if (q == end || (size_t)(q - p) >= outlen || q == p)
+		return -1;
+	memcpy(out, p, (size_t)(q - p));
+	out[q - p] = '\0';
+	return 0;
+}
+
+/* application/x-www-form-urlencoded value. */
+static void
+urlenc(char *out, size_t outlen, const char *v)
+{
+	static const char hx[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (; *v != '\0' && o + 4 < outlen; v++) {
+		unsigned char c = (unsigned char)*v;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.') {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hx[c >> 4];
+			out[o++] = hx[c & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
+/* ---- TLS connections ---- */
+
+static int
+tcp_open(const struct sockaddr_in *a)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	if (fd == -1)
+		return -1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (const struct sockaddr *)a, sizeof(*a)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A verified TLS connection to a (the server's name is localhost); sess may be resumed. */
+static SSL *
+tls_open(const struct sockaddr_in *a, int *fdp, SSL_SESSION *resume)
+{
+	SSL *ssl;
+	int fd;
+
+	if ((fd = tcp_open(a)) == -1)
+		return NULL;
+	if ((ssl = SSL_new(tls)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	SSL_set_fd(ssl, fd);
+	SSL_set_tlsext_host_name(ssl, "localhost");
+	SSL_set1_host(ssl, "localhost");
+	if (resume != NULL)
+		SSL_set_session(ssl, resume);
+	if (SSL_connect(ssl) != 1 || SSL_get_verify_result(ssl) != X509_V_OK) {
+		ERR_print_errors_fp(stderr);
+		SSL_free(ssl);
+		close(fd);
+		return NULL;
+	}
+	*fdp = fd;
+	return ssl;
+}
+
+static void
+tls_close(SSL *ssl, int fd)
+{
+	if (ssl != NULL) {
+		SSL_shutdown(ssl);
+		SSL_free(ssl);
+	}
+	if (fd != -1)
+		close(fd);
+}
+
+static int
+tls_write_all(SSL *ssl, const char *p, size_t n)
+{
+	while (n > 0) {
+		int w = SSL_write(ssl, p, (int)n);
+
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * Reads one HTTP/1.x response with Content-Length (or, when until_close, everything up to the
+ * end of the connection) into s->buf; sets status, body, blen.
+ */
+static int
+resp_read(struct sess *s, int until_close)
+{
+	const char *hend = NULL;
+	size_t need = 0;
+
+	s->have = 0;
+	s->status = 0;
+	s->body = NULL;
+	s->blen = 0;
+	for (;;) {
+		int n;
+
+		if (hend == NULL && (hend = find(s->buf, s->have, "\r\n\r\n")) != NULL) {
+			const char *cl;
+			long v;
+			char num[24];
+			size_t k = 0;
+
+			if (s->have < 12 || memcmp(s->buf, "HTTP/1.", 7) != 0)
+				return -1;
+			s->status =
+			    (s->buf[9] - '0') * 100 + (s->buf[10] - '0') * 10 + (s->buf[11] - '0');
+			if (!until_close) {
+				cl = find(s->buf, (size_t)(hend - s->buf), "\r\nContent-Length: ");
+				if (cl == NULL)
+					return -1;
+				for (cl += 18; *cl >= '0' && *cl <= '9' && k + 1 < sizeof(num);
+				     cl++)
+					num[k++] = *cl;
+				num[k] = '\0';
+				if (util_parse_long(num, 0, RBUF, &v) == -1)
+					return -1;
+				need = (size_t)(hend - s->buf) + 4 + (size_t)v;
+			}
+		}
+		if (hend != NULL && !until_close && s->have >= need)
+			break;
+		if (s->have == RBUF)
+			return -1;
+		n = SSL_read(s->ssl, s->buf + s->have, (int)(RBUF - s->have));
+		if (n <= 0) {
+			if (until_close && hend != NULL)
+				break;
+			return -1;
+		}
+		s->have += (size_t)n;
+	}
+	s->body = hend + 4;
+	s->blen =
+	    until_close ? s->have - (size_t)(s->body - s->buf) : need - (size_t)(s->body - s->buf);
+	return 0;
+}
+
+/* Takes sid=VALUE from a Set-Cookie of the last response, if any. */
+static void
+cookie_take(struct sess *s)
+{
+	const char *p = find(s->buf, (size_t)(s->body - s->buf), "\r\nSet-Cookie: sid="), *q;
+
+	if (p == NULL)
+		return;
+	p += strlen("\r\nSet-Cookie: sid=");
+	for (q = p; *q != ';' && *q != '\r' && (size_t)(q - p) < sizeof(s->sid) - 1; q++)
+		;
+	memcpy(s->sid, p, (size_t)(q - p));
+	s->sid[q - p] = '\0';
+}
+
+/* ---- the pages ---- */
+
+static int
+req_get(struct sess *s, char *q, size_t qmax, const char *path)
+{
+	int n = snprintf(q, qmax,
+			 "GET %s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: shomei-bench\r\n"
+			 "Accept-Language: ja\r\n%s%s%s\r\n",
+			 path, s->sid[0] ? "Cookie: sid=" : "", s->sid, s->sid[0] ? "\r\n" : "");
+
+	return n > 0 && (size_t)n < qmax ? n : -1;
+}
+
+static int
+req_post(struct sess *s, char *q, size_t qmax, const char *path, const char *body)
+{
+	int n = snprintf(q, qmax,
+			 "POST %s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: shomei-bench\r\n"
+			 "Accept-Language: ja\r\nCookie: sid=%s\r\n"
+			 "Content-Type: application/x-www-form-urlencoded\r\n"
+			 "Content-Length: %zu\r\n\r\n%s",
+			 path, s->sid, strlen(body), body);
+
+	return n > 0 && (size_t)n < qmax ? n : -1;
+}
+
+static int
+index_req(struct sess *s, char *q, size_t qmax)
+{
+	return req_get(s, q, qmax, "/");
+}
+
+static int
+index_check(struct sess *s, char *err, size_t errlen)
+{
+	if (s->status != 200 || find(s->body, s->blen, "<h1>証明書の申請</h1>") == NULL ||
+	    find(s->body, s->blen, "href=\"/regist/step1\">同意する</a>") == NULL ||
+	    find(s->body, s->blen, "利用者の義務") == NULL) {
+		snprintf(err, errlen, "not the top page");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+step1_req(struct sess *s, char *q, size_t qmax)
+{
+	return req_get(s, q, qmax, "/regist/step1");
+}
+
+static int
+step1_check(struct sess *s, char *err, size_t errlen)
+{
+	static const char pre[] = "src=\"data:image/png;base64,";
+	const char *p, *q, *end = s->body + s->blen;
+	unsigned char png[16 * 1024];
+	int n;
+
+	if (s->status != 200 || html_value(s, "csrf", s->csrf, sizeof(s->csrf)) == -1 ||
+	    html_value(s, "captcha_id", s->captcha_id, sizeof(s->captcha_id)) == -1) {
+		snprintf(err, errlen, "no form with csrf and captcha_id");
+		return -1;
+	}
+	/* the CAPTCHA: a PNG of the right size */
+	if ((p = find(s->body, s->blen, pre)) == NULL) {
+		snprintf(err, errlen, "no CAPTCHA image");
+		return -1;
+	}
+	p += sizeof(pre) - 1;
+	for (q = p; q < end && *q != '"'; q++)
+		;
+	if (q == end || (size_t)(q - p) > 4 * sizeof(png) / 3 ||
+	    (n = EVP_DecodeBlock(png, (const unsigned char *)p, (int)(q - p))) < 24 ||
+	    memcmp(png, "\x89PNG\r\n\x1a\n", 8) != 0 || memcmp(png + 12, "IHDR", 4) != 0 ||
+	    png[16] != 0 || png[17] != 0 || png[18] != 0 || png[19] != 200 || png[23] != 70) {
+		snprintf(err, errlen, "the CAPTCHA is not a 200x70 PNG");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+post1_req(struct sess *s, char *q, size_t qmax)
+{
+	char body[2048], em[192];
+
+	urlenc(em, sizeof(em), s->email);
+	snprintf(body, sizeof(body),
+		 "csrf=%s&applicant_type=self&org_code=" ORG "&ticket=%s&email=%s&email_confirm=%s"
+		 "&captcha_id=%s&captcha=" ANSWER,
+		 s->csrf, s->ticket, em, em, s->captcha_id);
+	return req_post(s, q, qmax, "/regist/step1", body);
+}
+
+static int
+post1_check(struct sess *s, char *err, size_t errlen)
+{
+	if (s->status != 200 || html_value(s, "form_nonce", s->nonce, sizeof(s->nonce)) == -1 ||
+	    html_value(s, "form_time", s->ftime, sizeof(s->ftime)) == -1 ||
+	    html_value(s, "form_mac", s->fmac, sizeof(s->fmac)) == -1 ||
+	    html_value(s, "csrf", s->csrf, sizeof(s->csrf)) == -1 ||
+	    find(s->body, s->blen, s->ticket) == NULL || find(s->body, s->blen, s->email) == NULL) {
+		snprintf(err, errlen, "not the confirm page of this session's values");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+confirm_req(struct sess *s, char *q, size_t qmax)
+{
+	char body[2048], em[192];
+
+	urlenc(em, sizeof(em), s->email);
+	snprintf(body, sizeof(body),
+		 "csrf=%s&form_nonce=%s&form_time=%s&form_mac=%s&applicant_type=self&org_code=" ORG
+		 "&ticket=%s&email=%s&consent=yes&action=register",
+		 s->csrf, s->nonce, s->ftime, s->fmac, s->ticket, em);
+	return req_post(s, q, qmax, "/regist/confirm", body);
+}
+
+static int
+confirm_check(struct sess *s, char *err, size_t errlen)
+{
+	if (s->status != 200 || find(s->body, s->blen, "申請を登録しました") == NULL ||
+	    find(s->body, s->blen, s->email) == NULL) {
+		snprintf(err, errlen, "not the done page");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+verify_req(struct sess *s, char *q, size_t qmax)
+{
+	char path[160];
+
+	if (s->token[0] == '\0')
+		return -1; /* no mail came for this session */
+	snprintf(path, sizeof(path), "/regist/verify?onetimetoken=%s", s->token);
+	return req_get(s, q, qmax, path);
+}
+
+static int
+verify_check(struct sess *s, char *err, size_t errlen)
+{
+	if (s->status != 200 ||
+	    find(s->body, s->blen, "メールアドレスの確認が完了しました") == NULL) {
+		snprintf(err, errlen, "not the confirmed page");
+		return -1;
+	}
+	return 0;
+}
+
+enum { PAGE_INDEX, PAGE_STEP1, PAGE_POST1, PAGE_CONFIRM, PAGE_VERIFY, PAGE__MAX };
+
+#define PAGE(n, m, p, rq, ck, f)                                                                   \
+	{                                                                                          \
+		.name = (n), .meth = (m), .path = (p), .req = (rq), .check = (ck),                 \
+		.peer_file = (f)                                                                   \
+	}
+static struct page pages[PAGE__MAX] = {
+    PAGE("GET /", "GET", "/", index_req, index_check, "index.html"),
+    PAGE("GET /regist/step1", "GET", "/regist/step1", step1_req, step1_check, "step1.html"),
+    PAGE("POST /regist/step1", "POST", "/regist/step1", post1_req, post1_check, "confirm.html"),
+    PAGE("POST /regist/confirm", "POST", "/regist/confirm", confirm_req, confirm_check,
+	 "done.html"),
+    PAGE("GET /regist/verify", "GET", "/regist/verify", verify_req, verify_check, "verified.html"),
+};
+/* the mails are read between these two pages */
+#define PAGE_MAIL_BEFORE PAGE_VERIFY
+
+/* ---- driving ---- */
+
+struct worker {
+	pthread_t th;
+	struct sess *ss;
+	int nss, first, step;
+	struct page *p;
+	int measure;
+	double *lat; /* this worker's samples */
+	size_t nlat;
+};
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	char *q = xmalloc(QBUF), err[160];
+
+	for (int i = w->first; i < w->nss; i += w->step) {
+		struct sess *s = &w->ss[i];
+		double t0, t1;
+		int n;
+
+		if ((n = w->p->req(s, q, QBUF)) < 0) {
+			s->status = 0;
+			s->body = NULL;
+			report_error(w->p, s, "could not build the request");
+			continue;
+		}
+		t0 = now_s();
+		if (tls_write_all(s->ssl, q, (size_t)n) == -1 || resp_read(s, 0) == -1) {
+			report_error(w->p, s, "connection failed or not an HTTP response");
+			continue;
+		}
+		t1 = now_s();
+		cookie_take(s);
+		if (w->p->check(s, err, sizeof(err)) == -1) {
+			report_error(w->p, s, err);
+			continue;
+		}
+		if (w->measure)
+			w->lat[w->nlat++] = t1 - t0;
+		if (i == 0 && w->measure) { /* a body to serve from s_server */
+			free(w->p->sample);
+			w->p->sample = xmalloc(s->blen);
+			memcpy(w->p->sample, s->body, s->blen);
+			w->p->samplelen = s->blen;
+		}
+	}
+	free(q);
+	return NULL;
+}
+
+/* One page for every session, by nworkers threads. */
+static void
+page_run(struct page *p, struct sess *ss, int nss, int nworkers, int measure)
+{
+	struct worker *w = xcalloc((size_t)nworkers, sizeof(*w));
+
+	for (int i = 0; i < nworkers; i++) {
+		w[i].ss = ss;
+		w[i].nss = nss;
+		w[i].first = i;
+		w[i].step = nworkers;
+		w[i].p = p;
+		w[i].measure = measure;
+		w[i].lat = xcalloc((size_t)nss / (size_t)nworkers + 1, sizeof(double));
+		pthread_create(&w[i].th, NULL, worker_main, &w[i]);
+	}
+	for (int i = 0; i < nworkers; i++) {
+		pthread_join(w[i].th, NULL);
+		memcpy(p->lat + p->nlat, w[i].lat, w[i].nlat * sizeof(double));
+		p->nlat += w[i].nlat;
+		free(w[i].lat);
+	}
+	free(w);
+}
+
+/*
+ * Decodes a mail body (base64 or quoted-printable) into out (NUL-terminated).  The maildir
+ * holds LF line ends; CRLF is accepted too.
+ */
+static int
+mail_body(const char *mail, size_t len, char *out, size_t outlen)
+{
+	const char *h = find(mail, len, "\n\n"), *h2 = find(mail, len, "\r\n\r\n"), *p;
+	int qp;
+	size_t o = 0, hl = 2;
+
+	if (h2 != NULL && (h == NULL || h2 < h)) {
+		h = h2;
+		hl = 4;
+	}
+	if (h == NULL)
+		return -1;
+	qp = find(mail, (size_t)(h - mail), "Content-Transfer-Encoding: quoted-printable") != NULL;
+	if (qp) {
+		for (p = h + hl; p < mail + len && o + 1 < outlen; p++) {
+			if (*p == '=' && p + 1 < mail + len && p[1] == '\n') {
+				p += 1;
+			} else if (*p == '=' && p + 2 < mail + len && p[1] == '\r' &&
+				   p[2] == '\n') {
+				p += 2;
+			} else if (*p == '=' && p + 2 < mail + len) {
+				char hx[3] = {p[1], p[2], 0};
+
+				out[o++] = (char)strtol(hx, NULL, 16);
+				p += 2;
+			} else {
+				out[o++] = *p;
+			}
+		}
+		out[o] = '\0';
+		return 0;
+	} else {
+		char *b64 = xmalloc(len + 1);
+		size_t k = 0;
+		int n;
+
+		for (p = h + hl; p < mail + len; p++)
+			if (*p != '\r' && *p != '\n')
+				b64[k++] = *p;
+		if (k / 4 * 3 + 1 > outlen ||
+		    (n = EVP_DecodeBlock((unsigned char *)out, (unsigned char *)b64, (int)k)) < 0) {
+			free(b64);
+			return -1;
+		}
+		out[n] = '\0';
+		free(b64);
+		return 0;
+	}
+}
+
+/*
+ * Waits (up to 60 s) until every session's mail is in DIR/outbox/new, takes each session's
+ * one-time token from its mail (matched by the To address) and removes the mails.
+ */
+static int
+mails_take(const char *dir, struct sess *ss, int nss)
+{
+	char *nd = xasprintf("%s/outbox/new", dir);
+	int got = 0, tries;
+
+	for (tries = 0; tries < 600 && got < nss; tries++) {
+		DIR *d = opendir(nd);
+		struct dirent *de;
+
+		if (d == NULL && errno != ENOENT) /* made at the first delivery */
+			fatalx("bench: %s: %s", nd, strerror(errno));
+		while (d != NULL && (de = readdir(d)) != NULL) {
+			char *path, *body;
+			const char *to, *tok;
+			struct buf b;
+			struct err e;
+			int k;
+
+			if (de->d_name[0] == '.')
+				continue;
+			path = xasprintf("%s/%s", nd, de->d_name);
+			buf_init(&b, 1 << 20);
+			body = xmalloc(1 << 20);
+			if (util_read_file(path, 1 << 20, &b, &e) == -1 ||
+			    (to = find((char *)b.data, b.len, "\nTo: ")) == NULL ||
+			    mail_body((char *)b.data, b.len, body, 1 << 20) == -1 ||
+			    (tok = strstr(body, "/regist/verify?onetimetoken=")) == NULL)
+				fatalx("bench: %s: not a mail with a one-time link", path);
+			tok += strlen("/regist/verify?onetimetoken=");
+			for (k = 0; k < nss; k++) {
+				size_t el = strlen(ss[k].email);
+				const char *a = to + 5;
+
+				if (*a == '<')
+					a++;
+				if (strncmp(a, ss[k].email, el) == 0 &&
+				    (a[el] == '\r' || a[el] == '\n' || a[el] == '>'))
+					break;
+			}
+			if (k == nss)
+				fatalx("bench: %s: a mail for no session of this round", path);
+			if (ss[k].token[0] != '\0')
+				fatalx("bench: two mails for session %d", k);
+			if (strspn(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					"0123456789-_") != 43)
+				fatalx("bench: %s: the token is not 43 base64url characters", path);
+			memcpy(ss[k].token, tok, 43);
+			ss[k].token[43] = '\0';
+			got++;
+			unlink(path);
+			free(path);
+			free(body);
+			buf_free(&b);
+		}
+		if (d != NULL)
+			closedir(d);
+		if (got < nss)
+			usleep(100000);
+	}
+	free(nd);
+	return got == nss ? 0 : -1;
+}
+
+/* ---- the server and its log ---- */
+
+static int
+free_port(void)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd != -1 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd != -1)
+		close(fd);
+	return port;
+}
+
+/* GET /healthz on the plain listener answers 200. */
+static int
+healthy(int port)
+{
+	static const char q[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	struct sockaddr_in a;
+	char buf[512];
+	int fd, ok = 0;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)port);
+	if ((fd = tcp_open(&a)) == -1)
+		return 0;
+	if (write(fd, q, sizeof(q) - 1) == (ssize_t)(sizeof(q) - 1) &&
+	    read(fd, buf, sizeof(buf) - 1) > 12)
+		ok = memcmp(buf, "HTTP/1.1 200", 12) == 0;
+	close(fd);
+	return ok;
+}
+
+/*
+ * The server's own times from its request log, from byte offset from on: lines
+ * "... ADDR METHOD PATH STATUS BYTES NNNus" of the HTTPS listener.
+ */
+static void
+serverlog_read(const char *path, long from, const char *addr)
+{
+	FILE *f = fopen(path, "r");
+	char line[2048];
+
+	if (f == NULL || fseek(f, from, SEEK_SET) == -1)
+		fatalx("bench: %s: cannot read", path);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char meth[16], upath[256], *p = strstr(line, addr), *us;
+		size_t k;
+		long v;
+
+		if (p == NULL || (us = strstr(line, "us\n")) == NULL)
+			continue;
+		p += strlen(addr) + 1;
+		for (k = 0; *p != ' ' && *p != '\0' && k + 1 < sizeof(meth); p++)
+			meth[k++] = *p;
+		meth[k] = '\0';
+		if (*p++ != ' ')
+			continue;
+		for (k = 0; *p != ' ' && *p != '\0' && k + 1 < sizeof(upath); p++)
+			upath[k++] = *p;
+		upath[k] = '\0';
+		*us = '\0';
+		while (us > line && us[-1] >= '0' && us[-1] <= '9')
+			us--;
+		if (util_parse_long(us, 0, LONG_MAX, &v) == -1)
+			continue;
+		for (int i = 0; i < PAGE__MAX; i++)
+			if (strcmp(pages[i].meth, meth) == 0 && strcmp(pages[i].path, upath) == 0 &&
+			    pages[i].nsrv < pages[i].srvcap)
+				pages[i].srv[pages[i].nsrv++] = (double)v / 1e6;
+	}
+	fclose(f);
+}
+
+static long
+file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+/* ---- the peer: openssl s_server -WWW ---- */
+
+/* One GET of page p's static copy on a fresh (resumed) connection; -1 on a wrong answer. */
+static int
+peer_get(const struct sockaddr_in *a, struct page *p, SSL_SESSION **resume, struct sess *s,
+	 double *secs)
+{
+	char q[256];
+	int fd = -1, n;
+	double t0;
+
+	if ((s->ssl = tls_open(a, &fd, *resume)) == NULL)
+		return -1;
+	n = snprintf(q, sizeof(q), "GET /%s HTTP/1.0\r\nHost: localhost\r\n\r\n", p->peer_file);
+	t0 = now_s();
+	if (tls_write_all(s->ssl, q, (size_t)n) == -1 || resp_read(s, 1) == -1) {
+		tls_close(s->ssl, fd);
+		return -1;
+	}
+	*secs = now_s() - t0;
+	if (*resume == NULL || !SSL_session_reused(s->ssl)) {
+		SSL_SESSION_free(*resume);
+		*resume = SSL_get1_session(s->ssl);
+	}
+	tls_close(s->ssl, fd);
+	s->ssl = NULL;
+	return s->status == 200 && s->blen == p->samplelen &&
+		       memcmp(s->body, p->sample, s->blen) == 0
+		   ? 0
+		   : -1;
+}
+
+struct peer_worker {
+	pthread_t th;
+	struct sockaddr_in a;
+	int n;
+	struct page *p;
+	double *lat;
+	int nlat, bad;
+};
+
+static void *
+peer_main(void *arg)
+{
+	struct peer_worker *w = arg;
+	struct sess s;
+	SSL_SESSION *resume = NULL;
+
+	memset(&s, 0, sizeof(s));
+	s.buf = xmalloc(RBUF);
+	for (int i = 0; i < w->n; i++) {
+		double t;
+
+		if (peer_get(&w->a, w->p, &resume, &s, &t) == -1)
+			w->bad++;
+		else
+			w->lat[w->nlat++] = t;
+	}
+	SSL_SESSION_free(resume);
+	free(s.buf);
+	return NULL;
+}
+
+/* s_server must listen on loopback only: /proc/net/tcp has its port bound to 127.0.0.1. */
+static int
+port_loopback_only(int port)
+{
+	FILE *f = fopen("/proc/net/tcp", "r");
+	char line[512];
+	int lo = 0, other = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		unsigned a, p, st;
+
+		/* "  0: 0100007F:1F90 00000000:0000 0A ..." (0A: listening) */
+		char *c = strchr(line, ':');
+
+		if (c == NULL)
+			continue;
+		a = (unsigned)strtoul(c + 2, &c, 16);
+		if (*c != ':')
+			continue;
+		p = (unsigned)strtoul(c + 1, &c, 16);
+		strtoul(c + 1, &c, 16);
+		if (*c != ':')
+			continue;
+		strtoul(c + 1, &c, 16);
+		st = (unsigned)strtoul(c + 1, &c, 16);
+		if ((int)p == port && st == 0x0A) {
+			if (a == 0x0100007FU)
+				lo = 1;
+			else
+				other = 1;
+		}
+	}
+	fclose(f);
+	return lo && !other;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The q-quantile (0..1) of v[0..n) (sorted here), in milliseconds. */
+static double
+quantile_ms(double *v, size_t n, double q)
+{
+	size_t k;
+
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_double);
+	k = (size_t)(q * (double)n + 0.999999);
+	if (k == 0)
+		k = 1;
+	if (k > n)
+		k = n;
+	return v[k - 1] * 1e3;
+}
+
+int
+main(int argc, char **argv)
+{
+	char dir[] = "/tmp/shomei-bench-portal-XXXXXX", self[PATH_MAX], listen_h[64], listen_s[64],
+	     *bin = NULL, *cmd, *conf, *log, *peerdir;
+	const char *storespec = NULL;
+	long nsess = 200, nworkers = 4, rounds = 3, sthreads = 0;
+	int opt, keep = 0, only_shomei = 0, hport, sport, failed = 0, i;
+	ssize_t sl;
+	pid_t pid, peer = -1;
+	struct sess *ss;
+	char **tickets;
+	FILE *f;
+	long logoff = 0;
+	double t0, t1, wall = 0;
+
+	while ((opt = getopt(argc, argv, "c:w:r:T:S:B:kx")) != -1) {
+		switch (opt) {
+		case 'c':
+			if (util_parse_long(optarg, 1, 10000, &nsess) == -1)
+				fatalx("bench: -c: 1..10000");
+			break;
+		case 'w':
+			if (util_parse_long(optarg, 1, 10000, &nworkers) == -1)
+				fatalx("bench: -w: 1..10000");
+			break;
+		case 'r':
+			if (util_parse_long(optarg, 1, 100, &rounds) == -1)
+				fatalx("bench: -r: 1..100");
+			break;
+		case 'T':
+			if (util_parse_long(optarg, 1, 256, &sthreads) == -1)
+				fatalx("bench: -T: 1..256");
+			break;
+		case 'S':
+			storespec = optarg;
+			break;
+		case 'B':
+			bin = xstrdup(optarg);
+			break;
+		case 'k':
+			keep = 1;
+			break;
+		case 'x':
+			only_shomei = 1;
+			break;
+		default:
+			fprintf(stderr, "usage: portal [-c SESSIONS] [-w WORKERS] [-r ROUNDS]"
+					" [-T SERVER_THREADS] [-S STORE] [-B BINARY] [-k] [-x]\n");
+			return 2;
+		}
+	}
+	if (nworkers > nsess)
+		nworkers = nsess;
+	log_init("bench", 0);
+	signal(SIGPIPE, SIG_IGN);
+	if (bin == NULL) { /* BUILD/bench/portal -> BUILD/shomei */
+		if ((sl = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0)
+			fatalx("bench: cannot find myself");
+		self[sl] = '\0';
+		bin = xasprintf("%s/../shomei", dirname(self));
+	}
+	if (access(bin, X_OK) != 0)
+		fatalx("bench: %s is not executable (build it, or pass -B)", bin);
+	if (mkdtemp(dir) == NULL)
+		fatalx("bench: mkdtemp");
+	tmp_dir = dir;
+	keep_dir = keep;
+	atexit(cleanup);
+
+	/* ---- the instance, with the shomei CLI ---- */
+	cmd = storespec != NULL
+		  ? xasprintf("'%s' -d %s init --store '%s' >/dev/null", bin, dir, storespec)
+		  : xasprintf("'%s' -d %s init >/dev/null", bin, dir);
+	if (strchr(bin, '\'') != NULL || (storespec != NULL && strchr(storespec, '\'') != NULL) ||
+	    run(cmd) != 0)
+		fatalx("bench: shomei init failed");
+	free(cmd);
+	cmd = xasprintf("'%s' -d %s org add " ORG " --name 'ベンチマーク株式会社' --domain "
+			"bench.example.jp >/dev/null",
+			bin, dir);
+	if (run(cmd) != 0)
+		fatalx("bench: shomei org add failed");
+	free(cmd);
+	tickets = xcalloc((size_t)(nsess * (rounds + 1)), sizeof(*tickets));
+	cmd = xasprintf("'%s' -d %s ticket create --org " ORG " --profile client --count %ld", bin,
+			dir, nsess * (rounds + 1));
+	if ((f = popen(cmd, "r")) == NULL)
+		fatalx("bench: %s", cmd);
+	{
+		char line[128];
+		long n = 0;
+
+		while (fgets(line, sizeof(line), f) != NULL && n < nsess * (rounds + 1)) {
+			line[strcspn(line, "\r\n ")] = '\0';
+			if (line[0] != '\0')
+				tickets[n++] = xstrdup(line);
+		}
+		if (pclose(f) != 0 || n != nsess * (rounds + 1))
+			fatalx("bench: shomei ticket create gave %ld tickets", n);
+	}
+	free(cmd);
+	conf = xasprintf("%s/shomei.conf", dir);
+	if ((f = fopen(conf, "a")) == NULL)
+		fatalx("bench: cannot append to %s", conf);
+	fprintf(f, "\ntest.instance = yes\ntest.captcha_answer = " ANSWER "\n"
+		   "mail.from = ca@bench.example.jp\nportal.step1_rate = 1000000\n"
+		   "crl.schedule = no\n");
+	if (sthreads > 0)
+		fprintf(f, "http.threads = %ld\n", sthreads);
+	fclose(f);
+	free(conf);
+
+	/* ---- shomei serve ---- */
+	if ((hport = free_port()) == -1 || (sport = free_port()) == -1 || hport == sport)
+		fatalx("bench: no free ports");
+	snprintf(listen_h, sizeof(listen_h), "127.0.0.1:%d", hport);
+	snprintf(listen_s, sizeof(listen_s), "127.0.0.1:%d", sport);
+	log = xasprintf("%s/serve.log", dir);
+	if ((pid = fork()) == -1)
+		fatalx("bench: fork");
+	serve_pid = pid;
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		if (fd == -1 || dup2(fd, 1) == -1 || dup2(fd, 2) == -1)
+			_exit(126);
+		close(fd);
+		execl(bin, bin, "-d", dir, "serve", "--http", listen_h, "--https", listen_s,
+		      (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 300 && !healthy(hport); i++) {
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			fatalx("bench: shomei serve exited (see %s)", log);
+		usleep(100000);
+	}
+	if (i == 300)
+		fatalx("bench: shomei serve did not become healthy");
+
+	/* the client: TLS verified against the instance's root */
+	tls = SSL_CTX_new(TLS_client_method());
+	cmd = xasprintf("%s/certs/root.pem", dir);
+	if (tls == NULL || SSL_CTX_load_verify_locations(tls, cmd, NULL) != 1)
+		fatalx("bench: cannot load %s", cmd);
+	free(cmd);
+	SSL_CTX_set_verify(tls, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_session_cache_mode(tls, SSL_SESS_CACHE_CLIENT);
+	memset(&https_addr, 0, sizeof(https_addr));
+	https_addr.sin_family = AF_INET;
+	https_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	https_addr.sin_port = htons((uint16_t)sport);
+
+	ss = xcalloc((size_t)nsess, sizeof(*ss));
+	for (i = 0; i < nsess; i++) {
+		ss[i].idx = i;
+		ss[i].buf = xmalloc(RBUF);
+		if ((ss[i].ssl = tls_open(&https_addr, &ss[i].fd, NULL)) == NULL)
+			fatalx("bench: TLS connection %d failed", i);
+	}
+	for (i = 0; i < PAGE__MAX; i++) {
+		pages[i].lat = xcalloc((size_t)(nsess * rounds), sizeof(double));
+		pages[i].srvcap = (size_t)(nsess * rounds) + 16;
+		pages[i].srv = xcalloc(pages[i].srvcap, sizeof(double));
+	}
+
+	printf("bench/portal: %ld sessions (each its own TLS keep-alive connection, cookie and "
+	       "CSRF token) through the registration pages of shomei serve, %ld client threads "
+	       "(at most %ld requests in flight), 1 warm-up + %ld measured rounds, store %s\n",
+	       nsess, nworkers, nworkers, rounds, storespec != NULL ? "PostgreSQL" : "SQLite");
+	fflush(stdout);
+	for (long round = 0; round <= rounds && atomic_load(&nerrors) == 0; round++) {
+		int measure = round > 0;
+
+		for (i = 0; i < nsess; i++) {
+			struct sess *s = &ss[i];
+
+			s->sid[0] = s->csrf[0] = s->token[0] = '\0'; /* a new session */
+			snprintf(s->ticket, sizeof(s->ticket), "%s", tickets[round * nsess + i]);
+			snprintf(s->email, sizeof(s->email), "r%lds%d@bench.example.jp", round, i);
+		}
+		if (round == 1)
+			logoff = file_size(log);
+		t0 = now_s();
+		for (int pg = 0; pg < PAGE__MAX && atomic_load(&nerrors) == 0; pg++) {
+			if (pg == PAGE_MAIL_BEFORE) {
+				double m0 = now_s();
+
+				if (mails_take(dir, ss, (int)nsess) == -1)
+					fatalx("bench: not every session got its mail");
+				t0 +=
+				    now_s() - m0; /* waiting for the mail sender is not page time */
+			}
+			page_run(&pages[pg], ss, (int)nsess, (int)nworkers, measure);
+		}
+		t1 = now_s();
+		if (measure)
+			wall += t1 - t0;
+	}
+	usleep(200000); /* the last log lines */
+	if (atomic_load(&nerrors) == 0)
+		serverlog_read(log, logoff, listen_s);
+	for (i = 0; i < nsess; i++) {
+		tls_close(ss[i].ssl, ss[i].fd);
+		ss[i].ssl = NULL;
+	}
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	serve_pid = -1;
+	if (atomic_load(&nerrors) > 0) {
+		fprintf(stderr, "bench: %lu wrong answers: the figures would be worthless\n",
+			(unsigned long)atomic_load(&nerrors));
+		failed = 1;
+		goto out;
+	}
+
+	/* ---- the peer ---- */
+	if (!only_shomei) {
+		struct peer_worker *pw;
+		int pport = free_port();
+		char *https_cert = xasprintf("%s/certs/https.pem", dir);
+		char *https_key = xasprintf("%s/keys/https.key.pem", dir);
+		char *chain = xasprintf("%s/certs/issuing.pem", dir);
+		char accept[64];
+		struct sockaddr_in pa;
+
+		peerdir = xasprintf("%s/peer", dir);
+		if (mkdir(peerdir, 0700) == -1)
+			fatalx("bench: mkdir %s", peerdir);
+		for (i = 0; i < PAGE__MAX; i++) {
+			char *p = xasprintf("%s/%s", peerdir, pages[i].peer_file);
+
+			if ((f = fopen(p, "w")) == NULL ||
+			    fwrite(pages[i].sample, 1, pages[i].samplelen, f) !=
+				pages[i].samplelen ||
+			    fclose(f) != 0)
+				fatalx("bench: cannot write %s", p);
+			free(p);
+		}
+		snprintf(accept, sizeof(accept), "127.0.0.1:%d", pport);
+		if ((peer = fork()) == -1)
+			fatalx("bench: fork");
+		peer_pid = peer;
+		if (peer == 0) {
+			int fd = open("/dev/null", O_RDWR);
+
+			if (chdir(peerdir) == -1 || fd == -1 || dup2(fd, 0) == -1 ||
+			    dup2(fd, 1) == -1 || dup2(fd, 2) == -1)
+				_exit(126);
+			execlp("openssl", "openssl", "s_server", "-quiet", "-WWW", "-accept",
+			       accept, "-cert", https_cert, "-key", https_key, "-cert_chain", chain,
+			       (char *)NULL);
+			_exit(127);
+		}
+		for (i = 0; i < 100 && !port_loopback_only(pport); i++) {
+			if (waitpid(peer, NULL, WNOHANG) == peer)
+				fatalx("bench: openssl s_server exited");
+			usleep(50000);
+		}
+		if (i == 100)
+			fatalx("bench: openssl s_server is not listening on 127.0.0.1:%d only",
+			       pport);
+		memset(&pa, 0, sizeof(pa));
+		pa.sin_family = AF_INET;
+		pa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		pa.sin_port = htons((uint16_t)pport);
+		pw = xcalloc((size_t)nworkers, sizeof(*pw));
+		for (i = 0; i < PAGE__MAX; i++) {
+			long n = nsess * rounds;
+
+			pages[i].peer = xcalloc((size_t)n + 1, sizeof(double));
+			for (int k = 0; k < nworkers; k++) {
+				pw[k].a = pa;
+				pw[k].p = &pages[i];
+				pw[k].n = (int)(n / nworkers + (k < n % nworkers));
+				pw[k].lat = xcalloc((size_t)pw[k].n + 1, sizeof(double));
+				pw[k].nlat = pw[k].bad = 0;
+				pthread_create(&pw[k].th, NULL, peer_main, &pw[k]);
+			}
+			for (int k = 0; k < nworkers; k++) {
+				pthread_join(pw[k].th, NULL);
+				memcpy(pages[i].peer + pages[i].npeer, pw[k].lat,
+				       (size_t)pw[k].nlat * sizeof(double));
+				pages[i].npeer += (size_t)pw[k].nlat;
+				if (pw[k].bad > 0) {
+					fprintf(stderr,
+						"bench: s_server: %d wrong answers for %s\n",
+						pw[k].bad, pages[i].name);
+					failed = 1;
+				}
+				free(pw[k].lat);
+			}
+		}
+		free(pw);
+		kill(peer, SIGTERM);
+		waitpid(peer, NULL, 0);
+		peer_pid = -1;
+		free(https_cert);
+		free(https_key);
+		free(chain);
+		free(peerdir);
+	}
+
+	/* ---- figures ---- */
+	{
+		size_t total = 0;
+		int met = 1;
+
+		printf("%-22s %6s %9s %9s %9s | %9s %9s", "page (ms)", "n", "p50", "p99", "max",
+		       "srv p50", "srv p99");
+		if (!only_shomei)
+			printf(" | %9s %9s %7s", "peer p50", "peer p99", "p99 x");
+		printf("\n");
+		for (i = 0; i < PAGE__MAX; i++) {
+			struct page *p = &pages[i];
+			double p50 = quantile_ms(p->lat, p->nlat, 0.50);
+			double p99 = quantile_ms(p->lat, p->nlat, 0.99);
+			double mx = quantile_ms(p->lat, p->nlat, 1.0);
+
+			total += p->nlat;
+			met = met && p99 <= 5.0;
+			printf("%-22s %6zu %9.3f %9.3f %9.3f | %9.3f %9.3f", p->name, p->nlat, p50,
+			       p99, mx, quantile_ms(p->srv, p->nsrv, 0.5),
+			       quantile_ms(p->srv, p->nsrv, 0.99));
+			if (!only_shomei) {
+				double q50 = quantile_ms(p->peer, p->npeer, 0.5);
+				double q99 = quantile_ms(p->peer, p->npeer, 0.99);
+
+				printf(" | %9.3f %9.3f %6.1fx", q50, q99, q99 > 0 ? p99 / q99 : 0);
+			}
+			printf("  (%zu bytes)\n", p->samplelen);
+		}
+		printf("all responses checked: %zu requests, 0 wrong; %.0f requests/s over the "
+		       "measured rounds (mail waits excluded)\n",
+		       total, wall > 0 ? (double)total / wall : 0);
+		printf("srv = the server's own time per request (its request log); peer = openssl "
+		       "s_server -WWW with the same pages as files, one request per (resumed) "
+		       "connection, handshake outside the clock; p99 x = shomei p99 / peer p99\n");
+		printf("target p99 <= 5 ms per page: %s\n", met ? "met" : "NOT met");
+	}
+out:
+	cleanup();
+	for (i = 0; i < nsess * (rounds + 1); i++)
+		free(tickets[i]);
+	free(tickets);
+	for (i = 0; i < nsess; i++)
+		free(ss[i].buf);
+	free(ss);
+	for (i = 0; i < PAGE__MAX; i++) {
+		free(pages[i].lat);
+		free(pages[i].srv);
+		free(pages[i].peer);
+		free(pages[i].sample);
+	}
+	SSL_CTX_free(tls);
+	free(log);
+	free(bin);
+	return failed ? 1 : 0;
+}
