@@ -6,15 +6,22 @@ chromedriver and so to Chromium), and TLS verification stays on (no
 --ignore-certificate-errors).  Each browser gets its own temporary profile; everything it
 leaves is removed when it quits.
 
-Use from a test (the `browser` fixture of conftest.py is a factory):
+Use from a test (the `browser` fixture of conftest.py is a Browsers, a factory):
 
     b = browser(srv.cafile, lang="en")
     b.visit(srv.https + "/regist/step1", "step1")   # loads, waits, screenshots
     b.find("#ticket").send_keys("...")
     b.submit("button[type=submit]", "confirm")       # clicks, waits for the new page, shot
+    ...
+    browser.quit_all()   # before stop_server(srv), see below
 
 Screenshots (full page PNG) go to tests/artifacts/screenshots/<test name>/<NN>-<name>.png;
-the directory of a test is emptied when the test starts and kept afterwards.
+the directory of a test is emptied when the test starts and kept afterwards.  When a test
+fails, each browser still open adds <NN>-failed.png of what it showed.
+
+Quit the browsers before stopping the server: a browser keeps idle keep-alive connections
+open, and shomei's shutdown waits up to its 30 s grace period (per listener) for every
+connection to close.
 
 Nothing is skipped: without Chromium, chromedriver or Selenium the test fails with a hint
 to run scripts/deps.sh."""
@@ -23,6 +30,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -61,6 +69,18 @@ def nss_trust(home, cafile):
     assert b"shomei test root" in p.stdout, p.stdout
 
 
+_FONTS = []
+
+
+def need_cjk_font():
+    """A font with Japanese glyphs (fonts-noto-cjk), or the screenshots show boxes."""
+    if not _FONTS:
+        p = subprocess.run(["fc-list", ":lang=ja", "family"], capture_output=True, timeout=30)
+        assert p.returncode == 0 and p.stdout.strip(), \
+            "no Japanese font (fonts-noto-cjk): run scripts/deps.sh"
+        _FONTS.append(p.stdout)
+
+
 class Shots:
     """Numbered full-page screenshots of one test, shared by all its browsers."""
 
@@ -93,11 +113,26 @@ class Browsers:
         self.made.append(b)
         return b
 
-    def quit_all(self):
-        first = None
+    def shoot_all(self, name):
+        """A screenshot of every browser still open (best effort: for a failure)."""
         for b in self.made:
+            if b.driver is not None:
+                try:
+                    b.shot(name)
+                except Exception:
+                    pass
+
+    def quit_all(self, failed=False):
+        """Quits every browser; called while an exception propagates (as from a finally
+        clause), or with failed, it first saves what each browser shows as <NN>-failed."""
+        failed = failed or sys.exc_info()[0] is not None
+        if failed:
+            self.shoot_all("failed")
+        first = None
+        for i, b in enumerate(self.made):
+            log = os.path.join(self.shots.dir, f"chromedriver-{i + 1}.log") if failed else None
             try:
-                b.quit()
+                b.quit(log)
             except BaseException as ex:
                 first = first or ex
         self.made = []
@@ -129,6 +164,7 @@ class Browser:
     def __init__(self, cafile, shots, lang="ja", window=WINDOW):
         need(CHROMIUM, "chromium")
         need(CHROMEDRIVER, "chromedriver (chromium-driver)")
+        need_cjk_font()
         assert lang in LANGS, lang
         try:
             from selenium import webdriver
@@ -139,6 +175,7 @@ class Browser:
         self.lang = lang
         self.driver = None
         self.tmp = tempfile.mkdtemp(prefix="shomei-browser-")
+        self.log = os.path.join(self.tmp, "chromedriver.log")
         try:
             home = os.path.join(self.tmp, "home")
             os.makedirs(home)
@@ -158,7 +195,6 @@ class Browser:
             opts.add_experimental_option("prefs", {"intl.accept_languages": accept})
             opts.page_load_strategy = "normal"
             RemoteConnection.set_timeout(DRIVER_TIMEOUT)
-            self.log = os.path.join(self.tmp, "chromedriver.log")
             service = Service(CHROMEDRIVER, log_path=self.log, env=env)
             self.driver = webdriver.Chrome(service=service, options=opts)
             self.driver.set_page_load_timeout(PAGE_TIMEOUT)
@@ -169,15 +205,18 @@ class Browser:
             self.quit()
             raise
 
-    def quit(self):
+    def quit(self, keep_log=None):
         """Ends Chromium and chromedriver and removes the profile; safe to call twice.
-        Fails (after ending them) if processes of this browser outlive the quit."""
+        keep_log: a path to save chromedriver's log to first (for a failure).  Fails (after
+        ending them) if processes of this browser outlive the quit."""
         d, self.driver = self.driver, None
         left = []
         try:
             if d is not None:
                 d.quit()
         finally:
+            if keep_log and self.tmp is not None and os.path.exists(self.log):
+                shutil.copyfile(self.log, keep_log)
             if self.tmp is not None:
                 left = self.reap()
                 shutil.rmtree(self.tmp, ignore_errors=True)
@@ -185,10 +224,12 @@ class Browser:
         assert not left, f"browser processes left after quit (killed): {left}"
 
     def reap(self, grace=5.0):
-        """Processes still running with this browser's temporary directory on their command
-        line (its Chromium processes carry --user-data-dir=<tmp>/profile): waits grace
-        seconds for them to end, then kills those left by pid; returns what was killed."""
+        """Processes still running that belong to this browser (its temporary directory on
+        their command line, as in --user-data-dir=<tmp>/profile, or HOME=<tmp>/home in their
+        environment): waits grace seconds for them to end, then kills those left by pid;
+        returns what was killed."""
         mark = self.tmp.encode()
+        home = b"HOME=" + os.path.join(self.tmp, "home").encode() + b"\0"
         end = time.time() + grace
         while True:
             pids = []
@@ -197,8 +238,12 @@ class Browser:
                     continue
                 try:
                     with open(f"/proc/{pid}/cmdline", "rb") as f:
-                        if mark in f.read():
-                            pids.append(int(pid))
+                        mine = mark in f.read()
+                    if not mine:
+                        with open(f"/proc/{pid}/environ", "rb") as f:
+                            mine = home in f.read()
+                    if mine:
+                        pids.append(int(pid))
                 except OSError:
                     pass
             if not pids or time.time() > end:
@@ -217,15 +262,22 @@ class Browser:
         return shot(self.driver, name)
 
     def wait(self, cond, what, timeout=PAGE_TIMEOUT):
-        """Polls cond() until it returns something true; fails naming what did not happen."""
+        """Polls cond() until it returns something true; fails naming what did not happen.
+        A WebDriver error while polling (a script run while the next document replaces the
+        current one) counts as not yet."""
+        from selenium.common.exceptions import WebDriverException
         end = time.time() + timeout
+        last = None
         while True:
-            v = cond()
-            if v:
-                return v
+            try:
+                v = cond()
+                if v:
+                    return v
+            except WebDriverException as ex:
+                last = ex
             if time.time() > end:
                 raise AssertionError(f"timed out after {timeout}s waiting for {what} "
-                                     f"(at {self.driver.current_url})")
+                                     f"(at {self.driver.current_url}; last error: {last})")
             time.sleep(0.05)
 
     def loaded(self):
@@ -253,6 +305,11 @@ class Browser:
             return True
 
     # -- reading the page
+
+    def select(self, css):
+        """The <select> at css as a selenium Select (select_by_value, first_selected_option)."""
+        from selenium.webdriver.support.select import Select
+        return Select(self.find(css))
 
     def find(self, css):
         from selenium.webdriver.common.by import By

@@ -219,4 +219,14 @@ def browser(request):
     import browser as browser_mod
     b = browser_mod.Browsers(request.node.name)
     yield b
-    b.quit_all()
+    rep = getattr(request.node, "shomei_rep_call", None)
+    b.quit_all(failed=rep is not None and rep.failed)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps the call phase's report on the item (for the browser fixture's failure shot)."""
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when == "call":
+        item.shomei_rep_call = rep

@@ -13,8 +13,6 @@ import time
 import urllib.parse
 
 import pytest
-from selenium.webdriver.support.select import Select
-
 from browser import gap, is_red, tr
 from conftest import free_port, new_instance, openssl, start_server, stop_server
 from test_mail import Sink, start_sink
@@ -24,6 +22,8 @@ OTHER = "hanako.suzuki@example.co.jp"  # a mistyped confirmation address
 ORG = ("ORG1", "Example One")
 LINK_RE = r"https://\S+/regist/verify\?onetimetoken=[A-Za-z0-9_-]{43}"
 STEP1 = "Applicant information"
+EXPIRED = ("This link has expired: links are valid for 3 days. Please register your "
+           "application again; your ticket can be used for the new registration.")
 
 
 def portal(inst, extra=""):
@@ -81,7 +81,7 @@ def captcha_id(b):
 
 def fill_step1(b, applicant, ticket, email_addr, email2, captcha):
     b.find(f"input[name=applicant_type][value={applicant}]").click()
-    Select(b.find("#org_code")).select_by_value(ORG[0])
+    b.select("#org_code").select_by_value(ORG[0])
     for field, v in (("ticket", ticket), ("email", email_addr), ("email_confirm", email2),
                      ("captcha", captcha)):
         el = b.find("#" + field)
@@ -92,7 +92,7 @@ def fill_step1(b, applicant, ticket, email_addr, email2, captcha):
 def assert_step1_values(b, applicant, ticket, email_addr, email2):
     """The values entered before are in the form again; the CAPTCHA answer is not."""
     assert b.find(f"input[name=applicant_type][value={applicant}]").is_selected()
-    assert Select(b.find("#org_code")).first_selected_option.get_attribute("value") == ORG[0]
+    assert b.select("#org_code").first_selected_option.get_attribute("value") == ORG[0]
     assert b.find("#ticket").get_attribute("value") == ticket
     assert b.find("#email").get_attribute("value") == email_addr
     assert b.find("#email_confirm").get_attribute("value") == email2
@@ -124,10 +124,28 @@ def open_policies(b, lang):
     assert b.h1() == tr(lang, "Confirm")
 
 
-def register(b, srv, lang, applicant, ticket):
-    """step 1 (with errors first) → confirm (policies, Back) → confirm → Register → done."""
+def register(b, srv, lang, applicant, ticket, detours=True):
+    """Step 1 → confirm → Register → done.  With detours: another CAPTCHA image first, a
+    submission with errors, the policy pages from the confirm page, and Back to step 1."""
     b.visit(srv.https + "/regist/step1", "step1")
     assert_page(b, lang, STEP1)
+    if detours:
+        step1_detours(b, lang, applicant, ticket)
+    fill_step1(b, applicant, ticket, EMAIL, EMAIL, ANSWER)
+    b.submit("form.regist button[type=submit]", "confirm")
+    assert_confirm(b, lang, applicant, ticket)
+    if detours:
+        confirm_detours(b, lang, applicant, ticket)
+
+    b.find("input[name=consent]").click()
+    b.submit("button[value=register]", "done")
+    assert_page(b, lang, "Registration complete")
+    assert tr(lang, "Your application has been registered.") in b.text("main")
+    assert b.text("main strong") == EMAIL
+    assert b.find("ol.flowbar li.current").text == tr(lang, "Done")
+
+
+def step1_detours(b, lang, applicant, ticket):
     # another CAPTCHA image on request
     first = captcha_id(b)
     b.submit("a[href='/regist/step1']", "step1-another-image")
@@ -151,17 +169,14 @@ def register(b, srv, lang, applicant, ticket):
     assert_step1_values(b, applicant, ticket, EMAIL, OTHER)
     assert captcha_id(b) != old  # a new image comes with the errors
 
-    # corrected: the confirm page shows what was entered
-    fill_step1(b, applicant, ticket, EMAIL, EMAIL, ANSWER)
-    b.submit("form.regist button[type=submit]", "confirm")
-    assert_confirm(b, lang, applicant, ticket)
+
+def confirm_detours(b, lang, applicant, ticket):
     open_policies(b, lang)
     # the consent box must be ticked before the browser sends the form
     assert b.driver.execute_script(
         "const c = document.querySelector('input[name=consent]');"
         "return c.required && !c.checked && c.validity.valueMissing;")
-
-    # Back: the form again with every value kept
+    # Back: the form again with every value kept, no errors, a new CAPTCHA to answer
     b.submit("button[value=back]", "back-to-step1")
     assert_page(b, lang, STEP1)
     assert_step1_values(b, applicant, ticket, EMAIL, EMAIL)
@@ -171,19 +186,11 @@ def register(b, srv, lang, applicant, ticket):
     b.submit("form.regist button[type=submit]", "confirm-again")
     assert_confirm(b, lang, applicant, ticket)
 
-    b.find("input[name=consent]").click()
-    b.submit("button[value=register]", "done")
-    assert_page(b, lang, "Registration complete")
-    body = b.text("main")
-    assert tr(lang, "Your application has been registered.") in body
-    assert b.text("main strong") == EMAIL
-    assert b.find("ol.flowbar li.current").text == tr(lang, "Done")
-
 
 def mail_from_outbox(inst):
     files = wait_mail(inst)
     assert len(files) == 1, files
-    m, token = mail_link(files[0])
+    m, _ = mail_link(files[0])
     return m
 
 
@@ -209,13 +216,14 @@ def link_of(m, srv, lang):
     return links[0]
 
 
-def assert_link_landing(b, lang):
+def assert_link_landing(b, lang, inst):
     """Where the mailed link leads the first time.  Today the GET uses the link up and says
     the address is confirmed; when the issuance pages arrive (a page with a button), this is
     the one function to change."""
     assert_page(b, lang, "E-mail address confirmed")
     assert tr(lang, "Your e-mail address has been confirmed.") in b.text("main")
     assert b.find("ol.flowbar li.current").text == tr(lang, "Confirmation mail")
+    assert app_state(inst) == "mail-verified"
 
 
 def app_state(inst):
@@ -259,7 +267,7 @@ def test_walk_register_verify(tmp_path, browser, lang, backend, delivery):
         link = link_of(m, srv, lang)
 
         b.visit(link, "link")
-        assert_link_landing(b, lang)
+        assert_link_landing(b, lang, inst)
         b.visit(link, "link-again")
         assert_page(b, lang, "This link has already been used", 410)
         assert tr(lang, "This link has already been used. Each link in our mails can be used "
@@ -281,17 +289,16 @@ def test_walk_agent_expired(ca_sqlite, browser):
     srv = portal(inst)
     try:
         b = browser(srv.cafile, "ja")
-        register(b, srv, "ja", "agent", t1[1])
+        register(b, srv, "ja", "agent", t1[1], detours=False)
         assert inst.sql("SELECT applicant_type, state FROM applications") == \
             [["agent", "registered"]]
         link = link_of(mail_from_outbox(inst), srv, "ja")
         srv = restart(srv, browser, "test.clock_offset = %d" % (3 * 86400 + 60))
         b = browser(srv.cafile, "ja")
-        b.visit(link, "link-expired")
-        assert_page(b, "ja", "This link has expired", 410)
-        assert "3日間" in b.text("main")
-        b.visit(link + "&lang=en", "link-expired-en")
-        assert_page(b, "en", "This link has expired", 410)
+        for lang, url in (("ja", link), ("en", link + "&lang=en")):
+            b.visit(url, "link-expired-" + lang)
+            assert_page(b, lang, "This link has expired", 410)
+            assert tr(lang, EXPIRED) in b.text("main")
         assert app_state(inst) == "registered"
     finally:
         stop(srv, browser)
