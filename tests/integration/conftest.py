@@ -207,7 +207,6 @@ def server_sqlite(ca_sqlite):
     stop_server(srv)
 
 
-
 # --- headless Chromium for page walks (tests/integration/browser.py) ---
 
 @pytest.fixture
