@@ -149,15 +149,16 @@ class Server:
             return f.read().decode(errors="replace")
 
 
-def start_server(inst, extra_conf="", args=()):
-    """Starts serve on inst; extra_conf lines are appended to shomei.conf first."""
+def start_server(inst, extra_conf="", args=(), ports=None):
+    """Starts serve on inst; extra_conf lines are appended to shomei.conf first.  ports:
+    (http, https) to listen on (e.g. the ports of a previous run), else two free ones."""
     import signal
     import time
     import urllib.request
     if extra_conf:
         with open(inst.path("shomei.conf"), "a") as f:
             f.write("\n" + extra_conf + "\n")
-    hp, sp = free_port(), free_port()
+    hp, sp = ports or (free_port(), free_port())
     log = inst.path("serve.log")
     logf = open(log, "ab")
     proc = subprocess.Popen([SHOMEI, "-d", inst.datadir, "serve", "--http", f"127.0.0.1:{hp}",
@@ -204,3 +205,27 @@ def server_sqlite(ca_sqlite):
     srv = start_server(ca_sqlite)
     yield srv
     stop_server(srv)
+
+
+# --- headless Chromium for page walks (tests/integration/browser.py) ---
+
+@pytest.fixture
+def browser(request):
+    """A factory: browser(cafile, lang="ja") starts a headless Chromium trusting cafile and
+    returns a browser.Browser; screenshots go to tests/artifacts/screenshots/<test>/.
+    browser.quit_all() ends them early (before stopping the server: shomei's shutdown waits
+    for a browser's idle keep-alive connections); every browser is quit at teardown."""
+    import browser as browser_mod
+    b = browser_mod.Browsers(request.node.name)
+    yield b
+    rep = getattr(request.node, "shomei_rep_call", None)
+    b.quit_all(failed=rep is not None and rep.failed)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps the call phase's report on the item (for the browser fixture's failure shot)."""
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when == "call":
+        item.shomei_rep_call = rep
