@@ -38,7 +38,7 @@ ca_revoke(struct ca *ca, struct store *st, const char *serial, int reason, time_
 {
 	struct store_cert rec;
 	char *detail = NULL;
-	int rc = -1, intx = 0;
+	int rc = -1, intx = 0, joined = store_in_tx(st);
 	int64_t gen;
 	time_t now = util_now();
 
@@ -55,9 +55,11 @@ ca_revoke(struct ca *ca, struct store *st, const char *serial, int reason, time_
 		err_set(e, ERR_REFUSED, "revoke: invalidity date lies in the future");
 		goto out;
 	}
-	if (store_begin(st, e) == -1)
-		goto out;
-	intx = 1;
+	if (!joined) {
+		if (store_begin(st, e) == -1)
+			goto out;
+		intx = 1;
+	}
 	now = util_now(); /* stamped under the write lock: close to the commit */
 	if (store_cert_get(st, serial, &rec, e) == -1)
 		goto out;
@@ -74,9 +76,11 @@ ca_revoke(struct ca *ca, struct store *st, const char *serial, int reason, time_
 	detail = xasprintf("reason=%s subject=%s", ca_reason_name(reason), rec.subject);
 	if (store_audit_append(st, actor, "cert.revoke", rec.serial, detail, NULL, e) == -1)
 		goto out;
-	if (store_commit(st, e) == -1)
-		goto out;
-	intx = 0;
+	if (!joined) {
+		intx = 0;
+		if (store_commit(st, e) == -1)
+			goto out;
+	}
 	rc = 0;
 out:
 	if (intx)

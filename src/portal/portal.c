@@ -125,6 +125,9 @@ portal_init(struct ca *ca, const char *const *listen_addrs, size_t naddrs, struc
 	if (conf_get_long(c, "portal.step1_rate", 10, 1, 1000000, &rate, e) == -1)
 		goto out;
 	portal.step1_rate = rate;
+	if (conf_get_long(c, "portal.revoke_rate", 10, 1, 1000000, &rate, e) == -1)
+		goto out;
+	portal.revoke_rate = rate;
 	portal.base_url = xstrdup(conf_get(c, "portal.base_url", "https://localhost:8443"));
 	if (strcmp(conf_get(c, "test.instance", "no"), "yes") == 0) {
 		long off;

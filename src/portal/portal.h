@@ -54,6 +54,11 @@ int portal_confirm_get(struct http_req *);
 int portal_confirm_post(struct http_req *);
 int portal_verify_get(struct http_req *);
 int portal_policy_get(struct http_req *);
+/* Web revocation (revoke.c): GET/POST /revoke/step1, POST /revoke/confirm, GET /revoke/verify. */
+int portal_revoke_step1_get(struct http_req *);
+int portal_revoke_step1_post(struct http_req *);
+int portal_revoke_verify_get(struct http_req *);
+int portal_revoke_confirm_post(struct http_req *);
 
 /* ---- application/x-www-form-urlencoded (form.c) ---- */
 #define PORTAL_FORM_BODY_MAX (16 * 1024) /* bytes of a form body */

@@ -30,6 +30,7 @@ struct portal {
 	struct mail_conf mail;
 	char *base_url;
 	long step1_rate;
+	long revoke_rate; /* POSTs of /revoke/step1 per client address and minute */
 	unsigned char secret[PORTAL_SECRET_LEN];
 	pthread_mutex_t rl_lock;
 	struct portal_rl rl[PORTAL_RL_SLOTS];
@@ -68,5 +69,28 @@ int portal_notice(struct portal_ctx *, int status, const char *title_msgid,
 		  const char *msg_msgid);
 /* Logs e with a reference number and shows the error page (500). */
 int portal_error(struct portal_ctx *, const struct err *);
+
+/* ---- shared by the forms of the portal (shared.c) ---- */
+/*
+ * Parses the urlencoded body and checks its CSRF token; on failure replies itself (400 or
+ * 403 page), sets *rc and returns 1.  The caller frees f either way.
+ */
+int portal_form_read(struct portal_ctx *, struct portal_form *, int *rc);
+/* The BLAKE2b-256 of a one-time secret: all the store ever sees of it. */
+void portal_token_hash(const unsigned char raw[PORTAL_TOKEN_LEN],
+		       unsigned char out[STORE_HASH_LEN]);
+/* A new CAPTCHA for purpose: its id (hex) and its image as a data: URI (caller frees). */
+int portal_captcha(struct store *, const char *purpose, char id_hex[CAPTCHA_ID_HEX],
+		   char **data_uri, struct err *);
+
+/* ---- telling holders (notify.c) ---- */
+/*
+ * Queues, inside the caller's open transaction, the mail telling the holder of serial that it
+ * was revoked (to the e-mail of the application behind it; nothing when there is none).
+ */
+int portal_notify_revoked(struct store *, const char *lang, const char *serial, int reason,
+			  struct err *);
+
+/* ---- web revocation (revoke.c) ---- */
 
 #endif

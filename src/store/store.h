@@ -36,6 +36,8 @@ int store_ping(struct store *, struct err *);
 /* Highest applied migration number. */
 int store_schema_version(struct store *, int *version, struct err *);
 
+/* 1 while a transaction begun by store_begin() is open on this connection. */
+int store_in_tx(const struct store *);
 /* Write transaction (SQLite: BEGIN IMMEDIATE).  Nested calls are an internal error. */
 int store_begin(struct store *, struct err *);
 int store_commit(struct store *, struct err *);
@@ -336,6 +338,37 @@ int store_token_get(struct store *, const unsigned char hash[STORE_HASH_LEN], co
 /* Marks the token used at when, in one conditional statement; ERR_CONFLICT when used already. */
 int store_token_use(struct store *, const unsigned char hash[STORE_HASH_LEN], const char *purpose,
 		    time_t when, struct err *);
+
+/* ---- revocation requests of the portal (0010; src/portal/revoke.c) ---- */
+struct store_revreq {
+	int64_t id;
+	char serial[STORE_SERIAL_MAX];
+	int reason;
+	char *email;
+	time_t created;
+	time_t expires;
+	time_t done; /* 0 = pending */
+};
+
+/*
+ * The certificate a holder names by organization code, ticket and e-mail: the ticket belongs
+ * to the organization, a certificate was issued on it, and an application on that ticket was
+ * made with this e-mail (compared without regard to ASCII case).  ERR_NOTFOUND when the three
+ * do not fit together (the caller must not tell which one is wrong).
+ */
+int store_revoke_lookup(struct store *, const char *org_code, const char *ticket,
+			const char *email, char serial[STORE_SERIAL_MAX], struct err *);
+/* The e-mail of the newest application behind a certificate; ERR_NOTFOUND when none. */
+int store_cert_holder_email(struct store *, const char *serial, char **email, struct err *);
+/* Adds a pending request with the hash of its link; joins an open transaction. */
+int store_revreq_add(struct store *, const struct store_revreq *,
+		     const unsigned char token_hash[STORE_HASH_LEN], struct err *);
+/* ERR_NOTFOUND when no request has this link hash. */
+int store_revreq_get(struct store *, const unsigned char token_hash[STORE_HASH_LEN],
+		     struct store_revreq *, struct err *);
+/* Marks a pending request done at when; ERR_CONFLICT when it was done already. */
+int store_revreq_done(struct store *, int64_t id, time_t when, struct err *);
+void store_revreq_clear(struct store_revreq *); /* accepts NULL */
 
 /* ---- key/value settings of the instance (e.g. ticket sequence, TSA serial) ---- */
 /* Atomically adds delta to a named counter and returns the new value (starting at 0). */
