@@ -85,6 +85,15 @@ struct ca_issue_req {
 	const char *org_code; /* NULL = none */
 	const char *predecessor;
 	const char *actor;    /* audit actor */
+	/*
+	 * RA-approved contents (the portal): when set, the certificate gets this subject and
+	 * these SANs instead of the CSR's (the CSR then only proves possession of the key).
+	 * Borrowed.
+	 */
+	const X509_NAME *subject;
+	const GENERAL_NAMES *sans;
+	/* Stop after build and lint: nothing is signed or stored (validation of a request). */
+	int check_only;
 };
 
 struct ca_issued {

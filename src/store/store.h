@@ -309,9 +309,24 @@ struct store_app {
 	char *ticket;
 	char *applicant_type; /* "self" | "agent" */
 	char *email;
-	char *state; /* "registered", "mail-verified" */
+	char *state; /* "registered", "mail-verified" (0007); 0008: "submitted",
+		      * "awaiting-approval", "approved", "issued", "expired", "cancelled",
+		      * "rejected" */
 	time_t created;
 	time_t expires;
+	/* 0008: set at submission (NULL before) */
+	char *profile;       /* the ticket's profile */
+	char *subject_email; /* the holder's address (the approval goes there for agents) */
+	char *name_kanji;
+	char *name_romaji;
+	char *ou;
+	char *hostnames;     /* server profile: DNS names separated by single spaces */
+	char *key_mode;      /* "p256" | "rsa2048" | "csr" */
+	char *password_hash; /* argon2id (crypto_pwhash_str) of the application password */
+	char *cert_serial;   /* once issued */
+	int64_t predecessor_id; /* re-issue: the application replaced (0 = none) */
+	time_t submitted;    /* 0 = not yet */
+	time_t issued;       /* 0 = not yet */
 };
 
 /* Adds an application in state registered; *id is its new id.  Joins an open transaction. */
@@ -321,6 +336,42 @@ int store_app_get(struct store *, int64_t id, struct store_app *, struct err *);
 int store_app_set_state(struct store *, int64_t id, const char *from, const char *to,
 			struct err *);
 void store_app_clear(struct store_app *); /* accepts NULL */
+/*
+ * 0008.  Records the issuance request (profile ... password_hash, predecessor_id of a) and
+ * moves the application from state from to state to with submitted = when, in one
+ * conditional statement: ERR_CONFLICT when it is not in from.
+ */
+int store_app_submit(struct store *, int64_t id, const char *from, const char *to,
+		     const struct store_app *a, time_t when, struct err *);
+/*
+ * Moves the application from state from to "issued" with its certificate's serial, the
+ * BLAKE2b-256 hash of the certificate code and issued = when; ERR_CONFLICT when it is not in
+ * from (or the code hash exists).
+ */
+int store_app_issue(struct store *, int64_t id, const char *from, const char *serial,
+		    const unsigned char code_hash[STORE_HASH_LEN], time_t when, struct err *);
+/*
+ * The application that holds this certificate-code hash (re-issue: e-mail + application
+ * password + certificate code; the caller compares subject_email and verifies the password
+ * hash).  ERR_NOTFOUND when none.
+ */
+int store_app_get_by_code(struct store *, const unsigned char code_hash[STORE_HASH_LEN],
+			  struct store_app *, struct err *);
+
+/*
+ * Downloads of the portal (0008): a PKCS#12 (encrypted by a PIN that is never stored) kept
+ * under the hash of a single-use link secret until taken or expired.
+ */
+int store_download_put(struct store *, const unsigned char hash[STORE_HASH_LEN], int64_t app_id,
+		       const void *data, size_t len, time_t expires, struct err *);
+/*
+ * Deletes the download and returns its bytes (*data malloc'ed, caller frees) in one
+ * statement; ERR_NOTFOUND when there is none or it expired before now.
+ */
+int store_download_take(struct store *, const unsigned char hash[STORE_HASH_LEN], time_t now,
+			unsigned char **data, size_t *len, struct err *);
+/* Deletes downloads that expired before now; n (may be NULL) counts them. */
+int store_download_purge(struct store *, time_t now, int64_t *n, struct err *);
 
 /* A one-time token, known only by the hash of its secret. */
 struct store_token {
