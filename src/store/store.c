@@ -2798,13 +2798,13 @@ out:
 /* ---- revocation requests of the portal (0010) ---- */
 
 static const char SQL_REVOKE_LOOKUP[] =
-    "SELECT t.cert_serial FROM tickets t JOIN organizations o ON o.id = t.org_id "
-    "JOIN certificates c ON c.serial = t.cert_serial "
-    "WHERE o.code = $1 AND t.number = $2 AND EXISTS (SELECT 1 FROM applications a "
-    "WHERE a.ticket = t.number AND lower(a.email) = lower($3))";
+    "SELECT a.cert_serial FROM applications a JOIN organizations o ON o.id = a.org_id "
+    "JOIN certificates c ON c.serial = a.cert_serial "
+    "WHERE o.code = $1 AND a.ticket = $2 AND (lower(a.email) = lower($3) OR "
+    "lower(a.subject_email) = lower($3)) ORDER BY a.id DESC LIMIT 1";
 static const char SQL_CERT_HOLDER_EMAIL[] =
-    "SELECT a.email FROM tickets t JOIN applications a ON a.ticket = t.number "
-    "WHERE t.cert_serial = $1 ORDER BY a.id DESC LIMIT 1";
+    "SELECT COALESCE(subject_email, email) FROM applications WHERE cert_serial = $1 "
+    "ORDER BY id DESC LIMIT 1";
 static const char SQL_REVREQ_INSERT[] =
     "INSERT INTO revocation_requests (serial, reason, email, token_hash, created, expires) "
     "VALUES ($1, $2, $3, $4, $5, $6)";

@@ -402,14 +402,16 @@ struct store_revreq {
 };
 
 /*
- * The certificate a holder names by organization code, ticket and e-mail: the ticket belongs
- * to the organization, a certificate was issued on it, and an application on that ticket was
- * made with this e-mail (compared without regard to ASCII case).  ERR_NOTFOUND when the three
- * do not fit together (the caller must not tell which one is wrong).
+ * The certificate a holder names by organization code, ticket and e-mail: the newest
+ * application of that organization on that ticket that has a certificate, made with this
+ * e-mail as the applicant's or the holder's address (compared without regard to ASCII case).
+ * ERR_NOTFOUND when the three do not fit together (the caller must not tell which one is
+ * wrong).
  */
 int store_revoke_lookup(struct store *, const char *org_code, const char *ticket,
 			const char *email, char serial[STORE_SERIAL_MAX], struct err *);
-/* The e-mail of the newest application behind a certificate; ERR_NOTFOUND when none. */
+/* The holder's e-mail (subject_email, else the applicant's) of the application behind a
+ * certificate; ERR_NOTFOUND when none. */
 int store_cert_holder_email(struct store *, const char *serial, char **email, struct err *);
 /* Adds a pending request with the hash of its link; joins an open transaction. */
 int store_revreq_add(struct store *, const struct store_revreq *,

@@ -12,30 +12,26 @@ import time
 import pytest
 import requests
 
-from conftest import make_csr, openssl, start_server, stop_server
-from test_portal import (ANSWER, CONF, EMAIL, count, hidden, outbox, register, session,
-                         setup_orgs, wait_mail)
+from conftest import openssl, start_server, stop_server
+from test_portal import (ANSWER, CONF, EMAIL, count, hidden, issue_self, outbox, pre,
+                         session, setup_orgs, strong, wait_mail)
 from test_ocsp import ocsp_cli
 
 RCONF = CONF + "\nportal.revoke_rate = 1000"
 GENERIC = "入力された企業コード・チケット番号・メールアドレスに該当する失効可能な証明書はありません。"
 
 
-def holder_cert(srv, tmp_path, ticket, mail=EMAIL):
-    """A certificate of ORG1 issued on ticket to an application made with mail.  Returns
-    (serial, cert path)."""
+def holder_cert(srv, tmp_path, ticket):
+    """A certificate issued through the portal on ticket (self, holder address EMAIL).
+    Returns (serial, cert path); the mails of the issuance are out of the way."""
     inst = srv.inst
-    s = session(srv)
     n = len(outbox(inst))
-    register(s, srv, ticket)
-    assert len(wait_mail(inst, n + 1)) == n + 1  # the registration mail is out of the way
-    csr, _ = make_csr(tmp_path, subj="/CN=Taro Yamada", san=f"email:{mail}")
-    out = str(tmp_path / f"{ticket}.pem")
-    inst.ok("issue", "--profile", "client", "--csr", csr, "--org", "ORG1", "--out", out)
-    serial = openssl("x509", "-in", out, "-noout", "-serial").stdout.decode().strip()[7:]
-    inst.sql(f"UPDATE tickets SET status = 'used', cert_serial = '{serial}' "
-             f"WHERE number = '{ticket}'")
-    return serial, out
+    _, r, _ = issue_self(srv, ticket, tmp_path)
+    serial = strong(r.text, "serial")
+    out = tmp_path / f"{ticket}.pem"
+    out.write_text(pre(r.text, "cert_pem"))
+    assert len(wait_mail(inst, n + 2)) == n + 2  # registration link and certificate code
+    return serial, str(out)
 
 
 def mail_of(path):

@@ -1317,21 +1317,30 @@ test_revreq(void **state)
 	OK(store_ticket_add(s, org, "T-1", "client", &e));
 	OK(store_ticket_add(s, org, "T-2", "client", &e));
 	insert_cert(s, "0ABC01", "issuing-1", "CN=Taro", org, 2000000000, 1700000000);
-	/* nothing yet: no certificate on the ticket, no application */
+	/* nothing yet: no application */
 	FAILS(store_revoke_lookup(s, "ACME", "T-1", "taro@example.jp", serial, &e), ERR_NOTFOUND);
-	OK(store_ticket_use(s, "T-1", "0ABC01", &e));
-	FAILS(store_revoke_lookup(s, "ACME", "T-1", "taro@example.jp", serial, &e), ERR_NOTFOUND);
-	FAILS(store_cert_holder_email(s, "0ABC01", &mail, &e), ERR_NOTFOUND);
-	assert_null(mail);
 	memset(&a, 0, sizeof(a));
 	a.org_id = org;
 	a.ticket = (char *)"T-1";
-	a.applicant_type = (char *)"self";
-	a.email = (char *)"Taro@Example.jp";
+	a.applicant_type = (char *)"agent";
+	a.email = (char *)"Agent@Example.jp";
 	a.created = 1700000000;
 	a.expires = 1700000000 + 3 * 86400;
 	OK(store_app_add(s, &a, &app, &e));
+	/* an application without a certificate names nothing */
+	FAILS(store_revoke_lookup(s, "ACME", "T-1", "agent@example.jp", serial, &e), ERR_NOTFOUND);
+	FAILS(store_cert_holder_email(s, "0ABC01", &mail, &e), ERR_NOTFOUND);
+	assert_null(mail);
+	a.profile = (char *)"client";
+	a.subject_email = (char *)"Taro@Example.jp";
+	a.name_romaji = (char *)"Taro";
+	a.key_mode = (char *)"p256";
+	OK(store_app_submit(s, app, "registered", "submitted", &a, 1700000001, &e));
+	OK(store_app_issue(s, app, "submitted", "0ABC01", h2, 1700000002, &e));
+	/* the applicant's (agent's) or the holder's address */
 	OK(store_revoke_lookup(s, "ACME", "T-1", "taro@EXAMPLE.jp", serial, &e));
+	assert_string_equal(serial, "0ABC01");
+	OK(store_revoke_lookup(s, "ACME", "T-1", "agent@example.JP", serial, &e));
 	assert_string_equal(serial, "0ABC01");
 	OK(store_cert_holder_email(s, "0ABC01", &mail, &e));
 	assert_string_equal(mail, "Taro@Example.jp");
@@ -1341,6 +1350,7 @@ test_revreq(void **state)
 	FAILS(store_revoke_lookup(s, "ACME", "T-2", "taro@example.jp", serial, &e), ERR_NOTFOUND);
 	FAILS(store_revoke_lookup(s, "ACME", "T-1", "jiro@example.jp", serial, &e), ERR_NOTFOUND);
 	FAILS(store_revoke_lookup(s, "NOPE", "T-9", "", serial, &e), ERR_NOTFOUND);
+	(void)org2;
 
 	memset(&q, 0, sizeof(q));
 	snprintf(q.serial, sizeof(q.serial), "0ABC01");
