@@ -1385,3 +1385,139 @@ done:
 	portal_form_free(&f);
 	return rc;
 }
+
+/* ---- issuing an approved application (re-issue: reissue.c) ---- */
+
+int
+portal_issue_approved(struct portal_ctx *x, struct store *st, const struct store_app *a,
+		      const char *csr_pem, const char *code,
+		      const unsigned char code_hash[STORE_HASH_LEN], char *refusal,
+		      size_t refusal_len, int *rc, struct err *e)
+{
+	struct issue_app ia;
+	struct issue_vals v;
+	struct issue_result res;
+	struct store_org org;
+	struct ca_issue_req req;
+	struct ca_issued issued;
+	struct err ce;
+	X509_NAME *name = NULL;
+	GENERAL_NAMES *sans = NULL;
+	EVP_PKEY *key = NULL;
+	unsigned char *csr = NULL, *p12 = NULL, dlraw[PORTAL_TOKEN_LEN], dlhash[STORE_HASH_LEN];
+	size_t csrlen = 0, p12len = 0;
+	char actor[64], *detail = NULL;
+	time_t now = util_now();
+	int r = -1, began = 0, have_cert = 0;
+	int generated = a->key_mode == NULL || strcmp(a->key_mode, "csr") != 0;
+
+	memset(&ia, 0, sizeof(ia));
+	memset(&v, 0, sizeof(v));
+	memset(&res, 0, sizeof(res));
+	memset(&org, 0, sizeof(org));
+	memset(&issued, 0, sizeof(issued));
+	err_clear(&ce);
+	refusal[0] = '\0';
+	snprintf(actor, sizeof(actor), "portal:app:%lld", (long long)a->id);
+	if (store_org_get_id(st, a->org_id, &org, e) == -1)
+		goto out;
+	ia.a = *a; /* borrowed: never cleared here */
+	snprintf(ia.profile, sizeof(ia.profile), "%s", nz(a->profile));
+	snprintf(ia.org_name, sizeof(ia.org_name), "%s", org.name);
+	v.name_kanji = nz(a->name_kanji);
+	v.name_romaji = nz(a->name_romaji);
+	v.ou = nz(a->ou);
+	v.subject_email = nz(a->subject_email);
+	v.hostnames = nz(a->hostnames);
+	v.key_mode = generated ? nz(a->key_mode) : "csr";
+	if (issue_contents(&ia, &v, v.hostnames, &name, &sans, e) == -1)
+		goto out;
+	if (generated) {
+		if ((key = issue_keygen(v.key_mode)) == NULL) {
+			err_set(e, ERR_INTERNAL, "portal: key generation failed");
+			goto out;
+		}
+		if (issue_csr_for_key(key, &csr, &csrlen, e) == -1)
+			goto out;
+	}
+	memset(&req, 0, sizeof(req));
+	req.profile = ia.profile;
+	req.csr = generated ? csr : (const unsigned char *)csr_pem;
+	req.csrlen = generated ? csrlen : strlen(nz(csr_pem));
+	req.org_code = a->org_code;
+	req.actor = actor;
+	req.subject = name;
+	req.sans = sans;
+	if (ca_issue(x->ca, st, &req, &issued, &ce) == -1) {
+		if (ce.code == ERR_REFUSED && !generated) {
+			snprintf(refusal, refusal_len, "%s", ce.msg);
+			r = 1;
+		} else {
+			*e = ce;
+		}
+		goto out;
+	}
+	have_cert = 1;
+	memcpy(res.serial, issued.serial, sizeof(res.serial));
+	snprintf(res.code, sizeof(res.code), "%s", code);
+	if (issue_pems(x->ca, issued.der, issued.derlen, &res, e) == -1)
+		goto orphan;
+	if (generated) {
+		issue_random_text(res.pin, ISSUE_PIN_LEN, issue_pin_alphabet);
+		if (issue_p12(x->ca, key, issued.der, issued.derlen, res.pin,
+			      a->name_romaji != NULL ? a->name_romaji : "certificate", &p12, &p12len,
+			      e) == -1)
+			goto orphan;
+		util_random(dlraw, sizeof(dlraw));
+		issue_hash(dlraw, dlhash);
+		portal_b64url(res.dl, sizeof(res.dl), dlraw, sizeof(dlraw));
+	}
+	if (store_begin(st, e) == -1)
+		goto orphan;
+	began = 1;
+	if (store_app_issue(st, a->id, "approved", res.serial, code_hash, now, e) == -1 ||
+	    store_ticket_reassign(st, a->ticket, res.serial, e) == -1)
+		goto orphan;
+	if (generated && store_download_put(st, dlhash, a->id, p12, p12len,
+					    now + PORTAL_DOWNLOAD_TTL, e) == -1)
+		goto orphan;
+	detail = xasprintf("application=%lld predecessor=%lld key=%s", (long long)a->id,
+			   (long long)a->predecessor_id, v.key_mode);
+	if (store_audit_append(st, actor, "portal.issue", res.serial, detail, NULL, e) == -1)
+		goto orphan;
+	began = 0;
+	if (store_commit(st, e) == -1)
+		goto orphan;
+	*rc = issue_cert_render(x, &ia, v.key_mode, &res);
+	r = 0;
+	goto out;
+orphan:
+	/* issued but not delivered: revoke it; the holder can fetch again with the code */
+	if (began)
+		store_rollback(st);
+	began = 0;
+	if (have_cert) {
+		struct err re;
+
+		err_clear(&re);
+		if (ca_revoke(x->ca, st, res.serial, 5, 0, actor, &re) == -1)
+			log_warn("portal: revoking undelivered %s: %s", res.serial, re.msg);
+	}
+out:
+	if (began)
+		store_rollback(st);
+	free(detail);
+	OPENSSL_free(csr);
+	if (p12 != NULL) {
+		sodium_memzero(p12, p12len);
+		free(p12);
+	}
+	EVP_PKEY_free(key);
+	X509_NAME_free(name);
+	GENERAL_NAMES_free(sans);
+	ca_issued_clear(&issued);
+	store_org_clear(&org);
+	issue_result_clear(&res);
+	sodium_memzero(dlraw, sizeof(dlraw));
+	return r;
+}

@@ -108,6 +108,15 @@ int portal_revoke_step1_get(struct http_req *);
 int portal_revoke_step1_post(struct http_req *);
 int portal_revoke_verify_get(struct http_req *);
 int portal_revoke_confirm_post(struct http_req *);
+/* Re-issue (reissue.c): see the header of reissue.c for the steps. */
+int portal_reissue_get(struct http_req *);
+int portal_reissue_post(struct http_req *);
+int portal_reissue_warn_post(struct http_req *);
+int portal_reissue_edit_post(struct http_req *);
+int portal_reissue_check_post(struct http_req *);
+int portal_reissue_confirm_post(struct http_req *);
+int portal_reissue_fetch_get(struct http_req *);
+int portal_reissue_fetch_post(struct http_req *);
 int portal_issue_form_get(struct http_req *);
 int portal_issue_form_post(struct http_req *);
 int portal_issue_confirm_post(struct http_req *);

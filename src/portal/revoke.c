@@ -82,16 +82,8 @@ static struct tmpl_data *
 revoke_data(const struct portal_ctx *x, const char *title_msgid, int step)
 {
 	struct tmpl_data *d = portal_data(x, title_msgid, -1);
-	int n = (int)(sizeof(revoke_flow) / sizeof(revoke_flow[0]));
 
-	tmpl_data_bool(d, "steps", 0);
-	for (int i = 0; i < n; i++) {
-		struct tmpl_data *s = tmpl_data_add(d, "steps");
-
-		tmpl_data_str(s, "label", i18n_get(x->lang, revoke_flow[i]));
-		tmpl_data_bool(s, "current", i == step);
-		tmpl_data_bool(s, "done", i < step);
-	}
+	portal_steps(d, x->lang, revoke_flow, sizeof(revoke_flow) / sizeof(revoke_flow[0]), step);
 	return d;
 }
 

@@ -4,19 +4,23 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sodium.h>
 
 #include "http/http.h"
 #include "portal_int.h"
 
-int
-portal_form_read(struct portal_ctx *x, struct portal_form *f, int *rc)
+/* Parses with the limits given (big_name NULL: the default form limits) and checks CSRF. */
+static int
+portal_form_read_ex(struct portal_ctx *x, struct portal_form *f, size_t body_max,
+		    const char *big_name, size_t big_max, int *rc)
 {
 	struct err e;
 
 	err_clear(&e);
-	if (portal_form_parse(x->r->body, x->r->bodylen, f, &e) == -1) {
+	if (portal_form_parse_ex(x->r->body, x->r->bodylen, body_max, big_name, big_max, f, &e) ==
+	    -1) {
 		char esc[256];
 
 		log_warn("portal: %s: %s", x->r->url, log_escape(esc, sizeof(esc), e.msg,
@@ -31,6 +35,18 @@ portal_form_read(struct portal_ctx *x, struct portal_form *f, int *rc)
 		return 1;
 	}
 	return 0;
+}
+
+int
+portal_form_read(struct portal_ctx *x, struct portal_form *f, int *rc)
+{
+	return portal_form_read_ex(x, f, PORTAL_FORM_BODY_MAX, NULL, 0, rc);
+}
+
+int
+portal_form_read_big(struct portal_ctx *x, struct portal_form *f, int *rc)
+{
+	return portal_form_read_ex(x, f, PORTAL_ISSUE_BODY_MAX, "csr", PORTAL_CSR_FIELD_MAX, rc);
 }
 
 void
@@ -63,4 +79,77 @@ portal_captcha(struct store *st, const char *purpose, char id_hex[CAPTCHA_ID_HEX
 out:
 	buf_free(&png);
 	return rc;
+}
+
+void
+portal_steps(struct tmpl_data *d, const char *lang, const char *const *labels, size_t n,
+	     int current)
+{
+	tmpl_data_bool(d, "steps", 0); /* replaced by the list below */
+	for (size_t i = 0; i < n; i++) {
+		struct tmpl_data *s = tmpl_data_add(d, "steps");
+
+		tmpl_data_str(s, "label", i18n_get(lang, labels[i]));
+		tmpl_data_bool(s, "current", (int)i == current);
+		tmpl_data_bool(s, "done", (int)i < current);
+	}
+}
+
+void
+portal_code_new(char out[PORTAL_CODE_LEN], unsigned char hash[STORE_HASH_LEN])
+{
+	static const char alphabet[] = PORTAL_CODE_ALPHABET;
+	char raw[PORTAL_CODE_CHARS + 1];
+	size_t k = 0;
+
+	for (size_t i = 0; i < PORTAL_CODE_CHARS; i++)
+		raw[i] = alphabet[randombytes_uniform((uint32_t)(sizeof(alphabet) - 1))];
+	raw[PORTAL_CODE_CHARS] = '\0';
+	for (size_t i = 0; i < PORTAL_CODE_CHARS; i++) {
+		if (i > 0 && i % 5 == 0)
+			out[k++] = '-';
+		out[k++] = raw[i];
+	}
+	out[k] = '\0';
+	/* the hash is over the symbols alone: what a person types is normalised the same way */
+	crypto_generichash(hash, STORE_HASH_LEN, (const unsigned char *)raw, PORTAL_CODE_CHARS,
+			   NULL, 0);
+	sodium_memzero(raw, sizeof(raw));
+}
+
+int
+portal_email_in_org(struct store *st, int64_t org_id, const char *addr, struct err *e)
+{
+	struct store_org org;
+	const char *dom = strrchr(addr, '@');
+	size_t dl;
+	int r = 0;
+
+	memset(&org, 0, sizeof(org));
+	if (store_org_get_id(st, org_id, &org, e) == -1)
+		return -1;
+	if (org.ndomains == 0 || dom == NULL) {
+		r = org.ndomains == 0;
+		goto out;
+	}
+	dom++;
+	dl = strlen(dom);
+	for (size_t i = 0; i < org.ndomains && r == 0; i++) {
+		size_t ol = strlen(org.domains[i]);
+
+		if (dl == ol && strcasecmp(dom, org.domains[i]) == 0)
+			r = 1;
+		else if (dl > ol + 1 && dom[dl - ol - 1] == '.' &&
+			 strcasecmp(dom + dl - ol, org.domains[i]) == 0)
+			r = 1;
+	}
+out:
+	store_org_clear(&org);
+	return r;
+}
+
+int
+portal_test_fault(const char *name)
+{
+	return portal.test_fault != NULL && strcmp(portal.test_fault, name) == 0;
 }

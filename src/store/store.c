@@ -2957,3 +2957,119 @@ store_revreq_clear(struct store_revreq *q)
 	free(q->email);
 	memset(q, 0, sizeof(*q));
 }
+
+/* ---- re-issue ---- */
+
+static const char SQL_APP_REISSUE[] =
+    "INSERT INTO applications (org_id, ticket, applicant_type, email, state, created, expires, "
+    "profile, subject_email, name_kanji, name_romaji, ou, hostnames, key_mode, password_hash, "
+    "cert_code_hash, predecessor_id, submitted) VALUES ($1, $2, $3, $4, 'approved', $5, $6, $7, "
+    "$8, $9, $10, $11, $12, $13, $14, $15, $16, $5) RETURNING id";
+static const char SQL_APP_LIST_HOLDER[] =
+    APP_COLS " WHERE a.org_id = $1 AND a.cert_serial IS NOT NULL AND (lower(a.email) = "
+    "lower($2) OR lower(a.subject_email) = lower($2)) ORDER BY a.id DESC LIMIT $3";
+static const char SQL_TICKET_REASSIGN[] =
+    "UPDATE tickets SET cert_serial = $2 WHERE number = $1 AND status = 'used'";
+
+int
+store_app_add_reissue(struct store *s, const struct store_app *a,
+		      const unsigned char code_hash[STORE_HASH_LEN], int64_t *id, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	*id = 0;
+	if ((st = stmt_get(s, SQL_APP_REISSUE, 0, "add re-issue", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, a->org_id);
+	stmt_text(s, st, 2, a->ticket);
+	stmt_text(s, st, 3, a->applicant_type);
+	stmt_text(s, st, 4, a->email);
+	stmt_int(s, st, 5, (int64_t)a->created);
+	stmt_int(s, st, 6, (int64_t)a->expires);
+	stmt_text(s, st, 7, a->profile);
+	stmt_text(s, st, 8, a->subject_email);
+	stmt_text(s, st, 9, a->name_kanji);
+	stmt_text(s, st, 10, a->name_romaji);
+	stmt_text(s, st, 11, a->ou);
+	stmt_text(s, st, 12, a->hostnames);
+	stmt_text(s, st, 13, a->key_mode);
+	stmt_text(s, st, 14, a->password_hash);
+	stmt_blob(s, st, 15, code_hash, STORE_HASH_LEN);
+	stmt_int(s, st, 16, a->predecessor_id);
+	if (stmt_step(s, st, "add re-issue for ticket", a->ticket, e) != 1) {
+		if (!err_is_set(e))
+			err_set(e, ERR_INTERNAL, "store: add re-issue: no id returned");
+		goto out;
+	}
+	*id = col_int(s, st, 0);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_app_list_holder(struct store *s, int64_t org_id, const char *email, size_t max,
+		      struct store_app **out, size_t *n, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	struct store_app *v = NULL;
+	size_t cap = 0, k = 0;
+	int rc = -1, r;
+
+	*out = NULL;
+	*n = 0;
+	if ((st = stmt_get(s, SQL_APP_LIST_HOLDER, 0, "holder's applications", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, org_id);
+	stmt_text(s, st, 2, email);
+	stmt_int(s, st, 3, (int64_t)max);
+	while ((r = stmt_step(s, st, "holder's applications", NULL, e)) == 1) {
+		array_grow((void **)&v, &cap, k, sizeof(*v));
+		memset(&v[k], 0, sizeof(v[k]));
+		app_row(s, st, &v[k]);
+		k++;
+	}
+	if (r == -1)
+		goto out;
+	*out = v;
+	*n = k;
+	v = NULL;
+	k = 0;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	store_app_list_free(v, k);
+	return rc;
+}
+
+void
+store_app_list_free(struct store_app *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_app_clear(&v[i]);
+	free(v);
+}
+
+int
+store_ticket_reassign(struct store *s, const char *number, const char *serial, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if ((st = stmt_get(s, SQL_TICKET_REASSIGN, 0, "reassign ticket", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, number);
+	stmt_text(s, st, 2, serial);
+	if (stmt_step(s, st, "reassign ticket", number, e) == -1)
+		goto out;
+	if (s->drv->changes(st) == 0) {
+		err_set(e, ERR_CONFLICT, "store: ticket %s is not used", number);
+		goto out;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}

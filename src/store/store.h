@@ -390,6 +390,25 @@ int store_token_get(struct store *, const unsigned char hash[STORE_HASH_LEN], co
 int store_token_use(struct store *, const unsigned char hash[STORE_HASH_LEN], const char *purpose,
 		    time_t when, struct err *);
 
+/* ---- re-issue (src/portal/reissue.c) ---- */
+/*
+ * Adds the application that re-issues a->predecessor_id: state approved, with a's
+ * organization, ticket, applicant type and e-mail, its recorded values (profile ...
+ * password_hash), created/expires, submitted = created and the hash of its new certificate
+ * code.  Joins an open transaction.
+ */
+int store_app_add_reissue(struct store *, const struct store_app *a,
+			  const unsigned char code_hash[STORE_HASH_LEN], int64_t *id, struct err *);
+/*
+ * The applications of an organization that have a certificate and were made with email as
+ * the holder's or the applicant's address, newest first, at most max.
+ */
+int store_app_list_holder(struct store *, int64_t org_id, const char *email, size_t max,
+			  struct store_app **, size_t *, struct err *);
+void store_app_list_free(struct store_app *, size_t);
+/* Points a used ticket at the certificate that replaced its previous one (re-issue). */
+int store_ticket_reassign(struct store *, const char *number, const char *serial, struct err *);
+
 /* ---- revocation requests of the portal (0010; src/portal/revoke.c) ---- */
 struct store_revreq {
 	int64_t id;
