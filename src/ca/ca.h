@@ -86,6 +86,15 @@ struct ca_issue_req {
 	const char *org_code; /* NULL = none */
 	const char *predecessor;
 	const char *actor;    /* audit actor */
+	/*
+	 * RA-approved contents (the portal): when set, the certificate gets this subject and
+	 * these SANs instead of the CSR's (the CSR then only proves possession of the key).
+	 * Borrowed.
+	 */
+	const X509_NAME *subject;
+	const GENERAL_NAMES *sans;
+	/* Stop after build and lint: nothing is signed or stored (validation of a request). */
+	int check_only;
 };
 
 struct ca_issued {
@@ -115,6 +124,12 @@ void ca_batch_stop(struct ca *);
 /* RFC 5280 5.3.1 names (unspecified, keyCompromise, ...) <-> codes; -1 when unknown. */
 int ca_reason_parse(const char *);
 const char *ca_reason_name(int);
+/*
+ * Revokes a certificate of this CA and records it in the audit chain.  Inside a transaction
+ * the caller opened, it joins it (the caller commits or rolls back, e.g. together with the
+ * request that asked for the revocation); else it commits its own.  ERR_CONFLICT when the
+ * certificate is revoked already.
+ */
 int ca_revoke(struct ca *, struct store *, const char *serial, int reason, time_t invalidity,
 	      const char *actor, struct err *);
 /*

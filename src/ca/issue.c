@@ -112,6 +112,7 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 	const struct profile *prof;
 	struct store_org org;
 	struct csr *csr = NULL;
+	const GENERAL_NAMES *sans;
 	struct x509_template t;
 	struct store_cert rec;
 	struct err e2;
@@ -125,7 +126,7 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 	memset(out, 0, sizeof(*out));
 	memset(&org, 0, sizeof(org));
 	memset(&rec, 0, sizeof(rec));
-	if (ca->signer == NULL) {
+	if (ca->signer == NULL && !req->check_only) {
 		err_set(e, ERR_INTERNAL, "issue: no signer attached");
 		goto out;
 	}
@@ -154,7 +155,8 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 	}
 	if (csr_parse(req->csr, req->csrlen, &csr, e) == -1)
 		goto out;
-	if (have_org && ca_org_domains_check(&org, csr->sans, e) == -1)
+	sans = req->subject != NULL || req->sans != NULL ? req->sans : csr->sans;
+	if (have_org && ca_org_domains_check(&org, sans, e) == -1)
 		goto out;
 
 	now = util_now();
@@ -165,10 +167,10 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 	days = req->days > 0 ? req->days : prof->default_days;
 	memset(&t, 0, sizeof(t));
 	t.profile = prof;
-	t.subject = csr->subject;
+	t.subject = req->subject != NULL ? req->subject : csr->subject;
 	t.pubkey = csr->pkey;
 	t.spki = csr->spki; /* copied as is: no key re-encoding */
-	t.sans = csr->sans;
+	t.sans = sans;
 	t.not_before = now - 60; /* tolerate relying parties' clock skew */
 	t.not_after = t.not_before + days * 86400;
 	/* the profile default never outlives the CA; an explicit --days is linted as asked */
@@ -187,6 +189,10 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 			goto out;
 		if (x509_lint(tbs, prof, &ca->issuer, e) == -1)
 			goto out;
+		if (req->check_only) {
+			rc = 0;
+			goto out;
+		}
 		if (x509_tbs_der(tbs, &tbsder, &tbslen, e) == -1)
 			goto out;
 		if (signer_sign(ca->signer, SIGNER_OP_SIGN_CERT, tbsder, tbslen, &sig, &siglen, e) ==
@@ -205,7 +211,7 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 		}
 		rec.ca = xstrdup(ca->name);
 		rec.subject = x509_name_text(X509_get_subject_name(tbs));
-		rec.sans = x509_sans_text(csr->sans);
+		rec.sans = x509_sans_text(sans);
 		rec.profile = xstrdup(prof->name);
 		rec.org_id = have_org ? org.id : 0;
 		rec.not_before = t.not_before;

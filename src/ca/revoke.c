@@ -85,6 +85,8 @@ ca_revoke(struct ca *ca, struct store *st, const char *serial, int reason, time_
 {
 	int rc = -1, intx = 0;
 
+	if (store_in_tx(st)) /* the caller's transaction: it commits or rolls back */
+		return ca_revoke_tx(ca, st, serial, reason, invalidity, actor, e);
 	if (store_begin(st, e) == -1)
 		goto out;
 	intx = 1;

@@ -111,13 +111,19 @@ out:
 int
 portal_form_parse(const void *body, size_t len, struct portal_form *f, struct err *e)
 {
+	return portal_form_parse_ex(body, len, PORTAL_FORM_BODY_MAX, NULL, 0, f, e);
+}
+
+int
+portal_form_parse_ex(const void *body, size_t len, size_t body_max, const char *big_name,
+		     size_t big_max, struct portal_form *f, struct err *e)
+{
 	const unsigned char *p = body, *end = p + len;
 	int rc = -1;
 
 	memset(f, 0, sizeof(*f));
-	if (len > PORTAL_FORM_BODY_MAX) {
-		err_set(e, ERR_REFUSED, "form: body of %zu bytes exceeds %d", len,
-			PORTAL_FORM_BODY_MAX);
+	if (len > body_max) {
+		err_set(e, ERR_REFUSED, "form: body of %zu bytes exceeds %zu", len, body_max);
 		goto out;
 	}
 	while (p < end) {
@@ -147,7 +153,10 @@ portal_form_parse(const void *body, size_t len, struct portal_form *f, struct er
 			goto out;
 		}
 		if (form_decode(eq < amp ? eq + 1 : amp, eq < amp ? (size_t)(amp - eq - 1) : 0,
-				PORTAL_FORM_VALUE_MAX, "value", 1, &value, e) == -1) {
+				big_name != NULL && strcmp(name, big_name) == 0
+				    ? big_max
+				    : PORTAL_FORM_VALUE_MAX,
+				"value", 1, &value, e) == -1) {
 			free(name);
 			goto out;
 		}

@@ -104,6 +104,7 @@ portal_init(struct ca *ca, const char *const *listen_addrs, size_t naddrs, struc
 {
 	const struct conf *c = &ca->conf;
 	char *tdir = NULL, *pdir = NULL;
+	const char *v;
 	long rate;
 	int test_allowed, rc = -1;
 
@@ -125,6 +126,12 @@ portal_init(struct ca *ca, const char *const *listen_addrs, size_t naddrs, struc
 	if (conf_get_long(c, "portal.step1_rate", 10, 1, 1000000, &rate, e) == -1)
 		goto out;
 	portal.step1_rate = rate;
+	if (conf_get_long(c, "portal.revoke_rate", 10, 1, 1000000, &rate, e) == -1)
+		goto out;
+	portal.revoke_rate = rate;
+	if (conf_get_long(c, "portal.reissue_rate", 10, 1, 1000000, &rate, e) == -1)
+		goto out;
+	portal.reissue_rate = rate;
 	portal.base_url = xstrdup(conf_get(c, "portal.base_url", "https://localhost:8443"));
 	if (strcmp(conf_get(c, "test.instance", "no"), "yes") == 0) {
 		long off;
@@ -135,6 +142,10 @@ portal_init(struct ca *ca, const char *const *listen_addrs, size_t naddrs, struc
 		if (off != 0) {
 			util_clock_set_offset(off);
 			log_warn("portal: TEST clock shifted by %ld seconds (test.clock_offset)", off);
+		}
+		if ((v = conf_get(c, "test.fault", NULL)) != NULL) {
+			portal.test_fault = xstrdup(v);
+			log_warn("portal: TEST fault injected at %s (test.fault)", v);
 		}
 	}
 	if (portal_secret_load(c, e) == -1 || portal_site_init(c, e) == -1)
@@ -153,6 +164,7 @@ portal_fini(void)
 	tmpl_set_free(portal.tmpl);
 	mail_conf_clear(&portal.mail);
 	free(portal.base_url);
+	free(portal.test_fault);
 	sodium_memzero(portal.secret, sizeof(portal.secret));
 	memset(&portal, 0, sizeof(portal));
 }

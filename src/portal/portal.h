@@ -7,7 +7,7 @@
  *   POST /regist/step1        validation; errors beside their fields, else the confirm page
  *   POST /regist/confirm      Back (the form again, values kept) or Register: the application,
  *                             its one-time link token and the mail in one store transaction
- *   GET  /regist/verify       ?onetimetoken=...: marks the application mail-verified
+ *   GET  /regist/verify       ?onetimetoken=...: see Issuance below
  *   GET  /policies/obligations, /policies/privacy
  *   GET  /                    the top page: service, user obligations, Agree (top.c)
  *   GET  /static/NAME         the stylesheet (a fixed list of files, loaded at start)
@@ -31,6 +31,51 @@
  * Test hook: test.clock_offset (seconds added to util_now()) is honoured only with
  * test.instance = yes.
  */
+/*
+ * Issuance (issue.c; DESIGN.md 2.1, steps 発行申請情報入力 → 確認 → 完了 → 発行完了):
+ *
+ *   GET  /regist/verify       ?onetimetoken=...: uses nothing up (mail scanners prefetch
+ *                             links); a page with a button (POST form with CSRF), or the
+ *                             clear page for a used / expired / unknown link
+ *   POST /regist/verify       onetimetoken, csrf: uses the link, marks the application
+ *                             mail-verified and makes the continuation token (purpose
+ *                             "issue-form", 3 days), then 303 to /issue/form?t=<token>
+ *   GET  /issue/form          ?t=: the issuance form (refresh and Back work: the continuation
+ *                             is only used up when the certificate is issued)
+ *   POST /issue/form          validation, errors beside their fields; else the confirm page
+ *   POST /issue/confirm       action=back: the form with the values; action=submit: issues
+ *   GET  /issue/download/<s>  the PKCS#12, once, within PORTAL_DOWNLOAD_TTL
+ *
+ * The continuation token is bound to the session: the store keeps BLAKE2b-256 keyed with the
+ * session id, so the link works only with the cookie of the browser that used the mail link.
+ * Issuance form fields: t, csrf, name_kanji, name_romaji, ou, subject_email, hostnames
+ * (server profile: DNS names separated by blanks or commas), key_mode (p256 | rsa2048 | csr),
+ * csr (PEM, at most PORTAL_CSR_FIELD_MAX bytes), app_password, app_password_confirm; after a
+ * Back, pw_hash and pw_mac carry the argon2id hash so the password need not be typed again.
+ * Which fields a profile needs: client name_kanji, name_romaji, ou, subject_email; codesign
+ * name_romaji, ou (subject_email optional: an rfc822Name SAN); server hostnames (ou
+ * optional).  Character rules: name_kanji 1-64 characters of CJK ideographs, hiragana,
+ * katakana (incl. ー), 々〆〇, full-width Latin letters and the ideographic space; name_romaji
+ * 1-64 of ASCII letters, space, hyphen, apostrophe and period (at least one letter); ou 1-64
+ * characters without control characters; the password 8-128 characters.  The certificate's
+ * subject is always built from these values (O = the organization's name, OU, CN = the romaji
+ * name or the first host name; SANs: the e-mail address or the host names): a CSR only proves
+ * possession of its key, and is checked (parse, key strength, profile and lint) before the
+ * confirm page, its refusal shown beside the field.
+ *
+ * Submit: in one transaction the form nonce (purpose "issue-submit", hash only) is recorded
+ * and the application moves mail-verified -> submitted with its values and the password's
+ * argon2id hash (crypto_pwhash_str); then the CA issues (its own durable commit; a key for
+ * p256/rsa2048 is generated here: a holder key, never a CA key); then in one transaction the
+ * ticket is marked used, the application moves submitted -> issued with the serial and the
+ * hash of a new certificate code, the continuation is used up, the PKCS#12 is parked for its
+ * download link, the audit entry "portal.issue" and the mail (the certificate code) are
+ * written.  The response is the certificate page: the PIN of the PKCS#12 (12 characters of an
+ * unambiguous alphabet) and the certificate code are shown once and never stored (the code
+ * only as BLAKE2b-256).  A repeated or concurrent Submit finds the nonce or the state and shows
+ * "already issued" without PIN or code.  When the ticket was taken meanwhile by another
+ * application, the new certificate is revoked at once and the application is cancelled.
+ */
 #ifndef SHOMEI_PORTAL_H
 #define SHOMEI_PORTAL_H
 
@@ -43,6 +88,9 @@ struct http_req;
 
 #define PORTAL_APP_TTL (3 * 24 * 3600) /* an application and its mailed link */
 #define PORTAL_FORM_TTL 3600           /* from step 1 to Register */
+#define PORTAL_DOWNLOAD_TTL 3600       /* a PKCS#12 waits this long for its download */
+#define PORTAL_ISSUE_BODY_MAX (64 * 1024) /* bytes of an issuance form (a pasted CSR) */
+#define PORTAL_CSR_FIELD_MAX (32 * 1024)  /* bytes of the csr field */
 
 /*
  * Loads templates, catalogs, CAPTCHA and mail settings and the portal secret; once, at start,
@@ -57,12 +105,31 @@ int portal_step1_post(struct http_req *);
 int portal_confirm_get(struct http_req *);
 int portal_confirm_post(struct http_req *);
 int portal_verify_get(struct http_req *);
+int portal_verify_post(struct http_req *);
 int portal_policy_get(struct http_req *);
 /* Signed self-service requests (online.c; decided by src/ra): JSON or a page by Accept. */
 int portal_online_revoke_post(struct http_req *);
 int portal_online_status_post(struct http_req *);
 int portal_index_get(struct http_req *);  /* GET / (top.c) */
 int portal_static_get(struct http_req *); /* GET /static/NAME (top.c) */
+/* Web revocation (revoke.c): GET/POST /revoke/step1, POST /revoke/confirm, GET /revoke/verify. */
+int portal_revoke_step1_get(struct http_req *);
+int portal_revoke_step1_post(struct http_req *);
+int portal_revoke_verify_get(struct http_req *);
+int portal_revoke_confirm_post(struct http_req *);
+/* Re-issue (reissue.c): see the header of reissue.c for the steps. */
+int portal_reissue_get(struct http_req *);
+int portal_reissue_post(struct http_req *);
+int portal_reissue_warn_post(struct http_req *);
+int portal_reissue_edit_post(struct http_req *);
+int portal_reissue_check_post(struct http_req *);
+int portal_reissue_confirm_post(struct http_req *);
+int portal_reissue_fetch_get(struct http_req *);
+int portal_reissue_fetch_post(struct http_req *);
+int portal_issue_form_get(struct http_req *);
+int portal_issue_form_post(struct http_req *);
+int portal_issue_confirm_post(struct http_req *);
+int portal_issue_download_get(struct http_req *);
 
 /* ---- application/x-www-form-urlencoded (form.c) ---- */
 #define PORTAL_FORM_BODY_MAX (16 * 1024) /* bytes of a form body */
@@ -88,8 +155,33 @@ struct portal_form {
  * the form with portal_form_free() (also after a failure).
  */
 int portal_form_parse(const void *body, size_t len, struct portal_form *, struct err *);
+/* The same with a body limit, and a larger value limit for the one field big_name (or NULL). */
+int portal_form_parse_ex(const void *body, size_t len, size_t body_max, const char *big_name,
+			 size_t big_max, struct portal_form *, struct err *);
 void portal_form_free(struct portal_form *);
 /* The value of name, or NULL when absent. */
 const char *portal_form_get(const struct portal_form *, const char *name);
+
+/* ---- issuance field rules (check.c); s is NUL-terminated UTF-8 (form values are) ---- */
+#define PORTAL_NAME_MAX 64  /* characters of a name or OU (X.520 ub-name 64) */
+#define PORTAL_PASSWORD_MIN 8
+#define PORTAL_PASSWORD_MAX 128
+#define PORTAL_HOSTS_MAX 10 /* host names of a server certificate */
+
+/* 1 when s is 1-64 characters of the kanji-name ranges (portal.h, above), else 0. */
+int portal_name_kanji_ok(const char *s);
+/* 1 when s is 1-64 of ASCII letters, space, hyphen, apostrophe, period, with a letter. */
+int portal_name_romaji_ok(const char *s);
+/* 1 when s is 1-64 characters, none a control character, not only blanks. */
+int portal_ou_ok(const char *s);
+/* 1 when s has 8-128 characters. */
+int portal_password_ok(const char *s);
+/*
+ * Splits host names separated by blanks, commas or line ends into out (lower-cased, each
+ * checked as a DNS name, wildcard allowed; no duplicates), as one string joined by single
+ * spaces (*out, caller frees).  ERR_REFUSED with a "hostnames: ..." message when there is
+ * none, more than PORTAL_HOSTS_MAX, or one is not a valid name.
+ */
+int portal_hostnames_parse(const char *s, char **out, struct err *);
 
 #endif

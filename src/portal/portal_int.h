@@ -41,6 +41,9 @@ struct portal {
 	struct mail_conf mail;
 	char *base_url;
 	long step1_rate;
+	long revoke_rate; /* POSTs of /revoke/step1 per client address and minute */
+	long reissue_rate; /* POSTs of /reissue and /reissue/fetch per address and minute */
+	char *test_fault;  /* test.fault (test instances only): a point where to fail */
 	unsigned char secret[PORTAL_SECRET_LEN];
 	pthread_mutex_t rl_lock;
 	struct portal_rl rl[PORTAL_RL_SLOTS];
@@ -99,5 +102,60 @@ int portal_notice(struct portal_ctx *, int status, const char *title_msgid,
 		  const char *msg_msgid);
 /* Logs e with a reference number and shows the error page (500). */
 int portal_error(struct portal_ctx *, const struct err *);
+
+/* ---- shared by the forms of the portal (shared.c) ---- */
+/*
+ * Parses the urlencoded body and checks its CSRF token; on failure replies itself (400 or
+ * 403 page), sets *rc and returns 1.  The caller frees f either way.
+ */
+int portal_form_read(struct portal_ctx *, struct portal_form *, int *rc);
+/* The same for forms with a pasted CSR (PORTAL_ISSUE_BODY_MAX, field csr). */
+int portal_form_read_big(struct portal_ctx *, struct portal_form *, int *rc);
+/* The flow bar of a page: labels (msgids) with step current highlighted. */
+void portal_steps(struct tmpl_data *, const char *lang, const char *const *labels, size_t n,
+		  int current);
+
+/*
+ * Certificate codes: 20 symbols of an alphabet without look-alikes (100 bits), shown in
+ * groups of five ("XXXXX-XXXXX-XXXXX-XXXXX"); the store keeps BLAKE2b-256 of the 20 symbols.
+ */
+#define PORTAL_CODE_ALPHABET "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+#define PORTAL_CODE_CHARS 20
+#define PORTAL_CODE_LEN (PORTAL_CODE_CHARS + PORTAL_CODE_CHARS / 5) /* with the NUL */
+void portal_code_new(char out[PORTAL_CODE_LEN], unsigned char hash[STORE_HASH_LEN]);
+/* 1 when addr's domain is one of the organization's (or a subdomain, or it has none), 0 if
+ * not, -1 on a store error. */
+int portal_email_in_org(struct store *, int64_t org_id, const char *addr, struct err *);
+/* 1 when test.fault names this point (test instances only): the caller fails there. */
+int portal_test_fault(const char *name);
+
+/*
+ * issue.c: issues the certificate of an approved application a (a re-issue) for its recorded
+ * values: a new key (key_mode p256/rsa2048, delivered as PKCS#12 with a PIN shown once) or
+ * csr_pem; in one transaction approved -> issued, the ticket points at the new certificate,
+ * the PKCS#12 is parked for its link, audited.  Returns 0 after replying the certificate page
+ * (*rc), 1 when the CA refused the CSR (refusal set, nothing replied, nothing written), -1 on
+ * other errors (e).  code: the certificate code as typed, shown again on the page.
+ */
+int portal_issue_approved(struct portal_ctx *, struct store *, const struct store_app *a,
+			  const char *csr_pem, const char *code,
+			  const unsigned char code_hash[STORE_HASH_LEN], char *refusal,
+			  size_t refusal_len, int *rc, struct err *);
+/* The BLAKE2b-256 of a one-time secret: all the store ever sees of it. */
+void portal_token_hash(const unsigned char raw[PORTAL_TOKEN_LEN],
+		       unsigned char out[STORE_HASH_LEN]);
+/* A new CAPTCHA for purpose: its id (hex) and its image as a data: URI (caller frees). */
+int portal_captcha(struct store *, const char *purpose, char id_hex[CAPTCHA_ID_HEX],
+		   char **data_uri, struct err *);
+
+/* ---- telling holders (notify.c) ---- */
+/*
+ * Queues, inside the caller's open transaction, the mail telling the holder of serial that it
+ * was revoked (to the e-mail of the application behind it; nothing when there is none).
+ */
+int portal_notify_revoked(struct store *, const char *lang, const char *serial, int reason,
+			  struct err *);
+
+/* ---- web revocation (revoke.c) ---- */
 
 #endif

@@ -582,9 +582,8 @@ portal_verify_get(struct http_req *r)
 	if (portal_b64url_decode(raw, sizeof(raw), http_query(r, "onetimetoken")) == -1)
 		goto reply;
 	regist_hash(raw, h);
-	if ((st = ca_thread_store(x.ca, &e)) == NULL || store_begin(st, &e) == -1)
+	if ((st = ca_thread_store(x.ca, &e)) == NULL)
 		goto fail;
-	began = 1;
 	if (store_token_get(st, h, REGIST_TOKEN_VERIFY, &t, &se) == -1) {
 		if (se.code != ERR_NOTFOUND) {
 			e = se;
@@ -595,17 +594,9 @@ portal_verify_get(struct http_req *r)
 		res = V_USED;
 	} else if (t.expires <= now) {
 		res = V_EXPIRED;
-	} else if (strcmp(r->method, "HEAD") == 0) {
-		res = V_OK; /* link checkers probe with HEAD: that must not use the link up */
 	} else {
-		if (store_token_use(st, h, REGIST_TOKEN_VERIFY, now, &e) == -1 ||
-		    store_app_set_state(st, t.app_id, "registered", "mail-verified", &e) == -1)
-			goto fail;
-		if (store_commit(st, &e) == -1) {
-			began = 0;
-			goto fail;
-		}
-		began = 0;
+		/* GET and HEAD use nothing up (mail scanners and link checkers open links): the
+		 * page's button (POST /regist/verify, issue.c) does */
 		res = V_OK;
 	}
 reply:
@@ -617,7 +608,11 @@ reply:
 	case V_OK: {
 		struct tmpl_data *d = portal_data(&x, N_("E-mail address confirmed"),
 						  REGIST_STEP_MAIL);
+		char csrf[PORTAL_B64_LEN];
 
+		portal_csrf(&x, csrf);
+		tmpl_data_str(d, "csrf", csrf);
+		tmpl_data_str(d, "onetimetoken", http_query(r, "onetimetoken"));
 		rc = portal_page(&x, 200, "regist_verified", d);
 		tmpl_data_free(d);
 		break;

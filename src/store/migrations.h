@@ -11,6 +11,7 @@
  *   {{BLOB}}  BLOB                               |  BYTEA
  *   {{INT}}   INTEGER                            |  BIGINT
  *   {{HASH0}} X'00...00' (32 zero bytes)         |  decode('00...00', 'hex')
+ *   {{PG:text}}  (nothing)                       |  text (PostgreSQL-only statements)
  */
 struct store_migration {
 	int version;

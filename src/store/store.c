@@ -321,6 +321,12 @@ out:
 static int audit_head_write(struct store *, struct err *);
 
 int
+store_in_tx(const struct store *s)
+{
+	return s->in_tx;
+}
+
+int
 store_begin(struct store *s, struct err *e)
 {
 	struct err de;
@@ -421,6 +427,21 @@ migration_sql(enum store_backend b, const char *name, const char *sql, struct er
 
 	buf_init(&out, STORE_SQL_MAX);
 	for (p = sql; *p != '\0';) {
+		if (strncmp(p, "{{PG:", 5) == 0) {
+			/* text for PostgreSQL only (e.g. a sequence fix after a table rebuild) */
+			const char *end = strstr(p + 5, "}}");
+
+			if (end == NULL) {
+				err_set(e, ERR_INTERNAL, "store: migration %s: unterminated {{PG:",
+					name);
+				goto out;
+			}
+			if (b == STORE_PG &&
+			    buf_printf(&out, "%.*s", (int)(end - (p + 5)), p + 5) == -1)
+				goto toolong;
+			p = end + 2;
+			continue;
+		}
 		if (p[0] == '{' && p[1] == '{') {
 			for (i = 0; i < sizeof(tok) / sizeof(tok[0]); i++) {
 				len = strlen(tok[i][0]);
@@ -2469,9 +2490,25 @@ out:
 static const char SQL_APP_INSERT[] =
     "INSERT INTO applications (org_id, ticket, applicant_type, email, state, created, expires) "
     "VALUES ($1, $2, $3, $4, 'registered', $5, $6) RETURNING id";
-static const char SQL_APP_GET[] =
-    "SELECT a.id, a.org_id, o.code, a.ticket, a.applicant_type, a.email, a.state, a.created, "
-    "a.expires FROM applications a JOIN organizations o ON o.id = a.org_id WHERE a.id = $1";
+#define APP_COLS                                                                                   \
+	"SELECT a.id, a.org_id, o.code, a.ticket, a.applicant_type, a.email, a.state, a.created, " \
+	"a.expires, a.profile, a.subject_email, a.name_kanji, a.name_romaji, a.ou, a.hostnames, " \
+	"a.key_mode, a.password_hash, a.cert_serial, a.predecessor_id, a.submitted, a.issued "    \
+	"FROM applications a JOIN organizations o ON o.id = a.org_id"
+static const char SQL_APP_GET[] = APP_COLS " WHERE a.id = $1";
+static const char SQL_APP_BY_CODE[] = APP_COLS " WHERE a.cert_code_hash = $1";
+static const char SQL_APP_SUBMIT[] =
+    "UPDATE applications SET state = $3, profile = $4, subject_email = $5, name_kanji = $6, "
+    "name_romaji = $7, ou = $8, hostnames = $9, key_mode = $10, password_hash = $11, "
+    "predecessor_id = $12, submitted = $13 WHERE id = $1 AND state = $2";
+static const char SQL_APP_ISSUE[] =
+    "UPDATE applications SET state = 'issued', cert_serial = $3, cert_code_hash = $4, "
+    "issued = $5 WHERE id = $1 AND state = $2";
+static const char SQL_DOWNLOAD_PUT[] =
+    "INSERT INTO portal_downloads (hash, application_id, data, expires) VALUES ($1, $2, $3, $4)";
+static const char SQL_DOWNLOAD_TAKE[] =
+    "DELETE FROM portal_downloads WHERE hash = $1 RETURNING data, expires";
+static const char SQL_DOWNLOAD_PURGE[] = "DELETE FROM portal_downloads WHERE expires < $1";
 static const char SQL_APP_STATE[] =
     "UPDATE applications SET state = $3 WHERE id = $1 AND state = $2";
 static const char SQL_TOKEN_INSERT[] =
@@ -2509,6 +2546,33 @@ out:
 	return rc;
 }
 
+/* Fills a from a row of APP_COLS. */
+static void
+app_row(struct store *s, struct drv_stmt *st, struct store_app *a)
+{
+	a->id = col_int(s, st, 0);
+	a->org_id = col_int(s, st, 1);
+	a->org_code = col_str(s, st, 2);
+	a->ticket = col_str(s, st, 3);
+	a->applicant_type = col_str(s, st, 4);
+	a->email = col_str(s, st, 5);
+	a->state = col_str(s, st, 6);
+	a->created = (time_t)col_int(s, st, 7);
+	a->expires = (time_t)col_int(s, st, 8);
+	a->profile = col_dup(s, st, 9);
+	a->subject_email = col_dup(s, st, 10);
+	a->name_kanji = col_dup(s, st, 11);
+	a->name_romaji = col_dup(s, st, 12);
+	a->ou = col_dup(s, st, 13);
+	a->hostnames = col_dup(s, st, 14);
+	a->key_mode = col_dup(s, st, 15);
+	a->password_hash = col_dup(s, st, 16);
+	a->cert_serial = col_dup(s, st, 17);
+	a->predecessor_id = col_int_or(s, st, 18, 0);
+	a->submitted = (time_t)col_int_or(s, st, 19, 0);
+	a->issued = (time_t)col_int_or(s, st, 20, 0);
+}
+
 int
 store_app_get(struct store *s, int64_t id, struct store_app *a, struct err *e)
 {
@@ -2525,20 +2589,171 @@ store_app_get(struct store *s, int64_t id, struct store_app *a, struct err *e)
 		err_set(e, ERR_NOTFOUND, "store: application %lld not found", (long long)id);
 		goto out;
 	}
-	a->id = col_int(s, st, 0);
-	a->org_id = col_int(s, st, 1);
-	a->org_code = col_str(s, st, 2);
-	a->ticket = col_str(s, st, 3);
-	a->applicant_type = col_str(s, st, 4);
-	a->email = col_str(s, st, 5);
-	a->state = col_str(s, st, 6);
-	a->created = (time_t)col_int(s, st, 7);
-	a->expires = (time_t)col_int(s, st, 8);
+	app_row(s, st, a);
 	rc = 0;
 out:
 	stmt_reset(s, st);
 	if (rc == -1)
 		store_app_clear(a);
+	return rc;
+}
+
+int
+store_app_get_by_code(struct store *s, const unsigned char code_hash[STORE_HASH_LEN],
+		      struct store_app *a, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, r;
+
+	memset(a, 0, sizeof(*a));
+	if ((st = stmt_get(s, SQL_APP_BY_CODE, 0, "application by code", e)) == NULL)
+		goto out;
+	stmt_blob(s, st, 1, code_hash, STORE_HASH_LEN);
+	if ((r = stmt_step(s, st, "application by code", NULL, e)) == -1)
+		goto out;
+	if (r == 0) {
+		err_set(e, ERR_NOTFOUND, "store: no application with this certificate code");
+		goto out;
+	}
+	app_row(s, st, a);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	if (rc == -1)
+		store_app_clear(a);
+	return rc;
+}
+
+int
+store_app_submit(struct store *s, int64_t id, const char *from, const char *to,
+		 const struct store_app *a, time_t when, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if ((st = stmt_get(s, SQL_APP_SUBMIT, 0, "submit application", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, id);
+	stmt_text(s, st, 2, from);
+	stmt_text(s, st, 3, to);
+	stmt_text(s, st, 4, a->profile);
+	stmt_text(s, st, 5, a->subject_email);
+	stmt_text(s, st, 6, a->name_kanji);
+	stmt_text(s, st, 7, a->name_romaji);
+	stmt_text(s, st, 8, a->ou);
+	stmt_text(s, st, 9, a->hostnames);
+	stmt_text(s, st, 10, a->key_mode);
+	stmt_text(s, st, 11, a->password_hash);
+	stmt_int_or_null(s, st, 12, a->predecessor_id, 0);
+	stmt_int(s, st, 13, (int64_t)when);
+	if (stmt_step(s, st, "submit application", to, e) == -1)
+		goto out;
+	if (s->drv->changes(st) == 0) {
+		err_set(e, ERR_CONFLICT, "store: application %lld is not %s", (long long)id, from);
+		goto out;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_app_issue(struct store *s, int64_t id, const char *from, const char *serial,
+		const unsigned char code_hash[STORE_HASH_LEN], time_t when, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if ((st = stmt_get(s, SQL_APP_ISSUE, 0, "issue application", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, id);
+	stmt_text(s, st, 2, from);
+	stmt_text(s, st, 3, serial);
+	stmt_blob(s, st, 4, code_hash, STORE_HASH_LEN);
+	stmt_int(s, st, 5, (int64_t)when);
+	if (stmt_step(s, st, "issue application", serial, e) == -1)
+		goto out;
+	if (s->drv->changes(st) == 0) {
+		err_set(e, ERR_CONFLICT, "store: application %lld is not %s", (long long)id, from);
+		goto out;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_download_put(struct store *s, const unsigned char hash[STORE_HASH_LEN], int64_t app_id,
+		   const void *data, size_t len, time_t expires, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if ((st = stmt_get(s, SQL_DOWNLOAD_PUT, 0, "add download", e)) == NULL)
+		goto out;
+	stmt_blob(s, st, 1, hash, STORE_HASH_LEN);
+	stmt_int(s, st, 2, app_id);
+	stmt_blob(s, st, 3, data, len);
+	stmt_int(s, st, 4, (int64_t)expires);
+	if (stmt_step(s, st, "add download", NULL, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_download_take(struct store *s, const unsigned char hash[STORE_HASH_LEN], time_t now,
+		    unsigned char **data, size_t *len, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	const unsigned char *p;
+	size_t n = 0;
+	int rc = -1, r;
+
+	*data = NULL;
+	*len = 0;
+	if ((st = stmt_get(s, SQL_DOWNLOAD_TAKE, 0, "take download", e)) == NULL)
+		goto out;
+	stmt_blob(s, st, 1, hash, STORE_HASH_LEN);
+	if ((r = stmt_step(s, st, "take download", NULL, e)) == -1)
+		goto out;
+	if (r == 0 || (time_t)col_int(s, st, 1) < now) {
+		err_set(e, ERR_NOTFOUND, "store: no such download");
+		goto out;
+	}
+	p = s->drv->column_blob(st, 0, &n);
+	*data = xmalloc(n > 0 ? n : 1);
+	if (n > 0)
+		memcpy(*data, p, n);
+	*len = n;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_download_purge(struct store *s, time_t now, int64_t *n, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if (n != NULL)
+		*n = 0;
+	if ((st = stmt_get(s, SQL_DOWNLOAD_PURGE, 0, "purge downloads", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, (int64_t)now);
+	if (stmt_step(s, st, "purge downloads", NULL, e) == -1)
+		goto out;
+	if (n != NULL)
+		*n = s->drv->changes(st);
+	rc = 0;
+out:
+	stmt_reset(s, st);
 	return rc;
 }
 
@@ -2576,6 +2791,15 @@ store_app_clear(struct store_app *a)
 	free(a->applicant_type);
 	free(a->email);
 	free(a->state);
+	free(a->profile);
+	free(a->subject_email);
+	free(a->name_kanji);
+	free(a->name_romaji);
+	free(a->ou);
+	free(a->hostnames);
+	free(a->key_mode);
+	free(a->password_hash);
+	free(a->cert_serial);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -2687,6 +2911,285 @@ store_token_use(struct store *s, const unsigned char hash[STORE_HASH_LEN], const
 		goto out;
 	if (s->drv->changes(st) == 0) {
 		err_set(e, ERR_CONFLICT, "store: token used already or unknown");
+		goto out;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+/* ---- revocation requests of the portal (0010) ---- */
+
+static const char SQL_REVOKE_LOOKUP[] =
+    "SELECT a.cert_serial FROM applications a JOIN organizations o ON o.id = a.org_id "
+    "JOIN certificates c ON c.serial = a.cert_serial "
+    "WHERE o.code = $1 AND a.ticket = $2 AND (lower(a.email) = lower($3) OR "
+    "lower(a.subject_email) = lower($3)) ORDER BY a.id DESC LIMIT 1";
+static const char SQL_CERT_HOLDER_EMAIL[] =
+    "SELECT COALESCE(subject_email, email) FROM applications WHERE cert_serial = $1 "
+    "ORDER BY id DESC LIMIT 1";
+static const char SQL_REVREQ_INSERT[] =
+    "INSERT INTO revocation_requests (serial, reason, email, token_hash, created, expires) "
+    "VALUES ($1, $2, $3, $4, $5, $6)";
+static const char SQL_REVREQ_GET[] =
+    "SELECT id, serial, reason, email, created, expires, done FROM revocation_requests "
+    "WHERE token_hash = $1";
+static const char SQL_REVREQ_DONE[] =
+    "UPDATE revocation_requests SET done = $2 WHERE id = $1 AND done IS NULL";
+
+int
+store_revoke_lookup(struct store *s, const char *org_code, const char *ticket,
+		    const char *email, char serial[STORE_SERIAL_MAX], struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	char *v = NULL;
+	int rc = -1, r;
+
+	serial[0] = '\0';
+	if ((st = stmt_get(s, SQL_REVOKE_LOOKUP, 0, "revocation lookup", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, org_code);
+	stmt_text(s, st, 2, ticket);
+	stmt_text(s, st, 3, email);
+	if ((r = stmt_step(s, st, "revocation lookup", NULL, e)) == -1)
+		goto out;
+	if (r == 0 || (v = col_str(s, st, 0)) == NULL || strlen(v) >= STORE_SERIAL_MAX) {
+		err_set(e, ERR_NOTFOUND, "store: no certificate for this ticket and e-mail");
+		goto out;
+	}
+	memcpy(serial, v, strlen(v) + 1);
+	rc = 0;
+out:
+	free(v);
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_cert_holder_email(struct store *s, const char *serial, char **email, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, r;
+
+	*email = NULL;
+	if ((st = stmt_get(s, SQL_CERT_HOLDER_EMAIL, 0, "holder e-mail", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, serial);
+	if ((r = stmt_step(s, st, "holder e-mail", serial, e)) == -1)
+		goto out;
+	if (r == 0 || (*email = col_str(s, st, 0)) == NULL) {
+		err_set(e, ERR_NOTFOUND, "store: no application behind certificate %s", serial);
+		goto out;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_revreq_add(struct store *s, const struct store_revreq *q,
+		 const unsigned char token_hash[STORE_HASH_LEN], struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if ((st = stmt_get(s, SQL_REVREQ_INSERT, 0, "add revocation request", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, q->serial);
+	stmt_int(s, st, 2, q->reason);
+	stmt_text(s, st, 3, q->email);
+	stmt_blob(s, st, 4, token_hash, STORE_HASH_LEN);
+	stmt_int(s, st, 5, (int64_t)q->created);
+	stmt_int(s, st, 6, (int64_t)q->expires);
+	if (stmt_step(s, st, "add revocation request", q->serial, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_revreq_get(struct store *s, const unsigned char token_hash[STORE_HASH_LEN],
+		 struct store_revreq *q, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	char *v = NULL;
+	int rc = -1, r;
+
+	memset(q, 0, sizeof(*q));
+	if ((st = stmt_get(s, SQL_REVREQ_GET, 0, "get revocation request", e)) == NULL)
+		goto out;
+	stmt_blob(s, st, 1, token_hash, STORE_HASH_LEN);
+	if ((r = stmt_step(s, st, "get revocation request", NULL, e)) == -1)
+		goto out;
+	if (r == 0) {
+		err_set(e, ERR_NOTFOUND, "store: revocation request not found");
+		goto out;
+	}
+	q->id = col_int(s, st, 0);
+	if ((v = col_str(s, st, 1)) == NULL || strlen(v) >= STORE_SERIAL_MAX) {
+		err_set(e, ERR_INTERNAL, "store: revocation request %lld: bad serial",
+			(long long)q->id);
+		goto out;
+	}
+	memcpy(q->serial, v, strlen(v) + 1);
+	q->reason = (int)col_int(s, st, 2);
+	q->email = col_str(s, st, 3);
+	q->created = (time_t)col_int(s, st, 4);
+	q->expires = (time_t)col_int(s, st, 5);
+	q->done = (time_t)col_int_or(s, st, 6, 0);
+	rc = 0;
+out:
+	free(v);
+	stmt_reset(s, st);
+	if (rc == -1)
+		store_revreq_clear(q);
+	return rc;
+}
+
+int
+store_revreq_done(struct store *s, int64_t id, time_t when, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if ((st = stmt_get(s, SQL_REVREQ_DONE, 0, "revocation request done", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, id);
+	stmt_int(s, st, 2, (int64_t)when);
+	if (stmt_step(s, st, "revocation request done", NULL, e) == -1)
+		goto out;
+	if (s->drv->changes(st) == 0) {
+		err_set(e, ERR_CONFLICT, "store: revocation request %lld was done already",
+			(long long)id);
+		goto out;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+void
+store_revreq_clear(struct store_revreq *q)
+{
+	if (q == NULL)
+		return;
+	free(q->email);
+	memset(q, 0, sizeof(*q));
+}
+
+/* ---- re-issue ---- */
+
+static const char SQL_APP_REISSUE[] =
+    "INSERT INTO applications (org_id, ticket, applicant_type, email, state, created, expires, "
+    "profile, subject_email, name_kanji, name_romaji, ou, hostnames, key_mode, password_hash, "
+    "cert_code_hash, predecessor_id, submitted) VALUES ($1, $2, $3, $4, 'approved', $5, $6, $7, "
+    "$8, $9, $10, $11, $12, $13, $14, $15, $16, $5) RETURNING id";
+static const char SQL_APP_LIST_HOLDER[] =
+    APP_COLS " WHERE a.org_id = $1 AND a.cert_serial IS NOT NULL AND (lower(a.email) = "
+    "lower($2) OR lower(a.subject_email) = lower($2)) ORDER BY a.id DESC LIMIT $3";
+static const char SQL_TICKET_REASSIGN[] =
+    "UPDATE tickets SET cert_serial = $2 WHERE number = $1 AND status = 'used'";
+
+int
+store_app_add_reissue(struct store *s, const struct store_app *a,
+		      const unsigned char code_hash[STORE_HASH_LEN], int64_t *id, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	*id = 0;
+	if ((st = stmt_get(s, SQL_APP_REISSUE, 0, "add re-issue", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, a->org_id);
+	stmt_text(s, st, 2, a->ticket);
+	stmt_text(s, st, 3, a->applicant_type);
+	stmt_text(s, st, 4, a->email);
+	stmt_int(s, st, 5, (int64_t)a->created);
+	stmt_int(s, st, 6, (int64_t)a->expires);
+	stmt_text(s, st, 7, a->profile);
+	stmt_text(s, st, 8, a->subject_email);
+	stmt_text(s, st, 9, a->name_kanji);
+	stmt_text(s, st, 10, a->name_romaji);
+	stmt_text(s, st, 11, a->ou);
+	stmt_text(s, st, 12, a->hostnames);
+	stmt_text(s, st, 13, a->key_mode);
+	stmt_text(s, st, 14, a->password_hash);
+	stmt_blob(s, st, 15, code_hash, STORE_HASH_LEN);
+	stmt_int(s, st, 16, a->predecessor_id);
+	if (stmt_step(s, st, "add re-issue for ticket", a->ticket, e) != 1) {
+		if (!err_is_set(e))
+			err_set(e, ERR_INTERNAL, "store: add re-issue: no id returned");
+		goto out;
+	}
+	*id = col_int(s, st, 0);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_app_list_holder(struct store *s, int64_t org_id, const char *email, size_t max,
+		      struct store_app **out, size_t *n, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	struct store_app *v = NULL;
+	size_t cap = 0, k = 0;
+	int rc = -1, r;
+
+	*out = NULL;
+	*n = 0;
+	if ((st = stmt_get(s, SQL_APP_LIST_HOLDER, 0, "holder's applications", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, org_id);
+	stmt_text(s, st, 2, email);
+	stmt_int(s, st, 3, (int64_t)max);
+	while ((r = stmt_step(s, st, "holder's applications", NULL, e)) == 1) {
+		array_grow((void **)&v, &cap, k, sizeof(*v));
+		memset(&v[k], 0, sizeof(v[k]));
+		app_row(s, st, &v[k]);
+		k++;
+	}
+	if (r == -1)
+		goto out;
+	*out = v;
+	*n = k;
+	v = NULL;
+	k = 0;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	store_app_list_free(v, k);
+	return rc;
+}
+
+void
+store_app_list_free(struct store_app *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_app_clear(&v[i]);
+	free(v);
+}
+
+int
+store_ticket_reassign(struct store *s, const char *number, const char *serial, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if ((st = stmt_get(s, SQL_TICKET_REASSIGN, 0, "reassign ticket", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, number);
+	stmt_text(s, st, 2, serial);
+	if (stmt_step(s, st, "reassign ticket", number, e) == -1)
+		goto out;
+	if (s->drv->changes(st) == 0) {
+		err_set(e, ERR_CONFLICT, "store: ticket %s is not used", number);
 		goto out;
 	}
 	rc = 0;

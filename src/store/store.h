@@ -36,6 +36,8 @@ int store_ping(struct store *, struct err *);
 /* Highest applied migration number. */
 int store_schema_version(struct store *, int *version, struct err *);
 
+/* 1 while a transaction begun by store_begin() is open on this connection. */
+int store_in_tx(const struct store *);
 /* Write transaction (SQLite: BEGIN IMMEDIATE).  Nested calls are an internal error. */
 int store_begin(struct store *, struct err *);
 int store_commit(struct store *, struct err *);
@@ -307,9 +309,24 @@ struct store_app {
 	char *ticket;
 	char *applicant_type; /* "self" | "agent" */
 	char *email;
-	char *state; /* "registered", "mail-verified" */
+	char *state; /* "registered", "mail-verified" (0007); 0008: "submitted",
+		      * "awaiting-approval", "approved", "issued", "expired", "cancelled",
+		      * "rejected" */
 	time_t created;
 	time_t expires;
+	/* 0008: set at submission (NULL before) */
+	char *profile;       /* the ticket's profile */
+	char *subject_email; /* the holder's address (the approval goes there for agents) */
+	char *name_kanji;
+	char *name_romaji;
+	char *ou;
+	char *hostnames;     /* server profile: DNS names separated by single spaces */
+	char *key_mode;      /* "p256" | "rsa2048" | "csr" */
+	char *password_hash; /* argon2id (crypto_pwhash_str) of the application password */
+	char *cert_serial;   /* once issued */
+	int64_t predecessor_id; /* re-issue: the application replaced (0 = none) */
+	time_t submitted;    /* 0 = not yet */
+	time_t issued;       /* 0 = not yet */
 };
 
 /* Adds an application in state registered; *id is its new id.  Joins an open transaction. */
@@ -327,6 +344,42 @@ void store_app_clear(struct store_app *); /* accepts NULL */
  */
 int store_app_ticket_live(struct store *, const char *ticket, time_t now, int64_t *n,
 			  struct err *);
+/*
+ * 0008.  Records the issuance request (profile ... password_hash, predecessor_id of a) and
+ * moves the application from state from to state to with submitted = when, in one
+ * conditional statement: ERR_CONFLICT when it is not in from.
+ */
+int store_app_submit(struct store *, int64_t id, const char *from, const char *to,
+		     const struct store_app *a, time_t when, struct err *);
+/*
+ * Moves the application from state from to "issued" with its certificate's serial, the
+ * BLAKE2b-256 hash of the certificate code and issued = when; ERR_CONFLICT when it is not in
+ * from (or the code hash exists).
+ */
+int store_app_issue(struct store *, int64_t id, const char *from, const char *serial,
+		    const unsigned char code_hash[STORE_HASH_LEN], time_t when, struct err *);
+/*
+ * The application that holds this certificate-code hash (re-issue: e-mail + application
+ * password + certificate code; the caller compares subject_email and verifies the password
+ * hash).  ERR_NOTFOUND when none.
+ */
+int store_app_get_by_code(struct store *, const unsigned char code_hash[STORE_HASH_LEN],
+			  struct store_app *, struct err *);
+
+/*
+ * Downloads of the portal (0008): a PKCS#12 (encrypted by a PIN that is never stored) kept
+ * under the hash of a single-use link secret until taken or expired.
+ */
+int store_download_put(struct store *, const unsigned char hash[STORE_HASH_LEN], int64_t app_id,
+		       const void *data, size_t len, time_t expires, struct err *);
+/*
+ * Deletes the download and returns its bytes (*data malloc'ed, caller frees) in one
+ * statement; ERR_NOTFOUND when there is none or it expired before now.
+ */
+int store_download_take(struct store *, const unsigned char hash[STORE_HASH_LEN], time_t now,
+			unsigned char **data, size_t *len, struct err *);
+/* Deletes downloads that expired before now; n (may be NULL) counts them. */
+int store_download_purge(struct store *, time_t now, int64_t *n, struct err *);
 
 /* A one-time token, known only by the hash of its secret. */
 struct store_token {
@@ -351,6 +404,58 @@ int store_online_nonce_add(struct store *, const unsigned char hash[STORE_HASH_L
 			   struct err *);
 /* Deletes nonces that expired before now; n (may be NULL) counts them. */
 int store_online_nonce_purge(struct store *, time_t now, int64_t *n, struct err *);
+
+/* ---- re-issue (src/portal/reissue.c) ---- */
+/*
+ * Adds the application that re-issues a->predecessor_id: state approved, with a's
+ * organization, ticket, applicant type and e-mail, its recorded values (profile ...
+ * password_hash), created/expires, submitted = created and the hash of its new certificate
+ * code.  Joins an open transaction.
+ */
+int store_app_add_reissue(struct store *, const struct store_app *a,
+			  const unsigned char code_hash[STORE_HASH_LEN], int64_t *id, struct err *);
+/*
+ * The applications of an organization that have a certificate and were made with email as
+ * the holder's or the applicant's address, newest first, at most max.
+ */
+int store_app_list_holder(struct store *, int64_t org_id, const char *email, size_t max,
+			  struct store_app **, size_t *, struct err *);
+void store_app_list_free(struct store_app *, size_t);
+/* Points a used ticket at the certificate that replaced its previous one (re-issue). */
+int store_ticket_reassign(struct store *, const char *number, const char *serial, struct err *);
+
+/* ---- revocation requests of the portal (0010; src/portal/revoke.c) ---- */
+struct store_revreq {
+	int64_t id;
+	char serial[STORE_SERIAL_MAX];
+	int reason;
+	char *email;
+	time_t created;
+	time_t expires;
+	time_t done; /* 0 = pending */
+};
+
+/*
+ * The certificate a holder names by organization code, ticket and e-mail: the newest
+ * application of that organization on that ticket that has a certificate, made with this
+ * e-mail as the applicant's or the holder's address (compared without regard to ASCII case).
+ * ERR_NOTFOUND when the three do not fit together (the caller must not tell which one is
+ * wrong).
+ */
+int store_revoke_lookup(struct store *, const char *org_code, const char *ticket,
+			const char *email, char serial[STORE_SERIAL_MAX], struct err *);
+/* The holder's e-mail (subject_email, else the applicant's) of the application behind a
+ * certificate; ERR_NOTFOUND when none. */
+int store_cert_holder_email(struct store *, const char *serial, char **email, struct err *);
+/* Adds a pending request with the hash of its link; joins an open transaction. */
+int store_revreq_add(struct store *, const struct store_revreq *,
+		     const unsigned char token_hash[STORE_HASH_LEN], struct err *);
+/* ERR_NOTFOUND when no request has this link hash. */
+int store_revreq_get(struct store *, const unsigned char token_hash[STORE_HASH_LEN],
+		     struct store_revreq *, struct err *);
+/* Marks a pending request done at when; ERR_CONFLICT when it was done already. */
+int store_revreq_done(struct store *, int64_t id, time_t when, struct err *);
+void store_revreq_clear(struct store_revreq *); /* accepts NULL */
 
 /* ---- key/value settings of the instance (e.g. ticket sequence, TSA serial) ---- */
 /* Atomically adds delta to a named counter and returns the new value (starting at 0). */

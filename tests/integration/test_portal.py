@@ -13,6 +13,7 @@ import re
 import socket
 import ssl
 import threading
+import subprocess
 import time
 
 import pytest
@@ -310,10 +311,23 @@ def test_register_verify(portal_any):
     r = session(srv).head(srv.https + "/regist/verify?onetimetoken=" + token)
     assert r.status_code == 200
     assert inst.sql("SELECT state FROM applications")[0][0] == "registered"
-    # the link verifies once
-    r = session(srv).get(srv.https + "/regist/verify?onetimetoken=" + token)
-    assert r.status_code == 200 and "メールアドレスの確認が完了しました" in r.text
-    assert "確認メール受信" in r.text
+    # GET (mail scanners prefetch links) shows a button and uses nothing up
+    v = session(srv)
+    for _ in range(2):
+        r = v.get(srv.https + "/regist/verify?onetimetoken=" + token)
+        assert r.status_code == 200 and "メールアドレスの確認が完了しました" in r.text
+        assert "確認メール受信" in r.text and 'action="/regist/verify"' in r.text
+        assert inst.sql("SELECT state FROM applications")[0][0] == "registered"
+    # the button (POST with CSRF) uses it: without the CSRF token nothing happens
+    r = v.post(srv.https + "/regist/verify", data={"onetimetoken": token},
+               allow_redirects=False)
+    assert r.status_code == 403
+    assert inst.sql("SELECT state FROM applications")[0][0] == "registered"
+    page = v.get(srv.https + "/regist/verify?onetimetoken=" + token).text
+    assert hidden(page, "onetimetoken") == token
+    r = v.post(srv.https + "/regist/verify", allow_redirects=False,
+               data={"onetimetoken": token, "csrf": hidden(page, "csrf")})
+    assert r.status_code == 303 and r.headers["Location"].startswith("/issue/form?t=")
     assert inst.sql("SELECT state FROM applications")[0][0] == "mail-verified"
     r = session(srv).get(srv.https + "/regist/verify?onetimetoken=" + token + "&lang=en")
     assert r.status_code == 410 and "already been used" in r.text
@@ -661,3 +675,355 @@ def test_ticket_in_progress(portal_any):
             assert count(inst, "applications") == 3
     finally:
         stop_server(srv2)
+# ---- issuance (issue 4): the mailed link's button, the form, confirm, certificate page ----
+
+PASSWORD = "correct horse 8"
+KANJI = "山田　太郎"
+
+
+def verified(srv, ticket, lang=None):
+    """Registers on ticket, follows the mailed link with its button; returns the session and
+    the issuance form page (its URL carries the continuation)."""
+    inst = srv.inst
+    s = session(srv, lang)
+    before = len(outbox(inst))
+    register(s, srv, ticket)
+    files = wait_mail(inst, before + 1)
+    _, token = mail_link(files[-1])
+    page = s.get(srv.https + "/regist/verify?onetimetoken=" + token).text
+    r = s.post(srv.https + "/regist/verify",
+               data={"onetimetoken": token, "csrf": hidden(page, "csrf")})
+    assert r.status_code == 200, r.text
+    assert "/issue/form?t=" in r.url
+    return s, r
+
+
+def issue_fields(page, **over):
+    form = {"csrf": hidden(page, "csrf"), "t": hidden(page, "t"), "name_kanji": KANJI,
+            "name_romaji": "Taro Yamada", "ou": "Sales", "subject_email": EMAIL,
+            "key_mode": "p256", "csr": "", "app_password": PASSWORD,
+            "app_password_confirm": PASSWORD}
+    form.update(over)
+    return {k: v for k, v in form.items() if v is not None}
+
+
+def confirm_fields(page):
+    names = ("csrf", "t", "form_nonce", "form_time", "form_mac", "name_kanji", "name_romaji",
+             "ou", "subject_email", "hostnames", "key_mode", "csr", "pw_hash")
+    return {k: hidden(page, k) for k in names}
+
+
+def pre(page, ident):
+    m = re.search(r'<pre id="%s">(.*?)</pre>' % ident, page, re.S)
+    assert m, (ident, page)
+    return html.unescape(m.group(1))
+
+
+def strong(page, ident):
+    m = re.search(r'id="%s">(?:<code>)?([^<]+)' % ident, page)
+    assert m, (ident, page)
+    return html.unescape(m.group(1))
+
+
+def issue_self(srv, ticket, tmp_path, **over):
+    s, r = verified(srv, ticket)
+    r = s.post(srv.https + "/issue/form", data=issue_fields(r.text, **over))
+    assert r.status_code == 200, r.text
+    cf = confirm_fields(r.text)
+    r = s.post(srv.https + "/issue/confirm", data=dict(cf, action="submit"))
+    assert r.status_code == 200, r.text
+    return s, r, cf
+
+
+def verify_chain(inst, tmp_path, cert_pem, name="c.pem"):
+    p = tmp_path / name
+    p.write_text(cert_pem)
+    out = subprocess.run(["openssl", "verify", "-CAfile", inst.path("certs", "root.pem"),
+                          "-untrusted", inst.path("certs", "issuing.pem"), str(p)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and ": OK" in out.stdout, (out.stdout, out.stderr)
+
+
+@pytest.mark.parametrize("key_mode", ["p256", "rsa2048"])
+def test_issue_self_p12(portal_any, tmp_path, key_mode):
+    srv, (t1, _) = portal_any
+    inst = srv.inst
+    s, r, cf = issue_self(srv, t1[0], tmp_path, key_mode=key_mode)
+    page = r.text
+    assert "発行完了" in page
+    pin = strong(page, "pin")
+    code = strong(page, "cert_code")
+    serial = strong(page, "serial")
+    assert re.fullmatch(r"[A-HJ-NP-Za-km-z2-9]{12}", pin), pin
+    assert re.fullmatch(r"([A-HJ-NP-Z2-9]{5}-){3}[A-HJ-NP-Z2-9]{5}", code), code
+    m = re.search(r'href="(/issue/download/[A-Za-z0-9_-]{43})"', page)
+    assert m, page
+    r = s.get(srv.https + m.group(1))
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/x-pkcs12"
+    p12 = tmp_path / "f.p12"
+    p12.write_bytes(r.content)
+    # the download is single use; the row is gone
+    assert s.get(srv.https + m.group(1)).status_code == 410
+    assert count(inst, "portal_downloads") == 0
+    # openssl pkcs12 of OpenSSL 3 opens it with the PIN, by default (AES-256-CBC, PBKDF2)
+    out = subprocess.run(["openssl", "pkcs12", "-in", str(p12), "-passin", "pass:" + pin,
+                          "-nodes"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "PRIVATE KEY" in out.stdout
+    info = subprocess.run(["openssl", "pkcs12", "-in", str(p12), "-passin", "pass:" + pin,
+                           "-info", "-noout"], capture_output=True, text=True)
+    assert "AES-256-CBC" in info.stderr + info.stdout and "PBKDF2" in info.stderr + info.stdout
+    bad = subprocess.run(["openssl", "pkcs12", "-in", str(p12), "-passin", "pass:wrong",
+                          "-nodes"], capture_output=True, text=True)
+    assert bad.returncode != 0
+    certs = re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", out.stdout,
+                       re.S)
+    assert len(certs) == 3  # holder, issuing, root
+    leaf = [c for c in certs if c.strip() == pre(page, "cert_pem").strip()]
+    assert leaf, "the P12 holds the certificate of the page"
+    verify_chain(inst, tmp_path, leaf[0])
+    txt = openssl_text(tmp_path, leaf[0])
+    assert "CN = Taro Yamada" in txt and "OU = Sales" in txt and "O = Example One" in txt
+    assert "email:" + EMAIL in txt
+    assert ("ASN1 OID: prime256v1" in txt) == (key_mode == "p256")
+    assert ("Public-Key: (2048 bit)" in txt) == (key_mode == "rsa2048")
+    # the store: ticket used with the serial, application issued, secrets only as hashes
+    row = inst.sql("SELECT status, cert_serial FROM tickets WHERE number = '%s'" % t1[0])[0]
+    assert row == ["used", serial]
+    app = inst.sql("SELECT state, cert_serial, name_kanji, name_romaji, ou, subject_email, "
+                   "key_mode, password_hash, profile FROM applications")[0]
+    assert app[:7] == ["issued", serial, KANJI, "Taro Yamada", "Sales", EMAIL, key_mode]
+    assert app[7].startswith("$argon2id$") and PASSWORD not in app[7]
+    assert app[8] == "client"
+    dump = "\n".join(str(x) for x in inst.sql("SELECT * FROM applications")[0])
+    assert pin not in dump and code not in dump and code.replace("-", "") not in dump
+    assert issued(inst) == 1
+    # the audit chain records the portal's issuance
+    acts = [a for a, in inst.sql("SELECT action FROM audit WHERE object = '%s'" % serial)]
+    assert "cert.issue" in acts and "portal.issue" in acts
+    # the mail with the certificate code
+    files = wait_mail(inst, 2)
+    with open(files[-1], "rb") as f:
+        m = email.message_from_bytes(f.read(), policy=email.policy.default)
+    assert m["To"] == EMAIL and "証明書を発行しました" in m["Subject"]
+    body = m.get_content()
+    assert code in body and serial in body and pin not in body
+    # the PIN is never shown again: a resubmit, the form and Back
+    r = s.post(srv.https + "/issue/confirm", data=dict(cf, action="submit"))
+    assert r.status_code == 200 and "発行済み" in r.text and pin not in r.text
+    assert code not in r.text
+    r = s.get(srv.https + "/issue/form?t=" + cf["t"])
+    assert r.status_code == 410 and pin not in r.text
+    assert issued(inst) == 1 and len(outbox(inst)) == 2
+
+
+def issued(inst):
+    """Certificates of organizations (init also stores the CA's own, e.g. its HTTPS one)."""
+    return int(inst.sql("SELECT COUNT(*) FROM certificates WHERE COALESCE(org_id, 0) != 0"
+                        )[0][0])
+
+
+def openssl_text(tmp_path, pem):
+    p = tmp_path / "x.pem"
+    p.write_text(pem)
+    return subprocess.run(["openssl", "x509", "-in", str(p), "-noout", "-text"],
+                          capture_output=True, text=True, check=True).stdout
+
+
+def test_issue_self_csr(portal_any, tmp_path):
+    srv, (t1, _) = portal_any
+    inst = srv.inst
+    key = tmp_path / "k.pem"
+    csr = tmp_path / "r.csr"
+    subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out", str(csr),
+                    "-subj", "/CN=ignored by the RA"], check=True, capture_output=True)
+    s, r, _ = issue_self(srv, t1[0], tmp_path, key_mode="csr", csr=csr.read_text())
+    page = r.text
+    assert 'id="pin"' not in page and "/issue/download/" not in page
+    code = strong(page, "cert_code")
+    assert len(code) == 23
+    cert = pre(page, "cert_pem")
+    chain = pre(page, "chain_pem")
+    assert chain.count("BEGIN CERTIFICATE") == 2
+    verify_chain(inst, tmp_path, cert)
+    # the certificate carries the CSR's key and the RA's subject
+    txt = openssl_text(tmp_path, cert)
+    assert "CN = Taro Yamada" in txt and "ignored by the RA" not in txt
+    pub1 = subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout"], capture_output=True,
+                          text=True, check=True).stdout
+    (tmp_path / "c.pem").write_text(cert)
+    pub2 = subprocess.run(["openssl", "x509", "-in", str(tmp_path / "c.pem"), "-pubkey",
+                           "-noout"], capture_output=True, text=True, check=True).stdout
+    assert pub1 == pub2
+    # chain file = issuing + root, as published
+    with open(inst.path("certs", "issuing.pem")) as f:
+        assert f.read().strip() in chain
+    assert count(inst, "portal_downloads") == 0 and issued(inst) == 1
+
+
+def test_issue_double_submit(portal_sqlite, tmp_path):
+    srv, (t1, _) = portal_sqlite
+    inst = srv.inst
+    s, r = verified(srv, t1[0])
+    page = r.text
+    r = s.post(srv.https + "/issue/form", data=issue_fields(page))
+    cf1 = confirm_fields(r.text)
+    # Back from the confirm page keeps every value (the password as its hash)
+    r = s.post(srv.https + "/issue/confirm", data=dict(cf1, action="back"))
+    assert r.status_code == 200
+    assert field_value(r.text, "name_romaji") == "Taro Yamada"
+    assert field_value(r.text, "name_kanji") == KANJI
+    assert field_value(r.text, "ou") == "Sales"
+    assert hidden(r.text, "pw_hash") == cf1["pw_hash"]
+    # ... and a second confirm page from it without typing the password again
+    f2 = issue_fields(r.text, app_password="", app_password_confirm="")
+    f2.update(pw_hash=hidden(r.text, "pw_hash"), pw_mac=hidden(r.text, "pw_mac"))
+    r = s.post(srv.https + "/issue/form", data=f2)
+    assert r.status_code == 200, r.text
+    cf2 = confirm_fields(r.text)
+    assert cf2["pw_hash"] == cf1["pw_hash"] and cf2["form_nonce"] != cf1["form_nonce"]
+    # a forged hash is not taken
+    f3 = dict(f2, pw_hash="$argon2id$v=19$m=65536,t=2,p=1$forged")
+    r = s.post(srv.https + "/issue/form", data=f3)
+    assert r.status_code == 400 and error_of(r.text, "app_password")
+    # submit twice, and the other confirm page: one certificate, one PIN shown once
+    pins = []
+    for cf in (cf1, cf1, cf2):
+        r = s.post(srv.https + "/issue/confirm", data=dict(cf, action="submit"))
+        assert r.status_code in (200, 410), r.text
+        if 'id="pin"' in r.text:
+            pins.append(strong(r.text, "pin"))
+        else:
+            assert "発行済み" in r.text or "申請済み" in r.text
+    assert len(pins) == 1
+    assert issued(inst) == 1
+    time.sleep(1)
+    assert len(wait_mail(inst, 2)) == 2  # registration + issuance, no second issuance mail
+    # a tampered confirm form is refused
+    r = s.post(srv.https + "/issue/confirm", data=dict(cf2, action="submit", ou="Other"))
+    assert r.status_code == 400
+
+
+def test_issue_csrf(portal_sqlite, tmp_path):
+    srv, (t1, _) = portal_sqlite
+    inst = srv.inst
+    s, r = verified(srv, t1[0])
+    page = r.text
+    other = session(srv)
+    other_csrf = hidden(other.get(srv.https + "/regist/step1").text, "csrf")
+    for bad in (None, "A" * 43, other_csrf):
+        r = s.post(srv.https + "/issue/form", data=issue_fields(page, csrf=bad))
+        assert r.status_code == 403
+    r = s.post(srv.https + "/issue/form", data=issue_fields(page))
+    cf = confirm_fields(r.text)
+    for bad in (None, "A" * 43, other_csrf):
+        d = dict(cf, action="submit")
+        if bad is None:
+            del d["csrf"]
+        else:
+            d["csrf"] = bad
+        r = s.post(srv.https + "/issue/confirm", data=d)
+        assert r.status_code == 403
+    assert issued(inst) == 0
+    # the continuation belongs to the session: another browser cannot use it
+    r = other.get(srv.https + "/issue/form?t=" + cf["t"])
+    assert r.status_code == 404
+    r = other.post(srv.https + "/issue/confirm", data=dict(cf, action="submit",
+                                                          csrf=other_csrf))
+    assert r.status_code == 400 and issued(inst) == 0
+    assert inst.sql("SELECT state FROM applications")[0][0] == "mail-verified"
+
+
+def test_issue_validation(portal_sqlite, tmp_path):
+    srv, (t1, _) = portal_sqlite
+    inst = srv.inst
+    s, r = verified(srv, t1[0])
+    page = r.text
+    assert "発行申請情報入力" in page
+    assert 'class="current" aria-current="step">発行申請情報入力' in page
+    long_kanji = "漢" * 65
+    cases = [
+        (dict(name_kanji=""), "name_kanji", "氏名（漢字）を入力してください。"),
+        (dict(name_kanji="Yamada"), "name_kanji", "全角の漢字"),
+        (dict(name_kanji=long_kanji), "name_kanji", "全角の漢字"),
+        (dict(name_kanji="山田　"), None, None),  # ideographic space is allowed
+        (dict(name_romaji=""), "name_romaji", "氏名（ローマ字）を入力してください。"),
+        (dict(name_romaji="山田"), "name_romaji", "半角英字"),
+        (dict(name_romaji="Taro_Yamada"), "name_romaji", "半角英字"),
+        (dict(name_romaji="Jean-Luc O'Neil Jr."), None, None),
+        (dict(ou=""), "ou", "部署名（OU）を入力してください。"),
+        (dict(ou="x" * 65), "ou", "64文字以内"),
+        (dict(subject_email=""), "subject_email", "メールアドレスを入力してください"),
+        (dict(subject_email="not an address"), "subject_email", "正しいメールアドレス"),
+        (dict(subject_email="taro@evil.example"), "subject_email", "発行できません"),
+        (dict(key_mode="dsa"), "key_mode", "鍵の作成方法を選択してください。"),
+        (dict(key_mode="csr", csr=""), "csr", "貼り付けてください"),
+        (dict(key_mode="csr", csr="-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n"
+              "-----END CERTIFICATE REQUEST-----\n"), "csr", "受け付けられません"),
+        (dict(app_password="short", app_password_confirm="short"), "app_password",
+         "8文字以上"),
+        (dict(app_password_confirm="something else"), "app_password_confirm",
+         "パスワードが一致しません"),
+    ]
+    for over, field, msg in cases:
+        form = issue_fields(page, **over)
+        r = s.post(srv.https + "/issue/form", data=form)
+        if field is None:
+            assert r.status_code == 200 and 'name="form_mac"' in r.text, (over, r.text)
+            continue
+        assert r.status_code == 400, (over, r.status_code)
+        assert error_of(r.text, field) and msg in error_of(r.text, field), (field, r.text)
+        assert 'style="color:#c00"' in r.text
+        for other in ("name_kanji", "name_romaji", "ou", "subject_email", "key_mode", "csr",
+                      "app_password", "app_password_confirm"):
+            if other != field:
+                assert error_of(r.text, other) is None, (field, other)
+        # the other values are kept (passwords are never echoed)
+        for keep in ("name_kanji", "name_romaji", "ou", "subject_email"):
+            assert field_value(r.text, keep) == form[keep], keep
+        assert field_value(r.text, "app_password") == ""
+    # a weak RSA key in a CSR: the CA's own message beside the field
+    key = tmp_path / "weak.pem"
+    csr = tmp_path / "weak.csr"
+    subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:1024", "-nodes", "-keyout",
+                    str(key), "-out", str(csr), "-subj", "/CN=x"], check=True,
+                   capture_output=True)
+    r = s.post(srv.https + "/issue/form", data=issue_fields(page, key_mode="csr",
+                                                            csr=csr.read_text()))
+    assert r.status_code == 400 and "key" in error_of(r.text, "csr")
+    # English
+    s.get(srv.https + "/regist/step1?lang=en")
+    r = s.post(srv.https + "/issue/form", data=issue_fields(page, name_romaji="山田"))
+    assert "ASCII letters" in error_of(r.text, "name_romaji")
+    assert issued(inst) == 0
+
+
+def test_issue_server_profile(ca_sqlite, tmp_path):
+    inst = ca_sqlite
+    setup_orgs(inst)
+    t = inst.ok("ticket", "create", "--org", "ORG1", "--profile", "server").split()
+    srv = start_server(inst, CONF)
+    try:
+        s, r = verified(srv, t[0])
+        page = r.text
+        assert 'name="hostnames"' in page and 'name="name_kanji"' not in page
+        base = dict(name_kanji=None, name_romaji=None, ou="", subject_email="")
+        r = s.post(srv.https + "/issue/form",
+                   data=issue_fields(page, hostnames="www.evil.example", **base))
+        assert r.status_code == 400 and error_of(r.text, "hostnames")
+        r = s.post(srv.https + "/issue/form",
+                   data=issue_fields(page, hostnames="bad..name", **base))
+        assert r.status_code == 400 and error_of(r.text, "hostnames")
+        r = s.post(srv.https + "/issue/form", data=issue_fields(
+            page, hostnames="WWW.example.co.jp, api.example.co.jp", **base))
+        assert r.status_code == 200, r.text
+        cf = confirm_fields(r.text)
+        assert cf["hostnames"] == "www.example.co.jp api.example.co.jp"
+        r = s.post(srv.https + "/issue/confirm", data=dict(cf, action="submit"))
+        assert r.status_code == 200 and 'id="pin"' in r.text
+        txt = openssl_text(tmp_path, pre(r.text, "cert_pem"))
+        assert "DNS:www.example.co.jp, DNS:api.example.co.jp" in txt
+        assert "CN = www.example.co.jp" in txt and "TLS Web Server Authentication" in txt
+    finally:
+        stop_server(srv)

@@ -1388,6 +1388,90 @@ test_pg_reconnect(void **state)
 	OK(store_commit(s, &e));
 }
 
+/* Revocation requests of the portal: the lookup by organization, ticket and e-mail, the
+ * holder's address, and a request's single completion. */
+static void
+test_revreq(void **state)
+{
+	struct store *s = fx_store(state);
+	struct store_revreq q, g;
+	struct store_app a;
+	unsigned char h[STORE_HASH_LEN], h2[STORE_HASH_LEN];
+	char serial[STORE_SERIAL_MAX], *mail = NULL;
+	int64_t org = 0, org2 = 0, app = 0;
+	struct err e;
+
+	memset(h, 0xab, sizeof(h));
+	memset(h2, 0xcd, sizeof(h2));
+	OK(store_org_add(s, "ACME", "Acme", NULL, 0, &org, &e));
+	OK(store_org_add(s, "OTHER", "Other", NULL, 0, &org2, &e));
+	OK(store_ticket_add(s, org, "T-1", "client", &e));
+	OK(store_ticket_add(s, org, "T-2", "client", &e));
+	insert_cert(s, "0ABC01", "issuing-1", "CN=Taro", org, 2000000000, 1700000000);
+	/* nothing yet: no application */
+	FAILS(store_revoke_lookup(s, "ACME", "T-1", "taro@example.jp", serial, &e), ERR_NOTFOUND);
+	memset(&a, 0, sizeof(a));
+	a.org_id = org;
+	a.ticket = (char *)"T-1";
+	a.applicant_type = (char *)"agent";
+	a.email = (char *)"Agent@Example.jp";
+	a.created = 1700000000;
+	a.expires = 1700000000 + 3 * 86400;
+	OK(store_app_add(s, &a, &app, &e));
+	/* an application without a certificate names nothing */
+	FAILS(store_revoke_lookup(s, "ACME", "T-1", "agent@example.jp", serial, &e), ERR_NOTFOUND);
+	FAILS(store_cert_holder_email(s, "0ABC01", &mail, &e), ERR_NOTFOUND);
+	assert_null(mail);
+	a.profile = (char *)"client";
+	a.subject_email = (char *)"Taro@Example.jp";
+	a.name_romaji = (char *)"Taro";
+	a.key_mode = (char *)"p256";
+	OK(store_app_submit(s, app, "registered", "submitted", &a, 1700000001, &e));
+	OK(store_app_issue(s, app, "submitted", "0ABC01", h2, 1700000002, &e));
+	/* the applicant's (agent's) or the holder's address */
+	OK(store_revoke_lookup(s, "ACME", "T-1", "taro@EXAMPLE.jp", serial, &e));
+	assert_string_equal(serial, "0ABC01");
+	OK(store_revoke_lookup(s, "ACME", "T-1", "agent@example.JP", serial, &e));
+	assert_string_equal(serial, "0ABC01");
+	OK(store_cert_holder_email(s, "0ABC01", &mail, &e));
+	assert_string_equal(mail, "Taro@Example.jp");
+	free(mail);
+	/* each of the three wrong gives the same answer */
+	FAILS(store_revoke_lookup(s, "OTHER", "T-1", "taro@example.jp", serial, &e), ERR_NOTFOUND);
+	FAILS(store_revoke_lookup(s, "ACME", "T-2", "taro@example.jp", serial, &e), ERR_NOTFOUND);
+	FAILS(store_revoke_lookup(s, "ACME", "T-1", "jiro@example.jp", serial, &e), ERR_NOTFOUND);
+	FAILS(store_revoke_lookup(s, "NOPE", "T-9", "", serial, &e), ERR_NOTFOUND);
+	(void)org2;
+
+	memset(&q, 0, sizeof(q));
+	snprintf(q.serial, sizeof(q.serial), "0ABC01");
+	q.reason = 1;
+	q.email = (char *)"taro@example.jp";
+	q.created = 1700000000;
+	q.expires = 1700000000 + 3 * 86400;
+	OK(store_revreq_add(s, &q, h, &e));
+	FAILS(store_revreq_add(s, &q, h, &e), ERR_CONFLICT); /* the link hash is unique */
+	FAILS(store_revreq_get(s, h2, &g, &e), ERR_NOTFOUND);
+	OK(store_revreq_get(s, h, &g, &e));
+	assert_string_equal(g.serial, "0ABC01");
+	assert_int_equal(g.reason, 1);
+	assert_string_equal(g.email, "taro@example.jp");
+	assert_int_equal(g.expires, 1700000000 + 3 * 86400);
+	assert_int_equal(g.done, 0);
+	OK(store_revreq_done(s, g.id, 1700000100, &e));
+	FAILS(store_revreq_done(s, g.id, 1700000200, &e), ERR_CONFLICT);
+	store_revreq_clear(&g);
+	OK(store_revreq_get(s, h, &g, &e));
+	assert_int_equal(g.done, 1700000100);
+	store_revreq_clear(&g);
+	store_revreq_clear(NULL);
+	/* a request must name a known certificate (a foreign key: the caller's bug) */
+	snprintf(q.serial, sizeof(q.serial), "0DEAD");
+	err_clear(&e);
+	assert_int_equal(store_revreq_add(s, &q, h2, &e), -1);
+	FAILS(store_revreq_get(s, h2, &g, &e), ERR_NOTFOUND);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int
@@ -1416,6 +1500,7 @@ main(void)
 	    T(test_rollback),
 	    T(test_two_connections),
 	    T(test_pg_reconnect),
+	    T(test_revreq),
 	};
 	int fails = 0;
 
