@@ -541,20 +541,6 @@ ra_nonce_hash(const struct ra_online_req *r, unsigned char out[STORE_HASH_LEN])
 	crypto_generichash_final(&h, out, STORE_HASH_LEN);
 }
 
-int
-ra_online_revoked_hook(struct ca *ca, struct store *st, const struct store_cert *rec, int reason,
-		       struct err *e)
-{
-	/* HOOK(mail): queue the mail to the holder here (store_mail_enqueue joins the transaction).
-	 */
-	(void)ca;
-	(void)st;
-	(void)rec;
-	(void)reason;
-	(void)e;
-	return 0;
-}
-
 /* Sets the answer's result and, for refusals, its detail. */
 static void
 ra_answer(struct ra_online_answer *a, enum ra_online_result res, const char *detail)
@@ -565,7 +551,8 @@ ra_answer(struct ra_online_answer *a, enum ra_online_result res, const char *det
 
 int
 ra_online_handle(struct ca *ca, struct store *st, enum ra_online_type type,
-		 const unsigned char *body, size_t len, struct ra_online_answer *a, struct err *e)
+		 const unsigned char *body, size_t len, const struct ra_online_notify *notify,
+		 struct ra_online_answer *a, struct err *e)
 {
 	struct ra_online_req r;
 	struct store_cert rec;
@@ -678,7 +665,8 @@ ra_online_handle(struct ca *ca, struct store *st, enum ra_online_type type,
 	} else {
 		actor = xasprintf("holder:%s", rec.serial);
 		if (ca_revoke_tx(ca, st, rec.serial, r.reason, 0, actor, e) == -1 ||
-		    ra_online_revoked_hook(ca, st, &rec, r.reason, e) == -1)
+		    (notify != NULL && notify->revoked != NULL &&
+		     notify->revoked(notify->arg, st, rec.serial, r.reason, e) == -1))
 			goto out;
 		a->revoked_at = now;
 		a->reason = r.reason;

@@ -122,20 +122,22 @@ struct ra_online_answer {
 /*
  * The whole request: parse, verify, look the certificate up, check time and nonce, and for an
  * accepted revocation revoke it (ca_revoke_tx, audit actor "holder:<serial>") and record the
- * nonce in one transaction, then ra_online_revoked_hook() and the CRL-on-revoke rule.  Returns
+ * nonce in one transaction, then notify (may be NULL) and the CRL-on-revoke rule.  Returns
  * 0 with *ans filled for every outcome; -1 only for internal errors (store, signer).
  */
-int ra_online_handle(struct ca *, struct store *, enum ra_online_type, const unsigned char *,
-		     size_t, struct ra_online_answer *, struct err *);
-
 /*
- * HOOK (mail to the holder): called inside the revocation's transaction after an accepted
- * self-service revocation, with the certificate record as it was before.  It does nothing yet;
- * the mail to the holder is to be queued here (store_mail_enqueue joins the transaction, so
- * the mail is sent if and only if the revocation commits).  A -1 return rolls back.
+ * Told inside the revocation's transaction after an accepted self-service revocation (the
+ * portal queues the mail to the holder there: the mail goes out if and only if the revocation
+ * commits).  A -1 return rolls everything back.
  */
-int ra_online_revoked_hook(struct ca *, struct store *, const struct store_cert *, int reason,
-			   struct err *);
+struct ra_online_notify {
+	int (*revoked)(void *arg, struct store *, const char *serial, int reason, struct err *);
+	void *arg;
+};
+
+int ra_online_handle(struct ca *, struct store *, enum ra_online_type, const unsigned char *,
+		     size_t, const struct ra_online_notify *, struct ra_online_answer *,
+		     struct err *);
 
 /*
  * Builds a signed request (the client side; tests): the JSON with the given fields (nonce and

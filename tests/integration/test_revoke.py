@@ -7,12 +7,13 @@ revocation with `openssl ocsp` against the running responder, the CRL and the au
 import email
 import email.policy
 import re
+import subprocess
 import time
 
 import pytest
 import requests
 
-from conftest import openssl, start_server, stop_server
+from conftest import SHOMEI, openssl, start_server, stop_server
 from test_portal import (ANSWER, CONF, EMAIL, count, hidden, issue_self, outbox, pre,
                          session, setup_orgs, strong, wait_mail)
 from test_ocsp import ocsp_cli
@@ -224,5 +225,35 @@ def test_csrf_and_rate_limit(ca_sqlite, tmp_path):
         codes = [step1(s, srv, ticket="X").status_code for _ in range(3)]
         assert 429 in codes, codes
         assert s.get(srv.https + "/revoke/step1").status_code == 200  # GET is not limited
+    finally:
+        stop_server(srv)
+
+
+def test_signed_revocation_tells_the_holder(ca_sqlite, tmp_path):
+    """A holder revokes a portal certificate with a request signed by its own key (shomei
+    client, the key taken from the PKCS#12): OCSP shows it at once and the holder gets the mail."""
+    tickets = setup_orgs(ca_sqlite)
+    srv = start_server(ca_sqlite, RCONF)
+    try:
+        inst = ca_sqlite
+        n = len(outbox(inst))
+        s, r, _ = issue_self(srv, tickets[0][0], tmp_path)
+        serial, pin = strong(r.text, "serial"), strong(r.text, "pin")
+        dl = re.search(r'href="(/issue/download/[A-Za-z0-9_-]{43})"', r.text).group(1)
+        (tmp_path / "h.p12").write_bytes(s.get(srv.https + dl).content)
+        key, cert = str(tmp_path / "h.key"), str(tmp_path / "h.pem")
+        openssl("pkcs12", "-in", str(tmp_path / "h.p12"), "-passin", "pass:" + pin, "-nocerts",
+                "-nodes", "-out", key)
+        (tmp_path / "h.pem").write_text(pre(r.text, "cert_pem"))
+        assert len(wait_mail(inst, n + 2)) == n + 2
+        p = subprocess.run([SHOMEI, "client", "revoke", "--cert", cert, "--key", key,
+                            "--reason", "keyCompromise", "--url", srv.https, "--cafile",
+                            srv.cafile], capture_output=True, timeout=60)
+        assert p.returncode == 0 and b'"accepted"' in p.stdout, (p.stdout, p.stderr)
+        text = ocsp_status(srv, cert)
+        assert ": revoked" in text and "Reason: keyCompromise" in text
+        m = mail_of(wait_mail(inst, n + 3)[-1])
+        assert m["To"] == EMAIL and serial in m.get_content()
+        assert "証明書失効のお知らせ" in m["Subject"]
     finally:
         stop_server(srv)
