@@ -21,10 +21,12 @@ MIGR     := $(sort $(wildcard src/store/migrations/*.sql))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 PY       := /usr/bin/python3
+# Test-only PKCS#11 forwarding module that can fake a locked PIN (tests/pkcs11/lockshim.c).
+LOCKSHIM := $(BUILD)/tests/lockshim.so
 
 .PHONY: all deps test unit unit-asan integration fuzz lint-banned bench run clean format
 
-all: $(BUILD)/shomei
+all: $(BUILD)/shomei $(LOCKSHIM)
 
 deps:
 	@scripts/deps.sh
@@ -52,6 +54,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libshomei.a tests/unit/testutil.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libshomei.a $(LDFLAGS) $(LDLIBS) -lcmocka
 
+$(LOCKSHIM): tests/pkcs11/lockshim.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags p11-kit-1 2>/dev/null) -fPIC -shared \
+	    -o $@ $< $(LDFLAGS)
+
 # Unit tests; the store suite also runs against a throwaway PostgreSQL cluster.
 unit: $(BUILD)/shomei $(UNIT_BIN)
 	scripts/with-pg.sh scripts/run-unit.sh $(BUILD)
@@ -60,7 +67,7 @@ unit-asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 WERROR=1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit
 
-integration: $(BUILD)/shomei $(UNIT_BIN)
+integration: $(BUILD)/shomei $(UNIT_BIN) $(LOCKSHIM)
 	scripts/with-pg.sh $(PY) -m pytest -q -p no:cacheprovider tests/integration
 
 fuzz:

@@ -250,6 +250,7 @@ struct keys_p11_funcs {
 #define KEYS_CKR_OK 0x0UL
 #define KEYS_CKR_ALREADY_INITIALIZED 0x191UL
 #define KEYS_CKF_TOKEN_INITIALIZED 0x400UL
+#define KEYS_CKF_USER_PIN_LOCKED 0x40000UL
 #define KEYS_CKR_PIN_INCORRECT 0xA0
 #define KEYS_CKR_PIN_INVALID 0xA1
 #define KEYS_CKR_PIN_LEN_RANGE 0xA2
@@ -318,9 +319,13 @@ out:
 	return rc;
 }
 
-/* The labels of the initialised tokens the module shows, as "a, b" in out ("" if none). */
+/*
+ * The labels of the initialised tokens the module shows, as "a, b" in out ("" if none);
+ * *found tells whether one is labelled want, and *flags are that token's CK_TOKEN_INFO flags.
+ */
 static int
-keys_p11_tokens(const char *module, const char *want, char *out, size_t outlen, int *found)
+keys_p11_tokens(const char *module, const char *want, char *out, size_t outlen, int *found,
+		unsigned long *flags)
 {
 	struct keys_p11_funcs *f = NULL;
 	unsigned long (*getlist)(struct keys_p11_funcs **);
@@ -331,6 +336,7 @@ keys_p11_tokens(const char *module, const char *want, char *out, size_t outlen, 
 	size_t l, o = 0;
 
 	*found = 0;
+	*flags = 0;
 	out[0] = '\0';
 	if ((dl = dlopen(module, RTLD_NOW | RTLD_LOCAL)) == NULL)
 		goto out;
@@ -359,8 +365,10 @@ keys_p11_tokens(const char *module, const char *want, char *out, size_t outlen, 
 		for (l = 32; l > 0 && label[l - 1] == ' '; l--)
 			;
 		label[l] = '\0';
-		if (strcmp(label, want) == 0)
+		if (strcmp(label, want) == 0) {
 			*found = 1;
+			*flags = info[96 / sizeof(unsigned long)];
+		}
 		if (o + l + 3 < outlen) {
 			if (o > 0) {
 				memcpy(out + o, ", ", 2);
@@ -394,8 +402,8 @@ keys_pkcs11_explain(const struct conf *c, const char *uri, struct err *e)
 {
 	const char *lib, *module = conf_get(c, "pkcs11.module", KEYS_PKCS11_MODULE);
 	char token[256], object[256], tokens[512], last[256], shown[600];
-	unsigned long l;
-	int wrong_pin = 0, locked = 0, no_pin = 0, not_found = 0, found = 0, reason;
+	unsigned long l, flags = 0;
+	int wrong_pin = 0, locked = 0, expired = 0, no_pin = 0, not_found = 0, found = 0, reason;
 
 	last[0] = '\0';
 	while ((l = ERR_get_error()) != 0) {
@@ -405,8 +413,10 @@ keys_pkcs11_explain(const struct conf *c, const char *uri, struct err *e)
 			if (reason == KEYS_CKR_PIN_INCORRECT || reason == KEYS_CKR_PIN_INVALID ||
 			    reason == KEYS_CKR_PIN_LEN_RANGE)
 				wrong_pin = 1;
-			else if (reason == KEYS_CKR_PIN_LOCKED || reason == KEYS_CKR_PIN_EXPIRED)
+			else if (reason == KEYS_CKR_PIN_LOCKED)
 				locked = 1;
+			else if (reason == KEYS_CKR_PIN_EXPIRED)
+				expired = 1;
 		} else if (ERR_GET_LIB(l) == ERR_LIB_UI) {
 			no_pin = 1;
 		} else if (ERR_reason_error_string(l) != NULL &&
@@ -421,6 +431,11 @@ keys_pkcs11_explain(const struct conf *c, const char *uri, struct err *e)
 	if (keys_uri_attr(uri, "object", object, sizeof(object)) != 1)
 		object[0] = '\0';
 	log_escape(shown, sizeof(shown), token, strlen(token));
+	/* without a PIN there was no login to fail: a locked PIN shows only in the token's flags */
+	if (no_pin && token[0] != '\0' &&
+	    keys_p11_tokens(module, token, tokens, sizeof(tokens), &found, &flags) == 0 && found &&
+	    (flags & KEYS_CKF_USER_PIN_LOCKED) != 0)
+		locked = 1;
 	if (wrong_pin) {
 		err_set(e, ERR_REFUSED,
 			"signer: pkcs11: login failed: wrong PIN for token \"%s\" "
@@ -428,7 +443,14 @@ keys_pkcs11_explain(const struct conf *c, const char *uri, struct err *e)
 			shown);
 	} else if (locked) {
 		err_set(e, ERR_REFUSED,
-			"signer: pkcs11: login failed: the PIN of token \"%s\" is locked or expired",
+			"signer: pkcs11: login failed: PIN locked: the user PIN of token \"%s\" "
+			"is locked (too many wrong PINs); only the token's security officer can "
+			"unlock it",
+			shown);
+	} else if (expired) {
+		err_set(e, ERR_REFUSED,
+			"signer: pkcs11: login failed: PIN expired: the user PIN of token \"%s\" "
+			"must be changed before it can be used",
 			shown);
 	} else if (no_pin) {
 		err_set(e, ERR_REFUSED,
@@ -436,7 +458,8 @@ keys_pkcs11_explain(const struct conf *c, const char *uri, struct err *e)
 			"(pkcs11.pin or pkcs11.pin_env)",
 			shown);
 	} else if (not_found && token[0] != '\0' &&
-		   keys_p11_tokens(module, token, tokens, sizeof(tokens), &found) == 0 && !found) {
+		   keys_p11_tokens(module, token, tokens, sizeof(tokens), &found, &flags) == 0 &&
+		   !found) {
 		err_set(e, ERR_REFUSED, "signer: pkcs11: token \"%s\" not found in %s (tokens: %s)",
 			shown, module, tokens[0] ? tokens : "none");
 	} else if (not_found) {
