@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from conftest import SHOMEI, make_csr, openssl, start_server, stop_server
+from conftest import ROOT, SHOMEI, make_csr, openssl, start_server, stop_server
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 
@@ -516,3 +516,72 @@ def test_readme_commands(server, tmp_path):
     j = json.loads(p.stdout)
     assert j["result"] == "accepted" and j["serial"] == serial, j
     assert j["reason"] == "keyCompromise", j
+
+
+# ---- a locked PIN (issue 5 part 3) ----
+
+LOCKSHIM = os.environ.get("SHOMEI_LOCKSHIM",
+                          os.path.join(ROOT, "build", "tests", "lockshim.so"))
+
+
+def test_client_pkcs11_pin_locked(ca, tmp_path, token):
+    """A locked user PIN, which SoftHSM2 never has: build/tests/lockshim.so (tests/pkcs11/
+    lockshim.c) forwards to SoftHSM2 and, with LOCKSHIM_LOCKED=1, answers C_Login with
+    CKR_PIN_LOCKED and sets CKF_USER_PIN_LOCKED in the token info.  shomei client, pointed at
+    the shim with --module or $SHOMEI_PKCS11_MODULE, says "PIN locked" (with the right PIN, a
+    wrong one and none), exits 1 and sends nothing; the same shim unlocked reports a wrong PIN
+    as wrong and signs with the right one, so it changes nothing else."""
+    assert os.path.exists(LOCKSHIM), f"{LOCKSHIM} missing: `make` builds it"
+    uri = "pkcs11:token=holder;object=me;type=private"
+    inst = ca
+    csr = str(tmp_path / "locked.csr")
+    p = subprocess.run(["openssl", "req", "-new", "-engine", "pkcs11", "-keyform", "engine",
+                        "-key", uri, "-passin", "pass:1234", "-subj", "/CN=locked.example.jp",
+                        "-addext", "subjectAltName=DNS:locked.example.jp", "-out", csr],
+                       capture_output=True, env=token, timeout=60)
+    assert p.returncode == 0, p.stderr
+    cert = str(tmp_path / "locked.pem")
+    inst.ok("issue", "--profile", "server", "--csr", csr, "--out", cert)
+    serial = cert_serial(cert)
+    shim = dict(token, LOCKSHIM_MODULE=MODULE)
+    locked = dict(shim, LOCKSHIM_LOCKED="1")
+    srv = start_server(inst)
+    try:
+        # locked: the right PIN, a wrong PIN, no PIN; by --module and by the environment
+        for args, env in [(["--pin", "1234", "--module", LOCKSHIM], locked),
+                          (["--pin", "0000", "--module", LOCKSHIM], locked),
+                          (["--module", LOCKSHIM], locked),
+                          ([], dict(locked, SHOMEI_PKCS11_MODULE=LOCKSHIM,
+                                    SHOMEI_PKCS11_PIN="1234"))]:
+            p = client(srv, "status", "--cert", cert, "--pkcs11", uri, *args, env=env)
+            assert p.returncode == 1 and p.stdout == b"", (args, p.returncode, p.stderr)
+            assert b'PIN locked: the user PIN of token "holder" is locked' in p.stderr, \
+                (args, p.stderr)
+            assert b"wrong PIN for" not in p.stderr, p.stderr
+            assert b"no PIN is configured" not in p.stderr, p.stderr
+        # a revocation with a locked PIN revokes nothing
+        p = client(srv, "revoke", "--cert", cert, "--pkcs11", uri, "--pin", "1234",
+                   "--module", LOCKSHIM, env=locked)
+        assert p.returncode == 1 and b"PIN locked" in p.stderr and p.stdout == b"", p.stderr
+        # the shim unlocked: a wrong PIN is a wrong PIN, none is none, the right one works
+        p = client(srv, "status", "--cert", cert, "--pkcs11", uri, "--pin", "0000",
+                   "--module", LOCKSHIM, env=shim)
+        assert p.returncode == 1 and b"wrong PIN" in p.stderr and p.stdout == b"", p.stderr
+        assert b"locked" not in p.stderr, p.stderr
+        p = client(srv, "status", "--cert", cert, "--pkcs11", uri, "--module", LOCKSHIM,
+                   env=shim)
+        assert p.returncode == 1 and b"no PIN is configured" in p.stderr, p.stderr
+        assert b"locked" not in p.stderr, p.stderr
+        p = client(srv, "status", "--cert", cert, "--pkcs11", uri, "--pin", "1234",
+                   "--module", LOCKSHIM, env=shim)
+        assert p.returncode == 0, p.stderr
+        j = json.loads(p.stdout)
+        assert j["result"] == "valid" and j["serial"] == serial, j
+        assert "cert.revoke" not in inst.ok("audit", "list")
+        p = client(srv, "revoke", "--cert", cert, "--pkcs11", uri, "--module", LOCKSHIM,
+                   env=dict(shim, SHOMEI_PKCS11_PIN="1234"))
+        assert p.returncode == 0, p.stderr
+        assert json.loads(p.stdout)["result"] == "accepted"
+        assert "cert.revoke" in inst.ok("audit", "list")
+    finally:
+        stop_server(srv)
