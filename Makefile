@@ -60,7 +60,7 @@ $(LOCKSHIM): tests/pkcs11/lockshim.c
 	    -o $@ $< $(LDFLAGS)
 
 # Unit tests; the store suite also runs against a throwaway PostgreSQL cluster.
-unit: $(BUILD)/shomei $(UNIT_BIN)
+unit: $(BUILD)/shomei $(UNIT_BIN) $(LOCKSHIM)
 	scripts/with-pg.sh scripts/run-unit.sh $(BUILD)
 
 unit-asan:

@@ -2,7 +2,8 @@
  * signer with a PKCS#11 key: a SoftHSM2 token made in a temporary directory, an EC P-256 key
  * generated on the token with pkcs11-tool, a CA certificate signed by that key through the
  * pkcs11 engine, and a forked signer that signs a TBSCertificate with it.  Then the failures:
- * wrong PIN, no PIN, missing token, missing object.
+ * wrong PIN, no PIN, missing token, missing object, and a locked PIN (through lockshim.so,
+ * the test-only PKCS#11 module from tests/pkcs11/lockshim.c built beside this binary).
  */
 #include <sys/wait.h>
 
@@ -403,6 +404,93 @@ test_failures(void **state)
 	conf_free(&c);
 }
 
+/* build/tests/lockshim.so: beside this test binary (make builds both into $(BUILD)/tests). */
+static char *
+lockshim_path(void)
+{
+	char exe[4096], *slash;
+	ssize_t n;
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	assert_true(n > 0);
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	assert_non_null(slash);
+	*slash = '\0';
+	return xasprintf("%s/lockshim.so", exe);
+}
+
+/*
+ * Spawns a signer with the key on the token behind module and the given PIN (none if NULL):
+ * returns 0 (after a PING and a clean exit) or -1 with the signer's message in e.
+ */
+static int
+spawn_with(struct hsm *h, const char *module, const char *pin, struct err *e)
+{
+	struct signer_client *cl = NULL;
+	struct conf c;
+	pid_t pid;
+	int rc = -1;
+
+	err_clear(e);
+	tu_write_text(h->dir, "with.conf",
+		      "ca.key = " URI "\n"
+		      "ca.cert = certs/issuing.pem\n");
+	tu_conf(&c, h->dir, "with.conf");
+	conf_set(&c, "pkcs11.module", module);
+	if (pin != NULL)
+		conf_set(&c, "pkcs11.pin", pin);
+	if (signer_spawn(&c, &cl, &pid, e) == 0) {
+		assert_int_equal(signer_ping(cl, e), 0);
+		signer_client_free(cl);
+		assert_int_equal(tu_wait(pid), 0);
+		rc = 0;
+	} else {
+		assert_null(cl);
+		assert_int_equal(e->code, ERR_REFUSED);
+	}
+	conf_free(&c);
+	return rc;
+}
+
+/*
+ * A locked user PIN, which SoftHSM2 never has: the shim answers C_Login with CKR_PIN_LOCKED
+ * and flags the token CKF_USER_PIN_LOCKED.  The signer says "PIN locked" with the right PIN,
+ * a wrong one and none; unlocked, the shim only forwards (the right PIN signs, a wrong one is
+ * a wrong PIN, none is none).
+ */
+static void
+test_pin_locked(void **state)
+{
+	static const char locked[] = "signer: pkcs11: login failed: PIN locked: the user PIN of "
+				     "token \"shomei-test\" is locked";
+	struct hsm *h = *state;
+	char *shim = lockshim_path();
+	struct err e;
+
+	if (!util_file_exists(shim))
+		fail_msg("%s missing: make builds it", shim);
+	setenv("LOCKSHIM_MODULE", MODULE, 1);
+	setenv("LOCKSHIM_LOCKED", "1", 1);
+	assert_int_equal(spawn_with(h, shim, "1234", &e), -1);
+	assert_msg(&e, locked);
+	assert_int_equal(spawn_with(h, shim, "9999", &e), -1);
+	assert_msg(&e, locked);
+	assert_int_equal(spawn_with(h, shim, NULL, &e), -1);
+	assert_msg(&e, locked);
+
+	unsetenv("LOCKSHIM_LOCKED");
+	if (spawn_with(h, shim, "1234", &e) == -1)
+		fail_msg("%s", e.msg);
+	assert_int_equal(spawn_with(h, shim, "9999", &e), -1);
+	assert_msg(&e, "signer: pkcs11: login failed: wrong PIN for token \"shomei-test\"");
+	assert_null(strstr(e.msg, "locked"));
+	assert_int_equal(spawn_with(h, shim, NULL, &e), -1);
+	assert_msg(&e, "needs a login but no PIN is configured");
+	unsetenv("LOCKSHIM_MODULE");
+	free(shim);
+}
+
 /* Last: it leaves this process with an initialised module, as libp11 always does. */
 static void
 test_spawn_after_engine(void **state)
@@ -434,6 +522,7 @@ main(void)
 	    cmocka_unit_test(test_sign_with_token),
 	    cmocka_unit_test(test_pin_from_env),
 	    cmocka_unit_test(test_failures),
+	    cmocka_unit_test(test_pin_locked),
 	    cmocka_unit_test(test_spawn_after_engine),
 	};
 
