@@ -123,7 +123,8 @@ int mail_queue_run(const struct mail_conf *, struct store *, size_t max, struct 
 
 /*
  * A background thread that opens its own store connection (store_spec as for store_open)
- * and runs the queue every interval seconds until mail_sender_stop (which joins it).
+ * and runs the queue every interval seconds, and at once after a commit that queued mail (the
+ * store calls it back), until mail_sender_stop (which joins it).
  * conf is copied.
  */
 struct mail_sender;

@@ -195,6 +195,7 @@ out:
 static char *
 maildir_name(void)
 {
+	struct timespec ts;
 	unsigned char rnd[8];
 	char rhex[17], host[256], safe[1024];
 	size_t i, j = 0;
@@ -213,7 +214,10 @@ maildir_name(void)
 		}
 	}
 	safe[j] = '\0';
-	return xasprintf("%lld.%ld_%s.%s", (long long)time(NULL), (long)getpid(), rhex, safe);
+	/* seconds, then M<microseconds> (the maildir convention): names sort in delivery order */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return xasprintf("%lld.M%06ldP%ld_%s.%s", (long long)ts.tv_sec, ts.tv_nsec / 1000,
+			 (long)getpid(), rhex, safe);
 }
 
 /* Writes all of p, turning CRLF into LF (maildir files use the local line end). */
@@ -464,10 +468,27 @@ struct mail_sender {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int stop;
+	int kick; /* mail was queued: run now */
 	unsigned interval;
 	struct mail_conf mc;
 	char *spec;
 };
+
+/* The sender of this process, woken by the store after a commit that queued mail. */
+static struct mail_sender *mail_sender_running;
+
+static void
+mail_sender_kick(void)
+{
+	struct mail_sender *ms = mail_sender_running;
+
+	if (ms == NULL)
+		return;
+	pthread_mutex_lock(&ms->mu);
+	ms->kick = 1;
+	pthread_cond_signal(&ms->cv);
+	pthread_mutex_unlock(&ms->mu);
+}
 
 static void *
 mail_sender_main(void *arg)
@@ -492,9 +513,10 @@ mail_sender_main(void *arg)
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += ms->interval;
 		pthread_mutex_lock(&ms->mu);
-		while (!ms->stop &&
+		while (!ms->stop && !ms->kick &&
 		       pthread_cond_timedwait(&ms->cv, &ms->mu, &until) == 0)
 			;
+		ms->kick = 0;
 		stop = ms->stop;
 		pthread_mutex_unlock(&ms->mu);
 	}
@@ -523,6 +545,8 @@ mail_sender_start(const struct conf *c, const char *datadir, const char *store_s
 		err_set(e, ERR_INTERNAL, "mail sender: cannot start its thread");
 		goto out;
 	}
+	mail_sender_running = ms;
+	store_set_mail_hook(mail_sender_kick);
 	*out = ms;
 	ms = NULL;
 	rc = 0;
@@ -544,6 +568,10 @@ mail_sender_stop(struct mail_sender *ms)
 {
 	if (ms == NULL)
 		return;
+	if (mail_sender_running == ms) {
+		store_set_mail_hook(NULL);
+		mail_sender_running = NULL;
+	}
 	pthread_mutex_lock(&ms->mu);
 	ms->stop = 1;
 	pthread_cond_signal(&ms->cv);

@@ -31,6 +31,7 @@ struct store {
 	 * head row would make every batch quadratic on PostgreSQL (a version chain per update).
 	 */
 	int head_known, head_dirty;
+	int mail_queued; /* a mail was queued in the open transaction: wake the sender on commit */
 	int64_t head_seq;
 	unsigned char head_hash[STORE_HASH_LEN];
 };
@@ -320,6 +321,25 @@ out:
 
 static int audit_head_write(struct store *, struct err *);
 
+/* Called after a commit that queued mail (the web process's sender wakes up); may be NULL. */
+static void (*store_mail_hook)(void);
+
+void
+store_set_mail_hook(void (*fn)(void))
+{
+	store_mail_hook = fn;
+}
+
+static void
+store_mail_kick(struct store *s)
+{
+	void (*fn)(void) = store_mail_hook;
+
+	s->mail_queued = 0;
+	if (fn != NULL)
+		fn();
+}
+
 int
 store_in_tx(const struct store *s)
 {
@@ -365,9 +385,12 @@ store_commit(struct store *s, struct err *e)
 	s->in_tx = 0;
 	s->head_known = s->head_dirty = 0;
 	if (s->drv->commit(s->conn, &de) == -1) {
+		s->mail_queued = 0;
 		err_set(e, ERR_INTERNAL, "store: commit: %s", de.msg);
 		goto out;
 	}
+	if (s->mail_queued)
+		store_mail_kick(s);
 	rc = 0;
 out:
 	return rc;
@@ -381,6 +404,7 @@ store_rollback(struct store *s)
 	s->drv->rollback(s->conn);
 	s->in_tx = 0;
 	s->head_known = s->head_dirty = 0;
+	s->mail_queued = 0;
 }
 
 /* Opens a transaction unless the caller has one; *own says whether tx_leave() ends it. */
@@ -2050,6 +2074,11 @@ store_mail_enqueue(struct store *s, const char *sender, const char *recipient,
 	rc = 0;
 out:
 	stmt_reset(s, st);
+	if (rc == 0) {
+		s->mail_queued = 1;
+		if (!s->in_tx) /* committed by itself */
+			store_mail_kick(s);
+	}
 	return rc;
 }
 

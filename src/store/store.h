@@ -36,6 +36,12 @@ int store_ping(struct store *, struct err *);
 /* Highest applied migration number. */
 int store_schema_version(struct store *, int *version, struct err *);
 
+/*
+ * fn is called (in the committing thread) after every commit that queued mail, and after a
+ * mail queued outside a transaction: the web process wakes its mail sender with it.  Process
+ * wide; set once before the threads that write start, NULL to stop.
+ */
+void store_set_mail_hook(void (*fn)(void));
 /* 1 while a transaction begun by store_begin() is open on this connection. */
 int store_in_tx(const struct store *);
 /* Write transaction (SQLite: BEGIN IMMEDIATE).  Nested calls are an internal error. */
