@@ -107,6 +107,10 @@ int portal_issue_form_get(struct http_req *);
 int portal_issue_form_post(struct http_req *);
 int portal_issue_confirm_post(struct http_req *);
 int portal_issue_download_get(struct http_req *);
+int portal_approve_get(struct http_req *);
+int portal_approve_post(struct http_req *);
+int portal_deliver_get(struct http_req *);
+int portal_deliver_post(struct http_req *);
 
 /* ---- application/x-www-form-urlencoded (form.c) ---- */
 #define PORTAL_FORM_BODY_MAX (16 * 1024) /* bytes of a form body */
