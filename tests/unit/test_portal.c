@@ -1,4 +1,7 @@
-/* Unit tests of the portal's parsing helpers: the urlencoded form decoder. */
+/*
+ * Unit tests of the portal's parsing helpers: the urlencoded form decoder (and its variant
+ * with one large field) and the character rules of the issuance form (check.c).
+ */
 #include "testutil.h"
 
 #include "portal/portal.h"
@@ -116,6 +119,143 @@ test_form_limits(void **state)
 	buf_free(&b);
 }
 
+
+static void
+test_form_big_field(void **state)
+{
+	struct portal_form f;
+	struct err e;
+	struct buf b;
+	char *v;
+
+	(void)state;
+	err_clear(&e);
+	buf_init(&b, 64 * 1024);
+	v = xmalloc(4001);
+	memset(v, 'A', 4000);
+	v[4000] = '\0';
+	assert_int_equal(buf_printf(&b, "t=x&csr=%s", v), 0);
+	/* over the ordinary value limit ... */
+	assert_int_equal(portal_form_parse(b.data, b.len, &f, &e), -1);
+	portal_form_free(&f);
+	/* ... but within the limit of the named large field */
+	err_clear(&e);
+	assert_int_equal(portal_form_parse_ex(b.data, b.len, 64 * 1024, "csr", 8192, &f, &e), 0);
+	assert_int_equal(strlen(portal_form_get(&f, "csr")), 4000);
+	portal_form_free(&f);
+	/* only that field: another one of the same size is still refused */
+	buf_reset(&b);
+	assert_int_equal(buf_printf(&b, "csr=x&other=%s", v), 0);
+	assert_int_equal(portal_form_parse_ex(b.data, b.len, 64 * 1024, "csr", 8192, &f, &e), -1);
+	portal_form_free(&f);
+	/* and its own limit */
+	assert_int_equal(portal_form_parse_ex(b.data, b.len, 64 * 1024, "other", 3999, &f, &e), -1);
+	portal_form_free(&f);
+	/* the body limit given */
+	assert_int_equal(portal_form_parse_ex(b.data, b.len, 100, "other", 8192, &f, &e), -1);
+	portal_form_free(&f);
+	free(v);
+	buf_free(&b);
+}
+
+static void
+test_name_kanji(void **state)
+{
+	char s[64 * 3 + 4];
+
+	(void)state;
+	assert_true(portal_name_kanji_ok("山田　太郎"));
+	assert_true(portal_name_kanji_ok("やまだ　たろう"));
+	assert_true(portal_name_kanji_ok("ヤマダ　タロー"));
+	assert_true(portal_name_kanji_ok("佐々木〆子"));
+	assert_true(portal_name_kanji_ok("ＹＡＭＡＤＡ"));
+	assert_true(portal_name_kanji_ok("𠮷田")); /* extension B */
+	assert_false(portal_name_kanji_ok(""));
+	assert_false(portal_name_kanji_ok("　"));         /* only the ideographic space */
+	assert_false(portal_name_kanji_ok("Yamada"));     /* ASCII */
+	assert_false(portal_name_kanji_ok("山田 太郎"));  /* ASCII space */
+	assert_false(portal_name_kanji_ok("ｶﾀｶﾅ"));       /* half-width katakana */
+	assert_false(portal_name_kanji_ok("山田\t太郎"));
+	assert_false(portal_name_kanji_ok("山田１"));      /* full-width digit */
+	assert_false(portal_name_kanji_ok("\xe5\xb1"));    /* truncated UTF-8 */
+	assert_false(portal_name_kanji_ok("\xff"));
+	/* 64 characters, not 65 */
+	for (int i = 0; i < 64; i++)
+		memcpy(s + 3 * i, "漢", 3);
+	s[3 * 64] = '\0';
+	assert_true(portal_name_kanji_ok(s));
+	memcpy(s + 3 * 64, "漢", 4);
+	assert_false(portal_name_kanji_ok(s));
+}
+
+static void
+test_name_romaji(void **state)
+{
+	char s[80];
+
+	(void)state;
+	assert_true(portal_name_romaji_ok("Taro Yamada"));
+	assert_true(portal_name_romaji_ok("Jean-Luc O'Neil Jr."));
+	assert_false(portal_name_romaji_ok(""));
+	assert_false(portal_name_romaji_ok(" - . '"));    /* no letter */
+	assert_false(portal_name_romaji_ok("Taro_Yamada"));
+	assert_false(portal_name_romaji_ok("Taro2"));
+	assert_false(portal_name_romaji_ok("山田"));
+	assert_false(portal_name_romaji_ok("Tar\xc3\xb3")); /* Latin-1 letter, not ASCII */
+	memset(s, 'a', 64);
+	s[64] = '\0';
+	assert_true(portal_name_romaji_ok(s));
+	s[64] = 'a';
+	s[65] = '\0';
+	assert_false(portal_name_romaji_ok(s));
+}
+
+static void
+test_ou_password(void **state)
+{
+	(void)state;
+	assert_true(portal_ou_ok("Sales"));
+	assert_true(portal_ou_ok("営業部　第一課"));
+	assert_false(portal_ou_ok(""));
+	assert_false(portal_ou_ok("   "));
+	assert_false(portal_ou_ok("a\nb"));
+	assert_false(portal_ou_ok("a\xc2\x85" "b")); /* C1 control NEL */
+	assert_false(portal_ou_ok("a\xe2\x80\xa8" "b")); /* line separator */
+	assert_true(portal_password_ok("12345678"));
+	assert_true(portal_password_ok("パスワードです。長い")); /* characters, not bytes */
+	assert_false(portal_password_ok("1234567"));
+	assert_false(portal_password_ok("パスワード"));             /* 5 characters, 15 bytes */
+	assert_false(portal_password_ok("\xff\xff\xff\xff\xff\xff\xff\xff"));
+}
+
+static void
+test_hostnames(void **state)
+{
+	struct err e;
+	char *out = NULL;
+	static const char *const bad[] = {
+	    "", "   ", "bad..name", "-a.example.jp", "a.example.jp a.example.jp",
+	    "a.example.jp A.EXAMPLE.JP", "*.com", "under_score.example.jp", "a b c d e f g h i j k",
+	    "xn--.example",
+	};
+
+	(void)state;
+	err_clear(&e);
+	assert_int_equal(portal_hostnames_parse("WWW.Example.jp, api.example.jp\n*.dev.example.jp",
+						&out, &e),
+			 0);
+	assert_string_equal(out, "www.example.jp api.example.jp *.dev.example.jp");
+	free(out);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err_clear(&e);
+		out = NULL;
+		if (portal_hostnames_parse(bad[i], &out, &e) != -1)
+			fail_msg("accepted \"%s\" as \"%s\"", bad[i], out);
+		assert_non_null(strstr(e.msg, "hostnames"));
+		assert_null(out);
+	}
+}
+
 int
 main(void)
 {
@@ -123,6 +263,11 @@ main(void)
 	    cmocka_unit_test(test_form_ok),
 	    cmocka_unit_test(test_form_refused),
 	    cmocka_unit_test(test_form_limits),
+	    cmocka_unit_test(test_form_big_field),
+	    cmocka_unit_test(test_name_kanji),
+	    cmocka_unit_test(test_name_romaji),
+	    cmocka_unit_test(test_ou_password),
+	    cmocka_unit_test(test_hostnames),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
