@@ -504,6 +504,11 @@ issue_check(struct portal_ctx *x, struct store *st, const struct issue_app *ia,
 	} else if (v->subject_email[0] != '\0' && !mail_addr_valid(v->subject_email)) {
 		er->subject_email = N_("Enter a valid e-mail address.");
 	}
+	/* a self application: the certificate names the address the mailed link proved */
+	if (!er->subject_email && v->subject_email[0] != '\0' &&
+	    strcmp(ia->a.applicant_type, "self") == 0 &&
+	    strcasecmp(v->subject_email, ia->a.email) != 0)
+		er->subject_email = N_("For your own application, use the e-mail address you confirmed by mail.");
 	if (!er->subject_email && v->subject_email[0] != '\0') {
 		int in = issue_email_in_org(st, ia, v->subject_email, e);
 
@@ -1068,6 +1073,13 @@ issue_perform(struct portal_ctx *x, struct store *st, struct issue_app *ia,
 		link = xasprintf("%s/issue/deliver?t=%s", portal.base_url, dv);
 	}
 
+	{
+		struct err pe; /* housekeeping: downloads nobody took */
+
+		err_clear(&pe);
+		if (store_download_purge(st, now, NULL, &pe) == -1)
+			log_warn("portal: %s", pe.msg);
+	}
 	if (store_begin(st, e) == -1)
 		goto orphan;
 	began = 1;
@@ -1479,6 +1491,13 @@ portal_issue_download_get(struct http_req *r)
 	sodium_memzero(raw, sizeof(raw));
 	if ((st = ca_thread_store(x.ca, &e)) == NULL)
 		return portal_error(&x, &e);
+	{
+		struct err pe; /* housekeeping: downloads nobody took */
+
+		err_clear(&pe);
+		if (store_download_purge(st, util_now(), NULL, &pe) == -1)
+			log_warn("portal: %s", pe.msg);
+	}
 	if (store_download_take(st, h, util_now(), &data, &len, NULL, &se) == -1) {
 		if (se.code != ERR_NOTFOUND)
 			return portal_error(&x, &se);

@@ -53,7 +53,9 @@
  * optional).  Character rules: name_kanji 1-64 characters of CJK ideographs, hiragana,
  * katakana (incl. ー), 々〆〇, full-width Latin letters and the ideographic space; name_romaji
  * 1-64 of ASCII letters, space, hyphen, apostrophe and period (at least one letter); ou 1-64
- * characters without control characters; the password 8-128 characters.  The certificate's
+ * characters without control characters; the password 8-128 characters.  subject_email of a
+ * self application must be the address the mailed link confirmed, and lie in the
+ * organization's domains when it lists any (agent applications too).  The certificate's
  * subject is always built from these values (O = the organization's name, OU, CN = the romaji
  * name or the first host name; SANs: the e-mail address or the host names): a CSR only proves
  * possession of its key, and is checked (parse, key strength, profile and lint) before the

@@ -665,7 +665,8 @@ def test_issue_validation(portal_sqlite, tmp_path):
         (dict(ou="x" * 65), "ou", "64文字以内"),
         (dict(subject_email=""), "subject_email", "メールアドレスを入力してください"),
         (dict(subject_email="not an address"), "subject_email", "正しいメールアドレス"),
-        (dict(subject_email="taro@evil.example"), "subject_email", "発行できません"),
+        (dict(subject_email="taro@evil.example"), "subject_email", "確認したメールアドレス"),
+        (dict(subject_email="other@example.co.jp"), "subject_email", "確認したメールアドレス"),
         (dict(key_mode="dsa"), "key_mode", "鍵の作成方法を選択してください。"),
         (dict(key_mode="csr", csr=""), "csr", "貼り付けてください"),
         (dict(key_mode="csr", csr="-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n"
@@ -782,6 +783,10 @@ def agent_submit(srv, ticket, **over):
     # the holder's e-mail is required from an agent
     r2 = s.post(srv.https + "/issue/form", data=issue_fields(r.text, subject_email=""))
     assert r2.status_code == 400 and error_of(r2.text, "subject_email")
+    # ... and must lie in the organization's domains (RA rule)
+    r2 = s.post(srv.https + "/issue/form", data=issue_fields(r.text,
+                                                            subject_email="x@evil.example"))
+    assert r2.status_code == 400 and "発行できません" in error_of(r2.text, "subject_email")
     r = s.post(srv.https + "/issue/form", data=issue_fields(r.text, **over))
     assert r.status_code == 200, r.text
     cf = confirm_fields(r.text)
