@@ -47,6 +47,10 @@ web_flow_add_list(struct tmpl_data *d, const char *list, const char *lang, int c
 	int n = agent ? (int)(sizeof(web_flow_agent) / sizeof(web_flow_agent[0]))
 		      : (int)(sizeof(web_flow_self) / sizeof(web_flow_self[0]));
 
+	/* flowbar.html may show a second bar ("steps_agent", /regist/step1): off unless added */
+	if (strcmp(list, "steps") == 0)
+		tmpl_data_bool(d, "steps_agent", 0);
+
 	for (int i = 0; i < n; i++) {
 		struct tmpl_data *s = tmpl_data_add(d, list);
 
