@@ -140,15 +140,27 @@ issue_code_new(char out[ISSUE_CODE_LEN], unsigned char hash[STORE_HASH_LEN])
 	sodium_memzero(raw, sizeof(raw));
 }
 
-/* Parses the body (CSR-sized) and checks CSRF; replies itself and returns 1 on failure. */
+/*
+ * Parses the body (urlencoded, or multipart/form-data for the issuance form's CSR file;
+ * CSR-sized) and checks CSRF; replies itself and returns 1 on failure.
+ */
 static int
 issue_form_read(struct portal_ctx *x, struct portal_form *f, int *rc)
 {
 	struct err e;
 
+	const char *ct = http_header(x->r, "Content-Type");
+	int r;
+
 	err_clear(&e);
-	if (portal_form_parse_ex(x->r->body, x->r->bodylen, PORTAL_ISSUE_BODY_MAX, "csr",
-				 PORTAL_CSR_FIELD_MAX, f, &e) == -1) {
+	if (ct != NULL && strncasecmp(ct, "multipart/form-data", 19) == 0)
+		r = portal_form_parse_multipart(x->r->body, x->r->bodylen, ct,
+						PORTAL_ISSUE_BODY_MAX, "csr", PORTAL_CSR_FIELD_MAX,
+						f, &e);
+	else
+		r = portal_form_parse_ex(x->r->body, x->r->bodylen, PORTAL_ISSUE_BODY_MAX, "csr",
+					 PORTAL_CSR_FIELD_MAX, f, &e);
+	if (r == -1) {
 		char esc[256];
 
 		log_warn("portal: %s: %s", x->r->url,
@@ -163,6 +175,17 @@ issue_form_read(struct portal_ctx *x, struct portal_form *f, int *rc)
 		return 1;
 	}
 	return 0;
+}
+
+/* Records that an application ran out of time (from -> expired); a moved state is fine. */
+static void
+issue_mark_expired(struct store *st, int64_t id, const char *from)
+{
+	struct err e;
+
+	err_clear(&e);
+	if (store_app_set_state(st, id, from, "expired", &e) == -1 && e.code != ERR_CONFLICT)
+		log_warn("portal: application %lld: %s", (long long)id, e.msg);
 }
 
 /*
@@ -202,6 +225,7 @@ issue_cont_load(struct portal_ctx *x, struct store *st, const char *t, struct is
 		goto out;
 	}
 	if (tok.expires <= util_now()) {
+		issue_mark_expired(st, tok.app_id, "mail-verified");
 		*rc = portal_notice(x, 410, N_("This application has expired"),
 				    N_("This application has expired. Please register your application again; your ticket can be used for the new registration."));
 		r = 1;
@@ -720,6 +744,9 @@ portal_issue_form_post(struct http_req *r)
 	if (issue_form_read(&x, &f, &rc))
 		goto out;
 	issue_vals_from(&v, &f);
+	/* an uploaded CSR file (multipart) counts when nothing was pasted */
+	if (v.csr[0] == '\0' && portal_form_get(&f, "csr_file") != NULL)
+		v.csr = portal_form_get(&f, "csr_file");
 	if ((st = ca_thread_store(x.ca, &e)) == NULL) {
 		rc = portal_error(&x, &e);
 		goto out;
@@ -1554,6 +1581,9 @@ portal_verify_post(struct http_req *r)
 	} else if (t.used != 0) {
 		res = V_USED;
 	} else if (t.expires <= now) {
+		store_rollback(st);
+		began = 0;
+		issue_mark_expired(st, t.app_id, "registered");
 		res = V_EXPIRED;
 	} else {
 		util_random(craw, sizeof(craw));
@@ -1665,6 +1695,7 @@ issue_approval_load(struct portal_ctx *x, struct store *st, const char *t, struc
 		goto out;
 	}
 	if (tok.expires <= util_now()) {
+		issue_mark_expired(st, tok.app_id, "awaiting-approval");
 		*rc = portal_notice(x, 410, N_("This link has expired"),
 				    N_("This approval link has expired: links are valid for 3 days. The agent can register the application again."));
 		r = 1;

@@ -141,6 +141,16 @@ int portal_form_parse(const void *body, size_t len, struct portal_form *, struct
 /* The same with a body limit, and a larger value limit for the one field big_name (or NULL). */
 int portal_form_parse_ex(const void *body, size_t len, size_t body_max, const char *big_name,
 			 size_t big_max, struct portal_form *, struct err *);
+/*
+ * multipart/form-data (RFC 7578) of Content-Type ctype: the boundary (RFC 2046, 1-70 bchars)
+ * must open the body (no preamble); each part needs Content-Disposition: form-data with a
+ * quoted name (filename optional; other part headers ignored; a header block at most 1 KiB).
+ * Names and values obey the urlencoded rules above; a file part (one with a filename) and the
+ * field big_name may hold big_max bytes.  Files must be text (UTF-8, no NUL): a PEM CSR.
+ */
+int portal_form_parse_multipart(const void *body, size_t len, const char *ctype,
+				size_t body_max, const char *big_name, size_t big_max,
+				struct portal_form *, struct err *);
 void portal_form_free(struct portal_form *);
 /* The value of name, or NULL when absent. */
 const char *portal_form_get(const struct portal_form *, const char *name);

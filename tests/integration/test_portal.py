@@ -357,6 +357,12 @@ def test_expired_link(portal_sqlite):
             r = s3.get(srv2.https + "/regist/verify?onetimetoken=" + token)
             assert "This link has expired" in r.text
             assert inst.sql("SELECT state FROM applications")[0][0] == "registered"
+            # the button cannot use it either; the application is recorded as expired
+            csrf = hidden(s2.get(srv2.https + "/regist/step1").text, "csrf")
+            r = s2.post(srv2.https + "/regist/verify", data={"onetimetoken": token,
+                                                             "csrf": csrf})
+            assert r.status_code == 410 and "有効期限" in r.text
+            assert inst.sql("SELECT state FROM applications")[0][0] == "expired"
             # the ticket of an expired registration can be used again
             r, _ = step1(s2, srv2, ticket=t1[0])
             assert r.status_code == 200 and 'name="form_mac"' in r.text
@@ -896,7 +902,13 @@ def test_agent_approval_expired(portal_sqlite, tmp_path):
         with session(srv2) as h:
             r = h.get(srv2.https + "/approve?t=" + tok)
             assert r.status_code == 410 and "有効期限" in r.text
-        assert inst.sql("SELECT state FROM applications")[0][0] == "awaiting-approval"
+            # the state machine records it; approving later is refused
+            assert inst.sql("SELECT state FROM applications")[0][0] == "expired"
+            r = h.post(srv2.https + "/approve", data={"t": tok, "action": "approve",
+                                                       "csrf": hidden(h.get(
+                                                           srv2.https + "/regist/step1").text,
+                                                           "csrf")})
+            assert r.status_code == 410
         assert issued(inst) == 0
     finally:
         stop_server(srv2)
@@ -913,3 +925,37 @@ def test_flow_bar_switch(portal_sqlite):
     assert agent.index("完了") < agent.index("本人承認") < agent.index("発行完了")
     selfbar = t[t.index('class="flowbar"'):t.index("</ol>")]
     assert "本人承認" not in selfbar and "発行完了" in selfbar
+
+
+def test_issue_csr_upload(portal_sqlite, tmp_path):
+    """The CSR as an uploaded file: the form is multipart/form-data (parsed by shomei, bounded)."""
+    srv, (t1, _) = portal_sqlite
+    inst = srv.inst
+    key = tmp_path / "k.pem"
+    csr = tmp_path / "r.csr"
+    subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(key), "-out", str(csr), "-subj", "/CN=x"], check=True,
+                   capture_output=True)
+    s, r = verified(srv, t1[0])
+    page = r.text
+    assert 'enctype="multipart/form-data"' in page and 'name="csr_file"' in page
+    fields = issue_fields(page, key_mode="csr")
+    del fields["csr"]
+    r = s.post(srv.https + "/issue/form", data=fields,
+               files={"csr_file": ("r.csr", csr.read_bytes(), "application/pkcs10")})
+    assert r.status_code == 200, r.text
+    cf = confirm_fields(r.text)
+    assert cf["csr"].strip() == csr.read_text().strip()
+    # CSRF is checked in multipart bodies too
+    r2 = s.post(srv.https + "/issue/form", data=dict(fields, csrf="A" * 43),
+                files={"csr_file": ("r.csr", csr.read_bytes())})
+    assert r2.status_code == 403
+    # a binary (DER) file is refused cleanly, nothing is written
+    der = subprocess.run(["openssl", "req", "-in", str(csr), "-outform", "DER"],
+                         capture_output=True, check=True).stdout
+    r2 = s.post(srv.https + "/issue/form", data=fields, files={"csr_file": ("r.der", der)})
+    assert r2.status_code == 400
+    r = s.post(srv.https + "/issue/confirm", data=dict(cf, action="submit"))
+    assert r.status_code == 200 and 'id="pin"' not in r.text
+    verify_chain(inst, tmp_path, pre(r.text, "cert_pem"))
+    assert issued(inst) == 1
