@@ -1362,7 +1362,7 @@ issue_cert_render(struct portal_ctx *x, const struct issue_app *ia, const char *
 	tmpl_data_str(d, "profile", ia->profile);
 	tmpl_data_str(d, "cert_code", res->code);
 	if (strcmp(key_mode, "csr") != 0) {
-		url = xasprintf("/issue/download/%s", res->dl);
+		url = xasprintf("/issue/download?d=%s", res->dl);
 		tmpl_data_bool(d, "p12", 1);
 		tmpl_data_str(d, "pin", res->pin);
 		tmpl_data_str(d, "download_url", url);
@@ -1494,7 +1494,7 @@ out:
 	return rc;
 }
 
-/* GET /issue/download/<secret>: the PKCS#12, once. */
+/* GET /issue/download?d=<secret>: the PKCS#12, once. */
 int
 portal_issue_download_get(struct http_req *r)
 {
@@ -1502,7 +1502,7 @@ portal_issue_download_get(struct http_req *r)
 	struct store *st;
 	struct err e, se;
 	unsigned char raw[PORTAL_TOKEN_LEN], h[STORE_HASH_LEN], *data = NULL;
-	const char *s = r->url + strlen("/issue/download/");
+	const char *s = http_query(r, "d"); /* a query, not the path: paths go to the access log */
 	const char *hdrs[] = {"Content-Disposition", "attachment; filename=\"certificate.p12\"",
 			      "Cache-Control", "no-store", "X-Content-Type-Options", "nosniff",
 			      NULL};

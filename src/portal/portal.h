@@ -40,7 +40,8 @@
  *                             is only used up when the certificate is issued)
  *   POST /issue/form          validation, errors beside their fields; else the confirm page
  *   POST /issue/confirm       action=back: the form with the values; action=submit: issues
- *   GET  /issue/download/<s>  the PKCS#12, once, within PORTAL_DOWNLOAD_TTL
+ *   GET  /issue/download      ?d=<secret>: the PKCS#12, once, within PORTAL_DOWNLOAD_TTL
+ *                             (a query: the access log records paths, not queries)
  *
  * The continuation token is bound to the session: the store keeps BLAKE2b-256 keyed with the
  * session id, so the link works only with the cookie of the browser that used the mail link.

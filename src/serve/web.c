@@ -125,7 +125,7 @@ static const struct http_route web_https_routes[] = {
 	 "issue"},
 	{"POST", "/issue/confirm", portal_issue_confirm_post, PORTAL_ISSUE_BODY_MAX,
 	 HTTP_KIND_HTML, "issue"},
-	{"GET", "/issue/download/", portal_issue_download_get, 0, HTTP_KIND_BINARY, "issue"},
+	{"GET", "/issue/download", portal_issue_download_get, 0, HTTP_KIND_BINARY, "issue"},
 	{"GET", "/issue/deliver", portal_deliver_get, 0, HTTP_KIND_HTML, "issue"},
 	{"POST", "/issue/deliver", portal_deliver_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
 	 "issue"},
