@@ -24,6 +24,7 @@
 #define ISSUE_TOKEN_FORM "issue-form"     /* the continuation after the mailed link */
 #define ISSUE_TOKEN_SUBMIT "issue-submit" /* nonce of the confirm form */
 #define ISSUE_TOKEN_VERIFY "regist-verify"
+#define ISSUE_TOKEN_APPROVE "approve"     /* the holder's approval link (agent) */
 
 #define ISSUE_PIN_LEN 12
 #define ISSUE_CODE_CHARS 20 /* 20 of 32 symbols: 100 bits */
@@ -34,7 +35,13 @@ static const char issue_pin_alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnp
 static const char issue_code_alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
 enum issue_flow { ISSUE_STEP_MAIL = 3, ISSUE_STEP_INPUT, ISSUE_STEP_CONFIRM, ISSUE_STEP_DONE,
-		  ISSUE_STEP_ISSUED };
+		  ISSUE_STEP_ISSUED, ISSUE_STEP_APPROVAL = 7, ISSUE_STEP_AGENT_ISSUED = 8 };
+
+static int
+issue_agent(const struct store_app *a)
+{
+	return strcmp(a->applicant_type, "agent") == 0;
+}
 
 /* The form's values, borrowed from the parsed form. */
 struct issue_vals {
@@ -133,15 +140,27 @@ issue_code_new(char out[ISSUE_CODE_LEN], unsigned char hash[STORE_HASH_LEN])
 	sodium_memzero(raw, sizeof(raw));
 }
 
-/* Parses the body (CSR-sized) and checks CSRF; replies itself and returns 1 on failure. */
+/*
+ * Parses the body (urlencoded, or multipart/form-data for the issuance form's CSR file;
+ * CSR-sized) and checks CSRF; replies itself and returns 1 on failure.
+ */
 static int
 issue_form_read(struct portal_ctx *x, struct portal_form *f, int *rc)
 {
 	struct err e;
 
+	const char *ct = http_header(x->r, "Content-Type");
+	int r;
+
 	err_clear(&e);
-	if (portal_form_parse_ex(x->r->body, x->r->bodylen, PORTAL_ISSUE_BODY_MAX, "csr",
-				 PORTAL_CSR_FIELD_MAX, f, &e) == -1) {
+	if (ct != NULL && strncasecmp(ct, "multipart/form-data", 19) == 0)
+		r = portal_form_parse_multipart(x->r->body, x->r->bodylen, ct,
+						PORTAL_ISSUE_BODY_MAX, "csr", PORTAL_CSR_FIELD_MAX,
+						f, &e);
+	else
+		r = portal_form_parse_ex(x->r->body, x->r->bodylen, PORTAL_ISSUE_BODY_MAX, "csr",
+					 PORTAL_CSR_FIELD_MAX, f, &e);
+	if (r == -1) {
 		char esc[256];
 
 		log_warn("portal: %s: %s", x->r->url,
@@ -156,6 +175,17 @@ issue_form_read(struct portal_ctx *x, struct portal_form *f, int *rc)
 		return 1;
 	}
 	return 0;
+}
+
+/* Records that an application ran out of time (from -> expired); a moved state is fine. */
+static void
+issue_mark_expired(struct store *st, int64_t id, const char *from)
+{
+	struct err e;
+
+	err_clear(&e);
+	if (store_app_set_state(st, id, from, "expired", &e) == -1 && e.code != ERR_CONFLICT)
+		log_warn("portal: application %lld: %s", (long long)id, e.msg);
 }
 
 /*
@@ -195,6 +225,7 @@ issue_cont_load(struct portal_ctx *x, struct store *st, const char *t, struct is
 		goto out;
 	}
 	if (tok.expires <= util_now()) {
+		issue_mark_expired(st, tok.app_id, "mail-verified");
 		*rc = portal_notice(x, 410, N_("This application has expired"),
 				    N_("This application has expired. Please register your application again; your ticket can be used for the new registration."));
 		r = 1;
@@ -250,7 +281,7 @@ issue_form_render(struct portal_ctx *x, const struct issue_app *ia, const struct
 
 	if (er == NULL)
 		er = &noerr;
-	d = portal_data(x, N_("Issuance application"), ISSUE_STEP_INPUT);
+	d = portal_data_flow(x, N_("Issuance application"), ISSUE_STEP_INPUT, issue_agent(&ia->a));
 	portal_csrf(x, csrf);
 	tmpl_data_str(d, "csrf", csrf);
 	tmpl_data_str(d, "t", v->t);
@@ -497,6 +528,11 @@ issue_check(struct portal_ctx *x, struct store *st, const struct issue_app *ia,
 	} else if (v->subject_email[0] != '\0' && !mail_addr_valid(v->subject_email)) {
 		er->subject_email = N_("Enter a valid e-mail address.");
 	}
+	/* a self application: the certificate names the address the mailed link proved */
+	if (!er->subject_email && v->subject_email[0] != '\0' &&
+	    strcmp(ia->a.applicant_type, "self") == 0 &&
+	    strcasecmp(v->subject_email, ia->a.email) != 0)
+		er->subject_email = N_("For your own application, use the e-mail address you confirmed by mail.");
 	if (!er->subject_email && v->subject_email[0] != '\0') {
 		int in = issue_email_in_org(st, ia, v->subject_email, e);
 
@@ -657,7 +693,7 @@ issue_confirm_render(struct portal_ctx *x, const struct issue_app *ia, const str
 	snprintf(wb, sizeof(wb), "%lld", (long long)util_now());
 	issue_form_mac(x, v, nb, wb, mac);
 	portal_csrf(x, csrf);
-	d = portal_data(x, N_("Confirm"), ISSUE_STEP_CONFIRM);
+	d = portal_data_flow(x, N_("Confirm"), ISSUE_STEP_CONFIRM, issue_agent(&ia->a));
 	tmpl_data_str(d, "csrf", csrf);
 	tmpl_data_str(d, "t", v->t);
 	tmpl_data_str(d, "form_nonce", nb);
@@ -708,6 +744,9 @@ portal_issue_form_post(struct http_req *r)
 	if (issue_form_read(&x, &f, &rc))
 		goto out;
 	issue_vals_from(&v, &f);
+	/* an uploaded CSR file (multipart) counts when nothing was pasted */
+	if (v.csr[0] == '\0' && portal_form_get(&f, "csr_file") != NULL)
+		v.csr = portal_form_get(&f, "csr_file");
 	if ((st = ca_thread_store(x.ca, &e)) == NULL) {
 		rc = portal_error(&x, &e);
 		goto out;
@@ -886,88 +925,118 @@ out:
 	return rc;
 }
 
-enum issue_outcome { ISSUE_DONE, ISSUE_REPEAT, ISSUE_TICKET_USED };
+enum issue_outcome { ISSUE_DONE, ISSUE_REPEAT, ISSUE_TICKET_USED, ISSUE_SENT };
+
+/* The mail to the agent with the one-time link of the certificate page. */
+static int
+issue_mail_agent(struct portal_ctx *x, struct store *st, const char *to, const char *link,
+		 struct err *e)
+{
+	struct mail_msg m;
+	struct buf body;
+	int rc = -1;
+
+	buf_init(&body, MAIL_BODY_MAX);
+	if (buf_printf(&body, "%s\n\n%s\n\n%s\n",
+		       i18n_get(x->lang, N_("The certificate holder has approved your application and the certificate has been issued.")),
+		       i18n_get(x->lang, N_("Open the link below to get the certificate (and the PIN of its PKCS#12 file, shown once). The link can be used once and is valid for 3 days.")),
+		       link) == -1 ||
+	    buf_cstr(&body) == NULL) {
+		err_set(e, ERR_INTERNAL, "portal: mail body too large");
+		goto out;
+	}
+	memset(&m, 0, sizeof(m));
+	m.to = to;
+	m.subject = i18n_get(x->lang, N_("[shomei] Your certificate has been issued"));
+	m.body = (const char *)body.data;
+	m.cte = portal.mail.cte;
+	if (mail_enqueue(&portal.mail, st, &m, NULL, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (body.data != NULL)
+		sodium_memzero(body.data, body.len);
+	buf_free(&body);
+	return rc;
+}
+
+/* A plain mail (outcome notices): subject and body msgids, one line of detail. */
+static int
+issue_mail_notice(struct portal_ctx *x, struct store *st, const char *to, const char *subj_msgid,
+		  const char *body_msgid, const char *detail, struct err *e)
+{
+	struct mail_msg m;
+	struct buf body;
+	int rc = -1;
+
+	buf_init(&body, MAIL_BODY_MAX);
+	if (buf_printf(&body, "%s\n\n%s\n", i18n_get(x->lang, body_msgid), detail) == -1 ||
+	    buf_cstr(&body) == NULL) {
+		err_set(e, ERR_INTERNAL, "portal: mail body too large");
+		goto out;
+	}
+	memset(&m, 0, sizeof(m));
+	m.to = to;
+	m.subject = i18n_get(x->lang, subj_msgid);
+	m.body = (const char *)body.data;
+	m.cte = portal.mail.cte;
+	if (mail_enqueue(&portal.mail, st, &m, NULL, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	buf_free(&body);
+	return rc;
+}
+
+/* The key that seals what the agent's certificate page shows, from the link's secret. */
+static void
+issue_seal_key(const unsigned char raw[PORTAL_TOKEN_LEN],
+	       unsigned char key[crypto_secretbox_KEYBYTES])
+{
+	static const unsigned char ctx[] = "shomei portal delivery seal";
+
+	crypto_generichash(key, crypto_secretbox_KEYBYTES, raw, PORTAL_TOKEN_LEN, ctx,
+			   sizeof(ctx) - 1);
+}
 
 /*
- * Submit: the claim (nonce, state -> submitted), the CA's issuance, and the final transaction
- * (ticket, state -> issued, code hash, continuation used, download, audit, mail).
+ * Issues an application that is in state from (self: "submitted", agent: "approved"): the
+ * key (p256/rsa2048), the CA, then in one transaction the ticket, state -> issued, the code
+ * hash, cont_hash used (may be NULL), the parked PKCS#12, audit and mails.  For an agent's
+ * application the certificate page goes to the agent by a mailed one-time link (its PIN and
+ * download secret sealed under the link's secret) and the code to the holder; res is then
+ * only for the approver's page (serial).  On failure the state goes back to back_to.
  */
 static int
-issue_submit(struct portal_ctx *x, struct store *st, struct issue_app *ia,
-	     const struct issue_vals *v, const unsigned char nonce_hash[STORE_HASH_LEN],
-	     const unsigned char cont_hash[STORE_HASH_LEN], enum issue_outcome *outcome,
-	     struct issue_result *res, struct err *e)
+issue_perform(struct portal_ctx *x, struct store *st, struct issue_app *ia,
+	      const struct issue_vals *v, const char *from, const char *back_to,
+	      const unsigned char *cont_hash, const char *cont_purpose,
+	      enum issue_outcome *outcome, struct issue_result *res, struct err *e)
 {
-	struct store_app rec;
-	struct store_ticket tk;
 	struct ca_issue_req req;
 	struct ca_issued issued;
 	struct err se;
 	X509_NAME *name = NULL;
 	GENERAL_NAMES *sans = NULL;
 	EVP_PKEY *key = NULL;
-	unsigned char *csr = NULL, *p12 = NULL, code_hash[STORE_HASH_LEN], dlraw[PORTAL_TOKEN_LEN],
-		      dlhash[STORE_HASH_LEN];
-	size_t csrlen = 0, p12len = 0;
-	char actor[64], *detail = NULL, *hosts = NULL;
+	unsigned char *csr = NULL, *p12 = NULL, *sealed = NULL, code_hash[STORE_HASH_LEN],
+		      dlraw[PORTAL_TOKEN_LEN], dlhash[STORE_HASH_LEN], dvraw[PORTAL_TOKEN_LEN],
+		      dvhash[STORE_HASH_LEN], skey[crypto_secretbox_KEYBYTES];
+	size_t csrlen = 0, p12len = 0, sealedlen = 0;
+	char actor[64], *detail = NULL, *hosts = NULL, *link = NULL, dv[PORTAL_B64_LEN];
 	time_t now = util_now();
 	int rc = -1, began = 0, generated = strcmp(v->key_mode, "csr") != 0, have_cert = 0;
+	int agent = strcmp(ia->a.applicant_type, "agent") == 0;
+	time_t keep = agent ? now + PORTAL_APP_TTL : now + PORTAL_DOWNLOAD_TTL;
 
 	*outcome = ISSUE_DONE;
 	memset(&issued, 0, sizeof(issued));
-	memset(&tk, 0, sizeof(tk));
-	err_clear(&se);
+	memset(dlraw, 0, sizeof(dlraw));
+	memset(dvraw, 0, sizeof(dvraw));
+	memset(skey, 0, sizeof(skey));
+	dv[0] = '\0';
 	snprintf(actor, sizeof(actor), "portal:app:%lld", (long long)ia->a.id);
 
-	/* 1. the claim */
-	if (store_begin(st, e) == -1)
-		goto out;
-	began = 1;
-	if (store_token_add(st, nonce_hash, ISSUE_TOKEN_SUBMIT, ia->a.id, now + PORTAL_FORM_TTL,
-			    now, &se) == -1) {
-		if (se.code != ERR_CONFLICT) {
-			*e = se;
-			goto out;
-		}
-		*outcome = ISSUE_REPEAT; /* a concurrent twin */
-		rc = 0;
-		goto out;
-	}
-	if (store_ticket_get(st, ia->a.ticket, &tk, e) == -1)
-		goto out;
-	if (strcmp(tk.status, "unused") != 0) {
-		store_rollback(st);
-		began = 0;
-		*outcome = ISSUE_TICKET_USED;
-		rc = 0;
-		goto out;
-	}
-	memset(&rec, 0, sizeof(rec));
-	rec.profile = ia->profile;
-	rec.subject_email = (char *)v->subject_email;
-	rec.name_kanji = (char *)v->name_kanji;
-	rec.name_romaji = (char *)v->name_romaji;
-	rec.ou = (char *)v->ou;
-	rec.hostnames = (char *)v->hostnames;
-	rec.key_mode = (char *)v->key_mode;
-	rec.password_hash = (char *)v->pw_hash;
-	err_clear(&se);
-	if (store_app_submit(st, ia->a.id, "mail-verified", "submitted", &rec, now, &se) == -1) {
-		if (se.code != ERR_CONFLICT) {
-			*e = se;
-			goto out;
-		}
-		*outcome = ISSUE_REPEAT; /* another confirm page of this application won */
-		rc = 0;
-		goto out;
-	}
-	if (store_commit(st, e) == -1) {
-		began = 0;
-		goto out;
-	}
-	began = 0;
-
-	/* 2. the CA */
 	if (issue_is(ia, "server") && portal_hostnames_parse(v->hostnames, &hosts, e) == -1)
 		goto revert;
 	if (issue_contents(ia, v, hosts, &name, &sans, e) == -1)
@@ -1011,8 +1080,33 @@ issue_submit(struct portal_ctx *x, struct store *st, struct issue_app *ia,
 		issue_hash(dlraw, dlhash);
 		portal_b64url(res->dl, sizeof(res->dl), dlraw, sizeof(dlraw));
 	}
+	if (agent) {
+		/* sealed: "<pin>\n<download secret>" (both empty for a CSR) */
+		char plain[ISSUE_PIN_LEN + 1 + PORTAL_B64_LEN + 1];
+		size_t pl;
 
-	/* 3. the outcome, in one transaction */
+		snprintf(plain, sizeof(plain), "%s\n%s", res->pin, res->dl);
+		pl = strlen(plain);
+		util_random(dvraw, sizeof(dvraw));
+		issue_hash(dvraw, dvhash);
+		issue_seal_key(dvraw, skey);
+		portal_b64url(dv, sizeof(dv), dvraw, sizeof(dvraw));
+		sealedlen = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + pl;
+		sealed = xmalloc(sealedlen);
+		randombytes_buf(sealed, crypto_secretbox_NONCEBYTES);
+		crypto_secretbox_easy(sealed + crypto_secretbox_NONCEBYTES,
+				      (const unsigned char *)plain, pl, sealed, skey);
+		sodium_memzero(plain, sizeof(plain));
+		link = xasprintf("%s/issue/deliver?t=%s", portal.base_url, dv);
+	}
+
+	{
+		struct err pe; /* housekeeping: downloads nobody took */
+
+		err_clear(&pe);
+		if (store_download_purge(st, now, NULL, &pe) == -1)
+			log_warn("portal: %s", pe.msg);
+	}
 	if (store_begin(st, e) == -1)
 		goto orphan;
 	began = 1;
@@ -1022,23 +1116,27 @@ issue_submit(struct portal_ctx *x, struct store *st, struct issue_app *ia,
 			*e = se;
 			goto orphan;
 		}
-		/* another application of this ticket was issued meanwhile */
 		store_rollback(st);
 		began = 0;
 		*outcome = ISSUE_TICKET_USED;
 		goto cancel;
 	}
-	if (store_app_issue(st, ia->a.id, "submitted", res->serial, code_hash, now, e) == -1 ||
-	    store_token_use(st, cont_hash, ISSUE_TOKEN_FORM, now, e) == -1)
+	if (store_app_issue(st, ia->a.id, from, res->serial, code_hash, now, e) == -1)
 		goto orphan;
-	if (generated && store_download_put(st, dlhash, ia->a.id, p12, p12len,
-					    now + PORTAL_DOWNLOAD_TTL, e) == -1)
+	if (cont_hash != NULL && store_token_use(st, cont_hash, cont_purpose, now, e) == -1)
 		goto orphan;
-	detail = xasprintf("application=%lld ticket=%s profile=%s key=%s", (long long)ia->a.id,
-			   ia->a.ticket, ia->profile, v->key_mode);
+	if (generated && store_download_put(st, dlhash, ia->a.id, p12, p12len, keep, e) == -1)
+		goto orphan;
+	if (agent && store_download_put(st, dvhash, ia->a.id, sealed, sealedlen, keep, e) == -1)
+		goto orphan;
+	detail = xasprintf("application=%lld ticket=%s profile=%s key=%s type=%s",
+			   (long long)ia->a.id, ia->a.ticket, ia->profile, v->key_mode,
+			   ia->a.applicant_type);
 	if (store_audit_append(st, actor, "portal.issue", res->serial, detail, NULL, e) == -1)
 		goto orphan;
-	if (issue_mail(x, st, ia->a.email, res, e) == -1)
+	if (issue_mail(x, st, agent ? v->subject_email : ia->a.email, res, e) == -1)
+		goto orphan;
+	if (agent && issue_mail_agent(x, st, ia->a.email, link, e) == -1)
 		goto orphan;
 	if (store_commit(st, e) == -1) {
 		began = 0;
@@ -1058,13 +1156,13 @@ cancel:
 		    -1)
 			log_warn("portal: revoking %s after a lost ticket: %s", res->serial, re.msg);
 		err_clear(&re);
-		if (store_app_set_state(st, ia->a.id, "submitted", "cancelled", &re) == -1)
+		if (store_app_set_state(st, ia->a.id, from, "cancelled", &re) == -1)
 			log_warn("portal: application %lld: %s", (long long)ia->a.id, re.msg);
 	}
 	rc = 0;
 	goto out;
 orphan:
-	/* issued but not delivered: revoke it and let the applicant submit again */
+	/* issued but not delivered: revoke it; the application may be submitted again */
 	if (began)
 		store_rollback(st);
 	began = 0;
@@ -1080,7 +1178,7 @@ revert:
 		struct err re;
 
 		err_clear(&re);
-		if (store_app_set_state(st, ia->a.id, "submitted", "mail-verified", &re) == -1)
+		if (store_app_set_state(st, ia->a.id, from, back_to, &re) == -1)
 			log_warn("portal: application %lld: %s", (long long)ia->a.id, re.msg);
 	}
 out:
@@ -1088,18 +1186,160 @@ out:
 		store_rollback(st);
 	free(detail);
 	free(hosts);
+	if (link != NULL) {
+		sodium_memzero(link, strlen(link));
+		free(link);
+	}
 	OPENSSL_free(csr);
 	if (p12 != NULL) {
 		sodium_memzero(p12, p12len);
 		free(p12);
 	}
+	free(sealed);
 	EVP_PKEY_free(key);
 	X509_NAME_free(name);
 	GENERAL_NAMES_free(sans);
 	ca_issued_clear(&issued);
-	store_ticket_clear(&tk);
 	sodium_memzero(dlraw, sizeof(dlraw));
+	sodium_memzero(dvraw, sizeof(dvraw));
+	sodium_memzero(skey, sizeof(skey));
+	sodium_memzero(dv, sizeof(dv));
 	sodium_memzero(code_hash, sizeof(code_hash));
+	return rc;
+}
+
+/* The approval mail to the holder (agent applications). */
+static int
+issue_mail_approval(struct portal_ctx *x, struct store *st, const struct issue_app *ia,
+		    const char *to, const char *link, struct err *e)
+{
+	struct mail_msg m;
+	struct buf body;
+	int rc = -1;
+
+	buf_init(&body, MAIL_BODY_MAX);
+	if (buf_printf(&body, "%s\n\n%s: %s\n%s: %s\n\n%s\n\n%s\n\n%s\n",
+		       i18n_get(x->lang, N_("An agent has applied for a certificate for you.")),
+		       i18n_get(x->lang, N_("Agent")), ia->a.email,
+		       i18n_get(x->lang, N_("Organization")), ia->org_name,
+		       i18n_get(x->lang, N_("Open the link below to review the application and approve or reject it. The link can be used once and is valid for 3 days.")),
+		       link,
+		       i18n_get(x->lang, N_("If you do not know this application, reject it or discard this mail."))) == -1 ||
+	    buf_cstr(&body) == NULL) {
+		err_set(e, ERR_INTERNAL, "portal: mail body too large");
+		goto out;
+	}
+	memset(&m, 0, sizeof(m));
+	m.to = to;
+	m.subject = i18n_get(x->lang, N_("[shomei] Please approve a certificate application"));
+	m.body = (const char *)body.data;
+	m.cte = portal.mail.cte;
+	if (mail_enqueue(&portal.mail, st, &m, NULL, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	buf_free(&body);
+	return rc;
+}
+
+/*
+ * Submit.  Self: the claim (nonce, state mail-verified -> submitted) and issue_perform().
+ * Agent: in one transaction the nonce, state mail-verified -> awaiting-approval with the
+ * values (the CSR included), the continuation used, the approval token and its mail.
+ */
+static int
+issue_submit(struct portal_ctx *x, struct store *st, struct issue_app *ia,
+	     const struct issue_vals *v, const unsigned char nonce_hash[STORE_HASH_LEN],
+	     const unsigned char cont_hash[STORE_HASH_LEN], enum issue_outcome *outcome,
+	     struct issue_result *res, struct err *e)
+{
+	struct store_app rec;
+	struct store_ticket tk;
+	struct err se;
+	unsigned char araw[PORTAL_TOKEN_LEN], ah[STORE_HASH_LEN];
+	char at[PORTAL_B64_LEN], *link = NULL;
+	time_t now = util_now();
+	int rc = -1, began = 0, agent = strcmp(ia->a.applicant_type, "agent") == 0;
+
+	*outcome = ISSUE_DONE;
+	memset(&tk, 0, sizeof(tk));
+	err_clear(&se);
+	util_random(araw, sizeof(araw));
+	if (store_begin(st, e) == -1)
+		goto out;
+	began = 1;
+	if (store_token_add(st, nonce_hash, ISSUE_TOKEN_SUBMIT, ia->a.id, now + PORTAL_FORM_TTL,
+			    now, &se) == -1) {
+		if (se.code != ERR_CONFLICT) {
+			*e = se;
+			goto out;
+		}
+		*outcome = ISSUE_REPEAT; /* a concurrent twin */
+		rc = 0;
+		goto out;
+	}
+	if (store_ticket_get(st, ia->a.ticket, &tk, e) == -1)
+		goto out;
+	if (strcmp(tk.status, "unused") != 0) {
+		store_rollback(st);
+		began = 0;
+		*outcome = ISSUE_TICKET_USED;
+		rc = 0;
+		goto out;
+	}
+	memset(&rec, 0, sizeof(rec));
+	rec.profile = ia->profile;
+	rec.subject_email = (char *)v->subject_email;
+	rec.name_kanji = (char *)v->name_kanji;
+	rec.name_romaji = (char *)v->name_romaji;
+	rec.ou = (char *)v->ou;
+	rec.hostnames = (char *)v->hostnames;
+	rec.key_mode = (char *)v->key_mode;
+	rec.password_hash = (char *)v->pw_hash;
+	rec.csr = v->csr[0] != '\0' ? (char *)v->csr : NULL;
+	err_clear(&se);
+	if (store_app_submit(st, ia->a.id, "mail-verified", agent ? "awaiting-approval" : "submitted",
+			     &rec, now, &se) == -1) {
+		if (se.code != ERR_CONFLICT) {
+			*e = se;
+			goto out;
+		}
+		*outcome = ISSUE_REPEAT; /* another confirm page of this application won */
+		rc = 0;
+		goto out;
+	}
+	if (agent) {
+		issue_hash(araw, ah);
+		portal_b64url(at, sizeof(at), araw, sizeof(araw));
+		link = xasprintf("%s/approve?t=%s", portal.base_url, at);
+		if (store_token_use(st, cont_hash, ISSUE_TOKEN_FORM, now, e) == -1 ||
+		    store_token_add(st, ah, ISSUE_TOKEN_APPROVE, ia->a.id, now + PORTAL_APP_TTL, 0,
+				    e) == -1 ||
+		    issue_mail_approval(x, st, ia, v->subject_email, link, e) == -1)
+			goto out;
+	}
+	if (store_commit(st, e) == -1) {
+		began = 0;
+		goto out;
+	}
+	began = 0;
+	if (agent) {
+		*outcome = ISSUE_SENT;
+		rc = 0;
+		goto out;
+	}
+	rc = issue_perform(x, st, ia, v, "submitted", "mail-verified", cont_hash, ISSUE_TOKEN_FORM,
+			   outcome, res, e);
+out:
+	if (began)
+		store_rollback(st);
+	store_ticket_clear(&tk);
+	sodium_memzero(araw, sizeof(araw));
+	sodium_memzero(at, sizeof(at));
+	if (link != NULL) {
+		sodium_memzero(link, strlen(link));
+		free(link);
+	}
 	return rc;
 }
 
@@ -1108,7 +1348,9 @@ static int
 issue_cert_render(struct portal_ctx *x, const struct issue_app *ia, const char *key_mode,
 		  const struct issue_result *res)
 {
-	struct tmpl_data *d = portal_data(x, N_("Certificate issued"), ISSUE_STEP_ISSUED);
+	struct tmpl_data *d = portal_data_flow(
+	    x, N_("Certificate issued"),
+	    issue_agent(&ia->a) ? ISSUE_STEP_AGENT_ISSUED : ISSUE_STEP_ISSUED, issue_agent(&ia->a));
 	char *url = NULL, date[32];
 	struct tm tm;
 	int rc;
@@ -1120,7 +1362,7 @@ issue_cert_render(struct portal_ctx *x, const struct issue_app *ia, const char *
 	tmpl_data_str(d, "profile", ia->profile);
 	tmpl_data_str(d, "cert_code", res->code);
 	if (strcmp(key_mode, "csr") != 0) {
-		url = xasprintf("/issue/download/%s", res->dl);
+		url = xasprintf("/issue/download?d=%s", res->dl);
 		tmpl_data_bool(d, "p12", 1);
 		tmpl_data_str(d, "pin", res->pin);
 		tmpl_data_str(d, "download_url", url);
@@ -1209,12 +1451,6 @@ portal_issue_confirm_post(struct http_req *r)
 	}
 	if (strcmp(action, "submit") != 0 || v.pw_hash[0] == '\0')
 		goto invalid;
-	if (strcmp(ia.a.applicant_type, "agent") == 0) {
-		/* the subject's approval is not built yet: refuse clearly, change nothing */
-		rc = portal_notice(&x, 501, N_("Applications by an agent cannot be submitted yet"),
-				   N_("Applications by an agent need the approval of the certificate holder, which this service does not offer yet. Please ask the holder to apply in person."));
-		goto out;
-	}
 	if (portal_b64url_decode(craw, sizeof(craw), v.t) == -1)
 		goto invalid;
 	issue_cont_hash(&x, craw, ch);
@@ -1226,6 +1462,15 @@ portal_issue_confirm_post(struct http_req *r)
 	case ISSUE_DONE:
 		rc = issue_cert_render(&x, &ia, v.key_mode, &res);
 		break;
+	case ISSUE_SENT: {
+		struct tmpl_data *d = portal_data_flow(&x, N_("Application submitted"),
+						       ISSUE_STEP_DONE, 1);
+
+		tmpl_data_str(d, "subject_email", v.subject_email);
+		rc = portal_page(&x, 200, "issue_sent", d);
+		tmpl_data_free(d);
+		break;
+	}
 	case ISSUE_REPEAT:
 		rc = portal_notice(&x, 200, N_("The certificate has already been issued"),
 				   N_("This application has already been submitted. For your security, the PIN and the certificate code are shown only once."));
@@ -1249,7 +1494,7 @@ out:
 	return rc;
 }
 
-/* GET /issue/download/<secret>: the PKCS#12, once. */
+/* GET /issue/download?d=<secret>: the PKCS#12, once. */
 int
 portal_issue_download_get(struct http_req *r)
 {
@@ -1257,7 +1502,7 @@ portal_issue_download_get(struct http_req *r)
 	struct store *st;
 	struct err e, se;
 	unsigned char raw[PORTAL_TOKEN_LEN], h[STORE_HASH_LEN], *data = NULL;
-	const char *s = r->url + strlen("/issue/download/");
+	const char *s = http_query(r, "d"); /* a query, not the path: paths go to the access log */
 	const char *hdrs[] = {"Content-Disposition", "attachment; filename=\"certificate.p12\"",
 			      "Cache-Control", "no-store", "X-Content-Type-Options", "nosniff",
 			      NULL};
@@ -1273,7 +1518,14 @@ portal_issue_download_get(struct http_req *r)
 	sodium_memzero(raw, sizeof(raw));
 	if ((st = ca_thread_store(x.ca, &e)) == NULL)
 		return portal_error(&x, &e);
-	if (store_download_take(st, h, util_now(), &data, &len, &se) == -1) {
+	{
+		struct err pe; /* housekeeping: downloads nobody took */
+
+		err_clear(&pe);
+		if (store_download_purge(st, util_now(), NULL, &pe) == -1)
+			log_warn("portal: %s", pe.msg);
+	}
+	if (store_download_take(st, h, util_now(), &data, &len, NULL, &se) == -1) {
 		if (se.code != ERR_NOTFOUND)
 			return portal_error(&x, &se);
 		goto gone;
@@ -1329,6 +1581,9 @@ portal_verify_post(struct http_req *r)
 	} else if (t.used != 0) {
 		res = V_USED;
 	} else if (t.expires <= now) {
+		store_rollback(st);
+		began = 0;
+		issue_mark_expired(st, t.app_id, "registered");
 		res = V_EXPIRED;
 	} else {
 		util_random(craw, sizeof(craw));
@@ -1520,4 +1775,373 @@ out:
 	issue_result_clear(&res);
 	sodium_memzero(dlraw, sizeof(dlraw));
 	return r;
+}
+
+/* ---- the holder's approval of an agent's application ---- */
+
+/* The values of a submitted application, borrowed from a. */
+static void
+issue_vals_of_app(struct issue_vals *v, const struct store_app *a)
+{
+	memset(v, 0, sizeof(*v));
+	v->t = "";
+	v->name_kanji = nz(a->name_kanji);
+	v->name_romaji = nz(a->name_romaji);
+	v->ou = nz(a->ou);
+	v->subject_email = nz(a->subject_email);
+	v->hostnames = nz(a->hostnames);
+	v->key_mode = nz(a->key_mode);
+	v->csr = nz(a->csr);
+	v->pw_hash = nz(a->password_hash);
+}
+
+/*
+ * Finds the application of approval token t (state awaiting-approval).  0 with *ia and *h
+ * filled, 1 after replying with a notice, -1 on a store error.
+ */
+static int
+issue_approval_load(struct portal_ctx *x, struct store *st, const char *t, struct issue_app *ia,
+		    unsigned char h[STORE_HASH_LEN], int *rc, struct err *e)
+{
+	struct store_token tok;
+	struct store_ticket tk;
+	struct store_org org;
+	struct err se;
+	unsigned char raw[PORTAL_TOKEN_LEN];
+	int r = -1;
+
+	memset(ia, 0, sizeof(*ia));
+	memset(&tk, 0, sizeof(tk));
+	memset(&org, 0, sizeof(org));
+	err_clear(&se);
+	if (portal_b64url_decode(raw, sizeof(raw), t) == -1)
+		goto unknown;
+	issue_hash(raw, h);
+	if (store_token_get(st, h, ISSUE_TOKEN_APPROVE, &tok, &se) == -1) {
+		if (se.code != ERR_NOTFOUND) {
+			*e = se;
+			goto out;
+		}
+		goto unknown;
+	}
+	if (tok.used != 0) {
+		*rc = portal_notice(x, 410, N_("This link has already been used"),
+				    N_("This link has already been used. Each link in our mails can be used only once."));
+		r = 1;
+		goto out;
+	}
+	if (tok.expires <= util_now()) {
+		issue_mark_expired(st, tok.app_id, "awaiting-approval");
+		*rc = portal_notice(x, 410, N_("This link has expired"),
+				    N_("This approval link has expired: links are valid for 3 days. The agent can register the application again."));
+		r = 1;
+		goto out;
+	}
+	if (store_app_get(st, tok.app_id, &ia->a, e) == -1 ||
+	    store_ticket_get(st, ia->a.ticket, &tk, e) == -1 ||
+	    store_org_get_id(st, ia->a.org_id, &org, e) == -1)
+		goto out;
+	if (strcmp(ia->a.state, "awaiting-approval") != 0) {
+		*rc = portal_notice(x, 409, N_("This application has already been decided"),
+				    N_("This application has already been approved or rejected."));
+		r = 1;
+		goto out;
+	}
+	snprintf(ia->profile, sizeof(ia->profile), "%s", tk.profile);
+	snprintf(ia->org_name, sizeof(ia->org_name), "%s", org.name);
+	r = 0;
+	goto out;
+unknown:
+	*rc = portal_notice(x, 404, N_("This link is not valid"),
+			    N_("This link is not valid. Please check that you opened the whole link from the mail."));
+	r = 1;
+out:
+	sodium_memzero(raw, sizeof(raw));
+	store_ticket_clear(&tk);
+	store_org_clear(&org);
+	if (r != 0)
+		store_app_clear(&ia->a);
+	return r;
+}
+
+/* GET /approve?t=: the application's details and the two buttons; uses nothing up. */
+int
+portal_approve_get(struct http_req *r)
+{
+	struct portal_ctx x;
+	struct issue_app ia;
+	struct tmpl_data *d;
+	struct store *st;
+	struct err e;
+	unsigned char h[STORE_HASH_LEN];
+	char csrf[PORTAL_B64_LEN];
+	const char *t = nz(http_query(r, "t"));
+	int rc = -1, k;
+
+	portal_ctx_init(&x, r);
+	err_clear(&e);
+	if ((st = ca_thread_store(x.ca, &e)) == NULL)
+		return portal_error(&x, &e);
+	if ((k = issue_approval_load(&x, st, t, &ia, h, &rc, &e)) == -1)
+		return portal_error(&x, &e);
+	if (k == 1)
+		return rc;
+	d = portal_data_flow(&x, N_("Approval of a certificate application"), ISSUE_STEP_APPROVAL,
+			     1);
+	portal_csrf(&x, csrf);
+	tmpl_data_str(d, "csrf", csrf);
+	tmpl_data_str(d, "t", t);
+	tmpl_data_str(d, "agent_email", ia.a.email);
+	tmpl_data_str(d, "org_name", ia.org_name);
+	tmpl_data_str(d, "profile", ia.profile);
+	tmpl_data_bool(d, "need_names", !issue_is(&ia, "server"));
+	tmpl_data_bool(d, "p_server", issue_is(&ia, "server"));
+	tmpl_data_str(d, "name_kanji", nz(ia.a.name_kanji));
+	tmpl_data_str(d, "name_romaji", nz(ia.a.name_romaji));
+	tmpl_data_str(d, "ou", nz(ia.a.ou));
+	tmpl_data_str(d, "subject_email", nz(ia.a.subject_email));
+	tmpl_data_str(d, "hostnames", nz(ia.a.hostnames));
+	tmpl_data_str(d, "key_mode", nz(ia.a.key_mode));
+	rc = portal_page(&x, 200, "approve", d);
+	tmpl_data_free(d);
+	store_app_clear(&ia.a);
+	return rc;
+}
+
+/* POST /approve: action approve (issues; the agent gets the certificate page by mail) or reject. */
+int
+portal_approve_post(struct http_req *r)
+{
+	struct portal_ctx x;
+	struct portal_form f;
+	struct issue_app ia;
+	struct issue_vals v;
+	struct issue_result res;
+	struct store *st;
+	struct err e, se;
+	enum issue_outcome oc;
+	unsigned char h[STORE_HASH_LEN];
+	const char *action;
+	char detail[128];
+	time_t now = util_now();
+	int rc = -1, k, have_ia = 0, began = 0;
+
+	portal_ctx_init(&x, r);
+	memset(&f, 0, sizeof(f));
+	memset(&res, 0, sizeof(res));
+	err_clear(&e);
+	err_clear(&se);
+	if (issue_form_read(&x, &f, &rc))
+		goto out;
+	action = nz(portal_form_get(&f, "action"));
+	if ((st = ca_thread_store(x.ca, &e)) == NULL)
+		goto fail;
+	if ((k = issue_approval_load(&x, st, nz(portal_form_get(&f, "t")), &ia, h, &rc, &e)) ==
+	    -1)
+		goto fail;
+	if (k == 1)
+		goto out;
+	have_ia = 1;
+	if (strcmp(action, "reject") == 0) {
+		snprintf(detail, sizeof(detail), "%s: %s", i18n_get(x.lang, N_("Ticket number")),
+			 ia.a.ticket);
+		if (store_begin(st, &e) == -1)
+			goto fail;
+		began = 1;
+		if (store_token_use(st, h, ISSUE_TOKEN_APPROVE, now, &se) == -1 ||
+		    store_app_set_state(st, ia.a.id, "awaiting-approval", "rejected", &se) == -1) {
+			if (se.code != ERR_CONFLICT) {
+				e = se;
+				goto fail;
+			}
+			store_rollback(st);
+			began = 0;
+			rc = portal_notice(&x, 409, N_("This application has already been decided"),
+					   N_("This application has already been approved or rejected."));
+			goto out;
+		}
+		if (store_audit_append(st, "portal:holder", "portal.reject", ia.a.ticket, "", NULL,
+				       &e) == -1 ||
+		    issue_mail_notice(&x, st, ia.a.email,
+				      N_("[shomei] Your certificate application was rejected"),
+				      N_("The certificate holder has rejected the application you made on their behalf. No certificate was issued; the ticket can be used again."),
+				      detail, &e) == -1 ||
+		    issue_mail_notice(&x, st, nz(ia.a.subject_email),
+				      N_("[shomei] Your certificate application was rejected"),
+				      N_("You have rejected the certificate application made on your behalf. No certificate was issued."),
+				      detail, &e) == -1)
+			goto fail;
+		if (store_commit(st, &e) == -1) {
+			began = 0;
+			goto fail;
+		}
+		began = 0;
+		rc = portal_notice(&x, 200, N_("Application rejected"),
+				   N_("You have rejected the application. No certificate was issued, and the agent has been told by mail."));
+		goto out;
+	}
+	if (strcmp(action, "approve") != 0) {
+		rc = portal_notice(&x, 400, N_("The form could not be read"),
+				   N_("The form could not be read. Please go back and try again."));
+		goto out;
+	}
+	/* the claim: awaiting-approval -> approved (a double click finds it moved) */
+	if (store_app_set_state(st, ia.a.id, "awaiting-approval", "approved", &se) == -1) {
+		if (se.code != ERR_CONFLICT) {
+			e = se;
+			goto fail;
+		}
+		rc = portal_notice(&x, 409, N_("This application has already been decided"),
+				   N_("This application has already been approved or rejected."));
+		goto out;
+	}
+	issue_vals_of_app(&v, &ia.a);
+	if (issue_perform(&x, st, &ia, &v, "approved", "awaiting-approval", h, ISSUE_TOKEN_APPROVE,
+			  &oc, &res, &e) == -1)
+		goto fail;
+	if (oc == ISSUE_TICKET_USED) {
+		rc = portal_notice(&x, 409, N_("This ticket has already been used"),
+				   N_("The ticket of this application has meanwhile been used for another certificate. No certificate was issued on this application."));
+		goto out;
+	}
+	{
+		struct tmpl_data *d = portal_data_flow(&x, N_("Application approved"),
+						       ISSUE_STEP_AGENT_ISSUED, 1);
+
+		tmpl_data_str(d, "serial", res.serial);
+		tmpl_data_str(d, "agent_email", ia.a.email);
+		rc = portal_page(&x, 200, "approve_done", d);
+		tmpl_data_free(d);
+	}
+	goto out;
+fail:
+	if (began)
+		store_rollback(st);
+	began = 0;
+	rc = portal_error(&x, &e);
+out:
+	issue_result_clear(&res);
+	if (have_ia)
+		store_app_clear(&ia.a);
+	portal_form_free(&f);
+	return rc;
+}
+
+/* ---- the agent's certificate page, by a mailed one-time link ---- */
+
+/* GET /issue/deliver?t=: a button (mail scanners open links); uses nothing up. */
+int
+portal_deliver_get(struct http_req *r)
+{
+	struct portal_ctx x;
+	struct tmpl_data *d;
+	char csrf[PORTAL_B64_LEN];
+	int rc;
+
+	portal_ctx_init(&x, r);
+	d = portal_data_flow(&x, N_("Certificate issued"), ISSUE_STEP_AGENT_ISSUED, 1);
+	portal_csrf(&x, csrf);
+	tmpl_data_str(d, "csrf", csrf);
+	tmpl_data_str(d, "t", nz(http_query(r, "t")));
+	rc = portal_page(&x, 200, "deliver", d);
+	tmpl_data_free(d);
+	return rc;
+}
+
+/* POST /issue/deliver: takes the sealed PIN and download secret, shows the page once. */
+int
+portal_deliver_post(struct http_req *r)
+{
+	struct portal_ctx x;
+	struct portal_form f;
+	struct issue_app ia;
+	struct issue_result res;
+	struct store_cert cert;
+	struct store *st;
+	struct err e, se;
+	unsigned char raw[PORTAL_TOKEN_LEN], h[STORE_HASH_LEN], key[crypto_secretbox_KEYBYTES],
+	    *data = NULL;
+	char plain[ISSUE_PIN_LEN + 1 + PORTAL_B64_LEN + 1];
+	size_t len = 0, pl;
+	int64_t app_id = 0;
+	int rc = -1, have_ia = 0;
+
+	portal_ctx_init(&x, r);
+	memset(&f, 0, sizeof(f));
+	memset(&res, 0, sizeof(res));
+	memset(&ia, 0, sizeof(ia));
+	memset(&cert, 0, sizeof(cert));
+	memset(plain, 0, sizeof(plain));
+	memset(key, 0, sizeof(key));
+	err_clear(&e);
+	err_clear(&se);
+	if (issue_form_read(&x, &f, &rc))
+		goto out;
+	if (portal_b64url_decode(raw, sizeof(raw), portal_form_get(&f, "t")) == -1)
+		goto gone;
+	issue_hash(raw, h);
+	if ((st = ca_thread_store(x.ca, &e)) == NULL)
+		goto fail;
+	if (store_download_take(st, h, util_now(), &data, &len, &app_id, &se) == -1) {
+		if (se.code != ERR_NOTFOUND) {
+			e = se;
+			goto fail;
+		}
+		goto gone;
+	}
+	issue_seal_key(raw, key);
+	if (len < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES ||
+	    (pl = len - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES) >= sizeof(plain) ||
+	    crypto_secretbox_open_easy((unsigned char *)plain, data + crypto_secretbox_NONCEBYTES,
+				       len - crypto_secretbox_NONCEBYTES, data, key) != 0) {
+		err_set(&e, ERR_INTERNAL, "portal: delivery of application %lld does not open",
+			(long long)app_id);
+		goto fail;
+	}
+	plain[pl] = '\0';
+	if (store_app_get(st, app_id, &ia.a, &e) == -1)
+		goto fail;
+	have_ia = 1;
+	if (ia.a.cert_serial == NULL) {
+		err_set(&e, ERR_INTERNAL, "portal: delivered application %lld has no certificate",
+			(long long)app_id);
+		goto fail;
+	}
+	snprintf(ia.profile, sizeof(ia.profile), "%s", nz(ia.a.profile));
+	if (store_cert_get(st, ia.a.cert_serial, &cert, &e) == -1)
+		goto fail;
+	snprintf(res.serial, sizeof(res.serial), "%s", cert.serial);
+	if (issue_pems(x.ca, cert.der, cert.derlen, &res, &e) == -1)
+		goto fail;
+	{
+		char *nl = strchr(plain, '\n');
+
+		if (nl != NULL) {
+			*nl = '\0';
+			snprintf(res.pin, sizeof(res.pin), "%.12s", plain);
+			snprintf(res.dl, sizeof(res.dl), "%.43s", nl + 1);
+		}
+	}
+	rc = issue_cert_render(&x, &ia, nz(ia.a.key_mode), &res);
+	goto out;
+gone:
+	rc = portal_notice(&x, 410, N_("This link has already been used"),
+			   N_("This link has already been used or has expired. For your security, the certificate page with the PIN is shown only once."));
+	goto out;
+fail:
+	rc = portal_error(&x, &e);
+out:
+	sodium_memzero(raw, sizeof(raw));
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(plain, sizeof(plain));
+	if (data != NULL) {
+		sodium_memzero(data, len);
+		free(data);
+	}
+	issue_result_clear(&res);
+	store_cert_clear(&cert);
+	if (have_ia)
+		store_app_clear(&ia.a);
+	portal_form_free(&f);
+	return rc;
 }

@@ -338,6 +338,15 @@ portal_data(const struct portal_ctx *x, const char *title_msgid, int flow_step)
 	return d;
 }
 
+struct tmpl_data *
+portal_data_flow(const struct portal_ctx *x, const char *title_msgid, int flow_step, int agent)
+{
+	struct tmpl_data *d = web_data_new(x->lang, title_msgid);
+
+	web_flow_add_list(d, "steps", x->lang, flow_step, agent);
+	return d;
+}
+
 int
 portal_page(struct portal_ctx *x, int status, const char *page, const struct tmpl_data *d)
 {

@@ -44,7 +44,8 @@
  *                             is only used up when the certificate is issued)
  *   POST /issue/form          validation, errors beside their fields; else the confirm page
  *   POST /issue/confirm       action=back: the form with the values; action=submit: issues
- *   GET  /issue/download/<s>  the PKCS#12, once, within PORTAL_DOWNLOAD_TTL
+ *   GET  /issue/download      ?d=<secret>: the PKCS#12, once, within PORTAL_DOWNLOAD_TTL
+ *                             (a query: the access log records paths, not queries)
  *
  * The continuation token is bound to the session: the store keeps BLAKE2b-256 keyed with the
  * session id, so the link works only with the cookie of the browser that used the mail link.
@@ -57,7 +58,9 @@
  * optional).  Character rules: name_kanji 1-64 characters of CJK ideographs, hiragana,
  * katakana (incl. ー), 々〆〇, full-width Latin letters and the ideographic space; name_romaji
  * 1-64 of ASCII letters, space, hyphen, apostrophe and period (at least one letter); ou 1-64
- * characters without control characters; the password 8-128 characters.  The certificate's
+ * characters without control characters; the password 8-128 characters.  subject_email of a
+ * self application must be the address the mailed link confirmed, and lie in the
+ * organization's domains when it lists any (agent applications too).  The certificate's
  * subject is always built from these values (O = the organization's name, OU, CN = the romaji
  * name or the first host name; SANs: the e-mail address or the host names): a CSR only proves
  * possession of its key, and is checked (parse, key strength, profile and lint) before the
@@ -130,6 +133,10 @@ int portal_issue_form_get(struct http_req *);
 int portal_issue_form_post(struct http_req *);
 int portal_issue_confirm_post(struct http_req *);
 int portal_issue_download_get(struct http_req *);
+int portal_approve_get(struct http_req *);
+int portal_approve_post(struct http_req *);
+int portal_deliver_get(struct http_req *);
+int portal_deliver_post(struct http_req *);
 
 /* ---- application/x-www-form-urlencoded (form.c) ---- */
 #define PORTAL_FORM_BODY_MAX (16 * 1024) /* bytes of a form body */
@@ -158,6 +165,16 @@ int portal_form_parse(const void *body, size_t len, struct portal_form *, struct
 /* The same with a body limit, and a larger value limit for the one field big_name (or NULL). */
 int portal_form_parse_ex(const void *body, size_t len, size_t body_max, const char *big_name,
 			 size_t big_max, struct portal_form *, struct err *);
+/*
+ * multipart/form-data (RFC 7578) of Content-Type ctype: the boundary (RFC 2046, 1-70 bchars)
+ * must open the body (no preamble); each part needs Content-Disposition: form-data with a
+ * quoted name (filename optional; other part headers ignored; a header block at most 1 KiB).
+ * Names and values obey the urlencoded rules above; a file part (one with a filename) and the
+ * field big_name may hold big_max bytes.  Files must be text (UTF-8, no NUL): a PEM CSR.
+ */
+int portal_form_parse_multipart(const void *body, size_t len, const char *ctype,
+				size_t body_max, const char *big_name, size_t big_max,
+				struct portal_form *, struct err *);
 void portal_form_free(struct portal_form *);
 /* The value of name, or NULL when absent. */
 const char *portal_form_get(const struct portal_form *, const char *name);

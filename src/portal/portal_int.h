@@ -95,6 +95,9 @@ void portal_contact_add(const struct portal_ctx *, struct tmpl_data *);
 
 /* Base values of a page; flow_step -1 hides the flow bar.  Caller frees. */
 struct tmpl_data *portal_data(const struct portal_ctx *, const char *title_msgid, int flow_step);
+/* The same with the flow bar of a self (agent 0) or an agent's application (agent 1). */
+struct tmpl_data *portal_data_flow(const struct portal_ctx *, const char *title_msgid,
+				   int flow_step, int agent);
 /* Renders page through layout and replies (cookies and security headers included). */
 int portal_page(struct portal_ctx *, int status, const char *page, const struct tmpl_data *);
 /* A page with a title and one message (both msgids). */

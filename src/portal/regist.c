@@ -105,6 +105,7 @@ regist_step1_render(struct portal_ctx *x, const struct regist_vals *v,
 		free(b64);
 	}
 	d = portal_data(x, N_("Applicant information"), REGIST_STEP_INPUT);
+	web_flow_add_list(d, "steps_agent", x->lang, REGIST_STEP_INPUT, 1);
 	portal_csrf(x, csrf);
 	tmpl_data_str(d, "csrf", csrf);
 	tmpl_data_str(d, "captcha_id", id_hex);
@@ -573,7 +574,7 @@ portal_verify_get(struct http_req *r)
 	struct err e, se;
 	unsigned char raw[PORTAL_TOKEN_LEN], h[STORE_HASH_LEN];
 	time_t now = util_now();
-	int rc = -1, began = 0;
+	int rc = -1, began = 0, agent = 0;
 	enum { V_OK, V_UNKNOWN, V_USED, V_EXPIRED } res = V_UNKNOWN;
 
 	portal_ctx_init(&x, r);
@@ -597,6 +598,12 @@ portal_verify_get(struct http_req *r)
 	} else {
 		/* GET and HEAD use nothing up (mail scanners and link checkers open links): the
 		 * page's button (POST /regist/verify, issue.c) does */
+		struct store_app a;
+
+		if (store_app_get(st, t.app_id, &a, &e) == -1)
+			goto fail;
+		agent = strcmp(a.applicant_type, "agent") == 0;
+		store_app_clear(&a);
 		res = V_OK;
 	}
 reply:
@@ -606,8 +613,8 @@ reply:
 	sodium_memzero(raw, sizeof(raw));
 	switch (res) {
 	case V_OK: {
-		struct tmpl_data *d = portal_data(&x, N_("E-mail address confirmed"),
-						  REGIST_STEP_MAIL);
+		struct tmpl_data *d = portal_data_flow(&x, N_("E-mail address confirmed"),
+						       REGIST_STEP_MAIL, agent);
 		char csrf[PORTAL_B64_LEN];
 
 		portal_csrf(&x, csrf);

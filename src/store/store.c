@@ -2522,21 +2522,22 @@ static const char SQL_APP_INSERT[] =
 #define APP_COLS                                                                                   \
 	"SELECT a.id, a.org_id, o.code, a.ticket, a.applicant_type, a.email, a.state, a.created, " \
 	"a.expires, a.profile, a.subject_email, a.name_kanji, a.name_romaji, a.ou, a.hostnames, " \
-	"a.key_mode, a.password_hash, a.cert_serial, a.predecessor_id, a.submitted, a.issued "    \
+	"a.key_mode, a.password_hash, a.cert_serial, a.predecessor_id, a.submitted, a.issued, "  \
+	"a.csr "                                                                                   \
 	"FROM applications a JOIN organizations o ON o.id = a.org_id"
 static const char SQL_APP_GET[] = APP_COLS " WHERE a.id = $1";
 static const char SQL_APP_BY_CODE[] = APP_COLS " WHERE a.cert_code_hash = $1";
 static const char SQL_APP_SUBMIT[] =
     "UPDATE applications SET state = $3, profile = $4, subject_email = $5, name_kanji = $6, "
     "name_romaji = $7, ou = $8, hostnames = $9, key_mode = $10, password_hash = $11, "
-    "predecessor_id = $12, submitted = $13 WHERE id = $1 AND state = $2";
+    "predecessor_id = $12, submitted = $13, csr = $14 WHERE id = $1 AND state = $2";
 static const char SQL_APP_ISSUE[] =
     "UPDATE applications SET state = 'issued', cert_serial = $3, cert_code_hash = $4, "
     "issued = $5 WHERE id = $1 AND state = $2";
 static const char SQL_DOWNLOAD_PUT[] =
     "INSERT INTO portal_downloads (hash, application_id, data, expires) VALUES ($1, $2, $3, $4)";
 static const char SQL_DOWNLOAD_TAKE[] =
-    "DELETE FROM portal_downloads WHERE hash = $1 RETURNING data, expires";
+    "DELETE FROM portal_downloads WHERE hash = $1 RETURNING data, expires, application_id";
 static const char SQL_DOWNLOAD_PURGE[] = "DELETE FROM portal_downloads WHERE expires < $1";
 static const char SQL_APP_STATE[] =
     "UPDATE applications SET state = $3 WHERE id = $1 AND state = $2";
@@ -2600,6 +2601,7 @@ app_row(struct store *s, struct drv_stmt *st, struct store_app *a)
 	a->predecessor_id = col_int_or(s, st, 18, 0);
 	a->submitted = (time_t)col_int_or(s, st, 19, 0);
 	a->issued = (time_t)col_int_or(s, st, 20, 0);
+	a->csr = col_dup(s, st, 21);
 }
 
 int
@@ -2675,6 +2677,7 @@ store_app_submit(struct store *s, int64_t id, const char *from, const char *to,
 	stmt_text(s, st, 11, a->password_hash);
 	stmt_int_or_null(s, st, 12, a->predecessor_id, 0);
 	stmt_int(s, st, 13, (int64_t)when);
+	stmt_text(s, st, 14, a->csr);
 	if (stmt_step(s, st, "submit application", to, e) == -1)
 		goto out;
 	if (s->drv->changes(st) == 0) {
@@ -2736,7 +2739,7 @@ out:
 
 int
 store_download_take(struct store *s, const unsigned char hash[STORE_HASH_LEN], time_t now,
-		    unsigned char **data, size_t *len, struct err *e)
+		    unsigned char **data, size_t *len, int64_t *app_id, struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	const unsigned char *p;
@@ -2759,6 +2762,8 @@ store_download_take(struct store *s, const unsigned char hash[STORE_HASH_LEN], t
 	if (n > 0)
 		memcpy(*data, p, n);
 	*len = n;
+	if (app_id != NULL)
+		*app_id = col_int(s, st, 2);
 	rc = 0;
 out:
 	stmt_reset(s, st);
@@ -2828,6 +2833,7 @@ store_app_clear(struct store_app *a)
 	free(a->hostnames);
 	free(a->key_mode);
 	free(a->password_hash);
+	free(a->csr);
 	free(a->cert_serial);
 	memset(a, 0, sizeof(*a));
 }

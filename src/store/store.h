@@ -329,6 +329,7 @@ struct store_app {
 	char *hostnames;     /* server profile: DNS names separated by single spaces */
 	char *key_mode;      /* "p256" | "rsa2048" | "csr" */
 	char *password_hash; /* argon2id (crypto_pwhash_str) of the application password */
+	char *csr;           /* PEM of a CSR (key_mode csr), or NULL */
 	char *cert_serial;   /* once issued */
 	int64_t predecessor_id; /* re-issue: the application replaced (0 = none) */
 	time_t submitted;    /* 0 = not yet */
@@ -351,7 +352,7 @@ void store_app_clear(struct store_app *); /* accepts NULL */
 int store_app_ticket_live(struct store *, const char *ticket, time_t now, int64_t *n,
 			  struct err *);
 /*
- * 0008.  Records the issuance request (profile ... password_hash, predecessor_id of a) and
+ * 0008.  Records the issuance request (profile ... password_hash, csr, predecessor_id of a) and
  * moves the application from state from to state to with submitted = when, in one
  * conditional statement: ERR_CONFLICT when it is not in from.
  */
@@ -379,11 +380,12 @@ int store_app_get_by_code(struct store *, const unsigned char code_hash[STORE_HA
 int store_download_put(struct store *, const unsigned char hash[STORE_HASH_LEN], int64_t app_id,
 		       const void *data, size_t len, time_t expires, struct err *);
 /*
- * Deletes the download and returns its bytes (*data malloc'ed, caller frees) in one
+ * Deletes the download and returns its bytes (*data malloc'ed, caller frees) and application
+ * (app_id may be NULL) in one
  * statement; ERR_NOTFOUND when there is none or it expired before now.
  */
 int store_download_take(struct store *, const unsigned char hash[STORE_HASH_LEN], time_t now,
-			unsigned char **data, size_t *len, struct err *);
+			unsigned char **data, size_t *len, int64_t *app_id, struct err *);
 /* Deletes downloads that expired before now; n (may be NULL) counts them. */
 int store_download_purge(struct store *, time_t now, int64_t *n, struct err *);
 

@@ -13,6 +13,13 @@ static const char *const web_flow_self[] = {
     N_("Issuance application"),  N_("Confirm"), N_("Done"), N_("Issued"),
 };
 
+/* An agent's application: the holder approves between 完了 and 発行完了. */
+static const char *const web_flow_agent[] = {
+    N_("Applicant information"), N_("Confirm"), N_("Done"), N_("Confirmation mail"),
+    N_("Issuance application"),  N_("Confirm"), N_("Done"), N_("Holder approval"),
+    N_("Issued"),
+};
+
 struct tmpl_data *
 web_data_new(const char *lang, const char *title_msgid)
 {
@@ -30,12 +37,25 @@ web_data_new(const char *lang, const char *title_msgid)
 void
 web_flow_add(struct tmpl_data *d, const char *lang, int current)
 {
-	int n = (int)(sizeof(web_flow_self) / sizeof(web_flow_self[0]));
+	web_flow_add_list(d, "steps", lang, current, 0);
+}
+
+void
+web_flow_add_list(struct tmpl_data *d, const char *list, const char *lang, int current,
+		  int agent)
+{
+	const char *const *steps = agent ? web_flow_agent : web_flow_self;
+	int n = agent ? (int)(sizeof(web_flow_agent) / sizeof(web_flow_agent[0]))
+		      : (int)(sizeof(web_flow_self) / sizeof(web_flow_self[0]));
+
+	/* flowbar.html may show a second bar ("steps_agent", /regist/step1): off unless added */
+	if (strcmp(list, "steps") == 0)
+		tmpl_data_bool(d, "steps_agent", 0);
 
 	for (int i = 0; i < n; i++) {
-		struct tmpl_data *s = tmpl_data_add(d, "steps");
+		struct tmpl_data *s = tmpl_data_add(d, list);
 
-		tmpl_data_str(s, "label", i18n_get(lang, web_flow_self[i]));
+		tmpl_data_str(s, "label", i18n_get(lang, steps[i]));
 		tmpl_data_bool(s, "current", i == current);
 		tmpl_data_bool(s, "done", i < current);
 	}

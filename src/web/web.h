@@ -126,6 +126,14 @@ int tmpl_render(const struct tmpl_set *, const char *name, const char *page,
 struct tmpl_data *web_data_new(const char *lang, const char *title_msgid);
 /* Adds the list "steps" of the applicant's flow bar with step current (0-based) marked. */
 void web_flow_add(struct tmpl_data *, const char *lang, int current);
+/*
+ * The same into the list named list, for a self (agent 0) or an agent's application (agent
+ * 1: "Holder approval" / 本人承認 is step 7, "Issued" step 8).  Filling "steps" also sets
+ * "steps_agent" (the optional second bar of templates/flowbar.html) to false: add
+ * "steps_agent" after "steps".
+ */
+void web_flow_add_list(struct tmpl_data *, const char *list, const char *lang, int current,
+		       int agent);
 
 enum web_notice {
 	WEB_NOTICE_BUSY,  /* 503: overloaded */

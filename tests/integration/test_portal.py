@@ -362,6 +362,12 @@ def test_expired_link(portal_sqlite):
             r = s3.get(srv2.https + "/regist/verify?onetimetoken=" + token)
             assert "This link has expired" in r.text
             assert inst.sql("SELECT state FROM applications")[0][0] == "registered"
+            # the button cannot use it either; the application is recorded as expired
+            csrf = hidden(s2.get(srv2.https + "/regist/step1").text, "csrf")
+            r = s2.post(srv2.https + "/regist/verify", data={"onetimetoken": token,
+                                                             "csrf": csrf})
+            assert r.status_code == 410 and "有効期限" in r.text
+            assert inst.sql("SELECT state FROM applications")[0][0] == "expired"
             # the ticket of an expired registration can be used again
             r, _ = step1(s2, srv2, ticket=t1[0])
             assert r.status_code == 200 and 'name="form_mac"' in r.text
@@ -756,7 +762,7 @@ def test_issue_self_p12(portal_any, tmp_path, key_mode):
     serial = strong(page, "serial")
     assert re.fullmatch(r"[A-HJ-NP-Za-km-z2-9]{12}", pin), pin
     assert re.fullmatch(r"([A-HJ-NP-Z2-9]{5}-){3}[A-HJ-NP-Z2-9]{5}", code), code
-    m = re.search(r'href="(/issue/download/[A-Za-z0-9_-]{43})"', page)
+    m = re.search(r'href="(/issue/download\?d=[A-Za-z0-9_-]{43})"', page)
     assert m, page
     r = s.get(srv.https + m.group(1))
     assert r.status_code == 200 and r.headers["Content-Type"] == "application/x-pkcs12"
@@ -765,6 +771,9 @@ def test_issue_self_p12(portal_any, tmp_path, key_mode):
     # the download is single use; the row is gone
     assert s.get(srv.https + m.group(1)).status_code == 410
     assert count(inst, "portal_downloads") == 0
+    # the secret never reaches the access log (it is a query, not the path)
+    log = srv.log_text()
+    assert "GET /issue/download " in log and m.group(1).split("=")[1] not in log
     # openssl pkcs12 of OpenSSL 3 opens it with the PIN, by default (AES-256-CBC, PBKDF2)
     out = subprocess.run(["openssl", "pkcs12", "-in", str(p12), "-passin", "pass:" + pin,
                           "-nodes"], capture_output=True, text=True)
@@ -840,7 +849,7 @@ def test_issue_self_csr(portal_any, tmp_path):
                     "-subj", "/CN=ignored by the RA"], check=True, capture_output=True)
     s, r, _ = issue_self(srv, t1[0], tmp_path, key_mode="csr", csr=csr.read_text())
     page = r.text
-    assert 'id="pin"' not in page and "/issue/download/" not in page
+    assert 'id="pin"' not in page and "/issue/download" not in page
     code = strong(page, "cert_code")
     assert len(code) == 23
     cert = pre(page, "cert_pem")
@@ -956,7 +965,8 @@ def test_issue_validation(portal_sqlite, tmp_path):
         (dict(ou="x" * 65), "ou", "64文字以内"),
         (dict(subject_email=""), "subject_email", "メールアドレスを入力してください"),
         (dict(subject_email="not an address"), "subject_email", "正しいメールアドレス"),
-        (dict(subject_email="taro@evil.example"), "subject_email", "発行できません"),
+        (dict(subject_email="taro@evil.example"), "subject_email", "確認したメールアドレス"),
+        (dict(subject_email="other@example.co.jp"), "subject_email", "確認したメールアドレス"),
         (dict(key_mode="dsa"), "key_mode", "鍵の作成方法を選択してください。"),
         (dict(key_mode="csr", csr=""), "csr", "貼り付けてください"),
         (dict(key_mode="csr", csr="-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n"
@@ -1027,3 +1037,219 @@ def test_issue_server_profile(ca_sqlite, tmp_path):
         assert "CN = www.example.co.jp" in txt and "TLS Web Server Authentication" in txt
     finally:
         stop_server(srv)
+
+
+# ---- agent applications: the holder approves by mail ----
+
+AGENT = "hanako.agent@example.org"
+
+
+def mail_of(path):
+    with open(path, "rb") as f:
+        m = email.message_from_bytes(f.read(), policy=email.policy.default)
+    return m, m.get_content()
+
+
+def mail_to(inst, addr, pattern):
+    """The single link matching pattern in the newest mail to addr."""
+    for path in reversed(outbox(inst)):
+        m, body = mail_of(path)
+        if m["To"] == addr:
+            found = re.findall(pattern, body)
+            if found:
+                return m, body, found
+    raise AssertionError("no mail to %s with %s" % (addr, pattern))
+
+
+def agent_submit(srv, ticket, **over):
+    """An agent's application up to the holder's approval mail; returns the agent's session
+    and the approval token."""
+    inst = srv.inst
+    s = session(srv)
+    before = len(outbox(inst))
+    r, _ = step1(s, srv, ticket=ticket, applicant_type="agent", email=AGENT,
+                 email_confirm=AGENT)
+    assert r.status_code == 200, r.text
+    form = dict(confirm_form(r.text), consent="yes", action="register")
+    assert form["applicant_type"] == "agent"
+    assert s.post(srv.https + "/regist/confirm", data=form).status_code == 200
+    files = wait_mail(inst, before + 1)
+    _, token = mail_link(files[-1])
+    page = s.get(srv.https + "/regist/verify?onetimetoken=" + token).text
+    assert "本人承認" in page  # the agent's flow bar
+    r = s.post(srv.https + "/regist/verify", data={"onetimetoken": token,
+                                                   "csrf": hidden(page, "csrf")})
+    assert r.status_code == 200 and "本人承認" in r.text
+    # the holder's e-mail is required from an agent
+    r2 = s.post(srv.https + "/issue/form", data=issue_fields(r.text, subject_email=""))
+    assert r2.status_code == 400 and error_of(r2.text, "subject_email")
+    # ... and must lie in the organization's domains (RA rule)
+    r2 = s.post(srv.https + "/issue/form", data=issue_fields(r.text,
+                                                            subject_email="x@evil.example"))
+    assert r2.status_code == 400 and "発行できません" in error_of(r2.text, "subject_email")
+    r = s.post(srv.https + "/issue/form", data=issue_fields(r.text, **over))
+    assert r.status_code == 200, r.text
+    cf = confirm_fields(r.text)
+    r = s.post(srv.https + "/issue/confirm", data=dict(cf, action="submit"))
+    assert r.status_code == 200 and EMAIL in r.text and 'id="pin"' not in r.text, r.text
+    # nothing issued yet: the holder decides
+    assert issued(inst) == 0
+    assert inst.sql("SELECT state FROM applications ORDER BY id DESC")[0][0] == \
+        "awaiting-approval"
+    wait_mail(inst, before + 2)
+    _, body, links = mail_to(inst, EMAIL, r"https://\S+/approve\?t=([A-Za-z0-9_-]{43})")
+    assert AGENT in body
+    # a resubmit does not send a second approval mail
+    r = s.post(srv.https + "/issue/confirm", data=dict(cf, action="submit"))
+    assert 'id="pin"' not in r.text
+    time.sleep(1)
+    assert len(outbox(inst)) == before + 2
+    return s, links[0]
+
+
+def test_agent_approve(portal_any, tmp_path):
+    srv, (t1, _) = portal_any
+    inst = srv.inst
+    s, tok = agent_submit(srv, t1[0])
+    h = session(srv)  # the holder's browser
+    for _ in range(2):  # GET shows the request and uses nothing up
+        r = h.get(srv.https + "/approve?t=" + tok)
+        assert r.status_code == 200 and AGENT in r.text and "Taro Yamada" in r.text
+        assert "本人承認" in r.text
+    assert inst.sql("SELECT state FROM applications")[0][0] == "awaiting-approval"
+    # CSRF: without or with a foreign token, refused
+    r = h.post(srv.https + "/approve", data={"t": tok, "action": "approve"})
+    assert r.status_code == 403
+    r = h.post(srv.https + "/approve", data={"t": tok, "action": "approve",
+                                             "csrf": hidden(s.get(srv.https + "/regist/step1").text, "csrf")})
+    assert r.status_code == 403 and issued(inst) == 0
+    csrf = hidden(h.get(srv.https + "/approve?t=" + tok).text, "csrf")
+    before = len(outbox(inst))
+    r = h.post(srv.https + "/approve", data={"t": tok, "action": "approve", "csrf": csrf})
+    assert r.status_code == 200 and "承認" in r.text, r.text
+    serial = strong(r.text, "serial")
+    assert issued(inst) == 1
+    assert inst.sql("SELECT state, cert_serial FROM applications")[0] == ["issued", serial]
+    assert inst.sql("SELECT status FROM tickets WHERE number = '%s'" % t1[0])[0][0] == "used"
+    # twice: the link is used up
+    r = h.post(srv.https + "/approve", data={"t": tok, "action": "approve", "csrf": csrf})
+    assert r.status_code == 410 and issued(inst) == 1
+    # the holder gets the certificate code; the agent the link to the certificate page
+    wait_mail(inst, before + 2)
+    _, body, codes = mail_to(inst, EMAIL, r"([A-HJ-NP-Z2-9]{5}(?:-[A-HJ-NP-Z2-9]{5}){3})")
+    assert serial in body
+    _, body, links = mail_to(inst, AGENT, r"https://\S+/issue/deliver\?t=([A-Za-z0-9_-]{43})")
+    dv = links[0]
+    # the agent's page: GET is a button, POST shows the PIN once
+    page = s.get(srv.https + "/issue/deliver?t=" + dv).text
+    r = s.post(srv.https + "/issue/deliver", data={"t": dv})
+    assert r.status_code == 403
+    r = s.post(srv.https + "/issue/deliver", data={"t": dv, "csrf": hidden(page, "csrf")})
+    assert r.status_code == 200, r.text
+    pin = strong(r.text, "pin")
+    assert strong(r.text, "serial") == serial and codes[0] not in r.text
+    m = re.search(r'href="(/issue/download\?d=[A-Za-z0-9_-]{43})"', r.text)
+    p12 = tmp_path / "a.p12"
+    p12.write_bytes(s.get(srv.https + m.group(1)).content)
+    out = subprocess.run(["openssl", "pkcs12", "-in", str(p12), "-passin", "pass:" + pin,
+                          "-nodes"], capture_output=True, text=True)
+    assert out.returncode == 0 and "PRIVATE KEY" in out.stdout, out.stderr
+    verify_chain(inst, tmp_path, pre(r.text, "cert_pem"))
+    r = s.post(srv.https + "/issue/deliver", data={"t": dv, "csrf": hidden(page, "csrf")})
+    assert r.status_code == 410 and pin not in r.text
+    assert count(inst, "portal_downloads") == 0
+
+
+def test_agent_reject(portal_sqlite, tmp_path):
+    srv, (t1, _) = portal_sqlite
+    inst = srv.inst
+    s, tok = agent_submit(srv, t1[0])
+    h = session(srv, "en")
+    page = h.get(srv.https + "/approve?t=" + tok).text
+    assert "Holder approval" in page
+    before = len(outbox(inst))
+    r = h.post(srv.https + "/approve", data={"t": tok, "action": "reject",
+                                             "csrf": hidden(page, "csrf")})
+    assert r.status_code == 200 and "rejected" in r.text
+    assert inst.sql("SELECT state FROM applications")[0][0] == "rejected"
+    assert inst.sql("SELECT status FROM tickets WHERE number = '%s'" % t1[0])[0][0] == "unused"
+    assert issued(inst) == 0
+    files = wait_mail(inst, before + 2)
+    to = sorted(mail_of(f)[0]["To"] for f in files[before:])
+    assert to == sorted([AGENT, EMAIL])
+    r = h.post(srv.https + "/approve", data={"t": tok, "action": "approve",
+                                             "csrf": hidden(page, "csrf")})
+    assert r.status_code == 410 and issued(inst) == 0
+    # the ticket is free again: a new registration on it goes through
+    r, _ = step1(session(srv), srv, ticket=t1[0])
+    assert r.status_code == 200 and 'name="form_mac"' in r.text
+
+
+def test_agent_approval_expired(portal_sqlite, tmp_path):
+    srv, (t1, _) = portal_sqlite
+    inst = srv.inst
+    s, tok = agent_submit(srv, t1[0])
+    s.close()
+    stop_server(srv)
+    srv2 = start_server(inst, "test.clock_offset = %d" % (3 * 86400 + 3600))
+    try:
+        with session(srv2) as h:
+            r = h.get(srv2.https + "/approve?t=" + tok)
+            assert r.status_code == 410 and "有効期限" in r.text
+            # the state machine records it; approving later is refused
+            assert inst.sql("SELECT state FROM applications")[0][0] == "expired"
+            r = h.post(srv2.https + "/approve", data={"t": tok, "action": "approve",
+                                                       "csrf": hidden(h.get(
+                                                           srv2.https + "/regist/step1").text,
+                                                           "csrf")})
+            assert r.status_code == 410
+        assert issued(inst) == 0
+    finally:
+        stop_server(srv2)
+
+
+def test_flow_bar_switch(portal_sqlite):
+    srv, _ = portal_sqlite
+    t = session(srv).get(srv.https + "/regist/step1").text
+    # both bars, the CSS rule switching them on the checked radio (no JavaScript)
+    assert '<ol class="flowbar flowbar-agent"' in t and "<script" not in t
+    assert ':has(input[name="applicant_type"][value="agent"]:checked)' in t
+    agent = t[t.index("flowbar-agent"):]
+    agent = agent[:agent.index("</ol>")]
+    assert agent.index("完了") < agent.index("本人承認") < agent.index("発行完了")
+    selfbar = t[t.index('class="flowbar"'):t.index("</ol>")]
+    assert "本人承認" not in selfbar and "発行完了" in selfbar
+
+
+def test_issue_csr_upload(portal_sqlite, tmp_path):
+    """The CSR as an uploaded file: the form is multipart/form-data (parsed by shomei, bounded)."""
+    srv, (t1, _) = portal_sqlite
+    inst = srv.inst
+    key = tmp_path / "k.pem"
+    csr = tmp_path / "r.csr"
+    subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(key), "-out", str(csr), "-subj", "/CN=x"], check=True,
+                   capture_output=True)
+    s, r = verified(srv, t1[0])
+    page = r.text
+    assert 'enctype="multipart/form-data"' in page and 'name="csr_file"' in page
+    fields = issue_fields(page, key_mode="csr")
+    del fields["csr"]
+    r = s.post(srv.https + "/issue/form", data=fields,
+               files={"csr_file": ("r.csr", csr.read_bytes(), "application/pkcs10")})
+    assert r.status_code == 200, r.text
+    cf = confirm_fields(r.text)
+    assert cf["csr"].strip() == csr.read_text().strip()
+    # CSRF is checked in multipart bodies too
+    r2 = s.post(srv.https + "/issue/form", data=dict(fields, csrf="A" * 43),
+                files={"csr_file": ("r.csr", csr.read_bytes())})
+    assert r2.status_code == 403
+    # a binary (DER) file is refused cleanly, nothing is written
+    der = subprocess.run(["openssl", "req", "-in", str(csr), "-outform", "DER"],
+                         capture_output=True, check=True).stdout
+    r2 = s.post(srv.https + "/issue/form", data=fields, files={"csr_file": ("r.der", der)})
+    assert r2.status_code == 400
+    r = s.post(srv.https + "/issue/confirm", data=dict(cf, action="submit"))
+    assert r.status_code == 200 and 'id="pin"' not in r.text
+    verify_chain(inst, tmp_path, pre(r.text, "cert_pem"))
+    assert issued(inst) == 1

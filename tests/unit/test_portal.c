@@ -1,7 +1,11 @@
-/* Unit tests of the portal's parsing helpers: the urlencoded form decoder. */
+/*
+ * Unit tests of the portal's parsing helpers: the urlencoded form decoder (and its variant
+ * with one large field) and the character rules of the issuance form (check.c).
+ */
 #include "testutil.h"
 
 #include "portal/portal.h"
+#include "web/web.h"
 
 static int
 parse(const char *body, struct portal_form *f)
@@ -116,6 +120,358 @@ test_form_limits(void **state)
 	buf_free(&b);
 }
 
+
+static void
+test_form_big_field(void **state)
+{
+	struct portal_form f;
+	struct err e;
+	struct buf b;
+	char *v;
+
+	(void)state;
+	err_clear(&e);
+	buf_init(&b, 64 * 1024);
+	v = xmalloc(4001);
+	memset(v, 'A', 4000);
+	v[4000] = '\0';
+	assert_int_equal(buf_printf(&b, "t=x&csr=%s", v), 0);
+	/* over the ordinary value limit ... */
+	assert_int_equal(portal_form_parse(b.data, b.len, &f, &e), -1);
+	portal_form_free(&f);
+	/* ... but within the limit of the named large field */
+	err_clear(&e);
+	assert_int_equal(portal_form_parse_ex(b.data, b.len, 64 * 1024, "csr", 8192, &f, &e), 0);
+	assert_int_equal(strlen(portal_form_get(&f, "csr")), 4000);
+	portal_form_free(&f);
+	/* only that field: another one of the same size is still refused */
+	buf_reset(&b);
+	assert_int_equal(buf_printf(&b, "csr=x&other=%s", v), 0);
+	assert_int_equal(portal_form_parse_ex(b.data, b.len, 64 * 1024, "csr", 8192, &f, &e), -1);
+	portal_form_free(&f);
+	/* and its own limit */
+	assert_int_equal(portal_form_parse_ex(b.data, b.len, 64 * 1024, "other", 3999, &f, &e), -1);
+	portal_form_free(&f);
+	/* the body limit given */
+	assert_int_equal(portal_form_parse_ex(b.data, b.len, 100, "other", 8192, &f, &e), -1);
+	portal_form_free(&f);
+	free(v);
+	buf_free(&b);
+}
+
+static void
+test_name_kanji(void **state)
+{
+	char s[64 * 3 + 4];
+
+	(void)state;
+	assert_true(portal_name_kanji_ok("山田　太郎"));
+	assert_true(portal_name_kanji_ok("やまだ　たろう"));
+	assert_true(portal_name_kanji_ok("ヤマダ　タロー"));
+	assert_true(portal_name_kanji_ok("佐々木〆子"));
+	assert_true(portal_name_kanji_ok("ＹＡＭＡＤＡ"));
+	assert_true(portal_name_kanji_ok("𠮷田")); /* extension B */
+	assert_false(portal_name_kanji_ok(""));
+	assert_false(portal_name_kanji_ok("　"));         /* only the ideographic space */
+	assert_false(portal_name_kanji_ok("Yamada"));     /* ASCII */
+	assert_false(portal_name_kanji_ok("山田 太郎"));  /* ASCII space */
+	assert_false(portal_name_kanji_ok("ｶﾀｶﾅ"));       /* half-width katakana */
+	assert_false(portal_name_kanji_ok("山田\t太郎"));
+	assert_false(portal_name_kanji_ok("山田１"));      /* full-width digit */
+	assert_false(portal_name_kanji_ok("\xe5\xb1"));    /* truncated UTF-8 */
+	assert_false(portal_name_kanji_ok("\xff"));
+	/* 64 characters, not 65 */
+	for (int i = 0; i < 64; i++)
+		memcpy(s + 3 * i, "漢", 3);
+	s[3 * 64] = '\0';
+	assert_true(portal_name_kanji_ok(s));
+	memcpy(s + 3 * 64, "漢", 4);
+	assert_false(portal_name_kanji_ok(s));
+}
+
+static void
+test_name_romaji(void **state)
+{
+	char s[80];
+
+	(void)state;
+	assert_true(portal_name_romaji_ok("Taro Yamada"));
+	assert_true(portal_name_romaji_ok("Jean-Luc O'Neil Jr."));
+	assert_false(portal_name_romaji_ok(""));
+	assert_false(portal_name_romaji_ok(" - . '"));    /* no letter */
+	assert_false(portal_name_romaji_ok("Taro_Yamada"));
+	assert_false(portal_name_romaji_ok("Taro2"));
+	assert_false(portal_name_romaji_ok("山田"));
+	assert_false(portal_name_romaji_ok("Tar\xc3\xb3")); /* Latin-1 letter, not ASCII */
+	memset(s, 'a', 64);
+	s[64] = '\0';
+	assert_true(portal_name_romaji_ok(s));
+	s[64] = 'a';
+	s[65] = '\0';
+	assert_false(portal_name_romaji_ok(s));
+}
+
+static void
+test_ou_password(void **state)
+{
+	(void)state;
+	assert_true(portal_ou_ok("Sales"));
+	assert_true(portal_ou_ok("営業部　第一課"));
+	assert_false(portal_ou_ok(""));
+	assert_false(portal_ou_ok("   "));
+	assert_false(portal_ou_ok("a\nb"));
+	assert_false(portal_ou_ok("a\xc2\x85" "b")); /* C1 control NEL */
+	assert_false(portal_ou_ok("a\xe2\x80\xa8" "b")); /* line separator */
+	assert_true(portal_password_ok("12345678"));
+	assert_true(portal_password_ok("パスワードです。長い")); /* characters, not bytes */
+	assert_false(portal_password_ok("1234567"));
+	assert_false(portal_password_ok("パスワード"));             /* 5 characters, 15 bytes */
+	assert_false(portal_password_ok("\xff\xff\xff\xff\xff\xff\xff\xff"));
+}
+
+static void
+test_hostnames(void **state)
+{
+	struct err e;
+	char *out = NULL;
+	static const char *const bad[] = {
+	    "", "   ", "bad..name", "-a.example.jp", "a.example.jp a.example.jp",
+	    "a.example.jp A.EXAMPLE.JP", "*.com", "under_score.example.jp", "a b c d e f g h i j k",
+	    "xn--.example",
+	};
+
+	(void)state;
+	err_clear(&e);
+	assert_int_equal(portal_hostnames_parse("WWW.Example.jp, api.example.jp\n*.dev.example.jp",
+						&out, &e),
+			 0);
+	assert_string_equal(out, "www.example.jp api.example.jp *.dev.example.jp");
+	free(out);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err_clear(&e);
+		out = NULL;
+		if (portal_hostnames_parse(bad[i], &out, &e) != -1)
+			fail_msg("accepted \"%s\" as \"%s\"", bad[i], out);
+		assert_non_null(strstr(e.msg, "hostnames"));
+		assert_null(out);
+	}
+}
+
+
+/* Renders page strictly in both languages (every variable set, every msgid translated). */
+static void
+render_strict(const struct tmpl_set *ts, const char *page, struct tmpl_data *d,
+	      const char *must)
+{
+	static const char *const langs[] = {"ja", "en"};
+	struct buf b;
+	struct err e;
+
+	for (size_t i = 0; i < 2; i++) {
+		buf_init(&b, 1 << 20);
+		err_clear(&e);
+		tmpl_data_str(d, "lang", langs[i]);
+		tmpl_data_bool(d, "lang_ja", i == 0);
+		if (tmpl_render(ts, "layout", page, d, langs[i], &b, &e) == -1)
+			fail_msg("%s (%s): %s", page, langs[i], e.msg);
+		if (must != NULL && strstr(buf_cstr(&b), must) == NULL)
+			fail_msg("%s: no \"%s\" in:\n%s", page, must, buf_cstr(&b));
+		buf_free(&b);
+	}
+	tmpl_data_free(d);
+}
+
+static struct tmpl_data *
+page_data(int agent)
+{
+	struct tmpl_data *d = web_data_new("ja", "Confirm");
+
+	web_flow_add_list(d, "steps", "ja", 4, agent);
+	tmpl_data_str(d, "csrf", "C");
+	tmpl_data_str(d, "t", "T");
+	return d;
+}
+
+static void
+fields(struct tmpl_data *d)
+{
+	static const char *const names[] = {
+	    "org_name", "ticket", "profile", "name_kanji", "name_romaji", "ou", "subject_email",
+	    "hostnames", "csr", "key_mode", "key_mode_label", "pw_hash", "form_nonce", "form_time",
+	    "form_mac", "agent_email", "serial", "not_after", "onetimetoken"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		tmpl_data_str(d, names[i], "<v&>");
+	tmpl_data_bool(d, "need_names", 1);
+	tmpl_data_bool(d, "p_server", 1);
+	tmpl_data_bool(d, "p_client", 0);
+	tmpl_data_bool(d, "p_codesign", 0);
+	tmpl_data_bool(d, "km_csr", 1);
+}
+
+/* The issuance pages with the real catalogs, strictly (a typo or a missing msgid fails). */
+static void
+test_issue_templates(void **state)
+{
+	static const char *const errs[] = {
+	    "err_name_kanji", "err_name_romaji", "err_ou", "err_subject_email", "err_hostnames",
+	    "err_key_mode", "err_csr", "err_csr_detail", "err_app_password",
+	    "err_app_password_confirm"};
+	struct tmpl_set *ts = NULL;
+	struct tmpl_data *d;
+	struct err e;
+
+	(void)state;
+	err_clear(&e);
+	if (i18n_load("po", &e) == -1 || tmpl_set_load(&ts, "templates", &e) == -1)
+		fail_msg("%s", e.msg);
+	tmpl_set_strict(ts, 1);
+
+	d = page_data(0);
+	fields(d);
+	tmpl_data_bool(d, "agent", 0);
+	tmpl_data_bool(d, "km_p256", 1);
+	tmpl_data_bool(d, "km_rsa2048", 0);
+	tmpl_data_str(d, "pw_mac", "M");
+	tmpl_data_bool(d, "has_errors", 1);
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
+		tmpl_data_str(d, errs[i], "E<");
+	render_strict(ts, "issue_form", d, "id=\"err-csr\" style=\"color:#c00\">E&lt; E&lt;</span>");
+
+	d = page_data(0);
+	fields(d);
+	render_strict(ts, "issue_confirm", d, "name=\"form_mac\" value=\"&lt;v&amp;&gt;\"");
+
+	d = page_data(1);
+	fields(d);
+	tmpl_data_str(d, "cert_code", "");
+	tmpl_data_bool(d, "p12", 1);
+	tmpl_data_str(d, "pin", "PIN");
+	tmpl_data_str(d, "download_url", "/issue/download/x");
+	tmpl_data_str(d, "cert_pem", "P");
+	tmpl_data_str(d, "chain_pem", "Q");
+	render_strict(ts, "issue_cert", d, "<strong id=\"pin\"><code>PIN</code></strong>");
+
+	d = page_data(1);
+	fields(d);
+	render_strict(ts, "issue_sent", d, NULL);
+	d = page_data(1);
+	fields(d);
+	render_strict(ts, "approve", d, "value=\"approve\"");
+	d = page_data(1);
+	fields(d);
+	render_strict(ts, "approve_done", d, NULL);
+	d = page_data(1);
+	render_strict(ts, "deliver", d, "action=\"/issue/deliver\"");
+	d = page_data(0);
+	fields(d);
+	render_strict(ts, "regist_verified", d, "action=\"/regist/verify\"");
+	tmpl_set_free(ts);
+	i18n_unload();
+}
+
+
+#define CT "multipart/form-data; boundary=----b0undary"
+
+static int
+mp(const char *body, const char *ctype, struct portal_form *f)
+{
+	struct err e;
+	int rc;
+
+	err_clear(&e);
+	rc = portal_form_parse_multipart(body, strlen(body), ctype, 64 * 1024, "csr", 8192, f, &e);
+	if (rc == -1)
+		assert_true(err_is_set(&e));
+	portal_form_free(rc == -1 ? f : NULL);
+	return rc;
+}
+
+static void
+test_multipart(void **state)
+{
+	struct portal_form f;
+	static const char *const bad[] = {
+	    "", /* empty */
+	    "------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx", /* unclosed */
+	    "preamble\r\n------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n"
+	    "------b0undary--\r\n", /* preamble */
+	    "------b0undary\r\nContent-Type: text/plain\r\n\r\nx\r\n------b0undary--\r\n", /* no name */
+	    "------b0undary\r\nContent-Disposition: attachment; name=\"a\"\r\n\r\nx\r\n"
+	    "------b0undary--\r\n",
+	    "------b0undary\r\nContent-Disposition: form-data; name=a\r\n\r\nx\r\n------b0undary--\r\n",
+	    "------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n"
+	    "------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\ny\r\n"
+	    "------b0undary--\r\n", /* repeated */
+	    "------b0undary\r\nContent-Disposition: form-data; name=\"\"\r\n\r\nx\r\n"
+	    "------b0undary--\r\n", /* empty name */
+	    "------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n\xff\r\n"
+	    "------b0undary--\r\n", /* not UTF-8 */
+	    "------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\x01y\r\n"
+	    "------b0undary--\r\n", /* control */
+	    "------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n"
+	    "Content-Disposition: form-data; name=\"b\"\r\n\r\nx\r\n------b0undary--\r\n",
+	    "------b0undaryX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n"
+	    "------b0undary--\r\n", /* no CRLF after the boundary */
+	};
+	struct buf b;
+	char *big;
+
+	(void)state;
+	assert_int_equal(mp("------b0undary\r\n"
+			    "Content-Disposition: form-data; name=\"t\"\r\n\r\n"
+			    "abc\r\n"
+			    "------b0undary\r\n"
+			    "Content-Disposition: form-data; name=\"csr_file\"; filename=\"r.csr\"\r\n"
+			    "Content-Type: application/octet-stream\r\n\r\n"
+			    "-----BEGIN CERTIFICATE REQUEST-----\r\nAAAA\r\n\r\n"
+			    "------b0undary\r\n"
+			    "Content-Disposition: form-data; name=\"empty\"\r\n\r\n"
+			    "\r\n"
+			    "------b0undary--\r\nepilogue",
+			    CT, &f),
+			 0);
+	assert_int_equal(f.n, 3);
+	assert_string_equal(portal_form_get(&f, "t"), "abc");
+	assert_string_equal(portal_form_get(&f, "csr_file"),
+			    "-----BEGIN CERTIFICATE REQUEST-----\r\nAAAA\r\n");
+	assert_string_equal(portal_form_get(&f, "empty"), "");
+	portal_form_free(&f);
+	/* a quoted boundary */
+	assert_int_equal(mp("--x y\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--x y--",
+			    "multipart/form-data; boundary=\"x y\"", &f),
+			 0);
+	assert_string_equal(portal_form_get(&f, "a"), "1");
+	portal_form_free(&f);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (mp(bad[i], CT, &f) != -1)
+			fail_msg("accepted bad[%zu]", i);
+	/* bad Content-Types */
+	assert_int_equal(mp("--a\r\n", "application/x-www-form-urlencoded", &f), -1);
+	assert_int_equal(mp("--a\r\n", "multipart/form-data", &f), -1);
+	assert_int_equal(mp("--a\r\n", "multipart/form-data; boundary=", &f), -1);
+	assert_int_equal(mp("--a\r\n", "multipart/form-data; boundary=a<b", &f), -1);
+	assert_int_equal(mp("--a\r\n", NULL, &f), -1);
+	/* limits: a file may be big, an ordinary value may not */
+	buf_init(&b, 64 * 1024);
+	big = xmalloc(4001);
+	memset(big, 'A', 4000);
+	big[4000] = '\0';
+	assert_int_equal(buf_printf(&b, "------b0undary\r\nContent-Disposition: form-data; "
+				     "name=\"f\"; filename=\"x\"\r\n\r\n%s\r\n------b0undary--", big),
+			 0);
+	assert_int_equal(mp(buf_cstr(&b), CT, &f), 0);
+	assert_int_equal(strlen(portal_form_get(&f, "f")), 4000);
+	portal_form_free(&f);
+	buf_reset(&b);
+	assert_int_equal(buf_printf(&b, "------b0undary\r\nContent-Disposition: form-data; "
+				     "name=\"f\"\r\n\r\n%s\r\n------b0undary--", big),
+			 0);
+	assert_int_equal(mp(buf_cstr(&b), CT, &f), -1);
+	free(big);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -123,6 +479,13 @@ main(void)
 	    cmocka_unit_test(test_form_ok),
 	    cmocka_unit_test(test_form_refused),
 	    cmocka_unit_test(test_form_limits),
+	    cmocka_unit_test(test_form_big_field),
+	    cmocka_unit_test(test_name_kanji),
+	    cmocka_unit_test(test_name_romaji),
+	    cmocka_unit_test(test_ou_password),
+	    cmocka_unit_test(test_hostnames),
+	    cmocka_unit_test(test_issue_templates),
+	    cmocka_unit_test(test_multipart),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

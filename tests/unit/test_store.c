@@ -1472,6 +1472,103 @@ test_revreq(void **state)
 	FAILS(store_revreq_get(s, h2, &g, &e), ERR_NOTFOUND);
 }
 
+/* 0008: the issuance half of an application, the certificate-code lookup, downloads. */
+static void
+test_app_issuance(void **state)
+{
+	struct store *s = fx_store(state);
+	struct store_app a, g;
+	struct err e;
+	unsigned char code[STORE_HASH_LEN], code2[STORE_HASH_LEN], dl[STORE_HASH_LEN], *data;
+	size_t len;
+	int64_t org = 0, id = 0, id2 = 0, app_of = 0, n = 0;
+
+	memset(code, 0xc0, sizeof(code));
+	memset(code2, 0xc2, sizeof(code2));
+	memset(dl, 0xd1, sizeof(dl));
+	OK(store_org_add(s, "ACME", "Acme", NULL, 0, &org, &e));
+	OK(store_ticket_add(s, org, "T-0001", "client", &e));
+	memset(&a, 0, sizeof(a));
+	a.org_id = org;
+	a.ticket = "T-0001";
+	a.applicant_type = "agent";
+	a.email = "agent@example.jp";
+	a.created = 1000;
+	a.expires = 2000;
+	OK(store_app_add(s, &a, &id, &e));
+	OK(store_app_add(s, &a, &id2, &e));
+	OK(store_app_get(s, id, &g, &e));
+	assert_string_equal(g.state, "registered");
+	assert_null(g.profile);
+	assert_null(g.cert_serial);
+	assert_int_equal(g.submitted, 0);
+	store_app_clear(&g);
+
+	memset(&a, 0, sizeof(a));
+	a.profile = "client";
+	a.subject_email = "taro@example.jp";
+	a.name_kanji = "山田　太郎";
+	a.name_romaji = "Taro Yamada";
+	a.ou = "Sales";
+	a.key_mode = "csr";
+	a.csr = "-----BEGIN CERTIFICATE REQUEST-----";
+	a.password_hash = "$argon2id$x";
+	a.predecessor_id = id2;
+	/* only from the state given */
+	FAILS(store_app_submit(s, id, "mail-verified", "awaiting-approval", &a, 1500, &e),
+	      ERR_CONFLICT);
+	OK(store_app_set_state(s, id, "registered", "mail-verified", &e));
+	OK(store_app_submit(s, id, "mail-verified", "awaiting-approval", &a, 1500, &e));
+	FAILS(store_app_submit(s, id, "mail-verified", "awaiting-approval", &a, 1500, &e),
+	      ERR_CONFLICT);
+	/* the CHECK admits the new states only */
+	FAILS(store_app_set_state(s, id, "awaiting-approval", "bogus", &e), ERR_INTERNAL);
+	OK(store_app_set_state(s, id, "awaiting-approval", "approved", &e));
+	FAILS(store_app_issue(s, id, "submitted", "0A0B", code, 1600, &e), ERR_CONFLICT);
+	OK(store_app_issue(s, id, "approved", "0A0B", code, 1600, &e));
+	OK(store_app_get(s, id, &g, &e));
+	assert_string_equal(g.state, "issued");
+	assert_string_equal(g.profile, "client");
+	assert_string_equal(g.subject_email, "taro@example.jp");
+	assert_string_equal(g.name_kanji, "山田　太郎");
+	assert_string_equal(g.name_romaji, "Taro Yamada");
+	assert_string_equal(g.ou, "Sales");
+	assert_null(g.hostnames);
+	assert_string_equal(g.key_mode, "csr");
+	assert_string_equal(g.csr, "-----BEGIN CERTIFICATE REQUEST-----");
+	assert_string_equal(g.password_hash, "$argon2id$x");
+	assert_string_equal(g.cert_serial, "0A0B");
+	assert_int_equal(g.predecessor_id, id2);
+	assert_int_equal(g.submitted, 1500);
+	assert_int_equal(g.issued, 1600);
+	store_app_clear(&g);
+	/* the certificate code finds it; another code does not; a code is unique */
+	OK(store_app_get_by_code(s, code, &g, &e));
+	assert_int_equal(g.id, id);
+	store_app_clear(&g);
+	FAILS(store_app_get_by_code(s, code2, &g, &e), ERR_NOTFOUND);
+	OK(store_app_set_state(s, id2, "registered", "mail-verified", &e));
+	OK(store_app_submit(s, id2, "mail-verified", "submitted", &a, 1500, &e));
+	FAILS(store_app_issue(s, id2, "submitted", "0C0D", code, 1600, &e), ERR_CONFLICT);
+
+	/* downloads: taken once, not after expiry, purged */
+	OK(store_download_put(s, dl, id, "P12DATA", 7, 5000, &e));
+	FAILS(store_download_put(s, dl, id, "again", 5, 5000, &e), ERR_CONFLICT);
+	OK(store_download_take(s, dl, 4000, &data, &len, &app_of, &e));
+	assert_int_equal(len, 7);
+	assert_memory_equal(data, "P12DATA", 7);
+	assert_int_equal(app_of, id);
+	free(data);
+	FAILS(store_download_take(s, dl, 4000, &data, &len, NULL, &e), ERR_NOTFOUND);
+	OK(store_download_put(s, dl, id, "P12DATA", 7, 5000, &e));
+	FAILS(store_download_take(s, dl, 5001, &data, &len, NULL, &e), ERR_NOTFOUND);
+	assert_null(data);
+	OK(store_download_put(s, dl, id, "P12DATA", 7, 5000, &e));
+	OK(store_download_purge(s, 6000, &n, &e));
+	assert_int_equal(n, 1);
+	FAILS(store_download_take(s, dl, 10, &data, &len, NULL, &e), ERR_NOTFOUND);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int
@@ -1501,6 +1598,7 @@ main(void)
 	    T(test_two_connections),
 	    T(test_pg_reconnect),
 	    T(test_revreq),
+	    T(test_app_issuance),
 	};
 	int fails = 0;
 

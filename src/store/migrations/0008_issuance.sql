@@ -3,7 +3,8 @@
 -- expired / cancelled / rejected), and an application records what the applicant asked for
 -- (profile, subject names, key mode), the argon2id hash of the application password, the
 -- BLAKE2b-256 hash of the certificate code (unique: the code finds the application), the
--- serial of the issued certificate and the application it re-issues (predecessor_id).
+-- serial of the issued certificate and the application it re-issues (predecessor_id); an
+-- agent's CSR waits in csr for the holder's approval.
 -- SQLite cannot alter a CHECK constraint, so both tables are rebuilt (ids kept; tokens is
 -- rebuilt too because its foreign key follows the renamed table).  portal_downloads holds a
 -- PKCS#12 (encrypted by its PIN, which is never stored) until its single-use link is taken.
@@ -30,6 +31,7 @@ CREATE TABLE applications (
 	hostnames TEXT,
 	key_mode TEXT CHECK (key_mode IS NULL OR key_mode IN ('p256', 'rsa2048', 'csr')),
 	password_hash TEXT,
+	csr TEXT,
 	cert_code_hash {{BLOB}} UNIQUE,
 	cert_serial TEXT,
 	predecessor_id {{INT}} REFERENCES applications (id),
