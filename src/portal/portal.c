@@ -326,11 +326,58 @@ portal_rate_ok(struct http_req *r, long limit)
 
 /* ---- rendering ---- */
 
+/* Appends "name=value&" (percent-encoded) for every query argument but lang. */
+static enum MHD_Result
+portal_keep_arg(void *arg, enum MHD_ValueKind kind, const char *name, const char *value)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const char *parts[2] = {name, value != NULL ? value : ""};
+	struct buf *b = arg;
+
+	(void)kind;
+	if (name == NULL || strcmp(name, "lang") == 0)
+		return MHD_YES;
+	for (int i = 0; i < 2; i++) {
+		for (const unsigned char *p = (const unsigned char *)parts[i]; *p != '\0'; p++) {
+			if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			    (*p >= '0' && *p <= '9') || strchr("-._~", *p) != NULL) {
+				if (buf_putc(b, *p) == -1)
+					return MHD_NO;
+			} else if (buf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]) == -1) {
+				return MHD_NO;
+			}
+		}
+		if (buf_putc(b, i == 0 ? '=' : '&') == -1)
+			return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/*
+ * The language switch keeps the page's other query arguments (a mailed link's token, the
+ * issuance form's continuation): lang_keep is "a=1&b=2&" for the layout's "?{{lang_keep}}lang=".
+ */
+static void
+portal_lang_keep(const struct portal_ctx *x, struct tmpl_data *d)
+{
+	struct buf b;
+
+	if (x->r == NULL || x->r->conn == NULL ||
+	    (strcmp(x->r->method, "GET") != 0 && strcmp(x->r->method, "HEAD") != 0))
+		return;
+	buf_init(&b, 4096);
+	MHD_get_connection_values(x->r->conn, MHD_GET_ARGUMENT_KIND, portal_keep_arg, &b);
+	if (buf_cstr(&b) != NULL)
+		tmpl_data_str(d, "lang_keep", (const char *)b.data);
+	buf_free(&b);
+}
+
 struct tmpl_data *
 portal_data(const struct portal_ctx *x, const char *title_msgid, int flow_step)
 {
 	struct tmpl_data *d = web_data_new(x->lang, title_msgid);
 
+	portal_lang_keep(x, d);
 	if (flow_step >= 0)
 		web_flow_add(d, x->lang, flow_step);
 	else
@@ -343,6 +390,7 @@ portal_data_flow(const struct portal_ctx *x, const char *title_msgid, int flow_s
 {
 	struct tmpl_data *d = web_data_new(x->lang, title_msgid);
 
+	portal_lang_keep(x, d);
 	web_flow_add_list(d, "steps", x->lang, flow_step, agent);
 	return d;
 }

@@ -1253,3 +1253,13 @@ def test_issue_csr_upload(portal_sqlite, tmp_path):
     assert r.status_code == 200 and 'id="pin"' not in r.text
     verify_chain(inst, tmp_path, pre(r.text, "cert_pem"))
     assert issued(inst) == 1
+
+
+def test_language_switch_keeps_the_query(portal_sqlite):
+    """The 日本語 / English links keep the page's other query arguments (a mailed link's token
+    must survive a change of language), percent-encoded, and drop the old lang."""
+    srv, _ = portal_sqlite
+    r = session(srv).get(srv.https + "/regist/verify?onetimetoken=Ab-_9&lang=ja&x=%3C%22%20")
+    assert 'href="?onetimetoken=Ab-_9&amp;x=%3C%22%20&amp;lang=en"' in r.text, r.text
+    r = session(srv).get(srv.https + "/regist/step1?lang=en")
+    assert 'href="?lang=ja"' in r.text
