@@ -31,6 +31,7 @@ web_data_new(const char *lang, const char *title_msgid)
 	tmpl_data_bool(d, "lang_ja", strcmp(lang, "ja") == 0);
 	tmpl_data_str(d, "title", i18n_get(lang, title_msgid));
 	tmpl_data_str(d, "css_v", web_static_version("shomei.css"));
+	tmpl_data_str(d, "lang_keep", ""); /* the portal fills it (query arguments to keep) */
 	return d;
 }
 
