@@ -151,7 +151,8 @@ revoke_step1_render(struct portal_ctx *x, const struct revoke_vals *v,
 	}
 	tmpl_data_str(d, "ticket", v->ticket);
 	tmpl_data_str(d, "email", v->email);
-	tmpl_data_bool(d, "has_errors", er->any);
+	/* the banner points at red fields: not for the one generic message */
+	tmpl_data_bool(d, "has_errors", er->org || er->ticket || er->email || er->reason || er->captcha);
 	revoke_err(d, x->lang, "err_general", er->general);
 	revoke_err(d, x->lang, "err_org_code", er->org);
 	revoke_err(d, x->lang, "err_ticket", er->ticket);

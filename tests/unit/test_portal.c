@@ -336,7 +336,7 @@ test_issue_templates(void **state)
 	tmpl_data_bool(d, "has_errors", 1);
 	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
 		tmpl_data_str(d, errs[i], "E<");
-	render_strict(ts, "issue_form", d, "id=\"err-csr\" style=\"color:#c00\">E&lt; E&lt;</span>");
+	render_strict(ts, "issue_form", d, "<span class=\"error\" id=\"err-csr\">E&lt; E&lt;</span>");
 
 	d = page_data(0);
 	fields(d);
