@@ -161,7 +161,9 @@ def shot(driver, name):
 class Browser:
     """One headless Chromium (via chromedriver) with its own profile, HOME and trust store."""
 
-    def __init__(self, cafile, shots, lang="ja", window=WINDOW):
+    def __init__(self, cafile, shots, lang="ja", window=WINDOW, download_dir=None):
+        """download_dir: where a clicked download is saved, without asking (else Chromium's
+        default under the temporary HOME)."""
         need(CHROMIUM, "chromium")
         need(CHROMEDRIVER, "chromedriver (chromium-driver)")
         need_cjk_font()
@@ -192,7 +194,12 @@ class Browser:
             for f in FLAGS + ["--user-data-dir=" + os.path.join(self.tmp, "profile"),
                               "--window-size=%d,%d" % window, "--lang=" + loc]:
                 opts.add_argument(f)
-            opts.add_experimental_option("prefs", {"intl.accept_languages": accept})
+            prefs = {"intl.accept_languages": accept}
+            if download_dir is not None:
+                prefs.update({"download.default_directory": download_dir,
+                              "download.prompt_for_download": False,
+                              "download.directory_upgrade": True})
+            opts.add_experimental_option("prefs", prefs)
             opts.page_load_strategy = "normal"
             RemoteConnection.set_timeout(DRIVER_TIMEOUT)
             service = Service(CHROMEDRIVER, log_path=self.log, env=env)
@@ -303,6 +310,21 @@ class Browser:
             return False
         except StaleElementReferenceException:
             return True
+
+    def download(self, selector, directory, name, timeout=PAGE_TIMEOUT):
+        """Clicks the link at selector (a download: the page stays) and waits, bounded, for
+        directory/name to be complete (no partial .crdownload left); returns its bytes.  The
+        browser must have been started with download_dir=directory."""
+        path = os.path.join(directory, name)
+        self.find(selector).click()
+
+        def done():
+            left = [f for f in os.listdir(directory) if f.endswith(".crdownload")]
+            return os.path.exists(path) and not left and os.path.getsize(path) > 0
+
+        self.wait(done, f"the download of {name} into {directory}", timeout)
+        with open(path, "rb") as f:
+            return f.read()
 
     # -- reading the page
 

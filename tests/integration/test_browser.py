@@ -217,12 +217,16 @@ def link_of(m, srv, lang):
 
 
 def assert_link_landing(b, lang, inst):
-    """Where the mailed link leads the first time.  Today the GET uses the link up and says
-    the address is confirmed; when the issuance pages arrive (a page with a button), this is
-    the one function to change."""
+    """Where the mailed link leads the first time: a page saying the address is confirmed,
+    with a button.  The GET uses nothing up (mail scanners open links); the button (a POST
+    with the CSRF token) uses the link and leads to the issuance form."""
     assert_page(b, lang, "E-mail address confirmed")
     assert tr(lang, "Your e-mail address has been confirmed.") in b.text("main")
     assert b.find("ol.flowbar li.current").text == tr(lang, "Confirmation mail")
+    assert app_state(inst) == "registered"
+    b.submit("form.regist button[type=submit]", "issue-form")
+    assert "/issue/form?t=" in b.driver.current_url
+    assert_page(b, lang, "Issuance application")
     assert app_state(inst) == "mail-verified"
 
 
