@@ -504,3 +504,85 @@ def test_walk_reissue(ca_sqlite, browser, tmp_path):
         assert b.find_all("table.certs button") == []
     finally:
         stop(srv, browser)
+
+
+# -- agent: the holder approves by mail
+
+HOLDER = "jiro.suzuki@example.co.jp"
+
+
+def newest_link(inst, to, pattern):
+    """The link matching pattern in the newest mail to the address to."""
+    for path in reversed(outbox(inst)):
+        m = mail_of(path)
+        if m["To"] == to:
+            found = re.findall(pattern, m.get_content())
+            if found:
+                return found[0]
+    raise AssertionError("no mail to %s with %s" % (to, pattern))
+
+
+def test_walk_agent(ca_sqlite, browser, tmp_path):
+    """An agent (代理人) applies in one browser; the holder approves in another from the mailed
+    link; the agent opens the certificate page from the mail, saves the PKCS#12 and openssl
+    opens it with the PIN of the page; the holder has the certificate code by mail."""
+    inst = ca_sqlite
+    (t1, _) = setup_orgs(inst)
+    dl = tmp_path / "downloads"
+    dl.mkdir()
+    srv = portal(inst)
+    try:
+        a = browser(srv.cafile, "ja", download_dir=str(dl))
+        n = len(outbox(inst))
+        register(a, srv, "ja", "agent", t1[0], detours=False)
+        link = link_of(mail_of(wait_mail(inst, n + 1)[-1]), srv, "ja")
+        a.visit(link, "agent-mail-link")
+        assert_page(a, "ja", "E-mail address confirmed")
+        a.submit("form.regist button[type=submit]", "agent-issue-form")
+        assert "/issue/form?t=" in a.driver.current_url
+        assert tr("ja", "Holder approval") in a.text("ol.flowbar")  # the agent's steps
+        fill(a, name_kanji=KANJI, name_romaji="Jiro Suzuki", ou="Sales", subject_email=HOLDER,
+             app_password=PASSWORD, app_password_confirm=PASSWORD)
+        a.find("input[name=key_mode][value=p256]").click()
+        a.submit("form.regist button[type=submit]", "agent-confirm")
+        assert_page(a, "ja", "Confirm")
+        a.submit("button[value=submit]", "agent-submitted")
+        assert_page(a, "ja", "Application submitted")
+        assert a.text("#subject_email") == HOLDER and a.find_all("#pin") == []
+        assert inst.sql("SELECT state FROM applications")[0][0] == "awaiting-approval"
+
+        # the holder, in a browser of their own, approves from the mailed link
+        wait_mail(inst, n + 2)
+        tok = newest_link(inst, HOLDER, r"https://\S+/approve\?t=([A-Za-z0-9_-]{43})")
+        h = browser(srv.cafile, "ja")
+        h.visit(srv.https + "/approve?t=" + tok, "holder-approve")
+        assert "Jiro Suzuki" in h.text("main dl")
+        assert h.text("#agent_email") == EMAIL
+        h.submit("button[value=approve]", "holder-approved")
+        assert_page(h, "ja", "Application approved")
+        serial = h.text("#serial")
+        h.visit(srv.https + "/approve?t=" + tok, "holder-approve-again")
+        assert h.status() == 410
+
+        # the agent's mail leads to the certificate page, shown once
+        wait_mail(inst, n + 4)
+        dv = newest_link(inst, EMAIL, r"https://\S+/issue/deliver\?t=([A-Za-z0-9_-]{43})")
+        a.visit(srv.https + "/issue/deliver?t=" + dv, "agent-deliver")
+        a.submit("form.regist button[type=submit]", "agent-certificate")
+        assert_page(a, "ja", "Certificate issued")
+        assert a.text("#serial") == serial
+        pin = a.text("#pin")
+        p12 = a.download("#download", str(dl), "certificate.p12")
+        pem = p12_checks(inst, tmp_path, p12, pin, a.text("pre#cert_pem"), "agent")
+        txt = cert_text(pem)
+        assert "CN = Jiro Suzuki" in txt and "email:" + HOLDER in txt
+        assert ": good" in ocsp(srv, pem)
+        a.driver.refresh()
+        a.wait(a.loaded, "the reloaded page")
+        a.shot("agent-certificate-reloaded")
+        assert pin not in a.driver.page_source
+        # the holder's mail carries the certificate code, not the PIN
+        code = newest_link(inst, HOLDER, CODE_RE.replace("(", "(?:", 1))
+        assert re.fullmatch(CODE_RE, code) and pin not in code
+    finally:
+        stop(srv, browser)
