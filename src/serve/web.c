@@ -273,18 +273,21 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 	hl.app = web.ca;
 
 	addr = o->http ? o->http : conf_get(&web.ca->conf, "listen.http", "127.0.0.1:8080");
+	saddr = o->https ? o->https : conf_get(&web.ca->conf, "listen.https", "127.0.0.1:8443");
+	if (o->https_fd >= 0) {
+		const char *la[2] = {addr, saddr};
+
+		/* before any listener answers: a bad portal setting stops the start, cleanly */
+		if (portal_init(web.ca, la, 2, &e) == -1 ||
+		    web_tls_load(web.ca, &cert, &key, &e) == -1)
+			goto out;
+	}
 	hl.addr = addr;
 	hl.fd = o->http_fd;
 	hl.routes = web_http_routes;
 	if (http_server_start(&hl, &hs, &e) == -1)
 		goto out;
-	saddr = o->https ? o->https : conf_get(&web.ca->conf, "listen.https", "127.0.0.1:8443");
 	if (o->https_fd >= 0) {
-		const char *la[2] = {addr, saddr};
-
-		if (portal_init(web.ca, la, 2, &e) == -1 ||
-		    web_tls_load(web.ca, &cert, &key, &e) == -1)
-			goto out;
 		hl.addr = saddr;
 		hl.fd = o->https_fd;
 		hl.routes = web_https_routes;

@@ -2838,10 +2838,10 @@ store_app_clear(struct store_app *a)
 	memset(a, 0, sizeof(*a));
 }
 
-/* A ticket's live applications: not expired, not cancelled (portal step 1). */
+/* A ticket's live applications: not expired, cancelled or rejected (portal step 1). */
 static const char SQL_APP_TICKET_LIVE[] =
     "SELECT COUNT(*) FROM applications WHERE ticket = $1 AND expires > $2 "
-    "AND state NOT IN ('cancelled', 'expired')";
+    "AND state NOT IN ('cancelled', 'expired', 'rejected')";
 /* PostgreSQL: holds the ticket's row for the transaction, so that two registrations with one
  * ticket take turns (SQLite's BEGIN IMMEDIATE already serialises writers). */
 static const char SQL_TICKET_LOCK[] = "SELECT 1 FROM tickets WHERE number = $1 FOR UPDATE";

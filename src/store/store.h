@@ -345,7 +345,7 @@ int store_app_set_state(struct store *, int64_t id, const char *from, const char
 void store_app_clear(struct store_app *); /* accepts NULL */
 /*
  * *n: the applications registered with ticket that are live at now (expires > now, state not
- * cancelled or expired).  Inside an open transaction on PostgreSQL it also locks the ticket's
+ * cancelled, rejected or expired).  Inside an open transaction on PostgreSQL it also locks the ticket's
  * row until the end of the transaction, so a check followed by store_app_add() cannot race a
  * concurrent twin (SQLite's write transactions are serialised anyway).
  */

@@ -231,7 +231,8 @@ def test_walk_issue_p12(tmp_path, browser, lang, backend):
 
         # the PKCS#12, saved by Chromium when the link is clicked
         href = b.find("#download").get_attribute("href")
-        assert urllib.parse.urlsplit(href).path.startswith("/issue/download/")
+        u = urllib.parse.urlsplit(href)
+        assert u.path == "/issue/download" and re.fullmatch(r"d=[A-Za-z0-9_-]{43}", u.query)
         p12 = b.download("#download", str(dl), "certificate.p12")
         b.shot("certificate-after-download")
         assert b.h1() == tr(lang, "Certificate issued")  # a download: the page stays

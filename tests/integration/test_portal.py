@@ -468,7 +468,9 @@ def test_top_page(ca_sqlite):
             for path in ("/", "/regist/step1", "/policies/obligations", "/policies/privacy",
                          "/regist/verify?onetimetoken=x"):
                 r = session(srv).get(srv.https + path)
-                assert 'href="?lang=en"' in r.text, path
+                # the switch keeps the page's other query arguments
+                keep = path.partition("?")[2]
+                assert 'href="?%slang=en"' % (keep + "&amp;" if keep else "") in r.text, path
                 assert re.search(r'<link rel="stylesheet" href="/static/shomei\.css\?v=[0-9A-F]{16}">',
                                  r.text), path
                 assert 'href="/#contact"' in r.text, path
@@ -1213,7 +1215,10 @@ def test_flow_bar_switch(portal_sqlite):
     t = session(srv).get(srv.https + "/regist/step1").text
     # both bars, the CSS rule switching them on the checked radio (no JavaScript)
     assert '<ol class="flowbar flowbar-agent"' in t and "<script" not in t
-    assert ':has(input[name="applicant_type"][value="agent"]:checked)' in t
+    # the switch is a rule of the stylesheet (the CSP allows no inline style)
+    assert "<style" not in t and "style=" not in t
+    css = session(srv).get(srv.https + "/static/shomei.css").text
+    assert ':has(input[name="applicant_type"][value="agent"]:checked)' in css
     agent = t[t.index("flowbar-agent"):]
     agent = agent[:agent.index("</ol>")]
     assert agent.index("完了") < agent.index("本人承認") < agent.index("発行完了")

@@ -180,7 +180,7 @@ def test_reissue(reissue_any, tmp_path):
     pin = strong(r.text, "pin")
     new_serial = strong(r.text, "serial")
     assert new_serial != serial
-    dl = re.search(r'href="(/issue/download/[A-Za-z0-9_-]{43})"', r.text).group(1)
+    dl = re.search(r'href="(/issue/download\?d=[A-Za-z0-9_-]{43})"', r.text).group(1)
     p12 = tmp_path / "new.p12"
     p12.write_bytes(f.get(srv.https + dl).content)
     out = subprocess.run(["openssl", "pkcs12", "-in", str(p12), "-passin", "pass:" + pin,

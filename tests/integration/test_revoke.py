@@ -239,7 +239,7 @@ def test_signed_revocation_tells_the_holder(ca_sqlite, tmp_path):
         n = len(outbox(inst))
         s, r, _ = issue_self(srv, tickets[0][0], tmp_path)
         serial, pin = strong(r.text, "serial"), strong(r.text, "pin")
-        dl = re.search(r'href="(/issue/download/[A-Za-z0-9_-]{43})"', r.text).group(1)
+        dl = re.search(r'href="(/issue/download\?d=[A-Za-z0-9_-]{43})"', r.text).group(1)
         (tmp_path / "h.p12").write_bytes(s.get(srv.https + dl).content)
         key, cert = str(tmp_path / "h.key"), str(tmp_path / "h.pem")
         openssl("pkcs12", "-in", str(tmp_path / "h.p12"), "-passin", "pass:" + pin, "-nocerts",
