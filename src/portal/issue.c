@@ -6,6 +6,7 @@
  * whole design.
  */
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -1001,6 +1002,30 @@ out:
 	return rc;
 }
 
+/*
+ * Housekeeping: deletes the downloads nobody took, at most once a minute per process.  Each
+ * purge is a write transaction of its own; run on every issuance and download it took the
+ * write lock twice as often as needed (bench/portal).  An expired download is refused by
+ * store_download_take() whether or not its row is gone yet.
+ */
+#define ISSUE_PURGE_EVERY 60
+
+static void
+issue_download_purge(struct store *st, time_t now)
+{
+	static _Atomic long long last;
+	long long l = atomic_load(&last);
+	struct err pe;
+
+	if (now - l < ISSUE_PURGE_EVERY && now >= l)
+		return;
+	if (!atomic_compare_exchange_strong(&last, &l, (long long)now))
+		return; /* another thread purges */
+	err_clear(&pe);
+	if (store_download_purge(st, now, NULL, &pe) == -1)
+		log_warn("portal: %s", pe.msg);
+}
+
 /* The key that seals what the agent's certificate page shows, from the link's secret. */
 static void
 issue_seal_key(const unsigned char raw[PORTAL_TOKEN_LEN],
@@ -1113,13 +1138,7 @@ issue_perform(struct portal_ctx *x, struct store *st, struct issue_app *ia,
 		link = xasprintf("%s/issue/deliver?t=%s", portal.base_url, dv);
 	}
 
-	{
-		struct err pe; /* housekeeping: downloads nobody took */
-
-		err_clear(&pe);
-		if (store_download_purge(st, now, NULL, &pe) == -1)
-			log_warn("portal: %s", pe.msg);
-	}
+	issue_download_purge(st, now);
 	if (store_begin(st, e) == -1)
 		goto orphan;
 	began = 1;
@@ -1531,13 +1550,7 @@ portal_issue_download_get(struct http_req *r)
 	sodium_memzero(raw, sizeof(raw));
 	if ((st = ca_thread_store(x.ca, &e)) == NULL)
 		return portal_error(&x, &e);
-	{
-		struct err pe; /* housekeeping: downloads nobody took */
-
-		err_clear(&pe);
-		if (store_download_purge(st, util_now(), NULL, &pe) == -1)
-			log_warn("portal: %s", pe.msg);
-	}
+	issue_download_purge(st, util_now());
 	if (store_download_take(st, h, util_now(), &data, &len, NULL, &se) == -1) {
 		if (se.code != ERR_NOTFOUND)
 			return portal_error(&x, &se);
