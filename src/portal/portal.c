@@ -150,6 +150,9 @@ portal_init(struct ca *ca, const char *const *listen_addrs, size_t naddrs, struc
 	}
 	if (portal_secret_load(c, e) == -1 || portal_site_init(c, e) == -1)
 		goto out;
+	/* the web process (after the fork): CAPTCHA drawing off the request path */
+	if (captcha_pool_start(&portal.captcha, (size_t)portal.captcha.pool, e) == -1)
+		goto out;
 	rc = 0;
 out:
 	free(tdir);
@@ -160,6 +163,7 @@ out:
 void
 portal_fini(void)
 {
+	captcha_pool_stop();
 	portal_site_fini();
 	tmpl_set_free(portal.tmpl);
 	mail_conf_clear(&portal.mail);

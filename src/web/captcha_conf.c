@@ -123,6 +123,9 @@ captcha_conf_load(struct captcha_conf *cc, const struct conf *c, int test_allowe
 		goto out;
 	}
 	memcpy(cc->font, font, strlen(font) + 1);
+	if (conf_get_long(c, "portal.captcha_pool", CAPTCHA_POOL_DEFAULT, 0, 4096, &cc->pool, e) ==
+	    -1)
+		goto out;
 	/* honoured only after captcha_test_mode_allowed() said yes */
 	if (test_allowed == 1 && ans != NULL && answer_valid(ans))
 		memcpy(cc->test_answer, ans, strlen(ans) + 1);

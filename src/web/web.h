@@ -178,11 +178,13 @@ const char *web_static_version(const char *name);
 #define CAPTCHA_HEIGHT 70
 #define CAPTCHA_ANSWER_MAX 16
 #define CAPTCHA_TTL_DEFAULT 600
+#define CAPTCHA_POOL_DEFAULT 256 /* pre-drawn images (~12 KB each) */
 
 struct captcha_conf {
 	long ttl;                              /* seconds (portal.captcha_ttl) */
 	char font[256];                        /* TrueType font (portal.captcha_font) */
 	char test_answer[CAPTCHA_ANSWER_MAX + 1]; /* "" unless test mode is allowed */
+	long pool;                             /* pre-drawn images (portal.captcha_pool) */
 };
 
 /*
@@ -206,6 +208,16 @@ int captcha_conf_load(struct captcha_conf *, const struct conf *, int test_allow
  */
 int captcha_new(struct store *, const struct captcha_conf *, const char *purpose,
 		char id_hex[CAPTCHA_ID_HEX], struct buf *png, struct err *);
+/*
+ * A pool of up to cap pre-drawn images for captcha_new() with the same font and test answer,
+ * kept full by one low-priority thread (in the process that serves the pages: start it after
+ * any fork).  Each image is handed out once; with the pool empty captcha_new() draws itself.
+ * cap 0: no pool.  Stop before exit (wipes what is left).
+ */
+int captcha_pool_start(const struct captcha_conf *, size_t cap, struct err *);
+void captcha_pool_stop(void);
+/* Since the start of the pool: images ready now, handed out, and drawn in a request instead. */
+void captcha_pool_stats(size_t *ready, unsigned long *taken, unsigned long *drawn_inline);
 
 enum captcha_result {
 	CAPTCHA_OK = 0,

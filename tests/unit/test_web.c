@@ -9,6 +9,7 @@
 
 #include <gd.h>
 #include <libpq-fe.h>
+#include <sodium.h>
 
 #include "store/store.h"
 #include "web/web.h"
@@ -850,6 +851,67 @@ test_captcha_verify(void **state)
 	assert_non_null(captcha_result_msgid(CAPTCHA_EXPIRED));
 }
 
+/*
+ * The pool of pre-drawn images: filled by its thread; each image handed out once (distinct
+ * ids and images) with its own answer stored as before; another font is not served from it;
+ * without the pool (stopped) captcha_new() draws itself.
+ */
+static void
+test_captcha_pool(void **state)
+{
+	struct fx *f = *state;
+	struct captcha_conf cc, other;
+	struct buf png;
+	struct err e;
+	char ids[8][CAPTCHA_ID_HEX];
+	unsigned char digest[8][32];
+	size_t ready = 0;
+	unsigned long taken, inl;
+	int i, j;
+
+	cc_test(&cc, "ABCDE");
+	OK(captcha_pool_start(&cc, 8, &e));
+	for (i = 0; i < 1000 && ready < 8; i++) {
+		captcha_pool_stats(&ready, &taken, &inl);
+		if (ready < 8)
+			usleep(10000);
+	}
+	assert_int_equal(ready, 8);
+	assert_int_equal(taken, 0);
+	buf_init(&png, 1 << 20);
+	for (i = 0; i < 8; i++) {
+		OK(captcha_new(f->s, &cc, "regist", ids[i], &png, &e));
+		assert_true(png.len > 100 && memcmp(png.data, "\x89PNG", 4) == 0);
+		crypto_generichash(digest[i], 32, png.data, png.len, NULL, 0);
+	}
+	captcha_pool_stats(&ready, &taken, &inl);
+	assert_int_equal(taken, 8);
+	assert_int_equal(inl, 0);
+	for (i = 0; i < 8; i++)
+		for (j = 0; j < i; j++) {
+			assert_string_not_equal(ids[i], ids[j]);
+			assert_memory_not_equal(digest[i], digest[j], 32);
+		}
+	/* the answers were stored for the ids they were handed out with */
+	for (i = 0; i < 8; i++)
+		assert_int_equal(check(f->s, ids[i], "regist", "abcde"), CAPTCHA_OK);
+	/* another font (or test answer): drawn in the request, not taken from the pool */
+	other = cc;
+	memcpy(other.test_answer, "FGHJK", 6);
+	OK(captcha_new(f->s, &other, "regist", ids[0], &png, &e));
+	captcha_pool_stats(&ready, &taken, &inl);
+	assert_int_equal(taken, 8);
+	assert_int_equal(inl, 1);
+	assert_int_equal(check(f->s, ids[0], "regist", "FGHJK"), CAPTCHA_OK);
+	/* stopped: no pool, still CAPTCHAs */
+	captcha_pool_stop();
+	OK(captcha_new(f->s, &cc, "regist", ids[0], &png, &e));
+	assert_int_equal(check(f->s, ids[0], "regist", "ABCDE"), CAPTCHA_OK);
+	captcha_pool_stats(&ready, &taken, &inl);
+	assert_int_equal(ready, 0);
+	buf_free(&png);
+}
+
 /* The store functions directly: duplicates and missing rows are clean errors, also inside a
  * transaction (no SQL error that would abort a PostgreSQL transaction). */
 static void
@@ -897,6 +959,7 @@ main(void)
 	const struct CMUnitTest stored[] = {
 	    cmocka_unit_test_setup_teardown(test_captcha_verify, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_captcha_store, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_captcha_pool, fx_setup, fx_teardown),
 	};
 	int fails = 0;
 
