@@ -474,6 +474,9 @@ struct mail_sender {
 	char *spec;
 };
 
+/* After a kick the sender waits this long for more mail before it runs the queue. */
+#define MAIL_GATHER_MS 50
+
 /* The sender of this process, woken by the store after a commit that queued mail. */
 static struct mail_sender *mail_sender_running;
 
@@ -516,6 +519,21 @@ mail_sender_main(void *arg)
 		while (!ms->stop && !ms->kick &&
 		       pthread_cond_timedwait(&ms->cv, &ms->mu, &until) == 0)
 			;
+		if (ms->kick && !ms->stop) {
+			/*
+			 * Gather: mails queued by a burst of requests go out in one run, and the
+			 * sender's write transactions do not cut into every request's.
+			 */
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += MAIL_GATHER_MS * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			while (!ms->stop &&
+			       pthread_cond_timedwait(&ms->cv, &ms->mu, &until) == 0)
+				;
+		}
 		ms->kick = 0;
 		stop = ms->stop;
 		pthread_mutex_unlock(&ms->mu);
