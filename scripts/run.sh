@@ -24,7 +24,10 @@ cat <<EOM
      CA:            http://localhost:8080/ca/shomei.crt    chain: http://localhost:8080/ca/shomei.pem
      OCSP:          http://localhost:8080/ocsp
      TSA:           http://localhost:8080/tsa
-     portal:        https://localhost:8443/regist/step1   (CA chain: $DATA/certs/chain.pem)
+     portal:        https://localhost:8443/   (trust $DATA/certs/root.pem in the browser, or accept it)
+                    apply with a ticket above and an address @demo.example; the mails land in
+                    $DATA/outbox/new/ (one file each).  Revocation: https://localhost:8443/revoke/step1
+                    Re-issue: https://localhost:8443/reissue
      REST API:      https://localhost:8443/api/v1/certificates   (docs/openapi.yaml)
      demo API key:  $KEY
      try:  curl --cacert $DATA/certs/root.pem -H "Authorization: Bearer $KEY" \\
