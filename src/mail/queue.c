@@ -412,51 +412,87 @@ int
 mail_queue_run(const struct mail_conf *mc, struct store *s, size_t max,
 	       struct mail_run_stats *stats, struct err *e)
 {
+	enum { M_SENT, M_FAILED, M_RETRY };
 	struct store_mail *v = NULL;
 	struct mail_run_stats st = {0, 0, 0};
+	struct err *de = NULL;
+	int *how = NULL;
 	size_t n = 0, i;
-	time_t now = util_now();
+	time_t now = util_now(), *when = NULL;
 	char esc[160];
-	int rc = -1;
+	int rc = -1, began = 0;
 
 	if (store_mail_claim(s, now, now + mc->smtp_timeout + MAIL_LOCK_SLACK, max, &v, &n, e) ==
 	    -1)
 		goto out;
+	if (n == 0) {
+		rc = 0;
+		goto out;
+	}
+	/*
+	 * Deliver every claimed mail first (no transaction open: SMTP may be slow), then record
+	 * all outcomes in one transaction, so a run costs one durable commit, not one per mail.
+	 * A crash in between sends those mails again once their claim lapses: at least once.
+	 */
+	de = xcalloc(n, sizeof(*de));
+	how = xcalloc(n, sizeof(*how));
+	when = xcalloc(n, sizeof(*when));
+	for (i = 0; i < n; i++) {
+		err_clear(&de[i]);
+		if (mail_deliver(mc, &v[i], &de[i]) == 0) {
+			how[i] = M_SENT;
+			when[i] = util_now();
+			continue;
+		}
+		when[i] = util_now();
+		if (when[i] - v[i].created >= mc->max_age) {
+			how[i] = M_FAILED;
+		} else {
+			how[i] = M_RETRY;
+			when[i] += mail_backoff(v[i].attempts);
+		}
+	}
+	if (store_begin(s, e) == -1)
+		goto out;
+	began = 1;
+	for (i = 0; i < n; i++) {
+		if ((how[i] == M_SENT && store_mail_sent(s, v[i].id, when[i], e) == -1) ||
+		    (how[i] == M_FAILED && store_mail_fail(s, v[i].id, when[i], de[i].msg, e) == -1) ||
+		    (how[i] == M_RETRY && store_mail_retry(s, v[i].id, when[i], de[i].msg, e) == -1))
+			goto out;
+	}
+	began = 0;
+	if (store_commit(s, e) == -1)
+		goto out;
 	for (i = 0; i < n; i++) {
 		struct store_mail *m = &v[i];
-		struct err de;
-		time_t t;
 
-		err_clear(&de);
 		log_escape(esc, sizeof(esc), m->recipient, strlen(m->recipient));
-		if (mail_deliver(mc, m, &de) == 0) {
-			if (store_mail_sent(s, m->id, util_now(), e) == -1)
-				goto out;
+		if (how[i] == M_SENT) {
 			log_info("mail: %" PRId64 " to %s delivered (%s)", m->id, esc,
 				 mc->delivery == MAIL_DELIVERY_SMTP ? "smtp" : "maildir");
 			st.sent++;
-			continue;
-		}
-		t = util_now();
-		if (t - m->created >= mc->max_age) {
-			if (store_mail_fail(s, m->id, t, de.msg, e) == -1)
-				goto out;
+		} else if (how[i] == M_FAILED) {
 			log_warn("mail: %" PRId64 " to %s given up after %" PRId64
 				 " attempts: %s",
-				 m->id, esc, m->attempts, de.msg);
+				 m->id, esc, m->attempts, de[i].msg);
 			st.failed++;
-			continue;
+		} else {
+			log_warn("mail: %" PRId64 " to %s: attempt %" PRId64
+				 " failed, next in %lds: %s",
+				 m->id, esc, m->attempts, mail_backoff(m->attempts), de[i].msg);
+			st.retried++;
 		}
-		if (store_mail_retry(s, m->id, t + mail_backoff(m->attempts), de.msg, e) == -1)
-			goto out;
-		log_warn("mail: %" PRId64 " to %s: attempt %" PRId64 " failed, next in %lds: %s",
-			 m->id, esc, m->attempts, mail_backoff(m->attempts), de.msg);
-		st.retried++;
 	}
 	rc = 0;
 out:
+	if (began)
+		store_rollback(s);
 	if (stats != NULL)
 		*stats = st;
+	free(de);
+	free(how);
+	free(when);
 	store_mail_list_free(v, n);
 	return rc;
 }
