@@ -68,7 +68,7 @@ unit-asan:
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit
 
 integration: $(BUILD)/shomei $(UNIT_BIN) $(LOCKSHIM)
-	scripts/with-pg.sh $(PY) -m pytest -q -p no:cacheprovider tests/integration
+	scripts/with-pg.sh $(PY) -m pytest -q -p no:cacheprovider --durations=25 tests/integration
 
 fuzz:
 	scripts/fuzz.sh
