@@ -493,15 +493,21 @@ void
 http_server_stop(struct http_server *srv, int grace)
 {
 	const union MHD_DaemonInfo *di;
-	int i;
+	int i, quiet;
 
 	if (srv == NULL)
 		return;
 	(void)MHD_quiesce_daemon(srv->d); /* stop accepting; the socket stays (shared) */
-	for (i = 0; i < grace * 10; i++) {
+	/*
+	 * Until every connection is gone, at most grace seconds — but connections that stay open
+	 * only to be reused (keep-alive) do not hold the stop up: once no request has been in
+	 * progress for a second, the rest are idle and are closed.
+	 */
+	for (i = 0, quiet = 0; i < grace * 10 && quiet < 10; i++) {
 		di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
 		if (di == NULL || di->num_connections == 0)
 			break;
+		quiet = __atomic_load_n(&srv->inflight, __ATOMIC_RELAXED) == 0 ? quiet + 1 : 0;
 		usleep(100000);
 	}
 	MHD_stop_daemon(srv->d);
