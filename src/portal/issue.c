@@ -41,12 +41,9 @@
  */
 #define ISSUE_PW_OPSLIMIT 2ULL
 #define ISSUE_PW_MEMLIMIT ((size_t)19 * 1024 * 1024)
-#define ISSUE_CODE_CHARS 20 /* 20 of 32 symbols: 100 bits */
-#define ISSUE_CODE_LEN (ISSUE_CODE_CHARS + ISSUE_CODE_CHARS / 5) /* groups of 5, hyphens */
 
 /* No 0/O, 1/I/l: what a person can copy without asking. */
 static const char issue_pin_alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
-static const char issue_code_alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
 enum issue_flow { ISSUE_STEP_MAIL = 3, ISSUE_STEP_INPUT, ISSUE_STEP_CONFIRM, ISSUE_STEP_DONE,
 		  ISSUE_STEP_ISSUED, ISSUE_STEP_APPROVAL = 7, ISSUE_STEP_AGENT_ISSUED = 8 };
@@ -107,13 +104,6 @@ issue_err(struct tmpl_data *d, const char *lang, const char *name, const char *m
 		tmpl_data_bool(d, name, 0);
 }
 
-/* BLAKE2b-256 of a one-time secret (regist.c does the same for its tokens). */
-static void
-issue_hash(const unsigned char raw[PORTAL_TOKEN_LEN], unsigned char out[STORE_HASH_LEN])
-{
-	crypto_generichash(out, STORE_HASH_LEN, raw, PORTAL_TOKEN_LEN, NULL, 0);
-}
-
 /* The continuation's hash, keyed with the session id: it only works in that session. */
 static void
 issue_cont_hash(const struct portal_ctx *x, const unsigned char raw[PORTAL_TOKEN_LEN],
@@ -132,26 +122,6 @@ issue_random_text(char *out, size_t n, const char *alphabet)
 	for (size_t i = 0; i < n; i++)
 		out[i] = alphabet[randombytes_uniform(m)];
 	out[n] = '\0';
-}
-
-/* A certificate code "XXXXX-XXXXX-XXXXX-XXXXX" and the hash the store keeps of it. */
-static void
-issue_code_new(char out[ISSUE_CODE_LEN], unsigned char hash[STORE_HASH_LEN])
-{
-	char raw[ISSUE_CODE_CHARS + 1];
-	size_t k = 0;
-
-	issue_random_text(raw, ISSUE_CODE_CHARS, issue_code_alphabet);
-	for (size_t i = 0; i < ISSUE_CODE_CHARS; i++) {
-		if (i > 0 && i % 5 == 0)
-			out[k++] = '-';
-		out[k++] = raw[i];
-	}
-	out[k] = '\0';
-	/* the hash is over the 20 symbols alone: re-issue normalises what a person types */
-	crypto_generichash(hash, STORE_HASH_LEN, (const unsigned char *)raw, ISSUE_CODE_CHARS,
-			   NULL, 0);
-	sodium_memzero(raw, sizeof(raw));
 }
 
 /*
@@ -466,42 +436,6 @@ out:
 /* ---- the form ---- */
 
 /*
- * RA rule: when the organization lists domains, the holder's address must lie in one of them
- * (equal, or a subdomain).  1 yes, 0 no, -1 on a store error.
- */
-static int
-issue_email_in_org(struct store *st, const struct issue_app *ia, const char *addr,
-		   struct err *e)
-{
-	struct store_org org;
-	const char *dom = strrchr(addr, '@');
-	size_t dl;
-	int r = 0;
-
-	memset(&org, 0, sizeof(org));
-	if (store_org_get_id(st, ia->a.org_id, &org, e) == -1)
-		return -1;
-	if (org.ndomains == 0 || dom == NULL) {
-		r = org.ndomains == 0;
-		goto out;
-	}
-	dom++;
-	dl = strlen(dom);
-	for (size_t i = 0; i < org.ndomains && r == 0; i++) {
-		size_t ol = strlen(org.domains[i]);
-
-		if (dl == ol && strcasecmp(dom, org.domains[i]) == 0)
-			r = 1;
-		else if (dl > ol + 1 && dom[dl - ol - 1] == '.' &&
-			 strcasecmp(dom + dl - ol, org.domains[i]) == 0)
-			r = 1;
-	}
-out:
-	store_org_clear(&org);
-	return r;
-}
-
-/*
  * Checks every field against the application's profile; fills er.  *hosts (caller frees) the
  * parsed host names of a server request.  -1 only for internal errors.
  */
@@ -548,7 +482,7 @@ issue_check(struct portal_ctx *x, struct store *st, const struct issue_app *ia,
 	    strcasecmp(v->subject_email, ia->a.email) != 0)
 		er->subject_email = N_("For your own application, use the e-mail address you confirmed by mail.");
 	if (!er->subject_email && v->subject_email[0] != '\0') {
-		int in = issue_email_in_org(st, ia, v->subject_email, e);
+		int in = portal_email_in_org(st, ia->a.org_id, v->subject_email, e);
 
 		if (in == -1)
 			goto out;
@@ -824,7 +758,7 @@ out:
 struct issue_result {
 	char serial[STORE_SERIAL_MAX];
 	char pin[ISSUE_PIN_LEN + 1];
-	char code[ISSUE_CODE_LEN];
+	char code[PORTAL_CODE_LEN];
 	char dl[PORTAL_B64_LEN]; /* download secret (key generated here) */
 	char *cert_pem;
 	char *chain_pem;
@@ -1101,7 +1035,7 @@ issue_perform(struct portal_ctx *x, struct store *st, struct issue_app *ia,
 	memcpy(res->serial, issued.serial, sizeof(res->serial));
 	if (issue_pems(x->ca, issued.der, issued.derlen, res, e) == -1)
 		goto orphan;
-	issue_code_new(res->code, code_hash);
+	portal_code_new(res->code, code_hash);
 	if (generated) {
 		char friendly[128];
 
@@ -1115,7 +1049,7 @@ issue_perform(struct portal_ctx *x, struct store *st, struct issue_app *ia,
 			      &p12len, e) == -1)
 			goto orphan;
 		util_random(dlraw, sizeof(dlraw));
-		issue_hash(dlraw, dlhash);
+		portal_token_hash(dlraw, dlhash);
 		portal_b64url(res->dl, sizeof(res->dl), dlraw, sizeof(dlraw));
 	}
 	if (agent) {
@@ -1126,7 +1060,7 @@ issue_perform(struct portal_ctx *x, struct store *st, struct issue_app *ia,
 		snprintf(plain, sizeof(plain), "%s\n%s", res->pin, res->dl);
 		pl = strlen(plain);
 		util_random(dvraw, sizeof(dvraw));
-		issue_hash(dvraw, dvhash);
+		portal_token_hash(dvraw, dvhash);
 		issue_seal_key(dvraw, skey);
 		portal_b64url(dv, sizeof(dv), dvraw, sizeof(dvraw));
 		sealedlen = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + pl;
@@ -1341,7 +1275,7 @@ issue_submit(struct portal_ctx *x, struct store *st, struct issue_app *ia,
 		goto out;
 	}
 	if (agent) {
-		issue_hash(araw, ah);
+		portal_token_hash(araw, ah);
 		portal_b64url(at, sizeof(at), araw, sizeof(araw));
 		link = xasprintf("%s/approve?t=%s", portal.base_url, at);
 		if (store_token_use(st, cont_hash, ISSUE_TOKEN_FORM, now, e) == -1 ||
@@ -1454,7 +1388,7 @@ portal_issue_confirm_post(struct http_req *r)
 		goto out;
 	}
 	/* a repeated Submit first: the continuation is used up once issued */
-	issue_hash(raw, nh);
+	portal_token_hash(raw, nh);
 	{
 		struct store_token tok;
 		struct err se;
@@ -1546,7 +1480,7 @@ portal_issue_download_get(struct http_req *r)
 	err_clear(&se);
 	if (portal_b64url_decode(raw, sizeof(raw), s) == -1)
 		goto gone;
-	issue_hash(raw, h);
+	portal_token_hash(raw, h);
 	sodium_memzero(raw, sizeof(raw));
 	if ((st = ca_thread_store(x.ca, &e)) == NULL)
 		return portal_error(&x, &e);
@@ -1594,7 +1528,7 @@ portal_verify_post(struct http_req *r)
 		goto done;
 	if (portal_b64url_decode(raw, sizeof(raw), portal_form_get(&f, "onetimetoken")) == -1)
 		goto reply;
-	issue_hash(raw, h);
+	portal_token_hash(raw, h);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL || store_begin(st, &e) == -1)
 		goto fail;
 	began = 1;
@@ -1750,7 +1684,7 @@ portal_issue_approved(struct portal_ctx *x, struct store *st, const struct store
 			      e) == -1)
 			goto orphan;
 		util_random(dlraw, sizeof(dlraw));
-		issue_hash(dlraw, dlhash);
+		portal_token_hash(dlraw, dlhash);
 		portal_b64url(res.dl, sizeof(res.dl), dlraw, sizeof(dlraw));
 	}
 	if (store_begin(st, e) == -1)
@@ -1842,7 +1776,7 @@ issue_approval_load(struct portal_ctx *x, struct store *st, const char *t, struc
 	err_clear(&se);
 	if (portal_b64url_decode(raw, sizeof(raw), t) == -1)
 		goto unknown;
-	issue_hash(raw, h);
+	portal_token_hash(raw, h);
 	if (store_token_get(st, h, ISSUE_TOKEN_APPROVE, &tok, &se) == -1) {
 		if (se.code != ERR_NOTFOUND) {
 			*e = se;
@@ -2105,7 +2039,7 @@ portal_deliver_post(struct http_req *r)
 		goto out;
 	if (portal_b64url_decode(raw, sizeof(raw), portal_form_get(&f, "t")) == -1)
 		goto gone;
-	issue_hash(raw, h);
+	portal_token_hash(raw, h);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL)
 		goto fail;
 	if (store_download_take(st, h, util_now(), &data, &len, &app_id, &se) == -1) {

@@ -55,13 +55,6 @@ regist_err(struct tmpl_data *d, const char *lang, const char *name, const char *
 		tmpl_data_bool(d, name, 0);
 }
 
-/* The BLAKE2b-256 of a one-time secret: all the store ever sees of it. */
-static void
-regist_hash(const unsigned char raw[PORTAL_TOKEN_LEN], unsigned char out[STORE_HASH_LEN])
-{
-	crypto_generichash(out, STORE_HASH_LEN, raw, PORTAL_TOKEN_LEN, NULL, 0);
-}
-
 /* The step-1 form with values v (may be NULL) and errors er (may be NULL). */
 static int
 regist_step1_render(struct portal_ctx *x, const struct regist_vals *v,
@@ -293,30 +286,6 @@ portal_confirm_get(struct http_req *r)
 	return portal_step1_get(r);
 }
 
-/* Parses the body and checks the CSRF token; replies itself (400, 403) and returns 1 then. */
-static int
-regist_form_read(struct portal_ctx *x, struct portal_form *f, int *rc)
-{
-	struct err e;
-
-	err_clear(&e);
-	if (portal_form_parse(x->r->body, x->r->bodylen, f, &e) == -1) {
-		char esc[256];
-
-		log_warn("portal: %s: %s", x->r->url, log_escape(esc, sizeof(esc), e.msg,
-								  strlen(e.msg)));
-		*rc = portal_notice(x, 400, N_("The form could not be read"),
-				    N_("The form could not be read. Please go back and try again."));
-		return 1;
-	}
-	if (!portal_csrf_ok(x, portal_form_get(f, "csrf"))) {
-		*rc = portal_notice(x, 403, N_("Access denied"),
-				    N_("Your session has expired or the form did not come from this site. Please start again from the first step."));
-		return 1;
-	}
-	return 0;
-}
-
 int
 portal_step1_post(struct http_req *r)
 {
@@ -339,7 +308,7 @@ portal_step1_post(struct http_req *r)
 				   N_("Too many requests came from your network. Please wait a minute and try again."));
 		goto out;
 	}
-	if (regist_form_read(&x, &f, &rc))
+	if (portal_form_read(&x, &f, &rc))
 		goto out;
 	regist_vals_from(&v, &f);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL) {
@@ -425,7 +394,7 @@ regist_create(struct portal_ctx *x, struct store *st, const struct regist_vals *
 	*repeat = 0;
 	buf_init(&body, MAIL_BODY_MAX);
 	util_random(raw, sizeof(raw));
-	regist_hash(raw, h);
+	portal_token_hash(raw, h);
 	portal_b64url(tok, sizeof(tok), raw, sizeof(raw));
 	err_clear(&se);
 	if (store_begin(st, e) == -1)
@@ -518,7 +487,7 @@ portal_confirm_post(struct http_req *r)
 	memset(&f, 0, sizeof(f));
 	memset(&er, 0, sizeof(er));
 	err_clear(&e);
-	if (regist_form_read(&x, &f, &rc))
+	if (portal_form_read(&x, &f, &rc))
 		goto out;
 	regist_vals_from(&v, &f);
 	v.email2 = v.email;
@@ -549,7 +518,7 @@ portal_confirm_post(struct http_req *r)
 					   N_("Please read the user obligations and the privacy policy and agree to them."));
 		goto out;
 	}
-	regist_hash(raw, nh);
+	portal_token_hash(raw, nh);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
 	    regist_create(&x, st, &v, nh, &repeat, &er, &e) == -1) {
 		rc = portal_error(&x, &e);
@@ -582,7 +551,7 @@ portal_verify_get(struct http_req *r)
 	err_clear(&se);
 	if (portal_b64url_decode(raw, sizeof(raw), http_query(r, "onetimetoken")) == -1)
 		goto reply;
-	regist_hash(raw, h);
+	portal_token_hash(raw, h);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL)
 		goto fail;
 	if (store_token_get(st, h, REGIST_TOKEN_VERIFY, &t, &se) == -1) {
