@@ -1,7 +1,9 @@
 /*
- * batch: group commit.  Issuing threads queue their certificate and wait; one thread with its
- * own store connection writes everything queued in one transaction (one fsync for the lot)
- * and wakes them.  A certificate counts as issued only once its transaction committed.
+ * batch: group commit.  A writing thread queues its unit of work (a function that writes
+ * through the store it is given) and waits; one thread with its own store connection runs
+ * everything queued in one transaction, each unit under its own savepoint, commits once (one
+ * fsync for the lot) and wakes them.  A unit that fails is undone alone; a failed commit fails
+ * them all.  Nothing counts as written before its transaction committed.
  */
 #include <pthread.h>
 #include <semaphore.h>
@@ -14,8 +16,8 @@
 #include "batch.h"
 
 struct batch_item {
-	const struct store_cert *rec;
-	const char *actor;
+	ca_write_fn fn;
+	void *arg;
 	sem_t done; /* its own, posted once: waiters wake without touching the queue lock */
 	int rc;
 	struct err err;
@@ -33,37 +35,42 @@ struct ca_batch {
 	uint64_t batches, items;
 };
 
+/* Runs one unit under a savepoint; a failing unit is undone and the transaction goes on. */
+static int
+batch_unit(struct store *st, struct batch_item *it, struct err *e)
+{
+	struct err re;
+
+	err_clear(&it->err);
+	if (store_savepoint(st, e) == -1)
+		return -1;
+	it->rc = it->fn(st, it->arg, &it->err);
+	if (it->rc == 0)
+		return store_savepoint_release(st, e);
+	if (it->err.code == ERR_OK)
+		err_set(&it->err, ERR_INTERNAL, "store: a write failed");
+	err_clear(&re);
+	if (store_savepoint_rollback(st, &re) == -1) {
+		*e = re;
+		return -1;
+	}
+	return 0;
+}
+
 /* Writes items [first, up to n) in one transaction; sets each item's rc. */
 static void
 batch_write(struct ca_batch *b, struct batch_item *first, size_t n)
 {
 	struct batch_item *it;
 	struct err e;
-	char *detail;
 	size_t i;
-	int ok = 0;
 
 	err_clear(&e);
 	if (store_begin(b->st, &e) == -1)
 		goto fail;
-	for (it = first, i = 0; i < n; it = it->next, i++) {
-		err_clear(&it->err);
-		if (store_cert_insert(b->st, it->rec, &it->err) == -1) {
-			if (it->err.code == ERR_CONFLICT) {
-				it->rc = -1; /* this one re-draws its serial; the batch goes on */
-				continue;
-			}
-			err_set(&e, it->err.code, "%s", it->err.msg);
+	for (it = first, i = 0; i < n; it = it->next, i++)
+		if (batch_unit(b->st, it, &e) == -1)
 			goto fail;
-		}
-		detail = ca_issue_detail(it->rec);
-		ok = store_audit_append(b->st, it->actor, "cert.issue", it->rec->serial, detail,
-					NULL, &e) == 0;
-		free(detail);
-		if (!ok)
-			goto fail;
-		it->rc = 0;
-	}
 	if (store_commit(b->st, &e) == -1)
 		goto fail;
 	return;
@@ -72,10 +79,8 @@ fail:
 	for (it = first, i = 0; i < n; it = it->next, i++) {
 		it->rc = -1;
 		err_clear(&it->err);
-		err_set(&it->err, e.code == ERR_OK ? ERR_INTERNAL : e.code, "%s",
-			e.code == ERR_OK ? "store: batch failed" : e.msg);
-		if (it->err.code == ERR_CONFLICT)
-			it->err.code = ERR_INTERNAL;
+		err_set(&it->err, e.code == ERR_OK || e.code == ERR_CONFLICT ? ERR_INTERNAL : e.code,
+			"%s", e.code == ERR_OK ? "store: batch failed" : e.msg);
 	}
 }
 
@@ -86,6 +91,7 @@ batch_main(void *arg)
 	struct batch_item *first, *it;
 	size_t n, i;
 
+	util_thread_name("shomei-batch");
 	pthread_mutex_lock(&b->mu);
 	for (;;) {
 		while (b->head == NULL && !b->stop)
@@ -152,8 +158,8 @@ ca_batch_stop(struct ca *ca)
 	pthread_cond_broadcast(&b->work);
 	pthread_mutex_unlock(&b->mu);
 	pthread_join(b->thread, NULL);
-	log_debug("batch: %llu certificates in %llu transactions",
-		  (unsigned long long)b->items, (unsigned long long)b->batches);
+	log_debug("batch: %llu writes in %llu transactions", (unsigned long long)b->items,
+		  (unsigned long long)b->batches);
 	store_close(b->st);
 	pthread_mutex_destroy(&b->mu);
 	pthread_cond_destroy(&b->work);
@@ -161,15 +167,15 @@ ca_batch_stop(struct ca *ca)
 	ca->batch = NULL;
 }
 
-int
-ca_batch_submit(struct ca_batch *b, const struct store_cert *rec, const char *actor,
-		struct err *e)
+/* Queues fn and waits until what it wrote is durable (or undone). */
+static int
+batch_run(struct ca_batch *b, ca_write_fn fn, void *arg, struct err *e)
 {
 	struct batch_item it;
 
 	memset(&it, 0, sizeof(it));
-	it.rec = rec;
-	it.actor = actor;
+	it.fn = fn;
+	it.arg = arg;
 	if (sem_init(&it.done, 0, 0) != 0)
 		return err_set(e, ERR_INTERNAL, "batch: sem_init failed");
 	pthread_mutex_lock(&b->mu);
@@ -190,5 +196,29 @@ ca_batch_submit(struct ca_batch *b, const struct store_cert *rec, const char *ac
 	sem_destroy(&it.done);
 	if (it.rc == -1)
 		return err_set(e, it.err.code, "%s", it.err.msg);
+	return 0;
+}
+
+int
+ca_write(struct ca *ca, struct store *st, ca_write_fn fn, void *arg, struct err *e)
+{
+	struct err re;
+
+	if (ca->batch != NULL)
+		return batch_run(ca->batch, fn, arg, e);
+	/* no batcher (the CLI): a transaction of its own on the caller's connection */
+	if (store_begin(st, e) == -1)
+		return -1;
+	if (fn(st, arg, e) == -1) {
+		store_rollback(st);
+		if (e->code == ERR_OK)
+			err_set(e, ERR_INTERNAL, "store: a write failed");
+		return -1;
+	}
+	err_clear(&re);
+	if (store_commit(st, &re) == -1) {
+		*e = re;
+		return -1;
+	}
 	return 0;
 }

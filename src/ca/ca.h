@@ -78,6 +78,8 @@ struct ca_init_opts {
 int ca_init(const struct ca_init_opts *, struct err *);
 
 /* ---- issuance ---- */
+struct ca_issued;
+
 struct ca_issue_req {
 	const char *profile;
 	const unsigned char *csr;
@@ -95,12 +97,24 @@ struct ca_issue_req {
 	const GENERAL_NAMES *sans;
 	/* Stop after build and lint: nothing is signed or stored (validation of a request). */
 	int check_only;
+	/*
+	 * Optional, for a caller whose own records belong to the issuance (the portal: the
+	 * application issued, its ticket used, its PKCS#12, its mail).  signed_fn runs in the
+	 * caller's thread once the certificate is signed, before it is stored (again if its
+	 * serial has to be drawn anew); write_fn runs in the certificate's transaction, after its
+	 * row and audit entry.  Either returning -1 stores nothing: the certificate is not issued
+	 * and ca_issue() returns -1 with its error.
+	 */
+	int (*signed_fn)(const struct ca_issued *, void *arg, struct err *);
+	int (*write_fn)(struct store *, const struct ca_issued *, void *arg, struct err *);
+	void *arg;
 };
 
 struct ca_issued {
 	char serial[STORE_SERIAL_MAX];
 	unsigned char *der;
 	size_t derlen;
+	time_t not_before, not_after;
 };
 
 /*
@@ -113,12 +127,25 @@ int ca_issue(struct ca *, struct store *, const struct ca_issue_req *, struct ca
 void ca_issued_clear(struct ca_issued *);
 
 /*
- * Group commit: a thread with its own store connection that writes queued certificates and
- * their audit entries in one transaction per batch (up to max_batch), so that many issuances
- * share one fsync.  ca_issue() waits until its certificate is durable.
+ * Group commit: a thread with its own store connection that runs queued writes (issued
+ * certificates with their audit entries, the portal's records) in one transaction per batch
+ * (up to max_batch), so that many writers share one fsync and none waits for the write lock.
  */
 int ca_batch_start(struct ca *, size_t max_batch, struct err *);
 void ca_batch_stop(struct ca *);
+
+/*
+ * A unit of writing: writes through st, which is inside a transaction (never begins or
+ * commits one itself); -1 with e set undoes everything it wrote.  It runs in the batch thread
+ * while its caller waits, so it only writes: no signing, no key derivation, no network.
+ */
+typedef int (*ca_write_fn)(struct store *st, void *arg, struct err *e);
+/*
+ * Runs fn in a durable transaction: through the batch when one is started (shared with other
+ * writers, under its own savepoint), else in a transaction of its own on st.  Returns once
+ * what fn wrote is committed (0), or undone (-1 with fn's error, or the commit's).
+ */
+int ca_write(struct ca *, struct store *st, ca_write_fn fn, void *arg, struct err *e);
 
 /* ---- revocation ---- */
 /* RFC 5280 5.3.1 names (unspecified, keyCompromise, ...) <-> codes; -1 when unknown. */

@@ -81,28 +81,33 @@ ca_issue_detail(const struct store_cert *rec)
 			 rec->sans ? " san=" : "", rec->sans ? rec->sans : "");
 }
 
-/* Writes one certificate and its audit entry in one transaction (no batcher). */
-static int
-ca_issue_store(struct store *st, const struct store_cert *rec, const char *actor, struct err *e)
-{
-	char *detail = NULL;
-	int rc = -1;
+/* The certificate's own write: its row, its audit entry, then the caller's records. */
+struct issue_write {
+	const struct store_cert *rec;
+	const struct ca_issued *issued;
+	const struct ca_issue_req *req;
+	int serial_taken; /* the serial exists already: draw another */
+};
 
-	if (store_begin(st, e) == -1)
+static int
+ca_issue_write(struct store *st, void *arg, struct err *e)
+{
+	struct issue_write *w = arg;
+	char *detail;
+	int rc;
+
+	if (store_cert_insert(st, w->rec, e) == -1) {
+		w->serial_taken = e->code == ERR_CONFLICT;
 		return -1;
-	if (store_cert_insert(st, rec, e) == -1)
-		goto out;
-	detail = ca_issue_detail(rec);
-	if (store_audit_append(st, actor, "cert.issue", rec->serial, detail, NULL, e) == -1)
-		goto out;
-	if (store_commit(st, e) == -1)
-		goto out;
-	rc = 0;
-out:
-	if (rc == -1)
-		store_rollback(st);
+	}
+	detail = ca_issue_detail(w->rec);
+	rc = store_audit_append(st, w->req->actor, "cert.issue", w->rec->serial, detail, NULL, e);
 	free(detail);
-	return rc;
+	if (rc == -1)
+		return -1;
+	if (w->req->write_fn != NULL && w->req->write_fn(st, w->issued, w->req->arg, e) == -1)
+		return -1;
+	return 0;
 }
 
 int
@@ -115,6 +120,7 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 	const GENERAL_NAMES *sans;
 	struct x509_template t;
 	struct store_cert rec;
+	struct issue_write w;
 	struct err e2;
 	X509 *tbs = NULL;
 	unsigned char *tbsder = NULL, *sig = NULL, *der = NULL;
@@ -223,15 +229,25 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 		rec.derlen = len;
 		rec.created = now;
 
+		memcpy(out->serial, rec.serial, sizeof(out->serial));
+		out->der = der;
+		out->derlen = len;
+		out->not_before = t.not_before;
+		out->not_after = t.not_after;
 		err_clear(&e2);
-		if (ca->batch != NULL)
-			rc = ca_batch_submit(ca->batch, &rec, req->actor, &e2);
+		w.rec = &rec;
+		w.issued = out;
+		w.req = req;
+		w.serial_taken = 0;
+		if (req->signed_fn != NULL && req->signed_fn(out, req->arg, &e2) == -1)
+			rc = -1;
 		else
-			rc = ca_issue_store(st, &rec, req->actor, &e2);
+			rc = ca_write(ca, st, ca_issue_write, &w, &e2);
 		rec.der = NULL; /* still owned by der */
+		memset(out, 0, sizeof(*out));
 		if (rc == 0)
 			break;
-		if (e2.code != ERR_CONFLICT) {
+		if (!w.serial_taken) {
 			err_set(e, e2.code, "%s", e2.msg);
 			goto out;
 		}
@@ -244,6 +260,8 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 	memcpy(out->serial, rec.serial, sizeof(out->serial));
 	out->der = der;
 	out->derlen = len;
+	out->not_before = t.not_before;
+	out->not_after = t.not_after;
 	der = NULL;
 	rc = 0;
 out:

@@ -103,8 +103,14 @@ void mail_conf_clear(struct mail_conf *);
 int mail_enqueue(const struct mail_conf *, struct store *, const struct mail_msg *,
 		 int64_t *id, struct err *);
 
-/* Writes one message into the maildir dir (tmp/, fsync, rename into new/); LF line ends. */
+/* Writes one message into the maildir dir (tmp/, synced, renamed into new/); LF line ends. */
 int mail_maildir_write(const char *dir, const void *msg, size_t len, struct err *);
+/*
+ * The same for n messages at once, with one sync for all (not one per message): errs[i] is
+ * each one's outcome (ERR_OK: in new/ and durable); -1 when any failed.
+ */
+int mail_maildir_write_many(const char *dir, const char *const *msgs, const size_t *lens,
+			    size_t n, struct err *errs);
 
 /* Sends one message through SMTP (libcurl). */
 int mail_smtp_send(const struct mail_conf *, const char *sender, const char *recipient,

@@ -27,7 +27,6 @@
 #define ISSUE_TOKEN_VERIFY "regist-verify"
 #define ISSUE_TOKEN_APPROVE "approve"     /* the holder's approval link (agent) */
 
-#define ISSUE_PIN_LEN 12
 /*
  * The application password's argon2id cost: OWASP's m=19 MiB, t=2, p=1 (Password Storage
  * Cheat Sheet; libsodium's argon2id always uses p=1), not libsodium's INTERACTIVE (64 MiB,
@@ -42,8 +41,6 @@
 #define ISSUE_PW_OPSLIMIT 2ULL
 #define ISSUE_PW_MEMLIMIT ((size_t)19 * 1024 * 1024)
 
-/* No 0/O, 1/I/l: what a person can copy without asking. */
-static const char issue_pin_alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
 
 enum issue_flow { ISSUE_STEP_MAIL = 3, ISSUE_STEP_INPUT, ISSUE_STEP_CONFIRM, ISSUE_STEP_DONE,
 		  ISSUE_STEP_ISSUED, ISSUE_STEP_APPROVAL = 7, ISSUE_STEP_AGENT_ISSUED = 8 };
@@ -113,16 +110,6 @@ issue_cont_hash(const struct portal_ctx *x, const unsigned char raw[PORTAL_TOKEN
 			   (const unsigned char *)x->sid, strlen(x->sid));
 }
 
-/* Random text of n characters of alphabet into out (n + 1 bytes). */
-static void
-issue_random_text(char *out, size_t n, const char *alphabet)
-{
-	uint32_t m = (uint32_t)strlen(alphabet);
-
-	for (size_t i = 0; i < n; i++)
-		out[i] = alphabet[randombytes_uniform(m)];
-	out[n] = '\0';
-}
 
 /*
  * Parses the body (urlencoded, or multipart/form-data for the issuance form's CSR file;
@@ -404,35 +391,6 @@ out:
 }
 
 /* A new key of mode "p256" or "rsa2048" (the holder's; made here, never a CA key). */
-static EVP_PKEY *
-issue_keygen(const char *mode)
-{
-	if (strcmp(mode, "rsa2048") == 0)
-		return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-	return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-}
-
-/* A DER CSR for pkey (empty subject: the RA's contents replace it). *der: OPENSSL_free. */
-static int
-issue_csr_for_key(EVP_PKEY *pkey, unsigned char **der, size_t *len, struct err *e)
-{
-	X509_REQ *req = X509_REQ_new();
-	int n, rc = -1;
-
-	*der = NULL;
-	if (req == NULL || X509_REQ_set_version(req, 0) != 1 ||
-	    X509_REQ_set_pubkey(req, pkey) != 1 || X509_REQ_sign(req, pkey, EVP_sha256()) <= 0 ||
-	    (n = i2d_X509_REQ(req, der)) <= 0) {
-		err_set(e, ERR_INTERNAL, "portal: cannot make a CSR for the new key");
-		goto out;
-	}
-	*len = (size_t)n;
-	rc = 0;
-out:
-	X509_REQ_free(req);
-	return rc;
-}
-
 /* ---- the form ---- */
 
 /*
@@ -524,10 +482,9 @@ issue_check(struct portal_ctx *x, struct store *st, const struct issue_app *ia,
 		req.check_only = 1;
 		req.actor = "portal";
 		/* the names first, with a throw-away key */
-		if ((probe = issue_keygen("p256")) == NULL ||
-		    issue_csr_for_key(probe, &der, &derlen, e) == -1) {
-			if (!err_is_set(e))
-				err_set(e, ERR_INTERNAL, "portal: key generation failed");
+		if ((probe = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL ||
+		    portal_key_csr(probe, &der, &derlen) == -1) {
+			err_set(e, ERR_INTERNAL, "portal: key generation failed");
 			bad = -1;
 		} else {
 			req.csr = der;
@@ -757,7 +714,7 @@ out:
 /* What the certificate page shows; secrets are wiped by issue_result_clear(). */
 struct issue_result {
 	char serial[STORE_SERIAL_MAX];
-	char pin[ISSUE_PIN_LEN + 1];
+	char pin[PORTAL_PIN_LEN + 1];
 	char code[PORTAL_CODE_LEN];
 	char dl[PORTAL_B64_LEN]; /* download secret (key generated here) */
 	char *cert_pem;
@@ -773,69 +730,18 @@ issue_result_clear(struct issue_result *res)
 	sodium_memzero(res, sizeof(*res));
 }
 
-/* PEM of the certificate and of the chain (issuing, root). */
+/*
+ * PEM of the certificate (encoded from its DER, not parsed again) and of the chain (issuing,
+ * root: encoded once, at portal_init), and its notAfter as the CA set it.
+ */
 static int
-issue_pems(struct ca *ca, const unsigned char *der, size_t len, struct issue_result *res,
-	   struct err *e)
+issue_pems(const struct ca_issued *c, struct issue_result *res, struct err *e)
 {
-	const unsigned char *p = der;
-	X509 *c = d2i_X509(NULL, &p, (long)len);
-	BIO *b1 = BIO_new(BIO_s_mem()), *b2 = BIO_new(BIO_s_mem());
-	char *data;
-	long n;
-	int rc = -1;
-
-	if (c == NULL || b1 == NULL || b2 == NULL || PEM_write_bio_X509(b1, c) != 1)
-		goto fail;
-	for (int i = 0; i < sk_X509_num(ca->chain); i++)
-		if (PEM_write_bio_X509(b2, sk_X509_value(ca->chain, i)) != 1)
-			goto fail;
-	n = BIO_get_mem_data(b1, &data);
-	res->cert_pem = xstrndup(data, (size_t)n);
-	n = BIO_get_mem_data(b2, &data);
-	res->chain_pem = xstrndup(data, (size_t)n);
-	if (x509_time_to_epoch(X509_get0_notAfter(c), &res->not_after) == -1)
-		goto fail;
-	rc = 0;
-	goto out;
-fail:
-	err_set(e, ERR_INTERNAL, "portal: cannot encode the certificate as PEM");
-out:
-	X509_free(c);
-	BIO_free(b1);
-	BIO_free(b2);
-	return rc;
-}
-
-/* PKCS#12 (AES-256-CBC, PBKDF2, SHA-256 MAC: OpenSSL 3's defaults) of key, cert and chain. */
-static int
-issue_p12(struct ca *ca, EVP_PKEY *key, const unsigned char *der, size_t len, const char *pin,
-	  const char *friendly, unsigned char **out, size_t *outlen, struct err *e)
-{
-	const unsigned char *p = der;
-	X509 *c = d2i_X509(NULL, &p, (long)len);
-	PKCS12 *p12 = NULL;
-	unsigned char *buf = NULL;
-	int n, rc = -1;
-
-	*out = NULL;
-	if (c == NULL ||
-	    (p12 = PKCS12_create(pin, friendly, key, c, ca->chain, NID_aes_256_cbc,
-				 NID_aes_256_cbc, PKCS12_DEFAULT_ITER, PKCS12_DEFAULT_ITER, 0)) ==
-		NULL ||
-	    (n = i2d_PKCS12(p12, &buf)) <= 0) {
-		err_set(e, ERR_INTERNAL, "portal: cannot build the PKCS#12");
-		goto out;
-	}
-	*out = xmalloc((size_t)n);
-	memcpy(*out, buf, (size_t)n);
-	*outlen = (size_t)n;
-	rc = 0;
-out:
-	OPENSSL_free(buf);
-	PKCS12_free(p12);
-	X509_free(c);
-	return rc;
+	if ((res->cert_pem = portal_pem("CERTIFICATE", c->der, c->derlen)) == NULL)
+		return err_set(e, ERR_INTERNAL, "portal: cannot encode the certificate as PEM");
+	res->chain_pem = xstrdup(portal.chain_pem);
+	res->not_after = c->not_after;
+	return 0;
 }
 
 /* The mail that carries the certificate code (the page shows it once as well). */
@@ -937,15 +843,21 @@ out:
 }
 
 /*
- * Housekeeping: deletes the downloads nobody took, at most once a minute per process.  Each
- * purge is a write transaction of its own; run on every issuance and download it took the
- * write lock twice as often as needed (bench/portal).  An expired download is refused by
+ * Housekeeping: deletes the downloads nobody took, at most once a minute per process, through
+ * the group commit like the application's writes; run on every issuance and download it
+ * wrote twice as often as needed (bench/portal).  An expired download is refused by
  * store_download_take() whether or not its row is gone yet.
  */
 #define ISSUE_PURGE_EVERY 60
 
+static int
+issue_purge_write(struct store *st, void *arg, struct err *e)
+{
+	return store_download_purge(st, *(const time_t *)arg, NULL, e);
+}
+
 static void
-issue_download_purge(struct store *st, time_t now)
+issue_download_purge(struct ca *ca, struct store *st, time_t now)
 {
 	static _Atomic long long last;
 	long long l = atomic_load(&last);
@@ -956,7 +868,7 @@ issue_download_purge(struct store *st, time_t now)
 	if (!atomic_compare_exchange_strong(&last, &l, (long long)now))
 		return; /* another thread purges */
 	err_clear(&pe);
-	if (store_download_purge(st, now, NULL, &pe) == -1)
+	if (ca_write(ca, st, issue_purge_write, &now, &pe) == -1)
 		log_warn("portal: %s", pe.msg);
 }
 
@@ -971,176 +883,278 @@ issue_seal_key(const unsigned char raw[PORTAL_TOKEN_LEN],
 			   sizeof(ctx) - 1);
 }
 
+/* One issuance of the portal: what ca_issue()'s hooks take and give back. */
+struct issue_run {
+	struct portal_ctx *x;
+	struct issue_app *ia;
+	const struct issue_vals *v;
+	const char *from;                /* the state the application leaves for issued */
+	const unsigned char *cont_hash;  /* the token used up with the issuance, or NULL */
+	const char *cont_purpose;
+	const unsigned char *nonce_hash; /* self Submit: the claim is part of the write */
+	const char *code;                /* a re-issue keeps its code (and its hash), else NULL */
+	const unsigned char *fixed_code_hash;
+	struct portal_key key;           /* generated here (or the applicant's CSR) */
+	int generated;
+	char friendly[128];
+	char actor[64];
+	int agent;
+	time_t now, keep;
+	/* made once the certificate is signed (issue_signed) */
+	struct issue_result *res;
+	unsigned char code_hash[STORE_HASH_LEN], dlhash[STORE_HASH_LEN], dvhash[STORE_HASH_LEN];
+	unsigned char *p12, *sealed;
+	size_t p12len, sealedlen;
+	char *link;
+	/* set by issue_write when the issuance lost to something else: nothing was written */
+	enum issue_outcome outcome;
+};
+
+/* Forgets what issue_signed made for the write (before it runs again, and at the end). */
+static void
+issue_run_drop(struct issue_run *u)
+{
+	if (u->p12 != NULL) {
+		sodium_memzero(u->p12, u->p12len);
+		free(u->p12);
+	}
+	free(u->sealed);
+	if (u->link != NULL) {
+		sodium_memzero(u->link, strlen(u->link));
+		free(u->link);
+	}
+	u->p12 = u->sealed = NULL;
+	u->link = NULL;
+	u->p12len = u->sealedlen = 0;
+	sodium_memzero(u->code_hash, sizeof(u->code_hash));
+}
+
 /*
- * Issues an application that is in state from (self: "submitted", agent: "approved"): the
- * key (p256/rsa2048), the CA, then in one transaction the ticket, state -> issued, the code
- * hash, cont_hash used (may be NULL), the parked PKCS#12, audit and mails.  For an agent's
- * application the certificate page goes to the agent by a mailed one-time link (its PIN and
- * download secret sealed under the link's secret) and the code to the holder; res is then
- * only for the approver's page (serial).  On failure the state goes back to back_to.
+ * ca_issue's signed_fn: with the signed certificate, before anything is stored, everything the
+ * write and the page need: PEMs, the certificate code, the PIN and PKCS#12 with its download
+ * secret, and for an agent's application the sealed delivery and its link.
+ */
+static int
+issue_signed(const struct ca_issued *c, void *arg, struct err *e)
+{
+	struct issue_run *u = arg;
+	unsigned char dlraw[PORTAL_TOKEN_LEN], dvraw[PORTAL_TOKEN_LEN],
+	    skey[crypto_secretbox_KEYBYTES];
+	char dv[PORTAL_B64_LEN];
+	int rc = -1;
+
+	issue_run_drop(u);
+	issue_result_clear(u->res); /* a serial drawn anew: the page's values too */
+	memcpy(u->res->serial, c->serial, sizeof(u->res->serial));
+	if (issue_pems(c, u->res, e) == -1)
+		return -1;
+	if (u->code != NULL) {
+		snprintf(u->res->code, sizeof(u->res->code), "%s", u->code);
+		memcpy(u->code_hash, u->fixed_code_hash, sizeof(u->code_hash));
+	} else {
+		portal_code_new(u->res->code, u->code_hash);
+	}
+	if (u->generated) {
+		memcpy(u->res->pin, u->key.pin, sizeof(u->res->pin));
+		if (portal_p12(&u->key, c->der, c->derlen, u->x->ca->chain, u->friendly, &u->p12,
+			       &u->p12len, e) == -1)
+			return -1;
+		util_random(dlraw, sizeof(dlraw));
+		portal_token_hash(dlraw, u->dlhash);
+		portal_b64url(u->res->dl, sizeof(u->res->dl), dlraw, sizeof(dlraw));
+		sodium_memzero(dlraw, sizeof(dlraw));
+	}
+	if (u->agent) {
+		/* sealed: "<pin>\n<download secret>" (both empty for a CSR) */
+		char plain[PORTAL_PIN_LEN + 1 + PORTAL_B64_LEN + 1];
+		size_t pl;
+
+		snprintf(plain, sizeof(plain), "%s\n%s", u->res->pin, u->res->dl);
+		pl = strlen(plain);
+		util_random(dvraw, sizeof(dvraw));
+		portal_token_hash(dvraw, u->dvhash);
+		issue_seal_key(dvraw, skey);
+		portal_b64url(dv, sizeof(dv), dvraw, sizeof(dvraw));
+		u->sealedlen = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + pl;
+		u->sealed = xmalloc(u->sealedlen);
+		randombytes_buf(u->sealed, crypto_secretbox_NONCEBYTES);
+		crypto_secretbox_easy(u->sealed + crypto_secretbox_NONCEBYTES,
+				      (const unsigned char *)plain, pl, u->sealed, skey);
+		sodium_memzero(plain, sizeof(plain));
+		u->link = xasprintf("%s/issue/deliver?t=%s", portal.base_url, dv);
+		sodium_memzero(dvraw, sizeof(dvraw));
+		sodium_memzero(skey, sizeof(skey));
+		sodium_memzero(dv, sizeof(dv));
+	}
+	rc = 0;
+	return rc;
+}
+
+/* The issuance lost to a twin or to another use of the ticket: outcome oc, nothing written. */
+static int
+issue_write_lost(struct issue_run *u, enum issue_outcome oc, const struct err *se,
+		 struct err *e)
+{
+	if (se->code != ERR_CONFLICT) {
+		*e = *se;
+		return -1;
+	}
+	u->outcome = oc;
+	return err_set(e, ERR_CONFLICT, "portal: application %lld was not issued here",
+		       (long long)u->ia->a.id);
+}
+
+/*
+ * ca_issue's write_fn, in the certificate's transaction: for a self Submit the claim (the
+ * confirm page's nonce, mail-verified -> submitted with the values), then the ticket used,
+ * the application issued with the code's hash, the continuation used, the parked PKCS#12 (and
+ * the agent's sealed delivery), the audit entry and the mails.
+ */
+static int
+issue_write(struct store *st, const struct ca_issued *c, void *arg, struct err *e)
+{
+	struct issue_run *u = arg;
+	const struct issue_vals *v = u->v;
+	const struct store_app *a = &u->ia->a;
+	struct err se;
+	char *detail;
+	int rc;
+
+	err_clear(&se);
+	if (u->nonce_hash != NULL) {
+		struct store_app rec;
+
+		if (store_token_add(st, u->nonce_hash, ISSUE_TOKEN_SUBMIT, a->id,
+				    u->now + PORTAL_FORM_TTL, u->now, &se) == -1)
+			return issue_write_lost(u, ISSUE_REPEAT, &se, e);
+		memset(&rec, 0, sizeof(rec));
+		rec.profile = u->ia->profile;
+		rec.subject_email = (char *)v->subject_email;
+		rec.name_kanji = (char *)v->name_kanji;
+		rec.name_romaji = (char *)v->name_romaji;
+		rec.ou = (char *)v->ou;
+		rec.hostnames = (char *)v->hostnames;
+		rec.key_mode = (char *)v->key_mode;
+		rec.password_hash = (char *)v->pw_hash;
+		rec.csr = v->csr[0] != '\0' ? (char *)v->csr : NULL;
+		if (store_app_submit(st, a->id, "mail-verified", u->from, &rec, u->now, &se) == -1)
+			return issue_write_lost(u, ISSUE_REPEAT, &se, e);
+	}
+	if (store_ticket_use(st, a->ticket, c->serial, &se) == -1)
+		return issue_write_lost(u, ISSUE_TICKET_USED, &se, e);
+	if (store_app_issue(st, a->id, u->from, c->serial, u->code_hash, u->now, e) == -1)
+		return -1;
+	if (u->cont_hash != NULL &&
+	    store_token_use(st, u->cont_hash, u->cont_purpose, u->now, e) == -1)
+		return -1;
+	if (u->p12 != NULL &&
+	    store_download_put(st, u->dlhash, a->id, u->p12, u->p12len, u->keep, e) == -1)
+		return -1;
+	if (u->sealed != NULL &&
+	    store_download_put(st, u->dvhash, a->id, u->sealed, u->sealedlen, u->keep, e) == -1)
+		return -1;
+	detail = xasprintf("application=%lld ticket=%s profile=%s key=%s type=%s",
+			   (long long)a->id, a->ticket, u->ia->profile, v->key_mode,
+			   a->applicant_type);
+	rc = store_audit_append(st, u->actor, "portal.issue", c->serial, detail, NULL, e);
+	free(detail);
+	if (rc == -1)
+		return -1;
+	if (issue_mail(u->x, st, u->agent ? v->subject_email : a->email, u->res, e) == -1)
+		return -1;
+	if (u->agent && issue_mail_agent(u->x, st, a->email, u->link, e) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Issues an application: the key (p256/rsa2048) or the applicant's CSR, the CA, and with the
+ * certificate in its one durable transaction (ca_issue's group commit) issue_write's records.
+ * A certificate is issued together with its application or not at all, so nothing is left to
+ * revoke when something fails.  nonce_hash (self Submit) makes the claim part of that
+ * transaction and the application goes mail-verified -> submitted -> issued there; otherwise
+ * it is in state from (an agent's application: "approved") and goes back to back_to when the
+ * issuance fails.  For an agent's application the certificate page goes to the agent by a
+ * mailed one-time link (its PIN and download secret sealed under the link's secret) and the
+ * code to the holder; res is then only for the approver's page (serial).
  */
 static int
 issue_perform(struct portal_ctx *x, struct store *st, struct issue_app *ia,
-	      const struct issue_vals *v, const char *from, const char *back_to,
-	      const unsigned char *cont_hash, const char *cont_purpose,
+	      const struct issue_vals *v, const unsigned char *nonce_hash, const char *from,
+	      const char *back_to, const unsigned char *cont_hash, const char *cont_purpose,
 	      enum issue_outcome *outcome, struct issue_result *res, struct err *e)
 {
 	struct ca_issue_req req;
 	struct ca_issued issued;
-	struct err se;
+	struct issue_run u;
 	X509_NAME *name = NULL;
 	GENERAL_NAMES *sans = NULL;
-	EVP_PKEY *key = NULL;
-	unsigned char *csr = NULL, *p12 = NULL, *sealed = NULL, code_hash[STORE_HASH_LEN],
-		      dlraw[PORTAL_TOKEN_LEN], dlhash[STORE_HASH_LEN], dvraw[PORTAL_TOKEN_LEN],
-		      dvhash[STORE_HASH_LEN], skey[crypto_secretbox_KEYBYTES];
-	size_t csrlen = 0, p12len = 0, sealedlen = 0;
-	char actor[64], *detail = NULL, *hosts = NULL, *link = NULL, dv[PORTAL_B64_LEN];
-	time_t now = util_now();
-	int rc = -1, began = 0, generated = strcmp(v->key_mode, "csr") != 0, have_cert = 0;
-	int agent = strcmp(ia->a.applicant_type, "agent") == 0;
-	time_t keep = agent ? now + PORTAL_APP_TTL : now + PORTAL_DOWNLOAD_TTL;
+	char *hosts = NULL;
+	int rc = -1;
 
 	*outcome = ISSUE_DONE;
 	memset(&issued, 0, sizeof(issued));
-	memset(dlraw, 0, sizeof(dlraw));
-	memset(dvraw, 0, sizeof(dvraw));
-	memset(skey, 0, sizeof(skey));
-	dv[0] = '\0';
-	snprintf(actor, sizeof(actor), "portal:app:%lld", (long long)ia->a.id);
+	memset(&u, 0, sizeof(u));
+	u.x = x;
+	u.ia = ia;
+	u.v = v;
+	u.from = from;
+	u.cont_hash = cont_hash;
+	u.cont_purpose = cont_purpose;
+	u.nonce_hash = nonce_hash;
+	u.res = res;
+	u.now = util_now();
+	u.agent = strcmp(ia->a.applicant_type, "agent") == 0;
+	u.keep = u.agent ? u.now + PORTAL_APP_TTL : u.now + PORTAL_DOWNLOAD_TTL;
+	u.outcome = ISSUE_DONE;
+	u.generated = strcmp(v->key_mode, "csr") != 0;
+	snprintf(u.actor, sizeof(u.actor), "portal:app:%lld", (long long)ia->a.id);
+	if (issue_is(ia, "server"))
+		snprintf(u.friendly, sizeof(u.friendly), "%.*s", (int)strcspn(v->hostnames, " "),
+			 v->hostnames);
+	else
+		snprintf(u.friendly, sizeof(u.friendly), "%s", v->name_romaji);
 
 	if (issue_is(ia, "server") && portal_hostnames_parse(v->hostnames, &hosts, e) == -1)
 		goto revert;
 	if (issue_contents(ia, v, hosts, &name, &sans, e) == -1)
 		goto revert;
-	if (generated) {
-		if ((key = issue_keygen(v->key_mode)) == NULL) {
-			err_set(e, ERR_INTERNAL, "portal: key generation failed");
-			goto revert;
-		}
-		if (issue_csr_for_key(key, &csr, &csrlen, e) == -1)
-			goto revert;
-	}
+	if (u.generated && portal_key_take(v->key_mode, &u.key, e) == -1)
+		goto revert;
+	issue_download_purge(x->ca, st, u.now);
 	memset(&req, 0, sizeof(req));
 	req.profile = ia->profile;
-	req.csr = generated ? csr : (const unsigned char *)v->csr;
-	req.csrlen = generated ? csrlen : strlen(v->csr);
+	req.csr = u.generated ? u.key.csr : (const unsigned char *)v->csr;
+	req.csrlen = u.generated ? u.key.csrlen : strlen(v->csr);
 	req.org_code = ia->a.org_code;
-	req.actor = actor;
+	req.actor = u.actor;
 	req.subject = name;
 	req.sans = sans;
-	if (ca_issue(x->ca, st, &req, &issued, e) == -1)
-		goto revert;
-	have_cert = 1;
-	memcpy(res->serial, issued.serial, sizeof(res->serial));
-	if (issue_pems(x->ca, issued.der, issued.derlen, res, e) == -1)
-		goto orphan;
-	portal_code_new(res->code, code_hash);
-	if (generated) {
-		char friendly[128];
+	req.signed_fn = issue_signed;
+	req.write_fn = issue_write;
+	req.arg = &u;
+	if (ca_issue(x->ca, st, &req, &issued, e) == -1) {
+		if (u.outcome == ISSUE_DONE)
+			goto revert;
+		/* lost: to a twin (nothing to undo) or to another use of the ticket */
+		*outcome = u.outcome;
+		err_clear(e);
+		if (u.outcome == ISSUE_TICKET_USED && nonce_hash == NULL) {
+			struct err re;
 
-		issue_random_text(res->pin, ISSUE_PIN_LEN, issue_pin_alphabet);
-		if (issue_is(ia, "server"))
-			snprintf(friendly, sizeof(friendly), "%.*s",
-				 (int)strcspn(v->hostnames, " "), v->hostnames);
-		else
-			snprintf(friendly, sizeof(friendly), "%s", v->name_romaji);
-		if (issue_p12(x->ca, key, issued.der, issued.derlen, res->pin, friendly, &p12,
-			      &p12len, e) == -1)
-			goto orphan;
-		util_random(dlraw, sizeof(dlraw));
-		portal_token_hash(dlraw, dlhash);
-		portal_b64url(res->dl, sizeof(res->dl), dlraw, sizeof(dlraw));
-	}
-	if (agent) {
-		/* sealed: "<pin>\n<download secret>" (both empty for a CSR) */
-		char plain[ISSUE_PIN_LEN + 1 + PORTAL_B64_LEN + 1];
-		size_t pl;
-
-		snprintf(plain, sizeof(plain), "%s\n%s", res->pin, res->dl);
-		pl = strlen(plain);
-		util_random(dvraw, sizeof(dvraw));
-		portal_token_hash(dvraw, dvhash);
-		issue_seal_key(dvraw, skey);
-		portal_b64url(dv, sizeof(dv), dvraw, sizeof(dvraw));
-		sealedlen = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + pl;
-		sealed = xmalloc(sealedlen);
-		randombytes_buf(sealed, crypto_secretbox_NONCEBYTES);
-		crypto_secretbox_easy(sealed + crypto_secretbox_NONCEBYTES,
-				      (const unsigned char *)plain, pl, sealed, skey);
-		sodium_memzero(plain, sizeof(plain));
-		link = xasprintf("%s/issue/deliver?t=%s", portal.base_url, dv);
-	}
-
-	issue_download_purge(st, now);
-	if (store_begin(st, e) == -1)
-		goto orphan;
-	began = 1;
-	err_clear(&se);
-	if (store_ticket_use(st, ia->a.ticket, res->serial, &se) == -1) {
-		if (se.code != ERR_CONFLICT) {
-			*e = se;
-			goto orphan;
+			err_clear(&re);
+			if (store_app_set_state(st, ia->a.id, from, "cancelled", &re) == -1)
+				log_warn("portal: application %lld: %s", (long long)ia->a.id,
+					 re.msg);
 		}
-		store_rollback(st);
-		began = 0;
-		*outcome = ISSUE_TICKET_USED;
-		goto cancel;
-	}
-	if (store_app_issue(st, ia->a.id, from, res->serial, code_hash, now, e) == -1)
-		goto orphan;
-	if (cont_hash != NULL && store_token_use(st, cont_hash, cont_purpose, now, e) == -1)
-		goto orphan;
-	if (generated && store_download_put(st, dlhash, ia->a.id, p12, p12len, keep, e) == -1)
-		goto orphan;
-	if (agent && store_download_put(st, dvhash, ia->a.id, sealed, sealedlen, keep, e) == -1)
-		goto orphan;
-	detail = xasprintf("application=%lld ticket=%s profile=%s key=%s type=%s",
-			   (long long)ia->a.id, ia->a.ticket, ia->profile, v->key_mode,
-			   ia->a.applicant_type);
-	if (store_audit_append(st, actor, "portal.issue", res->serial, detail, NULL, e) == -1)
-		goto orphan;
-	if (issue_mail(x, st, agent ? v->subject_email : ia->a.email, res, e) == -1)
-		goto orphan;
-	if (agent && issue_mail_agent(x, st, ia->a.email, link, e) == -1)
-		goto orphan;
-	if (store_commit(st, e) == -1) {
-		began = 0;
-		goto orphan;
-	}
-	began = 0;
-	rc = 0;
-	goto out;
-
-cancel:
-	/* the certificate must not stay valid without its ticket: revoke it, cancel */
-	{
-		struct err re;
-
-		err_clear(&re);
-		if (ca_revoke(x->ca, st, res->serial, 5 /* cessationOfOperation */, 0, actor, &re) ==
-		    -1)
-			log_warn("portal: revoking %s after a lost ticket: %s", res->serial, re.msg);
-		err_clear(&re);
-		if (store_app_set_state(st, ia->a.id, from, "cancelled", &re) == -1)
-			log_warn("portal: application %lld: %s", (long long)ia->a.id, re.msg);
+		rc = 0;
+		goto out;
 	}
 	rc = 0;
 	goto out;
-orphan:
-	/* issued but not delivered: revoke it; the application may be submitted again */
-	if (began)
-		store_rollback(st);
-	began = 0;
-	if (have_cert) {
-		struct err re;
 
-		err_clear(&re);
-		if (ca_revoke(x->ca, st, res->serial, 5, 0, actor, &re) == -1)
-			log_warn("portal: revoking undelivered %s: %s", res->serial, re.msg);
-	}
 revert:
-	{
+	if (back_to != NULL) {
 		struct err re;
 
 		err_clear(&re);
@@ -1148,29 +1162,12 @@ revert:
 			log_warn("portal: application %lld: %s", (long long)ia->a.id, re.msg);
 	}
 out:
-	if (began)
-		store_rollback(st);
-	free(detail);
+	issue_run_drop(&u); /* the page needs res, nothing else */
 	free(hosts);
-	if (link != NULL) {
-		sodium_memzero(link, strlen(link));
-		free(link);
-	}
-	OPENSSL_free(csr);
-	if (p12 != NULL) {
-		sodium_memzero(p12, p12len);
-		free(p12);
-	}
-	free(sealed);
-	EVP_PKEY_free(key);
+	portal_key_clear(&u.key);
 	X509_NAME_free(name);
 	GENERAL_NAMES_free(sans);
 	ca_issued_clear(&issued);
-	sodium_memzero(dlraw, sizeof(dlraw));
-	sodium_memzero(dvraw, sizeof(dvraw));
-	sodium_memzero(skey, sizeof(skey));
-	sodium_memzero(dv, sizeof(dv));
-	sodium_memzero(code_hash, sizeof(code_hash));
 	return rc;
 }
 
@@ -1209,9 +1206,10 @@ out:
 }
 
 /*
- * Submit.  Self: the claim (nonce, state mail-verified -> submitted) and issue_perform().
- * Agent: in one transaction the nonce, state mail-verified -> awaiting-approval with the
- * values (the CSR included), the continuation used, the approval token and its mail.
+ * Submit.  Self: issue_perform() with the claim (the confirm page's nonce, mail-verified ->
+ * submitted) in the issuance's own transaction.  Agent: in one transaction the nonce, state
+ * mail-verified -> awaiting-approval with the values (the CSR included), the continuation
+ * used, the approval token and its mail.
  */
 static int
 issue_submit(struct portal_ctx *x, struct store *st, struct issue_app *ia,
@@ -1231,6 +1229,19 @@ issue_submit(struct portal_ctx *x, struct store *st, struct issue_app *ia,
 	memset(&tk, 0, sizeof(tk));
 	err_clear(&se);
 	util_random(araw, sizeof(araw));
+	/* a ticket used meanwhile is told before anything is signed (the write checks again) */
+	if (store_ticket_get(st, ia->a.ticket, &tk, e) == -1)
+		goto out;
+	if (strcmp(tk.status, "unused") != 0) {
+		*outcome = ISSUE_TICKET_USED;
+		rc = 0;
+		goto out;
+	}
+	if (!agent) {
+		rc = issue_perform(x, st, ia, v, nonce_hash, "submitted", NULL, cont_hash,
+				   ISSUE_TOKEN_FORM, outcome, res, e);
+		goto out;
+	}
 	if (store_begin(st, e) == -1)
 		goto out;
 	began = 1;
@@ -1241,15 +1252,6 @@ issue_submit(struct portal_ctx *x, struct store *st, struct issue_app *ia,
 			goto out;
 		}
 		*outcome = ISSUE_REPEAT; /* a concurrent twin */
-		rc = 0;
-		goto out;
-	}
-	if (store_ticket_get(st, ia->a.ticket, &tk, e) == -1)
-		goto out;
-	if (strcmp(tk.status, "unused") != 0) {
-		store_rollback(st);
-		began = 0;
-		*outcome = ISSUE_TICKET_USED;
 		rc = 0;
 		goto out;
 	}
@@ -1264,8 +1266,8 @@ issue_submit(struct portal_ctx *x, struct store *st, struct issue_app *ia,
 	rec.password_hash = (char *)v->pw_hash;
 	rec.csr = v->csr[0] != '\0' ? (char *)v->csr : NULL;
 	err_clear(&se);
-	if (store_app_submit(st, ia->a.id, "mail-verified", agent ? "awaiting-approval" : "submitted",
-			     &rec, now, &se) == -1) {
+	if (store_app_submit(st, ia->a.id, "mail-verified", "awaiting-approval", &rec, now, &se) ==
+	    -1) {
 		if (se.code != ERR_CONFLICT) {
 			*e = se;
 			goto out;
@@ -1274,28 +1276,21 @@ issue_submit(struct portal_ctx *x, struct store *st, struct issue_app *ia,
 		rc = 0;
 		goto out;
 	}
-	if (agent) {
-		portal_token_hash(araw, ah);
-		portal_b64url(at, sizeof(at), araw, sizeof(araw));
-		link = xasprintf("%s/approve?t=%s", portal.base_url, at);
-		if (store_token_use(st, cont_hash, ISSUE_TOKEN_FORM, now, e) == -1 ||
-		    store_token_add(st, ah, ISSUE_TOKEN_APPROVE, ia->a.id, now + PORTAL_APP_TTL, 0,
-				    e) == -1 ||
-		    issue_mail_approval(x, st, ia, v->subject_email, link, e) == -1)
-			goto out;
-	}
+	portal_token_hash(araw, ah);
+	portal_b64url(at, sizeof(at), araw, sizeof(araw));
+	link = xasprintf("%s/approve?t=%s", portal.base_url, at);
+	if (store_token_use(st, cont_hash, ISSUE_TOKEN_FORM, now, e) == -1 ||
+	    store_token_add(st, ah, ISSUE_TOKEN_APPROVE, ia->a.id, now + PORTAL_APP_TTL, 0, e) ==
+		-1 ||
+	    issue_mail_approval(x, st, ia, v->subject_email, link, e) == -1)
+		goto out;
 	if (store_commit(st, e) == -1) {
 		began = 0;
 		goto out;
 	}
 	began = 0;
-	if (agent) {
-		*outcome = ISSUE_SENT;
-		rc = 0;
-		goto out;
-	}
-	rc = issue_perform(x, st, ia, v, "submitted", "mail-verified", cont_hash, ISSUE_TOKEN_FORM,
-			   outcome, res, e);
+	*outcome = ISSUE_SENT;
+	rc = 0;
 out:
 	if (began)
 		store_rollback(st);
@@ -1460,10 +1455,27 @@ out:
 	return rc;
 }
 
-/* GET /issue/download?d=<secret>: the PKCS#12, once. */
+/* The download's write: the parked PKCS#12 taken (read and deleted). */
+struct issue_download {
+	const unsigned char *hash;
+	time_t now;
+	unsigned char *data;
+	size_t len;
+};
+
+static int
+issue_download_take(struct store *st, void *arg, struct err *e)
+{
+	struct issue_download *w = arg;
+
+	return store_download_take(st, w->hash, w->now, &w->data, &w->len, NULL, e);
+}
+
+/* GET /issue/download?d=<secret>: the PKCS#12, once (a durable delete: it cannot come twice). */
 int
 portal_issue_download_get(struct http_req *r)
 {
+	struct issue_download dw;
 	struct portal_ctx x;
 	struct store *st;
 	struct err e, se;
@@ -1476,6 +1488,7 @@ portal_issue_download_get(struct http_req *r)
 	int rc;
 
 	portal_ctx_init(&x, r);
+	memset(&dw, 0, sizeof(dw));
 	err_clear(&e);
 	err_clear(&se);
 	if (portal_b64url_decode(raw, sizeof(raw), s) == -1)
@@ -1484,12 +1497,16 @@ portal_issue_download_get(struct http_req *r)
 	sodium_memzero(raw, sizeof(raw));
 	if ((st = ca_thread_store(x.ca, &e)) == NULL)
 		return portal_error(&x, &e);
-	issue_download_purge(st, util_now());
-	if (store_download_take(st, h, util_now(), &data, &len, NULL, &se) == -1) {
+	issue_download_purge(x.ca, st, util_now());
+	dw.hash = h;
+	dw.now = util_now();
+	if (ca_write(x.ca, st, issue_download_take, &dw, &se) == -1) {
 		if (se.code != ERR_NOTFOUND)
 			return portal_error(&x, &se);
 		goto gone;
 	}
+	data = dw.data;
+	len = dw.len;
 	rc = http_reply_hdrs(r, 200, "application/x-pkcs12", data, len, hdrs);
 	sodium_memzero(data, len);
 	free(data);
@@ -1501,6 +1518,49 @@ gone:
 
 /* ---- the mailed link ---- */
 
+enum issue_verify_res { V_OK, V_UNKNOWN, V_USED, V_EXPIRED };
+
+/* The mailed link's write: the link used, mail-verified, the continuation made. */
+struct issue_verify {
+	const unsigned char *hash, *cont_hash;
+	time_t now;
+	enum issue_verify_res res;
+	int64_t app_id;
+};
+
+static int
+issue_verify_write(struct store *st, void *arg, struct err *e)
+{
+	struct issue_verify *w = arg;
+	struct store_token t;
+	struct err se;
+
+	err_clear(&se);
+	w->res = V_UNKNOWN;
+	if (store_token_get(st, w->hash, ISSUE_TOKEN_VERIFY, &t, &se) == -1) {
+		if (se.code == ERR_NOTFOUND)
+			return 0;
+		*e = se;
+		return -1;
+	}
+	w->app_id = t.app_id;
+	if (t.used != 0) {
+		w->res = V_USED;
+		return 0;
+	}
+	if (t.expires <= w->now) {
+		w->res = V_EXPIRED; /* the caller marks the application expired */
+		return 0;
+	}
+	if (store_token_use(st, w->hash, ISSUE_TOKEN_VERIFY, w->now, e) == -1 ||
+	    store_app_set_state(st, t.app_id, "registered", "mail-verified", e) == -1 ||
+	    store_token_add(st, w->cont_hash, ISSUE_TOKEN_FORM, t.app_id,
+			    w->now + PORTAL_APP_TTL, 0, e) == -1)
+		return -1;
+	w->res = V_OK;
+	return 0;
+}
+
 /*
  * GET shows a button and uses nothing (mail scanners open links); POST (CSRF) uses the link,
  * marks the application mail-verified, makes the continuation and redirects to the form.
@@ -1510,61 +1570,38 @@ portal_verify_post(struct http_req *r)
 {
 	struct portal_ctx x;
 	struct portal_form f;
-	struct store_token t;
 	struct store *st = NULL;
-	struct err e, se;
+	struct err e;
 	unsigned char raw[PORTAL_TOKEN_LEN], h[STORE_HASH_LEN], craw[PORTAL_TOKEN_LEN],
 	    ch[STORE_HASH_LEN];
 	char cont[PORTAL_B64_LEN], *loc = NULL;
 	time_t now = util_now();
-	int rc = -1, began = 0;
-	enum { V_OK, V_UNKNOWN, V_USED, V_EXPIRED } res = V_UNKNOWN;
+	int rc = -1;
+	struct issue_verify vw;
+	enum issue_verify_res res = V_UNKNOWN;
 
 	portal_ctx_init(&x, r);
 	memset(&f, 0, sizeof(f));
 	err_clear(&e);
-	err_clear(&se);
 	if (issue_form_read(&x, &f, &rc))
 		goto done;
 	if (portal_b64url_decode(raw, sizeof(raw), portal_form_get(&f, "onetimetoken")) == -1)
 		goto reply;
 	portal_token_hash(raw, h);
-	if ((st = ca_thread_store(x.ca, &e)) == NULL || store_begin(st, &e) == -1)
+	util_random(craw, sizeof(craw));
+	issue_cont_hash(&x, craw, ch);
+	portal_b64url(cont, sizeof(cont), craw, sizeof(craw));
+	memset(&vw, 0, sizeof(vw));
+	vw.hash = h;
+	vw.cont_hash = ch;
+	vw.now = now;
+	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
+	    ca_write(x.ca, st, issue_verify_write, &vw, &e) == -1)
 		goto fail;
-	began = 1;
-	if (store_token_get(st, h, ISSUE_TOKEN_VERIFY, &t, &se) == -1) {
-		if (se.code != ERR_NOTFOUND) {
-			e = se;
-			goto fail;
-		}
-		res = V_UNKNOWN;
-	} else if (t.used != 0) {
-		res = V_USED;
-	} else if (t.expires <= now) {
-		store_rollback(st);
-		began = 0;
-		issue_mark_expired(st, t.app_id, "registered");
-		res = V_EXPIRED;
-	} else {
-		util_random(craw, sizeof(craw));
-		issue_cont_hash(&x, craw, ch);
-		portal_b64url(cont, sizeof(cont), craw, sizeof(craw));
-		if (store_token_use(st, h, ISSUE_TOKEN_VERIFY, now, &e) == -1 ||
-		    store_app_set_state(st, t.app_id, "registered", "mail-verified", &e) == -1 ||
-		    store_token_add(st, ch, ISSUE_TOKEN_FORM, t.app_id, now + PORTAL_APP_TTL, 0,
-				    &e) == -1)
-			goto fail;
-		if (store_commit(st, &e) == -1) {
-			began = 0;
-			goto fail;
-		}
-		began = 0;
-		res = V_OK;
-	}
+	res = vw.res;
+	if (res == V_EXPIRED)
+		issue_mark_expired(st, vw.app_id, "registered");
 reply:
-	if (began)
-		store_rollback(st);
-	began = 0;
 	switch (res) {
 	case V_OK: {
 		const char *hdrs[] = {"Location", NULL, "Cache-Control", "no-store", NULL};
@@ -1589,8 +1626,6 @@ reply:
 	}
 	goto done;
 fail:
-	if (began)
-		store_rollback(st);
 	rc = portal_error(&x, &e);
 done:
 	sodium_memzero(raw, sizeof(raw));
@@ -1603,6 +1638,28 @@ done:
 
 /* ---- issuing an approved application (re-issue: reissue.c) ---- */
 
+/* The re-issue's write: approved -> issued, the ticket moved to it, its PKCS#12, audit. */
+static int
+issue_reissue_write(struct store *st, const struct ca_issued *c, void *arg, struct err *e)
+{
+	struct issue_run *u = arg;
+	const struct store_app *a = &u->ia->a;
+	char *detail;
+	int rc;
+
+	if (store_app_issue(st, a->id, u->from, c->serial, u->code_hash, u->now, e) == -1 ||
+	    store_ticket_reassign(st, a->ticket, c->serial, e) == -1)
+		return -1;
+	if (u->p12 != NULL &&
+	    store_download_put(st, u->dlhash, a->id, u->p12, u->p12len, u->keep, e) == -1)
+		return -1;
+	detail = xasprintf("application=%lld predecessor=%lld key=%s", (long long)a->id,
+			   (long long)a->predecessor_id, u->v->key_mode);
+	rc = store_audit_append(st, u->actor, "portal.issue", c->serial, detail, NULL, e);
+	free(detail);
+	return rc;
+}
+
 int
 portal_issue_approved(struct portal_ctx *x, struct store *st, const struct store_app *a,
 		      const char *csr_pem, const char *code,
@@ -1612,59 +1669,64 @@ portal_issue_approved(struct portal_ctx *x, struct store *st, const struct store
 	struct issue_app ia;
 	struct issue_vals v;
 	struct issue_result res;
+	struct issue_run u;
 	struct store_org org;
 	struct ca_issue_req req;
 	struct ca_issued issued;
 	struct err ce;
 	X509_NAME *name = NULL;
 	GENERAL_NAMES *sans = NULL;
-	EVP_PKEY *key = NULL;
-	unsigned char *csr = NULL, *p12 = NULL, dlraw[PORTAL_TOKEN_LEN], dlhash[STORE_HASH_LEN];
-	size_t csrlen = 0, p12len = 0;
-	char actor[64], *detail = NULL;
-	time_t now = util_now();
-	int r = -1, began = 0, have_cert = 0;
-	int generated = a->key_mode == NULL || strcmp(a->key_mode, "csr") != 0;
+	int r = -1;
 
 	memset(&ia, 0, sizeof(ia));
 	memset(&v, 0, sizeof(v));
 	memset(&res, 0, sizeof(res));
 	memset(&org, 0, sizeof(org));
 	memset(&issued, 0, sizeof(issued));
+	memset(&u, 0, sizeof(u));
 	err_clear(&ce);
 	refusal[0] = '\0';
-	snprintf(actor, sizeof(actor), "portal:app:%lld", (long long)a->id);
 	if (store_org_get_id(st, a->org_id, &org, e) == -1)
 		goto out;
 	ia.a = *a; /* borrowed: never cleared here */
 	snprintf(ia.profile, sizeof(ia.profile), "%s", nz(a->profile));
 	snprintf(ia.org_name, sizeof(ia.org_name), "%s", org.name);
+	u.generated = a->key_mode == NULL || strcmp(a->key_mode, "csr") != 0;
 	v.name_kanji = nz(a->name_kanji);
 	v.name_romaji = nz(a->name_romaji);
 	v.ou = nz(a->ou);
 	v.subject_email = nz(a->subject_email);
 	v.hostnames = nz(a->hostnames);
-	v.key_mode = generated ? nz(a->key_mode) : "csr";
+	v.key_mode = u.generated ? nz(a->key_mode) : "csr";
+	u.x = x;
+	u.ia = &ia;
+	u.v = &v;
+	u.from = "approved";
+	u.res = &res;
+	u.code = code;
+	u.fixed_code_hash = code_hash;
+	u.now = util_now();
+	u.keep = u.now + PORTAL_DOWNLOAD_TTL;
+	snprintf(u.actor, sizeof(u.actor), "portal:app:%lld", (long long)a->id);
+	snprintf(u.friendly, sizeof(u.friendly), "%s",
+		 a->name_romaji != NULL ? a->name_romaji : "certificate");
 	if (issue_contents(&ia, &v, v.hostnames, &name, &sans, e) == -1)
 		goto out;
-	if (generated) {
-		if ((key = issue_keygen(v.key_mode)) == NULL) {
-			err_set(e, ERR_INTERNAL, "portal: key generation failed");
-			goto out;
-		}
-		if (issue_csr_for_key(key, &csr, &csrlen, e) == -1)
-			goto out;
-	}
+	if (u.generated && portal_key_take(v.key_mode, &u.key, e) == -1)
+		goto out;
 	memset(&req, 0, sizeof(req));
 	req.profile = ia.profile;
-	req.csr = generated ? csr : (const unsigned char *)csr_pem;
-	req.csrlen = generated ? csrlen : strlen(nz(csr_pem));
+	req.csr = u.generated ? u.key.csr : (const unsigned char *)csr_pem;
+	req.csrlen = u.generated ? u.key.csrlen : strlen(nz(csr_pem));
 	req.org_code = a->org_code;
-	req.actor = actor;
+	req.actor = u.actor;
 	req.subject = name;
 	req.sans = sans;
+	req.signed_fn = issue_signed;
+	req.write_fn = issue_reissue_write;
+	req.arg = &u;
 	if (ca_issue(x->ca, st, &req, &issued, &ce) == -1) {
-		if (ce.code == ERR_REFUSED && !generated) {
+		if (ce.code == ERR_REFUSED && !u.generated) {
 			snprintf(refusal, refusal_len, "%s", ce.msg);
 			r = 1;
 		} else {
@@ -1672,68 +1734,16 @@ portal_issue_approved(struct portal_ctx *x, struct store *st, const struct store
 		}
 		goto out;
 	}
-	have_cert = 1;
-	memcpy(res.serial, issued.serial, sizeof(res.serial));
-	snprintf(res.code, sizeof(res.code), "%s", code);
-	if (issue_pems(x->ca, issued.der, issued.derlen, &res, e) == -1)
-		goto orphan;
-	if (generated) {
-		issue_random_text(res.pin, ISSUE_PIN_LEN, issue_pin_alphabet);
-		if (issue_p12(x->ca, key, issued.der, issued.derlen, res.pin,
-			      a->name_romaji != NULL ? a->name_romaji : "certificate", &p12, &p12len,
-			      e) == -1)
-			goto orphan;
-		util_random(dlraw, sizeof(dlraw));
-		portal_token_hash(dlraw, dlhash);
-		portal_b64url(res.dl, sizeof(res.dl), dlraw, sizeof(dlraw));
-	}
-	if (store_begin(st, e) == -1)
-		goto orphan;
-	began = 1;
-	if (store_app_issue(st, a->id, "approved", res.serial, code_hash, now, e) == -1 ||
-	    store_ticket_reassign(st, a->ticket, res.serial, e) == -1)
-		goto orphan;
-	if (generated && store_download_put(st, dlhash, a->id, p12, p12len,
-					    now + PORTAL_DOWNLOAD_TTL, e) == -1)
-		goto orphan;
-	detail = xasprintf("application=%lld predecessor=%lld key=%s", (long long)a->id,
-			   (long long)a->predecessor_id, v.key_mode);
-	if (store_audit_append(st, actor, "portal.issue", res.serial, detail, NULL, e) == -1)
-		goto orphan;
-	began = 0;
-	if (store_commit(st, e) == -1)
-		goto orphan;
 	*rc = issue_cert_render(x, &ia, v.key_mode, &res);
 	r = 0;
-	goto out;
-orphan:
-	/* issued but not delivered: revoke it; the holder can fetch again with the code */
-	if (began)
-		store_rollback(st);
-	began = 0;
-	if (have_cert) {
-		struct err re;
-
-		err_clear(&re);
-		if (ca_revoke(x->ca, st, res.serial, 5, 0, actor, &re) == -1)
-			log_warn("portal: revoking undelivered %s: %s", res.serial, re.msg);
-	}
 out:
-	if (began)
-		store_rollback(st);
-	free(detail);
-	OPENSSL_free(csr);
-	if (p12 != NULL) {
-		sodium_memzero(p12, p12len);
-		free(p12);
-	}
-	EVP_PKEY_free(key);
+	issue_run_drop(&u);
+	portal_key_clear(&u.key);
 	X509_NAME_free(name);
 	GENERAL_NAMES_free(sans);
 	ca_issued_clear(&issued);
 	store_org_clear(&org);
 	issue_result_clear(&res);
-	sodium_memzero(dlraw, sizeof(dlraw));
 	return r;
 }
 
@@ -1956,7 +1966,8 @@ portal_approve_post(struct http_req *r)
 		goto out;
 	}
 	issue_vals_of_app(&v, &ia.a);
-	if (issue_perform(&x, st, &ia, &v, "approved", "awaiting-approval", h, ISSUE_TOKEN_APPROVE,
+	if (issue_perform(&x, st, &ia, &v, NULL, "approved", "awaiting-approval", h,
+			  ISSUE_TOKEN_APPROVE,
 			  &oc, &res, &e) == -1)
 		goto fail;
 	if (oc == ISSUE_TICKET_USED) {
@@ -2021,7 +2032,7 @@ portal_deliver_post(struct http_req *r)
 	struct err e, se;
 	unsigned char raw[PORTAL_TOKEN_LEN], h[STORE_HASH_LEN], key[crypto_secretbox_KEYBYTES],
 	    *data = NULL;
-	char plain[ISSUE_PIN_LEN + 1 + PORTAL_B64_LEN + 1];
+	char plain[PORTAL_PIN_LEN + 1 + PORTAL_B64_LEN + 1];
 	size_t len = 0, pl;
 	int64_t app_id = 0;
 	int rc = -1, have_ia = 0;
@@ -2071,8 +2082,16 @@ portal_deliver_post(struct http_req *r)
 	if (store_cert_get(st, ia.a.cert_serial, &cert, &e) == -1)
 		goto fail;
 	snprintf(res.serial, sizeof(res.serial), "%s", cert.serial);
-	if (issue_pems(x.ca, cert.der, cert.derlen, &res, &e) == -1)
-		goto fail;
+	{
+		struct ca_issued ci;
+
+		memset(&ci, 0, sizeof(ci));
+		ci.der = cert.der;
+		ci.derlen = cert.derlen;
+		ci.not_after = cert.not_after;
+		if (issue_pems(&ci, &res, &e) == -1)
+			goto fail;
+	}
 	{
 		char *nl = strchr(plain, '\n');
 

@@ -8,6 +8,9 @@
 #include <netdb.h>
 #include <time.h>
 
+#include <openssl/pkcs12.h>
+#include <openssl/x509.h>
+
 #include "mail/mail.h"
 #include "portal.h"
 #include "web/web.h"
@@ -54,6 +57,7 @@ struct portal {
 	long ticket_rate;
 	pthread_mutex_t trl_lock;
 	struct portal_trl trl[PORTAL_TRL_SLOTS];
+	char *chain_pem; /* the CA chain (issuing, root) as PEM, for every certificate page */
 };
 
 extern struct portal portal;
@@ -106,6 +110,9 @@ int portal_notice(struct portal_ctx *, int status, const char *title_msgid,
 /* Logs e with a reference number and shows the error page (500). */
 int portal_error(struct portal_ctx *, const struct err *);
 
+/* PEM ("-----BEGIN label-----", base64 in lines of 64) of der; NULL on failure. Caller frees. */
+char *portal_pem(const char *label, const unsigned char *der, size_t len);
+
 /* ---- shared by the forms of the portal (shared.c) ---- */
 /*
  * Parses the urlencoded body and checks its CSRF token; on failure replies itself (400 or
@@ -131,6 +138,43 @@ void portal_code_new(char out[PORTAL_CODE_LEN], unsigned char hash[STORE_HASH_LE
 int portal_email_in_org(struct store *, int64_t org_id, const char *addr, struct err *);
 /* 1 when test.fault names this point (test instances only): the caller fails there. */
 int portal_test_fault(const char *name);
+
+/*
+ * Keys the portal generates for applicants (keypool.c): with a PIN, a CSR (possession only)
+ * and the key shrouded under the PIN for the PKCS#12.  P-256 keys come from a pool filled on
+ * idle time (portal.key_pool); RSA ones are made in the request.
+ */
+#define PORTAL_PIN_LEN 12
+#define PORTAL_MAC_SALT 16
+struct portal_key {
+	EVP_PKEY *key;
+	int rsa;
+	char pin[PORTAL_PIN_LEN + 1];
+	unsigned char *csr; /* DER */
+	size_t csrlen;
+	PKCS12_SAFEBAG *keybag; /* PKCS#8 shrouded: AES-256-CBC, PBKDF2 (2048) under pin */
+	unsigned char mac_salt[PORTAL_MAC_SALT];
+	unsigned char mac_key[32]; /* the PKCS#12 MAC key: KDF(pin, mac_salt, 2048), SHA-256 */
+};
+/* A key of mode "p256" or "rsa2048", made now. */
+int portal_key_make(const char *mode, struct portal_key *, struct err *);
+/* The same, out of the pool when there is one (each pooled key is handed out once). */
+int portal_key_take(const char *mode, struct portal_key *, struct err *);
+void portal_key_clear(struct portal_key *);
+/* A DER CSR for pkey (empty subject: the RA's contents replace it); -1 on failure.
+ * *der: OPENSSL_free. */
+int portal_key_csr(EVP_PKEY *pkey, unsigned char **der, size_t *len);
+int portal_keypool_start(size_t cap, struct err *);
+void portal_keypool_stop(void);
+/* Keys ready in the pool, handed out from it, made in requests because it was empty. */
+void portal_keypool_stats(size_t *ready, unsigned long *taken, unsigned long *made_inline);
+/*
+ * The PKCS#12 of k with the certificate der and chain: the shrouded key, the certificates in
+ * plain bags (they are public), both named friendly, and a SHA-256 MAC under k's PIN.
+ */
+int portal_p12(const struct portal_key *k, const unsigned char *der, size_t len,
+	       STACK_OF(X509) *chain, const char *friendly, unsigned char **out, size_t *outlen,
+	       struct err *);
 
 /*
  * issue.c: issues the certificate of an approved application a (a re-issue) for its recorded

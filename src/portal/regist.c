@@ -371,72 +371,84 @@ regist_mail_body(const char *lang, const char *link, struct buf *body)
 	return 0;
 }
 
+/* The registration's write: what regist_create() made ready, and what the write found. */
+struct regist_write {
+	const struct regist_vals *v;
+	const unsigned char *nonce_hash;
+	const unsigned char *verify_hash; /* the mailed link's token */
+	const struct mail_msg *m;
+	time_t now;
+	int repeat;              /* this form was registered before: nothing written */
+	struct regist_errs *er;  /* organization or ticket refused: nothing written */
+};
+
+static int
+regist_write(struct store *st, void *arg, struct err *e)
+{
+	struct regist_write *w = arg;
+	struct store_app a;
+	struct store_token t;
+	struct err se;
+	int64_t org_id, app_id;
+
+	err_clear(&se);
+	if (store_token_get(st, w->nonce_hash, REGIST_TOKEN_FORM, &t, &se) == 0) {
+		w->repeat = 1;
+		return 0;
+	} else if (se.code != ERR_NOTFOUND) {
+		*e = se;
+		return -1;
+	}
+	if (regist_check_ticket(st, w->v, w->er, &org_id, e) == -1)
+		return -1;
+	if (w->er->org != NULL || w->er->ticket != NULL) {
+		w->er->any = 1;
+		return 0;
+	}
+	memset(&a, 0, sizeof(a));
+	a.org_id = org_id;
+	a.ticket = (char *)w->v->ticket;
+	a.applicant_type = (char *)w->v->type;
+	a.email = (char *)w->v->email;
+	a.created = w->now;
+	a.expires = w->now + PORTAL_APP_TTL;
+	if (store_app_add(st, &a, &app_id, e) == -1)
+		return -1;
+	err_clear(&se);
+	if (store_token_add(st, w->nonce_hash, REGIST_TOKEN_FORM, app_id,
+			    w->now + PORTAL_FORM_TTL, w->now, &se) == -1) {
+		w->repeat = se.code == ERR_CONFLICT; /* a concurrent twin won */
+		*e = se;
+		return -1;
+	}
+	if (store_token_add(st, w->verify_hash, REGIST_TOKEN_VERIFY, app_id,
+			    w->now + PORTAL_APP_TTL, 0, e) == -1)
+		return -1;
+	return mail_enqueue(&portal.mail, st, w->m, NULL, e);
+}
+
 /*
- * Register: in one transaction the application, the form nonce (used), the link token and the
- * mail.  *repeat is set when the nonce was used already (nothing written).
+ * Registers the application: in one durable write (the group commit, ca_write) the
+ * application, the form's nonce (a repeated Register finds it), the mailed link's token and
+ * the mail.  *repeat: this form was registered before; er: the organization or ticket refused.
  */
 static int
 regist_create(struct portal_ctx *x, struct store *st, const struct regist_vals *v,
 	      const unsigned char nonce_hash[STORE_HASH_LEN], int *repeat,
 	      struct regist_errs *er, struct err *e)
 {
-	struct store_app a;
-	struct store_token t;
+	struct regist_write w;
 	struct mail_msg m;
 	struct buf body;
-	struct err se;
 	unsigned char raw[PORTAL_TOKEN_LEN], h[STORE_HASH_LEN];
 	char tok[PORTAL_B64_LEN], *link = NULL;
-	time_t now = util_now();
-	int64_t org_id, app_id;
-	int rc = -1, began = 0;
+	int rc = -1;
 
 	*repeat = 0;
 	buf_init(&body, MAIL_BODY_MAX);
 	util_random(raw, sizeof(raw));
 	portal_token_hash(raw, h);
 	portal_b64url(tok, sizeof(tok), raw, sizeof(raw));
-	err_clear(&se);
-	if (store_begin(st, e) == -1)
-		goto out;
-	began = 1;
-	if (store_token_get(st, nonce_hash, REGIST_TOKEN_FORM, &t, &se) == 0) {
-		*repeat = 1;
-		rc = 0;
-		goto out;
-	} else if (se.code != ERR_NOTFOUND) {
-		*e = se;
-		goto out;
-	}
-	if (regist_check_ticket(st, v, er, &org_id, e) == -1)
-		goto out;
-	if (er->org != NULL || er->ticket != NULL) {
-		er->any = 1;
-		rc = 0;
-		goto out;
-	}
-	memset(&a, 0, sizeof(a));
-	a.org_id = org_id;
-	a.ticket = (char *)v->ticket;
-	a.applicant_type = (char *)v->type;
-	a.email = (char *)v->email;
-	a.created = now;
-	a.expires = now + PORTAL_APP_TTL;
-	err_clear(&se);
-	if (store_app_add(st, &a, &app_id, e) == -1)
-		goto out;
-	if (store_token_add(st, nonce_hash, REGIST_TOKEN_FORM, app_id, now + PORTAL_FORM_TTL,
-			    now, &se) == -1) {
-		if (se.code == ERR_CONFLICT) { /* a concurrent twin won */
-			*repeat = 1;
-			rc = 0;
-		} else {
-			*e = se;
-		}
-		goto out;
-	}
-	if (store_token_add(st, h, REGIST_TOKEN_VERIFY, app_id, now + PORTAL_APP_TTL, 0, e) == -1)
-		goto out;
 	link = xasprintf("%s/regist/verify?onetimetoken=%s", portal.base_url, tok);
 	if (regist_mail_body(x->lang, link, &body) == -1) {
 		err_set(e, ERR_INTERNAL, "portal: mail body too large");
@@ -447,17 +459,19 @@ regist_create(struct portal_ctx *x, struct store *st, const struct regist_vals *
 	m.subject = i18n_get(x->lang, N_("[shomei] Continue your certificate application"));
 	m.body = (const char *)body.data;
 	m.cte = portal.mail.cte;
-	if (mail_enqueue(&portal.mail, st, &m, NULL, e) == -1)
+	memset(&w, 0, sizeof(w));
+	w.v = v;
+	w.nonce_hash = nonce_hash;
+	w.verify_hash = h;
+	w.m = &m;
+	w.now = util_now();
+	w.er = er;
+	if (ca_write(x->ca, st, regist_write, &w, e) == -1 && !w.repeat)
 		goto out;
-	if (store_commit(st, e) == -1) {
-		began = 0;
-		goto out;
-	}
-	began = 0;
+	err_clear(e);
+	*repeat = w.repeat;
 	rc = 0;
 out:
-	if (began)
-		store_rollback(st);
 	sodium_memzero(raw, sizeof(raw));
 	sodium_memzero(tok, sizeof(tok));
 	if (link != NULL) {

@@ -34,6 +34,10 @@ struct store {
 	int mail_queued; /* a mail was queued in the open transaction: wake the sender on commit */
 	int64_t head_seq;
 	unsigned char head_hash[STORE_HASH_LEN];
+	/* the audit head when the open savepoint was taken (one level, see store_savepoint) */
+	int in_sp, sp_head_known, sp_head_dirty;
+	int64_t sp_head_seq;
+	unsigned char sp_head_hash[STORE_HASH_LEN];
 };
 
 /* pg_advisory_xact_lock key that serialises migrations: "shomei" as a big-endian integer */
@@ -382,6 +386,11 @@ store_commit(struct store *s, struct err *e)
 		store_rollback(s);
 		goto out;
 	}
+	if (s->in_sp) {
+		store_rollback(s);
+		err_set(e, ERR_INTERNAL, "store: commit: a savepoint is still open");
+		goto out;
+	}
 	s->in_tx = 0;
 	s->head_known = s->head_dirty = 0;
 	if (s->drv->commit(s->conn, &de) == -1) {
@@ -396,6 +405,58 @@ out:
 	return rc;
 }
 
+int
+store_savepoint(struct store *s, struct err *e)
+{
+	struct err de;
+
+	err_clear(&de);
+	if (!s->in_tx || s->in_sp)
+		return err_set(e, ERR_INTERNAL, "store: savepoint: %s",
+			       s->in_sp ? "one is already open" : "no transaction is open");
+	if (s->drv->exec(s->conn, "SAVEPOINT shomei_sp", &de) == -1)
+		return err_set(e, ERR_INTERNAL, "store: savepoint: %s", de.msg);
+	s->in_sp = 1;
+	s->sp_head_known = s->head_known;
+	s->sp_head_dirty = s->head_dirty;
+	s->sp_head_seq = s->head_seq;
+	memcpy(s->sp_head_hash, s->head_hash, STORE_HASH_LEN);
+	return 0;
+}
+
+int
+store_savepoint_release(struct store *s, struct err *e)
+{
+	struct err de;
+
+	err_clear(&de);
+	if (!s->in_sp)
+		return err_set(e, ERR_INTERNAL, "store: release: no savepoint is open");
+	s->in_sp = 0;
+	if (s->drv->exec(s->conn, "RELEASE SAVEPOINT shomei_sp", &de) == -1)
+		return err_set(e, ERR_INTERNAL, "store: release: %s", de.msg);
+	return 0;
+}
+
+int
+store_savepoint_rollback(struct store *s, struct err *e)
+{
+	struct err de;
+
+	err_clear(&de);
+	if (!s->in_sp)
+		return err_set(e, ERR_INTERNAL, "store: rollback to savepoint: none is open");
+	s->in_sp = 0;
+	s->head_known = s->sp_head_known;
+	s->head_dirty = s->sp_head_dirty;
+	s->head_seq = s->sp_head_seq;
+	memcpy(s->head_hash, s->sp_head_hash, STORE_HASH_LEN);
+	if (s->drv->exec(s->conn, "ROLLBACK TO SAVEPOINT shomei_sp; RELEASE SAVEPOINT shomei_sp",
+			 &de) == -1)
+		return err_set(e, ERR_INTERNAL, "store: rollback to savepoint: %s", de.msg);
+	return 0;
+}
+
 void
 store_rollback(struct store *s)
 {
@@ -403,6 +464,7 @@ store_rollback(struct store *s)
 		return;
 	s->drv->rollback(s->conn);
 	s->in_tx = 0;
+	s->in_sp = 0;
 	s->head_known = s->head_dirty = 0;
 	s->mail_queued = 0;
 }
@@ -2136,7 +2198,7 @@ store_mail_claim(struct store *s, time_t now, time_t lock_until, size_t max,
 	struct store_mail *v = NULL;
 	int64_t *ids = NULL;
 	size_t nids = 0, capids = 0, n = 0, cap = 0, i;
-	int rc = -1, r;
+	int rc = -1, r, own = 0;
 
 	*out = NULL;
 	*nout = 0;
@@ -2155,6 +2217,9 @@ store_mail_claim(struct store *s, time_t now, time_t lock_until, size_t max,
 		goto out;
 	stmt_reset(s, st);
 	st = NULL;
+	/* all the claims in one transaction: one durable commit per run, not one per mail */
+	if (nids > 0 && tx_enter(s, &own, e) == -1)
+		goto out;
 	for (i = 0; i < nids; i++) {
 		if ((st = stmt_get(s, SQL_MAIL_LOCK, 0, "claim mail", e)) == NULL)
 			goto out;
@@ -2173,12 +2238,16 @@ store_mail_claim(struct store *s, time_t now, time_t lock_until, size_t max,
 			goto out;
 		n++;
 	}
-	*out = v;
-	*nout = n;
-	v = NULL;
 	rc = 0;
 out:
 	stmt_reset(s, st);
+	if (nids > 0)
+		rc = tx_leave(s, own, rc, e);
+	if (rc == 0) {
+		*out = v;
+		*nout = n;
+		v = NULL;
+	}
 	store_mail_list_free(v, n);
 	free(ids);
 	return rc;

@@ -48,6 +48,14 @@ int store_in_tx(const struct store *);
 int store_begin(struct store *, struct err *);
 int store_commit(struct store *, struct err *);
 void store_rollback(struct store *);
+/*
+ * A savepoint inside the open transaction (one level): what runs after store_savepoint() is
+ * kept by store_savepoint_release() or undone by store_savepoint_rollback(), the rest of the
+ * transaction stays either way.  The group commit (ca_write) runs each writer under one.
+ */
+int store_savepoint(struct store *, struct err *);
+int store_savepoint_release(struct store *, struct err *);
+int store_savepoint_rollback(struct store *, struct err *);
 
 /* ---- organizations ---- */
 struct store_org {

@@ -1,4 +1,5 @@
 /* misc: hex, randomness, clock, files, strict number parsing. */
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -12,6 +13,12 @@
 #include <sodium.h>
 
 #include "util.h"
+
+void
+util_thread_name(const char *name)
+{
+	(void)prctl(PR_SET_NAME, name, 0, 0, 0);
+}
 
 void
 hex_encode(char *dst, const unsigned char *src, size_t n)

@@ -82,6 +82,9 @@ long hex_decode(unsigned char *dst, size_t dstmax, const char *src);
 /* Random bytes from the OS CSPRNG (libsodium); fatal when unavailable. */
 void util_random(void *, size_t);
 
+/* Names the calling thread (top -H, ps -L, gdb); at most 15 characters are kept. */
+void util_thread_name(const char *);
+
 /* Wall clock.  Tests may shift it through util_clock_set_offset(). */
 time_t util_now(void);
 void util_clock_set_offset(long seconds);

@@ -225,6 +225,7 @@ pool_main(void *arg)
 	struct buf png;
 	struct err e;
 
+	util_thread_name("shomei-captcha");
 	(void)arg;
 #ifdef SYS_gettid
 	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19); /* this thread only */

@@ -4,7 +4,12 @@
  */
 #include "testutil.h"
 
+#include <openssl/evp.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509.h>
+
 #include "portal/portal.h"
+#include "portal/portal_int.h"
 #include "web/web.h"
 
 static int
@@ -472,6 +477,112 @@ test_multipart(void **state)
 	buf_free(&b);
 }
 
+/* A certificate for key, signed by itself (issuer stands in for a CA in the chain). */
+static X509 *
+tu_cert(EVP_PKEY *key, const char *cn)
+{
+	X509 *x = X509_new();
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, key);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+				   (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	return x;
+}
+
+/*
+ * The applicant key with its PIN, CSR, pre-shrouded key and MAC key, and the PKCS#12 made of
+ * them: it opens with the PIN (MAC and key), not with another; the key is the certificate's,
+ * named and key-id'd like PKCS12_create()'s; the CA certificates come along.  The pool hands
+ * out each key once.
+ */
+static void
+test_key_p12(void **state)
+{
+	struct portal_key k, k2;
+	struct err e;
+	EVP_PKEY *ca_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), *pkey = NULL;
+	X509 *leaf, *ca = tu_cert(ca_key, "Test CA"), *got = NULL;
+	STACK_OF(X509) *chain = sk_X509_new_null(), *cas = NULL;
+	unsigned char *der = NULL, *p12der = NULL;
+	const unsigned char *p;
+	size_t p12len = 0, ready = 0;
+	unsigned long taken = 0, inline_made = 0;
+	PKCS12 *p12;
+	X509_REQ *req;
+	int n;
+
+	(void)state;
+	err_clear(&e);
+	assert_int_equal(portal_key_make("p256", &k, &e), 0);
+	assert_int_equal((int)strlen(k.pin), PORTAL_PIN_LEN);
+	assert_non_null(k.keybag);
+	p = k.csr;
+	req = d2i_X509_REQ(NULL, &p, (long)k.csrlen);
+	assert_non_null(req);
+	assert_int_equal(X509_REQ_verify(req, k.key), 1);
+	X509_REQ_free(req);
+	sk_X509_push(chain, ca);
+	leaf = tu_cert(k.key, "leaf");
+	n = i2d_X509(leaf, &der);
+	assert_true(n > 0);
+	assert_int_equal(portal_p12(&k, der, (size_t)n, chain, "leaf.example", &p12der, &p12len,
+				    &e),
+			 0);
+	p = p12der;
+	p12 = d2i_PKCS12(NULL, &p, (long)p12len);
+	assert_non_null(p12);
+	assert_int_equal(PKCS12_verify_mac(p12, k.pin, -1), 1);
+	assert_int_equal(PKCS12_verify_mac(p12, "ABCDEFGHJKLM", -1), 0);
+	assert_int_equal(PKCS12_parse(p12, k.pin, &pkey, &got, &cas), 1);
+	assert_int_equal(EVP_PKEY_eq(pkey, k.key), 1);
+	assert_int_equal(X509_cmp(got, leaf), 0);
+	assert_int_equal(sk_X509_num(cas), 1);
+	assert_int_equal(X509_cmp(sk_X509_value(cas, 0), ca), 0);
+	assert_string_equal(X509_alias_get0(got, NULL) != NULL ? "named" : "unnamed", "named");
+	EVP_PKEY_free(pkey);
+	X509_free(got);
+	sk_X509_pop_free(cas, X509_free);
+	pkey = NULL;
+	got = NULL;
+	cas = NULL;
+	assert_int_equal(PKCS12_parse(p12, "ABCDEFGHJKLM", &pkey, &got, &cas), 0);
+	PKCS12_free(p12);
+	free(p12der);
+	OPENSSL_free(der);
+	X509_free(leaf);
+
+	/* the pool: filled by its thread, each key handed out once */
+	assert_int_equal(portal_keypool_start(4, &e), 0);
+	for (int i = 0; i < 500; i++) { /* the thread fills it (bounded: 5 s) */
+		portal_keypool_stats(&ready, &taken, &inline_made);
+		if (ready == 4)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal((int)ready, 4);
+	assert_int_equal(portal_key_take("p256", &k2, &e), 0);
+	portal_keypool_stats(&ready, &taken, &inline_made);
+	assert_int_equal((int)taken, 1);
+	assert_int_equal((int)inline_made, 0);
+	assert_true(EVP_PKEY_eq(k2.key, k.key) != 1);
+	assert_true(strcmp(k2.pin, k.pin) != 0);
+	portal_key_clear(&k2);
+	assert_int_equal(portal_key_take("rsa2048", &k2, &e), 0);
+	assert_int_equal(k2.rsa, 1);
+	assert_int_equal(EVP_PKEY_get_base_id(k2.key), EVP_PKEY_RSA);
+	portal_key_clear(&k2);
+	portal_keypool_stop();
+	portal_key_clear(&k);
+	sk_X509_pop_free(chain, X509_free);
+	EVP_PKEY_free(ca_key);
+}
+
 int
 main(void)
 {
@@ -486,6 +597,7 @@ main(void)
 	    cmocka_unit_test(test_hostnames),
 	    cmocka_unit_test(test_issue_templates),
 	    cmocka_unit_test(test_multipart),
+	    cmocka_unit_test(test_key_p12),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1315,6 +1315,98 @@ test_rollback(void **state)
 	store_org_clear(&o);
 }
 
+/* Checks that entries 1..n chain: each prev is the previous hash and each hash recomputes. */
+struct sp_chain_walk {
+	unsigned char prev[STORE_HASH_LEN];
+	int64_t n;
+	char actions[8][32];
+};
+
+static int
+sp_chain_cb(void *arg, const struct store_audit *a)
+{
+	struct sp_chain_walk *w = arg;
+	unsigned char h[STORE_HASH_LEN];
+
+	assert_int_equal(a->seq, w->n + 1);
+	assert_memory_equal(a->prev, w->prev, STORE_HASH_LEN);
+	store_audit_hash(a, h);
+	assert_memory_equal(a->hash, h, STORE_HASH_LEN);
+	memcpy(w->prev, a->hash, STORE_HASH_LEN);
+	if (w->n < 8)
+		snprintf(w->actions[w->n], sizeof(w->actions[0]), "%s", a->object);
+	w->n++;
+	return 0;
+}
+
+/* Savepoints (the group commit's units): undo one unit, keep the rest, audit chain intact. */
+static void
+test_savepoint(void **state)
+{
+	struct store *s = fx_store(state);
+	struct sp_chain_walk w;
+	struct store_cert c;
+	struct store_org o;
+	unsigned char h[STORE_HASH_LEN];
+	int64_t org = 0, seq;
+	struct err e;
+
+	FAILS(store_savepoint(s, &e), ERR_INTERNAL); /* no transaction */
+	OK(store_begin(s, &e));
+	FAILS(store_savepoint_release(s, &e), ERR_INTERNAL);
+	FAILS(store_savepoint_rollback(s, &e), ERR_INTERNAL);
+	OK(store_org_add(s, "A", "A", NULL, 0, &org, &e));
+	OK(store_audit_append(s, "t", "org.add", "A", "", NULL, &e));
+
+	/* a unit that fails half-way (a duplicate: PostgreSQL aborts the transaction) */
+	OK(store_savepoint(s, &e));
+	FAILS(store_savepoint(s, &e), ERR_INTERNAL); /* one level */
+	OK(store_org_add(s, "B", "B", NULL, 0, &org, &e));
+	OK(store_audit_append(s, "t", "org.add", "B", "", NULL, &e));
+	insert_cert(s, "0B", "ca", "CN=b", org, 9000, 1);
+	cert_fill(&c, "0B", "ca", "CN=b", org, 9000, 1);
+	FAILS(store_cert_insert(s, &c, &e), ERR_CONFLICT);
+	OK(store_savepoint_rollback(s, &e));
+
+	/* the transaction goes on: the next entry chains to A's, not to the undone B's */
+	OK(store_savepoint(s, &e));
+	OK(store_org_add(s, "C", "C", NULL, 0, &org, &e));
+	OK(store_audit_append(s, "t", "org.add", "C", "", NULL, &e));
+	OK(store_savepoint_release(s, &e));
+	OK(store_savepoint(s, &e));
+	FAILS(store_commit(s, &e), ERR_INTERNAL); /* a savepoint still open: all undone */
+	FAILS(store_org_get(s, "A", &o, &e), ERR_NOTFOUND);
+	store_org_clear(&o);
+
+	OK(store_begin(s, &e));
+	OK(store_org_add(s, "A", "A", NULL, 0, &org, &e));
+	OK(store_audit_append(s, "t", "org.add", "A", "", NULL, &e));
+	OK(store_savepoint(s, &e));
+	OK(store_org_add(s, "B", "B", NULL, 0, &org, &e));
+	OK(store_audit_append(s, "t", "org.add", "B", "", NULL, &e));
+	OK(store_savepoint_rollback(s, &e));
+	OK(store_savepoint(s, &e));
+	OK(store_org_add(s, "C", "C", NULL, 0, &org, &e));
+	OK(store_audit_append(s, "t", "org.add", "C", "", NULL, &e));
+	OK(store_savepoint_release(s, &e));
+	OK(store_commit(s, &e));
+
+	OK(store_org_get(s, "A", &o, &e));
+	store_org_clear(&o);
+	FAILS(store_org_get(s, "B", &o, &e), ERR_NOTFOUND);
+	store_org_clear(&o);
+	OK(store_org_get(s, "C", &o, &e));
+	store_org_clear(&o);
+	OK(store_audit_head(s, &seq, h, &e));
+	assert_int_equal(seq, 2);
+	memset(&w, 0, sizeof(w));
+	OK(store_audit_foreach(s, sp_chain_cb, &w, &e));
+	assert_int_equal(w.n, 2);
+	assert_string_equal(w.actions[0], "A");
+	assert_string_equal(w.actions[1], "C");
+	assert_memory_equal(h, w.prev, STORE_HASH_LEN);
+}
+
 static void
 test_two_connections(void **state)
 {
@@ -1595,6 +1687,7 @@ main(void)
 	    T(test_counter),
 	    T(test_online_nonce),
 	    T(test_rollback),
+	    T(test_savepoint),
 	    T(test_two_connections),
 	    T(test_pg_reconnect),
 	    T(test_revreq),

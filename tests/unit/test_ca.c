@@ -1,0 +1,372 @@
+/*
+ * ca unit tests: the group commit (ca_write through the batch thread) and ca_issue()'s
+ * hooks, on a CA made by ca_init() in a temporary directory with its signer.  The suite runs
+ * twice: on SQLite, and on the PostgreSQL cluster of scripts/with-pg.sh (schema public
+ * dropped first).
+ */
+#include "testutil.h"
+
+#include <pthread.h>
+
+#include <libpq-fe.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "ca/ca.h"
+
+#define WRITERS 8
+#define ROUNDS 40
+
+static struct {
+	char *dir;
+	struct ca *ca;
+	struct store *st;
+} fx;
+
+static void
+pg_reset(void)
+{
+	PGconn *c = PQconnectdb(tu_pg());
+	PGresult *r;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("postgresql: %s", PQerrorMessage(c));
+	r = PQexec(c, "SET client_min_messages = warning; DROP SCHEMA public CASCADE; "
+		      "CREATE SCHEMA public");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		fail_msg("postgresql: %s", PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+}
+
+static int
+setup(int pg)
+{
+	struct ca_init_opts io;
+	struct err e;
+
+	log_init("test_ca", 0);
+	memset(&fx, 0, sizeof(fx));
+	fx.dir = tu_tmpdir();
+	memset(&io, 0, sizeof(io));
+	io.datadir = fx.dir;
+	io.ca_name = "unit";
+	if (pg) {
+		if (tu_pg() == NULL)
+			fail_msg("SHOMEI_TEST_PG is not set (run through scripts/with-pg.sh)");
+		pg_reset();
+		io.store = tu_pg();
+	}
+	err_clear(&e);
+	if (ca_init(&io, &e) == -1)
+		fail_msg("init: %s", e.msg);
+	if (ca_open(fx.dir, CA_OPEN_SIGNER, &fx.ca, &e) == -1 ||
+	    ca_store_open(fx.ca, &fx.st, &e) == -1 || ca_batch_start(fx.ca, 64, &e) == -1)
+		fail_msg("open: %s", e.msg);
+	return 0;
+}
+
+static int
+setup_sqlite(void **state)
+{
+	(void)state;
+	return setup(0);
+}
+
+static int
+setup_pg(void **state)
+{
+	(void)state;
+	return setup(1);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	ca_batch_stop(fx.ca);
+	store_close(fx.st);
+	ca_close(fx.ca);
+	tu_rmdir(fx.dir);
+	return 0;
+}
+
+/* Entries in the audit chain now (ca_init writes some). */
+static int64_t
+audit_entries(void)
+{
+	unsigned char h[STORE_HASH_LEN];
+	struct err e;
+	int64_t seq = -1;
+
+	err_clear(&e);
+	if (store_audit_head(fx.st, &seq, h, &e) == -1)
+		fail_msg("audit head: %s", e.msg);
+	return seq;
+}
+
+/* ---- the group commit ---- */
+
+struct unit {
+	char code[32];
+	int fail; /* write, then fail: everything of this unit must be undone */
+};
+
+static int
+unit_write(struct store *st, void *arg, struct err *e)
+{
+	struct unit *u = arg;
+	int64_t id;
+
+	if (store_org_add(st, u->code, "unit", NULL, 0, &id, e) == -1 ||
+	    store_audit_append(st, "test", "org.add", u->code, "", NULL, e) == -1)
+		return -1;
+	if (u->fail)
+		return err_set(e, ERR_REFUSED, "unit %s refused", u->code);
+	return 0;
+}
+
+/* a unit that fails in the store (a duplicate: PostgreSQL aborts until the savepoint) */
+static int
+unit_dup(struct store *st, void *arg, struct err *e)
+{
+	int64_t id;
+
+	(void)arg;
+	if (store_audit_append(st, "test", "org.add", "dup", "", NULL, e) == -1)
+		return -1;
+	return store_org_add(st, "W0-0", "again", NULL, 0, &id, e);
+}
+
+struct writer {
+	int idx;
+	int oks, refused, dups;
+};
+
+static void *
+writer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct err e;
+
+	for (int i = 0; i < ROUNDS; i++) {
+		struct unit u;
+		int rc;
+
+		memset(&u, 0, sizeof(u));
+		snprintf(u.code, sizeof(u.code), "W%d-%d", w->idx, i);
+		u.fail = (i % 5) == 3;
+		err_clear(&e);
+		if (w->idx == 0 && i > 0 && i % 7 == 0) {
+			err_clear(&e);
+			if (ca_write(fx.ca, NULL, unit_dup, NULL, &e) == -1 && e.code == ERR_CONFLICT)
+				w->dups++;
+		}
+		err_clear(&e);
+		rc = ca_write(fx.ca, NULL, unit_write, &u, &e);
+		if (rc == 0)
+			w->oks++;
+		else if (e.code == ERR_REFUSED && strstr(e.msg, u.code) != NULL)
+			w->refused++;
+		else
+			fprintf(stderr, "writer %d round %d: %s (%d)\n", w->idx, i, e.msg, e.code);
+	}
+	return NULL;
+}
+
+/*
+ * Writers in parallel through the batch: each unit's records are there exactly when it
+ * succeeded, a failing unit (refused, or a duplicate in the store) takes nothing of the
+ * others' with it, and the audit chain holds one entry per kept unit, unbroken.
+ */
+static void
+test_group_commit(void **state)
+{
+	pthread_t th[WRITERS];
+	struct writer w[WRITERS];
+	struct ca_audit_report rep;
+	struct store_org o;
+	struct err e;
+	int oks = 0, refused = 0;
+	int64_t base = audit_entries();
+
+	(void)state;
+	for (int i = 0; i < WRITERS; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].idx = i;
+		assert_int_equal(pthread_create(&th[i], NULL, writer_main, &w[i]), 0);
+	}
+	for (int i = 0; i < WRITERS; i++) {
+		pthread_join(th[i], NULL);
+		oks += w[i].oks;
+		refused += w[i].refused;
+	}
+	assert_int_equal(oks + refused, WRITERS * ROUNDS);
+	assert_int_equal(refused, WRITERS * (ROUNDS / 5));
+	assert_int_equal(w[0].dups, (ROUNDS - 1) / 7);
+	for (int i = 0; i < WRITERS; i++)
+		for (int j = 0; j < ROUNDS; j++) {
+			char code[32];
+			int rc;
+
+			snprintf(code, sizeof(code), "W%d-%d", i, j);
+			err_clear(&e);
+			rc = store_org_get(fx.st, code, &o, &e);
+			store_org_clear(&o);
+			if ((j % 5) == 3)
+				assert_int_equal(e.code, ERR_NOTFOUND);
+			else
+				assert_int_equal(rc, 0);
+		}
+	memset(&rep, 0, sizeof(rep));
+	err_clear(&e);
+	assert_int_equal(ca_audit_verify(fx.st, &rep, &e), 0);
+	assert_int_equal(rep.entries, base + oks);
+}
+
+/* ---- ca_issue with the caller's records ---- */
+
+struct hooks {
+	int signed_calls, write_calls;
+	int fail_write;
+	char serial_seen[STORE_SERIAL_MAX];
+	char code[32];
+};
+
+static int
+hook_signed(const struct ca_issued *c, void *arg, struct err *e)
+{
+	struct hooks *h = arg;
+
+	(void)e;
+	h->signed_calls++;
+	assert_non_null(c->der);
+	assert_true(c->derlen > 0);
+	snprintf(h->serial_seen, sizeof(h->serial_seen), "%s", c->serial);
+	return 0;
+}
+
+static int
+hook_write(struct store *st, const struct ca_issued *c, void *arg, struct err *e)
+{
+	struct hooks *h = arg;
+	int64_t id;
+
+	h->write_calls++;
+	assert_string_equal(c->serial, h->serial_seen);
+	if (store_org_add(st, h->code, c->serial, NULL, 0, &id, e) == -1)
+		return -1;
+	if (h->fail_write)
+		return err_set(e, ERR_CONFLICT, "the caller lost");
+	return 0;
+}
+
+static int
+issue_with(struct hooks *h, struct ca_issued *out, struct err *e)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509_REQ *rq = X509_REQ_new();
+	X509_NAME *n = X509_REQ_get_subject_name(rq);
+	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+	unsigned char *der = NULL;
+	struct ca_issue_req req;
+	int len, rc;
+
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"hook", -1, -1, 0);
+	X509_REQ_set_pubkey(rq, k);
+	sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name,
+							 "DNS:hook.example"));
+	X509_REQ_add_extensions(rq, exts);
+	assert_true(X509_REQ_sign(rq, k, EVP_sha256()) > 0);
+	len = i2d_X509_REQ(rq, &der);
+	memset(&req, 0, sizeof(req));
+	req.profile = "server";
+	req.csr = der;
+	req.csrlen = (size_t)len;
+	req.actor = "test";
+	req.signed_fn = hook_signed;
+	req.write_fn = hook_write;
+	req.arg = h;
+	rc = ca_issue(fx.ca, fx.st, &req, out, e);
+	OPENSSL_free(der);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	X509_REQ_free(rq);
+	EVP_PKEY_free(k);
+	return rc;
+}
+
+/*
+ * The caller's records commit with the certificate, or neither does: a write_fn that fails
+ * leaves no certificate (nothing to revoke), no audit entry and none of its records, and
+ * ca_issue() returns its error.
+ */
+static void
+test_issue_hooks(void **state)
+{
+	struct hooks h;
+	struct ca_issued out;
+	struct store_cert c;
+	struct store_org o;
+	struct ca_audit_report rep;
+	struct err e;
+	int64_t n, n0, base = audit_entries();
+
+	(void)state;
+	err_clear(&e);
+	assert_int_equal(store_cert_count(fx.st, -1, &n0, &e), 0);
+	memset(&h, 0, sizeof(h));
+	memset(&out, 0, sizeof(out));
+	snprintf(h.code, sizeof(h.code), "KEPT");
+	err_clear(&e);
+	if (issue_with(&h, &out, &e) == -1)
+		fail_msg("issue: %s", e.msg);
+	assert_int_equal(h.signed_calls, 1);
+	assert_int_equal(h.write_calls, 1);
+	assert_string_equal(out.serial, h.serial_seen);
+	assert_int_equal(store_cert_get(fx.st, out.serial, &c, &e), 0);
+	assert_int_equal((long)c.derlen, (long)out.derlen);
+	store_cert_clear(&c);
+	assert_int_equal(store_org_get(fx.st, "KEPT", &o, &e), 0);
+	assert_string_equal(o.name, out.serial);
+	store_org_clear(&o);
+	ca_issued_clear(&out);
+
+	memset(&h, 0, sizeof(h));
+	snprintf(h.code, sizeof(h.code), "LOST");
+	h.fail_write = 1;
+	err_clear(&e);
+	assert_int_equal(issue_with(&h, &out, &e), -1);
+	assert_int_equal(e.code, ERR_CONFLICT);
+	assert_string_equal(e.msg, "the caller lost");
+	assert_int_equal(h.write_calls, 1); /* not taken for a serial collision */
+	assert_null(out.der);
+	err_clear(&e);
+	assert_int_equal(store_cert_get(fx.st, h.serial_seen, &c, &e), -1);
+	assert_int_equal(e.code, ERR_NOTFOUND);
+	store_cert_clear(&c);
+	err_clear(&e);
+	assert_int_equal(store_org_get(fx.st, "LOST", &o, &e), -1);
+	store_org_clear(&o);
+	assert_int_equal(store_cert_count(fx.st, -1, &n, &e), 0);
+	assert_int_equal(n, n0 + 1);
+	memset(&rep, 0, sizeof(rep));
+	assert_int_equal(ca_audit_verify(fx.st, &rep, &e), 0);
+	assert_int_equal(rep.entries, base + 1); /* the kept certificate's only */
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest sqlite[] = {
+	    cmocka_unit_test_setup_teardown(test_group_commit, setup_sqlite, teardown),
+	    cmocka_unit_test_setup_teardown(test_issue_hooks, setup_sqlite, teardown),
+	};
+	const struct CMUnitTest pg[] = {
+	    cmocka_unit_test_setup_teardown(test_group_commit, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_issue_hooks, setup_pg, teardown),
+	};
+	int failed = cmocka_run_group_tests_name("ca on SQLite", sqlite, NULL, NULL);
+
+	return failed + cmocka_run_group_tests_name("ca on PostgreSQL", pg, NULL, NULL);
+}
