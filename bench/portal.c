@@ -51,8 +51,9 @@
  * wrong answer fails the run.  The time of a request is from the moment it is sent on its
  * established connection to the moment the whole response has arrived, taken by the client
  * on the same 2 cores as the server.  The server's own time of each request is read from its
- * request log (the "NNNus" of each line).  WORKERS client threads drive the sessions: a page is
- * requested for every session (each thread walks its share of the sessions one request at a
+ * request log (the "NNNus" of each line), and the CPU time its handler's thread spent in it
+ * (its "cpu=NNNus").  WORKERS client threads drive the sessions: a page is requested for
+ * every session (each thread walks its share of the sessions one request at a
  * time, so at most WORKERS requests are in flight), then the next page.  A warm-up round comes
  * first and is not counted.
  *
@@ -165,6 +166,7 @@ struct page {
 	double *lat; /* client seconds, measured rounds */
 	size_t nlat;
 	double *srv; /* server seconds from its log */
+	double *cpu; /* the CPU seconds of its handler, from the same lines */
 	size_t nsrv, srvcap;
 	double *peer; /* s_server, client seconds */
 	size_t npeer;
@@ -1097,8 +1099,9 @@ healthy(int port)
 
 /*
  * The server's own times from its request log, from byte offset from on: lines
- * "... ADDR METHOD PATH STATUS BYTES NNNus" of the HTTPS listener, up to offset to (or the
- * end when -1), for the pages lo..hi-1.
+ * "... ADDR METHOD PATH STATUS BYTES NNNus cpu=NNNus" of the HTTPS listener, up to offset to
+ * (or the end when -1), for the pages lo..hi-1: the time from the headers to the answer, and
+ * the CPU time of the handler's thread.
  */
 static void
 serverlog_read(const char *path, long from, long to, int lo, int hi, const char *addr)
@@ -1109,11 +1112,12 @@ serverlog_read(const char *path, long from, long to, int lo, int hi, const char 
 	if (f == NULL || fseek(f, from, SEEK_SET) == -1)
 		fatalx("bench: %s: cannot read", path);
 	while ((to == -1 || ftell(f) < to) && fgets(line, sizeof(line), f) != NULL) {
-		char meth[16], upath[256], *p = strstr(line, addr), *us;
+		char meth[16], upath[256], *p = strstr(line, addr), *us, *cpu;
 		size_t k;
-		long v;
+		long v, c;
 
-		if (p == NULL || (us = strstr(line, "us\n")) == NULL)
+		if (p == NULL || (cpu = strstr(line, "us cpu=")) == NULL ||
+		    strstr(cpu, "us\n") == NULL)
 			continue;
 		p += strlen(addr) + 1;
 		for (k = 0; *p != ' ' && *p != '\0' && k + 1 < sizeof(meth); p++)
@@ -1124,15 +1128,20 @@ serverlog_read(const char *path, long from, long to, int lo, int hi, const char 
 		for (k = 0; *p != ' ' && *p != '\0' && k + 1 < sizeof(upath); p++)
 			upath[k++] = *p;
 		upath[k] = '\0';
-		*us = '\0';
-		while (us > line && us[-1] >= '0' && us[-1] <= '9')
+		*cpu = '\0';
+		cpu += strlen("us cpu=");
+		*strstr(cpu, "us\n") = '\0';
+		for (us = cpu - strlen("us cpu="); us > line && us[-1] >= '0' && us[-1] <= '9';)
 			us--;
-		if (util_parse_long(us, 0, LONG_MAX, &v) == -1)
+		if (util_parse_long(us, 0, LONG_MAX, &v) == -1 ||
+		    util_parse_long(cpu, 0, LONG_MAX, &c) == -1)
 			continue;
 		for (int i = lo; i < hi; i++)
 			if (strcmp(pages[i].meth, meth) == 0 && strcmp(pages[i].path, upath) == 0 &&
-			    pages[i].nsrv < pages[i].srvcap)
+			    pages[i].nsrv < pages[i].srvcap) {
+				pages[i].cpu[pages[i].nsrv] = (double)c / 1e6;
 				pages[i].srv[pages[i].nsrv++] = (double)v / 1e6;
+			}
 	}
 	fclose(f);
 }
@@ -1449,6 +1458,7 @@ main(int argc, char **argv)
 		pages[i].lat = xcalloc((size_t)(nsess * rounds), sizeof(double));
 		pages[i].srvcap = (size_t)(nsess * rounds) + 16;
 		pages[i].srv = xcalloc(pages[i].srvcap, sizeof(double));
+		pages[i].cpu = xcalloc(pages[i].srvcap, sizeof(double));
 	}
 
 	printf("bench/portal: %ld sessions (each its own TLS keep-alive connection, cookie and "
@@ -1613,8 +1623,8 @@ main(int argc, char **argv)
 		size_t total = 0;
 		int met = 1, cmet = 1;
 
-		printf("%-24s %6s %9s %9s %9s | %9s %9s", "page (ms)", "n", "p50", "p99", "max",
-		       "srv p50", "srv p99");
+		printf("%-24s %6s %9s %9s %9s | %9s %9s %9s", "page (ms)", "n", "p50", "p99", "max",
+		       "srv p50", "srv p99", "cpu p50");
 		if (!only_shomei)
 			printf(" | %9s %9s %7s", "peer p50", "peer p99", "p99 x");
 		printf("\n");
@@ -1633,8 +1643,9 @@ main(int argc, char **argv)
 				met = met && s99 <= 5.0;
 				cmet = cmet && p99 <= 5.0;
 			}
-			printf("%-24s %6zu %9.3f %9.3f %9.3f | %9.3f %9.3f", p->name, p->nlat, p50,
-			       p99, mx, quantile_ms(p->srv, p->nsrv, 0.5), s99);
+			printf("%-24s %6zu %9.3f %9.3f %9.3f | %9.3f %9.3f %9.3f", p->name, p->nlat,
+			       p50, p99, mx, quantile_ms(p->srv, p->nsrv, 0.5), s99,
+			       quantile_ms(p->cpu, p->nsrv, 0.5));
 			if (!only_shomei) {
 				double q50 = quantile_ms(p->peer, p->npeer, 0.5);
 				double q99 = quantile_ms(p->peer, p->npeer, 0.99);
@@ -1647,7 +1658,9 @@ main(int argc, char **argv)
 		printf("all responses checked: %zu requests, 0 wrong; %.0f requests/s over the "
 		       "measured rounds (mail waits excluded)\n",
 		       total, wall > 0 ? (double)total / wall : 0);
-		printf("srv = the server's own time per request (its request log); peer = openssl "
+		printf("srv = the server's own time per request (its request log: from the headers to "
+		       "the answer); cpu = the CPU time of the handler's thread in it (the rest is "
+		       "waiting: signer, commit, CPU); peer = openssl "
 		       "s_server -WWW with the same pages as files, one request per (resumed) "
 		       "connection, handshake outside the clock; p99 x = shomei p99 / peer p99\n");
 		printf("target server p99 <= 5 ms per page (exempt pages aside): %s; client p99 "
@@ -1665,6 +1678,7 @@ out:
 	for (i = 0; i < PAGE__MAX; i++) {
 		free(pages[i].lat);
 		free(pages[i].srv);
+		free(pages[i].cpu);
 		free(pages[i].peer);
 		free(pages[i].sample);
 	}

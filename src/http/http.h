@@ -38,6 +38,7 @@ struct http_req {
 	int tls;                /* arrived on the HTTPS listener */
 	int status;             /* set by http_reply*, for the log and metrics */
 	size_t sent;
+	long cpu_us;            /* CPU time of the handler's thread while it ran (the log) */
 };
 
 typedef int http_handler(struct http_req *);
