@@ -883,6 +883,22 @@ issue_seal_key(const unsigned char raw[PORTAL_TOKEN_LEN],
 			   sizeof(ctx) - 1);
 }
 
+/* The values a Submit records with the application (borrowed from ia and v). */
+static void
+issue_app_values(struct store_app *rec, const struct issue_app *ia, const struct issue_vals *v)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->profile = (char *)ia->profile;
+	rec->subject_email = (char *)v->subject_email;
+	rec->name_kanji = (char *)v->name_kanji;
+	rec->name_romaji = (char *)v->name_romaji;
+	rec->ou = (char *)v->ou;
+	rec->hostnames = (char *)v->hostnames;
+	rec->key_mode = (char *)v->key_mode;
+	rec->password_hash = (char *)v->pw_hash;
+	rec->csr = v->csr[0] != '\0' ? (char *)v->csr : NULL;
+}
+
 /* One issuance of the portal: what ca_issue()'s hooks take and give back. */
 struct issue_run {
 	struct portal_ctx *x;
@@ -1027,16 +1043,7 @@ issue_write(struct store *st, const struct ca_issued *c, void *arg, struct err *
 		if (store_token_add(st, u->nonce_hash, ISSUE_TOKEN_SUBMIT, a->id,
 				    u->now + PORTAL_FORM_TTL, u->now, &se) == -1)
 			return issue_write_lost(u, ISSUE_REPEAT, &se, e);
-		memset(&rec, 0, sizeof(rec));
-		rec.profile = u->ia->profile;
-		rec.subject_email = (char *)v->subject_email;
-		rec.name_kanji = (char *)v->name_kanji;
-		rec.name_romaji = (char *)v->name_romaji;
-		rec.ou = (char *)v->ou;
-		rec.hostnames = (char *)v->hostnames;
-		rec.key_mode = (char *)v->key_mode;
-		rec.password_hash = (char *)v->pw_hash;
-		rec.csr = v->csr[0] != '\0' ? (char *)v->csr : NULL;
+		issue_app_values(&rec, u->ia, v);
 		if (store_app_submit(st, a->id, "mail-verified", u->from, &rec, u->now, &se) == -1)
 			return issue_write_lost(u, ISSUE_REPEAT, &se, e);
 	}
@@ -1255,16 +1262,7 @@ issue_submit(struct portal_ctx *x, struct store *st, struct issue_app *ia,
 		rc = 0;
 		goto out;
 	}
-	memset(&rec, 0, sizeof(rec));
-	rec.profile = ia->profile;
-	rec.subject_email = (char *)v->subject_email;
-	rec.name_kanji = (char *)v->name_kanji;
-	rec.name_romaji = (char *)v->name_romaji;
-	rec.ou = (char *)v->ou;
-	rec.hostnames = (char *)v->hostnames;
-	rec.key_mode = (char *)v->key_mode;
-	rec.password_hash = (char *)v->pw_hash;
-	rec.csr = v->csr[0] != '\0' ? (char *)v->csr : NULL;
+	issue_app_values(&rec, ia, v);
 	err_clear(&se);
 	if (store_app_submit(st, ia->a.id, "mail-verified", "awaiting-approval", &rec, now, &se) ==
 	    -1) {

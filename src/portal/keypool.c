@@ -8,18 +8,14 @@
  * the certificate is signed, portal_p12() adds the certificate bags and computes the MAC
  * (one HMAC).
  *
- * The P-256 ones are made ahead by one thread at the lowest CPU priority (nice 19: it works
- * on idle time), up to portal.key_pool of them; portal_key_take() hands each out once and
- * makes one itself only when the pool is empty (or for RSA, which is never pooled).  The
+ * The P-256 ones are made ahead (util/pool.c: one thread at nice 19, on idle time), up to
+ * portal.key_pool of them; portal_key_take() hands each out once and makes one itself only
+ * when the pool is empty (or for RSA, which is never pooled).  The
  * pooled keys and PINs live in this process's memory only (the web process, which made every
  * applicant key before too), and are wiped when handed out or at the end.
  */
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <limits.h>
-#include <pthread.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -32,15 +28,7 @@
 /* No 0/O, 1/I/l: what a person can copy without asking. */
 static const char key_pin_alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
 
-static struct {
-	pthread_mutex_t mu;
-	pthread_cond_t low; /* a key was taken, or stop */
-	struct portal_key *v;
-	size_t n, cap;
-	int running, stop;
-	pthread_t th;
-	unsigned long taken, made_inline;
-} kpool = {.mu = PTHREAD_MUTEX_INITIALIZER, .low = PTHREAD_COND_INITIALIZER};
+static struct pool *kpool; /* NULL: none (portal.key_pool = 0) */
 
 void
 portal_key_clear(struct portal_key *k)
@@ -110,106 +98,60 @@ out:
 	return rc;
 }
 
-static void *
-kpool_main(void *arg)
+static int
+kpool_make(void *item, void *arg)
 {
-	struct portal_key k;
 	struct err e;
 
-	util_thread_name("shomei-keys");
 	(void)arg;
-#ifdef SYS_gettid
-	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19); /* this thread only */
-#endif
-	for (;;) {
-		pthread_mutex_lock(&kpool.mu);
-		while (!kpool.stop && kpool.n >= kpool.cap)
-			pthread_cond_wait(&kpool.low, &kpool.mu);
-		if (kpool.stop) {
-			pthread_mutex_unlock(&kpool.mu);
-			break;
-		}
-		pthread_mutex_unlock(&kpool.mu);
-		err_clear(&e);
-		if (portal_key_make("p256", &k, &e) == -1) {
-			log_warn("%s", e.msg);
-			sleep(1); /* the requests make their own (and report) meanwhile */
-			continue;
-		}
-		pthread_mutex_lock(&kpool.mu);
-		kpool.v[kpool.n++] = k;
-		pthread_mutex_unlock(&kpool.mu);
-		sodium_memzero(&k, sizeof(k));
+	err_clear(&e);
+	if (portal_key_make("p256", item, &e) == -1) {
+		log_warn("%s", e.msg);
+		return -1;
 	}
-	return NULL;
+	return 0;
+}
+
+static void
+kpool_clear(void *item)
+{
+	portal_key_clear(item);
 }
 
 int
 portal_keypool_start(size_t cap, struct err *e)
 {
-	if (cap == 0 || kpool.running)
+	if (kpool != NULL)
 		return 0;
-	kpool.v = xcalloc(cap, sizeof(*kpool.v));
-	kpool.cap = cap;
-	kpool.n = 0;
-	kpool.stop = 0;
-	kpool.taken = kpool.made_inline = 0;
-	if (pthread_create(&kpool.th, NULL, kpool_main, NULL) != 0) {
-		free(kpool.v);
-		kpool.v = NULL;
-		return err_set(e, ERR_INTERNAL, "portal: cannot start the key thread");
-	}
-	kpool.running = 1;
-	return 0;
+	return pool_start(&kpool, "shomei-keys", cap, sizeof(struct portal_key), kpool_make,
+			  kpool_clear, NULL, e);
 }
 
 void
 portal_keypool_stop(void)
 {
-	if (!kpool.running)
+	size_t ready;
+	unsigned long taken, misses;
+
+	if (kpool == NULL)
 		return;
-	pthread_mutex_lock(&kpool.mu);
-	kpool.stop = 1;
-	pthread_cond_signal(&kpool.low);
-	pthread_mutex_unlock(&kpool.mu);
-	pthread_join(kpool.th, NULL);
-	for (size_t i = 0; i < kpool.n; i++)
-		portal_key_clear(&kpool.v[i]);
-	free(kpool.v);
-	kpool.v = NULL;
-	kpool.n = kpool.cap = 0;
-	kpool.running = 0;
-	log_debug("portal: %lu pooled keys handed out, %lu made in requests", kpool.taken,
-		  kpool.made_inline);
+	pool_stats(kpool, &ready, &taken, &misses);
+	log_debug("portal: %lu pooled keys handed out, %lu made in requests", taken, misses);
+	pool_stop(kpool);
+	kpool = NULL;
 }
 
 void
 portal_keypool_stats(size_t *ready, unsigned long *taken, unsigned long *made_inline)
 {
-	pthread_mutex_lock(&kpool.mu);
-	*ready = kpool.n;
-	*taken = kpool.taken;
-	*made_inline = kpool.made_inline;
-	pthread_mutex_unlock(&kpool.mu);
+	pool_stats(kpool, ready, taken, made_inline);
 }
 
 int
 portal_key_take(const char *mode, struct portal_key *k, struct err *e)
 {
-	if (strcmp(mode, "p256") == 0) {
-		pthread_mutex_lock(&kpool.mu);
-		if (kpool.running && kpool.n > 0) {
-			*k = kpool.v[--kpool.n];
-			sodium_memzero(&kpool.v[kpool.n], sizeof(kpool.v[kpool.n]));
-			kpool.taken++;
-			pthread_cond_signal(&kpool.low);
-			pthread_mutex_unlock(&kpool.mu);
-			return 0;
-		}
-		if (kpool.running)
-			kpool.made_inline++;
-		pthread_mutex_unlock(&kpool.mu);
-	}
+	if (strcmp(mode, "p256") == 0 && pool_take(kpool, k) == 0)
+		return 0;
 	return portal_key_make(mode, k, e);
 }
 

@@ -82,6 +82,22 @@ long hex_decode(unsigned char *dst, size_t dstmax, const char *src);
 /* Random bytes from the OS CSPRNG (libsodium); fatal when unavailable. */
 void util_random(void *, size_t);
 
+/*
+ * Things made ahead by a thread at nice 19 (pool.c): up to cap items of size bytes, each made
+ * by make(item, arg) (0, or -1: the thread waits a second) and handed out once by pool_take()
+ * (0, or 1 when there is none: the caller makes one itself); clear() frees what an item
+ * holds, for those still there at pool_stop().  cap 0: no pool (*out NULL, every take 1).
+ */
+struct pool;
+typedef int pool_make_fn(void *item, void *arg);
+typedef void pool_clear_fn(void *item);
+int pool_start(struct pool **out, const char *thread_name, size_t cap, size_t size,
+	       pool_make_fn *make, pool_clear_fn *clear, void *arg, struct err *);
+void pool_stop(struct pool *);  /* accepts NULL */
+int pool_take(struct pool *, void *item);
+/* Items ready, handed out, and asked for while there was none. */
+void pool_stats(struct pool *, size_t *ready, unsigned long *taken, unsigned long *misses);
+
 /* Names the calling thread (top -H, ps -L, gdb); at most 15 characters are kept. */
 void util_thread_name(const char *);
 

@@ -3,11 +3,10 @@
  * shifted, noise lines and dots), remembered in the store only as hashes so that any front
  * end can check it, single use and expiring.
  */
-#include <sys/resource.h>
-#include <sys/syscall.h>
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -196,11 +195,10 @@ answer_new(const struct captcha_conf *cc, char answer[CAPTCHA_ANSWER_MAX + 1])
 
 /*
  * The pool of pre-drawn images (captcha_pool_start): drawing (FreeType, ~2 ms of CPU) leaves
- * the request path.  One thread, at the lowest CPU priority (nice 19: it draws on idle
- * time), keeps up to cap images with their answers; captcha_new() takes one out (each image
- * is handed out once, then wiped) and draws itself only when the pool is empty.  The answers
- * wait in this process's memory only; the store still gets the hashes when an image is
- * handed out, as before.
+ * the request path (util/pool.c: one thread at nice 19, on idle time), up to cap images with
+ * their answers; captcha_new() takes one out (each image is handed out once, then wiped) and
+ * draws itself only when the pool is empty or drawn with another font.  The answers wait in
+ * this process's memory only; the store still gets the hashes when an image is handed out.
  */
 struct pooled {
 	char answer[CAPTCHA_ANSWER_MAX + 1];
@@ -209,108 +207,69 @@ struct pooled {
 };
 
 static struct {
-	pthread_mutex_t mu;
-	pthread_cond_t low; /* an image was taken, or stop */
-	struct pooled *v;
-	size_t n, cap;
-	int running, stop;
-	pthread_t th;
-	struct captcha_conf cc;
-	unsigned long taken, drawn_inline;
-} cpool = {.mu = PTHREAD_MUTEX_INITIALIZER, .low = PTHREAD_COND_INITIALIZER};
+	struct pool *pool;
+	struct captcha_conf cc; /* what the pool draws with */
+	struct buf png;         /* the drawing thread's */
+	_Atomic unsigned long other_conf; /* asked with another font or test answer */
+} cpool;
 
-static void *
-pool_main(void *arg)
+static int
+cpool_make(void *item, void *arg)
 {
-	struct buf png;
+	struct pooled *p = item;
 	struct err e;
 
-	util_thread_name("shomei-captcha");
 	(void)arg;
-#ifdef SYS_gettid
-	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19); /* this thread only */
-#endif
-	buf_init(&png, CAPTCHA_PNG_MAX);
-	for (;;) {
-		struct pooled p;
-
-		pthread_mutex_lock(&cpool.mu);
-		while (!cpool.stop && cpool.n >= cpool.cap)
-			pthread_cond_wait(&cpool.low, &cpool.mu);
-		if (cpool.stop) {
-			pthread_mutex_unlock(&cpool.mu);
-			break;
-		}
-		pthread_mutex_unlock(&cpool.mu);
-		answer_new(&cpool.cc, p.answer);
-		err_clear(&e);
-		if (captcha_draw(&cpool.cc, p.answer, &png, &e) == -1) {
-			log_warn("%s", e.msg);
-			sodium_memzero(p.answer, sizeof(p.answer));
-			sleep(1); /* the requests draw (and report) meanwhile */
-			continue;
-		}
-		p.len = png.len;
-		p.png = xmalloc(p.len);
-		memcpy(p.png, png.data, p.len);
-		pthread_mutex_lock(&cpool.mu);
-		cpool.v[cpool.n++] = p;
-		pthread_mutex_unlock(&cpool.mu);
-		sodium_memzero(&p, sizeof(p));
+	answer_new(&cpool.cc, p->answer);
+	err_clear(&e);
+	if (captcha_draw(&cpool.cc, p->answer, &cpool.png, &e) == -1) {
+		log_warn("%s", e.msg);
+		return -1;
 	}
-	buf_free(&png);
-	return NULL;
+	p->len = cpool.png.len;
+	p->png = xmalloc(p->len);
+	memcpy(p->png, cpool.png.data, p->len);
+	return 0;
+}
+
+static void
+cpool_clear(void *item)
+{
+	struct pooled *p = item;
+
+	if (p->png != NULL)
+		sodium_memzero(p->png, p->len);
+	free(p->png);
+	sodium_memzero(p, sizeof(*p));
 }
 
 int
 captcha_pool_start(const struct captcha_conf *cc, size_t cap, struct err *e)
 {
-	if (cap == 0 || cpool.running)
+	if (cap == 0 || cpool.pool != NULL)
 		return 0;
 	cpool.cc = *cc;
-	cpool.v = xcalloc(cap, sizeof(*cpool.v));
-	cpool.cap = cap;
-	cpool.n = 0;
-	cpool.stop = 0;
-	cpool.taken = cpool.drawn_inline = 0;
-	if (pthread_create(&cpool.th, NULL, pool_main, NULL) != 0) {
-		free(cpool.v);
-		cpool.v = NULL;
-		return err_set(e, ERR_INTERNAL, "captcha: cannot start the drawing thread");
-	}
-	cpool.running = 1;
-	return 0;
+	buf_init(&cpool.png, CAPTCHA_PNG_MAX);
+	return pool_start(&cpool.pool, "shomei-captcha", cap, sizeof(struct pooled), cpool_make,
+			  cpool_clear, NULL, e);
 }
 
 void
 captcha_pool_stop(void)
 {
-	if (!cpool.running)
+	if (cpool.pool == NULL)
 		return;
-	pthread_mutex_lock(&cpool.mu);
-	cpool.stop = 1;
-	pthread_cond_signal(&cpool.low);
-	pthread_mutex_unlock(&cpool.mu);
-	pthread_join(cpool.th, NULL);
-	for (size_t i = 0; i < cpool.n; i++) {
-		sodium_memzero(cpool.v[i].png, cpool.v[i].len);
-		free(cpool.v[i].png);
-	}
-	sodium_memzero(cpool.v, cpool.cap * sizeof(*cpool.v));
-	free(cpool.v);
-	cpool.v = NULL;
-	cpool.n = cpool.cap = 0;
-	cpool.running = 0;
+	pool_stop(cpool.pool);
+	cpool.pool = NULL;
+	buf_free(&cpool.png);
+	atomic_store(&cpool.other_conf, 0);
 }
 
 void
 captcha_pool_stats(size_t *ready, unsigned long *taken, unsigned long *drawn_inline)
 {
-	pthread_mutex_lock(&cpool.mu);
-	*ready = cpool.n;
-	*taken = cpool.taken;
-	*drawn_inline = cpool.drawn_inline;
-	pthread_mutex_unlock(&cpool.mu);
+	pool_stats(cpool.pool, ready, taken, drawn_inline);
+	*drawn_inline += atomic_load(&cpool.other_conf);
 }
 
 /*
@@ -318,31 +277,25 @@ captcha_pool_stats(size_t *ready, unsigned long *taken, unsigned long *drawn_inl
  * when there is none (no pool, another font, or empty); -1 when png cannot hold it.
  */
 static int
-pool_take(const struct captcha_conf *cc, char answer[CAPTCHA_ANSWER_MAX + 1], struct buf *png)
+cpool_take(const struct captcha_conf *cc, char answer[CAPTCHA_ANSWER_MAX + 1], struct buf *png)
 {
 	struct pooled p;
 	int rc;
 
-	pthread_mutex_lock(&cpool.mu);
-	if (!cpool.running || cpool.n == 0 || strcmp(cpool.cc.font, cc->font) != 0 ||
+	if (cpool.pool == NULL)
+		return 1;
+	if (strcmp(cpool.cc.font, cc->font) != 0 ||
 	    strcmp(cpool.cc.test_answer, cc->test_answer) != 0) {
-		if (cpool.running)
-			cpool.drawn_inline++;
-		pthread_mutex_unlock(&cpool.mu);
+		atomic_fetch_add(&cpool.other_conf, 1);
 		return 1;
 	}
-	p = cpool.v[--cpool.n];
-	sodium_memzero(&cpool.v[cpool.n], sizeof(cpool.v[cpool.n]));
-	cpool.taken++;
-	pthread_cond_signal(&cpool.low);
-	pthread_mutex_unlock(&cpool.mu);
+	if (pool_take(cpool.pool, &p) == 1)
+		return 1;
 	buf_reset(png);
 	rc = buf_append(png, p.png, p.len) == -1 ? -1 : 0;
 	if (rc == 0)
 		memcpy(answer, p.answer, sizeof(p.answer));
-	sodium_memzero(p.png, p.len);
-	free(p.png);
-	sodium_memzero(&p, sizeof(p));
+	cpool_clear(&p);
 	return rc;
 }
 
@@ -357,7 +310,7 @@ captcha_new(struct store *s, const struct captcha_conf *cc, const char *purpose,
 	id_hex[0] = '\0';
 	if (purpose_check(purpose, e) == -1)
 		goto out;
-	if ((k = pool_take(cc, answer, png)) == -1) {
+	if ((k = cpool_take(cc, answer, png)) == -1) {
 		err_set(e, ERR_INTERNAL, "captcha: the PNG does not fit");
 		goto out;
 	}

@@ -5,13 +5,11 @@
  * dropped first).
  */
 #include "testutil.h"
+#include "tu_x509.h"
 
 #include <pthread.h>
 
 #include <libpq-fe.h>
-#include <openssl/evp.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include "ca/ca.h"
 
@@ -265,21 +263,11 @@ hook_write(struct store *st, const struct ca_issued *c, void *arg, struct err *e
 static int
 issue_with(struct hooks *h, struct ca_issued *out, struct err *e)
 {
-	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	X509_REQ *rq = X509_REQ_new();
-	X509_NAME *n = X509_REQ_get_subject_name(rq);
-	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
-	unsigned char *der = NULL;
 	struct ca_issue_req req;
+	unsigned char *der;
 	int len, rc;
 
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"hook", -1, -1, 0);
-	X509_REQ_set_pubkey(rq, k);
-	sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name,
-							 "DNS:hook.example"));
-	X509_REQ_add_extensions(rq, exts);
-	assert_true(X509_REQ_sign(rq, k, EVP_sha256()) > 0);
-	len = i2d_X509_REQ(rq, &der);
+	der = tu_csr("hook.example", &len);
 	memset(&req, 0, sizeof(req));
 	req.profile = "server";
 	req.csr = der;
@@ -290,9 +278,6 @@ issue_with(struct hooks *h, struct ca_issued *out, struct err *e)
 	req.arg = h;
 	rc = ca_issue(fx.ca, fx.st, &req, out, e);
 	OPENSSL_free(der);
-	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-	X509_REQ_free(rq);
-	EVP_PKEY_free(k);
 	return rc;
 }
 

@@ -17,6 +17,7 @@
 #include "ca/ca.h"
 #include "ocsp/ocsp.h"
 #include "testutil.h"
+#include "tu_x509.h"
 
 /* ---- a tiny DER writer of the tests' own (independent of the module's) ---- */
 
@@ -740,27 +741,15 @@ static struct fx fx;
 static X509 *
 tu_issue(const char *cn)
 {
-	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	X509_REQ *rq = X509_REQ_new();
-	X509_NAME *n = X509_NAME_new();
-	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
 	struct ca_issue_req req;
 	struct ca_issued out;
-	unsigned char *der = NULL;
+	unsigned char *der;
 	const unsigned char *p;
-	char san[128];
 	struct err e;
 	X509 *x;
 	int len;
 
-	snprintf(san, sizeof(san), "DNS:%s", cn);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-	X509_REQ_set_subject_name(rq, n);
-	X509_REQ_set_pubkey(rq, k);
-	sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, san));
-	X509_REQ_add_extensions(rq, exts);
-	assert_true(X509_REQ_sign(rq, k, EVP_sha256()) > 0);
-	len = i2d_X509_REQ(rq, &der);
+	der = tu_csr(cn, &len);
 	memset(&req, 0, sizeof(req));
 	req.profile = "server";
 	req.csr = der;
@@ -774,10 +763,6 @@ tu_issue(const char *cn)
 	assert_non_null(x);
 	ca_issued_clear(&out);
 	OPENSSL_free(der);
-	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-	X509_NAME_free(n);
-	X509_REQ_free(rq);
-	EVP_PKEY_free(k);
 	return x;
 }
 
