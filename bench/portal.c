@@ -79,9 +79,10 @@
  *   -c sessions (default 200), -w client threads (default 4), -r measured rounds (default 3,
  *   each with fresh sessions and tickets), -S a libpq connection string for PostgreSQL
  *   (default SQLite), -P portal.key_pool (default: the server's, 256), -k keep the data
- *   directory, -n no RSA round, -x shomei only (no s_server).  The target line judges the server's p99 (its request log) of every page
- *   that is not exempt; the client's p99 is judged on the same line for information.
- * run: make bench BENCHES=portal  (or build/bench/portal after make build/bench/portal)
+ *   directory, -n no RSA round, -x shomei only (no s_server).  The target line judges the server's
+ * p99 (its request log) of every page that is not exempt; the client's p99 is judged on the same
+ * line for information. run: make bench BENCHES=portal  (or build/bench/portal after make
+ * build/bench/portal)
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -138,10 +139,10 @@ struct sess {
 	char nonce[64], ftime[32], fmac[64];
 	char token[64];
 	/* issuance (after the mail) */
-	char cont[64];	     /* the continuation token t of /issue/form */
-	char pw_hash[160];   /* the argon2id string the confirm page carries */
-	char pin[32];	     /* the PKCS#12 PIN shown once */
-	char dl[64];	     /* the download secret d */
+	char cont[64];	   /* the continuation token t of /issue/form */
+	char pw_hash[160]; /* the argon2id string the confirm page carries */
+	char pin[32];	   /* the PKCS#12 PIN shown once */
+	char dl[64];	   /* the download secret d */
 	/* the response being read */
 	char *buf;
 	size_t have;
@@ -681,7 +682,8 @@ form_post_check(struct sess *s, char *err, size_t errlen)
 	    strncmp(s->pw_hash, "$argon2id$", 10) != 0 ||
 	    html_value(s, "key_mode", km, sizeof(km)) == -1 || strcmp(km, key_mode) != 0 ||
 	    find(s->body, s->blen, "action=\"/issue/confirm\"") == NULL ||
-	    find(s->body, s->blen, s->email) == NULL || find(s->body, s->blen, NAME_KANJI) == NULL) {
+	    find(s->body, s->blen, s->email) == NULL ||
+	    find(s->body, s->blen, NAME_KANJI) == NULL) {
 		snprintf(err, errlen, "not the issuance confirm page of this session's values");
 		return -1;
 	}
@@ -778,9 +780,8 @@ download_check(struct sess *s, char *err, size_t errlen)
 		return 0;
 	}
 	if (PKCS12_parse(p12, s->pin, &key, &cert, &ca) == 1 && key != NULL && cert != NULL &&
-	    X509_check_private_key(cert, key) == 1 &&
-	    X509_check_email(cert, s->email, 0, 0) == 1 && ca != NULL &&
-	    sk_X509_num(ca) >= 1) {
+	    X509_check_private_key(cert, key) == 1 && X509_check_email(cert, s->email, 0, 0) == 1 &&
+	    ca != NULL && sk_X509_num(ca) >= 1) {
 		if (strcmp(key_mode, "p256") == 0)
 			ok = EVP_PKEY_is_a(key, "EC") && EVP_PKEY_get_bits(key) == 256;
 		else
@@ -791,8 +792,10 @@ download_check(struct sess *s, char *err, size_t errlen)
 	sk_X509_pop_free(ca, X509_free);
 	PKCS12_free(p12);
 	if (!ok) {
-		snprintf(err, errlen, "the PKCS#12 does not open with the PIN to a %s key and "
-				      "this session's certificate", key_mode);
+		snprintf(err, errlen,
+			 "the PKCS#12 does not open with the PIN to a %s key and "
+			 "this session's certificate",
+			 key_mode);
 		return -1;
 	}
 	return 0;
@@ -822,14 +825,13 @@ enum {
 	}
 static struct page pages[PAGE__MAX] = {
     PAGE("GET /", "GET", "/", index_req, index_check, "index.html", NULL),
-    PAGE("GET /regist/step1", "GET", "/regist/step1", step1_req, step1_check, "step1.html",
-	 NULL),
+    PAGE("GET /regist/step1", "GET", "/regist/step1", step1_req, step1_check, "step1.html", NULL),
     PAGE("POST /regist/step1", "POST", "/regist/step1", post1_req, post1_check, "confirm.html",
 	 NULL),
-    PAGE("POST /regist/confirm", "POST", "/regist/confirm", confirm_req, confirm_check,
-	 "done.html", NULL),
-    PAGE("GET /regist/verify", "GET", "/regist/verify", verify_req, verify_check,
-	 "verified.html", NULL),
+    PAGE("POST /regist/confirm", "POST", "/regist/confirm", confirm_req, confirm_check, "done.html",
+	 NULL),
+    PAGE("GET /regist/verify", "GET", "/regist/verify", verify_req, verify_check, "verified.html",
+	 NULL),
     PAGE("POST /regist/verify", "POST", "/regist/verify", verify_post_req, verify_post_check,
 	 "redirect.txt", NULL),
     PAGE("GET /issue/form", "GET", "/issue/form", form_req, form_check, "issue_form.html", NULL),
@@ -837,8 +839,8 @@ static struct page pages[PAGE__MAX] = {
 	 "issue_confirm.html", "argon2id"),
     PAGE("POST /issue/confirm", "POST", "/issue/confirm", submit_req, submit_check,
 	 "issue_cert.html", NULL),
-    PAGE("GET /issue/download", "GET", "/issue/download", download_req, download_check,
-	 "cert.p12", NULL),
+    PAGE("GET /issue/download", "GET", "/issue/download", download_req, download_check, "cert.p12",
+	 NULL),
     PAGE("POST /issue/confirm rsa", "POST", "/issue/confirm", submit_req, submit_check,
 	 "issue_cert_rsa.html", "RSA keygen"),
     PAGE("GET /issue/download rsa", "GET", "/issue/download", download_req, download_check,
@@ -1335,9 +1337,10 @@ main(int argc, char **argv)
 			rsa_round = 0;
 			break;
 		default:
-			fprintf(stderr, "usage: portal [-c SESSIONS] [-w WORKERS] [-r ROUNDS]"
-					" [-T SERVER_THREADS] [-S STORE] [-B BINARY] [-P KEYPOOL] [-k] [-n]"
-					" [-x]\n");
+			fprintf(stderr,
+				"usage: portal [-c SESSIONS] [-w WORKERS] [-r ROUNDS]"
+				" [-T SERVER_THREADS] [-S STORE] [-B BINARY] [-P KEYPOOL] [-k] [-n]"
+				" [-x]\n");
 			return 2;
 		}
 	}
@@ -1658,11 +1661,12 @@ main(int argc, char **argv)
 		printf("all responses checked: %zu requests, 0 wrong; %.0f requests/s over the "
 		       "measured rounds (mail waits excluded)\n",
 		       total, wall > 0 ? (double)total / wall : 0);
-		printf("srv = the server's own time per request (its request log: from the headers to "
-		       "the answer); cpu = the CPU time of the handler's thread in it (the rest is "
-		       "waiting: signer, commit, CPU); peer = openssl "
-		       "s_server -WWW with the same pages as files, one request per (resumed) "
-		       "connection, handshake outside the clock; p99 x = shomei p99 / peer p99\n");
+		printf(
+		    "srv = the server's own time per request (its request log: from the headers to "
+		    "the answer); cpu = the CPU time of the handler's thread in it (the rest is "
+		    "waiting: signer, commit, CPU); peer = openssl "
+		    "s_server -WWW with the same pages as files, one request per (resumed) "
+		    "connection, handshake outside the clock; p99 x = shomei p99 / peer p99\n");
 		printf("target server p99 <= 5 ms per page (exempt pages aside): %s; client p99 "
 		       "<= 5 ms: %s\n",
 		       met ? "met" : "NOT met", cmet ? "met" : "NOT met");

@@ -79,8 +79,9 @@ fail:
 	for (it = first, i = 0; i < n; it = it->next, i++) {
 		it->rc = -1;
 		err_clear(&it->err);
-		err_set(&it->err, e.code == ERR_OK || e.code == ERR_CONFLICT ? ERR_INTERNAL : e.code,
-			"%s", e.code == ERR_OK ? "store: batch failed" : e.msg);
+		err_set(&it->err,
+			e.code == ERR_OK || e.code == ERR_CONFLICT ? ERR_INTERNAL : e.code, "%s",
+			e.code == ERR_OK ? "store: batch failed" : e.msg);
 	}
 }
 

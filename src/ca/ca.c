@@ -12,15 +12,40 @@
 
 /* Every key shomei.conf may hold; "x." entries admit a whole family.  docs/config.md. */
 const char *const ca_conf_keys[] = {
-	"ca_name", "base_url", "store",
-	"ca.key", "ca.cert", "root.key", "root.cert", "ocsp.key", "ocsp.cert",
-	"tsa.key", "tsa.cert", "https.key", "https.cert",
-	"key_passphrase", "key_passphrase_env", "key_passphrase_file",
-	"pkcs11.module", "pkcs11.pin", "pkcs11.pin_env",
-	"profile.", "crl.", "http.", "listen.", "serve.", "ocsp.", "tsa.", "mail.", "portal.",
-	"acme.", "api.", "test.", "online.",
-	"signer.timeout_ms",
-	NULL,
+    "ca_name",
+    "base_url",
+    "store",
+    "ca.key",
+    "ca.cert",
+    "root.key",
+    "root.cert",
+    "ocsp.key",
+    "ocsp.cert",
+    "tsa.key",
+    "tsa.cert",
+    "https.key",
+    "https.cert",
+    "key_passphrase",
+    "key_passphrase_env",
+    "key_passphrase_file",
+    "pkcs11.module",
+    "pkcs11.pin",
+    "pkcs11.pin_env",
+    "profile.",
+    "crl.",
+    "http.",
+    "listen.",
+    "serve.",
+    "ocsp.",
+    "tsa.",
+    "mail.",
+    "portal.",
+    "acme.",
+    "api.",
+    "test.",
+    "online.",
+    "signer.timeout_ms",
+    NULL,
 };
 
 static X509 *
@@ -84,14 +109,16 @@ ca_open(const char *datadir, unsigned flags, struct ca **out, struct err *e)
 		err_set(e, ERR_REFUSED, "%s: no CA here (run `shomei init` first)", datadir);
 		goto out;
 	}
-	if (conf_load(&ca->conf, path, e) == -1 || conf_check_keys(&ca->conf, ca_conf_keys, e) == -1)
+	if (conf_load(&ca->conf, path, e) == -1 ||
+	    conf_check_keys(&ca->conf, ca_conf_keys, e) == -1)
 		goto out;
 	ca->name = xstrdup(conf_get(&ca->conf, "ca_name", "shomei"));
 	v = conf_get(&ca->conf, "base_url", "http://localhost:8080");
 	ca->base_url = xstrndup(v, strlen(v) - (strlen(v) > 0 && v[strlen(v) - 1] == '/'));
 	ca->store_spec = ca_store_spec(&ca->conf);
 	if (conf_get_long(&ca->conf, "crl.hours", 24, 1, 24 * 366, &ca->crl_hours, e) == -1 ||
-	    conf_get_long(&ca->conf, "crl.delta_hours", 1, 1, 24 * 31, &ca->crl_delta_hours, e) == -1)
+	    conf_get_long(&ca->conf, "crl.delta_hours", 1, 1, 24 * 31, &ca->crl_delta_hours, e) ==
+		-1)
 		goto out;
 	if (conf_get_long(&ca->conf, "signer.timeout_ms", SIGNER_TIMEOUT_DEFAULT_MS, 100, 600000,
 			  &ca->signer_timeout_ms, e) == -1)

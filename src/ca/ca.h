@@ -29,21 +29,21 @@ struct ca_batch;
 struct ca {
 	char *datadir;
 	struct conf conf;
-	char *name;       /* ca_name: short name used in URLs (/crl/<name>.crl) */
-	char *base_url;   /* no trailing slash */
-	char *store_spec; /* resolved: "sqlite:/abs/path" or a libpq conninfo */
-	X509 *cert;       /* issuing CA */
-	X509 *root;       /* root CA */
-	X509 *ocsp_cert;  /* may be NULL */
-	X509 *tsa_cert;   /* may be NULL */
-	STACK_OF(X509) *chain; /* issuing, root */
+	char *name;		/* ca_name: short name used in URLs (/crl/<name>.crl) */
+	char *base_url;		/* no trailing slash */
+	char *store_spec;	/* resolved: "sqlite:/abs/path" or a libpq conninfo */
+	X509 *cert;		/* issuing CA */
+	X509 *root;		/* root CA */
+	X509 *ocsp_cert;	/* may be NULL */
+	X509 *tsa_cert;		/* may be NULL */
+	STACK_OF(X509) * chain; /* issuing, root */
 	struct x509_issuer issuer;
 	struct signer_client *signer; /* NULL unless opened with CA_OPEN_SIGNER or attached */
 	pid_t signer_pid;
-	long signer_timeout_ms; /* signer.timeout_ms: longest wait for a signer answer */
-	long crl_hours;       /* CRL nextUpdate - thisUpdate */
-	long crl_delta_hours; /* delta CRL validity */
-	struct ca_batch *batch; /* group commit, when started */
+	long signer_timeout_ms;	 /* signer.timeout_ms: longest wait for a signer answer */
+	long crl_hours;		 /* CRL nextUpdate - thisUpdate */
+	long crl_delta_hours;	 /* delta CRL validity */
+	struct ca_batch *batch;	 /* group commit, when started */
 	pthread_key_t store_key; /* per-thread store connections (ca_thread_store) */
 	int store_key_ok;
 };
@@ -66,11 +66,11 @@ extern const char *const ca_conf_keys[];
 /* ---- shomei init ---- */
 struct ca_init_opts {
 	const char *datadir;
-	const char *key_type; /* p256 (default), p384, rsa2048, rsa3072, rsa4096 */
-	const char *ca_name;  /* default "shomei" */
-	const char *base_url; /* default "http://localhost:8080" */
-	const char *org_name; /* O= of the CA names, default "shomei" */
-	const char *store;    /* default "sqlite:shomei.db" */
+	const char *key_type;	/* p256 (default), p384, rsa2048, rsa3072, rsa4096 */
+	const char *ca_name;	/* default "shomei" */
+	const char *base_url;	/* default "http://localhost:8080" */
+	const char *org_name;	/* O= of the CA names, default "shomei" */
+	const char *store;	/* default "sqlite:shomei.db" */
 	const char *ca_key_uri; /* optional pkcs11: URI of an existing issuing-CA key */
 };
 
@@ -84,10 +84,10 @@ struct ca_issue_req {
 	const char *profile;
 	const unsigned char *csr;
 	size_t csrlen;
-	long days;            /* 0 = profile default */
+	long days;	      /* 0 = profile default */
 	const char *org_code; /* NULL = none */
 	const char *predecessor;
-	const char *actor;    /* audit actor */
+	const char *actor; /* audit actor */
 	/*
 	 * RA-approved contents (the portal): when set, the certificate gets this subject and
 	 * these SANs instead of the CSR's (the CSR then only proves possession of the key).

@@ -137,9 +137,10 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 		goto out;
 	}
 	if ((prof = profile_find(req->profile)) == NULL) {
-		err_set(e, ERR_REFUSED,
-			"issue: unknown profile \"%s\" (server, client, codesign, officer, ocsp, tsa)",
-			req->profile);
+		err_set(
+		    e, ERR_REFUSED,
+		    "issue: unknown profile \"%s\" (server, client, codesign, officer, ocsp, tsa)",
+		    req->profile);
 		goto out;
 	}
 	if (prof->ca) {
@@ -201,8 +202,8 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 		}
 		if (x509_tbs_der(tbs, &tbsder, &tbslen, e) == -1)
 			goto out;
-		if (signer_sign(ca->signer, SIGNER_OP_SIGN_CERT, tbsder, tbslen, &sig, &siglen, e) ==
-		    -1)
+		if (signer_sign(ca->signer, SIGNER_OP_SIGN_CERT, tbsder, tbslen, &sig, &siglen,
+				e) == -1)
 			goto out;
 		/* DER only: parsing it back would decode the key once more */
 		if (x509_assemble_der(tbsder, tbslen, sig, siglen, &der, &len, e) == -1)

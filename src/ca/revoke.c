@@ -7,9 +7,9 @@
 
 /* RFC 5280 5.3.1 CRLReason; value 7 is unused. */
 static const char *const ca_reasons[] = {
-	"unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded",
-	"cessationOfOperation", "certificateHold", NULL, "removeFromCRL", "privilegeWithdrawn",
-	"aACompromise",
+    "unspecified",   "keyCompromise",	     "cACompromise",	"affiliationChanged",
+    "superseded",    "cessationOfOperation", "certificateHold", NULL,
+    "removeFromCRL", "privilegeWithdrawn",   "aACompromise",
 };
 #define CA_NREASONS (sizeof(ca_reasons) / sizeof(ca_reasons[0]))
 
@@ -45,7 +45,8 @@ ca_revoke_tx(struct ca *ca, struct store *st, const char *serial, int reason, ti
 
 	memset(&rec, 0, sizeof(rec));
 	/* certificateHold would be reversible and removeFromCRL only belongs in delta CRLs */
-	if (reason < 0 || reason == 6 || reason == 7 || reason == 8 || (size_t)reason >= CA_NREASONS) {
+	if (reason < 0 || reason == 6 || reason == 7 || reason == 8 ||
+	    (size_t)reason >= CA_NREASONS) {
 		err_set(e, ERR_REFUSED,
 			"revoke: reason must be one of unspecified, keyCompromise, cACompromise, "
 			"affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn, "
@@ -60,8 +61,8 @@ ca_revoke_tx(struct ca *ca, struct store *st, const char *serial, int reason, ti
 	if (store_cert_get(st, serial, &rec, e) == -1)
 		goto out;
 	if (strcmp(rec.ca, ca->name) != 0) {
-		err_set(e, ERR_REFUSED, "revoke: certificate %s was issued by %s, not %s", rec.serial,
-			rec.ca, ca->name);
+		err_set(e, ERR_REFUSED, "revoke: certificate %s was issued by %s, not %s",
+			rec.serial, rec.ca, ca->name);
 		goto out;
 	}
 	if (store_cert_revoke(st, rec.serial, now, reason, invalidity, e) == -1)

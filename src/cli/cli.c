@@ -5,19 +5,19 @@
 #include "cli/cli.h"
 
 const struct cli_cmd cli_cmds[] = {
-	{"init", cmd_init, "create the data directory, CA hierarchy and shomei.conf"},
-	{"issue", cmd_issue, "issue a certificate from a CSR"},
-	{"revoke", cmd_revoke, "revoke a certificate"},
-	{"cert", cmd_cert, "list or show certificates"},
-	{"org", cmd_org, "add or list organizations"},
-	{"ticket", cmd_ticket, "create or list tickets"},
-	{"audit", cmd_audit, "verify or list the audit chain"},
-	{"crl", cmd_crl, "generate a full or delta CRL now"},
-	{"apikey", cmd_apikey, "create, list or disable API keys of the REST API"},
-	{"serve", cmd_serve, "run the service (supervisor, signer, web)"},
-	{"mail", cmd_mail, "deliver queued mail now (flush) or show the queue (status)"},
-	{"client", cmd_client, "send a signed self-service revoke or status request"},
-	{NULL, NULL, NULL},
+    {"init", cmd_init, "create the data directory, CA hierarchy and shomei.conf"},
+    {"issue", cmd_issue, "issue a certificate from a CSR"},
+    {"revoke", cmd_revoke, "revoke a certificate"},
+    {"cert", cmd_cert, "list or show certificates"},
+    {"org", cmd_org, "add or list organizations"},
+    {"ticket", cmd_ticket, "create or list tickets"},
+    {"audit", cmd_audit, "verify or list the audit chain"},
+    {"crl", cmd_crl, "generate a full or delta CRL now"},
+    {"apikey", cmd_apikey, "create, list or disable API keys of the REST API"},
+    {"serve", cmd_serve, "run the service (supervisor, signer, web)"},
+    {"mail", cmd_mail, "deliver queued mail now (flush) or show the queue (status)"},
+    {"client", cmd_client, "send a signed self-service revoke or status request"},
+    {NULL, NULL, NULL},
 };
 
 int

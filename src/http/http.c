@@ -350,7 +350,8 @@ http_dispatch(void *cls, struct MHD_Connection *c, const char *url, const char *
 	}
 	if (*upload_size != 0) {
 		/* body chunk: keep up to the route's maximum, note anything beyond */
-		if (!hc->answered && !hc->too_big && buf_append(&hc->body, upload, *upload_size) == -1)
+		if (!hc->answered && !hc->too_big &&
+		    buf_append(&hc->body, upload, *upload_size) == -1)
 			hc->too_big = 1;
 		*upload_size = 0;
 		return MHD_YES;
@@ -371,7 +372,8 @@ http_dispatch(void *cls, struct MHD_Connection *c, const char *url, const char *
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 		frc = hc->rt->fn(&r);
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
-		r.cpu_us = (long)(c1.tv_sec - c0.tv_sec) * 1000000L + (c1.tv_nsec - c0.tv_nsec) / 1000;
+		r.cpu_us =
+		    (long)(c1.tv_sec - c0.tv_sec) * 1000000L + (c1.tv_nsec - c0.tv_nsec) / 1000;
 		if (frc == -1 && r.status == 0)
 			http_reply_generic(&r, hc->rt->kind, 500, "Internal error",
 					   "システムエラーが発生しました", NULL);
@@ -444,7 +446,8 @@ http_server_start(const struct http_listen *cfg, struct http_server **out, struc
 		socklen_t len = sizeof(ss);
 
 		if (getsockname(cfg->fd, (struct sockaddr *)&ss, &len) == -1)
-			return err_set(e, ERR_INTERNAL, "listen: %s: %s", cfg->addr, strerror(errno));
+			return err_set(e, ERR_INTERNAL, "listen: %s: %s", cfg->addr,
+				       strerror(errno));
 	}
 	srv = xcalloc(1, sizeof(*srv));
 	srv->cfg = *cfg;
@@ -467,23 +470,24 @@ http_server_start(const struct http_listen *cfg, struct http_server **out, struc
 		int n = 0;
 
 		if (cfg->fd >= 0)
-			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, cfg->fd, NULL};
+			opts[n++] =
+			    (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, cfg->fd, NULL};
 		else
 			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
-						   (intptr_t)srv->cfg.threads, NULL};
+						    (intptr_t)srv->cfg.threads, NULL};
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
-						   (intptr_t)srv->cfg.max_connections, NULL};
+						    (intptr_t)srv->cfg.max_connections, NULL};
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
-						   (intptr_t)srv->cfg.timeout_s, NULL};
+						    (intptr_t)srv->cfg.timeout_s, NULL};
 		/* libmicrohttpd clears this pool for every request: keep it small */
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-						   (intptr_t)(srv->cfg.max_header + 4096), NULL};
+						    (intptr_t)(srv->cfg.max_header + 4096), NULL};
 		if (cfg->tls_cert_pem != NULL) {
 			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
-							   (void *)cfg->tls_cert_pem};
+							    (void *)cfg->tls_cert_pem};
 			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
-							   (void *)cfg->tls_key_pem};
+							    (void *)cfg->tls_key_pem};
 		}
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 		srv->d = MHD_start_daemon(flags, 0, NULL, NULL, http_dispatch, srv,
@@ -491,8 +495,10 @@ http_server_start(const struct http_listen *cfg, struct http_server **out, struc
 					  MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	}
 	if (srv->d == NULL) {
-		err_set(e, ERR_INTERNAL, "listen: cannot listen on %s (in use, not permitted, or "
-			"bad TLS key/certificate)", cfg->addr);
+		err_set(e, ERR_INTERNAL,
+			"listen: cannot listen on %s (in use, not permitted, or "
+			"bad TLS key/certificate)",
+			cfg->addr);
 		free(srv->addr);
 		free(srv);
 		return -1;
