@@ -749,7 +749,6 @@ static int
 issue_mail(struct portal_ctx *x, struct store *st, const char *to, const struct issue_result *res,
 	   struct err *e)
 {
-	struct mail_msg m;
 	struct buf body;
 	int rc = -1;
 
@@ -764,12 +763,7 @@ issue_mail(struct portal_ctx *x, struct store *st, const char *to, const struct 
 		err_set(e, ERR_INTERNAL, "portal: mail body too large");
 		goto out;
 	}
-	memset(&m, 0, sizeof(m));
-	m.to = to;
-	m.subject = i18n_get(x->lang, N_("[shomei] Your certificate has been issued"));
-	m.body = (const char *)body.data;
-	m.cte = portal.mail.cte;
-	if (mail_enqueue(&portal.mail, st, &m, NULL, e) == -1)
+	if (portal_mail_queue(st, to, i18n_get(x->lang, N_("[shomei] Your certificate has been issued")), &body, e) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -786,7 +780,6 @@ static int
 issue_mail_agent(struct portal_ctx *x, struct store *st, const char *to, const char *link,
 		 struct err *e)
 {
-	struct mail_msg m;
 	struct buf body;
 	int rc = -1;
 
@@ -799,12 +792,7 @@ issue_mail_agent(struct portal_ctx *x, struct store *st, const char *to, const c
 		err_set(e, ERR_INTERNAL, "portal: mail body too large");
 		goto out;
 	}
-	memset(&m, 0, sizeof(m));
-	m.to = to;
-	m.subject = i18n_get(x->lang, N_("[shomei] Your certificate has been issued"));
-	m.body = (const char *)body.data;
-	m.cte = portal.mail.cte;
-	if (mail_enqueue(&portal.mail, st, &m, NULL, e) == -1)
+	if (portal_mail_queue(st, to, i18n_get(x->lang, N_("[shomei] Your certificate has been issued")), &body, e) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -819,7 +807,6 @@ static int
 issue_mail_notice(struct portal_ctx *x, struct store *st, const char *to, const char *subj_msgid,
 		  const char *body_msgid, const char *detail, struct err *e)
 {
-	struct mail_msg m;
 	struct buf body;
 	int rc = -1;
 
@@ -829,12 +816,7 @@ issue_mail_notice(struct portal_ctx *x, struct store *st, const char *to, const 
 		err_set(e, ERR_INTERNAL, "portal: mail body too large");
 		goto out;
 	}
-	memset(&m, 0, sizeof(m));
-	m.to = to;
-	m.subject = i18n_get(x->lang, subj_msgid);
-	m.body = (const char *)body.data;
-	m.cte = portal.mail.cte;
-	if (mail_enqueue(&portal.mail, st, &m, NULL, e) == -1)
+	if (portal_mail_queue(st, to, i18n_get(x->lang, subj_msgid), &body, e) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -1183,7 +1165,6 @@ static int
 issue_mail_approval(struct portal_ctx *x, struct store *st, const struct issue_app *ia,
 		    const char *to, const char *link, struct err *e)
 {
-	struct mail_msg m;
 	struct buf body;
 	int rc = -1;
 
@@ -1199,12 +1180,7 @@ issue_mail_approval(struct portal_ctx *x, struct store *st, const struct issue_a
 		err_set(e, ERR_INTERNAL, "portal: mail body too large");
 		goto out;
 	}
-	memset(&m, 0, sizeof(m));
-	m.to = to;
-	m.subject = i18n_get(x->lang, N_("[shomei] Please approve a certificate application"));
-	m.body = (const char *)body.data;
-	m.cte = portal.mail.cte;
-	if (mail_enqueue(&portal.mail, st, &m, NULL, e) == -1)
+	if (portal_mail_queue(st, to, i18n_get(x->lang, N_("[shomei] Please approve a certificate application")), &body, e) == -1)
 		goto out;
 	rc = 0;
 out:

@@ -15,7 +15,6 @@ portal_notify_revoked(struct store *st, const char *lang, const char *serial, in
 		      struct err *e)
 {
 	struct store_cert c;
-	struct mail_msg m;
 	struct buf body;
 	struct err se;
 	struct tm tm;
@@ -50,12 +49,7 @@ portal_notify_revoked(struct store *st, const char *lang, const char *serial, in
 		err_set(e, ERR_INTERNAL, "portal: notification too large");
 		goto out;
 	}
-	memset(&m, 0, sizeof(m));
-	m.to = to;
-	m.subject = i18n_get(lang, N_("[shomei] Your certificate has been revoked"));
-	m.body = (const char *)body.data;
-	m.cte = portal.mail.cte;
-	if (mail_enqueue(&portal.mail, st, &m, NULL, e) == -1)
+	if (portal_mail_queue(st, to, i18n_get(lang, N_("[shomei] Your certificate has been revoked")), &body, e) == -1)
 		goto out;
 	rc = 0;
 out:

@@ -110,6 +110,13 @@ int portal_notice(struct portal_ctx *, int status, const char *title_msgid,
 /* Logs e with a reference number and shows the error page (500). */
 int portal_error(struct portal_ctx *, const struct err *);
 
+/*
+ * Queues a mail of the portal (the configured sender and transfer encoding) through st: in the
+ * caller's transaction, so that it goes out if and only if that commits.  body: the text.
+ */
+int portal_mail_queue(struct store *st, const char *to, const char *subject, struct buf *body,
+		      struct err *e);
+
 /* PEM ("-----BEGIN label-----", base64 in lines of 64) of der; NULL on failure. Caller frees. */
 char *portal_pem(const char *label, const unsigned char *der, size_t len);
 

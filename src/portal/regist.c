@@ -376,7 +376,8 @@ struct regist_write {
 	const struct regist_vals *v;
 	const unsigned char *nonce_hash;
 	const unsigned char *verify_hash; /* the mailed link's token */
-	const struct mail_msg *m;
+	const char *subject;
+	struct buf *body; /* the mail */
 	time_t now;
 	int repeat;              /* this form was registered before: nothing written */
 	struct regist_errs *er;  /* organization or ticket refused: nothing written */
@@ -424,7 +425,7 @@ regist_write(struct store *st, void *arg, struct err *e)
 	if (store_token_add(st, w->verify_hash, REGIST_TOKEN_VERIFY, app_id,
 			    w->now + PORTAL_APP_TTL, 0, e) == -1)
 		return -1;
-	return mail_enqueue(&portal.mail, st, w->m, NULL, e);
+	return portal_mail_queue(st, w->v->email, w->subject, w->body, e);
 }
 
 /*
@@ -438,7 +439,6 @@ regist_create(struct portal_ctx *x, struct store *st, const struct regist_vals *
 	      struct regist_errs *er, struct err *e)
 {
 	struct regist_write w;
-	struct mail_msg m;
 	struct buf body;
 	unsigned char raw[PORTAL_TOKEN_LEN], h[STORE_HASH_LEN];
 	char tok[PORTAL_B64_LEN], *link = NULL;
@@ -454,16 +454,12 @@ regist_create(struct portal_ctx *x, struct store *st, const struct regist_vals *
 		err_set(e, ERR_INTERNAL, "portal: mail body too large");
 		goto out;
 	}
-	memset(&m, 0, sizeof(m));
-	m.to = v->email;
-	m.subject = i18n_get(x->lang, N_("[shomei] Continue your certificate application"));
-	m.body = (const char *)body.data;
-	m.cte = portal.mail.cte;
 	memset(&w, 0, sizeof(w));
+	w.subject = i18n_get(x->lang, N_("[shomei] Continue your certificate application"));
+	w.body = &body;
 	w.v = v;
 	w.nonce_hash = nonce_hash;
 	w.verify_hash = h;
-	w.m = &m;
 	w.now = util_now();
 	w.er = er;
 	if (ca_write(x->ca, st, regist_write, &w, e) == -1 && !w.repeat)

@@ -602,7 +602,6 @@ static int
 reissue_mail(struct portal_ctx *x, struct store *st, const char *to, const char *old_serial,
 	     const char *code, struct err *e)
 {
-	struct mail_msg m;
 	struct buf body;
 	char *link = xasprintf("%s/reissue/fetch", portal.base_url);
 	int rc = -1;
@@ -620,12 +619,7 @@ reissue_mail(struct portal_ctx *x, struct store *st, const char *to, const char 
 		err_set(e, ERR_INTERNAL, "portal: mail body too large");
 		goto out;
 	}
-	memset(&m, 0, sizeof(m));
-	m.to = to;
-	m.subject = i18n_get(x->lang, N_("[shomei] Your certificate re-issue has been accepted"));
-	m.body = (const char *)body.data;
-	m.cte = portal.mail.cte;
-	if (mail_enqueue(&portal.mail, st, &m, NULL, e) == -1)
+	if (portal_mail_queue(st, to, i18n_get(x->lang, N_("[shomei] Your certificate re-issue has been accepted")), &body, e) == -1)
 		goto out;
 	rc = 0;
 out:

@@ -337,7 +337,6 @@ revoke_request(struct portal_ctx *x, struct store *st, const struct revoke_vals 
 {
 	struct store_revreq q;
 	struct store_token t;
-	struct mail_msg m;
 	struct buf body;
 	struct err se;
 	unsigned char raw[PORTAL_TOKEN_LEN], h[STORE_HASH_LEN];
@@ -391,12 +390,7 @@ revoke_request(struct portal_ctx *x, struct store *st, const struct revoke_vals 
 		err_set(e, ERR_INTERNAL, "portal: mail body too large");
 		goto out;
 	}
-	memset(&m, 0, sizeof(m));
-	m.to = v->email;
-	m.subject = i18n_get(x->lang, N_("[shomei] Confirm the revocation of your certificate"));
-	m.body = (const char *)body.data;
-	m.cte = portal.mail.cte;
-	if (mail_enqueue(&portal.mail, st, &m, NULL, e) == -1)
+	if (portal_mail_queue(st, v->email, i18n_get(x->lang, N_("[shomei] Confirm the revocation of your certificate")), &body, e) == -1)
 		goto out;
 	began = 0;
 	if (store_commit(st, e) == -1)

@@ -184,3 +184,19 @@ out:
 	EVP_ENCODE_CTX_free(ctx);
 	return out;
 }
+
+int
+portal_mail_queue(struct store *st, const char *to, const char *subject, struct buf *body,
+		  struct err *e)
+{
+	struct mail_msg m;
+
+	if (buf_cstr(body) == NULL)
+		return err_set(e, ERR_INTERNAL, "portal: mail body too large");
+	memset(&m, 0, sizeof(m));
+	m.to = to;
+	m.subject = subject;
+	m.body = (const char *)body->data;
+	m.cte = portal.mail.cte;
+	return mail_enqueue(&portal.mail, st, &m, NULL, e);
+}

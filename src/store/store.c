@@ -321,6 +321,29 @@ out:
 	return r;
 }
 
+/* Runs a "DELETE ... WHERE expires < $1" at now; *n (may be NULL) the rows deleted. */
+static int
+store_purge(struct store *s, const char *sql, const char *what, time_t now, int64_t *n,
+	    struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if (n != NULL)
+		*n = 0;
+	if ((st = stmt_get(s, sql, 0, what, e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, (int64_t)now);
+	if (stmt_step(s, st, what, NULL, e) == -1)
+		goto out;
+	if (n != NULL)
+		*n = s->drv->changes(st);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
 /* ---- transactions ---- */
 
 static int audit_head_write(struct store *, struct err *);
@@ -2455,22 +2478,7 @@ out:
 int
 store_captcha_purge(struct store *s, time_t now, int64_t *n, struct err *e)
 {
-	struct drv_stmt *st = NULL;
-	int rc = -1;
-
-	if (n != NULL)
-		*n = 0;
-	if ((st = stmt_get(s, SQL_CAPTCHA_PURGE, 0, "purge CAPTCHAs", e)) == NULL)
-		goto out;
-	stmt_int(s, st, 1, (int64_t)now);
-	if (stmt_step(s, st, "purge CAPTCHAs", NULL, e) == -1)
-		goto out;
-	if (n != NULL)
-		*n = s->drv->changes(st);
-	rc = 0;
-out:
-	stmt_reset(s, st);
-	return rc;
+	return store_purge(s, SQL_CAPTCHA_PURGE, "purge CAPTCHAs", now, n, e);
 }
 
 void
@@ -2514,22 +2522,7 @@ out:
 int
 store_online_nonce_purge(struct store *s, time_t now, int64_t *n, struct err *e)
 {
-	struct drv_stmt *st = NULL;
-	int rc = -1;
-
-	if (n != NULL)
-		*n = 0;
-	if ((st = stmt_get(s, SQL_ONLINE_NONCE_PURGE, 0, "purge nonces", e)) == NULL)
-		goto out;
-	stmt_int(s, st, 1, (int64_t)now);
-	if (stmt_step(s, st, "purge nonces", NULL, e) == -1)
-		goto out;
-	if (n != NULL)
-		*n = s->drv->changes(st);
-	rc = 0;
-out:
-	stmt_reset(s, st);
-	return rc;
+	return store_purge(s, SQL_ONLINE_NONCE_PURGE, "purge nonces", now, n, e);
 }
 
 /* ---- counters ---- */
@@ -2842,22 +2835,7 @@ out:
 int
 store_download_purge(struct store *s, time_t now, int64_t *n, struct err *e)
 {
-	struct drv_stmt *st = NULL;
-	int rc = -1;
-
-	if (n != NULL)
-		*n = 0;
-	if ((st = stmt_get(s, SQL_DOWNLOAD_PURGE, 0, "purge downloads", e)) == NULL)
-		goto out;
-	stmt_int(s, st, 1, (int64_t)now);
-	if (stmt_step(s, st, "purge downloads", NULL, e) == -1)
-		goto out;
-	if (n != NULL)
-		*n = s->drv->changes(st);
-	rc = 0;
-out:
-	stmt_reset(s, st);
-	return rc;
+	return store_purge(s, SQL_DOWNLOAD_PURGE, "purge downloads", now, n, e);
 }
 
 int
