@@ -1,9 +1,18 @@
 /*
  * batch: group commit.  A writing thread queues its unit of work (a function that writes
  * through the store it is given) and waits; one thread with its own store connection runs
- * everything queued in one transaction, each unit under its own savepoint, commits once (one
- * fsync for the lot) and wakes them.  A unit that fails is undone alone; a failed commit fails
- * them all.  Nothing counts as written before its transaction committed.
+ * everything queued in one transaction, each unit under its own savepoint, commits once and
+ * wakes them.  A unit that fails is undone alone; a failed commit fails them all.  Nothing
+ * counts as written before its transaction is durable.
+ *
+ * The fsync is pipelined (SQLite; store_defer_sync): the batch thread commits without waiting
+ * for the disk and goes on with the next batch at once, while the first writer of the batch
+ * it committed (its leader) syncs the WAL and then wakes the others.  A writer therefore waits
+ * for its own batch's fsync only, not also for the one of the batch before it, and the syncs
+ * of consecutive batches overlap.  A batch is visible to other connections from its commit
+ * but reported to nobody before its sync: a later batch that read it is reported after its own
+ * sync, which covers the earlier batch too (the WAL is written in order).  On PostgreSQL each
+ * commit is durable by itself and everyone is woken by the batch thread.
  */
 #include <pthread.h>
 #include <semaphore.h>
@@ -21,6 +30,7 @@ struct batch_item {
 	sem_t done; /* its own, posted once: waiters wake without touching the queue lock */
 	int rc;
 	struct err err;
+	size_t lead; /* >0: the first of a committed batch of lead items, which it syncs */
 	struct batch_item *next;
 };
 
@@ -31,6 +41,7 @@ struct ca_batch {
 	struct batch_item *head, *tail;
 	size_t max;
 	int stop;
+	int deferred; /* commits are made durable by the leaders (store_sync) */
 	struct store *st;
 	uint64_t batches, items;
 };
@@ -57,8 +68,24 @@ batch_unit(struct store *st, struct batch_item *it, struct err *e)
 	return 0;
 }
 
-/* Writes items [first, up to n) in one transaction; sets each item's rc. */
+/* Sets the rc and error of n items from first on. */
 static void
+batch_fail(struct batch_item *first, size_t n, const struct err *e, const char *what)
+{
+	struct batch_item *it;
+	size_t i;
+
+	for (it = first, i = 0; i < n; it = it->next, i++) {
+		it->rc = -1;
+		err_clear(&it->err);
+		err_set(&it->err,
+			e->code == ERR_OK || e->code == ERR_CONFLICT ? ERR_INTERNAL : e->code, "%s",
+			e->code == ERR_OK ? what : e->msg);
+	}
+}
+
+/* Writes items [first, up to n) in one transaction; sets each item's rc; -1: not committed. */
+static int
 batch_write(struct ca_batch *b, struct batch_item *first, size_t n)
 {
 	struct batch_item *it;
@@ -73,16 +100,11 @@ batch_write(struct ca_batch *b, struct batch_item *first, size_t n)
 			goto fail;
 	if (store_commit(b->st, &e) == -1)
 		goto fail;
-	return;
+	return 0;
 fail:
 	store_rollback(b->st);
-	for (it = first, i = 0; i < n; it = it->next, i++) {
-		it->rc = -1;
-		err_clear(&it->err);
-		err_set(&it->err,
-			e.code == ERR_OK || e.code == ERR_CONFLICT ? ERR_INTERNAL : e.code, "%s",
-			e.code == ERR_OK ? "store: batch failed" : e.msg);
-	}
+	batch_fail(first, n, &e, "store: batch failed");
+	return -1;
 }
 
 static void *
@@ -107,13 +129,16 @@ batch_main(void *arg)
 			b->tail = NULL;
 		pthread_mutex_unlock(&b->mu);
 
-		batch_write(b, first, n);
+		if (batch_write(b, first, n) == 0 && b->deferred) {
+			first->lead = n; /* it syncs, then wakes the others */
+			sem_post(&first->done);
+		} else {
+			for (it = first, i = n; i > 0; i--) {
+				struct batch_item *next = it->next;
 
-		for (it = first, i = n; i > 0; i--) {
-			struct batch_item *next = it->next;
-
-			sem_post(&it->done); /* it may vanish from here on */
-			it = next;
+				sem_post(&it->done); /* it may vanish from here on */
+				it = next;
+			}
 		}
 		pthread_mutex_lock(&b->mu);
 		b->batches++;
@@ -133,6 +158,11 @@ ca_batch_start(struct ca *ca, size_t max_batch, struct err *e)
 	b = xcalloc(1, sizeof(*b));
 	b->max = max_batch > 0 ? max_batch : 512;
 	if (ca_store_open(ca, &b->st, e) == -1) {
+		free(b);
+		return -1;
+	}
+	if ((b->deferred = store_defer_sync(b->st, e)) == -1) {
+		store_close(b->st);
 		free(b);
 		return -1;
 	}
@@ -168,6 +198,29 @@ ca_batch_stop(struct ca *ca)
 	ca->batch = NULL;
 }
 
+/*
+ * The leader of a committed batch: makes it durable, then wakes the others.  Should the sync
+ * fail, nobody is told that the batch was written (it may not survive a crash).
+ */
+static void
+batch_lead(struct ca_batch *b, struct batch_item *first)
+{
+	struct batch_item *it, *next;
+	struct err e;
+	size_t i, n = first->lead;
+
+	err_clear(&e);
+	if (store_sync(b->st, &e) == -1) {
+		log_warn("batch: %s", e.msg);
+		batch_fail(first, n, &e, "store: sync failed");
+	}
+	for (it = first->next, i = 1; i < n; i++) {
+		next = it->next;
+		sem_post(&it->done); /* it may vanish from here on */
+		it = next;
+	}
+}
+
 /* Queues fn and waits until what it wrote is durable (or undone). */
 static int
 batch_run(struct ca_batch *b, ca_write_fn fn, void *arg, struct err *e)
@@ -194,6 +247,8 @@ batch_run(struct ca_batch *b, ca_write_fn fn, void *arg, struct err *e)
 	pthread_mutex_unlock(&b->mu);
 	while (sem_wait(&it.done) == -1 && errno == EINTR)
 		;
+	if (it.lead > 0)
+		batch_lead(b, &it);
 	sem_destroy(&it.done);
 	if (it.rc == -1)
 		return err_set(e, it.err.code, "%s", it.err.msg);

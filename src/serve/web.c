@@ -240,6 +240,9 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 	web.supervisor = getppid();
 	if (ca_open(o->datadir, 0, &web.ca, &e) == -1)
 		goto out;
+	/* WAL checkpoints off the committing threads (SQLite) */
+	if (store_checkpointer_start(web.ca->store_spec, &e) == -1)
+		goto out;
 	web.ca->signer = signer_client_new(dup(signer_fd));
 	signer_client_set_timeout(web.ca->signer, (int)web.ca->signer_timeout_ms);
 	web.ca->signer->on_latency = web_signer_latency;
@@ -338,5 +341,6 @@ out:
 	}
 	free(cert);
 	ca_close(web.ca);
+	store_checkpointer_stop();
 	return rc;
 }

@@ -71,10 +71,22 @@ struct store_driver {
 	 */
 	int (*blob_fill_last)(struct drv_conn *, const char *table, const char *column,
 			      const void *, size_t, struct err *);
+	/*
+	 * Optional (NULL when every commit is durable by itself: PostgreSQL): defer_sync()
+	 * makes this connection's commits return before they are on disk; sync() then makes
+	 * every commit made so far durable.  sync() may run in any thread, also while another
+	 * uses the connection, and several at once.
+	 */
+	int (*defer_sync)(struct drv_conn *, struct err *);
+	int (*sync)(struct drv_conn *, struct err *);
 };
 
 extern const struct store_driver store_driver_sqlite;
 extern const struct store_driver store_driver_pg;
+
+/* SQLite's WAL checkpointer thread for the file at path (see store_checkpointer_start). */
+int sqlite_checkpointer_start(const char *path, struct err *);
+void sqlite_checkpointer_stop(void);
 
 /* Shared by the drivers: FNV-1a of the SQL text (statement cache key). */
 static inline uint32_t

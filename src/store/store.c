@@ -429,6 +429,32 @@ out:
 }
 
 int
+store_defer_sync(struct store *s, struct err *e)
+{
+	struct err de;
+
+	if (s->drv->defer_sync == NULL)
+		return 0;
+	err_clear(&de);
+	if (s->drv->defer_sync(s->conn, &de) == -1)
+		return err_set(e, ERR_INTERNAL, "store: %s", de.msg);
+	return 1;
+}
+
+int
+store_sync(struct store *s, struct err *e)
+{
+	struct err de;
+
+	if (s->drv->sync == NULL)
+		return 0;
+	err_clear(&de);
+	if (s->drv->sync(s->conn, &de) == -1)
+		return err_set(e, ERR_INTERNAL, "store: %s", de.msg);
+	return 0;
+}
+
+int
 store_savepoint(struct store *s, struct err *e)
 {
 	struct err de;
@@ -688,6 +714,20 @@ store_migrate(struct store *s, struct err *e)
 out:
 	store_rollback(s);
 	return rc;
+}
+
+int
+store_checkpointer_start(const char *spec, struct err *e)
+{
+	if (spec == NULL || strncmp(spec, "sqlite:", 7) != 0)
+		return 0;
+	return sqlite_checkpointer_start(spec + 7, e);
+}
+
+void
+store_checkpointer_stop(void)
+{
+	sqlite_checkpointer_stop();
 }
 
 int

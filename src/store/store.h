@@ -42,12 +42,30 @@ int store_schema_version(struct store *, int *version, struct err *);
  * wide; set once before the threads that write start, NULL to stop.
  */
 void store_set_mail_hook(void (*fn)(void));
+/*
+ * A long-running process: a thread of its own copies SQLite's WAL back into the database
+ * (one per process, for spec's file), so that no committing thread does it inside its
+ * commit.  Nothing for PostgreSQL.  Stop it before the process ends; the connections then
+ * checkpoint for themselves again.
+ */
+int store_checkpointer_start(const char *spec, struct err *);
+void store_checkpointer_stop(void);
 /* 1 while a transaction begun by store_begin() is open on this connection. */
 int store_in_tx(const struct store *);
 /* Write transaction (SQLite: BEGIN IMMEDIATE).  Nested calls are an internal error. */
 int store_begin(struct store *, struct err *);
 int store_commit(struct store *, struct err *);
 void store_rollback(struct store *);
+/*
+ * For a group commit: store_defer_sync() makes the commits of this connection return once
+ * they are written but before they are on disk (1; 0 where every commit is durable by itself:
+ * PostgreSQL); store_sync() makes every commit made so far on it durable, from any thread,
+ * also while another thread goes on with the next transaction, and several at once.  A
+ * deferred commit is visible to other connections before it is durable: tell nobody about
+ * it before store_sync() returned.
+ */
+int store_defer_sync(struct store *, struct err *);
+int store_sync(struct store *, struct err *);
 /*
  * A savepoint inside the open transaction (one level): what runs after store_savepoint() is
  * kept by store_savepoint_release() or undone by store_savepoint_rollback(), the rest of the

@@ -1,12 +1,20 @@
 /*
  * store_sqlite: the SQLite statement driver.  WAL, synchronous=FULL, busy timeout 10 s
- * (sqlite_busy below: short waits), foreign keys on; prepared statements are kept per connection (SQLITE_PREPARE_PERSISTENT)
- * and reset after each use.
+ * (sqlite_busy below: short waits), foreign keys on, temporary tables and savepoint journals
+ * in memory; prepared statements are kept per connection (SQLITE_PREPARE_PERSISTENT) and
+ * reset after each use.  A long-running process may move the WAL checkpoints off its
+ * committing threads (sqlite_checkpointer_start below).
  */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -15,6 +23,8 @@
 #define SQLITE_BUSY_MS 10000
 #define SQLITE_BUSY_POLL_US 100 /* a waiting writer looks again this often, at first */
 #define SQLITE_BUSY_SLOW_MS 50	/* after this long, every millisecond */
+#define SQLITE_AUTOCKPT_PAGES 8192 /* a committing connection checkpoints (no checkpointer) */
+#define SQLITE_CKPT_PAGES 1000	   /* the checkpointer is woken at this many WAL pages */
 
 struct drv_stmt {
 	struct drv_conn *conn;
@@ -30,6 +40,10 @@ struct drv_stmt {
 struct drv_conn {
 	sqlite3 *db;
 	char *path;
+	/* deferred sync (sqlite_defer_sync): the WAL, opened once at the first sync */
+	pthread_mutex_t wal_mu;
+	char *walpath;
+	int walfd;
 	struct timespec busy_since; /* the first try of the current wait */
 	struct drv_stmt *cache[DRV_CACHE_BUCKETS];
 };
@@ -79,6 +93,10 @@ sqlite_close(struct drv_conn *c)
 			sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 		sqlite3_close(c->db);
 	}
+	if (c->walfd != -1)
+		close(c->walfd);
+	pthread_mutex_destroy(&c->wal_mu);
+	free(c->walpath);
 	free(c->path);
 	free(c);
 }
@@ -118,7 +136,54 @@ sqlite_busy(void *arg, int count)
 	return 1;
 }
 
-/* Opens PATH with the connection settings above; messages read "store: sqlite:PATH: ...". */
+/*
+ * The checkpointer: one thread of a long-running process (shomei serve's web process), with
+ * its own connection, copies the WAL back into the database (PASSIVE: it never waits for
+ * nor blocks a writer).  Without it, the connection whose commit pushed the WAL over its
+ * limit does that itself, inside its commit: a batch of waiting requests then also waited
+ * for thousands of page writes and an fsync of the database file.
+ *
+ * Every connection has the WAL hook below.  While a checkpointer runs for its file, a commit
+ * that leaves SQLITE_CKPT_PAGES or more in the WAL wakes it; otherwise the hook does what
+ * SQLite's automatic checkpoint does, at SQLITE_AUTOCKPT_PAGES (the CLI, other files).
+ *
+ * Once every frame is copied, the next writer starts the WAL again from its beginning, so
+ * the file stays at its size and each commit overwrites blocks that are already allocated
+ * and written: its fdatasync then flushes data only.  A WAL that grows instead makes every
+ * fdatasync also commit the file system's journal (the new size), which waits for the
+ * journal thread: on a busy machine the slowest commits.  The checkpointer therefore also
+ * gives the WAL its working size once, at start (sqlite_wal_presize).
+ */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t thread;
+	int on; /* under mu */
+	int want, stop;
+	char *path;
+	struct drv_conn *conn;
+	unsigned long runs;
+} ckpt = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static int
+sqlite_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct drv_conn *c = arg;
+	int mine;
+
+	if (pages < SQLITE_CKPT_PAGES)
+		return SQLITE_OK;
+	pthread_mutex_lock(&ckpt.mu);
+	if ((mine = ckpt.on && strcmp(c->path, ckpt.path) == 0)) {
+		ckpt.want = 1;
+		pthread_cond_signal(&ckpt.cv);
+	}
+	pthread_mutex_unlock(&ckpt.mu);
+	if (!mine && pages >= SQLITE_AUTOCKPT_PAGES)
+		(void)sqlite3_wal_checkpoint(db, name);
+	return SQLITE_OK;
+}
+
 static int
 sqlite_open(struct drv_conn **out, const char *path, struct err *e)
 {
@@ -132,6 +197,8 @@ sqlite_open(struct drv_conn **out, const char *path, struct err *e)
 	err_clear(&de);
 	c = xcalloc(1, sizeof(*c));
 	c->path = xstrdup(path);
+	c->walfd = -1;
+	pthread_mutex_init(&c->wal_mu, NULL);
 	r = sqlite3_open_v2(path, &c->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
 				SQLITE_OPEN_EXRESCODE,
@@ -143,6 +210,7 @@ sqlite_open(struct drv_conn **out, const char *path, struct err *e)
 	}
 	sqlite3_extended_result_codes(c->db, 1);
 	sqlite3_busy_handler(c->db, sqlite_busy, c);
+	sqlite3_wal_hook(c->db, sqlite_wal_hook, c); /* instead of wal_autocheckpoint */
 	/*
 	 * journal_mode answers with the mode in force: a file that is not a database fails here.
 	 * It may answer SQLITE_BUSY at once, without the busy handler, while another process
@@ -169,12 +237,13 @@ sqlite_open(struct drv_conn **out, const char *path, struct err *e)
 		goto out;
 	}
 	/*
-	 * FULL: a commit is on disk before a caller is told it succeeded.  A larger cache and a
-	 * less frequent checkpoint keep the committing thread from stalling on checkpoints (each
-	 * copies WAL pages back and fsyncs the database file).
+	 * FULL: a commit is on disk before a caller is told it succeeded.  temp_store=MEMORY: the
+	 * journal of a savepoint (every unit of the group commit has one) and sorts stay in
+	 * memory; on disk each was a temporary file created, written and unlinked inside the
+	 * commit.
 	 */
 	if (sqlite_exec(c, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
-			   "PRAGMA cache_size=-32768; PRAGMA wal_autocheckpoint=8192",
+			   "PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY",
 			&de) == -1) {
 		err_set(e, ERR_INTERNAL, "store: sqlite:%s: %s", path, de.msg);
 		goto out;
@@ -398,6 +467,57 @@ out:
 	return rc;
 }
 
+/*
+ * Deferred sync.  synchronous=NORMAL: a commit writes its WAL frames and returns; sync()
+ * then fdatasyncs the WAL, which makes every frame written before it durable (the WAL is
+ * only appended to, and recovery keeps its valid prefix).  Checkpoints still sync the WAL
+ * before they copy it (they run with the checkpointing connection's FULL).  The WAL file
+ * stays the same while this connection is open (SQLite removes it only when the last
+ * connection closes), so one descriptor, opened at the first sync, serves them all; syncs
+ * do not wait for each other.
+ */
+static int
+sqlite_defer_sync(struct drv_conn *c, struct err *e)
+{
+	const char *wal = sqlite3_filename_wal(sqlite3_db_filename(c->db, "main"));
+
+	if (wal == NULL || *wal == '\0')
+		return err_set(e, ERR_INTERNAL, "sqlite:%s: no WAL file", c->path);
+	if (sqlite_exec(c, "PRAGMA synchronous=NORMAL", e) == -1)
+		return -1;
+	pthread_mutex_lock(&c->wal_mu);
+	free(c->walpath);
+	c->walpath = xstrdup(wal);
+	pthread_mutex_unlock(&c->wal_mu);
+	return 0;
+}
+
+static int
+sqlite_sync(struct drv_conn *c, struct err *e)
+{
+	int fd;
+
+	pthread_mutex_lock(&c->wal_mu);
+	if (c->walpath == NULL) { /* not deferred: each commit was durable */
+		pthread_mutex_unlock(&c->wal_mu);
+		return 0;
+	}
+	if (c->walfd == -1) {
+		c->walfd = open(c->walpath, O_RDONLY | O_CLOEXEC);
+		if (c->walfd == -1) {
+			pthread_mutex_unlock(&c->wal_mu);
+			return err_set(e, ERR_INTERNAL, "sqlite:%s: cannot open the WAL: %s",
+				       c->path, strerror(errno));
+		}
+	}
+	fd = c->walfd;
+	pthread_mutex_unlock(&c->wal_mu);
+	if (fdatasync(fd) == -1)
+		return err_set(e, ERR_INTERNAL, "sqlite:%s: fdatasync of the WAL: %s", c->path,
+			       strerror(errno));
+	return 0;
+}
+
 /* Incremental blob I/O into the row last inserted (see driver.h), 1 MiB at a time. */
 static int
 sqlite_blob_fill_last(struct drv_conn *c, const char *table, const char *column, const void *p,
@@ -434,10 +554,134 @@ out:
 	return rc;
 }
 
+/*
+ * Gives the WAL its working size, written (zeros), once: under the write lock, so that no
+ * frame is being appended meanwhile, and only past its current end (frames are read up to
+ * the wal-index's last frame, and recovery stops at the first invalid one: zeros).
+ */
+static void
+sqlite_wal_presize(struct drv_conn *c)
+{
+	static const char zero[65536];
+	const char *wal;
+	struct stat sb;
+	struct err e;
+	off_t want, off;
+	int fd, page = 4096;
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(c->db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		page = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	want = 32 + (off_t)2 * SQLITE_CKPT_PAGES * (24 + page);
+	err_clear(&e);
+	if (sqlite_exec(c, "BEGIN IMMEDIATE", &e) == -1)
+		return;
+	wal = sqlite3_filename_wal(sqlite3_db_filename(c->db, "main"));
+	if (wal != NULL && (fd = open(wal, O_WRONLY | O_CLOEXEC)) != -1) {
+		if (fstat(fd, &sb) == 0 && sb.st_size < want) {
+			for (off = sb.st_size; off < want; off += (off_t)sizeof(zero))
+				if (pwrite(fd, zero, sizeof(zero), off) != (ssize_t)sizeof(zero))
+					break;
+			(void)fdatasync(fd);
+		}
+		close(fd);
+	}
+	sqlite_exec(c, "ROLLBACK", &e);
+}
+
+static void *
+sqlite_ckpt_main(void *arg)
+{
+	int nlog, nckpt, rc;
+
+	(void)arg;
+	util_thread_name("shomei-ckpt");
+	pthread_mutex_lock(&ckpt.mu);
+	for (;;) {
+		while (!ckpt.want && !ckpt.stop)
+			pthread_cond_wait(&ckpt.cv, &ckpt.mu);
+		if (ckpt.stop)
+			break;
+		ckpt.want = 0;
+		pthread_mutex_unlock(&ckpt.mu);
+		rc = sqlite3_wal_checkpoint_v2(ckpt.conn->db, "main", SQLITE_CHECKPOINT_PASSIVE,
+					       &nlog, &nckpt);
+		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+			log_warn("store: sqlite:%s: checkpoint: %s", ckpt.path,
+				 sqlite3_errmsg(ckpt.conn->db));
+		pthread_mutex_lock(&ckpt.mu);
+		ckpt.runs++;
+	}
+	pthread_mutex_unlock(&ckpt.mu);
+	return NULL;
+}
+
+int
+sqlite_checkpointer_start(const char *path, struct err *e)
+{
+	struct drv_conn *c;
+
+	pthread_mutex_lock(&ckpt.mu);
+	if (ckpt.on || ckpt.path != NULL) {
+		pthread_mutex_unlock(&ckpt.mu);
+		return err_set(e, ERR_INTERNAL, "store: a checkpointer runs already");
+	}
+	pthread_mutex_unlock(&ckpt.mu);
+	if (sqlite_open(&c, path, e) == -1)
+		return -1;
+	sqlite_wal_presize(c);
+	pthread_mutex_lock(&ckpt.mu);
+	ckpt.conn = c;
+	ckpt.path = xstrdup(path);
+	ckpt.want = 1; /* what an earlier process left in the WAL */
+	ckpt.stop = 0;
+	ckpt.runs = 0;
+	if (pthread_create(&ckpt.thread, NULL, sqlite_ckpt_main, NULL) != 0) {
+		free(ckpt.path);
+		ckpt.conn = NULL;
+		ckpt.path = NULL;
+		pthread_mutex_unlock(&ckpt.mu);
+		sqlite_close(c);
+		return err_set(e, ERR_INTERNAL, "store: cannot start the checkpointer thread");
+	}
+	ckpt.on = 1;
+	pthread_mutex_unlock(&ckpt.mu);
+	return 0;
+}
+
+void
+sqlite_checkpointer_stop(void)
+{
+	char *path;
+
+	pthread_mutex_lock(&ckpt.mu);
+	if (!ckpt.on) {
+		pthread_mutex_unlock(&ckpt.mu);
+		return;
+	}
+	ckpt.on = 0; /* from here on, commits checkpoint for themselves */
+	ckpt.stop = 1;
+	pthread_cond_signal(&ckpt.cv);
+	pthread_mutex_unlock(&ckpt.mu);
+	pthread_join(ckpt.thread, NULL);
+	pthread_mutex_lock(&ckpt.mu);
+	log_debug("store: sqlite:%s: %lu checkpoints", ckpt.path, ckpt.runs);
+	path = ckpt.path;
+	ckpt.path = NULL;
+	pthread_mutex_unlock(&ckpt.mu);
+	sqlite_close(ckpt.conn);
+	ckpt.conn = NULL;
+	free(path);
+}
+
 const struct store_driver store_driver_sqlite = {
 	.name = "sqlite",
 	.open = sqlite_open,
 	.close = sqlite_close,
+	.defer_sync = sqlite_defer_sync,
+	.sync = sqlite_sync,
 	.exec = sqlite_exec,
 	.prepare = sqlite_prepare,
 	.bind_text = sqlite_bind_text,

@@ -5,7 +5,11 @@
  */
 #include "testutil.h"
 
+#include <sys/stat.h>
 #include <sys/wait.h>
+
+#include <pthread.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 #include <sqlite3.h>
@@ -1407,6 +1411,148 @@ test_savepoint(void **state)
 	assert_memory_equal(h, w.prev, STORE_HASH_LEN);
 }
 
+/* A CRL row of len bytes, for the tests that need many WAL pages written through the store. */
+static void
+put_big_crl(struct store *s, int64_t number, size_t len)
+{
+	struct store_crl c;
+	struct err e;
+	unsigned char *der = malloc(len);
+	size_t i;
+
+	assert_non_null(der);
+	for (i = 0; i < len; i++)
+		der[i] = (unsigned char)(i * 131 + (size_t)number);
+	memset(&c, 0, sizeof(c));
+	c.ca = (char *)"wal";
+	c.number = number;
+	c.this_update = 5000 + number;
+	c.next_update = 6000 + number;
+	c.der = der;
+	c.derlen = len;
+	OK(store_begin(s, &e));
+	OK(store_crl_put(s, &c, &e));
+	OK(store_commit(s, &e));
+	free(der);
+}
+
+struct sync_arg {
+	struct store *s;
+	int rounds, failed;
+};
+
+static void *
+sync_main(void *arg)
+{
+	struct sync_arg *a = arg;
+	struct err e;
+	int i;
+
+	for (i = 0; i < a->rounds; i++) {
+		err_clear(&e);
+		if (store_sync(a->s, &e) != 0)
+			a->failed++;
+	}
+	return NULL;
+}
+
+/*
+ * Deferred sync (the group commit's pipelined fsync): commits of the deferring connection
+ * are at once visible to others; store_sync() succeeds from other threads while that
+ * connection goes on writing, several at once, and before anything was written.
+ * PostgreSQL has nothing to defer (0).
+ */
+static void
+test_deferred_sync(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = fx_store(state);
+	struct sync_arg a[2];
+	pthread_t th[2];
+	struct err e;
+	int i, rc;
+
+	err_clear(&e);
+	rc = store_defer_sync(s, &e);
+	assert_int_equal(rc, cur_pg ? 0 : 1);
+	OK(store_sync(s, &e)); /* nothing written yet */
+	for (i = 0; i < 2; i++) {
+		a[i].s = s;
+		a[i].rounds = 50;
+		a[i].failed = 0;
+		assert_int_equal(pthread_create(&th[i], NULL, sync_main, &a[i]), 0);
+	}
+	for (i = 1; i <= 40; i++)
+		put_big_crl(s, i, 5000);
+	for (i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(a[i].failed, 0);
+	}
+	OK(store_sync(s, &e));
+	assert_int_equal(raw_value(f, "SELECT COUNT(*) FROM crls WHERE ca = 'wal'"), 40);
+	if (!cur_pg) {
+		/* another connection writes and reads as before */
+		struct store *s2 = fx_open(f);
+
+		put_big_crl(s2, 41, 100);
+		assert_int_equal(raw_value(f, "SELECT COUNT(*) FROM crls WHERE ca = 'wal'"), 41);
+		store_close(s2);
+	}
+}
+
+/* The WAL file's size, -1 when there is none. */
+static long long
+wal_size(struct fx *f)
+{
+	char *p = xasprintf("%s/shomei.db-wal", f->dir);
+	struct stat sb;
+	long long n = stat(p, &sb) == 0 ? (long long)sb.st_size : -1;
+
+	free(p);
+	return n;
+}
+
+/*
+ * The checkpointer: at start the WAL gets its working size (written); commits that fill it
+ * wake the checkpointer, whose copies let the writers start the WAL again from its beginning,
+ * so it stays at that size.  Without it, 24 MB of commits leave a WAL of 24 MB (the
+ * connections' own checkpoint waits for 8192 pages, 32 MB).  Nothing for PostgreSQL.
+ */
+static void
+test_checkpointer(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = fx_store(state);
+	struct err e;
+	long long size0, size1;
+	int i;
+
+	OK(store_checkpointer_start(f->spec, &e));
+	if (cur_pg) {
+		store_checkpointer_stop();
+		return;
+	}
+	FAILS(store_checkpointer_start(f->spec, &e), ERR_INTERNAL); /* one per process */
+	size0 = wal_size(f);
+	assert_true(size0 >= 2LL * 1000 * (4096 + 24));
+	for (i = 1; i <= 60; i++) {
+		put_big_crl(s, i, 400 * 1024);
+		usleep(20000); /* the checkpointer copies meanwhile */
+	}
+	size1 = wal_size(f);
+	assert_true(size1 < size0 + 4 * 1024 * 1024);
+	assert_int_equal(raw_value(f, "SELECT COUNT(*) FROM crls WHERE ca = 'wal'"), 60);
+	assert_int_equal(raw_value(f, "SELECT SUM(LENGTH(der)) FROM crls WHERE ca = 'wal'"),
+			 60LL * 400 * 1024);
+	store_checkpointer_stop();
+	store_checkpointer_stop(); /* twice: nothing */
+	/* stopped: commits are checkpointed by their own connections again, at 8192 pages */
+	for (i = 61; i <= 120; i++)
+		put_big_crl(s, i, 400 * 1024);
+	assert_true(wal_size(f) > 20LL * 1024 * 1024);
+	assert_int_equal(raw_value(f, "SELECT COUNT(*) FROM crls WHERE ca = 'wal'"), 120);
+}
+
 static void
 test_two_connections(void **state)
 {
@@ -1688,6 +1834,8 @@ main(void)
 	    T(test_online_nonce),
 	    T(test_rollback),
 	    T(test_savepoint),
+	    T(test_deferred_sync),
+	    T(test_checkpointer),
 	    T(test_two_connections),
 	    T(test_pg_reconnect),
 	    T(test_revreq),
