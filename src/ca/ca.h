@@ -84,6 +84,13 @@ struct ca_issue_req {
 	const char *profile;
 	const unsigned char *csr;
 	size_t csrlen;
+	/*
+	 * Instead of a CSR: a key the caller made itself (the portal's server-made keys), with
+	 * its SubjectPublicKeyInfo as encoded (copied into the certificate) and subject given.
+	 * There is no request to parse, nor a signature to prove possession.  Borrowed.
+	 */
+	EVP_PKEY *key;
+	const X509_PUBKEY *spki;
 	long days;	      /* 0 = profile default */
 	const char *org_code; /* NULL = none */
 	const char *predecessor;

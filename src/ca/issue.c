@@ -160,9 +160,20 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 		}
 		have_org = 1;
 	}
-	if (csr_parse(req->csr, req->csrlen, &csr, e) == -1)
-		goto out;
-	sans = req->subject != NULL || req->sans != NULL ? req->sans : csr->sans;
+	if (req->key != NULL) {
+		/* a key the caller made: nothing to parse or verify */
+		if (req->spki == NULL || req->subject == NULL) {
+			err_set(e, ERR_INTERNAL, "issue: a key without its SPKI or subject");
+			goto out;
+		}
+		if (x509_key_check(req->key, e) == -1)
+			goto out;
+		sans = req->sans;
+	} else {
+		if (csr_parse(req->csr, req->csrlen, &csr, e) == -1)
+			goto out;
+		sans = req->subject != NULL || req->sans != NULL ? req->sans : csr->sans;
+	}
 	if (have_org && ca_org_domains_check(&org, sans, e) == -1)
 		goto out;
 
@@ -175,8 +186,8 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 	memset(&t, 0, sizeof(t));
 	t.profile = prof;
 	t.subject = req->subject != NULL ? req->subject : csr->subject;
-	t.pubkey = csr->pkey;
-	t.spki = csr->spki; /* copied as is: no key re-encoding */
+	t.pubkey = req->key != NULL ? req->key : csr->pkey;
+	t.spki = req->key != NULL ? req->spki : csr->spki; /* copied as is: no re-encoding */
 	t.sans = sans;
 	t.not_before = now - 60; /* tolerate relying parties' clock skew */
 	t.not_after = t.not_before + days * 86400;

@@ -1113,8 +1113,13 @@ issue_perform(struct portal_ctx *x, struct store *st, struct issue_app *ia,
 	issue_download_purge(x->ca, st, u.now);
 	memset(&req, 0, sizeof(req));
 	req.profile = ia->profile;
-	req.csr = u.generated ? u.key.csr : (const unsigned char *)v->csr;
-	req.csrlen = u.generated ? u.key.csrlen : strlen(v->csr);
+	if (u.generated) {
+		req.key = u.key.key; /* made here: no CSR to make, parse and verify */
+		req.spki = u.key.spki;
+	} else {
+		req.csr = (const unsigned char *)v->csr;
+		req.csrlen = strlen(v->csr);
+	}
 	req.org_code = ia->a.org_code;
 	req.actor = u.actor;
 	req.subject = name;
@@ -1690,8 +1695,13 @@ portal_issue_approved(struct portal_ctx *x, struct store *st, const struct store
 		goto out;
 	memset(&req, 0, sizeof(req));
 	req.profile = ia.profile;
-	req.csr = u.generated ? u.key.csr : (const unsigned char *)csr_pem;
-	req.csrlen = u.generated ? u.key.csrlen : strlen(nz(csr_pem));
+	if (u.generated) {
+		req.key = u.key.key;
+		req.spki = u.key.spki;
+	} else {
+		req.csr = (const unsigned char *)csr_pem;
+		req.csrlen = strlen(nz(csr_pem));
+	}
 	req.org_code = a->org_code;
 	req.actor = u.actor;
 	req.subject = name;

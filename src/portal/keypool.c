@@ -34,7 +34,7 @@ void
 portal_key_clear(struct portal_key *k)
 {
 	EVP_PKEY_free(k->key);
-	OPENSSL_free(k->csr);
+	X509_PUBKEY_free(k->spki);
 	PKCS12_SAFEBAG_free(k->keybag);
 	sodium_memzero(k, sizeof(*k));
 }
@@ -68,7 +68,7 @@ portal_key_make(const char *mode, struct portal_key *k, struct err *e)
 	k->rsa = strcmp(mode, "rsa2048") == 0;
 	k->key = k->rsa ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
 			: EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	if (k->key == NULL || portal_key_csr(k->key, &k->csr, &k->csrlen) == -1) {
+	if (k->key == NULL || X509_PUBKEY_set(&k->spki, k->key) != 1) {
 		err_set(e, ERR_INTERNAL, "portal: cannot generate a %s key", mode);
 		goto out;
 	}

@@ -157,8 +157,7 @@ struct portal_key {
 	EVP_PKEY *key;
 	int rsa;
 	char pin[PORTAL_PIN_LEN + 1];
-	unsigned char *csr; /* DER */
-	size_t csrlen;
+	X509_PUBKEY *spki; /* its SubjectPublicKeyInfo, encoded once (ca_issue_req.spki) */
 	PKCS12_SAFEBAG *keybag; /* PKCS#8 shrouded: AES-256-CBC, PBKDF2 (2048) under pin */
 	unsigned char mac_salt[PORTAL_MAC_SALT];
 	unsigned char mac_key[32]; /* the PKCS#12 MAC key: KDF(pin, mac_salt, 2048), SHA-256 */

@@ -504,6 +504,10 @@ sqlite_sync(struct drv_conn *c, struct err *e)
 	}
 	if (c->walfd == -1) {
 		c->walfd = open(c->walpath, O_RDONLY | O_CLOEXEC);
+		if (c->walfd == -1 && errno == ENOENT) { /* nothing committed yet */
+			pthread_mutex_unlock(&c->wal_mu);
+			return 0;
+		}
 		if (c->walfd == -1) {
 			pthread_mutex_unlock(&c->wal_mu);
 			return err_set(e, ERR_INTERNAL, "sqlite:%s: cannot open the WAL: %s",

@@ -340,16 +340,111 @@ test_issue_hooks(void **state)
 	assert_int_equal(rep.entries, base + 1); /* the kept certificate's only */
 }
 
+/* Issues for key with subject CN=cn and a DNS SAN cn (spki: as the caller encoded it). */
+static int
+issue_key(EVP_PKEY *key, const X509_PUBKEY *spki, const char *cn, struct ca_issued *out,
+	  struct err *e)
+{
+	struct ca_issue_req req;
+	X509_NAME *name = X509_NAME_new();
+	GENERAL_NAMES *sans = sk_GENERAL_NAME_new_null();
+	GENERAL_NAME *g = GENERAL_NAME_new();
+	ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+	int rc;
+
+	assert_non_null(name);
+	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+						    (const unsigned char *)cn, -1, -1, 0),
+			 1);
+	assert_int_equal(ASN1_STRING_set(s, cn, -1), 1);
+	GENERAL_NAME_set0_value(g, GEN_DNS, s);
+	sk_GENERAL_NAME_push(sans, g);
+	memset(&req, 0, sizeof(req));
+	req.profile = "server";
+	req.key = key;
+	req.spki = spki;
+	req.subject = name;
+	req.sans = sans;
+	req.actor = "test";
+	rc = ca_issue(fx.ca, fx.st, &req, out, e);
+	X509_NAME_free(name);
+	GENERAL_NAMES_free(sans);
+	return rc;
+}
+
+/*
+ * A key the caller made (the portal's): issued without a CSR, with exactly that key and
+ * the subject given; still linted (a bad name is refused, a weak key too), and a key
+ * without its SPKI is the caller's mistake.
+ */
+static void
+test_issue_key(void **state)
+{
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), *got;
+	EVP_PKEY *weak = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+	X509_PUBKEY *spki = NULL, *wspki = NULL;
+	struct ca_issued out;
+	struct store_cert c;
+	struct err e;
+	const unsigned char *p;
+	X509 *x;
+	char cn[256];
+	int64_t n0, n;
+
+	(void)state;
+	assert_non_null(key);
+	assert_non_null(weak);
+	assert_int_equal(X509_PUBKEY_set(&spki, key), 1);
+	assert_int_equal(X509_PUBKEY_set(&wspki, weak), 1);
+	err_clear(&e);
+	assert_int_equal(store_cert_count(fx.st, -1, &n0, &e), 0);
+	memset(&out, 0, sizeof(out));
+	if (issue_key(key, spki, "key.example", &out, &e) == -1)
+		fail_msg("issue: %s", e.msg);
+	p = out.der;
+	x = d2i_X509(NULL, &p, (long)out.derlen);
+	assert_non_null(x);
+	got = X509_get0_pubkey(x);
+	assert_non_null(got);
+	assert_int_equal(EVP_PKEY_eq(got, key), 1);
+	X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, sizeof(cn));
+	assert_string_equal(cn, "key.example");
+	assert_int_equal(X509_verify(x, X509_get0_pubkey(fx.ca->cert)), 1);
+	X509_free(x);
+	assert_int_equal(store_cert_get(fx.st, out.serial, &c, &e), 0);
+	store_cert_clear(&c);
+	ca_issued_clear(&out);
+
+	err_clear(&e);
+	assert_int_equal(issue_key(key, spki, "bad..example", &out, &e), -1);
+	assert_int_equal(e.code, ERR_REFUSED);
+	err_clear(&e);
+	assert_int_equal(issue_key(weak, wspki, "weak.example", &out, &e), -1);
+	assert_int_equal(e.code, ERR_REFUSED);
+	err_clear(&e);
+	assert_int_equal(issue_key(key, NULL, "nospki.example", &out, &e), -1);
+	assert_int_equal(e.code, ERR_INTERNAL);
+	assert_null(out.der);
+	assert_int_equal(store_cert_count(fx.st, -1, &n, &e), 0);
+	assert_int_equal(n, n0 + 1); /* only the first */
+	X509_PUBKEY_free(spki);
+	X509_PUBKEY_free(wspki);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(weak);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest sqlite[] = {
 	    cmocka_unit_test_setup_teardown(test_group_commit, setup_sqlite, teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_hooks, setup_sqlite, teardown),
+	    cmocka_unit_test_setup_teardown(test_issue_key, setup_sqlite, teardown),
 	};
 	const struct CMUnitTest pg[] = {
 	    cmocka_unit_test_setup_teardown(test_group_commit, setup_pg, teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_hooks, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_issue_key, setup_pg, teardown),
 	};
 	int failed = cmocka_run_group_tests_name("ca on SQLite", sqlite, NULL, NULL);
 
