@@ -68,11 +68,13 @@
  *
  * What the server does off the request path, and how to see the pages without it:
  *   - CAPTCHA images are drawn ahead (portal.captcha_pool) and P-256 keys made ahead with their
- *     PIN, CSR and PIN-shrouded PKCS#8 (portal.key_pool, -P): both by a thread at nice 19,
- *     on idle time.  -P 0 makes every key in its request: POST /issue/confirm then carries
- *     the key, CSR and PBKDF2 (~1 ms of CPU more).
+ *     PIN, encoded public key and PIN-shrouded PKCS#8 (portal.key_pool, -P): both by a thread
+ *     at nice 19 that refills once a burst is over (200 ms without a take), so in this bench
+ *     between the pages of a round.  -P 0 makes every key in its request: POST /issue/confirm
+ *     then carries the key and PBKDF2 (~1 ms of CPU more).
  *   - Every write of these pages goes through the group commit (ca_write): one transaction
- *     and one fsync for all that are waiting, no write-lock waits among them.
+ *     and one fsync for all that are waiting, no write-lock waits among them; the fsync of a
+ *     batch overlaps the writing of the next, and WAL checkpoints run in a thread of their own.
  *
  * usage: portal [-c SESSIONS] [-w WORKERS] [-r ROUNDS] [-T SERVER_THREADS] [-S STORE]
  *               [-B SHOMEI_BINARY] [-P KEYPOOL] [-k] [-n] [-x]
@@ -206,6 +208,28 @@ run(const char *cmd)
 
 /* What exit() (also by fatalx) must not leave behind: the two servers and the directory. */
 static pid_t serve_pid = -1, peer_pid = -1;
+
+/*
+ * CPU time the hypervisor took from this VM ("steal" in /proc/stat), in ms, -1 when unknown:
+ * printed for the measured rounds, since it is what moves single runs' p99 most here.
+ */
+static double
+steal_ms(void)
+{
+	FILE *f = fopen("/proc/stat", "r");
+	unsigned long long v[8];
+	double ms = -1;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	if (f == NULL)
+		return -1;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], /* banned-ok */
+		   &v[4], &v[5], &v[6], &v[7]) == 8 &&
+	    hz > 0)
+		ms = (double)v[7] * 1000.0 / (double)hz;
+	fclose(f);
+	return ms;
+}
 static char *tmp_dir;
 static int keep_dir;
 
@@ -1297,7 +1321,7 @@ main(int argc, char **argv)
 	FILE *f;
 	long logoff = 0, logrsa = -1;
 	int rsa_round = 1;
-	double t0, t1, wall = 0;
+	double t0, t1, wall = 0, steal0 = -1, steal1 = -1, st0 = 0, st1 = 0;
 
 	while ((opt = getopt(argc, argv, "c:w:r:T:S:B:P:knx")) != -1) {
 		switch (opt) {
@@ -1474,6 +1498,15 @@ main(int argc, char **argv)
 	     round++) {
 		int measure = round > 0, rsa = round == rounds + 1;
 
+		if (round == 1) {
+			steal0 = steal_ms();
+			st0 = now_s();
+		}
+		if (rsa) {
+			steal1 = steal_ms();
+			st1 = now_s();
+		}
+
 		for (i = 0; i < nsess; i++) {
 			struct sess *s = &ss[i];
 
@@ -1507,6 +1540,10 @@ main(int argc, char **argv)
 		t1 = now_s();
 		if (measure && !rsa)
 			wall += t1 - t0;
+	}
+	if (steal1 < 0) {
+		steal1 = steal_ms();
+		st1 = now_s();
 	}
 	usleep(200000); /* the last log lines */
 	if (atomic_load(&nerrors) == 0) {
@@ -1661,6 +1698,14 @@ main(int argc, char **argv)
 		printf("all responses checked: %zu requests, 0 wrong; %.0f requests/s over the "
 		       "measured rounds (mail waits excluded)\n",
 		       total, wall > 0 ? (double)total / wall : 0);
+		if (steal0 >= 0 && steal1 >= steal0 && st1 > st0)
+			printf("steal: the hypervisor took %.0f ms of this VM's CPU time during the "
+			       "measured rounds (%.1f%% of %.1f s x %ld CPUs); single runs' p99 move "
+			       "with it\n",
+			       steal1 - steal0,
+			       100.0 * (steal1 - steal0) / 1000.0 /
+				   ((st1 - st0) * (double)sysconf(_SC_NPROCESSORS_ONLN)),
+			       st1 - st0, sysconf(_SC_NPROCESSORS_ONLN));
 		printf(
 		    "srv = the server's own time per request (its request log: from the headers to "
 		    "the answer); cpu = the CPU time of the handler's thread in it (the rest is "

@@ -532,6 +532,9 @@ mail_queue_run(const struct mail_conf *mc, struct store *s, size_t max,
 	began = 0;
 	if (store_commit(s, e) == -1)
 		goto out;
+	/* a deferring connection (the sender's): the outcomes on disk, without the lock held */
+	if (store_sync(s, e) == -1)
+		goto out;
 	for (i = 0; i < n; i++) {
 		struct store_mail *m = &v[i];
 
@@ -613,8 +616,16 @@ mail_sender_main(void *arg)
 	while (!stop) {
 		err_clear(&e);
 		memset(&rs, 0, sizeof(rs));
-		if (s == NULL && store_open(&s, ms->spec, &e) == -1) {
+		/*
+		 * Its commits do not hold SQLite's write lock through an fsync (the group commit
+		 * waits for that lock): the outcomes are synced after their commit, and a claim
+		 * lost in a crash only means that mail is sent again (at least once, as when the
+		 * crash comes between delivery and outcome).
+		 */
+		if (s == NULL && (store_open(&s, ms->spec, &e) == -1 ||
+				  store_defer_sync(s, &e) == -1)) {
 			log_warn("mail sender: %s", e.msg);
+			store_close(s);
 			s = NULL;
 		}
 		if (s != NULL && mail_queue_run(&ms->mc, s, 100, &rs, &e) == -1) {

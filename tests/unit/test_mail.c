@@ -703,6 +703,26 @@ test_queue_maildir_delivery(void **state)
 	p = xasprintf("%s/outbox/new", f->dir);
 	assert_int_equal(dir_count(p), 1);
 	free(p);
+	/* the sender's connection defers its syncs: the same, and others see the outcome */
+	{
+		struct store *s2 = NULL;
+		int d;
+
+		err_clear(&e);
+		d = store_defer_sync(f->s, &e);
+		assert_int_equal(d, cur_pg ? 0 : 1);
+		enqueue_one(f, "b@example.jp", &id);
+		OK(mail_queue_run(&f->mc, f->s, 10, &st, &e));
+		assert_int_equal(st.sent, 1);
+		p = xasprintf("%s/outbox/new", f->dir);
+		assert_int_equal(dir_count(p), 2);
+		free(p);
+		OK(store_open(&s2, f->spec, &e));
+		OK(store_mail_get(s2, id, &m, &e));
+		assert_int_equal(m.status, STORE_MAIL_SENT);
+		store_mail_clear(&m);
+		store_close(s2);
+	}
 }
 
 static void
