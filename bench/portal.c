@@ -223,7 +223,8 @@ steal_ms(void)
 
 	if (f == NULL)
 		return -1;
-	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], /* banned-ok */
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+		   &v[3], /* banned-ok */
 		   &v[4], &v[5], &v[6], &v[7]) == 8 &&
 	    hz > 0)
 		ms = (double)v[7] * 1000.0 / (double)hz;
@@ -1699,13 +1700,14 @@ main(int argc, char **argv)
 		       "measured rounds (mail waits excluded)\n",
 		       total, wall > 0 ? (double)total / wall : 0);
 		if (steal0 >= 0 && steal1 >= steal0 && st1 > st0)
-			printf("steal: the hypervisor took %.0f ms of this VM's CPU time during the "
-			       "measured rounds (%.1f%% of %.1f s x %ld CPUs); single runs' p99 move "
-			       "with it\n",
-			       steal1 - steal0,
-			       100.0 * (steal1 - steal0) / 1000.0 /
-				   ((st1 - st0) * (double)sysconf(_SC_NPROCESSORS_ONLN)),
-			       st1 - st0, sysconf(_SC_NPROCESSORS_ONLN));
+			printf(
+			    "steal: the hypervisor took %.0f ms of this VM's CPU time during the "
+			    "measured rounds (%.1f%% of %.1f s x %ld CPUs); single runs' p99 move "
+			    "with it\n",
+			    steal1 - steal0,
+			    100.0 * (steal1 - steal0) / 1000.0 /
+				((st1 - st0) * (double)sysconf(_SC_NPROCESSORS_ONLN)),
+			    st1 - st0, sysconf(_SC_NPROCESSORS_ONLN));
 		printf(
 		    "srv = the server's own time per request (its request log: from the headers to "
 		    "the answer); cpu = the CPU time of the handler's thread in it (the rest is "

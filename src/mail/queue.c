@@ -622,8 +622,8 @@ mail_sender_main(void *arg)
 		 * lost in a crash only means that mail is sent again (at least once, as when the
 		 * crash comes between delivery and outcome).
 		 */
-		if (s == NULL && (store_open(&s, ms->spec, &e) == -1 ||
-				  store_defer_sync(s, &e) == -1)) {
+		if (s == NULL &&
+		    (store_open(&s, ms->spec, &e) == -1 || store_defer_sync(s, &e) == -1)) {
 			log_warn("mail sender: %s", e.msg);
 			store_close(s);
 			s = NULL;
