@@ -21,47 +21,47 @@ struct http_server;
 /* What kind of client a route serves: decides the shape of generic errors (busy, 413, ...). */
 enum http_kind {
 	HTTP_KIND_PLAIN = 0, /* text/plain */
-	HTTP_KIND_HTML,      /* a page in Japanese and English */
-	HTTP_KIND_API,       /* application/problem+json */
-	HTTP_KIND_BINARY,    /* OCSP, TSA, CRL: status code only (protocol errors are the handler's) */
+	HTTP_KIND_HTML,	     /* a page in Japanese and English */
+	HTTP_KIND_API,	     /* application/problem+json */
+	HTTP_KIND_BINARY, /* OCSP, TSA, CRL: status code only (protocol errors are the handler's) */
 };
 
 struct http_req {
 	struct MHD_Connection *conn;
 	const char *method;
-	const char *url;        /* path only, percent-decoded by libmicrohttpd */
+	const char *url; /* path only, percent-decoded by libmicrohttpd */
 	const char *version;
 	const unsigned char *body;
 	size_t bodylen;
-	void *app;              /* the application context given in struct http_listen */
+	void *app; /* the application context given in struct http_listen */
 	const struct http_route *route;
-	int tls;                /* arrived on the HTTPS listener */
-	int status;             /* set by http_reply*, for the log and metrics */
+	int tls;    /* arrived on the HTTPS listener */
+	int status; /* set by http_reply*, for the log and metrics */
 	size_t sent;
-	long cpu_us;            /* CPU time of the handler's thread while it ran (the log) */
+	long cpu_us; /* CPU time of the handler's thread while it ran (the log) */
 };
 
 typedef int http_handler(struct http_req *);
 
 struct http_route {
-	const char *method;  /* "GET" (also answers HEAD), "POST", ... or NULL for any */
-	const char *path;    /* exact path, or a prefix when it ends in '/' */
+	const char *method; /* "GET" (also answers HEAD), "POST", ... or NULL for any */
+	const char *path;   /* exact path, or a prefix when it ends in '/' */
 	http_handler *fn;
-	size_t max_body;     /* 0: no body accepted (413 when one is sent) */
+	size_t max_body; /* 0: no body accepted (413 when one is sent) */
 	enum http_kind kind;
-	const char *name;    /* metrics label, e.g. "ocsp" */
+	const char *name; /* metrics label, e.g. "ocsp" */
 };
 
 struct http_listen {
-	const char *addr;            /* "127.0.0.1:8080" or "[::1]:8080" */
-	int fd;                      /* >= 0: an already listening socket (addr is for logs) */
-	const char *tls_cert_pem;    /* NULL: plain HTTP; else PEM chain (server first) */
+	const char *addr;	  /* "127.0.0.1:8080" or "[::1]:8080" */
+	int fd;			  /* >= 0: an already listening socket (addr is for logs) */
+	const char *tls_cert_pem; /* NULL: plain HTTP; else PEM chain (server first) */
 	const char *tls_key_pem;
-	unsigned threads;            /* thread pool size */
-	unsigned max_connections;    /* connection cap (0: 1024) */
-	unsigned max_inflight;       /* requests being handled at once before 503 (0: 64 * threads) */
-	unsigned timeout_s;          /* idle/slow client timeout (0: 30) */
-	size_t max_header;           /* bytes of request line + headers before 431 (0: 8192) */
+	unsigned threads;	  /* thread pool size */
+	unsigned max_connections; /* connection cap (0: 1024) */
+	unsigned max_inflight;	  /* requests being handled at once before 503 (0: 64 * threads) */
+	unsigned timeout_s;	  /* idle/slow client timeout (0: 30) */
+	size_t max_header;	  /* bytes of request line + headers before 431 (0: 8192) */
 	const struct http_route *routes;
 	void *app;
 };

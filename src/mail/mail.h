@@ -29,13 +29,13 @@
 #include "store/store.h"
 #include "util/util.h"
 
-#define MAIL_ADDR_MAX 254      /* RFC 5321 4.5.3.1.3 path, less the brackets */
-#define MAIL_SUBJECT_MAX 998   /* bytes of UTF-8 */
+#define MAIL_ADDR_MAX 254    /* RFC 5321 4.5.3.1.3 path, less the brackets */
+#define MAIL_SUBJECT_MAX 998 /* bytes of UTF-8 */
 #define MAIL_BODY_MAX (256 * 1024)
 #define MAIL_MSG_MAX (1024 * 1024) /* a composed message */
 
-#define MAIL_BACKOFF_FIRST 30  /* seconds before the second attempt */
-#define MAIL_BACKOFF_MAX 3600  /* the delay doubles up to this */
+#define MAIL_BACKOFF_FIRST 30 /* seconds before the second attempt */
+#define MAIL_BACKOFF_MAX 3600 /* the delay doubles up to this */
 
 enum mail_cte {
 	MAIL_CTE_BASE64 = 0,
@@ -51,10 +51,10 @@ enum mail_delivery {
 struct mail_msg {
 	const char *from;      /* address only: local@domain */
 	const char *from_name; /* display name, or NULL */
-	const char *to;        /* address only */
+	const char *to;	       /* address only */
 	const char *subject;
-	const char *body;           /* LF or CRLF line ends */
-	const char *msgid_domain;   /* NULL: the domain of from */
+	const char *body;	  /* LF or CRLF line ends */
+	const char *msgid_domain; /* NULL: the domain of from */
 	enum mail_cte cte;
 };
 
@@ -100,8 +100,8 @@ void mail_conf_clear(struct mail_conf *);
  * mail exists if and only if the business change commits).  msg->from NULL takes conf's
  * sender, msg->from_name NULL conf's display name.  id may be NULL.
  */
-int mail_enqueue(const struct mail_conf *, struct store *, const struct mail_msg *,
-		 int64_t *id, struct err *);
+int mail_enqueue(const struct mail_conf *, struct store *, const struct mail_msg *, int64_t *id,
+		 struct err *);
 
 /* Writes one message into the maildir dir (tmp/, synced, renamed into new/); LF line ends. */
 int mail_maildir_write(const char *dir, const void *msg, size_t len, struct err *);
@@ -109,8 +109,8 @@ int mail_maildir_write(const char *dir, const void *msg, size_t len, struct err 
  * The same for n messages at once, with one sync for all (not one per message): errs[i] is
  * each one's outcome (ERR_OK: in new/ and durable); -1 when any failed.
  */
-int mail_maildir_write_many(const char *dir, const char *const *msgs, const size_t *lens,
-			    size_t n, struct err *errs);
+int mail_maildir_write_many(const char *dir, const char *const *msgs, const size_t *lens, size_t n,
+			    struct err *errs);
 
 /* Sends one message through SMTP (libcurl). */
 int mail_smtp_send(const struct mail_conf *, const char *sender, const char *recipient,

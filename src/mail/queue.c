@@ -89,8 +89,9 @@ mail_conf_load(struct mail_conf *mc, const struct conf *c, const char *datadir, 
 	} else if (strcmp(v, "quoted-printable") == 0) {
 		mc->cte = MAIL_CTE_QP;
 	} else {
-		err_set(e, ERR_REFUSED, "%s: mail.transfer_encoding must be base64 or "
-					"quoted-printable",
+		err_set(e, ERR_REFUSED,
+			"%s: mail.transfer_encoding must be base64 or "
+			"quoted-printable",
 			path);
 		goto out;
 	}
@@ -113,8 +114,9 @@ mail_conf_load(struct mail_conf *mc, const struct conf *c, const char *datadir, 
 		mc->outbox = xasprintf("%s/outbox", datadir != NULL ? datadir : ".");
 	if ((v = conf_get(c, "mail.smtp_url", NULL)) != NULL) {
 		if (strncmp(v, "smtp://", 7) != 0 && strncmp(v, "smtps://", 8) != 0) {
-			err_set(e, ERR_REFUSED, "%s: mail.smtp_url must be smtp://host:port or "
-						"smtps://host:port",
+			err_set(e, ERR_REFUSED,
+				"%s: mail.smtp_url must be smtp://host:port or "
+				"smtps://host:port",
 				path);
 			goto out;
 		}
@@ -135,8 +137,8 @@ mail_conf_load(struct mail_conf *mc, const struct conf *c, const char *datadir, 
 		const char *pw = getenv(v);
 
 		if (pw == NULL) {
-			err_set(e, ERR_REFUSED, "%s: mail.smtp_password_env names an unset variable",
-				path);
+			err_set(e, ERR_REFUSED,
+				"%s: mail.smtp_password_env names an unset variable", path);
 			goto out;
 		}
 		mc->smtp_password = xstrdup(pw);
@@ -157,8 +159,8 @@ out:
 /* ---- enqueue ---- */
 
 int
-mail_enqueue(const struct mail_conf *mc, struct store *s, const struct mail_msg *msg,
-	     int64_t *id, struct err *e)
+mail_enqueue(const struct mail_conf *mc, struct store *s, const struct mail_msg *msg, int64_t *id,
+	     struct err *e)
 {
 	struct mail_msg m = *msg;
 	struct buf out;
@@ -411,8 +413,7 @@ mail_smtp_send(const struct mail_conf *mc, const char *sender, const char *recip
 	}
 	snprintf(from, sizeof(from), "<%s>", sender);
 	snprintf(to, sizeof(to), "<%s>", recipient);
-	if ((c = curl_easy_init()) == NULL ||
-	    (rcpt = curl_slist_append(NULL, to)) == NULL) {
+	if ((c = curl_easy_init()) == NULL || (rcpt = curl_slist_append(NULL, to)) == NULL) {
 		err_set(e, ERR_INTERNAL, "mail: smtp: out of memory");
 		goto out;
 	}
@@ -439,7 +440,8 @@ mail_smtp_send(const struct mail_conf *mc, const char *sender, const char *recip
 	if ((cc = curl_easy_perform(c)) != CURLE_OK) {
 		const char *m = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc);
 
-		err_set(e, ERR_INTERNAL, "mail: smtp: %s", log_escape(esc, sizeof(esc), m, strlen(m)));
+		err_set(e, ERR_INTERNAL, "mail: smtp: %s",
+			log_escape(esc, sizeof(esc), m, strlen(m)));
 		goto out;
 	}
 	rc = 0;
@@ -525,8 +527,10 @@ mail_queue_run(const struct mail_conf *mc, struct store *s, size_t max,
 	began = 1;
 	for (i = 0; i < n; i++) {
 		if ((how[i] == M_SENT && store_mail_sent(s, v[i].id, when[i], e) == -1) ||
-		    (how[i] == M_FAILED && store_mail_fail(s, v[i].id, when[i], de[i].msg, e) == -1) ||
-		    (how[i] == M_RETRY && store_mail_retry(s, v[i].id, when[i], de[i].msg, e) == -1))
+		    (how[i] == M_FAILED &&
+		     store_mail_fail(s, v[i].id, when[i], de[i].msg, e) == -1) ||
+		    (how[i] == M_RETRY &&
+		     store_mail_retry(s, v[i].id, when[i], de[i].msg, e) == -1))
 			goto out;
 	}
 	began = 0;
@@ -544,8 +548,7 @@ mail_queue_run(const struct mail_conf *mc, struct store *s, size_t max,
 				 mc->delivery == MAIL_DELIVERY_SMTP ? "smtp" : "maildir");
 			st.sent++;
 		} else if (how[i] == M_FAILED) {
-			log_warn("mail: %" PRId64 " to %s given up after %" PRId64
-				 " attempts: %s",
+			log_warn("mail: %" PRId64 " to %s given up after %" PRId64 " attempts: %s",
 				 m->id, esc, m->attempts, de[i].msg);
 			st.failed++;
 		} else {
@@ -582,7 +585,7 @@ struct mail_sender {
 };
 
 /* After a kick the sender waits this long for more mail before it runs the queue. */
-#define MAIL_GATHER_MS 50       /* the first mail after a quiet time */
+#define MAIL_GATHER_MS 50	/* the first mail after a quiet time */
 #define MAIL_GATHER_BUSY_MS 250 /* while mail keeps coming: at most ~4 runs a second */
 
 /* The sender of this process, woken by the store after a commit that queued mail. */
@@ -654,8 +657,7 @@ mail_sender_main(void *arg)
 				until.tv_sec++;
 				until.tv_nsec -= 1000000000L;
 			}
-			while (!ms->stop &&
-			       pthread_cond_timedwait(&ms->cv, &ms->mu, &until) == 0)
+			while (!ms->stop && pthread_cond_timedwait(&ms->cv, &ms->mu, &until) == 0)
 				;
 		}
 		ms->kick = 0;

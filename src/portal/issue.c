@@ -22,10 +22,10 @@
 #include "http/http.h"
 #include "portal_int.h"
 
-#define ISSUE_TOKEN_FORM "issue-form"     /* the continuation after the mailed link */
+#define ISSUE_TOKEN_FORM "issue-form"	  /* the continuation after the mailed link */
 #define ISSUE_TOKEN_SUBMIT "issue-submit" /* nonce of the confirm form */
 #define ISSUE_TOKEN_VERIFY "regist-verify"
-#define ISSUE_TOKEN_APPROVE "approve"     /* the holder's approval link (agent) */
+#define ISSUE_TOKEN_APPROVE "approve" /* the holder's approval link (agent) */
 
 /*
  * The application password's argon2id cost: OWASP's m=19 MiB, t=2, p=1 (Password Storage
@@ -41,9 +41,15 @@
 #define ISSUE_PW_OPSLIMIT 2ULL
 #define ISSUE_PW_MEMLIMIT ((size_t)19 * 1024 * 1024)
 
-
-enum issue_flow { ISSUE_STEP_MAIL = 3, ISSUE_STEP_INPUT, ISSUE_STEP_CONFIRM, ISSUE_STEP_DONE,
-		  ISSUE_STEP_ISSUED, ISSUE_STEP_APPROVAL = 7, ISSUE_STEP_AGENT_ISSUED = 8 };
+enum issue_flow {
+	ISSUE_STEP_MAIL = 3,
+	ISSUE_STEP_INPUT,
+	ISSUE_STEP_CONFIRM,
+	ISSUE_STEP_DONE,
+	ISSUE_STEP_ISSUED,
+	ISSUE_STEP_APPROVAL = 7,
+	ISSUE_STEP_AGENT_ISSUED = 8
+};
 
 static int
 issue_agent(const struct store_app *a)
@@ -110,7 +116,6 @@ issue_cont_hash(const struct portal_ctx *x, const unsigned char raw[PORTAL_TOKEN
 			   (const unsigned char *)x->sid, strlen(x->sid));
 }
 
-
 /*
  * Parses the body (urlencoded, or multipart/form-data for the issuance form's CSR file;
  * CSR-sized) and checks CSRF; replies itself and returns 1 on failure.
@@ -136,13 +141,15 @@ issue_form_read(struct portal_ctx *x, struct portal_form *f, int *rc)
 
 		log_warn("portal: %s: %s", x->r->url,
 			 log_escape(esc, sizeof(esc), e.msg, strlen(e.msg)));
-		*rc = portal_notice(x, 400, N_("The form could not be read"),
-				    N_("The form could not be read. Please go back and try again."));
+		*rc =
+		    portal_notice(x, 400, N_("The form could not be read"),
+				  N_("The form could not be read. Please go back and try again."));
 		return 1;
 	}
 	if (!portal_csrf_ok(x, portal_form_get(f, "csrf"))) {
 		*rc = portal_notice(x, 403, N_("Access denied"),
-				    N_("Your session has expired or the form did not come from this site. Please start again from the first step."));
+				    N_("Your session has expired or the form did not come from "
+				       "this site. Please start again from the first step."));
 		return 1;
 	}
 	return 0;
@@ -190,15 +197,19 @@ issue_cont_load(struct portal_ctx *x, struct store *st, const char *t, struct is
 		goto unknown;
 	}
 	if (tok.used != 0) {
-		*rc = portal_notice(x, 410, N_("The certificate has already been issued"),
-				    N_("The certificate of this application has already been issued. For your security, the PIN and the certificate code are shown only once."));
+		*rc = portal_notice(
+		    x, 410, N_("The certificate has already been issued"),
+		    N_("The certificate of this application has already been issued. For your "
+		       "security, the PIN and the certificate code are shown only once."));
 		r = 1;
 		goto out;
 	}
 	if (tok.expires <= util_now()) {
 		issue_mark_expired(st, tok.app_id, "mail-verified");
-		*rc = portal_notice(x, 410, N_("This application has expired"),
-				    N_("This application has expired. Please register your application again; your ticket can be used for the new registration."));
+		*rc = portal_notice(
+		    x, 410, N_("This application has expired"),
+		    N_("This application has expired. Please register your application again; your "
+		       "ticket can be used for the new registration."));
 		r = 1;
 		goto out;
 	}
@@ -212,7 +223,8 @@ issue_cont_load(struct portal_ctx *x, struct store *st, const char *t, struct is
 	goto out;
 unknown:
 	*rc = portal_notice(x, 404, N_("This page is not valid"),
-			    N_("This page is not valid in this browser session. Please open the link from the mail again in the same browser, or register again."));
+			    N_("This page is not valid in this browser session. Please open the "
+			       "link from the mail again in the same browser, or register again."));
 	r = 1;
 out:
 	sodium_memzero(raw, sizeof(raw));
@@ -412,15 +424,19 @@ issue_check(struct portal_ctx *x, struct store *st, const struct issue_app *ia,
 		if (v->name_kanji[0] == '\0')
 			er->name_kanji = N_("Enter the name in kanji.");
 		else if (!portal_name_kanji_ok(v->name_kanji))
-			er->name_kanji = N_("Use up to 64 full-width characters: kanji, hiragana, katakana, full-width letters and the full-width space.");
+			er->name_kanji =
+			    N_("Use up to 64 full-width characters: kanji, hiragana, katakana, "
+			       "full-width letters and the full-width space.");
 	} else if (v->name_kanji[0] != '\0' && !portal_name_kanji_ok(v->name_kanji)) {
-		er->name_kanji = N_("Use up to 64 full-width characters: kanji, hiragana, katakana, full-width letters and the full-width space.");
+		er->name_kanji = N_("Use up to 64 full-width characters: kanji, hiragana, "
+				    "katakana, full-width letters and the full-width space.");
 	}
 	if (!server) {
 		if (v->name_romaji[0] == '\0')
 			er->name_romaji = N_("Enter the name in romaji.");
 		else if (!portal_name_romaji_ok(v->name_romaji))
-			er->name_romaji = N_("Use up to 64 characters: ASCII letters, space, hyphen (-), apostrophe (') and period (.).");
+			er->name_romaji = N_("Use up to 64 characters: ASCII letters, space, "
+					     "hyphen (-), apostrophe (') and period (.).");
 		if (v->ou[0] == '\0')
 			er->ou = N_("Enter the organization unit.");
 	}
@@ -428,7 +444,8 @@ issue_check(struct portal_ctx *x, struct store *st, const struct issue_app *ia,
 		er->ou = N_("Use up to 64 characters without control characters.");
 	if (client || strcmp(ia->a.applicant_type, "agent") == 0) {
 		if (v->subject_email[0] == '\0')
-			er->subject_email = N_("Enter the e-mail address of the certificate holder.");
+			er->subject_email =
+			    N_("Enter the e-mail address of the certificate holder.");
 		else if (!mail_addr_valid(v->subject_email))
 			er->subject_email = N_("Enter a valid e-mail address.");
 	} else if (v->subject_email[0] != '\0' && !mail_addr_valid(v->subject_email)) {
@@ -438,25 +455,30 @@ issue_check(struct portal_ctx *x, struct store *st, const struct issue_app *ia,
 	if (!er->subject_email && v->subject_email[0] != '\0' &&
 	    strcmp(ia->a.applicant_type, "self") == 0 &&
 	    strcasecmp(v->subject_email, ia->a.email) != 0)
-		er->subject_email = N_("For your own application, use the e-mail address you confirmed by mail.");
+		er->subject_email =
+		    N_("For your own application, use the e-mail address you confirmed by mail.");
 	if (!er->subject_email && v->subject_email[0] != '\0') {
 		int in = portal_email_in_org(st, ia->a.org_id, v->subject_email, e);
 
 		if (in == -1)
 			goto out;
 		if (in == 0)
-			er->subject_email = N_("A certificate with these details cannot be issued for your organization.");
+			er->subject_email = N_("A certificate with these details cannot be issued "
+					       "for your organization.");
 	}
 	if (server) {
-		if (v->hostnames[0] == '\0' || portal_hostnames_parse(v->hostnames, hosts, &ce) == -1)
-			er->hostnames = N_("Enter one to ten valid host names (for example www.example.jp), separated by spaces.");
+		if (v->hostnames[0] == '\0' ||
+		    portal_hostnames_parse(v->hostnames, hosts, &ce) == -1)
+			er->hostnames = N_("Enter one to ten valid host names (for example "
+					   "www.example.jp), separated by spaces.");
 	}
 	if (strcmp(v->key_mode, "p256") != 0 && strcmp(v->key_mode, "rsa2048") != 0 &&
 	    strcmp(v->key_mode, "csr") != 0)
 		er->key_mode = N_("Choose how the key is made.");
 	if (pw != NULL) {
 		if (!portal_password_ok(pw))
-			er->password = N_("The application password must have 8 to 128 characters.");
+			er->password =
+			    N_("The application password must have 8 to 128 characters.");
 		else if (pw2 == NULL || strcmp(pw, pw2) != 0)
 			er->password2 = N_("The two passwords do not match.");
 	}
@@ -497,9 +519,13 @@ issue_check(struct portal_ctx *x, struct store *st, const struct issue_app *ia,
 				} else {
 					log_info("portal: issuance form refused: %s", ce.msg);
 					if (server)
-						er->hostnames = N_("These host names cannot be certified for your organization.");
+						er->hostnames =
+						    N_("These host names cannot be certified for "
+						       "your organization.");
 					else
-						er->subject_email = N_("A certificate with these details cannot be issued for your organization.");
+						er->subject_email =
+						    N_("A certificate with these details cannot be "
+						       "issued for your organization.");
 				}
 			}
 		}
@@ -517,9 +543,10 @@ issue_check(struct portal_ctx *x, struct store *st, const struct issue_app *ia,
 						*e = ce;
 						bad = -1;
 					} else {
-						er->csr = N_("This certificate signing request cannot be accepted:");
-						snprintf(er->csr_detail, sizeof(er->csr_detail), "%.250s",
-							 ce.msg);
+						er->csr = N_("This certificate signing request "
+							     "cannot be accepted:");
+						snprintf(er->csr_detail, sizeof(er->csr_detail),
+							 "%.250s", ce.msg);
 					}
 				}
 			}
@@ -560,8 +587,10 @@ portal_issue_form_get(struct http_req *r)
 	if (k == 1)
 		return rc;
 	if (strcmp(ia.a.state, "mail-verified") != 0) {
-		rc = portal_notice(&x, 409, N_("This application has already been submitted"),
-				   N_("This application has already been submitted. For your security, the PIN and the certificate code are shown only once."));
+		rc = portal_notice(
+		    &x, 409, N_("This application has already been submitted"),
+		    N_("This application has already been submitted. For your security, the PIN "
+		       "and the certificate code are shown only once."));
 	} else {
 		/* self: the holder's address is the one just verified */
 		if (strcmp(ia.a.applicant_type, "self") == 0)
@@ -577,9 +606,11 @@ static void
 issue_form_mac(const struct portal_ctx *x, const struct issue_vals *v, const char *nonce,
 	       const char *when, char out[PORTAL_B64_LEN])
 {
-	const char *parts[] = {"issue-form", x->sid, v->t, nonce, when, v->name_kanji,
-			       v->name_romaji, v->ou, v->subject_email, v->hostnames, v->key_mode,
-			       v->csr, v->pw_hash};
+	const char *parts[] = {"issue-form",   x->sid,	    v->t,
+			       nonce,	       when,	    v->name_kanji,
+			       v->name_romaji, v->ou,	    v->subject_email,
+			       v->hostnames,   v->key_mode, v->csr,
+			       v->pw_hash};
 
 	portal_mac(out, parts, sizeof(parts) / sizeof(parts[0]));
 }
@@ -615,9 +646,10 @@ issue_confirm_render(struct portal_ctx *x, const struct issue_app *ia, const str
 	tmpl_data_str(d, "subject_email", v->subject_email);
 	tmpl_data_str(d, "hostnames", v->hostnames);
 	tmpl_data_str(d, "key_mode", v->key_mode);
-	km = strcmp(v->key_mode, "csr") == 0	   ? N_("Certificate signing request (CSR)")
-	     : strcmp(v->key_mode, "rsa2048") == 0 ? N_("Generated by the service: RSA 2048 (PKCS#12)")
-						   : N_("Generated by the service: ECDSA P-256 (PKCS#12)");
+	km = strcmp(v->key_mode, "csr") == 0 ? N_("Certificate signing request (CSR)")
+	     : strcmp(v->key_mode, "rsa2048") == 0
+		 ? N_("Generated by the service: RSA 2048 (PKCS#12)")
+		 : N_("Generated by the service: ECDSA P-256 (PKCS#12)");
 	tmpl_data_str(d, "key_mode_label", i18n_get(x->lang, km));
 	tmpl_data_str(d, "csr", v->csr);
 	tmpl_data_bool(d, "km_csr", strcmp(v->key_mode, "csr") == 0);
@@ -664,8 +696,10 @@ portal_issue_form_post(struct http_req *r)
 		goto out;
 	have_ia = 1;
 	if (strcmp(ia.a.state, "mail-verified") != 0) {
-		rc = portal_notice(&x, 409, N_("This application has already been submitted"),
-				   N_("This application has already been submitted. For your security, the PIN and the certificate code are shown only once."));
+		rc = portal_notice(
+		    &x, 409, N_("This application has already been submitted"),
+		    N_("This application has already been submitted. For your security, the PIN "
+		       "and the certificate code are shown only once."));
 		goto out;
 	}
 	pw = nz(portal_form_get(&f, "app_password"));
@@ -753,17 +787,22 @@ issue_mail(struct portal_ctx *x, struct store *st, const char *to, const struct 
 	int rc = -1;
 
 	buf_init(&body, MAIL_BODY_MAX);
-	if (buf_printf(&body, "%s\n\n%s: %s\n%s: %s\n\n%s\n\n%s\n",
-		       i18n_get(x->lang, N_("Your certificate has been issued.")),
-		       i18n_get(x->lang, N_("Serial number")), res->serial,
-		       i18n_get(x->lang, N_("Certificate code")), res->code,
-		       i18n_get(x->lang, N_("Keep the certificate code together with your application password: you need both to re-issue the certificate.")),
-		       i18n_get(x->lang, N_("If you did not make this application, please contact us."))) == -1 ||
+	if (buf_printf(
+		&body, "%s\n\n%s: %s\n%s: %s\n\n%s\n\n%s\n",
+		i18n_get(x->lang, N_("Your certificate has been issued.")),
+		i18n_get(x->lang, N_("Serial number")), res->serial,
+		i18n_get(x->lang, N_("Certificate code")), res->code,
+		i18n_get(x->lang, N_("Keep the certificate code together with your application "
+				     "password: you need both to re-issue the certificate.")),
+		i18n_get(x->lang,
+			 N_("If you did not make this application, please contact us."))) == -1 ||
 	    buf_cstr(&body) == NULL) {
 		err_set(e, ERR_INTERNAL, "portal: mail body too large");
 		goto out;
 	}
-	if (portal_mail_queue(st, to, i18n_get(x->lang, N_("[shomei] Your certificate has been issued")), &body, e) == -1)
+	if (portal_mail_queue(st, to,
+			      i18n_get(x->lang, N_("[shomei] Your certificate has been issued")),
+			      &body, e) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -784,15 +823,22 @@ issue_mail_agent(struct portal_ctx *x, struct store *st, const char *to, const c
 	int rc = -1;
 
 	buf_init(&body, MAIL_BODY_MAX);
-	if (buf_printf(&body, "%s\n\n%s\n\n%s\n",
-		       i18n_get(x->lang, N_("The certificate holder has approved your application and the certificate has been issued.")),
-		       i18n_get(x->lang, N_("Open the link below to get the certificate (and the PIN of its PKCS#12 file, shown once). The link can be used once and is valid for 3 days.")),
-		       link) == -1 ||
+	if (buf_printf(
+		&body, "%s\n\n%s\n\n%s\n",
+		i18n_get(x->lang, N_("The certificate holder has approved your application and the "
+				     "certificate has been issued.")),
+		i18n_get(
+		    x->lang,
+		    N_("Open the link below to get the certificate (and the PIN of its PKCS#12 "
+		       "file, shown once). The link can be used once and is valid for 3 days.")),
+		link) == -1 ||
 	    buf_cstr(&body) == NULL) {
 		err_set(e, ERR_INTERNAL, "portal: mail body too large");
 		goto out;
 	}
-	if (portal_mail_queue(st, to, i18n_get(x->lang, N_("[shomei] Your certificate has been issued")), &body, e) == -1)
+	if (portal_mail_queue(st, to,
+			      i18n_get(x->lang, N_("[shomei] Your certificate has been issued")),
+			      &body, e) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -886,13 +932,13 @@ struct issue_run {
 	struct portal_ctx *x;
 	struct issue_app *ia;
 	const struct issue_vals *v;
-	const char *from;                /* the state the application leaves for issued */
-	const unsigned char *cont_hash;  /* the token used up with the issuance, or NULL */
+	const char *from;		/* the state the application leaves for issued */
+	const unsigned char *cont_hash; /* the token used up with the issuance, or NULL */
 	const char *cont_purpose;
 	const unsigned char *nonce_hash; /* self Submit: the claim is part of the write */
-	const char *code;                /* a re-issue keeps its code (and its hash), else NULL */
+	const char *code;		 /* a re-issue keeps its code (and its hash), else NULL */
 	const unsigned char *fixed_code_hash;
-	struct portal_key key;           /* generated here (or the applicant's CSR) */
+	struct portal_key key; /* generated here (or the applicant's CSR) */
 	int generated;
 	char friendly[128];
 	char actor[64];
@@ -990,8 +1036,7 @@ issue_signed(const struct ca_issued *c, void *arg, struct err *e)
 
 /* The issuance lost to a twin or to another use of the ticket: outcome oc, nothing written. */
 static int
-issue_write_lost(struct issue_run *u, enum issue_outcome oc, const struct err *se,
-		 struct err *e)
+issue_write_lost(struct issue_run *u, enum issue_outcome oc, const struct err *se, struct err *e)
 {
 	if (se->code != ERR_CONFLICT) {
 		*e = *se;
@@ -1042,9 +1087,8 @@ issue_write(struct store *st, const struct ca_issued *c, void *arg, struct err *
 	if (u->sealed != NULL &&
 	    store_download_put(st, u->dvhash, a->id, u->sealed, u->sealedlen, u->keep, e) == -1)
 		return -1;
-	detail = xasprintf("application=%lld ticket=%s profile=%s key=%s type=%s",
-			   (long long)a->id, a->ticket, u->ia->profile, v->key_mode,
-			   a->applicant_type);
+	detail = xasprintf("application=%lld ticket=%s profile=%s key=%s type=%s", (long long)a->id,
+			   a->ticket, u->ia->profile, v->key_mode, a->applicant_type);
 	rc = store_audit_append(st, u->actor, "portal.issue", c->serial, detail, NULL, e);
 	free(detail);
 	if (rc == -1)
@@ -1174,18 +1218,26 @@ issue_mail_approval(struct portal_ctx *x, struct store *st, const struct issue_a
 	int rc = -1;
 
 	buf_init(&body, MAIL_BODY_MAX);
-	if (buf_printf(&body, "%s\n\n%s: %s\n%s: %s\n\n%s\n\n%s\n\n%s\n",
-		       i18n_get(x->lang, N_("An agent has applied for a certificate for you.")),
-		       i18n_get(x->lang, N_("Agent")), ia->a.email,
-		       i18n_get(x->lang, N_("Organization")), ia->org_name,
-		       i18n_get(x->lang, N_("Open the link below to review the application and approve or reject it. The link can be used once and is valid for 3 days.")),
-		       link,
-		       i18n_get(x->lang, N_("If you do not know this application, reject it or discard this mail."))) == -1 ||
+	if (buf_printf(
+		&body, "%s\n\n%s: %s\n%s: %s\n\n%s\n\n%s\n\n%s\n",
+		i18n_get(x->lang, N_("An agent has applied for a certificate for you.")),
+		i18n_get(x->lang, N_("Agent")), ia->a.email, i18n_get(x->lang, N_("Organization")),
+		ia->org_name,
+		i18n_get(x->lang,
+			 N_("Open the link below to review the application and approve or reject "
+			    "it. The link can be used once and is valid for 3 days.")),
+		link,
+		i18n_get(
+		    x->lang,
+		    N_("If you do not know this application, reject it or discard this mail."))) ==
+		-1 ||
 	    buf_cstr(&body) == NULL) {
 		err_set(e, ERR_INTERNAL, "portal: mail body too large");
 		goto out;
 	}
-	if (portal_mail_queue(st, to, i18n_get(x->lang, N_("[shomei] Please approve a certificate application")), &body, e) == -1)
+	if (portal_mail_queue(
+		st, to, i18n_get(x->lang, N_("[shomei] Please approve a certificate application")),
+		&body, e) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -1370,8 +1422,10 @@ portal_issue_confirm_post(struct http_req *r)
 		err_clear(&se);
 		if (strcmp(action, "back") != 0 &&
 		    store_token_get(st, nh, ISSUE_TOKEN_SUBMIT, &tok, &se) == 0) {
-			rc = portal_notice(&x, 200, N_("The certificate has already been issued"),
-					   N_("This application has already been submitted. For your security, the PIN and the certificate code are shown only once."));
+			rc = portal_notice(
+			    &x, 200, N_("The certificate has already been issued"),
+			    N_("This application has already been submitted. For your security, "
+			       "the PIN and the certificate code are shown only once."));
 			goto out;
 		} else if (se.code != ERR_OK && se.code != ERR_NOTFOUND) {
 			rc = portal_error(&x, &se);
@@ -1403,8 +1457,8 @@ portal_issue_confirm_post(struct http_req *r)
 		rc = issue_cert_render(&x, &ia, v.key_mode, &res);
 		break;
 	case ISSUE_SENT: {
-		struct tmpl_data *d = portal_data_flow(&x, N_("Application submitted"),
-						       ISSUE_STEP_DONE, 1);
+		struct tmpl_data *d =
+		    portal_data_flow(&x, N_("Application submitted"), ISSUE_STEP_DONE, 1);
 
 		tmpl_data_str(d, "subject_email", v.subject_email);
 		rc = portal_page(&x, 200, "issue_sent", d);
@@ -1412,18 +1466,23 @@ portal_issue_confirm_post(struct http_req *r)
 		break;
 	}
 	case ISSUE_REPEAT:
-		rc = portal_notice(&x, 200, N_("The certificate has already been issued"),
-				   N_("This application has already been submitted. For your security, the PIN and the certificate code are shown only once."));
+		rc = portal_notice(
+		    &x, 200, N_("The certificate has already been issued"),
+		    N_("This application has already been submitted. For your security, the PIN "
+		       "and the certificate code are shown only once."));
 		break;
 	default:
-		rc = portal_notice(&x, 409, N_("This ticket has already been used"),
-				   N_("The ticket of this application has meanwhile been used for another certificate. No certificate was issued on this application."));
+		rc = portal_notice(
+		    &x, 409, N_("This ticket has already been used"),
+		    N_("The ticket of this application has meanwhile been used for another "
+		       "certificate. No certificate was issued on this application."));
 		break;
 	}
 	goto out;
 invalid:
-	rc = portal_notice(&x, 400, N_("The form is no longer valid"),
-			   N_("This form is no longer valid. Please open the issuance form again."));
+	rc =
+	    portal_notice(&x, 400, N_("The form is no longer valid"),
+			  N_("This form is no longer valid. Please open the issuance form again."));
 out:
 	sodium_memzero(raw, sizeof(raw));
 	sodium_memzero(craw, sizeof(craw));
@@ -1460,8 +1519,12 @@ portal_issue_download_get(struct http_req *r)
 	struct err e, se;
 	unsigned char raw[PORTAL_TOKEN_LEN], h[STORE_HASH_LEN], *data = NULL;
 	const char *s = http_query(r, "d"); /* a query, not the path: paths go to the access log */
-	const char *hdrs[] = {"Content-Disposition", "attachment; filename=\"certificate.p12\"",
-			      "Cache-Control", "no-store", "X-Content-Type-Options", "nosniff",
+	const char *hdrs[] = {"Content-Disposition",
+			      "attachment; filename=\"certificate.p12\"",
+			      "Cache-Control",
+			      "no-store",
+			      "X-Content-Type-Options",
+			      "nosniff",
 			      NULL};
 	size_t len = 0;
 	int rc;
@@ -1491,8 +1554,10 @@ portal_issue_download_get(struct http_req *r)
 	free(data);
 	return rc;
 gone:
-	return portal_notice(&x, 410, N_("This download is no longer available"),
-			     N_("This download link can be used once and only for an hour after issuance. If you did not save the file, please ask for a re-issue."));
+	return portal_notice(
+	    &x, 410, N_("This download is no longer available"),
+	    N_("This download link can be used once and only for an hour after issuance. If you "
+	       "did not save the file, please ask for a re-issue."));
 }
 
 /* ---- the mailed link ---- */
@@ -1533,8 +1598,8 @@ issue_verify_write(struct store *st, void *arg, struct err *e)
 	}
 	if (store_token_use(st, w->hash, ISSUE_TOKEN_VERIFY, w->now, e) == -1 ||
 	    store_app_set_state(st, t.app_id, "registered", "mail-verified", e) == -1 ||
-	    store_token_add(st, w->cont_hash, ISSUE_TOKEN_FORM, t.app_id,
-			    w->now + PORTAL_APP_TTL, 0, e) == -1)
+	    store_token_add(st, w->cont_hash, ISSUE_TOKEN_FORM, t.app_id, w->now + PORTAL_APP_TTL,
+			    0, e) == -1)
 		return -1;
 	w->res = V_OK;
 	return 0;
@@ -1592,15 +1657,19 @@ reply:
 	}
 	case V_USED:
 		rc = portal_notice(&x, 410, N_("This link has already been used"),
-				   N_("This link has already been used. Each link in our mails can be used only once."));
+				   N_("This link has already been used. Each link in our mails can "
+				      "be used only once."));
 		break;
 	case V_EXPIRED:
-		rc = portal_notice(&x, 410, N_("This link has expired"),
-				   N_("This link has expired: links are valid for 3 days. Please register your application again; your ticket can be used for the new registration."));
+		rc = portal_notice(
+		    &x, 410, N_("This link has expired"),
+		    N_("This link has expired: links are valid for 3 days. Please register your "
+		       "application again; your ticket can be used for the new registration."));
 		break;
 	default:
 		rc = portal_notice(&x, 404, N_("This link is not valid"),
-				   N_("This link is not valid. Please check that you opened the whole link from the mail."));
+				   N_("This link is not valid. Please check that you opened the "
+				      "whole link from the mail."));
 		break;
 	}
 	goto done;
@@ -1780,14 +1849,16 @@ issue_approval_load(struct portal_ctx *x, struct store *st, const char *t, struc
 	}
 	if (tok.used != 0) {
 		*rc = portal_notice(x, 410, N_("This link has already been used"),
-				    N_("This link has already been used. Each link in our mails can be used only once."));
+				    N_("This link has already been used. Each link in our mails "
+				       "can be used only once."));
 		r = 1;
 		goto out;
 	}
 	if (tok.expires <= util_now()) {
 		issue_mark_expired(st, tok.app_id, "awaiting-approval");
 		*rc = portal_notice(x, 410, N_("This link has expired"),
-				    N_("This approval link has expired: links are valid for 3 days. The agent can register the application again."));
+				    N_("This approval link has expired: links are valid for 3 "
+				       "days. The agent can register the application again."));
 		r = 1;
 		goto out;
 	}
@@ -1807,7 +1878,8 @@ issue_approval_load(struct portal_ctx *x, struct store *st, const char *t, struc
 	goto out;
 unknown:
 	*rc = portal_notice(x, 404, N_("This link is not valid"),
-			    N_("This link is not valid. Please check that you opened the whole link from the mail."));
+			    N_("This link is not valid. Please check that you opened the whole "
+			       "link from the mail."));
 	r = 1;
 out:
 	sodium_memzero(raw, sizeof(raw));
@@ -1890,8 +1962,7 @@ portal_approve_post(struct http_req *r)
 	action = nz(portal_form_get(&f, "action"));
 	if ((st = ca_thread_store(x.ca, &e)) == NULL)
 		goto fail;
-	if ((k = issue_approval_load(&x, st, nz(portal_form_get(&f, "t")), &ia, h, &rc, &e)) ==
-	    -1)
+	if ((k = issue_approval_load(&x, st, nz(portal_form_get(&f, "t")), &ia, h, &rc, &e)) == -1)
 		goto fail;
 	if (k == 1)
 		goto out;
@@ -1910,19 +1981,23 @@ portal_approve_post(struct http_req *r)
 			}
 			store_rollback(st);
 			began = 0;
-			rc = portal_notice(&x, 409, N_("This application has already been decided"),
-					   N_("This application has already been approved or rejected."));
+			rc = portal_notice(
+			    &x, 409, N_("This application has already been decided"),
+			    N_("This application has already been approved or rejected."));
 			goto out;
 		}
 		if (store_audit_append(st, "portal:holder", "portal.reject", ia.a.ticket, "", NULL,
 				       &e) == -1 ||
-		    issue_mail_notice(&x, st, ia.a.email,
-				      N_("[shomei] Your certificate application was rejected"),
-				      N_("The certificate holder has rejected the application you made on their behalf. No certificate was issued; the ticket can be used again."),
-				      detail, &e) == -1 ||
+		    issue_mail_notice(
+			&x, st, ia.a.email,
+			N_("[shomei] Your certificate application was rejected"),
+			N_("The certificate holder has rejected the application you made on their "
+			   "behalf. No certificate was issued; the ticket can be used again."),
+			detail, &e) == -1 ||
 		    issue_mail_notice(&x, st, nz(ia.a.subject_email),
 				      N_("[shomei] Your certificate application was rejected"),
-				      N_("You have rejected the certificate application made on your behalf. No certificate was issued."),
+				      N_("You have rejected the certificate application made on "
+					 "your behalf. No certificate was issued."),
 				      detail, &e) == -1)
 			goto fail;
 		if (store_commit(st, &e) == -1) {
@@ -1931,7 +2006,8 @@ portal_approve_post(struct http_req *r)
 		}
 		began = 0;
 		rc = portal_notice(&x, 200, N_("Application rejected"),
-				   N_("You have rejected the application. No certificate was issued, and the agent has been told by mail."));
+				   N_("You have rejected the application. No certificate was "
+				      "issued, and the agent has been told by mail."));
 		goto out;
 	}
 	if (strcmp(action, "approve") != 0) {
@@ -1951,17 +2027,18 @@ portal_approve_post(struct http_req *r)
 	}
 	issue_vals_of_app(&v, &ia.a);
 	if (issue_perform(&x, st, &ia, &v, NULL, "approved", "awaiting-approval", h,
-			  ISSUE_TOKEN_APPROVE,
-			  &oc, &res, &e) == -1)
+			  ISSUE_TOKEN_APPROVE, &oc, &res, &e) == -1)
 		goto fail;
 	if (oc == ISSUE_TICKET_USED) {
-		rc = portal_notice(&x, 409, N_("This ticket has already been used"),
-				   N_("The ticket of this application has meanwhile been used for another certificate. No certificate was issued on this application."));
+		rc = portal_notice(
+		    &x, 409, N_("This ticket has already been used"),
+		    N_("The ticket of this application has meanwhile been used for another "
+		       "certificate. No certificate was issued on this application."));
 		goto out;
 	}
 	{
-		struct tmpl_data *d = portal_data_flow(&x, N_("Application approved"),
-						       ISSUE_STEP_AGENT_ISSUED, 1);
+		struct tmpl_data *d =
+		    portal_data_flow(&x, N_("Application approved"), ISSUE_STEP_AGENT_ISSUED, 1);
 
 		tmpl_data_str(d, "serial", res.serial);
 		tmpl_data_str(d, "agent_email", ia.a.email);
@@ -2089,7 +2166,8 @@ portal_deliver_post(struct http_req *r)
 	goto out;
 gone:
 	rc = portal_notice(&x, 410, N_("This link has already been used"),
-			   N_("This link has already been used or has expired. For your security, the certificate page with the PIN is shown only once."));
+			   N_("This link has already been used or has expired. For your security, "
+			      "the certificate page with the PIN is shown only once."));
 	goto out;
 fail:
 	rc = portal_error(&x, &e);

@@ -73,8 +73,8 @@ portal_key_make(const char *mode, struct portal_key *k, struct err *e)
 		goto out;
 	}
 	for (int i = 0; i < PORTAL_PIN_LEN; i++)
-		k->pin[i] = key_pin_alphabet[randombytes_uniform(
-		    (uint32_t)(sizeof(key_pin_alphabet) - 1))];
+		k->pin[i] =
+		    key_pin_alphabet[randombytes_uniform((uint32_t)(sizeof(key_pin_alphabet) - 1))];
 	k->pin[PORTAL_PIN_LEN] = '\0';
 	/* the bag alone: its attributes (name, key id) come with the certificate */
 	if ((bag = PKCS12_add_key(&bags, k->key, 0, PKCS12_DEFAULT_ITER, NID_aes_256_cbc,
@@ -172,7 +172,7 @@ key_bag_attrs(PKCS12_SAFEBAG *bag, const char *friendly, const unsigned char *id
  * p12's authSafe data holds), with k's salt and the iteration count the key was made with.
  */
 static int
-key_p12_mac(const struct portal_key *k, PKCS12 *p12, STACK_OF(PKCS7) *safes)
+key_p12_mac(const struct portal_key *k, PKCS12 *p12, STACK_OF(PKCS7) * safes)
 {
 	const ASN1_OCTET_STRING *mac = NULL;
 	unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
@@ -183,8 +183,8 @@ key_p12_mac(const struct portal_key *k, PKCS12 *p12, STACK_OF(PKCS7) *safes)
 			     (int)sizeof(k->mac_salt), EVP_sha256()) != 1 ||
 	    (n = ASN1_item_i2d((const ASN1_VALUE *)safes, &der,
 			       ASN1_ITEM_rptr(PKCS12_AUTHSAFES))) <= 0 ||
-	    HMAC(EVP_sha256(), k->mac_key, (int)sizeof(k->mac_key), der, (size_t)n, md,
-		 &mdlen) == NULL)
+	    HMAC(EVP_sha256(), k->mac_key, (int)sizeof(k->mac_key), der, (size_t)n, md, &mdlen) ==
+		NULL)
 		goto out;
 	PKCS12_get0_mac(&mac, NULL, NULL, NULL, p12);
 	/* p12's own digest string, empty until now (the getter only hands out const) */
@@ -221,9 +221,8 @@ key_cert_bag(const unsigned char *der, size_t len)
 }
 
 int
-portal_p12(const struct portal_key *k, const unsigned char *der, size_t len,
-	   STACK_OF(X509) *chain, const char *friendly, unsigned char **out, size_t *outlen,
-	   struct err *e)
+portal_p12(const struct portal_key *k, const unsigned char *der, size_t len, STACK_OF(X509) * chain,
+	   const char *friendly, unsigned char **out, size_t *outlen, struct err *e)
 {
 	STACK_OF(PKCS12_SAFEBAG) *certs = sk_PKCS12_SAFEBAG_new_null(), *keys = NULL;
 	STACK_OF(PKCS7) *safes = NULL;
@@ -237,8 +236,8 @@ portal_p12(const struct portal_key *k, const unsigned char *der, size_t len,
 	/* localKeyID: the certificate's SHA-1, as PKCS12_create() (X509_digest) makes it */
 	if (certs == NULL || EVP_Digest(der, len, id, &idlen, EVP_sha1(), NULL) != 1)
 		goto fail;
-	if ((bag = key_cert_bag(der, len)) == NULL || key_bag_attrs(bag, friendly, id, idlen) == -1 ||
-	    !sk_PKCS12_SAFEBAG_push(certs, bag))
+	if ((bag = key_cert_bag(der, len)) == NULL ||
+	    key_bag_attrs(bag, friendly, id, idlen) == -1 || !sk_PKCS12_SAFEBAG_push(certs, bag))
 		goto fail;
 	bag = NULL;
 	for (int i = 0; i < sk_X509_num(chain); i++)

@@ -37,19 +37,24 @@ portal_notify_revoked(struct store *st, const char *lang, const char *serial, in
 	gmtime_r(&c.revoked_at, &tm);
 	if (strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
 		when[0] = '\0';
-	if (buf_printf(&body, "%s\n\n%s: %s\n%s: %s\n%s: %s\n%s: %s\n\n%s\n\n%s\n",
-		       i18n_get(lang, N_("Your certificate has been revoked.")),
-		       i18n_get(lang, N_("Serial number")), c.serial,
-		       i18n_get(lang, N_("Subject")), c.subject,
-		       i18n_get(lang, N_("Reason")), ca_reason_name(reason),
-		       i18n_get(lang, N_("Revoked at")), when,
-		       i18n_get(lang, N_("OCSP shows the revocation now; the CRL shows it from its next update.")),
-		       i18n_get(lang, N_("If you did not ask for this revocation, contact the registration authority of your organization."))) == -1 ||
+	if (buf_printf(
+		&body, "%s\n\n%s: %s\n%s: %s\n%s: %s\n%s: %s\n\n%s\n\n%s\n",
+		i18n_get(lang, N_("Your certificate has been revoked.")),
+		i18n_get(lang, N_("Serial number")), c.serial, i18n_get(lang, N_("Subject")),
+		c.subject, i18n_get(lang, N_("Reason")), ca_reason_name(reason),
+		i18n_get(lang, N_("Revoked at")), when,
+		i18n_get(
+		    lang,
+		    N_("OCSP shows the revocation now; the CRL shows it from its next update.")),
+		i18n_get(lang, N_("If you did not ask for this revocation, contact the "
+				  "registration authority of your organization."))) == -1 ||
 	    buf_cstr(&body) == NULL) {
 		err_set(e, ERR_INTERNAL, "portal: notification too large");
 		goto out;
 	}
-	if (portal_mail_queue(st, to, i18n_get(lang, N_("[shomei] Your certificate has been revoked")), &body, e) == -1)
+	if (portal_mail_queue(st, to,
+			      i18n_get(lang, N_("[shomei] Your certificate has been revoked")),
+			      &body, e) == -1)
 		goto out;
 	rc = 0;
 out:

@@ -141,7 +141,8 @@ portal_init(struct ca *ca, const char *const *listen_addrs, size_t naddrs, struc
 			goto out;
 		if (off != 0) {
 			util_clock_set_offset(off);
-			log_warn("portal: TEST clock shifted by %ld seconds (test.clock_offset)", off);
+			log_warn("portal: TEST clock shifted by %ld seconds (test.clock_offset)",
+				 off);
 		}
 		if ((v = conf_get(c, "test.fault", NULL)) != NULL) {
 			portal.test_fault = xstrdup(v);
@@ -163,7 +164,8 @@ portal_init(struct ca *ca, const char *const *listen_addrs, size_t naddrs, struc
 			if (pem == NULL || buf_append(&chain, pem, strlen(pem)) == -1) {
 				free(pem);
 				buf_free(&chain);
-				err_set(e, ERR_INTERNAL, "portal: cannot encode the CA chain as PEM");
+				err_set(e, ERR_INTERNAL,
+					"portal: cannot encode the CA chain as PEM");
 				goto out;
 			}
 			free(pem);
@@ -226,11 +228,12 @@ portal_b64url_decode(unsigned char *out, size_t want, const char *s)
 {
 	size_t n = 0;
 
-	if (!portal_b64url_ok(s, sodium_base64_ENCODED_LEN(want,
-					   sodium_base64_VARIANT_URLSAFE_NO_PADDING) - 1))
+	if (!portal_b64url_ok(
+		s, sodium_base64_ENCODED_LEN(want, sodium_base64_VARIANT_URLSAFE_NO_PADDING) - 1))
 		return -1;
 	if (sodium_base642bin(out, want, s, strlen(s), NULL, &n, NULL,
-			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 || n != want)
+			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	    n != want)
 		return -1;
 	return 0;
 }
@@ -459,8 +462,9 @@ portal_page(struct portal_ctx *x, int status, const char *page, const struct tmp
 				: "lang=ja; Secure; SameSite=Strict; Path=/; Max-Age=31536000";
 	}
 	hdrs[n++] = "Content-Security-Policy";
-	hdrs[n++] = "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-		    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+	hdrs[n++] =
+	    "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+	    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 	hdrs[n++] = "X-Content-Type-Options";
 	hdrs[n++] = "nosniff";
 	hdrs[n++] = "Referrer-Policy";
@@ -500,8 +504,7 @@ portal_error(struct portal_ctx *x, const struct err *e)
 		struct err e2;
 
 		err_clear(&e2);
-		if (web_render_notice(portal.tmpl, WEB_NOTICE_ERROR, x->lang, ref, &out, &e2) ==
-		    -1)
+		if (web_render_notice(portal.tmpl, WEB_NOTICE_ERROR, x->lang, ref, &out, &e2) == -1)
 			goto out;
 	}
 	rc = http_reply(x->r, 500, "text/html; charset=utf-8", out.data, out.len);

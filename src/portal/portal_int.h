@@ -28,7 +28,7 @@ struct portal_rl {
 
 #define PORTAL_TRL_SLOTS 4096 /* per-ticket attempt counters (limits.c) */
 #define PORTAL_TRL_PROBE 8
-#define PORTAL_TRL_KEY 16     /* bytes of the keyed hash that stands for a ticket number */
+#define PORTAL_TRL_KEY 16 /* bytes of the keyed hash that stands for a ticket number */
 #define PORTAL_TRL_WINDOW 3600
 
 struct portal_trl {
@@ -44,7 +44,7 @@ struct portal {
 	struct mail_conf mail;
 	char *base_url;
 	long step1_rate;
-	long revoke_rate; /* POSTs of /revoke/step1 per client address and minute */
+	long revoke_rate;  /* POSTs of /revoke/step1 per client address and minute */
 	long reissue_rate; /* POSTs of /reissue and /reissue/fetch per address and minute */
 	char *test_fault;  /* test.fault (test instances only): a point where to fail */
 	unsigned char secret[PORTAL_SECRET_LEN];
@@ -66,10 +66,10 @@ extern struct portal portal;
 struct portal_ctx {
 	struct http_req *r;
 	struct ca *ca;
-	const char *lang;         /* "ja" | "en" (static) */
-	int lang_set;             /* ?lang= given: set the cookie */
+	const char *lang;	  /* "ja" | "en" (static) */
+	int lang_set;		  /* ?lang= given: set the cookie */
 	char sid[PORTAL_B64_LEN]; /* the session id from the cookie, or a new one */
-	int sid_new;              /* no valid cookie came: set it */
+	int sid_new;		  /* no valid cookie came: set it */
 };
 
 void portal_ctx_init(struct portal_ctx *, struct http_req *);
@@ -105,8 +105,7 @@ struct tmpl_data *portal_data_flow(const struct portal_ctx *, const char *title_
 /* Renders page through layout and replies (cookies and security headers included). */
 int portal_page(struct portal_ctx *, int status, const char *page, const struct tmpl_data *);
 /* A page with a title and one message (both msgids). */
-int portal_notice(struct portal_ctx *, int status, const char *title_msgid,
-		  const char *msg_msgid);
+int portal_notice(struct portal_ctx *, int status, const char *title_msgid, const char *msg_msgid);
 /* Logs e with a reference number and shows the error page (500). */
 int portal_error(struct portal_ctx *, const struct err *);
 
@@ -157,7 +156,7 @@ struct portal_key {
 	EVP_PKEY *key;
 	int rsa;
 	char pin[PORTAL_PIN_LEN + 1];
-	X509_PUBKEY *spki; /* its SubjectPublicKeyInfo, encoded once (ca_issue_req.spki) */
+	X509_PUBKEY *spki;	/* its SubjectPublicKeyInfo, encoded once (ca_issue_req.spki) */
 	PKCS12_SAFEBAG *keybag; /* PKCS#8 shrouded: AES-256-CBC, PBKDF2 (2048) under pin */
 	unsigned char mac_salt[PORTAL_MAC_SALT];
 	unsigned char mac_key[32]; /* the PKCS#12 MAC key: KDF(pin, mac_salt, 2048), SHA-256 */
@@ -179,7 +178,7 @@ void portal_keypool_stats(size_t *ready, unsigned long *taken, unsigned long *ma
  * plain bags (they are public), both named friendly, and a SHA-256 MAC under k's PIN.
  */
 int portal_p12(const struct portal_key *k, const unsigned char *der, size_t len,
-	       STACK_OF(X509) *chain, const char *friendly, unsigned char **out, size_t *outlen,
+	       STACK_OF(X509) * chain, const char *friendly, unsigned char **out, size_t *outlen,
 	       struct err *);
 
 /*

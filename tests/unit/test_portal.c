@@ -501,6 +501,22 @@ tu_cert(EVP_PKEY *key, const char *cn)
  * named and key-id'd like PKCS12_create()'s; the CA certificates come along.  The pool hands
  * out each key once.
  */
+/* Waits (bounded: 5 s) until the key pool holds n keys. */
+static void
+keypool_wait_ready(size_t n)
+{
+	size_t ready = 0;
+	unsigned long taken, inline_made;
+
+	for (int i = 0; i < 500; i++) {
+		portal_keypool_stats(&ready, &taken, &inline_made);
+		if (ready == n)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal((int)ready, (int)n);
+}
+
 static void
 test_key_p12(void **state)
 {
@@ -560,13 +576,7 @@ test_key_p12(void **state)
 
 	/* the pool: filled by its thread, each key handed out once */
 	assert_int_equal(portal_keypool_start(4, &e), 0);
-	for (int i = 0; i < 500; i++) { /* the thread fills it (bounded: 5 s) */
-		portal_keypool_stats(&ready, &taken, &inline_made);
-		if (ready == 4)
-			break;
-		usleep(10000);
-	}
-	assert_int_equal((int)ready, 4);
+	keypool_wait_ready(4); /* the thread fills it */
 	assert_int_equal(portal_key_take("p256", &k2, &e), 0);
 	portal_keypool_stats(&ready, &taken, &inline_made);
 	assert_int_equal((int)taken, 1);
@@ -578,13 +588,7 @@ test_key_p12(void **state)
 	 * Refills wait for a quiet moment (200 ms without a take) while at least a quarter is
 	 * left: none 30 ms after a take, all of them once it is quiet.
 	 */
-	for (int i = 0; i < 500; i++) {
-		portal_keypool_stats(&ready, &taken, &inline_made);
-		if (ready == 4)
-			break;
-		usleep(10000);
-	}
-	assert_int_equal((int)ready, 4);
+	keypool_wait_ready(4);
 	{
 		struct timespec t0, t1;
 
@@ -598,13 +602,7 @@ test_key_p12(void **state)
 		if ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 150)
 			assert_int_equal((int)ready, 3);
 	}
-	for (int i = 0; i < 500; i++) {
-		portal_keypool_stats(&ready, &taken, &inline_made);
-		if (ready == 4)
-			break;
-		usleep(10000);
-	}
-	assert_int_equal((int)ready, 4);
+	keypool_wait_ready(4);
 	assert_int_equal(portal_key_take("rsa2048", &k2, &e), 0);
 	assert_int_equal(k2.rsa, 1);
 	assert_int_equal(EVP_PKEY_get_base_id(k2.key), EVP_PKEY_RSA);

@@ -18,7 +18,7 @@
 	do {                                                                                       \
 		err_clear(&e);                                                                     \
 		if ((call) != 0)                                                                   \
-			fail_msg("%s: %s", #call, e.msg);                                         \
+			fail_msg("%s: %s", #call, e.msg);                                          \
 	} while (0)
 
 #define FAILS(call)                                                                                \
@@ -88,10 +88,13 @@ static void
 test_tmpl_sections(void **state)
 {
 	static const char *const t[] = {
-	    "layout", "[{{>head}}|{{>content}}]",
-	    "head", "H:{{title}}",
-	    "page", "{{#items}}({{name}}@{{site}}{{?hot}}!{{/hot}}{{^hot}}.{{/hot}}){{/items}}"
-		    "{{?items}}n{{/items}}{{^none}}-{{/none}}{{?none}}X{{/none}}",
+	    "layout",
+	    "[{{>head}}|{{>content}}]",
+	    "head",
+	    "H:{{title}}",
+	    "page",
+	    "{{#items}}({{name}}@{{site}}{{?hot}}!{{/hot}}{{^hot}}.{{/hot}}){{/items}}"
+	    "{{?items}}n{{/items}}{{^none}}-{{/none}}{{?none}}X{{/none}}",
 	    NULL};
 	struct tmpl_set *ts = set_of(t, 1);
 	struct tmpl_data *d = tmpl_data_new(), *r;
@@ -123,8 +126,8 @@ test_tmpl_sections(void **state)
 static void
 test_tmpl_strict(void **state)
 {
-	static const char *const t[] = {"a", "x{{missing}}y", "b", "{{&frag}}", "c", "{{?f}}F{{/f}}",
-					"r", "{{>r}}", NULL};
+	static const char *const t[] = {
+	    "a", "x{{missing}}y", "b", "{{&frag}}", "c", "{{?f}}F{{/f}}", "r", "{{>r}}", NULL};
 	struct tmpl_set *ts = set_of(t, 1);
 	struct tmpl_data *d = tmpl_data_new();
 	char *s;
@@ -157,9 +160,19 @@ test_tmpl_strict(void **state)
 static void
 test_tmpl_parse_errors(void **state)
 {
-	static const char *const bad[] = {
-	    "{{x", "{{}}", "{{#a}}", "{{#a}}{{/b}}", "{{/a}}", "{{a b}}", "{{_}}", "{{_  x}}",
-	    "{{_ x }}", "{{<x}}", "{{?a}}{{#b}}{{/a}}{{/b}}", "{{x\"}}", NULL};
+	static const char *const bad[] = {"{{x",
+					  "{{}}",
+					  "{{#a}}",
+					  "{{#a}}{{/b}}",
+					  "{{/a}}",
+					  "{{a b}}",
+					  "{{_}}",
+					  "{{_  x}}",
+					  "{{_ x }}",
+					  "{{<x}}",
+					  "{{?a}}{{#b}}{{/a}}{{/b}}",
+					  "{{x\"}}",
+					  NULL};
 	struct tmpl_set *ts = tmpl_set_new();
 	struct err e;
 	char deep[2000];
@@ -229,18 +242,18 @@ test_po_parse(void **state)
 	struct i18n_cat *c = NULL;
 	struct err e;
 	static const char *const bad[] = {
-	    "msgid \"a\"\n",                                      /* no msgstr */
-	    "msgid \"a\"\nmsgstr \"b\nc\"\n",                      /* unterminated */
-	    "msgid \"a\\q\"\nmsgstr \"b\"\n",                     /* bad escape */
-	    "msgid \"a\"\nmsgid_plural \"as\"\nmsgstr[0] \"b\"\n", /* plurals */
-	    "msgctxt \"x\"\nmsgid \"a\"\nmsgstr \"b\"\n",         /* context */
+	    "msgid \"a\"\n",						/* no msgstr */
+	    "msgid \"a\"\nmsgstr \"b\nc\"\n",				/* unterminated */
+	    "msgid \"a\\q\"\nmsgstr \"b\"\n",				/* bad escape */
+	    "msgid \"a\"\nmsgid_plural \"as\"\nmsgstr[0] \"b\"\n",	/* plurals */
+	    "msgctxt \"x\"\nmsgid \"a\"\nmsgstr \"b\"\n",		/* context */
 	    "msgid \"a\"\nmsgstr \"b\"\n\nmsgid \"a\"\nmsgstr \"c\"\n", /* duplicate */
-	    "msgid \"a\"\nmsgstr \"\xff\"\n",                     /* not UTF-8 */
-	    "msgid \"a\"\nmsgstr \"\xe3\x81\"\n",                 /* truncated UTF-8 */
-	    "msgid \"a\" x\nmsgstr \"b\"\n",                      /* trailing text */
-	    "msgid a\nmsgstr \"b\"\n",                            /* unquoted */
-	    "msgid \"a\"\nmsgstr \"b\"\nmsgid \"\"\nmsgstr \"x\"\n", /* second header */
-	    "msgid \"a\\\"\nmsgstr \"b\"\n",                      /* escaped closing quote */
+	    "msgid \"a\"\nmsgstr \"\xff\"\n",				/* not UTF-8 */
+	    "msgid \"a\"\nmsgstr \"\xe3\x81\"\n",			/* truncated UTF-8 */
+	    "msgid \"a\" x\nmsgstr \"b\"\n",				/* trailing text */
+	    "msgid a\nmsgstr \"b\"\n",					/* unquoted */
+	    "msgid \"a\"\nmsgstr \"b\"\nmsgid \"\"\nmsgstr \"x\"\n",	/* second header */
+	    "msgid \"a\\\"\nmsgstr \"b\"\n",				/* escaped closing quote */
 	    NULL};
 
 	assert_int_equal(po_try("# comment\n#: ref.c:1\nmsgid \"\"\n\"multi \"\n\"line\"\n"
@@ -295,14 +308,31 @@ msgids_collect(const char *text, int c_source, char ***v, size_t *n)
 {
 	const char *p = text, *q;
 
-	while ((p = strstr(p, c_source ? "N_(\"" : "{{_ ")) != NULL) {
+	while ((p = strstr(p, c_source ? "N_(" : "{{_ ")) != NULL) {
 		struct buf b;
 
-		p += 4;
+		p += c_source ? 3 : 4;
+		if (c_source) {
+			while (*p == ' ' || *p == '\t' || *p == '\n')
+				p++;
+			if (*p != '"')
+				continue; /* not a literal (the macro's definition) */
+			p++;
+		}
 		buf_init(&b, 4096);
 		if (c_source) {
-			/* the literal may be split over lines: "a" "b" */
-			for (q = p; *q != '\0' && *q != '"'; q++) {
+			/* the literal may be split over lines: "a" "b" (clang-format does that) */
+			for (q = p; *q != '\0'; q++) {
+				if (*q == '"') {
+					const char *r = q + 1;
+
+					while (*r == ' ' || *r == '\t' || *r == '\n')
+						r++;
+					if (*r != '"')
+						break;
+					q = r;
+					continue;
+				}
 				if (*q == '\\')
 					q++;
 				assert_int_equal(buf_putc(&b, *q), 0);
@@ -391,14 +421,14 @@ test_i18n_pick(void **state)
 	assert_string_equal(i18n_pick("en;q=0, *;q=0.1", NULL), "ja");
 	assert_string_equal(i18n_pick("en;q=0", NULL), "ja");
 	assert_string_equal(i18n_pick("en ; q=1.000", NULL), "en");
-	assert_string_equal(i18n_pick("en;q=1.5", NULL), "ja");   /* malformed q: dropped */
+	assert_string_equal(i18n_pick("en;q=1.5", NULL), "ja"); /* malformed q: dropped */
 	assert_string_equal(i18n_pick("en;q=abc", NULL), "ja");
-	assert_string_equal(i18n_pick("english", NULL), "ja");    /* not a prefix match */
-	assert_string_equal(i18n_pick("en, ja", NULL), "en");     /* tie: the earlier */
+	assert_string_equal(i18n_pick("english", NULL), "ja"); /* not a prefix match */
+	assert_string_equal(i18n_pick("en, ja", NULL), "en");  /* tie: the earlier */
 	assert_string_equal(i18n_pick(",,;,;q=,", NULL), "ja");
-	assert_string_equal(i18n_pick("en", "ja"), "ja");         /* the cookie wins */
+	assert_string_equal(i18n_pick("en", "ja"), "ja"); /* the cookie wins */
 	assert_string_equal(i18n_pick(NULL, "en"), "en");
-	assert_string_equal(i18n_pick("en", "fr"), "en");         /* unless unsupported */
+	assert_string_equal(i18n_pick("en", "fr"), "en"); /* unless unsupported */
 	assert_string_equal(i18n_pick("ja", "EN\"<"), "ja");
 }
 
@@ -462,9 +492,21 @@ static void
 test_static_files(void **state)
 {
 	static const char *const bad[] = {
-	    "", "../shomei.css", "./shomei.css", "shomei.css/", "SHOMEI.CSS", "shomei.css ",
-	    "shomei.css%00", "/shomei.css", "static/shomei.css", "..", "shomei", "portal.css",
-	    "../templates/layout.html", "shomei.css\n", NULL,
+	    "",
+	    "../shomei.css",
+	    "./shomei.css",
+	    "shomei.css/",
+	    "SHOMEI.CSS",
+	    "shomei.css ",
+	    "shomei.css%00",
+	    "/shomei.css",
+	    "static/shomei.css",
+	    "..",
+	    "shomei",
+	    "portal.css",
+	    "../templates/layout.html",
+	    "shomei.css\n",
+	    NULL,
 	};
 	const struct web_static_file *f;
 	struct buf b;
@@ -564,7 +606,7 @@ test_site_pages(void **state)
 			if (strcmp(pages[i], "index") == 0) {
 				assert_non_null(strstr(s, "href=\"/regist/step1\""));
 				assert_non_null(strstr(s, strcmp(langs[j], "ja") == 0 ? "同意する"
-										: ">Agree<"));
+										      : ">Agree<"));
 			}
 			free(href);
 			tmpl_data_free(d);
@@ -621,9 +663,16 @@ static void
 test_captcha_test_mode(void **state)
 {
 	const char *lo[] = {"127.0.0.1:8443", "[::1]:8080", "127.1.2.3:1"};
-	const char *bad[] = {"0.0.0.0:8443", "[::]:8443", "localhost:8443", "192.0.2.1:80",
-			     "[::ffff:10.0.0.1]:80", ":8443", "128.0.0.1:80", "127.0.0.1",
-			     "[::1]", "::1:80"};
+	const char *bad[] = {"0.0.0.0:8443",
+			     "[::]:8443",
+			     "localhost:8443",
+			     "192.0.2.1:80",
+			     "[::ffff:10.0.0.1]:80",
+			     ":8443",
+			     "128.0.0.1:80",
+			     "127.0.0.1",
+			     "[::1]",
+			     "::1:80"};
 	struct captcha_conf cc;
 	struct conf c;
 	struct err e;
@@ -828,8 +877,8 @@ test_captcha_verify(void **state)
 	id[63] = 'G';
 	assert_int_equal(check(f->s, id, "regist", "ABCDE"), CAPTCHA_WRONG);
 	new_one(f->s, "regist", id);
-	assert_int_equal(check(f->s, id, "regist",
-			       "ABCDEABCDEABCDEABCDEABCDEABCDEABCDEABCDE"), CAPTCHA_WRONG);
+	assert_int_equal(check(f->s, id, "regist", "ABCDEABCDEABCDEABCDEABCDEABCDEABCDEABCDE"),
+			 CAPTCHA_WRONG);
 	assert_int_equal(check(f->s, id, "regist", "ABCDE"), CAPTCHA_WRONG);
 	/* a random answer: two CAPTCHAs get different ids; a guess fails */
 	cc_test(&cc, NULL);
@@ -948,13 +997,13 @@ int
 main(void)
 {
 	const struct CMUnitTest plain[] = {
-	    cmocka_unit_test(test_tmpl_escape),       cmocka_unit_test(test_tmpl_sections),
-	    cmocka_unit_test(test_tmpl_strict),       cmocka_unit_test(test_tmpl_parse_errors),
-	    cmocka_unit_test(test_tmpl_limit),        cmocka_unit_test(test_po_parse),
-	    cmocka_unit_test(test_catalogs_valid),    cmocka_unit_test(test_catalogs_complete),
-	    cmocka_unit_test(test_i18n_pick),         cmocka_unit_test(test_notice_pages),
-	    cmocka_unit_test(test_captcha_draw),      cmocka_unit_test(test_captcha_test_mode),
-	    cmocka_unit_test(test_static_files),      cmocka_unit_test(test_site_pages),
+	    cmocka_unit_test(test_tmpl_escape),	   cmocka_unit_test(test_tmpl_sections),
+	    cmocka_unit_test(test_tmpl_strict),	   cmocka_unit_test(test_tmpl_parse_errors),
+	    cmocka_unit_test(test_tmpl_limit),	   cmocka_unit_test(test_po_parse),
+	    cmocka_unit_test(test_catalogs_valid), cmocka_unit_test(test_catalogs_complete),
+	    cmocka_unit_test(test_i18n_pick),	   cmocka_unit_test(test_notice_pages),
+	    cmocka_unit_test(test_captcha_draw),   cmocka_unit_test(test_captcha_test_mode),
+	    cmocka_unit_test(test_static_files),   cmocka_unit_test(test_site_pages),
 	};
 	const struct CMUnitTest stored[] = {
 	    cmocka_unit_test_setup_teardown(test_captcha_verify, fx_setup, fx_teardown),
