@@ -28,18 +28,11 @@
 #define ISSUE_TOKEN_APPROVE "approve" /* the holder's approval link (agent) */
 
 /*
- * The application password's argon2id cost: OWASP's m=19 MiB, t=2, p=1 (Password Storage
- * Cheat Sheet; libsodium's argon2id always uses p=1), not libsodium's INTERACTIVE (64 MiB,
- * t=2).  Measured on the 2-core bench machine: INTERACTIVE 104-121 ms and 64 MiB per hash,
- * this 25-39 ms and 19 MiB; under 4 concurrent form POSTs INTERACTIVE held 256 MiB and its
- * p99 reached 1.6 s (bench/portal).  The password never stands alone: a re-issue also needs
- * the certificate code (random, stored as BLAKE2b) and the mailbox.  The parameters are in
- * each hash string, so crypto_pwhash_str_verify() (reissue.c) keeps accepting hashes made
- * with the earlier INTERACTIVE setting.  No argon2id setting that resists guessing fits in
- * the 5 ms page target: bench/portal reports POST /issue/form as exempt.
+ * The application password is hashed (argon2id, PORTAL_PW_*) off the request threads, by
+ * pwhash.c: the form queues it and the confirm page carries its reference (pw_ref: a handle,
+ * or the hash itself when the hasher had no place), MAC'd with the other values; Submit takes
+ * the hash by it, and asks for the password again when the handle was forgotten (a restart).
  */
-#define ISSUE_PW_OPSLIMIT 2ULL
-#define ISSUE_PW_MEMLIMIT ((size_t)19 * 1024 * 1024)
 
 enum issue_flow {
 	ISSUE_STEP_MAIL = 3,
@@ -61,7 +54,7 @@ issue_agent(const struct store_app *a)
 struct issue_vals {
 	const char *t; /* continuation token */
 	const char *name_kanji, *name_romaji, *ou, *subject_email, *hostnames, *key_mode, *csr;
-	const char *pw_hash; /* argon2id string once the password was accepted, else "" */
+	const char *pw_ref; /* once the password was accepted: its pwhash reference, else "" */
 };
 
 struct issue_errs {
@@ -95,7 +88,7 @@ issue_vals_from(struct issue_vals *v, const struct portal_form *f)
 	v->hostnames = nz(portal_form_get(f, "hostnames"));
 	v->key_mode = nz(portal_form_get(f, "key_mode"));
 	v->csr = nz(portal_form_get(f, "csr"));
-	v->pw_hash = nz(portal_form_get(f, "pw_hash"));
+	v->pw_ref = nz(portal_form_get(f, "pw_ref"));
 }
 
 static void
@@ -241,12 +234,12 @@ issue_is(const struct issue_app *ia, const char *profile)
 	return strcmp(ia->profile, profile) == 0;
 }
 
-/* The MAC that keeps the password hash across Back (bound to the session and continuation). */
+/* The MAC that keeps the password's reference across Back (bound to session, continuation). */
 static void
-issue_pw_mac(const struct portal_ctx *x, const char *t, const char *pw_hash,
+issue_pw_mac(const struct portal_ctx *x, const char *t, const char *pw_ref,
 	     char out[PORTAL_B64_LEN])
 {
-	const char *parts[] = {"issue-pw", x->sid, t, pw_hash};
+	const char *parts[] = {"issue-pw", x->sid, t, pw_ref};
 
 	portal_mac(out, parts, 4);
 }
@@ -286,12 +279,12 @@ issue_form_render(struct portal_ctx *x, const struct issue_app *ia, const struct
 	tmpl_data_bool(d, "km_p256", strcmp(km, "p256") == 0);
 	tmpl_data_bool(d, "km_rsa2048", strcmp(km, "rsa2048") == 0);
 	tmpl_data_bool(d, "km_csr", strcmp(km, "csr") == 0);
-	if (v->pw_hash[0] != '\0') {
-		issue_pw_mac(x, v->t, v->pw_hash, pwmac);
-		tmpl_data_str(d, "pw_hash", v->pw_hash);
+	if (v->pw_ref[0] != '\0') {
+		issue_pw_mac(x, v->t, v->pw_ref, pwmac);
+		tmpl_data_str(d, "pw_ref", v->pw_ref);
 		tmpl_data_str(d, "pw_mac", pwmac);
 	} else {
-		tmpl_data_bool(d, "pw_hash", 0);
+		tmpl_data_bool(d, "pw_ref", 0);
 	}
 	tmpl_data_bool(d, "has_errors", er->any);
 	issue_err(d, x->lang, "err_name_kanji", er->name_kanji);
@@ -487,9 +480,6 @@ issue_check(struct portal_ctx *x, struct store *st, const struct issue_app *ia,
 	    !er->hostnames && !er->key_mode) {
 		X509_NAME *name = NULL;
 		GENERAL_NAMES *sans = NULL;
-		EVP_PKEY *probe = NULL;
-		unsigned char *der = NULL;
-		size_t derlen = 0;
 		struct ca_issue_req req;
 		struct ca_issued dummy;
 		int bad = 0;
@@ -503,34 +493,28 @@ issue_check(struct portal_ctx *x, struct store *st, const struct issue_app *ia,
 		req.sans = sans;
 		req.check_only = 1;
 		req.actor = "portal";
-		/* the names first, with a throw-away key */
-		if ((probe = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL ||
-		    portal_key_csr(probe, &der, &derlen) == -1) {
-			err_set(e, ERR_INTERNAL, "portal: key generation failed");
-			bad = -1;
-		} else {
-			req.csr = der;
-			req.csrlen = derlen;
-			err_clear(&ce);
-			if (ca_issue(x->ca, st, &req, &dummy, &ce) == -1) {
-				if (ce.code != ERR_REFUSED) {
-					*e = ce;
-					bad = -1;
-				} else {
-					log_info("portal: issuance form refused: %s", ce.msg);
-					if (server)
-						er->hostnames =
-						    N_("These host names cannot be certified for "
-						       "your organization.");
-					else
-						er->subject_email =
-						    N_("A certificate with these details cannot be "
-						       "issued for your organization.");
-				}
+		/* the names first, with the portal's probe key (never certified) */
+		req.key = portal.probe;
+		req.spki = portal.probe_spki;
+		err_clear(&ce);
+		if (ca_issue(x->ca, st, &req, &dummy, &ce) == -1) {
+			if (ce.code != ERR_REFUSED) {
+				*e = ce;
+				bad = -1;
+			} else {
+				log_info("portal: issuance form refused: %s", ce.msg);
+				if (server)
+					er->hostnames =
+					    N_("These host names cannot be certified for "
+					       "your organization.");
+				else
+					er->subject_email =
+					    N_("A certificate with these details cannot be "
+					       "issued for your organization.");
 			}
 		}
-		OPENSSL_free(der);
-		EVP_PKEY_free(probe);
+		req.key = NULL;
+		req.spki = NULL;
 		if (bad == 0 && strcmp(v->key_mode, "csr") == 0) {
 			if (v->csr[0] == '\0') {
 				er->csr = N_("Paste the certificate signing request (PEM).");
@@ -579,7 +563,7 @@ portal_issue_form_get(struct http_req *r)
 	v.t = nz(http_query(r, "t"));
 	v.name_kanji = v.name_romaji = v.ou = v.subject_email = v.hostnames = v.csr = "";
 	v.key_mode = "p256";
-	v.pw_hash = "";
+	v.pw_ref = "";
 	if ((st = ca_thread_store(x.ca, &e)) == NULL)
 		return portal_error(&x, &e);
 	if ((k = issue_cont_load(&x, st, v.t, &ia, &rc, &e)) == -1)
@@ -610,7 +594,7 @@ issue_form_mac(const struct portal_ctx *x, const struct issue_vals *v, const cha
 			       nonce,	       when,	    v->name_kanji,
 			       v->name_romaji, v->ou,	    v->subject_email,
 			       v->hostnames,   v->key_mode, v->csr,
-			       v->pw_hash};
+			       v->pw_ref};
 
 	portal_mac(out, parts, sizeof(parts) / sizeof(parts[0]));
 }
@@ -653,7 +637,7 @@ issue_confirm_render(struct portal_ctx *x, const struct issue_app *ia, const str
 	tmpl_data_str(d, "key_mode_label", i18n_get(x->lang, km));
 	tmpl_data_str(d, "csr", v->csr);
 	tmpl_data_bool(d, "km_csr", strcmp(v->key_mode, "csr") == 0);
-	tmpl_data_str(d, "pw_hash", v->pw_hash);
+	tmpl_data_str(d, "pw_ref", v->pw_ref);
 	rc = portal_page(x, 200, "issue_confirm", d);
 	tmpl_data_free(d);
 	sodium_memzero(raw, sizeof(raw));
@@ -671,7 +655,7 @@ portal_issue_form_post(struct http_req *r)
 	struct store *st;
 	struct err e;
 	const char *pw, *pw2, *pwmac;
-	char want[PORTAL_B64_LEN], hbuf[crypto_pwhash_STRBYTES], *hosts = NULL;
+	char want[PORTAL_B64_LEN], ref[PWHASH_REF_MAX], *hosts = NULL;
 	int rc = -1, k, have_ia = 0;
 
 	portal_ctx_init(&x, r);
@@ -705,15 +689,15 @@ portal_issue_form_post(struct http_req *r)
 	pw = nz(portal_form_get(&f, "app_password"));
 	pw2 = nz(portal_form_get(&f, "app_password_confirm"));
 	pwmac = nz(portal_form_get(&f, "pw_mac"));
-	if (pw[0] == '\0' && v.pw_hash[0] != '\0') {
+	if (pw[0] == '\0' && v.pw_ref[0] != '\0') {
 		/* kept across Back: only a hash this session's form carried */
-		issue_pw_mac(&x, v.t, v.pw_hash, want);
+		issue_pw_mac(&x, v.t, v.pw_ref, want);
 		if (strlen(pwmac) != PORTAL_B64_LEN - 1 ||
 		    !util_memeq_ct(want, pwmac, PORTAL_B64_LEN - 1))
-			v.pw_hash = "";
-		pw = v.pw_hash[0] != '\0' ? NULL : pw;
+			v.pw_ref = "";
+		pw = v.pw_ref[0] != '\0' ? NULL : pw;
 	} else {
-		v.pw_hash = "";
+		v.pw_ref = "";
 	}
 	if (issue_check(&x, st, &ia, &v, pw, pw2, &er, &hosts, &e) == -1) {
 		rc = portal_error(&x, &e);
@@ -724,13 +708,12 @@ portal_issue_form_post(struct http_req *r)
 		goto out;
 	}
 	if (pw != NULL) {
-		if (crypto_pwhash_str_alg(hbuf, pw, strlen(pw), ISSUE_PW_OPSLIMIT,
-					  ISSUE_PW_MEMLIMIT, crypto_pwhash_ALG_ARGON2ID13) != 0) {
-			err_set(&e, ERR_INTERNAL, "portal: argon2id: out of memory");
+		/* hashed while the confirm page is read (an older confirm page keeps its own) */
+		if (pwhash_submit(pw, ref, &e) == -1) {
 			rc = portal_error(&x, &e);
 			goto out;
 		}
-		v.pw_hash = hbuf;
+		v.pw_ref = ref;
 	}
 	if (hosts != NULL)
 		v.hostnames = hosts; /* normalised: what the confirm page shows is issued */
@@ -923,7 +906,7 @@ issue_app_values(struct store_app *rec, const struct issue_app *ia, const struct
 	rec->ou = (char *)v->ou;
 	rec->hostnames = (char *)v->hostnames;
 	rec->key_mode = (char *)v->key_mode;
-	rec->password_hash = (char *)v->pw_hash;
+	rec->password_hash = (char *)v->pw_ref;
 	rec->csr = v->csr[0] != '\0' ? (char *)v->csr : NULL;
 }
 
@@ -1387,12 +1370,14 @@ portal_issue_confirm_post(struct http_req *r)
 	char want[PORTAL_B64_LEN];
 	unsigned char raw[PORTAL_TOKEN_LEN], nh[STORE_HASH_LEN], craw[PORTAL_TOKEN_LEN],
 	    ch[STORE_HASH_LEN];
-	long t;
+	char ref[PWHASH_REF_MAX], hash[PWHASH_REF_MAX];
+	long t, waited = 0;
 	int rc = -1, k, have_ia = 0;
 
 	portal_ctx_init(&x, r);
 	memset(&f, 0, sizeof(f));
 	memset(&res, 0, sizeof(res));
+	hash[0] = '\0';
 	err_clear(&e);
 	if (issue_form_read(&x, &f, &rc))
 		goto out;
@@ -1443,15 +1428,55 @@ portal_issue_confirm_post(struct http_req *r)
 		rc = issue_form_render(&x, &ia, &v, NULL);
 		goto out;
 	}
-	if (strcmp(action, "submit") != 0 || v.pw_hash[0] == '\0')
+	if (strcmp(action, "submit") != 0 || v.pw_ref[0] == '\0')
 		goto invalid;
 	if (portal_b64url_decode(craw, sizeof(craw), v.t) == -1)
 		goto invalid;
+	/* the password's hash, made meanwhile (or now, if it is not done yet) */
+	snprintf(ref, sizeof(ref), "%s", v.pw_ref);
+	if ((k = pwhash_get(ref, hash, &waited, &e)) == -1) {
+		rc = portal_error(&x, &e);
+		goto out;
+	}
+	if (waited > 1000)
+		log_info("portal: Submit waited %ldus for the password hash", waited);
+	if (k == 1) {
+		/*
+		 * Forgotten: the server restarted, or the confirm page is hours old, or a twin of
+		 * this Submit (a double click) issued and forgot it just now: looked up again.
+		 */
+		struct issue_errs er;
+
+		store_app_clear(&ia.a);
+		have_ia = 0;
+		if ((k = issue_cont_load(&x, st, v.t, &ia, &rc, &e)) == -1) {
+			rc = portal_error(&x, &e);
+			goto out;
+		}
+		if (k == 1)
+			goto out;
+		have_ia = 1;
+		if (strcmp(ia.a.state, "mail-verified") != 0) {
+			rc = portal_notice(
+			    &x, 200, N_("The certificate has already been issued"),
+			    N_("This application has already been submitted. For your security, "
+			       "the PIN and the certificate code are shown only once."));
+			goto out;
+		}
+		memset(&er, 0, sizeof(er));
+		er.password = N_("Please enter the application password again.");
+		er.any = 1;
+		v.pw_ref = "";
+		rc = issue_form_render(&x, &ia, &v, &er);
+		goto out;
+	}
+	v.pw_ref = hash;
 	issue_cont_hash(&x, craw, ch);
 	if (issue_submit(&x, st, &ia, &v, nh, ch, &oc, &res, &e) == -1) {
 		rc = portal_error(&x, &e);
 		goto out;
 	}
+	pwhash_forget(ref); /* issued, sent for approval, or a twin's: not needed again */
 	switch (oc) {
 	case ISSUE_DONE:
 		rc = issue_cert_render(&x, &ia, v.key_mode, &res);
@@ -1486,6 +1511,7 @@ invalid:
 out:
 	sodium_memzero(raw, sizeof(raw));
 	sodium_memzero(craw, sizeof(craw));
+	sodium_memzero(hash, sizeof(hash));
 	issue_result_clear(&res);
 	if (have_ia)
 		store_app_clear(&ia.a);
@@ -1815,7 +1841,7 @@ issue_vals_of_app(struct issue_vals *v, const struct store_app *a)
 	v->hostnames = nz(a->hostnames);
 	v->key_mode = nz(a->key_mode);
 	v->csr = nz(a->csr);
-	v->pw_hash = nz(a->password_hash);
+	v->pw_ref = nz(a->password_hash);
 }
 
 /*

@@ -1,10 +1,11 @@
 /*
  * keypool: the keys the portal generates for applicants, and their PKCS#12.
  *
- * A generated key comes with its PIN (12 symbols of 56, ~70 bits), a CSR that proves nothing
- * but possession (the RA's contents replace its subject), the key already shrouded under the
- * PIN (PKCS#8, AES-256-CBC, PBKDF2 with 2048 iterations) and the MAC key derived from the PIN
- * (PKCS#12 KDF, 2048 iterations, SHA-256): the costly parts of a PKCS#12, ~1 ms of CPU.  Once
+ * A generated key comes with its PIN (12 symbols of 56, ~70 bits), its encoded public key
+ * (SubjectPublicKeyInfo, what the CA certifies: no CSR is made for it), the key already
+ * shrouded under the PIN (PKCS#8, AES-256-CBC, PBKDF2 with 2048 iterations) and the MAC key
+ * derived from the PIN (PKCS#12 KDF, 2048 iterations, SHA-256): the costly parts of a
+ * PKCS#12, ~1 ms of CPU.  Once
  * the certificate is signed, portal_p12() adds the certificate bags and computes the MAC
  * (one HMAC).
  *
@@ -37,24 +38,6 @@ portal_key_clear(struct portal_key *k)
 	X509_PUBKEY_free(k->spki);
 	PKCS12_SAFEBAG_free(k->keybag);
 	sodium_memzero(k, sizeof(*k));
-}
-
-int
-portal_key_csr(EVP_PKEY *pkey, unsigned char **der, size_t *len)
-{
-	X509_REQ *req = X509_REQ_new();
-	int n, rc = -1;
-
-	*der = NULL;
-	if (req == NULL || X509_REQ_set_version(req, 0) != 1 ||
-	    X509_REQ_set_pubkey(req, pkey) != 1 || X509_REQ_sign(req, pkey, EVP_sha256()) <= 0 ||
-	    (n = i2d_X509_REQ(req, der)) <= 0)
-		goto out;
-	*len = (size_t)n;
-	rc = 0;
-out:
-	X509_REQ_free(req);
-	return rc;
 }
 
 int

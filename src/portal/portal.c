@@ -173,12 +173,32 @@ portal_init(struct ca *ca, const char *const *listen_addrs, size_t naddrs, struc
 		portal.chain_pem = xstrdup(buf_cstr(&chain) != NULL ? (char *)chain.data : "");
 		buf_free(&chain);
 	}
+	if ((portal.probe = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL ||
+	    X509_PUBKEY_set(&portal.probe_spki, portal.probe) != 1) {
+		err_set(e, ERR_INTERNAL, "portal: cannot make the issuance form's probe key");
+		goto out;
+	}
 	/* the web process (after the fork): CAPTCHA drawing and key making off the request path */
 	if (conf_get_long(c, "portal.key_pool", 256, 0, 4096, &rate, e) == -1)
 		goto out;
 	if (captcha_pool_start(&portal.captcha, (size_t)portal.captcha.pool, e) == -1 ||
 	    portal_keypool_start((size_t)rate, e) == -1)
 		goto out;
+	/* application passwords hashed while the confirm page is read (pwhash.c) */
+	{
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN), hashers;
+
+		if (conf_get_long(c, "portal.password_hashers",
+				  ncpu < 1   ? 1
+				  : ncpu > 4 ? 4
+					     : ncpu,
+				  0, 8, &hashers, e) == -1)
+			goto out;
+		if (hashers > 0 &&
+		    pwhash_start(PORTAL_PWHASH_SLOTS, (unsigned)hashers, PORTAL_PW_OPSLIMIT,
+				 PORTAL_PW_MEMLIMIT, PORTAL_FORM_TTL * 1000L, e) == -1)
+			goto out;
+	}
 	rc = 0;
 out:
 	free(tdir);
@@ -191,12 +211,17 @@ portal_fini(void)
 {
 	captcha_pool_stop();
 	portal_keypool_stop();
+	pwhash_stop();
 	portal_site_fini();
 	tmpl_set_free(portal.tmpl);
 	mail_conf_clear(&portal.mail);
 	free(portal.base_url);
 	free(portal.test_fault);
 	free(portal.chain_pem);
+	EVP_PKEY_free(portal.probe);
+	X509_PUBKEY_free(portal.probe_spki);
+	portal.probe = NULL;
+	portal.probe_spki = NULL;
 	sodium_memzero(portal.secret, sizeof(portal.secret));
 	memset(&portal, 0, sizeof(portal));
 }

@@ -58,6 +58,9 @@ struct portal {
 	pthread_mutex_t trl_lock;
 	struct portal_trl trl[PORTAL_TRL_SLOTS];
 	char *chain_pem; /* the CA chain (issuing, root) as PEM, for every certificate page */
+	/* the issuance form's checks: a P-256 key that is never certified (made at start) */
+	EVP_PKEY *probe;
+	X509_PUBKEY *probe_spki;
 };
 
 extern struct portal portal;
@@ -146,7 +149,50 @@ int portal_email_in_org(struct store *, int64_t org_id, const char *addr, struct
 int portal_test_fault(const char *name);
 
 /*
- * Keys the portal generates for applicants (keypool.c): with a PIN, a CSR (possession only)
+ * The application password's argon2id (pwhash.c), made off the request threads: the form
+ * queues it and gets a reference for the confirm page, Submit takes the hash by it.  The cost
+ * is OWASP's m=19 MiB, t=2, p=1 (Password Storage Cheat Sheet; libsodium's argon2id always
+ * uses p=1), not libsodium's INTERACTIVE (64 MiB, t=2): measured on the 2-core bench machine,
+ * INTERACTIVE took 104-121 ms and 64 MiB per hash, this 25-39 ms and 19 MiB.  The password
+ * never stands alone: a re-issue also needs the certificate code (random, stored as BLAKE2b)
+ * and the mailbox.  The parameters are in each hash string, so crypto_pwhash_str_verify()
+ * (reissue.c) keeps accepting hashes made with other settings.
+ */
+#define PORTAL_PW_OPSLIMIT 2ULL
+#define PORTAL_PW_MEMLIMIT ((size_t)19 * 1024 * 1024)
+#define PWHASH_ID_LEN 16
+#define PORTAL_PWHASH_SLOTS 1024		/* passwords waiting for their Submit, at most */
+#define PWHASH_PW_MAX (PORTAL_PASSWORD_MAX * 4) /* bytes: 128 characters of UTF-8 */
+#define PWHASH_REF_MAX 128 /* crypto_pwhash_STRBYTES: a hash, or "h" + a handle */
+struct pwhash_stats {
+	unsigned long queued;		/* forms that queued their password */
+	unsigned long hashed_ahead;	/* hashed by the hasher threads */
+	unsigned long hashed_in_submit; /* still queued at Submit: hashed in its request */
+	unsigned long waited;		/* Submit waited for a hash being made */
+	unsigned long inline_full;	/* the table was full: hashed in the form's request */
+	unsigned long evicted, expired_unhashed, failed;
+	size_t pending; /* queued or being hashed now */
+};
+/* slots jobs at most, threads hashers (nice 19), argon2id ops/mem, jobs forgotten after ttl_ms. */
+int pwhash_start(size_t slots, unsigned threads, unsigned long long ops, size_t mem, long ttl_ms,
+		 struct err *);
+void pwhash_stop(void);
+/* Queues pw: ref gets its handle, or the hash made here when no place is free; 0 or -1. */
+int pwhash_submit(const char *pw, char ref[PWHASH_REF_MAX], struct err *);
+/* 1 when ref is a handle (not a hash). */
+int pwhash_is_handle(const char *ref);
+/*
+ * The argon2id string of ref into out: 0; 1 when the handle is forgotten (expired, evicted,
+ * the server restarted) or ref is no argon2id string; -1 on error.  Takes over a queued job,
+ * waits for one being hashed; *waited_us: the time this took.
+ */
+int pwhash_get(const char *ref, char out[PWHASH_REF_MAX], long *waited_us, struct err *);
+/* Forgets ref's job (after its Submit): wipes its hash. */
+void pwhash_forget(const char *ref);
+void pwhash_stats(struct pwhash_stats *);
+
+/*
+ * Keys the portal generates for applicants (keypool.c): with a PIN, the encoded public key
  * and the key shrouded under the PIN for the PKCS#12.  P-256 keys come from a pool filled on
  * idle time (portal.key_pool); RSA ones are made in the request.
  */
@@ -166,9 +212,6 @@ int portal_key_make(const char *mode, struct portal_key *, struct err *);
 /* The same, out of the pool when there is one (each pooled key is handed out once). */
 int portal_key_take(const char *mode, struct portal_key *, struct err *);
 void portal_key_clear(struct portal_key *);
-/* A DER CSR for pkey (empty subject: the RA's contents replace it); -1 on failure.
- * *der: OPENSSL_free. */
-int portal_key_csr(EVP_PKEY *pkey, unsigned char **der, size_t *len);
 int portal_keypool_start(size_t cap, struct err *);
 void portal_keypool_stop(void);
 /* Keys ready in the pool, handed out from it, made in requests because it was empty. */

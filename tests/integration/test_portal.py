@@ -717,7 +717,7 @@ def issue_fields(page, **over):
 
 def confirm_fields(page):
     names = ("csrf", "t", "form_nonce", "form_time", "form_mac", "name_kanji", "name_romaji",
-             "ou", "subject_email", "hostnames", "key_mode", "csr", "pw_hash")
+             "ou", "subject_email", "hostnames", "key_mode", "csr", "pw_ref")
     return {k: hidden(page, k) for k in names}
 
 
@@ -886,16 +886,16 @@ def test_issue_double_submit(portal_sqlite, tmp_path):
     assert field_value(r.text, "name_romaji") == "Taro Yamada"
     assert field_value(r.text, "name_kanji") == KANJI
     assert field_value(r.text, "ou") == "Sales"
-    assert hidden(r.text, "pw_hash") == cf1["pw_hash"]
+    assert hidden(r.text, "pw_ref") == cf1["pw_ref"]
     # ... and a second confirm page from it without typing the password again
     f2 = issue_fields(r.text, app_password="", app_password_confirm="")
-    f2.update(pw_hash=hidden(r.text, "pw_hash"), pw_mac=hidden(r.text, "pw_mac"))
+    f2.update(pw_ref=hidden(r.text, "pw_ref"), pw_mac=hidden(r.text, "pw_mac"))
     r = s.post(srv.https + "/issue/form", data=f2)
     assert r.status_code == 200, r.text
     cf2 = confirm_fields(r.text)
-    assert cf2["pw_hash"] == cf1["pw_hash"] and cf2["form_nonce"] != cf1["form_nonce"]
+    assert cf2["pw_ref"] == cf1["pw_ref"] and cf2["form_nonce"] != cf1["form_nonce"]
     # a forged hash is not taken
-    f3 = dict(f2, pw_hash="$argon2id$v=19$m=65536,t=2,p=1$forged")
+    f3 = dict(f2, pw_ref="$argon2id$v=19$m=65536,t=2,p=1$forged")
     r = s.post(srv.https + "/issue/form", data=f3)
     assert r.status_code == 400 and error_of(r.text, "app_password")
     # submit twice, and the other confirm page: one certificate, one PIN shown once
@@ -915,6 +915,50 @@ def test_issue_double_submit(portal_sqlite, tmp_path):
     r = s.post(srv.https + "/issue/confirm", data=dict(cf2, action="submit", ou="Other"))
     assert r.status_code == 400
 
+
+
+def test_issue_password_hashed_ahead(portal_sqlite):
+    """The form queues the password and the confirm page carries a handle, not the hash; the
+    hash is made meanwhile (the log says so) and stored at Submit.  After a restart the handle
+    is forgotten: Submit asks for the password again beside its field, with the other values
+    kept, and issues nothing until it is typed again."""
+    srv, (t1, _) = portal_sqlite
+    inst = srv.inst
+    s, r = verified(srv, t1[0], lang="en")
+    r = s.post(srv.https + "/issue/form", data=issue_fields(r.text))
+    assert r.status_code == 200, r.text
+    cf = confirm_fields(r.text)
+    assert re.fullmatch(r"h[A-Za-z0-9_-]{22}", cf["pw_ref"]), cf["pw_ref"]
+    assert "$argon2id$" not in r.text and PASSWORD not in r.text
+    # restarted on the same ports: the browser's session and the confirm page stay valid
+    stop_server(srv)
+    srv2 = start_server(inst, ports=(srv.http_port, srv.https_port))
+    try:
+        r = s.post(srv.https + "/issue/confirm", data=dict(cf, action="submit"))
+        assert r.status_code == 400, r.text
+        assert error_of(r.text, "app_password") == \
+            "Please enter the application password again."
+        assert field_value(r.text, "name_romaji") == "Taro Yamada"
+        assert field_value(r.text, "ou") == "Sales"
+        assert field_value(r.text, "app_password") == ""
+        assert 'name="pw_ref"' not in r.text
+        assert issued(inst) == 0
+        assert inst.sql("SELECT state, password_hash FROM applications")[0] == \
+            ["mail-verified", None]
+        # typed again: a new handle, hashed ahead this time (the log), then issued
+        r = s.post(srv.https + "/issue/form", data=issue_fields(r.text))
+        assert r.status_code == 200, r.text
+        cf2 = confirm_fields(r.text)
+        assert cf2["pw_ref"] != cf["pw_ref"] and cf2["pw_ref"].startswith("h")
+        time.sleep(1.5)  # reading the confirm page: the hasher's turn
+        r = s.post(srv.https + "/issue/confirm", data=dict(cf2, action="submit"))
+        assert r.status_code == 200 and 'id="pin"' in r.text, r.text
+        assert issued(inst) == 1
+        h = inst.sql("SELECT password_hash FROM applications")[0][0]
+        assert h.startswith("$argon2id$v=19$m=19456,t=2,p=1$") and PASSWORD not in h
+        assert "Submit waited" not in srv2.log_text()
+    finally:
+        stop_server(srv2)
 
 def test_issue_csrf(portal_sqlite, tmp_path):
     srv, (t1, _) = portal_sqlite

@@ -4,9 +4,13 @@
  */
 #include "testutil.h"
 
+#include <pthread.h>
+#include <time.h>
+
 #include <openssl/evp.h>
 #include <openssl/pkcs12.h>
 #include <openssl/x509.h>
+#include <sodium.h>
 
 #include "portal/portal.h"
 #include "portal/portal_int.h"
@@ -302,7 +306,7 @@ fields(struct tmpl_data *d)
 {
 	static const char *const names[] = {
 	    "org_name", "ticket", "profile", "name_kanji", "name_romaji", "ou", "subject_email",
-	    "hostnames", "csr", "key_mode", "key_mode_label", "pw_hash", "form_nonce", "form_time",
+	    "hostnames", "csr", "key_mode", "key_mode_label", "pw_ref", "form_nonce", "form_time",
 	    "form_mac", "agent_email", "serial", "not_after", "onetimetoken"};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -613,6 +617,188 @@ test_key_p12(void **state)
 	EVP_PKEY_free(ca_key);
 }
 
+/*
+ * The password hasher (pwhash.c): a queued password is hashed ahead by its thread once the
+ * forms are quiet, or by Submit when it is still queued; references are handles (or the hash
+ * itself when it could not be queued); forgotten, expired and evicted handles are unknown.
+ */
+static struct pwhash_stats
+pw_stats(void)
+{
+	struct pwhash_stats st;
+
+	pwhash_stats(&st);
+	return st;
+}
+
+/* Waits (bounded: 5 s) until the hasher threads have hashed n in all. */
+static void
+pw_wait_ahead(unsigned long n)
+{
+	for (int i = 0; i < 500 && pw_stats().hashed_ahead < n; i++)
+		usleep(10000);
+	assert_int_equal((int)pw_stats().hashed_ahead, (int)n);
+}
+
+static void
+pw_check(const char *ref, const char *password)
+{
+	char h[PWHASH_REF_MAX];
+	long waited;
+	struct err e;
+
+	err_clear(&e);
+	assert_int_equal(pwhash_get(ref, h, &waited, &e), 0);
+	assert_int_equal(strncmp(h, "$argon2id$", 10), 0);
+	assert_int_equal(crypto_pwhash_str_verify(h, password, strlen(password)), 0);
+	assert_int_not_equal(crypto_pwhash_str_verify(h, "not the password", 16), 0);
+}
+
+struct pw_twin {
+	const char *ref;
+	char hash[PWHASH_REF_MAX];
+	int rc;
+};
+
+static void *
+pw_twin_main(void *arg)
+{
+	struct pw_twin *t = arg;
+	long waited;
+	struct err e;
+
+	err_clear(&e);
+	t->rc = pwhash_get(t->ref, t->hash, &waited, &e);
+	return NULL;
+}
+
+static void
+test_pwhash(void **state)
+{
+	char r1[PWHASH_REF_MAX], r2[PWHASH_REF_MAX], r3[PWHASH_REF_MAX], h[PWHASH_REF_MAX],
+	    h2[PWHASH_REF_MAX], full[4][PWHASH_REF_MAX];
+	struct pwhash_stats st;
+	struct err e;
+	long waited;
+
+	(void)state;
+	err_clear(&e);
+	/* not started: hashed in the caller, the reference is the hash itself */
+	assert_int_equal(pwhash_submit("password one", r1, &e), 0);
+	assert_false(pwhash_is_handle(r1));
+	assert_int_equal(strncmp(r1, "$argon2id$v=19$m=19456,t=2,p=1$", 31), 0);
+	pw_check(r1, "password one");
+	assert_int_equal(pwhash_get("not a reference", h, &waited, &e), 1);
+
+	assert_int_equal(
+	    pwhash_start(4, 1, crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN, 60000, &e),
+	    0);
+	assert_int_equal(pwhash_start(4, 1, 1, 8192, 60000, &e), -1); /* once */
+	err_clear(&e);
+	/* Submit right after the form: still queued (quiet for 200 ms first), hashed by it */
+	assert_int_equal(pwhash_submit("password one", r1, &e), 0);
+	assert_true(pwhash_is_handle(r1));
+	assert_int_equal((int)strlen(r1), 23);
+	assert_null(strstr(r1, "password"));
+	pw_check(r1, "password one");
+	st = pw_stats();
+	assert_int_equal((int)st.queued, 1);
+	assert_int_equal((int)(st.hashed_in_submit + st.hashed_ahead), 1);
+	/* the same hash again (a second Submit of the same page), then forgotten */
+	assert_int_equal(pwhash_get(r1, h, &waited, &e), 0);
+	assert_int_equal(pwhash_get(r1, h2, &waited, &e), 0);
+	assert_string_equal(h, h2);
+	pwhash_forget(r1);
+	assert_int_equal(pwhash_get(r1, h, &waited, &e), 1);
+	/* a handle never issued, and one of the wrong shape */
+	r1[5] = r1[5] == 'A' ? 'B' : 'A';
+	assert_int_equal(pwhash_get(r1, h, &waited, &e), 1);
+	assert_int_equal(pwhash_get("hAAAA", h, &waited, &e), 1);
+
+	/* hashed ahead by the thread once quiet, not while the forms keep coming */
+	{
+		unsigned long before = pw_stats().hashed_ahead;
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_int_equal(pwhash_submit("password two", r2, &e), 0);
+		usleep(50000);
+		st = pw_stats();
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 150)
+			assert_int_equal((int)st.hashed_ahead, (int)before);
+		pw_wait_ahead(before + 1);
+		assert_int_equal((int)pw_stats().pending, 0);
+		pw_check(r2, "password two");
+		assert_int_equal((int)pw_stats().hashed_in_submit, (int)st.hashed_in_submit);
+	}
+
+	/* full: the oldest hashed one makes place (evicted: unknown after) */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pwhash_submit("password filler", full[i], &e), 0);
+	for (int i = 0; i < 500 && pw_stats().pending > 0; i++)
+		usleep(10000);
+	assert_int_equal((int)pw_stats().pending, 0);
+	assert_int_equal(pwhash_submit("password three", r3, &e), 0);
+	assert_true(pwhash_is_handle(r3));
+	assert_int_equal((int)pw_stats().evicted, 1);
+	assert_int_equal(pwhash_get(r2, h, &waited, &e), 1); /* the oldest */
+	pw_check(full[0], "password filler");
+	pw_check(r3, "password three");
+	/* full of passwords still to hash: the next is hashed by its caller */
+	pwhash_stop();
+	assert_int_equal(
+	    pwhash_start(2, 1, crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN, 60000, &e),
+	    0);
+	assert_int_equal(pwhash_submit("password four", full[0], &e), 0);
+	assert_int_equal(pwhash_submit("password five", full[1], &e), 0);
+	assert_int_equal(pwhash_submit("password six", full[2], &e), 0);
+	assert_true(pwhash_is_handle(full[0]) && pwhash_is_handle(full[1]));
+	assert_false(pwhash_is_handle(full[2]));
+	assert_int_equal((int)pw_stats().inline_full, 1);
+	pw_check(full[2], "password six");
+	pw_check(full[0], "password four");
+	pw_check(full[1], "password five");
+	pwhash_stop();
+
+	/* two Submits of one handle at once (a double click): one hashes, both get it */
+	assert_int_equal(
+	    pwhash_start(4, 1, crypto_pwhash_OPSLIMIT_MIN, (size_t)16 << 20, 60000, &e), 0);
+	for (int round = 0; round < 3; round++) {
+		struct pw_twin t[2];
+		pthread_t th[2];
+
+		assert_int_equal(pwhash_submit("password seven", r1, &e), 0);
+		for (int i = 0; i < 2; i++) {
+			t[i].ref = r1;
+			assert_int_equal(pthread_create(&th[i], NULL, pw_twin_main, &t[i]), 0);
+		}
+		for (int i = 0; i < 2; i++) {
+			pthread_join(th[i], NULL);
+			assert_int_equal(t[i].rc, 0);
+		}
+		assert_string_equal(t[0].hash, t[1].hash);
+		pw_check(r1, "password seven");
+		pwhash_forget(r1);
+	}
+	assert_int_equal((int)pw_stats().failed, 0);
+	pwhash_stop();
+
+	/* expired after ttl: unknown; an unhashed one is wiped unhashed */
+	assert_int_equal(
+	    pwhash_start(4, 1, crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN, 100, &e), 0);
+	assert_int_equal(pwhash_submit("password eight", r1, &e), 0);
+	usleep(150000);
+	assert_int_equal(pwhash_submit("password nine", r2, &e), 0); /* reaps */
+	assert_int_equal(pwhash_get(r1, h, &waited, &e), 1);
+	pw_check(r2, "password nine");
+	pwhash_stop();
+	/* stopped: hashed by the caller again */
+	assert_int_equal(pwhash_submit("password ten", r1, &e), 0);
+	assert_false(pwhash_is_handle(r1));
+	pw_check(r1, "password ten");
+}
+
 int
 main(void)
 {
@@ -628,6 +814,7 @@ main(void)
 	    cmocka_unit_test(test_issue_templates),
 	    cmocka_unit_test(test_multipart),
 	    cmocka_unit_test(test_key_p12),
+	    cmocka_unit_test(test_pwhash),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
