@@ -6,7 +6,10 @@
  * them (clear() frees it).
  *
  * Refilling waits for a quiet moment: while items are being taken (the last one less than
- * POOL_QUIET_MS ago), the thread makes none unless fewer than a quarter of cap are left.  At
+ * POOL_QUIET_MS ago), the thread makes none unless fewer than an eighth of cap are left (it
+ * is about to run dry: items made in the burst cost the burst's requests the same CPU as
+ * items made in them, and a pool of 256 then still holds a burst of 200 without refilling in
+ * it: bench/portal's last 8 Submits of a round had waited for the refill at a quarter).  At
  * nice 19 it would only use idle CPU anyway, but the requests of a burst keep leaving short
  * idle gaps (waiting for the signer, for an fsync), and each time the thread took one, the
  * next request that woke up had to wait for it to be preempted (bench/portal: POST
@@ -31,7 +34,7 @@ struct pool {
 	pthread_mutex_t mu;
 	pthread_cond_t low; /* an item was taken, or stop (CLOCK_MONOTONIC) */
 	struct timespec last_take;
-	unsigned char *v;   /* cap items of size bytes */
+	unsigned char *v; /* cap items of size bytes */
 	size_t size, n, cap;
 	int stop;
 	pthread_t th;
@@ -72,7 +75,7 @@ pool_main(void *arg)
 				pthread_cond_wait(&p->low, &p->mu);
 				continue;
 			}
-			if (p->n < p->cap / 4 || p->taken == 0)
+			if (p->n < p->cap / 8 || p->taken == 0)
 				break; /* running low, or nothing taken yet: now */
 			if (pool_since_ms(&p->last_take) >= POOL_QUIET_MS)
 				break; /* quiet */
@@ -103,8 +106,8 @@ pool_main(void *arg)
 }
 
 int
-pool_start(struct pool **out, const char *thread_name, size_t cap, size_t size,
-	   pool_make_fn *make, pool_clear_fn *clear, void *arg, struct err *e)
+pool_start(struct pool **out, const char *thread_name, size_t cap, size_t size, pool_make_fn *make,
+	   pool_clear_fn *clear, void *arg, struct err *e)
 {
 	pthread_condattr_t ca;
 	struct pool *p;
