@@ -690,7 +690,7 @@ portal_issue_form_post(struct http_req *r)
 	pw2 = nz(portal_form_get(&f, "app_password_confirm"));
 	pwmac = nz(portal_form_get(&f, "pw_mac"));
 	if (pw[0] == '\0' && v.pw_ref[0] != '\0') {
-		/* kept across Back: only a hash this session's form carried */
+		/* kept across Back: only a reference this session's form carried */
 		issue_pw_mac(&x, v.t, v.pw_ref, want);
 		if (strlen(pwmac) != PORTAL_B64_LEN - 1 ||
 		    !util_memeq_ct(want, pwmac, PORTAL_B64_LEN - 1))
