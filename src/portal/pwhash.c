@@ -245,7 +245,22 @@ pwhash_stop(void)
 	pthread_mutex_unlock(&pw.mu);
 	for (unsigned i = 0; i < pw.nthreads; i++)
 		pthread_join(pw.th[i], NULL);
-	/* a Submit still hashing in its request is finished by the time the server stops */
+	/* a Submit still hashing in its request finishes first (bounded: PWHASH_WAIT_S) */
+	pthread_mutex_lock(&pw.mu);
+	for (int busy = 1; busy;) {
+		struct timespec until;
+
+		busy = 0;
+		for (size_t i = 0; i < pw.slots; i++)
+			busy |= pw.jobs[i].state == PWJ_RUNNING;
+		if (!busy)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += PWHASH_WAIT_S;
+		if (pthread_cond_timedwait(&pw.done, &pw.mu, &until) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&pw.mu);
 	sodium_free(pw.jobs); /* wipes */
 	pw.jobs = NULL;
 	pw.slots = 0;
