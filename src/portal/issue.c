@@ -161,8 +161,8 @@ issue_mark_expired(struct store *st, int64_t id, const char *from)
 
 /*
  * Finds the application of continuation token t in this session.  Returns 0 with *ia filled,
- * or 1 after replying with the right notice (unknown, expired, issued already), -1 on a
- * store error (e set).
+ * or 1 after replying (*rc) with the right notice (unknown, expired, issued already) or, on a
+ * store error, the error page.
  */
 static int
 issue_cont_load(struct portal_ctx *x, struct store *st, const char *t, struct issue_app *ia,
@@ -225,6 +225,10 @@ out:
 	store_org_clear(&org);
 	if (r != 0)
 		store_app_clear(&ia->a);
+	if (r == -1) {
+		*rc = portal_error(x, e);
+		r = 1;
+	}
 	return r;
 }
 
@@ -555,7 +559,7 @@ portal_issue_form_get(struct http_req *r)
 	struct issue_vals v;
 	struct store *st;
 	struct err e;
-	int rc = -1, k;
+	int rc = -1;
 
 	portal_ctx_init(&x, r);
 	err_clear(&e);
@@ -566,9 +570,7 @@ portal_issue_form_get(struct http_req *r)
 	v.pw_ref = "";
 	if ((st = ca_thread_store(x.ca, &e)) == NULL)
 		return portal_error(&x, &e);
-	if ((k = issue_cont_load(&x, st, v.t, &ia, &rc, &e)) == -1)
-		return portal_error(&x, &e);
-	if (k == 1)
+	if (issue_cont_load(&x, st, v.t, &ia, &rc, &e) != 0)
 		return rc;
 	if (strcmp(ia.a.state, "mail-verified") != 0) {
 		rc = portal_notice(
@@ -656,7 +658,7 @@ portal_issue_form_post(struct http_req *r)
 	struct err e;
 	const char *pw, *pw2, *pwmac;
 	char want[PORTAL_B64_LEN], ref[PWHASH_REF_MAX], *hosts = NULL;
-	int rc = -1, k, have_ia = 0;
+	int rc = -1, have_ia = 0;
 
 	portal_ctx_init(&x, r);
 	memset(&f, 0, sizeof(f));
@@ -672,11 +674,7 @@ portal_issue_form_post(struct http_req *r)
 		rc = portal_error(&x, &e);
 		goto out;
 	}
-	if ((k = issue_cont_load(&x, st, v.t, &ia, &rc, &e)) == -1) {
-		rc = portal_error(&x, &e);
-		goto out;
-	}
-	if (k == 1)
+	if (issue_cont_load(&x, st, v.t, &ia, &rc, &e) != 0)
 		goto out;
 	have_ia = 1;
 	if (strcmp(ia.a.state, "mail-verified") != 0) {
@@ -1417,11 +1415,7 @@ portal_issue_confirm_post(struct http_req *r)
 			goto out;
 		}
 	}
-	if ((k = issue_cont_load(&x, st, v.t, &ia, &rc, &e)) == -1) {
-		rc = portal_error(&x, &e);
-		goto out;
-	}
-	if (k == 1)
+	if (issue_cont_load(&x, st, v.t, &ia, &rc, &e) != 0)
 		goto out;
 	have_ia = 1;
 	if (strcmp(action, "back") == 0) {
@@ -1449,11 +1443,7 @@ portal_issue_confirm_post(struct http_req *r)
 
 		store_app_clear(&ia.a);
 		have_ia = 0;
-		if ((k = issue_cont_load(&x, st, v.t, &ia, &rc, &e)) == -1) {
-			rc = portal_error(&x, &e);
-			goto out;
-		}
-		if (k == 1)
+		if (issue_cont_load(&x, st, v.t, &ia, &rc, &e) != 0)
 			goto out;
 		have_ia = 1;
 		if (strcmp(ia.a.state, "mail-verified") != 0) {
