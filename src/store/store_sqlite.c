@@ -21,8 +21,8 @@
 #include "driver.h"
 
 #define SQLITE_BUSY_MS 10000
-#define SQLITE_BUSY_POLL_US 100 /* a waiting writer looks again this often, at first */
-#define SQLITE_BUSY_SLOW_MS 50	/* after this long, every millisecond */
+#define SQLITE_BUSY_POLL_US 100	   /* a waiting writer looks again this often, at first */
+#define SQLITE_BUSY_SLOW_MS 50	   /* after this long, every millisecond */
 #define SQLITE_AUTOCKPT_PAGES 8192 /* a committing connection checkpoints (no checkpointer) */
 #define SQLITE_CKPT_PAGES 1000	   /* the checkpointer is woken at this many WAL pages */
 
@@ -33,7 +33,7 @@ struct drv_stmt {
 	uint32_t hash;
 	struct drv_stmt *next;
 	int map[DRV_PARAMS_MAX + 1]; /* $N -> SQLite parameter index, 0 = unused */
-	int bind_rc;                 /* first bind failure, reported by step */
+	int bind_rc;		     /* first bind failure, reported by step */
 	int64_t changes;
 };
 
@@ -242,8 +242,9 @@ sqlite_open(struct drv_conn **out, const char *path, struct err *e)
 	 * memory; on disk each was a temporary file created, written and unlinked inside the
 	 * commit.
 	 */
-	if (sqlite_exec(c, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
-			   "PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY",
+	if (sqlite_exec(c,
+			"PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+			"PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY",
 			&de) == -1) {
 		err_set(e, ERR_INTERNAL, "store: sqlite:%s: %s", path, de.msg);
 		goto out;
@@ -275,8 +276,7 @@ sqlite_map_params(struct drv_stmt *st, struct err *e)
 }
 
 static int
-sqlite_prepare(struct drv_conn *c, const char *sql, int flags, struct drv_stmt **out,
-	       struct err *e)
+sqlite_prepare(struct drv_conn *c, const char *sql, int flags, struct drv_stmt **out, struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	uint32_t h = drv_sql_hash(sql);
@@ -681,26 +681,26 @@ sqlite_checkpointer_stop(void)
 }
 
 const struct store_driver store_driver_sqlite = {
-	.name = "sqlite",
-	.open = sqlite_open,
-	.close = sqlite_close,
-	.defer_sync = sqlite_defer_sync,
-	.sync = sqlite_sync,
-	.exec = sqlite_exec,
-	.prepare = sqlite_prepare,
-	.bind_text = sqlite_bind_text,
-	.bind_int64 = sqlite_bind_int64,
-	.bind_blob = sqlite_bind_blob,
-	.bind_null = sqlite_bind_null,
-	.step = sqlite_step,
-	.column_text = sqlite_column_text,
-	.column_int64 = sqlite_column_int64,
-	.column_blob = sqlite_column_blob,
-	.column_null = sqlite_column_null,
-	.changes = sqlite_changes,
-	.reset = sqlite_reset,
-	.begin = sqlite_begin,
-	.commit = sqlite_commit,
-	.rollback = sqlite_rollback,
-	.blob_fill_last = sqlite_blob_fill_last,
+    .name = "sqlite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .defer_sync = sqlite_defer_sync,
+    .sync = sqlite_sync,
+    .exec = sqlite_exec,
+    .prepare = sqlite_prepare,
+    .bind_text = sqlite_bind_text,
+    .bind_int64 = sqlite_bind_int64,
+    .bind_blob = sqlite_bind_blob,
+    .bind_null = sqlite_bind_null,
+    .step = sqlite_step,
+    .column_text = sqlite_column_text,
+    .column_int64 = sqlite_column_int64,
+    .column_blob = sqlite_column_blob,
+    .column_null = sqlite_column_null,
+    .changes = sqlite_changes,
+    .reset = sqlite_reset,
+    .begin = sqlite_begin,
+    .commit = sqlite_commit,
+    .rollback = sqlite_rollback,
+    .blob_fill_last = sqlite_blob_fill_last,
 };

@@ -158,7 +158,8 @@ writer_main(void *arg)
 		err_clear(&e);
 		if (w->idx == 0 && i > 0 && i % 7 == 0) {
 			err_clear(&e);
-			if (ca_write(fx.ca, NULL, unit_dup, NULL, &e) == -1 && e.code == ERR_CONFLICT)
+			if (ca_write(fx.ca, NULL, unit_dup, NULL, &e) == -1 &&
+			    e.code == ERR_CONFLICT)
 				w->dups++;
 		}
 		err_clear(&e);

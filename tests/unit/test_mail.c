@@ -35,11 +35,12 @@ check_lines(const struct buf *b, size_t max)
 		if (b->data[i] == '\n') {
 			assert_true(i > 0 && b->data[i - 1] == '\r');
 			if (i - 1 - start > max)
-				fail_msg("line of %zu octets: %.*s", i - 1 - start, (int)(i - start),
-					 (const char *)b->data + start);
+				fail_msg("line of %zu octets: %.*s", i - 1 - start,
+					 (int)(i - start), (const char *)b->data + start);
 			start = i + 1;
 		} else {
-			assert_true(b->data[i] != '\r' || (i + 1 < b->len && b->data[i + 1] == '\n'));
+			assert_true(b->data[i] != '\r' ||
+				    (i + 1 < b->len && b->data[i + 1] == '\n'));
 		}
 	}
 	assert_int_equal(start, b->len); /* ends with CRLF */
@@ -285,8 +286,14 @@ static void
 test_compose_injection(void **state)
 {
 	static const char *const subjects[] = {
-	    "hello\r\nBcc: victim@example.com", "hello\nBcc: x@example.com", "a\rb", "tab\there",
-	    "nul\x01", "bad \xff utf-8", "overlong \xc0\xaf", "surrogate \xed\xa0\x80",
+	    "hello\r\nBcc: victim@example.com",
+	    "hello\nBcc: x@example.com",
+	    "a\rb",
+	    "tab\there",
+	    "nul\x01",
+	    "bad \xff utf-8",
+	    "overlong \xc0\xaf",
+	    "surrogate \xed\xa0\x80",
 	    "C1 \xc2\x85",
 	};
 	struct mail_msg m = {
@@ -329,16 +336,35 @@ static void
 test_addr_grammar(void **state)
 {
 	static const char *const good[] = {
-	    "a@example.jp", "taro.yamada@example.co.jp", "x+tag@sub-1.example.com",
-	    "o'brien@example.ie", "a_b-c@x1.example", "!#$%&'*+/=?^_`{|}~-@example.org",
+	    "a@example.jp",	  "taro.yamada@example.co.jp", "x+tag@sub-1.example.com",
+	    "o'brien@example.ie", "a_b-c@x1.example",	       "!#$%&'*+/=?^_`{|}~-@example.org",
 	};
 	static const char *const bad[] = {
-	    "", "@example.jp", "a@", "a", "a@localhost", "a@@example.jp", "a@b@example.jp",
-	    ".a@example.jp", "a.@example.jp", "a..b@example.jp", "a b@example.jp",
-	    "\"a\"@example.jp", "a@example..jp", "a@-example.jp", "a@example-.jp",
-	    "a@[192.0.2.1]", "a@exa_mple.jp", "a@example.jp.", "<a@example.jp>",
-	    "a@example.jp\r\n", "a\n@example.jp", "山田@example.jp", "a@例え.jp",
-	    "a(comment)@example.jp", "a@example.jp,b@example.jp",
+	    "",
+	    "@example.jp",
+	    "a@",
+	    "a",
+	    "a@localhost",
+	    "a@@example.jp",
+	    "a@b@example.jp",
+	    ".a@example.jp",
+	    "a.@example.jp",
+	    "a..b@example.jp",
+	    "a b@example.jp",
+	    "\"a\"@example.jp",
+	    "a@example..jp",
+	    "a@-example.jp",
+	    "a@example-.jp",
+	    "a@[192.0.2.1]",
+	    "a@exa_mple.jp",
+	    "a@example.jp.",
+	    "<a@example.jp>",
+	    "a@example.jp\r\n",
+	    "a\n@example.jp",
+	    "山田@example.jp",
+	    "a@例え.jp",
+	    "a(comment)@example.jp",
+	    "a@example.jp,b@example.jp",
 	};
 	char longlocal[100];
 	size_t i;
@@ -595,8 +621,8 @@ static void
 test_queue_rollback(void **state)
 {
 	struct fx *f = *state;
-	struct mail_msg bad = {.to = "x@example.jp\r\nBcc: y@example.jp", .subject = "s",
-			       .body = "b"};
+	struct mail_msg bad = {
+	    .to = "x@example.jp\r\nBcc: y@example.jp", .subject = "s", .body = "b"};
 	struct err e;
 	int64_t id;
 
@@ -840,8 +866,8 @@ driver(int argc, char **argv)
 	    mail_conf_load(&mc, &ca->conf, ca->datadir, &e) == -1)
 		goto fail;
 	if (strcmp(argv[1], "enqueue") == 0 && argc == 6) {
-		struct mail_msg m = {.to = argv[3], .subject = argv[4], .body = argv[5],
-				     .cte = mc.cte};
+		struct mail_msg m = {
+		    .to = argv[3], .subject = argv[4], .body = argv[5], .cte = mc.cte};
 		int64_t id;
 
 		if (store_begin(s, &e) == -1 || mail_enqueue(&mc, s, &m, &id, &e) == -1 ||
@@ -889,16 +915,17 @@ int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest plain[] = {
-	    cmocka_unit_test(test_compose_japanese), cmocka_unit_test(test_compose_ascii_and_qp),
-	    cmocka_unit_test(test_compose_injection), cmocka_unit_test(test_addr_grammar),
-	    cmocka_unit_test(test_maildir_write),     cmocka_unit_test(test_backoff),
+	    cmocka_unit_test(test_compose_japanese),
+	    cmocka_unit_test(test_compose_ascii_and_qp),
+	    cmocka_unit_test(test_compose_injection),
+	    cmocka_unit_test(test_addr_grammar),
+	    cmocka_unit_test(test_maildir_write),
+	    cmocka_unit_test(test_backoff),
 	    cmocka_unit_test(test_conf),
 	};
 	const struct CMUnitTest queue[] = {
-	    T(test_queue_rollback),
-	    T(test_queue_claim_exclusive),
-	    T(test_queue_maildir_delivery),
-	    T(test_queue_backoff_and_give_up),
+	    T(test_queue_rollback),	    T(test_queue_claim_exclusive),
+	    T(test_queue_maildir_delivery), T(test_queue_backoff_and_give_up),
 	    T(test_sender_thread),
 	};
 	int fails = 0;

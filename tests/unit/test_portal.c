@@ -63,9 +63,9 @@ static void
 test_form_refused(void **state)
 {
 	static const char *const bad[] = {
-	    "a=%",         "a=%4",        "a=%zz",    "a=%G0",       "%=1",      "a=1&a=2",
-	    "=1",          "a=%00",       "a=%01",    "a%0A=1",      "a=%7F",    "a=%FF",
-	    "a=%C0%AF",    "a=%ED%A0%80", "a=%E6%97", "a=%F4%90%80%80",
+	    "a=%",	"a=%4",	       "a=%zz",	   "a=%G0",	     "%=1",   "a=1&a=2",
+	    "=1",	"a=%00",       "a=%01",	   "a%0A=1",	     "a=%7F", "a=%FF",
+	    "a=%C0%AF", "a=%ED%A0%80", "a=%E6%97", "a=%F4%90%80%80",
 	};
 	struct portal_form f;
 
@@ -129,7 +129,6 @@ test_form_limits(void **state)
 	buf_free(&b);
 }
 
-
 static void
 test_form_big_field(void **state)
 {
@@ -181,13 +180,13 @@ test_name_kanji(void **state)
 	assert_true(portal_name_kanji_ok("ＹＡＭＡＤＡ"));
 	assert_true(portal_name_kanji_ok("𠮷田")); /* extension B */
 	assert_false(portal_name_kanji_ok(""));
-	assert_false(portal_name_kanji_ok("　"));         /* only the ideographic space */
-	assert_false(portal_name_kanji_ok("Yamada"));     /* ASCII */
-	assert_false(portal_name_kanji_ok("山田 太郎"));  /* ASCII space */
-	assert_false(portal_name_kanji_ok("ｶﾀｶﾅ"));       /* half-width katakana */
+	assert_false(portal_name_kanji_ok("　"));	 /* only the ideographic space */
+	assert_false(portal_name_kanji_ok("Yamada"));	 /* ASCII */
+	assert_false(portal_name_kanji_ok("山田 太郎")); /* ASCII space */
+	assert_false(portal_name_kanji_ok("ｶﾀｶﾅ"));	 /* half-width katakana */
 	assert_false(portal_name_kanji_ok("山田\t太郎"));
-	assert_false(portal_name_kanji_ok("山田１"));      /* full-width digit */
-	assert_false(portal_name_kanji_ok("\xe5\xb1"));    /* truncated UTF-8 */
+	assert_false(portal_name_kanji_ok("山田１"));	/* full-width digit */
+	assert_false(portal_name_kanji_ok("\xe5\xb1")); /* truncated UTF-8 */
 	assert_false(portal_name_kanji_ok("\xff"));
 	/* 64 characters, not 65 */
 	for (int i = 0; i < 64; i++)
@@ -207,7 +206,7 @@ test_name_romaji(void **state)
 	assert_true(portal_name_romaji_ok("Taro Yamada"));
 	assert_true(portal_name_romaji_ok("Jean-Luc O'Neil Jr."));
 	assert_false(portal_name_romaji_ok(""));
-	assert_false(portal_name_romaji_ok(" - . '"));    /* no letter */
+	assert_false(portal_name_romaji_ok(" - . '")); /* no letter */
 	assert_false(portal_name_romaji_ok("Taro_Yamada"));
 	assert_false(portal_name_romaji_ok("Taro2"));
 	assert_false(portal_name_romaji_ok("山田"));
@@ -229,12 +228,14 @@ test_ou_password(void **state)
 	assert_false(portal_ou_ok(""));
 	assert_false(portal_ou_ok("   "));
 	assert_false(portal_ou_ok("a\nb"));
-	assert_false(portal_ou_ok("a\xc2\x85" "b")); /* C1 control NEL */
-	assert_false(portal_ou_ok("a\xe2\x80\xa8" "b")); /* line separator */
+	assert_false(portal_ou_ok("a\xc2\x85"
+				  "b")); /* C1 control NEL */
+	assert_false(portal_ou_ok("a\xe2\x80\xa8"
+				  "b")); /* line separator */
 	assert_true(portal_password_ok("12345678"));
 	assert_true(portal_password_ok("パスワードです。長い")); /* characters, not bytes */
 	assert_false(portal_password_ok("1234567"));
-	assert_false(portal_password_ok("パスワード"));             /* 5 characters, 15 bytes */
+	assert_false(portal_password_ok("パスワード")); /* 5 characters, 15 bytes */
 	assert_false(portal_password_ok("\xff\xff\xff\xff\xff\xff\xff\xff"));
 }
 
@@ -244,16 +245,23 @@ test_hostnames(void **state)
 	struct err e;
 	char *out = NULL;
 	static const char *const bad[] = {
-	    "", "   ", "bad..name", "-a.example.jp", "a.example.jp a.example.jp",
-	    "a.example.jp A.EXAMPLE.JP", "*.com", "under_score.example.jp", "a b c d e f g h i j k",
+	    "",
+	    "   ",
+	    "bad..name",
+	    "-a.example.jp",
+	    "a.example.jp a.example.jp",
+	    "a.example.jp A.EXAMPLE.JP",
+	    "*.com",
+	    "under_score.example.jp",
+	    "a b c d e f g h i j k",
 	    "xn--.example",
 	};
 
 	(void)state;
 	err_clear(&e);
-	assert_int_equal(portal_hostnames_parse("WWW.Example.jp, api.example.jp\n*.dev.example.jp",
-						&out, &e),
-			 0);
+	assert_int_equal(
+	    portal_hostnames_parse("WWW.Example.jp, api.example.jp\n*.dev.example.jp", &out, &e),
+	    0);
 	assert_string_equal(out, "www.example.jp api.example.jp *.dev.example.jp");
 	free(out);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -266,11 +274,9 @@ test_hostnames(void **state)
 	}
 }
 
-
 /* Renders page strictly in both languages (every variable set, every msgid translated). */
 static void
-render_strict(const struct tmpl_set *ts, const char *page, struct tmpl_data *d,
-	      const char *must)
+render_strict(const struct tmpl_set *ts, const char *page, struct tmpl_data *d, const char *must)
 {
 	static const char *const langs[] = {"ja", "en"};
 	struct buf b;
@@ -305,9 +311,10 @@ static void
 fields(struct tmpl_data *d)
 {
 	static const char *const names[] = {
-	    "org_name", "ticket", "profile", "name_kanji", "name_romaji", "ou", "subject_email",
-	    "hostnames", "csr", "key_mode", "key_mode_label", "pw_ref", "form_nonce", "form_time",
-	    "form_mac", "agent_email", "serial", "not_after", "onetimetoken"};
+	    "org_name",	     "ticket",	  "profile",  "name_kanji",  "name_romaji",    "ou",
+	    "subject_email", "hostnames", "csr",      "key_mode",    "key_mode_label", "pw_ref",
+	    "form_nonce",    "form_time", "form_mac", "agent_email", "serial",	       "not_after",
+	    "onetimetoken"};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		tmpl_data_str(d, names[i], "<v&>");
@@ -322,10 +329,11 @@ fields(struct tmpl_data *d)
 static void
 test_issue_templates(void **state)
 {
-	static const char *const errs[] = {
-	    "err_name_kanji", "err_name_romaji", "err_ou", "err_subject_email", "err_hostnames",
-	    "err_key_mode", "err_csr", "err_csr_detail", "err_app_password",
-	    "err_app_password_confirm"};
+	static const char *const errs[] = {"err_name_kanji",   "err_name_romaji",
+					   "err_ou",	       "err_subject_email",
+					   "err_hostnames",    "err_key_mode",
+					   "err_csr",	       "err_csr_detail",
+					   "err_app_password", "err_app_password_confirm"};
 	struct tmpl_set *ts = NULL;
 	struct tmpl_data *d;
 	struct err e;
@@ -345,7 +353,8 @@ test_issue_templates(void **state)
 	tmpl_data_bool(d, "has_errors", 1);
 	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
 		tmpl_data_str(d, errs[i], "E<");
-	render_strict(ts, "issue_form", d, "<span class=\"error\" id=\"err-csr\">E&lt; E&lt;</span>");
+	render_strict(ts, "issue_form", d,
+		      "<span class=\"error\" id=\"err-csr\">E&lt; E&lt;</span>");
 
 	d = page_data(0);
 	fields(d);
@@ -379,7 +388,6 @@ test_issue_templates(void **state)
 	i18n_unload();
 }
 
-
 #define CT "multipart/form-data; boundary=----b0undary"
 
 static int
@@ -401,14 +409,17 @@ test_multipart(void **state)
 {
 	struct portal_form f;
 	static const char *const bad[] = {
-	    "", /* empty */
+	    "",									     /* empty */
 	    "------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx", /* unclosed */
 	    "preamble\r\n------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n"
 	    "------b0undary--\r\n", /* preamble */
-	    "------b0undary\r\nContent-Type: text/plain\r\n\r\nx\r\n------b0undary--\r\n", /* no name */
+	    "------b0undary\r\nContent-Type: text/plain\r\n\r\nx\r\n------b0undary--\r\n", /* no
+											      name
+											    */
 	    "------b0undary\r\nContent-Disposition: attachment; name=\"a\"\r\n\r\nx\r\n"
 	    "------b0undary--\r\n",
-	    "------b0undary\r\nContent-Disposition: form-data; name=a\r\n\r\nx\r\n------b0undary--\r\n",
+	    "------b0undary\r\nContent-Disposition: form-data; "
+	    "name=a\r\n\r\nx\r\n------b0undary--\r\n",
 	    "------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n"
 	    "------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\ny\r\n"
 	    "------b0undary--\r\n", /* repeated */
@@ -427,19 +438,20 @@ test_multipart(void **state)
 	char *big;
 
 	(void)state;
-	assert_int_equal(mp("------b0undary\r\n"
-			    "Content-Disposition: form-data; name=\"t\"\r\n\r\n"
-			    "abc\r\n"
-			    "------b0undary\r\n"
-			    "Content-Disposition: form-data; name=\"csr_file\"; filename=\"r.csr\"\r\n"
-			    "Content-Type: application/octet-stream\r\n\r\n"
-			    "-----BEGIN CERTIFICATE REQUEST-----\r\nAAAA\r\n\r\n"
-			    "------b0undary\r\n"
-			    "Content-Disposition: form-data; name=\"empty\"\r\n\r\n"
-			    "\r\n"
-			    "------b0undary--\r\nepilogue",
-			    CT, &f),
-			 0);
+	assert_int_equal(
+	    mp("------b0undary\r\n"
+	       "Content-Disposition: form-data; name=\"t\"\r\n\r\n"
+	       "abc\r\n"
+	       "------b0undary\r\n"
+	       "Content-Disposition: form-data; name=\"csr_file\"; filename=\"r.csr\"\r\n"
+	       "Content-Type: application/octet-stream\r\n\r\n"
+	       "-----BEGIN CERTIFICATE REQUEST-----\r\nAAAA\r\n\r\n"
+	       "------b0undary\r\n"
+	       "Content-Disposition: form-data; name=\"empty\"\r\n\r\n"
+	       "\r\n"
+	       "------b0undary--\r\nepilogue",
+	       CT, &f),
+	    0);
 	assert_int_equal(f.n, 3);
 	assert_string_equal(portal_form_get(&f, "t"), "abc");
 	assert_string_equal(portal_form_get(&f, "csr_file"),
@@ -447,9 +459,10 @@ test_multipart(void **state)
 	assert_string_equal(portal_form_get(&f, "empty"), "");
 	portal_form_free(&f);
 	/* a quoted boundary */
-	assert_int_equal(mp("--x y\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--x y--",
-			    "multipart/form-data; boundary=\"x y\"", &f),
-			 0);
+	assert_int_equal(
+	    mp("--x y\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--x y--",
+	       "multipart/form-data; boundary=\"x y\"", &f),
+	    0);
 	assert_string_equal(portal_form_get(&f, "a"), "1");
 	portal_form_free(&f);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -466,15 +479,19 @@ test_multipart(void **state)
 	big = xmalloc(4001);
 	memset(big, 'A', 4000);
 	big[4000] = '\0';
-	assert_int_equal(buf_printf(&b, "------b0undary\r\nContent-Disposition: form-data; "
-				     "name=\"f\"; filename=\"x\"\r\n\r\n%s\r\n------b0undary--", big),
+	assert_int_equal(buf_printf(&b,
+				    "------b0undary\r\nContent-Disposition: form-data; "
+				    "name=\"f\"; filename=\"x\"\r\n\r\n%s\r\n------b0undary--",
+				    big),
 			 0);
 	assert_int_equal(mp(buf_cstr(&b), CT, &f), 0);
 	assert_int_equal(strlen(portal_form_get(&f, "f")), 4000);
 	portal_form_free(&f);
 	buf_reset(&b);
-	assert_int_equal(buf_printf(&b, "------b0undary\r\nContent-Disposition: form-data; "
-				     "name=\"f\"\r\n\r\n%s\r\n------b0undary--", big),
+	assert_int_equal(buf_printf(&b,
+				    "------b0undary\r\nContent-Disposition: form-data; "
+				    "name=\"f\"\r\n\r\n%s\r\n------b0undary--",
+				    big),
 			 0);
 	assert_int_equal(mp(buf_cstr(&b), CT, &f), -1);
 	free(big);
@@ -579,9 +596,8 @@ test_key_p12(void **state)
 	leaf = tu_cert(k.key, "leaf");
 	n = i2d_X509(leaf, &der);
 	assert_true(n > 0);
-	assert_int_equal(portal_p12(&k, der, (size_t)n, chain, "leaf.example", &p12der, &p12len,
-				    &e),
-			 0);
+	assert_int_equal(
+	    portal_p12(&k, der, (size_t)n, chain, "leaf.example", &p12der, &p12len, &e), 0);
 	p = p12der;
 	p12 = d2i_PKCS12(NULL, &p, (long)p12len);
 	assert_non_null(p12);
@@ -844,18 +860,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_form_ok),
-	    cmocka_unit_test(test_form_refused),
-	    cmocka_unit_test(test_form_limits),
-	    cmocka_unit_test(test_form_big_field),
-	    cmocka_unit_test(test_name_kanji),
-	    cmocka_unit_test(test_name_romaji),
-	    cmocka_unit_test(test_ou_password),
-	    cmocka_unit_test(test_hostnames),
-	    cmocka_unit_test(test_issue_templates),
-	    cmocka_unit_test(test_multipart),
-	    cmocka_unit_test(test_key_p12),
-	    cmocka_unit_test(test_pwhash),
+	    cmocka_unit_test(test_form_ok),	    cmocka_unit_test(test_form_refused),
+	    cmocka_unit_test(test_form_limits),	    cmocka_unit_test(test_form_big_field),
+	    cmocka_unit_test(test_name_kanji),	    cmocka_unit_test(test_name_romaji),
+	    cmocka_unit_test(test_ou_password),	    cmocka_unit_test(test_hostnames),
+	    cmocka_unit_test(test_issue_templates), cmocka_unit_test(test_multipart),
+	    cmocka_unit_test(test_key_p12),	    cmocka_unit_test(test_pwhash),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
