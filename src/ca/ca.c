@@ -45,6 +45,7 @@ const char *const ca_conf_keys[] = {
     "test.",
     "online.",
     "signer.timeout_ms",
+    "store.resident_mb",
     NULL,
 };
 

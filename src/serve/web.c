@@ -230,7 +230,7 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 	sigset_t set;
 	const char *addr, *saddr;
 	char *cert = NULL, *key = NULL;
-	long threads, conns, inflight, timeout;
+	long threads, conns, inflight, timeout, resident;
 	int sig, rc = ERR_INTERNAL;
 
 	prctl(PR_SET_NAME, "shomei-web");
@@ -240,8 +240,10 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 	web.supervisor = getppid();
 	if (ca_open(o->datadir, 0, &web.ca, &e) == -1)
 		goto out;
-	/* WAL checkpoints off the committing threads (SQLite) */
-	if (store_checkpointer_start(web.ca->store_spec, &e) == -1)
+	/* WAL checkpoints off the committing threads, and the file kept in memory (SQLite) */
+	if (conf_get_long(&web.ca->conf, "store.resident_mb", 1024, 0, 1L << 20, &resident, &e) ==
+		-1 ||
+	    store_checkpointer_start(web.ca->store_spec, (size_t)resident << 20, &e) == -1)
 		goto out;
 	web.ca->signer = signer_client_new(dup(signer_fd));
 	signer_client_set_timeout(web.ca->signer, (int)web.ca->signer_timeout_ms);

@@ -85,7 +85,7 @@ extern const struct store_driver store_driver_sqlite;
 extern const struct store_driver store_driver_pg;
 
 /* SQLite's WAL checkpointer thread for the file at path (see store_checkpointer_start). */
-int sqlite_checkpointer_start(const char *path, struct err *);
+int sqlite_checkpointer_start(const char *path, size_t resident, struct err *);
 void sqlite_checkpointer_stop(void);
 
 /* Shared by the drivers: FNV-1a of the SQL text (statement cache key). */

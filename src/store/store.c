@@ -717,11 +717,11 @@ out:
 }
 
 int
-store_checkpointer_start(const char *spec, struct err *e)
+store_checkpointer_start(const char *spec, size_t resident, struct err *e)
 {
 	if (spec == NULL || strncmp(spec, "sqlite:", 7) != 0)
 		return 0;
-	return sqlite_checkpointer_start(spec + 7, e);
+	return sqlite_checkpointer_start(spec + 7, resident, e);
 }
 
 void

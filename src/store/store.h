@@ -45,10 +45,12 @@ void store_set_mail_hook(void (*fn)(void));
 /*
  * A long-running process: a thread of its own copies SQLite's WAL back into the database
  * (one per process, for spec's file), so that no committing thread does it inside its
- * commit.  Nothing for PostgreSQL.  Stop it before the process ends; the connections then
- * checkpoint for themselves again.
+ * commit.  It also keeps up to resident bytes of the WAL and the database in memory (locked;
+ * 0: none), so that commits do not wait for the disk to read back pages the kernel evicted.
+ * Nothing for PostgreSQL.  Stop it before the process ends, after the process's other
+ * connections to the file are closed; the connections then checkpoint for themselves again.
  */
-int store_checkpointer_start(const char *spec, struct err *);
+int store_checkpointer_start(const char *spec, size_t resident, struct err *);
 void store_checkpointer_stop(void);
 /* 1 while a transaction begun by store_begin() is open on this connection. */
 int store_in_tx(const struct store *);

@@ -5,6 +5,7 @@
  * reset after each use.  A long-running process may move the WAL checkpoints off its
  * committing threads (sqlite_checkpointer_start below).
  */
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -154,6 +155,99 @@ sqlite_busy(void *arg, int count)
  * journal thread: on a busy machine the slowest commits.  The checkpointer therefore also
  * gives the WAL its working size once, at start (sqlite_wal_presize).
  */
+/*
+ * Residency.  A commit rewrites parts of the WAL's pages (a frame is 24 + page bytes, so
+ * most frames straddle two pages of the file, and their headers are 24-byte writes) and
+ * reads the database's pages.  When the kernel has evicted those pages from its cache --
+ * memory pressure, or proactive reclaim of idle page cache, which on some hosts takes a
+ * file's idle pages within seconds -- each such write or read waits for the disk in the
+ * middle of a commit (seen: 24-byte WAL writes of 0.3-3 ms in a burst that followed a few
+ * idle seconds).  So the checkpointer maps the WAL and the database read-only and locks them
+ * in memory (mlock), store.resident_mb in all (the WAL first, then the database from its
+ * start), and extends the database's mapping as the file grows: into address space reserved
+ * up front, so the mapping stays one area.  Nothing reads the mappings; they only keep the
+ * pages.  A lock the limits refuse (RLIMIT_MEMLOCK) is reported once and not tried again.
+ */
+struct resident {
+	const char *what; /* "database", "WAL" */
+	int fd;
+	char *base;	 /* cap bytes of reserved address space */
+	size_t cap, len; /* [0, len) of the file is mapped and locked */
+	int failed;
+};
+
+static void
+resident_open(struct resident *r, const char *what, const char *path, size_t cap)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+
+	memset(r, 0, sizeof(*r));
+	r->what = what;
+	r->fd = -1;
+	r->cap = cap / (size_t)pg * (size_t)pg;
+	if (r->cap == 0)
+		return;
+	r->base = mmap(NULL, r->cap, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r->base == MAP_FAILED) {
+		r->base = NULL;
+		return;
+	}
+	/* kept open until the checkpointer stops: see sqlite_checkpointer_stop */
+	if ((r->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		munmap(r->base, r->cap);
+		r->base = NULL;
+	}
+}
+
+/* Maps and locks what the file has grown by since the last call (at most cap). */
+static void
+resident_update(struct resident *r, const char *path)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	struct stat sb;
+	size_t want;
+	void *p;
+
+	if (r->base == NULL || r->failed || fstat(r->fd, &sb) == -1)
+		return;
+	want = ((size_t)sb.st_size + (size_t)pg - 1) / (size_t)pg * (size_t)pg;
+	if (want > r->cap)
+		want = r->cap;
+	if (want < r->len) { /* truncated: give the pages past its end back */
+		(void)mmap(r->base + want, r->len - want, PROT_NONE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+		r->len = want;
+		return;
+	}
+	if (want == r->len)
+		return;
+	p = mmap(r->base + r->len, want - r->len, PROT_READ, MAP_SHARED | MAP_FIXED, r->fd,
+		 (off_t)r->len);
+	if (p == MAP_FAILED || mlock(p, want - r->len) == -1) {
+		log_warn("store: sqlite:%s: cannot keep the %s in memory (%zu KiB): %s; its pages "
+			 "may be read back from disk during commits (RLIMIT_MEMLOCK, "
+			 "store.resident_mb)",
+			 path, r->what, want / 1024, strerror(errno));
+		if (p != MAP_FAILED)
+			(void)mmap(p, want - r->len, PROT_NONE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+		r->failed = 1;
+		return;
+	}
+	r->len = want;
+}
+
+static void
+resident_close(struct resident *r)
+{
+	if (r->base != NULL)
+		munmap(r->base, r->cap);
+	if (r->fd != -1)
+		close(r->fd);
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+}
+
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -163,6 +257,9 @@ static struct {
 	char *path;
 	struct drv_conn *conn;
 	unsigned long runs;
+	char *walpath;
+	size_t walcap, dbcap;
+	struct resident db, wal; /* the checkpointer thread's (opened there, closed by stop) */
 } ckpt = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static int
@@ -563,7 +660,7 @@ out:
  * frame is being appended meanwhile, and only past its current end (frames are read up to
  * the wal-index's last frame, and recovery stops at the first invalid one: zeros).
  */
-static void
+static off_t
 sqlite_wal_presize(struct drv_conn *c)
 {
 	static const char zero[65536];
@@ -581,7 +678,7 @@ sqlite_wal_presize(struct drv_conn *c)
 	want = 32 + (off_t)2 * SQLITE_CKPT_PAGES * (24 + page);
 	err_clear(&e);
 	if (sqlite_exec(c, "BEGIN IMMEDIATE", &e) == -1)
-		return;
+		return want;
 	wal = sqlite3_filename_wal(sqlite3_db_filename(c->db, "main"));
 	if (wal != NULL && (fd = open(wal, O_WRONLY | O_CLOEXEC)) != -1) {
 		if (fstat(fd, &sb) == 0 && sb.st_size < want) {
@@ -593,6 +690,7 @@ sqlite_wal_presize(struct drv_conn *c)
 		close(fd);
 	}
 	sqlite_exec(c, "ROLLBACK", &e);
+	return want;
 }
 
 static void *
@@ -602,6 +700,10 @@ sqlite_ckpt_main(void *arg)
 
 	(void)arg;
 	util_thread_name("shomei-ckpt");
+	resident_open(&ckpt.wal, "WAL", ckpt.walpath, ckpt.walcap);
+	resident_open(&ckpt.db, "database", ckpt.path, ckpt.dbcap);
+	resident_update(&ckpt.wal, ckpt.path);
+	resident_update(&ckpt.db, ckpt.path);
 	pthread_mutex_lock(&ckpt.mu);
 	for (;;) {
 		while (!ckpt.want && !ckpt.stop)
@@ -615,6 +717,8 @@ sqlite_ckpt_main(void *arg)
 		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
 			log_warn("store: sqlite:%s: checkpoint: %s", ckpt.path,
 				 sqlite3_errmsg(ckpt.conn->db));
+		resident_update(&ckpt.wal, ckpt.path); /* grown past its working size */
+		resident_update(&ckpt.db, ckpt.path);  /* the pages just copied into it */
 		pthread_mutex_lock(&ckpt.mu);
 		ckpt.runs++;
 	}
@@ -623,9 +727,12 @@ sqlite_ckpt_main(void *arg)
 }
 
 int
-sqlite_checkpointer_start(const char *path, struct err *e)
+sqlite_checkpointer_start(const char *path, size_t resident, struct err *e)
 {
 	struct drv_conn *c;
+	const char *wal;
+	size_t walcap;
+	off_t walsize;
 
 	pthread_mutex_lock(&ckpt.mu);
 	if (ckpt.on || ckpt.path != NULL) {
@@ -635,8 +742,14 @@ sqlite_checkpointer_start(const char *path, struct err *e)
 	pthread_mutex_unlock(&ckpt.mu);
 	if (sqlite_open(&c, path, e) == -1)
 		return -1;
-	sqlite_wal_presize(c);
+	walsize = sqlite_wal_presize(c);
+	/* the WAL's working size, or twice that if it grows; the rest for the database */
+	walcap = resident / 2 < 2 * (size_t)walsize ? resident / 2 : 2 * (size_t)walsize;
+	wal = sqlite3_filename_wal(sqlite3_db_filename(c->db, "main"));
 	pthread_mutex_lock(&ckpt.mu);
+	ckpt.walpath = xstrdup(wal != NULL ? wal : "");
+	ckpt.walcap = walcap;
+	ckpt.dbcap = resident - walcap;
 	ckpt.conn = c;
 	ckpt.path = xstrdup(path);
 	ckpt.want = 1; /* what an earlier process left in the WAL */
@@ -644,8 +757,9 @@ sqlite_checkpointer_start(const char *path, struct err *e)
 	ckpt.runs = 0;
 	if (pthread_create(&ckpt.thread, NULL, sqlite_ckpt_main, NULL) != 0) {
 		free(ckpt.path);
+		free(ckpt.walpath);
 		ckpt.conn = NULL;
-		ckpt.path = NULL;
+		ckpt.path = ckpt.walpath = NULL;
 		pthread_mutex_unlock(&ckpt.mu);
 		sqlite_close(c);
 		return err_set(e, ERR_INTERNAL, "store: cannot start the checkpointer thread");
@@ -677,6 +791,14 @@ sqlite_checkpointer_stop(void)
 	pthread_mutex_unlock(&ckpt.mu);
 	sqlite_close(ckpt.conn);
 	ckpt.conn = NULL;
+	/*
+	 * Closing a descriptor of the database drops every POSIX lock this process holds on
+	 * it, SQLite's among them: the caller has closed its other connections first.
+	 */
+	resident_close(&ckpt.wal);
+	resident_close(&ckpt.db);
+	free(ckpt.walpath);
+	ckpt.walpath = NULL;
 	free(path);
 }
 

@@ -248,3 +248,53 @@ def test_hung_signer_fails_fast_and_is_replaced(ca, tmp_path):
         if stopped is not None and os.path.exists(f"/proc/{stopped}"):
             os.kill(stopped, signal.SIGCONT)
         stop_server(srv)
+
+
+def _set_conf(inst, key, value):
+    """Sets key = value in inst's shomei.conf (replacing an earlier line of that key)."""
+    path = inst.path("shomei.conf")
+    with open(path) as f:
+        lines = [ln for ln in f.read().splitlines() if not ln.startswith(key + " ")]
+    if value is not None:
+        lines.append(f"{key} = {value}")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def test_sqlite_kept_in_memory(ca_sqlite):
+    """The web process keeps SQLite's WAL and database in memory (locked: the kernel does
+    not evict the pages a commit rewrites), within store.resident_mb; 0 keeps nothing; a bad
+    value stops serve with a message."""
+    from conftest import start_server, stop_server
+
+    def locked(srv):
+        web = children(srv.proc.pid)["shomei-web"]
+        with open(f"/proc/{web}/status") as f:
+            for line in f:
+                if line.startswith("VmLck:"):
+                    return int(line.split()[1]) * 1024
+        raise AssertionError("no VmLck")
+
+    wal = ca_sqlite.path("shomei.db-wal")
+    _set_conf(ca_sqlite, "store.resident_mb", "0")
+    srv = start_server(ca_sqlite)
+    try:
+        time.sleep(0.5)
+        without = locked(srv)  # what else is locked (the password hasher's table)
+        assert os.path.getsize(wal) >= 2000 * (4096 + 24)  # the WAL's working size
+    finally:
+        stop_server(srv)
+    _set_conf(ca_sqlite, "store.resident_mb", None)  # the default, 1024
+    srv = start_server(ca_sqlite)
+    try:
+        size = os.path.getsize(wal) + os.path.getsize(ca_sqlite.path("shomei.db"))
+        assert wait_for(lambda: locked(srv) - without >= size - 4096, 10), \
+            (locked(srv), without, size)
+        assert "cannot keep" not in srv.log_text()
+    finally:
+        stop_server(srv)
+    _set_conf(ca_sqlite, "store.resident_mb", "-1")
+    p = subprocess.run([SHOMEI, "-d", ca_sqlite.datadir, "serve", "--http",
+                        f"127.0.0.1:{free_port()}", "--https", "off"],
+                       capture_output=True, timeout=30)
+    assert p.returncode != 0 and b"store.resident_mb" in p.stdout + p.stderr, p

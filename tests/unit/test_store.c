@@ -5,6 +5,7 @@
  */
 #include "testutil.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -1527,12 +1528,12 @@ test_checkpointer(void **state)
 	long long size0, size1;
 	int i;
 
-	OK(store_checkpointer_start(f->spec, &e));
+	OK(store_checkpointer_start(f->spec, 0, &e));
 	if (cur_pg) {
 		store_checkpointer_stop();
 		return;
 	}
-	FAILS(store_checkpointer_start(f->spec, &e), ERR_INTERNAL); /* one per process */
+	FAILS(store_checkpointer_start(f->spec, 0, &e), ERR_INTERNAL); /* one per process */
 	size0 = wal_size(f);
 	assert_true(size0 >= 2LL * 1000 * (4096 + 24));
 	for (i = 1; i <= 60; i++) {
@@ -1551,6 +1552,116 @@ test_checkpointer(void **state)
 		put_big_crl(s, i, 400 * 1024);
 	assert_true(wal_size(f) > 20LL * 1024 * 1024);
 	assert_int_equal(raw_value(f, "SELECT COUNT(*) FROM crls WHERE ca = 'wal'"), 120);
+}
+
+/* This process's locked memory (VmLck), in bytes. */
+static long long
+locked_bytes(void)
+{
+	char line[256];
+	long long kb = -1;
+	FILE *fp = fopen("/proc/self/status", "r");
+
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "VmLck: %lld kB", &kb) == 1)
+			break;
+	fclose(fp);
+	assert_true(kb >= 0);
+	return kb * 1024;
+}
+
+static long long
+file_size(struct fx *f, const char *name)
+{
+	char *p = xasprintf("%s/%s", f->dir, name);
+	struct stat sb;
+	long long n = stat(p, &sb) == 0 ? (long long)sb.st_size : -1;
+
+	free(p);
+	return n;
+}
+
+/*
+ * Waits up to 5 s for the locked memory to reach base + the WAL + the database (each at most
+ * cap bytes, cap 0: no limit), less a page; returns it.
+ */
+static long long
+locked_covers(struct fx *f, long long base, long long cap)
+{
+	long long n, w, d;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		w = wal_size(f);
+		d = file_size(f, "shomei.db");
+		if (cap > 0) {
+			w = w < cap ? w : cap;
+			d = d < cap ? d : cap;
+		}
+		if ((n = locked_bytes()) >= base + w + d - 4096)
+			break;
+		usleep(10000);
+	}
+	return n;
+}
+
+/*
+ * Residency: the checkpointer keeps the WAL and the database in memory (mlock), within its
+ * budget, and follows the database as it grows; with a budget of 0, nothing; stopped,
+ * nothing.  Needs a memlock limit of the budget (root has none).
+ */
+static void
+test_checkpointer_resident(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = fx_store(state);
+	struct rlimit rl;
+	struct err e;
+	long long base, n;
+	int i;
+
+	if (cur_pg) {
+		OK(store_checkpointer_start(f->spec, 64 << 20, &e)); /* nothing to keep */
+		store_checkpointer_stop();
+		return;
+	}
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < (64u << 20) && geteuid() != 0) {
+		fprintf(stderr, "# skipped: RLIMIT_MEMLOCK below 64 MiB\n");
+		return;
+	}
+	base = locked_bytes();
+	/* budget 0: the WAL gets its working size, and nothing is locked */
+	OK(store_checkpointer_start(f->spec, 0, &e));
+	assert_true(wal_size(f) >= 2LL * 1000 * (4096 + 24));
+	put_big_crl(s, 1, 64 * 1024);
+	usleep(100000);
+	assert_int_equal(locked_bytes(), base);
+	store_checkpointer_stop();
+
+	/* 64 MiB: all of the WAL (its working size) and of the database, as it grows */
+	OK(store_checkpointer_start(f->spec, 64 << 20, &e));
+	n = locked_covers(f, base, 0);
+	assert_true(n >= base + wal_size(f) + file_size(f, "shomei.db") - 4096);
+	for (i = 2; i <= 60; i++) {
+		put_big_crl(s, i, 400 * 1024); /* 24 MB: the checkpoints grow the database */
+		usleep(20000);
+	}
+	n = locked_covers(f, base, 0);
+	assert_true(file_size(f, "shomei.db") >= 16LL * 1000 * 1000);
+	assert_true(n >= base + wal_size(f) + file_size(f, "shomei.db") - 4096);
+	assert_true(n <= base + wal_size(f) + file_size(f, "shomei.db") + 8192);
+	store_checkpointer_stop();
+	assert_int_equal(locked_bytes(), base); /* given back */
+
+	/* a budget smaller than the files: half of it for each, no more */
+	OK(store_checkpointer_start(f->spec, 4 << 20, &e));
+	n = locked_covers(f, base, 2 << 20);
+	assert_int_equal(n, base + (4 << 20));
+	store_checkpointer_stop();
+	assert_int_equal(locked_bytes(), base);
+	assert_int_equal(raw_value(f, "SELECT COUNT(*) FROM crls WHERE ca = 'wal'"), 60);
 }
 
 static void
@@ -1836,6 +1947,7 @@ main(void)
 	    T(test_savepoint),
 	    T(test_deferred_sync),
 	    T(test_checkpointer),
+	    T(test_checkpointer_resident),
 	    T(test_two_connections),
 	    T(test_pg_reconnect),
 	    T(test_revreq),
