@@ -78,6 +78,18 @@ web_metrics(struct http_req *r)
 	return rc;
 }
 
+/* store.resident_mb when unset: 1 GiB, or a quarter of the memory when that is less. */
+static long
+web_resident_default(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), pg = sysconf(_SC_PAGESIZE), mb;
+
+	if (pages <= 0 || pg <= 0)
+		return 1024;
+	mb = (long)((unsigned long long)pages * (unsigned long long)pg / 4 >> 20);
+	return mb < 1024 ? mb : 1024;
+}
+
 /* Plain HTTP: what relying parties fetch without authenticating. */
 static const struct http_route web_http_routes[] = {
 	{"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz"},
@@ -241,8 +253,8 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 	if (ca_open(o->datadir, 0, &web.ca, &e) == -1)
 		goto out;
 	/* WAL checkpoints off the committing threads, and the file kept in memory (SQLite) */
-	if (conf_get_long(&web.ca->conf, "store.resident_mb", 1024, 0, 1L << 20, &resident, &e) ==
-		-1 ||
+	if (conf_get_long(&web.ca->conf, "store.resident_mb", web_resident_default(), 0, 1L << 20,
+			  &resident, &e) == -1 ||
 	    store_checkpointer_start(web.ca->store_spec, (size_t)resident << 20, &e) == -1)
 		goto out;
 	web.ca->signer = signer_client_new(dup(signer_fd));

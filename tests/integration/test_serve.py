@@ -284,7 +284,7 @@ def test_sqlite_kept_in_memory(ca_sqlite):
         assert os.path.getsize(wal) >= 2000 * (4096 + 24)  # the WAL's working size
     finally:
         stop_server(srv)
-    _set_conf(ca_sqlite, "store.resident_mb", None)  # the default, 1024
+    _set_conf(ca_sqlite, "store.resident_mb", None)  # the default: 1024, or RAM/4
     srv = start_server(ca_sqlite)
     try:
         size = os.path.getsize(wal) + os.path.getsize(ca_sqlite.path("shomei.db"))
