@@ -1564,8 +1564,10 @@ locked_bytes(void)
 
 	assert_non_null(fp);
 	while (fgets(line, sizeof(line), fp) != NULL)
-		if (sscanf(line, "VmLck: %lld kB", &kb) == 1)
+		if (strncmp(line, "VmLck:", 6) == 0) {
+			kb = strtoll(line + 6, NULL, 10);
 			break;
+		}
 	fclose(fp);
 	assert_true(kb >= 0);
 	return kb * 1024;
