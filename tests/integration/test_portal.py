@@ -841,6 +841,34 @@ def openssl_text(tmp_path, pem):
                           capture_output=True, text=True, check=True).stdout
 
 
+def test_issue_download_expired(portal_sqlite, tmp_path):
+    """A PKCS#12 that waits longer than PORTAL_DOWNLOAD_TTL (1 h) is gone: the link answers
+    410 with a page in the applicant's language, the PIN is not shown again, nothing of the
+    key is sent, and the certificate stays issued (its holder revokes or re-issues it)."""
+    srv, (t1, _) = portal_sqlite
+    inst = srv.inst
+    s, r, _ = issue_self(srv, t1[0], tmp_path)
+    pin = strong(r.text, "pin")
+    m = re.search(r'href="(/issue/download\?d=[A-Za-z0-9_-]{43})"', r.text)
+    assert m, r.text
+    s.close()
+    assert count(inst, "portal_downloads") == 1 and issued(inst) == 1
+    stop_server(srv)
+    srv2 = start_server(inst, "test.clock_offset = 3660")
+    try:
+        with session(srv2) as h:
+            r = h.get(srv2.https + m.group(1))
+            assert r.status_code == 410, r.text
+            assert "このダウンロードは利用できません" in r.text and pin not in r.text
+            assert r.headers["Content-Type"].startswith("text/html")
+        with session(srv2, "en") as h:
+            r = h.get(srv2.https + m.group(1))
+            assert r.status_code == 410 and "This download is no longer available" in r.text
+        assert issued(inst) == 1
+    finally:
+        stop_server(srv2)
+
+
 def test_issue_self_csr(portal_any, tmp_path):
     srv, (t1, _) = portal_any
     inst = srv.inst
