@@ -24,8 +24,6 @@
  * ("h" + base64url of 16 random bytes) or an argon2id string.  A forgotten handle (expired,
  * evicted, or the server restarted meanwhile) makes Submit ask for the password again.
  */
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -160,9 +158,7 @@ pw_main(void *arg)
 
 	(void)arg;
 	util_thread_name("shomei-pwhash");
-#ifdef SYS_gettid
-	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19); /* this thread only */
-#endif
+	(void)util_thread_nice(19);
 	pthread_mutex_lock(&pw.mu);
 	while (!pw.stop) {
 		struct pwjob *j = pw_oldest_queued();

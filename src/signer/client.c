@@ -22,6 +22,9 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
+/* The receiver hands every signature to its waiting caller: at nice -10 (see BATCH_NICE). */
+#define SIGNER_RX_NICE (-10)
+
 struct signer_pending {
 	sem_t done; /* posted once, by the receiver or by whoever fails the stream */
 	int rc;
@@ -93,6 +96,8 @@ client_rx_main(void *arg)
 	uint64_t gen;
 	int fd, r;
 
+	util_thread_name("shomei-sigrx");
+	(void)util_thread_nice(SIGNER_RX_NICE);
 	pthread_mutex_lock(&c->qmu);
 	for (;;) {
 		if (c->rx_fd != -1 && c->rx_gen != c->gen) {

@@ -1,6 +1,8 @@
 /* misc: hex, randomness, clock, files, strict number parsing. */
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +20,12 @@ void
 util_thread_name(const char *name)
 {
 	(void)prctl(PR_SET_NAME, name, 0, 0, 0);
+}
+
+int
+util_thread_nice(int nice)
+{
+	return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
 }
 
 void

@@ -15,8 +15,6 @@
  * next request that woke up had to wait for it to be preempted (bench/portal: POST
  * /issue/confirm srv p99 ~6 ms with refills during the burst, ~4.5 ms without).
  */
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,9 +59,7 @@ pool_main(void *arg)
 	unsigned char *item = xcalloc(1, p->size);
 
 	util_thread_name(p->name);
-#ifdef SYS_gettid
-	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19); /* this thread only */
-#endif
+	(void)util_thread_nice(19);
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
 		for (;;) {

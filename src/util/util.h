@@ -100,6 +100,11 @@ void pool_stats(struct pool *, size_t *ready, unsigned long *taken, unsigned lon
 
 /* Names the calling thread (top -H, ps -L, gdb); at most 15 characters are kept. */
 void util_thread_name(const char *);
+/*
+ * Sets the calling thread's nice value (this thread only).  -1 when the system refuses it (a
+ * value below the current one needs CAP_SYS_NICE or RLIMIT_NICE): the thread keeps its own.
+ */
+int util_thread_nice(int);
 
 /* Wall clock.  Tests may shift it through util_clock_set_offset(). */
 time_t util_now(void);

@@ -298,3 +298,29 @@ def test_sqlite_kept_in_memory(ca_sqlite):
                         f"127.0.0.1:{free_port()}", "--https", "off"],
                        capture_output=True, timeout=30)
     assert p.returncode != 0 and b"store.resident_mb" in p.stdout + p.stderr, p
+
+
+def test_thread_priorities(server_sqlite):
+    """The web process's threads that every issuance waits for (the group commit, the signer's
+    receiver) run at nice -10 where the system allows it (root here); the background ones
+    (the key and CAPTCHA pools, the password hashers) at 19; the request threads at 0."""
+    if os.geteuid() != 0:
+        pytest.skip("raising a thread's priority needs root (CAP_SYS_NICE)")
+    web = children(server_sqlite.proc.pid)["shomei-web"]
+
+    def nice_of():
+        out = {}
+        for tid in os.listdir(f"/proc/{web}/task"):
+            with open(f"/proc/{web}/task/{tid}/comm") as f:
+                comm = f.read().strip()
+            with open(f"/proc/{web}/task/{tid}/stat") as f:
+                stat = f.read()
+            # the fields after the command's closing parenthesis: nice is the 19th in all
+            out.setdefault(comm, set()).add(int(stat[stat.rindex(")") + 2:].split()[16]))
+        return out
+
+    assert wait_for(lambda: "shomei-batch" in nice_of() and "shomei-sigrx" in nice_of(), 10)
+    n = nice_of()
+    assert n["shomei-batch"] == {-10} and n["shomei-sigrx"] == {-10}, n
+    assert n["shomei-keys"] == {19} and n["shomei-pwhash"] == {19}, n
+    assert n["shomei-web"] == {0}, n
