@@ -199,6 +199,14 @@ resident_open(struct resident *r, const char *what, const char *path, size_t cap
 	}
 }
 
+/* Gives [off, off + len) of the reserved space back to plain reservation (unlocked). */
+static void
+resident_unmap(struct resident *r, size_t off, size_t len)
+{
+	(void)mmap(r->base + off, len, PROT_NONE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+}
+
 /* Maps and locks what the file has grown by since the last call (at most cap). */
 static void
 resident_update(struct resident *r, const char *path)
@@ -214,8 +222,7 @@ resident_update(struct resident *r, const char *path)
 	if (want > r->cap)
 		want = r->cap;
 	if (want < r->len) { /* truncated: give the pages past its end back */
-		(void)mmap(r->base + want, r->len - want, PROT_NONE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+		resident_unmap(r, want, r->len - want);
 		r->len = want;
 		return;
 	}
@@ -229,8 +236,7 @@ resident_update(struct resident *r, const char *path)
 			 "store.resident_mb)",
 			 path, r->what, want / 1024, strerror(errno));
 		if (p != MAP_FAILED)
-			(void)mmap(p, want - r->len, PROT_NONE,
-				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+			resident_unmap(r, r->len, want - r->len);
 		r->failed = 1;
 		return;
 	}
