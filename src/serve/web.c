@@ -92,72 +92,67 @@ web_resident_default(void)
 
 /* Plain HTTP: what relying parties fetch without authenticating. */
 static const struct http_route web_http_routes[] = {
-	{"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz"},
-	{"GET", "/metrics", web_metrics, 0, HTTP_KIND_PLAIN, "metrics"},
-	{"GET", "/crl/", pub_crl_get, 0, HTTP_KIND_BINARY, "crl"},
-	{"GET", "/ca/", pub_ca_get, 0, HTTP_KIND_BINARY, "ca"},
-	{"POST", "/ocsp", ocsp_http_post, WEB_OCSP_MAX, HTTP_KIND_BINARY, "ocsp"},
-	{"POST", "/ocsp/", ocsp_http_post, WEB_OCSP_MAX, HTTP_KIND_BINARY, "ocsp"},
-	{"GET", "/ocsp/", ocsp_http_get, 0, HTTP_KIND_BINARY, "ocsp"},
-	{"POST", "/tsa", tsa_http_post, WEB_TSA_MAX, HTTP_KIND_BINARY, "tsa"},
-	{NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL},
+    {"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz"},
+    {"GET", "/metrics", web_metrics, 0, HTTP_KIND_PLAIN, "metrics"},
+    {"GET", "/crl/", pub_crl_get, 0, HTTP_KIND_BINARY, "crl"},
+    {"GET", "/ca/", pub_ca_get, 0, HTTP_KIND_BINARY, "ca"},
+    {"POST", "/ocsp", ocsp_http_post, WEB_OCSP_MAX, HTTP_KIND_BINARY, "ocsp"},
+    {"POST", "/ocsp/", ocsp_http_post, WEB_OCSP_MAX, HTTP_KIND_BINARY, "ocsp"},
+    {"GET", "/ocsp/", ocsp_http_get, 0, HTTP_KIND_BINARY, "ocsp"},
+    {"POST", "/tsa", tsa_http_post, WEB_TSA_MAX, HTTP_KIND_BINARY, "tsa"},
+    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL},
 };
 
 /* HTTPS: the API (and, later, the portal and the officer console). */
 static const struct http_route web_https_routes[] = {
-	{"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz"},
-	{"GET", "/", portal_index_get, 0, HTTP_KIND_HTML, "index"},
-	{"GET", "/static/", portal_static_get, 0, HTTP_KIND_PLAIN, "static"},
-	{"GET", "/regist/step1", portal_step1_get, 0, HTTP_KIND_HTML, "regist"},
-	{"POST", "/regist/step1", portal_step1_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
-	 "regist"},
-	{"GET", "/regist/confirm", portal_confirm_get, 0, HTTP_KIND_HTML, "regist"},
-	{"POST", "/regist/confirm", portal_confirm_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
-	 "regist"},
-	{"GET", "/regist/verify", portal_verify_get, 0, HTTP_KIND_HTML, "regist"},
-	{"POST", "/regist/verify", portal_verify_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
-	 "regist"},
-	{"GET", "/issue/form", portal_issue_form_get, 0, HTTP_KIND_HTML, "issue"},
-	{"POST", "/issue/form", portal_issue_form_post, PORTAL_ISSUE_BODY_MAX, HTTP_KIND_HTML,
-	 "issue"},
-	{"POST", "/issue/confirm", portal_issue_confirm_post, PORTAL_ISSUE_BODY_MAX,
-	 HTTP_KIND_HTML, "issue"},
-	{"GET", "/issue/download", portal_issue_download_get, 0, HTTP_KIND_BINARY, "issue"},
-	{"GET", "/issue/deliver", portal_deliver_get, 0, HTTP_KIND_HTML, "issue"},
-	{"POST", "/issue/deliver", portal_deliver_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
-	 "issue"},
-	{"GET", "/approve", portal_approve_get, 0, HTTP_KIND_HTML, "approve"},
-	{"POST", "/approve", portal_approve_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
-	 "approve"},
-	{"GET", "/policies/", portal_policy_get, 0, HTTP_KIND_HTML, "policy"},
-	{"POST", "/online/revoke", portal_online_revoke_post, RA_ONLINE_BODY_MAX, HTTP_KIND_API,
-	 "online"},
-	{"POST", "/online/status", portal_online_status_post, RA_ONLINE_BODY_MAX, HTTP_KIND_API,
-	 "online"},
-	{"GET", "/revoke/step1", portal_revoke_step1_get, 0, HTTP_KIND_HTML, "revoke"},
-	{"POST", "/revoke/step1", portal_revoke_step1_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
-	 "revoke"},
-	{"GET", "/revoke/confirm", portal_revoke_step1_get, 0, HTTP_KIND_HTML, "revoke"},
-	{"POST", "/revoke/confirm", portal_revoke_confirm_post, PORTAL_FORM_BODY_MAX,
-	 HTTP_KIND_HTML, "revoke"},
-	{"GET", "/revoke/verify", portal_revoke_verify_get, 0, HTTP_KIND_HTML, "revoke"},
-	{"GET", "/reissue", portal_reissue_get, 0, HTTP_KIND_HTML, "reissue"},
-	{"POST", "/reissue", portal_reissue_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML, "reissue"},
-	{"POST", "/reissue/warn", portal_reissue_warn_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
-	 "reissue"},
-	{"POST", "/reissue/edit", portal_reissue_edit_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
-	 "reissue"},
-	{"POST", "/reissue/check", portal_reissue_check_post, PORTAL_FORM_BODY_MAX,
-	 HTTP_KIND_HTML, "reissue"},
-	{"POST", "/reissue/confirm", portal_reissue_confirm_post, PORTAL_FORM_BODY_MAX,
-	 HTTP_KIND_HTML, "reissue"},
-	{"GET", "/reissue/fetch", portal_reissue_fetch_get, 0, HTTP_KIND_HTML, "reissue"},
-	{"POST", "/reissue/fetch", portal_reissue_fetch_post, PORTAL_ISSUE_BODY_MAX,
-	 HTTP_KIND_HTML, "reissue"},
-	{NULL, "/api/v1/", api_http, WEB_API_MAX, HTTP_KIND_API, "api"},
-	{"GET", "/ca/", pub_ca_get, 0, HTTP_KIND_BINARY, "ca"},
-	{"POST", "/tsa", tsa_http_post, WEB_TSA_MAX, HTTP_KIND_BINARY, "tsa"},
-	{NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL},
+    {"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz"},
+    {"GET", "/", portal_index_get, 0, HTTP_KIND_HTML, "index"},
+    {"GET", "/static/", portal_static_get, 0, HTTP_KIND_PLAIN, "static"},
+    {"GET", "/regist/step1", portal_step1_get, 0, HTTP_KIND_HTML, "regist"},
+    {"POST", "/regist/step1", portal_step1_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML, "regist"},
+    {"GET", "/regist/confirm", portal_confirm_get, 0, HTTP_KIND_HTML, "regist"},
+    {"POST", "/regist/confirm", portal_confirm_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
+     "regist"},
+    {"GET", "/regist/verify", portal_verify_get, 0, HTTP_KIND_HTML, "regist"},
+    {"POST", "/regist/verify", portal_verify_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML, "regist"},
+    {"GET", "/issue/form", portal_issue_form_get, 0, HTTP_KIND_HTML, "issue"},
+    {"POST", "/issue/form", portal_issue_form_post, PORTAL_ISSUE_BODY_MAX, HTTP_KIND_HTML, "issue"},
+    {"POST", "/issue/confirm", portal_issue_confirm_post, PORTAL_ISSUE_BODY_MAX, HTTP_KIND_HTML,
+     "issue"},
+    {"GET", "/issue/download", portal_issue_download_get, 0, HTTP_KIND_BINARY, "issue"},
+    {"GET", "/issue/deliver", portal_deliver_get, 0, HTTP_KIND_HTML, "issue"},
+    {"POST", "/issue/deliver", portal_deliver_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML, "issue"},
+    {"GET", "/approve", portal_approve_get, 0, HTTP_KIND_HTML, "approve"},
+    {"POST", "/approve", portal_approve_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML, "approve"},
+    {"GET", "/policies/", portal_policy_get, 0, HTTP_KIND_HTML, "policy"},
+    {"POST", "/online/revoke", portal_online_revoke_post, RA_ONLINE_BODY_MAX, HTTP_KIND_API,
+     "online"},
+    {"POST", "/online/status", portal_online_status_post, RA_ONLINE_BODY_MAX, HTTP_KIND_API,
+     "online"},
+    {"GET", "/revoke/step1", portal_revoke_step1_get, 0, HTTP_KIND_HTML, "revoke"},
+    {"POST", "/revoke/step1", portal_revoke_step1_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
+     "revoke"},
+    {"GET", "/revoke/confirm", portal_revoke_step1_get, 0, HTTP_KIND_HTML, "revoke"},
+    {"POST", "/revoke/confirm", portal_revoke_confirm_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
+     "revoke"},
+    {"GET", "/revoke/verify", portal_revoke_verify_get, 0, HTTP_KIND_HTML, "revoke"},
+    {"GET", "/reissue", portal_reissue_get, 0, HTTP_KIND_HTML, "reissue"},
+    {"POST", "/reissue", portal_reissue_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML, "reissue"},
+    {"POST", "/reissue/warn", portal_reissue_warn_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
+     "reissue"},
+    {"POST", "/reissue/edit", portal_reissue_edit_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
+     "reissue"},
+    {"POST", "/reissue/check", portal_reissue_check_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
+     "reissue"},
+    {"POST", "/reissue/confirm", portal_reissue_confirm_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
+     "reissue"},
+    {"GET", "/reissue/fetch", portal_reissue_fetch_get, 0, HTTP_KIND_HTML, "reissue"},
+    {"POST", "/reissue/fetch", portal_reissue_fetch_post, PORTAL_ISSUE_BODY_MAX, HTTP_KIND_HTML,
+     "reissue"},
+    {NULL, "/api/v1/", api_http, WEB_API_MAX, HTTP_KIND_API, "api"},
+    {"GET", "/ca/", pub_ca_get, 0, HTTP_KIND_BINARY, "ca"},
+    {"POST", "/tsa", tsa_http_post, WEB_TSA_MAX, HTTP_KIND_BINARY, "tsa"},
+    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL},
 };
 
 static void
@@ -180,7 +175,8 @@ web_signer_hang(uint64_t gen)
 
 	metrics_count("shomei_signer_timeouts_total", NULL, 1);
 	log_warn("web: the signer did not answer within %ld ms; asking the supervisor to replace "
-		 "it", web.ca->signer_timeout_ms);
+		 "it",
+		 web.ca->signer_timeout_ms);
 	v.sival_int = (int)gen;
 	if (getppid() != web.supervisor || sigqueue(web.supervisor, SIGUSR1, v) == -1)
 		log_warn("web: cannot reach the supervisor to replace the signer");
@@ -272,8 +268,7 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 	if (conf_get_long(&web.ca->conf, "http.threads", 4, 1, 256, &threads, &e) == -1 ||
 	    conf_get_long(&web.ca->conf, "http.max_connections", 1024, 1, 1000000, &conns, &e) ==
 		-1 ||
-	    conf_get_long(&web.ca->conf, "http.max_inflight", 0, 0, 1000000, &inflight, &e) ==
-		-1 ||
+	    conf_get_long(&web.ca->conf, "http.max_inflight", 0, 0, 1000000, &inflight, &e) == -1 ||
 	    conf_get_long(&web.ca->conf, "http.timeout", 30, 1, 3600, &timeout, &e) == -1)
 		goto out;
 	metrics_help("shomei_http_requests_total", "counter", "HTTP requests by route and status");

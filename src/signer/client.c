@@ -133,9 +133,9 @@ client_rx_main(void *arg)
 			if (r == 0)
 				buf_free(&resp);
 			c->broken = 1;
-			client_fail_all(c, r == 1 ? "signer: connection lost"
-				       : r == 0 ? "signer: unexpected response"
-						: "signer: connection lost (bad frame)");
+			client_fail_all(c, r == 1   ? "signer: connection lost"
+					   : r == 0 ? "signer: unexpected response"
+						    : "signer: connection lost (bad frame)");
 			continue;
 		}
 		c->head = p->next;
@@ -292,8 +292,9 @@ client_call(struct signer_client *c, uint32_t op, const unsigned char *p, size_t
 		pthread_mutex_unlock(&c->qmu);
 		pthread_mutex_unlock(&c->wmu);
 		sem_destroy(&me.done);
-		return err_set(e, ERR_INTERNAL, c->fd == -1 ? "signer: not connected"
-						       : "signer: connection lost (signer not running)");
+		return err_set(e, ERR_INTERNAL,
+			       c->fd == -1 ? "signer: not connected"
+					   : "signer: connection lost (signer not running)");
 	}
 	fd = c->fd;
 	gen = c->gen;

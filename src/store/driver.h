@@ -53,7 +53,7 @@ struct store_driver {
 	void (*bind_null)(struct drv_stmt *, int n);
 	int (*step)(struct drv_stmt *, struct err *);
 	const char *(*column_text)(struct drv_stmt *, int col); /* NULL for SQL NULL */
-	int64_t (*column_int64)(struct drv_stmt *, int col);    /* 0 for SQL NULL */
+	int64_t (*column_int64)(struct drv_stmt *, int col);	/* 0 for SQL NULL */
 	const unsigned char *(*column_blob)(struct drv_stmt *, int col, size_t *len);
 	int (*column_null)(struct drv_stmt *, int col);
 	int64_t (*changes)(struct drv_stmt *); /* rows written by the finished statement */

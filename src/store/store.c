@@ -81,13 +81,12 @@ static const char SQL_TICKET_INSERT[] =
 static const char SQL_TICKET_GET[] = TICKET_COLS " WHERE t.number = $1";
 static const char SQL_TICKET_ALL[] = TICKET_COLS " ORDER BY t.id";
 static const char SQL_TICKET_BY_ORG[] = TICKET_COLS " WHERE t.org_id = $1 ORDER BY t.id";
-static const char SQL_TICKET_USE[] =
-    "UPDATE tickets SET status = 'used', cert_serial = $2 "
-    "WHERE number = $1 AND status = 'unused'";
+static const char SQL_TICKET_USE[] = "UPDATE tickets SET status = 'used', cert_serial = $2 "
+				     "WHERE number = $1 AND status = 'unused'";
 static const char SQL_TICKET_EXISTS[] = "SELECT 1 FROM tickets WHERE number = $1";
 
 #define CERT_COLS                                                                                  \
-	"serial, ca, subject, sans, profile, org_id, not_before, not_after, status, revoked_at, "   \
+	"serial, ca, subject, sans, profile, org_id, not_before, not_after, status, revoked_at, "  \
 	"reason, invalidity_date, predecessor, created"
 enum { CERT_COL_DER = 14 };
 static const char SQL_CERT_INSERT[] =
@@ -127,7 +126,7 @@ static const char SQL_CRL_LATEST_INFO[] =
     "WHERE ca = $1 AND delta = $2 ORDER BY number DESC LIMIT 1";
 
 #define APIKEY_COLS                                                                                \
-	"SELECT k.key_id, k.org_id, o.code, k.name, k.hash, k.disabled, k.created, k.last_used "  \
+	"SELECT k.key_id, k.org_id, o.code, k.name, k.hash, k.disabled, k.created, k.last_used "   \
 	"FROM api_keys k JOIN organizations o ON o.id = k.org_id"
 static const char SQL_APIKEY_INSERT[] =
     "INSERT INTO api_keys (key_id, org_id, name, hash, disabled, created) "
@@ -136,12 +135,12 @@ static const char SQL_APIKEY_GET[] = APIKEY_COLS " WHERE k.key_id = $1";
 static const char SQL_APIKEY_ALL[] = APIKEY_COLS " ORDER BY k.id";
 static const char SQL_APIKEY_BY_ORG[] = APIKEY_COLS " WHERE k.org_id = $1 ORDER BY k.id";
 static const char SQL_APIKEY_DISABLE[] = "UPDATE api_keys SET disabled = $2 WHERE key_id = $1";
-static const char SQL_APIKEY_TOUCH[] =
-    "UPDATE api_keys SET last_used = $2 WHERE key_id = $1 "
-    "AND (last_used IS NULL OR last_used < $2)";
+static const char SQL_APIKEY_TOUCH[] = "UPDATE api_keys SET last_used = $2 WHERE key_id = $1 "
+				       "AND (last_used IS NULL OR last_used < $2)";
 
 static const char SQL_AUDIT_HEAD[] = "SELECT seq, hash FROM audit_head WHERE id = 1";
-static const char SQL_AUDIT_HEAD_LOCK[] = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
+static const char SQL_AUDIT_HEAD_LOCK[] =
+    "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
 static const char SQL_AUDIT_INSERT[] =
     "INSERT INTO audit (seq, ts, actor, action, object, detail, prev_hash, hash) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
@@ -177,8 +176,7 @@ stmt_get(struct store *s, const char *sql, int flags, const char *what, struct e
 
 /* 1 row, 0 done, -1 error: "store: <what> <obj>: <database message>". */
 static int
-stmt_step(struct store *s, struct drv_stmt *st, const char *what, const char *obj,
-	  struct err *e)
+stmt_step(struct store *s, struct drv_stmt *st, const char *what, const char *obj, struct err *e)
 {
 	struct err de;
 	char esc[128];
@@ -279,7 +277,8 @@ serial_norm(const char *in, char out[STORE_SERIAL_MAX], struct err *e)
 
 	n = in != NULL ? strlen(in) : 0;
 	if (n == 0 || n >= STORE_SERIAL_MAX) {
-		err_set(e, ERR_REFUSED, "store: certificate serial \"%s\" is not 1 to %d hex digits",
+		err_set(e, ERR_REFUSED,
+			"store: certificate serial \"%s\" is not 1 to %d hex digits",
 			store_esc(esc, sizeof(esc), in), STORE_SERIAL_MAX - 1);
 		goto out;
 	}
@@ -289,7 +288,8 @@ serial_norm(const char *in, char out[STORE_SERIAL_MAX], struct err *e)
 		if (c >= 'a' && c <= 'f')
 			c = (char)(c - 'a' + 'A');
 		if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'))) {
-			err_set(e, ERR_REFUSED, "store: certificate serial \"%s\" is not hexadecimal",
+			err_set(e, ERR_REFUSED,
+				"store: certificate serial \"%s\" is not hexadecimal",
 				store_esc(esc, sizeof(esc), in));
 			goto out;
 		}
@@ -550,10 +550,10 @@ static char *
 migration_sql(enum store_backend b, const char *name, const char *sql, struct err *e)
 {
 	static const char *const tok[][3] = {
-		{"{{ID}}", "INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY"},
-		{"{{BLOB}}", "BLOB", "BYTEA"},
-		{"{{INT}}", "INTEGER", "BIGINT"},
-		{"{{HASH0}}", "X'" Z64 "'", "decode('" Z64 "', 'hex')"},
+	    {"{{ID}}", "INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY"},
+	    {"{{BLOB}}", "BLOB", "BYTEA"},
+	    {"{{INT}}", "INTEGER", "BIGINT"},
+	    {"{{HASH0}}", "X'" Z64 "'", "decode('" Z64 "', 'hex')"},
 	};
 	struct buf out;
 	const char *p;
@@ -567,8 +567,8 @@ migration_sql(enum store_backend b, const char *name, const char *sql, struct er
 			const char *end = strstr(p + 5, "}}");
 
 			if (end == NULL) {
-				err_set(e, ERR_INTERNAL, "store: migration %s: unterminated {{PG:",
-					name);
+				err_set(e, ERR_INTERNAL,
+					"store: migration %s: unterminated {{PG:", name);
 				goto out;
 			}
 			if (b == STORE_PG &&
@@ -752,8 +752,8 @@ store_open(struct store **out, const char *spec, struct err *e)
 			err_set(e, ERR_REFUSED, "store: sqlite: no file name given");
 			goto out;
 		}
-	} else if (strncmp(spec, "postgresql://", 13) == 0 || strncmp(spec, "postgres://", 11) == 0 ||
-		   strchr(spec, '=') != NULL) {
+	} else if (strncmp(spec, "postgresql://", 13) == 0 ||
+		   strncmp(spec, "postgres://", 11) == 0 || strchr(spec, '=') != NULL) {
 		s->backend = STORE_PG;
 		s->drv = &store_driver_pg;
 	} else {
@@ -923,8 +923,8 @@ org_fetch(struct store *s, const char *code, int64_t id, struct store_org *o, st
 	int rc = -1, r;
 
 	memset(o, 0, sizeof(*o));
-	if ((st = stmt_get(s, code != NULL ? SQL_ORG_BY_CODE : SQL_ORG_BY_ID, 0,
-			   "get organization", e)) == NULL)
+	if ((st = stmt_get(s, code != NULL ? SQL_ORG_BY_CODE : SQL_ORG_BY_ID, 0, "get organization",
+			   e)) == NULL)
 		goto out;
 	if (code != NULL)
 		stmt_text(s, st, 1, code);
@@ -1227,8 +1227,8 @@ store_cert_insert(struct store *s, const struct store_cert *c, struct err *e)
 		goto out;
 	}
 	if (c->org_id != 0) {
-		if ((r = store_exists(s, SQL_ORG_EXISTS, NULL, c->org_id, "find organization", e)) ==
-		    -1)
+		if ((r = store_exists(s, SQL_ORG_EXISTS, NULL, c->org_id, "find organization",
+				      e)) == -1)
 			goto out;
 		if (r == 0) {
 			err_set(e, ERR_NOTFOUND,
@@ -1879,7 +1879,8 @@ store_audit_foreach(struct store *s, int (*cb)(void *, const struct store_audit 
 		a.action = col_str(s, st, 3);
 		a.object = col_str(s, st, 4);
 		a.detail = col_str(s, st, 5);
-		if (audit_hash_col(s, st, 6, a.prev) == -1 || audit_hash_col(s, st, 7, a.hash) == -1) {
+		if (audit_hash_col(s, st, 6, a.prev) == -1 ||
+		    audit_hash_col(s, st, 7, a.hash) == -1) {
 			rc = err_set(e, ERR_INTERNAL,
 				     "store: audit entry %" PRId64 ": hash is not %d bytes", a.seq,
 				     STORE_HASH_LEN);
@@ -1903,8 +1904,7 @@ out:
 
 /* Inside a transaction that appended, the head is the one not yet written back. */
 int
-store_audit_head(struct store *s, int64_t *seq, unsigned char hash[STORE_HASH_LEN],
-		 struct err *e)
+store_audit_head(struct store *s, int64_t *seq, unsigned char hash[STORE_HASH_LEN], struct err *e)
 {
 	int rc = 0;
 
@@ -2172,8 +2172,8 @@ static const char SQL_MAIL_COUNT[] = "SELECT COUNT(*) FROM mail_queue WHERE stat
 static const char *const mail_status_names[] = {"queued", "sent", "failed"};
 
 int
-store_mail_enqueue(struct store *s, const char *sender, const char *recipient,
-		   const char *message, time_t now, int64_t *id, struct err *e)
+store_mail_enqueue(struct store *s, const char *sender, const char *recipient, const char *message,
+		   time_t now, int64_t *id, struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	int rc = -1;
@@ -2357,8 +2357,8 @@ store_mail_retry(struct store *s, int64_t id, time_t next, const char *error, st
 int
 store_mail_fail(struct store *s, int64_t id, time_t when, const char *error, struct err *e)
 {
-	return mail_update(s, SQL_MAIL_FAIL, id, (int64_t)when, error != NULL ? error : "",
-			   1, "mark mail failed", e);
+	return mail_update(s, SQL_MAIL_FAIL, id, (int64_t)when, error != NULL ? error : "", 1,
+			   "mark mail failed", e);
 }
 
 int
@@ -2439,13 +2439,12 @@ captcha_lazy(struct store *s, int on)
 		return;
 	err_clear(&de);
 	if (s->backend == STORE_PG)
-		(void)s->drv->exec(s->conn, on ? "SET synchronous_commit = off"
-					       : "SET synchronous_commit = on",
-				   &de);
+		(void)s->drv->exec(
+		    s->conn, on ? "SET synchronous_commit = off" : "SET synchronous_commit = on",
+		    &de);
 	else
-		(void)s->drv->exec(s->conn, on ? "PRAGMA synchronous=NORMAL"
-					       : "PRAGMA synchronous=FULL",
-				   &de);
+		(void)s->drv->exec(
+		    s->conn, on ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL", &de);
 	if (err_is_set(&de))
 		log_warn("store: CAPTCHA commit mode: %s", de.msg);
 }
@@ -2590,8 +2589,7 @@ out:
 }
 
 int
-store_counter_add(struct store *s, const char *name, int64_t delta, int64_t *value,
-		  struct err *e)
+store_counter_add(struct store *s, const char *name, int64_t delta, int64_t *value, struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	int rc = -1;
@@ -2623,8 +2621,8 @@ static const char SQL_APP_INSERT[] =
     "VALUES ($1, $2, $3, $4, 'registered', $5, $6) RETURNING id";
 #define APP_COLS                                                                                   \
 	"SELECT a.id, a.org_id, o.code, a.ticket, a.applicant_type, a.email, a.state, a.created, " \
-	"a.expires, a.profile, a.subject_email, a.name_kanji, a.name_romaji, a.ou, a.hostnames, " \
-	"a.key_mode, a.password_hash, a.cert_serial, a.predecessor_id, a.submitted, a.issued, "  \
+	"a.expires, a.profile, a.subject_email, a.name_kanji, a.name_romaji, a.ou, a.hostnames, "  \
+	"a.key_mode, a.password_hash, a.cert_serial, a.predecessor_id, a.submitted, a.issued, "    \
 	"a.csr "                                                                                   \
 	"FROM applications a JOIN organizations o ON o.id = a.org_id"
 static const char SQL_APP_GET[] = APP_COLS " WHERE a.id = $1";
@@ -2879,8 +2877,7 @@ store_download_purge(struct store *s, time_t now, int64_t *n, struct err *e)
 }
 
 int
-store_app_set_state(struct store *s, int64_t id, const char *from, const char *to,
-		    struct err *e)
+store_app_set_state(struct store *s, int64_t id, const char *from, const char *to, struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	int rc = -1;
@@ -2934,8 +2931,7 @@ static const char SQL_APP_TICKET_LIVE[] =
 static const char SQL_TICKET_LOCK[] = "SELECT 1 FROM tickets WHERE number = $1 FOR UPDATE";
 
 int
-store_app_ticket_live(struct store *s, const char *ticket, time_t now, int64_t *n,
-		      struct err *e)
+store_app_ticket_live(struct store *s, const char *ticket, time_t now, int64_t *n, struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	int rc = -1, r;
@@ -3061,8 +3057,8 @@ static const char SQL_REVREQ_DONE[] =
     "UPDATE revocation_requests SET done = $2 WHERE id = $1 AND done IS NULL";
 
 int
-store_revoke_lookup(struct store *s, const char *org_code, const char *ticket,
-		    const char *email, char serial[STORE_SERIAL_MAX], struct err *e)
+store_revoke_lookup(struct store *s, const char *org_code, const char *ticket, const char *email,
+		    char serial[STORE_SERIAL_MAX], struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	char *v = NULL;
@@ -3213,7 +3209,7 @@ static const char SQL_APP_REISSUE[] =
     "$8, $9, $10, $11, $12, $13, $14, $15, $16, $5) RETURNING id";
 static const char SQL_APP_LIST_HOLDER[] =
     APP_COLS " WHERE a.org_id = $1 AND a.cert_serial IS NOT NULL AND (lower(a.email) = "
-    "lower($2) OR lower(a.subject_email) = lower($2)) ORDER BY a.id DESC LIMIT $3";
+	     "lower($2) OR lower(a.subject_email) = lower($2)) ORDER BY a.id DESC LIMIT $3";
 static const char SQL_TICKET_REASSIGN[] =
     "UPDATE tickets SET cert_serial = $2 WHERE number = $1 AND status = 'used'";
 

@@ -103,7 +103,7 @@ struct store_ticket {
 	int64_t org_id;
 	char *org_code;
 	char *profile;
-	char *status; /* "unused", "used" */
+	char *status;	   /* "unused", "used" */
 	char *cert_serial; /* NULL until a certificate is issued on it */
 	time_t created;
 };
@@ -129,18 +129,18 @@ enum store_cert_status {
 
 struct store_cert {
 	char serial[STORE_SERIAL_MAX]; /* upper-case hex, as `openssl x509 -serial` prints */
-	char *ca;                      /* short name of the issuing CA (config ca_name) */
-	char *subject;                 /* RFC 4514 text, UTF-8 */
-	char *sans;                    /* "DNS:a.example, IP:192.0.2.1, email:x@y" or NULL */
+	char *ca;		       /* short name of the issuing CA (config ca_name) */
+	char *subject;		       /* RFC 4514 text, UTF-8 */
+	char *sans;		       /* "DNS:a.example, IP:192.0.2.1, email:x@y" or NULL */
 	char *profile;
 	int64_t org_id; /* 0 = none */
 	time_t not_before;
 	time_t not_after;
 	enum store_cert_status status;
-	time_t revoked_at;      /* 0 unless revoked */
-	int reason;             /* CRLReason code (RFC 5280 5.3.1); -1 = none */
+	time_t revoked_at;	/* 0 unless revoked */
+	int reason;		/* CRLReason code (RFC 5280 5.3.1); -1 = none */
 	time_t invalidity_date; /* 0 = unknown */
-	char *predecessor;      /* serial of the certificate this one replaces, or NULL */
+	char *predecessor;	/* serial of the certificate this one replaces, or NULL */
 	unsigned char *der;
 	size_t derlen;
 	time_t created;
@@ -152,13 +152,13 @@ int store_cert_insert(struct store *, const struct store_cert *, struct err *);
 int store_cert_get(struct store *, const char *serial, struct store_cert *, struct err *);
 
 struct store_cert_filter {
-	int status;             /* -1 any, else enum store_cert_status */
-	int64_t org_id;         /* 0 any */
-	const char *ca;         /* NULL any */
-	time_t expiring_before; /* 0 any: not_after < this */
+	int status;		    /* -1 any, else enum store_cert_status */
+	int64_t org_id;		    /* 0 any */
+	const char *ca;		    /* NULL any */
+	time_t expiring_before;	    /* 0 any: not_after < this */
 	const char *subject_substr; /* NULL any; plain substring, not a pattern */
-	time_t not_after_min;   /* 0 any: not_after >= this (not yet expired at that time) */
-	size_t limit;           /* 0 = no limit */
+	time_t not_after_min;	    /* 0 any: not_after >= this (not yet expired at that time) */
+	size_t limit;		    /* 0 = no limit */
 	size_t offset;
 };
 
@@ -247,10 +247,10 @@ void store_audit_clear(struct store_audit *);
 #define STORE_APIKEY_ID_MAX 33 /* public key id, at most 32 characters + NUL */
 
 struct store_apikey {
-	char id[STORE_APIKEY_ID_MAX];       /* the public "<id>" part of shk_<id>_<secret> */
+	char id[STORE_APIKEY_ID_MAX]; /* the public "<id>" part of shk_<id>_<secret> */
 	int64_t org_id;
-	char *org_code;                     /* filled by get and list */
-	char *name;                         /* label given at creation (may be "") */
+	char *org_code;			    /* filled by get and list */
+	char *name;			    /* label given at creation (may be "") */
 	unsigned char hash[STORE_HASH_LEN]; /* hash of the secret; the secret is never stored */
 	int disabled;
 	time_t created;
@@ -280,9 +280,9 @@ enum store_mail_status {
 
 struct store_mail {
 	int64_t id;
-	char *sender;    /* envelope sender (address only) */
+	char *sender;	 /* envelope sender (address only) */
 	char *recipient; /* envelope recipient (address only) */
-	char *message;   /* the RFC 5322 message, CRLF lines; "" once sent or failed */
+	char *message;	 /* the RFC 5322 message, CRLF lines; "" once sent or failed */
 	enum store_mail_status status;
 	int64_t attempts; /* delivery attempts claimed so far */
 	time_t next_attempt;
@@ -349,36 +349,34 @@ struct store_app {
 	time_t created;
 	time_t expires;
 	/* 0008: set at submission (NULL before) */
-	char *profile;       /* the ticket's profile */
+	char *profile;	     /* the ticket's profile */
 	char *subject_email; /* the holder's address (the approval goes there for agents) */
 	char *name_kanji;
 	char *name_romaji;
 	char *ou;
-	char *hostnames;     /* server profile: DNS names separated by single spaces */
-	char *key_mode;      /* "p256" | "rsa2048" | "csr" */
-	char *password_hash; /* argon2id (crypto_pwhash_str) of the application password */
-	char *csr;           /* PEM of a CSR (key_mode csr), or NULL */
-	char *cert_serial;   /* once issued */
+	char *hostnames;	/* server profile: DNS names separated by single spaces */
+	char *key_mode;		/* "p256" | "rsa2048" | "csr" */
+	char *password_hash;	/* argon2id (crypto_pwhash_str) of the application password */
+	char *csr;		/* PEM of a CSR (key_mode csr), or NULL */
+	char *cert_serial;	/* once issued */
 	int64_t predecessor_id; /* re-issue: the application replaced (0 = none) */
-	time_t submitted;    /* 0 = not yet */
-	time_t issued;       /* 0 = not yet */
+	time_t submitted;	/* 0 = not yet */
+	time_t issued;		/* 0 = not yet */
 };
 
 /* Adds an application in state registered; *id is its new id.  Joins an open transaction. */
 int store_app_add(struct store *, const struct store_app *, int64_t *id, struct err *);
 int store_app_get(struct store *, int64_t id, struct store_app *, struct err *);
 /* Moves an application from state from to state to; ERR_CONFLICT when it is not in from. */
-int store_app_set_state(struct store *, int64_t id, const char *from, const char *to,
-			struct err *);
+int store_app_set_state(struct store *, int64_t id, const char *from, const char *to, struct err *);
 void store_app_clear(struct store_app *); /* accepts NULL */
 /*
  * *n: the applications registered with ticket that are live at now (expires > now, state not
- * cancelled, rejected or expired).  Inside an open transaction on PostgreSQL it also locks the ticket's
- * row until the end of the transaction, so a check followed by store_app_add() cannot race a
- * concurrent twin (SQLite's write transactions are serialised anyway).
+ * cancelled, rejected or expired).  Inside an open transaction on PostgreSQL it also locks the
+ * ticket's row until the end of the transaction, so a check followed by store_app_add() cannot race
+ * a concurrent twin (SQLite's write transactions are serialised anyway).
  */
-int store_app_ticket_live(struct store *, const char *ticket, time_t now, int64_t *n,
-			  struct err *);
+int store_app_ticket_live(struct store *, const char *ticket, time_t now, int64_t *n, struct err *);
 /*
  * 0008.  Records the issuance request (profile ... password_hash, csr, predecessor_id of a) and
  * moves the application from state from to state to with submitted = when, in one
@@ -478,8 +476,8 @@ struct store_revreq {
  * ERR_NOTFOUND when the three do not fit together (the caller must not tell which one is
  * wrong).
  */
-int store_revoke_lookup(struct store *, const char *org_code, const char *ticket,
-			const char *email, char serial[STORE_SERIAL_MAX], struct err *);
+int store_revoke_lookup(struct store *, const char *org_code, const char *ticket, const char *email,
+			char serial[STORE_SERIAL_MAX], struct err *);
 /* The holder's e-mail (subject_email, else the applicant's) of the application behind a
  * certificate; ERR_NOTFOUND when none. */
 int store_cert_holder_email(struct store *, const char *serial, char **email, struct err *);

@@ -187,7 +187,7 @@ util_mkdir_p(const char *path, int mode, struct err *e)
 	int rc = -1;
 
 	p = xstrdup(path);
-	for (s = p + 1; ; s++) {
+	for (s = p + 1;; s++) {
 		if (*s == '/' || *s == '\0') {
 			char c = *s;
 

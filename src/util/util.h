@@ -14,7 +14,7 @@
 enum err_code {
 	ERR_OK = 0,
 	ERR_REFUSED = 1,  /* bad input or a rule refused it: the caller's fault */
-	ERR_USAGE = 2,    /* wrong command line */
+	ERR_USAGE = 2,	  /* wrong command line */
 	ERR_INTERNAL = 3, /* our fault or the environment's: I/O, store, signer */
 	ERR_NOTFOUND = 4, /* mapped to ERR_REFUSED at the CLI; 404 over HTTP */
 	ERR_CONFLICT = 5, /* already exists / already revoked; 409 over HTTP */
@@ -34,7 +34,8 @@ void err_clear(struct err *);
 int err_set(struct err *, enum err_code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Like err_set() but appends the OpenSSL error queue (and clears it). */
-int err_ssl(struct err *, enum err_code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int err_ssl(struct err *, enum err_code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 int err_is_set(const struct err *);
 
 /* Growable byte buffer that refuses to grow beyond max (hostile input cannot exhaust memory). */
@@ -49,9 +50,9 @@ struct buf {
 void buf_init(struct buf *, size_t max);
 /* A buffer over caller memory (e.g. on the stack) of size bytes; holds at most size - 1. */
 void buf_init_fixed(struct buf *, void *mem, size_t size);
-void buf_free(struct buf *);     /* accepts zeroed buf; wipes contents */
-void buf_reset(struct buf *);    /* len = 0, keeps memory */
-int buf_append(struct buf *, const void *, size_t);  /* -1 when max would be exceeded */
+void buf_free(struct buf *);			    /* accepts zeroed buf; wipes contents */
+void buf_reset(struct buf *);			    /* len = 0, keeps memory */
+int buf_append(struct buf *, const void *, size_t); /* -1 when max would be exceeded */
 int buf_putc(struct buf *, int);
 int buf_printf(struct buf *, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* NUL-terminates (not counted in len); returns data as char *. -1/NULL when full. */
@@ -93,7 +94,7 @@ typedef int pool_make_fn(void *item, void *arg);
 typedef void pool_clear_fn(void *item);
 int pool_start(struct pool **out, const char *thread_name, size_t cap, size_t size,
 	       pool_make_fn *make, pool_clear_fn *clear, void *arg, struct err *);
-void pool_stop(struct pool *);  /* accepts NULL */
+void pool_stop(struct pool *); /* accepts NULL */
 int pool_take(struct pool *, void *item);
 /* Items ready, handed out, and asked for while there was none. */
 void pool_stats(struct pool *, size_t *ready, unsigned long *taken, unsigned long *misses);

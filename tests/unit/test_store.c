@@ -163,7 +163,7 @@ fx_store(void **state)
 	do {                                                                                       \
 		err_clear(&e);                                                                     \
 		if ((call) != 0)                                                                   \
-			fail_msg("%s: %s", #call, e.msg);                                         \
+			fail_msg("%s: %s", #call, e.msg);                                          \
 	} while (0)
 
 #define FAILS(call, code_)                                                                         \
@@ -173,8 +173,8 @@ fx_store(void **state)
 		assert_int_equal(e.code, (code_));                                                 \
 	} while (0)
 
-static const unsigned char der_sample[] = {0x30, 0x82, 0x00, 0x00, 0x5c, 0x27, 0x22, 0xff,
-					   0x00, 0x01, 0x25, 0x5f, 0x0a, 0x00};
+static const unsigned char der_sample[] = {0x30, 0x82, 0x00, 0x00, 0x5c, 0x27, 0x22,
+					   0xff, 0x00, 0x01, 0x25, 0x5f, 0x0a, 0x00};
 
 static void
 cert_fill(struct store_cert *c, const char *serial, const char *ca, const char *subject,
@@ -605,8 +605,7 @@ test_cert_insert_get(void **state)
 	store_cert_clear(&g);
 	FAILS(store_cert_get(s, "XYZ", &g, &e), ERR_REFUSED);
 	FAILS(store_cert_get(s, "", &g, &e), ERR_REFUSED);
-	FAILS(store_cert_get(s, "00112233445566778899AABBCCDDEEFF0011223344", &g, &e),
-	      ERR_REFUSED);
+	FAILS(store_cert_get(s, "00112233445566778899AABBCCDDEEFF0011223344", &g, &e), ERR_REFUSED);
 	store_cert_clear(&g);
 
 	FAILS(store_cert_insert(s, &c, &e), ERR_CONFLICT);
@@ -1193,8 +1192,8 @@ test_audit_concurrent(void **state)
 			if (store_open(&cs, f->spec, &ce) != 0)
 				rc = 1;
 			for (j = 0; j < 40 && rc == 0; j++) {
-				rc = store_audit_append(cs, i ? "child:1" : "child:0", "test.append",
-							"x", "", NULL, &ce) != 0;
+				rc = store_audit_append(cs, i ? "child:1" : "child:0",
+							"test.append", "x", "", NULL, &ce) != 0;
 			}
 			if (rc != 0)
 				fprintf(stderr, "child %d: %s\n", i, ce.msg);
