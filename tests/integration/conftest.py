@@ -158,7 +158,20 @@ def start_server(inst, extra_conf="", args=(), ports=None):
     if extra_conf:
         with open(inst.path("shomei.conf"), "a") as f:
             f.write("\n" + extra_conf + "\n")
-    hp, sp = ports or (free_port(), free_port())
+    if ports is None:
+        # a port found free may be taken by another process before serve binds it: new
+        # ports then, a few times (only for that failure)
+        for _ in range(3):
+            hp, sp = free_port(), free_port()
+            while sp == hp:
+                sp = free_port()
+            try:
+                return start_server(inst, args=args, ports=(hp, sp))
+            except AssertionError as e:
+                if "Address already in use" not in str(e):
+                    raise
+        raise AssertionError("serve: no free ports after 3 tries")
+    hp, sp = ports
     log = inst.path("serve.log")
     logf = open(log, "ab")
     proc = subprocess.Popen([SHOMEI, "-d", inst.datadir, "serve", "--http", f"127.0.0.1:{hp}",
