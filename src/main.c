@@ -31,11 +31,11 @@ int
 main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"data", required_argument, NULL, 'd'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"data", required_argument, NULL, 'd'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct cli cli;
 	const struct cli_cmd *c;
@@ -58,7 +58,8 @@ main(int argc, char **argv)
 			usage_main(stdout);
 			return 0;
 		case 'V':
-			printf("shomei %s (%s)\n", SHOMEI_VERSION, OpenSSL_version(OPENSSL_VERSION));
+			printf("shomei %s (%s)\n", SHOMEI_VERSION,
+			       OpenSSL_version(OPENSSL_VERSION));
 			return 0;
 		default:
 			usage_main(stderr);

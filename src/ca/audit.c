@@ -65,10 +65,11 @@ ca_audit_verify(struct store *st, struct ca_audit_report *r, struct err *e)
 		return -1;
 	if (head_seq != w.expect - 1 || memcmp(head, w.prev, STORE_HASH_LEN) != 0) {
 		r->bad_seq = w.expect;
-		snprintf(r->problem, sizeof(r->problem),
-			 "chain ends at entry %lld but the head records entry %lld: entries removed "
-			 "from the end",
-			 (long long)w.expect - 1, (long long)head_seq);
+		snprintf(
+		    r->problem, sizeof(r->problem),
+		    "chain ends at entry %lld but the head records entry %lld: entries removed "
+		    "from the end",
+		    (long long)w.expect - 1, (long long)head_seq);
 		return 1;
 	}
 	return 0;

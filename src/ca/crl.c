@@ -178,7 +178,8 @@ crl_entry(void *arg, const struct store_revoked *r)
 		unsigned char v[] = {0x04, 0x03, 0x0a, 0x01, (unsigned char)r->reason};
 
 		if (der_tl(&ext, 0x30, sizeof(oid) + sizeof(v)) == -1 ||
-		    buf_append(&ext, oid, sizeof(oid)) == -1 || buf_append(&ext, v, sizeof(v)) == -1)
+		    buf_append(&ext, oid, sizeof(oid)) == -1 ||
+		    buf_append(&ext, v, sizeof(v)) == -1)
 			goto fail;
 	}
 	if (r->invalidity_date > 0) {
@@ -190,7 +191,8 @@ crl_entry(void *arg, const struct store_revoked *r)
 		    buf_append(&ext, t.data, t.len) == -1)
 			goto fail;
 	}
-	if (ext.len > 0 && (der_tl(&e, 0x30, ext.len) == -1 || buf_append(&e, ext.data, ext.len) == -1))
+	if (ext.len > 0 &&
+	    (der_tl(&e, 0x30, ext.len) == -1 || buf_append(&e, ext.data, ext.len) == -1))
 		goto fail;
 	if (der_tl(&cb->entries, 0x30, e.len) == -1 ||
 	    buf_append(&cb->entries, e.data, e.len) == -1) {
@@ -248,7 +250,8 @@ crl_extensions(struct ca *ca, int64_t number, int delta, int64_t base, struct bu
 		int bad;
 
 		buf_reset(&v);
-		/* CRLDistributionPoints { DistributionPoint { [0] { [0] fullName { [6] URI } } } } */
+		/* CRLDistributionPoints { DistributionPoint { [0] { [0] fullName { [6] URI } } } }
+		 */
 		bad = der_tl(&v, 0x30, der_size(dp)) == -1 || der_tl(&v, 0x30, dp) == -1 ||
 		      der_tl(&v, 0xa0, fn) == -1 || der_tl(&v, 0xa0, gn) == -1 ||
 		      der_tl(&v, 0x86, ul) == -1 || buf_append(&v, url, ul) == -1;
@@ -266,8 +269,8 @@ crl_extensions(struct ca *ca, int64_t number, int delta, int64_t base, struct bu
 		if (der_int64(&v, base) == -1 ||
 		    der_tl(&exts, 0x30, sizeof(oid) + sizeof(crit) + der_size(v.len)) == -1 ||
 		    buf_append(&exts, oid, sizeof(oid)) == -1 ||
-		    buf_append(&exts, crit, sizeof(crit)) == -1 || der_tl(&exts, 0x04, v.len) == -1 ||
-		    buf_append(&exts, v.data, v.len) == -1)
+		    buf_append(&exts, crit, sizeof(crit)) == -1 ||
+		    der_tl(&exts, 0x04, v.len) == -1 || buf_append(&exts, v.data, v.len) == -1)
 			goto out;
 	}
 	/* [0] EXPLICIT Extensions */
@@ -319,8 +322,9 @@ ca_crl_generate(struct ca *ca, struct store *st, int delta, const char *actor,
 		err_clear(&e2);
 		if (store_crl_latest_info(st, ca->name, 0, &base, &e2) == -1) {
 			if (e2.code == ERR_NOTFOUND)
-				err_set(e, ERR_REFUSED,
-					"crl: a delta CRL needs a full CRL first (run `shomei crl`)");
+				err_set(
+				    e, ERR_REFUSED,
+				    "crl: a delta CRL needs a full CRL first (run `shomei crl`)");
 			else
 				err_set(e, e2.code, "%s", e2.msg);
 			goto out;
@@ -362,7 +366,8 @@ ca_crl_generate(struct ca *ca, struct store *st, int delta, const char *actor,
 		goto out;
 
 	/* version, signature, issuer, thisUpdate, nextUpdate, revokedCertificates header */
-	if (buf_append(&head, v2, sizeof(v2)) == -1 || buf_append(&head, alg, (size_t)alglen) == -1 ||
+	if (buf_append(&head, v2, sizeof(v2)) == -1 ||
+	    buf_append(&head, alg, (size_t)alglen) == -1 ||
 	    buf_append(&head, issuer, (size_t)issuerlen) == -1 || der_time(&head, now, 0) == -1 ||
 	    der_time(&head, now + 3600 * (delta ? ca->crl_delta_hours : ca->crl_hours), 0) == -1)
 		goto enc;

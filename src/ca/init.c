@@ -26,9 +26,8 @@ struct init_keytype {
 };
 
 static const struct init_keytype init_keytypes[] = {
-	{"p256", "EC", "P-256", 0},       {"p384", "EC", "P-384", 0},
-	{"rsa2048", "RSA", NULL, 2048},   {"rsa3072", "RSA", NULL, 3072},
-	{"rsa4096", "RSA", NULL, 4096},
+    {"p256", "EC", "P-256", 0},	    {"p384", "EC", "P-384", 0},	    {"rsa2048", "RSA", NULL, 2048},
+    {"rsa3072", "RSA", NULL, 3072}, {"rsa4096", "RSA", NULL, 4096},
 };
 
 static EVP_PKEY *
@@ -89,16 +88,16 @@ init_name(const char *org, const char *cn)
 					(const unsigned char *)"JP", -1, -1, 0) ||
 	    !X509_NAME_add_entry_by_NID(n, NID_organizationName, MBSTRING_UTF8,
 					(const unsigned char *)org, -1, -1, 0) ||
-	    !X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
-					(const unsigned char *)cn, -1, -1, 0))
+	    !X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8, (const unsigned char *)cn,
+					-1, -1, 0))
 		fatalx("init: cannot build a name");
 	return n;
 }
 
 /* Builds, lints and signs one certificate of the hierarchy. */
 static int
-init_cert(const struct x509_issuer *iss, EVP_PKEY *signkey, const char *profile,
-	  X509_NAME *subject, EVP_PKEY *pub, GENERAL_NAMES *sans, X509 **out, struct err *e)
+init_cert(const struct x509_issuer *iss, EVP_PKEY *signkey, const char *profile, X509_NAME *subject,
+	  EVP_PKEY *pub, GENERAL_NAMES *sans, X509 **out, struct err *e)
 {
 	struct x509_template t;
 	X509 *tbs = NULL;
@@ -221,7 +220,8 @@ init_record(struct store *st, const char *ca_name, X509 *x, const char *profile,
 	rec.derlen = (size_t)len;
 	rec.created = util_now();
 	if (store_cert_insert(st, &rec, e) == -1 ||
-	    store_audit_append(st, "cli:init", "cert.issue", rec.serial, rec.subject, NULL, e) == -1)
+	    store_audit_append(st, "cli:init", "cert.issue", rec.serial, rec.subject, NULL, e) ==
+		-1)
 		goto out;
 	rc = 0;
 out:
@@ -372,7 +372,7 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 	if (init_cert(&ciss, cak, "server", n, httpsk, sans, &https, e) == -1)
 		goto out;
 
-	/* files: keys encrypted (but the HTTPS key), certificates, chain */
+		/* files: keys encrypted (but the HTTPS key), certificates, chain */
 #define KEYFILE(nm) (free(path), path = xasprintf("%s/%s", keys, nm))
 	if (KEYFILE("root.key.pem") && signer_key_write(path, rootk, pass, e) == -1)
 		goto out;
@@ -420,8 +420,8 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 	if (store_open(&st, spec, e) == -1 || store_begin(st, e) == -1)
 		goto out;
 	free(path);
-	path = xasprintf("name=%s key=%s base_url=%s", name,
-			 o->ca_key_uri ? "pkcs11" : kt->name, baseclean);
+	path = xasprintf("name=%s key=%s base_url=%s", name, o->ca_key_uri ? "pkcs11" : kt->name,
+			 baseclean);
 	if (store_audit_append(st, "cli:init", "ca.init", name, path, NULL, e) == -1 ||
 	    init_record(st, name, ocsp, "ocsp", NULL, e) == -1 ||
 	    init_record(st, name, tsa, "tsa", NULL, e) == -1 ||
@@ -431,37 +431,37 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 	}
 
 	/* shomei.conf last: its presence is what marks the data dir as holding a CA */
-	buf_printf(&cf,
-		   "# shomei configuration, written by `shomei init`.\n"
-		   "# Every key is described in docs/config.md; paths are relative to this "
-		   "directory.\n\n"
-		   "ca_name = %s\n"
-		   "base_url = %s\n"
-		   "store = %s\n\n"
-		   "# Keys: encrypted PEM files (or pkcs11: URIs) used only by the signer process.\n"
-		   "# The root key (keys/root.key.pem) is not used after init: keep it offline.\n"
-		   "root.cert = certs/root.pem\n"
-		   "ca.key = %s\n"
-		   "ca.cert = certs/issuing.pem\n"
-		   "ocsp.key = keys/ocsp.key.pem\n"
-		   "ocsp.cert = certs/ocsp.pem\n"
-		   "tsa.key = keys/tsa.key.pem\n"
-		   "tsa.cert = certs/tsa.pem\n"
-		   "https.key = keys/https.key.pem\n"
-		   "https.cert = certs/https.pem\n"
-		   "%s\n"
-		   "%s"
-		   "\n# CRL validity (hours)\n"
-		   "crl.hours = 24\n"
-		   "crl.delta_hours = 1\n\n"
-		   "# Listeners of `shomei serve`\n"
-		   "listen.http = 127.0.0.1:8080\n"
-		   "listen.https = 127.0.0.1:8443\n",
-		   name, baseclean, storev,
-		   o->ca_key_uri ? o->ca_key_uri : "keys/issuing.key.pem",
-		   use_env ? "key_passphrase_env = SHOMEI_KEY_PASSPHRASE"
-			   : "key_passphrase_file = keys/passphrase",
-		   o->ca_key_uri ? "pkcs11.pin_env = SHOMEI_PKCS11_PIN\n" : "");
+	buf_printf(
+	    &cf,
+	    "# shomei configuration, written by `shomei init`.\n"
+	    "# Every key is described in docs/config.md; paths are relative to this "
+	    "directory.\n\n"
+	    "ca_name = %s\n"
+	    "base_url = %s\n"
+	    "store = %s\n\n"
+	    "# Keys: encrypted PEM files (or pkcs11: URIs) used only by the signer process.\n"
+	    "# The root key (keys/root.key.pem) is not used after init: keep it offline.\n"
+	    "root.cert = certs/root.pem\n"
+	    "ca.key = %s\n"
+	    "ca.cert = certs/issuing.pem\n"
+	    "ocsp.key = keys/ocsp.key.pem\n"
+	    "ocsp.cert = certs/ocsp.pem\n"
+	    "tsa.key = keys/tsa.key.pem\n"
+	    "tsa.cert = certs/tsa.pem\n"
+	    "https.key = keys/https.key.pem\n"
+	    "https.cert = certs/https.pem\n"
+	    "%s\n"
+	    "%s"
+	    "\n# CRL validity (hours)\n"
+	    "crl.hours = 24\n"
+	    "crl.delta_hours = 1\n\n"
+	    "# Listeners of `shomei serve`\n"
+	    "listen.http = 127.0.0.1:8080\n"
+	    "listen.https = 127.0.0.1:8443\n",
+	    name, baseclean, storev, o->ca_key_uri ? o->ca_key_uri : "keys/issuing.key.pem",
+	    use_env ? "key_passphrase_env = SHOMEI_KEY_PASSPHRASE"
+		    : "key_passphrase_file = keys/passphrase",
+	    o->ca_key_uri ? "pkcs11.pin_env = SHOMEI_PKCS11_PIN\n" : "");
 	if (o->ca_key_uri != NULL && getenv("SHOMEI_PKCS11_MODULE") != NULL)
 		buf_printf(&cf, "pkcs11.module = %s\n", getenv("SHOMEI_PKCS11_MODULE"));
 	{
@@ -471,9 +471,10 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 		size_t hl = strcspn(h, ":/");
 		int dotted = memchr(h, '.', hl) != NULL && strspn(h, "0123456789.") < hl;
 
-		buf_printf(&cf, "\n# Sender of the mail the portal sends (see README, Mail)\n"
-				"mail.from = noreply@%.*s\n", dotted ? (int)hl : 21,
-			   dotted ? h : "localhost.localdomain");
+		buf_printf(&cf,
+			   "\n# Sender of the mail the portal sends (see README, Mail)\n"
+			   "mail.from = noreply@%.*s\n",
+			   dotted ? (int)hl : 21, dotted ? h : "localhost.localdomain");
 	}
 	if (buf_cstr(&cf) == NULL || util_write_file(confpath, cf.data, cf.len, 0640, e) == -1)
 		goto out;

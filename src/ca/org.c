@@ -115,7 +115,7 @@ ca_ticket_create(struct store *st, const char *org_code, const char *profile, si
 		goto out;
 	intx = 1;
 	for (i = 0; i < count; i++) {
-		for (tries = 0; ; tries++) {
+		for (tries = 0;; tries++) {
 			struct err e2;
 
 			err_clear(&e2);

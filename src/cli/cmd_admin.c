@@ -56,9 +56,9 @@ static int
 cert_list(struct cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"status", required_argument, NULL, 's'}, {"org", required_argument, NULL, 'o'},
-		{"limit", required_argument, NULL, 'l'},  {"data", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	    {"status", required_argument, NULL, 's'}, {"org", required_argument, NULL, 'o'},
+	    {"limit", required_argument, NULL, 'l'},  {"data", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
 	};
 	struct store_cert_filter f;
 	struct store_cert *v = NULL;
@@ -78,8 +78,12 @@ cert_list(struct cli *cli, int argc, char **argv)
 	err_clear(&e);
 	while ((ch = getopt_long(argc, argv, "hd:", lo, NULL)) != -1) {
 		switch (ch) {
-		case 's': status = optarg; break;
-		case 'o': orgc = optarg; break;
+		case 's':
+			status = optarg;
+			break;
+		case 'o':
+			orgc = optarg;
+			break;
 		case 'l':
 			if (util_parse_long(optarg, 1, 1000000, &limit) == -1)
 				return cli_usage(usage_cert);
@@ -140,10 +144,10 @@ static int
 cert_show(struct cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"pem", no_argument, NULL, 'p'},
-		{"data", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"pem", no_argument, NULL, 'p'},
+	    {"data", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct store_cert c;
 	struct store_org org;
@@ -183,7 +187,8 @@ cert_show(struct cli *cli, int argc, char **argv)
 		p = c.der;
 		if ((x = d2i_X509(NULL, &p, (long)c.derlen)) == NULL ||
 		    !PEM_write_X509(stdout, x)) {
-			err_ssl(&e, ERR_INTERNAL, "cert: stored DER of %s does not parse", c.serial);
+			err_ssl(&e, ERR_INTERNAL, "cert: stored DER of %s does not parse",
+				c.serial);
 			rc = cli_fail(&e);
 		}
 		goto out;
@@ -238,11 +243,11 @@ int
 cmd_org(struct cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"name", required_argument, NULL, 'n'},
-		{"domain", required_argument, NULL, 'D'},
-		{"data", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"name", required_argument, NULL, 'n'},
+	    {"domain", required_argument, NULL, 'D'},
+	    {"data", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct ca *ca = NULL;
 	struct store *st = NULL;
@@ -265,8 +270,12 @@ cmd_org(struct cli *cli, int argc, char **argv)
 	domains = xcalloc((size_t)argc + 1, sizeof(*domains));
 	while ((ch = getopt_long(argc, argv, "hd:", lo, NULL)) != -1) {
 		switch (ch) {
-		case 'n': name = optarg; break;
-		case 'D': domains[nd++] = optarg; break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'D':
+			domains[nd++] = optarg;
+			break;
 		default:
 			rc = cli_common_opt(cli, ch, optarg, usage_org, &stop);
 			if (stop)
@@ -314,9 +323,9 @@ int
 cmd_ticket(struct cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"org", required_argument, NULL, 'o'},   {"profile", required_argument, NULL, 'p'},
-		{"count", required_argument, NULL, 'c'}, {"data", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+	    {"org", required_argument, NULL, 'o'},   {"profile", required_argument, NULL, 'p'},
+	    {"count", required_argument, NULL, 'c'}, {"data", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},	     {NULL, 0, NULL, 0},
 	};
 	struct ca *ca = NULL;
 	struct store *st = NULL;
@@ -342,8 +351,12 @@ cmd_ticket(struct cli *cli, int argc, char **argv)
 	argv++;
 	while ((ch = getopt_long(argc, argv, "hd:", lo, NULL)) != -1) {
 		switch (ch) {
-		case 'o': orgc = optarg; break;
-		case 'p': profile = optarg; break;
+		case 'o':
+			orgc = optarg;
+			break;
+		case 'p':
+			profile = optarg;
+			break;
 		case 'c':
 			if (util_parse_long(optarg, 1, 10000, &count) == -1) {
 				fprintf(stderr, "shomei: --count: 1 to 10000\n");
@@ -417,10 +430,10 @@ int
 cmd_audit(struct cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"limit", required_argument, NULL, 'l'},
-		{"data", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"limit", required_argument, NULL, 'l'},
+	    {"data", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct ca *ca = NULL;
 	struct store *st = NULL;

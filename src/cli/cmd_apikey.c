@@ -37,13 +37,14 @@ apikey_open(struct cli *cli, struct ca **ca, struct store **st)
 
 /* Parses the options shared by the subcommands: --org, --name, -d, -h. */
 static int
-apikey_opts(struct cli *cli, int argc, char **argv, const char **org, const char **name,
-	    int *stop)
+apikey_opts(struct cli *cli, int argc, char **argv, const char **org, const char **name, int *stop)
 {
 	static const struct option lo[] = {
-		{"org", required_argument, NULL, 'o'},  {"name", required_argument, NULL, 'n'},
-		{"data", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"org", required_argument, NULL, 'o'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"data", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int ch, rc = 0;
 

@@ -24,11 +24,15 @@ int
 cmd_init(struct cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"key-type", required_argument, NULL, 'k'}, {"ca-name", required_argument, NULL, 'n'},
-		{"base-url", required_argument, NULL, 'u'}, {"org-name", required_argument, NULL, 'o'},
-		{"store", required_argument, NULL, 's'},    {"ca-key", required_argument, NULL, 'K'},
-		{"data", required_argument, NULL, 'd'},     {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"key-type", required_argument, NULL, 'k'},
+	    {"ca-name", required_argument, NULL, 'n'},
+	    {"base-url", required_argument, NULL, 'u'},
+	    {"org-name", required_argument, NULL, 'o'},
+	    {"store", required_argument, NULL, 's'},
+	    {"ca-key", required_argument, NULL, 'K'},
+	    {"data", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct ca_init_opts o;
 	struct err e;
@@ -38,12 +42,24 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	err_clear(&e);
 	while ((ch = getopt_long(argc, argv, "hd:", lo, NULL)) != -1) {
 		switch (ch) {
-		case 'k': o.key_type = optarg; break;
-		case 'n': o.ca_name = optarg; break;
-		case 'u': o.base_url = optarg; break;
-		case 'o': o.org_name = optarg; break;
-		case 's': o.store = optarg; break;
-		case 'K': o.ca_key_uri = optarg; break;
+		case 'k':
+			o.key_type = optarg;
+			break;
+		case 'n':
+			o.ca_name = optarg;
+			break;
+		case 'u':
+			o.base_url = optarg;
+			break;
+		case 'o':
+			o.org_name = optarg;
+			break;
+		case 's':
+			o.store = optarg;
+			break;
+		case 'K':
+			o.ca_key_uri = optarg;
+			break;
 		default:
 			rc = cli_common_opt(cli, ch, optarg, usage_init, &stop);
 			if (stop)
@@ -68,10 +84,10 @@ int
 cmd_issue(struct cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"profile", required_argument, NULL, 'p'}, {"csr", required_argument, NULL, 'c'},
-		{"days", required_argument, NULL, 'D'},    {"org", required_argument, NULL, 'o'},
-		{"out", required_argument, NULL, 'O'},     {"data", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+	    {"profile", required_argument, NULL, 'p'}, {"csr", required_argument, NULL, 'c'},
+	    {"days", required_argument, NULL, 'D'},    {"org", required_argument, NULL, 'o'},
+	    {"out", required_argument, NULL, 'O'},     {"data", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
 	};
 	struct ca_issue_req req;
 	struct ca_issued out;
@@ -92,10 +108,18 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 	err_clear(&e);
 	while ((ch = getopt_long(argc, argv, "hd:", lo, NULL)) != -1) {
 		switch (ch) {
-		case 'p': req.profile = optarg; break;
-		case 'c': csrfile = optarg; break;
-		case 'o': req.org_code = optarg; break;
-		case 'O': outfile = optarg; break;
+		case 'p':
+			req.profile = optarg;
+			break;
+		case 'c':
+			csrfile = optarg;
+			break;
+		case 'o':
+			req.org_code = optarg;
+			break;
+		case 'O':
+			outfile = optarg;
+			break;
 		case 'D':
 			if (util_parse_long(optarg, 1, 36500, &days) == -1) {
 				fprintf(stderr, "shomei: --days: expected a number of days\n");
@@ -123,8 +147,8 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 	}
 	req.csr = csr.data;
 	req.csrlen = csr.len;
-	if (ca_open(cli->datadir, CA_OPEN_SIGNER, &ca, &e) == -1 || ca_store_open(ca, &st, &e) == -1 ||
-	    ca_issue(ca, st, &req, &out, &e) == -1) {
+	if (ca_open(cli->datadir, CA_OPEN_SIGNER, &ca, &e) == -1 ||
+	    ca_store_open(ca, &st, &e) == -1 || ca_issue(ca, st, &req, &out, &e) == -1) {
 		rc = cli_fail(&e);
 		goto out;
 	}
@@ -166,10 +190,10 @@ int
 cmd_revoke(struct cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"reason", required_argument, NULL, 'r'},
-		{"data", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"reason", required_argument, NULL, 'r'},
+	    {"data", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct ca *ca = NULL;
 	struct store *st = NULL;
@@ -230,11 +254,11 @@ int
 cmd_crl(struct cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"delta", no_argument, NULL, 'D'},
-		{"out", required_argument, NULL, 'o'},
-		{"data", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"delta", no_argument, NULL, 'D'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"data", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct ca *ca = NULL;
 	struct store *st = NULL;

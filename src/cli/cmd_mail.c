@@ -7,7 +7,6 @@
 #include "cli/cli.h"
 #include "mail/mail.h"
 
-
 static const char usage_mail[] =
     "usage: shomei mail flush [--max N]\n"
     "       shomei mail status\n\n"
@@ -18,10 +17,10 @@ int
 cmd_mail(struct cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"max", required_argument, NULL, 'm'},
-		{"data", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"max", required_argument, NULL, 'm'},
+	    {"data", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct mail_conf mc;
 	struct mail_run_stats st;

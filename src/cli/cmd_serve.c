@@ -16,11 +16,11 @@ int
 cmd_serve(struct cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"http", required_argument, NULL, 'H'},
-		{"https", required_argument, NULL, 'S'},
-		{"data", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"http", required_argument, NULL, 'H'},
+	    {"https", required_argument, NULL, 'S'},
+	    {"data", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct serve_opts o;
 	int ch, stop, rc;
@@ -28,8 +28,12 @@ cmd_serve(struct cli *cli, int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	while ((ch = getopt_long(argc, argv, "hd:", lo, NULL)) != -1) {
 		switch (ch) {
-		case 'H': o.http = optarg; break;
-		case 'S': o.https = optarg; break;
+		case 'H':
+			o.http = optarg;
+			break;
+		case 'S':
+			o.https = optarg;
+			break;
 		default:
 			rc = cli_common_opt(cli, ch, optarg, usage_serve, &stop);
 			if (stop)

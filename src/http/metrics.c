@@ -13,7 +13,7 @@
 #define METRICS_BUCKETS 11
 
 static const double metrics_le[METRICS_BUCKETS] = {
-	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 1, 10,
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 1, 10,
 };
 
 struct metric {
@@ -151,9 +151,10 @@ metrics_render(struct buf *out)
 			for (k = 0; k < METRICS_BUCKETS; k++)
 				rc |= buf_printf(out, "%s_bucket{le=\"%g\"} %llu\n", m->family,
 						 metrics_le[k], (unsigned long long)m->buckets[k]);
-			rc |= buf_printf(out, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n"
-					 "%s_count %llu\n", m->family,
-					 (unsigned long long)m->value, m->family, m->sum,
+			rc |= buf_printf(out,
+					 "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n"
+					 "%s_count %llu\n",
+					 m->family, (unsigned long long)m->value, m->family, m->sum,
 					 m->family, (unsigned long long)m->value);
 		}
 		seen[nseen++] = helps[i].family;

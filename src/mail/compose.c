@@ -80,15 +80,17 @@ text_check(const char *what, const char *s, size_t max, int body, struct err *e)
 				k = 1;
 				continue;
 			}
-			err_set(e, ERR_REFUSED,
-				"mail: %s: control character 0x%02x refused (RFC 5322 2.2: no header "
-				"injection)",
-				what, p[i]);
+			err_set(
+			    e, ERR_REFUSED,
+			    "mail: %s: control character 0x%02x refused (RFC 5322 2.2: no header "
+			    "injection)",
+			    what, p[i]);
 			goto out;
 		}
 		if ((k = utf8_seq(p + i, n - i)) == 0) {
-			err_set(e, ERR_REFUSED, "mail: %s is not UTF-8 (RFC 3629) or holds a "
-						"control character",
+			err_set(e, ERR_REFUSED,
+				"mail: %s is not UTF-8 (RFC 3629) or holds a "
+				"control character",
 				what);
 			goto out;
 		}
@@ -351,10 +353,11 @@ mail_compose(const struct mail_msg *m, struct buf *out, struct err *e)
 	}
 	if (buf_printf(out, "To: %s\r\n", m->to) == -1 || hdr_subject(out, m->subject) == -1 ||
 	    buf_printf(out, "Message-ID: <%s@%s>\r\n", rhex, dom) == -1 ||
-	    buf_printf(out, "MIME-Version: 1.0\r\n"
-			    "Content-Type: text/plain; charset=UTF-8\r\n"
-			    "Content-Transfer-Encoding: %s\r\n"
-			    "Auto-Submitted: auto-generated\r\n\r\n",
+	    buf_printf(out,
+		       "MIME-Version: 1.0\r\n"
+		       "Content-Type: text/plain; charset=UTF-8\r\n"
+		       "Content-Transfer-Encoding: %s\r\n"
+		       "Auto-Submitted: auto-generated\r\n\r\n",
 		       m->cte == MAIL_CTE_QP ? "quoted-printable" : "base64") == -1)
 		goto full;
 	if ((m->cte == MAIL_CTE_QP ? body_qp(out, &canon) : body_base64(out, &canon)) == -1)

@@ -24,7 +24,7 @@
 #include "ocsp_local.h"
 
 #define OCSP_SHARDS 64
-#define OCSP_KEY_MAX 256  /* longest CertID DER that is cached (SHA-512 ones are ~170) */
+#define OCSP_KEY_MAX 256 /* longest CertID DER that is cached (SHA-512 ones are ~170) */
 #define OCSP_METRIC "shomei_ocsp_responses_total"
 
 /* A complete OCSPResponse, immutable once built, shared by the cache and answers. */
@@ -74,7 +74,7 @@ struct ocsp_responder {
 	size_t algidlen;
 	unsigned char *cert; /* OCSP certificate DER, for the certs field */
 	size_t certlen;
-	int64_t gen;          /* atomic: last revocation counter read */
+	int64_t gen;	      /* atomic: last revocation counter read */
 	int64_t last_poll_ns; /* atomic */
 	time_t last_warn;     /* atomic: rate limit of repeated warnings */
 	struct ocsp_shard shards[OCSP_SHARDS];
@@ -82,10 +82,10 @@ struct ocsp_responder {
 };
 
 static const char *const ocsp_md_names[OCSP_HASH__MAX] = {
-	[OCSP_HASH_SHA1] = "SHA1",
-	[OCSP_HASH_SHA256] = "SHA256",
-	[OCSP_HASH_SHA384] = "SHA384",
-	[OCSP_HASH_SHA512] = "SHA512",
+    [OCSP_HASH_SHA1] = "SHA1",
+    [OCSP_HASH_SHA256] = "SHA256",
+    [OCSP_HASH_SHA384] = "SHA384",
+    [OCSP_HASH_SHA512] = "SHA512",
 };
 
 static int64_t
@@ -103,9 +103,8 @@ ocsp_warn(struct ocsp_responder *rs, const char *what, const struct err *e)
 {
 	time_t now = time(NULL), last = __atomic_load_n(&rs->last_warn, __ATOMIC_RELAXED);
 
-	if (now - last < 60 ||
-	    !__atomic_compare_exchange_n(&rs->last_warn, &last, now, 0, __ATOMIC_RELAXED,
-					 __ATOMIC_RELAXED))
+	if (now - last < 60 || !__atomic_compare_exchange_n(&rs->last_warn, &last, now, 0,
+							    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		return;
 	log_warn("ocsp: %s: %s", what, e->msg);
 }
@@ -136,8 +135,7 @@ ocsp_http_date(time_t t, char *out, size_t n)
 
 /* A blob holding der (one reference, the caller's). */
 static struct ocsp_blob *
-ocsp_blob_new(const struct ocsp_responder *rs, const unsigned char *der, size_t len,
-	      time_t now)
+ocsp_blob_new(const struct ocsp_responder *rs, const unsigned char *der, size_t len, time_t now)
 {
 	struct ocsp_blob *b = xmalloc(sizeof(*b) + len);
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -254,15 +252,14 @@ ocsp_cache_get(struct ocsp_responder *rs, uint64_t h, const unsigned char *key, 
 
 /* Marks the entry still holding blob as valid at gen (its status was checked again). */
 static void
-ocsp_cache_touch(struct ocsp_responder *rs, uint64_t h, const unsigned char *key,
-		 size_t keylen, const struct ocsp_blob *blob, int64_t gen)
+ocsp_cache_touch(struct ocsp_responder *rs, uint64_t h, const unsigned char *key, size_t keylen,
+		 const struct ocsp_blob *blob, int64_t gen)
 {
 	struct ocsp_shard *sh = ocsp_shard_of(rs, h);
 	struct ocsp_centry *ce;
 
 	pthread_mutex_lock(&sh->mu);
-	if ((ce = ocsp_cache_find(sh, h, key, keylen)) != NULL && ce->blob == blob &&
-	    ce->gen < gen)
+	if ((ce = ocsp_cache_find(sh, h, key, keylen)) != NULL && ce->blob == blob && ce->gen < gen)
 		ce->gen = gen;
 	pthread_mutex_unlock(&sh->mu);
 }
@@ -351,8 +348,7 @@ ocsp_signer_setup(struct ocsp_responder *rs, X509 *ocsp, struct err *e)
 	unsigned len = 0;
 	int sig_nid, md_nid, n, rc = -1;
 
-	if (X509_pubkey_digest(ocsp, EVP_sha1(), rs->responder_keyhash, &len) != 1 ||
-	    len != 20) {
+	if (X509_pubkey_digest(ocsp, EVP_sha1(), rs->responder_keyhash, &len) != 1 || len != 20) {
 		err_ssl(e, ERR_INTERNAL, "ocsp: cannot hash the OCSP certificate's key");
 		goto out;
 	}
@@ -492,10 +488,9 @@ ocsp_gen(struct ocsp_responder *rs, struct store *st)
 	struct err e;
 
 	last = __atomic_load_n(&rs->last_poll_ns, __ATOMIC_RELAXED);
-	if (rs->poll_ms == 0 ||
-	    (now - last >= rs->poll_ms * 1000000 &&
-	     __atomic_compare_exchange_n(&rs->last_poll_ns, &last, now, 0, __ATOMIC_RELAXED,
-					 __ATOMIC_RELAXED))) {
+	if (rs->poll_ms == 0 || (now - last >= rs->poll_ms * 1000000 &&
+				 __atomic_compare_exchange_n(&rs->last_poll_ns, &last, now, 0,
+							     __ATOMIC_RELAXED, __ATOMIC_RELAXED))) {
 		err_clear(&e);
 		if (st == NULL) {
 			err_set(&e, ERR_INTERNAL, "no store connection");
@@ -745,13 +740,13 @@ static void
 ocsp_count(const char *status, uint64_t n)
 {
 	static const char *const labels[][2] = {
-		{"good", "status=\"good\""},
-		{"revoked", "status=\"revoked\""},
-		{"unknown", "status=\"unknown\""},
-		{"malformedRequest", "status=\"malformedRequest\""},
-		{"internalError", "status=\"internalError\""},
-		{"tryLater", "status=\"tryLater\""},
-		{"unauthorized", "status=\"unauthorized\""},
+	    {"good", "status=\"good\""},
+	    {"revoked", "status=\"revoked\""},
+	    {"unknown", "status=\"unknown\""},
+	    {"malformedRequest", "status=\"malformedRequest\""},
+	    {"internalError", "status=\"internalError\""},
+	    {"tryLater", "status=\"tryLater\""},
+	    {"unauthorized", "status=\"unauthorized\""},
 	};
 	const char *l = "status=\"other\"";
 	size_t i;
@@ -826,7 +821,7 @@ ocsp_answer_clear(struct ocsp_answer *a)
 
 static pthread_mutex_t ocsp_http_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct ocsp_responder *ocsp_http_rs; /* atomic pointer */
-static int ocsp_http_warned;                /* under ocsp_http_mu */
+static int ocsp_http_warned;		    /* under ocsp_http_mu */
 
 /* The web process's responder for ca, created on first use; NULL when it cannot be. */
 static struct ocsp_responder *
@@ -952,7 +947,8 @@ ocsp_http_post(struct http_req *r)
 	const unsigned char *der = r->body;
 
 	if (!ocsp_ctype_ok(http_header(r, "Content-Type"))) {
-		log_debug("ocsp: RFC 6960 A.1.1: POST without Content-Type application/ocsp-request");
+		log_debug(
+		    "ocsp: RFC 6960 A.1.1: POST without Content-Type application/ocsp-request");
 		der = NULL;
 	}
 	return ocsp_http_answer(r, der, r->bodylen, 0);

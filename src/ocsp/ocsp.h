@@ -54,21 +54,21 @@ enum ocsp_hash {
 	OCSP_HASH__MAX
 };
 
-#define OCSP_MAX_CERTIDS 64   /* Requests in one OCSPRequest */
-#define OCSP_NONCE_MAX 128    /* extnValue octets of a nonce (RFC 8954 asks for 1..32) */
-#define OCSP_SERIAL_MAX 20    /* RFC 5280 4.1.2.2: serials we issue are at most 20 octets */
+#define OCSP_MAX_CERTIDS 64 /* Requests in one OCSPRequest */
+#define OCSP_NONCE_MAX 128  /* extnValue octets of a nonce (RFC 8954 asks for 1..32) */
+#define OCSP_SERIAL_MAX 20  /* RFC 5280 4.1.2.2: serials we issue are at most 20 octets */
 #define OCSP_REQ_MAX (64 * 1024)
 
 /* One CertID as sent; every pointer points into the request buffer. */
 struct ocsp_certid {
-	enum ocsp_hash hash;            /* OCSP_HASH_UNKNOWN for other algorithms */
-	const unsigned char *der;       /* the whole CertID TLV (echoed in the response) */
+	enum ocsp_hash hash;	  /* OCSP_HASH_UNKNOWN for other algorithms */
+	const unsigned char *der; /* the whole CertID TLV (echoed in the response) */
 	size_t derlen;
 	const unsigned char *name_hash; /* issuerNameHash contents */
 	size_t name_hash_len;
-	const unsigned char *key_hash;  /* issuerKeyHash contents */
+	const unsigned char *key_hash; /* issuerKeyHash contents */
 	size_t key_hash_len;
-	const unsigned char *serial;    /* INTEGER contents, minimal two's complement */
+	const unsigned char *serial; /* INTEGER contents, minimal two's complement */
 	size_t serial_len;
 };
 
@@ -78,7 +78,7 @@ struct ocsp_req {
 	size_t n;
 	const unsigned char *nonce; /* the whole nonce Extension TLV, or NULL */
 	size_t noncelen;
-	int signed_req;             /* optionalSignature present (not verified; RFC 6960 4.1.2) */
+	int signed_req; /* optionalSignature present (not verified; RFC 6960 4.1.2) */
 };
 
 /*
@@ -145,13 +145,13 @@ struct ocsp_answer {
 	const unsigned char *der;
 	size_t len;
 	enum ocsp_resp_status status;
-	int cacheable;        /* successful, no nonce: GET may carry RFC 5019 caching headers */
+	int cacheable; /* successful, no nonce: GET may carry RFC 5019 caching headers */
 	time_t produced;
-	time_t next_update;   /* the earliest nextUpdate of the responses */
-	const char *etag;     /* "\"...\"" when cacheable */
+	time_t next_update;	   /* the earliest nextUpdate of the responses */
+	const char *etag;	   /* "\"...\"" when cacheable */
 	const char *last_modified; /* HTTP-dates when cacheable */
 	const char *expires;
-	int cache_hit;        /* served from the response cache (no signature made) */
+	int cache_hit;		/* served from the response cache (no signature made) */
 	struct ocsp_blob *blob; /* owned reference (NULL for error responses) */
 	unsigned char err[OCSP_ERROR_RESP_LEN];
 };

@@ -38,8 +38,8 @@ struct ocsp_tlv {
 	unsigned char tag;
 	const unsigned char *start; /* identifier octet */
 	const unsigned char *val;   /* contents */
-	size_t len;                 /* contents length */
-	size_t total;               /* whole TLV */
+	size_t len;		    /* contents length */
+	size_t total;		    /* whole TLV */
 };
 
 void ocsp_der_init(struct ocsp_der *, const unsigned char *, size_t);

@@ -13,10 +13,10 @@ static const struct {
 	size_t oidlen;
 	size_t mdlen;
 } ocsp_hash_oids[OCSP_HASH__MAX] = {
-	[OCSP_HASH_SHA1] = {{0x2b, 0x0e, 0x03, 0x02, 0x1a}, 5, 20},
-	[OCSP_HASH_SHA256] = {{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01}, 9, 32},
-	[OCSP_HASH_SHA384] = {{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02}, 9, 48},
-	[OCSP_HASH_SHA512] = {{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03}, 9, 64},
+    [OCSP_HASH_SHA1] = {{0x2b, 0x0e, 0x03, 0x02, 0x1a}, 5, 20},
+    [OCSP_HASH_SHA256] = {{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01}, 9, 32},
+    [OCSP_HASH_SHA384] = {{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02}, 9, 48},
+    [OCSP_HASH_SHA512] = {{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03}, 9, 64},
 };
 
 /* id-pkix-ocsp-nonce 1.3.6.1.5.5.7.48.1.2 */
@@ -34,7 +34,8 @@ ocsp_req_hashalg(const struct ocsp_tlv *alg, enum ocsp_hash *hash, struct err *e
 	*hash = OCSP_HASH_UNKNOWN;
 	ocsp_der_init(&d, alg->val, alg->len);
 	if (ocsp_der_next(&d, &oid) != 0 || oid.tag != OCSP_DER_OID || oid.len == 0) {
-		err_set(e, ERR_REFUSED, "ocsp: RFC 5280 4.1.1.2: CertID hashAlgorithm lacks an OID");
+		err_set(e, ERR_REFUSED,
+			"ocsp: RFC 5280 4.1.1.2: CertID hashAlgorithm lacks an OID");
 		goto out;
 	}
 	r = ocsp_der_next(&d, &params);
@@ -83,7 +84,8 @@ ocsp_req_certid(const struct ocsp_tlv *cid, struct ocsp_certid *id, struct err *
 	/* X.690 8.3.2: an INTEGER has at least one octet and no redundant leading octet */
 	if (sn.len == 0 || (sn.len > 1 && ((sn.val[0] == 0x00 && !(sn.val[1] & 0x80)) ||
 					   (sn.val[0] == 0xff && (sn.val[1] & 0x80))))) {
-		err_set(e, ERR_REFUSED, "ocsp: X.690 8.3.2: CertID serialNumber is not minimal DER");
+		err_set(e, ERR_REFUSED,
+			"ocsp: X.690 8.3.2: CertID serialNumber is not minimal DER");
 		goto out;
 	}
 	if (id->hash != OCSP_HASH_UNKNOWN && (nh.len != ocsp_hash_oids[id->hash].mdlen ||
@@ -108,8 +110,8 @@ out:
  * NULL (singleRequestExtensions) the nonce is not expected and counts as any other.
  */
 static int
-ocsp_req_extensions(const struct ocsp_tlv *tagged, const unsigned char **nonce,
-		    size_t *noncelen, struct err *e)
+ocsp_req_extensions(const struct ocsp_tlv *tagged, const unsigned char **nonce, size_t *noncelen,
+		    struct err *e)
 {
 	struct ocsp_der d, exts, ext;
 	struct ocsp_tlv seq, x, oid, t, val;
@@ -118,7 +120,8 @@ ocsp_req_extensions(const struct ocsp_tlv *tagged, const unsigned char **nonce,
 	ocsp_der_init(&d, tagged->val, tagged->len);
 	if (ocsp_der_next(&d, &seq) != 0 || seq.tag != OCSP_DER_SEQUENCE || seq.len == 0 ||
 	    !ocsp_der_done(&d)) {
-		err_set(e, ERR_REFUSED, "ocsp: RFC 5280 4.1: Extensions must be a non-empty SEQUENCE");
+		err_set(e, ERR_REFUSED,
+			"ocsp: RFC 5280 4.1: Extensions must be a non-empty SEQUENCE");
 		goto out;
 	}
 	ocsp_der_init(&exts, seq.val, seq.len);
@@ -141,7 +144,8 @@ ocsp_req_extensions(const struct ocsp_tlv *tagged, const unsigned char **nonce,
 		if (oid.len == sizeof(ocsp_nonce_oid) &&
 		    memcmp(oid.val, ocsp_nonce_oid, sizeof(ocsp_nonce_oid)) == 0 && nonce != NULL) {
 			if (*nonce != NULL) {
-				err_set(e, ERR_REFUSED, "ocsp: RFC 5280 4.2: nonce extension repeats");
+				err_set(e, ERR_REFUSED,
+					"ocsp: RFC 5280 4.2: nonce extension repeats");
 				goto out;
 			}
 			if (val.len == 0 || val.len > OCSP_NONCE_MAX) {

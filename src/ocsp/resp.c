@@ -122,7 +122,8 @@ ocsp_respdata_build(struct buf *out, const unsigned char keyhash[20], time_t pro
 	rc = 0;
 	goto out;
 bad:
-	err_set(e, ERR_INTERNAL, "ocsp: cannot encode ResponseData (time out of range or too large)");
+	err_set(e, ERR_INTERNAL,
+		"ocsp: cannot encode ResponseData (time out of range or too large)");
 out:
 	buf_free(&rd);
 	buf_free(&list);

@@ -41,18 +41,18 @@ check_utf8_next(const unsigned char **p)
 static int
 check_kanji_cp(long c)
 {
-	return (c >= 0x4e00 && c <= 0x9fff) ||   /* CJK unified ideographs */
-	       (c >= 0x3400 && c <= 0x4dbf) ||   /* extension A */
+	return (c >= 0x4e00 && c <= 0x9fff) ||	 /* CJK unified ideographs */
+	       (c >= 0x3400 && c <= 0x4dbf) ||	 /* extension A */
 	       (c >= 0x20000 && c <= 0x2fa1f) || /* extensions B.., compatibility supplement */
-	       (c >= 0xf900 && c <= 0xfaff) ||   /* compatibility ideographs */
-	       (c >= 0x3041 && c <= 0x3096) ||   /* hiragana */
-	       (c >= 0x309d && c <= 0x309f) ||   /* ゝゞゟ */
-	       (c >= 0x30a1 && c <= 0x30fa) ||   /* katakana */
-	       (c >= 0x30fc && c <= 0x30ff) ||   /* ーヽヾヿ */
+	       (c >= 0xf900 && c <= 0xfaff) ||	 /* compatibility ideographs */
+	       (c >= 0x3041 && c <= 0x3096) ||	 /* hiragana */
+	       (c >= 0x309d && c <= 0x309f) ||	 /* ゝゞゟ */
+	       (c >= 0x30a1 && c <= 0x30fa) ||	 /* katakana */
+	       (c >= 0x30fc && c <= 0x30ff) ||	 /* ーヽヾヿ */
 	       c == 0x3005 || c == 0x3006 || c == 0x3007 || /* 々〆〇 */
-	       (c >= 0xff21 && c <= 0xff3a) ||   /* full-width A-Z */
-	       (c >= 0xff41 && c <= 0xff5a) ||   /* full-width a-z */
-	       c == 0x3000;                      /* ideographic space */
+	       (c >= 0xff21 && c <= 0xff3a) ||		    /* full-width A-Z */
+	       (c >= 0xff41 && c <= 0xff5a) ||		    /* full-width a-z */
+	       c == 0x3000;				    /* ideographic space */
 }
 
 int
@@ -165,7 +165,8 @@ portal_hostnames_parse(const char *s, char **out, struct err *e)
 				if (l > (size_t)(end - q))
 					l = (size_t)(end - q);
 				if (l == len && memcmp(q, name, len) == 0) {
-					err_set(e, ERR_REFUSED, "hostnames: %s is given twice", name);
+					err_set(e, ERR_REFUSED, "hostnames: %s is given twice",
+						name);
 					goto out;
 				}
 				q += l + 1;

@@ -62,8 +62,8 @@ form_utf8_valid(const unsigned char *s, size_t n)
  * part in messages ("name" or "value"); ctl_ok allows tab, CR and LF.
  */
 static int
-form_decode(const unsigned char *p, size_t n, size_t max, const char *what, int ctl_ok,
-	    char **out, struct err *e)
+form_decode(const unsigned char *p, size_t n, size_t max, const char *what, int ctl_ok, char **out,
+	    struct err *e)
 {
 	unsigned char *d = NULL;
 	size_t i, k = 0;
@@ -139,14 +139,15 @@ portal_form_parse_ex(const void *body, size_t len, size_t body_max, const char *
 			continue;
 		}
 		if (f->n == PORTAL_FORM_FIELDS_MAX) {
-			err_set(e, ERR_REFUSED, "form: more than %d fields", PORTAL_FORM_FIELDS_MAX);
+			err_set(e, ERR_REFUSED, "form: more than %d fields",
+				PORTAL_FORM_FIELDS_MAX);
 			goto out;
 		}
 		eq = memchr(p, '=', (size_t)(amp - p));
 		if (eq == NULL)
 			eq = amp;
 		if (form_decode(p, (size_t)(eq - p), PORTAL_FORM_NAME_MAX, "name", 0, &name, e) ==
-			-1)
+		    -1)
 			goto out;
 		if (name[0] == '\0' || portal_form_get(f, name) != NULL) {
 			err_set(e, ERR_REFUSED, "form: %s field name",
@@ -205,7 +206,8 @@ form_find(const unsigned char *hay, size_t hn, const char *needle, size_t n)
 	const unsigned char *p = hay, *end = hay + hn;
 
 	while (n > 0 && (size_t)(end - p) >= n) {
-		const unsigned char *c = memchr(p, (unsigned char)needle[0], (size_t)(end - p) - n + 1);
+		const unsigned char *c =
+		    memchr(p, (unsigned char)needle[0], (size_t)(end - p) - n + 1);
 
 		if (c == NULL)
 			return NULL;
@@ -347,7 +349,8 @@ portal_form_parse_multipart(const void *body, size_t len, const char *ctype, siz
 	dl = (size_t)snprintf(delim, sizeof(delim), "\r\n--%s", bnd);
 	/* the body starts with the first delimiter (no preamble: browsers send none) */
 	if (len < dl - 2 || memcmp(p, delim + 2, dl - 2) != 0) {
-		err_set(e, ERR_REFUSED, "form: RFC 2046 5.1.1: body does not start with the boundary");
+		err_set(e, ERR_REFUSED,
+			"form: RFC 2046 5.1.1: body does not start with the boundary");
 		goto out;
 	}
 	p += dl - 2;
@@ -377,12 +380,15 @@ portal_form_parse_multipart(const void *body, size_t len, const char *ctype, siz
 
 			for (size_t i = 0; i < ll; i++)
 				if (l[i] < 0x20 && l[i] != '\t') {
-					err_set(e, ERR_REFUSED, "form: control character in part header");
+					err_set(e, ERR_REFUSED,
+						"form: control character in part header");
 					goto out;
 				}
-			if (ll > 20 && strncasecmp((const char *)l, "Content-Disposition:", 20) == 0) {
+			if (ll > 20 &&
+			    strncasecmp((const char *)l, "Content-Disposition:", 20) == 0) {
 				if (disp != NULL) {
-					err_set(e, ERR_REFUSED, "form: repeated Content-Disposition");
+					err_set(e, ERR_REFUSED,
+						"form: repeated Content-Disposition");
 					goto out;
 				}
 				disp = (const char *)l + 20;
@@ -396,20 +402,23 @@ portal_form_parse_multipart(const void *body, size_t len, const char *ctype, siz
 		    form_disp_param(disp, displ, "name", &nm, &nml) == -1 || nm == NULL ||
 		    form_disp_param(disp, displ, "filename", &fn, &fnl) == -1) {
 			err_set(e, ERR_REFUSED,
-				"form: RFC 7578 4.2: part without Content-Disposition form-data and a name");
+				"form: RFC 7578 4.2: part without Content-Disposition form-data "
+				"and a name");
 			goto out;
 		}
 		p = hend + 4;
 		if ((next = form_find(p, (size_t)(end - p), delim, dl)) == NULL) {
-			err_set(e, ERR_REFUSED, "form: RFC 2046 5.1.1: part not closed by the boundary");
+			err_set(e, ERR_REFUSED,
+				"form: RFC 2046 5.1.1: part not closed by the boundary");
 			goto out;
 		}
 		if (f->n == PORTAL_FORM_FIELDS_MAX) {
-			err_set(e, ERR_REFUSED, "form: more than %d fields", PORTAL_FORM_FIELDS_MAX);
+			err_set(e, ERR_REFUSED, "form: more than %d fields",
+				PORTAL_FORM_FIELDS_MAX);
 			goto out;
 		}
-		if (form_take((const unsigned char *)nm, nml, PORTAL_FORM_NAME_MAX, "name", 0, &name,
-			      e) == -1)
+		if (form_take((const unsigned char *)nm, nml, PORTAL_FORM_NAME_MAX, "name", 0,
+			      &name, e) == -1)
 			goto out;
 		if (name[0] == '\0' || portal_form_get(f, name) != NULL) {
 			err_set(e, ERR_REFUSED, "form: %s field name",

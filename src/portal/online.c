@@ -234,8 +234,9 @@ online_post(struct http_req *r, enum ra_online_type type)
 
 	err_clear(&e);
 	notify.revoked = online_revoked;
-	notify.arg = (void *)i18n_pick(http_header(r, "Accept-Language"),
-				       MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "lang"));
+	notify.arg =
+	    (void *)i18n_pick(http_header(r, "Accept-Language"),
+			      MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "lang"));
 	if ((st = ca_thread_store(r->app, &e)) == NULL ||
 	    ra_online_handle(r->app, st, type, r->body, r->bodylen, &notify, &a, &e) == -1) {
 		if (html) {

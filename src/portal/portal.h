@@ -89,9 +89,9 @@
 struct ca;
 struct http_req;
 
-#define PORTAL_APP_TTL (3 * 24 * 3600) /* an application and its mailed link */
-#define PORTAL_FORM_TTL 3600           /* from step 1 to Register */
-#define PORTAL_DOWNLOAD_TTL 3600       /* a PKCS#12 waits this long for its download */
+#define PORTAL_APP_TTL (3 * 24 * 3600)	  /* an application and its mailed link */
+#define PORTAL_FORM_TTL 3600		  /* from step 1 to Register */
+#define PORTAL_DOWNLOAD_TTL 3600	  /* a PKCS#12 waits this long for its download */
 #define PORTAL_ISSUE_BODY_MAX (64 * 1024) /* bytes of an issuance form (a pasted CSR) */
 #define PORTAL_CSR_FIELD_MAX (32 * 1024)  /* bytes of the csr field */
 
@@ -141,8 +141,8 @@ int portal_deliver_post(struct http_req *);
 /* ---- application/x-www-form-urlencoded (form.c) ---- */
 #define PORTAL_FORM_BODY_MAX (16 * 1024) /* bytes of a form body */
 #define PORTAL_FORM_FIELDS_MAX 32
-#define PORTAL_FORM_NAME_MAX 64     /* bytes of a decoded name */
-#define PORTAL_FORM_VALUE_MAX 1024  /* bytes of a decoded value */
+#define PORTAL_FORM_NAME_MAX 64	   /* bytes of a decoded name */
+#define PORTAL_FORM_VALUE_MAX 1024 /* bytes of a decoded value */
 
 struct portal_field {
 	char *name;
@@ -172,15 +172,15 @@ int portal_form_parse_ex(const void *body, size_t len, size_t body_max, const ch
  * Names and values obey the urlencoded rules above; a file part (one with a filename) and the
  * field big_name may hold big_max bytes.  Files must be text (UTF-8, no NUL): a PEM CSR.
  */
-int portal_form_parse_multipart(const void *body, size_t len, const char *ctype,
-				size_t body_max, const char *big_name, size_t big_max,
-				struct portal_form *, struct err *);
+int portal_form_parse_multipart(const void *body, size_t len, const char *ctype, size_t body_max,
+				const char *big_name, size_t big_max, struct portal_form *,
+				struct err *);
 void portal_form_free(struct portal_form *);
 /* The value of name, or NULL when absent. */
 const char *portal_form_get(const struct portal_form *, const char *name);
 
 /* ---- issuance field rules (check.c); s is NUL-terminated UTF-8 (form values are) ---- */
-#define PORTAL_NAME_MAX 64  /* characters of a name or OU (X.520 ub-name 64) */
+#define PORTAL_NAME_MAX 64 /* characters of a name or OU (X.520 ub-name 64) */
 #define PORTAL_PASSWORD_MIN 8
 #define PORTAL_PASSWORD_MAX 128
 #define PORTAL_HOSTS_MAX 10 /* host names of a server certificate */

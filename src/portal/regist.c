@@ -12,12 +12,11 @@
 #include "http/http.h"
 #include "portal_int.h"
 
-#define REGIST_PURPOSE "regist"               /* the CAPTCHA's form */
-#define REGIST_TOKEN_FORM "regist-form"       /* nonce of the confirm form */
-#define REGIST_TOKEN_VERIFY "regist-verify"   /* the mailed link */
+#define REGIST_PURPOSE "regist"		    /* the CAPTCHA's form */
+#define REGIST_TOKEN_FORM "regist-form"	    /* nonce of the confirm form */
+#define REGIST_TOKEN_VERIFY "regist-verify" /* the mailed link */
 
-enum regist_flow { REGIST_STEP_INPUT = 0, REGIST_STEP_CONFIRM, REGIST_STEP_DONE,
-		   REGIST_STEP_MAIL };
+enum regist_flow { REGIST_STEP_INPUT = 0, REGIST_STEP_CONFIRM, REGIST_STEP_DONE, REGIST_STEP_MAIL };
 
 /* The applicant's values (borrowed from the form) and the msgids of their errors. */
 struct regist_vals {
@@ -57,8 +56,7 @@ regist_err(struct tmpl_data *d, const char *lang, const char *name, const char *
 
 /* The step-1 form with values v (may be NULL) and errors er (may be NULL). */
 static int
-regist_step1_render(struct portal_ctx *x, const struct regist_vals *v,
-		    const struct regist_errs *er)
+regist_step1_render(struct portal_ctx *x, const struct regist_vals *v, const struct regist_errs *er)
 {
 	static const struct regist_vals none = {"self", "", "", "", ""};
 	static const struct regist_errs noerr;
@@ -78,7 +76,8 @@ regist_step1_render(struct portal_ctx *x, const struct regist_vals *v,
 		v = &none;
 	if (er == NULL)
 		er = &noerr;
-	if ((st = ca_thread_store(x->ca, &e)) == NULL || store_org_list(st, &orgs, &norgs, &e) == -1 ||
+	if ((st = ca_thread_store(x->ca, &e)) == NULL ||
+	    store_org_list(st, &orgs, &norgs, &e) == -1 ||
 	    captcha_new(st, &portal.captcha, REGIST_PURPOSE, id_hex, &png, &e) == -1) {
 		rc = portal_error(x, &e);
 		goto out;
@@ -136,8 +135,8 @@ static void
 regist_form_mac(const struct portal_ctx *x, const struct regist_vals *v, const char *nonce,
 		const char *when, char out[PORTAL_B64_LEN])
 {
-	const char *parts[] = {"regist-form", x->sid, nonce, when, v->type, v->org, v->ticket,
-			       v->email};
+	const char *parts[] = {"regist-form", x->sid, nonce,	 when,
+			       v->type,	      v->org, v->ticket, v->email};
 
 	portal_mac(out, parts, sizeof(parts) / sizeof(parts[0]));
 }
@@ -174,9 +173,10 @@ regist_confirm_render(struct portal_ctx *x, const struct regist_vals *v, const c
 	tmpl_data_str(d, "form_time", when);
 	tmpl_data_str(d, "form_mac", mac);
 	tmpl_data_str(d, "applicant_type", v->type);
-	tmpl_data_str(d, "type_label", i18n_get(x->lang, strcmp(v->type, "agent") == 0
-							     ? N_("Agent")
-							     : N_("Self (the certificate holder)")));
+	tmpl_data_str(d, "type_label",
+		      i18n_get(x->lang, strcmp(v->type, "agent") == 0
+					    ? N_("Agent")
+					    : N_("Self (the certificate holder)")));
 	tmpl_data_str(d, "org_code", v->org);
 	tmpl_data_str(d, "org_name", org.name);
 	tmpl_data_str(d, "ticket", v->ticket);
@@ -203,7 +203,9 @@ regist_ticket_in_progress(struct store *st, const char *ticket, struct regist_er
 	if (store_app_ticket_live(st, ticket, util_now(), &n, e) == -1)
 		return -1;
 	if (n > 0)
-		er->ticket = N_("This ticket is already being used by an application in progress. When its confirmation mail has expired (3 days after registration), the ticket can be used again.");
+		er->ticket = N_("This ticket is already being used by an application in progress. "
+				"When its confirmation mail has expired (3 days after "
+				"registration), the ticket can be used again.");
 	return 0;
 }
 
@@ -305,7 +307,8 @@ portal_step1_post(struct http_req *r)
 	err_clear(&e);
 	if (!portal_rate_ok(r, portal.step1_rate)) {
 		rc = portal_notice(&x, 429, N_("Too many requests"),
-				   N_("Too many requests came from your network. Please wait a minute and try again."));
+				   N_("Too many requests came from your network. Please wait a "
+				      "minute and try again."));
 		goto out;
 	}
 	if (portal_form_read(&x, &f, &rc))
@@ -362,10 +365,15 @@ regist_done_render(struct portal_ctx *x, const char *email)
 static int
 regist_mail_body(const char *lang, const char *link, struct buf *body)
 {
-	if (buf_printf(body, "%s\n\n%s\n\n%s\n\n%s\n", i18n_get(lang, N_("We have received your certificate application.")),
-		       i18n_get(lang, N_("Open the link below to continue with the issuance application. The link can be used once and is valid for 3 days.")),
-		       link,
-		       i18n_get(lang, N_("If you did not make this application, please discard this mail."))) == -1 ||
+	if (buf_printf(
+		body, "%s\n\n%s\n\n%s\n\n%s\n",
+		i18n_get(lang, N_("We have received your certificate application.")),
+		i18n_get(lang, N_("Open the link below to continue with the issuance application. "
+				  "The link can be used once and is valid for 3 days.")),
+		link,
+		i18n_get(lang,
+			 N_("If you did not make this application, please discard this mail."))) ==
+		-1 ||
 	    buf_cstr(body) == NULL)
 		return -1;
 	return 0;
@@ -379,8 +387,8 @@ struct regist_write {
 	const char *subject;
 	struct buf *body; /* the mail */
 	time_t now;
-	int repeat;              /* this form was registered before: nothing written */
-	struct regist_errs *er;  /* organization or ticket refused: nothing written */
+	int repeat;		/* this form was registered before: nothing written */
+	struct regist_errs *er; /* organization or ticket refused: nothing written */
 };
 
 static int
@@ -416,8 +424,8 @@ regist_write(struct store *st, void *arg, struct err *e)
 	if (store_app_add(st, &a, &app_id, e) == -1)
 		return -1;
 	err_clear(&se);
-	if (store_token_add(st, w->nonce_hash, REGIST_TOKEN_FORM, app_id,
-			    w->now + PORTAL_FORM_TTL, w->now, &se) == -1) {
+	if (store_token_add(st, w->nonce_hash, REGIST_TOKEN_FORM, app_id, w->now + PORTAL_FORM_TTL,
+			    w->now, &se) == -1) {
 		w->repeat = se.code == ERR_CONFLICT; /* a concurrent twin won */
 		*e = se;
 		return -1;
@@ -435,8 +443,8 @@ regist_write(struct store *st, void *arg, struct err *e)
  */
 static int
 regist_create(struct portal_ctx *x, struct store *st, const struct regist_vals *v,
-	      const unsigned char nonce_hash[STORE_HASH_LEN], int *repeat,
-	      struct regist_errs *er, struct err *e)
+	      const unsigned char nonce_hash[STORE_HASH_LEN], int *repeat, struct regist_errs *er,
+	      struct err *e)
 {
 	struct regist_write w;
 	struct buf body;
@@ -508,15 +516,17 @@ portal_confirm_post(struct http_req *r)
 	if (nonce == NULL || when == NULL || mac == NULL ||
 	    portal_b64url_decode(raw, sizeof(raw), nonce) == -1 ||
 	    util_parse_long(when, 0, LONG_MAX, &t) == -1 || strlen(mac) != PORTAL_B64_LEN - 1) {
-		rc = portal_notice(&x, 400, N_("The form is no longer valid"),
-				   N_("This form is no longer valid. Please start again from the first step."));
+		rc = portal_notice(
+		    &x, 400, N_("The form is no longer valid"),
+		    N_("This form is no longer valid. Please start again from the first step."));
 		goto out;
 	}
 	regist_form_mac(&x, &v, nonce, when, want);
 	if (!util_memeq_ct(want, mac, PORTAL_B64_LEN - 1) || t > util_now() + 60 ||
 	    util_now() - t > PORTAL_FORM_TTL) {
-		rc = portal_notice(&x, 400, N_("The form is no longer valid"),
-				   N_("This form is no longer valid. Please start again from the first step."));
+		rc = portal_notice(
+		    &x, 400, N_("The form is no longer valid"),
+		    N_("This form is no longer valid. Please start again from the first step."));
 		goto out;
 	}
 	if (strcmp(action, "back") == 0) {
@@ -525,7 +535,8 @@ portal_confirm_post(struct http_req *r)
 	}
 	if (strcmp(nz(portal_form_get(&f, "consent")), "yes") != 0) {
 		rc = regist_confirm_render(&x, &v, nonce, when,
-					   N_("Please read the user obligations and the privacy policy and agree to them."));
+					   N_("Please read the user obligations and the privacy "
+					      "policy and agree to them."));
 		goto out;
 	}
 	portal_token_hash(raw, nh);
@@ -592,8 +603,8 @@ reply:
 	sodium_memzero(raw, sizeof(raw));
 	switch (res) {
 	case V_OK: {
-		struct tmpl_data *d = portal_data_flow(&x, N_("E-mail address confirmed"),
-						       REGIST_STEP_MAIL, agent);
+		struct tmpl_data *d =
+		    portal_data_flow(&x, N_("E-mail address confirmed"), REGIST_STEP_MAIL, agent);
 		char csrf[PORTAL_B64_LEN];
 
 		portal_csrf(&x, csrf);
@@ -605,15 +616,19 @@ reply:
 	}
 	case V_USED:
 		rc = portal_notice(&x, 410, N_("This link has already been used"),
-				   N_("This link has already been used. Each link in our mails can be used only once."));
+				   N_("This link has already been used. Each link in our mails can "
+				      "be used only once."));
 		break;
 	case V_EXPIRED:
-		rc = portal_notice(&x, 410, N_("This link has expired"),
-				   N_("This link has expired: links are valid for 3 days. Please register your application again; your ticket can be used for the new registration."));
+		rc = portal_notice(
+		    &x, 410, N_("This link has expired"),
+		    N_("This link has expired: links are valid for 3 days. Please register your "
+		       "application again; your ticket can be used for the new registration."));
 		break;
 	default:
 		rc = portal_notice(&x, 404, N_("This link is not valid"),
-				   N_("This link is not valid. Please check that you opened the whole link from the mail."));
+				   N_("This link is not valid. Please check that you opened the "
+				      "whole link from the mail."));
 		break;
 	}
 	return rc;

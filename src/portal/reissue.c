@@ -37,13 +37,13 @@
 #include "portal_int.h"
 
 #define REISSUE_TOKEN_FORM "reissue-form" /* nonce of the confirm form */
-#define REISSUE_MIN_LEFT (30 * 86400)       /* no re-issue with 30 days or less left */
-#define REISSUE_FETCH_TTL (30 * 86400)      /* the new certificate waits this long */
+#define REISSUE_MIN_LEFT (30 * 86400)	  /* no re-issue with 30 days or less left */
+#define REISSUE_FETCH_TTL (30 * 86400)	  /* the new certificate waits this long */
 #define REISSUE_LIST_MAX 50
 
 static const char *const reissue_flow[] = {
-	N_("Identification"), N_("Certificates"), N_("Notice"), N_("Changes"), N_("Confirm"),
-	N_("Accepted"),       N_("Certificate"),
+    N_("Identification"), N_("Certificates"), N_("Notice"),	 N_("Changes"),
+    N_("Confirm"),	  N_("Accepted"),     N_("Certificate"),
 };
 enum { RS_LOGIN = 0, RS_LIST, RS_WARN, RS_EDIT, RS_CONFIRM, RS_ACCEPTED, RS_FETCH };
 
@@ -104,8 +104,7 @@ reissue_auth_mac(const struct portal_ctx *x, const char *app, const char *when,
 }
 
 static void
-reissue_auth_add(const struct portal_ctx *x, struct tmpl_data *d, int64_t app_id,
-		 const char *when)
+reissue_auth_add(const struct portal_ctx *x, struct tmpl_data *d, int64_t app_id, const char *when)
 {
 	char app[32], mac[PORTAL_B64_LEN], csrf[PORTAL_B64_LEN];
 
@@ -142,7 +141,8 @@ reissue_auth_load(struct portal_ctx *x, struct store *st, const struct portal_fo
 	return 0;
 invalid:
 	*rc = portal_notice(x, 400, N_("The form is no longer valid"),
-			    N_("This form is no longer valid. Please identify yourself again on the re-issue page."));
+			    N_("This form is no longer valid. Please identify yourself again on "
+			       "the re-issue page."));
 	return 1;
 }
 
@@ -252,8 +252,8 @@ reissue_list_render(struct portal_ctx *x, struct store *st, const struct store_a
 		tmpl_data_str(c, "serial", cert.serial);
 		tmpl_data_str(c, "not_before", nb);
 		tmpl_data_str(c, "not_after", na);
-		tmpl_data_str(c, "name", v[i].name_romaji != NULL ? v[i].name_romaji
-							       : nz(v[i].hostnames));
+		tmpl_data_str(c, "name",
+			      v[i].name_romaji != NULL ? v[i].name_romaji : nz(v[i].hostnames));
 		tmpl_data_str(c, "name_kanji", nz(v[i].name_kanji));
 		tmpl_data_str(c, "org", org.name);
 		why = reissue_refusal(&v[i], &cert, now);
@@ -278,7 +278,8 @@ out:
 int
 portal_reissue_post(struct http_req *r)
 {
-	static const char generic[] = N_("The e-mail address, application password and certificate code do not match. Please check what you entered.");
+	static const char generic[] = N_("The e-mail address, application password and certificate "
+					 "code do not match. Please check what you entered.");
 	struct portal_ctx x;
 	struct portal_form f;
 	struct store_app a;
@@ -296,7 +297,8 @@ portal_reissue_post(struct http_req *r)
 	err_clear(&se);
 	if (!portal_rate_ok(r, portal.reissue_rate)) {
 		rc = portal_notice(&x, 429, N_("Too many requests"),
-				   N_("Too many requests came from your network. Please wait a minute and try again."));
+				   N_("Too many requests came from your network. Please wait a "
+				      "minute and try again."));
 		goto out;
 	}
 	if (portal_form_read(&x, &f, &rc))
@@ -312,7 +314,8 @@ portal_reissue_post(struct http_req *r)
 		if (store_app_get_by_code(st, h, &a, &se) == 0) {
 			ok = a.password_hash != NULL &&
 			     (strcasecmp(email, a.email) == 0 ||
-			      (a.subject_email != NULL && strcasecmp(email, a.subject_email) == 0)) &&
+			      (a.subject_email != NULL &&
+			       strcasecmp(email, a.subject_email) == 0)) &&
 			     crypto_pwhash_str_verify(a.password_hash, pw, strlen(pw)) == 0;
 		} else if (se.code != ERR_NOTFOUND) {
 			rc = portal_error(&x, &se);
@@ -471,7 +474,8 @@ reissue_check(struct store *st, const struct store_app *a, const struct reissue_
 		} else if ((in = portal_email_in_org(st, a->org_id, v->subject_email, e)) == -1) {
 			return -1;
 		} else if (!in) {
-			er->subject_email = N_("The e-mail address must belong to a domain of your organization.");
+			er->subject_email =
+			    N_("The e-mail address must belong to a domain of your organization.");
 		}
 	}
 	if (v->ou[0] != '\0' ? !portal_ou_ok(v->ou)
@@ -499,7 +503,8 @@ portal_reissue_edit_post(struct http_req *r)
 		if (strcmp(nz(portal_form_get(&f, "understood")), "yes") != 0) {
 			struct reissue_errs er = {0};
 
-			er.understood = N_("Please confirm that you understand that the current certificate will be revoked.");
+			er.understood = N_("Please confirm that you understand that the current "
+					   "certificate will be revoked.");
 			er.any = 1;
 			rc = reissue_page(&x, st, &a, &c, when, "reissue_warn", RS_WARN,
 					  N_("Before you re-issue"), NULL, &er);
@@ -515,8 +520,8 @@ portal_reissue_edit_post(struct http_req *r)
 }
 
 static void
-reissue_form_mac(const struct portal_ctx *x, const char *app, const char *nonce,
-		 const char *when, const struct reissue_vals *v, char out[PORTAL_B64_LEN])
+reissue_form_mac(const struct portal_ctx *x, const char *app, const char *nonce, const char *when,
+		 const struct reissue_vals *v, char out[PORTAL_B64_LEN])
 {
 	const char *parts[] = {"reissue-form", x->sid, app, nonce, when, v->subject_email, v->ou};
 
@@ -607,19 +612,28 @@ reissue_mail(struct portal_ctx *x, struct store *st, const char *to, const char 
 	int rc = -1;
 
 	buf_init(&body, MAIL_BODY_MAX);
-	if (buf_printf(&body, "%s\n\n%s: %s\n\n%s\n\n%s: %s\n\n%s\n%s\n\n%s\n",
-		       i18n_get(x->lang, N_("We have accepted your request to re-issue your certificate.")),
-		       i18n_get(x->lang, N_("Revoked certificate (superseded)")), old_serial,
-		       i18n_get(x->lang, N_("Your new certificate code is below. Keep it together with your application password: you need it to fetch the new certificate and for any later re-issue.")),
-		       i18n_get(x->lang, N_("Certificate code")), code,
-		       i18n_get(x->lang, N_("Fetch the new certificate on this page with the certificate code:")),
-		       link,
-		       i18n_get(x->lang, N_("If you did not ask for this re-issue, contact the registration authority of your organization."))) == -1 ||
+	if (buf_printf(
+		&body, "%s\n\n%s: %s\n\n%s\n\n%s: %s\n\n%s\n%s\n\n%s\n",
+		i18n_get(x->lang,
+			 N_("We have accepted your request to re-issue your certificate.")),
+		i18n_get(x->lang, N_("Revoked certificate (superseded)")), old_serial,
+		i18n_get(x->lang, N_("Your new certificate code is below. Keep it together with "
+				     "your application password: you need it to fetch the new "
+				     "certificate and for any later re-issue.")),
+		i18n_get(x->lang, N_("Certificate code")), code,
+		i18n_get(x->lang,
+			 N_("Fetch the new certificate on this page with the certificate code:")),
+		link,
+		i18n_get(x->lang, N_("If you did not ask for this re-issue, contact the "
+				     "registration authority of your organization."))) == -1 ||
 	    buf_cstr(&body) == NULL) {
 		err_set(e, ERR_INTERNAL, "portal: mail body too large");
 		goto out;
 	}
-	if (portal_mail_queue(st, to, i18n_get(x->lang, N_("[shomei] Your certificate re-issue has been accepted")), &body, e) == -1)
+	if (portal_mail_queue(
+		st, to,
+		i18n_get(x->lang, N_("[shomei] Your certificate re-issue has been accepted")),
+		&body, e) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -664,8 +678,8 @@ reissue_commit(struct portal_ctx *x, struct store *st, const struct store_app *o
 		*e = se;
 		goto out;
 	}
-	if (store_token_add(st, nonce_hash, REISSUE_TOKEN_FORM, old->id, now + PORTAL_FORM_TTL,
-			    now, e) == -1)
+	if (store_token_add(st, nonce_hash, REISSUE_TOKEN_FORM, old->id, now + PORTAL_FORM_TTL, now,
+			    e) == -1)
 		goto out;
 	err_clear(&se);
 	if (ca_revoke_tx(x->ca, st, old->cert_serial, 4 /* superseded */, 0, actor, &se) == -1) {
@@ -753,7 +767,8 @@ portal_reissue_confirm_post(struct http_req *r)
 		err_clear(&se);
 		if (store_token_get(st, nh, REISSUE_TOKEN_FORM, &tok, &se) == 0) {
 			rc = portal_notice(&x, 200, N_("Re-issue accepted"),
-					   N_("Your re-issue has been accepted. We have sent the new certificate code by mail."));
+					   N_("Your re-issue has been accepted. We have sent the "
+					      "new certificate code by mail."));
 			goto out;
 		} else if (se.code != ERR_NOTFOUND) {
 			rc = portal_error(&x, &se);
@@ -785,7 +800,8 @@ portal_reissue_confirm_post(struct http_req *r)
 	}
 	if (repeat) {
 		rc = portal_notice(&x, 200, N_("Re-issue accepted"),
-				   N_("Your re-issue has been accepted. We have sent the new certificate code by mail."));
+				   N_("Your re-issue has been accepted. We have sent the new "
+				      "certificate code by mail."));
 	} else {
 		struct tmpl_data *d = reissue_data(&x, N_("Re-issue accepted"), RS_ACCEPTED);
 
@@ -797,7 +813,8 @@ portal_reissue_confirm_post(struct http_req *r)
 	goto out;
 invalid:
 	rc = portal_notice(&x, 400, N_("The form is no longer valid"),
-			   N_("This form is no longer valid. Please identify yourself again on the re-issue page."));
+			   N_("This form is no longer valid. Please identify yourself again on the "
+			      "re-issue page."));
 out:
 	if (have) {
 		store_app_clear(&a);
@@ -866,7 +883,8 @@ portal_reissue_fetch_post(struct http_req *r)
 	err_clear(&se);
 	if (!portal_rate_ok(r, portal.reissue_rate)) {
 		rc = portal_notice(&x, 429, N_("Too many requests"),
-				   N_("Too many requests came from your network. Please wait a minute and try again."));
+				   N_("Too many requests came from your network. Please wait a "
+				      "minute and try again."));
 		goto out;
 	}
 	if (portal_form_read_big(&x, &f, &rc))
@@ -882,25 +900,28 @@ portal_reissue_fetch_post(struct http_req *r)
 			goto out;
 		}
 		rc = reissue_fetch_render(&x, portal_form_get(&f, "cert_code"),
-					  N_("This certificate code does not belong to a re-issue. Please check the code in the mail."),
+					  N_("This certificate code does not belong to a re-issue. "
+					     "Please check the code in the mail."),
 					  0, NULL, NULL);
 		goto out;
 	}
 	if (strcmp(a.state, "approved") != 0) {
 		rc = portal_notice(&x, 410, N_("The certificate has already been issued"),
-				   N_("The certificate of this re-issue has already been issued. For your security, the PIN is shown only once."));
+				   N_("The certificate of this re-issue has already been issued. "
+				      "For your security, the PIN is shown only once."));
 		goto out;
 	}
 	if (a.expires <= util_now()) {
 		rc = portal_notice(&x, 410, N_("This re-issue has expired"),
-				   N_("The new certificate was not fetched within 30 days. Please contact the registration authority of your organization."));
+				   N_("The new certificate was not fetched within 30 days. Please "
+				      "contact the registration authority of your organization."));
 		goto out;
 	}
 	csr = portal_form_get(&f, "csr");
 	if (a.key_mode != NULL && strcmp(a.key_mode, "csr") == 0 && (csr == NULL || *csr == '\0')) {
-		rc = reissue_fetch_render(&x, portal_form_get(&f, "cert_code"), NULL, 1,
-					  csr == NULL ? NULL : N_("Paste the CSR (PEM) of the new key."),
-					  NULL);
+		rc = reissue_fetch_render(
+		    &x, portal_form_get(&f, "cert_code"), NULL, 1,
+		    csr == NULL ? NULL : N_("Paste the CSR (PEM) of the new key."), NULL);
 		goto out;
 	}
 	{

@@ -21,28 +21,32 @@
 #include "http/http.h"
 #include "portal_int.h"
 
-#define REVOKE_PURPOSE "revoke"          /* the CAPTCHA's form */
-#define REVOKE_TOKEN_FORM "revoke-form"  /* nonce of the confirm form */
+#define REVOKE_PURPOSE "revoke"		/* the CAPTCHA's form */
+#define REVOKE_TOKEN_FORM "revoke-form" /* nonce of the confirm form */
 
 /* The reasons a holder may give (RFC 5280 5.3.1 names), the default first. */
 static const struct {
 	const char *name;
 	const char *label; /* msgid */
 } revoke_reasons[] = {
-	{"cessationOfOperation", N_("The certificate is no longer used (cessation of operation)")},
-	{"keyCompromise", N_("The private key was lost, stolen or disclosed (key compromise)")},
-	{"superseded", N_("The certificate has been replaced (superseded)")},
-	{"affiliationChanged", N_("My name or affiliation changed (affiliation changed)")},
+    {"cessationOfOperation", N_("The certificate is no longer used (cessation of operation)")},
+    {"keyCompromise", N_("The private key was lost, stolen or disclosed (key compromise)")},
+    {"superseded", N_("The certificate has been replaced (superseded)")},
+    {"affiliationChanged", N_("My name or affiliation changed (affiliation changed)")},
 };
 #define REVOKE_NREASONS (sizeof(revoke_reasons) / sizeof(revoke_reasons[0]))
 
 /* The holder's steps, as the flow bar shows them. */
 static const char *const revoke_flow[] = {
-	N_("Revocation request"), N_("Confirm"), N_("Done"), N_("Confirmation mail"),
-	N_("Revoked"),
+    N_("Revocation request"), N_("Confirm"), N_("Done"), N_("Confirmation mail"), N_("Revoked"),
 };
-enum { REVOKE_STEP_INPUT = 0, REVOKE_STEP_CONFIRM, REVOKE_STEP_DONE, REVOKE_STEP_MAIL,
-       REVOKE_STEP_REVOKED };
+enum {
+	REVOKE_STEP_INPUT = 0,
+	REVOKE_STEP_CONFIRM,
+	REVOKE_STEP_DONE,
+	REVOKE_STEP_MAIL,
+	REVOKE_STEP_REVOKED
+};
 
 struct revoke_vals {
 	const char *org, *ticket, *email, *reason;
@@ -107,8 +111,7 @@ revoke_err(struct tmpl_data *d, const char *lang, const char *name, const char *
 
 /* The step-1 form with values v (may be NULL) and errors er (may be NULL). */
 static int
-revoke_step1_render(struct portal_ctx *x, const struct revoke_vals *v,
-		    const struct revoke_errs *er)
+revoke_step1_render(struct portal_ctx *x, const struct revoke_vals *v, const struct revoke_errs *er)
 {
 	static const struct revoke_vals none = {"", "", "", "cessationOfOperation"};
 	static const struct revoke_errs noerr;
@@ -125,7 +128,8 @@ revoke_step1_render(struct portal_ctx *x, const struct revoke_vals *v,
 		v = &none;
 	if (er == NULL)
 		er = &noerr;
-	if ((st = ca_thread_store(x->ca, &e)) == NULL || store_org_list(st, &orgs, &norgs, &e) == -1 ||
+	if ((st = ca_thread_store(x->ca, &e)) == NULL ||
+	    store_org_list(st, &orgs, &norgs, &e) == -1 ||
 	    portal_captcha(st, REVOKE_PURPOSE, id_hex, &uri, &e) == -1) {
 		rc = portal_error(x, &e);
 		goto out;
@@ -152,7 +156,8 @@ revoke_step1_render(struct portal_ctx *x, const struct revoke_vals *v,
 	tmpl_data_str(d, "ticket", v->ticket);
 	tmpl_data_str(d, "email", v->email);
 	/* the banner points at red fields: not for the one generic message */
-	tmpl_data_bool(d, "has_errors", er->org || er->ticket || er->email || er->reason || er->captcha);
+	tmpl_data_bool(d, "has_errors",
+		       er->org || er->ticket || er->email || er->reason || er->captcha);
 	revoke_err(d, x->lang, "err_general", er->general);
 	revoke_err(d, x->lang, "err_org_code", er->org);
 	revoke_err(d, x->lang, "err_ticket", er->ticket);
@@ -171,8 +176,8 @@ static void
 revoke_form_mac(const struct portal_ctx *x, const struct revoke_vals *v, const char *nonce,
 		const char *when, char out[PORTAL_B64_LEN])
 {
-	const char *parts[] = {"revoke-form", x->sid, nonce, when, v->org, v->ticket, v->email,
-			       v->reason};
+	const char *parts[] = {"revoke-form", x->sid,	 nonce,	   when,
+			       v->org,	      v->ticket, v->email, v->reason};
 
 	portal_mac(out, parts, sizeof(parts) / sizeof(parts[0]));
 }
@@ -226,7 +231,9 @@ revoke_find(struct store *st, const struct revoke_vals *v, char serial[STORE_SER
 			*e = se;
 			return -1;
 		}
-		er->general = N_("The organization code, ticket number and e-mail address do not match a certificate that can be revoked. Please check what you entered.");
+		er->general =
+		    N_("The organization code, ticket number and e-mail address do not match a "
+		       "certificate that can be revoked. Please check what you entered.");
 		er->any = 1;
 		return 0;
 	}
@@ -235,7 +242,8 @@ revoke_find(struct store *st, const struct revoke_vals *v, char serial[STORE_SER
 	if (c.status == STORE_CERT_REVOKED)
 		*notice = N_("This certificate has already been revoked.");
 	else if (c.not_after <= util_now())
-		*notice = N_("This certificate has expired already: it cannot be used any more and does not need to be revoked.");
+		*notice = N_("This certificate has expired already: it cannot be used any more and "
+			     "does not need to be revoked.");
 	rc = 0;
 out:
 	store_cert_clear(&c);
@@ -271,7 +279,8 @@ portal_revoke_step1_post(struct http_req *r)
 	err_clear(&e);
 	if (!portal_rate_ok(r, portal.revoke_rate)) {
 		rc = portal_notice(&x, 429, N_("Too many requests"),
-				   N_("Too many requests came from your network. Please wait a minute and try again."));
+				   N_("Too many requests came from your network. Please wait a "
+				      "minute and try again."));
 		goto out;
 	}
 	if (portal_form_read(&x, &f, &rc))
@@ -316,11 +325,15 @@ out:
 static int
 revoke_mail_body(const char *lang, const char *link, struct buf *body)
 {
-	if (buf_printf(body, "%s\n\n%s\n\n%s\n\n%s\n",
-		       i18n_get(lang, N_("We have received a request to revoke your certificate.")),
-		       i18n_get(lang, N_("Open the link below to revoke the certificate. Opening the link revokes it at once; a revoked certificate cannot be restored. The link can be used once and is valid for 3 days.")),
-		       link,
-		       i18n_get(lang, N_("If you did not make this request, do not open the link and discard this mail: your certificate stays valid."))) == -1 ||
+	if (buf_printf(
+		body, "%s\n\n%s\n\n%s\n\n%s\n",
+		i18n_get(lang, N_("We have received a request to revoke your certificate.")),
+		i18n_get(lang, N_("Open the link below to revoke the certificate. Opening the link "
+				  "revokes it at once; a revoked certificate cannot be restored. "
+				  "The link can be used once and is valid for 3 days.")),
+		link,
+		i18n_get(lang, N_("If you did not make this request, do not open the link and "
+				  "discard this mail: your certificate stays valid."))) == -1 ||
 	    buf_cstr(body) == NULL)
 		return -1;
 	return 0;
@@ -332,8 +345,8 @@ revoke_mail_body(const char *lang, const char *link, struct buf *body)
  */
 static int
 revoke_request(struct portal_ctx *x, struct store *st, const struct revoke_vals *v,
-	       const unsigned char nonce_hash[STORE_HASH_LEN], int *repeat,
-	       struct revoke_errs *er, const char **notice, struct err *e)
+	       const unsigned char nonce_hash[STORE_HASH_LEN], int *repeat, struct revoke_errs *er,
+	       const char **notice, struct err *e)
 {
 	struct store_revreq q;
 	struct store_token t;
@@ -390,7 +403,10 @@ revoke_request(struct portal_ctx *x, struct store *st, const struct revoke_vals 
 		err_set(e, ERR_INTERNAL, "portal: mail body too large");
 		goto out;
 	}
-	if (portal_mail_queue(st, v->email, i18n_get(x->lang, N_("[shomei] Confirm the revocation of your certificate")), &body, e) == -1)
+	if (portal_mail_queue(
+		st, v->email,
+		i18n_get(x->lang, N_("[shomei] Confirm the revocation of your certificate")), &body,
+		e) == -1)
 		goto out;
 	began = 0;
 	if (store_commit(st, e) == -1)
@@ -438,15 +454,17 @@ portal_revoke_confirm_post(struct http_req *r)
 	    portal_b64url_decode(raw, sizeof(raw), nonce) == -1 ||
 	    util_parse_long(when, 0, LONG_MAX, &t) == -1 || strlen(mac) != PORTAL_B64_LEN - 1 ||
 	    !revoke_reason_ok(v.reason)) {
-		rc = portal_notice(&x, 400, N_("The form is no longer valid"),
-				   N_("This form is no longer valid. Please start again from the first step."));
+		rc = portal_notice(
+		    &x, 400, N_("The form is no longer valid"),
+		    N_("This form is no longer valid. Please start again from the first step."));
 		goto out;
 	}
 	revoke_form_mac(&x, &v, nonce, when, want);
 	if (!util_memeq_ct(want, mac, PORTAL_B64_LEN - 1) || t > util_now() + 60 ||
 	    util_now() - t > PORTAL_FORM_TTL) {
-		rc = portal_notice(&x, 400, N_("The form is no longer valid"),
-				   N_("This form is no longer valid. Please start again from the first step."));
+		rc = portal_notice(
+		    &x, 400, N_("The form is no longer valid"),
+		    N_("This form is no longer valid. Please start again from the first step."));
 		goto out;
 	}
 	if (strcmp(nz(portal_form_get(&f, "action")), "back") == 0) {
@@ -464,8 +482,8 @@ portal_revoke_confirm_post(struct http_req *r)
 	} else if (notice != NULL) {
 		rc = portal_notice(&x, 409, N_("The certificate cannot be revoked"), notice);
 	} else {
-		struct tmpl_data *d = revoke_data(&x, N_("Revocation request accepted"),
-						  REVOKE_STEP_DONE);
+		struct tmpl_data *d =
+		    revoke_data(&x, N_("Revocation request accepted"), REVOKE_STEP_DONE);
 
 		tmpl_data_str(d, "email", v.email);
 		rc = portal_page(&x, 200, "revoke_done", d);
@@ -548,7 +566,8 @@ portal_revoke_verify_get(struct http_req *r)
 		if (res == V_OK) {
 			err_clear(&se);
 			if (ca_after_revoke(x.ca, st, actor, &se) == -1)
-				log_warn("portal: CRL after revocation of %s: %s", q.serial, se.msg);
+				log_warn("portal: CRL after revocation of %s: %s", q.serial,
+					 se.msg);
 		}
 	}
 reply:
@@ -559,10 +578,11 @@ reply:
 	switch (res) {
 	case V_OK:
 	case V_REVOKED: {
-		struct tmpl_data *d = revoke_data(&x, res == V_OK
-							  ? N_("The certificate has been revoked")
-							  : N_("The certificate was revoked already"),
-						  REVOKE_STEP_REVOKED);
+		struct tmpl_data *d =
+		    revoke_data(&x,
+				res == V_OK ? N_("The certificate has been revoked")
+					    : N_("The certificate was revoked already"),
+				REVOKE_STEP_REVOKED);
 
 		err_clear(&se);
 		if (store_crl_latest_info(st, x.ca->name, 0, &crl, &se) == 0)
@@ -585,15 +605,19 @@ reply:
 		break;
 	case V_USED:
 		rc = portal_notice(&x, 410, N_("This link has already been used"),
-				   N_("This link has already been used: the certificate was revoked when the link was first opened."));
+				   N_("This link has already been used: the certificate was "
+				      "revoked when the link was first opened."));
 		break;
 	case V_EXPIRED:
-		rc = portal_notice(&x, 410, N_("This link has expired"),
-				   N_("This link has expired: links are valid for 3 days. The certificate has not been revoked. Please make the revocation request again."));
+		rc = portal_notice(
+		    &x, 410, N_("This link has expired"),
+		    N_("This link has expired: links are valid for 3 days. The certificate has not "
+		       "been revoked. Please make the revocation request again."));
 		break;
 	default:
 		rc = portal_notice(&x, 404, N_("This link is not valid"),
-				   N_("This link is not valid. Please check that you opened the whole link from the mail."));
+				   N_("This link is not valid. Please check that you opened the "
+				      "whole link from the mail."));
 		break;
 	}
 	store_revreq_clear(&q);

@@ -24,15 +24,17 @@ portal_form_read_ex(struct portal_ctx *x, struct portal_form *f, size_t body_max
 	    -1) {
 		char esc[256];
 
-		log_warn("portal: %s: %s", x->r->url, log_escape(esc, sizeof(esc), e.msg,
-								  strlen(e.msg)));
-		*rc = portal_notice(x, 400, N_("The form could not be read"),
-				    N_("The form could not be read. Please go back and try again."));
+		log_warn("portal: %s: %s", x->r->url,
+			 log_escape(esc, sizeof(esc), e.msg, strlen(e.msg)));
+		*rc =
+		    portal_notice(x, 400, N_("The form could not be read"),
+				  N_("The form could not be read. Please go back and try again."));
 		return 1;
 	}
 	if (!portal_csrf_ok(x, portal_form_get(f, "csrf"))) {
 		*rc = portal_notice(x, 403, N_("Access denied"),
-				    N_("Your session has expired or the form did not come from this site. Please start again from the first step."));
+				    N_("Your session has expired or the form did not come from "
+				       "this site. Please start again from the first step."));
 		return 1;
 	}
 	return 0;
@@ -57,8 +59,8 @@ portal_token_hash(const unsigned char raw[PORTAL_TOKEN_LEN], unsigned char out[S
 }
 
 int
-portal_captcha(struct store *st, const char *purpose, char id_hex[CAPTCHA_ID_HEX],
-	       char **data_uri, struct err *e)
+portal_captcha(struct store *st, const char *purpose, char id_hex[CAPTCHA_ID_HEX], char **data_uri,
+	       struct err *e)
 {
 	static const char pfx[] = "data:image/png;base64,";
 	struct buf png;

@@ -66,12 +66,14 @@ pub_crl_get(struct http_req *r)
 	snprintf(maxage, sizeof(maxage), "public, max-age=%ld, no-transform", left > 0 ? left : 0);
 	inm = http_header(r, "If-None-Match");
 	if (inm != NULL && strcmp(inm, etag) == 0) {
-		const char *h[] = {"ETag", etag, "Last-Modified", lm, "Expires", ex,
-				   "Cache-Control", maxage, NULL};
+		const char *h[] = {"ETag",    etag, "Last-Modified", lm,
+				   "Expires", ex,   "Cache-Control", maxage,
+				   NULL};
 		rc = http_reply_hdrs(r, 304, NULL, "", 0, h);
 	} else {
-		const char *h[] = {"ETag", etag, "Last-Modified", lm, "Expires", ex,
-				   "Cache-Control", maxage, NULL};
+		const char *h[] = {"ETag",    etag, "Last-Modified", lm,
+				   "Expires", ex,   "Cache-Control", maxage,
+				   NULL};
 		rc = http_reply_hdrs(r, 200, "application/pkix-crl", crl.der, crl.derlen, h);
 	}
 	store_crl_clear(&crl);
@@ -136,8 +138,7 @@ struct pub_sched {
 static struct pub_sched sched;
 
 static int
-pub_crl_due(struct store *st, const char *name, int delta, long minutes, int *due,
-	    struct err *e)
+pub_crl_due(struct store *st, const char *name, int delta, long minutes, int *due, struct err *e)
 {
 	struct store_crl crl;
 	struct err e2;
@@ -185,7 +186,8 @@ pub_sched_main(void *arg)
 			if (ca_crl_generate(s->ca, st, 0, "schedule", &crl, &e) == -1)
 				log_warn("crl schedule: full CRL: %s", e.msg);
 			else
-				log_info("crl schedule: full CRL number %lld", (long long)crl.number);
+				log_info("crl schedule: full CRL number %lld",
+					 (long long)crl.number);
 		} else if (pub_crl_due(st, s->ca->name, 1, delta_min, &due, &e) == 0 && due) {
 			if (ca_crl_generate(s->ca, st, 1, "schedule", &crl, &e) == -1)
 				log_warn("crl schedule: delta CRL: %s", e.msg);

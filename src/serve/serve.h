@@ -20,7 +20,7 @@ struct serve_opts {
 	const char *https; /* overrides listen.https ("off": none) */
 	/* set by the supervisor: the listening sockets every web generation accepts on */
 	int http_fd;
-	int https_fd;      /* -1 when off */
+	int https_fd; /* -1 when off */
 };
 
 /* Runs the supervisor until SIGTERM/SIGINT; returns the exit status. */

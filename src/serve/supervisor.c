@@ -94,9 +94,9 @@ serve_fd_recv(int sock)
 
 /* One signer and the web process that uses it. */
 struct gen {
-	int sfd;      /* client end of the signer socket (kept to hand to a restarted web) */
+	int sfd; /* client end of the signer socket (kept to hand to a restarted web) */
 	pid_t spid;
-	int ctl;      /* supervisor end of the control socket to the web process */
+	int ctl; /* supervisor end of the control socket to the web process */
 	pid_t wpid;
 	time_t signer_started;
 	int signer_fast_deaths;
@@ -188,7 +188,8 @@ gen_spawn_web(struct super *s, struct gen *g, struct err *e)
 		kill(pid, SIGTERM);
 		waitpid(pid, NULL, 0);
 		g->wpid = -1;
-		return err_set(e, ERR_REFUSED, "serve: the web process could not start (see above)");
+		return err_set(e, ERR_REFUSED,
+			       "serve: the web process could not start (see above)");
 	}
 	log_info("web started (pid %ld)", (long)pid);
 	return 0;
@@ -239,7 +240,8 @@ super_reap(struct super *s, int stopping)
 			if (stopping)
 				continue;
 			/* a signer that keeps dying at once is backed off, not spun */
-			if (time(NULL) - s->cur.signer_started < 2 && ++s->cur.signer_fast_deaths > 3)
+			if (time(NULL) - s->cur.signer_started < 2 &&
+			    ++s->cur.signer_fast_deaths > 3)
 				sleep(2);
 			else if (time(NULL) - s->cur.signer_started >= 2)
 				s->cur.signer_fast_deaths = 0;
@@ -254,7 +256,8 @@ super_reap(struct super *s, int stopping)
 		} else if (pid == s->cur.wpid) {
 			s->cur.wpid = -1;
 			if (stopping) {
-				log_info("web exited with status %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+				log_info("web exited with status %d",
+					 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 				continue;
 			}
 			log_warn("web (pid %ld) exited unexpectedly (%s %d); restarting", (long)pid,
@@ -305,7 +308,8 @@ super_signer_hung(struct super *s, const siginfo_t *si)
 		return;
 	}
 	log_warn("signer (pid %ld) did not answer the web process in time (signer.timeout_ms); "
-		 "killing it", (long)g->spid);
+		 "killing it",
+		 (long)g->spid);
 	kill(g->spid, SIGKILL); /* reaped and replaced by super_reap() */
 }
 
@@ -442,8 +446,9 @@ serve_main(const struct serve_opts *co)
 		if (s.old.wpid > 0)
 			kill(s.old.wpid, SIGKILL);
 	}
-	for (i = 0; i < 100 && (s.cur.spid > 0 || s.old.spid > 0 || s.cur.wpid > 0 ||
-				s.old.wpid > 0); i++) {
+	for (i = 0;
+	     i < 100 && (s.cur.spid > 0 || s.old.spid > 0 || s.cur.wpid > 0 || s.old.wpid > 0);
+	     i++) {
 		usleep(50000);
 		super_reap(&s, 1);
 	}

@@ -61,10 +61,8 @@ const char *
 signer_op_name(uint32_t op)
 {
 	static const char *const names[SIGNER_OP__MAX] = {
-	    [SIGNER_OP_PING] = "PING",
-	    [SIGNER_OP_SIGN_CERT] = "SIGN_CERT",
-	    [SIGNER_OP_SIGN_CRL] = "SIGN_CRL",
-	    [SIGNER_OP_SIGN_OCSP] = "SIGN_OCSP",
+	    [SIGNER_OP_PING] = "PING",	       [SIGNER_OP_SIGN_CERT] = "SIGN_CERT",
+	    [SIGNER_OP_SIGN_CRL] = "SIGN_CRL", [SIGNER_OP_SIGN_OCSP] = "SIGN_OCSP",
 	    [SIGNER_OP_SIGN_TSA] = "SIGN_TSA",
 	};
 
@@ -229,7 +227,8 @@ frame_payload_read(int fd, struct buf *b, size_t len, int64_t deadline, struct e
 		b->len += got;
 		if (b->len < cap) {
 			err_set(e, ERR_INTERNAL,
-				"signer: truncated frame: payload has %zu of %zu bytes", b->len, len);
+				"signer: truncated frame: payload has %zu of %zu bytes", b->len,
+				len);
 			goto out;
 		}
 	}
@@ -282,7 +281,8 @@ signer_frame_read_kind(int fd, enum signer_frame_kind kind, int timeout_ms, uint
 		max = SIGNER_MAX_RESPONSE;
 	}
 	if (len > max) {
-		err_set(e, ERR_INTERNAL, "signer: %s frame of %" PRIu32 " bytes exceeds its maximum of %zu",
+		err_set(e, ERR_INTERNAL,
+			"signer: %s frame of %" PRIu32 " bytes exceeds its maximum of %zu",
 			kind == SIGNER_FRAME_REQUEST ? signer_op_name(w) : "response", len, max);
 		goto out;
 	}

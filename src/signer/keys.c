@@ -80,7 +80,8 @@ signer_passphrase(const struct conf *c, char **out, struct err *e)
 	} else if ((v = conf_get(c, "key_passphrase_env", NULL)) != NULL) {
 		if ((env = getenv(v)) == NULL) {
 			err_set(e, ERR_REFUSED,
-				"signer: key_passphrase_env: environment variable %s is not set", v);
+				"signer: key_passphrase_env: environment variable %s is not set",
+				v);
 			goto out;
 		}
 		*out = xstrdup(env);
@@ -726,8 +727,8 @@ keys_role_load(const struct conf *c, const char *role, int required, struct sign
 			cname, cspec);
 		goto out;
 	}
-	if (signer_key_sign(k, (const unsigned char *)KEYS_SELFTEST, strlen(KEYS_SELFTEST),
-			    &sig, &siglen, e) == -1)
+	if (signer_key_sign(k, (const unsigned char *)KEYS_SELFTEST, strlen(KEYS_SELFTEST), &sig,
+			    &siglen, e) == -1)
 		goto out;
 	if (keys_verify(k, (const unsigned char *)KEYS_SELFTEST, strlen(KEYS_SELFTEST), sig,
 			siglen) == -1) {
@@ -738,8 +739,7 @@ keys_role_load(const struct conf *c, const char *role, int required, struct sign
 	}
 	if ((k->tmpl = EVP_MD_CTX_new()) == NULL)
 		fatalx("signer: out of memory");
-	if (EVP_DigestSignInit(k->tmpl, NULL, EVP_get_digestbynid(k->md_nid), NULL, k->pkey) !=
-	    1) {
+	if (EVP_DigestSignInit(k->tmpl, NULL, EVP_get_digestbynid(k->md_nid), NULL, k->pkey) != 1) {
 		err_ssl(e, ERR_REFUSED, "signer: %s (%s): cannot start signing", kname, kspec);
 		goto out;
 	}

@@ -115,9 +115,8 @@ signer_cert_wrap(const unsigned char *p, size_t len, unsigned char **out, size_t
 		goto out;
 	}
 	signer_der_init(&in, tbs.val, tbs.len);
-	if (signer_der_next(&in, &t) != 0 ||
-	    (t.tag == DER_CTX0 && signer_der_next(&in, &t) != 0) || t.tag != DER_INTEGER ||
-	    signer_der_next(&in, &alg) != 0 || alg.tag != DER_SEQUENCE) {
+	if (signer_der_next(&in, &t) != 0 || (t.tag == DER_CTX0 && signer_der_next(&in, &t) != 0) ||
+	    t.tag != DER_INTEGER || signer_der_next(&in, &alg) != 0 || alg.tag != DER_SEQUENCE) {
 		err_set(e, ERR_REFUSED,
 			"signer: SIGN_CERT: RFC 5280 4.1.2: no serialNumber and signature "
 			"AlgorithmIdentifier at the start of the TBSCertificate");
@@ -151,8 +150,7 @@ signer_time_le(const ASN1_TIME *a, const ASN1_TIME *b)
  * validity.
  */
 static int
-signer_check_cert(const struct signer_keys *ks, const unsigned char *p, size_t len,
-		  struct err *e)
+signer_check_cert(const struct signer_keys *ks, const unsigned char *p, size_t len, struct err *e)
 {
 	X509 *x = NULL, *ca = ks->ca.cert;
 	BASIC_CONSTRAINTS *bc = NULL;
@@ -189,7 +187,8 @@ signer_check_cert(const struct signer_keys *ks, const unsigned char *p, size_t l
 	X509_ALGOR_get0(&obj, &ptype, &pval, alg);
 	if (OBJ_obj2nid(obj) != ks->ca.sig_nid ||
 	    !(ptype == V_ASN1_UNDEF ||
-	      (ptype == V_ASN1_NULL && EVP_PKEY_get_base_id(X509_get0_pubkey(ca)) == EVP_PKEY_RSA))) {
+	      (ptype == V_ASN1_NULL &&
+	       EVP_PKEY_get_base_id(X509_get0_pubkey(ca)) == EVP_PKEY_RSA))) {
 		err_set(e, ERR_REFUSED,
 			"signer: SIGN_CERT: signature algorithm does not match the CA key "
 			"(expected %s)",
@@ -279,10 +278,10 @@ static int
 signer_crl_exts_check(const struct signer_tlv *ctx0, struct err *e)
 {
 	static const unsigned char allowed[][3] = {
-		{0x55, 0x1d, 0x23}, /* authorityKeyIdentifier */
-		{0x55, 0x1d, 0x14}, /* cRLNumber */
-		{0x55, 0x1d, 0x1b}, /* deltaCRLIndicator */
-		{0x55, 0x1d, 0x2e}, /* freshestCRL */
+	    {0x55, 0x1d, 0x23}, /* authorityKeyIdentifier */
+	    {0x55, 0x1d, 0x14}, /* cRLNumber */
+	    {0x55, 0x1d, 0x1b}, /* deltaCRLIndicator */
+	    {0x55, 0x1d, 0x2e}, /* freshestCRL */
 	};
 	struct signer_der d, exts, ext;
 	struct signer_tlv seq, x, oid;
@@ -311,12 +310,12 @@ signer_crl_exts_check(const struct signer_tlv *ctx0, struct err *e)
 		goto bad;
 	return 0;
 bad:
-	return err_set(e, ERR_REFUSED, "signer: SIGN_CRL: RFC 5280 5.1.2.7: malformed crlExtensions");
+	return err_set(e, ERR_REFUSED,
+		       "signer: SIGN_CRL: RFC 5280 5.1.2.7: malformed crlExtensions");
 }
 
 static int
-signer_check_crl(const struct signer_keys *ks, const unsigned char *p, size_t len,
-		 struct err *e)
+signer_check_crl(const struct signer_keys *ks, const unsigned char *p, size_t len, struct err *e)
 {
 	struct signer_der d, in;
 	struct signer_tlv tbs, t;
@@ -328,8 +327,7 @@ signer_check_crl(const struct signer_keys *ks, const unsigned char *p, size_t le
 		goto out;
 	}
 	signer_der_init(&in, tbs.val, tbs.len);
-	if (signer_der_next(&in, &t) != 0 || t.tag != DER_INTEGER || t.len != 1 ||
-	    t.val[0] != 1) {
+	if (signer_der_next(&in, &t) != 0 || t.tag != DER_INTEGER || t.len != 1 || t.val[0] != 1) {
 		err_set(e, ERR_REFUSED, "signer: SIGN_CRL: RFC 5280 5.1.2.1: version must be v2");
 		goto out;
 	}
@@ -343,7 +341,8 @@ signer_check_crl(const struct signer_keys *ks, const unsigned char *p, size_t le
 	}
 	if (signer_der_next(&in, &t) != 0 || t.total != ks->ca_name_len ||
 	    memcmp(t.start, ks->ca_name, t.total) != 0) {
-		err_set(e, ERR_REFUSED, "signer: SIGN_CRL: issuer does not match the CA certificate");
+		err_set(e, ERR_REFUSED,
+			"signer: SIGN_CRL: issuer does not match the CA certificate");
 		goto out;
 	}
 	if (signer_der_next(&in, &t) != 0 || (t.tag != DER_UTCTIME && t.tag != DER_GENTIME)) {
@@ -379,8 +378,7 @@ out:
  * "Known gap" in docs/ARCHITECTURE.md (SIGN_TSA likewise cannot see genTime).
  */
 static int
-signer_check_ocsp(const struct signer_keys *ks, const unsigned char *p, size_t len,
-		  struct err *e)
+signer_check_ocsp(const struct signer_keys *ks, const unsigned char *p, size_t len, struct err *e)
 {
 	OCSP_RESPDATA *rd = NULL;
 	OCSP_RESPID *rid = NULL;
@@ -403,8 +401,7 @@ signer_check_ocsp(const struct signer_keys *ks, const unsigned char *p, size_t l
 		goto out;
 	}
 	signer_der_init(&in, seq.val, seq.len);
-	if (signer_der_next(&in, &t) != 0 ||
-	    (t.tag == DER_CTX0 && signer_der_next(&in, &t) != 0) ||
+	if (signer_der_next(&in, &t) != 0 || (t.tag == DER_CTX0 && signer_der_next(&in, &t) != 0) ||
 	    (t.tag != DER_CTX1 && t.tag != DER_CTX2)) {
 		err_set(e, ERR_REFUSED, "signer: SIGN_OCSP: RFC 6960 4.2.1: no responderID");
 		goto out;
@@ -434,8 +431,7 @@ out:
  * 2.4.2) and a messageDigest must be present (RFC 5652 5.3).
  */
 static int
-signer_check_tsa(const struct signer_keys *ks, const unsigned char *p, size_t len,
-		 struct err *e)
+signer_check_tsa(const struct signer_keys *ks, const unsigned char *p, size_t len, struct err *e)
 {
 	X509_ATTRIBUTE *a = NULL;
 	const ASN1_TYPE *v;
@@ -488,9 +484,10 @@ signer_check_tsa(const struct signer_keys *ks, const unsigned char *p, size_t le
 			if (X509_ATTRIBUTE_count(a) != 1 || v == NULL ||
 			    v->type != V_ASN1_OCTET_STRING || v->value.octet_string->length < 20 ||
 			    v->value.octet_string->length > 64) {
-				err_set(e, ERR_REFUSED,
-					"signer: SIGN_TSA: RFC 5652 11.2: messageDigest must be one "
-					"digest value");
+				err_set(
+				    e, ERR_REFUSED,
+				    "signer: SIGN_TSA: RFC 5652 11.2: messageDigest must be one "
+				    "digest value");
 				goto out;
 			}
 		}

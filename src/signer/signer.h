@@ -25,11 +25,11 @@
 #include "../util/util.h"
 
 enum signer_op {
-	SIGNER_OP_PING = 1,      /* empty payload; answers "pong" */
+	SIGNER_OP_PING = 1,	 /* empty payload; answers "pong" */
 	SIGNER_OP_SIGN_CERT = 2, /* TBSCertificate, issuing CA key */
-	SIGNER_OP_SIGN_CRL = 3,  /* TBSCertList, issuing CA key */
+	SIGNER_OP_SIGN_CRL = 3,	 /* TBSCertList, issuing CA key */
 	SIGNER_OP_SIGN_OCSP = 4, /* OCSP ResponseData, OCSP responder key */
-	SIGNER_OP_SIGN_TSA = 5,  /* DER SignedAttributes of a TSTInfo, TSA key */
+	SIGNER_OP_SIGN_TSA = 5,	 /* DER SignedAttributes of a TSTInfo, TSA key */
 	SIGNER_OP__MAX
 };
 
@@ -101,24 +101,24 @@ struct signer_pending;
 
 struct signer_client {
 	int fd;
-	pthread_mutex_t wmu;  /* one writer at a time; taken before qmu */
-	pthread_mutex_t qmu;  /* fd, gen, broken, rx_fd, the FIFO, queued, stats */
-	pthread_cond_t rxcv;  /* the receiver waits here for a (new) connection */
+	pthread_mutex_t wmu; /* one writer at a time; taken before qmu */
+	pthread_mutex_t qmu; /* fd, gen, broken, rx_fd, the FIFO, queued, stats */
+	pthread_cond_t rxcv; /* the receiver waits here for a (new) connection */
 	pthread_t rx;
 	int rx_started;
 	int stopping;
 	int broken;
-	uint64_t gen;         /* bumped by reset_fd */
-	int rx_fd;            /* the socket the receiver reads or is about to (-1: none) */
-	uint64_t rx_gen;      /* the generation rx_fd belongs to */
+	uint64_t gen;	 /* bumped by reset_fd */
+	int rx_fd;	 /* the socket the receiver reads or is about to (-1: none) */
+	uint64_t rx_gen; /* the generation rx_fd belongs to */
 	struct signer_pending *head, *tail;
-	size_t queued;        /* payload bytes of the requests in the FIFO */
-	int timeout_ms;       /* 0: wait for ever */
+	size_t queued;			    /* payload bytes of the requests in the FIFO */
+	int timeout_ms;			    /* 0: wait for ever */
 	void (*on_latency)(double seconds); /* optional: each request's time (metrics) */
-	void (*on_hang)(uint64_t gen);      /* optional: the signer of stream gen is hung */
-	uint64_t hangs;       /* timeouts seen (atomic) */
-	uint64_t requests;    /* atomic */
-	uint64_t nanos;       /* total time callers spent on a request (atomic) */
+	void (*on_hang)(uint64_t gen);	    /* optional: the signer of stream gen is hung */
+	uint64_t hangs;			    /* timeouts seen (atomic) */
+	uint64_t requests;		    /* atomic */
+	uint64_t nanos;			    /* total time callers spent on a request (atomic) */
 };
 
 /* A new client has the default timeout (SIGNER_TIMEOUT_DEFAULT_MS). */

@@ -41,16 +41,16 @@ int signer_frame_read_kind(int fd, enum signer_frame_kind, int timeout_ms, uint3
  * only, single-octet tags only, minimal length octets, never past the end it was given.
  */
 struct signer_der {
-	const unsigned char *p;   /* next unread byte */
+	const unsigned char *p;	  /* next unread byte */
 	const unsigned char *end; /* one past the last byte */
 };
 
 struct signer_tlv {
-	unsigned char tag;          /* the identifier octet */
+	unsigned char tag;	    /* the identifier octet */
 	const unsigned char *start; /* the identifier octet, in the input */
 	const unsigned char *val;   /* the contents */
-	size_t len;                 /* contents length */
-	size_t total;               /* identifier + length octets + contents */
+	size_t len;		    /* contents length */
+	size_t total;		    /* identifier + length octets + contents */
 };
 
 void signer_der_init(struct signer_der *, const unsigned char *, size_t);

@@ -159,8 +159,8 @@ pg_open(struct drv_conn **out, const char *conninfo, struct err *e)
 		goto out;
 	}
 	if (PQstatus(c->pg) != CONNECTION_OK) {
-		pg_seterr(e, ERR_INTERNAL, "store: postgresql: connection failed: ",
-			  PQerrorMessage(c->pg));
+		pg_seterr(e, ERR_INTERNAL,
+			  "store: postgresql: connection failed: ", PQerrorMessage(c->pg));
 		goto out;
 	}
 	PQsetNoticeProcessor(c->pg, pg_notice, NULL);
@@ -211,8 +211,7 @@ out:
 }
 
 static int
-pg_prepare(struct drv_conn *c, const char *sql, int flags, struct drv_stmt **out,
-	   struct err *e)
+pg_prepare(struct drv_conn *c, const char *sql, int flags, struct drv_stmt **out, struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	uint32_t h = drv_sql_hash(sql);
@@ -343,8 +342,8 @@ pg_run(struct drv_stmt *st, struct err *e)
 	ExecStatusType s;
 	int rc = -1;
 
-	st->res = PQexecPrepared(c->pg, st->name, st->nparams, st->values, st->lengths,
-				 st->formats, 0);
+	st->res =
+	    PQexecPrepared(c->pg, st->name, st->nparams, st->values, st->lengths, st->formats, 0);
 	s = PQresultStatus(st->res);
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
 		pg_fail(c, st->res, e);
@@ -550,23 +549,23 @@ out:
 }
 
 const struct store_driver store_driver_pg = {
-	.name = "postgresql",
-	.open = pg_open,
-	.close = pg_close,
-	.exec = pg_exec,
-	.prepare = pg_prepare,
-	.bind_text = pg_bind_text,
-	.bind_int64 = pg_bind_int64,
-	.bind_blob = pg_bind_blob,
-	.bind_null = pg_bind_null,
-	.step = pg_step,
-	.column_text = pg_column_text,
-	.column_int64 = pg_column_int64,
-	.column_blob = pg_column_blob,
-	.column_null = pg_column_null,
-	.changes = pg_changes,
-	.reset = pg_reset,
-	.begin = pg_begin,
-	.commit = pg_commit,
-	.rollback = pg_rollback,
+    .name = "postgresql",
+    .open = pg_open,
+    .close = pg_close,
+    .exec = pg_exec,
+    .prepare = pg_prepare,
+    .bind_text = pg_bind_text,
+    .bind_int64 = pg_bind_int64,
+    .bind_blob = pg_bind_blob,
+    .bind_null = pg_bind_null,
+    .step = pg_step,
+    .column_text = pg_column_text,
+    .column_int64 = pg_column_int64,
+    .column_blob = pg_column_blob,
+    .column_null = pg_column_null,
+    .changes = pg_changes,
+    .reset = pg_reset,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
 };

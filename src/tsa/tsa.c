@@ -32,9 +32,8 @@ static const unsigned char tsa_oid_content_type[] = {0x06, 0x09, 0x2a, 0x86, 0x4
 						     0xf7, 0x0d, 0x01, 0x09, 0x03};
 static const unsigned char tsa_oid_message_digest[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
 						       0xf7, 0x0d, 0x01, 0x09, 0x04};
-static const unsigned char tsa_oid_signing_cert_v2[] = {0x06, 0x0b, 0x2a, 0x86, 0x48,
-							0x86, 0xf7, 0x0d, 0x01, 0x09,
-							0x10, 0x02, 0x2f};
+static const unsigned char tsa_oid_signing_cert_v2[] = {0x06, 0x0b, 0x2a, 0x86, 0x48, 0x86, 0xf7,
+							0x0d, 0x01, 0x09, 0x10, 0x02, 0x2f};
 
 /* The imprint algorithms we accept: OID contents (2.16.840.1.101.3.4.2.x) and NID. */
 static const struct {
@@ -42,24 +41,33 @@ static const struct {
 	int nid;
 	size_t len;
 } tsa_hashes[] = {
-	{{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01}, NID_sha256, 32},
-	{{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02}, NID_sha384, 48},
-	{{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03}, NID_sha512, 64},
+    {{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01}, NID_sha256, 32},
+    {{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02}, NID_sha384, 48},
+    {{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03}, NID_sha512, 64},
 };
 
 const char *
 tsa_fail_name(int bit)
 {
 	switch (bit) {
-	case TSA_FAIL_BAD_ALG: return "badAlg";
-	case TSA_FAIL_BAD_REQUEST: return "badRequest";
-	case TSA_FAIL_BAD_DATA_FORMAT: return "badDataFormat";
-	case TSA_FAIL_TIME_NOT_AVAILABLE: return "timeNotAvailable";
-	case TSA_FAIL_UNACCEPTED_POLICY: return "unacceptedPolicy";
-	case TSA_FAIL_UNACCEPTED_EXTENSION: return "unacceptedExtension";
-	case TSA_FAIL_ADD_INFO_NOT_AVAILABLE: return "addInfoNotAvailable";
-	case TSA_FAIL_SYSTEM_FAILURE: return "systemFailure";
-	default: return "unknown";
+	case TSA_FAIL_BAD_ALG:
+		return "badAlg";
+	case TSA_FAIL_BAD_REQUEST:
+		return "badRequest";
+	case TSA_FAIL_BAD_DATA_FORMAT:
+		return "badDataFormat";
+	case TSA_FAIL_TIME_NOT_AVAILABLE:
+		return "timeNotAvailable";
+	case TSA_FAIL_UNACCEPTED_POLICY:
+		return "unacceptedPolicy";
+	case TSA_FAIL_UNACCEPTED_EXTENSION:
+		return "unacceptedExtension";
+	case TSA_FAIL_ADD_INFO_NOT_AVAILABLE:
+		return "addInfoNotAvailable";
+	case TSA_FAIL_SYSTEM_FAILURE:
+		return "systemFailure";
+	default:
+		return "unknown";
 	}
 }
 
@@ -353,8 +361,7 @@ out:
  *       issuerSerial { GeneralNames { [4] issuer Name }, serialNumber } } } } } }
  */
 static int
-tsa_ess_build(X509 *cert, const unsigned char *der, size_t derlen, struct buf *out,
-	      struct err *e)
+tsa_ess_build(X509 *cert, const unsigned char *der, size_t derlen, struct buf *out, struct err *e)
 {
 	struct buf name, gn, is, id;
 	unsigned char hash[32], *ser = NULL;
@@ -653,7 +660,8 @@ tsa_tstinfo_build(const struct tsa *t, const struct tsa_req *r, uint64_t serial,
 		fatalx("tsa: serial does not fit");
 	len = sizeof(v1) + t->policy_len + r->imprint_len + ser.len + tsa_der_tlvlen(gtlen) +
 	      t->accuracy_len + r->nonce_len + t->name_len;
-	if (tsa_der_put_hdr(out, DER_SEQUENCE, len) == -1 || buf_append(out, v1, sizeof(v1)) == -1 ||
+	if (tsa_der_put_hdr(out, DER_SEQUENCE, len) == -1 ||
+	    buf_append(out, v1, sizeof(v1)) == -1 ||
 	    buf_append(out, t->policy, t->policy_len) == -1 ||
 	    buf_append(out, r->imprint, r->imprint_len) == -1 ||
 	    buf_append(out, ser.data, ser.len) == -1 ||
@@ -763,8 +771,7 @@ tsa_resp_build(const struct tsa *t, struct signer_client *sc, const struct tsa_r
 	    (r->cert_req && tsa_der_put(out, DER_CTX0_CONS, t->cert, t->cert_len) == -1) ||
 	    tsa_der_put_hdr(out, DER_SET, tsa_der_tlvlen(si_len)) == -1 ||
 	    tsa_der_put_hdr(out, DER_SEQUENCE, si_len) == -1 ||
-	    buf_append(out, v1, sizeof(v1)) == -1 ||
-	    buf_append(out, t->sid, t->sid_len) == -1 ||
+	    buf_append(out, v1, sizeof(v1)) == -1 || buf_append(out, t->sid, t->sid_len) == -1 ||
 	    buf_append(out, t->digalg, t->digalg_len) == -1 ||
 	    tsa_der_put(out, DER_CTX0_CONS, attrs.data + (attrs.len - attrs_len), attrs_len) ==
 		-1 ||
@@ -891,7 +898,8 @@ tsa_http_post(struct http_req *r)
 		goto reject;
 	clock_gettime(CLOCK_REALTIME, &now);
 	if (now.tv_sec < t->not_before || now.tv_sec > t->not_after) {
-		err_set(&e, ERR_INTERNAL, "tsa: RFC 3161 2.3: the TSA certificate is not valid now");
+		err_set(&e, ERR_INTERNAL,
+			"tsa: RFC 3161 2.3: the TSA certificate is not valid now");
 		log_warn("%s", e.msg);
 		fail = TSA_FAIL_SYSTEM_FAILURE;
 		goto reject;

@@ -53,14 +53,14 @@ const char *tsa_fail_name(int bit);
  * the whole element (identifier, length, contents) so they can be echoed unchanged.
  */
 struct tsa_req {
-	int md_nid;                    /* NID_sha256, NID_sha384 or NID_sha512 */
-	const unsigned char *imprint;  /* MessageImprint TLV as sent (DER-checked) */
+	int md_nid;		      /* NID_sha256, NID_sha384 or NID_sha512 */
+	const unsigned char *imprint; /* MessageImprint TLV as sent (DER-checked) */
 	size_t imprint_len;
-	const unsigned char *hash;     /* hashedMessage contents */
+	const unsigned char *hash; /* hashedMessage contents */
 	size_t hash_len;
-	const unsigned char *policy;   /* reqPolicy OID TLV, or NULL */
+	const unsigned char *policy; /* reqPolicy OID TLV, or NULL */
 	size_t policy_len;
-	const unsigned char *nonce;    /* nonce INTEGER TLV, or NULL */
+	const unsigned char *nonce; /* nonce INTEGER TLV, or NULL */
 	size_t nonce_len;
 	int cert_req;
 };
@@ -78,31 +78,31 @@ int tsa_req_parse(const unsigned char *, size_t, struct tsa_req *, int *fail, st
  * TSA certificate, and the serial number block.  Thread-safe after tsa_new().
  */
 struct tsa {
-	struct ca *ca;             /* borrowed */
-	int md_nid, sig_nid;       /* what the TSA key signs with (x509_sigalg_for_key) */
-	EVP_MD *md;                /* fetched once: digest of TSTInfo (messageDigest) */
-	unsigned char *policy;     /* OID TLV */
+	struct ca *ca;	       /* borrowed */
+	int md_nid, sig_nid;   /* what the TSA key signs with (x509_sigalg_for_key) */
+	EVP_MD *md;	       /* fetched once: digest of TSTInfo (messageDigest) */
+	unsigned char *policy; /* OID TLV */
 	size_t policy_len;
 	long accuracy_ms;
-	unsigned char *accuracy;   /* Accuracy TLV, or NULL */
+	unsigned char *accuracy; /* Accuracy TLV, or NULL */
 	size_t accuracy_len;
-	unsigned char *cert;       /* TSA certificate DER */
+	unsigned char *cert; /* TSA certificate DER */
 	size_t cert_len;
-	unsigned char *sid;        /* IssuerAndSerialNumber TLV */
+	unsigned char *sid; /* IssuerAndSerialNumber TLV */
 	size_t sid_len;
-	unsigned char *name;       /* TSTInfo tsa field: [0] { directoryName [4] { Name } } */
+	unsigned char *name; /* TSTInfo tsa field: [0] { directoryName [4] { Name } } */
 	size_t name_len;
-	unsigned char *digalg;     /* DigestAlgorithmIdentifier TLV */
+	unsigned char *digalg; /* DigestAlgorithmIdentifier TLV */
 	size_t digalg_len;
-	unsigned char *sigalg;     /* SignatureAlgorithmIdentifier TLV */
+	unsigned char *sigalg; /* SignatureAlgorithmIdentifier TLV */
 	size_t sigalg_len;
-	unsigned char *attr_ct;    /* contentType attribute TLV */
+	unsigned char *attr_ct; /* contentType attribute TLV */
 	size_t attr_ct_len;
-	unsigned char *attr_ess;   /* signingCertificateV2 attribute TLV */
+	unsigned char *attr_ess; /* signingCertificateV2 attribute TLV */
 	size_t attr_ess_len;
 	time_t not_before, not_after; /* of the TSA certificate */
-	pthread_mutex_t mu;        /* serial block */
-	uint64_t next, end;        /* next <= end: serials still reserved */
+	pthread_mutex_t mu;	      /* serial block */
+	uint64_t next, end;	      /* next <= end: serials still reserved */
 	long block;
 };
 

@@ -21,22 +21,22 @@
 #define DER_GENTIME 0x18
 #define DER_SEQUENCE 0x30
 #define DER_SET 0x31
-#define DER_CTX0 0x80     /* [0] IMPLICIT, primitive */
+#define DER_CTX0 0x80	   /* [0] IMPLICIT, primitive */
 #define DER_CTX0_CONS 0xa0 /* [0], constructed */
 #define DER_CTX4_CONS 0xa4 /* [4], constructed (GeneralName directoryName) */
 
 /* A bounds-checked reader: definite minimal lengths, single-octet tags only. */
 struct tsa_der {
-	const unsigned char *p;   /* next unread byte */
+	const unsigned char *p;	  /* next unread byte */
 	const unsigned char *end; /* one past the last byte */
 };
 
 struct tsa_tlv {
-	unsigned char tag;          /* the identifier octet */
+	unsigned char tag;	    /* the identifier octet */
 	const unsigned char *start; /* the identifier octet, in the input */
 	const unsigned char *val;   /* the contents */
-	size_t len;                 /* contents length */
-	size_t total;               /* identifier + length octets + contents */
+	size_t len;		    /* contents length */
+	size_t total;		    /* identifier + length octets + contents */
 };
 
 void tsa_der_init(struct tsa_der *, const unsigned char *, size_t);

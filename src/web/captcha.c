@@ -110,7 +110,8 @@ captcha_draw(const struct captcha_conf *cc, const char *answer, struct buf *png,
 	gdImageSetThickness(im, 2);
 	for (i = 0; i < 6; i++)
 		gdImageLine(im, rnd(0, CAPTCHA_WIDTH / 3), rnd(0, CAPTCHA_HEIGHT - 1),
-			    rnd(2 * CAPTCHA_WIDTH / 3, CAPTCHA_WIDTH - 1), rnd(0, CAPTCHA_HEIGHT - 1),
+			    rnd(2 * CAPTCHA_WIDTH / 3, CAPTCHA_WIDTH - 1),
+			    rnd(0, CAPTCHA_HEIGHT - 1),
 			    gdTrueColor(rnd(60, 160), rnd(60, 160), rnd(60, 160)));
 	gdImageSetThickness(im, 1);
 	for (i = 0; i < 300; i++)
@@ -208,8 +209,8 @@ struct pooled {
 
 static struct {
 	struct pool *pool;
-	struct captcha_conf cc; /* what the pool draws with */
-	struct buf png;         /* the drawing thread's */
+	struct captcha_conf cc;		  /* what the pool draws with */
+	struct buf png;			  /* the drawing thread's */
 	_Atomic unsigned long other_conf; /* asked with another font or test answer */
 } cpool;
 

@@ -44,8 +44,7 @@ addr_is_loopback(const char *a)
 	if (*a != '[' && inet_pton(AF_INET, host, &v4) == 1)
 		return (ntohl(v4.s_addr) >> 24) == 127;
 	if (*a == '[' && inet_pton(AF_INET6, host, v6) == 1)
-		return memcmp(v6, lo6, 16) == 0 ||
-		       (memcmp(v6, mapped, 12) == 0 && v6[12] == 127);
+		return memcmp(v6, lo6, 16) == 0 || (memcmp(v6, mapped, 12) == 0 && v6[12] == 127);
 	return 0;
 }
 
@@ -65,8 +64,7 @@ answer_valid(const char *s)
 }
 
 int
-captcha_test_mode_allowed(const struct conf *c, const char *const *addrs, size_t n,
-			  struct err *e)
+captcha_test_mode_allowed(const struct conf *c, const char *const *addrs, size_t n, struct err *e)
 {
 	const char *ans = conf_get(c, "test.captcha_answer", NULL);
 	const char *inst = conf_get(c, "test.instance", "no");
@@ -78,23 +76,28 @@ captcha_test_mode_allowed(const struct conf *c, const char *const *addrs, size_t
 		goto out;
 	}
 	if (!answer_valid(ans)) {
-		err_set(e, ERR_REFUSED, "config: test.captcha_answer: expected 4 to %d letters or "
-			"digits", CAPTCHA_ANSWER_MAX);
+		err_set(e, ERR_REFUSED,
+			"config: test.captcha_answer: expected 4 to %d letters or "
+			"digits",
+			CAPTCHA_ANSWER_MAX);
 		goto out;
 	}
 	if (strcmp(inst, "yes") != 0) {
-		err_set(e, ERR_REFUSED, "config: test.captcha_answer is set but test.instance is not "
+		err_set(e, ERR_REFUSED,
+			"config: test.captcha_answer is set but test.instance is not "
 			"\"yes\": refusing a predictable CAPTCHA");
 		goto out;
 	}
 	if (n == 0) {
-		err_set(e, ERR_REFUSED, "config: test.captcha_answer needs loopback-only listeners, "
+		err_set(e, ERR_REFUSED,
+			"config: test.captcha_answer needs loopback-only listeners, "
 			"and none are known");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!addr_is_loopback(addrs[i])) {
-			err_set(e, ERR_REFUSED, "config: test.captcha_answer is set but listener %s is "
+			err_set(e, ERR_REFUSED,
+				"config: test.captcha_answer is set but listener %s is "
 				"not a loopback address: refusing a predictable CAPTCHA",
 				log_escape(esc, sizeof(esc), addrs[i] != NULL ? addrs[i] : "(null)",
 					   addrs[i] != NULL ? strlen(addrs[i]) : 6));
@@ -107,8 +110,7 @@ out:
 }
 
 int
-captcha_conf_load(struct captcha_conf *cc, const struct conf *c, int test_allowed,
-		  struct err *e)
+captcha_conf_load(struct captcha_conf *cc, const struct conf *c, int test_allowed, struct err *e)
 {
 	const char *font = conf_get(c, "portal.captcha_font", CAPTCHA_FONT_DEFAULT);
 	const char *ans = conf_get(c, "test.captcha_answer", NULL);

@@ -124,11 +124,21 @@ po_string(struct po *po, const char *s, const char *e, struct buf *out)
 				goto out;
 			}
 			switch (*s) {
-			case 'n': c = '\n'; break;
-			case 't': c = '\t'; break;
-			case 'r': c = '\r'; break;
-			case '"': c = '"'; break;
-			case '\\': c = '\\'; break;
+			case 'n':
+				c = '\n';
+				break;
+			case 't':
+				c = '\t';
+				break;
+			case 'r':
+				c = '\r';
+				break;
+			case '"':
+				c = '"';
+				break;
+			case '\\':
+				c = '\\';
+				break;
 			default:
 				err_set(po->e, ERR_REFUSED, "%s:%d: unsupported escape \\%c",
 					po->name, po->line, *s >= 0x20 && *s < 0x7f ? *s : '?');
@@ -216,8 +226,7 @@ i18n_cat_free(struct i18n_cat *c)
 }
 
 int
-i18n_po_parse(const char *name, const char *text, size_t len, struct i18n_cat **out,
-	      struct err *e)
+i18n_po_parse(const char *name, const char *text, size_t len, struct i18n_cat **out, struct err *e)
 {
 	struct po po = {name, text, text + len, 1, e};
 	struct i18n_cat *c = xcalloc(1, sizeof(*c));
@@ -260,7 +269,8 @@ i18n_po_parse(const char *name, const char *text, size_t len, struct i18n_cat **
 			goto out;
 		if (id.len == 0) {
 			if (header++) {
-				err_set(e, ERR_REFUSED, "%s:%d: second header entry", name, po.line);
+				err_set(e, ERR_REFUSED, "%s:%d: second header entry", name,
+					po.line);
 				goto out;
 			}
 			if (strstr((char *)str.data, "charset=UTF-8") == NULL) {
@@ -459,7 +469,8 @@ i18n_pick(const char *al, const char *cookie)
 			if (iend - v < 2 || (v[0] != 'q' && v[0] != 'Q') || v[1] != '=')
 				continue;
 			v += 2;
-			for (vend = v; vend < iend && *vend != ';' && *vend != ' ' && *vend != '\t';)
+			for (vend = v;
+			     vend < iend && *vend != ';' && *vend != ' ' && *vend != '\t';)
 				vend++;
 			q = qvalue_parse(v, (size_t)(vend - v));
 		}

@@ -10,13 +10,19 @@
 /* The applicant's steps (DESIGN.md 2.1), as the flow bar shows them. */
 static const char *const web_flow_self[] = {
     N_("Applicant information"), N_("Confirm"), N_("Done"), N_("Confirmation mail"),
-    N_("Issuance application"),  N_("Confirm"), N_("Done"), N_("Issued"),
+    N_("Issuance application"),	 N_("Confirm"), N_("Done"), N_("Issued"),
 };
 
 /* An agent's application: the holder approves between 完了 and 発行完了. */
 static const char *const web_flow_agent[] = {
-    N_("Applicant information"), N_("Confirm"), N_("Done"), N_("Confirmation mail"),
-    N_("Issuance application"),  N_("Confirm"), N_("Done"), N_("Holder approval"),
+    N_("Applicant information"),
+    N_("Confirm"),
+    N_("Done"),
+    N_("Confirmation mail"),
+    N_("Issuance application"),
+    N_("Confirm"),
+    N_("Done"),
+    N_("Holder approval"),
     N_("Issued"),
 };
 
@@ -42,8 +48,7 @@ web_flow_add(struct tmpl_data *d, const char *lang, int current)
 }
 
 void
-web_flow_add_list(struct tmpl_data *d, const char *list, const char *lang, int current,
-		  int agent)
+web_flow_add_list(struct tmpl_data *d, const char *list, const char *lang, int current, int agent)
 {
 	const char *const *steps = agent ? web_flow_agent : web_flow_self;
 	int n = agent ? (int)(sizeof(web_flow_agent) / sizeof(web_flow_agent[0]))
@@ -76,8 +81,8 @@ web_render_notice(const struct tmpl_set *ts, enum web_notice which, const char *
 		tmpl_data_str(d, "reference", reference != NULL ? reference : "");
 	}
 	tmpl_data_bool(d, "steps", 0);
-	rc = tmpl_render(ts, "layout", which == WEB_NOTICE_BUSY ? "busy" : "error", d, lang, out,
-			 e);
+	rc =
+	    tmpl_render(ts, "layout", which == WEB_NOTICE_BUSY ? "busy" : "error", d, lang, out, e);
 	tmpl_data_free(d);
 	return rc;
 }

@@ -11,8 +11,8 @@
 
 #define TMPL_FILE_MAX (1024 * 1024)
 #define TMPL_NAME_MAX 64
-#define TMPL_NEST_MAX 32    /* sections inside sections, when parsing */
-#define TMPL_DEPTH_MAX 16   /* partials inside partials and list scopes, when rendering */
+#define TMPL_NEST_MAX 32  /* sections inside sections, when parsing */
+#define TMPL_DEPTH_MAX 16 /* partials inside partials and list scopes, when rendering */
 
 enum tmpl_kind {
 	TMPL_TEXT,
@@ -257,8 +257,8 @@ tparse_block(struct tparse *tp, struct tmpl_node *parent, const char *close, int
 		for (tend = tag; tend + 1 < tp->end && !(tend[0] == '}' && tend[1] == '}');)
 			tend++;
 		if (tend + 1 >= tp->end) {
-			err_set(tp->e, ERR_INTERNAL, "template %s:%d: \"{{\" without \"}}\"", tp->name,
-				tp->line);
+			err_set(tp->e, ERR_INTERNAL, "template %s:%d: \"{{\" without \"}}\"",
+				tp->name, tp->line);
 			goto out;
 		}
 		line = tp->line;
@@ -272,13 +272,27 @@ tparse_block(struct tparse *tp, struct tmpl_node *parent, const char *close, int
 			body = tag + 1;
 			blen = n - 1;
 			switch (*tag) {
-			case '&': kind = TMPL_RAW; break;
-			case '#': kind = TMPL_LIST; break;
-			case '?': kind = TMPL_IF; break;
-			case '^': kind = TMPL_UNLESS; break;
-			case '>': kind = TMPL_PARTIAL; break;
-			case '_': kind = TMPL_MSG; break;
-			default: kind = TMPL_TEXT; break; /* '/' */
+			case '&':
+				kind = TMPL_RAW;
+				break;
+			case '#':
+				kind = TMPL_LIST;
+				break;
+			case '?':
+				kind = TMPL_IF;
+				break;
+			case '^':
+				kind = TMPL_UNLESS;
+				break;
+			case '>':
+				kind = TMPL_PARTIAL;
+				break;
+			case '_':
+				kind = TMPL_MSG;
+				break;
+			default:
+				kind = TMPL_TEXT;
+				break; /* '/' */
 			}
 		}
 		if (kind == TMPL_MSG) {
@@ -293,11 +307,13 @@ tparse_block(struct tparse *tp, struct tmpl_node *parent, const char *close, int
 			continue;
 		}
 		if (!name_valid(body, blen)) {
-			err_set(tp->e, ERR_INTERNAL, "template %s:%d: bad tag name", tp->name, line);
+			err_set(tp->e, ERR_INTERNAL, "template %s:%d: bad tag name", tp->name,
+				line);
 			goto out;
 		}
 		if (*tag == '/') {
-			if (close == NULL || strlen(close) != blen || memcmp(close, body, blen) != 0) {
+			if (close == NULL || strlen(close) != blen ||
+			    memcmp(close, body, blen) != 0) {
 				err_set(tp->e, ERR_INTERNAL, "template %s:%d: unexpected {{/%.*s}}",
 					tp->name, line, (int)blen, body);
 				goto out;
@@ -359,8 +375,7 @@ set_find(const struct tmpl_set *ts, const char *name, size_t len)
 }
 
 int
-tmpl_set_add(struct tmpl_set *ts, const char *name, const char *text, size_t len,
-	     struct err *e)
+tmpl_set_add(struct tmpl_set *ts, const char *name, const char *text, size_t len, struct err *e)
 {
 	struct tparse tp = {name, text, text + len, 1, e};
 	struct tmpl t;
@@ -463,12 +478,23 @@ put_escaped(struct rctx *r, const char *s, size_t n)
 		const char *ent = NULL;
 
 		switch (s[i]) {
-		case '&': ent = "&amp;"; break;
-		case '<': ent = "&lt;"; break;
-		case '>': ent = "&gt;"; break;
-		case '"': ent = "&quot;"; break;
-		case '\'': ent = "&#39;"; break;
-		default: continue;
+		case '&':
+			ent = "&amp;";
+			break;
+		case '<':
+			ent = "&lt;";
+			break;
+		case '>':
+			ent = "&gt;";
+			break;
+		case '"':
+			ent = "&quot;";
+			break;
+		case '\'':
+			ent = "&#39;";
+			break;
+		default:
+			continue;
 		}
 		if (buf_append(r->out, s + run, i - run) == -1 ||
 		    buf_append(r->out, ent, strlen(ent)) == -1)
@@ -508,10 +534,14 @@ static int
 truthy(const struct tmpl_val *v)
 {
 	switch (v->type) {
-	case TV_BOOL: return v->b;
-	case TV_STR: return v->str[0] != '\0';
-	case TV_LIST: return v->nlist > 0;
-	case TV_HTML: return v->html[0] != '\0';
+	case TV_BOOL:
+		return v->b;
+	case TV_STR:
+		return v->str[0] != '\0';
+	case TV_LIST:
+		return v->nlist > 0;
+	case TV_HTML:
+		return v->html[0] != '\0';
 	}
 	return 0;
 }
@@ -569,7 +599,8 @@ render_node(struct rctx *r, const struct tmpl_node *n)
 		return put_escaped(r, s, strlen(s));
 	case TMPL_IF:
 	case TMPL_UNLESS:
-		if ((v = lookup(r, n->s, n->len)) == NULL && strict_fail(r, n, "unknown flag") == -1)
+		if ((v = lookup(r, n->s, n->len)) == NULL &&
+		    strict_fail(r, n, "unknown flag") == -1)
 			return -1;
 		if ((v != NULL && truthy(v)) == (n->kind == TMPL_IF))
 			return render_nodes(r, n);

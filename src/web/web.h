@@ -90,8 +90,7 @@ struct tmpl_html {
 int tmpl_set_load(struct tmpl_set **, const char *dir, struct err *);
 /* An empty set; tmpl_set_add() parses one template into it (tests, fuzzing). */
 struct tmpl_set *tmpl_set_new(void);
-int tmpl_set_add(struct tmpl_set *, const char *name, const char *text, size_t len,
-		 struct err *);
+int tmpl_set_add(struct tmpl_set *, const char *name, const char *text, size_t len, struct err *);
 void tmpl_set_free(struct tmpl_set *);
 /*
  * Strict (tests): an unknown variable, msgid without translation, missing partial or a
@@ -146,8 +145,8 @@ int web_render_notice(const struct tmpl_set *, enum web_notice, const char *lang
 
 /* ---- static files (static.c) ---- */
 
-#define WEB_STATIC_MAX (256 * 1024)  /* bytes of one static file */
-#define WEB_STATIC_VERSION_LEN 16    /* hex digits of the version in URLs (?v=) */
+#define WEB_STATIC_MAX (256 * 1024) /* bytes of one static file */
+#define WEB_STATIC_VERSION_LEN 16   /* hex digits of the version in URLs (?v=) */
 
 /* A static file of the fixed list (static.c), loaded once at start-up; read-only after. */
 struct web_static_file {
@@ -156,7 +155,7 @@ struct web_static_file {
 	unsigned char *data;
 	size_t len;
 	char version[WEB_STATIC_VERSION_LEN + 1]; /* hex of the content hash, for ?v= */
-	char etag[35];                            /* "<32 hex digits>", quoted */
+	char etag[35];				  /* "<32 hex digits>", quoted */
 };
 
 /*
@@ -172,7 +171,7 @@ const char *web_static_version(const char *name);
 
 /* ---- CAPTCHA ---- */
 
-#define CAPTCHA_ID_LEN 32                     /* random bytes */
+#define CAPTCHA_ID_LEN 32			/* random bytes */
 #define CAPTCHA_ID_HEX (2 * CAPTCHA_ID_LEN + 1) /* as text in forms, with NUL */
 #define CAPTCHA_WIDTH 200
 #define CAPTCHA_HEIGHT 70
@@ -181,10 +180,10 @@ const char *web_static_version(const char *name);
 #define CAPTCHA_POOL_DEFAULT 256 /* pre-drawn images (~12 KB each) */
 
 struct captcha_conf {
-	long ttl;                              /* seconds (portal.captcha_ttl) */
-	char font[256];                        /* TrueType font (portal.captcha_font) */
+	long ttl;				  /* seconds (portal.captcha_ttl) */
+	char font[256];				  /* TrueType font (portal.captcha_font) */
 	char test_answer[CAPTCHA_ANSWER_MAX + 1]; /* "" unless test mode is allowed */
-	long pool;                             /* pre-drawn images (portal.captcha_pool) */
+	long pool;				  /* pre-drawn images (portal.captcha_pool) */
 };
 
 /*
@@ -199,8 +198,7 @@ int captcha_test_mode_allowed(const struct conf *, const char *const *listen_add
  * Reads portal.captcha_ttl and portal.captcha_font; copies test.captcha_answer only when
  * test_allowed is 1 (the result of captcha_test_mode_allowed()).
  */
-int captcha_conf_load(struct captcha_conf *, const struct conf *, int test_allowed,
-		      struct err *);
+int captcha_conf_load(struct captcha_conf *, const struct conf *, int test_allowed, struct err *);
 
 /*
  * A new CAPTCHA for purpose (the form it guards, e.g. "regist"): draws the PNG into png,
@@ -221,7 +219,7 @@ void captcha_pool_stats(size_t *ready, unsigned long *taken, unsigned long *draw
 
 enum captcha_result {
 	CAPTCHA_OK = 0,
-	CAPTCHA_WRONG,   /* wrong answer, unknown id, used already, or other purpose */
+	CAPTCHA_WRONG, /* wrong answer, unknown id, used already, or other purpose */
 	CAPTCHA_EXPIRED,
 };
 
@@ -234,7 +232,6 @@ int captcha_verify(struct store *, const char *id_hex, const char *purpose, cons
 /* The msgid of the field error for a result (NULL for CAPTCHA_OK). */
 const char *captcha_result_msgid(enum captcha_result);
 /* Drawing alone (tests): answer as PNG into png. */
-int captcha_draw(const struct captcha_conf *, const char *answer, struct buf *png,
-		 struct err *);
+int captcha_draw(const struct captcha_conf *, const char *answer, struct buf *png, struct err *);
 
 #endif

@@ -43,8 +43,8 @@ x509_ski_compute(const X509 *x, unsigned char out[20], struct err *e)
 
 	if ((bits = X509_get0_pubkey_bitstr(x)) == NULL)
 		return err_set(e, ERR_INTERNAL, "x509: certificate without a public key");
-	if (!EVP_Digest(ASN1_STRING_get0_data(bits), (size_t)ASN1_STRING_length(bits), out,
-			&mdlen, EVP_sha1(), NULL) ||
+	if (!EVP_Digest(ASN1_STRING_get0_data(bits), (size_t)ASN1_STRING_length(bits), out, &mdlen,
+			EVP_sha1(), NULL) ||
 	    mdlen != 20)
 		return err_ssl(e, ERR_INTERNAL, "x509: SHA-1 of the public key failed");
 	return 0;
@@ -95,15 +95,9 @@ out:
 
 /* KU_* flags (openssl/x509v3.h) to the bit numbers of RFC 5280 4.2.1.3. */
 static const unsigned ku_bits[9] = {
-	KU_DIGITAL_SIGNATURE, /* bit 0 */
-	KU_NON_REPUDIATION,
-	KU_KEY_ENCIPHERMENT,
-	KU_DATA_ENCIPHERMENT,
-	KU_KEY_AGREEMENT,
-	KU_KEY_CERT_SIGN,
-	KU_CRL_SIGN,
-	KU_ENCIPHER_ONLY,
-	KU_DECIPHER_ONLY, /* bit 8 */
+    KU_DIGITAL_SIGNATURE, /* bit 0 */
+    KU_NON_REPUDIATION,	  KU_KEY_ENCIPHERMENT, KU_DATA_ENCIPHERMENT, KU_KEY_AGREEMENT,
+    KU_KEY_CERT_SIGN,	  KU_CRL_SIGN,	       KU_ENCIPHER_ONLY,     KU_DECIPHER_ONLY, /* bit 8 */
 };
 
 static int
@@ -175,7 +169,7 @@ add_key_ids(X509 *x, const struct x509_issuer *is, struct err *e)
 	issuer_ski = is->cert != NULL ? X509_get0_subject_key_id(is->cert) : ski;
 	if (issuer_ski == NULL) {
 		err_set(e, ERR_INTERNAL,
-		        "x509: the issuer certificate has no subjectKeyIdentifier");
+			"x509: the issuer certificate has no subjectKeyIdentifier");
 		goto out;
 	}
 	if ((akid = AUTHORITY_KEYID_new()) == NULL ||
@@ -253,8 +247,8 @@ add_aia(X509 *x, const char *ocsp, const char *ca, struct err *e)
 	AUTHORITY_INFO_ACCESS *aia = NULL;
 	int rc = -1;
 
-	if ((aia = sk_ACCESS_DESCRIPTION_new_null()) == NULL ||
-	    !aia_push(aia, NID_ad_OCSP, ocsp) || !aia_push(aia, NID_ad_ca_issuers, ca) ||
+	if ((aia = sk_ACCESS_DESCRIPTION_new_null()) == NULL || !aia_push(aia, NID_ad_OCSP, ocsp) ||
+	    !aia_push(aia, NID_ad_ca_issuers, ca) ||
 	    X509_add1_ext_i2d(x, NID_info_access, aia, 0, X509V3_ADD_DEFAULT) != 1) {
 		err_ssl(e, ERR_INTERNAL, "x509: cannot add authorityInfoAccess");
 		goto out;
@@ -340,8 +334,8 @@ set_subject(X509 *x, const struct x509_template *t, X509_NAME **subject, struct 
 	/* a marker smuggled into another profile's subject is kept: lint refuses it */
 	if (t->profile->officer_marker && exact == 0 &&
 	    !X509_NAME_add_entry_by_NID(n, X509_OFFICER_MARKER_NID, V_ASN1_UTF8STRING,
-					(const unsigned char *)marker, (int)sizeof(marker) - 1,
-					-1, 0)) {
+					(const unsigned char *)marker, (int)sizeof(marker) - 1, -1,
+					0)) {
 		err_ssl(e, ERR_INTERNAL, "x509: cannot add the officer marker");
 		goto out;
 	}
@@ -390,8 +384,7 @@ set_spki(X509 *x, const struct x509_template *t, struct err *e)
 			       "NULL");
 	copy = OPENSSL_memdup(pk, (size_t)pklen);
 	if (copy == NULL || (ptype == V_ASN1_OBJECT && pv == NULL) ||
-	    !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), OBJ_dup(ao), ptype, pv, copy,
-				    pklen)) {
+	    !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), OBJ_dup(ao), ptype, pv, copy, pklen)) {
 		OPENSSL_free(copy);
 		ASN1_OBJECT_free(pv);
 		return err_ssl(e, ERR_INTERNAL, "x509: cannot set the public key");
@@ -426,8 +419,8 @@ x509_tbs_build(const struct x509_issuer *is, const struct x509_template *t, X509
 	}
 	if (set_serial(x, t, e) == -1 || set_subject(x, t, &subject, e) == -1)
 		goto out;
-	if (!X509_set_issuer_name(x, is->cert != NULL ? X509_get_subject_name(is->cert)
-						      : subject)) {
+	if (!X509_set_issuer_name(x,
+				  is->cert != NULL ? X509_get_subject_name(is->cert) : subject)) {
 		err_ssl(e, ERR_INTERNAL, "x509: cannot set the issuer");
 		goto out;
 	}
@@ -440,7 +433,7 @@ x509_tbs_build(const struct x509_issuer *is, const struct x509_template *t, X509
 		goto out;
 	if (t->sans != NULL && sk_GENERAL_NAME_num(t->sans) > 0 &&
 	    X509_add1_ext_i2d(x, NID_subject_alt_name, (GENERAL_NAMES *)t->sans,
-			  X509_NAME_entry_count(subject) == 0, X509V3_ADD_DEFAULT) != 1) {
+			      X509_NAME_entry_count(subject) == 0, X509V3_ADD_DEFAULT) != 1) {
 		err_ssl(e, ERR_INTERNAL, "x509: cannot add subjectAltName");
 		goto out;
 	}
@@ -449,8 +442,10 @@ x509_tbs_build(const struct x509_issuer *is, const struct x509_template *t, X509
 		ocsp = x509_issuer_url(is, X509_URL_OCSP);
 		ca = x509_issuer_url(is, X509_URL_CA);
 		if (crl == NULL || ocsp == NULL || ca == NULL) {
-			err_set(e, ERR_INTERNAL, "x509: profile %s needs the issuer's name and "
-				"base URL", p->name);
+			err_set(e, ERR_INTERNAL,
+				"x509: profile %s needs the issuer's name and "
+				"base URL",
+				p->name);
 			goto out;
 		}
 		if (add_cdp(x, crl, e) == -1 || add_aia(x, ocsp, ca, e) == -1)
@@ -546,8 +541,8 @@ tbs_sigalg(const unsigned char *tbs, size_t len, const unsigned char **alg, size
 }
 
 int
-x509_assemble_der(const unsigned char *tbs, size_t tbslen, const unsigned char *sig,
-		  size_t siglen, unsigned char **out, size_t *outlen, struct err *e)
+x509_assemble_der(const unsigned char *tbs, size_t tbslen, const unsigned char *sig, size_t siglen,
+		  unsigned char **out, size_t *outlen, struct err *e)
 {
 	const unsigned char *alg;
 	unsigned char *der = NULL, *w;

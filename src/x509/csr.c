@@ -80,7 +80,7 @@ x509_key_check(EVP_PKEY *pkey, struct err *e)
 		    strcmp(curve, "secp521r1") != 0 && strcmp(curve, "P-256") != 0 &&
 		    strcmp(curve, "P-384") != 0 && strcmp(curve, "P-521") != 0) {
 			err_set(e, ERR_REFUSED,
-			        "key: curve %s is not approved (P-256, P-384, P-521)", curve);
+				"key: curve %s is not approved (P-256, P-384, P-521)", curve);
 			break;
 		}
 		rc = 0;
@@ -308,7 +308,8 @@ csr_extensions(struct csr *c, const unsigned char *attrs, long attrslen, struct 
 		if (nid != NID_ext_req && nid != NID_ms_ext_req)
 			continue;
 		if (++nattr > 1) {
-			err_set(e, ERR_REFUSED, "csr: RFC 2985 5.4.2: more than one extensionRequest");
+			err_set(e, ERR_REFUSED,
+				"csr: RFC 2985 5.4.2: more than one extensionRequest");
 			goto out;
 		}
 		if (X509_ATTRIBUTE_count(attr) != 1 ||
@@ -334,7 +335,7 @@ csr_extensions(struct csr *c, const unsigned char *attrs, long attrslen, struct 
 			if (OBJ_cmp(oi, oj) == 0) {
 				if (OBJ_obj2nid(oi) != NID_undef)
 					snprintf(tmp, sizeof(tmp), "%s",
-					         OBJ_nid2sn(OBJ_obj2nid(oi)));
+						 OBJ_nid2sn(OBJ_obj2nid(oi)));
 				else if (OBJ_obj2txt(tmp, sizeof(tmp), oi, 1) <= 0)
 					snprintf(tmp, sizeof(tmp), "(bad OID)");
 				err_set(e, ERR_REFUSED, "csr: RFC 5280 4.2: duplicate extension %s",
@@ -378,19 +379,19 @@ csr_key(struct csr *c, const unsigned char *spki, long spkilen, struct err *e)
 	RSA *rsa = NULL;
 	int ptype, rc = -1;
 
-	if (csr_tlv(&p, &left, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, NULL, NULL, &val, &vlen) ==
-	    -1 || left != 0)
+	if (csr_tlv(&p, &left, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, NULL, NULL, &val, &vlen) == -1 ||
+	    left != 0)
 		goto bad;
 	p = val;
 	inner = vlen;
-	if (csr_tlv(&p, &inner, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &tlv, &tlvlen, NULL, NULL) ==
-	    -1)
+	if (csr_tlv(&p, &inner, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &tlv, &tlvlen, NULL, NULL) == -1)
 		goto bad;
 	q = tlv;
 	if ((alg = d2i_X509_ALGOR(NULL, &q, tlvlen)) == NULL || q != tlv + tlvlen)
 		goto bad;
-	if (csr_tlv(&p, &inner, V_ASN1_BIT_STRING, V_ASN1_UNIVERSAL, &tlv, &tlvlen, NULL,
-		    NULL) == -1 || inner != 0)
+	if (csr_tlv(&p, &inner, V_ASN1_BIT_STRING, V_ASN1_UNIVERSAL, &tlv, &tlvlen, NULL, NULL) ==
+		-1 ||
+	    inner != 0)
 		goto bad;
 	q = tlv;
 	if ((bits = d2i_ASN1_BIT_STRING(NULL, &q, tlvlen)) == NULL || q != tlv + tlvlen ||
@@ -466,8 +467,8 @@ csr_verify(struct csr *c, const unsigned char *der, long derlen, const unsigned 
 		   EVP_DigestVerifyInit(ctx, NULL,
 					md_nid == NID_undef ? NULL : EVP_get_digestbynid(md_nid),
 					NULL, c->pkey) == 1) {
-		ok = EVP_DigestVerify(ctx, sig->data, (size_t)sig->length, cri, (size_t)crilen) ==
-		     1;
+		ok =
+		    EVP_DigestVerify(ctx, sig->data, (size_t)sig->length, cri, (size_t)crilen) == 1;
 	}
 	EVP_MD_CTX_free(ctx);
 	ERR_clear_error();
@@ -477,8 +478,7 @@ csr_verify(struct csr *c, const unsigned char *der, long derlen, const unsigned 
 }
 
 int
-csr_parse_ex(const unsigned char *in, size_t len, unsigned flags, struct csr **out,
-	     struct err *e)
+csr_parse_ex(const unsigned char *in, size_t len, unsigned flags, struct csr **out, struct err *e)
 {
 	struct csr *c = NULL;
 	struct buf pem;
@@ -513,22 +513,22 @@ csr_parse_ex(const unsigned char *in, size_t len, unsigned flags, struct csr **o
 	/* CertificationRequest ::= SEQUENCE { info, signatureAlgorithm, signature } */
 	p = der;
 	left = derlen;
-	if (csr_tlv(&p, &left, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, NULL, NULL, &body,
-		    &bodylen) == -1)
+	if (csr_tlv(&p, &left, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, NULL, NULL, &body, &bodylen) ==
+	    -1)
 		goto notcsr;
 	p = body;
 	inner = bodylen;
 	if (csr_tlv(&p, &inner, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &cri, &crilen, &criv,
 		    &crivlen) == -1)
 		goto notcsr;
-	if (csr_tlv(&p, &inner, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &tlv, &tlvlen, NULL, NULL) ==
-	    -1)
+	if (csr_tlv(&p, &inner, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &tlv, &tlvlen, NULL, NULL) == -1)
 		goto notcsr;
 	q = tlv;
 	if ((alg = d2i_X509_ALGOR(NULL, &q, tlvlen)) == NULL || q != tlv + tlvlen)
 		goto notcsr;
-	if (csr_tlv(&p, &inner, V_ASN1_BIT_STRING, V_ASN1_UNIVERSAL, &tlv, &tlvlen, NULL,
-		    NULL) == -1 || inner != 0)
+	if (csr_tlv(&p, &inner, V_ASN1_BIT_STRING, V_ASN1_UNIVERSAL, &tlv, &tlvlen, NULL, NULL) ==
+		-1 ||
+	    inner != 0)
 		goto notcsr;
 	q = tlv;
 	if ((sig = d2i_ASN1_BIT_STRING(NULL, &q, tlvlen)) == NULL || q != tlv + tlvlen ||
@@ -539,8 +539,7 @@ csr_parse_ex(const unsigned char *in, size_t len, unsigned flags, struct csr **o
 	 *   attributes [0] IMPLICIT SET OF Attribute } */
 	p = criv;
 	inner = crivlen;
-	if (csr_tlv(&p, &inner, V_ASN1_INTEGER, V_ASN1_UNIVERSAL, &tlv, &tlvlen, NULL, NULL) ==
-	    -1)
+	if (csr_tlv(&p, &inner, V_ASN1_INTEGER, V_ASN1_UNIVERSAL, &tlv, &tlvlen, NULL, NULL) == -1)
 		goto notcsr;
 	q = tlv;
 	if ((ver = d2i_ASN1_INTEGER(NULL, &q, tlvlen)) == NULL || q != tlv + tlvlen)
@@ -550,18 +549,18 @@ csr_parse_ex(const unsigned char *in, size_t len, unsigned flags, struct csr **o
 			version);
 		goto out;
 	}
-	if (csr_tlv(&p, &inner, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &tlv, &tlvlen, NULL, NULL) ==
-	    -1)
+	if (csr_tlv(&p, &inner, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &tlv, &tlvlen, NULL, NULL) == -1)
 		goto notcsr;
 	q = tlv;
 	if ((c->subject = d2i_X509_NAME(NULL, &q, tlvlen)) == NULL || q != tlv + tlvlen)
 		goto notcsr;
-	if (csr_tlv(&p, &inner, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &spki, &spkilen, NULL,
-		    NULL) == -1)
+	if (csr_tlv(&p, &inner, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &spki, &spkilen, NULL, NULL) ==
+	    -1)
 		goto notcsr;
 	if (inner > 0) {
 		if (csr_tlv(&p, &inner, 0, V_ASN1_CONTEXT_SPECIFIC, NULL, NULL, &attrs,
-			    &attrslen) == -1 || inner != 0)
+			    &attrslen) == -1 ||
+		    inner != 0)
 			goto notcsr;
 	}
 	/* only a request that parsed has "trailing" bytes; anything else is not a request */

@@ -33,28 +33,28 @@ static const struct {
 	unsigned flag;
 	const char *name;
 } ku_names[9] = {
-	{KU_DIGITAL_SIGNATURE, "digitalSignature"},
-	{KU_NON_REPUDIATION, "nonRepudiation"},
-	{KU_KEY_ENCIPHERMENT, "keyEncipherment"},
-	{KU_DATA_ENCIPHERMENT, "dataEncipherment"},
-	{KU_KEY_AGREEMENT, "keyAgreement"},
-	{KU_KEY_CERT_SIGN, "keyCertSign"},
-	{KU_CRL_SIGN, "cRLSign"},
-	{KU_ENCIPHER_ONLY, "encipherOnly"},
-	{KU_DECIPHER_ONLY, "decipherOnly"},
+    {KU_DIGITAL_SIGNATURE, "digitalSignature"},
+    {KU_NON_REPUDIATION, "nonRepudiation"},
+    {KU_KEY_ENCIPHERMENT, "keyEncipherment"},
+    {KU_DATA_ENCIPHERMENT, "dataEncipherment"},
+    {KU_KEY_AGREEMENT, "keyAgreement"},
+    {KU_KEY_CERT_SIGN, "keyCertSign"},
+    {KU_CRL_SIGN, "cRLSign"},
+    {KU_ENCIPHER_ONLY, "encipherOnly"},
+    {KU_DECIPHER_ONLY, "decipherOnly"},
 };
 
 /* The extensions shomei issues; anything else in a TBS is refused. */
 static const int known_exts[] = {
-	NID_basic_constraints,
-	NID_key_usage,
-	NID_ext_key_usage,
-	NID_subject_key_identifier,
-	NID_authority_key_identifier,
-	NID_subject_alt_name,
-	NID_crl_distribution_points,
-	NID_info_access,
-	NID_id_pkix_OCSP_noCheck,
+    NID_basic_constraints,
+    NID_key_usage,
+    NID_ext_key_usage,
+    NID_subject_key_identifier,
+    NID_authority_key_identifier,
+    NID_subject_alt_name,
+    NID_crl_distribution_points,
+    NID_info_access,
+    NID_id_pkix_OCSP_noCheck,
 };
 
 static const char *
@@ -107,7 +107,8 @@ lint_serial(struct lint *l)
 	if (octets < SERIAL_MIN_OCTETS || octets > SERIAL_MAX_OCTETS)
 		return err_set(l->e, ERR_REFUSED,
 			       "lint: RFC 5280 4.1.2.2: serial number of %zu octets (must be %d "
-			       "to %d)", octets, SERIAL_MIN_OCTETS, SERIAL_MAX_OCTETS);
+			       "to %d)",
+			       octets, SERIAL_MIN_OCTETS, SERIAL_MAX_OCTETS);
 	return 0;
 }
 
@@ -115,8 +116,7 @@ static int
 lint_sigalg(struct lint *l)
 {
 	/* self-issued without a given issuer key: the subject key signs (decoded only here) */
-	EVP_PKEY *signkey =
-	    l->is->pubkey != NULL ? l->is->pubkey : X509_get0_pubkey((X509 *)l->x);
+	EVP_PKEY *signkey = l->is->pubkey != NULL ? l->is->pubkey : X509_get0_pubkey((X509 *)l->x);
 	const X509_ALGOR *got = X509_get0_tbs_sigalg(l->x);
 	const ASN1_OBJECT *obj = NULL;
 	X509_ALGOR *want = NULL;
@@ -164,8 +164,8 @@ name_der_eq(const X509_NAME *a, const X509_NAME *b)
 static int
 lint_issuer(struct lint *l)
 {
-	const X509_NAME *want = l->is->cert != NULL ? X509_get_subject_name(l->is->cert)
-						    : X509_get_subject_name(l->x);
+	const X509_NAME *want =
+	    l->is->cert != NULL ? X509_get_subject_name(l->is->cert) : X509_get_subject_name(l->x);
 
 	if (!name_der_eq(X509_get_issuer_name(l->x), want))
 		return err_set(l->e, ERR_REFUSED, "lint: RFC 5280 4.1.2.4: issuer name is not %s",
@@ -278,8 +278,8 @@ lint_ext_set(struct lint *l)
 		if ((dec = X509V3_EXT_d2i(ext)) == NULL) {
 			ERR_clear_error();
 			return err_set(l->e, ERR_REFUSED,
-			               "lint: RFC 5280 4.2: malformed extension %s",
-			               obj_text(oi, tmp, sizeof(tmp)));
+				       "lint: RFC 5280 4.2: malformed extension %s",
+				       obj_text(oi, tmp, sizeof(tmp)));
 		}
 		ext_dec_free(ext, dec);
 	}
@@ -299,8 +299,9 @@ lint_subject(struct lint *l)
 	if (l->p->officer_marker && (exact != 1 || similar != 1))
 		return err_set(l->e, ERR_REFUSED,
 			       "lint: profile %s: subject must carry the RA officer marker "
-			       "(%s=%s) exactly once", l->p->name,
-			       OBJ_nid2sn(X509_OFFICER_MARKER_NID), X509_OFFICER_MARKER_VALUE);
+			       "(%s=%s) exactly once",
+			       l->p->name, OBJ_nid2sn(X509_OFFICER_MARKER_NID),
+			       X509_OFFICER_MARKER_VALUE);
 	if (!l->p->officer_marker && similar > 0)
 		return err_set(
 		    l->e, ERR_REFUSED,
@@ -378,14 +379,15 @@ lint_san(struct lint *l)
 		goto out;
 	}
 	if (!empty && crit) {
-		err_set(l->e, ERR_REFUSED, "lint: RFC 5280 4.2.1.6: subjectAltName must not be "
+		err_set(l->e, ERR_REFUSED,
+			"lint: RFC 5280 4.2.1.6: subjectAltName must not be "
 			"critical when the subject is not empty");
 		goto out;
 	}
 	if (ext != NULL) {
 		if ((sans = X509V3_EXT_d2i(ext)) == NULL) {
 			err_ssl(l->e, ERR_REFUSED,
-			        "lint: RFC 5280 4.2.1.6: malformed subjectAltName");
+				"lint: RFC 5280 4.2.1.6: malformed subjectAltName");
 			goto out;
 		}
 		if (sk_GENERAL_NAME_num(sans) <= 0) {
@@ -399,8 +401,8 @@ lint_san(struct lint *l)
 			bit = san_kind(sk_GENERAL_NAME_value(sans, i)->type, &kname);
 			if ((bit & l->p->san_allowed) == 0) {
 				err_set(l->e, ERR_REFUSED,
-				        "lint: profile %s: SAN of kind %s is not allowed",
-				        l->p->name, kname);
+					"lint: profile %s: SAN of kind %s is not allowed",
+					l->p->name, kname);
 				goto out;
 			}
 			have |= bit;
@@ -442,8 +444,8 @@ lint_bc(struct lint *l)
 	BASIC_CONSTRAINTS *bc = NULL;
 	int rc = -1;
 
-	if (ext_expect(l, NID_basic_constraints, 1, l->p->bc_critical, "RFC 5280 4.2.1.9",
-		       &ext) == -1)
+	if (ext_expect(l, NID_basic_constraints, 1, l->p->bc_critical, "RFC 5280 4.2.1.9", &ext) ==
+	    -1)
 		goto out;
 	if ((bc = X509V3_EXT_d2i(ext)) == NULL) {
 		err_ssl(l->e, ERR_REFUSED, "lint: RFC 5280 4.2.1.9: malformed basicConstraints");
@@ -582,13 +584,14 @@ lint_key_ids(struct lint *l)
 		goto out;
 	if ((ski = X509V3_EXT_d2i(ext)) == NULL) {
 		err_ssl(l->e, ERR_REFUSED,
-		        "lint: RFC 5280 4.2.1.2: malformed subjectKeyIdentifier");
+			"lint: RFC 5280 4.2.1.2: malformed subjectKeyIdentifier");
 		goto out;
 	}
 	if (x509_ski_compute(l->x, md, l->e) == -1)
 		goto out;
 	if (ASN1_STRING_length(ski) != 20 || memcmp(ASN1_STRING_get0_data(ski), md, 20) != 0) {
-		err_set(l->e, ERR_REFUSED, "lint: RFC 5280 4.2.1.2: subjectKeyIdentifier is not "
+		err_set(l->e, ERR_REFUSED,
+			"lint: RFC 5280 4.2.1.2: subjectKeyIdentifier is not "
 			"the SHA-1 of the public key (method 1)");
 		goto out;
 	}
@@ -607,7 +610,8 @@ lint_key_ids(struct lint *l)
 	}
 	issuer_ski = l->is->cert != NULL ? X509_get0_subject_key_id(l->is->cert) : ski;
 	if (issuer_ski == NULL || ASN1_OCTET_STRING_cmp(issuer_ski, akid->keyid) != 0) {
-		err_set(l->e, ERR_REFUSED, "lint: RFC 5280 4.2.1.1: authorityKeyIdentifier does "
+		err_set(l->e, ERR_REFUSED,
+			"lint: RFC 5280 4.2.1.1: authorityKeyIdentifier does "
 			"not match the issuer's subjectKeyIdentifier");
 		goto out;
 	}
@@ -664,9 +668,8 @@ lint_cdp_aia(struct lint *l)
 		goto out;
 	}
 	dp = sk_DIST_POINT_num(cdp) == 1 ? sk_DIST_POINT_value(cdp, 0) : NULL;
-	ok = dp != NULL && dp->reasons == NULL && dp->CRLissuer == NULL &&
-	     dp->distpoint != NULL && dp->distpoint->type == 0 &&
-	     sk_GENERAL_NAME_num(dp->distpoint->name.fullname) == 1 &&
+	ok = dp != NULL && dp->reasons == NULL && dp->CRLissuer == NULL && dp->distpoint != NULL &&
+	     dp->distpoint->type == 0 && sk_GENERAL_NAME_num(dp->distpoint->name.fullname) == 1 &&
 	     gn_is_uri(sk_GENERAL_NAME_value(dp->distpoint->name.fullname, 0), crl);
 	if (!ok) {
 		err_set(l->e, ERR_REFUSED, "lint: profile %s: cRLDistributionPoints must be %s",
@@ -705,8 +708,8 @@ lint_nocheck(struct lint *l)
 {
 	X509_EXTENSION *ext;
 
-	return ext_expect(l, NID_id_pkix_OCSP_noCheck, l->p->ocsp_nocheck, 0,
-			  "RFC 6960 4.2.2.2.1", &ext);
+	return ext_expect(l, NID_id_pkix_OCSP_noCheck, l->p->ocsp_nocheck, 0, "RFC 6960 4.2.2.2.1",
+			  &ext);
 }
 
 int
@@ -727,10 +730,10 @@ x509_lint(const X509 *x, const struct profile *p, const struct x509_issuer *is, 
 	if (x509_spki_check(X509_get_X509_PUBKEY(x), &l.ki, e) == -1)
 		goto out;
 	if (lint_version(&l) == -1 || lint_serial(&l) == -1 || lint_sigalg(&l) == -1 ||
-	    lint_issuer(&l) == -1 || lint_validity(&l) == -1 ||
-	    lint_ext_set(&l) == -1 || lint_subject(&l) == -1 || lint_san(&l) == -1 ||
-	    lint_bc(&l) == -1 || lint_ku(&l) == -1 || lint_eku(&l) == -1 ||
-	    lint_key_ids(&l) == -1 || lint_cdp_aia(&l) == -1 || lint_nocheck(&l) == -1)
+	    lint_issuer(&l) == -1 || lint_validity(&l) == -1 || lint_ext_set(&l) == -1 ||
+	    lint_subject(&l) == -1 || lint_san(&l) == -1 || lint_bc(&l) == -1 ||
+	    lint_ku(&l) == -1 || lint_eku(&l) == -1 || lint_key_ids(&l) == -1 ||
+	    lint_cdp_aia(&l) == -1 || lint_nocheck(&l) == -1)
 		goto out;
 	rc = 0;
 out:

@@ -21,10 +21,10 @@
 #define X509_TEXT_MAX (1024 * 1024)
 
 enum attr_kind {
-	ATTR_DIR,       /* DirectoryString: UTF8String in what we issue */
+	ATTR_DIR,	/* DirectoryString: UTF8String in what we issue */
 	ATTR_PRINTABLE, /* PrintableString */
-	ATTR_COUNTRY,   /* PrintableString, two upper-case letters */
-	ATTR_IA5,       /* IA5String */
+	ATTR_COUNTRY,	/* PrintableString, two upper-case letters */
+	ATTR_IA5,	/* IA5String */
 };
 
 /* The subject attributes shomei issues, with their upper bounds (RFC 5280 Appendix A). */
@@ -33,30 +33,30 @@ static const struct attr_rule {
 	enum attr_kind kind;
 	long max; /* characters */
 } attr_rules[] = {
-	{NID_commonName, ATTR_DIR, 64},
-	{NID_countryName, ATTR_COUNTRY, 2},
-	{NID_localityName, ATTR_DIR, 128},
-	{NID_stateOrProvinceName, ATTR_DIR, 128},
-	{NID_streetAddress, ATTR_DIR, 128},
-	{NID_organizationName, ATTR_DIR, 64},
-	{NID_organizationalUnitName, ATTR_DIR, 64},
-	{NID_title, ATTR_DIR, 64},
-	{NID_surname, ATTR_DIR, 64},
-	{NID_givenName, ATTR_DIR, 64},
-	{NID_initials, ATTR_DIR, 64},
-	{NID_generationQualifier, ATTR_DIR, 64},
-	{NID_pseudonym, ATTR_DIR, 128},
-	{NID_serialNumber, ATTR_PRINTABLE, 64},
-	{NID_dnQualifier, ATTR_PRINTABLE, 64},
-	{NID_postalCode, ATTR_DIR, 40},
-	{NID_businessCategory, ATTR_DIR, 128},
-	{NID_organizationIdentifier, ATTR_DIR, 64},
-	{NID_jurisdictionCountryName, ATTR_COUNTRY, 2},
-	{NID_jurisdictionStateOrProvinceName, ATTR_DIR, 128},
-	{NID_jurisdictionLocalityName, ATTR_DIR, 128},
-	{NID_userId, ATTR_DIR, 256},
-	{NID_pkcs9_emailAddress, ATTR_IA5, 255},
-	{NID_domainComponent, ATTR_IA5, 63},
+    {NID_commonName, ATTR_DIR, 64},
+    {NID_countryName, ATTR_COUNTRY, 2},
+    {NID_localityName, ATTR_DIR, 128},
+    {NID_stateOrProvinceName, ATTR_DIR, 128},
+    {NID_streetAddress, ATTR_DIR, 128},
+    {NID_organizationName, ATTR_DIR, 64},
+    {NID_organizationalUnitName, ATTR_DIR, 64},
+    {NID_title, ATTR_DIR, 64},
+    {NID_surname, ATTR_DIR, 64},
+    {NID_givenName, ATTR_DIR, 64},
+    {NID_initials, ATTR_DIR, 64},
+    {NID_generationQualifier, ATTR_DIR, 64},
+    {NID_pseudonym, ATTR_DIR, 128},
+    {NID_serialNumber, ATTR_PRINTABLE, 64},
+    {NID_dnQualifier, ATTR_PRINTABLE, 64},
+    {NID_postalCode, ATTR_DIR, 40},
+    {NID_businessCategory, ATTR_DIR, 128},
+    {NID_organizationIdentifier, ATTR_DIR, 64},
+    {NID_jurisdictionCountryName, ATTR_COUNTRY, 2},
+    {NID_jurisdictionStateOrProvinceName, ATTR_DIR, 128},
+    {NID_jurisdictionLocalityName, ATTR_DIR, 128},
+    {NID_userId, ATTR_DIR, 256},
+    {NID_pkcs9_emailAddress, ATTR_IA5, 255},
+    {NID_domainComponent, ATTR_IA5, 63},
 };
 
 static const struct attr_rule *
@@ -171,8 +171,8 @@ bidi_control(long c)
 
 /* Checks a value (as UTF-8 bytes) against its attribute rule. */
 static int
-attr_value_check(const struct attr_rule *r, const char *name, const unsigned char *s,
-		 size_t len, const char *who, struct err *e)
+attr_value_check(const struct attr_rule *r, const char *name, const unsigned char *s, size_t len,
+		 const char *who, struct err *e)
 {
 	size_t i = 0;
 	long cp, n;
@@ -185,8 +185,8 @@ attr_value_check(const struct attr_rule *r, const char *name, const unsigned cha
 		cp = utf8_next(s, len, &i);
 		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
 			return err_set(e, ERR_REFUSED,
-			               "%s: %s: control character U+%04lX not allowed", who, name,
-			               cp);
+				       "%s: %s: control character U+%04lX not allowed", who, name,
+				       cp);
 		if (bidi_control(cp) || cp == 0xfffe || cp == 0xffff)
 			return err_set(e, ERR_REFUSED, "%s: %s: character U+%04lX not allowed", who,
 				       name, cp);
@@ -205,8 +205,8 @@ attr_value_check(const struct attr_rule *r, const char *name, const unsigned cha
 			       name);
 	if (n > r->max)
 		return err_set(e, ERR_REFUSED,
-		               "%s: %s: longer than %ld characters (RFC 5280 Appendix A)", who,
-		               name, r->max);
+			       "%s: %s: longer than %ld characters (RFC 5280 Appendix A)", who,
+			       name, r->max);
 	return 0;
 }
 
@@ -371,7 +371,8 @@ x509_dns_check(const char *s, size_t len, int allow_wildcard, const char *who, s
 		if ((unsigned char)s[i] >= 0x80)
 			return err_set(e, ERR_REFUSED,
 				       "%s: RFC 5280 7.2: DNS name \"%s\" is not ASCII (write IDNs "
-				       "as xn-- A-labels)", who, q);
+				       "as xn-- A-labels)",
+				       who, q);
 		if (s[i] == '\0')
 			return err_set(e, ERR_REFUSED, "%s: RFC 5280 4.2.1.6: bad DNS name \"%s\"",
 				       who, q);
@@ -389,8 +390,8 @@ x509_dns_check(const char *s, size_t len, int allow_wildcard, const char *who, s
 				       who);
 		if (len < 3 || s[0] != '*' || s[1] != '.' || memchr(s + 1, '*', len - 1) != NULL)
 			return err_set(e, ERR_REFUSED,
-			               "%s: wildcard must be the whole left-most label: \"%s\"",
-			               who, q);
+				       "%s: wildcard must be the whole left-most label: \"%s\"",
+				       who, q);
 		if (memchr(s + 2, '.', len - 2) == NULL)
 			return err_set(e, ERR_REFUSED,
 				       "%s: wildcard on a single-label name is not allowed: \"%s\"",
@@ -512,7 +513,8 @@ x509_sans_check(const GENERAL_NAMES *sans, const char *who, struct err *e)
 			if (ASN1_STRING_length(s) != 4 && ASN1_STRING_length(s) != 16)
 				rc = err_set(e, ERR_REFUSED,
 					     "%s: RFC 5280 4.2.1.6: iPAddress must be 4 or 16 "
-					     "octets, not %d", who, ASN1_STRING_length(s));
+					     "octets, not %d",
+					     who, ASN1_STRING_length(s));
 			break;
 		case GEN_EMAIL:
 			s = gn->d.rfc822Name;
@@ -591,9 +593,10 @@ x509_sans_text(const GENERAL_NAMES *sans)
 		case GEN_EMAIL:
 		case GEN_URI:
 			s = gn->d.ia5;
-			buf_printf(&b, "%s:", gn->type == GEN_DNS     ? "DNS"
-					      : gn->type == GEN_EMAIL ? "email"
-								      : "URI");
+			buf_printf(&b, "%s:",
+				   gn->type == GEN_DNS	   ? "DNS"
+				   : gn->type == GEN_EMAIL ? "email"
+							   : "URI");
 			text_append_escaped(&b, ASN1_STRING_get0_data(s),
 					    (size_t)ASN1_STRING_length(s));
 			break;

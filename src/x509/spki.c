@@ -58,8 +58,8 @@ spki_rsa(const unsigned char *pk, int pklen, struct x509_keyinfo *ki, struct err
 		return err_set(e, ERR_REFUSED, "key: RSA key of %d bits is too weak (minimum 2048)",
 			       bits);
 	if (bits > 8192)
-		return err_set(e, ERR_REFUSED, "key: RSA key of %d bits is too large (maximum 8192)",
-			       bits);
+		return err_set(e, ERR_REFUSED,
+			       "key: RSA key of %d bits is too large (maximum 8192)", bits);
 	/* an even, tiny or huge exponent is not acceptable (same rule as x509_key_check) */
 	if (!(ex[exlen - 1] & 1) || (exlen == 1 && ex[0] <= 1) || exlen > 32)
 		return err_set(e, ERR_REFUSED, "key: RSA public exponent is not acceptable");
@@ -81,15 +81,16 @@ x509_spki_check(const X509_PUBKEY *spki, struct x509_keyinfo *ki, struct err *e)
 
 	memset(ki, 0, sizeof(*ki));
 	if (spki == NULL ||
-	    !X509_PUBKEY_get0_param(&aobj, &pk, &pklen, &palg, (X509_PUBKEY *)spki) ||
-	    pk == NULL || pklen <= 0)
+	    !X509_PUBKEY_get0_param(&aobj, &pk, &pklen, &palg, (X509_PUBKEY *)spki) || pk == NULL ||
+	    pklen <= 0)
 		return err_set(e, ERR_REFUSED, "key: missing or undecodable public key");
 	X509_ALGOR_get0(&ao, &ptype, &pval, palg);
 	nid = OBJ_obj2nid(aobj);
 	switch (nid) {
 	case NID_rsaEncryption:
 		if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
-			return err_set(e, ERR_REFUSED, "key: RFC 3279 2.3.1: RSA parameters must "
+			return err_set(e, ERR_REFUSED,
+				       "key: RFC 3279 2.3.1: RSA parameters must "
 				       "be NULL");
 		return spki_rsa(pk, pklen, ki, e);
 	case NID_X9_62_id_ecPublicKey:
@@ -97,9 +98,18 @@ x509_spki_check(const X509_PUBKEY *spki, struct x509_keyinfo *ki, struct err *e)
 			return err_set(e, ERR_REFUSED, "key: EC key without a named curve");
 		curve = OBJ_obj2nid(pval);
 		switch (curve) {
-		case NID_X9_62_prime256v1: coord = 32; ki->bits = 256; break;
-		case NID_secp384r1: coord = 48; ki->bits = 384; break;
-		case NID_secp521r1: coord = 66; ki->bits = 521; break;
+		case NID_X9_62_prime256v1:
+			coord = 32;
+			ki->bits = 256;
+			break;
+		case NID_secp384r1:
+			coord = 48;
+			ki->bits = 384;
+			break;
+		case NID_secp521r1:
+			coord = 66;
+			ki->bits = 521;
+			break;
 		default:
 			if (curve != NID_undef)
 				OPENSSL_strlcpy(name, OBJ_nid2sn(curve), sizeof(name));
@@ -125,6 +135,7 @@ x509_spki_check(const X509_PUBKEY *spki, struct x509_keyinfo *ki, struct err *e)
 			OPENSSL_strlcpy(name, "unknown", sizeof(name));
 		return err_set(e, ERR_REFUSED,
 			       "key: algorithm %s is not accepted (RSA, EC P-256/P-384/P-521, "
-			       "Ed25519)", name);
+			       "Ed25519)",
+			       name);
 	}
 }

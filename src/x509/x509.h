@@ -36,21 +36,21 @@ struct conf;
  */
 struct profile {
 	const char *name;
-	unsigned key_usage;     /* KU_DIGITAL_SIGNATURE | ... (openssl/x509v3.h) */
-	unsigned ku_rsa_extra;  /* added to key_usage when the subject key is RSA */
+	unsigned key_usage;    /* KU_DIGITAL_SIGNATURE | ... (openssl/x509v3.h) */
+	unsigned ku_rsa_extra; /* added to key_usage when the subject key is RSA */
 	int ku_critical;
-	int eku[X509_MAX_EKU];  /* NIDs, NID_undef terminated */
+	int eku[X509_MAX_EKU]; /* NIDs, NID_undef terminated */
 	int eku_critical;
-	int ca;                 /* basicConstraints cA */
+	int ca; /* basicConstraints cA */
 	int bc_critical;
-	long path_len;          /* basicConstraints pathLenConstraint; -1 = absent */
-	long max_days;          /* validity upper bound */
+	long path_len; /* basicConstraints pathLenConstraint; -1 = absent */
+	long max_days; /* validity upper bound */
 	long default_days;
-	unsigned san_allowed;   /* X509_SAN_* kinds allowed */
-	unsigned san_required;  /* at least one SAN of these kinds is required (0 = none) */
-	int ocsp_nocheck;       /* id-pkix-ocsp-nocheck */
-	int officer_marker;     /* subject gets the officer marker attribute */
-	int cdp_aia;            /* CRL distribution point + AIA (OCSP, caIssuers) */
+	unsigned san_allowed;  /* X509_SAN_* kinds allowed */
+	unsigned san_required; /* at least one SAN of these kinds is required (0 = none) */
+	int ocsp_nocheck;      /* id-pkix-ocsp-nocheck */
+	int officer_marker;    /* subject gets the officer marker attribute */
+	int cdp_aia;	       /* CRL distribution point + AIA (OCSP, caIssuers) */
 };
 
 /* The marker placed in officer certificates' subjects (and refused in every other CSR). */
@@ -72,10 +72,10 @@ int profile_configure(const struct conf *, struct err *);
 #define X509_CSR_MAX (64 * 1024)
 
 struct csr {
-	EVP_PKEY *pkey;         /* decoded once, for the signature check (owned) */
-	X509_NAME *subject;     /* owned */
-	X509_PUBKEY *spki;      /* the SubjectPublicKeyInfo as sent, not re-encoded (owned) */
-	GENERAL_NAMES *sans;    /* requested SANs (owned), or NULL */
+	EVP_PKEY *pkey;	     /* decoded once, for the signature check (owned) */
+	X509_NAME *subject;  /* owned */
+	X509_PUBKEY *spki;   /* the SubjectPublicKeyInfo as sent, not re-encoded (owned) */
+	GENERAL_NAMES *sans; /* requested SANs (owned), or NULL */
 };
 
 int csr_parse(const unsigned char *, size_t, struct csr **, struct err *);
@@ -89,23 +89,23 @@ int x509_key_check(EVP_PKEY *, struct err *);
 
 /* The issuing CA as seen by the builder. */
 struct x509_issuer {
-	X509 *cert;            /* the CA certificate */
-	EVP_PKEY *pubkey;      /* borrowed from cert; decides the signature algorithm */
-	const char *name;      /* short name: /crl/<name>.crl, /ca/<name>.crt */
-	const char *base_url;  /* e.g. "http://localhost:8080" (no trailing slash) */
+	X509 *cert;	      /* the CA certificate */
+	EVP_PKEY *pubkey;     /* borrowed from cert; decides the signature algorithm */
+	const char *name;     /* short name: /crl/<name>.crl, /ca/<name>.crt */
+	const char *base_url; /* e.g. "http://localhost:8080" (no trailing slash) */
 };
 
 /* What the caller wants in the certificate. */
 struct x509_template {
 	const struct profile *profile;
-	const X509_NAME *subject;   /* re-encoded: DirectoryString -> UTF8String; may be empty */
+	const X509_NAME *subject; /* re-encoded: DirectoryString -> UTF8String; may be empty */
 	EVP_PKEY *pubkey;
 	/*
 	 * The subject public key info to copy as it is (e.g. the CSR's), or NULL to encode
 	 * pubkey.  Copying avoids OpenSSL 3.0's key encoder, which costs ~250 us per key.
 	 */
 	const X509_PUBKEY *spki;
-	const GENERAL_NAMES *sans;  /* may be NULL */
+	const GENERAL_NAMES *sans; /* may be NULL */
 	time_t not_before;
 	time_t not_after;
 	unsigned char serial[20];
@@ -143,8 +143,8 @@ int x509_tbs_der(X509 *, unsigned char **der, size_t *len, struct err *);
  * Assembles Certificate ::= SEQUENCE { tbs, signatureAlgorithm (copied from the TBS),
  * BIT STRING signature } and parses it back.  Caller owns *out.
  */
-int x509_assemble(const unsigned char *tbs, size_t tbslen, const unsigned char *sig,
-		  size_t siglen, X509 **out, struct err *);
+int x509_assemble(const unsigned char *tbs, size_t tbslen, const unsigned char *sig, size_t siglen,
+		  X509 **out, struct err *);
 
 /*
  * The same, without parsing the result back (parsing decodes the key again): *der is
@@ -165,8 +165,8 @@ struct x509_keyinfo {
 int x509_spki_check(const X509_PUBKEY *, struct x509_keyinfo *, struct err *);
 
 /* Text forms stored in the database; caller frees. */
-char *x509_name_text(const X509_NAME *);        /* RFC 4514, UTF-8 */
-char *x509_sans_text(const GENERAL_NAMES *);     /* "DNS:a, IP:1.2.3.4, email:x@y" or NULL */
+char *x509_name_text(const X509_NAME *);     /* RFC 4514, UTF-8 */
+char *x509_sans_text(const GENERAL_NAMES *); /* "DNS:a, IP:1.2.3.4, email:x@y" or NULL */
 /* Upper-case hex of an ASN1_INTEGER's magnitude; dst holds STORE_SERIAL_MAX (41). */
 int x509_serial_hex(const ASN1_INTEGER *, char *dst, size_t dstlen);
 

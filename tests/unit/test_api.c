@@ -194,8 +194,9 @@ t_revoke(void **state)
 	revoke_expect("{\"reason\": \"superseded\"}", API_PROB_NONE, 4, 0);
 	revoke_expect("{\"reason\": \"aACompromise\"}", API_PROB_NONE, 10, 0);
 	revoke_expect("{\"reason\": \"privilegeWithdrawn\"}", API_PROB_NONE, 9, 0);
-	revoke_expect("{\"reason\": \"unspecified\", \"invalidity_date\": \"2024-01-01T00:00:00Z\"}",
-		      API_PROB_NONE, 0, 1704067200);
+	revoke_expect(
+	    "{\"reason\": \"unspecified\", \"invalidity_date\": \"2024-01-01T00:00:00Z\"}",
+	    API_PROB_NONE, 0, 1704067200);
 	revoke_expect("{\"reason\": \"certificateHold\"}", API_PROB_INVALID_REQUEST, 0, 0);
 	revoke_expect("{\"reason\": \"removeFromCRL\"}", API_PROB_INVALID_REQUEST, 0, 0);
 	revoke_expect("{\"reason\": \"bogus\"}", API_PROB_INVALID_REQUEST, 0, 0);
@@ -329,7 +330,8 @@ format_expect(const char *fmt, const char *accept, enum api_format want)
 		fail_msg("format=%s Accept=%s: want %d, got %d", fmt ? fmt : "-",
 			 accept ? accept : "-", want, got);
 	if (want == API_FMT_NONE)
-		assert_true(ae.prob == API_PROB_NOT_ACCEPTABLE || ae.prob == API_PROB_INVALID_QUERY);
+		assert_true(ae.prob == API_PROB_NOT_ACCEPTABLE ||
+			    ae.prob == API_PROB_INVALID_QUERY);
 }
 
 static void
@@ -558,8 +560,9 @@ t_store_keys(void **state)
 	hdr[strlen(hdr) - 1] = hdr[strlen(hdr) - 1] == '0' ? '1' : '0';
 	assert_int_equal(api_key_check(s, hdr, &k, &e), API_AUTH_BAD);
 	assert_null(k.org_code);
-	assert_int_equal(api_key_check(s, "Bearer shk_0000000000000000_0000000000000000000000"
-					  "000000000000000000000000000000000000000000",
+	assert_int_equal(api_key_check(s,
+				       "Bearer shk_0000000000000000_0000000000000000000000"
+				       "000000000000000000000000000000000000000000",
 				       &k, &e),
 			 API_AUTH_BAD);
 	assert_int_equal(api_key_check(s, "Bearer nonsense", &k, &e), API_AUTH_BAD);
@@ -670,14 +673,14 @@ int
 main(void)
 {
 	const struct CMUnitTest pure[] = {
-		cmocka_unit_test(t_issue_ok),  cmocka_unit_test(t_issue_refusals),
-		cmocka_unit_test(t_revoke),    cmocka_unit_test(t_time),
-		cmocka_unit_test(t_list_params), cmocka_unit_test(t_format),
-		cmocka_unit_test(t_key_text),  cmocka_unit_test(t_problems),
+	    cmocka_unit_test(t_issue_ok),    cmocka_unit_test(t_issue_refusals),
+	    cmocka_unit_test(t_revoke),	     cmocka_unit_test(t_time),
+	    cmocka_unit_test(t_list_params), cmocka_unit_test(t_format),
+	    cmocka_unit_test(t_key_text),    cmocka_unit_test(t_problems),
 	};
 	const struct CMUnitTest stored[] = {
-		cmocka_unit_test(t_store_keys),
-		cmocka_unit_test(t_store_not_after_min),
+	    cmocka_unit_test(t_store_keys),
+	    cmocka_unit_test(t_store_not_after_min),
 	};
 	int fails = 0;
 

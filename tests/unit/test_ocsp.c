@@ -116,15 +116,15 @@ tu_parse(const struct buf *b, struct ocsp_req *req)
 	return ocsp_req_parse(b->data, b->len, req, &e);
 }
 
-#define assert_refused(b, needle)                                                         \
-	do {                                                                              \
-		struct ocsp_req r_;                                                       \
-		struct err e_;                                                            \
-		err_clear(&e_);                                                           \
-		assert_int_equal(ocsp_req_parse((b)->data, (b)->len, &r_, &e_), -1);      \
-		assert_int_equal(e_.code, ERR_REFUSED);                                   \
-		if (strstr(e_.msg, (needle)) == NULL)                                     \
-			fail_msg("message \"%s\" lacks \"%s\"", e_.msg, (needle));        \
+#define assert_refused(b, needle)                                                                  \
+	do {                                                                                       \
+		struct ocsp_req r_;                                                                \
+		struct err e_;                                                                     \
+		err_clear(&e_);                                                                    \
+		assert_int_equal(ocsp_req_parse((b)->data, (b)->len, &r_, &e_), -1);               \
+		assert_int_equal(e_.code, ERR_REFUSED);                                            \
+		if (strstr(e_.msg, (needle)) == NULL)                                              \
+			fail_msg("message \"%s\" lacks \"%s\"", e_.msg, (needle));                 \
 	} while (0)
 
 /* ---- parser ---- */
@@ -197,7 +197,8 @@ test_parse_openssl(void **state)
 	memset(k, 0x04, sizeof(k));
 	assert_int_equal(ASN1_BIT_STRING_set(key, k, sizeof(k)), 1);
 	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-						    (const unsigned char *)"x", -1, -1, 0), 1);
+						    (const unsigned char *)"x", -1, -1, 0),
+			 1);
 	assert_int_equal(ASN1_INTEGER_set_uint64(sn, 0xfedcba9876543210ULL), 1);
 	id1 = OCSP_cert_id_new(EVP_sha1(), name, key, sn);
 	id2 = OCSP_cert_id_new(EVP_sha256(), name, key, sn);
@@ -326,8 +327,7 @@ test_parse_structure(void **state)
 
 /* A request with one CertID (serial given) and requestExtensions holding exts. */
 static void
-tu_request_ext(struct buf *out, const unsigned char *serial, size_t slen,
-	       const struct buf *exts)
+tu_request_ext(struct buf *out, const unsigned char *serial, size_t slen, const struct buf *exts)
 {
 	struct buf tbs, rq;
 
@@ -458,17 +458,16 @@ test_parse_certid(void **state)
 	/* SHA-256 OID with 20-octet hashes: refused; unknown OID: parsed, hash unknown */
 	memset(h, 1, sizeof(h));
 	{
-		static const unsigned char sha256_alg[] = {0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48,
-							   0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
-							   0x00};
+		static const unsigned char sha256_alg[] = {0x30, 0x0d, 0x06, 0x09, 0x60,
+							   0x86, 0x48, 0x01, 0x65, 0x03,
+							   0x04, 0x02, 0x01, 0x05, 0x00};
 		static const unsigned char md5_alg[] = {0x30, 0x0c, 0x06, 0x08, 0x2a, 0x86, 0x48,
 							0x86, 0xf7, 0x0d, 0x02, 0x05, 0x05, 0x00};
 		static const unsigned char sha1_noparams[] = {0x30, 0x07, 0x06, 0x05, 0x2b,
 							      0x0e, 0x03, 0x02, 0x1a};
 		static const unsigned char sha1_badparams[] = {0x30, 0x0a, 0x06, 0x05, 0x2b, 0x0e,
 							       0x03, 0x02, 0x1a, 0x02, 0x01, 0x00};
-		const unsigned char *algs[] = {sha256_alg, md5_alg, sha1_noparams,
-					       sha1_badparams};
+		const unsigned char *algs[] = {sha256_alg, md5_alg, sha1_noparams, sha1_badparams};
 		size_t alglen[] = {sizeof(sha256_alg), sizeof(md5_alg), sizeof(sha1_noparams),
 				   sizeof(sha1_badparams)};
 		size_t hl[] = {20, 16, 20, 20};
@@ -552,8 +551,8 @@ test_b64(void **state)
 static void
 test_error_response(void **state)
 {
-	enum ocsp_resp_status st[] = {OCSP_RESP_MALFORMED, OCSP_RESP_INTERNAL,
-				      OCSP_RESP_TRYLATER, OCSP_RESP_UNAUTHORIZED};
+	enum ocsp_resp_status st[] = {OCSP_RESP_MALFORMED, OCSP_RESP_INTERNAL, OCSP_RESP_TRYLATER,
+				      OCSP_RESP_UNAUTHORIZED};
 	unsigned char der[OCSP_ERROR_RESP_LEN];
 	const unsigned char *p;
 	OCSP_RESPONSE *r;
@@ -604,8 +603,8 @@ test_build_verify(void **state)
 	ASN1_INTEGER *sn;
 	struct ocsp_single s[3];
 	unsigned char *cid[3], keyhash[20], *sig = NULL, *cert = NULL, *algid = NULL;
-	unsigned char nonce_ext[] = {0x30, 0x0f, 0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07,
-				     0x30, 0x01, 0x02, 0x04, 0x02, 0xbe, 0xef};
+	unsigned char nonce_ext[] = {0x30, 0x0f, 0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05,
+				     0x07, 0x30, 0x01, 0x02, 0x04, 0x02, 0xbe, 0xef};
 	int cidlen[3], certlen, algidlen, status, reason, i;
 	unsigned kl;
 	size_t siglen = 0;
@@ -614,7 +613,7 @@ test_build_verify(void **state)
 	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
 	X509_ALGOR *alg = X509_ALGOR_new();
 	const unsigned char *p;
-	OCSP_RESPONSE *or;
+	OCSP_RESPONSE * or ;
 	OCSP_BASICRESP *bs;
 	STACK_OF(X509) *certs = sk_X509_new_null();
 	X509_STORE *store = X509_STORE_new();
@@ -646,9 +645,8 @@ test_build_verify(void **state)
 	s[1].reason = 1;
 	s[2].status = OCSP_CERT_UNKNOWN;
 	assert_int_equal(X509_pubkey_digest(x, EVP_sha1(), keyhash, &kl), 1);
-	assert_int_equal(ocsp_respdata_build(&rd, keyhash, now, s, 3, nonce_ext,
-					     sizeof(nonce_ext), &e),
-			 0);
+	assert_int_equal(
+	    ocsp_respdata_build(&rd, keyhash, now, s, 3, nonce_ext, sizeof(nonce_ext), &e), 0);
 	assert_int_equal(EVP_DigestSignInit(mctx, NULL, EVP_sha256(), NULL, k), 1);
 	assert_int_equal(EVP_DigestSign(mctx, NULL, &siglen, rd.data, rd.len), 1);
 	sig = malloc(siglen);
@@ -891,9 +889,9 @@ tu_check(const struct ocsp_answer *a)
 static int
 tu_status(OCSP_BASICRESP *bs, X509 *leaf, const EVP_MD *md, int *reason)
 {
-	OCSP_CERTID *id = OCSP_cert_id_new(md, X509_get_subject_name(fx.ca->cert),
-					   X509_get0_pubkey_bitstr(fx.ca->cert),
-					   X509_get_serialNumber(leaf));
+	OCSP_CERTID *id =
+	    OCSP_cert_id_new(md, X509_get_subject_name(fx.ca->cert),
+			     X509_get0_pubkey_bitstr(fx.ca->cert), X509_get_serialNumber(leaf));
 	ASN1_GENERALIZEDTIME *rev, *thisu, *nextu;
 	int status = -1, r = -1;
 
@@ -1066,9 +1064,8 @@ test_respond_unknown_unauthorized(void **state)
 		bs = tu_check_flags(&a, OCSP_NOCHECKS);
 		assert_int_equal(tu_status(bs, fx.leaf[0], EVP_sha1(), NULL),
 				 V_OCSP_CERTSTATUS_GOOD);
-		assert_int_equal(OCSP_resp_find_status(bs, id, &status, &reason, &rev, &thisu,
-						       &nextu),
-				 1);
+		assert_int_equal(
+		    OCSP_resp_find_status(bs, id, &status, &reason, &rev, &thisu, &nextu), 1);
 		assert_int_equal(status, V_OCSP_CERTSTATUS_UNKNOWN);
 		OCSP_BASICRESP_free(bs);
 		ocsp_answer_clear(&a);
@@ -1111,9 +1108,8 @@ test_respond_unknown_unauthorized(void **state)
 		ocsp_respond(rs, fx.st, d, (size_t)l, &a);
 		assert_int_equal(a.status, OCSP_RESP_SUCCESSFUL);
 		bs = tu_check(&a);
-		assert_int_equal(OCSP_resp_find_status(bs, id, &status, &reason, &rev, &thisu,
-						       &nextu),
-				 1);
+		assert_int_equal(
+		    OCSP_resp_find_status(bs, id, &status, &reason, &rev, &thisu, &nextu), 1);
 		assert_int_equal(status, V_OCSP_CERTSTATUS_GOOD);
 		OCSP_BASICRESP_free(bs);
 		ocsp_answer_clear(&a);
@@ -1162,8 +1158,7 @@ test_respond_revocation_invalidates(void **state)
 	OCSP_BASICRESP_free(bs);
 	ocsp_answer_clear(&a);
 
-	assert_int_equal(x509_serial_hex(X509_get_serialNumber(fx.leaf[1]), serial,
-					 sizeof(serial)),
+	assert_int_equal(x509_serial_hex(X509_get_serialNumber(fx.leaf[1]), serial, sizeof(serial)),
 			 0);
 	if (ca_revoke(fx.ca, fx.st, serial, 1, 0, "test", &e) == -1)
 		fail_msg("revoke: %s", e.msg);
@@ -1172,8 +1167,7 @@ test_respond_revocation_invalidates(void **state)
 	ocsp_respond(rs, fx.st, der1, len1, &a);
 	assert_int_equal(a.cache_hit, 0);
 	bs = tu_check(&a);
-	assert_int_equal(tu_status(bs, fx.leaf[1], EVP_sha1(), &reason),
-			 V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(tu_status(bs, fx.leaf[1], EVP_sha1(), &reason), V_OCSP_CERTSTATUS_REVOKED);
 	assert_int_equal(reason, 1);
 	OCSP_BASICRESP_free(bs);
 	ocsp_answer_clear(&a);

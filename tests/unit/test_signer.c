@@ -33,17 +33,16 @@
 #define PASS "correct horse battery staple"
 
 /* SET OF Attribute, to encode CMS SignedAttributes the way a TSA would */
-ASN1_ITEM_TEMPLATE(TU_ATTRS) =
-    ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SET_OF, 0, TU_ATTRS, X509_ATTRIBUTE)
-static_ASN1_ITEM_TEMPLATE_END(TU_ATTRS)
+ASN1_ITEM_TEMPLATE(TU_ATTRS) = ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SET_OF, 0, TU_ATTRS, X509_ATTRIBUTE)
+    static_ASN1_ITEM_TEMPLATE_END(TU_ATTRS)
 
-#define assert_msg(e, needle)                                                             \
-	do {                                                                              \
-		if (strstr((e)->msg, (needle)) == NULL)                                   \
-			fail_msg("message \"%s\" lacks \"%s\"", (e)->msg, (needle));      \
+#define assert_msg(e, needle)                                                                      \
+	do {                                                                                       \
+		if (strstr((e)->msg, (needle)) == NULL)                                            \
+			fail_msg("message \"%s\" lacks \"%s\"", (e)->msg, (needle));               \
 	} while (0)
 
-struct fx {
+	struct fx {
 	char *dir;
 	int rsa;
 	EVP_PKEY *ca_key;
@@ -99,18 +98,18 @@ tu_name(const char *cn)
 	X509_NAME *n = X509_NAME_new();
 
 	assert_int_equal(X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8,
-						    (const unsigned char *)"shomei test", -1, -1, 0),
+						    (const unsigned char *)"shomei test", -1, -1,
+						    0),
 			 1);
-	assert_int_equal(
-	    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0),
-	    1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+						    (const unsigned char *)cn, -1, -1, 0),
+			 1);
 	return n;
 }
 
 /* A certificate for pub, signed by issuer_key (self-signed when issuer is NULL). */
 static X509 *
-tu_cert(EVP_PKEY *pub, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, int ca,
-	const char *eku)
+tu_cert(EVP_PKEY *pub, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, int ca, const char *eku)
 {
 	X509 *x = X509_new();
 	X509_NAME *n = tu_name(cn);
@@ -320,14 +319,14 @@ group_teardown(void **state)
 /* What a test TBSCertificate should get wrong. */
 struct tbs_opts {
 	const char *issuer_cn; /* NULL: the CA's subject */
-	int sig_nid;           /* 0: the CA key's algorithm */
-	int ca;                /* basicConstraints cA TRUE */
-	long days;             /* validity; 0 = 90 */
-	long start;            /* notBefore offset in seconds */
-	X509 *aki_from;        /* take the AKI from this certificate instead of the CA */
-	const char *ku;        /* keyUsage; NULL = critical,digitalSignature */
-	int ns_ca;             /* no basicConstraints nor keyUsage, Netscape cert type sslCA */
-	int v1;                /* version 1, no extensions */
+	int sig_nid;	       /* 0: the CA key's algorithm */
+	int ca;		       /* basicConstraints cA TRUE */
+	long days;	       /* validity; 0 = 90 */
+	long start;	       /* notBefore offset in seconds */
+	X509 *aki_from;	       /* take the AKI from this certificate instead of the CA */
+	const char *ku;	       /* keyUsage; NULL = critical,digitalSignature */
+	int ns_ca;	       /* no basicConstraints nor keyUsage, Netscape cert type sslCA */
+	int v1;		       /* version 1, no extensions */
 };
 
 static unsigned char *
@@ -361,8 +360,7 @@ tbs_make(struct fx *f, const struct tbs_opts *o, size_t *len)
 			tu_ext(x, &ctx, NID_basic_constraints,
 			       o->ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
 		if (!o->ns_ca) /* without keyUsage nor BC, OpenSSL takes sslCA for a CA */
-			tu_ext(x, &ctx, NID_key_usage,
-			       o->ku ? o->ku : "critical,digitalSignature");
+			tu_ext(x, &ctx, NID_key_usage, o->ku ? o->ku : "critical,digitalSignature");
 		tu_ext(x, &ctx, NID_ext_key_usage, "serverAuth");
 		tu_ext(x, &ctx, NID_subject_alt_name, "DNS:leaf.example");
 		tu_ext(x, &ctx, NID_subject_key_identifier, "hash");
@@ -370,10 +368,9 @@ tbs_make(struct fx *f, const struct tbs_opts *o, size_t *len)
 	}
 	assert_int_equal(x509_sigalg_for_key(X509_get0_pubkey(f->ca_cert), &sig_nid, &md_nid, &e),
 			 0);
-	assert_int_equal(
-	    x509_algor_set((X509_ALGOR *)X509_get0_tbs_sigalg(x), o->sig_nid ? o->sig_nid : sig_nid,
-			   &e),
-	    0);
+	assert_int_equal(x509_algor_set((X509_ALGOR *)X509_get0_tbs_sigalg(x),
+					o->sig_nid ? o->sig_nid : sig_nid, &e),
+			 0);
 	n = i2d_re_X509_tbs(x, &der);
 	assert_true(n > 0);
 	copy = xmalloc((size_t)n);
@@ -606,8 +603,8 @@ test_frame_errors(void **state)
 /*
  * A fake signer end on a socketpair, for the client tests: reads requests and, when answer
  * is set, answers each at once (PING with "pong", a signing op with its own payload — the
- * last 64 bytes of a longer one — so a caller can tell its answer from another's); otherwise it holds them unanswered, like a
- * hung signer.  Ends at EOF.
+ * last 64 bytes of a longer one — so a caller can tell its answer from another's); otherwise it
+ * holds them unanswered, like a hung signer.  Ends at EOF.
  */
 struct fake_signer {
 	int fd;
@@ -837,8 +834,8 @@ hung_call_main(void *arg)
 	double t0 = tu_now();
 
 	err_clear(&h->e);
-	h->rc = signer_sign(h->cl, SIGNER_OP_SIGN_TSA, h->tbs, sizeof(h->tbs), &sig, &siglen,
-			    &h->e);
+	h->rc =
+	    signer_sign(h->cl, SIGNER_OP_SIGN_TSA, h->tbs, sizeof(h->tbs), &sig, &siglen, &h->e);
 	h->secs = tu_now() - t0;
 	free(sig);
 	return NULL;
@@ -1026,8 +1023,8 @@ test_client_timeout_large(void **state)
 	free(sig);
 	sig = NULL;
 	memset(small, 's', sizeof(small));
-	assert_int_equal(signer_sign(cl, SIGNER_OP_SIGN_TSA, small, sizeof(small), &sig, &siglen,
-				     &e), -1);
+	assert_int_equal(
+	    signer_sign(cl, SIGNER_OP_SIGN_TSA, small, sizeof(small), &sig, &siglen, &e), -1);
 	assert_msg(&e, "signer: no answer within 300 ms");
 	alarm(0);
 	signer_client_free(cl);
@@ -1227,7 +1224,8 @@ verify_detached(EVP_PKEY *pub, int md_nid, const unsigned char *tbs, size_t len,
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
-	assert_int_equal(EVP_DigestVerifyInit(ctx, NULL, EVP_get_digestbynid(md_nid), NULL, pub), 1);
+	assert_int_equal(EVP_DigestVerifyInit(ctx, NULL, EVP_get_digestbynid(md_nid), NULL, pub),
+			 1);
 	assert_int_equal(EVP_DigestVerify(ctx, sig, siglen, tbs, len), 1);
 	EVP_MD_CTX_free(ctx);
 }
@@ -1421,7 +1419,8 @@ ocsp_make(struct fx *f, X509 *cert, EVP_PKEY *key, unsigned long flags, size_t *
 	ASN1_INTEGER_set(serial, 4242);
 	cid = OCSP_cert_id_new(EVP_sha1(), X509_get_subject_name(f->ca_cert),
 			       X509_get0_pubkey_bitstr(f->ca_cert), serial);
-	assert_non_null(OCSP_basic_add1_status(bs, cid, V_OCSP_CERTSTATUS_GOOD, 0, NULL, now, NULL));
+	assert_non_null(
+	    OCSP_basic_add1_status(bs, cid, V_OCSP_CERTSTATUS_GOOD, 0, NULL, now, NULL));
 	assert_int_equal(OCSP_basic_sign(bs, cert, key, EVP_sha256(), NULL, flags | OCSP_NOCERTS),
 			 1);
 	n = i2d_OCSP_BASICRESP(bs, &der);
@@ -1551,7 +1550,8 @@ test_client_limits(void **state)
 	assert_msg(&e, "exceed the maximum");
 	err_clear(&e);
 	assert_int_equal(
-	    signer_sign(f->cl, SIGNER_OP_PING, (const unsigned char *)"", 0, &sig, &siglen, &e), -1);
+	    signer_sign(f->cl, SIGNER_OP_PING, (const unsigned char *)"", 0, &sig, &siglen, &e),
+	    -1);
 	assert_msg(&e, "not a signing op");
 	err_clear(&e);
 	assert_int_equal(signer_ping(f->cl, &e), 0);
@@ -1828,7 +1828,8 @@ test_startup_failures(void **state)
 	PEM_write_PrivateKey(fp, f->ca_key, NULL, NULL, 0, NULL, NULL);
 	fclose(fp);
 	free(pem);
-	spawn_fails(f, "shomei.conf", "signer: keys/issuing.key.pem: wrong passphrase or corrupt key",
+	spawn_fails(f, "shomei.conf",
+		    "signer: keys/issuing.key.pem: wrong passphrase or corrupt key",
 		    "key_passphrase", "not the passphrase", NULL);
 	spawn_fails(f, "shomei.conf", "signer: ca.key (keys/ocsp.key.pem) does not match ca.cert",
 		    "ca.key", "keys/ocsp.key.pem", NULL);
@@ -1928,8 +1929,8 @@ test_bench(void **state)
 	tbs = tbs_make(f, &o, &len);
 	t0 = tu_now();
 	for (i = 0; i < n; i++) {
-		assert_int_equal(signer_sign(f->cl, SIGNER_OP_SIGN_CERT, tbs, len, &sig, &siglen, &e),
-				 0);
+		assert_int_equal(
+		    signer_sign(f->cl, SIGNER_OP_SIGN_CERT, tbs, len, &sig, &siglen, &e), 0);
 		free(sig);
 	}
 	t1 = tu_now();
@@ -1964,14 +1965,10 @@ int
 main(void)
 {
 	const struct CMUnitTest plain[] = {
-	    cmocka_unit_test(test_frame_roundtrip),
-	    cmocka_unit_test(test_frame_errors),
-	    cmocka_unit_test(test_der_reader),
-	    cmocka_unit_test(test_reset_fd_reuse),
-	    cmocka_unit_test(test_client_timeout),
-	    cmocka_unit_test(test_client_late_answer),
-	    cmocka_unit_test(test_client_write_stall),
-	    cmocka_unit_test(test_client_timeout_large),
+	    cmocka_unit_test(test_frame_roundtrip),    cmocka_unit_test(test_frame_errors),
+	    cmocka_unit_test(test_der_reader),	       cmocka_unit_test(test_reset_fd_reuse),
+	    cmocka_unit_test(test_client_timeout),     cmocka_unit_test(test_client_late_answer),
+	    cmocka_unit_test(test_client_write_stall), cmocka_unit_test(test_client_timeout_large),
 	};
 	const struct CMUnitTest p256[] = {
 	    cmocka_unit_test(test_ping),
@@ -1999,9 +1996,9 @@ main(void)
 	int fails = 0;
 
 	fails += cmocka_run_group_tests_name("signer framing", plain, NULL, NULL);
-	fails += cmocka_run_group_tests_name("signer P-256", p256, group_setup_p256,
-					     group_teardown);
-	fails += cmocka_run_group_tests_name("signer RSA-2048", rsa, group_setup_rsa,
-					     group_teardown);
+	fails +=
+	    cmocka_run_group_tests_name("signer P-256", p256, group_setup_p256, group_teardown);
+	fails +=
+	    cmocka_run_group_tests_name("signer RSA-2048", rsa, group_setup_rsa, group_teardown);
 	return fails ? 1 : 0;
 }

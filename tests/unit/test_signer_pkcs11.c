@@ -25,10 +25,10 @@
 #define MODULE "/usr/lib/softhsm/libsofthsm2.so"
 #define URI "pkcs11:token=shomei-test;object=ca;type=private"
 
-#define assert_msg(e, needle)                                                             \
-	do {                                                                              \
-		if (strstr((e)->msg, (needle)) == NULL)                                   \
-			fail_msg("message \"%s\" lacks \"%s\"", (e)->msg, (needle));      \
+#define assert_msg(e, needle)                                                                      \
+	do {                                                                                       \
+		if (strstr((e)->msg, (needle)) == NULL)                                            \
+			fail_msg("message \"%s\" lacks \"%s\"", (e)->msg, (needle));               \
 	} while (0)
 
 struct hsm {
@@ -52,9 +52,9 @@ tu_name(const char *cn)
 {
 	X509_NAME *n = X509_NAME_new();
 
-	assert_int_equal(
-	    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0),
-	    1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+						    (const unsigned char *)cn, -1, -1, 0),
+			 1);
 	return n;
 }
 
@@ -175,7 +175,8 @@ setup(void **state)
 	char *cmd, *path;
 	FILE *f;
 
-	if (!util_file_exists(MODULE) || system("command -v softhsm2-util pkcs11-tool >/dev/null") != 0) {
+	if (!util_file_exists(MODULE) ||
+	    system("command -v softhsm2-util pkcs11-tool >/dev/null") != 0) {
 		fprintf(stderr, "softhsm2/opensc not installed: skipping\n");
 		free(h);
 		return -1;
@@ -187,7 +188,8 @@ setup(void **state)
 	path = xasprintf("%s/softhsm2.conf", h->dir);
 	f = fopen(path, "w");
 	assert_non_null(f);
-	fprintf(f, "directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n",
+	fprintf(f,
+		"directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n",
 		h->dir);
 	fclose(f);
 	setenv("SOFTHSM2_CONF", path, 1);
@@ -242,7 +244,8 @@ tbs_make(struct hsm *h, size_t *len)
 	tu_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE");
 	tu_ext(x, &ctx, NID_subject_alt_name, "DNS:leaf.example");
 	tu_ext(x, &ctx, NID_authority_key_identifier, "keyid:always");
-	assert_int_equal(x509_sigalg_for_key(X509_get0_pubkey(h->ca_cert), &sig_nid, &md_nid, &e), 0);
+	assert_int_equal(x509_sigalg_for_key(X509_get0_pubkey(h->ca_cert), &sig_nid, &md_nid, &e),
+			 0);
 	assert_int_equal(x509_algor_set((X509_ALGOR *)X509_get0_tbs_sigalg(x), sig_nid, &e), 0);
 	n = i2d_re_X509_tbs(x, &der);
 	assert_true(n > 0);
@@ -519,10 +522,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sign_with_token),
-	    cmocka_unit_test(test_pin_from_env),
-	    cmocka_unit_test(test_failures),
-	    cmocka_unit_test(test_pin_locked),
+	    cmocka_unit_test(test_sign_with_token),    cmocka_unit_test(test_pin_from_env),
+	    cmocka_unit_test(test_failures),	       cmocka_unit_test(test_pin_locked),
 	    cmocka_unit_test(test_spawn_after_engine),
 	};
 

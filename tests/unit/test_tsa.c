@@ -82,7 +82,7 @@ teardown(void **state)
 
 struct reqopt {
 	const EVP_MD *md;
-	int nonce;          /* add a 64-bit nonce */
+	int nonce; /* add a 64-bit nonce */
 	int cert_req;
 	const char *policy; /* reqPolicy, or NULL */
 };
@@ -149,10 +149,10 @@ struct rawopt {
 	const unsigned char *version; /* INTEGER contents, len 1 */
 	const unsigned char *oid;     /* hash OID contents */
 	size_t oidlen;
-	const unsigned char *params;  /* whole TLV appended after the OID, or NULL */
+	const unsigned char *params; /* whole TLV appended after the OID, or NULL */
 	size_t paramslen;
 	size_t hashlen;
-	const unsigned char *tail;    /* raw bytes after the messageImprint */
+	const unsigned char *tail; /* raw bytes after the messageImprint */
 	size_t taillen;
 };
 
@@ -489,9 +489,9 @@ test_token(void **state)
 
 			p = out.data;
 			assert_non_null(resp = d2i_TS_RESP(NULL, &p, (long)out.len));
-			assert_int_equal(
-			    ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(TS_RESP_get_status_info(resp))),
-			    0);
+			assert_int_equal(ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(
+					     TS_RESP_get_status_info(resp))),
+					 0);
 			tst = TS_RESP_get_tst_info(resp);
 			assert_non_null(tst);
 			assert_int_equal(TS_TST_INFO_get_version(tst), 1);
@@ -514,8 +514,8 @@ test_token(void **state)
 			assert_int_equal(
 			    X509_NAME_cmp(gn->d.dirn, X509_get_subject_name(f->ca->tsa_cert)), 0);
 			/* the TSA certificate exactly when certReq */
-			assert_int_equal(
-			    sk_X509_num(TS_RESP_get_token(resp)->d.sign->cert) == 1, cert_req);
+			assert_int_equal(sk_X509_num(TS_RESP_get_token(resp)->d.sign->cert) == 1,
+					 cert_req);
 			TS_RESP_free(resp);
 			ASN1_INTEGER_free(nonce);
 			nonce = NULL;

@@ -20,7 +20,7 @@
 
 static EVP_PKEY *k_p256, *k_p384, *k_rsa2048, *k_rsa1024, *k_k1, *k_ed25519, *k_ed448;
 static EVP_PKEY *ca_key;  /* P-256 */
-static X509 *ca_cert;     /* self-signed, now-1d .. now+20y */
+static X509 *ca_cert;	  /* self-signed, now-1d .. now+20y */
 static X509 *rsa_ca_cert; /* RSA-2048 (k_rsa2048), same validity */
 static struct x509_issuer issuer, rsa_issuer;
 
@@ -73,8 +73,8 @@ mksan1(int type, const void *data, int len)
 {
 	GENERAL_NAMES *g = sk_GENERAL_NAME_new_null();
 	GENERAL_NAME *gn = GENERAL_NAME_new();
-	ASN1_STRING *s = ASN1_STRING_type_new(type == GEN_IPADD ? V_ASN1_OCTET_STRING
-								: V_ASN1_IA5STRING);
+	ASN1_STRING *s =
+	    ASN1_STRING_type_new(type == GEN_IPADD ? V_ASN1_OCTET_STRING : V_ASN1_IA5STRING);
 
 	assert_int_equal(ASN1_STRING_set(s, data, len), 1);
 	GENERAL_NAME_set0_value(gn, type, s);
@@ -325,8 +325,8 @@ group_setup(void **state)
 	    !ca_key)
 		return -1;
 	ca_cert = mkissuer(ca_key, "CN=Test Issuing CA,O=shomei test,C=JP", -DAY, 20 * 366 * DAY);
-	rsa_ca_cert = mkissuer(k_rsa2048, "CN=Test RSA CA,O=shomei test,C=JP", -DAY,
-			       20 * 366 * DAY);
+	rsa_ca_cert =
+	    mkissuer(k_rsa2048, "CN=Test RSA CA,O=shomei test,C=JP", -DAY, 20 * 366 * DAY);
 	issuer.cert = ca_cert;
 	issuer.pubkey = X509_get0_pubkey(ca_cert);
 	issuer.name = "issuing";
@@ -359,8 +359,8 @@ group_teardown(void **state)
 static void
 test_profile_table(void **state)
 {
-	static const char *const names[] = {"server", "client",  "codesign", "officer",
-					    "ocsp",   "tsa",     "root-ca",  "issuing-ca"};
+	static const char *const names[] = {"server", "client", "codesign", "officer",
+					    "ocsp",   "tsa",	"root-ca",  "issuing-ca"};
 	const struct profile *all, *p;
 	size_t n, i;
 
@@ -416,8 +416,9 @@ test_profile_configure(void **state)
 	memset(&c, 0, sizeof(c));
 	conf_set(&c, "profile.nosuch.max_days", "10");
 	err_clear(&e);
-	expect_prefix(profile_configure(&c, &e), &e, "config:0: profile.nosuch.max_days: unknown "
-						     "profile \"nosuch\"");
+	expect_prefix(profile_configure(&c, &e), &e,
+		      "config:0: profile.nosuch.max_days: unknown "
+		      "profile \"nosuch\"");
 	assert_int_equal(profile_find("server")->max_days, 90);
 	conf_free(&c);
 
@@ -445,8 +446,9 @@ test_profile_configure(void **state)
 	memset(&c, 0, sizeof(c));
 	conf_set(&c, "profile.server.colour", "1");
 	err_clear(&e);
-	expect_prefix(profile_configure(&c, &e), &e, "config:0: profile.server.colour: unknown "
-						     "profile setting");
+	expect_prefix(profile_configure(&c, &e), &e,
+		      "config:0: profile.server.colour: unknown "
+		      "profile setting");
 	conf_free(&c);
 
 	/* an empty configuration restores the built-in numbers */
@@ -497,8 +499,7 @@ test_csr_good(void **state)
 
 		snprintf(withtext, n, "Certificate Request:\n  Data: ...\n%s", pem);
 		err_clear(&e);
-		assert_int_equal(csr_parse((unsigned char *)withtext, strlen(withtext), &c, &e),
-				 0);
+		assert_int_equal(csr_parse((unsigned char *)withtext, strlen(withtext), &c, &e), 0);
 		csr_free(c);
 		c = NULL;
 		free(withtext);
@@ -519,8 +520,9 @@ test_csr_new_label(void **state)
 	buf_init(&out, 1 << 20);
 	body = strstr(pem, "-----\n") + 6;
 	end = strstr(body, "-----END");
-	buf_printf(&out, "-----BEGIN NEW CERTIFICATE REQUEST-----\n%.*s"
-			 "-----END NEW CERTIFICATE REQUEST-----\n",
+	buf_printf(&out,
+		   "-----BEGIN NEW CERTIFICATE REQUEST-----\n%.*s"
+		   "-----END NEW CERTIFICATE REQUEST-----\n",
 		   (int)(end - body), body);
 	b = buf_cstr(&out);
 	assert_int_equal(csr_try(b, out.len, &e), 0);
@@ -537,8 +539,8 @@ test_csr_sans(void **state)
 	struct err e;
 	char *text;
 
-	mkcsr(k_p256, "CN=www.example.com", "DNS:www.example.com,IP:192.0.2.1,IP:2001:db8::1",
-	      0, EVP_sha256(), &der, &len);
+	mkcsr(k_p256, "CN=www.example.com", "DNS:www.example.com,IP:192.0.2.1,IP:2001:db8::1", 0,
+	      EVP_sha256(), &der, &len);
 	err_clear(&e);
 	assert_int_equal(csr_parse(der, len, &c, &e), 0);
 	assert_non_null(c->sans);
@@ -559,7 +561,7 @@ test_csr_weak_keys(void **state)
 
 	mkcsr(k_rsa1024, "CN=weak", NULL, 0, EVP_sha256(), &der, &len);
 	expect_err(csr_try(der, len, &e), &e,
-	           "key: RSA key of 1024 bits is too weak (minimum 2048)");
+		   "key: RSA key of 1024 bits is too weak (minimum 2048)");
 	assert_int_equal(e.code, ERR_REFUSED);
 	OPENSSL_free(der);
 
@@ -574,8 +576,9 @@ test_csr_weak_keys(void **state)
 
 	/* a weak digest for the proof of possession */
 	mkcsr(k_p256, "CN=sha1", NULL, 0, EVP_sha1(), &der, &len);
-	expect_prefix(csr_try(der, len, &e), &e, "csr: signature algorithm ecdsa-with-SHA1 is not "
-						 "accepted");
+	expect_prefix(csr_try(der, len, &e), &e,
+		      "csr: signature algorithm ecdsa-with-SHA1 is not "
+		      "accepted");
 	OPENSSL_free(der);
 }
 
@@ -588,7 +591,7 @@ test_csr_duplicate_extension(void **state)
 
 	mkcsr(k_p256, "CN=dup", "DNS:a.example.com", 1, EVP_sha256(), &der, &len);
 	expect_err(csr_try(der, len, &e), &e,
-	           "csr: RFC 5280 4.2: duplicate extension subjectAltName");
+		   "csr: RFC 5280 4.2: duplicate extension subjectAltName");
 	OPENSSL_free(der);
 }
 
@@ -660,12 +663,12 @@ test_csr_garbage(void **state)
 	for (i = 0; i < sizeof(junk); i++)
 		junk[i] = (unsigned char)(i * 37 + 11);
 	expect_err(csr_try(junk, sizeof(junk), &e), &e,
-	           "csr: not a PEM or DER certificate request");
+		   "csr: not a PEM or DER certificate request");
 	expect_err(csr_try("", 0, &e), &e, "csr: not a PEM or DER certificate request");
 	expect_err(csr_try("hello world", 11, &e), &e, "csr: not a PEM or DER certificate request");
 	junk[0] = 0x30;
 	expect_err(csr_try(junk, sizeof(junk), &e), &e,
-	           "csr: not a PEM or DER certificate request");
+		   "csr: not a PEM or DER certificate request");
 	expect_err(csr_try(bad_b64, strlen(bad_b64), &e), &e, "csr: PEM: bad base64 encoding");
 	expect_err(csr_try(cert_pem, strlen(cert_pem), &e), &e,
 		   "csr: not a PEM or DER certificate request (PEM label \"CERTIFICATE\")");
@@ -684,8 +687,7 @@ test_csr_garbage(void **state)
 	twice = malloc(len + 1);
 	memcpy(twice, der, len);
 	twice[len] = 0;
-	expect_err(csr_try(twice, len + 1, &e), &e,
-		   "csr: DER: 1 trailing bytes after the request");
+	expect_err(csr_try(twice, len + 1, &e), &e, "csr: DER: 1 trailing bytes after the request");
 	/* every single-byte corruption either parses or fails cleanly */
 	for (i = 0; i < len; i++) {
 		memcpy(twice, der, len);
@@ -718,9 +720,9 @@ check_ku(X509 *x, unsigned want)
 {
 	ASN1_BIT_STRING *ku = X509_get_ext_d2i(x, NID_key_usage, NULL, NULL);
 	static const unsigned bits[9] = {
-		KU_DIGITAL_SIGNATURE, KU_NON_REPUDIATION, KU_KEY_ENCIPHERMENT,
-		KU_DATA_ENCIPHERMENT, KU_KEY_AGREEMENT, KU_KEY_CERT_SIGN,
-		KU_CRL_SIGN, KU_ENCIPHER_ONLY, KU_DECIPHER_ONLY,
+	    KU_DIGITAL_SIGNATURE, KU_NON_REPUDIATION, KU_KEY_ENCIPHERMENT,
+	    KU_DATA_ENCIPHERMENT, KU_KEY_AGREEMENT,   KU_KEY_CERT_SIGN,
+	    KU_CRL_SIGN,	  KU_ENCIPHER_ONLY,   KU_DECIPHER_ONLY,
 	};
 	unsigned got = 0;
 	int i;
@@ -843,33 +845,138 @@ static void
 test_build_profiles(void **state)
 {
 	static const struct expect w[] = {
-		{"server", &k_p256, "CN=www.example.com,O=Example,C=JP", "DNS:www.example.com",
-		 KU_DIGITAL_SIGNATURE, {NID_server_auth}, 0, 0, -1, 1, 0, 0},
-		{"server", &k_rsa2048, "CN=www.example.com", "DNS:www.example.com,IP:192.0.2.7",
-		 KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT, {NID_server_auth},
-		 0, 0, -1, 1, 0, 0},
-		{"server", &k_ed25519, "CN=ed.example.com", "DNS:ed.example.com",
-		 KU_DIGITAL_SIGNATURE, {NID_server_auth}, 0, 0, -1, 1, 0, 0},
-		{"client", &k_p384, "CN=Taro Yamada,O=Example,C=JP", "email:taro@example.com",
-		 KU_DIGITAL_SIGNATURE, {NID_client_auth, NID_email_protect},
-		 0, 0, -1, 1, 0, 0},
-		{"client", &k_rsa2048, "CN=Taro Yamada", "email:taro@example.com",
-		 KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT, {NID_client_auth, NID_email_protect},
-		 0, 0, -1, 1, 0, 0},
-		{"codesign", &k_rsa2048, "CN=Example Code,O=Example,C=JP",
-		 "email:dev@example.com,URI:https://example.com/", KU_DIGITAL_SIGNATURE,
-		 {NID_code_sign}, 0, 0, -1, 1, 0, 0},
-		{"codesign", &k_p256, "CN=Example Code", NULL, KU_DIGITAL_SIGNATURE,
-		 {NID_code_sign}, 0, 0, -1, 1, 0, 0},
-		{"officer", &k_p256, "CN=Officer One,O=Example,C=JP", "email:officer@example.com",
-		 KU_DIGITAL_SIGNATURE, {NID_client_auth}, 0, 0, -1, 1, 0, 1},
-		{"ocsp", &k_p256, "CN=OCSP Responder", NULL, KU_DIGITAL_SIGNATURE,
-		 {NID_OCSP_sign}, 0, 0, -1, 0, 1, 0},
-		{"tsa", &k_p256, "CN=Timestamp Authority", NULL,
-		 KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION, {NID_time_stamp}, 1, 0, -1, 1, 0, 0},
-		{"issuing-ca", &k_p384, "CN=Sub CA,O=Example,C=JP", NULL,
-		 KU_KEY_CERT_SIGN | KU_CRL_SIGN | KU_DIGITAL_SIGNATURE, {NID_undef}, 0, 1, 0, 1, 0,
-		 0},
+	    {"server",
+	     &k_p256,
+	     "CN=www.example.com,O=Example,C=JP",
+	     "DNS:www.example.com",
+	     KU_DIGITAL_SIGNATURE,
+	     {NID_server_auth},
+	     0,
+	     0,
+	     -1,
+	     1,
+	     0,
+	     0},
+	    {"server",
+	     &k_rsa2048,
+	     "CN=www.example.com",
+	     "DNS:www.example.com,IP:192.0.2.7",
+	     KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT,
+	     {NID_server_auth},
+	     0,
+	     0,
+	     -1,
+	     1,
+	     0,
+	     0},
+	    {"server",
+	     &k_ed25519,
+	     "CN=ed.example.com",
+	     "DNS:ed.example.com",
+	     KU_DIGITAL_SIGNATURE,
+	     {NID_server_auth},
+	     0,
+	     0,
+	     -1,
+	     1,
+	     0,
+	     0},
+	    {"client",
+	     &k_p384,
+	     "CN=Taro Yamada,O=Example,C=JP",
+	     "email:taro@example.com",
+	     KU_DIGITAL_SIGNATURE,
+	     {NID_client_auth, NID_email_protect},
+	     0,
+	     0,
+	     -1,
+	     1,
+	     0,
+	     0},
+	    {"client",
+	     &k_rsa2048,
+	     "CN=Taro Yamada",
+	     "email:taro@example.com",
+	     KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT,
+	     {NID_client_auth, NID_email_protect},
+	     0,
+	     0,
+	     -1,
+	     1,
+	     0,
+	     0},
+	    {"codesign",
+	     &k_rsa2048,
+	     "CN=Example Code,O=Example,C=JP",
+	     "email:dev@example.com,URI:https://example.com/",
+	     KU_DIGITAL_SIGNATURE,
+	     {NID_code_sign},
+	     0,
+	     0,
+	     -1,
+	     1,
+	     0,
+	     0},
+	    {"codesign",
+	     &k_p256,
+	     "CN=Example Code",
+	     NULL,
+	     KU_DIGITAL_SIGNATURE,
+	     {NID_code_sign},
+	     0,
+	     0,
+	     -1,
+	     1,
+	     0,
+	     0},
+	    {"officer",
+	     &k_p256,
+	     "CN=Officer One,O=Example,C=JP",
+	     "email:officer@example.com",
+	     KU_DIGITAL_SIGNATURE,
+	     {NID_client_auth},
+	     0,
+	     0,
+	     -1,
+	     1,
+	     0,
+	     1},
+	    {"ocsp",
+	     &k_p256,
+	     "CN=OCSP Responder",
+	     NULL,
+	     KU_DIGITAL_SIGNATURE,
+	     {NID_OCSP_sign},
+	     0,
+	     0,
+	     -1,
+	     0,
+	     1,
+	     0},
+	    {"tsa",
+	     &k_p256,
+	     "CN=Timestamp Authority",
+	     NULL,
+	     KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION,
+	     {NID_time_stamp},
+	     1,
+	     0,
+	     -1,
+	     1,
+	     0,
+	     0},
+	    {"issuing-ca",
+	     &k_p384,
+	     "CN=Sub CA,O=Example,C=JP",
+	     NULL,
+	     KU_KEY_CERT_SIGN | KU_CRL_SIGN | KU_DIGITAL_SIGNATURE,
+	     {NID_undef},
+	     0,
+	     1,
+	     0,
+	     1,
+	     0,
+	     0},
 	};
 	size_t i;
 	X509 *x;
@@ -934,8 +1041,8 @@ test_build_japanese(void **state)
 	assert_true(ASN1_mbstring_copy(&bmp, (const unsigned char *)cn, -1, MBSTRING_UTF8,
 				       B_ASN1_BMPSTRING) > 0);
 	assert_int_equal(ASN1_STRING_type(bmp), V_ASN1_BMPSTRING);
-	X509_NAME_add_entry_by_NID(n, NID_commonName, V_ASN1_BMPSTRING, bmp->data, bmp->length,
-				   -1, 0);
+	X509_NAME_add_entry_by_NID(n, NID_commonName, V_ASN1_BMPSTRING, bmp->data, bmp->length, -1,
+				   0);
 	X509_NAME_add_entry_by_NID(n, NID_organizationName, V_ASN1_UTF8STRING,
 				   (const unsigned char *)o, -1, -1, 0);
 	X509_NAME_add_entry_by_NID(n, NID_organizationalUnitName, V_ASN1_T61STRING,
@@ -1007,9 +1114,8 @@ name1(int nid, int type, const char *v, int len)
 {
 	X509_NAME *n = X509_NAME_new();
 
-	assert_int_equal(X509_NAME_add_entry_by_NID(n, nid, type, (const unsigned char *)v, len,
-						    -1, 0),
-			 1);
+	assert_int_equal(
+	    X509_NAME_add_entry_by_NID(n, nid, type, (const unsigned char *)v, len, -1, 0), 1);
 	return n;
 }
 
@@ -1028,9 +1134,9 @@ test_build_subject_rules(void **state)
 			       "subject: CN: not valid in its string type");
 	expect_subject_refused(name1(NID_commonName, V_ASN1_UTF8STRING, "\xed\xa0\x80", -1),
 			       "subject: CN: not valid in its string type");
-	expect_subject_refused(name1(NID_commonName, V_ASN1_UTF8STRING, "evil\xe2\x80\xaegpj.exe",
-				     -1),
-			       "subject: CN: character U+202E not allowed");
+	expect_subject_refused(
+	    name1(NID_commonName, V_ASN1_UTF8STRING, "evil\xe2\x80\xaegpj.exe", -1),
+	    "subject: CN: character U+202E not allowed");
 	expect_subject_refused(name1(NID_commonName, V_ASN1_UTF8STRING, "a\0b", 3),
 			       "subject: CN: control character U+0000 not allowed");
 	expect_subject_refused(name1(NID_commonName, V_ASN1_UTF8STRING, "", 0),
@@ -1042,9 +1148,9 @@ test_build_subject_rules(void **state)
 			       "subject: C must be two upper-case letters (ISO 3166-1 alpha-2)");
 	expect_subject_refused(name1(NID_countryName, V_ASN1_UTF8STRING, "日本", -1),
 			       "subject: C: character not allowed in a PrintableString");
-	expect_subject_refused(name1(NID_pkcs9_emailAddress, V_ASN1_UTF8STRING, "太郎@example.jp",
-				     -1),
-			       "subject: emailAddress: must be ASCII (IA5String)");
+	expect_subject_refused(
+	    name1(NID_pkcs9_emailAddress, V_ASN1_UTF8STRING, "太郎@example.jp", -1),
+	    "subject: emailAddress: must be ASCII (IA5String)");
 	expect_subject_refused(name1(NID_description, V_ASN1_UTF8STRING, "x", -1),
 			       "subject: attribute description is not accepted");
 	expect_subject_refused(name1(NID_commonName, V_ASN1_BIT_STRING, "x", -1),
@@ -1175,8 +1281,8 @@ test_build_root_self_issued(void **state)
 	assert_int_equal(X509_verify(subcert, k_p384), 1);
 	assert_int_equal(X509_check_issued(cert, subcert), X509_V_OK);
 	{
-		CRL_DIST_POINTS *cdp = X509_get_ext_d2i(subcert, NID_crl_distribution_points, NULL,
-							NULL);
+		CRL_DIST_POINTS *cdp =
+		    X509_get_ext_d2i(subcert, NID_crl_distribution_points, NULL, NULL);
 
 		check_uri(
 		    sk_GENERAL_NAME_value(sk_DIST_POINT_value(cdp, 0)->distpoint->name.fullname, 0),
@@ -1214,7 +1320,7 @@ test_assemble_verify(void **state)
 	X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
 	if (X509_verify_cert(ctx) != 1)
 		fail_msg("verify: %s",
-		         X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+			 X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
 	X509_STORE_CTX_free(ctx);
 	X509_STORE_free(store);
 	OPENSSL_free(d1);
@@ -1336,8 +1442,8 @@ static void
 test_dns_check(void **state)
 {
 	static const char *const good[] = {
-		"example.com", "www.example.com", "*.example.com", "a-b.example", "xn--r8jz45g.jp",
-		"EXAMPLE.COM", "a1.example", "localhost",
+	    "example.com",    "www.example.com", "*.example.com", "a-b.example",
+	    "xn--r8jz45g.jp", "EXAMPLE.COM",	 "a1.example",	  "localhost",
 	};
 	static const struct {
 		const char *name;
@@ -1467,7 +1573,7 @@ test_lint_serial(void **state)
 	memset(b, 0x11, sizeof(b));
 	set_serial_bytes(x, b, 2, 0);
 	lint_expect(x, "server",
-	            "lint: RFC 5280 4.1.2.2: serial number of 2 octets (must be 8 to 20)");
+		    "lint: RFC 5280 4.1.2.2: serial number of 2 octets (must be 8 to 20)");
 	set_serial_bytes(x, b, 16, 1);
 	lint_expect(x, "server", "lint: RFC 5280 4.1.2.2: serial number must be positive");
 	set_serial_bytes(x, b, 0, 0);
@@ -1494,11 +1600,11 @@ test_lint_sigalg(void **state)
 	struct err e;
 
 	err_clear(&e);
-	assert_int_equal(x509_algor_set((X509_ALGOR *)X509_get0_tbs_sigalg(x),
-					NID_ecdsa_with_SHA384, &e),
-			 0);
-	lint_expect(x, "server", "lint: RFC 5280 4.1.2.3: signature algorithm ecdsa-with-SHA384 "
-				 "does not match the issuer key (expected ecdsa-with-SHA256)");
+	assert_int_equal(
+	    x509_algor_set((X509_ALGOR *)X509_get0_tbs_sigalg(x), NID_ecdsa_with_SHA384, &e), 0);
+	lint_expect(x, "server",
+		    "lint: RFC 5280 4.1.2.3: signature algorithm ecdsa-with-SHA384 "
+		    "does not match the issuer key (expected ecdsa-with-SHA256)");
 	X509_free(x);
 }
 
@@ -1539,19 +1645,19 @@ test_lint_validity(void **state)
 	lint_expect(x, "server", "lint: RFC 5280 4.1.2.5: notBefore is not before notAfter");
 	set_after(x, nb + 500 * DAY);
 	lint_expect(x, "server",
-	            "lint: profile server: validity of 500 days exceeds the maximum 398");
+		    "lint: profile server: validity of 500 days exceeds the maximum 398");
 	set_after(x, nb + 398 * DAY);
 	lint_ok(x, "server", &issuer);
 	set_after(x, nb + 398 * DAY + 1);
 	lint_expect(x, "server",
-	            "lint: profile server: validity of 399 days exceeds the maximum 398");
+		    "lint: profile server: validity of 399 days exceeds the maximum 398");
 	/* GeneralizedTime before 2050 */
 	g = ASN1_GENERALIZEDTIME_set(NULL, nb + 300 * DAY);
 	X509_set1_notAfter(x, g);
 	ASN1_TIME_free(g);
 	lint_expect(x, "server",
-	            "lint: RFC 5280 4.1.2.5: validity must be UTCTime through 2049 and "
-	            "GeneralizedTime from 2050, in seconds, with Z");
+		    "lint: RFC 5280 4.1.2.5: validity must be UTCTime through 2049 and "
+		    "GeneralizedTime from 2050, in seconds, with Z");
 	X509_free(x);
 
 	/* starts before the issuer */
@@ -1583,8 +1689,9 @@ test_lint_key(void **state)
 	X509_set_pubkey(x, k_k1);
 	lint_expect(x, "server", "key: curve secp256k1 is not approved (P-256, P-384, P-521)");
 	X509_set_pubkey(x, k_ed448);
-	lint_expect(x, "server", "key: algorithm ED448 is not accepted (RSA, EC P-256/P-384/P-521, "
-				 "Ed25519)");
+	lint_expect(x, "server",
+		    "key: algorithm ED448 is not accepted (RSA, EC P-256/P-384/P-521, "
+		    "Ed25519)");
 	X509_free(x);
 }
 
@@ -1652,13 +1759,15 @@ test_lint_officer_marker(void **state)
 	x = build("server", k_p256, "CN=www.example.com,title=" X509_OFFICER_MARKER_VALUE,
 		  "DNS:www.example.com");
 	assert_true(X509_NAME_get_index_by_NID(X509_get_subject_name(x), NID_title, -1) >= 0);
-	lint_expect(x, "server", "lint: profile server: subject carries the RA officer marker, "
-				 "which only the officer profile may");
+	lint_expect(x, "server",
+		    "lint: profile server: subject carries the RA officer marker, "
+		    "which only the officer profile may");
 	X509_free(x);
 	/* case and blanks do not get it through */
 	x = build("client", k_p256, "CN=Taro,title=  Shomei RA OFFICER ", "email:t@example.com");
-	lint_expect(x, "client", "lint: profile client: subject carries the RA officer marker, "
-				 "which only the officer profile may");
+	lint_expect(x, "client",
+		    "lint: profile client: subject carries the RA officer marker, "
+		    "which only the officer profile may");
 	X509_free(x);
 	/* an ordinary title is fine */
 	x = build("client", k_p256, "CN=Taro,title=Manager", "email:t@example.com");
@@ -1675,8 +1784,9 @@ test_lint_officer_marker(void **state)
 	n = X509_NAME_dup(X509_get_subject_name(x));
 	X509_NAME_ENTRY_free(X509_NAME_delete_entry(n, i));
 	X509_set_subject_name(x, n);
-	lint_expect(x, "officer", "lint: profile officer: subject must carry the RA officer marker "
-				  "(title=shomei RA officer) exactly once");
+	lint_expect(x, "officer",
+		    "lint: profile officer: subject must carry the RA officer marker "
+		    "(title=shomei RA officer) exactly once");
 	X509_NAME_free(n);
 	X509_free(x);
 }
@@ -1701,8 +1811,9 @@ test_lint_empty_subject(void **state)
 	/* non-empty subject, critical SAN */
 	x = good_server();
 	replace_sans(x, mksans("DNS:www.example.com"), 1);
-	lint_expect(x, "server", "lint: RFC 5280 4.2.1.6: subjectAltName must not be critical when "
-				 "the subject is not empty");
+	lint_expect(x, "server",
+		    "lint: RFC 5280 4.2.1.6: subjectAltName must not be critical when "
+		    "the subject is not empty");
 	X509_free(x);
 	X509_NAME_free(n);
 }
@@ -1718,7 +1829,7 @@ test_lint_san_required(void **state)
 	X509_free(x);
 	x = build("client", k_p256, "CN=Taro", NULL);
 	lint_expect(x, "client",
-	            "lint: RFC 5280 4.2.1.6: client profile requires a rfc822Name SAN");
+		    "lint: RFC 5280 4.2.1.6: client profile requires a rfc822Name SAN");
 	X509_free(x);
 	/* an IP alone satisfies server */
 	x = build("server", k_p256, "CN=192.0.2.1", "IP:192.0.2.1");
@@ -1744,8 +1855,9 @@ test_lint_san_kinds(void **state)
 	X509_free(x);
 	x = build("ocsp", k_p256, "CN=OCSP", NULL);
 	replace_sans(x, mksans("URI:http://example.com"), 0);
-	lint_expect(x, "ocsp", "lint: profile ocsp: SAN of kind uniformResourceIdentifier is not "
-			       "allowed");
+	lint_expect(x, "ocsp",
+		    "lint: profile ocsp: SAN of kind uniformResourceIdentifier is not "
+		    "allowed");
 	X509_free(x);
 	x = good_server();
 	replace_sans(x, mksans("DNS:www.example.com,RID:1.2.3.4"), 0);
@@ -1863,10 +1975,10 @@ test_lint_eku(void **state)
 	lint_expect(x, "server", "lint: RFC 5280 4.2.1.12: extendedKeyUsage missing");
 	add_ext_conf(x, NULL, NID_ext_key_usage, "clientAuth");
 	lint_expect(x, "server",
-	            "lint: profile server: extendedKeyUsage must be exactly serverAuth");
+		    "lint: profile server: extendedKeyUsage must be exactly serverAuth");
 	replace_ext(x, NID_ext_key_usage, "serverAuth,serverAuth");
 	lint_expect(x, "server",
-	            "lint: profile server: extendedKeyUsage must be exactly serverAuth");
+		    "lint: profile server: extendedKeyUsage must be exactly serverAuth");
 	X509_free(x);
 	/* TSA: critical, timeStamping only (RFC 3161 2.3) */
 	x = build("tsa", k_p256, "CN=TSA", NULL);
@@ -1892,8 +2004,9 @@ test_lint_key_ids(void **state)
 	del_ext(x, NID_subject_key_identifier);
 	lint_expect(x, "server", "lint: RFC 5280 4.2.1.2: subjectKeyIdentifier missing");
 	add_ext_conf(x, NULL, NID_subject_key_identifier, "0102030405");
-	lint_expect(x, "server", "lint: RFC 5280 4.2.1.2: subjectKeyIdentifier is not the SHA-1 of "
-				 "the public key (method 1)");
+	lint_expect(x, "server",
+		    "lint: RFC 5280 4.2.1.2: subjectKeyIdentifier is not the SHA-1 of "
+		    "the public key (method 1)");
 	X509_free(x);
 	x = good_server();
 	del_ext(x, NID_authority_key_identifier);
@@ -1902,11 +2015,12 @@ test_lint_key_ids(void **state)
 	akid->keyid = os;
 	X509_add1_ext_i2d(x, NID_authority_key_identifier, akid, 0, X509V3_ADD_DEFAULT);
 	lint_expect(x, "server",
-	            "lint: RFC 5280 4.2.1.1: authorityKeyIdentifier does not match the "
-	            "issuer's subjectKeyIdentifier");
+		    "lint: RFC 5280 4.2.1.1: authorityKeyIdentifier does not match the "
+		    "issuer's subjectKeyIdentifier");
 	X509_add1_ext_i2d(x, NID_authority_key_identifier, akid, 1, X509V3_ADD_REPLACE);
-	lint_expect(x, "server", "lint: RFC 5280 4.2.1.1: authorityKeyIdentifier must not be "
-				 "critical");
+	lint_expect(x, "server",
+		    "lint: RFC 5280 4.2.1.1: authorityKeyIdentifier must not be "
+		    "critical");
 	AUTHORITY_KEYID_free(akid);
 	X509_free(x);
 }
@@ -1919,22 +2033,25 @@ test_lint_cdp_aia(void **state)
 	del_ext(x, NID_crl_distribution_points);
 	lint_expect(x, "server", "lint: RFC 5280 4.2.1.13: crlDistributionPoints missing");
 	add_ext_conf(x, NULL, NID_crl_distribution_points, "URI:http://evil.example/x.crl");
-	lint_expect(x, "server", "lint: profile server: cRLDistributionPoints must be "
-				 "http://localhost:8080/crl/issuing.crl");
+	lint_expect(x, "server",
+		    "lint: profile server: cRLDistributionPoints must be "
+		    "http://localhost:8080/crl/issuing.crl");
 	X509_free(x);
 	x = good_server();
 	del_ext(x, NID_info_access);
 	lint_expect(x, "server", "lint: RFC 5280 4.2.2.1: authorityInfoAccess missing");
 	add_ext_conf(x, NULL, NID_info_access, "OCSP;URI:http://localhost:8080/ocsp");
-	lint_expect(x, "server", "lint: profile server: authorityInfoAccess must be OCSP "
-				 "http://localhost:8080/ocsp and caIssuers "
-				 "http://localhost:8080/ca/issuing.crt");
+	lint_expect(x, "server",
+		    "lint: profile server: authorityInfoAccess must be OCSP "
+		    "http://localhost:8080/ocsp and caIssuers "
+		    "http://localhost:8080/ca/issuing.crt");
 	X509_free(x);
 	x = good_server();
-	replace_ext(x, NID_info_access, "critical,OCSP;URI:http://localhost:8080/ocsp,"
-					"caIssuers;URI:http://localhost:8080/ca/issuing.crt");
+	replace_ext(x, NID_info_access,
+		    "critical,OCSP;URI:http://localhost:8080/ocsp,"
+		    "caIssuers;URI:http://localhost:8080/ca/issuing.crt");
 	lint_expect(x, "server",
-	            "lint: RFC 5280 4.2.2.1: authorityInfoAccess must not be critical");
+		    "lint: RFC 5280 4.2.2.1: authorityInfoAccess must not be critical");
 	X509_free(x);
 	/* the OCSP responder certificate carries neither */
 	x = build("ocsp", k_p256, "CN=OCSP", NULL);
@@ -1977,54 +2094,54 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_profile_table),
-		cmocka_unit_test(test_profile_configure),
-		cmocka_unit_test(test_csr_good),
-		cmocka_unit_test(test_csr_new_label),
-		cmocka_unit_test(test_csr_sans),
-		cmocka_unit_test(test_csr_weak_keys),
-		cmocka_unit_test(test_csr_duplicate_extension),
-		cmocka_unit_test(test_csr_bad_san),
-		cmocka_unit_test(test_csr_bad_signature),
-		cmocka_unit_test(test_csr_version),
-		cmocka_unit_test(test_csr_garbage),
-		cmocka_unit_test(test_build_profiles),
-		cmocka_unit_test(test_build_serial),
-		cmocka_unit_test(test_build_japanese),
-		cmocka_unit_test(test_build_subject_rules),
-		cmocka_unit_test(test_build_multivalued_rdn),
-		cmocka_unit_test(test_build_times),
-		cmocka_unit_test(test_build_root_self_issued),
-		cmocka_unit_test(test_assemble_verify),
-		cmocka_unit_test(test_assemble_bad),
-		cmocka_unit_test(test_sans_text),
-		cmocka_unit_test(test_serial_hex),
-		cmocka_unit_test(test_time_epoch),
-		cmocka_unit_test(test_dns_check),
-		cmocka_unit_test(test_utf8_rules),
-		cmocka_unit_test(test_lint_good),
-		cmocka_unit_test(test_lint_version),
-		cmocka_unit_test(test_lint_serial),
-		cmocka_unit_test(test_lint_sigalg),
-		cmocka_unit_test(test_lint_issuer_name),
-		cmocka_unit_test(test_lint_validity),
-		cmocka_unit_test(test_lint_key),
-		cmocka_unit_test(test_lint_duplicate_extension),
-		cmocka_unit_test(test_lint_unexpected_extension),
-		cmocka_unit_test(test_lint_subject_encoding),
-		cmocka_unit_test(test_lint_officer_marker),
-		cmocka_unit_test(test_lint_empty_subject),
-		cmocka_unit_test(test_lint_san_required),
-		cmocka_unit_test(test_lint_san_kinds),
-		cmocka_unit_test(test_lint_san_syntax),
-		cmocka_unit_test(test_lint_san_syntax_ok),
-		cmocka_unit_test(test_lint_basic_constraints),
-		cmocka_unit_test(test_lint_key_usage),
-		cmocka_unit_test(test_lint_eku),
-		cmocka_unit_test(test_lint_key_ids),
-		cmocka_unit_test(test_lint_cdp_aia),
-		cmocka_unit_test(test_lint_ocsp_nocheck),
-		cmocka_unit_test(test_lint_profile_mismatch),
+	    cmocka_unit_test(test_profile_table),
+	    cmocka_unit_test(test_profile_configure),
+	    cmocka_unit_test(test_csr_good),
+	    cmocka_unit_test(test_csr_new_label),
+	    cmocka_unit_test(test_csr_sans),
+	    cmocka_unit_test(test_csr_weak_keys),
+	    cmocka_unit_test(test_csr_duplicate_extension),
+	    cmocka_unit_test(test_csr_bad_san),
+	    cmocka_unit_test(test_csr_bad_signature),
+	    cmocka_unit_test(test_csr_version),
+	    cmocka_unit_test(test_csr_garbage),
+	    cmocka_unit_test(test_build_profiles),
+	    cmocka_unit_test(test_build_serial),
+	    cmocka_unit_test(test_build_japanese),
+	    cmocka_unit_test(test_build_subject_rules),
+	    cmocka_unit_test(test_build_multivalued_rdn),
+	    cmocka_unit_test(test_build_times),
+	    cmocka_unit_test(test_build_root_self_issued),
+	    cmocka_unit_test(test_assemble_verify),
+	    cmocka_unit_test(test_assemble_bad),
+	    cmocka_unit_test(test_sans_text),
+	    cmocka_unit_test(test_serial_hex),
+	    cmocka_unit_test(test_time_epoch),
+	    cmocka_unit_test(test_dns_check),
+	    cmocka_unit_test(test_utf8_rules),
+	    cmocka_unit_test(test_lint_good),
+	    cmocka_unit_test(test_lint_version),
+	    cmocka_unit_test(test_lint_serial),
+	    cmocka_unit_test(test_lint_sigalg),
+	    cmocka_unit_test(test_lint_issuer_name),
+	    cmocka_unit_test(test_lint_validity),
+	    cmocka_unit_test(test_lint_key),
+	    cmocka_unit_test(test_lint_duplicate_extension),
+	    cmocka_unit_test(test_lint_unexpected_extension),
+	    cmocka_unit_test(test_lint_subject_encoding),
+	    cmocka_unit_test(test_lint_officer_marker),
+	    cmocka_unit_test(test_lint_empty_subject),
+	    cmocka_unit_test(test_lint_san_required),
+	    cmocka_unit_test(test_lint_san_kinds),
+	    cmocka_unit_test(test_lint_san_syntax),
+	    cmocka_unit_test(test_lint_san_syntax_ok),
+	    cmocka_unit_test(test_lint_basic_constraints),
+	    cmocka_unit_test(test_lint_key_usage),
+	    cmocka_unit_test(test_lint_eku),
+	    cmocka_unit_test(test_lint_key_ids),
+	    cmocka_unit_test(test_lint_cdp_aia),
+	    cmocka_unit_test(test_lint_ocsp_nocheck),
+	    cmocka_unit_test(test_lint_profile_mismatch),
 	};
 
 	return cmocka_run_group_tests_name("x509", tests, group_setup, group_teardown);
