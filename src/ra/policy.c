@@ -191,7 +191,7 @@ ra_policy_names(const struct store_org *org, const struct profile *prof, const G
 					   (const char *)ASN1_STRING_get0_data(s),
 					   (size_t)ASN1_STRING_length(s)))
 				return policy_refuse(e,
-						     "%s is outside the domains of organization %s",
+						     "%s is not within the domains of organization %s",
 						     esc, org->code);
 			break;
 		case GEN_EMAIL: {
