@@ -190,9 +190,9 @@ ra_policy_names(const struct store_org *org, const struct profile *prof, const G
 			if (!policy_dns_in(org->domains, org->ndomains,
 					   (const char *)ASN1_STRING_get0_data(s),
 					   (size_t)ASN1_STRING_length(s)))
-				return policy_refuse(e,
-						     "%s is not within the domains of organization %s",
-						     esc, org->code);
+				return policy_refuse(
+				    e, "%s is not within the domains of organization %s", esc,
+				    org->code);
 			break;
 		case GEN_EMAIL: {
 			const char *p = (const char *)ASN1_STRING_get0_data(gn->d.rfc822Name);
@@ -464,6 +464,24 @@ out:
 	return rc;
 }
 
+/*
+ * The profiles an organization's certificates may have: the CA's own (root, issuing, OCSP,
+ * TSA) never; the officer profile only when the RA officer console asks.
+ */
+static int
+policy_profile_ok(const struct profile *prof, int officer)
+{
+	static const char *const org_profiles[] = {"server", "client", "codesign"};
+	size_t i;
+
+	if (officer)
+		return strcmp(prof->name, "officer") == 0;
+	for (i = 0; i < sizeof(org_profiles) / sizeof(org_profiles[0]); i++)
+		if (strcmp(prof->name, org_profiles[i]) == 0)
+			return 1;
+	return 0;
+}
+
 int
 ra_issue(struct ca *ca, struct store *st, const struct ra_issue_req *q, struct ca_issued *out,
 	 struct err *e)
@@ -486,9 +504,13 @@ ra_issue(struct ca *ca, struct store *st, const struct ra_issue_req *q, struct c
 	memset(&org, 0, sizeof(org));
 	memset(&cs, 0, sizeof(cs));
 	err_clear(&se);
-	if ((prof = profile_find(q->profile)) == NULL || prof->ca) {
-		err_set(e, ERR_REFUSED, "issue: unknown profile \"%s\" (server, client, codesign)",
-			q->profile != NULL ? q->profile : "");
+	if ((prof = profile_find(q->profile)) == NULL || !policy_profile_ok(prof, q->officer)) {
+		log_escape(esc, sizeof(esc), q->profile != NULL ? q->profile : "",
+			   q->profile != NULL ? strlen(q->profile) : 0);
+		err_set(e, ERR_REFUSED,
+			"issue: profile \"%s\" is not issued to organizations (server, client, "
+			"codesign)",
+			esc);
 		err_kind(e, CA_REFUSAL_PROFILE);
 		goto out;
 	}

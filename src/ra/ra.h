@@ -177,6 +177,7 @@ struct ra_issue_req {
 	const char *actor;
 	const char *predecessor;
 	int check_only; /* build and lint only: nothing is signed nor stored */
+	int officer;	/* an RA officer's certificate (profile "officer" and only it) */
 	/* as in struct ca_issue_req: the caller's records in the certificate's transaction */
 	int (*signed_fn)(const struct ca_issued *, void *arg, struct err *);
 	int (*write_fn)(struct store *, const struct ca_issued *, void *arg, struct err *);
