@@ -54,7 +54,7 @@ $(BUILD)/libshomei.a: $(LIB_OBJ)
 $(BUILD)/shomei: $(BUILD)/obj/main.o $(BUILD)/libshomei.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libshomei.a tests/unit/testutil.h tests/unit/tu_x509.h
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libshomei.a $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libshomei.a $(LDFLAGS) $(LDLIBS) -lcmocka
 
