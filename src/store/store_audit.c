@@ -1,0 +1,264 @@
+/*
+ * store_audit: the hash-chained audit log and its head row.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "store_int.h"
+
+static const char SQL_AUDIT_HEAD[] = "SELECT seq, hash FROM audit_head WHERE id = 1";
+static const char SQL_AUDIT_HEAD_LOCK[] =
+    "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
+static const char SQL_AUDIT_INSERT[] =
+    "INSERT INTO audit (seq, ts, actor, action, object, detail, prev_hash, hash) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+static const char SQL_AUDIT_HEAD_SET[] = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1";
+static const char SQL_AUDIT_ALL[] =
+    "SELECT seq, ts, actor, action, object, detail, prev_hash, hash FROM audit ORDER BY seq";
+
+static void
+put_be64(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		p[i] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	}
+}
+
+/* SHA-256 over prev || seq (8 BE) || ts (8 BE) || (len (4 BE) || bytes) of the four texts. */
+void
+store_audit_hash(const struct store_audit *a, unsigned char out[STORE_HASH_LEN])
+{
+	const char *field[4];
+	unsigned char num[8];
+	EVP_MD_CTX *ctx;
+	size_t i, len;
+	int ok;
+
+	field[0] = a->actor;
+	field[1] = a->action;
+	field[2] = a->object;
+	field[3] = a->detail;
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		fatalx("store: audit hash: out of memory");
+	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+	     EVP_DigestUpdate(ctx, a->prev, STORE_HASH_LEN);
+	put_be64(num, (uint64_t)a->seq);
+	ok = ok && EVP_DigestUpdate(ctx, num, 8);
+	put_be64(num, (uint64_t)(int64_t)a->ts);
+	ok = ok && EVP_DigestUpdate(ctx, num, 8);
+	for (i = 0; i < 4; i++) {
+		len = field[i] != NULL ? strlen(field[i]) : 0;
+		if (len > UINT32_MAX)
+			fatalx("store: audit hash: field of %zu bytes", len);
+		put_be64(num, (uint64_t)len);
+		ok = ok && EVP_DigestUpdate(ctx, num + 4, 4);
+		if (len > 0)
+			ok = ok && EVP_DigestUpdate(ctx, field[i], len);
+	}
+	ok = ok && EVP_DigestFinal_ex(ctx, out, NULL);
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		fatalx("store: audit hash: SHA-256 failed");
+}
+
+/* Reads (seq, hash) of the head row; lock holds it for the transaction (PostgreSQL). */
+static int
+audit_head_read(struct store *s, int lock, int64_t *seq, unsigned char hash[STORE_HASH_LEN],
+		struct err *e)
+{
+	struct drv_stmt *st;
+	const unsigned char *p;
+	size_t len;
+	int rc = -1, r;
+
+	*seq = 0;
+	if ((st = store_stmt_get(
+		 s, lock && s->backend == STORE_PG ? SQL_AUDIT_HEAD_LOCK : SQL_AUDIT_HEAD, 0,
+		 "audit head", e)) == NULL)
+		goto out;
+	if ((r = store_stmt_step(s, st, "audit head", NULL, e)) == -1)
+		goto out;
+	if (r == 0) {
+		err_set(e, ERR_INTERNAL, "store: audit head row is missing");
+		goto out;
+	}
+	*seq = col_int(s, st, 0);
+	p = s->drv->column_blob(st, 1, &len);
+	if (len != STORE_HASH_LEN) {
+		err_set(e, ERR_INTERNAL, "store: audit head hash is %zu bytes, not %d", len,
+			STORE_HASH_LEN);
+		goto out;
+	}
+	memcpy(hash, p, STORE_HASH_LEN);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+/* Writes the transaction's audit head back (store_commit() calls it). */
+int
+store_audit_head_write(struct store *s, struct err *e)
+{
+	struct drv_stmt *st;
+	int rc = -1;
+
+	if ((st = store_stmt_get(s, SQL_AUDIT_HEAD_SET, 0, "move audit head", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, s->head_seq);
+	stmt_blob(s, st, 2, s->head_hash, STORE_HASH_LEN);
+	if (store_stmt_step(s, st, "move audit head", NULL, e) == -1)
+		goto out;
+	if (s->drv->changes(st) != 1) {
+		err_set(e, ERR_INTERNAL, "store: audit head row is missing");
+		goto out;
+	}
+	s->head_dirty = 0;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+/* Appends one entry; the head is read once per transaction and written at commit. */
+int
+store_audit_append(struct store *s, const char *actor, const char *action, const char *object,
+		   const char *detail, int64_t *seq_out, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	struct store_audit a;
+	int rc = -1, own = 0;
+
+	memset(&a, 0, sizeof(a));
+	if (actor == NULL || action == NULL || object == NULL) {
+		err_set(e, ERR_INTERNAL, "store: audit entry without actor, action or object");
+		goto out;
+	}
+	if (store_tx_enter(s, &own, e) == -1)
+		goto out;
+	if (!s->head_known) {
+		if (audit_head_read(s, 1, &s->head_seq, s->head_hash, e) == -1)
+			goto out;
+		s->head_known = 1;
+	}
+	a.seq = s->head_seq + 1;
+	memcpy(a.prev, s->head_hash, STORE_HASH_LEN);
+	a.ts = util_now();
+	a.actor = (char *)actor;
+	a.action = (char *)action;
+	a.object = (char *)object;
+	a.detail = (char *)(detail != NULL ? detail : "");
+	store_audit_hash(&a, a.hash);
+	if ((st = store_stmt_get(s, SQL_AUDIT_INSERT, 0, "append audit entry", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, a.seq);
+	stmt_int(s, st, 2, (int64_t)a.ts);
+	stmt_text(s, st, 3, a.actor);
+	stmt_text(s, st, 4, a.action);
+	stmt_text(s, st, 5, a.object);
+	stmt_text(s, st, 6, a.detail);
+	stmt_blob(s, st, 7, a.prev, STORE_HASH_LEN);
+	stmt_blob(s, st, 8, a.hash, STORE_HASH_LEN);
+	if (store_stmt_step(s, st, "append audit entry", action, e) == -1)
+		goto out;
+	s->head_seq = a.seq;
+	memcpy(s->head_hash, a.hash, STORE_HASH_LEN);
+	s->head_dirty = 1;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	rc = store_tx_leave(s, own, rc, e);
+	if (rc == 0 && seq_out != NULL)
+		*seq_out = a.seq;
+	return rc;
+}
+
+/* Copies a 32-byte hash column; -1 when it has another length. */
+static int
+audit_hash_col(struct store *s, struct drv_stmt *st, int col, unsigned char out[STORE_HASH_LEN])
+{
+	const unsigned char *p;
+	size_t len;
+	int rc = -1;
+
+	p = s->drv->column_blob(st, col, &len);
+	if (len == STORE_HASH_LEN) {
+		memcpy(out, p, STORE_HASH_LEN);
+		rc = 0;
+	}
+	return rc;
+}
+
+int
+store_audit_foreach(struct store *s, int (*cb)(void *, const struct store_audit *), void *arg,
+		    struct err *e)
+{
+	struct drv_stmt *st;
+	struct store_audit a;
+	int rc = -1, step;
+
+	memset(&a, 0, sizeof(a));
+	if ((st = store_stmt_get(s, SQL_AUDIT_ALL, DRV_STREAM, "audit log", e)) == NULL)
+		goto out;
+	while ((step = store_stmt_step(s, st, "audit log", NULL, e)) == 1) {
+		a.seq = col_int(s, st, 0);
+		a.ts = (time_t)col_int(s, st, 1);
+		a.actor = col_str(s, st, 2);
+		a.action = col_str(s, st, 3);
+		a.object = col_str(s, st, 4);
+		a.detail = col_str(s, st, 5);
+		if (audit_hash_col(s, st, 6, a.prev) == -1 ||
+		    audit_hash_col(s, st, 7, a.hash) == -1) {
+			rc = err_set(e, ERR_INTERNAL,
+				     "store: audit entry %" PRId64 ": hash is not %d bytes", a.seq,
+				     STORE_HASH_LEN);
+			goto out;
+		}
+		rc = cb(arg, &a);
+		store_audit_clear(&a);
+		if (rc != 0)
+			goto out;
+	}
+	if (step == -1) {
+		rc = -1;
+		goto out;
+	}
+	rc = 0;
+out:
+	store_audit_clear(&a);
+	stmt_reset(s, st);
+	return rc;
+}
+
+/* Inside a transaction that appended, the head is the one not yet written back. */
+int
+store_audit_head(struct store *s, int64_t *seq, unsigned char hash[STORE_HASH_LEN], struct err *e)
+{
+	int rc = 0;
+
+	if (s->in_tx && s->head_known) {
+		*seq = s->head_seq;
+		memcpy(hash, s->head_hash, STORE_HASH_LEN);
+	} else {
+		rc = audit_head_read(s, 0, seq, hash, e);
+	}
+	return rc;
+}
+
+void
+store_audit_clear(struct store_audit *a)
+{
+	if (a == NULL)
+		return;
+	free(a->actor);
+	free(a->action);
+	free(a->object);
+	free(a->detail);
+	memset(a, 0, sizeof(*a));
+}

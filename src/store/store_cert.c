@@ -1,0 +1,365 @@
+/*
+ * store_cert: issued certificates, their revocation and the streamed walk over the revoked
+ * ones that a CRL is made from.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+#define CERT_COLS                                                                                  \
+	"serial, ca, subject, sans, profile, org_id, not_before, not_after, status, revoked_at, "  \
+	"reason, invalidity_date, predecessor, created"
+enum { CERT_COL_DER = 14 };
+static const char SQL_CERT_INSERT[] =
+    "INSERT INTO certificates (" CERT_COLS ", der) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+    "$10, $11, $12, $13, $14, $15) ON CONFLICT DO NOTHING";
+static const char SQL_CERT_GET[] = "SELECT " CERT_COLS ", der FROM certificates WHERE serial = $1";
+static const char SQL_CERT_REVOKE[] =
+    "UPDATE certificates SET status = 1, revoked_at = $2, reason = $3, invalidity_date = $4 "
+    "WHERE serial = $1 AND status = 0";
+static const char SQL_CERT_EXISTS[] = "SELECT 1 FROM certificates WHERE serial = $1";
+static const char SQL_CERT_COUNT_ALL[] = "SELECT COUNT(*) FROM certificates";
+static const char SQL_CERT_COUNT[] = "SELECT COUNT(*) FROM certificates WHERE status = $1";
+static const char SQL_REVOKED[] =
+    "SELECT serial, revoked_at, reason, invalidity_date FROM certificates "
+    "WHERE ca = $1 AND status = 1 AND revoked_at >= $2 ORDER BY serial";
+/* full CRLs: served in order by the covering partial index certificates_crl (0003) */
+static const char SQL_REVOKED_ALL[] =
+    "SELECT serial, revoked_at, reason, invalidity_date FROM certificates "
+    "WHERE ca = $1 AND status = 1 ORDER BY serial";
+
+/*
+ * Inserts one certificate (the hot path of issuance: no allocation, one cached statement, one
+ * more when the certificate belongs to an organization).
+ */
+int
+store_cert_insert(struct store *s, const struct store_cert *c, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	char ser[STORE_SERIAL_MAX];
+	int rc = -1, r;
+
+	if (store_serial_norm(c->serial, ser, e) == -1)
+		goto out;
+	if (c->ca == NULL || c->subject == NULL || c->profile == NULL) {
+		err_set(e, ERR_INTERNAL, "store: certificate %s: missing CA, subject or profile",
+			ser);
+		goto out;
+	}
+	if (c->org_id != 0) {
+		if ((r = store_org_exists(s, c->org_id, e)) == -1)
+			goto out;
+		if (r == 0) {
+			err_set(e, ERR_NOTFOUND,
+				"store: certificate %s: organization #%" PRId64 " not found", ser,
+				c->org_id);
+			goto out;
+		}
+	}
+	if ((st = store_stmt_get(s, SQL_CERT_INSERT, 0, "insert certificate", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, ser);
+	stmt_text(s, st, 2, c->ca);
+	stmt_text(s, st, 3, c->subject);
+	stmt_text(s, st, 4, c->sans);
+	stmt_text(s, st, 5, c->profile);
+	stmt_int_or_null(s, st, 6, c->org_id, 0);
+	stmt_int(s, st, 7, (int64_t)c->not_before);
+	stmt_int(s, st, 8, (int64_t)c->not_after);
+	if (c->status == STORE_CERT_REVOKED) {
+		stmt_int(s, st, 9, STORE_CERT_REVOKED);
+		stmt_int(s, st, 10, (int64_t)c->revoked_at);
+		stmt_int_or_null(s, st, 11, c->reason, -1);
+		stmt_int_or_null(s, st, 12, (int64_t)c->invalidity_date, 0);
+	} else {
+		stmt_int(s, st, 9, STORE_CERT_VALID);
+		s->drv->bind_null(st, 10);
+		s->drv->bind_null(st, 11);
+		s->drv->bind_null(st, 12);
+	}
+	stmt_text(s, st, 13, c->predecessor);
+	stmt_int(s, st, 14, (int64_t)(c->created != 0 ? c->created : util_now()));
+	stmt_blob(s, st, 15, c->der, c->derlen);
+	if (store_stmt_step(s, st, "insert certificate", ser, e) == -1)
+		goto out;
+	if (s->drv->changes(st) == 0) {
+		err_set(e, ERR_CONFLICT, "store: certificate %s already exists", ser);
+		goto out;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+/* Fills c from a row of CERT_COLS (and der when with_der). */
+static void
+cert_row(struct store *s, struct drv_stmt *st, struct store_cert *c, int with_der)
+{
+	const unsigned char *p;
+	const char *ser;
+	size_t len;
+
+	ser = s->drv->column_text(st, 0);
+	snprintf(c->serial, sizeof(c->serial), "%s", ser != NULL ? ser : "");
+	c->ca = col_str(s, st, 1);
+	c->subject = col_str(s, st, 2);
+	c->sans = col_dup(s, st, 3);
+	c->profile = col_str(s, st, 4);
+	c->org_id = col_int_or(s, st, 5, 0);
+	c->not_before = (time_t)col_int(s, st, 6);
+	c->not_after = (time_t)col_int(s, st, 7);
+	c->status = col_int(s, st, 8) == STORE_CERT_REVOKED ? STORE_CERT_REVOKED : STORE_CERT_VALID;
+	c->revoked_at = (time_t)col_int_or(s, st, 9, 0);
+	c->reason = (int)col_int_or(s, st, 10, -1);
+	c->invalidity_date = (time_t)col_int_or(s, st, 11, 0);
+	c->predecessor = col_dup(s, st, 12);
+	c->created = (time_t)col_int(s, st, 13);
+	if (with_der) {
+		p = s->drv->column_blob(st, CERT_COL_DER, &len);
+		c->der = xmalloc(len);
+		memcpy(c->der, p, len);
+		c->derlen = len;
+	}
+}
+
+int
+store_cert_get(struct store *s, const char *serial, struct store_cert *c, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	char ser[STORE_SERIAL_MAX];
+	int rc = -1, r;
+
+	memset(c, 0, sizeof(*c));
+	c->reason = -1;
+	if (store_serial_norm(serial, ser, e) == -1)
+		goto out;
+	if ((st = store_stmt_get(s, SQL_CERT_GET, 0, "get certificate", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, ser);
+	if ((r = store_stmt_step(s, st, "get certificate", ser, e)) == -1)
+		goto out;
+	if (r == 0) {
+		err_set(e, ERR_NOTFOUND, "store: certificate %s not found", ser);
+		goto out;
+	}
+	cert_row(s, st, c, 1);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+/*
+ * The SQL of a certificate list for the filter; the same walk over the filter binds the
+ * parameters in cert_list_bind().  At most 2^6 texts, each prepared once.
+ */
+static int
+cert_list_sql(struct store *s, const struct store_cert_filter *f, struct buf *q)
+{
+	int n = 0, bad = 0;
+
+	bad |= buf_printf(q, "SELECT " CERT_COLS " FROM certificates WHERE 1 = 1");
+	if (f->status >= 0)
+		bad |= buf_printf(q, " AND status = $%d", ++n);
+	if (f->org_id != 0)
+		bad |= buf_printf(q, " AND org_id = $%d", ++n);
+	if (f->ca != NULL)
+		bad |= buf_printf(q, " AND ca = $%d", ++n);
+	if (f->expiring_before != 0)
+		bad |= buf_printf(q, " AND not_after < $%d", ++n);
+	if (f->subject_substr != NULL)
+		bad |= buf_printf(q, " AND %s(subject, $%d) > 0",
+				  s->backend == STORE_PG ? "strpos" : "instr", ++n);
+	if (f->not_after_min != 0)
+		bad |= buf_printf(q, " AND not_after >= $%d", ++n);
+	bad |= buf_printf(q, " ORDER BY created, serial LIMIT $%d OFFSET $%d", n + 1, n + 2);
+	return bad != 0 || buf_cstr(q) == NULL ? -1 : 0;
+}
+
+static void
+cert_list_bind(struct store *s, struct drv_stmt *st, const struct store_cert_filter *f)
+{
+	int n = 0;
+
+	if (f->status >= 0)
+		stmt_int(s, st, ++n, f->status);
+	if (f->org_id != 0)
+		stmt_int(s, st, ++n, f->org_id);
+	if (f->ca != NULL)
+		stmt_text(s, st, ++n, f->ca);
+	if (f->expiring_before != 0)
+		stmt_int(s, st, ++n, (int64_t)f->expiring_before);
+	if (f->subject_substr != NULL)
+		stmt_text(s, st, ++n, f->subject_substr);
+	if (f->not_after_min != 0)
+		stmt_int(s, st, ++n, (int64_t)f->not_after_min);
+	stmt_int(s, st, ++n,
+		 f->limit == 0 || f->limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)f->limit);
+	stmt_int(s, st, ++n, f->offset > (size_t)INT64_MAX ? INT64_MAX : (int64_t)f->offset);
+}
+
+int
+store_cert_list(struct store *s, const struct store_cert_filter *filter, struct store_cert **out,
+		size_t *nout, struct err *e)
+{
+	static const struct store_cert_filter any = {.status = -1};
+	const struct store_cert_filter *f = filter != NULL ? filter : &any;
+	struct drv_stmt *st = NULL;
+	struct store_cert *v = NULL;
+	struct buf q;
+	size_t n = 0, cap = 0;
+	int rc = -1, r;
+
+	*out = NULL;
+	*nout = 0;
+	buf_init(&q, 4096);
+	if (cert_list_sql(s, f, &q) == -1) {
+		err_set(e, ERR_INTERNAL, "store: list certificates: query too long");
+		goto out;
+	}
+	if ((st = store_stmt_get(s, (const char *)q.data, 0, "list certificates", e)) == NULL)
+		goto out;
+	cert_list_bind(s, st, f);
+	while ((r = store_stmt_step(s, st, "list certificates", NULL, e)) == 1) {
+		store_array_grow((void **)&v, &cap, n, sizeof(*v));
+		cert_row(s, st, &v[n++], 0);
+	}
+	if (r == -1)
+		goto out;
+	*out = v;
+	*nout = n;
+	v = NULL;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	buf_free(&q);
+	store_cert_list_free(v, n);
+	return rc;
+}
+
+/* One conditional UPDATE; only when it changed nothing, a lookup tells why. */
+int
+store_cert_revoke(struct store *s, const char *serial, time_t when, int reason,
+		  time_t invalidity_date, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	char ser[STORE_SERIAL_MAX];
+	int rc = -1, r;
+
+	if (store_serial_norm(serial, ser, e) == -1)
+		goto out;
+	if ((st = store_stmt_get(s, SQL_CERT_REVOKE, 0, "revoke certificate", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, ser);
+	stmt_int(s, st, 2, (int64_t)when);
+	stmt_int_or_null(s, st, 3, reason, -1);
+	stmt_int_or_null(s, st, 4, (int64_t)invalidity_date, 0);
+	if (store_stmt_step(s, st, "revoke certificate", ser, e) == -1)
+		goto out;
+	if (s->drv->changes(st) == 0) {
+		stmt_reset(s, st);
+		st = NULL;
+		if ((r = store_exists(s, SQL_CERT_EXISTS, ser, 0, "find certificate", e)) == -1)
+			goto out;
+		if (r)
+			err_set(e, ERR_CONFLICT, "store: certificate %s already revoked", ser);
+		else
+			err_set(e, ERR_NOTFOUND, "store: certificate %s not found", ser);
+		goto out;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_cert_count(struct store *s, int status, int64_t *n, struct err *e)
+{
+	struct drv_stmt *st;
+	int rc = -1;
+
+	*n = 0;
+	if ((st = store_stmt_get(s, status < 0 ? SQL_CERT_COUNT_ALL : SQL_CERT_COUNT, 0,
+				 "count certificates", e)) == NULL)
+		goto out;
+	if (status >= 0)
+		stmt_int(s, st, 1, status);
+	if (store_stmt_step(s, st, "count certificates", NULL, e) != 1)
+		goto out;
+	*n = col_int(s, st, 0);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	if (rc == -1)
+		err_set(e, ERR_INTERNAL, "store: count certificates: no answer");
+	return rc;
+}
+
+void
+store_cert_clear(struct store_cert *c)
+{
+	if (c == NULL)
+		return;
+	free(c->ca);
+	free(c->subject);
+	free(c->sans);
+	free(c->profile);
+	free(c->predecessor);
+	free(c->der);
+	memset(c, 0, sizeof(*c));
+	c->reason = -1;
+}
+
+void
+store_cert_list_free(struct store_cert *v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		store_cert_clear(&v[i]);
+	free(v);
+}
+
+/* Streams the revoked certificates of a CA in serial order; rows are not copied. */
+int
+store_revoked_foreach(struct store *s, const char *ca, time_t since,
+		      int (*cb)(void *, const struct store_revoked *), void *arg, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	struct store_revoked r;
+	int rc = -1, step;
+
+	if (ca == NULL) {
+		err_set(e, ERR_INTERNAL, "store: revoked certificates: no CA given");
+		goto out;
+	}
+	if ((st = store_stmt_get(s, since > 0 ? SQL_REVOKED : SQL_REVOKED_ALL, DRV_STREAM,
+				 "revoked certificates", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, ca);
+	if (since > 0)
+		stmt_int(s, st, 2, (int64_t)since);
+	while ((step = store_stmt_step(s, st, "revoked certificates of", ca, e)) == 1) {
+		r.serial = s->drv->column_text(st, 0);
+		if (r.serial == NULL)
+			r.serial = "";
+		r.revoked_at = (time_t)col_int(s, st, 1);
+		r.reason = (int)col_int_or(s, st, 2, -1);
+		r.invalidity_date = (time_t)col_int_or(s, st, 3, 0);
+		if ((rc = cb(arg, &r)) != 0)
+			goto out;
+	}
+	if (step == -1)
+		goto out;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
