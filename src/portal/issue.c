@@ -23,10 +23,10 @@
 #include "portal_int.h"
 #include "ra/ra.h"
 
-#define ISSUE_TOKEN_FORM "issue-form"	  /* the continuation after the mailed link */
-#define ISSUE_TOKEN_SUBMIT "issue-submit" /* nonce of the confirm form */
-#define ISSUE_TOKEN_VERIFY "regist-verify"
-#define ISSUE_TOKEN_APPROVE "approve" /* the holder's approval link (agent) */
+#define ISSUE_TOKEN_FORM STORE_TOKEN_ISSUE_FORM	    /* the continuation after the mailed link */
+#define ISSUE_TOKEN_SUBMIT STORE_TOKEN_ISSUE_SUBMIT /* nonce of the confirm form */
+#define ISSUE_TOKEN_VERIFY STORE_TOKEN_REGIST_VERIFY
+#define ISSUE_TOKEN_APPROVE STORE_TOKEN_APPROVE /* the holder's approval link (agent) */
 
 /*
  * The application password is hashed (argon2id, PORTAL_PW_*) off the request threads, by
@@ -865,7 +865,7 @@ struct issue_run {
 	const struct issue_vals *v;
 	const char *from;		/* the state the application leaves for issued */
 	const unsigned char *cont_hash; /* the token used up with the issuance, or NULL */
-	const char *cont_purpose;
+	enum store_token_purpose cont_purpose;
 	const unsigned char *nonce_hash; /* self Submit: the claim is part of the write */
 	const char *code;		 /* a re-issue keeps its code (and its hash), else NULL */
 	const unsigned char *fixed_code_hash;
@@ -1045,8 +1045,9 @@ issue_write(struct store *st, const struct ca_issued *c, void *arg, struct err *
 static int
 issue_perform(struct portal_ctx *x, struct store *st, struct issue_app *ia,
 	      const struct issue_vals *v, const unsigned char *nonce_hash, const char *from,
-	      const char *back_to, const unsigned char *cont_hash, const char *cont_purpose,
-	      enum issue_outcome *outcome, struct issue_result *res, struct err *e)
+	      const char *back_to, const unsigned char *cont_hash,
+	      enum store_token_purpose cont_purpose, enum issue_outcome *outcome,
+	      struct issue_result *res, struct err *e)
 {
 	struct ra_issue_req req;
 	struct ca_issued issued;

@@ -12,9 +12,9 @@
 #include "http/http.h"
 #include "portal_int.h"
 
-#define REGIST_PURPOSE "regist"		    /* the CAPTCHA's form */
-#define REGIST_TOKEN_FORM "regist-form"	    /* nonce of the confirm form */
-#define REGIST_TOKEN_VERIFY "regist-verify" /* the mailed link */
+#define REGIST_PURPOSE "regist"			      /* the CAPTCHA's form */
+#define REGIST_TOKEN_FORM STORE_TOKEN_REGIST_FORM     /* nonce of the confirm form */
+#define REGIST_TOKEN_VERIFY STORE_TOKEN_REGIST_VERIFY /* the mailed link */
 
 enum regist_flow { REGIST_STEP_INPUT = 0, REGIST_STEP_CONFIRM, REGIST_STEP_DONE, REGIST_STEP_MAIL };
 

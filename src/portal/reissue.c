@@ -36,9 +36,9 @@
 #include "http/http.h"
 #include "portal_int.h"
 
-#define REISSUE_TOKEN_FORM "reissue-form" /* nonce of the confirm form */
-#define REISSUE_MIN_LEFT (30 * 86400)	  /* no re-issue with 30 days or less left */
-#define REISSUE_FETCH_TTL (30 * 86400)	  /* the new certificate waits this long */
+#define REISSUE_TOKEN_FORM STORE_TOKEN_REISSUE_FORM /* nonce of the confirm form */
+#define REISSUE_MIN_LEFT (30 * 86400)		    /* no re-issue with 30 days or less left */
+#define REISSUE_FETCH_TTL (30 * 86400)		    /* the new certificate waits this long */
 #define REISSUE_LIST_MAX 50
 
 static const char *const reissue_flow[] = {

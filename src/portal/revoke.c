@@ -21,8 +21,8 @@
 #include "http/http.h"
 #include "portal_int.h"
 
-#define REVOKE_PURPOSE "revoke"		/* the CAPTCHA's form */
-#define REVOKE_TOKEN_FORM "revoke-form" /* nonce of the confirm form */
+#define REVOKE_PURPOSE "revoke"			  /* the CAPTCHA's form */
+#define REVOKE_TOKEN_FORM STORE_TOKEN_REVOKE_FORM /* nonce of the confirm form */
 
 /* The reasons a holder may give (RFC 5280 5.3.1 names), the default first. */
 static const struct {

@@ -1,7 +1,8 @@
 /*
  * store: all persistent state.  Two backends behind one interface: SQLite (embedded default,
- * WAL, synchronous=FULL) and PostgreSQL (libpq).  All SQL lives in store.c and uses bound
- * parameters only; store_sqlite.c / store_pg.c implement a small statement driver.
+ * WAL, synchronous=FULL) and PostgreSQL (libpq).  All SQL lives in src/store, one file per
+ * entity (store_org.c, store_cert.c, ...), and uses bound parameters only; store_sqlite.c /
+ * store_pg.c implement a small statement driver.
  *
  * A struct store is one connection and belongs to one thread.  Every function returns 0 on
  * success and -1 with the error set: ERR_NOTFOUND when the object does not exist,
@@ -429,6 +430,24 @@ int store_download_take(struct store *, const unsigned char hash[STORE_HASH_LEN]
 /* Deletes downloads that expired before now; n (may be NULL) counts them. */
 int store_download_purge(struct store *, time_t now, int64_t *n, struct err *);
 
+/*
+ * What a one-time token is for; the table stores the name (store_token_purpose_name()), and a
+ * token is found only under the purpose it was made for.
+ */
+enum store_token_purpose {
+	STORE_TOKEN_REGIST_FORM = 0, /* "regist-form": nonce of the registration confirm form */
+	STORE_TOKEN_REGIST_VERIFY,   /* "regist-verify": the mailed link that verifies the e-mail */
+	STORE_TOKEN_ISSUE_FORM,	     /* "issue-form": the continuation after the mailed link */
+	STORE_TOKEN_ISSUE_SUBMIT,    /* "issue-submit": nonce of the issuance confirm form */
+	STORE_TOKEN_APPROVE,	     /* "approve": the holder's approval link (agent) */
+	STORE_TOKEN_REISSUE_FORM,    /* "reissue-form": nonce of the re-issue confirm form */
+	STORE_TOKEN_REVOKE_FORM,     /* "revoke-form": nonce of the revocation confirm form */
+	STORE_TOKEN__MAX,
+};
+
+/* The name stored for a purpose ("regist-form", ...); NULL out of range. */
+const char *store_token_purpose_name(enum store_token_purpose);
+
 /* A one-time token, known only by the hash of its secret. */
 struct store_token {
 	int64_t app_id; /* 0 = none */
@@ -436,15 +455,19 @@ struct store_token {
 	time_t used; /* 0 = not yet */
 };
 
-/* ERR_CONFLICT when the hash exists.  app_id 0 and used 0 are stored as NULL. */
-int store_token_add(struct store *, const unsigned char hash[STORE_HASH_LEN], const char *purpose,
-		    int64_t app_id, time_t expires, time_t used, struct err *);
+/*
+ * ERR_CONFLICT when the hash exists.  app_id 0 and used 0 are stored as NULL.  A purpose out of
+ * range is ERR_INTERNAL (for get and use too).
+ */
+int store_token_add(struct store *, const unsigned char hash[STORE_HASH_LEN],
+		    enum store_token_purpose, int64_t app_id, time_t expires, time_t used,
+		    struct err *);
 /* ERR_NOTFOUND when there is no token with this hash and purpose. */
-int store_token_get(struct store *, const unsigned char hash[STORE_HASH_LEN], const char *purpose,
-		    struct store_token *, struct err *);
+int store_token_get(struct store *, const unsigned char hash[STORE_HASH_LEN],
+		    enum store_token_purpose, struct store_token *, struct err *);
 /* Marks the token used at when, in one conditional statement; ERR_CONFLICT when used already. */
-int store_token_use(struct store *, const unsigned char hash[STORE_HASH_LEN], const char *purpose,
-		    time_t when, struct err *);
+int store_token_use(struct store *, const unsigned char hash[STORE_HASH_LEN],
+		    enum store_token_purpose, time_t when, struct err *);
 
 /* ---- nonces of signed self-service requests (0009; src/ra) ---- */
 /* Records a nonce hash until expires; ERR_CONFLICT when it is present (a replay). */

@@ -368,13 +368,44 @@ out:
 	return rc;
 }
 
+/* The names the tokens table holds, by enum store_token_purpose. */
+static const char *const token_purposes[STORE_TOKEN__MAX] = {
+    "regist-form", "regist-verify", "issue-form",  "issue-submit",
+    "approve",	   "reissue-form",  "revoke-form",
+};
+
+const char *
+store_token_purpose_name(enum store_token_purpose p)
+{
+	const char *name = NULL;
+
+	if ((int)p >= 0 && p < STORE_TOKEN__MAX)
+		name = token_purposes[p];
+	return name;
+}
+
+/* The stored name of p, or NULL with e set (a caller's bug: ERR_INTERNAL). */
+static const char *
+token_purpose(enum store_token_purpose p, const char *what, struct err *e)
+{
+	const char *name = store_token_purpose_name(p);
+
+	if (name == NULL)
+		err_set(e, ERR_INTERNAL, "store: %s: token purpose %d unknown", what, (int)p);
+	return name;
+}
+
 int
-store_token_add(struct store *s, const unsigned char hash[STORE_HASH_LEN], const char *purpose,
-		int64_t app_id, time_t expires, time_t used, struct err *e)
+store_token_add(struct store *s, const unsigned char hash[STORE_HASH_LEN],
+		enum store_token_purpose p, int64_t app_id, time_t expires, time_t used,
+		struct err *e)
 {
 	struct drv_stmt *st = NULL;
+	const char *purpose;
 	int rc = -1;
 
+	if ((purpose = token_purpose(p, "add token", e)) == NULL)
+		goto out;
 	if ((st = store_stmt_get(s, SQL_TOKEN_INSERT, 0, "add token", e)) == NULL)
 		goto out;
 	stmt_blob(s, st, 1, hash, STORE_HASH_LEN);
@@ -391,13 +422,16 @@ out:
 }
 
 int
-store_token_get(struct store *s, const unsigned char hash[STORE_HASH_LEN], const char *purpose,
-		struct store_token *t, struct err *e)
+store_token_get(struct store *s, const unsigned char hash[STORE_HASH_LEN],
+		enum store_token_purpose p, struct store_token *t, struct err *e)
 {
 	struct drv_stmt *st = NULL;
+	const char *purpose;
 	int rc = -1, r;
 
 	memset(t, 0, sizeof(*t));
+	if ((purpose = token_purpose(p, "get token", e)) == NULL)
+		goto out;
 	if ((st = store_stmt_get(s, SQL_TOKEN_GET, 0, "get token", e)) == NULL)
 		goto out;
 	stmt_blob(s, st, 1, hash, STORE_HASH_LEN);
@@ -418,12 +452,15 @@ out:
 }
 
 int
-store_token_use(struct store *s, const unsigned char hash[STORE_HASH_LEN], const char *purpose,
-		time_t when, struct err *e)
+store_token_use(struct store *s, const unsigned char hash[STORE_HASH_LEN],
+		enum store_token_purpose p, time_t when, struct err *e)
 {
 	struct drv_stmt *st = NULL;
+	const char *purpose;
 	int rc = -1;
 
+	if ((purpose = token_purpose(p, "use token", e)) == NULL)
+		goto out;
 	if ((st = store_stmt_get(s, SQL_TOKEN_USE, 0, "use token", e)) == NULL)
 		goto out;
 	stmt_blob(s, st, 1, hash, STORE_HASH_LEN);

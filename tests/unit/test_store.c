@@ -1926,6 +1926,57 @@ test_app_issuance(void **state)
 	FAILS(store_download_take(s, dl, 10, &data, &len, NULL, &e), ERR_NOTFOUND);
 }
 
+/* Token purposes: the enum stores exactly the names of before, and a token has one purpose. */
+static void
+test_token(void **state)
+{
+	static const char *const names[STORE_TOKEN__MAX] = {
+	    [STORE_TOKEN_REGIST_FORM] = "regist-form",
+	    [STORE_TOKEN_REGIST_VERIFY] = "regist-verify",
+	    [STORE_TOKEN_ISSUE_FORM] = "issue-form",
+	    [STORE_TOKEN_ISSUE_SUBMIT] = "issue-submit",
+	    [STORE_TOKEN_APPROVE] = "approve",
+	    [STORE_TOKEN_REISSUE_FORM] = "reissue-form",
+	    [STORE_TOKEN_REVOKE_FORM] = "revoke-form",
+	};
+	struct fx *f = *state;
+	struct store *s = fx_store(state);
+	struct store_token t;
+	unsigned char h[STORE_HASH_LEN];
+	char sql[128];
+	int i;
+	struct err e;
+
+	for (i = 0; i < STORE_TOKEN__MAX; i++) {
+		assert_string_equal(store_token_purpose_name((enum store_token_purpose)i),
+				    names[i]);
+		memset(h, i + 1, sizeof(h));
+		OK(store_token_add(s, h, (enum store_token_purpose)i, 0, 1000, 0, &e));
+		snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM tokens WHERE purpose = '%s'",
+			 names[i]);
+		assert_int_equal(raw_value(f, sql), 1);
+	}
+	assert_null(store_token_purpose_name(STORE_TOKEN__MAX));
+	assert_null(store_token_purpose_name((enum store_token_purpose) - 1));
+
+	memset(h, 1, sizeof(h)); /* made as regist-form */
+	OK(store_token_get(s, h, STORE_TOKEN_REGIST_FORM, &t, &e));
+	assert_int_equal(t.app_id, 0);
+	assert_int_equal(t.expires, 1000);
+	assert_int_equal(t.used, 0);
+	FAILS(store_token_get(s, h, STORE_TOKEN_REGIST_VERIFY, &t, &e), ERR_NOTFOUND);
+	FAILS(store_token_use(s, h, STORE_TOKEN_ISSUE_FORM, 5, &e), ERR_CONFLICT);
+	OK(store_token_use(s, h, STORE_TOKEN_REGIST_FORM, 5, &e));
+	FAILS(store_token_use(s, h, STORE_TOKEN_REGIST_FORM, 6, &e), ERR_CONFLICT);
+	OK(store_token_get(s, h, STORE_TOKEN_REGIST_FORM, &t, &e));
+	assert_int_equal(t.used, 5);
+
+	FAILS(store_token_add(s, h, STORE_TOKEN__MAX, 0, 1000, 0, &e), ERR_INTERNAL);
+	FAILS(store_token_get(s, h, (enum store_token_purpose) - 1, &t, &e), ERR_INTERNAL);
+	FAILS(store_token_use(s, h, STORE_TOKEN__MAX, 5, &e), ERR_INTERNAL);
+	assert_int_equal(raw_value(f, "SELECT COUNT(*) FROM tokens"), STORE_TOKEN__MAX);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int
@@ -1960,6 +2011,7 @@ main(void)
 	    T(test_pg_reconnect),
 	    T(test_revreq),
 	    T(test_app_issuance),
+	    T(test_token),
 	};
 	int fails = 0;
 
