@@ -468,7 +468,7 @@ oom:
 out:
 	json_decref(items);
 	json_decref(j);
-	store_cert_list_free(v, n);
+	STORE_LIST_FREE(v, n, store_cert_clear);
 	return rc;
 }
 

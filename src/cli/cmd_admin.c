@@ -134,7 +134,7 @@ cert_list(struct cli *cli, int argc, char **argv)
 		       na, v[i].subject, v[i].sans ? v[i].sans : "");
 	}
 out:
-	store_cert_list_free(v, n);
+	STORE_LIST_FREE(v, n, store_cert_clear);
 	store_org_clear(&org);
 	store_close(st);
 	ca_close(ca);
@@ -412,7 +412,7 @@ cmd_org(struct cli *cli, int argc, char **argv)
 	for (i = 0; i < n; i++)
 		org_show(&v[i]);
 out:
-	store_org_list_free(v, n);
+	STORE_LIST_FREE(v, n, store_org_clear);
 	store_org_clear(&one);
 	for (i = 0; i < 4; i++)
 		free(oo.v[i]);
@@ -502,7 +502,7 @@ cmd_ticket(struct cli *cli, int argc, char **argv)
 		printf("%s\t%s\t%s\t%s\n", v[i].number, v[i].profile, v[i].status,
 		       v[i].cert_serial ? v[i].cert_serial : "-");
 out:
-	store_ticket_list_free(v, n);
+	STORE_LIST_FREE(v, n, store_ticket_clear);
 	store_org_clear(&org);
 	store_close(st);
 	ca_close(ca);

@@ -143,7 +143,7 @@ apikey_list(struct cli *cli, int argc, char **argv)
 		       v[i].disabled ? "disabled" : "enabled", created, used, v[i].name);
 	}
 out:
-	store_apikey_list_free(v, n);
+	STORE_LIST_FREE(v, n, store_apikey_clear);
 	store_org_clear(&org);
 	store_close(st);
 	ca_close(ca);

@@ -567,7 +567,7 @@ out:
 	free(de);
 	free(how);
 	free(when);
-	store_mail_list_free(v, n);
+	STORE_LIST_FREE(v, n, store_mail_clear);
 	return rc;
 }
 

@@ -124,7 +124,7 @@ regist_step1_render(struct portal_ctx *x, const struct regist_vals *v, const str
 	rc = portal_page(x, er->status != 0 ? er->status : er->any ? 400 : 200, "regist_step1", d);
 out:
 	tmpl_data_free(d);
-	store_org_list_free(orgs, norgs);
+	STORE_LIST_FREE(orgs, norgs, store_org_clear);
 	buf_free(&png);
 	buf_free(&uri);
 	return rc;

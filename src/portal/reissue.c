@@ -270,7 +270,7 @@ reissue_list_render(struct portal_ctx *x, struct store *st, const struct store_a
 	rc = portal_page(x, 200, "reissue_list", d);
 out:
 	tmpl_data_free(d);
-	store_app_list_free(v, n);
+	STORE_LIST_FREE(v, n, store_app_clear);
 	store_org_clear(&org);
 	return rc;
 }

@@ -167,7 +167,7 @@ revoke_step1_render(struct portal_ctx *x, const struct revoke_vals *v, const str
 	rc = portal_page(x, er->any ? 400 : 200, "revoke_step1", d);
 out:
 	tmpl_data_free(d);
-	store_org_list_free(orgs, norgs);
+	STORE_LIST_FREE(orgs, norgs, store_org_clear);
 	free(uri);
 	return rc;
 }

@@ -15,11 +15,28 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "../util/util.h"
 
 struct store;
+
+/*
+ * Frees a list that the store returned (store_org_list(), store_ticket_list(),
+ * store_cert_list(), store_apikey_list(), store_mail_claim(), store_app_list_holder()):
+ * clear(&v[i]) for each of the n elements, then v.  v may be NULL.  Type-checked: clear takes
+ * a pointer to v's element type (store_org_clear for a struct store_org *, ...).  v and n are
+ * evaluated more than once: pass plain variables.
+ */
+#define STORE_LIST_FREE(v, n, clear)                                                               \
+	do {                                                                                       \
+		if ((v) != NULL) {                                                                 \
+			for (size_t store_list_i_ = 0; store_list_i_ < (n); store_list_i_++)       \
+				clear(&(v)[store_list_i_]);                                        \
+			free(v);                                                                   \
+		}                                                                                  \
+	} while (0)
 
 enum store_backend {
 	STORE_SQLITE,
@@ -109,7 +126,6 @@ int store_org_list(struct store *, struct store_org **, size_t *, struct err *);
  */
 int store_org_update(struct store *, const struct store_org *, struct err *);
 void store_org_clear(struct store_org *);
-void store_org_list_free(struct store_org *, size_t);
 
 /* ---- tickets ---- */
 struct store_ticket {
@@ -132,7 +148,6 @@ int store_ticket_list(struct store *, int64_t org_id, struct store_ticket **, si
 /* Marks a ticket used by a certificate; ERR_CONFLICT when already used. */
 int store_ticket_use(struct store *, const char *number, const char *serial, struct err *);
 void store_ticket_clear(struct store_ticket *);
-void store_ticket_list_free(struct store_ticket *, size_t);
 
 /* ---- certificates ---- */
 #define STORE_SERIAL_MAX 41 /* 20 octets in upper-case hex + NUL */
@@ -185,7 +200,6 @@ int store_cert_revoke(struct store *, const char *serial, time_t when, int reaso
 		      time_t invalidity_date, struct err *);
 int store_cert_count(struct store *, int status, int64_t *n, struct err *);
 void store_cert_clear(struct store_cert *);
-void store_cert_list_free(struct store_cert *, size_t);
 
 /*
  * Calls cb for every revoked certificate of the CA whose revocation time is >= since (0 for
@@ -284,7 +298,6 @@ int store_apikey_set_disabled(struct store *, const char *id, int disabled, stru
 /* Records a use: last_used = when, unless it is already later (no error for a missing id). */
 int store_apikey_touch(struct store *, const char *id, time_t when, struct err *);
 void store_apikey_clear(struct store_apikey *);
-void store_apikey_list_free(struct store_apikey *, size_t);
 
 /* ---- outgoing mail queue (0006; src/mail) ---- */
 enum store_mail_status {
@@ -312,7 +325,7 @@ int store_mail_enqueue(struct store *, const char *sender, const char *recipient
  * Claims up to max queued messages due at now (next_attempt <= now, not locked by another
  * sender): each is locked until lock_until and its attempts counted, with a conditional
  * UPDATE whose row count tells whether this caller won it.  *out (caller frees with
- * store_mail_list_free) holds only the messages this caller claimed.
+ * STORE_LIST_FREE(v, n, store_mail_clear)) holds only the messages this caller claimed.
  */
 int store_mail_claim(struct store *, time_t now, time_t lock_until, size_t max,
 		     struct store_mail **out, size_t *nout, struct err *);
@@ -326,7 +339,6 @@ int store_mail_get(struct store *, int64_t id, struct store_mail *, struct err *
 /* Number of messages in a status (enum store_mail_status), or all with -1. */
 int store_mail_count(struct store *, int status, int64_t *n, struct err *);
 void store_mail_clear(struct store_mail *);
-void store_mail_list_free(struct store_mail *, size_t);
 
 /* ---- CAPTCHAs of the portal (hashes only; see migration 0005) ---- */
 struct store_captcha {
@@ -491,7 +503,6 @@ int store_app_add_reissue(struct store *, const struct store_app *a,
  */
 int store_app_list_holder(struct store *, int64_t org_id, const char *email, size_t max,
 			  struct store_app **, size_t *, struct err *);
-void store_app_list_free(struct store_app *, size_t);
 /* Points a used ticket at the certificate that replaced its previous one (re-issue). */
 int store_ticket_reassign(struct store *, const char *number, const char *serial, struct err *);
 

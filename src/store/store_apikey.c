@@ -161,7 +161,7 @@ store_apikey_list(struct store *s, int64_t org_id, struct store_apikey **out, si
 	rc = 0;
 out:
 	stmt_reset(s, st);
-	store_apikey_list_free(v, n);
+	STORE_LIST_FREE(v, n, store_apikey_clear);
 	return rc;
 }
 
@@ -217,16 +217,4 @@ store_apikey_clear(struct store_apikey *k)
 	free(k->org_code);
 	free(k->name);
 	memset(k, 0, sizeof(*k));
-}
-
-void
-store_apikey_list_free(struct store_apikey *v, size_t n)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		store_apikey_clear(&v[i]);
-	free(v);
 }

@@ -547,14 +547,6 @@ store_app_list_holder(struct store *s, int64_t org_id, const char *email, size_t
 	rc = 0;
 out:
 	stmt_reset(s, st);
-	store_app_list_free(v, k);
+	STORE_LIST_FREE(v, k, store_app_clear);
 	return rc;
-}
-
-void
-store_app_list_free(struct store_app *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		store_app_clear(&v[i]);
-	free(v);
 }

@@ -237,7 +237,7 @@ store_cert_list(struct store *s, const struct store_cert_filter *filter, struct 
 out:
 	stmt_reset(s, st);
 	buf_free(&q);
-	store_cert_list_free(v, n);
+	STORE_LIST_FREE(v, n, store_cert_clear);
 	return rc;
 }
 
@@ -313,18 +313,6 @@ store_cert_clear(struct store_cert *c)
 	free(c->der);
 	memset(c, 0, sizeof(*c));
 	c->reason = -1;
-}
-
-void
-store_cert_list_free(struct store_cert *v, size_t n)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		store_cert_clear(&v[i]);
-	free(v);
 }
 
 /* Streams the revoked certificates of a CA in serial order; rows are not copied. */

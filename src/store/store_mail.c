@@ -177,7 +177,7 @@ out:
 		*nout = n;
 		v = NULL;
 	}
-	store_mail_list_free(v, n);
+	STORE_LIST_FREE(v, n, store_mail_clear);
 	free(ids);
 	return rc;
 }
@@ -266,16 +266,4 @@ store_mail_clear(struct store_mail *m)
 	}
 	free(m->last_error);
 	memset(m, 0, sizeof(*m));
-}
-
-void
-store_mail_list_free(struct store_mail *v, size_t n)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		store_mail_clear(&v[i]);
-	free(v);
 }

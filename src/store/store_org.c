@@ -303,7 +303,7 @@ store_org_list(struct store *s, struct store_org **out, size_t *nout, struct err
 	rc = 0;
 out:
 	stmt_reset(s, st);
-	store_org_list_free(v, n);
+	STORE_LIST_FREE(v, n, store_org_clear);
 	return rc;
 }
 
@@ -329,16 +329,4 @@ store_org_clear(struct store_org *o)
 		free(o->uris[i]);
 	free(o->uris);
 	memset(o, 0, sizeof(*o));
-}
-
-void
-store_org_list_free(struct store_org *v, size_t n)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		store_org_clear(&v[i]);
-	free(v);
 }

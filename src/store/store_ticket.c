@@ -129,7 +129,7 @@ store_ticket_list(struct store *s, int64_t org_id, struct store_ticket **out, si
 	rc = 0;
 out:
 	stmt_reset(s, st);
-	store_ticket_list_free(v, n);
+	STORE_LIST_FREE(v, n, store_ticket_clear);
 	return rc;
 }
 
@@ -179,18 +179,6 @@ store_ticket_clear(struct store_ticket *t)
 	free(t->status);
 	free(t->cert_serial);
 	memset(t, 0, sizeof(*t));
-}
-
-void
-store_ticket_list_free(struct store_ticket *v, size_t n)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		store_ticket_clear(&v[i]);
-	free(v);
 }
 
 int

@@ -583,10 +583,10 @@ t_store_keys(void **state)
 	assert_string_equal(v[0].id, id);
 	assert_string_equal(v[1].org_code, "BETA");
 	assert_string_equal(v[1].name, "");
-	store_apikey_list_free(v, n);
+	STORE_LIST_FREE(v, n, store_apikey_clear);
 	assert_int_equal(store_apikey_list(s, org2, &v, &n, &e), 0);
 	assert_int_equal(n, 1);
-	store_apikey_list_free(v, n);
+	STORE_LIST_FREE(v, n, store_apikey_clear);
 
 	/* refusals */
 	err_clear(&e);
@@ -659,12 +659,12 @@ t_store_not_after_min(void **state)
 	f.not_after_min = 2000;
 	assert_int_equal(store_cert_list(s, &f, &v, &n, &e), 0);
 	assert_int_equal(n, 2);
-	store_cert_list_free(v, n);
+	STORE_LIST_FREE(v, n, store_cert_clear);
 	f.expiring_before = 3000;
 	assert_int_equal(store_cert_list(s, &f, &v, &n, &e), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(v[0].serial, "02");
-	store_cert_list_free(v, n);
+	STORE_LIST_FREE(v, n, store_cert_clear);
 	store_close(s);
 	tu_rmdir(dir);
 }

@@ -676,10 +676,10 @@ test_queue_claim_exclusive(void **state)
 	OK(store_mail_claim(s2, now, now + 90, 10, &v2, &n2, &e));
 	assert_int_equal(n2, 1);
 	assert_true(v2[0].id != id);
-	store_mail_list_free(v2, n2);
+	STORE_LIST_FREE(v2, n2, store_mail_clear);
 	OK(store_mail_claim(s2, now + 10, now + 100, 10, &v2, &n2, &e));
 	assert_int_equal(n2, 0);
-	store_mail_list_free(v2, n2);
+	STORE_LIST_FREE(v2, n2, store_mail_clear);
 	/* a lock that expired (the first sender died) is claimed again */
 	OK(store_mail_claim(s2, now + 91, now + 200, 10, &v2, &n2, &e));
 	assert_int_equal(n2, 2);
@@ -692,8 +692,8 @@ test_queue_claim_exclusive(void **state)
 	err_clear(&e);
 	assert_int_equal(store_mail_retry(f->s, v2[0].id, now + 100, "x", &e), -1);
 	err_clear(&e);
-	store_mail_list_free(v1, n1);
-	store_mail_list_free(v2, n2);
+	STORE_LIST_FREE(v1, n1, store_mail_clear);
+	STORE_LIST_FREE(v2, n2, store_mail_clear);
 	assert_int_equal(queue_count(f->s, STORE_MAIL_SENT), 1);
 	store_close(s2);
 }

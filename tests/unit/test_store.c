@@ -343,6 +343,12 @@ test_free_null(void **state)
 	struct store_cert c;
 	struct store_crl crl;
 	struct store_audit a;
+	struct store_org *ov = NULL;
+	struct store_ticket *tv = NULL;
+	struct store_cert *cv = NULL;
+	struct store_apikey *kv = NULL;
+	struct store_mail *mv = NULL;
+	struct store_app *av = NULL;
 
 	(void)state;
 	memset(&o, 0, sizeof(o));
@@ -354,13 +360,16 @@ test_free_null(void **state)
 	store_rollback(NULL);
 	store_org_clear(NULL);
 	store_org_clear(&o);
-	store_org_list_free(NULL, 0);
+	STORE_LIST_FREE(ov, 1, store_org_clear);
 	store_ticket_clear(NULL);
 	store_ticket_clear(&t);
-	store_ticket_list_free(NULL, 3);
+	STORE_LIST_FREE(tv, 3, store_ticket_clear);
 	store_cert_clear(NULL);
 	store_cert_clear(&c);
-	store_cert_list_free(NULL, 2);
+	STORE_LIST_FREE(cv, 2, store_cert_clear);
+	STORE_LIST_FREE(kv, 1, store_apikey_clear);
+	STORE_LIST_FREE(mv, 1, store_mail_clear);
+	STORE_LIST_FREE(av, 1, store_app_clear);
 	store_crl_clear(NULL);
 	store_crl_clear(&crl);
 	store_audit_clear(NULL);
@@ -421,7 +430,7 @@ test_org(void **state)
 	assert_string_equal(v[2].code, "GAMMA");
 	assert_int_equal(v[2].ndomains, 1);
 	assert_string_equal(v[2].domains[0], "b.example");
-	store_org_list_free(v, n);
+	STORE_LIST_FREE(v, n, store_org_clear);
 }
 
 /* ---- tickets ---- */
@@ -462,11 +471,11 @@ test_ticket(void **state)
 	assert_string_equal(v[0].number, "T-0001");
 	assert_string_equal(v[1].number, "T-0002");
 	assert_string_equal(v[1].profile, "client");
-	store_ticket_list_free(v, n);
+	STORE_LIST_FREE(v, n, store_ticket_clear);
 	OK(store_ticket_list(s, 0, &v, &n, &e));
 	assert_int_equal(n, 3);
 	assert_string_equal(v[2].org_code, "BETA");
-	store_ticket_list_free(v, n);
+	STORE_LIST_FREE(v, n, store_ticket_clear);
 
 	OK(store_ticket_use(s, "T-0001", "0a1b", &e));
 	OK(store_ticket_get(s, "T-0001", &t, &e));
@@ -664,7 +673,7 @@ expect_list(struct store *s, const struct store_cert_filter *f, const char *want
 		off += (size_t)snprintf(got + off, sizeof(got) - off, "%s%s", i ? " " : "",
 					v[i].serial);
 	}
-	store_cert_list_free(v, n);
+	STORE_LIST_FREE(v, n, store_cert_clear);
 	assert_string_equal(got, want);
 }
 
@@ -755,7 +764,7 @@ test_cert_list(void **state)
 	assert_int_equal(v[0].reason, 1);
 	assert_int_equal(v[0].not_after, 3000);
 	assert_int_equal(v[0].created, 30);
-	store_cert_list_free(v, n);
+	STORE_LIST_FREE(v, n, store_cert_clear);
 }
 
 static void
