@@ -37,9 +37,51 @@ static const char SQL_MIGRATION_INSERT[] =
     "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)";
 static const char SQL_PING[] = "SELECT 1";
 
+/* ---- fault injection (tests) ---- */
+
+int
+store_fault_set(struct store *s, long fail_stmt, int fail_commit)
+{
+	int rc = -1;
+
+	if (fail_stmt < 0)
+		goto out;
+	s->fault_count = 0;
+	s->fault_stmt = fail_stmt;
+	s->fault_commit = fail_commit != 0;
+	rc = 0;
+out:
+	return rc;
+}
+
+long
+store_fault_count(const struct store *s)
+{
+	return s->fault_count;
+}
+
+/* Counts a statement; the one store_fault_set() named fails (once) before it runs. */
+int
+store_fault_hit(struct store *s, struct err *e)
+{
+	int rc = 0;
+
+	s->fault_count++;
+	if (s->fault_stmt != 0 && s->fault_count == s->fault_stmt) {
+		s->fault_stmt = 0;
+		rc = err_set(e, ERR_INTERNAL, "store: injected fault (statement %ld)",
+			     s->fault_count);
+	}
+	return rc;
+}
+
 /* ---- helpers ---- */
 
-/* The cached prepared statement for sql, or NULL with e set. */
+/*
+ * The cached prepared statement for sql, or NULL with e set.  Every statement of the entity
+ * files starts here: this is where store_fault_set() counts and fails them, above both
+ * drivers.
+ */
 struct drv_stmt *
 store_stmt_get(struct store *s, const char *sql, int flags, const char *what, struct err *e)
 {
@@ -47,10 +89,13 @@ store_stmt_get(struct store *s, const char *sql, int flags, const char *what, st
 	struct err de;
 
 	err_clear(&de);
+	if (store_fault_hit(s, e) == -1)
+		goto out;
 	if (s->drv->prepare(s->conn, sql, flags, &st, &de) == -1) {
 		err_set(e, ERR_INTERNAL, "store: %s: %s", what, de.msg);
 		st = NULL;
 	}
+out:
 	return st;
 }
 
@@ -225,6 +270,12 @@ store_commit(struct store *s, struct err *e)
 	if (s->in_sp) {
 		store_rollback(s);
 		err_set(e, ERR_INTERNAL, "store: commit: a savepoint is still open");
+		goto out;
+	}
+	if (s->fault_commit) { /* store_fault_set(): as if COMMIT itself failed */
+		s->fault_commit = 0;
+		store_rollback(s);
+		err_set(e, ERR_INTERNAL, "store: injected fault (commit)");
 		goto out;
 	}
 	s->in_tx = 0;

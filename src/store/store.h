@@ -95,6 +95,27 @@ int store_savepoint(struct store *, struct err *);
 int store_savepoint_release(struct store *, struct err *);
 int store_savepoint_rollback(struct store *, struct err *);
 
+/*
+ * Fault injection, for tests (compiled in, idle until set; the failure-path tests of the RA
+ * operations use it).  From this call on, the fail_stmt-th statement run on this connection
+ * (1-based; 0: none) fails with ERR_INTERNAL "store: injected fault (statement N)" without
+ * being executed, and with fail_commit the next store_commit() rolls the transaction back and
+ * fails with ERR_INTERNAL "store: injected fault (commit)".  Each fault fires once;
+ * store_fault_set(s, 0, 0) clears both and restarts the count.  -1 when fail_stmt < 0.
+ *
+ * Counted as statements: every SQL statement a store function runs, reads and writes alike,
+ * including the audit head that store_commit() writes back and the piecewise write of a large
+ * CRL's DER.  Not counted: transaction control (store_begin(), store_commit()'s COMMIT,
+ * store_rollback(), the savepoints) and the commit-mode switch of the CAPTCHA writes; fail_commit
+ * stands for a failing COMMIT (only store_commit() has one: a lone statement outside a
+ * transaction commits by itself).  Identical on both backends: the injected failure does not
+ * abort a PostgreSQL transaction as a real error would, so a caller that went on and committed
+ * after a failed write is caught with half an operation written.
+ */
+int store_fault_set(struct store *, long fail_stmt, int fail_commit);
+/* The statements counted since the last store_fault_set() (an injected failure included). */
+long store_fault_count(const struct store *);
+
 /* ---- organizations ---- */
 struct store_org {
 	int64_t id;

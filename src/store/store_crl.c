@@ -78,6 +78,8 @@ store_crl_put(struct store *s, const struct store_crl *c, struct err *e)
 		struct err de;
 
 		err_clear(&de);
+		if (store_fault_hit(s, e) == -1)
+			goto out;
 		if (s->drv->blob_fill_last(s->conn, "crls", "der", c->der, c->derlen, &de) == -1) {
 			err_set(e, ERR_INTERNAL, "store: store CRL of %s: %s",
 				store_esc(esc, sizeof(esc), c->ca), de.msg);

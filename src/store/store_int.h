@@ -34,6 +34,10 @@ struct store {
 	int in_sp, sp_head_known, sp_head_dirty;
 	int64_t sp_head_seq;
 	unsigned char sp_head_hash[STORE_HASH_LEN];
+	/* fault injection (store_fault_set(); tests only) */
+	long fault_count; /* statements counted since store_fault_set() */
+	long fault_stmt;  /* the number of the statement that fails; 0 none (fires once) */
+	int fault_commit; /* the next store_commit() fails (fires once) */
 };
 
 /* ---- statements (store.c) ---- */
@@ -44,6 +48,13 @@ struct drv_stmt *store_stmt_get(struct store *, const char *sql, int flags, cons
 /* 1 row, 0 done, -1 error: "store: <what> <obj>: <database message>" (obj may be NULL). */
 int store_stmt_step(struct store *, struct drv_stmt *, const char *what, const char *obj,
 		    struct err *);
+/*
+ * Counts one statement about to run; -1 with ERR_INTERNAL "store: injected fault (statement
+ * N)" when it is the one store_fault_set() asked to fail, which must then not run.
+ * store_stmt_get() calls it for every statement; a write that bypasses statements (the blob
+ * fill of a large CRL) calls it itself.
+ */
+int store_fault_hit(struct store *, struct err *);
 /* Runs a one-row query with one text or int parameter: 1 found, 0 not, -1 error. */
 int store_exists(struct store *, const char *sql, const char *text, int64_t id, const char *what,
 		 struct err *);

@@ -1420,6 +1420,228 @@ test_savepoint(void **state)
 	assert_memory_equal(h, w.prev, STORE_HASH_LEN);
 }
 
+/* ---- fault injection (store_fault_set) ---- */
+
+/* The Nth statement fails without running, once; transaction control is not counted. */
+static void
+test_fault_stmt(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = fx_store(state);
+	int64_t v;
+	struct err e;
+
+	assert_int_equal(store_fault_set(s, -1, 0), -1);
+	OK(store_fault_set(s, 2, 0));
+	assert_int_equal(store_fault_count(s), 0);
+	OK(store_counter_add(s, "c", 1, &v, &e));
+	assert_int_equal(v, 1);
+	FAILS(store_counter_add(s, "c", 10, &v, &e), ERR_INTERNAL);
+	assert_string_equal(e.msg, "store: injected fault (statement 2)");
+	assert_int_equal(store_fault_count(s), 2);
+	OK(store_counter_add(s, "c", 100, &v, &e)); /* once only */
+	assert_int_equal(v, 101);		    /* statement 2 never ran */
+	assert_int_equal(store_fault_count(s), 3);
+	assert_int_equal(raw_value(f, "SELECT value FROM counters WHERE name = 'c'"), 101);
+
+	/* BEGIN, SAVEPOINT, RELEASE, ROLLBACK and COMMIT are not statements here */
+	OK(store_fault_set(s, 1, 0));
+	OK(store_begin(s, &e));
+	OK(store_savepoint(s, &e));
+	OK(store_savepoint_rollback(s, &e));
+	OK(store_savepoint(s, &e));
+	OK(store_savepoint_release(s, &e));
+	OK(store_commit(s, &e));
+	OK(store_begin(s, &e));
+	store_rollback(s);
+	assert_int_equal(store_fault_count(s), 0);
+
+	/*
+	 * The transaction stays usable after an injected failure, on PostgreSQL too (a real error
+	 * would abort it): what the caller then commits is written.
+	 */
+	OK(store_begin(s, &e));
+	FAILS(store_counter_add(s, "c", 1000, &v, &e), ERR_INTERNAL);
+	OK(store_counter_add(s, "c", 5, &v, &e));
+	OK(store_commit(s, &e));
+	assert_int_equal(raw_value(f, "SELECT value FROM counters WHERE name = 'c'"), 106);
+
+	/* a read fails the same way; 0, 0 clears and restarts the count */
+	OK(store_fault_set(s, 1, 1));
+	FAILS(store_counter_get(s, "c", &v, &e), ERR_INTERNAL);
+	assert_string_equal(e.msg, "store: injected fault (statement 1)");
+	OK(store_fault_set(s, 0, 0));
+	OK(store_counter_get(s, "c", &v, &e));
+	assert_int_equal(v, 106);
+	OK(store_begin(s, &e));
+	OK(store_counter_add(s, "c", 1, &v, &e));
+	OK(store_commit(s, &e)); /* the commit fault was cleared */
+	assert_int_equal(store_fault_count(s), 2);
+}
+
+static int fault_mail_kicks;
+
+static void
+fault_mail_hook(void)
+{
+	fault_mail_kicks++;
+}
+
+/* One multi-write operation: an organization with two domains, its audit entry and a mail. */
+static int
+fault_op(struct store *s, struct err *e)
+{
+	static const char *const dom[] = {"a.example", "b.example"};
+	int64_t id;
+	int rc = -1;
+
+	if (store_begin(s, e) == -1)
+		goto out;
+	if (store_org_add(s, "ACME", "Acme", dom, 2, &id, e) == -1 ||
+	    store_audit_append(s, "t", "org.add", "ACME", "", NULL, e) == -1 ||
+	    store_mail_enqueue(s, "ca@x.example", "o@a.example", "Subject: x\r\n\r\nx\r\n", 10,
+			       NULL, e) == -1 ||
+	    store_commit(s, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	store_rollback(s); /* nothing to do after a commit */
+	return rc;
+}
+
+/* What fault_op() writes, counted past the store: 0 when none of it is there. */
+static long long
+fault_op_rows(struct fx *f)
+{
+	return raw_value(f, "SELECT COUNT(*) FROM organizations") +
+	       raw_value(f, "SELECT COUNT(*) FROM org_domains") +
+	       raw_value(f, "SELECT COUNT(*) FROM audit") +
+	       raw_value(f, "SELECT seq FROM audit_head WHERE id = 1") +
+	       raw_value(f, "SELECT COUNT(*) FROM mail_queue");
+}
+
+/*
+ * Each statement of a multi-write transaction fails in turn, then its commit: nothing is left
+ * half-written, no mail sender is woken, and once the fault is cleared the same operation
+ * succeeds on the same connection.
+ */
+static void
+test_fault_each_write(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = fx_store(state);
+	struct store_org o;
+	struct chain c;
+	char want[64];
+	long n, i;
+	struct err e;
+
+	store_set_mail_hook(fault_mail_hook);
+	fault_mail_kicks = 0;
+
+	/* first the commit: this also counts the operation's statements */
+	OK(store_fault_set(s, 0, 1));
+	FAILS(fault_op(s, &e), ERR_INTERNAL);
+	assert_string_equal(e.msg, "store: injected fault (commit)");
+	n = store_fault_count(s);
+	/* org, 2 domains, audit head read, audit entry, mail, audit head written back at commit */
+	assert_int_equal(n, 7);
+	assert_int_equal(fault_op_rows(f), 0);
+	assert_false(store_in_tx(s));
+
+	for (i = 1; i <= n; i++) {
+		OK(store_fault_set(s, i, 0));
+		FAILS(fault_op(s, &e), ERR_INTERNAL);
+		snprintf(want, sizeof(want), "store: injected fault (statement %ld)", i);
+		assert_string_equal(e.msg, want);
+		assert_int_equal(store_fault_count(s), i); /* the operation stopped there */
+		assert_false(store_in_tx(s));
+		assert_int_equal(fault_op_rows(f), 0);
+		FAILS(store_org_get(s, "ACME", &o, &e), ERR_NOTFOUND);
+		store_org_clear(&o);
+	}
+	assert_int_equal(fault_mail_kicks, 0);
+
+	OK(store_fault_set(s, 0, 0));
+	OK(fault_op(s, &e));
+	assert_int_equal(store_fault_count(s), n);
+	assert_int_equal(fault_mail_kicks, 1);
+	OK(store_org_get(s, "ACME", &o, &e));
+	assert_int_equal(o.ndomains, 2);
+	store_org_clear(&o);
+	assert_int_equal(raw_value(f, "SELECT COUNT(*) FROM mail_queue"), 1);
+	/* the chain continues from the untouched head: entry 1, prev all zero */
+	memset(&c, 0, sizeof(c));
+	c.ok = 1;
+	OK(store_audit_foreach(s, chain_cb, &c, &e));
+	assert_int_equal(c.n, 1);
+	assert_true(c.ok);
+	store_set_mail_hook(NULL);
+}
+
+/*
+ * A write through store_tx_enter() (its own transaction) and a large CRL, whose DER SQLite
+ * writes in pieces after the row: each failure leaves nothing.
+ */
+static void
+test_fault_own_tx(void **state)
+{
+	static const char *const dom[] = {"a.example", "b.example"};
+	struct fx *f = *state;
+	struct store *s = fx_store(state);
+	struct store_crl c, got;
+	unsigned char *der;
+	size_t len = (size_t)3 << 19; /* 1.5 MiB: above the piecewise threshold */
+	int64_t id, v;
+	long n, i;
+	struct err e;
+
+	OK(store_fault_set(s, 2, 0)); /* the first domain */
+	FAILS(store_org_add(s, "A", "A", dom, 2, &id, &e), ERR_INTERNAL);
+	assert_int_equal(raw_value(f, "SELECT COUNT(*) FROM organizations"), 0);
+	OK(store_fault_set(s, 0, 1));
+	OK(store_counter_add(s, "c", 1, &v, &e)); /* alone: commits without store_commit() */
+	FAILS(store_org_add(s, "A", "A", dom, 2, &id, &e), ERR_INTERNAL);
+	assert_string_equal(e.msg, "store: injected fault (commit)");
+	assert_int_equal(raw_value(f, "SELECT COUNT(*) FROM organizations"), 0);
+	assert_int_equal(raw_value(f, "SELECT COUNT(*) FROM org_domains"), 0);
+	OK(store_org_add(s, "A", "A", dom, 2, &id, &e));
+	assert_int_equal(raw_value(f, "SELECT COUNT(*) FROM org_domains"), 2);
+
+	der = malloc(len);
+	assert_non_null(der);
+	memset(der, 0x5a, len);
+	memset(&c, 0, sizeof(c));
+	c.ca = (char *)"ca";
+	c.number = 1;
+	c.this_update = 100;
+	c.next_update = 200;
+	c.der = der;
+	c.derlen = len;
+	OK(store_fault_set(s, 0, 1));
+	OK(store_begin(s, &e));
+	OK(store_crl_put(s, &c, &e));
+	FAILS(store_commit(s, &e), ERR_INTERNAL);
+	n = store_fault_count(s);
+	assert_int_equal(n, cur_pg ? 1 : 2); /* SQLite: the row, then the blob fill */
+	for (i = 1; i <= n; i++) {
+		OK(store_fault_set(s, i, 0));
+		OK(store_begin(s, &e));
+		FAILS(store_crl_put(s, &c, &e), ERR_INTERNAL);
+		store_rollback(s);
+		assert_int_equal(raw_value(f, "SELECT COUNT(*) FROM crls"), 0);
+	}
+	OK(store_fault_set(s, 0, 0));
+	OK(store_begin(s, &e));
+	OK(store_crl_put(s, &c, &e));
+	OK(store_commit(s, &e));
+	OK(store_crl_latest(s, "ca", 0, &got, &e));
+	assert_int_equal(got.derlen, len);
+	assert_memory_equal(got.der, der, len);
+	store_crl_clear(&got);
+	free(der);
+}
+
 /* A CRL row of len bytes, for the tests that need many WAL pages written through the store. */
 static void
 put_big_crl(struct store *s, int64_t number, size_t len)
@@ -2013,6 +2235,9 @@ main(void)
 	    T(test_online_nonce),
 	    T(test_rollback),
 	    T(test_savepoint),
+	    T(test_fault_stmt),
+	    T(test_fault_each_write),
+	    T(test_fault_own_tx),
 	    T(test_deferred_sync),
 	    T(test_checkpointer),
 	    T(test_checkpointer_resident),
