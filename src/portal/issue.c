@@ -679,8 +679,8 @@ out:
 /* What the certificate page shows; secrets are wiped by issue_result_clear(). */
 struct issue_result {
 	char serial[STORE_SERIAL_MAX];
-	char pin[PORTAL_PIN_LEN + 1];
-	char code[PORTAL_CODE_LEN];
+	char pin[RA_PIN_LEN + 1];
+	char code[RA_CODE_LEN];
 	char dl[PORTAL_B64_LEN]; /* download secret (key generated here) */
 	char *cert_pem;
 	char *chain_pem;
@@ -869,7 +869,7 @@ struct issue_run {
 	const unsigned char *nonce_hash; /* self Submit: the claim is part of the write */
 	const char *code;		 /* a re-issue keeps its code (and its hash), else NULL */
 	const unsigned char *fixed_code_hash;
-	struct portal_key key; /* generated here (or the applicant's CSR) */
+	struct ra_key key; /* generated here (or the applicant's CSR) */
 	int generated;
 	char friendly[128];
 	char actor[64];
@@ -927,27 +927,27 @@ issue_signed(const struct ca_issued *c, void *arg, struct err *e)
 		snprintf(u->res->code, sizeof(u->res->code), "%s", u->code);
 		memcpy(u->code_hash, u->fixed_code_hash, sizeof(u->code_hash));
 	} else {
-		portal_code_new(u->res->code, u->code_hash);
+		ra_code_new(u->res->code, u->code_hash);
 	}
 	if (u->generated) {
 		memcpy(u->res->pin, u->key.pin, sizeof(u->res->pin));
-		if (portal_p12(&u->key, c->der, c->derlen, u->x->ca->chain, u->friendly, &u->p12,
-			       &u->p12len, e) == -1)
+		if (ra_p12(&u->key, c->der, c->derlen, u->x->ca->chain, u->friendly, &u->p12,
+			   &u->p12len, e) == -1)
 			return -1;
 		util_random(dlraw, sizeof(dlraw));
-		portal_token_hash(dlraw, u->dlhash);
+		ra_token_hash(dlraw, u->dlhash);
 		portal_b64url(u->res->dl, sizeof(u->res->dl), dlraw, sizeof(dlraw));
 		sodium_memzero(dlraw, sizeof(dlraw));
 	}
 	if (u->agent) {
 		/* sealed: "<pin>\n<download secret>" (both empty for a CSR) */
-		char plain[PORTAL_PIN_LEN + 1 + PORTAL_B64_LEN + 1];
+		char plain[RA_PIN_LEN + 1 + PORTAL_B64_LEN + 1];
 		size_t pl;
 
 		snprintf(plain, sizeof(plain), "%s\n%s", u->res->pin, u->res->dl);
 		pl = strlen(plain);
 		util_random(dvraw, sizeof(dvraw));
-		portal_token_hash(dvraw, u->dvhash);
+		ra_token_hash(dvraw, u->dvhash);
 		issue_seal_key(dvraw, skey);
 		portal_b64url(dv, sizeof(dv), dvraw, sizeof(dvraw));
 		u->sealedlen = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + pl;
@@ -1082,7 +1082,7 @@ issue_perform(struct portal_ctx *x, struct store *st, struct issue_app *ia,
 
 	if (issue_is(ia, "server") && portal_hostnames_parse(v->hostnames, &hosts, e) == -1)
 		goto revert;
-	if (u.generated && portal_key_take(v->key_mode, &u.key, e) == -1)
+	if (u.generated && ra_key_take(v->key_mode, &u.key, e) == -1)
 		goto revert;
 	issue_download_purge(x->ca, st, u.now);
 	issue_ra_req(ia, v, hosts, &nm, &req);
@@ -1129,7 +1129,7 @@ out:
 	issue_run_drop(&u); /* the page needs res, nothing else */
 	free(hosts);
 	free(nm.buf);
-	portal_key_clear(&u.key);
+	ra_key_clear(&u.key);
 	ca_issued_clear(&issued);
 	return rc;
 }
@@ -1232,7 +1232,7 @@ issue_submit(struct portal_ctx *x, struct store *st, struct issue_app *ia,
 		rc = 0;
 		goto out;
 	}
-	portal_token_hash(araw, ah);
+	ra_token_hash(araw, ah);
 	portal_b64url(at, sizeof(at), araw, sizeof(araw));
 	link = xasprintf("%s/approve?t=%s", portal.base_url, at);
 	if (store_token_use(st, cont_hash, ISSUE_TOKEN_FORM, now, e) == -1 ||
@@ -1341,7 +1341,7 @@ portal_issue_confirm_post(struct http_req *r)
 		goto out;
 	}
 	/* a repeated Submit first: the continuation is used up once issued */
-	portal_token_hash(raw, nh);
+	ra_token_hash(raw, nh);
 	{
 		struct store_token tok;
 		struct err se;
@@ -1495,7 +1495,7 @@ portal_issue_download_get(struct http_req *r)
 	err_clear(&se);
 	if (portal_b64url_decode(raw, sizeof(raw), s) == -1)
 		goto gone;
-	portal_token_hash(raw, h);
+	ra_token_hash(raw, h);
 	sodium_memzero(raw, sizeof(raw));
 	if ((st = ca_thread_store(x.ca, &e)) == NULL)
 		return portal_error(&x, &e);
@@ -1591,7 +1591,7 @@ portal_verify_post(struct http_req *r)
 		goto done;
 	if (portal_b64url_decode(raw, sizeof(raw), portal_form_get(&f, "onetimetoken")) == -1)
 		goto reply;
-	portal_token_hash(raw, h);
+	ra_token_hash(raw, h);
 	util_random(craw, sizeof(craw));
 	issue_cont_hash(&x, craw, ch);
 	portal_b64url(cont, sizeof(cont), craw, sizeof(craw));
@@ -1718,7 +1718,7 @@ portal_issue_approved(struct portal_ctx *x, struct store *st, const struct store
 	snprintf(u.actor, sizeof(u.actor), "portal:app:%lld", (long long)a->id);
 	snprintf(u.friendly, sizeof(u.friendly), "%s",
 		 a->name_romaji != NULL ? a->name_romaji : "certificate");
-	if (u.generated && portal_key_take(v.key_mode, &u.key, e) == -1)
+	if (u.generated && ra_key_take(v.key_mode, &u.key, e) == -1)
 		goto out;
 	issue_ra_req(&ia, &v, v.hostnames, &nm, &req);
 	if (u.generated) {
@@ -1745,7 +1745,7 @@ portal_issue_approved(struct portal_ctx *x, struct store *st, const struct store
 	r = 0;
 out:
 	issue_run_drop(&u);
-	portal_key_clear(&u.key);
+	ra_key_clear(&u.key);
 	free(nm.buf);
 	ca_issued_clear(&issued);
 	store_org_clear(&org);
@@ -1792,7 +1792,7 @@ issue_approval_load(struct portal_ctx *x, struct store *st, const char *t, struc
 	err_clear(&se);
 	if (portal_b64url_decode(raw, sizeof(raw), t) == -1)
 		goto unknown;
-	portal_token_hash(raw, h);
+	ra_token_hash(raw, h);
 	if (store_token_get(st, h, ISSUE_TOKEN_APPROVE, &tok, &se) == -1) {
 		if (se.code != ERR_NOTFOUND) {
 			*e = se;
@@ -2046,7 +2046,7 @@ portal_deliver_post(struct http_req *r)
 	struct err e, se;
 	unsigned char raw[PORTAL_TOKEN_LEN], h[STORE_HASH_LEN], key[crypto_secretbox_KEYBYTES],
 	    *data = NULL;
-	char plain[PORTAL_PIN_LEN + 1 + PORTAL_B64_LEN + 1];
+	char plain[RA_PIN_LEN + 1 + PORTAL_B64_LEN + 1];
 	size_t len = 0, pl;
 	int64_t app_id = 0;
 	int rc = -1, have_ia = 0;
@@ -2064,7 +2064,7 @@ portal_deliver_post(struct http_req *r)
 		goto out;
 	if (portal_b64url_decode(raw, sizeof(raw), portal_form_get(&f, "t")) == -1)
 		goto gone;
-	portal_token_hash(raw, h);
+	ra_token_hash(raw, h);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL)
 		goto fail;
 	if (store_download_take(st, h, util_now(), &data, &len, &app_id, &se) == -1) {

@@ -22,6 +22,7 @@
 #include "ca/ca.h"
 #include "http/http.h"
 #include "portal_int.h"
+#include "ra/ra.h"
 
 struct portal portal;
 
@@ -182,7 +183,7 @@ portal_init(struct ca *ca, const char *const *listen_addrs, size_t naddrs, struc
 	if (conf_get_long(c, "portal.key_pool", 256, 0, 4096, &rate, e) == -1)
 		goto out;
 	if (captcha_pool_start(&portal.captcha, (size_t)portal.captcha.pool, e) == -1 ||
-	    portal_keypool_start((size_t)rate, e) == -1)
+	    ra_keypool_start((size_t)rate, e) == -1)
 		goto out;
 	/* application passwords hashed while the confirm page is read (pwhash.c) */
 	{
@@ -210,7 +211,7 @@ void
 portal_fini(void)
 {
 	captcha_pool_stop();
-	portal_keypool_stop();
+	ra_keypool_stop();
 	pwhash_stop();
 	portal_site_fini();
 	tmpl_set_free(portal.tmpl);

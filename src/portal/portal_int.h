@@ -134,14 +134,6 @@ int portal_form_read_big(struct portal_ctx *, struct portal_form *, int *rc);
 void portal_steps(struct tmpl_data *, const char *lang, const char *const *labels, size_t n,
 		  int current);
 
-/*
- * Certificate codes: 20 symbols of an alphabet without look-alikes (100 bits), shown in
- * groups of five ("XXXXX-XXXXX-XXXXX-XXXXX"); the store keeps BLAKE2b-256 of the 20 symbols.
- */
-#define PORTAL_CODE_ALPHABET "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-#define PORTAL_CODE_CHARS 20
-#define PORTAL_CODE_LEN (PORTAL_CODE_CHARS + PORTAL_CODE_CHARS / 5) /* with the NUL */
-void portal_code_new(char out[PORTAL_CODE_LEN], unsigned char hash[STORE_HASH_LEN]);
 /* 1 when addr's domain is one of the organization's (or a subdomain, or it has none), 0 if
  * not, -1 on a store error. */
 int portal_email_in_org(struct store *, int64_t org_id, const char *addr, struct err *);
@@ -192,39 +184,6 @@ void pwhash_forget(const char *ref);
 void pwhash_stats(struct pwhash_stats *);
 
 /*
- * Keys the portal generates for applicants (keypool.c): with a PIN, the encoded public key
- * and the key shrouded under the PIN for the PKCS#12.  P-256 keys come from a pool filled on
- * idle time (portal.key_pool); RSA ones are made in the request.
- */
-#define PORTAL_PIN_LEN 12
-#define PORTAL_MAC_SALT 16
-struct portal_key {
-	EVP_PKEY *key;
-	int rsa;
-	char pin[PORTAL_PIN_LEN + 1];
-	X509_PUBKEY *spki;	/* its SubjectPublicKeyInfo, encoded once (ca_issue_req.spki) */
-	PKCS12_SAFEBAG *keybag; /* PKCS#8 shrouded: AES-256-CBC, PBKDF2 (2048) under pin */
-	unsigned char mac_salt[PORTAL_MAC_SALT];
-	unsigned char mac_key[32]; /* the PKCS#12 MAC key: KDF(pin, mac_salt, 2048), SHA-256 */
-};
-/* A key of mode "p256" or "rsa2048", made now. */
-int portal_key_make(const char *mode, struct portal_key *, struct err *);
-/* The same, out of the pool when there is one (each pooled key is handed out once). */
-int portal_key_take(const char *mode, struct portal_key *, struct err *);
-void portal_key_clear(struct portal_key *);
-int portal_keypool_start(size_t cap, struct err *);
-void portal_keypool_stop(void);
-/* Keys ready in the pool, handed out from it, made in requests because it was empty. */
-void portal_keypool_stats(size_t *ready, unsigned long *taken, unsigned long *made_inline);
-/*
- * The PKCS#12 of k with the certificate der and chain: the shrouded key, the certificates in
- * plain bags (they are public), both named friendly, and a SHA-256 MAC under k's PIN.
- */
-int portal_p12(const struct portal_key *k, const unsigned char *der, size_t len,
-	       STACK_OF(X509) * chain, const char *friendly, unsigned char **out, size_t *outlen,
-	       struct err *);
-
-/*
  * issue.c: issues the certificate of an approved application a (a re-issue) for its recorded
  * values: a new key (key_mode p256/rsa2048, delivered as PKCS#12 with a PIN shown once) or
  * csr_pem; in one transaction approved -> issued, the ticket points at the new certificate,
@@ -236,9 +195,6 @@ int portal_issue_approved(struct portal_ctx *, struct store *, const struct stor
 			  const char *csr_pem, const char *code,
 			  const unsigned char code_hash[STORE_HASH_LEN], char *refusal,
 			  size_t refusal_len, int *rc, struct err *);
-/* The BLAKE2b-256 of a one-time secret: all the store ever sees of it. */
-void portal_token_hash(const unsigned char raw[PORTAL_TOKEN_LEN],
-		       unsigned char out[STORE_HASH_LEN]);
 /* A new CAPTCHA for purpose: its id (hex) and its image as a data: URI (caller frees). */
 int portal_captcha(struct store *, const char *purpose, char id_hex[CAPTCHA_ID_HEX],
 		   char **data_uri, struct err *);

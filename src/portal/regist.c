@@ -11,6 +11,7 @@
 #include "ca/ca.h"
 #include "http/http.h"
 #include "portal_int.h"
+#include "ra/ra.h"
 
 #define REGIST_PURPOSE "regist"			      /* the CAPTCHA's form */
 #define REGIST_TOKEN_FORM STORE_TOKEN_REGIST_FORM     /* nonce of the confirm form */
@@ -455,7 +456,7 @@ regist_create(struct portal_ctx *x, struct store *st, const struct regist_vals *
 	*repeat = 0;
 	buf_init(&body, MAIL_BODY_MAX);
 	util_random(raw, sizeof(raw));
-	portal_token_hash(raw, h);
+	ra_token_hash(raw, h);
 	portal_b64url(tok, sizeof(tok), raw, sizeof(raw));
 	link = xasprintf("%s/regist/verify?onetimetoken=%s", portal.base_url, tok);
 	if (regist_mail_body(x->lang, link, &body) == -1) {
@@ -539,7 +540,7 @@ portal_confirm_post(struct http_req *r)
 					      "policy and agree to them."));
 		goto out;
 	}
-	portal_token_hash(raw, nh);
+	ra_token_hash(raw, nh);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
 	    regist_create(&x, st, &v, nh, &repeat, &er, &e) == -1) {
 		rc = portal_error(&x, &e);
@@ -572,7 +573,7 @@ portal_verify_get(struct http_req *r)
 	err_clear(&se);
 	if (portal_b64url_decode(raw, sizeof(raw), http_query(r, "onetimetoken")) == -1)
 		goto reply;
-	portal_token_hash(raw, h);
+	ra_token_hash(raw, h);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL)
 		goto fail;
 	if (store_token_get(st, h, REGIST_TOKEN_VERIFY, &t, &se) == -1) {

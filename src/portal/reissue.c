@@ -35,6 +35,7 @@
 #include "ca/ca.h"
 #include "http/http.h"
 #include "portal_int.h"
+#include "ra/ra.h"
 
 #define REISSUE_TOKEN_FORM STORE_TOKEN_REISSUE_FORM /* nonce of the confirm form */
 #define REISSUE_MIN_LEFT (30 * 86400)		    /* no re-issue with 30 days or less left */
@@ -159,30 +160,6 @@ reissue_refusal(const struct store_app *a, const struct store_cert *c, time_t no
 	if (c->not_after - now <= REISSUE_MIN_LEFT)
 		return N_("30 days or less left: apply for a new certificate instead (renewal).");
 	return NULL;
-}
-
-/* The normalized certificate code (20 symbols, hyphens and blanks dropped) and its hash. */
-static int
-reissue_code_hash(const char *typed, unsigned char hash[STORE_HASH_LEN])
-{
-	char raw[PORTAL_CODE_CHARS + 1];
-	size_t k = 0;
-
-	for (const char *p = nz(typed); *p != '\0'; p++) {
-		int ch = toupper((unsigned char)*p);
-
-		if (ch == '-' || ch == ' ')
-			continue;
-		if (k == PORTAL_CODE_CHARS || strchr(PORTAL_CODE_ALPHABET, ch) == NULL || ch == 0)
-			return -1;
-		raw[k++] = (char)ch;
-	}
-	if (k != PORTAL_CODE_CHARS)
-		return -1;
-	raw[k] = '\0';
-	crypto_generichash(hash, STORE_HASH_LEN, (const unsigned char *)raw, k, NULL, 0);
-	sodium_memzero(raw, sizeof(raw));
-	return 0;
 }
 
 /* ---- login ---- */
@@ -310,7 +287,7 @@ portal_reissue_post(struct http_req *r)
 		rc = portal_error(&x, &e);
 		goto out;
 	}
-	if (reissue_code_hash(code, h) == 0) {
+	if (ra_code_hash(code, h) == 0) {
 		if (store_app_get_by_code(st, h, &a, &se) == 0) {
 			ok = a.password_hash != NULL &&
 			     (strcasecmp(email, a.email) == 0 ||
@@ -652,7 +629,7 @@ out:
 static int
 reissue_commit(struct portal_ctx *x, struct store *st, const struct store_app *old,
 	       const struct reissue_vals *v, const unsigned char nonce_hash[STORE_HASH_LEN],
-	       int *repeat, char code[PORTAL_CODE_LEN], struct err *e)
+	       int *repeat, char code[RA_CODE_LEN], struct err *e)
 {
 	struct store_app n;
 	struct store_token tok;
@@ -665,7 +642,7 @@ reissue_commit(struct portal_ctx *x, struct store *st, const struct store_app *o
 
 	*repeat = 0;
 	err_clear(&se);
-	portal_code_new(code, code_hash);
+	ra_code_new(code, code_hash);
 	snprintf(actor, sizeof(actor), "portal:app:%lld", (long long)old->id);
 	if (store_begin(st, e) == -1)
 		goto out;
@@ -729,7 +706,7 @@ portal_reissue_confirm_post(struct http_req *r)
 	struct reissue_vals v;
 	struct err e;
 	const char *nonce, *when, *mac, *app, *action;
-	char want[PORTAL_B64_LEN], code[PORTAL_CODE_LEN];
+	char want[PORTAL_B64_LEN], code[RA_CODE_LEN];
 	unsigned char raw[PORTAL_TOKEN_LEN], nh[STORE_HASH_LEN];
 	long t;
 	int rc = -1, repeat = 0, have = 0;
@@ -759,7 +736,7 @@ portal_reissue_confirm_post(struct http_req *r)
 		rc = portal_error(&x, &e);
 		goto out;
 	}
-	portal_token_hash(raw, nh);
+	ra_token_hash(raw, nh);
 	if (strcmp(action, "submit") == 0) {
 		struct store_token tok;
 		struct err se;
@@ -893,7 +870,7 @@ portal_reissue_fetch_post(struct http_req *r)
 		rc = portal_error(&x, &e);
 		goto out;
 	}
-	if (reissue_code_hash(portal_form_get(&f, "cert_code"), h) == -1 ||
+	if (ra_code_hash(portal_form_get(&f, "cert_code"), h) == -1 ||
 	    store_app_get_by_code(st, h, &a, &se) == -1 || a.predecessor_id == 0) {
 		if (se.code != ERR_OK && se.code != ERR_NOTFOUND) {
 			rc = portal_error(&x, &se);
@@ -925,7 +902,7 @@ portal_reissue_fetch_post(struct http_req *r)
 		goto out;
 	}
 	{
-		char refusal[256], code[PORTAL_CODE_LEN];
+		char refusal[256], code[RA_CODE_LEN];
 		int k;
 
 		snprintf(code, sizeof(code), "%s", nz(portal_form_get(&f, "cert_code")));

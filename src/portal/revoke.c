@@ -20,6 +20,7 @@
 #include "ca/ca.h"
 #include "http/http.h"
 #include "portal_int.h"
+#include "ra/ra.h"
 
 #define REVOKE_PURPOSE "revoke"			  /* the CAPTCHA's form */
 #define REVOKE_TOKEN_FORM STORE_TOKEN_REVOKE_FORM /* nonce of the confirm form */
@@ -361,7 +362,7 @@ revoke_request(struct portal_ctx *x, struct store *st, const struct revoke_vals 
 	memset(&q, 0, sizeof(q));
 	buf_init(&body, MAIL_BODY_MAX);
 	util_random(raw, sizeof(raw));
-	portal_token_hash(raw, h);
+	ra_token_hash(raw, h);
 	portal_b64url(tok, sizeof(tok), raw, sizeof(raw));
 	err_clear(&se);
 	if (store_begin(st, e) == -1)
@@ -471,7 +472,7 @@ portal_revoke_confirm_post(struct http_req *r)
 		rc = revoke_step1_render(&x, &v, NULL);
 		goto out;
 	}
-	portal_token_hash(raw, nh);
+	ra_token_hash(raw, nh);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
 	    revoke_request(&x, st, &v, nh, &repeat, &er, &notice, &e) == -1) {
 		rc = portal_error(&x, &e);
@@ -528,7 +529,7 @@ portal_revoke_verify_get(struct http_req *r)
 	next[0] = '\0';
 	if (portal_b64url_decode(raw, sizeof(raw), http_query(r, "onetimetoken")) == -1)
 		goto reply;
-	portal_token_hash(raw, h);
+	ra_token_hash(raw, h);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL || store_begin(st, &e) == -1)
 		goto fail;
 	began = 1;

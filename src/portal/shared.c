@@ -53,12 +53,6 @@ portal_form_read_big(struct portal_ctx *x, struct portal_form *f, int *rc)
 	return portal_form_read_ex(x, f, PORTAL_ISSUE_BODY_MAX, "csr", PORTAL_CSR_FIELD_MAX, rc);
 }
 
-void
-portal_token_hash(const unsigned char raw[PORTAL_TOKEN_LEN], unsigned char out[STORE_HASH_LEN])
-{
-	crypto_generichash(out, STORE_HASH_LEN, raw, PORTAL_TOKEN_LEN, NULL, 0);
-}
-
 int
 portal_captcha(struct store *st, const char *purpose, char id_hex[CAPTCHA_ID_HEX], char **data_uri,
 	       struct err *e)
@@ -97,28 +91,6 @@ portal_steps(struct tmpl_data *d, const char *lang, const char *const *labels, s
 		tmpl_data_bool(s, "current", (int)i == current);
 		tmpl_data_bool(s, "done", (int)i < current);
 	}
-}
-
-void
-portal_code_new(char out[PORTAL_CODE_LEN], unsigned char hash[STORE_HASH_LEN])
-{
-	static const char alphabet[] = PORTAL_CODE_ALPHABET;
-	char raw[PORTAL_CODE_CHARS + 1];
-	size_t k = 0;
-
-	for (size_t i = 0; i < PORTAL_CODE_CHARS; i++)
-		raw[i] = alphabet[randombytes_uniform((uint32_t)(sizeof(alphabet) - 1))];
-	raw[PORTAL_CODE_CHARS] = '\0';
-	for (size_t i = 0; i < PORTAL_CODE_CHARS; i++) {
-		if (i > 0 && i % 5 == 0)
-			out[k++] = '-';
-		out[k++] = raw[i];
-	}
-	out[k] = '\0';
-	/* the hash is over the symbols alone: what a person types is normalised the same way */
-	crypto_generichash(hash, STORE_HASH_LEN, (const unsigned char *)raw, PORTAL_CODE_CHARS,
-			   NULL, 0);
-	sodium_memzero(raw, sizeof(raw));
 }
 
 int

@@ -36,6 +36,7 @@
 
 #include <openssl/cms.h>
 #include <openssl/evp.h>
+#include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 
 #include "ca/ca.h"
@@ -201,6 +202,67 @@ int ra_policy_names(const struct store_org *org, const struct profile *prof,
 /* The subject the RA gives: O = org's name, the OUs, CN cn (may be NULL).  Caller frees. */
 int ra_policy_subject(const struct store_org *org, const char *const *ou, size_t nou,
 		      const char *cn, X509_NAME **out, struct err *);
+/* ---- one-time secrets and certificate codes (token.c) ---- */
+
+#define RA_TOKEN_LEN 32	 /* random bytes of a one-time secret */
+#define RA_TOKEN_TEXT 44 /* as base64url without padding, with the NUL */
+
+/* A new secret (raw) and its text for a link or a form. */
+void ra_token_new(unsigned char raw[RA_TOKEN_LEN], char text[RA_TOKEN_TEXT]);
+/* The raw secret of text (exactly 43 base64url characters); -1 when it is anything else. */
+int ra_token_decode(const char *text, unsigned char raw[RA_TOKEN_LEN]);
+/* BLAKE2b-256 of a secret: all the store ever sees of it. */
+void ra_token_hash(const unsigned char raw[RA_TOKEN_LEN], unsigned char out[STORE_HASH_LEN]);
+/* The same keyed with key (a session id): the secret works only with that key. */
+void ra_token_hash_keyed(const unsigned char raw[RA_TOKEN_LEN], const char *key,
+			 unsigned char out[STORE_HASH_LEN]);
+
+/*
+ * Certificate codes: 20 symbols of an alphabet without look-alikes (100 bits), shown in
+ * groups of five ("XXXXX-XXXXX-XXXXX-XXXXX"); the store keeps BLAKE2b-256 of the 20 symbols.
+ */
+#define RA_CODE_ALPHABET "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+#define RA_CODE_CHARS 20
+#define RA_CODE_LEN (RA_CODE_CHARS + RA_CODE_CHARS / 5) /* with the NUL */
+void ra_code_new(char out[RA_CODE_LEN], unsigned char hash[STORE_HASH_LEN]);
+/* The hash of a code as typed (case, hyphens and blanks ignored); -1 when it is no code. */
+int ra_code_hash(const char *typed, unsigned char hash[STORE_HASH_LEN]);
+
+/* ---- keys made for holders, and their PKCS#12 (keys.c) ---- */
+
+/*
+ * Keys the RA generates for holders (keys.c): with a PIN, the encoded public key
+ * and the key shrouded under the PIN for the PKCS#12.  P-256 keys come from a pool filled on
+ * idle time (portal.key_pool, started by the face that serves them); RSA ones are made in the
+ * request.
+ */
+#define RA_PIN_LEN 12
+#define RA_MAC_SALT 16
+struct ra_key {
+	EVP_PKEY *key;
+	int rsa;
+	char pin[RA_PIN_LEN + 1];
+	X509_PUBKEY *spki;	/* its SubjectPublicKeyInfo, encoded once (ca_issue_req.spki) */
+	PKCS12_SAFEBAG *keybag; /* PKCS#8 shrouded: AES-256-CBC, PBKDF2 (2048) under pin */
+	unsigned char mac_salt[RA_MAC_SALT];
+	unsigned char mac_key[32]; /* the PKCS#12 MAC key: KDF(pin, mac_salt, 2048), SHA-256 */
+};
+/* A key of mode "p256" or "rsa2048", made now. */
+int ra_key_make(const char *mode, struct ra_key *, struct err *);
+/* The same, out of the pool when there is one (each pooled key is handed out once). */
+int ra_key_take(const char *mode, struct ra_key *, struct err *);
+void ra_key_clear(struct ra_key *);
+int ra_keypool_start(size_t cap, struct err *);
+void ra_keypool_stop(void);
+/* Keys ready in the pool, handed out from it, made in requests because it was empty. */
+void ra_keypool_stats(size_t *ready, unsigned long *taken, unsigned long *made_inline);
+/*
+ * The PKCS#12 of k with the certificate der and chain: the shrouded key, the certificates in
+ * plain bags (they are public), both named friendly, and a SHA-256 MAC under k's PIN.
+ */
+int ra_p12(const struct ra_key *k, const unsigned char *der, size_t len, STACK_OF(X509) * chain,
+	   const char *friendly, unsigned char **out, size_t *outlen, struct err *);
+
 /* ---- organizations and tickets (org.c) ---- */
 
 /* A list to set (set = 1: replace the organization's list with these n values). */

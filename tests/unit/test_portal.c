@@ -14,6 +14,7 @@
 
 #include "portal/portal.h"
 #include "portal/portal_int.h"
+#include "ra/ra.h"
 #include "web/web.h"
 
 static int
@@ -530,7 +531,7 @@ keypool_wait_ready(size_t n)
 	unsigned long taken, inline_made;
 
 	for (int i = 0; i < 500; i++) {
-		portal_keypool_stats(&ready, &taken, &inline_made);
+		ra_keypool_stats(&ready, &taken, &inline_made);
 		if (ready == n)
 			break;
 		usleep(10000);
@@ -545,21 +546,21 @@ keypool_wait_ready(size_t n)
 static void
 keypool_take_no_refill(int n)
 {
-	struct portal_key k;
+	struct ra_key k;
 	struct timespec t0, t1;
 	struct err e;
 	size_t before, ready = 0;
 	unsigned long taken, inline_made;
 
 	err_clear(&e);
-	portal_keypool_stats(&before, &taken, &inline_made);
+	ra_keypool_stats(&before, &taken, &inline_made);
 	for (int i = 0; i < n; i++) {
-		assert_int_equal(portal_key_take("p256", &k, &e), 0);
-		portal_key_clear(&k);
+		assert_int_equal(ra_key_take("p256", &k, &e), 0);
+		ra_key_clear(&k);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	usleep(30000);
-	portal_keypool_stats(&ready, &taken, &inline_made);
+	ra_keypool_stats(&ready, &taken, &inline_made);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 150)
 		assert_int_equal((int)ready, (int)before - n);
@@ -568,7 +569,7 @@ keypool_take_no_refill(int n)
 static void
 test_key_p12(void **state)
 {
-	struct portal_key k, k2;
+	struct ra_key k, k2;
 	struct err e;
 	EVP_PKEY *ca_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), *pkey = NULL;
 	X509 *leaf, *ca = tu_cert(ca_key, "Test CA"), *got = NULL;
@@ -582,8 +583,8 @@ test_key_p12(void **state)
 
 	(void)state;
 	err_clear(&e);
-	assert_int_equal(portal_key_make("p256", &k, &e), 0);
-	assert_int_equal((int)strlen(k.pin), PORTAL_PIN_LEN);
+	assert_int_equal(ra_key_make("p256", &k, &e), 0);
+	assert_int_equal((int)strlen(k.pin), RA_PIN_LEN);
 	assert_non_null(k.keybag);
 	/* the SPKI the certificate gets is the key's */
 	assert_non_null(k.spki);
@@ -596,8 +597,8 @@ test_key_p12(void **state)
 	leaf = tu_cert(k.key, "leaf");
 	n = i2d_X509(leaf, &der);
 	assert_true(n > 0);
-	assert_int_equal(
-	    portal_p12(&k, der, (size_t)n, chain, "leaf.example", &p12der, &p12len, &e), 0);
+	assert_int_equal(ra_p12(&k, der, (size_t)n, chain, "leaf.example", &p12der, &p12len, &e),
+			 0);
 	p = p12der;
 	p12 = d2i_PKCS12(NULL, &p, (long)p12len);
 	assert_non_null(p12);
@@ -622,15 +623,15 @@ test_key_p12(void **state)
 	X509_free(leaf);
 
 	/* the pool: filled by its thread, each key handed out once */
-	assert_int_equal(portal_keypool_start(4, &e), 0);
+	assert_int_equal(ra_keypool_start(4, &e), 0);
 	keypool_wait_ready(4); /* the thread fills it */
-	assert_int_equal(portal_key_take("p256", &k2, &e), 0);
-	portal_keypool_stats(&ready, &taken, &inline_made);
+	assert_int_equal(ra_key_take("p256", &k2, &e), 0);
+	ra_keypool_stats(&ready, &taken, &inline_made);
 	assert_int_equal((int)taken, 1);
 	assert_int_equal((int)inline_made, 0);
 	assert_true(EVP_PKEY_eq(k2.key, k.key) != 1);
 	assert_true(strcmp(k2.pin, k.pin) != 0);
-	portal_key_clear(&k2);
+	ra_key_clear(&k2);
 	/*
 	 * Refills wait for a quiet moment (200 ms without a take) while at least an eighth is
 	 * left: none 30 ms after a take, all of them once it is quiet.
@@ -638,16 +639,16 @@ test_key_p12(void **state)
 	keypool_wait_ready(4);
 	keypool_take_no_refill(1); /* 3 left */
 	keypool_wait_ready(4);
-	assert_int_equal(portal_key_take("rsa2048", &k2, &e), 0);
+	assert_int_equal(ra_key_take("rsa2048", &k2, &e), 0);
 	assert_int_equal(k2.rsa, 1);
 	assert_int_equal(EVP_PKEY_get_base_id(k2.key), EVP_PKEY_RSA);
-	portal_key_clear(&k2);
-	portal_keypool_stop();
+	ra_key_clear(&k2);
+	ra_keypool_stop();
 	/*
 	 * During a burst it refills only when fewer than an eighth are left: 3 of 16 wait for
 	 * the quiet moment, 1 of 16 does not.
 	 */
-	assert_int_equal(portal_keypool_start(16, &e), 0);
+	assert_int_equal(ra_keypool_start(16, &e), 0);
 	keypool_wait_ready(16);
 	keypool_take_no_refill(13); /* 3 left */
 	{
@@ -655,21 +656,21 @@ test_key_p12(void **state)
 		long ms;
 
 		for (int i = 0; i < 2; i++) {
-			assert_int_equal(portal_key_take("p256", &k2, &e), 0);
-			portal_key_clear(&k2);
+			assert_int_equal(ra_key_take("p256", &k2, &e), 0);
+			ra_key_clear(&k2);
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		do {
 			usleep(2000);
-			portal_keypool_stats(&ready, &taken, &inline_made);
+			ra_keypool_stats(&ready, &taken, &inline_made);
 			clock_gettime(CLOCK_MONOTONIC, &t1);
 			ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 		} while (ready < 2 && ms < 150);
 		/* refilled before the quiet moment (200 ms) could have come */
 		assert_true(ready >= 2);
 	}
-	portal_keypool_stop();
-	portal_key_clear(&k);
+	ra_keypool_stop();
+	ra_key_clear(&k);
 	sk_X509_pop_free(chain, X509_free);
 	EVP_PKEY_free(ca_key);
 }

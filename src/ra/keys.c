@@ -1,16 +1,16 @@
 /*
- * keypool: the keys the portal generates for applicants, and their PKCS#12.
+ * keys: the keys the RA generates for holders (server-made keys), and their PKCS#12.
  *
  * A generated key comes with its PIN (12 symbols of 56, ~70 bits), its encoded public key
  * (SubjectPublicKeyInfo, what the CA certifies: no CSR is made for it), the key already
  * shrouded under the PIN (PKCS#8, AES-256-CBC, PBKDF2 with 2048 iterations) and the MAC key
  * derived from the PIN (PKCS#12 KDF, 2048 iterations, SHA-256): the costly parts of a
  * PKCS#12, ~1 ms of CPU.  Once
- * the certificate is signed, portal_p12() adds the certificate bags and computes the MAC
+ * the certificate is signed, ra_p12() adds the certificate bags and computes the MAC
  * (one HMAC).
  *
  * The P-256 ones are made ahead (util/pool.c: one thread at nice 19, on idle time), up to
- * portal.key_pool of them; portal_key_take() hands each out once and makes one itself only
+ * portal.key_pool of them; ra_key_take() hands each out once and makes one itself only
  * when the pool is empty (or for RSA, which is never pooled).  The
  * pooled keys and PINs live in this process's memory only (the web process, which made every
  * applicant key before too), and are wiped when handed out or at the end.
@@ -24,7 +24,7 @@
 #include <openssl/x509.h>
 #include <sodium.h>
 
-#include "portal_int.h"
+#include "ra.h"
 
 /* No 0/O, 1/I/l: what a person can copy without asking. */
 static const char key_pin_alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
@@ -32,7 +32,7 @@ static const char key_pin_alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqr
 static struct pool *kpool; /* NULL: none (portal.key_pool = 0) */
 
 void
-portal_key_clear(struct portal_key *k)
+ra_key_clear(struct ra_key *k)
 {
 	EVP_PKEY_free(k->key);
 	X509_PUBKEY_free(k->spki);
@@ -41,7 +41,7 @@ portal_key_clear(struct portal_key *k)
 }
 
 int
-portal_key_make(const char *mode, struct portal_key *k, struct err *e)
+ra_key_make(const char *mode, struct ra_key *k, struct err *e)
 {
 	STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
 	PKCS12_SAFEBAG *bag;
@@ -52,17 +52,17 @@ portal_key_make(const char *mode, struct portal_key *k, struct err *e)
 	k->key = k->rsa ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
 			: EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	if (k->key == NULL || X509_PUBKEY_set(&k->spki, k->key) != 1) {
-		err_set(e, ERR_INTERNAL, "portal: cannot generate a %s key", mode);
+		err_set(e, ERR_INTERNAL, "ra: cannot generate a %s key", mode);
 		goto out;
 	}
-	for (int i = 0; i < PORTAL_PIN_LEN; i++)
+	for (int i = 0; i < RA_PIN_LEN; i++)
 		k->pin[i] =
 		    key_pin_alphabet[randombytes_uniform((uint32_t)(sizeof(key_pin_alphabet) - 1))];
-	k->pin[PORTAL_PIN_LEN] = '\0';
+	k->pin[RA_PIN_LEN] = '\0';
 	/* the bag alone: its attributes (name, key id) come with the certificate */
 	if ((bag = PKCS12_add_key(&bags, k->key, 0, PKCS12_DEFAULT_ITER, NID_aes_256_cbc,
 				  k->pin)) == NULL) {
-		err_set(e, ERR_INTERNAL, "portal: cannot shroud the new key");
+		err_set(e, ERR_INTERNAL, "ra: cannot shroud the new key");
 		goto out;
 	}
 	k->keybag = sk_PKCS12_SAFEBAG_pop(bags);
@@ -70,14 +70,14 @@ portal_key_make(const char *mode, struct portal_key *k, struct err *e)
 	if (PKCS12_key_gen_utf8(k->pin, -1, k->mac_salt, (int)sizeof(k->mac_salt), PKCS12_MAC_ID,
 				PKCS12_DEFAULT_ITER, (int)sizeof(k->mac_key), k->mac_key,
 				EVP_sha256()) != 1) {
-		err_set(e, ERR_INTERNAL, "portal: cannot derive the PKCS#12 MAC key");
+		err_set(e, ERR_INTERNAL, "ra: cannot derive the PKCS#12 MAC key");
 		goto out;
 	}
 	rc = 0;
 out:
 	sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
 	if (rc == -1)
-		portal_key_clear(k);
+		ra_key_clear(k);
 	return rc;
 }
 
@@ -88,7 +88,7 @@ kpool_make(void *item, void *arg)
 
 	(void)arg;
 	err_clear(&e);
-	if (portal_key_make("p256", item, &e) == -1) {
+	if (ra_key_make("p256", item, &e) == -1) {
 		log_warn("%s", e.msg);
 		return -1;
 	}
@@ -98,20 +98,20 @@ kpool_make(void *item, void *arg)
 static void
 kpool_clear(void *item)
 {
-	portal_key_clear(item);
+	ra_key_clear(item);
 }
 
 int
-portal_keypool_start(size_t cap, struct err *e)
+ra_keypool_start(size_t cap, struct err *e)
 {
 	if (kpool != NULL)
 		return 0;
-	return pool_start(&kpool, "shomei-keys", cap, sizeof(struct portal_key), kpool_make,
+	return pool_start(&kpool, "shomei-keys", cap, sizeof(struct ra_key), kpool_make,
 			  kpool_clear, NULL, e);
 }
 
 void
-portal_keypool_stop(void)
+ra_keypool_stop(void)
 {
 	size_t ready;
 	unsigned long taken, misses;
@@ -119,23 +119,23 @@ portal_keypool_stop(void)
 	if (kpool == NULL)
 		return;
 	pool_stats(kpool, &ready, &taken, &misses);
-	log_debug("portal: %lu pooled keys handed out, %lu made in requests", taken, misses);
+	log_debug("ra: %lu pooled keys handed out, %lu made in requests", taken, misses);
 	pool_stop(kpool);
 	kpool = NULL;
 }
 
 void
-portal_keypool_stats(size_t *ready, unsigned long *taken, unsigned long *made_inline)
+ra_keypool_stats(size_t *ready, unsigned long *taken, unsigned long *made_inline)
 {
 	pool_stats(kpool, ready, taken, made_inline);
 }
 
 int
-portal_key_take(const char *mode, struct portal_key *k, struct err *e)
+ra_key_take(const char *mode, struct ra_key *k, struct err *e)
 {
 	if (strcmp(mode, "p256") == 0 && pool_take(kpool, k) == 0)
 		return 0;
-	return portal_key_make(mode, k, e);
+	return ra_key_make(mode, k, e);
 }
 
 /* friendlyName and localKeyID (the certificate's SHA-1, as PKCS12_create() sets it). */
@@ -155,7 +155,7 @@ key_bag_attrs(PKCS12_SAFEBAG *bag, const char *friendly, const unsigned char *id
  * p12's authSafe data holds), with k's salt and the iteration count the key was made with.
  */
 static int
-key_p12_mac(const struct portal_key *k, PKCS12 *p12, STACK_OF(PKCS7) * safes)
+key_p12_mac(const struct ra_key *k, PKCS12 *p12, STACK_OF(PKCS7) * safes)
 {
 	const ASN1_OCTET_STRING *mac = NULL;
 	unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
@@ -204,8 +204,8 @@ key_cert_bag(const unsigned char *der, size_t len)
 }
 
 int
-portal_p12(const struct portal_key *k, const unsigned char *der, size_t len, STACK_OF(X509) * chain,
-	   const char *friendly, unsigned char **out, size_t *outlen, struct err *e)
+ra_p12(const struct ra_key *k, const unsigned char *der, size_t len, STACK_OF(X509) * chain,
+       const char *friendly, unsigned char **out, size_t *outlen, struct err *e)
 {
 	STACK_OF(PKCS12_SAFEBAG) *certs = sk_PKCS12_SAFEBAG_new_null(), *keys = NULL;
 	STACK_OF(PKCS7) *safes = NULL;
@@ -243,7 +243,7 @@ portal_p12(const struct portal_key *k, const unsigned char *der, size_t len, STA
 	rc = 0;
 	goto out;
 fail:
-	err_set(e, ERR_INTERNAL, "portal: cannot build the PKCS#12");
+	err_set(e, ERR_INTERNAL, "ra: cannot build the PKCS#12");
 out:
 	OPENSSL_free(buf);
 	PKCS12_free(p12);
