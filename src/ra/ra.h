@@ -202,6 +202,77 @@ int ra_policy_names(const struct store_org *org, const struct profile *prof,
 /* The subject the RA gives: O = org's name, the OUs, CN cn (may be NULL).  Caller frees. */
 int ra_policy_subject(const struct store_org *org, const char *const *ou, size_t nou,
 		      const char *cn, X509_NAME **out, struct err *);
+/* ---- the life cycle of an application (app.c) ---- */
+
+/* The states (their names are what the store keeps: "mail-verified", ...). */
+enum ra_app_state {
+	RA_APP_REGISTERED = 0,
+	RA_APP_MAIL_VERIFIED,
+	RA_APP_SUBMITTED,
+	RA_APP_AWAITING_APPROVAL,
+	RA_APP_APPROVED,
+	RA_APP_ISSUED,
+	RA_APP_EXPIRED,
+	RA_APP_CANCELLED,
+	RA_APP_REJECTED,
+	RA_APP_STATE__MAX,
+};
+
+/* What moves an application; app.c has the table of which event leads where. */
+enum ra_app_event {
+	RA_APP_EV_VERIFY = 0,	/* the mailed link was used */
+	RA_APP_EV_SUBMIT,	/* a self application's Submit (its values recorded) */
+	RA_APP_EV_SUBMIT_AGENT, /* an agent's Submit: to the holder for approval (values) */
+	RA_APP_EV_APPROVE,	/* the holder approved */
+	RA_APP_EV_REJECT,	/* the holder rejected */
+	RA_APP_EV_ISSUE,	/* its certificate was issued (serial, code hash) */
+	RA_APP_EV_EXPIRE,	/* a mailed link or approval ran out of time */
+	RA_APP_EV_CANCEL,	/* its ticket was used for another certificate meanwhile */
+	RA_APP_EVENT__MAX,
+};
+
+const char *ra_app_state_name(enum ra_app_state); /* "unknown" out of range */
+int ra_app_state_parse(const char *, enum ra_app_state *);
+const char *ra_app_event_name(enum ra_app_event);
+/* The state ev leads to from from (enum ra_app_state), or -1 when the table has no such move. */
+int ra_app_next(enum ra_app_state from, enum ra_app_event ev);
+
+/* What an event records with the move. */
+struct ra_app_change {
+	const struct store_app *values; /* SUBMIT, SUBMIT_AGENT: profile ... csr */
+	const char *serial;		/* ISSUE */
+	const unsigned char *code_hash; /* ISSUE: the certificate code's hash */
+	time_t when;			/* SUBMIT*, ISSUE */
+};
+
+/*
+ * The only way an application changes state: from -> the table's state for ev, in one
+ * conditional statement (joins an open transaction).  ERR_CONFLICT when the application is
+ * not in from (it moved meanwhile); ERR_INTERNAL for a move the table does not have.
+ */
+int ra_app_move(struct store *, int64_t id, enum ra_app_state from, enum ra_app_event ev,
+		const struct ra_app_change *, struct err *);
+
+/* An application as the faces see it: the strings are never NULL ("" when unset). */
+struct ra_app {
+	int64_t id, org_id, predecessor_id;
+	enum ra_app_state state;
+	int agent; /* made by an agent (代理人) for the holder */
+	char profile[32];
+	const char *org_code, *org_name, *ticket, *email; /* email: the applicant's */
+	/* recorded at submission */
+	const char *subject_email, *name_kanji, *name_romaji, *ou, *hostnames, *key_mode,
+	    *password_hash, *csr, *cert_serial;
+	time_t created, expires, submitted, issued;
+	/* the RA's: own the strings above */
+	struct store_app rec;
+	char *org_name_owned;
+};
+
+/* Loads application id with its profile and organization name; ra_app_clear() frees. */
+int ra_app_load(struct store *, int64_t id, struct ra_app *, struct err *);
+void ra_app_clear(struct ra_app *); /* accepts NULL */
+
 /* ---- one-time secrets and certificate codes (token.c) ---- */
 
 #define RA_TOKEN_LEN 32	 /* random bytes of a one-time secret */
