@@ -9,39 +9,33 @@
 
 #include "ca/ca.h"
 #include "portal_int.h"
+#include "ra/ra.h"
+
+/* The language the hooks write in: their arg. */
+static const char *
+portal_notify_lang(void *arg)
+{
+	return arg != NULL ? (const char *)arg : I18N_DEFAULT;
+}
 
 int
-portal_notify_revoked(struct store *st, const char *lang, const char *serial, int reason,
-		      struct err *e)
+portal_notify_revoked(void *arg, struct store *st, const struct ra_revoked *rv, struct err *e)
 {
-	struct store_cert c;
+	const char *lang = portal_notify_lang(arg);
 	struct buf body;
-	struct err se;
 	struct tm tm;
-	char *to = NULL, when[64];
+	char when[64];
 	int rc = -1;
 
-	memset(&c, 0, sizeof(c));
 	buf_init(&body, MAIL_BODY_MAX);
-	err_clear(&se);
-	if (store_cert_holder_email(st, serial, &to, &se) == -1) {
-		if (se.code != ERR_NOTFOUND) {
-			*e = se;
-			goto out;
-		}
-		rc = 0; /* issued outside the portal (CLI, API): no holder address known */
-		goto out;
-	}
-	if (store_cert_get(st, serial, &c, e) == -1)
-		goto out;
-	gmtime_r(&c.revoked_at, &tm);
+	gmtime_r(&rv->revoked_at, &tm);
 	if (strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
 		when[0] = '\0';
 	if (buf_printf(
 		&body, "%s\n\n%s: %s\n%s: %s\n%s: %s\n%s: %s\n\n%s\n\n%s\n",
 		i18n_get(lang, N_("Your certificate has been revoked.")),
-		i18n_get(lang, N_("Serial number")), c.serial, i18n_get(lang, N_("Subject")),
-		c.subject, i18n_get(lang, N_("Reason")), ca_reason_name(reason),
+		i18n_get(lang, N_("Serial number")), rv->serial, i18n_get(lang, N_("Subject")),
+		rv->subject, i18n_get(lang, N_("Reason")), ca_reason_name(rv->reason),
 		i18n_get(lang, N_("Revoked at")), when,
 		i18n_get(
 		    lang,
@@ -52,14 +46,20 @@ portal_notify_revoked(struct store *st, const char *lang, const char *serial, in
 		err_set(e, ERR_INTERNAL, "portal: notification too large");
 		goto out;
 	}
-	if (portal_mail_queue(st, to,
+	if (portal_mail_queue(st, rv->to,
 			      i18n_get(lang, N_("[shomei] Your certificate has been revoked")),
 			      &body, e) == -1)
 		goto out;
 	rc = 0;
 out:
-	free(to);
-	store_cert_clear(&c);
 	buf_free(&body);
 	return rc;
+}
+
+void
+portal_notify_init(struct ra_notify *n, const char *lang)
+{
+	memset(n, 0, sizeof(*n));
+	n->arg = (void *)lang;
+	n->revoked = portal_notify_revoked;
 }

@@ -215,28 +215,21 @@ online_html(struct http_req *r, int status, const struct ra_online_answer *a)
 	return rc;
 }
 
-/* In the revocation's transaction: the mail to the holder, in the language of the request. */
-static int
-online_revoked(void *arg, struct store *st, const char *serial, int reason, struct err *e)
-{
-	return portal_notify_revoked(st, (const char *)arg, serial, reason, e);
-}
-
 static int
 online_post(struct http_req *r, enum ra_online_type type)
 {
 	struct ra_online_answer a;
-	struct ra_online_notify notify;
+	struct ra_notify notify;
 	struct store *st;
 	struct err e;
 	int html = online_wants_html(http_header(r, "Accept"));
 	int status;
 
 	err_clear(&e);
-	notify.revoked = online_revoked;
-	notify.arg =
-	    (void *)i18n_pick(http_header(r, "Accept-Language"),
-			      MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "lang"));
+	/* the holder's mail in the language of the request */
+	portal_notify_init(
+	    &notify, i18n_pick(http_header(r, "Accept-Language"),
+			       MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "lang")));
 	if ((st = ca_thread_store(r->app, &e)) == NULL ||
 	    ra_online_handle(r->app, st, type, r->body, r->bodylen, &notify, &a, &e) == -1) {
 		if (html) {

@@ -199,13 +199,13 @@ int portal_issue_approved(struct portal_ctx *, struct store *, const struct stor
 int portal_captcha(struct store *, const char *purpose, char id_hex[CAPTCHA_ID_HEX],
 		   char **data_uri, struct err *);
 
-/* ---- telling holders (notify.c) ---- */
-/*
- * Queues, inside the caller's open transaction, the mail telling the holder of serial that it
- * was revoked (to the e-mail of the application behind it; nothing when there is none).
- */
-int portal_notify_revoked(struct store *, const char *lang, const char *serial, int reason,
-			  struct err *);
+/* ---- telling people (notify.c): the portal's mails for the RA's operations ---- */
+struct ra_notify;
+struct ra_revoked;
+/* Every hook of the portal, in language lang (a static string, "ja" or "en"). */
+void portal_notify_init(struct ra_notify *, const char *lang);
+/* The revocation mail to the holder (the ra_notify hook). */
+int portal_notify_revoked(void *arg, struct store *, const struct ra_revoked *, struct err *);
 
 /* ---- web revocation (revoke.c) ---- */
 

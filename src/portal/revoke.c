@@ -513,6 +513,7 @@ portal_revoke_verify_get(struct http_req *r)
 	struct portal_ctx x;
 	struct store_revreq q;
 	struct store_crl crl;
+	struct ra_notify notify;
 	struct store *st = NULL;
 	struct err e, se;
 	unsigned char raw[PORTAL_TOKEN_LEN], h[STORE_HASH_LEN];
@@ -550,7 +551,8 @@ portal_revoke_verify_get(struct http_req *r)
 		if (store_revreq_done(st, q.id, now, &e) == -1)
 			goto fail;
 		err_clear(&se);
-		if (ca_revoke_tx(x.ca, st, q.serial, q.reason, 0, actor, &se) == -1) {
+		portal_notify_init(&notify, x.lang);
+		if (ra_revoke_tx(x.ca, st, q.serial, q.reason, actor, &notify, &se) == -1) {
 			if (se.code != ERR_CONFLICT) {
 				e = se;
 				goto fail;
@@ -558,8 +560,6 @@ portal_revoke_verify_get(struct http_req *r)
 			res = V_REVOKED; /* revoked meanwhile by other means: the request is done */
 		} else {
 			res = V_OK;
-			if (portal_notify_revoked(st, x.lang, q.serial, q.reason, &e) == -1)
-				goto fail;
 		}
 		began = 0;
 		if (store_commit(st, &e) == -1)

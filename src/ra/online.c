@@ -551,7 +551,7 @@ ra_answer(struct ra_online_answer *a, enum ra_online_result res, const char *det
 
 int
 ra_online_handle(struct ca *ca, struct store *st, enum ra_online_type type,
-		 const unsigned char *body, size_t len, const struct ra_online_notify *notify,
+		 const unsigned char *body, size_t len, const struct ra_notify *notify,
 		 struct ra_online_answer *a, struct err *e)
 {
 	struct ra_online_req r;
@@ -664,9 +664,7 @@ ra_online_handle(struct ca *ca, struct store *st, enum ra_online_type type,
 				  "online: the revocation was accepted and awaits the next CRL");
 	} else {
 		actor = xasprintf("holder:%s", rec.serial);
-		if (ca_revoke_tx(ca, st, rec.serial, r.reason, 0, actor, e) == -1 ||
-		    (notify != NULL && notify->revoked != NULL &&
-		     notify->revoked(notify->arg, st, rec.serial, r.reason, e) == -1))
+		if (ra_revoke_tx(ca, st, rec.serial, r.reason, actor, notify, e) == -1)
 			goto out;
 		a->revoked_at = now;
 		a->reason = r.reason;

@@ -43,6 +43,59 @@
 #include "store/store.h"
 #include "util/util.h"
 
+/* ---- how the RA tells people (every operation that mails takes one) ---- */
+
+struct ra_app;
+
+/* A revocation the holder is told about. */
+struct ra_revoked {
+	const char *to; /* the holder's address (the application's) */
+	const char *serial;
+	const char *subject; /* RFC 4514 text */
+	int reason;	     /* CRLReason code */
+	time_t revoked_at;
+};
+
+/*
+ * The faces' mails.  Each hook queues its mail through st inside the operation's transaction,
+ * so the mail goes out if and only if the operation commits; -1 rolls the operation back.
+ * The face owns the words, the language and the links (it gets the one-time secret's text and
+ * makes the URL).  A NULL hook sends nothing.
+ */
+struct ra_notify {
+	void *arg;
+	/* registration: the mailed link that confirms the address (to the applicant) */
+	int (*registered)(void *arg, struct store *, const char *to, const char *token,
+			  struct err *);
+	/* an agent's application: the approval link to the holder (a: the application) */
+	int (*approval)(void *arg, struct store *, const struct ra_app *a, const char *to,
+			const char *token, struct err *);
+	/* issued: the certificate code to the holder */
+	int (*issued)(void *arg, struct store *, const char *to, const char *serial,
+		      const char *code, struct err *);
+	/* issued on an agent's application: the one-time link of the certificate page (agent) */
+	int (*delivery)(void *arg, struct store *, const char *to, const char *token, struct err *);
+	/* the holder rejected an agent's application: told to the agent and to the holder */
+	int (*rejected)(void *arg, struct store *, const struct ra_app *a, struct err *);
+	/* a web revocation request: the link that revokes (to the holder) */
+	int (*revoke_link)(void *arg, struct store *, const char *to, const char *token,
+			   struct err *);
+	/* a certificate with a known holder was revoked (web, signed request, re-issue) */
+	int (*revoked)(void *arg, struct store *, const struct ra_revoked *, struct err *);
+	/* a re-issue was accepted: the new certificate code (to the holder) */
+	int (*reissued)(void *arg, struct store *, const char *to, const char *old_serial,
+			const char *code, struct err *);
+};
+
+/*
+ * Revokes serial (ca_revoke_tx: the row, the revocation counter OCSP polls, the audit entry
+ * by actor) inside the caller's open transaction and tells its holder through n->revoked when
+ * the certificate has an application with an address.  ERR_CONFLICT when it was revoked
+ * already.  The caller commits, then calls ca_after_revoke().
+ */
+int ra_revoke_tx(struct ca *, struct store *, const char *serial, int reason, const char *actor,
+		 const struct ra_notify *n, struct err *);
+
 #define RA_ONLINE_BODY_MAX (64 * 1024) /* bytes of a request (DER or PEM) */
 #define RA_ONLINE_JSON_MAX 4096	       /* bytes of the encapsulated JSON */
 #define RA_ONLINE_CERTS_MAX 8	       /* certificates a SignedData may carry */
@@ -125,19 +178,8 @@ struct ra_online_answer {
  * nonce in one transaction, then notify (may be NULL) and the CRL-on-revoke rule.  Returns
  * 0 with *ans filled for every outcome; -1 only for internal errors (store, signer).
  */
-/*
- * Told inside the revocation's transaction after an accepted self-service revocation (the
- * portal queues the mail to the holder there: the mail goes out if and only if the revocation
- * commits).  A -1 return rolls everything back.
- */
-struct ra_online_notify {
-	int (*revoked)(void *arg, struct store *, const char *serial, int reason, struct err *);
-	void *arg;
-};
-
 int ra_online_handle(struct ca *, struct store *, enum ra_online_type, const unsigned char *,
-		     size_t, const struct ra_online_notify *, struct ra_online_answer *,
-		     struct err *);
+		     size_t, const struct ra_notify *, struct ra_online_answer *, struct err *);
 
 /*
  * Builds a signed request (the client side; tests): the JSON with the given fields (nonce and
