@@ -8,6 +8,7 @@
 
 #include "ca/ca.h"
 #include "cli/cli.h"
+#include "serve/serve.h"
 
 /* Opens the instance and a store connection; prints and maps the error. */
 static int
@@ -18,7 +19,8 @@ admin_open(struct cli *cli, struct ca **ca, struct store **st)
 	err_clear(&e);
 	*ca = NULL;
 	*st = NULL;
-	if (ca_open(cli->datadir, 0, ca, &e) == -1 || ca_store_open(*ca, st, &e) == -1) {
+	if (ca_open(cli->datadir, 0, serve_conf_known, ca, &e) == -1 ||
+	    ca_store_open(*ca, st, &e) == -1) {
 		ca_close(*ca);
 		*ca = NULL;
 		return cli_fail(&e);

@@ -9,6 +9,7 @@
 
 #include "ca/ca.h"
 #include "cli/cli.h"
+#include "serve/serve.h"
 
 static const char usage_init[] =
     "usage: shomei init [--key-type p256|p384|rsa2048|rsa3072|rsa4096] [--ca-name NAME]\n"
@@ -147,7 +148,7 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 	}
 	req.csr = csr.data;
 	req.csrlen = csr.len;
-	if (ca_open(cli->datadir, CA_OPEN_SIGNER, &ca, &e) == -1 ||
+	if (ca_open(cli->datadir, CA_OPEN_SIGNER, serve_conf_known, &ca, &e) == -1 ||
 	    ca_store_open(ca, &st, &e) == -1 || ca_issue(ca, st, &req, &out, &e) == -1) {
 		rc = cli_fail(&e);
 		goto out;
@@ -222,7 +223,8 @@ cmd_revoke(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "shomei: unknown reason \"%s\"\n", reason);
 		return cli_usage(usage_revoke);
 	}
-	if (ca_open(cli->datadir, 0, &ca, &e) == -1 || ca_store_open(ca, &st, &e) == -1 ||
+	if (ca_open(cli->datadir, 0, serve_conf_known, &ca, &e) == -1 ||
+	    ca_store_open(ca, &st, &e) == -1 ||
 	    ca_revoke(ca, st, serial, code, 0, "cli:revoke", &e) == -1) {
 		rc = cli_fail(&e);
 		goto out;
@@ -285,7 +287,7 @@ cmd_crl(struct cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage(usage_crl);
-	if (ca_open(cli->datadir, CA_OPEN_SIGNER, &ca, &e) == -1 ||
+	if (ca_open(cli->datadir, CA_OPEN_SIGNER, serve_conf_known, &ca, &e) == -1 ||
 	    ca_store_open(ca, &st, &e) == -1 ||
 	    ca_crl_generate(ca, st, delta, "cli:crl", &crl, &e) == -1) {
 		rc = cli_fail(&e);

@@ -378,6 +378,14 @@ out:
 	return rc;
 }
 
+/* The configuration keys the responder reads (ocsp_responder_new). */
+const char *const ocsp_conf_keys[] = {
+    "ocsp.validity_minutes",
+    "ocsp.cache_entries",
+    "ocsp.revocation_poll_ms",
+    NULL,
+};
+
 int
 ocsp_responder_new(struct ca *ca, struct ocsp_responder **out, struct err *e)
 {

@@ -191,5 +191,7 @@ int ocsp_http_post(struct http_req *);
 int ocsp_http_get(struct http_req *);
 /* Frees the responder the handlers created (web process shutdown; optional). */
 void ocsp_http_shutdown(void);
+/* The configuration keys the responder reads (NULL-terminated; see conf_check_keys). */
+extern const char *const ocsp_conf_keys[];
 
 #endif

@@ -99,6 +99,31 @@ out:
 	return rc;
 }
 
+/*
+ * The keys the portal reads: portal_init and portal_site_init (top.c).  The CAPTCHA's keys
+ * are captcha_conf_keys (src/web), the mail's mail_conf_keys.
+ */
+const char *const portal_conf_keys[] = {
+    "portal.templates",
+    "portal.po",
+    "portal.step1_rate",
+    "portal.revoke_rate",
+    "portal.reissue_rate",
+    "portal.base_url",
+    "portal.secret_file",
+    "portal.key_pool",
+    "portal.password_hashers",
+    "portal.ticket_rate",
+    "portal.contact_email",
+    "portal.contact_text",
+    "portal.contact_text_en",
+    "portal.static",
+    "test.instance",
+    "test.clock_offset",
+    "test.fault",
+    NULL,
+};
+
 int
 portal_init(struct ca *ca, const char *const *listen_addrs, size_t naddrs, struct err *e)
 {

@@ -101,6 +101,8 @@ struct http_req;
  */
 int portal_init(struct ca *, const char *const *listen_addrs, size_t naddrs, struct err *);
 void portal_fini(void);
+/* The configuration keys portal_init reads (NULL-terminated; see conf_check_keys). */
+extern const char *const portal_conf_keys[];
 
 /* Handlers (HTTPS route table). */
 int portal_step1_get(struct http_req *);

@@ -202,6 +202,14 @@ pub_sched_main(void *arg)
 	return NULL;
 }
 
+/* The keys of the CRL schedule (pub_schedule_start, pub_sched_main). */
+const char *const pub_conf_keys[] = {
+    "crl.schedule",
+    "crl.interval_minutes",
+    "crl.delta_interval_minutes",
+    NULL,
+};
+
 void
 pub_schedule_start(struct ca *ca)
 {

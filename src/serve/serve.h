@@ -37,6 +37,16 @@ int pub_ca_get(struct http_req *);
 void pub_schedule_start(struct ca *);
 void pub_schedule_stop(void);
 
+/*
+ * Configuration keys (NULL-terminated lists; see conf_check_keys): serve's own (web.c,
+ * supervisor.c), the CRL schedule's (pub.c), and serve_conf_known, every module's list: the
+ * keys shomei.conf may hold.  serve, `init --check` and every CLI command that opens the CA
+ * refuse any other (conf.c).
+ */
+extern const char *const serve_conf_keys[];
+extern const char *const pub_conf_keys[];
+extern const char *const *const serve_conf_known[];
+
 /* SCM_RIGHTS helpers. */
 int serve_fd_send(int sock, int fd);
 int serve_fd_recv(int sock); /* -1 on EOF/error */

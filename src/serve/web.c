@@ -78,6 +78,13 @@ web_metrics(struct http_req *r)
 	return rc;
 }
 
+/* The keys the supervisor (listen.*) and the web process read themselves. */
+const char *const serve_conf_keys[] = {
+    "listen.http",	 "listen.https",      "http.threads", "http.max_connections",
+    "http.max_inflight", "http.timeout",      "https.cert",   "https.key",
+    "ca.cert",		 "store.resident_mb", NULL,
+};
+
 /* store.resident_mb when unset: 1 GiB, or a quarter of the memory when that is less. */
 static long
 web_resident_default(void)
@@ -246,7 +253,7 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 	memset(&web, 0, sizeof(web));
 	web.ctl = ctl_fd;
 	web.supervisor = getppid();
-	if (ca_open(o->datadir, 0, &web.ca, &e) == -1)
+	if (ca_open(o->datadir, 0, serve_conf_known, &web.ca, &e) == -1)
 		goto out;
 	/* WAL checkpoints off the committing threads, and the file kept in memory (SQLite) */
 	if (conf_get_long(&web.ca->conf, "store.resident_mb", web_resident_default(), 0, 1L << 20,

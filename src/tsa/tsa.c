@@ -468,6 +468,9 @@ out:
 	return rc;
 }
 
+/* The configuration keys the TSA reads (tsa_new, tsa_http_post). */
+const char *const tsa_conf_keys[] = {"tsa.policy", "tsa.accuracy_ms", "tsa.serial_block", NULL};
+
 int
 tsa_new(struct ca *ca, struct tsa **out, struct err *e)
 {

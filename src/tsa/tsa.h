@@ -147,5 +147,7 @@ int tsa_resp_reject(int fail, const char *text, struct buf *out);
  * TSA cannot stamp (systemFailure).
  */
 int tsa_http_post(struct http_req *);
+/* The configuration keys the TSA reads (NULL-terminated; see conf_check_keys). */
+extern const char *const tsa_conf_keys[];
 
 #endif
