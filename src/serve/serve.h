@@ -28,12 +28,20 @@ int serve_main(const struct serve_opts *);
 
 /* The web process (child of the supervisor). */
 int serve_web_main(const struct serve_opts *, int signer_fd, int ctl_fd);
+/*
+ * The route tables each listener of the web process serves (web.c): the web process's own
+ * (/healthz, /metrics) and its modules' (pub, ocsp, tsa; portal, api), composed at start.
+ */
+extern const struct http_route *const serve_http_tables[];
+extern const struct http_route *const serve_https_tables[];
 
 /* Publication handlers (pub.c) and the CRL schedule of the web process. */
 struct http_req;
 struct ca;
 int pub_crl_get(struct http_req *);
 int pub_ca_get(struct http_req *);
+extern const struct http_route pub_http_routes[];  /* GET /crl/, GET /ca/ */
+extern const struct http_route pub_https_routes[]; /* GET /ca/ */
 void pub_schedule_start(struct ca *);
 void pub_schedule_stop(void);
 
