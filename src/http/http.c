@@ -263,13 +263,15 @@ static int
 http_route_shadows(const struct http_route *first, const struct http_route *later)
 {
 	size_t pl = strlen(first->path);
+	int below, takes;
 
-	if (!(pl > 1 && first->path[pl - 1] == '/' && strncmp(later->path, first->path, pl) == 0))
-		return 0;
-	return first->method == NULL ||
-	       (later->method != NULL &&
-		(strcmp(first->method, later->method) == 0 ||
-		 (strcmp(first->method, "GET") == 0 && strcmp(later->method, "HEAD") == 0)));
+	below = pl > 1 && first->path[pl - 1] == '/' && strncmp(later->path, first->path, pl) == 0;
+	/* first answers every method later does: any, the same, or GET (which answers HEAD) */
+	takes = first->method == NULL ||
+		(later->method != NULL &&
+		 (strcmp(first->method, later->method) == 0 ||
+		  (strcmp(first->method, "GET") == 0 && strcmp(later->method, "HEAD") == 0)));
+	return below && takes;
 }
 
 int

@@ -410,7 +410,8 @@ serve_main(const struct serve_opts *co)
 
 	/* the supervisor reads the configuration but never loads a private key */
 	o->http_fd = o->https_fd = -1;
-	if (ca_open(o->datadir, 0, serve_conf_known, &s.ca, &e) == -1 || super_listen(&s, o, &e) == -1)
+	if (ca_open(o->datadir, 0, serve_conf_known, &s.ca, &e) == -1 ||
+	    super_listen(&s, o, &e) == -1)
 		goto fail;
 	if (gen_spawn_signer(&s, &s.cur, &e) == -1 || gen_spawn_web(&s, &s.cur, &e) == -1)
 		goto fail;

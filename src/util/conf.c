@@ -216,12 +216,12 @@ static int
 conf_key_known(const char *const *const *known, const char *key)
 {
 	size_t l, j;
+	int found = 0;
 
-	for (l = 0; known[l] != NULL; l++)
-		for (j = 0; known[l][j] != NULL; j++)
-			if (strcmp(known[l][j], key) == 0)
-				return 1;
-	return 0;
+	for (l = 0; known[l] != NULL && !found; l++)
+		for (j = 0; known[l][j] != NULL && !found; j++)
+			found = strcmp(known[l][j], key) == 0;
+	return found;
 }
 
 const char *
