@@ -1341,20 +1341,247 @@ quantile_ms(double *v, size_t n, double q)
 	return v[k - 1] * 1e3;
 }
 
+/*
+ * The peer: openssl s_server -WWW serving the pages the measured rounds saved, driven by
+ * NWORKERS client threads, NSESS * ROUNDS requests a page.  Returns 1 if it gave a wrong
+ * answer, else 0.
+ */
+static int
+peer_run(const char *dir, long nsess, long nworkers, long rounds)
+{
+	struct peer_worker *pw;
+	int pport = free_port();
+	char *https_cert = xasprintf("%s/certs/https.pem", dir);
+	char *https_key = xasprintf("%s/keys/https.key.pem", dir);
+	char *chain = xasprintf("%s/certs/issuing.pem", dir);
+	char accept[64];
+	struct sockaddr_in pa;
+	char *peerdir;
+	FILE *f;
+	pid_t peer;
+	int i, failed = 0;
+
+	peerdir = xasprintf("%s/peer", dir);
+	if (mkdir(peerdir, 0700) == -1)
+		fatalx("bench: mkdir %s", peerdir);
+	for (i = 0; i < PAGE__MAX; i++) {
+		char *p;
+
+		if (pages[i].nlat == 0) /* the RSA round with -n */
+			continue;
+		p = xasprintf("%s/%s", peerdir, pages[i].peer_file);
+
+		if ((f = fopen(p, "w")) == NULL ||
+		    fwrite(pages[i].sample, 1, pages[i].samplelen, f) != pages[i].samplelen ||
+		    fclose(f) != 0)
+			fatalx("bench: cannot write %s", p);
+		free(p);
+	}
+	snprintf(accept, sizeof(accept), "127.0.0.1:%d", pport);
+	if ((peer = fork()) == -1)
+		fatalx("bench: fork");
+	peer_pid = peer;
+	if (peer == 0) {
+		int fd = open("/dev/null", O_RDWR);
+
+		if (chdir(peerdir) == -1 || fd == -1 || dup2(fd, 0) == -1 || dup2(fd, 1) == -1 ||
+		    dup2(fd, 2) == -1)
+			_exit(126);
+		execlp("openssl", "openssl", "s_server", "-quiet", "-WWW", "-accept", accept,
+		       "-cert", https_cert, "-key", https_key, "-cert_chain", chain, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 100 && !port_loopback_only(pport); i++) {
+		if (waitpid(peer, NULL, WNOHANG) == peer)
+			fatalx("bench: openssl s_server exited");
+		usleep(50000);
+	}
+	if (i == 100)
+		fatalx("bench: openssl s_server is not listening on 127.0.0.1:%d only", pport);
+	memset(&pa, 0, sizeof(pa));
+	pa.sin_family = AF_INET;
+	pa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	pa.sin_port = htons((uint16_t)pport);
+	pw = xcalloc((size_t)nworkers, sizeof(*pw));
+	for (i = 0; i < PAGE__MAX; i++) {
+		long n = nsess * rounds;
+
+		if (pages[i].nlat == 0)
+			continue;
+		pages[i].peer = xcalloc((size_t)n + 1, sizeof(double));
+		for (int k = 0; k < nworkers; k++) {
+			pw[k].a = pa;
+			pw[k].p = &pages[i];
+			pw[k].n = (int)(n / nworkers + (k < n % nworkers));
+			pw[k].lat = xcalloc((size_t)pw[k].n + 1, sizeof(double));
+			pw[k].nlat = pw[k].bad = 0;
+			pthread_create(&pw[k].th, NULL, peer_main, &pw[k]);
+		}
+		for (int k = 0; k < nworkers; k++) {
+			pthread_join(pw[k].th, NULL);
+			memcpy(pages[i].peer + pages[i].npeer, pw[k].lat,
+			       (size_t)pw[k].nlat * sizeof(double));
+			pages[i].npeer += (size_t)pw[k].nlat;
+			if (pw[k].bad > 0) {
+				fprintf(stderr, "bench: s_server: %d wrong answers for %s\n",
+					pw[k].bad, pages[i].name);
+				failed = 1;
+			}
+			free(pw[k].lat);
+		}
+	}
+	free(pw);
+	kill(peer, SIGTERM);
+	waitpid(peer, NULL, 0);
+	peer_pid = -1;
+	free(https_cert);
+	free(https_key);
+	free(chain);
+	free(peerdir);
+	return failed;
+}
+
+/* The figures of the rounds and of the peer, and whether the targets were met. */
+static void
+figures_print(int only_shomei, double wall, long nwaits, long maxwait, long think_ms, double steal0,
+	      double steal1, double st0, double st1)
+{
+	size_t total = 0;
+	int met = 1, cmet = 1;
+	int i;
+
+	printf("%-24s %6s %9s %9s %9s | %9s %9s %9s", "page (ms)", "n", "p50", "p99", "max",
+	       "srv p50", "srv p99", "cpu p50");
+	if (!only_shomei)
+		printf(" | %9s %9s %7s", "peer p50", "peer p99", "p99 x");
+	printf("\n");
+	for (i = 0; i < PAGE__MAX; i++) {
+		struct page *p = &pages[i];
+		double p50 = quantile_ms(p->lat, p->nlat, 0.50);
+		double p99 = quantile_ms(p->lat, p->nlat, 0.99);
+		double mx = quantile_ms(p->lat, p->nlat, 1.0);
+		double s99 = quantile_ms(p->srv, p->nsrv, 0.99);
+
+		if (p->nlat == 0)
+			continue;
+		if (i < PAGE_FLOW)
+			total += p->nlat;
+		if (p->exempt == NULL) {
+			met = met && s99 <= 5.0;
+			cmet = cmet && p99 <= 5.0;
+		}
+		printf("%-24s %6zu %9.3f %9.3f %9.3f | %9.3f %9.3f %9.3f", p->name, p->nlat, p50,
+		       p99, mx, quantile_ms(p->srv, p->nsrv, 0.5), s99,
+		       quantile_ms(p->cpu, p->nsrv, 0.5));
+		if (!only_shomei) {
+			double q50 = quantile_ms(p->peer, p->npeer, 0.5);
+			double q99 = quantile_ms(p->peer, p->npeer, 0.99);
+
+			printf(" | %9.3f %9.3f %6.1fx", q50, q99, q99 > 0 ? p99 / q99 : 0);
+		}
+		printf("  (%zu bytes)%s%s%s\n", p->samplelen, p->exempt ? " [exempt: " : "",
+		       p->exempt ? p->exempt : "", p->exempt ? "]" : "");
+	}
+	printf("all responses checked: %zu requests, 0 wrong; %.0f requests/s over the "
+	       "measured rounds (mail waits excluded)\n",
+	       total, wall > 0 ? (double)total / wall : 0);
+	printf("password hashes: %ld of %zu Submits waited for theirs (longest %.1f ms); "
+	       "%ld ms of reading time before Submit (-z), not counted as page time\n",
+	       nwaits, pages[PAGE_SUBMIT].nsrv, (double)maxwait / 1000, think_ms);
+	if (steal0 >= 0 && steal1 >= steal0 && st1 > st0)
+		printf("steal: the hypervisor took %.0f ms of this VM's CPU time during the "
+		       "measured rounds (%.1f%% of %.1f s x %ld CPUs); single runs' p99 move "
+		       "with it\n",
+		       steal1 - steal0,
+		       100.0 * (steal1 - steal0) / 1000.0 /
+			   ((st1 - st0) * (double)sysconf(_SC_NPROCESSORS_ONLN)),
+		       st1 - st0, sysconf(_SC_NPROCESSORS_ONLN));
+	printf("srv = the server's own time per request (its request log: from the headers to "
+	       "the answer); cpu = the CPU time of the handler's thread in it (the rest is "
+	       "waiting: signer, commit, CPU); peer = openssl "
+	       "s_server -WWW with the same pages as files, one request per (resumed) "
+	       "connection, handshake outside the clock; p99 x = shomei p99 / peer p99\n");
+	printf("target server p99 <= 5 ms per page (exempt pages aside): %s; client p99 "
+	       "<= 5 ms: %s\n",
+	       met ? "met" : "NOT met", cmet ? "met" : "NOT met");
+}
+
+/*
+ * The instance, with the shomei CLI: init (on STORESPEC if not NULL), the organization, NSESS *
+ * (ROUNDS + 2) tickets, and the test settings appended to shomei.conf.  Returns the tickets
+ * (owned by the caller).
+ */
+static char **
+instance_make(const char *bin, const char *dir, const char *storespec, long nsess, long rounds,
+	      long sthreads, long keypool, long hashers)
+{
+	char *cmd, *conf, **tickets;
+	FILE *f;
+
+	cmd = storespec != NULL
+		  ? xasprintf("'%s' -d %s init --store '%s' >/dev/null", bin, dir, storespec)
+		  : xasprintf("'%s' -d %s init >/dev/null", bin, dir);
+	if (strchr(bin, '\'') != NULL || (storespec != NULL && strchr(storespec, '\'') != NULL) ||
+	    run(cmd) != 0)
+		fatalx("bench: shomei init failed");
+	free(cmd);
+	cmd = xasprintf("'%s' -d %s org add " ORG " --name 'ベンチマーク株式会社' --domain "
+			"bench.example.jp >/dev/null",
+			bin, dir);
+	if (run(cmd) != 0)
+		fatalx("bench: shomei org add failed");
+	free(cmd);
+	tickets = xcalloc((size_t)(nsess * (rounds + 2)), sizeof(*tickets));
+	cmd = xasprintf("'%s' -d %s ticket create --org " ORG " --profile client --count %ld", bin,
+			dir, nsess * (rounds + 2));
+	if ((f = popen(cmd, "r")) == NULL)
+		fatalx("bench: %s", cmd);
+	{
+		char line[128];
+		long n = 0;
+
+		while (fgets(line, sizeof(line), f) != NULL && n < nsess * (rounds + 2)) {
+			line[strcspn(line, "\r\n ")] = '\0';
+			if (line[0] != '\0')
+				tickets[n++] = xstrdup(line);
+		}
+		if (pclose(f) != 0 || n != nsess * (rounds + 2))
+			fatalx("bench: shomei ticket create gave %ld tickets", n);
+	}
+	free(cmd);
+	conf = xasprintf("%s/shomei.conf", dir);
+	if ((f = fopen(conf, "a")) == NULL)
+		fatalx("bench: cannot append to %s", conf);
+	fprintf(f, "\ntest.instance = yes\ntest.captcha_answer = " ANSWER "\n"
+		   "mail.from = ca@bench.example.jp\nportal.step1_rate = 1000000\n"
+		   "crl.schedule = no\n"
+		   /* a session's connection idles while the others take their turn: in the RSA
+		    * round 50 keygens per client thread, longer than the default 30 s */
+		   "http.timeout = 600\n");
+	if (sthreads > 0)
+		fprintf(f, "http.threads = %ld\n", sthreads);
+	if (keypool >= 0)
+		fprintf(f, "portal.key_pool = %ld\n", keypool);
+	if (hashers >= 0)
+		fprintf(f, "portal.password_hashers = %ld\n", hashers);
+	fclose(f);
+	free(conf);
+	return tickets;
+}
+
 int
 main(int argc, char **argv)
 {
 	char dir[] = "/tmp/shomei-bench-portal-XXXXXX", self[PATH_MAX], listen_h[64], listen_s[64],
-	     *bin = NULL, *cmd, *conf, *log, *peerdir;
+	     *bin = NULL, *cmd, *log;
 	const char *storespec = NULL;
 	long nsess = 200, nworkers = 4, rounds = 3, sthreads = 0, keypool = -1, hashers = -1,
 	     think_ms = 5000, nwaits = 0, maxwait = 0;
 	int opt, keep = 0, only_shomei = 0, hport, sport, failed = 0, i;
 	ssize_t sl;
-	pid_t pid, peer = -1;
+	pid_t pid;
 	struct sess *ss;
 	char **tickets;
-	FILE *f;
 	long logoff = 0, logrsa = -1;
 	int rsa_round = 1;
 	double t0, t1, wall = 0, steal0 = -1, steal1 = -1, st0 = 0, st1 = 0;
@@ -1429,55 +1656,7 @@ main(int argc, char **argv)
 	keep_dir = keep;
 	atexit(cleanup);
 
-	/* ---- the instance, with the shomei CLI ---- */
-	cmd = storespec != NULL
-		  ? xasprintf("'%s' -d %s init --store '%s' >/dev/null", bin, dir, storespec)
-		  : xasprintf("'%s' -d %s init >/dev/null", bin, dir);
-	if (strchr(bin, '\'') != NULL || (storespec != NULL && strchr(storespec, '\'') != NULL) ||
-	    run(cmd) != 0)
-		fatalx("bench: shomei init failed");
-	free(cmd);
-	cmd = xasprintf("'%s' -d %s org add " ORG " --name 'ベンチマーク株式会社' --domain "
-			"bench.example.jp >/dev/null",
-			bin, dir);
-	if (run(cmd) != 0)
-		fatalx("bench: shomei org add failed");
-	free(cmd);
-	tickets = xcalloc((size_t)(nsess * (rounds + 2)), sizeof(*tickets));
-	cmd = xasprintf("'%s' -d %s ticket create --org " ORG " --profile client --count %ld", bin,
-			dir, nsess * (rounds + 2));
-	if ((f = popen(cmd, "r")) == NULL)
-		fatalx("bench: %s", cmd);
-	{
-		char line[128];
-		long n = 0;
-
-		while (fgets(line, sizeof(line), f) != NULL && n < nsess * (rounds + 2)) {
-			line[strcspn(line, "\r\n ")] = '\0';
-			if (line[0] != '\0')
-				tickets[n++] = xstrdup(line);
-		}
-		if (pclose(f) != 0 || n != nsess * (rounds + 2))
-			fatalx("bench: shomei ticket create gave %ld tickets", n);
-	}
-	free(cmd);
-	conf = xasprintf("%s/shomei.conf", dir);
-	if ((f = fopen(conf, "a")) == NULL)
-		fatalx("bench: cannot append to %s", conf);
-	fprintf(f, "\ntest.instance = yes\ntest.captcha_answer = " ANSWER "\n"
-		   "mail.from = ca@bench.example.jp\nportal.step1_rate = 1000000\n"
-		   "crl.schedule = no\n"
-		   /* a session's connection idles while the others take their turn: in the RSA
-		    * round 50 keygens per client thread, longer than the default 30 s */
-		   "http.timeout = 600\n");
-	if (sthreads > 0)
-		fprintf(f, "http.threads = %ld\n", sthreads);
-	if (keypool >= 0)
-		fprintf(f, "portal.key_pool = %ld\n", keypool);
-	if (hashers >= 0)
-		fprintf(f, "portal.password_hashers = %ld\n", hashers);
-	fclose(f);
-	free(conf);
+	tickets = instance_make(bin, dir, storespec, nsess, rounds, sthreads, keypool, hashers);
 
 	/* ---- shomei serve ---- */
 	if ((hport = free_port()) == -1 || (sport = free_port()) == -1 || hport == sport)
@@ -1616,161 +1795,9 @@ main(int argc, char **argv)
 		goto out;
 	}
 
-	/* ---- the peer ---- */
-	if (!only_shomei) {
-		struct peer_worker *pw;
-		int pport = free_port();
-		char *https_cert = xasprintf("%s/certs/https.pem", dir);
-		char *https_key = xasprintf("%s/keys/https.key.pem", dir);
-		char *chain = xasprintf("%s/certs/issuing.pem", dir);
-		char accept[64];
-		struct sockaddr_in pa;
-
-		peerdir = xasprintf("%s/peer", dir);
-		if (mkdir(peerdir, 0700) == -1)
-			fatalx("bench: mkdir %s", peerdir);
-		for (i = 0; i < PAGE__MAX; i++) {
-			char *p;
-
-			if (pages[i].nlat == 0) /* the RSA round with -n */
-				continue;
-			p = xasprintf("%s/%s", peerdir, pages[i].peer_file);
-
-			if ((f = fopen(p, "w")) == NULL ||
-			    fwrite(pages[i].sample, 1, pages[i].samplelen, f) !=
-				pages[i].samplelen ||
-			    fclose(f) != 0)
-				fatalx("bench: cannot write %s", p);
-			free(p);
-		}
-		snprintf(accept, sizeof(accept), "127.0.0.1:%d", pport);
-		if ((peer = fork()) == -1)
-			fatalx("bench: fork");
-		peer_pid = peer;
-		if (peer == 0) {
-			int fd = open("/dev/null", O_RDWR);
-
-			if (chdir(peerdir) == -1 || fd == -1 || dup2(fd, 0) == -1 ||
-			    dup2(fd, 1) == -1 || dup2(fd, 2) == -1)
-				_exit(126);
-			execlp("openssl", "openssl", "s_server", "-quiet", "-WWW", "-accept",
-			       accept, "-cert", https_cert, "-key", https_key, "-cert_chain", chain,
-			       (char *)NULL);
-			_exit(127);
-		}
-		for (i = 0; i < 100 && !port_loopback_only(pport); i++) {
-			if (waitpid(peer, NULL, WNOHANG) == peer)
-				fatalx("bench: openssl s_server exited");
-			usleep(50000);
-		}
-		if (i == 100)
-			fatalx("bench: openssl s_server is not listening on 127.0.0.1:%d only",
-			       pport);
-		memset(&pa, 0, sizeof(pa));
-		pa.sin_family = AF_INET;
-		pa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		pa.sin_port = htons((uint16_t)pport);
-		pw = xcalloc((size_t)nworkers, sizeof(*pw));
-		for (i = 0; i < PAGE__MAX; i++) {
-			long n = nsess * rounds;
-
-			if (pages[i].nlat == 0)
-				continue;
-			pages[i].peer = xcalloc((size_t)n + 1, sizeof(double));
-			for (int k = 0; k < nworkers; k++) {
-				pw[k].a = pa;
-				pw[k].p = &pages[i];
-				pw[k].n = (int)(n / nworkers + (k < n % nworkers));
-				pw[k].lat = xcalloc((size_t)pw[k].n + 1, sizeof(double));
-				pw[k].nlat = pw[k].bad = 0;
-				pthread_create(&pw[k].th, NULL, peer_main, &pw[k]);
-			}
-			for (int k = 0; k < nworkers; k++) {
-				pthread_join(pw[k].th, NULL);
-				memcpy(pages[i].peer + pages[i].npeer, pw[k].lat,
-				       (size_t)pw[k].nlat * sizeof(double));
-				pages[i].npeer += (size_t)pw[k].nlat;
-				if (pw[k].bad > 0) {
-					fprintf(stderr,
-						"bench: s_server: %d wrong answers for %s\n",
-						pw[k].bad, pages[i].name);
-					failed = 1;
-				}
-				free(pw[k].lat);
-			}
-		}
-		free(pw);
-		kill(peer, SIGTERM);
-		waitpid(peer, NULL, 0);
-		peer_pid = -1;
-		free(https_cert);
-		free(https_key);
-		free(chain);
-		free(peerdir);
-	}
-
-	/* ---- figures ---- */
-	{
-		size_t total = 0;
-		int met = 1, cmet = 1;
-
-		printf("%-24s %6s %9s %9s %9s | %9s %9s %9s", "page (ms)", "n", "p50", "p99", "max",
-		       "srv p50", "srv p99", "cpu p50");
-		if (!only_shomei)
-			printf(" | %9s %9s %7s", "peer p50", "peer p99", "p99 x");
-		printf("\n");
-		for (i = 0; i < PAGE__MAX; i++) {
-			struct page *p = &pages[i];
-			double p50 = quantile_ms(p->lat, p->nlat, 0.50);
-			double p99 = quantile_ms(p->lat, p->nlat, 0.99);
-			double mx = quantile_ms(p->lat, p->nlat, 1.0);
-			double s99 = quantile_ms(p->srv, p->nsrv, 0.99);
-
-			if (p->nlat == 0)
-				continue;
-			if (i < PAGE_FLOW)
-				total += p->nlat;
-			if (p->exempt == NULL) {
-				met = met && s99 <= 5.0;
-				cmet = cmet && p99 <= 5.0;
-			}
-			printf("%-24s %6zu %9.3f %9.3f %9.3f | %9.3f %9.3f %9.3f", p->name, p->nlat,
-			       p50, p99, mx, quantile_ms(p->srv, p->nsrv, 0.5), s99,
-			       quantile_ms(p->cpu, p->nsrv, 0.5));
-			if (!only_shomei) {
-				double q50 = quantile_ms(p->peer, p->npeer, 0.5);
-				double q99 = quantile_ms(p->peer, p->npeer, 0.99);
-
-				printf(" | %9.3f %9.3f %6.1fx", q50, q99, q99 > 0 ? p99 / q99 : 0);
-			}
-			printf("  (%zu bytes)%s%s%s\n", p->samplelen, p->exempt ? " [exempt: " : "",
-			       p->exempt ? p->exempt : "", p->exempt ? "]" : "");
-		}
-		printf("all responses checked: %zu requests, 0 wrong; %.0f requests/s over the "
-		       "measured rounds (mail waits excluded)\n",
-		       total, wall > 0 ? (double)total / wall : 0);
-		printf("password hashes: %ld of %zu Submits waited for theirs (longest %.1f ms); "
-		       "%ld ms of reading time before Submit (-z), not counted as page time\n",
-		       nwaits, pages[PAGE_SUBMIT].nsrv, (double)maxwait / 1000, think_ms);
-		if (steal0 >= 0 && steal1 >= steal0 && st1 > st0)
-			printf(
-			    "steal: the hypervisor took %.0f ms of this VM's CPU time during the "
-			    "measured rounds (%.1f%% of %.1f s x %ld CPUs); single runs' p99 move "
-			    "with it\n",
-			    steal1 - steal0,
-			    100.0 * (steal1 - steal0) / 1000.0 /
-				((st1 - st0) * (double)sysconf(_SC_NPROCESSORS_ONLN)),
-			    st1 - st0, sysconf(_SC_NPROCESSORS_ONLN));
-		printf(
-		    "srv = the server's own time per request (its request log: from the headers to "
-		    "the answer); cpu = the CPU time of the handler's thread in it (the rest is "
-		    "waiting: signer, commit, CPU); peer = openssl "
-		    "s_server -WWW with the same pages as files, one request per (resumed) "
-		    "connection, handshake outside the clock; p99 x = shomei p99 / peer p99\n");
-		printf("target server p99 <= 5 ms per page (exempt pages aside): %s; client p99 "
-		       "<= 5 ms: %s\n",
-		       met ? "met" : "NOT met", cmet ? "met" : "NOT met");
-	}
+	if (!only_shomei && peer_run(dir, nsess, nworkers, rounds) != 0)
+		failed = 1;
+	figures_print(only_shomei, wall, nwaits, maxwait, think_ms, steal0, steal1, st0, st1);
 out:
 	cleanup();
 	for (i = 0; i < nsess * (rounds + 2); i++)

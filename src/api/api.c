@@ -19,6 +19,7 @@
 
 #include "api/api.h"
 #include "ca/ca.h"
+#include "ra/ra.h"
 
 #define API_PREFIX "/api/v1"
 #define API_SEGMENTS_MAX 8
@@ -297,22 +298,27 @@ out:
 
 /* ---- handlers ---- */
 
-/* Maps a refusal of ca_issue() to the problem kind its message names. */
+/* Maps a refusal of ra_issue() to its problem type by its kind (enum ca_refusal). */
 static enum api_prob
 api_issue_prob(const struct err *e)
 {
 	if (e->code != ERR_REFUSED)
 		return e->code == ERR_INTERNAL ? API_PROB_UNAVAILABLE : API_PROB_INTERNAL;
-	if (strncmp(e->msg, "csr:", 4) == 0 || strncmp(e->msg, "key:", 4) == 0 ||
-	    strncmp(e->msg, "subject:", 8) == 0)
+	switch (e->kind) {
+	case CA_REFUSAL_CSR:
+	case CA_REFUSAL_KEY:
+	case CA_REFUSAL_SUBJECT:
 		return API_PROB_BAD_CSR;
-	if (strncmp(e->msg, "lint:", 5) == 0)
+	case CA_REFUSAL_LINT:
+	case CA_REFUSAL_VALIDITY:
 		return API_PROB_LINT;
-	if (strstr(e->msg, "is not within the domains of organization") != NULL)
+	case CA_REFUSAL_NAME_POLICY:
 		return API_PROB_DOMAIN;
-	if (strncmp(e->msg, "issue: unknown profile", 22) == 0)
+	case CA_REFUSAL_PROFILE:
 		return API_PROB_PROFILE;
-	return API_PROB_REFUSED;
+	default:
+		return API_PROB_REFUSED;
+	}
 }
 
 /* POST /certificates: issue from a CSR within the key's organization. */
@@ -320,7 +326,7 @@ static int
 api_cert_issue(struct api_ctx *c)
 {
 	struct api_issue_req q;
-	struct ca_issue_req req;
+	struct ra_issue_req req;
 	struct ca_issued out;
 	struct store_cert rec;
 	struct api_error ae;
@@ -345,7 +351,7 @@ api_cert_issue(struct api_ctx *c)
 	req.days = q.days;
 	req.org_code = c->key.org_code;
 	req.actor = c->actor;
-	if (ca_issue(c->ca, c->st, &req, &out, &e) == -1) {
+	if (ra_issue(c->ca, c->st, &req, &out, &e) == -1) {
 		p = api_issue_prob(&e);
 		if (p == API_PROB_UNAVAILABLE || p == API_PROB_INTERNAL)
 			rc = api_internal(c, p, "issue", &e);

@@ -58,11 +58,11 @@ enum api_prob {
 	API_PROB_MEDIA_TYPE,	  /* 415: POST without Content-Type: application/json */
 	API_PROB_PROFILE,	  /* 422: profile unknown or not issuable through the API */
 	API_PROB_BAD_CSR,	  /* 422: the CSR or its key is refused */
-	API_PROB_DOMAIN,	  /* 422: a DNS name outside the organization's domains */
-	API_PROB_LINT,		  /* 422: the certificate would break a rule (lint-before-sign) */
-	API_PROB_REFUSED,	  /* 422: any other refusal of the CA */
-	API_PROB_INTERNAL,	  /* 500 */
-	API_PROB_UNAVAILABLE,	  /* 503: store or signer unavailable */
+	API_PROB_DOMAIN,      /* 422: a name the organization may not certify (its name policy) */
+	API_PROB_LINT,	      /* 422: the certificate would break a rule (lint-before-sign) */
+	API_PROB_REFUSED,     /* 422: any other refusal of the CA */
+	API_PROB_INTERNAL,    /* 500 */
+	API_PROB_UNAVAILABLE, /* 503: store or signer unavailable */
 	API_PROB__MAX,
 };
 

@@ -85,10 +85,31 @@ int ca_init(const struct ca_init_opts *, struct err *);
 /* ---- issuance ---- */
 struct ca_issued;
 
+/*
+ * The kind of an issuance refusal (struct err's kind when ca_issue() or ra_issue() returns
+ * ERR_REFUSED): the x509 kinds, then the CA's and the RA's own.  Faces map kinds to their
+ * answers (problem types, form fields, ACME error types), never message texts.
+ */
+enum ca_refusal {
+	CA_REFUSAL_NONE = X509_REFUSAL_NONE,
+	CA_REFUSAL_CSR = X509_REFUSAL_CSR,
+	CA_REFUSAL_KEY = X509_REFUSAL_KEY,
+	CA_REFUSAL_SUBJECT = X509_REFUSAL_SUBJECT,
+	CA_REFUSAL_LINT = X509_REFUSAL_LINT,
+	CA_REFUSAL_VALIDITY = X509_REFUSAL_VALIDITY,
+	CA_REFUSAL_PROFILE = X509_REFUSAL__MAX, /* unknown, or not for this requester */
+	CA_REFUSAL_ORG,				/* the organization does not exist */
+	CA_REFUSAL_NAME_POLICY, /* a name outside what the organization may certify (src/ra) */
+	CA_REFUSAL__MAX,
+};
+/* "csr", "key", "subject", "lint", "validity", "profile", "org", "name-policy"; "none". */
+const char *ca_refusal_name(int kind);
+
 struct ca_issue_req {
 	const char *profile;
 	const unsigned char *csr;
 	size_t csrlen;
+	const struct csr *parsed; /* the CSR parsed already (ra_issue): borrowed, csr unused */
 	/*
 	 * Instead of a CSR: a key the caller made itself (the portal's server-made keys), with
 	 * its SubjectPublicKeyInfo as encoded (copied into the certificate) and subject given.
@@ -96,8 +117,9 @@ struct ca_issue_req {
 	 */
 	EVP_PKEY *key;
 	const X509_PUBKEY *spki;
-	long days;	      /* 0 = profile default */
-	const char *org_code; /* NULL = none */
+	long days;	/* 0 = profile default */
+	int64_t org_id; /* the organization recorded with the certificate (0 = none); its name
+			 * policy is the RA's (ra_issue), never applied here */
 	const char *predecessor;
 	const char *actor; /* audit actor */
 	/*
@@ -202,12 +224,5 @@ struct ca_audit_report {
 
 /* Walks the chain; returns 0 when intact, 1 when broken (report says where), -1 on error. */
 int ca_audit_verify(struct store *, struct ca_audit_report *, struct err *);
-
-/* ---- organizations and tickets (CLI and, later, the RA) ---- */
-int ca_org_add(struct store *, const char *code, const char *name, const char *const *domains,
-	       size_t n, const char *actor, struct err *);
-/* Creates count tickets; numbers are returned in *numbers (caller frees each and the array). */
-int ca_ticket_create(struct store *, const char *org_code, const char *profile, size_t count,
-		     const char *actor, char ***numbers, struct err *);
 
 #endif

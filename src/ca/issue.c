@@ -22,55 +22,24 @@ ca_issued_clear(struct ca_issued *o)
 	memset(o, 0, sizeof(*o));
 }
 
-/* Is name equal to, or below, one of the organization's domains?  Wildcards count as below. */
-static int
-ca_domain_allowed(const struct store_org *org, const char *name)
+static const char *const ca_refusal_names[CA_REFUSAL__MAX] = {
+    [CA_REFUSAL_NONE] = "none",
+    [CA_REFUSAL_CSR] = "csr",
+    [CA_REFUSAL_KEY] = "key",
+    [CA_REFUSAL_SUBJECT] = "subject",
+    [CA_REFUSAL_LINT] = "lint",
+    [CA_REFUSAL_VALIDITY] = "validity",
+    [CA_REFUSAL_PROFILE] = "profile",
+    [CA_REFUSAL_ORG] = "org",
+    [CA_REFUSAL_NAME_POLICY] = "name-policy",
+};
+
+const char *
+ca_refusal_name(int kind)
 {
-	size_t i, nl, dl;
-	const char *d;
-
-	if (strncmp(name, "*.", 2) == 0)
-		name += 2;
-	nl = strlen(name);
-	for (i = 0; i < org->ndomains; i++) {
-		d = org->domains[i];
-		dl = strlen(d);
-		if (nl == dl && strcasecmp(name, d) == 0)
-			return 1;
-		if (nl > dl + 1 && name[nl - dl - 1] == '.' && strcasecmp(name + nl - dl, d) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-/* RA rule: when an organization lists domains, every dNSName must lie within them. */
-static int
-ca_org_domains_check(const struct store_org *org, const GENERAL_NAMES *sans, struct err *e)
-{
-	int i;
-	const GENERAL_NAME *gn;
-	const unsigned char *p;
-	char *name;
-	int ok;
-
-	if (org == NULL || org->ndomains == 0 || sans == NULL)
-		return 0;
-	for (i = 0; i < sk_GENERAL_NAME_num(sans); i++) {
-		gn = sk_GENERAL_NAME_value(sans, i);
-		if (gn->type != GEN_DNS)
-			continue;
-		p = ASN1_STRING_get0_data(gn->d.dNSName);
-		name = xstrndup((const char *)p, (size_t)ASN1_STRING_length(gn->d.dNSName));
-		ok = ca_domain_allowed(org, name);
-		if (!ok)
-			err_set(e, ERR_REFUSED,
-				"issue: %s is not within the domains of organization %s", name,
-				org->code);
-		free(name);
-		if (!ok)
-			return -1;
-	}
-	return 0;
+	if (kind < 0 || kind >= CA_REFUSAL__MAX || ca_refusal_names[kind] == NULL)
+		return "none";
+	return ca_refusal_names[kind];
 }
 
 /* Detail line of the audit entry: what was issued, to whom.  Caller frees. */
@@ -115,8 +84,8 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 	 struct err *e)
 {
 	const struct profile *prof;
-	struct store_org org;
-	struct csr *csr = NULL;
+	struct csr *own = NULL;
+	const struct csr *csr = NULL;
 	const GENERAL_NAMES *sans;
 	struct x509_template t;
 	struct store_cert rec;
@@ -127,10 +96,9 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 	size_t tbslen = 0, siglen = 0, len = 0;
 	time_t now, ca_end;
 	long days;
-	int have_org = 0, tries, rc = -1;
+	int tries, rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	memset(&org, 0, sizeof(org));
 	memset(&rec, 0, sizeof(rec));
 	if (ca->signer == NULL && !req->check_only) {
 		err_set(e, ERR_INTERNAL, "issue: no signer attached");
@@ -141,24 +109,14 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 		    e, ERR_REFUSED,
 		    "issue: unknown profile \"%s\" (server, client, codesign, officer, ocsp, tsa)",
 		    req->profile);
+		err_kind(e, CA_REFUSAL_PROFILE);
 		goto out;
 	}
 	if (prof->ca) {
 		err_set(e, ERR_REFUSED, "issue: profile %s is only used by `shomei init`",
 			prof->name);
+		err_kind(e, CA_REFUSAL_PROFILE);
 		goto out;
-	}
-	if (req->org_code != NULL) {
-		err_clear(&e2);
-		if (store_org_get(st, req->org_code, &org, &e2) == -1) {
-			if (e2.code == ERR_NOTFOUND)
-				err_set(e, ERR_REFUSED, "issue: organization %s does not exist",
-					req->org_code);
-			else
-				err_set(e, e2.code, "%s", e2.msg);
-			goto out;
-		}
-		have_org = 1;
 	}
 	if (req->key != NULL) {
 		/* a key the caller made: nothing to parse or verify */
@@ -166,16 +124,20 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 			err_set(e, ERR_INTERNAL, "issue: a key without its SPKI or subject");
 			goto out;
 		}
-		if (x509_key_check(req->key, e) == -1)
+		if (x509_key_check(req->key, e) == -1) {
+			err_kind(e, CA_REFUSAL_KEY);
 			goto out;
+		}
 		sans = req->sans;
 	} else {
-		if (csr_parse(req->csr, req->csrlen, &csr, e) == -1)
+		if (req->parsed != NULL)
+			csr = req->parsed;
+		else if (csr_parse(req->csr, req->csrlen, &own, e) == -1)
 			goto out;
+		else
+			csr = own;
 		sans = req->subject != NULL || req->sans != NULL ? req->sans : csr->sans;
 	}
-	if (have_org && ca_org_domains_check(&org, sans, e) == -1)
-		goto out;
 
 	now = util_now();
 	if (x509_time_to_epoch(X509_get0_notAfter(ca->cert), &ca_end) == -1) {
@@ -203,8 +165,10 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 		tbs = NULL;
 		tbsder = der = sig = NULL;
 		x509_serial_new(t.serial, &t.serial_len);
-		if (x509_tbs_build(&ca->issuer, &t, &tbs, e) == -1)
+		if (x509_tbs_build(&ca->issuer, &t, &tbs, e) == -1) {
+			err_kind(e, CA_REFUSAL_LINT);
 			goto out;
+		}
 		if (x509_lint(tbs, prof, &ca->issuer, e) == -1)
 			goto out;
 		if (req->check_only) {
@@ -231,7 +195,7 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 		rec.subject = x509_name_text(X509_get_subject_name(tbs));
 		rec.sans = x509_sans_text(sans);
 		rec.profile = xstrdup(prof->name);
-		rec.org_id = have_org ? org.id : 0;
+		rec.org_id = req->org_id;
 		rec.not_before = t.not_before;
 		rec.not_after = t.not_after;
 		rec.status = STORE_CERT_VALID;
@@ -260,7 +224,7 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 		if (rc == 0)
 			break;
 		if (!w.serial_taken) {
-			err_set(e, e2.code, "%s", e2.msg);
+			*e = e2;
 			goto out;
 		}
 		log_warn("issue: serial %s already used; drawing another", rec.serial);
@@ -280,8 +244,7 @@ out:
 	if (rc != 0)
 		rc = -1;
 	store_cert_clear(&rec);
-	store_org_clear(&org);
-	csr_free(csr);
+	csr_free(own);
 	X509_free(tbs);
 	OPENSSL_free(tbsder);
 	free(sig);

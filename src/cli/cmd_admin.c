@@ -8,6 +8,7 @@
 
 #include "ca/ca.h"
 #include "cli/cli.h"
+#include "ra/ra.h"
 #include "serve/serve.h"
 
 /* Opens the instance and a store connection; prints and maps the error. */
@@ -236,10 +237,73 @@ cmd_cert(struct cli *cli, int argc, char **argv)
 }
 
 static const char usage_org[] =
-    "usage: shomei org add CODE --name NAME [--domain DOMAIN]...\n"
+    "usage: shomei org add CODE --name NAME [NAMES]\n"
+    "       shomei org set CODE [--name NAME] [NAMES] [--unrestricted | --restricted]\n"
+    "       shomei org show CODE\n"
     "       shomei org list\n\n"
-    "An organization (企業コード) is a member of the CA; its domains bound the DNS names\n"
-    "of its server certificates.\n";
+    "NAMES (each repeatable; given once or more, it replaces that list; --clear-KIND empties\n"
+    "it):\n"
+    "  --domain D        DNS domains: dNSNames must lie in one (equal or below)\n"
+    "  --mail-domain D   mail domains of rfc822Names (none listed: the DNS domains)\n"
+    "  --ip A            IP addresses or prefixes (192.0.2.1, 192.0.2.0/24, 2001:db8::/32)\n"
+    "  --uri U           URIs, exact or a prefix ending in /\n"
+    "  --clear-domains --clear-mail-domains --clear-ips --clear-uris\n\n"
+    "An organization (企業コード) is a member of the CA; its names bound what its certificates\n"
+    "may contain, and the RA builds their subject with O = its registered name.  An\n"
+    "organization without any name issues nothing until it is --unrestricted (any name;\n"
+    "audited like every change).\n";
+
+/* Collects the list options of `org add|set` into c (the arrays live as long as argv). */
+struct org_opts {
+	const char **v[4];
+	size_t n[4];
+};
+
+static void
+org_list_opt(struct org_opts *o, struct ra_org_list *l, int i, const char *val)
+{
+	if (val != NULL)
+		o->v[i][o->n[i]++] = val;
+	else
+		o->n[i] = 0; /* --clear-KIND */
+	l->v = o->v[i];
+	l->n = o->n[i];
+	l->set = 1;
+}
+
+static void
+org_show(const struct store_org *o)
+{
+	size_t j;
+
+	printf("%s\t%s\t", o->code, o->name);
+	for (j = 0; j < o->ndomains; j++)
+		printf("%s%s", j ? "," : "", o->domains[j]);
+	printf("\n");
+}
+
+static void
+org_show_long(const struct store_org *o)
+{
+	size_t j;
+
+	printf("code:          %s\nname:          %s\nunrestricted:  %s\ndomains:      ", o->code,
+	       o->name, o->unrestricted ? "yes" : "no");
+	for (j = 0; j < o->ndomains; j++)
+		printf(" %s", o->domains[j]);
+	printf("\nmail domains: ");
+	for (j = 0; j < o->nmail_domains; j++)
+		printf(" %s", o->mail_domains[j]);
+	if (o->nmail_domains == 0)
+		printf(" (its domains)");
+	printf("\nip:           ");
+	for (j = 0; j < o->nips; j++)
+		printf(" %s", o->ips[j]);
+	printf("\nuri:          ");
+	for (j = 0; j < o->nuris; j++)
+		printf(" %s", o->uris[j]);
+	printf("\n");
+}
 
 int
 cmd_org(struct cli *cli, int argc, char **argv)
@@ -247,36 +311,70 @@ cmd_org(struct cli *cli, int argc, char **argv)
 	static const struct option lo[] = {
 	    {"name", required_argument, NULL, 'n'},
 	    {"domain", required_argument, NULL, 'D'},
+	    {"mail-domain", required_argument, NULL, 'M'},
+	    {"ip", required_argument, NULL, 'I'},
+	    {"uri", required_argument, NULL, 'U'},
+	    {"clear-domains", no_argument, NULL, '1'},
+	    {"clear-mail-domains", no_argument, NULL, '2'},
+	    {"clear-ips", no_argument, NULL, '3'},
+	    {"clear-uris", no_argument, NULL, '4'},
+	    {"unrestricted", no_argument, NULL, 'u'},
+	    {"restricted", no_argument, NULL, 'r'},
 	    {"data", required_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct ca *ca = NULL;
 	struct store *st = NULL;
-	struct store_org *v = NULL;
+	struct store_org *v = NULL, one;
+	struct ra_org_change c;
+	struct org_opts oo;
 	struct err e;
-	const char *name = NULL, **domains = NULL;
-	size_t nd = 0, n = 0, i, j;
-	int ch, stop, rc = 0, add;
+	const char *verb;
+	size_t n = 0, i;
+	int ch, stop, rc = 0, nargs;
 
 	err_clear(&e);
+	memset(&oo, 0, sizeof(oo));
+	memset(&one, 0, sizeof(one));
+	ra_org_change_init(&c);
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		fputs(usage_org, stdout);
 		return 0;
 	}
-	if (argc < 2 || (strcmp(argv[1], "add") != 0 && strcmp(argv[1], "list") != 0))
+	if (argc < 2 || (strcmp(argv[1], "add") != 0 && strcmp(argv[1], "list") != 0 &&
+			 strcmp(argv[1], "set") != 0 && strcmp(argv[1], "show") != 0))
 		return cli_usage(usage_org);
-	add = strcmp(argv[1], "add") == 0;
+	verb = argv[1];
+	nargs = strcmp(verb, "list") == 0 ? 0 : 1;
 	argc--;
 	argv++;
-	domains = xcalloc((size_t)argc + 1, sizeof(*domains));
+	for (i = 0; i < 4; i++)
+		oo.v[i] = xcalloc((size_t)argc + 1, sizeof(*oo.v[i]));
 	while ((ch = getopt_long(argc, argv, "hd:", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
-			name = optarg;
+			c.name = optarg;
 			break;
 		case 'D':
-			domains[nd++] = optarg;
+		case '1':
+			org_list_opt(&oo, &c.domains, 0, ch == 'D' ? optarg : NULL);
+			break;
+		case 'M':
+		case '2':
+			org_list_opt(&oo, &c.mail_domains, 1, ch == 'M' ? optarg : NULL);
+			break;
+		case 'I':
+		case '3':
+			org_list_opt(&oo, &c.ips, 2, ch == 'I' ? optarg : NULL);
+			break;
+		case 'U':
+		case '4':
+			org_list_opt(&oo, &c.uris, 3, ch == 'U' ? optarg : NULL);
+			break;
+		case 'u':
+		case 'r':
+			c.unrestricted = ch == 'u';
 			break;
 		default:
 			rc = cli_common_opt(cli, ch, optarg, usage_org, &stop);
@@ -284,33 +382,42 @@ cmd_org(struct cli *cli, int argc, char **argv)
 				goto out;
 		}
 	}
-	if ((add && (optind + 1 != argc || name == NULL)) || (!add && optind != argc)) {
+	if (optind + nargs != argc || (strcmp(verb, "add") == 0 && c.name == NULL)) {
 		rc = cli_usage(usage_org);
 		goto out;
 	}
 	if ((rc = admin_open(cli, &ca, &st)) != 0)
 		goto out;
-	if (add) {
-		if (ca_org_add(st, argv[optind], name, domains, nd, "cli:org", &e) == -1) {
+	if (strcmp(verb, "add") == 0 || strcmp(verb, "set") == 0) {
+		if ((strcmp(verb, "add") == 0
+			 ? ra_org_add(st, argv[optind], c.name, &c, "cli:org", &e)
+			 : ra_org_set(st, argv[optind], &c, "cli:org", &e)) == -1) {
 			rc = cli_fail(&e);
 			goto out;
 		}
-		printf("organization %s added\n", argv[optind]);
+		printf("organization %s %s\n", argv[optind],
+		       strcmp(verb, "add") == 0 ? "added" : "changed");
+		goto out;
+	}
+	if (strcmp(verb, "show") == 0) {
+		if (store_org_get(st, argv[optind], &one, &e) == -1) {
+			rc = cli_fail(&e);
+			goto out;
+		}
+		org_show_long(&one);
 		goto out;
 	}
 	if (store_org_list(st, &v, &n, &e) == -1) {
 		rc = cli_fail(&e);
 		goto out;
 	}
-	for (i = 0; i < n; i++) {
-		printf("%s\t%s\t", v[i].code, v[i].name);
-		for (j = 0; j < v[i].ndomains; j++)
-			printf("%s%s", j ? "," : "", v[i].domains[j]);
-		printf("\n");
-	}
+	for (i = 0; i < n; i++)
+		org_show(&v[i]);
 out:
 	store_org_list_free(v, n);
-	free(domains);
+	store_org_clear(&one);
+	for (i = 0; i < 4; i++)
+		free(oo.v[i]);
 	store_close(st);
 	ca_close(ca);
 	return rc;
@@ -376,7 +483,7 @@ cmd_ticket(struct cli *cli, int argc, char **argv)
 	if ((rc = admin_open(cli, &ca, &st)) != 0)
 		return rc;
 	if (create) {
-		if (ca_ticket_create(st, orgc, profile, (size_t)count, "cli:ticket", &nums, &e) ==
+		if (ra_ticket_create(st, orgc, profile, (size_t)count, "cli:ticket", &nums, &e) ==
 		    -1) {
 			rc = cli_fail(&e);
 			goto out;

@@ -9,6 +9,7 @@
 
 #include "ca/ca.h"
 #include "cli/cli.h"
+#include "ra/ra.h"
 #include "serve/serve.h"
 
 static const char usage_init[] =
@@ -107,7 +108,11 @@ cmd_init(struct cli *cli, int argc, char **argv)
 static const char usage_issue[] =
     "usage: shomei issue --profile PROFILE --csr FILE [--days N] [--org CODE] [--out FILE]\n\n"
     "Issues a certificate from a PKCS#10 request (PEM or DER) and prints it as PEM.\n"
-    "Profiles: server, client, codesign, officer, ocsp, tsa.\n";
+    "Profiles: server, client, codesign, officer, ocsp, tsa.\n"
+    "With --org the organization's name policy applies (its domains, mail domains, addresses\n"
+    "and URIs) and the subject is built by the RA: O = the organization's registered name,\n"
+    "CN one of the names (server) or the CSR's CN (the holder's name).  Without --org the\n"
+    "operator issues the CSR's subject and names as they are.\n";
 
 int
 cmd_issue(struct cli *cli, int argc, char **argv)
@@ -119,6 +124,7 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
 	};
 	struct ca_issue_req req;
+	struct ra_issue_req rreq;
 	struct ca_issued out;
 	struct ca *ca = NULL;
 	struct store *st = NULL;
@@ -130,7 +136,10 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 	long n, days = 0;
 	int ch, stop, rc = 0;
 
+	const char *org = NULL;
+
 	memset(&req, 0, sizeof(req));
+	memset(&rreq, 0, sizeof(rreq));
 	memset(&out, 0, sizeof(out));
 	buf_init(&csr, 0);
 	buf_init(&pem, 0);
@@ -144,7 +153,7 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 			csrfile = optarg;
 			break;
 		case 'o':
-			req.org_code = optarg;
+			org = optarg;
 			break;
 		case 'O':
 			outfile = optarg;
@@ -176,8 +185,17 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 	}
 	req.csr = csr.data;
 	req.csrlen = csr.len;
+	/* for an organization through the RA's name policy; without one, the operator's own */
+	rreq.profile = req.profile;
+	rreq.org_code = org;
+	rreq.csr = req.csr;
+	rreq.csrlen = req.csrlen;
+	rreq.days = req.days;
+	rreq.actor = req.actor;
 	if (ca_open(cli->datadir, CA_OPEN_SIGNER, serve_conf_known, &ca, &e) == -1 ||
-	    ca_store_open(ca, &st, &e) == -1 || ca_issue(ca, st, &req, &out, &e) == -1) {
+	    ca_store_open(ca, &st, &e) == -1 ||
+	    (org != NULL ? ra_issue(ca, st, &rreq, &out, &e) : ca_issue(ca, st, &req, &out, &e)) ==
+		-1) {
 		rc = cli_fail(&e);
 		goto out;
 	}

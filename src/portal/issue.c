@@ -21,6 +21,7 @@
 #include "ca/ca.h"
 #include "http/http.h"
 #include "portal_int.h"
+#include "ra/ra.h"
 
 #define ISSUE_TOKEN_FORM "issue-form"	  /* the continuation after the mailed link */
 #define ISSUE_TOKEN_SUBMIT "issue-submit" /* nonce of the confirm form */
@@ -308,95 +309,51 @@ issue_form_render(struct portal_ctx *x, const struct issue_app *ia, const struct
 
 /* ---- the certificate's contents ---- */
 
-/* Adds one UTF-8 attribute; 0 or -1. */
-static int
-issue_name_add(X509_NAME *n, int nid, const char *v)
-{
-	return X509_NAME_add_entry_by_NID(n, nid, MBSTRING_UTF8, (const unsigned char *)v, -1, -1,
-					  0) == 1
-		   ? 0
-		   : -1;
-}
-
-/* Adds a SAN of type (GEN_DNS, GEN_EMAIL); 0 or -1. */
-static int
-issue_san_add(GENERAL_NAMES *g, int type, const char *v, size_t len)
-{
-	GENERAL_NAME *gn = GENERAL_NAME_new();
-	ASN1_IA5STRING *s = ASN1_IA5STRING_new();
-
-	if (gn == NULL || s == NULL || ASN1_STRING_set(s, v, (int)len) != 1) {
-		GENERAL_NAME_free(gn);
-		ASN1_IA5STRING_free(s);
-		return -1;
-	}
-	GENERAL_NAME_set0_value(gn, type, s);
-	if (sk_GENERAL_NAME_push(g, gn) == 0) {
-		GENERAL_NAME_free(gn);
-		return -1;
-	}
-	return 0;
-}
+/* The names of a request: up to PORTAL_HOSTS_MAX host names split out of hosts. */
+struct issue_names {
+	char *buf;
+	const char *dns[PORTAL_HOSTS_MAX];
+	size_t ndns;
+};
 
 /*
- * The subject and SANs the RA approves for these values (hosts: the parsed host names, for
- * the server profile).  Caller frees both.
+ * Fills the RA's request with what the holder entered (hosts: the parsed host names, for the
+ * server profile): the RA builds O from the organization, the CN from the first host name or
+ * the romaji name, the SANs from the host names or the holder's address.  nm owns the
+ * strings; free nm->buf.
  */
-static int
-issue_contents(const struct issue_app *ia, const struct issue_vals *v, const char *hosts,
-	       X509_NAME **name, GENERAL_NAMES **sans, struct err *e)
+static void
+issue_ra_req(const struct issue_app *ia, const struct issue_vals *v, const char *hosts,
+	     struct issue_names *nm, struct ra_issue_req *req)
 {
-	X509_NAME *n = X509_NAME_new();
-	GENERAL_NAMES *g = sk_GENERAL_NAME_new_null();
-	int rc = -1;
+	char *p, *tok;
 
-	*name = NULL;
-	*sans = NULL;
-	if (n == NULL || g == NULL)
-		goto fail;
-	if (issue_name_add(n, NID_organizationName, ia->org_name) == -1)
-		goto fail;
-	if (v->ou[0] != '\0' && issue_name_add(n, NID_organizationalUnitName, v->ou) == -1)
-		goto fail;
-	if (issue_is(ia, "server")) {
-		const char *p = hosts;
-
-		{
-			size_t l = strcspn(p, " ");
-			char first[256];
-
-			snprintf(first, sizeof(first), "%.*s", (int)l, p);
-			if (issue_name_add(n, NID_commonName, first) == -1)
-				goto fail;
-		}
-		while (*p != '\0') {
-			size_t l = strcspn(p, " ");
-
-			if (issue_san_add(g, GEN_DNS, p, l) == -1)
-				goto fail;
-			p += l;
-			if (*p == ' ')
-				p++;
-		}
-	} else {
-		if (issue_name_add(n, NID_commonName, v->name_romaji) == -1)
-			goto fail;
-		if (v->subject_email[0] != '\0' &&
-		    issue_san_add(g, GEN_EMAIL, v->subject_email, strlen(v->subject_email)) == -1)
-			goto fail;
+	memset(nm, 0, sizeof(*nm));
+	memset(req, 0, sizeof(*req));
+	req->profile = ia->profile;
+	req->org_code = ia->a.org_code;
+	if (v->ou[0] != '\0') {
+		req->ou = &v->ou;
+		req->nou = 1;
 	}
-	*name = n;
-	*sans = g;
-	n = NULL;
-	g = NULL;
-	rc = 0;
-	goto out;
-fail:
-	err_set(e, ERR_INTERNAL, "portal: cannot build the certificate's subject");
-out:
-	X509_NAME_free(n);
-	GENERAL_NAMES_free(g);
-	return rc;
+	if (issue_is(ia, "server")) {
+		nm->buf = xstrdup(hosts != NULL ? hosts : "");
+		for (p = nm->buf; nm->ndns < PORTAL_HOSTS_MAX && *p != '\0';) {
+			tok = p;
+			p += strcspn(p, " ");
+			if (*p == ' ')
+				*p++ = '\0';
+			if (*tok != '\0')
+				nm->dns[nm->ndns++] = tok;
+		}
+		req->dns = nm->dns;
+		req->ndns = nm->ndns;
+		req->cn = nm->ndns > 0 ? nm->dns[0] : NULL; /* the form decides, not the CSR */
+	} else {
+		req->cn = v->name_romaji;
+		if (v->subject_email[0] != '\0')
+			req->email = v->subject_email;
+	}
 }
 
 /* A new key of mode "p256" or "rsa2048" (the holder's; made here, never a CA key). */
@@ -482,31 +439,25 @@ issue_check(struct portal_ctx *x, struct store *st, const struct issue_app *ia,
 	/* the contents as the CA would issue them: org domains, profile and lint */
 	if (!er->name_kanji && !er->name_romaji && !er->ou && !er->subject_email &&
 	    !er->hostnames && !er->key_mode) {
-		X509_NAME *name = NULL;
-		GENERAL_NAMES *sans = NULL;
-		struct ca_issue_req req;
+		struct issue_names nm;
+		struct ra_issue_req req;
 		struct ca_issued dummy;
 		int bad = 0;
 
-		if (issue_contents(ia, v, *hosts, &name, &sans, e) == -1)
-			goto out;
-		memset(&req, 0, sizeof(req));
-		req.profile = ia->profile;
-		req.org_code = ia->a.org_code;
-		req.subject = name;
-		req.sans = sans;
+		issue_ra_req(ia, v, *hosts, &nm, &req);
 		req.check_only = 1;
 		req.actor = "portal";
 		/* the names first, with the portal's probe key (never certified) */
 		req.key = portal.probe;
 		req.spki = portal.probe_spki;
 		err_clear(&ce);
-		if (ca_issue(x->ca, st, &req, &dummy, &ce) == -1) {
+		if (ra_issue(x->ca, st, &req, &dummy, &ce) == -1) {
 			if (ce.code != ERR_REFUSED) {
 				*e = ce;
 				bad = -1;
 			} else {
-				log_info("portal: issuance form refused: %s", ce.msg);
+				log_info("portal: issuance form refused (%s): %s",
+					 ca_refusal_name(ce.kind), ce.msg);
 				if (server)
 					er->hostnames =
 					    N_("These host names cannot be certified for "
@@ -526,7 +477,7 @@ issue_check(struct portal_ctx *x, struct store *st, const struct issue_app *ia,
 				req.csr = (const unsigned char *)v->csr;
 				req.csrlen = strlen(v->csr);
 				err_clear(&ce);
-				if (ca_issue(x->ca, st, &req, &dummy, &ce) == -1) {
+				if (ra_issue(x->ca, st, &req, &dummy, &ce) == -1) {
 					if (ce.code != ERR_REFUSED) {
 						*e = ce;
 						bad = -1;
@@ -539,8 +490,7 @@ issue_check(struct portal_ctx *x, struct store *st, const struct issue_app *ia,
 				}
 			}
 		}
-		X509_NAME_free(name);
-		GENERAL_NAMES_free(sans);
+		free(nm.buf);
 		if (bad == -1)
 			goto out;
 	}
@@ -1098,15 +1048,15 @@ issue_perform(struct portal_ctx *x, struct store *st, struct issue_app *ia,
 	      const char *back_to, const unsigned char *cont_hash, const char *cont_purpose,
 	      enum issue_outcome *outcome, struct issue_result *res, struct err *e)
 {
-	struct ca_issue_req req;
+	struct ra_issue_req req;
 	struct ca_issued issued;
 	struct issue_run u;
-	X509_NAME *name = NULL;
-	GENERAL_NAMES *sans = NULL;
+	struct issue_names nm;
 	char *hosts = NULL;
 	int rc = -1;
 
 	*outcome = ISSUE_DONE;
+	memset(&nm, 0, sizeof(nm));
 	memset(&issued, 0, sizeof(issued));
 	memset(&u, 0, sizeof(u));
 	u.x = x;
@@ -1131,13 +1081,10 @@ issue_perform(struct portal_ctx *x, struct store *st, struct issue_app *ia,
 
 	if (issue_is(ia, "server") && portal_hostnames_parse(v->hostnames, &hosts, e) == -1)
 		goto revert;
-	if (issue_contents(ia, v, hosts, &name, &sans, e) == -1)
-		goto revert;
 	if (u.generated && portal_key_take(v->key_mode, &u.key, e) == -1)
 		goto revert;
 	issue_download_purge(x->ca, st, u.now);
-	memset(&req, 0, sizeof(req));
-	req.profile = ia->profile;
+	issue_ra_req(ia, v, hosts, &nm, &req);
 	if (u.generated) {
 		req.key = u.key.key; /* made here: no CSR to make, parse and verify */
 		req.spki = u.key.spki;
@@ -1145,14 +1092,11 @@ issue_perform(struct portal_ctx *x, struct store *st, struct issue_app *ia,
 		req.csr = (const unsigned char *)v->csr;
 		req.csrlen = strlen(v->csr);
 	}
-	req.org_code = ia->a.org_code;
 	req.actor = u.actor;
-	req.subject = name;
-	req.sans = sans;
 	req.signed_fn = issue_signed;
 	req.write_fn = issue_write;
 	req.arg = &u;
-	if (ca_issue(x->ca, st, &req, &issued, e) == -1) {
+	if (ra_issue(x->ca, st, &req, &issued, e) == -1) {
 		if (u.outcome == ISSUE_DONE)
 			goto revert;
 		/* lost: to a twin (nothing to undo) or to another use of the ticket */
@@ -1183,9 +1127,8 @@ revert:
 out:
 	issue_run_drop(&u); /* the page needs res, nothing else */
 	free(hosts);
+	free(nm.buf);
 	portal_key_clear(&u.key);
-	X509_NAME_free(name);
-	GENERAL_NAMES_free(sans);
 	ca_issued_clear(&issued);
 	return rc;
 }
@@ -1735,11 +1678,10 @@ portal_issue_approved(struct portal_ctx *x, struct store *st, const struct store
 	struct issue_result res;
 	struct issue_run u;
 	struct store_org org;
-	struct ca_issue_req req;
+	struct ra_issue_req req;
 	struct ca_issued issued;
+	struct issue_names nm;
 	struct err ce;
-	X509_NAME *name = NULL;
-	GENERAL_NAMES *sans = NULL;
 	int r = -1;
 
 	memset(&ia, 0, sizeof(ia));
@@ -1748,6 +1690,7 @@ portal_issue_approved(struct portal_ctx *x, struct store *st, const struct store
 	memset(&org, 0, sizeof(org));
 	memset(&issued, 0, sizeof(issued));
 	memset(&u, 0, sizeof(u));
+	memset(&nm, 0, sizeof(nm));
 	err_clear(&ce);
 	refusal[0] = '\0';
 	if (store_org_get_id(st, a->org_id, &org, e) == -1)
@@ -1774,12 +1717,9 @@ portal_issue_approved(struct portal_ctx *x, struct store *st, const struct store
 	snprintf(u.actor, sizeof(u.actor), "portal:app:%lld", (long long)a->id);
 	snprintf(u.friendly, sizeof(u.friendly), "%s",
 		 a->name_romaji != NULL ? a->name_romaji : "certificate");
-	if (issue_contents(&ia, &v, v.hostnames, &name, &sans, e) == -1)
-		goto out;
 	if (u.generated && portal_key_take(v.key_mode, &u.key, e) == -1)
 		goto out;
-	memset(&req, 0, sizeof(req));
-	req.profile = ia.profile;
+	issue_ra_req(&ia, &v, v.hostnames, &nm, &req);
 	if (u.generated) {
 		req.key = u.key.key;
 		req.spki = u.key.spki;
@@ -1787,14 +1727,11 @@ portal_issue_approved(struct portal_ctx *x, struct store *st, const struct store
 		req.csr = (const unsigned char *)csr_pem;
 		req.csrlen = strlen(nz(csr_pem));
 	}
-	req.org_code = a->org_code;
 	req.actor = u.actor;
-	req.subject = name;
-	req.sans = sans;
 	req.signed_fn = issue_signed;
 	req.write_fn = issue_reissue_write;
 	req.arg = &u;
-	if (ca_issue(x->ca, st, &req, &issued, &ce) == -1) {
+	if (ra_issue(x->ca, st, &req, &issued, &ce) == -1) {
 		if (ce.code == ERR_REFUSED && !u.generated) {
 			snprintf(refusal, refusal_len, "%s", ce.msg);
 			r = 1;
@@ -1808,8 +1745,7 @@ portal_issue_approved(struct portal_ctx *x, struct store *st, const struct store
 out:
 	issue_run_drop(&u);
 	portal_key_clear(&u.key);
-	X509_NAME_free(name);
-	GENERAL_NAMES_free(sans);
+	free(nm.buf);
 	ca_issued_clear(&issued);
 	store_org_clear(&org);
 	issue_result_clear(&res);

@@ -181,7 +181,7 @@ out:
 
 /*
  * A certBag of the DER as it is: the certificate is not decoded (decoding its public key
- * through OpenSSL 3's providers costs ~0.1 ms, see docs/ARCHITECTURE.md).  An ASN1_ANY of
+ * through OpenSSL 3's providers costs ~0.1 ms, see docs/perf.md).  An ASN1_ANY of
  * type SEQUENCE is encoded as the bytes it holds.
  */
 static PKCS12_SAFEBAG *

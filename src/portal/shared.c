@@ -11,6 +11,7 @@
 
 #include "http/http.h"
 #include "portal_int.h"
+#include "ra/ra.h"
 
 /* Parses with the limits given (big_name NULL: the default form limits) and checks CSRF. */
 static int
@@ -124,29 +125,12 @@ int
 portal_email_in_org(struct store *st, int64_t org_id, const char *addr, struct err *e)
 {
 	struct store_org org;
-	const char *dom = strrchr(addr, '@');
-	size_t dl;
-	int r = 0;
+	int r;
 
 	memset(&org, 0, sizeof(org));
 	if (store_org_get_id(st, org_id, &org, e) == -1)
 		return -1;
-	if (org.ndomains == 0 || dom == NULL) {
-		r = org.ndomains == 0;
-		goto out;
-	}
-	dom++;
-	dl = strlen(dom);
-	for (size_t i = 0; i < org.ndomains && r == 0; i++) {
-		size_t ol = strlen(org.domains[i]);
-
-		if (dl == ol && strcasecmp(dom, org.domains[i]) == 0)
-			r = 1;
-		else if (dl > ol + 1 && dom[dl - ol - 1] == '.' &&
-			 strcasecmp(dom + dl - ol, org.domains[i]) == 0)
-			r = 1;
-	}
-out:
+	r = ra_email_in_org(&org, addr);
 	store_org_clear(&org);
 	return r;
 }

@@ -38,10 +38,9 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "ca/ca.h"
 #include "store/store.h"
 #include "util/util.h"
-
-struct ca;
 
 #define RA_ONLINE_BODY_MAX (64 * 1024) /* bytes of a request (DER or PEM) */
 #define RA_ONLINE_JSON_MAX 4096	       /* bytes of the encapsulated JSON */
@@ -154,5 +153,89 @@ int ra_online_request_build(enum ra_online_type, X509 *cert, EVP_PKEY *key, cons
 void ra_time_rfc3339(time_t, char *out, size_t outlen);
 /* RFC 3339 date-time (T or t, Z or z or ±hh:mm, optional fraction) -> time_t; -1 if bad. */
 int ra_time_parse(const char *, time_t *);
+
+/* ---- an organization's name policy, and issuance for an organization (policy.c) ---- */
+
+/*
+ * One issuance for an organization, as every face asks for it.  The RA takes the names from
+ * the face (dns, email) or else from the CSR, checks them against the organization's policy,
+ * builds the subject (O = the organization's registered name, OU, CN) and has the CA issue.
+ */
+struct ra_issue_req {
+	const char *profile;
+	const char *org_code;
+	/* the key: a CSR (PEM or DER; proves possession), or a key the RA made itself */
+	const unsigned char *csr;
+	size_t csrlen;
+	EVP_PKEY *key;
+	const X509_PUBKEY *spki;
+	/* what the face decided (NULL / 0: taken from the CSR) */
+	const char *cn; /* the holder's name; server: one of the names (else the first) */
+	const char *const *ou;
+	size_t nou;
+	const char *const *dns; /* host names (server) */
+	size_t ndns;
+	const char *email; /* the holder's address (client, codesign) */
+	long days;	   /* 0: the profile's default */
+	const char *actor;
+	const char *predecessor;
+	int check_only; /* build and lint only: nothing is signed nor stored */
+	int officer;	/* an RA officer's certificate (profile "officer" and only it) */
+	/* as in struct ca_issue_req: the caller's records in the certificate's transaction */
+	int (*signed_fn)(const struct ca_issued *, void *arg, struct err *);
+	int (*write_fn)(struct store *, const struct ca_issued *, void *arg, struct err *);
+	void *arg;
+};
+
+/*
+ * The whole issuance for an organization: the profile, the organization (CA_REFUSAL_ORG when
+ * unknown), the CSR (parsed once), the names against the organization's policy and the
+ * subject the RA builds (CA_REFUSAL_NAME_POLICY), then ca_issue().  Refusals are ERR_REFUSED
+ * with a kind of enum ca_refusal and a message naming the rule and the value.
+ */
+int ra_issue(struct ca *, struct store *, const struct ra_issue_req *, struct ca_issued *,
+	     struct err *);
+/*
+ * The names of a certificate checked against org's policy for profile prof (the rules are at
+ * the top of policy.c): 0, or -1 with ERR_REFUSED of kind CA_REFUSAL_NAME_POLICY.
+ */
+int ra_policy_names(const struct store_org *org, const struct profile *prof,
+		    const GENERAL_NAMES *sans, struct err *);
+/* The subject the RA gives: O = org's name, the OUs, CN cn (may be NULL).  Caller frees. */
+int ra_policy_subject(const struct store_org *org, const char *const *ou, size_t nou,
+		      const char *cn, X509_NAME **out, struct err *);
+/* ---- organizations and tickets (org.c) ---- */
+
+/* A list to set (set = 1: replace the organization's list with these n values). */
+struct ra_org_list {
+	const char *const *v;
+	size_t n;
+	int set;
+};
+
+/* What to change in an organization; ra_org_change_init() makes a change of nothing. */
+struct ra_org_change {
+	const char *name; /* NULL: keep */
+	struct ra_org_list domains, mail_domains, ips, uris;
+	int unrestricted; /* -1 keep, 0 restricted to its names, 1 any name */
+};
+void ra_org_change_init(struct ra_org_change *);
+/*
+ * Adds an organization (code 1-32 of [A-Za-z0-9_-], name 1-256 bytes) with the names of c
+ * (may be NULL), audited as org.add; ERR_CONFLICT when the code exists.  Values are checked:
+ * domains and mail domains DNS names without wildcard, IP addresses or prefixes, absolute
+ * URIs.
+ */
+int ra_org_add(struct store *, const char *code, const char *name, const struct ra_org_change *c,
+	       const char *actor, struct err *);
+/* Changes an organization as c says, in one transaction with its org.set audit entry. */
+int ra_org_set(struct store *, const char *code, const struct ra_org_change *c, const char *actor,
+	       struct err *);
+/* Creates count tickets; numbers are returned in *numbers (caller frees each and the array). */
+int ra_ticket_create(struct store *, const char *org_code, const char *profile, size_t count,
+		     const char *actor, char ***numbers, struct err *);
+
+/* 1 when addr's domain lies in the organization's mail domains (or it is unrestricted). */
+int ra_email_in_org(const struct store_org *org, const char *addr);
 
 #endif

@@ -82,9 +82,17 @@ struct store_org {
 	int64_t id;
 	char *code;
 	char *name;
-	char **domains;
+	char **domains; /* DNS domains (sorted) */
 	size_t ndomains;
 	time_t created;
+	/* 0011: the rest of its name policy (src/ra/policy.c), each sorted */
+	char **mail_domains; /* rfc822Name domains (none: the DNS domains) */
+	size_t nmail_domains;
+	char **ips; /* iPAddress names: "192.0.2.1", "2001:db8::/32" */
+	size_t nips;
+	char **uris; /* URI names: exact, or a prefix when it ends with "/" */
+	size_t nuris;
+	int unrestricted; /* an operator allowed any name */
 };
 
 /* ERR_CONFLICT when the code exists. */
@@ -93,6 +101,12 @@ int store_org_add(struct store *, const char *code, const char *name, const char
 int store_org_get(struct store *, const char *code, struct store_org *, struct err *);
 int store_org_get_id(struct store *, int64_t id, struct store_org *, struct err *);
 int store_org_list(struct store *, struct store_org **, size_t *, struct err *);
+/*
+ * Replaces the name, the name lists (domains, mail_domains, ips, uris) and the unrestricted
+ * flag of the organization o->id with o's; joins an open transaction.  ERR_NOTFOUND when
+ * there is no such organization.
+ */
+int store_org_update(struct store *, const struct store_org *, struct err *);
 void store_org_clear(struct store_org *);
 void store_org_list_free(struct store_org *, size_t);
 

@@ -12,7 +12,16 @@ err_clear(struct err *e)
 	if (e == NULL)
 		return;
 	e->code = ERR_OK;
+	e->kind = 0;
 	e->msg[0] = '\0';
+}
+
+int
+err_kind(struct err *e, int kind)
+{
+	if (e != NULL && e->code != ERR_OK && e->kind == 0)
+		e->kind = kind;
+	return -1;
 }
 
 int
@@ -27,6 +36,7 @@ err_vset(struct err *e, enum err_code code, const char *fmt, va_list ap)
 	if (e == NULL || e->code != ERR_OK)
 		return;
 	e->code = code;
+	e->kind = 0;
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 }
 

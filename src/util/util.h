@@ -27,10 +27,17 @@ enum err_code {
  */
 struct err {
 	enum err_code code;
+	int kind; /* what kind of refusal, in the terms of the module that refused (issuance:
+		   * enum ca_refusal of ca.h); 0 = not classified.  Set by err_kind(). */
 	char msg[512];
 };
 
 void err_clear(struct err *);
+/*
+ * Classifies the error set in e as kind, unless it is classified already (the innermost layer
+ * that knows wins, like the message).  No effect on an error that is not set.  Returns -1.
+ */
+int err_kind(struct err *, int kind);
 int err_set(struct err *, enum err_code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Like err_set() but appends the OpenSSL error queue (and clears it). */

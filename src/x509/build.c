@@ -285,6 +285,7 @@ set_time(X509 *x, time_t t, int after, struct err *e)
 	/* ASN1_TIME_set: UTCTime for 1950..2049, GeneralizedTime otherwise (RFC 5280 4.1.2.5) */
 	if ((at = ASN1_TIME_set(NULL, t)) == NULL) {
 		err_ssl(e, ERR_REFUSED, "x509: validity time %lld cannot be encoded", (long long)t);
+		err_kind(e, X509_REFUSAL_VALIDITY);
 		goto out;
 	}
 	if (!(after ? X509_set1_notAfter(x, at) : X509_set1_notBefore(x, at))) {
@@ -328,8 +329,10 @@ set_subject(X509 *x, const struct x509_template *t, X509_NAME **subject, struct 
 	X509_NAME *n = NULL;
 	int exact, similar, rc = -1;
 
-	if (x509_name_reencode(t->subject, &n, e) == -1)
+	if (x509_name_reencode(t->subject, &n, e) == -1) {
+		err_kind(e, X509_REFUSAL_SUBJECT);
 		goto out;
+	}
 	x509_name_officer_count(n, &exact, &similar);
 	/* a marker smuggled into another profile's subject is kept: lint refuses it */
 	if (t->profile->officer_marker && exact == 0 &&
@@ -368,20 +371,25 @@ set_spki(X509 *x, const struct x509_template *t, struct err *e)
 	int pklen, ptype;
 
 	if (t->spki == NULL) {
-		if (!X509_set_pubkey(x, t->pubkey))
-			return err_ssl(e, ERR_REFUSED, "x509: cannot encode the public key");
+		if (!X509_set_pubkey(x, t->pubkey)) {
+			err_ssl(e, ERR_REFUSED, "x509: cannot encode the public key");
+			return err_kind(e, X509_REFUSAL_KEY);
+		}
 		return 0;
 	}
 	if (!X509_PUBKEY_get0_param(&aobj, &pk, &pklen, &palg, (X509_PUBKEY *)t->spki) ||
-	    pklen <= 0)
-		return err_set(e, ERR_REFUSED, "x509: unreadable subject public key info");
+	    pklen <= 0) {
+		err_set(e, ERR_REFUSED, "x509: unreadable subject public key info");
+		return err_kind(e, X509_REFUSAL_KEY);
+	}
 	X509_ALGOR_get0(&ao, &ptype, &pval, palg);
 	if (ptype == V_ASN1_OBJECT)
 		pv = OBJ_dup(pval);
-	else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
-		return err_set(e, ERR_REFUSED,
-			       "x509: public key algorithm parameters must be a named curve or "
-			       "NULL");
+	else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF) {
+		err_set(e, ERR_REFUSED,
+			"x509: public key algorithm parameters must be a named curve or NULL");
+		return err_kind(e, X509_REFUSAL_KEY);
+	}
 	copy = OPENSSL_memdup(pk, (size_t)pklen);
 	if (copy == NULL || (ptype == V_ASN1_OBJECT && pv == NULL) ||
 	    !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), OBJ_dup(ao), ptype, pv, copy, pklen)) {

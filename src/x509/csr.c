@@ -568,8 +568,10 @@ csr_parse_ex(const unsigned char *in, size_t len, unsigned flags, struct csr **o
 		err_set(e, ERR_REFUSED, "csr: DER: %ld trailing bytes after the request", left);
 		goto out;
 	}
-	if (csr_key(c, spki, spkilen, e) == -1)
+	if (csr_key(c, spki, spkilen, e) == -1) {
+		err_kind(e, X509_REFUSAL_KEY);
 		goto out;
+	}
 	if (!(flags & CSR_PARSE_NO_VERIFY) &&
 	    csr_verify(c, der, derlen, cri, crilen, alg, sig, e) == -1)
 		goto out;
@@ -582,6 +584,8 @@ csr_parse_ex(const unsigned char *in, size_t len, unsigned flags, struct csr **o
 notcsr:
 	err_set(e, ERR_REFUSED, "csr: not a PEM or DER certificate request");
 out:
+	if (rc != 0)
+		err_kind(e, X509_REFUSAL_CSR);
 	ERR_clear_error();
 	X509_ALGOR_free(alg);
 	ASN1_BIT_STRING_free(sig);

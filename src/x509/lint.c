@@ -727,16 +727,25 @@ x509_lint(const X509 *x, const struct profile *p, const struct x509_issuer *is, 
 	l.p = p;
 	l.is = is;
 	l.e = e;
-	if (x509_spki_check(X509_get_X509_PUBKEY(x), &l.ki, e) == -1)
+	if (x509_spki_check(X509_get_X509_PUBKEY(x), &l.ki, e) == -1) {
+		err_kind(e, X509_REFUSAL_KEY);
 		goto out;
+	}
 	if (lint_version(&l) == -1 || lint_serial(&l) == -1 || lint_sigalg(&l) == -1 ||
-	    lint_issuer(&l) == -1 || lint_validity(&l) == -1 || lint_ext_set(&l) == -1 ||
-	    lint_subject(&l) == -1 || lint_san(&l) == -1 || lint_bc(&l) == -1 ||
-	    lint_ku(&l) == -1 || lint_eku(&l) == -1 || lint_key_ids(&l) == -1 ||
-	    lint_cdp_aia(&l) == -1 || lint_nocheck(&l) == -1)
+	    lint_issuer(&l) == -1)
+		goto out;
+	if (lint_validity(&l) == -1) {
+		err_kind(e, X509_REFUSAL_VALIDITY);
+		goto out;
+	}
+	if (lint_ext_set(&l) == -1 || lint_subject(&l) == -1 || lint_san(&l) == -1 ||
+	    lint_bc(&l) == -1 || lint_ku(&l) == -1 || lint_eku(&l) == -1 ||
+	    lint_key_ids(&l) == -1 || lint_cdp_aia(&l) == -1 || lint_nocheck(&l) == -1)
 		goto out;
 	rc = 0;
 out:
+	if (rc != 0)
+		err_kind(e, X509_REFUSAL_LINT);
 	ERR_clear_error();
 	return rc;
 }

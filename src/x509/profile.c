@@ -31,6 +31,7 @@ static const struct profile profile_builtin[] = {
 	.ocsp_nocheck = 0,
 	.officer_marker = 0,
 	.cdp_aia = 1,
+	.dns_wildcard = 1,
     },
     {
 	.name = "client",

@@ -51,6 +51,21 @@ struct profile {
 	int ocsp_nocheck;      /* id-pkix-ocsp-nocheck */
 	int officer_marker;    /* subject gets the officer marker attribute */
 	int cdp_aia;	       /* CRL distribution point + AIA (OCSP, caIssuers) */
+	int dns_wildcard;      /* a dNSName may be a wildcard ("*.example.jp") */
+};
+
+/*
+ * What kind of refusal an ERR_REFUSED of this module is (struct err's kind, set with
+ * err_kind()): the faces map kinds, never message texts.  ca.h continues the list.
+ */
+enum x509_refusal {
+	X509_REFUSAL_NONE = 0,
+	X509_REFUSAL_CSR,      /* not a well-formed, self-signed certificate request */
+	X509_REFUSAL_KEY,      /* the subject public key: type, size, parameters */
+	X509_REFUSAL_SUBJECT,  /* a subject attribute that cannot be encoded ("subject: ...") */
+	X509_REFUSAL_LINT,     /* another rule of the profile or RFC 5280 */
+	X509_REFUSAL_VALIDITY, /* the validity period */
+	X509_REFUSAL__MAX,
 };
 
 /* The marker placed in officer certificates' subjects (and refused in every other CSR). */

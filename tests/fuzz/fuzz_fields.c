@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for the issuance form's field rules (src/portal/check.c) and the form
- * decoder's large-field and multipart/form-data variants: hostile bytes (made NUL-terminated, as form values are) never
- * crash, leak or read out of bounds; accepted host names come back normalised and re-accepted.
+ * decoder's large-field and multipart/form-data variants: hostile bytes (made NUL-terminated, as
+ * form values are) never crash, leak or read out of bounds; accepted host names come back
+ * normalised and re-accepted.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -40,8 +41,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(out);
 	free(again);
 	err_clear(&e);
-	if (portal_form_parse_ex(data, size, PORTAL_ISSUE_BODY_MAX, "csr", PORTAL_CSR_FIELD_MAX,
-				 &f, &e) == 0) {
+	if (portal_form_parse_ex(data, size, PORTAL_ISSUE_BODY_MAX, "csr", PORTAL_CSR_FIELD_MAX, &f,
+				 &e) == 0) {
 		for (size_t i = 0; i < f.n; i++)
 			if (strlen(f.v[i].value) > (strcmp(f.v[i].name, "csr") == 0
 							? PORTAL_CSR_FIELD_MAX

@@ -21,8 +21,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* ecdsa-with-SHA256 */
-static const unsigned char fz_algid[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48,
-					 0xce, 0x3d, 0x04, 0x03, 0x02};
+static const unsigned char fz_algid[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
+					 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
 static const unsigned char fz_sig[] = {0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01};
 
 /* Builds the answer a responder would give and checks OpenSSL reads it back. */
@@ -51,8 +51,8 @@ fz_answer(const struct ocsp_req *req)
 	buf_init(&rd, 4u * 1024 * 1024);
 	buf_init(&resp, 8u * 1024 * 1024);
 	err_clear(&e);
-	if (ocsp_respdata_build(&rd, keyhash, FZ_EPOCH, s, req->n, req->nonce, req->noncelen,
-				&e) == -1 ||
+	if (ocsp_respdata_build(&rd, keyhash, FZ_EPOCH, s, req->n, req->nonce, req->noncelen, &e) ==
+		-1 ||
 	    ocsp_resp_assemble(&resp, rd.data, rd.len, fz_algid, sizeof(fz_algid), fz_sig,
 			       sizeof(fz_sig), NULL, 0, &e) == -1)
 		abort(); /* a request that parsed must be answerable */
@@ -86,7 +86,8 @@ fz_parse(const unsigned char *p, size_t n)
 
 			/* every slice lies inside the input */
 			if (id->der < p || id->der + id->derlen > p + n || id->serial_len == 0 ||
-			    id->serial < id->der || id->serial + id->serial_len > id->der + id->derlen)
+			    id->serial < id->der ||
+			    id->serial + id->serial_len > id->der + id->derlen)
 				abort();
 		}
 		if (req->nonce != NULL && (req->nonce < p || req->nonce + req->noncelen > p + n))

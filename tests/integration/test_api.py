@@ -133,7 +133,8 @@ def test_issue_profiles_and_get_forms(server, tmp_path):
     serial = doc["serial"]
     assert r.headers["Location"] == "/api/v1/certificates/" + serial
     assert doc["profile"] == "server" and doc["status"] == "valid"
-    assert doc["organization"] == "ACME" and doc["subject"] == "CN=www.acme.example"
+    assert doc["organization"] == "ACME"
+    assert doc["subject"] == "CN=www.acme.example,O=ACME Inc.", doc["subject"]
     assert doc["sans"] == "DNS:www.acme.example"
     verify_chain(tmp_path, doc, server)
 
@@ -315,6 +316,106 @@ def test_cross_org_isolation(server, tmp_path):
     inst.ok("issue", "--profile", "server", "--csr", csr2, "--out", str(out))
     cli_serial = openssl("x509", "-in", str(out), "-noout", "-serial").stdout.decode().strip()[7:]
     problem(a.req("GET", "/certificates/" + cli_serial), 404, "not-found")
+
+
+def test_name_policy(server, tmp_path):
+    """The organization's name policy (src/ra/policy.c) refuses every name it does not own,
+    each with a message naming the rule and the value; the subject is built by the RA."""
+    inst = server.inst
+    api = Api(server, org_key(inst, "UNIV", domains=("univ.example.ac.jp",)))
+    # a client CSR naming another organization
+    csr, _ = make_csr(tmp_path, "/O=Other Corp/CN=Alice Example",
+                      san="email:alice@univ.example.ac.jp")
+    doc = problem(api.issue(csr, "client"), 422, "domain-not-allowed")
+    assert 'O "Other Corp" is not the registered name of organization UNIV' in doc["detail"]
+    # a client CSR with an address of another organization
+    csr, _ = make_csr(tmp_path, "/CN=CEO", san="email:ceo@other.example.jp")
+    doc = problem(api.issue(csr, "client"), 422, "domain-not-allowed")
+    assert "ceo@other.example.jp is outside the mail domains of organization UNIV" in \
+        doc["detail"], doc
+    # a server CSR with only IP SANs and a foreign CN
+    csr, _ = make_csr(tmp_path, "/CN=www.other.example", san="IP:192.0.2.10")
+    doc = problem(api.issue(csr, "server"), 422, "domain-not-allowed")
+    assert "IP address 192.0.2.10 is not one of the addresses of organization UNIV" in \
+        doc["detail"], doc
+    # once the address is the organization's, the foreign CN is what is refused
+    inst.ok("org", "set", "UNIV", "--ip", "192.0.2.0/24")
+    doc = problem(api.issue(csr, "server"), 422, "domain-not-allowed")
+    assert 'CN "www.other.example" is not one of the certificate\'s names' in doc["detail"]
+    csr, _ = make_csr(tmp_path, "/CN=192.0.2.10", san="IP:192.0.2.10")
+    r = api.issue(csr, "server")
+    assert r.status_code == 201, r.text
+    # a URI only when listed; a wildcard only where the profile allows one
+    csr, _ = make_csr(tmp_path, "/CN=Signer", san="URI:https://univ.example.ac.jp/sw")
+    doc = problem(api.issue(csr, "codesign"), 422, "domain-not-allowed")
+    assert "URI https://univ.example.ac.jp/sw is not one of the URIs" in doc["detail"]
+    inst.ok("org", "set", "UNIV", "--uri", "https://univ.example.ac.jp/")
+    assert api.issue(csr, "codesign").status_code == 201
+    csr, _ = make_csr(tmp_path, "/CN=*.univ.example.ac.jp", san="DNS:*.univ.example.ac.jp")
+    assert api.issue(csr, "server").status_code == 201
+    # the subject is the RA's: O = the registered name, the CSR's other attributes dropped
+    csr, _ = make_csr(tmp_path, "/C=US/O=UNIV Inc./OU=Lab/CN=Bob Example",
+                      san="email:bob@univ.example.ac.jp")
+    r = api.issue(csr, "client")
+    assert r.status_code == 201, r.text
+    assert r.json()["subject"] == "CN=Bob Example,OU=Lab,O=UNIV Inc.", r.json()["subject"]
+    # mail domains of their own, apart from the DNS domains
+    inst.ok("org", "set", "UNIV", "--mail-domain", "mail.univ.example.jp")
+    csr, _ = make_csr(tmp_path, "/CN=Carol", san="email:carol@univ.example.ac.jp")
+    doc = problem(api.issue(csr, "client"), 422, "domain-not-allowed")
+    assert "outside the mail domains" in doc["detail"]
+    csr, _ = make_csr(tmp_path, "/CN=Carol", san="email:carol@mail.univ.example.jp")
+    assert api.issue(csr, "client").status_code == 201
+
+    # an organization without any name issues nothing until it is marked unrestricted
+    bare = Api(server, org_key(inst, "BARE", domains=()))
+    csr, _ = make_csr(tmp_path, "/CN=www.anything.example", san="DNS:www.anything.example")
+    doc = problem(bare.issue(csr, "server"), 422, "domain-not-allowed")
+    assert "organization BARE lists no domains" in doc["detail"]
+    assert "shomei org set BARE --unrestricted" in doc["detail"]
+    inst.ok("org", "set", "BARE", "--unrestricted")
+    r = bare.issue(csr, "server")
+    assert r.status_code == 201, r.text
+    assert r.json()["subject"] == "CN=www.anything.example,O=BARE Inc."
+    rows = inst.sql("SELECT actor, detail FROM audit WHERE action = 'org.set' "
+                    "AND object = 'BARE'")
+    assert rows and rows[-1][0] == "cli:org" and "unrestricted=yes" in rows[-1][1], rows
+    assert "unrestricted:  yes" in inst.ok("org", "show", "BARE")
+    inst.ok("org", "set", "BARE", "--restricted")
+    problem(bare.issue(csr, "server"), 422, "domain-not-allowed")
+    # bad values are refused with the rule
+    p = inst.run("org", "set", "UNIV", "--ip", "300.1.2.3")
+    assert p.returncode == 1 and b"not an IPv4 or IPv6 address" in p.stderr
+    p = inst.run("org", "set", "UNIV", "--uri", "no scheme")
+    assert p.returncode == 1 and b"not an absolute URI" in p.stderr
+
+
+def test_name_policy_cli(ca, tmp_path):
+    """`shomei issue --org` applies the same policy, with the same messages (exit 1)."""
+    ca.ok("org", "add", "UNIV", "--name", "Example University", "--domain", "univ.example.jp")
+    ca.ok("org", "add", "BARE", "--name", "Bare")
+    cases = [
+        ("UNIV", "client", "/O=Other Corp/CN=Alice", "email:alice@univ.example.jp",
+         b'O "Other Corp" is not the registered name of organization UNIV'),
+        ("UNIV", "client", "/CN=CEO", "email:ceo@other.example.jp",
+         b"e-mail address ceo@other.example.jp is outside the mail domains of organization UNIV"),
+        ("UNIV", "server", "/CN=www.other.example", "IP:192.0.2.10",
+         b"IP address 192.0.2.10 is not one of the addresses of organization UNIV"),
+        ("BARE", "server", "/CN=www.bare.example", "DNS:www.bare.example",
+         b"organization BARE lists no domains"),
+    ]
+    for org, profile, subj, san, msg in cases:
+        csr, _ = make_csr(tmp_path, subj, san=san)
+        p = ca.run("issue", "--profile", profile, "--org", org, "--csr", csr)
+        assert p.returncode == 1, (subj, p.stdout)
+        assert b"name policy: " + msg in p.stderr, p.stderr
+    csr, _ = make_csr(tmp_path, "/CN=Alice", san="email:alice@univ.example.jp")
+    out = tmp_path / "alice.pem"
+    ca.ok("issue", "--profile", "client", "--org", "UNIV", "--csr", csr, "--out", str(out))
+    subj = openssl("x509", "-in", str(out), "-noout", "-subject", "-nameopt", "RFC2253")
+    assert subj.stdout.decode().strip() == "subject=CN=Alice,O=Example University"
+    p = ca.run("issue", "--profile", "server", "--org", "NOPE", "--csr", csr)
+    assert p.returncode == 1 and b"organization NOPE does not exist" in p.stderr
 
 
 # ---- errors ----

@@ -1076,6 +1076,17 @@ def test_issue_validation(portal_sqlite, tmp_path):
     r = s.post(srv.https + "/issue/form", data=issue_fields(page, key_mode="csr",
                                                             csr=csr.read_text()))
     assert r.status_code == 400 and "key" in error_of(r.text, "csr")
+    # the organization's name policy: a CSR naming another organization is refused beside
+    # the field with the RA's message (the holder's fields still build the subject)
+    subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out", str(csr),
+                    "-subj", "/O=Other Corp/CN=x"], check=True, capture_output=True)
+    r = s.post(srv.https + "/issue/form", data=issue_fields(page, key_mode="csr",
+                                                            csr=csr.read_text()))
+    assert r.status_code == 400, r.text
+    assert "受け付けられません" in error_of(r.text, "csr")
+    assert ('name policy: O &quot;Other Corp&quot; is not the registered name of organization '
+            'ORG1') in r.text, r.text
     # English
     s.get(srv.https + "/regist/step1?lang=en")
     r = s.post(srv.https + "/issue/form", data=issue_fields(page, name_romaji="山田"))
