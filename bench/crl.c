@@ -146,7 +146,8 @@ timed_crl(const char *dir, int delta, double *secs, long *extra_kib, long *signe
 		close(pfd[0]);
 		err_clear(&e);
 		memset(&crl, 0, sizeof(crl));
-		if (ca_open(dir, CA_OPEN_SIGNER, &ca, &e) == -1 || ca_store_open(ca, &s, &e) == -1)
+		if (ca_open(dir, CA_OPEN_SIGNER, NULL, &ca, &e) == -1 ||
+		    ca_store_open(ca, &s, &e) == -1)
 			_exit(1);
 		base = rss_kib(0);
 		sbase = peak_kib(ca->signer_pid);
@@ -220,7 +221,7 @@ main(int argc, char **argv)
 	memset(&io, 0, sizeof(io));
 	io.datadir = dir;
 	io.ca_name = "bench";
-	if (ca_init(&io, &e) == -1 || ca_open(dir, 0, &ca, &e) == -1)
+	if (ca_init(&io, &e) == -1 || ca_open(dir, 0, NULL, &ca, &e) == -1)
 		fatalx("bench: %s", e.msg);
 	printf("bench/crl: %ld revoked certificates, P-256 issuing CA, SQLite\n", n);
 	fflush(stdout);

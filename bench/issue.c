@@ -197,7 +197,7 @@ main(int argc, char **argv)
 		make_csr(i, csrdir, &csr[i], &csrlen[i], !only_shomei);
 
 	/* ---- shomei ---- */
-	if (ca_open(dir, CA_OPEN_SIGNER, &ca, &e) == -1 ||
+	if (ca_open(dir, CA_OPEN_SIGNER, NULL, &ca, &e) == -1 ||
 	    ca_batch_start(ca, (size_t)batch, &e) == -1)
 		fatalx("bench: %s", e.msg);
 	jobs = xcalloc((size_t)threads, sizeof(*jobs));

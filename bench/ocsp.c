@@ -267,7 +267,7 @@ make_certs(const char *dir, size_t n, size_t r, struct certs *c)
 	c->x = xcalloc(n, sizeof(*c->x));
 	c->serial = xcalloc(n, sizeof(*c->serial));
 	c->revoked = xcalloc(n, sizeof(*c->revoked));
-	if (ca_open(dir, CA_OPEN_SIGNER, &ca, &e) == -1 || ca_batch_start(ca, 256, &e) == -1)
+	if (ca_open(dir, CA_OPEN_SIGNER, NULL, &ca, &e) == -1 || ca_batch_start(ca, 256, &e) == -1)
 		fatalx("bench: %s", e.msg);
 	for (i = 0; i < 8; i++) {
 		jobs[i].ca = ca;

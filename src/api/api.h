@@ -21,6 +21,10 @@
 
 /* Every /api/v1/ request; r->app is the struct ca of the web process. */
 int api_http(struct http_req *);
+/* Bytes of a request body the HTTP layer takes in (413 above); API_JSON_MAX is checked after. */
+#define API_HTTP_BODY_MAX (1024 * 1024)
+/* The API's route on the HTTPS listener: /api/v1/ and below, any method (api_http). */
+extern const struct http_route api_http_routes[];
 
 /* ---- routes ---- */
 

@@ -50,8 +50,13 @@ struct ca {
 
 #define CA_OPEN_SIGNER 0x01 /* spawn a private signer child (CLI commands that sign) */
 
-/* Loads DATADIR/shomei.conf and the CA certificates. */
-int ca_open(const char *datadir, unsigned flags, struct ca **, struct err *);
+/*
+ * Loads DATADIR/shomei.conf and the CA certificates.  known: the keys the program reads (a
+ * NULL-terminated list of every module's list, see conf_check_keys); the first key outside
+ * them is refused before anything else is read.  NULL checks nothing (unit tests, benches).
+ */
+int ca_open(const char *datadir, unsigned flags, const char *const *const *known, struct ca **,
+	    struct err *);
 void ca_close(struct ca *); /* stops the batcher and the signer child it spawned */
 /* A new store connection for the calling thread. */
 int ca_store_open(struct ca *, struct store **, struct err *);
@@ -60,7 +65,7 @@ int ca_store_open(struct ca *, struct store **, struct err *);
  * ends (the web server's threads use this).  NULL with the error set when it cannot open.
  */
 struct store *ca_thread_store(struct ca *, struct err *);
-/* Configuration keys shomei.conf may contain (for conf_check_keys). */
+/* The configuration keys ca reads (NULL-terminated; for conf_check_keys). */
 extern const char *const ca_conf_keys[];
 
 /* ---- shomei init ---- */

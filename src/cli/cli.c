@@ -17,6 +17,7 @@ const struct cli_cmd cli_cmds[] = {
     {"serve", cmd_serve, "run the service (supervisor, signer, web)"},
     {"mail", cmd_mail, "deliver queued mail now (flush) or show the queue (status)"},
     {"client", cmd_client, "send a signed self-service revoke or status request"},
+    {"conf", cmd_conf, "list the configuration keys shomei.conf may hold"},
     {NULL, NULL, NULL},
 };
 

@@ -37,5 +37,6 @@ int cmd_serve(struct cli *, int, char **);
 int cmd_mail(struct cli *, int, char **);
 int cmd_apikey(struct cli *, int, char **);
 int cmd_client(struct cli *, int, char **);
+int cmd_conf(struct cli *, int, char **);
 
 #endif

@@ -9,6 +9,7 @@
 #include "api/api.h"
 #include "ca/ca.h"
 #include "cli/cli.h"
+#include "serve/serve.h"
 
 static const char usage_apikey[] =
     "usage: shomei apikey create --org CODE [--name LABEL]\n"
@@ -27,7 +28,8 @@ apikey_open(struct cli *cli, struct ca **ca, struct store **st)
 	err_clear(&e);
 	*ca = NULL;
 	*st = NULL;
-	if (ca_open(cli->datadir, 0, ca, &e) == -1 || ca_store_open(*ca, st, &e) == -1) {
+	if (ca_open(cli->datadir, 0, serve_conf_known, ca, &e) == -1 ||
+	    ca_store_open(*ca, st, &e) == -1) {
 		ca_close(*ca);
 		*ca = NULL;
 		return cli_fail(&e);

@@ -10,34 +10,56 @@
 #include "ca/ca.h"
 #include "cli/cli.h"
 #include "ra/ra.h"
+#include "serve/serve.h"
 
 static const char usage_init[] =
     "usage: shomei init [--key-type p256|p384|rsa2048|rsa3072|rsa4096] [--ca-name NAME]\n"
-    "                   [--base-url URL] [--org-name ORG] [--store SPEC] [--ca-key PKCS11-URI]\n\n"
+    "                   [--base-url URL] [--org-name ORG] [--store SPEC] [--ca-key PKCS11-URI]\n"
+    "       shomei init --check\n\n"
     "Creates the data directory with shomei.conf, a root CA, an issuing CA, an OCSP\n"
     "responder, a TSA and an HTTPS server certificate.  Keys are encrypted with the\n"
     "passphrase in $SHOMEI_KEY_PASSPHRASE, or a generated one kept in keys/passphrase.\n"
     "--ca-key uses an existing key in a PKCS#11 token for the issuing CA (PIN from\n"
     "$SHOMEI_PKCS11_PIN, module from $SHOMEI_PKCS11_MODULE).  Refuses to overwrite a CA.\n"
-    "  --store SPEC   sqlite:PATH (default sqlite:shomei.db) or a PostgreSQL conninfo\n";
+    "  --store SPEC   sqlite:PATH (default sqlite:shomei.db) or a PostgreSQL conninfo\n"
+    "--check checks the shomei.conf of an existing data directory and starts nothing: every\n"
+    "key must be known (`shomei conf keys`; a typo is named with the nearest known key), and\n"
+    "the CA's own settings and certificates must load.  Prints \"configuration ok\" and exits\n"
+    "0, else prints the first problem and exits 1.\n";
+
+/* init --check: loads the data directory's configuration as every command does, then stops. */
+static int
+init_check(struct cli *cli)
+{
+	struct ca *ca = NULL;
+	struct err e;
+	int rc = ERR_REFUSED;
+
+	err_clear(&e);
+	if (ca_open(cli->datadir, 0, serve_conf_known, &ca, &e) == -1) {
+		fprintf(stderr, "shomei: %s\n", e.msg[0] ? e.msg : "configuration refused");
+		goto out;
+	}
+	printf("configuration ok\n");
+	rc = 0;
+out:
+	ca_close(ca);
+	return rc;
+}
 
 int
 cmd_init(struct cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-	    {"key-type", required_argument, NULL, 'k'},
-	    {"ca-name", required_argument, NULL, 'n'},
-	    {"base-url", required_argument, NULL, 'u'},
-	    {"org-name", required_argument, NULL, 'o'},
-	    {"store", required_argument, NULL, 's'},
-	    {"ca-key", required_argument, NULL, 'K'},
-	    {"data", required_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"key-type", required_argument, NULL, 'k'}, {"ca-name", required_argument, NULL, 'n'},
+	    {"base-url", required_argument, NULL, 'u'}, {"org-name", required_argument, NULL, 'o'},
+	    {"store", required_argument, NULL, 's'},	{"ca-key", required_argument, NULL, 'K'},
+	    {"check", no_argument, NULL, 'C'},		{"data", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},		{NULL, 0, NULL, 0},
 	};
 	struct ca_init_opts o;
 	struct err e;
-	int ch, stop, rc;
+	int ch, stop, rc, check = 0, made = 0;
 
 	memset(&o, 0, sizeof(o));
 	err_clear(&e);
@@ -61,14 +83,21 @@ cmd_init(struct cli *cli, int argc, char **argv)
 		case 'K':
 			o.ca_key_uri = optarg;
 			break;
+		case 'C':
+			check = 1;
+			break;
 		default:
 			rc = cli_common_opt(cli, ch, optarg, usage_init, &stop);
 			if (stop)
 				return rc;
 		}
+		made |= ch != 'C' && ch != 'd';
 	}
-	if (optind != argc)
+	/* --check makes nothing: the options of a new CA have no meaning with it */
+	if (optind != argc || (check && made))
 		return cli_usage(usage_init);
+	if (check)
+		return init_check(cli);
 	o.datadir = cli->datadir;
 	if (ca_init(&o, &e) == -1)
 		return cli_fail(&e);
@@ -163,7 +192,7 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 	rreq.csrlen = req.csrlen;
 	rreq.days = req.days;
 	rreq.actor = req.actor;
-	if (ca_open(cli->datadir, CA_OPEN_SIGNER, &ca, &e) == -1 ||
+	if (ca_open(cli->datadir, CA_OPEN_SIGNER, serve_conf_known, &ca, &e) == -1 ||
 	    ca_store_open(ca, &st, &e) == -1 ||
 	    (org != NULL ? ra_issue(ca, st, &rreq, &out, &e) : ca_issue(ca, st, &req, &out, &e)) ==
 		-1) {
@@ -240,7 +269,8 @@ cmd_revoke(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "shomei: unknown reason \"%s\"\n", reason);
 		return cli_usage(usage_revoke);
 	}
-	if (ca_open(cli->datadir, 0, &ca, &e) == -1 || ca_store_open(ca, &st, &e) == -1 ||
+	if (ca_open(cli->datadir, 0, serve_conf_known, &ca, &e) == -1 ||
+	    ca_store_open(ca, &st, &e) == -1 ||
 	    ca_revoke(ca, st, serial, code, 0, "cli:revoke", &e) == -1) {
 		rc = cli_fail(&e);
 		goto out;
@@ -303,7 +333,7 @@ cmd_crl(struct cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage(usage_crl);
-	if (ca_open(cli->datadir, CA_OPEN_SIGNER, &ca, &e) == -1 ||
+	if (ca_open(cli->datadir, CA_OPEN_SIGNER, serve_conf_known, &ca, &e) == -1 ||
 	    ca_store_open(ca, &st, &e) == -1 ||
 	    ca_crl_generate(ca, st, delta, "cli:crl", &crl, &e) == -1) {
 		rc = cli_fail(&e);

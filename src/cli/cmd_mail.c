@@ -5,6 +5,7 @@
 
 #include "ca/ca.h"
 #include "cli/cli.h"
+#include "serve/serve.h"
 #include "mail/mail.h"
 
 static const char usage_mail[] =
@@ -51,7 +52,8 @@ cmd_mail(struct cli *cli, int argc, char **argv)
 	}
 	if (optind != argc || (strcmp(sub, "flush") != 0 && strcmp(sub, "status") != 0))
 		return cli_usage(usage_mail);
-	if (ca_open(cli->datadir, 0, &ca, &e) == -1 || ca_store_open(ca, &s, &e) == -1 ||
+	if (ca_open(cli->datadir, 0, serve_conf_known, &ca, &e) == -1 ||
+	    ca_store_open(ca, &s, &e) == -1 ||
 	    mail_conf_load(&mc, &ca->conf, ca->datadir, &e) == -1) {
 		rc = cli_fail(&e);
 		goto out;

@@ -23,6 +23,7 @@
 struct http_server {
 	struct MHD_Daemon *d;
 	struct http_listen cfg;
+	struct http_route *routes; /* cfg.tables composed */
 	char *addr;
 	unsigned inflight; /* atomic */
 };
@@ -248,6 +249,78 @@ http_route_find(const struct http_route *rt, const char *method, const char *url
 	return NULL;
 }
 
+/* 1 when a request could be for either method: the same, either any (NULL), GET and HEAD. */
+static int
+http_methods_meet(const char *a, const char *b)
+{
+	return a == NULL || b == NULL || strcmp(a, b) == 0 ||
+	       (strcmp(a, "GET") == 0 && strcmp(b, "HEAD") == 0) ||
+	       (strcmp(a, "HEAD") == 0 && strcmp(b, "GET") == 0);
+}
+
+/* 1 when every request for later's method reaches first before it (first is a prefix route). */
+static int
+http_route_shadows(const struct http_route *first, const struct http_route *later)
+{
+	size_t pl = strlen(first->path);
+	int below, takes;
+
+	below = pl > 1 && first->path[pl - 1] == '/' && strncmp(later->path, first->path, pl) == 0;
+	/* first answers every method later does: any, the same, or GET (which answers HEAD) */
+	takes = first->method == NULL ||
+		(later->method != NULL &&
+		 (strcmp(first->method, later->method) == 0 ||
+		  (strcmp(first->method, "GET") == 0 && strcmp(later->method, "HEAD") == 0)));
+	return below && takes;
+}
+
+int
+http_routes_compose(const struct http_route *const *tables, struct http_route **out, struct err *e)
+{
+	struct http_route *all = NULL, *a, *b;
+	size_t n = 0, t, i, j;
+	int rc = -1;
+
+	*out = NULL;
+	for (t = 0; tables[t] != NULL; t++)
+		for (i = 0; tables[t][i].path != NULL; i++)
+			n++;
+	all = xcalloc(n + 1, sizeof(*all));
+	n = 0;
+	for (t = 0; tables[t] != NULL; t++)
+		for (i = 0; tables[t][i].path != NULL; i++)
+			all[n++] = tables[t][i];
+	for (j = 1; j < n; j++)
+		for (i = 0; i < j; i++) {
+			a = &all[i];
+			b = &all[j];
+			if (strcmp(a->path, b->path) == 0 &&
+			    http_methods_meet(a->method, b->method)) {
+				err_set(e, ERR_INTERNAL,
+					"http: routes %s %s (%s) and %s %s (%s) overlap",
+					a->method ? a->method : "*", a->path,
+					a->name ? a->name : "-", b->method ? b->method : "*",
+					b->path, b->name ? b->name : "-");
+				goto out;
+			}
+			if (http_route_shadows(a, b)) {
+				err_set(
+				    e, ERR_INTERNAL,
+				    "http: route %s %s (%s) is never reached: %s %s (%s) takes it "
+				    "first",
+				    b->method ? b->method : "*", b->path, b->name ? b->name : "-",
+				    a->method ? a->method : "*", a->path, a->name ? a->name : "-");
+				goto out;
+			}
+		}
+	*out = all;
+	all = NULL;
+	rc = 0;
+out:
+	free(all);
+	return rc;
+}
+
 /*
  * Logs and counts a finished request: "ADDR METHOD PATH STATUS BYTES NNNus cpu=NNNus", the
  * time from its headers to its answer, and the CPU time its handler's thread spent in it (the
@@ -312,7 +385,7 @@ http_dispatch(void *cls, struct MHD_Connection *c, const char *url, const char *
 		clock_gettime(CLOCK_MONOTONIC, &hc->t0);
 		*con_cls = hc;
 		http_req_init(&r, srv, c, url, method, version);
-		hc->rt = http_route_find(srv->cfg.routes, method, url, &bad);
+		hc->rt = http_route_find(srv->routes, method, url, &bad);
 		buf_init(&hc->body, hc->rt != NULL ? hc->rt->max_body : 0);
 		if (hc->rt == NULL) {
 			http_reply_text(&r, bad ? 405 : 404,
@@ -450,6 +523,10 @@ http_server_start(const struct http_listen *cfg, struct http_server **out, struc
 				       strerror(errno));
 	}
 	srv = xcalloc(1, sizeof(*srv));
+	if (http_routes_compose(cfg->tables, &srv->routes, e) == -1) {
+		free(srv);
+		return -1;
+	}
 	srv->cfg = *cfg;
 	if (srv->cfg.threads == 0)
 		srv->cfg.threads = 2;
@@ -500,6 +577,7 @@ http_server_start(const struct http_listen *cfg, struct http_server **out, struc
 			"bad TLS key/certificate)",
 			cfg->addr);
 		free(srv->addr);
+		free(srv->routes);
 		free(srv);
 		return -1;
 	}
@@ -530,5 +608,6 @@ http_server_stop(struct http_server *srv, int grace)
 	}
 	MHD_stop_daemon(srv->d);
 	free(srv->addr);
+	free(srv->routes);
 	free(srv);
 }

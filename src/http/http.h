@@ -62,13 +62,27 @@ struct http_listen {
 	unsigned max_inflight;	  /* requests being handled at once before 503 (0: 64 * threads) */
 	unsigned timeout_s;	  /* idle/slow client timeout (0: 30) */
 	size_t max_header;	  /* bytes of request line + headers before 431 (0: 8192) */
-	const struct http_route *routes;
+	/*
+	 * The route tables of the modules this listener serves (NULL-terminated list of
+	 * NULL-terminated tables): composed at start with http_routes_compose, tried in order.
+	 */
+	const struct http_route *const *tables;
 	void *app;
 };
 
+/* Composes cfg->tables (a bad composition refuses the start) and starts listening. */
 int http_server_start(const struct http_listen *, struct http_server **, struct err *);
 /* Stops accepting, lets in-flight requests finish (up to grace seconds), then stops. */
 void http_server_stop(struct http_server *, int grace);
+
+/*
+ * Concatenates route tables (a NULL-terminated list of tables, each ended by a route with a
+ * NULL path) into one table in the same order; *out is the caller's (free()).  Refused: two
+ * routes for the same path whose methods meet (the same, either NULL, or GET and HEAD), and a
+ * route that an earlier prefix route always takes first — each names both routes.
+ */
+int http_routes_compose(const struct http_route *const *tables, struct http_route **out,
+			struct err *);
 
 /* Request accessors (NULL when absent). */
 const char *http_header(struct http_req *, const char *name);

@@ -94,6 +94,8 @@ struct mail_conf {
 
 int mail_conf_load(struct mail_conf *, const struct conf *, const char *datadir, struct err *);
 void mail_conf_clear(struct mail_conf *);
+/* The configuration keys mail_conf_load reads (NULL-terminated; see conf_check_keys). */
+extern const char *const mail_conf_keys[];
 
 /*
  * Composes msg and queues it in the store, joining the caller's open transaction (so the

@@ -66,6 +66,15 @@ conf_bool(const char *v)
 	return -1;
 }
 
+/* The keys mail_conf_load reads. */
+const char *const mail_conf_keys[] = {
+    "mail.delivery",	  "mail.transfer_encoding", "mail.from",
+    "mail.domain",	  "mail.from_name",	    "mail.outbox",
+    "mail.smtp_url",	  "mail.smtp_starttls",	    "mail.smtp_user",
+    "mail.smtp_password", "mail.smtp_password_env", "mail.smtp_cafile",
+    "mail.smtp_timeout",  "mail.max_age_hours",	    NULL,
+};
+
 int
 mail_conf_load(struct mail_conf *mc, const struct conf *c, const char *datadir, struct err *e)
 {

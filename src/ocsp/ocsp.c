@@ -378,6 +378,14 @@ out:
 	return rc;
 }
 
+/* The configuration keys the responder reads (ocsp_responder_new). */
+const char *const ocsp_conf_keys[] = {
+    "ocsp.validity_minutes",
+    "ocsp.cache_entries",
+    "ocsp.revocation_poll_ms",
+    NULL,
+};
+
 int
 ocsp_responder_new(struct ca *ca, struct ocsp_responder **out, struct err *e)
 {
@@ -978,3 +986,11 @@ ocsp_http_get(struct http_req *r)
 	free(der);
 	return rc;
 }
+
+/* RFC 6960 A.1: POST to the responder's URL, GET with the request in the path. */
+const struct http_route ocsp_http_routes[] = {
+    {"POST", "/ocsp", ocsp_http_post, OCSP_REQ_MAX, HTTP_KIND_BINARY, "ocsp"},
+    {"POST", "/ocsp/", ocsp_http_post, OCSP_REQ_MAX, HTTP_KIND_BINARY, "ocsp"},
+    {"GET", "/ocsp/", ocsp_http_get, 0, HTTP_KIND_BINARY, "ocsp"},
+    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL},
+};

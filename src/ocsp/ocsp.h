@@ -189,7 +189,11 @@ void ocsp_responder_stats(struct ocsp_responder *, struct ocsp_stats *);
  */
 int ocsp_http_post(struct http_req *);
 int ocsp_http_get(struct http_req *);
+/* The responder's routes (plain HTTP listener): POST /ocsp, POST /ocsp/, GET /ocsp/<base64>. */
+extern const struct http_route ocsp_http_routes[];
 /* Frees the responder the handlers created (web process shutdown; optional). */
 void ocsp_http_shutdown(void);
+/* The configuration keys the responder reads (NULL-terminated; see conf_check_keys). */
+extern const char *const ocsp_conf_keys[];
 
 #endif

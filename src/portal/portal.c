@@ -100,6 +100,31 @@ out:
 	return rc;
 }
 
+/*
+ * The keys the portal reads: portal_init and portal_site_init (top.c).  The CAPTCHA's keys
+ * are captcha_conf_keys (src/web), the mail's mail_conf_keys.
+ */
+const char *const portal_conf_keys[] = {
+    "portal.templates",
+    "portal.po",
+    "portal.step1_rate",
+    "portal.revoke_rate",
+    "portal.reissue_rate",
+    "portal.base_url",
+    "portal.secret_file",
+    "portal.key_pool",
+    "portal.password_hashers",
+    "portal.ticket_rate",
+    "portal.contact_email",
+    "portal.contact_text",
+    "portal.contact_text_en",
+    "portal.static",
+    "test.instance",
+    "test.clock_offset",
+    "test.fault",
+    NULL,
+};
+
 int
 portal_init(struct ca *ca, const char *const *listen_addrs, size_t naddrs, struct err *e)
 {
@@ -206,6 +231,54 @@ out:
 	free(pdir);
 	return rc;
 }
+
+/* The portal's pages on the HTTPS listener (handlers in the files named in portal.h). */
+const struct http_route portal_http_routes[] = {
+    {"GET", "/", portal_index_get, 0, HTTP_KIND_HTML, "index"},
+    {"GET", "/static/", portal_static_get, 0, HTTP_KIND_PLAIN, "static"},
+    {"GET", "/regist/step1", portal_step1_get, 0, HTTP_KIND_HTML, "regist"},
+    {"POST", "/regist/step1", portal_step1_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML, "regist"},
+    {"GET", "/regist/confirm", portal_confirm_get, 0, HTTP_KIND_HTML, "regist"},
+    {"POST", "/regist/confirm", portal_confirm_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
+     "regist"},
+    {"GET", "/regist/verify", portal_verify_get, 0, HTTP_KIND_HTML, "regist"},
+    {"POST", "/regist/verify", portal_verify_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML, "regist"},
+    {"GET", "/issue/form", portal_issue_form_get, 0, HTTP_KIND_HTML, "issue"},
+    {"POST", "/issue/form", portal_issue_form_post, PORTAL_ISSUE_BODY_MAX, HTTP_KIND_HTML, "issue"},
+    {"POST", "/issue/confirm", portal_issue_confirm_post, PORTAL_ISSUE_BODY_MAX, HTTP_KIND_HTML,
+     "issue"},
+    {"GET", "/issue/download", portal_issue_download_get, 0, HTTP_KIND_BINARY, "issue"},
+    {"GET", "/issue/deliver", portal_deliver_get, 0, HTTP_KIND_HTML, "issue"},
+    {"POST", "/issue/deliver", portal_deliver_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML, "issue"},
+    {"GET", "/approve", portal_approve_get, 0, HTTP_KIND_HTML, "approve"},
+    {"POST", "/approve", portal_approve_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML, "approve"},
+    {"GET", "/policies/", portal_policy_get, 0, HTTP_KIND_HTML, "policy"},
+    {"POST", "/online/revoke", portal_online_revoke_post, RA_ONLINE_BODY_MAX, HTTP_KIND_API,
+     "online"},
+    {"POST", "/online/status", portal_online_status_post, RA_ONLINE_BODY_MAX, HTTP_KIND_API,
+     "online"},
+    {"GET", "/revoke/step1", portal_revoke_step1_get, 0, HTTP_KIND_HTML, "revoke"},
+    {"POST", "/revoke/step1", portal_revoke_step1_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
+     "revoke"},
+    {"GET", "/revoke/confirm", portal_revoke_step1_get, 0, HTTP_KIND_HTML, "revoke"},
+    {"POST", "/revoke/confirm", portal_revoke_confirm_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
+     "revoke"},
+    {"GET", "/revoke/verify", portal_revoke_verify_get, 0, HTTP_KIND_HTML, "revoke"},
+    {"GET", "/reissue", portal_reissue_get, 0, HTTP_KIND_HTML, "reissue"},
+    {"POST", "/reissue", portal_reissue_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML, "reissue"},
+    {"POST", "/reissue/warn", portal_reissue_warn_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
+     "reissue"},
+    {"POST", "/reissue/edit", portal_reissue_edit_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
+     "reissue"},
+    {"POST", "/reissue/check", portal_reissue_check_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
+     "reissue"},
+    {"POST", "/reissue/confirm", portal_reissue_confirm_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
+     "reissue"},
+    {"GET", "/reissue/fetch", portal_reissue_fetch_get, 0, HTTP_KIND_HTML, "reissue"},
+    {"POST", "/reissue/fetch", portal_reissue_fetch_post, PORTAL_ISSUE_BODY_MAX, HTTP_KIND_HTML,
+     "reissue"},
+    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL},
+};
 
 void
 portal_fini(void)

@@ -84,6 +84,7 @@
 
 #include <stddef.h>
 
+#include "http/http.h"
 #include "util/util.h"
 
 struct ca;
@@ -101,6 +102,11 @@ struct http_req;
  */
 int portal_init(struct ca *, const char *const *listen_addrs, size_t naddrs, struct err *);
 void portal_fini(void);
+/* The configuration keys portal_init reads (NULL-terminated; see conf_check_keys). */
+extern const char *const portal_conf_keys[];
+
+/* The portal's routes (HTTPS listener): the handlers below. */
+extern const struct http_route portal_http_routes[];
 
 /* Handlers (HTTPS route table). */
 int portal_step1_get(struct http_req *);

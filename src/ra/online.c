@@ -549,6 +549,9 @@ ra_answer(struct ra_online_answer *a, enum ra_online_result res, const char *det
 	snprintf(a->detail, sizeof(a->detail), "%s", detail != NULL ? detail : "");
 }
 
+/* The configuration keys ra reads (ra_online_handle). */
+const char *const ra_conf_keys[] = {"online.window_seconds", NULL};
+
 int
 ra_online_handle(struct ca *ca, struct store *st, enum ra_online_type type,
 		 const unsigned char *body, size_t len, const struct ra_notify *notify,

@@ -103,6 +103,9 @@ int ra_revoke_tx(struct ca *, struct store *, const char *serial, int reason, co
 #define RA_ONLINE_NONCE_MAX 128
 #define RA_ONLINE_WINDOW_DEFAULT 300 /* online.window_seconds */
 
+/* The configuration keys ra reads (NULL-terminated; see conf_check_keys). */
+extern const char *const ra_conf_keys[];
+
 enum ra_online_type {
 	RA_ONLINE_REVOKE = 0,
 	RA_ONLINE_STATUS,

@@ -122,6 +122,19 @@ pub_ca_get(struct http_req *r)
 	return rc;
 }
 
+/* Plain HTTP: the CRLs and the CA certificates (the URLs in every certificate's CDP and AIA). */
+const struct http_route pub_http_routes[] = {
+    {"GET", "/crl/", pub_crl_get, 0, HTTP_KIND_BINARY, "crl"},
+    {"GET", "/ca/", pub_ca_get, 0, HTTP_KIND_BINARY, "ca"},
+    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL},
+};
+
+/* HTTPS: the CA certificates only (the chain for clients of the portal and the API). */
+const struct http_route pub_https_routes[] = {
+    {"GET", "/ca/", pub_ca_get, 0, HTTP_KIND_BINARY, "ca"},
+    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL},
+};
+
 /*
  * The CRL schedule: a full CRL when the newest is older than crl.interval_minutes (default
  * 60) or absent, a delta CRL when the newest delta is older than crl.delta_interval_minutes
@@ -201,6 +214,14 @@ pub_sched_main(void *arg)
 	}
 	return NULL;
 }
+
+/* The keys of the CRL schedule (pub_schedule_start, pub_sched_main). */
+const char *const pub_conf_keys[] = {
+    "crl.schedule",
+    "crl.interval_minutes",
+    "crl.delta_interval_minutes",
+    NULL,
+};
 
 void
 pub_schedule_start(struct ca *ca)

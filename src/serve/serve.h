@@ -28,14 +28,32 @@ int serve_main(const struct serve_opts *);
 
 /* The web process (child of the supervisor). */
 int serve_web_main(const struct serve_opts *, int signer_fd, int ctl_fd);
+/*
+ * The route tables each listener of the web process serves (web.c): the web process's own
+ * (/healthz, /metrics) and its modules' (pub, ocsp, tsa; portal, api), composed at start.
+ */
+extern const struct http_route *const serve_http_tables[];
+extern const struct http_route *const serve_https_tables[];
 
 /* Publication handlers (pub.c) and the CRL schedule of the web process. */
 struct http_req;
 struct ca;
 int pub_crl_get(struct http_req *);
 int pub_ca_get(struct http_req *);
+extern const struct http_route pub_http_routes[];  /* GET /crl/, GET /ca/ */
+extern const struct http_route pub_https_routes[]; /* GET /ca/ */
 void pub_schedule_start(struct ca *);
 void pub_schedule_stop(void);
+
+/*
+ * Configuration keys (NULL-terminated lists; see conf_check_keys): serve's own (web.c,
+ * supervisor.c), the CRL schedule's (pub.c), and serve_conf_known, every module's list: the
+ * keys shomei.conf may hold.  serve, `init --check` and every CLI command that opens the CA
+ * refuse any other (conf.c).
+ */
+extern const char *const serve_conf_keys[];
+extern const char *const pub_conf_keys[];
+extern const char *const *const serve_conf_known[];
 
 /* SCM_RIGHTS helpers. */
 int serve_fd_send(int sock, int fd);

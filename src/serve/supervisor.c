@@ -329,7 +329,7 @@ super_reload(struct super *s)
 		log_warn("SIGHUP: the previous reload is still finishing; try again shortly");
 		return;
 	}
-	if (ca_open(s->o->datadir, 0, &nca, &e) == -1) {
+	if (ca_open(s->o->datadir, 0, serve_conf_known, &nca, &e) == -1) {
 		log_warn("SIGHUP: configuration not reloaded: %s", e.msg);
 		return;
 	}
@@ -410,7 +410,8 @@ serve_main(const struct serve_opts *co)
 
 	/* the supervisor reads the configuration but never loads a private key */
 	o->http_fd = o->https_fd = -1;
-	if (ca_open(o->datadir, 0, &s.ca, &e) == -1 || super_listen(&s, o, &e) == -1)
+	if (ca_open(o->datadir, 0, serve_conf_known, &s.ca, &e) == -1 ||
+	    super_listen(&s, o, &e) == -1)
 		goto fail;
 	if (gen_spawn_signer(&s, &s.cur, &e) == -1 || gen_spawn_web(&s, &s.cur, &e) == -1)
 		goto fail;

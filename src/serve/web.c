@@ -19,13 +19,8 @@
 #include "mail/mail.h"
 #include "ocsp/ocsp.h"
 #include "portal/portal.h"
-#include "ra/ra.h"
 #include "serve/serve.h"
 #include "tsa/tsa.h"
-
-#define WEB_OCSP_MAX (64 * 1024)
-#define WEB_TSA_MAX (64 * 1024)
-#define WEB_API_MAX (1024 * 1024)
 
 struct web {
 	struct ca *ca;
@@ -78,6 +73,13 @@ web_metrics(struct http_req *r)
 	return rc;
 }
 
+/* The keys the supervisor (listen.*) and the web process read themselves. */
+const char *const serve_conf_keys[] = {
+    "listen.http",	 "listen.https",      "http.threads", "http.max_connections",
+    "http.max_inflight", "http.timeout",      "https.cert",   "https.key",
+    "ca.cert",		 "store.resident_mb", NULL,
+};
+
 /* store.resident_mb when unset: 1 GiB, or a quarter of the memory when that is less. */
 static long
 web_resident_default(void)
@@ -90,69 +92,30 @@ web_resident_default(void)
 	return mb < 1024 ? mb : 1024;
 }
 
-/* Plain HTTP: what relying parties fetch without authenticating. */
+/* The web process's own routes, on each listener. */
 static const struct http_route web_http_routes[] = {
     {"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz"},
     {"GET", "/metrics", web_metrics, 0, HTTP_KIND_PLAIN, "metrics"},
-    {"GET", "/crl/", pub_crl_get, 0, HTTP_KIND_BINARY, "crl"},
-    {"GET", "/ca/", pub_ca_get, 0, HTTP_KIND_BINARY, "ca"},
-    {"POST", "/ocsp", ocsp_http_post, WEB_OCSP_MAX, HTTP_KIND_BINARY, "ocsp"},
-    {"POST", "/ocsp/", ocsp_http_post, WEB_OCSP_MAX, HTTP_KIND_BINARY, "ocsp"},
-    {"GET", "/ocsp/", ocsp_http_get, 0, HTTP_KIND_BINARY, "ocsp"},
-    {"POST", "/tsa", tsa_http_post, WEB_TSA_MAX, HTTP_KIND_BINARY, "tsa"},
     {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL},
 };
 
-/* HTTPS: the API (and, later, the portal and the officer console). */
 static const struct http_route web_https_routes[] = {
     {"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz"},
-    {"GET", "/", portal_index_get, 0, HTTP_KIND_HTML, "index"},
-    {"GET", "/static/", portal_static_get, 0, HTTP_KIND_PLAIN, "static"},
-    {"GET", "/regist/step1", portal_step1_get, 0, HTTP_KIND_HTML, "regist"},
-    {"POST", "/regist/step1", portal_step1_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML, "regist"},
-    {"GET", "/regist/confirm", portal_confirm_get, 0, HTTP_KIND_HTML, "regist"},
-    {"POST", "/regist/confirm", portal_confirm_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
-     "regist"},
-    {"GET", "/regist/verify", portal_verify_get, 0, HTTP_KIND_HTML, "regist"},
-    {"POST", "/regist/verify", portal_verify_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML, "regist"},
-    {"GET", "/issue/form", portal_issue_form_get, 0, HTTP_KIND_HTML, "issue"},
-    {"POST", "/issue/form", portal_issue_form_post, PORTAL_ISSUE_BODY_MAX, HTTP_KIND_HTML, "issue"},
-    {"POST", "/issue/confirm", portal_issue_confirm_post, PORTAL_ISSUE_BODY_MAX, HTTP_KIND_HTML,
-     "issue"},
-    {"GET", "/issue/download", portal_issue_download_get, 0, HTTP_KIND_BINARY, "issue"},
-    {"GET", "/issue/deliver", portal_deliver_get, 0, HTTP_KIND_HTML, "issue"},
-    {"POST", "/issue/deliver", portal_deliver_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML, "issue"},
-    {"GET", "/approve", portal_approve_get, 0, HTTP_KIND_HTML, "approve"},
-    {"POST", "/approve", portal_approve_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML, "approve"},
-    {"GET", "/policies/", portal_policy_get, 0, HTTP_KIND_HTML, "policy"},
-    {"POST", "/online/revoke", portal_online_revoke_post, RA_ONLINE_BODY_MAX, HTTP_KIND_API,
-     "online"},
-    {"POST", "/online/status", portal_online_status_post, RA_ONLINE_BODY_MAX, HTTP_KIND_API,
-     "online"},
-    {"GET", "/revoke/step1", portal_revoke_step1_get, 0, HTTP_KIND_HTML, "revoke"},
-    {"POST", "/revoke/step1", portal_revoke_step1_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
-     "revoke"},
-    {"GET", "/revoke/confirm", portal_revoke_step1_get, 0, HTTP_KIND_HTML, "revoke"},
-    {"POST", "/revoke/confirm", portal_revoke_confirm_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
-     "revoke"},
-    {"GET", "/revoke/verify", portal_revoke_verify_get, 0, HTTP_KIND_HTML, "revoke"},
-    {"GET", "/reissue", portal_reissue_get, 0, HTTP_KIND_HTML, "reissue"},
-    {"POST", "/reissue", portal_reissue_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML, "reissue"},
-    {"POST", "/reissue/warn", portal_reissue_warn_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
-     "reissue"},
-    {"POST", "/reissue/edit", portal_reissue_edit_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
-     "reissue"},
-    {"POST", "/reissue/check", portal_reissue_check_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
-     "reissue"},
-    {"POST", "/reissue/confirm", portal_reissue_confirm_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
-     "reissue"},
-    {"GET", "/reissue/fetch", portal_reissue_fetch_get, 0, HTTP_KIND_HTML, "reissue"},
-    {"POST", "/reissue/fetch", portal_reissue_fetch_post, PORTAL_ISSUE_BODY_MAX, HTTP_KIND_HTML,
-     "reissue"},
-    {NULL, "/api/v1/", api_http, WEB_API_MAX, HTTP_KIND_API, "api"},
-    {"GET", "/ca/", pub_ca_get, 0, HTTP_KIND_BINARY, "ca"},
-    {"POST", "/tsa", tsa_http_post, WEB_TSA_MAX, HTTP_KIND_BINARY, "tsa"},
     {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL},
+};
+
+/*
+ * Each listener serves the route tables of its modules, composed at start (in this order; two
+ * tables routing one path is a start-up error).  Plain HTTP: what relying parties fetch
+ * without authenticating.
+ */
+const struct http_route *const serve_http_tables[] = {
+    web_http_routes, pub_http_routes, ocsp_http_routes, tsa_http_routes, NULL,
+};
+
+/* HTTPS: people and programs that authenticate (the portal, the API). */
+const struct http_route *const serve_https_tables[] = {
+    web_https_routes, portal_http_routes, api_http_routes, pub_https_routes, tsa_http_routes, NULL,
 };
 
 static void
@@ -246,7 +209,7 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 	memset(&web, 0, sizeof(web));
 	web.ctl = ctl_fd;
 	web.supervisor = getppid();
-	if (ca_open(o->datadir, 0, &web.ca, &e) == -1)
+	if (ca_open(o->datadir, 0, serve_conf_known, &web.ca, &e) == -1)
 		goto out;
 	/* WAL checkpoints off the committing threads, and the file kept in memory (SQLite) */
 	if (conf_get_long(&web.ca->conf, "store.resident_mb", web_resident_default(), 0, 1L << 20,
@@ -296,13 +259,13 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 	}
 	hl.addr = addr;
 	hl.fd = o->http_fd;
-	hl.routes = web_http_routes;
+	hl.tables = serve_http_tables;
 	if (http_server_start(&hl, &hs, &e) == -1)
 		goto out;
 	if (o->https_fd >= 0) {
 		hl.addr = saddr;
 		hl.fd = o->https_fd;
-		hl.routes = web_https_routes;
+		hl.tables = serve_https_tables;
 		hl.tls_cert_pem = cert;
 		hl.tls_key_pem = key;
 		if (http_server_start(&hl, &hss, &e) == -1)

@@ -64,6 +64,23 @@ signer_secret_free(char *s)
 	free(s);
 }
 
+/* The keys the signer reads (keys.c): its keys, their passphrase, the PKCS#11 token. */
+const char *const signer_conf_keys[] = {
+    "ca.key",
+    "ca.cert",
+    "ocsp.key",
+    "ocsp.cert",
+    "tsa.key",
+    "tsa.cert",
+    "key_passphrase",
+    "key_passphrase_env",
+    "key_passphrase_file",
+    "pkcs11.module",
+    "pkcs11.pin",
+    "pkcs11.pin_env",
+    NULL,
+};
+
 int
 signer_passphrase(const struct conf *c, char **out, struct err *e)
 {

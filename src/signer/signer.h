@@ -173,5 +173,7 @@ int signer_key_write(const char *path, EVP_PKEY *, const char *passphrase, struc
 int signer_passphrase(const struct conf *, char **out, struct err *);
 void signer_secret_free(char *); /* OPENSSL_cleanse + free; accepts NULL */
 void signer_engine_release(void);
+/* The configuration keys the signer reads (NULL-terminated; see conf_check_keys). */
+extern const char *const signer_conf_keys[];
 
 #endif

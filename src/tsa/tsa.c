@@ -468,6 +468,9 @@ out:
 	return rc;
 }
 
+/* The configuration keys the TSA reads (tsa_new, tsa_http_post). */
+const char *const tsa_conf_keys[] = {"tsa.policy", "tsa.accuracy_ms", "tsa.serial_block", NULL};
+
 int
 tsa_new(struct ca *ca, struct tsa **out, struct err *e)
 {
@@ -926,3 +929,9 @@ out:
 	buf_free(&out);
 	return rc;
 }
+
+/* RFC 3161 3.4: POST /tsa, on both listeners. */
+const struct http_route tsa_http_routes[] = {
+    {"POST", "/tsa", tsa_http_post, TSA_HTTP_BODY_MAX, HTTP_KIND_BINARY, "tsa"},
+    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL},
+};

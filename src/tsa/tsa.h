@@ -147,5 +147,10 @@ int tsa_resp_reject(int fail, const char *text, struct buf *out);
  * TSA cannot stamp (systemFailure).
  */
 int tsa_http_post(struct http_req *);
+#define TSA_HTTP_BODY_MAX (64 * 1024) /* bytes of a TimeStampReq over HTTP */
+/* The TSA's route: POST /tsa (both listeners). */
+extern const struct http_route tsa_http_routes[];
+/* The configuration keys the TSA reads (NULL-terminated; see conf_check_keys). */
+extern const char *const tsa_conf_keys[];
 
 #endif

@@ -157,24 +157,115 @@ conf_path(const struct conf *c, const char *value)
 	return xasprintf("%s/%s", c->dir, value);
 }
 
+/*
+ * Damerau-Levenshtein distance (insertions, deletions, substitutions and transpositions of
+ * adjacent bytes, each costing 1; unrestricted: a transposed pair may be edited further), the
+ * Lowrance-Wagner algorithm.  -1 when either key is longer than CONF_KEY_COMPARE_MAX bytes.
+ */
 int
-conf_check_keys(const struct conf *c, const char *const *known, struct err *e)
+conf_key_distance(const char *a, const char *b)
 {
-	size_t i, j, kl;
-	int ok;
+	unsigned h[CONF_KEY_COMPARE_MAX + 2][CONF_KEY_COMPARE_MAX + 2];
+	size_t da[256] = {0};
+	size_t n = strlen(a), m = strlen(b), i, j, i1, j1, db;
+	unsigned inf, cost, v;
+	int rc = -1;
+
+	if (n > CONF_KEY_COMPARE_MAX || m > CONF_KEY_COMPARE_MAX)
+		goto out;
+	inf = (unsigned)(n + m);
+	h[0][0] = inf;
+	for (i = 0; i <= n; i++) {
+		h[i + 1][0] = inf;
+		h[i + 1][1] = (unsigned)i;
+	}
+	for (j = 0; j <= m; j++) {
+		h[0][j + 1] = inf;
+		h[1][j + 1] = (unsigned)j;
+	}
+	for (i = 1; i <= n; i++) {
+		db = 0;
+		for (j = 1; j <= m; j++) {
+			i1 = da[(unsigned char)b[j - 1]];
+			j1 = db;
+			cost = 1;
+			if (a[i - 1] == b[j - 1]) {
+				cost = 0;
+				db = j;
+			}
+			v = h[i][j] + cost;
+			if (h[i + 1][j] + 1 < v)
+				v = h[i + 1][j] + 1;
+			if (h[i][j + 1] + 1 < v)
+				v = h[i][j + 1] + 1;
+			/* the last transposition: a[i1-1] b[j1-1] swapped, what lies between edited
+			 */
+			if (h[i1][j1] + (unsigned)(i - i1 - 1) + 1 + (unsigned)(j - j1 - 1) < v)
+				v = h[i1][j1] + (unsigned)(i - i1 - 1) + 1 + (unsigned)(j - j1 - 1);
+			h[i + 1][j + 1] = v;
+		}
+		da[(unsigned char)a[i - 1]] = i;
+	}
+	rc = (int)h[n + 1][m + 1];
+out:
+	return rc;
+}
+
+/* 1 when key is in one of the lists. */
+static int
+conf_key_known(const char *const *const *known, const char *key)
+{
+	size_t l, j;
+	int found = 0;
+
+	for (l = 0; known[l] != NULL && !found; l++)
+		for (j = 0; known[l][j] != NULL && !found; j++)
+			found = strcmp(known[l][j], key) == 0;
+	return found;
+}
+
+const char *
+conf_key_nearest(const char *key, const char *const *const *known)
+{
+	const char *best = NULL, *k;
+	size_t l, j;
+	int d, bestd = -1;
+
+	for (l = 0; known[l] != NULL; l++)
+		for (j = 0; (k = known[l][j]) != NULL; j++) {
+			if ((d = conf_key_distance(key, k)) == -1)
+				continue;
+			if (bestd == -1 || d < bestd || (d == bestd && strcmp(k, best) < 0)) {
+				bestd = d;
+				best = k;
+			}
+		}
+	/* close enough: a few edits, and at most a third of the known key */
+	if (best == NULL || bestd > CONF_KEY_SUGGEST_MAX || (size_t)bestd * 3 > strlen(best))
+		best = NULL;
+	return best;
+}
+
+int
+conf_check_keys(const struct conf *c, const char *const *const *known, struct err *e)
+{
+	const char *near;
+	size_t i;
+	int rc = -1;
 
 	for (i = 0; i < c->n; i++) {
-		ok = 0;
-		for (j = 0; known[j] != NULL && !ok; j++) {
-			kl = strlen(known[j]);
-			if (kl > 0 && known[j][kl - 1] == '.')
-				ok = strncmp(c->v[i].key, known[j], kl) == 0;
-			else
-				ok = strcmp(c->v[i].key, known[j]) == 0;
-		}
-		if (!ok)
-			return err_set(e, ERR_REFUSED, "%s:%d: unknown key \"%s\"", c->path,
-				       c->v[i].line, c->v[i].key);
+		if (conf_key_known(known, c->v[i].key))
+			continue;
+		/* keys are [a-z0-9_.-] (conf_load): nothing to escape */
+		if ((near = conf_key_nearest(c->v[i].key, known)) != NULL)
+			err_set(e, ERR_REFUSED, "%s:%d: unknown key \"%s\" (did you mean \"%s\"?)",
+				c->path, c->v[i].line, c->v[i].key, near);
+		else
+			err_set(e, ERR_REFUSED, "%s:%d: unknown key \"%s\"", c->path, c->v[i].line,
+				c->v[i].key);
+		goto out;
 	}
-	return 0;
+	rc = 0;
+out:
+	return rc;
 }

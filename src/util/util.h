@@ -134,7 +134,7 @@ int util_memeq_ct(const void *, const void *, size_t);
 /*
  * Configuration file: "key = value" lines, '#' comments, blank lines.  Keys are
  * [a-z0-9_.]; values are the rest of the line with surrounding blanks removed.
- * Unknown keys are the caller's business (conf_check_keys()).
+ * Unknown keys are the caller's business (conf_check_keys(), below).
  */
 struct conf_entry {
 	char *key;
@@ -158,7 +158,18 @@ int conf_get_long(const struct conf *, const char *key, long dflt, long min, lon
 void conf_set(struct conf *, const char *key, const char *value);
 /* Resolves a path value relative to the config directory; caller frees. */
 char *conf_path(const struct conf *, const char *value);
-/* Refuses keys not in the NULL-terminated list (prefix entries end in '.'). */
-int conf_check_keys(const struct conf *, const char *const *known, struct err *);
+/*
+ * Known keys: each module that reads shomei.conf exports the exact keys it reads as a
+ * NULL-terminated list (no patterns); a program checks a file against the NULL-terminated list
+ * of those lists.  conf_check_keys refuses the first key none of them holds: "PATH:LINE:
+ * unknown key "K"", with " (did you mean "N"?)" when conf_key_nearest finds one.
+ */
+int conf_check_keys(const struct conf *, const char *const *const *known, struct err *);
+/* The known key nearest to key by conf_key_distance, when close enough to suggest; else NULL. */
+const char *conf_key_nearest(const char *key, const char *const *const *known);
+#define CONF_KEY_COMPARE_MAX 64 /* longer keys are compared with nothing */
+#define CONF_KEY_SUGGEST_MAX 3	/* edits at most (and at most a third of the known key) */
+/* Damerau-Levenshtein distance of a and b; -1 when one is over CONF_KEY_COMPARE_MAX bytes. */
+int conf_key_distance(const char *a, const char *b);
 
 #endif

@@ -63,6 +63,12 @@ answer_valid(const char *s)
 	return 1;
 }
 
+/* The keys captcha_test_mode_allowed and captcha_conf_load read. */
+const char *const captcha_conf_keys[] = {
+    "portal.captcha_ttl",  "portal.captcha_font", "portal.captcha_pool",
+    "test.captcha_answer", "test.instance",	  NULL,
+};
+
 int
 captcha_test_mode_allowed(const struct conf *c, const char *const *addrs, size_t n, struct err *e)
 {

@@ -199,6 +199,8 @@ int captcha_test_mode_allowed(const struct conf *, const char *const *listen_add
  * test_allowed is 1 (the result of captcha_test_mode_allowed()).
  */
 int captcha_conf_load(struct captcha_conf *, const struct conf *, int test_allowed, struct err *);
+/* The configuration keys of the two above (NULL-terminated; see conf_check_keys). */
+extern const char *const captcha_conf_keys[];
 
 /*
  * A new CAPTCHA for purpose (the form it guards, e.g. "regist"): draws the PNG into png,

@@ -209,6 +209,27 @@ profile_all(size_t *n)
 	return profile_live;
 }
 
+/* The keys profile_configure reads: two per built-in profile (test_conf checks the pairing). */
+const char *const profile_conf_keys[] = {
+    "profile.server.max_days",
+    "profile.server.default_days",
+    "profile.client.max_days",
+    "profile.client.default_days",
+    "profile.codesign.max_days",
+    "profile.codesign.default_days",
+    "profile.officer.max_days",
+    "profile.officer.default_days",
+    "profile.ocsp.max_days",
+    "profile.ocsp.default_days",
+    "profile.tsa.max_days",
+    "profile.tsa.default_days",
+    "profile.root-ca.max_days",
+    "profile.root-ca.default_days",
+    "profile.issuing-ca.max_days",
+    "profile.issuing-ca.default_days",
+    NULL,
+};
+
 /*
  * Applies "profile.<name>.max_days" and "profile.<name>.default_days".  A maximum can be
  * lowered but not raised above the built-in one (those follow the CA/Browser Forum and RFC

@@ -77,6 +77,8 @@ const struct profile *profile_find(const char *name);
 const struct profile *profile_all(size_t *n);
 /* Applies "profile.<name>.max_days" / ".default_days" overrides; refuses unknown names. */
 int profile_configure(const struct conf *, struct err *);
+/* The configuration keys profile_configure reads (NULL-terminated; see conf_check_keys). */
+extern const char *const profile_conf_keys[];
 
 /*
  * A parsed certificate signing request.  csr_parse() accepts PEM ("CERTIFICATE REQUEST" or

@@ -59,7 +59,7 @@ setup(int pg)
 	err_clear(&e);
 	if (ca_init(&io, &e) == -1)
 		fail_msg("init: %s", e.msg);
-	if (ca_open(fx.dir, CA_OPEN_SIGNER, &fx.ca, &e) == -1 ||
+	if (ca_open(fx.dir, CA_OPEN_SIGNER, NULL, &fx.ca, &e) == -1 ||
 	    ca_store_open(fx.ca, &fx.st, &e) == -1 || ca_batch_start(fx.ca, 64, &e) == -1)
 		fail_msg("open: %s", e.msg);
 	return 0;

@@ -862,7 +862,7 @@ driver(int argc, char **argv)
 	log_init("test_mail", 0);
 	if (argc < 3)
 		goto usage;
-	if (ca_open(argv[2], 0, &ca, &e) == -1 || ca_store_open(ca, &s, &e) == -1 ||
+	if (ca_open(argv[2], 0, NULL, &ca, &e) == -1 || ca_store_open(ca, &s, &e) == -1 ||
 	    mail_conf_load(&mc, &ca->conf, ca->datadir, &e) == -1)
 		goto fail;
 	if (strcmp(argv[1], "enqueue") == 0 && argc == 6) {

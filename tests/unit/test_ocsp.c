@@ -790,7 +790,7 @@ setup_ca(void **state)
 	fprintf(f, "\nocsp.revocation_poll_ms = 0\nocsp.validity_minutes = 30\n");
 	fclose(f);
 	free(conf);
-	if (ca_open(fx.dir, CA_OPEN_SIGNER, &fx.ca, &e) == -1 ||
+	if (ca_open(fx.dir, CA_OPEN_SIGNER, NULL, &fx.ca, &e) == -1 ||
 	    ca_store_open(fx.ca, &fx.st, &e) == -1)
 		fail_msg("open: %s", e.msg);
 	for (i = 0; i < 3; i++) {

@@ -39,7 +39,7 @@ fx_new(const char *key_type)
 	io.datadir = f->dir;
 	io.key_type = key_type;
 	io.ca_name = "tsatest";
-	if (ca_init(&io, &e) == -1 || ca_open(f->dir, CA_OPEN_SIGNER, &f->ca, &e) == -1 ||
+	if (ca_init(&io, &e) == -1 || ca_open(f->dir, CA_OPEN_SIGNER, NULL, &f->ca, &e) == -1 ||
 	    tsa_new(f->ca, &f->tsa, &e) == -1)
 		fail_msg("%s", e.msg);
 	return f;

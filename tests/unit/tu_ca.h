@@ -55,7 +55,7 @@ tu_ca_open(struct tu_ca *f, int pg, const char *progname)
 	err_clear(&e);
 	if (ca_init(&io, &e) == -1)
 		fail_msg("init: %s", e.msg);
-	if (ca_open(f->dir, CA_OPEN_SIGNER, &f->ca, &e) == -1 ||
+	if (ca_open(f->dir, CA_OPEN_SIGNER, NULL, &f->ca, &e) == -1 ||
 	    ca_store_open(f->ca, &f->st, &e) == -1 || ca_batch_start(f->ca, 64, &e) == -1)
 		fail_msg("open: %s", e.msg);
 }
