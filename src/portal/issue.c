@@ -309,10 +309,10 @@ issue_form_render(struct portal_ctx *x, const struct issue_app *ia, const struct
 
 /* ---- the certificate's contents ---- */
 
-/* The names of a request: up to PORTAL_HOSTS_MAX host names split out of hosts. */
+/* The names of a request: up to RA_HOSTS_MAX host names split out of hosts. */
 struct issue_names {
 	char *buf;
-	const char *dns[PORTAL_HOSTS_MAX];
+	const char *dns[RA_HOSTS_MAX];
 	size_t ndns;
 };
 
@@ -338,7 +338,7 @@ issue_ra_req(const struct issue_app *ia, const struct issue_vals *v, const char 
 	}
 	if (issue_is(ia, "server")) {
 		nm->buf = xstrdup(hosts != NULL ? hosts : "");
-		for (p = nm->buf; nm->ndns < PORTAL_HOSTS_MAX && *p != '\0';) {
+		for (p = nm->buf; nm->ndns < RA_HOSTS_MAX && *p != '\0';) {
 			tok = p;
 			p += strcspn(p, " ");
 			if (*p == ' ')
@@ -377,24 +377,24 @@ issue_check(struct portal_ctx *x, struct store *st, const struct issue_app *ia,
 	if (client) {
 		if (v->name_kanji[0] == '\0')
 			er->name_kanji = N_("Enter the name in kanji.");
-		else if (!portal_name_kanji_ok(v->name_kanji))
+		else if (!ra_name_kanji_ok(v->name_kanji))
 			er->name_kanji =
 			    N_("Use up to 64 full-width characters: kanji, hiragana, katakana, "
 			       "full-width letters and the full-width space.");
-	} else if (v->name_kanji[0] != '\0' && !portal_name_kanji_ok(v->name_kanji)) {
+	} else if (v->name_kanji[0] != '\0' && !ra_name_kanji_ok(v->name_kanji)) {
 		er->name_kanji = N_("Use up to 64 full-width characters: kanji, hiragana, "
 				    "katakana, full-width letters and the full-width space.");
 	}
 	if (!server) {
 		if (v->name_romaji[0] == '\0')
 			er->name_romaji = N_("Enter the name in romaji.");
-		else if (!portal_name_romaji_ok(v->name_romaji))
+		else if (!ra_name_romaji_ok(v->name_romaji))
 			er->name_romaji = N_("Use up to 64 characters: ASCII letters, space, "
 					     "hyphen (-), apostrophe (') and period (.).");
 		if (v->ou[0] == '\0')
 			er->ou = N_("Enter the organization unit.");
 	}
-	if (v->ou[0] != '\0' && !portal_ou_ok(v->ou))
+	if (v->ou[0] != '\0' && !ra_ou_ok(v->ou))
 		er->ou = N_("Use up to 64 characters without control characters.");
 	if (client || strcmp(ia->a.applicant_type, "agent") == 0) {
 		if (v->subject_email[0] == '\0')
@@ -421,8 +421,7 @@ issue_check(struct portal_ctx *x, struct store *st, const struct issue_app *ia,
 					       "for your organization.");
 	}
 	if (server) {
-		if (v->hostnames[0] == '\0' ||
-		    portal_hostnames_parse(v->hostnames, hosts, &ce) == -1)
+		if (v->hostnames[0] == '\0' || ra_hostnames_parse(v->hostnames, hosts, &ce) == -1)
 			er->hostnames = N_("Enter one to ten valid host names (for example "
 					   "www.example.jp), separated by spaces.");
 	}
@@ -430,7 +429,7 @@ issue_check(struct portal_ctx *x, struct store *st, const struct issue_app *ia,
 	    strcmp(v->key_mode, "csr") != 0)
 		er->key_mode = N_("Choose how the key is made.");
 	if (pw != NULL) {
-		if (!portal_password_ok(pw))
+		if (!ra_password_ok(pw))
 			er->password =
 			    N_("The application password must have 8 to 128 characters.");
 		else if (pw2 == NULL || strcmp(pw, pw2) != 0)
@@ -1080,7 +1079,7 @@ issue_perform(struct portal_ctx *x, struct store *st, struct issue_app *ia,
 	else
 		snprintf(u.friendly, sizeof(u.friendly), "%s", v->name_romaji);
 
-	if (issue_is(ia, "server") && portal_hostnames_parse(v->hostnames, &hosts, e) == -1)
+	if (issue_is(ia, "server") && ra_hostnames_parse(v->hostnames, &hosts, e) == -1)
 		goto revert;
 	if (u.generated && ra_key_take(v->key_mode, &u.key, e) == -1)
 		goto revert;

@@ -13,6 +13,7 @@
 
 #include "mail/mail.h"
 #include "portal.h"
+#include "ra/ra.h"
 #include "web/web.h"
 
 #define PORTAL_SECRET_LEN 32
@@ -153,9 +154,9 @@ int portal_test_fault(const char *name);
 #define PORTAL_PW_OPSLIMIT 2ULL
 #define PORTAL_PW_MEMLIMIT ((size_t)19 * 1024 * 1024)
 #define PWHASH_ID_LEN 16
-#define PORTAL_PWHASH_SLOTS 1024		/* passwords waiting for their Submit, at most */
-#define PWHASH_PW_MAX (PORTAL_PASSWORD_MAX * 4) /* bytes: 128 characters of UTF-8 */
-#define PWHASH_REF_MAX 128 /* crypto_pwhash_STRBYTES: a hash, or "h" + a handle */
+#define PORTAL_PWHASH_SLOTS 1024	    /* passwords waiting for their Submit, at most */
+#define PWHASH_PW_MAX (RA_PASSWORD_MAX * 4) /* bytes: 128 characters of UTF-8 */
+#define PWHASH_REF_MAX 128		    /* crypto_pwhash_STRBYTES: a hash, or "h" + a handle */
 struct pwhash_stats {
 	unsigned long queued;		/* forms that queued their password */
 	unsigned long hashed_ahead;	/* hashed by the hasher threads */

@@ -455,7 +455,7 @@ reissue_check(struct store *st, const struct store_app *a, const struct reissue_
 			    N_("The e-mail address must belong to a domain of your organization.");
 		}
 	}
-	if (v->ou[0] != '\0' ? !portal_ou_ok(v->ou)
+	if (v->ou[0] != '\0' ? !ra_ou_ok(v->ou)
 			     : (a->profile != NULL && strcmp(a->profile, "server") != 0))
 		er->ou = N_("Enter the organizational unit (up to 64 characters).");
 	er->any = er->subject_email || er->ou || er->understood;
