@@ -514,4 +514,134 @@ int ra_ticket_create(struct store *, const char *org_code, const char *profile, 
 /* 1 when addr's domain lies in the organization's mail domains (or it is unrestricted). */
 int ra_email_in_org(const struct store_org *org, const char *addr);
 
+/* ---- issuance of applications (issue.c) ---- */
+
+/*
+ * What the RA keeps at hand for issuance: the holders' key pool (key_pool keys made ahead; 0:
+ * none), the issuance form's probe key, the CA chain as PEM.  Once, in the process that
+ * serves the faces (after any fork); ra_stop() at the end.
+ */
+int ra_start(struct ca *, size_t key_pool, struct err *);
+void ra_stop(void);
+/* PEM ("-----BEGIN label-----", base64 in lines of 64) of der; NULL on failure.  Caller frees. */
+char *ra_pem(const char *label, const unsigned char *der, size_t len);
+
+/* The holder's values of an issuance request (borrowed strings, never NULL). */
+struct ra_issue_values {
+	const char *name_kanji, *name_romaji, *ou, *subject_email;
+	const char *hostnames;	   /* server: DNS names separated by blanks, commas or lines */
+	const char *key_mode;	   /* "p256" | "rsa2048" | "csr" */
+	const char *csr;	   /* PEM (key_mode csr) */
+	const char *password_hash; /* the application password's argon2id (Submit) */
+};
+
+/* A field's verdict; the face words it. */
+enum ra_field {
+	RA_FIELD_OK = 0,
+	RA_FIELD_MISSING,
+	RA_FIELD_INVALID,
+	RA_FIELD_NOT_CONFIRMED, /* a self application's address is not the one confirmed */
+	RA_FIELD_NOT_ORG,	/* outside what the organization may certify */
+	RA_FIELD_REFUSED,	/* the CSR refused by the CA (detail says why) */
+};
+struct ra_issue_fields {
+	enum ra_field name_kanji, name_romaji, ou, subject_email, hostnames, key_mode, csr,
+	    password, password2;
+	char csr_detail[256]; /* the CA's refusal of the CSR (English, technical) */
+	int any;
+};
+/*
+ * Checks every field of v for application a's profile (pw, pw2: the password and its repeat,
+ * NULL when it was given before), then the contents as the CA would issue them (the name
+ * policy, profile and lint: with a probe key, then the CSR).  *hosts (caller frees): the
+ * normalised host names of a server request.  -1 only for internal errors.
+ */
+int ra_issue_check(struct ca *, struct store *, const struct ra_app *a,
+		   const struct ra_issue_values *v, const char *pw, const char *pw2,
+		   struct ra_issue_fields *f, char **hosts, struct err *);
+
+/* How an issuance step ended. */
+enum ra_submit_result {
+	RA_SUBMIT_ISSUED = 0,  /* issued (the page holds the PIN and code, once) */
+	RA_SUBMIT_SENT,	       /* an agent's application went to the holder for approval */
+	RA_SUBMIT_REPEAT,      /* submitted before (a double click, another page): nothing new */
+	RA_SUBMIT_TICKET_USED, /* the ticket went to another certificate meanwhile */
+	RA_SUBMIT_REFUSED,     /* the CA refused the CSR (page.detail says why) */
+	RA_SUBMIT_UNKNOWN,     /* no such link */
+	RA_SUBMIT_DECIDED,     /* approved or rejected already */
+	RA_SUBMIT_USED,	       /* the link or continuation was used (issued already) */
+	RA_SUBMIT_EXPIRED,     /* its time ran out (the application is marked expired) */
+	RA_SUBMIT_NOT_REISSUE, /* this code belongs to no re-issue */
+	RA_SUBMIT_NEED_CSR,    /* a re-issue by CSR needs the new CSR */
+	RA_SUBMIT_REJECTED,    /* the holder rejected it */
+	RA_SUBMIT_RESULT__MAX,
+};
+const char *ra_submit_result_name(enum ra_submit_result);
+
+/* The certificate page: shown once; ra_cert_page_clear() wipes it. */
+struct ra_cert_page {
+	char serial[STORE_SERIAL_MAX];
+	char profile[32];
+	int p12; /* a key made here: PIN and download */
+	char pin[RA_PIN_LEN + 1];
+	char code[RA_CODE_LEN]; /* the certificate code ("" on an agent's delivery) */
+	char dl[RA_TOKEN_TEXT]; /* the PKCS#12's download secret */
+	char *cert_pem, *chain_pem;
+	time_t not_after;
+	char detail[256]; /* RA_SUBMIT_REFUSED: the CA's refusal */
+};
+void ra_cert_page_clear(struct ra_cert_page *);
+
+/*
+ * The application of continuation cont in this session: ISSUED (found: a->state tells where
+ * it is), UNKNOWN, USED (issued already) or EXPIRED (marked so).
+ */
+int ra_cont_load(struct store *, const char *cont, const char *session, struct ra_app *a,
+		 enum ra_submit_result *, struct err *);
+
+struct ra_submit_req {
+	const struct ra_app *app; /* from ra_cont_load(), state mail-verified */
+	const struct ra_issue_values *v;
+	const unsigned char *nonce_hash; /* the confirm page's nonce */
+	const char *cont, *session;	 /* the continuation (used up by the Submit) */
+};
+/*
+ * Submit.  Self: issues, with the claim (nonce, mail-verified -> submitted) in the
+ * certificate's own transaction; the holder is mailed the code (n->issued).  Agent: in one
+ * write the nonce, mail-verified -> awaiting-approval with the values, the continuation used,
+ * the approval link and its mail (n->approval).  -1 only for internal errors.
+ */
+int ra_submit(struct ca *, struct store *, const struct ra_submit_req *, const struct ra_notify *n,
+	      enum ra_submit_result *, struct ra_cert_page *, struct err *);
+/* 1 in *seen when this confirm page's nonce was submitted already (a repeated Submit). */
+int ra_submit_seen(struct store *, const unsigned char nonce_hash[STORE_HASH_LEN], int *seen,
+		   struct err *);
+
+/* The application of an approval link (GET shows it): ISSUED (found, awaiting), or why not. */
+int ra_approval_load(struct store *, const char *token, struct ra_app *a, enum ra_submit_result *,
+		     struct err *);
+/*
+ * The holder approves: in the certificate's own transaction the link used, awaiting-approval
+ * -> approved -> issued, the agent's sealed certificate page and the mails (n->issued to the
+ * holder, n->delivery to the agent).  A ticket used meanwhile cancels the application.
+ */
+int ra_approve(struct ca *, struct store *, const char *token, const struct ra_notify *n,
+	       enum ra_submit_result *, struct ra_cert_page *, struct err *);
+/* The holder rejects: the link used, -> rejected, audited, both told (n->rejected); one write. */
+int ra_reject(struct ca *, struct store *, const char *token, const struct ra_notify *n,
+	      enum ra_submit_result *, struct err *);
+/* The agent's certificate page, once: *found 0 when the link is unknown, used or expired. */
+int ra_deliver_take(struct ca *, struct store *, const char *token, struct ra_cert_page *,
+		    int *found, struct err *);
+/* The parked PKCS#12 of secret, once (*data caller frees); ERR_NOTFOUND when gone. */
+int ra_download_take(struct ca *, struct store *, const char *secret, unsigned char **data,
+		     size_t *len, struct err *);
+/*
+ * The new certificate of an approved re-issue, by its certificate code (and a new CSR when it
+ * was made by CSR): ISSUED, NOT_REISSUE, USED, EXPIRED, NEED_CSR or REFUSED.
+ */
+int ra_reissue_fetch(struct ca *, struct store *, const char *code, const char *csr,
+		     const struct ra_notify *n, enum ra_submit_result *, struct ra_cert_page *,
+		     struct err *);
+
 #endif
