@@ -479,6 +479,7 @@ issue_signed(const struct ca_issued *c, void *arg, struct err *e)
 	ra_cert_page_clear(p); /* a serial drawn anew: the page's values too */
 	memcpy(p->serial, c->serial, sizeof(p->serial));
 	snprintf(p->profile, sizeof(p->profile), "%s", u->a->profile);
+	p->agent = u->a->agent;
 	p->p12 = u->generated;
 	if (issue_page_cert(p, c->der, c->derlen, c->not_after, e) == -1)
 		goto out;
@@ -1098,6 +1099,7 @@ ra_deliver_take(struct ca *ca, struct store *st, const char *token, struct ra_ce
 		goto out;
 	snprintf(page->serial, sizeof(page->serial), "%s", cert.serial);
 	snprintf(page->profile, sizeof(page->profile), "%s", a.profile);
+	page->agent = a.agent;
 	if (issue_page_cert(page, cert.der, cert.derlen, cert.not_after, e) == -1)
 		goto out;
 	page->p12 = strcmp(a.key_mode, "csr") != 0;

@@ -582,7 +582,8 @@ const char *ra_submit_result_name(enum ra_submit_result);
 struct ra_cert_page {
 	char serial[STORE_SERIAL_MAX];
 	char profile[32];
-	int p12; /* a key made here: PIN and download */
+	int agent; /* issued on an agent's application */
+	int p12;   /* a key made here: PIN and download */
 	char pin[RA_PIN_LEN + 1];
 	char code[RA_CODE_LEN]; /* the certificate code ("" on an agent's delivery) */
 	char dl[RA_TOKEN_TEXT]; /* the PKCS#12's download secret */
