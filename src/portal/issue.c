@@ -707,7 +707,10 @@ out:
 	return rc;
 }
 
-/* GET /issue/download?d=<secret>: the PKCS#12, once (a durable delete: it cannot come twice). */
+/*
+ * GET /issue/download?d=<secret>: the PKCS#12, once (a durable delete: it cannot come twice).
+ * HEAD answers as GET would, without the file and without using the download up.
+ */
 int
 portal_issue_download_get(struct http_req *r)
 {
@@ -730,7 +733,10 @@ portal_issue_download_get(struct http_req *r)
 	err_clear(&e);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL)
 		return portal_error(&x, &e);
-	if (ra_download_take(x.ca, st, s, &data, &len, &e) == -1) {
+	/* HEAD never consumes anything: the same answer without the file (nor taking it) */
+	if ((strcmp(r->method, "HEAD") == 0
+		 ? ra_download_peek(st, s, &e)
+		 : ra_download_take(x.ca, st, s, &data, &len, &e)) == -1) {
 		if (e.code != ERR_NOTFOUND)
 			return portal_error(&x, &e);
 		return portal_notice(

@@ -1156,6 +1156,23 @@ out:
 	return rc;
 }
 
+int
+ra_download_peek(struct store *st, const char *secret, struct err *e)
+{
+	unsigned char raw[RA_TOKEN_LEN], h[STORE_HASH_LEN];
+	int rc = -1;
+
+	if (ra_token_decode(secret, raw) == -1) {
+		err_set(e, ERR_NOTFOUND, "ra: no such download");
+		goto out;
+	}
+	ra_token_hash(raw, h);
+	rc = store_download_peek(st, h, util_now(), e);
+out:
+	sodium_memzero(raw, sizeof(raw));
+	return rc;
+}
+
 /* ---- the fetch of a re-issue (the new certificate of an approved re-issue) ---- */
 
 int

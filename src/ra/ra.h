@@ -637,6 +637,8 @@ int ra_deliver_take(struct ca *, struct store *, const char *token, struct ra_ce
 /* The parked PKCS#12 of secret, once (*data caller frees); ERR_NOTFOUND when gone. */
 int ra_download_take(struct ca *, struct store *, const char *secret, unsigned char **data,
 		     size_t *len, struct err *);
+/* The same without taking it (HEAD): 0 when it is there, ERR_NOTFOUND when gone. */
+int ra_download_peek(struct store *, const char *secret, struct err *);
 /*
  * The new certificate of an approved re-issue, by its certificate code (and a new CSR when it
  * was made by CSR): ISSUED, NOT_REISSUE, USED, EXPIRED, NEED_CSR or REFUSED.
