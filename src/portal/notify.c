@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "ca/ca.h"
 #include "portal_int.h"
 #include "ra/ra.h"
@@ -56,10 +58,159 @@ out:
 	return rc;
 }
 
+/*
+ * Queues subject (a msgid) with body through st in lang (printed: what buf_printf() gave, -1
+ * when the body did not fit); the body is wiped and freed.
+ */
+static int
+notify_queue(struct store *st, const char *to, const char *lang, const char *subject_msgid,
+	     int printed, struct buf *body, struct err *e)
+{
+	int rc = -1;
+
+	if (printed == -1 || buf_cstr(body) == NULL) {
+		err_set(e, ERR_INTERNAL, "portal: mail body too large");
+		goto out;
+	}
+	if (portal_mail_queue(st, to, i18n_get(lang, subject_msgid), body, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (body->data != NULL)
+		sodium_memzero(body->data, body->len);
+	buf_free(body);
+	return rc;
+}
+
+/* The registration's mailed link (the applicant continues with it). */
+static int
+notify_registered(void *arg, struct store *st, const char *to, const char *token, struct err *e)
+{
+	const char *lang = portal_notify_lang(arg);
+	struct buf body;
+	int printed;
+
+	buf_init(&body, MAIL_BODY_MAX);
+	printed = buf_printf(
+	    &body, "%s\n\n%s\n\n%s/regist/verify?onetimetoken=%s\n\n%s\n",
+	    i18n_get(lang, N_("We have received your certificate application.")),
+	    i18n_get(lang, N_("Open the link below to continue with the issuance application. "
+			      "The link can be used once and is valid for 3 days.")),
+	    portal.base_url, token,
+	    i18n_get(lang, N_("If you did not make this application, please discard this mail.")));
+	return notify_queue(st, to, lang, N_("[shomei] Continue your certificate application"),
+			    printed, &body, e);
+}
+
+/* The approval request to the holder of an agent's application. */
+static int
+notify_approval(void *arg, struct store *st, const struct ra_app *a, const char *to,
+		const char *token, struct err *e)
+{
+	const char *lang = portal_notify_lang(arg);
+	struct buf body;
+	int printed;
+
+	buf_init(&body, MAIL_BODY_MAX);
+	printed = buf_printf(
+	    &body, "%s\n\n%s: %s\n%s: %s\n\n%s\n\n%s/approve?t=%s\n\n%s\n",
+	    i18n_get(lang, N_("An agent has applied for a certificate for you.")),
+	    i18n_get(lang, N_("Agent")), a->email, i18n_get(lang, N_("Organization")), a->org_name,
+	    i18n_get(lang, N_("Open the link below to review the application and approve or reject "
+			      "it. The link can be used once and is valid for 3 days.")),
+	    portal.base_url, token,
+	    i18n_get(lang,
+		     N_("If you do not know this application, reject it or discard this mail.")));
+	return notify_queue(st, to, lang, N_("[shomei] Please approve a certificate application"),
+			    printed, &body, e);
+}
+
+/* The certificate code to the holder (the page shows it once as well). */
+static int
+notify_issued(void *arg, struct store *st, const char *to, const char *serial, const char *code,
+	      struct err *e)
+{
+	const char *lang = portal_notify_lang(arg);
+	struct buf body;
+	int printed;
+
+	buf_init(&body, MAIL_BODY_MAX);
+	printed = buf_printf(
+	    &body, "%s\n\n%s: %s\n%s: %s\n\n%s\n\n%s\n",
+	    i18n_get(lang, N_("Your certificate has been issued.")),
+	    i18n_get(lang, N_("Serial number")), serial, i18n_get(lang, N_("Certificate code")),
+	    code,
+	    i18n_get(lang, N_("Keep the certificate code together with your application "
+			      "password: you need both to re-issue the certificate.")),
+	    i18n_get(lang, N_("If you did not make this application, please contact us.")));
+	return notify_queue(st, to, lang, N_("[shomei] Your certificate has been issued"), printed,
+			    &body, e);
+}
+
+/* The agent's one-time link to the certificate page. */
+static int
+notify_delivery(void *arg, struct store *st, const char *to, const char *token, struct err *e)
+{
+	const char *lang = portal_notify_lang(arg);
+	struct buf body;
+	int printed;
+
+	buf_init(&body, MAIL_BODY_MAX);
+	printed = buf_printf(
+	    &body, "%s\n\n%s\n\n%s/issue/deliver?t=%s\n",
+	    i18n_get(lang, N_("The certificate holder has approved your application and the "
+			      "certificate has been issued.")),
+	    i18n_get(lang,
+		     N_("Open the link below to get the certificate (and the PIN of its PKCS#12 "
+			"file, shown once). The link can be used once and is valid for 3 days.")),
+	    portal.base_url, token);
+	return notify_queue(st, to, lang, N_("[shomei] Your certificate has been issued"), printed,
+			    &body, e);
+}
+
+/* A plain notice: subject and body msgids, one line of detail. */
+static int
+notify_notice(struct store *st, const char *lang, const char *to, const char *subj_msgid,
+	      const char *body_msgid, const char *detail, struct err *e)
+{
+	struct buf body;
+	int printed;
+
+	buf_init(&body, MAIL_BODY_MAX);
+	printed = buf_printf(&body, "%s\n\n%s\n", i18n_get(lang, body_msgid), detail);
+	return notify_queue(st, to, lang, subj_msgid, printed, &body, e);
+}
+
+/* A rejected agent's application: the agent and the holder are told. */
+static int
+notify_rejected(void *arg, struct store *st, const struct ra_app *a, struct err *e)
+{
+	const char *lang = portal_notify_lang(arg);
+	char detail[128];
+
+	snprintf(detail, sizeof(detail), "%s: %s", i18n_get(lang, N_("Ticket number")), a->ticket);
+	if (notify_notice(
+		st, lang, a->email, N_("[shomei] Your certificate application was rejected"),
+		N_("The certificate holder has rejected the application you made on their behalf. "
+		   "No certificate was issued; the ticket can be used again."),
+		detail, e) == -1)
+		return -1;
+	return notify_notice(st, lang, a->subject_email,
+			     N_("[shomei] Your certificate application was rejected"),
+			     N_("You have rejected the certificate application made on your "
+				"behalf. No certificate was issued."),
+			     detail, e);
+}
+
 void
 portal_notify_init(struct ra_notify *n, const char *lang)
 {
 	memset(n, 0, sizeof(*n));
 	n->arg = (void *)lang;
+	n->registered = notify_registered;
+	n->approval = notify_approval;
+	n->issued = notify_issued;
+	n->delivery = notify_delivery;
+	n->rejected = notify_rejected;
 	n->revoked = portal_notify_revoked;
 }

@@ -177,38 +177,11 @@ portal_init(struct ca *ca, const char *const *listen_addrs, size_t naddrs, struc
 	}
 	if (portal_secret_load(c, e) == -1 || portal_site_init(c, e) == -1)
 		goto out;
-	{
-		struct buf chain;
-
-		buf_init(&chain, 1 << 20);
-		for (int i = 0; i < sk_X509_num(ca->chain); i++) {
-			unsigned char *der = NULL;
-			int n = i2d_X509(sk_X509_value(ca->chain, i), &der);
-			char *pem = n > 0 ? portal_pem("CERTIFICATE", der, (size_t)n) : NULL;
-
-			OPENSSL_free(der);
-			if (pem == NULL || buf_append(&chain, pem, strlen(pem)) == -1) {
-				free(pem);
-				buf_free(&chain);
-				err_set(e, ERR_INTERNAL,
-					"portal: cannot encode the CA chain as PEM");
-				goto out;
-			}
-			free(pem);
-		}
-		portal.chain_pem = xstrdup(buf_cstr(&chain) != NULL ? (char *)chain.data : "");
-		buf_free(&chain);
-	}
-	if ((portal.probe = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL ||
-	    X509_PUBKEY_set(&portal.probe_spki, portal.probe) != 1) {
-		err_set(e, ERR_INTERNAL, "portal: cannot make the issuance form's probe key");
-		goto out;
-	}
 	/* the web process (after the fork): CAPTCHA drawing and key making off the request path */
 	if (conf_get_long(c, "portal.key_pool", 256, 0, 4096, &rate, e) == -1)
 		goto out;
 	if (captcha_pool_start(&portal.captcha, (size_t)portal.captcha.pool, e) == -1 ||
-	    ra_keypool_start((size_t)rate, e) == -1)
+	    ra_start(ca, (size_t)rate, e) == -1)
 		goto out;
 	/* application passwords hashed while the confirm page is read (pwhash.c) */
 	{
@@ -284,18 +257,13 @@ void
 portal_fini(void)
 {
 	captcha_pool_stop();
-	ra_keypool_stop();
+	ra_stop();
 	pwhash_stop();
 	portal_site_fini();
 	tmpl_set_free(portal.tmpl);
 	mail_conf_clear(&portal.mail);
 	free(portal.base_url);
 	free(portal.test_fault);
-	free(portal.chain_pem);
-	EVP_PKEY_free(portal.probe);
-	X509_PUBKEY_free(portal.probe_spki);
-	portal.probe = NULL;
-	portal.probe_spki = NULL;
 	sodium_memzero(portal.secret, sizeof(portal.secret));
 	memset(&portal, 0, sizeof(portal));
 }

@@ -185,26 +185,4 @@ void portal_form_free(struct portal_form *);
 /* The value of name, or NULL when absent. */
 const char *portal_form_get(const struct portal_form *, const char *name);
 
-/* ---- issuance field rules (check.c); s is NUL-terminated UTF-8 (form values are) ---- */
-#define PORTAL_NAME_MAX 64 /* characters of a name or OU (X.520 ub-name 64) */
-#define PORTAL_PASSWORD_MIN 8
-#define PORTAL_PASSWORD_MAX 128
-#define PORTAL_HOSTS_MAX 10 /* host names of a server certificate */
-
-/* 1 when s is 1-64 characters of the kanji-name ranges (portal.h, above), else 0. */
-int portal_name_kanji_ok(const char *s);
-/* 1 when s is 1-64 of ASCII letters, space, hyphen, apostrophe, period, with a letter. */
-int portal_name_romaji_ok(const char *s);
-/* 1 when s is 1-64 characters, none a control character, not only blanks. */
-int portal_ou_ok(const char *s);
-/* 1 when s has 8-128 characters. */
-int portal_password_ok(const char *s);
-/*
- * Splits host names separated by blanks, commas or line ends into out (lower-cased, each
- * checked as a DNS name, wildcard allowed; no duplicates), as one string joined by single
- * spaces (*out, caller frees).  ERR_REFUSED with a "hostnames: ..." message when there is
- * none, more than PORTAL_HOSTS_MAX, or one is not a valid name.
- */
-int portal_hostnames_parse(const char *s, char **out, struct err *);
-
 #endif

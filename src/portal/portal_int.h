@@ -13,6 +13,7 @@
 
 #include "mail/mail.h"
 #include "portal.h"
+#include "ra/ra.h"
 #include "web/web.h"
 
 #define PORTAL_SECRET_LEN 32
@@ -57,10 +58,6 @@ struct portal {
 	long ticket_rate;
 	pthread_mutex_t trl_lock;
 	struct portal_trl trl[PORTAL_TRL_SLOTS];
-	char *chain_pem; /* the CA chain (issuing, root) as PEM, for every certificate page */
-	/* the issuance form's checks: a P-256 key that is never certified (made at start) */
-	EVP_PKEY *probe;
-	X509_PUBKEY *probe_spki;
 };
 
 extern struct portal portal;
@@ -119,8 +116,6 @@ int portal_error(struct portal_ctx *, const struct err *);
 int portal_mail_queue(struct store *st, const char *to, const char *subject, struct buf *body,
 		      struct err *e);
 
-/* PEM ("-----BEGIN label-----", base64 in lines of 64) of der; NULL on failure. Caller frees. */
-char *portal_pem(const char *label, const unsigned char *der, size_t len);
 
 /* ---- shared by the forms of the portal (shared.c) ---- */
 /*
@@ -153,9 +148,9 @@ int portal_test_fault(const char *name);
 #define PORTAL_PW_OPSLIMIT 2ULL
 #define PORTAL_PW_MEMLIMIT ((size_t)19 * 1024 * 1024)
 #define PWHASH_ID_LEN 16
-#define PORTAL_PWHASH_SLOTS 1024		/* passwords waiting for their Submit, at most */
-#define PWHASH_PW_MAX (PORTAL_PASSWORD_MAX * 4) /* bytes: 128 characters of UTF-8 */
-#define PWHASH_REF_MAX 128 /* crypto_pwhash_STRBYTES: a hash, or "h" + a handle */
+#define PORTAL_PWHASH_SLOTS 1024	    /* passwords waiting for their Submit, at most */
+#define PWHASH_PW_MAX (RA_PASSWORD_MAX * 4) /* bytes: 128 characters of UTF-8 */
+#define PWHASH_REF_MAX 128		    /* crypto_pwhash_STRBYTES: a hash, or "h" + a handle */
 struct pwhash_stats {
 	unsigned long queued;		/* forms that queued their password */
 	unsigned long hashed_ahead;	/* hashed by the hasher threads */
@@ -183,18 +178,8 @@ int pwhash_get(const char *ref, char out[PWHASH_REF_MAX], long *waited_us, struc
 void pwhash_forget(const char *ref);
 void pwhash_stats(struct pwhash_stats *);
 
-/*
- * issue.c: issues the certificate of an approved application a (a re-issue) for its recorded
- * values: a new key (key_mode p256/rsa2048, delivered as PKCS#12 with a PIN shown once) or
- * csr_pem; in one transaction approved -> issued, the ticket points at the new certificate,
- * the PKCS#12 is parked for its link, audited.  Returns 0 after replying the certificate page
- * (*rc), 1 when the CA refused the CSR (refusal set, nothing replied, nothing written), -1 on
- * other errors (e).  code: the certificate code as typed, shown again on the page.
- */
-int portal_issue_approved(struct portal_ctx *, struct store *, const struct store_app *a,
-			  const char *csr_pem, const char *code,
-			  const unsigned char code_hash[STORE_HASH_LEN], char *refusal,
-			  size_t refusal_len, int *rc, struct err *);
+/* issue.c: the certificate page (PIN and code shown once) of an issuance. */
+int portal_cert_page(struct portal_ctx *, const struct ra_cert_page *);
 /* A new CAPTCHA for purpose: its id (hex) and its image as a data: URI (caller frees). */
 int portal_captcha(struct store *, const char *purpose, char id_hex[CAPTCHA_ID_HEX],
 		   char **data_uri, struct err *);

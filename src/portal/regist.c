@@ -13,9 +13,7 @@
 #include "portal_int.h"
 #include "ra/ra.h"
 
-#define REGIST_PURPOSE "regist"			      /* the CAPTCHA's form */
-#define REGIST_TOKEN_FORM STORE_TOKEN_REGIST_FORM     /* nonce of the confirm form */
-#define REGIST_TOKEN_VERIFY STORE_TOKEN_REGIST_VERIFY /* the mailed link */
+#define REGIST_PURPOSE "regist" /* the CAPTCHA's form */
 
 enum regist_flow { REGIST_STEP_INPUT = 0, REGIST_STEP_CONFIRM, REGIST_STEP_DONE, REGIST_STEP_MAIL };
 
@@ -62,7 +60,7 @@ regist_step1_render(struct portal_ctx *x, const struct regist_vals *v, const str
 	static const struct regist_vals none = {"self", "", "", "", ""};
 	static const struct regist_errs noerr;
 	struct tmpl_data *d = NULL;
-	struct store_org *orgs = NULL;
+	struct ra_org *orgs = NULL;
 	size_t norgs = 0;
 	struct store *st;
 	struct buf png, uri;
@@ -77,8 +75,7 @@ regist_step1_render(struct portal_ctx *x, const struct regist_vals *v, const str
 		v = &none;
 	if (er == NULL)
 		er = &noerr;
-	if ((st = ca_thread_store(x->ca, &e)) == NULL ||
-	    store_org_list(st, &orgs, &norgs, &e) == -1 ||
+	if ((st = ca_thread_store(x->ca, &e)) == NULL || ra_org_list(st, &orgs, &norgs, &e) == -1 ||
 	    captcha_new(st, &portal.captcha, REGIST_PURPOSE, id_hex, &png, &e) == -1) {
 		rc = portal_error(x, &e);
 		goto out;
@@ -125,7 +122,9 @@ regist_step1_render(struct portal_ctx *x, const struct regist_vals *v, const str
 	rc = portal_page(x, er->status != 0 ? er->status : er->any ? 400 : 200, "regist_step1", d);
 out:
 	tmpl_data_free(d);
-	STORE_LIST_FREE(orgs, norgs, store_org_clear);
+	for (size_t i = 0; i < norgs; i++)
+		ra_org_clear(&orgs[i]);
+	free(orgs);
 	buf_free(&png);
 	buf_free(&uri);
 	return rc;
@@ -148,7 +147,7 @@ regist_confirm_render(struct portal_ctx *x, const struct regist_vals *v, const c
 		      const char *when, const char *consent_err)
 {
 	struct tmpl_data *d;
-	struct store_org org;
+	struct ra_org org;
 	struct store *st;
 	struct err e;
 	char csrf[PORTAL_B64_LEN], mac[PORTAL_B64_LEN], nb[PORTAL_B64_LEN], wb[32];
@@ -157,7 +156,7 @@ regist_confirm_render(struct portal_ctx *x, const struct regist_vals *v, const c
 
 	err_clear(&e);
 	memset(&org, 0, sizeof(org));
-	if ((st = ca_thread_store(x->ca, &e)) == NULL || store_org_get(st, v->org, &org, &e) == -1)
+	if ((st = ca_thread_store(x->ca, &e)) == NULL || ra_org_get(st, v->org, &org, &e) == -1)
 		return portal_error(x, &e);
 	if (nonce == NULL) {
 		util_random(raw, sizeof(raw));
@@ -185,81 +184,34 @@ regist_confirm_render(struct portal_ctx *x, const struct regist_vals *v, const c
 	regist_err(d, x->lang, "err_consent", consent_err);
 	rc = portal_page(x, consent_err != NULL ? 400 : 200, "regist_confirm", d);
 	tmpl_data_free(d);
-	store_org_clear(&org);
+	ra_org_clear(&org);
 	sodium_memzero(raw, sizeof(raw));
 	return rc;
 }
 
-/*
- * Refuses (er->ticket) a ticket with a live registration: one not expired (its mailed link is
- * valid for 3 days) nor cancelled.  Once it has expired the ticket can be registered again.
- * -1 only for store errors.
- */
-static int
-regist_ticket_in_progress(struct store *st, const char *ticket, struct regist_errs *er,
-			  struct err *e)
+/* The messages of the RA's verdicts on the organization and the ticket. */
+static void
+regist_errs_from(struct regist_errs *er, const struct ra_regist_fields *f)
 {
-	int64_t n;
+	static const char *const org[] = {
+	    [RA_ORG_OK] = NULL,
+	    [RA_ORG_EMPTY] = N_("Select your organization."),
+	    [RA_ORG_UNKNOWN] = N_("This organization code does not exist."),
+	};
+	static const char *const ticket[] = {
+	    [RA_TICKET_OK] = NULL,
+	    [RA_TICKET_EMPTY] = N_("Enter the ticket number."),
+	    [RA_TICKET_UNKNOWN] = N_("This ticket number does not exist."),
+	    [RA_TICKET_OTHER_ORG] = N_("This ticket does not belong to the selected organization."),
+	    [RA_TICKET_USED] = N_("This ticket has already been used."),
+	    [RA_TICKET_IN_PROGRESS] =
+		N_("This ticket is already being used by an application in progress. When its "
+		   "confirmation mail has expired (3 days after registration), the ticket can be "
+		   "used again."),
+	};
 
-	if (store_app_ticket_live(st, ticket, util_now(), &n, e) == -1)
-		return -1;
-	if (n > 0)
-		er->ticket = N_("This ticket is already being used by an application in progress. "
-				"When its confirmation mail has expired (3 days after "
-				"registration), the ticket can be used again.");
-	return 0;
-}
-
-/*
- * Checks org and ticket: the organization exists, the ticket exists, belongs to it, is
- * unused and has no live registration.  Fills er; *org_id when valid.  -1 only for store
- * errors.
- */
-static int
-regist_check_ticket(struct store *st, const struct regist_vals *v, struct regist_errs *er,
-		    int64_t *org_id, struct err *e)
-{
-	struct store_org org;
-	struct store_ticket t;
-	struct err se;
-	int rc = -1;
-
-	memset(&org, 0, sizeof(org));
-	memset(&t, 0, sizeof(t));
-	*org_id = 0;
-	err_clear(&se);
-	if (v->org[0] == '\0') {
-		er->org = N_("Select your organization.");
-	} else if (store_org_get(st, v->org, &org, &se) == -1) {
-		if (se.code != ERR_NOTFOUND) {
-			*e = se;
-			goto out;
-		}
-		er->org = N_("This organization code does not exist.");
-	}
-	err_clear(&se);
-	if (v->ticket[0] == '\0') {
-		er->ticket = N_("Enter the ticket number.");
-	} else if (store_ticket_get(st, v->ticket, &t, &se) == -1) {
-		if (se.code != ERR_NOTFOUND) {
-			*e = se;
-			goto out;
-		}
-		er->ticket = N_("This ticket number does not exist.");
-	} else if (er->org == NULL && t.org_id != org.id) {
-		er->ticket = N_("This ticket does not belong to the selected organization.");
-	} else if (strcmp(t.status, "unused") != 0) {
-		er->ticket = N_("This ticket has already been used.");
-	} else if (regist_ticket_in_progress(st, v->ticket, er, e) == -1) {
-		goto out;
-	}
-	if (er->org == NULL && er->ticket == NULL)
-		*org_id = org.id;
-	rc = 0;
-out:
-	store_org_clear(&org);
-	store_ticket_clear(&t);
-	return rc;
+	er->org = org[f->org];
+	er->ticket = ticket[f->ticket];
 }
 
 /* 1 (with the error beside the ticket, 429) when the ticket's attempts this hour are used up. */
@@ -299,7 +251,7 @@ portal_step1_post(struct http_req *r)
 	struct store *st;
 	struct err e;
 	enum captcha_result cr;
-	int64_t org_id;
+	struct ra_regist_fields rf;
 	int rc = -1;
 
 	portal_ctx_init(&x, r);
@@ -324,10 +276,12 @@ portal_step1_post(struct http_req *r)
 		v.type = "self";
 	}
 	/* over its limit the ticket is not looked at: no answer about it until the hour is over */
-	if (!regist_ticket_limited(&v, &er) &&
-	    regist_check_ticket(st, &v, &er, &org_id, &e) == -1) {
-		rc = portal_error(&x, &e);
-		goto out;
+	if (!regist_ticket_limited(&v, &er)) {
+		if (ra_regist_check(st, v.org, v.ticket, &rf, &e) == -1) {
+			rc = portal_error(&x, &e);
+			goto out;
+		}
+		regist_errs_from(&er, &rf);
 	}
 	if (!mail_addr_valid(v.email))
 		er.email = N_("Enter a valid e-mail address.");
@@ -362,131 +316,6 @@ regist_done_render(struct portal_ctx *x, const char *email)
 	return rc;
 }
 
-/* Builds the mail of the one-time link in lang into body (subject: a msgid's translation). */
-static int
-regist_mail_body(const char *lang, const char *link, struct buf *body)
-{
-	if (buf_printf(
-		body, "%s\n\n%s\n\n%s\n\n%s\n",
-		i18n_get(lang, N_("We have received your certificate application.")),
-		i18n_get(lang, N_("Open the link below to continue with the issuance application. "
-				  "The link can be used once and is valid for 3 days.")),
-		link,
-		i18n_get(lang,
-			 N_("If you did not make this application, please discard this mail."))) ==
-		-1 ||
-	    buf_cstr(body) == NULL)
-		return -1;
-	return 0;
-}
-
-/* The registration's write: what regist_create() made ready, and what the write found. */
-struct regist_write {
-	const struct regist_vals *v;
-	const unsigned char *nonce_hash;
-	const unsigned char *verify_hash; /* the mailed link's token */
-	const char *subject;
-	struct buf *body; /* the mail */
-	time_t now;
-	int repeat;		/* this form was registered before: nothing written */
-	struct regist_errs *er; /* organization or ticket refused: nothing written */
-};
-
-static int
-regist_write(struct store *st, void *arg, struct err *e)
-{
-	struct regist_write *w = arg;
-	struct store_app a;
-	struct store_token t;
-	struct err se;
-	int64_t org_id, app_id;
-
-	err_clear(&se);
-	if (store_token_get(st, w->nonce_hash, REGIST_TOKEN_FORM, &t, &se) == 0) {
-		w->repeat = 1;
-		return 0;
-	} else if (se.code != ERR_NOTFOUND) {
-		*e = se;
-		return -1;
-	}
-	if (regist_check_ticket(st, w->v, w->er, &org_id, e) == -1)
-		return -1;
-	if (w->er->org != NULL || w->er->ticket != NULL) {
-		w->er->any = 1;
-		return 0;
-	}
-	memset(&a, 0, sizeof(a));
-	a.org_id = org_id;
-	a.ticket = (char *)w->v->ticket;
-	a.applicant_type = (char *)w->v->type;
-	a.email = (char *)w->v->email;
-	a.created = w->now;
-	a.expires = w->now + PORTAL_APP_TTL;
-	if (store_app_add(st, &a, &app_id, e) == -1)
-		return -1;
-	err_clear(&se);
-	if (store_token_add(st, w->nonce_hash, REGIST_TOKEN_FORM, app_id, w->now + PORTAL_FORM_TTL,
-			    w->now, &se) == -1) {
-		w->repeat = se.code == ERR_CONFLICT; /* a concurrent twin won */
-		*e = se;
-		return -1;
-	}
-	if (store_token_add(st, w->verify_hash, REGIST_TOKEN_VERIFY, app_id,
-			    w->now + PORTAL_APP_TTL, 0, e) == -1)
-		return -1;
-	return portal_mail_queue(st, w->v->email, w->subject, w->body, e);
-}
-
-/*
- * Registers the application: in one durable write (the group commit, ca_write) the
- * application, the form's nonce (a repeated Register finds it), the mailed link's token and
- * the mail.  *repeat: this form was registered before; er: the organization or ticket refused.
- */
-static int
-regist_create(struct portal_ctx *x, struct store *st, const struct regist_vals *v,
-	      const unsigned char nonce_hash[STORE_HASH_LEN], int *repeat, struct regist_errs *er,
-	      struct err *e)
-{
-	struct regist_write w;
-	struct buf body;
-	unsigned char raw[PORTAL_TOKEN_LEN], h[STORE_HASH_LEN];
-	char tok[PORTAL_B64_LEN], *link = NULL;
-	int rc = -1;
-
-	*repeat = 0;
-	buf_init(&body, MAIL_BODY_MAX);
-	util_random(raw, sizeof(raw));
-	ra_token_hash(raw, h);
-	portal_b64url(tok, sizeof(tok), raw, sizeof(raw));
-	link = xasprintf("%s/regist/verify?onetimetoken=%s", portal.base_url, tok);
-	if (regist_mail_body(x->lang, link, &body) == -1) {
-		err_set(e, ERR_INTERNAL, "portal: mail body too large");
-		goto out;
-	}
-	memset(&w, 0, sizeof(w));
-	w.subject = i18n_get(x->lang, N_("[shomei] Continue your certificate application"));
-	w.body = &body;
-	w.v = v;
-	w.nonce_hash = nonce_hash;
-	w.verify_hash = h;
-	w.now = util_now();
-	w.er = er;
-	if (ca_write(x->ca, st, regist_write, &w, e) == -1 && !w.repeat)
-		goto out;
-	err_clear(e);
-	*repeat = w.repeat;
-	rc = 0;
-out:
-	sodium_memzero(raw, sizeof(raw));
-	sodium_memzero(tok, sizeof(tok));
-	if (link != NULL) {
-		sodium_memzero(link, strlen(link));
-		free(link);
-	}
-	buf_free(&body);
-	return rc;
-}
-
 int
 portal_confirm_post(struct http_req *r)
 {
@@ -500,7 +329,11 @@ portal_confirm_post(struct http_req *r)
 	char want[PORTAL_B64_LEN];
 	unsigned char raw[PORTAL_TOKEN_LEN], nh[STORE_HASH_LEN];
 	long t;
-	int rc = -1, repeat;
+	struct ra_regist_req q;
+	struct ra_regist_fields rf;
+	struct ra_notify n;
+	enum ra_regist_result res;
+	int rc = -1;
 
 	portal_ctx_init(&x, r);
 	memset(&f, 0, sizeof(f));
@@ -541,15 +374,25 @@ portal_confirm_post(struct http_req *r)
 		goto out;
 	}
 	ra_token_hash(raw, nh);
+	memset(&q, 0, sizeof(q));
+	q.org = v.org;
+	q.ticket = v.ticket;
+	q.email = v.email;
+	q.agent = strcmp(v.type, "agent") == 0;
+	q.nonce_hash = nh;
+	portal_notify_init(&n, x.lang);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
-	    regist_create(&x, st, &v, nh, &repeat, &er, &e) == -1) {
+	    ra_regist(x.ca, st, &q, &n, &res, &rf, &e) == -1) {
 		rc = portal_error(&x, &e);
 		goto out;
 	}
-	if (er.any)
+	if (res == RA_REGIST_REFUSED) {
+		regist_errs_from(&er, &rf);
+		er.any = 1;
 		rc = regist_step1_render(&x, &v, &er);
-	else
-		rc = regist_done_render(&x, v.email);
+	} else {
+		rc = regist_done_render(&x, v.email); /* also for a repeated Register */
+	}
 out:
 	sodium_memzero(raw, sizeof(raw));
 	portal_form_free(&f);
@@ -560,50 +403,20 @@ int
 portal_verify_get(struct http_req *r)
 {
 	struct portal_ctx x;
-	struct store_token t;
 	struct store *st = NULL;
-	struct err e, se;
-	unsigned char raw[PORTAL_TOKEN_LEN], h[STORE_HASH_LEN];
-	time_t now = util_now();
-	int rc = -1, began = 0, agent = 0;
-	enum { V_OK, V_UNKNOWN, V_USED, V_EXPIRED } res = V_UNKNOWN;
+	struct err e;
+	enum ra_link_result res = RA_LINK_UNKNOWN;
+	int rc = -1, agent = 0;
 
 	portal_ctx_init(&x, r);
 	err_clear(&e);
-	err_clear(&se);
-	if (portal_b64url_decode(raw, sizeof(raw), http_query(r, "onetimetoken")) == -1)
-		goto reply;
-	ra_token_hash(raw, h);
-	if ((st = ca_thread_store(x.ca, &e)) == NULL)
-		goto fail;
-	if (store_token_get(st, h, REGIST_TOKEN_VERIFY, &t, &se) == -1) {
-		if (se.code != ERR_NOTFOUND) {
-			e = se;
-			goto fail;
-		}
-		res = V_UNKNOWN;
-	} else if (t.used != 0) {
-		res = V_USED;
-	} else if (t.expires <= now) {
-		res = V_EXPIRED;
-	} else {
-		/* GET and HEAD use nothing up (mail scanners and link checkers open links): the
-		 * page's button (POST /regist/verify, issue.c) does */
-		struct store_app a;
-
-		if (store_app_get(st, t.app_id, &a, &e) == -1)
-			goto fail;
-		agent = strcmp(a.applicant_type, "agent") == 0;
-		store_app_clear(&a);
-		res = V_OK;
-	}
-reply:
-	if (began)
-		store_rollback(st);
-	began = 0;
-	sodium_memzero(raw, sizeof(raw));
+	/* GET and HEAD use nothing up (mail scanners and link checkers open links): the page's
+	 * button (POST /regist/verify, issue.c) does */
+	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
+	    ra_link_peek(st, http_query(r, "onetimetoken"), &res, &agent, &e) == -1)
+		return portal_error(&x, &e);
 	switch (res) {
-	case V_OK: {
+	case RA_LINK_OK: {
 		struct tmpl_data *d =
 		    portal_data_flow(&x, N_("E-mail address confirmed"), REGIST_STEP_MAIL, agent);
 		char csrf[PORTAL_B64_LEN];
@@ -615,12 +428,12 @@ reply:
 		tmpl_data_free(d);
 		break;
 	}
-	case V_USED:
+	case RA_LINK_USED:
 		rc = portal_notice(&x, 410, N_("This link has already been used"),
 				   N_("This link has already been used. Each link in our mails can "
 				      "be used only once."));
 		break;
-	case V_EXPIRED:
+	case RA_LINK_EXPIRED:
 		rc = portal_notice(
 		    &x, 410, N_("This link has expired"),
 		    N_("This link has expired: links are valid for 3 days. Please register your "
@@ -633,9 +446,4 @@ reply:
 		break;
 	}
 	return rc;
-fail:
-	if (began)
-		store_rollback(st);
-	sodium_memzero(raw, sizeof(raw));
-	return portal_error(&x, &e);
 }

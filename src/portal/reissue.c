@@ -455,7 +455,7 @@ reissue_check(struct store *st, const struct store_app *a, const struct reissue_
 			    N_("The e-mail address must belong to a domain of your organization.");
 		}
 	}
-	if (v->ou[0] != '\0' ? !portal_ou_ok(v->ou)
+	if (v->ou[0] != '\0' ? !ra_ou_ok(v->ou)
 			     : (a->profile != NULL && strcmp(a->profile, "server") != 0))
 		er->ou = N_("Enter the organizational unit (up to 64 characters).");
 	er->any = er->subject_email || er->ou || er->understood;
@@ -846,18 +846,18 @@ portal_reissue_fetch_post(struct http_req *r)
 {
 	struct portal_ctx x;
 	struct portal_form f;
-	struct store_app a;
+	struct ra_notify n;
+	struct ra_cert_page page;
+	enum ra_submit_result res;
 	struct store *st;
-	struct err e, se;
-	unsigned char h[STORE_HASH_LEN];
-	const char *csr;
+	struct err e;
+	const char *code, *csr;
 	int rc = -1;
 
 	portal_ctx_init(&x, r);
 	memset(&f, 0, sizeof(f));
-	memset(&a, 0, sizeof(a));
+	memset(&page, 0, sizeof(page));
 	err_clear(&e);
-	err_clear(&se);
 	if (!portal_rate_ok(r, portal.reissue_rate)) {
 		rc = portal_notice(&x, 429, N_("Too many requests"),
 				   N_("Too many requests came from your network. Please wait a "
@@ -866,57 +866,45 @@ portal_reissue_fetch_post(struct http_req *r)
 	}
 	if (portal_form_read_big(&x, &f, &rc))
 		goto out;
-	if ((st = ca_thread_store(x.ca, &e)) == NULL) {
+	code = portal_form_get(&f, "cert_code");
+	csr = portal_form_get(&f, "csr");
+	portal_notify_init(&n, x.lang);
+	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
+	    ra_reissue_fetch(x.ca, st, nz(code), csr, &n, &res, &page, &e) == -1) {
 		rc = portal_error(&x, &e);
 		goto out;
 	}
-	if (ra_code_hash(portal_form_get(&f, "cert_code"), h) == -1 ||
-	    store_app_get_by_code(st, h, &a, &se) == -1 || a.predecessor_id == 0) {
-		if (se.code != ERR_OK && se.code != ERR_NOTFOUND) {
-			rc = portal_error(&x, &se);
-			goto out;
-		}
-		rc = reissue_fetch_render(&x, portal_form_get(&f, "cert_code"),
-					  N_("This certificate code does not belong to a re-issue. "
-					     "Please check the code in the mail."),
-					  0, NULL, NULL);
-		goto out;
-	}
-	if (strcmp(a.state, "approved") != 0) {
+	switch (res) {
+	case RA_SUBMIT_ISSUED:
+		rc = portal_cert_page(&x, &page);
+		break;
+	case RA_SUBMIT_USED:
 		rc = portal_notice(&x, 410, N_("The certificate has already been issued"),
 				   N_("The certificate of this re-issue has already been issued. "
 				      "For your security, the PIN is shown only once."));
-		goto out;
-	}
-	if (a.expires <= util_now()) {
+		break;
+	case RA_SUBMIT_EXPIRED:
 		rc = portal_notice(&x, 410, N_("This re-issue has expired"),
 				   N_("The new certificate was not fetched within 30 days. Please "
 				      "contact the registration authority of your organization."));
-		goto out;
-	}
-	csr = portal_form_get(&f, "csr");
-	if (a.key_mode != NULL && strcmp(a.key_mode, "csr") == 0 && (csr == NULL || *csr == '\0')) {
+		break;
+	case RA_SUBMIT_NEED_CSR:
 		rc = reissue_fetch_render(
-		    &x, portal_form_get(&f, "cert_code"), NULL, 1,
+		    &x, code, NULL, 1,
 		    csr == NULL ? NULL : N_("Paste the CSR (PEM) of the new key."), NULL);
-		goto out;
-	}
-	{
-		char refusal[256], code[RA_CODE_LEN];
-		int k;
-
-		snprintf(code, sizeof(code), "%s", nz(portal_form_get(&f, "cert_code")));
-		k = portal_issue_approved(&x, st, &a, csr, code, h, refusal, sizeof(refusal), &rc,
-					  &e);
-		if (k == -1)
-			rc = portal_error(&x, &e);
-		else if (k == 1)
-			rc = reissue_fetch_render(&x, code, NULL, 1, N_("The CSR was refused:"),
-						  refusal);
-		sodium_memzero(code, sizeof(code));
+		break;
+	case RA_SUBMIT_REFUSED:
+		rc = reissue_fetch_render(&x, code, NULL, 1, N_("The CSR was refused:"),
+					  page.detail);
+		break;
+	default:
+		rc = reissue_fetch_render(&x, code,
+					  N_("This certificate code does not belong to a re-issue. "
+					     "Please check the code in the mail."),
+					  0, NULL, NULL);
 	}
 out:
-	store_app_clear(&a);
+	ra_cert_page_clear(&page);
 	portal_form_free(&f);
 	return rc;
 }

@@ -113,35 +113,6 @@ portal_test_fault(const char *name)
 	return portal.test_fault != NULL && strcmp(portal.test_fault, name) == 0;
 }
 
-char *
-portal_pem(const char *label, const unsigned char *der, size_t len)
-{
-	EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
-	struct buf b;
-	unsigned char *lines = NULL;
-	int n = 0, m = 0;
-	char *out = NULL;
-
-	buf_init(&b, 2 * len + 256);
-	if (ctx == NULL || len > 1024 * 1024)
-		goto out;
-	/* EVP_Encode*: base64 in lines of 64 characters, each ending in a newline */
-	lines = xmalloc((len + 2) / 3 * 4 + len / 48 + 3);
-	EVP_EncodeInit(ctx);
-	if (EVP_EncodeUpdate(ctx, lines, &n, der, (int)len) != 1)
-		goto out;
-	EVP_EncodeFinal(ctx, lines + n, &m);
-	if (buf_printf(&b, "-----BEGIN %s-----\n%.*s-----END %s-----\n", label, n + m,
-		       (const char *)lines, label) == -1 ||
-	    buf_cstr(&b) == NULL)
-		goto out;
-	out = xstrdup((const char *)b.data);
-out:
-	free(lines);
-	buf_free(&b);
-	EVP_ENCODE_CTX_free(ctx);
-	return out;
-}
 
 int
 portal_mail_queue(struct store *st, const char *to, const char *subject, struct buf *body,

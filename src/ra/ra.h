@@ -247,6 +247,32 @@ int ra_policy_names(const struct store_org *org, const struct profile *prof,
 /* The subject the RA gives: O = org's name, the OUs, CN cn (may be NULL).  Caller frees. */
 int ra_policy_subject(const struct store_org *org, const char *const *ou, size_t nou,
 		      const char *cn, X509_NAME **out, struct err *);
+/* ---- one-time secrets and certificate codes (token.c) ---- */
+
+#define RA_TOKEN_LEN 32	 /* random bytes of a one-time secret */
+#define RA_TOKEN_TEXT 44 /* as base64url without padding, with the NUL */
+
+/* A new secret (raw) and its text for a link or a form. */
+void ra_token_new(unsigned char raw[RA_TOKEN_LEN], char text[RA_TOKEN_TEXT]);
+/* The raw secret of text (exactly 43 base64url characters); -1 when it is anything else. */
+int ra_token_decode(const char *text, unsigned char raw[RA_TOKEN_LEN]);
+/* BLAKE2b-256 of a secret: all the store ever sees of it. */
+void ra_token_hash(const unsigned char raw[RA_TOKEN_LEN], unsigned char out[STORE_HASH_LEN]);
+/* The same keyed with key (a session id): the secret works only with that key. */
+void ra_token_hash_keyed(const unsigned char raw[RA_TOKEN_LEN], const char *key,
+			 unsigned char out[STORE_HASH_LEN]);
+
+/*
+ * Certificate codes: 20 symbols of an alphabet without look-alikes (100 bits), shown in
+ * groups of five ("XXXXX-XXXXX-XXXXX-XXXXX"); the store keeps BLAKE2b-256 of the 20 symbols.
+ */
+#define RA_CODE_ALPHABET "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+#define RA_CODE_CHARS 20
+#define RA_CODE_LEN (RA_CODE_CHARS + RA_CODE_CHARS / 5) /* with the NUL */
+void ra_code_new(char out[RA_CODE_LEN], unsigned char hash[STORE_HASH_LEN]);
+/* The hash of a code as typed (case, hyphens and blanks ignored); -1 when it is no code. */
+int ra_code_hash(const char *typed, unsigned char hash[STORE_HASH_LEN]);
+
 /* ---- the life cycle of an application (app.c) ---- */
 
 /* The states (their names are what the store keeps: "mail-verified", ...). */
@@ -318,31 +344,109 @@ struct ra_app {
 int ra_app_load(struct store *, int64_t id, struct ra_app *, struct err *);
 void ra_app_clear(struct ra_app *); /* accepts NULL */
 
-/* ---- one-time secrets and certificate codes (token.c) ---- */
+/* Marks application id expired (from -> expired) when its time ran out; a state that moved
+ * meanwhile is fine. */
+void ra_app_expire(struct store *, int64_t id, enum ra_app_state from);
 
-#define RA_TOKEN_LEN 32	 /* random bytes of a one-time secret */
-#define RA_TOKEN_TEXT 44 /* as base64url without padding, with the NUL */
+/* ---- registration and the mailed link (regist.c) ---- */
 
-/* A new secret (raw) and its text for a link or a form. */
-void ra_token_new(unsigned char raw[RA_TOKEN_LEN], char text[RA_TOKEN_TEXT]);
-/* The raw secret of text (exactly 43 base64url characters); -1 when it is anything else. */
-int ra_token_decode(const char *text, unsigned char raw[RA_TOKEN_LEN]);
-/* BLAKE2b-256 of a secret: all the store ever sees of it. */
-void ra_token_hash(const unsigned char raw[RA_TOKEN_LEN], unsigned char out[STORE_HASH_LEN]);
-/* The same keyed with key (a session id): the secret works only with that key. */
-void ra_token_hash_keyed(const unsigned char raw[RA_TOKEN_LEN], const char *key,
-			 unsigned char out[STORE_HASH_LEN]);
+#define RA_APP_TTL (3 * 24 * 3600) /* a mailed link, approval or delivery stays valid */
+#define RA_FORM_TTL 3600	   /* a form nonce is kept (a confirm page stays valid) */
+#define RA_DOWNLOAD_TTL 3600	   /* a PKCS#12 waits this long for its download */
 
+/* An organization as the faces list it. */
+struct ra_org {
+	char *code;
+	char *name;
+};
+int ra_org_get(struct store *, const char *code, struct ra_org *, struct err *);
+/* Every organization, by code; free with ra_org_clear() on each and free(). */
+int ra_org_list(struct store *, struct ra_org **, size_t *, struct err *);
+void ra_org_clear(struct ra_org *); /* accepts NULL */
+
+/* Step 1's organization and ticket, a code each (the face words them). */
+enum ra_org_field {
+	RA_ORG_OK = 0,
+	RA_ORG_EMPTY,
+	RA_ORG_UNKNOWN,
+};
+enum ra_ticket_field {
+	RA_TICKET_OK = 0,
+	RA_TICKET_EMPTY,
+	RA_TICKET_UNKNOWN,
+	RA_TICKET_OTHER_ORG,   /* a ticket of another organization */
+	RA_TICKET_USED,	       /* a certificate was issued on it */
+	RA_TICKET_IN_PROGRESS, /* a registration on it is live (not expired, cancelled...) */
+};
+struct ra_regist_fields {
+	enum ra_org_field org;
+	enum ra_ticket_field ticket;
+};
+/* The organization and ticket of step 1, read-only. */
+int ra_regist_check(struct store *, const char *org, const char *ticket, struct ra_regist_fields *,
+		    struct err *);
+
+struct ra_regist_req {
+	const char *org, *ticket, *email;
+	int agent;			 /* an agent applies for the holder */
+	const unsigned char *nonce_hash; /* the confirm page's nonce (a repeat writes nothing) */
+};
+enum ra_regist_result {
+	RA_REGIST_DONE = 0, /* registered; the mailed link is on its way */
+	RA_REGIST_REPEAT,   /* this confirm page was registered before: nothing written */
+	RA_REGIST_REFUSED,  /* the organization or the ticket (fields say which) */
+	RA_REGIST_RESULT__MAX,
+};
+const char *ra_regist_result_name(enum ra_regist_result);
 /*
- * Certificate codes: 20 symbols of an alphabet without look-alikes (100 bits), shown in
- * groups of five ("XXXXX-XXXXX-XXXXX-XXXXX"); the store keeps BLAKE2b-256 of the 20 symbols.
+ * Register: in one durable write (the group commit) the application, the nonce, the mailed
+ * link's token and its mail (n->registered with the link's secret).  0 with *res set; -1 for
+ * internal errors only.
  */
-#define RA_CODE_ALPHABET "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-#define RA_CODE_CHARS 20
-#define RA_CODE_LEN (RA_CODE_CHARS + RA_CODE_CHARS / 5) /* with the NUL */
-void ra_code_new(char out[RA_CODE_LEN], unsigned char hash[STORE_HASH_LEN]);
-/* The hash of a code as typed (case, hyphens and blanks ignored); -1 when it is no code. */
-int ra_code_hash(const char *typed, unsigned char hash[STORE_HASH_LEN]);
+int ra_regist(struct ca *, struct store *, const struct ra_regist_req *, const struct ra_notify *n,
+	      enum ra_regist_result *res, struct ra_regist_fields *f, struct err *);
+
+enum ra_link_result {
+	RA_LINK_OK = 0,
+	RA_LINK_UNKNOWN,
+	RA_LINK_USED,
+	RA_LINK_EXPIRED,
+	RA_LINK_RESULT__MAX,
+};
+const char *ra_link_result_name(enum ra_link_result);
+/* The mailed link looked at, nothing used (GET, HEAD); *agent for an agent's application. */
+int ra_link_peek(struct store *, const char *token, enum ra_link_result *, int *agent,
+		 struct err *);
+/*
+ * The mailed link used (its page's button): registered -> mail-verified and a continuation
+ * whose text goes to cont, valid only with session (its hash is keyed with it), in one write.
+ * An expired link marks the application expired.
+ */
+int ra_link_use(struct ca *, struct store *, const char *token, const char *session,
+		char cont[RA_TOKEN_TEXT], enum ra_link_result *, struct err *);
+
+/* ---- the holder's fields (fields.c); s is NUL-terminated UTF-8 ---- */
+#define RA_NAME_MAX 64 /* characters of a name or OU (X.520 ub-name 64) */
+#define RA_PASSWORD_MIN 8
+#define RA_PASSWORD_MAX 128
+#define RA_HOSTS_MAX 10 /* host names of a server certificate */
+
+/* 1 when s is 1-64 characters of the kanji-name ranges (CJK ideographs, hiragana, katakana incl.
+ * ー, 々〆〇, full-width Latin letters, the ideographic space), else 0. */
+int ra_name_kanji_ok(const char *s);
+/* 1 when s is 1-64 of ASCII letters, space, hyphen, apostrophe, period, with a letter. */
+int ra_name_romaji_ok(const char *s);
+/* 1 when s is 1-64 characters, none a control character, not only blanks. */
+int ra_ou_ok(const char *s);
+/* 1 when s has 8-128 characters. */
+int ra_password_ok(const char *s);
+/*
+ * Splits host names separated by blanks, commas or line ends into out (lower-cased, each
+ * checked as a DNS name, wildcard allowed; no duplicates), as one string joined by single
+ * spaces (*out, caller frees).  ERR_REFUSED with a "hostnames: ..." message when there is
+ * none, more than RA_HOSTS_MAX, or one is not a valid name.
+ */
+int ra_hostnames_parse(const char *s, char **out, struct err *);
 
 /* ---- keys made for holders, and their PKCS#12 (keys.c) ---- */
 
@@ -412,5 +516,138 @@ int ra_ticket_create(struct store *, const char *org_code, const char *profile, 
 
 /* 1 when addr's domain lies in the organization's mail domains (or it is unrestricted). */
 int ra_email_in_org(const struct store_org *org, const char *addr);
+
+/* ---- issuance of applications (issue.c) ---- */
+
+/*
+ * What the RA keeps at hand for issuance: the holders' key pool (key_pool keys made ahead; 0:
+ * none), the issuance form's probe key, the CA chain as PEM.  Once, in the process that
+ * serves the faces (after any fork); ra_stop() at the end.
+ */
+int ra_start(struct ca *, size_t key_pool, struct err *);
+void ra_stop(void);
+/* PEM ("-----BEGIN label-----", base64 in lines of 64) of der; NULL on failure.  Caller frees. */
+char *ra_pem(const char *label, const unsigned char *der, size_t len);
+
+/* The holder's values of an issuance request (borrowed strings, never NULL). */
+struct ra_issue_values {
+	const char *name_kanji, *name_romaji, *ou, *subject_email;
+	const char *hostnames;	   /* server: DNS names separated by blanks, commas or lines */
+	const char *key_mode;	   /* "p256" | "rsa2048" | "csr" */
+	const char *csr;	   /* PEM (key_mode csr) */
+	const char *password_hash; /* the application password's argon2id (Submit) */
+};
+
+/* A field's verdict; the face words it. */
+enum ra_field {
+	RA_FIELD_OK = 0,
+	RA_FIELD_MISSING,
+	RA_FIELD_INVALID,
+	RA_FIELD_NOT_CONFIRMED, /* a self application's address is not the one confirmed */
+	RA_FIELD_NOT_ORG,	/* outside what the organization may certify */
+	RA_FIELD_REFUSED,	/* the CSR refused by the CA (detail says why) */
+};
+struct ra_issue_fields {
+	enum ra_field name_kanji, name_romaji, ou, subject_email, hostnames, key_mode, csr,
+	    password, password2;
+	char csr_detail[256]; /* the CA's refusal of the CSR (English, technical) */
+	int any;
+};
+/*
+ * Checks every field of v for application a's profile (pw, pw2: the password and its repeat,
+ * NULL when it was given before), then the contents as the CA would issue them (the name
+ * policy, profile and lint: with a probe key, then the CSR).  *hosts (caller frees): the
+ * normalised host names of a server request.  -1 only for internal errors.
+ */
+int ra_issue_check(struct ca *, struct store *, const struct ra_app *a,
+		   const struct ra_issue_values *v, const char *pw, const char *pw2,
+		   struct ra_issue_fields *f, char **hosts, struct err *);
+
+/* How an issuance step ended. */
+enum ra_submit_result {
+	RA_SUBMIT_ISSUED = 0,  /* issued (the page holds the PIN and code, once) */
+	RA_SUBMIT_SENT,	       /* an agent's application went to the holder for approval */
+	RA_SUBMIT_REPEAT,      /* submitted before (a double click, another page): nothing new */
+	RA_SUBMIT_TICKET_USED, /* the ticket went to another certificate meanwhile */
+	RA_SUBMIT_REFUSED,     /* the CA refused the CSR (page.detail says why) */
+	RA_SUBMIT_UNKNOWN,     /* no such link */
+	RA_SUBMIT_DECIDED,     /* approved or rejected already */
+	RA_SUBMIT_USED,	       /* the link or continuation was used (issued already) */
+	RA_SUBMIT_EXPIRED,     /* its time ran out (the application is marked expired) */
+	RA_SUBMIT_NOT_REISSUE, /* this code belongs to no re-issue */
+	RA_SUBMIT_NEED_CSR,    /* a re-issue by CSR needs the new CSR */
+	RA_SUBMIT_REJECTED,    /* the holder rejected it */
+	RA_SUBMIT_RESULT__MAX,
+};
+const char *ra_submit_result_name(enum ra_submit_result);
+
+/* The certificate page: shown once; ra_cert_page_clear() wipes it. */
+struct ra_cert_page {
+	char serial[STORE_SERIAL_MAX];
+	char profile[32];
+	int agent; /* issued on an agent's application */
+	int p12;   /* a key made here: PIN and download */
+	char pin[RA_PIN_LEN + 1];
+	char code[RA_CODE_LEN]; /* the certificate code ("" on an agent's delivery) */
+	char dl[RA_TOKEN_TEXT]; /* the PKCS#12's download secret */
+	char *cert_pem, *chain_pem;
+	time_t not_after;
+	char detail[256]; /* RA_SUBMIT_REFUSED: the CA's refusal */
+};
+void ra_cert_page_clear(struct ra_cert_page *);
+
+/*
+ * The application of continuation cont in this session: ISSUED (found: a->state tells where
+ * it is), UNKNOWN, USED (issued already) or EXPIRED (marked so).
+ */
+int ra_cont_load(struct store *, const char *cont, const char *session, struct ra_app *a,
+		 enum ra_submit_result *, struct err *);
+
+struct ra_submit_req {
+	const struct ra_app *app; /* from ra_cont_load(), state mail-verified */
+	const struct ra_issue_values *v;
+	const unsigned char *nonce_hash; /* the confirm page's nonce */
+	const char *cont, *session;	 /* the continuation (used up by the Submit) */
+};
+/*
+ * Submit.  Self: issues, with the claim (nonce, mail-verified -> submitted) in the
+ * certificate's own transaction; the holder is mailed the code (n->issued).  Agent: in one
+ * write the nonce, mail-verified -> awaiting-approval with the values, the continuation used,
+ * the approval link and its mail (n->approval).  -1 only for internal errors.
+ */
+int ra_submit(struct ca *, struct store *, const struct ra_submit_req *, const struct ra_notify *n,
+	      enum ra_submit_result *, struct ra_cert_page *, struct err *);
+/* 1 in *seen when this confirm page's nonce was submitted already (a repeated Submit). */
+int ra_submit_seen(struct store *, const unsigned char nonce_hash[STORE_HASH_LEN], int *seen,
+		   struct err *);
+
+/* The application of an approval link (GET shows it): ISSUED (found, awaiting), or why not. */
+int ra_approval_load(struct store *, const char *token, struct ra_app *a, enum ra_submit_result *,
+		     struct err *);
+/*
+ * The holder approves: in the certificate's own transaction the link used, awaiting-approval
+ * -> approved -> issued, the agent's sealed certificate page and the mails (n->issued to the
+ * holder, n->delivery to the agent).  A ticket used meanwhile cancels the application.
+ */
+int ra_approve(struct ca *, struct store *, const char *token, const struct ra_notify *n,
+	       enum ra_submit_result *, struct ra_cert_page *, struct err *);
+/* The holder rejects: the link used, -> rejected, audited, both told (n->rejected); one write. */
+int ra_reject(struct ca *, struct store *, const char *token, const struct ra_notify *n,
+	      enum ra_submit_result *, struct err *);
+/* The agent's certificate page, once: *found 0 when the link is unknown, used or expired. */
+int ra_deliver_take(struct ca *, struct store *, const char *token, struct ra_cert_page *,
+		    int *found, struct err *);
+/* The parked PKCS#12 of secret, once (*data caller frees); ERR_NOTFOUND when gone. */
+int ra_download_take(struct ca *, struct store *, const char *secret, unsigned char **data,
+		     size_t *len, struct err *);
+/* The same without taking it (HEAD): 0 when it is there, ERR_NOTFOUND when gone. */
+int ra_download_peek(struct store *, const char *secret, struct err *);
+/*
+ * The new certificate of an approved re-issue, by its certificate code (and a new CSR when it
+ * was made by CSR): ISSUED, NOT_REISSUE, USED, EXPIRED, NEED_CSR or REFUSED.
+ */
+int ra_reissue_fetch(struct ca *, struct store *, const char *code, const char *csr,
+		     const struct ra_notify *n, enum ra_submit_result *, struct ra_cert_page *,
+		     struct err *);
 
 #endif

@@ -461,6 +461,9 @@ int store_download_put(struct store *, const unsigned char hash[STORE_HASH_LEN],
 int store_download_take(struct store *, const unsigned char hash[STORE_HASH_LEN], time_t now,
 			unsigned char **data, size_t *len, int64_t *app_id, struct err *);
 /* Deletes downloads that expired before now; n (may be NULL) counts them. */
+/* 0 when the download is there and not expired at now (nothing changes); else ERR_NOTFOUND. */
+int store_download_peek(struct store *, const unsigned char hash[STORE_HASH_LEN], time_t now,
+			struct err *);
 int store_download_purge(struct store *, time_t now, int64_t *n, struct err *);
 
 /*

@@ -51,6 +51,7 @@ static const char SQL_DOWNLOAD_PUT[] =
 static const char SQL_DOWNLOAD_TAKE[] =
     "DELETE FROM portal_downloads WHERE hash = $1 RETURNING data, expires, application_id";
 static const char SQL_DOWNLOAD_PURGE[] = "DELETE FROM portal_downloads WHERE expires < $1";
+static const char SQL_DOWNLOAD_PEEK[] = "SELECT expires FROM portal_downloads WHERE hash = $1";
 
 /* ---- one-time tokens (0007) ---- */
 static const char SQL_TOKEN_INSERT[] =
@@ -276,6 +277,28 @@ store_download_take(struct store *s, const unsigned char hash[STORE_HASH_LEN], t
 	*len = n;
 	if (app_id != NULL)
 		*app_id = col_int(s, st, 2);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_download_peek(struct store *s, const unsigned char hash[STORE_HASH_LEN], time_t now,
+		    struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, r;
+
+	if ((st = store_stmt_get(s, SQL_DOWNLOAD_PEEK, 0, "look at download", e)) == NULL)
+		goto out;
+	stmt_blob(s, st, 1, hash, STORE_HASH_LEN);
+	if ((r = store_stmt_step(s, st, "look at download", NULL, e)) == -1)
+		goto out;
+	if (r == 0 || (time_t)col_int(s, st, 0) < now) {
+		err_set(e, ERR_NOTFOUND, "store: no such download");
+		goto out;
+	}
 	rc = 0;
 out:
 	stmt_reset(s, st);

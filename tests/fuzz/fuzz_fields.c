@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "portal/portal.h"
+#include "ra/ra.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -25,15 +26,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(s, data, size);
 	s[size] = '\0';
-	(void)portal_name_kanji_ok(s);
-	(void)portal_name_romaji_ok(s);
-	(void)portal_ou_ok(s);
-	(void)portal_password_ok(s);
+	(void)ra_name_kanji_ok(s);
+	(void)ra_name_romaji_ok(s);
+	(void)ra_ou_ok(s);
+	(void)ra_password_ok(s);
 	err_clear(&e);
-	if (portal_hostnames_parse(s, &out, &e) == 0) {
+	if (ra_hostnames_parse(s, &out, &e) == 0) {
 		/* normalised output parses to itself */
 		err_clear(&e);
-		if (portal_hostnames_parse(out, &again, &e) != 0 || strcmp(out, again) != 0)
+		if (ra_hostnames_parse(out, &again, &e) != 0 || strcmp(out, again) != 0)
 			__builtin_trap();
 	} else if (!err_is_set(&e) || out != NULL) {
 		__builtin_trap();

@@ -766,12 +766,19 @@ def test_issue_self_p12(portal_any, tmp_path, key_mode):
     assert re.fullmatch(r"([A-HJ-NP-Z2-9]{5}-){3}[A-HJ-NP-Z2-9]{5}", code), code
     m = re.search(r'href="(/issue/download\?d=[A-Za-z0-9_-]{43})"', page)
     assert m, page
+    # HEAD (a link checker, a prefetch) answers as GET would and uses nothing up
+    for _ in range(2):
+        r = s.head(srv.https + m.group(1))
+        assert r.status_code == 200 and r.headers["Content-Type"] == "application/x-pkcs12"
+        assert r.content == b""
+    assert count(inst, "portal_downloads") == 1
     r = s.get(srv.https + m.group(1))
     assert r.status_code == 200 and r.headers["Content-Type"] == "application/x-pkcs12"
     p12 = tmp_path / "f.p12"
     p12.write_bytes(r.content)
-    # the download is single use; the row is gone
+    # the download is single use; the row is gone (HEAD says so too)
     assert s.get(srv.https + m.group(1)).status_code == 410
+    assert s.head(srv.https + m.group(1)).status_code == 410
     assert count(inst, "portal_downloads") == 0
     # the secret never reaches the access log (it is a query, not the path)
     log = srv.log_text()

@@ -174,28 +174,28 @@ test_name_kanji(void **state)
 	char s[64 * 3 + 4];
 
 	(void)state;
-	assert_true(portal_name_kanji_ok("山田　太郎"));
-	assert_true(portal_name_kanji_ok("やまだ　たろう"));
-	assert_true(portal_name_kanji_ok("ヤマダ　タロー"));
-	assert_true(portal_name_kanji_ok("佐々木〆子"));
-	assert_true(portal_name_kanji_ok("ＹＡＭＡＤＡ"));
-	assert_true(portal_name_kanji_ok("𠮷田")); /* extension B */
-	assert_false(portal_name_kanji_ok(""));
-	assert_false(portal_name_kanji_ok("　"));	 /* only the ideographic space */
-	assert_false(portal_name_kanji_ok("Yamada"));	 /* ASCII */
-	assert_false(portal_name_kanji_ok("山田 太郎")); /* ASCII space */
-	assert_false(portal_name_kanji_ok("ｶﾀｶﾅ"));	 /* half-width katakana */
-	assert_false(portal_name_kanji_ok("山田\t太郎"));
-	assert_false(portal_name_kanji_ok("山田１"));	/* full-width digit */
-	assert_false(portal_name_kanji_ok("\xe5\xb1")); /* truncated UTF-8 */
-	assert_false(portal_name_kanji_ok("\xff"));
+	assert_true(ra_name_kanji_ok("山田　太郎"));
+	assert_true(ra_name_kanji_ok("やまだ　たろう"));
+	assert_true(ra_name_kanji_ok("ヤマダ　タロー"));
+	assert_true(ra_name_kanji_ok("佐々木〆子"));
+	assert_true(ra_name_kanji_ok("ＹＡＭＡＤＡ"));
+	assert_true(ra_name_kanji_ok("𠮷田")); /* extension B */
+	assert_false(ra_name_kanji_ok(""));
+	assert_false(ra_name_kanji_ok("　"));	     /* only the ideographic space */
+	assert_false(ra_name_kanji_ok("Yamada"));    /* ASCII */
+	assert_false(ra_name_kanji_ok("山田 太郎")); /* ASCII space */
+	assert_false(ra_name_kanji_ok("ｶﾀｶﾅ"));	     /* half-width katakana */
+	assert_false(ra_name_kanji_ok("山田\t太郎"));
+	assert_false(ra_name_kanji_ok("山田１"));   /* full-width digit */
+	assert_false(ra_name_kanji_ok("\xe5\xb1")); /* truncated UTF-8 */
+	assert_false(ra_name_kanji_ok("\xff"));
 	/* 64 characters, not 65 */
 	for (int i = 0; i < 64; i++)
 		memcpy(s + 3 * i, "漢", 3);
 	s[3 * 64] = '\0';
-	assert_true(portal_name_kanji_ok(s));
+	assert_true(ra_name_kanji_ok(s));
 	memcpy(s + 3 * 64, "漢", 4);
-	assert_false(portal_name_kanji_ok(s));
+	assert_false(ra_name_kanji_ok(s));
 }
 
 static void
@@ -204,40 +204,40 @@ test_name_romaji(void **state)
 	char s[80];
 
 	(void)state;
-	assert_true(portal_name_romaji_ok("Taro Yamada"));
-	assert_true(portal_name_romaji_ok("Jean-Luc O'Neil Jr."));
-	assert_false(portal_name_romaji_ok(""));
-	assert_false(portal_name_romaji_ok(" - . '")); /* no letter */
-	assert_false(portal_name_romaji_ok("Taro_Yamada"));
-	assert_false(portal_name_romaji_ok("Taro2"));
-	assert_false(portal_name_romaji_ok("山田"));
-	assert_false(portal_name_romaji_ok("Tar\xc3\xb3")); /* Latin-1 letter, not ASCII */
+	assert_true(ra_name_romaji_ok("Taro Yamada"));
+	assert_true(ra_name_romaji_ok("Jean-Luc O'Neil Jr."));
+	assert_false(ra_name_romaji_ok(""));
+	assert_false(ra_name_romaji_ok(" - . '")); /* no letter */
+	assert_false(ra_name_romaji_ok("Taro_Yamada"));
+	assert_false(ra_name_romaji_ok("Taro2"));
+	assert_false(ra_name_romaji_ok("山田"));
+	assert_false(ra_name_romaji_ok("Tar\xc3\xb3")); /* Latin-1 letter, not ASCII */
 	memset(s, 'a', 64);
 	s[64] = '\0';
-	assert_true(portal_name_romaji_ok(s));
+	assert_true(ra_name_romaji_ok(s));
 	s[64] = 'a';
 	s[65] = '\0';
-	assert_false(portal_name_romaji_ok(s));
+	assert_false(ra_name_romaji_ok(s));
 }
 
 static void
 test_ou_password(void **state)
 {
 	(void)state;
-	assert_true(portal_ou_ok("Sales"));
-	assert_true(portal_ou_ok("営業部　第一課"));
-	assert_false(portal_ou_ok(""));
-	assert_false(portal_ou_ok("   "));
-	assert_false(portal_ou_ok("a\nb"));
-	assert_false(portal_ou_ok("a\xc2\x85"
-				  "b")); /* C1 control NEL */
-	assert_false(portal_ou_ok("a\xe2\x80\xa8"
-				  "b")); /* line separator */
-	assert_true(portal_password_ok("12345678"));
-	assert_true(portal_password_ok("パスワードです。長い")); /* characters, not bytes */
-	assert_false(portal_password_ok("1234567"));
-	assert_false(portal_password_ok("パスワード")); /* 5 characters, 15 bytes */
-	assert_false(portal_password_ok("\xff\xff\xff\xff\xff\xff\xff\xff"));
+	assert_true(ra_ou_ok("Sales"));
+	assert_true(ra_ou_ok("営業部　第一課"));
+	assert_false(ra_ou_ok(""));
+	assert_false(ra_ou_ok("   "));
+	assert_false(ra_ou_ok("a\nb"));
+	assert_false(ra_ou_ok("a\xc2\x85"
+			      "b")); /* C1 control NEL */
+	assert_false(ra_ou_ok("a\xe2\x80\xa8"
+			      "b")); /* line separator */
+	assert_true(ra_password_ok("12345678"));
+	assert_true(ra_password_ok("パスワードです。長い")); /* characters, not bytes */
+	assert_false(ra_password_ok("1234567"));
+	assert_false(ra_password_ok("パスワード")); /* 5 characters, 15 bytes */
+	assert_false(ra_password_ok("\xff\xff\xff\xff\xff\xff\xff\xff"));
 }
 
 static void
@@ -261,14 +261,13 @@ test_hostnames(void **state)
 	(void)state;
 	err_clear(&e);
 	assert_int_equal(
-	    portal_hostnames_parse("WWW.Example.jp, api.example.jp\n*.dev.example.jp", &out, &e),
-	    0);
+	    ra_hostnames_parse("WWW.Example.jp, api.example.jp\n*.dev.example.jp", &out, &e), 0);
 	assert_string_equal(out, "www.example.jp api.example.jp *.dev.example.jp");
 	free(out);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err_clear(&e);
 		out = NULL;
-		if (portal_hostnames_parse(bad[i], &out, &e) != -1)
+		if (ra_hostnames_parse(bad[i], &out, &e) != -1)
 			fail_msg("accepted \"%s\" as \"%s\"", bad[i], out);
 		assert_non_null(strstr(e.msg, "hostnames"));
 		assert_null(out);

@@ -1,12 +1,13 @@
 /*
- * check: the character rules of the issuance form's fields.  Pure functions over untrusted,
- * already UTF-8-validated strings (the form decoder refuses anything else); unit tested.
+ * fields: the character rules of the holder's fields (names, OU, password, host names).  Pure
+ * functions over untrusted, already UTF-8-validated strings (the form decoder refuses anything
+ * else); unit tested.
  */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "portal.h"
+#include "ra.h"
 #include "x509/x509.h"
 
 /* Next code point of NUL-terminated UTF-8 at *p (advanced); -1 for a malformed sequence. */
@@ -56,7 +57,7 @@ check_kanji_cp(long c)
 }
 
 int
-portal_name_kanji_ok(const char *s)
+ra_name_kanji_ok(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = 0, blanks = 0;
@@ -67,14 +68,14 @@ portal_name_kanji_ok(const char *s)
 			return 0;
 		if (c == 0x3000)
 			blanks++;
-		if (++n > PORTAL_NAME_MAX)
+		if (++n > RA_NAME_MAX)
 			return 0;
 	}
 	return n > 0 && blanks < n;
 }
 
 int
-portal_name_romaji_ok(const char *s)
+ra_name_romaji_ok(const char *s)
 {
 	size_t n = 0;
 	int letter = 0;
@@ -87,11 +88,11 @@ portal_name_romaji_ok(const char *s)
 		else if (c != ' ' && c != '-' && c != '\'' && c != '.')
 			return 0;
 	}
-	return letter && n <= PORTAL_NAME_MAX;
+	return letter && n <= RA_NAME_MAX;
 }
 
 int
-portal_ou_ok(const char *s)
+ra_ou_ok(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = 0;
@@ -104,14 +105,14 @@ portal_ou_ok(const char *s)
 			return 0;
 		if (c != ' ' && c != 0x3000)
 			seen = 1;
-		if (++n > PORTAL_NAME_MAX)
+		if (++n > RA_NAME_MAX)
 			return 0;
 	}
 	return seen;
 }
 
 int
-portal_password_ok(const char *s)
+ra_password_ok(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = 0;
@@ -121,11 +122,11 @@ portal_password_ok(const char *s)
 			return 0;
 		n++;
 	}
-	return n >= PORTAL_PASSWORD_MIN && n <= PORTAL_PASSWORD_MAX;
+	return n >= RA_PASSWORD_MIN && n <= RA_PASSWORD_MAX;
 }
 
 int
-portal_hostnames_parse(const char *s, char **out, struct err *e)
+ra_hostnames_parse(const char *s, char **out, struct err *e)
 {
 	struct buf b;
 	const char *p = s;
@@ -133,7 +134,7 @@ portal_hostnames_parse(const char *s, char **out, struct err *e)
 	int rc = -1;
 
 	*out = NULL;
-	buf_init(&b, (size_t)PORTAL_HOSTS_MAX * 256 + 1);
+	buf_init(&b, (size_t)RA_HOSTS_MAX * 256 + 1);
 	while (*p != '\0') {
 		size_t len = strcspn(p, " \t\r\n,");
 		char name[254];
@@ -146,8 +147,8 @@ portal_hostnames_parse(const char *s, char **out, struct err *e)
 			err_set(e, ERR_REFUSED, "hostnames: a name is longer than 253 characters");
 			goto out;
 		}
-		if (++count > PORTAL_HOSTS_MAX) {
-			err_set(e, ERR_REFUSED, "hostnames: more than %d names", PORTAL_HOSTS_MAX);
+		if (++count > RA_HOSTS_MAX) {
+			err_set(e, ERR_REFUSED, "hostnames: more than %d names", RA_HOSTS_MAX);
 			goto out;
 		}
 		for (size_t i = 0; i < len; i++)
