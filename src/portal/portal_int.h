@@ -116,7 +116,6 @@ int portal_error(struct portal_ctx *, const struct err *);
 int portal_mail_queue(struct store *st, const char *to, const char *subject, struct buf *body,
 		      struct err *e);
 
-
 /* ---- shared by the forms of the portal (shared.c) ---- */
 /*
  * Parses the urlencoded body and checks its CSRF token; on failure replies itself (400 or

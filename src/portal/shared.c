@@ -113,7 +113,6 @@ portal_test_fault(const char *name)
 	return portal.test_fault != NULL && strcmp(portal.test_fault, name) == 0;
 }
 
-
 int
 portal_mail_queue(struct store *st, const char *to, const char *subject, struct buf *body,
 		  struct err *e)
