@@ -15,7 +15,6 @@
 #include <microhttpd.h>
 #include <openssl/bio.h>
 #include <openssl/pem.h>
-#include <sodium.h>
 
 #include "api/api.h"
 #include "ca/ca.h"
@@ -29,7 +28,7 @@ struct api_ctx {
 	struct http_req *r;
 	struct ca *ca;
 	struct store *st;
-	struct store_apikey key;
+	struct ra_apikey key;
 	char actor[96];
 	const char *param; /* the {serial} segment, when the route has one */
 	size_t paramlen;
@@ -158,16 +157,6 @@ out:
 
 /* ---- representation of a certificate ---- */
 
-static const char *
-api_status_name(const struct store_cert *rec)
-{
-	if (rec->status == STORE_CERT_REVOKED)
-		return "revoked";
-	if (rec->not_after < util_now())
-		return "expired";
-	return "valid";
-}
-
 /* PEM of DER bytes under the CERTIFICATE label; caller frees.  NULL on failure. */
 static char *
 api_pem(const unsigned char *der, size_t len)
@@ -201,9 +190,9 @@ api_pem_x509(X509 *x)
 	return out;
 }
 
-/* The JSON object of a certificate record (with "certificate" and "chain" when rec->der). */
+/* The JSON object of a certificate (with "certificate" and "chain" when rec->der). */
 static json_t *
-api_cert_json(struct api_ctx *c, const struct store_cert *rec)
+api_cert_json(struct api_ctx *c, const struct ra_cert *rec)
 {
 	char nb[32], na[32], ra[32];
 	char *pem = NULL, *chain = NULL;
@@ -214,11 +203,11 @@ api_cert_json(struct api_ctx *c, const struct store_cert *rec)
 	api_time_format(rec->not_after, na, sizeof(na));
 	j = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s, s:s, s:s}", "serial", rec->serial, "profile",
 		      rec->profile, "subject", rec->subject, "sans", rec->sans, "organization",
-		      c->key.org_code, "not_before", nb, "not_after", na, "status",
-		      api_status_name(rec));
+		      rec->org_code, "not_before", nb, "not_after", na, "status",
+		      ra_cert_status_name(rec->status));
 	if (j == NULL)
 		goto out;
-	if (rec->status == STORE_CERT_REVOKED) {
+	if (rec->status == RA_CERT_REVOKED) {
 		api_time_format(rec->revoked_at, ra, sizeof(ra));
 		bad |= json_object_set_new(j, "revoked_at", json_string(ra));
 		bad |= json_object_set_new(
@@ -250,19 +239,15 @@ out:
 }
 
 /*
- * The certificate with this serial if it belongs to the key's organization.  Returns 0, or
- * -1 after answering (404 or 500).
+ * The {serial} segment as a serial: 1 to 40 hex digits into ser (STORE_SERIAL_MAX bytes).
+ * Returns 0, or -1 after answering 404.
  */
 static int
-api_cert_load(struct api_ctx *c, struct store_cert *rec)
+api_serial(struct api_ctx *c, char ser[STORE_SERIAL_MAX])
 {
-	char ser[STORE_SERIAL_MAX];
-	struct err e;
 	size_t i;
 	int rc = -1;
 
-	memset(rec, 0, sizeof(*rec));
-	err_clear(&e);
 	for (i = 0; i < c->paramlen; i++) {
 		char ch = c->param[i];
 
@@ -276,23 +261,35 @@ api_cert_load(struct api_ctx *c, struct store_cert *rec)
 	}
 	memcpy(ser, c->param, c->paramlen);
 	ser[c->paramlen] = '\0';
-	if (store_cert_get(c->st, ser, rec, &e) == -1) {
+	rc = 0;
+out:
+	return rc;
+}
+
+/*
+ * The certificate of the {serial} segment if the key's organization can see it (the RA
+ * decides), with its DER.  Returns 0, or -1 after answering (404 or 503).
+ */
+static int
+api_cert_load(struct api_ctx *c, struct ra_cert *rec)
+{
+	char ser[STORE_SERIAL_MAX];
+	struct err e;
+	int rc = -1;
+
+	memset(rec, 0, sizeof(*rec));
+	err_clear(&e);
+	if (api_serial(c, ser) == -1)
+		goto out;
+	if (ra_cert_get(c->ca, c->st, c->key.org_id, ser, RA_CERT_WITH_DER, rec, &e) == -1) {
 		if (e.code == ERR_NOTFOUND)
 			api_problem(c, API_PROB_NOT_FOUND, "no certificate with this serial");
 		else
 			api_internal(c, API_PROB_UNAVAILABLE, "get certificate", &e);
 		goto out;
 	}
-	/* another organization's certificate (or an unaffiliated one) does not exist for this key
-	 */
-	if (rec->org_id != c->key.org_id || strcmp(rec->ca, c->ca->name) != 0) {
-		api_problem(c, API_PROB_NOT_FOUND, "no certificate with this serial");
-		goto out;
-	}
 	rc = 0;
 out:
-	if (rc == -1)
-		store_cert_clear(rec);
 	return rc;
 }
 
@@ -328,7 +325,7 @@ api_cert_issue(struct api_ctx *c)
 	struct api_issue_req q;
 	struct ra_issue_req req;
 	struct ca_issued out;
-	struct store_cert rec;
+	struct ra_cert rec;
 	struct api_error ae;
 	struct err e;
 	char loc[128], labels[64];
@@ -361,7 +358,8 @@ api_cert_issue(struct api_ctx *c)
 	}
 	snprintf(labels, sizeof(labels), "profile=\"%s\"", q.profile);
 	metrics_count("shomei_certificates_issued_total", labels, 1);
-	if (store_cert_get(c->st, out.serial, &rec, &e) == -1) {
+	if (ra_cert_get(c->ca, c->st, c->key.org_id, out.serial, RA_CERT_WITH_DER, &rec, &e) ==
+	    -1) {
 		rc = api_internal(c, API_PROB_INTERNAL, "issue: read back", &e);
 		goto out;
 	}
@@ -370,7 +368,7 @@ api_cert_issue(struct api_ctx *c)
 out:
 	api_issue_req_clear(&q);
 	ca_issued_clear(&out);
-	store_cert_clear(&rec);
+	ra_cert_clear(&rec);
 	return rc;
 }
 
@@ -395,12 +393,11 @@ api_cert_list(struct api_ctx *c)
 {
 	struct api_list_params p;
 	struct api_query_walk w;
-	struct store_cert_filter f;
-	struct store_cert *v = NULL;
+	struct ra_cert_filter f;
+	struct ra_cert *v = NULL;
 	struct api_error ae;
 	struct err e;
 	json_t *j = NULL, *items = NULL, *it;
-	time_t now = util_now();
 	size_t n = 0, i, shown;
 	int rc = -1;
 
@@ -414,31 +411,25 @@ api_cert_list(struct api_ctx *c)
 		rc = api_problem_err(c, &ae);
 		goto out;
 	}
-	memset(&f, 0, sizeof(f));
-	f.status = -1;
-	f.org_id = c->key.org_id;
-	f.ca = c->ca->name;
+	ra_cert_filter_init(&f);
 	f.expiring_before = p.expiring_before;
-	f.subject_substr = p.have_subject ? p.subject : NULL;
+	f.subject = p.have_subject ? p.subject : NULL;
 	switch (p.status) {
 	case API_STATUS_VALID:
-		f.status = STORE_CERT_VALID;
-		f.not_after_min = now;
+		f.status = RA_CERT_VALID;
 		break;
 	case API_STATUS_REVOKED:
-		f.status = STORE_CERT_REVOKED;
+		f.status = RA_CERT_REVOKED;
 		break;
 	case API_STATUS_EXPIRED:
-		f.status = STORE_CERT_VALID;
-		if (f.expiring_before == 0 || f.expiring_before > now)
-			f.expiring_before = now;
+		f.status = RA_CERT_EXPIRED;
 		break;
 	default:
 		break;
 	}
 	f.limit = p.limit + 1; /* one more tells whether there is a next page */
 	f.offset = p.offset;
-	if (store_cert_list(c->st, &f, &v, &n, &e) == -1) {
+	if (ra_cert_list(c->ca, c->st, c->key.org_id, &f, &v, &n, &e) == -1) {
 		rc = api_internal(c, API_PROB_UNAVAILABLE, "list certificates", &e);
 		goto out;
 	}
@@ -468,7 +459,7 @@ oom:
 out:
 	json_decref(items);
 	json_decref(j);
-	STORE_LIST_FREE(v, n, store_cert_clear);
+	ra_cert_list_free(v, n);
 	return rc;
 }
 
@@ -476,7 +467,7 @@ out:
 static int
 api_cert_get(struct api_ctx *c)
 {
-	struct store_cert rec;
+	struct ra_cert rec;
 	struct api_error ae;
 	enum api_format fmt;
 	const char *format;
@@ -520,7 +511,7 @@ api_cert_get(struct api_ctx *c)
 	}
 out:
 	free(pem);
-	store_cert_clear(&rec);
+	ra_cert_clear(&rec);
 	return rc;
 }
 
@@ -529,7 +520,7 @@ static int
 api_cert_revoke(struct api_ctx *c)
 {
 	struct api_revoke_req q;
-	struct store_cert rec;
+	struct ra_cert rec;
 	struct api_error ae;
 	struct err e;
 	char serial[STORE_SERIAL_MAX], labels[64];
@@ -542,16 +533,12 @@ api_cert_revoke(struct api_ctx *c)
 		rc = api_problem_err(c, &ae);
 		goto out;
 	}
-	if (api_cert_load(c, &rec) == -1) {
+	if (api_serial(c, serial) == -1) {
 		rc = 0;
 		goto out;
 	}
-	if (rec.status == STORE_CERT_REVOKED) {
-		rc = api_problem(c, API_PROB_ALREADY_REVOKED, "the certificate is already revoked");
-		goto out;
-	}
-	memcpy(serial, rec.serial, sizeof(serial));
-	if (ca_revoke(c->ca, c->st, serial, q.reason, q.invalidity, c->actor, &e) == -1) {
+	if (ra_cert_revoke(c->ca, c->st, c->key.org_id, serial, q.reason, q.invalidity, c->actor,
+			   &rec, &e) == -1) {
 		if (e.code == ERR_CONFLICT)
 			rc = api_problem(c, API_PROB_ALREADY_REVOKED,
 					 "the certificate is already revoked");
@@ -565,22 +552,10 @@ api_cert_revoke(struct api_ctx *c)
 	}
 	snprintf(labels, sizeof(labels), "reason=\"%s\"", ca_reason_name(q.reason));
 	metrics_count("shomei_certificates_revoked_total", labels, 1);
-	/* the revocation is committed; a CRL that cannot be made now is the schedule's job */
-	err_clear(&e);
-	if (ca_after_revoke(c->ca, c->st, c->actor, &e) == -1)
-		log_warn("api: CRL after revoking %s: %s", serial, e.msg);
-	store_cert_clear(&rec);
-	err_clear(&e);
-	if (store_cert_get(c->st, serial, &rec, &e) == -1) {
-		rc = api_internal(c, API_PROB_INTERNAL, "revoke: read back", &e);
-		goto out;
-	}
-	free(rec.der); /* the answer to a revocation carries the status, not the certificate */
-	rec.der = NULL;
-	rec.derlen = 0;
+	/* the answer to a revocation carries the status, not the certificate (rec has no DER) */
 	rc = api_json_reply(c, 200, api_cert_json(c, &rec), NULL);
 out:
-	store_cert_clear(&rec);
+	ra_cert_clear(&rec);
 	return rc;
 }
 
@@ -693,13 +668,13 @@ api_http(struct http_req *r)
 		goto out;
 	}
 	switch (api_key_check(c.st, http_header(r, "Authorization"), &c.key, &e)) {
-	case API_AUTH_OK:
+	case RA_APIKEY_OK:
 		break;
-	case API_AUTH_DISABLED:
+	case RA_APIKEY_DISABLED:
 		rc = api_problem(&c, API_PROB_KEY_DISABLED,
 				 "this API key has been disabled (shomei apikey enable)");
 		goto out;
-	case API_AUTH_ERROR:
+	case RA_APIKEY_ERROR:
 		rc = api_internal(&c, API_PROB_UNAVAILABLE, "API key", &e);
 		goto out;
 	default:
@@ -720,7 +695,7 @@ api_http(struct http_req *r)
 	}
 	rc = api_handlers[found](&c);
 out:
-	store_apikey_clear(&c.key);
+	ra_apikey_clear(&c.key);
 	return rc;
 }
 

@@ -4,9 +4,9 @@
  * shk_<id>_<secret>), every operation scoped to the key's organization, errors as RFC 7807
  * application/problem+json with one type URI per kind of error (docs/openapi.yaml).
  *
- * Files: api.c (routes and handlers, the only part that touches the CA and the store),
- * req.c (JSON request bodies and query parameters: pure functions, unit-tested and fuzzed),
- * apikey.c (key format, hashing, creation and checking).
+ * Files: api.c (routes and handlers: they call the RA — src/ra/cert.c, src/ra/apikey.c,
+ * ra_issue() — and never the store), req.c (JSON request bodies and query parameters: pure
+ * functions, unit-tested and fuzzed), apikey.c (the Bearer credential of a request).
  */
 #ifndef SHOMEI_API_H
 #define SHOMEI_API_H
@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "http/http.h"
-#include "store/store.h"
+#include "ra/ra.h"
 #include "util/util.h"
 
 /* Every /api/v1/ request; r->app is the struct ca of the web process. */
@@ -162,22 +162,8 @@ int api_time_parse(const char *, time_t *);
 /* "2030-01-02T03:04:05Z"; out holds at least 32 bytes. */
 void api_time_format(time_t, char *out, size_t n);
 
-/* ---- API keys (apikey.c) ---- */
+/* ---- API keys as HTTP carries them (apikey.c; the keys themselves are the RA's) ---- */
 
-#define API_KEY_PREFIX "shk_"
-#define API_KEY_ID_BYTES 8
-#define API_KEY_SECRET_BYTES 32
-#define API_KEY_ID_LEN (2 * API_KEY_ID_BYTES)
-#define API_KEY_TEXT_LEN (4 + API_KEY_ID_LEN + 1 + 2 * API_KEY_SECRET_BYTES)
-
-/* "shk_<16 lower-case hex>_<64 lower-case hex>"; out holds API_KEY_TEXT_LEN + 1. */
-void api_key_format(const char *id, const unsigned char secret[API_KEY_SECRET_BYTES], char *out);
-/* Strict parse of the key text (len bytes); -1 when malformed.  Wipe secret after use. */
-int api_key_parse(const char *text, size_t len, char id[API_KEY_ID_LEN + 1],
-		  unsigned char secret[API_KEY_SECRET_BYTES]);
-/* Keyed BLAKE2b-256 of the secret: what the store keeps. */
-void api_key_hash(const unsigned char secret[API_KEY_SECRET_BYTES],
-		  unsigned char out[STORE_HASH_LEN]);
 /*
  * The token of an "Authorization: Bearer <token>" header value (scheme case-insensitive);
  * *len set.  NULL when the header is not a Bearer credential.
@@ -185,25 +171,10 @@ void api_key_hash(const unsigned char secret[API_KEY_SECRET_BYTES],
 const char *api_bearer_token(const char *header, size_t *len);
 
 /*
- * Creates a key for an organization (with its audit entry, one transaction) and writes the
- * key text into key (API_KEY_TEXT_LEN + 1 bytes; the caller wipes it).  The id is in *rec.
+ * Checks an Authorization header value (NULL: absent) with ra_apikey_check(): a header that
+ * is not a Bearer credential is RA_APIKEY_BAD.  On RA_APIKEY_OK *key is filled.
  */
-int api_key_create(struct store *, const char *org_code, const char *name, const char *actor,
-		   char *key, struct store_apikey *rec, struct err *);
-/* Disables (1) or enables (0) a key, with its audit entry. */
-int api_key_set_disabled(struct store *, const char *id, int disabled, const char *actor,
-			 struct err *);
-
-enum api_auth {
-	API_AUTH_OK = 0,
-	API_AUTH_MISSING, /* no Authorization header */
-	API_AUTH_BAD,	  /* not a Bearer shk_ key, unknown id, wrong secret */
-	API_AUTH_DISABLED,
-	API_AUTH_ERROR, /* the store failed (e set) */
-};
-
-/* Checks an Authorization header value against the store; on success *key is filled. */
-enum api_auth api_key_check(struct store *, const char *authorization, struct store_apikey *key,
-			    struct err *);
+enum ra_apikey_auth api_key_check(struct store *, const char *authorization, struct ra_apikey *key,
+				  struct err *);
 
 #endif

@@ -9,6 +9,7 @@
 #include "api/api.h"
 #include "ca/ca.h"
 #include "cli/cli.h"
+#include "ra/ra.h"
 #include "serve/serve.h"
 
 static const char usage_apikey[] =
@@ -71,12 +72,12 @@ apikey_opts(struct cli *cli, int argc, char **argv, const char **org, const char
 static int
 apikey_create(struct cli *cli, int argc, char **argv)
 {
-	struct store_apikey rec;
+	struct ra_apikey rec;
 	struct ca *ca = NULL;
 	struct store *st = NULL;
 	struct err e;
 	const char *org = NULL, *name = NULL;
-	char key[API_KEY_TEXT_LEN + 1];
+	char key[RA_APIKEY_TEXT_LEN + 1];
 	int rc, stop;
 
 	memset(&rec, 0, sizeof(rec));
@@ -88,7 +89,7 @@ apikey_create(struct cli *cli, int argc, char **argv)
 		return cli_usage(usage_apikey);
 	if ((rc = apikey_open(cli, &ca, &st)) != 0)
 		return rc;
-	if (api_key_create(st, org, name, "cli:apikey", key, &rec, &e) == -1) {
+	if (ra_apikey_create(st, org, name, "cli:apikey", key, &rec, &e) == -1) {
 		rc = cli_fail(&e);
 		goto out;
 	}
@@ -99,7 +100,7 @@ apikey_create(struct cli *cli, int argc, char **argv)
 		rec.id, rec.org_code);
 out:
 	sodium_memzero(key, sizeof(key));
-	store_apikey_clear(&rec);
+	ra_apikey_clear(&rec);
 	store_close(st);
 	ca_close(ca);
 	return rc;
@@ -108,8 +109,7 @@ out:
 static int
 apikey_list(struct cli *cli, int argc, char **argv)
 {
-	struct store_apikey *v = NULL;
-	struct store_org org;
+	struct ra_apikey *v = NULL;
 	struct ca *ca = NULL;
 	struct store *st = NULL;
 	struct err e;
@@ -118,7 +118,6 @@ apikey_list(struct cli *cli, int argc, char **argv)
 	size_t n = 0, i;
 	int rc, stop;
 
-	memset(&org, 0, sizeof(org));
 	err_clear(&e);
 	rc = apikey_opts(cli, argc, argv, &orgc, NULL, &stop);
 	if (stop)
@@ -127,11 +126,7 @@ apikey_list(struct cli *cli, int argc, char **argv)
 		return cli_usage(usage_apikey);
 	if ((rc = apikey_open(cli, &ca, &st)) != 0)
 		return rc;
-	if (orgc != NULL && store_org_get(st, orgc, &org, &e) == -1) {
-		rc = cli_fail(&e);
-		goto out;
-	}
-	if (store_apikey_list(st, org.id, &v, &n, &e) == -1) {
+	if (ra_apikey_list(st, orgc, &v, &n, &e) == -1) {
 		rc = cli_fail(&e);
 		goto out;
 	}
@@ -145,8 +140,7 @@ apikey_list(struct cli *cli, int argc, char **argv)
 		       v[i].disabled ? "disabled" : "enabled", created, used, v[i].name);
 	}
 out:
-	STORE_LIST_FREE(v, n, store_apikey_clear);
-	store_org_clear(&org);
+	ra_apikey_list_free(v, n);
 	store_close(st);
 	ca_close(ca);
 	return rc;
@@ -168,7 +162,7 @@ apikey_disable(struct cli *cli, int argc, char **argv, int disabled)
 		return cli_usage(usage_apikey);
 	if ((rc = apikey_open(cli, &ca, &st)) != 0)
 		return rc;
-	if (api_key_set_disabled(st, argv[optind], disabled, "cli:apikey", &e) == -1)
+	if (ra_apikey_set_disabled(st, argv[optind], disabled, "cli:apikey", &e) == -1)
 		rc = cli_fail(&e);
 	store_close(st);
 	ca_close(ca);

@@ -650,4 +650,145 @@ int ra_reissue_fetch(struct ca *, struct store *, const char *code, const char *
 		     const struct ra_notify *n, enum ra_submit_result *, struct ra_cert_page *,
 		     struct err *);
 
+/* ---- API keys of an organization (apikey.c) ---- */
+
+/*
+ * A key is "shk_<id>_<secret>": the id (8 random bytes in lower-case hex) finds the row, the
+ * secret (32 random bytes in lower-case hex) is checked against the stored keyed BLAKE2b-256
+ * hash in constant time.  The secret is shown once at creation and never stored or logged.
+ */
+#define RA_APIKEY_PREFIX "shk_"
+#define RA_APIKEY_ID_BYTES 8
+#define RA_APIKEY_SECRET_BYTES 32
+#define RA_APIKEY_ID_LEN (2 * RA_APIKEY_ID_BYTES)
+#define RA_APIKEY_TEXT_LEN (4 + RA_APIKEY_ID_LEN + 1 + 2 * RA_APIKEY_SECRET_BYTES)
+
+/* "shk_<16 lower-case hex>_<64 lower-case hex>"; out holds RA_APIKEY_TEXT_LEN + 1. */
+void ra_apikey_format(const char *id, const unsigned char secret[RA_APIKEY_SECRET_BYTES],
+		      char *out);
+/* Strict parse of the key text (len bytes); -1 when malformed.  Wipe secret after use. */
+int ra_apikey_parse(const char *text, size_t len, char id[RA_APIKEY_ID_LEN + 1],
+		    unsigned char secret[RA_APIKEY_SECRET_BYTES]);
+/* Keyed BLAKE2b-256 of the secret: what the store keeps. */
+void ra_apikey_hash(const unsigned char secret[RA_APIKEY_SECRET_BYTES],
+		    unsigned char out[STORE_HASH_LEN]);
+
+/* A key as faces see it (never its secret nor its hash).  ra_apikey_clear() frees. */
+struct ra_apikey {
+	char id[STORE_APIKEY_ID_MAX]; /* the public <id> of shk_<id>_<secret> */
+	int64_t org_id;
+	char *org_code;
+	char *name; /* the label given at creation (may be "") */
+	int disabled;
+	time_t created;
+	time_t last_used; /* 0 = never; recorded at most once a minute */
+};
+void ra_apikey_clear(struct ra_apikey *);
+void ra_apikey_list_free(struct ra_apikey *, size_t);
+
+/*
+ * Creates a key for an organization (name: a label of at most 200 bytes, may be NULL) in one
+ * transaction with its apikey.create audit entry, and writes the key text into key
+ * (RA_APIKEY_TEXT_LEN + 1 bytes; the caller wipes it).  ERR_NOTFOUND for an unknown
+ * organization.
+ */
+int ra_apikey_create(struct store *, const char *org_code, const char *name, const char *actor,
+		     char *key, struct ra_apikey *out, struct err *);
+/* Disables (1) or enables (0) a key, audited as apikey.disable / apikey.enable. */
+int ra_apikey_set_disabled(struct store *, const char *id, int disabled, const char *actor,
+			   struct err *);
+/* One key by id; ERR_NOTFOUND when there is none. */
+int ra_apikey_get(struct store *, const char *id, struct ra_apikey *, struct err *);
+/* The keys of one organization (org_code) or all (NULL), in creation order. */
+int ra_apikey_list(struct store *, const char *org_code, struct ra_apikey **, size_t *,
+		   struct err *);
+
+enum ra_apikey_auth {
+	RA_APIKEY_OK = 0,
+	RA_APIKEY_MISSING, /* no key was presented */
+	RA_APIKEY_BAD,	   /* malformed, unknown id, wrong secret */
+	RA_APIKEY_DISABLED,
+	RA_APIKEY_ERROR, /* the store failed (e set) */
+};
+
+/*
+ * Checks a presented key (text of len bytes; NULL: none was presented): the id's row, the
+ * secret's hash compared in constant time, then the disabled flag.  On RA_APIKEY_OK *key is
+ * filled and the key's last use recorded (at most once a minute; a failure to record it is
+ * only logged).
+ */
+enum ra_apikey_auth ra_apikey_check(struct store *, const char *text, size_t len,
+				    struct ra_apikey *key, struct err *);
+
+/* ---- certificates as an organization sees them (cert.c) ---- */
+
+/* A certificate's state for every face: revoked, else expired past notAfter, else valid. */
+enum ra_cert_status {
+	RA_CERT_VALID = 0,
+	RA_CERT_REVOKED,
+	RA_CERT_EXPIRED,
+	RA_CERT_STATUS__MAX,
+};
+
+/* "valid", "revoked", "expired"; "unknown" out of range. */
+const char *ra_cert_status_name(enum ra_cert_status);
+
+/* A certificate of this CA within an organization.  ra_cert_clear() frees. */
+struct ra_cert {
+	char serial[STORE_SERIAL_MAX]; /* upper-case hex */
+	char *subject;		       /* RFC 4514 text, UTF-8 */
+	char *sans;		       /* "DNS:a.example, IP:192.0.2.1" or NULL */
+	char *profile;
+	int64_t org_id;
+	char *org_code;
+	time_t not_before;
+	time_t not_after;
+	enum ra_cert_status status; /* when it was read */
+	time_t revoked_at;	    /* 0 unless revoked */
+	int reason;		    /* CRLReason code (ca_reason_name); -1 = none */
+	time_t invalidity_date;	    /* 0 = not given */
+	unsigned char *der;	    /* only when asked for (RA_CERT_WITH_DER), else NULL */
+	size_t derlen;
+};
+void ra_cert_clear(struct ra_cert *);
+void ra_cert_list_free(struct ra_cert *, size_t);
+
+#define RA_CERT_WITH_DER 0x01 /* ra_cert_get: load the certificate's DER too */
+
+/*
+ * The certificate with this serial (hex, any case) if it is one of this CA's and belongs to
+ * organization org_id; a certificate of another organization, of none, or of another CA name
+ * of a shared store does not exist for the caller: ERR_NOTFOUND, as for an unknown serial.
+ */
+int ra_cert_get(struct ca *, struct store *, int64_t org_id, const char *serial, unsigned flags,
+		struct ra_cert *, struct err *);
+
+/* Which of an organization's certificates a list shows. */
+struct ra_cert_filter {
+	int status;		/* -1 any, else enum ra_cert_status */
+	time_t expiring_before; /* 0 any: notAfter before this */
+	const char *subject;	/* NULL any: a plain substring of the subject */
+	size_t limit;		/* 0: no limit */
+	size_t offset;
+};
+void ra_cert_filter_init(struct ra_cert_filter *);
+
+/*
+ * The organization's certificates of this CA that pass f, oldest first (then by serial),
+ * without DER; the caller frees *out with ra_cert_list_free().
+ */
+int ra_cert_list(struct ca *, struct store *, int64_t org_id, const struct ra_cert_filter *f,
+		 struct ra_cert **out, size_t *nout, struct err *);
+
+/*
+ * Revokes a certificate of the organization (ca_revoke: the certificate row, the revocation
+ * counter and the cert.revoke audit entry by actor, one transaction), then applies the
+ * CRL-on-revoke rule (ca_after_revoke; a CRL that cannot be made now is logged and left to the
+ * schedule).  *out (may be NULL) is the certificate as revoked, without DER.  ERR_NOTFOUND as
+ * for ra_cert_get, ERR_CONFLICT when it is revoked already, ERR_REFUSED for a reason the CA
+ * does not take.
+ */
+int ra_cert_revoke(struct ca *, struct store *, int64_t org_id, const char *serial, int reason,
+		   time_t invalidity, const char *actor, struct ra_cert *out, struct err *);
+
 #endif

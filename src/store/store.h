@@ -147,6 +147,8 @@ int store_org_list(struct store *, struct store_org **, size_t *, struct err *);
  */
 int store_org_update(struct store *, const struct store_org *, struct err *);
 void store_org_clear(struct store_org *);
+/* The code of organization id (a cheap read: no name lists); caller frees *code. */
+int store_org_code_get(struct store *, int64_t id, char **code, struct err *);
 
 /* ---- tickets ---- */
 struct store_ticket {

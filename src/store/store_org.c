@@ -19,6 +19,7 @@ static const char SQL_ORG_ALL[] = ORG_COLS " ORDER BY code";
 static const char SQL_ORG_DOMAINS[] =
     "SELECT domain FROM org_domains WHERE org_id = $1 ORDER BY domain";
 static const char SQL_ORG_EXISTS[] = "SELECT 1 FROM organizations WHERE id = $1";
+static const char SQL_ORG_CODE[] = "SELECT code FROM organizations WHERE id = $1";
 static const char SQL_ORG_NAMES[] =
     "SELECT kind, value FROM org_names WHERE org_id = $1 ORDER BY kind, value";
 static const char SQL_ORG_UPDATE[] =
@@ -329,4 +330,27 @@ store_org_clear(struct store_org *o)
 		free(o->uris[i]);
 	free(o->uris);
 	memset(o, 0, sizeof(*o));
+}
+
+int
+store_org_code_get(struct store *s, int64_t id, char **code, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, r;
+
+	*code = NULL;
+	if ((st = store_stmt_get(s, SQL_ORG_CODE, 0, "get organization code", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, id);
+	if ((r = store_stmt_step(s, st, "get organization code", NULL, e)) == -1)
+		goto out;
+	if (r == 0) {
+		err_set(e, ERR_NOTFOUND, "store: organization #%" PRId64 " not found", id);
+		goto out;
+	}
+	*code = col_str(s, st, 0);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
 }

@@ -2,7 +2,7 @@
  * libFuzzer target for the REST API's untrusted inputs, without store or signer: the JSON
  * bodies of issue and revoke (api_issue_req_parse, api_revoke_req_parse), list query
  * parameters (api_list_param_set), the Accept header and ?format= (api_format_pick), RFC 3339
- * times (api_time_parse), the API key text (api_key_parse) and the Bearer header.
+ * times (api_time_parse), the API key text (ra_apikey_parse) and the Bearer header.
  *
  * The first input byte picks the parser; the rest is its input.  Every refusal must carry a
  * problem kind and a detail; every success must satisfy the parser's promises (bounded
@@ -139,20 +139,21 @@ fz_time(const uint8_t *p, size_t n)
 static void
 fz_key(const uint8_t *p, size_t n)
 {
-	unsigned char secret[API_KEY_SECRET_BYTES], h[STORE_HASH_LEN];
-	char id[API_KEY_ID_LEN + 1], text[API_KEY_TEXT_LEN + 1];
+	unsigned char secret[RA_APIKEY_SECRET_BYTES], h[STORE_HASH_LEN];
+	char id[RA_APIKEY_ID_LEN + 1], text[RA_APIKEY_TEXT_LEN + 1];
 	char *s = fz_str(p, n);
 	const char *tok;
 	size_t len;
 
-	if ((tok = api_bearer_token(s, &len)) != NULL && api_key_parse(tok, len, id, secret) == 0) {
+	if ((tok = api_bearer_token(s, &len)) != NULL &&
+	    ra_apikey_parse(tok, len, id, secret) == 0) {
 		/* a parsed key formats back to the same text */
-		api_key_format(id, secret, text);
-		if (memcmp(text, tok, API_KEY_TEXT_LEN) != 0)
+		ra_apikey_format(id, secret, text);
+		if (memcmp(text, tok, RA_APIKEY_TEXT_LEN) != 0)
 			abort();
-		api_key_hash(secret, h);
+		ra_apikey_hash(secret, h);
 	}
-	if (api_key_parse((const char *)p, n, id, secret) == 0 && strlen(id) != API_KEY_ID_LEN)
+	if (ra_apikey_parse((const char *)p, n, id, secret) == 0 && strlen(id) != RA_APIKEY_ID_LEN)
 		abort();
 	free(s);
 }

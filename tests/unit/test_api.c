@@ -1,16 +1,12 @@
 /*
- * Unit tests of the REST API's pure parts (JSON request bodies, query parameters, Accept,
- * RFC 3339, API key text and hashing) and of API keys in the store (SQLite, and PostgreSQL
- * under scripts/with-pg.sh: the PostgreSQL group fails without it, it never skips).
+ * Unit tests of the REST API's pure parts: JSON request bodies, query parameters, Accept,
+ * RFC 3339, the Bearer credential and the problem types.  API keys and certificates as the
+ * API sees them are the RA's: tests/unit/test_ra_api.c tests them on both backends.
  */
 #include "testutil.h"
 
-#include <libpq-fe.h>
-#include <sodium.h>
-
 #include "api/api.h"
 #include "ca/ca.h"
-#include "store/store.h"
 
 #define S(x) (const unsigned char *)(x), strlen(x)
 
@@ -363,55 +359,12 @@ t_format(void **state)
 }
 
 static void
-t_key_text(void **state)
+t_bearer(void **state)
 {
-	unsigned char secret[API_KEY_SECRET_BYTES], back[API_KEY_SECRET_BYTES];
-	unsigned char h1[STORE_HASH_LEN], h2[STORE_HASH_LEN];
-	char text[API_KEY_TEXT_LEN + 1], id[API_KEY_ID_LEN + 1], bad[API_KEY_TEXT_LEN + 2];
 	const char *tok;
-	size_t i, n;
+	size_t n;
 
 	(void)state;
-	for (i = 0; i < sizeof(secret); i++)
-		secret[i] = (unsigned char)(i * 7 + 1);
-	api_key_format("0123456789abcdef", secret, text);
-	text[API_KEY_TEXT_LEN] = '\0';
-	assert_int_equal(strlen(text), API_KEY_TEXT_LEN);
-	assert_int_equal(strncmp(text, "shk_0123456789abcdef_01080f161d", 31), 0);
-	assert_int_equal(api_key_parse(text, strlen(text), id, back), 0);
-	assert_string_equal(id, "0123456789abcdef");
-	assert_memory_equal(back, secret, sizeof(secret));
-
-	/* hashing: deterministic, keyed (not the plain BLAKE2b of the secret), secret-sensitive */
-	api_key_hash(secret, h1);
-	api_key_hash(back, h2);
-	assert_memory_equal(h1, h2, sizeof(h1));
-	crypto_generichash(h2, sizeof(h2), secret, sizeof(secret), NULL, 0);
-	assert_memory_not_equal(h1, h2, sizeof(h1));
-	back[31] ^= 1;
-	api_key_hash(back, h2);
-	assert_memory_not_equal(h1, h2, sizeof(h1));
-	assert_memory_not_equal(h1, secret, sizeof(h1));
-
-	/* strict: length, prefix, separator, lower-case hex only */
-	assert_int_equal(api_key_parse(text, strlen(text) - 1, id, back), -1);
-	memcpy(bad, text, sizeof(text));
-	bad[0] = 'S';
-	assert_int_equal(api_key_parse(bad, strlen(bad), id, back), -1);
-	memcpy(bad, text, sizeof(text));
-	bad[20] = '-';
-	assert_int_equal(api_key_parse(bad, strlen(bad), id, back), -1);
-	memcpy(bad, text, sizeof(text));
-	bad[10] = 'A';
-	assert_int_equal(api_key_parse(bad, strlen(bad), id, back), -1);
-	memcpy(bad, text, sizeof(text));
-	bad[60] = 'g';
-	assert_int_equal(api_key_parse(bad, strlen(bad), id, back), -1);
-	memcpy(bad, text, sizeof(text));
-	bad[API_KEY_TEXT_LEN - 1] = 'F';
-	assert_int_equal(api_key_parse(bad, strlen(bad), id, back), -1);
-	assert_int_equal(api_key_parse("", 0, id, back), -1);
-
 	/* Authorization: Bearer */
 	tok = api_bearer_token("Bearer abc", &n);
 	assert_non_null(tok);
@@ -453,222 +406,6 @@ t_problems(void **state)
 	assert_false(api_profile_allowed("issuing-ca"));
 }
 
-/* ---- API keys in the store ---- */
-
-static int cur_pg;
-
-static int
-grp_sqlite(void **state)
-{
-	(void)state;
-	cur_pg = 0;
-	return 0;
-}
-
-static int
-grp_pg(void **state)
-{
-	(void)state;
-	cur_pg = 1;
-	if (tu_pg() == NULL) {
-		print_error("SHOMEI_TEST_PG is not set: run through scripts/with-pg.sh\n");
-		return -1;
-	}
-	return 0;
-}
-
-/* A fresh store: a temporary SQLite file, or an empty schema of the test cluster. */
-static struct store *
-key_store(char **dir)
-{
-	struct store *s = NULL;
-	struct err e;
-	char *spec;
-	PGconn *c;
-	PGresult *r;
-
-	*dir = NULL;
-	if (cur_pg) {
-		c = PQconnectdb(tu_pg());
-		if (PQstatus(c) != CONNECTION_OK)
-			fail_msg("postgresql: %s", PQerrorMessage(c));
-		r = PQexec(c, "SET client_min_messages TO warning; "
-			      "DROP SCHEMA IF EXISTS api_unit CASCADE; CREATE SCHEMA api_unit");
-		if (PQresultStatus(r) != PGRES_COMMAND_OK)
-			fail_msg("postgresql: %s", PQresultErrorMessage(r));
-		PQclear(r);
-		PQfinish(c);
-		spec = xasprintf("%s options='-c search_path=api_unit'", tu_pg());
-	} else {
-		*dir = tu_tmpdir();
-		spec = xasprintf("sqlite:%s/shomei.db", *dir);
-	}
-	err_clear(&e);
-	if (store_open(&s, spec, &e) != 0)
-		fail_msg("store_open: %s", e.msg);
-	free(spec);
-	return s;
-}
-
-static void
-t_store_keys(void **state)
-{
-	const char *dom[] = {"acme.example"};
-	struct store_apikey k, *v = NULL;
-	struct store *s;
-	struct err e;
-	char *dir, key[API_KEY_TEXT_LEN + 1], key2[API_KEY_TEXT_LEN + 1], hdr[128];
-	char id[API_KEY_ID_LEN + 1];
-	unsigned char secret[API_KEY_SECRET_BYTES], h[STORE_HASH_LEN];
-	int64_t org1, org2, seq;
-	size_t n = 0;
-
-	(void)state;
-	s = key_store(&dir);
-	err_clear(&e);
-	assert_int_equal(store_org_add(s, "ACME", "Acme", dom, 1, &org1, &e), 0);
-	assert_int_equal(store_org_add(s, "BETA", "Beta", NULL, 0, &org2, &e), 0);
-
-	/* create: the key parses, the stored hash is the hash of its secret, not the secret */
-	assert_int_equal(api_key_create(s, "ACME", "ci", "test", key, &k, &e), 0);
-	assert_int_equal(strlen(key), API_KEY_TEXT_LEN);
-	assert_int_equal(api_key_parse(key, strlen(key), id, secret), 0);
-	assert_string_equal(id, k.id);
-	api_key_hash(secret, h);
-	assert_memory_equal(h, k.hash, sizeof(h));
-	store_apikey_clear(&k);
-	assert_int_equal(store_apikey_get(s, id, &k, &e), 0);
-	assert_memory_equal(h, k.hash, sizeof(h));
-	assert_memory_not_equal(secret, k.hash, sizeof(h));
-	assert_string_equal(k.org_code, "ACME");
-	assert_string_equal(k.name, "ci");
-	assert_int_equal(k.org_id, org1);
-	assert_false(k.disabled);
-	assert_int_equal((long long)k.last_used, 0);
-	store_apikey_clear(&k);
-	assert_int_equal(store_audit_head(s, &seq, h, &e), 0);
-	assert_int_equal(seq, 1); /* apikey.create */
-
-	/* check: good, wrong secret, unknown id, malformed, missing, disabled */
-	snprintf(hdr, sizeof(hdr), "Bearer %s", key);
-	assert_int_equal(api_key_check(s, hdr, &k, &e), API_AUTH_OK);
-	assert_string_equal(k.org_code, "ACME");
-	store_apikey_clear(&k);
-	assert_int_equal(store_apikey_get(s, id, &k, &e), 0);
-	assert_true(k.last_used != 0); /* touched */
-	store_apikey_clear(&k);
-	hdr[strlen(hdr) - 1] = hdr[strlen(hdr) - 1] == '0' ? '1' : '0';
-	assert_int_equal(api_key_check(s, hdr, &k, &e), API_AUTH_BAD);
-	assert_null(k.org_code);
-	assert_int_equal(api_key_check(s,
-				       "Bearer shk_0000000000000000_0000000000000000000000"
-				       "000000000000000000000000000000000000000000",
-				       &k, &e),
-			 API_AUTH_BAD);
-	assert_int_equal(api_key_check(s, "Bearer nonsense", &k, &e), API_AUTH_BAD);
-	assert_int_equal(api_key_check(s, NULL, &k, &e), API_AUTH_MISSING);
-	snprintf(hdr, sizeof(hdr), "Bearer %s", key);
-	assert_int_equal(api_key_set_disabled(s, id, 1, "test", &e), 0);
-	assert_int_equal(api_key_check(s, hdr, &k, &e), API_AUTH_DISABLED);
-	assert_int_equal(api_key_set_disabled(s, id, 0, "test", &e), 0);
-	assert_int_equal(api_key_check(s, hdr, &k, &e), API_AUTH_OK);
-	store_apikey_clear(&k);
-
-	/* a second key, another organization; list all and by organization */
-	assert_int_equal(api_key_create(s, "BETA", NULL, "test", key2, &k, &e), 0);
-	assert_string_not_equal(key, key2);
-	store_apikey_clear(&k);
-	assert_int_equal(store_apikey_list(s, 0, &v, &n, &e), 0);
-	assert_int_equal(n, 2);
-	assert_string_equal(v[0].id, id);
-	assert_string_equal(v[1].org_code, "BETA");
-	assert_string_equal(v[1].name, "");
-	STORE_LIST_FREE(v, n, store_apikey_clear);
-	assert_int_equal(store_apikey_list(s, org2, &v, &n, &e), 0);
-	assert_int_equal(n, 1);
-	STORE_LIST_FREE(v, n, store_apikey_clear);
-
-	/* refusals */
-	err_clear(&e);
-	assert_int_equal(api_key_create(s, "NOPE", "x", "test", key2, &k, &e), -1);
-	assert_int_equal(e.code, ERR_NOTFOUND);
-	err_clear(&e);
-	assert_int_equal(store_apikey_get(s, "0000000000000000", &k, &e), -1);
-	assert_int_equal(e.code, ERR_NOTFOUND);
-	err_clear(&e);
-	assert_int_equal(store_apikey_get(s, "bad id'--", &k, &e), -1);
-	assert_int_equal(e.code, ERR_NOTFOUND);
-	err_clear(&e);
-	assert_int_equal(store_apikey_set_disabled(s, "0000000000000000", 1, &e), -1);
-	assert_int_equal(e.code, ERR_NOTFOUND);
-	memset(&k, 0, sizeof(k));
-	snprintf(k.id, sizeof(k.id), "%s", id);
-	k.org_id = org1;
-	err_clear(&e);
-	assert_int_equal(store_apikey_add(s, &k, &e), -1);
-	assert_int_equal(e.code, ERR_CONFLICT);
-	snprintf(k.id, sizeof(k.id), "fresh");
-	k.org_id = 999;
-	err_clear(&e);
-	assert_int_equal(store_apikey_add(s, &k, &e), -1);
-	assert_int_equal(e.code, ERR_NOTFOUND);
-	/* touch never goes backwards */
-	err_clear(&e);
-	assert_int_equal(store_apikey_touch(s, id, 5, &e), 0);
-	assert_int_equal(store_apikey_get(s, id, &k, &e), 0);
-	assert_true(k.last_used > 5);
-	store_apikey_clear(&k);
-
-	sodium_memzero(key, sizeof(key));
-	sodium_memzero(secret, sizeof(secret));
-	store_close(s);
-	tu_rmdir(dir);
-}
-
-/* store_cert_list's not_after_min (the API's status=valid) */
-static void
-t_store_not_after_min(void **state)
-{
-	static const unsigned char der[] = {0x30, 0x00};
-	struct store_cert c, *v = NULL;
-	struct store_cert_filter f;
-	struct store *s;
-	struct err e;
-	char *dir;
-	size_t n = 0;
-	int i;
-
-	(void)state;
-	s = key_store(&dir);
-	err_clear(&e);
-	for (i = 0; i < 3; i++) {
-		memset(&c, 0, sizeof(c));
-		snprintf(c.serial, sizeof(c.serial), "0%d", i + 1);
-		c.ca = "shomei";
-		c.subject = "CN=x";
-		c.profile = "server";
-		c.not_before = 100;
-		c.not_after = 1000 * (i + 1); /* 1000, 2000, 3000 */
-		c.reason = -1;
-		c.der = (unsigned char *)der;
-		c.derlen = sizeof(der);
-		assert_int_equal(store_cert_insert(s, &c, &e), 0);
-	}
-	memset(&f, 0, sizeof(f));
-	f.status = -1;
-	f.not_after_min = 2000;
-	assert_int_equal(store_cert_list(s, &f, &v, &n, &e), 0);
-	assert_int_equal(n, 2);
-	STORE_LIST_FREE(v, n, store_cert_clear);
-	f.expiring_before = 3000;
-	assert_int_equal(store_cert_list(s, &f, &v, &n, &e), 0);
-	assert_int_equal(n, 1);
-	assert_string_equal(v[0].serial, "02");
-	STORE_LIST_FREE(v, n, store_cert_clear);
-	store_close(s);
-	tu_rmdir(dir);
-}
-
 int
 main(void)
 {
@@ -676,19 +413,11 @@ main(void)
 	    cmocka_unit_test(t_issue_ok),    cmocka_unit_test(t_issue_refusals),
 	    cmocka_unit_test(t_revoke),	     cmocka_unit_test(t_time),
 	    cmocka_unit_test(t_list_params), cmocka_unit_test(t_format),
-	    cmocka_unit_test(t_key_text),    cmocka_unit_test(t_problems),
-	};
-	const struct CMUnitTest stored[] = {
-	    cmocka_unit_test(t_store_keys),
-	    cmocka_unit_test(t_store_not_after_min),
+	    cmocka_unit_test(t_bearer),	     cmocka_unit_test(t_problems),
 	};
 	int fails = 0;
 
 	log_init("test_api", 0);
-	if (sodium_init() < 0)
-		return 1;
-	fails += cmocka_run_group_tests_name("api requests and keys", pure, NULL, NULL);
-	fails += cmocka_run_group_tests_name("api keys on sqlite", stored, grp_sqlite, NULL);
-	fails += cmocka_run_group_tests_name("api keys on postgresql", stored, grp_pg, NULL);
+	fails += cmocka_run_group_tests_name("api requests", pure, NULL, NULL);
 	return fails != 0;
 }
