@@ -206,6 +206,9 @@ struct ra_revoked;
 void portal_notify_init(struct ra_notify *, const char *lang);
 /* The revocation mail to the holder (the ra_notify hook). */
 int portal_notify_revoked(void *arg, struct store *, const struct ra_revoked *, struct err *);
+/* The re-issue mail with the new certificate code and the fetch page (the ra_notify hook). */
+int portal_notify_reissued(void *arg, struct store *, const char *to, const char *old_serial,
+			   const char *code, struct err *);
 
 /* ---- web revocation (revoke.c) ---- */
 
