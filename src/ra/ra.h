@@ -478,7 +478,8 @@ int ra_reissue_list(struct store *, const struct ra_app *login, const char *emai
 /*
  * Application app_id (the face proved the holder logged in with its code) and its
  * certificate, it->why telling whether it can be re-issued at now.  ERR_NOTFOUND when there is
- * no such application; *a: ra_app_clear(), *it: ra_reissue_item_clear() (also on failure).
+ * no such application or it has no certificate; *a: ra_app_clear(), *it:
+ * ra_reissue_item_clear() (both cleared on failure).
  */
 int ra_reissue_target(struct store *, int64_t app_id, time_t now, struct ra_app *a,
 		      struct ra_reissue_item *it, struct err *);
