@@ -202,6 +202,46 @@ notify_rejected(void *arg, struct store *st, const struct ra_app *a, struct err 
 			     detail, e);
 }
 
+int
+portal_notify_reissued(void *arg, struct store *st, const char *to, const char *old_serial,
+		       const char *code, struct err *e)
+{
+	const char *lang = portal_notify_lang(arg);
+	struct buf body;
+	char *link = xasprintf("%s/reissue/fetch", portal.base_url);
+	int rc = -1;
+
+	buf_init(&body, MAIL_BODY_MAX);
+	if (buf_printf(
+		&body, "%s\n\n%s: %s\n\n%s\n\n%s: %s\n\n%s\n%s\n\n%s\n",
+		i18n_get(lang, N_("We have accepted your request to re-issue your certificate.")),
+		i18n_get(lang, N_("Revoked certificate (superseded)")), old_serial,
+		i18n_get(lang, N_("Your new certificate code is below. Keep it together with "
+				  "your application password: you need it to fetch the new "
+				  "certificate and for any later re-issue.")),
+		i18n_get(lang, N_("Certificate code")), code,
+		i18n_get(lang,
+			 N_("Fetch the new certificate on this page with the certificate code:")),
+		link,
+		i18n_get(lang, N_("If you did not ask for this re-issue, contact the "
+				  "registration authority of your organization."))) == -1 ||
+	    buf_cstr(&body) == NULL) {
+		err_set(e, ERR_INTERNAL, "portal: re-issue mail: body too large");
+		goto out;
+	}
+	if (portal_mail_queue(
+		st, to, i18n_get(lang, N_("[shomei] Your certificate re-issue has been accepted")),
+		&body, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (body.data != NULL)
+		sodium_memzero(body.data, body.len); /* it holds the certificate code */
+	buf_free(&body);
+	free(link);
+	return rc;
+}
+
 void
 portal_notify_init(struct ra_notify *n, const char *lang)
 {
@@ -213,4 +253,5 @@ portal_notify_init(struct ra_notify *n, const char *lang)
 	n->delivery = notify_delivery;
 	n->rejected = notify_rejected;
 	n->revoked = portal_notify_revoked;
+	n->reissued = portal_notify_reissued;
 }

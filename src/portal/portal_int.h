@@ -128,9 +128,6 @@ int portal_form_read_big(struct portal_ctx *, struct portal_form *, int *rc);
 void portal_steps(struct tmpl_data *, const char *lang, const char *const *labels, size_t n,
 		  int current);
 
-/* 1 when addr's domain is one of the organization's (or a subdomain, or it has none), 0 if
- * not, -1 on a store error. */
-int portal_email_in_org(struct store *, int64_t org_id, const char *addr, struct err *);
 /* 1 when test.fault names this point (test instances only): the caller fails there. */
 int portal_test_fault(const char *name);
 
@@ -190,6 +187,9 @@ struct ra_revoked;
 void portal_notify_init(struct ra_notify *, const char *lang);
 /* The revocation mail to the holder (the ra_notify hook). */
 int portal_notify_revoked(void *arg, struct store *, const struct ra_revoked *, struct err *);
+/* The re-issue mail with the new certificate code and the fetch page (the ra_notify hook). */
+int portal_notify_reissued(void *arg, struct store *, const char *to, const char *old_serial,
+			   const char *code, struct err *);
 
 /* ---- web revocation (revoke.c) ---- */
 

@@ -1,5 +1,6 @@
 /*
- * reissue: re-issue by the holder (DESIGN.md 2.3).
+ * reissue: the portal's pages of the re-issue by the holder (DESIGN.md 2.3); the RA decides
+ * (src/ra/reissue.c), this file shows forms, pages and messages.
  *
  *   GET  /reissue            e-mail, application password, certificate code
  *   POST /reissue            checks the three (one generic answer when they do not fit);
@@ -11,12 +12,12 @@
  *   POST /reissue/edit       the mutable fields (holder e-mail, organizational unit) with the
  *                            fixed ones (organization, names, host names) shown
  *   POST /reissue/check      errors beside the fields, else the confirm page
- *   POST /reissue/confirm    action=back: the form; action=submit: in ONE transaction the old
- *                            certificate is revoked (superseded) and the new application
- *                            (state approved, linked to its predecessor, a new certificate
- *                            code) is created, with its audit entries and the mail carrying the
- *                            new code; a repeat of the same form finds its nonce and changes
- *                            nothing
+ *   POST /reissue/confirm    action=back: the form; action=submit: ra_reissue_commit() — in
+ *                            ONE transaction the old certificate is revoked (superseded) and
+ *                            the new application (state approved, linked to its predecessor,
+ *                            a new certificate code) is created, with its audit entry and the
+ *                            mail carrying the new code (portal_notify_reissued); a repeat of
+ *                            the same form finds its nonce and changes nothing
  *   GET  /reissue/fetch      the new certificate code (and a CSR when the certificate was
  *   POST /reissue/fetch      issued for one) -> the certificate, issued now
  *
@@ -37,22 +38,24 @@
 #include "portal_int.h"
 #include "ra/ra.h"
 
-#define REISSUE_TOKEN_FORM STORE_TOKEN_REISSUE_FORM /* nonce of the confirm form */
-#define REISSUE_MIN_LEFT (30 * 86400)		    /* no re-issue with 30 days or less left */
-#define REISSUE_FETCH_TTL (30 * 86400)		    /* the new certificate waits this long */
-#define REISSUE_LIST_MAX 50
-
 static const char *const reissue_flow[] = {
     N_("Identification"), N_("Certificates"), N_("Notice"),	 N_("Changes"),
     N_("Confirm"),	  N_("Accepted"),     N_("Certificate"),
 };
 enum { RS_LOGIN = 0, RS_LIST, RS_WARN, RS_EDIT, RS_CONFIRM, RS_ACCEPTED, RS_FETCH };
 
-/* The mutable values (borrowed from the form). */
-struct reissue_vals {
-	const char *subject_email, *ou;
+/* Why a certificate cannot be re-issued, in the portal's words (msgids). */
+static const char *const reissue_why_text[RA_REISSUE_WHY__MAX] = {
+    [RA_REISSUE_WHY_NONE] = NULL,
+    [RA_REISSUE_WHY_REVOKED] = N_("Revoked: a revoked certificate cannot be re-issued."),
+    [RA_REISSUE_WHY_EXPIRED] = N_("Expired: apply for a new certificate."),
+    [RA_REISSUE_WHY_ENDING] =
+	N_("30 days or less left: apply for a new certificate instead (renewal)."),
+    [RA_REISSUE_WHY_OTHER_CODE] =
+	N_("Enter the certificate code of this certificate to re-issue it."),
 };
 
+/* The messages beside the fields (msgids; NULL: none). */
 struct reissue_errs {
 	const char *subject_email, *ou, *understood;
 	int any;
@@ -62,6 +65,15 @@ static const char *
 nz(const char *s)
 {
 	return s != NULL ? s : "";
+}
+
+/* The msgid of why (NULL for none or out of range). */
+static const char *
+reissue_why_msgid(enum ra_reissue_why why)
+{
+	if ((int)why < 0 || why >= RA_REISSUE_WHY__MAX)
+		return NULL;
+	return reissue_why_text[why];
 }
 
 static struct tmpl_data *
@@ -118,48 +130,31 @@ reissue_auth_add(const struct portal_ctx *x, struct tmpl_data *d, int64_t app_id
 	tmpl_data_str(d, "auth", mac);
 }
 
-/* The application the form's auth fields prove; 0, or 1 after replying (expired, forged). */
+/* The application the form's auth fields prove (*id); 0, or 1 after replying (expired, forged). */
 static int
-reissue_auth_load(struct portal_ctx *x, struct store *st, const struct portal_form *f,
-		  struct store_app *a, int *rc, struct err *e)
+reissue_auth_id(struct portal_ctx *x, const struct portal_form *f, int64_t *id, int *rc)
 {
 	const char *app = portal_form_get(f, "app"), *when = portal_form_get(f, "auth_time"),
 		   *mac = portal_form_get(f, "auth");
 	char want[PORTAL_B64_LEN];
-	long id, t;
+	long n, t;
 
-	memset(a, 0, sizeof(*a));
+	*id = 0;
 	if (app == NULL || when == NULL || mac == NULL ||
-	    util_parse_long(app, 1, LONG_MAX, &id) == -1 ||
+	    util_parse_long(app, 1, LONG_MAX, &n) == -1 ||
 	    util_parse_long(when, 0, LONG_MAX, &t) == -1 || strlen(mac) != PORTAL_B64_LEN - 1)
 		goto invalid;
 	reissue_auth_mac(x, app, when, want);
 	if (!util_memeq_ct(want, mac, PORTAL_B64_LEN - 1) || t > util_now() + 60 ||
 	    util_now() - t > PORTAL_FORM_TTL)
 		goto invalid;
-	if (store_app_get(st, id, a, e) == -1)
-		return -1;
+	*id = n;
 	return 0;
 invalid:
 	*rc = portal_notice(x, 400, N_("The form is no longer valid"),
 			    N_("This form is no longer valid. Please identify yourself again on "
 			       "the re-issue page."));
 	return 1;
-}
-
-/* ---- what may be re-issued ---- */
-
-/* The msgid saying why the certificate of a cannot be re-issued, or NULL when it can. */
-static const char *
-reissue_refusal(const struct store_app *a, const struct store_cert *c, time_t now)
-{
-	if (strcmp(a->state, "issued") != 0 || c->status == STORE_CERT_REVOKED)
-		return N_("Revoked: a revoked certificate cannot be re-issued.");
-	if (c->not_after <= now)
-		return N_("Expired: apply for a new certificate.");
-	if (c->not_after - now <= REISSUE_MIN_LEFT)
-		return N_("30 days or less left: apply for a new certificate instead (renewal).");
-	return NULL;
 }
 
 /* ---- login ---- */
@@ -191,21 +186,17 @@ portal_reissue_get(struct http_req *r)
 
 /* The list of the holder's certificates; the one of a can be chosen when allowed. */
 static int
-reissue_list_render(struct portal_ctx *x, struct store *st, const struct store_app *a,
+reissue_list_render(struct portal_ctx *x, struct store *st, const struct ra_app *a,
 		    const char *email, const char *when)
 {
-	struct store_app *v = NULL;
+	struct ra_reissue_item *v = NULL;
 	struct tmpl_data *d = NULL;
-	struct store_org org;
 	struct err e;
 	size_t n = 0;
-	time_t now = util_now();
 	int rc = -1, any = 0;
 
 	err_clear(&e);
-	memset(&org, 0, sizeof(org));
-	if (store_org_get_id(st, a->org_id, &org, &e) == -1 ||
-	    store_app_list_holder(st, a->org_id, email, REISSUE_LIST_MAX, &v, &n, &e) == -1) {
+	if (ra_reissue_list(st, a, email, util_now(), &v, &n, &e) == -1) {
 		rc = portal_error(x, &e);
 		goto out;
 	}
@@ -213,42 +204,29 @@ reissue_list_render(struct portal_ctx *x, struct store *st, const struct store_a
 	reissue_auth_add(x, d, a->id, when);
 	for (size_t i = 0; i < n; i++) {
 		struct tmpl_data *c = tmpl_data_add(d, "certs");
-		struct store_cert cert;
-		const char *why;
+		const char *why = reissue_why_msgid(v[i].why);
 		char nb[32], na[32];
 
-		memset(&cert, 0, sizeof(cert));
-		if (store_cert_get(st, v[i].cert_serial, &cert, &e) == -1) {
-			tmpl_data_free(d);
-			d = NULL;
-			rc = portal_error(x, &e);
-			goto out;
-		}
-		reissue_date(cert.not_before, nb);
-		reissue_date(cert.not_after, na);
-		tmpl_data_str(c, "serial", cert.serial);
+		reissue_date(v[i].not_before, nb);
+		reissue_date(v[i].not_after, na);
+		tmpl_data_str(c, "serial", v[i].serial);
 		tmpl_data_str(c, "not_before", nb);
 		tmpl_data_str(c, "not_after", na);
 		tmpl_data_str(c, "name",
-			      v[i].name_romaji != NULL ? v[i].name_romaji : nz(v[i].hostnames));
-		tmpl_data_str(c, "name_kanji", nz(v[i].name_kanji));
-		tmpl_data_str(c, "org", org.name);
-		why = reissue_refusal(&v[i], &cert, now);
-		if (why == NULL && v[i].id != a->id)
-			why = N_("Enter the certificate code of this certificate to re-issue it.");
-		tmpl_data_bool(c, "can", why == NULL);
+			      v[i].name_romaji[0] != '\0' ? v[i].name_romaji : v[i].hostnames);
+		tmpl_data_str(c, "name_kanji", v[i].name_kanji);
+		tmpl_data_str(c, "org", a->org_name);
+		tmpl_data_bool(c, "can", v[i].why == RA_REISSUE_WHY_NONE);
 		if (why != NULL)
 			tmpl_data_str(c, "why", i18n_get(x->lang, why));
-		else
+		if (v[i].why == RA_REISSUE_WHY_NONE)
 			any = 1;
-		store_cert_clear(&cert);
 	}
 	tmpl_data_bool(d, "none", !any);
 	rc = portal_page(x, 200, "reissue_list", d);
 out:
 	tmpl_data_free(d);
-	STORE_LIST_FREE(v, n, store_app_clear);
-	store_org_clear(&org);
+	ra_reissue_items_free(v, n);
 	return rc;
 }
 
@@ -259,19 +237,18 @@ portal_reissue_post(struct http_req *r)
 					 "code do not match. Please check what you entered.");
 	struct portal_ctx x;
 	struct portal_form f;
-	struct store_app a;
+	struct ra_app a;
 	struct store *st;
-	struct err e, se;
-	const char *email, *pw, *code;
-	unsigned char h[STORE_HASH_LEN];
+	struct err e;
+	enum ra_reissue_login_result res;
+	const char *email;
 	char when[32];
-	int rc = -1, ok = 0;
+	int rc = -1;
 
 	portal_ctx_init(&x, r);
 	memset(&f, 0, sizeof(f));
 	memset(&a, 0, sizeof(a));
 	err_clear(&e);
-	err_clear(&se);
 	if (!portal_rate_ok(r, portal.reissue_rate)) {
 		rc = portal_notice(&x, 429, N_("Too many requests"),
 				   N_("Too many requests came from your network. Please wait a "
@@ -281,32 +258,20 @@ portal_reissue_post(struct http_req *r)
 	if (portal_form_read(&x, &f, &rc))
 		goto out;
 	email = nz(portal_form_get(&f, "email"));
-	pw = nz(portal_form_get(&f, "app_password"));
-	code = portal_form_get(&f, "cert_code");
-	if ((st = ca_thread_store(x.ca, &e)) == NULL) {
+	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
+	    ra_reissue_login(st, email, nz(portal_form_get(&f, "app_password")),
+			     portal_form_get(&f, "cert_code"), &a, &res, &e) == -1) {
 		rc = portal_error(&x, &e);
 		goto out;
 	}
-	if (ra_code_hash(code, h) == 0) {
-		if (store_app_get_by_code(st, h, &a, &se) == 0) {
-			ok = a.password_hash != NULL &&
-			     (strcasecmp(email, a.email) == 0 ||
-			      (a.subject_email != NULL &&
-			       strcasecmp(email, a.subject_email) == 0)) &&
-			     crypto_pwhash_str_verify(a.password_hash, pw, strlen(pw)) == 0;
-		} else if (se.code != ERR_NOTFOUND) {
-			rc = portal_error(&x, &se);
-			goto out;
-		}
-	}
-	if (!ok) {
+	if (res != RA_REISSUE_LOGIN_OK) {
 		rc = reissue_login_render(&x, email, generic);
 		goto out;
 	}
 	snprintf(when, sizeof(when), "%lld", (long long)util_now());
 	rc = reissue_list_render(&x, st, &a, email, when); /* as typed: it fits a's */
 out:
-	store_app_clear(&a);
+	ra_app_clear(&a);
 	portal_form_free(&f);
 	return rc;
 }
@@ -319,81 +284,70 @@ out:
  */
 static int
 reissue_target(struct portal_ctx *x, struct store *st, const struct portal_form *f,
-	       struct store_app *a, struct store_cert *c, int *rc, struct err *e)
+	       struct ra_app *a, struct ra_reissue_item *c, int *rc, struct err *e)
 {
-	const char *why;
+	int64_t id;
 	int k;
 
+	memset(a, 0, sizeof(*a));
 	memset(c, 0, sizeof(*c));
-	if ((k = reissue_auth_load(x, st, f, a, rc, e)) != 0)
+	if ((k = reissue_auth_id(x, f, &id, rc)) != 0)
 		return k;
-	if (a->cert_serial == NULL || store_cert_get(st, a->cert_serial, c, e) == -1) {
-		if (a->cert_serial == NULL)
-			err_set(e, ERR_INTERNAL, "portal: application %lld has no certificate",
-				(long long)a->id);
-		store_app_clear(a);
+	if (ra_reissue_target(st, id, util_now(), a, c, e) == -1)
 		return -1;
-	}
-	if ((why = reissue_refusal(a, c, util_now())) != NULL) {
-		*rc = portal_notice(x, 409, N_("This certificate cannot be re-issued"), why);
-		store_app_clear(a);
-		store_cert_clear(c);
+	if (c->why != RA_REISSUE_WHY_NONE) {
+		*rc = portal_notice(x, 409, N_("This certificate cannot be re-issued"),
+				    reissue_why_msgid(c->why));
+		ra_app_clear(a);
+		ra_reissue_item_clear(c);
 		return 1;
 	}
 	return 0;
 }
 
 static void
-reissue_fixed_add(struct tmpl_data *d, const struct store_app *a, const struct store_cert *c,
-		  const char *org_name)
+reissue_fixed_add(struct tmpl_data *d, const struct ra_app *a, const struct ra_reissue_item *c)
 {
 	char na[32];
 
 	reissue_date(c->not_after, na);
 	tmpl_data_str(d, "serial", c->serial);
 	tmpl_data_str(d, "not_after", na);
-	tmpl_data_str(d, "org", org_name);
-	tmpl_data_str(d, "name_kanji", nz(a->name_kanji));
-	tmpl_data_str(d, "name_romaji", nz(a->name_romaji));
-	tmpl_data_str(d, "hostnames", nz(a->hostnames));
-	tmpl_data_bool(d, "is_server", a->profile != NULL && strcmp(a->profile, "server") == 0);
-	tmpl_data_bool(d, "has_kanji", a->name_kanji != NULL && a->name_kanji[0] != '\0');
+	tmpl_data_str(d, "org", a->org_name);
+	tmpl_data_str(d, "name_kanji", a->name_kanji);
+	tmpl_data_str(d, "name_romaji", a->name_romaji);
+	tmpl_data_str(d, "hostnames", a->hostnames);
+	tmpl_data_bool(d, "is_server", strcmp(a->profile, "server") == 0);
+	tmpl_data_bool(d, "has_kanji", a->name_kanji[0] != '\0');
 }
 
 /* A page of the chosen certificate (warn, edit, confirm) with the fixed values. */
 static int
-reissue_page(struct portal_ctx *x, struct store *st, const struct store_app *a,
-	     const struct store_cert *c, const char *when, const char *page, int step,
-	     const char *title, const struct reissue_vals *v, const struct reissue_errs *er)
+reissue_page(struct portal_ctx *x, const struct ra_app *a, const struct ra_reissue_item *c,
+	     const char *when, const char *page, int step, const char *title,
+	     const struct ra_reissue_vals *v, const struct reissue_errs *er)
 {
 	struct tmpl_data *d;
-	struct store_org org;
-	struct err e;
 	int rc;
 
-	err_clear(&e);
-	memset(&org, 0, sizeof(org));
-	if (store_org_get_id(st, a->org_id, &org, &e) == -1)
-		return portal_error(x, &e);
 	d = reissue_data(x, title, step);
 	reissue_auth_add(x, d, a->id, when);
-	reissue_fixed_add(d, a, c, org.name);
-	tmpl_data_str(d, "subject_email", v != NULL ? v->subject_email : nz(a->subject_email));
-	tmpl_data_str(d, "ou", v != NULL ? v->ou : nz(a->ou));
+	reissue_fixed_add(d, a, c);
+	tmpl_data_str(d, "subject_email", v != NULL ? v->subject_email : a->subject_email);
+	tmpl_data_str(d, "ou", v != NULL ? v->ou : a->ou);
 	tmpl_data_bool(d, "has_errors", er != NULL && er->any);
 	reissue_err(d, x->lang, "err_subject_email", er != NULL ? er->subject_email : NULL);
 	reissue_err(d, x->lang, "err_ou", er != NULL ? er->ou : NULL);
 	reissue_err(d, x->lang, "err_understood", er != NULL ? er->understood : NULL);
 	rc = portal_page(x, er != NULL && er->any ? 400 : 200, page, d);
 	tmpl_data_free(d);
-	store_org_clear(&org);
 	return rc;
 }
 
 /* Reads the form, the authenticated target; 0 to go on, else replied (rc set). */
 static int
-reissue_step_begin(struct portal_ctx *x, struct portal_form *f, struct store **st,
-		   struct store_app *a, struct store_cert *c, int *rc)
+reissue_step_begin(struct portal_ctx *x, struct portal_form *f, struct store **st, struct ra_app *a,
+		   struct ra_reissue_item *c, int *rc)
 {
 	struct err e;
 	int k;
@@ -419,47 +373,46 @@ portal_reissue_warn_post(struct http_req *r)
 {
 	struct portal_ctx x;
 	struct portal_form f;
-	struct store_app a;
-	struct store_cert c;
+	struct ra_app a;
+	struct ra_reissue_item c;
 	struct store *st;
 	int rc = -1;
 
 	portal_ctx_init(&x, r);
 	memset(&f, 0, sizeof(f));
 	if (reissue_step_begin(&x, &f, &st, &a, &c, &rc) == 0) {
-		rc = reissue_page(&x, st, &a, &c, portal_form_get(&f, "auth_time"), "reissue_warn",
+		rc = reissue_page(&x, &a, &c, portal_form_get(&f, "auth_time"), "reissue_warn",
 				  RS_WARN, N_("Before you re-issue"), NULL, NULL);
-		store_app_clear(&a);
-		store_cert_clear(&c);
+		ra_app_clear(&a);
+		ra_reissue_item_clear(&c);
 	}
 	portal_form_free(&f);
 	return rc;
 }
 
-/* Checks the mutable values against the profile; fills er. -1 on a store error. */
-static int
-reissue_check(struct store *st, const struct store_app *a, const struct reissue_vals *v,
-	      struct reissue_errs *er, struct err *e)
+/* The portal's message for the RA's verdict on the holder's e-mail (NULL: fine). */
+static const char *
+reissue_email_msgid(enum ra_reissue_field f)
 {
-	int client = a->profile != NULL && strcmp(a->profile, "client") == 0;
-
-	if (v->subject_email[0] != '\0' || client) {
-		int in;
-
-		if (!mail_addr_valid(v->subject_email)) {
-			er->subject_email = N_("Enter a valid e-mail address.");
-		} else if ((in = portal_email_in_org(st, a->org_id, v->subject_email, e)) == -1) {
-			return -1;
-		} else if (!in) {
-			er->subject_email =
-			    N_("The e-mail address must belong to a domain of your organization.");
-		}
+	switch (f) {
+	case RA_REISSUE_FIELD_OK:
+		return NULL;
+	case RA_REISSUE_FIELD_OUTSIDE_ORG:
+		return N_("The e-mail address must belong to a domain of your organization.");
+	default:
+		return N_("Enter a valid e-mail address.");
 	}
-	if (v->ou[0] != '\0' ? !ra_ou_ok(v->ou)
-			     : (a->profile != NULL && strcmp(a->profile, "server") != 0))
+}
+
+/* The RA's field codes as the messages beside the fields. */
+static void
+reissue_errs_of(const struct ra_reissue_fields *rf, struct reissue_errs *er)
+{
+	memset(er, 0, sizeof(*er));
+	er->subject_email = reissue_email_msgid(rf->subject_email);
+	if (rf->ou != RA_REISSUE_FIELD_OK)
 		er->ou = N_("Enter the organizational unit (up to 64 characters).");
-	er->any = er->subject_email || er->ou || er->understood;
-	return 0;
+	er->any = er->subject_email != NULL || er->ou != NULL;
 }
 
 int
@@ -467,8 +420,8 @@ portal_reissue_edit_post(struct http_req *r)
 {
 	struct portal_ctx x;
 	struct portal_form f;
-	struct store_app a;
-	struct store_cert c;
+	struct ra_app a;
+	struct ra_reissue_item c;
 	struct store *st;
 	int rc = -1;
 
@@ -483,14 +436,14 @@ portal_reissue_edit_post(struct http_req *r)
 			er.understood = N_("Please confirm that you understand that the current "
 					   "certificate will be revoked.");
 			er.any = 1;
-			rc = reissue_page(&x, st, &a, &c, when, "reissue_warn", RS_WARN,
+			rc = reissue_page(&x, &a, &c, when, "reissue_warn", RS_WARN,
 					  N_("Before you re-issue"), NULL, &er);
 		} else {
-			rc = reissue_page(&x, st, &a, &c, when, "reissue_edit", RS_EDIT,
+			rc = reissue_page(&x, &a, &c, when, "reissue_edit", RS_EDIT,
 					  N_("Changes for the new certificate"), NULL, NULL);
 		}
-		store_app_clear(&a);
-		store_cert_clear(&c);
+		ra_app_clear(&a);
+		ra_reissue_item_clear(&c);
 	}
 	portal_form_free(&f);
 	return rc;
@@ -498,7 +451,7 @@ portal_reissue_edit_post(struct http_req *r)
 
 static void
 reissue_form_mac(const struct portal_ctx *x, const char *app, const char *nonce, const char *when,
-		 const struct reissue_vals *v, char out[PORTAL_B64_LEN])
+		 const struct ra_reissue_vals *v, char out[PORTAL_B64_LEN])
 {
 	const char *parts[] = {"reissue-form", x->sid, app, nonce, when, v->subject_email, v->ou};
 
@@ -507,21 +460,15 @@ reissue_form_mac(const struct portal_ctx *x, const char *app, const char *nonce,
 
 /* The confirm page: the values with a nonce and their MAC. */
 static int
-reissue_confirm_render(struct portal_ctx *x, struct store *st, const struct store_app *a,
-		       const struct store_cert *c, const char *auth_time,
-		       const struct reissue_vals *v)
+reissue_confirm_render(struct portal_ctx *x, const struct ra_app *a,
+		       const struct ra_reissue_item *c, const char *auth_time,
+		       const struct ra_reissue_vals *v)
 {
 	struct tmpl_data *d;
-	struct store_org org;
-	struct err e;
 	char app[32], nonce[PORTAL_B64_LEN], when[32], mac[PORTAL_B64_LEN];
 	unsigned char raw[PORTAL_TOKEN_LEN];
 	int rc;
 
-	err_clear(&e);
-	memset(&org, 0, sizeof(org));
-	if (store_org_get_id(st, a->org_id, &org, &e) == -1)
-		return portal_error(x, &e);
 	util_random(raw, sizeof(raw));
 	portal_b64url(nonce, sizeof(nonce), raw, sizeof(raw));
 	snprintf(when, sizeof(when), "%lld", (long long)util_now());
@@ -529,7 +476,7 @@ reissue_confirm_render(struct portal_ctx *x, struct store *st, const struct stor
 	reissue_form_mac(x, app, nonce, when, v, mac);
 	d = reissue_data(x, N_("Confirm the re-issue"), RS_CONFIRM);
 	reissue_auth_add(x, d, a->id, auth_time);
-	reissue_fixed_add(d, a, c, org.name);
+	reissue_fixed_add(d, a, c);
 	tmpl_data_str(d, "form_nonce", nonce);
 	tmpl_data_str(d, "form_time", when);
 	tmpl_data_str(d, "form_mac", mac);
@@ -537,7 +484,6 @@ reissue_confirm_render(struct portal_ctx *x, struct store *st, const struct stor
 	tmpl_data_str(d, "ou", v->ou);
 	rc = portal_page(x, 200, "reissue_confirm", d);
 	tmpl_data_free(d);
-	store_org_clear(&org);
 	sodium_memzero(raw, sizeof(raw));
 	return rc;
 }
@@ -548,31 +494,36 @@ portal_reissue_check_post(struct http_req *r)
 {
 	struct portal_ctx x;
 	struct portal_form f;
-	struct store_app a;
-	struct store_cert c;
+	struct ra_app a;
+	struct ra_reissue_item c;
 	struct store *st;
-	struct reissue_vals v;
+	struct ra_reissue_vals v;
+	struct ra_reissue_fields rf;
 	struct reissue_errs er;
 	struct err e;
 	int rc = -1;
 
 	portal_ctx_init(&x, r);
 	memset(&f, 0, sizeof(f));
-	memset(&er, 0, sizeof(er));
 	err_clear(&e);
 	if (reissue_step_begin(&x, &f, &st, &a, &c, &rc) != 0)
 		goto out;
 	v.subject_email = nz(portal_form_get(&f, "subject_email"));
 	v.ou = nz(portal_form_get(&f, "ou"));
-	if (reissue_check(st, &a, &v, &er, &e) == -1)
+	if (ra_reissue_check(st, &a, &v, &rf, &e) == -1) {
 		rc = portal_error(&x, &e);
-	else if (er.any)
-		rc = reissue_page(&x, st, &a, &c, portal_form_get(&f, "auth_time"), "reissue_edit",
-				  RS_EDIT, N_("Changes for the new certificate"), &v, &er);
-	else
-		rc = reissue_confirm_render(&x, st, &a, &c, portal_form_get(&f, "auth_time"), &v);
-	store_app_clear(&a);
-	store_cert_clear(&c);
+	} else {
+		reissue_errs_of(&rf, &er);
+		if (er.any)
+			rc = reissue_page(&x, &a, &c, portal_form_get(&f, "auth_time"),
+					  "reissue_edit", RS_EDIT,
+					  N_("Changes for the new certificate"), &v, &er);
+		else
+			rc = reissue_confirm_render(&x, &a, &c, portal_form_get(&f, "auth_time"),
+						    &v);
+	}
+	ra_app_clear(&a);
+	ra_reissue_item_clear(&c);
 out:
 	portal_form_free(&f);
 	return rc;
@@ -580,118 +531,87 @@ out:
 
 /* ---- the re-issue itself ---- */
 
+/* The page of the RA's answer to a Submit (not an error). */
 static int
-reissue_mail(struct portal_ctx *x, struct store *st, const char *to, const char *old_serial,
-	     const char *code, struct err *e)
+reissue_answer_reply(struct portal_ctx *x, struct store *st, const struct portal_form *f,
+		     const struct ra_reissue_vals *v, const struct ra_reissue_answer *ans)
 {
-	struct buf body;
-	char *link = xasprintf("%s/reissue/fetch", portal.base_url);
+	struct tmpl_data *d;
 	int rc = -1;
 
-	buf_init(&body, MAIL_BODY_MAX);
-	if (buf_printf(
-		&body, "%s\n\n%s: %s\n\n%s\n\n%s: %s\n\n%s\n%s\n\n%s\n",
-		i18n_get(x->lang,
-			 N_("We have accepted your request to re-issue your certificate.")),
-		i18n_get(x->lang, N_("Revoked certificate (superseded)")), old_serial,
-		i18n_get(x->lang, N_("Your new certificate code is below. Keep it together with "
-				     "your application password: you need it to fetch the new "
-				     "certificate and for any later re-issue.")),
-		i18n_get(x->lang, N_("Certificate code")), code,
-		i18n_get(x->lang,
-			 N_("Fetch the new certificate on this page with the certificate code:")),
-		link,
-		i18n_get(x->lang, N_("If you did not ask for this re-issue, contact the "
-				     "registration authority of your organization."))) == -1 ||
-	    buf_cstr(&body) == NULL) {
-		err_set(e, ERR_INTERNAL, "portal: mail body too large");
-		goto out;
+	switch (ans->result) {
+	case RA_REISSUE_ACCEPTED:
+		d = reissue_data(x, N_("Re-issue accepted"), RS_ACCEPTED);
+		tmpl_data_str(d, "old_serial", ans->old_serial);
+		tmpl_data_str(d, "email", nz(ans->to));
+		rc = portal_page(x, 200, "reissue_done", d);
+		tmpl_data_free(d);
+		break;
+	case RA_REISSUE_REPEAT:
+		rc = portal_notice(x, 200, N_("Re-issue accepted"),
+				   N_("Your re-issue has been accepted. We have sent the new "
+				      "certificate code by mail."));
+		break;
+	case RA_REISSUE_NOT_REISSUABLE:
+		rc = portal_notice(x, 409, N_("This certificate cannot be re-issued"),
+				   reissue_why_msgid(ans->why));
+		break;
+	case RA_REISSUE_FIELDS: {
+		/* the organization's domains changed since the check: the form again */
+		struct reissue_errs er;
+		struct ra_app a;
+		struct ra_reissue_item c;
+		struct err e;
+
+		int k;
+
+		err_clear(&e);
+		reissue_errs_of(&ans->fields, &er);
+		if ((k = reissue_target(x, st, f, &a, &c, &rc, &e)) == -1)
+			rc = portal_error(x, &e);
+		if (k != 0)
+			break;
+		rc = reissue_page(x, &a, &c, portal_form_get(f, "auth_time"), "reissue_edit",
+				  RS_EDIT, N_("Changes for the new certificate"), v, &er);
+		ra_app_clear(&a);
+		ra_reissue_item_clear(&c);
+		break;
 	}
-	if (portal_mail_queue(
-		st, to,
-		i18n_get(x->lang, N_("[shomei] Your certificate re-issue has been accepted")),
-		&body, e) == -1)
-		goto out;
-	rc = 0;
-out:
-	if (body.data != NULL)
-		sodium_memzero(body.data, body.len);
-	buf_free(&body);
-	free(link);
+	default: /* RA_REISSUE_REVOKED_MEANWHILE */
+		rc = portal_notice(x, 409, N_("This certificate cannot be re-issued"),
+				   N_("Revoked: a revoked certificate cannot be re-issued."));
+		break;
+	}
 	return rc;
 }
 
-/*
- * In one transaction: the form nonce, the old certificate revoked (superseded, audited), the
- * new application (approved, predecessor, the new code's hash), its audit entry, the holder
- * told by mail.  *repeat when the nonce was used (nothing written).
- */
+/* Submit: the RA's re-issue of application id with the values v, the form's nonce raw. */
 static int
-reissue_commit(struct portal_ctx *x, struct store *st, const struct store_app *old,
-	       const struct reissue_vals *v, const unsigned char nonce_hash[STORE_HASH_LEN],
-	       int *repeat, char code[RA_CODE_LEN], struct err *e)
+reissue_submit(struct portal_ctx *x, struct store *st, const struct portal_form *f, int64_t id,
+	       const struct ra_reissue_vals *v, const unsigned char raw[PORTAL_TOKEN_LEN])
 {
-	struct store_app n;
-	struct store_token tok;
-	struct err se;
-	unsigned char code_hash[STORE_HASH_LEN];
-	char actor[64], *detail = NULL;
-	time_t now = util_now();
-	int64_t id;
-	int rc = -1, began = 0;
+	struct ra_reissue_req q;
+	struct ra_reissue_answer ans;
+	struct ra_notify n;
+	struct err e;
+	char actor[64];
+	int rc;
 
-	*repeat = 0;
-	err_clear(&se);
-	ra_code_new(code, code_hash);
-	snprintf(actor, sizeof(actor), "portal:app:%lld", (long long)old->id);
-	if (store_begin(st, e) == -1)
-		goto out;
-	began = 1;
-	if (store_token_get(st, nonce_hash, REISSUE_TOKEN_FORM, &tok, &se) == 0) {
-		*repeat = 1;
-		rc = 0;
-		goto out;
-	} else if (se.code != ERR_NOTFOUND) {
-		*e = se;
-		goto out;
-	}
-	if (store_token_add(st, nonce_hash, REISSUE_TOKEN_FORM, old->id, now + PORTAL_FORM_TTL, now,
-			    e) == -1)
-		goto out;
-	err_clear(&se);
-	if (ca_revoke_tx(x->ca, st, old->cert_serial, 4 /* superseded */, 0, actor, &se) == -1) {
-		*e = se; /* ERR_CONFLICT: revoked meanwhile */
-		goto out;
-	}
-	if (portal_test_fault("reissue-after-revoke")) {
-		err_set(e, ERR_INTERNAL, "portal: injected fault between revocation and re-issue");
-		goto out;
-	}
-	n = *old;
-	n.subject_email = v->subject_email[0] != '\0' ? (char *)v->subject_email : NULL;
-	n.ou = v->ou[0] != '\0' ? (char *)v->ou : NULL;
-	n.predecessor_id = old->id;
-	n.created = now;
-	n.expires = now + REISSUE_FETCH_TTL;
-	if (store_app_add_reissue(st, &n, code_hash, &id, e) == -1)
-		goto out;
-	detail = xasprintf("application=%lld predecessor=%lld old=%s", (long long)id,
-			   (long long)old->id, old->cert_serial);
-	if (store_audit_append(st, actor, "portal.reissue", old->cert_serial, detail, NULL, e) ==
-	    -1)
-		goto out;
-	if (reissue_mail(x, st, n.subject_email != NULL ? n.subject_email : n.email,
-			 old->cert_serial, code, e) == -1)
-		goto out;
-	began = 0;
-	if (store_commit(st, e) == -1)
-		goto out;
-	rc = 0;
-out:
-	if (began)
-		store_rollback(st);
-	free(detail);
-	sodium_memzero(code_hash, sizeof(code_hash));
+	err_clear(&e);
+	memset(&q, 0, sizeof(q));
+	snprintf(actor, sizeof(actor), "portal:app:%lld", (long long)id);
+	q.app_id = id;
+	q.nonce = raw;
+	q.nonce_expires = util_now() + PORTAL_FORM_TTL;
+	q.vals = *v;
+	q.actor = actor;
+	q.fault_after_revoke = portal_test_fault("reissue-after-revoke");
+	portal_notify_init(&n, x->lang); /* the mail in the holder's language */
+	if (ra_reissue_commit(x->ca, st, &q, &n, &ans, &e) == -1)
+		rc = portal_error(x, &e);
+	else
+		rc = reissue_answer_reply(x, st, f, v, &ans);
+	ra_reissue_answer_clear(&ans);
 	return rc;
 }
 
@@ -700,20 +620,21 @@ portal_reissue_confirm_post(struct http_req *r)
 {
 	struct portal_ctx x;
 	struct portal_form f;
-	struct store_app a;
-	struct store_cert c;
+	struct ra_app a;
+	struct ra_reissue_item c;
 	struct store *st;
-	struct reissue_vals v;
+	struct ra_reissue_vals v;
 	struct err e;
 	const char *nonce, *when, *mac, *app, *action;
-	char want[PORTAL_B64_LEN], code[RA_CODE_LEN];
-	unsigned char raw[PORTAL_TOKEN_LEN], nh[STORE_HASH_LEN];
+	char want[PORTAL_B64_LEN];
+	unsigned char raw[PORTAL_TOKEN_LEN];
+	int64_t id;
 	long t;
-	int rc = -1, repeat = 0, have = 0;
+	int rc = -1, done = 0;
 
 	portal_ctx_init(&x, r);
 	memset(&f, 0, sizeof(f));
-	memset(code, 0, sizeof(code));
+	memset(raw, 0, sizeof(raw));
 	err_clear(&e);
 	if (portal_form_read(&x, &f, &rc))
 		goto out;
@@ -736,21 +657,22 @@ portal_reissue_confirm_post(struct http_req *r)
 		rc = portal_error(&x, &e);
 		goto out;
 	}
-	ra_token_hash(raw, nh);
 	if (strcmp(action, "submit") == 0) {
-		struct store_token tok;
-		struct err se;
-
-		err_clear(&se);
-		if (store_token_get(st, nh, REISSUE_TOKEN_FORM, &tok, &se) == 0) {
+		/* a repeat is answered as accepted, also once the login has run out */
+		if (ra_reissue_done(st, raw, &done, &e) == -1) {
+			rc = portal_error(&x, &e);
+			goto out;
+		}
+		if (done) {
 			rc = portal_notice(&x, 200, N_("Re-issue accepted"),
 					   N_("Your re-issue has been accepted. We have sent the "
 					      "new certificate code by mail."));
 			goto out;
-		} else if (se.code != ERR_NOTFOUND) {
-			rc = portal_error(&x, &se);
-			goto out;
 		}
+		if (reissue_auth_id(&x, &f, &id, &rc) != 0)
+			goto out;
+		rc = reissue_submit(&x, st, &f, id, &v, raw);
+		goto out;
 	}
 	{
 		int k = reissue_target(&x, st, &f, &a, &c, &rc, &e);
@@ -759,46 +681,20 @@ portal_reissue_confirm_post(struct http_req *r)
 			rc = portal_error(&x, &e);
 		if (k != 0)
 			goto out;
-		have = 1;
 	}
-	if (strcmp(action, "back") == 0) {
-		rc = reissue_page(&x, st, &a, &c, portal_form_get(&f, "auth_time"), "reissue_edit",
+	if (strcmp(action, "back") == 0)
+		rc = reissue_page(&x, &a, &c, portal_form_get(&f, "auth_time"), "reissue_edit",
 				  RS_EDIT, N_("Changes for the new certificate"), &v, NULL);
+	ra_app_clear(&a);
+	ra_reissue_item_clear(&c);
+	if (strcmp(action, "back") == 0)
 		goto out;
-	}
-	if (strcmp(action, "submit") != 0)
-		goto invalid;
-	if (reissue_commit(&x, st, &a, &v, nh, &repeat, code, &e) == -1) {
-		rc = e.code == ERR_CONFLICT
-			 ? portal_notice(&x, 409, N_("This certificate cannot be re-issued"),
-					 N_("Revoked: a revoked certificate cannot be re-issued."))
-			 : portal_error(&x, &e);
-		goto out;
-	}
-	if (repeat) {
-		rc = portal_notice(&x, 200, N_("Re-issue accepted"),
-				   N_("Your re-issue has been accepted. We have sent the new "
-				      "certificate code by mail."));
-	} else {
-		struct tmpl_data *d = reissue_data(&x, N_("Re-issue accepted"), RS_ACCEPTED);
-
-		tmpl_data_str(d, "old_serial", a.cert_serial);
-		tmpl_data_str(d, "email", v.subject_email[0] != '\0' ? v.subject_email : a.email);
-		rc = portal_page(&x, 200, "reissue_done", d);
-		tmpl_data_free(d);
-	}
-	goto out;
 invalid:
 	rc = portal_notice(&x, 400, N_("The form is no longer valid"),
 			   N_("This form is no longer valid. Please identify yourself again on the "
 			      "re-issue page."));
 out:
-	if (have) {
-		store_app_clear(&a);
-		store_cert_clear(&c);
-	}
 	sodium_memzero(raw, sizeof(raw));
-	sodium_memzero(code, sizeof(code));
 	portal_form_free(&f);
 	return rc;
 }

@@ -94,20 +94,6 @@ portal_steps(struct tmpl_data *d, const char *lang, const char *const *labels, s
 }
 
 int
-portal_email_in_org(struct store *st, int64_t org_id, const char *addr, struct err *e)
-{
-	struct store_org org;
-	int r;
-
-	memset(&org, 0, sizeof(org));
-	if (store_org_get_id(st, org_id, &org, e) == -1)
-		return -1;
-	r = ra_email_in_org(&org, addr);
-	store_org_clear(&org);
-	return r;
-}
-
-int
 portal_test_fault(const char *name)
 {
 	return portal.test_fault != NULL && strcmp(portal.test_fault, name) == 0;

@@ -790,5 +790,154 @@ int ra_cert_list(struct ca *, struct store *, int64_t org_id, const struct ra_ce
  */
 int ra_cert_revoke(struct ca *, struct store *, int64_t org_id, const char *serial, int reason,
 		   time_t invalidity, const char *actor, struct ra_cert *out, struct err *);
+/* ---- re-issue by the holder (reissue.c, DESIGN.md 2.3) ---- */
+
+/*
+ * The holder proves who they are with the e-mail address, the application password and the
+ * certificate code of one application; the face then shows the holder's certificates in that
+ * organization (each with why it cannot be re-issued), takes the mutable fields (holder
+ * e-mail, OU; organization and names are fixed) and commits: in ONE transaction the form's
+ * nonce, the old certificate revoked (superseded), the new application (approved, linked to
+ * its predecessor, a new certificate code), the audit entry and the mail with the new code.
+ */
+#define RA_REISSUE_MIN_LEFT (30 * 86400)  /* no re-issue with 30 days or less left */
+#define RA_REISSUE_FETCH_TTL (30 * 86400) /* the new application waits this long */
+#define RA_REISSUE_LIST_MAX 50		  /* certificates listed for a holder */
+
+enum ra_reissue_login_result {
+	RA_REISSUE_LOGIN_OK = 0,
+	RA_REISSUE_LOGIN_REFUSED, /* any wrong part: one answer, never which part */
+	RA_REISSUE_LOGIN_RESULT__MAX,
+};
+/* "ok", "refused"; "error" out of range. */
+const char *ra_reissue_login_result_name(enum ra_reissue_login_result);
+
+/*
+ * The application whose certificate code is code (as typed: case, hyphens, blanks ignored),
+ * when email is its applicant's or holder's address (ASCII case ignored) and password its
+ * application password (argon2id).  0 with *res OK and *out loaded (ra_app_clear() frees), or
+ * 0 with *res REFUSED whatever part is wrong; -1 on a store error.
+ */
+int ra_reissue_login(struct store *, const char *email, const char *password, const char *code,
+		     struct ra_app *out, enum ra_reissue_login_result *res, struct err *);
+
+/* Why a certificate cannot be re-issued (the face words it). */
+enum ra_reissue_why {
+	RA_REISSUE_WHY_NONE = 0,   /* it can be */
+	RA_REISSUE_WHY_REVOKED,	   /* revoked (or its application is no longer "issued") */
+	RA_REISSUE_WHY_EXPIRED,	   /* notAfter passed */
+	RA_REISSUE_WHY_ENDING,	   /* RA_REISSUE_MIN_LEFT or less left: a renewal instead */
+	RA_REISSUE_WHY_OTHER_CODE, /* another certificate code is needed (another application) */
+	RA_REISSUE_WHY__MAX,
+};
+/* "none", "revoked", "expired", "ending", "other_code"; "error" out of range. */
+const char *ra_reissue_why_name(enum ra_reissue_why);
+
+/* A certificate of the holder (the strings are never NULL). */
+struct ra_reissue_item {
+	int64_t app_id;
+	char serial[STORE_SERIAL_MAX];
+	char profile[32];
+	char *subject; /* RFC 4514 text */
+	char *name_romaji, *name_kanji, *hostnames;
+	time_t not_before, not_after;
+	enum ra_reissue_why why;
+};
+void ra_reissue_item_clear(struct ra_reissue_item *); /* accepts NULL */
+void ra_reissue_items_free(struct ra_reissue_item *, size_t n);
+
+/*
+ * The holder's certificates in login's organization (at most RA_REISSUE_LIST_MAX, newest
+ * first): those of the applications made with email as the applicant's or the holder's
+ * address, each with why it cannot be re-issued at now with login's code.  email must be one
+ * of login's two addresses (ERR_REFUSED otherwise).  *out: ra_reissue_items_free().
+ */
+int ra_reissue_list(struct store *, const struct ra_app *login, const char *email, time_t now,
+		    struct ra_reissue_item **out, size_t *n, struct err *);
+
+/*
+ * Application app_id (the face proved the holder logged in with its code) and its
+ * certificate, it->why telling whether it can be re-issued at now.  ERR_NOTFOUND when there is
+ * no such application or it has no certificate; *a: ra_app_clear(), *it:
+ * ra_reissue_item_clear() (both cleared on failure).
+ */
+int ra_reissue_target(struct store *, int64_t app_id, time_t now, struct ra_app *a,
+		      struct ra_reissue_item *it, struct err *);
+
+/* The mutable values of the new certificate ("" when not given). */
+struct ra_reissue_vals {
+	const char *subject_email, *ou;
+};
+
+/* What the rule of one field says about its value. */
+enum ra_reissue_field {
+	RA_REISSUE_FIELD_OK = 0,
+	RA_REISSUE_FIELD_MISSING,     /* required by the profile and empty */
+	RA_REISSUE_FIELD_INVALID,     /* not a valid value (address syntax, characters, length) */
+	RA_REISSUE_FIELD_OUTSIDE_ORG, /* holder e-mail: not in the organization's mail domains */
+	RA_REISSUE_FIELD__MAX,
+};
+/* "ok", "missing", "invalid", "outside_org"; "error" out of range. */
+const char *ra_reissue_field_name(enum ra_reissue_field);
+
+struct ra_reissue_fields {
+	enum ra_reissue_field subject_email, ou;
+	int any; /* one of them is not OK */
+};
+
+/*
+ * The rules of the mutable fields for application a: the holder's e-mail (required for the
+ * client profile, else optional) a valid address within the organization's mail domains
+ * (ra_email_in_org); the OU (required except for the server profile) 1-64 characters of
+ * UTF-8 without control characters, not only blanks.  0 with f filled; -1 on a store error.
+ */
+int ra_reissue_check(struct store *, const struct ra_app *a, const struct ra_reissue_vals *,
+		     struct ra_reissue_fields *f, struct err *);
+
+/* *done 1 when the re-issue of the form with this nonce was accepted already (a repeat). */
+int ra_reissue_done(struct store *, const unsigned char nonce[RA_TOKEN_LEN], int *done,
+		    struct err *);
+
+enum ra_reissue_result {
+	RA_REISSUE_ACCEPTED = 0,   /* old revoked, new application made, holder mailed */
+	RA_REISSUE_REPEAT,	   /* the form's nonce was used (a repeat or a twin): no change */
+	RA_REISSUE_NOT_REISSUABLE, /* the certificate cannot be re-issued (answer.why) */
+	RA_REISSUE_REVOKED_MEANWHILE, /* revoked by someone else while this one ran */
+	RA_REISSUE_FIELDS,	      /* a field breaks its rule (answer.fields) */
+	RA_REISSUE_RESULT__MAX,
+};
+/* "accepted", "repeat", "not_reissuable", "revoked_meanwhile", "fields"; "error" out of range. */
+const char *ra_reissue_result_name(enum ra_reissue_result);
+
+struct ra_reissue_req {
+	int64_t app_id;		     /* the application the holder logged in with */
+	const unsigned char *nonce;  /* RA_TOKEN_LEN bytes: the form's (the store gets its hash) */
+	time_t nonce_expires;	     /* kept until then (the form's lifetime) */
+	struct ra_reissue_vals vals; /* the new holder e-mail and OU */
+	const char *actor;	     /* of the audit entries ("portal:app:<id>") */
+	int fault_after_revoke;	     /* tests (test.fault): fail after the revocation */
+};
+
+struct ra_reissue_answer {
+	enum ra_reissue_result result;
+	enum ra_reissue_why why;	 /* NOT_REISSUABLE */
+	struct ra_reissue_fields fields; /* FIELDS */
+	int64_t new_id;			 /* ACCEPTED: the new application */
+	char old_serial[STORE_SERIAL_MAX];
+	char *to; /* ACCEPTED: the address the new code was mailed to (owned) */
+};
+void ra_reissue_answer_clear(struct ra_reissue_answer *); /* accepts NULL */
+
+/*
+ * The re-issue, in one transaction: the nonce (a repeat changes nothing), the application
+ * and its certificate checked again, the fields checked, the nonce recorded (purpose
+ * reissue-form), the old certificate revoked as superseded (ra_revoke_tx; the holder is told
+ * by the re-issue mail, not by a second one), the new application (approved, predecessor,
+ * the hash of a new certificate code), the audit entry portal.reissue and n->reissued with the
+ * new code.  After the commit the CRL-on-revoke rule (ca_after_revoke).  0 with *ans filled
+ * for every outcome; -1 for internal errors (store, hook, injected fault), nothing written.
+ */
+int ra_reissue_commit(struct ca *, struct store *, const struct ra_reissue_req *,
+		      const struct ra_notify *n, struct ra_reissue_answer *ans, struct err *);
 
 #endif
