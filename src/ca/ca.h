@@ -181,10 +181,27 @@ typedef int (*ca_write_fn)(struct store *st, void *arg, struct err *e);
  */
 int ca_write(struct ca *, struct store *st, ca_write_fn fn, void *arg, struct err *e);
 
-/* ---- revocation ---- */
-/* RFC 5280 5.3.1 names (unspecified, keyCompromise, ...) <-> codes; -1 when unknown. */
-int ca_reason_parse(const char *);
-const char *ca_reason_name(int);
+/*
+ * CRLReason (RFC 5280 5.3.1): the values are the codes the CRL and OCSP carry (7 is unused;
+ * CA_REASON_NONE marks "no reason" in records and unknown names).
+ */
+enum ca_crl_reason {
+	CA_REASON_NONE = -1,
+	CA_REASON_UNSPECIFIED = 0,
+	CA_REASON_KEY_COMPROMISE = 1,
+	CA_REASON_CA_COMPROMISE = 2,
+	CA_REASON_AFFILIATION_CHANGED = 3,
+	CA_REASON_SUPERSEDED = 4,
+	CA_REASON_CESSATION_OF_OPERATION = 5,
+	CA_REASON_CERTIFICATE_HOLD = 6,
+	CA_REASON_REMOVE_FROM_CRL = 8,
+	CA_REASON_PRIVILEGE_WITHDRAWN = 9,
+	CA_REASON_AA_COMPROMISE = 10,
+	CA_REASON__MAX,
+};
+/* The RFC 5280 name of a reason ("keyCompromise") <-> the reason; CA_REASON_NONE if unknown. */
+enum ca_crl_reason ca_reason_parse(const char *);
+const char *ca_reason_name(int); /* "unknown" out of range */
 /*
  * Revokes a certificate of this CA and records it in the audit chain.  Inside a transaction
  * the caller opened, it joins it (the caller commits or rolls back, e.g. together with the

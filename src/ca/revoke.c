@@ -6,28 +6,34 @@
 #include "ca.h"
 
 /* RFC 5280 5.3.1 CRLReason; value 7 is unused. */
-static const char *const ca_reasons[] = {
-    "unspecified",   "keyCompromise",	     "cACompromise",	"affiliationChanged",
-    "superseded",    "cessationOfOperation", "certificateHold", NULL,
-    "removeFromCRL", "privilegeWithdrawn",   "aACompromise",
+static const char *const ca_reasons[CA_REASON__MAX] = {
+    [CA_REASON_UNSPECIFIED] = "unspecified",
+    [CA_REASON_KEY_COMPROMISE] = "keyCompromise",
+    [CA_REASON_CA_COMPROMISE] = "cACompromise",
+    [CA_REASON_AFFILIATION_CHANGED] = "affiliationChanged",
+    [CA_REASON_SUPERSEDED] = "superseded",
+    [CA_REASON_CESSATION_OF_OPERATION] = "cessationOfOperation",
+    [CA_REASON_CERTIFICATE_HOLD] = "certificateHold",
+    [CA_REASON_REMOVE_FROM_CRL] = "removeFromCRL",
+    [CA_REASON_PRIVILEGE_WITHDRAWN] = "privilegeWithdrawn",
+    [CA_REASON_AA_COMPROMISE] = "aACompromise",
 };
-#define CA_NREASONS (sizeof(ca_reasons) / sizeof(ca_reasons[0]))
 
-int
+enum ca_crl_reason
 ca_reason_parse(const char *s)
 {
-	size_t i;
+	int i;
 
-	for (i = 0; i < CA_NREASONS; i++)
+	for (i = 0; s != NULL && i < CA_REASON__MAX; i++)
 		if (ca_reasons[i] != NULL && strcasecmp(s, ca_reasons[i]) == 0)
-			return (int)i;
-	return -1;
+			return (enum ca_crl_reason)i;
+	return CA_REASON_NONE;
 }
 
 const char *
 ca_reason_name(int r)
 {
-	if (r < 0 || (size_t)r >= CA_NREASONS || ca_reasons[r] == NULL)
+	if (r < 0 || r >= CA_REASON__MAX || ca_reasons[r] == NULL)
 		return "unknown";
 	return ca_reasons[r];
 }
@@ -45,8 +51,8 @@ ca_revoke_tx(struct ca *ca, struct store *st, const char *serial, int reason, ti
 
 	memset(&rec, 0, sizeof(rec));
 	/* certificateHold would be reversible and removeFromCRL only belongs in delta CRLs */
-	if (reason < 0 || reason == 6 || reason == 7 || reason == 8 ||
-	    (size_t)reason >= CA_NREASONS) {
+	if (reason < 0 || reason >= CA_REASON__MAX || ca_reasons[reason] == NULL ||
+	    reason == CA_REASON_CERTIFICATE_HOLD || reason == CA_REASON_REMOVE_FROM_CRL) {
 		err_set(e, ERR_REFUSED,
 			"revoke: reason must be one of unspecified, keyCompromise, cACompromise, "
 			"affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn, "

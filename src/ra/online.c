@@ -343,7 +343,7 @@ ra_json_parse(const unsigned char *p, size_t len, enum ra_online_type want, stru
 		}
 		r->reason = -1;
 	} else if (reason == NULL) {
-		r->reason = ca_reason_parse("cessationOfOperation");
+		r->reason = CA_REASON_CESSATION_OF_OPERATION;
 	} else if ((r->reason = ra_reason_allowed(reason)) < 0) {
 		err_set(e, ERR_REFUSED,
 			"online: content: reason must be one of unspecified, keyCompromise, "

@@ -401,7 +401,7 @@ reissue_write(struct ca *ca, struct store *st, const struct ra_reissue_req *q,
 	memset(code_hash, 0, sizeof(code_hash));
 	*revoked_meanwhile = 0;
 	/* no revocation mail: the re-issue mail below tells the holder (one mail, as always) */
-	if (ra_revoke_tx(ca, st, serial, CRL_REASON_SUPERSEDED, q->actor, NULL, &se) == -1) {
+	if (ra_revoke_tx(ca, st, serial, CA_REASON_SUPERSEDED, q->actor, NULL, &se) == -1) {
 		if (se.code != ERR_CONFLICT) {
 			*e = se;
 			goto out;
