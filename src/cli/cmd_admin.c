@@ -44,11 +44,8 @@ admin_time(char *dst, size_t n, time_t t)
 static const char *
 admin_status(const struct store_cert *c)
 {
-	if (c->status == STORE_CERT_REVOKED)
-		return "revoked";
-	if (c->not_after < util_now())
-		return "expired";
-	return "valid";
+	return ra_cert_status_name(
+	    ra_cert_status_of(c->status == STORE_CERT_REVOKED, c->not_after, util_now()));
 }
 
 static const char usage_cert[] =
@@ -100,17 +97,15 @@ cert_list(struct cli *cli, int argc, char **argv)
 	if (optind != argc)
 		return cli_usage(usage_cert);
 	if (status != NULL) {
-		if (strcmp(status, "valid") == 0) {
-			f.status = STORE_CERT_VALID;
-		} else if (strcmp(status, "revoked") == 0) {
-			f.status = STORE_CERT_REVOKED;
-		} else if (strcmp(status, "expired") == 0) {
-			f.status = STORE_CERT_VALID;
-			f.expiring_before = util_now();
-		} else {
+		enum ra_cert_status cs;
+
+		if (ra_cert_status_parse(status, &cs) == -1) {
 			fprintf(stderr, "shomei: --status: valid, revoked or expired\n");
 			return ERR_USAGE;
 		}
+		f.status = cs == RA_CERT_REVOKED ? STORE_CERT_REVOKED : STORE_CERT_VALID;
+		if (cs == RA_CERT_EXPIRED)
+			f.expiring_before = util_now();
 	}
 	f.limit = (size_t)limit;
 	if ((rc = admin_open(cli, &ca, &st)) != 0)

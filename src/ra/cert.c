@@ -25,6 +25,27 @@ ra_cert_status_name(enum ra_cert_status s)
 	return cert_status_names[s];
 }
 
+int
+ra_cert_status_parse(const char *name, enum ra_cert_status *out)
+{
+	int i;
+
+	for (i = 0; name != NULL && i < RA_CERT_STATUS__MAX; i++)
+		if (strcmp(name, cert_status_names[i]) == 0) {
+			*out = (enum ra_cert_status)i;
+			return 0;
+		}
+	return -1;
+}
+
+enum ra_cert_status
+ra_cert_status_of(int revoked, time_t not_after, time_t now)
+{
+	if (revoked)
+		return RA_CERT_REVOKED;
+	return not_after < now ? RA_CERT_EXPIRED : RA_CERT_VALID;
+}
+
 void
 ra_cert_clear(struct ra_cert *c)
 {
@@ -100,12 +121,7 @@ cert_take(struct ra_cert *out, struct store_cert *c, const char *code, int with_
 	out->org_code = xstrdup(code);
 	out->not_before = c->not_before;
 	out->not_after = c->not_after;
-	if (c->status == STORE_CERT_REVOKED)
-		out->status = RA_CERT_REVOKED;
-	else if (c->not_after < now)
-		out->status = RA_CERT_EXPIRED;
-	else
-		out->status = RA_CERT_VALID;
+	out->status = ra_cert_status_of(c->status == STORE_CERT_REVOKED, c->not_after, now);
 	out->revoked_at = c->revoked_at;
 	out->reason = c->reason;
 	out->invalidity_date = c->invalidity_date;

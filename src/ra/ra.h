@@ -730,8 +730,12 @@ enum ra_cert_status {
 	RA_CERT_STATUS__MAX,
 };
 
-/* "valid", "revoked", "expired"; "unknown" out of range. */
+/* "valid", "revoked", "expired"; "unknown" out of range.  The one place that names them. */
 const char *ra_cert_status_name(enum ra_cert_status);
+/* The status of a name ("valid", ...); -1 for any other text. */
+int ra_cert_status_parse(const char *, enum ra_cert_status *);
+/* The status of a certificate revoked or not, with this notAfter, at now. */
+enum ra_cert_status ra_cert_status_of(int revoked, time_t not_after, time_t now);
 
 /* A certificate of this CA within an organization.  ra_cert_clear() frees. */
 struct ra_cert {
