@@ -1,32 +1,24 @@
 /*
- * ra: the registration authority's rules for requests that come from certificate holders.
- * This slice: signed self-service requests (DESIGN.md 2.4) — a holder proves possession of a
- * certificate's key by signing a small JSON request as CMS SignedData (RFC 5652), so that
- * `openssl cms -sign -nodetach -binary`, also with a PKCS#11 token, can make one:
+ * ra: the registration authority's rules, shared by every face (portal, api, cli; console and
+ * acme next).  A face draws pages or speaks a protocol; what a holder, an applicant or an
+ * organization may do, and every write it leads to, is decided here:
  *
- *   {"type":"revoke"|"status","serial":"<hex>","time":"<RFC 3339>","nonce":"<random>",
- *    "reason":"<optional, revoke only>"}
+ *   notify hooks      struct ra_notify: how the RA tells people; the face fills the templates
+ *   revoke.c          revocations made for holders (web, signed requests, re-issue)
+ *   online.c          signed self-service requests (CMS SignedData over a small JSON object)
+ *   policy.c          an organization's name policy; ra_issue(), issuance for an organization
+ *   token.c           one-time secrets, their hashes, certificate codes
+ *   app.c             the application life cycle: states, transition table, ra_app_move()
+ *   regist.c          registration and the mailed link
+ *   fields.c          the holder's fields, each rule returning a code the face words
+ *   keys.c            keys made ahead for holders, their PKCS#12
+ *   org.c             organizations and tickets (audited changes)
+ *   issue.c           issuance of applications: submit, approve, reject, deliver, download
+ *   apikey.c, cert.c  API keys; certificates as an organization sees them
+ *   reissue.c         re-issue by the holder (DESIGN.md 2.3)
  *
- * Every request ends in exactly one outcome, decided in this order (the first that applies):
- *
- *   malformed                 not a well-formed request (bounds, encoding, CMS structure,
- *                             JSON, type of the endpoint, serial of the included certificate)
- *   issuer_unknown            the certificate's issuer name is none of our CAs (issuing, root)
- *   cert_signature_invalid    the certificate's signature does not verify with that CA's key
- *   request_signature_invalid the CMS signature (or its signed attributes) does not verify
- *                             with the included certificate's key
- *   unknown_certificate       signed by our CA but not a certificate of our store (e.g. the
- *                             issuing CA's own certificate, or a copy that differs from ours)
- *   stale                     time outside ±online.window_seconds, or the nonce was seen
- *   expired                   the certificate's notAfter has passed
- *   already_revoked           (revoke) revoked, and the revocation is in a published full CRL
- *   revocation_pending        (revoke) revoked at or after the newest full CRL's thisUpdate
- *   accepted                  (revoke) revoked now: OCSP at once, the next CRL, the audit chain
- *   valid / revoked           (status) with the check time / the revocation time and reason
- *
- * A nonce is kept (as a BLAKE2b-256 hash over serial and nonce, table online_nonces,
- * migration 0009) for twice the window; it is written in the same transaction as the
- * revocation, so a replay can never revoke twice nor see an answer a second time.
+ * Each operation returns an outcome enum (with __MAX and a names table) and writes in one
+ * transaction; the faces never call the store nor open a transaction themselves.
  */
 #ifndef SHOMEI_RA_H
 #define SHOMEI_RA_H
@@ -96,6 +88,35 @@ struct ra_notify {
 int ra_revoke_tx(struct ca *, struct store *, const char *serial, int reason, const char *actor,
 		 const struct ra_notify *n, struct err *);
 
+/*
+ * Signed self-service requests (online.c, DESIGN.md 2.4): a holder proves possession of a
+ * certificate's key by signing a small JSON request as CMS SignedData (RFC 5652), so that
+ * `openssl cms -sign -nodetach -binary`, also with a PKCS#11 token, can make one:
+ *
+ *   {"type":"revoke"|"status","serial":"<hex>","time":"<RFC 3339>","nonce":"<random>",
+ *    "reason":"<optional, revoke only>"}
+ *
+ * Every request ends in exactly one outcome, decided in this order (the first that applies):
+ *
+ *   malformed                 not a well-formed request (bounds, encoding, CMS structure,
+ *                             JSON, type of the endpoint, serial of the included certificate)
+ *   issuer_unknown            the certificate's issuer name is none of our CAs (issuing, root)
+ *   cert_signature_invalid    the certificate's signature does not verify with that CA's key
+ *   request_signature_invalid the CMS signature (or its signed attributes) does not verify
+ *                             with the included certificate's key
+ *   unknown_certificate       signed by our CA but not a certificate of our store (e.g. the
+ *                             issuing CA's own certificate, or a copy that differs from ours)
+ *   stale                     time outside ±online.window_seconds, or the nonce was seen
+ *   expired                   the certificate's notAfter has passed
+ *   already_revoked           (revoke) revoked, and the revocation is in a published full CRL
+ *   revocation_pending        (revoke) revoked at or after the newest full CRL's thisUpdate
+ *   accepted                  (revoke) revoked now: OCSP at once, the next CRL, the audit chain
+ *   valid / revoked           (status) with the check time / the revocation time and reason
+ *
+ * A nonce is kept (as a BLAKE2b-256 hash over serial and nonce, table online_nonces,
+ * migration 0009) for twice the window; it is written in the same transaction as the
+ * revocation, so a replay can never revoke twice nor see an answer a second time.
+ */
 #define RA_ONLINE_BODY_MAX (64 * 1024) /* bytes of a request (DER or PEM) */
 #define RA_ONLINE_JSON_MAX 4096	       /* bytes of the encapsulated JSON */
 #define RA_ONLINE_CERTS_MAX 8	       /* certificates a SignedData may carry */
