@@ -116,7 +116,7 @@ int store_fault_set(struct store *, long fail_stmt, int fail_commit);
 /* The statements counted since the last store_fault_set() (an injected failure included). */
 long store_fault_count(const struct store *);
 
-/* ---- organizations ---- */
+/* ---- organizations (store_org.c) ---- */
 struct store_org {
 	int64_t id;
 	char *code;
@@ -150,7 +150,7 @@ void store_org_clear(struct store_org *);
 /* The code of organization id (a cheap read: no name lists); caller frees *code. */
 int store_org_code_get(struct store *, int64_t id, char **code, struct err *);
 
-/* ---- tickets ---- */
+/* ---- tickets (store_ticket.c) ---- */
 struct store_ticket {
 	int64_t id;
 	char *number;
@@ -172,7 +172,7 @@ int store_ticket_list(struct store *, int64_t org_id, struct store_ticket **, si
 int store_ticket_use(struct store *, const char *number, const char *serial, struct err *);
 void store_ticket_clear(struct store_ticket *);
 
-/* ---- certificates ---- */
+/* ---- certificates (store_cert.c) ---- */
 #define STORE_SERIAL_MAX 41 /* 20 octets in upper-case hex + NUL */
 
 enum store_cert_status {
@@ -239,7 +239,7 @@ struct store_revoked {
 int store_revoked_foreach(struct store *, const char *ca, time_t since,
 			  int (*cb)(void *, const struct store_revoked *), void *, struct err *);
 
-/* ---- CRLs ---- */
+/* ---- CRLs (store_crl.c) ---- */
 struct store_crl {
 	char *ca;
 	int64_t number;
@@ -261,7 +261,7 @@ int store_crl_latest_info(struct store *, const char *ca, int delta, struct stor
 			  struct err *);
 void store_crl_clear(struct store_crl *);
 
-/* ---- audit chain ---- */
+/* ---- audit chain (store_audit.c) ---- */
 #define STORE_HASH_LEN 32
 
 struct store_audit {
@@ -295,7 +295,7 @@ int store_audit_head(struct store *, int64_t *seq, unsigned char hash[STORE_HASH
 		     struct err *);
 void store_audit_clear(struct store_audit *);
 
-/* ---- API keys (REST API, per organization) ---- */
+/* ---- API keys of an organization (store_apikey.c; src/ra/apikey.c) ---- */
 #define STORE_APIKEY_ID_MAX 33 /* public key id, at most 32 characters + NUL */
 
 struct store_apikey {
@@ -322,7 +322,7 @@ int store_apikey_set_disabled(struct store *, const char *id, int disabled, stru
 int store_apikey_touch(struct store *, const char *id, time_t when, struct err *);
 void store_apikey_clear(struct store_apikey *);
 
-/* ---- outgoing mail queue (0006; src/mail) ---- */
+/* ---- outgoing mail queue (store_mail.c, 0006; src/mail) ---- */
 enum store_mail_status {
 	STORE_MAIL_QUEUED = 0,
 	STORE_MAIL_SENT = 1,
@@ -363,7 +363,7 @@ int store_mail_get(struct store *, int64_t id, struct store_mail *, struct err *
 int store_mail_count(struct store *, int status, int64_t *n, struct err *);
 void store_mail_clear(struct store_mail *);
 
-/* ---- CAPTCHAs of the portal (hashes only; see migration 0005) ---- */
+/* ---- CAPTCHAs (store_captcha.c, hashes only, 0005; src/web/captcha.c) ---- */
 struct store_captcha {
 	unsigned char answer_hash[STORE_HASH_LEN];
 	char *purpose; /* the form it was made for */
@@ -385,7 +385,7 @@ int store_captcha_take(struct store *, const unsigned char id_hash[STORE_HASH_LE
 int store_captcha_purge(struct store *, time_t now, int64_t *n, struct err *);
 void store_captcha_clear(struct store_captcha *);
 
-/* ---- applications of the portal and their one-time tokens (0007; src/portal) ---- */
+/* ---- applications and their one-time tokens (store_app.c, 0007; src/ra) ---- */
 struct store_app {
 	int64_t id;
 	int64_t org_id;
@@ -507,14 +507,14 @@ int store_token_get(struct store *, const unsigned char hash[STORE_HASH_LEN],
 int store_token_use(struct store *, const unsigned char hash[STORE_HASH_LEN],
 		    enum store_token_purpose, time_t when, struct err *);
 
-/* ---- nonces of signed self-service requests (0009; src/ra) ---- */
+/* ---- nonces of signed self-service requests (store_nonce.c, 0009; src/ra/online.c) ---- */
 /* Records a nonce hash until expires; ERR_CONFLICT when it is present (a replay). */
 int store_online_nonce_add(struct store *, const unsigned char hash[STORE_HASH_LEN], time_t expires,
 			   struct err *);
 /* Deletes nonces that expired before now; n (may be NULL) counts them. */
 int store_online_nonce_purge(struct store *, time_t now, int64_t *n, struct err *);
 
-/* ---- re-issue (src/portal/reissue.c) ---- */
+/* ---- re-issue (store_app.c; src/ra/reissue.c) ---- */
 /*
  * Adds the application that re-issues a->predecessor_id: state approved, with a's
  * organization, ticket, applicant type and e-mail, its recorded values (profile ...
@@ -532,7 +532,7 @@ int store_app_list_holder(struct store *, int64_t org_id, const char *email, siz
 /* Points a used ticket at the certificate that replaced its previous one (re-issue). */
 int store_ticket_reassign(struct store *, const char *number, const char *serial, struct err *);
 
-/* ---- revocation requests of the portal (0010; src/portal/revoke.c) ---- */
+/* ---- web revocation requests (store_revreq.c, 0010; src/ra/revoke.c) ---- */
 struct store_revreq {
 	int64_t id;
 	char serial[STORE_SERIAL_MAX];
@@ -565,7 +565,7 @@ int store_revreq_get(struct store *, const unsigned char token_hash[STORE_HASH_L
 int store_revreq_done(struct store *, int64_t id, time_t when, struct err *);
 void store_revreq_clear(struct store_revreq *); /* accepts NULL */
 
-/* ---- key/value settings of the instance (e.g. ticket sequence, TSA serial) ---- */
+/* ---- key/value settings of the instance (store_counter.c; ticket sequence, TSA serial) ---- */
 /* Atomically adds delta to a named counter and returns the new value (starting at 0). */
 int store_counter_add(struct store *, const char *name, int64_t delta, int64_t *value,
 		      struct err *);
