@@ -166,6 +166,7 @@ issue_ra_req(const struct ra_app *a, const struct ra_issue_values *v, const char
 	memset(req, 0, sizeof(*req));
 	req->profile = a->profile;
 	req->org_code = a->org_code;
+	req->names_given = 1; /* the holder's names as entered and proved, never the CSR's */
 	if (v->ou[0] != '\0') {
 		req->ou = &v->ou;
 		req->nou = 1;
@@ -615,11 +616,11 @@ issue_write(struct store *st, const struct ca_issued *c, void *arg, struct err *
 	if (u->cont_hash != NULL &&
 	    store_token_use(st, u->cont_hash, STORE_TOKEN_ISSUE_FORM, u->now, e) == -1)
 		return -1;
-	if (u->p12 != NULL &&
-	    store_download_put(st, u->dlhash, a->id, u->p12, u->p12len, u->keep, e) == -1)
+	if (u->p12 != NULL && store_download_put(st, STORE_DOWNLOAD_PKCS12, u->dlhash, a->id,
+						 u->p12, u->p12len, u->keep, e) == -1)
 		return -1;
-	if (u->sealed != NULL &&
-	    store_download_put(st, u->dvhash, a->id, u->sealed, u->sealedlen, u->keep, e) == -1)
+	if (u->sealed != NULL && store_download_put(st, STORE_DOWNLOAD_DELIVERY, u->dvhash, a->id,
+						    u->sealed, u->sealedlen, u->keep, e) == -1)
 		return -1;
 	if (u->reissue)
 		detail = xasprintf("application=%lld predecessor=%lld key=%s", (long long)a->id,
@@ -1026,6 +1027,7 @@ out:
 
 /* A download's write: the parked bytes taken (read and deleted in one statement). */
 struct issue_take {
+	enum store_download_kind kind;
 	const unsigned char *hash;
 	time_t now;
 	unsigned char *data;
@@ -1038,7 +1040,7 @@ issue_take_write(struct store *st, void *arg, struct err *e)
 {
 	struct issue_take *w = arg;
 
-	return store_download_take(st, w->hash, w->now, &w->data, &w->len, &w->app_id, e);
+	return store_download_take(st, w->kind, w->hash, w->now, &w->data, &w->len, &w->app_id, e);
 }
 
 int
@@ -1067,6 +1069,7 @@ ra_deliver_take(struct ca *ca, struct store *st, const char *token, struct ra_ce
 		goto out;
 	}
 	ra_token_hash(raw, h);
+	w.kind = STORE_DOWNLOAD_DELIVERY;
 	w.hash = h;
 	w.now = util_now();
 	if (ca_write(ca, st, issue_take_write, &w, &se) == -1) {
@@ -1144,6 +1147,7 @@ ra_download_take(struct ca *ca, struct store *st, const char *secret, unsigned c
 	}
 	ra_token_hash(raw, h);
 	issue_download_purge(ca, st, util_now());
+	w.kind = STORE_DOWNLOAD_PKCS12;
 	w.hash = h;
 	w.now = util_now();
 	if (ca_write(ca, st, issue_take_write, &w, e) == -1)
@@ -1167,7 +1171,7 @@ ra_download_peek(struct store *st, const char *secret, struct err *e)
 		goto out;
 	}
 	ra_token_hash(raw, h);
-	rc = store_download_peek(st, h, util_now(), e);
+	rc = store_download_peek(st, STORE_DOWNLOAD_PKCS12, h, util_now(), e);
 out:
 	sodium_memzero(raw, sizeof(raw));
 	return rc;

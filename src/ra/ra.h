@@ -240,6 +240,7 @@ struct ra_issue_req {
 	const char *const *dns; /* host names (server) */
 	size_t ndns;
 	const char *email; /* the holder's address (client, codesign) */
+	int names_given;   /* the face decided the names: never the CSR's (none when unset) */
 	long days;	   /* 0: the profile's default */
 	const char *actor;
 	const char *predecessor;

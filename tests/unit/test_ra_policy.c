@@ -262,6 +262,39 @@ test_issue(void **state)
 	assert_int_equal(issue("UNIV", "client", "", "email:alice@univ.example.ac.jp", 0, NULL, &e),
 			 -1);
 	assert_non_null(strstr(e.msg, "the holder's name (CN) is missing"));
+	/* a client CN is one of its addresses or a person's name, never another's address or a
+	 * host name; a code-signing CN is the organization's registered name (absent: that name) */
+	assert_int_equal(issue("UNIV", "client", "/CN=ceo@other.example.jp",
+			       "email:alice@univ.example.ac.jp", 0, NULL, &e),
+			 -1);
+	assert_int_equal(e.kind, CA_REFUSAL_NAME_POLICY);
+	assert_non_null(strstr(e.msg, "CN \"ceo@other.example.jp\" is neither one of the "
+				      "certificate's e-mail addresses nor a person's name"));
+	assert_int_equal(issue("UNIV", "client", "/CN=www.other.example",
+			       "email:alice@univ.example.ac.jp", 0, NULL, &e),
+			 -1);
+	assert_int_equal(e.kind, CA_REFUSAL_NAME_POLICY);
+	assert_int_equal(issue("UNIV", "client", "/CN=Alice@Univ.Example.ac.jp",
+			       "email:alice@univ.example.ac.jp", 0, &subject, &e),
+			 0);
+	assert_string_equal(subject, "CN=Alice@Univ.Example.ac.jp,O=Example University");
+	free(subject);
+	assert_int_equal(issue("UNIV", "client", "/CN=J. R. Tolkien",
+			       "email:alice@univ.example.ac.jp", 0, &subject, &e),
+			 0);
+	assert_string_equal(subject, "CN=J. R. Tolkien,O=Example University");
+	free(subject);
+	assert_int_equal(issue("UNIV", "codesign", "/CN=Microsoft Corporation",
+			       "email:alice@univ.example.ac.jp", 0, NULL, &e),
+			 -1);
+	assert_int_equal(e.kind, CA_REFUSAL_NAME_POLICY);
+	assert_non_null(strstr(e.msg, "CN \"Microsoft Corporation\" of a code-signing certificate "
+				      "must be the organization's registered name \"Example "
+				      "University\""));
+	assert_int_equal(
+	    issue("UNIV", "codesign", "", "email:alice@univ.example.ac.jp", 0, &subject, &e), 0);
+	assert_string_equal(subject, "CN=Example University,O=Example University");
+	free(subject);
 	assert_int_equal(
 	    issue("BARE", "server", "/CN=www.bare.example", "DNS:www.bare.example", 0, NULL, &e),
 	    -1);
@@ -298,7 +331,7 @@ test_issue(void **state)
 	    issue("BARE", "server", "/CN=www.bare.example", "DNS:www.bare.example", 1, NULL, &e),
 	    0);
 	assert_int_equal(store_cert_count(fx.st, -1, &n, &e), 0);
-	assert_int_equal(n, n0 + 2);
+	assert_int_equal(n, n0 + 5);
 	assert_int_equal(issue("BARE", "server", "/CN=www.bare.example", "DNS:www.bare.example", 0,
 			       &subject, &e),
 			 0);
