@@ -399,6 +399,8 @@ def test_name_policy(server, tmp_path):
     # bad values are refused with the rule
     p = inst.run("org", "set", "UNIV", "--ip", "300.1.2.3")
     assert p.returncode == 1 and b"not an IPv4 or IPv6 address" in p.stderr
+    p = inst.run("org", "set", "UNIV", "--ip", "192.0.2.10/24")
+    assert p.returncode == 1 and b"(the network is 192.0.2.0/24)" in p.stderr
     p = inst.run("org", "set", "UNIV", "--uri", "no scheme")
     assert p.returncode == 1 and b"not an absolute URI" in p.stderr
 

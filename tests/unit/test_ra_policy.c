@@ -344,6 +344,8 @@ test_org_set(void **state)
 {
 	const char *const bad_ip[] = {"192.0.2.300"};
 	const char *const bad_pfx[] = {"192.0.2.0/33"};
+	const char *const host_bits[] = {"192.0.2.10/24"};
+	const char *const host_bits6[] = {"2001:db8:1::/32"};
 	const char *const bad_uri[] = {"not a uri"};
 	const char *const ok_ip[] = {"2001:db8::/32", "192.0.2.1"};
 	struct ra_org_change ch;
@@ -362,6 +364,16 @@ test_org_set(void **state)
 	ch.ips.v = bad_pfx;
 	err_clear(&e);
 	assert_int_equal(ra_org_set(fx.st, "UNIV", &ch, "unit", &e), -1);
+	/* a prefix with bits set after its length is a mistake for the address or the network */
+	ch.ips.v = host_bits;
+	err_clear(&e);
+	assert_int_equal(ra_org_set(fx.st, "UNIV", &ch, "unit", &e), -1);
+	assert_non_null(strstr(e.msg, "ip 192.0.2.10/24 has bits set after its prefix length "
+				      "(the network is 192.0.2.0/24)"));
+	ch.ips.v = host_bits6;
+	err_clear(&e);
+	assert_int_equal(ra_org_set(fx.st, "UNIV", &ch, "unit", &e), -1);
+	assert_non_null(strstr(e.msg, "(the network is 2001:db8::/32)"));
 	ra_org_change_init(&ch);
 	ch.uris.v = bad_uri;
 	ch.uris.n = 1;
