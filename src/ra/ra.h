@@ -70,7 +70,7 @@ struct ra_notify {
 	int (*delivery)(void *arg, struct store *, const char *to, const char *token, struct err *);
 	/* the holder rejected an agent's application: told to the agent and to the holder */
 	int (*rejected)(void *arg, struct store *, const struct ra_app *a, struct err *);
-	/* a web revocation request: the link that revokes (to the holder) */
+	/* a web revocation request: the one-time link whose page revokes (to the holder) */
 	int (*revoke_link)(void *arg, struct store *, const char *to, const char *token,
 			   struct err *);
 	/* a certificate with a known holder was revoked (web, signed request, re-issue) */
