@@ -570,6 +570,9 @@ int store_revreq_get(struct store *, const unsigned char token_hash[STORE_HASH_L
 		     struct store_revreq *, struct err *);
 /* Marks a pending request done at when; ERR_CONFLICT when it was done already. */
 int store_revreq_done(struct store *, int64_t id, time_t when, struct err *);
+/* The requests of a certificate: *all of them, *done of those used. */
+int store_revreq_count(struct store *, const char *serial, int64_t *all, int64_t *done,
+		       struct err *);
 void store_revreq_clear(struct store_revreq *); /* accepts NULL */
 
 /* ---- key/value settings of the instance (store_counter.c; ticket sequence, TSA serial) ---- */
