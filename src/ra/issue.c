@@ -761,6 +761,24 @@ lost:
 		       (long long)a->id);
 }
 
+/*
+ * A Submit that finds the ticket used: REPEAT when the application was submitted before (a
+ * double click, another confirm page of it: its own certificate used the ticket), else
+ * TICKET_USED (another application's certificate did).  The write decides alike.
+ */
+static int
+issue_submitted_before(struct store *st, int64_t id, enum ra_submit_result *res, struct err *e)
+{
+	struct store_app rec;
+
+	memset(&rec, 0, sizeof(rec));
+	if (store_app_get(st, id, &rec, e) == -1)
+		return -1;
+	*res = rec.submitted != 0 ? RA_SUBMIT_REPEAT : RA_SUBMIT_TICKET_USED;
+	store_app_clear(&rec);
+	return 0;
+}
+
 int
 ra_submit(struct ca *ca, struct store *st, const struct ra_submit_req *q, const struct ra_notify *n,
 	  enum ra_submit_result *res, struct ra_cert_page *page, struct err *e)
@@ -786,7 +804,8 @@ ra_submit(struct ca *ca, struct store *st, const struct ra_submit_req *q, const 
 	if (store_ticket_get(st, q->app->ticket, &tk, e) == -1)
 		goto out;
 	if (strcmp(tk.status, "unused") != 0) {
-		*res = RA_SUBMIT_TICKET_USED;
+		if (issue_submitted_before(st, q->app->id, res, e) == -1)
+			goto out;
 		rc = 0;
 		goto out;
 	}
