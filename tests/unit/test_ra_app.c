@@ -350,12 +350,19 @@ test_load(void **state)
 	assert_int_equal(ra_app_load(fx.ca.st, 999999, &a, &e), -1);
 	assert_int_equal(e.code, ERR_NOTFOUND);
 	/* expire: a state that moved meanwhile is fine, a move of the table is made */
-	ra_app_expire(fx.ca.st, id, RA_APP_MAIL_VERIFIED);
+	OK(ra_app_expire(fx.ca.st, id, RA_APP_MAIL_VERIFIED, &e));
 	assert_int_equal(tu_ra_state(fx.ca.st, id), RA_APP_REGISTERED);
-	ra_app_expire(fx.ca.st, id, RA_APP_REGISTERED);
+	OK(ra_app_expire(fx.ca.st, id, RA_APP_REGISTERED, &e));
 	assert_int_equal(tu_ra_state(fx.ca.st, id), RA_APP_EXPIRED);
-	ra_app_expire(fx.ca.st, id, RA_APP_REGISTERED);
+	OK(ra_app_expire(fx.ca.st, id, RA_APP_REGISTERED, &e));
 	assert_int_equal(tu_ra_state(fx.ca.st, id), RA_APP_EXPIRED);
+	/* a failing store is told, and nothing moves */
+	id = app_in(RA_APP_REGISTERED);
+	OK(store_fault_set(fx.ca.st, 1, 0));
+	assert_int_equal(ra_app_expire(fx.ca.st, id, RA_APP_REGISTERED, &e), -1);
+	assert_non_null(strstr(e.msg, "injected fault"));
+	OK(store_fault_set(fx.ca.st, 0, 0));
+	assert_int_equal(tu_ra_state(fx.ca.st, id), RA_APP_REGISTERED);
 }
 
 int
