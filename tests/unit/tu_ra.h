@@ -287,11 +287,12 @@ tu_ra_download_there(struct store *st, const char *text)
  * set); same asserts that the store holds exactly what it held before.  For N = 1, 2, ...
  * the N-th statement on st fails: while the operation reaches it, it must fail with the
  * injected fault and leave everything as it was; the first N it does not reach ends the loop
- * with the operation done (and the fault unused).  Before the loop the commit is failed
- * likewise.  Returns the number of statements of the successful run.
+ * with the operation done (and the fault unused).  Before the loop, when the operation
+ * commits a transaction (commit 1), the commit is failed likewise.  Returns the number of
+ * statements of the successful run.
  */
 static inline long
-tu_ra_fault_loop(struct store *st, const char *what, int (*op)(void *, struct err *),
+tu_ra_fault_loop(struct store *st, const char *what, int commit, int (*op)(void *, struct err *),
 		 void (*same)(void *), void *arg)
 {
 	struct err e;
@@ -299,6 +300,8 @@ tu_ra_fault_loop(struct store *st, const char *what, int (*op)(void *, struct er
 	int rc;
 
 	err_clear(&e);
+	if (!commit)
+		goto stmts;
 	TU_OK(store_fault_set(st, 0, 1));
 	if (op(arg, &e) != -1)
 		fail_msg("%s: the commit failed, yet the operation succeeded", what);
@@ -306,6 +309,7 @@ tu_ra_fault_loop(struct store *st, const char *what, int (*op)(void *, struct er
 		fail_msg("%s: commit fault: %s", what, e.msg);
 	TU_OK(store_fault_set(st, 0, 0));
 	same(arg);
+stmts:
 	for (n = 1; n < 1000; n++) {
 		err_clear(&e);
 		TU_OK(store_fault_set(st, n, 0));
