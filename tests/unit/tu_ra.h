@@ -11,6 +11,7 @@
 #define SHOMEI_TU_RA_H
 
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include "ra/ra.h"
 
@@ -280,6 +281,41 @@ tu_ra_download_there(struct store *st, const char *text)
 		return 1;
 	assert_int_equal(e.code, ERR_NOTFOUND);
 	return 0;
+}
+
+/*
+ * A count straight from the database by SQL (sql: one row, one integer), for what no store
+ * function reads (expired downloads, say).
+ */
+static inline long long
+tu_ra_sql_count(const struct tu_ra *f, const char *sql)
+{
+	long long n = -1;
+
+	if (f->pg) {
+		PGconn *c = PQconnectdb(tu_pg());
+		PGresult *r = PQexec(c, sql);
+
+		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+			fail_msg("postgresql: %s: %s", sql, PQerrorMessage(c));
+		n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		PQclear(r);
+		PQfinish(c);
+	} else {
+		char *path = xasprintf("%s/shomei.db", f->ca.dir);
+		sqlite3 *db = NULL;
+		sqlite3_stmt *st = NULL;
+
+		if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+		    sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK ||
+		    sqlite3_step(st) != SQLITE_ROW)
+			fail_msg("sqlite: %s: %s", sql, sqlite3_errmsg(db));
+		n = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+		free(path);
+	}
+	return n;
 }
 
 /*
