@@ -23,20 +23,30 @@
 static struct tu_ra fx;
 static int want_pg;
 
+/* One CA per backend (opening one is the slow part); each test says whether it batches. */
 static int
-setup_batch(void **state)
+setup(void **state)
 {
 	(void)state;
 	tu_ra_open(&fx, want_pg, 1, "test_ra_issue");
 	return 0;
 }
 
-/* Without the group commit: every write on fx.ca.st, where the faults are injected. */
+/* With the group commit, as the portal runs. */
 static int
-setup_plain(void **state)
+batch_on(void **state)
 {
 	(void)state;
-	tu_ra_open(&fx, want_pg, 0, "test_ra_issue");
+	tu_ra_batch(&fx, 1);
+	return 0;
+}
+
+/* Without it: every write on fx.ca.st, where the faults are injected. */
+static int
+batch_off(void **state)
+{
+	(void)state;
+	tu_ra_batch(&fx, 0);
 	return 0;
 }
 
@@ -973,37 +983,36 @@ main(void)
 	const struct CMUnitTest pure[] = {
 	    cmocka_unit_test(test_names),
 	};
-	/* with the group commit, as the portal runs them */
-	const struct CMUnitTest batch[] = {
-	    cmocka_unit_test(test_submit_self),
-	    cmocka_unit_test(test_submit_refusals),
-	    cmocka_unit_test(test_agent),
-	    cmocka_unit_test(test_reject_expire),
-	    cmocka_unit_test(test_approve_ticket_used),
-	    cmocka_unit_test(test_approve_refused),
-	};
-	/* without it: the faults reach every statement */
-	const struct CMUnitTest plain[] = {
-	    cmocka_unit_test(test_faults_submit_self), cmocka_unit_test(test_faults_submit_agent),
-	    cmocka_unit_test(test_faults_approve),     cmocka_unit_test(test_faults_reject),
-	    cmocka_unit_test(test_faults_expire),      cmocka_unit_test(test_faults_expire_cont),
-	    cmocka_unit_test(test_faults_deliver),     cmocka_unit_test(test_faults_download),
+	/*
+	 * The fault loops first, without the group commit (the faults reach every statement; on
+	 * SQLite the first issuance of the process finds the purge due), then the rest with it,
+	 * as the portal runs them.
+	 */
+	const struct CMUnitTest stored[] = {
+	    cmocka_unit_test_setup(test_faults_submit_self, batch_off),
+	    cmocka_unit_test_setup(test_faults_submit_agent, batch_off),
+	    cmocka_unit_test_setup(test_faults_approve, batch_off),
+	    cmocka_unit_test_setup(test_faults_reject, batch_off),
+	    cmocka_unit_test_setup(test_faults_expire, batch_off),
+	    cmocka_unit_test_setup(test_faults_expire_cont, batch_off),
+	    cmocka_unit_test_setup(test_faults_deliver, batch_off),
+	    cmocka_unit_test_setup(test_faults_download, batch_off),
+	    cmocka_unit_test_setup(test_submit_self, batch_on),
+	    cmocka_unit_test_setup(test_submit_refusals, batch_on),
+	    cmocka_unit_test_setup(test_agent, batch_on),
+	    cmocka_unit_test_setup(test_reject_expire, batch_on),
+	    cmocka_unit_test_setup(test_approve_ticket_used, batch_on),
+	    cmocka_unit_test_setup(test_approve_refused, batch_on),
 	};
 	int failed = cmocka_run_group_tests_name("ra issuance", pure, NULL, NULL);
 
-	for (want_pg = 0; want_pg <= 1; want_pg++) {
-		if (want_pg && tu_pg() == NULL) {
-			print_message("SHOMEI_TEST_PG is not set: PostgreSQL skipped "
-				      "(run through scripts/with-pg.sh)\n");
-			break;
-		}
-		/* the faults first: on SQLite the first issuance of the process purges */
-		failed += cmocka_run_group_tests_name(want_pg ? "ra issuance faults on PostgreSQL"
-							      : "ra issuance faults on SQLite",
-						      plain, setup_plain, teardown);
-		failed += cmocka_run_group_tests_name(want_pg ? "ra issuance on PostgreSQL"
-							      : "ra issuance on SQLite",
-						      batch, setup_batch, teardown);
+	failed += cmocka_run_group_tests_name("ra issuance on SQLite", stored, setup, teardown);
+	if (tu_pg() == NULL) {
+		print_message("SHOMEI_TEST_PG is not set: PostgreSQL skipped "
+			      "(run through scripts/with-pg.sh)\n");
+		return failed;
 	}
-	return failed;
+	want_pg = 1;
+	return failed +
+	       cmocka_run_group_tests_name("ra issuance on PostgreSQL", stored, setup, teardown);
 }

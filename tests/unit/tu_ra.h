@@ -126,6 +126,19 @@ tu_ra_orgs(struct store *st)
 	TU_OK(ra_org_add(st, "EX2", "Example Two", &ch, "unit", &e));
 }
 
+/* The group commit started (on 1) or stopped (on 0: every write on f->ca.st). */
+static inline void
+tu_ra_batch(struct tu_ra *f, int on)
+{
+	struct err e;
+
+	err_clear(&e);
+	if (!on)
+		ca_batch_stop(f->ca.ca);
+	else if (ca_batch_start(f->ca.ca, 64, &e) == -1)
+		fail_msg("batch: %s", e.msg);
+}
+
 /*
  * The fixture on SQLite (pg 0) or PostgreSQL (pg 1); batch 0 stops the group commit, so that
  * every write runs on f->ca.st, where store_fault_set() reaches it.
@@ -138,8 +151,7 @@ tu_ra_open(struct tu_ra *f, int pg, int batch, const char *progname)
 	assert_true(sodium_init() >= 0);
 	memset(f, 0, sizeof(*f));
 	tu_ca_open(&f->ca, pg, progname);
-	if (!batch)
-		ca_batch_stop(f->ca.ca);
+	tu_ra_batch(f, batch);
 	err_clear(&e);
 	if (ra_start(f->ca.ca, 0, &e) == -1)
 		fail_msg("ra_start: %s", e.msg);
