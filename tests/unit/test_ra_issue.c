@@ -450,6 +450,16 @@ test_agent(void **state)
 	assert_int_equal(tu_ra_token_text(fx.ca.st, w.appr, NULL, STORE_TOKEN_APPROVE), 1);
 	assert_true(tu_ra_download_there(fx.ca.st, w.dlv));
 	assert_true(tu_ra_download_there(fx.ca.st, w.page.dl));
+	/* the agent's Submit again, now that its certificate took the ticket: still a repeat */
+	{
+		struct ra_cert_page keep = w.page;
+
+		memset(&w.page, 0, sizeof(w.page));
+		OK(flow_submit(&w, &e));
+		assert_int_equal(w.res, RA_SUBMIT_REPEAT);
+		ra_cert_page_clear(&w.page);
+		w.page = keep;
+	}
 	/* the link again: used; a rejection now too */
 	OK(ra_approve(fx.ca.ca, fx.ca.st, w.appr, &fx.n, &res, &dp, &e));
 	assert_int_equal(res, RA_SUBMIT_USED);
