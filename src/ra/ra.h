@@ -488,9 +488,12 @@ struct ra_app {
 int ra_app_load(struct store *, int64_t id, struct ra_app *, struct err *);
 void ra_app_clear(struct ra_app *); /* accepts NULL */
 
-/* Marks application id expired (from -> expired) when its time ran out; a state that moved
- * meanwhile is fine. */
-void ra_app_expire(struct store *, int64_t id, enum ra_app_state from);
+/*
+ * Marks application id expired (from -> expired) when its time ran out (joins an open
+ * transaction); a state that moved meanwhile is fine (0).  -1 when the store failed: the
+ * caller fails too, and the next look at the link marks it again.
+ */
+int ra_app_expire(struct store *, int64_t id, enum ra_app_state from, struct err *);
 
 /* ---- registration and the mailed link (regist.c) ---- */
 
