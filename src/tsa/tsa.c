@@ -265,27 +265,25 @@ tsa_time(const ASN1_TIME *a, time_t *out)
 static int
 tsa_accuracy_build(long ms, struct buf *out)
 {
-	struct buf in;
 	unsigned char m[2];
-	long millis = ms % 1000;
+	long millis = ms % 1000, mark;
 	int rc = -1;
 
-	buf_init(&in, 64);
-	if (ms / 1000 > 0 && der_put_uint64(&in, (uint64_t)(ms / 1000)) == -1)
+	if ((mark = der_begin(out, DER_TAG_SEQUENCE)) == -1)
+		goto out;
+	if (ms / 1000 > 0 && der_put_uint64(out, (uint64_t)(ms / 1000)) == -1)
 		goto out;
 	if (millis > 0) {
 		/* 1..999: one octet up to 0x7f, else two (0x00 0x80 .. 0x03 0xe7) */
 		m[0] = (unsigned char)(millis >> 8);
 		m[1] = (unsigned char)millis;
-		if (der_put(&in, DER_TAG_IMPL(0), millis > 0x7f ? m : m + 1,
-			    millis > 0x7f ? 2 : 1) == -1)
+		if (der_put_uint_bytes(out, DER_TAG_IMPL(0), m, sizeof(m)) == -1)
 			goto out;
 	}
-	if (der_put(out, DER_TAG_SEQUENCE, in.data, in.len) == -1)
+	if (der_end(out, mark) == -1)
 		goto out;
 	rc = 0;
 out:
-	buf_free(&in);
 	return rc;
 }
 
@@ -662,8 +660,9 @@ tsa_resp_build(const struct tsa *t, struct signer_client *sc, const struct tsa_r
 						0x00};
 	static const unsigned char v1[] = {DER_TAG_INTEGER, 0x01, 0x01};
 	static const unsigned char v3[] = {DER_TAG_INTEGER, 0x01, 0x03};
-	struct buf tst, attrs;
+	struct buf tst, attrs, mb;
 	struct tsa_attr a[3], tmp;
+	long m1, m2;
 	unsigned char md[EVP_MAX_MD_SIZE], mdattr[96], *sig = NULL;
 	unsigned int mdlen = 0;
 	size_t mdattr_len, attrs_len, si_len, sd_len, encap_len, ci_len, siglen = 0, i, j;
@@ -678,17 +677,14 @@ tsa_resp_build(const struct tsa *t, struct signer_client *sc, const struct tsa_r
 		goto out;
 	}
 	/* messageDigest: SEQUENCE { OID, SET { OCTET STRING } }, at most 2+11+2+2+64 bytes */
-	mdattr_len = 0;
-	mdattr[mdattr_len++] = DER_TAG_SEQUENCE;
-	mdattr[mdattr_len++] = (unsigned char)(sizeof(tsa_oid_message_digest) + 4 + mdlen);
-	memcpy(mdattr + mdattr_len, tsa_oid_message_digest, sizeof(tsa_oid_message_digest));
-	mdattr_len += sizeof(tsa_oid_message_digest);
-	mdattr[mdattr_len++] = DER_TAG_SET;
-	mdattr[mdattr_len++] = (unsigned char)(2 + mdlen);
-	mdattr[mdattr_len++] = DER_TAG_OCTETSTRING;
-	mdattr[mdattr_len++] = (unsigned char)mdlen;
-	memcpy(mdattr + mdattr_len, md, mdlen);
-	mdattr_len += mdlen;
+	buf_init_fixed(&mb, mdattr, sizeof(mdattr));
+	if ((m1 = der_begin(&mb, DER_TAG_SEQUENCE)) == -1 ||
+	    buf_append(&mb, tsa_oid_message_digest, sizeof(tsa_oid_message_digest)) == -1 ||
+	    (m2 = der_begin(&mb, DER_TAG_SET)) == -1 ||
+	    der_put(&mb, DER_TAG_OCTETSTRING, md, mdlen) == -1 || der_end(&mb, m2) == -1 ||
+	    der_end(&mb, m1) == -1)
+		fatalx("tsa: messageDigest attribute does not fit");
+	mdattr_len = mb.len;
 	/* SignedAttributes: a DER SET OF, so sorted by encoding */
 	a[0].p = t->attr_ct;
 	a[0].len = t->attr_ct_len;
