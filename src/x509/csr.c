@@ -498,7 +498,7 @@ csr_parse_ex(const unsigned char *in, size_t len, unsigned flags, struct csr **o
 		err_set(e, ERR_REFUSED, "csr: larger than %d bytes", X509_CSR_MAX);
 		goto out;
 	}
-	if (len > 0 && in[0] == 0x30) {
+	if (len > 0 && in[0] == DER_TAG_SEQUENCE) {
 		der = in;
 		derlen = (long)len;
 	} else if (len > 0 && mem_find(in, len, "-----BEGIN ") != NULL) {
