@@ -470,6 +470,18 @@ test_writer_nested(void **state)
 	assert_int_equal(der_put(&f, DER_TAG_NULL, NULL, 0), 0);
 	assert_int_equal(der_end(&f, m1), 0);
 	expect_bytes(&f, BYTES(0x30, 0x02, 0x05, 0x00), 4);
+	/* a bounded buffer with no room for the long form's extra octets refuses at der_end */
+	buf_init(&b, 2 + 131);
+	m1 = der_begin(&b, DER_TAG_SEQUENCE);
+	assert_int_equal(der_put(&b, DER_TAG_OCTETSTRING, big, 128), 0);
+	assert_int_equal(der_end(&b, m1), -1);
+	buf_free(&b);
+	/* lengths beyond four octets are refused, never truncated */
+	buf_init(&b, 64);
+	if (sizeof(size_t) > 4)
+		assert_int_equal(der_put_hdr(&b, DER_TAG_OCTETSTRING, (size_t)1 << 32), -1);
+	assert_int_equal(b.len, 0);
+	buf_free(&b);
 }
 
 static void
