@@ -70,10 +70,10 @@ ocsp_req_certid(const struct der_tlv *cid, struct ocsp_certid *id, struct err *e
 	id->der = cid->start;
 	id->derlen = cid->total;
 	der_reader_init(&d, cid->val, cid->len);
-	if (der_next(&d, &alg) != 0 || alg.tag != DER_TAG_SEQUENCE || der_next(&d, &nh) != 0 ||
-	    nh.tag != DER_TAG_OCTETSTRING || der_next(&d, &kh) != 0 ||
-	    kh.tag != DER_TAG_OCTETSTRING || der_next(&d, &sn) != 0 || sn.tag != DER_TAG_INTEGER ||
-	    !der_reader_done(&d)) {
+	if (der_expect(&d, DER_TAG_SEQUENCE, &alg) == -1 ||
+	    der_expect(&d, DER_TAG_OCTETSTRING, &nh) == -1 ||
+	    der_expect(&d, DER_TAG_OCTETSTRING, &kh) == -1 ||
+	    der_expect(&d, DER_TAG_INTEGER, &sn) == -1 || !der_reader_done(&d)) {
 		err_set(e, ERR_REFUSED,
 			"ocsp: RFC 6960 4.1.1: CertID must be hashAlgorithm, issuerNameHash, "
 			"issuerKeyHash, serialNumber");

@@ -92,21 +92,21 @@ static int
 signer_cert_wrap(const unsigned char *p, size_t len, unsigned char **out, size_t *outlen,
 		 struct err *e)
 {
-	struct der_reader d, in;
+	struct der_reader in;
 	struct der_tlv tbs, t, alg;
 	static const unsigned char empty_bits[] = {0x03, 0x01, 0x00};
 	unsigned char hdr[DER_HDR_MAX], *w;
 	size_t hl, content;
 	int rc = -1;
 
-	der_reader_init(&d, p, len);
-	if (der_next(&d, &tbs) != 0 || tbs.tag != DER_TAG_SEQUENCE || !der_reader_done(&d)) {
+	if (der_parse_one(p, len, &tbs) == -1 || tbs.tag != DER_TAG_SEQUENCE) {
 		err_set(e, ERR_REFUSED, "signer: SIGN_CERT: payload is not one DER SEQUENCE");
 		goto out;
 	}
-	der_reader_init(&in, tbs.val, tbs.len);
-	if (der_next(&in, &t) != 0 || (t.tag == DER_TAG_CTX(0) && der_next(&in, &t) != 0) ||
-	    t.tag != DER_TAG_INTEGER || der_next(&in, &alg) != 0 || alg.tag != DER_TAG_SEQUENCE) {
+	der_reader_enter(&in, &tbs);
+	if (der_optional(&in, DER_TAG_CTX(0), &t) == -1 ||
+	    der_expect(&in, DER_TAG_INTEGER, &t) == -1 ||
+	    der_expect(&in, DER_TAG_SEQUENCE, &alg) == -1) {
 		err_set(e, ERR_REFUSED,
 			"signer: SIGN_CERT: RFC 5280 4.1.2: no serialNumber and signature "
 			"AlgorithmIdentifier at the start of the TBSCertificate");
