@@ -12,136 +12,10 @@
 #include <openssl/x509v3.h>
 
 #include "ca.h"
+#include "util/der.h"
 
 #define CRL_MAX (SIGNER_MAX_CRL)
 #define CRL_DELTA_MARGIN 300 /* seconds, longer than any revocation transaction */
-
-/* DER length octets of n; returns how many were written (out holds 5). */
-static size_t
-der_len(unsigned char *out, size_t n)
-{
-	if (n < 0x80) {
-		out[0] = (unsigned char)n;
-		return 1;
-	}
-	if (n <= 0xff) {
-		out[0] = 0x81;
-		out[1] = (unsigned char)n;
-		return 2;
-	}
-	if (n <= 0xffff) {
-		out[0] = 0x82;
-		out[1] = (unsigned char)(n >> 8);
-		out[2] = (unsigned char)n;
-		return 3;
-	}
-	if (n <= 0xffffff) {
-		out[0] = 0x83;
-		out[1] = (unsigned char)(n >> 16);
-		out[2] = (unsigned char)(n >> 8);
-		out[3] = (unsigned char)n;
-		return 4;
-	}
-	out[0] = 0x84;
-	out[1] = (unsigned char)(n >> 24);
-	out[2] = (unsigned char)(n >> 16);
-	out[3] = (unsigned char)(n >> 8);
-	out[4] = (unsigned char)n;
-	return 5;
-}
-
-static int
-der_tl(struct buf *b, unsigned char tag, size_t len)
-{
-	unsigned char h[6];
-	size_t n;
-
-	h[0] = tag;
-	n = der_len(h + 1, len);
-	return buf_append(b, h, n + 1);
-}
-
-/* Two decimal digits of v at p. */
-static void
-der_2digits(char *p, int v)
-{
-	p[0] = (char)('0' + v / 10 % 10);
-	p[1] = (char)('0' + v % 10);
-}
-
-/*
- * UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 4.1.2.5), or GeneralizedTime
- * always (invalidityDate).  Written by hand: it runs once per CRL entry.
- */
-static int
-der_time(struct buf *b, time_t t, int force_generalized)
-{
-	struct tm tm;
-	char s[20];
-	int y, n = 0;
-
-	if (gmtime_r(&t, &tm) == NULL)
-		return -1;
-	y = tm.tm_year + 1900;
-	if (y < 1950 || y > 9999)
-		return -1;
-	if (y < 2050 && !force_generalized) {
-		der_2digits(s, y % 100);
-		n = 2;
-	} else {
-		der_2digits(s, y / 100);
-		der_2digits(s + 2, y % 100);
-		n = 4;
-	}
-	der_2digits(s + n, tm.tm_mon + 1);
-	der_2digits(s + n + 2, tm.tm_mday);
-	der_2digits(s + n + 4, tm.tm_hour);
-	der_2digits(s + n + 6, tm.tm_min);
-	der_2digits(s + n + 8, tm.tm_sec);
-	s[n + 10] = 'Z';
-	n += 11;
-	if (der_tl(b, (y < 2050 && !force_generalized) ? 0x17 : 0x18, (size_t)n) == -1)
-		return -1;
-	return buf_append(b, s, (size_t)n);
-}
-
-/* INTEGER from a non-negative big-endian magnitude. */
-static int
-der_uint(struct buf *b, const unsigned char *p, size_t n)
-{
-	while (n > 1 && p[0] == 0)
-		p++, n--;
-	if (n == 0) {
-		static const unsigned char zero[] = {0x02, 0x01, 0x00};
-		return buf_append(b, zero, sizeof(zero));
-	}
-	if (p[0] & 0x80) {
-		if (der_tl(b, 0x02, n + 1) == -1 || buf_putc(b, 0) == -1)
-			return -1;
-	} else if (der_tl(b, 0x02, n) == -1)
-		return -1;
-	return buf_append(b, p, n);
-}
-
-static int
-der_int64(struct buf *b, int64_t v)
-{
-	unsigned char p[8];
-	int i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (unsigned char)(v & 0xff);
-	return der_uint(b, p, 8);
-}
-
-/* Size of a TLV with content length n. */
-static size_t
-der_size(size_t n)
-{
-	unsigned char h[6];
-
-	return 1 + der_len(h, n) + n;
-}
 
 struct crl_build {
 	struct buf entries; /* DER of the revokedCertificates' SEQUENCE elements */
@@ -170,14 +44,15 @@ crl_entry(void *arg, const struct store_revoked *r)
 		snprintf(cb->why, sizeof(cb->why), "crl: bad serial %s in store", r->serial);
 		goto fail;
 	}
-	if (der_uint(&e, serial, (size_t)n) == -1 || der_time(&e, r->revoked_at, 0) == -1)
+	if (der_put_uint_bytes(&e, DER_TAG_INTEGER, serial, (size_t)n) == -1 ||
+	    der_put_time(&e, r->revoked_at, DER_TIME_RFC5280) == -1)
 		goto fail;
 	/* reasonCode: omitted for unspecified (RFC 5280 5.3.1 SHOULD) */
 	if (r->reason > 0) {
 		static const unsigned char oid[] = {0x06, 0x03, 0x55, 0x1d, 0x15};
 		unsigned char v[] = {0x04, 0x03, 0x0a, 0x01, (unsigned char)r->reason};
 
-		if (der_tl(&ext, 0x30, sizeof(oid) + sizeof(v)) == -1 ||
+		if (der_put_hdr(&ext, DER_TAG_SEQUENCE, sizeof(oid) + sizeof(v)) == -1 ||
 		    buf_append(&ext, oid, sizeof(oid)) == -1 ||
 		    buf_append(&ext, v, sizeof(v)) == -1)
 			goto fail;
@@ -185,16 +60,17 @@ crl_entry(void *arg, const struct store_revoked *r)
 	if (r->invalidity_date > 0) {
 		static const unsigned char oid[] = {0x06, 0x03, 0x55, 0x1d, 0x18};
 
-		if (der_time(&t, r->invalidity_date, 1) == -1 ||
-		    der_tl(&ext, 0x30, sizeof(oid) + der_size(t.len)) == -1 ||
-		    buf_append(&ext, oid, sizeof(oid)) == -1 || der_tl(&ext, 0x04, t.len) == -1 ||
+		if (der_put_time(&t, r->invalidity_date, DER_TIME_GENERALIZED) == -1 ||
+		    der_put_hdr(&ext, DER_TAG_SEQUENCE, sizeof(oid) + der_tlv_size(t.len)) == -1 ||
+		    buf_append(&ext, oid, sizeof(oid)) == -1 ||
+		    der_put_hdr(&ext, DER_TAG_OCTETSTRING, t.len) == -1 ||
 		    buf_append(&ext, t.data, t.len) == -1)
 			goto fail;
 	}
-	if (ext.len > 0 &&
-	    (der_tl(&e, 0x30, ext.len) == -1 || buf_append(&e, ext.data, ext.len) == -1))
+	if (ext.len > 0 && (der_put_hdr(&e, DER_TAG_SEQUENCE, ext.len) == -1 ||
+			    buf_append(&e, ext.data, ext.len) == -1))
 		goto fail;
-	if (der_tl(&cb->entries, 0x30, e.len) == -1 ||
+	if (der_put_hdr(&cb->entries, DER_TAG_SEQUENCE, e.len) == -1 ||
 	    buf_append(&cb->entries, e.data, e.len) == -1) {
 		snprintf(cb->why, sizeof(cb->why), "crl: larger than %u bytes", CRL_MAX);
 		goto fail;
@@ -224,11 +100,13 @@ crl_extensions(struct ca *ca, int64_t number, int delta, int64_t base, struct bu
 		size_t kl = (size_t)ASN1_STRING_length(ski);
 
 		/* AuthorityKeyIdentifier ::= SEQUENCE { [0] keyIdentifier } */
-		if (der_tl(&v, 0x30, der_size(kl)) == -1 || der_tl(&v, 0x80, kl) == -1 ||
+		if (der_put_hdr(&v, DER_TAG_SEQUENCE, der_tlv_size(kl)) == -1 ||
+		    der_put_hdr(&v, DER_TAG_IMPL(0), kl) == -1 ||
 		    buf_append(&v, ASN1_STRING_get0_data(ski), kl) == -1)
 			goto out;
-		if (der_tl(&exts, 0x30, sizeof(oid) + der_size(v.len)) == -1 ||
-		    buf_append(&exts, oid, sizeof(oid)) == -1 || der_tl(&exts, 0x04, v.len) == -1 ||
+		if (der_put_hdr(&exts, DER_TAG_SEQUENCE, sizeof(oid) + der_tlv_size(v.len)) == -1 ||
+		    buf_append(&exts, oid, sizeof(oid)) == -1 ||
+		    der_put_hdr(&exts, DER_TAG_OCTETSTRING, v.len) == -1 ||
 		    buf_append(&exts, v.data, v.len) == -1)
 			goto out;
 	}
@@ -236,9 +114,10 @@ crl_extensions(struct ca *ca, int64_t number, int delta, int64_t base, struct bu
 		static const unsigned char oid[] = {0x06, 0x03, 0x55, 0x1d, 0x14};
 
 		buf_reset(&v);
-		if (der_int64(&v, number) == -1 ||
-		    der_tl(&exts, 0x30, sizeof(oid) + der_size(v.len)) == -1 ||
-		    buf_append(&exts, oid, sizeof(oid)) == -1 || der_tl(&exts, 0x04, v.len) == -1 ||
+		if (der_put_int64(&v, number) == -1 ||
+		    der_put_hdr(&exts, DER_TAG_SEQUENCE, sizeof(oid) + der_tlv_size(v.len)) == -1 ||
+		    buf_append(&exts, oid, sizeof(oid)) == -1 ||
+		    der_put_hdr(&exts, DER_TAG_OCTETSTRING, v.len) == -1 ||
 		    buf_append(&exts, v.data, v.len) == -1)
 			goto out;
 	}
@@ -246,18 +125,23 @@ crl_extensions(struct ca *ca, int64_t number, int delta, int64_t base, struct bu
 		/* freshestCRL (RFC 5280 5.2.6): where the delta CRLs of this full CRL are */
 		static const unsigned char oid[] = {0x06, 0x03, 0x55, 0x1d, 0x2e};
 		char *url = xasprintf("%s/crl/%s-delta.crl", ca->base_url, ca->name);
-		size_t ul = strlen(url), gn = der_size(ul), fn = der_size(gn), dp = der_size(fn);
+		size_t ul = strlen(url), gn = der_tlv_size(ul), fn = der_tlv_size(gn),
+		       dp = der_tlv_size(fn);
 		int bad;
 
 		buf_reset(&v);
 		/* CRLDistributionPoints { DistributionPoint { [0] { [0] fullName { [6] URI } } } }
 		 */
-		bad = der_tl(&v, 0x30, der_size(dp)) == -1 || der_tl(&v, 0x30, dp) == -1 ||
-		      der_tl(&v, 0xa0, fn) == -1 || der_tl(&v, 0xa0, gn) == -1 ||
-		      der_tl(&v, 0x86, ul) == -1 || buf_append(&v, url, ul) == -1;
+		bad = der_put_hdr(&v, DER_TAG_SEQUENCE, der_tlv_size(dp)) == -1 ||
+		      der_put_hdr(&v, DER_TAG_SEQUENCE, dp) == -1 ||
+		      der_put_hdr(&v, DER_TAG_CTX(0), fn) == -1 ||
+		      der_put_hdr(&v, DER_TAG_CTX(0), gn) == -1 ||
+		      der_put_hdr(&v, DER_TAG_IMPL(6), ul) == -1 || buf_append(&v, url, ul) == -1;
 		free(url);
-		if (bad || der_tl(&exts, 0x30, sizeof(oid) + der_size(v.len)) == -1 ||
-		    buf_append(&exts, oid, sizeof(oid)) == -1 || der_tl(&exts, 0x04, v.len) == -1 ||
+		if (bad ||
+		    der_put_hdr(&exts, DER_TAG_SEQUENCE, sizeof(oid) + der_tlv_size(v.len)) == -1 ||
+		    buf_append(&exts, oid, sizeof(oid)) == -1 ||
+		    der_put_hdr(&exts, DER_TAG_OCTETSTRING, v.len) == -1 ||
 		    buf_append(&exts, v.data, v.len) == -1)
 			goto out;
 	}
@@ -266,15 +150,18 @@ crl_extensions(struct ca *ca, int64_t number, int delta, int64_t base, struct bu
 		static const unsigned char crit[] = {0x01, 0x01, 0xff};
 
 		buf_reset(&v);
-		if (der_int64(&v, base) == -1 ||
-		    der_tl(&exts, 0x30, sizeof(oid) + sizeof(crit) + der_size(v.len)) == -1 ||
+		if (der_put_int64(&v, base) == -1 ||
+		    der_put_hdr(&exts, DER_TAG_SEQUENCE,
+				sizeof(oid) + sizeof(crit) + der_tlv_size(v.len)) == -1 ||
 		    buf_append(&exts, oid, sizeof(oid)) == -1 ||
 		    buf_append(&exts, crit, sizeof(crit)) == -1 ||
-		    der_tl(&exts, 0x04, v.len) == -1 || buf_append(&exts, v.data, v.len) == -1)
+		    der_put_hdr(&exts, DER_TAG_OCTETSTRING, v.len) == -1 ||
+		    buf_append(&exts, v.data, v.len) == -1)
 			goto out;
 	}
 	/* [0] EXPLICIT Extensions */
-	if (der_tl(out, 0xa0, der_size(exts.len)) == -1 || der_tl(out, 0x30, exts.len) == -1 ||
+	if (der_put_hdr(out, DER_TAG_CTX(0), der_tlv_size(exts.len)) == -1 ||
+	    der_put_hdr(out, DER_TAG_SEQUENCE, exts.len) == -1 ||
 	    buf_append(out, exts.data, exts.len) == -1)
 		goto out;
 	rc = 0;
@@ -297,7 +184,7 @@ ca_crl_generate(struct ca *ca, struct store *st, int delta, const char *actor,
 	struct crl_build cb;
 	struct store_crl base, crl;
 	struct buf head, tail;
-	unsigned char *alg = NULL, *issuer = NULL, *sig = NULL, hdr[8];
+	unsigned char *alg = NULL, *issuer = NULL, *sig = NULL, hdr[DER_HDR_MAX];
 	int alglen, issuerlen, sig_nid, md_nid, rc = -1, r;
 	size_t siglen = 0, front, inner, hl, tbs_start, tbslen, cert_start;
 	int64_t number = 0, base_number = 0;
@@ -368,17 +255,18 @@ ca_crl_generate(struct ca *ca, struct store *st, int delta, const char *actor,
 	/* version, signature, issuer, thisUpdate, nextUpdate, revokedCertificates header */
 	if (buf_append(&head, v2, sizeof(v2)) == -1 ||
 	    buf_append(&head, alg, (size_t)alglen) == -1 ||
-	    buf_append(&head, issuer, (size_t)issuerlen) == -1 || der_time(&head, now, 0) == -1 ||
-	    der_time(&head, now + 3600 * (delta ? ca->crl_delta_hours : ca->crl_hours), 0) == -1)
+	    buf_append(&head, issuer, (size_t)issuerlen) == -1 ||
+	    der_put_time(&head, now, DER_TIME_RFC5280) == -1 ||
+	    der_put_time(&head, now + 3600 * (delta ? ca->crl_delta_hours : ca->crl_hours),
+			 DER_TIME_RFC5280) == -1)
 		goto enc;
-	if (cb.count > 0 && der_tl(&head, 0x30, cb.entries.len - front) == -1)
+	if (cb.count > 0 && der_put_hdr(&head, DER_TAG_SEQUENCE, cb.entries.len - front) == -1)
 		goto enc;
 	if (crl_extensions(ca, number, delta, base_number, &tail) == -1)
 		goto enc;
 	/* TBSCertList ::= SEQUENCE { head, entries, crlExtensions } */
 	inner = head.len + (cb.entries.len - front) + tail.len;
-	hdr[0] = 0x30;
-	hl = 1 + der_len(hdr + 1, inner);
+	hl = der_hdr(hdr, DER_TAG_SEQUENCE, inner);
 	if (head.len + hl + 8 > front)
 		goto enc;
 	tbs_start = front - head.len - hl;
@@ -392,13 +280,13 @@ ca_crl_generate(struct ca *ca, struct store *st, int delta, const char *actor,
 		goto out;
 
 	/* CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, BIT STRING } */
-	inner = tbslen + (size_t)alglen + der_size(siglen + 1);
-	hl = 1 + der_len(hdr + 1, inner);
+	inner = tbslen + (size_t)alglen + der_tlv_size(siglen + 1);
+	hl = der_hdr(hdr, DER_TAG_SEQUENCE, inner);
 	cert_start = tbs_start - hl;
 	memcpy(cb.entries.data + cert_start, hdr, hl);
 	if (buf_append(&cb.entries, alg, (size_t)alglen) == -1 ||
-	    der_tl(&cb.entries, 0x03, siglen + 1) == -1 || buf_putc(&cb.entries, 0) == -1 ||
-	    buf_append(&cb.entries, sig, siglen) == -1)
+	    der_put_hdr(&cb.entries, DER_TAG_BITSTRING, siglen + 1) == -1 ||
+	    buf_putc(&cb.entries, 0) == -1 || buf_append(&cb.entries, sig, siglen) == -1)
 		goto enc;
 	/* hand the buffer over as the CRL: shift it to the start (no second copy) */
 	crl.derlen = cb.entries.len - cert_start;

@@ -25,21 +25,21 @@ static const unsigned char ocsp_nonce_oid[] = {0x2b, 0x06, 0x01, 0x05, 0x05,
 
 /* AlgorithmIdentifier of a CertID: a known hash with absent or NULL parameters, or unknown. */
 static int
-ocsp_req_hashalg(const struct ocsp_tlv *alg, enum ocsp_hash *hash, struct err *e)
+ocsp_req_hashalg(const struct der_tlv *alg, enum ocsp_hash *hash, struct err *e)
 {
-	struct ocsp_der d;
-	struct ocsp_tlv oid, params;
+	struct der_reader d;
+	struct der_tlv oid, params;
 	int rc = -1, r, i;
 
 	*hash = OCSP_HASH_UNKNOWN;
-	ocsp_der_init(&d, alg->val, alg->len);
-	if (ocsp_der_next(&d, &oid) != 0 || oid.tag != OCSP_DER_OID || oid.len == 0) {
+	der_reader_init(&d, alg->val, alg->len);
+	if (der_next(&d, &oid) != 0 || oid.tag != DER_TAG_OID || oid.len == 0) {
 		err_set(e, ERR_REFUSED,
 			"ocsp: RFC 5280 4.1.1.2: CertID hashAlgorithm lacks an OID");
 		goto out;
 	}
-	r = ocsp_der_next(&d, &params);
-	if (r == -1 || (r == 0 && !ocsp_der_done(&d))) {
+	r = der_next(&d, &params);
+	if (r == -1 || (r == 0 && !der_reader_done(&d))) {
 		err_set(e, ERR_REFUSED,
 			"ocsp: RFC 5280 4.1.1.2: malformed CertID hashAlgorithm parameters");
 		goto out;
@@ -49,7 +49,7 @@ ocsp_req_hashalg(const struct ocsp_tlv *alg, enum ocsp_hash *hash, struct err *e
 		    memcmp(oid.val, ocsp_hash_oids[i].oid, oid.len) != 0)
 			continue;
 		/* RFC 5754 2: parameters absent or NULL; anything else is not this algorithm */
-		if (r == 1 || (params.tag == OCSP_DER_NULL && params.len == 0))
+		if (r == 1 || (params.tag == DER_TAG_NULL && params.len == 0))
 			*hash = (enum ocsp_hash)i;
 		break;
 	}
@@ -60,20 +60,20 @@ out:
 
 /* CertID ::= SEQUENCE { hashAlgorithm, issuerNameHash, issuerKeyHash, serialNumber } */
 static int
-ocsp_req_certid(const struct ocsp_tlv *cid, struct ocsp_certid *id, struct err *e)
+ocsp_req_certid(const struct der_tlv *cid, struct ocsp_certid *id, struct err *e)
 {
-	struct ocsp_der d;
-	struct ocsp_tlv alg, nh, kh, sn;
+	struct der_reader d;
+	struct der_tlv alg, nh, kh, sn;
 	int rc = -1;
 
 	memset(id, 0, sizeof(*id));
 	id->der = cid->start;
 	id->derlen = cid->total;
-	ocsp_der_init(&d, cid->val, cid->len);
-	if (ocsp_der_next(&d, &alg) != 0 || alg.tag != OCSP_DER_SEQUENCE ||
-	    ocsp_der_next(&d, &nh) != 0 || nh.tag != OCSP_DER_OCTETSTRING ||
-	    ocsp_der_next(&d, &kh) != 0 || kh.tag != OCSP_DER_OCTETSTRING ||
-	    ocsp_der_next(&d, &sn) != 0 || sn.tag != OCSP_DER_INTEGER || !ocsp_der_done(&d)) {
+	der_reader_init(&d, cid->val, cid->len);
+	if (der_expect(&d, DER_TAG_SEQUENCE, &alg) == -1 ||
+	    der_expect(&d, DER_TAG_OCTETSTRING, &nh) == -1 ||
+	    der_expect(&d, DER_TAG_OCTETSTRING, &kh) == -1 ||
+	    der_expect(&d, DER_TAG_INTEGER, &sn) == -1 || !der_reader_done(&d)) {
 		err_set(e, ERR_REFUSED,
 			"ocsp: RFC 6960 4.1.1: CertID must be hashAlgorithm, issuerNameHash, "
 			"issuerKeyHash, serialNumber");
@@ -82,8 +82,7 @@ ocsp_req_certid(const struct ocsp_tlv *cid, struct ocsp_certid *id, struct err *
 	if (ocsp_req_hashalg(&alg, &id->hash, e) == -1)
 		goto out;
 	/* X.690 8.3.2: an INTEGER has at least one octet and no redundant leading octet */
-	if (sn.len == 0 || (sn.len > 1 && ((sn.val[0] == 0x00 && !(sn.val[1] & 0x80)) ||
-					   (sn.val[0] == 0xff && (sn.val[1] & 0x80))))) {
+	if (der_int_check(&sn, DER_TAG_INTEGER) == -1) {
 		err_set(e, ERR_REFUSED,
 			"ocsp: X.690 8.3.2: CertID serialNumber is not minimal DER");
 		goto out;
@@ -110,36 +109,36 @@ out:
  * NULL (singleRequestExtensions) the nonce is not expected and counts as any other.
  */
 static int
-ocsp_req_extensions(const struct ocsp_tlv *tagged, const unsigned char **nonce, size_t *noncelen,
+ocsp_req_extensions(const struct der_tlv *tagged, const unsigned char **nonce, size_t *noncelen,
 		    struct err *e)
 {
-	struct ocsp_der d, exts, ext;
-	struct ocsp_tlv seq, x, oid, t, val;
+	struct der_reader d, exts, ext;
+	struct der_tlv seq, x, oid, t, val;
 	int rc = -1, r, critical;
 
-	ocsp_der_init(&d, tagged->val, tagged->len);
-	if (ocsp_der_next(&d, &seq) != 0 || seq.tag != OCSP_DER_SEQUENCE || seq.len == 0 ||
-	    !ocsp_der_done(&d)) {
+	der_reader_init(&d, tagged->val, tagged->len);
+	if (der_next(&d, &seq) != 0 || seq.tag != DER_TAG_SEQUENCE || seq.len == 0 ||
+	    !der_reader_done(&d)) {
 		err_set(e, ERR_REFUSED,
 			"ocsp: RFC 5280 4.1: Extensions must be a non-empty SEQUENCE");
 		goto out;
 	}
-	ocsp_der_init(&exts, seq.val, seq.len);
-	while ((r = ocsp_der_next(&exts, &x)) == 0) {
+	der_reader_init(&exts, seq.val, seq.len);
+	while ((r = der_next(&exts, &x)) == 0) {
 		critical = 0;
-		ocsp_der_init(&ext, x.val, x.len);
-		if (x.tag != OCSP_DER_SEQUENCE || ocsp_der_next(&ext, &oid) != 0 ||
-		    oid.tag != OCSP_DER_OID || oid.len == 0 || ocsp_der_next(&ext, &t) != 0)
+		der_reader_init(&ext, x.val, x.len);
+		if (x.tag != DER_TAG_SEQUENCE || der_next(&ext, &oid) != 0 ||
+		    oid.tag != DER_TAG_OID || oid.len == 0 || der_next(&ext, &t) != 0)
 			goto bad;
-		if (t.tag == OCSP_DER_BOOLEAN) {
+		if (t.tag == DER_TAG_BOOLEAN) {
 			if (t.len != 1)
 				goto bad;
 			critical = t.val[0] != 0;
-			if (ocsp_der_next(&ext, &t) != 0)
+			if (der_next(&ext, &t) != 0)
 				goto bad;
 		}
 		val = t;
-		if (val.tag != OCSP_DER_OCTETSTRING || !ocsp_der_done(&ext))
+		if (val.tag != DER_TAG_OCTETSTRING || !der_reader_done(&ext))
 			goto bad;
 		if (oid.len == sizeof(ocsp_nonce_oid) &&
 		    memcmp(oid.val, ocsp_nonce_oid, sizeof(ocsp_nonce_oid)) == 0 && nonce != NULL) {
@@ -175,25 +174,24 @@ out:
 
 /* Request ::= SEQUENCE { reqCert CertID, singleRequestExtensions [0] EXPLICIT OPTIONAL } */
 static int
-ocsp_req_one(const struct ocsp_tlv *rq, struct ocsp_certid *id, struct err *e)
+ocsp_req_one(const struct der_tlv *rq, struct ocsp_certid *id, struct err *e)
 {
-	struct ocsp_der d;
-	struct ocsp_tlv cid, t;
+	struct der_reader d;
+	struct der_tlv cid, t;
 	int rc = -1, r;
 
-	ocsp_der_init(&d, rq->val, rq->len);
-	if (rq->tag != OCSP_DER_SEQUENCE || ocsp_der_next(&d, &cid) != 0 ||
-	    cid.tag != OCSP_DER_SEQUENCE) {
+	der_reader_init(&d, rq->val, rq->len);
+	if (rq->tag != DER_TAG_SEQUENCE || der_next(&d, &cid) != 0 || cid.tag != DER_TAG_SEQUENCE) {
 		err_set(e, ERR_REFUSED, "ocsp: RFC 6960 4.1.1: Request must start with a CertID");
 		goto out;
 	}
 	if (ocsp_req_certid(&cid, id, e) == -1)
 		goto out;
-	r = ocsp_der_next(&d, &t);
-	if (r == 0 && t.tag == OCSP_DER_CTX0) {
+	r = der_next(&d, &t);
+	if (r == 0 && t.tag == DER_TAG_CTX(0)) {
 		if (ocsp_req_extensions(&t, NULL, NULL, e) == -1)
 			goto out;
-		r = ocsp_der_next(&d, &t);
+		r = der_next(&d, &t);
 	}
 	if (r != 1) {
 		err_set(e, ERR_REFUSED, "ocsp: RFC 6960 4.1.1: unexpected field in Request");
@@ -207,31 +205,31 @@ out:
 int
 ocsp_req_parse(const unsigned char *p, size_t len, struct ocsp_req *req, struct err *e)
 {
-	struct ocsp_der d, in, tbs, list;
-	struct ocsp_tlv top, t, rq;
+	struct der_reader d, in, tbs, list;
+	struct der_tlv top, t, rq;
 	int rc = -1, r;
 
 	req->n = 0;
 	req->nonce = NULL;
 	req->noncelen = 0;
 	req->signed_req = 0;
-	ocsp_der_init(&d, p, len);
-	if (len == 0 || ocsp_der_next(&d, &top) != 0 || top.tag != OCSP_DER_SEQUENCE ||
-	    !ocsp_der_done(&d)) {
+	der_reader_init(&d, p, len);
+	if (len == 0 || der_next(&d, &top) != 0 || top.tag != DER_TAG_SEQUENCE ||
+	    !der_reader_done(&d)) {
 		err_set(e, ERR_REFUSED, "ocsp: RFC 6960 4.1.1: request is not one DER SEQUENCE");
 		goto out;
 	}
 	/* OCSPRequest ::= SEQUENCE { tbsRequest, optionalSignature [0] EXPLICIT OPTIONAL } */
-	ocsp_der_init(&in, top.val, top.len);
-	if (ocsp_der_next(&in, &t) != 0 || t.tag != OCSP_DER_SEQUENCE) {
+	der_reader_init(&in, top.val, top.len);
+	if (der_next(&in, &t) != 0 || t.tag != DER_TAG_SEQUENCE) {
 		err_set(e, ERR_REFUSED, "ocsp: RFC 6960 4.1.1: no TBSRequest");
 		goto out;
 	}
-	ocsp_der_init(&tbs, t.val, t.len);
-	r = ocsp_der_next(&in, &t);
-	if (r == 0 && t.tag == OCSP_DER_CTX0) {
+	der_reader_init(&tbs, t.val, t.len);
+	r = der_next(&in, &t);
+	if (r == 0 && t.tag == DER_TAG_CTX(0)) {
 		req->signed_req = 1;
-		r = ocsp_der_next(&in, &t);
+		r = der_next(&in, &t);
 	}
 	if (r != 1) {
 		err_set(e, ERR_REFUSED, "ocsp: RFC 6960 4.1.1: unexpected field after TBSRequest");
@@ -239,31 +237,31 @@ ocsp_req_parse(const unsigned char *p, size_t len, struct ocsp_req *req, struct 
 	}
 	/* TBSRequest ::= SEQUENCE { version [0], requestorName [1], requestList,
 	 * requestExtensions [2] } */
-	if (ocsp_der_next(&tbs, &t) != 0)
+	if (der_next(&tbs, &t) != 0)
 		goto badtbs;
-	if (t.tag == OCSP_DER_CTX0) {
+	if (t.tag == DER_TAG_CTX(0)) {
 		/* DER omits DEFAULT values, but v1 written out is common; nothing else is known */
-		if (t.len != 3 || t.val[0] != OCSP_DER_INTEGER || t.val[1] != 1 || t.val[2] != 0) {
+		if (t.len != 3 || t.val[0] != DER_TAG_INTEGER || t.val[1] != 1 || t.val[2] != 0) {
 			err_set(e, ERR_REFUSED, "ocsp: RFC 6960 4.1.1: version must be v1");
 			goto out;
 		}
-		if (ocsp_der_next(&tbs, &t) != 0)
+		if (der_next(&tbs, &t) != 0)
 			goto badtbs;
 	}
-	if (t.tag == OCSP_DER_CTX1 && ocsp_der_next(&tbs, &t) != 0)
+	if (t.tag == DER_TAG_CTX(1) && der_next(&tbs, &t) != 0)
 		goto badtbs;
-	if (t.tag != OCSP_DER_SEQUENCE)
+	if (t.tag != DER_TAG_SEQUENCE)
 		goto badtbs;
-	ocsp_der_init(&list, t.val, t.len);
-	r = ocsp_der_next(&tbs, &t);
-	if (r == 0 && t.tag == OCSP_DER_CTX2) {
+	der_reader_init(&list, t.val, t.len);
+	r = der_next(&tbs, &t);
+	if (r == 0 && t.tag == DER_TAG_CTX(2)) {
 		if (ocsp_req_extensions(&t, &req->nonce, &req->noncelen, e) == -1)
 			goto out;
-		r = ocsp_der_next(&tbs, &t);
+		r = der_next(&tbs, &t);
 	}
 	if (r != 1)
 		goto badtbs;
-	while ((r = ocsp_der_next(&list, &rq)) == 0) {
+	while ((r = der_next(&list, &rq)) == 0) {
 		if (req->n == OCSP_MAX_CERTIDS) {
 			err_set(e, ERR_REFUSED, "ocsp: more than %d certificates in one request",
 				OCSP_MAX_CERTIDS);

@@ -15,9 +15,9 @@ static const unsigned char ocsp_basic_oid[] = {0x06, 0x09, 0x2b, 0x06, 0x01, 0x0
 void
 ocsp_resp_error(unsigned char out[OCSP_ERROR_RESP_LEN], enum ocsp_resp_status s)
 {
-	out[0] = OCSP_DER_SEQUENCE;
+	out[0] = DER_TAG_SEQUENCE;
 	out[1] = 3;
-	out[2] = OCSP_DER_ENUMERATED;
+	out[2] = DER_TAG_ENUMERATED;
 	out[3] = 1;
 	out[4] = (unsigned char)s;
 }
@@ -25,11 +25,7 @@ ocsp_resp_error(unsigned char out[OCSP_ERROR_RESP_LEN], enum ocsp_resp_status s)
 static int
 ocsp_put_time(struct buf *out, time_t t)
 {
-	char g[16];
-
-	if (ocsp_gentime(t, g) == -1)
-		return -1;
-	return ocsp_der_put(out, OCSP_DER_GENTIME, g, 15);
+	return der_put_time(out, t, DER_TIME_GENERALIZED);
 }
 
 /*
@@ -50,7 +46,7 @@ ocsp_single_build(struct buf *out, const struct ocsp_single *s)
 		goto out;
 	switch (s->status) {
 	case OCSP_CERT_GOOD:
-		if (ocsp_der_put(&body, OCSP_DER_IMPL0, NULL, 0) == -1)
+		if (der_put(&body, DER_TAG_IMPL(0), NULL, 0) == -1)
 			goto out;
 		break;
 	case OCSP_CERT_REVOKED:
@@ -58,29 +54,29 @@ ocsp_single_build(struct buf *out, const struct ocsp_single *s)
 		if (ocsp_put_time(&st, s->revoked_at) == -1)
 			goto out;
 		if (s->reason > 0 && s->reason <= 10) {
-			unsigned char r[] = {OCSP_DER_CTX0, 3, OCSP_DER_ENUMERATED, 1,
+			unsigned char r[] = {DER_TAG_CTX(0), 3, DER_TAG_ENUMERATED, 1,
 					     (unsigned char)s->reason};
 
 			if (buf_append(&st, r, sizeof(r)) == -1)
 				goto out;
 		}
-		if (ocsp_der_put(&body, OCSP_DER_CTX1, st.data, st.len) == -1)
+		if (der_put(&body, DER_TAG_CTX(1), st.data, st.len) == -1)
 			goto out;
 		break;
 	default:
-		if (ocsp_der_put(&body, OCSP_DER_IMPL2, NULL, 0) == -1)
+		if (der_put(&body, DER_TAG_IMPL(2), NULL, 0) == -1)
 			goto out;
 		break;
 	}
 	if (ocsp_put_time(&body, s->this_update) == -1)
 		goto out;
 	if (s->next_update != 0) {
-		if (ocsp_gentime(s->next_update, g) == -1 ||
-		    ocsp_der_put_hdr(&body, OCSP_DER_CTX0, 17) == -1 ||
-		    ocsp_der_put(&body, OCSP_DER_GENTIME, g, 15) == -1)
+		if (der_gentime(s->next_update, g) == -1 ||
+		    der_put_hdr(&body, DER_TAG_CTX(0), 17) == -1 ||
+		    der_put(&body, DER_TAG_GENTIME, g, 15) == -1)
 			goto out;
 	}
-	if (ocsp_der_put(out, OCSP_DER_SEQUENCE, body.data, body.len) == -1)
+	if (der_put(out, DER_TAG_SEQUENCE, body.data, body.len) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -101,23 +97,22 @@ ocsp_respdata_build(struct buf *out, const unsigned char keyhash[20], time_t pro
 	buf_init(&rd, OCSP_RESP_BUF_MAX);
 	buf_init(&list, OCSP_RESP_BUF_MAX);
 	/* responderID byKey [2] EXPLICIT KeyHash (OCTET STRING of SHA-1) */
-	if (ocsp_der_put_hdr(&rd, OCSP_DER_CTX2, 22) == -1 ||
-	    ocsp_der_put(&rd, OCSP_DER_OCTETSTRING, keyhash, 20) == -1 ||
+	if (der_put_hdr(&rd, DER_TAG_CTX(2), 22) == -1 ||
+	    der_put(&rd, DER_TAG_OCTETSTRING, keyhash, 20) == -1 ||
 	    ocsp_put_time(&rd, produced) == -1)
 		goto bad;
 	for (i = 0; i < n; i++)
 		if (ocsp_single_build(&list, &singles[i]) == -1)
 			goto bad;
-	if (ocsp_der_put(&rd, OCSP_DER_SEQUENCE, list.data, list.len) == -1)
+	if (der_put(&rd, DER_TAG_SEQUENCE, list.data, list.len) == -1)
 		goto bad;
 	if (nonce != NULL) {
 		/* responseExtensions [1] EXPLICIT Extensions: the request's nonce, unchanged */
-		if (ocsp_der_put_hdr(&rd, OCSP_DER_CTX1, ocsp_der_hdr_len(noncelen) + noncelen) ==
-			-1 ||
-		    ocsp_der_put(&rd, OCSP_DER_SEQUENCE, nonce, noncelen) == -1)
+		if (der_put_hdr(&rd, DER_TAG_CTX(1), der_tlv_size(noncelen)) == -1 ||
+		    der_put(&rd, DER_TAG_SEQUENCE, nonce, noncelen) == -1)
 			goto bad;
 	}
-	if (ocsp_der_put(out, OCSP_DER_SEQUENCE, rd.data, rd.len) == -1)
+	if (der_put(out, DER_TAG_SEQUENCE, rd.data, rd.len) == -1)
 		goto bad;
 	rc = 0;
 	goto out;
@@ -144,33 +139,33 @@ ocsp_resp_assemble(struct buf *out, const unsigned char *rd, size_t rdlen,
 	/* BasicOCSPResponse ::= SEQUENCE { tbsResponseData, signatureAlgorithm, signature,
 	 * certs [0] EXPLICIT SEQUENCE OF Certificate OPTIONAL } */
 	if (buf_append(&b, rd, rdlen) == -1 || buf_append(&b, algid, algidlen) == -1 ||
-	    ocsp_der_put_hdr(&b, OCSP_DER_BITSTRING, siglen + 1) == -1 || buf_putc(&b, 0) == -1 ||
+	    der_put_hdr(&b, DER_TAG_BITSTRING, siglen + 1) == -1 || buf_putc(&b, 0) == -1 ||
 	    buf_append(&b, sig, siglen) == -1)
 		goto bad;
 	if (cert != NULL) {
-		certs_len = ocsp_der_hdr_len(certlen) + certlen;
-		if (ocsp_der_put_hdr(&b, OCSP_DER_CTX0, certs_len) == -1 ||
-		    ocsp_der_put(&b, OCSP_DER_SEQUENCE, cert, certlen) == -1)
+		certs_len = der_tlv_size(certlen);
+		if (der_put_hdr(&b, DER_TAG_CTX(0), certs_len) == -1 ||
+		    der_put(&b, DER_TAG_SEQUENCE, cert, certlen) == -1)
 			goto bad;
 	}
-	if (ocsp_der_put(&basic, OCSP_DER_SEQUENCE, b.data, b.len) == -1)
+	if (der_put(&basic, DER_TAG_SEQUENCE, b.data, b.len) == -1)
 		goto bad;
 	/* OCSPResponse ::= SEQUENCE { responseStatus, responseBytes [0] EXPLICIT ResponseBytes }
 	 * ResponseBytes ::= SEQUENCE { responseType OID, response OCTET STRING } */
 	buf_reset(&b);
 	if (buf_append(&b, ocsp_basic_oid, sizeof(ocsp_basic_oid)) == -1 ||
-	    ocsp_der_put(&b, OCSP_DER_OCTETSTRING, basic.data, basic.len) == -1)
+	    der_put(&b, DER_TAG_OCTETSTRING, basic.data, basic.len) == -1)
 		goto bad;
 	buf_reset(&basic);
 	{
-		unsigned char ok[] = {OCSP_DER_ENUMERATED, 1, OCSP_RESP_SUCCESSFUL};
-		size_t rb = ocsp_der_hdr_len(b.len) + b.len;
-		size_t tagged = ocsp_der_hdr_len(rb) + rb;
+		unsigned char ok[] = {DER_TAG_ENUMERATED, 1, OCSP_RESP_SUCCESSFUL};
+		size_t rb = der_tlv_size(b.len);
+		size_t tagged = der_tlv_size(rb);
 
-		if (ocsp_der_put_hdr(out, OCSP_DER_SEQUENCE, sizeof(ok) + tagged) == -1 ||
+		if (der_put_hdr(out, DER_TAG_SEQUENCE, sizeof(ok) + tagged) == -1 ||
 		    buf_append(out, ok, sizeof(ok)) == -1 ||
-		    ocsp_der_put_hdr(out, OCSP_DER_CTX0, rb) == -1 ||
-		    ocsp_der_put(out, OCSP_DER_SEQUENCE, b.data, b.len) == -1)
+		    der_put_hdr(out, DER_TAG_CTX(0), rb) == -1 ||
+		    der_put(out, DER_TAG_SEQUENCE, b.data, b.len) == -1)
 			goto bad;
 	}
 	rc = 0;

@@ -29,16 +29,6 @@
 
 #include "signer_local.h"
 
-#define DER_INTEGER 0x02
-#define DER_OCTET_STRING 0x04
-#define DER_UTCTIME 0x17
-#define DER_GENTIME 0x18
-#define DER_SEQUENCE 0x30
-#define DER_SET 0x31
-#define DER_CTX0 0xa0 /* [0] constructed */
-#define DER_CTX1 0xa1
-#define DER_CTX2 0xa2
-
 /* Closes every descriptor except keep and 0/1/2 (walks /proc/self/fd; a loop without /proc). */
 static void
 signer_fds_close(int keep)
@@ -102,28 +92,28 @@ static int
 signer_cert_wrap(const unsigned char *p, size_t len, unsigned char **out, size_t *outlen,
 		 struct err *e)
 {
-	struct signer_der d, in;
-	struct signer_tlv tbs, t, alg;
+	struct der_reader in;
+	struct der_tlv tbs, t, alg;
 	static const unsigned char empty_bits[] = {0x03, 0x01, 0x00};
-	unsigned char hdr[6], *w;
+	unsigned char hdr[DER_HDR_MAX], *w;
 	size_t hl, content;
 	int rc = -1;
 
-	signer_der_init(&d, p, len);
-	if (signer_der_next(&d, &tbs) != 0 || tbs.tag != DER_SEQUENCE || !signer_der_done(&d)) {
+	if (der_parse_one(p, len, &tbs) == -1 || tbs.tag != DER_TAG_SEQUENCE) {
 		err_set(e, ERR_REFUSED, "signer: SIGN_CERT: payload is not one DER SEQUENCE");
 		goto out;
 	}
-	signer_der_init(&in, tbs.val, tbs.len);
-	if (signer_der_next(&in, &t) != 0 || (t.tag == DER_CTX0 && signer_der_next(&in, &t) != 0) ||
-	    t.tag != DER_INTEGER || signer_der_next(&in, &alg) != 0 || alg.tag != DER_SEQUENCE) {
+	der_reader_enter(&in, &tbs);
+	if (der_optional(&in, DER_TAG_CTX(0), &t) == -1 ||
+	    der_expect(&in, DER_TAG_INTEGER, &t) == -1 ||
+	    der_expect(&in, DER_TAG_SEQUENCE, &alg) == -1) {
 		err_set(e, ERR_REFUSED,
 			"signer: SIGN_CERT: RFC 5280 4.1.2: no serialNumber and signature "
 			"AlgorithmIdentifier at the start of the TBSCertificate");
 		goto out;
 	}
 	content = len + alg.total + sizeof(empty_bits);
-	hl = signer_der_header(hdr, DER_SEQUENCE, content);
+	hl = der_hdr(hdr, DER_TAG_SEQUENCE, content);
 	*outlen = hl + content;
 	*out = w = xmalloc(*outlen);
 	memcpy(w, hdr, hl);
@@ -275,7 +265,7 @@ out:
  * indirect CRL: certificateIssuer entries could then revoke another issuer's certificates.
  */
 static int
-signer_crl_exts_check(const struct signer_tlv *ctx0, struct err *e)
+signer_crl_exts_check(const struct der_tlv *ctx0, struct err *e)
 {
 	static const unsigned char allowed[][3] = {
 	    {0x55, 0x1d, 0x23}, /* authorityKeyIdentifier */
@@ -283,20 +273,20 @@ signer_crl_exts_check(const struct signer_tlv *ctx0, struct err *e)
 	    {0x55, 0x1d, 0x1b}, /* deltaCRLIndicator */
 	    {0x55, 0x1d, 0x2e}, /* freshestCRL */
 	};
-	struct signer_der d, exts, ext;
-	struct signer_tlv seq, x, oid;
+	struct der_reader d, exts, ext;
+	struct der_tlv seq, x, oid;
 	size_t i;
 	int r, ok;
 
-	signer_der_init(&d, ctx0->val, ctx0->len);
-	if (signer_der_next(&d, &seq) != 0 || seq.tag != DER_SEQUENCE || !signer_der_done(&d))
+	der_reader_init(&d, ctx0->val, ctx0->len);
+	if (der_next(&d, &seq) != 0 || seq.tag != DER_TAG_SEQUENCE || !der_reader_done(&d))
 		goto bad;
-	signer_der_init(&exts, seq.val, seq.len);
-	while ((r = signer_der_next(&exts, &x)) == 0) {
-		if (x.tag != DER_SEQUENCE)
+	der_reader_init(&exts, seq.val, seq.len);
+	while ((r = der_next(&exts, &x)) == 0) {
+		if (x.tag != DER_TAG_SEQUENCE)
 			goto bad;
-		signer_der_init(&ext, x.val, x.len);
-		if (signer_der_next(&ext, &oid) != 0 || oid.tag != 0x06)
+		der_reader_init(&ext, x.val, x.len);
+		if (der_next(&ext, &oid) != 0 || oid.tag != DER_TAG_OID)
 			goto bad;
 		ok = 0;
 		for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]) && !ok; i++)
@@ -317,21 +307,21 @@ bad:
 static int
 signer_check_crl(const struct signer_keys *ks, const unsigned char *p, size_t len, struct err *e)
 {
-	struct signer_der d, in;
-	struct signer_tlv tbs, t;
+	struct der_reader d, in;
+	struct der_tlv tbs, t;
 	int rc = -1, r;
 
-	signer_der_init(&d, p, len);
-	if (signer_der_next(&d, &tbs) != 0 || tbs.tag != DER_SEQUENCE || !signer_der_done(&d)) {
+	der_reader_init(&d, p, len);
+	if (der_next(&d, &tbs) != 0 || tbs.tag != DER_TAG_SEQUENCE || !der_reader_done(&d)) {
 		err_set(e, ERR_REFUSED, "signer: SIGN_CRL: payload is not one DER SEQUENCE");
 		goto out;
 	}
-	signer_der_init(&in, tbs.val, tbs.len);
-	if (signer_der_next(&in, &t) != 0 || t.tag != DER_INTEGER || t.len != 1 || t.val[0] != 1) {
+	der_reader_init(&in, tbs.val, tbs.len);
+	if (der_next(&in, &t) != 0 || t.tag != DER_TAG_INTEGER || t.len != 1 || t.val[0] != 1) {
 		err_set(e, ERR_REFUSED, "signer: SIGN_CRL: RFC 5280 5.1.2.1: version must be v2");
 		goto out;
 	}
-	if (signer_der_next(&in, &t) != 0 || t.total != ks->ca_algid_len ||
+	if (der_next(&in, &t) != 0 || t.total != ks->ca_algid_len ||
 	    memcmp(t.start, ks->ca_algid, t.total) != 0) {
 		err_set(e, ERR_REFUSED,
 			"signer: SIGN_CRL: signature algorithm does not match the CA key "
@@ -339,26 +329,26 @@ signer_check_crl(const struct signer_keys *ks, const unsigned char *p, size_t le
 			OBJ_nid2sn(ks->ca.sig_nid));
 		goto out;
 	}
-	if (signer_der_next(&in, &t) != 0 || t.total != ks->ca_name_len ||
+	if (der_next(&in, &t) != 0 || t.total != ks->ca_name_len ||
 	    memcmp(t.start, ks->ca_name, t.total) != 0) {
 		err_set(e, ERR_REFUSED,
 			"signer: SIGN_CRL: issuer does not match the CA certificate");
 		goto out;
 	}
-	if (signer_der_next(&in, &t) != 0 || (t.tag != DER_UTCTIME && t.tag != DER_GENTIME)) {
+	if (der_next(&in, &t) != 0 || (t.tag != DER_TAG_UTCTIME && t.tag != DER_TAG_GENTIME)) {
 		err_set(e, ERR_REFUSED, "signer: SIGN_CRL: RFC 5280 5.1.2.4: bad thisUpdate");
 		goto out;
 	}
-	r = signer_der_next(&in, &t);
-	if (r == 0 && (t.tag == DER_UTCTIME || t.tag == DER_GENTIME))
-		r = signer_der_next(&in, &t);
+	r = der_next(&in, &t);
+	if (r == 0 && (t.tag == DER_TAG_UTCTIME || t.tag == DER_TAG_GENTIME))
+		r = der_next(&in, &t);
 	/* revokedCertificates: skipped by its length, never walked (O(1) for any size) */
-	if (r == 0 && t.tag == DER_SEQUENCE)
-		r = signer_der_next(&in, &t);
-	if (r == 0 && t.tag == DER_CTX0) {
+	if (r == 0 && t.tag == DER_TAG_SEQUENCE)
+		r = der_next(&in, &t);
+	if (r == 0 && t.tag == DER_TAG_CTX(0)) {
 		if (signer_crl_exts_check(&t, e) == -1)
 			goto out;
-		r = signer_der_next(&in, &t);
+		r = der_next(&in, &t);
 	}
 	if (r != 1) {
 		err_set(e, ERR_REFUSED,
@@ -382,8 +372,8 @@ signer_check_ocsp(const struct signer_keys *ks, const unsigned char *p, size_t l
 {
 	OCSP_RESPDATA *rd = NULL;
 	OCSP_RESPID *rid = NULL;
-	struct signer_der d, in;
-	struct signer_tlv seq, t;
+	struct der_reader d, in;
+	struct der_tlv seq, t;
 	const unsigned char *q = p;
 	int rc = -1;
 
@@ -395,14 +385,14 @@ signer_check_ocsp(const struct signer_keys *ks, const unsigned char *p, size_t l
 		err_ssl(e, ERR_REFUSED, "signer: SIGN_OCSP: ResponseData does not parse");
 		goto out;
 	}
-	signer_der_init(&d, p, len);
-	if (signer_der_next(&d, &seq) != 0 || seq.tag != DER_SEQUENCE || !signer_der_done(&d)) {
+	der_reader_init(&d, p, len);
+	if (der_next(&d, &seq) != 0 || seq.tag != DER_TAG_SEQUENCE || !der_reader_done(&d)) {
 		err_set(e, ERR_REFUSED, "signer: SIGN_OCSP: payload is not one DER SEQUENCE");
 		goto out;
 	}
-	signer_der_init(&in, seq.val, seq.len);
-	if (signer_der_next(&in, &t) != 0 || (t.tag == DER_CTX0 && signer_der_next(&in, &t) != 0) ||
-	    (t.tag != DER_CTX1 && t.tag != DER_CTX2)) {
+	der_reader_init(&in, seq.val, seq.len);
+	if (der_next(&in, &t) != 0 || (t.tag == DER_TAG_CTX(0) && der_next(&in, &t) != 0) ||
+	    (t.tag != DER_TAG_CTX(1) && t.tag != DER_TAG_CTX(2))) {
 		err_set(e, ERR_REFUSED, "signer: SIGN_OCSP: RFC 6960 4.2.1: no responderID");
 		goto out;
 	}
@@ -435,8 +425,8 @@ signer_check_tsa(const struct signer_keys *ks, const unsigned char *p, size_t le
 {
 	X509_ATTRIBUTE *a = NULL;
 	const ASN1_TYPE *v;
-	struct signer_der d, in;
-	struct signer_tlv set, t;
+	struct der_reader d, in;
+	struct der_tlv set, t;
 	const unsigned char *q;
 	int rc = -1, r, nid, seen[32], nseen = 0, i, seen_ct = 0, seen_md = 0;
 
@@ -444,13 +434,13 @@ signer_check_tsa(const struct signer_keys *ks, const unsigned char *p, size_t le
 		err_set(e, ERR_REFUSED, "signer: no TSA key configured");
 		goto out;
 	}
-	signer_der_init(&d, p, len);
-	if (signer_der_next(&d, &set) != 0 || set.tag != DER_SET || !signer_der_done(&d)) {
+	der_reader_init(&d, p, len);
+	if (der_next(&d, &set) != 0 || set.tag != DER_TAG_SET || !der_reader_done(&d)) {
 		err_set(e, ERR_REFUSED, "signer: SIGN_TSA: payload is not one DER SET");
 		goto out;
 	}
-	signer_der_init(&in, set.val, set.len);
-	while ((r = signer_der_next(&in, &t)) == 0) {
+	der_reader_init(&in, set.val, set.len);
+	while ((r = der_next(&in, &t)) == 0) {
 		q = t.start;
 		if ((a = d2i_X509_ATTRIBUTE(NULL, &q, (long)t.total)) == NULL ||
 		    q != t.start + t.total) {

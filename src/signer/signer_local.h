@@ -1,5 +1,5 @@
 /*
- * signer internals shared by frame.c, der.c, signer.c, keys.c and client.c (and the unit
+ * signer internals shared by frame.c, signer.c, keys.c and client.c (and the unit
  * tests).  Nothing outside src/signer/ and tests/unit/test_signer*.c includes this file.
  */
 #ifndef SHOMEI_SIGNER_LOCAL_H
@@ -12,6 +12,7 @@
 #include <openssl/provider.h>
 #include <openssl/x509.h>
 
+#include "../util/der.h"
 #include "../util/util.h"
 #include "signer.h"
 
@@ -35,30 +36,6 @@ enum signer_frame_kind {
  */
 int signer_frame_read_kind(int fd, enum signer_frame_kind, int timeout_ms, uint32_t *word,
 			   struct buf *payload, struct err *);
-
-/*
- * A small DER reader for the checks that must not fully parse (50 MB CRLs): definite lengths
- * only, single-octet tags only, minimal length octets, never past the end it was given.
- */
-struct signer_der {
-	const unsigned char *p;	  /* next unread byte */
-	const unsigned char *end; /* one past the last byte */
-};
-
-struct signer_tlv {
-	unsigned char tag;	    /* the identifier octet */
-	const unsigned char *start; /* the identifier octet, in the input */
-	const unsigned char *val;   /* the contents */
-	size_t len;		    /* contents length */
-	size_t total;		    /* identifier + length octets + contents */
-};
-
-void signer_der_init(struct signer_der *, const unsigned char *, size_t);
-/* 0 and *t filled; 1 at the end of the input; -1 when the next TLV is malformed. */
-int signer_der_next(struct signer_der *, struct signer_tlv *);
-int signer_der_done(const struct signer_der *);
-/* Encodes an identifier and a DER length into out (at most 6 bytes); returns the count. */
-size_t signer_der_header(unsigned char out[6], unsigned char tag, size_t len);
 
 /* One signing key with its certificate and the algorithm that certificate's key calls for. */
 struct signer_key {

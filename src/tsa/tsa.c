@@ -79,54 +79,28 @@ tsa_refuse(int *fail, int bit, struct err *e, const char *msg)
 	return err_set(e, ERR_REFUSED, "tsa: %s", msg);
 }
 
-/* An OID's contents are well-formed: non-empty, the last octet ends a sub-identifier. */
-static int
-tsa_oid_valid(const struct tsa_tlv *t)
-{
-	size_t i;
-
-	if (t->len == 0 || (t->val[t->len - 1] & 0x80))
-		return 0;
-	for (i = 0; i < t->len; i++) /* X.690 8.19.2: no leading 0x80 in a sub-identifier */
-		if (t->val[i] == 0x80 && (i == 0 || !(t->val[i - 1] & 0x80)))
-			return 0;
-	return 1;
-}
-
-/* X.690 8.3.2: an INTEGER's contents are one octet or do not start with 9 equal bits. */
-static int
-tsa_int_minimal(const struct tsa_tlv *t)
-{
-	if (t->len == 0)
-		return 0;
-	if (t->len == 1)
-		return 1;
-	return !((t->val[0] == 0x00 && !(t->val[1] & 0x80)) ||
-		 (t->val[0] == 0xff && (t->val[1] & 0x80)));
-}
-
 /* MessageImprint ::= SEQUENCE { hashAlgorithm AlgorithmIdentifier, hashedMessage OCTET STRING } */
 static int
-tsa_imprint_parse(const struct tsa_tlv *mi, struct tsa_req *r, int *fail, struct err *e)
+tsa_imprint_parse(const struct der_tlv *mi, struct tsa_req *r, int *fail, struct err *e)
 {
-	struct tsa_der d, a;
-	struct tsa_tlv alg, oid, par, hash;
+	struct der_reader d, a;
+	struct der_tlv alg, oid, par, hash;
 	size_t i;
 
-	tsa_der_init(&d, mi->val, mi->len);
-	if (tsa_der_next(&d, &alg) != 0 || alg.tag != DER_SEQUENCE ||
-	    tsa_der_next(&d, &hash) != 0 || hash.tag != DER_OCTETSTRING || !tsa_der_done(&d))
+	der_reader_init(&d, mi->val, mi->len);
+	if (der_next(&d, &alg) != 0 || alg.tag != DER_TAG_SEQUENCE || der_next(&d, &hash) != 0 ||
+	    hash.tag != DER_TAG_OCTETSTRING || !der_reader_done(&d))
 		return tsa_refuse(fail, TSA_FAIL_BAD_REQUEST, e,
 				  "RFC 3161 2.4.1: malformed messageImprint");
-	tsa_der_init(&a, alg.val, alg.len);
-	if (tsa_der_next(&a, &oid) != 0 || oid.tag != DER_OID || !tsa_oid_valid(&oid))
+	der_reader_init(&a, alg.val, alg.len);
+	if (der_next(&a, &oid) != 0 || der_get_oid(&oid, NULL, NULL) == -1)
 		return tsa_refuse(fail, TSA_FAIL_BAD_REQUEST, e,
 				  "RFC 5280 4.1.1.2: malformed hash AlgorithmIdentifier");
-	switch (tsa_der_next(&a, &par)) {
+	switch (der_next(&a, &par)) {
 	case 1:
 		break;
 	case 0:
-		if (par.tag == DER_NULL && par.len == 0 && tsa_der_done(&a))
+		if (par.tag == DER_TAG_NULL && par.len == 0 && der_reader_done(&a))
 			break;
 		/* FALLTHROUGH */
 	default:
@@ -161,20 +135,20 @@ tsa_imprint_parse(const struct tsa_tlv *mi, struct tsa_req *r, int *fail, struct
 int
 tsa_req_parse(const unsigned char *p, size_t len, struct tsa_req *r, int *fail, struct err *e)
 {
-	struct tsa_der d, s;
-	struct tsa_tlv seq, t;
+	struct der_reader d, s;
+	struct der_tlv seq, t;
 	int rc = -1, n;
 
 	memset(r, 0, sizeof(*r));
 	*fail = TSA_FAIL_BAD_REQUEST;
-	tsa_der_init(&d, p, len);
-	if (tsa_der_next(&d, &seq) != 0 || seq.tag != DER_SEQUENCE || !tsa_der_done(&d)) {
+	der_reader_init(&d, p, len);
+	if (der_next(&d, &seq) != 0 || seq.tag != DER_TAG_SEQUENCE || !der_reader_done(&d)) {
 		tsa_refuse(fail, TSA_FAIL_BAD_REQUEST, e,
 			   "RFC 3161 2.4.1: request is not one DER TimeStampReq");
 		goto out;
 	}
-	tsa_der_init(&s, seq.val, seq.len);
-	if (tsa_der_next(&s, &t) != 0 || t.tag != DER_INTEGER || !tsa_int_minimal(&t)) {
+	der_reader_init(&s, seq.val, seq.len);
+	if (der_next(&s, &t) != 0 || der_int_check(&t, DER_TAG_INTEGER) == -1) {
 		tsa_refuse(fail, TSA_FAIL_BAD_REQUEST, e, "RFC 3161 2.4.1: no version");
 		goto out;
 	}
@@ -182,25 +156,25 @@ tsa_req_parse(const unsigned char *p, size_t len, struct tsa_req *r, int *fail, 
 		tsa_refuse(fail, TSA_FAIL_BAD_REQUEST, e, "RFC 3161 2.4.1: version must be v1 (1)");
 		goto out;
 	}
-	if (tsa_der_next(&s, &t) != 0 || t.tag != DER_SEQUENCE) {
+	if (der_next(&s, &t) != 0 || t.tag != DER_TAG_SEQUENCE) {
 		tsa_refuse(fail, TSA_FAIL_BAD_REQUEST, e, "RFC 3161 2.4.1: no messageImprint");
 		goto out;
 	}
 	if (tsa_imprint_parse(&t, r, fail, e) == -1)
 		goto out;
 	/* the optional fields, each at most once and in this order */
-	if ((n = tsa_der_next(&s, &t)) == 0 && t.tag == DER_OID) {
-		if (!tsa_oid_valid(&t)) {
+	if ((n = der_next(&s, &t)) == 0 && t.tag == DER_TAG_OID) {
+		if (der_get_oid(&t, NULL, NULL) == -1) {
 			tsa_refuse(fail, TSA_FAIL_BAD_REQUEST, e,
 				   "RFC 3161 2.4.1: malformed reqPolicy");
 			goto out;
 		}
 		r->policy = t.start;
 		r->policy_len = t.total;
-		n = tsa_der_next(&s, &t);
+		n = der_next(&s, &t);
 	}
-	if (n == 0 && t.tag == DER_INTEGER) {
-		if (!tsa_int_minimal(&t) || t.len > TSA_NONCE_MAX) {
+	if (n == 0 && t.tag == DER_TAG_INTEGER) {
+		if (der_int_check(&t, DER_TAG_INTEGER) == -1 || t.len > TSA_NONCE_MAX) {
 			tsa_refuse(fail, TSA_FAIL_BAD_REQUEST, e,
 				   "RFC 3161 2.4.1: nonce is not a DER INTEGER of at most 64 "
 				   "octets");
@@ -208,18 +182,18 @@ tsa_req_parse(const unsigned char *p, size_t len, struct tsa_req *r, int *fail, 
 		}
 		r->nonce = t.start;
 		r->nonce_len = t.total;
-		n = tsa_der_next(&s, &t);
+		n = der_next(&s, &t);
 	}
-	if (n == 0 && t.tag == DER_BOOLEAN) {
+	if (n == 0 && t.tag == DER_TAG_BOOLEAN) {
 		if (t.len != 1) {
 			tsa_refuse(fail, TSA_FAIL_BAD_REQUEST, e,
 				   "RFC 3161 2.4.1: malformed certReq");
 			goto out;
 		}
 		r->cert_req = t.val[0] != 0; /* BER: any non-zero octet is TRUE */
-		n = tsa_der_next(&s, &t);
+		n = der_next(&s, &t);
 	}
-	if (n == 0 && t.tag == DER_CTX0_CONS) {
+	if (n == 0 && t.tag == DER_TAG_CTX(0)) {
 		tsa_refuse(fail, TSA_FAIL_UNACCEPTED_EXTENSION, e,
 			   "RFC 3161 2.4.1: request extensions are not supported");
 		goto out;
@@ -291,27 +265,25 @@ tsa_time(const ASN1_TIME *a, time_t *out)
 static int
 tsa_accuracy_build(long ms, struct buf *out)
 {
-	struct buf in;
 	unsigned char m[2];
-	long millis = ms % 1000;
+	long millis = ms % 1000, mark;
 	int rc = -1;
 
-	buf_init(&in, 64);
-	if (ms / 1000 > 0 && tsa_der_put_uint(&in, (uint64_t)(ms / 1000)) == -1)
+	if ((mark = der_begin(out, DER_TAG_SEQUENCE)) == -1)
+		goto out;
+	if (ms / 1000 > 0 && der_put_uint64(out, (uint64_t)(ms / 1000)) == -1)
 		goto out;
 	if (millis > 0) {
 		/* 1..999: one octet up to 0x7f, else two (0x00 0x80 .. 0x03 0xe7) */
 		m[0] = (unsigned char)(millis >> 8);
 		m[1] = (unsigned char)millis;
-		if (tsa_der_put(&in, DER_CTX0, millis > 0x7f ? m : m + 1, millis > 0x7f ? 2 : 1) ==
-		    -1)
+		if (der_put_uint_bytes(out, DER_TAG_IMPL(0), m, sizeof(m)) == -1)
 			goto out;
 	}
-	if (tsa_der_put(out, DER_SEQUENCE, in.data, in.len) == -1)
+	if (der_end(out, mark) == -1)
 		goto out;
 	rc = 0;
 out:
-	buf_free(&in);
 	return rc;
 }
 
@@ -325,7 +297,7 @@ tsa_digalg_build(int nid, struct buf *out)
 
 	if ((o = OBJ_nid2obj(nid)) == NULL || (len = i2d_ASN1_OBJECT(o, &p)) <= 0)
 		goto out;
-	rc = tsa_der_put(out, DER_SEQUENCE, p, (size_t)len);
+	rc = der_put(out, DER_TAG_SEQUENCE, p, (size_t)len);
 out:
 	OPENSSL_free(p);
 	return rc;
@@ -381,26 +353,26 @@ tsa_ess_build(X509 *cert, const unsigned char *der, size_t derlen, struct buf *o
 		err_ssl(e, ERR_INTERNAL, "tsa: cannot encode the TSA certificate's issuer");
 		goto out;
 	}
-	if (tsa_der_put(&gn, DER_CTX4_CONS, name.data, name.len) == -1 ||
-	    tsa_der_put(&is, DER_SEQUENCE, gn.data, gn.len) == -1 ||
+	if (der_put(&gn, DER_TAG_CTX(4), name.data, name.len) == -1 ||
+	    der_put(&is, DER_TAG_SEQUENCE, gn.data, gn.len) == -1 ||
 	    buf_append(&is, ser, (size_t)serlen) == -1)
 		goto full;
 	/* is = GeneralNames TLV + serial; wrap as IssuerSerial */
 	buf_reset(&gn);
-	if (tsa_der_put(&gn, DER_OCTETSTRING, hash, 32) == -1 ||
-	    tsa_der_put(&gn, DER_SEQUENCE, is.data, is.len) == -1 ||
-	    tsa_der_put(&id, DER_SEQUENCE, gn.data, gn.len) == -1) /* ESSCertIDv2 */
+	if (der_put(&gn, DER_TAG_OCTETSTRING, hash, 32) == -1 ||
+	    der_put(&gn, DER_TAG_SEQUENCE, is.data, is.len) == -1 ||
+	    der_put(&id, DER_TAG_SEQUENCE, gn.data, gn.len) == -1) /* ESSCertIDv2 */
 		goto full;
 	buf_reset(&gn);
-	if (tsa_der_put(&gn, DER_SEQUENCE, id.data, id.len) == -1) /* SEQUENCE OF ESSCertIDv2 */
+	if (der_put(&gn, DER_TAG_SEQUENCE, id.data, id.len) == -1) /* SEQUENCE OF ESSCertIDv2 */
 		goto full;
 	buf_reset(&id);
-	if (tsa_der_put(&id, DER_SEQUENCE, gn.data, gn.len) == -1) /* SigningCertificateV2 */
+	if (der_put(&id, DER_TAG_SEQUENCE, gn.data, gn.len) == -1) /* SigningCertificateV2 */
 		goto full;
 	buf_reset(&gn);
 	if (buf_append(&gn, tsa_oid_signing_cert_v2, sizeof(tsa_oid_signing_cert_v2)) == -1 ||
-	    tsa_der_put(&gn, DER_SET, id.data, id.len) == -1 ||
-	    tsa_der_put(out, DER_SEQUENCE, gn.data, gn.len) == -1)
+	    der_put(&gn, DER_TAG_SET, id.data, id.len) == -1 ||
+	    der_put(out, DER_TAG_SEQUENCE, gn.data, gn.len) == -1)
 		goto full;
 	rc = 0;
 	goto out;
@@ -436,15 +408,15 @@ tsa_cert_parts(struct tsa *t, X509 *cert, struct err *e)
 	/* IssuerAndSerialNumber ::= SEQUENCE { issuer Name, serialNumber INTEGER } */
 	if (tsa_i2d_name(X509_get_issuer_name(cert), &in) == -1 ||
 	    buf_append(&in, ser, (size_t)serlen) == -1 ||
-	    tsa_der_put(&b, DER_SEQUENCE, in.data, in.len) == -1)
+	    der_put(&b, DER_TAG_SEQUENCE, in.data, in.len) == -1)
 		goto enc;
 	t->sid = tsa_dup(&b, &t->sid_len);
 	/* tsa [0] GeneralName: directoryName [4] of the TSA certificate's subject */
 	buf_reset(&b);
 	buf_reset(&in);
 	if (tsa_i2d_name(X509_get_subject_name(cert), &in) == -1 ||
-	    tsa_der_put_hdr(&b, DER_CTX0_CONS, tsa_der_tlvlen(in.len)) == -1 ||
-	    tsa_der_put(&b, DER_CTX4_CONS, in.data, in.len) == -1)
+	    der_put_hdr(&b, DER_TAG_CTX(0), der_tlv_size(in.len)) == -1 ||
+	    der_put(&b, DER_TAG_CTX(4), in.data, in.len) == -1)
 		goto enc;
 	t->name = tsa_dup(&b, &t->name_len);
 	buf_reset(&b);
@@ -535,11 +507,11 @@ tsa_new(struct ca *ca, struct tsa **out, struct err *e)
 	t->sigalg = tsa_dup(&b, &t->sigalg_len);
 	/* contentType attribute: SEQUENCE { OID contentType, SET { id-ct-TSTInfo } } */
 	buf_reset(&b);
-	if (tsa_der_put_hdr(&b, DER_SEQUENCE,
-			    sizeof(tsa_oid_content_type) +
-				tsa_der_tlvlen(sizeof(tsa_oid_tstinfo))) == -1 ||
+	if (der_put_hdr(&b, DER_TAG_SEQUENCE,
+			sizeof(tsa_oid_content_type) + der_tlv_size(sizeof(tsa_oid_tstinfo))) ==
+		-1 ||
 	    buf_append(&b, tsa_oid_content_type, sizeof(tsa_oid_content_type)) == -1 ||
-	    tsa_der_put(&b, DER_SET, tsa_oid_tstinfo, sizeof(tsa_oid_tstinfo)) == -1)
+	    der_put(&b, DER_TAG_SET, tsa_oid_tstinfo, sizeof(tsa_oid_tstinfo)) == -1)
 		fatalx("tsa: contentType does not fit");
 	t->attr_ct = tsa_dup(&b, &t->attr_ct_len);
 	if (tsa_cert_parts(t, ca->tsa_cert, e) == -1)
@@ -617,20 +589,12 @@ tsa_digits(char *out, int v, int n)
 static size_t
 tsa_gentime(const struct tsa *t, const struct timespec *now, char out[32])
 {
-	struct tm tm;
-	time_t s = now->tv_sec;
-	size_t n = 0;
+	size_t n = 14;
 	int ms;
 
-	if (gmtime_r(&s, &tm) == NULL || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0)
+	/* "YYYYMMDDHHMMSSZ": the fraction, if any, goes in before the Z */
+	if (der_gentime(now->tv_sec, out) == -1)
 		return 0;
-	tsa_digits(out, tm.tm_year + 1900, 4);
-	tsa_digits(out + 4, tm.tm_mon + 1, 2);
-	tsa_digits(out + 6, tm.tm_mday, 2);
-	tsa_digits(out + 8, tm.tm_hour, 2);
-	tsa_digits(out + 10, tm.tm_min, 2);
-	tsa_digits(out + 12, tm.tm_sec > 59 ? 59 : tm.tm_sec, 2);
-	n = 14;
 	if (t->accuracy_ms > 0 && t->accuracy_ms < 1000 &&
 	    (ms = (int)(now->tv_nsec / 1000000)) > 0) {
 		out[n++] = '.';
@@ -648,7 +612,7 @@ int
 tsa_tstinfo_build(const struct tsa *t, const struct tsa_req *r, uint64_t serial,
 		  const struct timespec *now, struct buf *out, struct err *e)
 {
-	static const unsigned char v1[] = {DER_INTEGER, 0x01, 0x01};
+	static const unsigned char v1[] = {DER_TAG_INTEGER, 0x01, 0x01};
 	struct buf ser;
 	char gt[32];
 	size_t gtlen, len;
@@ -659,16 +623,16 @@ tsa_tstinfo_build(const struct tsa *t, const struct tsa_req *r, uint64_t serial,
 		err_set(e, ERR_INTERNAL, "tsa: the clock is out of GeneralizedTime's range");
 		goto out;
 	}
-	if (tsa_der_put_uint(&ser, serial) == -1)
+	if (der_put_uint64(&ser, serial) == -1)
 		fatalx("tsa: serial does not fit");
-	len = sizeof(v1) + t->policy_len + r->imprint_len + ser.len + tsa_der_tlvlen(gtlen) +
+	len = sizeof(v1) + t->policy_len + r->imprint_len + ser.len + der_tlv_size(gtlen) +
 	      t->accuracy_len + r->nonce_len + t->name_len;
-	if (tsa_der_put_hdr(out, DER_SEQUENCE, len) == -1 ||
+	if (der_put_hdr(out, DER_TAG_SEQUENCE, len) == -1 ||
 	    buf_append(out, v1, sizeof(v1)) == -1 ||
 	    buf_append(out, t->policy, t->policy_len) == -1 ||
 	    buf_append(out, r->imprint, r->imprint_len) == -1 ||
 	    buf_append(out, ser.data, ser.len) == -1 ||
-	    tsa_der_put(out, DER_GENTIME, gt, gtlen) == -1 ||
+	    der_put(out, DER_TAG_GENTIME, gt, gtlen) == -1 ||
 	    (t->accuracy_len > 0 && buf_append(out, t->accuracy, t->accuracy_len) == -1) ||
 	    /* ordering DEFAULT FALSE: absent */
 	    (r->nonce_len > 0 && buf_append(out, r->nonce, r->nonce_len) == -1) ||
@@ -692,11 +656,13 @@ int
 tsa_resp_build(const struct tsa *t, struct signer_client *sc, const struct tsa_req *r,
 	       uint64_t serial, const struct timespec *now, struct buf *out, struct err *e)
 {
-	static const unsigned char granted[] = {DER_SEQUENCE, 0x03, DER_INTEGER, 0x01, 0x00};
-	static const unsigned char v1[] = {DER_INTEGER, 0x01, 0x01};
-	static const unsigned char v3[] = {DER_INTEGER, 0x01, 0x03};
-	struct buf tst, attrs;
+	static const unsigned char granted[] = {DER_TAG_SEQUENCE, 0x03, DER_TAG_INTEGER, 0x01,
+						0x00};
+	static const unsigned char v1[] = {DER_TAG_INTEGER, 0x01, 0x01};
+	static const unsigned char v3[] = {DER_TAG_INTEGER, 0x01, 0x03};
+	struct buf tst, attrs, mb;
 	struct tsa_attr a[3], tmp;
+	long m1, m2;
 	unsigned char md[EVP_MAX_MD_SIZE], mdattr[96], *sig = NULL;
 	unsigned int mdlen = 0;
 	size_t mdattr_len, attrs_len, si_len, sd_len, encap_len, ci_len, siglen = 0, i, j;
@@ -711,17 +677,14 @@ tsa_resp_build(const struct tsa *t, struct signer_client *sc, const struct tsa_r
 		goto out;
 	}
 	/* messageDigest: SEQUENCE { OID, SET { OCTET STRING } }, at most 2+11+2+2+64 bytes */
-	mdattr_len = 0;
-	mdattr[mdattr_len++] = DER_SEQUENCE;
-	mdattr[mdattr_len++] = (unsigned char)(sizeof(tsa_oid_message_digest) + 4 + mdlen);
-	memcpy(mdattr + mdattr_len, tsa_oid_message_digest, sizeof(tsa_oid_message_digest));
-	mdattr_len += sizeof(tsa_oid_message_digest);
-	mdattr[mdattr_len++] = DER_SET;
-	mdattr[mdattr_len++] = (unsigned char)(2 + mdlen);
-	mdattr[mdattr_len++] = DER_OCTETSTRING;
-	mdattr[mdattr_len++] = (unsigned char)mdlen;
-	memcpy(mdattr + mdattr_len, md, mdlen);
-	mdattr_len += mdlen;
+	buf_init_fixed(&mb, mdattr, sizeof(mdattr));
+	if ((m1 = der_begin(&mb, DER_TAG_SEQUENCE)) == -1 ||
+	    buf_append(&mb, tsa_oid_message_digest, sizeof(tsa_oid_message_digest)) == -1 ||
+	    (m2 = der_begin(&mb, DER_TAG_SET)) == -1 ||
+	    der_put(&mb, DER_TAG_OCTETSTRING, md, mdlen) == -1 || der_end(&mb, m2) == -1 ||
+	    der_end(&mb, m1) == -1)
+		fatalx("tsa: messageDigest attribute does not fit");
+	mdattr_len = mb.len;
 	/* SignedAttributes: a DER SET OF, so sorted by encoding */
 	a[0].p = t->attr_ct;
 	a[0].len = t->attr_ct_len;
@@ -730,14 +693,13 @@ tsa_resp_build(const struct tsa *t, struct signer_client *sc, const struct tsa_r
 	a[2].p = t->attr_ess;
 	a[2].len = t->attr_ess_len;
 	for (i = 1; i < 3; i++)
-		for (j = i; j > 0 && tsa_der_cmp(a[j - 1].p, a[j - 1].len, a[j].p, a[j].len) > 0;
-		     j--) {
+		for (j = i; j > 0 && der_cmp(a[j - 1].p, a[j - 1].len, a[j].p, a[j].len) > 0; j--) {
 			tmp = a[j];
 			a[j] = a[j - 1];
 			a[j - 1] = tmp;
 		}
 	attrs_len = a[0].len + a[1].len + a[2].len;
-	if (tsa_der_put_hdr(&attrs, DER_SET, attrs_len) == -1 ||
+	if (der_put_hdr(&attrs, DER_TAG_SET, attrs_len) == -1 ||
 	    buf_append(&attrs, a[0].p, a[0].len) == -1 ||
 	    buf_append(&attrs, a[1].p, a[1].len) == -1 ||
 	    buf_append(&attrs, a[2].p, a[2].len) == -1)
@@ -747,39 +709,37 @@ tsa_resp_build(const struct tsa *t, struct signer_client *sc, const struct tsa_r
 
 	/* SignerInfo ::= SEQUENCE { version 1, sid, digestAlgorithm, [0] signedAttrs,
 	 *   signatureAlgorithm, signature OCTET STRING } */
-	si_len = sizeof(v1) + t->sid_len + t->digalg_len + tsa_der_tlvlen(attrs_len) +
-		 t->sigalg_len + tsa_der_tlvlen(siglen);
+	si_len = sizeof(v1) + t->sid_len + t->digalg_len + der_tlv_size(attrs_len) + t->sigalg_len +
+		 der_tlv_size(siglen);
 	/* EncapsulatedContentInfo ::= SEQUENCE { id-ct-TSTInfo, [0] EXPLICIT OCTET STRING } */
-	encap_len = sizeof(tsa_oid_tstinfo) + tsa_der_tlvlen(tsa_der_tlvlen(tst.len));
+	encap_len = sizeof(tsa_oid_tstinfo) + der_tlv_size(der_tlv_size(tst.len));
 	/* SignedData ::= SEQUENCE { version 3, digestAlgorithms SET, encapContentInfo,
 	 *   [0] IMPLICIT certificates OPTIONAL, signerInfos SET } */
-	sd_len = sizeof(v3) + tsa_der_tlvlen(t->digalg_len) + tsa_der_tlvlen(encap_len) +
-		 (r->cert_req ? tsa_der_tlvlen(t->cert_len) : 0) +
-		 tsa_der_tlvlen(tsa_der_tlvlen(si_len));
+	sd_len = sizeof(v3) + der_tlv_size(t->digalg_len) + der_tlv_size(encap_len) +
+		 (r->cert_req ? der_tlv_size(t->cert_len) : 0) + der_tlv_size(der_tlv_size(si_len));
 	/* ContentInfo ::= SEQUENCE { id-signedData, [0] EXPLICIT SignedData } */
-	ci_len = sizeof(tsa_oid_signed_data) + tsa_der_tlvlen(tsa_der_tlvlen(sd_len));
+	ci_len = sizeof(tsa_oid_signed_data) + der_tlv_size(der_tlv_size(sd_len));
 	/* TimeStampResp ::= SEQUENCE { PKIStatusInfo, timeStampToken } */
-	if (tsa_der_put_hdr(out, DER_SEQUENCE, sizeof(granted) + tsa_der_tlvlen(ci_len)) == -1 ||
+	if (der_put_hdr(out, DER_TAG_SEQUENCE, sizeof(granted) + der_tlv_size(ci_len)) == -1 ||
 	    buf_append(out, granted, sizeof(granted)) == -1 ||
-	    tsa_der_put_hdr(out, DER_SEQUENCE, ci_len) == -1 ||
+	    der_put_hdr(out, DER_TAG_SEQUENCE, ci_len) == -1 ||
 	    buf_append(out, tsa_oid_signed_data, sizeof(tsa_oid_signed_data)) == -1 ||
-	    tsa_der_put_hdr(out, DER_CTX0_CONS, tsa_der_tlvlen(sd_len)) == -1 ||
-	    tsa_der_put_hdr(out, DER_SEQUENCE, sd_len) == -1 ||
+	    der_put_hdr(out, DER_TAG_CTX(0), der_tlv_size(sd_len)) == -1 ||
+	    der_put_hdr(out, DER_TAG_SEQUENCE, sd_len) == -1 ||
 	    buf_append(out, v3, sizeof(v3)) == -1 ||
-	    tsa_der_put(out, DER_SET, t->digalg, t->digalg_len) == -1 ||
-	    tsa_der_put_hdr(out, DER_SEQUENCE, encap_len) == -1 ||
+	    der_put(out, DER_TAG_SET, t->digalg, t->digalg_len) == -1 ||
+	    der_put_hdr(out, DER_TAG_SEQUENCE, encap_len) == -1 ||
 	    buf_append(out, tsa_oid_tstinfo, sizeof(tsa_oid_tstinfo)) == -1 ||
-	    tsa_der_put_hdr(out, DER_CTX0_CONS, tsa_der_tlvlen(tst.len)) == -1 ||
-	    tsa_der_put(out, DER_OCTETSTRING, tst.data, tst.len) == -1 ||
-	    (r->cert_req && tsa_der_put(out, DER_CTX0_CONS, t->cert, t->cert_len) == -1) ||
-	    tsa_der_put_hdr(out, DER_SET, tsa_der_tlvlen(si_len)) == -1 ||
-	    tsa_der_put_hdr(out, DER_SEQUENCE, si_len) == -1 ||
+	    der_put_hdr(out, DER_TAG_CTX(0), der_tlv_size(tst.len)) == -1 ||
+	    der_put(out, DER_TAG_OCTETSTRING, tst.data, tst.len) == -1 ||
+	    (r->cert_req && der_put(out, DER_TAG_CTX(0), t->cert, t->cert_len) == -1) ||
+	    der_put_hdr(out, DER_TAG_SET, der_tlv_size(si_len)) == -1 ||
+	    der_put_hdr(out, DER_TAG_SEQUENCE, si_len) == -1 ||
 	    buf_append(out, v1, sizeof(v1)) == -1 || buf_append(out, t->sid, t->sid_len) == -1 ||
 	    buf_append(out, t->digalg, t->digalg_len) == -1 ||
-	    tsa_der_put(out, DER_CTX0_CONS, attrs.data + (attrs.len - attrs_len), attrs_len) ==
-		-1 ||
+	    der_put(out, DER_TAG_CTX(0), attrs.data + (attrs.len - attrs_len), attrs_len) == -1 ||
 	    buf_append(out, t->sigalg, t->sigalg_len) == -1 ||
-	    tsa_der_put(out, DER_OCTETSTRING, sig, siglen) == -1)
+	    der_put(out, DER_TAG_OCTETSTRING, sig, siglen) == -1)
 		goto full;
 	rc = 0;
 	goto out;
@@ -799,7 +759,7 @@ out:
 int
 tsa_resp_reject(int fail, const char *text, struct buf *out)
 {
-	static const unsigned char rejection[] = {DER_INTEGER, 0x01, 0x02};
+	static const unsigned char rejection[] = {DER_TAG_INTEGER, 0x01, 0x02};
 	unsigned char bits[6];
 	size_t tlen = text != NULL ? strlen(text) : 0, nbits = 0, str_len, si_len;
 
@@ -812,14 +772,14 @@ tsa_resp_reject(int fail, const char *text, struct buf *out)
 		bits[0] = (unsigned char)(7 - fail % 8); /* unused bits */
 		bits[nbits] = (unsigned char)(0x80 >> (fail % 8));
 	}
-	str_len = tlen > 0 ? tsa_der_tlvlen(tsa_der_tlvlen(tlen)) : 0;
-	si_len = sizeof(rejection) + str_len + (nbits > 0 ? tsa_der_tlvlen(nbits + 1) : 0);
-	if (tsa_der_put_hdr(out, DER_SEQUENCE, tsa_der_tlvlen(si_len)) == -1 ||
-	    tsa_der_put_hdr(out, DER_SEQUENCE, si_len) == -1 ||
+	str_len = tlen > 0 ? der_tlv_size(der_tlv_size(tlen)) : 0;
+	si_len = sizeof(rejection) + str_len + (nbits > 0 ? der_tlv_size(nbits + 1) : 0);
+	if (der_put_hdr(out, DER_TAG_SEQUENCE, der_tlv_size(si_len)) == -1 ||
+	    der_put_hdr(out, DER_TAG_SEQUENCE, si_len) == -1 ||
 	    buf_append(out, rejection, sizeof(rejection)) == -1 ||
-	    (tlen > 0 && (tsa_der_put_hdr(out, DER_SEQUENCE, tsa_der_tlvlen(tlen)) == -1 ||
-			  tsa_der_put(out, DER_UTF8STRING, text, tlen) == -1)) ||
-	    (nbits > 0 && tsa_der_put(out, DER_BITSTRING, bits, nbits + 1) == -1))
+	    (tlen > 0 && (der_put_hdr(out, DER_TAG_SEQUENCE, der_tlv_size(tlen)) == -1 ||
+			  der_put(out, DER_TAG_UTF8STRING, text, tlen) == -1)) ||
+	    (nbits > 0 && der_put(out, DER_TAG_BITSTRING, bits, nbits + 1) == -1))
 		return -1;
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "util/der.h"
 #include "x509.h"
 
 char *
@@ -491,30 +492,6 @@ x509_tbs_der(X509 *x, unsigned char **der, size_t *len, struct err *e)
 	return 0;
 }
 
-/* Reads one DER TLV header at *p (at most len bytes); sets tag, header and content length. */
-static int
-der_tlv(const unsigned char *p, size_t len, int *tag, int *cls, size_t *hdr, size_t *clen)
-{
-	const unsigned char *q = p;
-	long l = 0;
-	int t = 0, c = 0, r;
-
-	if (len == 0 || len > 0x7fffffff)
-		return -1;
-	r = ASN1_get_object(&q, &l, &t, &c, (long)len);
-	if ((r & 0x80) != 0 || (r & 0x01) != 0 || l < 0) {
-		ERR_clear_error();
-		return -1;
-	}
-	*tag = t;
-	*cls = c;
-	*hdr = (size_t)(q - p);
-	*clen = (size_t)l;
-	if (*clen > len - *hdr)
-		return -1;
-	return 0;
-}
-
 /*
  * Finds the AlgorithmIdentifier inside a TBSCertificate: SEQUENCE { [0] version OPTIONAL,
  * INTEGER serial, AlgorithmIdentifier, ... }.  Points alg (of alglen bytes) into tbs.
@@ -522,29 +499,17 @@ der_tlv(const unsigned char *p, size_t len, int *tag, int *cls, size_t *hdr, siz
 static int
 tbs_sigalg(const unsigned char *tbs, size_t len, const unsigned char **alg, size_t *alglen)
 {
-	size_t off, hdr, clen, end;
-	int tag, cls;
+	struct der_reader d;
+	struct der_tlv t;
 
-	if (der_tlv(tbs, len, &tag, &cls, &hdr, &clen) == -1 || tag != V_ASN1_SEQUENCE ||
-	    cls != V_ASN1_UNIVERSAL || hdr + clen != len)
+	if (der_parse_one(tbs, len, &t) == -1 || t.tag != DER_TAG_SEQUENCE)
 		return -1;
-	off = hdr;
-	end = len;
-	if (der_tlv(tbs + off, end - off, &tag, &cls, &hdr, &clen) == -1)
+	der_reader_enter(&d, &t);
+	if (der_optional(&d, DER_TAG_CTX(0), &t) == -1 ||
+	    der_expect(&d, DER_TAG_INTEGER, &t) == -1 || der_expect(&d, DER_TAG_SEQUENCE, &t) == -1)
 		return -1;
-	if (cls == V_ASN1_CONTEXT_SPECIFIC && tag == 0) {
-		off += hdr + clen;
-		if (der_tlv(tbs + off, end - off, &tag, &cls, &hdr, &clen) == -1)
-			return -1;
-	}
-	if (cls != V_ASN1_UNIVERSAL || tag != V_ASN1_INTEGER)
-		return -1;
-	off += hdr + clen;
-	if (der_tlv(tbs + off, end - off, &tag, &cls, &hdr, &clen) == -1 ||
-	    cls != V_ASN1_UNIVERSAL || tag != V_ASN1_SEQUENCE)
-		return -1;
-	*alg = tbs + off;
-	*alglen = hdr + clen;
+	*alg = t.start;
+	*alglen = t.total;
 	return 0;
 }
 
@@ -564,17 +529,17 @@ x509_assemble_der(const unsigned char *tbs, size_t tbslen, const unsigned char *
 		err_set(e, ERR_INTERNAL, "x509: assemble: not a TBSCertificate");
 		goto out;
 	}
-	bitlen = (size_t)ASN1_object_size(0, (int)siglen + 1, V_ASN1_BIT_STRING);
+	bitlen = der_tlv_size(siglen + 1);
 	content = tbslen + alglen + bitlen;
-	total = (size_t)ASN1_object_size(1, (int)content, V_ASN1_SEQUENCE);
+	total = der_tlv_size(content);
 	der = xmalloc(total);
 	w = der;
-	ASN1_put_object(&w, 1, (int)content, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+	w += der_hdr(w, DER_TAG_SEQUENCE, content);
 	memcpy(w, tbs, tbslen);
 	w += tbslen;
 	memcpy(w, alg, alglen);
 	w += alglen;
-	ASN1_put_object(&w, 0, (int)siglen + 1, V_ASN1_BIT_STRING, V_ASN1_UNIVERSAL);
+	w += der_hdr(w, DER_TAG_BITSTRING, siglen + 1);
 	*w++ = 0; /* no unused bits */
 	memcpy(w, sig, siglen);
 	w += siglen;

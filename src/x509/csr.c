@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "util/der.h"
 #include "x509.h"
 
 #define RSA_MIN_BITS 2048
@@ -221,33 +222,34 @@ out:
 }
 
 /*
- * One DER TLV at *p with at most *left bytes: definite length only, tag and class as
- * expected, constructed for SEQUENCE and [0] (the attributes), primitive otherwise.
- * tlv/tlvlen cover the whole element, val/vlen its contents.  Advances *p and *left.
+ * One DER TLV at *p with at most *left bytes (util/der: definite minimal lengths only), tag
+ * and class as expected, constructed for SEQUENCE and [0] (the attributes), primitive
+ * otherwise.  tlv/tlvlen cover the whole element, val/vlen its contents.  Advances *p and
+ * *left.
  */
 static int
 csr_tlv(const unsigned char **p, long *left, int tag, int cls, const unsigned char **tlv,
 	long *tlvlen, const unsigned char **val, long *vlen)
 {
-	const unsigned char *q = *p;
-	long len;
-	int t, c, r, cons = tag == V_ASN1_SEQUENCE || cls == V_ASN1_CONTEXT_SPECIFIC;
+	struct der_reader d;
+	struct der_tlv t;
+	int cons = tag == V_ASN1_SEQUENCE || cls == V_ASN1_CONTEXT_SPECIFIC;
 
-	if (*left <= 0)
+	if (*left <= 0 || tag < 0 || tag >= 0x1f)
 		return -1;
-	r = ASN1_get_object(&q, &len, &t, &c, *left);
-	if ((r & 0x80) || (r & 0x01) || t != tag || c != cls || !!(r & V_ASN1_CONSTRUCTED) != cons)
+	der_reader_init(&d, *p, (size_t)*left);
+	if (der_expect(&d, (unsigned char)(cls | (cons ? V_ASN1_CONSTRUCTED : 0) | tag), &t) == -1)
 		return -1;
 	if (tlv != NULL) {
-		*tlv = *p;
-		*tlvlen = (long)(q - *p) + len;
+		*tlv = t.start;
+		*tlvlen = (long)t.total;
 	}
 	if (val != NULL) {
-		*val = q;
-		*vlen = len;
+		*val = t.val;
+		*vlen = (long)t.len;
 	}
-	*left -= (long)(q - *p) + len;
-	*p = q + len;
+	*left -= (long)t.total;
+	*p = t.start + t.total;
 	return 0;
 }
 
@@ -496,7 +498,7 @@ csr_parse_ex(const unsigned char *in, size_t len, unsigned flags, struct csr **o
 		err_set(e, ERR_REFUSED, "csr: larger than %d bytes", X509_CSR_MAX);
 		goto out;
 	}
-	if (len > 0 && in[0] == 0x30) {
+	if (len > 0 && in[0] == DER_TAG_SEQUENCE) {
 		der = in;
 		derlen = (long)len;
 	} else if (len > 0 && mem_find(in, len, "-----BEGIN ") != NULL) {

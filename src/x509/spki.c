@@ -10,22 +10,27 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
+#include "util/der.h"
 #include "x509.h"
 
-/* Reads one primitive TLV of the expected tag; advances *p.  -1 when malformed. */
+/* Reads one TLV of the expected universal tag (util/der); advances *p.  -1 when malformed. */
 static int
-spki_tlv(const unsigned char **p, long *left, int want_tag, const unsigned char **val, long *len)
+spki_tlv(const unsigned char **p, long *left, unsigned char want_tag, const unsigned char **val,
+	 long *len)
 {
-	const unsigned char *q = *p;
-	int tag, cls, flags;
+	struct der_reader d;
+	struct der_tlv t;
 
-	flags = ASN1_get_object(&q, len, &tag, &cls, *left);
-	if ((flags & 0x80) || cls != V_ASN1_UNIVERSAL || tag != want_tag)
+	if (*left <= 0)
 		return -1;
-	*val = q;
-	*left -= (long)(q - *p) + *len;
-	*p = q + *len;
-	return *left >= 0 ? 0 : -1;
+	der_reader_init(&d, *p, (size_t)*left);
+	if (der_expect(&d, want_tag, &t) == -1)
+		return -1;
+	*val = t.val;
+	*len = (long)t.len;
+	*left -= (long)t.total;
+	*p = t.start + t.total;
+	return 0;
 }
 
 /* RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } (RFC 8017 A.1.1) */
@@ -36,12 +41,12 @@ spki_rsa(const unsigned char *pk, int pklen, struct x509_keyinfo *ki, struct err
 	long left = pklen, seqlen, nlen, exlen, inner;
 	int bits, i;
 
-	if (spki_tlv(&p, &left, V_ASN1_SEQUENCE, &seq, &seqlen) == -1 || left != 0)
+	if (spki_tlv(&p, &left, DER_TAG_SEQUENCE, &seq, &seqlen) == -1 || left != 0)
 		return err_set(e, ERR_REFUSED, "key: malformed RSA public key");
 	p = seq;
 	inner = seqlen;
-	if (spki_tlv(&p, &inner, V_ASN1_INTEGER, &n, &nlen) == -1 ||
-	    spki_tlv(&p, &inner, V_ASN1_INTEGER, &ex, &exlen) == -1 || inner != 0 || nlen < 1 ||
+	if (spki_tlv(&p, &inner, DER_TAG_INTEGER, &n, &nlen) == -1 ||
+	    spki_tlv(&p, &inner, DER_TAG_INTEGER, &ex, &exlen) == -1 || inner != 0 || nlen < 1 ||
 	    exlen < 1 || (n[0] & 0x80) || (ex[0] & 0x80))
 		return err_set(e, ERR_REFUSED, "key: malformed RSA public key");
 	while (nlen > 1 && n[0] == 0)

@@ -391,9 +391,9 @@ der_assemble(const unsigned char *tbs, size_t tbslen, const unsigned char *alg, 
 	unsigned char hdr[6], bhdr[6], *der, *w;
 	size_t hl, bl, content;
 
-	bl = signer_der_header(bhdr, 0x03, siglen + 1);
+	bl = der_hdr(bhdr, 0x03, siglen + 1);
 	content = tbslen + alglen + bl + 1 + siglen;
-	hl = signer_der_header(hdr, 0x30, content);
+	hl = der_hdr(hdr, 0x30, content);
 	der = w = xmalloc(hl + content);
 	memcpy(w, hdr, hl), w += hl;
 	memcpy(w, tbs, tbslen), w += tbslen;
@@ -409,19 +409,19 @@ der_assemble(const unsigned char *tbs, size_t tbslen, const unsigned char *alg, 
 static X509 *
 cert_assemble(const unsigned char *tbs, size_t tbslen, const unsigned char *sig, size_t siglen)
 {
-	struct signer_der d, in;
-	struct signer_tlv t, alg;
+	struct der_reader d, in;
+	struct der_tlv t, alg;
 	unsigned char *der;
 	const unsigned char *q;
 	size_t len;
 	X509 *x;
 
-	signer_der_init(&d, tbs, tbslen);
-	assert_int_equal(signer_der_next(&d, &t), 0);
-	signer_der_init(&in, t.val, t.len);
-	assert_int_equal(signer_der_next(&in, &alg), 0); /* [0] version */
-	assert_int_equal(signer_der_next(&in, &alg), 0); /* serial */
-	assert_int_equal(signer_der_next(&in, &alg), 0); /* algorithm */
+	der_reader_init(&d, tbs, tbslen);
+	assert_int_equal(der_next(&d, &t), 0);
+	der_reader_init(&in, t.val, t.len);
+	assert_int_equal(der_next(&in, &alg), 0); /* [0] version */
+	assert_int_equal(der_next(&in, &alg), 0); /* serial */
+	assert_int_equal(der_next(&in, &alg), 0); /* algorithm */
 	der = der_assemble(tbs, tbslen, alg.start, alg.total, sig, siglen, &len);
 	q = der;
 	x = d2i_X509(NULL, &q, (long)len);
@@ -438,19 +438,19 @@ cert_assemble(const unsigned char *tbs, size_t tbslen, const unsigned char *sig,
 static unsigned char *
 tbs_nonminimal(const unsigned char *tbs, size_t len, size_t *outlen)
 {
-	struct signer_der d, in;
-	struct signer_tlv outer, t;
+	struct der_reader d, in;
+	struct der_tlv outer, t;
 	unsigned char hdr[6], *out, *w;
 	size_t hl, before, i;
 
-	signer_der_init(&d, tbs, len);
-	assert_int_equal(signer_der_next(&d, &outer), 0);
-	signer_der_init(&in, outer.val, outer.len);
+	der_reader_init(&d, tbs, len);
+	assert_int_equal(der_next(&d, &outer), 0);
+	der_reader_init(&in, outer.val, outer.len);
 	for (i = 0; i < 5; i++) /* version, serial, algorithm, issuer, validity */
-		assert_int_equal(signer_der_next(&in, &t), 0);
+		assert_int_equal(der_next(&in, &t), 0);
 	assert_int_equal(t.tag, 0x30);
 	assert_true(t.len < 0x80);
-	hl = signer_der_header(hdr, 0x30, outer.len + 1);
+	hl = der_hdr(hdr, 0x30, outer.len + 1);
 	out = w = xmalloc(hl + outer.len + 1);
 	memcpy(w, hdr, hl), w += hl;
 	before = (size_t)(t.start - outer.val);
@@ -1041,33 +1041,33 @@ test_der_reader(void **state)
 	static const unsigned char past_end[] = {0x04, 0x05, 0x00};
 	static const unsigned char long_ok[] = {0x04, 0x81, 0x80};
 	static const unsigned char hightag[] = {0x1f, 0x01, 0x00};
-	struct signer_der d;
-	struct signer_tlv t;
+	struct der_reader d;
+	struct der_tlv t;
 	unsigned char hdr[6];
 
-	signer_der_init(&d, ok, sizeof(ok));
-	assert_int_equal(signer_der_next(&d, &t), 0);
+	der_reader_init(&d, ok, sizeof(ok));
+	assert_int_equal(der_next(&d, &t), 0);
 	assert_int_equal(t.tag, 0x30);
 	assert_int_equal(t.len, 3);
 	assert_int_equal(t.total, 5);
-	assert_true(signer_der_done(&d));
-	assert_int_equal(signer_der_next(&d, &t), 1);
-	signer_der_init(&d, indefinite, sizeof(indefinite));
-	assert_int_equal(signer_der_next(&d, &t), -1);
-	signer_der_init(&d, nonminimal, sizeof(nonminimal));
-	assert_int_equal(signer_der_next(&d, &t), -1);
-	signer_der_init(&d, past_end, sizeof(past_end));
-	assert_int_equal(signer_der_next(&d, &t), -1);
-	signer_der_init(&d, long_ok, sizeof(long_ok)); /* claims 128 bytes, has none */
-	assert_int_equal(signer_der_next(&d, &t), -1);
-	signer_der_init(&d, hightag, sizeof(hightag));
-	assert_int_equal(signer_der_next(&d, &t), -1);
-	signer_der_init(&d, ok, 1);
-	assert_int_equal(signer_der_next(&d, &t), -1);
-	assert_int_equal(signer_der_header(hdr, 0x30, 5), 2);
-	assert_int_equal(signer_der_header(hdr, 0x30, 200), 3);
+	assert_true(der_reader_done(&d));
+	assert_int_equal(der_next(&d, &t), 1);
+	der_reader_init(&d, indefinite, sizeof(indefinite));
+	assert_int_equal(der_next(&d, &t), -1);
+	der_reader_init(&d, nonminimal, sizeof(nonminimal));
+	assert_int_equal(der_next(&d, &t), -1);
+	der_reader_init(&d, past_end, sizeof(past_end));
+	assert_int_equal(der_next(&d, &t), -1);
+	der_reader_init(&d, long_ok, sizeof(long_ok)); /* claims 128 bytes, has none */
+	assert_int_equal(der_next(&d, &t), -1);
+	der_reader_init(&d, hightag, sizeof(hightag));
+	assert_int_equal(der_next(&d, &t), -1);
+	der_reader_init(&d, ok, 1);
+	assert_int_equal(der_next(&d, &t), -1);
+	assert_int_equal(der_hdr(hdr, 0x30, 5), 2);
+	assert_int_equal(der_hdr(hdr, 0x30, 200), 3);
 	assert_int_equal(hdr[1], 0x81);
-	assert_int_equal(signer_der_header(hdr, 0x30, 49000000), 6);
+	assert_int_equal(der_hdr(hdr, 0x30, 49000000), 6);
 	assert_int_equal(hdr[1], 0x84);
 }
 
@@ -1282,9 +1282,9 @@ crl_big(const struct signer_keys *ks, size_t n, size_t *len)
 	unsigned char hdr[6], lhdr[6], *out, *w;
 	size_t entries = n * 49, content, hl, ll, i;
 
-	ll = signer_der_header(lhdr, 0x30, entries);
+	ll = der_hdr(lhdr, 0x30, entries);
 	content = 3 + ks->ca_algid_len + ks->ca_name_len + 15 + 15 + ll + entries + sizeof(exts);
-	hl = signer_der_header(hdr, 0x30, content);
+	hl = der_hdr(hdr, 0x30, content);
 	out = w = xmalloc(hl + content);
 	memcpy(w, hdr, hl), w += hl;
 	memcpy(w, "\x02\x01\x01", 3), w += 3;
@@ -1412,8 +1412,8 @@ ocsp_make(struct fx *f, X509 *cert, EVP_PKEY *key, unsigned long flags, size_t *
 	ASN1_INTEGER *serial = ASN1_INTEGER_new();
 	ASN1_TIME *now = ASN1_TIME_adj(NULL, time(NULL), 0, 0);
 	unsigned char *der = NULL, *copy;
-	struct signer_der d, in;
-	struct signer_tlv t, rd;
+	struct der_reader d, in;
+	struct der_tlv t, rd;
 	int n;
 
 	ASN1_INTEGER_set(serial, 4242);
@@ -1425,10 +1425,10 @@ ocsp_make(struct fx *f, X509 *cert, EVP_PKEY *key, unsigned long flags, size_t *
 			 1);
 	n = i2d_OCSP_BASICRESP(bs, &der);
 	assert_true(n > 0);
-	signer_der_init(&d, der, (size_t)n);
-	assert_int_equal(signer_der_next(&d, &t), 0);
-	signer_der_init(&in, t.val, t.len);
-	assert_int_equal(signer_der_next(&in, &rd), 0);
+	der_reader_init(&d, der, (size_t)n);
+	assert_int_equal(der_next(&d, &t), 0);
+	der_reader_init(&in, t.val, t.len);
+	assert_int_equal(der_next(&in, &rd), 0);
 	copy = xmalloc(rd.total);
 	memcpy(copy, rd.start, rd.total);
 	*len = rd.total;

@@ -261,22 +261,22 @@ tbs_make(struct hsm *h, size_t *len)
 static X509 *
 cert_assemble(const unsigned char *tbs, size_t tbslen, const unsigned char *sig, size_t siglen)
 {
-	struct signer_der d, in;
-	struct signer_tlv t, alg;
+	struct der_reader d, in;
+	struct der_tlv t, alg;
 	unsigned char hdr[6], bhdr[6], *der, *w;
 	const unsigned char *q;
 	size_t hl, bl, content;
 	X509 *x;
 
-	signer_der_init(&d, tbs, tbslen);
-	assert_int_equal(signer_der_next(&d, &t), 0);
-	signer_der_init(&in, t.val, t.len);
-	assert_int_equal(signer_der_next(&in, &alg), 0);
-	assert_int_equal(signer_der_next(&in, &alg), 0);
-	assert_int_equal(signer_der_next(&in, &alg), 0);
-	bl = signer_der_header(bhdr, 0x03, siglen + 1);
+	der_reader_init(&d, tbs, tbslen);
+	assert_int_equal(der_next(&d, &t), 0);
+	der_reader_init(&in, t.val, t.len);
+	assert_int_equal(der_next(&in, &alg), 0);
+	assert_int_equal(der_next(&in, &alg), 0);
+	assert_int_equal(der_next(&in, &alg), 0);
+	bl = der_hdr(bhdr, 0x03, siglen + 1);
 	content = tbslen + alg.total + bl + 1 + siglen;
-	hl = signer_der_header(hdr, 0x30, content);
+	hl = der_hdr(hdr, 0x30, content);
 	der = w = xmalloc(hl + content);
 	memcpy(w, hdr, hl), w += hl;
 	memcpy(w, tbs, tbslen), w += tbslen;

@@ -142,7 +142,7 @@ req_make(const struct reqopt *o, const char *data, size_t *len, ASN1_INTEGER **n
 static void
 tlv(struct buf *b, unsigned char tag, const void *c, size_t n)
 {
-	assert_int_equal(tsa_der_put(b, tag, c, n), 0);
+	assert_int_equal(der_put(b, tag, c, n), 0);
 }
 
 struct rawopt {
@@ -171,17 +171,18 @@ raw_make(const struct rawopt *o, struct buf *out)
 	buf_init(&mi, 4096);
 	buf_init(&body, 4096);
 	memset(h, 0xab, sizeof(h));
-	tlv(&alg, DER_OID, o->oid ? o->oid : oid_sha256, o->oid ? o->oidlen : sizeof(oid_sha256));
+	tlv(&alg, DER_TAG_OID, o->oid ? o->oid : oid_sha256,
+	    o->oid ? o->oidlen : sizeof(oid_sha256));
 	if (o->params != NULL)
 		assert_int_equal(buf_append(&alg, o->params, o->paramslen), 0);
-	tlv(&mi, DER_SEQUENCE, alg.data, alg.len);
-	tlv(&mi, DER_OCTETSTRING, h, o->hashlen ? o->hashlen : 32);
-	tlv(&body, DER_INTEGER, o->version ? o->version : &v1, 1);
-	tlv(&body, DER_SEQUENCE, mi.data, mi.len);
+	tlv(&mi, DER_TAG_SEQUENCE, alg.data, alg.len);
+	tlv(&mi, DER_TAG_OCTETSTRING, h, o->hashlen ? o->hashlen : 32);
+	tlv(&body, DER_TAG_INTEGER, o->version ? o->version : &v1, 1);
+	tlv(&body, DER_TAG_SEQUENCE, mi.data, mi.len);
 	if (o->tail != NULL)
 		assert_int_equal(buf_append(&body, o->tail, o->taillen), 0);
 	buf_init(out, 8192);
-	tlv(out, DER_SEQUENCE, body.data, body.len);
+	tlv(out, DER_TAG_SEQUENCE, body.data, body.len);
 	buf_free(&alg);
 	buf_free(&mi);
 	buf_free(&body);
@@ -246,12 +247,12 @@ test_parse_ok(void **state)
 		assert_int_equal(r.cert_req, o.cert_req);
 		assert_int_equal(r.nonce != NULL, o.nonce);
 		if (o.nonce) {
-			assert_int_equal(r.nonce[0], DER_INTEGER);
+			assert_int_equal(r.nonce[0], DER_TAG_INTEGER);
 			assert_int_equal(r.nonce_len, 10);
 		}
 		assert_int_equal(r.policy != NULL, o.policy != NULL);
 		assert_true(r.imprint > der && r.imprint + r.imprint_len <= der + len);
-		assert_int_equal(r.imprint[0], DER_SEQUENCE);
+		assert_int_equal(r.imprint[0], DER_TAG_SEQUENCE);
 		OPENSSL_free(der);
 	}
 }
@@ -327,7 +328,7 @@ test_parse_fail(void **state)
 	o.tail = pol_bad;
 	o.taillen = sizeof(pol_bad);
 	assert_int_equal(raw_opt_fail(&o), TSA_FAIL_BAD_REQUEST);
-	nonce_big[0] = DER_INTEGER;
+	nonce_big[0] = DER_TAG_INTEGER;
 	nonce_big[1] = 65;
 	memset(nonce_big + 2, 0x11, 65);
 	o.tail = nonce_big;
