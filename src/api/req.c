@@ -13,6 +13,7 @@
 
 #include "api/api.h"
 #include "ca/ca.h"
+#include "util/timefmt.h"
 
 static const struct api_prob_info api_probs[API_PROB__MAX] = {
     [API_PROB_NONE] = {500, "internal", "Internal error"},
@@ -305,8 +306,8 @@ api_revoke_req_parse(const unsigned char *body, size_t len, struct api_revoke_re
 			goto out;
 		}
 	}
-	if (inval != NULL && (strlen(inval) != ilen ||
-			      api_time_parse(inval, &q->invalidity) == -1 || q->invalidity <= 0)) {
+	if (inval != NULL &&
+	    (timefmt_rfc3339_parse(inval, ilen, &q->invalidity) == -1 || q->invalidity <= 0)) {
 		api_fail(ae, API_PROB_INVALID_REQUEST,
 			 "\"invalidity_date\" \"%s\" is not an RFC 3339 date-time after 1970",
 			 req_esc(esc, sizeof(esc), inval));
@@ -369,7 +370,8 @@ api_list_param_set(struct api_list_params *p, const char *key, const char *value
 					"status \"%s\": valid, revoked, expired or any", vesc);
 		break;
 	case 1:
-		if (api_time_parse(value, &p->expiring_before) == -1 || p->expiring_before <= 0)
+		if (timefmt_rfc3339_parse(value, strlen(value), &p->expiring_before) == -1 ||
+		    p->expiring_before <= 0)
 			return api_fail(ae, API_PROB_INVALID_QUERY,
 					"expiring_before \"%s\" is not an RFC 3339 date-time after "
 					"1970",
@@ -499,100 +501,4 @@ api_format_pick(const char *format, const char *accept, struct api_error *ae)
 			 "Accept: application/json, application/x-pem-file or "
 			 "application/pkix-cert");
 	return best;
-}
-
-/* ---- RFC 3339 ---- */
-
-/* n decimal digits at p, or -1. */
-static long
-req_digits(const char *p, int n)
-{
-	long v = 0;
-	int i;
-
-	for (i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		v = v * 10 + (p[i] - '0');
-	}
-	return v;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static long long
-req_days_from_civil(long y, long m, long d)
-{
-	long long era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-int
-api_time_parse(const char *s, time_t *out)
-{
-	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	long y, mo, d, h, mi, sec, oh = 0, om = 0, dim;
-	const char *p;
-	long long t;
-	int sign = 0;
-
-	*out = 0;
-	if (strlen(s) < 20)
-		return -1;
-	y = req_digits(s, 4);
-	mo = req_digits(s + 5, 2);
-	d = req_digits(s + 8, 2);
-	h = req_digits(s + 11, 2);
-	mi = req_digits(s + 14, 2);
-	sec = req_digits(s + 17, 2);
-	if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
-	    sec < 0 || sec > 60 || s[4] != '-' || s[7] != '-' ||
-	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':')
-		return -1;
-	dim = mdays[mo - 1] + (mo == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)));
-	if (d > dim)
-		return -1;
-	p = s + 19;
-	if (*p == '.') {
-		if (p[1] < '0' || p[1] > '9')
-			return -1;
-		for (p++; *p >= '0' && *p <= '9'; p++)
-			;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p == '-' ? -1 : 1;
-		oh = req_digits(p + 1, 2);
-		if (oh < 0 || oh > 23 || p[3] != ':')
-			return -1;
-		om = req_digits(p + 4, 2);
-		if (om < 0 || om > 59)
-			return -1;
-		p += 6;
-	} else {
-		return -1;
-	}
-	if (*p != '\0')
-		return -1;
-	if (sec == 60)
-		sec = 59; /* a leap second is the last second of its minute here */
-	t = req_days_from_civil(y, mo, d) * 86400LL + h * 3600 + mi * 60 + sec;
-	t -= sign * (oh * 3600 + om * 60);
-	*out = (time_t)t;
-	return 0;
-}
-
-void
-api_time_format(time_t t, char *out, size_t n)
-{
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL || strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, n, "1970-01-01T00:00:00Z");
 }

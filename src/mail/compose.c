@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "mail/mail.h"
+#include "util/timefmt.h"
 
 /* Raw bytes per encoded-word: 39 -> 52 base64 characters -> a 64-character word, so
  * "Subject: " + word stays at 73 octets and a folded line " " + word at 65. */
@@ -216,16 +217,11 @@ hdr_subject(struct buf *out, const char *subj)
 static int
 hdr_date(struct buf *out, time_t t)
 {
-	static const char *const wd[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-	static const char *const mo[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-	struct tm tm;
+	char d[TIMEFMT_RFC5322_LEN];
 
-	if (gmtime_r(&t, &tm) == NULL)
+	if (timefmt_rfc5322(t, d, sizeof(d)) == -1)
 		return -1;
-	return buf_printf(out, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n", wd[tm.tm_wday],
-			  tm.tm_mday, mo[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-			  tm.tm_sec);
+	return buf_printf(out, "Date: %s\r\n", d);
 }
 
 /* The body with CRLF line ends and a final CRLF, into canon. */

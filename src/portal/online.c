@@ -25,6 +25,7 @@
 #include "http/http.h"
 #include "portal_int.h"
 #include "ra/ra.h"
+#include "util/timefmt.h"
 
 /* Title and explanation of each outcome (msgids: one literal each, for the catalog test). */
 /* clang-format off */
@@ -156,14 +157,14 @@ online_json(struct http_req *r, int status, const struct ra_online_answer *a)
 		goto out;
 	if (a->serial[0] != '\0')
 		json_object_set_new(j, "serial", json_string(a->serial));
-	ra_time_rfc3339(a->checked, t, sizeof(t));
+	timefmt_rfc3339(a->checked, t, sizeof(t));
 	json_object_set_new(j, "checked", json_string(t));
 	if (a->not_after != 0) {
-		ra_time_rfc3339(a->not_after, t, sizeof(t));
+		timefmt_rfc3339(a->not_after, t, sizeof(t));
 		json_object_set_new(j, "not_after", json_string(t));
 	}
 	if (a->revoked_at != 0) {
-		ra_time_rfc3339(a->revoked_at, t, sizeof(t));
+		timefmt_rfc3339(a->revoked_at, t, sizeof(t));
 		json_object_set_new(j, "revoked_at", json_string(t));
 		json_object_set_new(j, "reason", json_string(ca_reason_name(a->reason)));
 	}
@@ -193,16 +194,16 @@ online_html(struct http_req *r, int status, const struct ra_online_answer *a)
 	tmpl_data_str(d, "message", i18n_get(x.lang, online_text[a->result].message));
 	tmpl_data_bool(d, "ok", a->result == RA_ONLINE_ACCEPTED || a->result == RA_ONLINE_VALID);
 	tmpl_data_str(d, "serial", a->serial);
-	ra_time_rfc3339(a->checked, t, sizeof(t));
+	timefmt_rfc3339(a->checked, t, sizeof(t));
 	tmpl_data_str(d, "checked", t);
 	if (a->not_after != 0) {
-		ra_time_rfc3339(a->not_after, t, sizeof(t));
+		timefmt_rfc3339(a->not_after, t, sizeof(t));
 		tmpl_data_str(d, "not_after", t);
 	} else {
 		tmpl_data_str(d, "not_after", "");
 	}
 	if (a->revoked_at != 0) {
-		ra_time_rfc3339(a->revoked_at, t, sizeof(t));
+		timefmt_rfc3339(a->revoked_at, t, sizeof(t));
 		tmpl_data_str(d, "revoked_at", t);
 		tmpl_data_str(d, "reason", ca_reason_name(a->reason));
 	} else {

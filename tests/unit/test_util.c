@@ -1,0 +1,187 @@
+/*
+ * Unit tests of the util primitives: times (timefmt), UTF-8, base64url, the Accept header and
+ * the strict JSON helpers.  Each case would fail if the rule it names broke.
+ */
+#include "testutil.h"
+
+#include <time.h>
+
+#include "util/timefmt.h"
+
+/* ---- timefmt ---- */
+
+static int
+rfc3339(const char *s, time_t *t)
+{
+	return timefmt_rfc3339_parse(s, strlen(s), t);
+}
+
+static void
+rfc3339_is(const char *s, long long want)
+{
+	time_t t = -1;
+
+	if (rfc3339(s, &t) != 0 || (long long)t != want)
+		fail_msg("\"%s\": want %lld, got %lld", s, want, (long long)t);
+}
+
+static void
+rfc3339_bad(const char *s)
+{
+	time_t t = 1;
+
+	if (rfc3339(s, &t) != -1 || t != 0)
+		fail_msg("\"%s\" accepted (%lld)", s, (long long)t);
+}
+
+static void
+test_rfc3339(void **state)
+{
+	char out[TIMEFMT_RFC3339_LEN], small[20];
+
+	(void)state;
+	rfc3339_is("1970-01-01T00:00:00Z", 0);
+	rfc3339_is("2024-02-29T12:34:56Z", 1709210096);
+	rfc3339_is("2024-02-29t12:34:56z", 1709210096);
+	rfc3339_is("2024-02-29T12:34:56.1Z", 1709210096);
+	rfc3339_is("2024-02-29T12:34:56.123456789Z", 1709210096);
+	rfc3339_is("2024-02-29T21:34:56+09:00", 1709210096);
+	rfc3339_is("2024-02-29T07:04:56-05:30", 1709210096);
+	rfc3339_is("2024-02-29T12:34:56-00:00", 1709210096);
+	rfc3339_is("2024-02-29T12:34:56+00:00", 1709210096);
+	rfc3339_is("2016-12-31T23:59:60Z", 1483228799); /* leap second */
+	rfc3339_is("2000-02-29T00:00:00Z", 951782400);	/* divisible by 400 */
+	rfc3339_is("9999-12-31T23:59:59Z", 253402300799LL);
+	rfc3339_is("1969-12-31T23:00:00-01:00", 0); /* the same instant as the epoch */
+	rfc3339_bad("1969-12-31T23:59:59Z");
+	rfc3339_bad("1970-01-01T00:30:00+01:00");
+	rfc3339_bad("1900-02-29T00:00:00Z"); /* not a leap year */
+	rfc3339_bad("2023-02-29T00:00:00Z");
+	rfc3339_bad("2024-13-01T00:00:00Z");
+	rfc3339_bad("2024-00-01T00:00:00Z");
+	rfc3339_bad("2024-04-31T00:00:00Z");
+	rfc3339_bad("2024-01-00T00:00:00Z");
+	rfc3339_bad("2024-01-01T24:00:00Z");
+	rfc3339_bad("2024-01-01T00:60:00Z");
+	rfc3339_bad("2024-01-01T00:00:61Z");
+	rfc3339_bad("2024-01-01 00:00:00Z"); /* no space separator */
+	rfc3339_bad("2024-01-01T00:00:00");
+	rfc3339_bad("2024-01-01T00:00:00+0900");
+	rfc3339_bad("2024-01-01T00:00:00+09");
+	rfc3339_bad("2024-01-01T00:00:00+24:00");
+	rfc3339_bad("2024-01-01T00:00:00+09:60");
+	rfc3339_bad("2024-01-01T00:00:00+09:00Z");
+	rfc3339_bad("2024-01-01T00:00:00.Z");
+	rfc3339_bad("2024-01-01T00:00:00.1234567890Z"); /* 10 digits */
+	rfc3339_bad("2024-01-01T00:00:00,5Z");
+	rfc3339_bad("2024-01-01T00:00:00Zjunk");
+	rfc3339_bad("2024-01-01T00:00:00Z ");
+	rfc3339_bad(" 2024-01-01T00:00:00Z");
+	rfc3339_bad("2024-1-01T00:00:00Z");
+	rfc3339_bad("+024-01-01T00:00:00Z");
+	rfc3339_bad("2024-01-01T0:00:00Z");
+	rfc3339_bad("2024-01-01");
+	rfc3339_bad("");
+	/* a NUL inside the slice is not the end of it */
+	{
+		time_t t = 1;
+
+		assert_int_equal(timefmt_rfc3339_parse("2024-01-01T00:00:00Z\0x", 22, &t), -1);
+		assert_int_equal(timefmt_rfc3339_parse("2024-01-01T00:00:00Z", 19, &t), -1);
+	}
+	/* format */
+	assert_int_equal(timefmt_rfc3339(1709210096, out, sizeof(out)), 0);
+	assert_string_equal(out, "2024-02-29T12:34:56Z");
+	assert_int_equal(timefmt_rfc3339(0, out, sizeof(out)), 0);
+	assert_string_equal(out, "1970-01-01T00:00:00Z");
+	assert_int_equal(timefmt_rfc3339(253402300799LL, out, sizeof(out)), 0);
+	assert_string_equal(out, "9999-12-31T23:59:59Z");
+	assert_int_equal(timefmt_rfc3339(253402300800LL, out, sizeof(out)), -1);
+	assert_string_equal(out, "1970-01-01T00:00:00Z");
+	assert_int_equal(timefmt_rfc3339(-1, out, sizeof(out)), -1);
+	assert_int_equal(timefmt_rfc3339(1709210096, small, sizeof(small)), -1);
+	assert_string_equal(small, "");
+	/* what is written is read back, day by day over four centuries and a bit */
+	for (long long t = 0; t < 253402300800LL; t += 86400LL * 37 + 3599) {
+		time_t back;
+
+		assert_int_equal(timefmt_rfc3339((time_t)t, out, sizeof(out)), 0);
+		assert_int_equal(rfc3339(out, &back), 0);
+		assert_true((long long)back == t);
+	}
+}
+
+static void
+http_is(const char *s, long long want)
+{
+	time_t t = -1;
+
+	if (timefmt_http_parse(s, strlen(s), &t) != 0 || (long long)t != want)
+		fail_msg("\"%s\": want %lld, got %lld", s, want, (long long)t);
+}
+
+static void
+http_bad(const char *s)
+{
+	time_t t = 1;
+
+	if (timefmt_http_parse(s, strlen(s), &t) != -1 || t != 0)
+		fail_msg("\"%s\" accepted (%lld)", s, (long long)t);
+}
+
+static void
+test_http_date(void **state)
+{
+	char out[TIMEFMT_HTTP_LEN], mail[TIMEFMT_RFC5322_LEN];
+
+	(void)state;
+	/* RFC 9110 5.6.7's example in its three forms */
+	http_is("Sun, 06 Nov 1994 08:49:37 GMT", 784111777);
+	http_is("Sunday, 06-Nov-94 08:49:37 GMT", 784111777);
+	http_is("Sun Nov  6 08:49:37 1994", 784111777);
+	http_is("Thu, 29 Feb 2024 12:34:56 GMT", 1709210096);
+	http_is("Thursday, 29-Feb-24 12:34:56 GMT", 1709210096);
+	http_is("Thu Feb 29 12:34:56 2024", 1709210096);
+	http_is("Tuesday, 31-Dec-69 00:00:00 GMT", 3155673600LL); /* 2069 */
+	http_is("Thursday, 01-Jan-70 00:00:00 GMT", 0);
+	http_bad("Mon, 06 Nov 1994 08:49:37 GMT"); /* wrong day name */
+	http_bad("sun, 06 Nov 1994 08:49:37 GMT"); /* case-sensitive */
+	http_bad("Sun, 06 nov 1994 08:49:37 GMT");
+	http_bad("Sun, 06 Nov 1994 08:49:37 UTC");
+	http_bad("Sun, 6 Nov 1994 08:49:37 GMT");
+	http_bad("Sun, 06 Nov 1994 08:49:37 GMT ");
+	http_bad("Sun, 06 Nov 1994 24:00:00 GMT");
+	http_bad("Sun, 31 Nov 1994 08:49:37 GMT");
+	http_bad("Sun Nov 06 08:49:37 1994");
+	http_bad("Sunday, 06-Nov-1994 08:49:37 GMT");
+	http_bad("Sonntag, 06-Nov-94 08:49:37 GMT");
+	http_bad("Wed, 31 Dec 1969 23:59:59 GMT");
+	http_bad("");
+	http_bad(",");
+	assert_int_equal(timefmt_http(784111777, out, sizeof(out)), 0);
+	assert_string_equal(out, "Sun, 06 Nov 1994 08:49:37 GMT");
+	assert_int_equal(timefmt_http(1709210096, out, sizeof(out)), 0);
+	assert_string_equal(out, "Thu, 29 Feb 2024 12:34:56 GMT");
+	assert_int_equal(timefmt_http(-5, out, sizeof(out)), -1);
+	assert_string_equal(out, "");
+	assert_int_equal(timefmt_rfc5322(1709210096, mail, sizeof(mail)), 0);
+	assert_string_equal(mail, "Thu, 29 Feb 2024 12:34:56 +0000");
+	for (long long t = 0; t < 253402300800LL; t += 86400LL * 41 + 7201) {
+		time_t back;
+
+		assert_int_equal(timefmt_http((time_t)t, out, sizeof(out)), 0);
+		assert_int_equal(timefmt_http_parse(out, strlen(out), &back), 0);
+		assert_true((long long)back == t);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_rfc3339),
+	    cmocka_unit_test(test_http_date),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
