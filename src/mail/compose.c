@@ -12,47 +12,11 @@
 
 #include "mail/mail.h"
 #include "util/timefmt.h"
+#include "util/utf8.h"
 
 /* Raw bytes per encoded-word: 39 -> 52 base64 characters -> a 64-character word, so
  * "Subject: " + word stays at 73 octets and a folded line " " + word at 65. */
 #define MAIL_EW_RAW 39
-
-/* Length of the UTF-8 sequence at p (n bytes left), or 0 when it is malformed. */
-static size_t
-utf8_seq(const unsigned char *p, size_t n)
-{
-	unsigned cp, need, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		need = 1;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		need = 2;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		need = 3;
-		cp = p[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < need + 1)
-		return 0;
-	for (i = 1; i <= need; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	/* overlong forms, surrogates, beyond U+10FFFF */
-	if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	/* C1 controls */
-	if (cp >= 0x80 && cp <= 0x9f)
-		return 0;
-	return need + 1;
-}
 
 /*
  * Checks UTF-8 text: well-formed, no NUL/DEL/C0/C1 controls.  With body set, TAB, LF and CR
@@ -62,7 +26,8 @@ static int
 text_check(const char *what, const char *s, size_t max, int body, struct err *e)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t n, i, k;
+	size_t n, i, j, k;
+	long cp;
 	int rc = -1;
 
 	if (s == NULL) {
@@ -88,13 +53,15 @@ text_check(const char *what, const char *s, size_t max, int body, struct err *e)
 			    what, p[i]);
 			goto out;
 		}
-		if ((k = utf8_seq(p + i, n - i)) == 0) {
+		j = i;
+		if ((cp = utf8_next(p, n, &j)) < 0 || utf8_is_control(cp)) {
 			err_set(e, ERR_REFUSED,
 				"mail: %s is not UTF-8 (RFC 3629) or holds a "
 				"control character",
 				what);
 			goto out;
 		}
+		k = j - i;
 	}
 	rc = 0;
 out:

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "util/timefmt.h"
+#include "util/utf8.h"
 
 /* ---- timefmt ---- */
 
@@ -175,12 +176,107 @@ test_http_date(void **state)
 	}
 }
 
+/* ---- utf8 ---- */
+
+static long
+count(const char *s, size_t n)
+{
+	return utf8_count((const unsigned char *)s, n);
+}
+
+static void
+test_utf8(void **state)
+{
+	/* RFC 3629 section 4 / Unicode Table 3-7, byte by byte at the edges */
+	static const struct {
+		const char *s;
+		size_t n;
+		long want; /* code points, or -1 */
+	} v[] = {
+	    {"", 0, 0},
+	    {"abc", 3, 3},
+	    {"\0", 1, 1}, /* NUL is a code point */
+	    {"\x7f", 1, 1},
+	    {"\xc2\x80", 2, 1},		/* U+0080, the first two-byte */
+	    {"\xdf\xbf", 2, 1},		/* U+07FF */
+	    {"\xe0\xa0\x80", 3, 1},	/* U+0800 */
+	    {"\xed\x9f\xbf", 3, 1},	/* U+D7FF, below the surrogates */
+	    {"\xee\x80\x80", 3, 1},	/* U+E000, above them */
+	    {"\xef\xbf\xbf", 3, 1},	/* U+FFFF */
+	    {"\xf0\x90\x80\x80", 4, 1}, /* U+10000 */
+	    {"\xf4\x8f\xbf\xbf", 4, 1}, /* U+10FFFF */
+	    {"山田 太郎", 13, 5},
+	    {"\xf0\x9f\x98\x80", 4, 1},
+	    {"\x80", 1, -1}, /* lone continuation */
+	    {"\xbf", 1, -1},
+	    {"\xc0\x80", 2, -1},	 /* overlong NUL */
+	    {"\xc1\xbf", 2, -1},	 /* overlong U+007F */
+	    {"\xe0\x80\xaf", 3, -1},	 /* overlong '/' */
+	    {"\xe0\x9f\xbf", 3, -1},	 /* overlong U+07FF */
+	    {"\xf0\x8f\xbf\xbf", 4, -1}, /* overlong U+FFFF */
+	    {"\xed\xa0\x80", 3, -1},	 /* U+D800 */
+	    {"\xed\xbf\xbf", 3, -1},	 /* U+DFFF */
+	    {"\xf4\x90\x80\x80", 4, -1}, /* U+110000 */
+	    {"\xf5\x80\x80\x80", 4, -1},
+	    {"\xf8\x88\x80\x80\x80", 5, -1}, /* five-byte form */
+	    {"\xfe", 1, -1},
+	    {"\xff", 1, -1},
+	    {"\xe5\xb1", 2, -1}, /* truncated */
+	    {"\xc2", 1, -1},
+	    {"\xf0\x9f\x98", 3, -1},
+	    {"\xc2\x41", 2, -1}, /* missing continuation */
+	    {"\xe5\x41\xb1", 3, -1},
+	    {"a\xc2\x80\x80", 4, -1}, /* one continuation too many */
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		if (count(v[i].s, v[i].n) != v[i].want)
+			fail_msg("case %zu: want %ld, got %ld", i, v[i].want,
+				 count(v[i].s, v[i].n));
+		assert_int_equal(utf8_valid((const unsigned char *)v[i].s, v[i].n), v[i].want >= 0);
+	}
+	/* the slice ends the text, whatever follows it */
+	assert_int_equal(count("\xe5\xb1\xb1", 2), -1);
+	assert_int_equal(count("\xe5\xb1\xb1", 3), 1);
+	/* utf8_next: code points, and the index stays put on a malformed sequence */
+	{
+		const unsigned char *s =
+		    (const unsigned char *)"A\xc3\xa9\xe5\xb1\xb1\xf0\x9f\x98\x80\xc0";
+		size_t n = 11, at = 0;
+
+		assert_int_equal(utf8_next(s, n, &at), 'A');
+		assert_int_equal(at, 1);
+		assert_int_equal(utf8_next(s, n, &at), 0xe9);
+		assert_int_equal(at, 3);
+		assert_int_equal(utf8_next(s, n, &at), 0x5c71);
+		assert_int_equal(at, 6);
+		assert_int_equal(utf8_next(s, n, &at), 0x1f600);
+		assert_int_equal(at, 10);
+		assert_int_equal(utf8_next(s, n, &at), -1);
+		assert_int_equal(at, 10);
+	}
+	/* controls: C0, DEL, C1; not NBSP, not U+2028 (the callers refuse that one) */
+	assert_true(utf8_is_control(0));
+	assert_true(utf8_is_control(0x1f));
+	assert_true(utf8_is_control(0x7f));
+	assert_true(utf8_is_control(0x80));
+	assert_true(utf8_is_control(0x9f));
+	assert_false(utf8_is_control(' '));
+	assert_false(utf8_is_control('~'));
+	assert_false(utf8_is_control(0xa0));
+	assert_false(utf8_is_control(0x2028));
+	assert_false(utf8_is_control(-1));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_rfc3339),
 	    cmocka_unit_test(test_http_date),
+	    cmocka_unit_test(test_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
