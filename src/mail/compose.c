@@ -8,9 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-
 #include "mail/mail.h"
+#include "util/b64.h"
 #include "util/timefmt.h"
 #include "util/utf8.h"
 
@@ -114,25 +113,6 @@ mail_addr_valid(const char *a)
 	return labels >= 2;
 }
 
-/* Appends base64 of n bytes (no line breaks). */
-static int
-b64_put(struct buf *out, const unsigned char *p, size_t n)
-{
-	unsigned char tmp[4 * 57 / 3 + 4];
-	size_t k;
-	int len;
-
-	while (n > 0) {
-		k = n > 57 ? 57 : n;
-		len = EVP_EncodeBlock(tmp, p, (int)k);
-		if (buf_append(out, tmp, (size_t)len) == -1)
-			return -1;
-		p += k;
-		n -= k;
-	}
-	return 0;
-}
-
 /*
  * Writes "name: " and text as RFC 2047 B encoded-words, folded with CRLF SP so that no line
  * exceeds 78 octets; words never split a UTF-8 character (RFC 2047 5).  No final CRLF.
@@ -154,7 +134,7 @@ hdr_words(struct buf *out, const char *name, const char *text)
 		while (k < n && k > 0 && (p[k] & 0xc0) == 0x80)
 			k--;
 		if (buf_printf(out, "%s=?UTF-8?B?", first ? " " : "\r\n ") == -1 ||
-		    b64_put(out, p, k) == -1 || buf_append(out, "?=", 2) == -1)
+		    b64_encode(out, p, k) == -1 || buf_append(out, "?=", 2) == -1)
 			return -1;
 		first = 0;
 		p += k;
@@ -216,7 +196,7 @@ body_base64(struct buf *out, const struct buf *canon)
 
 	for (off = 0; off < canon->len; off += k) {
 		k = canon->len - off > 57 ? 57 : canon->len - off;
-		if (b64_put(out, canon->data + off, k) == -1 || buf_append(out, "\r\n", 2) == -1)
+		if (b64_encode(out, canon->data + off, k) == -1 || buf_append(out, "\r\n", 2) == -1)
 			return -1;
 	}
 	return 0;

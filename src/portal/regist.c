@@ -160,7 +160,7 @@ regist_confirm_render(struct portal_ctx *x, const struct regist_vals *v, const c
 		return portal_error(x, &e);
 	if (nonce == NULL) {
 		util_random(raw, sizeof(raw));
-		portal_b64url(nb, sizeof(nb), raw, sizeof(raw));
+		b64url_encode(nb, sizeof(nb), raw, sizeof(raw));
 		snprintf(wb, sizeof(wb), "%lld", (long long)util_now());
 		nonce = nb;
 		when = wb;
@@ -348,7 +348,7 @@ portal_confirm_post(struct http_req *r)
 	mac = portal_form_get(&f, "form_mac");
 	action = nz(portal_form_get(&f, "action"));
 	if (nonce == NULL || when == NULL || mac == NULL ||
-	    portal_b64url_decode(raw, sizeof(raw), nonce) == -1 ||
+	    b64url_decode_exact(raw, sizeof(raw), nonce) == -1 ||
 	    util_parse_long(when, 0, LONG_MAX, &t) == -1 || strlen(mac) != PORTAL_B64_LEN - 1) {
 		rc = portal_notice(
 		    &x, 400, N_("The form is no longer valid"),

@@ -192,7 +192,7 @@ revoke_confirm_render(struct portal_ctx *x, const struct revoke_vals *v)
 	int rc;
 
 	util_random(raw, sizeof(raw));
-	portal_b64url(nonce, sizeof(nonce), raw, sizeof(raw));
+	b64url_encode(nonce, sizeof(nonce), raw, sizeof(raw));
 	snprintf(when, sizeof(when), "%lld", (long long)util_now());
 	revoke_form_mac(x, v, nonce, when, mac);
 	portal_csrf(x, csrf);
@@ -363,7 +363,7 @@ revoke_request(struct portal_ctx *x, struct store *st, const struct revoke_vals 
 	buf_init(&body, MAIL_BODY_MAX);
 	util_random(raw, sizeof(raw));
 	ra_token_hash(raw, h);
-	portal_b64url(tok, sizeof(tok), raw, sizeof(raw));
+	b64url_encode(tok, sizeof(tok), raw, sizeof(raw));
 	err_clear(&se);
 	if (store_begin(st, e) == -1)
 		goto out;
@@ -452,7 +452,7 @@ portal_revoke_confirm_post(struct http_req *r)
 	when = portal_form_get(&f, "form_time");
 	mac = portal_form_get(&f, "form_mac");
 	if (nonce == NULL || when == NULL || mac == NULL ||
-	    portal_b64url_decode(raw, sizeof(raw), nonce) == -1 ||
+	    b64url_decode_exact(raw, sizeof(raw), nonce) == -1 ||
 	    util_parse_long(when, 0, LONG_MAX, &t) == -1 || strlen(mac) != PORTAL_B64_LEN - 1 ||
 	    !revoke_reason_ok(v.reason)) {
 		rc = portal_notice(
@@ -528,7 +528,7 @@ portal_revoke_verify_get(struct http_req *r)
 	err_clear(&e);
 	err_clear(&se);
 	next[0] = '\0';
-	if (portal_b64url_decode(raw, sizeof(raw), http_query(r, "onetimetoken")) == -1)
+	if (b64url_decode_exact(raw, sizeof(raw), http_query(r, "onetimetoken")) == -1)
 		goto reply;
 	ra_token_hash(raw, h);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL || store_begin(st, &e) == -1)

@@ -6,6 +6,7 @@
 
 #include <time.h>
 
+#include "util/b64.h"
 #include "util/timefmt.h"
 #include "util/utf8.h"
 
@@ -270,13 +271,133 @@ test_utf8(void **state)
 	assert_false(utf8_is_control(-1));
 }
 
+/* ---- b64 ---- */
+
+static void
+test_b64url(void **state)
+{
+	/* RFC 4648 section 10, the URL alphabet without padding */
+	static const char *const vec[][2] = {
+	    {"", ""},		{"f", "Zg"},	      {"fo", "Zm8"},	      {"foo", "Zm9v"},
+	    {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"},
+	};
+	static const unsigned char bin[] = {0xfb, 0xff, 0xbf, 0x3e};
+	unsigned char raw[64];
+	char out[64];
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+		size_t len = strlen(vec[i][0]);
+
+		assert_int_equal(b64url_encode(out, sizeof(out), vec[i][0], len), 0);
+		assert_string_equal(out, vec[i][1]);
+		assert_int_equal(strlen(out), B64URL_LEN(len));
+		assert_int_equal(b64url_decode(raw, sizeof(raw), &n, out, strlen(out)), 0);
+		assert_int_equal(n, len);
+		assert_memory_equal(raw, vec[i][0], len);
+	}
+	/* the two characters that differ from base64 */
+	assert_int_equal(b64url_encode(out, sizeof(out), bin, 3), 0);
+	assert_string_equal(out, "-_-_");
+	assert_int_equal(b64url_decode(raw, sizeof(raw), &n, "-_-_Pg", 6), 0);
+	assert_int_equal(n, 4);
+	assert_memory_equal(raw, bin, 4);
+	/* refused: base64's characters, padding, whitespace, length 1 mod 4, unused bits set */
+	assert_int_equal(b64url_decode(raw, sizeof(raw), &n, "+/+/", 4), -1);
+	assert_int_equal(b64url_decode(raw, sizeof(raw), &n, "Zg==", 4), -1);
+	assert_int_equal(b64url_decode(raw, sizeof(raw), &n, "Zg=", 3), -1);
+	assert_int_equal(b64url_decode(raw, sizeof(raw), &n, "Zm9v Yg", 7), -1);
+	assert_int_equal(b64url_decode(raw, sizeof(raw), &n, "Zm9vY", 5), -1);
+	assert_int_equal(b64url_decode(raw, sizeof(raw), &n, "Z", 1), -1);
+	assert_int_equal(b64url_decode(raw, sizeof(raw), &n, "Zh", 2), -1);    /* 'f' + bits */
+	assert_int_equal(b64url_decode(raw, sizeof(raw), &n, "Zm9", 3), -1);   /* "fo" + bits */
+	assert_int_equal(b64url_decode(raw, sizeof(raw), &n, "Zg\0A", 4), -1); /* NUL */
+	/* too long for the room given */
+	assert_int_equal(b64url_decode(raw, 5, &n, "Zm9vYmFy", 8), -1);
+	assert_int_equal(b64url_decode(raw, 6, &n, "Zm9vYmFy", 8), 0);
+	/* too short a buffer for the encoding */
+	assert_int_equal(b64url_encode(out, 5, "foob", 4), -1);
+	assert_string_equal(out, "");
+	assert_int_equal(b64url_encode(out, 7, "foob", 4), 0);
+	/* exact: a 32-byte nonce is 43 characters, no more, no fewer */
+	memset(raw, 0xa5, 32);
+	assert_int_equal(b64url_encode(out, sizeof(out), raw, 32), 0);
+	assert_int_equal(strlen(out), 43);
+	memset(raw, 0, 32);
+	assert_int_equal(b64url_decode_exact(raw, 32, out), 0);
+	assert_int_equal(raw[0], 0xa5);
+	assert_int_equal(raw[31], 0xa5);
+	out[42] = '\0';
+	assert_int_equal(b64url_decode_exact(raw, 32, out), -1);
+	assert_int_equal(b64url_decode_exact(raw, 32, NULL), -1);
+	assert_int_equal(b64url_decode_exact(raw, 3, "Zm9vYg"), -1);
+	assert_int_equal(b64url_decode_exact(raw, 4, "Zm9vYg"), 0);
+}
+
+static void
+test_b64(void **state)
+{
+	static const char *const vec[][2] = {
+	    {"f", "Zg=="},	  {"fo", "Zm8="},	 {"foo", "Zm9v"},
+	    {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+	};
+	static const unsigned char bin[] = {0xfb, 0xff, 0xbf};
+	struct buf b;
+	size_t i;
+
+	(void)state;
+	buf_init(&b, 1024);
+	for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+		buf_reset(&b);
+		assert_int_equal(b64_encode(&b, vec[i][0], strlen(vec[i][0])), 0);
+		assert_int_equal(b.len, strlen(vec[i][1]));
+		assert_memory_equal(b.data, vec[i][1], b.len);
+		buf_reset(&b);
+		assert_int_equal(b64_decode(&b, vec[i][1], strlen(vec[i][1]), 0), 0);
+		assert_int_equal(b.len, strlen(vec[i][0]));
+		assert_memory_equal(b.data, vec[i][0], b.len);
+	}
+	buf_reset(&b);
+	assert_int_equal(b64_encode(&b, bin, 3), 0);
+	assert_memory_equal(b.data, "+/+/", 4);
+	/* PEM: line breaks and blanks skipped only when asked */
+	buf_reset(&b);
+	assert_int_equal(b64_decode(&b, "Zm9v\r\nYmFy\n", 11, 1), 0);
+	assert_memory_equal(b.data, "foobar", 6);
+	buf_reset(&b);
+	assert_int_equal(b64_decode(&b, "Zm9v\nYmFy", 9, 0), -1);
+	/* refused */
+	static const char *const bad[] = {
+	    "",			    /* empty */
+	    "Zg",		    /* no padding */
+	    "Zg=",		    /* short padding */
+	    "Zm9vY===",		    /* three pad characters */
+	    "Z===",	"Zg==Zg==", /* padding in the middle */
+	    "Zh==",		    /* unused bits set */
+	    "Zm9=",	"-_-_",	    /* base64url's characters */
+	    "Zm9v!",
+	};
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		buf_reset(&b);
+		if (b64_decode(&b, bad[i], strlen(bad[i]), 1) != -1)
+			fail_msg("\"%s\" accepted", bad[i]);
+	}
+	/* a full buffer is a failure, not a truncation */
+	buf_free(&b);
+	buf_init(&b, 4);
+	assert_int_equal(b64_decode(&b, "Zm9vYmFy", 8, 0), -1);
+	assert_int_equal(b64_encode(&b, "foobar", 6), -1);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_rfc3339),
-	    cmocka_unit_test(test_http_date),
-	    cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_rfc3339), cmocka_unit_test(test_http_date),
+	    cmocka_unit_test(test_utf8),    cmocka_unit_test(test_b64url),
+	    cmocka_unit_test(test_b64),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
