@@ -13,6 +13,7 @@
 
 #include "api/api.h"
 #include "ca/ca.h"
+#include "util/accept.h"
 #include "util/timefmt.h"
 
 static const struct api_prob_info api_probs[API_PROB__MAX] = {
@@ -404,68 +405,17 @@ api_list_param_set(struct api_list_params *p, const char *key, const char *value
 
 /* ---- representations ---- */
 
-/* The format a media type names, or API_FMT_NONE. */
-static enum api_format
-req_media_format(const char *m, size_t n)
-{
-	static const struct {
-		const char *type;
-		enum api_format f;
-	} map[] = {
-	    {"application/json", API_FMT_JSON},
-	    {"application/*", API_FMT_JSON},
-	    {"*/*", API_FMT_JSON},
-	    {"application/pkix-cert", API_FMT_DER},
-	    {"application/x-pem-file", API_FMT_PEM},
-	    {"application/pem-certificate-chain", API_FMT_PEM},
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strlen(map[i].type) == n && strncasecmp(m, map[i].type, n) == 0)
-			return map[i].f;
-	return API_FMT_NONE;
-}
-
-/*
- * q value of one media range's parameters ("; q=0.5"): 0..1000, default 1000.  Malformed
- * values count as 1000 (lenient, as most servers are).
- */
-static int
-req_qvalue(const char *p, const char *end)
-{
-	int q = 1000, scale = 100;
-
-	while (p < end) {
-		while (p < end && (*p == ';' || *p == ' ' || *p == '\t'))
-			p++;
-		if (end - p >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
-			p += 2;
-			if (p < end && (*p == '0' || *p == '1')) {
-				q = (*p - '0') * 1000;
-				p++;
-				if (p < end && *p == '.')
-					for (p++; p < end && *p >= '0' && *p <= '9' && scale > 0;
-					     p++, scale /= 10)
-						q += (*p - '0') * scale;
-				if (q > 1000)
-					q = 1000;
-			}
-			return q;
-		}
-		while (p < end && *p != ';')
-			p++;
-	}
-	return q;
-}
-
 enum api_format
 api_format_pick(const char *format, const char *accept, struct api_error *ae)
 {
-	enum api_format best = API_FMT_NONE, f;
-	const char *p, *end, *semi, *m, *me;
+	/* in our order of preference, for when Accept ranks them equal (e.g. any type) */
+	static const char *const types[] = {"application/json", "application/x-pem-file",
+					    "application/pem-certificate-chain",
+					    "application/pkix-cert"};
+	static const enum api_format formats[] = {API_FMT_JSON, API_FMT_PEM, API_FMT_PEM,
+						  API_FMT_DER};
 	char esc[96];
-	int bestq = 0, q;
+	int i;
 
 	if (format != NULL) {
 		if (strcmp(format, "json") == 0)
@@ -478,27 +428,11 @@ api_format_pick(const char *format, const char *accept, struct api_error *ae)
 			 req_esc(esc, sizeof(esc), format));
 		return API_FMT_NONE;
 	}
-	if (accept == NULL || *accept == '\0')
-		return API_FMT_JSON;
-	for (p = accept; *p != '\0'; p = *end != '\0' ? end + 1 : end) {
-		if ((end = strchr(p, ',')) == NULL)
-			end = p + strlen(p);
-		if ((semi = memchr(p, ';', (size_t)(end - p))) == NULL)
-			semi = end;
-		for (m = p; m < semi && (*m == ' ' || *m == '\t'); m++)
-			;
-		for (me = semi; me > m && (me[-1] == ' ' || me[-1] == '\t'); me--)
-			;
-		f = req_media_format(m, (size_t)(me - m));
-		q = req_qvalue(semi, end);
-		if (f != API_FMT_NONE && q > bestq) {
-			best = f;
-			bestq = q;
-		}
-	}
-	if (best == API_FMT_NONE)
+	if ((i = accept_pick(accept, types, sizeof(types) / sizeof(types[0]))) == -1) {
 		api_fail(ae, API_PROB_NOT_ACCEPTABLE,
 			 "Accept: application/json, application/x-pem-file or "
 			 "application/pkix-cert");
-	return best;
+		return API_FMT_NONE;
+	}
+	return formats[i];
 }

@@ -25,6 +25,7 @@
 #include "http/http.h"
 #include "portal_int.h"
 #include "ra/ra.h"
+#include "util/accept.h"
 #include "util/timefmt.h"
 
 /* Title and explanation of each outcome (msgids: one literal each, for the catalog test). */
@@ -83,64 +84,16 @@ online_status(enum ra_online_result res, enum ra_online_type type)
 	}
 }
 
-/* The q-value of one media range's parameters ("; q=0.5"); 1000 = 1. */
-static int
-online_qvalue(const char *p, const char *end)
-{
-	int q = 1000, scale = 100;
-
-	while (p < end) {
-		const char *s = memchr(p, ';', (size_t)(end - p));
-
-		if (s == NULL)
-			break;
-		p = s + 1;
-		while (p < end && (*p == ' ' || *p == '\t'))
-			p++;
-		if (end - p >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
-			p += 2;
-			if (p >= end || (*p != '0' && *p != '1'))
-				return 0;
-			q = (*p - '0') * 1000;
-			p++;
-			if (p < end && *p == '.')
-				for (p++; p < end && *p >= '0' && *p <= '9' && scale > 0; p++) {
-					q += (*p - '0') * scale;
-					scale /= 10;
-				}
-			return q > 1000 ? 1000 : q;
-		}
-	}
-	return q;
-}
-
-/* 1 when Accept prefers text/html to application/json (browsers), else 0 (JSON). */
+/*
+ * 1 when Accept prefers text/html to application/json (browsers), else 0 (JSON): no header,
+ * any type, equal qualities mean JSON.
+ */
 static int
 online_wants_html(const char *accept)
 {
-	const char *p, *end, *semi;
-	int qhtml = 0, qjson = 0;
+	int qhtml = accept_quality(accept, "text/html");
 
-	if (accept == NULL)
-		return 0;
-	for (p = accept; *p != '\0'; p = *end != '\0' ? end + 1 : end) {
-		size_t n;
-
-		if ((end = strchr(p, ',')) == NULL)
-			end = p + strlen(p);
-		while (p < end && (*p == ' ' || *p == '\t'))
-			p++;
-		if ((semi = memchr(p, ';', (size_t)(end - p))) == NULL)
-			semi = end;
-		n = (size_t)(semi - p);
-		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-			n--;
-		if (n == 9 && strncasecmp(p, "text/html", 9) == 0)
-			qhtml = online_qvalue(semi, end);
-		else if (n == 16 && strncasecmp(p, "application/json", 16) == 0)
-			qjson = online_qvalue(semi, end);
-	}
-	return qhtml > 0 && qhtml > qjson;
+	return qhtml > 0 && qhtml > accept_quality(accept, "application/json");
 }
 
 static int

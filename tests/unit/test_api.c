@@ -359,6 +359,10 @@ t_format(void **state)
 	format_expect(NULL, "text/html", API_FMT_NONE);
 	format_expect(NULL, "application/pkix-cert;q=0", API_FMT_NONE);
 	format_expect(NULL, ",,,;;;q=", API_FMT_NONE);
+	/* a malformed q-value: the range is ignored (it used to count as q=1 here) */
+	format_expect(NULL, "application/pkix-cert;q=abc, application/json;q=0.5", API_FMT_JSON);
+	format_expect(NULL, "application/pkix-cert;q=2", API_FMT_NONE);
+	format_expect(NULL, "*/*;q=0.5, application/pkix-cert;q=0.9", API_FMT_DER);
 	format_expect("der", "application/json", API_FMT_DER);
 	format_expect("pem", NULL, API_FMT_PEM);
 	format_expect("json", "application/pkix-cert", API_FMT_JSON);

@@ -6,6 +6,7 @@
 
 #include <time.h>
 
+#include "util/accept.h"
 #include "util/b64.h"
 #include "util/timefmt.h"
 #include "util/utf8.h"
@@ -391,13 +392,135 @@ test_b64(void **state)
 	buf_free(&b);
 }
 
+/* ---- accept ---- */
+
+static void
+quality_is(const char *accept, const char *mt, int want)
+{
+	int got = accept_quality(accept, mt);
+
+	if (got != want)
+		fail_msg("Accept \"%s\", %s: want %d, got %d", accept ? accept : "(none)", mt, want,
+			 got);
+}
+
+/* The two parsers this one replaced disagreed on a malformed q-value: the API's counted it as
+ * q=1, the signed requests' as q=0.  Now the range is ignored, for both. */
+static void
+test_accept_malformed_q(void **state)
+{
+	static const char *const offers[] = {"application/json", "application/pkix-cert"};
+	static const char *const bad[] = {"q=abc",     "q=",	  "q=1.5", "q=2",
+					  "q=0.1234",  "q=1.001", "q=-0",  "q=.5",
+					  "q=\"0.5\"", "q=0.5x",  "q =0.5"};
+	char hdr[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		/* the range is not there: no match at all (not 0, not 1) */
+		snprintf(hdr, sizeof(hdr), "text/html;%s", bad[i]);
+		quality_is(hdr, "text/html", -1);
+		/* so the other ranges decide */
+		snprintf(hdr, sizeof(hdr), "application/pkix-cert;%s, application/json;q=0.5",
+			 bad[i]);
+		assert_int_equal(accept_pick(hdr, offers, 2), 0);
+		snprintf(hdr, sizeof(hdr), "text/html;%s, application/json;q=0.1", bad[i]);
+		quality_is(hdr, "text/html", -1);
+		quality_is(hdr, "application/json", 100);
+		/* a malformed range does not hide a good one for the same type */
+		snprintf(hdr, sizeof(hdr), "text/html;%s, text/*;q=0.3", bad[i]);
+		quality_is(hdr, "text/html", 300);
+	}
+}
+
+static void
+test_accept(void **state)
+{
+	static const char *const offers[] = {"application/json", "application/x-pem-file",
+					     "application/pkix-cert"};
+	struct accept_range r;
+	const char *p;
+
+	(void)state;
+	/* no header: everything at q=1 */
+	quality_is(NULL, "text/html", 1000);
+	quality_is("", "text/html", 1000);
+	quality_is(" \t", "text/html", 1000);
+	/* a header with no usable range: nothing */
+	quality_is(",,,;;;q=", "text/html", -1);
+	quality_is("garbage", "text/html", -1);
+	/* q-values: three decimals at most, 1 only as 1, 1., 1.0, 1.00, 1.000 */
+	quality_is("text/html;q=0", "text/html", 0);
+	quality_is("text/html;q=0.", "text/html", 0);
+	quality_is("text/html;q=0.5", "text/html", 500);
+	quality_is("text/html;q=0.05", "text/html", 50);
+	quality_is("text/html;q=0.001", "text/html", 1);
+	quality_is("text/html;q=0.999", "text/html", 999);
+	quality_is("text/html;q=1", "text/html", 1000);
+	quality_is("text/html;q=1.000", "text/html", 1000);
+	quality_is("text/html;Q=0.7", "text/html", 700);
+	/* case, blanks, parameters, empty elements */
+	quality_is("TEXT/HTML;q=0.2", "text/html", 200);
+	quality_is("  text/html  ;  q=0.2  ,", "text/html", 200);
+	quality_is(",, text/html;q=0.2 ,,", "text/html", 200);
+	quality_is("text/html;level=1;q=0.2", "text/html", 200);
+	quality_is("text/html;;q=0.2", "text/html", 200);
+	quality_is("text/html;charset=\"a,b;q=0\";q=0.2", "text/html", 200);
+	quality_is("text/html;q=0.2;ext=1;q=0.9", "text/html", 200); /* accept-ext */
+	/* malformed ranges are skipped, the rest still counts */
+	quality_is("text/html;charset=\"unterminated, text/html;q=0.4", "text/html", -1);
+	quality_is("text/html garbage, text/html;q=0.4", "text/html", 400);
+	quality_is("text, text/html;q=0.4", "text/html", 400);
+	quality_is("*/html, text/html;q=0.4", "text/html", 400);
+	quality_is("text/html;q, text/plain", "text/html", -1);
+	quality_is("text/html;=1, text/plain", "text/html", -1);
+	/* the most specific range decides (RFC 9110 12.5.1's example) */
+	quality_is("text/*;q=0.3, text/plain;q=0.7, text/plain;format=flowed, */*;q=0.5",
+		   "text/plain", 1000);
+	quality_is("text/*;q=0.3, text/plain;q=0.7, */*;q=0.5", "text/plain", 700);
+	quality_is("text/*;q=0.3, text/plain;q=0.7, */*;q=0.5", "text/html", 300);
+	quality_is("text/*;q=0.3, text/plain;q=0.7, */*;q=0.5", "image/jpeg", 500);
+	quality_is("*/*;q=0.9, text/html;q=0", "text/html", 0);
+	quality_is("text/html;q=0.2, text/html;q=0.6", "text/html", 600);
+	quality_is("text/html", "text/htm", -1);
+	quality_is("text/htm", "text/html", -1);
+	quality_is("application/json", "application/json-seq", -1);
+	/* pick: the highest above 0, ties to the earlier offer */
+	assert_int_equal(accept_pick(NULL, offers, 3), 0);
+	assert_int_equal(accept_pick("*/*", offers, 3), 0);
+	assert_int_equal(accept_pick("application/*", offers, 3), 0);
+	assert_int_equal(accept_pick("application/pkix-cert", offers, 3), 2);
+	assert_int_equal(accept_pick("application/json;q=0.1, application/x-pem-file", offers, 3),
+			 1);
+	assert_int_equal(accept_pick("application/pkix-cert;q=0, */*;q=0.1", offers, 3), 0);
+	assert_int_equal(accept_pick("*/*;q=0.1, application/json;q=0", offers, 3), 1);
+	assert_int_equal(accept_pick("text/html", offers, 3), -1);
+	assert_int_equal(accept_pick("application/pkix-cert;q=0", offers, 3), -1);
+	/* accept_next: the well-formed ranges, in order */
+	p = "a/b;q=0.5, bad, */*";
+	assert_int_equal(accept_next(&p, &r), 1);
+	assert_int_equal(r.type_len, 1);
+	assert_memory_equal(r.type, "a", 1);
+	assert_memory_equal(r.subtype, "b", 1);
+	assert_int_equal(r.q, 500);
+	assert_int_equal(accept_next(&p, &r), 1);
+	assert_memory_equal(r.type, "*", 1);
+	assert_int_equal(r.q, 1000);
+	assert_int_equal(accept_next(&p, &r), 0);
+	assert_int_equal(accept_next(&p, &r), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_rfc3339), cmocka_unit_test(test_http_date),
-	    cmocka_unit_test(test_utf8),    cmocka_unit_test(test_b64url),
+	    cmocka_unit_test(test_rfc3339),
+	    cmocka_unit_test(test_http_date),
+	    cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_b64url),
 	    cmocka_unit_test(test_b64),
+	    cmocka_unit_test(test_accept),
+	    cmocka_unit_test(test_accept_malformed_q),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
