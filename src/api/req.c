@@ -14,6 +14,7 @@
 #include "api/api.h"
 #include "ca/ca.h"
 #include "util/accept.h"
+#include "util/sjson.h"
 #include "util/timefmt.h"
 
 static const struct api_prob_info api_probs[API_PROB__MAX] = {
@@ -90,113 +91,60 @@ api_profile_allowed(const char *name)
 	return 0;
 }
 
-/*
- * Nesting depth of a JSON text, counted outside strings, checked before jansson sees it (its
- * own limit is 2048 levels of recursion).  -1 when deeper than max.
- */
+#define REQ_WHO "request body"
+
+/* The problem of a refusal by src/util/sjson. */
 static int
-req_depth_ok(const unsigned char *p, size_t n, int max)
+req_sjson_fail(struct api_error *ae, const struct err *e)
 {
-	int depth = 0, instr = 0;
-	size_t i;
+	static const enum api_prob probs[SJSON_FAIL__MAX] = {
+	    [SJSON_TOO_LARGE] = API_PROB_TOO_LARGE,
+	    [SJSON_SYNTAX] = API_PROB_MALFORMED_JSON,
+	    [SJSON_TOO_DEEP] = API_PROB_MALFORMED_JSON,
+	    [SJSON_DUPLICATE] = API_PROB_DUPLICATE_KEY,
+	    [SJSON_NOT_OBJECT] = API_PROB_INVALID_REQUEST,
+	    [SJSON_UNKNOWN] = API_PROB_UNKNOWN_FIELD,
+	    [SJSON_TYPE] = API_PROB_INVALID_REQUEST,
+	    [SJSON_MISSING] = API_PROB_INVALID_REQUEST,
+	    [SJSON_RANGE] = API_PROB_INVALID_REQUEST,
+	};
+	enum api_prob p = API_PROB_INTERNAL;
 
-	for (i = 0; i < n; i++) {
-		unsigned char c = p[i];
-
-		if (instr) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				instr = 0;
-			continue;
-		}
-		if (c == '"') {
-			instr = 1;
-		} else if (c == '{' || c == '[') {
-			if (++depth > max)
-				return -1;
-		} else if (c == '}' || c == ']') {
-			depth--;
-		}
-	}
-	return 0;
+	if (e->kind > 0 && e->kind < SJSON_FAIL__MAX && probs[e->kind] != API_PROB_NONE)
+		p = probs[e->kind];
+	return api_fail(ae, p, "%s", e->msg);
 }
 
-/* Parses a request body that must be one JSON object; caller json_decref()s. */
+/*
+ * Parses a request body that must be one JSON object with members from known only; caller
+ * json_decref()s.
+ */
 static json_t *
-req_json_load(const unsigned char *body, size_t len, struct api_error *ae)
+req_json_load(const unsigned char *body, size_t len, const char *const *known, struct api_error *ae)
 {
-	json_error_t je;
-	json_t *j = NULL;
+	struct err e;
+	json_t *j;
 
-	if (len > API_JSON_MAX) {
-		api_fail(ae, API_PROB_TOO_LARGE, "request body of %zu bytes exceeds %d bytes", len,
-			 API_JSON_MAX);
-		goto out;
-	}
-	if (len == 0) {
-		api_fail(ae, API_PROB_MALFORMED_JSON,
-			 "request body is empty: a JSON object is due");
-		goto out;
-	}
-	if (req_depth_ok(body, len, API_JSON_MAX_DEPTH) == -1) {
-		api_fail(ae, API_PROB_MALFORMED_JSON, "JSON nested deeper than %d levels",
-			 API_JSON_MAX_DEPTH);
-		goto out;
-	}
-	memset(&je, 0, sizeof(je));
-	if ((j = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &je)) == NULL) {
-		if (json_error_code(&je) == json_error_duplicate_key)
-			api_fail(ae, API_PROB_DUPLICATE_KEY, "RFC 8259 4: %s", je.text);
-		else
-			api_fail(ae, API_PROB_MALFORMED_JSON, "line %d column %d: %s", je.line,
-				 je.column, je.text);
-		goto out;
-	}
-	if (!json_is_object(j)) {
-		api_fail(ae, API_PROB_INVALID_REQUEST, "request body must be a JSON object");
+	err_clear(&e);
+	if ((j = sjson_load_object(body, len, API_JSON_MAX, API_JSON_MAX_DEPTH, REQ_WHO, &e)) ==
+		NULL ||
+	    sjson_known(j, known, REQ_WHO, &e) == -1) {
+		req_sjson_fail(ae, &e);
 		json_decref(j);
 		j = NULL;
 	}
-out:
 	return j;
 }
 
-/* Refuses members not in the NULL-terminated list. */
-static int
-req_known_only(json_t *obj, const char *const *known, struct api_error *ae)
-{
-	const char *k;
-	json_t *v;
-	char esc[96];
-	size_t i;
-
-	json_object_foreach(obj, k, v)
-	{
-		for (i = 0; known[i] != NULL; i++)
-			if (strcmp(k, known[i]) == 0)
-				break;
-		if (known[i] == NULL)
-			return api_fail(ae, API_PROB_UNKNOWN_FIELD, "unknown member \"%s\"",
-					req_esc(esc, sizeof(esc), k));
-	}
-	return 0;
-}
-
-/* A string member: NULL with *absent = 1 when missing; -1 on wrong type. */
+/* An optional string member: NULL when missing; -1 on wrong type. */
 static int
 req_string(json_t *obj, const char *name, const char **out, size_t *len, struct api_error *ae)
 {
-	json_t *v = json_object_get(obj, name);
+	struct err e;
 
-	*out = NULL;
-	*len = 0;
-	if (v == NULL)
-		return 0;
-	if (!json_is_string(v))
-		return api_fail(ae, API_PROB_INVALID_REQUEST, "\"%s\" must be a string", name);
-	*out = json_string_value(v);
-	*len = json_string_length(v);
+	err_clear(&e);
+	if (sjson_string(obj, name, 0, out, len, REQ_WHO, &e) == -1)
+		return req_sjson_fail(ae, &e);
 	return 0;
 }
 
@@ -217,15 +165,16 @@ api_issue_req_parse(const unsigned char *body, size_t len, struct api_issue_req 
 	static const char *const known[] = {"profile", "csr", "days", NULL};
 	const char *profile, *csr;
 	size_t plen, clen;
-	json_t *j = NULL, *days;
+	json_t *j = NULL;
+	long long days = 0;
+	struct err e;
 	char esc[96];
 	int rc = -1;
 
 	memset(q, 0, sizeof(*q));
-	if ((j = req_json_load(body, len, ae)) == NULL)
+	if ((j = req_json_load(body, len, known, ae)) == NULL)
 		goto out;
-	if (req_known_only(j, known, ae) == -1 ||
-	    req_string(j, "profile", &profile, &plen, ae) == -1 ||
+	if (req_string(j, "profile", &profile, &plen, ae) == -1 ||
 	    req_string(j, "csr", &csr, &clen, ae) == -1)
 		goto out;
 	if (profile == NULL || plen == 0 || plen > API_PROFILE_MAX) {
@@ -250,15 +199,12 @@ api_issue_req_parse(const unsigned char *body, size_t len, struct api_issue_req 
 			 X509_CSR_MAX);
 		goto out;
 	}
-	if ((days = json_object_get(j, "days")) != NULL) {
-		if (!json_is_integer(days) || json_integer_value(days) < 1 ||
-		    json_integer_value(days) > API_DAYS_MAX) {
-			api_fail(ae, API_PROB_INVALID_REQUEST,
-				 "\"days\" must be an integer from 1 to %ld", API_DAYS_MAX);
-			goto out;
-		}
-		q->days = (long)json_integer_value(days);
+	err_clear(&e);
+	if (sjson_int(j, "days", 0, 1, API_DAYS_MAX, &days, REQ_WHO, &e) == -1) {
+		req_sjson_fail(ae, &e);
+		goto out;
 	}
+	q->days = (long)days;
 	q->profile = xstrndup(profile, plen);
 	q->csr = xmalloc(clen);
 	memcpy(q->csr, csr, clen);
@@ -290,10 +236,9 @@ api_revoke_req_parse(const unsigned char *body, size_t len, struct api_revoke_re
 	int rc = -1, code = 0;
 
 	memset(q, 0, sizeof(*q));
-	if ((j = req_json_load(body, len, ae)) == NULL)
+	if ((j = req_json_load(body, len, known, ae)) == NULL)
 		goto out;
-	if (req_known_only(j, known, ae) == -1 ||
-	    req_string(j, "reason", &reason, &rlen, ae) == -1 ||
+	if (req_string(j, "reason", &reason, &rlen, ae) == -1 ||
 	    req_string(j, "invalidity_date", &inval, &ilen, ae) == -1)
 		goto out;
 	if (reason != NULL) {

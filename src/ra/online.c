@@ -17,6 +17,7 @@
 
 #include "ca/ca.h"
 #include "ra.h"
+#include "util/sjson.h"
 #include "util/timefmt.h"
 
 static const char *const ra_online_results[RA_ONLINE_RESULT__MAX] = {
@@ -177,65 +178,21 @@ static int
 ra_json_parse(const unsigned char *p, size_t len, enum ra_online_type want, struct ra_online_req *r,
 	      struct err *e)
 {
-	json_t *j = NULL, *v;
-	json_error_t je;
-	const char *key, *type = NULL, *serial = NULL, *tm = NULL, *nonce = NULL, *reason = NULL;
+	static const char *const known[] = {"type", "serial", "time", "nonce", "reason", NULL};
+	static const char who[] = "online: content";
+	const char *type, *serial, *tm, *nonce, *reason;
+	json_t *j = NULL;
 	int rc = -1;
 
-	if (len > RA_ONLINE_JSON_MAX) {
-		err_set(e, ERR_REFUSED, "online: content of %zu bytes (at most %d)", len,
-			RA_ONLINE_JSON_MAX);
+	/* every member is a string: the object is the only level */
+	if ((j = sjson_load_object(p, len, RA_ONLINE_JSON_MAX, 1, who, e)) == NULL ||
+	    sjson_known(j, known, who, e) == -1 ||
+	    sjson_string(j, "type", 1, &type, NULL, who, e) == -1 ||
+	    sjson_string(j, "serial", 1, &serial, NULL, who, e) == -1 ||
+	    sjson_string(j, "time", 1, &tm, NULL, who, e) == -1 ||
+	    sjson_string(j, "nonce", 1, &nonce, NULL, who, e) == -1 ||
+	    sjson_string(j, "reason", 0, &reason, NULL, who, e) == -1)
 		goto out;
-	}
-	if (memchr(p, '\0', len) != NULL) {
-		err_set(e, ERR_REFUSED, "online: content: NUL byte");
-		goto out;
-	}
-	if ((j = json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES, &je)) == NULL) {
-		err_set(e, ERR_REFUSED, "online: content: RFC 8259: %.200s (column %d)", je.text,
-			je.column);
-		goto out;
-	}
-	if (!json_is_object(j)) {
-		err_set(e, ERR_REFUSED, "online: content must be a JSON object");
-		goto out;
-	}
-	json_object_foreach(j, key, v)
-	{
-		const char **slot = NULL;
-
-		if (strcmp(key, "type") == 0)
-			slot = &type;
-		else if (strcmp(key, "serial") == 0)
-			slot = &serial;
-		else if (strcmp(key, "time") == 0)
-			slot = &tm;
-		else if (strcmp(key, "nonce") == 0)
-			slot = &nonce;
-		else if (strcmp(key, "reason") == 0)
-			slot = &reason;
-		if (slot == NULL) {
-			char shown[64];
-
-			log_escape(shown, sizeof(shown), key, strlen(key));
-			err_set(e, ERR_REFUSED, "online: content: unknown key \"%s\"", shown);
-			goto out;
-		}
-		if (!json_is_string(v)) {
-			err_set(e, ERR_REFUSED, "online: content: \"%s\" must be a string", key);
-			goto out;
-		}
-		*slot = json_string_value(v);
-		if (strlen(*slot) != json_string_length(v)) {
-			err_set(e, ERR_REFUSED, "online: content: \"%s\" contains NUL", key);
-			goto out;
-		}
-	}
-	if (type == NULL || serial == NULL || tm == NULL || nonce == NULL) {
-		err_set(e, ERR_REFUSED,
-			"online: content: type, serial, time and nonce are required");
-		goto out;
-	}
 	if (strcmp(type, "revoke") == 0) {
 		r->type = RA_ONLINE_REVOKE;
 	} else if (strcmp(type, "status") == 0) {

@@ -8,6 +8,7 @@
 
 #include "util/accept.h"
 #include "util/b64.h"
+#include "util/sjson.h"
 #include "util/timefmt.h"
 #include "util/utf8.h"
 
@@ -510,6 +511,152 @@ test_accept(void **state)
 	assert_int_equal(accept_next(&p, &r), 0);
 }
 
+/* ---- sjson ---- */
+
+/* Loads text (max 256 bytes, depth 3) and checks the kind of failure (SJSON_OK: loaded). */
+static void
+load_is(const char *text, size_t len, enum sjson_fail want)
+{
+	struct err e;
+	json_t *j;
+
+	err_clear(&e);
+	j = sjson_load_object(text, len, 256, 3, "test", &e);
+	if (want == SJSON_OK) {
+		if (j == NULL)
+			fail_msg("%s: refused: %s", text, e.msg);
+	} else {
+		if (j != NULL || e.kind != (int)want || e.code != ERR_REFUSED)
+			fail_msg("%s: want kind %d, got %d (%s)", text, want, e.kind, e.msg);
+		assert_memory_equal(e.msg, "test: ", 6);
+	}
+	json_decref(j);
+}
+
+#define LOAD_IS(lit, want) load_is(lit, sizeof(lit) - 1, want)
+
+static void
+test_sjson_load(void **state)
+{
+	char big[300];
+
+	(void)state;
+	LOAD_IS("{}", SJSON_OK);
+	LOAD_IS(" {\"a\": [1, {\"b\": 2}]} \n", SJSON_OK); /* three levels */
+	LOAD_IS("{\"a\": [1, {\"b\": []}]}", SJSON_TOO_DEEP);
+	LOAD_IS("{\"a\": \"[[[[{{{{\\\"\"}", SJSON_OK); /* brackets in strings do not count */
+	LOAD_IS("", SJSON_SYNTAX);
+	LOAD_IS("{", SJSON_SYNTAX);
+	LOAD_IS("{\"a\": 1,}", SJSON_SYNTAX);
+	LOAD_IS("{} {}", SJSON_SYNTAX);
+	LOAD_IS("{\"a\": 01}", SJSON_SYNTAX);
+	LOAD_IS("{'a': 1}", SJSON_SYNTAX);
+	LOAD_IS("{\"a\": \"\xc0\xaf\"}", SJSON_SYNTAX); /* overlong UTF-8 */
+	LOAD_IS("{\"a\": \"\\ud800\"}", SJSON_SYNTAX);	/* lone surrogate */
+	LOAD_IS("{\"a\": \"x\\u0000y\"}", SJSON_SYNTAX);
+	LOAD_IS("{\"a\": \"x\0y\"}", SJSON_SYNTAX);
+	LOAD_IS("{\"a\": 1}\0", SJSON_SYNTAX);
+	LOAD_IS("\"a\"", SJSON_SYNTAX);
+	LOAD_IS("[]", SJSON_NOT_OBJECT);
+	LOAD_IS("{\"a\": 1, \"a\": 1}", SJSON_DUPLICATE);
+	LOAD_IS("{\"a\": {\"b\": 1, \"b\": 2}}", SJSON_DUPLICATE);
+	LOAD_IS("{\"a\": 1, \"\\u0061\": 2}", SJSON_DUPLICATE); /* the same name escaped */
+	memset(big, ' ', sizeof(big));
+	big[0] = '{';
+	big[sizeof(big) - 1] = '}';
+	load_is(big, 256, SJSON_SYNTAX);
+	load_is(big, sizeof(big), SJSON_TOO_LARGE);
+}
+
+static void
+test_sjson_members(void **state)
+{
+	static const char *const known[] = {"s", "i", "b", "o", "a", "n", NULL};
+	static const char *const few[] = {"s", NULL};
+	static const char text[] = "{\"s\": \"str\", \"i\": 42, \"b\": true, \"o\": {}, \"a\": [], "
+				   "\"n\": null, \"f\": 1.5}";
+	const char *str;
+	long long i = -7;
+	json_t *j, *v;
+	struct err e;
+	size_t len;
+	int b = -1;
+
+	(void)state;
+	err_clear(&e);
+	j = sjson_load_object(text, sizeof(text) - 1, 1024, 2, "body", &e);
+	assert_non_null(j);
+	/* known members */
+	assert_int_equal(sjson_known(j, known, "body", &e), -1);
+	assert_int_equal(e.kind, SJSON_UNKNOWN);
+	assert_string_equal(e.msg, "body: unknown member \"f\"");
+	json_object_del(j, "f");
+	err_clear(&e);
+	assert_int_equal(sjson_known(j, known, "body", &e), 0);
+	assert_int_equal(sjson_known(j, few, "body", &e), -1);
+	/* strings */
+	err_clear(&e);
+	assert_int_equal(sjson_string(j, "s", 1, &str, &len, "body", &e), 0);
+	assert_string_equal(str, "str");
+	assert_int_equal(len, 3);
+	assert_int_equal(sjson_string(j, "zz", 0, &str, &len, "body", &e), 0);
+	assert_null(str);
+	assert_int_equal(sjson_string(j, "zz", 1, &str, NULL, "body", &e), -1);
+	assert_int_equal(e.kind, SJSON_MISSING);
+	assert_string_equal(e.msg, "body: \"zz\" is required");
+	err_clear(&e);
+	assert_int_equal(sjson_string(j, "i", 0, &str, NULL, "body", &e), -1);
+	assert_int_equal(e.kind, SJSON_TYPE);
+	assert_string_equal(e.msg, "body: \"i\" must be a string");
+	err_clear(&e);
+	assert_int_equal(sjson_string(j, "n", 0, &str, NULL, "body", &e),
+			 -1); /* null is no string */
+	/* integers */
+	err_clear(&e);
+	assert_int_equal(sjson_int(j, "i", 1, 1, 42, &i, "body", &e), 0);
+	assert_int_equal(i, 42);
+	i = -7;
+	assert_int_equal(sjson_int(j, "zz", 0, 1, 42, &i, "body", &e), 0);
+	assert_int_equal(i, -7);
+	assert_int_equal(sjson_int(j, "i", 1, 1, 41, &i, "body", &e), -1);
+	assert_int_equal(e.kind, SJSON_RANGE);
+	assert_string_equal(e.msg, "body: \"i\" must be an integer from 1 to 41");
+	err_clear(&e);
+	assert_int_equal(sjson_int(j, "s", 1, 1, 41, &i, "body", &e), -1);
+	assert_int_equal(e.kind, SJSON_TYPE);
+	err_clear(&e);
+	json_object_set_new(j, "f", json_real(1.0));
+	assert_int_equal(sjson_int(j, "f", 1, 0, 5, &i, "body", &e),
+			 -1); /* 1.0 is not an integer */
+	json_object_del(j, "f");
+	/* booleans, objects, arrays */
+	err_clear(&e);
+	assert_int_equal(sjson_bool(j, "b", 1, &b, "body", &e), 0);
+	assert_int_equal(b, 1);
+	assert_int_equal(sjson_bool(j, "i", 1, &b, "body", &e), -1);
+	err_clear(&e);
+	assert_int_equal(sjson_object(j, "o", 1, &v, "body", &e), 0);
+	assert_true(json_is_object(v));
+	assert_int_equal(sjson_object(j, "a", 1, &v, "body", &e), -1);
+	assert_null(v);
+	err_clear(&e);
+	assert_int_equal(sjson_array(j, "a", 1, &v, "body", &e), 0);
+	assert_true(json_is_array(v));
+	assert_int_equal(sjson_array(j, "zz", 0, &v, "body", &e), 0);
+	assert_null(v);
+	assert_int_equal(sjson_array(j, "o", 0, &v, "body", &e), -1);
+	assert_int_equal(e.kind, SJSON_TYPE);
+	json_decref(j);
+	/* a hostile member name is escaped in the message */
+	err_clear(&e);
+	j = sjson_load_object("{\"\\n\\u001b[31m\": 1}", 19, 1024, 2, "body", &e);
+	assert_non_null(j);
+	assert_int_equal(sjson_known(j, few, "body", &e), -1);
+	assert_null(strchr(e.msg, '\n'));
+	assert_null(strchr(e.msg, 0x1b));
+	json_decref(j);
+}
+
 int
 main(void)
 {
@@ -521,6 +668,8 @@ main(void)
 	    cmocka_unit_test(test_b64),
 	    cmocka_unit_test(test_accept),
 	    cmocka_unit_test(test_accept_malformed_q),
+	    cmocka_unit_test(test_sjson_load),
+	    cmocka_unit_test(test_sjson_members),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
