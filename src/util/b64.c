@@ -23,26 +23,31 @@ b64_value(unsigned char c, int url)
 	return -1;
 }
 
-/* Encodes one group of k (1..3) bytes into 4 characters (pad '=' or, with pad 0, fewer). */
+/*
+ * Encodes one group of k (1..3) bytes at dst: 4 characters with pad ('=' filling), else only
+ * the k + 1 that carry bits.  Returns the number written.
+ */
 static size_t
 b64_group(char *dst, const unsigned char *p, size_t k, const char *alpha, int pad)
 {
 	unsigned long v = (unsigned long)p[0] << 16;
+	char g[4];
 	size_t w = k + 1;
 
 	if (k > 1)
 		v |= (unsigned long)p[1] << 8;
 	if (k > 2)
 		v |= p[2];
-	dst[0] = alpha[(v >> 18) & 63];
-	dst[1] = alpha[(v >> 12) & 63];
-	dst[2] = alpha[(v >> 6) & 63];
-	dst[3] = alpha[v & 63];
+	g[0] = alpha[(v >> 18) & 63];
+	g[1] = alpha[(v >> 12) & 63];
+	g[2] = alpha[(v >> 6) & 63];
+	g[3] = alpha[v & 63];
 	if (pad) {
 		for (size_t i = w; i < 4; i++)
-			dst[i] = '=';
+			g[i] = '=';
 		w = 4;
 	}
+	memcpy(dst, g, w);
 	return w;
 }
 

@@ -322,6 +322,14 @@ test_b64url(void **state)
 	assert_int_equal(b64url_encode(out, 5, "foob", 4), -1);
 	assert_string_equal(out, "");
 	assert_int_equal(b64url_encode(out, 7, "foob", 4), 0);
+	/* nothing is written past the NUL (a short last group is 2 or 3 characters) */
+	memset(out, 'X', sizeof(out));
+	assert_int_equal(b64url_encode(out, 3, "f", 1), 0);
+	assert_string_equal(out, "Zg");
+	assert_int_equal(out[3], 'X');
+	memset(out, 'X', sizeof(out));
+	assert_int_equal(b64url_encode(out, 4, "fo", 2), 0);
+	assert_int_equal(out[4], 'X');
 	/* exact: a 32-byte nonce is 43 characters, no more, no fewer */
 	memset(raw, 0xa5, 32);
 	assert_int_equal(b64url_encode(out, sizeof(out), raw, 32), 0);
