@@ -55,8 +55,7 @@ accept_quoted(const char *p)
 	}
 }
 
-/* qvalue of v[0..n) in thousandths, or -1 when it is not one. */
-static int
+int
 accept_qvalue(const char *v, size_t n)
 {
 	int q, scale = 100;

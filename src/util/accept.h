@@ -26,6 +26,9 @@ struct accept_range {
 	int q; /* 0..ACCEPT_Q_ONE; ACCEPT_Q_ONE when absent */
 };
 
+/* A qvalue (RFC 9110 12.4.2) v[0..n) in thousandths, or -1 when it is not one.  Also for
+ * Accept-Language (src/web/i18n.c). */
+int accept_qvalue(const char *v, size_t n);
 /*
  * The next well-formed range from *p (a pointer into a NUL-terminated Accept value, moved past
  * it), skipping empty elements and malformed ranges.  1 with r filled, 0 at the end.

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/accept.h"
 #include "util/utf8.h"
 #include "web.h"
 
@@ -371,30 +372,6 @@ lang_match(const char *r, size_t n)
 	return NULL;
 }
 
-/* A qvalue (RFC 9110 12.4.2) in thousandths, or -1 when malformed. */
-static int
-qvalue_parse(const char *s, size_t n)
-{
-	int v = 0, digits = 0;
-
-	if (n == 0 || (s[0] != '0' && s[0] != '1'))
-		return -1;
-	v = (s[0] - '0') * 1000;
-	if (n == 1)
-		return v;
-	if (s[1] != '.' || n > 5)
-		return -1;
-	for (size_t i = 2; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		if (s[0] == '1' && s[i] != '0')
-			return -1;
-		v += (s[i] - '0') * (digits == 0 ? 100 : digits == 1 ? 10 : 1);
-		digits++;
-	}
-	return v;
-}
-
 const char *
 i18n_pick(const char *al, const char *cookie)
 {
@@ -438,7 +415,7 @@ i18n_pick(const char *al, const char *cookie)
 			for (vend = v;
 			     vend < iend && *vend != ';' && *vend != ' ' && *vend != '\t';)
 				vend++;
-			q = qvalue_parse(v, (size_t)(vend - v));
+			q = accept_qvalue(v, (size_t)(vend - v));
 		}
 		if (q <= 0 || (lang = lang_match(r, (size_t)(rend - r))) == NULL)
 			continue;

@@ -2,7 +2,7 @@
  * libFuzzer target for the REST API's untrusted inputs, without store or signer: the JSON
  * bodies of issue and revoke (api_issue_req_parse, api_revoke_req_parse), list query
  * parameters (api_list_param_set), the Accept header and ?format= (api_format_pick), RFC 3339
- * times (api_time_parse), the API key text (ra_apikey_parse) and the Bearer header.
+ * times (timefmt_rfc3339_parse), the API key text (ra_apikey_parse) and the Bearer header.
  *
  * The first input byte picks the parser; the rest is its input.  Every refusal must carry a
  * problem kind and a detail; every success must satisfy the parser's promises (bounded

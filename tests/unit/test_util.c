@@ -468,6 +468,12 @@ test_accept(void **state)
 	quality_is("text/html;q=1", "text/html", 1000);
 	quality_is("text/html;q=1.000", "text/html", 1000);
 	quality_is("text/html;Q=0.7", "text/html", 700);
+	assert_int_equal(accept_qvalue("0.5", 3), 500);
+	assert_int_equal(accept_qvalue("1.00", 4), 1000);
+	assert_int_equal(accept_qvalue("0.5", 2), 0); /* "0." */
+	assert_int_equal(accept_qvalue("1.01", 4), -1);
+	assert_int_equal(accept_qvalue("", 0), -1);
+	assert_int_equal(accept_qvalue("0.0000", 6), -1);
 	/* case, blanks, parameters, empty elements */
 	quality_is("TEXT/HTML;q=0.2", "text/html", 200);
 	quality_is("  text/html  ;  q=0.2  ,", "text/html", 200);
