@@ -80,19 +80,11 @@ regist_step1_render(struct portal_ctx *x, const struct regist_vals *v, const str
 		rc = portal_error(x, &e);
 		goto out;
 	}
-	{
-		size_t n = sodium_base64_ENCODED_LEN(png.len, sodium_base64_VARIANT_ORIGINAL);
-		char *b64 = xmalloc(n);
-
-		sodium_bin2base64(b64, n, png.data, png.len, sodium_base64_VARIANT_ORIGINAL);
-		if (buf_printf(&uri, "data:image/png;base64,%s", b64) == -1 ||
-		    buf_cstr(&uri) == NULL) {
-			free(b64);
-			err_set(&e, ERR_INTERNAL, "portal: CAPTCHA image too large");
-			rc = portal_error(x, &e);
-			goto out;
-		}
-		free(b64);
+	if (buf_printf(&uri, "data:image/png;base64,") == -1 ||
+	    b64_encode(&uri, png.data, png.len) == -1 || buf_cstr(&uri) == NULL) {
+		err_set(&e, ERR_INTERNAL, "portal: CAPTCHA image too large");
+		rc = portal_error(x, &e);
+		goto out;
 	}
 	d = portal_data(x, N_("Applicant information"), REGIST_STEP_INPUT);
 	web_flow_add_list(d, "steps_agent", x->lang, REGIST_STEP_INPUT, 1);
