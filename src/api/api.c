@@ -19,6 +19,7 @@
 #include "api/api.h"
 #include "ca/ca.h"
 #include "ra/ra.h"
+#include "util/timefmt.h"
 
 #define API_PREFIX "/api/v1"
 #define API_SEGMENTS_MAX 8
@@ -199,8 +200,8 @@ api_cert_json(struct api_ctx *c, const struct ra_cert *rec)
 	json_t *j;
 	int bad = 0;
 
-	api_time_format(rec->not_before, nb, sizeof(nb));
-	api_time_format(rec->not_after, na, sizeof(na));
+	timefmt_rfc3339(rec->not_before, nb, sizeof(nb));
+	timefmt_rfc3339(rec->not_after, na, sizeof(na));
 	j = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s, s:s, s:s}", "serial", rec->serial, "profile",
 		      rec->profile, "subject", rec->subject, "sans", rec->sans, "organization",
 		      rec->org_code, "not_before", nb, "not_after", na, "status",
@@ -208,13 +209,13 @@ api_cert_json(struct api_ctx *c, const struct ra_cert *rec)
 	if (j == NULL)
 		goto out;
 	if (rec->status == RA_CERT_REVOKED) {
-		api_time_format(rec->revoked_at, ra, sizeof(ra));
+		timefmt_rfc3339(rec->revoked_at, ra, sizeof(ra));
 		bad |= json_object_set_new(j, "revoked_at", json_string(ra));
 		bad |= json_object_set_new(
 		    j, "revocation_reason",
 		    json_string(ca_reason_name(rec->reason < 0 ? 0 : rec->reason)));
 		if (rec->invalidity_date != 0) {
-			api_time_format(rec->invalidity_date, ra, sizeof(ra));
+			timefmt_rfc3339(rec->invalidity_date, ra, sizeof(ra));
 			bad |= json_object_set_new(j, "invalidity_date", json_string(ra));
 		}
 	}

@@ -157,11 +157,6 @@ enum api_format {
 /* ?format=json|pem|der (NULL: not given) and the Accept header (NULL: absent) decide. */
 enum api_format api_format_pick(const char *format, const char *accept, struct api_error *);
 
-/* RFC 3339 date-time ("2030-01-02T03:04:05Z", fractions and offsets allowed). */
-int api_time_parse(const char *, time_t *);
-/* "2030-01-02T03:04:05Z"; out holds at least 32 bytes. */
-void api_time_format(time_t, char *out, size_t n);
-
 /* ---- API keys as HTTP carries them (apikey.c; the keys themselves are the RA's) ---- */
 
 /*

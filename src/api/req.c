@@ -13,6 +13,9 @@
 
 #include "api/api.h"
 #include "ca/ca.h"
+#include "util/accept.h"
+#include "util/sjson.h"
+#include "util/timefmt.h"
 
 static const struct api_prob_info api_probs[API_PROB__MAX] = {
     [API_PROB_NONE] = {500, "internal", "Internal error"},
@@ -88,113 +91,60 @@ api_profile_allowed(const char *name)
 	return 0;
 }
 
-/*
- * Nesting depth of a JSON text, counted outside strings, checked before jansson sees it (its
- * own limit is 2048 levels of recursion).  -1 when deeper than max.
- */
+#define REQ_WHO "request body"
+
+/* The problem of a refusal by src/util/sjson. */
 static int
-req_depth_ok(const unsigned char *p, size_t n, int max)
+req_sjson_fail(struct api_error *ae, const struct err *e)
 {
-	int depth = 0, instr = 0;
-	size_t i;
+	static const enum api_prob probs[SJSON_FAIL__MAX] = {
+	    [SJSON_TOO_LARGE] = API_PROB_TOO_LARGE,
+	    [SJSON_SYNTAX] = API_PROB_MALFORMED_JSON,
+	    [SJSON_TOO_DEEP] = API_PROB_MALFORMED_JSON,
+	    [SJSON_DUPLICATE] = API_PROB_DUPLICATE_KEY,
+	    [SJSON_NOT_OBJECT] = API_PROB_INVALID_REQUEST,
+	    [SJSON_UNKNOWN] = API_PROB_UNKNOWN_FIELD,
+	    [SJSON_TYPE] = API_PROB_INVALID_REQUEST,
+	    [SJSON_MISSING] = API_PROB_INVALID_REQUEST,
+	    [SJSON_RANGE] = API_PROB_INVALID_REQUEST,
+	};
+	enum api_prob p = API_PROB_INTERNAL;
 
-	for (i = 0; i < n; i++) {
-		unsigned char c = p[i];
-
-		if (instr) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				instr = 0;
-			continue;
-		}
-		if (c == '"') {
-			instr = 1;
-		} else if (c == '{' || c == '[') {
-			if (++depth > max)
-				return -1;
-		} else if (c == '}' || c == ']') {
-			depth--;
-		}
-	}
-	return 0;
+	if (e->kind > 0 && e->kind < SJSON_FAIL__MAX && probs[e->kind] != API_PROB_NONE)
+		p = probs[e->kind];
+	return api_fail(ae, p, "%s", e->msg);
 }
 
-/* Parses a request body that must be one JSON object; caller json_decref()s. */
+/*
+ * Parses a request body that must be one JSON object with members from known only; caller
+ * json_decref()s.
+ */
 static json_t *
-req_json_load(const unsigned char *body, size_t len, struct api_error *ae)
+req_json_load(const unsigned char *body, size_t len, const char *const *known, struct api_error *ae)
 {
-	json_error_t je;
-	json_t *j = NULL;
+	struct err e;
+	json_t *j;
 
-	if (len > API_JSON_MAX) {
-		api_fail(ae, API_PROB_TOO_LARGE, "request body of %zu bytes exceeds %d bytes", len,
-			 API_JSON_MAX);
-		goto out;
-	}
-	if (len == 0) {
-		api_fail(ae, API_PROB_MALFORMED_JSON,
-			 "request body is empty: a JSON object is due");
-		goto out;
-	}
-	if (req_depth_ok(body, len, API_JSON_MAX_DEPTH) == -1) {
-		api_fail(ae, API_PROB_MALFORMED_JSON, "JSON nested deeper than %d levels",
-			 API_JSON_MAX_DEPTH);
-		goto out;
-	}
-	memset(&je, 0, sizeof(je));
-	if ((j = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &je)) == NULL) {
-		if (json_error_code(&je) == json_error_duplicate_key)
-			api_fail(ae, API_PROB_DUPLICATE_KEY, "RFC 8259 4: %s", je.text);
-		else
-			api_fail(ae, API_PROB_MALFORMED_JSON, "line %d column %d: %s", je.line,
-				 je.column, je.text);
-		goto out;
-	}
-	if (!json_is_object(j)) {
-		api_fail(ae, API_PROB_INVALID_REQUEST, "request body must be a JSON object");
+	err_clear(&e);
+	if ((j = sjson_load_object(body, len, API_JSON_MAX, API_JSON_MAX_DEPTH, REQ_WHO, &e)) ==
+		NULL ||
+	    sjson_known(j, known, REQ_WHO, &e) == -1) {
+		req_sjson_fail(ae, &e);
 		json_decref(j);
 		j = NULL;
 	}
-out:
 	return j;
 }
 
-/* Refuses members not in the NULL-terminated list. */
-static int
-req_known_only(json_t *obj, const char *const *known, struct api_error *ae)
-{
-	const char *k;
-	json_t *v;
-	char esc[96];
-	size_t i;
-
-	json_object_foreach(obj, k, v)
-	{
-		for (i = 0; known[i] != NULL; i++)
-			if (strcmp(k, known[i]) == 0)
-				break;
-		if (known[i] == NULL)
-			return api_fail(ae, API_PROB_UNKNOWN_FIELD, "unknown member \"%s\"",
-					req_esc(esc, sizeof(esc), k));
-	}
-	return 0;
-}
-
-/* A string member: NULL with *absent = 1 when missing; -1 on wrong type. */
+/* An optional string member: NULL when missing; -1 on wrong type. */
 static int
 req_string(json_t *obj, const char *name, const char **out, size_t *len, struct api_error *ae)
 {
-	json_t *v = json_object_get(obj, name);
+	struct err e;
 
-	*out = NULL;
-	*len = 0;
-	if (v == NULL)
-		return 0;
-	if (!json_is_string(v))
-		return api_fail(ae, API_PROB_INVALID_REQUEST, "\"%s\" must be a string", name);
-	*out = json_string_value(v);
-	*len = json_string_length(v);
+	err_clear(&e);
+	if (sjson_string(obj, name, 0, out, len, REQ_WHO, &e) == -1)
+		return req_sjson_fail(ae, &e);
 	return 0;
 }
 
@@ -215,15 +165,16 @@ api_issue_req_parse(const unsigned char *body, size_t len, struct api_issue_req 
 	static const char *const known[] = {"profile", "csr", "days", NULL};
 	const char *profile, *csr;
 	size_t plen, clen;
-	json_t *j = NULL, *days;
+	json_t *j = NULL;
+	long long days = 0;
+	struct err e;
 	char esc[96];
 	int rc = -1;
 
 	memset(q, 0, sizeof(*q));
-	if ((j = req_json_load(body, len, ae)) == NULL)
+	if ((j = req_json_load(body, len, known, ae)) == NULL)
 		goto out;
-	if (req_known_only(j, known, ae) == -1 ||
-	    req_string(j, "profile", &profile, &plen, ae) == -1 ||
+	if (req_string(j, "profile", &profile, &plen, ae) == -1 ||
 	    req_string(j, "csr", &csr, &clen, ae) == -1)
 		goto out;
 	if (profile == NULL || plen == 0 || plen > API_PROFILE_MAX) {
@@ -248,15 +199,12 @@ api_issue_req_parse(const unsigned char *body, size_t len, struct api_issue_req 
 			 X509_CSR_MAX);
 		goto out;
 	}
-	if ((days = json_object_get(j, "days")) != NULL) {
-		if (!json_is_integer(days) || json_integer_value(days) < 1 ||
-		    json_integer_value(days) > API_DAYS_MAX) {
-			api_fail(ae, API_PROB_INVALID_REQUEST,
-				 "\"days\" must be an integer from 1 to %ld", API_DAYS_MAX);
-			goto out;
-		}
-		q->days = (long)json_integer_value(days);
+	err_clear(&e);
+	if (sjson_int(j, "days", 0, 1, API_DAYS_MAX, &days, REQ_WHO, &e) == -1) {
+		req_sjson_fail(ae, &e);
+		goto out;
 	}
+	q->days = (long)days;
 	q->profile = xstrndup(profile, plen);
 	q->csr = xmalloc(clen);
 	memcpy(q->csr, csr, clen);
@@ -288,10 +236,9 @@ api_revoke_req_parse(const unsigned char *body, size_t len, struct api_revoke_re
 	int rc = -1, code = 0;
 
 	memset(q, 0, sizeof(*q));
-	if ((j = req_json_load(body, len, ae)) == NULL)
+	if ((j = req_json_load(body, len, known, ae)) == NULL)
 		goto out;
-	if (req_known_only(j, known, ae) == -1 ||
-	    req_string(j, "reason", &reason, &rlen, ae) == -1 ||
+	if (req_string(j, "reason", &reason, &rlen, ae) == -1 ||
 	    req_string(j, "invalidity_date", &inval, &ilen, ae) == -1)
 		goto out;
 	if (reason != NULL) {
@@ -305,8 +252,8 @@ api_revoke_req_parse(const unsigned char *body, size_t len, struct api_revoke_re
 			goto out;
 		}
 	}
-	if (inval != NULL && (strlen(inval) != ilen ||
-			      api_time_parse(inval, &q->invalidity) == -1 || q->invalidity <= 0)) {
+	if (inval != NULL &&
+	    (timefmt_rfc3339_parse(inval, ilen, &q->invalidity) == -1 || q->invalidity <= 0)) {
 		api_fail(ae, API_PROB_INVALID_REQUEST,
 			 "\"invalidity_date\" \"%s\" is not an RFC 3339 date-time after 1970",
 			 req_esc(esc, sizeof(esc), inval));
@@ -369,7 +316,8 @@ api_list_param_set(struct api_list_params *p, const char *key, const char *value
 					"status \"%s\": valid, revoked, expired or any", vesc);
 		break;
 	case 1:
-		if (api_time_parse(value, &p->expiring_before) == -1 || p->expiring_before <= 0)
+		if (timefmt_rfc3339_parse(value, strlen(value), &p->expiring_before) == -1 ||
+		    p->expiring_before <= 0)
 			return api_fail(ae, API_PROB_INVALID_QUERY,
 					"expiring_before \"%s\" is not an RFC 3339 date-time after "
 					"1970",
@@ -402,68 +350,17 @@ api_list_param_set(struct api_list_params *p, const char *key, const char *value
 
 /* ---- representations ---- */
 
-/* The format a media type names, or API_FMT_NONE. */
-static enum api_format
-req_media_format(const char *m, size_t n)
-{
-	static const struct {
-		const char *type;
-		enum api_format f;
-	} map[] = {
-	    {"application/json", API_FMT_JSON},
-	    {"application/*", API_FMT_JSON},
-	    {"*/*", API_FMT_JSON},
-	    {"application/pkix-cert", API_FMT_DER},
-	    {"application/x-pem-file", API_FMT_PEM},
-	    {"application/pem-certificate-chain", API_FMT_PEM},
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strlen(map[i].type) == n && strncasecmp(m, map[i].type, n) == 0)
-			return map[i].f;
-	return API_FMT_NONE;
-}
-
-/*
- * q value of one media range's parameters ("; q=0.5"): 0..1000, default 1000.  Malformed
- * values count as 1000 (lenient, as most servers are).
- */
-static int
-req_qvalue(const char *p, const char *end)
-{
-	int q = 1000, scale = 100;
-
-	while (p < end) {
-		while (p < end && (*p == ';' || *p == ' ' || *p == '\t'))
-			p++;
-		if (end - p >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
-			p += 2;
-			if (p < end && (*p == '0' || *p == '1')) {
-				q = (*p - '0') * 1000;
-				p++;
-				if (p < end && *p == '.')
-					for (p++; p < end && *p >= '0' && *p <= '9' && scale > 0;
-					     p++, scale /= 10)
-						q += (*p - '0') * scale;
-				if (q > 1000)
-					q = 1000;
-			}
-			return q;
-		}
-		while (p < end && *p != ';')
-			p++;
-	}
-	return q;
-}
-
 enum api_format
 api_format_pick(const char *format, const char *accept, struct api_error *ae)
 {
-	enum api_format best = API_FMT_NONE, f;
-	const char *p, *end, *semi, *m, *me;
+	/* in our order of preference, for when Accept ranks them equal (e.g. any type) */
+	static const char *const types[] = {"application/json", "application/x-pem-file",
+					    "application/pem-certificate-chain",
+					    "application/pkix-cert"};
+	static const enum api_format formats[] = {API_FMT_JSON, API_FMT_PEM, API_FMT_PEM,
+						  API_FMT_DER};
 	char esc[96];
-	int bestq = 0, q;
+	int i;
 
 	if (format != NULL) {
 		if (strcmp(format, "json") == 0)
@@ -476,123 +373,11 @@ api_format_pick(const char *format, const char *accept, struct api_error *ae)
 			 req_esc(esc, sizeof(esc), format));
 		return API_FMT_NONE;
 	}
-	if (accept == NULL || *accept == '\0')
-		return API_FMT_JSON;
-	for (p = accept; *p != '\0'; p = *end != '\0' ? end + 1 : end) {
-		if ((end = strchr(p, ',')) == NULL)
-			end = p + strlen(p);
-		if ((semi = memchr(p, ';', (size_t)(end - p))) == NULL)
-			semi = end;
-		for (m = p; m < semi && (*m == ' ' || *m == '\t'); m++)
-			;
-		for (me = semi; me > m && (me[-1] == ' ' || me[-1] == '\t'); me--)
-			;
-		f = req_media_format(m, (size_t)(me - m));
-		q = req_qvalue(semi, end);
-		if (f != API_FMT_NONE && q > bestq) {
-			best = f;
-			bestq = q;
-		}
-	}
-	if (best == API_FMT_NONE)
+	if ((i = accept_pick(accept, types, sizeof(types) / sizeof(types[0]))) == -1) {
 		api_fail(ae, API_PROB_NOT_ACCEPTABLE,
 			 "Accept: application/json, application/x-pem-file or "
 			 "application/pkix-cert");
-	return best;
-}
-
-/* ---- RFC 3339 ---- */
-
-/* n decimal digits at p, or -1. */
-static long
-req_digits(const char *p, int n)
-{
-	long v = 0;
-	int i;
-
-	for (i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		v = v * 10 + (p[i] - '0');
+		return API_FMT_NONE;
 	}
-	return v;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static long long
-req_days_from_civil(long y, long m, long d)
-{
-	long long era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-int
-api_time_parse(const char *s, time_t *out)
-{
-	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	long y, mo, d, h, mi, sec, oh = 0, om = 0, dim;
-	const char *p;
-	long long t;
-	int sign = 0;
-
-	*out = 0;
-	if (strlen(s) < 20)
-		return -1;
-	y = req_digits(s, 4);
-	mo = req_digits(s + 5, 2);
-	d = req_digits(s + 8, 2);
-	h = req_digits(s + 11, 2);
-	mi = req_digits(s + 14, 2);
-	sec = req_digits(s + 17, 2);
-	if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
-	    sec < 0 || sec > 60 || s[4] != '-' || s[7] != '-' ||
-	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' || s[16] != ':')
-		return -1;
-	dim = mdays[mo - 1] + (mo == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)));
-	if (d > dim)
-		return -1;
-	p = s + 19;
-	if (*p == '.') {
-		if (p[1] < '0' || p[1] > '9')
-			return -1;
-		for (p++; *p >= '0' && *p <= '9'; p++)
-			;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p == '-' ? -1 : 1;
-		oh = req_digits(p + 1, 2);
-		if (oh < 0 || oh > 23 || p[3] != ':')
-			return -1;
-		om = req_digits(p + 4, 2);
-		if (om < 0 || om > 59)
-			return -1;
-		p += 6;
-	} else {
-		return -1;
-	}
-	if (*p != '\0')
-		return -1;
-	if (sec == 60)
-		sec = 59; /* a leap second is the last second of its minute here */
-	t = req_days_from_civil(y, mo, d) * 86400LL + h * 3600 + mi * 60 + sec;
-	t -= sign * (oh * 3600 + om * 60);
-	*out = (time_t)t;
-	return 0;
-}
-
-void
-api_time_format(time_t t, char *out, size_t n)
-{
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL || strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, n, "1970-01-01T00:00:00Z");
+	return formats[i];
 }

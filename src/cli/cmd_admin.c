@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "ra/ra.h"
 #include "serve/serve.h"
+#include "util/timefmt.h"
 
 /* Opens the instance and a store connection; prints and maps the error. */
 static int
@@ -32,13 +33,8 @@ admin_open(struct cli *cli, struct ca **ca, struct store **st)
 static void
 admin_time(char *dst, size_t n, time_t t)
 {
-	struct tm tm;
-
-	if (t == 0 || gmtime_r(&t, &tm) == NULL) {
+	if (t == 0 || timefmt_rfc3339(t, dst, n) == -1)
 		snprintf(dst, n, "-");
-		return;
-	}
-	strftime(dst, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 static const char *

@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "ra/ra.h"
 #include "serve/serve.h"
+#include "util/timefmt.h"
 
 static const char usage_apikey[] =
     "usage: shomei apikey create --org CODE [--name LABEL]\n"
@@ -131,9 +132,9 @@ apikey_list(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		api_time_format(v[i].created, created, sizeof(created));
+		timefmt_rfc3339(v[i].created, created, sizeof(created));
 		if (v[i].last_used != 0)
-			api_time_format(v[i].last_used, used, sizeof(used));
+			timefmt_rfc3339(v[i].last_used, used, sizeof(used));
 		else
 			snprintf(used, sizeof(used), "-");
 		printf("%s\t%s\t%s\t%s\t%s\t%s\n", v[i].id, v[i].org_code,

@@ -8,50 +8,14 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-
 #include "mail/mail.h"
+#include "util/b64.h"
+#include "util/timefmt.h"
+#include "util/utf8.h"
 
 /* Raw bytes per encoded-word: 39 -> 52 base64 characters -> a 64-character word, so
  * "Subject: " + word stays at 73 octets and a folded line " " + word at 65. */
 #define MAIL_EW_RAW 39
-
-/* Length of the UTF-8 sequence at p (n bytes left), or 0 when it is malformed. */
-static size_t
-utf8_seq(const unsigned char *p, size_t n)
-{
-	unsigned cp, need, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		need = 1;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		need = 2;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		need = 3;
-		cp = p[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < need + 1)
-		return 0;
-	for (i = 1; i <= need; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	/* overlong forms, surrogates, beyond U+10FFFF */
-	if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	/* C1 controls */
-	if (cp >= 0x80 && cp <= 0x9f)
-		return 0;
-	return need + 1;
-}
 
 /*
  * Checks UTF-8 text: well-formed, no NUL/DEL/C0/C1 controls.  With body set, TAB, LF and CR
@@ -61,7 +25,8 @@ static int
 text_check(const char *what, const char *s, size_t max, int body, struct err *e)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t n, i, k;
+	size_t n, i, j, k;
+	long cp;
 	int rc = -1;
 
 	if (s == NULL) {
@@ -87,13 +52,15 @@ text_check(const char *what, const char *s, size_t max, int body, struct err *e)
 			    what, p[i]);
 			goto out;
 		}
-		if ((k = utf8_seq(p + i, n - i)) == 0) {
+		j = i;
+		if ((cp = utf8_next(p, n, &j)) < 0 || utf8_is_control(cp)) {
 			err_set(e, ERR_REFUSED,
 				"mail: %s is not UTF-8 (RFC 3629) or holds a "
 				"control character",
 				what);
 			goto out;
 		}
+		k = j - i;
 	}
 	rc = 0;
 out:
@@ -146,25 +113,6 @@ mail_addr_valid(const char *a)
 	return labels >= 2;
 }
 
-/* Appends base64 of n bytes (no line breaks). */
-static int
-b64_put(struct buf *out, const unsigned char *p, size_t n)
-{
-	unsigned char tmp[4 * 57 / 3 + 4];
-	size_t k;
-	int len;
-
-	while (n > 0) {
-		k = n > 57 ? 57 : n;
-		len = EVP_EncodeBlock(tmp, p, (int)k);
-		if (buf_append(out, tmp, (size_t)len) == -1)
-			return -1;
-		p += k;
-		n -= k;
-	}
-	return 0;
-}
-
 /*
  * Writes "name: " and text as RFC 2047 B encoded-words, folded with CRLF SP so that no line
  * exceeds 78 octets; words never split a UTF-8 character (RFC 2047 5).  No final CRLF.
@@ -186,7 +134,7 @@ hdr_words(struct buf *out, const char *name, const char *text)
 		while (k < n && k > 0 && (p[k] & 0xc0) == 0x80)
 			k--;
 		if (buf_printf(out, "%s=?UTF-8?B?", first ? " " : "\r\n ") == -1 ||
-		    b64_put(out, p, k) == -1 || buf_append(out, "?=", 2) == -1)
+		    b64_encode(out, p, k) == -1 || buf_append(out, "?=", 2) == -1)
 			return -1;
 		first = 0;
 		p += k;
@@ -216,16 +164,11 @@ hdr_subject(struct buf *out, const char *subj)
 static int
 hdr_date(struct buf *out, time_t t)
 {
-	static const char *const wd[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-	static const char *const mo[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-	struct tm tm;
+	char d[TIMEFMT_RFC5322_LEN];
 
-	if (gmtime_r(&t, &tm) == NULL)
+	if (timefmt_rfc5322(t, d, sizeof(d)) == -1)
 		return -1;
-	return buf_printf(out, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n", wd[tm.tm_wday],
-			  tm.tm_mday, mo[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-			  tm.tm_sec);
+	return buf_printf(out, "Date: %s\r\n", d);
 }
 
 /* The body with CRLF line ends and a final CRLF, into canon. */
@@ -253,7 +196,7 @@ body_base64(struct buf *out, const struct buf *canon)
 
 	for (off = 0; off < canon->len; off += k) {
 		k = canon->len - off > 57 ? 57 : canon->len - off;
-		if (b64_put(out, canon->data + off, k) == -1 || buf_append(out, "\r\n", 2) == -1)
+		if (b64_encode(out, canon->data + off, k) == -1 || buf_append(out, "\r\n", 2) == -1)
 			return -1;
 	}
 	return 0;

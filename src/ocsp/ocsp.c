@@ -22,6 +22,7 @@
 
 #include "ca/ca.h"
 #include "ocsp_local.h"
+#include "util/timefmt.h"
 
 #define OCSP_SHARDS 64
 #define OCSP_KEY_MAX 256 /* longest CertID DER that is cached (SHA-512 ones are ~170) */
@@ -124,15 +125,6 @@ ocsp_blob_unref(struct ocsp_blob *b)
 		free(b);
 }
 
-static void
-ocsp_http_date(time_t t, char *out, size_t n)
-{
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL || strftime(out, n, "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
-		out[0] = '\0';
-}
-
 /* A blob holding der (one reference, the caller's). */
 static struct ocsp_blob *
 ocsp_blob_new(const struct ocsp_responder *rs, const unsigned char *der, size_t len, time_t now)
@@ -153,8 +145,8 @@ ocsp_blob_new(const struct ocsp_responder *rs, const unsigned char *der, size_t 
 		memset(md, 0, 8);
 	hex_encode(hex, md, 8);
 	snprintf(b->etag, sizeof(b->etag), "\"%s\"", hex);
-	ocsp_http_date(now, b->last_modified, sizeof(b->last_modified));
-	ocsp_http_date(b->next_update, b->expires, sizeof(b->expires));
+	timefmt_http(now, b->last_modified, sizeof(b->last_modified));
+	timefmt_http(b->next_update, b->expires, sizeof(b->expires));
 	return b;
 }
 

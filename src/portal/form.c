@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "portal.h"
+#include "util/utf8.h"
 
 static int
 form_hexval(unsigned char c)
@@ -20,41 +21,6 @@ form_hexval(unsigned char c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
-}
-
-/* 1 when s[0..n) is valid UTF-8 (no overlongs, surrogates or values above U+10FFFF). */
-static int
-form_utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned c = s[i], need, cp, min;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			need = 1, cp = c & 0x1f, min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			need = 2, cp = c & 0x0f, min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			need = 3, cp = c & 0x07, min = 0x10000;
-		} else {
-			return 0;
-		}
-		if (n - i <= need)
-			return 0;
-		for (size_t k = 1; k <= need; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += need + 1;
-	}
-	return 1;
 }
 
 /*
@@ -97,7 +63,7 @@ form_decode(const unsigned char *p, size_t n, size_t max, const char *what, int 
 		}
 		d[k++] = c;
 	}
-	if (!form_utf8_valid(d, k)) {
+	if (!utf8_valid(d, k)) {
 		err_set(e, ERR_REFUSED, "form: %s is not UTF-8", what);
 		goto out;
 	}
@@ -316,7 +282,7 @@ form_take(const unsigned char *p, size_t n, size_t max, const char *what, int ct
 			return -1;
 		}
 	}
-	if (!form_utf8_valid(p, n)) {
+	if (!utf8_valid(p, n)) {
 		err_set(e, ERR_REFUSED, "form: %s is not UTF-8", what);
 		return -1;
 	}

@@ -375,7 +375,7 @@ issue_confirm_render(struct portal_ctx *x, const struct ra_app *a, const struct 
 	int rc;
 
 	util_random(raw, sizeof(raw));
-	portal_b64url(nb, sizeof(nb), raw, sizeof(raw));
+	b64url_encode(nb, sizeof(nb), raw, sizeof(raw));
 	snprintf(wb, sizeof(wb), "%lld", (long long)util_now());
 	issue_form_mac(x, v, nb, wb, mac);
 	portal_csrf(x, csrf);
@@ -663,7 +663,7 @@ portal_issue_confirm_post(struct http_req *r)
 	mac = portal_form_get(&f, "form_mac");
 	action = nz(portal_form_get(&f, "action"));
 	if (nonce == NULL || when == NULL || mac == NULL ||
-	    portal_b64url_decode(raw, sizeof(raw), nonce) == -1 ||
+	    b64url_decode_exact(raw, sizeof(raw), nonce) == -1 ||
 	    util_parse_long(when, 0, LONG_MAX, &t) == -1 || strlen(mac) != PORTAL_B64_LEN - 1)
 		goto invalid;
 	issue_form_mac(&x, &v, nonce, when, want);

@@ -25,6 +25,8 @@
 #include "http/http.h"
 #include "portal_int.h"
 #include "ra/ra.h"
+#include "util/accept.h"
+#include "util/timefmt.h"
 
 /* Title and explanation of each outcome (msgids: one literal each, for the catalog test). */
 /* clang-format off */
@@ -82,64 +84,16 @@ online_status(enum ra_online_result res, enum ra_online_type type)
 	}
 }
 
-/* The q-value of one media range's parameters ("; q=0.5"); 1000 = 1. */
-static int
-online_qvalue(const char *p, const char *end)
-{
-	int q = 1000, scale = 100;
-
-	while (p < end) {
-		const char *s = memchr(p, ';', (size_t)(end - p));
-
-		if (s == NULL)
-			break;
-		p = s + 1;
-		while (p < end && (*p == ' ' || *p == '\t'))
-			p++;
-		if (end - p >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
-			p += 2;
-			if (p >= end || (*p != '0' && *p != '1'))
-				return 0;
-			q = (*p - '0') * 1000;
-			p++;
-			if (p < end && *p == '.')
-				for (p++; p < end && *p >= '0' && *p <= '9' && scale > 0; p++) {
-					q += (*p - '0') * scale;
-					scale /= 10;
-				}
-			return q > 1000 ? 1000 : q;
-		}
-	}
-	return q;
-}
-
-/* 1 when Accept prefers text/html to application/json (browsers), else 0 (JSON). */
+/*
+ * 1 when Accept prefers text/html to application/json (browsers), else 0 (JSON): no header,
+ * any type, equal qualities mean JSON.
+ */
 static int
 online_wants_html(const char *accept)
 {
-	const char *p, *end, *semi;
-	int qhtml = 0, qjson = 0;
+	int qhtml = accept_quality(accept, "text/html");
 
-	if (accept == NULL)
-		return 0;
-	for (p = accept; *p != '\0'; p = *end != '\0' ? end + 1 : end) {
-		size_t n;
-
-		if ((end = strchr(p, ',')) == NULL)
-			end = p + strlen(p);
-		while (p < end && (*p == ' ' || *p == '\t'))
-			p++;
-		if ((semi = memchr(p, ';', (size_t)(end - p))) == NULL)
-			semi = end;
-		n = (size_t)(semi - p);
-		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-			n--;
-		if (n == 9 && strncasecmp(p, "text/html", 9) == 0)
-			qhtml = online_qvalue(semi, end);
-		else if (n == 16 && strncasecmp(p, "application/json", 16) == 0)
-			qjson = online_qvalue(semi, end);
-	}
-	return qhtml > 0 && qhtml > qjson;
+	return qhtml > 0 && qhtml > accept_quality(accept, "application/json");
 }
 
 static int
@@ -156,14 +110,14 @@ online_json(struct http_req *r, int status, const struct ra_online_answer *a)
 		goto out;
 	if (a->serial[0] != '\0')
 		json_object_set_new(j, "serial", json_string(a->serial));
-	ra_time_rfc3339(a->checked, t, sizeof(t));
+	timefmt_rfc3339(a->checked, t, sizeof(t));
 	json_object_set_new(j, "checked", json_string(t));
 	if (a->not_after != 0) {
-		ra_time_rfc3339(a->not_after, t, sizeof(t));
+		timefmt_rfc3339(a->not_after, t, sizeof(t));
 		json_object_set_new(j, "not_after", json_string(t));
 	}
 	if (a->revoked_at != 0) {
-		ra_time_rfc3339(a->revoked_at, t, sizeof(t));
+		timefmt_rfc3339(a->revoked_at, t, sizeof(t));
 		json_object_set_new(j, "revoked_at", json_string(t));
 		json_object_set_new(j, "reason", json_string(ca_reason_name(a->reason)));
 	}
@@ -193,16 +147,16 @@ online_html(struct http_req *r, int status, const struct ra_online_answer *a)
 	tmpl_data_str(d, "message", i18n_get(x.lang, online_text[a->result].message));
 	tmpl_data_bool(d, "ok", a->result == RA_ONLINE_ACCEPTED || a->result == RA_ONLINE_VALID);
 	tmpl_data_str(d, "serial", a->serial);
-	ra_time_rfc3339(a->checked, t, sizeof(t));
+	timefmt_rfc3339(a->checked, t, sizeof(t));
 	tmpl_data_str(d, "checked", t);
 	if (a->not_after != 0) {
-		ra_time_rfc3339(a->not_after, t, sizeof(t));
+		timefmt_rfc3339(a->not_after, t, sizeof(t));
 		tmpl_data_str(d, "not_after", t);
 	} else {
 		tmpl_data_str(d, "not_after", "");
 	}
 	if (a->revoked_at != 0) {
-		ra_time_rfc3339(a->revoked_at, t, sizeof(t));
+		timefmt_rfc3339(a->revoked_at, t, sizeof(t));
 		tmpl_data_str(d, "revoked_at", t);
 		tmpl_data_str(d, "reason", ca_reason_name(a->reason));
 	} else {

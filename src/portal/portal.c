@@ -272,41 +272,6 @@ portal_fini(void)
 
 /* ---- request context ---- */
 
-static int
-portal_b64url_ok(const char *s, size_t want)
-{
-	size_t n;
-
-	if (s == NULL || (n = strlen(s)) != want)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
-			return 0;
-	return 1;
-}
-
-void
-portal_b64url(char *out, size_t outlen, const unsigned char *p, size_t n)
-{
-	sodium_bin2base64(out, outlen, p, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-}
-
-int
-portal_b64url_decode(unsigned char *out, size_t want, const char *s)
-{
-	size_t n = 0;
-
-	if (!portal_b64url_ok(
-		s, sodium_base64_ENCODED_LEN(want, sodium_base64_VARIANT_URLSAFE_NO_PADDING) - 1))
-		return -1;
-	if (sodium_base642bin(out, want, s, strlen(s), NULL, &n, NULL,
-			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-	    n != want)
-		return -1;
-	return 0;
-}
-
 void
 portal_ctx_init(struct portal_ctx *x, struct http_req *r)
 {
@@ -324,11 +289,11 @@ portal_ctx_init(struct portal_ctx *x, struct http_req *r)
 				    MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "lang"));
 	}
 	sid = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "sid");
-	if (sid != NULL && portal_b64url_decode(raw, sizeof(raw), sid) == 0) {
+	if (sid != NULL && b64url_decode_exact(raw, sizeof(raw), sid) == 0) {
 		memcpy(x->sid, sid, strlen(sid) + 1);
 	} else {
 		util_random(raw, sizeof(raw));
-		portal_b64url(x->sid, sizeof(x->sid), raw, sizeof(raw));
+		b64url_encode(x->sid, sizeof(x->sid), raw, sizeof(raw));
 		x->sid_new = 1;
 	}
 	sodium_memzero(raw, sizeof(raw));
@@ -346,7 +311,7 @@ portal_mac(char out[PORTAL_B64_LEN], const char *const *parts, size_t n)
 		crypto_auth_hmacsha256_update(&h, (const unsigned char *)parts[i],
 					      strlen(parts[i]) + 1);
 	crypto_auth_hmacsha256_final(&h, mac);
-	portal_b64url(out, PORTAL_B64_LEN, mac, sizeof(mac));
+	b64url_encode(out, PORTAL_B64_LEN, mac, sizeof(mac));
 	sodium_memzero(&h, sizeof(h));
 }
 

@@ -14,6 +14,7 @@
 #include "mail/mail.h"
 #include "portal.h"
 #include "ra/ra.h"
+#include "util/b64.h"
 #include "web/web.h"
 
 #define PORTAL_SECRET_LEN 32
@@ -73,9 +74,6 @@ struct portal_ctx {
 };
 
 void portal_ctx_init(struct portal_ctx *, struct http_req *);
-void portal_b64url(char *out, size_t outlen, const unsigned char *, size_t);
-/* Decodes exactly want bytes of unpadded base64url; -1 when s is anything else. */
-int portal_b64url_decode(unsigned char *out, size_t want, const char *s);
 /* HMAC-SHA-256 (portal secret) over the NUL-terminated parts, as base64url. */
 void portal_mac(char out[PORTAL_B64_LEN], const char *const *parts, size_t n);
 void portal_csrf(const struct portal_ctx *, char out[PORTAL_B64_LEN]);

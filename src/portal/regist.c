@@ -80,19 +80,11 @@ regist_step1_render(struct portal_ctx *x, const struct regist_vals *v, const str
 		rc = portal_error(x, &e);
 		goto out;
 	}
-	{
-		size_t n = sodium_base64_ENCODED_LEN(png.len, sodium_base64_VARIANT_ORIGINAL);
-		char *b64 = xmalloc(n);
-
-		sodium_bin2base64(b64, n, png.data, png.len, sodium_base64_VARIANT_ORIGINAL);
-		if (buf_printf(&uri, "data:image/png;base64,%s", b64) == -1 ||
-		    buf_cstr(&uri) == NULL) {
-			free(b64);
-			err_set(&e, ERR_INTERNAL, "portal: CAPTCHA image too large");
-			rc = portal_error(x, &e);
-			goto out;
-		}
-		free(b64);
+	if (buf_printf(&uri, "data:image/png;base64,") == -1 ||
+	    b64_encode(&uri, png.data, png.len) == -1 || buf_cstr(&uri) == NULL) {
+		err_set(&e, ERR_INTERNAL, "portal: CAPTCHA image too large");
+		rc = portal_error(x, &e);
+		goto out;
 	}
 	d = portal_data(x, N_("Applicant information"), REGIST_STEP_INPUT);
 	web_flow_add_list(d, "steps_agent", x->lang, REGIST_STEP_INPUT, 1);
@@ -160,7 +152,7 @@ regist_confirm_render(struct portal_ctx *x, const struct regist_vals *v, const c
 		return portal_error(x, &e);
 	if (nonce == NULL) {
 		util_random(raw, sizeof(raw));
-		portal_b64url(nb, sizeof(nb), raw, sizeof(raw));
+		b64url_encode(nb, sizeof(nb), raw, sizeof(raw));
 		snprintf(wb, sizeof(wb), "%lld", (long long)util_now());
 		nonce = nb;
 		when = wb;
@@ -348,7 +340,7 @@ portal_confirm_post(struct http_req *r)
 	mac = portal_form_get(&f, "form_mac");
 	action = nz(portal_form_get(&f, "action"));
 	if (nonce == NULL || when == NULL || mac == NULL ||
-	    portal_b64url_decode(raw, sizeof(raw), nonce) == -1 ||
+	    b64url_decode_exact(raw, sizeof(raw), nonce) == -1 ||
 	    util_parse_long(when, 0, LONG_MAX, &t) == -1 || strlen(mac) != PORTAL_B64_LEN - 1) {
 		rc = portal_notice(
 		    &x, 400, N_("The form is no longer valid"),

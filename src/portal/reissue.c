@@ -470,7 +470,7 @@ reissue_confirm_render(struct portal_ctx *x, const struct ra_app *a,
 	int rc;
 
 	util_random(raw, sizeof(raw));
-	portal_b64url(nonce, sizeof(nonce), raw, sizeof(raw));
+	b64url_encode(nonce, sizeof(nonce), raw, sizeof(raw));
 	snprintf(when, sizeof(when), "%lld", (long long)util_now());
 	snprintf(app, sizeof(app), "%lld", (long long)a->id);
 	reissue_form_mac(x, app, nonce, when, v, mac);
@@ -646,7 +646,7 @@ portal_reissue_confirm_post(struct http_req *r)
 	app = nz(portal_form_get(&f, "app"));
 	action = nz(portal_form_get(&f, "action"));
 	if (nonce == NULL || when == NULL || mac == NULL ||
-	    portal_b64url_decode(raw, sizeof(raw), nonce) == -1 ||
+	    b64url_decode_exact(raw, sizeof(raw), nonce) == -1 ||
 	    util_parse_long(when, 0, LONG_MAX, &t) == -1 || strlen(mac) != PORTAL_B64_LEN - 1)
 		goto invalid;
 	reissue_form_mac(&x, app, nonce, when, &v, want);

@@ -205,7 +205,7 @@ revoke_confirm_render(struct portal_ctx *x, const struct ra_revoke_vals *v)
 	int rc;
 
 	util_random(raw, sizeof(raw));
-	portal_b64url(nonce, sizeof(nonce), raw, sizeof(raw));
+	b64url_encode(nonce, sizeof(nonce), raw, sizeof(raw));
 	snprintf(when, sizeof(when), "%lld", (long long)util_now());
 	revoke_form_mac(x, v, nonce, when, mac);
 	portal_csrf(x, csrf);
@@ -337,7 +337,7 @@ revoke_form_ok(const struct portal_ctx *x, const struct portal_form *f,
 	long t;
 
 	if (nonce == NULL || when == NULL || mac == NULL ||
-	    portal_b64url_decode(raw, PORTAL_TOKEN_LEN, nonce) == -1 ||
+	    b64url_decode_exact(raw, PORTAL_TOKEN_LEN, nonce) == -1 ||
 	    util_parse_long(when, 0, LONG_MAX, &t) == -1 || strlen(mac) != PORTAL_B64_LEN - 1 ||
 	    ra_revoke_check(v, &rf))
 		return -1;

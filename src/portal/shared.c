@@ -7,7 +7,6 @@
 #include <strings.h>
 
 #include <openssl/evp.h>
-#include <sodium.h>
 
 #include "http/http.h"
 #include "portal_int.h"
@@ -57,25 +56,24 @@ int
 portal_captcha(struct store *st, const char *purpose, char id_hex[CAPTCHA_ID_HEX], char **data_uri,
 	       struct err *e)
 {
-	static const char pfx[] = "data:image/png;base64,";
-	struct buf png;
-	size_t n;
-	char *uri;
+	struct buf png, uri;
 	int rc = -1;
 
 	*data_uri = NULL;
 	buf_init(&png, 1024 * 1024);
+	buf_init(&uri, 2 * 1024 * 1024);
 	if (captcha_new(st, &portal.captcha, purpose, id_hex, &png, e) == -1)
 		goto out;
-	n = sodium_base64_ENCODED_LEN(png.len, sodium_base64_VARIANT_ORIGINAL);
-	uri = xmalloc(sizeof(pfx) - 1 + n);
-	memcpy(uri, pfx, sizeof(pfx) - 1);
-	sodium_bin2base64(uri + sizeof(pfx) - 1, n, png.data, png.len,
-			  sodium_base64_VARIANT_ORIGINAL);
-	*data_uri = uri;
+	if (buf_printf(&uri, "data:image/png;base64,") == -1 ||
+	    b64_encode(&uri, png.data, png.len) == -1 || buf_cstr(&uri) == NULL) {
+		err_set(e, ERR_INTERNAL, "portal: CAPTCHA image too large");
+		goto out;
+	}
+	*data_uri = xstrdup((const char *)uri.data);
 	rc = 0;
 out:
 	buf_free(&png);
+	buf_free(&uri);
 	return rc;
 }
 

@@ -15,6 +15,7 @@
 #include "ca/ca.h"
 #include "http/http.h"
 #include "portal_int.h"
+#include "util/utf8.h"
 #include "x509/x509.h"
 
 #define PORTAL_CONTACT_MAX 512 /* bytes of portal.contact_text */
@@ -31,7 +32,7 @@ portal_contact_text_ok(const char *key, const char *v, struct err *e)
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
 			return err_set(e, ERR_REFUSED, "portal: %s: control character", key);
-	if (x509_utf8_count((const unsigned char *)v, n) < 0)
+	if (utf8_count((const unsigned char *)v, n) < 0)
 		return err_set(e, ERR_REFUSED, "portal: %s: not UTF-8", key);
 	return 0;
 }

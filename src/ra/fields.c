@@ -8,36 +8,8 @@
 #include <string.h>
 
 #include "ra.h"
+#include "util/utf8.h"
 #include "x509/x509.h"
-
-/* Next code point of NUL-terminated UTF-8 at *p (advanced); -1 for a malformed sequence. */
-static long
-check_utf8_next(const unsigned char **p)
-{
-	const unsigned char *s = *p;
-	long cp;
-	int need;
-
-	if (s[0] < 0x80) {
-		*p = s + 1;
-		return s[0];
-	} else if ((s[0] & 0xe0) == 0xc0) {
-		cp = s[0] & 0x1f, need = 1;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		cp = s[0] & 0x0f, need = 2;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		cp = s[0] & 0x07, need = 3;
-	} else {
-		return -1;
-	}
-	for (int k = 1; k <= need; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return -1;
-		cp = (cp << 6) | (s[k] & 0x3f);
-	}
-	*p = s + need + 1;
-	return cp;
-}
 
 static int
 check_kanji_cp(long c)
@@ -60,11 +32,11 @@ int
 ra_name_kanji_ok(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t n = 0, blanks = 0;
+	size_t len = strlen(s), i = 0, n = 0, blanks = 0;
 	long c;
 
-	while (*p != '\0') {
-		if ((c = check_utf8_next(&p)) == -1 || !check_kanji_cp(c))
+	while (i < len) {
+		if ((c = utf8_next(p, len, &i)) == -1 || !check_kanji_cp(c))
 			return 0;
 		if (c == 0x3000)
 			blanks++;
@@ -95,13 +67,13 @@ int
 ra_ou_ok(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t n = 0;
+	size_t len = strlen(s), i = 0, n = 0;
 	int seen = 0;
 	long c;
 
-	while (*p != '\0') {
-		if ((c = check_utf8_next(&p)) == -1 || c < 0x20 || (c >= 0x7f && c < 0xa0) ||
-		    c == 0x2028 || c == 0x2029)
+	while (i < len) {
+		if ((c = utf8_next(p, len, &i)) == -1 || utf8_is_control(c) || c == 0x2028 ||
+		    c == 0x2029)
 			return 0;
 		if (c != ' ' && c != 0x3000)
 			seen = 1;
@@ -114,14 +86,8 @@ ra_ou_ok(const char *s)
 int
 ra_password_ok(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = 0;
+	long n = utf8_count((const unsigned char *)s, strlen(s));
 
-	while (*p != '\0') {
-		if (check_utf8_next(&p) == -1)
-			return 0;
-		n++;
-	}
 	return n >= RA_PASSWORD_MIN && n <= RA_PASSWORD_MAX;
 }
 

@@ -17,6 +17,8 @@
 
 #include "ca/ca.h"
 #include "ra.h"
+#include "util/sjson.h"
+#include "util/timefmt.h"
 
 static const char *const ra_online_results[RA_ONLINE_RESULT__MAX] = {
     "malformed",
@@ -58,82 +60,6 @@ ra_reason_allowed(const char *s)
 		if (strcmp(s, ok[i]) == 0)
 			return ca_reason_parse(s);
 	return -1;
-}
-
-/* ---- time ---- */
-
-void
-ra_time_rfc3339(time_t t, char *out, size_t outlen)
-{
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL || strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, outlen, "1970-01-01T00:00:00Z");
-}
-
-/* n decimal digits at s into *v; -1 when any is not a digit. */
-static int
-ra_digits(const char *s, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		*v = *v * 10 + (s[i] - '0');
-	}
-	return 0;
-}
-
-int
-ra_time_parse(const char *s, time_t *out)
-{
-	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	struct tm tm;
-	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
-	const char *p;
-	time_t t;
-
-	if (strlen(s) < 20)
-		return -1;
-	if (ra_digits(s, 4, &y) == -1 || s[4] != '-' || ra_digits(s + 5, 2, &mo) == -1 ||
-	    s[7] != '-' || ra_digits(s + 8, 2, &d) == -1 || (s[10] != 'T' && s[10] != 't') ||
-	    ra_digits(s + 11, 2, &h) == -1 || s[13] != ':' || ra_digits(s + 14, 2, &mi) == -1 ||
-	    s[16] != ':' || ra_digits(s + 17, 2, &sec) == -1)
-		return -1;
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 ||
-	    sec > 60)
-		return -1;
-	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-		return -1;
-	p = s + 19;
-	if (*p == '.') {
-		p++;
-		if (*p < '0' || *p > '9')
-			return -1;
-		for (int n = 0; *p >= '0' && *p <= '9'; p++)
-			if (++n > 9)
-				return -1;
-	}
-	if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
-		sign = 0;
-	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':' &&
-		   ra_digits(p + 1, 2, &oh) == 0 && ra_digits(p + 4, 2, &om) == 0 && oh <= 23 &&
-		   om <= 59) {
-		sign = *p == '+' ? 1 : -1;
-	} else {
-		return -1;
-	}
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec == 60 ? 59 : sec; /* a leap second counts as the second before */
-	if ((t = timegm(&tm)) == (time_t)-1)
-		return -1;
-	*out = t - sign * (oh * 3600 + om * 60);
-	return 0;
 }
 
 /* ---- parsing ---- */
@@ -252,65 +178,21 @@ static int
 ra_json_parse(const unsigned char *p, size_t len, enum ra_online_type want, struct ra_online_req *r,
 	      struct err *e)
 {
-	json_t *j = NULL, *v;
-	json_error_t je;
-	const char *key, *type = NULL, *serial = NULL, *tm = NULL, *nonce = NULL, *reason = NULL;
+	static const char *const known[] = {"type", "serial", "time", "nonce", "reason", NULL};
+	static const char who[] = "online: content";
+	const char *type, *serial, *tm, *nonce, *reason;
+	json_t *j = NULL;
 	int rc = -1;
 
-	if (len > RA_ONLINE_JSON_MAX) {
-		err_set(e, ERR_REFUSED, "online: content of %zu bytes (at most %d)", len,
-			RA_ONLINE_JSON_MAX);
+	/* every member is a string: the object is the only level */
+	if ((j = sjson_load_object(p, len, RA_ONLINE_JSON_MAX, 1, who, e)) == NULL ||
+	    sjson_known(j, known, who, e) == -1 ||
+	    sjson_string(j, "type", 1, &type, NULL, who, e) == -1 ||
+	    sjson_string(j, "serial", 1, &serial, NULL, who, e) == -1 ||
+	    sjson_string(j, "time", 1, &tm, NULL, who, e) == -1 ||
+	    sjson_string(j, "nonce", 1, &nonce, NULL, who, e) == -1 ||
+	    sjson_string(j, "reason", 0, &reason, NULL, who, e) == -1)
 		goto out;
-	}
-	if (memchr(p, '\0', len) != NULL) {
-		err_set(e, ERR_REFUSED, "online: content: NUL byte");
-		goto out;
-	}
-	if ((j = json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES, &je)) == NULL) {
-		err_set(e, ERR_REFUSED, "online: content: RFC 8259: %.200s (column %d)", je.text,
-			je.column);
-		goto out;
-	}
-	if (!json_is_object(j)) {
-		err_set(e, ERR_REFUSED, "online: content must be a JSON object");
-		goto out;
-	}
-	json_object_foreach(j, key, v)
-	{
-		const char **slot = NULL;
-
-		if (strcmp(key, "type") == 0)
-			slot = &type;
-		else if (strcmp(key, "serial") == 0)
-			slot = &serial;
-		else if (strcmp(key, "time") == 0)
-			slot = &tm;
-		else if (strcmp(key, "nonce") == 0)
-			slot = &nonce;
-		else if (strcmp(key, "reason") == 0)
-			slot = &reason;
-		if (slot == NULL) {
-			char shown[64];
-
-			log_escape(shown, sizeof(shown), key, strlen(key));
-			err_set(e, ERR_REFUSED, "online: content: unknown key \"%s\"", shown);
-			goto out;
-		}
-		if (!json_is_string(v)) {
-			err_set(e, ERR_REFUSED, "online: content: \"%s\" must be a string", key);
-			goto out;
-		}
-		*slot = json_string_value(v);
-		if (strlen(*slot) != json_string_length(v)) {
-			err_set(e, ERR_REFUSED, "online: content: \"%s\" contains NUL", key);
-			goto out;
-		}
-	}
-	if (type == NULL || serial == NULL || tm == NULL || nonce == NULL) {
-		err_set(e, ERR_REFUSED,
-			"online: content: type, serial, time and nonce are required");
-		goto out;
-	}
 	if (strcmp(type, "revoke") == 0) {
 		r->type = RA_ONLINE_REVOKE;
 	} else if (strcmp(type, "status") == 0) {
@@ -324,7 +206,7 @@ ra_json_parse(const unsigned char *p, size_t len, enum ra_online_type want, stru
 			ra_online_type_name(want));
 		goto out;
 	}
-	if (ra_time_parse(tm, &r->time) == -1) {
+	if (timefmt_rfc3339_parse(tm, strlen(tm), &r->time) == -1) {
 		err_set(e, ERR_REFUSED, "online: content: time must be an RFC 3339 date-time");
 		goto out;
 	}
@@ -723,7 +605,7 @@ ra_online_request_build(enum ra_online_type type, X509 *cert, EVP_PKEY *key, con
 		hex_encode(nbuf, rnd, sizeof(rnd));
 		nonce = nbuf;
 	}
-	ra_time_rfc3339(when != 0 ? when : time(NULL), tbuf, sizeof(tbuf));
+	timefmt_rfc3339(when != 0 ? when : time(NULL), tbuf, sizeof(tbuf));
 	j = json_pack("{s:s, s:s, s:s, s:s}", "type", ra_online_type_name(type), "serial", serial,
 		      "time", tbuf, "nonce", nonce);
 	if (j == NULL)

@@ -335,11 +335,6 @@ int ra_online_handle(struct ca *, struct store *, enum ra_online_type, const uns
 int ra_online_request_build(enum ra_online_type, X509 *cert, EVP_PKEY *key, const char *reason,
 			    time_t when, const char *nonce, struct buf *out, struct err *);
 
-/* "2026-11-21T19:05:14Z" (UTC); out holds at least 21 bytes. */
-void ra_time_rfc3339(time_t, char *out, size_t outlen);
-/* RFC 3339 date-time (T or t, Z or z or ±hh:mm, optional fraction) -> time_t; -1 if bad. */
-int ra_time_parse(const char *, time_t *);
-
 /* ---- an organization's name policy, and issuance for an organization (policy.c) ---- */
 
 /*

@@ -16,6 +16,7 @@
 #include "ca/ca.h"
 #include "mail/mail.h"
 #include "ra.h"
+#include "util/utf8.h"
 #include "x509/x509.h"
 
 #define REISSUE_OU_MAX 64 /* characters of an OU (X.520 ub-name) */
@@ -274,20 +275,6 @@ out:
 
 /* ---- the mutable fields ---- */
 
-/* The next code point of valid UTF-8 at *p (advanced). */
-static long
-reissue_utf8_next(const unsigned char **p)
-{
-	const unsigned char *s = *p;
-	int need = s[0] < 0x80 ? 0 : s[0] < 0xe0 ? 1 : s[0] < 0xf0 ? 2 : 3;
-	long cp = need == 0 ? s[0] : s[0] & (0x3f >> need);
-
-	for (int k = 1; k <= need; k++)
-		cp = (cp << 6) | (s[k] & 0x3f);
-	*p = s + need + 1;
-	return cp;
-}
-
 /*
  * The OU rule: strict UTF-8, 1-64 characters, no control characters (C0, DEL, C1, line and
  * paragraph separators), not only blanks (space, ideographic space).
@@ -296,6 +283,7 @@ static enum ra_reissue_field
 reissue_ou_rule(const char *ou, const char *profile)
 {
 	const unsigned char *p = (const unsigned char *)ou;
+	size_t len = strlen(ou), i = 0;
 	long n, c;
 	int seen = 0;
 
@@ -303,11 +291,11 @@ reissue_ou_rule(const char *ou, const char *profile)
 		return profile[0] != '\0' && strcmp(profile, "server") != 0
 			   ? RA_REISSUE_FIELD_MISSING
 			   : RA_REISSUE_FIELD_OK;
-	if ((n = x509_utf8_count(p, strlen(ou))) < 0 || n > REISSUE_OU_MAX)
+	if ((n = utf8_count(p, len)) < 0 || n > REISSUE_OU_MAX)
 		return RA_REISSUE_FIELD_INVALID;
-	while (*p != '\0') {
-		c = reissue_utf8_next(&p);
-		if (c < 0x20 || (c >= 0x7f && c < 0xa0) || c == 0x2028 || c == 0x2029)
+	while (i < len) {
+		c = utf8_next(p, len, &i);
+		if (utf8_is_control(c) || c == 0x2028 || c == 0x2029)
 			return RA_REISSUE_FIELD_INVALID;
 		if (c != ' ' && c != 0x3000)
 			seen = 1;

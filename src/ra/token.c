@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "ra.h"
+#include "util/b64.h"
 
 void
 ra_token_hash(const unsigned char raw[RA_TOKEN_LEN], unsigned char out[STORE_HASH_LEN])
@@ -30,25 +31,14 @@ void
 ra_token_new(unsigned char raw[RA_TOKEN_LEN], char text[RA_TOKEN_TEXT])
 {
 	util_random(raw, RA_TOKEN_LEN);
-	sodium_bin2base64(text, RA_TOKEN_TEXT, raw, RA_TOKEN_LEN,
-			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	if (b64url_encode(text, RA_TOKEN_TEXT, raw, RA_TOKEN_LEN) == -1)
+		fatalx("token: RA_TOKEN_TEXT too small");
 }
 
 int
 ra_token_decode(const char *text, unsigned char raw[RA_TOKEN_LEN])
 {
-	size_t n = 0, i, l;
-
-	if (text == NULL || (l = strlen(text)) != RA_TOKEN_TEXT - 1)
-		return -1;
-	for (i = 0; i < l; i++)
-		if (!isalnum((unsigned char)text[i]) && text[i] != '-' && text[i] != '_')
-			return -1;
-	if (sodium_base642bin(raw, RA_TOKEN_LEN, text, l, NULL, &n, NULL,
-			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-	    n != RA_TOKEN_LEN)
-		return -1;
-	return 0;
+	return b64url_decode_exact(raw, RA_TOKEN_LEN, text);
 }
 
 void

@@ -14,16 +14,7 @@
 
 #include "ca/ca.h"
 #include "serve/serve.h"
-
-/* RFC 7231 IMF-fixdate */
-static void
-pub_httpdate(char *dst, size_t n, time_t t)
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(dst, n, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-}
+#include "util/timefmt.h"
 
 /* GET /crl/<name>.crl and /crl/<name>-delta.crl: the newest stored CRL, DER. */
 int
@@ -60,8 +51,8 @@ pub_crl_get(struct http_req *r)
 	hex_encode(etag + 1, md, 16);
 	etag[0] = '"';
 	memcpy(etag + 33, "\"", 2);
-	pub_httpdate(lm, sizeof(lm), crl.this_update);
-	pub_httpdate(ex, sizeof(ex), crl.next_update);
+	timefmt_http(crl.this_update, lm, sizeof(lm));
+	timefmt_http(crl.next_update, ex, sizeof(ex));
 	left = (long)(crl.next_update - util_now());
 	snprintf(maxage, sizeof(maxage), "public, max-age=%ld, no-transform", left > 0 ? left : 0);
 	inm = http_header(r, "If-None-Match");

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/accept.h"
+#include "util/utf8.h"
 #include "web.h"
 
 #define PO_MAX (4 * 1024 * 1024)
@@ -35,41 +37,6 @@ struct po {
 	int line;
 	struct err *e;
 };
-
-/* 1 when s[0..n) is valid UTF-8 (no overlongs, surrogates or values above U+10FFFF). */
-static int
-utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned c = s[i], need, cp, min;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			need = 1, cp = c & 0x1f, min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			need = 2, cp = c & 0x0f, min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			need = 3, cp = c & 0x07, min = 0x10000;
-		} else {
-			return 0;
-		}
-		if (n - i <= need)
-			return 0;
-		for (size_t k = 1; k <= need; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += need + 1;
-	}
-	return 1;
-}
 
 /* The current line without its newline: [*ls, *le). */
 static void
@@ -405,30 +372,6 @@ lang_match(const char *r, size_t n)
 	return NULL;
 }
 
-/* A qvalue (RFC 9110 12.4.2) in thousandths, or -1 when malformed. */
-static int
-qvalue_parse(const char *s, size_t n)
-{
-	int v = 0, digits = 0;
-
-	if (n == 0 || (s[0] != '0' && s[0] != '1'))
-		return -1;
-	v = (s[0] - '0') * 1000;
-	if (n == 1)
-		return v;
-	if (s[1] != '.' || n > 5)
-		return -1;
-	for (size_t i = 2; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		if (s[0] == '1' && s[i] != '0')
-			return -1;
-		v += (s[i] - '0') * (digits == 0 ? 100 : digits == 1 ? 10 : 1);
-		digits++;
-	}
-	return v;
-}
-
 const char *
 i18n_pick(const char *al, const char *cookie)
 {
@@ -472,7 +415,7 @@ i18n_pick(const char *al, const char *cookie)
 			for (vend = v;
 			     vend < iend && *vend != ';' && *vend != ' ' && *vend != '\t';)
 				vend++;
-			q = qvalue_parse(v, (size_t)(vend - v));
+			q = accept_qvalue(v, (size_t)(vend - v));
 		}
 		if (q <= 0 || (lang = lang_match(r, (size_t)(rend - r))) == NULL)
 			continue;

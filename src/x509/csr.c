@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "util/b64.h"
 #include "util/der.h"
 #include "x509.h"
 
@@ -126,54 +127,6 @@ mem_find(const unsigned char *h, size_t hlen, const char *needle)
 	return NULL;
 }
 
-static int
-b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Strict base64 (RFC 4648 4): line breaks and blanks skipped, '=' only as final padding. */
-static int
-b64_decode(const unsigned char *s, size_t len, struct buf *out)
-{
-	unsigned acc = 0;
-	size_t i, nchars = 0, pad = 0;
-	int v, bits = 0;
-
-	for (i = 0; i < len; i++) {
-		if (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')
-			continue;
-		if (s[i] == '=') {
-			pad++;
-			nchars++;
-			continue;
-		}
-		if (pad > 0 || (v = b64_value(s[i])) < 0)
-			return -1;
-		nchars++;
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (buf_putc(out, (int)((acc >> bits) & 0xff)) == -1)
-				return -1;
-		}
-	}
-	if (nchars == 0 || nchars % 4 != 0 || pad > 2)
-		return -1;
-	return 0;
-}
-
 /*
  * Finds the first PEM block and decodes it when it is a certificate request.  The three
  * failure messages are distinct: not a request, no END line, broken base64.
@@ -212,7 +165,7 @@ csr_pem_decode(const unsigned char *in, size_t len, struct buf *der, struct err 
 		err_set(e, ERR_REFUSED, "csr: PEM: no \"%s\" line", endline);
 		goto out;
 	}
-	if (b64_decode(body, (size_t)(end - body), der) == -1) {
+	if (b64_decode(der, (const char *)body, (size_t)(end - body), 1) == -1) {
 		err_set(e, ERR_REFUSED, "csr: PEM: bad base64 encoding");
 		goto out;
 	}

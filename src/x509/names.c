@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "util/utf8.h"
 #include "x509.h"
 
 #define X509_TEXT_MAX (1024 * 1024)
@@ -100,60 +101,6 @@ obj_name(const ASN1_OBJECT *obj, char *tmp, size_t n)
 	return tmp;
 }
 
-/* Decodes one code point at s[*i]; -1 on malformed, overlong, surrogate or > U+10FFFF. */
-static long
-utf8_next(const unsigned char *s, size_t len, size_t *i)
-{
-	unsigned char c = s[*i];
-	long cp, min;
-	size_t n, k;
-
-	if (c < 0x80) {
-		(*i)++;
-		return c;
-	}
-	if ((c & 0xe0) == 0xc0) {
-		n = 1;
-		cp = c & 0x1f;
-		min = 0x80;
-	} else if ((c & 0xf0) == 0xe0) {
-		n = 2;
-		cp = c & 0x0f;
-		min = 0x800;
-	} else if ((c & 0xf8) == 0xf0) {
-		n = 3;
-		cp = c & 0x07;
-		min = 0x10000;
-	} else {
-		return -1;
-	}
-	if (len - *i <= n)
-		return -1;
-	for (k = 1; k <= n; k++) {
-		if ((s[*i + k] & 0xc0) != 0x80)
-			return -1;
-		cp = (cp << 6) | (s[*i + k] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return -1;
-	*i += n + 1;
-	return cp;
-}
-
-long
-x509_utf8_count(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-	long n = 0;
-
-	while (i < len) {
-		if (utf8_next(s, len, &i) < 0)
-			return -1;
-		n++;
-	}
-	return n;
-}
-
 static int
 printable_char(long c)
 {
@@ -179,7 +126,7 @@ attr_value_check(const struct attr_rule *r, const char *name, const unsigned cha
 
 	if (len == 0)
 		return err_set(e, ERR_REFUSED, "%s: %s: empty value", who, name);
-	if ((n = x509_utf8_count(s, len)) < 0)
+	if ((n = utf8_count(s, len)) < 0)
 		return err_set(e, ERR_REFUSED, "%s: %s: not valid UTF-8", who, name);
 	while (i < len) {
 		cp = utf8_next(s, len, &i);

@@ -212,8 +212,6 @@ int x509_time_to_epoch(const ASN1_TIME *, time_t *);
 int x509_sans_check(const GENERAL_NAMES *, const char *who, struct err *);
 /* x509_dns_name_check() with the message prefix chosen by the caller. */
 int x509_dns_check(const char *, size_t, int allow_wildcard, const char *who, struct err *);
-/* Strict UTF-8 (no overlong forms, surrogates, > U+10FFFF); returns the code point count or -1. */
-long x509_utf8_count(const unsigned char *, size_t);
 /*
  * Re-encodes a subject for a certificate: DirectoryString attributes as UTF8String,
  * countryName as a 2-letter PrintableString, emailAddress/domainComponent as IA5String;

@@ -7,6 +7,14 @@
 
 #include "api/api.h"
 #include "ca/ca.h"
+#include "util/timefmt.h"
+
+/* RFC 3339 parse of a C string (src/util/timefmt.h). */
+static int
+rfc3339_parse(const char *s, time_t *t)
+{
+	return timefmt_rfc3339_parse(s, strlen(s), t);
+}
 
 #define S(x) (const unsigned char *)(x), strlen(x)
 
@@ -215,37 +223,37 @@ t_time(void **state)
 	time_t t;
 
 	(void)state;
-	assert_int_equal(api_time_parse("1970-01-01T00:00:00Z", &t), 0);
+	assert_int_equal(rfc3339_parse("1970-01-01T00:00:00Z", &t), 0);
 	assert_int_equal((long long)t, 0);
-	assert_int_equal(api_time_parse("2024-02-29T12:34:56Z", &t), 0);
+	assert_int_equal(rfc3339_parse("2024-02-29T12:34:56Z", &t), 0);
 	assert_int_equal((long long)t, 1709210096);
-	assert_int_equal(api_time_parse("2024-02-29t12:34:56.123456z", &t), 0);
+	assert_int_equal(rfc3339_parse("2024-02-29t12:34:56.123456z", &t), 0);
 	assert_int_equal((long long)t, 1709210096);
-	assert_int_equal(api_time_parse("2024-02-29T21:34:56+09:00", &t), 0);
+	assert_int_equal(rfc3339_parse("2024-02-29T21:34:56+09:00", &t), 0);
 	assert_int_equal((long long)t, 1709210096);
-	assert_int_equal(api_time_parse("2024-02-29T07:04:56-05:30", &t), 0);
+	assert_int_equal(rfc3339_parse("2024-02-29T07:04:56-05:30", &t), 0);
 	assert_int_equal((long long)t, 1709210096);
-	assert_int_equal(api_time_parse("2016-12-31T23:59:60Z", &t), 0);
+	assert_int_equal(rfc3339_parse("2016-12-31T23:59:60Z", &t), 0);
 	assert_int_equal((long long)t, 1483228799);
-	assert_int_equal(api_time_parse("9999-12-31T23:59:59Z", &t), 0);
-	api_time_format((time_t)1709210096, out, sizeof(out));
+	assert_int_equal(rfc3339_parse("9999-12-31T23:59:59Z", &t), 0);
+	timefmt_rfc3339((time_t)1709210096, out, sizeof(out));
 	assert_string_equal(out, "2024-02-29T12:34:56Z");
 	/* refused */
-	assert_int_equal(api_time_parse("2023-02-29T00:00:00Z", &t), -1);
-	assert_int_equal(api_time_parse("2024-13-01T00:00:00Z", &t), -1);
-	assert_int_equal(api_time_parse("2024-00-01T00:00:00Z", &t), -1);
-	assert_int_equal(api_time_parse("2024-04-31T00:00:00Z", &t), -1);
-	assert_int_equal(api_time_parse("2024-01-01T24:00:00Z", &t), -1);
-	assert_int_equal(api_time_parse("2024-01-01T00:60:00Z", &t), -1);
-	assert_int_equal(api_time_parse("2024-01-01T00:00:00", &t), -1);
-	assert_int_equal(api_time_parse("2024-01-01T00:00:00+0900", &t), -1);
-	assert_int_equal(api_time_parse("2024-01-01T00:00:00+24:00", &t), -1);
-	assert_int_equal(api_time_parse("2024-01-01T00:00:00.Z", &t), -1);
-	assert_int_equal(api_time_parse("2024-01-01T00:00:00Zjunk", &t), -1);
-	assert_int_equal(api_time_parse("2024-1-01T00:00:00Z", &t), -1);
-	assert_int_equal(api_time_parse("+024-01-01T00:00:00Z", &t), -1);
-	assert_int_equal(api_time_parse("", &t), -1);
-	assert_int_equal(api_time_parse("2024-01-01", &t), -1);
+	assert_int_equal(rfc3339_parse("2023-02-29T00:00:00Z", &t), -1);
+	assert_int_equal(rfc3339_parse("2024-13-01T00:00:00Z", &t), -1);
+	assert_int_equal(rfc3339_parse("2024-00-01T00:00:00Z", &t), -1);
+	assert_int_equal(rfc3339_parse("2024-04-31T00:00:00Z", &t), -1);
+	assert_int_equal(rfc3339_parse("2024-01-01T24:00:00Z", &t), -1);
+	assert_int_equal(rfc3339_parse("2024-01-01T00:60:00Z", &t), -1);
+	assert_int_equal(rfc3339_parse("2024-01-01T00:00:00", &t), -1);
+	assert_int_equal(rfc3339_parse("2024-01-01T00:00:00+0900", &t), -1);
+	assert_int_equal(rfc3339_parse("2024-01-01T00:00:00+24:00", &t), -1);
+	assert_int_equal(rfc3339_parse("2024-01-01T00:00:00.Z", &t), -1);
+	assert_int_equal(rfc3339_parse("2024-01-01T00:00:00Zjunk", &t), -1);
+	assert_int_equal(rfc3339_parse("2024-1-01T00:00:00Z", &t), -1);
+	assert_int_equal(rfc3339_parse("+024-01-01T00:00:00Z", &t), -1);
+	assert_int_equal(rfc3339_parse("", &t), -1);
+	assert_int_equal(rfc3339_parse("2024-01-01", &t), -1);
 }
 
 static void
@@ -351,6 +359,10 @@ t_format(void **state)
 	format_expect(NULL, "text/html", API_FMT_NONE);
 	format_expect(NULL, "application/pkix-cert;q=0", API_FMT_NONE);
 	format_expect(NULL, ",,,;;;q=", API_FMT_NONE);
+	/* a malformed q-value: the range is ignored (it used to count as q=1 here) */
+	format_expect(NULL, "application/pkix-cert;q=abc, application/json;q=0.5", API_FMT_JSON);
+	format_expect(NULL, "application/pkix-cert;q=2", API_FMT_NONE);
+	format_expect(NULL, "*/*;q=0.5, application/pkix-cert;q=0.9", API_FMT_DER);
 	format_expect("der", "application/json", API_FMT_DER);
 	format_expect("pem", NULL, API_FMT_PEM);
 	format_expect("json", "application/pkix-cert", API_FMT_JSON);

@@ -13,6 +13,14 @@
 #include <openssl/x509.h>
 
 #include "ra/ra.h"
+#include "util/timefmt.h"
+
+/* RFC 3339 parse of a C string (src/util/timefmt.h). */
+static int
+rfc3339_parse(const char *s, time_t *t)
+{
+	return timefmt_rfc3339_parse(s, strlen(s), t);
+}
 
 #define OK(x) assert_int_equal((x), 0)
 
@@ -55,22 +63,22 @@ test_time(void **state)
 	time_t t;
 	char s[32];
 
-	OK(ra_time_parse("2026-11-21T19:05:14Z", &t));
+	OK(rfc3339_parse("2026-11-21T19:05:14Z", &t));
 	assert_int_equal((long long)t, 1795287914LL);
-	ra_time_rfc3339(t, s, sizeof(s));
+	timefmt_rfc3339(t, s, sizeof(s));
 	assert_string_equal(s, "2026-11-21T19:05:14Z");
-	OK(ra_time_parse("2026-11-22t04:05:14.123456+09:00", &t));
+	OK(rfc3339_parse("2026-11-22t04:05:14.123456+09:00", &t));
 	assert_int_equal((long long)t, 1795287914LL);
-	assert_int_equal(ra_time_parse("2026-11-21T18:05:14-01:00z", &t), -1);
-	OK(ra_time_parse("2024-02-29T00:00:00z", &t));
-	assert_int_equal(ra_time_parse("2026-02-29T00:00:00Z", &t), -1);
-	assert_int_equal(ra_time_parse("2026-11-21 19:05:14Z", &t), -1);
-	assert_int_equal(ra_time_parse("2026-11-21T19:05:14", &t), -1);
-	assert_int_equal(ra_time_parse("2026-11-21T19:05:14.Z", &t), -1);
-	assert_int_equal(ra_time_parse("2026-11-21T24:00:00Z", &t), -1);
-	assert_int_equal(ra_time_parse("1969-12-31T23:59:59Z", &t), -1);
-	assert_int_equal(ra_time_parse("2026-11-21T19:05:14+0900", &t), -1);
-	assert_int_equal(ra_time_parse("", &t), -1);
+	assert_int_equal(rfc3339_parse("2026-11-21T18:05:14-01:00z", &t), -1);
+	OK(rfc3339_parse("2024-02-29T00:00:00z", &t));
+	assert_int_equal(rfc3339_parse("2026-02-29T00:00:00Z", &t), -1);
+	assert_int_equal(rfc3339_parse("2026-11-21 19:05:14Z", &t), -1);
+	assert_int_equal(rfc3339_parse("2026-11-21T19:05:14", &t), -1);
+	assert_int_equal(rfc3339_parse("2026-11-21T19:05:14.Z", &t), -1);
+	assert_int_equal(rfc3339_parse("2026-11-21T24:00:00Z", &t), -1);
+	assert_int_equal(rfc3339_parse("1969-12-31T23:59:59Z", &t), -1);
+	assert_int_equal(rfc3339_parse("2026-11-21T19:05:14+0900", &t), -1);
+	assert_int_equal(rfc3339_parse("", &t), -1);
 }
 
 struct pki {
@@ -202,7 +210,7 @@ test_request_signature(void **state)
 	cas[0] = p.ca;
 	err_clear(&e);
 	leaf2 = t_cert("holder", p.k2, "Test CA", p.cak, 0x1234);
-	ra_time_rfc3339(time(NULL), t, sizeof(t));
+	timefmt_rfc3339(time(NULL), t, sizeof(t));
 	snprintf(json, sizeof(json),
 		 "{\"type\":\"status\",\"serial\":\"1234\",\"time\":\"%s\","
 		 "\"nonce\":\"0123456789abcdef0123\"}",

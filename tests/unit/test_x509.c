@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "util/utf8.h"
 #include "x509/x509.h"
 
 #define DAY 86400L
@@ -1518,16 +1519,16 @@ test_dns_check(void **state)
 static void
 test_utf8_rules(void **state)
 {
-	assert_int_equal(x509_utf8_count((const unsigned char *)"abc", 3), 3);
-	assert_int_equal(x509_utf8_count((const unsigned char *)"山田", 6), 2);
-	assert_int_equal(x509_utf8_count((const unsigned char *)"\xf0\x9f\x98\x80", 4), 1);
-	assert_int_equal(x509_utf8_count((const unsigned char *)"\xc0\x80", 2), -1);
-	assert_int_equal(x509_utf8_count((const unsigned char *)"\xe0\x80\xaf", 3), -1);
-	assert_int_equal(x509_utf8_count((const unsigned char *)"\xed\xbf\xbf", 3), -1);
-	assert_int_equal(x509_utf8_count((const unsigned char *)"\xf4\x90\x80\x80", 4), -1);
-	assert_int_equal(x509_utf8_count((const unsigned char *)"\xe5\xb1", 2), -1);
-	assert_int_equal(x509_utf8_count((const unsigned char *)"\x80", 1), -1);
-	assert_int_equal(x509_utf8_count((const unsigned char *)"\xff", 1), -1);
+	assert_int_equal(utf8_count((const unsigned char *)"abc", 3), 3);
+	assert_int_equal(utf8_count((const unsigned char *)"山田", 6), 2);
+	assert_int_equal(utf8_count((const unsigned char *)"\xf0\x9f\x98\x80", 4), 1);
+	assert_int_equal(utf8_count((const unsigned char *)"\xc0\x80", 2), -1);
+	assert_int_equal(utf8_count((const unsigned char *)"\xe0\x80\xaf", 3), -1);
+	assert_int_equal(utf8_count((const unsigned char *)"\xed\xbf\xbf", 3), -1);
+	assert_int_equal(utf8_count((const unsigned char *)"\xf4\x90\x80\x80", 4), -1);
+	assert_int_equal(utf8_count((const unsigned char *)"\xe5\xb1", 2), -1);
+	assert_int_equal(utf8_count((const unsigned char *)"\x80", 1), -1);
+	assert_int_equal(utf8_count((const unsigned char *)"\xff", 1), -1);
 }
 
 /* ---- lint: one test per rule ---- */
