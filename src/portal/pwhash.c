@@ -317,7 +317,7 @@ pwhash_submit(const char *pwd, char ref[PWHASH_REF_MAX], struct err *e)
 	pw.last_submit = now;
 	pw.stats.queued++;
 	ref[0] = 'h';
-	portal_b64url(ref + 1, PWHASH_REF_MAX - 1, j->id, sizeof(j->id));
+	web_b64url(ref + 1, PWHASH_REF_MAX - 1, j->id, sizeof(j->id));
 	pthread_cond_signal(&pw.work);
 	pthread_mutex_unlock(&pw.mu);
 	return 0;
@@ -335,7 +335,7 @@ pw_find(const char *ref)
 {
 	unsigned char id[PWHASH_ID_LEN];
 
-	if (pw.jobs == NULL || ref[0] != 'h' || portal_b64url_decode(id, sizeof(id), ref + 1) == -1)
+	if (pw.jobs == NULL || ref[0] != 'h' || web_b64url_decode(id, sizeof(id), ref + 1) == -1)
 		return NULL;
 	for (size_t i = 0; i < pw.slots; i++)
 		if (pw.jobs[i].state != PWJ_FREE && !pw.jobs[i].forget &&

@@ -18,13 +18,13 @@
 #include "web/web.h"
 
 static int
-parse(const char *body, struct portal_form *f)
+parse(const char *body, struct web_form *f)
 {
 	struct err e;
 	int rc;
 
 	err_clear(&e);
-	rc = portal_form_parse(body, strlen(body), f, &e);
+	rc = web_form_parse(body, strlen(body), f, &e);
 	if (rc == -1)
 		assert_true(err_is_set(&e));
 	return rc;
@@ -33,31 +33,31 @@ parse(const char *body, struct portal_form *f)
 static void
 test_form_ok(void **state)
 {
-	struct portal_form f;
+	struct web_form f;
 
 	assert_int_equal(parse("applicant_type=self&email=taro%40example.jp&name=%E5%B1%B1%E7%94%B0"
 			       "+%E5%A4%AA%E9%83%8E&&empty=&bare&multi=a%0D%0Ab",
 			       &f),
 			 0);
 	assert_int_equal(f.n, 6);
-	assert_string_equal(portal_form_get(&f, "applicant_type"), "self");
-	assert_string_equal(portal_form_get(&f, "email"), "taro@example.jp");
-	assert_string_equal(portal_form_get(&f, "name"), "山田 太郎");
-	assert_string_equal(portal_form_get(&f, "empty"), "");
-	assert_string_equal(portal_form_get(&f, "bare"), "");
-	assert_string_equal(portal_form_get(&f, "multi"), "a\r\nb");
-	assert_null(portal_form_get(&f, "missing"));
-	portal_form_free(&f);
+	assert_string_equal(web_form_get(&f, "applicant_type"), "self");
+	assert_string_equal(web_form_get(&f, "email"), "taro@example.jp");
+	assert_string_equal(web_form_get(&f, "name"), "山田 太郎");
+	assert_string_equal(web_form_get(&f, "empty"), "");
+	assert_string_equal(web_form_get(&f, "bare"), "");
+	assert_string_equal(web_form_get(&f, "multi"), "a\r\nb");
+	assert_null(web_form_get(&f, "missing"));
+	web_form_free(&f);
 
 	assert_int_equal(parse("", &f), 0);
 	assert_int_equal(f.n, 0);
-	portal_form_free(&f);
+	web_form_free(&f);
 	assert_int_equal(parse("a%2Bb=%2b%3D%26", &f), 0);
-	assert_string_equal(portal_form_get(&f, "a+b"), "+=&");
-	portal_form_free(&f);
+	assert_string_equal(web_form_get(&f, "a+b"), "+=&");
+	web_form_free(&f);
 	assert_int_equal(parse("k=a=b", &f), 0); /* only the first '=' splits */
-	assert_string_equal(portal_form_get(&f, "k"), "a=b");
-	portal_form_free(&f);
+	assert_string_equal(web_form_get(&f, "k"), "a=b");
+	web_form_free(&f);
 }
 
 static void
@@ -68,19 +68,19 @@ test_form_refused(void **state)
 	    "=1",	"a=%00",       "a=%01",	   "a%0A=1",	     "a=%7F", "a=%FF",
 	    "a=%C0%AF", "a=%ED%A0%80", "a=%E6%97", "a=%F4%90%80%80",
 	};
-	struct portal_form f;
+	struct web_form f;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (parse(bad[i], &f) != -1)
 			fail_msg("accepted: %s", bad[i]);
-		portal_form_free(&f);
+		web_form_free(&f);
 	}
 }
 
 static void
 test_form_limits(void **state)
 {
-	struct portal_form f;
+	struct web_form f;
 	struct buf b;
 	struct err e;
 	char *s;
@@ -88,52 +88,52 @@ test_form_limits(void **state)
 	/* a value of exactly the limit (escaped: 3 bytes each in the body) is accepted */
 	buf_init(&b, 1 << 20);
 	assert_true(buf_printf(&b, "v=") != -1);
-	for (int i = 0; i < PORTAL_FORM_VALUE_MAX; i++)
+	for (int i = 0; i < WEB_FORM_VALUE_MAX; i++)
 		assert_true(buf_printf(&b, "x") != -1);
-	assert_int_equal(portal_form_parse(b.data, b.len, &f, &e), 0);
-	assert_int_equal(strlen(portal_form_get(&f, "v")), PORTAL_FORM_VALUE_MAX);
-	portal_form_free(&f);
+	assert_int_equal(web_form_parse(b.data, b.len, &f, &e), 0);
+	assert_int_equal(strlen(web_form_get(&f, "v")), WEB_FORM_VALUE_MAX);
+	web_form_free(&f);
 	assert_true(buf_printf(&b, "x") != -1);
-	assert_int_equal(portal_form_parse(b.data, b.len, &f, &e), -1);
-	portal_form_free(&f);
+	assert_int_equal(web_form_parse(b.data, b.len, &f, &e), -1);
+	web_form_free(&f);
 
 	/* a long name */
 	buf_reset(&b);
-	for (int i = 0; i <= PORTAL_FORM_NAME_MAX; i++)
+	for (int i = 0; i <= WEB_FORM_NAME_MAX; i++)
 		assert_true(buf_printf(&b, "n") != -1);
 	assert_true(buf_printf(&b, "=1") != -1);
-	assert_int_equal(portal_form_parse(b.data, b.len, &f, &e), -1);
-	portal_form_free(&f);
+	assert_int_equal(web_form_parse(b.data, b.len, &f, &e), -1);
+	web_form_free(&f);
 
 	/* too many fields */
 	buf_reset(&b);
-	for (int i = 0; i <= PORTAL_FORM_FIELDS_MAX; i++)
+	for (int i = 0; i <= WEB_FORM_FIELDS_MAX; i++)
 		assert_true(buf_printf(&b, "f%d=1&", i) != -1);
-	assert_int_equal(portal_form_parse(b.data, b.len, &f, &e), -1);
-	portal_form_free(&f);
-	assert_int_equal(portal_form_parse(b.data, b.len - 6 - 2, &f, &e), 0); /* drop f32=1& */
-	assert_int_equal(f.n, PORTAL_FORM_FIELDS_MAX);
-	portal_form_free(&f);
+	assert_int_equal(web_form_parse(b.data, b.len, &f, &e), -1);
+	web_form_free(&f);
+	assert_int_equal(web_form_parse(b.data, b.len - 6 - 2, &f, &e), 0); /* drop f32=1& */
+	assert_int_equal(f.n, WEB_FORM_FIELDS_MAX);
+	web_form_free(&f);
 
 	/* the body limit itself */
-	s = xmalloc(PORTAL_FORM_BODY_MAX + 1);
-	memset(s, '&', PORTAL_FORM_BODY_MAX + 1);
-	assert_int_equal(portal_form_parse(s, PORTAL_FORM_BODY_MAX, &f, &e), 0);
-	portal_form_free(&f);
-	assert_int_equal(portal_form_parse(s, PORTAL_FORM_BODY_MAX + 1, &f, &e), -1);
-	portal_form_free(&f);
+	s = xmalloc(WEB_FORM_BODY_MAX + 1);
+	memset(s, '&', WEB_FORM_BODY_MAX + 1);
+	assert_int_equal(web_form_parse(s, WEB_FORM_BODY_MAX, &f, &e), 0);
+	web_form_free(&f);
+	assert_int_equal(web_form_parse(s, WEB_FORM_BODY_MAX + 1, &f, &e), -1);
+	web_form_free(&f);
 	free(s);
 
 	/* embedded NUL in the raw body */
-	assert_int_equal(portal_form_parse("a=b\0c", 5, &f, &e), -1);
-	portal_form_free(&f);
+	assert_int_equal(web_form_parse("a=b\0c", 5, &f, &e), -1);
+	web_form_free(&f);
 	buf_free(&b);
 }
 
 static void
 test_form_big_field(void **state)
 {
-	struct portal_form f;
+	struct web_form f;
 	struct err e;
 	struct buf b;
 	char *v;
@@ -146,24 +146,24 @@ test_form_big_field(void **state)
 	v[4000] = '\0';
 	assert_int_equal(buf_printf(&b, "t=x&csr=%s", v), 0);
 	/* over the ordinary value limit ... */
-	assert_int_equal(portal_form_parse(b.data, b.len, &f, &e), -1);
-	portal_form_free(&f);
+	assert_int_equal(web_form_parse(b.data, b.len, &f, &e), -1);
+	web_form_free(&f);
 	/* ... but within the limit of the named large field */
 	err_clear(&e);
-	assert_int_equal(portal_form_parse_ex(b.data, b.len, 64 * 1024, "csr", 8192, &f, &e), 0);
-	assert_int_equal(strlen(portal_form_get(&f, "csr")), 4000);
-	portal_form_free(&f);
+	assert_int_equal(web_form_parse_ex(b.data, b.len, 64 * 1024, "csr", 8192, &f, &e), 0);
+	assert_int_equal(strlen(web_form_get(&f, "csr")), 4000);
+	web_form_free(&f);
 	/* only that field: another one of the same size is still refused */
 	buf_reset(&b);
 	assert_int_equal(buf_printf(&b, "csr=x&other=%s", v), 0);
-	assert_int_equal(portal_form_parse_ex(b.data, b.len, 64 * 1024, "csr", 8192, &f, &e), -1);
-	portal_form_free(&f);
+	assert_int_equal(web_form_parse_ex(b.data, b.len, 64 * 1024, "csr", 8192, &f, &e), -1);
+	web_form_free(&f);
 	/* and its own limit */
-	assert_int_equal(portal_form_parse_ex(b.data, b.len, 64 * 1024, "other", 3999, &f, &e), -1);
-	portal_form_free(&f);
+	assert_int_equal(web_form_parse_ex(b.data, b.len, 64 * 1024, "other", 3999, &f, &e), -1);
+	web_form_free(&f);
 	/* the body limit given */
-	assert_int_equal(portal_form_parse_ex(b.data, b.len, 100, "other", 8192, &f, &e), -1);
-	portal_form_free(&f);
+	assert_int_equal(web_form_parse_ex(b.data, b.len, 100, "other", 8192, &f, &e), -1);
+	web_form_free(&f);
 	free(v);
 	buf_free(&b);
 }
@@ -391,23 +391,23 @@ test_issue_templates(void **state)
 #define CT "multipart/form-data; boundary=----b0undary"
 
 static int
-mp(const char *body, const char *ctype, struct portal_form *f)
+mp(const char *body, const char *ctype, struct web_form *f)
 {
 	struct err e;
 	int rc;
 
 	err_clear(&e);
-	rc = portal_form_parse_multipart(body, strlen(body), ctype, 64 * 1024, "csr", 8192, f, &e);
+	rc = web_form_parse_multipart(body, strlen(body), ctype, 64 * 1024, "csr", 8192, f, &e);
 	if (rc == -1)
 		assert_true(err_is_set(&e));
-	portal_form_free(rc == -1 ? f : NULL);
+	web_form_free(rc == -1 ? f : NULL);
 	return rc;
 }
 
 static void
 test_multipart(void **state)
 {
-	struct portal_form f;
+	struct web_form f;
 	static const char *const bad[] = {
 	    "",									     /* empty */
 	    "------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx", /* unclosed */
@@ -453,18 +453,18 @@ test_multipart(void **state)
 	       CT, &f),
 	    0);
 	assert_int_equal(f.n, 3);
-	assert_string_equal(portal_form_get(&f, "t"), "abc");
-	assert_string_equal(portal_form_get(&f, "csr_file"),
+	assert_string_equal(web_form_get(&f, "t"), "abc");
+	assert_string_equal(web_form_get(&f, "csr_file"),
 			    "-----BEGIN CERTIFICATE REQUEST-----\r\nAAAA\r\n");
-	assert_string_equal(portal_form_get(&f, "empty"), "");
-	portal_form_free(&f);
+	assert_string_equal(web_form_get(&f, "empty"), "");
+	web_form_free(&f);
 	/* a quoted boundary */
 	assert_int_equal(
 	    mp("--x y\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--x y--",
 	       "multipart/form-data; boundary=\"x y\"", &f),
 	    0);
-	assert_string_equal(portal_form_get(&f, "a"), "1");
-	portal_form_free(&f);
+	assert_string_equal(web_form_get(&f, "a"), "1");
+	web_form_free(&f);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (mp(bad[i], CT, &f) != -1)
 			fail_msg("accepted bad[%zu]", i);
@@ -485,8 +485,8 @@ test_multipart(void **state)
 				    big),
 			 0);
 	assert_int_equal(mp(buf_cstr(&b), CT, &f), 0);
-	assert_int_equal(strlen(portal_form_get(&f, "f")), 4000);
-	portal_form_free(&f);
+	assert_int_equal(strlen(web_form_get(&f, "f")), 4000);
+	web_form_free(&f);
 	buf_reset(&b);
 	assert_int_equal(buf_printf(&b,
 				    "------b0undary\r\nContent-Disposition: form-data; "
