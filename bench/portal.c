@@ -481,7 +481,7 @@ req_post(struct sess *s, char *q, size_t qmax, const char *path, const char *bod
 {
 	int n = snprintf(q, qmax,
 			 "POST %s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: shomei-bench\r\n"
-			 "Accept-Language: ja\r\nCookie: sid=%s\r\n"
+			 "Accept-Language: ja\r\nCookie: __Host-sid=%s\r\n"
 			 "Content-Type: application/x-www-form-urlencoded\r\n"
 			 "Content-Length: %zu\r\n\r\n%s",
 			 path, s->sid, strlen(body), body);
