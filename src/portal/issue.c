@@ -311,40 +311,32 @@ portal_issue_form_get(struct http_req *r)
 	return rc;
 }
 
-/* The MAC that binds the confirm form's values to the session, continuation, nonce, time. */
-static void
-issue_form_mac(const struct web_ctx *x, const struct issue_vals *v, const char *nonce,
-	       const char *when, char out[WEB_B64_LEN])
-{
-	const char *parts[] = {"issue-form",   x->sid,	    v->t,
-			       nonce,	       when,	    v->name_kanji,
-			       v->name_romaji, v->ou,	    v->subject_email,
-			       v->hostnames,   v->key_mode, v->csr,
-			       v->pw_ref};
+#define ISSUE_SEAL "issue-form"
+#define ISSUE_SEALED_N 9
 
-	web_mac(&portal.site, out, parts, sizeof(parts) / sizeof(parts[0]));
-}
+/* The confirm form's sealed values (sealed.c: bound to the session, nonce and expiry). */
+#define ISSUE_SEALED(v)                                                                            \
+	{                                                                                          \
+		(v)->t, (v)->name_kanji, (v)->name_romaji, (v)->ou, (v)->subject_email,            \
+		    (v)->hostnames, (v)->key_mode, (v)->csr, (v)->pw_ref                           \
+	}
 
 static int
 issue_confirm_render(struct web_ctx *x, const struct ra_app *a, const struct issue_vals *v)
 {
+	const char *sealed[] = ISSUE_SEALED(v);
 	struct tmpl_data *d;
-	char csrf[WEB_B64_LEN], mac[WEB_B64_LEN], nb[WEB_B64_LEN], wb[32];
-	unsigned char raw[WEB_TOKEN_LEN];
+	struct web_seal seal;
+	char csrf[WEB_B64_LEN];
 	const char *km;
 	int rc;
 
-	util_random(raw, sizeof(raw));
-	web_b64url(nb, sizeof(nb), raw, sizeof(raw));
-	snprintf(wb, sizeof(wb), "%lld", (long long)util_now());
-	issue_form_mac(x, v, nb, wb, mac);
+	web_seal_make(x, ISSUE_SEAL, PORTAL_FORM_TTL, 1, sealed, ISSUE_SEALED_N, &seal);
 	web_csrf(x, csrf);
 	d = web_data_flow(x, N_("Confirm"), ISSUE_STEP_CONFIRM, a->agent);
 	tmpl_data_str(d, "csrf", csrf);
 	tmpl_data_str(d, "t", v->t);
-	tmpl_data_str(d, "form_nonce", nb);
-	tmpl_data_str(d, "form_time", wb);
-	tmpl_data_str(d, "form_mac", mac);
+	web_seal_data(d, &seal);
 	tmpl_data_str(d, "org_name", a->org_name);
 	tmpl_data_str(d, "ticket", a->ticket);
 	tmpl_data_str(d, "profile", a->profile);
@@ -366,7 +358,7 @@ issue_confirm_render(struct web_ctx *x, const struct ra_app *a, const struct iss
 	tmpl_data_str(d, "pw_ref", v->pw_ref);
 	rc = web_page(x, 200, "issue_confirm", d);
 	tmpl_data_free(d);
-	sodium_memzero(raw, sizeof(raw));
+	sodium_memzero(&seal, sizeof(seal));
 	return rc;
 }
 
@@ -606,10 +598,10 @@ portal_issue_confirm_post(struct http_req *r)
 	struct issue_vals v;
 	struct store *st;
 	struct err e;
-	const char *nonce, *when, *mac, *action;
-	char want[WEB_B64_LEN];
-	unsigned char raw[WEB_TOKEN_LEN], nh[STORE_HASH_LEN];
-	long t;
+	const char *action;
+	struct web_seal seal;
+	enum web_seal_result sr = WEB_SEAL_MALFORMED;
+	unsigned char nh[STORE_HASH_LEN];
 	int rc = -1, seen;
 
 	web_ctx_init(&x, &portal.site, r);
@@ -618,24 +610,20 @@ portal_issue_confirm_post(struct http_req *r)
 	if (web_form_read(&x, &f, &portal_form_csr, &rc))
 		goto out;
 	issue_vals_from(&v, &f);
-	nonce = web_form_get(&f, "form_nonce");
-	when = web_form_get(&f, "form_time");
-	mac = web_form_get(&f, "form_mac");
 	action = nz(web_form_get(&f, "action"));
-	if (nonce == NULL || when == NULL || mac == NULL ||
-	    web_b64url_decode(raw, sizeof(raw), nonce) == -1 ||
-	    util_parse_long(when, 0, LONG_MAX, &t) == -1 || strlen(mac) != WEB_B64_LEN - 1)
-		goto invalid;
-	issue_form_mac(&x, &v, nonce, when, want);
-	if (!util_memeq_ct(want, mac, WEB_B64_LEN - 1) || t > util_now() + 60 ||
-	    util_now() - t > PORTAL_FORM_TTL)
-		goto invalid;
+	{
+		const char *sealed[] = ISSUE_SEALED(&v);
+
+		if ((sr = web_seal_open_form(&x, ISSUE_SEAL, &f, sealed, ISSUE_SEALED_N, &seal)) !=
+		    WEB_SEAL_OK)
+			goto invalid;
+	}
 	if ((st = ca_thread_store(x.ca, &e)) == NULL) {
 		rc = web_error(&x, &e);
 		goto out;
 	}
 	/* a repeated Submit first: the continuation is used up once issued */
-	ra_token_hash(raw, nh);
+	ra_token_hash(seal.nonce_raw, nh);
 	if (strcmp(action, "back") != 0) {
 		if (ra_submit_seen(st, nh, &seen, &e) == -1) {
 			rc = web_error(&x, &e);
@@ -653,15 +641,17 @@ portal_issue_confirm_post(struct http_req *r)
 		ra_app_clear(&a);
 		goto out;
 	}
-	if (strcmp(action, "submit") != 0 || v.pw_ref[0] == '\0')
+	if (strcmp(action, "submit") != 0 || v.pw_ref[0] == '\0') {
+		sr = WEB_SEAL_MALFORMED; /* what the sealed form cannot hold */
 		goto invalid;
+	}
 	rc = issue_submit(&x, st, &v, nh);
 	goto out;
 invalid:
-	rc = web_notice(&x, 400, N_("The form is no longer valid"),
-			N_("This form is no longer valid. Please open the issuance form again."));
+	rc = web_seal_refused(
+	    &x, sr, N_("This form is no longer valid. Please open the issuance form again."));
 out:
-	sodium_memzero(raw, sizeof(raw));
+	sodium_memzero(&seal, sizeof(seal));
 	web_form_free(&f);
 	return rc;
 }
@@ -723,7 +713,7 @@ portal_verify_post(struct http_req *r)
 	struct web_form f;
 	struct store *st = NULL;
 	struct err e;
-	char cont[RA_TOKEN_TEXT], *loc = NULL;
+	char cont[RA_TOKEN_TEXT], next[WEB_B64_LEN], *loc = NULL;
 	enum ra_link_result res = RA_LINK_UNKNOWN;
 	int rc = -1;
 
@@ -733,20 +723,19 @@ portal_verify_post(struct http_req *r)
 	cont[0] = '\0';
 	if (web_form_read(&x, &f, &portal_form_csr, &rc))
 		goto done;
+	/* the continuation is bound to the session id the link's use rotates to */
+	web_session_new_id(next);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
-	    ra_link_use(x.ca, st, web_form_get(&f, "onetimetoken"), x.sid, cont, &res, &e) == -1) {
+	    ra_link_use(x.ca, st, web_form_get(&f, "onetimetoken"), next, cont, &res, &e) == -1) {
 		rc = web_error(&x, &e);
 		goto done;
 	}
 	switch (res) {
-	case RA_LINK_OK: {
-		const char *hdrs[] = {"Location", NULL, "Cache-Control", "no-store", NULL};
-
+	case RA_LINK_OK:
+		web_session_rotate(&x, next);
 		loc = xasprintf("/issue/form?t=%s", cont);
-		hdrs[1] = loc;
-		rc = http_reply_hdrs(r, 303, "text/plain; charset=utf-8", "", 0, hdrs);
+		rc = web_redirect(&x, loc);
 		break;
-	}
 	case RA_LINK_USED:
 		rc = web_notice(&x, 410, N_("This link has already been used"),
 				N_("This link has already been used. Each link in our mails can "
@@ -766,6 +755,7 @@ portal_verify_post(struct http_req *r)
 	}
 done:
 	sodium_memzero(cont, sizeof(cont));
+	sodium_memzero(next, sizeof(next));
 	free(loc);
 	web_form_free(&f);
 	return rc;
@@ -899,6 +889,7 @@ portal_approve_post(struct http_req *r)
 		rc = issue_approval_notice(&x, res == RA_SUBMIT_REPEAT ? RA_SUBMIT_DECIDED : res);
 		goto out;
 	}
+	web_session_rotate(&x, NULL); /* the holder is known: the link was used up */
 	{
 		struct tmpl_data *d =
 		    web_data_flow(&x, N_("Application approved"), ISSUE_STEP_AGENT_ISSUED, 1);
@@ -962,13 +953,15 @@ portal_deliver_post(struct http_req *r)
 		rc = web_error(&x, &e);
 		goto out;
 	}
-	if (!found)
+	if (!found) {
 		rc = web_notice(&x, 410, N_("This link has already been used"),
 				N_("This link has already been used or has expired. For your "
 				   "security, the certificate page with the PIN is shown only "
 				   "once."));
-	else
+	} else {
+		web_session_rotate(&x, NULL); /* the agent is known: the link was used up */
 		rc = portal_cert_page(&x, &page);
+	}
 out:
 	ra_cert_page_clear(&page);
 	web_form_free(&f);

@@ -130,48 +130,40 @@ out:
 	return rc;
 }
 
-/* The MAC that binds the confirm form's values to the session, nonce and time. */
-static void
-regist_form_mac(const struct web_ctx *x, const struct regist_vals *v, const char *nonce,
-		const char *when, char out[WEB_B64_LEN])
-{
-	const char *parts[] = {"regist-form", x->sid, nonce,	 when,
-			       v->type,	      v->org, v->ticket, v->email};
+#define REGIST_SEAL "regist-form"
 
-	web_mac(&portal.site, out, parts, sizeof(parts) / sizeof(parts[0]));
-}
+/* The confirm form's sealed values (sealed.c: bound to the session, nonce and expiry). */
+#define REGIST_SEALED(v)                                                                           \
+	{                                                                                          \
+		(v)->type, (v)->org, (v)->ticket, (v)->email                                       \
+	}
 
-/* The confirm page: the values, a fresh or given nonce, the consent box. */
+/* The confirm page: the values, a fresh seal or prev's again, the consent box. */
 static int
-regist_confirm_render(struct web_ctx *x, const struct regist_vals *v, const char *nonce,
-		      const char *when, const char *consent_err)
+regist_confirm_render(struct web_ctx *x, const struct regist_vals *v, const struct web_seal *prev,
+		      const char *consent_err)
 {
+	const char *sealed[] = REGIST_SEALED(v);
 	struct tmpl_data *d;
 	struct ra_org org;
 	struct store *st;
 	struct err e;
-	char csrf[WEB_B64_LEN], mac[WEB_B64_LEN], nb[WEB_B64_LEN], wb[32];
-	unsigned char raw[WEB_TOKEN_LEN];
+	struct web_seal seal;
+	char csrf[WEB_B64_LEN];
 	int rc;
 
 	err_clear(&e);
 	memset(&org, 0, sizeof(org));
 	if ((st = ca_thread_store(x->ca, &e)) == NULL || ra_org_get(st, v->org, &org, &e) == -1)
 		return web_error(x, &e);
-	if (nonce == NULL) {
-		util_random(raw, sizeof(raw));
-		web_b64url(nb, sizeof(nb), raw, sizeof(raw));
-		snprintf(wb, sizeof(wb), "%lld", (long long)util_now());
-		nonce = nb;
-		when = wb;
-	}
-	regist_form_mac(x, v, nonce, when, mac);
+	if (prev == NULL)
+		web_seal_make(x, REGIST_SEAL, PORTAL_FORM_TTL, 1, sealed, 4, &seal);
+	else
+		web_seal_remake(x, REGIST_SEAL, prev, sealed, 4, &seal);
 	web_csrf(x, csrf);
 	d = web_data(x, N_("Confirm"), REGIST_STEP_CONFIRM);
 	tmpl_data_str(d, "csrf", csrf);
-	tmpl_data_str(d, "form_nonce", nonce);
-	tmpl_data_str(d, "form_time", when);
-	tmpl_data_str(d, "form_mac", mac);
+	web_seal_data(d, &seal);
 	tmpl_data_str(d, "applicant_type", v->type);
 	tmpl_data_str(d, "type_label",
 		      i18n_get(x->lang, strcmp(v->type, "agent") == 0
@@ -185,7 +177,7 @@ regist_confirm_render(struct web_ctx *x, const struct regist_vals *v, const char
 	rc = web_page(x, consent_err != NULL ? 400 : 200, "regist_confirm", d);
 	tmpl_data_free(d);
 	ra_org_clear(&org);
-	sodium_memzero(raw, sizeof(raw));
+	sodium_memzero(&seal, sizeof(seal));
 	return rc;
 }
 
@@ -297,7 +289,7 @@ portal_step1_post(struct http_req *r)
 	if (er.any)
 		rc = regist_step1_render(&x, &v, &er);
 	else
-		rc = regist_confirm_render(&x, &v, NULL, NULL, NULL);
+		rc = regist_confirm_render(&x, &v, NULL, NULL);
 out:
 	web_form_free(&f);
 	return rc;
@@ -325,10 +317,9 @@ portal_confirm_post(struct http_req *r)
 	struct regist_errs er;
 	struct store *st;
 	struct err e;
-	const char *nonce, *when, *mac, *action;
-	char want[WEB_B64_LEN];
-	unsigned char raw[WEB_TOKEN_LEN], nh[STORE_HASH_LEN];
-	long t;
+	const char *action;
+	struct web_seal seal;
+	unsigned char nh[STORE_HASH_LEN];
 	struct ra_regist_req q;
 	struct ra_regist_fields rf;
 	struct ra_notify n;
@@ -343,37 +334,30 @@ portal_confirm_post(struct http_req *r)
 		goto out;
 	regist_vals_from(&v, &f);
 	v.email2 = v.email;
-	nonce = web_form_get(&f, "form_nonce");
-	when = web_form_get(&f, "form_time");
-	mac = web_form_get(&f, "form_mac");
 	action = nz(web_form_get(&f, "action"));
-	if (nonce == NULL || when == NULL || mac == NULL ||
-	    web_b64url_decode(raw, sizeof(raw), nonce) == -1 ||
-	    util_parse_long(when, 0, LONG_MAX, &t) == -1 || strlen(mac) != WEB_B64_LEN - 1) {
-		rc = web_notice(
-		    &x, 400, N_("The form is no longer valid"),
-		    N_("This form is no longer valid. Please start again from the first step."));
-		goto out;
-	}
-	regist_form_mac(&x, &v, nonce, when, want);
-	if (!util_memeq_ct(want, mac, WEB_B64_LEN - 1) || t > util_now() + 60 ||
-	    util_now() - t > PORTAL_FORM_TTL) {
-		rc = web_notice(
-		    &x, 400, N_("The form is no longer valid"),
-		    N_("This form is no longer valid. Please start again from the first step."));
-		goto out;
+	{
+		const char *sealed[] = REGIST_SEALED(&v);
+		enum web_seal_result sr;
+
+		if ((sr = web_seal_open_form(&x, REGIST_SEAL, &f, sealed, 4, &seal)) !=
+		    WEB_SEAL_OK) {
+			rc = web_seal_refused(&x, sr,
+					      N_("This form is no longer valid. Please start again "
+						 "from the first step."));
+			goto out;
+		}
 	}
 	if (strcmp(action, "back") == 0) {
 		rc = regist_step1_render(&x, &v, NULL);
 		goto out;
 	}
 	if (strcmp(nz(web_form_get(&f, "consent")), "yes") != 0) {
-		rc = regist_confirm_render(&x, &v, nonce, when,
+		rc = regist_confirm_render(&x, &v, &seal,
 					   N_("Please read the user obligations and the privacy "
 					      "policy and agree to them."));
 		goto out;
 	}
-	ra_token_hash(raw, nh);
+	ra_token_hash(seal.nonce_raw, nh);
 	memset(&q, 0, sizeof(q));
 	q.org = v.org;
 	q.ticket = v.ticket;
@@ -394,7 +378,7 @@ portal_confirm_post(struct http_req *r)
 		rc = regist_done_render(&x, v.email); /* also for a repeated Register */
 	}
 out:
-	sodium_memzero(raw, sizeof(raw));
+	sodium_memzero(&seal, sizeof(seal));
 	web_form_free(&f);
 	return rc;
 }

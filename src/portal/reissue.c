@@ -21,9 +21,10 @@
  *   GET  /reissue/fetch      the new certificate code (and a CSR when the certificate was
  *   POST /reissue/fetch      issued for one) -> the certificate, issued now
  *
- * Between the steps the holder is known by a MAC over the session, the application id and
- * the time of the login (valid PORTAL_FORM_TTL): nothing is kept on the server.  The values of
- * the confirm page carry their own MAC, as in regist.c.
+ * A login that fits rotates the session id (src/web session.c).  Between the steps the holder
+ * is known by a seal (src/web sealed.c, purpose "reissue-auth") over the application id, bound
+ * to the new session and running out PORTAL_FORM_TTL after the login: nothing is kept on the
+ * server.  The values of the confirm page carry their own seal ("reissue-form", with a nonce).
  */
 #include <ctype.h>
 #include <limits.h>
@@ -107,52 +108,53 @@ reissue_date(time_t t, char out[32])
 
 /* ---- the holder's identity between the steps ---- */
 
-static void
-reissue_auth_mac(const struct web_ctx *x, const char *app, const char *when, char out[WEB_B64_LEN])
-{
-	const char *parts[] = {"reissue-auth", x->sid, app, when};
+#define REISSUE_AUTH_SEAL "reissue-auth"
+#define REISSUE_FORM_SEAL "reissue-form"
 
-	web_mac(&portal.site, out, parts, sizeof(parts) / sizeof(parts[0]));
-}
-
+/*
+ * The login's proof on a page: app and a seal over it (sealed.c: bound to the session, no
+ * nonce) that runs out at expires, the same for every page after one login.
+ */
 static void
-reissue_auth_add(const struct web_ctx *x, struct tmpl_data *d, int64_t app_id, const char *when)
+reissue_auth_add(const struct web_ctx *x, struct tmpl_data *d, int64_t app_id, const char *expires)
 {
-	char app[32], mac[WEB_B64_LEN], csrf[WEB_B64_LEN];
+	char app[32], csrf[WEB_B64_LEN];
+	const char *sealed[] = {app};
+	struct web_seal s;
 
 	snprintf(app, sizeof(app), "%lld", (long long)app_id);
-	reissue_auth_mac(x, app, when, mac);
+	memset(&s, 0, sizeof(s));
+	snprintf(s.expires, sizeof(s.expires), "%s", expires);
+	web_seal_remake(x, REISSUE_AUTH_SEAL, &s, sealed, 1, &s);
 	web_csrf(x, csrf);
 	tmpl_data_str(d, "csrf", csrf);
 	tmpl_data_str(d, "app", app);
-	tmpl_data_str(d, "auth_time", when);
-	tmpl_data_str(d, "auth", mac);
+	tmpl_data_str(d, "auth_time", s.expires);
+	tmpl_data_str(d, "auth", s.mac);
 }
 
 /* The application the form's auth fields prove (*id); 0, or 1 after replying (expired, forged). */
 static int
 reissue_auth_id(struct web_ctx *x, const struct web_form *f, int64_t *id, int *rc)
 {
-	const char *app = web_form_get(f, "app"), *when = web_form_get(f, "auth_time"),
-		   *mac = web_form_get(f, "auth");
-	char want[WEB_B64_LEN];
-	long n, t;
+	const char *app = web_form_get(f, "app");
+	const char *sealed[] = {app};
+	enum web_seal_result sr = WEB_SEAL_MALFORMED;
+	long n;
 
 	*id = 0;
-	if (app == NULL || when == NULL || mac == NULL ||
-	    util_parse_long(app, 1, LONG_MAX, &n) == -1 ||
-	    util_parse_long(when, 0, LONG_MAX, &t) == -1 || strlen(mac) != WEB_B64_LEN - 1)
+	if (app == NULL || util_parse_long(app, 1, LONG_MAX, &n) == -1)
 		goto invalid;
-	reissue_auth_mac(x, app, when, want);
-	if (!util_memeq_ct(want, mac, WEB_B64_LEN - 1) || t > util_now() + 60 ||
-	    util_now() - t > PORTAL_FORM_TTL)
+	sr = web_seal_open(x, REISSUE_AUTH_SEAL, NULL, web_form_get(f, "auth_time"),
+			   web_form_get(f, "auth"), sealed, 1, NULL);
+	if (sr != WEB_SEAL_OK)
 		goto invalid;
 	*id = n;
 	return 0;
 invalid:
-	*rc = web_notice(x, 400, N_("The form is no longer valid"),
-			 N_("This form is no longer valid. Please identify yourself again on "
-			    "the re-issue page."));
+	*rc = web_seal_refused(x, sr,
+			       N_("This form is no longer valid. Please identify yourself again on "
+				  "the re-issue page."));
 	return 1;
 }
 
@@ -267,7 +269,9 @@ portal_reissue_post(struct http_req *r)
 		rc = reissue_login_render(&x, email, generic);
 		goto out;
 	}
-	snprintf(when, sizeof(when), "%lld", (long long)util_now());
+	/* the holder is known from here on: a new session id, and the login bound to it only */
+	web_session_rotate(&x, NULL);
+	snprintf(when, sizeof(when), "%lld", (long long)util_now() + PORTAL_FORM_TTL);
 	rc = reissue_list_render(&x, st, &a, email, when); /* as typed: it fits a's */
 out:
 	ra_app_clear(&a);
@@ -448,41 +452,28 @@ portal_reissue_edit_post(struct http_req *r)
 	return rc;
 }
 
-static void
-reissue_form_mac(const struct web_ctx *x, const char *app, const char *nonce, const char *when,
-		 const struct ra_reissue_vals *v, char out[WEB_B64_LEN])
-{
-	const char *parts[] = {"reissue-form", x->sid, app, nonce, when, v->subject_email, v->ou};
-
-	web_mac(&portal.site, out, parts, sizeof(parts) / sizeof(parts[0]));
-}
-
 /* The confirm page: the values with a nonce and their MAC. */
 static int
 reissue_confirm_render(struct web_ctx *x, const struct ra_app *a, const struct ra_reissue_item *c,
 		       const char *auth_time, const struct ra_reissue_vals *v)
 {
 	struct tmpl_data *d;
-	char app[32], nonce[WEB_B64_LEN], when[32], mac[WEB_B64_LEN];
-	unsigned char raw[WEB_TOKEN_LEN];
+	struct web_seal seal;
+	char app[32];
+	const char *sealed[] = {app, v->subject_email, v->ou};
 	int rc;
 
-	util_random(raw, sizeof(raw));
-	web_b64url(nonce, sizeof(nonce), raw, sizeof(raw));
-	snprintf(when, sizeof(when), "%lld", (long long)util_now());
 	snprintf(app, sizeof(app), "%lld", (long long)a->id);
-	reissue_form_mac(x, app, nonce, when, v, mac);
+	web_seal_make(x, REISSUE_FORM_SEAL, PORTAL_FORM_TTL, 1, sealed, 3, &seal);
 	d = reissue_data(x, N_("Confirm the re-issue"), RS_CONFIRM);
 	reissue_auth_add(x, d, a->id, auth_time);
 	reissue_fixed_add(d, a, c);
-	tmpl_data_str(d, "form_nonce", nonce);
-	tmpl_data_str(d, "form_time", when);
-	tmpl_data_str(d, "form_mac", mac);
+	web_seal_data(d, &seal);
 	tmpl_data_str(d, "subject_email", v->subject_email);
 	tmpl_data_str(d, "ou", v->ou);
 	rc = web_page(x, 200, "reissue_confirm", d);
 	tmpl_data_free(d);
-	sodium_memzero(raw, sizeof(raw));
+	sodium_memzero(&seal, sizeof(seal));
 	return rc;
 }
 
@@ -621,41 +612,36 @@ portal_reissue_confirm_post(struct http_req *r)
 	struct store *st;
 	struct ra_reissue_vals v;
 	struct err e;
-	const char *nonce, *when, *mac, *app, *action;
-	char want[WEB_B64_LEN];
-	unsigned char raw[WEB_TOKEN_LEN];
+	const char *app, *action;
+	struct web_seal seal;
+	enum web_seal_result sr;
 	int64_t id;
-	long t;
 	int rc = -1, done = 0;
 
 	web_ctx_init(&x, &portal.site, r);
 	memset(&f, 0, sizeof(f));
-	memset(raw, 0, sizeof(raw));
+	memset(&seal, 0, sizeof(seal));
 	err_clear(&e);
 	if (web_form_read(&x, &f, NULL, &rc))
 		goto out;
 	v.subject_email = nz(web_form_get(&f, "subject_email"));
 	v.ou = nz(web_form_get(&f, "ou"));
-	nonce = web_form_get(&f, "form_nonce");
-	when = web_form_get(&f, "form_time");
-	mac = web_form_get(&f, "form_mac");
 	app = nz(web_form_get(&f, "app"));
 	action = nz(web_form_get(&f, "action"));
-	if (nonce == NULL || when == NULL || mac == NULL ||
-	    web_b64url_decode(raw, sizeof(raw), nonce) == -1 ||
-	    util_parse_long(when, 0, LONG_MAX, &t) == -1 || strlen(mac) != WEB_B64_LEN - 1)
-		goto invalid;
-	reissue_form_mac(&x, app, nonce, when, &v, want);
-	if (!util_memeq_ct(want, mac, WEB_B64_LEN - 1) || t > util_now() + 60 ||
-	    util_now() - t > PORTAL_FORM_TTL)
-		goto invalid;
+	{
+		const char *sealed[] = {app, v.subject_email, v.ou};
+
+		if ((sr = web_seal_open_form(&x, REISSUE_FORM_SEAL, &f, sealed, 3, &seal)) !=
+		    WEB_SEAL_OK)
+			goto invalid;
+	}
 	if ((st = ca_thread_store(x.ca, &e)) == NULL) {
 		rc = web_error(&x, &e);
 		goto out;
 	}
 	if (strcmp(action, "submit") == 0) {
 		/* a repeat is answered as accepted, also once the login has run out */
-		if (ra_reissue_done(st, raw, &done, &e) == -1) {
+		if (ra_reissue_done(st, seal.nonce_raw, &done, &e) == -1) {
 			rc = web_error(&x, &e);
 			goto out;
 		}
@@ -667,7 +653,7 @@ portal_reissue_confirm_post(struct http_req *r)
 		}
 		if (reissue_auth_id(&x, &f, &id, &rc) != 0)
 			goto out;
-		rc = reissue_submit(&x, st, &f, id, &v, raw);
+		rc = reissue_submit(&x, st, &f, id, &v, seal.nonce_raw);
 		goto out;
 	}
 	{
@@ -685,12 +671,13 @@ portal_reissue_confirm_post(struct http_req *r)
 	ra_reissue_item_clear(&c);
 	if (strcmp(action, "back") == 0)
 		goto out;
+	sr = WEB_SEAL_MALFORMED; /* no such action */
 invalid:
-	rc = web_notice(&x, 400, N_("The form is no longer valid"),
-			N_("This form is no longer valid. Please identify yourself again on the "
-			   "re-issue page."));
+	rc = web_seal_refused(&x, sr,
+			      N_("This form is no longer valid. Please identify yourself again on "
+				 "the re-issue page."));
 out:
-	sodium_memzero(raw, sizeof(raw));
+	sodium_memzero(&seal, sizeof(seal));
 	web_form_free(&f);
 	return rc;
 }

@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "http/http.h"
 #include "web.h"
 
 #define WEB_SEAL_VALUES_MAX 24
@@ -151,4 +152,15 @@ web_seal_data(struct tmpl_data *d, const struct web_seal *s)
 	tmpl_data_str(d, "form_nonce", s->nonce);
 	tmpl_data_str(d, "form_time", s->expires);
 	tmpl_data_str(d, "form_mac", s->mac);
+}
+
+int
+web_seal_refused(struct web_ctx *x, enum web_seal_result res, const char *msg_msgid)
+{
+	char esc[256];
+
+	log_info("%s: %s %s: sealed form refused: %s", x->site->name, x->r->method,
+		 log_escape(esc, sizeof(esc), x->r->url, strlen(x->r->url)),
+		 res > WEB_SEAL_OK && res < WEB_SEAL__MAX ? web_seal_result_names[res] : "?");
+	return web_notice(x, 400, N_("The form is no longer valid"), msg_msgid);
 }

@@ -441,5 +441,10 @@ enum web_seal_result web_seal_open_form(const struct web_ctx *, const char *purp
 					size_t n, struct web_seal *out);
 /* Sets form_nonce, form_time and form_mac of a page's data. */
 void web_seal_data(struct tmpl_data *, const struct web_seal *);
+/*
+ * Logs why a seal was refused and replies 400 "The form is no longer valid" with msg_msgid
+ * (what to do now: the step where the face's flow starts again).
+ */
+int web_seal_refused(struct web_ctx *, enum web_seal_result, const char *msg_msgid);
 
 #endif

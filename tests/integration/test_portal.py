@@ -164,9 +164,11 @@ def test_form_renders_ja_en(portal_sqlite):
         bar.index("確認メール受信")
     assert 'class="current" aria-current="step">申請者情報入力' in bar
     cookie = r.headers["Set-Cookie"]
-    assert re.match(r"sid=[A-Za-z0-9_-]{43};", cookie)
+    # __Host- (RFC 6265bis 4.1.3.2): Secure, Path=/ and no Domain, so no other host sets it
+    assert re.match(r"__Host-sid=[A-Za-z0-9_-]{43};", cookie)
     for flag in ("Secure", "HttpOnly", "SameSite=Strict", "Path=/"):
         assert flag in cookie
+    assert "domain=" not in cookie.lower()
     # English: by ?lang=en (and then by its cookie), or by Accept-Language
     r = s.get(srv.https + "/regist/step1?lang=en")
     assert '<html lang="en">' in r.text and "Applicant information" in r.text

@@ -5,6 +5,7 @@
  */
 #include "testutil.h"
 
+#include <ctype.h>
 #include <dirent.h>
 
 #include <gd.h>
@@ -997,6 +998,229 @@ test_captcha_store(void **state)
 	store_captcha_clear(&c);
 }
 
+/* ---- sessions, CSRF and sealed forms (session.c, csrf.c, sealed.c) ---- */
+
+/* A request context without a request: a site with a fixed secret and a given session id. */
+static void
+ctx_of(struct web_ctx *x, struct web_site *site, const char *sid)
+{
+	memset(site, 0, sizeof(*site));
+	site->name = "test";
+	memset(site->secret, 0x5a, sizeof(site->secret));
+	memset(x, 0, sizeof(*x));
+	x->site = site;
+	x->lang = "en";
+	if (sid != NULL)
+		snprintf(x->sid, sizeof(x->sid), "%s", sid);
+	else
+		web_session_new_id(x->sid);
+}
+
+static void
+test_web_csrf(void **state)
+{
+	struct web_site site, other;
+	struct web_ctx x, y;
+	char tok[WEB_B64_LEN], tok2[WEB_B64_LEN];
+	unsigned char raw[WEB_TOKEN_LEN];
+
+	(void)state;
+	ctx_of(&x, &site, NULL);
+	assert_int_equal(strlen(x.sid), WEB_B64_LEN - 1);
+	assert_int_equal(web_b64url_decode(raw, sizeof(raw), x.sid), 0);
+	web_csrf(&x, tok);
+	assert_int_equal(strlen(tok), WEB_B64_LEN - 1);
+	assert_true(web_csrf_ok(&x, tok));
+	web_csrf(&x, tok2);
+	assert_string_equal(tok, tok2); /* one token per session */
+	/* refused: none, truncated, one character changed, another session, another secret */
+	assert_false(web_csrf_ok(&x, NULL));
+	assert_false(web_csrf_ok(&x, ""));
+	tok2[WEB_B64_LEN - 2] = '\0';
+	assert_false(web_csrf_ok(&x, tok2));
+	memcpy(tok2, tok, sizeof(tok));
+	tok2[3] = tok2[3] == 'A' ? 'B' : 'A';
+	assert_false(web_csrf_ok(&x, tok2));
+	ctx_of(&y, &site, NULL);
+	assert_false(web_csrf_ok(&y, tok));
+	ctx_of(&y, &other, x.sid);
+	other.secret[0] ^= 1;
+	assert_false(web_csrf_ok(&y, tok));
+	/* a session that did not come with the request has no valid token yet */
+	x.sid_new = 1;
+	assert_false(web_csrf_ok(&x, tok));
+	/* base64url: exactly the bytes asked for */
+	assert_int_equal(web_b64url_decode(raw, sizeof(raw), "AAAA"), -1);
+	assert_int_equal(web_b64url_decode(raw, sizeof(raw), NULL), -1);
+	memcpy(tok2, x.sid, sizeof(tok2));
+	tok2[5] = '+';
+	assert_int_equal(web_b64url_decode(raw, sizeof(raw), tok2), -1);
+}
+
+static void
+test_web_session_rotate(void **state)
+{
+	struct web_site site;
+	struct web_ctx x;
+	char old[WEB_B64_LEN], next[WEB_B64_LEN], tok[WEB_B64_LEN], *c;
+	const char *vals[] = {"v"};
+	struct web_seal s;
+
+	(void)state;
+	ctx_of(&x, &site, NULL);
+	memcpy(old, x.sid, sizeof(old));
+	web_csrf(&x, tok);
+	web_seal_make(&x, "login", 600, 1, vals, 1, &s);
+	/* the cookie: __Host- prefix, Secure, Path=/, no Domain, HttpOnly, SameSite=Strict */
+	c = web_session_cookie(&x);
+	assert_true(strncmp(c, "__Host-sid=", 11) == 0);
+	assert_true(strncmp(c + 11, old, WEB_B64_LEN - 1) == 0 && c[11 + WEB_B64_LEN - 1] == ';');
+	assert_non_null(strstr(c, "; Secure"));
+	assert_non_null(strstr(c, "; Path=/"));
+	assert_non_null(strstr(c, "; HttpOnly"));
+	assert_non_null(strstr(c, "; SameSite=Strict"));
+	for (char *p = c; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	assert_null(strstr(c, "domain"));
+	free(c);
+	/* rotation: a new id, which the reply sets; what the old id carried does not follow it */
+	web_session_rotate(&x, NULL);
+	assert_true(x.sid_new);
+	assert_int_equal(strlen(x.sid), WEB_B64_LEN - 1);
+	assert_string_not_equal(x.sid, old);
+	c = web_session_cookie(&x);
+	assert_non_null(strstr(c, x.sid));
+	assert_null(strstr(c, old));
+	free(c);
+	x.sid_new = 0; /* the next request, with the new cookie */
+	assert_false(web_csrf_ok(&x, tok));
+	assert_int_equal(web_seal_open(&x, "login", s.nonce, s.expires, s.mac, vals, 1, NULL),
+			 WEB_SEAL_BAD_MAC);
+	/* rotating to an id made beforehand (bound to the RA's record before the switch) */
+	web_session_new_id(next);
+	assert_string_not_equal(next, x.sid);
+	web_session_rotate(&x, next);
+	assert_string_equal(x.sid, next);
+	assert_true(x.sid_new);
+	/* and the old session, presented again, has none of it */
+	ctx_of(&x, &site, old);
+	assert_true(web_csrf_ok(&x, tok)); /* an anonymous session still: its own token only */
+	web_seal_make(&x, "login", 600, 1, vals, 1, &s);
+	memcpy(x.sid, next, sizeof(next));
+	assert_int_equal(web_seal_open(&x, "login", s.nonce, s.expires, s.mac, vals, 1, NULL),
+			 WEB_SEAL_BAD_MAC);
+}
+
+static void
+test_web_sealed(void **state)
+{
+	struct web_site site, other;
+	struct web_ctx x, y;
+	const char *vals[] = {"self", "ORG1", "T-1", "taro@example.jp"};
+	const char *changed[] = {"self", "ORG1", "T-1", "jiro@example.jp"};
+	struct web_seal s, o, r;
+	char mac[WEB_SEAL_MAC_LEN], exp[32];
+
+	(void)state;
+	ctx_of(&x, &site, NULL);
+	web_seal_make(&x, "regist-form", 3600, 1, vals, 4, &s);
+	assert_int_equal(strlen(s.nonce), WEB_B64_LEN - 1);
+	assert_true(strncmp(s.mac, "regist-form.", 12) == 0);
+	assert_int_equal(strlen(s.mac), 12 + WEB_B64_LEN - 1);
+	assert_int_equal(web_seal_open(&x, "regist-form", s.nonce, s.expires, s.mac, vals, 4, &o),
+			 WEB_SEAL_OK);
+	assert_memory_equal(o.nonce_raw, s.nonce_raw, WEB_TOKEN_LEN);
+	assert_string_equal(o.nonce, s.nonce);
+	/* two seals of the same values differ by their nonce */
+	web_seal_make(&x, "regist-form", 3600, 1, vals, 4, &r);
+	assert_string_not_equal(r.nonce, s.nonce);
+	assert_string_not_equal(r.mac, s.mac);
+	/* sealed again (a page shown again): same nonce and expiry, still opens */
+	web_seal_remake(&x, "regist-form", &o, vals, 4, &r);
+	assert_string_equal(r.nonce, s.nonce);
+	assert_string_equal(r.expires, s.expires);
+	assert_string_equal(r.mac, s.mac);
+
+	/* malformed: a field missing, not of its form, a purpose that is no label */
+	assert_int_equal(web_seal_open(&x, "regist-form", s.nonce, NULL, s.mac, vals, 4, NULL),
+			 WEB_SEAL_MALFORMED);
+	assert_int_equal(web_seal_open(&x, "regist-form", s.nonce, s.expires, NULL, vals, 4, NULL),
+			 WEB_SEAL_MALFORMED);
+	assert_int_equal(web_seal_open(&x, "regist-form", "AAAA", s.expires, s.mac, vals, 4, NULL),
+			 WEB_SEAL_MALFORMED);
+	assert_int_equal(web_seal_open(&x, "regist-form", s.nonce, "-5", s.mac, vals, 4, NULL),
+			 WEB_SEAL_MALFORMED);
+	assert_int_equal(web_seal_open(&x, "regist-form", s.nonce, "12x", s.mac, vals, 4, NULL),
+			 WEB_SEAL_MALFORMED);
+	assert_int_equal(web_seal_open(&x, "regist-form", s.nonce, s.expires,
+				       s.mac + strlen("regist-form."), vals, 4, NULL),
+			 WEB_SEAL_MALFORMED);
+	snprintf(mac, sizeof(mac), "Regist.%s", s.mac + strlen("regist-form."));
+	assert_int_equal(web_seal_open(&x, "regist-form", s.nonce, s.expires, mac, vals, 4, NULL),
+			 WEB_SEAL_MALFORMED);
+	snprintf(mac, sizeof(mac), "%.*s", (int)strlen(s.mac) - 1, s.mac);
+	assert_int_equal(web_seal_open(&x, "regist-form", s.nonce, s.expires, mac, vals, 4, NULL),
+			 WEB_SEAL_MALFORMED);
+
+	/* bad MAC: a value changed, the nonce or expiry changed, another session or secret, a
+	 * forged purpose label, a seal with its nonce left out */
+	assert_int_equal(
+	    web_seal_open(&x, "regist-form", s.nonce, s.expires, s.mac, changed, 4, NULL),
+	    WEB_SEAL_BAD_MAC);
+	assert_int_equal(web_seal_open(&x, "regist-form", s.nonce, s.expires, s.mac, vals, 3, NULL),
+			 WEB_SEAL_BAD_MAC);
+	web_seal_make(&x, "regist-form", 3600, 1, vals, 4, &r);
+	assert_int_equal(web_seal_open(&x, "regist-form", r.nonce, s.expires, s.mac, vals, 4, NULL),
+			 WEB_SEAL_BAD_MAC);
+	snprintf(exp, sizeof(exp), "%lld", atoll(s.expires) + 3600);
+	assert_int_equal(web_seal_open(&x, "regist-form", s.nonce, exp, s.mac, vals, 4, NULL),
+			 WEB_SEAL_BAD_MAC);
+	assert_int_equal(web_seal_open(&x, "regist-form", NULL, s.expires, s.mac, vals, 4, NULL),
+			 WEB_SEAL_BAD_MAC);
+	ctx_of(&y, &site, NULL);
+	assert_int_equal(web_seal_open(&y, "regist-form", s.nonce, s.expires, s.mac, vals, 4, NULL),
+			 WEB_SEAL_BAD_MAC);
+	ctx_of(&y, &other, x.sid);
+	other.secret[31] ^= 0x80;
+	assert_int_equal(web_seal_open(&y, "regist-form", s.nonce, s.expires, s.mac, vals, 4, NULL),
+			 WEB_SEAL_BAD_MAC);
+	snprintf(mac, sizeof(mac), "issue-form.%s", s.mac + strlen("regist-form."));
+	assert_int_equal(web_seal_open(&x, "issue-form", s.nonce, s.expires, mac, vals, 4, NULL),
+			 WEB_SEAL_BAD_MAC);
+
+	/* wrong purpose: a genuine seal of another form, with the same values */
+	web_seal_make(&x, "issue-form", 3600, 1, vals, 4, &r);
+	assert_int_equal(web_seal_open(&x, "regist-form", r.nonce, r.expires, r.mac, vals, 4, NULL),
+			 WEB_SEAL_WRONG_PURPOSE);
+	assert_int_equal(web_seal_open(&x, "issue-form", r.nonce, r.expires, r.mac, vals, 4, NULL),
+			 WEB_SEAL_OK);
+
+	/* expired: genuine, but its time has passed (the test clock moves on) */
+	util_clock_set_offset(3599);
+	assert_int_equal(web_seal_open(&x, "regist-form", s.nonce, s.expires, s.mac, vals, 4, NULL),
+			 WEB_SEAL_OK);
+	util_clock_set_offset(3601);
+	assert_int_equal(web_seal_open(&x, "regist-form", s.nonce, s.expires, s.mac, vals, 4, NULL),
+			 WEB_SEAL_EXPIRED);
+	/* the checks in order: a changed value of an expired seal is a bad MAC */
+	assert_int_equal(
+	    web_seal_open(&x, "regist-form", s.nonce, s.expires, s.mac, changed, 4, NULL),
+	    WEB_SEAL_BAD_MAC);
+	util_clock_set_offset(0);
+
+	/* a seal without a nonce (a login's proof between pages) */
+	web_seal_make(&x, "reissue-auth", 60, 0, vals, 1, &r);
+	assert_string_equal(r.nonce, "");
+	assert_int_equal(web_seal_open(&x, "reissue-auth", NULL, r.expires, r.mac, vals, 1, NULL),
+			 WEB_SEAL_OK);
+	assert_int_equal(
+	    web_seal_open(&x, "reissue-auth", s.nonce, r.expires, r.mac, vals, 1, NULL),
+	    WEB_SEAL_BAD_MAC);
+	for (int i = 0; i < WEB_SEAL__MAX; i++)
+		assert_non_null(web_seal_result_names[i]);
+	assert_string_equal(web_seal_result_names[WEB_SEAL_WRONG_PURPOSE], "wrong purpose");
+}
+
 int
 main(void)
 {
@@ -1008,6 +1232,8 @@ main(void)
 	    cmocka_unit_test(test_i18n_pick),	   cmocka_unit_test(test_notice_pages),
 	    cmocka_unit_test(test_captcha_draw),   cmocka_unit_test(test_captcha_test_mode),
 	    cmocka_unit_test(test_static_files),   cmocka_unit_test(test_site_pages),
+	    cmocka_unit_test(test_web_csrf),	   cmocka_unit_test(test_web_session_rotate),
+	    cmocka_unit_test(test_web_sealed),
 	};
 	const struct CMUnitTest stored[] = {
 	    cmocka_unit_test_setup_teardown(test_captcha_verify, fx_setup, fx_teardown),
