@@ -721,10 +721,10 @@ portal_verify_post(struct http_req *r)
 	memset(&f, 0, sizeof(f));
 	err_clear(&e);
 	cont[0] = '\0';
-	if (web_form_read(&x, &f, &portal_form_csr, &rc))
+	if (web_form_read_link(&x, &f, &portal_form_csr, "onetimetoken", &rc))
 		goto done;
 	/* the continuation is bound to the session id the link's use rotates to */
-	web_session_new_id(next);
+	web_session_link_id(&x, web_form_get(&f, "csrf"), web_form_get(&f, "onetimetoken"), next);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
 	    ra_link_use(x.ca, st, web_form_get(&f, "onetimetoken"), next, cont, &res, &e) == -1) {
 		rc = web_error(&x, &e);
@@ -834,6 +834,7 @@ int
 portal_approve_post(struct http_req *r)
 {
 	struct web_ctx x;
+	char next[WEB_B64_LEN];
 	struct web_form f;
 	struct ra_notify n;
 	struct ra_cert_page page;
@@ -848,7 +849,7 @@ portal_approve_post(struct http_req *r)
 	memset(&f, 0, sizeof(f));
 	memset(&page, 0, sizeof(page));
 	err_clear(&e);
-	if (web_form_read(&x, &f, &portal_form_csr, &rc))
+	if (web_form_read_link(&x, &f, &portal_form_csr, "t", &rc))
 		goto out;
 	action = nz(web_form_get(&f, "action"));
 	t = nz(web_form_get(&f, "t"));
@@ -889,7 +890,9 @@ portal_approve_post(struct http_req *r)
 		rc = issue_approval_notice(&x, res == RA_SUBMIT_REPEAT ? RA_SUBMIT_DECIDED : res);
 		goto out;
 	}
-	web_session_rotate(&x, NULL); /* the holder is known: the link was used up */
+	/* the holder is known: the link was used up */
+	web_session_link_id(&x, web_form_get(&f, "csrf"), t, next);
+	web_session_rotate(&x, next);
 	{
 		struct tmpl_data *d =
 		    web_data_flow(&x, N_("Application approved"), ISSUE_STEP_AGENT_ISSUED, 1);
@@ -907,6 +910,7 @@ out:
 		ra_app_clear(&a);
 	ra_cert_page_clear(&page);
 	web_form_free(&f);
+	sodium_memzero(next, sizeof(next));
 	return rc;
 }
 
@@ -936,6 +940,7 @@ int
 portal_deliver_post(struct http_req *r)
 {
 	struct web_ctx x;
+	char next[WEB_B64_LEN];
 	struct web_form f;
 	struct ra_cert_page page;
 	struct store *st;
@@ -946,7 +951,7 @@ portal_deliver_post(struct http_req *r)
 	memset(&f, 0, sizeof(f));
 	memset(&page, 0, sizeof(page));
 	err_clear(&e);
-	if (web_form_read(&x, &f, &portal_form_csr, &rc))
+	if (web_form_read_link(&x, &f, &portal_form_csr, "t", &rc))
 		goto out;
 	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
 	    ra_deliver_take(x.ca, st, web_form_get(&f, "t"), &page, &found, &e) == -1) {
@@ -959,11 +964,14 @@ portal_deliver_post(struct http_req *r)
 				   "security, the certificate page with the PIN is shown only "
 				   "once."));
 	} else {
-		web_session_rotate(&x, NULL); /* the agent is known: the link was used up */
+		/* the agent is known: the link was used up */
+		web_session_link_id(&x, web_form_get(&f, "csrf"), web_form_get(&f, "t"), next);
+		web_session_rotate(&x, next);
 		rc = portal_cert_page(&x, &page);
 	}
 out:
 	ra_cert_page_clear(&page);
 	web_form_free(&f);
+	sodium_memzero(next, sizeof(next));
 	return rc;
 }

@@ -208,8 +208,29 @@ web_redirect(struct web_ctx *x, const char *location)
 	return rc;
 }
 
+/* 1 when the form is a one-time link's button sent again by the session its use rotated to. */
+static int
+web_link_replay(const struct web_ctx *x, const struct web_form *f, const char *link_field)
+{
+	const char *csrf = web_form_get(f, "csrf"), *link;
+	char id[WEB_B64_LEN];
+
+	if (link_field == NULL || x->sid_new || csrf == NULL || strlen(csrf) != WEB_B64_LEN - 1 ||
+	    (link = web_form_get(f, link_field)) == NULL)
+		return 0;
+	web_session_link_id(x, csrf, link, id);
+	return util_memeq_ct(id, x->sid, WEB_B64_LEN - 1);
+}
+
 int
 web_form_read(struct web_ctx *x, struct web_form *f, const struct web_form_limits *lim, int *rc)
+{
+	return web_form_read_link(x, f, lim, NULL, rc);
+}
+
+int
+web_form_read_link(struct web_ctx *x, struct web_form *f, const struct web_form_limits *lim,
+		   const char *link_field, int *rc)
 {
 	static const struct web_form_limits dflt = {WEB_FORM_BODY_MAX, NULL, 0, 0};
 	const char *ct = http_header(x->r, "Content-Type");
@@ -234,7 +255,7 @@ web_form_read(struct web_ctx *x, struct web_form *f, const struct web_form_limit
 				 N_("The form could not be read. Please go back and try again."));
 		return 1;
 	}
-	if (!web_csrf_ok(x, web_form_get(f, "csrf"))) {
+	if (!web_csrf_ok(x, web_form_get(f, "csrf")) && !web_link_replay(x, f, link_field)) {
 		*rc = web_notice(x, 403, N_("Access denied"),
 				 N_("Your session has expired or the form did not come from "
 				    "this site. Please start again from the first step."));

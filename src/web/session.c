@@ -50,6 +50,15 @@ web_session_rotate(struct web_ctx *x, const char *next)
 	x->sid_new = 1;
 }
 
+void
+web_session_link_id(const struct web_ctx *x, const char *csrf, const char *link,
+		    char out[WEB_B64_LEN])
+{
+	const char *parts[] = {"rotate", csrf != NULL ? csrf : "", link != NULL ? link : ""};
+
+	web_mac(x->site, out, parts, 3);
+}
+
 char *
 web_session_cookie(const struct web_ctx *x)
 {

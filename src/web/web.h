@@ -342,6 +342,14 @@ struct web_form_limits {
  * f either way.
  */
 int web_form_read(struct web_ctx *, struct web_form *, const struct web_form_limits *lim, int *rc);
+/*
+ * The same for the button of a one-time link whose use rotates the session to
+ * web_session_link_id() (link_field: the form's field with the link's token): the form sent
+ * again from the page before (Back, reload) carries the CSRF token of the session the use
+ * rotated away from, and is let through to be told that the link is used up.
+ */
+int web_form_read_link(struct web_ctx *, struct web_form *, const struct web_form_limits *lim,
+		       const char *link_field, int *rc);
 
 /* ---- the session cookie (session.c) ---- */
 
@@ -366,6 +374,14 @@ void web_session_new_id(char out[WEB_B64_LEN]);
  * login checked), before binding anything to the session.
  */
 void web_session_rotate(struct web_ctx *, const char *next);
+/*
+ * The id a session rotates to when it uses a one-time link: HMAC(secret, "rotate" NUL csrf NUL
+ * link) of the CSRF token the button's form carried (the old session's) and the link's token.
+ * Unpredictable without the secret and the link (which only its mail holds, and is used once),
+ * and recognisable when the page's form comes again (web_form_read_link()).
+ */
+void web_session_link_id(const struct web_ctx *, const char *csrf, const char *link,
+			 char out[WEB_B64_LEN]);
 /* The Set-Cookie value of x's session; caller frees. */
 char *web_session_cookie(const struct web_ctx *);
 
