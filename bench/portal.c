@@ -468,10 +468,11 @@ cookie_take(struct sess *s)
 static int
 req_get(struct sess *s, char *q, size_t qmax, const char *path)
 {
-	int n = snprintf(q, qmax,
-			 "GET %s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: shomei-bench\r\n"
-			 "Accept-Language: ja\r\n%s%s%s\r\n",
-			 path, s->sid[0] ? "Cookie: __Host-sid=" : "", s->sid, s->sid[0] ? "\r\n" : "");
+	int n =
+	    snprintf(q, qmax,
+		     "GET %s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: shomei-bench\r\n"
+		     "Accept-Language: ja\r\n%s%s%s\r\n",
+		     path, s->sid[0] ? "Cookie: __Host-sid=" : "", s->sid, s->sid[0] ? "\r\n" : "");
 
 	return n > 0 && (size_t)n < qmax ? n : -1;
 }

@@ -12,15 +12,19 @@
  *   GET  /                    the top page: service, user obligations, Agree (top.c)
  *   GET  /static/NAME         the stylesheet (a fixed list of files, loaded at start)
  *
- * Sessions and CSRF (no server-side session state): the cookie `sid` is a random 256-bit value
- * (base64url; Secure, HttpOnly, SameSite=Strict, Path=/).  Every form carries
+ * Sessions, CSRF and the confirm form's state are src/web's (ctx.c, session.c, csrf.c,
+ * sealed.c; no server-side session state): the cookie `__Host-sid` is a random 256-bit value
+ * (base64url; Secure, HttpOnly, SameSite=Strict, Path=/, no Domain).  Every form carries
  * csrf = HMAC-SHA-256(portal secret, "csrf" NUL sid) and every POST is refused with 403 unless
  * it matches the request's sid (signed double submit).  The secret is 32 random bytes in the
  * data dir (portal.secret_file, default keys/portal.key, mode 0600, made on first start).  The
- * confirm form carries its values with a MAC over them, the sid and the time, so that only
- * values that passed step 1 (CAPTCHA included) in this session reach the register step, and a
- * random form nonce whose hash is stored once (tokens, purpose "regist-form"): a repeated
- * submission finds it and shows the same done page without a second application or mail.
+ * confirm form carries its values under a seal (purpose "regist-form": a MAC over them, the
+ * sid, a random nonce and the expiry), so that only values that passed step 1 (CAPTCHA
+ * included) in this session reach the register step; the nonce's hash is stored once (tokens,
+ * purpose "regist-form"): a repeated submission finds it and shows the same done page without
+ * a second application or mail.  The session id rotates when an identity is established: the
+ * mailed link's button (POST /regist/verify), the agent approval and delivery links (once the
+ * link's one-time use is accepted) and the re-issue login.
  *
  * Configuration: portal.base_url (the https origin in mailed links, default
  * https://localhost:8443), portal.templates and portal.po (directories; default: templates/
