@@ -358,9 +358,11 @@ int web_form_read_link(struct web_ctx *, struct web_form *, const struct web_for
  * SameSite=Strict, Path=/, no Domain: RFC 6265bis 4.1.3.2, so no other host can set it) and
  * nothing on the server: what a session may do is bound to its id by MACs (CSRF tokens, sealed
  * forms) and by the RA (a continuation token is stored keyed with the id).  Rotating gives the
- * request a new id, and the page sets it; whatever is bound afterwards (the continuation of an
+ * request a new id, and the reply sets it; what the identity brings (the continuation of an
  * opened mail link, a re-issue login) is bound to the new id only, so an id someone planted or
- * saw before the identity was established is worth nothing.
+ * saw before the identity was established is worth nothing: it stays what any unknown id is,
+ * an anonymous session with its own CSRF token and nothing else.  Rotation costs a random
+ * draw or one HMAC, and no store access.
  */
 #define WEB_SESSION_COOKIE "__Host-sid"
 
@@ -369,9 +371,10 @@ void web_session_read(struct web_ctx *);
 /* A new random session id. */
 void web_session_new_id(char out[WEB_B64_LEN]);
 /*
- * The request's session becomes next (a web_session_new_id()), or a new id when next is NULL;
- * the reply sets it.  Call once the identity is established (a one-time link accepted, a
- * login checked), before binding anything to the session.
+ * The request's session becomes next (made by web_session_new_id() or web_session_link_id(),
+ * e.g. to bind a record to it in the same transaction that uses a link), or a new random id
+ * when next is NULL; the reply sets it.  Call once the identity is established (a one-time
+ * link's use accepted, a login checked).  web_csrf_ok() is false after it (x->sid_new).
  */
 void web_session_rotate(struct web_ctx *, const char *next);
 /*
