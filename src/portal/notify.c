@@ -168,6 +168,28 @@ notify_delivery(void *arg, struct store *st, const char *to, const char *token, 
 			    &body, e);
 }
 
+/* A web revocation request: the link whose page has the button that revokes. */
+static int
+notify_revoke_link(void *arg, struct store *st, const char *to, const char *token, struct err *e)
+{
+	const char *lang = portal_notify_lang(arg);
+	struct buf body;
+	int printed;
+
+	buf_init(&body, MAIL_BODY_MAX);
+	printed = buf_printf(
+	    &body, "%s\n\n%s\n\n%s/revoke/verify?onetimetoken=%s\n\n%s\n",
+	    i18n_get(lang, N_("We have received a request to revoke your certificate.")),
+	    i18n_get(lang, N_("Open the link below and press the button on its page to revoke the "
+			      "certificate; a revoked certificate cannot be restored. The link can "
+			      "be used once and is valid for 3 days.")),
+	    portal.base_url, token,
+	    i18n_get(lang, N_("If you did not make this request, do not open the link and discard "
+			      "this mail: your certificate stays valid.")));
+	return notify_queue(st, to, lang, N_("[shomei] Confirm the revocation of your certificate"),
+			    printed, &body, e);
+}
+
 /* A plain notice: subject and body msgids, one line of detail. */
 static int
 notify_notice(struct store *st, const char *lang, const char *to, const char *subj_msgid,
@@ -252,6 +274,7 @@ portal_notify_init(struct ra_notify *n, const char *lang)
 	n->issued = notify_issued;
 	n->delivery = notify_delivery;
 	n->rejected = notify_rejected;
+	n->revoke_link = notify_revoke_link;
 	n->revoked = portal_notify_revoked;
 	n->reissued = portal_notify_reissued;
 }

@@ -125,10 +125,15 @@ int portal_online_revoke_post(struct http_req *);
 int portal_online_status_post(struct http_req *);
 int portal_index_get(struct http_req *);  /* GET / (top.c) */
 int portal_static_get(struct http_req *); /* GET /static/NAME (top.c) */
-/* Web revocation (revoke.c): GET/POST /revoke/step1, POST /revoke/confirm, GET /revoke/verify. */
+/*
+ * Web revocation (revoke.c; decided by src/ra/revoke.c): GET/POST /revoke/step1, POST
+ * /revoke/confirm, GET (and HEAD) /revoke/verify shows the link's page and uses nothing,
+ * POST /revoke/verify (its button, with CSRF) revokes.
+ */
 int portal_revoke_step1_get(struct http_req *);
 int portal_revoke_step1_post(struct http_req *);
 int portal_revoke_verify_get(struct http_req *);
+int portal_revoke_verify_post(struct http_req *);
 int portal_revoke_confirm_post(struct http_req *);
 /* Re-issue (reissue.c): see the header of reissue.c for the steps. */
 int portal_reissue_get(struct http_req *);

@@ -10,7 +10,8 @@
  *   awaiting-approval --approve--> approved --issue--> issued
  *   awaiting-approval --reject--> rejected
  *   registered | mail-verified | awaiting-approval --expire--> expired
- *   submitted | approved --cancel--> cancelled (the ticket was used meanwhile)
+ *   submitted | approved | awaiting-approval --cancel--> cancelled (the ticket was used
+ *                                        meanwhile; ra_approve finds it still awaiting)
  *
  * An application is created registered (a registration) or approved (a re-issue, which the
  * holder proved with the application password and the certificate code).
@@ -57,6 +58,7 @@ static const struct {
     {RA_APP_AWAITING_APPROVAL, RA_APP_EV_EXPIRE, RA_APP_EXPIRED},
     {RA_APP_SUBMITTED, RA_APP_EV_CANCEL, RA_APP_CANCELLED},
     {RA_APP_APPROVED, RA_APP_EV_CANCEL, RA_APP_CANCELLED},
+    {RA_APP_AWAITING_APPROVAL, RA_APP_EV_CANCEL, RA_APP_CANCELLED},
 };
 
 const char *

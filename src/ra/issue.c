@@ -166,6 +166,7 @@ issue_ra_req(const struct ra_app *a, const struct ra_issue_values *v, const char
 	memset(req, 0, sizeof(*req));
 	req->profile = a->profile;
 	req->org_code = a->org_code;
+	req->names_given = 1; /* the holder's names as entered and proved, never the CSR's */
 	if (v->ou[0] != '\0') {
 		req->ou = &v->ou;
 		req->nou = 1;
@@ -355,7 +356,8 @@ ra_cont_load(struct store *st, const char *cont, const char *session, struct ra_
 	if (tok.used != 0) {
 		*res = RA_SUBMIT_USED;
 	} else if (tok.expires <= util_now()) {
-		ra_app_expire(st, tok.app_id, RA_APP_MAIL_VERIFIED);
+		if (ra_app_expire(st, tok.app_id, RA_APP_MAIL_VERIFIED, e) == -1)
+			goto out;
 		*res = RA_SUBMIT_EXPIRED;
 	} else {
 		if (ra_app_load(st, tok.app_id, a, e) == -1)
@@ -371,33 +373,35 @@ out:
 /* ---- housekeeping ---- */
 
 /*
- * Deletes the downloads nobody took, at most once a minute per process, through the group
- * commit like the application's writes (on every issuance and download it wrote twice as
- * often as needed: bench/portal).  An expired download is refused by store_download_take()
- * whether or not its row is gone yet.
+ * Deletes the downloads nobody took, at most once a minute per process, inside the write of
+ * the issuance or download that found it due (on every issuance and download it wrote twice
+ * as often as needed: bench/portal): it shares that write's transaction, so a purge that fails
+ * fails the write with nothing half done, and one that was not written is due again at once.
+ * An expired download is refused by store_download_take() whether or not its row is gone yet.
  */
 #define ISSUE_PURGE_EVERY 60
 
+static _Atomic long long issue_purge_last;
+
+/* 1 when a purge is due at now and this caller makes it (*prev: when the last one was). */
 static int
-issue_purge_write(struct store *st, void *arg, struct err *e)
+issue_purge_claim(time_t now, long long *prev)
 {
-	return store_download_purge(st, *(const time_t *)arg, NULL, e);
+	long long l = atomic_load(&issue_purge_last);
+
+	*prev = l;
+	if (now - l < ISSUE_PURGE_EVERY && now >= l)
+		return 0;
+	return atomic_compare_exchange_strong(&issue_purge_last, &l, (long long)now) ? 1 : 0;
 }
 
+/* The purge claimed at now was not written (its transaction failed): due again. */
 static void
-issue_download_purge(struct ca *ca, struct store *st, time_t now)
+issue_purge_unclaim(time_t now, long long prev)
 {
-	static _Atomic long long last;
-	long long l = atomic_load(&last);
-	struct err pe;
+	long long l = (long long)now;
 
-	if (now - l < ISSUE_PURGE_EVERY && now >= l)
-		return;
-	if (!atomic_compare_exchange_strong(&last, &l, (long long)now))
-		return; /* another thread purges */
-	err_clear(&pe);
-	if (ca_write(ca, st, issue_purge_write, &now, &pe) == -1)
-		log_warn("ra: %s", pe.msg);
+	(void)atomic_compare_exchange_strong(&issue_purge_last, &l, prev);
 }
 
 /* The key that seals what the agent's certificate page shows, from the link's secret. */
@@ -435,6 +439,8 @@ struct issue_run {
 	char friendly[128];
 	char actor[64];
 	time_t now, keep;
+	int purge; /* the downloads' purge is due: issue_write makes it */
+	long long purge_prev;
 	/* made once the certificate is signed (issue_signed) */
 	struct ra_cert_page *page;
 	unsigned char code_hash[STORE_HASH_LEN], dlhash[STORE_HASH_LEN], dvhash[STORE_HASH_LEN];
@@ -598,6 +604,8 @@ issue_write(struct store *st, const struct ca_issued *c, void *arg, struct err *
 	int rc;
 
 	err_clear(&se);
+	if (u->purge && store_download_purge(st, u->now, NULL, e) == -1)
+		return -1;
 	if (issue_claim(st, u, e) == -1)
 		return -1;
 	if (u->reissue) {
@@ -615,11 +623,11 @@ issue_write(struct store *st, const struct ca_issued *c, void *arg, struct err *
 	if (u->cont_hash != NULL &&
 	    store_token_use(st, u->cont_hash, STORE_TOKEN_ISSUE_FORM, u->now, e) == -1)
 		return -1;
-	if (u->p12 != NULL &&
-	    store_download_put(st, u->dlhash, a->id, u->p12, u->p12len, u->keep, e) == -1)
+	if (u->p12 != NULL && store_download_put(st, STORE_DOWNLOAD_PKCS12, u->dlhash, a->id,
+						 u->p12, u->p12len, u->keep, e) == -1)
 		return -1;
-	if (u->sealed != NULL &&
-	    store_download_put(st, u->dvhash, a->id, u->sealed, u->sealedlen, u->keep, e) == -1)
+	if (u->sealed != NULL && store_download_put(st, STORE_DOWNLOAD_DELIVERY, u->dvhash, a->id,
+						    u->sealed, u->sealedlen, u->keep, e) == -1)
 		return -1;
 	if (u->reissue)
 		detail = xasprintf("application=%lld predecessor=%lld key=%s", (long long)a->id,
@@ -678,7 +686,7 @@ issue_perform(struct ca *ca, struct store *st, struct issue_run *u, enum ra_subm
 		goto out;
 	if (u->generated && ra_key_take(u->v->key_mode, &u->key, e) == -1)
 		goto out;
-	issue_download_purge(ca, st, u->now);
+	u->purge = issue_purge_claim(u->now, &u->purge_prev);
 	issue_ra_req(u->a, u->v, hosts, &nm, &req);
 	if (u->generated) {
 		req.key = u->key.key; /* made here: no CSR to make, parse and verify */
@@ -692,6 +700,8 @@ issue_perform(struct ca *ca, struct store *st, struct issue_run *u, enum ra_subm
 	req.write_fn = issue_write;
 	req.arg = u;
 	if (ra_issue(ca, st, &req, &issued, &ie) == -1) {
+		if (u->purge)
+			issue_purge_unclaim(u->now, u->purge_prev);
 		if (u->lost != 0) {
 			*res = u->lost; /* to a twin, or to another use of the ticket */
 		} else if (ie.code == ERR_REFUSED && !u->generated) {
@@ -761,6 +771,24 @@ lost:
 		       (long long)a->id);
 }
 
+/*
+ * A Submit that finds the ticket used: REPEAT when the application was submitted before (a
+ * double click, another confirm page of it: its own certificate used the ticket), else
+ * TICKET_USED (another application's certificate did).  The write decides alike.
+ */
+static int
+issue_submitted_before(struct store *st, int64_t id, enum ra_submit_result *res, struct err *e)
+{
+	struct store_app rec;
+
+	memset(&rec, 0, sizeof(rec));
+	if (store_app_get(st, id, &rec, e) == -1)
+		return -1;
+	*res = rec.submitted != 0 ? RA_SUBMIT_REPEAT : RA_SUBMIT_TICKET_USED;
+	store_app_clear(&rec);
+	return 0;
+}
+
 int
 ra_submit(struct ca *ca, struct store *st, const struct ra_submit_req *q, const struct ra_notify *n,
 	  enum ra_submit_result *res, struct ra_cert_page *page, struct err *e)
@@ -786,7 +814,8 @@ ra_submit(struct ca *ca, struct store *st, const struct ra_submit_req *q, const 
 	if (store_ticket_get(st, q->app->ticket, &tk, e) == -1)
 		goto out;
 	if (strcmp(tk.status, "unused") != 0) {
-		*res = RA_SUBMIT_TICKET_USED;
+		if (issue_submitted_before(st, q->app->id, res, e) == -1)
+			goto out;
 		rc = 0;
 		goto out;
 	}
@@ -876,7 +905,8 @@ ra_approval_load(struct store *st, const char *token, struct ra_app *a, enum ra_
 	} else if (tok.used != 0) {
 		*res = RA_SUBMIT_USED;
 	} else if (tok.expires <= util_now()) {
-		ra_app_expire(st, tok.app_id, RA_APP_AWAITING_APPROVAL);
+		if (ra_app_expire(st, tok.app_id, RA_APP_AWAITING_APPROVAL, e) == -1)
+			goto out;
 		*res = RA_SUBMIT_EXPIRED;
 	} else {
 		if (ra_app_load(st, tok.app_id, a, e) == -1)
@@ -1024,88 +1054,132 @@ out:
 
 /* ---- the agent's certificate page, by a mailed one-time link ---- */
 
-/* A download's write: the parked bytes taken (read and deleted in one statement). */
+/*
+ * A download's write: the parked bytes taken (read and deleted in one statement), after the
+ * purge when it is due.  A download that is not there (*gone) writes the purge only.
+ */
 struct issue_take {
+	enum store_download_kind kind;
 	const unsigned char *hash;
 	time_t now;
+	int purge;
+	long long purge_prev;
 	unsigned char *data;
 	size_t len;
 	int64_t app_id;
+	int gone;
 };
 
 static int
 issue_take_write(struct store *st, void *arg, struct err *e)
 {
 	struct issue_take *w = arg;
+	struct err se;
 
-	return store_download_take(st, w->hash, w->now, &w->data, &w->len, &w->app_id, e);
+	if (w->purge && store_download_purge(st, w->now, NULL, e) == -1)
+		return -1;
+	err_clear(&se);
+	if (store_download_take(st, w->kind, w->hash, w->now, &w->data, &w->len, &w->app_id, &se) ==
+	    -1) {
+		if (se.code != ERR_NOTFOUND) {
+			*e = se;
+			return -1;
+		}
+		w->gone = 1;
+	}
+	return 0;
+}
+
+/* Forgets the bytes a take read (also of a take whose transaction failed). */
+static void
+issue_take_clear(struct issue_take *w)
+{
+	if (w->data != NULL) {
+		sodium_memzero(w->data, w->len);
+		free(w->data);
+	}
+	w->data = NULL;
+	w->len = 0;
+}
+
+/*
+ * The agent's delivery, in one write: the sealed page taken and opened, its application and
+ * certificate read, so that a failure of any of it leaves the delivery where it was.
+ */
+struct issue_deliver {
+	struct issue_take t;
+	const unsigned char *key;
+	char plain[RA_PIN_LEN + 1 + RA_TOKEN_TEXT + 1];
+	struct ra_app a;
+	struct store_cert cert;
+};
+
+static int
+issue_deliver_write(struct store *st, void *arg, struct err *e)
+{
+	struct issue_deliver *d = arg;
+	struct issue_take *w = &d->t;
+	size_t pl;
+
+	if (issue_take_write(st, w, e) == -1)
+		return -1;
+	if (w->gone)
+		return 0;
+	if (w->len < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES ||
+	    (pl = w->len - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES) >=
+		sizeof(d->plain) ||
+	    crypto_secretbox_open_easy((unsigned char *)d->plain,
+				       w->data + crypto_secretbox_NONCEBYTES,
+				       w->len - crypto_secretbox_NONCEBYTES, w->data, d->key) != 0)
+		return err_set(e, ERR_INTERNAL, "ra: delivery of application %lld does not open",
+			       (long long)w->app_id);
+	d->plain[pl] = '\0';
+	if (ra_app_load(st, w->app_id, &d->a, e) == -1)
+		return -1;
+	if (d->a.cert_serial[0] == '\0')
+		return err_set(e, ERR_INTERNAL, "ra: delivered application %lld has no certificate",
+			       (long long)w->app_id);
+	return store_cert_get(st, d->a.cert_serial, &d->cert, e);
 }
 
 int
 ra_deliver_take(struct ca *ca, struct store *st, const char *token, struct ra_cert_page *page,
 		int *found, struct err *e)
 {
-	struct issue_take w;
-	struct ra_app a;
-	struct store_cert cert;
-	struct err se;
+	struct issue_deliver d;
 	unsigned char raw[RA_TOKEN_LEN], h[STORE_HASH_LEN], key[crypto_secretbox_KEYBYTES];
-	char plain[RA_PIN_LEN + 1 + RA_TOKEN_TEXT + 1], *nl;
-	size_t pl;
+	char *nl;
 	int rc = -1;
 
 	*found = 0;
 	memset(page, 0, sizeof(*page));
-	memset(&w, 0, sizeof(w));
-	memset(&a, 0, sizeof(a));
-	memset(&cert, 0, sizeof(cert));
-	memset(plain, 0, sizeof(plain));
+	memset(&d, 0, sizeof(d));
 	memset(key, 0, sizeof(key));
-	err_clear(&se);
 	if (ra_token_decode(token, raw) == -1) {
 		rc = 0;
 		goto out;
 	}
 	ra_token_hash(raw, h);
-	w.hash = h;
-	w.now = util_now();
-	if (ca_write(ca, st, issue_take_write, &w, &se) == -1) {
-		if (se.code != ERR_NOTFOUND) {
-			*e = se;
-			goto out;
-		}
+	issue_seal_key(raw, key);
+	d.t.kind = STORE_DOWNLOAD_DELIVERY;
+	d.t.hash = h;
+	d.t.now = util_now();
+	d.key = key;
+	if (ca_write(ca, st, issue_deliver_write, &d, e) == -1)
+		goto out;
+	if (d.t.gone) {
 		rc = 0;
 		goto out;
 	}
-	issue_seal_key(raw, key);
-	if (w.len < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES ||
-	    (pl = w.len - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES) >=
-		sizeof(plain) ||
-	    crypto_secretbox_open_easy((unsigned char *)plain, w.data + crypto_secretbox_NONCEBYTES,
-				       w.len - crypto_secretbox_NONCEBYTES, w.data, key) != 0) {
-		err_set(e, ERR_INTERNAL, "ra: delivery of application %lld does not open",
-			(long long)w.app_id);
+	snprintf(page->serial, sizeof(page->serial), "%s", d.cert.serial);
+	snprintf(page->profile, sizeof(page->profile), "%s", d.a.profile);
+	page->agent = d.a.agent;
+	if (issue_page_cert(page, d.cert.der, d.cert.derlen, d.cert.not_after, e) == -1)
 		goto out;
-	}
-	plain[pl] = '\0';
-	if (ra_app_load(st, w.app_id, &a, e) == -1)
-		goto out;
-	if (a.cert_serial[0] == '\0') {
-		err_set(e, ERR_INTERNAL, "ra: delivered application %lld has no certificate",
-			(long long)w.app_id);
-		goto out;
-	}
-	if (store_cert_get(st, a.cert_serial, &cert, e) == -1)
-		goto out;
-	snprintf(page->serial, sizeof(page->serial), "%s", cert.serial);
-	snprintf(page->profile, sizeof(page->profile), "%s", a.profile);
-	page->agent = a.agent;
-	if (issue_page_cert(page, cert.der, cert.derlen, cert.not_after, e) == -1)
-		goto out;
-	page->p12 = strcmp(a.key_mode, "csr") != 0;
-	if ((nl = strchr(plain, '\n')) != NULL) {
+	page->p12 = strcmp(d.a.key_mode, "csr") != 0;
+	if ((nl = strchr(d.plain, '\n')) != NULL) {
 		*nl = '\0';
-		snprintf(page->pin, sizeof(page->pin), "%.12s", plain);
+		snprintf(page->pin, sizeof(page->pin), "%.12s", d.plain);
 		snprintf(page->dl, sizeof(page->dl), "%.43s", nl + 1);
 	}
 	*found = 1;
@@ -1113,13 +1187,10 @@ ra_deliver_take(struct ca *ca, struct store *st, const char *token, struct ra_ce
 out:
 	sodium_memzero(raw, sizeof(raw));
 	sodium_memzero(key, sizeof(key));
-	sodium_memzero(plain, sizeof(plain));
-	if (w.data != NULL) {
-		sodium_memzero(w.data, w.len);
-		free(w.data);
-	}
-	store_cert_clear(&cert);
-	ra_app_clear(&a);
+	sodium_memzero(d.plain, sizeof(d.plain));
+	issue_take_clear(&d.t);
+	store_cert_clear(&d.cert);
+	ra_app_clear(&d.a);
 	if (rc != 0)
 		ra_cert_page_clear(page);
 	return rc;
@@ -1143,15 +1214,25 @@ ra_download_take(struct ca *ca, struct store *st, const char *secret, unsigned c
 		goto out;
 	}
 	ra_token_hash(raw, h);
-	issue_download_purge(ca, st, util_now());
+	w.kind = STORE_DOWNLOAD_PKCS12;
 	w.hash = h;
 	w.now = util_now();
-	if (ca_write(ca, st, issue_take_write, &w, e) == -1)
+	w.purge = issue_purge_claim(w.now, &w.purge_prev);
+	if (ca_write(ca, st, issue_take_write, &w, e) == -1) {
+		if (w.purge)
+			issue_purge_unclaim(w.now, w.purge_prev);
 		goto out;
+	}
+	if (w.gone) {
+		err_set(e, ERR_NOTFOUND, "ra: no such download");
+		goto out;
+	}
 	*data = w.data;
 	*len = w.len;
+	w.data = NULL;
 	rc = 0;
 out:
+	issue_take_clear(&w);
 	sodium_memzero(raw, sizeof(raw));
 	return rc;
 }
@@ -1167,7 +1248,7 @@ ra_download_peek(struct store *st, const char *secret, struct err *e)
 		goto out;
 	}
 	ra_token_hash(raw, h);
-	rc = store_download_peek(st, h, util_now(), e);
+	rc = store_download_peek(st, STORE_DOWNLOAD_PKCS12, h, util_now(), e);
 out:
 	sodium_memzero(raw, sizeof(raw));
 	return rc;

@@ -25,6 +25,28 @@ org_code_ok(const char *s)
 	return 1;
 }
 
+/*
+ * 1 when the address a (of fam) has a bit set after its first bits (a prefix such as
+ * 192.0.2.10/24, which would read as a mistake for either the address or the network); then
+ * net (netsz bytes) holds the network's address.  Else 0.
+ */
+static int
+org_host_bits(int fam, const unsigned char *a, int bits, char *net, size_t netsz)
+{
+	unsigned char n[16];
+	int i, len = fam == AF_INET6 ? 16 : 4, set = 0;
+
+	for (i = 0; i < len; i++) {
+		n[i] = i * 8 >= bits	   ? 0
+		       : i * 8 + 8 <= bits ? a[i]
+					   : (unsigned char)(a[i] & (0xff << (8 - (bits - i * 8))));
+		set |= n[i] != a[i];
+	}
+	if (!set || inet_ntop(fam, n, net, (socklen_t)netsz) == NULL)
+		return 0;
+	return 1;
+}
+
 /* A list value of kind ("domain", "mail", "ip", "uri") is acceptable; else ERR_REFUSED. */
 static int
 org_value_check(const char *kind, const char *v, struct err *e)
@@ -54,6 +76,12 @@ org_value_check(const char *kind, const char *v, struct err *e)
 				       "org: ip %s is not an IPv4 or IPv6 address or prefix "
 				       "(192.0.2.1, 192.0.2.0/24, 2001:db8::/32)",
 				       esc);
+		if (slash != NULL && org_host_bits(fam, a, (int)bits, buf, sizeof(buf)))
+			return err_set(
+			    e, ERR_REFUSED,
+			    "org: ip %s has bits set after its prefix length (the network "
+			    "is %s/%ld)",
+			    esc, buf, bits);
 		return 0;
 	}
 	/* a URI: a scheme, then printable ASCII without blanks */

@@ -12,8 +12,12 @@
  *   other kinds    never
  *   subject        built here: O = the organization's registered name, OU as given, CN one of
  *                  the names (server) or the holder's name (client, codesign, officer).  A
- *                  CSR's O must be that name (or absent), a server CSR's CN one of its names;
- *                  its other attributes are not copied.
+ *                  CSR's O must be that name (or absent), a server CSR's CN one of its names,
+ *                  a client CSR's CN one of its e-mail addresses or a person's name (not an
+ *                  address nor a host name), a code-signing CSR's CN the organization's
+ *                  registered name (the publisher relying parties show; absent: that name);
+ *                  its other attributes are not copied.  A face that decides the names itself
+ *                  (names_given: the portal) never gets the CSR's.
  *
  * An organization that lists no name at all can issue nothing until an operator marks it
  * unrestricted (`shomei org set CODE --unrestricted`); an unrestricted one may certify any
@@ -320,6 +324,79 @@ policy_cn_is_san(const char *cn, const GENERAL_NAMES *sans)
 	return 0;
 }
 
+/* 1 when cn is one of the rfc822Names of sans (case-insensitive). */
+static int
+policy_cn_is_email(const char *cn, const GENERAL_NAMES *sans)
+{
+	const GENERAL_NAME *gn;
+	size_t cl = strlen(cn);
+	int i;
+
+	for (i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans); i++) {
+		gn = sk_GENERAL_NAME_value(sans, i);
+		if (gn->type == GEN_EMAIL && (size_t)ASN1_STRING_length(gn->d.rfc822Name) == cl &&
+		    strncasecmp((const char *)ASN1_STRING_get0_data(gn->d.rfc822Name), cn, cl) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* 1 when s reads as a person's name: no '@', no '.' between two non-blanks (a host name). */
+static int
+policy_personal_name(const char *s)
+{
+	size_t i;
+
+	if (!ra_name_romaji_ok(s) && !ra_name_kanji_ok(s))
+		return 0;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] == '@')
+			return 0;
+		if (s[i] == '.' && i > 0 && s[i - 1] != ' ' && s[i + 1] != '\0' && s[i + 1] != ' ')
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * The CN a client or code-signing CSR asks for (cn; NULL when it has none), checked: the
+ * certificate's CN (*out, caller frees), or -1 with a name-policy refusal.
+ */
+static int
+policy_csr_cn(const struct store_org *org, const struct profile *prof, const char *cn,
+	      const GENERAL_NAMES *sans, char **out, struct err *e)
+{
+	char esc[300], oesc[300];
+
+	*out = NULL;
+	if (strcmp(prof->name, "codesign") == 0) {
+		if (cn != NULL && strcmp(cn, org->name) != 0) {
+			log_escape(esc, sizeof(esc), cn, strlen(cn));
+			log_escape(oesc, sizeof(oesc), org->name, strlen(org->name));
+			policy_refuse(e,
+				      "CN \"%s\" of a code-signing certificate must be the "
+				      "organization's registered name \"%s\"",
+				      esc, oesc);
+			return -1;
+		}
+		*out = xstrdup(org->name);
+		return 0;
+	}
+	if (cn == NULL || cn[0] == '\0')
+		return 0; /* refused below: the holder's name is missing */
+	if (!policy_cn_is_email(cn, sans) && !policy_personal_name(cn)) {
+		log_escape(esc, sizeof(esc), cn, strlen(cn));
+		policy_refuse(
+		    e,
+		    "CN \"%s\" is neither one of the certificate's e-mail addresses nor a "
+		    "person's name",
+		    esc);
+		return -1;
+	}
+	*out = xstrdup(cn);
+	return 0;
+}
+
 /* The text of the first dNSName, else of the first iPAddress, of sans (caller frees). */
 static char *
 policy_first_name(const GENERAL_NAMES *sans)
@@ -529,7 +606,7 @@ ra_issue(struct ca *ca, struct store *st, const struct ra_issue_req *q, struct c
 		goto out;
 	if (policy_given_sans(q, &given, e) == -1)
 		goto out;
-	sans = given != NULL ? given : csr != NULL ? csr->sans : NULL;
+	sans = given != NULL ? given : csr != NULL && !q->names_given ? csr->sans : NULL;
 	if (csr != NULL && policy_csr_subject(&org, csr->subject, &cs, e) == -1)
 		goto out;
 	if (ra_policy_names(&org, prof, sans, e) == -1)
@@ -537,7 +614,10 @@ ra_issue(struct ca *ca, struct store *st, const struct ra_issue_req *q, struct c
 	/* the subject: CN one of the names (server), else the holder's name */
 	if (q->cn != NULL)
 		cn = xstrdup(q->cn);
-	else if (cs.cn != NULL)
+	else if (!(prof->san_required & (X509_SAN_DNS | X509_SAN_IP))) {
+		if (policy_csr_cn(&org, prof, cs.cn, sans, &cn, e) == -1)
+			goto out;
+	} else if (cs.cn != NULL)
 		cn = xstrdup(cs.cn);
 	if (prof->san_required & (X509_SAN_DNS | X509_SAN_IP)) {
 		/* (without any name, lint refuses the request for the names it lacks) */

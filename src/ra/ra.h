@@ -4,7 +4,8 @@
  * organization may do, and every write it leads to, is decided here:
  *
  *   notify hooks      struct ra_notify: how the RA tells people; the face fills the templates
- *   revoke.c          revocations made for holders (web, signed requests, re-issue)
+ *   revoke.c          revocations made for holders (web, signed requests, re-issue), and the
+ *                     web revocation: request, mailed link, peek, complete
  *   online.c          signed self-service requests (CMS SignedData over a small JSON object)
  *   policy.c          an organization's name policy; ra_issue(), issuance for an organization
  *   token.c           one-time secrets, their hashes, certificate codes
@@ -69,7 +70,7 @@ struct ra_notify {
 	int (*delivery)(void *arg, struct store *, const char *to, const char *token, struct err *);
 	/* the holder rejected an agent's application: told to the agent and to the holder */
 	int (*rejected)(void *arg, struct store *, const struct ra_app *a, struct err *);
-	/* a web revocation request: the link that revokes (to the holder) */
+	/* a web revocation request: the one-time link whose page revokes (to the holder) */
 	int (*revoke_link)(void *arg, struct store *, const char *to, const char *token,
 			   struct err *);
 	/* a certificate with a known holder was revoked (web, signed request, re-issue) */
@@ -87,6 +88,127 @@ struct ra_notify {
  */
 int ra_revoke_tx(struct ca *, struct store *, const char *serial, int reason, const char *actor,
 		 const struct ra_notify *n, struct err *);
+
+/* ---- web revocation by the holder (revoke.c, DESIGN.md 2.2) ---- */
+
+/*
+ * The holder names a certificate by organization code, ticket number and e-mail address and
+ * gives a reason; the RA mails a one-time link to that address (proof of the mailbox).  The
+ * link's page only shows what will be revoked (GET and HEAD: ra_revoke_peek(), nothing used,
+ * since mail scanners open links); its button (a POST) revokes: ra_revoke_complete().
+ *
+ *   ra_revoke_check     the fields' rules, a code per field (no store)
+ *   ra_revoke_find      what the three values name (read only): ok, no_match, revoked, expired
+ *   ra_revoke_request   one transaction: the confirm form's nonce (a repeat writes nothing),
+ *                       the request with the hash of its link (RA_APP_TTL), n->revoke_link
+ *   ra_revoke_peek      the link looked at: ok, unknown, used, expired; nothing written
+ *   ra_revoke_complete  one transaction: the request marked done and the certificate revoked
+ *                       (ra_revoke_tx: the row, OCSP's counter, the audit entry by
+ *                       "holder:web-revocation <e-mail>", n->revoked); then the CRL rule
+ *
+ * When the three values fit no certificate the answer is one code (no_match) that never says
+ * which value was wrong.
+ */
+#define RA_REVOKE_REASON_DEFAULT "cessationOfOperation"
+
+/* What a holder typed (borrowed strings; NULL is taken as ""). */
+struct ra_revoke_vals {
+	const char *org, *ticket, *email, *reason; /* reason: an RFC 5280 5.3.1 name */
+};
+
+/* What the rule of one field says about its value. */
+enum ra_revoke_field {
+	RA_REVOKE_FIELD_OK = 0,
+	RA_REVOKE_FIELD_MISSING, /* empty */
+	RA_REVOKE_FIELD_INVALID, /* e-mail: no address; reason: not one a holder may give */
+	RA_REVOKE_FIELD__MAX,
+};
+/* "ok", "missing", "invalid"; "error" out of range. */
+const char *ra_revoke_field_name(enum ra_revoke_field);
+
+struct ra_revoke_fields {
+	enum ra_revoke_field org, ticket, email, reason;
+	int any; /* one of them is not OK */
+};
+
+/*
+ * The rules of the form (pure): organization and ticket not empty, the e-mail an address,
+ * the reason one of cessationOfOperation (the default), keyCompromise, superseded,
+ * affiliationChanged.  Returns f->any.
+ */
+int ra_revoke_check(const struct ra_revoke_vals *, struct ra_revoke_fields *f);
+
+enum ra_revreq_result {
+	RA_REVREQ_OK = 0,   /* find: a certificate that can be revoked; request: recorded, mailed */
+	RA_REVREQ_REPEAT,   /* request: this confirm form was sent before; nothing written */
+	RA_REVREQ_FIELDS,   /* a field breaks its rule (fields say which) */
+	RA_REVREQ_NO_MATCH, /* the three values fit no certificate (never which one is wrong) */
+	RA_REVREQ_REVOKED,  /* the certificate is revoked already */
+	RA_REVREQ_EXPIRED,  /* the certificate has expired: nothing to revoke */
+	RA_REVREQ_RESULT__MAX,
+};
+/* "ok", "repeat", "fields", "no_match", "revoked", "expired"; "error" out of range. */
+const char *ra_revreq_result_name(enum ra_revreq_result);
+
+/*
+ * What v names (the fields checked first): 0 with *res OK, FIELDS, NO_MATCH, REVOKED or
+ * EXPIRED (serial, may be NULL, set for OK, REVOKED, EXPIRED); -1 on a store error.  Reads
+ * only.
+ */
+int ra_revoke_find(struct store *, const struct ra_revoke_vals *v, enum ra_revreq_result *res,
+		   char serial[STORE_SERIAL_MAX], struct err *);
+
+struct ra_revreq {
+	struct ra_revoke_vals vals;
+	const unsigned char *nonce_hash; /* STORE_HASH_LEN: the confirm form's nonce */
+};
+
+/*
+ * The request, in one transaction: the nonce (REPEAT when it was recorded, also by a twin),
+ * the fields and the certificate again (FIELDS, NO_MATCH, REVOKED, EXPIRED: nothing written),
+ * the nonce recorded (RA_FORM_TTL), the request with the hash of a new one-time link
+ * (RA_APP_TTL) and n->revoke_link with the link's secret to the address as typed.  0 with
+ * *res set (f, may be NULL, filled); -1 for internal errors (store, hook), nothing written.
+ */
+int ra_revoke_request(struct store *, const struct ra_revreq *q, const struct ra_notify *n,
+		      enum ra_revreq_result *res, struct ra_revoke_fields *f, struct err *);
+
+enum ra_revlink_result {
+	RA_REVLINK_OK = 0,  /* peek: the link is valid; complete: revoked now */
+	RA_REVLINK_UNKNOWN, /* no such link (or not a link's text) */
+	RA_REVLINK_USED,    /* the link was used (the certificate revoked with it) */
+	RA_REVLINK_EXPIRED, /* older than RA_APP_TTL: nothing revoked */
+	RA_REVLINK_REVOKED, /* complete: revoked meanwhile by other means; the link is used up */
+	RA_REVLINK_RESULT__MAX,
+};
+/* "ok", "unknown", "used", "expired", "revoked"; "error" out of range. */
+const char *ra_revlink_result_name(enum ra_revlink_result);
+
+/* What a link's page shows. */
+struct ra_revlink {
+	char serial[STORE_SERIAL_MAX];
+	int reason;	   /* CRLReason code asked for */
+	time_t expires;	   /* the link's end */
+	time_t revoked_at; /* complete, OK: when */
+	time_t crl_next;   /* complete, OK or REVOKED: nextUpdate of the newest full CRL, or 0 */
+};
+
+/*
+ * The mailed link (its text, as in the URL) looked at: 0 with *res and, for OK, *out filled
+ * (may be NULL).  Nothing is written: GET and HEAD of the link.
+ */
+int ra_revoke_peek(struct store *, const char *token, enum ra_revlink_result *res,
+		   struct ra_revlink *out, struct err *);
+
+/*
+ * The link's button: in one transaction the request marked done and the certificate revoked
+ * with the reason asked for (ra_revoke_tx with n); a certificate revoked meanwhile gives
+ * REVOKED and the request is done all the same.  After the commit the CRL-on-revoke rule
+ * (ca_after_revoke; a failure is logged).  0 with *res set and *out (may be NULL) filled for
+ * OK and REVOKED; -1 for internal errors, nothing written.
+ */
+int ra_revoke_complete(struct ca *, struct store *, const char *token, const struct ra_notify *n,
+		       enum ra_revlink_result *res, struct ra_revlink *out, struct err *);
 
 /*
  * Signed self-service requests (online.c, DESIGN.md 2.4): a holder proves possession of a
@@ -240,6 +362,7 @@ struct ra_issue_req {
 	const char *const *dns; /* host names (server) */
 	size_t ndns;
 	const char *email; /* the holder's address (client, codesign) */
+	int names_given;   /* the face decided the names: never the CSR's (none when unset) */
 	long days;	   /* 0: the profile's default */
 	const char *actor;
 	const char *predecessor;
@@ -365,9 +488,12 @@ struct ra_app {
 int ra_app_load(struct store *, int64_t id, struct ra_app *, struct err *);
 void ra_app_clear(struct ra_app *); /* accepts NULL */
 
-/* Marks application id expired (from -> expired) when its time ran out; a state that moved
- * meanwhile is fine. */
-void ra_app_expire(struct store *, int64_t id, enum ra_app_state from);
+/*
+ * Marks application id expired (from -> expired) when its time ran out (joins an open
+ * transaction); a state that moved meanwhile is fine (0).  -1 when the store failed: the
+ * caller fails too, and the next look at the link marks it again.
+ */
+int ra_app_expire(struct store *, int64_t id, enum ra_app_state from, struct err *);
 
 /* ---- registration and the mailed link (regist.c) ---- */
 

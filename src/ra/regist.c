@@ -254,14 +254,18 @@ out:
 }
 
 /* Marks an application expired (from -> expired); a state that moved meanwhile is fine. */
-void
-ra_app_expire(struct store *st, int64_t id, enum ra_app_state from)
+int
+ra_app_expire(struct store *st, int64_t id, enum ra_app_state from, struct err *e)
 {
-	struct err e;
+	struct err se;
 
-	err_clear(&e);
-	if (ra_app_move(st, id, from, RA_APP_EV_EXPIRE, NULL, &e) == -1 && e.code != ERR_CONFLICT)
-		log_warn("ra: application %lld: %s", (long long)id, e.msg);
+	err_clear(&se);
+	if (ra_app_move(st, id, from, RA_APP_EV_EXPIRE, NULL, &se) == -1 &&
+	    se.code != ERR_CONFLICT) {
+		*e = se;
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -334,8 +338,8 @@ link_write(struct store *st, void *arg, struct err *e)
 		return 0;
 	}
 	if (t.expires <= w->now) {
-		w->res = RA_LINK_EXPIRED; /* the caller marks the application expired */
-		return 0;
+		w->res = RA_LINK_EXPIRED; /* and the application marked so, in this write */
+		return ra_app_expire(st, t.app_id, RA_APP_REGISTERED, e);
 	}
 	if (store_token_use(st, w->hash, STORE_TOKEN_REGIST_VERIFY, w->now, e) == -1 ||
 	    ra_app_move(st, t.app_id, RA_APP_REGISTERED, RA_APP_EV_VERIFY, NULL, e) == -1 ||
@@ -369,8 +373,6 @@ ra_link_use(struct ca *ca, struct store *st, const char *token, const char *sess
 	w.now = util_now();
 	if (ca_write(ca, st, link_write, &w, e) == -1)
 		goto out;
-	if (w.res == RA_LINK_EXPIRED)
-		ra_app_expire(st, w.app_id, RA_APP_REGISTERED);
 	*res = w.res;
 	if (w.res != RA_LINK_OK)
 		sodium_memzero(cont, RA_TOKEN_TEXT);

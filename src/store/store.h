@@ -450,22 +450,29 @@ int store_app_get_by_code(struct store *, const unsigned char code_hash[STORE_HA
 			  struct store_app *, struct err *);
 
 /*
- * Downloads of the portal (0008): a PKCS#12 (encrypted by a PIN that is never stored) kept
- * under the hash of a single-use link secret until taken or expired.
+ * Downloads of the portal (0008): a PKCS#12 (encrypted by a PIN that is never stored), or an
+ * agent's sealed delivery, kept under the hash of a single-use link secret until taken or
+ * expired.  A secret only ever reaches a row of its own kind (0012).
  */
-int store_download_put(struct store *, const unsigned char hash[STORE_HASH_LEN], int64_t app_id,
-		       const void *data, size_t len, time_t expires, struct err *);
+enum store_download_kind {
+	STORE_DOWNLOAD_PKCS12 = 1, /* the certificate page's PKCS#12 download */
+	STORE_DOWNLOAD_DELIVERY,   /* the agent's delivery link: the sealed certificate page */
+};
+int store_download_put(struct store *, enum store_download_kind,
+		       const unsigned char hash[STORE_HASH_LEN], int64_t app_id, const void *data,
+		       size_t len, time_t expires, struct err *);
 /*
- * Deletes the download and returns its bytes (*data malloc'ed, caller frees) and application
- * (app_id may be NULL) in one
- * statement; ERR_NOTFOUND when there is none or it expired before now.
+ * Deletes the download of that kind and returns its bytes (*data malloc'ed, caller frees) and
+ * application (app_id may be NULL) in one statement; ERR_NOTFOUND when there is none or it
+ * expired before now.
  */
-int store_download_take(struct store *, const unsigned char hash[STORE_HASH_LEN], time_t now,
-			unsigned char **data, size_t *len, int64_t *app_id, struct err *);
-/* Deletes downloads that expired before now; n (may be NULL) counts them. */
+int store_download_take(struct store *, enum store_download_kind,
+			const unsigned char hash[STORE_HASH_LEN], time_t now, unsigned char **data,
+			size_t *len, int64_t *app_id, struct err *);
 /* 0 when the download is there and not expired at now (nothing changes); else ERR_NOTFOUND. */
-int store_download_peek(struct store *, const unsigned char hash[STORE_HASH_LEN], time_t now,
-			struct err *);
+int store_download_peek(struct store *, enum store_download_kind,
+			const unsigned char hash[STORE_HASH_LEN], time_t now, struct err *);
+/* Deletes downloads that expired before now; n (may be NULL) counts them. */
 int store_download_purge(struct store *, time_t now, int64_t *n, struct err *);
 
 /*
@@ -563,6 +570,9 @@ int store_revreq_get(struct store *, const unsigned char token_hash[STORE_HASH_L
 		     struct store_revreq *, struct err *);
 /* Marks a pending request done at when; ERR_CONFLICT when it was done already. */
 int store_revreq_done(struct store *, int64_t id, time_t when, struct err *);
+/* The requests of a certificate: *all of them, *done of those used. */
+int store_revreq_count(struct store *, const char *serial, int64_t *all, int64_t *done,
+		       struct err *);
 void store_revreq_clear(struct store_revreq *); /* accepts NULL */
 
 /* ---- key/value settings of the instance (store_counter.c; ticket sequence, TSA serial) ---- */

@@ -47,11 +47,14 @@ static const char SQL_APP_LIST_HOLDER[] =
 
 /* ---- downloads (0008) ---- */
 static const char SQL_DOWNLOAD_PUT[] =
-    "INSERT INTO portal_downloads (hash, application_id, data, expires) VALUES ($1, $2, $3, $4)";
+    "INSERT INTO portal_downloads (hash, application_id, data, expires, kind) VALUES ($1, $2, $3, "
+    "$4, $5)";
 static const char SQL_DOWNLOAD_TAKE[] =
-    "DELETE FROM portal_downloads WHERE hash = $1 RETURNING data, expires, application_id";
+    "DELETE FROM portal_downloads WHERE hash = $1 AND (kind = $2 OR kind IS NULL) RETURNING data, "
+    "expires, application_id";
 static const char SQL_DOWNLOAD_PURGE[] = "DELETE FROM portal_downloads WHERE expires < $1";
-static const char SQL_DOWNLOAD_PEEK[] = "SELECT expires FROM portal_downloads WHERE hash = $1";
+static const char SQL_DOWNLOAD_PEEK[] =
+    "SELECT expires FROM portal_downloads WHERE hash = $1 AND (kind = $2 OR kind IS NULL)";
 
 /* ---- one-time tokens (0007) ---- */
 static const char SQL_TOKEN_INSERT[] =
@@ -230,8 +233,9 @@ out:
 }
 
 int
-store_download_put(struct store *s, const unsigned char hash[STORE_HASH_LEN], int64_t app_id,
-		   const void *data, size_t len, time_t expires, struct err *e)
+store_download_put(struct store *s, enum store_download_kind kind,
+		   const unsigned char hash[STORE_HASH_LEN], int64_t app_id, const void *data,
+		   size_t len, time_t expires, struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	int rc = -1;
@@ -242,6 +246,7 @@ store_download_put(struct store *s, const unsigned char hash[STORE_HASH_LEN], in
 	stmt_int(s, st, 2, app_id);
 	stmt_blob(s, st, 3, data, len);
 	stmt_int(s, st, 4, (int64_t)expires);
+	stmt_int(s, st, 5, (int64_t)kind);
 	if (store_stmt_step(s, st, "add download", NULL, e) == -1)
 		goto out;
 	rc = 0;
@@ -251,8 +256,9 @@ out:
 }
 
 int
-store_download_take(struct store *s, const unsigned char hash[STORE_HASH_LEN], time_t now,
-		    unsigned char **data, size_t *len, int64_t *app_id, struct err *e)
+store_download_take(struct store *s, enum store_download_kind kind,
+		    const unsigned char hash[STORE_HASH_LEN], time_t now, unsigned char **data,
+		    size_t *len, int64_t *app_id, struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	const unsigned char *p;
@@ -264,6 +270,7 @@ store_download_take(struct store *s, const unsigned char hash[STORE_HASH_LEN], t
 	if ((st = store_stmt_get(s, SQL_DOWNLOAD_TAKE, 0, "take download", e)) == NULL)
 		goto out;
 	stmt_blob(s, st, 1, hash, STORE_HASH_LEN);
+	stmt_int(s, st, 2, (int64_t)kind);
 	if ((r = store_stmt_step(s, st, "take download", NULL, e)) == -1)
 		goto out;
 	if (r == 0 || (time_t)col_int(s, st, 1) < now) {
@@ -284,8 +291,8 @@ out:
 }
 
 int
-store_download_peek(struct store *s, const unsigned char hash[STORE_HASH_LEN], time_t now,
-		    struct err *e)
+store_download_peek(struct store *s, enum store_download_kind kind,
+		    const unsigned char hash[STORE_HASH_LEN], time_t now, struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	int rc = -1, r;
@@ -293,6 +300,7 @@ store_download_peek(struct store *s, const unsigned char hash[STORE_HASH_LEN], t
 	if ((st = store_stmt_get(s, SQL_DOWNLOAD_PEEK, 0, "look at download", e)) == NULL)
 		goto out;
 	stmt_blob(s, st, 1, hash, STORE_HASH_LEN);
+	stmt_int(s, st, 2, (int64_t)kind);
 	if ((r = store_stmt_step(s, st, "look at download", NULL, e)) == -1)
 		goto out;
 	if (r == 0 || (time_t)col_int(s, st, 0) < now) {

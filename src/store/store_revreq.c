@@ -21,6 +21,8 @@ static const char SQL_REVREQ_INSERT[] =
 static const char SQL_REVREQ_GET[] =
     "SELECT id, serial, reason, email, created, expires, done FROM revocation_requests "
     "WHERE token_hash = $1";
+static const char SQL_REVREQ_COUNT[] =
+    "SELECT COUNT(*), COUNT(done) FROM revocation_requests WHERE serial = $1";
 static const char SQL_REVREQ_DONE[] =
     "UPDATE revocation_requests SET done = $2 WHERE id = $1 AND done IS NULL";
 
@@ -152,6 +154,28 @@ store_revreq_done(struct store *s, int64_t id, time_t when, struct err *e)
 		err_set(e, ERR_CONFLICT, "store: revocation request %lld was done already",
 			(long long)id);
 		goto out;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_revreq_count(struct store *s, const char *serial, int64_t *all, int64_t *done, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, r;
+
+	*all = *done = 0;
+	if ((st = store_stmt_get(s, SQL_REVREQ_COUNT, 0, "count revocation requests", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, serial);
+	if ((r = store_stmt_step(s, st, "count revocation requests", serial, e)) == -1)
+		goto out;
+	if (r != 0) {
+		*all = col_int(s, st, 0);
+		*done = col_int(s, st, 1);
 	}
 	rc = 0;
 out:

@@ -346,11 +346,24 @@ def test_name_policy(server, tmp_path):
     r = api.issue(csr, "server")
     assert r.status_code == 201, r.text
     # a URI only when listed; a wildcard only where the profile allows one
-    csr, _ = make_csr(tmp_path, "/CN=Signer", san="URI:https://univ.example.ac.jp/sw")
+    csr, _ = make_csr(tmp_path, "/O=UNIV Inc.", san="URI:https://univ.example.ac.jp/sw")
     doc = problem(api.issue(csr, "codesign"), 422, "domain-not-allowed")
     assert "URI https://univ.example.ac.jp/sw is not one of the URIs" in doc["detail"]
     inst.ok("org", "set", "UNIV", "--uri", "https://univ.example.ac.jp/")
-    assert api.issue(csr, "codesign").status_code == 201
+    r = api.issue(csr, "codesign")
+    assert r.status_code == 201, r.text
+    # a code-signing certificate names its publisher: the organization's registered name
+    assert r.json()["subject"] == "CN=UNIV Inc.,O=UNIV Inc.", r.json()["subject"]
+    csr, _ = make_csr(tmp_path, "/CN=Microsoft Corporation",
+                      san="URI:https://univ.example.ac.jp/sw")
+    doc = problem(api.issue(csr, "codesign"), 422, "domain-not-allowed")
+    assert 'CN "Microsoft Corporation" of a code-signing certificate must be the ' \
+        "organization's registered name" in doc["detail"], doc
+    # a client CN is one of its addresses or a person's name, never another's address
+    csr, _ = make_csr(tmp_path, "/CN=ceo@other.example.jp", san="email:alice@univ.example.ac.jp")
+    doc = problem(api.issue(csr, "client"), 422, "domain-not-allowed")
+    assert 'CN "ceo@other.example.jp" is neither one of the certificate\'s e-mail addresses ' \
+        "nor a person's name" in doc["detail"], doc
     csr, _ = make_csr(tmp_path, "/CN=*.univ.example.ac.jp", san="DNS:*.univ.example.ac.jp")
     assert api.issue(csr, "server").status_code == 201
     # the subject is the RA's: O = the registered name, the CSR's other attributes dropped
@@ -386,6 +399,8 @@ def test_name_policy(server, tmp_path):
     # bad values are refused with the rule
     p = inst.run("org", "set", "UNIV", "--ip", "300.1.2.3")
     assert p.returncode == 1 and b"not an IPv4 or IPv6 address" in p.stderr
+    p = inst.run("org", "set", "UNIV", "--ip", "192.0.2.10/24")
+    assert p.returncode == 1 and b"(the network is 192.0.2.0/24)" in p.stderr
     p = inst.run("org", "set", "UNIV", "--uri", "no scheme")
     assert p.returncode == 1 and b"not an absolute URI" in p.stderr
 

@@ -1,5 +1,6 @@
 """Web revocation by the holder (DESIGN.md 2.2): organization code, ticket, e-mail, reason and
-CAPTCHA -> confirm -> done -> a mailed one-time link that revokes when opened.
+CAPTCHA -> confirm -> done -> a mailed one-time link whose page (GET and HEAD use nothing up:
+mail scanners prefetch links) has a button that revokes (POST /revoke/verify with CSRF).
 
 Drives the real server over HTTPS (requests Session with cookies and CSRF tokens) with the
 test-only CAPTCHA answer, reads the mails from the instance's outbox maildir and checks the
@@ -67,6 +68,15 @@ def ocsp_status(srv, cert):
     text, _ = ocsp_cli(srv, [cert])
     assert "Response verify OK" in text, text
     return text
+
+
+def unrevoked(inst, serial):
+    """The certificate is valid in the store and its one revocation request is pending."""
+    one = lambda q: int(inst.sql(q)[0][0])
+    return (one("SELECT COUNT(*) FROM certificates WHERE serial = '%s' AND status = 0 "
+                "AND revoked_at IS NULL" % serial) == 1 and
+            one("SELECT COUNT(*) FROM revocation_requests WHERE serial = '%s' AND done IS NULL"
+                % serial) == 1)
 
 
 def error_of(page, field):
@@ -145,14 +155,43 @@ def test_web_revocation(revoke_any, tmp_path):
     bad = dict(form, action="request", reason="superseded")
     assert s.post(srv.https + "/revoke/confirm", data=bad).status_code == 400
 
-    # nothing is revoked until the link is opened; HEAD (link checkers) changes nothing
+    # nothing is revoked until the link's button is pressed: HEAD (link checkers) and GET (mail
+    # scanners that prefetch links, then the holder) change nothing
     assert ": good" in ocsp_status(srv, cert)
     link = srv.https + "/revoke/verify?onetimetoken=" + token
     assert s.head(link).status_code == 200
     assert ": good" in ocsp_status(srv, cert)
+    assert session(srv).get(link).status_code == 200  # a scanner
+    assert session(srv).head(link).status_code == 200
+    h = session(srv)
+    r = h.get(link)
+    assert r.status_code == 200 and "証明書の失効" in r.text, r.text
+    assert serial in r.text and "失効した証明書は元に戻せません" in r.text
+    assert re.search(r'<form method="post" action="/revoke/verify"', r.text), r.text
+    assert hidden(r.text, "onetimetoken") == token
+    page = r.text
+    assert ": good" in ocsp_status(srv, cert)
+    assert re.search(r"status: +valid", inst.ok("cert", "show", serial))
+    assert unrevoked(inst, serial)
+    audit0 = inst.ok("audit", "list")
+    assert "cert.revoke\t" + serial not in audit0
 
-    # opening the link revokes: OCSP at once, the audit chain, a mail to the holder
-    r = session(srv).get(link)
+    # a POST without this session's CSRF token is refused and uses nothing
+    verify = srv.https + "/revoke/verify"
+    r = session(srv).post(verify, data={"onetimetoken": token, "csrf": hidden(page, "csrf")})
+    assert r.status_code == 403
+    r = h.post(verify, data={"onetimetoken": token})
+    assert r.status_code == 403
+    r = h.post(verify, data={"onetimetoken": token, "csrf": "forged"})
+    assert r.status_code == 403
+    assert ": good" in ocsp_status(srv, cert)
+    assert unrevoked(inst, serial)
+    assert inst.ok("audit", "list") == audit0
+    assert len(outbox(inst)) == before + 1  # no mail either
+    assert h.get(link).status_code == 200  # the link still works
+
+    # the page's button revokes: OCSP at once, the audit chain, a mail to the holder
+    r = h.post(verify, data={"onetimetoken": token, "csrf": hidden(page, "csrf")})
     assert r.status_code == 200 and "証明書を失効しました" in r.text, r.text
     assert serial in r.text and "OCSP" in r.text
     text = ocsp_status(srv, cert)
@@ -164,9 +203,16 @@ def test_web_revocation(revoke_any, tmp_path):
     assert re.search(r"holder:web-revocation \S+\tcert\.revoke\t" + serial, audit), audit
     inst.ok("audit", "verify")
 
-    # the link is single use; a new request for the revoked certificate says so
+    # the link is single use: a second POST, the link opened again, a HEAD; one revocation
+    r = h.post(verify, data={"onetimetoken": token, "csrf": hidden(page, "csrf")})
+    assert r.status_code == 410 and "すでに使用されています" in r.text
     r = session(srv).get(link)
     assert r.status_code == 410 and "すでに使用されています" in r.text
+    assert "/revoke/verify" not in r.text.split("<main", 1)[-1]  # no button any more
+    assert session(srv).head(link).status_code == 410
+    assert len(re.findall(r"cert\.revoke\t" + serial, inst.ok("audit", "list"))) == 1
+    assert len(wait_mail(inst, before + 2)) == before + 2
+    # a new request for the revoked certificate says so
     r = step1(session(srv), srv, ticket=t1[0])
     assert r.status_code == 409 and "すでに失効しています" in r.text
     # and the next CRL carries it
@@ -191,6 +237,10 @@ def test_unknown_and_expired_links(ca_sqlite, tmp_path):
         assert r.status_code == 404 and "not valid" in r.text
         r = s.get(srv.https + "/revoke/verify?onetimetoken=../../etc")
         assert r.status_code == 404
+        r = s.get(srv.https + "/revoke/step1")  # a CSRF token of this session
+        r = s.post(srv.https + "/revoke/verify", data={"onetimetoken": "A" * 43,
+                                                        "csrf": hidden(r.text, "csrf")})
+        assert r.status_code == 404 and "not valid" in r.text
         r = step1(s, srv, ticket=tickets[0][0])
         assert r.status_code == 200, r.text
         before = len(outbox(ca_sqlite))
@@ -203,7 +253,12 @@ def test_unknown_and_expired_links(ca_sqlite, tmp_path):
     # three days and a minute later the link has expired and revokes nothing
     srv = start_server(ca_sqlite, RCONF + "\ntest.clock_offset = %d" % (3 * 86400 + 60))
     try:
-        r = session(srv, "en").get(srv.https + "/revoke/verify?onetimetoken=" + token)
+        s = session(srv, "en")
+        r = s.get(srv.https + "/revoke/verify?onetimetoken=" + token)
+        assert r.status_code == 410 and "expired" in r.text and "has not been revoked" in r.text
+        r = s.get(srv.https + "/revoke/step1")
+        r = s.post(srv.https + "/revoke/verify", data={"onetimetoken": token,
+                                                        "csrf": hidden(r.text, "csrf")})
         assert r.status_code == 410 and "expired" in r.text and "has not been revoked" in r.text
         assert re.search(r"status: +valid", ca_sqlite.ok("cert", "show", serial))
     finally:

@@ -234,6 +234,12 @@ test_issue_templates(void **state)
 	d = page_data(0);
 	fields(d);
 	render_strict(ts, "regist_verified", d, "action=\"/regist/verify\"");
+	d = page_data(0);
+	fields(d);
+	tmpl_data_str(d, "reason", "R<");
+	tmpl_data_str(d, "until", "U");
+	render_strict(ts, "revoke_verify", d,
+		      "<input type=\"hidden\" name=\"onetimetoken\" value=\"&lt;v&amp;&gt;\">");
 	tmpl_set_free(ts);
 	i18n_unload();
 }

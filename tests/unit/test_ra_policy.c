@@ -262,6 +262,39 @@ test_issue(void **state)
 	assert_int_equal(issue("UNIV", "client", "", "email:alice@univ.example.ac.jp", 0, NULL, &e),
 			 -1);
 	assert_non_null(strstr(e.msg, "the holder's name (CN) is missing"));
+	/* a client CN is one of its addresses or a person's name, never another's address or a
+	 * host name; a code-signing CN is the organization's registered name (absent: that name) */
+	assert_int_equal(issue("UNIV", "client", "/CN=ceo@other.example.jp",
+			       "email:alice@univ.example.ac.jp", 0, NULL, &e),
+			 -1);
+	assert_int_equal(e.kind, CA_REFUSAL_NAME_POLICY);
+	assert_non_null(strstr(e.msg, "CN \"ceo@other.example.jp\" is neither one of the "
+				      "certificate's e-mail addresses nor a person's name"));
+	assert_int_equal(issue("UNIV", "client", "/CN=www.other.example",
+			       "email:alice@univ.example.ac.jp", 0, NULL, &e),
+			 -1);
+	assert_int_equal(e.kind, CA_REFUSAL_NAME_POLICY);
+	assert_int_equal(issue("UNIV", "client", "/CN=Alice@Univ.Example.ac.jp",
+			       "email:alice@univ.example.ac.jp", 0, &subject, &e),
+			 0);
+	assert_string_equal(subject, "CN=Alice@Univ.Example.ac.jp,O=Example University");
+	free(subject);
+	assert_int_equal(issue("UNIV", "client", "/CN=J. R. Tolkien",
+			       "email:alice@univ.example.ac.jp", 0, &subject, &e),
+			 0);
+	assert_string_equal(subject, "CN=J. R. Tolkien,O=Example University");
+	free(subject);
+	assert_int_equal(issue("UNIV", "codesign", "/CN=Microsoft Corporation",
+			       "email:alice@univ.example.ac.jp", 0, NULL, &e),
+			 -1);
+	assert_int_equal(e.kind, CA_REFUSAL_NAME_POLICY);
+	assert_non_null(strstr(e.msg, "CN \"Microsoft Corporation\" of a code-signing certificate "
+				      "must be the organization's registered name \"Example "
+				      "University\""));
+	assert_int_equal(
+	    issue("UNIV", "codesign", "", "email:alice@univ.example.ac.jp", 0, &subject, &e), 0);
+	assert_string_equal(subject, "CN=Example University,O=Example University");
+	free(subject);
 	assert_int_equal(
 	    issue("BARE", "server", "/CN=www.bare.example", "DNS:www.bare.example", 0, NULL, &e),
 	    -1);
@@ -298,7 +331,7 @@ test_issue(void **state)
 	    issue("BARE", "server", "/CN=www.bare.example", "DNS:www.bare.example", 1, NULL, &e),
 	    0);
 	assert_int_equal(store_cert_count(fx.st, -1, &n, &e), 0);
-	assert_int_equal(n, n0 + 2);
+	assert_int_equal(n, n0 + 5);
 	assert_int_equal(issue("BARE", "server", "/CN=www.bare.example", "DNS:www.bare.example", 0,
 			       &subject, &e),
 			 0);
@@ -311,6 +344,8 @@ test_org_set(void **state)
 {
 	const char *const bad_ip[] = {"192.0.2.300"};
 	const char *const bad_pfx[] = {"192.0.2.0/33"};
+	const char *const host_bits[] = {"192.0.2.10/24"};
+	const char *const host_bits6[] = {"2001:db8:1::/32"};
 	const char *const bad_uri[] = {"not a uri"};
 	const char *const ok_ip[] = {"2001:db8::/32", "192.0.2.1"};
 	struct ra_org_change ch;
@@ -329,6 +364,16 @@ test_org_set(void **state)
 	ch.ips.v = bad_pfx;
 	err_clear(&e);
 	assert_int_equal(ra_org_set(fx.st, "UNIV", &ch, "unit", &e), -1);
+	/* a prefix with bits set after its length is a mistake for the address or the network */
+	ch.ips.v = host_bits;
+	err_clear(&e);
+	assert_int_equal(ra_org_set(fx.st, "UNIV", &ch, "unit", &e), -1);
+	assert_non_null(strstr(e.msg, "ip 192.0.2.10/24 has bits set after its prefix length "
+				      "(the network is 192.0.2.0/24)"));
+	ch.ips.v = host_bits6;
+	err_clear(&e);
+	assert_int_equal(ra_org_set(fx.st, "UNIV", &ch, "unit", &e), -1);
+	assert_non_null(strstr(e.msg, "(the network is 2001:db8::/32)"));
 	ra_org_change_init(&ch);
 	ch.uris.v = bad_uri;
 	ch.uris.n = 1;

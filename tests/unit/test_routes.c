@@ -169,7 +169,7 @@ test_serve_tables(void **state)
 	free(all);
 
 	assert_int_equal(http_routes_compose(serve_https_tables, &all, &e), 0);
-	assert_int_equal(routes_count(all), 36);
+	assert_int_equal(routes_count(all), 37);
 	assert_string_equal(all[0].path, "/healthz");
 	assert_non_null(rt = route_get(all, NULL, "/api/v1/"));
 	assert_int_equal(rt->max_body, 1024 * 1024);
@@ -178,6 +178,9 @@ test_serve_tables(void **state)
 	assert_non_null(route_get(all, "POST", "/regist/step1"));
 	assert_non_null(route_get(all, "POST", "/online/revoke"));
 	assert_non_null(route_get(all, "POST", "/reissue/fetch"));
+	assert_non_null(route_get(all, "GET", "/revoke/verify"));
+	assert_non_null(rt = route_get(all, "POST", "/revoke/verify"));
+	assert_int_equal(rt->kind, HTTP_KIND_HTML);
 	assert_non_null(route_get(all, "GET", "/ca/"));
 	assert_non_null(route_get(all, "POST", "/tsa"));
 	assert_null(route_get(all, "GET", "/crl/"));

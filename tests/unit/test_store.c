@@ -2139,22 +2139,38 @@ test_app_issuance(void **state)
 	OK(store_app_submit(s, id2, "mail-verified", "submitted", &a, 1500, &e));
 	FAILS(store_app_issue(s, id2, "submitted", "0C0D", code, 1600, &e), ERR_CONFLICT);
 
-	/* downloads: taken once, not after expiry, purged */
-	OK(store_download_put(s, dl, id, "P12DATA", 7, 5000, &e));
-	FAILS(store_download_put(s, dl, id, "again", 5, 5000, &e), ERR_CONFLICT);
-	OK(store_download_take(s, dl, 4000, &data, &len, &app_of, &e));
+	/* downloads: taken once, not after expiry, purged; a secret of one kind never takes a row
+	 * of the other (a PKCS#12 download link used as a delivery link) */
+	OK(store_download_put(s, STORE_DOWNLOAD_PKCS12, dl, id, "P12DATA", 7, 5000, &e));
+	FAILS(store_download_put(s, STORE_DOWNLOAD_PKCS12, dl, id, "again", 5, 5000, &e),
+	      ERR_CONFLICT);
+	FAILS(store_download_peek(s, STORE_DOWNLOAD_DELIVERY, dl, 4000, &e), ERR_NOTFOUND);
+	FAILS(store_download_take(s, STORE_DOWNLOAD_DELIVERY, dl, 4000, &data, &len, NULL, &e),
+	      ERR_NOTFOUND);
+	OK(store_download_peek(s, STORE_DOWNLOAD_PKCS12, dl, 4000, &e));
+	OK(store_download_take(s, STORE_DOWNLOAD_PKCS12, dl, 4000, &data, &len, &app_of, &e));
 	assert_int_equal(len, 7);
 	assert_memory_equal(data, "P12DATA", 7);
 	assert_int_equal(app_of, id);
 	free(data);
-	FAILS(store_download_take(s, dl, 4000, &data, &len, NULL, &e), ERR_NOTFOUND);
-	OK(store_download_put(s, dl, id, "P12DATA", 7, 5000, &e));
-	FAILS(store_download_take(s, dl, 5001, &data, &len, NULL, &e), ERR_NOTFOUND);
+	FAILS(store_download_take(s, STORE_DOWNLOAD_PKCS12, dl, 4000, &data, &len, NULL, &e),
+	      ERR_NOTFOUND);
+	OK(store_download_put(s, STORE_DOWNLOAD_DELIVERY, dl, id, "SEALED", 6, 5000, &e));
+	FAILS(store_download_take(s, STORE_DOWNLOAD_PKCS12, dl, 4000, &data, &len, NULL, &e),
+	      ERR_NOTFOUND);
+	OK(store_download_take(s, STORE_DOWNLOAD_DELIVERY, dl, 4000, &data, &len, NULL, &e));
+	assert_int_equal(len, 6);
+	assert_memory_equal(data, "SEALED", 6);
+	free(data);
+	OK(store_download_put(s, STORE_DOWNLOAD_PKCS12, dl, id, "P12DATA", 7, 5000, &e));
+	FAILS(store_download_take(s, STORE_DOWNLOAD_PKCS12, dl, 5001, &data, &len, NULL, &e),
+	      ERR_NOTFOUND);
 	assert_null(data);
-	OK(store_download_put(s, dl, id, "P12DATA", 7, 5000, &e));
+	OK(store_download_put(s, STORE_DOWNLOAD_PKCS12, dl, id, "P12DATA", 7, 5000, &e));
 	OK(store_download_purge(s, 6000, &n, &e));
 	assert_int_equal(n, 1);
-	FAILS(store_download_take(s, dl, 10, &data, &len, NULL, &e), ERR_NOTFOUND);
+	FAILS(store_download_take(s, STORE_DOWNLOAD_PKCS12, dl, 10, &data, &len, NULL, &e),
+	      ERR_NOTFOUND);
 }
 
 /* Token purposes: the enum stores exactly the names of before, and a token has one purpose. */
