@@ -237,7 +237,7 @@ const struct http_route portal_http_routes[] = {
     {"POST", "/revoke/confirm", portal_revoke_confirm_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML,
      "revoke"},
     {"GET", "/revoke/verify", portal_revoke_verify_get, 0, HTTP_KIND_HTML, "revoke"},
-    {"POST", "/revoke/verify", portal_revoke_verify_post, PORTAL_FORM_BODY_MAX, HTTP_KIND_HTML,
+    {"POST", "/revoke/verify", portal_revoke_verify_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML,
      "revoke"},
     {"GET", "/reissue", portal_reissue_get, 0, HTTP_KIND_HTML, "reissue"},
     {"POST", "/reissue", portal_reissue_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML, "reissue"},
