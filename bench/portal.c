@@ -448,15 +448,15 @@ resp_read(struct sess *s, int until_close)
 	return 0;
 }
 
-/* Takes sid=VALUE from a Set-Cookie of the last response, if any. */
+/* Takes __Host-sid=VALUE from a Set-Cookie of the last response, if any. */
 static void
 cookie_take(struct sess *s)
 {
-	const char *p = find(s->buf, (size_t)(s->body - s->buf), "\r\nSet-Cookie: sid="), *q;
+	const char *p = find(s->buf, (size_t)(s->body - s->buf), "\r\nSet-Cookie: __Host-sid="), *q;
 
 	if (p == NULL)
 		return;
-	p += strlen("\r\nSet-Cookie: sid=");
+	p += strlen("\r\nSet-Cookie: __Host-sid=");
 	for (q = p; *q != ';' && *q != '\r' && (size_t)(q - p) < sizeof(s->sid) - 1; q++)
 		;
 	memcpy(s->sid, p, (size_t)(q - p));
@@ -468,10 +468,11 @@ cookie_take(struct sess *s)
 static int
 req_get(struct sess *s, char *q, size_t qmax, const char *path)
 {
-	int n = snprintf(q, qmax,
-			 "GET %s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: shomei-bench\r\n"
-			 "Accept-Language: ja\r\n%s%s%s\r\n",
-			 path, s->sid[0] ? "Cookie: sid=" : "", s->sid, s->sid[0] ? "\r\n" : "");
+	int n =
+	    snprintf(q, qmax,
+		     "GET %s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: shomei-bench\r\n"
+		     "Accept-Language: ja\r\n%s%s%s\r\n",
+		     path, s->sid[0] ? "Cookie: __Host-sid=" : "", s->sid, s->sid[0] ? "\r\n" : "");
 
 	return n > 0 && (size_t)n < qmax ? n : -1;
 }
@@ -481,7 +482,7 @@ req_post(struct sess *s, char *q, size_t qmax, const char *path, const char *bod
 {
 	int n = snprintf(q, qmax,
 			 "POST %s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: shomei-bench\r\n"
-			 "Accept-Language: ja\r\nCookie: sid=%s\r\n"
+			 "Accept-Language: ja\r\nCookie: __Host-sid=%s\r\n"
 			 "Content-Type: application/x-www-form-urlencoded\r\n"
 			 "Content-Length: %zu\r\n\r\n%s",
 			 path, s->sid, strlen(body), body);

@@ -64,17 +64,17 @@ issue_is(const struct ra_app *a, const char *profile)
 }
 
 static void
-issue_vals_from(struct issue_vals *v, const struct portal_form *f)
+issue_vals_from(struct issue_vals *v, const struct web_form *f)
 {
-	v->t = nz(portal_form_get(f, "t"));
-	v->name_kanji = nz(portal_form_get(f, "name_kanji"));
-	v->name_romaji = nz(portal_form_get(f, "name_romaji"));
-	v->ou = nz(portal_form_get(f, "ou"));
-	v->subject_email = nz(portal_form_get(f, "subject_email"));
-	v->hostnames = nz(portal_form_get(f, "hostnames"));
-	v->key_mode = nz(portal_form_get(f, "key_mode"));
-	v->csr = nz(portal_form_get(f, "csr"));
-	v->pw_ref = nz(portal_form_get(f, "pw_ref"));
+	v->t = nz(web_form_get(f, "t"));
+	v->name_kanji = nz(web_form_get(f, "name_kanji"));
+	v->name_romaji = nz(web_form_get(f, "name_romaji"));
+	v->ou = nz(web_form_get(f, "ou"));
+	v->subject_email = nz(web_form_get(f, "subject_email"));
+	v->hostnames = nz(web_form_get(f, "hostnames"));
+	v->key_mode = nz(web_form_get(f, "key_mode"));
+	v->csr = nz(web_form_get(f, "csr"));
+	v->pw_ref = nz(web_form_get(f, "pw_ref"));
 }
 
 /* The RA's view of the form's values (password_hash: the hash, at Submit). */
@@ -158,50 +158,11 @@ issue_err(struct tmpl_data *d, const char *lang, const char *name, const char *m
 		tmpl_data_bool(d, name, 0);
 }
 
-/*
- * Parses the body (urlencoded, or multipart/form-data for the issuance form's CSR file;
- * CSR-sized) and checks CSRF; replies itself and returns 1 on failure.
- */
-static int
-issue_form_read(struct portal_ctx *x, struct portal_form *f, int *rc)
-{
-	struct err e;
-
-	const char *ct = http_header(x->r, "Content-Type");
-	int r;
-
-	err_clear(&e);
-	if (ct != NULL && strncasecmp(ct, "multipart/form-data", 19) == 0)
-		r = portal_form_parse_multipart(x->r->body, x->r->bodylen, ct,
-						PORTAL_ISSUE_BODY_MAX, "csr", PORTAL_CSR_FIELD_MAX,
-						f, &e);
-	else
-		r = portal_form_parse_ex(x->r->body, x->r->bodylen, PORTAL_ISSUE_BODY_MAX, "csr",
-					 PORTAL_CSR_FIELD_MAX, f, &e);
-	if (r == -1) {
-		char esc[256];
-
-		log_warn("portal: %s: %s", x->r->url,
-			 log_escape(esc, sizeof(esc), e.msg, strlen(e.msg)));
-		*rc =
-		    portal_notice(x, 400, N_("The form could not be read"),
-				  N_("The form could not be read. Please go back and try again."));
-		return 1;
-	}
-	if (!portal_csrf_ok(x, portal_form_get(f, "csrf"))) {
-		*rc = portal_notice(x, 403, N_("Access denied"),
-				    N_("Your session has expired or the form did not come from "
-				       "this site. Please start again from the first step."));
-		return 1;
-	}
-	return 0;
-}
-
 /* The notice for an application that was submitted already (PIN and code shown once). */
 static int
-issue_submitted_notice(struct portal_ctx *x, int status)
+issue_submitted_notice(struct web_ctx *x, int status)
 {
-	return portal_notice(
+	return web_notice(
 	    x, status, N_("The certificate has already been issued"),
 	    N_("This application has already been submitted. For your security, the PIN and the "
 	       "certificate code are shown only once."));
@@ -213,33 +174,33 @@ issue_submitted_notice(struct portal_ctx *x, int status)
  * store error, the error page.
  */
 static int
-issue_cont_load(struct portal_ctx *x, struct store *st, const char *t, struct ra_app *a, int *rc)
+issue_cont_load(struct web_ctx *x, struct store *st, const char *t, struct ra_app *a, int *rc)
 {
 	enum ra_submit_result res;
 	struct err e;
 
 	err_clear(&e);
 	if (ra_cont_load(st, t, x->sid, a, &res, &e) == -1) {
-		*rc = portal_error(x, &e);
+		*rc = web_error(x, &e);
 		return 1;
 	}
 	switch (res) {
 	case RA_SUBMIT_ISSUED:
 		return 0;
 	case RA_SUBMIT_USED:
-		*rc = portal_notice(
+		*rc = web_notice(
 		    x, 410, N_("The certificate has already been issued"),
 		    N_("The certificate of this application has already been issued. For your "
 		       "security, the PIN and the certificate code are shown only once."));
 		break;
 	case RA_SUBMIT_EXPIRED:
-		*rc = portal_notice(
+		*rc = web_notice(
 		    x, 410, N_("This application has expired"),
 		    N_("This application has expired. Please register your application again; your "
 		       "ticket can be used for the new registration."));
 		break;
 	default:
-		*rc = portal_notice(
+		*rc = web_notice(
 		    x, 404, N_("This page is not valid"),
 		    N_("This page is not valid in this browser session. Please open the link from "
 		       "the mail again in the same browser, or register again."));
@@ -249,29 +210,28 @@ issue_cont_load(struct portal_ctx *x, struct store *st, const char *t, struct ra
 
 /* The MAC that keeps the password's reference across Back (bound to session, continuation). */
 static void
-issue_pw_mac(const struct portal_ctx *x, const char *t, const char *pw_ref,
-	     char out[PORTAL_B64_LEN])
+issue_pw_mac(const struct web_ctx *x, const char *t, const char *pw_ref, char out[WEB_B64_LEN])
 {
 	const char *parts[] = {"issue-pw", x->sid, t, pw_ref};
 
-	portal_mac(out, parts, 4);
+	web_mac(&portal.site, out, parts, 4);
 }
 
 /* The issuance form with values v and errors er (either may be NULL). */
 static int
-issue_form_render(struct portal_ctx *x, const struct ra_app *a, const struct issue_vals *v,
+issue_form_render(struct web_ctx *x, const struct ra_app *a, const struct issue_vals *v,
 		  const struct issue_errs *er)
 {
 	static const struct issue_errs noerr;
 	struct tmpl_data *d;
-	char csrf[PORTAL_B64_LEN], pwmac[PORTAL_B64_LEN];
+	char csrf[WEB_B64_LEN], pwmac[WEB_B64_LEN];
 	const char *km;
 	int rc;
 
 	if (er == NULL)
 		er = &noerr;
-	d = portal_data_flow(x, N_("Issuance application"), ISSUE_STEP_INPUT, a->agent);
-	portal_csrf(x, csrf);
+	d = web_data_flow(x, N_("Issuance application"), ISSUE_STEP_INPUT, a->agent);
+	web_csrf(x, csrf);
 	tmpl_data_str(d, "csrf", csrf);
 	tmpl_data_str(d, "t", v->t);
 	tmpl_data_str(d, "org_name", a->org_name);
@@ -310,7 +270,7 @@ issue_form_render(struct portal_ctx *x, const struct ra_app *a, const struct iss
 	tmpl_data_str(d, "err_csr_detail", er->csr_detail);
 	issue_err(d, x->lang, "err_app_password", er->password);
 	issue_err(d, x->lang, "err_app_password_confirm", er->password2);
-	rc = portal_page(x, er->any ? 400 : 200, "issue_form", d);
+	rc = web_page(x, er->any ? 400 : 200, "issue_form", d);
 	tmpl_data_free(d);
 	return rc;
 }
@@ -318,14 +278,14 @@ issue_form_render(struct portal_ctx *x, const struct ra_app *a, const struct iss
 int
 portal_issue_form_get(struct http_req *r)
 {
-	struct portal_ctx x;
+	struct web_ctx x;
 	struct ra_app a;
 	struct issue_vals v;
 	struct store *st;
 	struct err e;
 	int rc = -1;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	err_clear(&e);
 	memset(&v, 0, sizeof(v));
 	v.t = nz(http_query(r, "t"));
@@ -333,11 +293,11 @@ portal_issue_form_get(struct http_req *r)
 	v.key_mode = "p256";
 	v.pw_ref = "";
 	if ((st = ca_thread_store(x.ca, &e)) == NULL)
-		return portal_error(&x, &e);
+		return web_error(&x, &e);
 	if (issue_cont_load(&x, st, v.t, &a, &rc) != 0)
 		return rc;
 	if (a.state != RA_APP_MAIL_VERIFIED) {
-		rc = portal_notice(
+		rc = web_notice(
 		    &x, 409, N_("This application has already been submitted"),
 		    N_("This application has already been submitted. For your security, the PIN "
 		       "and the certificate code are shown only once."));
@@ -351,40 +311,32 @@ portal_issue_form_get(struct http_req *r)
 	return rc;
 }
 
-/* The MAC that binds the confirm form's values to the session, continuation, nonce, time. */
-static void
-issue_form_mac(const struct portal_ctx *x, const struct issue_vals *v, const char *nonce,
-	       const char *when, char out[PORTAL_B64_LEN])
-{
-	const char *parts[] = {"issue-form",   x->sid,	    v->t,
-			       nonce,	       when,	    v->name_kanji,
-			       v->name_romaji, v->ou,	    v->subject_email,
-			       v->hostnames,   v->key_mode, v->csr,
-			       v->pw_ref};
+#define ISSUE_SEAL "issue-form"
+#define ISSUE_SEALED_N 9
 
-	portal_mac(out, parts, sizeof(parts) / sizeof(parts[0]));
-}
+/* The confirm form's sealed values (sealed.c: bound to the session, nonce and expiry). */
+#define ISSUE_SEALED(v)                                                                            \
+	{                                                                                          \
+		(v)->t, (v)->name_kanji, (v)->name_romaji, (v)->ou, (v)->subject_email,            \
+		    (v)->hostnames, (v)->key_mode, (v)->csr, (v)->pw_ref                           \
+	}
 
 static int
-issue_confirm_render(struct portal_ctx *x, const struct ra_app *a, const struct issue_vals *v)
+issue_confirm_render(struct web_ctx *x, const struct ra_app *a, const struct issue_vals *v)
 {
+	const char *sealed[] = ISSUE_SEALED(v);
 	struct tmpl_data *d;
-	char csrf[PORTAL_B64_LEN], mac[PORTAL_B64_LEN], nb[PORTAL_B64_LEN], wb[32];
-	unsigned char raw[PORTAL_TOKEN_LEN];
+	struct web_seal seal;
+	char csrf[WEB_B64_LEN];
 	const char *km;
 	int rc;
 
-	util_random(raw, sizeof(raw));
-	b64url_encode(nb, sizeof(nb), raw, sizeof(raw));
-	snprintf(wb, sizeof(wb), "%lld", (long long)util_now());
-	issue_form_mac(x, v, nb, wb, mac);
-	portal_csrf(x, csrf);
-	d = portal_data_flow(x, N_("Confirm"), ISSUE_STEP_CONFIRM, a->agent);
+	web_seal_make(x, ISSUE_SEAL, PORTAL_FORM_TTL, 1, sealed, ISSUE_SEALED_N, &seal);
+	web_csrf(x, csrf);
+	d = web_data_flow(x, N_("Confirm"), ISSUE_STEP_CONFIRM, a->agent);
 	tmpl_data_str(d, "csrf", csrf);
 	tmpl_data_str(d, "t", v->t);
-	tmpl_data_str(d, "form_nonce", nb);
-	tmpl_data_str(d, "form_time", wb);
-	tmpl_data_str(d, "form_mac", mac);
+	web_seal_data(d, &seal);
 	tmpl_data_str(d, "org_name", a->org_name);
 	tmpl_data_str(d, "ticket", a->ticket);
 	tmpl_data_str(d, "profile", a->profile);
@@ -404,17 +356,17 @@ issue_confirm_render(struct portal_ctx *x, const struct ra_app *a, const struct 
 	tmpl_data_str(d, "csr", v->csr);
 	tmpl_data_bool(d, "km_csr", strcmp(v->key_mode, "csr") == 0);
 	tmpl_data_str(d, "pw_ref", v->pw_ref);
-	rc = portal_page(x, 200, "issue_confirm", d);
+	rc = web_page(x, 200, "issue_confirm", d);
 	tmpl_data_free(d);
-	sodium_memzero(raw, sizeof(raw));
+	sodium_memzero(&seal, sizeof(seal));
 	return rc;
 }
 
 int
 portal_issue_form_post(struct http_req *r)
 {
-	struct portal_ctx x;
-	struct portal_form f;
+	struct web_ctx x;
+	struct web_form f;
 	struct ra_app a;
 	struct issue_vals v;
 	struct issue_errs er;
@@ -423,40 +375,40 @@ portal_issue_form_post(struct http_req *r)
 	struct store *st;
 	struct err e;
 	const char *pw, *pw2, *pwmac;
-	char want[PORTAL_B64_LEN], ref[PWHASH_REF_MAX], *hosts = NULL;
+	char want[WEB_B64_LEN], ref[PWHASH_REF_MAX], *hosts = NULL;
 	int rc = -1, have_a = 0;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	memset(&f, 0, sizeof(f));
 	err_clear(&e);
-	if (issue_form_read(&x, &f, &rc))
+	if (web_form_read(&x, &f, &portal_form_csr, &rc))
 		goto out;
 	issue_vals_from(&v, &f);
 	/* an uploaded CSR file (multipart) counts when nothing was pasted */
-	if (v.csr[0] == '\0' && portal_form_get(&f, "csr_file") != NULL)
-		v.csr = portal_form_get(&f, "csr_file");
+	if (v.csr[0] == '\0' && web_form_get(&f, "csr_file") != NULL)
+		v.csr = web_form_get(&f, "csr_file");
 	if ((st = ca_thread_store(x.ca, &e)) == NULL) {
-		rc = portal_error(&x, &e);
+		rc = web_error(&x, &e);
 		goto out;
 	}
 	if (issue_cont_load(&x, st, v.t, &a, &rc) != 0)
 		goto out;
 	have_a = 1;
 	if (a.state != RA_APP_MAIL_VERIFIED) {
-		rc = portal_notice(
+		rc = web_notice(
 		    &x, 409, N_("This application has already been submitted"),
 		    N_("This application has already been submitted. For your security, the PIN "
 		       "and the certificate code are shown only once."));
 		goto out;
 	}
-	pw = nz(portal_form_get(&f, "app_password"));
-	pw2 = nz(portal_form_get(&f, "app_password_confirm"));
-	pwmac = nz(portal_form_get(&f, "pw_mac"));
+	pw = nz(web_form_get(&f, "app_password"));
+	pw2 = nz(web_form_get(&f, "app_password_confirm"));
+	pwmac = nz(web_form_get(&f, "pw_mac"));
 	if (pw[0] == '\0' && v.pw_ref[0] != '\0') {
 		/* kept across Back: only a reference this session's form carried */
 		issue_pw_mac(&x, v.t, v.pw_ref, want);
-		if (strlen(pwmac) != PORTAL_B64_LEN - 1 ||
-		    !util_memeq_ct(want, pwmac, PORTAL_B64_LEN - 1))
+		if (strlen(pwmac) != WEB_B64_LEN - 1 ||
+		    !util_memeq_ct(want, pwmac, WEB_B64_LEN - 1))
 			v.pw_ref = "";
 		pw = v.pw_ref[0] != '\0' ? NULL : pw;
 	} else {
@@ -464,7 +416,7 @@ portal_issue_form_post(struct http_req *r)
 	}
 	issue_ra_values(&rv, &v, NULL);
 	if (ra_issue_check(x.ca, st, &a, &rv, pw, pw2, &fields, &hosts, &e) == -1) {
-		rc = portal_error(&x, &e);
+		rc = web_error(&x, &e);
 		goto out;
 	}
 	if (fields.any) {
@@ -475,7 +427,7 @@ portal_issue_form_post(struct http_req *r)
 	if (pw != NULL) {
 		/* hashed while the confirm page is read (an older confirm page keeps its own) */
 		if (pwhash_submit(pw, ref, &e) == -1) {
-			rc = portal_error(&x, &e);
+			rc = web_error(&x, &e);
 			goto out;
 		}
 		v.pw_ref = ref;
@@ -487,18 +439,18 @@ out:
 	free(hosts);
 	if (have_a)
 		ra_app_clear(&a);
-	portal_form_free(&f);
+	web_form_free(&f);
 	return rc;
 }
 
 /* ---- Submit ---- */
 
 int
-portal_cert_page(struct portal_ctx *x, const struct ra_cert_page *p)
+portal_cert_page(struct web_ctx *x, const struct ra_cert_page *p)
 {
 	struct tmpl_data *d =
-	    portal_data_flow(x, N_("Certificate issued"),
-			     p->agent ? ISSUE_STEP_AGENT_ISSUED : ISSUE_STEP_ISSUED, p->agent);
+	    web_data_flow(x, N_("Certificate issued"),
+			  p->agent ? ISSUE_STEP_AGENT_ISSUED : ISSUE_STEP_ISSUED, p->agent);
 	char *url = NULL, date[32];
 	struct tm tm;
 	int rc;
@@ -519,7 +471,7 @@ portal_cert_page(struct portal_ctx *x, const struct ra_cert_page *p)
 	}
 	tmpl_data_str(d, "cert_pem", p->cert_pem);
 	tmpl_data_str(d, "chain_pem", p->chain_pem);
-	rc = portal_page(x, 200, "issue_cert", d);
+	rc = web_page(x, 200, "issue_cert", d);
 	tmpl_data_free(d);
 	if (url != NULL) {
 		sodium_memzero(url, strlen(url));
@@ -530,9 +482,9 @@ portal_cert_page(struct portal_ctx *x, const struct ra_cert_page *p)
 
 /* The page of a ticket taken by another certificate meanwhile. */
 static int
-issue_ticket_used(struct portal_ctx *x)
+issue_ticket_used(struct web_ctx *x)
 {
-	return portal_notice(
+	return web_notice(
 	    x, 409, N_("This ticket has already been used"),
 	    N_("The ticket of this application has meanwhile been used for another certificate. "
 	       "No certificate was issued on this application."));
@@ -543,7 +495,7 @@ issue_ticket_used(struct portal_ctx *x)
  * password's hash by its reference (asked again when it was forgotten), then the RA's Submit.
  */
 static int
-issue_submit(struct portal_ctx *x, struct store *st, struct issue_vals *v,
+issue_submit(struct web_ctx *x, struct store *st, struct issue_vals *v,
 	     const unsigned char nh[STORE_HASH_LEN])
 {
 	struct ra_notify n;
@@ -567,7 +519,7 @@ issue_submit(struct portal_ctx *x, struct store *st, struct issue_vals *v,
 	/* the password's hash, made meanwhile (or now, if it is not done yet) */
 	snprintf(ref, sizeof(ref), "%s", v->pw_ref);
 	if ((k = pwhash_get(ref, hash, &waited, &e)) == -1) {
-		rc = portal_error(x, &e);
+		rc = web_error(x, &e);
 		goto out;
 	}
 	if (waited > 1000)
@@ -597,7 +549,7 @@ issue_submit(struct portal_ctx *x, struct store *st, struct issue_vals *v,
 	q.session = x->sid;
 	portal_notify_init(&n, x->lang);
 	if (ra_submit(x->ca, st, &q, &n, &res, &page, &e) == -1) {
-		rc = portal_error(x, &e);
+		rc = web_error(x, &e);
 		goto out;
 	}
 	pwhash_forget(ref); /* issued, sent for approval, or a twin's: not needed again */
@@ -607,10 +559,10 @@ issue_submit(struct portal_ctx *x, struct store *st, struct issue_vals *v,
 		break;
 	case RA_SUBMIT_SENT: {
 		struct tmpl_data *d =
-		    portal_data_flow(x, N_("Application submitted"), ISSUE_STEP_DONE, 1);
+		    web_data_flow(x, N_("Application submitted"), ISSUE_STEP_DONE, 1);
 
 		tmpl_data_str(d, "subject_email", v->subject_email);
-		rc = portal_page(x, 200, "issue_sent", d);
+		rc = web_page(x, 200, "issue_sent", d);
 		tmpl_data_free(d);
 		break;
 	}
@@ -640,45 +592,41 @@ out:
 int
 portal_issue_confirm_post(struct http_req *r)
 {
-	struct portal_ctx x;
-	struct portal_form f;
+	struct web_ctx x;
+	struct web_form f;
 	struct ra_app a;
 	struct issue_vals v;
 	struct store *st;
 	struct err e;
-	const char *nonce, *when, *mac, *action;
-	char want[PORTAL_B64_LEN];
-	unsigned char raw[PORTAL_TOKEN_LEN], nh[STORE_HASH_LEN];
-	long t;
+	const char *action;
+	struct web_seal seal;
+	enum web_seal_result sr = WEB_SEAL_MALFORMED;
+	unsigned char nh[STORE_HASH_LEN];
 	int rc = -1, seen;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	memset(&f, 0, sizeof(f));
 	err_clear(&e);
-	if (issue_form_read(&x, &f, &rc))
+	if (web_form_read(&x, &f, &portal_form_csr, &rc))
 		goto out;
 	issue_vals_from(&v, &f);
-	nonce = portal_form_get(&f, "form_nonce");
-	when = portal_form_get(&f, "form_time");
-	mac = portal_form_get(&f, "form_mac");
-	action = nz(portal_form_get(&f, "action"));
-	if (nonce == NULL || when == NULL || mac == NULL ||
-	    b64url_decode_exact(raw, sizeof(raw), nonce) == -1 ||
-	    util_parse_long(when, 0, LONG_MAX, &t) == -1 || strlen(mac) != PORTAL_B64_LEN - 1)
-		goto invalid;
-	issue_form_mac(&x, &v, nonce, when, want);
-	if (!util_memeq_ct(want, mac, PORTAL_B64_LEN - 1) || t > util_now() + 60 ||
-	    util_now() - t > PORTAL_FORM_TTL)
-		goto invalid;
+	action = nz(web_form_get(&f, "action"));
+	{
+		const char *sealed[] = ISSUE_SEALED(&v);
+
+		if ((sr = web_seal_open_form(&x, ISSUE_SEAL, &f, sealed, ISSUE_SEALED_N, &seal)) !=
+		    WEB_SEAL_OK)
+			goto invalid;
+	}
 	if ((st = ca_thread_store(x.ca, &e)) == NULL) {
-		rc = portal_error(&x, &e);
+		rc = web_error(&x, &e);
 		goto out;
 	}
 	/* a repeated Submit first: the continuation is used up once issued */
-	ra_token_hash(raw, nh);
+	ra_token_hash(seal.nonce_raw, nh);
 	if (strcmp(action, "back") != 0) {
 		if (ra_submit_seen(st, nh, &seen, &e) == -1) {
-			rc = portal_error(&x, &e);
+			rc = web_error(&x, &e);
 			goto out;
 		}
 		if (seen) {
@@ -693,17 +641,18 @@ portal_issue_confirm_post(struct http_req *r)
 		ra_app_clear(&a);
 		goto out;
 	}
-	if (strcmp(action, "submit") != 0 || v.pw_ref[0] == '\0')
+	if (strcmp(action, "submit") != 0 || v.pw_ref[0] == '\0') {
+		sr = WEB_SEAL_MALFORMED; /* what the sealed form cannot hold */
 		goto invalid;
+	}
 	rc = issue_submit(&x, st, &v, nh);
 	goto out;
 invalid:
-	rc =
-	    portal_notice(&x, 400, N_("The form is no longer valid"),
-			  N_("This form is no longer valid. Please open the issuance form again."));
+	rc = web_seal_refused(
+	    &x, sr, N_("This form is no longer valid. Please open the issuance form again."));
 out:
-	sodium_memzero(raw, sizeof(raw));
-	portal_form_free(&f);
+	sodium_memzero(&seal, sizeof(seal));
+	web_form_free(&f);
 	return rc;
 }
 
@@ -714,7 +663,7 @@ out:
 int
 portal_issue_download_get(struct http_req *r)
 {
-	struct portal_ctx x;
+	struct web_ctx x;
 	struct store *st;
 	struct err e;
 	unsigned char *data = NULL;
@@ -729,17 +678,17 @@ portal_issue_download_get(struct http_req *r)
 	size_t len = 0;
 	int rc;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	err_clear(&e);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL)
-		return portal_error(&x, &e);
+		return web_error(&x, &e);
 	/* HEAD never consumes anything: the same answer without the file (nor taking it) */
 	if ((strcmp(r->method, "HEAD") == 0
 		 ? ra_download_peek(st, s, &e)
 		 : ra_download_take(x.ca, st, s, &data, &len, &e)) == -1) {
 		if (e.code != ERR_NOTFOUND)
-			return portal_error(&x, &e);
-		return portal_notice(
+			return web_error(&x, &e);
+		return web_notice(
 		    &x, 410, N_("This download is no longer available"),
 		    N_("This download link can be used once and only for an hour after issuance. "
 		       "If you did not save the file, please ask for a re-issue."));
@@ -760,56 +709,55 @@ portal_issue_download_get(struct http_req *r)
 int
 portal_verify_post(struct http_req *r)
 {
-	struct portal_ctx x;
-	struct portal_form f;
+	struct web_ctx x;
+	struct web_form f;
 	struct store *st = NULL;
 	struct err e;
-	char cont[RA_TOKEN_TEXT], *loc = NULL;
+	char cont[RA_TOKEN_TEXT], next[WEB_B64_LEN], *loc = NULL;
 	enum ra_link_result res = RA_LINK_UNKNOWN;
 	int rc = -1;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	memset(&f, 0, sizeof(f));
 	err_clear(&e);
 	cont[0] = '\0';
-	if (issue_form_read(&x, &f, &rc))
+	if (web_form_read_link(&x, &f, &portal_form_csr, "onetimetoken", &rc))
 		goto done;
+	/* the continuation is bound to the session id the link's use rotates to */
+	web_session_link_id(&x, web_form_get(&f, "csrf"), web_form_get(&f, "onetimetoken"), next);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
-	    ra_link_use(x.ca, st, portal_form_get(&f, "onetimetoken"), x.sid, cont, &res, &e) ==
-		-1) {
-		rc = portal_error(&x, &e);
+	    ra_link_use(x.ca, st, web_form_get(&f, "onetimetoken"), next, cont, &res, &e) == -1) {
+		rc = web_error(&x, &e);
 		goto done;
 	}
 	switch (res) {
-	case RA_LINK_OK: {
-		const char *hdrs[] = {"Location", NULL, "Cache-Control", "no-store", NULL};
-
+	case RA_LINK_OK:
+		web_session_rotate(&x, next);
 		loc = xasprintf("/issue/form?t=%s", cont);
-		hdrs[1] = loc;
-		rc = http_reply_hdrs(r, 303, "text/plain; charset=utf-8", "", 0, hdrs);
+		rc = web_redirect(&x, loc);
 		break;
-	}
 	case RA_LINK_USED:
-		rc = portal_notice(&x, 410, N_("This link has already been used"),
-				   N_("This link has already been used. Each link in our mails can "
-				      "be used only once."));
+		rc = web_notice(&x, 410, N_("This link has already been used"),
+				N_("This link has already been used. Each link in our mails can "
+				   "be used only once."));
 		break;
 	case RA_LINK_EXPIRED:
-		rc = portal_notice(
+		rc = web_notice(
 		    &x, 410, N_("This link has expired"),
 		    N_("This link has expired: links are valid for 3 days. Please register your "
 		       "application again; your ticket can be used for the new registration."));
 		break;
 	default:
-		rc = portal_notice(&x, 404, N_("This link is not valid"),
-				   N_("This link is not valid. Please check that you opened the "
-				      "whole link from the mail."));
+		rc = web_notice(&x, 404, N_("This link is not valid"),
+				N_("This link is not valid. Please check that you opened the "
+				   "whole link from the mail."));
 		break;
 	}
 done:
 	sodium_memzero(cont, sizeof(cont));
+	sodium_memzero(next, sizeof(next));
 	free(loc);
-	portal_form_free(&f);
+	web_form_free(&f);
 	return rc;
 }
 
@@ -817,26 +765,26 @@ done:
 
 /* The notice of an approval link that leads nowhere (res is not ISSUED). */
 static int
-issue_approval_notice(struct portal_ctx *x, enum ra_submit_result res)
+issue_approval_notice(struct web_ctx *x, enum ra_submit_result res)
 {
 	switch (res) {
 	case RA_SUBMIT_USED:
-		return portal_notice(x, 410, N_("This link has already been used"),
-				     N_("This link has already been used. Each link in our mails "
-					"can be used only once."));
+		return web_notice(x, 410, N_("This link has already been used"),
+				  N_("This link has already been used. Each link in our mails "
+				     "can be used only once."));
 	case RA_SUBMIT_EXPIRED:
-		return portal_notice(x, 410, N_("This link has expired"),
-				     N_("This approval link has expired: links are valid for 3 "
-					"days. The agent can register the application again."));
+		return web_notice(x, 410, N_("This link has expired"),
+				  N_("This approval link has expired: links are valid for 3 "
+				     "days. The agent can register the application again."));
 	case RA_SUBMIT_DECIDED:
-		return portal_notice(x, 409, N_("This application has already been decided"),
-				     N_("This application has already been approved or rejected."));
+		return web_notice(x, 409, N_("This application has already been decided"),
+				  N_("This application has already been approved or rejected."));
 	case RA_SUBMIT_TICKET_USED:
 		return issue_ticket_used(x);
 	default:
-		return portal_notice(x, 404, N_("This link is not valid"),
-				     N_("This link is not valid. Please check that you opened the "
-					"whole link from the mail."));
+		return web_notice(x, 404, N_("This link is not valid"),
+				  N_("This link is not valid. Please check that you opened the "
+				     "whole link from the mail."));
 	}
 }
 
@@ -844,25 +792,24 @@ issue_approval_notice(struct portal_ctx *x, enum ra_submit_result res)
 int
 portal_approve_get(struct http_req *r)
 {
-	struct portal_ctx x;
+	struct web_ctx x;
 	struct ra_app a;
 	struct tmpl_data *d;
 	struct store *st;
 	struct err e;
 	enum ra_submit_result res;
-	char csrf[PORTAL_B64_LEN];
+	char csrf[WEB_B64_LEN];
 	const char *t = nz(http_query(r, "t"));
 	int rc = -1;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	err_clear(&e);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL || ra_approval_load(st, t, &a, &res, &e) == -1)
-		return portal_error(&x, &e);
+		return web_error(&x, &e);
 	if (res != RA_SUBMIT_ISSUED)
 		return issue_approval_notice(&x, res);
-	d = portal_data_flow(&x, N_("Approval of a certificate application"), ISSUE_STEP_APPROVAL,
-			     1);
-	portal_csrf(&x, csrf);
+	d = web_data_flow(&x, N_("Approval of a certificate application"), ISSUE_STEP_APPROVAL, 1);
+	web_csrf(&x, csrf);
 	tmpl_data_str(d, "csrf", csrf);
 	tmpl_data_str(d, "t", t);
 	tmpl_data_str(d, "agent_email", a.email);
@@ -876,7 +823,7 @@ portal_approve_get(struct http_req *r)
 	tmpl_data_str(d, "subject_email", a.subject_email);
 	tmpl_data_str(d, "hostnames", a.hostnames);
 	tmpl_data_str(d, "key_mode", a.key_mode);
-	rc = portal_page(&x, 200, "approve", d);
+	rc = web_page(&x, 200, "approve", d);
 	tmpl_data_free(d);
 	ra_app_clear(&a);
 	return rc;
@@ -886,8 +833,9 @@ portal_approve_get(struct http_req *r)
 int
 portal_approve_post(struct http_req *r)
 {
-	struct portal_ctx x;
-	struct portal_form f;
+	struct web_ctx x;
+	char next[WEB_B64_LEN];
+	struct web_form f;
 	struct ra_notify n;
 	struct ra_cert_page page;
 	struct ra_app a;
@@ -897,14 +845,14 @@ portal_approve_post(struct http_req *r)
 	const char *action, *t;
 	int rc = -1, have_a = 0;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	memset(&f, 0, sizeof(f));
 	memset(&page, 0, sizeof(page));
 	err_clear(&e);
-	if (issue_form_read(&x, &f, &rc))
+	if (web_form_read_link(&x, &f, &portal_form_csr, "t", &rc))
 		goto out;
-	action = nz(portal_form_get(&f, "action"));
-	t = nz(portal_form_get(&f, "t"));
+	action = nz(web_form_get(&f, "action"));
+	t = nz(web_form_get(&f, "t"));
 	portal_notify_init(&n, x.lang);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL)
 		goto fail;
@@ -912,16 +860,16 @@ portal_approve_post(struct http_req *r)
 		if (ra_reject(x.ca, st, t, &n, &res, &e) == -1)
 			goto fail;
 		if (res == RA_SUBMIT_REJECTED)
-			rc = portal_notice(&x, 200, N_("Application rejected"),
-					   N_("You have rejected the application. No certificate "
-					      "was issued, and the agent has been told by mail."));
+			rc = web_notice(&x, 200, N_("Application rejected"),
+					N_("You have rejected the application. No certificate "
+					   "was issued, and the agent has been told by mail."));
 		else
 			rc = issue_approval_notice(&x, res);
 		goto out;
 	}
 	if (strcmp(action, "approve") != 0) {
-		rc = portal_notice(&x, 400, N_("The form could not be read"),
-				   N_("The form could not be read. Please go back and try again."));
+		rc = web_notice(&x, 400, N_("The form could not be read"),
+				N_("The form could not be read. Please go back and try again."));
 		goto out;
 	}
 	/* the agent's address for the page (the approval below uses the link up) */
@@ -942,23 +890,27 @@ portal_approve_post(struct http_req *r)
 		rc = issue_approval_notice(&x, res == RA_SUBMIT_REPEAT ? RA_SUBMIT_DECIDED : res);
 		goto out;
 	}
+	/* the holder is known: the link was used up */
+	web_session_link_id(&x, web_form_get(&f, "csrf"), t, next);
+	web_session_rotate(&x, next);
 	{
 		struct tmpl_data *d =
-		    portal_data_flow(&x, N_("Application approved"), ISSUE_STEP_AGENT_ISSUED, 1);
+		    web_data_flow(&x, N_("Application approved"), ISSUE_STEP_AGENT_ISSUED, 1);
 
 		tmpl_data_str(d, "serial", page.serial);
 		tmpl_data_str(d, "agent_email", a.email);
-		rc = portal_page(&x, 200, "approve_done", d);
+		rc = web_page(&x, 200, "approve_done", d);
 		tmpl_data_free(d);
 	}
 	goto out;
 fail:
-	rc = portal_error(&x, &e);
+	rc = web_error(&x, &e);
 out:
 	if (have_a)
 		ra_app_clear(&a);
 	ra_cert_page_clear(&page);
-	portal_form_free(&f);
+	web_form_free(&f);
+	sodium_memzero(next, sizeof(next));
 	return rc;
 }
 
@@ -968,17 +920,17 @@ out:
 int
 portal_deliver_get(struct http_req *r)
 {
-	struct portal_ctx x;
+	struct web_ctx x;
 	struct tmpl_data *d;
-	char csrf[PORTAL_B64_LEN];
+	char csrf[WEB_B64_LEN];
 	int rc;
 
-	portal_ctx_init(&x, r);
-	d = portal_data_flow(&x, N_("Certificate issued"), ISSUE_STEP_AGENT_ISSUED, 1);
-	portal_csrf(&x, csrf);
+	web_ctx_init(&x, &portal.site, r);
+	d = web_data_flow(&x, N_("Certificate issued"), ISSUE_STEP_AGENT_ISSUED, 1);
+	web_csrf(&x, csrf);
 	tmpl_data_str(d, "csrf", csrf);
 	tmpl_data_str(d, "t", nz(http_query(r, "t")));
-	rc = portal_page(&x, 200, "deliver", d);
+	rc = web_page(&x, 200, "deliver", d);
 	tmpl_data_free(d);
 	return rc;
 }
@@ -987,33 +939,39 @@ portal_deliver_get(struct http_req *r)
 int
 portal_deliver_post(struct http_req *r)
 {
-	struct portal_ctx x;
-	struct portal_form f;
+	struct web_ctx x;
+	char next[WEB_B64_LEN];
+	struct web_form f;
 	struct ra_cert_page page;
 	struct store *st;
 	struct err e;
 	int rc = -1, found = 0;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	memset(&f, 0, sizeof(f));
 	memset(&page, 0, sizeof(page));
 	err_clear(&e);
-	if (issue_form_read(&x, &f, &rc))
+	if (web_form_read_link(&x, &f, &portal_form_csr, "t", &rc))
 		goto out;
 	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
-	    ra_deliver_take(x.ca, st, portal_form_get(&f, "t"), &page, &found, &e) == -1) {
-		rc = portal_error(&x, &e);
+	    ra_deliver_take(x.ca, st, web_form_get(&f, "t"), &page, &found, &e) == -1) {
+		rc = web_error(&x, &e);
 		goto out;
 	}
-	if (!found)
-		rc = portal_notice(&x, 410, N_("This link has already been used"),
-				   N_("This link has already been used or has expired. For your "
-				      "security, the certificate page with the PIN is shown only "
-				      "once."));
-	else
+	if (!found) {
+		rc = web_notice(&x, 410, N_("This link has already been used"),
+				N_("This link has already been used or has expired. For your "
+				   "security, the certificate page with the PIN is shown only "
+				   "once."));
+	} else {
+		/* the agent is known: the link was used up */
+		web_session_link_id(&x, web_form_get(&f, "csrf"), web_form_get(&f, "t"), next);
+		web_session_rotate(&x, next);
 		rc = portal_cert_page(&x, &page);
+	}
 out:
 	ra_cert_page_clear(&page);
-	portal_form_free(&f);
+	web_form_free(&f);
+	sodium_memzero(next, sizeof(next));
 	return rc;
 }

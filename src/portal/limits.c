@@ -25,7 +25,7 @@ portal_ticket_rate_ok(const char *ticket, long limit)
 	int ok;
 
 	crypto_generichash(key, sizeof(key), (const unsigned char *)ticket, strlen(ticket),
-			   portal.secret, sizeof(portal.secret));
+			   portal.site.secret, sizeof(portal.site.secret));
 	start = ((size_t)key[0] | (size_t)key[1] << 8 | (size_t)key[2] << 16) % PORTAL_TRL_SLOTS;
 	pthread_mutex_lock(&portal.trl_lock);
 	for (size_t i = 0; i < PORTAL_TRL_PROBE; i++) {

@@ -136,13 +136,13 @@ out:
 static int
 online_html(struct http_req *r, int status, const struct ra_online_answer *a)
 {
-	struct portal_ctx x;
+	struct web_ctx x;
 	struct tmpl_data *d;
 	char t[32];
 	int rc;
 
-	portal_ctx_init(&x, r);
-	d = portal_data(&x, online_text[a->result].title, -1);
+	web_ctx_init(&x, &portal.site, r);
+	d = web_data(&x, online_text[a->result].title, -1);
 	tmpl_data_str(d, "result", ra_online_result_name(a->result));
 	tmpl_data_str(d, "message", i18n_get(x.lang, online_text[a->result].message));
 	tmpl_data_bool(d, "ok", a->result == RA_ONLINE_ACCEPTED || a->result == RA_ONLINE_VALID);
@@ -164,7 +164,7 @@ online_html(struct http_req *r, int status, const struct ra_online_answer *a)
 		tmpl_data_str(d, "reason", "");
 	}
 	tmpl_data_str(d, "detail", a->detail);
-	rc = portal_page(&x, status, "online_result", d);
+	rc = web_page(&x, status, "online_result", d);
 	tmpl_data_free(d);
 	return rc;
 }
@@ -187,10 +187,10 @@ online_post(struct http_req *r, enum ra_online_type type)
 	if ((st = ca_thread_store(r->app, &e)) == NULL ||
 	    ra_online_handle(r->app, st, type, r->body, r->bodylen, &notify, &a, &e) == -1) {
 		if (html) {
-			struct portal_ctx x;
+			struct web_ctx x;
 
-			portal_ctx_init(&x, r);
-			return portal_error(&x, &e);
+			web_ctx_init(&x, &portal.site, r);
+			return web_error(&x, &e);
 		}
 		log_warn("online: %s: %s", ra_online_type_name(type), e.msg);
 		return http_reply_problem(r, 500, NULL, "Internal Server Error",

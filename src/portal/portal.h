@@ -12,15 +12,19 @@
  *   GET  /                    the top page: service, user obligations, Agree (top.c)
  *   GET  /static/NAME         the stylesheet (a fixed list of files, loaded at start)
  *
- * Sessions and CSRF (no server-side session state): the cookie `sid` is a random 256-bit value
- * (base64url; Secure, HttpOnly, SameSite=Strict, Path=/).  Every form carries
+ * Sessions, CSRF and the confirm form's state are src/web's (ctx.c, session.c, csrf.c,
+ * sealed.c; no server-side session state): the cookie `__Host-sid` is a random 256-bit value
+ * (base64url; Secure, HttpOnly, SameSite=Strict, Path=/, no Domain).  Every form carries
  * csrf = HMAC-SHA-256(portal secret, "csrf" NUL sid) and every POST is refused with 403 unless
  * it matches the request's sid (signed double submit).  The secret is 32 random bytes in the
  * data dir (portal.secret_file, default keys/portal.key, mode 0600, made on first start).  The
- * confirm form carries its values with a MAC over them, the sid and the time, so that only
- * values that passed step 1 (CAPTCHA included) in this session reach the register step, and a
- * random form nonce whose hash is stored once (tokens, purpose "regist-form"): a repeated
- * submission finds it and shows the same done page without a second application or mail.
+ * confirm form carries its values under a seal (purpose "regist-form": a MAC over them, the
+ * sid, a random nonce and the expiry), so that only values that passed step 1 (CAPTCHA
+ * included) in this session reach the register step; the nonce's hash is stored once (tokens,
+ * purpose "regist-form"): a repeated submission finds it and shows the same done page without
+ * a second application or mail.  The session id rotates when an identity is established: the
+ * mailed link's button (POST /regist/verify), the agent approval and delivery links (once the
+ * link's one-time use is accepted) and the re-issue login.
  *
  * Configuration: portal.base_url (the https origin in mailed links, default
  * https://localhost:8443), portal.templates and portal.po (directories; default: templates/
@@ -148,46 +152,5 @@ int portal_approve_get(struct http_req *);
 int portal_approve_post(struct http_req *);
 int portal_deliver_get(struct http_req *);
 int portal_deliver_post(struct http_req *);
-
-/* ---- application/x-www-form-urlencoded (form.c) ---- */
-#define PORTAL_FORM_BODY_MAX (16 * 1024) /* bytes of a form body */
-#define PORTAL_FORM_FIELDS_MAX 32
-#define PORTAL_FORM_NAME_MAX 64	   /* bytes of a decoded name */
-#define PORTAL_FORM_VALUE_MAX 1024 /* bytes of a decoded value */
-
-struct portal_field {
-	char *name;
-	char *value;
-};
-
-struct portal_form {
-	struct portal_field v[PORTAL_FORM_FIELDS_MAX];
-	size_t n;
-};
-
-/*
- * Decodes an urlencoded body ('+' is a space, %XX a byte).  Refused (ERR_REFUSED, a message
- * naming the rule): a body over the limit, more fields than the limit, a name or value over its
- * limit, a bad escape, a NUL or other control byte (tab, CR and LF allowed in values), invalid
- * UTF-8, an empty or repeated name.  Empty pairs ("a=1&&b=2") are skipped.  The caller frees
- * the form with portal_form_free() (also after a failure).
- */
-int portal_form_parse(const void *body, size_t len, struct portal_form *, struct err *);
-/* The same with a body limit, and a larger value limit for the one field big_name (or NULL). */
-int portal_form_parse_ex(const void *body, size_t len, size_t body_max, const char *big_name,
-			 size_t big_max, struct portal_form *, struct err *);
-/*
- * multipart/form-data (RFC 7578) of Content-Type ctype: the boundary (RFC 2046, 1-70 bchars)
- * must open the body (no preamble); each part needs Content-Disposition: form-data with a
- * quoted name (filename optional; other part headers ignored; a header block at most 1 KiB).
- * Names and values obey the urlencoded rules above; a file part (one with a filename) and the
- * field big_name may hold big_max bytes.  Files must be text (UTF-8, no NUL): a PEM CSR.
- */
-int portal_form_parse_multipart(const void *body, size_t len, const char *ctype, size_t body_max,
-				const char *big_name, size_t big_max, struct portal_form *,
-				struct err *);
-void portal_form_free(struct portal_form *);
-/* The value of name, or NULL when absent. */
-const char *portal_form_get(const struct portal_form *, const char *name);
 
 #endif

@@ -17,9 +17,6 @@
 #include "util/b64.h"
 #include "web/web.h"
 
-#define PORTAL_SECRET_LEN 32
-#define PORTAL_TOKEN_LEN 32 /* random bytes of sid, one-time tokens and form nonces */
-#define PORTAL_B64_LEN 44   /* 32 bytes as base64url without padding, with NUL */
 #define PORTAL_RL_SLOTS 1024
 
 struct portal_rl {
@@ -41,7 +38,7 @@ struct portal_trl {
 
 /* Read-only after portal_init() except the rate-limit tables (under rl_lock, trl_lock). */
 struct portal {
-	struct tmpl_set *tmpl;
+	struct web_site site; /* templates and the portal secret (CSRF, sealed forms) */
 	struct captcha_conf captcha;
 	struct mail_conf mail;
 	char *base_url;
@@ -49,7 +46,6 @@ struct portal {
 	long revoke_rate;  /* POSTs of /revoke/step1 per client address and minute */
 	long reissue_rate; /* POSTs of /reissue and /reissue/fetch per address and minute */
 	char *test_fault;  /* test.fault (test instances only): a point where to fail */
-	unsigned char secret[PORTAL_SECRET_LEN];
 	pthread_mutex_t rl_lock;
 	struct portal_rl rl[PORTAL_RL_SLOTS];
 	/* the top page (top.c) and the per-ticket limit (limits.c) */
@@ -63,22 +59,6 @@ struct portal {
 
 extern struct portal portal;
 
-/* One request. */
-struct portal_ctx {
-	struct http_req *r;
-	struct ca *ca;
-	const char *lang;	  /* "ja" | "en" (static) */
-	int lang_set;		  /* ?lang= given: set the cookie */
-	char sid[PORTAL_B64_LEN]; /* the session id from the cookie, or a new one */
-	int sid_new;		  /* no valid cookie came: set it */
-};
-
-void portal_ctx_init(struct portal_ctx *, struct http_req *);
-/* HMAC-SHA-256 (portal secret) over the NUL-terminated parts, as base64url. */
-void portal_mac(char out[PORTAL_B64_LEN], const char *const *parts, size_t n);
-void portal_csrf(const struct portal_ctx *, char out[PORTAL_B64_LEN]);
-/* 1 when token is the CSRF token of the request's (existing) session. */
-int portal_csrf_ok(const struct portal_ctx *, const char *token);
 /* 1 when the client address may make another request (limit per minute), else 0. */
 int portal_rate_ok(struct http_req *, long limit);
 
@@ -93,19 +73,7 @@ char *portal_dir(const struct conf *, const char *key, const char *name);
 int portal_site_init(const struct conf *, struct err *);
 void portal_site_fini(void);
 /* Adds the values of templates/contact.html (portal.contact_*) to a page's data. */
-void portal_contact_add(const struct portal_ctx *, struct tmpl_data *);
-
-/* Base values of a page; flow_step -1 hides the flow bar.  Caller frees. */
-struct tmpl_data *portal_data(const struct portal_ctx *, const char *title_msgid, int flow_step);
-/* The same with the flow bar of a self (agent 0) or an agent's application (agent 1). */
-struct tmpl_data *portal_data_flow(const struct portal_ctx *, const char *title_msgid,
-				   int flow_step, int agent);
-/* Renders page through layout and replies (cookies and security headers included). */
-int portal_page(struct portal_ctx *, int status, const char *page, const struct tmpl_data *);
-/* A page with a title and one message (both msgids). */
-int portal_notice(struct portal_ctx *, int status, const char *title_msgid, const char *msg_msgid);
-/* Logs e with a reference number and shows the error page (500). */
-int portal_error(struct portal_ctx *, const struct err *);
+void portal_contact_add(const struct web_ctx *, struct tmpl_data *);
 
 /*
  * Queues a mail of the portal (the configured sender and transfer encoding) through st: in the
@@ -115,13 +83,8 @@ int portal_mail_queue(struct store *st, const char *to, const char *subject, str
 		      struct err *e);
 
 /* ---- shared by the forms of the portal (shared.c) ---- */
-/*
- * Parses the urlencoded body and checks its CSRF token; on failure replies itself (400 or
- * 403 page), sets *rc and returns 1.  The caller frees f either way.
- */
-int portal_form_read(struct portal_ctx *, struct portal_form *, int *rc);
-/* The same for forms with a pasted CSR (PORTAL_ISSUE_BODY_MAX, field csr). */
-int portal_form_read_big(struct portal_ctx *, struct portal_form *, int *rc);
+/* Forms with a pasted CSR (field csr): urlencoded (portal_form_big) or also multipart. */
+extern const struct web_form_limits portal_form_big, portal_form_csr;
 /* The flow bar of a page: labels (msgids) with step current highlighted. */
 void portal_steps(struct tmpl_data *, const char *lang, const char *const *labels, size_t n,
 		  int current);
@@ -173,7 +136,7 @@ void pwhash_forget(const char *ref);
 void pwhash_stats(struct pwhash_stats *);
 
 /* issue.c: the certificate page (PIN and code shown once) of an issuance. */
-int portal_cert_page(struct portal_ctx *, const struct ra_cert_page *);
+int portal_cert_page(struct web_ctx *, const struct ra_cert_page *);
 /* A new CAPTCHA for purpose: its id (hex) and its image as a data: URI (caller frees). */
 int portal_captcha(struct store *, const char *purpose, char id_hex[CAPTCHA_ID_HEX],
 		   char **data_uri, struct err *);

@@ -35,13 +35,13 @@ nz(const char *s)
 }
 
 static void
-regist_vals_from(struct regist_vals *v, const struct portal_form *f)
+regist_vals_from(struct regist_vals *v, const struct web_form *f)
 {
-	v->type = nz(portal_form_get(f, "applicant_type"));
-	v->org = nz(portal_form_get(f, "org_code"));
-	v->ticket = nz(portal_form_get(f, "ticket"));
-	v->email = nz(portal_form_get(f, "email"));
-	v->email2 = nz(portal_form_get(f, "email_confirm"));
+	v->type = nz(web_form_get(f, "applicant_type"));
+	v->org = nz(web_form_get(f, "org_code"));
+	v->ticket = nz(web_form_get(f, "ticket"));
+	v->email = nz(web_form_get(f, "email"));
+	v->email2 = nz(web_form_get(f, "email_confirm"));
 }
 
 static void
@@ -55,7 +55,7 @@ regist_err(struct tmpl_data *d, const char *lang, const char *name, const char *
 
 /* The step-1 form with values v (may be NULL) and errors er (may be NULL). */
 static int
-regist_step1_render(struct portal_ctx *x, const struct regist_vals *v, const struct regist_errs *er)
+regist_step1_render(struct web_ctx *x, const struct regist_vals *v, const struct regist_errs *er)
 {
 	static const struct regist_vals none = {"self", "", "", "", ""};
 	static const struct regist_errs noerr;
@@ -65,7 +65,7 @@ regist_step1_render(struct portal_ctx *x, const struct regist_vals *v, const str
 	struct store *st;
 	struct buf png, uri;
 	struct err e;
-	char id_hex[CAPTCHA_ID_HEX], csrf[PORTAL_B64_LEN];
+	char id_hex[CAPTCHA_ID_HEX], csrf[WEB_B64_LEN];
 	int rc = -1;
 
 	err_clear(&e);
@@ -77,18 +77,26 @@ regist_step1_render(struct portal_ctx *x, const struct regist_vals *v, const str
 		er = &noerr;
 	if ((st = ca_thread_store(x->ca, &e)) == NULL || ra_org_list(st, &orgs, &norgs, &e) == -1 ||
 	    captcha_new(st, &portal.captcha, REGIST_PURPOSE, id_hex, &png, &e) == -1) {
-		rc = portal_error(x, &e);
+		rc = web_error(x, &e);
 		goto out;
 	}
-	if (buf_printf(&uri, "data:image/png;base64,") == -1 ||
-	    b64_encode(&uri, png.data, png.len) == -1 || buf_cstr(&uri) == NULL) {
-		err_set(&e, ERR_INTERNAL, "portal: CAPTCHA image too large");
-		rc = portal_error(x, &e);
-		goto out;
+	{
+		size_t n = sodium_base64_ENCODED_LEN(png.len, sodium_base64_VARIANT_ORIGINAL);
+		char *b64 = xmalloc(n);
+
+		sodium_bin2base64(b64, n, png.data, png.len, sodium_base64_VARIANT_ORIGINAL);
+		if (buf_printf(&uri, "data:image/png;base64,%s", b64) == -1 ||
+		    buf_cstr(&uri) == NULL) {
+			free(b64);
+			err_set(&e, ERR_INTERNAL, "portal: CAPTCHA image too large");
+			rc = web_error(x, &e);
+			goto out;
+		}
+		free(b64);
 	}
-	d = portal_data(x, N_("Applicant information"), REGIST_STEP_INPUT);
+	d = web_data(x, N_("Applicant information"), REGIST_STEP_INPUT);
 	web_flow_add_list(d, "steps_agent", x->lang, REGIST_STEP_INPUT, 1);
-	portal_csrf(x, csrf);
+	web_csrf(x, csrf);
 	tmpl_data_str(d, "csrf", csrf);
 	tmpl_data_str(d, "captcha_id", id_hex);
 	tmpl_data_str(d, "captcha_png", (const char *)uri.data);
@@ -111,7 +119,7 @@ regist_step1_render(struct portal_ctx *x, const struct regist_vals *v, const str
 	regist_err(d, x->lang, "err_email", er->email);
 	regist_err(d, x->lang, "err_email_confirm", er->email2);
 	regist_err(d, x->lang, "err_captcha", er->captcha);
-	rc = portal_page(x, er->status != 0 ? er->status : er->any ? 400 : 200, "regist_step1", d);
+	rc = web_page(x, er->status != 0 ? er->status : er->any ? 400 : 200, "regist_step1", d);
 out:
 	tmpl_data_free(d);
 	for (size_t i = 0; i < norgs; i++)
@@ -122,48 +130,40 @@ out:
 	return rc;
 }
 
-/* The MAC that binds the confirm form's values to the session, nonce and time. */
-static void
-regist_form_mac(const struct portal_ctx *x, const struct regist_vals *v, const char *nonce,
-		const char *when, char out[PORTAL_B64_LEN])
-{
-	const char *parts[] = {"regist-form", x->sid, nonce,	 when,
-			       v->type,	      v->org, v->ticket, v->email};
+#define REGIST_SEAL "regist-form"
 
-	portal_mac(out, parts, sizeof(parts) / sizeof(parts[0]));
-}
+/* The confirm form's sealed values (sealed.c: bound to the session, nonce and expiry). */
+#define REGIST_SEALED(v)                                                                           \
+	{                                                                                          \
+		(v)->type, (v)->org, (v)->ticket, (v)->email                                       \
+	}
 
-/* The confirm page: the values, a fresh or given nonce, the consent box. */
+/* The confirm page: the values, a fresh seal or prev's again, the consent box. */
 static int
-regist_confirm_render(struct portal_ctx *x, const struct regist_vals *v, const char *nonce,
-		      const char *when, const char *consent_err)
+regist_confirm_render(struct web_ctx *x, const struct regist_vals *v, const struct web_seal *prev,
+		      const char *consent_err)
 {
+	const char *sealed[] = REGIST_SEALED(v);
 	struct tmpl_data *d;
 	struct ra_org org;
 	struct store *st;
 	struct err e;
-	char csrf[PORTAL_B64_LEN], mac[PORTAL_B64_LEN], nb[PORTAL_B64_LEN], wb[32];
-	unsigned char raw[PORTAL_TOKEN_LEN];
+	struct web_seal seal;
+	char csrf[WEB_B64_LEN];
 	int rc;
 
 	err_clear(&e);
 	memset(&org, 0, sizeof(org));
 	if ((st = ca_thread_store(x->ca, &e)) == NULL || ra_org_get(st, v->org, &org, &e) == -1)
-		return portal_error(x, &e);
-	if (nonce == NULL) {
-		util_random(raw, sizeof(raw));
-		b64url_encode(nb, sizeof(nb), raw, sizeof(raw));
-		snprintf(wb, sizeof(wb), "%lld", (long long)util_now());
-		nonce = nb;
-		when = wb;
-	}
-	regist_form_mac(x, v, nonce, when, mac);
-	portal_csrf(x, csrf);
-	d = portal_data(x, N_("Confirm"), REGIST_STEP_CONFIRM);
+		return web_error(x, &e);
+	if (prev == NULL)
+		web_seal_make(x, REGIST_SEAL, PORTAL_FORM_TTL, 1, sealed, 4, &seal);
+	else
+		web_seal_remake(x, REGIST_SEAL, prev, sealed, 4, &seal);
+	web_csrf(x, csrf);
+	d = web_data(x, N_("Confirm"), REGIST_STEP_CONFIRM);
 	tmpl_data_str(d, "csrf", csrf);
-	tmpl_data_str(d, "form_nonce", nonce);
-	tmpl_data_str(d, "form_time", when);
-	tmpl_data_str(d, "form_mac", mac);
+	web_seal_data(d, &seal);
 	tmpl_data_str(d, "applicant_type", v->type);
 	tmpl_data_str(d, "type_label",
 		      i18n_get(x->lang, strcmp(v->type, "agent") == 0
@@ -174,10 +174,10 @@ regist_confirm_render(struct portal_ctx *x, const struct regist_vals *v, const c
 	tmpl_data_str(d, "ticket", v->ticket);
 	tmpl_data_str(d, "email", v->email);
 	regist_err(d, x->lang, "err_consent", consent_err);
-	rc = portal_page(x, consent_err != NULL ? 400 : 200, "regist_confirm", d);
+	rc = web_page(x, consent_err != NULL ? 400 : 200, "regist_confirm", d);
 	tmpl_data_free(d);
 	ra_org_clear(&org);
-	sodium_memzero(raw, sizeof(raw));
+	sodium_memzero(&seal, sizeof(seal));
 	return rc;
 }
 
@@ -220,9 +220,9 @@ regist_ticket_limited(const struct regist_vals *v, struct regist_errs *er)
 int
 portal_step1_get(struct http_req *r)
 {
-	struct portal_ctx x;
+	struct web_ctx x;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	return regist_step1_render(&x, NULL, NULL);
 }
 
@@ -236,8 +236,8 @@ portal_confirm_get(struct http_req *r)
 int
 portal_step1_post(struct http_req *r)
 {
-	struct portal_ctx x;
-	struct portal_form f;
+	struct web_ctx x;
+	struct web_form f;
 	struct regist_vals v;
 	struct regist_errs er;
 	struct store *st;
@@ -246,21 +246,21 @@ portal_step1_post(struct http_req *r)
 	struct ra_regist_fields rf;
 	int rc = -1;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	memset(&f, 0, sizeof(f));
 	memset(&er, 0, sizeof(er));
 	err_clear(&e);
 	if (!portal_rate_ok(r, portal.step1_rate)) {
-		rc = portal_notice(&x, 429, N_("Too many requests"),
-				   N_("Too many requests came from your network. Please wait a "
-				      "minute and try again."));
+		rc = web_notice(&x, 429, N_("Too many requests"),
+				N_("Too many requests came from your network. Please wait a "
+				   "minute and try again."));
 		goto out;
 	}
-	if (portal_form_read(&x, &f, &rc))
+	if (web_form_read(&x, &f, NULL, &rc))
 		goto out;
 	regist_vals_from(&v, &f);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL) {
-		rc = portal_error(&x, &e);
+		rc = web_error(&x, &e);
 		goto out;
 	}
 	if (strcmp(v.type, "self") != 0 && strcmp(v.type, "agent") != 0) {
@@ -270,7 +270,7 @@ portal_step1_post(struct http_req *r)
 	/* over its limit the ticket is not looked at: no answer about it until the hour is over */
 	if (!regist_ticket_limited(&v, &er)) {
 		if (ra_regist_check(st, v.org, v.ticket, &rf, &e) == -1) {
-			rc = portal_error(&x, &e);
+			rc = web_error(&x, &e);
 			goto out;
 		}
 		regist_errs_from(&er, &rf);
@@ -279,9 +279,9 @@ portal_step1_post(struct http_req *r)
 		er.email = N_("Enter a valid e-mail address.");
 	if (strcmp(v.email, v.email2) != 0)
 		er.email2 = N_("The two e-mail addresses do not match.");
-	if (captcha_verify(st, portal_form_get(&f, "captcha_id"), REGIST_PURPOSE,
-			   portal_form_get(&f, "captcha"), &cr, &e) == -1) {
-		rc = portal_error(&x, &e);
+	if (captcha_verify(st, web_form_get(&f, "captcha_id"), REGIST_PURPOSE,
+			   web_form_get(&f, "captcha"), &cr, &e) == -1) {
+		rc = web_error(&x, &e);
 		goto out;
 	}
 	er.captcha = captcha_result_msgid(cr);
@@ -289,21 +289,21 @@ portal_step1_post(struct http_req *r)
 	if (er.any)
 		rc = regist_step1_render(&x, &v, &er);
 	else
-		rc = regist_confirm_render(&x, &v, NULL, NULL, NULL);
+		rc = regist_confirm_render(&x, &v, NULL, NULL);
 out:
-	portal_form_free(&f);
+	web_form_free(&f);
 	return rc;
 }
 
 /* The done page (also for a repeated Register). */
 static int
-regist_done_render(struct portal_ctx *x, const char *email)
+regist_done_render(struct web_ctx *x, const char *email)
 {
-	struct tmpl_data *d = portal_data(x, N_("Registration complete"), REGIST_STEP_DONE);
+	struct tmpl_data *d = web_data(x, N_("Registration complete"), REGIST_STEP_DONE);
 	int rc;
 
 	tmpl_data_str(d, "email", email);
-	rc = portal_page(x, 200, "regist_done", d);
+	rc = web_page(x, 200, "regist_done", d);
 	tmpl_data_free(d);
 	return rc;
 }
@@ -311,61 +311,53 @@ regist_done_render(struct portal_ctx *x, const char *email)
 int
 portal_confirm_post(struct http_req *r)
 {
-	struct portal_ctx x;
-	struct portal_form f;
+	struct web_ctx x;
+	struct web_form f;
 	struct regist_vals v;
 	struct regist_errs er;
 	struct store *st;
 	struct err e;
-	const char *nonce, *when, *mac, *action;
-	char want[PORTAL_B64_LEN];
-	unsigned char raw[PORTAL_TOKEN_LEN], nh[STORE_HASH_LEN];
-	long t;
+	const char *action;
+	struct web_seal seal;
+	unsigned char nh[STORE_HASH_LEN];
 	struct ra_regist_req q;
 	struct ra_regist_fields rf;
 	struct ra_notify n;
 	enum ra_regist_result res;
 	int rc = -1;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	memset(&f, 0, sizeof(f));
 	memset(&er, 0, sizeof(er));
 	err_clear(&e);
-	if (portal_form_read(&x, &f, &rc))
+	if (web_form_read(&x, &f, NULL, &rc))
 		goto out;
 	regist_vals_from(&v, &f);
 	v.email2 = v.email;
-	nonce = portal_form_get(&f, "form_nonce");
-	when = portal_form_get(&f, "form_time");
-	mac = portal_form_get(&f, "form_mac");
-	action = nz(portal_form_get(&f, "action"));
-	if (nonce == NULL || when == NULL || mac == NULL ||
-	    b64url_decode_exact(raw, sizeof(raw), nonce) == -1 ||
-	    util_parse_long(when, 0, LONG_MAX, &t) == -1 || strlen(mac) != PORTAL_B64_LEN - 1) {
-		rc = portal_notice(
-		    &x, 400, N_("The form is no longer valid"),
-		    N_("This form is no longer valid. Please start again from the first step."));
-		goto out;
-	}
-	regist_form_mac(&x, &v, nonce, when, want);
-	if (!util_memeq_ct(want, mac, PORTAL_B64_LEN - 1) || t > util_now() + 60 ||
-	    util_now() - t > PORTAL_FORM_TTL) {
-		rc = portal_notice(
-		    &x, 400, N_("The form is no longer valid"),
-		    N_("This form is no longer valid. Please start again from the first step."));
-		goto out;
+	action = nz(web_form_get(&f, "action"));
+	{
+		const char *sealed[] = REGIST_SEALED(&v);
+		enum web_seal_result sr;
+
+		if ((sr = web_seal_open_form(&x, REGIST_SEAL, &f, sealed, 4, &seal)) !=
+		    WEB_SEAL_OK) {
+			rc = web_seal_refused(&x, sr,
+					      N_("This form is no longer valid. Please start again "
+						 "from the first step."));
+			goto out;
+		}
 	}
 	if (strcmp(action, "back") == 0) {
 		rc = regist_step1_render(&x, &v, NULL);
 		goto out;
 	}
-	if (strcmp(nz(portal_form_get(&f, "consent")), "yes") != 0) {
-		rc = regist_confirm_render(&x, &v, nonce, when,
+	if (strcmp(nz(web_form_get(&f, "consent")), "yes") != 0) {
+		rc = regist_confirm_render(&x, &v, &seal,
 					   N_("Please read the user obligations and the privacy "
 					      "policy and agree to them."));
 		goto out;
 	}
-	ra_token_hash(raw, nh);
+	ra_token_hash(seal.nonce_raw, nh);
 	memset(&q, 0, sizeof(q));
 	q.org = v.org;
 	q.ticket = v.ticket;
@@ -375,7 +367,7 @@ portal_confirm_post(struct http_req *r)
 	portal_notify_init(&n, x.lang);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
 	    ra_regist(x.ca, st, &q, &n, &res, &rf, &e) == -1) {
-		rc = portal_error(&x, &e);
+		rc = web_error(&x, &e);
 		goto out;
 	}
 	if (res == RA_REGIST_REFUSED) {
@@ -386,55 +378,55 @@ portal_confirm_post(struct http_req *r)
 		rc = regist_done_render(&x, v.email); /* also for a repeated Register */
 	}
 out:
-	sodium_memzero(raw, sizeof(raw));
-	portal_form_free(&f);
+	sodium_memzero(&seal, sizeof(seal));
+	web_form_free(&f);
 	return rc;
 }
 
 int
 portal_verify_get(struct http_req *r)
 {
-	struct portal_ctx x;
+	struct web_ctx x;
 	struct store *st = NULL;
 	struct err e;
 	enum ra_link_result res = RA_LINK_UNKNOWN;
 	int rc = -1, agent = 0;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	err_clear(&e);
 	/* GET and HEAD use nothing up (mail scanners and link checkers open links): the page's
 	 * button (POST /regist/verify, issue.c) does */
 	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
 	    ra_link_peek(st, http_query(r, "onetimetoken"), &res, &agent, &e) == -1)
-		return portal_error(&x, &e);
+		return web_error(&x, &e);
 	switch (res) {
 	case RA_LINK_OK: {
 		struct tmpl_data *d =
-		    portal_data_flow(&x, N_("E-mail address confirmed"), REGIST_STEP_MAIL, agent);
-		char csrf[PORTAL_B64_LEN];
+		    web_data_flow(&x, N_("E-mail address confirmed"), REGIST_STEP_MAIL, agent);
+		char csrf[WEB_B64_LEN];
 
-		portal_csrf(&x, csrf);
+		web_csrf(&x, csrf);
 		tmpl_data_str(d, "csrf", csrf);
 		tmpl_data_str(d, "onetimetoken", http_query(r, "onetimetoken"));
-		rc = portal_page(&x, 200, "regist_verified", d);
+		rc = web_page(&x, 200, "regist_verified", d);
 		tmpl_data_free(d);
 		break;
 	}
 	case RA_LINK_USED:
-		rc = portal_notice(&x, 410, N_("This link has already been used"),
-				   N_("This link has already been used. Each link in our mails can "
-				      "be used only once."));
+		rc = web_notice(&x, 410, N_("This link has already been used"),
+				N_("This link has already been used. Each link in our mails can "
+				   "be used only once."));
 		break;
 	case RA_LINK_EXPIRED:
-		rc = portal_notice(
+		rc = web_notice(
 		    &x, 410, N_("This link has expired"),
 		    N_("This link has expired: links are valid for 3 days. Please register your "
 		       "application again; your ticket can be used for the new registration."));
 		break;
 	default:
-		rc = portal_notice(&x, 404, N_("This link is not valid"),
-				   N_("This link is not valid. Please check that you opened the "
-				      "whole link from the mail."));
+		rc = web_notice(&x, 404, N_("This link is not valid"),
+				N_("This link is not valid. Please check that you opened the "
+				   "whole link from the mail."));
 		break;
 	}
 	return rc;

@@ -21,9 +21,10 @@
  *   GET  /reissue/fetch      the new certificate code (and a CSR when the certificate was
  *   POST /reissue/fetch      issued for one) -> the certificate, issued now
  *
- * Between the steps the holder is known by a MAC over the session, the application id and
- * the time of the login (valid PORTAL_FORM_TTL): nothing is kept on the server.  The values of
- * the confirm page carry their own MAC, as in regist.c.
+ * A login that fits rotates the session id (src/web session.c).  Between the steps the holder
+ * is known by a seal (src/web sealed.c, purpose "reissue-auth") over the application id, bound
+ * to the new session and running out PORTAL_FORM_TTL after the login: nothing is kept on the
+ * server.  The values of the confirm page carry their own seal ("reissue-form", with a nonce).
  */
 #include <ctype.h>
 #include <limits.h>
@@ -77,9 +78,9 @@ reissue_why_msgid(enum ra_reissue_why why)
 }
 
 static struct tmpl_data *
-reissue_data(const struct portal_ctx *x, const char *title_msgid, int step)
+reissue_data(const struct web_ctx *x, const char *title_msgid, int step)
 {
-	struct tmpl_data *d = portal_data(x, title_msgid, -1);
+	struct tmpl_data *d = web_data(x, title_msgid, -1);
 
 	portal_steps(d, x->lang, reissue_flow, sizeof(reissue_flow) / sizeof(reissue_flow[0]),
 		     step);
@@ -107,70 +108,70 @@ reissue_date(time_t t, char out[32])
 
 /* ---- the holder's identity between the steps ---- */
 
-static void
-reissue_auth_mac(const struct portal_ctx *x, const char *app, const char *when,
-		 char out[PORTAL_B64_LEN])
-{
-	const char *parts[] = {"reissue-auth", x->sid, app, when};
+#define REISSUE_AUTH_SEAL "reissue-auth"
+#define REISSUE_FORM_SEAL "reissue-form"
 
-	portal_mac(out, parts, sizeof(parts) / sizeof(parts[0]));
-}
-
+/*
+ * The login's proof on a page: app and a seal over it (sealed.c: bound to the session, no
+ * nonce) that runs out at expires, the same for every page after one login.
+ */
 static void
-reissue_auth_add(const struct portal_ctx *x, struct tmpl_data *d, int64_t app_id, const char *when)
+reissue_auth_add(const struct web_ctx *x, struct tmpl_data *d, int64_t app_id, const char *expires)
 {
-	char app[32], mac[PORTAL_B64_LEN], csrf[PORTAL_B64_LEN];
+	char app[32], csrf[WEB_B64_LEN];
+	const char *sealed[] = {app};
+	struct web_seal s;
 
 	snprintf(app, sizeof(app), "%lld", (long long)app_id);
-	reissue_auth_mac(x, app, when, mac);
-	portal_csrf(x, csrf);
+	memset(&s, 0, sizeof(s));
+	snprintf(s.expires, sizeof(s.expires), "%s", expires);
+	web_seal_remake(x, REISSUE_AUTH_SEAL, &s, sealed, 1, &s);
+	web_csrf(x, csrf);
 	tmpl_data_str(d, "csrf", csrf);
 	tmpl_data_str(d, "app", app);
-	tmpl_data_str(d, "auth_time", when);
-	tmpl_data_str(d, "auth", mac);
+	tmpl_data_str(d, "auth_time", s.expires);
+	tmpl_data_str(d, "auth", s.mac);
 }
 
 /* The application the form's auth fields prove (*id); 0, or 1 after replying (expired, forged). */
 static int
-reissue_auth_id(struct portal_ctx *x, const struct portal_form *f, int64_t *id, int *rc)
+reissue_auth_id(struct web_ctx *x, const struct web_form *f, int64_t *id, int *rc)
 {
-	const char *app = portal_form_get(f, "app"), *when = portal_form_get(f, "auth_time"),
-		   *mac = portal_form_get(f, "auth");
-	char want[PORTAL_B64_LEN];
-	long n, t;
+	const char *app = web_form_get(f, "app");
+	const char *sealed[] = {app};
+	enum web_seal_result sr = WEB_SEAL_MALFORMED;
+	long n;
 
 	*id = 0;
-	if (app == NULL || when == NULL || mac == NULL ||
-	    util_parse_long(app, 1, LONG_MAX, &n) == -1 ||
-	    util_parse_long(when, 0, LONG_MAX, &t) == -1 || strlen(mac) != PORTAL_B64_LEN - 1)
+	if (app == NULL || util_parse_long(app, 1, LONG_MAX, &n) == -1)
 		goto invalid;
-	reissue_auth_mac(x, app, when, want);
-	if (!util_memeq_ct(want, mac, PORTAL_B64_LEN - 1) || t > util_now() + 60 ||
-	    util_now() - t > PORTAL_FORM_TTL)
+	sr = web_seal_open(x, REISSUE_AUTH_SEAL, NULL, web_form_get(f, "auth_time"),
+			   web_form_get(f, "auth"), sealed, 1, NULL);
+	if (sr != WEB_SEAL_OK)
 		goto invalid;
 	*id = n;
 	return 0;
 invalid:
-	*rc = portal_notice(x, 400, N_("The form is no longer valid"),
-			    N_("This form is no longer valid. Please identify yourself again on "
-			       "the re-issue page."));
+	*rc = web_seal_refused(x, sr,
+			       N_("This form is no longer valid. Please identify yourself again on "
+				  "the re-issue page."));
 	return 1;
 }
 
 /* ---- login ---- */
 
 static int
-reissue_login_render(struct portal_ctx *x, const char *email, const char *general)
+reissue_login_render(struct web_ctx *x, const char *email, const char *general)
 {
 	struct tmpl_data *d = reissue_data(x, N_("Certificate re-issue"), RS_LOGIN);
-	char csrf[PORTAL_B64_LEN];
+	char csrf[WEB_B64_LEN];
 	int rc;
 
-	portal_csrf(x, csrf);
+	web_csrf(x, csrf);
 	tmpl_data_str(d, "csrf", csrf);
 	tmpl_data_str(d, "email", nz(email));
 	reissue_err(d, x->lang, "err_general", general);
-	rc = portal_page(x, general != NULL ? 400 : 200, "reissue_login", d);
+	rc = web_page(x, general != NULL ? 400 : 200, "reissue_login", d);
 	tmpl_data_free(d);
 	return rc;
 }
@@ -178,16 +179,16 @@ reissue_login_render(struct portal_ctx *x, const char *email, const char *genera
 int
 portal_reissue_get(struct http_req *r)
 {
-	struct portal_ctx x;
+	struct web_ctx x;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	return reissue_login_render(&x, NULL, NULL);
 }
 
 /* The list of the holder's certificates; the one of a can be chosen when allowed. */
 static int
-reissue_list_render(struct portal_ctx *x, struct store *st, const struct ra_app *a,
-		    const char *email, const char *when)
+reissue_list_render(struct web_ctx *x, struct store *st, const struct ra_app *a, const char *email,
+		    const char *when)
 {
 	struct ra_reissue_item *v = NULL;
 	struct tmpl_data *d = NULL;
@@ -197,7 +198,7 @@ reissue_list_render(struct portal_ctx *x, struct store *st, const struct ra_app 
 
 	err_clear(&e);
 	if (ra_reissue_list(st, a, email, util_now(), &v, &n, &e) == -1) {
-		rc = portal_error(x, &e);
+		rc = web_error(x, &e);
 		goto out;
 	}
 	d = reissue_data(x, N_("Your certificates"), RS_LIST);
@@ -223,7 +224,7 @@ reissue_list_render(struct portal_ctx *x, struct store *st, const struct ra_app 
 			any = 1;
 	}
 	tmpl_data_bool(d, "none", !any);
-	rc = portal_page(x, 200, "reissue_list", d);
+	rc = web_page(x, 200, "reissue_list", d);
 out:
 	tmpl_data_free(d);
 	ra_reissue_items_free(v, n);
@@ -235,8 +236,8 @@ portal_reissue_post(struct http_req *r)
 {
 	static const char generic[] = N_("The e-mail address, application password and certificate "
 					 "code do not match. Please check what you entered.");
-	struct portal_ctx x;
-	struct portal_form f;
+	struct web_ctx x;
+	struct web_form f;
 	struct ra_app a;
 	struct store *st;
 	struct err e;
@@ -245,34 +246,36 @@ portal_reissue_post(struct http_req *r)
 	char when[32];
 	int rc = -1;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	memset(&f, 0, sizeof(f));
 	memset(&a, 0, sizeof(a));
 	err_clear(&e);
 	if (!portal_rate_ok(r, portal.reissue_rate)) {
-		rc = portal_notice(&x, 429, N_("Too many requests"),
-				   N_("Too many requests came from your network. Please wait a "
-				      "minute and try again."));
+		rc = web_notice(&x, 429, N_("Too many requests"),
+				N_("Too many requests came from your network. Please wait a "
+				   "minute and try again."));
 		goto out;
 	}
-	if (portal_form_read(&x, &f, &rc))
+	if (web_form_read(&x, &f, NULL, &rc))
 		goto out;
-	email = nz(portal_form_get(&f, "email"));
+	email = nz(web_form_get(&f, "email"));
 	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
-	    ra_reissue_login(st, email, nz(portal_form_get(&f, "app_password")),
-			     portal_form_get(&f, "cert_code"), &a, &res, &e) == -1) {
-		rc = portal_error(&x, &e);
+	    ra_reissue_login(st, email, nz(web_form_get(&f, "app_password")),
+			     web_form_get(&f, "cert_code"), &a, &res, &e) == -1) {
+		rc = web_error(&x, &e);
 		goto out;
 	}
 	if (res != RA_REISSUE_LOGIN_OK) {
 		rc = reissue_login_render(&x, email, generic);
 		goto out;
 	}
-	snprintf(when, sizeof(when), "%lld", (long long)util_now());
+	/* the holder is known from here on: a new session id, and the login bound to it only */
+	web_session_rotate(&x, NULL);
+	snprintf(when, sizeof(when), "%lld", (long long)util_now() + PORTAL_FORM_TTL);
 	rc = reissue_list_render(&x, st, &a, email, when); /* as typed: it fits a's */
 out:
 	ra_app_clear(&a);
-	portal_form_free(&f);
+	web_form_free(&f);
 	return rc;
 }
 
@@ -283,8 +286,8 @@ out:
  * re-issued; 0, or 1 after replying.
  */
 static int
-reissue_target(struct portal_ctx *x, struct store *st, const struct portal_form *f,
-	       struct ra_app *a, struct ra_reissue_item *c, int *rc, struct err *e)
+reissue_target(struct web_ctx *x, struct store *st, const struct web_form *f, struct ra_app *a,
+	       struct ra_reissue_item *c, int *rc, struct err *e)
 {
 	int64_t id;
 	int k;
@@ -296,8 +299,8 @@ reissue_target(struct portal_ctx *x, struct store *st, const struct portal_form 
 	if (ra_reissue_target(st, id, util_now(), a, c, e) == -1)
 		return -1;
 	if (c->why != RA_REISSUE_WHY_NONE) {
-		*rc = portal_notice(x, 409, N_("This certificate cannot be re-issued"),
-				    reissue_why_msgid(c->why));
+		*rc = web_notice(x, 409, N_("This certificate cannot be re-issued"),
+				 reissue_why_msgid(c->why));
 		ra_app_clear(a);
 		ra_reissue_item_clear(c);
 		return 1;
@@ -323,7 +326,7 @@ reissue_fixed_add(struct tmpl_data *d, const struct ra_app *a, const struct ra_r
 
 /* A page of the chosen certificate (warn, edit, confirm) with the fixed values. */
 static int
-reissue_page(struct portal_ctx *x, const struct ra_app *a, const struct ra_reissue_item *c,
+reissue_page(struct web_ctx *x, const struct ra_app *a, const struct ra_reissue_item *c,
 	     const char *when, const char *page, int step, const char *title,
 	     const struct ra_reissue_vals *v, const struct reissue_errs *er)
 {
@@ -339,14 +342,14 @@ reissue_page(struct portal_ctx *x, const struct ra_app *a, const struct ra_reiss
 	reissue_err(d, x->lang, "err_subject_email", er != NULL ? er->subject_email : NULL);
 	reissue_err(d, x->lang, "err_ou", er != NULL ? er->ou : NULL);
 	reissue_err(d, x->lang, "err_understood", er != NULL ? er->understood : NULL);
-	rc = portal_page(x, er != NULL && er->any ? 400 : 200, page, d);
+	rc = web_page(x, er != NULL && er->any ? 400 : 200, page, d);
 	tmpl_data_free(d);
 	return rc;
 }
 
 /* Reads the form, the authenticated target; 0 to go on, else replied (rc set). */
 static int
-reissue_step_begin(struct portal_ctx *x, struct portal_form *f, struct store **st, struct ra_app *a,
+reissue_step_begin(struct web_ctx *x, struct web_form *f, struct store **st, struct ra_app *a,
 		   struct ra_reissue_item *c, int *rc)
 {
 	struct err e;
@@ -355,14 +358,14 @@ reissue_step_begin(struct portal_ctx *x, struct portal_form *f, struct store **s
 	err_clear(&e);
 	memset(a, 0, sizeof(*a));
 	memset(c, 0, sizeof(*c));
-	if (portal_form_read(x, f, rc))
+	if (web_form_read(x, f, NULL, rc))
 		return 1;
 	if ((*st = ca_thread_store(x->ca, &e)) == NULL) {
-		*rc = portal_error(x, &e);
+		*rc = web_error(x, &e);
 		return 1;
 	}
 	if ((k = reissue_target(x, *st, f, a, c, rc, &e)) == -1) {
-		*rc = portal_error(x, &e);
+		*rc = web_error(x, &e);
 		return 1;
 	}
 	return k;
@@ -371,22 +374,22 @@ reissue_step_begin(struct portal_ctx *x, struct portal_form *f, struct store **s
 int
 portal_reissue_warn_post(struct http_req *r)
 {
-	struct portal_ctx x;
-	struct portal_form f;
+	struct web_ctx x;
+	struct web_form f;
 	struct ra_app a;
 	struct ra_reissue_item c;
 	struct store *st;
 	int rc = -1;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	memset(&f, 0, sizeof(f));
 	if (reissue_step_begin(&x, &f, &st, &a, &c, &rc) == 0) {
-		rc = reissue_page(&x, &a, &c, portal_form_get(&f, "auth_time"), "reissue_warn",
+		rc = reissue_page(&x, &a, &c, web_form_get(&f, "auth_time"), "reissue_warn",
 				  RS_WARN, N_("Before you re-issue"), NULL, NULL);
 		ra_app_clear(&a);
 		ra_reissue_item_clear(&c);
 	}
-	portal_form_free(&f);
+	web_form_free(&f);
 	return rc;
 }
 
@@ -418,19 +421,19 @@ reissue_errs_of(const struct ra_reissue_fields *rf, struct reissue_errs *er)
 int
 portal_reissue_edit_post(struct http_req *r)
 {
-	struct portal_ctx x;
-	struct portal_form f;
+	struct web_ctx x;
+	struct web_form f;
 	struct ra_app a;
 	struct ra_reissue_item c;
 	struct store *st;
 	int rc = -1;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	memset(&f, 0, sizeof(f));
 	if (reissue_step_begin(&x, &f, &st, &a, &c, &rc) == 0) {
-		const char *when = portal_form_get(&f, "auth_time");
+		const char *when = web_form_get(&f, "auth_time");
 
-		if (strcmp(nz(portal_form_get(&f, "understood")), "yes") != 0) {
+		if (strcmp(nz(web_form_get(&f, "understood")), "yes") != 0) {
 			struct reissue_errs er = {0};
 
 			er.understood = N_("Please confirm that you understand that the current "
@@ -445,46 +448,32 @@ portal_reissue_edit_post(struct http_req *r)
 		ra_app_clear(&a);
 		ra_reissue_item_clear(&c);
 	}
-	portal_form_free(&f);
+	web_form_free(&f);
 	return rc;
-}
-
-static void
-reissue_form_mac(const struct portal_ctx *x, const char *app, const char *nonce, const char *when,
-		 const struct ra_reissue_vals *v, char out[PORTAL_B64_LEN])
-{
-	const char *parts[] = {"reissue-form", x->sid, app, nonce, when, v->subject_email, v->ou};
-
-	portal_mac(out, parts, sizeof(parts) / sizeof(parts[0]));
 }
 
 /* The confirm page: the values with a nonce and their MAC. */
 static int
-reissue_confirm_render(struct portal_ctx *x, const struct ra_app *a,
-		       const struct ra_reissue_item *c, const char *auth_time,
-		       const struct ra_reissue_vals *v)
+reissue_confirm_render(struct web_ctx *x, const struct ra_app *a, const struct ra_reissue_item *c,
+		       const char *auth_time, const struct ra_reissue_vals *v)
 {
 	struct tmpl_data *d;
-	char app[32], nonce[PORTAL_B64_LEN], when[32], mac[PORTAL_B64_LEN];
-	unsigned char raw[PORTAL_TOKEN_LEN];
+	struct web_seal seal;
+	char app[32];
+	const char *sealed[] = {app, v->subject_email, v->ou};
 	int rc;
 
-	util_random(raw, sizeof(raw));
-	b64url_encode(nonce, sizeof(nonce), raw, sizeof(raw));
-	snprintf(when, sizeof(when), "%lld", (long long)util_now());
 	snprintf(app, sizeof(app), "%lld", (long long)a->id);
-	reissue_form_mac(x, app, nonce, when, v, mac);
+	web_seal_make(x, REISSUE_FORM_SEAL, PORTAL_FORM_TTL, 1, sealed, 3, &seal);
 	d = reissue_data(x, N_("Confirm the re-issue"), RS_CONFIRM);
 	reissue_auth_add(x, d, a->id, auth_time);
 	reissue_fixed_add(d, a, c);
-	tmpl_data_str(d, "form_nonce", nonce);
-	tmpl_data_str(d, "form_time", when);
-	tmpl_data_str(d, "form_mac", mac);
+	web_seal_data(d, &seal);
 	tmpl_data_str(d, "subject_email", v->subject_email);
 	tmpl_data_str(d, "ou", v->ou);
-	rc = portal_page(x, 200, "reissue_confirm", d);
+	rc = web_page(x, 200, "reissue_confirm", d);
 	tmpl_data_free(d);
-	sodium_memzero(raw, sizeof(raw));
+	sodium_memzero(&seal, sizeof(seal));
 	return rc;
 }
 
@@ -492,8 +481,8 @@ reissue_confirm_render(struct portal_ctx *x, const struct ra_app *a,
 int
 portal_reissue_check_post(struct http_req *r)
 {
-	struct portal_ctx x;
-	struct portal_form f;
+	struct web_ctx x;
+	struct web_form f;
 	struct ra_app a;
 	struct ra_reissue_item c;
 	struct store *st;
@@ -503,29 +492,27 @@ portal_reissue_check_post(struct http_req *r)
 	struct err e;
 	int rc = -1;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	memset(&f, 0, sizeof(f));
 	err_clear(&e);
 	if (reissue_step_begin(&x, &f, &st, &a, &c, &rc) != 0)
 		goto out;
-	v.subject_email = nz(portal_form_get(&f, "subject_email"));
-	v.ou = nz(portal_form_get(&f, "ou"));
+	v.subject_email = nz(web_form_get(&f, "subject_email"));
+	v.ou = nz(web_form_get(&f, "ou"));
 	if (ra_reissue_check(st, &a, &v, &rf, &e) == -1) {
-		rc = portal_error(&x, &e);
+		rc = web_error(&x, &e);
 	} else {
 		reissue_errs_of(&rf, &er);
 		if (er.any)
-			rc = reissue_page(&x, &a, &c, portal_form_get(&f, "auth_time"),
-					  "reissue_edit", RS_EDIT,
-					  N_("Changes for the new certificate"), &v, &er);
+			rc = reissue_page(&x, &a, &c, web_form_get(&f, "auth_time"), "reissue_edit",
+					  RS_EDIT, N_("Changes for the new certificate"), &v, &er);
 		else
-			rc = reissue_confirm_render(&x, &a, &c, portal_form_get(&f, "auth_time"),
-						    &v);
+			rc = reissue_confirm_render(&x, &a, &c, web_form_get(&f, "auth_time"), &v);
 	}
 	ra_app_clear(&a);
 	ra_reissue_item_clear(&c);
 out:
-	portal_form_free(&f);
+	web_form_free(&f);
 	return rc;
 }
 
@@ -533,7 +520,7 @@ out:
 
 /* The page of the RA's answer to a Submit (not an error). */
 static int
-reissue_answer_reply(struct portal_ctx *x, struct store *st, const struct portal_form *f,
+reissue_answer_reply(struct web_ctx *x, struct store *st, const struct web_form *f,
 		     const struct ra_reissue_vals *v, const struct ra_reissue_answer *ans)
 {
 	struct tmpl_data *d;
@@ -544,17 +531,17 @@ reissue_answer_reply(struct portal_ctx *x, struct store *st, const struct portal
 		d = reissue_data(x, N_("Re-issue accepted"), RS_ACCEPTED);
 		tmpl_data_str(d, "old_serial", ans->old_serial);
 		tmpl_data_str(d, "email", nz(ans->to));
-		rc = portal_page(x, 200, "reissue_done", d);
+		rc = web_page(x, 200, "reissue_done", d);
 		tmpl_data_free(d);
 		break;
 	case RA_REISSUE_REPEAT:
-		rc = portal_notice(x, 200, N_("Re-issue accepted"),
-				   N_("Your re-issue has been accepted. We have sent the new "
-				      "certificate code by mail."));
+		rc = web_notice(x, 200, N_("Re-issue accepted"),
+				N_("Your re-issue has been accepted. We have sent the new "
+				   "certificate code by mail."));
 		break;
 	case RA_REISSUE_NOT_REISSUABLE:
-		rc = portal_notice(x, 409, N_("This certificate cannot be re-issued"),
-				   reissue_why_msgid(ans->why));
+		rc = web_notice(x, 409, N_("This certificate cannot be re-issued"),
+				reissue_why_msgid(ans->why));
 		break;
 	case RA_REISSUE_FIELDS: {
 		/* the organization's domains changed since the check: the form again */
@@ -568,18 +555,18 @@ reissue_answer_reply(struct portal_ctx *x, struct store *st, const struct portal
 		err_clear(&e);
 		reissue_errs_of(&ans->fields, &er);
 		if ((k = reissue_target(x, st, f, &a, &c, &rc, &e)) == -1)
-			rc = portal_error(x, &e);
+			rc = web_error(x, &e);
 		if (k != 0)
 			break;
-		rc = reissue_page(x, &a, &c, portal_form_get(f, "auth_time"), "reissue_edit",
-				  RS_EDIT, N_("Changes for the new certificate"), v, &er);
+		rc = reissue_page(x, &a, &c, web_form_get(f, "auth_time"), "reissue_edit", RS_EDIT,
+				  N_("Changes for the new certificate"), v, &er);
 		ra_app_clear(&a);
 		ra_reissue_item_clear(&c);
 		break;
 	}
 	default: /* RA_REISSUE_REVOKED_MEANWHILE */
-		rc = portal_notice(x, 409, N_("This certificate cannot be re-issued"),
-				   N_("Revoked: a revoked certificate cannot be re-issued."));
+		rc = web_notice(x, 409, N_("This certificate cannot be re-issued"),
+				N_("Revoked: a revoked certificate cannot be re-issued."));
 		break;
 	}
 	return rc;
@@ -587,8 +574,8 @@ reissue_answer_reply(struct portal_ctx *x, struct store *st, const struct portal
 
 /* Submit: the RA's re-issue of application id with the values v, the form's nonce raw. */
 static int
-reissue_submit(struct portal_ctx *x, struct store *st, const struct portal_form *f, int64_t id,
-	       const struct ra_reissue_vals *v, const unsigned char raw[PORTAL_TOKEN_LEN])
+reissue_submit(struct web_ctx *x, struct store *st, const struct web_form *f, int64_t id,
+	       const struct ra_reissue_vals *v, const unsigned char raw[WEB_TOKEN_LEN])
 {
 	struct ra_reissue_req q;
 	struct ra_reissue_answer ans;
@@ -608,7 +595,7 @@ reissue_submit(struct portal_ctx *x, struct store *st, const struct portal_form 
 	q.fault_after_revoke = portal_test_fault("reissue-after-revoke");
 	portal_notify_init(&n, x->lang); /* the mail in the holder's language */
 	if (ra_reissue_commit(x->ca, st, &q, &n, &ans, &e) == -1)
-		rc = portal_error(x, &e);
+		rc = web_error(x, &e);
 	else
 		rc = reissue_answer_reply(x, st, f, v, &ans);
 	ra_reissue_answer_clear(&ans);
@@ -618,84 +605,80 @@ reissue_submit(struct portal_ctx *x, struct store *st, const struct portal_form 
 int
 portal_reissue_confirm_post(struct http_req *r)
 {
-	struct portal_ctx x;
-	struct portal_form f;
+	struct web_ctx x;
+	struct web_form f;
 	struct ra_app a;
 	struct ra_reissue_item c;
 	struct store *st;
 	struct ra_reissue_vals v;
 	struct err e;
-	const char *nonce, *when, *mac, *app, *action;
-	char want[PORTAL_B64_LEN];
-	unsigned char raw[PORTAL_TOKEN_LEN];
+	const char *app, *action;
+	struct web_seal seal;
+	enum web_seal_result sr;
 	int64_t id;
-	long t;
 	int rc = -1, done = 0;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	memset(&f, 0, sizeof(f));
-	memset(raw, 0, sizeof(raw));
+	memset(&seal, 0, sizeof(seal));
 	err_clear(&e);
-	if (portal_form_read(&x, &f, &rc))
+	if (web_form_read(&x, &f, NULL, &rc))
 		goto out;
-	v.subject_email = nz(portal_form_get(&f, "subject_email"));
-	v.ou = nz(portal_form_get(&f, "ou"));
-	nonce = portal_form_get(&f, "form_nonce");
-	when = portal_form_get(&f, "form_time");
-	mac = portal_form_get(&f, "form_mac");
-	app = nz(portal_form_get(&f, "app"));
-	action = nz(portal_form_get(&f, "action"));
-	if (nonce == NULL || when == NULL || mac == NULL ||
-	    b64url_decode_exact(raw, sizeof(raw), nonce) == -1 ||
-	    util_parse_long(when, 0, LONG_MAX, &t) == -1 || strlen(mac) != PORTAL_B64_LEN - 1)
-		goto invalid;
-	reissue_form_mac(&x, app, nonce, when, &v, want);
-	if (!util_memeq_ct(want, mac, PORTAL_B64_LEN - 1) || t > util_now() + 60 ||
-	    util_now() - t > PORTAL_FORM_TTL)
-		goto invalid;
+	v.subject_email = nz(web_form_get(&f, "subject_email"));
+	v.ou = nz(web_form_get(&f, "ou"));
+	app = nz(web_form_get(&f, "app"));
+	action = nz(web_form_get(&f, "action"));
+	{
+		const char *sealed[] = {app, v.subject_email, v.ou};
+
+		if ((sr = web_seal_open_form(&x, REISSUE_FORM_SEAL, &f, sealed, 3, &seal)) !=
+		    WEB_SEAL_OK)
+			goto invalid;
+	}
 	if ((st = ca_thread_store(x.ca, &e)) == NULL) {
-		rc = portal_error(&x, &e);
+		rc = web_error(&x, &e);
 		goto out;
 	}
 	if (strcmp(action, "submit") == 0) {
 		/* a repeat is answered as accepted, also once the login has run out */
-		if (ra_reissue_done(st, raw, &done, &e) == -1) {
-			rc = portal_error(&x, &e);
+		if (ra_reissue_done(st, seal.nonce_raw, &done, &e) == -1) {
+			rc = web_error(&x, &e);
 			goto out;
 		}
 		if (done) {
-			rc = portal_notice(&x, 200, N_("Re-issue accepted"),
-					   N_("Your re-issue has been accepted. We have sent the "
-					      "new certificate code by mail."));
+			rc = web_notice(&x, 200, N_("Re-issue accepted"),
+					N_("Your re-issue has been accepted. We have sent the "
+					   "new certificate code by mail."));
 			goto out;
 		}
 		if (reissue_auth_id(&x, &f, &id, &rc) != 0)
 			goto out;
-		rc = reissue_submit(&x, st, &f, id, &v, raw);
+		rc = reissue_submit(&x, st, &f, id, &v, seal.nonce_raw);
 		goto out;
 	}
 	{
 		int k = reissue_target(&x, st, &f, &a, &c, &rc, &e);
 
 		if (k == -1)
-			rc = portal_error(&x, &e);
+			rc = web_error(&x, &e);
 		if (k != 0)
 			goto out;
 	}
 	if (strcmp(action, "back") == 0)
-		rc = reissue_page(&x, &a, &c, portal_form_get(&f, "auth_time"), "reissue_edit",
+		rc = reissue_page(&x, &a, &c, web_form_get(&f, "auth_time"), "reissue_edit",
 				  RS_EDIT, N_("Changes for the new certificate"), &v, NULL);
 	ra_app_clear(&a);
 	ra_reissue_item_clear(&c);
 	if (strcmp(action, "back") == 0)
 		goto out;
+	sr = WEB_SEAL_MALFORMED; /* no such action */
 invalid:
-	rc = portal_notice(&x, 400, N_("The form is no longer valid"),
-			   N_("This form is no longer valid. Please identify yourself again on the "
-			      "re-issue page."));
+	rc = web_seal_refused(&x, sr,
+			      N_("This form is no longer valid. Please identify yourself again on "
+				 "the re-issue page."));
 out:
-	sodium_memzero(raw, sizeof(raw));
-	portal_form_free(&f);
+	sodium_memzero(&seal, sizeof(seal));
+	web_form_free(&f);
 	return rc;
 }
 
@@ -706,14 +689,14 @@ out:
  * the errors (msgids; detail: the CA's refusal of the CSR, in English).
  */
 static int
-reissue_fetch_render(struct portal_ctx *x, const char *code, const char *code_err, int csr,
+reissue_fetch_render(struct web_ctx *x, const char *code, const char *code_err, int csr,
 		     const char *csr_err, const char *detail)
 {
 	struct tmpl_data *d = reissue_data(x, N_("Fetch your new certificate"), RS_FETCH);
-	char csrf[PORTAL_B64_LEN];
+	char csrf[WEB_B64_LEN];
 	int rc;
 
-	portal_csrf(x, csrf);
+	web_csrf(x, csrf);
 	tmpl_data_str(d, "csrf", csrf);
 	tmpl_data_str(d, "cert_code", nz(code));
 	tmpl_data_bool(d, "need_csr", csr);
@@ -723,7 +706,7 @@ reissue_fetch_render(struct portal_ctx *x, const char *code, const char *code_er
 		tmpl_data_str(d, "csr_detail", detail);
 	else
 		tmpl_data_bool(d, "csr_detail", 0);
-	rc = portal_page(x, code_err != NULL || csr_err != NULL ? 400 : 200, "reissue_fetch", d);
+	rc = web_page(x, code_err != NULL || csr_err != NULL ? 400 : 200, "reissue_fetch", d);
 	tmpl_data_free(d);
 	return rc;
 }
@@ -731,17 +714,17 @@ reissue_fetch_render(struct portal_ctx *x, const char *code, const char *code_er
 int
 portal_reissue_fetch_get(struct http_req *r)
 {
-	struct portal_ctx x;
+	struct web_ctx x;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	return reissue_fetch_render(&x, NULL, NULL, 0, NULL, NULL);
 }
 
 int
 portal_reissue_fetch_post(struct http_req *r)
 {
-	struct portal_ctx x;
-	struct portal_form f;
+	struct web_ctx x;
+	struct web_form f;
 	struct ra_notify n;
 	struct ra_cert_page page;
 	enum ra_submit_result res;
@@ -750,24 +733,24 @@ portal_reissue_fetch_post(struct http_req *r)
 	const char *code, *csr;
 	int rc = -1;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	memset(&f, 0, sizeof(f));
 	memset(&page, 0, sizeof(page));
 	err_clear(&e);
 	if (!portal_rate_ok(r, portal.reissue_rate)) {
-		rc = portal_notice(&x, 429, N_("Too many requests"),
-				   N_("Too many requests came from your network. Please wait a "
-				      "minute and try again."));
+		rc = web_notice(&x, 429, N_("Too many requests"),
+				N_("Too many requests came from your network. Please wait a "
+				   "minute and try again."));
 		goto out;
 	}
-	if (portal_form_read_big(&x, &f, &rc))
+	if (web_form_read(&x, &f, &portal_form_big, &rc))
 		goto out;
-	code = portal_form_get(&f, "cert_code");
-	csr = portal_form_get(&f, "csr");
+	code = web_form_get(&f, "cert_code");
+	csr = web_form_get(&f, "csr");
 	portal_notify_init(&n, x.lang);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
 	    ra_reissue_fetch(x.ca, st, nz(code), csr, &n, &res, &page, &e) == -1) {
-		rc = portal_error(&x, &e);
+		rc = web_error(&x, &e);
 		goto out;
 	}
 	switch (res) {
@@ -775,14 +758,14 @@ portal_reissue_fetch_post(struct http_req *r)
 		rc = portal_cert_page(&x, &page);
 		break;
 	case RA_SUBMIT_USED:
-		rc = portal_notice(&x, 410, N_("The certificate has already been issued"),
-				   N_("The certificate of this re-issue has already been issued. "
-				      "For your security, the PIN is shown only once."));
+		rc = web_notice(&x, 410, N_("The certificate has already been issued"),
+				N_("The certificate of this re-issue has already been issued. "
+				   "For your security, the PIN is shown only once."));
 		break;
 	case RA_SUBMIT_EXPIRED:
-		rc = portal_notice(&x, 410, N_("This re-issue has expired"),
-				   N_("The new certificate was not fetched within 30 days. Please "
-				      "contact the registration authority of your organization."));
+		rc = web_notice(&x, 410, N_("This re-issue has expired"),
+				N_("The new certificate was not fetched within 30 days. Please "
+				   "contact the registration authority of your organization."));
 		break;
 	case RA_SUBMIT_NEED_CSR:
 		rc = reissue_fetch_render(
@@ -801,6 +784,6 @@ portal_reissue_fetch_post(struct http_req *r)
 	}
 out:
 	ra_cert_page_clear(&page);
-	portal_form_free(&f);
+	web_form_free(&f);
 	return rc;
 }

@@ -80,21 +80,21 @@ revoke_reason_label(const char *lang, const char *name)
 }
 
 static struct tmpl_data *
-revoke_data(const struct portal_ctx *x, const char *title_msgid, int step)
+revoke_data(const struct web_ctx *x, const char *title_msgid, int step)
 {
-	struct tmpl_data *d = portal_data(x, title_msgid, -1);
+	struct tmpl_data *d = web_data(x, title_msgid, -1);
 
 	portal_steps(d, x->lang, revoke_flow, sizeof(revoke_flow) / sizeof(revoke_flow[0]), step);
 	return d;
 }
 
 static void
-revoke_vals_from(struct ra_revoke_vals *v, const struct portal_form *f)
+revoke_vals_from(struct ra_revoke_vals *v, const struct web_form *f)
 {
-	v->org = nz(portal_form_get(f, "org_code"));
-	v->ticket = nz(portal_form_get(f, "ticket"));
-	v->email = nz(portal_form_get(f, "email"));
-	v->reason = nz(portal_form_get(f, "reason"));
+	v->org = nz(web_form_get(f, "org_code"));
+	v->ticket = nz(web_form_get(f, "ticket"));
+	v->email = nz(web_form_get(f, "email"));
+	v->reason = nz(web_form_get(f, "reason"));
 }
 
 /* The RA's field codes in the portal's words. */
@@ -123,8 +123,7 @@ revoke_err(struct tmpl_data *d, const char *lang, const char *name, const char *
 
 /* The step-1 form with values v (may be NULL) and errors er (may be NULL). */
 static int
-revoke_step1_render(struct portal_ctx *x, const struct ra_revoke_vals *v,
-		    const struct revoke_errs *er)
+revoke_step1_render(struct web_ctx *x, const struct ra_revoke_vals *v, const struct revoke_errs *er)
 {
 	static const struct ra_revoke_vals none = {"", "", "", RA_REVOKE_REASON_DEFAULT};
 	static const struct revoke_errs noerr;
@@ -133,7 +132,7 @@ revoke_step1_render(struct portal_ctx *x, const struct ra_revoke_vals *v,
 	size_t norgs = 0;
 	struct store *st;
 	struct err e;
-	char id_hex[CAPTCHA_ID_HEX], csrf[PORTAL_B64_LEN], *uri = NULL;
+	char id_hex[CAPTCHA_ID_HEX], csrf[WEB_B64_LEN], *uri = NULL;
 	int rc = -1;
 
 	err_clear(&e);
@@ -143,11 +142,11 @@ revoke_step1_render(struct portal_ctx *x, const struct ra_revoke_vals *v,
 		er = &noerr;
 	if ((st = ca_thread_store(x->ca, &e)) == NULL || ra_org_list(st, &orgs, &norgs, &e) == -1 ||
 	    portal_captcha(st, REVOKE_PURPOSE, id_hex, &uri, &e) == -1) {
-		rc = portal_error(x, &e);
+		rc = web_error(x, &e);
 		goto out;
 	}
 	d = revoke_data(x, N_("Certificate revocation"), REVOKE_STEP_INPUT);
-	portal_csrf(x, csrf);
+	web_csrf(x, csrf);
 	tmpl_data_str(d, "csrf", csrf);
 	tmpl_data_str(d, "captcha_id", id_hex);
 	tmpl_data_str(d, "captcha_png", uri);
@@ -176,7 +175,7 @@ revoke_step1_render(struct portal_ctx *x, const struct ra_revoke_vals *v,
 	revoke_err(d, x->lang, "err_email", er->email);
 	revoke_err(d, x->lang, "err_reason", er->reason);
 	revoke_err(d, x->lang, "err_captcha", er->captcha);
-	rc = portal_page(x, er->any ? 400 : 200, "revoke_step1", d);
+	rc = web_page(x, er->any ? 400 : 200, "revoke_step1", d);
 out:
 	tmpl_data_free(d);
 	for (size_t i = 0; i < norgs; i++)
@@ -186,42 +185,36 @@ out:
 	return rc;
 }
 
-static void
-revoke_form_mac(const struct portal_ctx *x, const struct ra_revoke_vals *v, const char *nonce,
-		const char *when, char out[PORTAL_B64_LEN])
-{
-	const char *parts[] = {"revoke-form", x->sid,	 nonce,	   when,
-			       v->org,	      v->ticket, v->email, v->reason};
-
-	portal_mac(out, parts, sizeof(parts) / sizeof(parts[0]));
-}
+/* The confirm page's values under the seal (src/web/sealed.c). */
+#define REVOKE_SEAL "revoke-form"
+#define REVOKE_SEALED(v)                                                                           \
+	{                                                                                          \
+		(v)->org, (v)->ticket, (v)->email, (v)->reason                                     \
+	}
+#define REVOKE_SEALED_N 4
 
 static int
-revoke_confirm_render(struct portal_ctx *x, const struct ra_revoke_vals *v)
+revoke_confirm_render(struct web_ctx *x, const struct ra_revoke_vals *v)
 {
+	const char *sealed[] = REVOKE_SEALED(v);
 	struct tmpl_data *d;
-	char csrf[PORTAL_B64_LEN], mac[PORTAL_B64_LEN], nonce[PORTAL_B64_LEN], when[32];
-	unsigned char raw[PORTAL_TOKEN_LEN];
+	struct web_seal seal;
+	char csrf[WEB_B64_LEN];
 	int rc;
 
-	util_random(raw, sizeof(raw));
-	b64url_encode(nonce, sizeof(nonce), raw, sizeof(raw));
-	snprintf(when, sizeof(when), "%lld", (long long)util_now());
-	revoke_form_mac(x, v, nonce, when, mac);
-	portal_csrf(x, csrf);
+	web_seal_make(x, REVOKE_SEAL, PORTAL_FORM_TTL, 1, sealed, REVOKE_SEALED_N, &seal);
+	web_csrf(x, csrf);
 	d = revoke_data(x, N_("Confirm the revocation"), REVOKE_STEP_CONFIRM);
 	tmpl_data_str(d, "csrf", csrf);
-	tmpl_data_str(d, "form_nonce", nonce);
-	tmpl_data_str(d, "form_time", when);
-	tmpl_data_str(d, "form_mac", mac);
+	web_seal_data(d, &seal);
 	tmpl_data_str(d, "org_code", v->org);
 	tmpl_data_str(d, "ticket", v->ticket);
 	tmpl_data_str(d, "email", v->email);
 	tmpl_data_str(d, "reason", v->reason);
 	tmpl_data_str(d, "reason_label", revoke_reason_label(x->lang, v->reason));
-	rc = portal_page(x, 200, "revoke_confirm", d);
+	rc = web_page(x, 200, "revoke_confirm", d);
 	tmpl_data_free(d);
-	sodium_memzero(raw, sizeof(raw));
+	sodium_memzero(&seal, sizeof(seal));
 	return rc;
 }
 
@@ -230,7 +223,7 @@ revoke_confirm_render(struct portal_ctx *x, const struct ra_revoke_vals *v)
  * with its errors, the notice of a revoked or expired certificate, or (OK) nothing: 0.
  */
 static int
-revoke_refusal(struct portal_ctx *x, const struct ra_revoke_vals *v, enum ra_revreq_result res,
+revoke_refusal(struct web_ctx *x, const struct ra_revoke_vals *v, enum ra_revreq_result res,
 	       struct revoke_errs *er, int *rc)
 {
 	switch (res) {
@@ -245,14 +238,13 @@ revoke_refusal(struct portal_ctx *x, const struct ra_revoke_vals *v, enum ra_rev
 		*rc = revoke_step1_render(x, v, er);
 		return 1;
 	case RA_REVREQ_REVOKED:
-		*rc = portal_notice(x, 409, N_("The certificate cannot be revoked"),
-				    N_("This certificate has already been revoked."));
+		*rc = web_notice(x, 409, N_("The certificate cannot be revoked"),
+				 N_("This certificate has already been revoked."));
 		return 1;
 	case RA_REVREQ_EXPIRED:
-		*rc =
-		    portal_notice(x, 409, N_("The certificate cannot be revoked"),
-				  N_("This certificate has expired already: it cannot be used any "
-				     "more and does not need to be revoked."));
+		*rc = web_notice(x, 409, N_("The certificate cannot be revoked"),
+				 N_("This certificate has expired already: it cannot be used any "
+				    "more and does not need to be revoked."));
 		return 1;
 	default:
 		return 0;
@@ -262,17 +254,17 @@ revoke_refusal(struct portal_ctx *x, const struct ra_revoke_vals *v, enum ra_rev
 int
 portal_revoke_step1_get(struct http_req *r)
 {
-	struct portal_ctx x;
+	struct web_ctx x;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	return revoke_step1_render(&x, NULL, NULL);
 }
 
 int
 portal_revoke_step1_post(struct http_req *r)
 {
-	struct portal_ctx x;
-	struct portal_form f;
+	struct web_ctx x;
+	struct web_form f;
 	struct ra_revoke_vals v;
 	struct ra_revoke_fields rf;
 	struct revoke_errs er;
@@ -282,30 +274,30 @@ portal_revoke_step1_post(struct http_req *r)
 	enum ra_revreq_result res;
 	int rc = -1;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	memset(&f, 0, sizeof(f));
 	memset(&er, 0, sizeof(er));
 	err_clear(&e);
 	if (!portal_rate_ok(r, portal.revoke_rate)) {
-		rc = portal_notice(&x, 429, N_("Too many requests"),
-				   N_("Too many requests came from your network. Please wait a "
-				      "minute and try again."));
+		rc = web_notice(&x, 429, N_("Too many requests"),
+				N_("Too many requests came from your network. Please wait a "
+				   "minute and try again."));
 		goto out;
 	}
-	if (portal_form_read(&x, &f, &rc))
+	if (web_form_read(&x, &f, NULL, &rc))
 		goto out;
 	revoke_vals_from(&v, &f);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL) {
-		rc = portal_error(&x, &e);
+		rc = web_error(&x, &e);
 		goto out;
 	}
 	ra_revoke_check(&v, &rf);
 	revoke_errs_from(&er, &rf);
 	if (rf.reason != RA_REVOKE_FIELD_OK)
 		v.reason = RA_REVOKE_REASON_DEFAULT;
-	if (captcha_verify(st, portal_form_get(&f, "captcha_id"), REVOKE_PURPOSE,
-			   portal_form_get(&f, "captcha"), &cr, &e) == -1) {
-		rc = portal_error(&x, &e);
+	if (captcha_verify(st, web_form_get(&f, "captcha_id"), REVOKE_PURPOSE,
+			   web_form_get(&f, "captcha"), &cr, &e) == -1) {
+		rc = web_error(&x, &e);
 		goto out;
 	}
 	er.captcha = captcha_result_msgid(cr);
@@ -315,44 +307,39 @@ portal_revoke_step1_post(struct http_req *r)
 		goto out;
 	}
 	if (ra_revoke_find(st, &v, &res, NULL, &e) == -1) {
-		rc = portal_error(&x, &e);
+		rc = web_error(&x, &e);
 		goto out;
 	}
 	if (!revoke_refusal(&x, &v, res, &er, &rc))
 		rc = revoke_confirm_render(&x, &v);
 out:
-	portal_form_free(&f);
+	web_form_free(&f);
 	return rc;
 }
 
-/* The confirm form's nonce (raw) when its values carry a valid MAC of this session; else -1. */
-static int
-revoke_form_ok(const struct portal_ctx *x, const struct portal_form *f,
-	       const struct ra_revoke_vals *v, unsigned char raw[PORTAL_TOKEN_LEN])
+/*
+ * The confirm form's seal (its nonce's bytes in seal->nonce_raw) when its values are sealed
+ * for this session and pass the field rules: WEB_SEAL_OK; else why not.
+ */
+static enum web_seal_result
+revoke_form_ok(const struct web_ctx *x, const struct web_form *f, const struct ra_revoke_vals *v,
+	       struct web_seal *seal)
 {
-	const char *nonce = portal_form_get(f, "form_nonce"),
-		   *when = portal_form_get(f, "form_time"), *mac = portal_form_get(f, "form_mac");
+	const char *sealed[] = REVOKE_SEALED(v);
 	struct ra_revoke_fields rf;
-	char want[PORTAL_B64_LEN];
-	long t;
+	enum web_seal_result sr;
 
-	if (nonce == NULL || when == NULL || mac == NULL ||
-	    b64url_decode_exact(raw, PORTAL_TOKEN_LEN, nonce) == -1 ||
-	    util_parse_long(when, 0, LONG_MAX, &t) == -1 || strlen(mac) != PORTAL_B64_LEN - 1 ||
-	    ra_revoke_check(v, &rf))
-		return -1;
-	revoke_form_mac(x, v, nonce, when, want);
-	if (!util_memeq_ct(want, mac, PORTAL_B64_LEN - 1) || t > util_now() + 60 ||
-	    util_now() - t > PORTAL_FORM_TTL)
-		return -1;
-	return 0;
+	sr = web_seal_open_form(x, REVOKE_SEAL, f, sealed, REVOKE_SEALED_N, seal);
+	if (sr == WEB_SEAL_OK && ra_revoke_check(v, &rf))
+		sr = WEB_SEAL_MALFORMED;
+	return sr;
 }
 
 int
 portal_revoke_confirm_post(struct http_req *r)
 {
-	struct portal_ctx x;
-	struct portal_form f;
+	struct web_ctx x;
+	struct web_form f;
 	struct ra_revreq q;
 	struct ra_revoke_fields rf;
 	struct revoke_errs er;
@@ -360,34 +347,36 @@ portal_revoke_confirm_post(struct http_req *r)
 	struct store *st;
 	struct err e;
 	enum ra_revreq_result res;
-	unsigned char raw[PORTAL_TOKEN_LEN], nh[STORE_HASH_LEN];
+	enum web_seal_result sr;
+	struct web_seal seal;
+	unsigned char nh[STORE_HASH_LEN];
 	int rc = -1;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	memset(&f, 0, sizeof(f));
 	memset(&q, 0, sizeof(q));
 	memset(&er, 0, sizeof(er));
-	memset(raw, 0, sizeof(raw));
+	memset(&seal, 0, sizeof(seal));
 	err_clear(&e);
-	if (portal_form_read(&x, &f, &rc))
+	if (web_form_read(&x, &f, NULL, &rc))
 		goto out;
 	revoke_vals_from(&q.vals, &f);
-	if (revoke_form_ok(&x, &f, &q.vals, raw) == -1) {
-		rc = portal_notice(
-		    &x, 400, N_("The form is no longer valid"),
+	if ((sr = revoke_form_ok(&x, &f, &q.vals, &seal)) != WEB_SEAL_OK) {
+		rc = web_seal_refused(
+		    &x, sr,
 		    N_("This form is no longer valid. Please start again from the first step."));
 		goto out;
 	}
-	if (strcmp(nz(portal_form_get(&f, "action")), "back") == 0) {
+	if (strcmp(nz(web_form_get(&f, "action")), "back") == 0) {
 		rc = revoke_step1_render(&x, &q.vals, NULL);
 		goto out;
 	}
-	ra_token_hash(raw, nh);
+	ra_token_hash(seal.nonce_raw, nh);
 	q.nonce_hash = nh;
 	portal_notify_init(&notify, x.lang);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
 	    ra_revoke_request(st, &q, &notify, &res, &rf, &e) == -1) {
-		rc = portal_error(&x, &e);
+		rc = web_error(&x, &e);
 		goto out;
 	}
 	revoke_errs_from(&er, &rf);
@@ -397,12 +386,12 @@ portal_revoke_confirm_post(struct http_req *r)
 		    revoke_data(&x, N_("Revocation request accepted"), REVOKE_STEP_DONE);
 
 		tmpl_data_str(d, "email", q.vals.email);
-		rc = portal_page(&x, 200, "revoke_done", d);
+		rc = web_page(&x, 200, "revoke_done", d);
 		tmpl_data_free(d);
 	}
 out:
-	sodium_memzero(raw, sizeof(raw));
-	portal_form_free(&f);
+	sodium_memzero(&seal, sizeof(seal));
+	web_form_free(&f);
 	return rc;
 }
 
@@ -419,27 +408,27 @@ revoke_time(time_t t, char *out, size_t outlen)
 
 /* The pages of a link that cannot be used (or OK: 0, nothing sent). */
 static int
-revoke_link_refusal(struct portal_ctx *x, enum ra_revlink_result res, int *rc)
+revoke_link_refusal(struct web_ctx *x, enum ra_revlink_result res, int *rc)
 {
 	switch (res) {
 	case RA_REVLINK_OK:
 	case RA_REVLINK_REVOKED:
 		return 0;
 	case RA_REVLINK_USED:
-		*rc = portal_notice(x, 410, N_("This link has already been used"),
-				    N_("This link has already been used: the certificate was "
-				       "revoked with it."));
+		*rc = web_notice(x, 410, N_("This link has already been used"),
+				 N_("This link has already been used: the certificate was "
+				    "revoked with it."));
 		return 1;
 	case RA_REVLINK_EXPIRED:
-		*rc = portal_notice(
+		*rc = web_notice(
 		    x, 410, N_("This link has expired"),
 		    N_("This link has expired: links are valid for 3 days. The certificate has not "
 		       "been revoked. Please make the revocation request again."));
 		return 1;
 	default:
-		*rc = portal_notice(x, 404, N_("This link is not valid"),
-				    N_("This link is not valid. Please check that you opened the "
-				       "whole link from the mail."));
+		*rc = web_notice(x, 404, N_("This link is not valid"),
+				 N_("This link is not valid. Please check that you opened the "
+				    "whole link from the mail."));
 		return 1;
 	}
 }
@@ -451,34 +440,34 @@ revoke_link_refusal(struct portal_ctx *x, enum ra_revlink_result res, int *rc)
 int
 portal_revoke_verify_get(struct http_req *r)
 {
-	struct portal_ctx x;
+	struct web_ctx x;
 	struct ra_revlink l;
 	struct tmpl_data *d;
 	struct store *st;
 	struct err e;
 	enum ra_revlink_result res = RA_REVLINK_UNKNOWN;
 	const char *token = http_query(r, "onetimetoken");
-	char csrf[PORTAL_B64_LEN], until[64];
+	char csrf[WEB_B64_LEN], until[64];
 	int rc = -1;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	err_clear(&e);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
 	    ra_revoke_peek(st, token, &res, &l, &e) == -1)
-		return portal_error(&x, &e);
+		return web_error(&x, &e);
 	if (res == RA_REVLINK_REVOKED) /* only complete says so */
 		res = RA_REVLINK_USED;
 	if (revoke_link_refusal(&x, res, &rc))
 		return rc;
 	d = revoke_data(&x, N_("Revoke the certificate"), REVOKE_STEP_MAIL);
-	portal_csrf(&x, csrf);
+	web_csrf(&x, csrf);
 	revoke_time(l.expires, until, sizeof(until));
 	tmpl_data_str(d, "csrf", csrf);
 	tmpl_data_str(d, "onetimetoken", token);
 	tmpl_data_str(d, "serial", l.serial);
 	tmpl_data_str(d, "reason", revoke_reason_label(x.lang, ca_reason_name(l.reason)));
 	tmpl_data_str(d, "until", until);
-	rc = portal_page(&x, 200, "revoke_verify", d);
+	rc = web_page(&x, 200, "revoke_verify", d);
 	tmpl_data_free(d);
 	return rc;
 }
@@ -487,31 +476,35 @@ portal_revoke_verify_get(struct http_req *r)
 int
 portal_revoke_verify_post(struct http_req *r)
 {
-	struct portal_ctx x;
-	struct portal_form f;
+	struct web_ctx x;
+	struct web_form f;
 	struct ra_revlink l;
 	struct ra_notify notify;
 	struct tmpl_data *d;
 	struct store *st;
 	struct err e;
 	enum ra_revlink_result res = RA_REVLINK_UNKNOWN;
-	char when[64], next[64];
+	char when[64], next[64], sid[WEB_B64_LEN];
 	int rc = -1;
 
-	portal_ctx_init(&x, r);
+	web_ctx_init(&x, &portal.site, r);
 	memset(&f, 0, sizeof(f));
 	err_clear(&e);
-	if (portal_form_read(&x, &f, &rc)) /* 403 without this session's CSRF token */
+	/* 403 without this session's CSRF token (or the one the link's use rotated away from) */
+	if (web_form_read_link(&x, &f, NULL, "onetimetoken", &rc))
 		goto out;
+	web_session_link_id(&x, web_form_get(&f, "csrf"), web_form_get(&f, "onetimetoken"), sid);
 	portal_notify_init(&notify, x.lang);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
-	    ra_revoke_complete(x.ca, st, portal_form_get(&f, "onetimetoken"), &notify, &res, &l,
-			       &e) == -1) {
-		rc = portal_error(&x, &e);
+	    ra_revoke_complete(x.ca, st, web_form_get(&f, "onetimetoken"), &notify, &res, &l, &e) ==
+		-1) {
+		rc = web_error(&x, &e);
 		goto out;
 	}
 	if (revoke_link_refusal(&x, res, &rc))
 		goto out;
+	if (res == RA_REVLINK_OK)
+		web_session_rotate(&x, sid); /* the holder proved the mailbox: a new session */
 	d = revoke_data(&x,
 			res == RA_REVLINK_OK ? N_("The certificate has been revoked")
 					     : N_("The certificate was revoked already"),
@@ -526,9 +519,9 @@ portal_revoke_verify_post(struct http_req *r)
 	} else {
 		tmpl_data_bool(d, "crl_next", 0);
 	}
-	rc = portal_page(&x, 200, "revoke_revoked", d);
+	rc = web_page(&x, 200, "revoke_revoked", d);
 	tmpl_data_free(d);
 out:
-	portal_form_free(&f);
+	web_form_free(&f);
 	return rc;
 }

@@ -1,6 +1,6 @@
 /*
- * shared: pieces every form of the portal uses — reading a posted form with its CSRF check,
- * hashing one-time secrets, a CAPTCHA as an inline image.
+ * shared: pieces the forms of the portal use — their size limits, a CAPTCHA as an inline
+ * image, the flow bar, the test fault hook and queueing a mail.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,45 +12,10 @@
 #include "portal_int.h"
 #include "ra/ra.h"
 
-/* Parses with the limits given (big_name NULL: the default form limits) and checks CSRF. */
-static int
-portal_form_read_ex(struct portal_ctx *x, struct portal_form *f, size_t body_max,
-		    const char *big_name, size_t big_max, int *rc)
-{
-	struct err e;
-
-	err_clear(&e);
-	if (portal_form_parse_ex(x->r->body, x->r->bodylen, body_max, big_name, big_max, f, &e) ==
-	    -1) {
-		char esc[256];
-
-		log_warn("portal: %s: %s", x->r->url,
-			 log_escape(esc, sizeof(esc), e.msg, strlen(e.msg)));
-		*rc =
-		    portal_notice(x, 400, N_("The form could not be read"),
-				  N_("The form could not be read. Please go back and try again."));
-		return 1;
-	}
-	if (!portal_csrf_ok(x, portal_form_get(f, "csrf"))) {
-		*rc = portal_notice(x, 403, N_("Access denied"),
-				    N_("Your session has expired or the form did not come from "
-				       "this site. Please start again from the first step."));
-		return 1;
-	}
-	return 0;
-}
-
-int
-portal_form_read(struct portal_ctx *x, struct portal_form *f, int *rc)
-{
-	return portal_form_read_ex(x, f, PORTAL_FORM_BODY_MAX, NULL, 0, rc);
-}
-
-int
-portal_form_read_big(struct portal_ctx *x, struct portal_form *f, int *rc)
-{
-	return portal_form_read_ex(x, f, PORTAL_ISSUE_BODY_MAX, "csr", PORTAL_CSR_FIELD_MAX, rc);
-}
+const struct web_form_limits portal_form_big = {PORTAL_ISSUE_BODY_MAX, "csr", PORTAL_CSR_FIELD_MAX,
+						0};
+const struct web_form_limits portal_form_csr = {PORTAL_ISSUE_BODY_MAX, "csr", PORTAL_CSR_FIELD_MAX,
+						1};
 
 int
 portal_captcha(struct store *st, const char *purpose, char id_hex[CAPTCHA_ID_HEX], char **data_uri,

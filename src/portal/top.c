@@ -89,7 +89,7 @@ portal_site_fini(void)
 }
 
 void
-portal_contact_add(const struct portal_ctx *x, struct tmpl_data *d)
+portal_contact_add(const struct web_ctx *x, struct tmpl_data *d)
 {
 	const char *text = portal.contact_text;
 
@@ -103,14 +103,14 @@ portal_contact_add(const struct portal_ctx *x, struct tmpl_data *d)
 int
 portal_index_get(struct http_req *r)
 {
-	struct portal_ctx x;
+	struct web_ctx x;
 	struct tmpl_data *d;
 	int rc;
 
-	portal_ctx_init(&x, r);
-	d = portal_data(&x, N_("Certificate application"), -1);
+	web_ctx_init(&x, &portal.site, r);
+	d = web_data(&x, N_("Certificate application"), -1);
 	portal_contact_add(&x, d);
-	rc = portal_page(&x, 200, "index", d);
+	rc = web_page(&x, 200, "index", d);
 	tmpl_data_free(d);
 	return rc;
 }

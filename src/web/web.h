@@ -1,7 +1,11 @@
 /*
- * web: the building blocks of the HTML portal — a template renderer that always escapes,
- * Japanese/English message catalogs (gettext .po files read by shomei itself) and the
- * CAPTCHA (PNG drawn with libgd, answers kept hashed in the store, single use).
+ * web: the building blocks of every HTML face (the portal now, the RA console next) — a
+ * template renderer that always escapes, Japanese/English message catalogs (gettext .po files
+ * read by shomei itself), the CAPTCHA (PNG drawn with libgd, answers kept hashed in the store,
+ * single use), and the request plumbing: the request context (ctx.c), the session cookie
+ * (session.c), CSRF tokens (csrf.c), sealed multi-step form state (sealed.c) and the form
+ * decoders (form.c).  A face describes itself once in a struct web_site (its templates, its
+ * secret) and hands it to web_ctx_init() in each handler.
  *
  * Thread safety: tmpl_set_load() and i18n_load() run once at start-up, before the HTTP
  * thread pool; afterwards the loaded templates and catalogs are read-only and may be used
@@ -13,9 +17,12 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "util/b64.h"
 #include "util/util.h"
 
 struct store;
+struct http_req;
+struct ca;
 
 /* ---- i18n ---- */
 
@@ -235,5 +242,225 @@ int captcha_verify(struct store *, const char *id_hex, const char *purpose, cons
 const char *captcha_result_msgid(enum captcha_result);
 /* Drawing alone (tests): answer as PNG into png. */
 int captcha_draw(const struct captcha_conf *, const char *answer, struct buf *png, struct err *);
+
+/* ---- application/x-www-form-urlencoded and multipart/form-data (form.c) ---- */
+#define WEB_FORM_BODY_MAX (16 * 1024) /* bytes of a form body */
+#define WEB_FORM_FIELDS_MAX 32
+#define WEB_FORM_NAME_MAX 64	/* bytes of a decoded name */
+#define WEB_FORM_VALUE_MAX 1024 /* bytes of a decoded value */
+
+struct web_field {
+	char *name;
+	char *value;
+};
+
+struct web_form {
+	struct web_field v[WEB_FORM_FIELDS_MAX];
+	size_t n;
+};
+
+/*
+ * Decodes an urlencoded body ('+' is a space, %XX a byte).  Refused (ERR_REFUSED, a message
+ * naming the rule): a body over the limit, more fields than the limit, a name or value over its
+ * limit, a bad escape, a NUL or other control byte (tab, CR and LF allowed in values), invalid
+ * UTF-8, an empty or repeated name.  Empty pairs ("a=1&&b=2") are skipped.  The caller frees
+ * the form with web_form_free() (also after a failure).
+ */
+int web_form_parse(const void *body, size_t len, struct web_form *, struct err *);
+/* The same with a body limit, and a larger value limit for the one field big_name (or NULL). */
+int web_form_parse_ex(const void *body, size_t len, size_t body_max, const char *big_name,
+		      size_t big_max, struct web_form *, struct err *);
+/*
+ * multipart/form-data (RFC 7578) of Content-Type ctype: the boundary (RFC 2046, 1-70 bchars)
+ * must open the body (no preamble); each part needs Content-Disposition: form-data with a
+ * quoted name (filename optional; other part headers ignored; a header block at most 1 KiB).
+ * Names and values obey the urlencoded rules above; a file part (one with a filename) and the
+ * field big_name may hold big_max bytes.  Files must be text (UTF-8, no NUL): a PEM CSR.
+ */
+int web_form_parse_multipart(const void *body, size_t len, const char *ctype, size_t body_max,
+			     const char *big_name, size_t big_max, struct web_form *, struct err *);
+void web_form_free(struct web_form *);
+/* The value of name, or NULL when absent. */
+const char *web_form_get(const struct web_form *, const char *name);
+
+/* ---- a face and one request of it (ctx.c) ---- */
+
+#define WEB_SECRET_LEN 32
+#define WEB_TOKEN_LEN 32 /* random bytes of a session id and of a form nonce */
+#define WEB_B64_LEN 44	 /* 32 bytes as base64url without padding, with NUL */
+
+/*
+ * An HTML face (the portal, the console): filled once at start-up, read-only afterwards.
+ * secret keys the CSRF tokens and the sealed forms of this face only.
+ */
+struct web_site {
+	const char *name; /* in logs: "portal" */
+	struct tmpl_set *tmpl;
+	unsigned char secret[WEB_SECRET_LEN];
+};
+
+/* One request of a face: what every handler gets. */
+struct web_ctx {
+	struct http_req *r;
+	struct ca *ca; /* the request's application handle (r->app), opaque here */
+	const struct web_site *site;
+	const char *lang;      /* "ja" | "en" (static) */
+	int lang_set;	       /* ?lang= given: set the cookie */
+	char sid[WEB_B64_LEN]; /* the session id (session.c) */
+	int sid_new;	       /* set the cookie: none came, or the id was rotated */
+};
+
+/* The language (?lang=, its cookie, Accept-Language) and the session of request r. */
+void web_ctx_init(struct web_ctx *, const struct web_site *, struct http_req *);
+/* Base values of a page; flow_step -1 hides the flow bar.  Caller frees. */
+struct tmpl_data *web_data(const struct web_ctx *, const char *title_msgid, int flow_step);
+/* The same with the flow bar of a self (agent 0) or an agent's application (agent 1). */
+struct tmpl_data *web_data_flow(const struct web_ctx *, const char *title_msgid, int flow_step,
+				int agent);
+/*
+ * Renders page through layout and replies with the session and language cookies when due and
+ * the security headers (CSP, nosniff, no referrer).  A render error becomes the error page.
+ */
+int web_page(struct web_ctx *, int status, const char *page, const struct tmpl_data *);
+/* A page with a title and one message (both msgids). */
+int web_notice(struct web_ctx *, int status, const char *title_msgid, const char *msg_msgid);
+/* Logs e with a reference number and shows the error page (500). */
+int web_error(struct web_ctx *, const struct err *);
+/* A 303 to location (a path of this site), with the session cookie when due. */
+int web_redirect(struct web_ctx *, const char *location);
+/* How much a form may hold (web_form_read()). */
+struct web_form_limits {
+	size_t body_max;      /* bytes of the body */
+	const char *big_name; /* one field that may hold big_max bytes, or NULL */
+	size_t big_max;
+	int multipart; /* multipart/form-data is accepted too (a file field) */
+};
+
+/*
+ * Parses the request's body (urlencoded, and multipart/form-data when lim says so) within lim
+ * (NULL: WEB_FORM_BODY_MAX, no big field, urlencoded only) and checks its CSRF token; on
+ * failure replies itself (400 or 403 page), sets *rc and returns 1, else 0.  The caller frees
+ * f either way.
+ */
+int web_form_read(struct web_ctx *, struct web_form *, const struct web_form_limits *lim, int *rc);
+/*
+ * The same for the button of a one-time link whose use rotates the session to
+ * web_session_link_id() (link_field: the form's field with the link's token): the form sent
+ * again from the page before (Back, reload) carries the CSRF token of the session the use
+ * rotated away from, and is let through to be told that the link is used up.
+ */
+int web_form_read_link(struct web_ctx *, struct web_form *, const struct web_form_limits *lim,
+		       const char *link_field, int *rc);
+
+/* ---- the session cookie (session.c) ---- */
+
+/*
+ * The session is a random 256-bit id in the cookie __Host-sid (Secure, HttpOnly,
+ * SameSite=Strict, Path=/, no Domain: RFC 6265bis 4.1.3.2, so no other host can set it) and
+ * nothing on the server: what a session may do is bound to its id by MACs (CSRF tokens, sealed
+ * forms) and by the RA (a continuation token is stored keyed with the id).  Rotating gives the
+ * request a new id, and the reply sets it; what the identity brings (the continuation of an
+ * opened mail link, a re-issue login) is bound to the new id only, so an id someone planted or
+ * saw before the identity was established is worth nothing: it stays what any unknown id is,
+ * an anonymous session with its own CSRF token and nothing else.  Rotation costs a random
+ * draw or one HMAC, and no store access.
+ */
+#define WEB_SESSION_COOKIE "__Host-sid"
+
+/* x->sid from the cookie when it is well-formed, else a new id (x->sid_new). */
+void web_session_read(struct web_ctx *);
+/* A new random session id. */
+void web_session_new_id(char out[WEB_B64_LEN]);
+/*
+ * The request's session becomes next (made by web_session_new_id() or web_session_link_id(),
+ * e.g. to bind a record to it in the same transaction that uses a link), or a new random id
+ * when next is NULL; the reply sets it.  Call once the identity is established (a one-time
+ * link's use accepted, a login checked).  web_csrf_ok() is false after it (x->sid_new).
+ */
+void web_session_rotate(struct web_ctx *, const char *next);
+/*
+ * The id a session rotates to when it uses a one-time link: HMAC(secret, "rotate" NUL csrf NUL
+ * link) of the CSRF token the button's form carried (the old session's) and the link's token.
+ * Unpredictable without the secret and the link (which only its mail holds, and is used once),
+ * and recognisable when the page's form comes again (web_form_read_link()).
+ */
+void web_session_link_id(const struct web_ctx *, const char *csrf, const char *link,
+			 char out[WEB_B64_LEN]);
+/* The Set-Cookie value of x's session; caller frees. */
+char *web_session_cookie(const struct web_ctx *);
+
+/* ---- CSRF tokens and MACs (csrf.c) ---- */
+
+/* HMAC-SHA-256 (the site's secret) over the NUL-terminated parts, as base64url. */
+void web_mac(const struct web_site *, char out[WEB_B64_LEN], const char *const *parts, size_t n);
+/*
+ * The CSRF token of the request's session: HMAC(secret, "csrf" NUL sid) (signed double
+ * submit: every form carries it, every POST is refused unless it matches the cookie's id).
+ */
+void web_csrf(const struct web_ctx *, char out[WEB_B64_LEN]);
+/* 1 when token is the CSRF token of the request's (existing) session. */
+int web_csrf_ok(const struct web_ctx *, const char *token);
+
+/* ---- sealed multi-step form state (sealed.c) ---- */
+
+/*
+ * A multi-step form carries its state in the page: the values as ordinary fields and a seal
+ * over them — a purpose label (which form, e.g. "regist-form"), the session id, an optional
+ * random nonce (which the face may record once to refuse a repeated submission), an expiry
+ * and HMAC-SHA-256 with the site's secret over all of these and the values.  Nothing is kept
+ * on the server until the last step.  The seal travels in three fields:
+ *   form_nonce  the nonce, base64url (absent from seals without one)
+ *   form_time   the expiry, seconds since the epoch
+ *   form_mac    the purpose label, ".", the MAC in base64url
+ */
+#define WEB_SEAL_PURPOSE_MAX 31
+#define WEB_SEAL_MAC_LEN (WEB_SEAL_PURPOSE_MAX + 1 + WEB_B64_LEN)
+
+enum web_seal_result {
+	WEB_SEAL_OK = 0,
+	WEB_SEAL_MALFORMED,	/* a field missing or not of its form */
+	WEB_SEAL_BAD_MAC,	/* other values, another session, or not made here */
+	WEB_SEAL_WRONG_PURPOSE, /* a genuine seal of another form */
+	WEB_SEAL_EXPIRED,	/* genuine, but past its expiry */
+	WEB_SEAL__MAX
+};
+/* "ok", "malformed", "bad MAC", "wrong purpose", "expired" (logs, tests). */
+extern const char *const web_seal_result_names[WEB_SEAL__MAX];
+
+struct web_seal {
+	char nonce[WEB_B64_LEN];		/* "" when sealed without a nonce */
+	unsigned char nonce_raw[WEB_TOKEN_LEN]; /* the nonce's bytes */
+	char expires[24];			/* decimal */
+	char mac[WEB_SEAL_MAC_LEN];		/* purpose "." MAC */
+};
+
+/*
+ * Seals the n values under purpose ([a-z0-9-], 1-31 characters) for x's session until
+ * util_now() + ttl, with a fresh nonce when with_nonce.  A broken purpose is fatal.
+ */
+void web_seal_make(const struct web_ctx *, const char *purpose, long ttl, int with_nonce,
+		   const char *const *values, size_t n, struct web_seal *out);
+/* Seals again with prev's nonce and expiry (the same form shown again after a refusal). */
+void web_seal_remake(const struct web_ctx *, const char *purpose, const struct web_seal *prev,
+		     const char *const *values, size_t n, struct web_seal *out);
+/*
+ * Checks a seal as it came back (nonce NULL for a seal made without one) against purpose, x's
+ * session, the time and the n values; the checks in this order: form, MAC, purpose, expiry.
+ * WEB_SEAL_OK fills out (may be NULL) for web_seal_remake() and the nonce's bytes.
+ */
+enum web_seal_result web_seal_open(const struct web_ctx *, const char *purpose, const char *nonce,
+				   const char *expires, const char *mac, const char *const *values,
+				   size_t n, struct web_seal *out);
+/* web_seal_open() of the fields form_nonce, form_time and form_mac of f. */
+enum web_seal_result web_seal_open_form(const struct web_ctx *, const char *purpose,
+					const struct web_form *f, const char *const *values,
+					size_t n, struct web_seal *out);
+/* Sets form_nonce, form_time and form_mac of a page's data. */
+void web_seal_data(struct tmpl_data *, const struct web_seal *);
+/*
+ * Logs why a seal was refused and replies 400 "The form is no longer valid" with msg_msgid
+ * (what to do now: the step where the face's flow starts again).
+ */
+int web_seal_refused(struct web_ctx *, enum web_seal_result, const char *msg_msgid);
 
 #endif

@@ -12,13 +12,14 @@
 
 #include "portal/portal.h"
 #include "ra/ra.h"
+#include "web/web.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct portal_form f;
+	struct web_form f;
 	struct err e;
 	char *s = malloc(size + 1), *out = NULL, *again = NULL;
 
@@ -42,17 +43,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(out);
 	free(again);
 	err_clear(&e);
-	if (portal_form_parse_ex(data, size, PORTAL_ISSUE_BODY_MAX, "csr", PORTAL_CSR_FIELD_MAX, &f,
-				 &e) == 0) {
+	if (web_form_parse_ex(data, size, PORTAL_ISSUE_BODY_MAX, "csr", PORTAL_CSR_FIELD_MAX, &f,
+			      &e) == 0) {
 		for (size_t i = 0; i < f.n; i++)
 			if (strlen(f.v[i].value) > (strcmp(f.v[i].name, "csr") == 0
 							? PORTAL_CSR_FIELD_MAX
-							: PORTAL_FORM_VALUE_MAX))
+							: WEB_FORM_VALUE_MAX))
 				__builtin_trap();
 	} else if (!err_is_set(&e)) {
 		__builtin_trap();
 	}
-	portal_form_free(&f);
+	web_form_free(&f);
 	/* multipart/form-data: the first line (if short) is the Content-Type, else a fixed one */
 	{
 		const char *nl = memchr(s, '\n', size < 120 ? size : 120);
@@ -68,19 +69,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			snprintf(ct, sizeof(ct), "multipart/form-data; boundary=b");
 		}
 		err_clear(&e);
-		if (portal_form_parse_multipart(b, bl, ct, PORTAL_ISSUE_BODY_MAX, "csr",
-						PORTAL_CSR_FIELD_MAX, &f, &e) == 0) {
-			if (f.n > PORTAL_FORM_FIELDS_MAX)
+		if (web_form_parse_multipart(b, bl, ct, PORTAL_ISSUE_BODY_MAX, "csr",
+					     PORTAL_CSR_FIELD_MAX, &f, &e) == 0) {
+			if (f.n > WEB_FORM_FIELDS_MAX)
 				__builtin_trap();
 			for (size_t i = 0; i < f.n; i++)
 				if (f.v[i].name[0] == '\0' ||
-				    strlen(f.v[i].name) > PORTAL_FORM_NAME_MAX ||
+				    strlen(f.v[i].name) > WEB_FORM_NAME_MAX ||
 				    strlen(f.v[i].value) > PORTAL_CSR_FIELD_MAX)
 					__builtin_trap();
 		} else if (!err_is_set(&e)) {
 			__builtin_trap();
 		}
-		portal_form_free(&f);
+		web_form_free(&f);
 	}
 	free(s);
 	return 0;

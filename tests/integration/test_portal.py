@@ -164,9 +164,11 @@ def test_form_renders_ja_en(portal_sqlite):
         bar.index("確認メール受信")
     assert 'class="current" aria-current="step">申請者情報入力' in bar
     cookie = r.headers["Set-Cookie"]
-    assert re.match(r"sid=[A-Za-z0-9_-]{43};", cookie)
+    # __Host- (RFC 6265bis 4.1.3.2): Secure, Path=/ and no Domain, so no other host sets it
+    assert re.match(r"__Host-sid=[A-Za-z0-9_-]{43};", cookie)
     for flag in ("Secure", "HttpOnly", "SameSite=Strict", "Path=/"):
         assert flag in cookie
+    assert "domain=" not in cookie.lower()
     # English: by ?lang=en (and then by its cookie), or by Accept-Language
     r = s.get(srv.https + "/regist/step1?lang=en")
     assert '<html lang="en">' in r.text and "Applicant information" in r.text
@@ -325,10 +327,27 @@ def test_register_verify(portal_any):
     assert inst.sql("SELECT state FROM applications")[0][0] == "registered"
     page = v.get(srv.https + "/regist/verify?onetimetoken=" + token).text
     assert hidden(page, "onetimetoken") == token
+    old_sid = v.cookies.get("__Host-sid")
+    assert old_sid and re.fullmatch(r"[A-Za-z0-9_-]{43}", old_sid)
     r = v.post(srv.https + "/regist/verify", allow_redirects=False,
                data={"onetimetoken": token, "csrf": hidden(page, "csrf")})
     assert r.status_code == 303 and r.headers["Location"].startswith("/issue/form?t=")
     assert inst.sql("SELECT state FROM applications")[0][0] == "mail-verified"
+    # the link's use establishes who this is: the session id rotates with the redirect ...
+    cookie = r.headers["Set-Cookie"]
+    m = re.match(r"__Host-sid=([A-Za-z0-9_-]{43});", cookie)
+    assert m and m.group(1) != old_sid, cookie
+    for flag in ("Secure", "HttpOnly", "SameSite=Strict", "Path=/"):
+        assert flag in cookie
+    assert v.cookies.get("__Host-sid") == m.group(1)
+    # ... and the continuation works with the new id only: not with the old one
+    loc = srv.https + r.headers["Location"]
+    r = session(srv).get(loc, headers={"Cookie": "__Host-sid=" + old_sid})
+    assert r.status_code == 404 and "このブラウザのセッションでは無効です" in r.text, r.text
+    r = session(srv).get(loc, headers={"Cookie": "__Host-sid=" + m.group(1)})
+    assert r.status_code == 200 and 'name="name_kanji"' in r.text
+    r = v.get(loc)
+    assert r.status_code == 200 and 'name="name_kanji"' in r.text
     r = session(srv).get(srv.https + "/regist/verify?onetimetoken=" + token + "&lang=en")
     assert r.status_code == 410 and "already been used" in r.text
     r = session(srv).get(srv.https + "/regist/verify?onetimetoken=" + token)

@@ -104,9 +104,28 @@ def test_reissue(reissue_any, tmp_path):
         r = login(s, srv, **kw)
         assert r.status_code == 400 and GENERIC in r.text, kw
         assert 'name="app_password" value=""' in r.text  # the password is never echoed
+        assert "Set-Cookie" not in r.headers  # a failed login keeps the session id
+    old_sid = s.cookies.get("__Host-sid")
+    old_csrf = hidden(s.get(srv.https + "/reissue").text, "csrf")
+    assert old_sid and re.fullmatch(r"[A-Za-z0-9_-]{43}", old_sid)
     # the code as a person types it: lower case, without hyphens, blanks around
     r = login(s, srv, code=" " + code.replace("-", "").lower() + " ", email_=EMAIL.upper())
     assert r.status_code == 200, r.text
+    # the login establishes who this is: a new session id (__Host-, Secure, ...) ...
+    cookie = r.headers["Set-Cookie"]
+    m = re.match(r"__Host-sid=([A-Za-z0-9_-]{43});", cookie)
+    assert m and m.group(1) != old_sid, cookie
+    for flag in ("Secure", "HttpOnly", "SameSite=Strict", "Path=/"):
+        assert flag in cookie
+    assert "domain=" not in cookie.lower()
+    assert s.cookies.get("__Host-sid") == m.group(1)
+    # ... and the login is bound to it: the old id, even with its own CSRF token, has none of it
+    r2 = session(srv).post(srv.https + "/reissue/warn", data=dict(auth(r.text), csrf=old_csrf),
+                           headers={"Cookie": "__Host-sid=" + old_sid})
+    assert r2.status_code == 400 and "再発行ページでもう一度本人確認" in r2.text, r2.text
+    r2 = session(srv).post(srv.https + "/reissue/warn", data=auth(r.text),
+                           headers={"Cookie": "__Host-sid=" + old_sid})
+    assert r2.status_code == 403
     assert serial in r.text and "Example One" in r.text and "Taro Yamada" in r.text
     assert f'id="reissue-{serial}"' in r.text
     listing = r.text

@@ -1,6 +1,7 @@
 /*
- * Unit tests of the portal's parsing helpers: the urlencoded form decoder (and its variant
- * with one large field) and the character rules of the issuance form (check.c).
+ * Unit tests of the portal's helpers: the character rules of the issuance form, its
+ * templates, keys and PKCS#12, the password hasher.  (The form decoders are src/web's:
+ * test_web.c.)
  */
 #include "testutil.h"
 
@@ -16,157 +17,6 @@
 #include "portal/portal_int.h"
 #include "ra/ra.h"
 #include "web/web.h"
-
-static int
-parse(const char *body, struct portal_form *f)
-{
-	struct err e;
-	int rc;
-
-	err_clear(&e);
-	rc = portal_form_parse(body, strlen(body), f, &e);
-	if (rc == -1)
-		assert_true(err_is_set(&e));
-	return rc;
-}
-
-static void
-test_form_ok(void **state)
-{
-	struct portal_form f;
-
-	assert_int_equal(parse("applicant_type=self&email=taro%40example.jp&name=%E5%B1%B1%E7%94%B0"
-			       "+%E5%A4%AA%E9%83%8E&&empty=&bare&multi=a%0D%0Ab",
-			       &f),
-			 0);
-	assert_int_equal(f.n, 6);
-	assert_string_equal(portal_form_get(&f, "applicant_type"), "self");
-	assert_string_equal(portal_form_get(&f, "email"), "taro@example.jp");
-	assert_string_equal(portal_form_get(&f, "name"), "山田 太郎");
-	assert_string_equal(portal_form_get(&f, "empty"), "");
-	assert_string_equal(portal_form_get(&f, "bare"), "");
-	assert_string_equal(portal_form_get(&f, "multi"), "a\r\nb");
-	assert_null(portal_form_get(&f, "missing"));
-	portal_form_free(&f);
-
-	assert_int_equal(parse("", &f), 0);
-	assert_int_equal(f.n, 0);
-	portal_form_free(&f);
-	assert_int_equal(parse("a%2Bb=%2b%3D%26", &f), 0);
-	assert_string_equal(portal_form_get(&f, "a+b"), "+=&");
-	portal_form_free(&f);
-	assert_int_equal(parse("k=a=b", &f), 0); /* only the first '=' splits */
-	assert_string_equal(portal_form_get(&f, "k"), "a=b");
-	portal_form_free(&f);
-}
-
-static void
-test_form_refused(void **state)
-{
-	static const char *const bad[] = {
-	    "a=%",	"a=%4",	       "a=%zz",	   "a=%G0",	     "%=1",   "a=1&a=2",
-	    "=1",	"a=%00",       "a=%01",	   "a%0A=1",	     "a=%7F", "a=%FF",
-	    "a=%C0%AF", "a=%ED%A0%80", "a=%E6%97", "a=%F4%90%80%80",
-	};
-	struct portal_form f;
-
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (parse(bad[i], &f) != -1)
-			fail_msg("accepted: %s", bad[i]);
-		portal_form_free(&f);
-	}
-}
-
-static void
-test_form_limits(void **state)
-{
-	struct portal_form f;
-	struct buf b;
-	struct err e;
-	char *s;
-
-	/* a value of exactly the limit (escaped: 3 bytes each in the body) is accepted */
-	buf_init(&b, 1 << 20);
-	assert_true(buf_printf(&b, "v=") != -1);
-	for (int i = 0; i < PORTAL_FORM_VALUE_MAX; i++)
-		assert_true(buf_printf(&b, "x") != -1);
-	assert_int_equal(portal_form_parse(b.data, b.len, &f, &e), 0);
-	assert_int_equal(strlen(portal_form_get(&f, "v")), PORTAL_FORM_VALUE_MAX);
-	portal_form_free(&f);
-	assert_true(buf_printf(&b, "x") != -1);
-	assert_int_equal(portal_form_parse(b.data, b.len, &f, &e), -1);
-	portal_form_free(&f);
-
-	/* a long name */
-	buf_reset(&b);
-	for (int i = 0; i <= PORTAL_FORM_NAME_MAX; i++)
-		assert_true(buf_printf(&b, "n") != -1);
-	assert_true(buf_printf(&b, "=1") != -1);
-	assert_int_equal(portal_form_parse(b.data, b.len, &f, &e), -1);
-	portal_form_free(&f);
-
-	/* too many fields */
-	buf_reset(&b);
-	for (int i = 0; i <= PORTAL_FORM_FIELDS_MAX; i++)
-		assert_true(buf_printf(&b, "f%d=1&", i) != -1);
-	assert_int_equal(portal_form_parse(b.data, b.len, &f, &e), -1);
-	portal_form_free(&f);
-	assert_int_equal(portal_form_parse(b.data, b.len - 6 - 2, &f, &e), 0); /* drop f32=1& */
-	assert_int_equal(f.n, PORTAL_FORM_FIELDS_MAX);
-	portal_form_free(&f);
-
-	/* the body limit itself */
-	s = xmalloc(PORTAL_FORM_BODY_MAX + 1);
-	memset(s, '&', PORTAL_FORM_BODY_MAX + 1);
-	assert_int_equal(portal_form_parse(s, PORTAL_FORM_BODY_MAX, &f, &e), 0);
-	portal_form_free(&f);
-	assert_int_equal(portal_form_parse(s, PORTAL_FORM_BODY_MAX + 1, &f, &e), -1);
-	portal_form_free(&f);
-	free(s);
-
-	/* embedded NUL in the raw body */
-	assert_int_equal(portal_form_parse("a=b\0c", 5, &f, &e), -1);
-	portal_form_free(&f);
-	buf_free(&b);
-}
-
-static void
-test_form_big_field(void **state)
-{
-	struct portal_form f;
-	struct err e;
-	struct buf b;
-	char *v;
-
-	(void)state;
-	err_clear(&e);
-	buf_init(&b, 64 * 1024);
-	v = xmalloc(4001);
-	memset(v, 'A', 4000);
-	v[4000] = '\0';
-	assert_int_equal(buf_printf(&b, "t=x&csr=%s", v), 0);
-	/* over the ordinary value limit ... */
-	assert_int_equal(portal_form_parse(b.data, b.len, &f, &e), -1);
-	portal_form_free(&f);
-	/* ... but within the limit of the named large field */
-	err_clear(&e);
-	assert_int_equal(portal_form_parse_ex(b.data, b.len, 64 * 1024, "csr", 8192, &f, &e), 0);
-	assert_int_equal(strlen(portal_form_get(&f, "csr")), 4000);
-	portal_form_free(&f);
-	/* only that field: another one of the same size is still refused */
-	buf_reset(&b);
-	assert_int_equal(buf_printf(&b, "csr=x&other=%s", v), 0);
-	assert_int_equal(portal_form_parse_ex(b.data, b.len, 64 * 1024, "csr", 8192, &f, &e), -1);
-	portal_form_free(&f);
-	/* and its own limit */
-	assert_int_equal(portal_form_parse_ex(b.data, b.len, 64 * 1024, "other", 3999, &f, &e), -1);
-	portal_form_free(&f);
-	/* the body limit given */
-	assert_int_equal(portal_form_parse_ex(b.data, b.len, 100, "other", 8192, &f, &e), -1);
-	portal_form_free(&f);
-	free(v);
-	buf_free(&b);
-}
 
 static void
 test_name_kanji(void **state)
@@ -392,116 +242,6 @@ test_issue_templates(void **state)
 		      "<input type=\"hidden\" name=\"onetimetoken\" value=\"&lt;v&amp;&gt;\">");
 	tmpl_set_free(ts);
 	i18n_unload();
-}
-
-#define CT "multipart/form-data; boundary=----b0undary"
-
-static int
-mp(const char *body, const char *ctype, struct portal_form *f)
-{
-	struct err e;
-	int rc;
-
-	err_clear(&e);
-	rc = portal_form_parse_multipart(body, strlen(body), ctype, 64 * 1024, "csr", 8192, f, &e);
-	if (rc == -1)
-		assert_true(err_is_set(&e));
-	portal_form_free(rc == -1 ? f : NULL);
-	return rc;
-}
-
-static void
-test_multipart(void **state)
-{
-	struct portal_form f;
-	static const char *const bad[] = {
-	    "",									     /* empty */
-	    "------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx", /* unclosed */
-	    "preamble\r\n------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n"
-	    "------b0undary--\r\n", /* preamble */
-	    "------b0undary\r\nContent-Type: text/plain\r\n\r\nx\r\n------b0undary--\r\n", /* no
-											      name
-											    */
-	    "------b0undary\r\nContent-Disposition: attachment; name=\"a\"\r\n\r\nx\r\n"
-	    "------b0undary--\r\n",
-	    "------b0undary\r\nContent-Disposition: form-data; "
-	    "name=a\r\n\r\nx\r\n------b0undary--\r\n",
-	    "------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n"
-	    "------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\ny\r\n"
-	    "------b0undary--\r\n", /* repeated */
-	    "------b0undary\r\nContent-Disposition: form-data; name=\"\"\r\n\r\nx\r\n"
-	    "------b0undary--\r\n", /* empty name */
-	    "------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n\xff\r\n"
-	    "------b0undary--\r\n", /* not UTF-8 */
-	    "------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\x01y\r\n"
-	    "------b0undary--\r\n", /* control */
-	    "------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n"
-	    "Content-Disposition: form-data; name=\"b\"\r\n\r\nx\r\n------b0undary--\r\n",
-	    "------b0undaryX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n"
-	    "------b0undary--\r\n", /* no CRLF after the boundary */
-	};
-	struct buf b;
-	char *big;
-
-	(void)state;
-	assert_int_equal(
-	    mp("------b0undary\r\n"
-	       "Content-Disposition: form-data; name=\"t\"\r\n\r\n"
-	       "abc\r\n"
-	       "------b0undary\r\n"
-	       "Content-Disposition: form-data; name=\"csr_file\"; filename=\"r.csr\"\r\n"
-	       "Content-Type: application/octet-stream\r\n\r\n"
-	       "-----BEGIN CERTIFICATE REQUEST-----\r\nAAAA\r\n\r\n"
-	       "------b0undary\r\n"
-	       "Content-Disposition: form-data; name=\"empty\"\r\n\r\n"
-	       "\r\n"
-	       "------b0undary--\r\nepilogue",
-	       CT, &f),
-	    0);
-	assert_int_equal(f.n, 3);
-	assert_string_equal(portal_form_get(&f, "t"), "abc");
-	assert_string_equal(portal_form_get(&f, "csr_file"),
-			    "-----BEGIN CERTIFICATE REQUEST-----\r\nAAAA\r\n");
-	assert_string_equal(portal_form_get(&f, "empty"), "");
-	portal_form_free(&f);
-	/* a quoted boundary */
-	assert_int_equal(
-	    mp("--x y\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--x y--",
-	       "multipart/form-data; boundary=\"x y\"", &f),
-	    0);
-	assert_string_equal(portal_form_get(&f, "a"), "1");
-	portal_form_free(&f);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (mp(bad[i], CT, &f) != -1)
-			fail_msg("accepted bad[%zu]", i);
-	/* bad Content-Types */
-	assert_int_equal(mp("--a\r\n", "application/x-www-form-urlencoded", &f), -1);
-	assert_int_equal(mp("--a\r\n", "multipart/form-data", &f), -1);
-	assert_int_equal(mp("--a\r\n", "multipart/form-data; boundary=", &f), -1);
-	assert_int_equal(mp("--a\r\n", "multipart/form-data; boundary=a<b", &f), -1);
-	assert_int_equal(mp("--a\r\n", NULL, &f), -1);
-	/* limits: a file may be big, an ordinary value may not */
-	buf_init(&b, 64 * 1024);
-	big = xmalloc(4001);
-	memset(big, 'A', 4000);
-	big[4000] = '\0';
-	assert_int_equal(buf_printf(&b,
-				    "------b0undary\r\nContent-Disposition: form-data; "
-				    "name=\"f\"; filename=\"x\"\r\n\r\n%s\r\n------b0undary--",
-				    big),
-			 0);
-	assert_int_equal(mp(buf_cstr(&b), CT, &f), 0);
-	assert_int_equal(strlen(portal_form_get(&f, "f")), 4000);
-	portal_form_free(&f);
-	buf_reset(&b);
-	assert_int_equal(buf_printf(&b,
-				    "------b0undary\r\nContent-Disposition: form-data; "
-				    "name=\"f\"\r\n\r\n%s\r\n------b0undary--",
-				    big),
-			 0);
-	assert_int_equal(mp(buf_cstr(&b), CT, &f), -1);
-	free(big);
-	buf_free(&b);
 }
 
 /* A certificate for key, signed by itself (issuer stands in for a CA in the chain). */
@@ -866,12 +606,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_form_ok),	    cmocka_unit_test(test_form_refused),
-	    cmocka_unit_test(test_form_limits),	    cmocka_unit_test(test_form_big_field),
 	    cmocka_unit_test(test_name_kanji),	    cmocka_unit_test(test_name_romaji),
 	    cmocka_unit_test(test_ou_password),	    cmocka_unit_test(test_hostnames),
-	    cmocka_unit_test(test_issue_templates), cmocka_unit_test(test_multipart),
-	    cmocka_unit_test(test_key_p12),	    cmocka_unit_test(test_pwhash),
+	    cmocka_unit_test(test_issue_templates), cmocka_unit_test(test_key_p12),
+	    cmocka_unit_test(test_pwhash),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,6 +5,7 @@
  */
 #include "testutil.h"
 
+#include <ctype.h>
 #include <dirent.h>
 
 #include <gd.h>
@@ -997,17 +998,541 @@ test_captcha_store(void **state)
 	store_captcha_clear(&c);
 }
 
+/* ---- form decoders (form.c) ---- */
+
+static int
+parse(const char *body, struct web_form *f)
+{
+	struct err e;
+	int rc;
+
+	err_clear(&e);
+	rc = web_form_parse(body, strlen(body), f, &e);
+	if (rc == -1)
+		assert_true(err_is_set(&e));
+	return rc;
+}
+
+static void
+test_form_ok(void **state)
+{
+	struct web_form f;
+
+	assert_int_equal(parse("applicant_type=self&email=taro%40example.jp&name=%E5%B1%B1%E7%94%B0"
+			       "+%E5%A4%AA%E9%83%8E&&empty=&bare&multi=a%0D%0Ab",
+			       &f),
+			 0);
+	assert_int_equal(f.n, 6);
+	assert_string_equal(web_form_get(&f, "applicant_type"), "self");
+	assert_string_equal(web_form_get(&f, "email"), "taro@example.jp");
+	assert_string_equal(web_form_get(&f, "name"), "山田 太郎");
+	assert_string_equal(web_form_get(&f, "empty"), "");
+	assert_string_equal(web_form_get(&f, "bare"), "");
+	assert_string_equal(web_form_get(&f, "multi"), "a\r\nb");
+	assert_null(web_form_get(&f, "missing"));
+	web_form_free(&f);
+
+	assert_int_equal(parse("", &f), 0);
+	assert_int_equal(f.n, 0);
+	web_form_free(&f);
+	assert_int_equal(parse("a%2Bb=%2b%3D%26", &f), 0);
+	assert_string_equal(web_form_get(&f, "a+b"), "+=&");
+	web_form_free(&f);
+	assert_int_equal(parse("k=a=b", &f), 0); /* only the first '=' splits */
+	assert_string_equal(web_form_get(&f, "k"), "a=b");
+	web_form_free(&f);
+}
+
+static void
+test_form_refused(void **state)
+{
+	static const char *const bad[] = {
+	    "a=%",	"a=%4",	       "a=%zz",	   "a=%G0",	     "%=1",   "a=1&a=2",
+	    "=1",	"a=%00",       "a=%01",	   "a%0A=1",	     "a=%7F", "a=%FF",
+	    "a=%C0%AF", "a=%ED%A0%80", "a=%E6%97", "a=%F4%90%80%80",
+	};
+	struct web_form f;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (parse(bad[i], &f) != -1)
+			fail_msg("accepted: %s", bad[i]);
+		web_form_free(&f);
+	}
+}
+
+static void
+test_form_limits(void **state)
+{
+	struct web_form f;
+	struct buf b;
+	struct err e;
+	char *s;
+
+	/* a value of exactly the limit (escaped: 3 bytes each in the body) is accepted */
+	buf_init(&b, 1 << 20);
+	assert_true(buf_printf(&b, "v=") != -1);
+	for (int i = 0; i < WEB_FORM_VALUE_MAX; i++)
+		assert_true(buf_printf(&b, "x") != -1);
+	assert_int_equal(web_form_parse(b.data, b.len, &f, &e), 0);
+	assert_int_equal(strlen(web_form_get(&f, "v")), WEB_FORM_VALUE_MAX);
+	web_form_free(&f);
+	assert_true(buf_printf(&b, "x") != -1);
+	assert_int_equal(web_form_parse(b.data, b.len, &f, &e), -1);
+	web_form_free(&f);
+
+	/* a long name */
+	buf_reset(&b);
+	for (int i = 0; i <= WEB_FORM_NAME_MAX; i++)
+		assert_true(buf_printf(&b, "n") != -1);
+	assert_true(buf_printf(&b, "=1") != -1);
+	assert_int_equal(web_form_parse(b.data, b.len, &f, &e), -1);
+	web_form_free(&f);
+
+	/* too many fields */
+	buf_reset(&b);
+	for (int i = 0; i <= WEB_FORM_FIELDS_MAX; i++)
+		assert_true(buf_printf(&b, "f%d=1&", i) != -1);
+	assert_int_equal(web_form_parse(b.data, b.len, &f, &e), -1);
+	web_form_free(&f);
+	assert_int_equal(web_form_parse(b.data, b.len - 6 - 2, &f, &e), 0); /* drop f32=1& */
+	assert_int_equal(f.n, WEB_FORM_FIELDS_MAX);
+	web_form_free(&f);
+
+	/* the body limit itself */
+	s = xmalloc(WEB_FORM_BODY_MAX + 1);
+	memset(s, '&', WEB_FORM_BODY_MAX + 1);
+	assert_int_equal(web_form_parse(s, WEB_FORM_BODY_MAX, &f, &e), 0);
+	web_form_free(&f);
+	assert_int_equal(web_form_parse(s, WEB_FORM_BODY_MAX + 1, &f, &e), -1);
+	web_form_free(&f);
+	free(s);
+
+	/* embedded NUL in the raw body */
+	assert_int_equal(web_form_parse("a=b\0c", 5, &f, &e), -1);
+	web_form_free(&f);
+	buf_free(&b);
+}
+
+static void
+test_form_big_field(void **state)
+{
+	struct web_form f;
+	struct err e;
+	struct buf b;
+	char *v;
+
+	(void)state;
+	err_clear(&e);
+	buf_init(&b, 64 * 1024);
+	v = xmalloc(4001);
+	memset(v, 'A', 4000);
+	v[4000] = '\0';
+	assert_int_equal(buf_printf(&b, "t=x&csr=%s", v), 0);
+	/* over the ordinary value limit ... */
+	assert_int_equal(web_form_parse(b.data, b.len, &f, &e), -1);
+	web_form_free(&f);
+	/* ... but within the limit of the named large field */
+	err_clear(&e);
+	assert_int_equal(web_form_parse_ex(b.data, b.len, 64 * 1024, "csr", 8192, &f, &e), 0);
+	assert_int_equal(strlen(web_form_get(&f, "csr")), 4000);
+	web_form_free(&f);
+	/* only that field: another one of the same size is still refused */
+	buf_reset(&b);
+	assert_int_equal(buf_printf(&b, "csr=x&other=%s", v), 0);
+	assert_int_equal(web_form_parse_ex(b.data, b.len, 64 * 1024, "csr", 8192, &f, &e), -1);
+	web_form_free(&f);
+	/* and its own limit */
+	assert_int_equal(web_form_parse_ex(b.data, b.len, 64 * 1024, "other", 3999, &f, &e), -1);
+	web_form_free(&f);
+	/* the body limit given */
+	assert_int_equal(web_form_parse_ex(b.data, b.len, 100, "other", 8192, &f, &e), -1);
+	web_form_free(&f);
+	free(v);
+	buf_free(&b);
+}
+
+#define CT "multipart/form-data; boundary=----b0undary"
+
+static int
+mp(const char *body, const char *ctype, struct web_form *f)
+{
+	struct err e;
+	int rc;
+
+	err_clear(&e);
+	rc = web_form_parse_multipart(body, strlen(body), ctype, 64 * 1024, "csr", 8192, f, &e);
+	if (rc == -1)
+		assert_true(err_is_set(&e));
+	web_form_free(rc == -1 ? f : NULL);
+	return rc;
+}
+
+static void
+test_multipart(void **state)
+{
+	struct web_form f;
+	static const char *const bad[] = {
+	    "",									     /* empty */
+	    "------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx", /* unclosed */
+	    "preamble\r\n------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n"
+	    "------b0undary--\r\n", /* preamble */
+	    "------b0undary\r\nContent-Type: text/plain\r\n\r\nx\r\n------b0undary--\r\n", /* no
+											      name
+											    */
+	    "------b0undary\r\nContent-Disposition: attachment; name=\"a\"\r\n\r\nx\r\n"
+	    "------b0undary--\r\n",
+	    "------b0undary\r\nContent-Disposition: form-data; "
+	    "name=a\r\n\r\nx\r\n------b0undary--\r\n",
+	    "------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n"
+	    "------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\ny\r\n"
+	    "------b0undary--\r\n", /* repeated */
+	    "------b0undary\r\nContent-Disposition: form-data; name=\"\"\r\n\r\nx\r\n"
+	    "------b0undary--\r\n", /* empty name */
+	    "------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n\xff\r\n"
+	    "------b0undary--\r\n", /* not UTF-8 */
+	    "------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\x01y\r\n"
+	    "------b0undary--\r\n", /* control */
+	    "------b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n"
+	    "Content-Disposition: form-data; name=\"b\"\r\n\r\nx\r\n------b0undary--\r\n",
+	    "------b0undaryX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n"
+	    "------b0undary--\r\n", /* no CRLF after the boundary */
+	};
+	struct buf b;
+	char *big;
+
+	(void)state;
+	assert_int_equal(
+	    mp("------b0undary\r\n"
+	       "Content-Disposition: form-data; name=\"t\"\r\n\r\n"
+	       "abc\r\n"
+	       "------b0undary\r\n"
+	       "Content-Disposition: form-data; name=\"csr_file\"; filename=\"r.csr\"\r\n"
+	       "Content-Type: application/octet-stream\r\n\r\n"
+	       "-----BEGIN CERTIFICATE REQUEST-----\r\nAAAA\r\n\r\n"
+	       "------b0undary\r\n"
+	       "Content-Disposition: form-data; name=\"empty\"\r\n\r\n"
+	       "\r\n"
+	       "------b0undary--\r\nepilogue",
+	       CT, &f),
+	    0);
+	assert_int_equal(f.n, 3);
+	assert_string_equal(web_form_get(&f, "t"), "abc");
+	assert_string_equal(web_form_get(&f, "csr_file"),
+			    "-----BEGIN CERTIFICATE REQUEST-----\r\nAAAA\r\n");
+	assert_string_equal(web_form_get(&f, "empty"), "");
+	web_form_free(&f);
+	/* a quoted boundary */
+	assert_int_equal(
+	    mp("--x y\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--x y--",
+	       "multipart/form-data; boundary=\"x y\"", &f),
+	    0);
+	assert_string_equal(web_form_get(&f, "a"), "1");
+	web_form_free(&f);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (mp(bad[i], CT, &f) != -1)
+			fail_msg("accepted bad[%zu]", i);
+	/* bad Content-Types */
+	assert_int_equal(mp("--a\r\n", "application/x-www-form-urlencoded", &f), -1);
+	assert_int_equal(mp("--a\r\n", "multipart/form-data", &f), -1);
+	assert_int_equal(mp("--a\r\n", "multipart/form-data; boundary=", &f), -1);
+	assert_int_equal(mp("--a\r\n", "multipart/form-data; boundary=a<b", &f), -1);
+	assert_int_equal(mp("--a\r\n", NULL, &f), -1);
+	/* limits: a file may be big, an ordinary value may not */
+	buf_init(&b, 64 * 1024);
+	big = xmalloc(4001);
+	memset(big, 'A', 4000);
+	big[4000] = '\0';
+	assert_int_equal(buf_printf(&b,
+				    "------b0undary\r\nContent-Disposition: form-data; "
+				    "name=\"f\"; filename=\"x\"\r\n\r\n%s\r\n------b0undary--",
+				    big),
+			 0);
+	assert_int_equal(mp(buf_cstr(&b), CT, &f), 0);
+	assert_int_equal(strlen(web_form_get(&f, "f")), 4000);
+	web_form_free(&f);
+	buf_reset(&b);
+	assert_int_equal(buf_printf(&b,
+				    "------b0undary\r\nContent-Disposition: form-data; "
+				    "name=\"f\"\r\n\r\n%s\r\n------b0undary--",
+				    big),
+			 0);
+	assert_int_equal(mp(buf_cstr(&b), CT, &f), -1);
+	free(big);
+	buf_free(&b);
+}
+
+/* ---- sessions, CSRF and sealed forms (session.c, csrf.c, sealed.c) ---- */
+
+/* A request context without a request: a site with a fixed secret and a given session id. */
+static void
+ctx_of(struct web_ctx *x, struct web_site *site, const char *sid)
+{
+	memset(site, 0, sizeof(*site));
+	site->name = "test";
+	memset(site->secret, 0x5a, sizeof(site->secret));
+	memset(x, 0, sizeof(*x));
+	x->site = site;
+	x->lang = "en";
+	if (sid != NULL)
+		snprintf(x->sid, sizeof(x->sid), "%s", sid);
+	else
+		web_session_new_id(x->sid);
+}
+
+static void
+test_web_csrf(void **state)
+{
+	struct web_site site, other;
+	struct web_ctx x, y;
+	char tok[WEB_B64_LEN], tok2[WEB_B64_LEN];
+	unsigned char raw[WEB_TOKEN_LEN];
+
+	(void)state;
+	ctx_of(&x, &site, NULL);
+	assert_int_equal(strlen(x.sid), WEB_B64_LEN - 1);
+	assert_int_equal(b64url_decode_exact(raw, sizeof(raw), x.sid), 0);
+	web_csrf(&x, tok);
+	assert_int_equal(strlen(tok), WEB_B64_LEN - 1);
+	assert_true(web_csrf_ok(&x, tok));
+	web_csrf(&x, tok2);
+	assert_string_equal(tok, tok2); /* one token per session */
+	/* refused: none, truncated, one character changed, another session, another secret */
+	assert_false(web_csrf_ok(&x, NULL));
+	assert_false(web_csrf_ok(&x, ""));
+	tok2[WEB_B64_LEN - 2] = '\0';
+	assert_false(web_csrf_ok(&x, tok2));
+	memcpy(tok2, tok, sizeof(tok));
+	tok2[3] = tok2[3] == 'A' ? 'B' : 'A';
+	assert_false(web_csrf_ok(&x, tok2));
+	ctx_of(&y, &site, NULL);
+	assert_false(web_csrf_ok(&y, tok));
+	ctx_of(&y, &other, x.sid);
+	other.secret[0] ^= 1;
+	assert_false(web_csrf_ok(&y, tok));
+	/* a session that did not come with the request has no valid token yet */
+	x.sid_new = 1;
+	assert_false(web_csrf_ok(&x, tok));
+	/* base64url: exactly the bytes asked for */
+	assert_int_equal(b64url_decode_exact(raw, sizeof(raw), "AAAA"), -1);
+	assert_int_equal(b64url_decode_exact(raw, sizeof(raw), NULL), -1);
+	memcpy(tok2, x.sid, sizeof(tok2));
+	tok2[5] = '+';
+	assert_int_equal(b64url_decode_exact(raw, sizeof(raw), tok2), -1);
+}
+
+static void
+test_web_session_rotate(void **state)
+{
+	struct web_site site;
+	struct web_ctx x;
+	char old[WEB_B64_LEN], next[WEB_B64_LEN], tok[WEB_B64_LEN], *c;
+	const char *vals[] = {"v"};
+	struct web_seal s;
+
+	(void)state;
+	ctx_of(&x, &site, NULL);
+	memcpy(old, x.sid, sizeof(old));
+	web_csrf(&x, tok);
+	web_seal_make(&x, "login", 600, 1, vals, 1, &s);
+	/* the cookie: __Host- prefix, Secure, Path=/, no Domain, HttpOnly, SameSite=Strict */
+	c = web_session_cookie(&x);
+	assert_true(strncmp(c, "__Host-sid=", 11) == 0);
+	assert_true(strncmp(c + 11, old, WEB_B64_LEN - 1) == 0 && c[11 + WEB_B64_LEN - 1] == ';');
+	assert_non_null(strstr(c, "; Secure"));
+	assert_non_null(strstr(c, "; Path=/"));
+	assert_non_null(strstr(c, "; HttpOnly"));
+	assert_non_null(strstr(c, "; SameSite=Strict"));
+	for (char *p = c; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	assert_null(strstr(c, "domain"));
+	free(c);
+	/* rotation: a new id, which the reply sets; what the old id carried does not follow it */
+	web_session_rotate(&x, NULL);
+	assert_true(x.sid_new);
+	assert_int_equal(strlen(x.sid), WEB_B64_LEN - 1);
+	assert_string_not_equal(x.sid, old);
+	c = web_session_cookie(&x);
+	assert_non_null(strstr(c, x.sid));
+	assert_null(strstr(c, old));
+	free(c);
+	x.sid_new = 0; /* the next request, with the new cookie */
+	assert_false(web_csrf_ok(&x, tok));
+	assert_int_equal(web_seal_open(&x, "login", s.nonce, s.expires, s.mac, vals, 1, NULL),
+			 WEB_SEAL_BAD_MAC);
+	/* rotating to an id made beforehand (bound to the RA's record before the switch) */
+	web_session_new_id(next);
+	assert_string_not_equal(next, x.sid);
+	web_session_rotate(&x, next);
+	assert_string_equal(x.sid, next);
+	assert_true(x.sid_new);
+	/* a one-time link's use rotates to an id of the button's CSRF token and the link: the
+	 * same again for the same pair (the page's form sent again is recognised), else another */
+	{
+		char a[WEB_B64_LEN], b[WEB_B64_LEN], c2[WEB_B64_LEN];
+
+		web_session_link_id(&x, tok, "link-1", a);
+		web_session_link_id(&x, tok, "link-1", b);
+		assert_string_equal(a, b);
+		assert_int_equal(strlen(a), WEB_B64_LEN - 1);
+		assert_string_not_equal(a, tok);
+		web_session_link_id(&x, tok, "link-2", c2);
+		assert_string_not_equal(a, c2);
+		web_session_link_id(&x, old, "link-1", c2); /* the sid is no CSRF token */
+		assert_string_not_equal(a, c2);
+		memcpy(b, tok, sizeof(b));
+		b[0] = b[0] == 'A' ? 'B' : 'A';
+		web_session_link_id(&x, b, "link-1", c2);
+		assert_string_not_equal(a, c2);
+		site.secret[0] ^= 1; /* only this site's secret makes it */
+		web_session_link_id(&x, tok, "link-1", c2);
+		assert_string_not_equal(a, c2);
+		site.secret[0] ^= 1;
+	}
+	/* and the old session, presented again, has none of it */
+	ctx_of(&x, &site, old);
+	assert_true(web_csrf_ok(&x, tok)); /* an anonymous session still: its own token only */
+	web_seal_make(&x, "login", 600, 1, vals, 1, &s);
+	memcpy(x.sid, next, sizeof(next));
+	assert_int_equal(web_seal_open(&x, "login", s.nonce, s.expires, s.mac, vals, 1, NULL),
+			 WEB_SEAL_BAD_MAC);
+}
+
+static void
+test_web_sealed(void **state)
+{
+	struct web_site site, other;
+	struct web_ctx x, y;
+	const char *vals[] = {"self", "ORG1", "T-1", "taro@example.jp"};
+	const char *changed[] = {"self", "ORG1", "T-1", "jiro@example.jp"};
+	struct web_seal s, o, r;
+	char mac[WEB_SEAL_MAC_LEN], exp[32];
+
+	(void)state;
+	ctx_of(&x, &site, NULL);
+	web_seal_make(&x, "regist-form", 3600, 1, vals, 4, &s);
+	assert_int_equal(strlen(s.nonce), WEB_B64_LEN - 1);
+	assert_true(strncmp(s.mac, "regist-form.", 12) == 0);
+	assert_int_equal(strlen(s.mac), 12 + WEB_B64_LEN - 1);
+	assert_int_equal(web_seal_open(&x, "regist-form", s.nonce, s.expires, s.mac, vals, 4, &o),
+			 WEB_SEAL_OK);
+	assert_memory_equal(o.nonce_raw, s.nonce_raw, WEB_TOKEN_LEN);
+	assert_string_equal(o.nonce, s.nonce);
+	/* two seals of the same values differ by their nonce */
+	web_seal_make(&x, "regist-form", 3600, 1, vals, 4, &r);
+	assert_string_not_equal(r.nonce, s.nonce);
+	assert_string_not_equal(r.mac, s.mac);
+	/* sealed again (a page shown again): same nonce and expiry, still opens */
+	web_seal_remake(&x, "regist-form", &o, vals, 4, &r);
+	assert_string_equal(r.nonce, s.nonce);
+	assert_string_equal(r.expires, s.expires);
+	assert_string_equal(r.mac, s.mac);
+
+	/* malformed: a field missing, not of its form, a purpose that is no label */
+	assert_int_equal(web_seal_open(&x, "regist-form", s.nonce, NULL, s.mac, vals, 4, NULL),
+			 WEB_SEAL_MALFORMED);
+	assert_int_equal(web_seal_open(&x, "regist-form", s.nonce, s.expires, NULL, vals, 4, NULL),
+			 WEB_SEAL_MALFORMED);
+	assert_int_equal(web_seal_open(&x, "regist-form", "AAAA", s.expires, s.mac, vals, 4, NULL),
+			 WEB_SEAL_MALFORMED);
+	assert_int_equal(web_seal_open(&x, "regist-form", s.nonce, "-5", s.mac, vals, 4, NULL),
+			 WEB_SEAL_MALFORMED);
+	assert_int_equal(web_seal_open(&x, "regist-form", s.nonce, "12x", s.mac, vals, 4, NULL),
+			 WEB_SEAL_MALFORMED);
+	assert_int_equal(web_seal_open(&x, "regist-form", s.nonce, s.expires,
+				       s.mac + strlen("regist-form."), vals, 4, NULL),
+			 WEB_SEAL_MALFORMED);
+	snprintf(mac, sizeof(mac), "Regist.%s", s.mac + strlen("regist-form."));
+	assert_int_equal(web_seal_open(&x, "regist-form", s.nonce, s.expires, mac, vals, 4, NULL),
+			 WEB_SEAL_MALFORMED);
+	snprintf(mac, sizeof(mac), "%.*s", (int)strlen(s.mac) - 1, s.mac);
+	assert_int_equal(web_seal_open(&x, "regist-form", s.nonce, s.expires, mac, vals, 4, NULL),
+			 WEB_SEAL_MALFORMED);
+
+	/* bad MAC: a value changed, the nonce or expiry changed, another session or secret, a
+	 * forged purpose label, a seal with its nonce left out */
+	assert_int_equal(
+	    web_seal_open(&x, "regist-form", s.nonce, s.expires, s.mac, changed, 4, NULL),
+	    WEB_SEAL_BAD_MAC);
+	assert_int_equal(web_seal_open(&x, "regist-form", s.nonce, s.expires, s.mac, vals, 3, NULL),
+			 WEB_SEAL_BAD_MAC);
+	web_seal_make(&x, "regist-form", 3600, 1, vals, 4, &r);
+	assert_int_equal(web_seal_open(&x, "regist-form", r.nonce, s.expires, s.mac, vals, 4, NULL),
+			 WEB_SEAL_BAD_MAC);
+	snprintf(exp, sizeof(exp), "%lld", atoll(s.expires) + 3600);
+	assert_int_equal(web_seal_open(&x, "regist-form", s.nonce, exp, s.mac, vals, 4, NULL),
+			 WEB_SEAL_BAD_MAC);
+	assert_int_equal(web_seal_open(&x, "regist-form", NULL, s.expires, s.mac, vals, 4, NULL),
+			 WEB_SEAL_BAD_MAC);
+	ctx_of(&y, &site, NULL);
+	assert_int_equal(web_seal_open(&y, "regist-form", s.nonce, s.expires, s.mac, vals, 4, NULL),
+			 WEB_SEAL_BAD_MAC);
+	ctx_of(&y, &other, x.sid);
+	other.secret[31] ^= 0x80;
+	assert_int_equal(web_seal_open(&y, "regist-form", s.nonce, s.expires, s.mac, vals, 4, NULL),
+			 WEB_SEAL_BAD_MAC);
+	snprintf(mac, sizeof(mac), "issue-form.%s", s.mac + strlen("regist-form."));
+	assert_int_equal(web_seal_open(&x, "issue-form", s.nonce, s.expires, mac, vals, 4, NULL),
+			 WEB_SEAL_BAD_MAC);
+
+	/* wrong purpose: a genuine seal of another form, with the same values */
+	web_seal_make(&x, "issue-form", 3600, 1, vals, 4, &r);
+	assert_int_equal(web_seal_open(&x, "regist-form", r.nonce, r.expires, r.mac, vals, 4, NULL),
+			 WEB_SEAL_WRONG_PURPOSE);
+	assert_int_equal(web_seal_open(&x, "issue-form", r.nonce, r.expires, r.mac, vals, 4, NULL),
+			 WEB_SEAL_OK);
+
+	/* expired: genuine, but its time has passed (the test clock moves on) */
+	util_clock_set_offset(3599);
+	assert_int_equal(web_seal_open(&x, "regist-form", s.nonce, s.expires, s.mac, vals, 4, NULL),
+			 WEB_SEAL_OK);
+	util_clock_set_offset(3601);
+	assert_int_equal(web_seal_open(&x, "regist-form", s.nonce, s.expires, s.mac, vals, 4, NULL),
+			 WEB_SEAL_EXPIRED);
+	/* the checks in order: a changed value of an expired seal is a bad MAC */
+	assert_int_equal(
+	    web_seal_open(&x, "regist-form", s.nonce, s.expires, s.mac, changed, 4, NULL),
+	    WEB_SEAL_BAD_MAC);
+	util_clock_set_offset(0);
+
+	/* a seal without a nonce (a login's proof between pages) */
+	web_seal_make(&x, "reissue-auth", 60, 0, vals, 1, &r);
+	assert_string_equal(r.nonce, "");
+	assert_int_equal(web_seal_open(&x, "reissue-auth", NULL, r.expires, r.mac, vals, 1, NULL),
+			 WEB_SEAL_OK);
+	assert_int_equal(
+	    web_seal_open(&x, "reissue-auth", s.nonce, r.expires, r.mac, vals, 1, NULL),
+	    WEB_SEAL_BAD_MAC);
+	for (int i = 0; i < WEB_SEAL__MAX; i++)
+		assert_non_null(web_seal_result_names[i]);
+	assert_string_equal(web_seal_result_names[WEB_SEAL_WRONG_PURPOSE], "wrong purpose");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest plain[] = {
-	    cmocka_unit_test(test_tmpl_escape),	   cmocka_unit_test(test_tmpl_sections),
-	    cmocka_unit_test(test_tmpl_strict),	   cmocka_unit_test(test_tmpl_parse_errors),
-	    cmocka_unit_test(test_tmpl_limit),	   cmocka_unit_test(test_po_parse),
-	    cmocka_unit_test(test_catalogs_valid), cmocka_unit_test(test_catalogs_complete),
-	    cmocka_unit_test(test_i18n_pick),	   cmocka_unit_test(test_notice_pages),
-	    cmocka_unit_test(test_captcha_draw),   cmocka_unit_test(test_captcha_test_mode),
-	    cmocka_unit_test(test_static_files),   cmocka_unit_test(test_site_pages),
+	    cmocka_unit_test(test_tmpl_escape),
+	    cmocka_unit_test(test_tmpl_sections),
+	    cmocka_unit_test(test_tmpl_strict),
+	    cmocka_unit_test(test_tmpl_parse_errors),
+	    cmocka_unit_test(test_tmpl_limit),
+	    cmocka_unit_test(test_po_parse),
+	    cmocka_unit_test(test_catalogs_valid),
+	    cmocka_unit_test(test_catalogs_complete),
+	    cmocka_unit_test(test_i18n_pick),
+	    cmocka_unit_test(test_notice_pages),
+	    cmocka_unit_test(test_captcha_draw),
+	    cmocka_unit_test(test_captcha_test_mode),
+	    cmocka_unit_test(test_static_files),
+	    cmocka_unit_test(test_site_pages),
+	    cmocka_unit_test(test_form_ok),
+	    cmocka_unit_test(test_form_refused),
+	    cmocka_unit_test(test_form_limits),
+	    cmocka_unit_test(test_form_big_field),
+	    cmocka_unit_test(test_multipart),
+	    cmocka_unit_test(test_web_csrf),
+	    cmocka_unit_test(test_web_session_rotate),
+	    cmocka_unit_test(test_web_sealed),
 	};
 	const struct CMUnitTest stored[] = {
 	    cmocka_unit_test_setup_teardown(test_captcha_verify, fx_setup, fx_teardown),

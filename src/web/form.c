@@ -8,8 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "portal.h"
 #include "util/utf8.h"
+#include "web.h"
 
 static int
 form_hexval(unsigned char c)
@@ -77,14 +77,14 @@ out:
 }
 
 int
-portal_form_parse(const void *body, size_t len, struct portal_form *f, struct err *e)
+web_form_parse(const void *body, size_t len, struct web_form *f, struct err *e)
 {
-	return portal_form_parse_ex(body, len, PORTAL_FORM_BODY_MAX, NULL, 0, f, e);
+	return web_form_parse_ex(body, len, WEB_FORM_BODY_MAX, NULL, 0, f, e);
 }
 
 int
-portal_form_parse_ex(const void *body, size_t len, size_t body_max, const char *big_name,
-		     size_t big_max, struct portal_form *f, struct err *e)
+web_form_parse_ex(const void *body, size_t len, size_t body_max, const char *big_name,
+		  size_t big_max, struct web_form *f, struct err *e)
 {
 	const unsigned char *p = body, *end = p + len;
 	int rc = -1;
@@ -104,18 +104,16 @@ portal_form_parse_ex(const void *body, size_t len, size_t body_max, const char *
 			p++;
 			continue;
 		}
-		if (f->n == PORTAL_FORM_FIELDS_MAX) {
-			err_set(e, ERR_REFUSED, "form: more than %d fields",
-				PORTAL_FORM_FIELDS_MAX);
+		if (f->n == WEB_FORM_FIELDS_MAX) {
+			err_set(e, ERR_REFUSED, "form: more than %d fields", WEB_FORM_FIELDS_MAX);
 			goto out;
 		}
 		eq = memchr(p, '=', (size_t)(amp - p));
 		if (eq == NULL)
 			eq = amp;
-		if (form_decode(p, (size_t)(eq - p), PORTAL_FORM_NAME_MAX, "name", 0, &name, e) ==
-		    -1)
+		if (form_decode(p, (size_t)(eq - p), WEB_FORM_NAME_MAX, "name", 0, &name, e) == -1)
 			goto out;
-		if (name[0] == '\0' || portal_form_get(f, name) != NULL) {
+		if (name[0] == '\0' || web_form_get(f, name) != NULL) {
 			err_set(e, ERR_REFUSED, "form: %s field name",
 				name[0] == '\0' ? "empty" : "repeated");
 			free(name);
@@ -124,7 +122,7 @@ portal_form_parse_ex(const void *body, size_t len, size_t body_max, const char *
 		if (form_decode(eq < amp ? eq + 1 : amp, eq < amp ? (size_t)(amp - eq - 1) : 0,
 				big_name != NULL && strcmp(name, big_name) == 0
 				    ? big_max
-				    : PORTAL_FORM_VALUE_MAX,
+				    : WEB_FORM_VALUE_MAX,
 				"value", 1, &value, e) == -1) {
 			free(name);
 			goto out;
@@ -140,7 +138,7 @@ out:
 }
 
 void
-portal_form_free(struct portal_form *f)
+web_form_free(struct web_form *f)
 {
 	if (f == NULL)
 		return;
@@ -155,7 +153,7 @@ portal_form_free(struct portal_form *f)
 }
 
 const char *
-portal_form_get(const struct portal_form *f, const char *name)
+web_form_get(const struct web_form *f, const char *name)
 {
 	for (size_t i = 0; i < f->n; i++)
 		if (strcmp(f->v[i].name, name) == 0)
@@ -296,9 +294,8 @@ form_take(const unsigned char *p, size_t n, size_t max, const char *what, int ct
 #define FORM_PART_HEADERS_MAX 1024 /* bytes of one part's header block */
 
 int
-portal_form_parse_multipart(const void *body, size_t len, const char *ctype, size_t body_max,
-			    const char *big_name, size_t big_max, struct portal_form *f,
-			    struct err *e)
+web_form_parse_multipart(const void *body, size_t len, const char *ctype, size_t body_max,
+			 const char *big_name, size_t big_max, struct web_form *f, struct err *e)
 {
 	const unsigned char *p = body, *end = p + len;
 	char bnd[80], delim[84];
@@ -378,15 +375,14 @@ portal_form_parse_multipart(const void *body, size_t len, const char *ctype, siz
 				"form: RFC 2046 5.1.1: part not closed by the boundary");
 			goto out;
 		}
-		if (f->n == PORTAL_FORM_FIELDS_MAX) {
-			err_set(e, ERR_REFUSED, "form: more than %d fields",
-				PORTAL_FORM_FIELDS_MAX);
+		if (f->n == WEB_FORM_FIELDS_MAX) {
+			err_set(e, ERR_REFUSED, "form: more than %d fields", WEB_FORM_FIELDS_MAX);
 			goto out;
 		}
-		if (form_take((const unsigned char *)nm, nml, PORTAL_FORM_NAME_MAX, "name", 0,
-			      &name, e) == -1)
+		if (form_take((const unsigned char *)nm, nml, WEB_FORM_NAME_MAX, "name", 0, &name,
+			      e) == -1)
 			goto out;
-		if (name[0] == '\0' || portal_form_get(f, name) != NULL) {
+		if (name[0] == '\0' || web_form_get(f, name) != NULL) {
 			err_set(e, ERR_REFUSED, "form: %s field name",
 				name[0] == '\0' ? "empty" : "repeated");
 			free(name);
@@ -395,7 +391,7 @@ portal_form_parse_multipart(const void *body, size_t len, const char *ctype, siz
 		if (form_take(p, (size_t)(next - p),
 			      fn != NULL || (big_name != NULL && strcmp(name, big_name) == 0)
 				  ? big_max
-				  : PORTAL_FORM_VALUE_MAX,
+				  : WEB_FORM_VALUE_MAX,
 			      fn != NULL ? "file" : "value", 1, &value, e) == -1) {
 			free(name);
 			goto out;
