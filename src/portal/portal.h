@@ -24,7 +24,8 @@
  * purpose "regist-form"): a repeated submission finds it and shows the same done page without
  * a second application or mail.  The session id rotates when an identity is established: the
  * mailed link's button (POST /regist/verify), the agent approval and delivery links (once the
- * link's one-time use is accepted) and the re-issue login.
+ * link's one-time use is accepted), the web revocation link's button (POST /revoke/verify)
+ * and the re-issue login.
  *
  * Configuration: portal.base_url (the https origin in mailed links, default
  * https://localhost:8443), portal.templates and portal.po (directories; default: templates/
