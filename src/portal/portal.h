@@ -67,7 +67,8 @@
  * self application must be the address the mailed link confirmed, and lie in the
  * organization's domains when it lists any (agent applications too).  The certificate's
  * subject is always built from these values (O = the organization's name, OU, CN = the romaji
- * name or the first host name; SANs: the e-mail address or the host names): a CSR only proves
+ * name (client), the organization's name (codesign: the publisher) or the first host name;
+ * SANs: the e-mail address or the host names): a CSR only proves
  * possession of its key, and is checked (parse, key strength, profile and lint) before the
  * confirm page, its refusal shown beside the field.
  *

@@ -50,17 +50,23 @@ int
 ra_name_romaji_ok(const char *s)
 {
 	size_t n = 0;
-	int letter = 0;
+	int letter = 0, blank = 0, inner_dot = 0;
 
-	for (; *s != '\0'; s++, n++) {
-		unsigned char c = (unsigned char)*s;
+	for (; s[n] != '\0'; n++) {
+		unsigned char c = (unsigned char)s[n];
 
 		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))
 			letter = 1;
-		else if (c != ' ' && c != '-' && c != '\'' && c != '.')
+		else if (c == ' ')
+			blank = 1;
+		else if (c == '.')
+			inner_dot |=
+			    n > 0 && s[n - 1] != ' ' && s[n + 1] != '\0' && s[n + 1] != ' ';
+		else if (c != '-' && c != '\'')
 			return 0;
 	}
-	return letter && n <= RA_NAME_MAX;
+	/* a name is not a host name: "www.example.jp" is refused, "J. R. Tolkien" is not */
+	return letter && n <= RA_NAME_MAX && !(inner_dot && !blank);
 }
 
 int

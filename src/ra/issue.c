@@ -153,8 +153,9 @@ struct issue_names {
 
 /*
  * The RA's request for what the holder entered (hosts: the parsed host names, for the server
- * profile): O from the organization, the CN from the first host name or the romaji name, the
- * SANs from the host names or the holder's address.  nm owns the strings; free nm->buf.
+ * profile): O from the organization, the CN from the first host name or the romaji name (the
+ * organization's name for code signing), the SANs from the host names or the holder's
+ * address.  nm owns the strings; free nm->buf.
  */
 static void
 issue_ra_req(const struct ra_app *a, const struct ra_issue_values *v, const char *hosts,
@@ -185,7 +186,9 @@ issue_ra_req(const struct ra_app *a, const struct ra_issue_values *v, const char
 		req->ndns = nm->ndns;
 		req->cn = nm->ndns > 0 ? nm->dns[0] : NULL; /* the form decides, not the CSR */
 	} else {
-		req->cn = v->name_romaji;
+		/* a client certificate names its holder; a code-signing one its publisher, the
+		 * organization (the name policy puts its registered name) */
+		req->cn = issue_is(a, "codesign") ? NULL : v->name_romaji;
 		if (v->subject_email[0] != '\0')
 			req->email = v->subject_email;
 	}

@@ -16,8 +16,9 @@
  *                  a client CSR's CN one of its e-mail addresses or a person's name (not an
  *                  address nor a host name), a code-signing CSR's CN the organization's
  *                  registered name (the publisher relying parties show; absent: that name);
- *                  its other attributes are not copied.  A face that decides the names itself
- *                  (names_given: the portal) never gets the CSR's.
+ *                  its other attributes are not copied.  The same rules hold for a CN the
+ *                  face gives (the portal's romaji name); a face that decides the names
+ *                  itself (names_given: the portal) never gets the CSR's.
  *
  * An organization that lists no name at all can issue nothing until an operator marks it
  * unrestricted (`shomei org set CODE --unrestricted`); an unrestricted one may certify any
@@ -286,7 +287,7 @@ out:
 	return rc;
 }
 
-/* The text of a name entry's value as UTF-8 (caller frees), or NULL. */
+/* The text of a name entry's value as UTF-8 (caller frees), or NULL (also with a NUL in it). */
 static char *
 policy_entry_text(const X509_NAME_ENTRY *ne)
 {
@@ -296,6 +297,10 @@ policy_entry_text(const X509_NAME_ENTRY *ne)
 
 	if (l < 0)
 		return NULL;
+	if (memchr(u, 0, (size_t)l) != NULL) { /* "Alice\0x" would be certified as "Alice" */
+		OPENSSL_free(u);
+		return NULL;
+	}
 	s = xstrndup((const char *)u, (size_t)l);
 	OPENSSL_free(u);
 	return s;
@@ -341,26 +346,17 @@ policy_cn_is_email(const char *cn, const GENERAL_NAMES *sans)
 	return 0;
 }
 
-/* 1 when s reads as a person's name: no '@', no '.' between two non-blanks (a host name). */
+/* 1 when s reads as a person's name (the portal's name rules: not an address nor a host name). */
 static int
 policy_personal_name(const char *s)
 {
-	size_t i;
-
-	if (!ra_name_romaji_ok(s) && !ra_name_kanji_ok(s))
-		return 0;
-	for (i = 0; s[i] != '\0'; i++) {
-		if (s[i] == '@')
-			return 0;
-		if (s[i] == '.' && i > 0 && s[i - 1] != ' ' && s[i + 1] != '\0' && s[i + 1] != ' ')
-			return 0;
-	}
-	return 1;
+	return ra_name_romaji_ok(s) || ra_name_kanji_ok(s);
 }
 
 /*
- * The CN a client or code-signing CSR asks for (cn; NULL when it has none), checked: the
- * certificate's CN (*out, caller frees), or -1 with a name-policy refusal.
+ * The CN a client or code-signing certificate is asked for (cn: the face's, else the CSR's;
+ * NULL when none), checked: the certificate's CN (*out, caller frees), or -1 with a
+ * name-policy refusal.
  */
 static int
 policy_csr_cn(const struct store_org *org, const struct profile *prof, const char *cn,
@@ -611,14 +607,20 @@ ra_issue(struct ca *ca, struct store *st, const struct ra_issue_req *q, struct c
 		goto out;
 	if (ra_policy_names(&org, prof, sans, e) == -1)
 		goto out;
-	/* the subject: CN one of the names (server), else the holder's name */
-	if (q->cn != NULL)
-		cn = xstrdup(q->cn);
-	else if (!(prof->san_required & (X509_SAN_DNS | X509_SAN_IP))) {
-		if (policy_csr_cn(&org, prof, cs.cn, sans, &cn, e) == -1)
+	/* the subject: CN one of the names (server), else the holder's name or the publisher's;
+	 * a face that gives the names gives the CN too (none: the CSR's is not taken either) */
+	if (!(prof->san_required & (X509_SAN_DNS | X509_SAN_IP))) {
+		if (policy_csr_cn(&org, prof,
+				  q->cn != NULL	   ? q->cn
+				  : q->names_given ? NULL
+						   : cs.cn,
+				  sans, &cn, e) == -1)
 			goto out;
-	} else if (cs.cn != NULL)
+	} else if (q->cn != NULL) {
+		cn = xstrdup(q->cn);
+	} else if (cs.cn != NULL) {
 		cn = xstrdup(cs.cn);
+	}
 	if (prof->san_required & (X509_SAN_DNS | X509_SAN_IP)) {
 		/* (without any name, lint refuses the request for the names it lacks) */
 		if (cn == NULL)

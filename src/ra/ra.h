@@ -576,7 +576,11 @@ int ra_link_use(struct ca *, struct store *, const char *token, const char *sess
 /* 1 when s is 1-64 characters of the kanji-name ranges (CJK ideographs, hiragana, katakana incl.
  * ー, 々〆〇, full-width Latin letters, the ideographic space), else 0. */
 int ra_name_kanji_ok(const char *s);
-/* 1 when s is 1-64 of ASCII letters, space, hyphen, apostrophe, period, with a letter. */
+/*
+ * 1 when s is 1-64 of ASCII letters, space, hyphen, apostrophe, period, with a letter, and
+ * does not read as a host name (a period between two characters and no blank: it would be a
+ * client certificate's CN).
+ */
 int ra_name_romaji_ok(const char *s);
 /* 1 when s is 1-64 characters, none a control character, not only blanks. */
 int ra_ou_ok(const char *s);

@@ -140,9 +140,10 @@ ra_revoke_check(const struct ra_revoke_vals *v, struct ra_revoke_fields *f)
 	return f->any;
 }
 
-int
-ra_revoke_find(struct store *st, const struct ra_revoke_vals *v, enum ra_revreq_result *res,
-	       char serial[STORE_SERIAL_MAX], struct err *e)
+/* ra_revoke_find(), and the address as recorded (*addr, may be NULL; caller frees) when OK. */
+static int
+revoke_find(struct store *st, const struct ra_revoke_vals *v, enum ra_revreq_result *res,
+	    char serial[STORE_SERIAL_MAX], char **addr, struct err *e)
 {
 	struct ra_revoke_fields f;
 	struct store_cert c;
@@ -160,7 +161,7 @@ ra_revoke_find(struct store *st, const struct ra_revoke_vals *v, enum ra_revreq_
 		rc = 0;
 		goto out;
 	}
-	if (store_revoke_lookup(st, v->org, v->ticket, v->email, sn, &se) == -1) {
+	if (store_revoke_lookup(st, v->org, v->ticket, v->email, sn, addr, &se) == -1) {
 		if (se.code != ERR_NOTFOUND) {
 			*e = se;
 			goto out;
@@ -180,8 +181,19 @@ ra_revoke_find(struct store *st, const struct ra_revoke_vals *v, enum ra_revreq_
 		memcpy(serial, sn, STORE_SERIAL_MAX);
 	rc = 0;
 out:
+	if (addr != NULL && (rc != 0 || *res != RA_REVREQ_OK)) {
+		free(*addr);
+		*addr = NULL;
+	}
 	store_cert_clear(&c);
 	return rc;
+}
+
+int
+ra_revoke_find(struct store *st, const struct ra_revoke_vals *v, enum ra_revreq_result *res,
+	       char serial[STORE_SERIAL_MAX], struct err *e)
+{
+	return revoke_find(st, v, res, serial, NULL, e);
 }
 
 int
@@ -193,7 +205,7 @@ ra_revoke_request(struct store *st, const struct ra_revreq *q, const struct ra_n
 	struct store_token t;
 	struct err se;
 	unsigned char raw[RA_TOKEN_LEN], h[STORE_HASH_LEN];
-	char tok[RA_TOKEN_TEXT];
+	char tok[RA_TOKEN_TEXT], *addr = NULL;
 	time_t now;
 	int rc = -1, intx = 0;
 
@@ -226,7 +238,7 @@ ra_revoke_request(struct store *st, const struct ra_revreq *q, const struct ra_n
 		goto out;
 	}
 	/* the certificate as it is now, under the write lock */
-	if (ra_revoke_find(st, &q->vals, res, r.serial, e) == -1)
+	if (revoke_find(st, &q->vals, res, r.serial, &addr, e) == -1)
 		goto out;
 	if (*res != RA_REVREQ_OK) {
 		rc = 0;
@@ -244,13 +256,12 @@ ra_revoke_request(struct store *st, const struct ra_revreq *q, const struct ra_n
 		goto out;
 	}
 	r.reason = ca_reason_parse(q->vals.reason);
-	r.email = (char *)q->vals.email;
+	r.email = addr; /* the address as recorded: the link proves that mailbox, not the typing */
 	r.created = now;
 	r.expires = now + RA_APP_TTL;
 	if (store_revreq_add(st, &r, h, e) == -1)
 		goto out;
-	if (n != NULL && n->revoke_link != NULL &&
-	    n->revoke_link(n->arg, st, q->vals.email, tok, e) == -1)
+	if (n != NULL && n->revoke_link != NULL && n->revoke_link(n->arg, st, addr, tok, e) == -1)
 		goto out;
 	intx = 0;
 	if (store_commit(st, e) == -1)
@@ -266,6 +277,7 @@ out:
 		*f = ff;
 	sodium_memzero(raw, sizeof(raw));
 	sodium_memzero(tok, sizeof(tok));
+	free(addr);
 	return rc;
 }
 

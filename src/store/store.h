@@ -555,10 +555,11 @@ struct store_revreq {
  * application of that organization on that ticket that has a certificate, made with this
  * e-mail as the applicant's or the holder's address (compared without regard to ASCII case).
  * ERR_NOTFOUND when the three do not fit together (the caller must not tell which one is
- * wrong).
+ * wrong).  *addr (may be NULL; malloc'ed) gets the address as the application recorded it,
+ * which is where a link goes: a local part may differ in case from the one typed.
  */
 int store_revoke_lookup(struct store *, const char *org_code, const char *ticket, const char *email,
-			char serial[STORE_SERIAL_MAX], struct err *);
+			char serial[STORE_SERIAL_MAX], char **addr, struct err *);
 /* The holder's e-mail (subject_email, else the applicant's) of the application behind a
  * certificate; ERR_NOTFOUND when none. */
 int store_cert_holder_email(struct store *, const char *serial, char **email, struct err *);

@@ -8,7 +8,8 @@
 #include "store_int.h"
 
 static const char SQL_REVOKE_LOOKUP[] =
-    "SELECT a.cert_serial FROM applications a JOIN organizations o ON o.id = a.org_id "
+    "SELECT a.cert_serial, CASE WHEN lower(a.email) = lower($3) THEN a.email "
+    "ELSE a.subject_email END FROM applications a JOIN organizations o ON o.id = a.org_id "
     "JOIN certificates c ON c.serial = a.cert_serial "
     "WHERE o.code = $1 AND a.ticket = $2 AND (lower(a.email) = lower($3) OR "
     "lower(a.subject_email) = lower($3)) ORDER BY a.id DESC LIMIT 1";
@@ -28,13 +29,15 @@ static const char SQL_REVREQ_DONE[] =
 
 int
 store_revoke_lookup(struct store *s, const char *org_code, const char *ticket, const char *email,
-		    char serial[STORE_SERIAL_MAX], struct err *e)
+		    char serial[STORE_SERIAL_MAX], char **addr, struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	char *v = NULL;
 	int rc = -1, r;
 
 	serial[0] = '\0';
+	if (addr != NULL)
+		*addr = NULL;
 	if ((st = store_stmt_get(s, SQL_REVOKE_LOOKUP, 0, "revocation lookup", e)) == NULL)
 		goto out;
 	stmt_text(s, st, 1, org_code);
@@ -47,6 +50,11 @@ store_revoke_lookup(struct store *s, const char *org_code, const char *ticket, c
 		goto out;
 	}
 	memcpy(serial, v, strlen(v) + 1);
+	if (addr != NULL && (*addr = col_str(s, st, 1)) == NULL) {
+		err_set(e, ERR_INTERNAL, "store: revocation lookup: no address");
+		serial[0] = '\0';
+		goto out;
+	}
 	rc = 0;
 out:
 	free(v);

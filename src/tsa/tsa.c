@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 
 #include "tsa.h"
+#include "x509/x509.h"
 #include "tsa_local.h"
 
 #define TSA_BUF_MAX (256 * 1024) /* a token: TSTInfo + attributes + certificate + signature */
@@ -249,18 +250,6 @@ out:
 	return rc;
 }
 
-/* The certificate's validity as time_t. */
-static int
-tsa_time(const ASN1_TIME *a, time_t *out)
-{
-	struct tm tm;
-
-	if (!ASN1_TIME_to_tm(a, &tm))
-		return -1;
-	*out = timegm(&tm);
-	return 0;
-}
-
 /* Accuracy ::= SEQUENCE { seconds INTEGER OPTIONAL, millis [0] INTEGER (1..999) OPTIONAL } */
 static int
 tsa_accuracy_build(long ms, struct buf *out)
@@ -423,8 +412,8 @@ tsa_cert_parts(struct tsa *t, X509 *cert, struct err *e)
 	if (tsa_ess_build(cert, t->cert, t->cert_len, &b, e) == -1)
 		goto out;
 	t->attr_ess = tsa_dup(&b, &t->attr_ess_len);
-	if (tsa_time(X509_get0_notBefore(cert), &t->not_before) == -1 ||
-	    tsa_time(X509_get0_notAfter(cert), &t->not_after) == -1) {
+	if (x509_time_to_epoch(X509_get0_notBefore(cert), &t->not_before) == -1 ||
+	    x509_time_to_epoch(X509_get0_notAfter(cert), &t->not_after) == -1) {
 		err_ssl(e, ERR_INTERNAL, "tsa: TSA certificate validity does not parse");
 		goto out;
 	}

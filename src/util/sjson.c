@@ -42,8 +42,8 @@ sjson_depth_ok(const unsigned char *p, size_t n, int max)
 		} else if (c == '{' || c == '[') {
 			if (++depth > max)
 				return -1;
-		} else if (c == '}' || c == ']') {
-			depth--;
+		} else if ((c == '}' || c == ']') && depth > 0) {
+			depth--; /* (an unmatched one is jansson's error to report) */
 		}
 	}
 	return 0;

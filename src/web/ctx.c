@@ -148,6 +148,11 @@ web_page(struct web_ctx *x, int status, const char *page, const struct tmpl_data
 	hdrs[n++] = "nosniff";
 	hdrs[n++] = "Referrer-Policy";
 	hdrs[n++] = "no-referrer";
+	/* HTML faces are served over HTTPS only: a browser that typed http:// next time is not
+	 * stripped by someone on the path (no includeSubDomains: the host's parent domain is the
+	 * organization's, not ours) */
+	hdrs[n++] = "Strict-Transport-Security";
+	hdrs[n++] = "max-age=31536000";
 	hdrs[n] = NULL;
 	rc = http_reply_hdrs(x->r, status, "text/html; charset=utf-8", out.data, out.len, hdrs);
 	buf_free(&out);

@@ -473,6 +473,8 @@ def test_top_page(ca_sqlite):
             assert "style-src 'self';" in csp and "unsafe-inline" not in csp
             assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
             assert "style=" not in t and "<style" not in t and "<script" not in t
+            # HTTPS only from now on (not the organization's other hosts)
+            assert r.headers["Strict-Transport-Security"] == "max-age=31536000"
             # English
             r = s.get(srv.https + "/?lang=en")
             t = r.text

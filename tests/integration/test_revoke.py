@@ -190,9 +190,15 @@ def test_web_revocation(revoke_any, tmp_path):
     assert len(outbox(inst)) == before + 1  # no mail either
     assert h.get(link).status_code == 200  # the link still works
 
-    # the page's button revokes: OCSP at once, the audit chain, a mail to the holder
+    # the page's button revokes: OCSP at once, the audit chain, a mail to the holder; the
+    # holder proved the mailbox, so the session id rotates
+    old_sid = h.cookies.get("__Host-sid")
+    assert old_sid
     r = h.post(verify, data={"onetimetoken": token, "csrf": hidden(page, "csrf")})
     assert r.status_code == 200 and "証明書を失効しました" in r.text, r.text
+    cookie = r.headers.get("Set-Cookie", "")
+    m = re.match(r"__Host-sid=([A-Za-z0-9_-]{43});", cookie)
+    assert m and m.group(1) != old_sid, cookie
     assert serial in r.text and "OCSP" in r.text
     text = ocsp_status(srv, cert)
     assert ": revoked" in text and "Reason: keyCompromise" in text, text

@@ -59,6 +59,12 @@ test_name_romaji(void **state)
 	assert_false(ra_name_romaji_ok(""));
 	assert_false(ra_name_romaji_ok(" - . '")); /* no letter */
 	assert_false(ra_name_romaji_ok("Taro_Yamada"));
+	/* a name does not read as a host name (it is a client certificate's CN) */
+	assert_false(ra_name_romaji_ok("www.other.example"));
+	assert_false(ra_name_romaji_ok("J.R.Tolkien"));
+	assert_true(ra_name_romaji_ok("J. R. Tolkien"));
+	assert_true(ra_name_romaji_ok("J.R. Tolkien"));
+	assert_true(ra_name_romaji_ok("Tolkien J."));
 	assert_false(ra_name_romaji_ok("Taro2"));
 	assert_false(ra_name_romaji_ok("山田"));
 	assert_false(ra_name_romaji_ok("Tar\xc3\xb3")); /* Latin-1 letter, not ASCII */

@@ -309,6 +309,59 @@ test_issue(void **state)
 	assert_int_equal(e.kind, CA_REFUSAL_LINT);
 	assert_string_equal(ca_refusal_name(CA_REFUSAL_NAME_POLICY), "name-policy");
 	assert_string_equal(ca_refusal_name(99), "none");
+	/* a face that gives the names (the portal) gives the CN under the same rules: a client's
+	 * is a person's name, a code-signing certificate names the organization whatever the CSR
+	 * or the face says */
+	{
+		static const char *const cases[][4] = {
+		    /* profile, the face's CN, the CSR's subject, the subject or (refused) "!" and
+		     * what the refusal says */
+		    {"codesign", NULL, "/CN=Microsoft Corporation",
+		     "CN=Example University,O=Example University"},
+		    {"codesign", "Microsoft Corporation", "",
+		     "!of a code-signing certificate must be the organization's registered name"},
+		    {"client", "Alice Example", "/CN=ceo@other.example.jp",
+		     "CN=Alice Example,O=Example University"},
+		    {"client", "www.other.example", "",
+		     "!is neither one of the certificate's e-mail addresses nor a person's name"},
+		};
+		const char *const email = "alice@univ.example.ac.jp";
+
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			struct ra_issue_req q;
+			struct ca_issued out;
+			unsigned char *der;
+			int len;
+
+			der = tu_csr_ex(cases[i][2], NULL, &len);
+			memset(&q, 0, sizeof(q));
+			q.profile = cases[i][0];
+			q.org_code = "UNIV";
+			q.cn = cases[i][1];
+			q.email = email;
+			q.names_given = 1;
+			q.csr = der;
+			q.csrlen = (size_t)len;
+			q.actor = "unit";
+			err_clear(&e);
+			if (cases[i][3][0] == '!') {
+				assert_int_equal(ra_issue(fx.ca, fx.st, &q, &out, &e), -1);
+				assert_int_equal(e.kind, CA_REFUSAL_NAME_POLICY);
+				assert_non_null(strstr(e.msg, cases[i][3] + 1));
+			} else {
+				struct store_cert c;
+
+				if (ra_issue(fx.ca, fx.st, &q, &out, &e) != 0)
+					fail_msg("case %zu: %s", i, e.msg);
+				memset(&c, 0, sizeof(c));
+				assert_int_equal(store_cert_get(fx.st, out.serial, &c, &e), 0);
+				assert_string_equal(c.subject, cases[i][3]);
+				store_cert_clear(&c);
+				ca_issued_clear(&out);
+			}
+			OPENSSL_free(der);
+		}
+	}
 	/* a garbage request is a CSR refusal */
 	{
 		struct ra_issue_req q;
@@ -331,7 +384,7 @@ test_issue(void **state)
 	    issue("BARE", "server", "/CN=www.bare.example", "DNS:www.bare.example", 1, NULL, &e),
 	    0);
 	assert_int_equal(store_cert_count(fx.st, -1, &n, &e), 0);
-	assert_int_equal(n, n0 + 5);
+	assert_int_equal(n, n0 + 7);
 	assert_int_equal(issue("BARE", "server", "/CN=www.bare.example", "DNS:www.bare.example", 0,
 			       &subject, &e),
 			 0);

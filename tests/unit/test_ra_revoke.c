@@ -490,11 +490,14 @@ test_request_and_link(void **state)
 	snap_take(&h, n1, &s1);
 	snap_same(&s0, &s1);
 
-	/* accepted: the nonce, the request and its mail, to the address as typed; no audit */
+	/* accepted: the nonce, the request and its mail, to the address as the application
+	 * recorded it (a local part's case may matter: the link proves that mailbox, not what
+	 * was typed); no audit */
 	assert_int_equal(request(&h, "EX1", "Taro@Example.co.jp", "keyCompromise", n1, &n),
 			 RA_REVREQ_OK);
 	assert_int_equal(k.link_calls, 1);
-	assert_string_equal(k.to, "Taro@Example.co.jp");
+	assert_string_equal(k.to, HOLDER);
+	assert_string_equal(HOLDER, "taro@example.co.jp");
 	assert_int_equal(strlen(k.token), RA_TOKEN_TEXT - 1);
 	snprintf(token, sizeof(token), "%s", k.token);
 	snap_take(&h, n1, &s1);
@@ -568,7 +571,7 @@ test_request_and_link(void **state)
 	OK(store_audit_foreach(fx.st, last_audit_cb, &la, &e));
 	assert_string_equal(la.action, "cert.revoke");
 	assert_string_equal(la.object, h.serial);
-	assert_string_equal(la.actor, "holder:web-revocation Taro@Example.co.jp");
+	assert_string_equal(la.actor, "holder:web-revocation " HOLDER);
 
 	/* once: used again, looked at, nothing more */
 	assert_int_equal(complete(token, &n, &l), RA_REVLINK_USED);

@@ -1997,7 +1997,8 @@ test_revreq(void **state)
 	OK(store_ticket_add(s, org, "T-2", "client", &e));
 	insert_cert(s, "0ABC01", "issuing-1", "CN=Taro", org, 2000000000, 1700000000);
 	/* nothing yet: no application */
-	FAILS(store_revoke_lookup(s, "ACME", "T-1", "taro@example.jp", serial, &e), ERR_NOTFOUND);
+	FAILS(store_revoke_lookup(s, "ACME", "T-1", "taro@example.jp", serial, NULL, &e),
+	      ERR_NOTFOUND);
 	memset(&a, 0, sizeof(a));
 	a.org_id = org;
 	a.ticket = (char *)"T-1";
@@ -2007,7 +2008,8 @@ test_revreq(void **state)
 	a.expires = 1700000000 + 3 * 86400;
 	OK(store_app_add(s, &a, &app, &e));
 	/* an application without a certificate names nothing */
-	FAILS(store_revoke_lookup(s, "ACME", "T-1", "agent@example.jp", serial, &e), ERR_NOTFOUND);
+	FAILS(store_revoke_lookup(s, "ACME", "T-1", "agent@example.jp", serial, NULL, &e),
+	      ERR_NOTFOUND);
 	FAILS(store_cert_holder_email(s, "0ABC01", &mail, &e), ERR_NOTFOUND);
 	assert_null(mail);
 	a.profile = (char *)"client";
@@ -2017,18 +2019,26 @@ test_revreq(void **state)
 	OK(store_app_submit(s, app, "registered", "submitted", &a, 1700000001, &e));
 	OK(store_app_issue(s, app, "submitted", "0ABC01", h2, 1700000002, &e));
 	/* the applicant's (agent's) or the holder's address */
-	OK(store_revoke_lookup(s, "ACME", "T-1", "taro@EXAMPLE.jp", serial, &e));
+	OK(store_revoke_lookup(s, "ACME", "T-1", "taro@EXAMPLE.jp", serial, &mail, &e));
 	assert_string_equal(serial, "0ABC01");
-	OK(store_revoke_lookup(s, "ACME", "T-1", "agent@example.JP", serial, &e));
+	assert_string_equal(mail, "Taro@Example.jp"); /* the link goes where it was recorded */
+	free(mail);
+	OK(store_revoke_lookup(s, "ACME", "T-1", "agent@example.JP", serial, &mail, &e));
 	assert_string_equal(serial, "0ABC01");
+	assert_string_equal(mail, "Agent@Example.jp");
+	free(mail);
+	mail = NULL;
 	OK(store_cert_holder_email(s, "0ABC01", &mail, &e));
 	assert_string_equal(mail, "Taro@Example.jp");
 	free(mail);
 	/* each of the three wrong gives the same answer */
-	FAILS(store_revoke_lookup(s, "OTHER", "T-1", "taro@example.jp", serial, &e), ERR_NOTFOUND);
-	FAILS(store_revoke_lookup(s, "ACME", "T-2", "taro@example.jp", serial, &e), ERR_NOTFOUND);
-	FAILS(store_revoke_lookup(s, "ACME", "T-1", "jiro@example.jp", serial, &e), ERR_NOTFOUND);
-	FAILS(store_revoke_lookup(s, "NOPE", "T-9", "", serial, &e), ERR_NOTFOUND);
+	FAILS(store_revoke_lookup(s, "OTHER", "T-1", "taro@example.jp", serial, NULL, &e),
+	      ERR_NOTFOUND);
+	FAILS(store_revoke_lookup(s, "ACME", "T-2", "taro@example.jp", serial, NULL, &e),
+	      ERR_NOTFOUND);
+	FAILS(store_revoke_lookup(s, "ACME", "T-1", "jiro@example.jp", serial, NULL, &e),
+	      ERR_NOTFOUND);
+	FAILS(store_revoke_lookup(s, "NOPE", "T-9", "", serial, NULL, &e), ERR_NOTFOUND);
 	(void)org2;
 
 	memset(&q, 0, sizeof(q));
