@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "der.h"
+#include "timefmt.h"
 
 void
 der_reader_init(struct der_reader *d, const void *p, size_t len)
@@ -294,20 +295,6 @@ der_2digits_get(const unsigned char *p)
 	return (p[0] - '0') * 10 + (p[1] - '0');
 }
 
-/* Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar. */
-static int64_t
-der_days(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 int
 der_get_time(const struct der_tlv *t, time_t *out)
 {
@@ -340,7 +327,8 @@ der_get_time(const struct der_tlv *t, time_t *out)
 		return -1;
 	if (v[i] == 2 && v[i + 1] == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
 		return -1;
-	secs = der_days(y, v[i], v[i + 1]) * 86400 + v[i + 2] * 3600 + v[i + 3] * 60 + v[i + 4];
+	secs = timefmt_days((long)y, v[i], v[i + 1]) * 86400 + v[i + 2] * 3600 + v[i + 3] * 60 +
+	       v[i + 4];
 	if (sizeof(time_t) < 8 && (secs > INT32_MAX || secs < INT32_MIN))
 		return -1;
 	*out = (time_t)secs;

@@ -41,7 +41,7 @@ hex_encode(char *dst, const unsigned char *src, size_t n)
 	dst[2 * n] = '\0';
 }
 
-static int
+int
 hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')

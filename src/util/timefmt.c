@@ -31,8 +31,8 @@ timefmt_mdays(long y, long mo)
 	return mdays[mo - 1] + (mo == 2 && timefmt_leap(y));
 }
 
-/* Days since 1970-01-01 of a date (H. Hinnant's days_from_civil), y >= 0. */
-static long long
+/* Days since 1970-01-01 of a date (H. Hinnant's days_from_civil). */
+long long
 timefmt_days(long y, long m, long d)
 {
 	long long era, yoe, doy, doe;

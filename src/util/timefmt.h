@@ -29,6 +29,9 @@
 #define TIMEFMT_HTTP_LEN 30    /* "Sun, 06 Nov 1994 08:49:37 GMT" and the NUL */
 #define TIMEFMT_RFC5322_LEN 32 /* "Sun, 06 Nov 1994 08:49:37 +0000" and the NUL */
 
+/* Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar (negative before). */
+long long timefmt_days(long y, long m, long d);
+
 /*
  * t as "YYYY-MM-DDThh:mm:ssZ" into out (n bytes, at least TIMEFMT_RFC3339_LEN).  A time outside
  * years 1970-9999 or a short buffer writes "1970-01-01T00:00:00Z" (when it fits) and returns -1.

@@ -86,6 +86,8 @@ const char *log_escape(char *dst, size_t n, const char *src, size_t srclen);
 void hex_encode(char *dst, const unsigned char *src, size_t n);
 /* Returns decoded length or -1 on odd length / bad digit / too long for dstmax. */
 long hex_decode(unsigned char *dst, size_t dstmax, const char *src);
+/* The value of one hexadecimal digit (either case), or -1. */
+int hex_digit(int c);
 
 /* Random bytes from the OS CSPRNG (libsodium); fatal when unavailable. */
 void util_random(void *, size_t);

@@ -11,18 +11,6 @@
 #include "util/utf8.h"
 #include "web.h"
 
-static int
-form_hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Decodes p[0..n) into a new string of at most max bytes (*out, caller frees).  what names the
  * part in messages ("name" or "value"); ctl_ok allows tab, CR and LF.
@@ -45,8 +33,8 @@ form_decode(const unsigned char *p, size_t n, size_t max, const char *what, int 
 		} else if (c == '%') {
 			int hi, lo;
 
-			if (n - i < 3 || (hi = form_hexval(p[i + 1])) < 0 ||
-			    (lo = form_hexval(p[i + 2])) < 0) {
+			if (n - i < 3 || (hi = hex_digit(p[i + 1])) < 0 ||
+			    (lo = hex_digit(p[i + 2])) < 0) {
 				err_set(e, ERR_REFUSED, "form: %s: bad percent escape", what);
 				goto out;
 			}
