@@ -54,9 +54,11 @@ void
 web_session_link_id(const struct web_ctx *x, const char *csrf, const char *link,
 		    char out[WEB_B64_LEN])
 {
-	const char *parts[] = {"rotate", csrf != NULL ? csrf : "", link != NULL ? link : ""};
+	/* the route too: the form of one flow's link sent again passes no other flow's check */
+	const char *route = x->r != NULL && x->r->url != NULL ? x->r->url : "";
+	const char *parts[] = {"rotate", route, csrf != NULL ? csrf : "", link != NULL ? link : ""};
 
-	web_mac(x->site, out, parts, 3);
+	web_mac(x->site, out, parts, 4);
 }
 
 char *

@@ -379,10 +379,11 @@ void web_session_new_id(char out[WEB_B64_LEN]);
  */
 void web_session_rotate(struct web_ctx *, const char *next);
 /*
- * The id a session rotates to when it uses a one-time link: HMAC(secret, "rotate" NUL csrf NUL
- * link) of the CSRF token the button's form carried (the old session's) and the link's token.
- * Unpredictable without the secret and the link (which only its mail holds, and is used once),
- * and recognisable when the page's form comes again (web_form_read_link()).
+ * The id a session rotates to when it uses a one-time link: HMAC(secret, "rotate" NUL route NUL
+ * csrf NUL link) of the request's path, the CSRF token the button's form carried (the old
+ * session's) and the link's token.  Unpredictable without the secret and the link (which only
+ * its mail holds, and is used once), recognisable when the page's form comes again
+ * (web_form_read_link()), and only by the route that rotated (no other flow's form passes).
  */
 void web_session_link_id(const struct web_ctx *, const char *csrf, const char *link,
 			 char out[WEB_B64_LEN]);

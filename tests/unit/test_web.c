@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 #include <sodium.h>
 
+#include "http/http.h"
 #include "store/store.h"
 #include "web/web.h"
 
@@ -1387,6 +1388,22 @@ test_web_session_rotate(void **state)
 		web_session_link_id(&x, tok, "link-1", c2);
 		assert_string_not_equal(a, c2);
 		site.secret[0] ^= 1;
+		/* only the route that rotated: another flow's button with the same pair differs */
+		{
+			struct http_req r1, r2;
+			char d1[WEB_B64_LEN], d2[WEB_B64_LEN];
+
+			memset(&r1, 0, sizeof(r1));
+			memset(&r2, 0, sizeof(r2));
+			r1.url = "/regist/verify";
+			r2.url = "/revoke/verify";
+			x.r = &r1;
+			web_session_link_id(&x, tok, "link-1", d1);
+			x.r = &r2;
+			web_session_link_id(&x, tok, "link-1", d2);
+			assert_string_not_equal(d1, d2);
+			x.r = NULL;
+		}
 	}
 	/* and the old session, presented again, has none of it */
 	ctx_of(&x, &site, old);
