@@ -113,14 +113,18 @@ int
 b64_encode(struct buf *out, const void *in, size_t n)
 {
 	const unsigned char *p = in;
-	char g[4];
+	char chunk[1024]; /* whole groups, appended a chunk at a time (a CAPTCHA is ~16 KiB) */
+	size_t k = 0;
 
 	for (size_t i = 0; i < n; i += 3) {
-		b64_group(g, p + i, n - i < 3 ? n - i : 3, b64_std, 1);
-		if (buf_append(out, g, 4) == -1)
-			return -1;
+		b64_group(chunk + k, p + i, n - i < 3 ? n - i : 3, b64_std, 1);
+		if ((k += 4) == sizeof(chunk)) {
+			if (buf_append(out, chunk, k) == -1)
+				return -1;
+			k = 0;
+		}
 	}
-	return 0;
+	return k > 0 ? buf_append(out, chunk, k) : 0;
 }
 
 int

@@ -371,6 +371,23 @@ test_b64(void **state)
 	buf_reset(&b);
 	assert_int_equal(b64_encode(&b, bin, 3), 0);
 	assert_memory_equal(b.data, "+/+/", 4);
+	/* longer than the encoder's chunk, of every length mod 3: the round trip and the text */
+	for (size_t len = 3000; len < 3003; len++) {
+		unsigned char big[3003];
+		struct buf t, back;
+
+		for (size_t j = 0; j < len; j++)
+			big[j] = (unsigned char)(j * 7 + 3);
+		buf_init(&t, 8192);
+		buf_init(&back, 8192);
+		assert_int_equal(b64_encode(&t, big, len), 0);
+		assert_int_equal(t.len, (len + 2) / 3 * 4);
+		assert_int_equal(b64_decode(&back, (const char *)t.data, t.len, 0), 0);
+		assert_int_equal(back.len, len);
+		assert_memory_equal(back.data, big, len);
+		buf_free(&t);
+		buf_free(&back);
+	}
 	/* PEM: line breaks and blanks skipped only when asked */
 	buf_reset(&b);
 	assert_int_equal(b64_decode(&b, "Zm9v\r\nYmFy\n", 11, 1), 0);
