@@ -82,24 +82,37 @@ out:
 	return rc;
 }
 
-/* The registration's mailed link (the applicant continues with it). */
+/*
+ * A mail whose point is a one-time link (base_url path token): what happened, what to do with
+ * the link, the link, what to do when it was not you; in the recipient's language.
+ */
 static int
-notify_registered(void *arg, struct store *st, const char *to, const char *token, struct err *e)
+notify_link(void *arg, struct store *st, const char *to, const char *subject, const char *what,
+	    const char *todo, const char *path, const char *token, const char *not_you,
+	    struct err *e)
 {
 	const char *lang = portal_notify_lang(arg);
 	struct buf body;
 	int printed;
 
 	buf_init(&body, MAIL_BODY_MAX);
-	printed = buf_printf(
-	    &body, "%s\n\n%s\n\n%s/regist/verify?onetimetoken=%s\n\n%s\n",
-	    i18n_get(lang, N_("We have received your certificate application.")),
-	    i18n_get(lang, N_("Open the link below to continue with the issuance application. "
-			      "The link can be used once and is valid for 3 days.")),
-	    portal.base_url, token,
-	    i18n_get(lang, N_("If you did not make this application, please discard this mail.")));
-	return notify_queue(st, to, lang, N_("[shomei] Continue your certificate application"),
-			    printed, &body, e);
+	printed =
+	    buf_printf(&body, "%s\n\n%s\n\n%s%s%s\n\n%s\n", i18n_get(lang, what),
+		       i18n_get(lang, todo), portal.base_url, path, token, i18n_get(lang, not_you));
+	return notify_queue(st, to, lang, subject, printed, &body, e);
+}
+
+/* The registration's mailed link (the applicant continues with it). */
+static int
+notify_registered(void *arg, struct store *st, const char *to, const char *token, struct err *e)
+{
+	return notify_link(arg, st, to, N_("[shomei] Continue your certificate application"),
+			   N_("We have received your certificate application."),
+			   N_("Open the link below to continue with the issuance application. "
+			      "The link can be used once and is valid for 3 days."),
+			   "/regist/verify?onetimetoken=", token,
+			   N_("If you did not make this application, please discard this mail."),
+			   e);
 }
 
 /* The approval request to the holder of an agent's application. */
@@ -172,22 +185,15 @@ notify_delivery(void *arg, struct store *st, const char *to, const char *token, 
 static int
 notify_revoke_link(void *arg, struct store *st, const char *to, const char *token, struct err *e)
 {
-	const char *lang = portal_notify_lang(arg);
-	struct buf body;
-	int printed;
-
-	buf_init(&body, MAIL_BODY_MAX);
-	printed = buf_printf(
-	    &body, "%s\n\n%s\n\n%s/revoke/verify?onetimetoken=%s\n\n%s\n",
-	    i18n_get(lang, N_("We have received a request to revoke your certificate.")),
-	    i18n_get(lang, N_("Open the link below and press the button on its page to revoke the "
+	return notify_link(arg, st, to, N_("[shomei] Confirm the revocation of your certificate"),
+			   N_("We have received a request to revoke your certificate."),
+			   N_("Open the link below and press the button on its page to revoke the "
 			      "certificate; a revoked certificate cannot be restored. The link can "
-			      "be used once and is valid for 3 days.")),
-	    portal.base_url, token,
-	    i18n_get(lang, N_("If you did not make this request, do not open the link and discard "
-			      "this mail: your certificate stays valid.")));
-	return notify_queue(st, to, lang, N_("[shomei] Confirm the revocation of your certificate"),
-			    printed, &body, e);
+			      "be used once and is valid for 3 days."),
+			   "/revoke/verify?onetimetoken=", token,
+			   N_("If you did not make this request, do not open the link and discard "
+			      "this mail: your certificate stays valid."),
+			   e);
 }
 
 /* A plain notice: subject and body msgids, one line of detail. */
