@@ -9,6 +9,7 @@
 #include "testutil.h"
 #include "tu_x509.h"
 #include "tu_ca.h"
+#include "tu_ra.h"
 
 #include <sodium.h>
 
@@ -105,25 +106,6 @@ teardown(void **state)
 	util_clock_set_offset(0);
 	tu_ca_close(&fx);
 	return 0;
-}
-
-/* Organizations EX1 (example.co.jp) and EX2 (other.example.jp). */
-static void
-orgs(void)
-{
-	const char *const d1[] = {"example.co.jp"};
-	const char *const d2[] = {"other.example.jp"};
-	struct ra_org_change ch;
-	struct err e;
-
-	err_clear(&e);
-	ra_org_change_init(&ch);
-	ch.domains.v = d1;
-	ch.domains.n = 1;
-	ch.domains.set = 1;
-	OK(ra_org_add(fx.st, "EX1", "Example One", &ch, "unit", &e));
-	ch.domains.v = d2;
-	OK(ra_org_add(fx.st, "EX2", "Example Two", &ch, "unit", &e));
 }
 
 /*
@@ -370,7 +352,7 @@ test_find(void **state)
 
 	(void)state;
 	err_clear(&e);
-	orgs();
+	tu_ra_orgs(fx.st);
 	held_make("EX1", HOLDER, SUBJECT_EMAIL, 0, &h);
 	held_make("EX2", "jiro@other.example.jp", "jiro@other.example.jp", 0, &o);
 	/* by the applicant's or the holder's address, in any case */
@@ -473,7 +455,7 @@ test_request_and_link(void **state)
 
 	(void)state;
 	err_clear(&e);
-	orgs();
+	tu_ra_orgs(fx.st);
 	held_make("EX1", HOLDER, SUBJECT_EMAIL, 0, &h);
 	hooks(&n, &k);
 	nonce_new(n1);
@@ -647,7 +629,7 @@ test_request_faults(void **state)
 
 	(void)state;
 	err_clear(&e);
-	orgs();
+	tu_ra_orgs(fx.st);
 	held_make("EX1", HOLDER, SUBJECT_EMAIL, 0, &h);
 	hooks(&n, &k);
 	nonce_new(nh);
@@ -731,7 +713,7 @@ test_complete_faults(void **state)
 
 	(void)state;
 	err_clear(&e);
-	orgs();
+	tu_ra_orgs(fx.st);
 	held_make("EX1", HOLDER, SUBJECT_EMAIL, 0, &h);
 	hooks(&n, &k);
 	nonce_new(nh);
