@@ -113,7 +113,7 @@ init_cert(const struct x509_issuer *iss, EVP_PKEY *signkey, const char *profile,
 	t.pubkey = pub;
 	t.sans = sans;
 	t.not_before = util_now() - 60;
-	t.not_after = t.not_before + t.profile->default_days * 86400L;
+	t.not_after = x509_not_after(t.not_before, t.profile->default_days);
 	if (iss->cert != NULL && x509_time_to_epoch(X509_get0_notAfter(iss->cert), &end) == 0 &&
 	    t.not_after > end)
 		t.not_after = end;

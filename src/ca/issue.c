@@ -152,7 +152,7 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 	t.spki = req->key != NULL ? req->spki : csr->spki; /* copied as is: no re-encoding */
 	t.sans = sans;
 	t.not_before = now - 60; /* tolerate relying parties' clock skew */
-	t.not_after = t.not_before + days * 86400;
+	t.not_after = x509_not_after(t.not_before, days);
 	/* the profile default never outlives the CA; an explicit --days is linted as asked */
 	if (req->days <= 0 && t.not_after > ca_end)
 		t.not_after = ca_end;

@@ -110,6 +110,8 @@ add_ku(X509 *x, const struct profile *p, EVP_PKEY *pkey, struct err *e)
 
 	if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA)
 		want |= p->ku_rsa_extra;
+	else if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_EC)
+		want |= p->ku_ec_extra;
 	if ((ku = ASN1_BIT_STRING_new()) == NULL)
 		goto fail;
 	for (i = 0; i < 9; i++)
@@ -248,7 +250,10 @@ add_aia(X509 *x, const char *ocsp, const char *ca, struct err *e)
 	AUTHORITY_INFO_ACCESS *aia = NULL;
 	int rc = -1;
 
-	if ((aia = sk_ACCESS_DESCRIPTION_new_null()) == NULL || !aia_push(aia, NID_ad_OCSP, ocsp) ||
+	/* ocsp is NULL for a CA certificate no responder can speak for (the root's key is offline)
+	 */
+	if ((aia = sk_ACCESS_DESCRIPTION_new_null()) == NULL ||
+	    (ocsp != NULL && !aia_push(aia, NID_ad_OCSP, ocsp)) ||
 	    !aia_push(aia, NID_ad_ca_issuers, ca) ||
 	    X509_add1_ext_i2d(x, NID_info_access, aia, 0, X509V3_ADD_DEFAULT) != 1) {
 		err_ssl(e, ERR_INTERNAL, "x509: cannot add authorityInfoAccess");
@@ -257,6 +262,53 @@ add_aia(X509 *x, const char *ocsp, const char *ca, struct err *e)
 	rc = 0;
 out:
 	sk_ACCESS_DESCRIPTION_pop_free(aia, ACCESS_DESCRIPTION_free);
+	return rc;
+}
+
+/* certificatePolicies (RFC 5280 4.2.1.4): the profile's OIDs, each with the CPS URI if set. */
+static int
+add_policies(X509 *x, const struct profile *p, struct err *e)
+{
+	CERTIFICATEPOLICIES *pols = NULL;
+	POLICYINFO *pi = NULL;
+	POLICYQUALINFO *q = NULL;
+	int i, rc = -1;
+
+	if (p->policies[0][0] == '\0')
+		return 0;
+	if ((pols = sk_POLICYINFO_new_null()) == NULL)
+		goto fail;
+	for (i = 0; i < X509_MAX_POLICIES && p->policies[i][0] != '\0'; i++) {
+		if ((pi = POLICYINFO_new()) == NULL)
+			goto fail;
+		ASN1_OBJECT_free(pi->policyid);
+		if ((pi->policyid = OBJ_txt2obj(p->policies[i], 1)) == NULL)
+			goto fail;
+		if (p->cps_uri[0] != '\0') {
+			if ((pi->qualifiers = sk_POLICYQUALINFO_new_null()) == NULL ||
+			    (q = POLICYQUALINFO_new()) == NULL ||
+			    (q->d.cpsuri = ASN1_IA5STRING_new()) == NULL ||
+			    !ASN1_STRING_set(q->d.cpsuri, p->cps_uri, (int)strlen(p->cps_uri)))
+				goto fail;
+			q->pqualid = OBJ_nid2obj(NID_id_qt_cps);
+			if (!sk_POLICYQUALINFO_push(pi->qualifiers, q))
+				goto fail;
+			q = NULL;
+		}
+		if (!sk_POLICYINFO_push(pols, pi))
+			goto fail;
+		pi = NULL;
+	}
+	if (X509_add1_ext_i2d(x, NID_certificate_policies, pols, 0, X509V3_ADD_DEFAULT) != 1)
+		goto fail;
+	rc = 0;
+	goto out;
+fail:
+	err_ssl(e, ERR_INTERNAL, "x509: cannot add certificatePolicies");
+out:
+	POLICYQUALINFO_free(q);
+	POLICYINFO_free(pi);
+	sk_POLICYINFO_pop_free(pols, POLICYINFO_free);
 	return rc;
 }
 
@@ -457,9 +509,12 @@ x509_tbs_build(const struct x509_issuer *is, const struct x509_template *t, X509
 				p->name);
 			goto out;
 		}
-		if (add_cdp(x, crl, e) == -1 || add_aia(x, ocsp, ca, e) == -1)
+		if (add_cdp(x, crl, e) == -1 ||
+		    add_aia(x, p->cdp_aia == X509_CDP_AIA_NO_OCSP ? NULL : ocsp, ca, e) == -1)
 			goto out;
 	}
+	if (add_policies(x, p, e) == -1)
+		goto out;
 	if (p->ocsp_nocheck && add_nocheck(x, e) == -1)
 		goto out;
 	if (x509_sigalg_for_key(signkey, &sig_nid, &md_nid, e) == -1 ||

@@ -55,6 +55,7 @@ static const int known_exts[] = {
     NID_crl_distribution_points,
     NID_info_access,
     NID_id_pkix_OCSP_noCheck,
+    NID_certificate_policies,
 };
 
 static const char *
@@ -209,11 +210,20 @@ lint_validity(struct lint *l)
 	if (tnb >= tna)
 		return err_set(l->e, ERR_REFUSED,
 			       "lint: RFC 5280 4.1.2.5: notBefore is not before notAfter");
-	if ((long long)tna - (long long)tnb > (long long)l->p->max_days * 86400) {
-		days = ((long long)tna - (long long)tnb + 86399) / 86400;
+	/* RFC 5280 4.1.2.5: notAfter is inclusive, so N days end at notBefore + N*86400 - 1 */
+	if (X509_VALIDITY_SECONDS(tnb, tna) > (long long)l->p->max_days * 86400) {
+		long long secs = X509_VALIDITY_SECONDS(tnb, tna);
+
+		days = secs / 86400;
+		if (secs % 86400 == 0)
+			return err_set(l->e, ERR_REFUSED,
+				       "lint: profile %s: validity of %lld days exceeds the "
+				       "maximum %ld",
+				       l->p->name, days, l->p->max_days);
 		return err_set(l->e, ERR_REFUSED,
-			       "lint: profile %s: validity of %lld days exceeds the maximum %ld",
-			       l->p->name, days, l->p->max_days);
+			       "lint: profile %s: validity of %lld days + %lld s (notAfter is "
+			       "inclusive, RFC 5280 4.1.2.5) exceeds the maximum %ld days",
+			       l->p->name, days, secs % 86400, l->p->max_days);
 	}
 	if (l->is->cert == NULL)
 		return 0;
@@ -498,6 +508,8 @@ lint_ku(struct lint *l)
 
 	if (l->ki.type == EVP_PKEY_RSA)
 		want |= l->p->ku_rsa_extra;
+	else if (l->ki.type == EVP_PKEY_EC)
+		want |= l->p->ku_ec_extra;
 	if (ext_expect(l, NID_key_usage, 1, l->p->ku_critical, "RFC 5280 4.2.1.3", &ext) == -1)
 		goto out;
 	if ((ku = X509V3_EXT_d2i(ext)) == NULL) {
@@ -682,6 +694,20 @@ lint_cdp_aia(struct lint *l)
 		err_ssl(l->e, ERR_REFUSED, "lint: RFC 5280 4.2.2.1: malformed authorityInfoAccess");
 		goto out;
 	}
+	if (l->p->cdp_aia == X509_CDP_AIA_NO_OCSP) {
+		a1 = sk_ACCESS_DESCRIPTION_num(aia) == 1 ? sk_ACCESS_DESCRIPTION_value(aia, 0)
+							 : NULL;
+		ok = a1 != NULL && OBJ_obj2nid(a1->method) == NID_ad_ca_issuers &&
+		     gn_is_uri(a1->location, ca);
+		if (!ok) {
+			err_set(l->e, ERR_REFUSED,
+				"lint: profile %s: authorityInfoAccess must be caIssuers %s only",
+				l->p->name, ca);
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
 	a0 = sk_ACCESS_DESCRIPTION_num(aia) == 2 ? sk_ACCESS_DESCRIPTION_value(aia, 0) : NULL;
 	a1 = sk_ACCESS_DESCRIPTION_num(aia) == 2 ? sk_ACCESS_DESCRIPTION_value(aia, 1) : NULL;
 	ok = a0 != NULL && a1 != NULL && OBJ_obj2nid(a0->method) == NID_ad_OCSP &&
@@ -701,6 +727,83 @@ out:
 	sk_DIST_POINT_pop_free(cdp, DIST_POINT_free);
 	sk_ACCESS_DESCRIPTION_pop_free(aia, ACCESS_DESCRIPTION_free);
 	return rc;
+}
+
+/*
+ * certificatePolicies (RFC 5280 4.2.1.4): exactly the profile's OIDs in its order, each with
+ * the configured CPS URI as its only qualifier (or none); absent when none is configured.
+ */
+static int
+lint_policies(struct lint *l)
+{
+	X509_EXTENSION *ext;
+	CERTIFICATEPOLICIES *pols = NULL;
+	const POLICYINFO *pi;
+	const POLICYQUALINFO *q;
+	char oid[X509_POLICY_OID_MAX + 1];
+	int n, i, ok, want = 0, rc = -1;
+
+	while (want < X509_MAX_POLICIES && l->p->policies[want][0] != '\0')
+		want++;
+	if (ext_expect(l, NID_certificate_policies, want > 0, 0, "RFC 5280 4.2.1.4", &ext) == -1)
+		goto out;
+	if (want == 0) {
+		rc = 0;
+		goto out;
+	}
+	if ((pols = X509V3_EXT_d2i(ext)) == NULL) {
+		err_ssl(l->e, ERR_REFUSED, "lint: RFC 5280 4.2.1.4: malformed certificatePolicies");
+		goto out;
+	}
+	ok = (n = sk_POLICYINFO_num(pols)) == want;
+	for (i = 0; ok && i < n; i++) {
+		pi = sk_POLICYINFO_value(pols, i);
+		ok = OBJ_obj2txt(oid, sizeof(oid), pi->policyid, 1) > 0 &&
+		     strcmp(oid, l->p->policies[i]) == 0;
+		if (!ok)
+			break;
+		if (l->p->cps_uri[0] == '\0') {
+			ok = pi->qualifiers == NULL;
+			continue;
+		}
+		q = sk_POLICYQUALINFO_num(pi->qualifiers) == 1
+			? sk_POLICYQUALINFO_value(pi->qualifiers, 0)
+			: NULL;
+		ok = q != NULL && OBJ_obj2nid(q->pqualid) == NID_id_qt_cps &&
+		     (size_t)ASN1_STRING_length(q->d.cpsuri) == strlen(l->p->cps_uri) &&
+		     memcmp(ASN1_STRING_get0_data(q->d.cpsuri), l->p->cps_uri,
+			    strlen(l->p->cps_uri)) == 0;
+	}
+	if (!ok) {
+		err_set(l->e, ERR_REFUSED,
+			"lint: profile %s: certificatePolicies must be %s%s%s%s (as configured)",
+			l->p->name, l->p->policies[0], want > 1 ? ", ..." : "",
+			l->p->cps_uri[0] != '\0' ? " with CPS " : "", l->p->cps_uri);
+		goto out;
+	}
+	rc = 0;
+out:
+	CERTIFICATEPOLICIES_free(pols);
+	return rc;
+}
+
+/* Keys a profile's relying parties cannot use: Ed25519 and small RSA exponents in TLS. */
+static int
+lint_key_profile(struct lint *l)
+{
+	if (l->p->refuse_ed25519 && l->ki.type == EVP_PKEY_ED25519)
+		return err_set(l->e, ERR_REFUSED,
+			       "key: profile %s: Ed25519 keys are not accepted (TLS clients do not "
+			       "support them); use an EC P-256 or RSA key, or set "
+			       "profile.%s.allow_ed25519 = yes",
+			       l->p->name, l->p->name);
+	if (l->p->refuse_small_rsa_e && l->ki.type == EVP_PKEY_RSA && l->ki.small_exponent)
+		return err_set(l->e, ERR_REFUSED,
+			       "key: profile %s: RSA public exponent below 65537 is not accepted "
+			       "(CA/Browser Forum BR 6.1.6); make the key with e = 65537, or set "
+			       "profile.%s.allow_small_rsa_exponent = yes",
+			       l->p->name, l->p->name);
+	return 0;
 }
 
 static int
@@ -727,7 +830,8 @@ x509_lint(const X509 *x, const struct profile *p, const struct x509_issuer *is, 
 	l.p = p;
 	l.is = is;
 	l.e = e;
-	if (x509_spki_check(X509_get_X509_PUBKEY(x), &l.ki, e) == -1) {
+	if (x509_spki_check(X509_get_X509_PUBKEY(x), &l.ki, e) == -1 ||
+	    lint_key_profile(&l) == -1) {
 		err_kind(e, X509_REFUSAL_KEY);
 		goto out;
 	}
@@ -740,7 +844,8 @@ x509_lint(const X509 *x, const struct profile *p, const struct x509_issuer *is, 
 	}
 	if (lint_ext_set(&l) == -1 || lint_subject(&l) == -1 || lint_san(&l) == -1 ||
 	    lint_bc(&l) == -1 || lint_ku(&l) == -1 || lint_eku(&l) == -1 ||
-	    lint_key_ids(&l) == -1 || lint_cdp_aia(&l) == -1 || lint_nocheck(&l) == -1)
+	    lint_key_ids(&l) == -1 || lint_cdp_aia(&l) == -1 || lint_policies(&l) == -1 ||
+	    lint_nocheck(&l) == -1)
 		goto out;
 	rc = 0;
 out:

@@ -636,3 +636,9 @@ x509_time_to_epoch(const ASN1_TIME *t, time_t *out)
 	*out = timegm(&tm);
 	return 0;
 }
+
+time_t
+x509_not_after(time_t not_before, long days)
+{
+	return not_before + (time_t)days * 86400 - 1;
+}

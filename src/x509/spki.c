@@ -70,6 +70,8 @@ spki_rsa(const unsigned char *pk, int pklen, struct x509_keyinfo *ki, struct err
 		return err_set(e, ERR_REFUSED, "key: RSA public exponent is not acceptable");
 	ki->type = EVP_PKEY_RSA;
 	ki->bits = bits;
+	/* 65537 = 0x010001: anything shorter, or as long but smaller, is below it */
+	ki->small_exponent = exlen < 3 || (exlen == 3 && memcmp(ex, "\x01\x00\x01", 3) < 0);
 	return 0;
 }
 

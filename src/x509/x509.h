@@ -29,6 +29,13 @@ struct conf;
 #define X509_SAN_URI 0x08u
 
 #define X509_MAX_EKU 4
+/* profile.cdp_aia: CDP and AIA with OCSP and caIssuers; or without OCSP (the issuing CA's:
+ * its status comes from the root CRL, since no online responder holds the root's key) */
+#define X509_CDP_AIA_FULL 1
+#define X509_CDP_AIA_NO_OCSP 2
+#define X509_MAX_POLICIES 4
+#define X509_POLICY_OID_MAX 80 /* a dotted OID's text, NUL included */
+#define X509_CPS_URI_MAX 256
 
 /*
  * A certificate profile: data, not code.  The built-in table lives in profile.c; shomei.conf
@@ -46,12 +53,18 @@ struct profile {
 	long path_len; /* basicConstraints pathLenConstraint; -1 = absent */
 	long max_days; /* validity upper bound */
 	long default_days;
-	unsigned san_allowed;  /* X509_SAN_* kinds allowed */
-	unsigned san_required; /* at least one SAN of these kinds is required (0 = none) */
-	int ocsp_nocheck;      /* id-pkix-ocsp-nocheck */
-	int officer_marker;    /* subject gets the officer marker attribute */
-	int cdp_aia;	       /* CRL distribution point + AIA (OCSP, caIssuers) */
-	int dns_wildcard;      /* a dNSName may be a wildcard ("*.example.jp") */
+	unsigned san_allowed;	/* X509_SAN_* kinds allowed */
+	unsigned san_required;	/* at least one SAN of these kinds is required (0 = none) */
+	int ocsp_nocheck;	/* id-pkix-ocsp-nocheck */
+	int officer_marker;	/* subject gets the officer marker attribute */
+	int cdp_aia;		/* CRL distribution point + AIA (OCSP, caIssuers) */
+	int dns_wildcard;	/* a dNSName may be a wildcard ("*.example.jp") */
+	unsigned ku_ec_extra;	/* added to key_usage when the subject key is EC (keyAgreement) */
+	int refuse_ed25519;	/* Ed25519 subject keys refused (browsers' TLS lacks them) */
+	int refuse_small_rsa_e; /* RSA public exponents below 65537 refused */
+	/* certificatePolicies: dotted OIDs ("" ends the list; none = no extension) */
+	char policies[X509_MAX_POLICIES][X509_POLICY_OID_MAX];
+	char cps_uri[X509_CPS_URI_MAX]; /* CPS pointer qualifier of each policy, or "" */
 };
 
 /*
@@ -75,7 +88,12 @@ enum x509_refusal {
 const struct profile *profile_find(const char *name);
 /* All profiles, in a fixed order; *n set. */
 const struct profile *profile_all(size_t *n);
-/* Applies "profile.<name>.max_days" / ".default_days" overrides; refuses unknown names. */
+/*
+ * Applies the "profile.<name>.<setting>" overrides (max_days, default_days, policies,
+ * cps_uri, key_agreement, allow_ed25519, allow_small_rsa_exponent) and the defaults
+ * "policies" and "cps_uri" that every profile but root-ca takes unless it sets its own.
+ * Refuses unknown names and bad values; all or nothing.
+ */
 int profile_configure(const struct conf *, struct err *);
 /* The configuration keys profile_configure reads (NULL-terminated; see conf_check_keys). */
 extern const char *const profile_conf_keys[];
@@ -178,6 +196,7 @@ int x509_assemble_der(const unsigned char *tbs, size_t tbslen, const unsigned ch
 struct x509_keyinfo {
 	int type;
 	int bits;
+	int small_exponent; /* RSA: the public exponent is below 65537 */
 };
 int x509_spki_check(const X509_PUBKEY *, struct x509_keyinfo *, struct err *);
 
@@ -202,6 +221,14 @@ int x509_algor_set(X509_ALGOR *, int sig_nid, struct err *);
 
 /* ASN1_TIME <-> time_t */
 int x509_time_to_epoch(const ASN1_TIME *, time_t *);
+/*
+ * The notAfter of a validity of `days` days from not_before.  RFC 5280 4.1.2.5 counts
+ * notAfter inclusively, so the last second is not_before + days * 86400 - 1: a 398-day
+ * certificate is valid for exactly 398 days, not one second more.
+ */
+time_t x509_not_after(time_t not_before, long days);
+/* The length of a validity in seconds as RFC 5280 counts it (both ends inclusive). */
+#define X509_VALIDITY_SECONDS(nb, na) ((long long)(na) - (long long)(nb) + 1)
 
 /*
  * Shared by the x509 sources (and their tests); other modules need not call these.

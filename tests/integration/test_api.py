@@ -145,7 +145,7 @@ def test_issue_profiles_and_get_forms(server, tmp_path):
     verify_chain(tmp_path, doc2, server)
     nb = datetime.datetime.fromisoformat(doc2["not_before"].replace("Z", "+00:00"))
     na = datetime.datetime.fromisoformat(doc2["not_after"].replace("Z", "+00:00"))
-    assert (na - nb).days == 30
+    assert (na - nb).total_seconds() == 30 * 86400 - 1  # notAfter inclusive (RFC 5280)
     p = openssl("x509", "-noout", "-ext", "extendedKeyUsage", input=doc2["certificate"].encode())
     assert b"Client Authentication" in p.stdout
 

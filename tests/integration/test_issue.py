@@ -171,7 +171,12 @@ def test_days_and_profile_limits(ca_sqlite, tmp_path):
     csr, _ = make_csr(tmp_path, subj="/CN=d.example.jp", san="DNS:d.example.jp")
     pem = ca_sqlite.ok("issue", "--profile", "server", "--csr", csr, "--days", "90")
     cert = x509.load_pem_x509_certificate(pem.encode())
-    assert (cert.not_valid_after - cert.not_valid_before).days == 90
+    # RFC 5280 4.1.2.5: notAfter is inclusive, so 90 days end 90 * 86400 - 1 s after notBefore
+    span = cert.not_valid_after - cert.not_valid_before
+    assert span.total_seconds() == 90 * 86400 - 1
+    pem = ca_sqlite.ok("issue", "--profile", "server", "--csr", csr, "--days", "398")
+    cert = x509.load_pem_x509_certificate(pem.encode())
+    assert (cert.not_valid_after - cert.not_valid_before).total_seconds() == 398 * 86400 - 1
     p = ca_sqlite.run("issue", "--profile", "server", "--csr", csr, "--days", "500")
     assert p.returncode == 1 and b"398" in p.stderr
     p = ca_sqlite.run("issue", "--profile", "server", "--csr", csr, "--days", "5000")

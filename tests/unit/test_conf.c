@@ -141,10 +141,21 @@ test_module_lists(void **state)
 	assert_true(n > 50);
 }
 
-/* profile_conf_keys holds max_days and default_days of every built-in profile, nothing else. */
+/*
+ * profile_conf_keys holds each setting of every built-in profile once, and the two defaults
+ * (policies, cps_uri), nothing else.
+ */
 static void
 test_profile_keys(void **state)
 {
+	static const char *const fields[] = {"max_days",
+					     "default_days",
+					     "policies",
+					     "cps_uri",
+					     "key_agreement",
+					     "allow_ed25519",
+					     "allow_small_rsa_exponent"};
+	enum { NFIELDS = sizeof(fields) / sizeof(fields[0]) };
 	const struct profile *p;
 	size_t n, i, j, found;
 	char *want;
@@ -153,11 +164,10 @@ test_profile_keys(void **state)
 	p = profile_all(&n);
 	for (j = 0; profile_conf_keys[j] != NULL; j++)
 		;
-	assert_int_equal(j, 2 * n);
+	assert_int_equal(j, NFIELDS * n + 2);
 	for (i = 0; i < n; i++) {
-		for (int f = 0; f < 2; f++) {
-			want = xasprintf("profile.%s.%s", p[i].name,
-					 f == 0 ? "max_days" : "default_days");
+		for (size_t f = 0; f < NFIELDS; f++) {
+			want = xasprintf("profile.%s.%s", p[i].name, fields[f]);
 			found = 0;
 			for (j = 0; profile_conf_keys[j] != NULL; j++)
 				found += strcmp(profile_conf_keys[j], want) == 0;

@@ -221,7 +221,7 @@ build_x(const struct x509_issuer *is, const char *profile, EVP_PKEY *key, const 
 	t.pubkey = key;
 	t.sans = g;
 	t.not_before = nb;
-	t.not_after = nb + days * DAY;
+	t.not_after = x509_not_after(nb, days);
 	x509_serial_new(t.serial, &t.serial_len);
 	if (x509_tbs_build(is, &t, &x, &e) != 0)
 		fail_msg("build %s: %s", profile, e.msg);
@@ -460,6 +460,215 @@ test_profile_configure(void **state)
 	assert_int_equal(profile_find("server")->default_days, 397);
 	assert_int_equal(profile_find("client")->default_days, 365);
 	conf_free(&c);
+}
+
+/* keyAgreement for EC client keys by default, and switched off by the profile setting */
+static void
+test_ku_key_agreement(void **state)
+{
+	struct conf c;
+	struct err e;
+	X509 *x;
+	ASN1_BIT_STRING *ku;
+
+	x = build("client", k_p256, "CN=Taro", "email:taro@example.com");
+	ku = X509_get_ext_d2i(x, NID_key_usage, NULL, NULL);
+	assert_non_null(ku);
+	assert_true(ASN1_BIT_STRING_get_bit(ku, 0) && ASN1_BIT_STRING_get_bit(ku, 4));
+	assert_false(ASN1_BIT_STRING_get_bit(ku, 2)); /* never keyEncipherment on EC (RFC 5480) */
+	ASN1_BIT_STRING_free(ku);
+	lint_ok(x, "client", &issuer);
+	X509_free(x);
+	/* server certificates sign (ECDHE): no keyAgreement */
+	x = good_server();
+	ku = X509_get_ext_d2i(x, NID_key_usage, NULL, NULL);
+	assert_false(ASN1_BIT_STRING_get_bit(ku, 4));
+	ASN1_BIT_STRING_free(ku);
+	X509_free(x);
+
+	memset(&c, 0, sizeof(c));
+	err_clear(&e);
+	conf_set(&c, "profile.client.key_agreement", "no");
+	assert_int_equal(profile_configure(&c, &e), 0);
+	x = build("client", k_p256, "CN=Taro", "email:taro@example.com");
+	ku = X509_get_ext_d2i(x, NID_key_usage, NULL, NULL);
+	assert_false(ASN1_BIT_STRING_get_bit(ku, 4));
+	ASN1_BIT_STRING_free(ku);
+	lint_ok(x, "client", &issuer);
+	X509_free(x);
+	conf_set(&c, "profile.client.key_agreement", "maybe");
+	err_clear(&e);
+	expect_prefix(profile_configure(&c, &e), &e,
+		      "config:0: profile.client.key_agreement: expected yes or no");
+	conf_free(&c);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(profile_configure(&c, &e), 0);
+	/* a certificate made without keyAgreement no longer passes the default profile */
+	conf_set(&c, "profile.client.key_agreement", "no");
+	assert_int_equal(profile_configure(&c, &e), 0);
+	x = build("client", k_p256, "CN=Taro", "email:taro@example.com");
+	conf_free(&c);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(profile_configure(&c, &e), 0);
+	lint_expect(x, "client",
+		    "lint: profile client: keyUsage must be exactly digitalSignature, "
+		    "keyAgreement");
+	X509_free(x);
+}
+
+/* TLS server certificates: no Ed25519, no RSA exponent below 65537, unless allowed */
+static void
+test_key_by_profile(void **state)
+{
+	EVP_PKEY_CTX *kc;
+	EVP_PKEY *e3 = NULL;
+	BIGNUM *three = BN_new();
+	struct conf c;
+	struct err e;
+	X509 *x;
+
+	kc = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	assert_non_null(kc);
+	assert_true(BN_set_word(three, 3));
+	assert_int_equal(EVP_PKEY_keygen_init(kc), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_keygen_bits(kc, 2048), 1);
+	assert_int_equal(EVP_PKEY_CTX_set1_rsa_keygen_pubexp(kc, three), 1);
+	assert_int_equal(EVP_PKEY_keygen(kc, &e3), 1);
+	EVP_PKEY_CTX_free(kc);
+	BN_free(three);
+
+	x = build_x(&issuer, "server", k_ed25519, "CN=ed.example.com", "DNS:ed.example.com",
+		    util_now(), 90);
+	lint_expect(x, "server",
+		    "key: profile server: Ed25519 keys are not accepted (TLS clients do not "
+		    "support them); use an EC P-256 or RSA key, or set "
+		    "profile.server.allow_ed25519 = yes");
+	X509_free(x);
+	x = build_x(&issuer, "server", e3, "CN=e3.example.com", "DNS:e3.example.com", util_now(),
+		    90);
+	lint_expect(x, "server",
+		    "key: profile server: RSA public exponent below 65537 is not accepted "
+		    "(CA/Browser Forum BR 6.1.6); make the key with e = 65537, or set "
+		    "profile.server.allow_small_rsa_exponent = yes");
+	X509_free(x);
+	/* other profiles take both; e = 65537 passes everywhere */
+	x = build("client", e3, "CN=Taro", "email:taro@example.com");
+	lint_ok(x, "client", &issuer);
+	X509_free(x);
+	x = build("server", k_rsa2048, "CN=r.example.com", "DNS:r.example.com");
+	lint_ok(x, "server", &issuer);
+	X509_free(x);
+
+	memset(&c, 0, sizeof(c));
+	err_clear(&e);
+	conf_set(&c, "profile.server.allow_ed25519", "yes");
+	conf_set(&c, "profile.server.allow_small_rsa_exponent", "yes");
+	assert_int_equal(profile_configure(&c, &e), 0);
+	x = build_x(&issuer, "server", k_ed25519, "CN=ed.example.com", "DNS:ed.example.com",
+		    util_now(), 90);
+	lint_ok(x, "server", &issuer);
+	X509_free(x);
+	x = build("server", e3, "CN=e3.example.com", "DNS:e3.example.com");
+	lint_ok(x, "server", &issuer);
+	X509_free(x);
+	conf_free(&c);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(profile_configure(&c, &e), 0);
+	EVP_PKEY_free(e3);
+}
+
+/* certificatePolicies: the configured OIDs and CPS in every profile but the root's */
+static void
+test_policies(void **state)
+{
+	struct conf c;
+	struct err e;
+	X509 *x, *plain;
+	CERTIFICATEPOLICIES *pols;
+	POLICYINFO *pi;
+	POLICYQUALINFO *q;
+	char oid[80];
+
+	plain = good_server(); /* made before any policy is configured */
+	assert_null(X509_get_ext_d2i(plain, NID_certificate_policies, NULL, NULL));
+	memset(&c, 0, sizeof(c));
+	err_clear(&e);
+	conf_set(&c, "policies", "1.3.6.1.4.1.99999.1.1");
+	conf_set(&c, "cps_uri", "https://ca.example.jp/cps");
+	conf_set(&c, "profile.codesign.policies", "1.3.6.1.4.1.99999.1.3, 1.3.6.1.4.1.99999.1.4");
+	assert_int_equal(profile_configure(&c, &e), 0);
+	assert_string_equal(profile_find("issuing-ca")->policies[0], "1.3.6.1.4.1.99999.1.1");
+	assert_string_equal(profile_find("tsa")->cps_uri, "https://ca.example.jp/cps");
+	assert_string_equal(profile_find("root-ca")->policies[0], "");
+	assert_string_equal(profile_find("codesign")->policies[1], "1.3.6.1.4.1.99999.1.4");
+
+	x = good_server();
+	pols = X509_get_ext_d2i(x, NID_certificate_policies, NULL, NULL);
+	assert_non_null(pols);
+	assert_int_equal(sk_POLICYINFO_num(pols), 1);
+	pi = sk_POLICYINFO_value(pols, 0);
+	OBJ_obj2txt(oid, sizeof(oid), pi->policyid, 1);
+	assert_string_equal(oid, "1.3.6.1.4.1.99999.1.1");
+	q = sk_POLICYQUALINFO_value(pi->qualifiers, 0);
+	assert_int_equal(OBJ_obj2nid(q->pqualid), NID_id_qt_cps);
+	assert_memory_equal(ASN1_STRING_get0_data(q->d.cpsuri), "https://ca.example.jp/cps", 25);
+	CERTIFICATEPOLICIES_free(pols);
+	lint_ok(x, "server", &issuer);
+	/* lint checks presence: the certificate made without them is refused now */
+	lint_expect(plain, "server", "lint: RFC 5280 4.2.1.4: certificatePolicies missing");
+	{
+		X509 *cs = build("codesign", k_rsa2048, "CN=Example Code,O=Example,C=JP",
+				 "email:dev@example.com");
+
+		pols = X509_get_ext_d2i(cs, NID_certificate_policies, NULL, NULL);
+		assert_int_equal(sk_POLICYINFO_num(pols), 2);
+		CERTIFICATEPOLICIES_free(pols);
+		lint_ok(cs, "codesign", &issuer);
+		X509_free(cs);
+	}
+	conf_free(&c);
+	/* ... and one whose policies differ from the configured ones */
+	memset(&c, 0, sizeof(c));
+	conf_set(&c, "policies", "1.3.6.1.4.1.99999.1.9");
+	assert_int_equal(profile_configure(&c, &e), 0);
+	lint_expect(x, "server",
+		    "lint: profile server: certificatePolicies must be 1.3.6.1.4.1.99999.1.9 "
+		    "(as configured)");
+	X509_free(x);
+	conf_free(&c);
+
+	/* bad values */
+	memset(&c, 0, sizeof(c));
+	conf_set(&c, "policies", "2.5.29.32.0");
+	err_clear(&e);
+	expect_prefix(profile_configure(&c, &e), &e,
+		      "config:0: policies: \"2.5.29.32.0\" is not a policy OID");
+	conf_free(&c);
+	memset(&c, 0, sizeof(c));
+	conf_set(&c, "profile.server.policies", "1.2.x");
+	err_clear(&e);
+	expect_prefix(profile_configure(&c, &e), &e,
+		      "config:0: profile.server.policies: \"1.2.x\" is not a policy OID");
+	conf_free(&c);
+	memset(&c, 0, sizeof(c));
+	conf_set(&c, "cps_uri", "ftp://x");
+	err_clear(&e);
+	expect_prefix(profile_configure(&c, &e), &e,
+		      "config:0: cps_uri: expected an http:// or https:// URL");
+	conf_free(&c);
+	memset(&c, 0, sizeof(c));
+	conf_set(&c, "cps_uri", "https://ca.example.jp/cps");
+	err_clear(&e);
+	expect_prefix(profile_configure(&c, &e), &e,
+		      "config: profile server: a cps_uri needs a policy OID");
+	conf_free(&c);
+	/* the refusals left the table as configured; an empty configuration clears it */
+	assert_string_equal(profile_find("server")->policies[0], "1.3.6.1.4.1.99999.1.9");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(profile_configure(&c, &e), 0);
+	assert_string_equal(profile_find("server")->policies[0], "");
+	lint_ok(plain, "server", &issuer);
+	X509_free(plain);
 }
 
 /* ---- CSR ---- */
@@ -711,7 +920,7 @@ struct expect {
 	int eku_crit;
 	int ca;
 	long pathlen;
-	int cdp;
+	int cdp; /* 0: none; 1: CDP, AIA OCSP + caIssuers; 2: CDP, AIA caIssuers only */
 	int nocheck;
 	int marker;
 };
@@ -811,13 +1020,15 @@ check_built(X509 *x, const struct expect *w, const char *crl, const char *ocsp, 
 		    crl);
 		assert_non_null(aia);
 		assert_int_equal(ext_crit(x, NID_info_access), 0);
-		assert_int_equal(sk_ACCESS_DESCRIPTION_num(aia), 2);
-		assert_int_equal(OBJ_obj2nid(sk_ACCESS_DESCRIPTION_value(aia, 0)->method),
-				 NID_ad_OCSP);
-		check_uri(sk_ACCESS_DESCRIPTION_value(aia, 0)->location, ocsp);
-		assert_int_equal(OBJ_obj2nid(sk_ACCESS_DESCRIPTION_value(aia, 1)->method),
+		assert_int_equal(sk_ACCESS_DESCRIPTION_num(aia), w->cdp == 2 ? 1 : 2);
+		if (w->cdp == 1) {
+			assert_int_equal(OBJ_obj2nid(sk_ACCESS_DESCRIPTION_value(aia, 0)->method),
+					 NID_ad_OCSP);
+			check_uri(sk_ACCESS_DESCRIPTION_value(aia, 0)->location, ocsp);
+		}
+		assert_int_equal(OBJ_obj2nid(sk_ACCESS_DESCRIPTION_value(aia, 2 - w->cdp)->method),
 				 NID_ad_ca_issuers);
-		check_uri(sk_ACCESS_DESCRIPTION_value(aia, 1)->location, ca);
+		check_uri(sk_ACCESS_DESCRIPTION_value(aia, 2 - w->cdp)->location, ca);
 	}
 	sk_DIST_POINT_pop_free(cdp, DIST_POINT_free);
 	sk_ACCESS_DESCRIPTION_pop_free(aia, ACCESS_DESCRIPTION_free);
@@ -870,12 +1081,12 @@ test_build_profiles(void **state)
 	     1,
 	     0,
 	     0},
-	    {"server",
+	    {"client",
 	     &k_ed25519,
-	     "CN=ed.example.com",
-	     "DNS:ed.example.com",
-	     KU_DIGITAL_SIGNATURE,
-	     {NID_server_auth},
+	     "CN=Ed Example",
+	     "email:ed@example.com",
+	     KU_DIGITAL_SIGNATURE, /* keyAgreement is for EC keys (X25519 is another key) */
+	     {NID_client_auth, NID_email_protect},
 	     0,
 	     0,
 	     -1,
@@ -886,7 +1097,7 @@ test_build_profiles(void **state)
 	     &k_p384,
 	     "CN=Taro Yamada,O=Example,C=JP",
 	     "email:taro@example.com",
-	     KU_DIGITAL_SIGNATURE,
+	     KU_DIGITAL_SIGNATURE | KU_KEY_AGREEMENT, /* S/MIME to an EC key: ECDH */
 	     {NID_client_auth, NID_email_protect},
 	     0,
 	     0,
@@ -975,7 +1186,7 @@ test_build_profiles(void **state)
 	     0,
 	     1,
 	     0,
-	     1,
+	     2, /* no OCSP URL: no responder speaks for the issuing CA */
 	     0,
 	     0},
 	};
@@ -1644,14 +1855,17 @@ test_lint_validity(void **state)
 	lint_expect(x, "server", "lint: RFC 5280 4.1.2.5: notBefore is not before notAfter");
 	set_after(x, nb - 1);
 	lint_expect(x, "server", "lint: RFC 5280 4.1.2.5: notBefore is not before notAfter");
-	set_after(x, nb + 500 * DAY);
+	set_after(x, nb + 500 * DAY - 1);
 	lint_expect(x, "server",
 		    "lint: profile server: validity of 500 days exceeds the maximum 398");
-	set_after(x, nb + 398 * DAY);
+	/* notAfter is inclusive (RFC 5280 4.1.2.5): 398 days end one second before nb + 398d */
+	set_after(x, nb + 398 * DAY - 1);
 	lint_ok(x, "server", &issuer);
-	set_after(x, nb + 398 * DAY + 1);
+	assert_int_equal(x509_not_after(nb, 398), nb + 398 * DAY - 1);
+	set_after(x, nb + 398 * DAY);
 	lint_expect(x, "server",
-		    "lint: profile server: validity of 399 days exceeds the maximum 398");
+		    "lint: profile server: validity of 398 days + 1 s (notAfter is inclusive, "
+		    "RFC 5280 4.1.2.5) exceeds the maximum 398 days");
 	/* GeneralizedTime before 2050 */
 	g = ASN1_GENERALIZEDTIME_set(NULL, nb + 300 * DAY);
 	X509_set1_notAfter(x, g);
@@ -2126,6 +2340,9 @@ main(void)
 	    cmocka_unit_test(test_lint_sigalg),
 	    cmocka_unit_test(test_lint_issuer_name),
 	    cmocka_unit_test(test_lint_validity),
+	    cmocka_unit_test(test_ku_key_agreement),
+	    cmocka_unit_test(test_key_by_profile),
+	    cmocka_unit_test(test_policies),
 	    cmocka_unit_test(test_lint_key),
 	    cmocka_unit_test(test_lint_duplicate_extension),
 	    cmocka_unit_test(test_lint_unexpected_extension),
