@@ -12,8 +12,20 @@
 
 /* The keys the ca module reads (ca.c, revoke.c; cmd_ca reads crl.on_revoke too). */
 const char *const ca_conf_keys[] = {
-    "ca_name",	"base_url",  "store",		"root.cert",	 "ca.cert",	      "ocsp.cert",
-    "tsa.cert", "crl.hours", "crl.delta_hours", "crl.on_revoke", "signer.timeout_ms", NULL,
+    "ca_name",
+    "base_url",
+    "store",
+    "root.cert",
+    "ca.cert",
+    "ocsp.cert",
+    "tsa.cert",
+    "crl.hours",
+    "crl.delta_hours",
+    "crl.on_revoke",
+    "signer.timeout_ms",
+    "root_crl.days",
+    "root_crl.warn_days",
+    NULL,
 };
 
 static X509 *
@@ -82,6 +94,7 @@ ca_open(const char *datadir, unsigned flags, const char *const *const *known, st
 	    (known != NULL && conf_check_keys(&ca->conf, known, e) == -1))
 		goto out;
 	ca->name = xstrdup(conf_get(&ca->conf, "ca_name", "shomei"));
+	ca->root_crl_name = ca_root_crl_name(ca->name);
 	v = conf_get(&ca->conf, "base_url", "http://localhost:8080");
 	ca->base_url = xstrndup(v, strlen(v) - (strlen(v) > 0 && v[strlen(v) - 1] == '/'));
 	ca->store_spec = ca_store_spec(&ca->conf);
@@ -158,6 +171,7 @@ ca_close(struct ca *ca)
 	conf_free(&ca->conf);
 	free(ca->datadir);
 	free(ca->name);
+	free(ca->root_crl_name);
 	free(ca->base_url);
 	free(ca->store_spec);
 	free(ca);

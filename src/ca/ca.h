@@ -30,6 +30,7 @@ struct ca {
 	char *datadir;
 	struct conf conf;
 	char *name;		/* ca_name: short name used in URLs (/crl/<name>.crl) */
+	char *root_crl_name;	/* "<name>-root": the root CRL's name in the store */
 	char *base_url;		/* no trailing slash */
 	char *store_spec;	/* resolved: "sqlite:/abs/path" or a libpq conninfo */
 	X509 *cert;		/* issuing CA */
@@ -77,7 +78,19 @@ struct ca_init_opts {
 	const char *org_name;	/* O= of the CA names, default "shomei" */
 	const char *store;	/* default "sqlite:shomei.db" */
 	const char *ca_key_uri; /* optional pkcs11: URI of an existing issuing-CA key */
+	/*
+	 * Object identifiers: the arc the CA's own OIDs are made under (default: a new one
+	 * from a random UUID under Microsoft's GUID arc 1.2.840.113556.1.8000.2554, whose
+	 * arcs stay small enough for every parser), the certificate policy asserted in every
+	 * certificate (default <arc>.1), the TSA policy (default <arc>.2) and a CPS URL.
+	 */
+	const char *oid_arc;
+	const char *policy;
+	const char *tsa_policy;
+	const char *cps_uri;
 };
+/* A new OID arc from a random UUID (see ca_init_opts.oid_arc); caller frees. */
+char *ca_oid_arc_new(void);
 
 /* Creates the data dir, keys, root/issuing/OCSP/TSA/HTTPS certificates and shomei.conf. */
 int ca_init(const struct ca_init_opts *, struct err *);
@@ -229,6 +242,34 @@ int ca_after_revoke(struct ca *, struct store *, const char *actor, struct err *
 
 /* ---- CRL ---- */
 /* Generates, signs, stores (and audits) a full (delta = 0) or delta CRL. */
+/*
+ * The root CRL (rootcrl.c), made where the offline root key is at hand: `shomei init` and
+ * the ceremony `shomei ca root-crl`.  It carries the previous root CRL's entries, adds
+ * `revoke` (an issuing CA certificate of this root) when given, and is stored as CA
+ * "<ca>-root" (served at /crl/<ca>-root.crl) with an audit entry, in one transaction.
+ */
+struct ca_root_crl_req {
+	const char *ca_name; /* the issuing CA's name: the CRL is "<ca_name>-root" */
+	X509 *root;
+	EVP_PKEY *key; /* the root key (checked against root) */
+	long days;     /* nextUpdate - thisUpdate (root_crl.days) */
+	X509 *revoke;  /* an issuing CA certificate to add, or NULL */
+	int reason;    /* its CRLReason (CA_REASON_*) */
+	const char *actor;
+};
+int ca_root_crl_make(struct store *, const struct ca_root_crl_req *, struct store_crl *out,
+		     struct err *);
+/* "<ca>-root": the name the root CRL is stored and served under.  Caller frees. */
+char *ca_root_crl_name(const char *ca_name);
+/*
+ * ERR_REFUSED with a message for the operator when there is no root CRL or it expires within
+ * warn_days (serve logs it as a warning); 0 when it is fresh.
+ */
+int ca_root_crl_check(struct store *, const char *ca_name, long warn_days, time_t now,
+		      struct err *);
+#define CA_ROOT_CRL_DAYS_DEFAULT 365
+#define CA_ROOT_CRL_WARN_DAYS_DEFAULT 30
+
 int ca_crl_generate(struct ca *, struct store *, int delta, const char *actor,
 		    struct store_crl *out, struct err *);
 

@@ -30,6 +30,86 @@ static const struct init_keytype init_keytypes[] = {
     {"rsa3072", "RSA", NULL, 3072}, {"rsa4096", "RSA", NULL, 4096},
 };
 
+char *
+ca_oid_arc_new(void)
+{
+	unsigned char u[16];
+	unsigned v[7];
+
+	util_random(u, sizeof(u));
+	u[6] = (unsigned char)((u[6] & 0x0f) | 0x40); /* UUID version 4 (RFC 9562) */
+	u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* variant 10 */
+	/* aaaabbbb-cccc-dddd-eeee-ffffffgggggg -> .a.b.c.d.e.f.g (16-bit a..e, 24-bit f, g) */
+	v[0] = (unsigned)u[0] << 8 | u[1];
+	v[1] = (unsigned)u[2] << 8 | u[3];
+	v[2] = (unsigned)u[4] << 8 | u[5];
+	v[3] = (unsigned)u[6] << 8 | u[7];
+	v[4] = (unsigned)u[8] << 8 | u[9];
+	v[5] = (unsigned)u[10] << 16 | (unsigned)u[11] << 8 | u[12];
+	v[6] = (unsigned)u[13] << 16 | (unsigned)u[14] << 8 | u[15];
+	return xasprintf("1.2.840.113556.1.8000.2554.%u.%u.%u.%u.%u.%u.%u", v[0], v[1], v[2], v[3],
+			 v[4], v[5], v[6]);
+}
+
+/* A dotted OID of at least two arcs that OpenSSL can encode. */
+static int
+init_oid_ok(const char *s)
+{
+	ASN1_OBJECT *o;
+	size_t n = strlen(s);
+	int ok;
+
+	ok = n > 2 && n < X509_POLICY_OID_MAX - 8 && strspn(s, "0123456789.") == n && s[0] != '.' &&
+	     s[n - 1] != '.' && strstr(s, "..") == NULL && strchr(s, '.') != NULL;
+	if (ok) {
+		o = OBJ_txt2obj(s, 1);
+		ok = o != NULL;
+		ASN1_OBJECT_free(o);
+	}
+	return ok;
+}
+
+/*
+ * The certificate policy, CPS and TSA policy of a new CA, applied to the profiles so that the
+ * certificates made here carry them too.  *arc, *cp and *tsa are set (caller frees).
+ */
+static int
+init_policies(const struct ca_init_opts *o, char **arc, char **cp, char **tsa, struct err *e)
+{
+	struct conf pc;
+	int rc = -1;
+
+	memset(&pc, 0, sizeof(pc));
+	*arc = o->oid_arc != NULL ? xstrdup(o->oid_arc) : ca_oid_arc_new();
+	*cp = o->policy != NULL ? xstrdup(o->policy) : xasprintf("%s.1", *arc);
+	*tsa = o->tsa_policy != NULL ? xstrdup(o->tsa_policy) : xasprintf("%s.2", *arc);
+	if (!init_oid_ok(*arc) || !init_oid_ok(*cp) || !init_oid_ok(*tsa)) {
+		err_set(e, ERR_REFUSED,
+			"init: \"%s\" is not an OID arc (dotted numbers such as "
+			"1.3.6.1.4.1.99999 for an IANA enterprise number)",
+			!init_oid_ok(*arc)  ? *arc
+			: !init_oid_ok(*cp) ? *cp
+					    : *tsa);
+		goto out;
+	}
+	if (strcmp(*cp, *tsa) == 0) {
+		err_set(e, ERR_REFUSED,
+			"init: the certificate policy and the TSA policy are the "
+			"same OID %s",
+			*cp);
+		goto out;
+	}
+	conf_set(&pc, "policies", *cp);
+	if (o->cps_uri != NULL)
+		conf_set(&pc, "cps_uri", o->cps_uri);
+	if (profile_configure(&pc, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	conf_free(&pc);
+	return rc;
+}
+
 static EVP_PKEY *
 init_keygen(const struct init_keytype *kt, struct err *e)
 {
@@ -241,6 +321,8 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 	const char *storev = o->store ? o->store : "sqlite:shomei.db";
 	char *confpath = NULL, *keys = NULL, *certs = NULL, *path = NULL, *pass = NULL;
 	char *spec = NULL, *cn = NULL, *baseclean = NULL, *rootname = NULL;
+	char *arc = NULL, *cp = NULL, *tsapol = NULL;
+	struct store_crl rootcrl;
 	EVP_PKEY *rootk = NULL, *cak = NULL, *ocspk = NULL, *tsak = NULL, *httpsk = NULL;
 	X509 *root = NULL, *cacert = NULL, *ocsp = NULL, *tsa = NULL, *https = NULL;
 	X509_NAME *n = NULL;
@@ -255,6 +337,7 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 	char passhex[65];
 
 	memset(&tmpconf, 0, sizeof(tmpconf));
+	memset(&rootcrl, 0, sizeof(rootcrl));
 	buf_init(&cf, 64 * 1024);
 	for (i = 0; i < sizeof(init_keytypes) / sizeof(init_keytypes[0]); i++)
 		if (strcmp(o->key_type ? o->key_type : "p256", init_keytypes[i].name) == 0)
@@ -281,6 +364,9 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 	baseclean = xstrdup(base);
 	while (strlen(baseclean) > 8 && baseclean[strlen(baseclean) - 1] == '/')
 		baseclean[strlen(baseclean) - 1] = '\0';
+
+	if (init_policies(o, &arc, &cp, &tsapol, e) == -1)
+		goto out;
 
 	confpath = xasprintf("%s/%s", o->datadir, CA_CONF_NAME);
 	path = xasprintf("%s/certs/issuing.pem", o->datadir);
@@ -429,6 +515,19 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 		store_rollback(st);
 		goto out;
 	}
+	/* the first root CRL, while the root key is here: the issuing CA is not revoked */
+	{
+		struct ca_root_crl_req rq;
+
+		memset(&rq, 0, sizeof(rq));
+		rq.ca_name = name;
+		rq.root = root;
+		rq.key = rootk;
+		rq.days = CA_ROOT_CRL_DAYS_DEFAULT;
+		rq.actor = "cli:init";
+		if (ca_root_crl_make(st, &rq, &rootcrl, e) == -1)
+			goto out;
+	}
 
 	/* shomei.conf last: its presence is what marks the data dir as holding a CA */
 	buf_printf(
@@ -454,14 +553,26 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 	    "%s"
 	    "\n# CRL validity (hours)\n"
 	    "crl.hours = 24\n"
-	    "crl.delta_hours = 1\n\n"
+	    "crl.delta_hours = 1\n"
+	    "# The root CRL is signed offline with the root key (`shomei ca root-crl`) and lasts\n"
+	    "# root_crl.days; serve warns root_crl.warn_days before it runs out.\n"
+	    "root_crl.days = %d\n"
+	    "root_crl.warn_days = %d\n\n"
+	    "# Object identifiers, made under the arc %s at init\n"
+	    "# (see docs/config.md): the certificate policy every certificate asserts\n"
+	    "# and the TSA policy of the time-stamps.\n"
+	    "policies = %s\n"
+	    "%s%s%s"
+	    "tsa.policy = %s\n\n"
 	    "# Listeners of `shomei serve`\n"
 	    "listen.http = 127.0.0.1:8080\n"
 	    "listen.https = 127.0.0.1:8443\n",
 	    name, baseclean, storev, o->ca_key_uri ? o->ca_key_uri : "keys/issuing.key.pem",
 	    use_env ? "key_passphrase_env = SHOMEI_KEY_PASSPHRASE"
 		    : "key_passphrase_file = keys/passphrase",
-	    o->ca_key_uri ? "pkcs11.pin_env = SHOMEI_PKCS11_PIN\n" : "");
+	    o->ca_key_uri ? "pkcs11.pin_env = SHOMEI_PKCS11_PIN\n" : "", CA_ROOT_CRL_DAYS_DEFAULT,
+	    CA_ROOT_CRL_WARN_DAYS_DEFAULT, arc, cp, o->cps_uri ? "cps_uri = " : "",
+	    o->cps_uri ? o->cps_uri : "", o->cps_uri ? "\n" : "", tsapol);
 	if (o->ca_key_uri != NULL && getenv("SHOMEI_PKCS11_MODULE") != NULL)
 		buf_printf(&cf, "pkcs11.module = %s\n", getenv("SHOMEI_PKCS11_MODULE"));
 	{
@@ -508,5 +619,9 @@ out:
 	free(cn);
 	free(baseclean);
 	free(rootname);
+	free(arc);
+	free(cp);
+	free(tsapol);
+	store_crl_clear(&rootcrl);
 	return rc;
 }

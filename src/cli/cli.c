@@ -13,6 +13,7 @@ const struct cli_cmd cli_cmds[] = {
     {"ticket", cmd_ticket, "create or list tickets"},
     {"audit", cmd_audit, "verify or list the audit chain"},
     {"crl", cmd_crl, "generate a full or delta CRL now"},
+    {"ca", cmd_ca, "root CA ceremony: sign the root CRL, revoke an issuing CA"},
     {"apikey", cmd_apikey, "create, list or disable API keys of the REST API"},
     {"serve", cmd_serve, "run the service (supervisor, signer, web)"},
     {"mail", cmd_mail, "deliver queued mail now (flush) or show the queue (status)"},

@@ -33,6 +33,7 @@ int cmd_org(struct cli *, int, char **);
 int cmd_ticket(struct cli *, int, char **);
 int cmd_audit(struct cli *, int, char **);
 int cmd_crl(struct cli *, int, char **);
+int cmd_ca(struct cli *, int, char **);
 int cmd_serve(struct cli *, int, char **);
 int cmd_mail(struct cli *, int, char **);
 int cmd_apikey(struct cli *, int, char **);

@@ -15,6 +15,7 @@
 static const char usage_init[] =
     "usage: shomei init [--key-type p256|p384|rsa2048|rsa3072|rsa4096] [--ca-name NAME]\n"
     "                   [--base-url URL] [--org-name ORG] [--store SPEC] [--ca-key PKCS11-URI]\n"
+    "                   [--oid-arc OID] [--policy OID] [--tsa-policy OID] [--cps URL]\n"
     "       shomei init --check\n\n"
     "Creates the data directory with shomei.conf, a root CA, an issuing CA, an OCSP\n"
     "responder, a TSA and an HTTPS server certificate.  Keys are encrypted with the\n"
@@ -22,6 +23,13 @@ static const char usage_init[] =
     "--ca-key uses an existing key in a PKCS#11 token for the issuing CA (PIN from\n"
     "$SHOMEI_PKCS11_PIN, module from $SHOMEI_PKCS11_MODULE).  Refuses to overwrite a CA.\n"
     "  --store SPEC   sqlite:PATH (default sqlite:shomei.db) or a PostgreSQL conninfo\n"
+    "  --oid-arc OID  the arc of the CA's own OIDs, e.g. your IANA enterprise number\n"
+    "                 1.3.6.1.4.1.N.1 (default: a new arc from a random UUID under\n"
+    "                 1.2.840.113556.1.8000.2554, which needs no registration)\n"
+    "  --policy OID   the certificate policy (CP/CPS) every certificate asserts (<arc>.1)\n"
+    "  --tsa-policy OID  the policy of the time-stamps (<arc>.2)\n"
+    "  --cps URL      the CPS's address, put next to the policy in every certificate\n"
+    "The initial root CRL is made with the root key here; later ones by `shomei ca root-crl`.\n"
     "--check checks the shomei.conf of an existing data directory and starts nothing: every\n"
     "key must be known (`shomei conf keys`; a typo is named with the nearest known key), and\n"
     "the CA's own settings and certificates must load.  Prints \"configuration ok\" and exits\n"
@@ -51,11 +59,20 @@ int
 cmd_init(struct cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-	    {"key-type", required_argument, NULL, 'k'}, {"ca-name", required_argument, NULL, 'n'},
-	    {"base-url", required_argument, NULL, 'u'}, {"org-name", required_argument, NULL, 'o'},
-	    {"store", required_argument, NULL, 's'},	{"ca-key", required_argument, NULL, 'K'},
-	    {"check", no_argument, NULL, 'C'},		{"data", required_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},		{NULL, 0, NULL, 0},
+	    {"key-type", required_argument, NULL, 'k'},
+	    {"ca-name", required_argument, NULL, 'n'},
+	    {"base-url", required_argument, NULL, 'u'},
+	    {"org-name", required_argument, NULL, 'o'},
+	    {"store", required_argument, NULL, 's'},
+	    {"ca-key", required_argument, NULL, 'K'},
+	    {"check", no_argument, NULL, 'C'},
+	    {"data", required_argument, NULL, 'd'},
+	    {"oid-arc", required_argument, NULL, 'A'},
+	    {"policy", required_argument, NULL, 'P'},
+	    {"tsa-policy", required_argument, NULL, 'T'},
+	    {"cps", required_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct ca_init_opts o;
 	struct err e;
@@ -82,6 +99,18 @@ cmd_init(struct cli *cli, int argc, char **argv)
 			break;
 		case 'K':
 			o.ca_key_uri = optarg;
+			break;
+		case 'A':
+			o.oid_arc = optarg;
+			break;
+		case 'P':
+			o.policy = optarg;
+			break;
+		case 'T':
+			o.tsa_policy = optarg;
+			break;
+		case 'S':
+			o.cps_uri = optarg;
 			break;
 		case 'C':
 			check = 1;
@@ -361,4 +390,131 @@ out:
 	free(dir);
 	free(path);
 	return rc;
+}
+
+static const char usage_ca[] =
+    "usage: shomei ca root-crl --root-key FILE [--revoke CERT [--reason REASON]]\n\n"
+    "The root CA's ceremony: with the root key brought from its offline place, signs a new\n"
+    "root CRL (valid root_crl.days, default 365) that carries the previous one's entries, and\n"
+    "stores it; the server publishes it at /crl/<ca>-root.crl, the address the issuing CA\n"
+    "certificate names.  Run it before the root CRL's nextUpdate (serve warns\n"
+    "root_crl.warn_days ahead) and to revoke an issuing CA: --revoke names its certificate\n"
+    "(PEM); --reason is keyCompromise, cACompromise, superseded, cessationOfOperation,\n"
+    "affiliationChanged or unspecified (default).  FILE is opened with the key passphrase of\n"
+    "shomei.conf.  The key is used in this process only and never passes to the server.\n";
+
+static X509 *
+ca_cmd_read_cert(const char *path, struct err *e)
+{
+	FILE *f = fopen(path, "r");
+	X509 *x = NULL;
+
+	if (f == NULL) {
+		err_set(e, ERR_REFUSED, "%s: cannot open", path);
+		return NULL;
+	}
+	if ((x = PEM_read_X509(f, NULL, NULL, NULL)) == NULL)
+		err_set(e, ERR_REFUSED, "%s: not a PEM certificate", path);
+	fclose(f);
+	return x;
+}
+
+static int
+ca_root_crl_cmd(struct cli *cli, const char *keyfile, const char *revoke, const char *reason)
+{
+	struct ca_root_crl_req rq;
+	struct ca *ca = NULL;
+	struct store *st = NULL;
+	struct store_crl crl;
+	struct err e;
+	char *abs = NULL;
+	int rc = 0;
+
+	err_clear(&e);
+	memset(&rq, 0, sizeof(rq));
+	memset(&crl, 0, sizeof(crl));
+	rq.reason = CA_REASON_UNSPECIFIED;
+	if (reason != NULL &&
+	    ((rq.reason = ca_reason_parse(reason)) == CA_REASON_NONE ||
+	     rq.reason == CA_REASON_CERTIFICATE_HOLD || rq.reason == CA_REASON_REMOVE_FROM_CRL)) {
+		fprintf(stderr,
+			"shomei: ca root-crl: reason \"%s\" is not one a CA is revoked for\n",
+			reason);
+		return ERR_USAGE;
+	}
+	/* the key file is the operator's path, not one relative to the data directory */
+	if (keyfile[0] == '/')
+		abs = xstrdup(keyfile);
+	else {
+		char cwd[4096];
+
+		if (getcwd(cwd, sizeof(cwd)) == NULL) {
+			fprintf(stderr, "shomei: ca root-crl: cannot read the current directory\n");
+			return ERR_INTERNAL;
+		}
+		abs = xasprintf("%s/%s", cwd, keyfile);
+	}
+	if (ca_open(cli->datadir, 0, serve_conf_known, &ca, &e) == -1 ||
+	    conf_get_long(&ca->conf, "root_crl.days", CA_ROOT_CRL_DAYS_DEFAULT, 1, 3660, &rq.days,
+			  &e) == -1 ||
+	    signer_key_load(&ca->conf, abs, &rq.key, &e) == -1 ||
+	    (revoke != NULL && (rq.revoke = ca_cmd_read_cert(revoke, &e)) == NULL) ||
+	    ca_store_open(ca, &st, &e) == -1)
+		goto fail;
+	rq.ca_name = ca->name;
+	rq.root = ca->root;
+	rq.actor = "cli:ca-root-crl";
+	if (ca_root_crl_make(st, &rq, &crl, &e) == -1)
+		goto fail;
+	{
+		const unsigned char *p = crl.der;
+		X509_CRL *x = d2i_X509_CRL(NULL, &p, (long)crl.derlen);
+		int n = x != NULL ? sk_X509_REVOKED_num(X509_CRL_get_REVOKED(x)) : -1;
+
+		printf("root CRL number %lld -> /crl/%s-root.crl: %d revoked issuing CA%s, next "
+		       "update in %ld days\n",
+		       (long long)crl.number, ca->name, n < 0 ? 0 : n, n == 1 ? "" : "s", rq.days);
+		X509_CRL_free(x);
+	}
+	goto out;
+fail:
+	rc = cli_fail(&e);
+out:
+	store_crl_clear(&crl);
+	EVP_PKEY_free(rq.key);
+	X509_free(rq.revoke);
+	store_close(st);
+	ca_close(ca);
+	free(abs);
+	return rc;
+}
+
+int
+cmd_ca(struct cli *cli, int argc, char **argv)
+{
+	static const struct option lo[] = {
+	    {"root-key", required_argument, NULL, 'k'}, {"revoke", required_argument, NULL, 'r'},
+	    {"reason", required_argument, NULL, 'R'},	{"data", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},		{NULL, 0, NULL, 0},
+	};
+	const char *key = NULL, *revoke = NULL, *reason = NULL;
+	int ch, stop, rc;
+
+	while ((ch = getopt_long(argc, argv, "hd:", lo, NULL)) != -1) {
+		if (ch == 'k')
+			key = optarg;
+		else if (ch == 'r')
+			revoke = optarg;
+		else if (ch == 'R')
+			reason = optarg;
+		else {
+			rc = cli_common_opt(cli, ch, optarg, usage_ca, &stop);
+			if (stop)
+				return rc;
+		}
+	}
+	if (optind + 1 != argc || strcmp(argv[optind], "root-crl") != 0 || key == NULL ||
+	    (reason != NULL && revoke == NULL))
+		return cli_usage(usage_ca);
+	return ca_root_crl_cmd(cli, key, revoke, reason);
 }

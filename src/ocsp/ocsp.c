@@ -63,6 +63,7 @@ struct ocsp_shard {
 struct ocsp_responder {
 	struct ca *ca;
 	long validity_s;
+	long backdate_s; /* thisUpdate this far before the signing time (clock skew) */
 	long poll_ms;
 	size_t cache_max;
 	int ready; /* an OCSP certificate is configured */
@@ -138,7 +139,7 @@ ocsp_blob_new(const struct ocsp_responder *rs, const unsigned char *der, size_t 
 	b->len = len;
 	memcpy(b->der, der, len);
 	b->produced = now;
-	b->next_update = now + rs->validity_s;
+	b->next_update = now - rs->backdate_s + rs->validity_s; /* the singles' nextUpdate */
 	/* rebuilt when a quarter of the validity remains: relying parties get fresh margins */
 	b->refresh_at = b->next_update - rs->validity_s / 4;
 	if (EVP_Digest(der, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 8)
@@ -373,6 +374,7 @@ out:
 /* The configuration keys the responder reads (ocsp_responder_new). */
 const char *const ocsp_conf_keys[] = {
     "ocsp.validity_minutes",
+    "ocsp.backdate_seconds",
     "ocsp.cache_entries",
     "ocsp.revocation_poll_ms",
     NULL,
@@ -382,13 +384,19 @@ int
 ocsp_responder_new(struct ca *ca, struct ocsp_responder **out, struct err *e)
 {
 	struct ocsp_responder *rs = NULL;
-	long minutes, entries, poll;
+	long minutes, entries, poll, backdate;
 	size_t i, per, nb;
 	int rc = -1;
 
 	*out = NULL;
-	if (conf_get_long(&ca->conf, "ocsp.validity_minutes", 60, 1, 7 * 24 * 60, &minutes, e) ==
-		-1 ||
+	/*
+	 * 8 hours: the CA/Browser Forum's floor (BR 4.9.10), short enough that a relying party
+	 * holding a cached "good" learns of a revocation the same working day.  thisUpdate is
+	 * backdated 5 minutes so that a client whose clock runs behind accepts the response.
+	 */
+	if (conf_get_long(&ca->conf, "ocsp.validity_minutes", OCSP_VALIDITY_MINUTES_DEFAULT, 1,
+			  10 * 24 * 60, &minutes, e) == -1 ||
+	    conf_get_long(&ca->conf, "ocsp.backdate_seconds", 300, 0, 3600, &backdate, e) == -1 ||
 	    conf_get_long(&ca->conf, "ocsp.cache_entries", 100000, 0, 10000000, &entries, e) ==
 		-1 ||
 	    conf_get_long(&ca->conf, "ocsp.revocation_poll_ms", 10, 0, 60000, &poll, e) == -1)
@@ -396,6 +404,8 @@ ocsp_responder_new(struct ca *ca, struct ocsp_responder **out, struct err *e)
 	rs = xcalloc(1, sizeof(*rs));
 	rs->ca = ca;
 	rs->validity_s = minutes * 60;
+	/* at most a quarter of the validity, so that a short validity stays mostly ahead */
+	rs->backdate_s = backdate < rs->validity_s / 4 ? backdate : rs->validity_s / 4;
 	rs->poll_ms = poll;
 	rs->cache_max = (size_t)entries;
 	rs->gen = -1;
@@ -605,8 +615,8 @@ ocsp_sign(struct ocsp_responder *rs, struct ocsp_single *singles, size_t n,
 	buf_init(&rd, SIGNER_MAX_OCSP);
 	buf_init(&resp, 2 * SIGNER_MAX_OCSP);
 	for (i = 0; i < n; i++) {
-		singles[i].this_update = now;
-		singles[i].next_update = now + rs->validity_s;
+		singles[i].this_update = now - rs->backdate_s;
+		singles[i].next_update = singles[i].this_update + rs->validity_s;
 	}
 	if (rs->ca->signer == NULL) {
 		err_set(e, ERR_INTERNAL, "ocsp: no signer attached");

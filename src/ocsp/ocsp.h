@@ -6,7 +6,9 @@
  * GET /ocsp/<base64>.
  *
  * Configuration (shomei.conf):
- *   ocsp.validity_minutes     nextUpdate - thisUpdate (default 60)
+ *   ocsp.validity_minutes     nextUpdate - thisUpdate (default 480: 8 hours)
+ *   ocsp.backdate_seconds     thisUpdate before the signing time, for clients' clock skew
+ *                             (default 300; at most a quarter of the validity)
  *   ocsp.cache_entries        signed responses kept (default 100000; 0 turns the cache off)
  *   ocsp.revocation_poll_ms   how often the revocation counter is read while requests arrive
  *                             (default 10; 0: on every request)
@@ -26,6 +28,8 @@
 
 struct ca;
 struct store;
+
+#define OCSP_VALIDITY_MINUTES_DEFAULT 480
 
 /* OCSPResponseStatus (RFC 6960 4.2.1). */
 enum ocsp_resp_status {

@@ -16,7 +16,10 @@
 #include "serve/serve.h"
 #include "util/timefmt.h"
 
-/* GET /crl/<name>.crl and /crl/<name>-delta.crl: the newest stored CRL, DER. */
+/*
+ * GET /crl/<name>.crl, /crl/<name>-delta.crl and /crl/<name>-root.crl (the root's, signed
+ * offline by `shomei ca root-crl`): the newest stored CRL, DER.
+ */
 int
 pub_crl_get(struct http_req *r)
 {
@@ -25,8 +28,8 @@ pub_crl_get(struct http_req *r)
 	struct store_crl crl;
 	struct err e;
 	unsigned char md[SHA256_DIGEST_LENGTH];
-	char full[128], delta[128], lm[64], ex[64], etag[40], maxage[64];
-	const char *name = r->url + strlen("/crl/"), *inm;
+	char full[128], delta[128], root[128], lm[64], ex[64], etag[40], maxage[64];
+	const char *name = r->url + strlen("/crl/"), *inm, *which = ca->name;
 	int isdelta, rc;
 	long left;
 
@@ -34,14 +37,18 @@ pub_crl_get(struct http_req *r)
 	memset(&crl, 0, sizeof(crl));
 	snprintf(full, sizeof(full), "%s.crl", ca->name);
 	snprintf(delta, sizeof(delta), "%s-delta.crl", ca->name);
+	snprintf(root, sizeof(root), "%s-root.crl", ca->name);
 	if (strcmp(name, full) == 0)
 		isdelta = 0;
 	else if (strcmp(name, delta) == 0)
 		isdelta = 1;
-	else
+	else if (strcmp(name, root) == 0) {
+		isdelta = 0;
+		which = ca->root_crl_name;
+	} else
 		return http_reply_text(r, 404, "no such CRL\n");
 	if ((st = ca_thread_store(ca, &e)) == NULL ||
-	    store_crl_latest(st, ca->name, isdelta, &crl, &e) == -1) {
+	    store_crl_latest(st, which, isdelta, &crl, &e) == -1) {
 		if (e.code == ERR_NOTFOUND)
 			return http_reply_text(r, 404, "no CRL has been generated yet\n");
 		log_warn("crl: %s", e.msg);
@@ -161,6 +168,25 @@ pub_crl_due(struct store *st, const char *name, int delta, long minutes, int *du
 	return 0;
 }
 
+/*
+ * Warns in the log when the root CRL is missing or within root_crl.warn_days of its
+ * nextUpdate: only the operator with the offline root key can renew it.
+ */
+static void
+pub_root_crl_warn(struct ca *ca)
+{
+	struct store *st;
+	struct err e;
+	long warn;
+
+	err_clear(&e);
+	if (conf_get_long(&ca->conf, "root_crl.warn_days", CA_ROOT_CRL_WARN_DAYS_DEFAULT, 0, 3660,
+			  &warn, &e) == -1 ||
+	    (st = ca_thread_store(ca, &e)) == NULL ||
+	    ca_root_crl_check(st, ca->name, warn, util_now(), &e) == -1)
+		log_warn("root CRL: %s", e.msg);
+}
+
 static void *
 pub_sched_main(void *arg)
 {
@@ -169,6 +195,7 @@ pub_sched_main(void *arg)
 	struct store *st;
 	struct err e;
 	long full_min, delta_min;
+	time_t root_checked = 0;
 	int due, i;
 
 	err_clear(&e);
@@ -180,6 +207,10 @@ pub_sched_main(void *arg)
 		return NULL;
 	}
 	while (!s->stop) {
+		if (util_now() - root_checked >= 24 * 3600) { /* at start, then daily */
+			pub_root_crl_warn(s->ca);
+			root_checked = util_now();
+		}
 		err_clear(&e);
 		memset(&crl, 0, sizeof(crl));
 		if ((st = ca_thread_store(s->ca, &e)) == NULL) {
@@ -217,8 +248,10 @@ const char *const pub_conf_keys[] = {
 void
 pub_schedule_start(struct ca *ca)
 {
-	if (strcmp(conf_get(&ca->conf, "crl.schedule", "yes"), "yes") != 0)
+	if (strcmp(conf_get(&ca->conf, "crl.schedule", "yes"), "yes") != 0) {
+		pub_root_crl_warn(ca); /* once: no schedule thread will */
 		return;
+	}
 	sched.ca = ca;
 	sched.stop = 0;
 	if (pthread_create(&sched.thread, NULL, pub_sched_main, &sched) == 0)

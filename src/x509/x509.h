@@ -34,7 +34,7 @@ struct conf;
 #define X509_CDP_AIA_FULL 1
 #define X509_CDP_AIA_NO_OCSP 2
 #define X509_MAX_POLICIES 4
-#define X509_POLICY_OID_MAX 80 /* a dotted OID's text, NUL included */
+#define X509_POLICY_OID_MAX 128 /* a dotted OID's text, NUL included */
 #define X509_CPS_URI_MAX 256
 
 /*

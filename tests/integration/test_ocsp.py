@@ -121,7 +121,10 @@ def test_post_good_sha1_sha256_nonce(server, tmp_path):
         assert resp.certificate_status == ocsp.OCSPCertStatus.GOOD
         assert resp.serial_number == int(serial, 16)
         assert resp.hash_algorithm.name == digest
-        assert resp.next_update - resp.this_update == datetime.timedelta(hours=1)
+        # 8 hours by default, thisUpdate backdated 5 minutes for clients' clock skew
+        assert resp.next_update - resp.this_update == datetime.timedelta(hours=8)
+        skew = resp.produced_at - resp.this_update
+        assert skew == datetime.timedelta(minutes=5), (resp.produced_at, resp.this_update)
         # nonce echoed (openssl checked it too: "Response verify OK" includes the nonce)
         with open(reqout, "rb") as f:
             req = ocsp.load_der_ocsp_request(f.read())
@@ -202,7 +205,7 @@ def test_get_caching_headers(server, tmp_path):
         cc = h["Cache-Control"]
         assert "public" in cc and "no-transform" in cc and "must-revalidate" in cc, cc
         maxage = int(cc.split("max-age=")[1].split(",")[0])
-        assert 0 < maxage <= 3600
+        assert 0 < maxage <= 8 * 3600
         nu = r.next_update
         assert abs((nu - datetime.datetime.utcnow()).total_seconds()
                    - maxage) < 5
@@ -323,5 +326,7 @@ def test_validity_configurable(ca_sqlite, tmp_path):
         st, _, der = post(srv, build_request(ca_sqlite.path("certs", "issuing.pem"), [cert]))
         r = parse(der)
         assert r.next_update - r.this_update == datetime.timedelta(minutes=5)
+        # the backdating shrinks to a quarter of a short validity
+        assert r.produced_at - r.this_update == datetime.timedelta(seconds=75)
     finally:
         stop_server(srv)
