@@ -311,6 +311,71 @@ out:
 	return rc;
 }
 
+/* The shomei.conf that init writes. */
+static void
+init_conf_text(struct buf *cf, const struct ca_init_opts *o, const char *name,
+	       const char *baseclean, const char *storev, int use_env, const char *arc,
+	       const char *cp, const char *tsapol)
+{
+	buf_printf(
+	    cf,
+	    "# shomei configuration, written by `shomei init`.\n"
+	    "# Every key is described in docs/config.md; paths are relative to this "
+	    "directory.\n\n"
+	    "ca_name = %s\n"
+	    "base_url = %s\n"
+	    "store = %s\n\n"
+	    "# Keys: encrypted PEM files (or pkcs11: URIs) used only by the signer process.\n"
+	    "# The root key (keys/root.key.pem) is not used after init: keep it offline.\n"
+	    "root.cert = certs/root.pem\n"
+	    "ca.key = %s\n"
+	    "ca.cert = certs/issuing.pem\n"
+	    "ocsp.key = keys/ocsp.key.pem\n"
+	    "ocsp.cert = certs/ocsp.pem\n"
+	    "tsa.key = keys/tsa.key.pem\n"
+	    "tsa.cert = certs/tsa.pem\n"
+	    "https.key = keys/https.key.pem\n"
+	    "https.cert = certs/https.pem\n"
+	    "%s\n"
+	    "%s"
+	    "\n# CRL validity (hours)\n"
+	    "crl.hours = 24\n"
+	    "crl.delta_hours = 1\n"
+	    "# The root CRL is signed offline with the root key (`shomei ca root-crl`) and lasts\n"
+	    "# root_crl.days; serve warns root_crl.warn_days before it runs out.\n"
+	    "root_crl.days = %d\n"
+	    "root_crl.warn_days = %d\n\n"
+	    "# Object identifiers, made under the arc %s at init\n"
+	    "# (see docs/config.md): the certificate policy every certificate asserts\n"
+	    "# and the TSA policy of the time-stamps.\n"
+	    "policies = %s\n"
+	    "%s%s%s"
+	    "tsa.policy = %s\n\n"
+	    "# Listeners of `shomei serve`\n"
+	    "listen.http = 127.0.0.1:8080\n"
+	    "listen.https = 127.0.0.1:8443\n",
+	    name, baseclean, storev, o->ca_key_uri ? o->ca_key_uri : "keys/issuing.key.pem",
+	    use_env ? "key_passphrase_env = SHOMEI_KEY_PASSPHRASE"
+		    : "key_passphrase_file = keys/passphrase",
+	    o->ca_key_uri ? "pkcs11.pin_env = SHOMEI_PKCS11_PIN\n" : "", CA_ROOT_CRL_DAYS_DEFAULT,
+	    CA_ROOT_CRL_WARN_DAYS_DEFAULT, arc, cp, o->cps_uri ? "cps_uri = " : "",
+	    o->cps_uri ? o->cps_uri : "", o->cps_uri ? "\n" : "", tsapol);
+	if (o->ca_key_uri != NULL && getenv("SHOMEI_PKCS11_MODULE") != NULL)
+		buf_printf(cf, "pkcs11.module = %s\n", getenv("SHOMEI_PKCS11_MODULE"));
+	{
+		/* the sender of the portal's mail: noreply@ the base URL's host when it is a
+		 * domain name, else a placeholder to replace */
+		const char *h = strstr(baseclean, "://") + 3;
+		size_t hl = strcspn(h, ":/");
+		int dotted = memchr(h, '.', hl) != NULL && strspn(h, "0123456789.") < hl;
+
+		buf_printf(cf,
+			   "\n# Sender of the mail the portal sends (see README, Mail)\n"
+			   "mail.from = noreply@%.*s\n",
+			   dotted ? (int)hl : 21, dotted ? h : "localhost.localdomain");
+	}
+}
+
 int
 ca_init(const struct ca_init_opts *o, struct err *e)
 {
@@ -530,63 +595,7 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 	}
 
 	/* shomei.conf last: its presence is what marks the data dir as holding a CA */
-	buf_printf(
-	    &cf,
-	    "# shomei configuration, written by `shomei init`.\n"
-	    "# Every key is described in docs/config.md; paths are relative to this "
-	    "directory.\n\n"
-	    "ca_name = %s\n"
-	    "base_url = %s\n"
-	    "store = %s\n\n"
-	    "# Keys: encrypted PEM files (or pkcs11: URIs) used only by the signer process.\n"
-	    "# The root key (keys/root.key.pem) is not used after init: keep it offline.\n"
-	    "root.cert = certs/root.pem\n"
-	    "ca.key = %s\n"
-	    "ca.cert = certs/issuing.pem\n"
-	    "ocsp.key = keys/ocsp.key.pem\n"
-	    "ocsp.cert = certs/ocsp.pem\n"
-	    "tsa.key = keys/tsa.key.pem\n"
-	    "tsa.cert = certs/tsa.pem\n"
-	    "https.key = keys/https.key.pem\n"
-	    "https.cert = certs/https.pem\n"
-	    "%s\n"
-	    "%s"
-	    "\n# CRL validity (hours)\n"
-	    "crl.hours = 24\n"
-	    "crl.delta_hours = 1\n"
-	    "# The root CRL is signed offline with the root key (`shomei ca root-crl`) and lasts\n"
-	    "# root_crl.days; serve warns root_crl.warn_days before it runs out.\n"
-	    "root_crl.days = %d\n"
-	    "root_crl.warn_days = %d\n\n"
-	    "# Object identifiers, made under the arc %s at init\n"
-	    "# (see docs/config.md): the certificate policy every certificate asserts\n"
-	    "# and the TSA policy of the time-stamps.\n"
-	    "policies = %s\n"
-	    "%s%s%s"
-	    "tsa.policy = %s\n\n"
-	    "# Listeners of `shomei serve`\n"
-	    "listen.http = 127.0.0.1:8080\n"
-	    "listen.https = 127.0.0.1:8443\n",
-	    name, baseclean, storev, o->ca_key_uri ? o->ca_key_uri : "keys/issuing.key.pem",
-	    use_env ? "key_passphrase_env = SHOMEI_KEY_PASSPHRASE"
-		    : "key_passphrase_file = keys/passphrase",
-	    o->ca_key_uri ? "pkcs11.pin_env = SHOMEI_PKCS11_PIN\n" : "", CA_ROOT_CRL_DAYS_DEFAULT,
-	    CA_ROOT_CRL_WARN_DAYS_DEFAULT, arc, cp, o->cps_uri ? "cps_uri = " : "",
-	    o->cps_uri ? o->cps_uri : "", o->cps_uri ? "\n" : "", tsapol);
-	if (o->ca_key_uri != NULL && getenv("SHOMEI_PKCS11_MODULE") != NULL)
-		buf_printf(&cf, "pkcs11.module = %s\n", getenv("SHOMEI_PKCS11_MODULE"));
-	{
-		/* the sender of the portal's mail: noreply@ the base URL's host when it is a
-		 * domain name, else a placeholder to replace */
-		const char *h = strstr(baseclean, "://") + 3;
-		size_t hl = strcspn(h, ":/");
-		int dotted = memchr(h, '.', hl) != NULL && strspn(h, "0123456789.") < hl;
-
-		buf_printf(&cf,
-			   "\n# Sender of the mail the portal sends (see README, Mail)\n"
-			   "mail.from = noreply@%.*s\n",
-			   dotted ? (int)hl : 21, dotted ? h : "localhost.localdomain");
-	}
+	init_conf_text(&cf, o, name, baseclean, storev, use_env, arc, cp, tsapol);
 	if (buf_cstr(&cf) == NULL || util_write_file(confpath, cf.data, cf.len, 0640, e) == -1)
 		goto out;
 	rc = 0;

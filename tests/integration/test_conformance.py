@@ -69,7 +69,6 @@ import os
 import subprocess
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from cryptography import x509
