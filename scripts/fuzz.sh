@@ -1,6 +1,7 @@
 #!/bin/bash
 # Builds every tests/fuzz/fuzz_<name>.c as a libFuzzer binary (ASan + UBSan) in build-fuzz/
-# and runs each for FUZZ_SECONDS (default 20) on a scratch copy of its seed corpus
+# and runs each for FUZZ_SECONDS (default 20), as many at once as there are cores, on a
+# scratch copy of its seed corpus
 # tests/fuzz/corpus/<name>/ (the copy keeps the repository's corpus from growing).
 # New targets need no change here.  Fails if any target fails to build or finds a crash,
 # leak, timeout or out-of-memory.  Crash inputs are kept in build-fuzz/artifacts/.
@@ -80,17 +81,36 @@ done
 rm -f "$OUT/libshomei-fuzz.a"
 ar rcs "$OUT/libshomei-fuzz.a" "${objs[@]}"
 
-work=""
+works=()
 cleanup() {
-	if [ -n "$work" ]; then rm -rf "$work"; fi
+	local w
+	for w in "${works[@]}"; do rm -rf "$w"; done
+	jobs -pr | xargs -r kill 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+# Runs one built target on a scratch copy of its corpus; its output goes to $OUT/run-<name>.log
+# and its exit status to $OUT/run-<name>.rc.
+run_one() {
+	local name=$1 work=$2 rc
+	{
+		echo "== fuzz: running $name for ${FUZZ_SECONDS}s on $(find "$work" -type f | wc -l) seeds"
+		set +e
+		# shellcheck disable=SC2086
+		"$OUT/fuzz_$name" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=30 \
+			-print_final_stats=1 -artifact_prefix="$OUT/artifacts/$name-" $FUZZ_ARGS "$work"
+		rc=$?
+		set -e
+		echo "$rc" >"$OUT/run-$name.rc"
+	} >"$OUT/run-$name.log" 2>&1
+	rm -rf "$work"
+}
+
 failed=()
-ran=0
+names=()
 for target in tests/fuzz/fuzz_*.c; do
 	[ -f "$target" ] || continue
 	name=$(basename "$target" .c)
@@ -106,26 +126,38 @@ for target in tests/fuzz/fuzz_*.c; do
 		failed+=("$name (build)")
 		continue
 	fi
+	names+=("$name")
+done
+
+# The targets run side by side, one per core: each still gets its FUZZ_SECONDS of one core.
+for name in "${names[@]}"; do
+	while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do
+		wait -n || true
+	done
 	work=$(mktemp -d /tmp/shomei-fuzz."$name".XXXXXX)
+	works+=("$work")
 	if [ -d "tests/fuzz/corpus/$name" ]; then
 		cp -R "tests/fuzz/corpus/$name/." "$work/"
 	else
 		echo "fuzz: no seed corpus tests/fuzz/corpus/$name/, starting empty"
 	fi
-	echo "== fuzz: running $name for ${FUZZ_SECONDS}s on $(find "$work" -type f | wc -l) seeds"
-	set +e
-	# shellcheck disable=SC2086
-	"$bin" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=30 \
-		-print_final_stats=1 -artifact_prefix="$OUT/artifacts/$name-" $FUZZ_ARGS "$work"
-	rc=$?
-	set -e
-	rm -rf "$work"
-	work=""
+	rm -f "$OUT/run-$name.rc"
+	run_one "$name" "$work" &
+done
+wait || true
+
+ran=0
+for name in "${names[@]}"; do
 	ran=$((ran + 1))
+	rc=$(cat "$OUT/run-$name.rc" 2>/dev/null || echo 99)
 	if [ "$rc" -ne 0 ]; then
+		cat "$OUT/run-$name.log"
 		echo "fuzz: $name FAILED (exit $rc); reproducer in $OUT/artifacts/$name-*"
 		failed+=("$name")
 	else
+		# the run's summary: the seeds, the final coverage and the stats
+		grep -E "^== fuzz|^#[0-9]+.*DONE|^stat::number_of_executed_units|^stat::peak_rss" \
+			"$OUT/run-$name.log" || true
 		echo "fuzz: $name ok"
 	fi
 done

@@ -95,3 +95,90 @@ def test_crl_on_revoke(ca_sqlite, tmp_path):
     serial, _ = issue(ca_sqlite, tmp_path, "auto.example.jp")
     out = ca_sqlite.ok("revoke", serial, "--reason", "affiliationChanged")
     assert "CRL number 1 generated" in out
+
+
+def fetch(srv, path):
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(srv.http + path, timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_root_crl_ceremony(ca_sqlite, tmp_path):
+    """init signs the first root CRL with the root key; it is served where the issuing CA
+    certificate's CDP points; `shomei ca root-crl` re-signs it and revokes an issuing CA,
+    carrying earlier entries; serve warns while it is close to its nextUpdate."""
+    import datetime
+    from conftest import start_server, stop_server
+    ca = ca_sqlite
+    issuing = x509.load_pem_x509_certificate(open(ca.path("certs", "issuing.pem"), "rb").read())
+    root = x509.load_pem_x509_certificate(open(ca.path("certs", "root.pem"), "rb").read())
+    cdp = issuing.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    assert cdp[0].full_name[0].value.endswith("/crl/shomei-root.crl")
+    # no OCSP URL for the issuing CA: no online responder holds the root key
+    aia = issuing.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    assert [a.access_method._name for a in aia] == ["caIssuers"]
+    _, goodpem = issue(ca, tmp_path, "good.example.jp")
+    ca.ok("crl")
+    srv = start_server(ca, extra_conf="root_crl.warn_days = 400")
+    try:
+        st, der = fetch(srv, "/crl/shomei-root.crl")
+        assert st == 200, der
+        crl = x509.load_der_x509_crl(der)
+        assert crl.is_signature_valid(root.public_key())
+        assert crl.issuer == root.subject and len(crl) == 0
+        assert crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 1
+        days = (crl.next_update - crl.last_update).days
+        assert days == 365, days
+        assert (crl.last_update - datetime.datetime.utcnow()).total_seconds() < 120
+        # a 365-day CRL is within the 400 days: serve said so at start
+        assert "root CRL (number 1) expires in 36" in srv.log_text(), srv.log_text()
+        rootpem = str(tmp_path / "root-crl.pem")
+        with open(str(tmp_path / "root.der"), "wb") as f:
+            f.write(der)
+        openssl("crl", "-inform", "DER", "-in", str(tmp_path / "root.der"), "-out", rootpem)
+        full = crl_pem(ca, tmp_path, ca.path("crl", "shomei.crl"), "full.pem")
+        args = ["verify", "-x509_strict", "-crl_check_all", "-CAfile",
+                ca.path("certs", "root.pem"), "-untrusted", ca.path("certs", "issuing.pem"),
+                "-CRLfile", full, "-CRLfile", rootpem, goodpem]
+        p = openssl(*args, check=False)
+        assert p.returncode == 0, p.stdout + p.stderr
+
+        # the ceremony: a wrong key, a certificate the root did not issue, a bad reason
+        p = ca.run("ca", "root-crl", "--root-key", ca.path("keys", "issuing.key.pem"))
+        assert p.returncode == 1 and b"not the root CA's key" in p.stderr, p.stderr
+        p = ca.run("ca", "root-crl", "--root-key", ca.path("keys", "root.key.pem"),
+                   "--revoke", goodpem)
+        assert p.returncode == 1 and b"not an issuing CA certificate" in p.stderr, p.stderr
+        p = ca.run("ca", "root-crl", "--root-key", ca.path("keys", "root.key.pem"),
+                   "--revoke", ca.path("certs", "issuing.pem"), "--reason", "certificateHold")
+        assert p.returncode == 2 and b"not one a CA is revoked for" in p.stderr, p.stderr
+        st, der2 = fetch(srv, "/crl/shomei-root.crl")
+        assert der2 == der  # nothing was signed by the refusals
+
+        out = ca.ok("ca", "root-crl", "--root-key", ca.path("keys", "root.key.pem"),
+                    "--revoke", ca.path("certs", "issuing.pem"), "--reason", "cACompromise")
+        assert "root CRL number 2" in out and "1 revoked issuing CA" in out, out
+        out = ca.ok("ca", "root-crl", "--root-key", ca.path("keys", "root.key.pem"))
+        assert "root CRL number 3" in out and "1 revoked issuing CA" in out, out
+        st, der3 = fetch(srv, "/crl/shomei-root.crl")
+        crl3 = x509.load_der_x509_crl(der3)
+        assert crl3.is_signature_valid(root.public_key())
+        assert crl3.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 3
+        entry = crl3.get_revoked_certificate_by_serial_number(issuing.serial_number)
+        assert entry is not None, "the revocation was not carried into the next root CRL"
+        assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == \
+            x509.ReasonFlags.ca_compromise
+        with open(str(tmp_path / "root3.der"), "wb") as f:
+            f.write(der3)
+        openssl("crl", "-inform", "DER", "-in", str(tmp_path / "root3.der"), "-out", rootpem)
+        p = openssl(*args, check=False)
+        assert p.returncode != 0 and b"certificate revoked" in p.stdout + p.stderr
+        audit = ca.ok("audit", "list")
+        assert "crl.root" in audit and "ca.revoke" in audit
+        ca.ok("audit", "verify")
+    finally:
+        stop_server(srv)
