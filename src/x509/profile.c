@@ -155,7 +155,15 @@ static const struct profile profile_builtin[] = {
 	.key_usage = KU_CA,
 	.ku_rsa_extra = 0,
 	.ku_critical = 1,
-	.eku = {NID_undef},
+	/*
+	 * The purposes the issuing CA issues for.  NSS takes a CA without EKU as an SSL and
+	 * e-mail CA only, so it refused codeSigning leaves ("Certificate type not approved for
+	 * application"); the CA/Browser Forum wants EKU in subordinate CAs too.  OCSPSigning
+	 * is left out on purpose: with it the issuing CA could answer OCSP for the root about
+	 * itself (a delegated responder of its own issuer).
+	 */
+	.eku = {NID_server_auth, NID_client_auth, NID_email_protect, NID_code_sign, NID_time_stamp,
+		NID_undef},
 	.eku_critical = 0,
 	.ca = 1,
 	.bc_critical = 1,

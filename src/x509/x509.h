@@ -28,7 +28,7 @@ struct conf;
 #define X509_SAN_EMAIL 0x04u
 #define X509_SAN_URI 0x08u
 
-#define X509_MAX_EKU 4
+#define X509_MAX_EKU 8
 /* profile.cdp_aia: CDP and AIA with OCSP and caIssuers; or without OCSP (the issuing CA's:
  * its status comes from the root CRL, since no online responder holds the root's key) */
 #define X509_CDP_AIA_FULL 1

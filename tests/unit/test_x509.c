@@ -916,7 +916,7 @@ struct expect {
 	const char *subject;
 	const char *sans;
 	unsigned ku;
-	int eku[3];
+	int eku[6];
 	int eku_crit;
 	int ca;
 	long pathlen;
@@ -980,7 +980,7 @@ check_built(X509 *x, const struct expect *w, const char *crl, const char *ocsp, 
 	assert_int_equal(ext_crit(x, NID_key_usage), 1);
 	check_ku(x, w->ku);
 	/* EKU */
-	while (n < 3 && w->eku[n] != NID_undef)
+	while (n < 6 && w->eku[n] != NID_undef)
 		n++;
 	eku = X509_get_ext_d2i(x, NID_ext_key_usage, &crit, NULL);
 	if (n == 0) {
@@ -1182,7 +1182,7 @@ test_build_profiles(void **state)
 	     "CN=Sub CA,O=Example,C=JP",
 	     NULL,
 	     KU_KEY_CERT_SIGN | KU_CRL_SIGN | KU_DIGITAL_SIGNATURE,
-	     {NID_undef},
+	     {NID_server_auth, NID_client_auth, NID_email_protect, NID_code_sign, NID_time_stamp},
 	     0,
 	     1,
 	     0,
@@ -2202,10 +2202,17 @@ test_lint_eku(void **state)
 	replace_ext(x, NID_ext_key_usage, "critical,timeStamping,codeSigning");
 	lint_expect(x, "tsa", "lint: profile tsa: extendedKeyUsage must be exactly timeStamping");
 	X509_free(x);
-	/* CAs carry no EKU */
+	/* the issuing CA: exactly its purposes, never OCSPSigning (it would become a delegated
+	 * responder of the root about itself) */
 	x = build("issuing-ca", k_p256, "CN=Sub", NULL);
-	add_ext_conf(x, NULL, NID_ext_key_usage, "serverAuth");
-	lint_expect(x, "issuing-ca", "lint: profile issuing-ca: extendedKeyUsage not allowed");
+	lint_ok(x, "issuing-ca", &issuer);
+	replace_ext(x, NID_ext_key_usage,
+		    "serverAuth,clientAuth,emailProtection,codeSigning,timeStamping,OCSPSigning");
+	lint_expect(x, "issuing-ca",
+		    "lint: profile issuing-ca: extendedKeyUsage must be exactly serverAuth, "
+		    "clientAuth, emailProtection, codeSigning, timeStamping");
+	del_ext(x, NID_ext_key_usage);
+	lint_expect(x, "issuing-ca", "lint: RFC 5280 4.2.1.12: extendedKeyUsage missing");
 	X509_free(x);
 }
 
