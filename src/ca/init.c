@@ -92,6 +92,19 @@ init_policies(const struct ca_init_opts *o, char **arc, char **cp, char **tsa, s
 					    : *tsa);
 		goto out;
 	}
+	if (strcmp(*cp, "2.5.29.32.0") == 0 || strcmp(*tsa, "2.5.29.32.0") == 0) {
+		err_set(e, ERR_REFUSED,
+			"init: anyPolicy (2.5.29.32.0) is no policy of yours: give the OID of your "
+			"CP/CPS (--policy) or let init make one");
+		goto out;
+	}
+	if (o->cps_uri != NULL &&
+	    ((strncmp(o->cps_uri, "http://", 7) != 0 && strncmp(o->cps_uri, "https://", 8) != 0) ||
+	     strlen(o->cps_uri) >= X509_CPS_URI_MAX ||
+	     o->cps_uri[strcspn(o->cps_uri, " \t\r\n\"<>")] != '\0')) {
+		err_set(e, ERR_REFUSED, "init: --cps: expected an http:// or https:// URL");
+		goto out;
+	}
 	if (strcmp(*cp, *tsa) == 0) {
 		err_set(e, ERR_REFUSED,
 			"init: the certificate policy and the TSA policy are the "

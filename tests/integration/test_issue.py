@@ -197,3 +197,109 @@ def test_org_domains_bound_server_names(ca_sqlite, tmp_path):
     assert p.returncode == 1 and b"not within the domains" in p.stderr
     p = ca_sqlite.run("issue", "--profile", "server", "--csr", good, "--org", "NOPE")
     assert p.returncode == 1 and b"does not exist" in p.stderr
+
+
+def policies_of(pem):
+    cert = x509.load_pem_x509_certificate(pem if isinstance(pem, bytes) else pem.encode())
+    ext = cert.extensions.get_extension_for_class(x509.CertificatePolicies).value
+    return [(p.policy_identifier.dotted_string, p.policy_qualifiers) for p in ext]
+
+
+def test_init_policy_oids(tmp_path):
+    """init makes an OID arc (or takes the operator's): the certificate policy goes into the
+    issuing CA and every certificate, the TSA policy into shomei.conf; bad OIDs are refused."""
+    from conftest import new_instance
+    inst = new_instance(tmp_path / "a", "sqlite")
+    conf = open(inst.path("shomei.conf")).read()
+    pol = [l.split("=")[1].strip() for l in conf.splitlines() if l.startswith("policies =")]
+    tsa = [l.split("=")[1].strip() for l in conf.splitlines() if l.startswith("tsa.policy =")]
+    assert len(pol) == 1 and len(tsa) == 1, conf
+    arc = pol[0][:-2]
+    assert pol[0] == arc + ".1" and tsa[0] == arc + ".2"
+    # a UUID under Microsoft's GUID arc, each number small enough for every parser
+    parts = arc.split(".")
+    assert parts[:7] == "1.2.840.113556.1.8000.2554".split(".") and len(parts) == 14, arc
+    assert all(int(n) < 1 << 24 for n in parts[7:])
+    # another CA gets another arc
+    other = new_instance(tmp_path / "b", "sqlite")
+    assert arc not in open(other.path("shomei.conf")).read()
+    for f in ("issuing.pem", "ocsp.pem", "tsa.pem", "https.pem"):
+        assert policies_of(open(inst.path("certs", f), "rb").read()) == [(pol[0], None)], f
+    root = x509.load_pem_x509_certificate(open(inst.path("certs", "root.pem"), "rb").read())
+    assert not [e for e in root.extensions if isinstance(e.value, x509.CertificatePolicies)]
+    csr, _ = make_csr(tmp_path, subj="/CN=p.example.jp", san="DNS:p.example.jp")
+    assert policies_of(inst.ok("issue", "--profile", "server", "--csr", csr)) == \
+        [(pol[0], None)]
+
+    # the operator's own arc, policy and CPS
+    inst = new_instance(tmp_path / "c", "sqlite", "--oid-arc", "1.3.6.1.4.1.99999.7",
+                        "--cps", "https://ca.example.jp/cps")
+    conf = open(inst.path("shomei.conf")).read()
+    assert "policies = 1.3.6.1.4.1.99999.7.1\n" in conf, conf
+    assert "tsa.policy = 1.3.6.1.4.1.99999.7.2\n" in conf
+    assert "cps_uri = https://ca.example.jp/cps\n" in conf
+    got = policies_of(open(inst.path("certs", "issuing.pem"), "rb").read())
+    assert got == [("1.3.6.1.4.1.99999.7.1", ["https://ca.example.jp/cps"])], got
+    got = policies_of(inst.ok("issue", "--profile", "server", "--csr", csr))
+    assert got == [("1.3.6.1.4.1.99999.7.1", ["https://ca.example.jp/cps"])], got
+    inst = new_instance(tmp_path / "d", "sqlite", "--policy", "1.2.392.200999.1.1",
+                        "--tsa-policy", "1.2.392.200999.2.1")
+    conf = open(inst.path("shomei.conf")).read()
+    assert "policies = 1.2.392.200999.1.1\n" in conf and \
+        "tsa.policy = 1.2.392.200999.2.1\n" in conf, conf
+
+    # refusals leave no CA behind
+    for args, msg in ((["--oid-arc", "1.2.x"], b"is not an OID arc"),
+                      (["--policy", "2.5.29.32.0"], b"anyPolicy (2.5.29.32.0) is no policy"),
+                      (["--cps", "ftp://x"], b"--cps: expected an http:// or https:// URL"),
+                      (["--policy", "1.3.6.1.4.1.9.1", "--tsa-policy", "1.3.6.1.4.1.9.1"],
+                       b"are the same OID")):
+        from conftest import Instance
+        bad = Instance(str(tmp_path / "bad"), "sqlite")
+        p = bad.run("init", *args)
+        assert p.returncode == 1 and msg in p.stderr, (args, p.stderr)
+        assert not os.path.exists(bad.path("shomei.conf"))
+
+
+def test_key_usage_by_key_type(ca_sqlite, tmp_path):
+    """EC client keys get keyAgreement (mail can be encrypted to them), RSA keyEncipherment;
+    TLS server certificates refuse Ed25519 and RSA e = 3 unless the profile allows them."""
+    def ku_of(pem):
+        cert = x509.load_pem_x509_certificate(pem.encode())
+        return cert.extensions.get_extension_for_class(x509.KeyUsage).value
+
+    csr, _ = make_csr(tmp_path, "/CN=Taro", san="email:taro@example.jp")
+    ku = ku_of(ca_sqlite.ok("issue", "--profile", "client", "--csr", csr))
+    assert ku.digital_signature and ku.key_agreement and not ku.key_encipherment
+    csr, _ = make_csr(tmp_path, "/CN=Taro", san="email:taro@example.jp", key="rsa:2048")
+    ku = ku_of(ca_sqlite.ok("issue", "--profile", "client", "--csr", csr))
+    assert ku.digital_signature and ku.key_encipherment and not ku.key_agreement
+    csr, _ = make_csr(tmp_path, "/CN=s.example.jp", san="DNS:s.example.jp")
+    ku = ku_of(ca_sqlite.ok("issue", "--profile", "server", "--csr", csr))
+    assert ku.digital_signature and not ku.key_agreement
+
+    ed, _ = make_csr(tmp_path, "/CN=ed.example.jp", san="DNS:ed.example.jp", key="ed25519")
+    p = ca_sqlite.run("issue", "--profile", "server", "--csr", ed)
+    assert p.returncode == 1 and b"Ed25519 keys are not accepted" in p.stderr, p.stderr
+    keyp = str(tmp_path / "e3.key")
+    openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+            "-pkeyopt", "rsa_keygen_pubexp:3", "-out", keyp)
+    e3 = str(tmp_path / "e3.csr")
+    openssl("req", "-new", "-key", keyp, "-subj", "/CN=e3.example.jp", "-addext",
+            "subjectAltName=DNS:e3.example.jp", "-out", e3)
+    p = ca_sqlite.run("issue", "--profile", "server", "--csr", e3)
+    assert p.returncode == 1 and b"RSA public exponent below 65537" in p.stderr, p.stderr
+    assert ca_sqlite.sql("SELECT count(*) FROM certificates WHERE subject LIKE '%e3.example.jp%' "
+                         "OR subject LIKE '%ed.example.jp%'") == [[0]]
+    # a client certificate may have either key
+    edc, _ = make_csr(tmp_path, "/CN=Hanako", san="email:hanako@example.jp", key="ed25519")
+    ca_sqlite.ok("issue", "--profile", "client", "--csr", edc)
+    with open(ca_sqlite.path("shomei.conf"), "a") as f:
+        f.write("\nprofile.server.allow_ed25519 = yes\n"
+                "profile.server.allow_small_rsa_exponent = yes\n"
+                "profile.client.key_agreement = no\n")
+    ca_sqlite.ok("issue", "--profile", "server", "--csr", ed)
+    ca_sqlite.ok("issue", "--profile", "server", "--csr", e3)
+    csr, _ = make_csr(tmp_path, "/CN=Taro", san="email:taro@example.jp")
+    ku = ku_of(ca_sqlite.ok("issue", "--profile", "client", "--csr", csr))
+    assert ku.digital_signature and not ku.key_agreement

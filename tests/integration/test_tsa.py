@@ -123,8 +123,10 @@ def test_stamp_and_verify(server, tmp_path, md):
     dataf, q, body = stamp(server, tmp_path, b"the document\n", md, "-cert")
     text = reply_text(tmp_path, body)
     assert "Status: Granted." in text, text
-    # openssl.cnf names OpenSSL's own example policy 1.2.3.4.1 "tsa_policy1"
-    assert field(text, "Policy OID") in ("1.2.3.4.1", "tsa_policy1")
+    # the TSA policy init made under the CA's own arc (not OpenSSL's example 1.2.3.4.1)
+    pol = tsa_policy(server.inst)
+    assert pol.startswith("1.2.840.113556.1.8000.2554.") and pol.endswith(".2"), pol
+    assert field(text, "Policy OID") == pol
     assert field(text, "Hash Algorithm") == md[1:]
     assert field(text, "Accuracy") == "0x01 seconds, unspecified millis, unspecified micros"
     assert field(text, "Ordering") == "no"
@@ -170,7 +172,8 @@ def test_cert_req(server, tmp_path):
                 server.inst.path("certs", "chain.pem"), "-purpose", "any", "-out", str(tst),
                 check=False)
     assert p.returncode == 0, p.stderr
-    assert b"1.2.3.4.1" in openssl("asn1parse", "-inform", "DER", "-in", str(tst)).stdout
+    assert tsa_policy(server.inst).encode() in \
+        openssl("asn1parse", "-inform", "DER", "-in", str(tst)).stdout
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # it knows no eContentType but id-data
         got = pkcs7.load_der_pkcs7_certificates(tok.read_bytes())
@@ -195,10 +198,26 @@ def test_wrong_data_does_not_verify(server, tmp_path):
     assert verify(server, tmp_path, other, body).returncode != 0
 
 
+def tsa_policy(inst):
+    """The tsa.policy of the instance's shomei.conf (the last one written counts)."""
+    pol = None
+    with open(inst.path("shomei.conf")) as f:
+        for line in f:
+            k, _, v = line.partition("=")
+            if k.strip() == "tsa.policy":
+                pol = v.strip()
+    assert pol, "init wrote no tsa.policy"
+    return pol
+
+
 def test_policy_requested(server, tmp_path):
     dataf, q, body = stamp(server, tmp_path, b"p", "-sha256", "-cert", "-tspolicy",
-                           "1.2.3.4.1")
+                           tsa_policy(server.inst))
     assert "Status: Granted." in reply_text(tmp_path, body)
+    # OpenSSL's example policy is not ours
+    dataf, q, body = stamp(server, tmp_path, b"p", "-sha256", "-cert", "-tspolicy",
+                           "1.2.3.4.1", name="q1")
+    assert_rejected(tmp_path, body, "unacceptedPolicy")
     dataf, q, body = stamp(server, tmp_path, b"p", "-sha256", "-cert", "-tspolicy",
                            "1.2.3.4.99", name="q2")
     assert_rejected(tmp_path, body, "unacceptedPolicy")
