@@ -925,10 +925,23 @@ test_respond_good_and_cache(void **state)
 	assert_int_equal(a.status, OCSP_RESP_SUCCESSFUL);
 	assert_int_equal(a.cacheable, 1);
 	assert_int_equal(a.cache_hit, 0);
-	assert_int_equal(a.next_update - a.produced, 30 * 60);
+	/* thisUpdate 5 minutes before the signature (clients' clock skew), nextUpdate 30 after it
+	 */
+	assert_int_equal(a.next_update - a.produced, 30 * 60 - 300);
 	assert_non_null(a.etag);
 	bs = tu_check(&a);
 	assert_int_equal(tu_status(bs, fx.leaf[0], EVP_sha1(), NULL), V_OCSP_CERTSTATUS_GOOD);
+	{
+		ASN1_GENERALIZEDTIME *rev, *thisu, *nextu;
+		int reason, days, secs;
+		time_t tu;
+
+		OCSP_single_get0_status(OCSP_resp_get0(bs, 0), &reason, &rev, &thisu, &nextu);
+		assert_int_equal(ASN1_TIME_diff(&days, &secs, thisu, nextu), 1);
+		assert_int_equal(days * 86400 + secs, 30 * 60);
+		assert_int_equal(x509_time_to_epoch(thisu, &tu), 0);
+		assert_int_equal(a.produced - tu, 300);
+	}
 	OCSP_BASICRESP_free(bs);
 	/* the same request again: the same bytes, from the cache, no new signature */
 	ocsp_respond(rs, fx.st, der, len, &b);
@@ -1206,17 +1219,18 @@ test_respond_refresh_and_signer_down(void **state)
 	der = tu_req(&fx.leaf[2], 1, EVP_sha256(), fx.ca->cert, 0, &len, NULL);
 	ocsp_respond(rs, fx.st, der, len, &a);
 	assert_int_equal(a.status, OCSP_RESP_SUCCESSFUL);
-	/* 25 of 30 minutes later the answer is due for renewal; with the signer gone, the
-	 * cached one (still valid) is served */
+	/* thisUpdate is backdated 5 minutes, so the 30-minute answer runs out 25 minutes after
+	 * it was signed and is due for renewal after 17.5.  20 minutes later, with the signer
+	 * gone, the cached one (still valid) is served */
 	fx.ca->signer = NULL;
-	util_clock_set_offset(25 * 60);
+	util_clock_set_offset(20 * 60);
 	ocsp_respond(rs, fx.st, der, len, &b);
 	assert_int_equal(b.status, OCSP_RESP_SUCCESSFUL);
 	assert_int_equal(b.cache_hit, 1);
 	assert_memory_equal(b.der, a.der, a.len);
 	ocsp_answer_clear(&b);
 	/* past its nextUpdate it is not: tryLater */
-	util_clock_set_offset(31 * 60);
+	util_clock_set_offset(25 * 60);
 	ocsp_respond(rs, fx.st, der, len, &b);
 	assert_int_equal(b.status, OCSP_RESP_TRYLATER);
 	ocsp_answer_clear(&b);
@@ -1225,7 +1239,7 @@ test_respond_refresh_and_signer_down(void **state)
 	ocsp_respond(rs, fx.st, der, len, &b);
 	assert_int_equal(b.status, OCSP_RESP_SUCCESSFUL);
 	assert_int_equal(b.cache_hit, 0);
-	assert_true(b.produced >= a.produced + 31 * 60);
+	assert_true(b.produced >= a.produced + 25 * 60);
 	OCSP_BASICRESP_free(tu_check(&b));
 	ocsp_answer_clear(&b);
 	util_clock_set_offset(0);
