@@ -371,7 +371,7 @@ test_policy(void **state)
 
 	memset(&o, 0, sizeof(o));
 	o.md = EVP_sha256();
-	o.policy = TSA_POLICY_DEFAULT;
+	o.policy = conf_get(&f->ca->conf, "tsa.policy", TSA_POLICY_DEFAULT); /* init's */
 	der = req_make(&o, "x", &len, NULL);
 	err_clear(&e);
 	assert_int_equal(tsa_req_parse(der, len, &r, &fail, &e), 0);
@@ -473,7 +473,7 @@ test_token(void **state)
 	TS_TST_INFO *tst;
 	const TS_ACCURACY *acc;
 	const GENERAL_NAME *gn;
-	char pol[64];
+	char pol[128];
 	int i, cert_req;
 
 	for (i = 0; i < 3; i++) {
@@ -497,7 +497,7 @@ test_token(void **state)
 			assert_non_null(tst);
 			assert_int_equal(TS_TST_INFO_get_version(tst), 1);
 			OBJ_obj2txt(pol, sizeof(pol), TS_TST_INFO_get_policy_id(tst), 1);
-			assert_string_equal(pol, TSA_POLICY_DEFAULT);
+			assert_string_equal(pol, conf_get(&f->ca->conf, "tsa.policy", ""));
 			assert_int_equal(ASN1_INTEGER_get(TS_TST_INFO_get_serial(tst)),
 					 0x1234567890LL + i);
 			assert_int_equal(ASN1_INTEGER_cmp(TS_TST_INFO_get_nonce(tst), nonce), 0);
@@ -541,7 +541,7 @@ test_token_no_nonce(void **state)
 	memset(&o, 0, sizeof(o));
 	o.md = EVP_sha256();
 	o.cert_req = 1;
-	o.policy = TSA_POLICY_DEFAULT;
+	o.policy = conf_get(&f->ca->conf, "tsa.policy", TSA_POLICY_DEFAULT); /* init's */
 	der = req_make(&o, "nothing", &len, NULL);
 	clock_gettime(CLOCK_REALTIME, &now);
 	stamp(f, der, len, 1, &now, &out);
@@ -678,11 +678,14 @@ test_config_errors(void **state)
 	struct err e;
 	X509 *save;
 
+	char *pol = xstrdup(conf_get(&f->ca->conf, "tsa.policy", TSA_POLICY_DEFAULT));
+
 	err_clear(&e);
 	conf_set(&f->ca->conf, "tsa.policy", "not.an.oid");
 	assert_int_equal(tsa_new(f->ca, &t, &e), -1);
 	assert_non_null(strstr(e.msg, "tsa.policy"));
-	conf_set(&f->ca->conf, "tsa.policy", TSA_POLICY_DEFAULT);
+	conf_set(&f->ca->conf, "tsa.policy", pol);
+	free(pol);
 	err_clear(&e);
 	conf_set(&f->ca->conf, "tsa.accuracy_ms", "-5");
 	assert_int_equal(tsa_new(f->ca, &t, &e), -1);
