@@ -84,10 +84,16 @@ ar rcs "$OUT/libshomei-fuzz.a" "${objs[@]}"
 works=()
 cleanup() {
 	local w
+	# the runs and their fuzzers (each run is a subshell whose child is the fuzzer)
+	for w in $(jobs -pr); do
+		pkill -TERM -P "$w" 2>/dev/null || true
+		kill "$w" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
 	for w in "${works[@]}"; do rm -rf "$w"; done
-	jobs -pr | xargs -r kill 2>/dev/null || true
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -149,7 +155,10 @@ wait || true
 ran=0
 for name in "${names[@]}"; do
 	ran=$((ran + 1))
-	rc=$(cat "$OUT/run-$name.rc" 2>/dev/null || echo 99)
+	rc=$(cat "$OUT/run-$name.rc" 2>/dev/null || true)
+	case "$rc" in
+	'' | *[!0-9]*) rc=99 ;; # no status written: the run did not finish
+	esac
 	if [ "$rc" -ne 0 ]; then
 		cat "$OUT/run-$name.log"
 		echo "fuzz: $name FAILED (exit $rc); reproducer in $OUT/artifacts/$name-*"

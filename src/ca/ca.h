@@ -258,7 +258,11 @@ struct ca_root_crl_req {
 	const char *actor;
 };
 int ca_root_crl_make(struct store *, const struct ca_root_crl_req *, struct store_crl *out,
-		     struct err *);
+		     int *already, struct err *);
+/* The same inside the caller's transaction (init's).  *already (may be NULL): 1 when the
+ * issuing CA to revoke was on the root CRL before (its first reason and date are kept). */
+int ca_root_crl_make_tx(struct store *, const struct ca_root_crl_req *, struct store_crl *out,
+			int *already, struct err *);
 /* "<ca>-root": the name the root CRL is stored and served under.  Caller frees. */
 char *ca_root_crl_name(const char *ca_name);
 /*
@@ -268,6 +272,7 @@ char *ca_root_crl_name(const char *ca_name);
 int ca_root_crl_check(struct store *, const char *ca_name, long warn_days, time_t now,
 		      struct err *);
 #define CA_ROOT_CRL_DAYS_DEFAULT 365
+#define CA_ROOT_CRL_DAYS_MAX 366 /* CA/Browser Forum BR 4.9.7: a root's CRL, 12 months */
 #define CA_ROOT_CRL_WARN_DAYS_DEFAULT 30
 
 int ca_crl_generate(struct ca *, struct store *, int delta, const char *actor,

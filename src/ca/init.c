@@ -59,8 +59,7 @@ init_oid_ok(const char *s)
 	size_t n = strlen(s);
 	int ok;
 
-	ok = n > 2 && n < X509_POLICY_OID_MAX - 8 && strspn(s, "0123456789.") == n && s[0] != '.' &&
-	     s[n - 1] != '.' && strstr(s, "..") == NULL && strchr(s, '.') != NULL;
+	ok = n < X509_POLICY_OID_MAX - 8 && x509_oid_text_ok(s);
 	if (ok) {
 		o = OBJ_txt2obj(s, 1);
 		ok = o != NULL;
@@ -401,6 +400,7 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 	char *spec = NULL, *cn = NULL, *baseclean = NULL, *rootname = NULL;
 	char *arc = NULL, *cp = NULL, *tsapol = NULL;
 	struct store_crl rootcrl;
+	struct ca_root_crl_req rq;
 	EVP_PKEY *rootk = NULL, *cak = NULL, *ocspk = NULL, *tsak = NULL, *httpsk = NULL;
 	X509 *root = NULL, *cacert = NULL, *ocsp = NULL, *tsa = NULL, *https = NULL;
 	X509_NAME *n = NULL;
@@ -586,25 +586,21 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 	free(path);
 	path = xasprintf("name=%s key=%s base_url=%s", name, o->ca_key_uri ? "pkcs11" : kt->name,
 			 baseclean);
+	/* one transaction: the records, the audit entries and the first root CRL, made while
+	 * the root key is here (the issuing CA is not revoked) */
+	memset(&rq, 0, sizeof(rq));
+	rq.ca_name = name;
+	rq.root = root;
+	rq.key = rootk;
+	rq.days = CA_ROOT_CRL_DAYS_DEFAULT;
+	rq.actor = "cli:init";
 	if (store_audit_append(st, "cli:init", "ca.init", name, path, NULL, e) == -1 ||
 	    init_record(st, name, ocsp, "ocsp", NULL, e) == -1 ||
 	    init_record(st, name, tsa, "tsa", NULL, e) == -1 ||
-	    init_record(st, name, https, "server", sans, e) == -1 || store_commit(st, e) == -1) {
+	    init_record(st, name, https, "server", sans, e) == -1 ||
+	    ca_root_crl_make_tx(st, &rq, &rootcrl, NULL, e) == -1 || store_commit(st, e) == -1) {
 		store_rollback(st);
 		goto out;
-	}
-	/* the first root CRL, while the root key is here: the issuing CA is not revoked */
-	{
-		struct ca_root_crl_req rq;
-
-		memset(&rq, 0, sizeof(rq));
-		rq.ca_name = name;
-		rq.root = root;
-		rq.key = rootk;
-		rq.days = CA_ROOT_CRL_DAYS_DEFAULT;
-		rq.actor = "cli:init";
-		if (ca_root_crl_make(st, &rq, &rootcrl, e) == -1)
-			goto out;
 	}
 
 	/* shomei.conf last: its presence is what marks the data dir as holding a CA */

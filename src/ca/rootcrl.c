@@ -35,9 +35,16 @@ ca_root_crl_name(const char *ca_name)
 	return xasprintf("%s-root", ca_name);
 }
 
-/* The entries of the newest stored root CRL, copied into crl (none when there is none). */
+/*
+ * The entries of the newest stored root CRL, copied into crl (none when there is none).
+ * number is the number this CRL has reserved, which locked the counter: the newest stored
+ * one must be number - 1.  Anything else means another ceremony ran at the same time, or a
+ * root CRL was taken out of the store (whose rows the online web process can write): then
+ * carrying the older one would silently drop a revocation, so nothing is signed.
+ */
 static int
-rootcrl_carry(struct store *st, const char *name, X509 *root, X509_CRL *crl, struct err *e)
+rootcrl_carry(struct store *st, const char *name, X509 *root, X509_CRL *crl, int64_t number,
+	      struct err *e)
 {
 	struct store_crl prev;
 	struct err e2;
@@ -49,9 +56,22 @@ rootcrl_carry(struct store *st, const char *name, X509 *root, X509_CRL *crl, str
 	memset(&prev, 0, sizeof(prev));
 	err_clear(&e2);
 	if (store_crl_latest(st, name, 0, &prev, &e2) == -1) {
-		if (e2.code == ERR_NOTFOUND)
+		if (e2.code != ERR_NOTFOUND)
+			return err_set(e, e2.code, "%s", e2.msg);
+		if (number == 1)
 			return 0;
-		return err_set(e, e2.code, "%s", e2.msg);
+		return err_set(e, ERR_REFUSED,
+			       "root CRL: the store holds no root CRL, yet %lld were made: restore "
+			       "the missing root CRLs from a backup before signing another",
+			       (long long)number - 1);
+	}
+	if (prev.number != number - 1) {
+		err_set(e, ERR_REFUSED,
+			"root CRL: the newest stored root CRL is number %lld, but number %lld was "
+			"the last made (another ceremony at the same time, or a root CRL removed "
+			"from the store): nothing signed; check the store and run it again",
+			(long long)prev.number, (long long)number - 1);
+		goto out;
 	}
 	p = prev.der;
 	if ((old = d2i_X509_CRL(NULL, &p, (long)prev.derlen)) == NULL ||
@@ -157,9 +177,34 @@ out:
 	return rc;
 }
 
+/* The checks that need no store: the key, the certificate to revoke, the validity. */
+static int
+rootcrl_req_check(const struct ca_root_crl_req *req, struct err *e)
+{
+	if (req->days < 1 || req->days > CA_ROOT_CRL_DAYS_MAX)
+		return err_set(e, ERR_REFUSED, "root CRL: validity of %ld days out of 1..%d",
+			       req->days, CA_ROOT_CRL_DAYS_MAX);
+	if (X509_check_private_key(req->root, req->key) != 1) {
+		ERR_clear_error();
+		return err_set(
+		    e, ERR_REFUSED,
+		    "root CRL: the key is not the root CA's key (it does not match root.cert)");
+	}
+	if (req->revoke != NULL &&
+	    (X509_check_issued(req->root, req->revoke) != X509_V_OK ||
+	     X509_verify(req->revoke, X509_get0_pubkey(req->root)) != 1 ||
+	     X509_check_ca(req->revoke) == 0 || X509_cmp(req->root, req->revoke) == 0)) {
+		ERR_clear_error();
+		return err_set(e, ERR_REFUSED,
+			       "root CRL: the certificate to revoke is not an issuing CA "
+			       "certificate signed by this root");
+	}
+	return 0;
+}
+
 int
-ca_root_crl_make(struct store *st, const struct ca_root_crl_req *req, struct store_crl *out,
-		 struct err *e)
+ca_root_crl_make_tx(struct store *st, const struct ca_root_crl_req *req, struct store_crl *out,
+		    int *already, struct err *e)
 {
 	X509_CRL *crl = NULL;
 	unsigned char *der = NULL;
@@ -170,48 +215,31 @@ ca_root_crl_make(struct store *st, const struct ca_root_crl_req *req, struct sto
 
 	memset(out, 0, sizeof(*out));
 	serial[0] = '\0';
-	if (req->days < 1 || req->days > 3660)
-		return err_set(e, ERR_REFUSED, "root CRL: validity of %ld days out of 1..3660",
-			       req->days);
-	if (X509_check_private_key(req->root, req->key) != 1) {
-		ERR_clear_error();
-		err_set(e, ERR_REFUSED,
-			"root CRL: the key is not the root CA's key (it does not match root.cert)");
+	if (rootcrl_req_check(req, e) == -1)
 		goto out;
-	}
-	if (req->revoke != NULL &&
-	    (X509_check_issued(req->root, req->revoke) != X509_V_OK ||
-	     X509_verify(req->revoke, X509_get0_pubkey(req->root)) != 1 ||
-	     X509_check_ca(req->revoke) == 0 || X509_cmp(req->root, req->revoke) == 0)) {
-		err_set(e, ERR_REFUSED,
-			"root CRL: the certificate to revoke is not an issuing CA certificate "
-			"signed by this root");
-		goto out;
-	}
 	name = ca_root_crl_name(req->ca_name);
 	if ((crl = X509_CRL_new()) == NULL) {
 		err_ssl(e, ERR_INTERNAL, "root CRL: out of memory");
 		goto out;
 	}
-	if (store_begin(st, e) == -1)
+	/* the number first: its row lock orders concurrent ceremonies (see rootcrl_carry) */
+	if (store_crl_next_number(st, name, &number, e) == -1 ||
+	    rootcrl_carry(st, name, req->root, crl, number, e) == -1)
 		goto out;
-	if (rootcrl_carry(st, name, req->root, crl, e) == -1)
-		goto rollback;
 	if (req->revoke != NULL) {
 		if (rootcrl_revoke(crl, req->revoke, req->reason, now, &dup, e) == -1)
-			goto rollback;
+			goto out;
 		x509_serial_hex(X509_get0_serialNumber(req->revoke), serial, sizeof(serial));
 	}
 	if (rootcrl_count(crl) > ROOT_CRL_MAX_ENTRIES) {
 		err_set(e, ERR_REFUSED, "root CRL: more than %d entries", ROOT_CRL_MAX_ENTRIES);
-		goto rollback;
+		goto out;
 	}
-	if (store_crl_next_number(st, name, &number, e) == -1 ||
-	    rootcrl_finish(crl, req->root, req->key, now, req->days, number, e) == -1)
-		goto rollback;
+	if (rootcrl_finish(crl, req->root, req->key, now, req->days, number, e) == -1)
+		goto out;
 	if ((len = i2d_X509_CRL(crl, &der)) <= 0) {
 		err_ssl(e, ERR_INTERNAL, "root CRL: cannot encode");
-		goto rollback;
+		goto out;
 	}
 	out->ca = xstrdup(name);
 	out->number = number;
@@ -221,18 +249,17 @@ ca_root_crl_make(struct store *st, const struct ca_root_crl_req *req, struct sto
 	memcpy(out->der, der, (size_t)len);
 	out->derlen = (size_t)len;
 	snprintf(obj, sizeof(obj), "%s#%lld", name, (long long)number);
-	detail = xasprintf("entries=%d days=%ld%s%s",
-			   sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), req->days,
+	detail = xasprintf("entries=%d days=%ld%s%s", rootcrl_count(crl), req->days,
 			   serial[0] ? (dup ? " already-revoked=" : " revoked=") : "", serial);
+	/* an issuing CA revoked before is no new revocation: its first reason and date stay */
 	if (store_crl_put(st, out, e) == -1 ||
-	    store_audit_append(st, req->actor, req->revoke != NULL ? "ca.revoke" : "crl.root", obj,
-			       detail, NULL, e) == -1 ||
-	    store_commit(st, e) == -1)
-		goto rollback;
+	    store_audit_append(st, req->actor,
+			       req->revoke != NULL && !dup ? "ca.revoke" : "crl.root", obj, detail,
+			       NULL, e) == -1)
+		goto out;
+	if (already != NULL)
+		*already = dup;
 	rc = 0;
-	goto out;
-rollback:
-	store_rollback(st);
 out:
 	if (rc != 0)
 		store_crl_clear(out);
@@ -241,6 +268,20 @@ out:
 	free(name);
 	free(detail);
 	return rc;
+}
+
+int
+ca_root_crl_make(struct store *st, const struct ca_root_crl_req *req, struct store_crl *out,
+		 int *already, struct err *e)
+{
+	if (store_begin(st, e) == -1)
+		return -1;
+	if (ca_root_crl_make_tx(st, req, out, already, e) == -1 || store_commit(st, e) == -1) {
+		store_rollback(st);
+		store_crl_clear(out);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -261,6 +302,12 @@ ca_root_crl_check(struct store *st, const char *ca_name, long warn_days, time_t 
 				     "and run `shomei ca root-crl --root-key FILE`");
 		else
 			rc = err_set(e, e2.code, "%s", e2.msg);
+	} else if (crl.next_update - now < warn_days * 86400 && crl.next_update - now < 86400 &&
+		   crl.next_update > now) {
+		rc = err_set(e, ERR_REFUSED,
+			     "the root CRL (number %lld) expires in %ld hours: bring the root key "
+			     "and run `shomei ca root-crl --root-key FILE` now",
+			     (long long)crl.number, (long)((crl.next_update - now + 3599) / 3600));
 	} else if (crl.next_update - now < warn_days * 86400) {
 		long left = (long)((crl.next_update - now) / 86400);
 

@@ -10,6 +10,7 @@
 #include "ca/ca.h"
 #include "cli/cli.h"
 #include "ra/ra.h"
+#include "util/timefmt.h"
 #include "serve/serve.h"
 
 static const char usage_init[] =
@@ -400,8 +401,9 @@ static const char usage_ca[] =
     "certificate names.  Run it before the root CRL's nextUpdate (serve warns\n"
     "root_crl.warn_days ahead) and to revoke an issuing CA: --revoke names its certificate\n"
     "(PEM); --reason is keyCompromise, cACompromise, superseded, cessationOfOperation,\n"
-    "affiliationChanged or unspecified (default).  FILE is opened with the key passphrase of\n"
-    "shomei.conf.  The key is used in this process only and never passes to the server.\n";
+    "affiliationChanged or unspecified (default).  FILE (or a pkcs11: URI) is opened with\n"
+    "the key passphrase (PIN) of shomei.conf.  The key is used in this process only and\n"
+    "never passes to the server.  Prints every issuing CA the new root CRL lists: check it.\n";
 
 static X509 *
 ca_cmd_read_cert(const char *path, struct err *e)
@@ -419,6 +421,36 @@ ca_cmd_read_cert(const char *path, struct err *e)
 	return x;
 }
 
+/* What the operator signed: the number, and every issuing CA the root CRL lists. */
+static void
+ca_root_crl_print(const struct ca *ca, const struct store_crl *crl, long days, int already)
+{
+	const unsigned char *p = crl->der;
+	X509_CRL *x = d2i_X509_CRL(NULL, &p, (long)crl->derlen);
+	STACK_OF(X509_REVOKED) *rs = x != NULL ? X509_CRL_get_REVOKED(x) : NULL;
+	int i, n = rs != NULL ? sk_X509_REVOKED_num(rs) : 0;
+	char serial[STORE_SERIAL_MAX], when[64];
+
+	if (already)
+		printf("the issuing CA was revoked before: its first reason and date stay\n");
+	printf("root CRL number %lld -> /crl/%s-root.crl: %d revoked issuing CA%s, next update in "
+	       "%ld days\n",
+	       (long long)crl->number, ca->name, n, n == 1 ? "" : "s", days);
+	for (i = 0; i < n; i++) {
+		X509_REVOKED *r = sk_X509_REVOKED_value(rs, i);
+		ASN1_ENUMERATED *re = X509_REVOKED_get_ext_d2i(r, NID_crl_reason, NULL, NULL);
+		time_t t = 0;
+
+		x509_serial_hex(X509_REVOKED_get0_serialNumber(r), serial, sizeof(serial));
+		x509_time_to_epoch(X509_REVOKED_get0_revocationDate(r), &t);
+		timefmt_rfc3339(t, when, sizeof(when));
+		printf("  revoked %s since %s (%s)\n", serial, when,
+		       ca_reason_name(re != NULL ? (int)ASN1_ENUMERATED_get(re) : 0));
+		ASN1_ENUMERATED_free(re);
+	}
+	X509_CRL_free(x);
+}
+
 static int
 ca_root_crl_cmd(struct cli *cli, const char *keyfile, const char *revoke, const char *reason)
 {
@@ -428,7 +460,7 @@ ca_root_crl_cmd(struct cli *cli, const char *keyfile, const char *revoke, const 
 	struct store_crl crl;
 	struct err e;
 	char *abs = NULL;
-	int rc = 0;
+	int rc = 0, already = 0;
 
 	err_clear(&e);
 	memset(&rq, 0, sizeof(rq));
@@ -443,7 +475,7 @@ ca_root_crl_cmd(struct cli *cli, const char *keyfile, const char *revoke, const 
 		return ERR_USAGE;
 	}
 	/* the key file is the operator's path, not one relative to the data directory */
-	if (keyfile[0] == '/')
+	if (keyfile[0] == '/' || strncmp(keyfile, "pkcs11:", 7) == 0)
 		abs = xstrdup(keyfile);
 	else {
 		char cwd[4096];
@@ -455,8 +487,8 @@ ca_root_crl_cmd(struct cli *cli, const char *keyfile, const char *revoke, const 
 		abs = xasprintf("%s/%s", cwd, keyfile);
 	}
 	if (ca_open(cli->datadir, 0, serve_conf_known, &ca, &e) == -1 ||
-	    conf_get_long(&ca->conf, "root_crl.days", CA_ROOT_CRL_DAYS_DEFAULT, 1, 3660, &rq.days,
-			  &e) == -1 ||
+	    conf_get_long(&ca->conf, "root_crl.days", CA_ROOT_CRL_DAYS_DEFAULT, 1,
+			  CA_ROOT_CRL_DAYS_MAX, &rq.days, &e) == -1 ||
 	    signer_key_load(&ca->conf, abs, &rq.key, &e) == -1 ||
 	    (revoke != NULL && (rq.revoke = ca_cmd_read_cert(revoke, &e)) == NULL) ||
 	    ca_store_open(ca, &st, &e) == -1)
@@ -464,18 +496,13 @@ ca_root_crl_cmd(struct cli *cli, const char *keyfile, const char *revoke, const 
 	rq.ca_name = ca->name;
 	rq.root = ca->root;
 	rq.actor = "cli:ca-root-crl";
-	if (ca_root_crl_make(st, &rq, &crl, &e) == -1)
+	if (ca_root_crl_make(st, &rq, &crl, &already, &e) == -1)
 		goto fail;
-	{
-		const unsigned char *p = crl.der;
-		X509_CRL *x = d2i_X509_CRL(NULL, &p, (long)crl.derlen);
-		int n = x != NULL ? sk_X509_REVOKED_num(X509_CRL_get_REVOKED(x)) : -1;
-
-		printf("root CRL number %lld -> /crl/%s-root.crl: %d revoked issuing CA%s, next "
-		       "update in %ld days\n",
-		       (long long)crl.number, ca->name, n < 0 ? 0 : n, n == 1 ? "" : "s", rq.days);
-		X509_CRL_free(x);
-	}
+	ca_root_crl_print(ca, &crl, rq.days, already);
+	if (rq.revoke != NULL && X509_cmp(rq.revoke, ca->cert) == 0)
+		printf(
+		    "warning: the revoked issuing CA is the one in use (ca.cert): switch to a new "
+		    "issuing CA before serving again\n");
 	goto out;
 fail:
 	rc = cli_fail(&e);
@@ -513,8 +540,11 @@ cmd_ca(struct cli *cli, int argc, char **argv)
 				return rc;
 		}
 	}
-	if (optind + 1 != argc || strcmp(argv[optind], "root-crl") != 0 || key == NULL ||
-	    (reason != NULL && revoke == NULL))
+	if (reason != NULL && revoke == NULL) {
+		fprintf(stderr, "shomei: ca root-crl: --reason goes with --revoke CERT\n");
+		return ERR_USAGE;
+	}
+	if (optind + 1 != argc || strcmp(argv[optind], "root-crl") != 0 || key == NULL)
 		return cli_usage(usage_ca);
 	return ca_root_crl_cmd(cli, key, revoke, reason);
 }

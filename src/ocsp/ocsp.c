@@ -146,7 +146,8 @@ ocsp_blob_new(const struct ocsp_responder *rs, const unsigned char *der, size_t 
 		memset(md, 0, 8);
 	hex_encode(hex, md, 8);
 	snprintf(b->etag, sizeof(b->etag), "\"%s\"", hex);
-	timefmt_http(now, b->last_modified, sizeof(b->last_modified));
+	/* RFC 5019 6.2: Last-Modified is the response's thisUpdate */
+	timefmt_http(now - rs->backdate_s, b->last_modified, sizeof(b->last_modified));
 	timefmt_http(b->next_update, b->expires, sizeof(b->expires));
 	return b;
 }

@@ -16,6 +16,8 @@
 #include "serve/serve.h"
 #include "util/timefmt.h"
 
+#define PUB_ROOT_CRL_MAX_AGE 3600
+
 /*
  * GET /crl/<name>.crl, /crl/<name>-delta.crl and /crl/<name>-root.crl (the root's, signed
  * offline by `shomei ca root-crl`): the newest stored CRL, DER.
@@ -61,6 +63,12 @@ pub_crl_get(struct http_req *r)
 	timefmt_http(crl.this_update, lm, sizeof(lm));
 	timefmt_http(crl.next_update, ex, sizeof(ex));
 	left = (long)(crl.next_update - util_now());
+	/* a root CRL lasts a year: caches must not keep it that long, or the emergency
+	 * revocation of an issuing CA would not reach relying parties behind them */
+	if (which != ca->name && left > PUB_ROOT_CRL_MAX_AGE) {
+		left = PUB_ROOT_CRL_MAX_AGE;
+		timefmt_http(util_now() + left, ex, sizeof(ex));
+	}
 	snprintf(maxage, sizeof(maxage), "public, max-age=%ld, no-transform", left > 0 ? left : 0);
 	inm = http_header(r, "If-None-Match");
 	if (inm != NULL && strcmp(inm, etag) == 0) {
@@ -180,8 +188,8 @@ pub_root_crl_warn(struct ca *ca)
 	long warn;
 
 	err_clear(&e);
-	if (conf_get_long(&ca->conf, "root_crl.warn_days", CA_ROOT_CRL_WARN_DAYS_DEFAULT, 0, 3660,
-			  &warn, &e) == -1 ||
+	if (conf_get_long(&ca->conf, "root_crl.warn_days", CA_ROOT_CRL_WARN_DAYS_DEFAULT, 0,
+			  CA_ROOT_CRL_DAYS_MAX, &warn, &e) == -1 ||
 	    (st = ca_thread_store(ca, &e)) == NULL ||
 	    ca_root_crl_check(st, ca->name, warn, util_now(), &e) == -1)
 		log_warn("root CRL: %s", e.msg);

@@ -285,12 +285,14 @@ add_policies(X509 *x, const struct profile *p, struct err *e)
 		if ((pi->policyid = OBJ_txt2obj(p->policies[i], 1)) == NULL)
 			goto fail;
 		if (p->cps_uri[0] != '\0') {
+			/* pqualid first: POLICYQUALINFO_free picks the member to free by it */
 			if ((pi->qualifiers = sk_POLICYQUALINFO_new_null()) == NULL ||
-			    (q = POLICYQUALINFO_new()) == NULL ||
-			    (q->d.cpsuri = ASN1_IA5STRING_new()) == NULL ||
-			    !ASN1_STRING_set(q->d.cpsuri, p->cps_uri, (int)strlen(p->cps_uri)))
+			    (q = POLICYQUALINFO_new()) == NULL)
 				goto fail;
 			q->pqualid = OBJ_nid2obj(NID_id_qt_cps);
+			if ((q->d.cpsuri = ASN1_IA5STRING_new()) == NULL ||
+			    !ASN1_STRING_set(q->d.cpsuri, p->cps_uri, (int)strlen(p->cps_uri)))
+				goto fail;
 			if (!sk_POLICYQUALINFO_push(pi->qualifiers, q))
 				goto fail;
 			q = NULL;

@@ -158,7 +158,8 @@ static const struct profile profile_builtin[] = {
 	/*
 	 * The purposes the issuing CA issues for.  NSS takes a CA without EKU as an SSL and
 	 * e-mail CA only, so it refused codeSigning leaves ("Certificate type not approved for
-	 * application"); the CA/Browser Forum wants EKU in subordinate CAs too.  OCSPSigning
+	 * application").  A private CA's mix: the CA/Browser Forum's BR would want a TLS
+	 * subordinate CA with serverAuth (and clientAuth) alone.  OCSPSigning
 	 * is left out on purpose: with it the issuing CA could answer OCSP for the root about
 	 * itself (a delegated responder of its own issuer).
 	 */
@@ -244,6 +245,23 @@ const char *const profile_conf_keys[] = {
     NULL,
 };
 
+int
+x509_oid_text_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n < 3 || strspn(s, "0123456789.") != n || strchr(s, '.') == NULL)
+		return 0;
+	/* no empty arc, no leading zero (OpenSSL would read 1.2.03 as 1.2.3: another text) */
+	for (i = 0; i < n; i++) {
+		int start = i == 0 || s[i - 1] == '.';
+
+		if (start && (s[i] == '.' || (s[i] == '0' && i + 1 < n && s[i + 1] != '.')))
+			return 0;
+	}
+	return s[n - 1] != '.';
+}
+
 /* A yes/no setting. */
 static int
 profile_bool(const char *v, int *out)
@@ -282,9 +300,7 @@ profile_policies(const char *v, char dst[X509_MAX_POLICIES][X509_POLICY_OID_MAX]
 				       line, key, X509_MAX_POLICIES, X509_POLICY_OID_MAX - 1);
 		memcpy(oid, v, len);
 		oid[len] = '\0';
-		bad = strspn(oid, "0123456789.") != len || strchr(oid, '.') == NULL ||
-		      oid[0] == '.' || oid[len - 1] == '.' || strstr(oid, "..") != NULL ||
-		      strcmp(oid, "2.5.29.32.0") == 0;
+		bad = !x509_oid_text_ok(oid) || strcmp(oid, "2.5.29.32.0") == 0;
 		if (!bad) {
 			obj = OBJ_txt2obj(oid, 1);
 			bad = obj == NULL;
@@ -296,6 +312,11 @@ profile_policies(const char *v, char dst[X509_MAX_POLICIES][X509_POLICY_OID_MAX]
 			    "%s:%d: %s: \"%s\" is not a policy OID (dotted numbers such as "
 			    "1.3.6.1.4.1.99999.1; anyPolicy is not one)",
 			    where, line, key, oid);
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(dst[i], oid) == 0)
+				return err_set(e, ERR_REFUSED,
+					       "%s:%d: %s: %s is listed twice (RFC 5280 4.2.1.4)",
+					       where, line, key, oid);
 		memcpy(dst[n++], oid, len + 1);
 		v += len;
 	}

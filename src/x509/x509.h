@@ -95,6 +95,8 @@ const struct profile *profile_all(size_t *n);
  * Refuses unknown names and bad values; all or nothing.
  */
 int profile_configure(const struct conf *, struct err *);
+/* A dotted OID in canonical text: digits, two arcs at least, no empty arc, no leading zero. */
+int x509_oid_text_ok(const char *);
 /* The configuration keys profile_configure reads (NULL-terminated; see conf_check_keys). */
 extern const char *const profile_conf_keys[];
 

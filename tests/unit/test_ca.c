@@ -434,6 +434,154 @@ test_issue_key(void **state)
 	EVP_PKEY_free(weak);
 }
 
+/* ---- the root CRL (ca/rootcrl.c) ---- */
+
+static X509_CRL *
+root_crl_latest(int64_t *number)
+{
+	struct store_crl c;
+	struct err e;
+	const unsigned char *p;
+	X509_CRL *x;
+
+	memset(&c, 0, sizeof(c));
+	err_clear(&e);
+	if (store_crl_latest(fx.st, "unit-root", 0, &c, &e) == -1)
+		fail_msg("root CRL: %s", e.msg);
+	p = c.der;
+	x = d2i_X509_CRL(NULL, &p, (long)c.derlen);
+	assert_non_null(x);
+	assert_int_equal(X509_CRL_verify(x, X509_get0_pubkey(fx.ca->root)), 1);
+	*number = c.number;
+	store_crl_clear(&c);
+	return x;
+}
+
+static int
+root_crl_entries(X509_CRL *x)
+{
+	int n = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(x));
+
+	return n < 0 ? 0 : n;
+}
+
+static void
+test_root_crl(void **state)
+{
+	struct ca_root_crl_req rq;
+	struct store_crl out;
+	struct err e;
+	EVP_PKEY *rootk = NULL, *other = NULL;
+	X509_CRL *x;
+	int64_t n, reserved;
+	int already = -1;
+
+	(void)state;
+	err_clear(&e);
+	/* init made number 1, empty, valid a year */
+	x = root_crl_latest(&n);
+	assert_int_equal(n, 1);
+	assert_int_equal(root_crl_entries(x), 0);
+	X509_CRL_free(x);
+	if (signer_key_load(&fx.ca->conf, "keys/root.key.pem", &rootk, &e) == -1 ||
+	    signer_key_load(&fx.ca->conf, "keys/ocsp.key.pem", &other, &e) == -1)
+		fail_msg("keys: %s", e.msg);
+	memset(&rq, 0, sizeof(rq));
+	memset(&out, 0, sizeof(out));
+	rq.ca_name = "unit";
+	rq.root = fx.ca->root;
+	rq.key = rootk;
+	rq.days = 365;
+	rq.actor = "test";
+
+	/* refusals sign nothing */
+	rq.key = other;
+	tu_expect_prefix(ca_root_crl_make(fx.st, &rq, &out, NULL, &e), &e,
+			 "root CRL: the key is not the root CA's key");
+	rq.key = rootk;
+	rq.revoke = fx.ca->ocsp_cert;
+	err_clear(&e);
+	tu_expect_prefix(ca_root_crl_make(fx.st, &rq, &out, NULL, &e), &e,
+			 "root CRL: the certificate to revoke is not an issuing CA certificate");
+	rq.revoke = NULL;
+	rq.days = 367;
+	err_clear(&e);
+	tu_expect_prefix(ca_root_crl_make(fx.st, &rq, &out, NULL, &e), &e,
+			 "root CRL: validity of 367 days out of 1..366");
+	rq.days = 365;
+	x = root_crl_latest(&n);
+	assert_int_equal(n, 1);
+	X509_CRL_free(x);
+
+	/* revoke the issuing CA; a later CRL carries the entry; a second revocation keeps it */
+	rq.revoke = fx.ca->cert;
+	rq.reason = CA_REASON_CA_COMPROMISE;
+	err_clear(&e);
+	if (ca_root_crl_make(fx.st, &rq, &out, &already, &e) == -1)
+		fail_msg("revoke: %s", e.msg);
+	assert_int_equal(already, 0);
+	assert_int_equal(out.number, 2);
+	store_crl_clear(&out);
+	rq.revoke = NULL;
+	if (ca_root_crl_make(fx.st, &rq, &out, &already, &e) == -1)
+		fail_msg("renew: %s", e.msg);
+	store_crl_clear(&out);
+	rq.revoke = fx.ca->cert;
+	rq.reason = CA_REASON_SUPERSEDED;
+	if (ca_root_crl_make(fx.st, &rq, &out, &already, &e) == -1)
+		fail_msg("again: %s", e.msg);
+	assert_int_equal(already, 1);
+	store_crl_clear(&out);
+	x = root_crl_latest(&n);
+	assert_int_equal(n, 4);
+	assert_int_equal(root_crl_entries(x), 1);
+	{
+		X509_REVOKED *r = sk_X509_REVOKED_value(X509_CRL_get_REVOKED(x), 0);
+		ASN1_ENUMERATED *re = X509_REVOKED_get_ext_d2i(r, NID_crl_reason, NULL, NULL);
+
+		assert_int_equal(ASN1_INTEGER_cmp(X509_REVOKED_get0_serialNumber(r),
+						  X509_get0_serialNumber(fx.ca->cert)),
+				 0);
+		assert_int_equal(ASN1_ENUMERATED_get(re), CA_REASON_CA_COMPROMISE);
+		ASN1_ENUMERATED_free(re);
+	}
+	X509_CRL_free(x);
+
+	/*
+	 * A number taken by another ceremony (or a root CRL removed from the store): the
+	 * newest stored one is not the last made, so carrying it could drop a revocation.
+	 */
+	if (store_begin(fx.st, &e) == -1 ||
+	    store_crl_next_number(fx.st, "unit-root", &reserved, &e) == -1 ||
+	    store_commit(fx.st, &e) == -1)
+		fail_msg("reserve: %s", e.msg);
+	assert_int_equal(reserved, 5);
+	rq.revoke = NULL;
+	err_clear(&e);
+	tu_expect_prefix(ca_root_crl_make(fx.st, &rq, &out, NULL, &e), &e,
+			 "root CRL: the newest stored root CRL is number 4, but number 5 was the "
+			 "last made");
+	x = root_crl_latest(&n);
+	assert_int_equal(n, 4);
+	X509_CRL_free(x);
+
+	/* the warning serve logs */
+	err_clear(&e);
+	assert_int_equal(ca_root_crl_check(fx.st, "unit", 30, util_now(), &e), 0);
+	tu_expect_prefix(ca_root_crl_check(fx.st, "unit", 400, util_now(), &e), &e,
+			 "the root CRL (number 4) expires in 36");
+	err_clear(&e);
+	tu_expect_prefix(ca_root_crl_check(fx.st, "unit", 30, util_now() + 365 * 86400 - 7200, &e),
+			 &e, "the root CRL (number 4) expires in 2 hours");
+	err_clear(&e);
+	tu_expect_prefix(ca_root_crl_check(fx.st, "unit", 30, util_now() + 367 * 86400, &e), &e,
+			 "the root CRL (number 4) expired 2 days ago");
+	err_clear(&e);
+	tu_expect_prefix(ca_root_crl_check(fx.st, "nosuch", 30, util_now(), &e), &e, "no root CRL");
+	EVP_PKEY_free(rootk);
+	EVP_PKEY_free(other);
+}
+
 int
 main(void)
 {
@@ -441,11 +589,13 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_group_commit, setup_sqlite, teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_hooks, setup_sqlite, teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_key, setup_sqlite, teardown),
+	    cmocka_unit_test_setup_teardown(test_root_crl, setup_sqlite, teardown),
 	};
 	const struct CMUnitTest pg[] = {
 	    cmocka_unit_test_setup_teardown(test_group_commit, setup_pg, teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_hooks, setup_pg, teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_key, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_root_crl, setup_pg, teardown),
 	};
 	int failed = cmocka_run_group_tests_name("ca on SQLite", sqlite, NULL, NULL);
 

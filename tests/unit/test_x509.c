@@ -183,12 +183,7 @@ expect_err(int rc, const struct err *e, const char *msg)
 		fail_msg("expected \"%s\", got rc=%d \"%s\"", msg, rc, e->msg);
 }
 
-static void
-expect_prefix(int rc, const struct err *e, const char *prefix)
-{
-	if (rc != -1 || strncmp(e->msg, prefix, strlen(prefix)) != 0)
-		fail_msg("expected \"%s...\", got rc=%d \"%s\"", prefix, rc, e->msg);
-}
+#define expect_prefix tu_expect_prefix
 
 static int
 csr_try(const void *data, size_t len, struct err *e)
@@ -650,6 +645,25 @@ test_policies(void **state)
 	expect_prefix(profile_configure(&c, &e), &e,
 		      "config:0: profile.server.policies: \"1.2.x\" is not a policy OID");
 	conf_free(&c);
+	memset(&c, 0, sizeof(c));
+	conf_set(&c, "policies", "1.2.3.4, 1.2.3.4");
+	err_clear(&e);
+	expect_prefix(profile_configure(&c, &e), &e,
+		      "config:0: policies: 1.2.3.4 is listed twice (RFC 5280 4.2.1.4)");
+	conf_free(&c);
+	memset(&c, 0, sizeof(c));
+	/* OpenSSL reads 1.2.03.4 as 1.2.3.4: a text lint could never match */
+	conf_set(&c, "policies", "1.2.03.4");
+	err_clear(&e);
+	expect_prefix(profile_configure(&c, &e), &e,
+		      "config:0: policies: \"1.2.03.4\" is not a policy OID");
+	conf_free(&c);
+	assert_int_equal(x509_oid_text_ok("1.2.0.4"), 1);
+	assert_int_equal(x509_oid_text_ok("0.9.2342"), 1);
+	assert_int_equal(x509_oid_text_ok("1.2.3."), 0);
+	assert_int_equal(x509_oid_text_ok(".1.2"), 0);
+	assert_int_equal(x509_oid_text_ok("1..2"), 0);
+	assert_int_equal(x509_oid_text_ok("12"), 0);
 	memset(&c, 0, sizeof(c));
 	conf_set(&c, "cps_uri", "ftp://x");
 	err_clear(&e);

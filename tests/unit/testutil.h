@@ -13,6 +13,15 @@
 
 #include <cmocka.h>
 
+/* rc must be -1 and the error message start with prefix. */
+#define tu_expect_prefix(rc, e, prefix)                                                            \
+	do {                                                                                       \
+		int tu_rc_ = (rc);                                                                 \
+		if (tu_rc_ != -1 || strncmp((e)->msg, (prefix), strlen(prefix)) != 0)              \
+			fail_msg("expected \"%s...\", got rc=%d \"%s\"", (prefix), tu_rc_,         \
+				 (e)->msg);                                                        \
+	} while (0)
+
 /* A fresh temporary directory (removed by tu_rmdir); caller frees the path. */
 static inline char *
 tu_tmpdir(void)
