@@ -5,6 +5,7 @@
  * request's "in flight" count.
  */
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -16,6 +17,7 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
 #include "http/http.h"
@@ -120,6 +122,11 @@ http_reply_hdrs(struct http_req *r, int status, const char *ctype, const void *p
 	if (!cache)
 		MHD_add_response_header(resp, "Cache-Control", "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	/* every HTTPS answer, pages, API and static files alike: a browser that once reached
+	 * us over TLS never goes to plain HTTP for this host again (no includeSubDomains: the
+	 * parent domain is the organization's, not ours) */
+	if (r->tls)
+		MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
 	ok = MHD_queue_response(r->conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	if (ok != MHD_YES)
@@ -561,6 +568,10 @@ http_server_start(const struct http_listen *cfg, struct http_server **out, struc
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 						    (intptr_t)(srv->cfg.max_header + 4096), NULL};
 		if (cfg->tls_cert_pem != NULL) {
+			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+							    (void *)(cfg->tls_priorities != NULL
+									 ? cfg->tls_priorities
+									 : HTTP_TLS_PRIORITIES)};
 			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
 							    (void *)cfg->tls_cert_pem};
 			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
@@ -610,4 +621,62 @@ http_server_stop(struct http_server *srv, int grace)
 	free(srv->addr);
 	free(srv->routes);
 	free(srv);
+}
+
+int
+http_tls_priorities_check(const char *prio, struct err *e)
+{
+	gnutls_priority_t p = NULL;
+	const char *where = NULL;
+	int rc;
+
+	if ((rc = gnutls_priority_init(&p, prio, &where)) != GNUTLS_E_SUCCESS)
+		return err_set(e, ERR_REFUSED, "tls.priorities: GnuTLS refuses it at \"%.40s\": %s",
+			       where != NULL ? where : prio, gnutls_strerror(rc));
+	gnutls_priority_deinit(p);
+	return 0;
+}
+
+void
+http_client_addr(struct http_req *r, char *out, size_t n)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+	socklen_t len;
+
+	snprintf(out, n, "?");
+	if (sa == NULL)
+		return;
+	len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	if (getnameinfo(sa, len, out, (socklen_t)n, NULL, 0, NI_NUMERICHOST) != 0)
+		snprintf(out, n, "?");
+}
+
+void
+http_client_ip(struct http_req *r, unsigned char out[16], size_t *len)
+{
+	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+
+	*len = 0;
+	if (sa == NULL)
+		return;
+	if (sa->sa_family == AF_INET) {
+		memcpy(out, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+		*len = 4;
+	} else if (sa->sa_family == AF_INET6) {
+		const unsigned char *a =
+		    ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+
+		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+			memcpy(out, a + 12, 4);
+			*len = 4;
+		} else {
+			memcpy(out, a, 16);
+			*len = 16;
+		}
+	}
 }

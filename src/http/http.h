@@ -57,11 +57,12 @@ struct http_listen {
 	int fd;			  /* >= 0: an already listening socket (addr is for logs) */
 	const char *tls_cert_pem; /* NULL: plain HTTP; else PEM chain (server first) */
 	const char *tls_key_pem;
-	unsigned threads;	  /* thread pool size */
-	unsigned max_connections; /* connection cap (0: 1024) */
-	unsigned max_inflight;	  /* requests being handled at once before 503 (0: 64 * threads) */
-	unsigned timeout_s;	  /* idle/slow client timeout (0: 30) */
-	size_t max_header;	  /* bytes of request line + headers before 431 (0: 8192) */
+	const char *tls_priorities; /* GnuTLS priority string (NULL: HTTP_TLS_PRIORITIES) */
+	unsigned threads;	    /* thread pool size */
+	unsigned max_connections;   /* connection cap (0: 1024) */
+	unsigned max_inflight; /* requests being handled at once before 503 (0: 64 * threads) */
+	unsigned timeout_s;    /* idle/slow client timeout (0: 30) */
+	size_t max_header;     /* bytes of request line + headers before 431 (0: 8192) */
 	/*
 	 * The route tables of the modules this listener serves (NULL-terminated list of
 	 * NULL-terminated tables): composed at start with http_routes_compose, tried in order.
@@ -69,6 +70,24 @@ struct http_listen {
 	const struct http_route *const *tables;
 	void *app;
 };
+
+/*
+ * TLS 1.2 and 1.3 only, forward-secret AEAD suites (Mozilla's "intermediate" set without
+ * finite-field DHE), the server's order.  shomei.conf's tls.priorities replaces it.
+ */
+#define HTTP_TLS_PRIORITIES                                                                        \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:"        \
+	"+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
+/* Refuses a priority string GnuTLS cannot read, naming where it stops. */
+int http_tls_priorities_check(const char *, struct err *);
+
+/* The client's address as text ("?" when unknown). */
+void http_client_addr(struct http_req *, char *out, size_t n);
+/*
+ * The client's address as 4 or 16 octets (an IPv4-mapped IPv6 address as its 4); *len 0
+ * when unknown.
+ */
+void http_client_ip(struct http_req *, unsigned char out[16], size_t *len);
 
 /* Composes cfg->tables (a bad composition refuses the start) and starts listening. */
 int http_server_start(const struct http_listen *, struct http_server **, struct err *);

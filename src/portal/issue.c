@@ -668,13 +668,8 @@ portal_issue_download_get(struct http_req *r)
 	struct err e;
 	unsigned char *data = NULL;
 	const char *s = http_query(r, "d"); /* a query, not the path: paths go to the access log */
-	const char *hdrs[] = {"Content-Disposition",
-			      "attachment; filename=\"certificate.p12\"",
-			      "Cache-Control",
-			      "no-store",
-			      "X-Content-Type-Options",
-			      "nosniff",
-			      NULL};
+	const char *hdrs[] = {"Content-Disposition", "attachment; filename=\"certificate.p12\"",
+			      "Cache-Control", "no-store", NULL}; /* nosniff comes from http */
 	size_t len = 0;
 	int rc;
 

@@ -272,23 +272,6 @@ portal_fini(void)
 
 /* ---- rate limit ---- */
 
-/* The client's address as text ("?" when unknown). */
-static void
-portal_client_addr(struct http_req *r, char *out, size_t n)
-{
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
-	socklen_t len;
-
-	snprintf(out, n, "?");
-	if (sa == NULL)
-		return;
-	len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-	if (getnameinfo(sa, len, out, (socklen_t)n, NULL, 0, NI_NUMERICHOST) != 0)
-		snprintf(out, n, "?");
-}
-
 int
 portal_rate_ok(struct http_req *r, long limit)
 {
@@ -297,7 +280,7 @@ portal_rate_ok(struct http_req *r, long limit)
 	struct portal_rl *slot = NULL, *oldest = NULL;
 	int ok;
 
-	portal_client_addr(r, addr, sizeof(addr));
+	http_client_addr(r, addr, sizeof(addr));
 	pthread_mutex_lock(&portal.rl_lock);
 	for (size_t i = 0; i < PORTAL_RL_SLOTS; i++) {
 		struct portal_rl *s = &portal.rl[i];

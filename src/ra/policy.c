@@ -78,48 +78,6 @@ ra_email_in_org(const struct store_org *org, const char *addr)
 	return policy_dns_in(doms, n, at + 1, strlen(at + 1));
 }
 
-/*
- * 1 when the address (4 or 16 octets) is one of the listed addresses or prefixes, else 0.
- * Listed values are checked when they are set (ra_org_value_ok()); an unreadable one matches
- * nothing.
- */
-static int
-policy_ip_in(char *const *ips, size_t n, const unsigned char *a, size_t alen)
-{
-	unsigned char net[16];
-	char buf[64];
-	const char *slash;
-	long bits;
-	size_t i, full;
-
-	for (i = 0; i < n; i++) {
-		int fam = strchr(ips[i], ':') != NULL ? AF_INET6 : AF_INET;
-		size_t len = fam == AF_INET6 ? 16 : 4;
-
-		if (len != alen)
-			continue;
-		slash = strchr(ips[i], '/');
-		snprintf(buf, sizeof(buf), "%.*s",
-			 (int)(slash != NULL ? (size_t)(slash - ips[i]) : strlen(ips[i])), ips[i]);
-		if (inet_pton(fam, buf, net) != 1)
-			continue;
-		bits = (long)len * 8;
-		if (slash != NULL && util_parse_long(slash + 1, 0, (long)len * 8, &bits) == -1)
-			continue;
-		full = (size_t)bits / 8;
-		if (memcmp(net, a, full) != 0)
-			continue;
-		if (bits % 8 != 0) {
-			unsigned char mask = (unsigned char)(0xff << (8 - bits % 8));
-
-			if ((net[full] & mask) != (a[full] & mask))
-				continue;
-		}
-		return 1;
-	}
-	return 0;
-}
-
 /* 1 when uri is listed exactly, or lies below a listed value ending in "/". */
 static int
 policy_uri_in(char *const *uris, size_t n, const char *uri, size_t ul)
@@ -219,8 +177,8 @@ ra_policy_names(const struct store_org *org, const struct profile *prof, const G
 			ipt[0] = '\0';
 			inet_ntop(ASN1_STRING_length(s) == 16 ? AF_INET6 : AF_INET,
 				  ASN1_STRING_get0_data(s), ipt, sizeof(ipt));
-			if (!policy_ip_in(org->ips, org->nips, ASN1_STRING_get0_data(s),
-					  (size_t)ASN1_STRING_length(s)))
+			if (!util_ip_in(org->ips, org->nips, ASN1_STRING_get0_data(s),
+					(size_t)ASN1_STRING_length(s)))
 				return policy_refuse(e,
 						     "IP address %s is not one of the addresses of "
 						     "organization %s",

@@ -31,6 +31,42 @@ struct web {
 
 static struct web web;
 
+#define WEB_METRICS_MAX 32
+
+/* metrics.allow: the addresses and prefixes /metrics answers (read once at start) */
+static char *web_metrics_allow[WEB_METRICS_MAX];
+static size_t web_metrics_n;
+
+/* Reads metrics.allow (default: loopback), refusing what is no address or prefix. */
+static int
+web_metrics_conf(const struct conf *c, struct err *e)
+{
+	const char *v = conf_get(c, "metrics.allow", "127.0.0.0/8 ::1");
+	char item[64];
+	size_t len;
+
+	web_metrics_n = 0;
+	while (*v != '\0') {
+		v += strspn(v, ", \t");
+		if ((len = strcspn(v, ", \t")) == 0)
+			break;
+		if (len >= sizeof(item) || web_metrics_n == WEB_METRICS_MAX)
+			return err_set(e, ERR_REFUSED,
+				       "metrics.allow: at most %d addresses or prefixes",
+				       WEB_METRICS_MAX);
+		memcpy(item, v, len);
+		item[len] = '\0';
+		if (!util_ip_prefix_ok(item))
+			return err_set(e, ERR_REFUSED,
+				       "metrics.allow: \"%s\" is not an address or prefix (e.g. "
+				       "127.0.0.1, 192.0.2.0/24, ::1)",
+				       item);
+		web_metrics_allow[web_metrics_n++] = xstrdup(item);
+		v += len;
+	}
+	return 0;
+}
+
 /* GET /healthz: the store and the signer answer. */
 static int
 web_healthz(struct http_req *r)
@@ -56,13 +92,19 @@ web_healthz(struct http_req *r)
 			  strlen(body));
 }
 
-/* GET /metrics: Prometheus text format. */
+/* GET /metrics: Prometheus text format, to the addresses of metrics.allow only. */
 static int
 web_metrics(struct http_req *r)
 {
+	unsigned char ip[16];
+	size_t iplen;
 	struct buf b;
 	int rc;
 
+	http_client_ip(r, ip, &iplen);
+	if (iplen == 0 || !util_ip_in(web_metrics_allow, web_metrics_n, ip, iplen))
+		return http_reply_text(
+		    r, 403, "metrics are served to the addresses of metrics.allow only\n");
 	buf_init(&b, 16 * 1024 * 1024);
 	if (metrics_render(&b) == -1) {
 		buf_free(&b);
@@ -75,9 +117,19 @@ web_metrics(struct http_req *r)
 
 /* The keys the supervisor (listen.*) and the web process read themselves. */
 const char *const serve_conf_keys[] = {
-    "listen.http",	 "listen.https",      "http.threads", "http.max_connections",
-    "http.max_inflight", "http.timeout",      "https.cert",   "https.key",
-    "ca.cert",		 "store.resident_mb", NULL,
+    "listen.http",
+    "listen.https",
+    "http.threads",
+    "http.max_connections",
+    "http.max_inflight",
+    "http.timeout",
+    "https.cert",
+    "https.key",
+    "ca.cert",
+    "store.resident_mb",
+    "metrics.allow",
+    "tls.priorities",
+    NULL,
 };
 
 /* store.resident_mb when unset: 1 GiB, or a quarter of the memory when that is less. */
@@ -199,7 +251,7 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 	struct err e;
 	pthread_t ctl_thread;
 	sigset_t set;
-	const char *addr, *saddr;
+	const char *addr, *saddr, *tlsprio;
 	char *cert = NULL, *key = NULL;
 	long threads, conns, inflight, timeout, resident;
 	int sig, rc = ERR_INTERNAL;
@@ -232,7 +284,11 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 	    conf_get_long(&web.ca->conf, "http.max_connections", 1024, 1, 1000000, &conns, &e) ==
 		-1 ||
 	    conf_get_long(&web.ca->conf, "http.max_inflight", 0, 0, 1000000, &inflight, &e) == -1 ||
-	    conf_get_long(&web.ca->conf, "http.timeout", 30, 1, 3600, &timeout, &e) == -1)
+	    conf_get_long(&web.ca->conf, "http.timeout", 30, 1, 3600, &timeout, &e) == -1 ||
+	    web_metrics_conf(&web.ca->conf, &e) == -1)
+		goto out;
+	tlsprio = conf_get(&web.ca->conf, "tls.priorities", HTTP_TLS_PRIORITIES);
+	if (http_tls_priorities_check(tlsprio, &e) == -1)
 		goto out;
 	metrics_help("shomei_http_requests_total", "counter", "HTTP requests by route and status");
 	metrics_help("shomei_signer_latency_seconds", "histogram",
@@ -268,6 +324,7 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 		hl.tables = serve_https_tables;
 		hl.tls_cert_pem = cert;
 		hl.tls_key_pem = key;
+		hl.tls_priorities = tlsprio;
 		if (http_server_start(&hl, &hss, &e) == -1)
 			goto out;
 	}

@@ -1,4 +1,5 @@
 /* misc: hex, randomness, clock, files, strict number parsing. */
+#include <arpa/inet.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -235,4 +236,64 @@ int
 util_memeq_ct(const void *a, const void *b, size_t n)
 {
 	return sodium_memcmp(a, b, n) == 0;
+}
+
+/*
+ * 1 when the address (4 or 16 octets) is one of the listed addresses or prefixes, else 0.
+ * An unreadable value matches nothing: check values when they are set (util_ip_prefix_ok).
+ */
+int
+util_ip_in(char *const *ips, size_t n, const unsigned char *a, size_t alen)
+{
+	unsigned char net[16];
+	char buf[64];
+	const char *slash;
+	long bits;
+	size_t i, full;
+
+	for (i = 0; i < n; i++) {
+		int fam = strchr(ips[i], ':') != NULL ? AF_INET6 : AF_INET;
+		size_t len = fam == AF_INET6 ? 16 : 4;
+
+		if (len != alen)
+			continue;
+		slash = strchr(ips[i], '/');
+		snprintf(buf, sizeof(buf), "%.*s",
+			 (int)(slash != NULL ? (size_t)(slash - ips[i]) : strlen(ips[i])), ips[i]);
+		if (inet_pton(fam, buf, net) != 1)
+			continue;
+		bits = (long)len * 8;
+		if (slash != NULL && util_parse_long(slash + 1, 0, (long)len * 8, &bits) == -1)
+			continue;
+		full = (size_t)bits / 8;
+		if (memcmp(net, a, full) != 0)
+			continue;
+		if (bits % 8 != 0) {
+			unsigned char mask = (unsigned char)(0xff << (8 - bits % 8));
+
+			if ((net[full] & mask) != (a[full] & mask))
+				continue;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+int
+util_ip_prefix_ok(const char *v)
+{
+	unsigned char a[16];
+	char buf[64];
+	const char *slash = strchr(v, '/');
+	int fam = strchr(v, ':') != NULL ? AF_INET6 : AF_INET;
+	long bits;
+	size_t hl = slash != NULL ? (size_t)(slash - v) : strlen(v);
+
+	if (hl >= sizeof(buf))
+		return 0;
+	memcpy(buf, v, hl);
+	buf[hl] = '\0';
+	return inet_pton(fam, buf, a) == 1 &&
+	       (slash == NULL ||
+		util_parse_long(slash + 1, 0, fam == AF_INET6 ? 128 : 32, &bits) == 0);
 }

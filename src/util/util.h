@@ -129,6 +129,13 @@ int util_file_exists(const char *path);
 
 /* Strict number parsing: whole string, range-checked. */
 int util_parse_long(const char *, long min, long max, long *out);
+/*
+ * 1 when the address (4 or 16 octets) is one of the listed addresses or prefixes
+ * ("192.0.2.0/24", "2001:db8::/32", "::1"), else 0.  An unreadable value matches nothing.
+ */
+int util_ip_in(char *const *list, size_t n, const unsigned char *a, size_t alen);
+/* 1 when v is an IPv4 or IPv6 address, with or without a /prefix length. */
+int util_ip_prefix_ok(const char *v);
 
 /* Constant-time comparison of equal-length buffers. */
 int util_memeq_ct(const void *, const void *, size_t);

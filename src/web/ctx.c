@@ -122,7 +122,7 @@ web_page(struct web_ctx *x, int status, const char *page, const struct tmpl_data
 {
 	struct buf out;
 	struct err e;
-	const char *hdrs[16];
+	const char *hdrs[32];
 	char *sidc = NULL;
 	size_t n = 0;
 	int rc;
@@ -144,15 +144,21 @@ web_page(struct web_ctx *x, int status, const char *page, const struct tmpl_data
 	hdrs[n++] =
 	    "default-src 'self'; img-src 'self' data:; style-src 'self'; "
 	    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
-	hdrs[n++] = "X-Content-Type-Options";
-	hdrs[n++] = "nosniff";
+	/* X-Content-Type-Options and, on HTTPS, Strict-Transport-Security come from http */
 	hdrs[n++] = "Referrer-Policy";
 	hdrs[n++] = "no-referrer";
-	/* HTML faces are served over HTTPS only: a browser that typed http:// next time is not
-	 * stripped by someone on the path (no includeSubDomains: the host's parent domain is the
-	 * organization's, not ours) */
-	hdrs[n++] = "Strict-Transport-Security";
-	hdrs[n++] = "max-age=31536000";
+	/* for browsers without CSP's frame-ancestors */
+	hdrs[n++] = "X-Frame-Options";
+	hdrs[n++] = "DENY";
+	/* a page about certificates needs no camera, microphone, position or payment */
+	hdrs[n++] = "Permissions-Policy";
+	hdrs[n++] = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
+		    "interest-cohort=()";
+	/* no other site's window keeps a handle on ours, nor embeds our answers */
+	hdrs[n++] = "Cross-Origin-Opener-Policy";
+	hdrs[n++] = "same-origin";
+	hdrs[n++] = "Cross-Origin-Resource-Policy";
+	hdrs[n++] = "same-origin";
 	hdrs[n] = NULL;
 	rc = http_reply_hdrs(x->r, status, "text/html; charset=utf-8", out.data, out.len, hdrs);
 	buf_free(&out);

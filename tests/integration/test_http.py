@@ -403,3 +403,81 @@ def test_crl_publication(server, tmp_path):
     p = openssl(*common, good, check=False)
     assert p.returncode == 0, p.stdout + p.stderr
     assert get(server.http + "/crl/other.crl")[0] == 404
+
+
+def s_client(port, *args):
+    """One TLS handshake with openssl s_client; (handshake ok, output)."""
+    p = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}",
+                        "-servername", "localhost", *args], input=b"", capture_output=True,
+                       timeout=30)
+    out = (p.stdout + p.stderr).decode(errors="replace")
+    ok = "Cipher is (NONE)" not in out and "New, TLS" in out and p.returncode == 0
+    return ok, out
+
+
+def test_tls_settings_and_headers(ca_sqlite):
+    """TLS 1.2+ with forward-secret AEAD suites only; HSTS on every HTTPS answer, never on
+    plain HTTP; /metrics to metrics.allow only; the security headers of every HTML page."""
+    srv = start_server(ca_sqlite)
+    try:
+        port = srv.https_port
+        # old protocols: refused even when the client would take any cipher
+        for args in (["-tls1", "-cipher", "DEFAULT@SECLEVEL=0"],
+                     ["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]):
+            ok, out = s_client(port, *args)
+            assert not ok, (args, out)
+        # TLS 1.2 without forward secrecy or with CBC: refused
+        for cipher in ("AES128-SHA", "AES256-GCM-SHA384", "ECDHE-ECDSA-AES128-SHA"):
+            ok, out = s_client(port, "-tls1_2", "-cipher", cipher)
+            assert not ok, (cipher, out)
+        ok, out = s_client(port, "-tls1_2")
+        assert ok and "ECDHE-ECDSA-AES256-GCM-SHA384" in out, out
+        ok, out = s_client(port, "-tls1_3")
+        assert ok and "TLSv1.3" in out, out
+
+        cafile = srv.cafile
+        for path in ("/", "/static/shomei.css", "/api/v1/certificates", "/nope"):
+            st, h, _ = get(srv.https + path, cafile=cafile)
+            assert h.get("Strict-Transport-Security") == "max-age=31536000", (path, st, h)
+            assert h.get("X-Content-Type-Options") == "nosniff", (path, h)
+        st, h, _ = get(srv.http + "/healthz")
+        assert st == 200 and "Strict-Transport-Security" not in h
+        # an HTML page: the headers a browser expects, each once
+        req = urllib.request.Request(srv.https + "/")
+        with urllib.request.urlopen(req, timeout=10,
+                                    context=ssl.create_default_context(cafile=cafile)) as r:
+            items = r.headers.items()
+        names = [k.lower() for k, _ in items]
+        for name in ("strict-transport-security", "x-content-type-options",
+                     "content-security-policy", "referrer-policy", "x-frame-options",
+                     "permissions-policy", "cross-origin-opener-policy",
+                     "cross-origin-resource-policy"):
+            assert names.count(name) == 1, (name, items)
+        h = dict(items)
+        assert h["X-Frame-Options"] == "DENY"
+        assert h["Cross-Origin-Opener-Policy"] == "same-origin"
+        assert "camera=()" in h["Permissions-Policy"]
+
+        # /metrics: loopback by default
+        assert get(srv.http + "/metrics")[0] == 200
+    finally:
+        stop_server(srv)
+    srv = start_server(ca_sqlite, extra_conf="metrics.allow = 10.0.0.0/8, 2001:db8::/32")
+    try:
+        st, _, body = get(srv.http + "/metrics")
+        assert st == 403 and b"metrics.allow" in body, (st, body)
+        assert get(srv.http + "/healthz")[0] == 200
+    finally:
+        stop_server(srv)
+    # settings that cannot work stop the start with their reason
+    for line, msg in (("metrics.allow = 10.0.0.300/8", "metrics.allow: \"10.0.0.300/8\""),
+                      ("tls.priorities = NORMAL:+NOSUCH", "tls.priorities: GnuTLS refuses")):
+        with open(ca_sqlite.path("shomei.conf"), "a") as f:
+            f.write("\n" + line + "\n")
+        with pytest.raises(AssertionError) as ei:
+            srv = start_server(ca_sqlite)
+            stop_server(srv)
+        assert msg in str(ei.value), str(ei.value)
+        lines = open(ca_sqlite.path("shomei.conf")).read().splitlines()
+        with open(ca_sqlite.path("shomei.conf"), "w") as f:
+            f.write("\n".join(l for l in lines if l != line) + "\n")
