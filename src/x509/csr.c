@@ -14,6 +14,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -203,6 +204,60 @@ csr_tlv(const unsigned char **p, long *left, int tag, int cls, const unsigned ch
 	}
 	*left -= (long)t.total;
 	*p = t.start + t.total;
+	return 0;
+}
+
+/* SHA-256, SHA-384 or SHA-512 named by an AlgorithmIdentifier (NULL: absent). */
+static int
+csr_md_strong(const X509_ALGOR *a)
+{
+	const ASN1_OBJECT *o = NULL;
+	int nid;
+
+	if (a == NULL)
+		return 0;
+	X509_ALGOR_get0(&o, NULL, NULL, a);
+	nid = OBJ_obj2nid(o);
+	return nid == NID_sha256 || nid == NID_sha384 || nid == NID_sha512;
+}
+
+/*
+ * RSASSA-PSS parameters (RFC 4055 3.1): the hash and MGF1's hash must be SHA-2 of 256 bits or
+ * more.  Absent ones default to SHA-1, which is refused like sha1WithRSAEncryption.
+ */
+static int
+csr_pss_check(const X509_ALGOR *alg, struct err *e)
+{
+	const ASN1_OBJECT *obj;
+	const void *pval;
+	const ASN1_STRING *seq;
+	const unsigned char *p;
+	RSA_PSS_PARAMS *pss = NULL;
+	X509_ALGOR *mgfmd = NULL;
+	int ptype, ok = 0;
+
+	X509_ALGOR_get0(&obj, &ptype, &pval, alg);
+	if (ptype == V_ASN1_SEQUENCE && (seq = pval) != NULL) {
+		p = ASN1_STRING_get0_data(seq);
+		pss = d2i_RSA_PSS_PARAMS(NULL, &p, ASN1_STRING_length(seq));
+	}
+	if (pss != NULL && csr_md_strong(pss->hashAlgorithm) && pss->maskGenAlgorithm != NULL &&
+	    OBJ_obj2nid(pss->maskGenAlgorithm->algorithm) == NID_mgf1 &&
+	    pss->maskGenAlgorithm->parameter != NULL &&
+	    pss->maskGenAlgorithm->parameter->type == V_ASN1_SEQUENCE) {
+		p = ASN1_STRING_get0_data(pss->maskGenAlgorithm->parameter->value.sequence);
+		mgfmd = d2i_X509_ALGOR(
+		    NULL, &p, ASN1_STRING_length(pss->maskGenAlgorithm->parameter->value.sequence));
+		ok = csr_md_strong(mgfmd);
+	}
+	RSA_PSS_PARAMS_free(pss);
+	X509_ALGOR_free(mgfmd);
+	ERR_clear_error();
+	if (!ok)
+		return err_set(
+		    e, ERR_REFUSED,
+		    "csr: RSASSA-PSS with SHA-1 (or unreadable parameters) is not "
+		    "accepted: sign with SHA-256 or stronger for both the hash and MGF1");
 	return 0;
 }
 
@@ -411,6 +466,8 @@ csr_verify(struct csr *c, const unsigned char *der, long derlen, const unsigned 
 	if (csr_sigalg_check(alg, &sig_nid, &md_nid, &pk_nid, e) == -1)
 		return -1;
 	if (sig_nid == NID_rsassaPss) {
+		if (csr_pss_check(alg, e) == -1)
+			return -1;
 		/* PSS carries its parameters: leave those to OpenSSL's full path (rare) */
 		p = der;
 		if ((req = d2i_X509_REQ(NULL, &p, derlen)) != NULL)

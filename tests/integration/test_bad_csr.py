@@ -151,3 +151,25 @@ def test_officer_marker_refused_elsewhere(ca_sqlite, tmp_path):
 def test_missing_csr_file(ca_sqlite, tmp_path):
     p = ca_sqlite.run("issue", "--profile", "server", "--csr", str(tmp_path / "nope.csr"))
     assert p.returncode == 1 and b"nope.csr" in p.stderr
+
+
+def test_rsassa_pss_needs_sha2(ca_sqlite, tmp_path):
+    """RSASSA-PSS requests: SHA-256 or stronger for both the hash and MGF1, else refused (the
+    parameters default to SHA-1 when absent)."""
+    keyp = str(tmp_path / "pss.key")
+    openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", keyp)
+    before = snapshot(ca_sqlite)
+    for md, mgf, ok in (("sha256", "sha256", True), ("sha384", "sha384", True),
+                        ("sha1", "sha1", False), ("sha256", "sha1", False),
+                        ("sha1", "sha256", False)):
+        csr = str(tmp_path / f"pss-{md}-{mgf}.csr")
+        openssl("req", "-new", "-key", keyp, "-subj", "/CN=pss.example.jp", "-addext",
+                "subjectAltName=DNS:pss.example.jp", f"-{md}", "-sigopt",
+                "rsa_padding_mode:pss", "-sigopt", f"rsa_mgf1_md:{mgf}", "-out", csr)
+        p = ca_sqlite.run("issue", "--profile", "server", "--csr", csr)
+        if ok:
+            assert p.returncode == 0, (md, mgf, p.stderr)
+        else:
+            assert p.returncode == 1, (md, mgf, p.stdout)
+            assert b"RSASSA-PSS with SHA-1" in p.stderr, p.stderr
+    assert snapshot(ca_sqlite) != before  # the two good ones were issued
