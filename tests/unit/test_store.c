@@ -2236,6 +2236,57 @@ test_token(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
+/* Bytes of a deleted row do not stay in the SQLite file (PRAGMA secure_delete). */
+static int
+file_has(const char *path, const char *needle)
+{
+	FILE *fp = fopen(path, "rb");
+	static char buf[1 << 20];
+	size_t n, nl = strlen(needle), i;
+	int found = 0;
+
+	if (fp == NULL)
+		return 0;
+	while (!found && (n = fread(buf, 1, sizeof(buf), fp)) > 0)
+		for (i = 0; i + nl <= n && !found; i++)
+			found = memcmp(buf + i, needle, nl) == 0;
+	fclose(fp);
+	return found;
+}
+
+static void
+test_secure_delete(void **state)
+{
+	struct fx *f = *state;
+	static const char marker[] = "secret-purpose-4f1c9a";
+	unsigned char id[STORE_HASH_LEN], ans[STORE_HASH_LEN];
+	struct store_captcha c;
+	struct store *s;
+	struct err e;
+	char *db, *wal;
+
+	if (cur_pg)
+		return; /* a PostgreSQL server's files are its own */
+	memset(id, 0x11, sizeof(id));
+	memset(ans, 0x22, sizeof(ans));
+	s = fx_open(f);
+	OK(store_captcha_put(s, id, ans, marker, 100, &e));
+	store_close(s); /* the last connection: the WAL goes into the database file */
+	db = xasprintf("%s/shomei.db", f->dir);
+	wal = xasprintf("%s/shomei.db-wal", f->dir);
+	assert_true(file_has(db, marker));
+	s = fx_open(f);
+	memset(&c, 0, sizeof(c));
+	OK(store_captcha_take(s, id, &c, &e));
+	assert_string_equal(c.purpose, marker);
+	store_captcha_clear(&c);
+	store_close(s);
+	assert_false(file_has(db, marker));
+	assert_false(file_has(wal, marker));
+	free(db);
+	free(wal);
+}
+
 int
 main(void)
 {
@@ -2272,6 +2323,7 @@ main(void)
 	    T(test_revreq),
 	    T(test_app_issuance),
 	    T(test_token),
+	    T(test_secure_delete),
 	};
 	int fails = 0;
 
