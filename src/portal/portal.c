@@ -276,11 +276,14 @@ int
 portal_rate_ok(struct http_req *r, long limit)
 {
 	char addr[NI_MAXHOST];
+	unsigned char ip[16];
+	size_t iplen;
 	time_t now = time(NULL);
 	struct portal_rl *slot = NULL, *oldest = NULL;
 	int ok;
 
-	http_client_addr(r, addr, sizeof(addr));
+	http_client_ip(r, ip, &iplen);
+	util_ip_rate_key(ip, iplen, addr, sizeof(addr)); /* IPv6: its /64 */
 	pthread_mutex_lock(&portal.rl_lock);
 	for (size_t i = 0; i < PORTAL_RL_SLOTS; i++) {
 		struct portal_rl *s = &portal.rl[i];

@@ -297,3 +297,26 @@ util_ip_prefix_ok(const char *v)
 	       (slash == NULL ||
 		util_parse_long(slash + 1, 0, fam == AF_INET6 ? 128 : 32, &bits) == 0);
 }
+
+void
+util_ip_rate_key(const unsigned char *a, size_t len, char *out, size_t n)
+{
+	unsigned char net[16];
+	char text[INET6_ADDRSTRLEN];
+
+	if (len == 4 && inet_ntop(AF_INET, a, text, sizeof(text)) != NULL) {
+		snprintf(out, n, "%s", text);
+		return;
+	}
+	if (len == 16) {
+		/* an IPv6 client holds a /64 at least: keyed on its host part it would get a
+		 * fresh allowance with each of its 2^64 addresses */
+		memcpy(net, a, 8);
+		memset(net + 8, 0, 8);
+		if (inet_ntop(AF_INET6, net, text, sizeof(text)) != NULL) {
+			snprintf(out, n, "%s/64", text);
+			return;
+		}
+	}
+	snprintf(out, n, "?");
+}

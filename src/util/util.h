@@ -134,6 +134,11 @@ int util_parse_long(const char *, long min, long max, long *out);
  * ("192.0.2.0/24", "2001:db8::/32", "::1"), else 0.  An unreadable value matches nothing.
  */
 int util_ip_in(char *const *list, size_t n, const unsigned char *a, size_t alen);
+/*
+ * The key a client address counts under in rate limits: an IPv4 address itself, an IPv6
+ * address's /64 ("2001:db8:1:2::/64"); "?" for anything else.
+ */
+void util_ip_rate_key(const unsigned char *a, size_t len, char *out, size_t n);
 /* 1 when v is an IPv4 or IPv6 address, with or without a /prefix length. */
 int util_ip_prefix_ok(const char *v);
 

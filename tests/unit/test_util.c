@@ -2,6 +2,8 @@
  * Unit tests of the util primitives: times (timefmt), UTF-8, base64url, the Accept header and
  * the strict JSON helpers.  Each case would fail if the rule it names broke.
  */
+#include <arpa/inet.h>
+
 #include "testutil.h"
 
 #include <time.h>
@@ -688,6 +690,40 @@ test_sjson_members(void **state)
 	json_decref(j);
 }
 
+/* rate-limit keys: IPv4 as is, IPv6 by its /64; prefix lists */
+static void
+test_ip_keys(void **state)
+{
+	unsigned char a[16];
+	char k[64];
+	char *list[] = {"127.0.0.0/8", "::1", "2001:db8::/32", "192.0.2.7"};
+
+	(void)state;
+	assert_int_equal(inet_pton(AF_INET, "192.0.2.7", a), 1);
+	util_ip_rate_key(a, 4, k, sizeof(k));
+	assert_string_equal(k, "192.0.2.7");
+	assert_true(util_ip_in(list, 4, a, 4));
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8:1:2:aaaa:bbbb:cccc:dddd", a), 1);
+	util_ip_rate_key(a, 16, k, sizeof(k));
+	assert_string_equal(k, "2001:db8:1:2::/64");
+	assert_true(util_ip_in(list, 4, a, 16));
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8:1:2::1", a), 1);
+	util_ip_rate_key(a, 16, k, sizeof(k));
+	assert_string_equal(k, "2001:db8:1:2::/64"); /* the same client, another address */
+	assert_int_equal(inet_pton(AF_INET6, "2001:db9::1", a), 1);
+	assert_false(util_ip_in(list, 4, a, 16));
+	assert_int_equal(inet_pton(AF_INET, "10.0.0.1", a), 1);
+	assert_false(util_ip_in(list, 4, a, 4));
+	util_ip_rate_key(a, 0, k, sizeof(k));
+	assert_string_equal(k, "?");
+	assert_true(util_ip_prefix_ok("192.0.2.0/24"));
+	assert_true(util_ip_prefix_ok("::1"));
+	assert_false(util_ip_prefix_ok("192.0.2.300"));
+	assert_false(util_ip_prefix_ok("192.0.2.0/33"));
+	assert_false(util_ip_prefix_ok("::1/129"));
+	assert_false(util_ip_prefix_ok("example.jp"));
+}
+
 int
 main(void)
 {
@@ -701,6 +737,7 @@ main(void)
 	    cmocka_unit_test(test_accept_malformed_q),
 	    cmocka_unit_test(test_sjson_load),
 	    cmocka_unit_test(test_sjson_members),
+	    cmocka_unit_test(test_ip_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
