@@ -100,18 +100,15 @@ http_query(struct http_req *r, const char *key)
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
-int
-http_reply_hdrs(struct http_req *r, int status, const char *ctype, const void *p, size_t n,
-		const char *const *hdrs)
+/* Adds the headers every answer gets, queues it and drops our reference. */
+static int
+http_queue(struct http_req *r, struct MHD_Response *resp, int status, const char *ctype,
+	   size_t n, const char *const *hdrs)
 {
-	struct MHD_Response *resp;
 	enum MHD_Result ok;
 	int cache = 0;
 	size_t i;
 
-	resp = MHD_create_response_from_buffer(n, (void *)p, MHD_RESPMEM_MUST_COPY);
-	if (resp == NULL)
-		return -1;
 	if (ctype != NULL)
 		MHD_add_response_header(resp, "Content-Type", ctype);
 	for (i = 0; hdrs != NULL && hdrs[i] != NULL && hdrs[i + 1] != NULL; i += 2) {
@@ -134,6 +131,32 @@ http_reply_hdrs(struct http_req *r, int status, const char *ctype, const void *p
 	r->status = status;
 	r->sent = n;
 	return 0;
+}
+
+int
+http_reply_hdrs(struct http_req *r, int status, const char *ctype, const void *p, size_t n,
+		const char *const *hdrs)
+{
+	struct MHD_Response *resp;
+
+	resp = MHD_create_response_from_buffer(n, (void *)p, MHD_RESPMEM_MUST_COPY);
+	if (resp == NULL)
+		return -1;
+	return http_queue(r, resp, status, ctype, n, hdrs);
+}
+
+int
+http_reply_shared(struct http_req *r, int status, const char *ctype, const void *p, size_t n,
+		  const char *const *hdrs, void (*done)(void *), void *cls)
+{
+	struct MHD_Response *resp;
+
+	resp = MHD_create_response_from_buffer_with_free_callback_cls(n, (void *)p, done, cls);
+	if (resp == NULL) {
+		done(cls);
+		return -1;
+	}
+	return http_queue(r, resp, status, ctype, n, hdrs);
 }
 
 int

@@ -115,6 +115,13 @@ int http_reply(struct http_req *, int status, const char *ctype, const void *, s
 int http_reply_hdrs(struct http_req *, int status, const char *ctype, const void *, size_t,
 		    const char *const *hdrs);
 int http_reply_text(struct http_req *, int status, const char *text);
+/*
+ * As http_reply_hdrs, but the body is not copied: it must stay until done(cls) runs, which
+ * happens once libmicrohttpd has sent it (or at once when nothing could be queued).  For
+ * large bodies that many clients fetch at once (a CRL): they share one copy.
+ */
+int http_reply_shared(struct http_req *, int status, const char *ctype, const void *p, size_t n,
+		      const char *const *hdrs, void (*done)(void *), void *cls);
 /* RFC 7807: {"type": "about:blank"|type, "title", "status", "detail"} as problem+json. */
 int http_reply_problem(struct http_req *, int status, const char *type, const char *title,
 		       const char *detail);

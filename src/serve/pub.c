@@ -19,6 +19,135 @@
 #define PUB_ROOT_CRL_MAX_AGE 3600
 
 /*
+ * The CRLs being served, in memory: one blob per CRL (full, delta, root), shared by
+ * reference by every response sending it, so a thousand slow readers of a 50 MB CRL hold
+ * one copy, and a 304 or a HEAD costs no store access.  The store is asked for the newest
+ * CRL's number at most once per PUB_CRL_RECHECK seconds (another front end, or `shomei crl`,
+ * may have made one); its bytes are read only when the number changed.
+ */
+#define PUB_CRL_RECHECK 1
+#define PUB_CRL_SLOTS 3
+
+struct pub_crl_blob {
+	int refs; /* atomic */
+	int64_t number;
+	time_t this_update, next_update;
+	char etag[40];
+	size_t len;
+	unsigned char der[];
+};
+
+static struct {
+	pthread_mutex_t mu;
+	struct pub_crl_blob *cur[PUB_CRL_SLOTS];
+	time_t checked[PUB_CRL_SLOTS];
+} pub_crls = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void
+pub_blob_unref(void *arg)
+{
+	struct pub_crl_blob *b = arg;
+
+	if (b != NULL && __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(b);
+}
+
+static struct pub_crl_blob *
+pub_blob_new(const struct store_crl *crl)
+{
+	struct pub_crl_blob *b = xmalloc(sizeof(*b) + crl->derlen);
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	b->refs = 1; /* the slot's */
+	b->number = crl->number;
+	b->this_update = crl->this_update;
+	b->next_update = crl->next_update;
+	b->len = crl->derlen;
+	memcpy(b->der, crl->der, crl->derlen);
+	SHA256(crl->der, crl->derlen, md);
+	b->etag[0] = '"';
+	hex_encode(b->etag + 1, md, 16);
+	memcpy(b->etag + 33, "\"", 2);
+	return b;
+}
+
+/* The next request for the slot's CRL asks the store (a CRL was made here). */
+static void
+pub_crl_recheck(int slot)
+{
+	pthread_mutex_lock(&pub_crls.mu);
+	pub_crls.checked[slot] = 0;
+	pthread_mutex_unlock(&pub_crls.mu);
+}
+
+/* The slot's blob with a reference for the caller, or NULL when it is due for a check. */
+static struct pub_crl_blob *
+pub_blob_fresh(int slot, time_t now, int64_t number)
+{
+	struct pub_crl_blob *b;
+
+	pthread_mutex_lock(&pub_crls.mu);
+	b = pub_crls.cur[slot];
+	if (b != NULL &&
+	    (number < 0 ? now - pub_crls.checked[slot] < PUB_CRL_RECHECK : b->number == number)) {
+		__atomic_add_fetch(&b->refs, 1, __ATOMIC_ACQ_REL);
+		if (number >= 0)
+			pub_crls.checked[slot] = now;
+	} else
+		b = NULL;
+	pthread_mutex_unlock(&pub_crls.mu);
+	return b;
+}
+
+/*
+ * The newest CRL of the slot: from memory while it was checked within the last second or
+ * its number is still the newest; else read from the store and kept.  NULL with e set.
+ */
+static struct pub_crl_blob *
+pub_crl_blob(struct ca *ca, int slot, const char *which, int delta, struct err *e)
+{
+	struct pub_crl_blob *b, *old;
+	struct store_crl crl;
+	struct store *st;
+	time_t now = util_now();
+
+	if ((b = pub_blob_fresh(slot, now, -1)) != NULL) {
+		metrics_count("shomei_crl_served_total", "source=\"memory\"", 1);
+		return b;
+	}
+	memset(&crl, 0, sizeof(crl));
+	if ((st = ca_thread_store(ca, e)) == NULL ||
+	    store_crl_latest_info(st, which, delta, &crl, e) == -1)
+		return NULL;
+	if ((b = pub_blob_fresh(slot, now, crl.number)) != NULL) {
+		metrics_count("shomei_crl_served_total", "source=\"memory\"", 1);
+		store_crl_clear(&crl);
+		return b;
+	}
+	store_crl_clear(&crl);
+	if (store_crl_latest(st, which, delta, &crl, e) == -1)
+		return NULL;
+	b = pub_blob_new(&crl);
+	store_crl_clear(&crl);
+	metrics_count("shomei_crl_served_total", "source=\"store\"", 1);
+	pthread_mutex_lock(&pub_crls.mu);
+	old = pub_crls.cur[slot];
+	if (old != NULL && old->number > b->number) {
+		/* another thread kept a newer one meanwhile: serve that */
+		pub_blob_unref(b);
+		b = old;
+	} else {
+		pub_crls.cur[slot] = b;
+		pub_crls.checked[slot] = now;
+		if (old != NULL)
+			pub_blob_unref(old);
+	}
+	__atomic_add_fetch(&b->refs, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_unlock(&pub_crls.mu);
+	return b;
+}
+
+/*
  * GET /crl/<name>.crl, /crl/<name>-delta.crl and /crl/<name>-root.crl (the root's, signed
  * offline by `shomei ca root-crl`): the newest stored CRL, DER.
  */
@@ -26,63 +155,54 @@ int
 pub_crl_get(struct http_req *r)
 {
 	struct ca *ca = r->app;
-	struct store *st;
-	struct store_crl crl;
+	struct pub_crl_blob *b;
 	struct err e;
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	char full[128], delta[128], root[128], lm[64], ex[64], etag[40], maxage[64];
+	char full[128], delta[128], root[128], lm[64], ex[64], maxage[64];
 	const char *name = r->url + strlen("/crl/"), *inm, *which = ca->name;
-	int isdelta, rc;
+	int isdelta, slot, rc;
 	long left;
 
 	err_clear(&e);
-	memset(&crl, 0, sizeof(crl));
 	snprintf(full, sizeof(full), "%s.crl", ca->name);
 	snprintf(delta, sizeof(delta), "%s-delta.crl", ca->name);
 	snprintf(root, sizeof(root), "%s-root.crl", ca->name);
 	if (strcmp(name, full) == 0)
-		isdelta = 0;
+		isdelta = 0, slot = 0;
 	else if (strcmp(name, delta) == 0)
-		isdelta = 1;
+		isdelta = 1, slot = 1;
 	else if (strcmp(name, root) == 0) {
-		isdelta = 0;
+		isdelta = 0, slot = 2;
 		which = ca->root_crl_name;
 	} else
 		return http_reply_text(r, 404, "no such CRL\n");
-	if ((st = ca_thread_store(ca, &e)) == NULL ||
-	    store_crl_latest(st, which, isdelta, &crl, &e) == -1) {
+	if ((b = pub_crl_blob(ca, slot, which, isdelta, &e)) == NULL) {
 		if (e.code == ERR_NOTFOUND)
 			return http_reply_text(r, 404, "no CRL has been generated yet\n");
 		log_warn("crl: %s", e.msg);
 		return http_reply_text(r, 503, "CRL temporarily unavailable\n");
 	}
-	SHA256(crl.der, crl.derlen, md);
-	hex_encode(etag + 1, md, 16);
-	etag[0] = '"';
-	memcpy(etag + 33, "\"", 2);
-	timefmt_http(crl.this_update, lm, sizeof(lm));
-	timefmt_http(crl.next_update, ex, sizeof(ex));
-	left = (long)(crl.next_update - util_now());
+	timefmt_http(b->this_update, lm, sizeof(lm));
+	timefmt_http(b->next_update, ex, sizeof(ex));
+	left = (long)(b->next_update - util_now());
 	/* a root CRL lasts a year: caches must not keep it that long, or the emergency
 	 * revocation of an issuing CA would not reach relying parties behind them */
-	if (which != ca->name && left > PUB_ROOT_CRL_MAX_AGE) {
+	if (slot == 2 && left > PUB_ROOT_CRL_MAX_AGE) {
 		left = PUB_ROOT_CRL_MAX_AGE;
 		timefmt_http(util_now() + left, ex, sizeof(ex));
 	}
 	snprintf(maxage, sizeof(maxage), "public, max-age=%ld, no-transform", left > 0 ? left : 0);
 	inm = http_header(r, "If-None-Match");
-	if (inm != NULL && strcmp(inm, etag) == 0) {
-		const char *h[] = {"ETag",    etag, "Last-Modified", lm,
-				   "Expires", ex,   "Cache-Control", maxage,
-				   NULL};
-		rc = http_reply_hdrs(r, 304, NULL, "", 0, h);
-	} else {
-		const char *h[] = {"ETag",    etag, "Last-Modified", lm,
-				   "Expires", ex,   "Cache-Control", maxage,
-				   NULL};
-		rc = http_reply_hdrs(r, 200, "application/pkix-crl", crl.der, crl.derlen, h);
+	{
+		const char *h[] = {"ETag", b->etag,	    "Last-Modified", lm,  "Expires",
+				   ex,	   "Cache-Control", maxage,	     NULL};
+
+		if (inm != NULL && strcmp(inm, b->etag) == 0) {
+			rc = http_reply_hdrs(r, 304, NULL, "", 0, h);
+			pub_blob_unref(b);
+		} else /* the response holds the reference until it is sent */
+			rc = http_reply_shared(r, 200, "application/pkix-crl", b->der, b->len, h,
+					       pub_blob_unref, b);
 	}
-	store_crl_clear(&crl);
 	return rc;
 }
 
@@ -228,15 +348,19 @@ pub_sched_main(void *arg)
 		} else if (due) {
 			if (ca_crl_generate(s->ca, st, 0, "schedule", &crl, &e) == -1)
 				log_warn("crl schedule: full CRL: %s", e.msg);
-			else
+			else {
 				log_info("crl schedule: full CRL number %lld",
 					 (long long)crl.number);
+				pub_crl_recheck(0);
+			}
 		} else if (pub_crl_due(st, s->ca->name, 1, delta_min, &due, &e) == 0 && due) {
 			if (ca_crl_generate(s->ca, st, 1, "schedule", &crl, &e) == -1)
 				log_warn("crl schedule: delta CRL: %s", e.msg);
-			else
+			else {
 				log_info("crl schedule: delta CRL number %lld",
 					 (long long)crl.number);
+				pub_crl_recheck(1);
+			}
 		}
 		store_crl_clear(&crl);
 		for (i = 0; i < 100 && !s->stop; i++) /* check every 10 s, stop promptly */

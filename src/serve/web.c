@@ -296,6 +296,8 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 	metrics_help("shomei_signer_timeouts_total", "counter",
 		     "signer streams given up because the signer did not answer in time");
 	metrics_count("shomei_signer_timeouts_total", NULL, 0);
+	metrics_help("shomei_crl_served_total", "counter",
+		     "CRL answers by where their bytes came from (memory: no store access)");
 	memset(&hl, 0, sizeof(hl));
 	hl.threads = (unsigned)threads;
 	hl.max_connections = (unsigned)conns;

@@ -481,3 +481,45 @@ def test_tls_settings_and_headers(ca_sqlite):
         lines = open(ca_sqlite.path("shomei.conf")).read().splitlines()
         with open(ca_sqlite.path("shomei.conf"), "w") as f:
             f.write("\n".join(l for l in lines if l != line) + "\n")
+
+
+def test_crl_served_from_memory(server, tmp_path):
+    """A CRL is read from the store once per new CRL (and its number checked at most once a
+    second); 200s, 304s and HEADs in between come from memory, sharing one copy."""
+    inst = server.inst
+    inst.ok("crl")
+    h, first = wait_crl(server.http + "/crl/shomei.crl")
+
+    def served():
+        text = get(server.http + "/metrics")[2].decode()
+        out = {"memory": 0, "store": 0}
+        for line in text.splitlines():
+            for src in out:
+                if line.startswith('shomei_crl_served_total{source="%s"}' % src):
+                    out[src] = int(line.split()[-1])
+        return out
+
+    before = served()
+    for i in range(30):
+        st, h2, body = get(server.http + "/crl/shomei.crl")
+        assert st == 200 and body == first and h2["ETag"] == h["ETag"]
+        st, _, _ = get(server.http + "/crl/shomei.crl", headers={"If-None-Match": h["ETag"]})
+        assert st == 304
+        st, _, body = get(server.http + "/crl/shomei.crl", method="HEAD")
+        assert st == 200 and body == b""
+    after = served()
+    assert after["memory"] - before["memory"] >= 80, (before, after)
+    assert after["store"] - before["store"] <= 1, (before, after)
+    # a CRL made by another process is served within a second or two
+    out = inst.ok("crl")
+    number = int(out.split("number ")[1].split()[0])
+    end = time.time() + 10
+    while time.time() < end:
+        st, h3, body = get(server.http + "/crl/shomei.crl")
+        crl = x509.load_der_x509_crl(body)
+        if crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == number:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the new CRL was not served")
+    assert h3["ETag"] != h["ETag"] and served()["store"] == after["store"] + 1
