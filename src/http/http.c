@@ -102,8 +102,8 @@ http_query(struct http_req *r, const char *key)
 
 /* Adds the headers every answer gets, queues it and drops our reference. */
 static int
-http_queue(struct http_req *r, struct MHD_Response *resp, int status, const char *ctype,
-	   size_t n, const char *const *hdrs)
+http_queue(struct http_req *r, struct MHD_Response *resp, int status, const char *ctype, size_t n,
+	   const char *const *hdrs)
 {
 	enum MHD_Result ok;
 	int cache = 0;
