@@ -129,6 +129,11 @@ ca_open(const char *datadir, unsigned flags, const char *const *const *known, st
 	if (pthread_key_create(&ca->store_key, ca_thread_store_free) != 0)
 		fatalx("ca: pthread_key_create failed");
 	ca->store_key_ok = 1;
+	if (flags & CA_OPEN_SIGNER_SERVICE) {
+		/* only this command's own signer: a file's key would be refused above */
+		conf_set(&ca->conf, "signer.service_certs", "yes");
+		flags |= CA_OPEN_SIGNER;
+	}
 	if ((flags & CA_OPEN_SIGNER) &&
 	    signer_spawn(&ca->conf, &ca->signer, &ca->signer_pid, e) == -1)
 		goto out;

@@ -50,6 +50,8 @@ struct ca {
 };
 
 #define CA_OPEN_SIGNER 0x01 /* spawn a private signer child (CLI commands that sign) */
+/* ... which may sign OCSP and TSA certificates too (`shomei issue --profile ocsp|tsa`) */
+#define CA_OPEN_SIGNER_SERVICE 0x02
 
 /*
  * Loads DATADIR/shomei.conf and the CA certificates.  known: the keys the program reads (a

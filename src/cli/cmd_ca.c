@@ -164,7 +164,7 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 	BIO *b = NULL;
 	char *p;
 	long n, days = 0;
-	int ch, stop, rc = 0;
+	int ch, stop, rc = 0, service;
 
 	const char *org = NULL;
 
@@ -222,7 +222,11 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 	rreq.csrlen = req.csrlen;
 	rreq.days = req.days;
 	rreq.actor = req.actor;
-	if (ca_open(cli->datadir, CA_OPEN_SIGNER, serve_conf_known, &ca, &e) == -1 ||
+	/* OCSP and TSA certificates: only this command's own signer signs them (the online
+	 * one never does) */
+	service = strcmp(req.profile, "ocsp") == 0 || strcmp(req.profile, "tsa") == 0;
+	if (ca_open(cli->datadir, service ? CA_OPEN_SIGNER_SERVICE : CA_OPEN_SIGNER,
+		    serve_conf_known, &ca, &e) == -1 ||
 	    ca_store_open(ca, &st, &e) == -1 ||
 	    (org != NULL ? ra_issue(ca, st, &rreq, &out, &e) : ca_issue(ca, st, &req, &out, &e)) ==
 		-1) {

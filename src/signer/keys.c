@@ -66,6 +66,7 @@ signer_secret_free(char *s)
 
 /* The keys the signer reads (keys.c): its keys, their passphrase, the PKCS#11 token. */
 const char *const signer_conf_keys[] = {
+    "signer.max_skew",
     "ca.key",
     "ca.cert",
     "ocsp.key",
@@ -780,7 +781,8 @@ signer_keys_load(const struct conf *c, struct signer_keys *ks, struct err *e)
 	int rc = -1, n;
 
 	memset(ks, 0, sizeof(*ks));
-	if (keys_role_load(c, "ca", 1, &ks->ca, e) == -1 ||
+	if (signer_policy_load(c, &ks->policy, e) == -1 ||
+	    keys_role_load(c, "ca", 1, &ks->ca, e) == -1 ||
 	    keys_role_load(c, "ocsp", 0, &ks->ocsp, e) == -1 ||
 	    keys_role_load(c, "tsa", 0, &ks->tsa, e) == -1)
 		goto out;

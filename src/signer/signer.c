@@ -140,7 +140,7 @@ signer_time_le(const ASN1_TIME *a, const ASN1_TIME *b)
  * validity.
  */
 static int
-signer_check_cert(const struct signer_keys *ks, const unsigned char *p, size_t len, struct err *e)
+signer_check_cert(struct signer_keys *ks, const unsigned char *p, size_t len, struct err *e)
 {
 	X509 *x = NULL, *ca = ks->ca.cert;
 	BASIC_CONSTRAINTS *bc = NULL;
@@ -243,6 +243,8 @@ signer_check_cert(const struct signer_keys *ks, const unsigned char *p, size_t l
 			"signer: SIGN_CERT: validity is not inside the CA certificate's validity");
 		goto out;
 	}
+	if (signer_policy_cert(&ks->policy, x, e) == -1)
+		goto out;
 	rc = 0;
 out:
 	BASIC_CONSTRAINTS_free(bc);
@@ -305,7 +307,7 @@ bad:
 }
 
 static int
-signer_check_crl(const struct signer_keys *ks, const unsigned char *p, size_t len, struct err *e)
+signer_check_crl(struct signer_keys *ks, const unsigned char *p, size_t len, struct err *e)
 {
 	struct der_reader d, in;
 	struct der_tlv tbs, t;
@@ -356,6 +358,8 @@ signer_check_crl(const struct signer_keys *ks, const unsigned char *p, size_t le
 			"TBSCertList");
 		goto out;
 	}
+	if (signer_policy_crl(&ks->policy, p, len, util_now(), e) == -1)
+		goto out;
 	rc = 0;
 out:
 	return rc;
@@ -368,7 +372,7 @@ out:
  * "Known gap" in docs/ARCHITECTURE.md (SIGN_TSA likewise cannot see genTime).
  */
 static int
-signer_check_ocsp(const struct signer_keys *ks, const unsigned char *p, size_t len, struct err *e)
+signer_check_ocsp(struct signer_keys *ks, const unsigned char *p, size_t len, struct err *e)
 {
 	OCSP_RESPDATA *rd = NULL;
 	OCSP_RESPID *rid = NULL;
@@ -408,6 +412,8 @@ signer_check_ocsp(const struct signer_keys *ks, const unsigned char *p, size_t l
 			"certificate");
 		goto out;
 	}
+	if (signer_policy_ocsp(&ks->policy, p, len, util_now(), e) == -1)
+		goto out;
 	rc = 0;
 out:
 	OCSP_RESPID_free(rid);
@@ -501,7 +507,7 @@ out:
 }
 
 int
-signer_check(const struct signer_keys *ks, uint32_t op, const unsigned char *p, size_t len,
+signer_check(struct signer_keys *ks, uint32_t op, const unsigned char *p, size_t len,
 	     const struct signer_key **key, struct err *e)
 {
 	int rc = -1;
@@ -536,7 +542,7 @@ signer_check(const struct signer_keys *ks, uint32_t op, const unsigned char *p, 
 
 /* Answers one request.  Returns -1 only when the answer cannot be written (fatal). */
 static int
-signer_serve(const struct signer_keys *ks, int fd, uint32_t op, const struct buf *req)
+signer_serve(struct signer_keys *ks, int fd, uint32_t op, const struct buf *req)
 {
 	const struct signer_key *key;
 	unsigned char *sig = NULL;

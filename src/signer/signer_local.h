@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 #include <openssl/provider.h>
@@ -15,6 +16,8 @@
 #include "../util/der.h"
 #include "../util/util.h"
 #include "signer.h"
+
+struct profile;
 
 /* How long signer_spawn*() waits for the readiness frame (PKCS#11 logins can be slow). */
 #define SIGNER_READY_TIMEOUT_MS 30000
@@ -48,7 +51,38 @@ struct signer_key {
 	EVP_MD_CTX *tmpl;
 };
 
+/*
+ * The signer's own policy (policy.c): the profiles it signs end-entity certificates for, with
+ * shomei.conf's maxima; whether OCSP and TSA certificates may be signed (only a signer that
+ * `shomei issue --profile ocsp|tsa` starts for itself); the last CRL numbers it signed.
+ */
+#define SIGNER_SKEW_DEFAULT 300		      /* s: clock difference accepted (signer.max_skew) */
+#define SIGNER_OCSP_BACKDATE_MAX 3600	      /* s: ocsp.backdate_seconds' maximum */
+#define SIGNER_OCSP_VALIDITY_MAX (10 * 86400) /* s: ocsp.validity_minutes' maximum */
+#define SIGNER_CRL_MAX_DAYS 366		      /* crl.hours' maximum */
+
+struct signer_profile {
+	const struct profile *p;
+	int service; /* ocsp, tsa */
+};
+
+struct signer_policy {
+	struct signer_profile profiles[8];
+	size_t nprofiles;
+	int service_certs;
+	long skew;	     /* signer.max_skew */
+	int64_t crl_last[2]; /* full, delta: the last CRL numbers signed (0: none) */
+};
+
+int signer_policy_load(const struct conf *, struct signer_policy *, struct err *);
+int signer_policy_cert(const struct signer_policy *, const X509 *, struct err *);
+int signer_policy_ocsp(const struct signer_policy *, const unsigned char *, size_t, time_t now,
+		       struct err *);
+int signer_policy_crl(struct signer_policy *, const unsigned char *, size_t, time_t now,
+		      struct err *);
+
 struct signer_keys {
+	struct signer_policy policy;
 	struct signer_key ca;
 	struct signer_key ocsp;
 	struct signer_key tsa;
@@ -82,7 +116,7 @@ int signer_key_sign(const struct signer_key *k, const unsigned char *tbs, size_t
  * The per-op rules: on success *key is the key that signs this op.  Refusals are ERR_REFUSED
  * "signer: SIGN_CERT: ..." messages; exposed for the unit tests (and their timing of CRLs).
  */
-int signer_check(const struct signer_keys *, uint32_t op, const unsigned char *, size_t,
+int signer_check(struct signer_keys *, uint32_t op, const unsigned char *, size_t,
 		 const struct signer_key **key, struct err *);
 
 #endif

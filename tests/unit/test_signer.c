@@ -326,6 +326,7 @@ struct tbs_opts {
 	X509 *aki_from;	       /* take the AKI from this certificate instead of the CA */
 	const char *ku;	       /* keyUsage; NULL = critical,digitalSignature */
 	int ns_ca;	       /* no basicConstraints nor keyUsage, Netscape cert type sslCA */
+	const char *eku;       /* extendedKeyUsage; NULL = serverAuth, "" = none */
 	int v1;		       /* version 1, no extensions */
 };
 
@@ -361,7 +362,8 @@ tbs_make(struct fx *f, const struct tbs_opts *o, size_t *len)
 			       o->ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
 		if (!o->ns_ca) /* without keyUsage nor BC, OpenSSL takes sslCA for a CA */
 			tu_ext(x, &ctx, NID_key_usage, o->ku ? o->ku : "critical,digitalSignature");
-		tu_ext(x, &ctx, NID_ext_key_usage, "serverAuth");
+		if (o->eku == NULL || o->eku[0] != '\0')
+			tu_ext(x, &ctx, NID_ext_key_usage, o->eku ? o->eku : "serverAuth");
 		tu_ext(x, &ctx, NID_subject_alt_name, "DNS:leaf.example");
 		tu_ext(x, &ctx, NID_subject_key_identifier, "hash");
 		tu_ext(x, &ctx, NID_authority_key_identifier, "keyid:always");
@@ -1168,13 +1170,16 @@ test_cert_refusals(void **state)
 }
 
 /* A TBSCertList made (and signed, to fill in its algorithm) with the OpenSSL CRL API. */
+/* thisUpdate offset (s), validity (days) and a forced CRL number of the next crl_make_x */
+static long crl_this_off, crl_days = 7, crl_number_forced;
+
 static unsigned char *
 crl_make_x(struct fx *f, const char *issuer_cn, int indirect, size_t *len)
 {
 	X509_CRL *crl = X509_CRL_new();
 	X509_REVOKED *r = X509_REVOKED_new();
-	ASN1_TIME *t = ASN1_TIME_adj(NULL, time(NULL), 0, 0);
-	ASN1_TIME *next = ASN1_TIME_adj(NULL, time(NULL), 7, 0);
+	ASN1_TIME *t = ASN1_TIME_adj(NULL, time(NULL) + crl_this_off, 0, 0);
+	ASN1_TIME *next = ASN1_TIME_adj(NULL, time(NULL) + crl_this_off, (int)crl_days, 0);
 	ASN1_INTEGER *serial = ASN1_INTEGER_new();
 	X509_NAME *n = issuer_cn ? tu_name(issuer_cn) : NULL;
 	unsigned char *der = NULL, *copy;
@@ -1188,6 +1193,15 @@ crl_make_x(struct fx *f, const char *issuer_cn, int indirect, size_t *len)
 	X509_REVOKED_set_serialNumber(r, serial);
 	X509_REVOKED_set_revocationDate(r, t);
 	X509_CRL_add0_revoked(crl, r);
+	{
+		/* numbers that increase, as the signer wants them */
+		static long number = 100;
+		ASN1_INTEGER *num = ASN1_INTEGER_new();
+
+		ASN1_INTEGER_set(num, crl_number_forced ? crl_number_forced : number++);
+		assert_int_equal(X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0), 1);
+		ASN1_INTEGER_free(num);
+	}
 	if (indirect) {
 		ISSUING_DIST_POINT *idp = ISSUING_DIST_POINT_new();
 
@@ -1274,14 +1288,18 @@ test_sign_crl(void **state)
 static unsigned char *
 crl_big(const struct signer_keys *ks, size_t n, size_t *len)
 {
-	static const unsigned char when[] = "250101000000Z";
+	unsigned char when[2][14];
+	time_t now = time(NULL), t;
+	ASN1_UTCTIME *ut;
 	static const unsigned char reason[] = {0x30, 0x0c, 0x30, 0x0a, 0x06, 0x03, 0x55,
 					       0x1d, 0x15, 0x04, 0x03, 0x0a, 0x01, 0x01};
-	static const unsigned char exts[] = {0xa0, 0x0e, 0x30, 0x0c, 0x30, 0x0a, 0x06, 0x03,
-					     0x55, 0x1d, 0x14, 0x04, 0x03, 0x02, 0x01, 0x07};
+	/* CRL numbers from 0x7f000001 up: above the small ones crl_make() counts up */
+	static unsigned char exts[] = {0xa0, 0x11, 0x30, 0x0f, 0x30, 0x0d, 0x06, 0x03, 0x55, 0x1d,
+				       0x14, 0x04, 0x06, 0x02, 0x04, 0x7f, 0x00, 0x00, 0x00};
 	unsigned char hdr[6], lhdr[6], *out, *w;
 	size_t entries = n * 49, content, hl, ll, i;
 
+	exts[sizeof(exts) - 1]++;
 	ll = der_hdr(lhdr, 0x30, entries);
 	content = 3 + ks->ca_algid_len + ks->ca_name_len + 15 + 15 + ll + entries + sizeof(exts);
 	hl = der_hdr(hdr, 0x30, content);
@@ -1290,10 +1308,15 @@ crl_big(const struct signer_keys *ks, size_t n, size_t *len)
 	memcpy(w, "\x02\x01\x01", 3), w += 3;
 	memcpy(w, ks->ca_algid, ks->ca_algid_len), w += ks->ca_algid_len;
 	memcpy(w, ks->ca_name, ks->ca_name_len), w += ks->ca_name_len;
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 2; i++) { /* thisUpdate now, nextUpdate a day later */
+		t = now + (time_t)i * 86400;
+		ut = ASN1_UTCTIME_set(NULL, t);
+		assert_int_equal(ASN1_STRING_length(ut), 13);
+		memcpy(when[i], ASN1_STRING_get0_data(ut), 13);
+		ASN1_UTCTIME_free(ut);
 		*w++ = 0x17;
 		*w++ = 13;
-		memcpy(w, when, 13), w += 13;
+		memcpy(w, when[i], 13), w += 13;
 	}
 	memcpy(w, lhdr, ll), w += ll;
 	for (i = 0; i < n; i++) {
@@ -1310,7 +1333,7 @@ crl_big(const struct signer_keys *ks, size_t n, size_t *len)
 		w += 16;
 		*w++ = 0x17;
 		*w++ = 13;
-		memcpy(w, when, 13), w += 13;
+		memcpy(w, when[0], 13), w += 13;
 		memcpy(w, reason, sizeof(reason)), w += sizeof(reason);
 	}
 	memcpy(w, exts, sizeof(exts)), w += sizeof(exts);
@@ -1404,13 +1427,17 @@ test_ocsp_no_key(void **state)
 }
 
 /* tbsResponseData of a BasicOCSPResponse signed by (cert, key) */
+/* thisUpdate and nextUpdate of the next ocsp_make (seconds from now; next -1: none) */
+static long ocsp_this_off, ocsp_next_off = 3600;
+
 static unsigned char *
 ocsp_make(struct fx *f, X509 *cert, EVP_PKEY *key, unsigned long flags, size_t *len)
 {
 	OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
 	OCSP_CERTID *cid;
 	ASN1_INTEGER *serial = ASN1_INTEGER_new();
-	ASN1_TIME *now = ASN1_TIME_adj(NULL, time(NULL), 0, 0);
+	ASN1_TIME *now = ASN1_TIME_adj(NULL, time(NULL) + ocsp_this_off, 0, 0);
+	ASN1_TIME *next = ASN1_TIME_adj(NULL, time(NULL) + ocsp_this_off + ocsp_next_off, 0, 0);
 	unsigned char *der = NULL, *copy;
 	struct der_reader d, in;
 	struct der_tlv t, rd;
@@ -1419,8 +1446,8 @@ ocsp_make(struct fx *f, X509 *cert, EVP_PKEY *key, unsigned long flags, size_t *
 	ASN1_INTEGER_set(serial, 4242);
 	cid = OCSP_cert_id_new(EVP_sha1(), X509_get_subject_name(f->ca_cert),
 			       X509_get0_pubkey_bitstr(f->ca_cert), serial);
-	assert_non_null(
-	    OCSP_basic_add1_status(bs, cid, V_OCSP_CERTSTATUS_GOOD, 0, NULL, now, NULL));
+	assert_non_null(OCSP_basic_add1_status(bs, cid, V_OCSP_CERTSTATUS_GOOD, 0, NULL, now,
+					       ocsp_next_off >= 0 ? next : NULL));
 	assert_int_equal(OCSP_basic_sign(bs, cert, key, EVP_sha256(), NULL, flags | OCSP_NOCERTS),
 			 1);
 	n = i2d_OCSP_BASICRESP(bs, &der);
@@ -1436,6 +1463,7 @@ ocsp_make(struct fx *f, X509 *cert, EVP_PKEY *key, unsigned long flags, size_t *
 	OCSP_CERTID_free(cid);
 	ASN1_INTEGER_free(serial);
 	ASN1_TIME_free(now);
+	ASN1_TIME_free(next);
 	OCSP_BASICRESP_free(bs);
 	return copy;
 }
@@ -1961,6 +1989,117 @@ test_bench(void **state)
 	free(tbs);
 }
 
+/* The signer's own policy (policy.c): each refusal, from a client of the signer's socket. */
+static void
+test_policy_refusals(void **state)
+{
+	struct fx *f = *state;
+	struct signer_client *svc = NULL;
+	struct tbs_opts o;
+	unsigned char *tbs;
+	size_t len, i;
+	struct err e;
+	pid_t pid;
+
+	/* SIGN_CERT: the EKU names an end-entity profile; never OCSP, TSA or any */
+	memset(&o, 0, sizeof(o));
+	o.eku = "OCSPSigning";
+	tbs_refused(f, &o, "policy: extendedKeyUsage OCSPSigning is never signed online");
+	o.eku = "timeStamping";
+	tbs_refused(f, &o, "policy: extendedKeyUsage timeStamping is never signed online");
+	o.eku = "serverAuth,anyExtendedKeyUsage";
+	tbs_refused(f, &o, "policy: extendedKeyUsage anyExtendedKeyUsage is never signed");
+	o.eku = "";
+	tbs_refused(f, &o, "policy: extendedKeyUsage matches no profile");
+	o.eku = "serverAuth,codeSigning";
+	tbs_refused(f, &o, "policy: extendedKeyUsage matches no profile");
+	/* keyUsage exactly the profile's for the key type (EC client: with keyAgreement) */
+	memset(&o, 0, sizeof(o));
+	o.ku = "critical,digitalSignature,keyAgreement";
+	tbs_refused(f, &o, "policy: keyUsage is not the server profile's");
+	o.eku = "clientAuth,emailProtection";
+	sign_cert_ok(f, &o);
+	o.ku = NULL;
+	tbs_refused(f, &o, "policy: keyUsage is not the client profile's");
+	/* validity: the profile's maximum, notAfter inclusive */
+	memset(&o, 0, sizeof(o));
+	o.days = 398; /* tbs_make ends at notBefore + days: one second too long */
+	tbs_refused(f, &o, "policy: validity longer than the server profile's 398 days");
+	o.eku = "codeSigning";
+	sign_cert_ok(f, &o);
+
+	/* SIGN_OCSP: the signer's clock, a bounded validity */
+	ocsp_this_off = -7200; /* beyond the largest backdating */
+	tbs = ocsp_make(f, f->ocsp_cert, f->ocsp_key, 0, &len);
+	sign_refused(f, SIGNER_OP_SIGN_OCSP, tbs, len, "policy: thisUpdate too far");
+	free(tbs);
+	ocsp_this_off = 0;
+	ocsp_next_off = 11 * 86400;
+	tbs = ocsp_make(f, f->ocsp_cert, f->ocsp_key, 0, &len);
+	sign_refused(f, SIGNER_OP_SIGN_OCSP, tbs, len,
+		     "policy: nextUpdate more than 10 days after thisUpdate");
+	free(tbs);
+	ocsp_next_off = -1;
+	tbs = ocsp_make(f, f->ocsp_cert, f->ocsp_key, 0, &len);
+	sign_refused(f, SIGNER_OP_SIGN_OCSP, tbs, len, "policy: a response without nextUpdate");
+	free(tbs);
+	ocsp_next_off = 3600;
+	/* producedAt a year back: the first GeneralizedTime of the ResponseData */
+	tbs = ocsp_make(f, f->ocsp_cert, f->ocsp_key, 0, &len);
+	for (i = 0; i + 2 < len && !(tbs[i] == 0x18 && tbs[i + 1] == 0x0f); i++)
+		;
+	assert_true(i + 2 < len);
+	tbs[i + 5]--; /* the year's last digit */
+	sign_refused(f, SIGNER_OP_SIGN_OCSP, tbs, len, "policy: producedAt is not the signer's");
+	free(tbs);
+
+	/* SIGN_CRL: the signer's clock, a bounded validity, numbers that increase */
+	crl_this_off = -86400;
+	tbs = crl_make(f, NULL, &len);
+	sign_refused(f, SIGNER_OP_SIGN_CRL, tbs, len, "policy: thisUpdate is not the signer's");
+	free(tbs);
+	crl_this_off = 0;
+	crl_days = 400;
+	tbs = crl_make(f, NULL, &len);
+	sign_refused(f, SIGNER_OP_SIGN_CRL, tbs, len,
+		     "policy: nextUpdate more than 366 days after thisUpdate");
+	free(tbs);
+	crl_days = 7;
+	crl_number_forced = 5;
+	tbs = crl_make(f, NULL, &len);
+	sign_refused(f, SIGNER_OP_SIGN_CRL, tbs, len, "policy: CRL number 5 is not above");
+	free(tbs);
+	crl_number_forced = 0;
+
+	/* a signer of its own for `shomei issue --profile ocsp|tsa` signs those */
+	err_clear(&e);
+	conf_set(&f->conf, "signer.service_certs", "yes");
+	if (signer_spawn(&f->conf, &svc, &pid, &e) == -1)
+		fail_msg("%s", e.msg);
+	conf_set(&f->conf, "signer.service_certs", "no");
+	{
+		unsigned char *sig = NULL;
+		size_t siglen = 0;
+
+		memset(&o, 0, sizeof(o));
+		o.eku = "OCSPSigning";
+		tbs = tbs_make(f, &o, &len);
+		if (signer_sign(svc, SIGNER_OP_SIGN_CERT, tbs, len, &sig, &siglen, &e) == -1)
+			fail_msg("service signer: %s", e.msg);
+		free(sig);
+		free(tbs);
+		/* anyExtendedKeyUsage stays refused even there */
+		o.eku = "anyExtendedKeyUsage";
+		tbs = tbs_make(f, &o, &len);
+		err_clear(&e);
+		assert_int_equal(signer_sign(svc, SIGNER_OP_SIGN_CERT, tbs, len, &sig, &siglen, &e),
+				 -1);
+		free(tbs);
+	}
+	signer_client_free(svc);
+	assert_int_equal(tu_wait(pid), 0);
+}
+
 int
 main(void)
 {
@@ -1978,6 +2117,7 @@ main(void)
 	    cmocka_unit_test(test_sign_crl_large),
 	    cmocka_unit_test(test_sign_ocsp),
 	    cmocka_unit_test(test_sign_tsa),
+	    cmocka_unit_test(test_policy_refusals),
 	    cmocka_unit_test(test_ocsp_no_key),
 	    cmocka_unit_test(test_client_limits),
 	    cmocka_unit_test(test_fatal),
