@@ -34,6 +34,7 @@ int cmd_ticket(struct cli *, int, char **);
 int cmd_audit(struct cli *, int, char **);
 int cmd_crl(struct cli *, int, char **);
 int cmd_ca(struct cli *, int, char **);
+int cmd_signer_log(struct cli *, int, char **);
 int cmd_serve(struct cli *, int, char **);
 int cmd_mail(struct cli *, int, char **);
 int cmd_apikey(struct cli *, int, char **);

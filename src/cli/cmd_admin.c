@@ -504,9 +504,82 @@ out:
 
 static const char usage_audit[] =
     "usage: shomei audit verify\n"
-    "       shomei audit list [--limit N]\n\n"
+    "       shomei audit list [--limit N]\n"
+    "       shomei audit reconcile\n\n"
     "verify walks the hash chain and reports the first entry that was modified, removed or\n"
-    "reordered (exit status 1).\n";
+    "reordered (exit status 1).  reconcile walks the signer's own log (signer.log) and lists\n"
+    "every certificate the signer signed that the store does not hold (exit status 1 when\n"
+    "there is one, or when the log's chain is broken).\n";
+
+/* The signer's log of the data directory's configuration; caller frees. */
+static char *
+admin_signer_log(const struct ca *ca)
+{
+	return conf_path(&ca->conf, conf_get(&ca->conf, "signer.log", "signer.log"));
+}
+
+struct reconcile {
+	struct store *st;
+	long long certs, missing;
+	int failed;
+	struct err e;
+};
+
+static int
+reconcile_one(void *arg, const char *kind, const char *id)
+{
+	struct reconcile *r = arg;
+	struct store_cert c;
+	struct err e;
+
+	if (strcmp(kind, "cert") != 0)
+		return 0;
+	r->certs++;
+	memset(&c, 0, sizeof(c));
+	err_clear(&e);
+	if (store_cert_get(r->st, id, &c, &e) == 0) {
+		store_cert_clear(&c);
+		return 0;
+	}
+	if (e.code != ERR_NOTFOUND) {
+		r->e = e;
+		r->failed = 1;
+		return 1;
+	}
+	printf("signed but not in the store: %s\n", id);
+	r->missing++;
+	return 0;
+}
+
+static int
+audit_reconcile(struct ca *ca, struct store *st)
+{
+	struct reconcile r;
+	char *path = admin_signer_log(ca), last[65];
+	long long n = 0;
+	struct err e;
+	int rc = 0;
+
+	memset(&r, 0, sizeof(r));
+	err_clear(&e);
+	r.st = st;
+	if (signer_log_verify(path, reconcile_one, &r, &n, last, &e) == -1) {
+		rc = cli_fail(r.failed ? &r.e : &e);
+	} else if (r.missing > 0) {
+		fprintf(stderr,
+			"shomei: audit reconcile: %lld of the %lld certificates the signer signed "
+			"are not in the store\n",
+			r.missing, r.certs);
+		rc = ERR_REFUSED;
+	} else {
+		printf(
+		    "reconciled: the store holds all %lld certificates of the signer's log (%lld "
+		    "signatures)\n",
+		    r.certs, n);
+	}
+	free(path);
+	return rc;
+}
 
 struct audit_print {
 	long limit;
@@ -540,7 +613,7 @@ cmd_audit(struct cli *cli, int argc, char **argv)
 	struct ca_audit_report r;
 	struct audit_print ap;
 	struct err e;
-	int ch, stop, rc = 0, verify, v;
+	int ch, stop, rc = 0, verify, reconcile, v;
 
 	memset(&ap, 0, sizeof(ap));
 	err_clear(&e);
@@ -548,9 +621,11 @@ cmd_audit(struct cli *cli, int argc, char **argv)
 		fputs(usage_audit, stdout);
 		return 0;
 	}
-	if (argc < 2 || (strcmp(argv[1], "verify") != 0 && strcmp(argv[1], "list") != 0))
+	if (argc < 2 || (strcmp(argv[1], "verify") != 0 && strcmp(argv[1], "list") != 0 &&
+			 strcmp(argv[1], "reconcile") != 0))
 		return cli_usage(usage_audit);
 	verify = strcmp(argv[1], "verify") == 0;
+	reconcile = strcmp(argv[1], "reconcile") == 0;
 	argc--;
 	argv++;
 	while ((ch = getopt_long(argc, argv, "hd:", lo, NULL)) != -1) {
@@ -567,6 +642,10 @@ cmd_audit(struct cli *cli, int argc, char **argv)
 		return cli_usage(usage_audit);
 	if ((rc = admin_open(cli, &ca, &st)) != 0)
 		return rc;
+	if (reconcile) {
+		rc = audit_reconcile(ca, st);
+		goto out;
+	}
 	if (!verify) {
 		if (store_audit_foreach(st, audit_print_one, &ap, &e) == -1 && err_is_set(&e))
 			rc = cli_fail(&e);
@@ -584,6 +663,53 @@ cmd_audit(struct cli *cli, int argc, char **argv)
 	}
 out:
 	store_close(st);
+	ca_close(ca);
+	return rc;
+}
+
+static const char usage_signer_log[] =
+    "usage: shomei signer-log verify [FILE]\n\n"
+    "Walks the hash chain of the signer's own log (signer.log of shomei.conf, or FILE): one\n"
+    "line per signature, outside the store.  Prints the number of signatures and the last\n"
+    "hash (keep it elsewhere to detect a log cut short), or the first line where the chain\n"
+    "breaks (exit status 1).\n";
+
+int
+cmd_signer_log(struct cli *cli, int argc, char **argv)
+{
+	static const struct option lo[] = {
+	    {"data", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct ca *ca = NULL;
+	struct err e;
+	char *path = NULL, last[65];
+	long long n = 0;
+	int ch, stop, rc = 0;
+
+	err_clear(&e);
+	while ((ch = getopt_long(argc, argv, "hd:", lo, NULL)) != -1) {
+		rc = cli_common_opt(cli, ch, optarg, usage_signer_log, &stop);
+		if (stop)
+			return rc;
+	}
+	if (optind >= argc || strcmp(argv[optind], "verify") != 0 || argc - optind > 2)
+		return cli_usage(usage_signer_log);
+	if (argc - optind == 2)
+		path = xstrdup(argv[optind + 1]);
+	else if (ca_open(cli->datadir, 0, serve_conf_known, &ca, &e) == -1) {
+		rc = cli_fail(&e);
+		goto out;
+	} else
+		path = admin_signer_log(ca);
+	if (signer_log_verify(path, NULL, NULL, &n, last, &e) == -1) {
+		rc = cli_fail(&e);
+		goto out;
+	}
+	printf("signer log intact: %lld signatures, last hash %s\n", n, last);
+out:
+	free(path);
 	ca_close(ca);
 	return rc;
 }

@@ -66,20 +66,9 @@ signer_secret_free(char *s)
 
 /* The keys the signer reads (keys.c): its keys, their passphrase, the PKCS#11 token. */
 const char *const signer_conf_keys[] = {
-    "signer.max_skew",
-    "ca.key",
-    "ca.cert",
-    "ocsp.key",
-    "ocsp.cert",
-    "tsa.key",
-    "tsa.cert",
-    "key_passphrase",
-    "key_passphrase_env",
-    "key_passphrase_file",
-    "pkcs11.module",
-    "pkcs11.pin",
-    "pkcs11.pin_env",
-    NULL,
+    "signer.max_skew",	   "signer.log",    "ca.key",	  "ca.cert",	    "ocsp.key",
+    "ocsp.cert",	   "tsa.key",	    "tsa.cert",	  "key_passphrase", "key_passphrase_env",
+    "key_passphrase_file", "pkcs11.module", "pkcs11.pin", "pkcs11.pin_env", NULL,
 };
 
 int
@@ -781,7 +770,9 @@ signer_keys_load(const struct conf *c, struct signer_keys *ks, struct err *e)
 	int rc = -1, n;
 
 	memset(ks, 0, sizeof(*ks));
+	ks->log_fd = -1;
 	if (signer_policy_load(c, &ks->policy, e) == -1 ||
+	    signer_log_open(c, &ks->log_fd, e) == -1 ||
 	    keys_role_load(c, "ca", 1, &ks->ca, e) == -1 ||
 	    keys_role_load(c, "ocsp", 0, &ks->ocsp, e) == -1 ||
 	    keys_role_load(c, "tsa", 0, &ks->tsa, e) == -1)
@@ -841,9 +832,12 @@ signer_keys_free(struct signer_keys *ks)
 	}
 	OPENSSL_free(ks->ca_algid);
 	OPENSSL_free(ks->ca_name);
+	if (ks->log_fd >= 0)
+		(void)close(ks->log_fd);
 	if (ks->parse_null != NULL)
 		OSSL_PROVIDER_unload(ks->parse_null);
 	OSSL_LIB_CTX_free(ks->parse_ctx);
 	memset(ks, 0, sizeof(*ks));
+	ks->log_fd = -1;
 	signer_engine_release();
 }

@@ -312,6 +312,8 @@ signer_policy_crl(struct signer_policy *pol, const unsigned char *p, size_t len,
 			       (long long)number, (long long)pol->crl_last[delta],
 			       delta ? "delta" : "full");
 	pol->crl_last[delta] = number;
+	snprintf(pol->last_id, sizeof(pol->last_id), "%s:%lld", delta ? "delta" : "full",
+		 (long long)number);
 	return 0;
 bad:
 	return err_set(e, ERR_REFUSED, "signer: SIGN_CRL: policy: unreadable TBSCertList fields");

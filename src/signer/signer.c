@@ -27,6 +27,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "../x509/x509.h"
 #include "signer_local.h"
 
 /* Closes every descriptor except keep and 0/1/2 (walks /proc/self/fd; a loop without /proc). */
@@ -245,6 +246,9 @@ signer_check_cert(struct signer_keys *ks, const unsigned char *p, size_t len, st
 	}
 	if (signer_policy_cert(&ks->policy, x, e) == -1)
 		goto out;
+	if (x509_serial_hex(X509_get0_serialNumber(x), ks->policy.last_id,
+			    sizeof(ks->policy.last_id)) == -1)
+		snprintf(ks->policy.last_id, sizeof(ks->policy.last_id), "?");
 	rc = 0;
 out:
 	BASIC_CONSTRAINTS_free(bc);
@@ -513,6 +517,7 @@ signer_check(struct signer_keys *ks, uint32_t op, const unsigned char *p, size_t
 	int rc = -1;
 
 	*key = NULL;
+	snprintf(ks->policy.last_id, sizeof(ks->policy.last_id), "-");
 	switch (op) {
 	case SIGNER_OP_SIGN_CERT:
 		rc = signer_check_cert(ks, p, len, e);
@@ -540,6 +545,21 @@ signer_check(struct signer_keys *ks, uint32_t op, const unsigned char *p, size_t
 	return rc;
 }
 
+static const char *
+signer_log_kind(uint32_t op)
+{
+	switch (op) {
+	case SIGNER_OP_SIGN_CERT:
+		return "cert";
+	case SIGNER_OP_SIGN_CRL:
+		return "crl";
+	case SIGNER_OP_SIGN_OCSP:
+		return "ocsp";
+	default:
+		return "tsa";
+	}
+}
+
 /* Answers one request.  Returns -1 only when the answer cannot be written (fatal). */
 static int
 signer_serve(struct signer_keys *ks, int fd, uint32_t op, const struct buf *req)
@@ -554,7 +574,11 @@ signer_serve(struct signer_keys *ks, int fd, uint32_t op, const struct buf *req)
 	if (op == SIGNER_OP_PING) {
 		w = signer_frame_write(fd, SIGNER_STATUS_OK, "pong", 4);
 	} else if (signer_check(ks, op, req->data, req->len, &key, &e) == -1 ||
-		   signer_key_sign(key, req->data, req->len, &sig, &siglen, &e) == -1) {
+		   signer_key_sign(key, req->data, req->len, &sig, &siglen, &e) == -1 ||
+		   signer_log_append(
+		       ks->log_fd, signer_log_kind(op), ks->policy.last_id, req->data, req->len,
+		       op == SIGNER_OP_SIGN_CERT || op == SIGNER_OP_SIGN_CRL, &e) == -1) {
+		/* a signature the log could not record never leaves */
 		log_warn("%s", e.msg);
 		w = signer_frame_write(fd, SIGNER_STATUS_REFUSED, e.msg, strlen(e.msg));
 	} else {

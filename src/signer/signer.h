@@ -176,4 +176,14 @@ void signer_engine_release(void);
 /* The configuration keys the signer reads (NULL-terminated; see conf_check_keys). */
 extern const char *const signer_conf_keys[];
 
+/*
+ * The signer's log (see src/signer/slog.c): walks the hash chain of the file at path, calling
+ * fn (when not NULL) with each line's kind ("cert", "crl", "ocsp", "tsa") and id (a serial,
+ * "full:N", "delta:N" or "-"); fn returning non-zero stops.  *count lines, last the final
+ * hash.  ERR_REFUSED names the first line where the chain breaks.
+ */
+typedef int signer_log_entry_fn(void *arg, const char *kind, const char *id);
+int signer_log_verify(const char *path, signer_log_entry_fn *, void *arg, long long *count,
+		      char last[65], struct err *);
+
 #endif

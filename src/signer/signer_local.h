@@ -72,6 +72,7 @@ struct signer_policy {
 	int service_certs;
 	long skew;	     /* signer.max_skew */
 	int64_t crl_last[2]; /* full, delta: the last CRL numbers signed (0: none) */
+	char last_id[64];    /* what the last checked payload is, for the log */
 };
 
 int signer_policy_load(const struct conf *, struct signer_policy *, struct err *);
@@ -81,8 +82,14 @@ int signer_policy_ocsp(const struct signer_policy *, const unsigned char *, size
 int signer_policy_crl(struct signer_policy *, const unsigned char *, size_t, time_t now,
 		      struct err *);
 
+/* The signer's log (slog.c): fd -1 when signer.log = off. */
+int signer_log_open(const struct conf *, int *fd, struct err *);
+int signer_log_append(int fd, const char *kind, const char *id, const unsigned char *, size_t,
+		      int durable, struct err *);
+
 struct signer_keys {
 	struct signer_policy policy;
+	int log_fd;
 	struct signer_key ca;
 	struct signer_key ocsp;
 	struct signer_key tsa;

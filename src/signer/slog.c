@@ -1,0 +1,195 @@
+/*
+ * slog: the signer's own log of every signature, kept outside the store (which the web
+ * process can write), append-only and hash-chained like the audit chain.  One line each:
+ *
+ *   seq TAB time TAB kind TAB id TAB sha256(signed bytes) TAB hash
+ *
+ * where hash = SHA-256(previous hash || the line up to and including the TAB before it), the
+ * first line chaining from 64 zeros.  kind is cert, crl, ocsp or tsa; id is the
+ * certificate's serial (hex), "full:N" or "delta:N" for a CRL, "-" otherwise.
+ *
+ * Several signers may append to one log (the online one, `shomei crl`'s, `shomei issue`'s):
+ * each append takes an exclusive flock, reads the last line back for the sequence number and
+ * hash, and writes its line with one write().  Certificates and CRLs are made durable
+ * (fdatasync) before their signature leaves the signer; OCSP and TSA lines are not forced,
+ * since they are signed many times a second and reveal nothing the store must hold.
+ * `shomei signer-log verify` walks the chain (signer_log_verify), and `shomei audit
+ * reconcile` lists the certificates the signer signed that the store does not hold.
+ */
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/sha.h>
+
+#include "signer_local.h"
+
+#define SLOG_LINE_MAX 512
+#define SLOG_ZERO "0000000000000000000000000000000000000000000000000000000000000000"
+
+int
+signer_log_open(const struct conf *c, int *fd, struct err *e)
+{
+	const char *v = conf_get(c, "signer.log", "signer.log");
+	char *path;
+
+	*fd = -1;
+	if (strcmp(v, "off") == 0)
+		return 0;
+	path = conf_path(c, v);
+	*fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (*fd == -1)
+		err_set(e, ERR_REFUSED, "signer: %s (signer.log): %s", path, strerror(errno));
+	free(path);
+	return *fd == -1 ? -1 : 0;
+}
+
+/* The last line's sequence number and hash (0 and zeros for an empty log). */
+static int
+slog_tail(int fd, long long *seq, char hash[65], struct err *e)
+{
+	char buf[SLOG_LINE_MAX + 1], *nl, *last, *tab;
+	struct stat st;
+	off_t off;
+	ssize_t n;
+
+	*seq = 0;
+	memcpy(hash, SLOG_ZERO, 65);
+	if (fstat(fd, &st) == -1)
+		return err_set(e, ERR_INTERNAL, "signer log: fstat: %s", strerror(errno));
+	if (st.st_size == 0)
+		return 0;
+	off = st.st_size > SLOG_LINE_MAX ? st.st_size - SLOG_LINE_MAX : 0;
+	if ((n = pread(fd, buf, (size_t)(st.st_size - off), off)) <= 0 || buf[n - 1] != '\n')
+		return err_set(e, ERR_INTERNAL,
+			       "signer log: its last line is incomplete (verify it with `shomei "
+			       "signer-log verify`)");
+	buf[n - 1] = '\0';
+	nl = strrchr(buf, '\n');
+	last = nl != NULL ? nl + 1 : buf;
+	tab = strrchr(last, '\t');
+	if (tab == NULL || strlen(tab + 1) != 64 || sscanf(last, "%lld\t", seq) != 1)
+		return err_set(e, ERR_INTERNAL, "signer log: its last line is malformed");
+	memcpy(hash, tab + 1, 65);
+	return 0;
+}
+
+/* hex(SHA-256(prev || text)) */
+static void
+slog_chain(const char *prev, const char *text, size_t len, char out[65])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH], buf[64 + SLOG_LINE_MAX];
+
+	memcpy(buf, prev, 64);
+	memcpy(buf + 64, text, len < SLOG_LINE_MAX ? len : SLOG_LINE_MAX);
+	SHA256(buf, 64 + (len < SLOG_LINE_MAX ? len : SLOG_LINE_MAX), md);
+	hex_encode(out, md, sizeof(md));
+}
+
+int
+signer_log_append(int fd, const char *kind, const char *id, const unsigned char *p, size_t len,
+		  int durable, struct err *e)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	char line[SLOG_LINE_MAX], mdhex[65], prev[65], hash[65];
+	long long seq;
+	int n, rc = -1;
+
+	if (fd == -1)
+		return 0;
+	SHA256(p, len, md);
+	hex_encode(mdhex, md, sizeof(md));
+	if (flock(fd, LOCK_EX) == -1)
+		return err_set(e, ERR_INTERNAL, "signer log: flock: %s", strerror(errno));
+	if (slog_tail(fd, &seq, prev, e) == -1)
+		goto out;
+	n = snprintf(line, sizeof(line), "%lld\t%lld\t%s\t%s\t%s\t", seq + 1, (long long)util_now(),
+		     kind, id, mdhex);
+	if (n < 0 || (size_t)n + 66 > sizeof(line)) {
+		err_set(e, ERR_INTERNAL, "signer log: line too long");
+		goto out;
+	}
+	slog_chain(prev, line, (size_t)n, hash);
+	memcpy(line + n, hash, 64);
+	line[n + 64] = '\n';
+	if (write(fd, line, (size_t)n + 65) != (ssize_t)n + 65 ||
+	    (durable && fdatasync(fd) == -1)) {
+		err_set(e, ERR_INTERNAL, "signer log: write: %s", strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	(void)flock(fd, LOCK_UN);
+	return rc;
+}
+
+int
+signer_log_verify(const char *path, signer_log_entry_fn *fn, void *arg, long long *count,
+		  char last[65], struct err *e)
+{
+	FILE *f = fopen(path, "r");
+	char line[SLOG_LINE_MAX + 2], prev[65], hash[65], *tab, *fields[6];
+	long long seq = 0, n;
+	size_t len;
+	int i, rc = -1;
+
+	*count = 0;
+	memcpy(prev, SLOG_ZERO, 65);
+	if (f == NULL)
+		return err_set(e, ERR_REFUSED, "%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		seq++;
+		len = strlen(line);
+		if (len == 0 || line[len - 1] != '\n' || len < 66) {
+			err_set(e, ERR_REFUSED, "%s:%lld: incomplete or overlong line", path, seq);
+			goto out;
+		}
+		line[--len] = '\0';
+		tab = line + len - 65;
+		if (*tab != '\t') {
+			err_set(e, ERR_REFUSED, "%s:%lld: malformed line", path, seq);
+			goto out;
+		}
+		slog_chain(prev, line, (size_t)(tab - line) + 1, hash);
+		if (strcmp(hash, tab + 1) != 0) {
+			err_set(e, ERR_REFUSED,
+				"%s:%lld: the hash chain breaks here (the line or one before it "
+				"was changed, removed or inserted)",
+				path, seq);
+			goto out;
+		}
+		memcpy(prev, hash, 65);
+		*tab = '\0';
+		fields[0] = line;
+		for (i = 1; i < 5; i++) {
+			if ((fields[i] = strchr(fields[i - 1], '\t')) == NULL)
+				break;
+			*fields[i]++ = '\0';
+		}
+		if (i != 5 || sscanf(fields[0], "%lld", &n) != 1 || n != seq) {
+			err_set(e, ERR_REFUSED, "%s:%lld: bad sequence number or fields", path,
+				seq);
+			goto out;
+		}
+		if (fn != NULL && fn(arg, fields[2], fields[3]) != 0) {
+			err_set(e, ERR_INTERNAL, "%s:%lld: stopped", path, seq);
+			goto out;
+		}
+	}
+	if (ferror(f)) {
+		err_set(e, ERR_INTERNAL, "%s: read error", path);
+		goto out;
+	}
+	*count = seq;
+	memcpy(last, prev, 65);
+	rc = 0;
+out:
+	fclose(f);
+	return rc;
+}
