@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,7 @@ static int
 slog_tail(int fd, long long *seq, char hash[65], struct err *e)
 {
 	char buf[SLOG_LINE_MAX + 1], *nl, *last, *tab;
+	long v;
 	struct stat st;
 	off_t off;
 	ssize_t n;
@@ -74,8 +76,12 @@ slog_tail(int fd, long long *seq, char hash[65], struct err *e)
 	nl = strrchr(buf, '\n');
 	last = nl != NULL ? nl + 1 : buf;
 	tab = strrchr(last, '\t');
-	if (tab == NULL || strlen(tab + 1) != 64 || sscanf(last, "%lld\t", seq) != 1)
+	if ((nl = strchr(last, '\t')) != NULL)
+		*nl = '\0';
+	if (tab == NULL || strlen(tab + 1) != 64 || nl == NULL ||
+	    util_parse_long(last, 1, LONG_MAX, &v) == -1)
 		return err_set(e, ERR_INTERNAL, "signer log: its last line is malformed");
+	*seq = v;
 	memcpy(hash, tab + 1, 65);
 	return 0;
 }
@@ -135,7 +141,8 @@ signer_log_verify(const char *path, signer_log_entry_fn *fn, void *arg, long lon
 {
 	FILE *f = fopen(path, "r");
 	char line[SLOG_LINE_MAX + 2], prev[65], hash[65], *tab, *fields[6];
-	long long seq = 0, n;
+	long long seq = 0;
+	long n;
 	size_t len;
 	int i, rc = -1;
 
@@ -172,7 +179,7 @@ signer_log_verify(const char *path, signer_log_entry_fn *fn, void *arg, long lon
 				break;
 			*fields[i]++ = '\0';
 		}
-		if (i != 5 || sscanf(fields[0], "%lld", &n) != 1 || n != seq) {
+		if (i != 5 || util_parse_long(fields[0], 1, LONG_MAX, &n) == -1 || n != seq) {
 			err_set(e, ERR_REFUSED, "%s:%lld: bad sequence number or fields", path,
 				seq);
 			goto out;
