@@ -242,6 +242,9 @@ tbs_make(struct hsm *h, size_t *len)
 	X509_set_pubkey(x, h->leaf_key);
 	X509V3_set_ctx(&ctx, h->ca_cert, x, NULL, NULL, 0);
 	tu_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE");
+	/* what the server profile issues: the signer's policy signs nothing else */
+	tu_ext(x, &ctx, NID_key_usage, "critical,digitalSignature");
+	tu_ext(x, &ctx, NID_ext_key_usage, "serverAuth");
 	tu_ext(x, &ctx, NID_subject_alt_name, "DNS:leaf.example");
 	tu_ext(x, &ctx, NID_authority_key_identifier, "keyid:always");
 	assert_int_equal(x509_sigalg_for_key(X509_get0_pubkey(h->ca_cert), &sig_nid, &md_nid, &e),
