@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include <openssl/asn1.h>
+#include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/ocsp.h>
 #include <openssl/x509.h>
@@ -51,6 +52,21 @@ signer_policy_load(const struct conf *c, struct signer_policy *p, struct err *e)
 	p->service_certs = strcmp(conf_get(c, "signer.service_certs", "no"), "yes") == 0;
 	if (conf_get_long(c, "signer.max_skew", SIGNER_SKEW_DEFAULT, 1, 86400, &p->skew, e) == -1)
 		return -1;
+	/* the TSA policy the time-stamps must name */
+	{
+		const char *v = conf_get(c, "tsa.policy", "1.2.3.4.1");
+		ASN1_OBJECT *o = OBJ_txt2obj(v, 1);
+		unsigned char *q = p->tsa_policy;
+		int n = o != NULL ? i2d_ASN1_OBJECT(o, NULL) : -1;
+
+		if (n <= 0 || (size_t)n > sizeof(p->tsa_policy)) {
+			ASN1_OBJECT_free(o);
+			return err_set(e, ERR_REFUSED, "signer: tsa.policy \"%s\" is not an OID",
+				       v);
+		}
+		p->tsa_policy_len = (size_t)i2d_ASN1_OBJECT(o, &q);
+		ASN1_OBJECT_free(o);
+	}
 	/* the web process of a test instance runs on a shifted clock (test.clock_offset): the
 	 * signer follows it, or it would refuse every OCSP answer and CRL made there */
 	if (strcmp(conf_get(c, "test.instance", "no"), "yes") == 0) {
@@ -317,4 +333,62 @@ signer_policy_crl(struct signer_policy *pol, const unsigned char *p, size_t len,
 	return 0;
 bad:
 	return err_set(e, ERR_REFUSED, "signer: SIGN_CRL: policy: unreadable TBSCertList fields");
+}
+
+/*
+ * TSTInfo ::= SEQUENCE { version INTEGER { v1(1) }, policy, messageImprint, serialNumber,
+ *   genTime GeneralizedTime, ... } (RFC 3161 2.4.2).  md must be its digest; genTime may
+ * carry a fraction of a second.
+ */
+int
+signer_policy_tsa(const struct signer_policy *pol, const unsigned char *tst, size_t len, int md_nid,
+		  const unsigned char *md, size_t mdlen, time_t now, struct err *e)
+{
+	unsigned char mine[EVP_MAX_MD_SIZE], g[15];
+	unsigned int n = 0;
+	struct der_reader in;
+	struct der_tlv seq, t, whole;
+	const EVP_MD *h = EVP_get_digestbynid(md_nid);
+	time_t gen;
+	int64_t version;
+	size_t i;
+
+	if (h == NULL || !EVP_Digest(tst, len, mine, &n, h, NULL) || n != mdlen ||
+	    memcmp(mine, md, n) != 0)
+		return err_set(e, ERR_REFUSED,
+			       "signer: SIGN_TSA: policy: messageDigest is not the digest of the "
+			       "TSTInfo sent with it");
+	if (der_parse_one(tst, len, &seq) == -1)
+		goto bad;
+	der_reader_enter(&in, &seq);
+	if (der_expect(&in, DER_TAG_INTEGER, &t) == -1 || der_get_int64(&t, &version) == -1 ||
+	    version != 1)
+		goto bad;
+	if (der_expect(&in, DER_TAG_OID, &t) == -1 || t.total != pol->tsa_policy_len ||
+	    memcmp(t.start, pol->tsa_policy, t.total) != 0)
+		return err_set(e, ERR_REFUSED,
+			       "signer: SIGN_TSA: policy: the TSTInfo's policy is not tsa.policy");
+	if (der_expect(&in, DER_TAG_SEQUENCE, &t) == -1 ||
+	    der_expect(&in, DER_TAG_INTEGER, &t) == -1 ||
+	    der_expect(&in, DER_TAG_GENTIME, &t) == -1 || t.len < 15 || t.val[t.len - 1] != 'Z')
+		goto bad;
+	/* YYYYMMDDHHMMSS[.f+]Z: the seconds, the fraction checked and dropped */
+	for (i = 14; i + 1 < t.len; i++)
+		if (!(i == 14 ? t.val[i] == '.' : (t.val[i] >= '0' && t.val[i] <= '9')))
+			goto bad;
+	memcpy(g, t.val, 14);
+	g[14] = 'Z';
+	whole = t;
+	whole.val = g;
+	whole.len = 15;
+	if (der_get_time(&whole, &gen) == -1)
+		goto bad;
+	if (gen > now + pol->skew || gen < now - pol->skew)
+		return err_set(e, ERR_REFUSED,
+			       "signer: SIGN_TSA: policy: genTime is not the signer's time (within "
+			       "%ld s)",
+			       pol->skew);
+	return 0;
+bad:
+	return err_set(e, ERR_REFUSED, "signer: SIGN_TSA: policy: unreadable TSTInfo");
 }

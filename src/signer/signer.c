@@ -426,17 +426,21 @@ out:
 }
 
 /*
- * SIGN_TSA: the payload is the DER SET OF Attribute that a CMS SignerInfo signs.  Each
- * attribute must parse whole and appear once; contentType must be id-ct-TSTInfo (RFC 3161
- * 2.4.2) and a messageDigest must be present (RFC 5652 5.3).
+ * SIGN_TSA: the payload is the DER SET OF Attribute that a CMS SignerInfo signs, followed by
+ * the TSTInfo it covers; only the SET is signed.  Each attribute must parse whole and appear
+ * once; contentType must be id-ct-TSTInfo (RFC 3161 2.4.2) and a messageDigest must be
+ * present (RFC 5652 5.3) and be the TSTInfo's digest, whose genTime and policy the signer's
+ * policy checks (policy.c).
  */
 static int
-signer_check_tsa(const struct signer_keys *ks, const unsigned char *p, size_t len, struct err *e)
+signer_check_tsa(struct signer_keys *ks, const unsigned char *p, size_t len, struct err *e)
 {
+	unsigned char mdv[64];
+	size_t mdlen = 0;
 	X509_ATTRIBUTE *a = NULL;
 	const ASN1_TYPE *v;
 	struct der_reader d, in;
-	struct der_tlv set, t;
+	struct der_tlv set, t, tst;
 	const unsigned char *q;
 	int rc = -1, r, nid, seen[32], nseen = 0, i, seen_ct = 0, seen_md = 0;
 
@@ -445,8 +449,10 @@ signer_check_tsa(const struct signer_keys *ks, const unsigned char *p, size_t le
 		goto out;
 	}
 	der_reader_init(&d, p, len);
-	if (der_next(&d, &set) != 0 || set.tag != DER_TAG_SET || !der_reader_done(&d)) {
-		err_set(e, ERR_REFUSED, "signer: SIGN_TSA: payload is not one DER SET");
+	if (der_next(&d, &set) != 0 || set.tag != DER_TAG_SET || der_next(&d, &tst) != 0 ||
+	    tst.tag != DER_TAG_SEQUENCE || !der_reader_done(&d)) {
+		err_set(e, ERR_REFUSED,
+			"signer: SIGN_TSA: payload is not a DER SET of attributes and the TSTInfo");
 		goto out;
 	}
 	der_reader_init(&in, set.val, set.len);
@@ -490,6 +496,8 @@ signer_check_tsa(const struct signer_keys *ks, const unsigned char *p, size_t le
 				    "digest value");
 				goto out;
 			}
+			mdlen = (size_t)v->value.octet_string->length;
+			memcpy(mdv, v->value.octet_string->data, mdlen);
 		}
 		X509_ATTRIBUTE_free(a);
 		a = NULL;
@@ -504,6 +512,10 @@ signer_check_tsa(const struct signer_keys *ks, const unsigned char *p, size_t le
 			"are required");
 		goto out;
 	}
+	if (signer_policy_tsa(&ks->policy, tst.start, tst.total, ks->tsa.md_nid, mdv, mdlen,
+			      util_now(), e) == -1)
+		goto out;
+	ks->sign_len = set.total; /* the SignedAttributes alone */
 	rc = 0;
 out:
 	X509_ATTRIBUTE_free(a);
@@ -517,6 +529,7 @@ signer_check(struct signer_keys *ks, uint32_t op, const unsigned char *p, size_t
 	int rc = -1;
 
 	*key = NULL;
+	ks->sign_len = 0;
 	snprintf(ks->policy.last_id, sizeof(ks->policy.last_id), "-");
 	switch (op) {
 	case SIGNER_OP_SIGN_CERT:
@@ -574,7 +587,8 @@ signer_serve(struct signer_keys *ks, int fd, uint32_t op, const struct buf *req)
 	if (op == SIGNER_OP_PING) {
 		w = signer_frame_write(fd, SIGNER_STATUS_OK, "pong", 4);
 	} else if (signer_check(ks, op, req->data, req->len, &key, &e) == -1 ||
-		   signer_key_sign(key, req->data, req->len, &sig, &siglen, &e) == -1 ||
+		   signer_key_sign(key, req->data, ks->sign_len ? ks->sign_len : req->len, &sig,
+				   &siglen, &e) == -1 ||
 		   signer_log_append(
 		       ks->log_fd, signer_log_kind(op), ks->policy.last_id, req->data, req->len,
 		       op == SIGNER_OP_SIGN_CERT || op == SIGNER_OP_SIGN_CRL, &e) == -1) {

@@ -70,9 +70,11 @@ struct signer_policy {
 	struct signer_profile profiles[8];
 	size_t nprofiles;
 	int service_certs;
-	long skew;	     /* signer.max_skew */
-	int64_t crl_last[2]; /* full, delta: the last CRL numbers signed (0: none) */
-	char last_id[64];    /* what the last checked payload is, for the log */
+	long skew;		      /* signer.max_skew */
+	int64_t crl_last[2];	      /* full, delta: the last CRL numbers signed (0: none) */
+	char last_id[64];	      /* what the last checked payload is, for the log */
+	unsigned char tsa_policy[64]; /* DER of tsa.policy's OID */
+	size_t tsa_policy_len;
 };
 
 int signer_policy_load(const struct conf *, struct signer_policy *, struct err *);
@@ -81,6 +83,8 @@ int signer_policy_ocsp(const struct signer_policy *, const unsigned char *, size
 		       struct err *);
 int signer_policy_crl(struct signer_policy *, const unsigned char *, size_t, time_t now,
 		      struct err *);
+int signer_policy_tsa(const struct signer_policy *, const unsigned char *tst, size_t len,
+		      int md_nid, const unsigned char *md, size_t mdlen, time_t now, struct err *);
 
 /* The signer's log (slog.c): fd -1 when signer.log = off. */
 int signer_log_open(const struct conf *, int *fd, struct err *);
@@ -90,6 +94,7 @@ int signer_log_append(int fd, const char *kind, const char *id, const unsigned c
 struct signer_keys {
 	struct signer_policy policy;
 	int log_fd;
+	size_t sign_len; /* set by signer_check: sign only the first bytes (SIGN_TSA) */
 	struct signer_key ca;
 	struct signer_key ocsp;
 	struct signer_key tsa;

@@ -655,6 +655,7 @@ tsa_resp_build(const struct tsa *t, struct signer_client *sc, const struct tsa_r
 	unsigned char md[EVP_MAX_MD_SIZE], mdattr[96], *sig = NULL;
 	unsigned int mdlen = 0;
 	size_t mdattr_len, attrs_len, si_len, sd_len, encap_len, ci_len, siglen = 0, i, j;
+	size_t signed_len;
 	int rc = -1;
 
 	buf_init(&tst, TSA_BUF_MAX);
@@ -693,8 +694,14 @@ tsa_resp_build(const struct tsa *t, struct signer_client *sc, const struct tsa_r
 	    buf_append(&attrs, a[1].p, a[1].len) == -1 ||
 	    buf_append(&attrs, a[2].p, a[2].len) == -1)
 		goto full;
+	/* the signer signs the attributes after checking them against the TSTInfo: the
+	 * messageDigest, genTime against its own clock, the policy */
+	signed_len = attrs.len;
+	if (buf_append(&attrs, tst.data, tst.len) == -1)
+		goto full;
 	if (signer_sign(sc, SIGNER_OP_SIGN_TSA, attrs.data, attrs.len, &sig, &siglen, e) == -1)
 		goto out;
+	attrs.len = signed_len;
 
 	/* SignerInfo ::= SEQUENCE { version 1, sid, digestAlgorithm, [0] signedAttrs,
 	 *   signatureAlgorithm, signature OCTET STRING } */

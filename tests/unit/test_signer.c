@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -1496,17 +1497,62 @@ test_sign_ocsp(void **state)
 		     "SIGN_OCSP: ResponseData does not parse");
 }
 
-/* DER SignedAttributes: contentType ct (a NID) and, if with_md, a messageDigest */
+/* What the next attrs_make's TSTInfo gets wrong: its policy, genTime, the digest of it. */
+static const char *tst_policy = "1.2.3.4.1";
+static long tst_time_off;
+static int tst_bad_md;
+
+/* TSTInfo { v1, policy, messageImprint, serialNumber, genTime (with a fraction) } */
+static void
+tst_make(struct buf *b)
+{
+	ASN1_OBJECT *pol = OBJ_txt2obj(tst_policy, 1);
+	unsigned char oid[64], *q = oid, imprint[32];
+	static const unsigned char sha256[] = {0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+					       0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00};
+	char gt[32];
+	struct tm tm;
+	time_t t = time(NULL) + tst_time_off;
+	long m1, m2;
+	int n;
+
+	n = i2d_ASN1_OBJECT(pol, &q);
+	assert_true(n > 0);
+	memset(imprint, 0x33, sizeof(imprint));
+	gmtime_r(&t, &tm);
+	assert_true(strftime(gt, sizeof(gt), "%Y%m%d%H%M%S.25Z", &tm) > 0);
+	assert_true((m1 = der_begin(b, DER_TAG_SEQUENCE)) >= 0);
+	assert_int_equal(der_put_int64(b, 1), 0);
+	assert_int_equal(buf_append(b, oid, (size_t)n), 0);
+	assert_true((m2 = der_begin(b, DER_TAG_SEQUENCE)) >= 0);
+	assert_int_equal(buf_append(b, sha256, sizeof(sha256)), 0);
+	assert_int_equal(der_put(b, DER_TAG_OCTETSTRING, imprint, sizeof(imprint)), 0);
+	assert_int_equal(der_end(b, m2), 0);
+	assert_int_equal(der_put_int64(b, 4711), 0);
+	assert_int_equal(der_put(b, DER_TAG_GENTIME, gt, strlen(gt)), 0);
+	assert_int_equal(der_end(b, m1), 0);
+	ASN1_OBJECT_free(pol);
+}
+
+/*
+ * DER SignedAttributes: contentType ct (a NID) and, if with_md, a messageDigest of the
+ * TSTInfo that follows them in the payload; *signed_len is the attributes' length.
+ */
 static unsigned char *
-attrs_make(int ct, int with_md, int twice, size_t *len)
+attrs_make(int ct, int with_md, int twice, size_t *len, size_t *signed_len)
 {
 	STACK_OF(X509_ATTRIBUTE) *sk = NULL;
 	X509_ATTRIBUTE *a;
 	ASN1_OCTET_STRING *os;
 	unsigned char md[32], *der = NULL, *copy;
+	struct buf tst;
 	int n, i;
 
-	memset(md, 0x5a, sizeof(md));
+	buf_init(&tst, 4096);
+	tst_make(&tst);
+	SHA256(tst.data, tst.len, md);
+	if (tst_bad_md)
+		md[0] ^= 1;
 	/* pushed by hand: X509at_add1_attr() itself refuses the duplicate we want to send */
 	sk = sk_X509_ATTRIBUTE_new_null();
 	for (i = 0; i < (twice ? 2 : 1); i++) {
@@ -1523,10 +1569,13 @@ attrs_make(int ct, int with_md, int twice, size_t *len)
 	}
 	n = ASN1_item_i2d((ASN1_VALUE *)sk, &der, ASN1_ITEM_rptr(TU_ATTRS));
 	assert_true(n > 0);
-	copy = xmalloc((size_t)n);
+	copy = xmalloc((size_t)n + tst.len);
 	memcpy(copy, der, (size_t)n);
-	*len = (size_t)n;
+	memcpy(copy + n, tst.data, tst.len);
+	*signed_len = (size_t)n;
+	*len = (size_t)n + tst.len;
 	OPENSSL_free(der);
+	buf_free(&tst);
 	sk_X509_ATTRIBUTE_pop_free(sk, X509_ATTRIBUTE_free);
 	return copy;
 }
@@ -1536,30 +1585,53 @@ test_sign_tsa(void **state)
 {
 	struct fx *f = *state;
 	unsigned char *tbs, *sig = NULL;
-	size_t len, siglen;
+	size_t len, slen, siglen;
 	struct err e;
 
 	err_clear(&e);
-	tbs = attrs_make(NID_id_smime_ct_TSTInfo, 1, 0, &len);
+	tbs = attrs_make(NID_id_smime_ct_TSTInfo, 1, 0, &len, &slen);
 	assert_int_equal(tbs[0], 0x31);
 	if (signer_sign(f->cl, SIGNER_OP_SIGN_TSA, tbs, len, &sig, &siglen, &e) == -1)
 		fail_msg("%s", e.msg);
-	verify_detached(f->tsa_key, NID_sha256, tbs, len, sig, siglen);
+	/* the attributes are signed, not the TSTInfo sent after them */
+	verify_detached(f->tsa_key, NID_sha256, tbs, slen, sig, siglen);
 	free(sig);
 	free(tbs);
-	tbs = attrs_make(NID_pkcs7_data, 1, 0, &len);
+	tbs = attrs_make(NID_pkcs7_data, 1, 0, &len, &slen);
 	sign_refused(f, SIGNER_OP_SIGN_TSA, tbs, len, "contentType must be id-ct-TSTInfo");
 	free(tbs);
-	tbs = attrs_make(NID_id_smime_ct_TSTInfo, 0, 0, &len);
+	tbs = attrs_make(NID_id_smime_ct_TSTInfo, 0, 0, &len, &slen);
 	sign_refused(f, SIGNER_OP_SIGN_TSA, tbs, len,
 		     "contentType and messageDigest attributes are required");
 	free(tbs);
-	tbs = attrs_make(NID_id_smime_ct_TSTInfo, 1, 1, &len);
+	tbs = attrs_make(NID_id_smime_ct_TSTInfo, 1, 1, &len, &slen);
 	sign_refused(f, SIGNER_OP_SIGN_TSA, tbs, len, "attribute contentType repeats");
 	free(tbs);
+	/* the attributes alone, without the TSTInfo they sign for */
+	tbs = attrs_make(NID_id_smime_ct_TSTInfo, 1, 0, &len, &slen);
+	sign_refused(f, SIGNER_OP_SIGN_TSA, tbs, slen,
+		     "payload is not a DER SET of attributes and the TSTInfo");
+	free(tbs);
+	/* the signer's policy: the digest, the policy OID, genTime against its clock */
+	tst_bad_md = 1;
+	tbs = attrs_make(NID_id_smime_ct_TSTInfo, 1, 0, &len, &slen);
+	sign_refused(f, SIGNER_OP_SIGN_TSA, tbs, len,
+		     "policy: messageDigest is not the digest of the TSTInfo");
+	free(tbs);
+	tst_bad_md = 0;
+	tst_policy = "1.2.3.4.2";
+	tbs = attrs_make(NID_id_smime_ct_TSTInfo, 1, 0, &len, &slen);
+	sign_refused(f, SIGNER_OP_SIGN_TSA, tbs, len, "policy: the TSTInfo's policy is not");
+	free(tbs);
+	tst_policy = "1.2.3.4.1";
+	tst_time_off = -3600;
+	tbs = attrs_make(NID_id_smime_ct_TSTInfo, 1, 0, &len, &slen);
+	sign_refused(f, SIGNER_OP_SIGN_TSA, tbs, len, "policy: genTime is not the signer's time");
+	free(tbs);
+	tst_time_off = 0;
 	/* a certificate TBS is not a SET of attributes */
 	sign_refused(f, SIGNER_OP_SIGN_TSA, (const unsigned char *)"\x30\x00", 2,
-		     "payload is not one DER SET");
+		     "payload is not a DER SET");
 }
 
 static void
