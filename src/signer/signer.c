@@ -372,8 +372,7 @@ out:
 /*
  * SIGN_OCSP: the ResponseData must parse whole, and its responderID must name the OCSP
  * certificate (byName: its subject; byKey: SHA-1 of its subjectPublicKey).
- * Not checked (yet): producedAt/thisUpdate/nextUpdate against this process's clock; see
- * "Known gap" in docs/ARCHITECTURE.md (SIGN_TSA likewise cannot see genTime).
+ * The times are the policy's (policy.c: signer_policy_ocsp).
  */
 static int
 signer_check_ocsp(struct signer_keys *ks, const unsigned char *p, size_t len, struct err *e)
