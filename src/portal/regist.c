@@ -267,8 +267,17 @@ portal_step1_post(struct http_req *r)
 		er.type = N_("Choose whether you apply for yourself or as an agent.");
 		v.type = "self";
 	}
-	/* over its limit the ticket is not looked at: no answer about it until the hour is over */
-	if (!regist_ticket_limited(&v, &er)) {
+	/* the CAPTCHA first: without a solved one nothing is said about the organization or
+	 * the ticket, so they cannot be tried out by a script */
+	if (captcha_verify(st, web_form_get(&f, "captcha_id"), REGIST_PURPOSE,
+			   web_form_get(&f, "captcha"), &cr, &e) == -1) {
+		rc = web_error(&x, &e);
+		goto out;
+	}
+	er.captcha = captcha_result_msgid(cr);
+	/* every attempt counts against the ticket; over its limit the ticket is not looked at:
+	 * no answer about it until the hour is over */
+	if (!regist_ticket_limited(&v, &er) && cr == CAPTCHA_OK) {
 		if (ra_regist_check(st, v.org, v.ticket, &rf, &e) == -1) {
 			rc = web_error(&x, &e);
 			goto out;
@@ -279,12 +288,6 @@ portal_step1_post(struct http_req *r)
 		er.email = N_("Enter a valid e-mail address.");
 	if (strcmp(v.email, v.email2) != 0)
 		er.email2 = N_("The two e-mail addresses do not match.");
-	if (captcha_verify(st, web_form_get(&f, "captcha_id"), REGIST_PURPOSE,
-			   web_form_get(&f, "captcha"), &cr, &e) == -1) {
-		rc = web_error(&x, &e);
-		goto out;
-	}
-	er.captcha = captcha_result_msgid(cr);
 	er.any = er.type || er.org || er.ticket || er.email || er.email2 || er.captcha;
 	if (er.any)
 		rc = regist_step1_render(&x, &v, &er);

@@ -218,6 +218,14 @@ def test_validation_errors(portal_sqlite):
             assert f'<option value="{form["org_code"]}" selected>' in r.text
         assert field_value(r.text, "captcha") == ""  # a new image, a new answer
 
+    # without the CAPTCHA solved nothing is said about the ticket or the organization
+    for over in (dict(ticket="NO-SUCH-TICKET"), dict(ticket=t2[0]),
+                 dict(org_code="NOPE", ticket=t1[1])):
+        r, _ = step1(s, srv, captcha="WRONG1", **over)
+        assert r.status_code == 400 and error_of(r.text, "captcha"), over
+        assert error_of(r.text, "ticket") is None and error_of(r.text, "org_code") is None, \
+            (over, r.text)
+
     # the same error in English
     r, _ = step1(s, srv, ticket="NO-SUCH-TICKET", **{"csrf": None})
     assert r.status_code == 403  # (no csrf: refused before validation)
