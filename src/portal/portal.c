@@ -110,6 +110,7 @@ const char *const portal_conf_keys[] = {
     "portal.step1_rate",
     "portal.revoke_rate",
     "portal.reissue_rate",
+    "portal.captcha_rate",
     "portal.base_url",
     "portal.secret_file",
     "portal.key_pool",
@@ -136,7 +137,8 @@ portal_init(struct ca *ca, const char *const *listen_addrs, size_t naddrs, struc
 
 	memset(&portal, 0, sizeof(portal));
 	portal.site.name = "portal";
-	pthread_mutex_init(&portal.rl_lock, NULL);
+	pthread_mutex_init(&portal.forms.lock, NULL);
+	pthread_mutex_init(&portal.captchas.lock, NULL);
 	if (sodium_init() < 0) {
 		err_set(e, ERR_INTERNAL, "portal: libsodium did not initialise");
 		goto out;
@@ -159,6 +161,10 @@ portal_init(struct ca *ca, const char *const *listen_addrs, size_t naddrs, struc
 	if (conf_get_long(c, "portal.reissue_rate", 10, 1, 1000000, &rate, e) == -1)
 		goto out;
 	portal.reissue_rate = rate;
+	/* each GET of a form page makes a CAPTCHA (a store row, a PNG): bounded per address */
+	if (conf_get_long(c, "portal.captcha_rate", 30, 1, 1000000, &rate, e) == -1)
+		goto out;
+	portal.captcha_rate = rate;
 	portal.base_url = xstrdup(conf_get(c, "portal.base_url", "https://localhost:8443"));
 	if (strcmp(conf_get(c, "test.instance", "no"), "yes") == 0) {
 		long off;
@@ -273,7 +279,7 @@ portal_fini(void)
 /* ---- rate limit ---- */
 
 int
-portal_rate_ok(struct http_req *r, long limit)
+portal_limit_ok(struct portal_limiter *l, struct http_req *r, long limit)
 {
 	char addr[NI_MAXHOST];
 	unsigned char ip[16];
@@ -284,9 +290,9 @@ portal_rate_ok(struct http_req *r, long limit)
 
 	http_client_ip(r, ip, &iplen);
 	util_ip_rate_key(ip, iplen, addr, sizeof(addr)); /* IPv6: its /64 */
-	pthread_mutex_lock(&portal.rl_lock);
+	pthread_mutex_lock(&l->lock);
 	for (size_t i = 0; i < PORTAL_RL_SLOTS; i++) {
-		struct portal_rl *s = &portal.rl[i];
+		struct portal_rl *s = &l->rl[i];
 
 		if (s->addr[0] != '\0' && strcmp(s->addr, addr) == 0) {
 			slot = s;
@@ -309,8 +315,14 @@ portal_rate_ok(struct http_req *r, long limit)
 	ok = slot->count < limit;
 	if (ok)
 		slot->count++;
-	pthread_mutex_unlock(&portal.rl_lock);
+	pthread_mutex_unlock(&l->lock);
 	return ok;
+}
+
+int
+portal_rate_ok(struct http_req *r, long limit)
+{
+	return portal_limit_ok(&portal.forms, r, limit);
 }
 
 /* GET /policies/obligations, /policies/privacy. */

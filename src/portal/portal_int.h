@@ -25,6 +25,12 @@ struct portal_rl {
 	long count;
 };
 
+/* Counters per client address and minute (IPv6 by its /64), the least recent forgotten. */
+struct portal_limiter {
+	pthread_mutex_t lock;
+	struct portal_rl rl[PORTAL_RL_SLOTS];
+};
+
 #define PORTAL_TRL_SLOTS 4096 /* per-ticket attempt counters (limits.c) */
 #define PORTAL_TRL_PROBE 8
 #define PORTAL_TRL_KEY 16 /* bytes of the keyed hash that stands for a ticket number */
@@ -36,7 +42,7 @@ struct portal_trl {
 	long count;
 };
 
-/* Read-only after portal_init() except the rate-limit tables (under rl_lock, trl_lock). */
+/* Read-only after portal_init() except the rate-limit tables (under their locks). */
 struct portal {
 	struct web_site site; /* templates and the portal secret (CSRF, sealed forms) */
 	struct captcha_conf captcha;
@@ -46,8 +52,9 @@ struct portal {
 	long revoke_rate;  /* POSTs of /revoke/step1 per client address and minute */
 	long reissue_rate; /* POSTs of /reissue and /reissue/fetch per address and minute */
 	char *test_fault;  /* test.fault (test instances only): a point where to fail */
-	pthread_mutex_t rl_lock;
-	struct portal_rl rl[PORTAL_RL_SLOTS];
+	struct portal_limiter forms;	/* the POSTs of step 1, revocation and re-issue */
+	struct portal_limiter captchas; /* CAPTCHA images made (each GET of a form page) */
+	long captcha_rate;		/* per address and minute */
 	/* the top page (top.c) and the per-ticket limit (limits.c) */
 	char *contact_email;   /* NULL: not configured */
 	char *contact_text;    /* NULL: not configured */
@@ -61,6 +68,8 @@ extern struct portal portal;
 
 /* 1 when the client address may make another request (limit per minute), else 0. */
 int portal_rate_ok(struct http_req *, long limit);
+/* The same for one limiter. */
+int portal_limit_ok(struct portal_limiter *, struct http_req *, long limit);
 
 /*
  * 1 when one more step-1 attempt with ticket is allowed (portal.ticket_rate attempts per ticket
@@ -137,9 +146,15 @@ void pwhash_stats(struct pwhash_stats *);
 
 /* issue.c: the certificate page (PIN and code shown once) of an issuance. */
 int portal_cert_page(struct web_ctx *, const struct ra_cert_page *);
-/* A new CAPTCHA for purpose: its id (hex) and its image as a data: URI (caller frees). */
-int portal_captcha(struct store *, const char *purpose, char id_hex[CAPTCHA_ID_HEX],
-		   char **data_uri, struct err *);
+/*
+ * A new CAPTCHA for purpose: its id (hex) and its image as a data: URI (caller frees); or
+ * PORTAL_CAPTCHA_LIMITED (nothing made) when the client is over portal.captcha_rate.
+ */
+int portal_captcha(struct web_ctx *, struct store *, const char *purpose,
+		   char id_hex[CAPTCHA_ID_HEX], char **data_uri, struct err *);
+/* portal_captcha's answer when the client made portal.captcha_rate CAPTCHAs this minute. */
+#define PORTAL_CAPTCHA_LIMITED 1
+int portal_captcha_limited(struct web_ctx *);
 
 /* ---- telling people (notify.c): the portal's mails for the RA's operations ---- */
 struct ra_notify;

@@ -63,43 +63,30 @@ regist_step1_render(struct web_ctx *x, const struct regist_vals *v, const struct
 	struct ra_org *orgs = NULL;
 	size_t norgs = 0;
 	struct store *st;
-	struct buf png, uri;
 	struct err e;
-	char id_hex[CAPTCHA_ID_HEX], csrf[WEB_B64_LEN];
-	int rc = -1;
+	char id_hex[CAPTCHA_ID_HEX], csrf[WEB_B64_LEN], *png = NULL;
+	int rc = -1, k;
 
 	err_clear(&e);
-	buf_init(&png, 1024 * 1024);
-	buf_init(&uri, 2 * 1024 * 1024);
 	if (v == NULL)
 		v = &none;
 	if (er == NULL)
 		er = &noerr;
 	if ((st = ca_thread_store(x->ca, &e)) == NULL || ra_org_list(st, &orgs, &norgs, &e) == -1 ||
-	    captcha_new(st, &portal.captcha, REGIST_PURPOSE, id_hex, &png, &e) == -1) {
+	    (k = portal_captcha(x, st, REGIST_PURPOSE, id_hex, &png, &e)) == -1) {
 		rc = web_error(x, &e);
 		goto out;
 	}
-	{
-		size_t n = sodium_base64_ENCODED_LEN(png.len, sodium_base64_VARIANT_ORIGINAL);
-		char *b64 = xmalloc(n);
-
-		sodium_bin2base64(b64, n, png.data, png.len, sodium_base64_VARIANT_ORIGINAL);
-		if (buf_printf(&uri, "data:image/png;base64,%s", b64) == -1 ||
-		    buf_cstr(&uri) == NULL) {
-			free(b64);
-			err_set(&e, ERR_INTERNAL, "portal: CAPTCHA image too large");
-			rc = web_error(x, &e);
-			goto out;
-		}
-		free(b64);
+	if (k == PORTAL_CAPTCHA_LIMITED) {
+		rc = portal_captcha_limited(x);
+		goto out;
 	}
 	d = web_data(x, N_("Applicant information"), REGIST_STEP_INPUT);
 	web_flow_add_list(d, "steps_agent", x->lang, REGIST_STEP_INPUT, 1);
 	web_csrf(x, csrf);
 	tmpl_data_str(d, "csrf", csrf);
 	tmpl_data_str(d, "captcha_id", id_hex);
-	tmpl_data_str(d, "captcha_png", (const char *)uri.data);
+	tmpl_data_str(d, "captcha_png", png);
 	tmpl_data_bool(d, "type_self", strcmp(v->type, "agent") != 0);
 	tmpl_data_bool(d, "type_agent", strcmp(v->type, "agent") == 0);
 	for (size_t i = 0; i < norgs; i++) {
@@ -125,8 +112,7 @@ out:
 	for (size_t i = 0; i < norgs; i++)
 		ra_org_clear(&orgs[i]);
 	free(orgs);
-	buf_free(&png);
-	buf_free(&uri);
+	free(png);
 	return rc;
 }
 

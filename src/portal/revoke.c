@@ -133,7 +133,7 @@ revoke_step1_render(struct web_ctx *x, const struct ra_revoke_vals *v, const str
 	struct store *st;
 	struct err e;
 	char id_hex[CAPTCHA_ID_HEX], csrf[WEB_B64_LEN], *uri = NULL;
-	int rc = -1;
+	int rc = -1, k;
 
 	err_clear(&e);
 	if (v == NULL)
@@ -141,8 +141,12 @@ revoke_step1_render(struct web_ctx *x, const struct ra_revoke_vals *v, const str
 	if (er == NULL)
 		er = &noerr;
 	if ((st = ca_thread_store(x->ca, &e)) == NULL || ra_org_list(st, &orgs, &norgs, &e) == -1 ||
-	    portal_captcha(st, REVOKE_PURPOSE, id_hex, &uri, &e) == -1) {
+	    (k = portal_captcha(x, st, REVOKE_PURPOSE, id_hex, &uri, &e)) == -1) {
 		rc = web_error(x, &e);
+		goto out;
+	}
+	if (k == PORTAL_CAPTCHA_LIMITED) {
+		rc = portal_captcha_limited(x);
 		goto out;
 	}
 	d = revoke_data(x, N_("Certificate revocation"), REVOKE_STEP_INPUT);

@@ -18,13 +18,15 @@ const struct web_form_limits portal_form_csr = {PORTAL_ISSUE_BODY_MAX, "csr", PO
 						1};
 
 int
-portal_captcha(struct store *st, const char *purpose, char id_hex[CAPTCHA_ID_HEX], char **data_uri,
-	       struct err *e)
+portal_captcha(struct web_ctx *x, struct store *st, const char *purpose,
+	       char id_hex[CAPTCHA_ID_HEX], char **data_uri, struct err *e)
 {
 	struct buf png, uri;
 	int rc = -1;
 
 	*data_uri = NULL;
+	if (!portal_limit_ok(&portal.captchas, x->r, portal.captcha_rate))
+		return PORTAL_CAPTCHA_LIMITED;
 	buf_init(&png, 1024 * 1024);
 	buf_init(&uri, 2 * 1024 * 1024);
 	if (captcha_new(st, &portal.captcha, purpose, id_hex, &png, e) == -1)
@@ -40,6 +42,14 @@ out:
 	buf_free(&png);
 	buf_free(&uri);
 	return rc;
+}
+
+int
+portal_captcha_limited(struct web_ctx *x)
+{
+	return web_notice(x, 429, N_("Too many requests"),
+			  N_("Too many requests came from your network. Please wait a minute and "
+			     "try again."));
 }
 
 void

@@ -16,6 +16,8 @@
 #include "store/store.h"
 #include "web.h"
 
+#define CAPTCHA_PURGE_INTERVAL 60 /* seconds */
+
 /* No look-alikes: none of 0 O Q 1 I L 2 Z 5 S 6 G 8 B; case does not matter (upper only). */
 static const char captcha_alphabet[] = "ACDEFHJKMNPRTUVWXY34679";
 #define CAPTCHA_LEN 6
@@ -300,6 +302,30 @@ cpool_take(const struct captcha_conf *cc, char answer[CAPTCHA_ANSWER_MAX + 1], s
 	return rc;
 }
 
+/*
+ * Expired CAPTCHAs are deleted at most once a minute per process, by whichever request makes
+ * one then: a form page fetched and never sent leaves its row behind, and those must not pile
+ * up (a loop of GETs would grow the store without bound).
+ */
+static void
+captcha_purge(struct store *s)
+{
+	static time_t last;
+	time_t now = util_now(), seen = __atomic_load_n(&last, __ATOMIC_RELAXED);
+	int64_t n = 0;
+	struct err e;
+
+	/* (a clock set back purges too) */
+	if ((now >= seen && now - seen < CAPTCHA_PURGE_INTERVAL) ||
+	    !__atomic_compare_exchange_n(&last, &seen, now, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		return;
+	err_clear(&e);
+	if (store_captcha_purge(s, now, &n, &e) == -1)
+		log_warn("captcha: purging expired ones: %s", e.msg);
+	else if (n > 0)
+		log_info("captcha: %lld expired ones deleted", (long long)n);
+}
+
 int
 captcha_new(struct store *s, const struct captcha_conf *cc, const char *purpose,
 	    char id_hex[CAPTCHA_ID_HEX], struct buf *png, struct err *e)
@@ -329,6 +355,7 @@ captcha_new(struct store *s, const struct captcha_conf *cc, const char *purpose,
 	if (store_captcha_put(s, idh, ah, purpose, util_now() + cc->ttl, e) == -1)
 		goto out;
 	hex_encode(id_hex, id, sizeof(id));
+	captcha_purge(s);
 	rc = 0;
 out:
 	sodium_memzero(answer, sizeof(answer));

@@ -649,6 +649,28 @@ def test_ticket_rate_config(ca_sqlite):
         start_server(inst)
 
 
+def test_captcha_rate(ca_sqlite):
+    """Each form page with a CAPTCHA makes a store row and an image: portal.captcha_rate per
+    client address and minute (the registration and revocation pages together), then 429."""
+    inst = ca_sqlite
+    setup_orgs(inst)
+    srv = start_server(inst, CONF + "\nportal.captcha_rate = 3")
+    try:
+        with session(srv) as s:
+            before = count(inst, "captchas")
+            codes = [s.get(srv.https + p).status_code
+                     for p in ("/regist/step1", "/revoke/step1", "/regist/step1",
+                               "/regist/step1", "/revoke/step1")]
+            assert codes == [200, 200, 200, 429, 429], codes
+            assert count(inst, "captchas") == before + 3
+            r = s.get(srv.https + "/regist/step1")
+            assert r.status_code == 429 and "リクエストが多すぎます" in r.text, r.text
+            # other pages are not limited by it
+            assert s.get(srv.https + "/").status_code == 200
+    finally:
+        stop_server(srv)
+
+
 def test_ticket_in_progress(portal_any):
     """A ticket with a live registration is refused with its own message beside the ticket
     field (also after the mail link was followed); once the registration has expired (the
