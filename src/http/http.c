@@ -587,6 +587,10 @@ http_server_start(const struct http_listen *cfg, struct http_server **out, struc
 						    (intptr_t)srv->cfg.max_connections, NULL};
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
 						    (intptr_t)srv->cfg.timeout_s, NULL};
+		/* one address cannot hold every connection (slow clients, floods) */
+		if (srv->cfg.max_per_ip > 0)
+			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+							    (intptr_t)srv->cfg.max_per_ip, NULL};
 		/* libmicrohttpd clears this pool for every request: keep it small */
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 						    (intptr_t)(srv->cfg.max_header + 4096), NULL};

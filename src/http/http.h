@@ -60,6 +60,7 @@ struct http_listen {
 	const char *tls_priorities; /* GnuTLS priority string (NULL: HTTP_TLS_PRIORITIES) */
 	unsigned threads;	    /* thread pool size */
 	unsigned max_connections;   /* connection cap (0: 1024) */
+	unsigned max_per_ip;	    /* connections from one address at once (0: no cap) */
 	unsigned max_inflight; /* requests being handled at once before 503 (0: 64 * threads) */
 	unsigned timeout_s;    /* idle/slow client timeout (0: 30) */
 	size_t max_header;     /* bytes of request line + headers before 431 (0: 8192) */

@@ -121,6 +121,7 @@ const char *const serve_conf_keys[] = {
     "listen.https",
     "http.threads",
     "http.max_connections",
+    "http.max_connections_per_ip",
     "http.max_inflight",
     "http.timeout",
     "https.cert",
@@ -253,7 +254,7 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 	sigset_t set;
 	const char *addr, *saddr, *tlsprio;
 	char *cert = NULL, *key = NULL;
-	long threads, conns, inflight, timeout, resident;
+	long threads, conns, inflight, timeout, resident, perip;
 	int sig, rc = ERR_INTERNAL;
 
 	prctl(PR_SET_NAME, "shomei-web");
@@ -301,6 +302,12 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 	memset(&hl, 0, sizeof(hl));
 	hl.threads = (unsigned)threads;
 	hl.max_connections = (unsigned)conns;
+	/* a quarter of the cap by default: one address (or one proxy: then set 0) leaves three
+	 * quarters to everyone else */
+	if (conf_get_long(&web.ca->conf, "http.max_connections_per_ip",
+			  conns / 4 > 0 ? conns / 4 : 1, 0, 1000000, &perip, &e) == -1)
+		goto out;
+	hl.max_per_ip = (unsigned)perip;
 	hl.max_inflight = (unsigned)inflight;
 	hl.timeout_s = (unsigned)timeout;
 	hl.app = web.ca;

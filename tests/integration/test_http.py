@@ -139,7 +139,9 @@ def test_dribbled_body_is_cut_off(ca_sqlite):
 
 def test_connection_cap(ca_sqlite):
     """Beyond the cap a connection is not served (it waits in the backlog) until one ends."""
-    srv = start_server(ca_sqlite, "http.max_connections = 4\nhttp.threads = 1")
+    # (all from one address: no per-address cap here, see test_connection_cap_per_ip)
+    srv = start_server(ca_sqlite, "http.max_connections = 4\nhttp.threads = 1\n"
+                                  "http.max_connections_per_ip = 0")
     held = []
     try:
         for _ in range(4):
@@ -157,6 +159,34 @@ def test_connection_cap(ca_sqlite):
         s.settimeout(10)
         assert s.recv(100).startswith(b"HTTP/1.1 200")
         s.close()
+        assert get(srv.http + "/healthz")[0] == 200
+    finally:
+        for h in held:
+            h.close()
+        stop_server(srv)
+
+
+def test_connection_cap_per_ip(ca_sqlite):
+    """One address holds at most http.max_connections_per_ip connections (default a quarter
+    of the cap): the next is closed at once, others are served; a freed one is taken again."""
+    srv = start_server(ca_sqlite, "http.max_connections_per_ip = 2")
+    held = []
+    try:
+        for _ in range(2):
+            s = socket.create_connection(("127.0.0.1", srv.http_port), timeout=5)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            held.append(s)
+        time.sleep(0.3)
+        s = socket.create_connection(("127.0.0.1", srv.http_port), timeout=5)
+        try:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            got = s.recv(100)
+        except (ConnectionResetError, BrokenPipeError):
+            got = b""
+        assert got == b"", got          # refused: closed without an answer
+        s.close()
+        held.pop().close()
+        time.sleep(0.3)
         assert get(srv.http + "/healthz")[0] == 200
     finally:
         for h in held:
