@@ -33,6 +33,7 @@ struct api_ctx {
 	char actor[96];
 	const char *param; /* the {serial} segment, when the route has one */
 	size_t paramlen;
+	struct ra_idem *idem; /* the request's Idempotency-Key claim, or NULL */
 };
 
 typedef int api_handler(struct api_ctx *);
@@ -149,11 +150,70 @@ api_json_reply(struct api_ctx *c, int status, json_t *j, const char *const *hdrs
 		rc = api_internal(c, API_PROB_INTERNAL, "reply", &e);
 		goto out;
 	}
+	/* an Idempotency-Key's answer is kept before it is sent: a retry after a lost answer
+	 * gets this one again */
+	if (c->idem != NULL && c->idem->active) {
+		struct err e;
+		const char *loc = NULL;
+
+		for (size_t i = 0; hdrs != NULL && hdrs[i] != NULL; i += 2)
+			if (strcmp(hdrs[i], "Location") == 0)
+				loc = hdrs[i + 1];
+		err_clear(&e);
+		if (ra_idem_finish(c->st, c->idem, status, loc, s, strlen(s), &e) == -1)
+			log_warn("api: keeping the answer of an Idempotency-Key: %s", e.msg);
+	}
 	rc = http_reply_hdrs(c->r, status, "application/json", s, strlen(s), hdrs);
 out:
 	free(s);
 	json_decref(j);
 	return rc;
+}
+
+/*
+ * A POST with an Idempotency-Key: 1 when the request is to run (c->idem set), else 0 after
+ * answering (the kept answer again, or why not), -1 when nothing could be sent.
+ */
+static int
+api_idem_begin(struct api_ctx *c, const char *key, struct ra_idem *idem, int *rc)
+{
+	static const char *const busy[] = {"Retry-After", "1", NULL};
+	struct err e;
+
+	err_clear(&e);
+	switch (ra_idem_begin(c->st, c->key.id, key, c->r->method, c->r->url, c->r->body,
+			      c->r->bodylen, util_now(), idem, &e)) {
+	case RA_IDEM_RUN:
+		c->idem = idem;
+		return 1;
+	case RA_IDEM_REPLAY: {
+		const char *h[] = {"Idempotent-Replayed", "true", NULL, NULL, NULL};
+
+		if (idem->stored.location != NULL) {
+			h[2] = "Location";
+			h[3] = idem->stored.location;
+		}
+		*rc = http_reply_hdrs(c->r, idem->stored.status, "application/json",
+				      idem->stored.body, idem->stored.bodylen, h);
+		return 0;
+	}
+	case RA_IDEM_MISMATCH:
+		*rc = api_problem(c, API_PROB_IDEM_REUSED,
+				  "this Idempotency-Key was used with another request");
+		return 0;
+	case RA_IDEM_BUSY:
+		*rc = api_problem_hdrs(
+		    c, API_PROB_IDEM_BUSY,
+		    "the first request with this Idempotency-Key is still running", busy);
+		return 0;
+	case RA_IDEM_BAD_KEY:
+		*rc = api_problem(c, API_PROB_INVALID_REQUEST,
+				  "Idempotency-Key must be 1 to 255 printable characters");
+		return 0;
+	default:
+		*rc = api_internal(c, API_PROB_UNAVAILABLE, "Idempotency-Key", &e);
+		return 0;
+	}
 }
 
 /* ---- representation of a certificate ---- */
@@ -623,8 +683,9 @@ api_http(struct http_req *r)
 	static const char www_missing[] = "Bearer realm=\"shomei\"";
 	static const char www_bad[] = "Bearer realm=\"shomei\", error=\"invalid_token\"";
 	const struct api_route *rt;
-	const char *method, *param = NULL, *www;
+	const char *method, *param = NULL, *www, *ikey;
 	const char *hdrs[] = {NULL, NULL, NULL};
+	struct ra_idem idem;
 	struct api_ctx c;
 	struct err e;
 	char allow[64];
@@ -633,6 +694,7 @@ api_http(struct http_req *r)
 
 	pthread_once(&api_metrics_once, api_metrics_init);
 	memset(&c, 0, sizeof(c));
+	memset(&idem, 0, sizeof(idem));
 	err_clear(&e);
 	c.r = r;
 	c.ca = r->app;
@@ -694,8 +756,15 @@ api_http(struct http_req *r)
 		rc = api_problem(&c, API_PROB_MEDIA_TYPE, "send Content-Type: application/json");
 		goto out;
 	}
+	if (strcmp(method, "POST") == 0 && (ikey = http_header(r, "Idempotency-Key")) != NULL &&
+	    api_idem_begin(&c, ikey, &idem, &rc) == 0)
+		goto out;
 	rc = api_handlers[found](&c);
+	/* no answer kept (a refusal, a failure): the key may be used again */
+	if (c.idem != NULL && c.idem->active && ra_idem_abort(c.st, c.idem, &e) == -1)
+		log_warn("api: giving up an Idempotency-Key: %s", e.msg);
 out:
+	ra_idem_clear(&idem);
 	ra_apikey_clear(&c.key);
 	return rc;
 }

@@ -54,6 +54,7 @@ enum api_prob {
 	API_PROB_METHOD,	  /* 405 */
 	API_PROB_NOT_ACCEPTABLE,  /* 406: Accept names no representation we have */
 	API_PROB_ALREADY_REVOKED, /* 409 */
+	API_PROB_IDEM_BUSY,	  /* 409: the first request with this Idempotency-Key still runs */
 	API_PROB_TOO_LARGE,	  /* 413 */
 	API_PROB_MEDIA_TYPE,	  /* 415: POST without Content-Type: application/json */
 	API_PROB_PROFILE,	  /* 422: profile unknown or not issuable through the API */
@@ -61,6 +62,7 @@ enum api_prob {
 	API_PROB_DOMAIN,      /* 422: a name the organization may not certify (its name policy) */
 	API_PROB_LINT,	      /* 422: the certificate would break a rule (lint-before-sign) */
 	API_PROB_REFUSED,     /* 422: any other refusal of the CA */
+	API_PROB_IDEM_REUSED, /* 422: an Idempotency-Key used with another request */
 	API_PROB_INTERNAL,    /* 500 */
 	API_PROB_UNAVAILABLE, /* 503: store or signer unavailable */
 	API_PROB__MAX,

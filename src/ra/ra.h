@@ -1090,4 +1090,29 @@ void ra_reissue_answer_clear(struct ra_reissue_answer *); /* accepts NULL */
 int ra_reissue_commit(struct ca *, struct store *, const struct ra_reissue_req *,
 		      const struct ra_notify *n, struct ra_reissue_answer *ans, struct err *);
 
+/* ---- the REST API's Idempotency-Key (idem.c) ---- */
+enum ra_idem_outcome {
+	RA_IDEM_RUN,	  /* a new key: run the request, then ra_idem_finish() or _abort() */
+	RA_IDEM_REPLAY,	  /* answered before: send r->stored (status, location, body) again */
+	RA_IDEM_MISMATCH, /* the key was used with another request */
+	RA_IDEM_BUSY,	  /* the first request with this key is still running */
+	RA_IDEM_BAD_KEY,  /* not 1 to 255 printable characters */
+	RA_IDEM_ERROR,	  /* store error (e set) */
+};
+struct ra_idem {
+	unsigned char key_hash[STORE_HASH_LEN];
+	int active; /* claimed, not yet finished or aborted */
+	struct store_idem stored;
+};
+/* key as sent; the claim is bound to the API key's id, the method, the path and the body. */
+enum ra_idem_outcome ra_idem_begin(struct store *, const char *apikey_id, const char *key,
+				   const char *method, const char *path, const void *body,
+				   size_t len, time_t now, struct ra_idem *, struct err *);
+/* Keeps a successful answer (before it is sent); no-op unless the claim is active. */
+int ra_idem_finish(struct store *, struct ra_idem *, int status, const char *location,
+		   const void *body, size_t len, struct err *);
+/* Gives the claim up after a refusal or a failure. */
+int ra_idem_abort(struct store *, struct ra_idem *, struct err *);
+void ra_idem_clear(struct ra_idem *);
+
 #endif

@@ -363,6 +363,31 @@ int store_mail_get(struct store *, int64_t id, struct store_mail *, struct err *
 int store_mail_count(struct store *, int status, int64_t *n, struct err *);
 void store_mail_clear(struct store_mail *);
 
+/* ---- the API's Idempotency-Key (store_idem.c, 0013; src/ra/idem.c) ---- */
+struct store_idem {
+	unsigned char request_hash[STORE_HASH_LEN];
+	int status; /* 0: the request still runs */
+	char *location;
+	char *body; /* NUL-terminated copy */
+	size_t bodylen;
+	time_t started;
+};
+/*
+ * Claims key_hash for a request: *claimed = 1 when it is ours to run (a new key, or a claim of
+ * the same request started before stale_before whose process died); else *claimed = 0 and r
+ * holds the row (a finished answer, or a claim still running).
+ */
+int store_idem_claim(struct store *, const unsigned char key_hash[STORE_HASH_LEN],
+		     const unsigned char req_hash[STORE_HASH_LEN], time_t now, time_t stale_before,
+		     time_t expires, int *claimed, struct store_idem *r, struct err *);
+/* Keeps the answer of a claimed request. */
+int store_idem_finish(struct store *, const unsigned char key_hash[STORE_HASH_LEN], int status,
+		      const char *location, const void *body, size_t len, struct err *);
+/* Gives a claim up (the request failed: a retry runs it again). */
+int store_idem_drop(struct store *, const unsigned char key_hash[STORE_HASH_LEN], struct err *);
+int store_idem_purge(struct store *, time_t now, int64_t *n, struct err *);
+void store_idem_clear(struct store_idem *);
+
 /* ---- CAPTCHAs (store_captcha.c, hashes only, 0005; src/web/captcha.c) ---- */
 struct store_captcha {
 	unsigned char answer_hash[STORE_HASH_LEN];

@@ -607,3 +607,81 @@ def test_openapi_matches_routes(server_sqlite, tmp_path):
                 assert r.status_code == 405, (method, path, r.status_code)
                 allowed = {m.lower() for m in r.headers["Allow"].replace(" ", "").split(",")}
                 assert allowed - {"head"} == methods
+
+
+def test_idempotency_key(server, tmp_path):
+    """A POST with an Idempotency-Key runs once per API key and key: a retry gets the first
+    answer again (one certificate, not two), another request with the key is refused, a
+    refusal leaves the key usable, and two racing retries make one certificate."""
+    import threading
+    srv = server
+    api = Api(srv, org_key(srv.inst, "IDEM", domains=("idem.example",)))
+    other = Api(srv, org_key(srv.inst, "IDEM", domains=("idem.example",)))
+    csr, _ = make_csr(tmp_path, "/CN=a.idem.example", san="DNS:a.idem.example")
+    body = {"profile": "server", "csr": open(csr).read()}
+
+    def certs():
+        return int(srv.inst.sql("SELECT COUNT(*) FROM certificates")[0][0])
+
+    n0 = certs()
+    h = {"Idempotency-Key": '"order-4711"'}
+    r1 = api.post("/certificates", body, headers=h)
+    assert r1.status_code == 201, r1.text
+    assert "Idempotent-Replayed" not in r1.headers
+    r2 = api.post("/certificates", body, headers=h)
+    assert r2.status_code == 201 and r2.headers["Idempotent-Replayed"] == "true", r2.text
+    assert r2.json()["serial"] == r1.json()["serial"] and r2.headers["Location"] == \
+        r1.headers["Location"]
+    assert certs() == n0 + 1
+    # the same key with another request: refused, nothing issued
+    csr2, _ = make_csr(tmp_path, "/CN=b.idem.example", san="DNS:b.idem.example")
+    body2 = {"profile": "server", "csr": open(csr2).read()}
+    problem(api.post("/certificates", body2, headers=h), 422, "idempotency-key-reused")
+    assert certs() == n0 + 1
+    # another API key has keys of its own
+    r3 = other.post("/certificates", body, headers=h)
+    assert r3.status_code == 201 and "Idempotent-Replayed" not in r3.headers
+    assert r3.json()["serial"] != r1.json()["serial"]
+    # a malformed key
+    problem(api.post("/certificates", body, headers={"Idempotency-Key": "x" * 256}), 400,
+            "invalid-request")
+    # a refusal keeps nothing: the same key then runs the corrected request
+    h2 = {"Idempotency-Key": "order-4712"}
+    problem(api.post("/certificates", {"profile": "server", "csr": "junk"}, headers=h2), 422,
+            "bad-csr")
+    problem(api.post("/certificates", {"profile": "server", "csr": "junk"}, headers=h2), 422,
+            "bad-csr")
+    n1 = certs()
+    # revocation: the retry gets the 200 again, not "already revoked"
+    serial = r1.json()["serial"]
+    h3 = {"Idempotency-Key": "revoke-1"}
+    rv = api.post(f"/certificates/{serial}/revoke", {"reason": "superseded"}, headers=h3)
+    assert rv.status_code == 200, rv.text
+    rv2 = api.post(f"/certificates/{serial}/revoke", {"reason": "superseded"}, headers=h3)
+    assert rv2.status_code == 200 and rv2.headers["Idempotent-Replayed"] == "true"
+    problem(api.post(f"/certificates/{serial}/revoke", {"reason": "superseded"}), 409,
+            "already-revoked")
+    # racing retries: one certificate
+    csr3, _ = make_csr(tmp_path, "/CN=c.idem.example", san="DNS:c.idem.example")
+    body3 = {"profile": "server", "csr": open(csr3).read()}
+    h4 = {"Idempotency-Key": "race-1"}
+    out = []
+
+    def go():
+        out.append(api.post("/certificates", body3, headers=h4))
+
+    ts = [threading.Thread(target=go) for _ in range(6)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    codes = sorted(r.status_code for r in out)
+    assert set(codes) <= {201, 409}, [(r.status_code, r.text) for r in out]
+    assert 201 in codes
+    serials = {r.json()["serial"] for r in out if r.status_code == 201}
+    assert len(serials) == 1, serials
+    for r in out:
+        if r.status_code == 409:
+            problem(r, 409, "idempotency-key-in-use")
+            assert r.headers["Retry-After"] == "1"
+    assert certs() == n1 + 1
