@@ -24,12 +24,13 @@
 #include <time.h>
 
 #include "http/http.h"
+#include "signer/signer.h"
 #include "util/util.h"
 
 struct ca;
 struct store;
 
-#define OCSP_VALIDITY_MINUTES_DEFAULT 480
+#define OCSP_VALIDITY_MINUTES_DEFAULT SIGNER_OCSP_VALIDITY_DEFAULT_MIN
 
 /* OCSPResponseStatus (RFC 6960 4.2.1). */
 enum ocsp_resp_status {

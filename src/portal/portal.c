@@ -162,7 +162,7 @@ portal_init(struct ca *ca, const char *const *listen_addrs, size_t naddrs, struc
 		goto out;
 	portal.reissue_rate = rate;
 	/* each GET of a form page makes a CAPTCHA (a store row, a PNG): bounded per address */
-	if (conf_get_long(c, "portal.captcha_rate", 30, 1, 1000000, &rate, e) == -1)
+	if (conf_get_long(c, "portal.captcha_rate", 60, 1, 1000000, &rate, e) == -1)
 		goto out;
 	portal.captcha_rate = rate;
 	portal.base_url = xstrdup(conf_get(c, "portal.base_url", "https://localhost:8443"));

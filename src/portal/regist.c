@@ -261,9 +261,10 @@ portal_step1_post(struct http_req *r)
 		goto out;
 	}
 	er.captcha = captcha_result_msgid(cr);
-	/* every attempt counts against the ticket; over its limit the ticket is not looked at:
-	 * no answer about it until the hour is over */
-	if (!regist_ticket_limited(&v, &er) && cr == CAPTCHA_OK) {
+	/* an attempt with the CAPTCHA solved counts against the ticket (unsolved ones cannot use
+	 * up someone's ticket); over its limit the ticket is not looked at: no answer about it
+	 * until the hour is over */
+	if (cr == CAPTCHA_OK && !regist_ticket_limited(&v, &er)) {
 		if (ra_regist_check(st, v.org, v.ticket, &rf, &e) == -1) {
 			rc = web_error(&x, &e);
 			goto out;

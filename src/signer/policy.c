@@ -35,7 +35,7 @@ static const char *const policy_service[] = {"ocsp", "tsa"};
 int
 signer_policy_load(const struct conf *c, struct signer_policy *p, struct err *e)
 {
-	long off;
+	long off, v;
 
 	const char *const *names[2] = {policy_ee, policy_service};
 	size_t counts[2] = {sizeof(policy_ee) / sizeof(policy_ee[0]),
@@ -52,17 +52,29 @@ signer_policy_load(const struct conf *c, struct signer_policy *p, struct err *e)
 	p->service_certs = strcmp(conf_get(c, "signer.service_certs", "no"), "yes") == 0;
 	if (conf_get_long(c, "signer.max_skew", SIGNER_SKEW_DEFAULT, 1, 86400, &p->skew, e) == -1)
 		return -1;
+	/* the validities shomei.conf gives CRLs and OCSP answers: a web process that asks for
+	 * longer ones (a year-long CRL that leaves revocations out) is refused */
+	if (conf_get_long(c, "crl.hours", 24, 1, 24 * SIGNER_CRL_MAX_DAYS, &v, e) == -1)
+		return -1;
+	p->crl_max_s[0] = v * 3600;
+	if (conf_get_long(c, "crl.delta_hours", 1, 1, 24 * 31, &v, e) == -1)
+		return -1;
+	p->crl_max_s[1] = v * 3600;
+	if (conf_get_long(c, "ocsp.validity_minutes", SIGNER_OCSP_VALIDITY_DEFAULT_MIN, 1,
+			  SIGNER_OCSP_VALIDITY_MAX / 60, &v, e) == -1)
+		return -1;
+	p->ocsp_max_s = v * 60;
 	/* the TSA policy the time-stamps must name */
 	{
-		const char *v = conf_get(c, "tsa.policy", "1.2.3.4.1");
-		ASN1_OBJECT *o = OBJ_txt2obj(v, 1);
+		const char *pv = conf_get(c, "tsa.policy", "1.2.3.4.1");
+		ASN1_OBJECT *o = OBJ_txt2obj(pv, 1);
 		unsigned char *q = p->tsa_policy;
 		int n = o != NULL ? i2d_ASN1_OBJECT(o, NULL) : -1;
 
 		if (n <= 0 || (size_t)n > sizeof(p->tsa_policy)) {
 			ASN1_OBJECT_free(o);
 			return err_set(e, ERR_REFUSED, "signer: tsa.policy \"%s\" is not an OID",
-				       v);
+				       pv);
 		}
 		p->tsa_policy_len = (size_t)i2d_ASN1_OBJECT(o, &q);
 		ASN1_OBJECT_free(o);
@@ -246,12 +258,12 @@ signer_policy_ocsp(const struct signer_policy *pol, const unsigned char *p, size
 		der_reader_enter(&nx, &t);
 		if (der_expect(&nx, DER_TAG_GENTIME, &t) == -1 || der_get_time(&t, &nu) == -1)
 			goto bad;
-		if (nu <= tu || nu - tu > SIGNER_OCSP_VALIDITY_MAX)
+		if (nu <= tu || nu - tu > pol->ocsp_max_s)
 			return err_set(
 			    e, ERR_REFUSED,
-			    "signer: SIGN_OCSP: policy: nextUpdate more than %d days after "
-			    "thisUpdate",
-			    SIGNER_OCSP_VALIDITY_MAX / 86400);
+			    "signer: SIGN_OCSP: policy: nextUpdate more than %ld minutes "
+			    "after thisUpdate (ocsp.validity_minutes)",
+			    pol->ocsp_max_s / 60);
 	}
 	if (r != 1)
 		goto bad;
@@ -291,11 +303,9 @@ signer_policy_crl(struct signer_policy *pol, const unsigned char *p, size_t len,
 	if (der_next(&in, &t) != 0 || (t.tag != DER_TAG_UTCTIME && t.tag != DER_TAG_GENTIME) ||
 	    der_get_time(&t, &nu) == -1)
 		return err_set(e, ERR_REFUSED, "signer: SIGN_CRL: policy: no nextUpdate");
-	if (nu <= tu || nu - tu > (time_t)SIGNER_CRL_MAX_DAYS * 86400)
+	if (nu <= tu)
 		return err_set(e, ERR_REFUSED,
-			       "signer: SIGN_CRL: policy: nextUpdate more than %d days after "
-			       "thisUpdate",
-			       SIGNER_CRL_MAX_DAYS);
+			       "signer: SIGN_CRL: policy: nextUpdate is not after thisUpdate");
 	while ((r = der_next(&in, &t)) == 0 && t.tag != DER_TAG_CTX(0))
 		;
 	if (r == 0) {
@@ -321,6 +331,12 @@ signer_policy_crl(struct signer_policy *pol, const unsigned char *p, size_t len,
 	if (number < 0)
 		return err_set(e, ERR_REFUSED,
 			       "signer: SIGN_CRL: policy: RFC 5280 5.2.3: no CRL number");
+	if (nu - tu > pol->crl_max_s[delta])
+		return err_set(e, ERR_REFUSED,
+			       "signer: SIGN_CRL: policy: nextUpdate more than %ld hours after "
+			       "thisUpdate (%s)",
+			       pol->crl_max_s[delta] / 3600,
+			       delta ? "crl.delta_hours" : "crl.hours");
 	if (number <= pol->crl_last[delta])
 		return err_set(e, ERR_REFUSED,
 			       "signer: SIGN_CRL: policy: CRL number %lld is not above %lld, the "

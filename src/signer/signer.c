@@ -282,6 +282,7 @@ signer_crl_exts_check(const struct der_tlv *ctx0, struct err *e)
 	struct der_reader d, exts, ext;
 	struct der_tlv seq, x, oid;
 	size_t i;
+	unsigned seen = 0;
 	int r, ok;
 
 	der_reader_init(&d, ctx0->val, ctx0->len);
@@ -296,7 +297,17 @@ signer_crl_exts_check(const struct der_tlv *ctx0, struct err *e)
 			goto bad;
 		ok = 0;
 		for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]) && !ok; i++)
-			ok = oid.len == 3 && memcmp(oid.val, allowed[i], 3) == 0;
+			if (oid.len == 3 && memcmp(oid.val, allowed[i], 3) == 0) {
+				ok = 1;
+				/* RFC 5280 4.2: each extension once (two CRL numbers would read
+				 * as either) */
+				if (seen & (1u << i))
+					return err_set(
+					    e, ERR_REFUSED,
+					    "signer: SIGN_CRL: RFC 5280 5.2: an extension "
+					    "repeats");
+				seen |= 1u << i;
+			}
 		if (!ok)
 			return err_set(e, ERR_REFUSED,
 				       "signer: SIGN_CRL: extension not allowed in shomei's CRLs "

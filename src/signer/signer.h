@@ -43,6 +43,8 @@ enum signer_status {
 #define SIGNER_MAX_CRL (512u * 1024 * 1024)
 #define SIGNER_MAX_OCSP (1024 * 1024)
 #define SIGNER_MAX_TSA (64 * 1024)
+/* ocsp.validity_minutes when unset: the OCSP responder's and the signer's bound alike */
+#define SIGNER_OCSP_VALIDITY_DEFAULT_MIN 480
 #define SIGNER_MAX_RESPONSE (64 * 1024)
 
 /* Largest payload allowed for an op; 0 for an unknown op. */

@@ -70,9 +70,11 @@ struct signer_policy {
 	struct signer_profile profiles[8];
 	size_t nprofiles;
 	int service_certs;
-	long skew;		      /* signer.max_skew */
-	int64_t crl_last[2];	      /* full, delta: the last CRL numbers signed (0: none) */
-	char last_id[64];	      /* what the last checked payload is, for the log */
+	long skew;	     /* signer.max_skew */
+	long crl_max_s[2];   /* crl.hours, crl.delta_hours: nextUpdate - thisUpdate at most */
+	long ocsp_max_s;     /* ocsp.validity_minutes */
+	int64_t crl_last[2]; /* full, delta: the last CRL numbers signed (0: none) */
+	char last_id[64];    /* what the last checked payload is, for the log */
 	unsigned char tsa_policy[64]; /* DER of tsa.policy's OID */
 	size_t tsa_policy_len;
 };

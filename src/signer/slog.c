@@ -68,10 +68,24 @@ slog_tail(int fd, long long *seq, char hash[65], struct err *e)
 	if (st.st_size == 0)
 		return 0;
 	off = st.st_size > SLOG_LINE_MAX ? st.st_size - SLOG_LINE_MAX : 0;
-	if ((n = pread(fd, buf, (size_t)(st.st_size - off), off)) <= 0 || buf[n - 1] != '\n')
-		return err_set(e, ERR_INTERNAL,
-			       "signer log: its last line is incomplete (verify it with `shomei "
-			       "signer-log verify`)");
+	if ((n = pread(fd, buf, (size_t)(st.st_size - off), off)) <= 0)
+		return err_set(e, ERR_INTERNAL, "signer log: cannot read its end: %s",
+			       strerror(errno));
+	if (buf[n - 1] != '\n') {
+		/*
+		 * A line cut short (a full disk, a crash inside write()): its signature never
+		 * left the signer, which answers only after its line is whole, so it goes.
+		 */
+		buf[n - 1] = '\0';
+		nl = strrchr(buf, '\n');
+		if (nl == NULL && off > 0)
+			return err_set(e, ERR_INTERNAL, "signer log: its last line is malformed");
+		if (ftruncate(fd, off + (nl != NULL ? nl - buf + 1 : 0)) == -1)
+			return err_set(e, ERR_INTERNAL, "signer log: cannot cut a torn line: %s",
+				       strerror(errno));
+		log_warn("signer log: a line cut short was removed (a signature never sent)");
+		return slog_tail(fd, seq, hash, e);
+	}
 	buf[n - 1] = '\0';
 	nl = strrchr(buf, '\n');
 	last = nl != NULL ? nl + 1 : buf;
@@ -104,6 +118,7 @@ signer_log_append(int fd, const char *kind, const char *id, const unsigned char 
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
 	char line[SLOG_LINE_MAX], mdhex[65], prev[65], hash[65];
+	struct stat st;
 	long long seq;
 	int n, rc = -1;
 
@@ -124,9 +139,15 @@ signer_log_append(int fd, const char *kind, const char *id, const unsigned char 
 	slog_chain(prev, line, (size_t)n, hash);
 	memcpy(line + n, hash, 64);
 	line[n + 64] = '\n';
+	if (fstat(fd, &st) == -1) {
+		err_set(e, ERR_INTERNAL, "signer log: fstat: %s", strerror(errno));
+		goto out;
+	}
 	if (write(fd, line, (size_t)n + 65) != (ssize_t)n + 65 ||
 	    (durable && fdatasync(fd) == -1)) {
 		err_set(e, ERR_INTERNAL, "signer log: write: %s", strerror(errno));
+		/* no line for a signature that is not sent (a full disk leaves no torn one) */
+		(void)ftruncate(fd, st.st_size);
 		goto out;
 	}
 	rc = 0;

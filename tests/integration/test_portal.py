@@ -23,7 +23,7 @@ from conftest import ROOT, start_server, stop_server
 
 ANSWER = "ABCDEF"
 CONF = ("test.instance = yes\ntest.captcha_answer = ABCDEF\nmail.from = ca@example.jp\n"
-        "mail.from_name = shomei CA\nportal.step1_rate = 1000")
+        "mail.from_name = shomei CA\nportal.step1_rate = 1000\nportal.captcha_rate = 1000")
 EMAIL = "taro.yamada@example.co.jp"
 
 
@@ -604,10 +604,15 @@ def test_ticket_rate_limit(portal_sqlite):
     beside the ticket field, whatever else the form says, and the ticket is not looked at."""
     srv, (t1, t2) = portal_sqlite
     s = session(srv)
-    for i in range(5):
+    # attempts without the CAPTCHA solved do not count (they cannot use a ticket up)
+    for i in range(8):
         r, _ = step1(s, srv, ticket=t1[0], captcha="WRONG1")
         assert r.status_code == 400, (i, r.status_code)
         assert error_of(r.text, "ticket") is None and error_of(r.text, "captcha")
+    for i in range(5):
+        r, _ = step1(s, srv, ticket=t1[0], email_confirm="other@example.co.jp")
+        assert r.status_code == 400, (i, r.status_code)
+        assert error_of(r.text, "ticket") is None and error_of(r.text, "email_confirm")
     # the sixth attempt, even a correct one, is refused beside the ticket field
     r, _ = step1(s, srv, ticket=t1[0])
     assert r.status_code == 429
@@ -637,7 +642,8 @@ def test_ticket_rate_config(ca_sqlite):
     srv = start_server(inst, CONF + "\nportal.ticket_rate = 2")
     try:
         with session(srv) as s:
-            codes = [step1(s, srv, ticket=t1[0], captcha="WRONG1")[0].status_code
+            codes = [step1(s, srv, ticket=t1[0],
+                           email_confirm="other@example.co.jp")[0].status_code
                      for _ in range(3)]
             assert codes == [400, 400, 429], codes
     finally:

@@ -56,12 +56,24 @@ def test_signer_log(ca_sqlite, tmp_path):
         stop_server(srv)
     inst.ok("signer-log", "verify")
 
+    # a line cut short (a full disk, a crash inside write): its signature was never sent, so
+    # the next signature removes it and the chain goes on
+    with open(inst.path("signer.log"), "a") as f:
+        f.write("99\t1796000000\tcert\tABCD")
+    csr, _ = make_csr(tmp_path, subj="/CN=c.example.jp", san="DNS:c.example.jp")
+    inst.ok("issue", "--profile", "server", "--csr", csr)
+    out = inst.ok("signer-log", "verify")
+    n = len(lines(inst))
+    assert f"signer log intact: {n} signatures" in out and "ABCD" not in \
+        open(inst.path("signer.log")).read(), out
+    got = lines(inst)
+
     # a certificate the store lost (or that was signed behind its back)
     inst.sql(f"DELETE FROM certificates WHERE serial = '{got[1][3]}'")
     p = inst.run("audit", "reconcile")
     assert p.returncode == 1, p
     assert f"signed but not in the store: {got[1][3]}".encode() in p.stdout, p.stdout
-    assert b"1 of the 2 certificates the signer signed are not in the store" in p.stderr
+    assert b"1 of the 3 certificates the signer signed are not in the store" in p.stderr
 
     # a changed line breaks the chain there
     text = open(inst.path("signer.log")).read().split("\n")

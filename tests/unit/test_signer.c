@@ -1172,7 +1172,7 @@ test_cert_refusals(void **state)
 
 /* A TBSCertList made (and signed, to fill in its algorithm) with the OpenSSL CRL API. */
 /* thisUpdate offset (s), validity (days) and a forced CRL number of the next crl_make_x */
-static long crl_this_off, crl_days = 7, crl_number_forced;
+static long crl_this_off, crl_days = 1, crl_number_forced, crl_number_twice;
 
 static unsigned char *
 crl_make_x(struct fx *f, const char *issuer_cn, int indirect, size_t *len)
@@ -1201,6 +1201,12 @@ crl_make_x(struct fx *f, const char *issuer_cn, int indirect, size_t *len)
 
 		ASN1_INTEGER_set(num, crl_number_forced ? crl_number_forced : number++);
 		assert_int_equal(X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0), 1);
+		if (crl_number_twice) { /* a second one, lower: which would a reader take? */
+			ASN1_INTEGER_set(num, 3);
+			assert_int_equal(
+			    X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, X509V3_ADD_APPEND),
+			    1);
+		}
 		ASN1_INTEGER_free(num);
 	}
 	if (indirect) {
@@ -2106,10 +2112,10 @@ test_policy_refusals(void **state)
 	sign_refused(f, SIGNER_OP_SIGN_OCSP, tbs, len, "policy: thisUpdate too far");
 	free(tbs);
 	ocsp_this_off = 0;
-	ocsp_next_off = 11 * 86400;
+	ocsp_next_off = 480 * 60 + 1; /* ocsp.validity_minutes is 480 */
 	tbs = ocsp_make(f, f->ocsp_cert, f->ocsp_key, 0, &len);
 	sign_refused(f, SIGNER_OP_SIGN_OCSP, tbs, len,
-		     "policy: nextUpdate more than 10 days after thisUpdate");
+		     "policy: nextUpdate more than 480 minutes after thisUpdate");
 	free(tbs);
 	ocsp_next_off = -1;
 	tbs = ocsp_make(f, f->ocsp_cert, f->ocsp_key, 0, &len);
@@ -2131,17 +2137,22 @@ test_policy_refusals(void **state)
 	sign_refused(f, SIGNER_OP_SIGN_CRL, tbs, len, "policy: thisUpdate is not the signer's");
 	free(tbs);
 	crl_this_off = 0;
-	crl_days = 400;
+	crl_days = 2; /* crl.hours is 24 */
 	tbs = crl_make(f, NULL, &len);
 	sign_refused(f, SIGNER_OP_SIGN_CRL, tbs, len,
-		     "policy: nextUpdate more than 366 days after thisUpdate");
+		     "policy: nextUpdate more than 24 hours after thisUpdate (crl.hours)");
 	free(tbs);
-	crl_days = 7;
+	crl_days = 1;
 	crl_number_forced = 5;
 	tbs = crl_make(f, NULL, &len);
 	sign_refused(f, SIGNER_OP_SIGN_CRL, tbs, len, "policy: CRL number 5 is not above");
 	free(tbs);
 	crl_number_forced = 0;
+	crl_number_twice = 1;
+	tbs = crl_make(f, NULL, &len);
+	sign_refused(f, SIGNER_OP_SIGN_CRL, tbs, len, "RFC 5280 5.2: an extension repeats");
+	free(tbs);
+	crl_number_twice = 0;
 
 	/* a signer of its own for `shomei issue --profile ocsp|tsa` signs those */
 	err_clear(&e);
