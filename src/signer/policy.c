@@ -2,19 +2,24 @@
  * policy: what the signer signs, decided by the signer itself, so that a compromised web
  * process cannot make the CA key sign what the CA would not.  signer.c's checks make sure a
  * payload is what its op claims (a v3 end-entity TBSCertificate, a v2 TBSCertList, ...);
- * these rules bound what it says:
+ * these rules bound what it says.
  *
- *   SIGN_CERT  the extendedKeyUsage names one of the end-entity profiles (server, client,
- *              code signing, officer), never OCSPSigning, timeStamping or anyExtendedKeyUsage
- *              (those certificates are made at init, or by `shomei issue --profile ocsp|tsa`
- *              through a signer of its own: policy.service_certs); keyUsage is exactly that
- *              profile's for the key type; the validity is at most the profile's maximum as
- *              shomei.conf sets it (notAfter inclusive).
- *   SIGN_OCSP  producedAt within signer.max_skew (5 min) of the signer's clock; each thisUpdate no
- * later than that and no earlier than the largest backdating; nextUpdate present and at most the
- * longest validity ocsp.validity_minutes allows. SIGN_CRL   thisUpdate within signer.max_skew of
- * the clock; nextUpdate present and at most SIGNER_CRL_MAX_DAYS later; a CRL number, higher than
- * the last one this signer signed for the same kind (full or delta).
+ * SIGN_CERT: the extendedKeyUsage names one of the end-entity profiles (server, client, code
+ * signing, officer), never OCSPSigning, timeStamping or anyExtendedKeyUsage (those are made
+ * at init, or by `shomei issue --profile ocsp|tsa` through a signer of its own:
+ * signer.service_certs); keyUsage is exactly that profile's for the key type, in DER; the
+ * validity is at most the profile's maximum as shomei.conf sets it (notAfter inclusive).
+ *
+ * SIGN_OCSP: producedAt within signer.max_skew (5 min) of the signer's clock; each thisUpdate
+ * no later than that and no earlier than the largest backdating; nextUpdate present and at
+ * most ocsp.validity_minutes after thisUpdate.
+ *
+ * SIGN_CRL: thisUpdate within signer.max_skew of the clock; nextUpdate present and at most
+ * crl.hours (crl.delta_hours) later; a CRL number higher than the last one this signer signed
+ * for the same kind (full or delta).
+ *
+ * SIGN_TSA: the messageDigest is the digest of the TSTInfo sent along; its policy is
+ * tsa.policy; genTime within signer.max_skew of the clock.
  */
 #include <string.h>
 
@@ -156,6 +161,37 @@ policy_key_type(const X509 *x)
 	return OBJ_obj2nid(o);
 }
 
+/*
+ * The keyUsage BIT STRING in DER (X.690 11.2.2: a named bit list has no trailing zero bits,
+ * and unused bits are zero): a bit hidden in the padding reads differently to other parsers.
+ */
+static int
+policy_ku_der(const X509 *x)
+{
+	int i = X509_get_ext_by_NID(x, NID_key_usage, -1);
+	const ASN1_OCTET_STRING *v;
+	const unsigned char *p;
+	int n, unused;
+
+	if (i < 0)
+		return 0;
+	v = X509_EXTENSION_get_data(X509_get_ext(x, i));
+	p = ASN1_STRING_get0_data(v);
+	n = ASN1_STRING_length(v);
+	/* 03 len unused bits...: one to two content octets for the nine bits of keyUsage */
+	if (n < 3 || p[0] != 0x03 || p[1] != n - 2 || n > 5)
+		return -1;
+	unused = p[2];
+	if (unused > 7 || (n == 3 && unused != 0))
+		return -1;
+	if (n == 3)
+		return 0;
+	if (p[n - 1] == 0 || (p[n - 1] & ((1 << unused) - 1)) != 0 ||
+	    (unused < 7 && (p[n - 1] & (1 << unused)) == 0))
+		return -1;
+	return 0;
+}
+
 int
 signer_policy_cert(const struct signer_policy *pol, const X509 *x, struct err *e)
 {
@@ -191,7 +227,7 @@ signer_policy_cert(const struct signer_policy *pol, const X509 *x, struct err *e
 	       (kt == NID_X9_62_id_ecPublicKey ? p->ku_ec_extra : 0);
 	got = (X509_get_extension_flags((X509 *)x) & EXFLAG_KUSAGE) ? X509_get_key_usage((X509 *)x)
 								    : 0;
-	if (got != want)
+	if (got != want || policy_ku_der(x) == -1)
 		return err_set(e, ERR_REFUSED,
 			       "signer: SIGN_CERT: policy: keyUsage is not the %s profile's",
 			       p->name);
@@ -392,6 +428,9 @@ signer_policy_tsa(const struct signer_policy *pol, const unsigned char *tst, siz
 	for (i = 14; i + 1 < t.len; i++)
 		if (!(i == 14 ? t.val[i] == '.' : (t.val[i] >= '0' && t.val[i] <= '9')))
 			goto bad;
+	/* RFC 3161 2.4.2: no dot without digits, no trailing zeros */
+	if (t.len > 15 && (t.len == 16 || t.val[t.len - 2] == '0'))
+		goto bad;
 	memcpy(g, t.val, 14);
 	g[14] = 'Z';
 	whole = t;

@@ -83,7 +83,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fz.ca.cert = fz_cert(fz.ca.pkey, fz.ca.pkey, NULL, "shomei fuzz CA", 1);
 	fz.ocsp.cert = fz_cert(fz.ocsp.pkey, fz.ca.pkey, fz.ca.cert, "shomei fuzz OCSP", 0);
 	fz.tsa.cert = fz_cert(fz.tsa.pkey, fz.ca.pkey, fz.ca.cert, "shomei fuzz TSA", 0);
-	if (x509_sigalg_for_key(fz.ca.pkey, &fz.ca.sig_nid, &fz.ca.md_nid, &e) == -1 ||
+	/* the TSA key's digest: SIGN_TSA recomputes the messageDigest with it */
+	if (x509_sigalg_for_key(fz.tsa.pkey, &fz.tsa.sig_nid, &fz.tsa.md_nid, &e) == -1 ||
+	    x509_sigalg_for_key(fz.ocsp.pkey, &fz.ocsp.sig_nid, &fz.ocsp.md_nid, &e) == -1 ||
+	    x509_sigalg_for_key(fz.ca.pkey, &fz.ca.sig_nid, &fz.ca.md_nid, &e) == -1 ||
 	    alg == NULL || x509_algor_set(alg, fz.ca.sig_nid, &e) == -1 ||
 	    (n = i2d_X509_ALGOR(alg, &fz.ca_algid)) <= 0)
 		fatalx("fuzz: cannot set the CA algorithm");

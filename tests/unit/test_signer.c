@@ -2099,6 +2099,10 @@ test_policy_refusals(void **state)
 	sign_cert_ok(f, &o);
 	o.ku = NULL;
 	tbs_refused(f, &o, "policy: keyUsage is not the client profile's");
+	/* keyCertSign hidden in the padding bits of a digitalSignature keyUsage: not DER */
+	memset(&o, 0, sizeof(o));
+	o.ku = "critical,DER:03:02:03:84";
+	tbs_refused(f, &o, "policy: keyUsage is not the server profile's");
 	/* validity: the profile's maximum, notAfter inclusive */
 	memset(&o, 0, sizeof(o));
 	o.days = 398; /* tbs_make ends at notBefore + days: one second too long */

@@ -716,6 +716,16 @@ test_ip_keys(void **state)
 	assert_false(util_ip_in(list, 4, a, 4));
 	util_ip_rate_key(a, 0, k, sizeof(k));
 	assert_string_equal(k, "?");
+	{ /* a prefix that ends inside an octet */
+		char *l12[] = {"10.16.0.0/12"};
+
+		assert_int_equal(inet_pton(AF_INET, "10.31.255.255", a), 1);
+		assert_true(util_ip_in(l12, 1, a, 4));
+		assert_int_equal(inet_pton(AF_INET, "10.32.0.0", a), 1);
+		assert_false(util_ip_in(l12, 1, a, 4));
+		assert_int_equal(inet_pton(AF_INET, "10.15.255.255", a), 1);
+		assert_false(util_ip_in(l12, 1, a, 4));
+	}
 	assert_true(util_ip_prefix_ok("192.0.2.0/24"));
 	assert_true(util_ip_prefix_ok("::1"));
 	assert_false(util_ip_prefix_ok("192.0.2.300"));
