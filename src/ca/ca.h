@@ -44,6 +44,7 @@ struct ca {
 	long signer_timeout_ms;	 /* signer.timeout_ms: longest wait for a signer answer */
 	long crl_hours;		 /* CRL nextUpdate - thisUpdate */
 	long crl_delta_hours;	 /* delta CRL validity */
+	uint64_t issued_gen;	 /* counts this process's issuances (atomic; OCSP's unknowns) */
 	struct ca_batch *batch;	 /* group commit, when started */
 	pthread_key_t store_key; /* per-thread store connections (ca_thread_store) */
 	int store_key_ok;

@@ -239,6 +239,8 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 	out->not_before = t.not_before;
 	out->not_after = t.not_after;
 	der = NULL;
+	/* OCSP answers "unknown" kept in this process are stale from here on */
+	__atomic_add_fetch(&ca->issued_gen, 1, __ATOMIC_RELEASE);
 	rc = 0;
 out:
 	if (rc != 0)

@@ -29,12 +29,15 @@
 #define OCSP_METRIC "shomei_ocsp_responses_total"
 
 /* A complete OCSPResponse, immutable once built, shared by the cache and answers. */
+#define OCSP_UNKNOWN_TTL 60 /* seconds an "unknown" answer is served from the cache */
+
 struct ocsp_blob {
 	unsigned refs; /* atomic */
 	size_t len;
 	time_t produced;
 	time_t next_update;
-	time_t refresh_at; /* the cache builds a new one from here on */
+	time_t refresh_at;   /* the cache builds a new one from here on */
+	uint64_t issued_gen; /* an "unknown" answer: the CA's issuances it has seen */
 	char etag[24];
 	char last_modified[40];
 	char expires[40];
@@ -136,6 +139,7 @@ ocsp_blob_new(const struct ocsp_responder *rs, const unsigned char *der, size_t 
 	char hex[17];
 
 	b->refs = 1;
+	b->issued_gen = 0;
 	b->len = len;
 	memcpy(b->der, der, len);
 	b->produced = now;
@@ -657,7 +661,7 @@ ocsp_respond_cached(struct ocsp_responder *rs, struct store *st, const struct oc
 	struct ocsp_blob *b, *nb = NULL;
 	struct ocsp_single s;
 	enum ocsp_cert_status cst = OCSP_CERT_UNKNOWN;
-	uint64_t h = ocsp_key_hash(id->der, id->derlen);
+	uint64_t h = ocsp_key_hash(id->der, id->derlen), igen;
 	int64_t gen, cgen = 0;
 	time_t now;
 	struct err e;
@@ -666,8 +670,10 @@ ocsp_respond_cached(struct ocsp_responder *rs, struct store *st, const struct oc
 	err_clear(&e);
 	gen = ocsp_gen(rs, st); /* before any status is read */
 	now = util_now();
+	igen = __atomic_load_n(&rs->ca->issued_gen, __ATOMIC_ACQUIRE);
 	b = ocsp_cache_get(rs, h, id->der, id->derlen, &cgen, &cst);
-	usable = b != NULL && now < b->refresh_at && now >= b->produced;
+	usable = b != NULL && now < b->refresh_at && now >= b->produced &&
+		 (cst != OCSP_CERT_UNKNOWN || b->issued_gen == igen);
 	if (usable && cgen == gen) {
 		__atomic_add_fetch(&rs->stats.hits, 1, __ATOMIC_RELAXED);
 		*status = cst;
@@ -698,8 +704,19 @@ ocsp_respond_cached(struct ocsp_responder *rs, struct store *st, const struct oc
 		ocsp_answer_error(a, ocsp_sign_failure(rs, &e));
 		goto out;
 	}
-	/* unknown is not kept: a certificate issued later must be found at once */
-	if (s.status != OCSP_CERT_UNKNOWN && rs->cache_max > 0)
+	/*
+	 * "unknown" is kept briefly, so that a flood of made-up serials costs one signature per
+	 * serial a minute, not one per request: until this process issues a certificate (any:
+	 * the generation moves), and for OCSP_UNKNOWN_TTL at most, which bounds what another
+	 * process's issuance can leave unseen (a serial is 16 random bytes: asked about before
+	 * it was issued, it was guessed)
+	 */
+	if (s.status == OCSP_CERT_UNKNOWN) {
+		nb->issued_gen = igen;
+		if (nb->refresh_at > now + OCSP_UNKNOWN_TTL)
+			nb->refresh_at = now + OCSP_UNKNOWN_TTL;
+	}
+	if (rs->cache_max > 0)
 		ocsp_cache_put(rs, h, id->der, id->derlen, nb, gen, s.status);
 	ocsp_answer_blob(a, nb, 1);
 	nb = NULL;
