@@ -203,7 +203,9 @@ def ext(obj, oid):
 
 
 def serial_hex(cert):
-    return format(cert.serial_number, "X")
+    """The serial as shomei writes it: whole octets (a leading zero kept, e.g. 037F...)."""
+    s = format(cert.serial_number, "X")
+    return "0" + s if len(s) % 2 else s
 
 
 def policy_oids(cert):
