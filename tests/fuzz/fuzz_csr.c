@@ -53,7 +53,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	t.subject = n;
 	t.pubkey = fz_key;
 	t.not_before = FZ_EPOCH;
-	t.not_after = FZ_EPOCH + 7305L * 86400;
+	t.not_after = x509_not_after(FZ_EPOCH, 7305); /* notAfter inclusive */
 	memset(t.serial, 0x42, 16);
 	t.serial_len = 16;
 	if (x509_tbs_build(&self, &t, &tbs, &e) == -1 ||
@@ -93,7 +93,7 @@ fz_build(const struct csr *c, const char *profile)
 	t.spki = c->spki;
 	t.sans = c->sans;
 	t.not_before = FZ_EPOCH + 86400;
-	t.not_after = t.not_before + t.profile->default_days * 86400L;
+	t.not_after = x509_not_after(t.not_before, t.profile->default_days);
 	memset(t.serial, 0x5a, 16);
 	t.serial_len = 16;
 	if (x509_tbs_build(&fz_issuer, &t, &x, &e) == 0) {
