@@ -21,6 +21,9 @@ MIGR     := $(sort $(wildcard src/store/migrations/*.sql))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 PY       := /usr/bin/python3
+# integration tests at once (pytest-xdist): each starts its own servers on free ports, and
+# most of a test is waiting on a server or a client, so one more than the cores
+ITEST_JOBS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 2) + 1 )))
 # The C files the style gates (`make lint`) cover and `make format` rewrites.
 LINT_SRC := $(sort $(wildcard src/*.[ch] src/*/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch] \
               tests/pkcs11/*.[ch] bench/*.[ch]))
@@ -72,7 +75,7 @@ unit-asan:
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit
 
 integration: $(BUILD)/shomei $(UNIT_BIN) $(LOCKSHIM)
-	scripts/with-pg.sh $(PY) -m pytest -q -p no:cacheprovider --durations=25 tests/integration
+	scripts/with-pg.sh $(PY) -m pytest -q -p no:cacheprovider -n $(ITEST_JOBS) --durations=25 tests/integration
 
 fuzz:
 	scripts/fuzz.sh

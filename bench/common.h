@@ -50,4 +50,14 @@ proc_cpu_s(pid_t pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* Where a benchmark's ca_init() puts the root key: inside its scratch directory. */
+static inline const char *
+bench_root_key_out(const char *dir)
+{
+	static char path[4096];
+
+	snprintf(path, sizeof(path), "%s/offline/root.key.pem", dir);
+	return path;
+}
+
 #endif

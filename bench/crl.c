@@ -220,6 +220,7 @@ main(int argc, char **argv)
 		fatalx("bench: mkdtemp");
 	memset(&io, 0, sizeof(io));
 	io.datadir = dir;
+	io.root_key_out = bench_root_key_out(dir);
 	io.ca_name = "bench";
 	if (ca_init(&io, &e) == -1 || ca_open(dir, 0, NULL, &ca, &e) == -1)
 		fatalx("bench: %s", e.msg);

@@ -542,6 +542,7 @@ main(int argc, char **argv)
 		fatalx("bench: mkdtemp");
 	memset(&io, 0, sizeof(io));
 	io.datadir = dir;
+	io.root_key_out = bench_root_key_out(dir);
 	io.key_type = "p256";
 	io.ca_name = "bench";
 	io.store = storespec;

@@ -9,9 +9,19 @@ libsodium-dev libjansson-dev libmicrohttpd-dev libgnutls28-dev gnutls-bin
 libcurl4-openssl-dev libgd-dev fonts-dejavu-core gettext
 libengine-pkcs11-openssl softhsm2 opensc libp11-kit-dev
 libcmocka-dev clang clang-format libclang-rt-14-dev
-python3 python3-pytest python3-cryptography python3-requests python3-yaml python3-aiosmtpd
+python3 python3-pytest python3-pytest-xdist python3-cryptography python3-requests python3-yaml python3-aiosmtpd
 chromium chromium-driver python3-selenium libnss3-tools fonts-noto-cjk
 curl procps iproute2 util-linux"
+
+# The account `shomei serve` runs its network-facing web process as (web.user) when started
+# as root: no login, no home, no access to the keys.
+account() {
+	if [ "$(id -u)" = 0 ] && ! getent passwd shomei >/dev/null; then
+		echo "deps: creating the system account shomei (the web process's user)"
+		useradd --system --user-group --home-dir /nonexistent --no-create-home \
+			--shell /usr/sbin/nologin shomei
+	fi
+}
 
 missing=""
 for p in $PKGS; do
@@ -19,7 +29,10 @@ for p in $PKGS; do
 		missing="$missing $p"
 	fi
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+	account
+	exit 0
+fi
 
 echo "deps: installing:$missing"
 if [ "$(id -u)" != 0 ]; then
@@ -30,3 +43,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing
+account

@@ -11,7 +11,7 @@ if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ]; then
 fi
 dir=$(mktemp -d /tmp/shomei-pg.XXXXXX)
 chown postgres:postgres "$dir"
-chmod 700 "$dir"
+chmod 711 "$dir" # the socket reaches the web process's own user too
 cleanup() {
 	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$dir/data" stop -m fast -w >/dev/null 2>&1 || true
 	rm -rf "$dir"

@@ -75,11 +75,13 @@ extern const char *const ca_conf_keys[];
 /* ---- shomei init ---- */
 struct ca_init_opts {
 	const char *datadir;
-	const char *key_type;	/* p256 (default), p384, rsa2048, rsa3072, rsa4096 */
-	const char *ca_name;	/* default "shomei" */
-	const char *base_url;	/* default "http://localhost:8080" */
-	const char *org_name;	/* O= of the CA names, default "shomei" */
-	const char *store;	/* default "sqlite:shomei.db" */
+	const char *key_type; /* p256 (default), p384, rsa2048, rsa3072, rsa4096 */
+	const char *ca_name;  /* default "shomei" */
+	const char *base_url; /* default "http://localhost:8080" */
+	const char *org_name; /* O= of the CA names, default "shomei" */
+	const char *store;    /* default "sqlite:db/shomei.db" */
+	/* where the root key goes: outside the data directory (default DATADIR.offline/) */
+	const char *root_key_out;
 	const char *ca_key_uri; /* optional pkcs11: URI of an existing issuing-CA key */
 	/*
 	 * Object identifiers: the arc the CA's own OIDs are made under (default: a new one

@@ -338,7 +338,8 @@ init_conf_text(struct buf *cf, const struct ca_init_opts *o, const char *name,
 	    "base_url = %s\n"
 	    "store = %s\n\n"
 	    "# Keys: encrypted PEM files (or pkcs11: URIs) used only by the signer process.\n"
-	    "# The root key (keys/root.key.pem) is not used after init: keep it offline.\n"
+	    "# The root key is not here: init wrote it outside this directory (keep it offline;\n"
+	    "# `shomei ca root-crl --root-key FILE` is its only use).\n"
 	    "root.cert = certs/root.pem\n"
 	    "ca.key = %s\n"
 	    "ca.cert = certs/issuing.pem\n"
@@ -395,8 +396,9 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 	const char *name = o->ca_name ? o->ca_name : "shomei";
 	const char *base = o->base_url ? o->base_url : "http://localhost:8080";
 	const char *org = o->org_name ? o->org_name : "shomei";
-	const char *storev = o->store ? o->store : "sqlite:shomei.db";
-	char *confpath = NULL, *keys = NULL, *certs = NULL, *path = NULL, *pass = NULL;
+	const char *storev = o->store ? o->store : "sqlite:db/shomei.db";
+	char *rootkey = NULL, *confpath = NULL, *keys = NULL, *certs = NULL, *path = NULL,
+	     *pass = NULL;
 	char *spec = NULL, *cn = NULL, *baseclean = NULL, *rootname = NULL;
 	char *arc = NULL, *cp = NULL, *tsapol = NULL;
 	struct store_crl rootcrl;
@@ -453,12 +455,48 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 			o->datadir);
 		goto out;
 	}
+	/* the root key never lies in the data directory, which serving processes read */
+	if (o->root_key_out != NULL) {
+		rootkey = xstrdup(o->root_key_out);
+	} else {
+		char *d = xstrdup(o->datadir);
+
+		while (strlen(d) > 1 && d[strlen(d) - 1] == '/')
+			d[strlen(d) - 1] = '\0';
+		rootkey = xasprintf("%s.offline/root.key.pem", d);
+		free(d);
+	}
+	if (util_file_exists(rootkey)) {
+		err_set(e, ERR_REFUSED, "init: %s exists; refusing to overwrite a root key",
+			rootkey);
+		goto out;
+	}
 	keys = xasprintf("%s/keys", o->datadir);
 	certs = xasprintf("%s/certs", o->datadir);
 	if (util_mkdir_p(o->datadir, 0750, e) == -1 || util_mkdir_p(keys, 0700, e) == -1 ||
 	    util_mkdir_p(certs, 0755, e) == -1)
 		goto out;
 	chmod(keys, 0700);
+	/* a relative SQLite store in a directory of its own (the web process writes there) */
+	if (strncmp(storev, "sqlite:", 7) == 0 && storev[7] != '/' && strrchr(storev, '/')) {
+		free(path);
+		path = xasprintf("%s/%.*s", o->datadir, (int)(strrchr(storev, '/') - storev - 7),
+				 storev + 7);
+		if (util_mkdir_p(path, 0700, e) == -1)
+			goto out;
+	}
+	{
+		char *kd = xstrdup(rootkey);
+
+		if (strrchr(kd, '/') != NULL) {
+			*strrchr(kd, '/') = '\0';
+			if (*kd != '\0' && util_mkdir_p(kd, 0700, e) == -1) {
+				free(kd);
+				goto out;
+			}
+		}
+		free(kd);
+	}
 
 	/* passphrase for the keys at rest: the operator's, or a generated one in keys/ */
 	use_env = getenv("SHOMEI_KEY_PASSPHRASE") != NULL && *getenv("SHOMEI_KEY_PASSPHRASE");
@@ -538,7 +576,7 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 
 		/* files: keys encrypted (but the HTTPS key), certificates, chain */
 #define KEYFILE(nm) (free(path), path = xasprintf("%s/%s", keys, nm))
-	if (KEYFILE("root.key.pem") && signer_key_write(path, rootk, pass, e) == -1)
+	if (signer_key_write(rootkey, rootk, pass, e) == -1)
 		goto out;
 	if (o->ca_key_uri == NULL && KEYFILE("issuing.key.pem") &&
 	    signer_key_write(path, cak, pass, e) == -1)
@@ -609,6 +647,7 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 		goto out;
 	rc = 0;
 out:
+	free(rootkey);
 	store_close(st);
 	if (pass != NULL) {
 		OPENSSL_cleanse(pass, strlen(pass));

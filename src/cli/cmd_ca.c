@@ -23,7 +23,9 @@ static const char usage_init[] =
     "passphrase in $SHOMEI_KEY_PASSPHRASE, or a generated one kept in keys/passphrase.\n"
     "--ca-key uses an existing key in a PKCS#11 token for the issuing CA (PIN from\n"
     "$SHOMEI_PKCS11_PIN, module from $SHOMEI_PKCS11_MODULE).  Refuses to overwrite a CA.\n"
-    "  --store SPEC   sqlite:PATH (default sqlite:shomei.db) or a PostgreSQL conninfo\n"
+    "  --store SPEC   sqlite:PATH (default sqlite:db/shomei.db) or a PostgreSQL conninfo\n"
+    "  --root-key-out FILE  where the root key goes (default DIR.offline/root.key.pem):\n"
+    "                 never inside the data directory; keep it offline\n"
     "  --oid-arc OID  the arc of the CA's own OIDs, e.g. your IANA enterprise number\n"
     "                 1.3.6.1.4.1.N.1 (default: a new arc from a random UUID under\n"
     "                 1.2.840.113556.1.8000.2554, which needs no registration)\n"
@@ -72,6 +74,7 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	    {"policy", required_argument, NULL, 'P'},
 	    {"tsa-policy", required_argument, NULL, 'T'},
 	    {"cps", required_argument, NULL, 'S'},
+	    {"root-key-out", required_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -113,6 +116,9 @@ cmd_init(struct cli *cli, int argc, char **argv)
 		case 'S':
 			o.cps_uri = optarg;
 			break;
+		case 'R':
+			o.root_key_out = optarg;
+			break;
 		case 'C':
 			check = 1;
 			break;
@@ -132,6 +138,10 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	if (ca_init(&o, &e) == -1)
 		return cli_fail(&e);
 	printf("initialized CA \"%s\" in %s\n", o.ca_name ? o.ca_name : "shomei", cli->datadir);
+	if (o.root_key_out != NULL)
+		printf("root key: %s (keep it offline)\n", o.root_key_out);
+	else
+		printf("root key: %s.offline/root.key.pem (keep it offline)\n", cli->datadir);
 	return 0;
 }
 

@@ -11,6 +11,8 @@
 #ifndef SHOMEI_SERVE_H
 #define SHOMEI_SERVE_H
 
+#include <sys/types.h>
+
 #include "http/http.h"
 #include "util/util.h"
 
@@ -26,8 +28,33 @@ struct serve_opts {
 /* Runs the supervisor until SIGTERM/SIGINT; returns the exit status. */
 int serve_main(const struct serve_opts *);
 
+/* What the web process may reach (sandbox.c). */
+struct sandbox {
+	int active; /* serve runs as root: the web process becomes user */
+	uid_t uid;
+	gid_t gid;
+	char user[64];
+};
+struct ca;
+struct conf;
+/* web.user resolved (inactive when serve does not run as root, with a warning). */
+int sandbox_user(const struct conf *, struct sandbox *, struct err *);
+/*
+ * Supervisor, before each web process: refuses a root key in the data directory; gives the
+ * web user the store's directory and files, the outbox and the data directory's group.
+ */
+int sandbox_prepare(const struct ca *, const struct sandbox *, struct err *);
+/* Web process: zeroes and drops every environment variable but a few, wipes conf secrets. */
+void sandbox_scrub(struct conf *);
+/* Web process: its own mount namespace with the data directory at *view (NULL: none). */
+int sandbox_view(const struct sandbox *, const char *datadir, char **view, struct err *);
+/* Web process, after its start-up reads: keys/ covered, user switched, no new privileges,
+ * not dumpable, the seccomp filter. */
+int sandbox_enter(const struct sandbox *, const char *view, struct err *);
+int sandbox_seccomp(struct err *);
+
 /* The web process (child of the supervisor). */
-int serve_web_main(const struct serve_opts *, int signer_fd, int ctl_fd);
+int serve_web_main(const struct serve_opts *, const struct sandbox *, int signer_fd, int ctl_fd);
 /*
  * The route tables each listener of the web process serves (web.c): the web process's own
  * (/healthz, /metrics) and its modules' (pub, ocsp, tsa; portal, api), composed at start.

@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -106,6 +107,8 @@ struct gen {
 struct super {
 	struct serve_opts *o;
 	struct ca *ca;
+	struct ca *prev_ca; /* during a reload: the configuration being replaced */
+	struct sandbox sb;
 	struct gen cur;
 	struct gen old; /* a previous generation finishing its requests after a reload */
 };
@@ -173,7 +176,11 @@ gen_spawn_web(struct super *s, struct gen *g, struct err *e)
 	if (pid == 0) {
 		close(sv[0]);
 		super_child_fds(s, g->sfd, sv[1]);
-		_exit(serve_web_main(s->o, g->sfd, sv[1]));
+		/* the supervisor's copies of the configuration */
+		sandbox_scrub(&s->ca->conf);
+		if (s->prev_ca != NULL)
+			sandbox_scrub(&s->prev_ca->conf);
+		_exit(serve_web_main(s->o, &s->sb, g->sfd, sv[1]));
 	}
 	close(sv[1]);
 	if (g->ctl != -1)
@@ -191,6 +198,10 @@ gen_spawn_web(struct super *s, struct gen *g, struct err *e)
 		return err_set(e, ERR_REFUSED,
 			       "serve: the web process could not start (see above)");
 	}
+	/* the web process's notices (a hung signer) raise SIGIO here */
+	if (fcntl(g->ctl, F_SETOWN, getpid()) == -1 ||
+	    fcntl(g->ctl, F_SETFL, fcntl(g->ctl, F_GETFL) | O_ASYNC | O_NONBLOCK) == -1)
+		log_warn("serve: control socket: %s", strerror(errno));
 	log_info("web started (pid %ld)", (long)pid);
 	return 0;
 }
@@ -283,34 +294,38 @@ super_reap(struct super *s, int stopping)
 }
 
 /*
- * SIGUSR1 from a web process (sigqueue(); the value says which of its signer streams: 0 the
- * first, n the n-th handed over): that signer did not answer within signer.timeout_ms and
- * the web process has given its stream up.  A hung signer (a stuck PKCS#11 device, a stopped
- * process) never exits by itself, so it is killed here; super_reap() then starts a new one
- * and hands it over as after any other signer death.  A notice about a signer replaced in
- * the meantime is stale and ignored, and so is a signal from any other process.
+ * A notice from a web process on its control socket: "H" and a 4-byte stream number (0 the
+ * first signer stream, n the n-th handed over): that signer did not answer within
+ * signer.timeout_ms and the web process has given its stream up.  (A socket, not a signal:
+ * the web process runs as another user and cannot signal the supervisor.)  A hung signer (a
+ * stuck PKCS#11 device, a stopped process) never exits by itself, so it is killed here;
+ * super_reap() then starts a new one and hands it over as after any other signer death.  A
+ * notice about a signer replaced in the meantime is stale and ignored.
  */
 static void
-super_signer_hung(struct super *s, const siginfo_t *si)
+super_ctl_read(struct gen *g)
 {
-	struct gen *g = NULL;
+	unsigned char b[5 * 16];
+	ssize_t n, i;
+	uint32_t v;
 
-	if (si->si_code != SI_QUEUE || si->si_pid <= 0)
-		return;
-	if (si->si_pid == s->cur.wpid)
-		g = &s->cur;
-	else if (si->si_pid == s->old.wpid)
-		g = &s->old;
-	if (g == NULL || g->spid <= 0)
-		return;
-	if ((unsigned)si->si_value.sival_int != g->handovers) {
-		log_info("signer timeout reported for a signer already replaced; ignored");
-		return;
+	while (g->ctl != -1 && (n = read(g->ctl, b, sizeof(b))) > 0) {
+		for (i = 0; i + 5 <= n; i += 5) {
+			if (b[i] != 'H' || g->spid <= 0)
+				continue;
+			v = (uint32_t)b[i + 1] << 24 | (uint32_t)b[i + 2] << 16 |
+			    (uint32_t)b[i + 3] << 8 | b[i + 4];
+			if (v != g->handovers) {
+				log_info("signer timeout reported for a signer already replaced; "
+					 "ignored");
+				continue;
+			}
+			log_warn("signer (pid %ld) did not answer the web process in time "
+				 "(signer.timeout_ms); killing it",
+				 (long)g->spid);
+			kill(g->spid, SIGKILL); /* reaped and replaced by super_reap() */
+		}
 	}
-	log_warn("signer (pid %ld) did not answer the web process in time (signer.timeout_ms); "
-		 "killing it",
-		 (long)g->spid);
-	kill(g->spid, SIGKILL); /* reaped and replaced by super_reap() */
 }
 
 /*
@@ -329,14 +344,18 @@ super_reload(struct super *s)
 		log_warn("SIGHUP: the previous reload is still finishing; try again shortly");
 		return;
 	}
-	if (ca_open(s->o->datadir, 0, serve_conf_known, &nca, &e) == -1) {
+	if (ca_open(s->o->datadir, 0, serve_conf_known, &nca, &e) == -1 ||
+	    sandbox_prepare(nca, &s->sb, &e) == -1) {
 		log_warn("SIGHUP: configuration not reloaded: %s", e.msg);
+		ca_close(nca);
 		return;
 	}
 	oca = s->ca;
 	s->ca = nca;
+	s->prev_ca = oca;
 	gen_init(&g);
 	if (gen_spawn_signer(s, &g, &e) == -1 || gen_spawn_web(s, &g, &e) == -1) {
+		s->prev_ca = NULL;
 		log_warn("SIGHUP: configuration not reloaded: %s", e.msg);
 		if (g.sfd != -1)
 			close(g.sfd);
@@ -346,6 +365,7 @@ super_reload(struct super *s)
 		ca_close(nca);
 		return;
 	}
+	s->prev_ca = NULL;
 	ca_close(oca);
 	s->old = s->cur;
 	s->cur = g;
@@ -404,13 +424,15 @@ serve_main(const struct serve_opts *co)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGUSR1); /* a web process reports a hung signer */
+	sigaddset(&set, SIGIO);	  /* a web process's notice on its control socket */
+	sigaddset(&set, SIGUSR1); /* means nothing here: a stray one must not kill serve */
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	/* the supervisor reads the configuration but never loads a private key */
 	o->http_fd = o->https_fd = -1;
 	if (ca_open(o->datadir, 0, serve_conf_known, &s.ca, &e) == -1 ||
+	    sandbox_user(&s.ca->conf, &s.sb, &e) == -1 || sandbox_prepare(s.ca, &s.sb, &e) == -1 ||
 	    super_listen(&s, o, &e) == -1)
 		goto fail;
 	if (gen_spawn_signer(&s, &s.cur, &e) == -1 || gen_spawn_web(&s, &s.cur, &e) == -1)
@@ -419,18 +441,18 @@ serve_main(const struct serve_opts *co)
 	for (;;) {
 		memset(&si, 0, sizeof(si));
 		sig = sigtimedwait(&set, &si, &ts);
-		if (sig == SIGCHLD || sig == -1) {
+		if (sig == SIGCHLD || sig == SIGIO || sig == -1) {
+			super_ctl_read(&s.cur);
+			super_ctl_read(&s.old);
 			super_reap(&s, 0);
-			continue;
-		}
-		if (sig == SIGUSR1) {
-			super_signer_hung(&s, &si);
 			continue;
 		}
 		if (sig == SIGHUP) {
 			super_reload(&s);
 			continue;
 		}
+		if (sig == SIGUSR1)
+			continue;
 		break; /* SIGTERM, SIGINT */
 	}
 	log_info("shutting down");

@@ -5,7 +5,9 @@
  * authenticate (portal, API).  Each server thread has its own store connection.
  */
 #include <sys/prctl.h>
+#include <sys/socket.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,8 +26,7 @@
 
 struct web {
 	struct ca *ca;
-	int ctl;
-	pid_t supervisor;	  /* our parent, which replaces a hung signer */
+	int ctl;		  /* to the supervisor, which replaces a hung signer */
 	struct mail_sender *mail; /* delivers the outgoing mail queue */
 };
 
@@ -129,6 +130,7 @@ const char *const serve_conf_keys[] = {
     "ca.cert",
     "store.resident_mb",
     "metrics.allow",
+    "web.user",
     "tls.priorities",
     NULL,
 };
@@ -180,21 +182,21 @@ web_signer_latency(double secs)
 /*
  * The signer of stream gen (0: the first, n: the n-th the supervisor handed over) did not
  * answer within signer.timeout_ms, and the client has given that stream up.  A hung signer
- * does not exit by itself, so the supervisor is asked to kill it: SIGUSR1 with gen as its
- * value, which lets the supervisor ignore a notice about a signer it has replaced already.
+ * does not exit by itself, so the supervisor is asked to kill it: "H" and gen on the control
+ * socket, which lets the supervisor ignore a notice about a signer it has replaced already.
  * Called from the request thread that noticed (once per stream).
  */
 static void
 web_signer_hang(uint64_t gen)
 {
-	union sigval v;
+	unsigned char m[5] = {'H', (unsigned char)(gen >> 24), (unsigned char)(gen >> 16),
+			      (unsigned char)(gen >> 8), (unsigned char)gen};
 
 	metrics_count("shomei_signer_timeouts_total", NULL, 1);
 	log_warn("web: the signer did not answer within %ld ms; asking the supervisor to replace "
 		 "it",
 		 web.ca->signer_timeout_ms);
-	v.sival_int = (int)gen;
-	if (getppid() != web.supervisor || sigqueue(web.supervisor, SIGUSR1, v) == -1)
+	if (send(web.ctl, m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m))
 		log_warn("web: cannot reach the supervisor to replace the signer");
 }
 
@@ -245,7 +247,7 @@ out:
 }
 
 int
-serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
+serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_fd, int ctl_fd)
 {
 	struct http_server *hs = NULL, *hss = NULL;
 	struct http_listen hl;
@@ -253,7 +255,7 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 	pthread_t ctl_thread;
 	sigset_t set;
 	const char *addr, *saddr, *tlsprio;
-	char *cert = NULL, *key = NULL;
+	char *cert = NULL, *key = NULL, *view = NULL;
 	long threads, conns, inflight, timeout, resident, perip;
 	int sig, rc = ERR_INTERNAL;
 
@@ -261,13 +263,29 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 	err_clear(&e);
 	memset(&web, 0, sizeof(web));
 	web.ctl = ctl_fd;
-	web.supervisor = getppid();
-	if (ca_open(o->datadir, 0, serve_conf_known, &web.ca, &e) == -1)
+	/* what this process reads as root: the configuration (its secrets wiped at once), the
+	 * CA certificates, the HTTPS key, the portal's secret; then it becomes web.user */
+	if (sandbox_view(sb, o->datadir, &view, &e) == -1 ||
+	    ca_open(view != NULL ? view : o->datadir, 0, serve_conf_known, &web.ca, &e) == -1)
+		goto out;
+	sandbox_scrub(&web.ca->conf);
+	if (conf_get_long(&web.ca->conf, "store.resident_mb", web_resident_default(), 0, 1L << 20,
+			  &resident, &e) == -1)
+		goto out;
+	addr = o->http ? o->http : conf_get(&web.ca->conf, "listen.http", "127.0.0.1:8080");
+	saddr = o->https ? o->https : conf_get(&web.ca->conf, "listen.https", "127.0.0.1:8443");
+	if (o->https_fd >= 0) {
+		const char *la[2] = {addr, saddr};
+
+		/* before any listener answers: a bad portal setting stops the start, cleanly */
+		if (portal_init(web.ca, la, 2, &e) == -1 ||
+		    web_tls_load(web.ca, &cert, &key, &e) == -1)
+			goto out;
+	}
+	if (sandbox_enter(sb, view, &e) == -1)
 		goto out;
 	/* WAL checkpoints off the committing threads, and the file kept in memory (SQLite) */
-	if (conf_get_long(&web.ca->conf, "store.resident_mb", web_resident_default(), 0, 1L << 20,
-			  &resident, &e) == -1 ||
-	    store_checkpointer_start(web.ca->store_spec, (size_t)resident << 20, &e) == -1)
+	if (store_checkpointer_start(web.ca->store_spec, (size_t)resident << 20, &e) == -1)
 		goto out;
 	web.ca->signer = signer_client_new(dup(signer_fd));
 	signer_client_set_timeout(web.ca->signer, (int)web.ca->signer_timeout_ms);
@@ -312,16 +330,6 @@ serve_web_main(const struct serve_opts *o, int signer_fd, int ctl_fd)
 	hl.timeout_s = (unsigned)timeout;
 	hl.app = web.ca;
 
-	addr = o->http ? o->http : conf_get(&web.ca->conf, "listen.http", "127.0.0.1:8080");
-	saddr = o->https ? o->https : conf_get(&web.ca->conf, "listen.https", "127.0.0.1:8443");
-	if (o->https_fd >= 0) {
-		const char *la[2] = {addr, saddr};
-
-		/* before any listener answers: a bad portal setting stops the start, cleanly */
-		if (portal_init(web.ca, la, 2, &e) == -1 ||
-		    web_tls_load(web.ca, &cert, &key, &e) == -1)
-			goto out;
-	}
 	hl.addr = addr;
 	hl.fd = o->http_fd;
 	hl.tables = serve_http_tables;
@@ -380,5 +388,6 @@ out:
 	free(cert);
 	ca_close(web.ca);
 	store_checkpointer_stop();
+	free(view);
 	return rc;
 }

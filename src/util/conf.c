@@ -99,12 +99,23 @@ conf_free(struct conf *c)
 		return;
 	for (i = 0; i < c->n; i++) {
 		free(c->v[i].key);
+		explicit_bzero(c->v[i].value, strlen(c->v[i].value));
 		free(c->v[i].value);
 	}
 	free(c->v);
 	free(c->path);
 	free(c->dir);
 	memset(c, 0, sizeof(*c));
+}
+
+void
+conf_wipe(struct conf *c, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		if (strcmp(c->v[i].key, key) == 0)
+			explicit_bzero(c->v[i].value, strlen(c->v[i].value));
 }
 
 /* The last occurrence of a key wins. */

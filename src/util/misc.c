@@ -127,6 +127,7 @@ util_read_file(const char *path, size_t max, struct buf *out, struct err *e)
 	}
 	rc = 0;
 out:
+	explicit_bzero(tmp, sizeof(tmp)); /* no copy of a secret file left on the stack */
 	if (fd != -1)
 		close(fd);
 	if (rc == -1)

@@ -164,7 +164,9 @@ struct conf {
 };
 
 int conf_load(struct conf *, const char *path, struct err *);
-void conf_free(struct conf *);
+void conf_free(struct conf *); /* values zeroed */
+/* Zeroes every value of key in place (it reads as ""): a secret the process must not keep. */
+void conf_wipe(struct conf *, const char *key);
 const char *conf_get(const struct conf *, const char *key, const char *dflt);
 int conf_get_long(const struct conf *, const char *key, long dflt, long min, long max, long *out,
 		  struct err *);

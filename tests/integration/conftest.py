@@ -39,11 +39,21 @@ class Instance:
     def path(self, *parts):
         return os.path.join(self.datadir, *parts)
 
+    @property
+    def db(self):
+        """The SQLite store, in a directory of its own (the web process's user writes it)."""
+        return self.path("db", "shomei.db")
+
+    @property
+    def root_key(self):
+        """Where init puts the root key: outside the data directory."""
+        return self.datadir.rstrip("/") + ".offline/root.key.pem"
+
     def sql(self, query):
         """Runs SQL directly against the store (for tamper tests); returns rows as lists."""
         if self.backend == "sqlite":
             import sqlite3
-            con = sqlite3.connect(self.path("shomei.db"))
+            con = sqlite3.connect(self.db)
             try:
                 cur = con.execute(query)
                 rows = cur.fetchall()

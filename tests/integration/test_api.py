@@ -96,12 +96,12 @@ def test_apikey_cli_prints_once_stores_hash(ca):
     # the secret is nowhere in the database: not in api_keys, not in the audit chain
     if ca.backend == "sqlite":
         for suffix in ("", "-wal"):
-            p = ca.path("shomei.db" + suffix)
+            p = ca.db + suffix
             if os.path.exists(p):
                 data = open(p, "rb").read()
                 assert secret.encode() not in data
                 assert bytes.fromhex(secret) not in data
-        dump = subprocess.run(["sqlite3", ca.path("shomei.db"), ".dump"], capture_output=True,
+        dump = subprocess.run(["sqlite3", ca.db, ".dump"], capture_output=True,
                               check=True).stdout.decode()
     else:
         dump = json.dumps(ca.sql("SELECT key_id, name, encode(hash, 'hex') FROM api_keys") +

@@ -56,7 +56,7 @@ OpenSSL (test_openssl)
     -crl_check_all also wants a CRL for the root itself, which has no CDP: the root CRL
     fetched from the issuing CA's CDP is given with -CRLfile (it covers root and issuing CA)
 Root CRL ceremony (test_root_crl_ceremony, last: it revokes the issuing CA)
-  - `shomei ca root-crl --root-key keys/root.key.pem` re-signs the root CRL (number grows,
+  - `shomei ca root-crl --root-key DIR.offline/root.key.pem` re-signs the root CRL (number grows,
     still valid); with --revoke certs/issuing.pem --reason cACompromise the served root CRL
     lists the issuing CA and OpenSSL, GnuTLS and NSS then reject a good leaf through it
 
@@ -851,7 +851,7 @@ def root_crl(pki, newer_than=None):
 
 def test_root_crl_ceremony(pki):
     c = Checks(f"root-crl[{pki.kt}]")
-    key = pki.inst.path("keys", "root.key.pem")
+    key = pki.inst.root_key
     before, _ = root_crl(pki)
     n0 = ext(before, ExtensionOID.CRL_NUMBER).value.crl_number if before is not None and \
         ext(before, ExtensionOID.CRL_NUMBER) else -1

@@ -156,19 +156,19 @@ def test_root_crl_ceremony(ca_sqlite, tmp_path):
         # the ceremony: a wrong key, a certificate the root did not issue, a bad reason
         p = ca.run("ca", "root-crl", "--root-key", ca.path("keys", "issuing.key.pem"))
         assert p.returncode == 1 and b"not the root CA's key" in p.stderr, p.stderr
-        p = ca.run("ca", "root-crl", "--root-key", ca.path("keys", "root.key.pem"),
+        p = ca.run("ca", "root-crl", "--root-key", ca.root_key,
                    "--revoke", goodpem)
         assert p.returncode == 1 and b"not an issuing CA certificate" in p.stderr, p.stderr
-        p = ca.run("ca", "root-crl", "--root-key", ca.path("keys", "root.key.pem"),
+        p = ca.run("ca", "root-crl", "--root-key", ca.root_key,
                    "--revoke", ca.path("certs", "issuing.pem"), "--reason", "certificateHold")
         assert p.returncode == 2 and b"not one a CA is revoked for" in p.stderr, p.stderr
         st, der2 = fetch(srv, "/crl/shomei-root.crl")
         assert der2 == der  # nothing was signed by the refusals
 
-        out = ca.ok("ca", "root-crl", "--root-key", ca.path("keys", "root.key.pem"),
+        out = ca.ok("ca", "root-crl", "--root-key", ca.root_key,
                     "--revoke", ca.path("certs", "issuing.pem"), "--reason", "cACompromise")
         assert "root CRL number 2" in out and "1 revoked issuing CA" in out, out
-        out = ca.ok("ca", "root-crl", "--root-key", ca.path("keys", "root.key.pem"))
+        out = ca.ok("ca", "root-crl", "--root-key", ca.root_key)
         assert "root CRL number 3" in out and "1 revoked issuing CA" in out, out
         # the server re-reads a CRL made by another process within a second
         end = time.time() + 10

@@ -143,10 +143,14 @@ def test_init_key_types(tmp_path, keytype):
     cdp = ext(cert, ExtensionOID.CRL_DISTRIBUTION_POINTS).value
     assert cdp[0].full_name[0].value == f"http://ca.example.jp/crl/k{keytype}.crl"
     # keys at rest are encrypted (the HTTPS key is the web process's own, not a CA key)
-    for k in ("root", "issuing", "ocsp", "tsa"):
-        with open(ca.path("keys", f"{k}.key.pem")) as f:
+    # and the root key is outside the data directory (serve refuses it inside)
+    assert not os.path.exists(ca.path("keys", "root.key.pem"))
+    for path in [ca.root_key] + [ca.path("keys", f"{k}.key.pem")
+                                 for k in ("issuing", "ocsp", "tsa")]:
+        with open(path) as f:
             assert f.read().startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
-        assert os.stat(ca.path("keys", f"{k}.key.pem")).st_mode & 0o077 == 0
+        assert os.stat(path).st_mode & 0o077 == 0
+    assert os.stat(os.path.dirname(ca.root_key)).st_mode & 0o077 == 0
 
 
 def test_init_refuses_to_overwrite(ca_sqlite):

@@ -185,7 +185,8 @@ def test_hung_signer_fails_fast_and_is_replaced(ca, tmp_path):
     stopped = None
     try:
         stopped = children(srv.proc.pid)["shomei-signer"]
-        # a SIGUSR1 that is not a web process's sigqueue() notice kills nothing
+        # a stray SIGUSR1 kills nothing (the web process's notices come over its control
+        # socket: it runs as another user and cannot signal the supervisor)
         os.kill(srv.proc.pid, signal.SIGUSR1)
         time.sleep(0.5)
         assert srv.proc.poll() is None
@@ -275,7 +276,7 @@ def test_sqlite_kept_in_memory(ca_sqlite):
                     return int(line.split()[1]) * 1024
         raise AssertionError("no VmLck")
 
-    wal = ca_sqlite.path("shomei.db-wal")
+    wal = ca_sqlite.db + "-wal"
     _set_conf(ca_sqlite, "store.resident_mb", "0")
     srv = start_server(ca_sqlite)
     try:
@@ -287,7 +288,7 @@ def test_sqlite_kept_in_memory(ca_sqlite):
     _set_conf(ca_sqlite, "store.resident_mb", None)  # the default: 1024, or RAM/4
     srv = start_server(ca_sqlite)
     try:
-        size = os.path.getsize(wal) + os.path.getsize(ca_sqlite.path("shomei.db"))
+        size = os.path.getsize(wal) + os.path.getsize(ca_sqlite.db)
         assert wait_for(lambda: locked(srv) - without >= size - 4096, 10), \
             (locked(srv), without, size)
         assert "cannot keep" not in srv.log_text()

@@ -49,6 +49,7 @@ setup(int pg)
 	fx.dir = tu_tmpdir();
 	memset(&io, 0, sizeof(io));
 	io.datadir = fx.dir;
+	io.root_key_out = tu_root_key_out(fx.dir);
 	io.ca_name = "unit";
 	if (pg) {
 		if (tu_pg() == NULL)
@@ -483,7 +484,7 @@ test_root_crl(void **state)
 	assert_int_equal(n, 1);
 	assert_int_equal(root_crl_entries(x), 0);
 	X509_CRL_free(x);
-	if (signer_key_load(&fx.ca->conf, "keys/root.key.pem", &rootk, &e) == -1 ||
+	if (signer_key_load(&fx.ca->conf, tu_root_key_out(fx.dir), &rootk, &e) == -1 ||
 	    signer_key_load(&fx.ca->conf, "keys/ocsp.key.pem", &other, &e) == -1)
 		fail_msg("keys: %s", e.msg);
 	memset(&rq, 0, sizeof(rq));

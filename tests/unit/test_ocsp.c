@@ -779,6 +779,7 @@ setup_ca(void **state)
 	fx.dir = tu_tmpdir();
 	memset(&io, 0, sizeof(io));
 	io.datadir = fx.dir;
+	io.root_key_out = tu_root_key_out(fx.dir);
 	io.ca_name = "unit";
 	err_clear(&e);
 	if (ca_init(&io, &e) == -1)

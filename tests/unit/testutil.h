@@ -33,6 +33,16 @@ tu_tmpdir(void)
 	return strdup(d);
 }
 
+/* Where a unit test's ca_init() puts the root key: inside dir, so tu_rmdir removes it. */
+static inline const char *
+tu_root_key_out(const char *dir)
+{
+	static char path[4096];
+
+	snprintf(path, sizeof(path), "%s/offline/root.key.pem", dir);
+	return path;
+}
+
 static inline void
 tu_rmdir(char *dir)
 {

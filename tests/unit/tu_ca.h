@@ -45,6 +45,7 @@ tu_ca_open(struct tu_ca *f, int pg, const char *progname)
 	f->dir = tu_tmpdir();
 	memset(&io, 0, sizeof(io));
 	io.datadir = f->dir;
+	io.root_key_out = tu_root_key_out(f->dir);
 	io.ca_name = "unit";
 	if (pg) {
 		if (tu_pg() == NULL)
