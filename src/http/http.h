@@ -10,8 +10,10 @@
 #ifndef SHOMEI_HTTP_H
 #define SHOMEI_HTTP_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "util/util.h"
 
@@ -89,6 +91,27 @@ void http_client_addr(struct http_req *, char *out, size_t n);
  * when unknown.
  */
 void http_client_ip(struct http_req *, unsigned char out[16], size_t *len);
+
+/*
+ * Requests per client address and minute (limit.c): a fixed table per limiter (IPv6 by its
+ * /64), the least recent address forgotten when its slots are full.  Shared by the faces
+ * (the portal's forms and CAPTCHAs, OCSP's freshly signed answers).
+ */
+#define HTTP_LIMIT_SLOTS 4096
+struct http_limit_slot {
+	char addr[48];
+	time_t window; /* 0: free */
+	long count;
+};
+struct http_limiter {
+	pthread_mutex_t lock;
+	unsigned char key[16]; /* random: which slots an address lands in */
+	struct http_limit_slot slot[HTTP_LIMIT_SLOTS];
+};
+void http_limiter_init(struct http_limiter *);
+/* 1 when the client may make one more request this minute (and counts it), else 0. */
+int http_limit_ok(struct http_limiter *, struct http_req *, long per_minute);
+int http_limit_key_ok(struct http_limiter *, const char *addr, long per_minute);
 
 /* Composes cfg->tables (a bad composition refuses the start) and starts listening. */
 int http_server_start(const struct http_listen *, struct http_server **, struct err *);

@@ -378,11 +378,8 @@ out:
 
 /* The configuration keys the responder reads (ocsp_responder_new). */
 const char *const ocsp_conf_keys[] = {
-    "ocsp.validity_minutes",
-    "ocsp.backdate_seconds",
-    "ocsp.cache_entries",
-    "ocsp.revocation_poll_ms",
-    NULL,
+    "ocsp.validity_minutes",   "ocsp.backdate_seconds", "ocsp.cache_entries",
+    "ocsp.revocation_poll_ms", "ocsp.fresh_rate",	NULL,
 };
 
 int
@@ -791,6 +788,13 @@ void
 ocsp_respond(struct ocsp_responder *rs, struct store *st, const unsigned char *p, size_t len,
 	     struct ocsp_answer *a)
 {
+	ocsp_respond_limited(rs, st, p, len, a, NULL, NULL);
+}
+
+void
+ocsp_respond_limited(struct ocsp_responder *rs, struct store *st, const unsigned char *p,
+		     size_t len, struct ocsp_answer *a, int (*fresh_ok)(void *), void *arg)
+{
 	struct ocsp_req req;
 	enum ocsp_cert_status status[OCSP_MAX_CERTIDS];
 	int ours[OCSP_MAX_CERTIDS];
@@ -818,6 +822,16 @@ ocsp_respond(struct ocsp_responder *rs, struct store *st, const unsigned char *p
 	if (!rs->ready) {
 		ocsp_answer_error(a, OCSP_RESP_INTERNAL);
 		goto out;
+	}
+	/* a signature for this client alone: within its address's share only */
+	if ((req.n > 1 || req.nonce != NULL) && fresh_ok != NULL && !fresh_ok(arg)) {
+		metrics_count("shomei_ocsp_fresh_limited_total", NULL, 1);
+		if (req.n > 1 || rs->cache_max == 0 || req.ids[0].derlen > OCSP_KEY_MAX) {
+			ocsp_answer_error(a, OCSP_RESP_TRYLATER);
+			goto out;
+		}
+		req.nonce = NULL;
+		req.noncelen = 0;
 	}
 	if (req.n == 1 && req.nonce == NULL && rs->cache_max > 0 &&
 	    req.ids[0].derlen <= OCSP_KEY_MAX)
@@ -847,6 +861,16 @@ ocsp_answer_clear(struct ocsp_answer *a)
 
 /* ---- HTTP ---- */
 
+/* answers signed for one client alone (a nonce, several CertIDs): per address and minute */
+static struct http_limiter ocsp_fresh_limiter;
+static long ocsp_fresh_rate;
+
+static int
+ocsp_http_fresh_ok(void *arg)
+{
+	return http_limit_ok(&ocsp_fresh_limiter, arg, ocsp_fresh_rate);
+}
+
 static pthread_mutex_t ocsp_http_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct ocsp_responder *ocsp_http_rs; /* atomic pointer */
 static int ocsp_http_warned;		    /* under ocsp_http_mu */
@@ -863,12 +887,20 @@ ocsp_http_responder(struct ca *ca)
 	pthread_mutex_lock(&ocsp_http_mu);
 	if (ocsp_http_rs == NULL) {
 		err_clear(&e);
-		if (ocsp_responder_new(ca, &rs, &e) == -1) {
+		if (conf_get_long(&ca->conf, "ocsp.fresh_rate", 120, 1, 100000000, &ocsp_fresh_rate,
+				  &e) == -1 ||
+		    ocsp_responder_new(ca, &rs, &e) == -1) {
 			/* a configuration error: said once, every request gets internalError */
 			if (!ocsp_http_warned)
 				log_warn("%s", e.msg);
 			ocsp_http_warned = 1;
 		} else {
+			http_limiter_init(&ocsp_fresh_limiter);
+			metrics_help(
+			    "shomei_ocsp_fresh_limited_total", "counter",
+			    "OCSP requests with a nonce or several CertIDs over their "
+			    "address's ocsp.fresh_rate (answered from the cache or tryLater)");
+			metrics_count("shomei_ocsp_fresh_limited_total", NULL, 0);
 			__atomic_store_n(&ocsp_http_rs, rs, __ATOMIC_RELEASE);
 		}
 	}
@@ -940,7 +972,7 @@ ocsp_http_answer(struct http_req *r, const unsigned char *der, size_t len, int g
 		err_clear(&e);
 		if ((st = ca_thread_store(r->app, &e)) == NULL)
 			ocsp_warn(rs, "store", &e);
-		ocsp_respond(rs, st, der, len, &a);
+		ocsp_respond_limited(rs, st, der, len, &a, ocsp_http_fresh_ok, r);
 	}
 	rc = ocsp_http_send(r, &a, get);
 	ocsp_answer_clear(&a);

@@ -176,6 +176,14 @@ void ocsp_responder_free(struct ocsp_responder *); /* accepts NULL */
  */
 void ocsp_respond(struct ocsp_responder *, struct store *, const unsigned char *, size_t,
 		  struct ocsp_answer *);
+/*
+ * The same, for a client that may be refused answers signed for it alone (a nonce, several
+ * CertIDs): fresh_ok(arg) is asked once for such a request.  Refused, one CertID is answered
+ * from the cache without the nonce (RFC 8954 2.1 lets a responder leave it out), several
+ * with tryLater.
+ */
+void ocsp_respond_limited(struct ocsp_responder *, struct store *, const unsigned char *, size_t,
+			  struct ocsp_answer *, int (*fresh_ok)(void *), void *arg);
 void ocsp_answer_clear(struct ocsp_answer *);
 
 /* Cache statistics (atomically read): hits, misses (signatures made), revalidations. */

@@ -137,8 +137,8 @@ portal_init(struct ca *ca, const char *const *listen_addrs, size_t naddrs, struc
 
 	memset(&portal, 0, sizeof(portal));
 	portal.site.name = "portal";
-	pthread_mutex_init(&portal.forms.lock, NULL);
-	pthread_mutex_init(&portal.captchas.lock, NULL);
+	http_limiter_init(&portal.forms);
+	http_limiter_init(&portal.captchas);
 	if (sodium_init() < 0) {
 		err_set(e, ERR_INTERNAL, "portal: libsodium did not initialise");
 		goto out;
@@ -279,50 +279,9 @@ portal_fini(void)
 /* ---- rate limit ---- */
 
 int
-portal_limit_ok(struct portal_limiter *l, struct http_req *r, long limit)
-{
-	char addr[NI_MAXHOST];
-	unsigned char ip[16];
-	size_t iplen;
-	time_t now = time(NULL);
-	struct portal_rl *slot = NULL, *oldest = NULL;
-	int ok;
-
-	http_client_ip(r, ip, &iplen);
-	util_ip_rate_key(ip, iplen, addr, sizeof(addr)); /* IPv6: its /64 */
-	pthread_mutex_lock(&l->lock);
-	for (size_t i = 0; i < PORTAL_RL_SLOTS; i++) {
-		struct portal_rl *s = &l->rl[i];
-
-		if (s->addr[0] != '\0' && strcmp(s->addr, addr) == 0) {
-			slot = s;
-			break;
-		}
-		if (oldest == NULL || s->window < oldest->window)
-			oldest = s;
-	}
-	if (slot == NULL) {
-		/* a full table forgets the least recent address */
-		slot = oldest;
-		snprintf(slot->addr, sizeof(slot->addr), "%s", addr);
-		slot->window = now;
-		slot->count = 0;
-	}
-	if (now - slot->window >= 60) {
-		slot->window = now;
-		slot->count = 0;
-	}
-	ok = slot->count < limit;
-	if (ok)
-		slot->count++;
-	pthread_mutex_unlock(&l->lock);
-	return ok;
-}
-
-int
 portal_rate_ok(struct http_req *r, long limit)
 {
-	return portal_limit_ok(&portal.forms, r, limit);
+	return http_limit_ok(&portal.forms, r, limit);
 }
 
 /* GET /policies/obligations, /policies/privacy. */

@@ -17,20 +17,6 @@
 #include "util/b64.h"
 #include "web/web.h"
 
-#define PORTAL_RL_SLOTS 1024
-
-struct portal_rl {
-	char addr[NI_MAXHOST];
-	time_t window;
-	long count;
-};
-
-/* Counters per client address and minute (IPv6 by its /64), the least recent forgotten. */
-struct portal_limiter {
-	pthread_mutex_t lock;
-	struct portal_rl rl[PORTAL_RL_SLOTS];
-};
-
 #define PORTAL_TRL_SLOTS 4096 /* per-ticket attempt counters (limits.c) */
 #define PORTAL_TRL_PROBE 8
 #define PORTAL_TRL_KEY 16 /* bytes of the keyed hash that stands for a ticket number */
@@ -49,12 +35,12 @@ struct portal {
 	struct mail_conf mail;
 	char *base_url;
 	long step1_rate;
-	long revoke_rate;  /* POSTs of /revoke/step1 per client address and minute */
-	long reissue_rate; /* POSTs of /reissue and /reissue/fetch per address and minute */
-	char *test_fault;  /* test.fault (test instances only): a point where to fail */
-	struct portal_limiter forms;	/* the POSTs of step 1, revocation and re-issue */
-	struct portal_limiter captchas; /* CAPTCHA images made (each GET of a form page) */
-	long captcha_rate;		/* per address and minute */
+	long revoke_rate;	   /* POSTs of /revoke/step1 per client address and minute */
+	long reissue_rate;	   /* POSTs of /reissue and /reissue/fetch per address and minute */
+	char *test_fault;	   /* test.fault (test instances only): a point where to fail */
+	struct http_limiter forms; /* the POSTs of step 1, revocation and re-issue */
+	struct http_limiter captchas; /* CAPTCHA images made (each GET of a form page) */
+	long captcha_rate;	      /* per address and minute */
 	/* the top page (top.c) and the per-ticket limit (limits.c) */
 	char *contact_email;   /* NULL: not configured */
 	char *contact_text;    /* NULL: not configured */
@@ -69,7 +55,6 @@ extern struct portal portal;
 /* 1 when the client address may make another request (limit per minute), else 0. */
 int portal_rate_ok(struct http_req *, long limit);
 /* The same for one limiter. */
-int portal_limit_ok(struct portal_limiter *, struct http_req *, long limit);
 
 /*
  * 1 when one more step-1 attempt with ticket is allowed (portal.ticket_rate attempts per ticket

@@ -25,7 +25,7 @@ portal_captcha(struct web_ctx *x, struct store *st, const char *purpose,
 	int rc = -1;
 
 	*data_uri = NULL;
-	if (!portal_limit_ok(&portal.captchas, x->r, portal.captcha_rate))
+	if (!http_limit_ok(&portal.captchas, x->r, portal.captcha_rate))
 		return PORTAL_CAPTCHA_LIMITED;
 	buf_init(&png, 1024 * 1024);
 	buf_init(&uri, 2 * 1024 * 1024);

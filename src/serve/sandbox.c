@@ -14,7 +14,9 @@
  *   - Before it starts, the web process wipes the secrets it inherited: every environment
  *     variable but a short list (the value bytes zeroed, not just unset) and the key
  *     passphrase and PKCS#11 PIN of the configuration it holds.
- *   - It keeps CAP_IPC_LOCK and CAP_SYS_NICE of root's capabilities, nothing else.
+ *   - It keeps none of root's capabilities: the nice and locked memory it needs become
+ *     resource limits (sandbox_limits; where root cannot raise those, CAP_SYS_NICE and
+ *     CAP_IPC_LOCK stay, which reach no other process's data).
  *   - Then it cannot gain privileges (PR_SET_NO_NEW_PRIVS), cannot be ptraced or dumped
  *     (PR_SET_DUMPABLE 0), and a seccomp filter refuses execve, ptrace, process_vm_*, mount,
  *     namespaces, module loading, keyrings, bpf and setuid-family calls with EPERM.
@@ -25,11 +27,13 @@
 #define _GNU_SOURCE
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <linux/audit.h>
@@ -38,6 +42,7 @@
 #include <linux/seccomp.h>
 #include <pwd.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,26 +106,64 @@ sandbox_under(const char *base, const char *dir)
 	return strncmp(base, dir, n) == 0 && dir[n] == '/' && dir[n + 1] != '\0';
 }
 
-/* Gives path (if it exists) to the web user. */
+/*
+ * Gives path (if it exists) to the web user.  The web user owns the directories these paths
+ * lie in and may swap an entry for a symbolic or hard link between two of root's calls, so
+ * the entry is opened once (O_PATH | O_NOFOLLOW) and changed through that descriptor: a
+ * symbolic link is refused, a regular file with a second name too (it may be anyone's).
+ */
 static int
 sandbox_give(const struct sandbox *sb, const char *path, mode_t mode, struct err *e)
 {
+	char self[64];
 	struct stat st;
+	int fd, rc = -1;
 
-	if (lstat(path, &st) == -1)
+	if ((fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return errno == ENOENT ? 0
 				       : err_set(e, ERR_INTERNAL, "%s: %s", path, strerror(errno));
-	if (S_ISLNK(st.st_mode))
-		return err_set(e, ERR_REFUSED,
-			       "%s: a symbolic link; the store and the outbox "
-			       "must be plain files and directories",
-			       path);
-	if ((st.st_uid != sb->uid || st.st_gid != sb->gid) && lchown(path, sb->uid, sb->gid) == -1)
-		return err_set(e, ERR_INTERNAL, "%s: chown %s: %s", path, sb->user,
-			       strerror(errno));
-	if (mode != 0 && (st.st_mode & 07777) != mode && chmod(path, mode) == -1)
-		return err_set(e, ERR_INTERNAL, "%s: chmod: %s", path, strerror(errno));
-	return 0;
+	if (fstat(fd, &st) == -1) {
+		err_set(e, ERR_INTERNAL, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode) && !(S_ISREG(st.st_mode) && st.st_nlink == 1)) {
+		err_set(e, ERR_REFUSED,
+			"%s: not a plain file or directory (a link?); the store and the outbox "
+			"hold only their own files",
+			path);
+		goto out;
+	}
+	if ((st.st_uid != sb->uid || st.st_gid != sb->gid) &&
+	    fchownat(fd, "", sb->uid, sb->gid, AT_EMPTY_PATH) == -1) {
+		err_set(e, ERR_INTERNAL, "%s: chown %s: %s", path, sb->user, strerror(errno));
+		goto out;
+	}
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	if (mode != 0 && (st.st_mode & 07777) != mode && chmod(self, mode) == -1) {
+		err_set(e, ERR_INTERNAL, "%s: chmod: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+/* dir is the data directory, keys/ or certs/, or inside one of the last two. */
+static int
+sandbox_reserved(const char *data, const char *dir)
+{
+	size_t n = strlen(data);
+	const char *rest = dir + n;
+
+	if (strncmp(data, dir, n) != 0 || (*rest != '\0' && *rest != '/'))
+		return 0;
+	if (*rest == '\0')
+		return 1;
+	rest++;
+	return strncmp(rest, "keys", 4) == 0 && (rest[4] == '\0' || rest[4] == '/')    ? 1
+	       : strncmp(rest, "certs", 5) == 0 && (rest[5] == '\0' || rest[5] == '/') ? 1
+										       : 0;
 }
 
 int
@@ -208,6 +251,13 @@ sandbox_prepare(const struct ca *ca, const struct sandbox *sb, struct err *e)
 			goto out;
 		if (realpath(p, dir) == NULL) {
 			err_set(e, ERR_INTERNAL, "%s: %s", p, strerror(errno));
+			goto out;
+		}
+		if (sandbox_reserved(data, dir)) {
+			err_set(e, ERR_REFUSED,
+				"mail.outbox %s: not the data directory, keys/ or certs/ (the web "
+				"process writes the outbox)",
+				dir);
 			goto out;
 		}
 		if (sandbox_under(data, dir)) {
@@ -383,15 +433,20 @@ static const int sandbox_denied[] = {
     SYS_clock_settime,
     SYS_adjtimex,
     SYS_personality,
-#ifdef SYS_kexec_file_load
     SYS_kexec_file_load,
-#endif
-#ifdef SYS_pidfd_getfd
     SYS_pidfd_getfd,
-#endif
-#ifdef SYS_process_madvise
     SYS_process_madvise,
-#endif
+    /* the new mount API and io_uring (which would run calls past this filter) */
+    SYS_fsopen,
+    SYS_fsconfig,
+    SYS_fsmount,
+    SYS_move_mount,
+    SYS_open_tree,
+    SYS_fspick,
+    SYS_mount_setattr,
+    SYS_io_uring_setup,
+    SYS_io_uring_enter,
+    SYS_io_uring_register,
 #ifdef SYS_iopl
     SYS_iopl,
 #endif
@@ -400,38 +455,86 @@ static const int sandbox_denied[] = {
 #endif
 };
 
+/* clone() flags that would make a namespace (a user namespace gives back capabilities) */
+#define SANDBOX_CLONE_NS                                                                           \
+	(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | \
+	 CLONE_NEWCGROUP)
+
 #if defined(__x86_64__)
 #define SANDBOX_ARCH AUDIT_ARCH_X86_64
 #elif defined(__aarch64__)
 #define SANDBOX_ARCH AUDIT_ARCH_AARCH64
 #endif
 
+#define BPF_STMT_(c, k) ((struct sock_filter)BPF_STMT((c), (k)))
+#define BPF_JUMP_(c, k, t, f) ((struct sock_filter)BPF_JUMP((c), (k), (t), (f)))
+
 int
 sandbox_seccomp(struct err *e)
 {
 #ifdef SANDBOX_ARCH
 	enum { N = sizeof(sandbox_denied) / sizeof(sandbox_denied[0]) };
-	struct sock_filter f[N + 8];
+	struct sock_filter f[N + 32];
 	struct sock_fprog prog;
-	size_t i, k = 0;
+	size_t i, k = 0, allow, eperm, enosys, clonechk, ioctlchk;
 
-	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-					      offsetof(struct seccomp_data, arch));
+	/*
+	 * Layout: arch check; load nr; [x32 check]; clone3, clone, ioctl, the deny-list;
+	 * ALLOW; clone's flags; ioctl's request; EPERM; ENOSYS.  Jumps are counted forward
+	 * from the instruction after each jump, so the targets are computed first.
+	 */
+	size_t head = 4;
+#if defined(__x86_64__)
+	head++;
+#endif
+	allow = head + 3 + N;
+	clonechk = allow + 1;	 /* LD args[0]; JSET ns -> EPERM; RET ALLOW */
+	ioctlchk = clonechk + 3; /* LD args[1]; JEQ TIOCSTI; JEQ TIOCLINUX; RET ALLOW */
+	eperm = ioctlchk + 4;
+	enosys = eperm + 1;
+#define TO(target) ((unsigned char)((target) - (k + 1)))
+	f[k++] = BPF_STMT_(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
 	/* another ABI (e.g. i386 through int 0x80) is not ours: kill */
-	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SANDBOX_ARCH, 1, 0);
-	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
-	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-					      offsetof(struct seccomp_data, nr));
+	f[k++] = BPF_JUMP_(BPF_JMP | BPF_JEQ | BPF_K, SANDBOX_ARCH, 1, 0);
+	f[k++] = BPF_STMT_(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+	f[k++] = BPF_STMT_(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
 #if defined(__x86_64__)
 	/* the x32 ABI numbers (bit 30) would bypass the list below */
-	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, N + 1, 0);
+	f[k] = BPF_JUMP_(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, TO(eperm), 0);
+	k++;
 #endif
-	for (i = 0; i < N; i++)
-		f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-						      (unsigned)sandbox_denied[i],
-						      (unsigned char)(N - i), 0);
-	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+	/* clone3's flags live in memory a filter cannot read: ENOSYS, and glibc uses clone */
+	f[k] = BPF_JUMP_(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, TO(enosys), 0);
+	k++;
+	f[k] = BPF_JUMP_(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, TO(clonechk), 0);
+	k++;
+	f[k] = BPF_JUMP_(BPF_JMP | BPF_JEQ | BPF_K, SYS_ioctl, TO(ioctlchk), 0);
+	k++;
+	for (i = 0; i < N; i++) {
+		f[k] =
+		    BPF_JUMP_(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)sandbox_denied[i], TO(eperm), 0);
+		k++;
+	}
+	if (k != allow)
+		return err_set(e, ERR_INTERNAL, "web: seccomp: filter layout");
+	f[k++] = BPF_STMT_(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	/* clone: the flags are the first argument (its low 32 bits hold every CLONE_NEW*) */
+	f[k++] = BPF_STMT_(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]));
+	f[k] = BPF_JUMP_(BPF_JMP | BPF_JSET | BPF_K, SANDBOX_CLONE_NS, TO(eperm), 0);
+	k++;
+	f[k++] = BPF_STMT_(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	/* ioctl: no typing into a terminal (TIOCSTI), no console tricks (TIOCLINUX) */
+	f[k++] = BPF_STMT_(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1]));
+	f[k] = BPF_JUMP_(BPF_JMP | BPF_JEQ | BPF_K, TIOCSTI, TO(eperm), 0);
+	k++;
+	f[k] = BPF_JUMP_(BPF_JMP | BPF_JEQ | BPF_K, TIOCLINUX, TO(eperm), 0);
+	k++;
+	f[k++] = BPF_STMT_(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	f[k++] = BPF_STMT_(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+	f[k++] = BPF_STMT_(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+#undef TO
+	if (k != enosys + 1)
+		return err_set(e, ERR_INTERNAL, "web: seccomp: filter layout");
 	prog.len = (unsigned short)k;
 	prog.filter = f;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
@@ -447,28 +550,55 @@ sandbox_seccomp(struct err *e)
 #endif
 }
 
+/*
+ * What the web process needs of root's powers after the switch, given as resource limits
+ * where root may raise them (CAP_SYS_RESOURCE): a nice of -10 for the threads every issuance
+ * waits for (group commit, signer receiver), and the store's resident memory locked.  Where
+ * a limit cannot be raised (a container without CAP_SYS_RESOURCE), the capability itself is
+ * kept instead — CAP_SYS_NICE or CAP_IPC_LOCK, which reach the machine's resources but no
+ * other process's data.  Returns the capability mask to keep.
+ */
+static unsigned
+sandbox_limits(const struct sandbox *sb)
+{
+	struct rlimit rl;
+	unsigned keep = 0;
+
+	rl.rlim_cur = rl.rlim_max = 30; /* 20 - 30: nice -10 */
+	if (setrlimit(RLIMIT_NICE, &rl) == -1)
+		keep |= 1u << CAP_SYS_NICE;
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < sb->memlock) {
+		rl.rlim_cur = rl.rlim_max = sb->memlock;
+		if (setrlimit(RLIMIT_MEMLOCK, &rl) == -1)
+			keep |= 1u << CAP_IPC_LOCK;
+	}
+	if (keep != 0)
+		log_info("web: keeps %s%s%s (resource limits cannot be raised here)",
+			 keep & 1u << CAP_SYS_NICE ? "CAP_SYS_NICE" : "",
+			 keep == (1u << CAP_SYS_NICE | 1u << CAP_IPC_LOCK) ? " and " : "",
+			 keep & 1u << CAP_IPC_LOCK ? "CAP_IPC_LOCK" : "");
+	return keep;
+}
+
 int
 sandbox_enter(const struct sandbox *sb, const char *view, struct err *e)
 {
 	if (sb->active) {
-		if (view != NULL && sandbox_hide_keys(view, e) == -1)
-			return -1;
 		struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
 		struct __user_cap_data_struct d[2];
+		unsigned keep;
 
-		/*
-		 * Of root's capabilities two stay, both about the machine's resources, neither
-		 * about another process's data: CAP_IPC_LOCK keeps the store's resident memory
-		 * (store.resident_mb) locked beyond RLIMIT_MEMLOCK, CAP_SYS_NICE lets the threads
-		 * every issuance waits for (group commit, signer receiver) run at nice -10.
-		 */
-		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == -1 || setgroups(0, NULL) == -1 ||
+		if (view != NULL && sandbox_hide_keys(view, e) == -1)
+			return -1;
+		keep = sandbox_limits(sb);
+		if (prctl(PR_SET_KEEPCAPS, keep != 0, 0, 0, 0) == -1 || setgroups(0, NULL) == -1 ||
 		    setresgid(sb->gid, sb->gid, sb->gid) == -1 ||
 		    setresuid(sb->uid, sb->uid, sb->uid) == -1)
 			return err_set(e, ERR_INTERNAL, "web: cannot become %s: %s", sb->user,
 				       strerror(errno));
 		memset(d, 0, sizeof(d));
-		d[0].effective = d[0].permitted = 1u << CAP_IPC_LOCK | 1u << CAP_SYS_NICE;
+		d[0].effective = d[0].permitted = keep;
 		if (syscall(SYS_capset, &h, d) == -1 || prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) == -1)
 			return err_set(e, ERR_INTERNAL, "web: capabilities: %s", strerror(errno));
 		if (setresuid(0, 0, 0) != -1)

@@ -34,6 +34,7 @@ struct sandbox {
 	uid_t uid;
 	gid_t gid;
 	char user[64];
+	unsigned long long memlock; /* bytes the web process locks (the store's resident part) */
 };
 struct ca;
 struct conf;

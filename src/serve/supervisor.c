@@ -102,6 +102,9 @@ struct gen {
 	time_t signer_started;
 	int signer_fast_deaths;
 	unsigned handovers; /* signer sockets sent to this web process since it started */
+	int logfd;	    /* supervisor end of the web process's stdout and stderr */
+	time_t retired;	    /* when it was told to stop (0: it is the current one) */
+	time_t stale_said;  /* the last stale notice logged (one a second at most) */
 };
 
 struct super {
@@ -117,7 +120,7 @@ static void
 gen_init(struct gen *g)
 {
 	memset(g, 0, sizeof(*g));
-	g->sfd = g->ctl = -1;
+	g->sfd = g->ctl = g->logfd = -1;
 	g->spid = g->wpid = -1;
 }
 
@@ -158,23 +161,104 @@ super_child_fds(const struct super *s, int sfd, int ctl)
 	closedir(d);
 }
 
+/*
+ * Forwards what a web process wrote to its stdout and stderr (its log lines) to the
+ * supervisor's stderr: at most 64 KiB a call, so that a flood cannot keep the supervisor from
+ * its signals.  At EOF the pipe is closed.
+ */
+static void
+gen_log_drain(struct gen *g)
+{
+	char buf[8192];
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < 8 && g->logfd != -1; i++) {
+		n = read(g->logfd, buf, sizeof(buf));
+		if (n > 0) {
+			(void)!write(STDERR_FILENO, buf, (size_t)n);
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			close(g->logfd);
+			g->logfd = -1;
+		}
+		break;
+	}
+}
+
+/* After the web process exited: what it left in the pipe (bounded), then the pipe closed. */
+static void
+gen_log_finish(struct gen *g)
+{
+	char buf[8192];
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < 128 && g->logfd != -1; i++) {
+		if ((n = read(g->logfd, buf, sizeof(buf))) <= 0)
+			break;
+		(void)!write(STDERR_FILENO, buf, (size_t)n);
+	}
+	if (g->logfd != -1)
+		close(g->logfd);
+	g->logfd = -1;
+}
+
+/* SIGIO to this process when fd has data (the control socket, the log pipe). */
+static void
+super_async(int fd)
+{
+	if (fcntl(fd, F_SETOWN, getpid()) == -1 ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC | O_NONBLOCK) == -1)
+		log_warn("serve: %s", strerror(errno));
+}
+
+/*
+ * The web process's own session (no controlling terminal to type into), stdin from
+ * /dev/null, stdout and stderr into a pipe the supervisor reads: nothing it holds reaches
+ * the supervisor's terminal or log file, which it could otherwise rewrite.
+ */
+static void
+super_child_stdio(int logw)
+{
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	if (null == -1 || dup2(null, STDIN_FILENO) == -1 || dup2(logw, STDOUT_FILENO) == -1 ||
+	    dup2(logw, STDERR_FILENO) == -1 || setsid() == -1)
+		_exit(ERR_INTERNAL);
+	close(null);
+	close(logw);
+}
+
 static int
 gen_spawn_web(struct super *s, struct gen *g, struct err *e)
 {
-	struct pollfd pfd;
-	int sv[2];
+	struct pollfd pfd[2];
+	int sv[2], lp[2];
 	pid_t pid;
+	time_t deadline;
 	char ready;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
 		return err_set(e, ERR_INTERNAL, "serve: socketpair: %s", strerror(errno));
+	if (pipe(lp) == -1) {
+		close(sv[0]);
+		close(sv[1]);
+		return err_set(e, ERR_INTERNAL, "serve: pipe: %s", strerror(errno));
+	}
+	fflush(NULL);
 	if ((pid = fork()) == -1) {
 		close(sv[0]);
 		close(sv[1]);
+		close(lp[0]);
+		close(lp[1]);
 		return err_set(e, ERR_INTERNAL, "serve: fork: %s", strerror(errno));
 	}
 	if (pid == 0) {
 		close(sv[0]);
+		close(lp[0]);
+		super_child_stdio(lp[1]);
 		super_child_fds(s, g->sfd, sv[1]);
 		/* the supervisor's copies of the configuration */
 		sandbox_scrub(&s->ca->conf);
@@ -183,25 +267,47 @@ gen_spawn_web(struct super *s, struct gen *g, struct err *e)
 		_exit(serve_web_main(s->o, &s->sb, g->sfd, sv[1]));
 	}
 	close(sv[1]);
+	close(lp[1]);
 	if (g->ctl != -1)
 		close(g->ctl);
+	if (g->logfd != -1)
+		close(g->logfd);
 	g->ctl = sv[0];
+	g->logfd = lp[0];
 	g->wpid = pid;
 	g->handovers = 0;
-	/* the web process says "R" once it listens; EOF means it could not start */
-	pfd.fd = g->ctl;
-	pfd.events = POLLIN;
-	if (poll(&pfd, 1, 30000) != 1 || read(g->ctl, &ready, 1) != 1 || ready != 'R') {
+	g->retired = 0;
+	super_async(g->logfd);
+	/* the web process says "R" once it listens; EOF means it could not start.  Its log
+	 * lines are forwarded meanwhile (a full pipe would stop it). */
+	deadline = time(NULL) + 30;
+	for (;;) {
+		int r;
+
+		pfd[0].fd = g->ctl;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = g->logfd;
+		pfd[1].events = POLLIN;
+		r = poll(pfd, g->logfd != -1 ? 2 : 1, 1000);
+		gen_log_drain(g);
+		if (r == -1 && errno != EINTR)
+			break;
+		if (r > 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			break;
+		if (time(NULL) > deadline)
+			break;
+	}
+	if ((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) == 0 || read(g->ctl, &ready, 1) != 1 ||
+	    ready != 'R') {
 		kill(pid, SIGTERM);
 		waitpid(pid, NULL, 0);
+		gen_log_finish(g);
 		g->wpid = -1;
 		return err_set(e, ERR_REFUSED,
 			       "serve: the web process could not start (see above)");
 	}
-	/* the web process's notices (a hung signer) raise SIGIO here */
-	if (fcntl(g->ctl, F_SETOWN, getpid()) == -1 ||
-	    fcntl(g->ctl, F_SETFL, fcntl(g->ctl, F_GETFL) | O_ASYNC | O_NONBLOCK) == -1)
-		log_warn("serve: control socket: %s", strerror(errno));
+	/* the web process's notices (a hung signer) and log lines raise SIGIO here */
+	super_async(g->ctl);
 	log_info("web started (pid %ld)", (long)pid);
 	return 0;
 }
@@ -212,6 +318,7 @@ gen_retire(struct gen *g)
 {
 	if (g->wpid > 0)
 		kill(g->wpid, SIGTERM);
+	g->retired = time(NULL);
 	if (g->sfd != -1)
 		close(g->sfd);
 	g->sfd = -1;
@@ -230,6 +337,7 @@ super_reap(struct super *s, int stopping)
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		err_clear(&e);
 		if (pid == s->old.wpid) {
+			gen_log_finish(&s->old);
 			log_info("previous web (pid %ld) finished", (long)pid);
 			s->old.wpid = -1;
 			if (s->old.sfd != -1)
@@ -265,6 +373,7 @@ super_reap(struct super *s, int stopping)
 			else if (s->cur.ctl != -1)
 				s->cur.handovers++;
 		} else if (pid == s->cur.wpid) {
+			gen_log_finish(&s->cur);
 			s->cur.wpid = -1;
 			if (stopping) {
 				log_info("web exited with status %d",
@@ -309,22 +418,59 @@ super_ctl_read(struct gen *g)
 	ssize_t n, i;
 	uint32_t v;
 
-	while (g->ctl != -1 && (n = read(g->ctl, b, sizeof(b))) > 0) {
-		for (i = 0; i + 5 <= n; i += 5) {
-			if (b[i] != 'H' || g->spid <= 0)
-				continue;
-			v = (uint32_t)b[i + 1] << 24 | (uint32_t)b[i + 2] << 16 |
-			    (uint32_t)b[i + 3] << 8 | b[i + 4];
-			if (v != g->handovers) {
+	/* one read of at most 16 notices a wake-up: a flood cannot hold the supervisor */
+	if (g->ctl == -1 || (n = read(g->ctl, b, sizeof(b))) <= 0)
+		return;
+	for (i = 0; i < n; i += 5) {
+		if (n - i < 5 || b[i] != 'H') {
+			/* not the protocol: the web process is not ours any more */
+			log_warn("web (pid %ld) broke the control protocol; killing it",
+				 (long)g->wpid);
+			if (g->wpid > 0)
+				kill(g->wpid, SIGKILL);
+			close(g->ctl);
+			g->ctl = -1;
+			return;
+		}
+		if (g->spid <= 0)
+			continue;
+		v = (uint32_t)b[i + 1] << 24 | (uint32_t)b[i + 2] << 16 | (uint32_t)b[i + 3] << 8 |
+		    b[i + 4];
+		if (v != g->handovers) {
+			if (g->stale_said != time(NULL))
 				log_info("signer timeout reported for a signer already replaced; "
 					 "ignored");
-				continue;
-			}
-			log_warn("signer (pid %ld) did not answer the web process in time "
-				 "(signer.timeout_ms); killing it",
-				 (long)g->spid);
-			kill(g->spid, SIGKILL); /* reaped and replaced by super_reap() */
+			g->stale_said = time(NULL);
+			continue;
 		}
+		log_warn("signer (pid %ld) did not answer the web process in time "
+			 "(signer.timeout_ms); killing it",
+			 (long)g->spid);
+		kill(g->spid, SIGKILL); /* reaped and replaced by super_reap() */
+	}
+}
+
+/*
+ * A retired web process that has not finished within a grace period (twice http.timeout and
+ * 5 s: its in-flight requests have http.timeout each) is killed, and with it its signer: a stopped
+ * or stuck old generation must not keep its signer, nor block the next reload.
+ */
+static void
+super_old_deadline(struct super *s)
+{
+	long t;
+	struct err e;
+
+	err_clear(&e);
+	if (conf_get_long(&s->ca->conf, "http.timeout", 30, 1, 3600, &t, &e) == -1)
+		t = 30;
+	if (s->old.wpid > 0 && s->old.retired != 0 && time(NULL) - s->old.retired > 2 * t + 5) {
+		log_warn("previous web (pid %ld) did not finish within %ld s; killing it",
+			 (long)s->old.wpid, 2 * t + 5);
+		kill(s->old.wpid, SIGKILL);
+		if (s->old.spid > 0)
+			kill(s->old.spid, SIGKILL);
+		s->old.retired = 0;
 	}
 }
 
@@ -444,6 +590,9 @@ serve_main(const struct serve_opts *co)
 		if (sig == SIGCHLD || sig == SIGIO || sig == -1) {
 			super_ctl_read(&s.cur);
 			super_ctl_read(&s.old);
+			gen_log_drain(&s.cur);
+			gen_log_drain(&s.old);
+			super_old_deadline(&s);
 			super_reap(&s, 0);
 			continue;
 		}
@@ -460,6 +609,8 @@ serve_main(const struct serve_opts *co)
 	gen_retire(&s.old);
 	for (i = 0; i < 400 && (s.cur.wpid > 0 || s.old.wpid > 0); i++) { /* in-flight: 40 s */
 		usleep(100000);
+		gen_log_drain(&s.cur);
+		gen_log_drain(&s.old);
 		super_reap(&s, 1);
 	}
 	if (s.cur.wpid > 0 || s.old.wpid > 0) {

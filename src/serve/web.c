@@ -282,8 +282,13 @@ serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_
 		    web_tls_load(web.ca, &cert, &key, &e) == -1)
 			goto out;
 	}
-	if (sandbox_enter(sb, view, &e) == -1)
-		goto out;
+	{
+		struct sandbox mine = *sb;
+
+		mine.memlock = ((unsigned long long)resident << 20) + (64ULL << 20);
+		if (sandbox_enter(&mine, view, &e) == -1)
+			goto out;
+	}
 	/* WAL checkpoints off the committing threads, and the file kept in memory (SQLite) */
 	if (store_checkpointer_start(web.ca->store_spec, (size_t)resident << 20, &e) == -1)
 		goto out;

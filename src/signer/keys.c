@@ -773,6 +773,7 @@ signer_keys_load(const struct conf *c, struct signer_keys *ks, struct err *e)
 	ks->log_fd = -1;
 	if (signer_policy_load(c, &ks->policy, e) == -1 ||
 	    signer_log_open(c, &ks->log_fd, e) == -1 ||
+	    signer_log_crl_floor(ks->log_fd, ks->policy.crl_last, e) == -1 ||
 	    keys_role_load(c, "ca", 1, &ks->ca, e) == -1 ||
 	    keys_role_load(c, "ocsp", 0, &ks->ocsp, e) == -1 ||
 	    keys_role_load(c, "tsa", 0, &ks->tsa, e) == -1)

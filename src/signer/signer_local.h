@@ -92,6 +92,11 @@ int signer_policy_tsa(const struct signer_policy *, const unsigned char *tst, si
 int signer_log_open(const struct conf *, int *fd, struct err *);
 int signer_log_append(int fd, const char *kind, const char *id, const unsigned char *, size_t,
 		      int durable, struct err *);
+/*
+ * Raises last[0] (full) and last[1] (delta) to the highest CRL numbers the log records, so
+ * that a restarted signer never signs a CRL number at or below one signed before.
+ */
+int signer_log_crl_floor(int fd, int64_t last[2], struct err *);
 
 struct signer_keys {
 	struct signer_policy policy;

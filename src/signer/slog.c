@@ -100,6 +100,89 @@ slog_tail(int fd, long long *seq, char hash[65], struct err *e)
 	return 0;
 }
 
+/* A whole line of the log: a CRL's number into last[] when it is above what is there. */
+static void
+slog_crl_line(char *line, int64_t last[2], int found[2])
+{
+	char *f[4], *p = line;
+	long v;
+	int i, k;
+
+	for (i = 0; i < 4; i++) {
+		f[i] = p;
+		if ((p = strchr(p, '\t')) == NULL)
+			return;
+		*p++ = '\0';
+	}
+	if (strcmp(f[2], "crl") != 0)
+		return;
+	if (strncmp(f[3], "full:", 5) == 0)
+		k = 0;
+	else if (strncmp(f[3], "delta:", 6) == 0)
+		k = 1;
+	else
+		return;
+	if (util_parse_long(f[3] + (k ? 6 : 5), 0, LONG_MAX, &v) == -1)
+		return;
+	found[k] = 1;
+	if (v > last[k])
+		last[k] = v;
+}
+
+int
+signer_log_crl_floor(int fd, int64_t last[2], struct err *e)
+{
+	char buf[65536 + 1], *nl, *line;
+	struct stat st;
+	off_t end, off, next;
+	int found[2] = {0, 0}, rc = -1;
+	ssize_t r;
+
+	if (fd == -1)
+		return 0;
+	if (flock(fd, LOCK_SH) == -1)
+		return err_set(e, ERR_INTERNAL, "signer log: flock: %s", strerror(errno));
+	if (fstat(fd, &st) == -1) {
+		err_set(e, ERR_INTERNAL, "signer log: fstat: %s", strerror(errno));
+		goto out;
+	}
+	/*
+	 * Backwards, 64 KiB at a time, until both kinds are seen: the latest CRLs are near the
+	 * end (a delta CRL an hour, a full one a day).  A chunk's first line, begun in the chunk
+	 * before it, is read again with that one.
+	 */
+	for (end = st.st_size; end > 0 && !(found[0] && found[1]); end = next) {
+		off = end > 65536 ? end - 65536 : 0;
+		if ((r = pread(fd, buf, (size_t)(end - off), off)) != end - off) {
+			err_set(e, ERR_INTERNAL, "signer log: read: %s",
+				r == -1 ? strerror(errno) : "short read");
+			goto out;
+		}
+		buf[end - off] = '\0';
+		line = buf;
+		next = 0;
+		if (off > 0) {
+			if ((nl = strchr(buf, '\n')) == NULL || nl - buf + 1 >= end - off) {
+				err_set(e, ERR_INTERNAL, "signer log: a line longer than %d bytes",
+					SLOG_LINE_MAX);
+				goto out;
+			}
+			line = nl + 1;
+			next = off + (line - buf);
+		}
+		/* whole lines only: a torn last one was never sent */
+		while ((nl = strchr(line, '\n')) != NULL) {
+			*nl = '\0';
+			slog_crl_line(line, last, found);
+			line = nl + 1;
+		}
+	}
+	rc = 0;
+out:
+	(void)flock(fd, LOCK_UN);
+	return rc;
+}
+
 /* hex(SHA-256(prev || text)) */
 static void
 slog_chain(const char *prev, const char *text, size_t len, char out[65])

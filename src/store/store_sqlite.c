@@ -302,10 +302,20 @@ sqlite_open(struct drv_conn **out, const char *path, struct err *e)
 	c->path = xstrdup(path);
 	c->walfd = -1;
 	pthread_mutex_init(&c->wal_mu, NULL);
+	/*
+	 * The store's directory belongs to the web process's user (serve as root): a root
+	 * command must not follow a link planted there (NOFOLLOW), nor trust the schema a
+	 * compromised web process may have written (no unsafe functions in it, no writable
+	 * schema or other corrupting features).
+	 */
 	r = sqlite3_open_v2(path, &c->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-				SQLITE_OPEN_EXRESCODE,
+				SQLITE_OPEN_EXRESCODE | SQLITE_OPEN_NOFOLLOW,
 			    NULL);
+	if (r == SQLITE_OK &&
+	    (sqlite3_db_config(c->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL) != SQLITE_OK ||
+	     sqlite3_db_config(c->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL) != SQLITE_OK))
+		r = SQLITE_ERROR;
 	if (r != SQLITE_OK) {
 		err_set(e, ERR_INTERNAL, "store: sqlite:%s: %s", path,
 			c->db != NULL ? sqlite3_errmsg(c->db) : sqlite3_errstr(r));

@@ -330,3 +330,45 @@ def test_validity_configurable(ca_sqlite, tmp_path):
         assert r.produced_at - r.this_update == datetime.timedelta(seconds=75)
     finally:
         stop_server(srv)
+
+
+def test_fresh_answers_limited_per_address(ca_sqlite, tmp_path):
+    """Answers signed for one client alone (a nonce, several CertIDs) cost a signature each:
+    an address gets ocsp.fresh_rate of them a minute.  Past that, one CertID is answered from
+    the cache without the nonce (still good and signed), several get tryLater; requests
+    without a nonce are not counted and keep their answers."""
+    ca = ca_sqlite
+    _, c1 = issue(ca, tmp_path, "fresh1.example.com")
+    _, c2 = issue(ca, tmp_path, "fresh2.example.com")
+    srv = start_server(ca, extra_conf="ocsp.fresh_rate = 4")
+    issuer = ca.path("certs", "issuing.pem")
+    try:
+        nonces = []
+        for i in range(6):
+            n = os.urandom(16)
+            st, _, der = post(srv, build_request(issuer, [c1], nonce=n))
+            assert st == 200
+            resp = parse(der)
+            assert resp.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
+            assert resp.certificate_status == ocsp.OCSPCertStatus.GOOD
+            check_signed(ca, resp)
+            try:
+                got = resp.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce
+            except x509.ExtensionNotFound:
+                got = None
+            nonces.append(got == n)
+        # the first four carry their nonce, the rest come from the cache without one
+        assert nonces == [True] * 4 + [False] * 2, nonces
+        # several CertIDs over the limit: tryLater
+        text, der = ocsp_cli(srv, [c1, c2], "-no_nonce", check=False)
+        assert error_status(der) == 3, text  # tryLater
+        # plain single requests are not limited
+        for _ in range(10):
+            st, _, der = post(srv, build_request(issuer, [c2]))
+            assert parse(der).certificate_status == ocsp.OCSPCertStatus.GOOD
+        _, _, metrics = get(srv, "/metrics")
+        line = [x for x in metrics.decode().splitlines()
+                if x.startswith("shomei_ocsp_fresh_limited_total")]
+        assert line and int(line[0].split()[-1]) == 3, line
+    finally:
+        stop_server(srv)

@@ -8,14 +8,18 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "serve/serve.h"
@@ -38,12 +42,19 @@ in_child(int (*fn)(void))
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
+static void *
+thread_main(void *arg)
+{
+	return arg;
+}
+
 static int
 seccomp_child(void)
 {
+	pthread_t th;
 	struct err e;
 	char *const argv[] = {"/bin/true", NULL};
-	char buf[8];
+	char buf[256];
 	struct iovec l = {buf, sizeof(buf)}, r = {buf, sizeof(buf)};
 
 	err_clear(&e);
@@ -64,6 +75,23 @@ seccomp_child(void)
 		return 7;
 	if (setuid(getuid()) != -1 || errno != EPERM)
 		return 8;
+	/* a namespace by clone() (a user namespace would give capabilities back) */
+	if (syscall(SYS_clone, (unsigned long)(CLONE_NEWUSER | SIGCHLD), NULL, NULL, NULL, 0) !=
+		-1 ||
+	    errno != EPERM)
+		return 10;
+	/* clone3 (flags out of the filter's reach) is not there; threads still start */
+	if (syscall(SYS_clone3, NULL, 0) != -1 || errno != ENOSYS)
+		return 11;
+	if (pthread_create(&th, NULL, thread_main, NULL) != 0 || pthread_join(th, NULL) != 0)
+		return 12;
+	/* the new mount API, io_uring, typing into a terminal */
+	if (syscall(SYS_fsopen, "tmpfs", 0) != -1 || errno != EPERM)
+		return 13;
+	if (syscall(SYS_io_uring_setup, 4, buf) != -1 || errno != EPERM)
+		return 14;
+	if (ioctl(STDIN_FILENO, TIOCSTI, "x") != -1 || errno != EPERM)
+		return 15;
 	/* what the web process does all day still works */
 	if (getpid() <= 0 || write(STDOUT_FILENO, "", 0) != 0)
 		return 9;

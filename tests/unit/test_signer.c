@@ -2157,6 +2157,37 @@ test_policy_refusals(void **state)
 	sign_refused(f, SIGNER_OP_SIGN_CRL, tbs, len, "RFC 5280 5.2: an extension repeats");
 	free(tbs);
 	crl_number_twice = 0;
+	/* a restarted signer knows the last CRL numbers from its log (signer.log): 100, the
+	 * first this fixture signed, is refused; with the log off, nothing tells it */
+	{
+		static const char *const logs[] = {"signer.log", "off"};
+		struct signer_client *fresh = NULL;
+		unsigned char *sig = NULL;
+		size_t siglen = 0;
+		pid_t fpid;
+
+		for (i = 0; i < 2; i++) {
+			err_clear(&e);
+			conf_set(&f->conf, "signer.log", logs[i]);
+			if (signer_spawn(&f->conf, &fresh, &fpid, &e) == -1)
+				fail_msg("%s", e.msg);
+			crl_number_forced = 100;
+			tbs = crl_make(f, NULL, &len);
+			crl_number_forced = 0;
+			err_clear(&e);
+			assert_int_equal(
+			    signer_sign(fresh, SIGNER_OP_SIGN_CRL, tbs, len, &sig, &siglen, &e),
+			    i == 0 ? -1 : 0);
+			if (i == 0)
+				assert_msg(&e, "policy: CRL number 100 is not above");
+			free(sig);
+			sig = NULL;
+			free(tbs);
+			signer_client_free(fresh);
+			assert_int_equal(tu_wait(fpid), 0);
+		}
+		conf_set(&f->conf, "signer.log", "signer.log");
+	}
 
 	/* a signer of its own for `shomei issue --profile ocsp|tsa` signs those */
 	err_clear(&e);
