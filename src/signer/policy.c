@@ -193,7 +193,7 @@ policy_ku_der(const X509 *x)
 }
 
 int
-signer_policy_cert(const struct signer_policy *pol, const X509 *x, struct err *e)
+signer_policy_cert(const struct signer_policy *pol, const X509 *x, time_t now, struct err *e)
 {
 	const struct signer_profile *sp = NULL;
 	const struct profile *p;
@@ -239,6 +239,13 @@ signer_policy_cert(const struct signer_policy *pol, const X509 *x, struct err *e
 			       "signer: SIGN_CERT: policy: validity longer than the %s profile's "
 			       "%ld days",
 			       p->name, p->max_days);
+	/* it starts now: the CA backdates a minute (clients' clocks), the skew both ways; no
+	 * certificate dated into the past or saved up for later */
+	if (nb > now + pol->skew || nb < now - pol->skew - 60)
+		return err_set(e, ERR_REFUSED,
+			       "signer: SIGN_CERT: policy: notBefore is not the signer's time "
+			       "(within %ld s)",
+			       pol->skew);
 	return 0;
 }
 

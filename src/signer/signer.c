@@ -244,7 +244,7 @@ signer_check_cert(struct signer_keys *ks, const unsigned char *p, size_t len, st
 			"signer: SIGN_CERT: validity is not inside the CA certificate's validity");
 		goto out;
 	}
-	if (signer_policy_cert(&ks->policy, x, e) == -1)
+	if (signer_policy_cert(&ks->policy, x, util_now(), e) == -1)
 		goto out;
 	if (x509_serial_hex(X509_get0_serialNumber(x), ks->policy.last_id,
 			    sizeof(ks->policy.last_id)) == -1)

@@ -80,7 +80,7 @@ struct signer_policy {
 };
 
 int signer_policy_load(const struct conf *, struct signer_policy *, struct err *);
-int signer_policy_cert(const struct signer_policy *, const X509 *, struct err *);
+int signer_policy_cert(const struct signer_policy *, const X509 *, time_t now, struct err *);
 int signer_policy_ocsp(const struct signer_policy *, const unsigned char *, size_t, time_t now,
 		       struct err *);
 int signer_policy_crl(struct signer_policy *, const unsigned char *, size_t, time_t now,

@@ -2109,6 +2109,12 @@ test_policy_refusals(void **state)
 	tbs_refused(f, &o, "policy: validity longer than the server profile's 398 days");
 	o.eku = "codeSigning";
 	sign_cert_ok(f, &o);
+	/* notBefore is now: not a day back, not a day ahead */
+	memset(&o, 0, sizeof(o));
+	o.start = -86400;
+	tbs_refused(f, &o, "policy: notBefore is not the signer's time");
+	o.start = 86400;
+	tbs_refused(f, &o, "policy: notBefore is not the signer's time");
 
 	/* SIGN_OCSP: the signer's clock, a bounded validity */
 	ocsp_this_off = -7200; /* beyond the largest backdating */
