@@ -3,13 +3,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 
 #include "ca/ca.h"
 #include "cli/cli.h"
 #include "ra/ra.h"
 #include "serve/serve.h"
+#include "util/der.h"
 #include "util/timefmt.h"
 
 /* Opens the instance and a store connection; prints and maps the error. */
@@ -508,8 +511,10 @@ static const char usage_audit[] =
     "       shomei audit reconcile\n\n"
     "verify walks the hash chain and reports the first entry that was modified, removed or\n"
     "reordered (exit status 1).  reconcile walks the signer's own log (signer.log) and lists\n"
-    "every certificate the signer signed that the store does not hold (exit status 1 when\n"
-    "there is one, or when the log's chain is broken).\n";
+    "every certificate the signer signed that the store does not hold, every stored one\n"
+    "that is not what the signer signed under its serial, and every serial signed twice\n"
+    "with different contents (exit status 1 when there is one, or when the log's chain is\n"
+    "broken).\n";
 
 /* The signer's log of the data directory's configuration; caller frees. */
 static char *
@@ -518,65 +523,130 @@ admin_signer_log(const struct ca *ca)
 	return conf_path(&ca->conf, conf_get(&ca->conf, "signer.log", "signer.log"));
 }
 
+struct reconcile_sig {
+	char serial[STORE_SERIAL_MAX];
+	char sha[65];
+};
+
 struct reconcile {
-	struct store *st;
-	long long certs, missing;
-	int failed;
-	struct err e;
+	struct reconcile_sig *v;
+	size_t n, cap;
 };
 
 static int
-reconcile_one(void *arg, const char *kind, const char *id)
+reconcile_one(void *arg, const char *kind, const char *id, const char *sha)
 {
 	struct reconcile *r = arg;
-	struct store_cert c;
-	struct err e;
 
 	if (strcmp(kind, "cert") != 0)
 		return 0;
-	r->certs++;
-	memset(&c, 0, sizeof(c));
-	err_clear(&e);
-	if (store_cert_get(r->st, id, &c, &e) == 0) {
-		store_cert_clear(&c);
-		return 0;
+	if (r->n == r->cap) {
+		r->cap = r->cap ? 2 * r->cap : 1024;
+		r->v = xrealloc(r->v, r->cap * sizeof(*r->v));
 	}
-	if (e.code != ERR_NOTFOUND) {
-		r->e = e;
-		r->failed = 1;
-		return 1;
-	}
-	printf("signed but not in the store: %s\n", id);
-	r->missing++;
+	snprintf(r->v[r->n].serial, sizeof(r->v[r->n].serial), "%s", id);
+	snprintf(r->v[r->n].sha, sizeof(r->v[r->n].sha), "%s", sha);
+	r->n++;
 	return 0;
 }
 
 static int
+reconcile_cmp(const void *a, const void *b)
+{
+	const struct reconcile_sig *x = a, *y = b;
+	int c = strcasecmp(x->serial, y->serial);
+
+	return c != 0 ? c : strcmp(x->sha, y->sha);
+}
+
+/* SHA-256 (hex) of a certificate's TBSCertificate, the bytes the signer signed. */
+static int
+reconcile_tbs_sha(const unsigned char *der, size_t len, char out[65])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	struct der_reader in;
+	struct der_tlv cert, tbs;
+
+	if (der_parse_one(der, len, &cert) == -1)
+		return -1;
+	der_reader_enter(&in, &cert);
+	if (der_next(&in, &tbs) != 0)
+		return -1;
+	SHA256(tbs.start, tbs.total, md);
+	hex_encode(out, md, sizeof(md));
+	return 0;
+}
+
+/*
+ * Every certificate line of the signer's log against the store: a serial the store lacks
+ * (signed, then lost or deleted), a stored certificate that is not what the signer signed
+ * under its serial (replaced in the store), and a serial signed twice with different
+ * contents.
+ */
+static int
 audit_reconcile(struct ca *ca, struct store *st)
 {
 	struct reconcile r;
-	char *path = admin_signer_log(ca), last[65];
-	long long n = 0;
+	struct store_cert c;
+	char *path = admin_signer_log(ca), last[65], sha[65];
+	long long n = 0, missing = 0, altered = 0, twice = 0;
+	size_t i, j, k;
 	struct err e;
-	int rc = 0;
+	int rc = 0, found;
 
 	memset(&r, 0, sizeof(r));
 	err_clear(&e);
-	r.st = st;
 	if (signer_log_verify(path, reconcile_one, &r, &n, last, &e) == -1) {
-		rc = cli_fail(r.failed ? &r.e : &e);
-	} else if (r.missing > 0) {
+		rc = cli_fail(&e);
+		goto out;
+	}
+	qsort(r.v, r.n, sizeof(*r.v), reconcile_cmp);
+	for (i = 0; i < r.n; i = j) {
+		for (j = i + 1; j < r.n && strcasecmp(r.v[j].serial, r.v[i].serial) == 0; j++)
+			;
+		for (k = i + 1; k < j; k++)
+			if (strcmp(r.v[k].sha, r.v[i].sha) != 0) {
+				printf("signed twice with one serial, different contents: %s\n",
+				       r.v[i].serial);
+				twice++;
+				break;
+			}
+		memset(&c, 0, sizeof(c));
+		err_clear(&e);
+		if (store_cert_get(st, r.v[i].serial, &c, &e) == -1) {
+			if (e.code != ERR_NOTFOUND) {
+				rc = cli_fail(&e);
+				goto out;
+			}
+			printf("signed but not in the store: %s\n", r.v[i].serial);
+			missing++;
+			continue;
+		}
+		found = 0;
+		if (reconcile_tbs_sha(c.der, c.derlen, sha) == 0)
+			for (k = i; k < j && !found; k++)
+				found = strcmp(r.v[k].sha, sha) == 0;
+		if (!found) {
+			printf("in the store, but not the certificate the signer signed: %s\n",
+			       r.v[i].serial);
+			altered++;
+		}
+		store_cert_clear(&c);
+	}
+	if (missing + altered + twice > 0) {
 		fprintf(stderr,
-			"shomei: audit reconcile: %lld of the %lld certificates the signer signed "
-			"are not in the store\n",
-			r.missing, r.certs);
+			"shomei: audit reconcile: of the %zu certificates the signer signed, %lld "
+			"are not in the store, %lld differ from the store's, %lld serials were "
+			"signed twice\n",
+			r.n, missing, altered, twice);
 		rc = ERR_REFUSED;
 	} else {
-		printf(
-		    "reconciled: the store holds all %lld certificates of the signer's log (%lld "
-		    "signatures)\n",
-		    r.certs, n);
+		printf("reconciled: the store holds all %zu certificates of the signer's log, as "
+		       "signed (%lld signatures)\n",
+		       r.n, n);
 	}
+out:
+	free(r.v);
 	free(path);
 	return rc;
 }

@@ -184,7 +184,8 @@ extern const char *const signer_conf_keys[];
  * "full:N", "delta:N" or "-"); fn returning non-zero stops.  *count lines, last the final
  * hash.  ERR_REFUSED names the first line where the chain breaks.
  */
-typedef int signer_log_entry_fn(void *arg, const char *kind, const char *id);
+/* One line: kind, id and the SHA-256 (hex) of what was signed. */
+typedef int signer_log_entry_fn(void *arg, const char *kind, const char *id, const char *sha);
 int signer_log_verify(const char *path, signer_log_entry_fn *, void *arg, long long *count,
 		      char last[65], struct err *);
 

@@ -288,7 +288,7 @@ signer_log_verify(const char *path, signer_log_entry_fn *fn, void *arg, long lon
 				seq);
 			goto out;
 		}
-		if (fn != NULL && fn(arg, fields[2], fields[3]) != 0) {
+		if (fn != NULL && fn(arg, fields[2], fields[3], fields[4]) != 0) {
 			err_set(e, ERR_INTERNAL, "%s:%lld: stopped", path, seq);
 			goto out;
 		}

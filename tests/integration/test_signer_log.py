@@ -73,7 +73,30 @@ def test_signer_log(ca_sqlite, tmp_path):
     p = inst.run("audit", "reconcile")
     assert p.returncode == 1, p
     assert f"signed but not in the store: {got[1][3]}".encode() in p.stdout, p.stdout
-    assert b"1 of the 3 certificates the signer signed are not in the store" in p.stderr
+    assert b"of the 3 certificates the signer signed, 1 are not in the store" in p.stderr, \
+        p.stderr
+
+    # a stored certificate replaced by another under its serial: not what the signer signed
+    inst.sql(f"UPDATE certificates SET der = (SELECT der FROM certificates WHERE serial = "
+             f"'{got[0][3]}') WHERE serial = '{got[-1][3]}'")
+    p = inst.run("audit", "reconcile")
+    assert p.returncode == 1, p
+    assert f"in the store, but not the certificate the signer signed: {got[-1][3]}".encode() \
+        in p.stdout, p.stdout
+    assert b"1 differ from the store's" in p.stderr, p.stderr
+
+    # one serial signed twice with different contents (a line chained as the signer would)
+    import hashlib
+    last = lines(inst)[-1]
+    body = f"{int(last[0]) + 1}\t{int(time.time())}\tcert\t{got[0][3]}\t{'AB' * 32}\t"
+    h = hashlib.sha256((last[5] + body).encode()).hexdigest().upper()
+    with open(inst.path("signer.log"), "a") as f:
+        f.write(body + h + "\n")
+    inst.ok("signer-log", "verify")
+    p = inst.run("audit", "reconcile")
+    assert p.returncode == 1, p
+    assert f"signed twice with one serial, different contents: {got[0][3]}".encode() \
+        in p.stdout, p.stdout
 
     # a changed line breaks the chain there
     text = open(inst.path("signer.log")).read().split("\n")
