@@ -569,7 +569,18 @@ http_server_start(const struct http_listen *cfg, struct http_server **out, struc
 	if (srv->cfg.max_header == 0)
 		srv->cfg.max_header = 8192;
 	srv->addr = xstrdup(cfg->addr);
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+	/*
+	 * poll(), not epoll: libmicrohttpd's epoll loop (0.9.75, and still upstream) reads at
+	 * most 128 events per epoll_wait and calls it again, with the full timeout, whenever it
+	 * got exactly 128 — before it handles any of them.  Edge-triggered connections report
+	 * nothing new while their requests wait to be read, and a thread at its connection limit
+	 * takes the listening socket out of its set, so when a thread holding a multiple of 128
+	 * connections got them all ready at once it slept until http.timeout with a full batch of
+	 * requests unread and new clients in the backlog.  poll() rebuilds its set on every turn
+	 * and never waits with work in hand; a thread holds max_connections / threads sockets
+	 * (256 by default), which costs poll() no measurable throughput (bench/ocsp).
+	 */
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC |
 		(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
 		(cfg->tls_cert_pem != NULL ? MHD_USE_TLS : 0);
 	{

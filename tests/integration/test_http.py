@@ -553,3 +553,73 @@ def test_crl_served_from_memory(server, tmp_path):
     else:
         raise AssertionError("the new CRL was not served")
     assert h3["ETag"] != h["ETag"] and served()["store"] == after["store"] + 1
+
+
+def read_answers(socks, timeout):
+    """Reads one whole answer (headers and Content-Length bytes) from each socket, all at
+    once; returns {socket: status} for those answered within timeout."""
+    import selectors
+    sel = selectors.DefaultSelector()
+    buf = {s: b"" for s in socks}
+    got = {}
+    for s in socks:
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+    end = time.time() + timeout
+    try:
+        while len(got) < len(socks) and time.time() < end:
+            for key, _ in sel.select(0.2):
+                s = key.fileobj
+                try:
+                    b = s.recv(65536)
+                except BlockingIOError:
+                    continue
+                buf[s] += b
+                head, sep, body = buf[s].partition(b"\r\n\r\n")
+                clen = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+                if not b or (sep and clen and len(body) >= int(clen[0].split(b":")[1])):
+                    got[s] = int(head.split(b" ")[1]) if head.startswith(b"HTTP/") else -1
+                    sel.unregister(s)
+    finally:
+        sel.close()
+        for s in socks:
+            s.setblocking(True)
+    return got
+
+
+def test_full_connection_limit_keeps_serving(ca_sqlite):
+    """A listener holding its whole connection limit goes on answering: 512 keep-alive
+    connections over 4 threads (128 each, the size of libmicrohttpd's epoll batch, which
+    once made a thread wait for its timeout with a full batch of requests unread) get every
+    request answered, round after round; a client in the backlog is served once some close."""
+    srv = start_server(ca_sqlite, "http.max_connections = 512\nhttp.threads = 4\n"
+                                  "http.max_connections_per_ip = 0")
+    held = []
+    try:
+        for _ in range(512):
+            held.append(socket.create_connection(("127.0.0.1", srv.http_port), timeout=5))
+        for rnd in range(20):
+            t0 = time.time()
+            for s in held:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            got = read_answers(held, 5)
+            assert len(got) == 512 and set(got.values()) == {200}, \
+                (rnd, len(got), set(got.values()), time.time() - t0)
+        # at the limit a new client waits in the backlog; it is served once 8 have closed
+        extra = socket.create_connection(("127.0.0.1", srv.http_port), timeout=10)
+        extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        for s in held[:8]:
+            s.close()
+        held = held[8:]
+        t0 = time.time()
+        assert extra.recv(100).startswith(b"HTTP/1.1 200")
+        assert time.time() - t0 < 3
+        extra.close()
+        for s in held:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = read_answers(held, 5)
+        assert len(got) == len(held) and set(got.values()) == {200}
+    finally:
+        for s in held:
+            s.close()
+        stop_server(srv)
