@@ -50,6 +50,11 @@ struct http_route {
 	size_t max_body; /* 0: no body accepted (413 when one is sent) */
 	enum http_kind kind;
 	const char *name; /* metrics label, e.g. "ocsp" */
+	/*
+	 * Seconds the body may take to arrive after the headers (0: the listener's
+	 * body_timeout_s); the connection is closed after that.  Never more than timeout_s.
+	 */
+	unsigned body_s;
 };
 
 struct http_listen {
@@ -63,7 +68,15 @@ struct http_listen {
 	unsigned max_per_ip;	    /* connections from one address at once (0: no cap) */
 	unsigned max_inflight; /* requests being handled at once before 503 (0: 64 * threads) */
 	unsigned timeout_s;    /* idle/slow client timeout (0: 30) */
-	size_t max_header;     /* bytes of request line + headers before 431 (0: 8192) */
+	/*
+	 * Seconds from accept to a request's whole header (0: 10); on a kept-alive connection
+	 * from the previous answer, plus timeout_s (the idle wait).  Closed after that, however
+	 * steadily the bytes come: the idle timeout alone lets a byte every few seconds hold a
+	 * connection forever.
+	 */
+	unsigned header_timeout_s;
+	unsigned body_timeout_s; /* a route's body time when it sets none (0: 10) */
+	size_t max_header;	 /* bytes of request line + headers before 431 (0: 8192) */
 	/*
 	 * The route tables of the modules this listener serves (NULL-terminated list of
 	 * NULL-terminated tables): composed at start with http_routes_compose, tried in order.

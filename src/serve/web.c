@@ -125,6 +125,8 @@ const char *const serve_conf_keys[] = {
     "http.max_connections_per_ip",
     "http.max_inflight",
     "http.timeout",
+    "http.header_timeout",
+    "http.body_timeout",
     "https.cert",
     "https.key",
     "ca.cert",
@@ -149,14 +151,14 @@ web_resident_default(void)
 
 /* The web process's own routes, on each listener. */
 static const struct http_route web_http_routes[] = {
-    {"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz"},
-    {"GET", "/metrics", web_metrics, 0, HTTP_KIND_PLAIN, "metrics"},
-    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL},
+    {"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz", 0},
+    {"GET", "/metrics", web_metrics, 0, HTTP_KIND_PLAIN, "metrics", 0},
+    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0},
 };
 
 static const struct http_route web_https_routes[] = {
-    {"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz"},
-    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL},
+    {"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz", 0},
+    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0},
 };
 
 /*
@@ -256,7 +258,7 @@ serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_
 	sigset_t set;
 	const char *addr, *saddr, *tlsprio;
 	char *cert = NULL, *key = NULL, *view = NULL;
-	long threads, conns, inflight, timeout, resident, perip;
+	long threads, conns, inflight, timeout, resident, perip, hdr_s, body_s;
 	int sig, rc = ERR_INTERNAL;
 
 	prctl(PR_SET_NAME, "shomei-web");
@@ -304,6 +306,8 @@ serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_
 		-1 ||
 	    conf_get_long(&web.ca->conf, "http.max_inflight", 0, 0, 1000000, &inflight, &e) == -1 ||
 	    conf_get_long(&web.ca->conf, "http.timeout", 30, 1, 3600, &timeout, &e) == -1 ||
+	    conf_get_long(&web.ca->conf, "http.header_timeout", 10, 1, 3600, &hdr_s, &e) == -1 ||
+	    conf_get_long(&web.ca->conf, "http.body_timeout", 10, 1, 3600, &body_s, &e) == -1 ||
 	    web_metrics_conf(&web.ca->conf, &e) == -1)
 		goto out;
 	tlsprio = conf_get(&web.ca->conf, "tls.priorities", HTTP_TLS_PRIORITIES);
@@ -328,6 +332,8 @@ serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_
 	hl.max_per_ip = (unsigned)perip;
 	hl.max_inflight = (unsigned)inflight;
 	hl.timeout_s = (unsigned)timeout;
+	hl.header_timeout_s = (unsigned)hdr_s;
+	hl.body_timeout_s = (unsigned)body_s;
 	hl.app = web.ca;
 
 	hl.addr = addr;

@@ -623,3 +623,79 @@ def test_full_connection_limit_keeps_serving(ca_sqlite):
         for s in held:
             s.close()
         stop_server(srv)
+
+
+def test_header_deadline_slowloris(ca_sqlite):
+    """A header dribbled a byte at a time (never idle long enough for http.timeout) is cut
+    off http.header_timeout after accept; a keep-alive client going at a normal pace is not."""
+    srv = start_server(ca_sqlite, "http.header_timeout = 2\nhttp.timeout = 30")
+    slow = None
+    try:
+        keep = socket.create_connection(("127.0.0.1", srv.http_port), timeout=10)
+        slow = socket.create_connection(("127.0.0.1", srv.http_port), timeout=10)
+        t0 = time.time()
+        closed = None
+        hdr = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: " + b"a" * 200
+        for i in range(len(hdr)):
+            try:
+                slow.sendall(hdr[i:i + 1])
+            except OSError:
+                closed = time.time() - t0
+                break
+            if i % 4 == 0:            # a normal client on another connection meanwhile
+                keep.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert read_answers([keep], 5) == {keep: 200}
+            if time.time() - t0 > 8:
+                break
+            time.sleep(0.1)
+        if closed is None:           # the server may close without the next send failing
+            slow.settimeout(1)
+            try:
+                closed = time.time() - t0 if slow.recv(100) == b"" else None
+            except OSError:
+                closed = time.time() - t0
+        assert closed is not None and closed < 4, closed
+        # the kept-alive connection, idle beyond the header deadline, still serves
+        time.sleep(2.5)
+        keep.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_answers([keep], 5) == {keep: 200}
+        keep.close()
+    finally:
+        if slow is not None:
+            slow.close()
+        stop_server(srv)
+
+
+def test_slow_bodies_do_not_starve(ca_sqlite):
+    """Slow uploads cannot take every in-flight slot: with 8 slots and 20 dribbling TSA
+    bodies, OCSP (a whole body) and healthz still answer at once; each dribbling body is cut
+    off after its route's body time (5 s for TSA)."""
+    srv = start_server(ca_sqlite, "http.max_inflight = 8\nhttp.max_connections_per_ip = 0")
+    held = []
+    try:
+        for _ in range(20):
+            held.append(hold_slot(srv.http_port))
+        time.sleep(0.5)
+        t0 = time.time()
+        for _ in range(5):
+            st, _, _ = get(srv.http + "/ocsp", method="POST", data=b"\x30\x00",
+                           headers={"Content-Type": "application/ocsp-request"}, timeout=5)
+            assert st != 503, st              # a malformed request: 400, but not "busy"
+            assert get(srv.http + "/healthz", timeout=5)[0] == 200
+        assert time.time() - t0 < 3
+        # the bodies never finish: every connection is closed after 5 s (plus slack)
+        end = time.time() + 10
+        for s in held:
+            s.settimeout(max(0.1, end - time.time()))
+            try:
+                got = s.recv(100)
+            except socket.timeout:
+                raise AssertionError("a dribbling body outlived its route's body time")
+            except OSError:
+                got = b""
+            assert got == b"", got            # closed, not answered
+        assert time.time() - t0 < 9
+    finally:
+        for s in held:
+            s.close()
+        stop_server(srv)
