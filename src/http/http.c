@@ -60,6 +60,8 @@ struct http_conn {
 	int too_big;
 };
 
+static void http_peer_ip(struct http_req *, unsigned char out[16], size_t *len);
+
 static long
 http_now_ms(void)
 {
@@ -511,6 +513,7 @@ http_req_init(struct http_req *r, struct http_server *srv, struct MHD_Connection
 	r->version = version;
 	r->app = srv->cfg.app;
 	r->tls = srv->cfg.tls_cert_pem != NULL;
+	r->srv = srv;
 }
 
 /* Seconds a route's body may take: its own, else the listener's, never beyond timeout_s. */
@@ -898,8 +901,65 @@ http_client_addr(struct http_req *r, char *out, size_t n)
 		snprintf(out, n, "?");
 }
 
+struct http_xff {
+	struct buf b;
+	int over; /* more than b holds: believe none of it (its right end is lost) */
+};
+
+/* Appends one X-Forwarded-For value to the struct http_xff in cls (comma-joined). */
+static enum MHD_Result
+http_xff_collect(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct http_xff *x = cls;
+
+	(void)kind;
+	if (key == NULL || value == NULL || strcasecmp(key, "X-Forwarded-For") != 0)
+		return MHD_YES;
+	if ((x->b.len > 0 && buf_append(&x->b, ",", 1) == -1) ||
+	    buf_append(&x->b, value, strlen(value)) == -1) {
+		x->over = 1;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/* The client a trusted proxy names in X-Forwarded-For; 0, or -1 (keep the peer). */
+static int
+http_client_forwarded(struct http_req *r, unsigned char out[16], size_t *len)
+{
+	const struct http_listen *cfg = &r->srv->cfg;
+	struct http_xff x;
+	int rc = -1;
+
+	memset(&x, 0, sizeof(x));
+	buf_init(&x.b, 16 * 1024);
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, http_xff_collect, &x);
+	if (!x.over && x.b.len > 0)
+		rc = util_xff_client((const char *)x.b.data, x.b.len, cfg->trusted_proxies,
+				     cfg->ntrusted, out, len);
+	buf_free(&x.b);
+	return rc;
+}
+
 void
 http_client_ip(struct http_req *r, unsigned char out[16], size_t *len)
+{
+	http_peer_ip(r, out, len);
+	if (*len != 0 && r->srv != NULL && r->srv->cfg.ntrusted > 0 &&
+	    util_ip_in(r->srv->cfg.trusted_proxies, r->srv->cfg.ntrusted, out, *len)) {
+		unsigned char fwd[16];
+		size_t flen;
+
+		if (http_client_forwarded(r, fwd, &flen) == 0) {
+			memcpy(out, fwd, flen);
+			*len = flen;
+		}
+	}
+}
+
+/* The address of the connection's peer (4 or 16 octets); *len 0 when unknown. */
+static void
+http_peer_ip(struct http_req *r, unsigned char out[16], size_t *len)
 {
 	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	const union MHD_ConnectionInfo *ci =

@@ -39,6 +39,7 @@ struct http_req {
 	int status; /* set by http_reply*, for the log and metrics */
 	size_t sent;
 	long cpu_us; /* CPU time of the handler's thread while it ran (the log) */
+	const struct http_server *srv;
 };
 
 typedef int http_handler(struct http_req *);
@@ -76,7 +77,13 @@ struct http_listen {
 	 */
 	unsigned header_timeout_s;
 	unsigned body_timeout_s; /* a route's body time when it sets none (0: 10) */
-	size_t max_header;	 /* bytes of request line + headers before 431 (0: 8192) */
+	/*
+	 * Reverse proxies whose X-Forwarded-For is believed (addresses and prefixes as
+	 * util_ip_in reads them; the caller keeps them while the server runs).
+	 */
+	char *const *trusted_proxies;
+	size_t ntrusted;
+	size_t max_header; /* bytes of request line + headers before 431 (0: 8192) */
 	/*
 	 * The route tables of the modules this listener serves (NULL-terminated list of
 	 * NULL-terminated tables): composed at start with http_routes_compose, tried in order.
@@ -99,7 +106,9 @@ int http_tls_priorities_check(const char *, struct err *);
 void http_client_addr(struct http_req *, char *out, size_t n);
 /*
  * The client's address as 4 or 16 octets (an IPv4-mapped IPv6 address as its 4); *len 0
- * when unknown.
+ * when unknown.  When the peer is one of the listener's trusted proxies, the client it
+ * names in X-Forwarded-For (util_xff_client; every such header, in order); never otherwise.
+ * Rate limits and per-address checks key on this.
  */
 void http_client_ip(struct http_req *, unsigned char out[16], size_t *len);
 

@@ -699,3 +699,38 @@ def test_slow_bodies_do_not_starve(ca_sqlite):
         for s in held:
             s.close()
         stop_server(srv)
+
+
+def test_trusted_proxy_forwarded_for(ca_sqlite):
+    """Behind a trusted proxy the client is the rightmost X-Forwarded-For entry that is no
+    trusted proxy (here seen by metrics.allow, which keys on the same address as the rate
+    limits); from any other peer the header is ignored."""
+    srv = start_server(ca_sqlite, "http.trusted_proxies = 127.0.0.1, 10.9.0.0/16\n"
+                                  "metrics.allow = 10.0.0.0/8")
+    try:
+        m = srv.http + "/metrics"
+        assert get(m)[0] == 403                                   # the proxy itself
+        assert get(m, headers={"X-Forwarded-For": "10.1.2.3"})[0] == 200
+        # a spoofed leftmost entry does not count: the proxy appended the real client
+        assert get(m, headers={"X-Forwarded-For": "10.1.2.3, 192.0.2.1"})[0] == 403
+        # proxies in the chain are walked over
+        assert get(m, headers={"X-Forwarded-For": "192.0.2.1, 10.1.2.3, 10.9.1.1"})[0] == 200
+        # garbage: the proxy's own address is kept
+        assert get(m, headers={"X-Forwarded-For": "10.1.2.3, junk"})[0] == 403
+        assert get(m, headers={"X-Forwarded-For": "[::ffff:10.1.2.3]"})[0] == 200
+        # a second header line (a proxy that adds its own) is read after the first
+        out = raw(srv.http_port, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                 b"X-Forwarded-For: 10.1.2.3\r\n"
+                                 b"X-Forwarded-For: 192.0.2.1\r\n\r\n")
+        assert out.startswith(b"HTTP/1.1 403"), out[:40]
+    finally:
+        stop_server(srv)
+    # without trusted proxies the header changes nothing
+    lines = open(ca_sqlite.path("shomei.conf")).read().splitlines()
+    with open(ca_sqlite.path("shomei.conf"), "w") as f:
+        f.write("\n".join(l for l in lines if not l.startswith("http.trusted_proxies")) + "\n")
+    srv = start_server(ca_sqlite)
+    try:
+        assert get(srv.http + "/metrics", headers={"X-Forwarded-For": "10.1.2.3"})[0] == 403
+    finally:
+        stop_server(srv)
