@@ -1,8 +1,10 @@
 /*
  * http: the libmicrohttpd server wrapper.  A request is handled in three steps: headers
  * (route, method, limits, overload), body (accumulated up to the route's maximum) and
- * dispatch.  Per-connection state is freed in the completion callback, which also ends the
- * request's "in flight" count.
+ * dispatch.  Per-request state is freed in the completion callback, which also ends the
+ * request's "in flight" count.  Per-connection state (struct http_sock) carries the deadline
+ * of the header or body being received; a watchdog thread shuts down the sockets that miss
+ * theirs, and libmicrohttpd, reading end-of-file, closes them in its own thread.
  */
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -15,6 +17,7 @@
 #include <strings.h>
 #include <time.h>
 #include <errno.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
@@ -22,12 +25,26 @@
 
 #include "http/http.h"
 
+/* One accepted connection, from libmicrohttpd's STARTED notice to its CLOSED notice. */
+struct http_sock {
+	struct http_sock *prev, *next;
+	int fd;		  /* libmicrohttpd's: only shut down, never closed here */
+	long deadline_ms; /* CLOCK_MONOTONIC; 0: none (a handler or an answer is under way) */
+	const char *what; /* what must arrive by then, for the log */
+};
+
 struct http_server {
 	struct MHD_Daemon *d;
 	struct http_listen cfg;
 	struct http_route *routes; /* cfg.tables composed */
 	char *addr;
-	unsigned inflight; /* atomic */
+	unsigned inflight;    /* atomic */
+	unsigned pending;     /* atomic: of those, requests whose body is still arriving */
+	pthread_mutex_t lock; /* socks, wd_stop */
+	pthread_cond_t wake;
+	struct http_sock *socks;
+	pthread_t wd;
+	int wd_started, wd_stop;
 };
 
 /* State of one request, from its headers to its completion. */
@@ -37,9 +54,120 @@ struct http_conn {
 	struct buf body;
 	struct timespec t0;
 	int counted;  /* holds one "in flight" slot */
+	int pending;  /* ... and is one of srv->pending (its body is still arriving) */
+	int deferred; /* takes its slot once its body is complete (pending bodies hold enough) */
 	int answered; /* a reply was queued before the body was read (413, 503, ...) */
 	int too_big;
 };
+
+static void http_peer_ip(struct http_req *, unsigned char out[16], size_t *len);
+
+static long
+http_now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long)t.tv_sec * 1000L + t.tv_nsec / 1000000L;
+}
+
+/* Sets the deadline of c's connection: secs from now (0: none), for what to arrive. */
+static void
+http_sock_deadline(struct http_server *srv, struct MHD_Connection *c, unsigned secs,
+		   const char *what)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct http_sock *hs = ci != NULL ? ci->socket_context : NULL;
+
+	if (hs == NULL)
+		return;
+	pthread_mutex_lock(&srv->lock);
+	hs->deadline_ms = secs != 0 ? http_now_ms() + (long)secs * 1000L : 0;
+	hs->what = what;
+	pthread_mutex_unlock(&srv->lock);
+}
+
+/*
+ * libmicrohttpd's connection notices (its worker thread): a new connection gets the header
+ * deadline and joins srv->socks; a closed one leaves them before libmicrohttpd closes its
+ * socket, so the watchdog never shuts down a number that another file has taken.
+ */
+static void
+http_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+	    enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *srv = cls;
+	struct http_sock *hs = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci == NULL)
+			return;
+		hs = xcalloc(1, sizeof(*hs));
+		hs->fd = ci->connect_fd;
+		hs->deadline_ms = http_now_ms() + (long)srv->cfg.header_timeout_s * 1000L;
+		hs->what = "request header";
+		pthread_mutex_lock(&srv->lock);
+		hs->next = srv->socks;
+		if (srv->socks != NULL)
+			srv->socks->prev = hs;
+		srv->socks = hs;
+		pthread_mutex_unlock(&srv->lock);
+		*socket_context = hs;
+		return;
+	}
+	if (code != MHD_CONNECTION_NOTIFY_CLOSED || hs == NULL)
+		return;
+	pthread_mutex_lock(&srv->lock);
+	if (hs->prev != NULL)
+		hs->prev->next = hs->next;
+	else
+		srv->socks = hs->next;
+	if (hs->next != NULL)
+		hs->next->prev = hs->prev;
+	pthread_mutex_unlock(&srv->lock);
+	free(hs);
+	*socket_context = NULL;
+}
+
+/*
+ * The watchdog: four times a second, shuts down (both ways) the connections past their
+ * deadline.  libmicrohttpd then reads end-of-file and closes the connection itself, ending
+ * its request (and its "in flight" slot) through http_completed.
+ */
+static void *
+http_watchdog(void *arg)
+{
+	struct http_server *srv = arg;
+	struct http_sock *hs;
+	struct timespec until;
+	long now;
+
+	pthread_mutex_lock(&srv->lock);
+	while (!srv->wd_stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 250000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		(void)pthread_cond_timedwait(&srv->wake, &srv->lock, &until);
+		now = http_now_ms();
+		for (hs = srv->socks; hs != NULL; hs = hs->next) {
+			if (hs->deadline_ms == 0 || now < hs->deadline_ms)
+				continue;
+			log_warn("%s: %s not complete in time: closing the connection", srv->addr,
+				 hs->what);
+			metrics_count("shomei_http_deadline_closed_total", NULL, 1);
+			(void)shutdown(hs->fd, SHUT_RDWR);
+			hs->deadline_ms = 0;
+		}
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return NULL;
+}
 
 int
 http_addr_parse(const char *s, struct sockaddr *sa, unsigned *len, struct err *e)
@@ -385,16 +513,65 @@ http_req_init(struct http_req *r, struct http_server *srv, struct MHD_Connection
 	r->version = version;
 	r->app = srv->cfg.app;
 	r->tls = srv->cfg.tls_cert_pem != NULL;
+	r->srv = srv;
 }
 
-/* Seconds since the request's headers arrived. */
-static long
-http_elapsed_s(const struct http_conn *hc)
+/* Seconds a route's body may take: its own, else the listener's, never beyond timeout_s. */
+static unsigned
+http_body_s(const struct http_server *srv, const struct http_route *rt)
 {
-	struct timespec t;
+	unsigned s = rt != NULL && rt->body_s != 0 ? rt->body_s : srv->cfg.body_timeout_s;
 
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long)(t.tv_sec - hc->t0.tv_sec);
+	return s < srv->cfg.timeout_s ? s : srv->cfg.timeout_s;
+}
+
+/*
+ * Takes an "in flight" slot for a request whose headers are in; 0, or -1 when every slot is
+ * taken (the caller answers 503).  A request with a body to come holds its slot while the
+ * body arrives — but such requests hold at most three quarters of the slots: beyond that a
+ * request's slot waits until its body is complete (hc->deferred), so that slow uploads
+ * cannot take the slots that OCSP, TSA and CRL requests need for the moment they run.
+ */
+static int
+http_slot_take(struct http_server *srv, struct http_conn *hc, int hasbody)
+{
+	unsigned max = srv->cfg.max_inflight, share = max - max / 4;
+
+	if (hasbody && __atomic_add_fetch(&srv->pending, 1, __ATOMIC_RELAXED) > share) {
+		__atomic_sub_fetch(&srv->pending, 1, __ATOMIC_RELAXED);
+		hc->deferred = 1;
+		return 0;
+	}
+	hc->pending = hasbody;
+	hc->counted = 1;
+	return __atomic_add_fetch(&srv->inflight, 1, __ATOMIC_RELAXED) > max ? -1 : 0;
+}
+
+/* The body is complete: it no longer counts as pending; a deferred request takes its slot. */
+static int
+http_slot_body_done(struct http_server *srv, struct http_conn *hc)
+{
+	if (hc->pending) {
+		__atomic_sub_fetch(&srv->pending, 1, __ATOMIC_RELAXED);
+		hc->pending = 0;
+	}
+	if (!hc->deferred)
+		return 0;
+	hc->deferred = 0;
+	hc->counted = 1;
+	return __atomic_add_fetch(&srv->inflight, 1, __ATOMIC_RELAXED) > srv->cfg.max_inflight ? -1
+											       : 0;
+}
+
+/* 1 when the request announces a body (a length above 0, or a transfer coding). */
+static int
+http_has_body(struct MHD_Connection *c)
+{
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+
+	if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding") != NULL)
+		return 1;
+	return cl != NULL && strcmp(cl, "0") != 0;
 }
 
 static enum MHD_Result
@@ -417,18 +594,17 @@ http_dispatch(void *cls, struct MHD_Connection *c, const char *url, const char *
 		http_req_init(&r, srv, c, url, method, version);
 		hc->rt = http_route_find(srv->routes, method, url, &bad);
 		buf_init(&hc->body, hc->rt != NULL ? hc->rt->max_body : 0);
+		/* the body (read, or read and dropped after an early answer) has its own time */
+		http_sock_deadline(srv, c, http_body_s(srv, hc->rt), "request body");
 		if (hc->rt == NULL) {
 			http_reply_text(&r, bad ? 405 : 404,
 					bad ? "method not allowed\n" : "not found\n");
 			hc->answered = 1;
-		} else if (__atomic_add_fetch(&srv->inflight, 1, __ATOMIC_RELAXED) >
-			   srv->cfg.max_inflight) {
-			hc->counted = 1;
+		} else if (http_slot_take(srv, hc, http_has_body(c)) == -1) {
 			http_reply_generic(&r, hc->rt->kind, 503, "Service busy",
 					   "ただいま混み合っています", "2");
 			hc->answered = 1;
 		} else {
-			hc->counted = 1;
 			cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 			if (cl != NULL && (util_parse_long(cl, 0, 0x7fffffffL, &clen) == -1 ||
 					   (size_t)clen > hc->rt->max_body)) {
@@ -441,16 +617,6 @@ http_dispatch(void *cls, struct MHD_Connection *c, const char *url, const char *
 			http_account(srv, hc, &r);
 		return MHD_YES;
 	}
-	/*
-	 * A whole request gets http.timeout seconds from its headers: the connection timeout
-	 * only counts idle time, so a client dribbling its body would otherwise hold an
-	 * "in flight" slot for as long as it likes.
-	 */
-	if (!hc->answered && http_elapsed_s(hc) > (long)srv->cfg.timeout_s) {
-		log_warn("%s: request body not complete after %u s: closing", srv->addr,
-			 srv->cfg.timeout_s);
-		return MHD_NO;
-	}
 	if (*upload_size != 0) {
 		/* body chunk: keep up to the route's maximum, note anything beyond */
 		if (!hc->answered && !hc->too_big &&
@@ -461,9 +627,15 @@ http_dispatch(void *cls, struct MHD_Connection *c, const char *url, const char *
 	}
 	if (hc->answered)
 		return MHD_YES;
+	/* the body is in: no deadline while the handler runs and the answer goes out (a client
+	 * that stops reading it meets the idle timeout) */
+	http_sock_deadline(srv, c, 0, NULL);
 	http_req_init(&r, srv, c, url, method, version);
 	r.route = hc->rt;
-	if (hc->too_big) {
+	if (http_slot_body_done(srv, hc) == -1) {
+		http_reply_generic(&r, hc->rt->kind, 503, "Service busy",
+				   "ただいま混み合っています", "2");
+	} else if (hc->too_big) {
 		http_reply_generic(&r, hc->rt->kind, 413, "Request body too large",
 				   "送信データが大きすぎます", NULL);
 	} else {
@@ -496,10 +668,14 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct http_server *srv = cls;
 	struct http_conn *hc = *con_cls;
 
-	(void)c;
 	(void)toe;
 	if (hc == NULL)
 		return;
+	/* kept alive: the next request's header comes after an idle wait (up to timeout_s) */
+	http_sock_deadline(srv, c, srv->cfg.timeout_s + srv->cfg.header_timeout_s,
+			   "request header");
+	if (hc->pending)
+		__atomic_sub_fetch(&srv->pending, 1, __ATOMIC_RELAXED);
 	if (hc->counted)
 		__atomic_sub_fetch(&srv->inflight, 1, __ATOMIC_RELAXED);
 	buf_free(&hc->body);
@@ -568,8 +744,25 @@ http_server_start(const struct http_listen *cfg, struct http_server **out, struc
 		srv->cfg.timeout_s = 30;
 	if (srv->cfg.max_header == 0)
 		srv->cfg.max_header = 8192;
+	if (srv->cfg.header_timeout_s == 0)
+		srv->cfg.header_timeout_s = 10;
+	if (srv->cfg.body_timeout_s == 0)
+		srv->cfg.body_timeout_s = 10;
+	pthread_mutex_init(&srv->lock, NULL);
+	pthread_cond_init(&srv->wake, NULL);
 	srv->addr = xstrdup(cfg->addr);
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+	/*
+	 * poll(), not epoll: libmicrohttpd's epoll loop (0.9.75, and still upstream) reads at
+	 * most 128 events per epoll_wait and calls it again, with the full timeout, whenever it
+	 * got exactly 128 — before it handles any of them.  Edge-triggered connections report
+	 * nothing new while their requests wait to be read, and a thread at its connection limit
+	 * takes the listening socket out of its set, so when a thread holding a multiple of 128
+	 * connections got them all ready at once it slept until http.timeout with a full batch of
+	 * requests unread and new clients in the backlog.  poll() rebuilds its set on every turn
+	 * and never waits with work in hand; a thread holds max_connections / threads sockets
+	 * (256 by default), which costs poll() no measurable throughput (bench/ocsp).
+	 */
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC |
 		(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
 		(cfg->tls_cert_pem != NULL ? MHD_USE_TLS : 0);
 	{
@@ -607,6 +800,7 @@ http_server_start(const struct http_listen *cfg, struct http_server **out, struc
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 		srv->d = MHD_start_daemon(flags, 0, NULL, NULL, http_dispatch, srv,
 					  MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
+					  MHD_OPTION_NOTIFY_CONNECTION, http_notify, srv,
 					  MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	}
 	if (srv->d == NULL) {
@@ -614,13 +808,37 @@ http_server_start(const struct http_listen *cfg, struct http_server **out, struc
 			"listen: cannot listen on %s (in use, not permitted, or "
 			"bad TLS key/certificate)",
 			cfg->addr);
-		free(srv->addr);
-		free(srv->routes);
-		free(srv);
-		return -1;
+		goto fail;
 	}
+	if (pthread_create(&srv->wd, NULL, http_watchdog, srv) != 0) {
+		err_set(e, ERR_INTERNAL, "listen: %s: cannot start the watchdog thread", cfg->addr);
+		MHD_stop_daemon(srv->d);
+		goto fail;
+	}
+	srv->wd_started = 1;
 	*out = srv;
 	return 0;
+fail:
+	pthread_cond_destroy(&srv->wake);
+	pthread_mutex_destroy(&srv->lock);
+	free(srv->addr);
+	free(srv->routes);
+	free(srv);
+	return -1;
+}
+
+/* Ends the watchdog thread (after the daemon: every connection is gone by then). */
+static void
+http_watchdog_stop(struct http_server *srv)
+{
+	if (!srv->wd_started)
+		return;
+	pthread_mutex_lock(&srv->lock);
+	srv->wd_stop = 1;
+	pthread_cond_signal(&srv->wake);
+	pthread_mutex_unlock(&srv->lock);
+	pthread_join(srv->wd, NULL);
+	srv->wd_started = 0;
 }
 
 void
@@ -645,6 +863,9 @@ http_server_stop(struct http_server *srv, int grace)
 		usleep(100000);
 	}
 	MHD_stop_daemon(srv->d);
+	http_watchdog_stop(srv);
+	pthread_cond_destroy(&srv->wake);
+	pthread_mutex_destroy(&srv->lock);
 	free(srv->addr);
 	free(srv->routes);
 	free(srv);
@@ -680,8 +901,65 @@ http_client_addr(struct http_req *r, char *out, size_t n)
 		snprintf(out, n, "?");
 }
 
+struct http_xff {
+	struct buf b;
+	int over; /* more than b holds: believe none of it (its right end is lost) */
+};
+
+/* Appends one X-Forwarded-For value to the struct http_xff in cls (comma-joined). */
+static enum MHD_Result
+http_xff_collect(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct http_xff *x = cls;
+
+	(void)kind;
+	if (key == NULL || value == NULL || strcasecmp(key, "X-Forwarded-For") != 0)
+		return MHD_YES;
+	if ((x->b.len > 0 && buf_append(&x->b, ",", 1) == -1) ||
+	    buf_append(&x->b, value, strlen(value)) == -1) {
+		x->over = 1;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/* The client a trusted proxy names in X-Forwarded-For; 0, or -1 (keep the peer). */
+static int
+http_client_forwarded(struct http_req *r, unsigned char out[16], size_t *len)
+{
+	const struct http_listen *cfg = &r->srv->cfg;
+	struct http_xff x;
+	int rc = -1;
+
+	memset(&x, 0, sizeof(x));
+	buf_init(&x.b, 16 * 1024);
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, http_xff_collect, &x);
+	if (!x.over && x.b.len > 0)
+		rc = util_xff_client((const char *)x.b.data, x.b.len, cfg->trusted_proxies,
+				     cfg->ntrusted, out, len);
+	buf_free(&x.b);
+	return rc;
+}
+
 void
 http_client_ip(struct http_req *r, unsigned char out[16], size_t *len)
+{
+	http_peer_ip(r, out, len);
+	if (*len != 0 && r->srv != NULL && r->srv->cfg.ntrusted > 0 &&
+	    util_ip_in(r->srv->cfg.trusted_proxies, r->srv->cfg.ntrusted, out, *len)) {
+		unsigned char fwd[16];
+		size_t flen;
+
+		if (http_client_forwarded(r, fwd, &flen) == 0) {
+			memcpy(out, fwd, flen);
+			*len = flen;
+		}
+	}
+}
+
+/* The address of the connection's peer (4 or 16 octets); *len 0 when unknown. */
+static void
+http_peer_ip(struct http_req *r, unsigned char out[16], size_t *len)
 {
 	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	const union MHD_ConnectionInfo *ci =

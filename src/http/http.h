@@ -41,6 +41,7 @@ struct http_req {
 	int status; /* set by http_reply*, for the log and metrics */
 	size_t sent;
 	long cpu_us; /* CPU time of the handler's thread while it ran (the log) */
+	const struct http_server *srv;
 };
 
 typedef int http_handler(struct http_req *);
@@ -52,6 +53,11 @@ struct http_route {
 	size_t max_body; /* 0: no body accepted (413 when one is sent) */
 	enum http_kind kind;
 	const char *name; /* metrics label, e.g. "ocsp" */
+	/*
+	 * Seconds the body may take to arrive after the headers (0: the listener's
+	 * body_timeout_s); the connection is closed after that.  Never more than timeout_s.
+	 */
+	unsigned body_s;
 };
 
 struct http_listen {
@@ -65,7 +71,21 @@ struct http_listen {
 	unsigned max_per_ip;	    /* connections from one address at once (0: no cap) */
 	unsigned max_inflight; /* requests being handled at once before 503 (0: 64 * threads) */
 	unsigned timeout_s;    /* idle/slow client timeout (0: 30) */
-	size_t max_header;     /* bytes of request line + headers before 431 (0: 8192) */
+	/*
+	 * Seconds from accept to a request's whole header (0: 10); on a kept-alive connection
+	 * from the previous answer, plus timeout_s (the idle wait).  Closed after that, however
+	 * steadily the bytes come: the idle timeout alone lets a byte every few seconds hold a
+	 * connection forever.
+	 */
+	unsigned header_timeout_s;
+	unsigned body_timeout_s; /* a route's body time when it sets none (0: 10) */
+	/*
+	 * Reverse proxies whose X-Forwarded-For is believed (addresses and prefixes as
+	 * util_ip_in reads them; the caller keeps them while the server runs).
+	 */
+	char *const *trusted_proxies;
+	size_t ntrusted;
+	size_t max_header; /* bytes of request line + headers before 431 (0: 8192) */
 	/*
 	 * The route tables of the modules this listener serves (NULL-terminated list of
 	 * NULL-terminated tables): composed at start with http_routes_compose, tried in order.
@@ -88,7 +108,9 @@ int http_tls_priorities_check(const char *, struct err *);
 void http_client_addr(struct http_req *, char *out, size_t n);
 /*
  * The client's address as 4 or 16 octets (an IPv4-mapped IPv6 address as its 4); *len 0
- * when unknown.
+ * when unknown.  When the peer is one of the listener's trusted proxies, the client it
+ * names in X-Forwarded-For (util_xff_client; every such header, in order); never otherwise.
+ * Rate limits and per-address checks key on this.
  */
 void http_client_ip(struct http_req *, unsigned char out[16], size_t *len);
 

@@ -38,34 +38,51 @@ static struct web web;
 static char *web_metrics_allow[WEB_METRICS_MAX];
 static size_t web_metrics_n;
 
-/* Reads metrics.allow (default: loopback), refusing what is no address or prefix. */
+/* trusted reverse proxies (http.trusted_proxies), whose X-Forwarded-For is believed */
+static char *web_trusted[WEB_METRICS_MAX];
+static size_t web_trusted_n;
+
+/*
+ * Reads the address list under key (at most WEB_METRICS_MAX, comma- or blank-separated)
+ * into list, refusing what is no address or prefix.
+ */
 static int
-web_metrics_conf(const struct conf *c, struct err *e)
+web_prefix_list(const struct conf *c, const char *key, const char *def, char **list, size_t *n,
+		struct err *e)
 {
-	const char *v = conf_get(c, "metrics.allow", "127.0.0.0/8 ::1");
+	const char *v = conf_get(c, key, def);
 	char item[64];
 	size_t len;
 
-	web_metrics_n = 0;
+	*n = 0;
 	while (*v != '\0') {
 		v += strspn(v, ", \t");
 		if ((len = strcspn(v, ", \t")) == 0)
 			break;
-		if (len >= sizeof(item) || web_metrics_n == WEB_METRICS_MAX)
-			return err_set(e, ERR_REFUSED,
-				       "metrics.allow: at most %d addresses or prefixes",
+		if (len >= sizeof(item) || *n == WEB_METRICS_MAX)
+			return err_set(e, ERR_REFUSED, "%s: at most %d addresses or prefixes", key,
 				       WEB_METRICS_MAX);
 		memcpy(item, v, len);
 		item[len] = '\0';
 		if (!util_ip_prefix_ok(item))
 			return err_set(e, ERR_REFUSED,
-				       "metrics.allow: \"%s\" is not an address or prefix (e.g. "
+				       "%s: \"%s\" is not an address or prefix (e.g. "
 				       "127.0.0.1, 192.0.2.0/24, ::1)",
-				       item);
-		web_metrics_allow[web_metrics_n++] = xstrdup(item);
+				       key, item);
+		list[(*n)++] = xstrdup(item);
 		v += len;
 	}
 	return 0;
+}
+
+/* Reads metrics.allow (default: loopback) and http.trusted_proxies (default: none). */
+static int
+web_metrics_conf(const struct conf *c, struct err *e)
+{
+	if (web_prefix_list(c, "metrics.allow", "127.0.0.0/8 ::1", web_metrics_allow,
+			    &web_metrics_n, e) == -1)
+		return -1;
+	return web_prefix_list(c, "http.trusted_proxies", "", web_trusted, &web_trusted_n, e);
 }
 
 /* GET /healthz: the store and the signer answer. */
@@ -125,6 +142,9 @@ const char *const serve_conf_keys[] = {
     "http.max_connections_per_ip",
     "http.max_inflight",
     "http.timeout",
+    "http.header_timeout",
+    "http.body_timeout",
+    "http.trusted_proxies",
     "https.cert",
     "https.key",
     "ca.cert",
@@ -149,14 +169,14 @@ web_resident_default(void)
 
 /* The web process's own routes, on each listener. */
 static const struct http_route web_http_routes[] = {
-    {"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz"},
-    {"GET", "/metrics", web_metrics, 0, HTTP_KIND_PLAIN, "metrics"},
-    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL},
+    {"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz", 0},
+    {"GET", "/metrics", web_metrics, 0, HTTP_KIND_PLAIN, "metrics", 0},
+    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0},
 };
 
 static const struct http_route web_https_routes[] = {
-    {"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz"},
-    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL},
+    {"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz", 0},
+    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0},
 };
 
 /*
@@ -256,7 +276,7 @@ serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_
 	sigset_t set;
 	const char *addr, *saddr, *tlsprio;
 	char *cert = NULL, *key = NULL, *view = NULL;
-	long threads, conns, inflight, timeout, resident, perip;
+	long threads, conns, inflight, timeout, resident, perip, hdr_s, body_s;
 	int sig, rc = ERR_INTERNAL;
 
 	prctl(PR_SET_NAME, "shomei-web");
@@ -309,6 +329,8 @@ serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_
 		-1 ||
 	    conf_get_long(&web.ca->conf, "http.max_inflight", 0, 0, 1000000, &inflight, &e) == -1 ||
 	    conf_get_long(&web.ca->conf, "http.timeout", 30, 1, 3600, &timeout, &e) == -1 ||
+	    conf_get_long(&web.ca->conf, "http.header_timeout", 10, 1, 3600, &hdr_s, &e) == -1 ||
+	    conf_get_long(&web.ca->conf, "http.body_timeout", 10, 1, 3600, &body_s, &e) == -1 ||
 	    web_metrics_conf(&web.ca->conf, &e) == -1)
 		goto out;
 	tlsprio = conf_get(&web.ca->conf, "tls.priorities", HTTP_TLS_PRIORITIES);
@@ -333,6 +355,10 @@ serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_
 	hl.max_per_ip = (unsigned)perip;
 	hl.max_inflight = (unsigned)inflight;
 	hl.timeout_s = (unsigned)timeout;
+	hl.header_timeout_s = (unsigned)hdr_s;
+	hl.body_timeout_s = (unsigned)body_s;
+	hl.trusted_proxies = web_trusted;
+	hl.ntrusted = web_trusted_n;
 	hl.app = web.ca;
 
 	hl.addr = addr;

@@ -321,3 +321,65 @@ util_ip_rate_key(const unsigned char *a, size_t len, char *out, size_t n)
 	}
 	snprintf(out, n, "?");
 }
+
+/* One X-Forwarded-For entry (p, n: trimmed by the caller) as 4 or 16 octets; -1 if none. */
+static int
+util_xff_entry(const char *p, size_t n, unsigned char out[16], size_t *outlen)
+{
+	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	char buf[64];
+
+	if (n >= 2 && p[0] == '[' && p[n - 1] == ']') {
+		p++;
+		n -= 2;
+	}
+	if (n == 0 || n >= sizeof(buf) || memchr(p, '\0', n) != NULL)
+		return -1;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	if (inet_pton(AF_INET, buf, out) == 1) {
+		*outlen = 4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, buf, out) != 1)
+		return -1;
+	*outlen = 16;
+	if (memcmp(out, mapped, sizeof(mapped)) == 0) {
+		memmove(out, out + 12, 4);
+		*outlen = 4;
+	}
+	return 0;
+}
+
+int
+util_xff_client(const char *xff, size_t n, char *const *trusted, size_t ntrusted,
+		unsigned char out[16], size_t *outlen)
+{
+	unsigned char a[16];
+	size_t alen, end = n, start, b, e, seen;
+
+	*outlen = 0;
+	for (seen = 0; seen < UTIL_XFF_MAX; seen++) {
+		/* the entry before end: from the comma before it (or the start) */
+		start = end;
+		while (start > 0 && xff[start - 1] != ',')
+			start--;
+		b = start;
+		e = end;
+		while (b < e && (xff[b] == ' ' || xff[b] == '\t'))
+			b++;
+		while (e > b && (xff[e - 1] == ' ' || xff[e - 1] == '\t'))
+			e--;
+		if (util_xff_entry(xff + b, e - b, a, &alen) == -1)
+			return -1;
+		if (!util_ip_in(trusted, ntrusted, a, alen)) {
+			memcpy(out, a, alen);
+			*outlen = alen;
+			return 0;
+		}
+		if (start == 0)
+			return -1; /* every entry is a trusted proxy */
+		end = start - 1;
+	}
+	return -1;
+}

@@ -141,6 +141,19 @@ int util_ip_in(char *const *list, size_t n, const unsigned char *a, size_t alen)
 void util_ip_rate_key(const unsigned char *a, size_t len, char *out, size_t n);
 /* 1 when v is an IPv4 or IPv6 address, with or without a /prefix length. */
 int util_ip_prefix_ok(const char *v);
+/*
+ * The client behind trusted reverse proxies, from X-Forwarded-For: xff is n bytes, the values
+ * of every such header joined by commas in the order received.  Walks the entries from the
+ * right (the one the nearest proxy wrote) over those in trusted (util_ip_in's addresses and
+ * prefixes) and writes the first one that is not trusted (4 or 16 octets, an IPv4-mapped
+ * address as its 4).  Entries are addresses, IPv6 ones optionally in brackets, with optional
+ * blanks around them.  Returns 0, or -1 when there is no address to believe: an entry that is
+ * no address (garbage, a port, an empty entry), more than UTIL_XFF_MAX entries looked at, or
+ * only trusted ones; the caller then keeps the peer's own address.
+ */
+#define UTIL_XFF_MAX 32
+int util_xff_client(const char *xff, size_t n, char *const *trusted, size_t ntrusted,
+		    unsigned char out[16], size_t *outlen);
 
 /* Constant-time comparison of equal-length buffers. */
 int util_memeq_ct(const void *, const void *, size_t);

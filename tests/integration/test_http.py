@@ -558,3 +558,184 @@ def test_crl_served_from_memory(server, tmp_path):
     else:
         raise AssertionError("the new CRL was not served")
     assert h3["ETag"] != h["ETag"] and served()["store"] == after["store"] + 1
+
+
+def read_answers(socks, timeout):
+    """Reads one whole answer (headers and Content-Length bytes) from each socket, all at
+    once; returns {socket: status} for those answered within timeout."""
+    import selectors
+    sel = selectors.DefaultSelector()
+    buf = {s: b"" for s in socks}
+    got = {}
+    for s in socks:
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+    end = time.time() + timeout
+    try:
+        while len(got) < len(socks) and time.time() < end:
+            for key, _ in sel.select(0.2):
+                s = key.fileobj
+                try:
+                    b = s.recv(65536)
+                except BlockingIOError:
+                    continue
+                buf[s] += b
+                head, sep, body = buf[s].partition(b"\r\n\r\n")
+                clen = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+                if not b or (sep and clen and len(body) >= int(clen[0].split(b":")[1])):
+                    got[s] = int(head.split(b" ")[1]) if head.startswith(b"HTTP/") else -1
+                    sel.unregister(s)
+    finally:
+        sel.close()
+        for s in socks:
+            s.setblocking(True)
+    return got
+
+
+def test_full_connection_limit_keeps_serving(ca_sqlite):
+    """A listener holding its whole connection limit goes on answering: 512 keep-alive
+    connections over 4 threads (128 each, the size of libmicrohttpd's epoll batch, which
+    once made a thread wait for its timeout with a full batch of requests unread) get every
+    request answered, round after round; a client in the backlog is served once some close."""
+    srv = start_server(ca_sqlite, "http.max_connections = 512\nhttp.threads = 4\n"
+                                  "http.max_connections_per_ip = 0")
+    held = []
+    try:
+        for _ in range(512):
+            held.append(socket.create_connection(("127.0.0.1", srv.http_port), timeout=5))
+        for rnd in range(20):
+            t0 = time.time()
+            for s in held:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            got = read_answers(held, 5)
+            assert len(got) == 512 and set(got.values()) == {200}, \
+                (rnd, len(got), set(got.values()), time.time() - t0)
+        # at the limit a new client waits in the backlog; it is served once 8 have closed
+        extra = socket.create_connection(("127.0.0.1", srv.http_port), timeout=10)
+        extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        for s in held[:8]:
+            s.close()
+        held = held[8:]
+        t0 = time.time()
+        assert extra.recv(100).startswith(b"HTTP/1.1 200")
+        assert time.time() - t0 < 3
+        extra.close()
+        for s in held:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = read_answers(held, 5)
+        assert len(got) == len(held) and set(got.values()) == {200}
+    finally:
+        for s in held:
+            s.close()
+        stop_server(srv)
+
+
+def test_header_deadline_slowloris(ca_sqlite):
+    """A header dribbled a byte at a time (never idle long enough for http.timeout) is cut
+    off http.header_timeout after accept; a keep-alive client going at a normal pace is not."""
+    srv = start_server(ca_sqlite, "http.header_timeout = 2\nhttp.timeout = 30")
+    slow = None
+    try:
+        keep = socket.create_connection(("127.0.0.1", srv.http_port), timeout=10)
+        slow = socket.create_connection(("127.0.0.1", srv.http_port), timeout=10)
+        t0 = time.time()
+        closed = None
+        hdr = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: " + b"a" * 200
+        for i in range(len(hdr)):
+            try:
+                slow.sendall(hdr[i:i + 1])
+            except OSError:
+                closed = time.time() - t0
+                break
+            if i % 4 == 0:            # a normal client on another connection meanwhile
+                keep.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert read_answers([keep], 5) == {keep: 200}
+            if time.time() - t0 > 8:
+                break
+            time.sleep(0.1)
+        if closed is None:           # the server may close without the next send failing
+            slow.settimeout(1)
+            try:
+                closed = time.time() - t0 if slow.recv(100) == b"" else None
+            except OSError:
+                closed = time.time() - t0
+        assert closed is not None and closed < 4, closed
+        # the kept-alive connection, idle beyond the header deadline, still serves
+        time.sleep(2.5)
+        keep.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_answers([keep], 5) == {keep: 200}
+        keep.close()
+    finally:
+        if slow is not None:
+            slow.close()
+        stop_server(srv)
+
+
+def test_slow_bodies_do_not_starve(ca_sqlite):
+    """Slow uploads cannot take every in-flight slot: with 8 slots and 20 dribbling TSA
+    bodies, OCSP (a whole body) and healthz still answer at once; each dribbling body is cut
+    off after its route's body time (5 s for TSA)."""
+    srv = start_server(ca_sqlite, "http.max_inflight = 8\nhttp.max_connections_per_ip = 0")
+    held = []
+    try:
+        for _ in range(20):
+            held.append(hold_slot(srv.http_port))
+        time.sleep(0.5)
+        t0 = time.time()
+        for _ in range(5):
+            st, _, _ = get(srv.http + "/ocsp", method="POST", data=b"\x30\x00",
+                           headers={"Content-Type": "application/ocsp-request"}, timeout=5)
+            assert st != 503, st              # a malformed request: 400, but not "busy"
+            assert get(srv.http + "/healthz", timeout=5)[0] == 200
+        assert time.time() - t0 < 3
+        # the bodies never finish: every connection is closed after 5 s (plus slack)
+        end = time.time() + 10
+        for s in held:
+            s.settimeout(max(0.1, end - time.time()))
+            try:
+                got = s.recv(100)
+            except socket.timeout:
+                raise AssertionError("a dribbling body outlived its route's body time")
+            except OSError:
+                got = b""
+            assert got == b"", got            # closed, not answered
+        assert time.time() - t0 < 9
+    finally:
+        for s in held:
+            s.close()
+        stop_server(srv)
+
+
+def test_trusted_proxy_forwarded_for(ca_sqlite):
+    """Behind a trusted proxy the client is the rightmost X-Forwarded-For entry that is no
+    trusted proxy (here seen by metrics.allow, which keys on the same address as the rate
+    limits); from any other peer the header is ignored."""
+    srv = start_server(ca_sqlite, "http.trusted_proxies = 127.0.0.1, 10.9.0.0/16\n"
+                                  "metrics.allow = 10.0.0.0/8")
+    try:
+        m = srv.http + "/metrics"
+        assert get(m)[0] == 403                                   # the proxy itself
+        assert get(m, headers={"X-Forwarded-For": "10.1.2.3"})[0] == 200
+        # a spoofed leftmost entry does not count: the proxy appended the real client
+        assert get(m, headers={"X-Forwarded-For": "10.1.2.3, 192.0.2.1"})[0] == 403
+        # proxies in the chain are walked over
+        assert get(m, headers={"X-Forwarded-For": "192.0.2.1, 10.1.2.3, 10.9.1.1"})[0] == 200
+        # garbage: the proxy's own address is kept
+        assert get(m, headers={"X-Forwarded-For": "10.1.2.3, junk"})[0] == 403
+        assert get(m, headers={"X-Forwarded-For": "[::ffff:10.1.2.3]"})[0] == 200
+        # a second header line (a proxy that adds its own) is read after the first
+        out = raw(srv.http_port, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                 b"X-Forwarded-For: 10.1.2.3\r\n"
+                                 b"X-Forwarded-For: 192.0.2.1\r\n\r\n")
+        assert out.startswith(b"HTTP/1.1 403"), out[:40]
+    finally:
+        stop_server(srv)
+    # without trusted proxies the header changes nothing
+    lines = open(ca_sqlite.path("shomei.conf")).read().splitlines()
+    with open(ca_sqlite.path("shomei.conf"), "w") as f:
+        f.write("\n".join(l for l in lines if not l.startswith("http.trusted_proxies")) + "\n")
+    srv = start_server(ca_sqlite)
+    try:
+        assert get(srv.http + "/metrics", headers={"X-Forwarded-For": "10.1.2.3"})[0] == 403
+    finally:
+        stop_server(srv)

@@ -690,6 +690,71 @@ test_sjson_members(void **state)
 	json_decref(j);
 }
 
+/* X-Forwarded-For behind trusted proxies: the rightmost entry that is no trusted proxy */
+static const char *
+xff(const char *h, char *const *tr, size_t ntr, char *out, size_t n)
+{
+	unsigned char a[16];
+	size_t alen;
+
+	if (util_xff_client(h, strlen(h), tr, ntr, a, &alen) == -1)
+		return NULL;
+	inet_ntop(alen == 4 ? AF_INET : AF_INET6, a, out, (socklen_t)n);
+	return out;
+}
+
+static void
+test_xff_client(void **state)
+{
+	char *tr[] = {"10.0.0.0/8", "2001:db8:ffff::/48"};
+	char o[64], many[4096];
+	size_t i, k, off;
+
+	(void)state;
+	assert_string_equal(xff("192.0.2.1", tr, 2, o, sizeof(o)), "192.0.2.1");
+	/* a spoofed leftmost entry: the proxy appended the real peer on the right */
+	assert_string_equal(xff("1.2.3.4, 192.0.2.1", tr, 2, o, sizeof(o)), "192.0.2.1");
+	/* chains of trusted proxies are walked over */
+	assert_string_equal(xff("1.2.3.4,192.0.2.1 ,\t10.1.1.1, 10.2.2.2", tr, 2, o, sizeof(o)),
+			    "192.0.2.1");
+	assert_string_equal(xff("2001:db8:1::5, 2001:db8:ffff::1", tr, 2, o, sizeof(o)),
+			    "2001:db8:1::5");
+	assert_string_equal(xff("[2001:db8:1::5]", tr, 2, o, sizeof(o)), "2001:db8:1::5");
+	assert_string_equal(xff("::ffff:192.0.2.9", tr, 2, o, sizeof(o)), "192.0.2.9");
+	/* nothing to believe: garbage, ports, empty entries, only proxies, nothing at all */
+	assert_null(xff("", tr, 2, o, sizeof(o)));
+	assert_null(xff("unknown", tr, 2, o, sizeof(o)));
+	assert_null(xff("192.0.2.1, garbage", tr, 2, o, sizeof(o)));
+	assert_null(xff("192.0.2.1:443", tr, 2, o, sizeof(o)));
+	assert_null(xff("192.0.2.1,", tr, 2, o, sizeof(o)));
+	assert_null(xff("192.0.2.1, , 10.0.0.1", tr, 2, o, sizeof(o)));
+	assert_null(xff("10.0.0.1, 10.0.0.2", tr, 2, o, sizeof(o)));
+	assert_null(xff("192.0.2.1/24", tr, 2, o, sizeof(o)));
+	assert_null(xff("[192.0.2.1", tr, 2, o, sizeof(o)));
+	assert_null(xff("1.2.3.4.5", tr, 2, o, sizeof(o)));
+	/* garbage on the left of the believed entry is never read */
+	assert_string_equal(xff("\x01garbage, 192.0.2.1", tr, 2, o, sizeof(o)), "192.0.2.1");
+	/* an embedded NUL is no address */
+	{
+		unsigned char a[16];
+		size_t alen;
+
+		assert_int_equal(util_xff_client("192.0.2.1\0", 10, tr, 2, a, &alen), -1);
+	}
+	/* many entries: at most UTIL_XFF_MAX are looked at */
+	for (k = UTIL_XFF_MAX; k >= UTIL_XFF_MAX - 1; k--) {
+		off = (size_t)snprintf(many, sizeof(many), "192.0.2.1");
+		for (i = 0; i < k; i++)
+			off += (size_t)snprintf(many + off, sizeof(many) - off, ", 10.0.0.1");
+		if (k == UTIL_XFF_MAX)
+			assert_null(xff(many, tr, 2, o, sizeof(o)));
+		else
+			assert_string_equal(xff(many, tr, 2, o, sizeof(o)), "192.0.2.1");
+	}
+	/* with no trusted proxies the rightmost entry is the client */
+	assert_string_equal(xff("1.2.3.4, 10.0.0.1", tr, 0, o, sizeof(o)), "10.0.0.1");
+}
+
 /* rate-limit keys: IPv4 as is, IPv6 by its /64; prefix lists */
 static void
 test_ip_keys(void **state)
@@ -748,6 +813,7 @@ main(void)
 	    cmocka_unit_test(test_sjson_load),
 	    cmocka_unit_test(test_sjson_members),
 	    cmocka_unit_test(test_ip_keys),
+	    cmocka_unit_test(test_xff_client),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
