@@ -333,7 +333,8 @@ struct store_mail {
 	int64_t id;
 	char *sender;	 /* envelope sender (address only) */
 	char *recipient; /* envelope recipient (address only) */
-	char *message;	 /* the RFC 5322 message, CRLF lines; "" once sent or failed */
+	char *message;	 /* the message as queued (src/mail seals it: see mail_body_open);
+			  * "" once sent or failed */
 	enum store_mail_status status;
 	int64_t attempts; /* delivery attempts claimed so far */
 	time_t next_attempt;
@@ -344,6 +345,11 @@ struct store_mail {
 /* Queues a message, due at now; joins an open transaction.  id may be NULL. */
 int store_mail_enqueue(struct store *, const char *sender, const char *recipient,
 		       const char *message, time_t now, int64_t *id, struct err *);
+/*
+ * Replaces the text of a queued message (src/mail writes its sealed text, whose associated
+ * data holds the id the insert returned, in the same transaction); ERR_NOTFOUND unless queued.
+ */
+int store_mail_set_message(struct store *, int64_t id, const char *message, struct err *);
 /*
  * Claims up to max queued messages due at now (next_attempt <= now, not locked by another
  * sender): each is locked until lock_until and its attempts counted, with a conditional
