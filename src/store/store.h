@@ -85,6 +85,7 @@ void store_rollback(struct store *);
  * it before store_sync() returned.
  */
 int store_defer_sync(struct store *, struct err *);
+/* A failure is ERR_UNKNOWN: the commits are visible, but not known to be durable. */
 int store_sync(struct store *, struct err *);
 /*
  * A savepoint inside the open transaction (one level): what runs after store_savepoint() is
@@ -113,6 +114,13 @@ int store_savepoint_rollback(struct store *, struct err *);
  * after a failed write is caught with half an operation written.
  */
 int store_fault_set(struct store *, long fail_stmt, int fail_commit);
+/*
+ * fail_commit = STORE_FAULT_SYNC: the next commit is made (visible to every connection) and
+ * then its durability step fails with ERR_UNKNOWN — on a connection that defers its syncs
+ * the next store_sync() (an fdatasync returning EIO), on any other store_commit() itself (the
+ * answer to COMMIT lost).  The caller cannot tell whether the commit survives a crash.
+ */
+#define STORE_FAULT_SYNC 2
 /* The statements counted since the last store_fault_set() (an injected failure included). */
 long store_fault_count(const struct store *);
 
@@ -386,7 +394,11 @@ struct store_idem {
 int store_idem_claim(struct store *, const unsigned char key_hash[STORE_HASH_LEN],
 		     const unsigned char req_hash[STORE_HASH_LEN], time_t now, time_t stale_before,
 		     time_t expires, int *claimed, struct store_idem *r, struct err *);
-/* Keeps the answer of a claimed request. */
+/*
+ * Keeps the answer of a claimed request.  body NULL binds the claim to its answer's status and
+ * location only (written in the transaction of what the request created, see ra_idem_bind);
+ * a later call with the same status and location adds the body.
+ */
 int store_idem_finish(struct store *, const unsigned char key_hash[STORE_HASH_LEN], int status,
 		      const char *location, const void *body, size_t len, struct err *);
 /* Gives a claim up (the request failed: a retry runs it again). */

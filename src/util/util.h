@@ -18,6 +18,9 @@ enum err_code {
 	ERR_INTERNAL = 3, /* our fault or the environment's: I/O, store, signer */
 	ERR_NOTFOUND = 4, /* mapped to ERR_REFUSED at the CLI; 404 over HTTP */
 	ERR_CONFLICT = 5, /* already exists / already revoked; 409 over HTTP */
+	ERR_UNKNOWN = 6,  /* the outcome is not known: a write was committed (others may see it)
+			   * but not confirmed durable.  Neither "done" nor "failed": the caller
+			   * must not act as if nothing was written (retry idempotently) */
 };
 
 /*
