@@ -120,7 +120,8 @@ batch_unknown(struct batch_item *first, size_t n, const struct err *e)
 		it->rc = -1;
 		err_clear(&it->err);
 		err_set(&it->err, ERR_UNKNOWN,
-			"store: outcome unknown: committed, but not confirmed durable (%s)", e->msg);
+			"store: outcome unknown: committed, but not confirmed durable (%s)",
+			e->msg);
 	}
 }
 

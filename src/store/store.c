@@ -294,8 +294,9 @@ store_commit(struct store *s, struct err *e)
 		/* committed and visible, but the caller is not told so (the answer to COMMIT
 		 * lost): a deferring connection fails its store_sync() instead */
 		s->fault_commit = 0;
-		err_set(e, ERR_UNKNOWN, "store: commit: outcome unknown (injected fault after the "
-					"commit)");
+		err_set(e, ERR_UNKNOWN,
+			"store: commit: outcome unknown (injected fault after the "
+			"commit)");
 		goto out;
 	}
 	rc = 0;
