@@ -42,6 +42,7 @@ static int api_cert_issue(struct api_ctx *);
 static int api_cert_list(struct api_ctx *);
 static int api_cert_get(struct api_ctx *);
 static int api_cert_revoke(struct api_ctx *);
+static int api_idem_replay_bound(struct api_ctx *, const struct ra_idem *);
 
 const struct api_route api_routes[] = {
     {"POST", API_PREFIX "/certificates", "issueCertificate"},
@@ -188,6 +189,11 @@ api_idem_begin(struct api_ctx *c, const char *key, struct ra_idem *idem, int *rc
 		return 1;
 	case RA_IDEM_REPLAY: {
 		const char *h[] = {"Idempotent-Replayed", "true", NULL, NULL, NULL};
+
+		if (idem->stored.body == NULL) { /* bound to what it created: render it again */
+			*rc = api_idem_replay_bound(c, idem);
+			return 0;
+		}
 
 		if (idem->stored.location != NULL) {
 			h[2] = "Location";
@@ -379,6 +385,59 @@ api_issue_prob(const struct err *e)
 	}
 }
 
+/* The Location of certificate serial (API_PREFIX/certificates/SERIAL) into loc. */
+static void
+api_cert_location(char *loc, size_t n, const char *serial)
+{
+	snprintf(loc, n, API_PREFIX "/certificates/%s", serial);
+}
+
+/*
+ * An Idempotency-Key's claim bound to the certificate in the certificate's own transaction
+ * (write_fn of the issuance): once that commits, a retry gets this certificate, whatever
+ * happens to this request afterwards (ERR_UNKNOWN, a crash before the answer is kept).
+ */
+static int
+api_issue_bind(struct store *st, const struct ca_issued *is, void *arg, struct err *e)
+{
+	struct api_ctx *c = arg;
+	char loc[128];
+
+	api_cert_location(loc, sizeof(loc), is->serial);
+	return ra_idem_bind(st, c->idem, 201, loc, e);
+}
+
+/*
+ * A retry of an issuance whose claim was bound to its certificate but whose answer was never
+ * kept (its outcome was unknown, or its process died): the certificate, rendered again.
+ */
+static int
+api_idem_replay_bound(struct api_ctx *c, const struct ra_idem *idem)
+{
+	const char *loc = idem->stored.location, *serial;
+	const char *hdrs[] = {"Idempotent-Replayed", "true", "Location", loc, NULL};
+	struct ra_cert rec;
+	struct err e;
+	int rc;
+
+	memset(&rec, 0, sizeof(rec));
+	err_clear(&e);
+	if (loc == NULL || idem->stored.status != 201 ||
+	    strncmp(loc, API_PREFIX "/certificates/", strlen(API_PREFIX "/certificates/")) != 0) {
+		err_set(&e, ERR_INTERNAL, "Idempotency-Key: a kept answer without a certificate");
+		return api_internal(c, API_PROB_INTERNAL, "replay", &e);
+	}
+	serial = loc + strlen(API_PREFIX "/certificates/");
+	if (ra_cert_get(c->ca, c->st, c->key.org_id, serial, RA_CERT_WITH_DER, &rec, &e) == -1) {
+		rc = api_internal(c, API_PROB_UNAVAILABLE, "replay", &e);
+		goto out;
+	}
+	rc = api_json_reply(c, 201, api_cert_json(c, &rec), hdrs);
+out:
+	ra_cert_clear(&rec);
+	return rc;
+}
+
 /* POST /certificates: issue from a CSR within the key's organization. */
 static int
 api_cert_issue(struct api_ctx *c)
@@ -409,7 +468,28 @@ api_cert_issue(struct api_ctx *c)
 	req.days = q.days;
 	req.org_code = c->key.org_code;
 	req.actor = c->actor;
+	if (c->idem != NULL && c->idem->active) {
+		req.write_fn = api_issue_bind;
+		req.arg = c;
+	}
 	if (ra_issue(c->ca, c->st, &req, &out, &e) == -1) {
+		if (e.code == ERR_UNKNOWN) {
+			static const char *const retry[] = {"Retry-After", "5", NULL};
+
+			/* stored, perhaps not durably: the claim is kept (bound to it) */
+			if (c->idem != NULL)
+				c->idem->active = 0;
+			log_warn("api: issue: %s", e.msg);
+			rc = api_problem_hdrs(
+			    c, API_PROB_OUTCOME_UNKNOWN,
+			    c->idem != NULL
+				? "the certificate may have been issued: retry with the same "
+				  "Idempotency-Key to get it (not a second one)"
+				: "the certificate may have been issued: look for it with GET "
+				  "/api/v1/certificates before you ask again",
+			    retry);
+			goto out;
+		}
 		p = api_issue_prob(&e);
 		if (p == API_PROB_UNAVAILABLE || p == API_PROB_INTERNAL)
 			rc = api_internal(c, p, "issue", &e);
@@ -424,7 +504,7 @@ api_cert_issue(struct api_ctx *c)
 		rc = api_internal(c, API_PROB_INTERNAL, "issue: read back", &e);
 		goto out;
 	}
-	snprintf(loc, sizeof(loc), API_PREFIX "/certificates/%s", out.serial);
+	api_cert_location(loc, sizeof(loc), out.serial);
 	rc = api_json_reply(c, 201, api_cert_json(c, &rec), hdrs);
 out:
 	api_issue_req_clear(&q);

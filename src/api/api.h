@@ -65,6 +65,7 @@ enum api_prob {
 	API_PROB_IDEM_REUSED, /* 422: an Idempotency-Key used with another request */
 	API_PROB_INTERNAL,    /* 500 */
 	API_PROB_UNAVAILABLE, /* 503: store or signer unavailable */
+	API_PROB_OUTCOME_UNKNOWN, /* 503: committed but not confirmed durable (ERR_UNKNOWN) */
 	API_PROB__MAX,
 };
 

@@ -45,6 +45,7 @@ static const struct api_prob_info api_probs[API_PROB__MAX] = {
     [API_PROB_REFUSED] = {422, "refused", "Request refused"},
     [API_PROB_INTERNAL] = {500, "internal", "Internal error"},
     [API_PROB_UNAVAILABLE] = {503, "unavailable", "Service temporarily unavailable"},
+    [API_PROB_OUTCOME_UNKNOWN] = {503, "outcome-unknown", "Outcome unknown"},
 };
 
 const struct api_prob_info *

@@ -13,6 +13,12 @@
  * but reported to nobody before its sync: a later batch that read it is reported after its own
  * sync, which covers the earlier batch too (the WAL is written in order).  On PostgreSQL each
  * commit is durable by itself and everyone is woken by the batch thread.
+ *
+ * A batch whose commit was made but whose durability step failed (the leader's fsync, or a
+ * COMMIT whose answer was lost) is visible to everyone and may or may not survive a crash:
+ * its writers are told ERR_UNKNOWN ("outcome unknown"), never "failed", because other
+ * requests may already have read and acted on what they wrote.  A writer whose own unit was
+ * refused (undone under its savepoint) keeps its own error: that one surely failed.
  */
 #include <pthread.h>
 #include <semaphore.h>
@@ -53,6 +59,9 @@ struct ca_batch {
 	int deferred; /* commits are made durable by the leaders (store_sync) */
 	struct store *st;
 	uint64_t batches, items;
+	/* tests (ca_batch_fault): a store_fault_set() for the batch thread's connection */
+	int fault_pending, fault_commit;
+	long fault_stmt;
 };
 
 /* Runs one unit under a savepoint; a failing unit is undone and the transaction goes on. */
@@ -93,6 +102,29 @@ batch_fail(struct batch_item *first, size_t n, const struct err *e, const char *
 	}
 }
 
+/*
+ * The batch of n items from first was committed, and then its durability failed (e says how,
+ * ERR_UNKNOWN): each item that wrote is told the outcome is unknown; a refused one keeps its
+ * own error.
+ */
+static void
+batch_unknown(struct batch_item *first, size_t n, const struct err *e)
+{
+	struct batch_item *it;
+	size_t i;
+
+	log_warn("batch: %zu writes committed but not known to be durable: %s", n, e->msg);
+	for (it = first, i = 0; i < n; it = it->next, i++) {
+		if (it->rc == -1)
+			continue;
+		it->rc = -1;
+		err_clear(&it->err);
+		err_set(&it->err, ERR_UNKNOWN,
+			"store: outcome unknown: committed, but not confirmed durable (%s)",
+			e->msg);
+	}
+}
+
 /* Writes items [first, up to n) in one transaction; sets each item's rc; -1: not committed. */
 static int
 batch_write(struct ca_batch *b, struct batch_item *first, size_t n)
@@ -107,8 +139,13 @@ batch_write(struct ca_batch *b, struct batch_item *first, size_t n)
 	for (it = first, i = 0; i < n; it = it->next, i++)
 		if (batch_unit(b->st, it, &e) == -1)
 			goto fail;
-	if (store_commit(b->st, &e) == -1)
+	if (store_commit(b->st, &e) == -1) {
+		if (e.code == ERR_UNKNOWN) { /* made, perhaps: nobody is told "failed" */
+			batch_unknown(first, n, &e);
+			return -1;
+		}
 		goto fail;
+	}
 	return 0;
 fail:
 	store_rollback(b->st);
@@ -137,6 +174,10 @@ batch_main(void *arg)
 		b->head = it->next;
 		if (b->head == NULL)
 			b->tail = NULL;
+		if (b->fault_pending) {
+			store_fault_set(b->st, b->fault_stmt, b->fault_commit);
+			b->fault_pending = 0;
+		}
 		pthread_mutex_unlock(&b->mu);
 
 		if (batch_write(b, first, n) == 0 && b->deferred) {
@@ -210,7 +251,8 @@ ca_batch_stop(struct ca *ca)
 
 /*
  * The leader of a committed batch: makes it durable, then wakes the others.  Should the sync
- * fail, nobody is told that the batch was written (it may not survive a crash).
+ * fail, nobody is told that the batch was written (it may not survive a crash), nor that it
+ * failed (it is visible, and may survive): ERR_UNKNOWN (batch_unknown).
  */
 static void
 batch_lead(struct ca_batch *b, struct batch_item *first)
@@ -220,10 +262,8 @@ batch_lead(struct ca_batch *b, struct batch_item *first)
 	size_t i, n = first->lead;
 
 	err_clear(&e);
-	if (store_sync(b->st, &e) == -1) {
-		log_warn("batch: %s", e.msg);
-		batch_fail(first, n, &e, "store: sync failed");
-	}
+	if (store_sync(b->st, &e) == -1)
+		batch_unknown(first, n, &e);
 	for (it = first->next, i = 1; i < n; i++) {
 		next = it->next;
 		sem_post(&it->done); /* it may vanish from here on */
@@ -263,6 +303,20 @@ batch_run(struct ca_batch *b, ca_write_fn fn, void *arg, struct err *e)
 	if (it.rc == -1)
 		return err_set(e, it.err.code, "%s", it.err.msg);
 	return 0;
+}
+
+void
+ca_batch_fault(struct ca *ca, long fail_stmt, int fail_commit)
+{
+	struct ca_batch *b = ca->batch;
+
+	if (b == NULL)
+		return;
+	pthread_mutex_lock(&b->mu);
+	b->fault_pending = 1;
+	b->fault_stmt = fail_stmt;
+	b->fault_commit = fail_commit;
+	pthread_mutex_unlock(&b->mu);
 }
 
 int

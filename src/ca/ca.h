@@ -185,6 +185,8 @@ void ca_issued_clear(struct ca_issued *);
  */
 int ca_batch_start(struct ca *, size_t max_batch, struct err *);
 void ca_batch_stop(struct ca *);
+/* Tests: store_fault_set(fail_stmt, fail_commit) on the batch's connection, from its next batch. */
+void ca_batch_fault(struct ca *, long fail_stmt, int fail_commit);
 
 /*
  * A unit of writing: writes through st, which is inside a transaction (never begins or
@@ -195,7 +197,10 @@ typedef int (*ca_write_fn)(struct store *st, void *arg, struct err *e);
 /*
  * Runs fn in a durable transaction: through the batch when one is started (shared with other
  * writers, under its own savepoint), else in a transaction of its own on st.  Returns once
- * what fn wrote is committed (0), or undone (-1 with fn's error, or the commit's).
+ * what fn wrote is committed (0), or undone (-1 with fn's error, or the commit's), or -1 with
+ * ERR_UNKNOWN when the commit was made but its durability step failed (the group commit's
+ * fsync, a COMMIT whose answer was lost): what fn wrote is visible and may or may not survive
+ * a crash, so the caller must not report "failed" nor undo anything around it.
  */
 int ca_write(struct ca *, struct store *st, ca_write_fn fn, void *arg, struct err *e);
 

@@ -223,6 +223,12 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 		memset(out, 0, sizeof(*out));
 		if (rc == 0)
 			break;
+		if (e2.code == ERR_UNKNOWN) {
+			/* stored and visible, perhaps not durable: neither issued nor failed */
+			__atomic_add_fetch(&ca->issued_gen, 1, __ATOMIC_RELEASE);
+			err_set(e, ERR_UNKNOWN, "issue: certificate %s: %s", rec.serial, e2.msg);
+			goto out;
+		}
 		if (!w.serial_taken) {
 			*e = e2;
 			goto out;

@@ -30,6 +30,7 @@ cli_fail(const struct err *e)
 	switch (e->code) {
 	case ERR_OK:
 	case ERR_INTERNAL:
+	case ERR_UNKNOWN:
 		return ERR_INTERNAL;
 	case ERR_USAGE:
 		return ERR_USAGE;

@@ -59,6 +59,12 @@ cmd_mail(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (strcmp(sub, "flush") == 0) {
+		/* the queue's sealing key (keys/ is root's: run as root, like serve) */
+		if (mail_key_load(&ca->conf, mc.key, &e) == -1) {
+			rc = cli_fail(&e);
+			goto out;
+		}
+		mc.have_key = 1;
 		if (mail_queue_run(&mc, s, (size_t)max, &st, &e) == -1) {
 			rc = cli_fail(&e);
 			goto out;

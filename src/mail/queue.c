@@ -52,6 +52,7 @@ mail_conf_clear(struct mail_conf *mc)
 		free(mc->smtp_password);
 	}
 	free(mc->smtp_cafile);
+	sodium_memzero(mc->key, sizeof(mc->key));
 	memset(mc, 0, sizeof(*mc));
 }
 
@@ -68,11 +69,22 @@ conf_bool(const char *v)
 
 /* The keys mail_conf_load reads. */
 const char *const mail_conf_keys[] = {
-    "mail.delivery",	  "mail.transfer_encoding", "mail.from",
-    "mail.domain",	  "mail.from_name",	    "mail.outbox",
-    "mail.smtp_url",	  "mail.smtp_starttls",	    "mail.smtp_user",
-    "mail.smtp_password", "mail.smtp_password_env", "mail.smtp_cafile",
-    "mail.smtp_timeout",  "mail.max_age_hours",	    NULL,
+    "mail.delivery",
+    "mail.transfer_encoding",
+    "mail.from",
+    "mail.domain",
+    "mail.from_name",
+    "mail.outbox",
+    "mail.smtp_url",
+    "mail.smtp_starttls",
+    "mail.smtp_user",
+    "mail.smtp_password",
+    "mail.smtp_password_env",
+    "mail.smtp_cafile",
+    "mail.smtp_timeout",
+    "mail.max_age_hours",
+    "mail.key_file",
+    NULL,
 };
 
 int
@@ -173,10 +185,13 @@ mail_enqueue(const struct mail_conf *mc, struct store *s, const struct mail_msg 
 {
 	struct mail_msg m = *msg;
 	struct buf out;
-	char *text;
-	int rc = -1;
+	char *text, *sealed = NULL;
+	int64_t rid = 0;
+	int rc = -1, own = 0;
 
 	buf_init(&out, MAIL_MSG_MAX);
+	if (id != NULL)
+		*id = 0;
 	if (m.from == NULL)
 		m.from = mc->from;
 	if (m.from_name == NULL)
@@ -187,16 +202,42 @@ mail_enqueue(const struct mail_conf *mc, struct store *s, const struct mail_msg 
 		err_set(e, ERR_REFUSED, "mail: no sender (set mail.from in shomei.conf)");
 		goto out;
 	}
+	if (!mc->have_key) {
+		err_set(e, ERR_INTERNAL, "mail: the queue key is not loaded (mail.key_file)");
+		goto out;
+	}
 	if (mail_compose(&m, &out, e) == -1)
 		goto out;
 	if ((text = buf_cstr(&out)) == NULL) {
 		err_set(e, ERR_REFUSED, "mail: message larger than its buffer allows");
 		goto out;
 	}
-	if (store_mail_enqueue(s, m.from, m.to, text, util_now(), id, e) == -1)
+	/*
+	 * The row first (its id goes into the seal), then its sealed text, in one transaction:
+	 * the caller's, else one of its own, so that no sender ever claims the row between.
+	 */
+	if (!store_in_tx(s)) {
+		if (store_begin(s, e) == -1)
+			goto out;
+		own = 1;
+	}
+	if (store_mail_enqueue(s, m.from, m.to, "", util_now(), &rid, e) == -1)
 		goto out;
+	sealed = mail_seal(mc->key, rid, m.from, m.to, text, out.len);
+	if (store_mail_set_message(s, rid, sealed, e) == -1)
+		goto out;
+	if (own) {
+		own = 0;
+		if (store_commit(s, e) == -1)
+			goto out;
+	}
+	if (id != NULL)
+		*id = rid;
 	rc = 0;
 out:
+	if (own)
+		store_rollback(s);
+	free(sealed);
 	buf_free(&out); /* wipes: the text may carry a one-time link */
 	return rc;
 }
@@ -463,27 +504,25 @@ out:
 
 /* ---- the queue ---- */
 
-/* Delivers one claimed message through SMTP. */
-static int
-mail_deliver(const struct mail_conf *mc, const struct store_mail *m, struct err *e)
-{
-	return mail_smtp_send(mc, m->sender, m->recipient, m->message, strlen(m->message), e);
-}
-
 int
 mail_queue_run(const struct mail_conf *mc, struct store *s, size_t max,
 	       struct mail_run_stats *stats, struct err *e)
 {
-	enum { M_SENT, M_FAILED, M_RETRY };
+	enum { M_SENT, M_FAILED, M_RETRY, M_REFUSED };
 	struct store_mail *v = NULL;
 	struct mail_run_stats st = {0, 0, 0};
 	struct err *de = NULL;
+	struct buf *body = NULL;
 	int *how = NULL;
 	size_t n = 0, i;
 	time_t now = util_now(), *when = NULL;
 	char esc[160];
 	int rc = -1, began = 0;
 
+	if (!mc->have_key) {
+		err_set(e, ERR_INTERNAL, "mail: the queue key is not loaded (mail.key_file)");
+		goto out;
+	}
 	if (store_mail_claim(s, now, now + mc->smtp_timeout + MAIL_LOCK_SLACK, max, &v, &n, e) ==
 	    -1)
 		goto out;
@@ -492,38 +531,58 @@ mail_queue_run(const struct mail_conf *mc, struct store *s, size_t max,
 		goto out;
 	}
 	/*
-	 * Deliver every claimed mail first (no transaction open: SMTP may be slow), then record
-	 * all outcomes in one transaction, so a run costs one durable commit, not one per mail.
-	 * A crash in between sends those mails again once their claim lapses: at least once.
+	 * Open every claimed body (a body that does not open is never sent: failed at once),
+	 * deliver the others (no transaction open: SMTP may be slow), then record all outcomes
+	 * in one transaction, so a run costs one durable commit, not one per mail.  A crash in
+	 * between sends those mails again once their claim lapses: at least once.
 	 */
 	de = xcalloc(n, sizeof(*de));
 	how = xcalloc(n, sizeof(*how));
 	when = xcalloc(n, sizeof(*when));
+	body = xcalloc(n, sizeof(*body));
+	for (i = 0; i < n; i++) {
+		err_clear(&de[i]);
+		how[i] = M_SENT;
+		if (mail_body_open(mc, &v[i], &body[i], &de[i]) == -1) {
+			if (de[i].code == ERR_INTERNAL) { /* not the row's fault: no key */
+				*e = de[i];
+				goto out;
+			}
+			how[i] = M_REFUSED;
+		}
+	}
 	if (mc->delivery == MAIL_DELIVERY_MAILDIR) {
 		/* the run's messages in one go: one sync for all of them */
 		const char **msgs = xcalloc(n, sizeof(*msgs));
-		size_t *lens = xcalloc(n, sizeof(*lens));
+		size_t *lens = xcalloc(n, sizeof(*lens)), k = 0, *idx = xcalloc(n, sizeof(*idx));
+		struct err *ke = xcalloc(n, sizeof(*ke));
 
 		for (i = 0; i < n; i++) {
-			msgs[i] = v[i].message;
-			lens[i] = strlen(v[i].message);
+			if (how[i] == M_REFUSED)
+				continue;
+			msgs[k] = (const char *)body[i].data;
+			lens[k] = body[i].len;
+			idx[k++] = i;
 		}
-		(void)mail_maildir_write_many(mc->outbox, msgs, lens, n, de);
+		if (k > 0)
+			(void)mail_maildir_write_many(mc->outbox, msgs, lens, k, ke);
+		for (i = 0; i < k; i++)
+			de[idx[i]] = ke[i];
 		free(msgs);
 		free(lens);
+		free(idx);
+		free(ke);
 	} else {
-		for (i = 0; i < n; i++) {
-			err_clear(&de[i]);
-			(void)mail_deliver(mc, &v[i], &de[i]);
-		}
+		for (i = 0; i < n; i++)
+			if (how[i] != M_REFUSED)
+				(void)mail_smtp_send(mc, v[i].sender, v[i].recipient, body[i].data,
+						     body[i].len, &de[i]);
 	}
 	for (i = 0; i < n; i++) {
-		if (de[i].code == ERR_OK) {
-			how[i] = M_SENT;
-			when[i] = util_now();
-			continue;
-		}
+		buf_free(&body[i]); /* wipes: the text may carry a one-time link */
 		when[i] = util_now();
+		if (how[i] == M_REFUSED || de[i].code == ERR_OK)
+			continue;
 		if (when[i] - v[i].created >= mc->max_age) {
 			how[i] = M_FAILED;
 		} else {
@@ -536,7 +595,7 @@ mail_queue_run(const struct mail_conf *mc, struct store *s, size_t max,
 	began = 1;
 	for (i = 0; i < n; i++) {
 		if ((how[i] == M_SENT && store_mail_sent(s, v[i].id, when[i], e) == -1) ||
-		    (how[i] == M_FAILED &&
+		    ((how[i] == M_FAILED || how[i] == M_REFUSED) &&
 		     store_mail_fail(s, v[i].id, when[i], de[i].msg, e) == -1) ||
 		    (how[i] == M_RETRY &&
 		     store_mail_retry(s, v[i].id, when[i], de[i].msg, e) == -1))
@@ -556,6 +615,10 @@ mail_queue_run(const struct mail_conf *mc, struct store *s, size_t max,
 			log_info("mail: %" PRId64 " to %s delivered (%s)", m->id, esc,
 				 mc->delivery == MAIL_DELIVERY_SMTP ? "smtp" : "maildir");
 			st.sent++;
+		} else if (how[i] == M_REFUSED) {
+			log_warn("mail: %" PRId64 " to %s marked failed: %s", m->id, esc,
+				 de[i].msg);
+			st.failed++;
 		} else if (how[i] == M_FAILED) {
 			log_warn("mail: %" PRId64 " to %s given up after %" PRId64 " attempts: %s",
 				 m->id, esc, m->attempts, de[i].msg);
@@ -573,6 +636,9 @@ out:
 		store_rollback(s);
 	if (stats != NULL)
 		*stats = st;
+	for (i = 0; body != NULL && i < n; i++)
+		buf_free(&body[i]);
+	free(body);
 	free(de);
 	free(how);
 	free(when);
@@ -679,7 +745,8 @@ mail_sender_main(void *arg)
 
 int
 mail_sender_start(const struct conf *c, const char *datadir, const char *store_spec,
-		  unsigned interval, struct mail_sender **out, struct err *e)
+		  const unsigned char key[MAIL_KEY_LEN], unsigned interval,
+		  struct mail_sender **out, struct err *e)
 {
 	struct mail_sender *ms = xcalloc(1, sizeof(*ms));
 	int rc = -1, locks = 0;
@@ -687,6 +754,7 @@ mail_sender_start(const struct conf *c, const char *datadir, const char *store_s
 	*out = NULL;
 	if (mail_conf_load(&ms->mc, c, datadir, e) == -1)
 		goto out;
+	mail_conf_set_key(&ms->mc, key);
 	ms->spec = xstrdup(store_spec);
 	ms->interval = interval > 0 ? interval : 5;
 	if (pthread_mutex_init(&ms->mu, NULL) != 0 || pthread_cond_init(&ms->cv, NULL) != 0) {

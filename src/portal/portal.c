@@ -52,50 +52,14 @@ portal_dir(const struct conf *c, const char *key, const char *name)
 	return xstrdup(name);
 }
 
-/* Reads the 32-byte secret, or creates it (O_EXCL: two starting processes agree on one). */
+/* Reads the 32-byte secret, or creates it (util_secret_file: O_EXCL, 0600). */
 static int
 portal_secret_load(const struct conf *c, struct err *e)
 {
 	char *path = conf_path(c, conf_get(c, "portal.secret_file", "keys/portal.key"));
-	unsigned char k[WEB_SECRET_LEN];
-	int fd = -1, rc = -1, tries;
+	int rc = -1;
 
-	util_random(k, sizeof(k));
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) != -1) {
-		if (write(fd, k, sizeof(k)) != (ssize_t)sizeof(k) || fsync(fd) == -1) {
-			err_set(e, ERR_INTERNAL, "portal: %s: %s", path, strerror(errno));
-			goto out;
-		}
-		memcpy(portal.site.secret, k, sizeof(k));
-		rc = 0;
-		goto out;
-	}
-	if (errno != EEXIST) {
-		err_set(e, ERR_INTERNAL, "portal: %s: %s", path, strerror(errno));
-		goto out;
-	}
-	for (tries = 0; tries < 50; tries++) {
-		struct buf b;
-
-		buf_init(&b, 1024);
-		if (util_read_file(path, 1024, &b, e) == -1) {
-			buf_free(&b);
-			goto out;
-		}
-		if (b.len == WEB_SECRET_LEN) {
-			memcpy(portal.site.secret, b.data, WEB_SECRET_LEN);
-			buf_free(&b);
-			rc = 0;
-			goto out;
-		}
-		buf_free(&b);
-		usleep(20000); /* another process is writing it */
-	}
-	err_set(e, ERR_INTERNAL, "portal: %s: not a %d-byte secret", path, WEB_SECRET_LEN);
-out:
-	sodium_memzero(k, sizeof(k));
-	if (fd != -1)
-		close(fd);
+	rc = util_secret_file(path, portal.site.secret, WEB_SECRET_LEN, e);
 	free(path);
 	return rc;
 }
@@ -150,8 +114,10 @@ portal_init(struct ca *ca, const char *const *listen_addrs, size_t naddrs, struc
 	if ((test_allowed = captcha_test_mode_allowed(c, listen_addrs, naddrs, e)) == -1 ||
 	    captcha_conf_load(&portal.captcha, c, test_allowed, e) == -1)
 		goto out;
-	if (mail_conf_load(&portal.mail, c, ca->datadir, e) == -1)
+	if (mail_conf_load(&portal.mail, c, ca->datadir, e) == -1 ||
+	    mail_key_load(c, portal.mail.key, e) == -1) /* keys/: before the privilege drop */
 		goto out;
+	portal.mail.have_key = 1;
 	if (conf_get_long(c, "portal.step1_rate", 10, 1, 1000000, &rate, e) == -1)
 		goto out;
 	portal.step1_rate = rate;

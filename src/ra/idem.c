@@ -5,6 +5,11 @@
  * is refused, and a retry while the first still runs is told to wait.  Only successful
  * answers are kept (24 hours): after a refusal or a failure the client may try again with the
  * same key.  A claim whose process died is taken over after RA_IDEM_STALE seconds.
+ *
+ * An issuance binds its claim to the certificate's location in the certificate's own
+ * transaction (ra_idem_bind): a certificate committed is never issued twice for one key, also
+ * when its process died before keeping the answer, or its commit's outcome is unknown
+ * (ERR_UNKNOWN: the claim is kept, neither finished nor dropped, and the retry replays).
  */
 #include <string.h>
 
@@ -102,6 +107,15 @@ ra_idem_finish(struct store *st, struct ra_idem *r, int status, const char *loca
 		return 0;
 	r->active = 0;
 	return store_idem_finish(st, r->key_hash, status, location, body, len, e);
+}
+
+int
+ra_idem_bind(struct store *st, const struct ra_idem *r, int status, const char *location,
+	     struct err *e)
+{
+	if (!r->active)
+		return 0;
+	return store_idem_finish(st, r->key_hash, status, location, NULL, 0, e);
 }
 
 int

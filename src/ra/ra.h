@@ -1093,7 +1093,8 @@ int ra_reissue_commit(struct ca *, struct store *, const struct ra_reissue_req *
 /* ---- the REST API's Idempotency-Key (idem.c) ---- */
 enum ra_idem_outcome {
 	RA_IDEM_RUN,	  /* a new key: run the request, then ra_idem_finish() or _abort() */
-	RA_IDEM_REPLAY,	  /* answered before: send r->stored (status, location, body) again */
+	RA_IDEM_REPLAY,	  /* answered before: send r->stored (status, location, body) again;
+			   * body NULL when bound only (ra_idem_bind): render location again */
 	RA_IDEM_MISMATCH, /* the key was used with another request */
 	RA_IDEM_BUSY,	  /* the first request with this key is still running */
 	RA_IDEM_BAD_KEY,  /* not 1 to 255 printable characters */
@@ -1111,6 +1112,16 @@ enum ra_idem_outcome ra_idem_begin(struct store *, const char *apikey_id, const 
 /* Keeps a successful answer (before it is sent); no-op unless the claim is active. */
 int ra_idem_finish(struct store *, struct ra_idem *, int status, const char *location,
 		   const void *body, size_t len, struct err *);
+/*
+ * Binds the claim to its answer (status, location; no body yet) inside the caller's open
+ * transaction: the one that creates what location names (the certificate's, through its
+ * write_fn).  Whatever becomes of that transaction becomes of the binding: committed, a retry
+ * replays status and location (body NULL: the face renders the resource again) even if the
+ * process died or was told ERR_UNKNOWN before ra_idem_finish(); undone, the claim still runs.
+ * The claim stays active, for ra_idem_finish() to add the body.
+ */
+int ra_idem_bind(struct store *, const struct ra_idem *, int status, const char *location,
+		 struct err *);
 /* Gives the claim up after a refusal or a failure. */
 int ra_idem_abort(struct store *, struct ra_idem *, struct err *);
 void ra_idem_clear(struct ra_idem *);

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "api/api.h"
 #include "ca/ca.h"
 #include "http/http.h"
@@ -276,6 +278,7 @@ serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_
 	sigset_t set;
 	const char *addr, *saddr, *tlsprio;
 	char *cert = NULL, *key = NULL, *view = NULL;
+	unsigned char mailkey[MAIL_KEY_LEN];
 	long threads, conns, inflight, timeout, resident, perip, hdr_s, body_s;
 	int sig, rc = ERR_INTERNAL;
 
@@ -284,7 +287,8 @@ serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_
 	memset(&web, 0, sizeof(web));
 	web.ctl = ctl_fd;
 	/* what this process reads as root: the configuration (its secrets wiped at once), the
-	 * CA certificates, the HTTPS key, the portal's secret; then it becomes web.user */
+	 * CA certificates, the HTTPS key, the portal's secret, the mail queue's key; then it
+	 * becomes web.user */
 	if (sandbox_view(sb, o->datadir, &view, &e) == -1 ||
 	    ca_open(view != NULL ? view : o->datadir, 0, serve_conf_known, &web.ca, &e) == -1)
 		goto out;
@@ -302,6 +306,9 @@ serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_
 		    web_tls_load(web.ca, &cert, &key, &e) == -1)
 			goto out;
 	}
+	/* the queue's sealing key, for the sender started below (portal_init read its own) */
+	if (mail_key_load(&web.ca->conf, mailkey, &e) == -1)
+		goto out;
 	{
 		struct sandbox mine = *sb;
 
@@ -321,9 +328,10 @@ serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_
 	if (ca_batch_start(web.ca, 256, &e) == -1)
 		goto out;
 	/* queued mail goes out from here (claims keep two generations from sending twice) */
-	if (mail_sender_start(&web.ca->conf, web.ca->datadir, web.ca->store_spec, 5, &web.mail,
-			      &e) == -1)
+	if (mail_sender_start(&web.ca->conf, web.ca->datadir, web.ca->store_spec, mailkey, 5,
+			      &web.mail, &e) == -1)
 		goto out;
+	sodium_memzero(mailkey, sizeof(mailkey));
 	if (conf_get_long(&web.ca->conf, "http.threads", 4, 1, 256, &threads, &e) == -1 ||
 	    conf_get_long(&web.ca->conf, "http.max_connections", 1024, 1, 1000000, &conns, &e) ==
 		-1 ||
@@ -417,6 +425,7 @@ out:
 		free(key);
 	}
 	free(cert);
+	sodium_memzero(mailkey, sizeof(mailkey));
 	ca_close(web.ca);
 	store_checkpointer_stop();
 	free(view);

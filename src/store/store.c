@@ -48,7 +48,7 @@ store_fault_set(struct store *s, long fail_stmt, int fail_commit)
 		goto out;
 	s->fault_count = 0;
 	s->fault_stmt = fail_stmt;
-	s->fault_commit = fail_commit != 0;
+	s->fault_commit = fail_commit == STORE_FAULT_SYNC ? STORE_FAULT_SYNC : fail_commit != 0;
 	rc = 0;
 out:
 	return rc;
@@ -272,7 +272,7 @@ store_commit(struct store *s, struct err *e)
 		err_set(e, ERR_INTERNAL, "store: commit: a savepoint is still open");
 		goto out;
 	}
-	if (s->fault_commit) { /* store_fault_set(): as if COMMIT itself failed */
+	if (s->fault_commit == 1) { /* store_fault_set(): as if COMMIT itself failed */
 		s->fault_commit = 0;
 		store_rollback(s);
 		err_set(e, ERR_INTERNAL, "store: injected fault (commit)");
@@ -287,6 +287,18 @@ store_commit(struct store *s, struct err *e)
 	}
 	if (s->mail_queued)
 		store_mail_kick(s);
+	if (s->fault_commit == STORE_FAULT_SYNC && s->deferred) {
+		/* the first sync from now on covers this commit: that one fails */
+		s->fault_commit = STORE_FAULT_SYNC + 1;
+	} else if (s->fault_commit == STORE_FAULT_SYNC) {
+		/* committed and visible, but the caller is not told so (the answer to COMMIT
+		 * lost): a deferring connection fails its store_sync() instead */
+		s->fault_commit = 0;
+		err_set(e, ERR_UNKNOWN,
+			"store: commit: outcome unknown (injected fault after the "
+			"commit)");
+		goto out;
+	}
 	rc = 0;
 out:
 	return rc;
@@ -302,6 +314,7 @@ store_defer_sync(struct store *s, struct err *e)
 	err_clear(&de);
 	if (s->drv->defer_sync(s->conn, &de) == -1)
 		return err_set(e, ERR_INTERNAL, "store: %s", de.msg);
+	s->deferred = 1;
 	return 1;
 }
 
@@ -312,9 +325,15 @@ store_sync(struct store *s, struct err *e)
 
 	if (s->drv->sync == NULL)
 		return 0;
+	if (s->fault_commit == STORE_FAULT_SYNC + 1) {
+		s->fault_commit = 0;
+		return err_set(e, ERR_UNKNOWN,
+			       "store: sync: outcome unknown (injected fault after the commit)");
+	}
 	err_clear(&de);
+	/* what was committed is visible already: whether it survives a crash is not known */
 	if (s->drv->sync(s->conn, &de) == -1)
-		return err_set(e, ERR_INTERNAL, "store: %s", de.msg);
+		return err_set(e, ERR_UNKNOWN, "store: sync: outcome unknown: %s", de.msg);
 	return 0;
 }
 

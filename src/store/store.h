@@ -85,6 +85,7 @@ void store_rollback(struct store *);
  * it before store_sync() returned.
  */
 int store_defer_sync(struct store *, struct err *);
+/* A failure is ERR_UNKNOWN: the commits are visible, but not known to be durable. */
 int store_sync(struct store *, struct err *);
 /*
  * A savepoint inside the open transaction (one level): what runs after store_savepoint() is
@@ -113,6 +114,13 @@ int store_savepoint_rollback(struct store *, struct err *);
  * after a failed write is caught with half an operation written.
  */
 int store_fault_set(struct store *, long fail_stmt, int fail_commit);
+/*
+ * fail_commit = STORE_FAULT_SYNC: the next commit is made (visible to every connection) and
+ * then its durability step fails with ERR_UNKNOWN — on a connection that defers its syncs
+ * the next store_sync() (an fdatasync returning EIO), on any other store_commit() itself (the
+ * answer to COMMIT lost).  The caller cannot tell whether the commit survives a crash.
+ */
+#define STORE_FAULT_SYNC 2
 /* The statements counted since the last store_fault_set() (an injected failure included). */
 long store_fault_count(const struct store *);
 
@@ -333,7 +341,8 @@ struct store_mail {
 	int64_t id;
 	char *sender;	 /* envelope sender (address only) */
 	char *recipient; /* envelope recipient (address only) */
-	char *message;	 /* the RFC 5322 message, CRLF lines; "" once sent or failed */
+	char *message;	 /* the message as queued (src/mail seals it: see mail_body_open);
+			  * "" once sent or failed */
 	enum store_mail_status status;
 	int64_t attempts; /* delivery attempts claimed so far */
 	time_t next_attempt;
@@ -344,6 +353,11 @@ struct store_mail {
 /* Queues a message, due at now; joins an open transaction.  id may be NULL. */
 int store_mail_enqueue(struct store *, const char *sender, const char *recipient,
 		       const char *message, time_t now, int64_t *id, struct err *);
+/*
+ * Replaces the text of a queued message (src/mail writes its sealed text, whose associated
+ * data holds the id the insert returned, in the same transaction); ERR_NOTFOUND unless queued.
+ */
+int store_mail_set_message(struct store *, int64_t id, const char *message, struct err *);
 /*
  * Claims up to max queued messages due at now (next_attempt <= now, not locked by another
  * sender): each is locked until lock_until and its attempts counted, with a conditional
@@ -380,7 +394,11 @@ struct store_idem {
 int store_idem_claim(struct store *, const unsigned char key_hash[STORE_HASH_LEN],
 		     const unsigned char req_hash[STORE_HASH_LEN], time_t now, time_t stale_before,
 		     time_t expires, int *claimed, struct store_idem *r, struct err *);
-/* Keeps the answer of a claimed request. */
+/*
+ * Keeps the answer of a claimed request.  body NULL binds the claim to its answer's status and
+ * location only (written in the transaction of what the request created, see ra_idem_bind);
+ * a later call with the same status and location adds the body.
+ */
 int store_idem_finish(struct store *, const unsigned char key_hash[STORE_HASH_LEN], int status,
 		      const char *location, const void *body, size_t len, struct err *);
 /* Gives a claim up (the request failed: a retry runs it again). */

@@ -18,9 +18,10 @@ static const char SQL_IDEM_TAKEOVER[] =
 static const char SQL_IDEM_GET[] =
     "SELECT request_hash, status, location, body, started FROM api_idempotency WHERE "
     "key_hash = $1 AND expires >= $2";
+/* a running claim, or one bound to its answer's status and location without the body yet */
 static const char SQL_IDEM_FINISH[] =
     "UPDATE api_idempotency SET status = $2, location = $3, body = $4 WHERE key_hash = $1 AND "
-    "status = 0";
+    "(status = 0 OR (status = $2 AND body IS NULL AND location = $3))";
 static const char SQL_IDEM_DROP[] =
     "DELETE FROM api_idempotency WHERE key_hash = $1 AND status = 0";
 static const char SQL_IDEM_PURGE[] = "DELETE FROM api_idempotency WHERE expires < $1";
@@ -64,7 +65,7 @@ idem_get(struct store *s, const unsigned char key_hash[STORE_HASH_LEN], time_t n
 	memcpy(r->request_hash, p, STORE_HASH_LEN);
 	r->status = (int)col_int(s, st, 1);
 	r->location = col_dup(s, st, 2);
-	if ((p = s->drv->column_blob(st, 3, &len)) != NULL) {
+	if (!s->drv->column_null(st, 3) && (p = s->drv->column_blob(st, 3, &len)) != NULL) {
 		r->body = xmalloc(len + 1);
 		memcpy(r->body, p, len);
 		r->body[len] = '\0';
@@ -153,7 +154,10 @@ store_idem_finish(struct store *s, const unsigned char key_hash[STORE_HASH_LEN],
 		stmt_text(s, st, 3, location);
 	else
 		s->drv->bind_null(st, 3);
-	stmt_blob(s, st, 4, body, len);
+	if (body != NULL)
+		stmt_blob(s, st, 4, body, len);
+	else
+		s->drv->bind_null(st, 4);
 	if (store_stmt_step(s, st, "idempotency answer", NULL, e) == -1)
 		goto out;
 	rc = 0;

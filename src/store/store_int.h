@@ -37,7 +37,10 @@ struct store {
 	/* fault injection (store_fault_set(); tests only) */
 	long fault_count; /* statements counted since store_fault_set() */
 	long fault_stmt;  /* the number of the statement that fails; 0 none (fires once) */
-	int fault_commit; /* the next store_commit() fails (fires once) */
+	int fault_commit; /* the next store_commit() fails (fires once); STORE_FAULT_SYNC: the
+			   * next commit is made, and its durability step then fails (deferring:
+			   * STORE_FAULT_SYNC + 1 once made, until the next store_sync()) */
+	int deferred;	  /* store_defer_sync(): commits are made durable by store_sync() */
 };
 
 /* ---- statements (store.c) ---- */

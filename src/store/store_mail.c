@@ -32,6 +32,9 @@ static const char SQL_MAIL_RETRY[] =
 static const char SQL_MAIL_FAIL[] =
     "UPDATE mail_queue SET status = 'failed', message = '', locked_until = NULL, "
     "done_at = $2, last_error = $3 WHERE id = $1 AND status = 'queued'";
+/* the sealed text of a row queued a statement earlier (its id is in the seal) */
+static const char SQL_MAIL_SET_MESSAGE[] =
+    "UPDATE mail_queue SET message = $2 WHERE id = $1 AND status = 'queued'";
 static const char SQL_MAIL_COUNT_ALL[] = "SELECT COUNT(*) FROM mail_queue";
 static const char SQL_MAIL_COUNT[] = "SELECT COUNT(*) FROM mail_queue WHERE status = $1";
 
@@ -70,6 +73,29 @@ out:
 		if (!s->in_tx) /* committed by itself */
 			store_mail_kick(s);
 	}
+	return rc;
+}
+
+int
+store_mail_set_message(struct store *s, int64_t id, const char *message, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if ((st = store_stmt_get(s, SQL_MAIL_SET_MESSAGE, 0, "set mail text", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, id);
+	stmt_text(s, st, 2, message);
+	if (store_stmt_step(s, st, "set mail text", NULL, e) == -1)
+		goto out;
+	if (s->drv->changes(st) == 0) {
+		err_set(e, ERR_NOTFOUND, "store: set mail text: mail %" PRId64 " is not queued",
+			id);
+		goto out;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
 	return rc;
 }
 

@@ -183,6 +183,52 @@ out:
 }
 
 int
+util_secret_file(const char *path, void *out, size_t len, struct err *e)
+{
+	unsigned char *k = NULL;
+	int fd = -1, rc = -1, tries;
+	ssize_t w;
+
+	k = xmalloc(len);
+	util_random(k, len);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) != -1) {
+		if ((w = write(fd, k, len)) != (ssize_t)len || fsync(fd) == -1) {
+			err_set(e, ERR_INTERNAL, "%s: %s", path,
+				w >= 0 && w != (ssize_t)len ? "short write" : strerror(errno));
+			goto out;
+		}
+		memcpy(out, k, len);
+		rc = 0;
+		goto out;
+	}
+	if (errno != EEXIST) {
+		err_set(e, ERR_INTERNAL, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	for (tries = 0; tries < 50; tries++) {
+		struct buf b;
+
+		if (util_read_file(path, 1024, &b, e) == -1)
+			goto out;
+		if (b.len == len) {
+			memcpy(out, b.data, len);
+			buf_free(&b);
+			rc = 0;
+			goto out;
+		}
+		buf_free(&b);
+		usleep(20000); /* another process is writing it */
+	}
+	err_set(e, ERR_INTERNAL, "%s: not a %zu-byte secret", path, len);
+out:
+	sodium_memzero(k, len);
+	free(k);
+	if (fd != -1)
+		close(fd);
+	return rc;
+}
+
+int
 util_mkdir_p(const char *path, int mode, struct err *e)
 {
 	char *p, *s;

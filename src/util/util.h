@@ -18,6 +18,9 @@ enum err_code {
 	ERR_INTERNAL = 3, /* our fault or the environment's: I/O, store, signer */
 	ERR_NOTFOUND = 4, /* mapped to ERR_REFUSED at the CLI; 404 over HTTP */
 	ERR_CONFLICT = 5, /* already exists / already revoked; 409 over HTTP */
+	ERR_UNKNOWN = 6,  /* the outcome is not known: a write was committed (others may see it)
+			   * but not confirmed durable.  Neither "done" nor "failed": the caller
+			   * must not act as if nothing was written (retry idempotently) */
 };
 
 /*
@@ -125,6 +128,12 @@ int util_read_file(const char *path, size_t max, struct buf *out, struct err *);
 /* Writes atomically (tmp + fsync + rename) with the given mode. */
 int util_write_file(const char *path, const void *, size_t, int mode, struct err *);
 int util_mkdir_p(const char *path, int mode, struct err *);
+/*
+ * A secret of len random bytes kept in the file path: read when the file exists, else made
+ * and written (O_EXCL, 0600, synced: two starting processes agree on one; a reader that finds
+ * it half written waits for the writer).  Into out; the caller wipes it after use.
+ */
+int util_secret_file(const char *path, void *out, size_t len, struct err *);
 int util_file_exists(const char *path);
 
 /* Strict number parsing: whole string, range-checked. */

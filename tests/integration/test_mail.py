@@ -27,6 +27,26 @@ def drive(inst, *args):
     return p.stdout.decode().strip()
 
 
+def drive_err(inst, *args):
+    """As drive(), and the driver's log (stderr) too."""
+    p = subprocess.run([DRIVER, args[0], inst.datadir, *args[1:]], capture_output=True,
+                       timeout=120)
+    assert p.returncode == 0, (args, p.stdout, p.stderr)
+    return p.stdout.decode().strip(), p.stderr.decode()
+
+
+def assert_sealed(inst):
+    """The queued rows, read straight from the SQLite file or the PostgreSQL table, hold
+    neither the one-time link nor the headers: only the seal."""
+    rows = inst.sql("SELECT message FROM mail_queue WHERE status = 'queued'")
+    assert rows
+    for (msg,) in rows:
+        assert msg.startswith("shomei-seal1:"), msg[:80]
+        for clear in ("localhost:8443", "abc=def", "abc=3Ddef", TO, "Subject", "MIME"):
+            assert clear not in msg
+        assert len(msg) > 300
+
+
 def stats(line):
     return dict(kv.split("=") for kv in line.split())
 
@@ -76,6 +96,9 @@ def test_maildir_outbox(ca_sqlite):
     inst = ca_sqlite
     configure(inst, "")
     drive(inst, "enqueue", TO, SUBJECT, BODY)
+    assert_sealed(inst)
+    key = inst.path("keys", "mail.key")
+    assert os.stat(key).st_mode & 0o777 == 0o600 and os.path.getsize(key) == 32
     assert stats(drive(inst, "flush")) == {"sent": "1", "retried": "0", "failed": "0"}
     new = inst.path("outbox", "new")
     files = os.listdir(new)
@@ -100,7 +123,9 @@ def test_smtp_delivery(ca, cte):
         configure(ca, f"mail.delivery = smtp\nmail.smtp_url = smtp://127.0.0.1:{port}\n"
                       f"mail.smtp_starttls = no\nmail.transfer_encoding = {cte}")
         drive(ca, "enqueue", TO, SUBJECT, BODY)
-        assert stats(drive(ca, "flush")) == {"sent": "1", "retried": "0", "failed": "0"}
+        assert_sealed(ca)
+        # `shomei mail flush` (the CLI, as root) opens what the driver sealed
+        assert stats(ca.ok("mail", "flush")) == {"sent": "1", "retried": "0", "failed": "0"}
     finally:
         c.stop()
     assert len(sink.got) == 1
@@ -139,3 +164,48 @@ def test_smtp_down_then_up(ca):
     assert len(sink.got) == 1
     check_message(sink.got[0][2])
     assert stats(drive(ca, "status")) == {"queued": "0", "sent": "1", "failed": "0"}
+
+
+def test_smtp_sealed_tampered_and_legacy(ca):
+    """A sealed body altered, moved to another row or redirected to another recipient is not
+    sent: marked failed, with a log line naming the mail.  A plaintext row of an older store
+    (queued before bodies were sealed) is still delivered."""
+    port = free_port()
+    sink = Sink()
+    c = start_sink(port, sink)
+    try:
+        configure(ca, f"mail.delivery = smtp\nmail.smtp_url = smtp://127.0.0.1:{port}\n"
+                      "mail.transfer_encoding = quoted-printable")
+        ids = [drive(ca, "enqueue", TO, SUBJECT, BODY) for _ in range(4)]
+        assert_sealed(ca)
+        msg = {i: ca.sql(f"SELECT message FROM mail_queue WHERE id = {i}")[0][0] for i in ids}
+        a, b, c2, d = ids
+        flipped = msg[a][:60] + ("B" if msg[a][60] == "A" else "A") + msg[a][61:]
+        ca.sql(f"UPDATE mail_queue SET message = '{flipped}' WHERE id = {a}")
+        ca.sql(f"UPDATE mail_queue SET message = '{msg[c2]}' WHERE id = {b}")
+        ca.sql(f"UPDATE mail_queue SET message = '{msg[b]}' WHERE id = {c2}")
+        ca.sql(f"UPDATE mail_queue SET recipient = 'evil@example.jp' WHERE id = {d}")
+        # an older store's row, in clear
+        crlf = "char(13) || char(10)" if ca.backend == "sqlite" else "chr(13) || chr(10)"
+        plain = f" || {crlf} || ".join(["'From: ca@example.jp'", "'To: old@example.jp'",
+                                         "'Subject: legacy'", "''",
+                                         "'https://localhost:8443/i/legacy'", "''"])
+        ca.sql("INSERT INTO mail_queue (sender, recipient, message, status, attempts, "
+               f"next_attempt, created) VALUES ('{FROM}', 'old@example.jp', {plain}, "
+               "'queued', 0, 0, 0)")
+        out, log = drive_err(ca, "flush")
+        assert stats(out) == {"sent": "1", "retried": "0", "failed": "4"}
+    finally:
+        c.stop()
+    assert len(sink.got) == 1
+    mail_from, rcpts, raw = sink.got[0]
+    assert rcpts == ["old@example.jp"]
+    assert b"https://localhost:8443/i/legacy" in raw
+    for i in ids:
+        assert f"mail: {i} " in log and f"{i}: sealed body does not open" in log, log
+    rows = ca.sql("SELECT status, message, last_error FROM mail_queue WHERE id IN "
+                  f"({a}, {b}, {c2}, {d}) ORDER BY id")
+    assert [r[:2] for r in rows] == [["failed", ""]] * 4
+    assert all("sealed body does not open" in r[2] for r in rows)
+    # never tried again
+    assert stats(drive(ca, "flush", "7200")) == {"sent": "0", "retried": "0", "failed": "0"}

@@ -125,6 +125,7 @@ def test_web_identity_cannot_reach_keys(ca_sqlite):
         assert p.returncode == 0 and b"certs" in p.stdout and b"db" in p.stdout, p
         for path in (f"{view}/keys/issuing.key.pem", f"{view}/keys/passphrase",
                      f"{view}/keys/https.key.pem", f"{view}/keys/portal.key",
+                     f"{view}/keys/mail.key", ca.path("keys", "mail.key"),
                      ca.path("keys", "issuing.key.pem"), ca.path("keys", "passphrase"),
                      f"{view}/shomei.conf", ca.path("shomei.conf"), f"{view}/signer.log",
                      ca.root_key, f"/proc/{signer}/mem", f"/proc/{signer}/environ",
@@ -134,6 +135,9 @@ def test_web_identity_cannot_reach_keys(ca_sqlite):
             assert p.returncode != 0 and p.stdout == b"", (path, p)
         p = as_web(web, "ls", f"{view}/keys")
         assert p.returncode != 0, p
+        # the mail queue's key was read (made) by the web process before it lost keys/
+        st = os.stat(ca.path("keys", "mail.key"))
+        assert st.st_uid == 0 and st.st_mode & 0o777 == 0o600 and st.st_size == 32
         # it cannot replace the configuration or the key directory the signer reads
         for cmd in (["touch", f"{view}/shomei.conf"], ["mv", f"{view}/keys", f"{view}/k2"],
                     ["touch", f"{view}/new-file"], ["rm", "-f", f"{view}/certs/issuing.pem"]):

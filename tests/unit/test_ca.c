@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 #include "ca/ca.h"
+#include "ra/ra.h"
 
 #define WRITERS 8
 #define ROUNDS 40
@@ -223,6 +224,201 @@ test_group_commit(void **state)
 	err_clear(&e);
 	assert_int_equal(ca_audit_verify(fx.st, &rep, &e), 0);
 	assert_int_equal(rep.entries, base + oks);
+}
+
+/* ---- a batch committed, then its durability failed: the outcome is unknown ---- */
+
+struct slow_unit {
+	struct unit u;
+	int ms; /* sleeps this long inside the batch (holding it) before writing */
+	int rc;
+	struct err e;
+};
+
+static int
+unit_slow(struct store *st, void *arg, struct err *e)
+{
+	struct slow_unit *s = arg;
+
+	usleep((useconds_t)s->ms * 1000);
+	return unit_write(st, &s->u, e);
+}
+
+static void *
+slow_main(void *arg)
+{
+	struct slow_unit *s = arg;
+
+	err_clear(&s->e);
+	s->rc = ca_write(fx.ca, NULL, unit_slow, s, &s->e);
+	return NULL;
+}
+
+static int
+org_exists(const char *code)
+{
+	struct store_org o;
+	struct err e;
+	int rc;
+
+	err_clear(&e);
+	rc = store_org_get(fx.st, code, &o, &e);
+	store_org_clear(&o);
+	if (rc == -1 && e.code != ERR_NOTFOUND)
+		fail_msg("org %s: %s", code, e.msg);
+	return rc == 0;
+}
+
+/*
+ * The rule: when the group commit's batch was committed (visible to every connection) and its
+ * durability step then failed (the leader's fsync on SQLite, the COMMIT's answer lost on
+ * PostgreSQL; store_fault_set with STORE_FAULT_SYNC), every writer whose unit was in it is
+ * told ERR_UNKNOWN — never "failed", for what others may already read — while a writer whose
+ * own unit was refused in that batch keeps its refusal.  The next batch is not affected.
+ */
+static void
+test_batch_sync_unknown(void **state)
+{
+	struct slow_unit a, b, c;
+	pthread_t ta, tb, tc;
+	struct ca_audit_report rep;
+	struct unit u;
+	struct err e;
+	int64_t base = audit_entries();
+
+	(void)state;
+	/* alone in its batch */
+	memset(&u, 0, sizeof(u));
+	snprintf(u.code, sizeof(u.code), "SYNC-1");
+	ca_batch_fault(fx.ca, 0, STORE_FAULT_SYNC);
+	err_clear(&e);
+	assert_int_equal(ca_write(fx.ca, NULL, unit_write, &u, &e), -1);
+	assert_int_equal(e.code, ERR_UNKNOWN);
+	assert_non_null(strstr(e.msg, "outcome unknown"));
+	assert_true(org_exists("SYNC-1")); /* committed: it is there for everyone */
+	/* the fault fired once: the next write is an ordinary one */
+	snprintf(u.code, sizeof(u.code), "SYNC-2");
+	err_clear(&e);
+	if (ca_write(fx.ca, NULL, unit_write, &u, &e) != 0)
+		fail_msg("the write after: %s", e.msg);
+
+	/*
+	 * b and c share the faulty batch (queued while a's batch runs for 400 ms): b's unit
+	 * wrote (unknown), c's was refused (refused, and nothing of it stored).  b takes 200 ms,
+	 * so a's own sync (a is its batch's leader) is long done when b's batch commits.
+	 */
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	memset(&c, 0, sizeof(c));
+	snprintf(a.u.code, sizeof(a.u.code), "SYNC-A");
+	snprintf(b.u.code, sizeof(b.u.code), "SYNC-B");
+	snprintf(c.u.code, sizeof(c.u.code), "SYNC-C");
+	c.u.fail = 1;
+	a.ms = 400;
+	b.ms = 200;
+	assert_int_equal(pthread_create(&ta, NULL, slow_main, &a), 0);
+	usleep(100 * 1000); /* a's batch is running */
+	ca_batch_fault(fx.ca, 0, STORE_FAULT_SYNC);
+	assert_int_equal(pthread_create(&tb, NULL, slow_main, &b), 0);
+	assert_int_equal(pthread_create(&tc, NULL, slow_main, &c), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	pthread_join(tc, NULL);
+	assert_int_equal(a.rc, 0);
+	assert_int_equal(b.rc, -1);
+	assert_int_equal(b.e.code, ERR_UNKNOWN);
+	assert_int_equal(c.rc, -1);
+	assert_int_equal(c.e.code, ERR_REFUSED);
+	assert_non_null(strstr(c.e.msg, "SYNC-C"));
+	assert_true(org_exists("SYNC-A"));
+	assert_true(org_exists("SYNC-B"));
+	assert_false(org_exists("SYNC-C"));
+	memset(&rep, 0, sizeof(rep));
+	err_clear(&e);
+	assert_int_equal(ca_audit_verify(fx.st, &rep, &e), 0);
+	assert_int_equal(rep.entries, base + 4); /* SYNC-1, -2, -A, -B */
+}
+
+/* write_fn of an issuance under an Idempotency-Key: the claim bound in its transaction */
+static int
+hook_idem_bind(struct store *st, const struct ca_issued *c, void *arg, struct err *e)
+{
+	char loc[128];
+
+	snprintf(loc, sizeof(loc), "/api/v1/certificates/%s", c->serial);
+	return ra_idem_bind(st, arg, 201, loc, e);
+}
+
+/*
+ * An issuance whose outcome is unknown (ERR_UNKNOWN, naming the serial) is not issued twice
+ * for one Idempotency-Key: the claim, bound to the certificate in the certificate's own
+ * transaction, makes the retry a replay of that certificate (no body kept yet: the face
+ * renders it again), not a second issuance.
+ */
+static void
+test_issue_unknown_idem(void **state)
+{
+	struct ca_issue_req req;
+	struct ca_issued out;
+	struct ra_idem idem;
+	struct store_cert c;
+	struct err e;
+	unsigned char *der;
+	const char *body = "{\"profile\":\"server\"}";
+	char want[128];
+	int64_t n0, n;
+	int len;
+
+	(void)state;
+	err_clear(&e);
+	assert_int_equal(store_cert_count(fx.st, -1, &n0, &e), 0);
+	memset(&idem, 0, sizeof(idem));
+	assert_int_equal(ra_idem_begin(fx.st, "key1", "retry-me", "POST", "/api/v1/certificates",
+				       body, strlen(body), util_now(), &idem, &e),
+			 RA_IDEM_RUN);
+	der = tu_csr("unknown.example", &len);
+	memset(&req, 0, sizeof(req));
+	req.profile = "server";
+	req.csr = der;
+	req.csrlen = (size_t)len;
+	req.actor = "test";
+	req.write_fn = hook_idem_bind;
+	req.arg = &idem;
+	memset(&out, 0, sizeof(out));
+	ca_batch_fault(fx.ca, 0, STORE_FAULT_SYNC);
+	assert_int_equal(ca_issue(fx.ca, fx.st, &req, &out, &e), -1);
+	OPENSSL_free(der);
+	assert_int_equal(e.code, ERR_UNKNOWN);
+	assert_null(out.der);
+	/* the message names the certificate, which is there (visible, perhaps not durable) */
+	assert_int_equal(store_cert_count(fx.st, -1, &n, &e), 0);
+	assert_int_equal(n, n0 + 1);
+	assert_non_null(strstr(e.msg, "issue: certificate "));
+	{
+		char serial[STORE_SERIAL_MAX];
+		const char *p = e.msg + strlen("issue: certificate ");
+		size_t k = strcspn(p, ":");
+
+		assert_true(k > 0 && k < sizeof(serial));
+		memcpy(serial, p, k);
+		serial[k] = '\0';
+		assert_int_equal(store_cert_get(fx.st, serial, &c, &e), 0);
+		store_cert_clear(&c);
+		snprintf(want, sizeof(want), "/api/v1/certificates/%s", serial);
+	}
+	/* the face keeps the claim (neither finished nor dropped); the retry replays */
+	idem.active = 0;
+	ra_idem_clear(&idem);
+	err_clear(&e);
+	assert_int_equal(ra_idem_begin(fx.st, "key1", "retry-me", "POST", "/api/v1/certificates",
+				       body, strlen(body), util_now(), &idem, &e),
+			 RA_IDEM_REPLAY);
+	assert_int_equal(idem.stored.status, 201);
+	assert_string_equal(idem.stored.location, want);
+	assert_null(idem.stored.body);
+	ra_idem_clear(&idem);
+	assert_int_equal(store_cert_count(fx.st, -1, &n, &e), 0);
+	assert_int_equal(n, n0 + 1); /* one certificate, not two */
 }
 
 /* ---- ca_issue with the caller's records ---- */
@@ -588,12 +784,16 @@ main(void)
 {
 	const struct CMUnitTest sqlite[] = {
 	    cmocka_unit_test_setup_teardown(test_group_commit, setup_sqlite, teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_sync_unknown, setup_sqlite, teardown),
+	    cmocka_unit_test_setup_teardown(test_issue_unknown_idem, setup_sqlite, teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_hooks, setup_sqlite, teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_key, setup_sqlite, teardown),
 	    cmocka_unit_test_setup_teardown(test_root_crl, setup_sqlite, teardown),
 	};
 	const struct CMUnitTest pg[] = {
 	    cmocka_unit_test_setup_teardown(test_group_commit, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_sync_unknown, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_issue_unknown_idem, setup_pg, teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_hooks, setup_pg, teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_key, setup_pg, teardown),
 	    cmocka_unit_test_setup_teardown(test_root_crl, setup_pg, teardown),

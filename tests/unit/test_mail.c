@@ -11,10 +11,14 @@
  */
 #include "testutil.h"
 
+#include <sys/stat.h>
+
 #include <dirent.h>
 
 #include <libpq-fe.h>
 #include <openssl/evp.h>
+#include <sodium.h>
+#include <sqlite3.h>
 
 #include "ca/ca.h"
 #include "mail/mail.h"
@@ -575,6 +579,20 @@ fx_setup(void **state)
 	if (mail_conf_load(&f->mc, &c, f->dir, &e) != 0)
 		fail_msg("mail_conf_load: %s", e.msg);
 	conf_free(&c);
+	/* the queue's key, made in the test's directory */
+	{
+		char *kf = xasprintf("%s/mail.key", f->dir);
+		unsigned char k[MAIL_KEY_LEN];
+
+		memset(&c, 0, sizeof(c));
+		conf_set(&c, "mail.key_file", kf);
+		if (mail_key_load(&c, k, &e) != 0)
+			fail_msg("mail_key_load: %s", e.msg);
+		mail_conf_set_key(&f->mc, k);
+		sodium_memzero(k, sizeof(k));
+		conf_free(&c);
+		free(kf);
+	}
 	util_clock_set_offset(0);
 	*state = f;
 	return 0;
@@ -671,7 +689,13 @@ test_queue_claim_exclusive(void **state)
 	assert_int_equal(v1[0].attempts, 1);
 	assert_string_equal(v1[0].recipient, "a@example.jp");
 	assert_string_equal(v1[0].sender, "ca@example.jp");
-	assert_non_null(strstr(v1[0].message, "To: a@example.jp\r\n"));
+	{
+		struct buf b;
+
+		OK(mail_body_open(&f->mc, &v1[0], &b, &e));
+		assert_non_null(strstr(buf_cstr(&b), "To: a@example.jp\r\n"));
+		buf_free(&b);
+	}
 	/* the second front end gets only the other one */
 	OK(store_mail_claim(s2, now, now + 90, 10, &v2, &n2, &e));
 	assert_int_equal(n2, 1);
@@ -833,7 +857,7 @@ test_sender_thread(void **state)
 	err_clear(&e);
 	enqueue_one(f, "a@example.jp", NULL);
 	memset(&c, 0, sizeof(c));
-	OK(mail_sender_start(&c, f->dir, f->spec, 1, &ms, &e));
+	OK(mail_sender_start(&c, f->dir, f->spec, f->mc.key, 1, &ms, &e));
 	for (i = 0; i < 100 && dir_count(p) == 0; i++)
 		usleep(50 * 1000);
 	assert_int_equal(dir_count(p), 1);
@@ -842,6 +866,291 @@ test_sender_thread(void **state)
 	assert_int_equal(queue_count(f->s, STORE_MAIL_SENT), 1);
 	conf_free(&c);
 	free(p);
+}
+
+/* ---- sealed bodies: what the store's own tables hold ---- */
+
+/*
+ * Runs sql on a connection of its own, straight to the database (not through src/store);
+ * returns the first column of the first row (caller frees), or NULL when there is none.
+ */
+static char *
+raw_sql(struct fx *f, const char *sql)
+{
+	char *r = NULL;
+
+	if (cur_pg) {
+		PGconn *c = PQconnectdb(tu_pg());
+		PGresult *res;
+
+		if (PQstatus(c) != CONNECTION_OK)
+			fail_msg("postgresql: %s", PQerrorMessage(c));
+		res = PQexec(c, sql);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+		    PQresultStatus(res) != PGRES_TUPLES_OK)
+			fail_msg("postgresql: %s: %s", sql, PQresultErrorMessage(res));
+		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0)
+			r = xstrdup(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		PQfinish(c);
+	} else {
+		char *path = xasprintf("%s/shomei.db", f->dir);
+		sqlite3 *db = NULL;
+		sqlite3_stmt *st = NULL;
+		int rc;
+
+		if (sqlite3_open(path, &db) != SQLITE_OK ||
+		    sqlite3_busy_timeout(db, 5000) != SQLITE_OK ||
+		    sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+			fail_msg("sqlite: %s: %s", sql, sqlite3_errmsg(db));
+		if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			r = xstrdup((const char *)sqlite3_column_text(st, 0));
+		else if (rc != SQLITE_DONE)
+			fail_msg("sqlite: %s: %s", sql, sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+		free(path);
+	}
+	return r;
+}
+
+/* The message column of row id as the database holds it; caller frees. */
+static char *
+raw_message(struct fx *f, int64_t id)
+{
+	char sql[128], *r;
+
+	snprintf(sql, sizeof(sql), "SELECT message FROM mail_queue WHERE id = %lld", (long long)id);
+	r = raw_sql(f, sql);
+	assert_non_null(r);
+	return r;
+}
+
+static void
+raw_set_message(struct fx *f, int64_t id, const char *msg)
+{
+	char *sql =
+	    xasprintf("UPDATE mail_queue SET message = '%s' WHERE id = %lld", msg, (long long)id);
+
+	assert_null(strchr(msg, '\''));
+	free(raw_sql(f, sql));
+	free(sql);
+}
+
+/* The one file in dir (a maildir's new/), read whole; caller frees. */
+static char *
+only_file(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct buf b;
+	struct err e;
+	char *p = NULL, *r;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.') {
+			assert_null(p);
+			p = xasprintf("%s/%s", dir, de->d_name);
+		}
+	closedir(d);
+	assert_non_null(p);
+	err_clear(&e);
+	OK(util_read_file(p, 1 << 20, &b, &e));
+	r = xstrdup(buf_cstr(&b));
+	buf_free(&b);
+	free(p);
+	return r;
+}
+
+#define LINK "https://localhost:8443/regist/verify?t=Zk3pQ9vXlink"
+#define LINK_QP "https://localhost:8443/regist/verify?t=3DZk3pQ9vXlink"
+#define CODE "K7QW2-MZ4TR-9XBNC-HV3LE"
+
+static void
+enqueue_secret(struct fx *f, const char *to, int64_t *id)
+{
+	struct mail_msg m = {.to = to,
+			     .subject = "link",
+			     .body = "Open " LINK " within three days.\nCode: " CODE "\n",
+			     .cte = MAIL_CTE_QP};
+	struct err e;
+
+	err_clear(&e);
+	if (mail_enqueue(&f->mc, f->s, &m, id, &e) != 0)
+		fail_msg("enqueue: %s", e.msg);
+}
+
+/* Neither the link, the code nor the headers are in the store's row; they are in the mail. */
+static void
+test_queue_sealed(void **state)
+{
+	struct fx *f = *state;
+	struct mail_run_stats st;
+	struct err e;
+	int64_t id, id2;
+	char *raw, *raw2, *p, *got;
+	struct stat sb;
+
+	err_clear(&e);
+	enqueue_secret(f, "a@example.jp", &id);
+	/* outside any transaction and inside the caller's */
+	OK(store_begin(f->s, &e));
+	enqueue_secret(f, "a@example.jp", &id2);
+	OK(store_commit(f->s, &e));
+	raw = raw_message(f, id);
+	raw2 = raw_message(f, id2);
+	assert_true(strncmp(raw, "shomei-seal1:", 13) == 0);
+	assert_null(strstr(raw, "Zk3pQ9vXlink"));
+	assert_null(strstr(raw, "K7QW2"));
+	assert_null(strstr(raw, "a@example.jp"));
+	assert_null(strstr(raw, "Subject"));
+	assert_true(strlen(raw) > 200);
+	/* the same text twice: two nonces, two ciphertexts */
+	assert_string_not_equal(raw + 13, raw2 + 13);
+	/* the key file: made once, root's alone */
+	p = xasprintf("%s/mail.key", f->dir);
+	OK(stat(p, &sb));
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(sb.st_size, MAIL_KEY_LEN);
+	free(p);
+
+	OK(mail_queue_run(&f->mc, f->s, 10, &st, &e));
+	assert_int_equal(st.sent, 2);
+	assert_int_equal(st.failed + st.retried, 0);
+	p = xasprintf("%s/outbox/new", f->dir);
+	assert_int_equal(dir_count(p), 2);
+	free(p);
+	/* delivered with the link and the code intact (quoted-printable: '=' is "=3D") */
+	free(raw);
+	raw = raw_message(f, id);
+	assert_string_equal(raw, ""); /* and not kept once sent */
+	{
+		DIR *d;
+		struct dirent *de;
+		int seen = 0;
+
+		p = xasprintf("%s/outbox/new", f->dir);
+		d = opendir(p);
+		assert_non_null(d);
+		while ((de = readdir(d)) != NULL) {
+			struct buf b;
+			char *fp;
+
+			if (de->d_name[0] == '.')
+				continue;
+			fp = xasprintf("%s/%s", p, de->d_name);
+			OK(util_read_file(fp, 1 << 20, &b, &e));
+			got = buf_cstr(&b);
+			assert_non_null(strstr(got, LINK_QP));
+			assert_non_null(strstr(got, "Code: " CODE));
+			assert_non_null(strstr(got, "To: a@example.jp\n"));
+			buf_free(&b);
+			free(fp);
+			seen++;
+		}
+		closedir(d);
+		assert_int_equal(seen, 2);
+		free(p);
+	}
+	free(raw);
+	free(raw2);
+}
+
+/*
+ * A sealed body altered, moved to another row, or its row redirected to another recipient is
+ * not sent (not even garbled): failed at once, with the reason; the others go out.  A body
+ * queued in clear before bodies were sealed is still delivered.
+ */
+static void
+test_queue_tampered(void **state)
+{
+	struct fx *f = *state;
+	struct mail_run_stats st;
+	struct store_mail m;
+	struct err e;
+	int64_t a, b, c, d, legacy;
+	char *ra, *rb, *rc, *p, *got;
+	size_t i;
+
+	err_clear(&e);
+	enqueue_secret(f, "a@example.jp", &a);
+	enqueue_secret(f, "b@example.jp", &b);
+	enqueue_secret(f, "c@example.jp", &c);
+	enqueue_secret(f, "d@example.jp", &d);
+	OK(store_mail_enqueue(f->s, "ca@example.jp", "old@example.jp",
+			      "From: ca@example.jp\r\nTo: old@example.jp\r\nSubject: old\r\n\r\n"
+			      "queued before sealing " LINK "\r\n",
+			      util_now(), &legacy, &e));
+	/* a: one character of the ciphertext changed */
+	ra = raw_message(f, a);
+	i = strlen(ra) / 2;
+	ra[i] = ra[i] == 'A' ? 'B' : 'A';
+	raw_set_message(f, a, ra);
+	/* b and c: their bodies swapped (each a valid seal, of another row) */
+	rb = raw_message(f, b);
+	rc = raw_message(f, c);
+	raw_set_message(f, b, rc);
+	raw_set_message(f, c, rb);
+	/* d: its row redirected to another recipient */
+	p = xasprintf("UPDATE mail_queue SET recipient = 'evil@example.jp' WHERE id = %lld",
+		      (long long)d);
+	free(raw_sql(f, p));
+	free(p);
+
+	OK(mail_queue_run(&f->mc, f->s, 10, &st, &e));
+	assert_int_equal(st.sent, 1); /* the plaintext one */
+	assert_int_equal(st.failed, 4);
+	assert_int_equal(st.retried, 0);
+	p = xasprintf("%s/outbox/new", f->dir);
+	got = only_file(p);
+	assert_non_null(strstr(got, "To: old@example.jp\n"));
+	assert_non_null(strstr(got, "queued before sealing " LINK "\n"));
+	free(got);
+	free(p);
+	{
+		int64_t ids[] = {a, b, c, d};
+
+		for (i = 0; i < 4; i++) {
+			OK(store_mail_get(f->s, ids[i], &m, &e));
+			assert_int_equal(m.status, STORE_MAIL_FAILED);
+			assert_string_equal(m.message, "");
+			assert_non_null(m.last_error);
+			assert_non_null(strstr(m.last_error, "sealed body does not open"));
+			store_mail_clear(&m);
+		}
+	}
+	/* never tried again */
+	util_clock_set_offset(3600);
+	OK(mail_queue_run(&f->mc, f->s, 10, &st, &e));
+	assert_int_equal(st.sent + st.failed + st.retried, 0);
+	/* not base64url at all, and empty: refused the same way */
+	util_clock_set_offset(0);
+	enqueue_secret(f, "e@example.jp", &a);
+	raw_set_message(f, a, "shomei-seal1:not*base64");
+	OK(store_mail_enqueue(f->s, "ca@example.jp", "f@example.jp", "", util_now(), &b, &e));
+	OK(mail_queue_run(&f->mc, f->s, 10, &st, &e));
+	assert_int_equal(st.failed, 2);
+	assert_int_equal(st.sent, 0);
+	/* another key: nothing opens, nothing is sent */
+	enqueue_secret(f, "g@example.jp", &c);
+	f->mc.key[0] ^= 1;
+	OK(mail_queue_run(&f->mc, f->s, 10, &st, &e));
+	assert_int_equal(st.failed, 1);
+	assert_int_equal(st.sent, 0);
+	/* no key at all: the run is refused, the mail stays queued */
+	enqueue_secret(f, "h@example.jp", &c); /* (the key flipped still seals) */
+	f->mc.have_key = 0;
+	assert_int_equal(mail_queue_run(&f->mc, f->s, 10, &st, &e), -1);
+	assert_int_equal(e.code, ERR_INTERNAL);
+	f->mc.have_key = 1;
+	err_clear(&e);
+	p = xasprintf("%s/outbox/new", f->dir);
+	assert_int_equal(dir_count(p), 1);
+	free(p);
+	free(ra);
+	free(rb);
+	free(rc);
 }
 
 /* ---- the integration tests' driver ---- */
@@ -863,8 +1172,10 @@ driver(int argc, char **argv)
 	if (argc < 3)
 		goto usage;
 	if (ca_open(argv[2], 0, NULL, &ca, &e) == -1 || ca_store_open(ca, &s, &e) == -1 ||
-	    mail_conf_load(&mc, &ca->conf, ca->datadir, &e) == -1)
+	    mail_conf_load(&mc, &ca->conf, ca->datadir, &e) == -1 ||
+	    mail_key_load(&ca->conf, mc.key, &e) == -1)
 		goto fail;
+	mc.have_key = 1;
 	if (strcmp(argv[1], "enqueue") == 0 && argc == 6) {
 		struct mail_msg m = {
 		    .to = argv[3], .subject = argv[4], .body = argv[5], .cte = mc.cte};
@@ -926,7 +1237,8 @@ main(int argc, char **argv)
 	const struct CMUnitTest queue[] = {
 	    T(test_queue_rollback),	    T(test_queue_claim_exclusive),
 	    T(test_queue_maildir_delivery), T(test_queue_backoff_and_give_up),
-	    T(test_sender_thread),
+	    T(test_sender_thread),	    T(test_queue_sealed),
+	    T(test_queue_tampered),
 	};
 	int fails = 0;
 

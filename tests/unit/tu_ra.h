@@ -331,7 +331,7 @@ tu_ra_sql_count(const struct tu_ra *f, const char *sql)
 		PQclear(r);
 		PQfinish(c);
 	} else {
-		char *path = xasprintf("%s/shomei.db", f->ca.dir);
+		char *path = xasprintf("%s/db/shomei.db", f->ca.dir);
 		sqlite3 *db = NULL;
 		sqlite3_stmt *st = NULL;
 
