@@ -38,9 +38,10 @@ struct http_server {
 	struct http_listen cfg;
 	struct http_route *routes; /* cfg.tables composed */
 	char *addr;
-	unsigned inflight;    /* atomic */
-	unsigned pending;     /* atomic: of those, requests whose body is still arriving */
-	pthread_mutex_t lock; /* socks, wd_stop */
+	unsigned inflight;     /* atomic */
+	unsigned pending;      /* atomic: of those, requests whose body is still arriving */
+	size_t deferred_bytes; /* atomic: body bytes held by requests without a slot */
+	pthread_mutex_t lock;  /* socks, wd_stop */
 	pthread_cond_t wake;
 	struct http_sock *socks;
 	pthread_t wd;
@@ -56,6 +57,8 @@ struct http_conn {
 	int counted;  /* holds one "in flight" slot */
 	int pending;  /* ... and is one of srv->pending (its body is still arriving) */
 	int deferred; /* takes its slot once its body is complete (pending bodies hold enough) */
+	size_t held;  /* ... and holds these bytes of srv->deferred_bytes meanwhile */
+	int busy;     /* ... over HTTP_DEFERRED_BYTES: answered 503 once its body is in */
 	int answered; /* a reply was queued before the body was read (413, 503, ...) */
 	int too_big;
 };
@@ -147,7 +150,7 @@ http_watchdog(void *arg)
 
 	pthread_mutex_lock(&srv->lock);
 	while (!srv->wd_stop) {
-		clock_gettime(CLOCK_REALTIME, &until);
+		clock_gettime(CLOCK_MONOTONIC, &until); /* the condition's clock */
 		until.tv_nsec += 250000000L;
 		if (until.tv_nsec >= 1000000000L) {
 			until.tv_sec++;
@@ -526,6 +529,21 @@ http_body_s(const struct http_server *srv, const struct http_route *rt)
 }
 
 /*
+ * Requests waiting for their slot buffer their bodies without one: at most this many bytes
+ * in all per listener (a request that would pass it is answered 503), so that many large
+ * uploads cannot take the process's memory.
+ */
+#define HTTP_DEFERRED_BYTES (64u << 20)
+
+static void
+http_held_release(struct http_server *srv, struct http_conn *hc)
+{
+	if (hc->held > 0)
+		__atomic_sub_fetch(&srv->deferred_bytes, hc->held, __ATOMIC_RELAXED);
+	hc->held = 0;
+}
+
+/*
  * Takes an "in flight" slot for a request whose headers are in; 0, or -1 when every slot is
  * taken (the caller answers 503).  A request with a body to come holds its slot while the
  * body arrives — but such requests hold at most three quarters of the slots: beyond that a
@@ -558,6 +576,9 @@ http_slot_body_done(struct http_server *srv, struct http_conn *hc)
 	if (!hc->deferred)
 		return 0;
 	hc->deferred = 0;
+	http_held_release(srv, hc);
+	if (hc->busy)
+		return -1;
 	hc->counted = 1;
 	return __atomic_add_fetch(&srv->inflight, 1, __ATOMIC_RELAXED) > srv->cfg.max_inflight ? -1
 											       : 0;
@@ -618,8 +639,21 @@ http_dispatch(void *cls, struct MHD_Connection *c, const char *url, const char *
 		return MHD_YES;
 	}
 	if (*upload_size != 0) {
+		/* a body without a slot counts against the listener's budget for those */
+		if (hc->deferred && !hc->busy) {
+			if (__atomic_add_fetch(&srv->deferred_bytes, *upload_size,
+					       __ATOMIC_RELAXED) > HTTP_DEFERRED_BYTES) {
+				__atomic_sub_fetch(&srv->deferred_bytes, *upload_size,
+						   __ATOMIC_RELAXED);
+				http_held_release(srv, hc);
+				buf_free(&hc->body);
+				hc->busy = 1;
+			} else {
+				hc->held += *upload_size;
+			}
+		}
 		/* body chunk: keep up to the route's maximum, note anything beyond */
-		if (!hc->answered && !hc->too_big &&
+		if (!hc->answered && !hc->too_big && !hc->busy &&
 		    buf_append(&hc->body, upload, *upload_size) == -1)
 			hc->too_big = 1;
 		*upload_size = 0;
@@ -676,6 +710,7 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			   "request header");
 	if (hc->pending)
 		__atomic_sub_fetch(&srv->pending, 1, __ATOMIC_RELAXED);
+	http_held_release(srv, hc);
 	if (hc->counted)
 		__atomic_sub_fetch(&srv->inflight, 1, __ATOMIC_RELAXED);
 	buf_free(&hc->body);
@@ -749,7 +784,15 @@ http_server_start(const struct http_listen *cfg, struct http_server **out, struc
 	if (srv->cfg.body_timeout_s == 0)
 		srv->cfg.body_timeout_s = 10;
 	pthread_mutex_init(&srv->lock, NULL);
-	pthread_cond_init(&srv->wake, NULL);
+	{
+		/* a step of the wall clock must not stop the watchdog */
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&srv->wake, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	srv->addr = xstrdup(cfg->addr);
 	/*
 	 * poll(), not epoll: libmicrohttpd's epoll loop (0.9.75, and still upstream) reads at
@@ -950,9 +993,13 @@ http_client_ip(struct http_req *r, unsigned char out[16], size_t *len)
 		unsigned char fwd[16];
 		size_t flen;
 
+		/* without a usable X-Forwarded-For the client is unknown, never the proxy
+		 * itself (which metrics.allow may list, and whose key all would share) */
 		if (http_client_forwarded(r, fwd, &flen) == 0) {
 			memcpy(out, fwd, flen);
 			*len = flen;
+		} else {
+			*len = 0;
 		}
 	}
 }

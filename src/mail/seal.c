@@ -98,13 +98,13 @@ mail_body_open(const struct mail_conf *mc, const struct store_mail *m, struct bu
 		goto out;
 	}
 	if (strncmp(msg, MAIL_SEAL_PREFIX, plen) != 0) {
-		/* queued before bodies were sealed */
-		if (buf_append(out, msg, strlen(msg)) == -1) {
-			err_set(e, ERR_REFUSED, "mail: %" PRId64 ": body larger than %d bytes",
-				m->id, MAIL_MSG_MAX);
-			goto out;
-		}
-		rc = 0;
+		/* whoever can write the store must not get mail sent from the CA's address: a
+		 * body in clear (written into the store, or queued by a shomei before bodies were
+		 * sealed) is never sent */
+		err_set(e, ERR_REFUSED,
+			"mail: %" PRId64 ": body not sealed (written into the store directly, or "
+			"queued before bodies were sealed), not sent",
+			m->id);
 		goto out;
 	}
 	if (!mc->have_key) {

@@ -106,7 +106,8 @@ ra_idem_finish(struct store *st, struct ra_idem *r, int status, const char *loca
 	if (!r->active)
 		return 0;
 	r->active = 0;
-	return store_idem_finish(st, r->key_hash, status, location, body, len, e);
+	return store_idem_finish(st, r->key_hash, r->stored.started, status, location, body, len,
+				 e);
 }
 
 int
@@ -115,7 +116,7 @@ ra_idem_bind(struct store *st, const struct ra_idem *r, int status, const char *
 {
 	if (!r->active)
 		return 0;
-	return store_idem_finish(st, r->key_hash, status, location, NULL, 0, e);
+	return store_idem_finish(st, r->key_hash, r->stored.started, status, location, NULL, 0, e);
 }
 
 int
@@ -124,7 +125,7 @@ ra_idem_abort(struct store *st, struct ra_idem *r, struct err *e)
 	if (!r->active)
 		return 0;
 	r->active = 0;
-	return store_idem_drop(st, r->key_hash, e);
+	return store_idem_drop(st, r->key_hash, r->stored.started, e);
 }
 
 void

@@ -166,6 +166,32 @@ super_child_fds(const struct super *s, int sfd, int ctl)
  * supervisor's stderr: at most 64 KiB a call, so that a flood cannot keep the supervisor from
  * its signals.  At EOF the pipe is closed.
  */
+/* Writes a web process's bytes to stderr with every control byte but newline and tab as \xNN
+ * (no escape sequence reaches root's terminal). */
+static void
+super_forward(const char *p, size_t n)
+{
+	char out[4 * 8192];
+	size_t i, k = 0;
+	unsigned char c;
+
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)p[i];
+		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+			snprintf(out + k, 5, "\\x%02x", c);
+			k += 4;
+		} else {
+			out[k++] = (char)c;
+		}
+		if (k > sizeof(out) - 4) {
+			(void)!write(STDERR_FILENO, out, k);
+			k = 0;
+		}
+	}
+	if (k > 0)
+		(void)!write(STDERR_FILENO, out, k);
+}
+
 static void
 gen_log_drain(struct gen *g)
 {
@@ -176,7 +202,7 @@ gen_log_drain(struct gen *g)
 	for (i = 0; i < 8 && g->logfd != -1; i++) {
 		n = read(g->logfd, buf, sizeof(buf));
 		if (n > 0) {
-			(void)!write(STDERR_FILENO, buf, (size_t)n);
+			super_forward(buf, (size_t)n);
 			continue;
 		}
 		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
@@ -198,7 +224,7 @@ gen_log_finish(struct gen *g)
 	for (i = 0; i < 128 && g->logfd != -1; i++) {
 		if ((n = read(g->logfd, buf, sizeof(buf))) <= 0)
 			break;
-		(void)!write(STDERR_FILENO, buf, (size_t)n);
+		super_forward(buf, (size_t)n);
 	}
 	if (g->logfd != -1)
 		close(g->logfd);
@@ -227,6 +253,9 @@ super_child_stdio(int logw)
 	if (null == -1 || dup2(null, STDIN_FILENO) == -1 || dup2(logw, STDOUT_FILENO) == -1 ||
 	    dup2(logw, STDERR_FILENO) == -1 || setsid() == -1)
 		_exit(ERR_INTERNAL);
+	/* a log line the supervisor has no time to take is dropped, never waited for: a busy
+	 * supervisor (starting a generation) must not stop every thread that logs */
+	(void)fcntl(STDOUT_FILENO, F_SETFL, fcntl(STDOUT_FILENO, F_GETFL) | O_NONBLOCK);
 	close(null);
 	close(logw);
 }
@@ -299,7 +328,8 @@ gen_spawn_web(struct super *s, struct gen *g, struct err *e)
 	}
 	if ((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) == 0 || read(g->ctl, &ready, 1) != 1 ||
 	    ready != 'R') {
-		kill(pid, SIGTERM);
+		/* SIGKILL: it inherited SIGTERM blocked, and may be stuck before it waits for it */
+		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		gen_log_finish(g);
 		g->wpid = -1;

@@ -384,7 +384,7 @@ struct store_idem {
 	char *location;
 	char *body; /* NUL-terminated copy */
 	size_t bodylen;
-	time_t started;
+	time_t started; /* set by a claim too: the owner token of finish and drop */
 };
 /*
  * Claims key_hash for a request: *claimed = 1 when it is ours to run (a new key, or a claim of
@@ -399,10 +399,12 @@ int store_idem_claim(struct store *, const unsigned char key_hash[STORE_HASH_LEN
  * location only (written in the transaction of what the request created, see ra_idem_bind);
  * a later call with the same status and location adds the body.
  */
-int store_idem_finish(struct store *, const unsigned char key_hash[STORE_HASH_LEN], int status,
-		      const char *location, const void *body, size_t len, struct err *);
-/* Gives a claim up (the request failed: a retry runs it again). */
-int store_idem_drop(struct store *, const unsigned char key_hash[STORE_HASH_LEN], struct err *);
+/* started: the claim's (its owner token); ERR_CONFLICT when a retry has taken it over. */
+int store_idem_finish(struct store *, const unsigned char key_hash[STORE_HASH_LEN], time_t started,
+		      int status, const char *location, const void *body, size_t len, struct err *);
+/* Gives a claim up (the request failed: a retry runs it again); its own claim only. */
+int store_idem_drop(struct store *, const unsigned char key_hash[STORE_HASH_LEN], time_t started,
+		    struct err *);
 int store_idem_purge(struct store *, time_t now, int64_t *n, struct err *);
 void store_idem_clear(struct store_idem *);
 

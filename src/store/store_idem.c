@@ -19,11 +19,13 @@ static const char SQL_IDEM_GET[] =
     "SELECT request_hash, status, location, body, started FROM api_idempotency WHERE "
     "key_hash = $1 AND expires >= $2";
 /* a running claim, or one bound to its answer's status and location without the body yet */
+/* ... and still this request's: started is its owner token (a retry that took the claim over
+ * changed it, and then the first request's answer is not kept) */
 static const char SQL_IDEM_FINISH[] =
     "UPDATE api_idempotency SET status = $2, location = $3, body = $4 WHERE key_hash = $1 AND "
-    "(status = 0 OR (status = $2 AND body IS NULL AND location = $3))";
+    "started = $5 AND (status = 0 OR (status = $2 AND body IS NULL AND location = $3))";
 static const char SQL_IDEM_DROP[] =
-    "DELETE FROM api_idempotency WHERE key_hash = $1 AND status = 0";
+    "DELETE FROM api_idempotency WHERE key_hash = $1 AND status = 0 AND started = $2";
 static const char SQL_IDEM_PURGE[] = "DELETE FROM api_idempotency WHERE expires < $1";
 
 void
@@ -115,6 +117,7 @@ store_idem_claim(struct store *s, const unsigned char key_hash[STORE_HASH_LEN],
 		return -1;
 	if (changed) {
 		*claimed = 1;
+		r->started = now;
 		return 0;
 	}
 	if (idem_write(s, SQL_IDEM_TAKEOVER, key_hash, req_hash, (int64_t)now,
@@ -122,6 +125,7 @@ store_idem_claim(struct store *s, const unsigned char key_hash[STORE_HASH_LEN],
 		return -1;
 	if (changed) {
 		*claimed = 1;
+		r->started = now;
 		return 0;
 	}
 	if ((found = idem_get(s, key_hash, now, r, e)) == -1)
@@ -135,13 +139,14 @@ store_idem_claim(struct store *s, const unsigned char key_hash[STORE_HASH_LEN],
 		*claimed = changed;
 		if (!changed)
 			return err_set(e, ERR_CONFLICT, "store: idempotency key taken meanwhile");
+		r->started = now;
 	}
 	return 0;
 }
 
 int
-store_idem_finish(struct store *s, const unsigned char key_hash[STORE_HASH_LEN], int status,
-		  const char *location, const void *body, size_t len, struct err *e)
+store_idem_finish(struct store *s, const unsigned char key_hash[STORE_HASH_LEN], time_t started,
+		  int status, const char *location, const void *body, size_t len, struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	int rc = -1;
@@ -158,8 +163,16 @@ store_idem_finish(struct store *s, const unsigned char key_hash[STORE_HASH_LEN],
 		stmt_blob(s, st, 4, body, len);
 	else
 		s->drv->bind_null(st, 4);
+	stmt_int(s, st, 5, (int64_t)started);
 	if (store_stmt_step(s, st, "idempotency answer", NULL, e) == -1)
 		goto out;
+	if (s->drv->changes(st) != 1) {
+		err_set(
+		    e, ERR_CONFLICT,
+		    "store: the idempotency key's claim was taken over by a retry (this request "
+		    "ran too long); its result is not kept");
+		goto out;
+	}
 	rc = 0;
 out:
 	stmt_reset(s, st);
@@ -167,7 +180,8 @@ out:
 }
 
 int
-store_idem_drop(struct store *s, const unsigned char key_hash[STORE_HASH_LEN], struct err *e)
+store_idem_drop(struct store *s, const unsigned char key_hash[STORE_HASH_LEN], time_t started,
+		struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	int rc = -1;
@@ -175,6 +189,7 @@ store_idem_drop(struct store *s, const unsigned char key_hash[STORE_HASH_LEN], s
 	if ((st = store_stmt_get(s, SQL_IDEM_DROP, 0, "idempotency key", e)) == NULL)
 		goto out;
 	stmt_blob(s, st, 1, key_hash, STORE_HASH_LEN);
+	stmt_int(s, st, 2, (int64_t)started);
 	if (store_stmt_step(s, st, "idempotency key", NULL, e) == -1)
 		goto out;
 	rc = 0;

@@ -186,24 +186,40 @@ int
 util_secret_file(const char *path, void *out, size_t len, struct err *e)
 {
 	unsigned char *k = NULL;
+	char *tmp = NULL;
 	int fd = -1, rc = -1, tries;
 	ssize_t w;
 
 	k = xmalloc(len);
 	util_random(k, len);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) != -1) {
-		if ((w = write(fd, k, len)) != (ssize_t)len || fsync(fd) == -1) {
-			err_set(e, ERR_INTERNAL, "%s: %s", path,
-				w >= 0 && w != (ssize_t)len ? "short write" : strerror(errno));
+	/*
+	 * Written whole under a temporary name, then given its name with link(), which fails
+	 * when another process was first: a crash never leaves a short secret behind, and two
+	 * starting processes agree on one.
+	 */
+	if (!util_file_exists(path)) {
+		tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+		(void)unlink(tmp);
+		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1 ||
+		    (w = write(fd, k, len)) != (ssize_t)len || fsync(fd) == -1) {
+			err_set(e, ERR_INTERNAL, "%s: %s", tmp,
+				fd != -1 && w >= 0 && w != (ssize_t)len ? "short write"
+									: strerror(errno));
+			(void)unlink(tmp);
 			goto out;
 		}
-		memcpy(out, k, len);
-		rc = 0;
-		goto out;
-	}
-	if (errno != EEXIST) {
-		err_set(e, ERR_INTERNAL, "%s: %s", path, strerror(errno));
-		goto out;
+		if (link(tmp, path) == 0) {
+			(void)unlink(tmp);
+			memcpy(out, k, len);
+			rc = 0;
+			goto out;
+		}
+		if (errno != EEXIST) {
+			err_set(e, ERR_INTERNAL, "%s: %s", path, strerror(errno));
+			(void)unlink(tmp);
+			goto out;
+		}
+		(void)unlink(tmp);
 	}
 	for (tries = 0; tries < 50; tries++) {
 		struct buf b;
@@ -217,12 +233,14 @@ util_secret_file(const char *path, void *out, size_t len, struct err *e)
 			goto out;
 		}
 		buf_free(&b);
-		usleep(20000); /* another process is writing it */
+		usleep(20000);
 	}
-	err_set(e, ERR_INTERNAL, "%s: not a %zu-byte secret", path, len);
+	err_set(e, ERR_INTERNAL, "%s: not a %zu-byte secret (remove it to make a new one)", path,
+		len);
 out:
 	sodium_memzero(k, len);
 	free(k);
+	free(tmp);
 	if (fd != -1)
 		close(fd);
 	return rc;

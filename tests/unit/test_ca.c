@@ -421,6 +421,62 @@ test_issue_unknown_idem(void **state)
 	assert_int_equal(n, n0 + 1); /* one certificate, not two */
 }
 
+/*
+ * A request that runs so long that its retry takes the claim over (RA_IDEM_STALE, 120 s)
+ * cannot bind its certificate any more: the claim's start is its owner token.  The first
+ * issuance fails and writes nothing, the retry's stands: one certificate for one key.
+ */
+static void
+test_issue_idem_takeover(void **state)
+{
+	struct ca_issue_req req;
+	struct ca_issued out;
+	struct ra_idem first, retry;
+	struct err e;
+	unsigned char *der;
+	const char *body = "{\"profile\":\"server\"}";
+	int64_t n0, n;
+	time_t t0 = util_now();
+	int len;
+
+	(void)state;
+	err_clear(&e);
+	assert_int_equal(store_cert_count(fx.st, -1, &n0, &e), 0);
+	memset(&first, 0, sizeof(first));
+	memset(&retry, 0, sizeof(retry));
+	assert_int_equal(ra_idem_begin(fx.st, "key1", "slow-one", "POST", "/api/v1/certificates",
+				       body, strlen(body), t0 - 200, &first, &e),
+			 RA_IDEM_RUN);
+	assert_int_equal(ra_idem_begin(fx.st, "key1", "slow-one", "POST", "/api/v1/certificates",
+				       body, strlen(body), t0, &retry, &e),
+			 RA_IDEM_RUN);
+	der = tu_csr("takeover.example", &len);
+	memset(&req, 0, sizeof(req));
+	req.profile = "server";
+	req.csr = der;
+	req.csrlen = (size_t)len;
+	req.actor = "test";
+	req.write_fn = hook_idem_bind;
+	req.arg = &first;
+	memset(&out, 0, sizeof(out));
+	assert_int_equal(ca_issue(fx.ca, fx.st, &req, &out, &e), -1);
+	assert_non_null(strstr(e.msg, "taken over by a retry"));
+	ca_issued_clear(&out);
+	assert_int_equal(store_cert_count(fx.st, -1, &n, &e), 0);
+	assert_int_equal(n, n0);
+	err_clear(&e);
+	req.arg = &retry;
+	memset(&out, 0, sizeof(out));
+	assert_int_equal(ca_issue(fx.ca, fx.st, &req, &out, &e), 0);
+	ca_issued_clear(&out);
+	OPENSSL_free(der);
+	assert_int_equal(store_cert_count(fx.st, -1, &n, &e), 0);
+	assert_int_equal(n, n0 + 1);
+	first.active = retry.active = 0;
+	ra_idem_clear(&first);
+	ra_idem_clear(&retry);
+}
+
 /* ---- ca_issue with the caller's records ---- */
 
 struct hooks {
@@ -786,6 +842,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_group_commit, setup_sqlite, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch_sync_unknown, setup_sqlite, teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_unknown_idem, setup_sqlite, teardown),
+	    cmocka_unit_test_setup_teardown(test_issue_idem_takeover, setup_sqlite, teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_hooks, setup_sqlite, teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_key, setup_sqlite, teardown),
 	    cmocka_unit_test_setup_teardown(test_root_crl, setup_sqlite, teardown),
@@ -794,6 +851,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_group_commit, setup_pg, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch_sync_unknown, setup_pg, teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_unknown_idem, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_issue_idem_takeover, setup_pg, teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_hooks, setup_pg, teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_key, setup_pg, teardown),
 	    cmocka_unit_test_setup_teardown(test_root_crl, setup_pg, teardown),
