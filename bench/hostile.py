@@ -10,6 +10,7 @@ traffic), measured against a real `shomei serve` on loopback:
      normal client waits for the CRL meanwhile.
 
     build/shomei must exist (make).  Run:  /usr/bin/python3 bench/hostile.py [SECONDS]
+    (default 120: portal.captcha_rate counts per minute, so a run of whole minutes)
 """
 import os
 import socket
@@ -22,7 +23,7 @@ import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 SHOMEI = os.environ.get("SHOMEI_BIN", os.path.join(ROOT, "build", "shomei"))
-SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 20
+SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 120  # whole minutes: the limit is per minute
 
 
 def free_port():
