@@ -198,12 +198,12 @@ SLOW_POST = (b"POST /tsa HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n"
              b"Content-Type: application/timestamp-query\r\n\r\nabc")
 
 
-def hold_slot(port, cafile=None):
+def hold_slot(port, cafile=None, request=SLOW_POST):
     """A request whose body never finishes: it occupies one 'in flight' slot."""
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     if cafile:
         s = ssl.create_default_context(cafile=cafile).wrap_socket(s, server_hostname="localhost")
-    s.sendall(SLOW_POST)
+    s.sendall(request)
     return s
 
 
@@ -219,14 +219,22 @@ def get_until(status, *args, wait=10.0, **kw):
         time.sleep(0.1)
 
 
+SLOW_API_POST = (b"POST /api/v1/certificates HTTP/1.1\r\nHost: localhost\r\n"
+                 b"Content-Length: 100\r\nContent-Type: application/json\r\n\r\n{")
+
+
 def test_overload_503(ca_sqlite):
-    srv = start_server(ca_sqlite, "http.max_inflight = 2")
+    # the HTTPS slots are held by API bodies, whose time (http.body_timeout) outlasts the
+    # test however slow the machine; a TSA body would be cut after its 5 s
+    srv = start_server(ca_sqlite, "http.max_inflight = 2\nhttp.body_timeout = 120\n"
+                                  "http.timeout = 120")
     held = []
     try:
         held = [hold_slot(srv.http_port), hold_slot(srv.http_port)]
         st, h, body = get_until(503, srv.http + "/healthz")
         assert st == 503 and h.get("Retry-After") == "2"
-        held += [hold_slot(srv.https_port, srv.cafile), hold_slot(srv.https_port, srv.cafile)]
+        held += [hold_slot(srv.https_port, srv.cafile, SLOW_API_POST),
+                 hold_slot(srv.https_port, srv.cafile, SLOW_API_POST)]
         # an HTML route answers with a page in Japanese and English
         st, h, body = get_until(503, srv.https + "/", cafile=srv.cafile)
         assert st == 503 and h.get("Retry-After") == "2"
