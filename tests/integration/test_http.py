@@ -176,7 +176,7 @@ def test_connection_cap_per_ip(ca_sqlite):
             s = socket.create_connection(("127.0.0.1", srv.http_port), timeout=5)
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
             held.append(s)
-        time.sleep(0.3)
+        time.sleep(1.5)  # both accepted (a loaded machine's poll threads take a while)
         s = socket.create_connection(("127.0.0.1", srv.http_port), timeout=5)
         try:
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
