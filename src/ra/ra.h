@@ -315,7 +315,7 @@ struct ra_online_answer {
 	time_t not_after;	       /* the certificate's (0 when unknown) */
 	time_t revoked_at;	       /* revoked, already_revoked, revocation_pending, accepted */
 	int reason;		       /* CRLReason code of the revocation, else -1 */
-	char detail[512];	       /* why a refusal was made (safe to show; may be "") */
+	char detail[1024];	       /* why a refusal was made (safe to show; may be "") */
 };
 
 /*

@@ -224,8 +224,9 @@ sandbox_prepare(const struct ca *ca, const struct sandbox *sb, struct err *e)
 			    e, ERR_REFUSED,
 			    "store %s: with web.user the SQLite store lies in a directory of its "
 			    "own inside the data directory, which only the web process writes "
-			    "(mkdir %s/db && mv %s* %s/db/ and set store = sqlite:db/%s)",
-			    ca->store_spec + 7, data, ca->store_spec + 7, data,
+			    "(move it and its -wal/-shm files to db/ there and set store = "
+			    "sqlite:db/%s)",
+			    ca->store_spec + 7,
 			    strrchr(ca->store_spec, '/') ? strrchr(ca->store_spec, '/') + 1
 							 : ca->store_spec + 7);
 			goto out;

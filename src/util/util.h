@@ -32,7 +32,7 @@ struct err {
 	enum err_code code;
 	int kind; /* what kind of refusal, in the terms of the module that refused (issuance:
 		   * enum ca_refusal of ca.h); 0 = not classified.  Set by err_kind(). */
-	char msg[512];
+	char msg[1024];
 };
 
 void err_clear(struct err *);

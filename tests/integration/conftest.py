@@ -189,13 +189,17 @@ def start_server(inst, extra_conf="", args=(), ports=None):
                             stdout=logf, stderr=subprocess.STDOUT)
     logf.close()
     srv = Server(inst, proc, hp, sp, log)
+    # a /healthz answer alone may come from another test's server that took the port first
+    # (ours then exits with "Address already in use"): ours has bound both ports once its
+    # supervisor logs its pid
+    mine = f"supervisor pid {proc.pid}"
     end = time.time() + 30
     while time.time() < end:
         if proc.poll() is not None:
             raise AssertionError("serve exited: " + srv.log_text())
         try:
             with urllib.request.urlopen(srv.http + "/healthz", timeout=2) as r:
-                if r.status == 200:
+                if r.status == 200 and mine in srv.log_text():
                     return srv
         except OSError:
             pass

@@ -59,7 +59,10 @@ def server(ca):
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        assert wait_for(lambda: get(url + "/healthz")[0] == 200), open(log.name).read()
+        # ours answers once its supervisor (which bound both ports) has logged its pid
+        assert wait_for(lambda: get(url + "/healthz")[0] == 200 and
+                        f"supervisor pid {proc.pid}" in open(log.name).read()), \
+            open(log.name).read()
         yield proc, url
     finally:
         if proc.poll() is None:

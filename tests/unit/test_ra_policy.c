@@ -53,7 +53,7 @@ test_names(void **state)
 	char *ips[] = {"192.0.2.0/24", "198.51.100.7", "2001:db8::/32", "203.0.112.0/20"};
 	char *uris[] = {"https://www.example.ac.jp/sw/", "urn:example:signer"};
 	struct store_org org;
-	char msg[512];
+	char msg[1024];
 
 	(void)state;
 	memset(&org, 0, sizeof(org));
