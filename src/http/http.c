@@ -839,6 +839,10 @@ http_server_start(const struct http_listen *cfg, struct http_server **out, struc
 							    (void *)cfg->tls_cert_pem};
 			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
 							    (void *)cfg->tls_key_pem};
+			/* libmicrohttpd then asks for a certificate (GNUTLS_CERT_REQUEST) */
+			if (cfg->tls_client_ca_pem != NULL)
+				opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
+								    (void *)cfg->tls_client_ca_pem};
 		}
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 		srv->d = MHD_start_daemon(flags, 0, NULL, NULL, http_dispatch, srv,
@@ -942,6 +946,26 @@ http_client_addr(struct http_req *r, char *out, size_t n)
 	len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	if (getnameinfo(sa, len, out, (socklen_t)n, NULL, 0, NI_NUMERICHOST) != 0)
 		snprintf(out, n, "?");
+}
+
+long
+http_peer_cert(struct http_req *r, unsigned char *out, size_t max)
+{
+	const union MHD_ConnectionInfo *ci;
+	const gnutls_datum_t *peers;
+	unsigned int n = 0;
+
+	if (!r->tls ||
+	    (ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION)) == NULL ||
+	    ci->tls_session == NULL)
+		return 0;
+	peers = gnutls_certificate_get_peers((gnutls_session_t)ci->tls_session, &n);
+	if (peers == NULL || n == 0 || peers[0].size == 0)
+		return 0;
+	if (peers[0].size > max)
+		return -1;
+	memcpy(out, peers[0].data, peers[0].size);
+	return (long)peers[0].size;
 }
 
 struct http_xff {

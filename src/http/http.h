@@ -66,6 +66,12 @@ struct http_listen {
 	const char *tls_cert_pem; /* NULL: plain HTTP; else PEM chain (server first) */
 	const char *tls_key_pem;
 	const char *tls_priorities; /* GnuTLS priority string (NULL: HTTP_TLS_PRIORITIES) */
+	/*
+	 * PEM certificates whose subjects the TLS handshake names in its certificate request:
+	 * a client certificate is then requested (never required, and not verified by TLS: the
+	 * face checks it through http_peer_cert()).  NULL: none is asked for.
+	 */
+	const char *tls_client_ca_pem;
 	unsigned threads;	    /* thread pool size */
 	unsigned max_connections;   /* connection cap (0: 1024) */
 	unsigned max_per_ip;	    /* connections from one address at once (0: no cap) */
@@ -148,6 +154,13 @@ void http_server_stop(struct http_server *, int grace);
  */
 int http_routes_compose(const struct http_route *const *tables, struct http_route **out,
 			struct err *);
+
+/*
+ * The client's TLS certificate (DER of the first one it sent) copied into out (at most max
+ * bytes): its length, 0 when none was sent (or plain HTTP), -1 when larger than max.  The
+ * handshake proved the client holds its key; nothing else about it is checked here.
+ */
+long http_peer_cert(struct http_req *, unsigned char *out, size_t max);
 
 /* Request accessors (NULL when absent). */
 const char *http_header(struct http_req *, const char *name);

@@ -401,6 +401,41 @@ void ra_token_hash(const unsigned char raw[RA_TOKEN_LEN], unsigned char out[STOR
 void ra_token_hash_keyed(const unsigned char raw[RA_TOKEN_LEN], const char *key,
 			 unsigned char out[STORE_HASH_LEN]);
 
+/* ---- sessions of the RA officers' console (osess.c) ---- */
+
+#define RA_OSESS_IDLE_DEFAULT 900 /* seconds without a request (console.idle_timeout) */
+
+enum ra_osess_result {
+	RA_OSESS_OK = 0,
+	RA_OSESS_NONE,	     /* no session with this id (never logged in, or a forged cookie) */
+	RA_OSESS_ENDED,	     /* logged out (or ended) before */
+	RA_OSESS_TIMEOUT,    /* idle too long: ended now (audited console.timeout) */
+	RA_OSESS_OTHER_CERT, /* came with another client certificate: ended now (audited) */
+	RA_OSESS__MAX
+};
+extern const char *const ra_osess_result_names[RA_OSESS__MAX];
+
+/*
+ * Starts the session sid (the web session id the login rotated to) of an officer whose client
+ * certificate (fpr: SHA-256 of its DER) was checked; audited console.login with the client's
+ * address and the certificate.
+ */
+int ra_osess_begin(struct store *, const char *sid, int64_t officer_id,
+		   const unsigned char fpr[STORE_HASH_LEN], const char *client, time_t now,
+		   struct err *);
+/*
+ * A request of session sid on a connection whose certificate is fpr: RA_OSESS_OK (its
+ * last-seen time moved to now, *officer_id set) or why not; ends the session on a timeout
+ * (idle_s) or another certificate.
+ */
+int ra_osess_check(struct store *, const char *sid, const unsigned char fpr[STORE_HASH_LEN],
+		   long idle_s, time_t now, int64_t *officer_id, enum ra_osess_result *,
+		   struct err *);
+/* Logout: ends the session (audited console.logout); *ended 0 when it was not open. */
+int ra_osess_end(struct store *, const char *sid, time_t now, int *ended, struct err *);
+/* Ends the sessions idle for more than idle_s (each audited console.timeout); *count ended. */
+int ra_osess_sweep(struct store *, long idle_s, time_t now, size_t *count, struct err *);
+
 /*
  * Certificate codes: 20 symbols of an alphabet without look-alikes (100 bits), shown in
  * groups of five ("XXXXX-XXXXX-XXXXX-XXXXX"); the store keeps BLAKE2b-256 of the 20 symbols.

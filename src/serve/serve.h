@@ -18,11 +18,13 @@
 
 struct serve_opts {
 	const char *datadir;
-	const char *http;  /* overrides listen.http */
-	const char *https; /* overrides listen.https ("off": none) */
+	const char *http;    /* overrides listen.http */
+	const char *https;   /* overrides listen.https ("off": none) */
+	const char *console; /* overrides listen.console ("off": none; off when https is) */
 	/* set by the supervisor: the listening sockets every web generation accepts on */
 	int http_fd;
-	int https_fd; /* -1 when off */
+	int https_fd;	/* -1 when off */
+	int console_fd; /* -1 when off */
 };
 
 /* Runs the supervisor until SIGTERM/SIGINT; returns the exit status. */

@@ -154,7 +154,7 @@ super_child_fds(const struct super *s, int sfd, int ctl)
 		if (util_parse_long(de->d_name, 0, 1 << 30, &fd) == -1)
 			continue;
 		keep = fd <= 2 || fd == dfd || fd == sfd || fd == ctl || fd == s->o->http_fd ||
-		       fd == s->o->https_fd;
+		       fd == s->o->https_fd || fd == s->o->console_fd;
 		if (!keep)
 			close((int)fd);
 	}
@@ -558,23 +558,33 @@ super_reload(struct super *s)
 static int
 super_listen(struct super *s, struct serve_opts *o, struct err *e)
 {
-	const char *http, *https;
+	const char *http, *https, *console;
 
 	http = o->http ? o->http : conf_get(&s->ca->conf, "listen.http", "127.0.0.1:8080");
 	https = o->https ? o->https : conf_get(&s->ca->conf, "listen.https", "127.0.0.1:8443");
+	console =
+	    o->console ? o->console : conf_get(&s->ca->conf, "listen.console", "127.0.0.1:8444");
+	if (strcmp(https, "off") == 0)
+		console = "off"; /* the console shares the HTTPS certificate */
 	o->http = http;
 	o->https = https;
+	o->console = console;
 	{
 		/* a predictable CAPTCHA answer only on a test instance bound to loopback */
-		const char *addrs[2] = {http, https};
+		const char *addrs[3] = {http, https, console};
 
 		if (captcha_test_mode_allowed(&s->ca->conf, addrs,
-					      strcmp(https, "off") == 0 ? 1 : 2, e) == -1)
+					      strcmp(https, "off") == 0	    ? 1
+					      : strcmp(console, "off") == 0 ? 2
+									    : 3,
+					      e) == -1)
 			return -1;
 	}
 	if (http_listen_socket(http, &o->http_fd, e) == -1)
 		return -1;
 	if (strcmp(https, "off") != 0 && http_listen_socket(https, &o->https_fd, e) == -1)
+		return -1;
+	if (strcmp(console, "off") != 0 && http_listen_socket(console, &o->console_fd, e) == -1)
 		return -1;
 	return 0;
 }
@@ -606,7 +616,7 @@ serve_main(const struct serve_opts *co)
 	signal(SIGPIPE, SIG_IGN);
 
 	/* the supervisor reads the configuration but never loads a private key */
-	o->http_fd = o->https_fd = -1;
+	o->http_fd = o->https_fd = o->console_fd = -1;
 	if (ca_open(o->datadir, 0, serve_conf_known, &s.ca, &e) == -1 ||
 	    sandbox_user(&s.ca->conf, &s.sb, &e) == -1 || sandbox_prepare(s.ca, &s.sb, &e) == -1 ||
 	    super_listen(&s, o, &e) == -1)
@@ -666,6 +676,8 @@ serve_main(const struct serve_opts *co)
 	close(o->http_fd);
 	if (o->https_fd != -1)
 		close(o->https_fd);
+	if (o->console_fd != -1)
+		close(o->console_fd);
 	return 0;
 fail:
 	fprintf(stderr, "shomei: %s\n", e.msg);
@@ -678,5 +690,7 @@ fail:
 		close(o->http_fd);
 	if (o->https_fd != -1)
 		close(o->https_fd);
+	if (o->console_fd != -1)
+		close(o->console_fd);
 	return rc;
 }

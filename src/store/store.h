@@ -559,6 +559,29 @@ int store_token_get(struct store *, const unsigned char hash[STORE_HASH_LEN],
 int store_token_use(struct store *, const unsigned char hash[STORE_HASH_LEN],
 		    enum store_token_purpose, time_t when, struct err *);
 
+/* ---- sessions of the RA officers' console (store_osess.c, 0015; src/ra/osess.c) ---- */
+struct store_osess {
+	unsigned char id_hash[STORE_HASH_LEN]; /* SHA-256 of the cookie's id */
+	int64_t officer_id;
+	unsigned char fpr[STORE_HASH_LEN]; /* SHA-256 of the client certificate's DER */
+	char client[48];		   /* the address it logged in from */
+	time_t created, last_seen;
+	time_t ended; /* 0: open */
+};
+int store_osess_add(struct store *, const struct store_osess *, struct err *);
+/* ERR_NOTFOUND when there is none. */
+int store_osess_get(struct store *, const unsigned char id_hash[STORE_HASH_LEN],
+		    struct store_osess *, struct err *);
+/* Sets last_seen of an open session: 1 done, 0 when it has ended, -1 error. */
+int store_osess_touch(struct store *, const unsigned char id_hash[STORE_HASH_LEN], time_t now,
+		      struct err *);
+/* Ends an open session (reason: "logout", "timeout", ...): 1 done, 0 ended already. */
+int store_osess_end(struct store *, const unsigned char id_hash[STORE_HASH_LEN], time_t now,
+		    const char *reason, struct err *);
+/* At most max open sessions last seen before before, oldest first; caller frees *out. */
+int store_osess_stale(struct store *, time_t before, size_t max, struct store_osess **out,
+		      size_t *n, struct err *);
+
 /* ---- nonces of signed self-service requests (store_nonce.c, 0009; src/ra/online.c) ---- */
 /* Records a nonce hash until expires; ERR_CONFLICT when it is present (a replay). */
 int store_online_nonce_add(struct store *, const unsigned char hash[STORE_HASH_LEN], time_t expires,
