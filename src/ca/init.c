@@ -366,7 +366,8 @@ init_conf_text(struct buf *cf, const struct ca_init_opts *o, const char *name,
 	    "tsa.policy = %s\n\n"
 	    "# Listeners of `shomei serve`\n"
 	    "listen.http = 127.0.0.1:8080\n"
-	    "listen.https = 127.0.0.1:8443\n",
+	    "listen.https = 127.0.0.1:8443\n"
+	    "listen.console = 127.0.0.1:8444\n",
 	    name, baseclean, storev, o->ca_key_uri ? o->ca_key_uri : "keys/issuing.key.pem",
 	    use_env ? "key_passphrase_env = SHOMEI_KEY_PASSPHRASE"
 		    : "key_passphrase_file = keys/passphrase",

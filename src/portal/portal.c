@@ -28,30 +28,6 @@ struct portal portal;
 
 /* ---- start-up ---- */
 
-/* DIR as configured, else ../NAME beside the binary, else NAME in the working directory. */
-char *
-portal_dir(const struct conf *c, const char *key, const char *name)
-{
-	const char *v = conf_get(c, key, NULL);
-	char exe[PATH_MAX];
-	ssize_t n;
-
-	if (v != NULL)
-		return conf_path(c, v);
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		char *d, *p;
-
-		exe[n] = '\0';
-		d = dirname(exe);
-		p = xasprintf("%s/../%s", d, name);
-		if (util_file_exists(p))
-			return p;
-		free(p);
-	}
-	return xstrdup(name);
-}
-
 /* Reads the 32-byte secret, or creates it (util_secret_file: O_EXCL, 0600). */
 static int
 portal_secret_load(const struct conf *c, struct err *e)
@@ -107,8 +83,8 @@ portal_init(struct ca *ca, const char *const *listen_addrs, size_t naddrs, struc
 		err_set(e, ERR_INTERNAL, "portal: libsodium did not initialise");
 		goto out;
 	}
-	tdir = portal_dir(c, "portal.templates", "templates");
-	pdir = portal_dir(c, "portal.po", "po");
+	tdir = web_dir(c, "portal.templates", "templates");
+	pdir = web_dir(c, "portal.po", "po");
 	if (tmpl_set_load(&portal.site.tmpl, tdir, e) == -1 || i18n_load(pdir, e) == -1)
 		goto out;
 	if ((test_allowed = captcha_test_mode_allowed(c, listen_addrs, naddrs, e)) == -1 ||
@@ -181,7 +157,7 @@ out:
 /* The portal's pages on the HTTPS listener (handlers in the files named in portal.h). */
 const struct http_route portal_http_routes[] = {
     {"GET", "/", portal_index_get, 0, HTTP_KIND_HTML, "index", 0},
-    {"GET", "/static/", portal_static_get, 0, HTTP_KIND_PLAIN, "static", 0},
+    {"GET", "/static/", web_static_get, 0, HTTP_KIND_PLAIN, "static", 0},
     {"GET", "/regist/step1", portal_step1_get, 0, HTTP_KIND_HTML, "regist", 0},
     {"POST", "/regist/step1", portal_step1_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML, "regist", 0},
     {"GET", "/regist/confirm", portal_confirm_get, 0, HTTP_KIND_HTML, "regist", 0},

@@ -61,8 +61,6 @@ int portal_rate_ok(struct http_req *, long limit);
  * and hour; counts this one), else 0.  Tickets are known only by a keyed hash (limits.c).
  */
 int portal_ticket_rate_ok(const char *ticket, long limit);
-/* Directory key as configured, else ../name beside the binary, else name; caller frees. */
-char *portal_dir(const struct conf *, const char *key, const char *name);
 /* The top page's and static files' settings (top.c): from portal_init() / portal_fini(). */
 int portal_site_init(const struct conf *, struct err *);
 void portal_site_fini(void);

@@ -69,7 +69,7 @@ portal_site_init(const struct conf *c, struct err *e)
 			goto out;
 		portal.contact_text_en = xstrdup(text_en);
 	}
-	sdir = portal_dir(c, "portal.static", "static");
+	sdir = web_dir(c, "portal.static", "static");
 	if (web_static_load(sdir, e) == -1)
 		goto out;
 	rc = 0;
@@ -115,28 +115,3 @@ portal_index_get(struct http_req *r)
 	return rc;
 }
 
-/*
- * GET /static/NAME: a file of the fixed list, with its ETag (304 on If-None-Match).  With
- * ?v= equal to the file's version (the URL the layout links) it may be cached for a year; any
- * other request is cached briefly and revalidated.
- */
-int
-portal_static_get(struct http_req *r)
-{
-	const char *name = r->url + strlen("/static/");
-	const struct web_static_file *f = web_static_find(name);
-	const char *v = http_query(r, "v"), *inm = http_header(r, "If-None-Match");
-	const char *cache;
-
-	if (f == NULL)
-		return http_reply_text(r, 404, "not found\n");
-	cache = v != NULL && strcmp(v, f->version) == 0 ? "public, max-age=31536000, immutable"
-							: "public, max-age=300";
-	{
-		const char *h[] = {"ETag", f->etag, "Cache-Control", cache, NULL};
-
-		if (inm != NULL && strcmp(inm, f->etag) == 0)
-			return http_reply_hdrs(r, 304, NULL, "", 0, h);
-		return http_reply_hdrs(r, 200, f->ctype, f->data, f->len, h);
-	}
-}

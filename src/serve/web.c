@@ -19,6 +19,7 @@
 
 #include "api/api.h"
 #include "ca/ca.h"
+#include "console/console.h"
 #include "http/http.h"
 #include "mail/mail.h"
 #include "ocsp/ocsp.h"
@@ -139,6 +140,7 @@ web_metrics(struct http_req *r)
 const char *const serve_conf_keys[] = {
     "listen.http",
     "listen.https",
+    "listen.console",
     "http.threads",
     "http.max_connections",
     "http.max_connections_per_ip",
@@ -192,7 +194,16 @@ const struct http_route *const serve_http_tables[] = {
 
 /* HTTPS: people and programs that authenticate (the portal, the API). */
 const struct http_route *const serve_https_tables[] = {
-    web_https_routes, portal_http_routes, api_http_routes, pub_https_routes, tsa_http_routes, NULL,
+    web_https_routes, portal_http_routes,    api_http_routes,
+    pub_https_routes, console_public_routes, tsa_http_routes,
+    NULL,
+};
+
+/* The RA officers' console: HTTPS that asks for a client certificate. */
+const struct http_route *const serve_console_tables[] = {
+    web_https_routes,
+    console_http_routes,
+    NULL,
 };
 
 static void
@@ -271,7 +282,7 @@ out:
 int
 serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_fd, int ctl_fd)
 {
-	struct http_server *hs = NULL, *hss = NULL;
+	struct http_server *hs = NULL, *hss = NULL, *hcs = NULL;
 	struct http_listen hl;
 	struct err e;
 	pthread_t ctl_thread;
@@ -304,6 +315,8 @@ serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_
 		/* before any listener answers: a bad portal setting stops the start, cleanly */
 		if (portal_init(web.ca, la, 2, &e) == -1 ||
 		    web_tls_load(web.ca, &cert, &key, &e) == -1)
+			goto out;
+		if (console_init(web.ca, &e) == -1) /* its enrolment pages are here too */
 			goto out;
 	}
 	/* the queue's sealing key, for the sender started below (portal_init read its own) */
@@ -383,14 +396,22 @@ serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_
 		hl.tls_priorities = tlsprio;
 		if (http_server_start(&hl, &hss, &e) == -1)
 			goto out;
+		if (o->console_fd >= 0) {
+			hl.addr = o->console;
+			hl.fd = o->console_fd;
+			hl.tables = serve_console_tables;
+			hl.tls_client_ca_pem = console_client_ca_pem();
+			if (http_server_start(&hl, &hcs, &e) == -1)
+				goto out;
+		}
 	}
 	if (write(ctl_fd, "R", 1) != 1)
 		goto out;
 	if (pthread_create(&ctl_thread, NULL, web_ctl_main, NULL) == 0)
 		pthread_detach(ctl_thread);
 	pub_schedule_start(web.ca);
-	log_info("web: listening on http://%s%s%s", addr, hss ? " and https://" : "",
-		 hss ? saddr : "");
+	log_info("web: listening on http://%s%s%s%s%s", addr, hss ? " and https://" : "",
+		 hss ? saddr : "", hcs ? " and the console on https://" : "", hcs ? o->console : "");
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -409,7 +430,8 @@ serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_
 	pub_schedule_stop();
 	http_server_stop(hs, 30);
 	http_server_stop(hss, 30);
-	hs = hss = NULL;
+	http_server_stop(hcs, 30);
+	hs = hss = hcs = NULL;
 	ocsp_http_shutdown();
 	mail_sender_stop(web.mail);
 	web.mail = NULL;
@@ -419,7 +441,9 @@ out:
 		fprintf(stderr, "shomei: web: %s\n", e.msg);
 	http_server_stop(hs, 0);
 	http_server_stop(hss, 0);
+	http_server_stop(hcs, 0);
 	mail_sender_stop(web.mail);
+	console_fini();
 	if (key != NULL) {
 		OPENSSL_cleanse(key, strlen(key));
 		free(key);

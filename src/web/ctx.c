@@ -129,7 +129,8 @@ web_page(struct web_ctx *x, int status, const char *page, const struct tmpl_data
 
 	err_clear(&e);
 	buf_init(&out, 1024 * 1024);
-	if (tmpl_render(x->site->tmpl, "layout", page, d, x->lang, &out, &e) == -1) {
+	if (tmpl_render(x->site->tmpl, x->site->layout != NULL ? x->site->layout : "layout", page,
+			d, x->lang, &out, &e) == -1) {
 		log_warn("%s: %s: %s", x->site->name, page, e.msg);
 		buf_reset(&out);
 		status = 500;

@@ -3,7 +3,11 @@
  * bar of the application steps, and the two notice pages (busy, error) that the HTTP layer
  * needs before any flow exists.
  */
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "web.h"
 
@@ -85,4 +89,28 @@ web_render_notice(const struct tmpl_set *ts, enum web_notice which, const char *
 	    tmpl_render(ts, "layout", which == WEB_NOTICE_BUSY ? "busy" : "error", d, lang, out, e);
 	tmpl_data_free(d);
 	return rc;
+}
+
+/* DIR as configured, else ../NAME beside the binary, else NAME in the working directory. */
+char *
+web_dir(const struct conf *c, const char *key, const char *name)
+{
+	const char *v = conf_get(c, key, NULL);
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (v != NULL)
+		return conf_path(c, v);
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		char *d, *p;
+
+		exe[n] = '\0';
+		d = dirname(exe);
+		p = xasprintf("%s/../%s", d, name);
+		if (util_file_exists(p))
+			return p;
+		free(p);
+	}
+	return xstrdup(name);
 }

@@ -28,7 +28,9 @@ web_session_read(struct web_ctx *x)
 	const char *sid = NULL;
 
 	if (x->r != NULL && x->r->conn != NULL)
-		sid = MHD_lookup_connection_value(x->r->conn, MHD_COOKIE_KIND, WEB_SESSION_COOKIE);
+		sid = MHD_lookup_connection_value(x->r->conn, MHD_COOKIE_KIND,
+						  x->site->cookie != NULL ? x->site->cookie
+									  : WEB_SESSION_COOKIE);
 	if (sid != NULL && b64url_decode_exact(raw, sizeof(raw), sid) == 0) {
 		memcpy(x->sid, sid, WEB_B64_LEN - 1);
 		x->sid[WEB_B64_LEN - 1] = '\0';
@@ -64,6 +66,7 @@ web_session_link_id(const struct web_ctx *x, const char *csrf, const char *link,
 char *
 web_session_cookie(const struct web_ctx *x)
 {
-	return xasprintf(WEB_SESSION_COOKIE "=%s; Secure; HttpOnly; SameSite=Strict; Path=/",
+	return xasprintf("%s=%s; Secure; HttpOnly; SameSite=Strict; Path=/",
+			 x->site->cookie != NULL ? x->site->cookie : WEB_SESSION_COOKIE,
 			 x->sid);
 }

@@ -150,6 +150,12 @@ enum web_notice {
 int web_render_notice(const struct tmpl_set *, enum web_notice, const char *lang,
 		      const char *reference, struct buf *out, struct err *);
 
+/*
+ * A face's directory (templates, catalogs, static files): conf's key when set, else ../name
+ * beside the binary when that exists, else name in the working directory.  Caller frees.
+ */
+char *web_dir(const struct conf *, const char *key, const char *name);
+
 /* ---- static files (static.c) ---- */
 
 #define WEB_STATIC_MAX (256 * 1024) /* bytes of one static file */
@@ -175,6 +181,11 @@ void web_static_unload(void);
 const struct web_static_file *web_static_find(const char *name);
 /* The version of a loaded file ("" when not loaded); layout links carry it as ?v=. */
 const char *web_static_version(const char *name);
+/*
+ * GET /static/NAME (every HTML face routes it): a file of the fixed list, with its ETag (304
+ * on If-None-Match); with ?v= equal to its version cached for a year, else briefly.
+ */
+int web_static_get(struct http_req *);
 
 /* ---- CAPTCHA ---- */
 
@@ -294,7 +305,13 @@ const char *web_form_get(const struct web_form *, const char *name);
  * secret keys the CSRF tokens and the sealed forms of this face only.
  */
 struct web_site {
-	const char *name; /* in logs: "portal" */
+	const char *name;   /* in logs: "portal" */
+	const char *layout; /* the template every page goes through (NULL: "layout") */
+	/*
+	 * The session cookie's name (NULL: WEB_SESSION_COOKIE).  Cookies do not keep ports
+	 * apart: faces on one host need names of their own.
+	 */
+	const char *cookie;
 	struct tmpl_set *tmpl;
 	unsigned char secret[WEB_SECRET_LEN];
 };

@@ -1,0 +1,133 @@
+/*
+ * console: start-up of the RA officers' face (its templates, its own secret and session
+ * cookie, the officer CA's certificate that the TLS request names, the TSA's chain) and its
+ * route table on the console listener.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+#include <sodium.h>
+
+#include "console_int.h"
+
+struct console console;
+
+/* The configuration keys of the console's pages. */
+const char *const console_page_conf_keys[] = {
+    "console.idle_timeout",
+    "console.secret_file",
+    NULL,
+};
+
+/* PEM of the certificates given, in order (NULLs skipped); caller frees. */
+static char *
+console_pem(X509 *const *v, size_t n, struct err *e)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *p, *out = NULL;
+	long len;
+	size_t i;
+
+	if (b == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (v[i] != NULL && !PEM_write_bio_X509(b, v[i]))
+			goto out;
+	len = BIO_get_mem_data(b, &p);
+	out = xstrndup(p, (size_t)len);
+out:
+	if (out == NULL)
+		err_set(e, ERR_INTERNAL, "console: cannot write PEM certificates");
+	BIO_free(b);
+	return out;
+}
+
+int
+console_init(struct ca *ca, struct err *e)
+{
+	const struct conf *c = &ca->conf;
+	char *tdir = NULL, *kpath = NULL;
+	int rc = -1;
+
+	memset(&console, 0, sizeof(console));
+	console.site.name = "console";
+	console.site.layout = "console_layout";
+	console.site.cookie = "__Host-console";
+	if (sodium_init() < 0) {
+		err_set(e, ERR_INTERNAL, "console: libsodium did not initialise");
+		goto out;
+	}
+	if (conf_get_long(c, "console.idle_timeout", RA_OSESS_IDLE_DEFAULT, 60, 86400,
+			  &console.idle_s, e) == -1)
+		goto out;
+	tdir = web_dir(c, "portal.templates", "templates");
+	if (tmpl_set_load(&console.site.tmpl, tdir, e) == -1)
+		goto out;
+	/* a secret of its own: the portal's CSRF tokens and sealed forms are worth nothing here */
+	kpath = conf_path(c, conf_get(c, "console.secret_file", "keys/console.key"));
+	if (util_secret_file(kpath, console.site.secret, sizeof(console.site.secret), e) == -1)
+		goto out;
+	{
+		X509 *officer_ca[] = {ca->cert};
+		X509 *tsa[] = {ca->tsa_cert, ca->cert, ca->root};
+
+		if ((console.client_ca_pem = console_pem(officer_ca, 1, e)) == NULL ||
+		    (console.tsa_chain_pem =
+			 console_pem(tsa, ca->tsa_cert != NULL ? 3 : 0, e)) == NULL)
+			goto out;
+	}
+	console.tsa_url = xasprintf("%s/tsa", ca->base_url);
+	rc = 0;
+out:
+	free(tdir);
+	free(kpath);
+	return rc;
+}
+
+const char *
+console_client_ca_pem(void)
+{
+	return console.client_ca_pem;
+}
+
+void
+console_fini(void)
+{
+	tmpl_set_free(console.site.tmpl);
+	free(console.client_ca_pem);
+	free(console.tsa_chain_pem);
+	free(console.tsa_url);
+	sodium_memzero(console.site.secret, sizeof(console.site.secret));
+	memset(&console, 0, sizeof(console));
+}
+
+/* The console's pages, on the console listener (which asks for a client certificate). */
+const struct http_route console_http_routes[] = {
+    {"GET", "/", console_index_get, 0, HTTP_KIND_HTML, "console", 0},
+    {"GET", "/static/", web_static_get, 0, HTTP_KIND_PLAIN, "static", 0},
+    {"POST", "/login", console_login_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML, "console", 0},
+    {"POST", "/logout", console_logout_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML, "console", 0},
+    {"GET", "/timestamp", console_timestamp_get, 0, HTTP_KIND_HTML, "console", 0},
+    {"GET", "/timestamp/chain.pem", console_timestamp_chain_get, 0, HTTP_KIND_PLAIN, "console",
+     0},
+    {"GET", "/officer/renew/", console_renew_get, 0, HTTP_KIND_HTML, "officer", 0},
+    {"POST", "/officer/renew/", console_renew_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML, "officer",
+     0},
+    {"POST", "/officer/download", console_download_post, WEB_FORM_BODY_MAX, HTTP_KIND_BINARY,
+     "officer", 0},
+    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0},
+};
+
+/*
+ * The officer's certificate URL on the public HTTPS listener (which asks for no client
+ * certificate), and its one download.
+ */
+const struct http_route console_public_routes[] = {
+    {"GET", "/officer/enrol/", console_enrol_get, 0, HTTP_KIND_HTML, "officer", 0},
+    {"POST", "/officer/enrol/", console_enrol_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML, "officer",
+     0},
+    {"POST", "/officer/download", console_download_post, WEB_FORM_BODY_MAX, HTTP_KIND_BINARY,
+     "officer", 0},
+    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0},
+};

@@ -1,0 +1,57 @@
+/*
+ * console_int.h: what the console's files share (not for other modules).
+ */
+#ifndef SHOMEI_CONSOLE_INT_H
+#define SHOMEI_CONSOLE_INT_H
+
+#include "console.h"
+#include "web/web.h"
+
+#define CONSOLE_CERT_MAX 16384 /* bytes of a client certificate the console reads */
+
+struct console {
+	struct web_site site;
+	long idle_s;	     /* console.idle_timeout */
+	char *client_ca_pem; /* the officer-issuing CA certificate(s): the TLS request names them */
+	char *tsa_chain_pem; /* the TSA certificate, its CA and the root ("" without a TSA) */
+	char *tsa_url;	     /* base_url + /tsa */
+};
+extern struct console console;
+
+/* Who a request of the console comes from, once console_gate() let it through. */
+struct console_who {
+	struct ra_officer o;
+	unsigned char fpr[STORE_HASH_LEN]; /* SHA-256 of the client certificate */
+	char subject[256];		   /* the certificate's subject (RFC 4514) */
+	time_t not_after;
+};
+
+/*
+ * Every page of the console but the login page starts here: the client certificate is an
+ * officer's (else the page saying what is wrong and what to do), the session is open and
+ * bound to that certificate (else the login page, with why), and the officer's role and
+ * permissions allow the page (roles: a mask of 1 << RA_ROLE_*; perms: any of these bits, 0
+ * for none needed).  Returns 1 when it answered itself (*rc set), 0 to go on.
+ */
+int console_gate(struct web_ctx *, unsigned roles, unsigned perms, struct console_who *, int *rc);
+/* The client certificate alone (no session): an officer's, else the refusal page (1, *rc). */
+int console_cert_officer(struct web_ctx *, struct console_who *, int *rc);
+/* Base values of a console page for who (NULL: not logged in). */
+struct tmpl_data *console_data(const struct web_ctx *, const struct console_who *,
+			       const char *title_msgid);
+/* Roles allowed everywhere an officer is. */
+#define CONSOLE_ROLES_ALL ((1u << RA_ROLE_OFFICER) | (1u << RA_ROLE_OPERATOR) | (1u << RA_ROLE_AUDITOR))
+
+/* Handlers (console.c, gate.c, pages.c). */
+int console_index_get(struct http_req *);
+int console_login_post(struct http_req *);
+int console_logout_post(struct http_req *);
+int console_timestamp_get(struct http_req *);
+int console_timestamp_chain_get(struct http_req *);
+int console_enrol_get(struct http_req *);
+int console_enrol_post(struct http_req *);
+int console_renew_get(struct http_req *);
+int console_renew_post(struct http_req *);
+int console_download_post(struct http_req *);
+
+#endif
