@@ -16,6 +16,7 @@ const struct cli_cmd cli_cmds[] = {
     {"crl", cmd_crl, "generate a full or delta CRL now"},
     {"ca", cmd_ca, "root CA ceremony: sign the root CRL, revoke an issuing CA"},
     {"apikey", cmd_apikey, "create, list or disable API keys of the REST API"},
+    {"officer", cmd_officer, "add, list or disable RA officers; renewals that are due"},
     {"serve", cmd_serve, "run the service (supervisor, signer, web)"},
     {"mail", cmd_mail, "deliver queued mail now (flush) or show the queue (status)"},
     {"client", cmd_client, "send a signed self-service revoke or status request"},

@@ -38,6 +38,7 @@ int cmd_signer_log(struct cli *, int, char **);
 int cmd_serve(struct cli *, int, char **);
 int cmd_mail(struct cli *, int, char **);
 int cmd_apikey(struct cli *, int, char **);
+int cmd_officer(struct cli *, int, char **);
 int cmd_client(struct cli *, int, char **);
 int cmd_conf(struct cli *, int, char **);
 

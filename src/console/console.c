@@ -13,13 +13,6 @@
 
 struct console console;
 
-/* The configuration keys of the console's pages. */
-const char *const console_page_conf_keys[] = {
-    "console.idle_timeout",
-    "console.secret_file",
-    NULL,
-};
-
 /* PEM of the certificates given, in order (NULLs skipped); caller frees. */
 static char *
 console_pem(X509 *const *v, size_t n, struct err *e)

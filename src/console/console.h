@@ -10,10 +10,42 @@
 
 #include "ca/ca.h"
 #include "http/http.h"
+#include "mail/mail.h"
 #include "ra/ra.h"
 #include "util/util.h"
 
 /* ---- officers' mail (mail.c): shared by `shomei officer` and the console pages ---- */
+
+/* The configuration keys of the console (NULL-terminated; see conf_check_keys). */
+extern const char *const console_conf_keys[];
+
+#define CONSOLE_BASE_DEFAULT "https://127.0.0.1:8444" /* console.base_url */
+#define CONSOLE_PORTAL_BASE_DEFAULT "https://localhost:8443" /* portal.base_url's default */
+#define CONSOLE_MAIL_SUBJECT_ENROL "登録担当者用証明書発行受付通知 / Officer certificate"
+#define CONSOLE_MAIL_SUBJECT_RENEW "登録担当者用証明書更新のお知らせ / Officer certificate renewal"
+
+/*
+ * What the officers' mails need: the mail settings with the queue's key, the base URL of
+ * the enrolment page (console.public_base_url, default portal.base_url: the public HTTPS
+ * listener) and of the renewal page (console.base_url: the console listener), the URL's
+ * lifetime in days.  console_mail_clear() wipes it.
+ */
+struct console_mail {
+	struct mail_conf mail;
+	char *public_base;  /* no trailing slash */
+	char *console_base; /* no trailing slash */
+	long enrol_days;
+};
+/* Loads it from ca's configuration (reads the mail queue's key: before dropping privileges). */
+int console_mail_init(struct console_mail *, struct ca *, struct err *);
+void console_mail_clear(struct console_mail *); /* accepts NULL */
+/* n's hooks queue the mails below with m (m must outlive n). */
+void console_mail_notify(struct console_mail *m, struct ra_officer_notify *n);
+/* The hooks themselves (arg: a struct console_mail). */
+int console_mail_enrol(void *arg, struct store *, const struct ra_officer *, const char *token,
+		       struct err *);
+int console_mail_renew(void *arg, struct store *, const struct ra_officer *, const char *token,
+		       struct err *);
 
 /* ---- console pages (console.c, gate.c, pages.c) ---- */
 
@@ -28,7 +60,5 @@ const char *console_client_ca_pem(void);
 /* The console listener's routes, and the enrolment pages on the public HTTPS listener. */
 extern const struct http_route console_http_routes[];
 extern const struct http_route console_public_routes[];
-/* The configuration keys of the pages (NULL-terminated; see conf_check_keys). */
-extern const char *const console_page_conf_keys[];
 
 #endif

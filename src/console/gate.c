@@ -110,8 +110,8 @@ console_refused(struct web_ctx *x, enum ra_login_result why, X509 *cert)
  * is the parsed certificate when one came (caller frees).
  */
 static int
-console_cert(struct web_ctx *x, struct store *st, int write, struct console_who *w,
-	     enum ra_login_result *why, X509 **cert, struct err *e)
+console_cert(struct web_ctx *x, struct store *st, const struct ra_login_session *ls,
+	     struct console_who *w, enum ra_login_result *why, X509 **cert, struct err *e)
 {
 	unsigned char der[CONSOLE_CERT_MAX];
 	const unsigned char *p = der;
@@ -127,8 +127,10 @@ console_cert(struct web_ctx *x, struct store *st, int write, struct console_who 
 	}
 	if (n > 0)
 		*cert = d2i_X509(NULL, &p, n);
-	rc = (write ? ra_officer_login : ra_officer_check)(x->ca, st, n > 0 ? der : NULL, (size_t)n,
-							   util_now(), &w->o, w->fpr, why, e);
+	rc = ls != NULL ? ra_officer_login(x->ca, st, n > 0 ? der : NULL, (size_t)n, util_now(),
+					   ls, &w->o, w->fpr, why, e)
+			: ra_officer_check(x->ca, st, n > 0 ? der : NULL, (size_t)n, util_now(),
+					   &w->o, w->fpr, why, e);
 	if (rc == -1)
 		return -1;
 	if (*why == RA_LOGIN_OK && *cert != NULL) {
@@ -180,7 +182,7 @@ console_cert_officer(struct web_ctx *x, struct console_who *w, int *rc)
 
 	err_clear(&e);
 	if ((st = ca_thread_store(x->ca, &e)) == NULL ||
-	    console_cert(x, st, 0, w, &why, &cert, &e) == -1) {
+	    console_cert(x, st, NULL, w, &why, &cert, &e) == -1) {
 		*rc = web_error(x, &e);
 		return 1;
 	}
@@ -205,7 +207,7 @@ console_gate(struct web_ctx *x, unsigned roles, unsigned perms, struct console_w
 
 	err_clear(&e);
 	if ((st = ca_thread_store(x->ca, &e)) == NULL ||
-	    console_cert(x, st, 0, w, &why, &cert, &e) == -1)
+	    console_cert(x, st, NULL, w, &why, &cert, &e) == -1)
 		goto fail;
 	if (why != RA_LOGIN_OK) {
 		*rc = console_refused(x, why, cert);
@@ -242,6 +244,7 @@ console_login_post(struct http_req *r)
 	struct web_ctx x;
 	struct web_form f;
 	struct console_who w;
+	struct ra_login_session ls;
 	enum ra_login_result why;
 	struct store *st;
 	X509 *cert = NULL;
@@ -257,8 +260,13 @@ console_login_post(struct http_req *r)
 	}
 	web_form_free(&f);
 	err_clear(&e);
+	/* a new id: one someone planted or saw before the login is worth nothing */
+	web_session_rotate(&x, NULL);
+	http_client_addr(r, client, sizeof(client));
+	ls.sid = x.sid;
+	ls.client = client;
 	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
-	    console_cert(&x, st, 1, &w, &why, &cert, &e) == -1)
+	    console_cert(&x, st, &ls, &w, &why, &cert, &e) == -1)
 		return web_error(&x, &e);
 	if (why != RA_LOGIN_OK) {
 		rc = console_refused(&x, why, cert);
@@ -266,11 +274,6 @@ console_login_post(struct http_req *r)
 		return rc;
 	}
 	X509_free(cert);
-	/* a new id: one someone planted or saw before the login is worth nothing */
-	web_session_rotate(&x, NULL);
-	http_client_addr(r, client, sizeof(client));
-	if (ra_osess_begin(st, x.sid, w.o.id, w.fpr, client, util_now(), &e) == -1)
-		return web_error(&x, &e);
 	return web_redirect(&x, "/");
 }
 

@@ -54,37 +54,6 @@ ra_osess_close(struct store *st, const unsigned char k[STORE_HASH_LEN], int64_t 
 }
 
 int
-ra_osess_begin(struct store *st, const char *sid, int64_t officer_id,
-	       const unsigned char fpr[STORE_HASH_LEN], const char *client, time_t now,
-	       struct err *e)
-{
-	struct store_osess o;
-	char actor[48], detail[200], hex[2 * STORE_HASH_LEN + 1];
-	size_t i;
-
-	memset(&o, 0, sizeof(o));
-	if (ra_osess_key(sid, o.id_hash) == -1)
-		return err_set(e, ERR_REFUSED, "console: malformed session id");
-	o.officer_id = officer_id;
-	memcpy(o.fpr, fpr, STORE_HASH_LEN);
-	snprintf(o.client, sizeof(o.client), "%s", client);
-	o.created = o.last_seen = now;
-	for (i = 0; i < STORE_HASH_LEN; i++)
-		snprintf(hex + 2 * i, 3, "%02x", fpr[i]);
-	snprintf(actor, sizeof(actor), "officer:%lld", (long long)officer_id);
-	snprintf(detail, sizeof(detail), "client=%s certificate=sha256:%s", o.client, hex);
-	if (store_begin(st, e) == -1)
-		return -1;
-	if (store_osess_add(st, &o, e) == -1 ||
-	    store_audit_append(st, actor, "console.login", "console", detail, NULL, e) == -1 ||
-	    store_commit(st, e) == -1) {
-		store_rollback(st);
-		return -1;
-	}
-	return 0;
-}
-
-int
 ra_osess_check(struct store *st, const char *sid, const unsigned char fpr[STORE_HASH_LEN],
 	       long idle_s, time_t now, int64_t *officer_id, enum ra_osess_result *res,
 	       struct err *e)

@@ -17,6 +17,7 @@
  *   issue.c           issuance of applications: submit, approve, reject, deliver, download
  *   apikey.c, cert.c  API keys; certificates as an organization sees them
  *   reissue.c         re-issue by the holder (DESIGN.md 2.3)
+ *   officer.c         RA officers, their enrolment, certificates and console login
  *
  * Each operation returns an outcome enum (with __MAX and a names table) and writes in one
  * transaction; the faces never call the store nor open a transaction themselves.
@@ -415,14 +416,6 @@ enum ra_osess_result {
 };
 extern const char *const ra_osess_result_names[RA_OSESS__MAX];
 
-/*
- * Starts the session sid (the web session id the login rotated to) of an officer whose client
- * certificate (fpr: SHA-256 of its DER) was checked; audited console.login with the client's
- * address and the certificate.
- */
-int ra_osess_begin(struct store *, const char *sid, int64_t officer_id,
-		   const unsigned char fpr[STORE_HASH_LEN], const char *client, time_t now,
-		   struct err *);
 /*
  * A request of session sid on a connection whose certificate is fpr: RA_OSESS_OK (its
  * last-seen time moved to now, *officer_id set) or why not; ends the session on a timeout
@@ -900,6 +893,246 @@ enum ra_apikey_auth {
  */
 enum ra_apikey_auth ra_apikey_check(struct store *, const char *text, size_t len,
 				    struct ra_apikey *key, struct err *);
+
+/* ---- RA officers (officer.c) ---- */
+
+/*
+ * RA officers (DESIGN.md 2.5, issue 13): who may use the console, with which permissions, and
+ * their certificates.  An operator adds an officer (`shomei officer add`); the officer is
+ * mailed a certificate URL and gets an access PIN from the operator out of band (shown once,
+ * stored only as a hash keyed with the URL's secret).  The URL's page (GET: peek; POST with
+ * the PIN: take) issues ONE officer certificate with a key made here and shows its PKCS#12
+ * and PIN once.  Five wrong PINs lock the enrolment; it expires after console.enrol_days.
+ * 30 days before an officer's certificate ends a renewal URL is mailed (kind renew: the
+ * console asks for the current certificate by mTLS instead of a PIN); the older certificate
+ * is revoked (superseded) at the first login with the new one, or 14 days after the renewal
+ * was issued.  The console checks every TLS connection with ra_officer_login().
+ */
+enum ra_role {
+	RA_ROLE_OFFICER = 0, /* an organization's registration officer */
+	RA_ROLE_OPERATOR,    /* a CA operator (no organization) */
+	RA_ROLE_AUDITOR,     /* reads the audit trail and statistics (no organization) */
+	RA_ROLE__MAX,
+};
+/* "officer", "operator", "auditor" (the store's names); "unknown" out of range. */
+const char *ra_role_name(enum ra_role);
+/* The role of a name; -1 for any other text. */
+int ra_role_parse(const char *, enum ra_role *);
+
+#define RA_PERM_SERVER 1u
+#define RA_PERM_CLIENT 2u
+#define RA_PERM_CODESIGN 4u
+#define RA_PERM_ACME 8u
+#define RA_PERM_STATS 16u
+#define RA_PERM_ALL 31u
+#define RA_PERMS_TEXT 64 /* "server,client,codesign,acme,stats" and the NUL */
+/*
+ * "server,client,codesign,acme,stats" (any subset, any order, blanks around names ignored;
+ * "" and "none" are no permission) into *out; -1 for an unknown or repeated name.
+ */
+int ra_perms_parse(const char *csv, unsigned *out);
+/* The names of perms joined by commas in the order above ("none" for 0) into out. */
+void ra_perms_format(unsigned perms, char out[RA_PERMS_TEXT]);
+
+#define RA_OFFICER_PIN_LEN 10	      /* symbols of RA_CODE_ALPHABET: 50 bits */
+#define RA_OFFICER_TRIES 5	      /* wrong PINs lock an enrolment */
+#define RA_OFFICER_ENROL_DAYS 14      /* console.enrol_days: a certificate URL stays valid */
+#define RA_OFFICER_RENEW_DAYS 30      /* a renewal is offered this long before notAfter */
+#define RA_OFFICER_SUPERSEDE_DAYS 14  /* the old certificate lives on after a renewal */
+#define RA_OFFICER_NAME_BYTES 257     /* RA_NAME_MAX characters of UTF-8 and the NUL */
+#define RA_OFFICER_EMAIL_BYTES 255    /* MAIL_ADDR_MAX and the NUL */
+
+/* An officer as every face sees it. */
+struct ra_officer {
+	int64_t id;
+	int64_t org_id;	    /* 0: none (operator, auditor) */
+	char org_code[64];  /* "" without an organization */
+	char org_name[257]; /* the organization's registered name, "" without */
+	char name[RA_OFFICER_NAME_BYTES];
+	char email[RA_OFFICER_EMAIL_BYTES];
+	enum ra_role role;
+	unsigned perms; /* RA_PERM_* */
+	int active;	/* 0: disabled (cannot log in nor enrol) */
+	time_t created;
+};
+
+/* What ra_officer_add() is given (borrowed strings). */
+struct ra_officer_new {
+	const char *org_code; /* role officer: its organization (required); else NULL */
+	const char *name;     /* a person's name (ra_name_romaji_ok or ra_name_kanji_ok): the CN */
+	const char *email;    /* mail_addr_valid */
+	enum ra_role role;
+	unsigned perms;
+};
+
+/*
+ * How the RA tells officers (src/console/mail.c fills it).  Each hook queues its mail
+ * through st inside the operation's transaction (the mail exists iff it commits); -1 rolls
+ * the operation back.  token is the URL's secret; the access PIN is never given to a hook.
+ */
+struct ra_officer_notify {
+	void *arg;
+	/* a new enrolment: the certificate URL (/officer/enrol/<token>) */
+	int (*enrol)(void *arg, struct store *, const struct ra_officer *, const char *token,
+		     struct err *);
+	/* a renewal: the renewal URL (/officer/renew/<token>, on the console listener) */
+	int (*renew)(void *arg, struct store *, const struct ra_officer *, const char *token,
+		     struct err *);
+};
+
+/* console.enrol_days of ca's configuration (RA_OFFICER_ENROL_DAYS when unset). */
+long ra_officer_enrol_days(struct ca *);
+
+/*
+ * Adds an officer and opens its enrolment, in one transaction with the officer.add audit
+ * entry and n->enrol (may be NULL).  Checked: the name (1-64 characters, a person's name),
+ * the address (mail_addr_valid), the role, the perms (RA_PERM_ALL), the organization
+ * (required for an officer, ERR_NOTFOUND when unknown; refused for the other roles).  pin
+ * gets the access PIN (shown once to the operator; the caller wipes it).  ERR_REFUSED with a
+ * message naming the field for bad input.
+ */
+int ra_officer_add(struct ca *, struct store *, const struct ra_officer_new *,
+		   const struct ra_officer_notify *n, const char *actor, struct ra_officer *out,
+		   char pin[RA_OFFICER_PIN_LEN + 1], struct err *);
+/* Officer id; ERR_NOTFOUND when there is none. */
+int ra_officer_get(struct store *, int64_t id, struct ra_officer *, struct err *);
+/* The officers of an organization (org_code) or all (NULL), by id; *out: free(). */
+int ra_officer_list(struct store *, const char *org_code, struct ra_officer **out, size_t *n,
+		    struct err *);
+/* Enables (active 1) or disables (0) an officer, audited as officer.enable / officer.disable. */
+int ra_officer_set_status(struct store *, int64_t id, int active, const char *actor,
+			  struct err *);
+/* Replaces an officer's permissions, audited as officer.perms. */
+int ra_officer_set_perms(struct store *, int64_t id, unsigned perms, const char *actor,
+			 struct err *);
+/*
+ * A new enrolment after a lost certificate, in one transaction: the officer's open
+ * enrolments closed, its active certificates revoked with reason (ca_revoke_tx), a new
+ * enrolment and its PIN (pin), the officer.reenrol audit entry and n->enrol; then the
+ * CRL-on-revoke rule.  ERR_REFUSED for a disabled officer.
+ */
+int ra_officer_reenrol(struct ca *, struct store *, int64_t id, int reason,
+		       const struct ra_officer_notify *n, const char *actor,
+		       char pin[RA_OFFICER_PIN_LEN + 1], struct err *);
+
+enum ra_enrol_result {
+	RA_ENROL_OK = 0,    /* peek: the page may ask for the PIN; take: issued now */
+	RA_ENROL_UNKNOWN,   /* no such URL (or not a URL's secret) */
+	RA_ENROL_EXPIRED,   /* its time ran out */
+	RA_ENROL_LOCKED,    /* RA_OFFICER_TRIES wrong PINs */
+	RA_ENROL_ISSUED,    /* the certificate was issued with it already (shown once) */
+	RA_ENROL_WRONG_PIN, /* take: the PIN is wrong (tries_left says how many remain) */
+	RA_ENROL_DISABLED,  /* the officer is disabled */
+	RA_ENROL_RESULT__MAX,
+};
+/* "ok", "unknown", "expired", "locked", "issued", "wrong_pin", "disabled"; "error" out of range. */
+const char *ra_enrol_result_name(enum ra_enrol_result);
+
+enum ra_enrol_kind {
+	RA_ENROL_KIND_ENROL = 0, /* the first certificate (or after a loss): URL + access PIN */
+	RA_ENROL_KIND_RENEW,	 /* a renewal: the console requires mTLS with the current one */
+};
+
+/* What an enrolment URL's page shows. */
+struct ra_enrol_view {
+	struct ra_officer officer;
+	enum ra_enrol_kind kind;
+	time_t expires;
+	int tries_left;
+};
+
+/*
+ * The URL's secret (its text) looked at, nothing written (GET, HEAD): 0 with *res OK, UNKNOWN,
+ * EXPIRED, LOCKED, ISSUED or DISABLED, and v (may be NULL) filled unless UNKNOWN.
+ */
+int ra_officer_enrol_peek(struct store *, const char *token, struct ra_enrol_view *v,
+			  enum ra_enrol_result *res, struct err *);
+
+/* The certificate of an enrolment, shown once; ra_enrol_cert_clear() wipes it. */
+struct ra_enrol_cert {
+	char serial[STORE_SERIAL_MAX];
+	char pin[RA_PIN_LEN + 1];	 /* the PKCS#12's PIN */
+	unsigned char *p12;		 /* the PKCS#12 (DER) */
+	size_t p12len;
+	char dl[RA_TOKEN_TEXT]; /* its single-use download secret (ra_officer_download_take) */
+	time_t not_after;
+	int tries_left; /* WRONG_PIN: how many remain */
+	int64_t officer_id;
+};
+void ra_enrol_cert_clear(struct ra_enrol_cert *); /* accepts NULL */
+
+/*
+ * The URL's page posted.  Kind enrol: the access PIN is checked (a wrong one counts, the
+ * RA_OFFICER_TRIES-th locks, both audited, in one transaction).  Kind renew: pin is not used
+ * (the console checked the officer's current certificate by mTLS before calling).  Then ONE
+ * officer certificate (profile officer, a P-256 key made here, CN the officer's name, O the
+ * organization's name or, for operators and auditors, the CA's) with, in the certificate's
+ * own transaction, the enrolment moved open -> issued by a conditional update (a twin, a
+ * retry or a Back never issues twice: it loses and gets ISSUED, nothing stored), the
+ * officer's certificate recorded (fingerprint), the PKCS#12 kept for one download
+ * (RA_DOWNLOAD_TTL) and the officer.enrol audit entry.  0 with *res set (*out filled for OK;
+ * tries_left for WRONG_PIN); -1 for internal errors only.
+ */
+int ra_officer_enrol_take(struct ca *, struct store *, const char *token, const char *pin,
+			  enum ra_enrol_result *res, struct ra_enrol_cert *out, struct err *);
+/* The PKCS#12 of an enrolment by its download secret, once (*data caller frees). */
+int ra_officer_download_take(struct store *, const char *secret, unsigned char **data,
+			     size_t *len, struct err *);
+
+enum ra_login_result {
+	RA_LOGIN_OK = 0,
+	RA_LOGIN_NO_CERT,  /* no client certificate */
+	RA_LOGIN_FOREIGN,  /* does not chain to our officer-issuing CA (or is not DER) */
+	RA_LOGIN_PERSONAL, /* ours, but without the officer marker */
+	RA_LOGIN_REVOKED,
+	RA_LOGIN_EXPIRED, /* or not yet valid */
+	RA_LOGIN_UNKNOWN, /* marker, ours, bound to no officer */
+	RA_LOGIN_DISABLED,
+	RA_LOGIN__MAX,
+};
+/* "ok", "no_cert", "foreign", "personal", "revoked", "expired", "unknown", "disabled". */
+const char *ra_login_result_name(enum ra_login_result);
+
+/*
+ * A console connection's client certificate (der, len; NULL: none) checked at now, nothing
+ * written (every request): the issuing CA's signature and name, the officer marker (exactly
+ * one), the revocation status, the validity, the binding to an officer by the SHA-256 of der
+ * (fpr, filled when the certificate parsed), the officer's status.  0 with *why set (*out
+ * filled for OK and DISABLED); -1 for internal errors only.
+ */
+int ra_officer_check(struct ca *, struct store *, const unsigned char *der, size_t len,
+		     time_t now, struct ra_officer *out, unsigned char fpr[32],
+		     enum ra_login_result *why, struct err *);
+/* The session a login starts (the console's login button). */
+struct ra_login_session {
+	const char *sid;    /* the web session id the login rotated to */
+	const char *client; /* the client's address */
+};
+/*
+ * The login button: the same check and, for OK, in one transaction: the first login of the
+ * certificate recorded, the officer's older active certificates revoked as superseded (first
+ * login of a new certificate), the session ls started (osess.c checks its requests) and the
+ * console.login audit entry with the certificate's serial and the client's address; then the
+ * CRL-on-revoke rule.
+ */
+int ra_officer_login(struct ca *, struct store *, const unsigned char *der, size_t len,
+		     time_t now, const struct ra_login_session *ls, struct ra_officer *out,
+		     unsigned char fpr[32], enum ra_login_result *why, struct err *);
+
+/*
+ * Opens a renewal (kind renew, console.enrol_days) for every active officer whose active
+ * certificates all end within RA_OFFICER_RENEW_DAYS of now and who has no open enrolment,
+ * each in one transaction with officer.renew and n->renew.  *count: how many were opened.
+ */
+int ra_officer_renew_due(struct ca *, struct store *, time_t now, const struct ra_officer_notify *n,
+			 size_t *count, struct err *);
+/*
+ * Revokes (superseded) the active certificates that a newer active certificate of the same
+ * officer, issued RA_OFFICER_SUPERSEDE_DAYS or more before now, replaces; each in one
+ * transaction; then the CRL-on-revoke rule.  *count: how many.
+ */
+int ra_officer_supersede_due(struct ca *, struct store *, time_t now, size_t *count,
+			     struct err *);
 
 /* ---- certificates as an organization sees them (cert.c) ---- */
 

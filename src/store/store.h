@@ -644,6 +644,119 @@ int store_revreq_count(struct store *, const char *serial, int64_t *all, int64_t
 		       struct err *);
 void store_revreq_clear(struct store_revreq *); /* accepts NULL */
 
+/* ---- RA officers (store_officer.c, 0014; src/ra/officer.c) ---- */
+struct store_officer {
+	int64_t id;
+	int64_t org_id;	 /* 0 = none (CA operators and auditors) */
+	char *org_code;	 /* filled by get and list; NULL without an organization */
+	char *org_name;	 /* likewise */
+	char *role;	 /* "officer" | "operator" | "auditor" */
+	char *name;	 /* UTF-8 */
+	char *email;
+	int64_t perms;	 /* RA_PERM_* bits */
+	char *status;	 /* "active" | "disabled" */
+	time_t created;
+	time_t updated;
+};
+/* Adds an officer; *id is its new id.  Joins an open transaction. */
+int store_officer_add(struct store *, const struct store_officer *, int64_t *id, struct err *);
+/* ERR_NOTFOUND when there is no officer id. */
+int store_officer_get(struct store *, int64_t id, struct store_officer *, struct err *);
+/* The officers of one organization (org_id != 0) or all, by id. */
+int store_officer_list(struct store *, int64_t org_id, struct store_officer **, size_t *,
+		       struct err *);
+/* status "active" | "disabled"; ERR_NOTFOUND when there is no officer id. */
+int store_officer_set_status(struct store *, int64_t id, const char *status, time_t when,
+			     struct err *);
+int store_officer_set_perms(struct store *, int64_t id, int64_t perms, time_t when, struct err *);
+void store_officer_clear(struct store_officer *); /* accepts NULL */
+/*
+ * The active officers whose active certificates all end before before (one of them still
+ * valid at now) and who have no open enrolment valid at now: their renewal is due.  *ids:
+ * caller frees.
+ */
+int store_officer_renew_due(struct store *, time_t before, time_t now, int64_t **ids, size_t *n,
+			    struct err *);
+
+/* An officer's enrolment: the mailed URL and access PIN (hashes only). */
+struct store_enrol {
+	int64_t id;
+	int64_t officer_id;
+	unsigned char pin_hash[STORE_HASH_LEN];
+	int64_t tries; /* wrong PINs */
+	time_t expires;
+	char *state;	   /* "open" | "locked" | "issued" | "expired" */
+	char *kind;	   /* "enrol" | "renew" */
+	char *cert_serial; /* once issued, else NULL */
+	time_t created;
+	time_t issued; /* 0 = not yet */
+};
+/* Adds an open enrolment under the URL secret's hash; joins an open transaction. */
+int store_enrol_add(struct store *, const struct store_enrol *,
+		    const unsigned char token_hash[STORE_HASH_LEN], int64_t *id, struct err *);
+/* ERR_NOTFOUND when no enrolment has this hash. */
+int store_enrol_get(struct store *, const unsigned char token_hash[STORE_HASH_LEN],
+		    struct store_enrol *, struct err *);
+void store_enrol_clear(struct store_enrol *); /* accepts NULL */
+/*
+ * A wrong PIN, in one conditional statement: tries + 1, and the state "locked" when tries
+ * reaches max.  ERR_CONFLICT when the enrolment is not open (anymore).
+ */
+int store_enrol_fail(struct store *, int64_t id, int64_t max, int64_t *tries, int *locked,
+		     struct err *);
+/* Moves an enrolment from state from to to; ERR_CONFLICT when it is not in from. */
+int store_enrol_set_state(struct store *, int64_t id, const char *from, const char *to,
+			  struct err *);
+/*
+ * open -> issued with the certificate's serial and its PKCS#12 (kept under dl_hash until
+ * dl_expires or its first download), in one conditional statement: ERR_CONFLICT when the
+ * enrolment is not open (a twin issued it).
+ */
+int store_enrol_issue(struct store *, int64_t id, const char *serial, const void *p12, size_t len,
+		      const unsigned char dl_hash[STORE_HASH_LEN], time_t dl_expires, time_t when,
+		      struct err *);
+/* Takes the PKCS#12 (cleared in the same statement); ERR_NOTFOUND when gone or expired. */
+int store_enrol_p12_take(struct store *, const unsigned char dl_hash[STORE_HASH_LEN], time_t now,
+			 unsigned char **data, size_t *len, struct err *);
+/* Clears the PKCS#12 of enrolments whose download expired before now. */
+int store_enrol_p12_purge(struct store *, time_t now, int64_t *n, struct err *);
+/* Marks an officer's open enrolments expired (a new one replaces them). */
+int store_enrol_close_open(struct store *, int64_t officer_id, struct err *);
+/* The officer's open enrolments of kind valid at now. */
+int store_enrol_open_count(struct store *, int64_t officer_id, const char *kind, time_t now,
+			   int64_t *count, struct err *);
+
+/* An officer's certificate (the certificate itself is in certificates). */
+struct store_officer_cert {
+	int64_t id; /* a higher id is a newer certificate */
+	char serial[STORE_SERIAL_MAX];
+	int64_t officer_id;
+	unsigned char fpr[STORE_HASH_LEN]; /* SHA-256 of the DER */
+	char *status;			   /* "active" | "superseded" | "revoked" */
+	time_t not_after;
+	time_t first_login; /* 0 = never */
+	time_t created;
+};
+/* ERR_CONFLICT when the serial or the fingerprint exists. */
+int store_officer_cert_add(struct store *, const struct store_officer_cert *, struct err *);
+/* ERR_NOTFOUND when no officer certificate has this fingerprint. */
+int store_officer_cert_by_fpr(struct store *, const unsigned char fpr[STORE_HASH_LEN],
+			      struct store_officer_cert *, struct err *);
+/* The officer's certificates, oldest first. */
+int store_officer_cert_list(struct store *, int64_t officer_id, struct store_officer_cert **,
+			    size_t *, struct err *);
+/* The active certificates that a newer active one of their officer made at or before cutoff
+ * supersedes. */
+int store_officer_cert_supersede_due(struct store *, time_t cutoff, struct store_officer_cert **,
+				     size_t *n, struct err *);
+/* Moves a certificate from status from to to; ERR_CONFLICT when it is not in from. */
+int store_officer_cert_set_status(struct store *, const char *serial, const char *from,
+				  const char *to, struct err *);
+/* Records the first login (*first 1 when this call did, 0 when one was recorded before). */
+int store_officer_cert_login(struct store *, const char *serial, time_t when, int *first,
+			     struct err *);
+void store_officer_cert_clear(struct store_officer_cert *); /* accepts NULL */
+
 /* ---- key/value settings of the instance (store_counter.c; ticket sequence, TSA serial) ---- */
 /* Atomically adds delta to a named counter and returns the new value (starting at 0). */
 int store_counter_add(struct store *, const char *name, int64_t delta, int64_t *value,

@@ -1,0 +1,177 @@
+/*
+ * mail: the officers' mails (struct ra_officer_notify), in Japanese then English, queued with
+ * src/mail in the transaction of the RA operation that causes them.  The enrolment mail
+ * carries the certificate URL on the public HTTPS listener (console.public_base_url); the
+ * renewal mail the renewal URL on the console listener (console.base_url).  Neither carries
+ * the access PIN: the CA operator hands it over separately.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "console.h"
+#include "mail/mail.h"
+
+const char *const console_conf_keys[] = {
+    "console.base_url",
+    "console.enrol_days",
+    "console.idle_timeout",
+    "console.officer_ca",
+    "console.public_base_url",
+    "console.secret_file",
+    NULL,
+};
+
+void
+console_mail_clear(struct console_mail *m)
+{
+	if (m == NULL)
+		return;
+	mail_conf_clear(&m->mail);
+	free(m->public_base);
+	free(m->console_base);
+	memset(m, 0, sizeof(*m));
+}
+
+/* A base URL without its trailing slashes (caller frees). */
+static char *
+console_mail_base(const char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && s[n - 1] == '/')
+		n--;
+	return xstrndup(s, n);
+}
+
+int
+console_mail_init(struct console_mail *m, struct ca *ca, struct err *e)
+{
+	unsigned char key[MAIL_KEY_LEN];
+	const char *portal_base;
+	int rc = -1;
+
+	memset(m, 0, sizeof(*m));
+	if (mail_conf_load(&m->mail, &ca->conf, ca->datadir, e) == -1 ||
+	    mail_key_load(&ca->conf, key, e) == -1)
+		goto out;
+	mail_conf_set_key(&m->mail, key);
+	m->enrol_days = ra_officer_enrol_days(ca);
+	portal_base = conf_get(&ca->conf, "portal.base_url", CONSOLE_PORTAL_BASE_DEFAULT);
+	m->public_base =
+	    console_mail_base(conf_get(&ca->conf, "console.public_base_url", portal_base));
+	m->console_base =
+	    console_mail_base(conf_get(&ca->conf, "console.base_url", CONSOLE_BASE_DEFAULT));
+	rc = 0;
+out:
+	sodium_memzero(key, sizeof(key));
+	if (rc == -1)
+		console_mail_clear(m);
+	return rc;
+}
+
+/* Queues body (wiped and freed here) to o with subject. */
+static int
+console_mail_queue(struct console_mail *m, struct store *st, const struct ra_officer *o,
+		   const char *subject, int printed, struct buf *body, struct err *e)
+{
+	struct mail_msg msg;
+	int rc = -1;
+
+	if (printed == -1 || buf_cstr(body) == NULL) {
+		err_set(e, ERR_INTERNAL, "console: mail body too large");
+		goto out;
+	}
+	memset(&msg, 0, sizeof(msg));
+	msg.to = o->email;
+	msg.subject = subject;
+	msg.body = (const char *)body->data;
+	msg.cte = m->mail.cte;
+	rc = mail_enqueue(&m->mail, st, &msg, NULL, e);
+out:
+	if (body->data != NULL)
+		sodium_memzero(body->data, body->len);
+	buf_free(body);
+	return rc;
+}
+
+/* The organization's name as the mail names it ("" for operators and auditors). */
+static const char *
+console_mail_org(const struct ra_officer *o)
+{
+	return o->org_name[0] != '\0' ? o->org_name : o->org_code;
+}
+
+int
+console_mail_enrol(void *arg, struct store *st, const struct ra_officer *o, const char *token,
+		   struct err *e)
+{
+	struct console_mail *m = arg;
+	struct buf body;
+	int printed;
+
+	buf_init(&body, MAIL_BODY_MAX);
+	printed = buf_printf(
+	    &body,
+	    "%s 様\n\n"
+	    "登録担当者 (RA officer) 用証明書の発行を受け付けました。\n"
+	    "所属: %s\n\n"
+	    "次の URL を開き、アクセス PIN を入力して証明書 (PKCS#12) を受け取ってください。\n"
+	    "URL は一度だけ使え、%ld 日間有効です。PIN を 5 回間違えると無効になります。\n\n"
+	    "%s/officer/enrol/%s\n\n"
+	    "アクセス PIN はこのメールには書かれていません。CA の運用者から別の経路で届きます。\n"
+	    "心当たりがない場合は、このメールを破棄し、CA の運用者に連絡してください。\n\n"
+	    "----\n\n"
+	    "Dear %s,\n\n"
+	    "An RA officer certificate has been requested for you (%s).\n\n"
+	    "Open the URL below and enter your access PIN to receive the certificate (PKCS#12).\n"
+	    "The URL can be used once and is valid for %ld days; 5 wrong PINs disable it.\n\n"
+	    "%s/officer/enrol/%s\n\n"
+	    "The access PIN is not in this mail: the CA operator hands it to you separately.\n"
+	    "If you did not expect this mail, discard it and tell the CA operator.\n",
+	    o->name, o->org_id != 0 ? console_mail_org(o) : "CA", m->enrol_days, m->public_base,
+	    token, o->name, o->org_id != 0 ? console_mail_org(o) : "CA", m->enrol_days,
+	    m->public_base, token);
+	return console_mail_queue(m, st, o, CONSOLE_MAIL_SUBJECT_ENROL, printed, &body, e);
+}
+
+int
+console_mail_renew(void *arg, struct store *st, const struct ra_officer *o, const char *token,
+		   struct err *e)
+{
+	struct console_mail *m = arg;
+	struct buf body;
+	int printed;
+
+	buf_init(&body, MAIL_BODY_MAX);
+	printed = buf_printf(
+	    &body,
+	    "%s 様\n\n"
+	    "登録担当者 (RA officer) 用証明書の有効期限が近づいています。\n\n"
+	    "現在の証明書をブラウザーに入れたまま、次の URL を開いて更新してください。\n"
+	    "URL は %ld 日間有効です。新しい証明書で初めてログインすると、古い証明書は失効します\n"
+	    "(ログインしない場合も、更新の 14 日後に失効します)。\n\n"
+	    "%s/officer/renew/%s\n\n"
+	    "心当たりがない場合は、CA の運用者に連絡してください。\n\n"
+	    "----\n\n"
+	    "Dear %s,\n\n"
+	    "Your RA officer certificate expires soon.\n\n"
+	    "With your current certificate in the browser, open the URL below to renew it. The\n"
+	    "URL is valid for %ld days. Your first login with the new certificate revokes the old\n"
+	    "one (so do 14 days after the renewal, whether you log in or not).\n\n"
+	    "%s/officer/renew/%s\n\n"
+	    "If you did not expect this mail, tell the CA operator.\n",
+	    o->name, m->enrol_days, m->console_base, token, o->name, m->enrol_days,
+	    m->console_base, token);
+	return console_mail_queue(m, st, o, CONSOLE_MAIL_SUBJECT_RENEW, printed, &body, e);
+}
+
+void
+console_mail_notify(struct console_mail *m, struct ra_officer_notify *n)
+{
+	memset(n, 0, sizeof(*n));
+	n->arg = m;
+	n->enrol = console_mail_enrol;
+	n->renew = console_mail_renew;
+}
