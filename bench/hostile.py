@@ -40,7 +40,8 @@ def start(datadir, conf):
     hp, sp = free_port(), free_port()
     log = open(os.path.join(datadir, "serve.log"), "ab")
     proc = subprocess.Popen([SHOMEI, "-d", datadir, "serve", "--http", f"127.0.0.1:{hp}",
-                             "--https", f"127.0.0.1:{sp}"], stdout=log, stderr=log)
+                             "--https", f"127.0.0.1:{sp}", "--console", "off"],
+                            stdout=log, stderr=log)
     for _ in range(300):
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{hp}/healthz", timeout=2):

@@ -1675,7 +1675,7 @@ main(int argc, char **argv)
 			_exit(126);
 		close(fd);
 		execl(bin, bin, "-d", dir, "serve", "--http", listen_h, "--https", listen_s,
-		      (char *)NULL);
+		      "--console", "off", (char *)NULL);
 		_exit(127);
 	}
 	for (i = 0; i < 300 && !healthy(hport); i++) {

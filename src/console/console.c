@@ -66,8 +66,8 @@ console_init(struct ca *ca, struct err *e)
 		X509 *tsa[] = {ca->tsa_cert, ca->cert, ca->root};
 
 		if ((console.client_ca_pem = console_pem(officer_ca, 1, e)) == NULL ||
-		    (console.tsa_chain_pem =
-			 console_pem(tsa, ca->tsa_cert != NULL ? 3 : 0, e)) == NULL)
+		    (console.tsa_chain_pem = console_pem(tsa, ca->tsa_cert != NULL ? 3 : 0, e)) ==
+			NULL)
 			goto out;
 	}
 	console.tsa_url = xasprintf("%s/tsa", ca->base_url);
@@ -102,8 +102,7 @@ const struct http_route console_http_routes[] = {
     {"POST", "/login", console_login_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML, "console", 0},
     {"POST", "/logout", console_logout_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML, "console", 0},
     {"GET", "/timestamp", console_timestamp_get, 0, HTTP_KIND_HTML, "console", 0},
-    {"GET", "/timestamp/chain.pem", console_timestamp_chain_get, 0, HTTP_KIND_PLAIN, "console",
-     0},
+    {"GET", "/timestamp/chain.pem", console_timestamp_chain_get, 0, HTTP_KIND_PLAIN, "console", 0},
     {"GET", "/officer/renew/", console_renew_get, 0, HTTP_KIND_HTML, "officer", 0},
     {"POST", "/officer/renew/", console_renew_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML, "officer",
      0},

@@ -40,7 +40,8 @@ int console_cert_officer(struct web_ctx *, struct console_who *, int *rc);
 struct tmpl_data *console_data(const struct web_ctx *, const struct console_who *,
 			       const char *title_msgid);
 /* Roles allowed everywhere an officer is. */
-#define CONSOLE_ROLES_ALL ((1u << RA_ROLE_OFFICER) | (1u << RA_ROLE_OPERATOR) | (1u << RA_ROLE_AUDITOR))
+#define CONSOLE_ROLES_ALL                                                                          \
+	((1u << RA_ROLE_OFFICER) | (1u << RA_ROLE_OPERATOR) | (1u << RA_ROLE_AUDITOR))
 
 /* Handlers (console.c, gate.c, pages.c). */
 int console_index_get(struct http_req *);

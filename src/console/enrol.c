@@ -30,10 +30,11 @@ static const struct {
     [RA_ENROL_LOCKED] = {N_("URL locked"),
 			 N_("This certificate URL is locked after too many wrong access PINs. Ask "
 			    "the CA operator for a new one.")},
-    [RA_ENROL_ISSUED] = {N_("Certificate already issued"),
-			 N_("The certificate of this URL has been issued already; it is issued "
-			    "only once. If you did not receive it, ask the CA operator to enrol you "
-			    "again.")},
+    [RA_ENROL_ISSUED] =
+	{N_("Certificate already issued"),
+	 N_("The certificate of this URL has been issued already; it is issued "
+	    "only once. If you did not receive it, ask the CA operator to enrol you "
+	    "again.")},
     [RA_ENROL_DISABLED] = {N_("Officer account disabled"),
 			   N_("The officer account of this URL is disabled. Ask the CA operator.")},
 };
@@ -55,13 +56,12 @@ console_enrol_status(struct web_ctx *x, enum ra_enrol_result res)
 
 /* The form asking for the access PIN (or, for a renewal, only the button). */
 static int
-console_enrol_form(struct web_ctx *x, const char *action, const struct ra_enrol_view *v,
-		   int wrong)
+console_enrol_form(struct web_ctx *x, const char *action, const struct ra_enrol_view *v, int wrong)
 {
-	struct tmpl_data *d = console_data(x, NULL,
-					   v->kind == RA_ENROL_KIND_RENEW
-					       ? N_("Renew your RA officer certificate")
-					       : N_("Your RA officer certificate"));
+	struct tmpl_data *d =
+	    console_data(x, NULL,
+			 v->kind == RA_ENROL_KIND_RENEW ? N_("Renew your RA officer certificate")
+							: N_("Your RA officer certificate"));
 	char csrf[WEB_B64_LEN], when[32], left[16];
 	struct tm tm;
 	int rc;
@@ -161,8 +161,8 @@ console_enrol_issue(struct web_ctx *x, const char *t, const char *pin)
 	}
 	if (res == RA_ENROL_OK)
 		rc = console_enrol_done(x, &c);
-	else if (res == RA_ENROL_WRONG_PIN &&
-		 ra_officer_enrol_peek(st, t, &v, &res, &e) == 0 && res == RA_ENROL_OK)
+	else if (res == RA_ENROL_WRONG_PIN && ra_officer_enrol_peek(st, t, &v, &res, &e) == 0 &&
+		 res == RA_ENROL_OK)
 		rc = console_enrol_form(x, x->r->url, &v, 1);
 	else
 		rc = console_enrol_status(x, res == RA_ENROL_WRONG_PIN ? RA_ENROL_LOCKED : res);

@@ -18,19 +18,19 @@
 static const struct {
 	const char *title, *message, *advice;
 } console_refusals[RA_LOGIN__MAX] = {
-    [RA_LOGIN_NO_CERT] = {N_("No certificate"),
-			  N_("Your browser did not present a client certificate."),
-			  N_("Import the RA officer certificate (the PKCS#12 file you received when "
-			     "you enrolled) into your browser, and when the browser asks, choose "
-			     "the certificate whose subject shows \"shomei RA officer\".")},
+    [RA_LOGIN_NO_CERT] =
+	{N_("No certificate"), N_("Your browser did not present a client certificate."),
+	 N_("Import the RA officer certificate (the PKCS#12 file you received when "
+	    "you enrolled) into your browser, and when the browser asks, choose "
+	    "the certificate whose subject shows 'shomei RA officer'.")},
     [RA_LOGIN_FOREIGN] = {N_("Certificate not accepted"),
 			  N_("The certificate your browser presented was not issued by this "
 			     "service's RA officer CA."),
-			  N_("Choose the certificate whose subject shows \"shomei RA officer\".")},
+			  N_("Choose the certificate whose subject shows 'shomei RA officer'.")},
     [RA_LOGIN_PERSONAL] = {N_("Not an RA officer certificate"),
 			   N_("The certificate your browser presented is a personal certificate "
 			      "of this service, not an RA officer certificate."),
-			   N_("Choose the certificate whose subject shows \"shomei RA officer\".")},
+			   N_("Choose the certificate whose subject shows 'shomei RA officer'.")},
     [RA_LOGIN_REVOKED] = {N_("Certificate revoked"),
 			  N_("The RA officer certificate your browser presented has been revoked."),
 			  N_("If you have a newer RA officer certificate, choose it; otherwise ask "
@@ -127,8 +127,8 @@ console_cert(struct web_ctx *x, struct store *st, const struct ra_login_session 
 	}
 	if (n > 0)
 		*cert = d2i_X509(NULL, &p, n);
-	rc = ls != NULL ? ra_officer_login(x->ca, st, n > 0 ? der : NULL, (size_t)n, util_now(),
-					   ls, &w->o, w->fpr, why, e)
+	rc = ls != NULL ? ra_officer_login(x->ca, st, n > 0 ? der : NULL, (size_t)n, util_now(), ls,
+					   &w->o, w->fpr, why, e)
 			: ra_officer_check(x->ca, st, n > 0 ? der : NULL, (size_t)n, util_now(),
 					   &w->o, w->fpr, why, e);
 	if (rc == -1)
@@ -220,7 +220,8 @@ console_gate(struct web_ctx *x, unsigned roles, unsigned perms, struct console_w
 		goto fail;
 	if (res != RA_OSESS_OK || officer_id != w->o.id) {
 		/* a POST without a session is not acted on: the login page instead */
-		*rc = console_login_page(x, w, res != RA_OSESS_OK ? console_osess_notice[res] : NULL);
+		*rc =
+		    console_login_page(x, w, res != RA_OSESS_OK ? console_osess_notice[res] : NULL);
 		return 1;
 	}
 	if ((roles & (1u << w->o.role)) == 0 ||

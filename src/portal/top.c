@@ -114,4 +114,3 @@ portal_index_get(struct http_req *r)
 	tmpl_data_free(d);
 	return rc;
 }
-

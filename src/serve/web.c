@@ -194,8 +194,12 @@ const struct http_route *const serve_http_tables[] = {
 
 /* HTTPS: people and programs that authenticate (the portal, the API). */
 const struct http_route *const serve_https_tables[] = {
-    web_https_routes, portal_http_routes,    api_http_routes,
-    pub_https_routes, console_public_routes, tsa_http_routes,
+    web_https_routes,
+    portal_http_routes,
+    api_http_routes,
+    pub_https_routes,
+    console_public_routes,
+    tsa_http_routes,
     NULL,
 };
 
@@ -411,7 +415,8 @@ serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_
 		pthread_detach(ctl_thread);
 	pub_schedule_start(web.ca);
 	log_info("web: listening on http://%s%s%s%s%s", addr, hss ? " and https://" : "",
-		 hss ? saddr : "", hcs ? " and the console on https://" : "", hcs ? o->console : "");
+		 hss ? saddr : "", hcs ? " and the console on https://" : "",
+		 hcs ? o->console : "");
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

@@ -67,6 +67,5 @@ char *
 web_session_cookie(const struct web_ctx *x)
 {
 	return xasprintf("%s=%s; Secure; HttpOnly; SameSite=Strict; Path=/",
-			 x->site->cookie != NULL ? x->site->cookie : WEB_SESSION_COOKIE,
-			 x->sid);
+			 x->site->cookie != NULL ? x->site->cookie : WEB_SESSION_COOKIE, x->sid);
 }

@@ -144,13 +144,15 @@ def free_port():
 class Server:
     """A running `shomei serve` on free loopback ports (plain HTTP and HTTPS)."""
 
-    def __init__(self, inst, proc, http_port, https_port, log):
+    def __init__(self, inst, proc, http_port, https_port, log, console_port=None):
         self.inst = inst
         self.proc = proc
         self.http = f"http://127.0.0.1:{http_port}"
         self.https = f"https://localhost:{https_port}"
+        self.console = f"https://localhost:{console_port}" if console_port else None
         self.http_port = http_port
         self.https_port = https_port
+        self.console_port = console_port
         self.cafile = inst.path("certs", "root.pem")
         self.log = log
 
@@ -181,14 +183,17 @@ def start_server(inst, extra_conf="", args=(), ports=None):
                 if "Address already in use" not in str(e):
                     raise
         raise AssertionError("serve: no free ports after 3 tries")
-    hp, sp = ports
+    hp, sp = ports[0], ports[1]
+    # the console listener (listen.console): a free port of its own unless given
+    cp = ports[2] if len(ports) > 2 else free_port()
     log = inst.path("serve.log")
     logf = open(log, "ab")
     proc = subprocess.Popen([SHOMEI, "-d", inst.datadir, "serve", "--http", f"127.0.0.1:{hp}",
-                             "--https", f"127.0.0.1:{sp}", *args],
+                             "--https", f"127.0.0.1:{sp}", "--console", f"127.0.0.1:{cp}",
+                             *args],
                             stdout=logf, stderr=subprocess.STDOUT)
     logf.close()
-    srv = Server(inst, proc, hp, sp, log)
+    srv = Server(inst, proc, hp, sp, log, cp)
     # a /healthz answer alone may come from another test's server that took the port first
     # (ours then exits with "Address already in use"): ours has bound both ports once its
     # supervisor logs its pid

@@ -55,7 +55,7 @@ def server(ca):
     port, sport = free_port(), free_port()
     log = open(os.path.join(ca.datadir, "serve.log"), "wb")
     proc = subprocess.Popen([SHOMEI, "-d", ca.datadir, "serve", "--http", f"127.0.0.1:{port}",
-                             "--https", f"127.0.0.1:{sport}"],
+                             "--https", f"127.0.0.1:{sport}", "--console", "off"],
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

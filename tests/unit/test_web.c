@@ -376,7 +376,7 @@ msgids_scan_dir(const char *dir, const char *suffix, int c_source, char ***v, si
 	closedir(d);
 }
 
-/* Every msgid used in templates/, src/web and src/portal has a translation in ja.po and en.po. */
+/* Every msgid used in templates/, src/web, src/portal and src/console has a translation in ja.po and en.po. */
 static void
 test_catalogs_complete(void **state)
 {
@@ -391,6 +391,7 @@ test_catalogs_complete(void **state)
 	msgids_scan_dir("templates", ".html", 0, &v, &n);
 	msgids_scan_dir("src/web", ".c", 1, &v, &n);
 	msgids_scan_dir("src/portal", ".c", 1, &v, &n);
+	msgids_scan_dir("src/console", ".c", 1, &v, &n);
 	assert_true(n >= 15);
 	for (size_t i = 0; i < n; i++) {
 		char *line = xasprintf("msgid \"%s\"\n", v[i]);
