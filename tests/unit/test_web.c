@@ -376,7 +376,8 @@ msgids_scan_dir(const char *dir, const char *suffix, int c_source, char ***v, si
 	closedir(d);
 }
 
-/* Every msgid used in templates/, src/web, src/portal and src/console has a translation in ja.po and en.po. */
+/* Every msgid used in templates/, src/web, src/portal and src/console has a translation in ja.po
+ * and en.po. */
 static void
 test_catalogs_complete(void **state)
 {
