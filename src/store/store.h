@@ -559,6 +559,39 @@ int store_token_get(struct store *, const unsigned char hash[STORE_HASH_LEN],
 int store_token_use(struct store *, const unsigned char hash[STORE_HASH_LEN],
 		    enum store_token_purpose, time_t when, struct err *);
 
+/* ---- the console's records of the certificates it issues (store_certadmin.c, 0016) ---- */
+struct store_certadmin {
+	char serial[STORE_SERIAL_MAX];
+	int64_t org_id, officer_id;
+	char *kind; /* "server", "client", "codesign" */
+	char *admin_name, *admin_unit, *admin_email, *server_software;
+	char *holder_name, *holder_unit, *holder_email;
+	char *replaces;	     /* the serial this one renews, or NULL */
+	char *replace_state; /* NULL, "waiting" or "replaced" */
+	time_t replace_due, reminded, dl_expires, dl_used, created; /* 0: none */
+	int expiry_mail;					    /* bits: 1 30 days, 2 7 days */
+};
+void store_certadmin_clear(struct store_certadmin *); /* accepts NULL */
+/* dl_hash (may be NULL): the user administrator's one-time download URL. */
+int store_certadmin_add(struct store *, const struct store_certadmin *,
+			const unsigned char *dl_hash, struct err *);
+/* ERR_NOTFOUND when the certificate has no record. */
+int store_certadmin_get(struct store *, const char *serial, struct store_certadmin *,
+			struct err *);
+int store_certadmin_by_dl(struct store *, const unsigned char dl_hash[STORE_HASH_LEN],
+			  struct store_certadmin *, struct err *);
+/* These return 1 when they changed the row, 0 when its state did not allow it. */
+int store_certadmin_dl_use(struct store *, const char *serial, time_t now, struct err *);
+int store_certadmin_wait(struct store *, const char *serial, time_t due, struct err *);
+int store_certadmin_replaced(struct store *, const char *serial, struct err *);
+int store_certadmin_reminded(struct store *, const char *serial, time_t now, struct err *);
+/* Waiting certificates whose replace_due is at or before now (at most max); free(*out). */
+int store_certadmin_waiting_due(struct store *, time_t now, size_t max,
+				char (**out)[STORE_SERIAL_MAX], size_t *n, struct err *);
+/* Waiting certificates not reminded yet whose replace_due is at or before before. */
+int store_certadmin_remind_due(struct store *, time_t before, size_t max,
+			       char (**out)[STORE_SERIAL_MAX], size_t *n, struct err *);
+
 /* ---- sessions of the RA officers' console (store_osess.c, 0015; src/ra/osess.c) ---- */
 struct store_osess {
 	unsigned char id_hash[STORE_HASH_LEN]; /* SHA-256 of the cookie's id */

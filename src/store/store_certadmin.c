@@ -1,0 +1,273 @@
+/*
+ * store_certadmin: what the RA officers' console records about the certificates it issues
+ * (0016; src/ra/orgcert.c): the user administrator, the server software, the one-time
+ * download URL, the replacement of a renewed certificate.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+#define CA_COLS                                                                                    \
+	"serial, org_id, officer_id, kind, admin_name, admin_unit, admin_email, "                  \
+	"server_software, holder_name, holder_unit, holder_email, replaces, replace_state, "       \
+	"replace_due, reminded, dl_expires, dl_used, expiry_mail, created"
+
+static const char SQL_CA_INSERT[] =
+    "INSERT INTO cert_admins (" CA_COLS ", dl_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+    "$10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)";
+static const char SQL_CA_GET[] = "SELECT " CA_COLS " FROM cert_admins WHERE serial = $1";
+static const char SQL_CA_BY_DL[] = "SELECT " CA_COLS " FROM cert_admins WHERE dl_hash = $1";
+static const char SQL_CA_DL_USE[] =
+    "UPDATE cert_admins SET dl_used = $2 WHERE serial = $1 AND dl_used IS NULL";
+static const char SQL_CA_WAIT[] = "UPDATE cert_admins SET replace_state = 'waiting', "
+				  "replace_due = $2 WHERE serial = $1 AND replace_state IS NULL";
+static const char SQL_CA_REPLACED[] = "UPDATE cert_admins SET replace_state = 'replaced' "
+				      "WHERE serial = $1 AND replace_state = 'waiting'";
+static const char SQL_CA_WAITING_DUE[] =
+    "SELECT serial FROM cert_admins WHERE replace_state = 'waiting' AND replace_due <= $1 "
+    "ORDER BY replace_due LIMIT $2";
+static const char SQL_CA_REMIND_DUE[] =
+    "SELECT serial FROM cert_admins WHERE replace_state = 'waiting' AND reminded IS NULL AND "
+    "replace_due <= $1 ORDER BY replace_due LIMIT $2";
+static const char SQL_CA_REMINDED[] =
+    "UPDATE cert_admins SET reminded = $2 WHERE serial = $1 AND reminded IS NULL";
+
+void
+store_certadmin_clear(struct store_certadmin *a)
+{
+	if (a == NULL)
+		return;
+	free(a->kind);
+	free(a->admin_name);
+	free(a->admin_unit);
+	free(a->admin_email);
+	free(a->server_software);
+	free(a->holder_name);
+	free(a->holder_unit);
+	free(a->holder_email);
+	free(a->replaces);
+	free(a->replace_state);
+	memset(a, 0, sizeof(*a));
+}
+
+/* A text that may be NULL bound as "" (the NOT NULL DEFAULT '' columns). */
+static void
+ca_text(struct store *s, struct drv_stmt *st, int n, const char *v)
+{
+	stmt_text(s, st, n, v != NULL ? v : "");
+}
+
+int
+store_certadmin_add(struct store *s, const struct store_certadmin *a,
+		    const unsigned char *dl_hash, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if ((st = store_stmt_get(s, SQL_CA_INSERT, 0, "add certificate record", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, a->serial);
+	stmt_int(s, st, 2, a->org_id);
+	stmt_int(s, st, 3, a->officer_id);
+	stmt_text(s, st, 4, a->kind);
+	ca_text(s, st, 5, a->admin_name);
+	ca_text(s, st, 6, a->admin_unit);
+	stmt_text(s, st, 7, a->admin_email);
+	ca_text(s, st, 8, a->server_software);
+	ca_text(s, st, 9, a->holder_name);
+	ca_text(s, st, 10, a->holder_unit);
+	ca_text(s, st, 11, a->holder_email);
+	if (a->replaces != NULL)
+		stmt_text(s, st, 12, a->replaces);
+	else
+		s->drv->bind_null(st, 12);
+	if (a->replace_state != NULL)
+		stmt_text(s, st, 13, a->replace_state);
+	else
+		s->drv->bind_null(st, 13);
+	stmt_int_or_null(s, st, 14, (int64_t)a->replace_due, 0);
+	stmt_int_or_null(s, st, 15, (int64_t)a->reminded, 0);
+	stmt_int_or_null(s, st, 16, (int64_t)a->dl_expires, 0);
+	stmt_int_or_null(s, st, 17, (int64_t)a->dl_used, 0);
+	stmt_int(s, st, 18, a->expiry_mail);
+	stmt_int(s, st, 19, (int64_t)a->created);
+	if (dl_hash != NULL)
+		stmt_blob(s, st, 20, dl_hash, STORE_HASH_LEN);
+	else
+		s->drv->bind_null(st, 20);
+	if (store_stmt_step(s, st, "add certificate record", a->serial, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+static void
+ca_row(struct store *s, struct drv_stmt *st, struct store_certadmin *a)
+{
+	const char *v = s->drv->column_text(st, 0);
+
+	snprintf(a->serial, sizeof(a->serial), "%s", v != NULL ? v : "");
+	a->org_id = col_int(s, st, 1);
+	a->officer_id = col_int(s, st, 2);
+	a->kind = col_str(s, st, 3);
+	a->admin_name = col_str(s, st, 4);
+	a->admin_unit = col_str(s, st, 5);
+	a->admin_email = col_str(s, st, 6);
+	a->server_software = col_str(s, st, 7);
+	a->holder_name = col_str(s, st, 8);
+	a->holder_unit = col_str(s, st, 9);
+	a->holder_email = col_str(s, st, 10);
+	a->replaces = col_dup(s, st, 11);
+	a->replace_state = col_dup(s, st, 12);
+	a->replace_due = (time_t)col_int_or(s, st, 13, 0);
+	a->reminded = (time_t)col_int_or(s, st, 14, 0);
+	a->dl_expires = (time_t)col_int_or(s, st, 15, 0);
+	a->dl_used = (time_t)col_int_or(s, st, 16, 0);
+	a->expiry_mail = (int)col_int(s, st, 17);
+	a->created = (time_t)col_int(s, st, 18);
+}
+
+/* One row by a text or a hash key: ERR_NOTFOUND when none. */
+static int
+ca_get(struct store *s, const char *sql, const char *serial, const unsigned char *hash,
+       struct store_certadmin *a, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int r, rc = -1;
+
+	memset(a, 0, sizeof(*a));
+	if ((st = store_stmt_get(s, sql, 0, "certificate record", e)) == NULL)
+		goto out;
+	if (serial != NULL)
+		stmt_text(s, st, 1, serial);
+	else
+		stmt_blob(s, st, 1, hash, STORE_HASH_LEN);
+	if ((r = store_stmt_step(s, st, "certificate record", serial, e)) == -1)
+		goto out;
+	if (r == 0) {
+		err_set(e, ERR_NOTFOUND, "store: no record of this certificate");
+		goto out;
+	}
+	ca_row(s, st, a);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_certadmin_get(struct store *s, const char *serial, struct store_certadmin *a,
+		    struct err *e)
+{
+	char norm[STORE_SERIAL_MAX];
+
+	if (store_serial_norm(serial, norm, e) == -1)
+		return -1;
+	return ca_get(s, SQL_CA_GET, norm, NULL, a, e);
+}
+
+int
+store_certadmin_by_dl(struct store *s, const unsigned char dl_hash[STORE_HASH_LEN],
+		      struct store_certadmin *a, struct err *e)
+{
+	return ca_get(s, SQL_CA_BY_DL, NULL, dl_hash, a, e);
+}
+
+/* An UPDATE keyed by serial with an optional int: 1 changed, 0 not. */
+static int
+ca_update(struct store *s, const char *sql, const char *serial, int with_int, int64_t v,
+	  struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if ((st = store_stmt_get(s, sql, 0, "update certificate record", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, serial);
+	if (with_int)
+		stmt_int(s, st, 2, v);
+	if (store_stmt_step(s, st, "update certificate record", serial, e) == -1)
+		goto out;
+	rc = s->drv->changes(st) > 0 ? 1 : 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_certadmin_dl_use(struct store *s, const char *serial, time_t now, struct err *e)
+{
+	return ca_update(s, SQL_CA_DL_USE, serial, 1, (int64_t)now, e);
+}
+
+int
+store_certadmin_wait(struct store *s, const char *serial, time_t due, struct err *e)
+{
+	return ca_update(s, SQL_CA_WAIT, serial, 1, (int64_t)due, e);
+}
+
+int
+store_certadmin_replaced(struct store *s, const char *serial, struct err *e)
+{
+	return ca_update(s, SQL_CA_REPLACED, serial, 0, 0, e);
+}
+
+int
+store_certadmin_reminded(struct store *s, const char *serial, time_t now, struct err *e)
+{
+	return ca_update(s, SQL_CA_REMINDED, serial, 1, (int64_t)now, e);
+}
+
+/* Serials of a one-int, one-limit query; caller frees *out. */
+static int
+ca_serials(struct store *s, const char *sql, time_t t, size_t max, char (**out)[STORE_SERIAL_MAX],
+	   size_t *n, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	char(*v)[STORE_SERIAL_MAX] = NULL;
+	size_t cap = 0;
+	const char *x;
+	int r, rc = -1;
+
+	*out = NULL;
+	*n = 0;
+	if ((st = store_stmt_get(s, sql, 0, "certificate records", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, (int64_t)t);
+	stmt_int(s, st, 2, (int64_t)max);
+	while ((r = store_stmt_step(s, st, "certificate records", NULL, e)) == 1) {
+		store_array_grow((void **)&v, &cap, *n, sizeof(*v));
+		x = s->drv->column_text(st, 0);
+		snprintf(v[*n], STORE_SERIAL_MAX, "%s", x != NULL ? x : "");
+		(*n)++;
+	}
+	if (r == -1)
+		goto out;
+	*out = v;
+	v = NULL;
+	rc = 0;
+out:
+	if (rc == -1)
+		*n = 0;
+	free(v);
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_certadmin_waiting_due(struct store *s, time_t now, size_t max,
+			    char (**out)[STORE_SERIAL_MAX], size_t *n, struct err *e)
+{
+	return ca_serials(s, SQL_CA_WAITING_DUE, now, max, out, n, e);
+}
+
+int
+store_certadmin_remind_due(struct store *s, time_t before, size_t max,
+			   char (**out)[STORE_SERIAL_MAX], size_t *n, struct err *e)
+{
+	return ca_serials(s, SQL_CA_REMIND_DUE, before, max, out, n, e);
+}
