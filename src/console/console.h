@@ -19,7 +19,7 @@
 /* The configuration keys of the console (NULL-terminated; see conf_check_keys). */
 extern const char *const console_conf_keys[];
 
-#define CONSOLE_BASE_DEFAULT "https://127.0.0.1:8444" /* console.base_url */
+#define CONSOLE_BASE_DEFAULT "https://127.0.0.1:8444"	     /* console.base_url */
 #define CONSOLE_PORTAL_BASE_DEFAULT "https://localhost:8443" /* portal.base_url's default */
 #define CONSOLE_MAIL_SUBJECT_ENROL "登録担当者用証明書発行受付通知 / Officer certificate"
 #define CONSOLE_MAIL_SUBJECT_RENEW "登録担当者用証明書更新のお知らせ / Officer certificate renewal"

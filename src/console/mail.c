@@ -14,11 +14,7 @@
 #include "mail/mail.h"
 
 const char *const console_conf_keys[] = {
-    "console.base_url",
-    "console.enrol_days",
-    "console.officer_ca",
-    "console.public_base_url",
-    NULL,
+    "console.base_url", "console.enrol_days", "console.officer_ca", "console.public_base_url", NULL,
 };
 
 void
@@ -160,8 +156,8 @@ console_mail_renew(void *arg, struct store *st, const struct ra_officer *o, cons
 	    "one (so do 14 days after the renewal, whether you log in or not).\n\n"
 	    "%s/officer/renew/%s\n\n"
 	    "If you did not expect this mail, tell the CA operator.\n",
-	    o->name, m->enrol_days, m->console_base, token, o->name, m->enrol_days,
-	    m->console_base, token);
+	    o->name, m->enrol_days, m->console_base, token, o->name, m->enrol_days, m->console_base,
+	    token);
 	return console_mail_queue(m, st, o, CONSOLE_MAIL_SUBJECT_RENEW, printed, &body, e);
 }
 

@@ -143,8 +143,10 @@ officer_view(struct ra_officer *out, const struct store_officer *o)
 	memset(out, 0, sizeof(*out));
 	out->id = o->id;
 	out->org_id = o->org_id;
-	snprintf(out->org_code, sizeof(out->org_code), "%s", o->org_code != NULL ? o->org_code : "");
-	snprintf(out->org_name, sizeof(out->org_name), "%s", o->org_name != NULL ? o->org_name : "");
+	snprintf(out->org_code, sizeof(out->org_code), "%s",
+		 o->org_code != NULL ? o->org_code : "");
+	snprintf(out->org_name, sizeof(out->org_name), "%s",
+		 o->org_name != NULL ? o->org_name : "");
 	snprintf(out->name, sizeof(out->name), "%s", o->name != NULL ? o->name : "");
 	snprintf(out->email, sizeof(out->email), "%s", o->email != NULL ? o->email : "");
 	(void)ra_role_parse(o->role, &r);
@@ -232,13 +234,13 @@ officer_pin_hash(const unsigned char raw[RA_TOKEN_LEN], const char *typed,
 }
 
 /*
- * Opens an enrolment of kind for officer o inside the caller's transaction and calls the
+ * Opens an enrolment of kind for officer o at now inside the caller's transaction and calls the
  * hook: enrol's with the URL's secret (kind enrol), renew's (kind renew).  pin (may be NULL
  * for renew) gets the access PIN.
  */
 static int
 officer_enrol_open(struct ca *ca, struct store *st, const struct ra_officer *o, const char *kind,
-		   const struct ra_officer_notify *n, char *pin, struct err *e)
+		   time_t now, const struct ra_officer_notify *n, char *pin, struct err *e)
 {
 	struct store_enrol en;
 	unsigned char raw[RA_TOKEN_LEN], th[STORE_HASH_LEN];
@@ -252,7 +254,7 @@ officer_enrol_open(struct ca *ca, struct store *st, const struct ra_officer *o, 
 	officer_pin_new(p);
 	officer_pin_hash(raw, p, en.pin_hash);
 	en.officer_id = o->id;
-	en.created = util_now();
+	en.created = now;
 	en.expires = en.created + ra_officer_enrol_days(ca) * DAY;
 	en.kind = (char *)kind;
 	if (store_enrol_add(st, &en, th, &id, e) == -1)
@@ -279,11 +281,13 @@ officer_check(struct store *st, const struct ra_officer_new *q, struct store_org
 	size_t nl = q->name != NULL ? strlen(q->name) : 0;
 
 	if (nl == 0 || !utf8_valid((const unsigned char *)q->name, nl) ||
-	    nl >= RA_OFFICER_NAME_BYTES || (!ra_name_romaji_ok(q->name) && !ra_name_kanji_ok(q->name)))
-		return err_set(e, ERR_REFUSED,
-			       "officer: name: 1 to %d characters of a person's name (Latin letters, "
-			       "or kanji and kana) is required",
-			       RA_NAME_MAX);
+	    nl >= RA_OFFICER_NAME_BYTES ||
+	    (!ra_name_romaji_ok(q->name) && !ra_name_kanji_ok(q->name)))
+		return err_set(
+		    e, ERR_REFUSED,
+		    "officer: name: 1 to %d characters of a person's name (Latin letters, "
+		    "or kanji and kana) is required",
+		    RA_NAME_MAX);
 	if (q->email == NULL || strlen(q->email) >= RA_OFFICER_EMAIL_BYTES ||
 	    !mail_addr_valid(q->email))
 		return err_set(e, ERR_REFUSED, "officer: e-mail: not a valid address");
@@ -345,7 +349,8 @@ ra_officer_add(struct ca *ca, struct store *st, const struct ra_officer_new *q,
 	detail = xasprintf("role=%s org=%s email=%s perms=%s", ra_role_name(q->role),
 			   out->org_code[0] != '\0' ? out->org_code : "-", q->email, perms);
 	if (store_audit_append(st, actor, "officer.add", obj, detail, NULL, e) == -1 ||
-	    officer_enrol_open(ca, st, out, "enrol", n, pin, e) == -1 || store_commit(st, e) == -1)
+	    officer_enrol_open(ca, st, out, "enrol", rec.created, n, pin, e) == -1 ||
+	    store_commit(st, e) == -1)
 		goto out;
 	intx = 0;
 	rc = 0;
@@ -399,16 +404,14 @@ officer_perms_fn(struct store *st, int64_t id, const void *arg, struct err *e)
 }
 
 int
-ra_officer_set_status(struct store *st, int64_t id, int active, const char *actor,
-		      struct err *e)
+ra_officer_set_status(struct store *st, int64_t id, int active, const char *actor, struct err *e)
 {
 	return officer_change(st, id, actor, active ? "officer.enable" : "officer.disable", "",
 			      officer_status_fn, active ? "active" : "disabled", e);
 }
 
 int
-ra_officer_set_perms(struct store *st, int64_t id, unsigned perms, const char *actor,
-		     struct err *e)
+ra_officer_set_perms(struct store *st, int64_t id, unsigned perms, const char *actor, struct err *e)
 {
 	char text[RA_PERMS_TEXT], detail[RA_PERMS_TEXT + 8];
 
@@ -492,7 +495,8 @@ ra_officer_reenrol(struct ca *ca, struct store *st, int64_t id, int reason,
 	if (store_enrol_close_open(st, id, e) == -1 ||
 	    officer_revoke_active(ca, st, id, 0, reason, "revoked", actor, &revoked, e) == -1 ||
 	    store_audit_append(st, actor, "officer.reenrol", obj, detail, NULL, e) == -1 ||
-	    officer_enrol_open(ca, st, &o, "enrol", n, pin, e) == -1 || store_commit(st, e) == -1)
+	    officer_enrol_open(ca, st, &o, "enrol", util_now(), n, pin, e) == -1 ||
+	    store_commit(st, e) == -1)
 		goto out;
 	intx = 0;
 	officer_after_revoke(ca, st, revoked, actor);
@@ -524,9 +528,9 @@ ra_enrol_cert_clear(struct ra_enrol_cert *c)
  * OK, EXPIRED, LOCKED, ISSUED, DISABLED with en and o loaded; raw gets the secret.
  */
 static int
-officer_enrol_load(struct store *st, const char *token, time_t now,
-		   unsigned char raw[RA_TOKEN_LEN], struct store_enrol *en, struct ra_officer *o,
-		   enum ra_enrol_result *res, struct err *e)
+officer_enrol_load(struct store *st, const char *token, time_t now, unsigned char raw[RA_TOKEN_LEN],
+		   struct store_enrol *en, struct ra_officer *o, enum ra_enrol_result *res,
+		   struct err *e)
 {
 	unsigned char th[STORE_HASH_LEN];
 	struct err se;
@@ -576,7 +580,8 @@ ra_officer_enrol_peek(struct store *st, const char *token, struct ra_enrol_view 
 		v->officer = o;
 		v->kind = strcmp(en.kind, "renew") == 0 ? RA_ENROL_KIND_RENEW : RA_ENROL_KIND_ENROL;
 		v->expires = en.expires;
-		v->tries_left = en.tries < RA_OFFICER_TRIES ? (int)(RA_OFFICER_TRIES - en.tries) : 0;
+		v->tries_left =
+		    en.tries < RA_OFFICER_TRIES ? (int)(RA_OFFICER_TRIES - en.tries) : 0;
 	}
 	rc = 0;
 out:
@@ -695,8 +700,8 @@ officer_write(struct store *st, const struct ca_issued *c, void *arg, struct err
 	if (store_officer_cert_add(st, &oc, e) == -1)
 		return -1;
 	snprintf(obj, sizeof(obj), "officer:%" PRId64, u->o->id);
-	detail = xasprintf("serial=%s enrolment=%" PRId64 " kind=%s", c->serial, u->en->id,
-			   u->en->kind);
+	detail =
+	    xasprintf("serial=%s enrolment=%" PRId64 " kind=%s", c->serial, u->en->id, u->en->kind);
 	rc = store_audit_append(st, u->actor, "officer.enrol", obj, detail, NULL, e);
 	free(detail);
 	return rc;
@@ -909,8 +914,8 @@ officer_login_write(struct ca *ca, struct store *st, const struct store_officer_
 	if (store_officer_cert_login(st, oc->serial, now, &first, e) == -1)
 		goto out;
 	/* the first login with a new certificate supersedes the officer's older ones */
-	if (first && officer_revoke_active(ca, st, o->id, oc->id, CA_REASON_SUPERSEDED, "superseded",
-					   actor, revoked, e) == -1)
+	if (first && officer_revoke_active(ca, st, o->id, oc->id, CA_REASON_SUPERSEDED,
+					   "superseded", actor, revoked, e) == -1)
 		goto out;
 	snprintf(detail, sizeof(detail), "serial=%s first=%d", oc->serial, first);
 	if (store_audit_append(st, actor, "console.login", obj, detail, NULL, e) == -1 ||
@@ -925,9 +930,9 @@ out:
 }
 
 int
-ra_officer_login(struct ca *ca, struct store *st, const unsigned char *der, size_t len,
-		 time_t now, struct ra_officer *out, unsigned char fpr[32],
-		 enum ra_login_result *why, struct err *e)
+ra_officer_login(struct ca *ca, struct store *st, const unsigned char *der, size_t len, time_t now,
+		 struct ra_officer *out, unsigned char fpr[32], enum ra_login_result *why,
+		 struct err *e)
 {
 	const unsigned char *p = der;
 	struct store_officer_cert oc;
@@ -1061,7 +1066,7 @@ officer_renew_one(struct ca *ca, struct store *st, int64_t id, time_t now,
 		rc = 0; /* done meanwhile */
 		goto out;
 	}
-	if (officer_enrol_open(ca, st, &o, "renew", n, NULL, e) == -1 ||
+	if (officer_enrol_open(ca, st, &o, "renew", now, n, NULL, e) == -1 ||
 	    store_audit_append(st, "console:schedule", "officer.renew", obj, "", NULL, e) == -1 ||
 	    store_commit(st, e) == -1)
 		goto out;
@@ -1099,8 +1104,7 @@ out:
 }
 
 int
-ra_officer_supersede_due(struct ca *ca, struct store *st, time_t now, size_t *count,
-			 struct err *e)
+ra_officer_supersede_due(struct ca *ca, struct store *st, time_t now, size_t *count, struct err *e)
 {
 	struct store_officer_cert *v = NULL;
 	const char *actor = "console:schedule";
@@ -1110,8 +1114,8 @@ ra_officer_supersede_due(struct ca *ca, struct store *st, time_t now, size_t *co
 	int rc = -1, intx = 0, mine;
 
 	*count = 0;
-	if (store_officer_cert_supersede_due(st, now - RA_OFFICER_SUPERSEDE_DAYS * DAY, &v, &n, e) ==
-	    -1)
+	if (store_officer_cert_supersede_due(st, now - RA_OFFICER_SUPERSEDE_DAYS * DAY, &v, &n,
+					     e) == -1)
 		goto out;
 	for (i = 0; i < n; i++) {
 		snprintf(obj, sizeof(obj), "officer:%" PRId64, v[i].officer_id);
@@ -1137,7 +1141,8 @@ ra_officer_supersede_due(struct ca *ca, struct store *st, time_t now, size_t *co
 			intx = 0;
 			continue;
 		}
-		if (store_audit_append(st, actor, "officer.supersede", obj, detail, NULL, e) == -1 ||
+		if (store_audit_append(st, actor, "officer.supersede", obj, detail, NULL, e) ==
+			-1 ||
 		    store_commit(st, e) == -1)
 			goto out;
 		intx = 0;

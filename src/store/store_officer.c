@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "store_int.h"
 
 #define OFFICER_COLS                                                                               \
@@ -20,7 +22,8 @@ static const char SQL_OFFICER_ALL[] = OFFICER_COLS " ORDER BY f.id";
 static const char SQL_OFFICER_BY_ORG[] = OFFICER_COLS " WHERE f.org_id = $1 ORDER BY f.id";
 static const char SQL_OFFICER_STATUS[] =
     "UPDATE officers SET status = $2, updated = $3 WHERE id = $1";
-static const char SQL_OFFICER_PERMS[] = "UPDATE officers SET perms = $2, updated = $3 WHERE id = $1";
+static const char SQL_OFFICER_PERMS[] =
+    "UPDATE officers SET perms = $2, updated = $3 WHERE id = $1";
 static const char SQL_OFFICER_RENEW_DUE[] =
     "SELECT f.id FROM officers f WHERE f.status = 'active' "
     "AND EXISTS (SELECT 1 FROM officer_certs c WHERE c.officer_id = f.id AND "
@@ -45,9 +48,11 @@ static const char SQL_ENROL_STATE[] =
 static const char SQL_ENROL_ISSUE[] =
     "UPDATE officer_enrolments SET state = 'issued', cert_serial = $2, p12 = $3, dl_hash = $4, "
     "dl_expires = $5, issued = $6 WHERE id = $1 AND state = 'open'";
-static const char SQL_ENROL_P12_TAKE[] =
-    "UPDATE officer_enrolments SET p12 = NULL WHERE dl_hash = $1 AND p12 IS NOT NULL AND "
-    "dl_expires >= $2 RETURNING p12";
+static const char SQL_ENROL_P12_GET[] =
+    "SELECT p12 FROM officer_enrolments WHERE dl_hash = $1 AND p12 IS NOT NULL AND "
+    "dl_expires >= $2";
+static const char SQL_ENROL_P12_CLEAR[] =
+    "UPDATE officer_enrolments SET p12 = NULL WHERE dl_hash = $1 AND p12 IS NOT NULL";
 static const char SQL_ENROL_P12_PURGE[] =
     "UPDATE officer_enrolments SET p12 = NULL WHERE p12 IS NOT NULL AND dl_expires < $1";
 static const char SQL_ENROL_CLOSE[] =
@@ -299,7 +304,8 @@ store_enrol_add(struct store *s, const struct store_enrol *en,
 	int rc = -1, r;
 
 	*id = 0;
-	if (en->kind == NULL || (strcmp(en->kind, "enrol") != 0 && strcmp(en->kind, "renew") != 0)) {
+	if (en->kind == NULL ||
+	    (strcmp(en->kind, "enrol") != 0 && strcmp(en->kind, "renew") != 0)) {
 		err_set(e, ERR_INTERNAL, "store: enrolment kind out of range");
 		goto out;
 	}
@@ -347,8 +353,8 @@ store_enrol_get(struct store *s, const unsigned char token_hash[STORE_HASH_LEN],
 	en->officer_id = col_int(s, st, 1);
 	p = s->drv->column_blob(st, 2, &len);
 	if (p == NULL || len != STORE_HASH_LEN) {
-		err_set(e, ERR_INTERNAL, "store: enrolment %" PRId64 ": stored PIN hash has %zu bytes",
-			en->id, len);
+		err_set(e, ERR_INTERNAL,
+			"store: enrolment %" PRId64 ": stored PIN hash has %zu bytes", en->id, len);
 		goto out;
 	}
 	memcpy(en->pin_hash, p, STORE_HASH_LEN);
@@ -452,18 +458,17 @@ out:
 	return rc;
 }
 
-int
-store_enrol_p12_take(struct store *s, const unsigned char dl_hash[STORE_HASH_LEN], time_t now,
-		     unsigned char **data, size_t *len, struct err *e)
+/* The PKCS#12 under dl_hash, read (inside the caller's transaction); ERR_NOTFOUND. */
+static int
+enrol_p12_read(struct store *s, const unsigned char dl_hash[STORE_HASH_LEN], time_t now,
+	       unsigned char **data, size_t *len, struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	const unsigned char *p;
 	size_t n = 0;
 	int rc = -1, r;
 
-	*data = NULL;
-	*len = 0;
-	if ((st = store_stmt_get(s, SQL_ENROL_P12_TAKE, 0, "take officer PKCS#12", e)) == NULL)
+	if ((st = store_stmt_get(s, SQL_ENROL_P12_GET, 0, "take officer PKCS#12", e)) == NULL)
 		goto out;
 	stmt_blob(s, st, 1, dl_hash, STORE_HASH_LEN);
 	stmt_int(s, st, 2, (int64_t)now);
@@ -481,17 +486,45 @@ store_enrol_p12_take(struct store *s, const unsigned char dl_hash[STORE_HASH_LEN
 	*data = xmalloc(n);
 	memcpy(*data, p, n);
 	*len = n;
-	while ((r = store_stmt_step(s, st, "take officer PKCS#12", NULL, e)) == 1)
-		;
-	if (r == -1) {
-		free(*data);
-		*data = NULL;
-		*len = 0;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_enrol_p12_take(struct store *s, const unsigned char dl_hash[STORE_HASH_LEN], time_t now,
+		     unsigned char **data, size_t *len, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, own = 0;
+
+	*data = NULL;
+	*len = 0;
+	if (store_tx_enter(s, &own, e) == -1)
+		return -1;
+	if (enrol_p12_read(s, dl_hash, now, data, len, e) == -1)
+		goto out;
+	/* conditional: of two takes at once, one clears it, the other finds it gone */
+	if ((st = store_stmt_get(s, SQL_ENROL_P12_CLEAR, 0, "take officer PKCS#12", e)) == NULL)
+		goto out;
+	stmt_blob(s, st, 1, dl_hash, STORE_HASH_LEN);
+	if (store_stmt_step(s, st, "take officer PKCS#12", NULL, e) == -1)
+		goto out;
+	if (s->drv->changes(st) == 0) {
+		err_set(e, ERR_NOTFOUND, "store: no such download");
 		goto out;
 	}
 	rc = 0;
 out:
 	stmt_reset(s, st);
+	rc = store_tx_leave(s, own, rc, e);
+	if (rc == -1 && *data != NULL) {
+		OPENSSL_cleanse(*data, *len);
+		free(*data);
+		*data = NULL;
+		*len = 0;
+	}
 	return rc;
 }
 
@@ -593,8 +626,9 @@ ocert_row(struct store *s, struct drv_stmt *st, struct store_officer_cert *c, st
 	c->officer_id = col_int(s, st, 2);
 	p = s->drv->column_blob(st, 3, &len);
 	if (p == NULL || len != STORE_HASH_LEN)
-		return err_set(e, ERR_INTERNAL, "store: officer certificate %s: fingerprint has %zu "
-						"bytes",
+		return err_set(e, ERR_INTERNAL,
+			       "store: officer certificate %s: fingerprint has %zu "
+			       "bytes",
 			       c->serial, len);
 	memcpy(c->fpr, p, STORE_HASH_LEN);
 	c->status = col_str(s, st, 4);
@@ -678,8 +712,8 @@ store_officer_cert_supersede_due(struct store *s, time_t cutoff, struct store_of
 }
 
 int
-store_officer_cert_set_status(struct store *s, const char *serial, const char *from,
-			      const char *to, struct err *e)
+store_officer_cert_set_status(struct store *s, const char *serial, const char *from, const char *to,
+			      struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	int rc = -1;
