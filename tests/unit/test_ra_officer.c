@@ -4,7 +4,9 @@
  * mail queued once with the URL and without the PIN), wrong PINs and the lock, expiry, the
  * one certificate per enrolment (a retry gets ISSUED and no second certificate, also when
  * two requests race), the PKCS#12 and its single download, every result of the console
- * login check, renewal and the supersede rule, and the audit chain after all of it.
+ * login check, renewal and the supersede rule, the fault loops of add, take and the
+ * superseding login (each statement failed in turn: nothing written), and the audit chain
+ * after all of it.
  */
 #include "testutil.h"
 #include "tu_x509.h"
@@ -689,6 +691,136 @@ test_renew(void **state)
 	OPENSSL_free(nder);
 }
 
+/* ---- the fault loops: each statement failed in turn, then the commit ---- */
+
+struct fl {
+	struct tu_ra_snap snap;
+	long long officers, enrolments, issued, ocerts;
+	const char *token, *pin;
+	const unsigned char *der;
+	size_t derlen;
+	int64_t officer_id;
+};
+
+static void
+fl_take_snap(struct fl *f)
+{
+	tu_ra_snap_take(fx.ca.st, &f->snap);
+	f->officers = tu_ra_sql_count(&fx, "SELECT count(*) FROM officers");
+	f->enrolments = tu_ra_sql_count(&fx, "SELECT count(*) FROM officer_enrolments");
+	f->issued = tu_ra_sql_count(&fx, "SELECT count(*) FROM officer_enrolments WHERE state = "
+					 "'issued'");
+	f->ocerts = tu_ra_sql_count(&fx, "SELECT count(*) FROM officer_certs WHERE first_login IS "
+					 "NOT NULL OR status <> 'active'");
+}
+
+static void
+fl_same(void *arg)
+{
+	struct fl *f = arg, now;
+
+	tu_ra_snap_same(fx.ca.st, &f->snap);
+	fl_take_snap(&now);
+	assert_int_equal(now.officers, f->officers);
+	assert_int_equal(now.enrolments, f->enrolments);
+	assert_int_equal(now.issued, f->issued);
+	assert_int_equal(now.ocerts, f->ocerts);
+}
+
+static int
+fl_add(void *arg, struct err *e)
+{
+	struct ra_officer_new q;
+	struct ra_officer o;
+	char pin[RA_OFFICER_PIN_LEN + 1];
+
+	(void)arg;
+	memset(&q, 0, sizeof(q));
+	q.org_code = "EX2";
+	q.name = "Kuro Endo";
+	q.email = "kuro@other.example.jp";
+	return ra_officer_add(fx.ca.ca, fx.ca.st, &q, &on, "unit", &o, pin, e);
+}
+
+static int
+fl_take(void *arg, struct err *e)
+{
+	struct fl *f = arg;
+	struct ra_enrol_cert c;
+	enum ra_enrol_result res;
+	int rc;
+
+	rc = ra_officer_enrol_take(fx.ca.ca, fx.ca.st, f->token, f->pin, &res, &c, e);
+	if (rc == 0 && res != RA_ENROL_OK)
+		fail_msg("take: %s", ra_enrol_result_name(res));
+	ra_enrol_cert_clear(&c);
+	return rc;
+}
+
+static int
+fl_login(void *arg, struct err *e)
+{
+	struct fl *f = arg;
+	struct ra_officer o;
+	enum ra_login_result why;
+	unsigned char fpr[32];
+	int rc;
+
+	rc = ra_officer_login(fx.ca.ca, fx.ca.st, f->der, f->derlen, util_now(), &o, fpr, &why, e);
+	if (rc == 0 && why != RA_LOGIN_OK)
+		fail_msg("login: %s", ra_login_result_name(why));
+	return rc;
+}
+
+static void
+test_faults(void **state)
+{
+	struct fl f;
+	struct ra_officer o;
+	struct ra_enrol_cert c;
+	char pin[RA_OFFICER_PIN_LEN + 1], token[RA_TOKEN_TEXT], serial[STORE_SERIAL_MAX];
+	unsigned char *der, *nder;
+	struct store_cert rec;
+	struct err e;
+	int dl, nl;
+	int64_t mails;
+	size_t n;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	/* add: the officer, its enrolment, the audit entry and the mail, or nothing */
+	fl_take_snap(&f);
+	mails = f.snap.mail;
+	assert_true(tu_ra_fault_loop(fx.ca.st, "add", 1, fl_add, fl_same, &f) > 0);
+	assert_int_equal(count_mail(), mails + 1);
+	/* take: the certificate and everything it writes, or nothing */
+	add_officer("EX1", "Juro Ueda", "juro@example.co.jp", &o, pin);
+	snprintf(token, sizeof(token), "%s", hk.enrol_token);
+	fl_take_snap(&f);
+	f.token = token;
+	f.pin = pin;
+	assert_true(tu_ra_fault_loop(fx.ca.st, "take", 1, fl_take, fl_same, &f) > 0);
+	assert_int_equal(take(token, pin, &c), RA_ENROL_ISSUED);
+	/* the first login with a renewed certificate: the supersede, or nothing */
+	der = enrolled("EX1", "Juichi Kudo", "juichi@example.co.jp", &o, serial, &dl);
+	memset(&rec, 0, sizeof(rec));
+	err_clear(&e);
+	OK(store_cert_get(fx.ca.st, serial, &rec, &e));
+	OK(ra_officer_renew_due(fx.ca.ca, fx.ca.st, rec.not_after - 10 * DAY, &on, &n, &e));
+	store_cert_clear(&rec);
+	assert_true(n >= 1); /* officers are renewed in id order: the last is this one */
+	assert_int_equal(take(hk.renew_token, NULL, &c), RA_ENROL_OK);
+	nder = p12_cert(c.p12, c.p12len, c.pin, &nl);
+	ra_enrol_cert_clear(&c);
+	fl_take_snap(&f);
+	f.der = nder;
+	f.derlen = (size_t)nl;
+	assert_true(tu_ra_fault_loop(fx.ca.st, "login", 1, fl_login, fl_same, &f) > 0);
+	assert_int_equal(login(der, (size_t)dl, util_now(), &o), RA_LOGIN_REVOKED);
+	OPENSSL_free(der);
+	OPENSSL_free(nder);
+}
+
 /* Last: the audit chain verifies after all of the above. */
 static void
 test_audit(void **state)
@@ -721,7 +853,7 @@ main(void)
 	    cmocka_unit_test(test_add),	   cmocka_unit_test(test_wrong_pin),
 	    cmocka_unit_test(test_expiry), cmocka_unit_test(test_take_once),
 	    cmocka_unit_test(test_login),  cmocka_unit_test(test_renew),
-	    cmocka_unit_test(test_audit),
+	    cmocka_unit_test(test_faults), cmocka_unit_test(test_audit),
 	};
 	int failed = cmocka_run_group_tests_name("ra officers", pure, NULL, NULL);
 
