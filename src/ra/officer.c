@@ -590,13 +590,36 @@ out:
 	return rc;
 }
 
+/* The outcome of an enrolment that is no longer open (read again by its hash). */
+static int
+officer_enrol_state(struct store *st, const unsigned char th[STORE_HASH_LEN],
+		    enum ra_enrol_result *res, struct err *e)
+{
+	struct store_enrol en;
+	int rc = -1;
+
+	if (store_enrol_get(st, th, &en, e) == -1)
+		goto out;
+	if (strcmp(en.state, "issued") == 0)
+		*res = RA_ENROL_ISSUED;
+	else if (strcmp(en.state, "expired") == 0)
+		*res = RA_ENROL_EXPIRED;
+	else
+		*res = RA_ENROL_LOCKED;
+	rc = 0;
+out:
+	store_enrol_clear(&en);
+	return rc;
+}
+
 /*
  * A wrong PIN, in one transaction: tries + 1 (locked at RA_OFFICER_TRIES) and its audit
  * entry.  *res WRONG_PIN (tries_left set) or LOCKED; a state that moved meanwhile (a twin
  * locked or issued it) is looked at again.
  */
 static int
-officer_wrong_pin(struct store *st, const struct store_enrol *en, enum ra_enrol_result *res,
+officer_wrong_pin(struct store *st, const struct store_enrol *en,
+		  const unsigned char th[STORE_HASH_LEN], enum ra_enrol_result *res,
 		  int *tries_left, struct err *e)
 {
 	struct err se;
@@ -614,9 +637,10 @@ officer_wrong_pin(struct store *st, const struct store_enrol *en, enum ra_enrol_
 			*e = se;
 			goto out;
 		}
-		/* no longer open: a twin locked it (or issued it: then this PIN was wrong) */
-		*res = RA_ENROL_LOCKED;
-		rc = 0;
+		/* no longer open: a twin locked, issued or expired it meanwhile */
+		store_rollback(st);
+		intx = 0;
+		rc = officer_enrol_state(st, th, res, e);
 		goto out;
 	}
 	snprintf(detail, sizeof(detail), "enrolment=%" PRId64 " tries=%" PRId64, en->id, tries);
@@ -795,7 +819,7 @@ ra_officer_enrol_take(struct ca *ca, struct store *st, const char *token, const 
 	struct officer_run u;
 	struct store_enrol en;
 	struct ra_officer o;
-	unsigned char raw[RA_TOKEN_LEN], ph[STORE_HASH_LEN];
+	unsigned char raw[RA_TOKEN_LEN], ph[STORE_HASH_LEN], th[STORE_HASH_LEN];
 	struct err se;
 	int rc = -1;
 
@@ -819,7 +843,8 @@ ra_officer_enrol_take(struct ca *ca, struct store *st, const char *token, const 
 	if (strcmp(en.kind, "enrol") == 0) {
 		officer_pin_hash(raw, pin, ph);
 		if (sodium_memcmp(ph, en.pin_hash, sizeof(ph)) != 0) {
-			rc = officer_wrong_pin(st, &en, res, &out->tries_left, e);
+			ra_token_hash(raw, th);
+			rc = officer_wrong_pin(st, &en, th, res, &out->tries_left, e);
 			goto out;
 		}
 	}
