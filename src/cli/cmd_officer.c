@@ -40,10 +40,14 @@ static int
 officer_opts(struct cli *cli, int argc, char **argv, struct officer_opts *o, int *stop)
 {
 	static const struct option lo[] = {
-	    {"org", required_argument, NULL, 'o'},   {"name", required_argument, NULL, 'n'},
-	    {"email", required_argument, NULL, 'm'}, {"perm", required_argument, NULL, 'p'},
-	    {"role", required_argument, NULL, 'r'},  {"reason", required_argument, NULL, 'R'},
-	    {"data", required_argument, NULL, 'd'},  {"help", no_argument, NULL, 'h'},
+	    {"org", required_argument, NULL, 'o'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"email", required_argument, NULL, 'm'},
+	    {"perm", required_argument, NULL, 'p'},
+	    {"role", required_argument, NULL, 'r'},
+	    {"reason", required_argument, NULL, 'R'},
+	    {"data", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	int ch, rc = 0;
@@ -156,8 +160,9 @@ officer_add(struct cli *cli, int argc, char **argv)
 		return 2;
 	}
 	if (op.perm != NULL && ra_perms_parse(op.perm, &q.perms) == -1) {
-		fprintf(stderr, "shomei: officer: --perm: a list of server, client, codesign, acme, "
-				"stats\n");
+		fprintf(stderr,
+			"shomei: officer: --perm: a list of server, client, codesign, acme, "
+			"stats\n");
 		return 2;
 	}
 	if ((rc = officer_open(cli, &ca, &st)) != 0)
@@ -207,8 +212,8 @@ officer_list(struct cli *cli, int argc, char **argv)
 	for (i = 0; i < n; i++) {
 		timefmt_rfc3339(v[i].created, created, sizeof(created));
 		ra_perms_format(v[i].perms, perms);
-		printf("%" PRId64 "\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v[i].id, ra_role_name(v[i].role),
-		       v[i].org_code[0] != '\0' ? v[i].org_code : "-",
+		printf("%" PRId64 "\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v[i].id,
+		       ra_role_name(v[i].role), v[i].org_code[0] != '\0' ? v[i].org_code : "-",
 		       v[i].active ? "active" : "disabled", perms, created, v[i].email, v[i].name);
 	}
 out:
@@ -352,8 +357,7 @@ cmd_officer(struct cli *cli, int argc, char **argv)
 		return officer_add(cli, argc - 1, argv + 1);
 	if (strcmp(sub, "list") == 0)
 		return officer_list(cli, argc - 1, argv + 1);
-	if (strcmp(sub, "disable") == 0 || strcmp(sub, "enable") == 0 ||
-	    strcmp(sub, "perms") == 0)
+	if (strcmp(sub, "disable") == 0 || strcmp(sub, "enable") == 0 || strcmp(sub, "perms") == 0)
 		return officer_set(cli, argc - 1, argv + 1, sub);
 	if (strcmp(sub, "reenrol") == 0)
 		return officer_reenrol(cli, argc - 1, argv + 1);

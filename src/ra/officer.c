@@ -234,13 +234,13 @@ officer_pin_hash(const unsigned char raw[RA_TOKEN_LEN], const char *typed,
 }
 
 /*
- * Opens an enrolment of kind for officer o inside the caller's transaction and calls the
+ * Opens an enrolment of kind for officer o at now inside the caller's transaction and calls the
  * hook: enrol's with the URL's secret (kind enrol), renew's (kind renew).  pin (may be NULL
  * for renew) gets the access PIN.
  */
 static int
 officer_enrol_open(struct ca *ca, struct store *st, const struct ra_officer *o, const char *kind,
-		   const struct ra_officer_notify *n, char *pin, struct err *e)
+		   time_t now, const struct ra_officer_notify *n, char *pin, struct err *e)
 {
 	struct store_enrol en;
 	unsigned char raw[RA_TOKEN_LEN], th[STORE_HASH_LEN];
@@ -254,7 +254,7 @@ officer_enrol_open(struct ca *ca, struct store *st, const struct ra_officer *o, 
 	officer_pin_new(p);
 	officer_pin_hash(raw, p, en.pin_hash);
 	en.officer_id = o->id;
-	en.created = util_now();
+	en.created = now;
 	en.expires = en.created + ra_officer_enrol_days(ca) * DAY;
 	en.kind = (char *)kind;
 	if (store_enrol_add(st, &en, th, &id, e) == -1)
@@ -349,7 +349,8 @@ ra_officer_add(struct ca *ca, struct store *st, const struct ra_officer_new *q,
 	detail = xasprintf("role=%s org=%s email=%s perms=%s", ra_role_name(q->role),
 			   out->org_code[0] != '\0' ? out->org_code : "-", q->email, perms);
 	if (store_audit_append(st, actor, "officer.add", obj, detail, NULL, e) == -1 ||
-	    officer_enrol_open(ca, st, out, "enrol", n, pin, e) == -1 || store_commit(st, e) == -1)
+	    officer_enrol_open(ca, st, out, "enrol", rec.created, n, pin, e) == -1 ||
+	    store_commit(st, e) == -1)
 		goto out;
 	intx = 0;
 	rc = 0;
@@ -494,7 +495,8 @@ ra_officer_reenrol(struct ca *ca, struct store *st, int64_t id, int reason,
 	if (store_enrol_close_open(st, id, e) == -1 ||
 	    officer_revoke_active(ca, st, id, 0, reason, "revoked", actor, &revoked, e) == -1 ||
 	    store_audit_append(st, actor, "officer.reenrol", obj, detail, NULL, e) == -1 ||
-	    officer_enrol_open(ca, st, &o, "enrol", n, pin, e) == -1 || store_commit(st, e) == -1)
+	    officer_enrol_open(ca, st, &o, "enrol", util_now(), n, pin, e) == -1 ||
+	    store_commit(st, e) == -1)
 		goto out;
 	intx = 0;
 	officer_after_revoke(ca, st, revoked, actor);
@@ -588,13 +590,36 @@ out:
 	return rc;
 }
 
+/* The outcome of an enrolment that is no longer open (read again by its hash). */
+static int
+officer_enrol_state(struct store *st, const unsigned char th[STORE_HASH_LEN],
+		    enum ra_enrol_result *res, struct err *e)
+{
+	struct store_enrol en;
+	int rc = -1;
+
+	if (store_enrol_get(st, th, &en, e) == -1)
+		goto out;
+	if (strcmp(en.state, "issued") == 0)
+		*res = RA_ENROL_ISSUED;
+	else if (strcmp(en.state, "expired") == 0)
+		*res = RA_ENROL_EXPIRED;
+	else
+		*res = RA_ENROL_LOCKED;
+	rc = 0;
+out:
+	store_enrol_clear(&en);
+	return rc;
+}
+
 /*
  * A wrong PIN, in one transaction: tries + 1 (locked at RA_OFFICER_TRIES) and its audit
  * entry.  *res WRONG_PIN (tries_left set) or LOCKED; a state that moved meanwhile (a twin
  * locked or issued it) is looked at again.
  */
 static int
-officer_wrong_pin(struct store *st, const struct store_enrol *en, enum ra_enrol_result *res,
+officer_wrong_pin(struct store *st, const struct store_enrol *en,
+		  const unsigned char th[STORE_HASH_LEN], enum ra_enrol_result *res,
 		  int *tries_left, struct err *e)
 {
 	struct err se;
@@ -612,9 +637,10 @@ officer_wrong_pin(struct store *st, const struct store_enrol *en, enum ra_enrol_
 			*e = se;
 			goto out;
 		}
-		/* no longer open: a twin locked it (or issued it: then this PIN was wrong) */
-		*res = RA_ENROL_LOCKED;
-		rc = 0;
+		/* no longer open: a twin locked, issued or expired it meanwhile */
+		store_rollback(st);
+		intx = 0;
+		rc = officer_enrol_state(st, th, res, e);
 		goto out;
 	}
 	snprintf(detail, sizeof(detail), "enrolment=%" PRId64 " tries=%" PRId64, en->id, tries);
@@ -793,7 +819,7 @@ ra_officer_enrol_take(struct ca *ca, struct store *st, const char *token, const 
 	struct officer_run u;
 	struct store_enrol en;
 	struct ra_officer o;
-	unsigned char raw[RA_TOKEN_LEN], ph[STORE_HASH_LEN];
+	unsigned char raw[RA_TOKEN_LEN], ph[STORE_HASH_LEN], th[STORE_HASH_LEN];
 	struct err se;
 	int rc = -1;
 
@@ -817,7 +843,8 @@ ra_officer_enrol_take(struct ca *ca, struct store *st, const char *token, const 
 	if (strcmp(en.kind, "enrol") == 0) {
 		officer_pin_hash(raw, pin, ph);
 		if (sodium_memcmp(ph, en.pin_hash, sizeof(ph)) != 0) {
-			rc = officer_wrong_pin(st, &en, res, &out->tries_left, e);
+			ra_token_hash(raw, th);
+			rc = officer_wrong_pin(st, &en, th, res, &out->tries_left, e);
 			goto out;
 		}
 	}
@@ -1074,7 +1101,7 @@ officer_renew_one(struct ca *ca, struct store *st, int64_t id, time_t now,
 		rc = 0; /* done meanwhile */
 		goto out;
 	}
-	if (officer_enrol_open(ca, st, &o, "renew", n, NULL, e) == -1 ||
+	if (officer_enrol_open(ca, st, &o, "renew", now, n, NULL, e) == -1 ||
 	    store_audit_append(st, "console:schedule", "officer.renew", obj, "", NULL, e) == -1 ||
 	    store_commit(st, e) == -1)
 		goto out;

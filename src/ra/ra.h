@@ -934,13 +934,13 @@ int ra_perms_parse(const char *csv, unsigned *out);
 /* The names of perms joined by commas in the order above ("none" for 0) into out. */
 void ra_perms_format(unsigned perms, char out[RA_PERMS_TEXT]);
 
-#define RA_OFFICER_PIN_LEN 10	      /* symbols of RA_CODE_ALPHABET: 50 bits */
-#define RA_OFFICER_TRIES 5	      /* wrong PINs lock an enrolment */
-#define RA_OFFICER_ENROL_DAYS 14      /* console.enrol_days: a certificate URL stays valid */
-#define RA_OFFICER_RENEW_DAYS 30      /* a renewal is offered this long before notAfter */
-#define RA_OFFICER_SUPERSEDE_DAYS 14  /* the old certificate lives on after a renewal */
-#define RA_OFFICER_NAME_BYTES 257     /* RA_NAME_MAX characters of UTF-8 and the NUL */
-#define RA_OFFICER_EMAIL_BYTES 255    /* MAIL_ADDR_MAX and the NUL */
+#define RA_OFFICER_PIN_LEN 10	     /* symbols of RA_CODE_ALPHABET: 50 bits */
+#define RA_OFFICER_TRIES 5	     /* wrong PINs lock an enrolment */
+#define RA_OFFICER_ENROL_DAYS 14     /* console.enrol_days: a certificate URL stays valid */
+#define RA_OFFICER_RENEW_DAYS 30     /* a renewal is offered this long before notAfter */
+#define RA_OFFICER_SUPERSEDE_DAYS 14 /* the old certificate lives on after a renewal */
+#define RA_OFFICER_NAME_BYTES 257    /* RA_NAME_MAX characters of UTF-8 and the NUL */
+#define RA_OFFICER_EMAIL_BYTES 255   /* MAIL_ADDR_MAX and the NUL */
 
 /* An officer as every face sees it. */
 struct ra_officer {
@@ -1000,8 +1000,7 @@ int ra_officer_get(struct store *, int64_t id, struct ra_officer *, struct err *
 int ra_officer_list(struct store *, const char *org_code, struct ra_officer **out, size_t *n,
 		    struct err *);
 /* Enables (active 1) or disables (0) an officer, audited as officer.enable / officer.disable. */
-int ra_officer_set_status(struct store *, int64_t id, int active, const char *actor,
-			  struct err *);
+int ra_officer_set_status(struct store *, int64_t id, int active, const char *actor, struct err *);
 /* Replaces an officer's permissions, audited as officer.perms. */
 int ra_officer_set_perms(struct store *, int64_t id, unsigned perms, const char *actor,
 			 struct err *);
@@ -1051,8 +1050,8 @@ int ra_officer_enrol_peek(struct store *, const char *token, struct ra_enrol_vie
 /* The certificate of an enrolment, shown once; ra_enrol_cert_clear() wipes it. */
 struct ra_enrol_cert {
 	char serial[STORE_SERIAL_MAX];
-	char pin[RA_PIN_LEN + 1];	 /* the PKCS#12's PIN */
-	unsigned char *p12;		 /* the PKCS#12 (DER) */
+	char pin[RA_PIN_LEN + 1]; /* the PKCS#12's PIN */
+	unsigned char *p12;	  /* the PKCS#12 (DER) */
 	size_t p12len;
 	char dl[RA_TOKEN_TEXT]; /* its single-use download secret (ra_officer_download_take) */
 	time_t not_after;
@@ -1076,8 +1075,8 @@ void ra_enrol_cert_clear(struct ra_enrol_cert *); /* accepts NULL */
 int ra_officer_enrol_take(struct ca *, struct store *, const char *token, const char *pin,
 			  enum ra_enrol_result *res, struct ra_enrol_cert *out, struct err *);
 /* The PKCS#12 of an enrolment by its download secret, once (*data caller frees). */
-int ra_officer_download_take(struct store *, const char *secret, unsigned char **data,
-			     size_t *len, struct err *);
+int ra_officer_download_take(struct store *, const char *secret, unsigned char **data, size_t *len,
+			     struct err *);
 
 enum ra_login_result {
 	RA_LOGIN_OK = 0,
@@ -1131,8 +1130,7 @@ int ra_officer_renew_due(struct ca *, struct store *, time_t now, const struct r
  * officer, issued RA_OFFICER_SUPERSEDE_DAYS or more before now, replaces; each in one
  * transaction; then the CRL-on-revoke rule.  *count: how many.
  */
-int ra_officer_supersede_due(struct ca *, struct store *, time_t now, size_t *count,
-			     struct err *);
+int ra_officer_supersede_due(struct ca *, struct store *, time_t now, size_t *count, struct err *);
 
 /* ---- certificates as an organization sees them (cert.c) ---- */
 

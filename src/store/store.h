@@ -680,14 +680,14 @@ void store_revreq_clear(struct store_revreq *); /* accepts NULL */
 /* ---- RA officers (store_officer.c, 0014; src/ra/officer.c) ---- */
 struct store_officer {
 	int64_t id;
-	int64_t org_id;	 /* 0 = none (CA operators and auditors) */
-	char *org_code;	 /* filled by get and list; NULL without an organization */
-	char *org_name;	 /* likewise */
-	char *role;	 /* "officer" | "operator" | "auditor" */
-	char *name;	 /* UTF-8 */
+	int64_t org_id; /* 0 = none (CA operators and auditors) */
+	char *org_code; /* filled by get and list; NULL without an organization */
+	char *org_name; /* likewise */
+	char *role;	/* "officer" | "operator" | "auditor" */
+	char *name;	/* UTF-8 */
 	char *email;
-	int64_t perms;	 /* RA_PERM_* bits */
-	char *status;	 /* "active" | "disabled" */
+	int64_t perms; /* RA_PERM_* bits */
+	char *status;  /* "active" | "disabled" */
 	time_t created;
 	time_t updated;
 };

@@ -48,11 +48,10 @@ static const char SQL_ENROL_STATE[] =
 static const char SQL_ENROL_ISSUE[] =
     "UPDATE officer_enrolments SET state = 'issued', cert_serial = $2, p12 = $3, dl_hash = $4, "
     "dl_expires = $5, issued = $6 WHERE id = $1 AND state = 'open'";
-/* UPDATE ... RETURNING gives the new value: read it first, then the update decides who won */
-static const char SQL_ENROL_P12_READ[] =
+static const char SQL_ENROL_P12_GET[] =
     "SELECT p12 FROM officer_enrolments WHERE dl_hash = $1 AND p12 IS NOT NULL AND "
     "dl_expires >= $2";
-static const char SQL_ENROL_P12_TAKE[] =
+static const char SQL_ENROL_P12_CLEAR[] =
     "UPDATE officer_enrolments SET p12 = NULL WHERE dl_hash = $1 AND p12 IS NOT NULL";
 static const char SQL_ENROL_P12_PURGE[] =
     "UPDATE officer_enrolments SET p12 = NULL WHERE p12 IS NOT NULL AND dl_expires < $1";
@@ -459,20 +458,17 @@ out:
 	return rc;
 }
 
-int
-store_enrol_p12_take(struct store *s, const unsigned char dl_hash[STORE_HASH_LEN], time_t now,
-		     unsigned char **data, size_t *len, struct err *e)
+/* The PKCS#12 under dl_hash, read (inside the caller's transaction); ERR_NOTFOUND. */
+static int
+enrol_p12_read(struct store *s, const unsigned char dl_hash[STORE_HASH_LEN], time_t now,
+	       unsigned char **data, size_t *len, struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	const unsigned char *p;
 	size_t n = 0;
-	int rc = -1, r, own = 0;
+	int rc = -1, r;
 
-	*data = NULL;
-	*len = 0;
-	if (store_tx_enter(s, &own, e) == -1)
-		return -1;
-	if ((st = store_stmt_get(s, SQL_ENROL_P12_READ, 0, "take officer PKCS#12", e)) == NULL)
+	if ((st = store_stmt_get(s, SQL_ENROL_P12_GET, 0, "take officer PKCS#12", e)) == NULL)
 		goto out;
 	stmt_blob(s, st, 1, dl_hash, STORE_HASH_LEN);
 	stmt_int(s, st, 2, (int64_t)now);
@@ -490,26 +486,46 @@ store_enrol_p12_take(struct store *s, const unsigned char dl_hash[STORE_HASH_LEN
 	*data = xmalloc(n);
 	memcpy(*data, p, n);
 	*len = n;
+	rc = 0;
+out:
 	stmt_reset(s, st);
-	if ((st = store_stmt_get(s, SQL_ENROL_P12_TAKE, 0, "take officer PKCS#12", e)) == NULL)
+	return rc;
+}
+
+int
+store_enrol_p12_take(struct store *s, const unsigned char dl_hash[STORE_HASH_LEN], time_t now,
+		     unsigned char **data, size_t *len, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, own = 0;
+
+	*data = NULL;
+	*len = 0;
+	if (store_tx_enter(s, &own, e) == -1)
+		return -1;
+	if (enrol_p12_read(s, dl_hash, now, data, len, e) == -1)
+		goto out;
+	/* conditional: of two takes at once, one clears it, the other finds it gone */
+	if ((st = store_stmt_get(s, SQL_ENROL_P12_CLEAR, 0, "take officer PKCS#12", e)) == NULL)
 		goto out;
 	stmt_blob(s, st, 1, dl_hash, STORE_HASH_LEN);
 	if (store_stmt_step(s, st, "take officer PKCS#12", NULL, e) == -1)
 		goto out;
-	if (s->drv->changes(st) != 1) {
-		err_set(e, ERR_NOTFOUND, "store: no such download"); /* another request took it */
+	if (s->drv->changes(st) == 0) {
+		err_set(e, ERR_NOTFOUND, "store: no such download");
 		goto out;
 	}
 	rc = 0;
 out:
 	stmt_reset(s, st);
+	rc = store_tx_leave(s, own, rc, e);
 	if (rc == -1 && *data != NULL) {
 		OPENSSL_cleanse(*data, *len);
 		free(*data);
 		*data = NULL;
 		*len = 0;
 	}
-	return store_tx_leave(s, own, rc, e);
+	return rc;
 }
 
 int
