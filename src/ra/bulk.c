@@ -107,7 +107,6 @@ static const char *const bulk_code_names[RA_BULK_E__MAX] = {
     [RA_BULK_E_REQUIRED] = "required",
     [RA_BULK_E_NOT_EMPTY] = "not_empty",
     [RA_BULK_E_TOO_LONG] = "too_long",
-    [RA_BULK_E_CHARSET] = "charset",
     [RA_BULK_E_DN_SYNTAX] = "dn_syntax",
     [RA_BULK_E_DN_ORDER] = "dn_order",
     [RA_BULK_E_DN_ATTRIBUTE] = "dn_attribute",

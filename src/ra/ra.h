@@ -1209,7 +1209,6 @@ enum ra_bulk_code {
 	RA_BULK_E_REQUIRED,		 /* empty, and the operation needs it */
 	RA_BULK_E_NOT_EMPTY,		 /* must be empty for this operation */
 	RA_BULK_E_TOO_LONG,
-	RA_BULK_E_CHARSET, /* a character the column does not allow */
 	RA_BULK_E_DN_SYNTAX,
 	RA_BULK_E_DN_ORDER,	/* attributes missing, repeated or out of order */
 	RA_BULK_E_DN_ATTRIBUTE, /* an attribute not allowed (e-mail, OU in server, ...) */
