@@ -204,6 +204,7 @@ struct bulk_ctx {
 	size_t pos[RA_BULK_COL__MAX];	 /* 1-based position of each column; 0: absent */
 	const char *v[RA_BULK_COL__MAX]; /* the current line's values ("" when absent) */
 	size_t at;			 /* when not 0: the position errors name */
+	int refused[RA_BULK_COL__MAX];	 /* the column broke a presence rule: not checked on */
 	const enum ra_bulk_col *upki;	 /* UPKI: the layout; NULL for native */
 	size_t ncols;			 /* columns a line must have */
 	struct bulk_csr cache[RA_BULK_CSR_CACHE];
@@ -863,7 +864,10 @@ bulk_token_ok(const char *s, const char *extra)
 
 /* ---- one line ---- */
 
-/* The presence rules ('r', '-') and lengths of every column of the line. */
+/*
+ * The presence rules ('r', '-') and lengths of every column of the line.  A value that breaks
+ * one is refused and read as empty from here on (one error per column, not a cascade).
+ */
 static int
 bulk_presence(struct bulk_ctx *x)
 {
@@ -873,6 +877,7 @@ bulk_presence(struct bulk_ctx *x)
 		const char *v = x->v[c];
 		long chars;
 
+		x->refused[c] = 0;
 		if (x->pos[c] == 0)
 			continue;
 		if (*v == '\0') {
@@ -886,13 +891,18 @@ bulk_presence(struct bulk_ctx *x)
 			bad |= bulk_err(x, (enum ra_bulk_col)c, RA_BULK_E_NOT_EMPTY,
 					"%s: must be empty for %s %s", bulk_cols[c].en,
 					ra_bulk_kind_name(x->o->kind), ra_bulk_op_name(x->o->op));
+			x->refused[c] = 1;
+			x->v[c] = "";
 			continue;
 		}
 		chars = utf8_count((const unsigned char *)v, strlen(v));
-		if (chars < 0 || (size_t)chars > bulk_cols[c].max)
+		if (chars < 0 || (size_t)chars > bulk_cols[c].max) {
 			bad |= bulk_err(x, (enum ra_bulk_col)c, RA_BULK_E_TOO_LONG,
 					"%s: longer than %zu characters", bulk_cols[c].en,
 					bulk_cols[c].max);
+			x->refused[c] = 1;
+			x->v[c] = "";
+		}
 	}
 	return bad ? -1 : 0;
 }
@@ -927,7 +937,8 @@ bulk_client(struct bulk_ctx *x, const struct bulk_dn *d, struct ra_bulk_rec *r)
 		r->holder_email = bulk_dup(v[RA_BULK_COL_HOLDER_EMAIL]);
 	} else if (r->smime && d->n > 0) {
 		r->holder_email = xstrdup(d->val[0]);
-	} else if (x->o->op != RA_BULK_REVOKE && (r->download == 1 || r->download == 3)) {
+	} else if (x->o->op != RA_BULK_REVOKE && (r->download == 1 || r->download == 3) &&
+		   !x->refused[RA_BULK_COL_HOLDER_EMAIL]) {
 		bad |= bulk_err(x, RA_BULK_COL_HOLDER_EMAIL, RA_BULK_E_REQUIRED,
 				"holder e-mail: required for download method %d (the holder is "
 				"mailed the certificate's URL)",
@@ -1006,7 +1017,8 @@ bulk_common(struct bulk_ctx *x, struct ra_bulk_rec *r)
 					"(cessationOfOperation)");
 		else
 			r->reason = reason[0] - '0';
-		if (r->reason == 0 && *v[RA_BULK_COL_COMMENT] == '\0')
+		if (r->reason == 0 && *v[RA_BULK_COL_COMMENT] == '\0' &&
+		    !x->refused[RA_BULK_COL_COMMENT])
 			bad |= bulk_err(x, RA_BULK_COL_COMMENT, RA_BULK_E_COMMENT_REQUIRED,
 					"reason comment: required when the reason code is 0");
 	}

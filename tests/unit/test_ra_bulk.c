@@ -222,6 +222,9 @@ server_expect(enum ra_bulk_op op, int col, const char *v, enum ra_bulk_code code
 			 r.nerrs ? ra_bulk_code_name(r.errs[0].code) : "-",
 			 r.nerrs ? r.errs[0].msg : "-");
 	assert_int_equal(er->column, col);
+	if (r.nerrs != 1)
+		fail_msg("column %d \"%.60s\": %zu errors, the second %s: %s", col, v, r.nerrs,
+			 ra_bulk_code_name(r.errs[1].code), r.errs[1].msg);
 	assert_int_equal(r.good, 0);
 	assert_int_equal(r.bad, 1);
 	ra_bulk_result_free(&r);
@@ -729,9 +732,16 @@ test_bulk_revoke_renew(void **state)
 	cols[6] = "";
 	cols[4] = "";
 	put_line(&b, cols, 13, "\n"); /* 6 no reason */
+	cols[4] = "1";
+	cols[1] = "rsa";
+	put_line(&b, cols, 13, "\n"); /* 7 a profile in a revocation: one error, not two */
 	assert_int_equal(run(&b, RA_BULK_SERVER, RA_BULK_REVOKE, RA_BULK_UPKI, &r, &e), 0);
 	assert_int_equal(r.good, 2);
-	assert_int_equal(r.bad, 4);
+	assert_int_equal(r.bad, 5);
+	assert_int_equal(find_err(&r, 7, RA_BULK_E_NOT_EMPTY)->column, 2);
+	assert_null(find_err(&r, 7, RA_BULK_E_PROFILE));
+	assert_int_equal(r.errs[r.nerrs - 1].line, 7);
+	assert_int_equal(r.errs[r.nerrs - 2].line, 6);
 	assert_string_equal(r.recs[0].serial, "AB54A98CEB1F0AD2");
 	assert_int_equal(r.recs[0].reason, 1);
 	assert_string_equal(r.recs[1].serial, "ABCDEF");
