@@ -705,6 +705,38 @@ test_bulk_server_rules(void **state)
 	server_expect(RA_BULK_RENEW, 4, longv, RA_BULK_E_TOO_LONG);
 }
 
+/* The same CSR on several lines is parsed once; each line is still compared with its own DN. */
+static void
+test_bulk_csr_reuse(void **state)
+{
+	const char *cols[13];
+	struct ra_bulk_result r;
+	struct buf b;
+	struct err e;
+
+	(void)state;
+	buf_init(&b, 1 << 20);
+	for (int i = 0; i < 3; i++) {
+		server_cols(cols, csr_rsa);
+		put_line(&b, cols, 13, "\n"); /* 1, 4, 7 good */
+		cols[0] = "CN=other.example.ac.jp,O=Example University,L=Chiyoda-ku,ST=Tokyo,C=JP";
+		cols[10] = "other.example.ac.jp";
+		cols[12] = "";
+		put_line(&b, cols, 13, "\n"); /* 2, 5, 8 the CSR is www's */
+		cols[6] = "MIIB";
+		put_line(&b, cols, 13, "\n"); /* 3, 6, 9 not a CSR */
+	}
+	assert_int_equal(run(&b, RA_BULK_SERVER, RA_BULK_ISSUE, RA_BULK_UPKI, &r, &e), 0);
+	assert_int_equal(r.good, 3);
+	for (size_t l = 1; l <= 9; l += 3) {
+		assert_int_equal(r.recs[l / 3].line, l);
+		assert_non_null(find_err(&r, l + 1, RA_BULK_E_CSR_SUBJECT));
+		assert_non_null(find_err(&r, l + 2, RA_BULK_E_CSR));
+	}
+	ra_bulk_result_free(&r);
+	buf_free(&b);
+}
+
 static void
 test_bulk_revoke_renew(void **state)
 {
@@ -1072,6 +1104,7 @@ main(void)
 	    cmocka_unit_test(test_bulk_server_cp932),
 	    cmocka_unit_test(test_bulk_columns),
 	    cmocka_unit_test(test_bulk_server_rules),
+	    cmocka_unit_test(test_bulk_csr_reuse),
 	    cmocka_unit_test(test_bulk_revoke_renew),
 	    cmocka_unit_test(test_bulk_client),
 	    cmocka_unit_test(test_bulk_acme),
