@@ -1392,4 +1392,190 @@ int ra_idem_bind(struct store *, const struct ra_idem *, int status, const char 
 int ra_idem_abort(struct store *, struct ra_idem *, struct err *);
 void ra_idem_clear(struct ra_idem *);
 
+/* ---- bulk TSV (console) ---- */
+
+/*
+ * The officer console's bulk upload, read and checked without writing anything (bulk.c,
+ * docs/bulk-tsv.md): every line of a tab-separated file becomes either a record or a list of
+ * errors, each naming the line, the column (position, English and Japanese name), a code and
+ * the rule.  Two dialects: NATIVE (UTF-8, one header row of named columns in any order) and
+ * UPKI (the academic RA's fixed columns, no header, UTF-8 or CP932; /work/shared
+ * UPKI-FORMATS.md).  Only syntax and consistency (the CSR against its line); the names
+ * against an organization's domains are the commit step's (ra_policy_*).
+ */
+#include "util/tsv.h"
+
+enum ra_bulk_kind {
+	RA_BULK_SERVER = 0, /* server certificates: 13 columns (UPKI) */
+	RA_BULK_CLIENT,	    /* client certificates: 15 columns */
+	RA_BULK_ACME,	    /* ACME enrolments: 13 columns */
+	RA_BULK_KIND__MAX,
+};
+enum ra_bulk_op {
+	RA_BULK_ISSUE = 0, /* server, client */
+	RA_BULK_RENEW,	   /* server, client, acme */
+	RA_BULK_REVOKE,	   /* server, client, acme */
+	RA_BULK_CREATE,	   /* acme */
+	RA_BULK_SUSPEND,   /* acme */
+	RA_BULK_OP__MAX,
+};
+enum ra_bulk_dialect {
+	RA_BULK_NATIVE = 0,
+	RA_BULK_UPKI,
+	RA_BULK_DIALECT__MAX,
+};
+/* "server", "client", "acme"; "issue", "renew", ...; "native", "upki"; "error" out of range. */
+const char *ra_bulk_kind_name(enum ra_bulk_kind);
+const char *ra_bulk_op_name(enum ra_bulk_op);
+const char *ra_bulk_dialect_name(enum ra_bulk_dialect);
+/* 1 when kind has operation op (acme: create, renew, suspend, revoke; others: issue, renew,
+ * revoke). */
+int ra_bulk_op_valid(enum ra_bulk_kind, enum ra_bulk_op);
+
+/* The columns, by meaning; the English names are the native header's. */
+enum ra_bulk_col {
+	RA_BULK_COL_NONE = 0, /* an unused column of the UPKI layout (must stay empty) */
+	RA_BULK_COL_SUBJECT_DN,
+	RA_BULK_COL_PROFILE,
+	RA_BULK_COL_DOWNLOAD_METHOD,
+	RA_BULK_COL_ACCOUNT_ID,
+	RA_BULK_COL_SERIAL,
+	RA_BULK_COL_REASON,
+	RA_BULK_COL_COMMENT,
+	RA_BULK_COL_CSR,
+	RA_BULK_COL_ADMIN_NAME,
+	RA_BULK_COL_ADMIN_UNIT,
+	RA_BULK_COL_ADMIN_EMAIL,
+	RA_BULK_COL_FQDN,
+	RA_BULK_COL_SERVER_SOFTWARE,
+	RA_BULK_COL_DNS_NAMES,
+	RA_BULK_COL_HOLDER_NAME,
+	RA_BULK_COL_P12_NAME,
+	RA_BULK_COL_HOLDER_UNIT,
+	RA_BULK_COL_HOLDER_EMAIL,
+	RA_BULK_COL_ACCESS_PIN,
+	RA_BULK_COL__MAX,
+};
+/* "subject_dn", "profile", ... ("unused" for NONE); "error" out of range. */
+const char *ra_bulk_col_name(enum ra_bulk_col);
+/* "主体者DN", "プロファイルID", ... (UTF-8); "" out of range. */
+const char *ra_bulk_col_name_ja(enum ra_bulk_col);
+
+/* What is wrong (the faces word it in their language; the message is English). */
+enum ra_bulk_code {
+	RA_BULK_E_NONE = 0,
+	RA_BULK_E_FILE,		  /* the reader refused the file (tsv says why) */
+	RA_BULK_E_USAGE,	  /* the kind has no such operation */
+	RA_BULK_E_NO_DATA,	  /* native: a header and no line */
+	RA_BULK_E_HEADER_UNKNOWN, /* native header: not a column name */
+	RA_BULK_E_HEADER_DUPLICATE,
+	RA_BULK_E_HEADER_NOT_APPLICABLE, /* a column of another kind of file */
+	RA_BULK_E_HEADER_MISSING,	 /* a column the operation needs */
+	RA_BULK_E_COLUMNS,		 /* the line has the wrong number of columns */
+	RA_BULK_E_REQUIRED,		 /* empty, and the operation needs it */
+	RA_BULK_E_NOT_EMPTY,		 /* must be empty for this operation */
+	RA_BULK_E_TOO_LONG,
+	RA_BULK_E_DN_SYNTAX,
+	RA_BULK_E_DN_ORDER,	/* attributes missing, repeated or out of order */
+	RA_BULK_E_DN_ATTRIBUTE, /* an attribute not allowed (e-mail, OU in server, ...) */
+	RA_BULK_E_DN_VALUE,	/* a value breaks its rule (C=JP, CN characters, ...) */
+	RA_BULK_E_PROFILE,
+	RA_BULK_E_CSR,	       /* not base64 of a valid CSR */
+	RA_BULK_E_CSR_SUBJECT, /* the CSR's subject is not the line's DN */
+	RA_BULK_E_CSR_KEY,     /* the CSR's key is not the profile's */
+	RA_BULK_E_EMAIL,       /* not an e-mail address (or not the S/MIME CN) */
+	RA_BULK_E_FQDN,	       /* not a host name, or not the CN */
+	RA_BULK_E_DNS_NAME,    /* a dNSName entry: syntax, prefix, empty */
+	RA_BULK_E_DNS_COUNT,   /* more than RA_BULK_DNS_MAX */
+	RA_BULK_E_DNS_DUPLICATE,
+	RA_BULK_E_SERIAL,
+	RA_BULK_E_REASON,
+	RA_BULK_E_COMMENT_REQUIRED, /* reason 0 needs a comment */
+	RA_BULK_E_DOWNLOAD,
+	RA_BULK_E_AMBIGUOUS, /* UPKI client columns 14 and 15 both hold an address */
+	RA_BULK_E_PIN,
+	RA_BULK_E_P12_NAME,
+	RA_BULK_E_ACCOUNT_ID,
+	RA_BULK_E__MAX,
+};
+/* "file", "usage", "no_data", "header_unknown", ...; "error" out of range. */
+const char *ra_bulk_code_name(enum ra_bulk_code);
+
+#define RA_BULK_DNS_MAX 8	  /* dNSName entries of a line (the FQDN is added to them) */
+#define RA_BULK_LINE_ERRORS_MAX 8 /* errors kept per line (the line is bad all the same) */
+#define RA_BULK_ERRORS_MAX 20000  /* errors kept per file (errs_dropped counts the rest) */
+#define RA_BULK_CSR_CACHE 8	  /* distinct CSRs whose parse is remembered in one file */
+
+struct ra_bulk_error {
+	size_t line;	      /* 1-based; 0: the file as a whole */
+	size_t column;	      /* 1-based position in the line; 0: the whole line */
+	enum ra_bulk_col col; /* NONE when the error is not one column's */
+	enum ra_bulk_code code;
+	int tsv;       /* FILE: the enum tsv_error */
+	char msg[224]; /* English, naming the rule; never quotes an access PIN */
+};
+
+/* One good line.  Strings are owned (NULL when the column was empty). */
+struct ra_bulk_rec {
+	size_t line;
+	char *subject_dn;    /* normalised: "CN=..,[OU=..,]O=..,L=..,ST=..,C=JP", CN lower case
+			      * for server and acme */
+	const char *profile; /* shomei's profile: "server" or "client"; NULL when not given */
+	int profile_id;	     /* UPKI's: 3 RSA 2048, 11 P-384 (server), 5 client, 7 S/MIME */
+	int smime;	     /* 7: S/MIME, on shomei's client profile */
+	unsigned char *csr;  /* DER (malloc'ed), csr_len bytes; NULL without a CSR */
+	size_t csr_len;
+	char *admin_name, *admin_unit, *admin_email;
+	char *fqdn; /* lower case, = CN */
+	char *server_software;
+	char **dns; /* lower case, the FQDN first when it was not listed */
+	size_t ndns;
+	char serial[STORE_SERIAL_MAX]; /* renew, revoke: upper-case hex; "" without */
+	int reason;		       /* CRLReason code; -1 without */
+	char *comment;
+	char *account_id;
+	int download; /* client: 1 PKCS#12 per person, 2 all at once, 3 browser; 0 without */
+	char *holder_name, *holder_unit, *holder_email, *p12_name;
+	char *pin;		 /* access PIN (download 2); wiped when freed */
+	int holder_email_column; /* UPKI client: 14, or 15 when the columns came swapped */
+};
+
+struct ra_bulk_opts {
+	enum ra_bulk_kind kind;
+	enum ra_bulk_op op;
+	enum ra_bulk_dialect dialect;
+	const struct tsv_limits *limits; /* NULL: tsv's defaults */
+};
+
+/* What a file gave: records of the good lines and errors of the bad ones, in line order. */
+struct ra_bulk_result {
+	enum tsv_encoding encoding;
+	size_t total, good, bad; /* data lines (not blank, not the native header) */
+	struct ra_bulk_rec *recs;
+	size_t nrecs;
+	struct ra_bulk_error *errs;
+	size_t nerrs;
+	size_t errs_dropped; /* errors over RA_BULK_ERRORS_MAX not kept */
+};
+
+struct ra_bulk_summary {
+	size_t total, good, bad;
+	enum tsv_encoding encoding;
+	const char *encoding_name; /* tsv_encoding_name() */
+};
+
+/*
+ * Reads and checks n bytes for o's kind, operation and dialect.  0 when the file was read
+ * (each line good or bad: res says which); -1 with ERR_REFUSED when the file as a whole is
+ * refused (the reader, a native header, no data, or a kind without that operation), then
+ * res->errs holds the reasons (line 0 or the header's line).  res is always initialised:
+ * free it with ra_bulk_result_free() after either outcome.
+ */
+int ra_bulk_check(const unsigned char *p, size_t n, const struct ra_bulk_opts *o,
+		  struct ra_bulk_result *res, struct err *);
+/* The totals of a result and the encoding used. */
+void ra_bulk_summary(const struct ra_bulk_result *, struct ra_bulk_summary *);
+void ra_bulk_rec_clear(struct ra_bulk_rec *);	   /* accepts NULL; wipes the PIN */
+void ra_bulk_result_free(struct ra_bulk_result *); /* accepts a zeroed result */
+
 #endif
