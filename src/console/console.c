@@ -71,6 +71,9 @@ console_init(struct ca *ca, struct err *e)
 			goto out;
 	}
 	console.tsa_url = xasprintf("%s/tsa", ca->base_url);
+	/* reads the mail queue's key: before the privilege drop */
+	if (console_mail_init(&console.mail, ca, e) == -1)
+		goto out;
 	rc = 0;
 out:
 	free(tdir);
@@ -91,6 +94,7 @@ console_fini(void)
 	free(console.client_ca_pem);
 	free(console.tsa_chain_pem);
 	free(console.tsa_url);
+	console_mail_clear(&console.mail);
 	sodium_memzero(console.site.secret, sizeof(console.site.secret));
 	memset(&console, 0, sizeof(console));
 }
@@ -103,6 +107,12 @@ const struct http_route console_http_routes[] = {
     {"POST", "/logout", console_logout_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML, "console", 0},
     {"GET", "/timestamp", console_timestamp_get, 0, HTTP_KIND_HTML, "console", 0},
     {"GET", "/timestamp/chain.pem", console_timestamp_chain_get, 0, HTTP_KIND_PLAIN, "console", 0},
+    {"GET", "/certs", console_certs_get, 0, HTTP_KIND_HTML, "console", 0},
+    {"GET", "/certs/new", console_cert_new_get, 0, HTTP_KIND_HTML, "console", 0},
+    {"POST", "/certs/new", console_cert_new_post, 80 * 1024, HTTP_KIND_HTML, "console", 0},
+    {"GET", "/certs/view", console_cert_view_get, 0, HTTP_KIND_HTML, "console", 0},
+    {"POST", "/certs/revoke", console_cert_revoke_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML,
+     "console", 0},
     {"GET", "/officer/renew/", console_renew_get, 0, HTTP_KIND_HTML, "officer", 0},
     {"POST", "/officer/renew/", console_renew_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML, "officer",
      0},
@@ -121,5 +131,7 @@ const struct http_route console_public_routes[] = {
      0},
     {"POST", "/officer/download", console_download_post, WEB_FORM_BODY_MAX, HTTP_KIND_BINARY,
      "officer", 0},
+    {"GET", "/cert/", console_dl_get, 0, HTTP_KIND_HTML, "cert", 0},
+    {"POST", "/cert/", console_dl_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML, "cert", 0},
     {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0},
 };

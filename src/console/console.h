@@ -22,6 +22,8 @@ extern const char *const console_conf_keys[];
 #define CONSOLE_BASE_DEFAULT "https://127.0.0.1:8444"	     /* console.base_url */
 #define CONSOLE_PORTAL_BASE_DEFAULT "https://localhost:8443" /* portal.base_url's default */
 #define CONSOLE_MAIL_SUBJECT_ENROL "登録担当者用証明書発行受付通知 / Officer certificate"
+#define CONSOLE_MAIL_SUBJECT_READY "証明書発行のお知らせ / Your certificate is ready"
+#define CONSOLE_MAIL_SUBJECT_REMIND "証明書入れ替えのお願い / Please replace your certificate"
 #define CONSOLE_MAIL_SUBJECT_RENEW "登録担当者用証明書更新のお知らせ / Officer certificate renewal"
 
 /*
@@ -35,12 +37,18 @@ struct console_mail {
 	char *public_base;  /* no trailing slash */
 	char *console_base; /* no trailing slash */
 	long enrol_days;
+	long download_days; /* console.download_days: the user administrator's URL */
 };
 /* Loads it from ca's configuration (reads the mail queue's key: before dropping privileges). */
 int console_mail_init(struct console_mail *, struct ca *, struct err *);
 void console_mail_clear(struct console_mail *); /* accepts NULL */
 /* n's hooks queue the mails below with m (m must outlive n). */
 void console_mail_notify(struct console_mail *m, struct ra_officer_notify *n);
+/* The user administrator's mails of certificates issued in the console (orgcert.c). */
+void console_mail_ocert_notify(struct console_mail *m, struct ra_ocert_notify *n);
+int console_mail_ready(void *arg, struct store *, const struct store_certadmin *,
+		       const char *token, struct err *);
+int console_mail_remind(void *arg, struct store *, const struct store_certadmin *, struct err *);
 /* The hooks themselves (arg: a struct console_mail). */
 int console_mail_enrol(void *arg, struct store *, const struct ra_officer *, const char *token,
 		       struct err *);
@@ -55,6 +63,12 @@ int console_mail_renew(void *arg, struct store *, const struct ra_officer *, con
  */
 int console_init(struct ca *, struct err *);
 void console_fini(void);
+/*
+ * The console's periodic work (schedule.c), in the web process after the privilege drop: idle
+ * sessions, replacements, officers' renewals.
+ */
+int console_schedule_start(struct ca *, struct err *);
+void console_schedule_stop(void);
 /* The PEM the console listener's certificate request names (http_listen.tls_client_ca_pem). */
 const char *console_client_ca_pem(void);
 /* The console listener's routes, and the enrolment pages on the public HTTPS listener. */

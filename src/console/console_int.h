@@ -15,6 +15,7 @@ struct console {
 	char *client_ca_pem; /* the officer-issuing CA certificate(s): the TLS request names them */
 	char *tsa_chain_pem; /* the TSA certificate, its CA and the root ("" without a TSA) */
 	char *tsa_url;	     /* base_url + /tsa */
+	struct console_mail mail; /* the officers' and user administrators' mails */
 };
 extern struct console console;
 
@@ -54,5 +55,12 @@ int console_enrol_post(struct http_req *);
 int console_renew_get(struct http_req *);
 int console_renew_post(struct http_req *);
 int console_download_post(struct http_req *);
+int console_certs_get(struct http_req *);
+int console_cert_new_get(struct http_req *);
+int console_cert_new_post(struct http_req *);
+int console_cert_view_get(struct http_req *);
+int console_cert_revoke_post(struct http_req *);
+int console_dl_get(struct http_req *);
+int console_dl_post(struct http_req *);
 
 #endif

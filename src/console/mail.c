@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -19,6 +20,7 @@ const char *const console_conf_keys[] = {
     "console.idle_timeout",
     "console.officer_ca",
     "console.public_base_url",
+    "console.schedule_seconds",
     "console.secret_file",
     NULL,
 };
@@ -58,6 +60,9 @@ console_mail_init(struct console_mail *m, struct ca *ca, struct err *e)
 		goto out;
 	mail_conf_set_key(&m->mail, key);
 	m->enrol_days = ra_officer_enrol_days(ca);
+	if (conf_get_long(&ca->conf, "console.download_days", 14, 1, 3650, &m->download_days, e) ==
+	    -1)
+		goto out;
 	portal_base = conf_get(&ca->conf, "portal.base_url", CONSOLE_PORTAL_BASE_DEFAULT);
 	m->public_base =
 	    console_mail_base(conf_get(&ca->conf, "console.public_base_url", portal_base));
@@ -71,10 +76,10 @@ out:
 	return rc;
 }
 
-/* Queues body (wiped and freed here) to o with subject. */
+/* Queues body (wiped and freed here) to the address to with subject. */
 static int
-console_mail_queue(struct console_mail *m, struct store *st, const struct ra_officer *o,
-		   const char *subject, int printed, struct buf *body, struct err *e)
+console_mail_queue(struct console_mail *m, struct store *st, const char *to, const char *subject,
+		   int printed, struct buf *body, struct err *e)
 {
 	struct mail_msg msg;
 	int rc = -1;
@@ -84,7 +89,7 @@ console_mail_queue(struct console_mail *m, struct store *st, const struct ra_off
 		goto out;
 	}
 	memset(&msg, 0, sizeof(msg));
-	msg.to = o->email;
+	msg.to = to;
 	msg.subject = subject;
 	msg.body = (const char *)body->data;
 	msg.cte = m->mail.cte;
@@ -133,7 +138,7 @@ console_mail_enrol(void *arg, struct store *st, const struct ra_officer *o, cons
 	    o->name, o->org_id != 0 ? console_mail_org(o) : "CA", m->enrol_days, m->public_base,
 	    token, o->name, o->org_id != 0 ? console_mail_org(o) : "CA", m->enrol_days,
 	    m->public_base, token);
-	return console_mail_queue(m, st, o, CONSOLE_MAIL_SUBJECT_ENROL, printed, &body, e);
+	return console_mail_queue(m, st, o->email, CONSOLE_MAIL_SUBJECT_ENROL, printed, &body, e);
 }
 
 int
@@ -164,7 +169,90 @@ console_mail_renew(void *arg, struct store *st, const struct ra_officer *o, cons
 	    "If you did not expect this mail, tell the CA operator.\n",
 	    o->name, m->enrol_days, m->console_base, token, o->name, m->enrol_days, m->console_base,
 	    token);
-	return console_mail_queue(m, st, o, CONSOLE_MAIL_SUBJECT_RENEW, printed, &body, e);
+	return console_mail_queue(m, st, o->email, CONSOLE_MAIL_SUBJECT_RENEW, printed, &body, e);
+}
+
+/* The user administrator's name for a salutation ("" gives a neutral one). */
+static const char *
+console_mail_admin(const struct store_certadmin *a)
+{
+	return a->admin_name != NULL && a->admin_name[0] != '\0' ? a->admin_name : "";
+}
+
+int
+console_mail_ready(void *arg, struct store *st, const struct store_certadmin *a,
+		   const char *token, struct err *e)
+{
+	struct console_mail *m = arg;
+	struct buf body;
+	int printed;
+
+	buf_init(&body, MAIL_BODY_MAX);
+	printed = buf_printf(
+	    &body,
+	    "%s%s\n\n"
+	    "登録担当者が次の証明書を発行しました。\n"
+	    "種類: %s\nシリアル番号: %s\n\n"
+	    "次の URL を開き、ボタンを押して証明書を受け取ってください。\n"
+	    "受け取りは一度だけです。URL は %ld 日間有効です。\n\n"
+	    "%s/cert/%s\n\n"
+	    "更新の証明書の場合は、新しい証明書に入れ替えたら同じページで入れ替えの完了を\n"
+	    "知らせてください。古い証明書はそのとき失効します。\n\n"
+	    "----\n\n"
+	    "%s%s\n\n"
+	    "Your RA officer has issued a certificate.\n"
+	    "Kind: %s\nSerial number: %s\n\n"
+	    "Open the URL below and press the button to receive it. It can be downloaded once;\n"
+	    "the URL is valid for %ld days.\n\n"
+	    "%s/cert/%s\n\n"
+	    "For a renewal, tell us on the same page once the new certificate is in place: the\n"
+	    "old one is revoked then.\n",
+	    console_mail_admin(a), console_mail_admin(a)[0] != '\0' ? " 様" : "利用管理者 様",
+	    a->kind, a->serial, m->download_days, m->public_base, token,
+	    console_mail_admin(a)[0] != '\0' ? "Dear " : "Dear user administrator",
+	    console_mail_admin(a), a->kind, a->serial, m->download_days, m->public_base, token);
+	return console_mail_queue(m, st, a->admin_email, CONSOLE_MAIL_SUBJECT_READY, printed,
+				  &body, e);
+}
+
+int
+console_mail_remind(void *arg, struct store *st, const struct store_certadmin *a,
+		    struct err *e)
+{
+	struct console_mail *m = arg;
+	struct buf body;
+	struct tm tm;
+	char when[32];
+	int printed;
+
+	gmtime_r(&a->replace_due, &tm);
+	if (strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm) == 0)
+		when[0] = '\0';
+	buf_init(&body, MAIL_BODY_MAX);
+	printed = buf_printf(
+	    &body,
+	    "%s%s\n\n"
+	    "次の証明書は更新されましたが、入れ替えの完了がまだ知らされていません。\n"
+	    "シリアル番号: %s\n\n"
+	    "この証明書は %s に失効します。それまでに新しい証明書へ入れ替えてください。\n\n"
+	    "----\n\n"
+	    "%s%s\n\n"
+	    "The certificate below was renewed, but its replacement has not been confirmed.\n"
+	    "Serial number: %s\n\n"
+	    "It will be revoked at %s: put the new certificate in place before then.\n",
+	    console_mail_admin(a), console_mail_admin(a)[0] != '\0' ? " 様" : "利用管理者 様",
+	    a->serial, when, console_mail_admin(a)[0] != '\0' ? "Dear " : "Dear user administrator",
+	    console_mail_admin(a), a->serial, when);
+	return console_mail_queue(m, st, a->admin_email, CONSOLE_MAIL_SUBJECT_REMIND, printed,
+				  &body, e);
+}
+
+void
+console_mail_ocert_notify(struct console_mail *m, struct ra_ocert_notify *n)
+{
+	n->arg = m;
+	n->ready = console_mail_ready;
+	n->remind = console_mail_remind;
 }
 
 void

@@ -85,6 +85,8 @@ cert_notfound(const char *serial, struct err *e)
 {
 	char esc[128];
 
+	if (serial == NULL)
+		serial = "";
 	return err_set(e, ERR_NOTFOUND, "cert: no certificate %s in this organization",
 		       log_escape(esc, sizeof(esc), serial, strlen(serial)));
 }
@@ -93,7 +95,7 @@ cert_notfound(const char *serial, struct err *e)
 static int
 cert_serial_ok(const char *s)
 {
-	size_t i, n = strlen(s);
+	size_t i, n = s != NULL ? strlen(s) : 0;
 
 	if (n == 0 || n >= STORE_SERIAL_MAX)
 		return 0;
@@ -194,6 +196,8 @@ ra_cert_list(struct ca *ca, struct store *st, int64_t org_id, const struct ra_ce
 	sf.ca = ca->name;
 	sf.expiring_before = f->expiring_before;
 	sf.subject_substr = f->subject;
+	sf.profile = f->profile;
+	sf.name_substr = f->name;
 	switch (f->status) {
 	case RA_CERT_VALID: /* not revoked and not past notAfter */
 		sf.status = STORE_CERT_VALID;

@@ -432,7 +432,14 @@ ra_answer(struct ra_online_answer *a, enum ra_online_result res, const char *det
 }
 
 /* The configuration keys ra reads (ra_online_handle). */
-const char *const ra_conf_keys[] = {"online.window_seconds", NULL};
+/* The configuration keys the RA reads (online.c, orgcert.c). */
+const char *const ra_conf_keys[] = {
+    "online.window_seconds",
+    "console.download_days",
+    "console.replace_days",
+    "console.replace_remind_days",
+    NULL,
+};
 
 int
 ra_online_handle(struct ca *ca, struct store *st, enum ra_online_type type,

@@ -1184,6 +1184,8 @@ struct ra_cert_filter {
 	int status;		/* -1 any, else enum ra_cert_status */
 	time_t expiring_before; /* 0 any: notAfter before this */
 	const char *subject;	/* NULL any: a plain substring of the subject */
+	const char *profile;	/* NULL any: this profile only */
+	const char *name;	/* NULL any: a plain substring of the subject or the SANs */
 	size_t limit;		/* 0: no limit */
 	size_t offset;
 };
@@ -1391,6 +1393,91 @@ int ra_idem_bind(struct store *, const struct ra_idem *, int status, const char 
 /* Gives the claim up after a refusal or a failure. */
 int ra_idem_abort(struct store *, struct ra_idem *, struct err *);
 void ra_idem_clear(struct ra_idem *);
+
+/* ---- certificates an organization's officers issue in the console (orgcert.c) ---- */
+
+enum ra_ocert_kind { RA_OCERT_SERVER = 0, RA_OCERT_CLIENT, RA_OCERT_CODESIGN, RA_OCERT__MAX };
+extern const char *const ra_ocert_kind_names[RA_OCERT__MAX]; /* "server", ... (= profiles) */
+int ra_ocert_kind_parse(const char *, enum ra_ocert_kind *);
+/* The permission an officer needs for a kind (RA_PERM_SERVER, ...). */
+unsigned ra_ocert_perm(enum ra_ocert_kind);
+
+/* How the RA tells the user administrator (the console's mail.c fills it). */
+struct ra_ocert_notify {
+	void *arg;
+	/* issued: the one-time download URL's secret (/cert/<token>) to a->admin_email */
+	int (*ready)(void *arg, struct store *, const struct store_certadmin *a,
+		     const char *token, struct err *);
+	/* a renewed certificate still waits for its replacement: revoked on a->replace_due */
+	int (*remind)(void *arg, struct store *, const struct store_certadmin *a, struct err *);
+};
+
+/* One certificate an officer asks for (borrowed strings; NULL or "" for an empty field). */
+struct ra_ocert_req {
+	enum ra_ocert_kind kind;
+	const struct ra_officer *officer; /* who applies: the certificate is its organization's */
+	const unsigned char *csr;	  /* PEM or DER */
+	size_t csrlen;
+	const char *const *dns; /* server: the names (NULL: the CSR's) */
+	size_t ndns;
+	const char *admin_name, *admin_unit, *admin_email; /* 利用管理者: e-mail required */
+	const char *server_software;			   /* server: required */
+	const char *holder_name, *holder_unit, *holder_email;
+	const char *replaces; /* a renewal: the serial of the certificate it replaces */
+	const struct ra_ocert_notify *n;
+};
+
+/*
+ * Issues through ra_issue (the organization's name policy, typed refusals) and, in the
+ * certificate's transaction, records the user administrator, opens the one-time download URL
+ * (console.download_days) and tells n->ready.  A renewal (replaces) needs the organization's
+ * valid certificate of the same kind and a new key (ERR_REFUSED otherwise; ERR_CONFLICT when it
+ * was renewed already); the new certificate keeps its CN and the old one waits for its
+ * replacement until the user administrator confirms it or console.replace_days pass.
+ */
+int ra_ocert_issue(struct ca *, struct store *, const struct ra_ocert_req *, struct ca_issued *,
+		   struct err *);
+
+/* The user administrator's download URL (GET shows the page, the button downloads once). */
+enum ra_ocert_dl {
+	RA_OCERT_DL_OK = 0,
+	RA_OCERT_DL_UNKNOWN,	   /* no such URL */
+	RA_OCERT_DL_EXPIRED,	   /* console.download_days passed */
+	RA_OCERT_DL_USED,	   /* downloaded already (confirm: replaced already) */
+	RA_OCERT_DL_NOT_RENEWAL,   /* confirm: the certificate replaces none */
+	RA_OCERT_DL__MAX
+};
+struct ra_ocert_view {
+	struct store_certadmin a; /* the record */
+	struct ra_cert cert;	  /* the certificate, with DER */
+};
+void ra_ocert_view_clear(struct ra_ocert_view *); /* accepts NULL */
+/* The URL's record and certificate, nothing written; v filled unless UNKNOWN. */
+int ra_ocert_dl_peek(struct ca *, struct store *, const char *token, struct ra_ocert_view *v,
+		     enum ra_ocert_dl *, struct err *);
+/* The button: OK once (audited console.download), then USED; v as for the peek. */
+int ra_ocert_dl_take(struct ca *, struct store *, const char *token, struct ra_ocert_view *v,
+		     enum ra_ocert_dl *, struct err *);
+/*
+ * The user administrator confirms that the renewed certificate replaced the old one: the old
+ * one is revoked (superseded) now; old gets its serial.  OK, UNKNOWN, EXPIRED, USED (replaced
+ * already) or NOT_RENEWAL.
+ */
+int ra_ocert_confirm(struct ca *, struct store *, const char *token, enum ra_ocert_dl *,
+		     char old[STORE_SERIAL_MAX], struct err *);
+/*
+ * Revokes a certificate of the officer's organization with a reason of 0, 1, 3, 4 or 5 and a
+ * comment (at most 128 characters, required for 0), audited cert.revoke and console.revoke
+ * (the comment) in one transaction; then the CRL-on-revoke rule.
+ */
+int ra_ocert_revoke(struct ca *, struct store *, const struct ra_officer *, const char *serial,
+		    int reason, const char *comment, struct err *);
+/*
+ * The schedule: reminders (n->remind) for waiting certificates console.replace_remind_days
+ * before their revocation, then the waiting ones whose time came revoked (superseded).
+ */
+int ra_ocert_replace_due(struct ca *, struct store *, time_t now, const struct ra_ocert_notify *n,
+			 size_t *revoked, size_t *reminded, struct err *);
 
 /* ---- bulk TSV (console) ---- */
 

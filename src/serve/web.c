@@ -414,6 +414,8 @@ serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_
 	if (pthread_create(&ctl_thread, NULL, web_ctl_main, NULL) == 0)
 		pthread_detach(ctl_thread);
 	pub_schedule_start(web.ca);
+	if (o->https_fd >= 0 && console_schedule_start(web.ca, &e) == -1)
+		goto out;
 	log_info("web: listening on http://%s%s%s%s%s", addr, hss ? " and https://" : "",
 		 hss ? saddr : "", hcs ? " and the console on https://" : "",
 		 hcs ? o->console : "");
@@ -433,6 +435,7 @@ serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_
 	}
 	log_info("web: finishing in-flight requests");
 	pub_schedule_stop();
+	console_schedule_stop();
 	http_server_stop(hs, 30);
 	http_server_stop(hss, 30);
 	http_server_stop(hcs, 30);
@@ -447,6 +450,7 @@ out:
 	http_server_stop(hs, 0);
 	http_server_stop(hss, 0);
 	http_server_stop(hcs, 0);
+	console_schedule_stop();
 	mail_sender_stop(web.mail);
 	console_fini();
 	if (key != NULL) {

@@ -218,6 +218,8 @@ struct store_cert_filter {
 	const char *ca;		    /* NULL any */
 	time_t expiring_before;	    /* 0 any: not_after < this */
 	const char *subject_substr; /* NULL any; plain substring, not a pattern */
+	const char *profile;	    /* NULL any */
+	const char *name_substr;    /* NULL any; plain substring of the subject or the SANs */
 	time_t not_after_min;	    /* 0 any: not_after >= this (not yet expired at that time) */
 	size_t limit;		    /* 0 = no limit */
 	size_t offset;

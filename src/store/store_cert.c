@@ -176,6 +176,15 @@ cert_list_sql(struct store *s, const struct store_cert_filter *f, struct buf *q)
 				  s->backend == STORE_PG ? "strpos" : "instr", ++n);
 	if (f->not_after_min != 0)
 		bad |= buf_printf(q, " AND not_after >= $%d", ++n);
+	if (f->profile != NULL)
+		bad |= buf_printf(q, " AND profile = $%d", ++n);
+	if (f->name_substr != NULL) {
+		const char *fn = s->backend == STORE_PG ? "strpos" : "instr";
+
+		n++;
+		bad |= buf_printf(q, " AND (%s(subject, $%d) > 0 OR %s(COALESCE(sans, ''), $%d) > 0)",
+				  fn, n, fn, n);
+	}
 	bad |= buf_printf(q, " ORDER BY created, serial LIMIT $%d OFFSET $%d", n + 1, n + 2);
 	return bad != 0 || buf_cstr(q) == NULL ? -1 : 0;
 }
@@ -197,6 +206,10 @@ cert_list_bind(struct store *s, struct drv_stmt *st, const struct store_cert_fil
 		stmt_text(s, st, ++n, f->subject_substr);
 	if (f->not_after_min != 0)
 		stmt_int(s, st, ++n, (int64_t)f->not_after_min);
+	if (f->profile != NULL)
+		stmt_text(s, st, ++n, f->profile);
+	if (f->name_substr != NULL)
+		stmt_text(s, st, ++n, f->name_substr);
 	stmt_int(s, st, ++n,
 		 f->limit == 0 || f->limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)f->limit);
 	stmt_int(s, st, ++n, f->offset > (size_t)INT64_MAX ? INT64_MAX : (int64_t)f->offset);
