@@ -39,7 +39,8 @@ def issuer_cn(inst):
 
 def enrol_in_browser(b, srv, inst, tok, pin, dl):
     """The mailed URL, the access PIN, the Issue button, the PIN of the PKCS#12 and the
-    download button, all in Chromium: (path of the saved PKCS#12, its PIN)."""
+    download button, all in Chromium: (the certificate's serial as the page shows it, path of
+    the saved PKCS#12, its PIN)."""
     b.visit(f"{srv.https}/officer/enrol/{tok}", "enrol")
     assert_page(b, "ja", "Your RA officer certificate")
     assert NAME in b.text("main") and "Example University" in b.text("main")
@@ -49,6 +50,8 @@ def enrol_in_browser(b, srv, inst, tok, pin, dl):
     b.submit("form.regist button[type=submit]", "enrol-issued")
     assert_page(b, "ja", "Your RA officer certificate")
     p12pin = b.text("code.pin")
+    serial = b.text("table.certs tr:first-child code")
+    assert re.fullmatch(r"[0-9A-F]+", serial), serial
     assert re.fullmatch(r"\S{8,}", p12pin), p12pin
     button = "form[action='/officer/download'] button[type=submit]"
     assert b.text(button) == tr("ja", "Download the PKCS#12 file")
@@ -62,7 +65,7 @@ def enrol_in_browser(b, srv, inst, tok, pin, dl):
                   "-clcerts").stdout.decode()
     subj = openssl("x509", "-noout", "-subject", input=pem.encode()).stdout.decode()
     assert "shomei RA officer" in subj and NAME in subj, subj
-    return str(p12), p12pin
+    return serial, str(p12), p12pin
 
 
 def test_console_client_cert(ca_sqlite, browser, tmp_path):
@@ -76,11 +79,12 @@ def test_console_client_cert(ca_sqlite, browser, tmp_path):
     try:
         oid, pin = add_officer(inst, NAME, EMAIL, "--org", "U01", "--perm",
                                "server,client,stats")
+        # (the browser starts while the web process delivers the mail)
+        b = browser(srv.cafile, "ja", download_dir=str(dl))
         tok = enrol_url(wait_mail_to(inst, EMAIL)[0])
 
         # 1. enrolment on the public listener, in Chromium; then that browser is done
-        b = browser(srv.cafile, "ja", download_dir=str(dl))
-        p12, p12pin = enrol_in_browser(b, srv, inst, tok, pin, dl)
+        serial, p12, p12pin = enrol_in_browser(b, srv, inst, tok, pin, dl)
         b.quit()
         t_enrol = time.time()
 
@@ -126,7 +130,9 @@ def test_console_client_cert(ca_sqlite, browser, tmp_path):
         assert NAME in c.text("main")
         assert c.find_all("form.logout") == [] and c.find_all("a[href='/timestamp']") == []
         audit = inst.ok("audit", "list", "--limit", "1000")
-        assert re.search(rf"officer:{oid}\tconsole\.login\tofficer:{oid}\t", audit), audit
+        # the certificate Chromium presented is the one issued on the enrolment page
+        assert re.search(rf"officer:{oid}\tconsole\.login\tofficer:{oid}\tserial={serial} ",
+                         audit), audit
         assert re.search(rf"officer:{oid}\tconsole\.logout\tconsole\t.*reason=logout", audit)
         c.quit()
         t_console = time.time()
