@@ -15,6 +15,13 @@ Use from a test (the `browser` fixture of conftest.py is a Browsers, a factory):
     ...
     browser.quit_all()   # before stop_server(srv), see below
 
+A client certificate (as for the RA officers' console): browser(cafile, client_p12=(path, PIN))
+imports a PKCS#12 into the new browser's NSS database before Chromium starts, and
+auto_select_cert(url, issuer_cn) writes a machine policy (AutoSelectCertificateForUrls under
+/etc/chromium/policies/managed/, root only) so that Chromium presents it at url without the
+selection dialog (which a headless Chromium would wait on until the page load times out);
+remove() the policy in a finally clause.
+
 Screenshots (full page PNG) go to tests/artifacts/screenshots/<test name>/<NN>-<name>.png;
 the directory of a test is emptied when the test starts and kept afterwards.  When a test
 fails, each browser still open adds <NN>-failed.png of what it showed.
