@@ -15,6 +15,13 @@ Use from a test (the `browser` fixture of conftest.py is a Browsers, a factory):
     ...
     browser.quit_all()   # before stop_server(srv), see below
 
+A client certificate (as for the RA officers' console): browser(cafile, client_p12=(path, PIN))
+imports a PKCS#12 into the new browser's NSS database before Chromium starts, and
+auto_select_cert(url, issuer_cn) writes a machine policy (AutoSelectCertificateForUrls under
+/etc/chromium/policies/managed/, root only) so that Chromium presents it at url without the
+selection dialog (which a headless Chromium would wait on until the page load times out);
+remove() the policy in a finally clause.
+
 Screenshots (full page PNG) go to tests/artifacts/screenshots/<test name>/<NN>-<name>.png;
 the directory of a test is emptied when the test starts and kept afterwards.  When a test
 fails, each browser still open adds <NN>-failed.png of what it showed.
@@ -26,6 +33,7 @@ connection to close.
 Nothing is skipped: without Chromium, chromedriver or Selenium the test fails with a hint
 to run scripts/deps.sh."""
 import base64
+import json
 import os
 import re
 import shutil
@@ -38,6 +46,9 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CERTUTIL = "/usr/bin/certutil"
+PK12UTIL = "/usr/bin/pk12util"
+# where Chromium on Linux (Debian's build) reads the machine's mandatory policies
+POLICY_DIR = "/etc/chromium/policies/managed"
 SHOTS = os.path.join(ROOT, "tests", "artifacts", "screenshots")
 
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -67,6 +78,53 @@ def nss_trust(home, cafile):
         assert p.returncode == 0, ("certutil", args, p.stdout, p.stderr)
     p = subprocess.run([CERTUTIL, "-d", "sql:" + db, "-L"], capture_output=True, timeout=30)
     assert b"shomei test root" in p.stdout, p.stdout
+
+
+def nss_import_p12(home, p12, pin):
+    """Imports the PKCS#12 file p12 (its key and certificates) with its PIN into the NSS
+    database of home (made by nss_trust): Chromium offers its certificate as a TLS client
+    certificate.  Chromium reads the database when it starts: import before starting it."""
+    need(PK12UTIL, "pk12util (libnss3-tools)")
+    db = os.path.join(home, ".pki", "nssdb")
+    p = subprocess.run([PK12UTIL, "-i", p12, "-W", pin, "-K", "", "-d", "sql:" + db],
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0, ("pk12util", p.stdout, p.stderr)
+    p = subprocess.run([CERTUTIL, "-d", "sql:" + db, "-K", "-f", "/dev/null"],
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0 and b"<" in p.stdout, ("no key imported", p.stdout, p.stderr)
+
+
+class Policy:
+    """A Chromium policy file of this test under POLICY_DIR, removed by remove() (call it
+    from a finally clause): the directory is machine-wide, so the policy must only match the
+    test's own URLs (its port).  Write it before starting the browser that needs it."""
+
+    def __init__(self, policies):
+        self.path = None
+        assert os.geteuid() == 0 or os.access(POLICY_DIR, os.W_OK), \
+            f"a Chromium policy needs a writable {POLICY_DIR} (run as root)"
+        os.makedirs(POLICY_DIR, exist_ok=True)
+        fd, path = tempfile.mkstemp(prefix="shomei-test-", suffix=".json", dir=POLICY_DIR)
+        self.path = path
+        with os.fdopen(fd, "w") as f:
+            json.dump(policies, f)
+        os.chmod(path, 0o644)
+
+    def remove(self):
+        """Removes the file (never the directory, which may hold others' policies)."""
+        path, self.path = self.path, None
+        if path is not None:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+
+def auto_select_cert(url, issuer_cn):
+    """Policy AutoSelectCertificateForUrls: at url (scheme://host:port, exactly), Chromium
+    presents the client certificate whose issuer's CN is issuer_cn without asking."""
+    rule = {"pattern": url, "filter": {"ISSUER": {"CN": issuer_cn}}}
+    return Policy({"AutoSelectCertificateForUrls": [json.dumps(rule)]})
 
 
 _FONTS = []
@@ -161,9 +219,12 @@ def shot(driver, name):
 class Browser:
     """One headless Chromium (via chromedriver) with its own profile, HOME and trust store."""
 
-    def __init__(self, cafile, shots, lang="ja", window=WINDOW, download_dir=None):
+    def __init__(self, cafile, shots, lang="ja", window=WINDOW, download_dir=None,
+                 client_p12=None):
         """download_dir: where a clicked download is saved, without asking (else Chromium's
-        default under the temporary HOME)."""
+        default under the temporary HOME).  client_p12: (path, PIN) of a PKCS#12 imported into
+        the browser's NSS database before it starts, its certificate a client certificate
+        (see auto_select_cert to have it presented without a dialog)."""
         need(CHROMIUM, "chromium")
         need(CHROMEDRIVER, "chromedriver (chromium-driver)")
         need_cjk_font()
@@ -182,6 +243,8 @@ class Browser:
             home = os.path.join(self.tmp, "home")
             os.makedirs(home)
             nss_trust(home, cafile)
+            if client_p12 is not None:
+                nss_import_p12(home, *client_p12)
             env = dict(os.environ, HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
                        XDG_CACHE_HOME=os.path.join(home, ".cache"), TMPDIR=self.tmp)
             # a proxy from the environment must not see (or break) loopback traffic
