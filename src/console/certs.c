@@ -16,12 +16,12 @@
 
 #include "console_int.h"
 
-#define CONSOLE_PAGE 50		     /* certificates per list page */
-#define CONSOLE_CSR_MAX (64 * 1024)  /* bytes of a pasted or uploaded CSR */
+#define CONSOLE_PAGE 50		      /* certificates per list page */
+#define CONSOLE_CSR_MAX (64 * 1024)   /* bytes of a pasted or uploaded CSR */
 #define CONSOLE_CERT_BODY (80 * 1024) /* bytes of the issuance form */
 
 static const struct web_form_limits console_csr_form = {CONSOLE_CERT_BODY, "csr", CONSOLE_CSR_MAX,
-							 1};
+							1};
 
 /* The list's and form's titles per kind. */
 static const char *const console_kind_title[RA_OCERT__MAX] = {
@@ -142,9 +142,9 @@ static int
 console_cert_form(struct web_ctx *x, const struct console_who *w, enum ra_ocert_kind k,
 		  const struct web_form *f, const char *renew, const char *error, int status)
 {
-	static const char *const fields[] = {"dns",	     "admin_name",  "admin_unit",
-					     "admin_email",  "software",    "holder_name",
-					     "holder_unit",  "holder_email", "csr"};
+	static const char *const fields[] = {"dns",	    "admin_name",   "admin_unit",
+					     "admin_email", "software",	    "holder_name",
+					     "holder_unit", "holder_email", "csr"};
 	struct tmpl_data *d = console_data(x, w, console_kind_title[k]);
 	const char *v;
 	size_t i;
@@ -316,8 +316,8 @@ console_cert_view_get(struct http_req *r)
 	web_ctx_init(&x, &console.site, r);
 	memset(&c, 0, sizeof(c));
 	memset(&a, 0, sizeof(a));
-	if (console_gate(&x, 1u << RA_ROLE_OFFICER, RA_PERM_SERVER | RA_PERM_CLIENT | RA_PERM_CODESIGN,
-			 &w, &rc))
+	if (console_gate(&x, 1u << RA_ROLE_OFFICER,
+			 RA_PERM_SERVER | RA_PERM_CLIENT | RA_PERM_CODESIGN, &w, &rc))
 		return rc;
 	err_clear(&e);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL)
@@ -325,12 +325,12 @@ console_cert_view_get(struct http_req *r)
 	if (ra_cert_get(x.ca, st, w.o.org_id, http_query(r, "serial"), 0, &c, &e) == -1) {
 		if (e.code != ERR_NOTFOUND && e.code != ERR_REFUSED)
 			return web_error(&x, &e);
-		return web_notice(&x, 404, N_("Not found"),
-				  N_("Your organization has no certificate with this serial number."));
+		return web_notice(
+		    &x, 404, N_("Not found"),
+		    N_("Your organization has no certificate with this serial number."));
 	}
 	/* the kind's permission too: a server officer does not see client certificates */
-	if (console_kind(c.profile, &k) == -1 ||
-	    (w.o.perms & ra_ocert_perm(k)) == 0) {
+	if (console_kind(c.profile, &k) == -1 || (w.o.perms & ra_ocert_perm(k)) == 0) {
 		ra_cert_clear(&c);
 		d = console_data(&x, &w, N_("Not permitted"));
 		rc = web_page(&x, 403, "console_denied", d);
@@ -387,8 +387,8 @@ console_cert_revoke_post(struct http_req *r)
 	memset(&c, 0, sizeof(c));
 	if (web_form_read(&x, &f, NULL, &rc))
 		goto out;
-	if (console_gate(&x, 1u << RA_ROLE_OFFICER, RA_PERM_SERVER | RA_PERM_CLIENT | RA_PERM_CODESIGN,
-			 &w, &rc))
+	if (console_gate(&x, 1u << RA_ROLE_OFFICER,
+			 RA_PERM_SERVER | RA_PERM_CLIENT | RA_PERM_CODESIGN, &w, &rc))
 		goto out;
 	serial = web_form_get(&f, "serial");
 	reason = web_form_get(&f, "reason");
@@ -404,8 +404,9 @@ console_cert_revoke_post(struct http_req *r)
 			rc = web_error(&x, &e);
 			goto out;
 		}
-		rc = web_notice(&x, 404, N_("Not found"),
-				N_("Your organization has no certificate with this serial number."));
+		rc =
+		    web_notice(&x, 404, N_("Not found"),
+			       N_("Your organization has no certificate with this serial number."));
 		goto out;
 	}
 	if (reason == NULL || util_parse_long(reason, 0, 10, &rs) == -1)
@@ -605,7 +606,7 @@ console_dl_post(struct http_req *r)
 		goto out;
 	}
 	rc = res == RA_OCERT_DL_OK ? console_dl_reply(&x, &v)
-				    : console_dl_page(&x, res, &v, NULL, tok);
+				   : console_dl_page(&x, res, &v, NULL, tok);
 out:
 	ra_ocert_view_clear(&v);
 	web_form_free(&f);

@@ -46,8 +46,8 @@ void console_mail_clear(struct console_mail *); /* accepts NULL */
 void console_mail_notify(struct console_mail *m, struct ra_officer_notify *n);
 /* The user administrator's mails of certificates issued in the console (orgcert.c). */
 void console_mail_ocert_notify(struct console_mail *m, struct ra_ocert_notify *n);
-int console_mail_ready(void *arg, struct store *, const struct store_certadmin *,
-		       const char *token, struct err *);
+int console_mail_ready(void *arg, struct store *, const struct store_certadmin *, const char *token,
+		       struct err *);
 int console_mail_remind(void *arg, struct store *, const struct store_certadmin *, struct err *);
 /* The hooks themselves (arg: a struct console_mail). */
 int console_mail_enrol(void *arg, struct store *, const struct ra_officer *, const char *token,

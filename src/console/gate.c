@@ -70,9 +70,15 @@ console_data(const struct web_ctx *x, const struct console_who *w, const char *t
 	struct tmpl_data *d = web_data(x, title_msgid, -1);
 	char csrf[WEB_B64_LEN];
 
+	/* the brand links the console: on the public listener (enrolment, downloads) its URL */
+	tmpl_data_str(d, "home",
+		      x->r->route != NULL && x->r->srv != NULL && http_server_client_ca(x->r->srv)
+			  ? "/"
+			  : console.mail.console_base);
 	if (w != NULL) {
 		tmpl_data_str(d, "who", w->o.name);
-		tmpl_data_str(d, "who_org", w->o.org_code);
+		tmpl_data_str(d, "who_org",
+			      w->o.org_name[0] != '\0' ? w->o.org_name : w->o.org_code);
 		tmpl_data_str(d, "who_role", i18n_get(x->lang, console_role_msgid[w->o.role]));
 		web_csrf(x, csrf);
 		tmpl_data_str(d, "csrf", csrf);
@@ -158,7 +164,7 @@ console_login_page(struct web_ctx *x, const struct console_who *w, const char *n
 	if (notice_msgid != NULL)
 		tmpl_data_str(d, "notice", i18n_get(x->lang, notice_msgid));
 	tmpl_data_str(d, "name", w->o.name);
-	tmpl_data_str(d, "org", w->o.org_code);
+	tmpl_data_str(d, "org", w->o.org_name[0] != '\0' ? w->o.org_name : w->o.org_code);
 	tmpl_data_str(d, "role", i18n_get(x->lang, console_role_msgid[w->o.role]));
 	tmpl_data_str(d, "subject", w->subject);
 	gmtime_r(&w->not_after, &tm);

@@ -15,14 +15,10 @@
 #include "mail/mail.h"
 
 const char *const console_conf_keys[] = {
-    "console.base_url",
-    "console.enrol_days",
-    "console.idle_timeout",
-    "console.officer_ca",
-    "console.public_base_url",
-    "console.schedule_seconds",
-    "console.secret_file",
-    NULL,
+    "console.base_url",	       "console.enrol_days",
+    "console.idle_timeout",    "console.officer_ca",
+    "console.public_base_url", "console.schedule_seconds",
+    "console.secret_file",     NULL,
 };
 
 void
@@ -180,8 +176,8 @@ console_mail_admin(const struct store_certadmin *a)
 }
 
 int
-console_mail_ready(void *arg, struct store *st, const struct store_certadmin *a,
-		   const char *token, struct err *e)
+console_mail_ready(void *arg, struct store *st, const struct store_certadmin *a, const char *token,
+		   struct err *e)
 {
 	struct console_mail *m = arg;
 	struct buf body;
@@ -211,13 +207,12 @@ console_mail_ready(void *arg, struct store *st, const struct store_certadmin *a,
 	    a->kind, a->serial, m->download_days, m->public_base, token,
 	    console_mail_admin(a)[0] != '\0' ? "Dear " : "Dear user administrator",
 	    console_mail_admin(a), a->kind, a->serial, m->download_days, m->public_base, token);
-	return console_mail_queue(m, st, a->admin_email, CONSOLE_MAIL_SUBJECT_READY, printed,
-				  &body, e);
+	return console_mail_queue(m, st, a->admin_email, CONSOLE_MAIL_SUBJECT_READY, printed, &body,
+				  e);
 }
 
 int
-console_mail_remind(void *arg, struct store *st, const struct store_certadmin *a,
-		    struct err *e)
+console_mail_remind(void *arg, struct store *st, const struct store_certadmin *a, struct err *e)
 {
 	struct console_mail *m = arg;
 	struct buf body;

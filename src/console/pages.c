@@ -12,10 +12,10 @@ static const struct {
 	const char *path, *msgid;
 	unsigned roles, perms;
 } console_menu[] = {
-    {"/certs?kind=server", N_("Server certificates: issue, renew, revoke"),
-     1u << RA_ROLE_OFFICER, RA_PERM_SERVER},
-    {"/certs?kind=client", N_("Client certificates: issue, renew, revoke"),
-     1u << RA_ROLE_OFFICER, RA_PERM_CLIENT},
+    {"/certs?kind=server", N_("Server certificates: issue, renew, revoke"), 1u << RA_ROLE_OFFICER,
+     RA_PERM_SERVER},
+    {"/certs?kind=client", N_("Client certificates: issue, renew, revoke"), 1u << RA_ROLE_OFFICER,
+     RA_PERM_CLIENT},
     {"/certs?kind=codesign", N_("Code-signing certificates: issue, renew, revoke"),
      1u << RA_ROLE_OFFICER, RA_PERM_CODESIGN},
     {"/timestamp", N_("Timestamp URL"), CONSOLE_ROLES_ALL, 0},

@@ -948,6 +948,12 @@ http_client_addr(struct http_req *r, char *out, size_t n)
 		snprintf(out, n, "?");
 }
 
+int
+http_server_client_ca(const struct http_server *srv)
+{
+	return srv->cfg.tls_client_ca_pem != NULL;
+}
+
 long
 http_peer_cert(struct http_req *r, unsigned char *out, size_t max)
 {

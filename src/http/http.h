@@ -72,11 +72,11 @@ struct http_listen {
 	 * face checks it through http_peer_cert()).  NULL: none is asked for.
 	 */
 	const char *tls_client_ca_pem;
-	unsigned threads;	    /* thread pool size */
-	unsigned max_connections;   /* connection cap (0: 1024) */
-	unsigned max_per_ip;	    /* connections from one address at once (0: no cap) */
-	unsigned max_inflight; /* requests being handled at once before 503 (0: 64 * threads) */
-	unsigned timeout_s;    /* idle/slow client timeout (0: 30) */
+	unsigned threads;	  /* thread pool size */
+	unsigned max_connections; /* connection cap (0: 1024) */
+	unsigned max_per_ip;	  /* connections from one address at once (0: no cap) */
+	unsigned max_inflight;	  /* requests being handled at once before 503 (0: 64 * threads) */
+	unsigned timeout_s;	  /* idle/slow client timeout (0: 30) */
 	/*
 	 * Seconds from accept to a request's whole header (0: 10); on a kept-alive connection
 	 * from the previous answer, plus timeout_s (the idle wait).  Closed after that, however
@@ -161,6 +161,9 @@ int http_routes_compose(const struct http_route *const *tables, struct http_rout
  * handshake proved the client holds its key; nothing else about it is checked here.
  */
 long http_peer_cert(struct http_req *, unsigned char *out, size_t max);
+
+/* 1 when the listener of srv asks for client certificates (tls_client_ca_pem set). */
+int http_server_client_ca(const struct http_server *);
 
 /* Request accessors (NULL when absent). */
 const char *http_header(struct http_req *, const char *name);

@@ -42,7 +42,7 @@ ra_ocert_kind_parse(const char *s, enum ra_ocert_kind *k)
 unsigned
 ra_ocert_perm(enum ra_ocert_kind k)
 {
-	return k == RA_OCERT_SERVER ? RA_PERM_SERVER
+	return k == RA_OCERT_SERVER   ? RA_PERM_SERVER
 	       : k == RA_OCERT_CLIENT ? RA_PERM_CLIENT
 				      : RA_PERM_CODESIGN;
 }
@@ -92,7 +92,8 @@ ocert_fields_check(const struct ra_ocert_req *q, struct err *e)
 	if (!ocert_text_ok(q->server_software, 128))
 		return err_set(e, ERR_REFUSED, "server software: at most 128 characters");
 	if (q->kind == RA_OCERT_SERVER && (q->server_software == NULL || *q->server_software == 0))
-		return err_set(e, ERR_REFUSED, "server software: required for a server certificate");
+		return err_set(e, ERR_REFUSED,
+			       "server software: required for a server certificate");
 	if (!ocert_text_ok(q->holder_name, 64) || !ocert_text_ok(q->holder_unit, 64))
 		return err_set(e, ERR_REFUSED, "holder: name and unit at most 64 characters");
 	if (q->holder_email != NULL && *q->holder_email != '\0' &&
@@ -186,9 +187,8 @@ ocert_cn(X509 *x)
 	char *out;
 	int len;
 
-	if (i < 0 ||
-	    (len = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i)))) <
-		0)
+	if (i < 0 || (len = ASN1_STRING_to_UTF8(
+			  &u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i)))) < 0)
 		return NULL;
 	out = xstrndup((const char *)u, (size_t)len);
 	OPENSSL_free(u);
@@ -253,8 +253,8 @@ out:
 }
 
 int
-ra_ocert_issue(struct ca *ca, struct store *st, const struct ra_ocert_req *q,
-	       struct ca_issued *out, struct err *e)
+ra_ocert_issue(struct ca *ca, struct store *st, const struct ra_ocert_req *q, struct ca_issued *out,
+	       struct err *e)
 {
 	struct ra_issue_req r;
 	struct ocert_tx t;
@@ -501,7 +501,8 @@ ra_ocert_replace_due(struct ca *ca, struct store *st, time_t now, const struct r
 			goto out;
 		if ((r = store_certadmin_reminded(st, v[i], now, e)) == -1 ||
 		    (r == 1 && store_certadmin_get(st, v[i], &a, e) == -1) ||
-		    (r == 1 && n != NULL && n->remind != NULL && n->remind(n->arg, st, &a, e) == -1) ||
+		    (r == 1 && n != NULL && n->remind != NULL &&
+		     n->remind(n->arg, st, &a, e) == -1) ||
 		    store_commit(st, e) == -1) {
 			store_certadmin_clear(&a);
 			store_rollback(st);

@@ -76,7 +76,10 @@ ra_osess_check(struct store *st, const char *sid, const unsigned char fpr[STORE_
 	}
 	*officer_id = o.officer_id;
 	if (o.ended != 0) {
-		*res = RA_OSESS_ENDED;
+		/* ended by the schedule or another request: say why, as if it ended now */
+		*res = strcmp(o.end_reason, "timeout") == 0	  ? RA_OSESS_TIMEOUT
+		       : strcmp(o.end_reason, "certificate") == 0 ? RA_OSESS_OTHER_CERT
+								  : RA_OSESS_ENDED;
 		return 0;
 	}
 	if (store_begin(st, e) == -1)

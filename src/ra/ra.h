@@ -409,9 +409,9 @@ void ra_token_hash_keyed(const unsigned char raw[RA_TOKEN_LEN], const char *key,
 enum ra_osess_result {
 	RA_OSESS_OK = 0,
 	RA_OSESS_NONE,	     /* no session with this id (never logged in, or a forged cookie) */
-	RA_OSESS_ENDED,	     /* logged out (or ended) before */
-	RA_OSESS_TIMEOUT,    /* idle too long: ended now (audited console.timeout) */
-	RA_OSESS_OTHER_CERT, /* came with another client certificate: ended now (audited) */
+	RA_OSESS_ENDED,	     /* logged out before */
+	RA_OSESS_TIMEOUT,    /* idle too long: ended now or before (audited console.timeout) */
+	RA_OSESS_OTHER_CERT, /* came with another client certificate: ended (audited) */
 	RA_OSESS__MAX
 };
 extern const char *const ra_osess_result_names[RA_OSESS__MAX];
@@ -1099,9 +1099,9 @@ const char *ra_login_result_name(enum ra_login_result);
  * (fpr, filled when the certificate parsed), the officer's status.  0 with *why set (*out
  * filled for OK and DISABLED); -1 for internal errors only.
  */
-int ra_officer_check(struct ca *, struct store *, const unsigned char *der, size_t len,
-		     time_t now, struct ra_officer *out, unsigned char fpr[32],
-		     enum ra_login_result *why, struct err *);
+int ra_officer_check(struct ca *, struct store *, const unsigned char *der, size_t len, time_t now,
+		     struct ra_officer *out, unsigned char fpr[32], enum ra_login_result *why,
+		     struct err *);
 /* The session a login starts (the console's login button). */
 struct ra_login_session {
 	const char *sid;    /* the web session id the login rotated to */
@@ -1114,8 +1114,8 @@ struct ra_login_session {
  * console.login audit entry with the certificate's serial and the client's address; then the
  * CRL-on-revoke rule.
  */
-int ra_officer_login(struct ca *, struct store *, const unsigned char *der, size_t len,
-		     time_t now, const struct ra_login_session *ls, struct ra_officer *out,
+int ra_officer_login(struct ca *, struct store *, const unsigned char *der, size_t len, time_t now,
+		     const struct ra_login_session *ls, struct ra_officer *out,
 		     unsigned char fpr[32], enum ra_login_result *why, struct err *);
 
 /*
@@ -1406,8 +1406,8 @@ unsigned ra_ocert_perm(enum ra_ocert_kind);
 struct ra_ocert_notify {
 	void *arg;
 	/* issued: the one-time download URL's secret (/cert/<token>) to a->admin_email */
-	int (*ready)(void *arg, struct store *, const struct store_certadmin *a,
-		     const char *token, struct err *);
+	int (*ready)(void *arg, struct store *, const struct store_certadmin *a, const char *token,
+		     struct err *);
 	/* a renewed certificate still waits for its replacement: revoked on a->replace_due */
 	int (*remind)(void *arg, struct store *, const struct store_certadmin *a, struct err *);
 };
@@ -1441,10 +1441,10 @@ int ra_ocert_issue(struct ca *, struct store *, const struct ra_ocert_req *, str
 /* The user administrator's download URL (GET shows the page, the button downloads once). */
 enum ra_ocert_dl {
 	RA_OCERT_DL_OK = 0,
-	RA_OCERT_DL_UNKNOWN,	   /* no such URL */
-	RA_OCERT_DL_EXPIRED,	   /* console.download_days passed */
-	RA_OCERT_DL_USED,	   /* downloaded already (confirm: replaced already) */
-	RA_OCERT_DL_NOT_RENEWAL,   /* confirm: the certificate replaces none */
+	RA_OCERT_DL_UNKNOWN,	 /* no such URL */
+	RA_OCERT_DL_EXPIRED,	 /* console.download_days passed */
+	RA_OCERT_DL_USED,	 /* downloaded already (confirm: replaced already) */
+	RA_OCERT_DL_NOT_RENEWAL, /* confirm: the certificate replaces none */
 	RA_OCERT_DL__MAX
 };
 struct ra_ocert_view {

@@ -578,8 +578,7 @@ void store_certadmin_clear(struct store_certadmin *); /* accepts NULL */
 int store_certadmin_add(struct store *, const struct store_certadmin *,
 			const unsigned char *dl_hash, struct err *);
 /* ERR_NOTFOUND when the certificate has no record. */
-int store_certadmin_get(struct store *, const char *serial, struct store_certadmin *,
-			struct err *);
+int store_certadmin_get(struct store *, const char *serial, struct store_certadmin *, struct err *);
 int store_certadmin_by_dl(struct store *, const unsigned char dl_hash[STORE_HASH_LEN],
 			  struct store_certadmin *, struct err *);
 /* These return 1 when they changed the row, 0 when its state did not allow it. */
@@ -601,7 +600,8 @@ struct store_osess {
 	unsigned char fpr[STORE_HASH_LEN]; /* SHA-256 of the client certificate's DER */
 	char client[48];		   /* the address it logged in from */
 	time_t created, last_seen;
-	time_t ended; /* 0: open */
+	time_t ended;	     /* 0: open */
+	char end_reason[16]; /* "logout", "timeout", "certificate" ("" while open) */
 };
 int store_osess_add(struct store *, const struct store_osess *, struct err *);
 /* ERR_NOTFOUND when there is none. */

@@ -182,8 +182,9 @@ cert_list_sql(struct store *s, const struct store_cert_filter *f, struct buf *q)
 		const char *fn = s->backend == STORE_PG ? "strpos" : "instr";
 
 		n++;
-		bad |= buf_printf(q, " AND (%s(subject, $%d) > 0 OR %s(COALESCE(sans, ''), $%d) > 0)",
-				  fn, n, fn, n);
+		bad |=
+		    buf_printf(q, " AND (%s(subject, $%d) > 0 OR %s(COALESCE(sans, ''), $%d) > 0)",
+			       fn, n, fn, n);
 	}
 	bad |= buf_printf(q, " ORDER BY created, serial LIMIT $%d OFFSET $%d", n + 1, n + 2);
 	return bad != 0 || buf_cstr(q) == NULL ? -1 : 0;

@@ -60,8 +60,8 @@ ca_text(struct store *s, struct drv_stmt *st, int n, const char *v)
 }
 
 int
-store_certadmin_add(struct store *s, const struct store_certadmin *a,
-		    const unsigned char *dl_hash, struct err *e)
+store_certadmin_add(struct store *s, const struct store_certadmin *a, const unsigned char *dl_hash,
+		    struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	int rc = -1;
@@ -160,8 +160,7 @@ out:
 }
 
 int
-store_certadmin_get(struct store *s, const char *serial, struct store_certadmin *a,
-		    struct err *e)
+store_certadmin_get(struct store *s, const char *serial, struct store_certadmin *a, struct err *e)
 {
 	char norm[STORE_SERIAL_MAX];
 
@@ -259,8 +258,8 @@ out:
 }
 
 int
-store_certadmin_waiting_due(struct store *s, time_t now, size_t max,
-			    char (**out)[STORE_SERIAL_MAX], size_t *n, struct err *e)
+store_certadmin_waiting_due(struct store *s, time_t now, size_t max, char (**out)[STORE_SERIAL_MAX],
+			    size_t *n, struct err *e)
 {
 	return ca_serials(s, SQL_CA_WAITING_DUE, now, max, out, n, e);
 }

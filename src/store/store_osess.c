@@ -11,7 +11,8 @@ static const char SQL_OSESS_INSERT[] =
     "INSERT INTO officer_sessions (id_hash, officer_id, fpr, client, created, last_seen) "
     "VALUES ($1, $2, $3, $4, $5, $5)";
 static const char SQL_OSESS_GET[] =
-    "SELECT officer_id, fpr, client, created, last_seen, ended FROM officer_sessions "
+    "SELECT officer_id, fpr, client, created, last_seen, ended, end_reason FROM "
+    "officer_sessions "
     "WHERE id_hash = $1";
 static const char SQL_OSESS_TOUCH[] =
     "UPDATE officer_sessions SET last_seen = $2 WHERE id_hash = $1 AND ended IS NULL";
@@ -75,6 +76,8 @@ store_osess_get(struct store *s, const unsigned char id_hash[STORE_HASH_LEN], st
 	o->created = (time_t)col_int(s, st, 3);
 	o->last_seen = (time_t)col_int(s, st, 4);
 	o->ended = (time_t)col_int_or(s, st, 5, 0);
+	t = s->drv->column_text(st, 6);
+	snprintf(o->end_reason, sizeof(o->end_reason), "%s", t != NULL ? t : "");
 	rc = 0;
 out:
 	stmt_reset(s, st);

@@ -1,0 +1,218 @@
+"""The organization's certificates in the RA officers' console (issue 13 part 4): an officer
+issues a server certificate from a CSR with its user administrator, who gets a one-time
+download URL by mail (GET shows, the button downloads once); the name policy refuses a name
+outside the organization's domains; renewal needs a new key and leaves the old certificate
+waiting for its replacement until the user administrator confirms it (or the schedule revokes
+it after the waiting period, after a reminder); revocation with reason and comment shows in
+OCSP; permissions per kind and organizations kept apart."""
+import html
+import re
+import time
+
+import pytest
+
+from conftest import make_csr, openssl, start_server, stop_server
+from test_console import (CONF, audit, csrf_of, enrol, login, session, wait_mail_to)
+
+
+def text(r):
+    return html.unescape(r.text)
+
+
+def serve_orgs(inst):
+    inst.ok("org", "add", "U01", "--name", "Example University", "--domain", "example.ac.jp")
+    inst.ok("org", "add", "U02", "--name", "Other University", "--domain", "other.ac.jp")
+    return start_server(inst, CONF)
+
+
+@pytest.fixture
+def orgs(ca):
+    srv = serve_orgs(ca)
+    yield srv, ca
+    stop_server(srv)
+
+
+@pytest.fixture
+def orgs_sqlite(ca_sqlite):
+    """The page rules are the same on both backends."""
+    srv = serve_orgs(ca_sqlite)
+    yield srv, ca_sqlite
+    stop_server(srv)
+
+
+def issue(s, srv, csr_path, admin="admin@example.ac.jp", software="nginx1.24", kind="server",
+          renew=None, dns=""):
+    r = s.get(f"{srv.console}/certs/new?kind={kind}")
+    assert r.status_code == 200, r.text
+    data = {"csrf": csrf_of(r.text), "kind": kind, "csr": open(csr_path).read(),
+            "admin_name": "山田 花子", "admin_unit": "情報基盤センター", "admin_email": admin,
+            "software": software, "dns": dns}
+    if renew:
+        data["renew"] = renew
+    # multipart, as the browser sends the form (it has a file field)
+    return s.post(f"{srv.console}/certs/new",
+                  files={k: (None, v) for k, v in data.items()})
+
+
+def serial_of(r):
+    m = re.search(r"/certs/view\?serial=([0-9A-F]+)", r.text)
+    assert m, r.text
+    return m.group(1)
+
+
+def dl_token(m):
+    urls = re.findall(r"https://\S+/cert/([A-Za-z0-9_-]+)", m.get_content())
+    assert len(urls) == 2 and urls[0] == urls[1], m.get_content()
+    return urls[0]
+
+
+def ocsp_status(srv, inst, pem):
+    p = openssl("ocsp", "-issuer", inst.path("certs", "issuing.pem"), "-cert", pem, "-url",
+                srv.http + "/ocsp", "-CAfile", inst.path("certs", "root.pem"), check=False)
+    return p.stdout.decode()
+
+
+def test_server_certificate_life(orgs, tmp_path):
+    srv, inst = orgs
+    o = enrol(srv, inst, tmp_path, "Taro Yamada", "taro@example.ac.jp", "--org", "U01",
+              "--perm", "server")
+    s, menu = login(srv, o)
+    assert 'href="/certs?kind=server"' in menu.text and "kind=client" not in menu.text
+    csr, key = make_csr(tmp_path, subj="/CN=www.example.ac.jp", san="DNS:www.example.ac.jp",
+                        name="www")
+    # a name outside the organization's domains: refused by the name policy, nothing issued
+    bad, _ = make_csr(tmp_path, subj="/CN=www.other.ac.jp", san="DNS:www.other.ac.jp",
+                      name="bad")
+    r = issue(s, srv, bad)
+    assert r.status_code == 422 and "name policy" in text(r), r.text
+    r = issue(s, srv, csr, software="")
+    assert r.status_code == 422 and "server software" in text(r)
+    r = issue(s, srv, csr)
+    assert r.status_code == 201, r.text
+    serial = serial_of(r)
+    # the user administrator's mail and one-time download
+    m = wait_mail_to(inst, "admin@example.ac.jp")[-1]
+    assert serial in m.get_content()
+    tok = dl_token(m)
+    pub = session(srv)
+    r = pub.get(f"{srv.https}/cert/{tok}")
+    assert r.status_code == 200 and serial in r.text and "www.example.ac.jp" in r.text
+    r2 = pub.post(f"{srv.https}/cert/{tok}", data={"csrf": csrf_of(r.text)})
+    assert r2.status_code == 200
+    assert r2.headers["Content-Type"] == "application/pem-certificate-chain"
+    assert r2.text.count("BEGIN CERTIFICATE") == 3
+    chain = tmp_path / "chain.pem"
+    chain.write_text(r2.text)
+    leaf = tmp_path / "leaf.pem"
+    leaf.write_text(r2.text.split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n")
+    v = openssl("verify", "-CAfile", inst.path("certs", "root.pem"), "-untrusted", str(chain),
+                str(leaf))
+    assert b": OK" in v.stdout
+    r3 = pub.post(f"{srv.https}/cert/{tok}", data={"csrf": csrf_of(r.text)})
+    assert r3.status_code == 200 and "ダウンロードされています" in r3.text, r3.text
+    assert "BEGIN CERTIFICATE" not in r3.text
+    # the list and the search
+    r = s.get(f"{srv.console}/certs?kind=server&q=www.example")
+    assert serial in r.text
+    r = s.get(f"{srv.console}/certs?kind=server&q=nothing-like-this")
+    assert serial not in r.text
+
+    # renewal: the same key is refused; a new key issues and the old one waits
+    r = issue(s, srv, csr, renew=serial)
+    assert r.status_code == 422 and "new key" in text(r), r.text
+    csr2, _ = make_csr(tmp_path, subj="/CN=www.example.ac.jp", san="DNS:www.example.ac.jp",
+                       name="www2")
+    r = issue(s, srv, csr2, renew=serial)
+    assert r.status_code == 201, r.text
+    serial2 = serial_of(r)
+    assert serial2 != serial
+    r = s.get(f"{srv.console}/certs/view?serial={serial}&lang=en")
+    assert "waiting for replacement" in r.text
+    r = issue(s, srv, csr2, renew=serial)  # renewed already
+    assert r.status_code == 422 and "renewed already" in text(r), r.text
+    m = [x for x in wait_mail_to(inst, "admin@example.ac.jp", n=2) if serial2 in x.get_content()]
+    tok2 = dl_token(m[0])
+    r = pub.get(f"{srv.https}/cert/{tok2}?lang=en")
+    assert "Confirm the replacement" in r.text and serial in r.text
+    r = pub.post(f"{srv.https}/cert/{tok2}/confirm?lang=en", data={"csrf": csrf_of(r.text)})
+    assert r.status_code == 200 and "old certificate is revoked" in r.text, r.text
+    oldpem = tmp_path / "old.pem"
+    oldpem.write_text(leaf.read_text())
+    assert "revoked" in ocsp_status(srv, inst, str(oldpem)).lower()
+    assert re.search(rf"admin:confirm\tcert\.revoke\t{serial}", audit(inst))
+
+    # revocation by the officer: reason 0 needs a comment
+    r = s.get(f"{srv.console}/certs/view?serial={serial2}")
+    csrf = csrf_of(r.text)
+    r = s.post(f"{srv.console}/certs/revoke",
+               data={"csrf": csrf, "serial": serial2, "reason": "0", "comment": ""})
+    assert r.status_code == 422 and "comment" in text(r)
+    r = s.post(f"{srv.console}/certs/revoke",
+               data={"csrf": csrf, "serial": serial2, "reason": "0", "comment": "server retired"})
+    assert r.status_code == 200, r.text
+    a = audit(inst)
+    assert re.search(rf"officer:{o.id}\tconsole\.revoke\t{serial2}\tserver retired", a), a
+    r = s.get(f"{srv.console}/certs?kind=server&status=revoked")
+    assert serial2 in r.text and serial in r.text
+    inst.ok("audit", "verify")
+
+
+def test_permissions_and_organizations(orgs_sqlite, tmp_path):
+    srv, inst = orgs_sqlite
+    srv_o = enrol(srv, inst, tmp_path, "Taro Yamada", "taro@example.ac.jp", "--org", "U01",
+                  "--perm", "server")
+    cli_o = enrol(srv, inst, tmp_path, "Jiro Suzuki", "jiro@example.ac.jp", "--org", "U01",
+                  "--perm", "client")
+    oth_o = enrol(srv, inst, tmp_path, "Saburo Ito", "saburo@other.ac.jp", "--org", "U02",
+                  "--perm", "server,client,codesign")
+    s1, _ = login(srv, srv_o)
+    csr, _ = make_csr(tmp_path, subj="/CN=a.example.ac.jp", san="DNS:a.example.ac.jp",
+                      name="a")
+    r = issue(s1, srv, csr)
+    assert r.status_code == 201
+    serial = serial_of(r)
+    s2, _ = login(srv, cli_o)
+    assert s2.get(f"{srv.console}/certs?kind=server").status_code == 403
+    assert s2.get(f"{srv.console}/certs/new?kind=server").status_code == 403
+    assert s2.get(f"{srv.console}/certs/view?serial={serial}").status_code == 403
+    assert s2.get(f"{srv.console}/certs?kind=client").status_code == 200
+    s3, _ = login(srv, oth_o)
+    assert s3.get(f"{srv.console}/certs/view?serial={serial}").status_code == 404
+    assert serial not in s3.get(f"{srv.console}/certs?kind=server").text
+    r = s3.post(f"{srv.console}/certs/revoke", data={"csrf": csrf_of(s3.get(
+        f"{srv.console}/certs?kind=server").text), "serial": serial, "reason": "1"})
+    assert r.status_code == 404
+    assert "Revoked" not in s1.get(f"{srv.console}/certs/view?serial={serial}&lang=en").text
+
+
+def test_replacement_by_schedule(ca_sqlite, tmp_path):
+    inst = ca_sqlite
+    inst.ok("org", "add", "U01", "--name", "Example University", "--domain", "example.ac.jp")
+    srv = start_server(inst, CONF)
+    try:
+        o = enrol(srv, inst, tmp_path, "Taro Yamada", "taro@example.ac.jp", "--org", "U01",
+                  "--perm", "server")
+        s, _ = login(srv, o)
+        csr, _ = make_csr(tmp_path, subj="/CN=b.example.ac.jp", san="DNS:b.example.ac.jp",
+                          name="b")
+        serial = serial_of(issue(s, srv, csr, admin="b-admin@example.ac.jp"))
+        csr2, _ = make_csr(tmp_path, subj="/CN=b.example.ac.jp", san="DNS:b.example.ac.jp",
+                           name="b2")
+        r = issue(s, srv, csr2, admin="b-admin@example.ac.jp", renew=serial)
+        assert r.status_code == 201
+    finally:
+        stop_server(srv)
+    # 15 days later the schedule (at start) reminds once, then revokes the old one
+    srv = start_server(inst, "test.clock_offset = 1296000",
+                       ports=(srv.http_port, srv.https_port, srv.console_port))
+    try:
+        mails = wait_mail_to(inst, "b-admin@example.ac.jp", n=3)
+        assert any("入れ替え" in str(m["Subject"]) and serial in m.get_content() for m in mails)
+        end = time.time() + 20
+        while time.time() < end:
+            if re.search(rf"console:schedule\tcert\.revoke\t{serial}", audit(inst)):
+                break
+            time.sleep(0.3)
+        assert re.search(rf"console:schedule\tcert\.revoke\t{serial}", audit(inst))
+    finally:
+        stop_server(srv)
