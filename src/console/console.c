@@ -71,6 +71,9 @@ console_init(struct ca *ca, struct err *e)
 			goto out;
 	}
 	console.tsa_url = xasprintf("%s/tsa", ca->base_url);
+	/* the mail queue's key is read here, before the privileges go */
+	if (console_mail_init(&console.mail, ca, e) == -1)
+		goto out;
 	rc = 0;
 out:
 	free(tdir);
@@ -91,6 +94,7 @@ console_fini(void)
 	free(console.client_ca_pem);
 	free(console.tsa_chain_pem);
 	free(console.tsa_url);
+	console_mail_clear(&console.mail);
 	sodium_memzero(console.site.secret, sizeof(console.site.secret));
 	memset(&console, 0, sizeof(console));
 }
@@ -103,6 +107,28 @@ const struct http_route console_http_routes[] = {
     {"POST", "/logout", console_logout_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML, "console", 0},
     {"GET", "/timestamp", console_timestamp_get, 0, HTTP_KIND_HTML, "console", 0},
     {"GET", "/timestamp/chain.pem", console_timestamp_chain_get, 0, HTTP_KIND_PLAIN, "console", 0},
+    {"GET", "/operator/officers", console_op_officers_get, 0, HTTP_KIND_HTML, "operator", 0},
+    {"GET", "/operator/officers/add", console_op_officer_add_get, 0, HTTP_KIND_HTML, "operator", 0},
+    {"POST", "/operator/officers/add", console_op_officer_add_post, WEB_FORM_BODY_MAX,
+     HTTP_KIND_HTML, "operator", 0},
+    {"POST", "/operator/officers/status", console_op_officer_status_post, WEB_FORM_BODY_MAX,
+     HTTP_KIND_HTML, "operator", 0},
+    {"POST", "/operator/officers/perms", console_op_officer_perms_post, WEB_FORM_BODY_MAX,
+     HTTP_KIND_HTML, "operator", 0},
+    {"POST", "/operator/officers/reenrol", console_op_officer_reenrol_post, WEB_FORM_BODY_MAX,
+     HTTP_KIND_HTML, "operator", 0},
+    {"GET", "/operator/orgs", console_op_orgs_get, 0, HTTP_KIND_HTML, "operator", 0},
+    {"POST", "/operator/orgs/add", console_op_org_add_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML,
+     "operator", 0},
+    {"GET", "/operator/orgs/edit", console_op_org_edit_get, 0, HTTP_KIND_HTML, "operator", 0},
+    {"POST", "/operator/orgs/edit", console_op_org_edit_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML,
+     "operator", 0},
+    {"GET", "/operator/allowlist", console_op_allowlist_get, 0, HTTP_KIND_HTML, "operator", 0},
+    {"POST", "/operator/allowlist/add", console_op_allowlist_add_post, WEB_FORM_BODY_MAX,
+     HTTP_KIND_HTML, "operator", 0},
+    {"POST", "/operator/allowlist/remove", console_op_allowlist_remove_post, WEB_FORM_BODY_MAX,
+     HTTP_KIND_HTML, "operator", 0},
+    {"GET", "/allowlist.tsv", console_allowlist_tsv_get, 0, HTTP_KIND_HTML, "console", 0},
     {"GET", "/officer/renew/", console_renew_get, 0, HTTP_KIND_HTML, "officer", 0},
     {"POST", "/officer/renew/", console_renew_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML, "officer",
      0},

@@ -15,6 +15,7 @@ struct console {
 	char *client_ca_pem; /* the officer-issuing CA certificate(s): the TLS request names them */
 	char *tsa_chain_pem; /* the TSA certificate, its CA and the root ("" without a TSA) */
 	char *tsa_url;	     /* base_url + /tsa */
+	struct console_mail mail; /* the officers' mails the operator's pages queue */
 };
 extern struct console console;
 
@@ -54,5 +55,20 @@ int console_enrol_post(struct http_req *);
 int console_renew_get(struct http_req *);
 int console_renew_post(struct http_req *);
 int console_download_post(struct http_req *);
+/* The CA operator's pages (operator.c) and the allow-list download. */
+int console_op_officers_get(struct http_req *);
+int console_op_officer_add_get(struct http_req *);
+int console_op_officer_add_post(struct http_req *);
+int console_op_officer_status_post(struct http_req *);
+int console_op_officer_perms_post(struct http_req *);
+int console_op_officer_reenrol_post(struct http_req *);
+int console_op_orgs_get(struct http_req *);
+int console_op_org_add_post(struct http_req *);
+int console_op_org_edit_get(struct http_req *);
+int console_op_org_edit_post(struct http_req *);
+int console_op_allowlist_get(struct http_req *);
+int console_op_allowlist_add_post(struct http_req *);
+int console_op_allowlist_remove_post(struct http_req *);
+int console_allowlist_tsv_get(struct http_req *);
 
 #endif

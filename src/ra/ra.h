@@ -684,6 +684,8 @@ int ra_org_add(struct store *, const char *code, const char *name, const struct 
 /* Changes an organization as c says, in one transaction with its org.set audit entry. */
 int ra_org_set(struct store *, const char *code, const struct ra_org_change *c, const char *actor,
 	       struct err *);
+/* Organization code with its name policy (domains...); store_org_clear() it. */
+int ra_org_detail(struct store *, const char *code, struct store_org *, struct err *);
 /* Creates count tickets; numbers are returned in *numbers (caller frees each and the array). */
 int ra_ticket_create(struct store *, const char *org_code, const char *profile, size_t count,
 		     const char *actor, char ***numbers, struct err *);
