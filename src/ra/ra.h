@@ -898,7 +898,7 @@ enum ra_apikey_auth ra_apikey_check(struct store *, const char *text, size_t len
 
 /* ---- the OU allow-list (allowlist.c) ---- */
 
-#define RA_OU_MAX 64		    /* characters of an OU */
+#define RA_OU_MAX 64		  /* characters of an OU */
 #define RA_ALLOW_DOMAIN_BYTES 254 /* a DNS domain and the NUL */
 
 /* 1 when ou is 1-RA_OU_MAX characters of UTF-8, no control character, no blank at either end. */
@@ -915,8 +915,7 @@ int ra_allow_add(struct store *, const char *code, const char *domain, const cha
 int ra_allow_remove(struct store *, const char *code, const char *domain, const char *ou,
 		    const char *actor, struct err *);
 /* The entries of organization code (NULL: all), by domain and OU; free with STORE_LIST_FREE. */
-int ra_allow_list(struct store *, const char *code, struct store_allow **, size_t *,
-		  struct err *);
+int ra_allow_list(struct store *, const char *code, struct store_allow **, size_t *, struct err *);
 /*
  * The name policy's OU rule (ra_issue calls it): for each DNS name and e-mail domain of sans
  * that lies in a domain with an allow-list (the most specific such domain), every OU must be
@@ -931,8 +930,7 @@ int ra_allow_check(struct store *, const struct store_org *org, const GENERAL_NA
  * Records a console form's nonce once (a token of purpose officer-form, kept RA_FORM_TTL):
  * *seen is 1 when it was recorded before (the same form sent again: do nothing).
  */
-int ra_form_claim(struct store *, const unsigned char nonce[RA_TOKEN_LEN], int *seen,
-		  struct err *);
+int ra_form_claim(struct store *, const unsigned char nonce[RA_TOKEN_LEN], int *seen, struct err *);
 
 /* ---- RA officers (officer.c) ---- */
 

@@ -778,8 +778,7 @@ int store_allow_add(struct store *, const struct store_allow *, struct err *);
 int store_allow_remove(struct store *, int64_t org_id, const char *domain, const char *ou,
 		       struct err *);
 /* The entries of an organization (org_id != 0) or all, by organization, domain, OU. */
-int store_allow_list(struct store *, int64_t org_id, struct store_allow **, size_t *,
-		     struct err *);
+int store_allow_list(struct store *, int64_t org_id, struct store_allow **, size_t *, struct err *);
 void store_allow_clear(struct store_allow *); /* accepts NULL */
 
 #endif
