@@ -53,9 +53,11 @@ allow_below(const char *name, size_t nl, const char *d)
 /*
  * The organization (checked: ERR_NOTFOUND when unknown) and the domain in lower case, checked
  * as a DNS name inside one of the organization's domains (ERR_REFUSED), and the OU checked.
+ * Removing (add 0) checks only the lengths: an entry whose domain the organization has since
+ * lost must stay removable.
  */
 static int
-allow_args(struct store *st, const char *code, const char *domain, const char *ou,
+allow_args(struct store *st, int add, const char *code, const char *domain, const char *ou,
 	   struct store_org *org, char dom[RA_ALLOW_DOMAIN_BYTES], struct err *e)
 {
 	size_t i, n = domain != NULL ? strlen(domain) : 0;
@@ -67,6 +69,14 @@ allow_args(struct store *st, const char *code, const char *domain, const char *o
 
 	if (code == NULL || store_org_get(st, code, org, e) == -1)
 		return -1;
+	if (!add) {
+		if (n == 0 || n >= RA_ALLOW_DOMAIN_BYTES || ou == NULL ||
+		    strlen(ou) > 4 * RA_OU_MAX)
+			return err_set(e, ERR_NOTFOUND, "allowlist: no such entry");
+		for (i = 0; i <= n; i++)
+			dom[i] = (char)tolower((unsigned char)domain[i]);
+		return 0;
+	}
 	if (n == 0 || n >= RA_ALLOW_DOMAIN_BYTES || x509_dns_name_check(domain, n, 0, &de) == -1) {
 		log_escape(esc, sizeof(esc), domain != NULL ? domain : "", n);
 		err_set(e, ERR_REFUSED, "allowlist: domain \"%s\" is not a DNS name", esc);
@@ -104,7 +114,7 @@ allow_change(struct store *st, int add, const char *code, const char *domain, co
 	int rc = -1, intx = 0;
 
 	memset(&org, 0, sizeof(org));
-	if (allow_args(st, code, domain, ou, &org, dom, e) == -1)
+	if (allow_args(st, add, code, domain, ou, &org, dom, e) == -1)
 		goto out;
 	memset(&a, 0, sizeof(a));
 	a.org_id = org.id;

@@ -18,6 +18,8 @@
  *   apikey.c, cert.c  API keys; certificates as an organization sees them
  *   reissue.c         re-issue by the holder (DESIGN.md 2.3)
  *   officer.c         RA officers, their enrolment, certificates and console login
+ *   allowlist.c       the OU allow-list per organization and domain (the name policy's OU rule)
+ *   opform.c          console forms that show a secret once: their nonce recorded once
  *
  * Each operation returns an outcome enum (with __MAX and a names table) and writes in one
  * transaction; the faces never call the store nor open a transaction themselves.

@@ -187,6 +187,20 @@ test_allowlist(void **state)
 	assert_int_equal(issue("client", "/OU=Lab/CN=Bob", "email:bob@cs.univ.example.ac.jp", &e),
 			 -1);
 	assert_int_equal(e.kind, CA_REFUSAL_NAME_POLICY);
+	/* server: the DNS names decide (a wildcard counts as its base) */
+	assert_int_equal(issue("server", "/OU=Physics/CN=www.univ.example.ac.jp",
+			       "DNS:www.univ.example.ac.jp", &e),
+			 -1);
+	assert_int_equal(e.kind, CA_REFUSAL_NAME_POLICY);
+	assert_non_null(strstr(e.msg, "OU \"Physics\" is not on the OU allow-list of domain "
+				      "univ.example.ac.jp (organization UNIV) for the name "
+				      "www.univ.example.ac.jp"));
+	assert_int_equal(issue("server", "/OU=Lab/CN=x.cs.univ.example.ac.jp",
+			       "DNS:x.cs.univ.example.ac.jp", &e),
+			 -1);
+	assert_non_null(strstr(e.msg, "allow-list of domain cs.univ.example.ac.jp"));
+	assert_int_equal(issue("server", "/OU=Physics", "DNS:*.univ.example.ac.jp", &e), -1);
+	assert_int_equal(e.kind, CA_REFUSAL_NAME_POLICY);
 	/* a domain without a list: any OU; no OU: nothing to check */
 	assert_int_equal(issue("client", "/OU=Physics/CN=Carol", "email:carol@lab.example.org", &e),
 			 0);
@@ -205,6 +219,17 @@ test_allowlist(void **state)
 	    ra_allow_remove(fx.st, "UNIV", "univ.example.ac.jp", "情報基盤センター", "unit", &e),
 	    0);
 	assert_int_equal(audit_n("allowlist.remove"), 2);
+	/* an entry stays removable after its organization lost the domain */
+	err_clear(&e);
+	assert_int_equal(ra_allow_add(fx.st, "UNIV", "lab.example.org", "Old", "unit", &e), 0);
+	ra_org_change_init(&ch);
+	ch.domains.v = doms;
+	ch.domains.n = 1;
+	ch.domains.set = 1;
+	err_clear(&e);
+	assert_int_equal(ra_org_set(fx.st, "UNIV", &ch, "unit", &e), 0);
+	err_clear(&e);
+	assert_int_equal(ra_allow_remove(fx.st, "UNIV", "lab.example.org", "Old", "unit", &e), 0);
 	assert_int_equal(
 	    issue("client", "/OU=Physics/CN=Alice", "email:alice@univ.example.ac.jp", &e), 0);
 	assert_int_equal(ra_allow_list(fx.st, NULL, &v, &n, &e), 0);
