@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from conftest import stop_server
+from conftest import make_csr, stop_server
 from test_console import (Officer, audit, csrf_of, enrol, enrol_url, login, serve_console,
                           session, wait_mail_to)
 
@@ -181,6 +181,15 @@ def test_operator_pages(console, tmp_path):
     assert r.status_code == 200 and "情報基盤センター" in r.text and "cs.example.ac.jp" in r.text
     assert re.search(rf"officer:{op.id}\tallowlist\.add\tU01\tdomain=example\.ac\.jp ou=Lab",
                      audit(inst))
+    # the name policy applies it: an OU off the list of the names' domain is refused
+    csr, _ = make_csr(tmp_path, subj="/OU=Physics/CN=Ken Ito", san="email:ken@example.ac.jp",
+                      name="physics")
+    r = inst.run("issue", "--profile", "client", "--org", "U01", "--csr", csr)
+    assert r.returncode != 0 and "is not on the OU allow-list of domain example.ac.jp" in \
+        r.stderr.decode(), r
+    csr, _ = make_csr(tmp_path, subj="/OU=Lab/CN=Ken Ito", san="email:ken@example.ac.jp",
+                      name="lab")
+    inst.ok("issue", "--profile", "client", "--org", "U01", "--csr", csr)
     r = js.get(srv.console + "/allowlist.tsv")
     assert r.status_code == 200, r.text
     assert r.headers["Content-Type"].startswith("text/tab-separated-values")
