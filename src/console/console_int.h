@@ -62,5 +62,20 @@ int console_cert_view_get(struct http_req *);
 int console_cert_revoke_post(struct http_req *);
 int console_dl_get(struct http_req *);
 int console_dl_post(struct http_req *);
+/* The CA operator's pages (operator.c) and the allow-list download. */
+int console_op_officers_get(struct http_req *);
+int console_op_officer_add_get(struct http_req *);
+int console_op_officer_add_post(struct http_req *);
+int console_op_officer_status_post(struct http_req *);
+int console_op_officer_perms_post(struct http_req *);
+int console_op_officer_reenrol_post(struct http_req *);
+int console_op_orgs_get(struct http_req *);
+int console_op_org_add_post(struct http_req *);
+int console_op_org_edit_get(struct http_req *);
+int console_op_org_edit_post(struct http_req *);
+int console_op_allowlist_get(struct http_req *);
+int console_op_allowlist_add_post(struct http_req *);
+int console_op_allowlist_remove_post(struct http_req *);
+int console_allowlist_tsv_get(struct http_req *);
 
 #endif

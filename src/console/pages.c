@@ -19,6 +19,10 @@ static const struct {
     {"/certs?kind=codesign", N_("Code-signing certificates: issue, renew, revoke"),
      1u << RA_ROLE_OFFICER, RA_PERM_CODESIGN},
     {"/timestamp", N_("Timestamp URL"), CONSOLE_ROLES_ALL, 0},
+    {"/operator/officers", N_("Officers"), 1u << RA_ROLE_OPERATOR, 0},
+    {"/operator/orgs", N_("Organizations"), 1u << RA_ROLE_OPERATOR, 0},
+    {"/operator/allowlist", N_("OU allow-list"), 1u << RA_ROLE_OPERATOR, 0},
+    {"/allowlist.tsv", N_("Allow-list bulk download"), CONSOLE_ROLES_ALL, RA_PERM_SERVER},
 };
 
 /* GET /: the menu (or, before login, the login page or the refusal). */

@@ -327,3 +327,12 @@ out:
 	store_org_clear(&org);
 	return rc;
 }
+
+int
+ra_org_detail(struct store *st, const char *code, struct store_org *o, struct err *e)
+{
+	memset(o, 0, sizeof(*o));
+	if (code == NULL)
+		return err_set(e, ERR_NOTFOUND, "org: no organization given");
+	return store_org_get(st, code, o, e);
+}

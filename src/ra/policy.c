@@ -10,6 +10,8 @@
  *   URI            one of its listed URIs, or below a listed prefix ending in "/" (none by
  *                  default)
  *   other kinds    never
+ *   OU             when a name lies in a domain with an OU allow-list (allowlist.c), every OU
+ *                  must be on that domain's list
  *   subject        built here: O = the organization's registered name, OU as given, CN one of
  *                  the names (server) or the holder's name (client, codesign, officer).  A
  *                  CSR's O must be that name (or absent), a server CSR's CN one of its names,
@@ -595,7 +597,8 @@ ra_issue(struct ca *ca, struct store *st, const struct ra_issue_req *q, struct c
 	}
 	ou = q->nou > 0 ? q->ou : (const char *const *)cs.ou;
 	nou = q->nou > 0 ? q->nou : cs.nou;
-	if (ra_policy_subject(&org, ou, nou, cn, &subject, e) == -1)
+	if (ra_allow_check(st, &org, sans, ou, nou, e) == -1 ||
+	    ra_policy_subject(&org, ou, nou, cn, &subject, e) == -1)
 		goto out;
 	memset(&req, 0, sizeof(req));
 	req.profile = prof->name;

@@ -18,6 +18,8 @@
  *   apikey.c, cert.c  API keys; certificates as an organization sees them
  *   reissue.c         re-issue by the holder (DESIGN.md 2.3)
  *   officer.c         RA officers, their enrolment, certificates and console login
+ *   allowlist.c       the OU allow-list per organization and domain (the name policy's OU rule)
+ *   opform.c          console forms that show a secret once: their nonce recorded once
  *
  * Each operation returns an outcome enum (with __MAX and a names table) and writes in one
  * transaction; the faces never call the store nor open a transaction themselves.
@@ -684,6 +686,8 @@ int ra_org_add(struct store *, const char *code, const char *name, const struct 
 /* Changes an organization as c says, in one transaction with its org.set audit entry. */
 int ra_org_set(struct store *, const char *code, const struct ra_org_change *c, const char *actor,
 	       struct err *);
+/* Organization code with its name policy (domains...); store_org_clear() it. */
+int ra_org_detail(struct store *, const char *code, struct store_org *, struct err *);
 /* Creates count tickets; numbers are returned in *numbers (caller frees each and the array). */
 int ra_ticket_create(struct store *, const char *org_code, const char *profile, size_t count,
 		     const char *actor, char ***numbers, struct err *);
@@ -893,6 +897,42 @@ enum ra_apikey_auth {
  */
 enum ra_apikey_auth ra_apikey_check(struct store *, const char *text, size_t len,
 				    struct ra_apikey *key, struct err *);
+
+/* ---- the OU allow-list (allowlist.c) ---- */
+
+#define RA_OU_MAX 64		  /* characters of an OU */
+#define RA_ALLOW_DOMAIN_BYTES 254 /* a DNS domain and the NUL */
+
+/* 1 when ou is 1-RA_OU_MAX characters of UTF-8, no control character, no blank at either end. */
+int ra_allow_ou_ok(const char *ou);
+/*
+ * Adds / removes the OU ou to / from the allow-list of domain (a DNS name within the
+ * organization's domains, kept in lower case) of organization code, in one transaction with
+ * the allowlist.add / allowlist.remove audit entry.  ERR_NOTFOUND for an unknown organization
+ * (or, removing, entry); ERR_CONFLICT when the entry exists; ERR_REFUSED with a message for a
+ * bad domain or OU.
+ */
+int ra_allow_add(struct store *, const char *code, const char *domain, const char *ou,
+		 const char *actor, struct err *);
+int ra_allow_remove(struct store *, const char *code, const char *domain, const char *ou,
+		    const char *actor, struct err *);
+/* The entries of organization code (NULL: all), by domain and OU; free with STORE_LIST_FREE. */
+int ra_allow_list(struct store *, const char *code, struct store_allow **, size_t *, struct err *);
+/*
+ * The name policy's OU rule (ra_issue calls it): for each DNS name and e-mail domain of sans
+ * that lies in a domain with an allow-list (the most specific such domain), every OU must be
+ * on that domain's list.  0, or -1 with ERR_REFUSED of kind CA_REFUSAL_NAME_POLICY.
+ */
+int ra_allow_check(struct store *, const struct store_org *org, const GENERAL_NAMES *sans,
+		   const char *const *ou, size_t nou, struct err *);
+
+/* ---- console forms that show a secret once (opform.c) ---- */
+
+/*
+ * Records a console form's nonce once (a token of purpose officer-form, kept RA_FORM_TTL):
+ * *seen is 1 when it was recorded before (the same form sent again: do nothing).
+ */
+int ra_form_claim(struct store *, const unsigned char nonce[RA_TOKEN_LEN], int *seen, struct err *);
 
 /* ---- RA officers (officer.c) ---- */
 

@@ -534,6 +534,7 @@ enum store_token_purpose {
 	STORE_TOKEN_APPROVE,	     /* "approve": the holder's approval link (agent) */
 	STORE_TOKEN_REISSUE_FORM,    /* "reissue-form": nonce of the re-issue confirm form */
 	STORE_TOKEN_REVOKE_FORM,     /* "revoke-form": nonce of the revocation confirm form */
+	STORE_TOKEN_OFFICER_FORM,    /* "officer-form": nonce of a console form that shows a PIN */
 	STORE_TOKEN__MAX,
 };
 
@@ -798,5 +799,21 @@ int store_counter_add(struct store *, const char *name, int64_t delta, int64_t *
 		      struct err *);
 /* Reads a counter without writing (0 when it was never set): cheap, fine on a replica. */
 int store_counter_get(struct store *, const char *name, int64_t *value, struct err *);
+
+/* ---- the OU allow-list (store_allowlist.c, 0017; src/ra/allowlist.c) ---- */
+struct store_allow {
+	int64_t org_id;
+	char *domain; /* a DNS domain of the organization (lower case) */
+	char *ou;     /* UTF-8 */
+	time_t created;
+};
+/* Adds an entry; ERR_CONFLICT when it exists.  Joins an open transaction. */
+int store_allow_add(struct store *, const struct store_allow *, struct err *);
+/* Removes an entry; ERR_NOTFOUND when there is none.  Joins an open transaction. */
+int store_allow_remove(struct store *, int64_t org_id, const char *domain, const char *ou,
+		       struct err *);
+/* The entries of an organization (org_id != 0) or all, by organization, domain, OU. */
+int store_allow_list(struct store *, int64_t org_id, struct store_allow **, size_t *, struct err *);
+void store_allow_clear(struct store_allow *); /* accepts NULL */
 
 #endif

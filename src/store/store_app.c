@@ -402,7 +402,7 @@ out:
 /* The names the tokens table holds, by enum store_token_purpose. */
 static const char *const token_purposes[STORE_TOKEN__MAX] = {
     "regist-form", "regist-verify", "issue-form",  "issue-submit",
-    "approve",	   "reissue-form",  "revoke-form",
+    "approve",	   "reissue-form",  "revoke-form", "officer-form",
 };
 
 const char *

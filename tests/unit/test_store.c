@@ -2195,6 +2195,7 @@ test_token(void **state)
 	    [STORE_TOKEN_APPROVE] = "approve",
 	    [STORE_TOKEN_REISSUE_FORM] = "reissue-form",
 	    [STORE_TOKEN_REVOKE_FORM] = "revoke-form",
+	    [STORE_TOKEN_OFFICER_FORM] = "officer-form",
 	};
 	struct fx *f = *state;
 	struct store *s = fx_store(state);
