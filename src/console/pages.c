@@ -13,6 +13,8 @@ static const struct {
 	unsigned roles, perms;
 } console_menu[] = {
     {"/timestamp", N_("Timestamp URL"), CONSOLE_ROLES_ALL, 0},
+    {"/stats", N_("Issued-certificate statistics"), CONSOLE_ROLES_ALL, RA_PERM_STATS},
+    {"/audit", N_("Audit log"), (1u << RA_ROLE_OPERATOR) | (1u << RA_ROLE_AUDITOR), 0},
 };
 
 /* GET /: the menu (or, before login, the login page or the refusal). */
