@@ -53,8 +53,8 @@ audit_qs_add(struct buf *b, const char *name, const char *value)
 		return;
 	(void)buf_printf(b, "%s%s=", b->len > 0 ? "&" : "", name);
 	for (p = (const unsigned char *)value; *p != '\0'; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    *p == '-' || *p == '_' || *p == '.')
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.')
 			(void)buf_putc(b, *p);
 		else
 			(void)buf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
@@ -148,8 +148,7 @@ console_audit_get(struct http_req *r)
 	d = console_data(&x, &w, N_("Audit log"));
 	if ((from[0] != '\0' && audit_date_parse(from, &q.from) == -1) ||
 	    (to[0] != '\0' && audit_date_parse(to, &q.to) == -1) ||
-	    (before[0] != '\0' &&
-	     ((q.before = strtoll(before, &end, 10)) <= 0 || *end != '\0'))) {
+	    (before[0] != '\0' && ((q.before = strtoll(before, &end, 10)) <= 0 || *end != '\0'))) {
 		tmpl_data_str(d, "error", i18n_get(x.lang, N_("Dates are written YYYY-MM-DD.")));
 		status = 400;
 		q.from = q.to = 0;

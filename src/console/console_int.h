@@ -54,7 +54,7 @@ int console_enrol_post(struct http_req *);
 int console_renew_get(struct http_req *);
 int console_renew_post(struct http_req *);
 int console_download_post(struct http_req *);
-int console_stats_get(struct http_req *);    /* stats.c */
+int console_stats_get(struct http_req *); /* stats.c */
 int console_stats_tsv_get(struct http_req *);
 int console_audit_get(struct http_req *); /* audit.c */
 

@@ -35,8 +35,8 @@ stats_urlenc(struct buf *b, const char *s)
 	const unsigned char *p;
 
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    *p == '-' || *p == '_' || *p == '.')
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.')
 			(void)buf_putc(b, *p);
 		else
 			(void)buf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
@@ -258,7 +258,8 @@ console_stats_get(struct http_req *r)
 	memset(&s, 0, sizeof(s));
 	err_clear(&e);
 	stats_req_read(&x, &w, &q);
-	if ((st = ca_thread_store(x.ca, &e)) == NULL || (found = stats_collect(st, &q, &s, &e)) == -1)
+	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
+	    (found = stats_collect(st, &q, &s, &e)) == -1)
 		return web_error(&x, &e);
 	d = console_data(&x, &w, N_("Issued-certificate statistics"));
 	if (w.o.role != RA_ROLE_OFFICER && stats_orgs(d, st, q.org, &e) == -1) {
@@ -325,7 +326,8 @@ console_stats_tsv_get(struct http_req *r)
 	stats_req_read(&x, &w, &q);
 	if (q.error_msgid != NULL)
 		return http_reply_text(r, 400, "stats: the period is YYYY-MM months, at most 36\n");
-	if ((st = ca_thread_store(x.ca, &e)) == NULL || (found = stats_collect(st, &q, &s, &e)) == -1)
+	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
+	    (found = stats_collect(st, &q, &s, &e)) == -1)
 		return web_error(&x, &e);
 	if (found == 1)
 		return http_reply_text(r, 404, "stats: no such organization\n");

@@ -94,8 +94,8 @@ ra_stats_name_under(const char *name, size_t len, const char *domain)
 struct stats_acc {
 	struct store_org *orgs; /* by code */
 	size_t norgs;
-	size_t *by_id;	/* indexes into orgs, by id */
-	size_t *base;	/* first cell of each organization: (ndomains + 2) * months cells */
+	size_t *by_id; /* indexes into orgs, by id */
+	size_t *base;  /* first cell of each organization: (ndomains + 2) * months cells */
 	struct ra_stats_counts *cells; /* [(base + d) * months + m][profile] */
 	size_t months;
 	int from;
@@ -149,8 +149,7 @@ stats_mark(struct stats_acc *a, const struct store_org *o, const char *name, siz
  * domains.
  */
 static void
-stats_domains(struct stats_acc *a, const struct store_org *o, const char *subject,
-	      const char *sans)
+stats_domains(struct stats_acc *a, const struct store_org *o, const char *subject, const char *sans)
 {
 	const char *p = subject, *q, *at;
 
@@ -284,7 +283,8 @@ stats_rows(struct stats_acc *a, struct ra_stats *out)
 				if (d == a->orgs[o].ndomains + 1) {
 					for (p = 0; p < RA_STATS_PROFILE__MAX; p++) {
 						ra_stats_counts_add(
-						    &out->totals[m * RA_STATS_PROFILE__MAX + (size_t)p],
+						    &out->totals[m * RA_STATS_PROFILE__MAX +
+								 (size_t)p],
 						    &c[p]);
 					}
 				}
@@ -298,7 +298,7 @@ stats_rows(struct stats_acc *a, struct ra_stats *out)
 				if (d < a->orgs[o].ndomains)
 					snprintf(r->domain, sizeof(r->domain), "%s",
 						 a->orgs[o].domains[d]);
-				r->kind = d < a->orgs[o].ndomains	 ? RA_STATS_DOMAIN
+				r->kind = d < a->orgs[o].ndomains    ? RA_STATS_DOMAIN
 					  : d == a->orgs[o].ndomains ? RA_STATS_OTHER
 								     : RA_STATS_ALL;
 				r->month = a->from + (int)m;
@@ -398,8 +398,8 @@ ra_stats_clear(struct ra_stats *s)
 /* ---- the audit view ---- */
 
 int
-ra_audit_page(struct store *st, const struct ra_audit_query *q, struct store_audit **out,
-	      size_t *n, int64_t *next_before, struct err *e)
+ra_audit_page(struct store *st, const struct ra_audit_query *q, struct store_audit **out, size_t *n,
+	      int64_t *next_before, struct err *e)
 {
 	struct store_audit_filter f;
 	struct store_org o;

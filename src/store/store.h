@@ -339,9 +339,9 @@ struct store_stats_group {
 	int64_t org_id;
 	const char *subject, *sans, *profile; /* sans "" when none */
 	int64_t day;
-	int64_t count;	 /* issued (revoked) that day */
-	int64_t renewed; /* of them, with a predecessor */
-	int64_t valid;	 /* of them, valid now (not revoked, now within the validity) */
+	int64_t count;		     /* issued (revoked) that day */
+	int64_t renewed;	     /* of them, with a predecessor */
+	int64_t valid;		     /* of them, valid now (not revoked, now within the validity) */
 	int64_t exp30, exp60, exp90; /* of the valid ones, ending within 30, 60, 90 days */
 };
 /* Streamed groups (cb must not use the store; non-zero from cb stops and is returned). */

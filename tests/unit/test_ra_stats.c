@@ -92,8 +92,8 @@ setup(int pg)
 	     "DNS:www.example.jp, DNS:shop.example.com", JAN, NOW + 20 * DAY, NULL);
 	cert("A2", ex1, "server", "CN=www.example.jp,O=Example One",
 	     "DNS:www.example.jp, DNS:shop.example.com", JAN + 60, NOW + 20 * DAY, NULL);
-	cert("A3", ex1, "client", "CN=Taro\\, Yamada,O=Example One",
-	     "email:taro@mail.example.jp", JAN, NOW + 50 * DAY, NULL);
+	cert("A3", ex1, "client", "CN=Taro\\, Yamada,O=Example One", "email:taro@mail.example.jp",
+	     JAN, NOW + 50 * DAY, NULL);
 	/* EX1, February: A1 renewed under a name of no domain; A3 revoked */
 	cert("A4", ex1, "server", "CN=host.elsewhere.org", NULL, FEB, NOW + 400 * DAY, "A1");
 	OK(store_cert_revoke(st, "A3", FEB + 3600, 1, 0, &e));
@@ -209,32 +209,28 @@ test_stats_all(void **state)
 	/* January: the two alike count twice, in both domains; the client by its mail domain */
 	counts(row(&s, "EX1", RA_STATS_DOMAIN, "example.jp", "2026-01"), RA_STATS_SERVER, 2, 0, 0,
 	       2, 2, 2, 2);
-	counts(row(&s, "EX1", RA_STATS_DOMAIN, "example.com", "2026-01"), RA_STATS_SERVER, 2, 0,
-	       0, 2, 2, 2, 2);
+	counts(row(&s, "EX1", RA_STATS_DOMAIN, "example.com", "2026-01"), RA_STATS_SERVER, 2, 0, 0,
+	       2, 2, 2, 2);
 	counts(row(&s, "EX1", RA_STATS_DOMAIN, "example.jp", "2026-01"), RA_STATS_CLIENT, 1, 0, 0,
 	       0, 0, 0, 0);
-	counts(row(&s, "EX1", RA_STATS_DOMAIN, "example.com", "2026-01"), RA_STATS_CLIENT, 0, 0,
-	       0, 0, 0, 0, 0);
-	counts(row(&s, "EX1", RA_STATS_ALL, NULL, "2026-01"), RA_STATS_SERVER, 2, 0, 0, 2, 2, 2,
-	       2);
-	counts(row(&s, "EX1", RA_STATS_ALL, NULL, "2026-01"), RA_STATS_CLIENT, 1, 0, 0, 0, 0, 0,
-	       0);
+	counts(row(&s, "EX1", RA_STATS_DOMAIN, "example.com", "2026-01"), RA_STATS_CLIENT, 0, 0, 0,
+	       0, 0, 0, 0);
+	counts(row(&s, "EX1", RA_STATS_ALL, NULL, "2026-01"), RA_STATS_SERVER, 2, 0, 0, 2, 2, 2, 2);
+	counts(row(&s, "EX1", RA_STATS_ALL, NULL, "2026-01"), RA_STATS_CLIENT, 1, 0, 0, 0, 0, 0, 0);
 	assert_null(row(&s, "EX1", RA_STATS_OTHER, NULL, "2026-01"));
 	/* February: the renewal under no domain, the revocation in its own month */
-	counts(row(&s, "EX1", RA_STATS_OTHER, NULL, "2026-02"), RA_STATS_SERVER, 1, 1, 0, 1, 0,
-	       0, 0);
-	counts(row(&s, "EX1", RA_STATS_DOMAIN, "example.jp", "2026-02"), RA_STATS_CLIENT, 0, 0,
-	       1, 0, 0, 0, 0);
+	counts(row(&s, "EX1", RA_STATS_OTHER, NULL, "2026-02"), RA_STATS_SERVER, 1, 1, 0, 1, 0, 0,
+	       0);
+	counts(row(&s, "EX1", RA_STATS_DOMAIN, "example.jp", "2026-02"), RA_STATS_CLIENT, 0, 0, 1,
+	       0, 0, 0, 0);
 	assert_null(row(&s, "EX1", RA_STATS_DOMAIN, "example.com", "2026-02"));
-	counts(row(&s, "EX1", RA_STATS_ALL, NULL, "2026-02"), RA_STATS_SERVER, 1, 1, 0, 1, 0, 0,
-	       0);
-	counts(row(&s, "EX1", RA_STATS_ALL, NULL, "2026-02"), RA_STATS_CLIENT, 0, 0, 1, 0, 0, 0,
-	       0);
+	counts(row(&s, "EX1", RA_STATS_ALL, NULL, "2026-02"), RA_STATS_SERVER, 1, 1, 0, 1, 0, 0, 0);
+	counts(row(&s, "EX1", RA_STATS_ALL, NULL, "2026-02"), RA_STATS_CLIENT, 0, 0, 1, 0, 0, 0, 0);
 	counts(row(&s, "EX2", RA_STATS_DOMAIN, "other.jp", "2026-02"), RA_STATS_CODESIGN, 1, 0, 0,
 	       1, 0, 0, 1);
 	/* the expired one is issued, not valid */
-	counts(row(&s, "EX2", RA_STATS_DOMAIN, "other.jp", "2026-01"), RA_STATS_SERVER, 1, 0, 0,
-	       0, 0, 0, 0);
+	counts(row(&s, "EX2", RA_STATS_DOMAIN, "other.jp", "2026-01"), RA_STATS_SERVER, 1, 0, 0, 0,
+	       0, 0, 0);
 	assert_null(row(&s, "EX1", RA_STATS_DOMAIN, "example.jp", "2026-03"));
 	/* per month, every certificate once; the officer's, the one of no organization and
 	 * December's are not counted */
@@ -274,19 +270,16 @@ test_stats_one(void **state)
 	assert_int_equal(s.totals[1 * RA_STATS_PROFILE__MAX + RA_STATS_CODESIGN].issued, 0);
 	ra_stats_clear(&s);
 	/* refusals */
-	assert_int_equal(ra_stats_collect(st, "NOPE", month("2026-01"), month("2026-02"), NOW, &s,
-					  &e),
-			 -1);
+	assert_int_equal(
+	    ra_stats_collect(st, "NOPE", month("2026-01"), month("2026-02"), NOW, &s, &e), -1);
 	assert_int_equal(e.code, ERR_NOTFOUND);
 	err_clear(&e);
-	assert_int_equal(ra_stats_collect(st, NULL, month("2023-01"), month("2026-01"), NOW, &s,
-					  &e),
-			 -1);
+	assert_int_equal(
+	    ra_stats_collect(st, NULL, month("2023-01"), month("2026-01"), NOW, &s, &e), -1);
 	assert_int_equal(e.code, ERR_REFUSED);
 	err_clear(&e);
-	assert_int_equal(ra_stats_collect(st, NULL, month("2026-02"), month("2026-01"), NOW, &s,
-					  &e),
-			 -1);
+	assert_int_equal(
+	    ra_stats_collect(st, NULL, month("2026-02"), month("2026-01"), NOW, &s, &e), -1);
 	assert_int_equal(e.code, ERR_REFUSED);
 }
 
