@@ -200,7 +200,7 @@ test_stats_all(void **state)
 {
 	struct ra_stats s;
 	struct err e;
-	int jan = month("2026-01"), feb = month("2026-02");
+	int jan = month("2026-01");
 
 	(void)state;
 	err_clear(&e);
@@ -245,7 +245,6 @@ test_stats_all(void **state)
 	assert_string_equal(s.rows[0].domain, "example.com");
 	assert_string_equal(s.rows[s.nrows - 1].org_code, "EX2");
 	assert_int_equal(s.rows[s.nrows - 1].kind, RA_STATS_ALL);
-	(void)feb;
 	ra_stats_clear(&s);
 	/* December alone */
 	OK(ra_stats_collect(st, NULL, month("2025-12"), month("2025-12"), NOW, &s, &e));
@@ -281,6 +280,51 @@ test_stats_one(void **state)
 	assert_int_equal(
 	    ra_stats_collect(st, NULL, month("2026-02"), month("2026-01"), NOW, &s, &e), -1);
 	assert_int_equal(e.code, ERR_REFUSED);
+}
+
+/* Each statement failed in turn: a clean failure, nothing half-filled, then success. */
+static void
+test_stats_faults(void **state)
+{
+	struct ra_stats s;
+	struct store_audit *v = NULL;
+	struct ra_audit_query q;
+	int64_t next;
+	size_t n = 0;
+	long k, count;
+	struct err e;
+
+	(void)state;
+	err_clear(&e);
+	store_fault_set(st, 0, 0);
+	OK(ra_stats_collect(st, NULL, month("2026-01"), month("2026-02"), NOW, &s, &e));
+	ra_stats_clear(&s);
+	count = store_fault_count(st);
+	assert_true(count >= 3);
+	for (k = 1; k <= count; k++) {
+		store_fault_set(st, k, 0);
+		err_clear(&e);
+		assert_int_equal(
+		    ra_stats_collect(st, NULL, month("2026-01"), month("2026-02"), NOW, &s, &e),
+		    -1);
+		assert_int_equal(e.code, ERR_INTERNAL);
+		assert_null(s.rows);
+		assert_null(s.totals);
+	}
+	store_fault_set(st, 0, 0);
+	memset(&q, 0, sizeof(q));
+	q.org_code = "EX1";
+	OK(ra_audit_page(st, &q, &v, &n, &next, &e));
+	STORE_LIST_FREE(v, n, store_audit_clear);
+	count = store_fault_count(st);
+	for (k = 1; k <= count; k++) {
+		store_fault_set(st, k, 0);
+		err_clear(&e);
+		assert_int_equal(ra_audit_page(st, &q, &v, &n, &next, &e), -1);
+		assert_null(v);
+		assert_int_equal(n, 0);
+	}
+	store_fault_set(st, 0, 0);
 }
 
 static size_t
@@ -383,11 +427,13 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_stats_all, setup_sqlite, teardown),
 	    cmocka_unit_test_setup_teardown(test_stats_one, setup_sqlite, teardown),
 	    cmocka_unit_test_setup_teardown(test_audit, setup_sqlite, teardown),
+	    cmocka_unit_test_setup_teardown(test_stats_faults, setup_sqlite, teardown),
 	};
 	const struct CMUnitTest pg[] = {
 	    cmocka_unit_test_setup_teardown(test_stats_all, setup_pg, teardown),
 	    cmocka_unit_test_setup_teardown(test_stats_one, setup_pg, teardown),
 	    cmocka_unit_test_setup_teardown(test_audit, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_stats_faults, setup_pg, teardown),
 	};
 	int failed = cmocka_run_group_tests_name("ra stats", pure, NULL, NULL);
 
