@@ -44,7 +44,7 @@ struct tmpl_data *console_data(const struct web_ctx *, const struct console_who 
 #define CONSOLE_ROLES_ALL                                                                          \
 	((1u << RA_ROLE_OFFICER) | (1u << RA_ROLE_OPERATOR) | (1u << RA_ROLE_AUDITOR))
 
-/* Handlers (console.c, gate.c, pages.c). */
+/* Handlers (console.c, gate.c, pages.c, stats.c, audit.c). */
 int console_index_get(struct http_req *);
 int console_login_post(struct http_req *);
 int console_logout_post(struct http_req *);
@@ -77,5 +77,8 @@ int console_op_allowlist_get(struct http_req *);
 int console_op_allowlist_add_post(struct http_req *);
 int console_op_allowlist_remove_post(struct http_req *);
 int console_allowlist_tsv_get(struct http_req *);
+int console_stats_get(struct http_req *); /* stats.c */
+int console_stats_tsv_get(struct http_req *);
+int console_audit_get(struct http_req *); /* audit.c */
 
 #endif

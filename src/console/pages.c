@@ -23,6 +23,8 @@ static const struct {
     {"/operator/orgs", N_("Organizations"), 1u << RA_ROLE_OPERATOR, 0},
     {"/operator/allowlist", N_("OU allow-list"), 1u << RA_ROLE_OPERATOR, 0},
     {"/allowlist.tsv", N_("Allow-list bulk download"), CONSOLE_ROLES_ALL, RA_PERM_SERVER},
+    {"/stats", N_("Issued-certificate statistics"), CONSOLE_ROLES_ALL, RA_PERM_STATS},
+    {"/audit", N_("Audit log"), (1u << RA_ROLE_OPERATOR) | (1u << RA_ROLE_AUDITOR), 0},
 };
 
 /* GET /: the menu (or, before login, the login page or the refusal). */

@@ -20,6 +20,7 @@
  *   officer.c         RA officers, their enrolment, certificates and console login
  *   allowlist.c       the OU allow-list per organization and domain (the name policy's OU rule)
  *   opform.c          console forms that show a secret once: their nonce recorded once
+ *   stats.c           the console's statistics of issued certificates and its audit view
  *
  * Each operation returns an outcome enum (with __MAX and a names table) and writes in one
  * transaction; the faces never call the store nor open a transaction themselves.
@@ -1704,5 +1705,80 @@ int ra_bulk_check(const unsigned char *p, size_t n, const struct ra_bulk_opts *o
 void ra_bulk_summary(const struct ra_bulk_result *, struct ra_bulk_summary *);
 void ra_bulk_rec_clear(struct ra_bulk_rec *);	   /* accepts NULL; wipes the PIN */
 void ra_bulk_result_free(struct ra_bulk_result *); /* accepts a zeroed result */
+/* ---- statistics (stats.c) ---- */
+/*
+ * The console's statistics of issued certificates (issue 13, part 8) and its audit view
+ * (part 11).  Counted: the certificates of organizations in the profiles server, client and
+ * codesign.  A certificate belongs to each registered domain of its organization that its CN,
+ * a SAN dNSName or an rfc822Name's domain equals or lies under ("*." dropped), else to
+ * "(other)"; the organization's row (RA_STATS_ALL) counts it once.  Issued, renewed, valid now
+ * and ending within 30/60/90 days are counted in the month of issuance (of the certificates
+ * issued that month, how many are valid now ...), revoked in the month of revocation.
+ * Months are UTC, as year * 12 + month - 1.
+ */
+enum ra_stats_profile {
+	RA_STATS_SERVER = 0,
+	RA_STATS_CLIENT,
+	RA_STATS_CODESIGN,
+	RA_STATS_PROFILE__MAX,
+};
+extern const char *const ra_stats_profile_names[RA_STATS_PROFILE__MAX];
+#define RA_STATS_MONTHS_MAX 36 /* months of one query */
+#define RA_STATS_MONTH_TEXT 8  /* "YYYY-MM" and the NUL */
+
+struct ra_stats_counts {
+	int64_t issued, renewed, revoked, valid, exp30, exp60, exp90;
+};
+enum ra_stats_kind {
+	RA_STATS_DOMAIN = 0, /* a registered domain (domain) */
+	RA_STATS_OTHER,	     /* names under none of them */
+	RA_STATS_ALL,	     /* every certificate of the organization, once */
+};
+struct ra_stats_row {
+	char org_code[64];
+	char domain[256]; /* RA_STATS_DOMAIN only */
+	enum ra_stats_kind kind;
+	int month;
+	struct ra_stats_counts c[RA_STATS_PROFILE__MAX];
+};
+struct ra_stats {
+	struct ra_stats_row *rows; /* by organization code, domain (other, all last), month;
+				    * only rows with something counted */
+	size_t nrows;
+	int from, to;			/* months, inclusive */
+	struct ra_stats_counts *totals; /* [(month - from) * RA_STATS_PROFILE__MAX + profile] */
+};
+
+/* "YYYY-MM" (1970-01 to 9999-12) into a month; -1 when malformed. */
+int ra_stats_month_parse(const char *, int *month);
+void ra_stats_month_text(int month, char out[RA_STATS_MONTH_TEXT]);
+int ra_stats_month_of(time_t);
+time_t ra_stats_month_start(int month);
+/* 1 when name (len bytes; a leading "*." ignored) equals domain or lies under it. */
+int ra_stats_name_under(const char *name, size_t len, const char *domain);
+void ra_stats_counts_add(struct ra_stats_counts *to, const struct ra_stats_counts *);
+/*
+ * The statistics of one organization (org_code; ERR_NOTFOUND when unknown) or of all (NULL)
+ * for the months from..to (at most RA_STATS_MONTHS_MAX, else ERR_REFUSED), valid counted at
+ * now.  Read only.  out: ra_stats_clear().
+ */
+int ra_stats_collect(struct store *, const char *org_code, int from, int to, time_t now,
+		     struct ra_stats *out, struct err *);
+void ra_stats_clear(struct ra_stats *); /* accepts NULL */
+
+/* The audit view: a page of the chain, newest first (see store_audit_list for the filter). */
+#define RA_AUDIT_PAGE 100
+struct ra_audit_query {
+	const char *actor;    /* substring; NULL or "" any */
+	const char *action;   /* prefix; NULL or "" any */
+	const char *org_code; /* NULL or "" any; ERR_NOTFOUND when unknown */
+	time_t from, to;      /* from <= ts < to; 0 open */
+	int64_t before;	      /* entries below this seq; 0 from the newest */
+};
+/* *out: STORE_LIST_FREE(*out, *n, store_audit_clear); *next_before 0 on the last page. */
+int ra_audit_page(struct store *, const struct ra_audit_query *, struct store_audit **out,
+		  size_t *n, int64_t *next_before, struct err *);
+/* The walk of `shomei audit verify` (ca_audit_verify): 0 intact, 1 broken (r says), -1. */
+int ra_audit_verify(struct store *, struct ca_audit_report *r, struct err *);
 
 #endif

@@ -304,6 +304,53 @@ int store_audit_foreach(struct store *, int (*cb)(void *, const struct store_aud
 int store_audit_head(struct store *, int64_t *seq, unsigned char hash[STORE_HASH_LEN],
 		     struct err *);
 void store_audit_clear(struct store_audit *);
+/*
+ * A page of the chain for the audit view, newest first (console, src/ra/stats.c).  Every
+ * criterion is optional: actor a substring of the actor (case-sensitive), action a prefix of
+ * the action, from/to the time (from <= ts < to), before the entries below that seq (paging),
+ * org_id an organization: entries whose actor or object is one of its officers
+ * ("officer:<id>"), whose object is the serial of one of its certificates, whose object is
+ * its code (org.*, ticket.create) or whose actor is one of its API keys ("api:<code>:...").
+ * At most limit entries (1..1000); *out: STORE_LIST_FREE(..., store_audit_clear).
+ */
+struct store_audit_filter {
+	const char *actor;  /* NULL or "": any */
+	const char *action; /* NULL or "": any */
+	int64_t org_id;	    /* 0: any */
+	time_t from, to;    /* 0: open */
+	int64_t before;	    /* 0: from the newest */
+	size_t limit;
+};
+int store_audit_list(struct store *, const struct store_audit_filter *, struct store_audit **out,
+		     size_t *n, struct err *);
+
+/* ---- issued-certificate statistics (store_stats.c; src/ra/stats.c) ---- */
+/* The profiles counted ("server", "client", "codesign"); the others are not. */
+extern const char *const store_stats_profiles[3];
+struct store_stats_query {
+	int64_t org_id;	 /* 0: every organization's certificates (never those without one) */
+	time_t from, to; /* [from, to): issuance time, revocation time */
+	time_t now;	 /* valid at now; ending within 30, 60, 90 days of now */
+};
+/*
+ * One group of certificates of one organization with the same subject, SANs and profile and
+ * the same day (days since 1970-01-01 UTC) of issuance (store_stats_issued) or revocation
+ * (store_stats_revoked: only count).  The strings live until cb returns.
+ */
+struct store_stats_group {
+	int64_t org_id;
+	const char *subject, *sans, *profile; /* sans "" when none */
+	int64_t day;
+	int64_t count;		     /* issued (revoked) that day */
+	int64_t renewed;	     /* of them, with a predecessor */
+	int64_t valid;		     /* of them, valid now (not revoked, now within the validity) */
+	int64_t exp30, exp60, exp90; /* of the valid ones, ending within 30, 60, 90 days */
+};
+/* Streamed groups (cb must not use the store; non-zero from cb stops and is returned). */
+int store_stats_issued(struct store *, const struct store_stats_query *,
+		       int (*cb)(void *, const struct store_stats_group *), void *, struct err *);
+int store_stats_revoked(struct store *, const struct store_stats_query *,
+			int (*cb)(void *, const struct store_stats_group *), void *, struct err *);
 
 /* ---- API keys of an organization (store_apikey.c; src/ra/apikey.c) ---- */
 #define STORE_APIKEY_ID_MAX 33 /* public key id, at most 32 characters + NUL */

@@ -262,3 +262,111 @@ store_audit_clear(struct store_audit *a)
 	free(a->detail);
 	memset(a, 0, sizeof(*a));
 }
+
+/*
+ * The SQL of an audit page for the filter; audit_list_bind() binds in the same order.  At
+ * most 2^6 texts, each prepared once.
+ */
+static int
+audit_list_sql(struct store *s, const struct store_audit_filter *f, struct buf *q)
+{
+	const char *pos = s->backend == STORE_PG ? "strpos" : "instr";
+	int n = 0, bad = 0;
+
+	bad |= buf_printf(q, "SELECT seq, ts, actor, action, object, detail, prev_hash, hash "
+			     "FROM audit WHERE 1 = 1");
+	if (f->actor != NULL && f->actor[0] != '\0')
+		bad |= buf_printf(q, " AND %s(actor, $%d) > 0", pos, ++n);
+	if (f->action != NULL && f->action[0] != '\0')
+		bad |= buf_printf(q, " AND %s(action, $%d) = 1", pos, ++n);
+	if (f->org_id != 0) {
+		++n;
+		bad |= buf_printf(
+		    q,
+		    " AND (actor IN (SELECT 'officer:' || CAST(id AS TEXT) FROM officers WHERE "
+		    "org_id = $%d) OR object IN (SELECT 'officer:' || CAST(id AS TEXT) FROM "
+		    "officers WHERE org_id = $%d) OR object IN (SELECT serial FROM certificates "
+		    "WHERE org_id = $%d) OR object IN (SELECT code FROM organizations WHERE id = "
+		    "$%d) OR %s(actor, (SELECT 'api:' || code || ':' FROM organizations WHERE id = "
+		    "$%d)) = 1)",
+		    n, n, n, n, pos, n);
+	}
+	if (f->from != 0)
+		bad |= buf_printf(q, " AND ts >= $%d", ++n);
+	if (f->to != 0)
+		bad |= buf_printf(q, " AND ts < $%d", ++n);
+	if (f->before != 0)
+		bad |= buf_printf(q, " AND seq < $%d", ++n);
+	bad |= buf_printf(q, " ORDER BY seq DESC LIMIT $%d", n + 1);
+	return bad != 0 || buf_cstr(q) == NULL ? -1 : 0;
+}
+
+static void
+audit_list_bind(struct store *s, struct drv_stmt *st, const struct store_audit_filter *f)
+{
+	int n = 0;
+
+	if (f->actor != NULL && f->actor[0] != '\0')
+		stmt_text(s, st, ++n, f->actor);
+	if (f->action != NULL && f->action[0] != '\0')
+		stmt_text(s, st, ++n, f->action);
+	if (f->org_id != 0)
+		stmt_int(s, st, ++n, f->org_id);
+	if (f->from != 0)
+		stmt_int(s, st, ++n, (int64_t)f->from);
+	if (f->to != 0)
+		stmt_int(s, st, ++n, (int64_t)f->to);
+	if (f->before != 0)
+		stmt_int(s, st, ++n, f->before);
+	stmt_int(s, st, ++n, (int64_t)f->limit);
+}
+
+int
+store_audit_list(struct store *s, const struct store_audit_filter *f, struct store_audit **out,
+		 size_t *nout, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	struct store_audit *v = NULL;
+	struct buf q;
+	size_t n = 0, cap = 0;
+	int rc = -1, r;
+
+	*out = NULL;
+	*nout = 0;
+	buf_init(&q, 4096);
+	if (f->limit < 1 || f->limit > 1000) {
+		err_set(e, ERR_INTERNAL, "store: audit page of %zu entries", f->limit);
+		goto out;
+	}
+	if (audit_list_sql(s, f, &q) == -1) {
+		err_set(e, ERR_INTERNAL, "store: list audit entries: query too long");
+		goto out;
+	}
+	if ((st = store_stmt_get(s, (const char *)q.data, 0, "list audit entries", e)) == NULL)
+		goto out;
+	audit_list_bind(s, st, f);
+	while ((r = store_stmt_step(s, st, "list audit entries", NULL, e)) == 1) {
+		store_array_grow((void **)&v, &cap, n, sizeof(*v));
+		v[n].seq = col_int(s, st, 0);
+		v[n].ts = (time_t)col_int(s, st, 1);
+		v[n].actor = col_str(s, st, 2);
+		v[n].action = col_str(s, st, 3);
+		v[n].object = col_str(s, st, 4);
+		v[n].detail = col_str(s, st, 5);
+		/* a hash of another length is the verification's finding, not the list's */
+		(void)audit_hash_col(s, st, 6, v[n].prev);
+		(void)audit_hash_col(s, st, 7, v[n].hash);
+		n++;
+	}
+	if (r == -1)
+		goto out;
+	*out = v;
+	*nout = n;
+	v = NULL;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	buf_free(&q);
+	STORE_LIST_FREE(v, n, store_audit_clear);
+	return rc;
+}
