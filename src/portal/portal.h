@@ -125,7 +125,7 @@ int portal_policy_get(struct http_req *);
 /* Signed self-service requests (online.c; decided by src/ra): JSON or a page by Accept. */
 int portal_online_revoke_post(struct http_req *);
 int portal_online_status_post(struct http_req *);
-int portal_index_get(struct http_req *);  /* GET / (top.c) */
+int portal_index_get(struct http_req *); /* GET / (top.c) */
 /*
  * Web revocation (revoke.c; decided by src/ra/revoke.c): GET/POST /revoke/step1, POST
  * /revoke/confirm, GET (and HEAD) /revoke/verify shows the link's page and uses nothing,
