@@ -64,6 +64,8 @@ int serve_web_main(const struct serve_opts *, const struct sandbox *, int signer
  */
 extern const struct http_route *const serve_http_tables[];
 extern const struct http_route *const serve_https_tables[];
+/* The RA officers' console listener's (listen.console). */
+extern const struct http_route *const serve_console_tables[];
 
 /* Publication handlers (pub.c) and the CRL schedule of the web process. */
 struct http_req;

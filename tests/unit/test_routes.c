@@ -169,7 +169,17 @@ test_serve_tables(void **state)
 	free(all);
 
 	assert_int_equal(http_routes_compose(serve_https_tables, &all, &e), 0);
-	assert_int_equal(routes_count(all), 37);
+	assert_int_equal(routes_count(all), 42);
+	/* the officers' certificate URL and the user administrators' download: public pages */
+	assert_non_null(route_get(all, "GET", "/officer/enrol/"));
+	assert_non_null(route_get(all, "POST", "/officer/enrol/"));
+	assert_non_null(route_get(all, "POST", "/officer/download"));
+	assert_non_null(route_get(all, "GET", "/cert/"));
+	assert_non_null(route_get(all, "POST", "/cert/"));
+	/* the console's own pages are never on the public listener */
+	assert_null(route_get(all, "POST", "/login"));
+	assert_null(route_get(all, "GET", "/certs/new"));
+	assert_null(route_get(all, "GET", "/officer/renew/"));
 	assert_string_equal(all[0].path, "/healthz");
 	assert_non_null(rt = route_get(all, NULL, "/api/v1/"));
 	assert_int_equal(rt->max_body, 1024 * 1024);
@@ -186,6 +196,20 @@ test_serve_tables(void **state)
 	assert_null(route_get(all, "GET", "/crl/"));
 	assert_null(route_get(all, "GET", "/metrics"));
 	assert_null(route_get(all, "POST", "/ocsp"));
+	free(all);
+
+	/* the console listener: its pages, nothing of the portal, the API or the relying parties */
+	assert_int_equal(http_routes_compose(serve_console_tables, &all, &e), 0);
+	assert_non_null(route_get(all, "GET", "/healthz"));
+	assert_non_null(route_get(all, "GET", "/"));
+	assert_non_null(route_get(all, "POST", "/login"));
+	assert_non_null(route_get(all, "POST", "/logout"));
+	assert_non_null(route_get(all, "POST", "/certs/new"));
+	assert_non_null(route_get(all, "GET", "/officer/renew/"));
+	assert_null(route_get(all, "POST", "/regist/step1"));
+	assert_null(route_get(all, NULL, "/api/v1/"));
+	assert_null(route_get(all, "GET", "/officer/enrol/"));
+	assert_null(route_get(all, "POST", "/tsa"));
 	free(all);
 }
 
