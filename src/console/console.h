@@ -23,6 +23,10 @@ extern const char *const console_conf_keys[];
 #define CONSOLE_PORTAL_BASE_DEFAULT "https://localhost:8443" /* portal.base_url's default */
 #define CONSOLE_MAIL_SUBJECT_ENROL "登録担当者用証明書発行受付通知 / Officer certificate"
 #define CONSOLE_MAIL_SUBJECT_READY "証明書発行のお知らせ / Your certificate is ready"
+#define CONSOLE_MAIL_SUBJECT_EXPIRY30                                                              \
+	"証明書の有効期限のお知らせ (30 日前) / Certificate expires in 30 days"
+#define CONSOLE_MAIL_SUBJECT_EXPIRY7                                                               \
+	"証明書の有効期限のお知らせ (7 日前) / Certificate expires in 7 days"
 #define CONSOLE_MAIL_SUBJECT_REMIND "証明書入れ替えのお願い / Please replace your certificate"
 #define CONSOLE_MAIL_SUBJECT_RENEW "登録担当者用証明書更新のお知らせ / Officer certificate renewal"
 
@@ -49,6 +53,8 @@ void console_mail_ocert_notify(struct console_mail *m, struct ra_ocert_notify *n
 int console_mail_ready(void *arg, struct store *, const struct store_certadmin *, const char *token,
 		       struct err *);
 int console_mail_remind(void *arg, struct store *, const struct store_certadmin *, struct err *);
+int console_mail_expiring(void *arg, struct store *, const struct store_certadmin *,
+			  time_t not_after, int days, struct err *);
 /* The hooks themselves (arg: a struct console_mail). */
 int console_mail_enrol(void *arg, struct store *, const struct ra_officer *, const char *token,
 		       struct err *);

@@ -242,12 +242,57 @@ console_mail_remind(void *arg, struct store *st, const struct store_certadmin *a
 				  &body, e);
 }
 
+int
+console_mail_expiring(void *arg, struct store *st, const struct store_certadmin *a,
+		      time_t not_after, int days, struct err *e)
+{
+	struct console_mail *m = arg;
+	struct buf body;
+	struct tm tm;
+	char when[32];
+	int printed, i;
+	const char *to[2] = {a->admin_email, a->holder_email};
+
+	gmtime_r(&not_after, &tm);
+	if (strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm) == 0)
+		when[0] = '\0';
+	/* the user administrator, and the holder of a client certificate when one is known */
+	for (i = 0; i < 2; i++) {
+		if (to[i] == NULL || to[i][0] == '\0' || (i == 1 && strcmp(to[1], to[0]) == 0))
+			continue;
+		buf_init(&body, MAIL_BODY_MAX);
+		printed = buf_printf(&body,
+				     "%s%s\n\n"
+				     "次の証明書の有効期限が %d 日以内に切れます。\n"
+				     "種類: %s\nシリアル番号: %s\n有効期限: %s\n\n"
+				     "引き続き使う場合は、登録担当者に更新を依頼してください。\n\n"
+				     "----\n\n"
+				     "%s%s\n\n"
+				     "The certificate below expires within %d days.\n"
+				     "Kind: %s\nSerial number: %s\nValid until: %s\n\n"
+				     "To keep using it, ask your RA officer to renew it.\n",
+				     console_mail_admin(a),
+				     console_mail_admin(a)[0] != '\0' ? " 様" : "利用管理者 様",
+				     days, a->kind, a->serial, when,
+				     console_mail_admin(a)[0] != '\0' ? "Dear "
+								      : "Dear user administrator",
+				     console_mail_admin(a), days, a->kind, a->serial, when);
+		if (console_mail_queue(m, st, to[i],
+				       days <= 7 ? CONSOLE_MAIL_SUBJECT_EXPIRY7
+						 : CONSOLE_MAIL_SUBJECT_EXPIRY30,
+				       printed, &body, e) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 void
 console_mail_ocert_notify(struct console_mail *m, struct ra_ocert_notify *n)
 {
 	n->arg = m;
 	n->ready = console_mail_ready;
 	n->remind = console_mail_remind;
+	n->expiring = console_mail_expiring;
 }
 
 void

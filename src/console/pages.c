@@ -27,6 +27,59 @@ static const struct {
     {"/audit", N_("Audit log"), (1u << RA_ROLE_OPERATOR) | (1u << RA_ROLE_AUDITOR), 0},
 };
 
+/* What expires within 30 days, per kind the officer may see (the list "expiring" of d). */
+static int
+console_expiring_add(struct web_ctx *x, const struct console_who *w, struct tmpl_data *d,
+		     struct store *st, enum ra_ocert_kind k, struct err *e)
+{
+	static const char *const label[RA_OCERT__MAX] = {
+	    [RA_OCERT_SERVER] = N_("Server certificates"),
+	    [RA_OCERT_CLIENT] = N_("Client certificates"),
+	    [RA_OCERT_CODESIGN] = N_("Code-signing certificates"),
+	};
+	struct ra_cert_filter f;
+	struct ra_cert *v = NULL;
+	struct tmpl_data *it;
+	char buf[64];
+	size_t n = 0;
+
+	ra_cert_filter_init(&f);
+	f.profile = ra_ocert_kind_names[k];
+	f.status = RA_CERT_VALID;
+	f.expiring_before = util_now() + 30 * 86400L;
+	f.limit = 10000;
+	if (ra_cert_list(x->ca, st, w->o.org_id, &f, &v, &n, e) == -1)
+		return -1;
+	ra_cert_list_free(v, n);
+	if (n == 0)
+		return 0;
+	it = tmpl_data_add(d, "expiring");
+	tmpl_data_str(it, "label", i18n_get(x->lang, label[k]));
+	snprintf(buf, sizeof(buf), "%zu", n);
+	tmpl_data_str(it, "count", buf);
+	snprintf(buf, sizeof(buf), "/certs?kind=%s&status=valid&days=30", ra_ocert_kind_names[k]);
+	tmpl_data_str(it, "path", buf);
+	return 0;
+}
+
+/* The menu's note of the organization's certificates that expire within 30 days. */
+static int
+console_expiring(struct web_ctx *x, const struct console_who *w, struct tmpl_data *d)
+{
+	struct store *st;
+	struct err e;
+	int k;
+
+	err_clear(&e);
+	if ((st = ca_thread_store(x->ca, &e)) == NULL)
+		return -1;
+	for (k = 0; k < RA_OCERT__MAX; k++)
+		if ((w->o.perms & ra_ocert_perm((enum ra_ocert_kind)k)) != 0 &&
+		    console_expiring_add(x, w, d, st, (enum ra_ocert_kind)k, &e) == -1)
+			return -1;
+	return 0;
+}
+
 /* GET /: the menu (or, before login, the login page or the refusal). */
 int
 console_index_get(struct http_req *r)
@@ -34,12 +87,15 @@ console_index_get(struct http_req *r)
 	struct web_ctx x;
 	struct console_who w;
 	struct tmpl_data *d, *it;
+	struct err e;
 	size_t i;
 	int rc;
 
 	web_ctx_init(&x, &console.site, r);
 	if (console_gate(&x, CONSOLE_ROLES_ALL, 0, &w, &rc))
 		return rc;
+	err_clear(&e);
+	err_set(&e, ERR_INTERNAL, "console: the menu's expiry note failed");
 	d = console_data(&x, &w, N_("Menu"));
 	for (i = 0; i < sizeof(console_menu) / sizeof(console_menu[0]); i++) {
 		if ((console_menu[i].roles & (1u << w.o.role)) == 0 ||
@@ -49,6 +105,10 @@ console_index_get(struct http_req *r)
 		it = tmpl_data_add(d, "items");
 		tmpl_data_str(it, "path", console_menu[i].path);
 		tmpl_data_str(it, "label", i18n_get(x.lang, console_menu[i].msgid));
+	}
+	if (w.o.role == RA_ROLE_OFFICER && console_expiring(&x, &w, d) == -1) {
+		tmpl_data_free(d);
+		return web_error(&x, &e);
 	}
 	rc = web_page(&x, 200, "console_menu", d);
 	tmpl_data_free(d);

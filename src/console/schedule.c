@@ -1,10 +1,10 @@
 /*
  * schedule: the console's periodic work in the web process — idle sessions ended (audited
  * console.timeout), renewed certificates' reminders and their supersession when the waiting
- * period is over, the officers' renewal mails and the supersession of their old certificates.
- * At start, then every console.schedule_seconds.  Each step is its own transaction in src/ra;
- * two web processes (a reload, or front ends on one PostgreSQL) running it at once do each
- * change once (conditional updates).
+ * period is over, the expiry reminders (30 and 7 days), the officers' renewal mails and the
+ * supersession of their old certificates. At start, then every console.schedule_seconds.  Each step
+ * is its own transaction in src/ra; two web processes (a reload, or front ends on one PostgreSQL)
+ * running it at once do each change once (conditional updates).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -47,6 +47,11 @@ console_schedule_run(struct ca *ca)
 		log_warn("console schedule: replacements: %s", e.msg);
 	else if (a + b > 0)
 		log_info("console schedule: %zu replaced certificates revoked, %zu reminded", a, b);
+	err_clear(&e);
+	if (ra_ocert_expiry_due(st, now, &cn, &a, &e) == -1)
+		log_warn("console schedule: expiry reminders: %s", e.msg);
+	else if (a > 0)
+		log_info("console schedule: %zu expiry reminders mailed", a);
 	err_clear(&e);
 	console_mail_notify(&console.mail, &on);
 	if (ra_officer_renew_due(ca, st, now, &on, &a, &e) == -1)

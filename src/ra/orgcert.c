@@ -533,3 +533,64 @@ out:
 	free(v);
 	return rc;
 }
+
+/* One expiry reminder (bits: what it marks) in its own transaction; *sent 1 when it went. */
+static int
+ocert_expiry_one(struct store *st, const struct store_expiring *x, int bits, int days,
+		 const struct ra_ocert_notify *n, int *sent, struct err *e)
+{
+	struct store_certadmin a;
+	char detail[32];
+	int r;
+
+	*sent = 0;
+	memset(&a, 0, sizeof(a));
+	if (store_begin(st, e) == -1)
+		return -1;
+	snprintf(detail, sizeof(detail), "days=%d", days);
+	if ((r = store_certadmin_expiry_mark(st, x->serial, bits, e)) == -1 ||
+	    (r == 1 && store_certadmin_get(st, x->serial, &a, e) == -1) ||
+	    (r == 1 && n != NULL && n->expiring != NULL &&
+	     n->expiring(n->arg, st, &a, x->not_after, days, e) == -1) ||
+	    (r == 1 && store_audit_append(st, "console:schedule", "console.expiry_mail", x->serial,
+					  detail, NULL, e) == -1) ||
+	    store_commit(st, e) == -1) {
+		store_certadmin_clear(&a);
+		store_rollback(st);
+		return -1;
+	}
+	store_certadmin_clear(&a);
+	*sent = r;
+	return 0;
+}
+
+int
+ra_ocert_expiry_due(struct store *st, time_t now, const struct ra_ocert_notify *n, size_t *count,
+		    struct err *e)
+{
+	/* the 7-day reminder first: a certificate inside 7 days gets that one only */
+	static const struct {
+		int days, bit, marks;
+	} pass[] = {{7, 2, 3}, {30, 1, 1}};
+	struct store_expiring *v = NULL;
+	size_t k, i, p;
+	int sent;
+
+	*count = 0;
+	for (p = 0; p < sizeof(pass) / sizeof(pass[0]); p++) {
+		if (store_certadmin_expiring(st, now, now + 86400L * pass[p].days, pass[p].bit, 512,
+					     &v, &k, e) == -1)
+			return -1;
+		for (i = 0; i < k; i++) {
+			if (ocert_expiry_one(st, &v[i], pass[p].marks, pass[p].days, n, &sent, e) ==
+			    -1) {
+				free(v);
+				return -1;
+			}
+			*count += (size_t)sent;
+		}
+		free(v);
+		v = NULL;
+	}
+	return 0;
+}

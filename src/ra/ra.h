@@ -1451,6 +1451,9 @@ struct ra_ocert_notify {
 		     struct err *);
 	/* a renewed certificate still waits for its replacement: revoked on a->replace_due */
 	int (*remind)(void *arg, struct store *, const struct store_certadmin *a, struct err *);
+	/* a certificate expires in days (30 or 7): to the user administrator (and the holder) */
+	int (*expiring)(void *arg, struct store *, const struct store_certadmin *a,
+			time_t not_after, int days, struct err *);
 };
 
 /* One certificate an officer asks for (borrowed strings; NULL or "" for an empty field). */
@@ -1519,6 +1522,13 @@ int ra_ocert_revoke(struct ca *, struct store *, const struct ra_officer *, cons
  */
 int ra_ocert_replace_due(struct ca *, struct store *, time_t now, const struct ra_ocert_notify *n,
 			 size_t *revoked, size_t *reminded, struct err *);
+/*
+ * The schedule: the expiry reminders of the console's valid certificates, 30 and 7 days before
+ * notAfter, once each (a certificate inside 7 days gets the 7-day one only; a renewed one
+ * none), each in one transaction with its console.expiry_mail audit entry; *count sent.
+ */
+int ra_ocert_expiry_due(struct store *, time_t now, const struct ra_ocert_notify *n, size_t *count,
+			struct err *);
 
 /* ---- bulk TSV (console) ---- */
 

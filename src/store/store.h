@@ -637,6 +637,15 @@ int store_certadmin_reminded(struct store *, const char *serial, time_t now, str
 /* Waiting certificates whose replace_due is at or before now (at most max); free(*out). */
 int store_certadmin_waiting_due(struct store *, time_t now, size_t max,
 				char (**out)[STORE_SERIAL_MAX], size_t *n, struct err *);
+/* Valid console certificates expiring in (now, until] whose reminder bit is unset. */
+struct store_expiring {
+	char serial[STORE_SERIAL_MAX];
+	time_t not_after;
+};
+int store_certadmin_expiring(struct store *, time_t now, time_t until, int bit, size_t max,
+			     struct store_expiring **out, size_t *n, struct err *);
+/* Sets the reminder bits: 1 when they were not all set before (this run sends), else 0. */
+int store_certadmin_expiry_mark(struct store *, const char *serial, int bits, struct err *);
 /* Waiting certificates not reminded yet whose replace_due is at or before before. */
 int store_certadmin_remind_due(struct store *, time_t before, size_t max,
 			       char (**out)[STORE_SERIAL_MAX], size_t *n, struct err *);

@@ -31,6 +31,15 @@ static const char SQL_CA_WAITING_DUE[] =
 static const char SQL_CA_REMIND_DUE[] =
     "SELECT serial FROM cert_admins WHERE replace_state = 'waiting' AND reminded IS NULL AND "
     "replace_due <= $1 ORDER BY replace_due LIMIT $2";
+/* valid certificates of the console whose notAfter is within the window and whose reminder
+ * (bit) has not gone out; a renewed one (waiting or replaced) is reminded no more */
+static const char SQL_CA_EXPIRING[] =
+    "SELECT a.serial, c.not_after FROM cert_admins a JOIN certificates c ON c.serial = a.serial "
+    "WHERE c.status = 0 AND c.not_after > $1 AND c.not_after <= $2 AND a.replace_state IS NULL "
+    "AND (a.expiry_mail & $3) = 0 ORDER BY c.not_after LIMIT $4";
+static const char SQL_CA_EXPIRY_MARK[] =
+    "UPDATE cert_admins SET expiry_mail = expiry_mail | $2 WHERE serial = $1 AND "
+    "(expiry_mail & $2) <> $2";
 static const char SQL_CA_REMINDED[] =
     "UPDATE cert_admins SET reminded = $2 WHERE serial = $1 AND reminded IS NULL";
 
@@ -269,4 +278,48 @@ store_certadmin_remind_due(struct store *s, time_t before, size_t max,
 			   char (**out)[STORE_SERIAL_MAX], size_t *n, struct err *e)
 {
 	return ca_serials(s, SQL_CA_REMIND_DUE, before, max, out, n, e);
+}
+
+int
+store_certadmin_expiring(struct store *s, time_t now, time_t until, int bit, size_t max,
+			 struct store_expiring **out, size_t *n, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	struct store_expiring *v = NULL;
+	size_t cap = 0;
+	const char *x;
+	int r, rc = -1;
+
+	*out = NULL;
+	*n = 0;
+	if ((st = store_stmt_get(s, SQL_CA_EXPIRING, 0, "expiring certificates", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, (int64_t)now);
+	stmt_int(s, st, 2, (int64_t)until);
+	stmt_int(s, st, 3, bit);
+	stmt_int(s, st, 4, (int64_t)max);
+	while ((r = store_stmt_step(s, st, "expiring certificates", NULL, e)) == 1) {
+		store_array_grow((void **)&v, &cap, *n, sizeof(*v));
+		x = s->drv->column_text(st, 0);
+		snprintf(v[*n].serial, sizeof(v[*n].serial), "%s", x != NULL ? x : "");
+		v[*n].not_after = (time_t)col_int(s, st, 1);
+		(*n)++;
+	}
+	if (r == -1)
+		goto out;
+	*out = v;
+	v = NULL;
+	rc = 0;
+out:
+	if (rc == -1)
+		*n = 0;
+	free(v);
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_certadmin_expiry_mark(struct store *s, const char *serial, int bits, struct err *e)
+{
+	return ca_update(s, SQL_CA_EXPIRY_MARK, serial, 1, bits, e);
 }

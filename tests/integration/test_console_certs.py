@@ -171,6 +171,14 @@ def test_permissions_and_organizations(orgs_sqlite, tmp_path):
     r = issue(s1, srv, csr)
     assert r.status_code == 201
     serial = serial_of(r)
+    # the officer's menu names what expires within 30 days (a certificate of 10 days)
+    short, _ = make_csr(tmp_path, subj="/CN=short.example.ac.jp",
+                        san="DNS:short.example.ac.jp", name="short")
+    inst.ok("issue", "--profile", "server", "--org", "U01", "--csr", short, "--days", "10",
+            "--out", str(tmp_path / "short.pem"))
+    _, menu = login(srv, srv_o)
+    assert re.search(r'href="/certs\?kind=server&amp;status=valid&amp;days=30">[^<]*: 1<',
+                     menu.text), menu.text
     s2, _ = login(srv, cli_o)
     assert s2.get(f"{srv.console}/certs?kind=server").status_code == 403
     assert s2.get(f"{srv.console}/certs/new?kind=server").status_code == 403
@@ -214,5 +222,52 @@ def test_replacement_by_schedule(ca_sqlite, tmp_path):
                 break
             time.sleep(0.3)
         assert re.search(rf"console:schedule\tcert\.revoke\t{serial}", audit(inst))
+    finally:
+        stop_server(srv)
+
+
+def restart(srv, inst, offset):
+    """The server again on its ports with its clock offset seconds ahead (test.clock_offset)."""
+    stop_server(srv)
+    with open(inst.path("shomei.conf")) as f:
+        lines = [l for l in f if not l.startswith("test.clock_offset")]
+    with open(inst.path("shomei.conf"), "w") as f:
+        f.writelines(lines)
+    return start_server(inst, f"test.clock_offset = {offset}",
+                        ports=(srv.http_port, srv.https_port, srv.console_port))
+
+
+def test_expiry_reminders(ca_sqlite, tmp_path):
+    inst = ca_sqlite
+    inst.ok("org", "add", "U01", "--name", "Example University", "--domain", "example.ac.jp")
+    srv = start_server(inst, CONF)
+    try:
+        o = enrol(srv, inst, tmp_path, "Taro Yamada", "taro@example.ac.jp", "--org", "U01",
+                  "--perm", "server")
+        s, _ = login(srv, o)
+        csr, _ = make_csr(tmp_path, subj="/CN=c.example.ac.jp", san="DNS:c.example.ac.jp",
+                          name="c")
+        serial = serial_of(issue(s, srv, csr, admin="c-admin@example.ac.jp"))
+        wait_mail_to(inst, "c-admin@example.ac.jp")  # the download URL
+        not_after = int(inst.sql(f"SELECT not_after FROM certificates WHERE serial = "
+                                 f"'{serial}'")[0][0])
+        left = not_after - int(time.time())
+
+        def reminders(n):
+            ms = wait_mail_to(inst, "c-admin@example.ac.jp", n=n)
+            return [str(m["Subject"]) for m in ms if "有効期限" in str(m["Subject"])]
+
+        # 20 days before notAfter: the 30-day reminder, once
+        srv = restart(srv, inst, left - 20 * 86400)
+        assert any("30" in x for x in reminders(2)), reminders(1)
+        # 5 days before: the 7-day one; a later run sends nothing more
+        srv = restart(srv, inst, left - 5 * 86400)
+        rs = reminders(3)
+        assert len(rs) == 2 and any("7 日前" in x for x in rs), rs
+        srv = restart(srv, inst, left - 4 * 86400)
+        time.sleep(2)
+        assert len(reminders(3)) == 2
+        a = audit(inst)
+        assert len(re.findall(rf"console\.expiry_mail\t{serial}", a)) == 2, a
     finally:
         stop_server(srv)
