@@ -309,3 +309,48 @@ def test_session_bound_to_certificate_and_idle(console_sqlite, tmp_path):
     finally:
         stop_server(srv2)
     inst.ok("audit", "verify")
+
+
+def test_officer_renewal(console_sqlite, tmp_path):
+    """30 days before the officer certificate ends, the schedule mails a renewal URL on the
+    console listener; the current certificate (mTLS) takes the place of the access PIN; the
+    first login with the new certificate revokes the old one (superseded)."""
+    srv, inst = console_sqlite
+    a = enrol(srv, inst, tmp_path, "Hanako Sato", "hanako@example.ac.jp", "--org", "U01")
+    not_after = int(inst.sql(f"SELECT not_after FROM certificates WHERE serial = "
+                             f"'{a.serial}'")[0][0])
+    stop_server(srv)
+    srv2 = start_server(inst, f"test.clock_offset = {not_after - int(time.time()) - 20 * 86400}",
+                        ports=(srv.http_port, srv.https_port, srv.console_port))
+    try:
+        ms = wait_mail_to(inst, "hanako@example.ac.jp", n=2)
+        body = ms[-1].get_content()
+        tok = re.search(r"/officer/renew/([A-Za-z0-9_-]+)", body).group(1)
+        url = f"{srv2.console}/officer/renew/{tok}"
+        # without the current certificate: the refusal page, nothing issued
+        anon = session(srv2)
+        assert anon.get(url).status_code == 403
+        s = session(srv2)
+        s.cert = a.cert
+        r = s.get(url)
+        assert r.status_code == 200 and 'name="pin"' not in r.text, r.text
+        before = cert_count(inst)
+        r = s.post(url, data={"csrf": csrf_of(r.text)})
+        assert r.status_code == 200, r.text
+        p12pin = re.search(r'<code class="pin">([^<]+)</code>', r.text).group(1)
+        dl = re.search(r'name="dl" value="([^"]+)"', r.text).group(1)
+        assert s.post(url, data={"csrf": csrf_of(r.text)}).status_code == 410  # once
+        assert cert_count(inst) == before + 1
+        r = s.post(f"{srv2.console}/officer/download", data={"csrf": csrf_of(r.text), "dl": dl})
+        assert r.status_code == 200 and r.headers["Content-Type"] == "application/x-pkcs12"
+        b = Officer(str(tmp_path), "renewed", r.content, p12pin)
+        assert b.serial != a.serial
+        # the old certificate still logs in until the new one is first used
+        login(srv2, a)
+        login(srv2, b)
+        s3 = session(srv2)
+        s3.cert = a.cert
+        r = s3.get(srv2.console + "/?lang=en")
+        assert r.status_code == 403 and "has been revoked" in r.text, r.text
+    finally:
+        stop_server(srv2)
