@@ -13,6 +13,10 @@ if [ ! -f "$DATA/shomei.conf" ]; then
 	$BIN -d "$DATA" ticket create --org DEMO --profile server --count 5 >> "$DATA/demo-tickets.txt"
 	(umask 077 && $BIN -d "$DATA" apikey create --org DEMO --name demo > "$DATA/demo-apikey.txt")
 	$BIN -d "$DATA" crl >/dev/null
+	# an RA officer of DEMO (the console): the URL is mailed, the access PIN kept here once
+	(umask 077 && $BIN -d "$DATA" officer add --org DEMO --name "Demo Officer" \
+		--email officer@demo.example --perm server,client,codesign,acme,stats \
+		> "$DATA/demo-officer.txt")
 fi
 echo "== demo organization DEMO; tickets (client x5, server x5):"
 sed 's/^/     /' "$DATA/demo-tickets.txt" 2>/dev/null || $BIN -d "$DATA" ticket list --org DEMO
@@ -28,6 +32,9 @@ cat <<EOM
                     apply with a ticket above and an address @demo.example; the mails land in
                     $DATA/outbox/new/ (one file each).  Revocation: https://localhost:8443/revoke/step1
                     Re-issue: https://localhost:8443/reissue
+     RA console:    https://localhost:8444/   (an RA officer's TLS client certificate: open the
+                    officer URL mailed to officer@demo.example in $DATA/outbox/new/, enter the
+                    access PIN of $DATA/demo-officer.txt, import the PKCS#12 into the browser)
      REST API:      https://localhost:8443/api/v1/certificates   (docs/openapi.yaml)
      demo API key:  $KEY
      try:  curl --cacert $DATA/certs/root.pem -H "Authorization: Bearer $KEY" \\
