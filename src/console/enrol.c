@@ -141,9 +141,9 @@ console_enrol_get(struct http_req *r)
 	return console_enrol_form(&x, r->url, &v, 0);
 }
 
-/* Issues from a posted enrolment page (pin NULL: a renewal checked by mTLS). */
+/* Issues from a posted enrolment page (auth: the PIN, or the renewing officer by mTLS). */
 static int
-console_enrol_issue(struct web_ctx *x, const char *t, const char *pin)
+console_enrol_issue(struct web_ctx *x, const char *t, const struct ra_enrol_auth *auth)
 {
 	struct ra_enrol_cert c;
 	struct ra_enrol_view v;
@@ -155,7 +155,7 @@ console_enrol_issue(struct web_ctx *x, const char *t, const char *pin)
 	memset(&c, 0, sizeof(c));
 	err_clear(&e);
 	if ((st = ca_thread_store(x->ca, &e)) == NULL ||
-	    ra_officer_enrol_take(x->ca, st, t, pin, &res, &c, &e) == -1) {
+	    ra_officer_enrol_take(x->ca, st, t, auth, &res, &c, &e) == -1) {
 		ra_enrol_cert_clear(&c);
 		return web_error(x, &e);
 	}
@@ -191,7 +191,11 @@ console_enrol_post(struct http_req *r)
 	web_form_free(&f);
 	if (t == NULL)
 		return console_enrol_status(&x, RA_ENROL_UNKNOWN);
-	rc = console_enrol_issue(&x, t, buf);
+	{
+		struct ra_enrol_auth auth = {RA_ENROL_KIND_ENROL, buf, 0};
+
+		rc = console_enrol_issue(&x, t, &auth);
+	}
 	explicit_bzero(buf, sizeof(buf));
 	return rc;
 }
@@ -236,7 +240,11 @@ console_renew(struct http_req *r, int post)
 		return console_enrol_status(&x, res);
 	if (!post)
 		return console_enrol_form(&x, r->url, &v, 0);
-	return console_enrol_issue(&x, t, NULL);
+	{
+		struct ra_enrol_auth auth = {RA_ENROL_KIND_RENEW, NULL, w.o.id};
+
+		return console_enrol_issue(&x, t, &auth);
+	}
 }
 
 int

@@ -813,9 +813,11 @@ officer_ca_check(struct ca *ca, struct err *e)
 }
 
 int
-ra_officer_enrol_take(struct ca *ca, struct store *st, const char *token, const char *pin,
-		      enum ra_enrol_result *res, struct ra_enrol_cert *out, struct err *e)
+ra_officer_enrol_take(struct ca *ca, struct store *st, const char *token,
+		      const struct ra_enrol_auth *auth, enum ra_enrol_result *res,
+		      struct ra_enrol_cert *out, struct err *e)
 {
+	const char *pin = auth->pin;
 	struct officer_run u;
 	struct store_enrol en;
 	struct ra_officer o;
@@ -837,6 +839,17 @@ ra_officer_enrol_take(struct ca *ca, struct store *st, const char *token, const 
 		goto out;
 	}
 	if (*res != RA_ENROL_OK) {
+		rc = 0;
+		goto out;
+	}
+	/*
+	 * The URL's kind must be what the caller proved: an access PIN for an enrolment, the
+	 * officer's own current certificate (checked by the console) for a renewal.  A renewal URL
+	 * never issues on a PIN page, nor for another officer.
+	 */
+	if (strcmp(en.kind, auth->kind == RA_ENROL_KIND_RENEW ? "renew" : "enrol") != 0 ||
+	    (auth->kind == RA_ENROL_KIND_RENEW && en.officer_id != auth->officer_id)) {
+		*res = RA_ENROL_UNKNOWN;
 		rc = 0;
 		goto out;
 	}

@@ -1102,7 +1102,8 @@ struct ra_enrol_cert {
 void ra_enrol_cert_clear(struct ra_enrol_cert *); /* accepts NULL */
 
 /*
- * The URL's page posted.  Kind enrol: the access PIN is checked (a wrong one counts, the
+ * The URL's page posted; the URL must be of auth->kind (and a renewal auth->officer_id's).
+ * Kind enrol: the access PIN is checked (a wrong one counts, the
  * RA_OFFICER_TRIES-th locks, both audited, in one transaction).  Kind renew: pin is not used
  * (the console checked the officer's current certificate by mTLS before calling).  Then ONE
  * officer certificate (profile officer, a P-256 key made here, CN the officer's name, O the
@@ -1113,8 +1114,15 @@ void ra_enrol_cert_clear(struct ra_enrol_cert *); /* accepts NULL */
  * (RA_DOWNLOAD_TTL) and the officer.enrol audit entry.  0 with *res set (*out filled for OK;
  * tries_left for WRONG_PIN); -1 for internal errors only.
  */
-int ra_officer_enrol_take(struct ca *, struct store *, const char *token, const char *pin,
-			  enum ra_enrol_result *res, struct ra_enrol_cert *out, struct err *);
+/* What the caller of ra_officer_enrol_take() proved. */
+struct ra_enrol_auth {
+	enum ra_enrol_kind kind; /* the URL must be of this kind (else UNKNOWN) */
+	const char *pin;	 /* enrol: the access PIN typed */
+	int64_t officer_id;	 /* renew: the officer whose current certificate the console checked */
+};
+int ra_officer_enrol_take(struct ca *, struct store *, const char *token,
+			  const struct ra_enrol_auth *, enum ra_enrol_result *res,
+			  struct ra_enrol_cert *out, struct err *);
 /* The PKCS#12 of an enrolment by its download secret, once (*data caller frees). */
 int ra_officer_download_take(struct store *, const char *secret, unsigned char **data, size_t *len,
 			     struct err *);

@@ -327,6 +327,22 @@ def test_officer_renewal(console_sqlite, tmp_path):
         body = ms[-1].get_content()
         tok = re.search(r"/officer/renew/([A-Za-z0-9_-]+)", body).group(1)
         url = f"{srv2.console}/officer/renew/{tok}"
+        # the renewal URL on the public enrolment page: unknown there, also when posted
+        # with a PIN (only the current certificate proves a renewal), nothing issued
+        before = cert_count(inst)
+        pub = session(srv2)
+        assert pub.get(f"{srv2.https}/officer/enrol/{tok}").status_code == 404
+        oid2, pin2 = add_officer(inst, "Jiro Ito", "jiro@example.ac.jp", "--org", "U01")
+        # the CLI runs on the real clock, the server 300+ days ahead: move the link's end
+        inst.sql(f"UPDATE officer_enrolments SET expires = expires + {not_after} "
+                 f"WHERE officer_id = {oid2}")
+        r = pub.get(f"{srv2.https}/officer/enrol/"
+                    + enrol_url(wait_mail_to(inst, "jiro@example.ac.jp")[-1]))
+        assert r.status_code == 200, r.text  # a page of this site whose form has a token
+        r = pub.post(f"{srv2.https}/officer/enrol/{tok}",
+                     data={"csrf": csrf_of(r.text), "pin": pin2})
+        assert r.status_code == 404, r.text
+        assert cert_count(inst) == before
         # without the current certificate: the refusal page, nothing issued
         anon = session(srv2)
         assert anon.get(url).status_code == 403

@@ -149,15 +149,37 @@ add_officer(const char *org, const char *name, const char *email, struct ra_offi
 		fail_msg("ra_officer_add: %s", e.msg);
 }
 
+/*
+ * What a caller proves for token: the PIN for an enrolment, the URL's own officer (as the
+ * console's mTLS check would) for a renewal.
+ */
+static struct ra_enrol_auth
+auth_for(struct store *st, const char *token, const char *pin)
+{
+	struct ra_enrol_auth a = {RA_ENROL_KIND_ENROL, pin, 0};
+	struct ra_enrol_view v;
+	enum ra_enrol_result r;
+	struct err e;
+
+	err_clear(&e);
+	if (ra_officer_enrol_peek(st, token, &v, &r, &e) == 0 && r != RA_ENROL_UNKNOWN &&
+	    v.kind == RA_ENROL_KIND_RENEW) {
+		a.kind = RA_ENROL_KIND_RENEW;
+		a.officer_id = v.officer.id;
+	}
+	return a;
+}
+
 /* Takes the enrolment token with pin: result and (OK) the certificate. */
 static enum ra_enrol_result
 take(const char *token, const char *pin, struct ra_enrol_cert *c)
 {
 	enum ra_enrol_result res = RA_ENROL_RESULT__MAX;
+	struct ra_enrol_auth a = auth_for(fx.ca.st, token, pin);
 	struct err e;
 
 	err_clear(&e);
-	if (ra_officer_enrol_take(fx.ca.ca, fx.ca.st, token, pin, &res, c, &e) == -1)
+	if (ra_officer_enrol_take(fx.ca.ca, fx.ca.st, token, &a, &res, c, &e) == -1)
 		fail_msg("ra_officer_enrol_take: %s", e.msg);
 	return res;
 }
@@ -409,8 +431,11 @@ twin_run(void *arg)
 
 	err_clear(&e);
 	t->rc = ca_store_open(fx.ca.ca, &st, &e);
-	if (t->rc == 0)
-		t->rc = ra_officer_enrol_take(fx.ca.ca, st, t->token, t->pin, &t->res, &t->c, &e);
+	if (t->rc == 0) {
+		struct ra_enrol_auth a = auth_for(st, t->token, t->pin);
+
+		t->rc = ra_officer_enrol_take(fx.ca.ca, st, t->token, &a, &t->res, &t->c, &e);
+	}
 	if (t->rc == -1)
 		fprintf(stderr, "twin: %s\n", e.msg);
 	store_close(st);
@@ -667,6 +692,19 @@ test_renew(void **state)
 	assert_int_equal(res, RA_ENROL_OK);
 	assert_int_equal(v.kind, RA_ENROL_KIND_RENEW);
 	assert_int_equal(v.officer.id, o.id);
+	/* a renewal URL never issues as an enrolment (a PIN page), nor for another officer */
+	{
+		struct ra_enrol_auth as_enrol = {RA_ENROL_KIND_ENROL, "AAAAAAAAAA", 0};
+		struct ra_enrol_auth other = {RA_ENROL_KIND_RENEW, NULL, o.id + 1000};
+		int64_t certs = count_certs();
+
+		OK(ra_officer_enrol_take(fx.ca.ca, fx.ca.st, hk.renew_token, &as_enrol, &res, &c,
+					 &e));
+		assert_int_equal(res, RA_ENROL_UNKNOWN);
+		OK(ra_officer_enrol_take(fx.ca.ca, fx.ca.st, hk.renew_token, &other, &res, &c, &e));
+		assert_int_equal(res, RA_ENROL_UNKNOWN);
+		assert_int_equal(count_certs(), certs);
+	}
 	/* the console checked the current certificate: no PIN */
 	assert_int_equal(login(der, (size_t)dl, t, &lo), RA_LOGIN_OK);
 	assert_int_equal(take(hk.renew_token, NULL, &c), RA_ENROL_OK);
@@ -768,7 +806,12 @@ fl_take(void *arg, struct err *e)
 	enum ra_enrol_result res;
 	int rc;
 
-	rc = ra_officer_enrol_take(fx.ca.ca, fx.ca.st, f->token, f->pin, &res, &c, e);
+	{
+		/* an enrolment URL (no store read here: the loop counts statements) */
+		struct ra_enrol_auth a = {RA_ENROL_KIND_ENROL, f->pin, 0};
+
+		rc = ra_officer_enrol_take(fx.ca.ca, fx.ca.st, f->token, &a, &res, &c, e);
+	}
 	if (rc == 0 && res != RA_ENROL_OK)
 		fail_msg("take: %s", ra_enrol_result_name(res));
 	ra_enrol_cert_clear(&c);
