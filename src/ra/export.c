@@ -304,7 +304,10 @@ export_sans(const char *sans, const char *prefix, const char *pre, const char *s
 	buf_putc(b, '\0');
 }
 
-/* UPKI's profile ID: server 3 (RSA 2048) or 11 (ECDSA P-384), client 5 (S/MIME 7); else "". */
+/*
+ * UPKI's profile ID: server 3 (RSA) or 11 (ECDSA), client 5 (7, S/MIME, when the subject holds
+ * an address); code signing has none ("").
+ */
 static const char *
 export_upki_profile(const struct store_cert *c, const struct store_certadmin *a)
 {
@@ -314,7 +317,7 @@ export_upki_profile(const struct store_cert *c, const struct store_certadmin *a)
 	const char *id = "";
 
 	if (strcmp(a->kind, "client") == 0)
-		return c->sans != NULL && strstr(c->sans, "email:") != NULL ? "7" : "5";
+		return c->subject != NULL && strchr(c->subject, '@') != NULL ? "7" : "5";
 	if (strcmp(a->kind, "server") != 0 || p == NULL)
 		return "";
 	if ((x = d2i_X509(NULL, &p, (long)c->derlen)) == NULL)
