@@ -1522,7 +1522,7 @@ int ra_ocert_replace_due(struct ca *, struct store *, time_t now, const struct r
 
 /* ---- bulk download and the user administrator's update (console; export.c, ocadmin.c) ---- */
 
-#define RA_EXPORT_MAX 100000u			  /* certificates in one download */
+#define RA_EXPORT_MAX 100000u			 /* certificates in one download */
 #define RA_EXPORT_MAX_BYTES (256u * 1024 * 1024) /* bytes of one download */
 #define RA_EXPORT_UPKI_COLS 46
 

@@ -643,12 +643,12 @@ int store_certadmin_remind_due(struct store *, time_t before, size_t max,
 /* The bulk download's selection (the organization's console certificates). */
 struct store_certadmin_export_filter {
 	int64_t org_id;
-	const char *ca;		      /* the issuing CA's name */
-	const char *kinds[3];	      /* "server", "client", "codesign"; NULL: not asked for */
-	int status;		      /* -1 any, else enum store_cert_status */
-	time_t not_after_min;	      /* 0 open: not_after >= this */
-	time_t not_after_max;	      /* 0 open: not_after < this */
-	size_t limit;		      /* rows at most */
+	const char *ca;	      /* the issuing CA's name */
+	const char *kinds[3]; /* "server", "client", "codesign"; NULL: not asked for */
+	int status;	      /* -1 any, else enum store_cert_status */
+	time_t not_after_min; /* 0 open: not_after >= this */
+	time_t not_after_max; /* 0 open: not_after < this */
+	size_t limit;	      /* rows at most */
 };
 /*
  * Calls row for each certificate (with its DER) and its record, oldest first; both are freed
