@@ -3,8 +3,8 @@
  * changed (issue 13 part 7): for one certificate, for every certificate of the organization
  * whose administrator had one address, or by a native TSV upload (all lines or none).  Each
  * certificate changed is audited console.admin with the old and the new address, all in one
- * transaction per request.  Mails that follow (download reminders, the replacement reminder,
- * expiry reminders) read cert_admins, so they go to the new address.
+ * transaction per request.  Mails that follow (the replacement reminder) read cert_admins, so
+ * they go to the new address.
  */
 #include <inttypes.h>
 #include <stdio.h>

@@ -228,3 +228,39 @@ def test_admin_update(orgs_sqlite, tmp_path):
                      r"sato@example\.ac\.jp", log), log
     assert len(re.findall(r"\tconsole\.admin\t", log)) == 5
     inst.ok("audit", "verify")
+
+
+def test_reminder_to_new_address(ca_sqlite, tmp_path):
+    """The replacement reminder of a renewed certificate goes to the updated address."""
+    from conftest import start_server, stop_server
+    from test_console import CONF
+    inst = ca_sqlite
+    inst.ok("org", "add", "U01", "--name", "Example University", "--domain", "example.ac.jp")
+    srv = start_server(inst, CONF)
+    try:
+        o = enrol(srv, inst, tmp_path, "Taro Yamada", "taro@example.ac.jp", "--org", "U01",
+                  "--perm", "server")
+        s, _ = login(srv, o)
+        old = serial_of(issue(s, srv, csr(tmp_path, "r.example.ac.jp", "r"),
+                              admin="before@example.ac.jp"))
+        r = issue(s, srv, csr(tmp_path, "r.example.ac.jp", "r2"), admin="before@example.ac.jp",
+                  renew=old)
+        assert r.status_code == 201, r.text
+        r = s.get(f"{srv.console}/admins")
+        r = s.post(f"{srv.console}/admins/rename",
+                   data={"csrf": csrf_of(r.text), "old_email": "before@example.ac.jp",
+                         "admin_name": "", "admin_unit": "",
+                         "admin_email": "after@example.ac.jp"})
+        assert r.status_code == 200 and ": 2" in r.text, r.text
+        before = len(wait_mail_to(inst, "before@example.ac.jp", n=2))
+    finally:
+        stop_server(srv)
+    srv = start_server(inst, "test.clock_offset = 1296000",
+                       ports=(srv.http_port, srv.https_port, srv.console_port))
+    try:
+        mails = wait_mail_to(inst, "after@example.ac.jp", n=1)
+        assert any("入れ替え" in str(m["Subject"]) and old in m.get_content() for m in mails)
+        assert len(wait_mail_to(inst, "before@example.ac.jp", n=before)) == before
+    finally:
+        stop_server(srv)
+    inst.ok("audit", "verify")
