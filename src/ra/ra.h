@@ -1538,6 +1538,78 @@ int ra_ocert_replace_due(struct ca *, struct store *, time_t now, const struct r
 int ra_ocert_expiry_due(struct store *, time_t now, const struct ra_ocert_notify *n, size_t *count,
 			struct err *);
 
+/* ---- bulk download and the user administrator's update (console; export.c, ocadmin.c) ---- */
+
+#define RA_EXPORT_MAX 100000u			 /* certificates in one download */
+#define RA_EXPORT_MAX_BYTES (256u * 1024 * 1024) /* bytes of one download */
+#define RA_EXPORT_UPKI_COLS 46
+
+enum ra_export_format { RA_EXPORT_NATIVE = 0, RA_EXPORT_UPKI, RA_EXPORT__MAX };
+extern const char *const ra_export_format_names[RA_EXPORT__MAX]; /* "native", "upki" */
+int ra_export_format_parse(const char *, enum ra_export_format *);
+
+struct ra_export_opts {
+	unsigned kinds; /* bits 1u << enum ra_ocert_kind: the kinds the officer may see */
+	int status;	/* -1 any, else enum ra_cert_status */
+	enum ra_export_format format;
+	size_t max; /* certificates at most (0: RA_EXPORT_MAX); more: ERR_REFUSED */
+};
+/* A download: the file's bytes, its rows and the characters CP932 could not hold ('?'). */
+struct ra_export_out {
+	struct buf data;
+	size_t rows, unmapped;
+};
+void ra_export_out_free(struct ra_export_out *); /* accepts a zeroed one */
+/*
+ * The organization's console certificates of the kinds asked for as a TSV file
+ * (docs/bulk-tsv.md "Bulk download"): NATIVE is UTF-8 with LF and named columns, UPKI the 46
+ * columns of the academic RA in CP932 with CRLF and JST times.  Never a secret.  ERR_REFUSED
+ * (nothing made) beyond max certificates or RA_EXPORT_MAX_BYTES.
+ */
+int ra_export_certs(struct ca *, struct store *, int64_t org_id, const struct ra_export_opts *,
+		    struct ra_export_out *, struct err *);
+/* The UPKI status code of a certificate and its record: 5, 6, 7 or 8. */
+int ra_export_upki_status(const struct store_cert *, const struct store_certadmin *);
+/* "YYYY-MM-DD HH:MM:SS" in Japan Standard Time (UTC+9, no TZ lookup); "" for 0. */
+void ra_export_jst(time_t, char out[20]);
+/* Appends n bytes of UTF-8 as CP932 to out; a character CP932 lacks becomes '?', counted. */
+int ra_export_cp932(const char *utf8, size_t n, struct buf *out, size_t *unmapped, struct err *);
+
+/* The new user administrator (利用管理者) of certificates (borrowed strings). */
+struct ra_admin_new {
+	const char *name, *unit, *email; /* e-mail required; name and unit at most 64 */
+};
+/* Checks the fields (ERR_REFUSED naming the field). */
+int ra_admin_new_check(const struct ra_admin_new *, struct err *);
+/*
+ * One certificate of the officer's organization (and a kind it may see, else ERR_NOTFOUND)
+ * gets a new user administrator, audited console.admin (old and new address) in one
+ * transaction.  Later mails read the record: they go to the new address.
+ */
+int ra_ocert_admin_set(struct ca *, struct store *, const struct ra_officer *, const char *serial,
+		       const struct ra_admin_new *, struct err *);
+/*
+ * Every certificate of the organization (of the kinds the officer may see) whose user
+ * administrator's address is old_email, in one transaction; *changed counts them (0 is fine).
+ */
+int ra_ocert_admin_rename(struct ca *, struct store *, const struct ra_officer *,
+			  const char *old_email, const struct ra_admin_new *, size_t *changed,
+			  struct err *);
+/* One line of an uploaded update file and what became of it. */
+struct ra_admin_line {
+	size_t line;
+	char serial[STORE_SERIAL_MAX];
+	char msg[200]; /* "" when good */
+};
+/*
+ * A native TSV (UTF-8, header serial, admin_name, admin_unit, admin_email in any order): all
+ * lines or none, in one transaction.  *out holds a result per line (free()); ERR_REFUSED when
+ * the file or any line is bad (nothing written), *changed the certificates updated.
+ */
+int ra_ocert_admin_tsv(struct ca *, struct store *, const struct ra_officer *,
+		       const unsigned char *p, size_t n, struct ra_admin_line **out, size_t *nout,
+		       size_t *changed, struct err *);
+
 /* ---- bulk TSV (console) ---- */
 
 /*

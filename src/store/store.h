@@ -649,6 +649,30 @@ int store_certadmin_expiry_mark(struct store *, const char *serial, int bits, st
 /* Waiting certificates not reminded yet whose replace_due is at or before before. */
 int store_certadmin_remind_due(struct store *, time_t before, size_t max,
 			       char (**out)[STORE_SERIAL_MAX], size_t *n, struct err *);
+/* The bulk download's selection (the organization's console certificates). */
+struct store_certadmin_export_filter {
+	int64_t org_id;
+	const char *ca;	      /* the issuing CA's name */
+	const char *kinds[3]; /* "server", "client", "codesign"; NULL: not asked for */
+	int status;	      /* -1 any, else enum store_cert_status */
+	time_t not_after_min; /* 0 open: not_after >= this */
+	time_t not_after_max; /* 0 open: not_after < this */
+	size_t limit;	      /* rows at most */
+};
+/*
+ * Calls row for each certificate (with its DER) and its record, oldest first; both are freed
+ * after the call.  A row that returns -1 ends the walk with its error.
+ */
+int store_certadmin_export(struct store *, const struct store_certadmin_export_filter *,
+			   int (*row)(void *arg, const struct store_cert *,
+				      const struct store_certadmin *, struct err *),
+			   void *arg, struct err *);
+/* The organization's records whose user administrator's address is email (at most max). */
+int store_certadmin_by_email(struct store *, int64_t org_id, const char *email, size_t max,
+			     struct store_certadmin **out, size_t *n, struct err *);
+/* A new user administrator for one certificate: 1 changed, 0 no record. */
+int store_certadmin_admin_set(struct store *, const char *serial, const char *name,
+			      const char *unit, const char *email, struct err *);
 
 /* ---- sessions of the RA officers' console (store_osess.c, 0015; src/ra/osess.c) ---- */
 struct store_osess {

@@ -323,3 +323,164 @@ store_certadmin_expiry_mark(struct store *s, const char *serial, int bits, struc
 {
 	return ca_update(s, SQL_CA_EXPIRY_MARK, serial, 1, bits, e);
 }
+
+/* ---- the bulk download (issue 13 part 6) and the user administrator's update (part 7) ---- */
+
+/*
+ * The organization's console certificates joined with their records, oldest first.  $2..$4
+ * the kinds ("" for a kind not asked for), $5 the certificate status (-1 any), $6/$7 a
+ * notAfter range (0: open), $8 the limit.
+ */
+static const char SQL_CA_EXPORT[] =
+    "SELECT c.serial, c.subject, c.sans, c.profile, c.not_before, c.not_after, c.status, "
+    "c.revoked_at, c.reason, c.predecessor, c.der, c.created, a.kind, a.admin_name, "
+    "a.admin_unit, a.admin_email, a.server_software, a.holder_name, a.holder_unit, "
+    "a.holder_email, a.replaces, a.replace_state, a.replace_due, a.reminded, a.dl_expires, "
+    "a.dl_used, a.created, a.officer_id, a.org_id "
+    "FROM cert_admins a JOIN certificates c ON c.serial = a.serial "
+    "WHERE a.org_id = $1 AND c.org_id = $1 AND c.ca = $9 AND a.kind IN ($2, $3, $4) "
+    "AND (CAST($5 AS BIGINT) < 0 OR c.status = CAST($5 AS BIGINT)) "
+    "AND (CAST($6 AS BIGINT) = 0 OR c.not_after >= CAST($6 AS BIGINT)) "
+    "AND (CAST($7 AS BIGINT) = 0 OR c.not_after < CAST($7 AS BIGINT)) "
+    "ORDER BY c.created, c.serial LIMIT $8";
+static const char SQL_CA_BY_EMAIL[] = "SELECT " CA_COLS " FROM cert_admins WHERE org_id = $1 AND "
+				      "admin_email = $2 ORDER BY created, serial LIMIT $3";
+static const char SQL_CA_ADMIN_SET[] = "UPDATE cert_admins SET admin_name = $2, admin_unit = $3, "
+				       "admin_email = $4 WHERE serial = $1";
+
+int
+store_certadmin_export(struct store *s, const struct store_certadmin_export_filter *f,
+		       int (*row)(void *arg, const struct store_cert *c,
+				  const struct store_certadmin *a, struct err *e),
+		       void *arg, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	struct store_cert c;
+	struct store_certadmin a;
+	const unsigned char *der;
+	const char *v;
+	size_t len;
+	int i, r, rc = -1;
+
+	memset(&c, 0, sizeof(c));
+	memset(&a, 0, sizeof(a));
+	if ((st = store_stmt_get(s, SQL_CA_EXPORT, 0, "export certificates", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, f->org_id);
+	for (i = 0; i < 3; i++)
+		stmt_text(s, st, 2 + i, f->kinds[i] != NULL ? f->kinds[i] : "");
+	stmt_int(s, st, 5, f->status);
+	stmt_int(s, st, 6, (int64_t)f->not_after_min);
+	stmt_int(s, st, 7, (int64_t)f->not_after_max);
+	stmt_int(s, st, 8, (int64_t)f->limit);
+	stmt_text(s, st, 9, f->ca != NULL ? f->ca : "");
+	while ((r = store_stmt_step(s, st, "export certificates", NULL, e)) == 1) {
+		v = s->drv->column_text(st, 0);
+		snprintf(c.serial, sizeof(c.serial), "%s", v != NULL ? v : "");
+		memcpy(a.serial, c.serial, sizeof(a.serial));
+		c.subject = col_str(s, st, 1);
+		c.sans = col_dup(s, st, 2);
+		c.profile = col_str(s, st, 3);
+		c.not_before = (time_t)col_int(s, st, 4);
+		c.not_after = (time_t)col_int(s, st, 5);
+		c.status = (enum store_cert_status)col_int(s, st, 6);
+		c.revoked_at = (time_t)col_int_or(s, st, 7, 0);
+		c.reason = (int)col_int_or(s, st, 8, -1);
+		c.predecessor = col_dup(s, st, 9);
+		der = s->drv->column_blob(st, 10, &len);
+		if (der != NULL && len > 0) {
+			c.der = xmalloc(len);
+			memcpy(c.der, der, len);
+			c.derlen = len;
+		}
+		c.created = (time_t)col_int(s, st, 11);
+		a.kind = col_str(s, st, 12);
+		a.admin_name = col_str(s, st, 13);
+		a.admin_unit = col_str(s, st, 14);
+		a.admin_email = col_str(s, st, 15);
+		a.server_software = col_str(s, st, 16);
+		a.holder_name = col_str(s, st, 17);
+		a.holder_unit = col_str(s, st, 18);
+		a.holder_email = col_str(s, st, 19);
+		a.replaces = col_dup(s, st, 20);
+		a.replace_state = col_dup(s, st, 21);
+		a.replace_due = (time_t)col_int_or(s, st, 22, 0);
+		a.reminded = (time_t)col_int_or(s, st, 23, 0);
+		a.dl_expires = (time_t)col_int_or(s, st, 24, 0);
+		a.dl_used = (time_t)col_int_or(s, st, 25, 0);
+		a.created = (time_t)col_int(s, st, 26);
+		a.officer_id = col_int(s, st, 27);
+		a.org_id = col_int(s, st, 28);
+		c.org_id = a.org_id;
+		r = row(arg, &c, &a, e);
+		store_cert_clear(&c);
+		store_certadmin_clear(&a);
+		if (r == -1)
+			goto out;
+	}
+	if (r == -1)
+		goto out;
+	rc = 0;
+out:
+	store_cert_clear(&c);
+	store_certadmin_clear(&a);
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_certadmin_by_email(struct store *s, int64_t org_id, const char *email, size_t max,
+			 struct store_certadmin **out, size_t *n, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	struct store_certadmin *v = NULL;
+	size_t cap = 0;
+	int r, rc = -1;
+
+	*out = NULL;
+	*n = 0;
+	if ((st = store_stmt_get(s, SQL_CA_BY_EMAIL, 0, "certificate records", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, org_id);
+	stmt_text(s, st, 2, email);
+	stmt_int(s, st, 3, (int64_t)max);
+	while ((r = store_stmt_step(s, st, "certificate records", NULL, e)) == 1) {
+		store_array_grow((void **)&v, &cap, *n, sizeof(*v));
+		memset(&v[*n], 0, sizeof(v[*n]));
+		ca_row(s, st, &v[*n]);
+		(*n)++;
+	}
+	if (r == -1)
+		goto out;
+	*out = v;
+	v = NULL;
+	rc = 0;
+out:
+	if (rc == -1) {
+		STORE_LIST_FREE(v, *n, store_certadmin_clear);
+		*n = 0;
+	}
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_certadmin_admin_set(struct store *s, const char *serial, const char *name, const char *unit,
+			  const char *email, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if ((st = store_stmt_get(s, SQL_CA_ADMIN_SET, 0, "update user administrator", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, serial);
+	ca_text(s, st, 2, name);
+	ca_text(s, st, 3, unit);
+	stmt_text(s, st, 4, email);
+	if (store_stmt_step(s, st, "update user administrator", serial, e) == -1)
+		goto out;
+	rc = s->drv->changes(st) > 0 ? 1 : 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
