@@ -138,6 +138,13 @@ const struct http_route console_http_routes[] = {
     {"GET", "/stats", console_stats_get, 0, HTTP_KIND_HTML, "console", 0},
     {"GET", "/stats.tsv", console_stats_tsv_get, 0, HTTP_KIND_PLAIN, "console", 0},
     {"GET", "/audit", console_audit_get, 0, HTTP_KIND_HTML, "console", 0},
+    /* bulk TSV: a file of up to 32 MiB, its base64 in the commit form (bulk.c) */
+    {"GET", "/bulk", console_bulk_get, 0, HTTP_KIND_HTML, "console", 0},
+    {"POST", "/bulk", console_bulk_post, 33 * 1024 * 1024, HTTP_KIND_HTML, "console", 0},
+    {"POST", "/bulk/commit", console_bulk_commit_post, 44 * 1024 * 1024, HTTP_KIND_HTML, "console",
+     0},
+    {"POST", "/bulk/result.tsv", console_bulk_result_post, 8 * 1024 * 1024, HTTP_KIND_BINARY,
+     "console", 0},
     {"GET", "/officer/renew/", console_renew_get, 0, HTTP_KIND_HTML, "officer", 0},
     {"POST", "/officer/renew/", console_renew_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML, "officer",
      0},

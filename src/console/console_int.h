@@ -80,5 +80,9 @@ int console_allowlist_tsv_get(struct http_req *);
 int console_stats_get(struct http_req *); /* stats.c */
 int console_stats_tsv_get(struct http_req *);
 int console_audit_get(struct http_req *); /* audit.c */
+int console_bulk_get(struct http_req *);  /* bulk.c */
+int console_bulk_post(struct http_req *);
+int console_bulk_commit_post(struct http_req *);
+int console_bulk_result_post(struct http_req *);
 
 #endif

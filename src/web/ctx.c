@@ -253,8 +253,9 @@ web_form_read_link(struct web_ctx *x, struct web_form *f, const struct web_form_
 		lim = &dflt;
 	err_clear(&e);
 	if (lim->multipart && ct != NULL && strncasecmp(ct, "multipart/form-data", 19) == 0)
-		r = web_form_parse_multipart(x->r->body, x->r->bodylen, ct, lim->body_max,
-					     lim->big_name, lim->big_max, f, &e);
+		r = web_form_parse_multipart_ex(x->r->body, x->r->bodylen, ct, lim->body_max,
+						lim->big_name, lim->big_max,
+						lim->multipart == WEB_FORM_RAW, f, &e);
 	else
 		r = web_form_parse_ex(x->r->body, x->r->bodylen, lim->body_max, lim->big_name,
 				      lim->big_max, f, &e);
