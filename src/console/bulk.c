@@ -331,7 +331,7 @@ console_bulk_post(struct http_req *r)
 		}
 		bulk_sha256(file, flen, sha);
 		bulk_sealed(&ch, sha, sv);
-		web_seal_make(&x, BULK_SEAL, BULK_SEAL_TTL, 0, sv, 5, &seal);
+		web_seal_make(&x, BULK_SEAL, BULK_SEAL_TTL, 1, sv, 5, &seal);
 		web_seal_data(d, &seal);
 		tmpl_data_str(d, "op", sv[1]);
 		tmpl_data_str(d, "dialect", sv[2]);
@@ -435,7 +435,7 @@ console_bulk_commit_post(struct http_req *r)
 	if (buf_cstr(&tsv) != NULL && b64_encode(&tb64, tsv.data, tsv.len) == 0 &&
 	    buf_cstr(&tb64) != NULL) {
 		rv[0] = (const char *)tb64.data;
-		web_seal_make(&x, BULK_RESULT_SEAL, BULK_SEAL_TTL, 0, rv, 1, &seal);
+		web_seal_make(&x, BULK_RESULT_SEAL, BULK_SEAL_TTL, 1, rv, 1, &seal);
 		web_seal_data(d, &seal);
 		tmpl_data_str(d, "result_tsv", rv[0]);
 	}
