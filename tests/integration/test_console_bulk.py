@@ -189,12 +189,11 @@ def test_bulk_large_and_hostile(bulk, tmp_path):
     before = cert_count(inst)
     # hostile files: refused as a whole, nothing written
     for data, word in ((b"\x00\x01\x02binary\x00", "binary"),
-                       ("CN=x.example.ac.jp".encode() + b"\x81\x7f\tbroken\r\n", "encoding"),
+                       ("CN=x.example.ac.jp".encode() + b"\x81\x20\tbroken\r\n", "encoding"),
                        (b"\xff\xfe" + "x".encode("utf-16-le"), "utf16")):
         r = upload(s, srv, data)
         assert r.status_code == 422, r.text
-        assert word in r.text and "nothing was done" in html.unescape(r.text) or \
-            word in r.text, r.text
+        assert f"<code>{word}</code>" in r.text and "何も実行していません" in r.text, r.text
     assert cert_count(inst) == before
 
     # 1,000 lines
@@ -205,8 +204,7 @@ def test_bulk_large_and_hostile(bulk, tmp_path):
     r = upload(s, srv, data)
     t1 = time.time()
     assert r.status_code == 200
-    assert r.text.count("<td>OK</td>") == 1000 or len([x for x in rows(r) if x[1] == "OK"]) \
-        == 1000
+    assert len([x for x in rows(r) if x[1] == "OK"]) == 1000
     r = commit(s, srv, r)
     t2 = time.time()
     assert r.status_code == 200, r.text[:2000]
