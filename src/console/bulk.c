@@ -23,6 +23,7 @@
 #define BULK_SEAL_TTL 3600				/* seconds between dry run and commit */
 #define BULK_SEAL "bulk-commit"
 #define BULK_RESULT_SEAL "bulk-result"
+#define BULK_PAGE_MAX (96u * 1024 * 1024) /* the result page: the table and the sealed file */
 
 static const struct web_form_limits bulk_upload_form = {BULK_FILE_MAX + 64 * 1024, "file",
 							BULK_FILE_MAX, WEB_FORM_RAW};
@@ -225,7 +226,7 @@ bulk_refused_page(struct web_ctx *x, const struct console_who *w, enum ra_bulk_k
 				  : ra_bulk_code_name(res->errs[i].code));
 		tmpl_data_str(it, "reason", res->errs[i].msg);
 	}
-	rc = web_page(x, 422, "console_bulk_refused", d);
+	rc = web_page_max(x, 422, "console_bulk_refused", d, BULK_PAGE_MAX);
 	tmpl_data_free(d);
 	return rc;
 }
@@ -341,7 +342,7 @@ console_bulk_post(struct http_req *r)
 		tmpl_data_bool(d, "can_commit", 1);
 	} else
 		tmpl_data_bool(d, "nothing", 1);
-	rc = web_page(&x, 200, "console_bulk_result", d);
+	rc = web_page_max(&x, 200, "console_bulk_result", d, BULK_PAGE_MAX);
 out:
 	tmpl_data_free(d);
 	free(out);
@@ -439,7 +440,7 @@ console_bulk_commit_post(struct http_req *r)
 		web_seal_data(d, &seal);
 		tmpl_data_str(d, "result_tsv", rv[0]);
 	}
-	rc = web_page(&x, 200, "console_bulk_result", d);
+	rc = web_page_max(&x, 200, "console_bulk_result", d, BULK_PAGE_MAX);
 out:
 	tmpl_data_free(d);
 	free(out);

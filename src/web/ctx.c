@@ -120,6 +120,13 @@ web_cookies(const struct web_ctx *x, const char **hdrs, size_t *n, char **sidc)
 int
 web_page(struct web_ctx *x, int status, const char *page, const struct tmpl_data *d)
 {
+	return web_page_max(x, status, page, d, WEB_PAGE_MAX);
+}
+
+int
+web_page_max(struct web_ctx *x, int status, const char *page, const struct tmpl_data *d,
+	     size_t max)
+{
 	struct buf out;
 	struct err e;
 	const char *hdrs[32];
@@ -128,7 +135,7 @@ web_page(struct web_ctx *x, int status, const char *page, const struct tmpl_data
 	int rc;
 
 	err_clear(&e);
-	buf_init(&out, 1024 * 1024);
+	buf_init(&out, max);
 	if (tmpl_render(x->site->tmpl, x->site->layout != NULL ? x->site->layout : "layout", page,
 			d, x->lang, &out, &e) == -1) {
 		log_warn("%s: %s: %s", x->site->name, page, e.msg);

@@ -350,6 +350,10 @@ struct tmpl_data *web_data_flow(const struct web_ctx *, const char *title_msgid,
  * the security headers (CSP, nosniff, no referrer).  A render error becomes the error page.
  */
 int web_page(struct web_ctx *, int status, const char *page, const struct tmpl_data *);
+#define WEB_PAGE_MAX (1024 * 1024) /* bytes of a page web_page() renders */
+/* The same with a larger limit of max bytes (the console's bulk result pages). */
+int web_page_max(struct web_ctx *, int status, const char *page, const struct tmpl_data *,
+		 size_t max);
 /* A page with a title and one message (both msgids). */
 int web_notice(struct web_ctx *, int status, const char *title_msgid, const char *msg_msgid);
 /* Logs e with a reference number and shows the error page (500). */
