@@ -124,8 +124,7 @@ web_page(struct web_ctx *x, int status, const char *page, const struct tmpl_data
 }
 
 int
-web_page_max(struct web_ctx *x, int status, const char *page, const struct tmpl_data *d,
-	     size_t max)
+web_page_max(struct web_ctx *x, int status, const char *page, const struct tmpl_data *d, size_t max)
 {
 	struct buf out;
 	struct err e;

@@ -1284,6 +1284,49 @@ ctx_of(struct web_ctx *x, struct web_site *site, const char *sid)
 		web_session_new_id(x->sid);
 }
 
+/* WEB_FORM_RAW: the one raw field keeps any bytes (NUL, CP932, controls) with its length. */
+static void
+test_multipart_raw(void **state)
+{
+	static const char body[] =
+	    "------b0undary\r\n"
+	    "Content-Disposition: form-data; name=\"op\"\r\n\r\n"
+	    "issue\r\n"
+	    "------b0undary\r\n"
+	    "Content-Disposition: form-data; name=\"file\"; filename=\"a.tsv\"\r\n"
+	    "\r\n"
+	    "\x93\x8c\x8b\x9e\t\x00\x01x\r\n\r\n"
+	    "------b0undary--\r\n";
+	static const unsigned char want[] = "\x93\x8c\x8b\x9e\t\x00\x01x\r\n";
+	struct web_form f;
+	const unsigned char *p;
+	size_t n = 0;
+	struct err e;
+
+	(void)state;
+	err_clear(&e);
+	assert_int_equal(web_form_parse_multipart_ex(body, sizeof(body) - 1, CT, 64 * 1024, "file",
+						     1024, 1, &f, &e),
+			 0);
+	assert_string_equal(web_form_get(&f, "op"), "issue");
+	p = web_form_get_raw(&f, "file", &n);
+	assert_non_null(p);
+	assert_int_equal(n, sizeof(want) - 1);
+	assert_memory_equal(p, want, n);
+	assert_null(web_form_get_raw(&f, "none", &n));
+	web_form_free(&f);
+	/* without raw the same file is refused (not UTF-8, controls) */
+	assert_int_equal(web_form_parse_multipart_ex(body, sizeof(body) - 1, CT, 64 * 1024, "file",
+						     1024, 0, &f, &e),
+			 -1);
+	web_form_free(&f);
+	/* the raw field keeps its limit */
+	assert_int_equal(web_form_parse_multipart_ex(body, sizeof(body) - 1, CT, 64 * 1024, "file",
+						     4, 1, &f, &e),
+			 -1);
+	web_form_free(&f);
+}
+
 static void
 test_web_csrf(void **state)
 {
@@ -1532,27 +1575,17 @@ int
 main(void)
 {
 	const struct CMUnitTest plain[] = {
-	    cmocka_unit_test(test_tmpl_escape),
-	    cmocka_unit_test(test_tmpl_sections),
-	    cmocka_unit_test(test_tmpl_strict),
-	    cmocka_unit_test(test_tmpl_parse_errors),
-	    cmocka_unit_test(test_tmpl_limit),
-	    cmocka_unit_test(test_po_parse),
-	    cmocka_unit_test(test_catalogs_valid),
-	    cmocka_unit_test(test_catalogs_complete),
-	    cmocka_unit_test(test_i18n_pick),
-	    cmocka_unit_test(test_notice_pages),
-	    cmocka_unit_test(test_captcha_draw),
-	    cmocka_unit_test(test_captcha_test_mode),
-	    cmocka_unit_test(test_static_files),
-	    cmocka_unit_test(test_site_pages),
-	    cmocka_unit_test(test_form_ok),
-	    cmocka_unit_test(test_form_refused),
-	    cmocka_unit_test(test_form_limits),
-	    cmocka_unit_test(test_form_big_field),
-	    cmocka_unit_test(test_multipart),
-	    cmocka_unit_test(test_web_csrf),
-	    cmocka_unit_test(test_web_session_rotate),
+	    cmocka_unit_test(test_tmpl_escape),	   cmocka_unit_test(test_tmpl_sections),
+	    cmocka_unit_test(test_tmpl_strict),	   cmocka_unit_test(test_tmpl_parse_errors),
+	    cmocka_unit_test(test_tmpl_limit),	   cmocka_unit_test(test_po_parse),
+	    cmocka_unit_test(test_catalogs_valid), cmocka_unit_test(test_catalogs_complete),
+	    cmocka_unit_test(test_i18n_pick),	   cmocka_unit_test(test_notice_pages),
+	    cmocka_unit_test(test_captcha_draw),   cmocka_unit_test(test_captcha_test_mode),
+	    cmocka_unit_test(test_static_files),   cmocka_unit_test(test_site_pages),
+	    cmocka_unit_test(test_form_ok),	   cmocka_unit_test(test_form_refused),
+	    cmocka_unit_test(test_form_limits),	   cmocka_unit_test(test_form_big_field),
+	    cmocka_unit_test(test_multipart),	   cmocka_unit_test(test_multipart_raw),
+	    cmocka_unit_test(test_web_csrf),	   cmocka_unit_test(test_web_session_rotate),
 	    cmocka_unit_test(test_web_sealed),
 	};
 	const struct CMUnitTest stored[] = {
