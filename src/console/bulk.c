@@ -375,7 +375,7 @@ console_bulk_commit_post(struct http_req *r)
 	char got[65];
 	struct err e;
 	size_t n = 0;
-	int rc;
+	int rc, seen = 0;
 
 	web_ctx_init(&x, &console.site, r);
 	memset(&f, 0, sizeof(f));
@@ -394,7 +394,7 @@ console_bulk_commit_post(struct http_req *r)
 	sha = web_form_get(&f, "sha");
 	content = web_form_get(&f, "content");
 	bulk_sealed(&ch, sha != NULL ? sha : "", sv);
-	if ((sr = web_seal_open_form(&x, BULK_SEAL, &f, sv, 5, NULL)) != WEB_SEAL_OK) {
+	if ((sr = web_seal_open_form(&x, BULK_SEAL, &f, sv, 5, &seal)) != WEB_SEAL_OK) {
 		rc = web_seal_refused(&x, sr, N_("Upload the file again."));
 		goto out;
 	}
@@ -414,6 +414,18 @@ console_bulk_commit_post(struct http_req *r)
 		rc = bulk_refused_page(&x, &w, ch.kind, &res);
 		goto out;
 	}
+	/* the same commit form sent again (reload, Back, a double click) does nothing */
+	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
+	    ra_form_claim(st, seal.nonce_raw, &seen, &e) == -1) {
+		rc = web_error(&x, &e);
+		goto out;
+	}
+	if (seen) {
+		rc = web_notice(&x, 409, bulk_title[ch.kind],
+				N_("This file was committed already: the same form was sent again. "
+				   "Nothing was done now."));
+		goto out;
+	}
 	memset(&q, 0, sizeof(q));
 	q.kind = ch.kind;
 	q.op = ch.op;
@@ -421,8 +433,7 @@ console_bulk_commit_post(struct http_req *r)
 	q.officer = &w.o;
 	console_mail_ocert_notify(&console.mail, &nt);
 	q.n = &nt;
-	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
-	    (ra_bulk_commit(x.ca, st, &q, &res, &out, &n, &c, &e) == -1 && out == NULL)) {
+	if (ra_bulk_commit(x.ca, st, &q, &res, &out, &n, &c, &e) == -1 && out == NULL) {
 		rc = web_error(&x, &e);
 		goto out;
 	}

@@ -136,6 +136,7 @@ def test_bulk_server_files(bulk, tmp_path):
                   for i, n in enumerate(names)])
     r = upload(s, srv, good)
     assert [x[1] for x in rows(r)] == ["OK"] * 3
+    dry = r
     r = commit(s, srv, r)
     t = rows(r)
     assert [x[1] for x in t] == ["OK"] * 3, t
@@ -144,6 +145,11 @@ def test_bulk_server_files(bulk, tmp_path):
     for i, sn in enumerate(serials):
         m = wait_mail_to(inst, f"admin{i}@example.ac.jp")[-1]
         assert sn in m.get_content()
+    # the same commit form again (reload, double click): nothing more
+    n = cert_count(inst)
+    again = commit(s, srv, dry)
+    assert again.status_code == 409 and "実行済み" in again.text, again.text
+    assert cert_count(inst) == n
     lst = s.get(f"{srv.console}/certs?kind=server&q=w1.example.ac.jp")
     assert serials[0] in lst.text
     # the result as TSV, from the sealed form
