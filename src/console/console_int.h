@@ -79,11 +79,15 @@ int console_op_allowlist_remove_post(struct http_req *);
 int console_allowlist_tsv_get(struct http_req *);
 int console_stats_get(struct http_req *); /* stats.c */
 int console_stats_tsv_get(struct http_req *);
-int console_audit_get(struct http_req *);  /* audit.c */
-int console_bulk_get(struct http_req *);   /* download.c */
+int console_download_get(struct http_req *); /* download.c */
 int console_admins_get(struct http_req *); /* admins.c */
 int console_admins_rename_post(struct http_req *);
 int console_admins_tsv_post(struct http_req *);
 int console_cert_admin_post(struct http_req *);
+int console_audit_get(struct http_req *); /* audit.c */
+int console_bulk_get(struct http_req *);  /* bulk.c */
+int console_bulk_post(struct http_req *);
+int console_bulk_commit_post(struct http_req *);
+int console_bulk_result_post(struct http_req *);
 
 #endif

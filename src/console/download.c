@@ -37,7 +37,7 @@ download_kind(const char *v, int *k, unsigned *perms)
 
 /* GET /download: the page (no format) or the file. */
 int
-console_bulk_get(struct http_req *r)
+console_download_get(struct http_req *r)
 {
 	struct web_ctx x;
 	struct console_who w;

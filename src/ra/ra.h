@@ -1477,6 +1477,8 @@ struct ra_ocert_req {
 	const char *holder_name, *holder_unit, *holder_email;
 	const char *replaces; /* a renewal: the serial of the certificate it replaces */
 	const struct ra_ocert_notify *n;
+	int check_only; /* every check of the issuance (ra_issue's check_only): nothing signed,
+			 * stored nor mailed */
 };
 
 /*
@@ -1795,6 +1797,75 @@ int ra_bulk_check(const unsigned char *p, size_t n, const struct ra_bulk_opts *o
 void ra_bulk_summary(const struct ra_bulk_result *, struct ra_bulk_summary *);
 void ra_bulk_rec_clear(struct ra_bulk_rec *);	   /* accepts NULL; wipes the PIN */
 void ra_bulk_result_free(struct ra_bulk_result *); /* accepts a zeroed result */
+
+/*
+ * Committing a checked file (bulkcommit.c, docs/bulk-tsv.md "Commit"): server and client
+ * issue (from the line's CSR), renew and revoke, as the officer, through ra_ocert_issue and
+ * ra_ocert_revoke, each line its own transaction.  ALL_OR_NOTHING: nothing is done when a line
+ * was refused by the checks or refuses in a first pass of every line's issuance checks
+ * (check_only: nothing signed); only then is every line done.  A line that fails in that real
+ * pass (a race, a store failure) stops it: the lines done before stay done (each its own
+ * transaction) and the outcomes say so.  GOOD_LINES: every good line is done, the others are
+ * reported.
+ */
+enum ra_bulk_mode {
+	RA_BULK_ALL_OR_NOTHING = 0,
+	RA_BULK_GOOD_LINES,
+	RA_BULK_MODE__MAX,
+};
+/* "all_or_nothing", "good_lines"; "error" out of range. */
+const char *ra_bulk_mode_name(enum ra_bulk_mode);
+
+enum ra_bulk_state {
+	RA_BULK_DONE = 0, /* issued, renewed or revoked: serial */
+	RA_BULK_CHECKED,  /* check_only: every check passed */
+	RA_BULK_BAD,	  /* refused by ra_bulk_check (code, col, column, msg) */
+	RA_BULK_REFUSED,  /* refused at commit (err, kind, msg): the name policy, the DN, ... */
+	RA_BULK_SKIPPED,  /* not done: all-or-nothing, and another line was refused */
+	RA_BULK_STATE__MAX,
+};
+/* "done", "checked", "bad", "refused", "skipped"; "error" out of range. */
+const char *ra_bulk_state_name(enum ra_bulk_state);
+
+/* One line's outcome (every data line of the file, in line order). */
+struct ra_bulk_outcome {
+	size_t line;
+	enum ra_bulk_state state;
+	char serial[STORE_SERIAL_MAX]; /* DONE: the new certificate's (revoke: the revoked one) */
+	char subject_dn[256];	       /* the line's DN when it was good, else "" */
+	enum ra_bulk_code code;	       /* BAD: the first error's */
+	enum ra_bulk_col col;	       /* BAD: its column (NONE: the line) */
+	size_t column;		       /* BAD: its position */
+	enum err_code err;	       /* REFUSED: the refusal's code (ERR_REFUSED, ...) */
+	int kind;		       /* REFUSED: enum ca_refusal, 0 when none */
+	char msg[224];		       /* English, naming the rule */
+};
+
+struct ra_bulk_counts {
+	size_t total; /* data lines */
+	size_t done, checked, bad, refused, skipped;
+};
+
+struct ra_bulk_commit_req {
+	enum ra_bulk_kind kind; /* SERVER or CLIENT */
+	enum ra_bulk_op op;	/* ISSUE, RENEW or REVOKE */
+	enum ra_bulk_mode mode;
+	int check_only;			  /* the dry run: checks only, nothing written, no audit */
+	const struct ra_officer *officer; /* the certificates are its organization's */
+	const struct ra_ocert_notify *n;  /* the user administrators' mails */
+};
+
+/*
+ * Commits res (from ra_bulk_check of the same kind and operation) as q says.  *out gets one
+ * outcome per data line (caller frees), c the counts.  Unless check_only, the audit entry
+ * console.bulk (the officer, the file's line count, kind, operation, mode and the counts) is
+ * written at the end.  -1 when the commit could not run at all (a usage error: *out NULL) or
+ * the audit entry failed after the lines (*out holds what was done); a line's refusal is its
+ * outcome, not a failure.
+ */
+int ra_bulk_commit(struct ca *, struct store *, const struct ra_bulk_commit_req *q,
+		   const struct ra_bulk_result *res, struct ra_bulk_outcome **out, size_t *nout,
+		   struct ra_bulk_counts *c, struct err *);
 /* ---- statistics (stats.c) ---- */
 /*
  * The console's statistics of issued certificates (issue 13, part 8) and its audit view

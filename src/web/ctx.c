@@ -120,6 +120,12 @@ web_cookies(const struct web_ctx *x, const char **hdrs, size_t *n, char **sidc)
 int
 web_page(struct web_ctx *x, int status, const char *page, const struct tmpl_data *d)
 {
+	return web_page_max(x, status, page, d, WEB_PAGE_MAX);
+}
+
+int
+web_page_max(struct web_ctx *x, int status, const char *page, const struct tmpl_data *d, size_t max)
+{
 	struct buf out;
 	struct err e;
 	const char *hdrs[32];
@@ -128,7 +134,7 @@ web_page(struct web_ctx *x, int status, const char *page, const struct tmpl_data
 	int rc;
 
 	err_clear(&e);
-	buf_init(&out, 1024 * 1024);
+	buf_init(&out, max);
 	if (tmpl_render(x->site->tmpl, x->site->layout != NULL ? x->site->layout : "layout", page,
 			d, x->lang, &out, &e) == -1) {
 		log_warn("%s: %s: %s", x->site->name, page, e.msg);
@@ -253,8 +259,9 @@ web_form_read_link(struct web_ctx *x, struct web_form *f, const struct web_form_
 		lim = &dflt;
 	err_clear(&e);
 	if (lim->multipart && ct != NULL && strncasecmp(ct, "multipart/form-data", 19) == 0)
-		r = web_form_parse_multipart(x->r->body, x->r->bodylen, ct, lim->body_max,
-					     lim->big_name, lim->big_max, f, &e);
+		r = web_form_parse_multipart_ex(x->r->body, x->r->bodylen, ct, lim->body_max,
+						lim->big_name, lim->big_max,
+						lim->multipart == WEB_FORM_RAW, f, &e);
 	else
 		r = web_form_parse_ex(x->r->body, x->r->bodylen, lim->body_max, lim->big_name,
 				      lim->big_max, f, &e);

@@ -133,7 +133,9 @@ web_form_free(struct web_form *f)
 	for (size_t i = 0; i < f->n; i++) {
 		free(f->v[i].name);
 		if (f->v[i].value != NULL) {
-			explicit_bzero(f->v[i].value, strlen(f->v[i].value));
+			size_t n = strlen(f->v[i].value);
+
+			explicit_bzero(f->v[i].value, f->v[i].len > n ? f->v[i].len : n);
 			free(f->v[i].value);
 		}
 	}
@@ -146,6 +148,18 @@ web_form_get(const struct web_form *f, const char *name)
 	for (size_t i = 0; i < f->n; i++)
 		if (strcmp(f->v[i].name, name) == 0)
 			return f->v[i].value;
+	return NULL;
+}
+
+const unsigned char *
+web_form_get_raw(const struct web_form *f, const char *name, size_t *len)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (strcmp(f->v[i].name, name) == 0) {
+			*len = f->v[i].len != 0 ? f->v[i].len : strlen(f->v[i].value);
+			return (const unsigned char *)f->v[i].value;
+		}
+	*len = 0;
 	return NULL;
 }
 
@@ -285,6 +299,14 @@ int
 web_form_parse_multipart(const void *body, size_t len, const char *ctype, size_t body_max,
 			 const char *big_name, size_t big_max, struct web_form *f, struct err *e)
 {
+	return web_form_parse_multipart_ex(body, len, ctype, body_max, big_name, big_max, 0, f, e);
+}
+
+int
+web_form_parse_multipart_ex(const void *body, size_t len, const char *ctype, size_t body_max,
+			    const char *big_name, size_t big_max, int raw, struct web_form *f,
+			    struct err *e)
+{
 	const unsigned char *p = body, *end = p + len;
 	char bnd[80], delim[84];
 	size_t dl;
@@ -376,14 +398,26 @@ web_form_parse_multipart(const void *body, size_t len, const char *ctype, size_t
 			free(name);
 			goto out;
 		}
-		if (form_take(p, (size_t)(next - p),
-			      fn != NULL || (big_name != NULL && strcmp(name, big_name) == 0)
-				  ? big_max
-				  : WEB_FORM_VALUE_MAX,
-			      fn != NULL ? "file" : "value", 1, &value, e) == -1) {
+		if (raw && big_name != NULL && strcmp(name, big_name) == 0) {
+			if ((size_t)(next - p) > big_max) {
+				err_set(e, ERR_REFUSED, "form: file longer than %zu bytes",
+					big_max);
+				free(name);
+				goto out;
+			}
+			value = xmalloc((size_t)(next - p) + 1);
+			memcpy(value, p, (size_t)(next - p));
+			value[next - p] = '\0';
+			f->v[f->n].len = (size_t)(next - p);
+		} else if (form_take(p, (size_t)(next - p),
+				     fn != NULL || (big_name != NULL && strcmp(name, big_name) == 0)
+					 ? big_max
+					 : WEB_FORM_VALUE_MAX,
+				     fn != NULL ? "file" : "value", 1, &value, e) == -1) {
 			free(name);
 			goto out;
-		}
+		} else
+			f->v[f->n].len = strlen(value);
 		f->v[f->n].name = name;
 		f->v[f->n].value = value;
 		f->n++;

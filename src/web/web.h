@@ -262,7 +262,8 @@ int captcha_draw(const struct captcha_conf *, const char *answer, struct buf *pn
 
 struct web_field {
 	char *name;
-	char *value;
+	char *value; /* NUL-terminated; a raw file (WEB_FORM_RAW) may hold NULs: len */
+	size_t len;  /* bytes of value (set for raw files; 0 otherwise) */
 };
 
 struct web_form {
@@ -290,9 +291,19 @@ int web_form_parse_ex(const void *body, size_t len, size_t body_max, const char 
  */
 int web_form_parse_multipart(const void *body, size_t len, const char *ctype, size_t body_max,
 			     const char *big_name, size_t big_max, struct web_form *, struct err *);
+/*
+ * The same; with raw set, the field big_name is taken as it came, any bytes (an uploaded
+ * file whose encoding its reader decides: the console's bulk TSV), read with
+ * web_form_get_raw().
+ */
+int web_form_parse_multipart_ex(const void *body, size_t len, const char *ctype, size_t body_max,
+				const char *big_name, size_t big_max, int raw, struct web_form *,
+				struct err *);
 void web_form_free(struct web_form *);
 /* The value of name, or NULL when absent. */
 const char *web_form_get(const struct web_form *, const char *name);
+/* The bytes of name and their count (a raw file may hold NULs), or NULL when absent. */
+const unsigned char *web_form_get_raw(const struct web_form *, const char *name, size_t *len);
 
 /* ---- a face and one request of it (ctx.c) ---- */
 
@@ -339,6 +350,10 @@ struct tmpl_data *web_data_flow(const struct web_ctx *, const char *title_msgid,
  * the security headers (CSP, nosniff, no referrer).  A render error becomes the error page.
  */
 int web_page(struct web_ctx *, int status, const char *page, const struct tmpl_data *);
+#define WEB_PAGE_MAX (1024 * 1024) /* bytes of a page web_page() renders */
+/* The same with a larger limit of max bytes (the console's bulk result pages). */
+int web_page_max(struct web_ctx *, int status, const char *page, const struct tmpl_data *,
+		 size_t max);
 /* A page with a title and one message (both msgids). */
 int web_notice(struct web_ctx *, int status, const char *title_msgid, const char *msg_msgid);
 /* Logs e with a reference number and shows the error page (500). */
@@ -350,8 +365,10 @@ struct web_form_limits {
 	size_t body_max;      /* bytes of the body */
 	const char *big_name; /* one field that may hold big_max bytes, or NULL */
 	size_t big_max;
-	int multipart; /* multipart/form-data is accepted too (a file field) */
+	int multipart; /* multipart/form-data is accepted too (a file field); WEB_FORM_RAW: and
+			* the field big_name is kept as raw bytes (web_form_get_raw) */
 };
+#define WEB_FORM_RAW 2
 
 /*
  * Parses the request's body (urlencoded, and multipart/form-data when lim says so) within lim

@@ -1158,6 +1158,8 @@ test_form_big_field(void **state)
 
 #define CT "multipart/form-data; boundary=----b0undary"
 
+static void multipart_raw(void);
+
 static int
 mp(const char *body, const char *ctype, struct web_form *f)
 {
@@ -1264,6 +1266,7 @@ test_multipart(void **state)
 	assert_int_equal(mp(buf_cstr(&b), CT, &f), -1);
 	free(big);
 	buf_free(&b);
+	multipart_raw();
 }
 
 /* ---- sessions, CSRF and sealed forms (session.c, csrf.c, sealed.c) ---- */
@@ -1282,6 +1285,48 @@ ctx_of(struct web_ctx *x, struct web_site *site, const char *sid)
 		snprintf(x->sid, sizeof(x->sid), "%s", sid);
 	else
 		web_session_new_id(x->sid);
+}
+
+/* WEB_FORM_RAW: the one raw field keeps any bytes (NUL, CP932, controls) with its length. */
+static void
+multipart_raw(void)
+{
+	static const char body[] =
+	    "------b0undary\r\n"
+	    "Content-Disposition: form-data; name=\"op\"\r\n\r\n"
+	    "issue\r\n"
+	    "------b0undary\r\n"
+	    "Content-Disposition: form-data; name=\"file\"; filename=\"a.tsv\"\r\n"
+	    "\r\n"
+	    "\x93\x8c\x8b\x9e\t\x00\x01x\r\n\r\n"
+	    "------b0undary--\r\n";
+	static const unsigned char want[] = "\x93\x8c\x8b\x9e\t\x00\x01x\r\n";
+	struct web_form f;
+	const unsigned char *p;
+	size_t n = 0;
+	struct err e;
+
+	err_clear(&e);
+	assert_int_equal(web_form_parse_multipart_ex(body, sizeof(body) - 1, CT, 64 * 1024, "file",
+						     1024, 1, &f, &e),
+			 0);
+	assert_string_equal(web_form_get(&f, "op"), "issue");
+	p = web_form_get_raw(&f, "file", &n);
+	assert_non_null(p);
+	assert_int_equal(n, sizeof(want) - 1);
+	assert_memory_equal(p, want, n);
+	assert_null(web_form_get_raw(&f, "none", &n));
+	web_form_free(&f);
+	/* without raw the same file is refused (not UTF-8, controls) */
+	assert_int_equal(web_form_parse_multipart_ex(body, sizeof(body) - 1, CT, 64 * 1024, "file",
+						     1024, 0, &f, &e),
+			 -1);
+	web_form_free(&f);
+	/* the raw field keeps its limit */
+	assert_int_equal(web_form_parse_multipart_ex(body, sizeof(body) - 1, CT, 64 * 1024, "file",
+						     4, 1, &f, &e),
+			 -1);
+	web_form_free(&f);
 }
 
 static void

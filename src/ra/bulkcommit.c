@@ -1,0 +1,413 @@
+/*
+ * bulkcommit: a checked bulk TSV file (bulk.c) committed as the officer (issue 13 part 5):
+ * server certificates issued from each line's CSR, renewed (the old serial, a new key) or
+ * revoked (reason and comment) through orgcert.c, each line its own transaction, and one
+ * audit entry console.bulk for the file.  The DN of a line must be the subject the RA builds:
+ * its O the organization's registered name and its CN the certificate's (the FQDN; a renewal
+ * or revocation: the old certificate's CN).  Client files: revocation only — issuing and
+ * renewing a client certificate needs a key the RA makes (PKCS#12) or the browser, which no
+ * bulk line carries; such lines are refused with that reason.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ra.h"
+
+static const char *const bulk_mode_names[RA_BULK_MODE__MAX] = {"all_or_nothing", "good_lines"};
+static const char *const bulk_state_names[RA_BULK_STATE__MAX] = {"done", "checked", "bad",
+								 "refused", "skipped"};
+
+const char *
+ra_bulk_mode_name(enum ra_bulk_mode m)
+{
+	return (unsigned)m < RA_BULK_MODE__MAX ? bulk_mode_names[m] : "error";
+}
+
+const char *
+ra_bulk_state_name(enum ra_bulk_state s)
+{
+	return (unsigned)s < RA_BULK_STATE__MAX ? bulk_state_names[s] : "error";
+}
+
+/*
+ * The value of attribute name ("CN", "O") in a normalised line DN ("CN=..,[OU=..,]O=..,L=..")
+ * into out; -1 when absent or too long.  A comma separates attributes only before NAME=, so
+ * ",O=" cannot occur inside a value (bulk.c).
+ */
+static int
+bulk_dn_attr(const char *dn, const char *name, char *out, size_t outlen)
+{
+	char key[8];
+	const char *p, *end;
+	size_t n, kl;
+
+	kl = (size_t)snprintf(key, sizeof(key), "%s=", name);
+	if (strncmp(dn, key, kl) == 0)
+		p = dn + kl;
+	else {
+		kl = (size_t)snprintf(key, sizeof(key), ",%s=", name);
+		if ((p = strstr(dn, key)) == NULL)
+			return -1;
+		p += kl;
+	}
+	end = p;
+	for (;;) {
+		end = strchr(end, ',');
+		if (end == NULL) {
+			end = p + strlen(p);
+			break;
+		}
+		/* the next attribute: ",NAME=" with NAME letters */
+		{
+			const char *q = end + 1;
+
+			while ((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z'))
+				q++;
+			if (q > end + 1 && *q == '=')
+				break;
+		}
+		end++;
+	}
+	n = (size_t)(end - p);
+	if (n >= outlen)
+		return -1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
+}
+
+/*
+ * The value of attribute name in an RFC 4514 subject (ra_cert.subject): "CN=a,O=b\, c";
+ * backslash escapes of one character undone.  -1 when absent or too long.
+ */
+static int
+bulk_4514_attr(const char *s, const char *name, char *out, size_t outlen)
+{
+	size_t nl = strlen(name), k = 0;
+	const char *p = s;
+	int start = 1;
+
+	while (*p != '\0') {
+		if (start && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+			p += nl + 1;
+			while (*p != '\0' && *p != ',') {
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+				if (k + 1 >= outlen)
+					return -1;
+				out[k++] = *p++;
+			}
+			out[k] = '\0';
+			return 0;
+		}
+		if (*p == '\\' && p[1] != '\0')
+			p += 2;
+		else {
+			start = *p == ',' || *p == '+';
+			p++;
+		}
+	}
+	return -1;
+}
+
+/* Copies s into out[0..n), cut at n - 1 bytes (never inside a UTF-8 character). */
+static void
+bulk_copy(char *out, size_t n, const char *s)
+{
+	size_t k = strlen(s);
+
+	if (k >= n) {
+		k = n - 1;
+		while (k > 0 && ((unsigned char)s[k] & 0xc0) == 0x80)
+			k--;
+	}
+	memcpy(out, s, k);
+	out[k] = '\0';
+}
+
+/* Sets o to REFUSED with e's code, kind and message. */
+static void
+bulk_refused(struct ra_bulk_outcome *o, const struct err *e)
+{
+	o->state = RA_BULK_REFUSED;
+	o->err = e->code;
+	o->kind = e->kind;
+	bulk_copy(o->msg, sizeof(o->msg), e->msg);
+}
+
+/*
+ * The DN of a line against what the certificate gets: O the organization's registered name,
+ * CN cn (the FQDN, or the old certificate's CN).  0, or -1 with ERR_REFUSED naming the rule.
+ */
+static int
+bulk_dn_match(const struct ra_bulk_rec *r, const struct ra_officer *of, const char *cn,
+	      struct err *e)
+{
+	char lcn[256], lo[256];
+
+	if (bulk_dn_attr(r->subject_dn, "CN", lcn, sizeof(lcn)) == -1 ||
+	    bulk_dn_attr(r->subject_dn, "O", lo, sizeof(lo)) == -1)
+		return err_set(e, ERR_REFUSED, "subject DN: CN and O are required");
+	if (strcmp(lo, of->org_name) != 0)
+		return err_set(e, ERR_REFUSED,
+			       "subject DN: O must be the organization's registered name \"%s\"",
+			       of->org_name);
+	if (cn != NULL && strcasecmp(lcn, cn) != 0)
+		return err_set(e, ERR_REFUSED, "subject DN: CN %s is not the certificate's CN %s",
+			       lcn, cn);
+	return 0;
+}
+
+/*
+ * The old certificate of a renewal or revocation (the officer's organization's): its CN into
+ * cn, and the line's DN against it.
+ */
+static int
+bulk_old_match(struct ca *ca, struct store *st, const struct ra_bulk_rec *r,
+	       const struct ra_officer *of, struct err *e)
+{
+	struct ra_cert c;
+	char cn[256], o[300];
+	int rc = -1;
+
+	memset(&c, 0, sizeof(c));
+	if (ra_cert_get(ca, st, of->org_id, r->serial, 0, &c, e) == -1)
+		goto out;
+	if (c.subject == NULL || bulk_4514_attr(c.subject, "CN", cn, sizeof(cn)) == -1) {
+		err_set(e, ERR_REFUSED, "serial: %s has no CN", c.serial);
+		goto out;
+	}
+	if (bulk_4514_attr(c.subject, "O", o, sizeof(o)) == 0 && strcmp(o, of->org_name) != 0) {
+		err_set(e, ERR_REFUSED, "serial: %s is not of the organization's name", c.serial);
+		goto out;
+	}
+	if (bulk_dn_match(r, of, cn, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	ra_cert_clear(&c);
+	return rc;
+}
+
+/*
+ * One good line: checked only (check_only) or done.  0 (o DONE or CHECKED), 1 refused (o says
+ * why).
+ */
+static int
+bulk_line(struct ca *ca, struct store *st, const struct ra_bulk_commit_req *q,
+	  const struct ra_bulk_rec *r, int check_only, struct ra_bulk_outcome *o)
+{
+	struct ra_ocert_req oq;
+	struct ca_issued is;
+	const char **names = NULL;
+	size_t i, n = 0;
+	struct err e;
+	int rc = 1;
+
+	memset(&is, 0, sizeof(is));
+	err_clear(&e);
+	if (q->kind == RA_BULK_CLIENT && q->op != RA_BULK_REVOKE) {
+		err_set(&e, ERR_REFUSED,
+			"client: bulk issuance needs a key the RA makes (PKCS#12) or the browser; "
+			"issue client certificates one at a time");
+		goto out;
+	}
+	if (q->op == RA_BULK_REVOKE) {
+		if (bulk_old_match(ca, st, r, q->officer, &e) == -1)
+			goto out;
+		if (check_only) {
+			struct ra_cert c;
+
+			memset(&c, 0, sizeof(c));
+			if (ra_cert_get(ca, st, q->officer->org_id, r->serial, 0, &c, &e) == -1)
+				goto out;
+			if (c.status == RA_CERT_REVOKED) {
+				err_set(&e, ERR_CONFLICT, "revoke: %s is revoked already",
+					c.serial);
+				ra_cert_clear(&c);
+				goto out;
+			}
+			ra_cert_clear(&c);
+		} else if (ra_ocert_revoke(ca, st, q->officer, r->serial, r->reason, r->comment,
+					   &e) == -1)
+			goto out;
+		snprintf(o->serial, sizeof(o->serial), "%s", r->serial);
+		o->state = check_only ? RA_BULK_CHECKED : RA_BULK_DONE;
+		rc = 0;
+		goto out;
+	}
+	if (q->op == RA_BULK_RENEW) {
+		if (bulk_old_match(ca, st, r, q->officer, &e) == -1)
+			goto out;
+	} else if (bulk_dn_match(r, q->officer, r->fqdn, &e) == -1)
+		goto out;
+	/* the names, the FQDN first: the certificate's CN */
+	names = xcalloc(r->ndns + 1, sizeof(*names));
+	if (r->fqdn != NULL)
+		names[n++] = r->fqdn;
+	for (i = 0; i < r->ndns; i++)
+		if (r->fqdn == NULL || strcmp(r->dns[i], r->fqdn) != 0)
+			names[n++] = r->dns[i];
+	memset(&oq, 0, sizeof(oq));
+	oq.kind = RA_OCERT_SERVER;
+	oq.officer = q->officer;
+	oq.csr = r->csr;
+	oq.csrlen = r->csr_len;
+	oq.dns = names;
+	oq.ndns = n;
+	oq.admin_name = r->admin_name;
+	oq.admin_unit = r->admin_unit;
+	oq.admin_email = r->admin_email;
+	oq.server_software = r->server_software;
+	oq.replaces = q->op == RA_BULK_RENEW ? r->serial : NULL;
+	oq.n = q->n;
+	oq.check_only = check_only;
+	if (ra_ocert_issue(ca, st, &oq, &is, &e) == -1)
+		goto out;
+	if (!check_only)
+		snprintf(o->serial, sizeof(o->serial), "%s", is.serial);
+	o->state = check_only ? RA_BULK_CHECKED : RA_BULK_DONE;
+	rc = 0;
+out:
+	if (rc == 1)
+		bulk_refused(o, &e);
+	ca_issued_clear(&is);
+	free(names);
+	return rc;
+}
+
+int
+ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req *q,
+	       const struct ra_bulk_result *res, struct ra_bulk_outcome **out, size_t *nout,
+	       struct ra_bulk_counts *c, struct err *e)
+{
+	struct ra_bulk_outcome *v = NULL, *o;
+	struct ra_bulk_rec **recof = NULL;
+	size_t i, k, n = 0, ri = 0, ei = 0, nlines;
+	char actor[48], detail[256];
+	int real, stop = 0, rc = -1;
+
+	*out = NULL;
+	*nout = 0;
+	memset(c, 0, sizeof(*c));
+	if ((q->kind != RA_BULK_SERVER && q->kind != RA_BULK_CLIENT) ||
+	    (q->op != RA_BULK_ISSUE && q->op != RA_BULK_RENEW && q->op != RA_BULK_REVOKE) ||
+	    (unsigned)q->mode >= RA_BULK_MODE__MAX)
+		return err_set(e, ERR_REFUSED, "bulk: %s %s cannot be committed",
+			       ra_bulk_kind_name(q->kind), ra_bulk_op_name(q->op));
+	if (q->officer == NULL || q->officer->org_id == 0 || q->officer->role != RA_ROLE_OFFICER)
+		return err_set(e, ERR_REFUSED, "bulk: an officer of an organization commits");
+	for (i = 0; i < res->nerrs; i++)
+		if (res->errs[i].line == 0 || res->errs[i].code == RA_BULK_E_FILE ||
+		    res->errs[i].code == RA_BULK_E_USAGE ||
+		    res->errs[i].code == RA_BULK_E_NO_DATA ||
+		    (res->errs[i].code >= RA_BULK_E_HEADER_UNKNOWN &&
+		     res->errs[i].code <= RA_BULK_E_HEADER_MISSING))
+			return err_set(e, ERR_REFUSED, "bulk: the file was refused as a whole");
+	/* one outcome per data line: the records and the bad lines, merged by line */
+	nlines = res->nrecs + res->bad + 1;
+	v = xcalloc(nlines, sizeof(*v));
+	recof = xcalloc(nlines, sizeof(*recof));
+	while (ri < res->nrecs || ei < res->nerrs) {
+		if (n == nlines)
+			break;
+		o = &v[n];
+		if (ri < res->nrecs &&
+		    (ei == res->nerrs || res->recs[ri].line < res->errs[ei].line)) {
+			o->line = res->recs[ri].line;
+			o->state = RA_BULK_SKIPPED;
+			if (res->recs[ri].subject_dn != NULL)
+				bulk_copy(o->subject_dn, sizeof(o->subject_dn),
+					  res->recs[ri].subject_dn);
+			recof[n] = &res->recs[ri++];
+		} else {
+			const struct ra_bulk_error *er = &res->errs[ei];
+
+			o->line = er->line;
+			o->state = RA_BULK_BAD;
+			o->code = er->code;
+			o->col = er->col;
+			o->column = er->column;
+			snprintf(o->msg, sizeof(o->msg), "%s", er->msg);
+			while (ei < res->nerrs && res->errs[ei].line == o->line)
+				ei++;
+		}
+		n++;
+	}
+	for (i = 0; i < n; i++)
+		if (v[i].state == RA_BULK_BAD)
+			c->bad++;
+	/*
+	 * Passes: 0 checks every line (always in the dry run and all-or-nothing), 1 does them
+	 * (unless check_only, or all-or-nothing with a refused line).
+	 */
+	for (real = 0; real < 2 && !stop; real++) {
+		if (real == 0 && !q->check_only && q->mode == RA_BULK_GOOD_LINES)
+			continue;
+		if (real == 1 && q->check_only)
+			break;
+		if (q->mode == RA_BULK_ALL_OR_NOTHING && c->bad > 0 && real == 1)
+			break;
+		for (k = 0; k < n && !stop; k++) {
+			if (recof[k] == NULL || v[k].state == RA_BULK_REFUSED)
+				continue;
+			if (bulk_line(ca, st, q, recof[k], !real, &v[k]) == 1) {
+				if (real && q->mode == RA_BULK_ALL_OR_NOTHING)
+					stop = 1; /* the lines done so far stay done */
+				continue;
+			}
+		}
+		if (real == 0 && q->mode == RA_BULK_ALL_OR_NOTHING)
+			for (k = 0; k < n; k++)
+				if (v[k].state == RA_BULK_REFUSED)
+					stop = 1;
+	}
+	/* what was only checked on the way to the real pass and not done: skipped */
+	for (k = 0; k < n; k++) {
+		if (!q->check_only && v[k].state == RA_BULK_CHECKED)
+			v[k].state = RA_BULK_SKIPPED;
+		switch (v[k].state) {
+		case RA_BULK_DONE:
+			c->done++;
+			break;
+		case RA_BULK_CHECKED:
+			c->checked++;
+			break;
+		case RA_BULK_REFUSED:
+			c->refused++;
+			break;
+		case RA_BULK_SKIPPED:
+			c->skipped++;
+			break;
+		default:
+			break;
+		}
+	}
+	c->total = n;
+	*out = v;
+	*nout = n;
+	v = NULL;
+	if (!q->check_only) {
+		snprintf(actor, sizeof(actor), "officer:%" PRId64, q->officer->id);
+		snprintf(detail, sizeof(detail),
+			 "kind=%s op=%s mode=%s lines=%zu done=%zu bad=%zu refused=%zu "
+			 "skipped=%zu",
+			 ra_bulk_kind_name(q->kind), ra_bulk_op_name(q->op),
+			 ra_bulk_mode_name(q->mode), n, c->done, c->bad, c->refused, c->skipped);
+		if (store_begin(st, e) == -1)
+			goto out;
+		if (store_audit_append(st, actor, "console.bulk", q->officer->org_code, detail,
+				       NULL, e) == -1 ||
+		    store_commit(st, e) == -1) {
+			store_rollback(st);
+			goto out; /* *out keeps the outcomes of what was done */
+		}
+	}
+	rc = 0;
+out:
+	free(v);
+	free(recof);
+	return rc;
+}

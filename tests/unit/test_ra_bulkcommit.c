@@ -1,0 +1,385 @@
+/*
+ * ra_bulk_commit (src/ra/bulkcommit.c) on SQLite and on PostgreSQL: an officer of EX1
+ * ("Example One", example.co.jp) commits server issue, renew and revoke files built as
+ * ra_bulk_check leaves them.  All-or-nothing with a line the checks refused, and with a line
+ * the name policy refuses, issues nothing; good lines issues the good ones; the dry run
+ * writes nothing; the DN's O and CN must be the subject the RA builds; client issuance is
+ * refused; every commit writes one console.bulk audit entry with its counts.
+ */
+#include "testutil.h"
+#include "tu_x509.h"
+#include "tu_ca.h"
+#include "tu_ra.h"
+
+#define OK(x) assert_int_equal((x), 0)
+
+static struct tu_ra fx;
+static int want_pg;
+static struct ra_officer off;
+static int readies; /* the user administrators' mails asked for */
+
+static int
+hook_ready(void *arg, struct store *st, const struct store_certadmin *a, const char *token,
+	   struct err *e)
+{
+	(void)arg;
+	(void)st;
+	(void)token;
+	(void)e;
+	assert_non_null(a->admin_email);
+	readies++;
+	return 0;
+}
+
+static const struct ra_ocert_notify notify = {NULL, hook_ready, NULL, NULL};
+
+static int
+setup(void **state)
+{
+	struct ra_officer_new q;
+	char pin[RA_OFFICER_PIN_LEN + 1];
+	struct err e;
+
+	(void)state;
+	tu_ra_open(&fx, want_pg, 1, "test_ra_bulkcommit");
+	err_clear(&e);
+	memset(&q, 0, sizeof(q));
+	q.org_code = "EX1";
+	q.name = "Taro Yamada";
+	q.email = "taro@example.co.jp";
+	q.role = RA_ROLE_OFFICER;
+	q.perms = RA_PERM_SERVER | RA_PERM_CLIENT;
+	if (ra_officer_add(fx.ca.ca, fx.ca.st, &q, NULL, "unit", &off, pin, &e) == -1)
+		fail_msg("ra_officer_add: %s", e.msg);
+	assert_string_equal(off.org_name, "Example One");
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	tu_ra_close(&fx);
+	return 0;
+}
+
+static int64_t
+count_certs(void)
+{
+	int64_t n = 0;
+	struct err e;
+
+	err_clear(&e);
+	OK(store_cert_count(fx.ca.st, -1, &n, &e));
+	return n;
+}
+
+/* A good issue (or renew, with old) line for host cn with org O=org. */
+static void
+rec_server(struct ra_bulk_rec *r, size_t line, const char *cn, const char *org, const char *old)
+{
+	char subj[300], dn[400];
+	unsigned char *der;
+	int len;
+
+	memset(r, 0, sizeof(*r));
+	r->reason = -1;
+	r->line = line;
+	snprintf(subj, sizeof(subj), "/C=JP/ST=Tokyo/L=Chiyoda-ku/O=%s/CN=%s", org, cn);
+	der = tu_csr_ex(subj, NULL, &len);
+	r->csr = malloc((size_t)len);
+	memcpy(r->csr, der, (size_t)len);
+	r->csr_len = (size_t)len;
+	OPENSSL_free(der);
+	snprintf(dn, sizeof(dn), "CN=%s,O=%s,L=Chiyoda-ku,ST=Tokyo,C=JP", cn, org);
+	r->subject_dn = strdup(dn);
+	r->profile = "server";
+	r->profile_id = 3;
+	r->admin_name = strdup("Hanako Admin");
+	r->admin_email = strdup("admin@example.co.jp");
+	r->fqdn = strdup(cn);
+	r->server_software = strdup("nginx1.24");
+	r->dns = calloc(1, sizeof(char *));
+	r->dns[0] = strdup(cn);
+	r->ndns = 1;
+	if (old != NULL)
+		snprintf(r->serial, sizeof(r->serial), "%s", old);
+}
+
+/* A revoke line of serial for host cn. */
+static void
+rec_revoke(struct ra_bulk_rec *r, size_t line, const char *cn, const char *serial)
+{
+	char dn[400];
+
+	memset(r, 0, sizeof(*r));
+	r->line = line;
+	snprintf(dn, sizeof(dn), "CN=%s,O=Example One,L=Chiyoda-ku,ST=Tokyo,C=JP", cn);
+	r->subject_dn = strdup(dn);
+	snprintf(r->serial, sizeof(r->serial), "%s", serial);
+	r->reason = 5;
+	r->comment = strdup("closed");
+}
+
+/* A result of n records (recs taken) and one bad line at bad (0: none). */
+static void
+result(struct ra_bulk_result *res, struct ra_bulk_rec *recs, size_t n, size_t bad)
+{
+	memset(res, 0, sizeof(*res));
+	res->recs = calloc(n + 1, sizeof(*recs));
+	memcpy(res->recs, recs, n * sizeof(*recs));
+	res->nrecs = n;
+	res->good = n;
+	res->total = n;
+	if (bad != 0) {
+		res->errs = calloc(1, sizeof(*res->errs));
+		res->errs[0].line = bad;
+		res->errs[0].column = 11;
+		res->errs[0].col = RA_BULK_COL_FQDN;
+		res->errs[0].code = RA_BULK_E_FQDN;
+		snprintf(res->errs[0].msg, sizeof(res->errs[0].msg), "fqdn: not the CN");
+		res->nerrs = 1;
+		res->bad = 1;
+		res->total++;
+	}
+}
+
+static int
+commit(enum ra_bulk_op op, enum ra_bulk_mode mode, int check_only, const struct ra_bulk_result *res,
+       struct ra_bulk_outcome **out, size_t *n, struct ra_bulk_counts *c)
+{
+	struct ra_bulk_commit_req q;
+	struct err e;
+
+	memset(&q, 0, sizeof(q));
+	q.kind = RA_BULK_SERVER;
+	q.op = op;
+	q.mode = mode;
+	q.check_only = check_only;
+	q.officer = &off;
+	q.n = &notify;
+	err_clear(&e);
+	return ra_bulk_commit(fx.ca.ca, fx.ca.st, &q, res, out, n, c, &e);
+}
+
+/* The newest console.bulk entry's detail (caller frees), or NULL. */
+static char *
+last_bulk_audit(void)
+{
+	struct store_audit_filter f;
+	struct store_audit *v = NULL;
+	size_t n = 0;
+	struct err e;
+	char *s = NULL;
+
+	memset(&f, 0, sizeof(f));
+	f.action = "console.bulk";
+	f.limit = 1;
+	err_clear(&e);
+	OK(store_audit_list(fx.ca.st, &f, &v, &n, &e));
+	if (n == 1) {
+		s = strdup(v[0].detail);
+		assert_string_equal(v[0].object, "EX1");
+	}
+	STORE_LIST_FREE(v, n, store_audit_clear);
+	return s;
+}
+
+static void
+test_issue_modes(void **state)
+{
+	struct ra_bulk_rec recs[3];
+	struct ra_bulk_result res;
+	struct ra_bulk_outcome *o = NULL;
+	struct ra_bulk_counts c;
+	size_t n = 0;
+	int64_t before = count_certs();
+	char *d;
+
+	(void)state;
+	/* all-or-nothing, line 2 bad: nothing */
+	rec_server(&recs[0], 1, "a1.example.co.jp", "Example One", NULL);
+	rec_server(&recs[1], 3, "a3.example.co.jp", "Example One", NULL);
+	result(&res, recs, 2, 2);
+	readies = 0;
+	OK(commit(RA_BULK_ISSUE, RA_BULK_ALL_OR_NOTHING, 0, &res, &o, &n, &c));
+	assert_int_equal(n, 3);
+	assert_int_equal(o[0].state, RA_BULK_SKIPPED);
+	assert_int_equal(o[1].state, RA_BULK_BAD);
+	assert_int_equal(o[1].line, 2);
+	assert_int_equal(o[1].col, RA_BULK_COL_FQDN);
+	assert_int_equal(o[2].state, RA_BULK_SKIPPED);
+	assert_int_equal(c.done, 0);
+	assert_int_equal(c.bad, 1);
+	assert_int_equal(c.skipped, 2);
+	assert_int_equal(count_certs(), before);
+	assert_int_equal(readies, 0);
+	d = last_bulk_audit();
+	assert_non_null(d);
+	assert_non_null(strstr(d, "mode=all_or_nothing lines=3 done=0 bad=1"));
+	free(d);
+	free(o);
+
+	/* the dry run: the good lines checked, nothing written */
+	OK(commit(RA_BULK_ISSUE, RA_BULK_GOOD_LINES, 1, &res, &o, &n, &c));
+	assert_int_equal(c.checked, 2);
+	assert_int_equal(count_certs(), before);
+	free(o);
+
+	/* good lines: 1 and 3 issued, mailed */
+	OK(commit(RA_BULK_ISSUE, RA_BULK_GOOD_LINES, 0, &res, &o, &n, &c));
+	assert_int_equal(c.done, 2);
+	assert_int_equal(o[0].state, RA_BULK_DONE);
+	assert_true(o[0].serial[0] != '\0');
+	assert_int_equal(o[2].state, RA_BULK_DONE);
+	assert_int_equal(count_certs(), before + 2);
+	assert_int_equal(readies, 2);
+	d = last_bulk_audit();
+	assert_non_null(strstr(d, "kind=server op=issue mode=good_lines lines=3 done=2 bad=1"));
+	free(d);
+	free(o);
+	ra_bulk_result_free(&res);
+
+	/* all-or-nothing: a name outside the organization's domains refuses all */
+	rec_server(&recs[0], 1, "b1.example.co.jp", "Example One", NULL);
+	rec_server(&recs[1], 2, "b2.other.example.jp", "Example One", NULL);
+	rec_server(&recs[2], 3, "b3.example.co.jp", "Example One", NULL);
+	result(&res, recs, 3, 0);
+	before = count_certs();
+	OK(commit(RA_BULK_ISSUE, RA_BULK_ALL_OR_NOTHING, 0, &res, &o, &n, &c));
+	assert_int_equal(c.refused, 1);
+	assert_int_equal(o[1].state, RA_BULK_REFUSED);
+	assert_int_equal(o[1].err, ERR_REFUSED);
+	assert_int_equal(o[1].kind, CA_REFUSAL_NAME_POLICY);
+	assert_int_equal(c.skipped, 2);
+	assert_int_equal(count_certs(), before);
+	free(o);
+	ra_bulk_result_free(&res);
+
+	/* the DN's O must be the organization's registered name */
+	rec_server(&recs[0], 1, "c1.example.co.jp", "Other Name", NULL);
+	result(&res, recs, 1, 0);
+	OK(commit(RA_BULK_ISSUE, RA_BULK_GOOD_LINES, 0, &res, &o, &n, &c));
+	assert_int_equal(o[0].state, RA_BULK_REFUSED);
+	assert_non_null(strstr(o[0].msg, "registered name"));
+	assert_int_equal(count_certs(), before);
+	free(o);
+	ra_bulk_result_free(&res);
+
+	/* all-or-nothing with every line good: all */
+	rec_server(&recs[0], 1, "d1.example.co.jp", "Example One", NULL);
+	rec_server(&recs[1], 2, "d2.example.co.jp", "Example One", NULL);
+	result(&res, recs, 2, 0);
+	OK(commit(RA_BULK_ISSUE, RA_BULK_ALL_OR_NOTHING, 0, &res, &o, &n, &c));
+	assert_int_equal(c.done, 2);
+	assert_int_equal(count_certs(), before + 2);
+	free(o);
+	ra_bulk_result_free(&res);
+}
+
+static void
+test_renew_revoke(void **state)
+{
+	struct ra_bulk_rec recs[2];
+	struct ra_bulk_result res;
+	struct ra_bulk_outcome *o = NULL;
+	struct ra_bulk_counts c;
+	struct ra_cert rc;
+	size_t n = 0;
+	char s1[STORE_SERIAL_MAX], s2[STORE_SERIAL_MAX];
+	struct err e;
+
+	(void)state;
+	rec_server(&recs[0], 1, "r1.example.co.jp", "Example One", NULL);
+	rec_server(&recs[1], 2, "r2.example.co.jp", "Example One", NULL);
+	result(&res, recs, 2, 0);
+	OK(commit(RA_BULK_ISSUE, RA_BULK_ALL_OR_NOTHING, 0, &res, &o, &n, &c));
+	assert_int_equal(c.done, 2);
+	snprintf(s1, sizeof(s1), "%s", o[0].serial);
+	snprintf(s2, sizeof(s2), "%s", o[1].serial);
+	free(o);
+	ra_bulk_result_free(&res);
+
+	/* renew r1 with a new key; a CN other than the old one's is refused */
+	rec_server(&recs[0], 1, "r1.example.co.jp", "Example One", s1);
+	rec_server(&recs[1], 2, "r9.example.co.jp", "Example One", s2);
+	result(&res, recs, 2, 0);
+	OK(commit(RA_BULK_RENEW, RA_BULK_GOOD_LINES, 0, &res, &o, &n, &c));
+	assert_int_equal(o[0].state, RA_BULK_DONE);
+	assert_string_not_equal(o[0].serial, s1);
+	assert_int_equal(o[1].state, RA_BULK_REFUSED);
+	assert_non_null(strstr(o[1].msg, "CN"));
+	free(o);
+	ra_bulk_result_free(&res);
+
+	/* revoke r2; then again: revoked already (refused in the dry run too) */
+	rec_revoke(&recs[0], 1, "r2.example.co.jp", s2);
+	result(&res, recs, 1, 0);
+	OK(commit(RA_BULK_REVOKE, RA_BULK_ALL_OR_NOTHING, 0, &res, &o, &n, &c));
+	assert_int_equal(o[0].state, RA_BULK_DONE);
+	free(o);
+	err_clear(&e);
+	memset(&rc, 0, sizeof(rc));
+	OK(ra_cert_get(fx.ca.ca, fx.ca.st, off.org_id, s2, 0, &rc, &e));
+	assert_int_equal(rc.status, RA_CERT_REVOKED);
+	assert_int_equal(rc.reason, 5);
+	ra_cert_clear(&rc);
+	OK(commit(RA_BULK_REVOKE, RA_BULK_ALL_OR_NOTHING, 1, &res, &o, &n, &c));
+	assert_int_equal(o[0].state, RA_BULK_REFUSED);
+	assert_int_equal(o[0].err, ERR_CONFLICT);
+	free(o);
+	ra_bulk_result_free(&res);
+}
+
+static void
+test_client_refused(void **state)
+{
+	struct ra_bulk_rec recs[1];
+	struct ra_bulk_result res;
+	struct ra_bulk_outcome *o = NULL;
+	struct ra_bulk_counts c;
+	struct ra_bulk_commit_req q;
+	size_t n = 0;
+	struct err e;
+
+	(void)state;
+	rec_server(&recs[0], 1, "x.example.co.jp", "Example One", NULL);
+	result(&res, recs, 1, 0);
+	memset(&q, 0, sizeof(q));
+	q.kind = RA_BULK_CLIENT;
+	q.op = RA_BULK_ISSUE;
+	q.mode = RA_BULK_GOOD_LINES;
+	q.officer = &off;
+	err_clear(&e);
+	OK(ra_bulk_commit(fx.ca.ca, fx.ca.st, &q, &res, &o, &n, &c, &e));
+	assert_int_equal(o[0].state, RA_BULK_REFUSED);
+	assert_non_null(strstr(o[0].msg, "PKCS#12"));
+	free(o);
+	/* acme is not committed here */
+	q.kind = RA_BULK_ACME;
+	q.op = RA_BULK_CREATE;
+	assert_int_equal(ra_bulk_commit(fx.ca.ca, fx.ca.st, &q, &res, &o, &n, &c, &e), -1);
+	assert_null(o);
+	ra_bulk_result_free(&res);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest stored[] = {
+	    cmocka_unit_test(test_issue_modes),
+	    cmocka_unit_test(test_renew_revoke),
+	    cmocka_unit_test(test_client_refused),
+	};
+	int failed =
+	    cmocka_run_group_tests_name("ra bulk commit on SQLite", stored, setup, teardown);
+
+	if (tu_pg() == NULL) {
+		print_message("SHOMEI_TEST_PG is not set: PostgreSQL skipped "
+			      "(run through scripts/with-pg.sh)\n");
+		return failed;
+	}
+	want_pg = 1;
+	return failed +
+	       cmocka_run_group_tests_name("ra bulk commit on PostgreSQL", stored, setup, teardown);
+}
