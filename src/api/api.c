@@ -851,6 +851,6 @@ out:
 
 /* Everything under /api/v1/, any method: api_http routes it on (api_routes). */
 const struct http_route api_http_routes[] = {
-    {NULL, "/api/v1/", api_http, API_HTTP_BODY_MAX, HTTP_KIND_API, "api", 0},
-    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0},
+    {NULL, "/api/v1/", api_http, API_HTTP_BODY_MAX, HTTP_KIND_API, "api", 0, 0},
+    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0, 0},
 };

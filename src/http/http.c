@@ -496,10 +496,14 @@ http_account(struct http_server *srv, struct http_conn *hc, struct http_req *r)
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	us = (long)(t1.tv_sec - hc->t0.tv_sec) * 1000000L + (t1.tv_nsec - hc->t0.tv_nsec) / 1000;
+	/* a one-time URL's token never reaches the log: its route's prefix and "*" instead */
+	if (hc->rt != NULL && hc->rt->secret_tail)
+		snprintf(eu, sizeof(eu), "%s*", hc->rt->path);
+	else
+		log_escape(eu, sizeof(eu), r->url, strlen(r->url));
 	log_info("%s %s %s %d %zu %ldus cpu=%ldus", srv->addr,
-		 log_escape(em, sizeof(em), r->method, strlen(r->method)),
-		 log_escape(eu, sizeof(eu), r->url, strlen(r->url)), r->status, r->sent, us,
-		 r->cpu_us);
+		 log_escape(em, sizeof(em), r->method, strlen(r->method)), eu, r->status, r->sent,
+		 us, r->cpu_us);
 	snprintf(labels, sizeof(labels), "route=\"%s\",code=\"%d\"",
 		 hc->rt != NULL && hc->rt->name != NULL ? hc->rt->name : "other", r->status);
 	metrics_count("shomei_http_requests_total", labels, 1);

@@ -58,6 +58,11 @@ struct http_route {
 	 * body_timeout_s); the connection is closed after that.  Never more than timeout_s.
 	 */
 	unsigned body_s;
+	/*
+	 * 1 for a prefix route whose rest of the path is a secret (a mailed one-time URL's
+	 * token): the request log shows the prefix only.
+	 */
+	unsigned char secret_tail;
 };
 
 struct http_listen {

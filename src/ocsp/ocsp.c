@@ -1041,8 +1041,8 @@ ocsp_http_get(struct http_req *r)
 
 /* RFC 6960 A.1: POST to the responder's URL, GET with the request in the path. */
 const struct http_route ocsp_http_routes[] = {
-    {"POST", "/ocsp", ocsp_http_post, OCSP_REQ_MAX, HTTP_KIND_BINARY, "ocsp", 5},
-    {"POST", "/ocsp/", ocsp_http_post, OCSP_REQ_MAX, HTTP_KIND_BINARY, "ocsp", 5},
-    {"GET", "/ocsp/", ocsp_http_get, 0, HTTP_KIND_BINARY, "ocsp", 0},
-    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0},
+    {"POST", "/ocsp", ocsp_http_post, OCSP_REQ_MAX, HTTP_KIND_BINARY, "ocsp", 5, 0},
+    {"POST", "/ocsp/", ocsp_http_post, OCSP_REQ_MAX, HTTP_KIND_BINARY, "ocsp", 5, 0},
+    {"GET", "/ocsp/", ocsp_http_get, 0, HTTP_KIND_BINARY, "ocsp", 0, 0},
+    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0, 0},
 };

@@ -250,15 +250,15 @@ pub_ca_get(struct http_req *r)
 
 /* Plain HTTP: the CRLs and the CA certificates (the URLs in every certificate's CDP and AIA). */
 const struct http_route pub_http_routes[] = {
-    {"GET", "/crl/", pub_crl_get, 0, HTTP_KIND_BINARY, "crl", 0},
-    {"GET", "/ca/", pub_ca_get, 0, HTTP_KIND_BINARY, "ca", 0},
-    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0},
+    {"GET", "/crl/", pub_crl_get, 0, HTTP_KIND_BINARY, "crl", 0, 0},
+    {"GET", "/ca/", pub_ca_get, 0, HTTP_KIND_BINARY, "ca", 0, 0},
+    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0, 0},
 };
 
 /* HTTPS: the CA certificates only (the chain for clients of the portal and the API). */
 const struct http_route pub_https_routes[] = {
-    {"GET", "/ca/", pub_ca_get, 0, HTTP_KIND_BINARY, "ca", 0},
-    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0},
+    {"GET", "/ca/", pub_ca_get, 0, HTTP_KIND_BINARY, "ca", 0, 0},
+    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0, 0},
 };
 
 /*

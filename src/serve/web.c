@@ -173,14 +173,14 @@ web_resident_default(void)
 
 /* The web process's own routes, on each listener. */
 static const struct http_route web_http_routes[] = {
-    {"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz", 0},
-    {"GET", "/metrics", web_metrics, 0, HTTP_KIND_PLAIN, "metrics", 0},
-    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0},
+    {"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz", 0, 0},
+    {"GET", "/metrics", web_metrics, 0, HTTP_KIND_PLAIN, "metrics", 0, 0},
+    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0, 0},
 };
 
 static const struct http_route web_https_routes[] = {
-    {"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz", 0},
-    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0},
+    {"GET", "/healthz", web_healthz, 0, HTTP_KIND_PLAIN, "healthz", 0, 0},
+    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0, 0},
 };
 
 /*

@@ -888,6 +888,6 @@ out:
 
 /* RFC 3161 3.4: POST /tsa, on both listeners. */
 const struct http_route tsa_http_routes[] = {
-    {"POST", "/tsa", tsa_http_post, TSA_HTTP_BODY_MAX, HTTP_KIND_BINARY, "tsa", 5},
-    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0},
+    {"POST", "/tsa", tsa_http_post, TSA_HTTP_BODY_MAX, HTTP_KIND_BINARY, "tsa", 5, 0},
+    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0, 0},
 };

@@ -175,6 +175,10 @@ def test_enrol_login_logout(console, tmp_path):
     r2 = s.post(url, data={"csrf": csrf, "pin": pin})
     assert r2.status_code == 410 and cert_count(inst) == before + 1, r2.text
     assert s.get(url).status_code == 410
+    # the request log names the route, never the one-time URL's token
+    with open(inst.path("serve.log"), encoding="utf-8", errors="replace") as f:
+        log = f.read()
+    assert "POST /officer/enrol/* 200" in log and tok not in log
     r = s.post(f"{srv.https}/officer/download", data={"csrf": csrf, "dl": dl})
     assert r.status_code == 200 and r.headers["Content-Type"] == "application/x-pkcs12"
     assert s.post(f"{srv.https}/officer/download",

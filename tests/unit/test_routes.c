@@ -35,16 +35,16 @@ static void
 test_compose_order(void **state)
 {
 	static const struct http_route t1[] = {
-	    {"GET", "/x", h_a, 0, HTTP_KIND_PLAIN, "x", 0},
-	    {"POST", "/x", h_b, 10, HTTP_KIND_HTML, "x", 0},
-	    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0},
+	    {"GET", "/x", h_a, 0, HTTP_KIND_PLAIN, "x", 0, 0},
+	    {"POST", "/x", h_b, 10, HTTP_KIND_HTML, "x", 0, 0},
+	    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0, 0},
 	};
-	static const struct http_route t2[] = {{NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0}};
+	static const struct http_route t2[] = {{NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0, 0}};
 	static const struct http_route t3[] = {
-	    {"GET", "/p/", h_b, 0, HTTP_KIND_BINARY, "p", 0},
-	    {"POST", "/p/q", h_a, 5, HTTP_KIND_API, "pq", 0},
-	    {NULL, "/api/", h_a, 7, HTTP_KIND_API, "api", 0},
-	    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0},
+	    {"GET", "/p/", h_b, 0, HTTP_KIND_BINARY, "p", 0, 0},
+	    {"POST", "/p/q", h_a, 5, HTTP_KIND_API, "pq", 0, 0},
+	    {NULL, "/api/", h_a, 7, HTTP_KIND_API, "api", 0, 0},
+	    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0, 0},
 	};
 	const struct http_route *const tables[] = {t1, t2, t3, NULL};
 	const struct http_route *const none[] = {NULL};
@@ -102,16 +102,16 @@ compose_ok(const struct http_route *a, const struct http_route *b)
 static void
 test_compose_refused(void **state)
 {
-	const struct http_route get_x = {"GET", "/x", h_a, 0, HTTP_KIND_PLAIN, "one", 0};
-	const struct http_route get_x2 = {"GET", "/x", h_b, 0, HTTP_KIND_PLAIN, "two", 0};
-	const struct http_route head_x = {"HEAD", "/x", h_b, 0, HTTP_KIND_PLAIN, "two", 0};
-	const struct http_route post_x = {"POST", "/x", h_b, 0, HTTP_KIND_PLAIN, "two", 0};
-	const struct http_route any_x = {NULL, "/x", h_b, 0, HTTP_KIND_PLAIN, "two", 0};
-	const struct http_route get_xs = {"GET", "/x/", h_b, 0, HTTP_KIND_PLAIN, "dir", 0};
-	const struct http_route get_xsy = {"GET", "/x/y", h_b, 0, HTTP_KIND_PLAIN, "y", 0};
-	const struct http_route post_xsy = {"POST", "/x/y", h_b, 0, HTTP_KIND_PLAIN, "y", 0};
-	const struct http_route any_xs = {NULL, "/x/", h_b, 0, HTTP_KIND_PLAIN, "dir", 0};
-	const struct http_route root = {"GET", "/", h_b, 0, HTTP_KIND_PLAIN, "root", 0};
+	const struct http_route get_x = {"GET", "/x", h_a, 0, HTTP_KIND_PLAIN, "one", 0, 0};
+	const struct http_route get_x2 = {"GET", "/x", h_b, 0, HTTP_KIND_PLAIN, "two", 0, 0};
+	const struct http_route head_x = {"HEAD", "/x", h_b, 0, HTTP_KIND_PLAIN, "two", 0, 0};
+	const struct http_route post_x = {"POST", "/x", h_b, 0, HTTP_KIND_PLAIN, "two", 0, 0};
+	const struct http_route any_x = {NULL, "/x", h_b, 0, HTTP_KIND_PLAIN, "two", 0, 0};
+	const struct http_route get_xs = {"GET", "/x/", h_b, 0, HTTP_KIND_PLAIN, "dir", 0, 0};
+	const struct http_route get_xsy = {"GET", "/x/y", h_b, 0, HTTP_KIND_PLAIN, "y", 0, 0};
+	const struct http_route post_xsy = {"POST", "/x/y", h_b, 0, HTTP_KIND_PLAIN, "y", 0, 0};
+	const struct http_route any_xs = {NULL, "/x/", h_b, 0, HTTP_KIND_PLAIN, "dir", 0, 0};
+	const struct http_route root = {"GET", "/", h_b, 0, HTTP_KIND_PLAIN, "root", 0, 0};
 
 	(void)state;
 	/* one path, methods that meet: the same, any, GET and HEAD (GET answers HEAD) */
