@@ -42,8 +42,8 @@ routes_print(FILE *f, const struct http_route *t, const struct console_route_acc
 			n++;
 		}
 		if (n == 0) {
-			fprintf(f, "%s\t%s\t-\tunclassified\n", rt->method != NULL ? rt->method : "*",
-				rt->path);
+			fprintf(f, "%s\t%s\t-\tunclassified\n",
+				rt->method != NULL ? rt->method : "*", rt->path);
 			fprintf(stderr,
 				"shomei: routes: %s %s: no requirement declared in "
 				"console_route_access\n",
