@@ -1,0 +1,291 @@
+"""Every route of the console listener for every role (issue 13 parts 3 and 13): no route is
+reachable without its permission.
+
+The routes come from the server itself: `shomei routes --listener console` prints the route
+table the console serves (console_http_routes), each with what its gate asks for as declared
+in console_route_access (src/console/console.c).  A route added without a declaration prints
+"unclassified" and this test fails naming it.  For each route and role the test derives the
+expected outcome from the declaration and checks the server does it:
+
+  ok      the gate let the request through: not the refusal page of a certificate, not the
+          login page, not "Not permitted", not the CSRF refusal, no 5xx (a form may answer
+          400 or 404 for fields the test does not send: that is past the gate)
+  cert    403, the page of a certificate that is not an officer's
+  login   the login page (an officer's certificate without a session)
+  denied  403, the page "Not permitted"
+
+Roles: no client certificate, a foreign CA's certificate, a personal certificate of ours, an
+officer's certificate without a session, an RA officer with no permission, with each single
+permission, with all, a CA operator, an auditor.  POSTs carry a valid CSRF token (of the
+request's own session, even where no certificate is sent), so a refusal is the gate's; the
+store is compared before and after every refused request.  Every POST without its CSRF token
+is refused, and every POST-only path refuses GET.  One server and one set of certificates
+for the module (SQLite: the gate does not depend on the backend)."""
+import hashlib
+import html
+import re
+import subprocess
+import urllib.parse
+
+import pytest
+
+from conftest import SHOMEI, make_csr, new_instance, openssl, start_server, stop_server
+from test_console import CONF, ORG_DOMAIN, enrol, session
+
+ALL_PERMS = ["server", "client", "codesign", "acme", "stats"]
+DENIED = "does not have the permission this page needs"
+CSRF = "the form did not come from this site"
+CERT_REFUSED = "A browser keeps the certificate it chose until it is closed"
+LOGIN = "Log in to the RA officer console"
+COOKIE = "__Host-console"
+# tables a request may change without acting on anything (the session's last use)
+VOLATILE = {"officer_sessions"}
+
+
+def routes():
+    """`shomei routes --listener console`: (method, path, params, access) rows."""
+    p = subprocess.run([SHOMEI, "routes", "--listener", "console"], capture_output=True,
+                       timeout=30)
+    rows = [tuple(l.split("\t")) for l in p.stdout.decode().splitlines() if l]
+    assert rows and all(len(r) == 4 for r in rows), p.stdout
+    bad = [f"{m} {path}" for m, path, _, acc in rows if acc == "unclassified"]
+    assert not bad, (
+        "console routes without a declared requirement: " + ", ".join(bad) +
+        ": add a row per route to console_route_access (src/console/console.c) saying what "
+        "its gate asks for; this test then checks the server does it")
+    assert p.returncode == 0, p.stderr.decode()
+    return rows
+
+
+def parse_access(acc):
+    """"roles=a,b perms=x|y" -> (set of roles, set of perms)."""
+    m = re.fullmatch(r"roles=([a-z,]+)(?: perms=([a-z|]+))?", acc)
+    assert m, f"access {acc!r}: not public, certificate or roles=...[ perms=...]"
+    roles = set(m.group(1).split(","))
+    perms = set(m.group(2).split("|")) if m.group(2) else set()
+    assert roles <= {"officer", "operator", "auditor"}, acc
+    assert perms <= set(ALL_PERMS), acc
+    return roles, perms
+
+
+class Role:
+    """One way of arriving at the console: a certificate (or none), a session or not."""
+
+    def __init__(self, name, kind, cert=None, perms=(), login=True):
+        self.name, self.kind, self.cert = name, kind, cert
+        self.perms, self.login = set(perms), login
+
+    def expect(self, access):
+        if access == "public":
+            return "ok"
+        if self.kind == "nocert":
+            return "cert"
+        if access == "certificate":
+            return "ok"
+        roles, perms = parse_access(access)
+        if not self.login:
+            return "login"
+        if self.kind not in roles:
+            return "denied"
+        if self.kind == "officer" and perms and not perms & self.perms:
+            return "denied"
+        return "ok"
+
+
+class Client:
+    """A requests session of a role with its CSRF token; it logs in again (or out) when a
+    request changed its session (POST /login, /logout)."""
+
+    def __init__(self, srv, role, csrf_source=None):
+        self.srv, self.role, self.csrf_source = srv, role, csrf_source
+        self.s = session(srv)
+        self.s.headers["Accept-Language"] = "en"
+        self.s.cert = role.cert
+        self.refresh()
+
+    def refresh(self):
+        if self.role.kind == "nocert":
+            # a CSRF token of this client's own session, got with an officer's certificate:
+            # the token is bound to the session id, not to the certificate
+            src = session(self.srv)
+            src.cert = self.csrf_source
+            r = src.get(self.srv.console + "/")
+            self.s.cookies = src.cookies
+            self.csrf = csrf_of(r.text)
+            self.sid = self.s.cookies.get(COOKIE)
+            return
+        r = self.s.get(self.srv.console + "/")
+        logged_in = 'action="/logout"' in r.text
+        if self.role.login and not logged_in:
+            assert 'action="/login"' in r.text, r.text
+            r = self.s.post(self.srv.console + "/login", data={"csrf": csrf_of(r.text)})
+            assert r.status_code == 200 and 'action="/logout"' in r.text, r.text
+        elif not self.role.login and logged_in:
+            r = self.s.post(self.srv.console + "/logout", data={"csrf": csrf_of(r.text)})
+            assert r.status_code == 200, r.text
+            r = self.s.get(self.srv.console + "/")
+            assert 'action="/login"' in r.text, r.text
+        self.csrf = csrf_of(r.text)
+        self.sid = self.s.cookies.get(COOKIE)
+
+    def send(self, method, path, params, csrf=True):
+        url = self.srv.console + path
+        if path.endswith("/") and path != "/":
+            url += "x"  # a prefix route: some name under it
+        fields = dict(urllib.parse.parse_qsl(params)) if params != "-" else {}
+        if method == "GET":
+            r = self.s.get(url, params=fields, allow_redirects=False)
+        else:
+            if csrf:
+                fields["csrf"] = self.csrf
+            r = self.s.post(url, data=fields, allow_redirects=False)
+        if self.s.cookies.get(COOKIE) != self.sid:
+            self.refresh()
+        return r
+
+
+def csrf_of(text):
+    m = re.search(r'name="csrf" value="([^"]+)"', text)
+    assert m, text
+    return m.group(1)
+
+
+def outcome(r):
+    """What the answer is: ok, cert, login, denied, csrf."""
+    t = html.unescape(r.text) if "text/html" in r.headers.get("Content-Type", "") else ""
+    if r.status_code == 403 and DENIED in t:
+        return "denied"
+    if r.status_code == 403 and CSRF in t:
+        return "csrf"
+    if r.status_code == 403 and CERT_REFUSED in t:
+        return "cert"
+    if LOGIN in t and 'action="/login"' in t:
+        return "login"
+    assert r.status_code < 500 and r.status_code != 403, (r.status_code, r.url, t[:2000])
+    return "ok"
+
+
+def snapshot(inst):
+    """A digest of every table but the sessions'."""
+    h = hashlib.sha256()
+    names = [n for (n,) in inst.sql("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                    "ORDER BY name")]
+    for n in names:
+        if n in VOLATILE:
+            continue
+        h.update(n.encode())
+        for row in inst.sql(f'SELECT * FROM "{n}" ORDER BY 1'):
+            h.update(repr(row).encode())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("routes")
+    inst = new_instance(tmp, "sqlite")
+    inst.ok("org", "add", "U01", "--name", "Example University", "--domain", ORG_DOMAIN)
+    srv = start_server(inst, CONF)
+    try:
+        ra = enrol(srv, inst, tmp, "Hanako Sato", "hanako@" + ORG_DOMAIN, "--org", "U01",
+                   "--perm", ",".join(ALL_PERMS))
+        op = enrol(srv, inst, tmp, "Kenji Operator", "op@example.jp", "--role", "operator")
+        au = enrol(srv, inst, tmp, "Aiko Auditor", "audit@example.jp", "--role", "auditor")
+        # a foreign CA's certificate and a personal certificate of ours
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-nodes", "-keyout", str(tmp / "fca.key"), "-out", str(tmp / "fca.pem"),
+                "-subj", "/CN=Foreign CA", "-days", "30")
+        csr, fkey = make_csr(tmp, subj="/CN=Mallory", name="foreign")
+        openssl("x509", "-req", "-in", csr, "-CA", str(tmp / "fca.pem"), "-CAkey",
+                str(tmp / "fca.key"), "-days", "30", "-out", str(tmp / "foreign.pem"))
+        csr, pkey = make_csr(tmp, subj="/CN=Jiro", san="email:jiro@" + ORG_DOMAIN,
+                             name="personal")
+        inst.ok("issue", "--profile", "client", "--csr", csr, "--out", str(tmp / "p.pem"))
+        roles = [
+            Role("no certificate", "nocert"),
+            Role("foreign certificate", "nocert", (str(tmp / "foreign.pem"), fkey)),
+            Role("personal certificate", "nocert", (str(tmp / "p.pem"), pkey)),
+            Role("officer without a session", "officer", ra.cert, ALL_PERMS, login=False),
+            Role("officer perms=none", "officer", ra.cert, ()),
+            *[Role(f"officer perms={p}", "officer", ra.cert, (p,)) for p in ALL_PERMS],
+            Role("officer perms=all", "officer", ra.cert, ALL_PERMS),
+            Role("CA operator", "operator", op.cert),
+            Role("auditor", "auditor", au.cert),
+        ]
+        yield srv, inst, ra, roles
+    finally:
+        stop_server(srv)
+
+
+def set_perms(inst, ra, role):
+    if role.kind == "officer":
+        inst.ok("officer", "perms", str(ra.id), ",".join(sorted(role.perms)) or "none")
+
+
+def test_every_route_every_role(env):
+    srv, inst, ra, roles = env
+    rows = routes()
+    wrong = []
+    for role in roles:
+        set_perms(inst, ra, role)
+        c = Client(srv, role, csrf_source=ra.cert)
+        # the refusals first, the store compared around each
+        todo = sorted(rows, key=lambda row: role.expect(row[3]) == "ok")
+        for method, path, params, access in todo:
+            want = role.expect(access)
+            before = snapshot(inst) if want != "ok" and method == "POST" else None
+            got = outcome(c.send(method, path, params))
+            if got != want:
+                wrong.append(f"{role.name}: {method} {path} {params} ({access}): "
+                             f"expected {want}, got {got}")
+            if before is not None:
+                assert snapshot(inst) == before, (
+                    f"{role.name}: {method} {path} was refused ({got}) but changed the store")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_post_without_csrf_refused(env):
+    """Every POST, as a role it is open to, without (or with a wrong) CSRF token: refused."""
+    srv, inst, ra, roles = env
+    byname = {r.name: r for r in roles}
+    for method, path, params, access in routes():
+        if method != "POST":
+            continue
+        role = byname["CA operator"] if "operator" in access and "officer" not in access \
+            else byname["officer perms=all"]
+        assert role.expect(access) == "ok", (path, access)
+        set_perms(inst, ra, role)
+        c = Client(srv, role)
+        for bad in (None, "A" * len(c.csrf)):
+            before = snapshot(inst)
+            fields = dict(urllib.parse.parse_qsl(params)) if params != "-" else {}
+            if bad is not None:
+                fields["csrf"] = bad
+            url = srv.console + path + ("x" if path.endswith("/") else "")
+            r = c.s.post(url, data=fields, allow_redirects=False)
+            assert outcome(r) == "csrf", (path, bad, r.status_code, r.text[:1000])
+            assert snapshot(inst) == before, f"POST {path} without CSRF changed the store"
+
+
+def test_post_routes_refuse_get(env):
+    """A POST-only path answers GET with 405 and changes nothing."""
+    srv, inst, ra, roles = env
+    rows = routes()
+    gets = {path for m, path, _, _ in rows if m == "GET"}
+    role = [r for r in roles if r.name == "officer perms=all"][0]
+    op = [r for r in roles if r.name == "CA operator"][0]
+    set_perms(inst, ra, role)
+    clients = {"officer": Client(srv, role), "operator": Client(srv, op)}
+    checked = 0
+    for method, path, params, access in rows:
+        if method != "POST" or path in gets:
+            continue
+        c = clients["operator" if access == "roles=operator" else "officer"]
+        before = snapshot(inst)
+        fields = dict(urllib.parse.parse_qsl(params)) if params != "-" else {}
+        fields["csrf"] = c.csrf
+        r = c.s.get(srv.console + path + ("x" if path.endswith("/") else ""), params=fields,
+                    allow_redirects=False)
+        assert r.status_code == 405, (path, r.status_code, r.text[:500])
+        assert snapshot(inst) == before, f"GET {path} changed the store"
+        checked += 1
+    assert checked >= 10, checked
