@@ -289,3 +289,36 @@ def test_post_routes_refuse_get(env):
         assert snapshot(inst) == before, f"GET {path} changed the store"
         checked += 1
     assert checked >= 10, checked
+
+
+def test_certificate_of_a_kind_not_permitted(env, tmp_path):
+    """Past the route's gate, each certificate's own kind: an officer of the same organization
+    with the client permission only neither sees, revokes, re-addresses nor downloads a
+    server certificate (and the store stays as it was)."""
+    from test_console_certs import issue, serial_of
+    srv, inst, ra, roles = env
+    byname = {r.name: r for r in roles}
+    set_perms(inst, ra, byname["officer perms=all"])
+    c = Client(srv, byname["officer perms=all"])
+    csr, _ = make_csr(tmp_path, subj="/CN=k.example.ac.jp", san="DNS:k.example.ac.jp",
+                      name="kind")
+    r = issue(c.s, srv, csr)
+    assert r.status_code == 201, r.text
+    serial = serial_of(r)
+    c.refresh()
+    assert outcome(c.send("GET", "/certs/view", f"serial={serial}")) == "ok"
+
+    role = byname["officer perms=client"]
+    set_perms(inst, ra, role)
+    c = Client(srv, role)
+    assert outcome(c.send("GET", "/certs/view", f"serial={serial}")) == "denied"
+    before = snapshot(inst)
+    r = c.send("POST", "/certs/revoke", f"serial={serial}&reason=1")
+    assert r.status_code == 404, (r.status_code, r.text)
+    r = c.send("POST", "/certs/admin", urllib.parse.urlencode(
+        {"serial": serial, "admin_name": "Evil", "admin_unit": "",
+         "admin_email": "evil@" + ORG_DOMAIN}))
+    assert r.status_code == 404, (r.status_code, r.text)
+    r = c.send("GET", "/download", "kind=all&format=native")
+    assert r.status_code == 200 and serial.lower() not in r.text.lower(), r.text
+    assert snapshot(inst) == before
