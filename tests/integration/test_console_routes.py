@@ -216,7 +216,7 @@ def enrol_all(srv, inst, tmp, who):
         r = s.post(f"{srv.https}/officer/download", data={"csrf": csrf_of(r.text), "dl": dl})
         assert r.status_code == 200 and r.headers["Content-Type"] == "application/x-pkcs12"
         o = Officer(str(tmp), f"officer{oid}", r.content, p12pin)
-        o.id = oid
+        o.id, o.p12pin = oid, p12pin
         out.append(o)
     return out
 
