@@ -19,7 +19,8 @@ officer's certificate without a session, an RA officer with no permission, with 
 permission, with all, a CA operator, an auditor.  POSTs carry a valid CSRF token (of the
 request's own session, even where no certificate is sent), so a refusal is the gate's; the
 store is compared before and after every refused request.  Every POST without its CSRF token
-is refused, and every POST-only path refuses GET.  One server and one set of certificates
+is refused, and every POST-only path refuses GET.  The menu of each role holds exactly the
+menu pages its gates let it open.  One server and one set of certificates
 for the module (SQLite: the gate does not depend on the backend)."""
 import hashlib
 import html
@@ -269,9 +270,12 @@ def test_every_route_every_role(env):
     srv, inst, ra, roles = env
     rows = routes()
     wrong = []
+    menus = {}
     for role in roles:
         set_perms(inst, ra, role)
         c = Client(srv, role, csrf_source=ra.cert)
+        if role.kind != "nocert" and role.login:
+            menus[role.name] = menu_links(c.s.get(srv.console + "/").text)
         # the refusals first, the store compared around each
         todo = sorted(rows, key=lambda row: role.expect(row[3]) == "ok")
         for method, path, params, access in todo:
@@ -286,6 +290,27 @@ def test_every_route_every_role(env):
                 assert not diff, (f"{role.name}: {method} {path} was refused ({got}) but "
                                   f"changed the tables {diff}")
     assert not wrong, "\n".join(wrong)
+    # the menu shows a role exactly the pages of the menu its gates let it open
+    shown = set().union(*menus.values())
+    for role in roles:
+        if role.name not in menus:
+            continue
+        may = set()
+        for method, path, params, access in rows:
+            link = path + ("?" + params if params != "-" else "")
+            if method == "GET" and link in shown and role.expect(access) == "ok":
+                may.add(link)
+        assert menus[role.name] == may, (role.name, "menu", sorted(menus[role.name]),
+                                         "gates", sorted(may))
+    unknown = shown - {p + ("?" + q if q != "-" else "") for m, p, q, _ in rows if m == "GET"}
+    assert not unknown, f"menu links that are no declared GET route: {sorted(unknown)}"
+
+
+def menu_links(text):
+    """The links of the menu (ul.menu) of a console page."""
+    m = re.search(r'<ul class="menu">(.*?)</ul>', text, re.S)
+    assert m, text
+    return {html.unescape(h) for h in re.findall(r'href="([^"]+)"', m.group(1))}
 
 
 def test_post_without_csrf_refused(env):
