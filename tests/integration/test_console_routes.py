@@ -396,3 +396,61 @@ def test_certificate_of_a_kind_not_permitted(env, tmp_path):
     assert r.status_code == 200 and serial.lower() not in r.text.lower(), r.text
     diff = changed(before, snapshot(inst))
     assert not diff, f"refused requests changed the tables {diff}"
+
+
+def test_bulk_revoke_needs_the_kind_permission(env, tmp_path):
+    """A bulk revoke file revokes only certificates of the file's kind, which the officer may
+    revoke: an officer with the server (client) permission alone cannot revoke the
+    organization's certificates of other kinds through a server (client) revoke file, as the
+    single revoke refuses it (test_certificate_of_a_kind_not_permitted)."""
+    from test_console_bulk import commit, rows, upload
+    srv, inst, ra, roles = env
+    serials = {}
+    for kind, cn, san in (("client", "Holder Client", "email:holder@" + ORG_DOMAIN),
+                          ("codesign", "Example University", None),
+                          ("server", "r.example.ac.jp", "DNS:r.example.ac.jp")):
+        csr, _ = make_csr(tmp_path, subj=f"/CN={cn}", san=san, name=f"bulk-{kind}")
+        pem = str(tmp_path / f"bulk-{kind}.pem")
+        inst.ok("issue", "--profile", kind, "--org", "U01", "--csr", csr, "--out", pem)
+        serial = openssl("x509", "-in", pem, "-noout", "-serial").stdout.decode()
+        serials[kind] = (cn, serial.split("=")[1].strip())
+
+    def status(serial):
+        return inst.sql(f"SELECT status FROM certificates WHERE serial = '{serial}'")[0][0]
+
+    byname = {r.name: r for r in roles}
+    for perm, others in (("server", ("client", "codesign")), ("client", ("server", "codesign"))):
+        role = byname[f"officer perms={perm}"]
+        set_perms(inst, ra, role)
+        c = Client(srv, role)
+        for kind in others:
+            cn, serial = serials[kind]
+            for dialect in ("upki", "native"):
+                data = revoke_file(perm, dialect, cn, serial)
+                r = upload(c.s, srv, data, op="revoke", kind=perm, dialect=dialect)
+                got = rows(r)
+                ok = [g for g in got if g[1] == "OK"]
+                if ok:
+                    commit(c.s, srv, r)
+                assert status(serial) == 0, (
+                    f"an officer with the {perm} permission alone revoked a {kind} "
+                    f"certificate with a {dialect} {perm} revoke file: {got}")
+                assert got and not ok, (perm, kind, dialect, got, r.text[-2000:])
+    # the server certificate, by a server officer: revoked
+    role = byname["officer perms=server"]
+    set_perms(inst, ra, role)
+    c = Client(srv, role)
+    cn, serial = serials["server"]
+    r = upload(c.s, srv, revoke_file("server", "upki", cn, serial), op="revoke")
+    assert rows(r) and rows(r)[0][1] == "OK", r.text[-3000:]
+
+
+def revoke_file(kind, dialect, cn, serial):
+    """A one-line revoke file of kind (server, client) naming the certificate cn, serial."""
+    from test_console_bulk import cp932, dn
+    if dialect == "native":
+        return (f"subject_dn\tserial\treason\tcomment\n{dn(cn)}\t0x{serial}\t5\t"
+                "end of service\n").encode()
+    # UPKI: server 13 columns, client 15 (serial 4, reason 5, comment 6)
+    line = [dn(cn), "", "", "0x" + serial, "5", "end of service"]
+    return cp932([line + [""] * ((13 if kind == "server" else 15) - len(line))])
