@@ -338,7 +338,8 @@ def test_post_without_csrf_refused(env):
 
 
 def test_post_routes_refuse_get(env):
-    """A POST-only path answers GET with 405 and changes nothing."""
+    """A POST-only path answers GET with 405; GET with a POST route's fields changes
+    nothing (where the path has a GET route, that shows its page)."""
     srv, inst, ra, roles = env
     rows = routes()
     gets = {path for m, path, _, _ in rows if m == "GET"}
@@ -348,7 +349,7 @@ def test_post_routes_refuse_get(env):
     clients = {"officer": Client(srv, role), "operator": Client(srv, op)}
     checked = 0
     for method, path, params, access in rows:
-        if method != "POST" or path in gets:
+        if method != "POST":
             continue
         c = clients["operator" if access == "roles=operator" else "officer"]
         before = snapshot(inst)
@@ -356,7 +357,9 @@ def test_post_routes_refuse_get(env):
         fields["csrf"] = c.csrf
         r = c.s.get(srv.console + path + ("x" if path.endswith("/") else ""), params=fields,
                     allow_redirects=False)
-        assert r.status_code == 405, (path, r.status_code, r.text[:500])
+        # a path with a GET route of its own answers with its form page: never acts
+        assert r.status_code == 405 or path in gets and r.status_code < 500, \
+            (path, r.status_code, r.text[:500])
         diff = changed(before, snapshot(inst))
         assert not diff, f"GET {path} changed the tables {diff}"
         checked += 1
