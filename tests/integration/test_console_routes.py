@@ -18,10 +18,11 @@ Roles: no client certificate, a foreign CA's certificate, a personal certificate
 officer's certificate without a session, an RA officer with no permission, with each single
 permission, with all, a CA operator, an auditor.  POSTs carry a valid CSRF token (of the
 request's own session, even where no certificate is sent), so a refusal is the gate's; the
-store is compared before and after every refused request.  Every POST without its CSRF token
-is refused, and every POST-only path refuses GET.  The menu of each role holds exactly the
-menu pages its gates let it open.  One server and one set of certificates
-for the module (SQLite: the gate does not depend on the backend)."""
+store is compared before and after every refused POST.  Every POST without its CSRF token is
+refused, and every POST-only path refuses GET.  The menu of each role holds exactly the menu
+pages its gates let it open.  Past the gate, a certificate's own kind: neither a single nor a
+bulk revoke reaches a kind the officer lacks.  One server and one set of certificates for the
+module (SQLite: the gate does not depend on the backend)."""
 import hashlib
 import html
 import re
