@@ -21,6 +21,7 @@ const struct cli_cmd cli_cmds[] = {
     {"mail", cmd_mail, "deliver queued mail now (flush) or show the queue (status)"},
     {"client", cmd_client, "send a signed self-service revoke or status request"},
     {"conf", cmd_conf, "list the configuration keys shomei.conf may hold"},
+    {"routes", cmd_routes, "list the console's routes and what each requires"},
     {NULL, NULL, NULL},
 };
 

@@ -41,5 +41,6 @@ int cmd_apikey(struct cli *, int, char **);
 int cmd_officer(struct cli *, int, char **);
 int cmd_client(struct cli *, int, char **);
 int cmd_conf(struct cli *, int, char **);
+int cmd_routes(struct cli *, int, char **);
 
 #endif

@@ -81,4 +81,19 @@ const char *console_client_ca_pem(void);
 extern const struct http_route console_http_routes[];
 extern const struct http_route console_public_routes[];
 
+/*
+ * Who may use each route of console_http_routes: what its handler's gate asks for, declared
+ * beside the route table for `shomei routes` and for the test that sends every route as every
+ * role (tests/integration/test_console_routes.py), which fails for a route declared nowhere.
+ * params: the query (GET) or form fields (POST) that choose the requirement ("" for none);
+ * access: "public" (no check: anyone on the listener), "certificate" (an officer's
+ * certificate, no session), or "roles=R[,R...]" with " perms=P[|P...]" when an RA officer
+ * needs one of these permissions (roles officer, operator, auditor; permissions as
+ * ra_perms_parse reads them).  A route may have several rows (one per kind).
+ */
+struct console_route_access {
+	const char *method, *path, *params, *access;
+};
+extern const struct console_route_access console_route_access[];
+
 #endif

@@ -161,13 +161,14 @@ bulk_dn_match(const struct ra_bulk_rec *r, const struct ra_officer *of, const ch
 }
 
 /*
- * The old certificate of a renewal or revocation (the officer's organization's): its CN into
- * cn, and the line's DN against it.
+ * The old certificate of a renewal or revocation (the officer's organization's, of the file's
+ * kind): its CN into cn, and the line's DN against it.
  */
 static int
-bulk_old_match(struct ca *ca, struct store *st, const struct ra_bulk_rec *r,
-	       const struct ra_officer *of, struct err *e)
+bulk_old_match(struct ca *ca, struct store *st, const struct ra_bulk_commit_req *q,
+	       const struct ra_bulk_rec *r, struct err *e)
 {
+	const struct ra_officer *of = q->officer;
 	struct ra_cert c;
 	char cn[256], o[300];
 	int rc = -1;
@@ -175,6 +176,12 @@ bulk_old_match(struct ca *ca, struct store *st, const struct ra_bulk_rec *r,
 	memset(&c, 0, sizeof(c));
 	if (ra_cert_get(ca, st, of->org_id, r->serial, 0, &c, e) == -1)
 		goto out;
+	/* a client file names client certificates only, a server file server ones */
+	if (c.profile == NULL || strcmp(c.profile, ra_bulk_kind_name(q->kind)) != 0) {
+		err_set(e, ERR_REFUSED, "serial: %s is not a %s certificate", c.serial,
+			ra_bulk_kind_name(q->kind));
+		goto out;
+	}
 	if (c.subject == NULL || bulk_4514_attr(c.subject, "CN", cn, sizeof(cn)) == -1) {
 		err_set(e, ERR_REFUSED, "serial: %s has no CN", c.serial);
 		goto out;
@@ -215,7 +222,7 @@ bulk_line(struct ca *ca, struct store *st, const struct ra_bulk_commit_req *q,
 		goto out;
 	}
 	if (q->op == RA_BULK_REVOKE) {
-		if (bulk_old_match(ca, st, r, q->officer, &e) == -1)
+		if (bulk_old_match(ca, st, q, r, &e) == -1)
 			goto out;
 		if (check_only) {
 			struct ra_cert c;
@@ -239,7 +246,7 @@ bulk_line(struct ca *ca, struct store *st, const struct ra_bulk_commit_req *q,
 		goto out;
 	}
 	if (q->op == RA_BULK_RENEW) {
-		if (bulk_old_match(ca, st, r, q->officer, &e) == -1)
+		if (bulk_old_match(ca, st, q, r, &e) == -1)
 			goto out;
 	} else if (bulk_dn_match(r, q->officer, r->fqdn, &e) == -1)
 		goto out;

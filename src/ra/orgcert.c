@@ -442,6 +442,7 @@ ra_ocert_revoke(struct ca *ca, struct store *st, const struct ra_officer *o, con
 		int reason, const char *comment, struct err *e)
 {
 	struct ra_cert c;
+	enum ra_ocert_kind k;
 	struct err e2;
 	char actor[48], detail[600];
 	int rc = -1;
@@ -457,6 +458,11 @@ ra_ocert_revoke(struct ca *ca, struct store *st, const struct ra_officer *o, con
 		return err_set(e, ERR_REFUSED, "comment: required when the reason is unspecified");
 	if (ra_cert_get(ca, st, o->org_id, serial, 0, &c, e) == -1)
 		return -1;
+	/* a kind the officer may not revoke is as unknown as another organization's */
+	if (ra_ocert_kind_parse(c.profile, &k) == -1 || (o->perms & ra_ocert_perm(k)) == 0) {
+		err_set(e, ERR_NOTFOUND, "cert: no certificate %s in this organization", c.serial);
+		goto out;
+	}
 	if (c.status == RA_CERT_REVOKED) {
 		err_set(e, ERR_CONFLICT, "revoke: %s is revoked already", c.serial);
 		goto out;

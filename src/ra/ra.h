@@ -1520,9 +1520,10 @@ int ra_ocert_dl_take(struct ca *, struct store *, const char *token, struct ra_o
 int ra_ocert_confirm(struct ca *, struct store *, const char *token, enum ra_ocert_dl *,
 		     char old[STORE_SERIAL_MAX], struct err *);
 /*
- * Revokes a certificate of the officer's organization with a reason of 0, 1, 3, 4 or 5 and a
- * comment (at most 128 characters, required for 0), audited cert.revoke and console.revoke
- * (the comment) in one transaction; then the CRL-on-revoke rule.
+ * Revokes a certificate of the officer's organization, of a kind the officer's permissions
+ * cover (else ERR_NOTFOUND, as for another organization's), with a reason of 0, 1, 3, 4 or 5
+ * and a comment (at most 128 characters, required for 0), audited cert.revoke and
+ * console.revoke (the comment) in one transaction; then the CRL-on-revoke rule.
  */
 int ra_ocert_revoke(struct ca *, struct store *, const struct ra_officer *, const char *serial,
 		    int reason, const char *comment, struct err *);

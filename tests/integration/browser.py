@@ -127,6 +127,15 @@ def auto_select_cert(url, issuer_cn):
     return Policy({"AutoSelectCertificateForUrls": [json.dumps(rule)]})
 
 
+def auto_select_certs(rules):
+    """AutoSelectCertificateForUrls with several rules: (url, filter) pairs, the filter as
+    Chromium reads it ({"ISSUER": {"CN": ...}, "SUBJECT": {"CN": ...}}).  One browser holding
+    several client certificates presents each at its own origin (e.g. https://localhost:P
+    and https://127.0.0.1:P)."""
+    return Policy({"AutoSelectCertificateForUrls": [json.dumps({"pattern": u, "filter": f})
+                                                    for u, f in rules]})
+
+
 _FONTS = []
 
 
@@ -224,7 +233,7 @@ class Browser:
         """download_dir: where a clicked download is saved, without asking (else Chromium's
         default under the temporary HOME).  client_p12: (path, PIN) of a PKCS#12 imported into
         the browser's NSS database before it starts, its certificate a client certificate
-        (see auto_select_cert to have it presented without a dialog)."""
+        (see auto_select_cert to have it presented without a dialog); or a list of them."""
         need(CHROMIUM, "chromium")
         need(CHROMEDRIVER, "chromedriver (chromium-driver)")
         need_cjk_font()
@@ -243,8 +252,9 @@ class Browser:
             home = os.path.join(self.tmp, "home")
             os.makedirs(home)
             nss_trust(home, cafile)
-            if client_p12 is not None:
-                nss_import_p12(home, *client_p12)
+            # one (path, PIN) or a list of them
+            for p12 in ([client_p12] if isinstance(client_p12, tuple) else client_p12 or []):
+                nss_import_p12(home, *p12)
             env = dict(os.environ, HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
                        XDG_CACHE_HOME=os.path.join(home, ".cache"), TMPDIR=self.tmp)
             # a proxy from the environment must not see (or break) loopback traffic
