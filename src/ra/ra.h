@@ -442,6 +442,17 @@ int ra_osess_sweep(struct store *, long idle_s, time_t now, size_t *count, struc
 void ra_code_new(char out[RA_CODE_LEN], unsigned char hash[STORE_HASH_LEN]);
 /* The hash of a code as typed (case, hyphens and blanks ignored); -1 when it is no code. */
 int ra_code_hash(const char *typed, unsigned char hash[STORE_HASH_LEN]);
+/* An access PIN: len symbols of RA_CODE_ALPHABET (pin holds len + 1 bytes). */
+void ra_pin_new(char *pin, size_t len);
+/*
+ * The stored hash of an access PIN as typed (case, blanks and hyphens ignored), keyed with the
+ * URL's raw secret, so that the hash alone cannot be brute-forced.  Officer enrolments and
+ * client certificate pickups.
+ */
+void ra_pin_hash(const unsigned char raw[RA_TOKEN_LEN], const char *typed,
+		 unsigned char out[STORE_HASH_LEN]);
+/* A PIN as typed, normalised as ra_pin_hash does (upper case, no blanks nor hyphens). */
+void ra_pin_norm(const char *typed, char *out, size_t n);
 
 /* ---- the life cycle of an application (app.c) ---- */
 
@@ -646,6 +657,12 @@ struct ra_key {
 };
 /* A key of mode "p256" or "rsa2048", made now. */
 int ra_key_make(const char *mode, struct ra_key *, struct err *);
+#define RA_PIN_MAX 64 /* characters of a PKCS#12 PIN given by the caller */
+/*
+ * The same under the PIN pin (4 to RA_PIN_MAX characters; NULL: drawn), always made now;
+ * k->pin holds pin only when it has at most RA_PIN_LEN characters ("" otherwise).
+ */
+int ra_key_make_pin(const char *mode, const char *pin, struct ra_key *, struct err *);
 /* The same, out of the pool when there is one (each pooled key is handed out once). */
 int ra_key_take(const char *mode, struct ra_key *, struct err *);
 void ra_key_clear(struct ra_key *);
