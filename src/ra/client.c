@@ -236,10 +236,13 @@ client_req_check(const struct ra_client_req *q, struct ra_client_zip *zip, struc
 		return err_set(e, ERR_REFUSED, "delivery: not one of pin_shown, pin_mailed, zip");
 	if (q->officer == NULL || q->officer->org_id == 0)
 		return err_set(e, ERR_REFUSED, "issue: an officer of an organization applies");
-	if (q->delivery != RA_CLIENT_ZIP &&
-	    (q->holder_email == NULL || !mail_addr_valid(q->holder_email)))
+	if (q->holder_email == NULL || !mail_addr_valid(q->holder_email))
 		return err_set(e, ERR_REFUSED,
-			       "holder e-mail: required (the holder is mailed the certificate URL)");
+			       q->delivery != RA_CLIENT_ZIP
+				   ? "holder e-mail: required (the holder is mailed the certificate "
+				     "URL)"
+				   : "holder e-mail: required (the client profile certifies the "
+				     "holder's address)");
 	if (q->delivery == RA_CLIENT_ZIP && zip == NULL)
 		return err_set(e, ERR_INTERNAL, "client: a ZIP delivery without its ZIP");
 	if (q->delivery == RA_CLIENT_ZIP && zip->n >= RA_CLIENT_ZIP_MAX)

@@ -182,6 +182,15 @@ ocert_write(struct store *st, const struct ca_issued *is, void *arg, struct err 
 	return 0;
 }
 
+/* signed_fn: the caller's (a key made here: its PKCS#12), with the caller's argument. */
+static int
+ocert_signed(const struct ca_issued *is, void *arg, struct err *e)
+{
+	const struct ocert_tx *t = arg;
+
+	return t->q->signed_fn(is, t->q->arg, e);
+}
+
 /* The CN of a certificate's subject (caller frees), or NULL. */
 static char *
 ocert_cn(X509 *x)
@@ -296,7 +305,7 @@ ra_ocert_issue(struct ca *ca, struct store *st, const struct ra_ocert_req *q, st
 		r.names_given = 1;
 		r.ou = q->ou;
 		r.nou = q->nou;
-		r.signed_fn = q->signed_fn;
+		r.signed_fn = q->signed_fn != NULL ? ocert_signed : NULL;
 	}
 	r.dns = q->dns;
 	r.ndns = q->ndns;

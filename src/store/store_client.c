@@ -13,8 +13,9 @@
 #include "store_int.h"
 
 #define PICKUP_COLS                                                                                \
-	"SELECT id, serial, org_id, pin_hash, tries, state, expires, pin_link_hash IS NOT NULL, "  \
-	"pin_box IS NOT NULL, created, taken FROM client_pickups"
+	"SELECT id, serial, org_id, pin_hash, tries, state, expires, CASE WHEN pin_link_hash IS "  \
+	"NULL THEN 0 ELSE 1 END, CASE WHEN pin_box IS NULL THEN 0 ELSE 1 END, created, taken "     \
+	"FROM client_pickups"
 static const char SQL_PICKUP_INSERT[] =
     "INSERT INTO client_pickups (serial, org_id, token_hash, pin_hash, tries, state, p12, "
     "expires, pin_link_hash, pin_box, created) VALUES ($1, $2, $3, $4, 0, 'open', $5, $6, $7, $8, "
@@ -41,8 +42,8 @@ static const char SQL_PICKUP_PURGE[] =
     "expires < $1";
 
 #define BATCH_COLS                                                                                 \
-	"SELECT id, org_id, officer_id, count, admin_email, expires, used, created, zip IS NOT "   \
-	"NULL FROM client_batches"
+	"SELECT id, org_id, officer_id, count, admin_email, expires, used, created, CASE WHEN "    \
+	"zip IS NULL THEN 0 ELSE 1 END FROM client_batches"
 static const char SQL_BATCH_INSERT[] =
     "INSERT INTO client_batches (org_id, officer_id, dl_hash, zip, count, admin_email, expires, "
     "created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
