@@ -243,9 +243,9 @@ client_req_check(const struct ra_client_req *q, struct ra_client_zip *zip, struc
 				     "URL)"
 				   : "holder e-mail: required (the client profile certifies the "
 				     "holder's address)");
-	if (q->delivery == RA_CLIENT_ZIP && zip == NULL)
+	if (q->delivery == RA_CLIENT_ZIP && zip == NULL && !q->check_only)
 		return err_set(e, ERR_INTERNAL, "client: a ZIP delivery without its ZIP");
-	if (q->delivery == RA_CLIENT_ZIP && zip->n >= RA_CLIENT_ZIP_MAX)
+	if (q->delivery == RA_CLIENT_ZIP && zip != NULL && zip->n >= RA_CLIENT_ZIP_MAX)
 		return err_set(e, ERR_REFUSED, "zip: at most %u certificates", RA_CLIENT_ZIP_MAX);
 	if (q->pin != NULL && q->delivery != RA_CLIENT_ZIP)
 		return err_set(e, ERR_REFUSED, "access PIN: given only for the ZIP delivery");

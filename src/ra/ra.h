@@ -2006,7 +2006,27 @@ struct ra_bulk_commit_req {
 	int check_only;			  /* the dry run: checks only, nothing written, no audit */
 	const struct ra_officer *officer; /* the certificates are its organization's */
 	const struct ra_ocert_notify *n;  /* the user administrators' mails */
+	/* client issue lines (keys made here, client.c): the holders' and ZIPs' mails */
+	const struct ra_client_notify *cn;
+	/*
+	 * Out: the ZIPs of download method 2 lines, one per user administrator's address, each
+	 * with its password to show once (ra_bulk_zips_free wipes them); NULL: no such lines.
+	 */
+	struct ra_bulk_zips *zips;
 };
+
+#define RA_BULK_ZIPS_MAX 64 /* user administrators with a ZIP in one file */
+struct ra_bulk_zips {
+	size_t n;
+	struct {
+		char admin_email[256];
+		char password[RA_CLIENT_ZIP_PW_LEN + 1];
+		size_t count;
+		int stored; /* 0: the ZIP could not be stored (err says why) */
+		char err[256];
+	} v[RA_BULK_ZIPS_MAX];
+};
+void ra_bulk_zips_wipe(struct ra_bulk_zips *);
 
 /*
  * Commits res (from ra_bulk_check of the same kind and operation) as q says.  *out gets one
