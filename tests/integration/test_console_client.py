@@ -201,3 +201,70 @@ def test_permission_and_unknown(orgs, tmp_path):
     assert pub.get(f"{srv.https}/client/zip/short").status_code == 404
     # the console listener does not serve the public pages
     assert s.get(f"{srv.console}/client/{'A' * 43}").status_code == 404
+
+
+def client_line(cn, method, mail, pin="", p12=""):
+    return [f"CN={cn},OU=Lab,O=Example University,L=Chiyoda-ku,ST=Tokyo,C=JP", "5", str(method),
+            "", "", "", "", "山田 花子", "情報基盤センター", "admin@example.ac.jp", cn, p12,
+            "研究室", mail, pin]
+
+
+def test_bulk_client_upki(orgs, tmp_path):
+    """A UPKI client issue file (CP932, CRLF, 15 columns): method 1 lines mail each holder the
+    certificate URL and the PIN URL; method 2 lines go into one ZIP for the user
+    administrator, whose password the result page shows once; method 3 is refused."""
+    from test_console_bulk import commit, cp932, rows, upload
+    srv, inst = orgs
+    o = enrol(srv, inst, tmp_path, "Taro Yamada", "taro@example.ac.jp", "--org", "U01",
+              "--perm", "client")
+    s, menu = login(srv, o)
+    data = cp932([client_line("Ichiro Suzuki", 1, "ichiro@example.ac.jp"),
+                  client_line("Jiro Tanaka", 2, "jiro@example.ac.jp", pin="Pin-4321",
+                              p12="cert20261206-103000"),
+                  client_line("Saburo Ito", 2, "saburo@example.ac.jp"),
+                  client_line("Shiro Kato", 3, "shiro@example.ac.jp")])
+    r = upload(s, srv, data, kind="client", mode="good_lines")
+    assert r.status_code == 200, r.text
+    rr = rows(r)
+    assert [x[1] for x in rr][:3] == ["OK", "OK", "OK"] or len(rr) == 4, rr
+    r = commit(s, srv, r)
+    assert r.status_code == 200, r.text
+    rr = rows(r)
+    serials = [x[2] for x in rr if x[2]]
+    assert len(serials) == 3, rr
+    assert "browser" in r.text
+    pw = re.search(r'<code class="pin">([^<]+)</code>', r.text).group(1)
+    # method 1: both mails to the holder; the PIN URL then the PKCS#12
+    mails = wait_mail_to(inst, "ichiro@example.ac.jp", n=2)
+    tok = [u for m in mails for u in urls(m, "")][0]
+    ptok = [u for m in mails for u in urls(m, "pin/")][0]
+    pub = session(srv)
+    r = pub.get(f"{srv.https}/client/pin/{ptok}")
+    pin = pin_of(pub.post(f"{srv.https}/client/pin/{ptok}", data={"csrf": csrf_of(r.text)}))
+    r = pub.get(f"{srv.https}/client/{tok}")
+    r = pub.post(f"{srv.https}/client/{tok}", data={"csrf": csrf_of(r.text), "pin": pin})
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/x-pkcs12"
+    assert p12_open(tmp_path, r.content, pin, "i")[0]
+    # method 2: one ZIP to the user administrator
+    m = wait_mail_to(inst, "admin@example.ac.jp")[-1]
+    assert "2" in m.get_content()
+    ztok = urls(m, "zip/")[0]
+    r = pub.get(f"{srv.https}/client/zip/{ztok}")
+    r = pub.post(f"{srv.https}/client/zip/{ztok}", data={"csrf": csrf_of(r.text)})
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/zip"
+    z = tmp_path / "b.zip"
+    z.write_bytes(r.content)
+    if shutil.which("7z") is None:
+        return
+    assert subprocess.run(["7z", "x", "-y", f"-p{pw}", f"-o{tmp_path}/b", str(z)],
+                          capture_output=True).returncode == 0
+    lines = (tmp_path / "b" / "PINs.txt").read_text(encoding="utf-8-sig").splitlines()[1:]
+    assert len(lines) == 2
+    byname = {l.split("\t")[2]: l.split("\t") for l in lines}
+    assert byname["Jiro Tanaka"][0] == "cert20261206-103000.p12"
+    assert byname["Jiro Tanaka"][4] == "Pin-4321"
+    for f, serial, _, _, p in byname.values():
+        assert serial in serials
+        assert p12_open(tmp_path, (tmp_path / "b" / f).read_bytes(), p, serial)[0]
+    assert re.search(r"console\.bulk\tU01\tkind=client op=issue mode=good_lines lines=4 done=3",
+                     audit(inst))
