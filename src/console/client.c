@@ -70,8 +70,8 @@ console_client_issue(struct web_ctx *x, const struct console_who *w, const struc
 	if (d == RA_CLIENT_ZIP)
 		zip = ra_client_zip_new(pw);
 	if (ra_client_issue(x->ca, st, &q, zip, &out, &e) == -1 ||
-	    (zip != NULL && ra_client_zip_commit(x->ca, st, &w->o, zip, q.admin_name,
-						 q.admin_email, &n, &e) == -1)) {
+	    (zip != NULL && ra_client_zip_commit(x->ca, st, &w->o, zip, q.admin_name, q.admin_email,
+						 &n, &e) == -1)) {
 		if (e.code == ERR_REFUSED || e.code == ERR_CONFLICT || e.code == ERR_NOTFOUND) {
 			/* the message is copied: e dies with this frame */
 			static _Thread_local char msg[sizeof(e.msg)];
@@ -155,8 +155,7 @@ enum console_client_page { CLIENT_PAGE_CERT = 0, CLIENT_PAGE_PIN, CLIENT_PAGE_ZI
 
 /* The page and the token of /client/<t>, /client/pin/<t>, /client/zip/<t>; -1 malformed. */
 static int
-console_client_path(const struct http_req *r, enum console_client_page *pg,
-		    char tok[RA_TOKEN_TEXT])
+console_client_path(const struct http_req *r, enum console_client_page *pg, char tok[RA_TOKEN_TEXT])
 {
 	const char *t = r->url + strlen(CONSOLE_CLIENT_PREFIX);
 	size_t n;
@@ -224,8 +223,8 @@ console_client_button(struct web_ctx *x, enum console_client_page pg, const char
 		snprintf(count, sizeof(count), "%zu", v->count);
 		tmpl_data_str(d, "count", count);
 	}
-	rc = web_page(x, 200, pg == CLIENT_PAGE_PIN ? "console_client_pinlink" : "console_client_zipdl",
-		      d);
+	rc = web_page(x, 200,
+		      pg == CLIENT_PAGE_PIN ? "console_client_pinlink" : "console_client_zipdl", d);
 	tmpl_data_free(d);
 	return rc;
 }

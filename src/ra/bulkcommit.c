@@ -341,9 +341,10 @@ bulk_line(struct ca *ca, struct store *st, const struct ra_bulk_commit_req *q,
 	memset(&is, 0, sizeof(is));
 	err_clear(&e);
 	if (q->kind == RA_BULK_CLIENT && q->op == RA_BULK_RENEW) {
-		err_set(&e, ERR_REFUSED,
-			"client: renew by issuing a new certificate (issue line) and revoking the old "
-			"one (revoke line); a renewal keeps no key made here");
+		err_set(
+		    &e, ERR_REFUSED,
+		    "client: renew by issuing a new certificate (issue line) and revoking the old "
+		    "one (revoke line); a renewal keeps no key made here");
 		goto out;
 	}
 	if (q->kind == RA_BULK_CLIENT && q->op == RA_BULK_ISSUE) {

@@ -169,10 +169,10 @@ client_write(struct store *st, const struct ca_issued *c, void *arg, struct err 
 	const struct ra_client_req *q = u->q;
 	struct store_pickup p;
 	struct store_certadmin a;
-	unsigned char raw[RA_TOKEN_LEN], th[STORE_HASH_LEN], praw[RA_TOKEN_LEN],
-	    ph[STORE_HASH_LEN], key[crypto_secretbox_KEYBYTES];
-	unsigned char box[crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES +
-			  RA_CLIENT_PIN_LEN];
+	unsigned char raw[RA_TOKEN_LEN], th[STORE_HASH_LEN], praw[RA_TOKEN_LEN], ph[STORE_HASH_LEN],
+	    key[crypto_secretbox_KEYBYTES];
+	unsigned char
+	    box[crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + RA_CLIENT_PIN_LEN];
 	char tok[RA_TOKEN_TEXT], ptok[RA_TOKEN_TEXT], detail[96];
 	int mailed = q->delivery == RA_CLIENT_PIN_MAILED, rc = -1;
 
@@ -198,8 +198,8 @@ client_write(struct store *st, const struct ca_issued *c, void *arg, struct err 
 		crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES,
 				      (const unsigned char *)u->pin, RA_CLIENT_PIN_LEN, box, key);
 	}
-	if (store_pickup_add(st, &p, th, u->p12, u->p12len, mailed ? ph : NULL,
-			     mailed ? box : NULL, sizeof(box), e) == -1)
+	if (store_pickup_add(st, &p, th, u->p12, u->p12len, mailed ? ph : NULL, mailed ? box : NULL,
+			     sizeof(box), e) == -1)
 		goto out;
 	memset(&a, 0, sizeof(a));
 	snprintf(a.serial, sizeof(a.serial), "%s", c->serial);
@@ -237,12 +237,13 @@ client_req_check(const struct ra_client_req *q, struct ra_client_zip *zip, struc
 	if (q->officer == NULL || q->officer->org_id == 0)
 		return err_set(e, ERR_REFUSED, "issue: an officer of an organization applies");
 	if (q->holder_email == NULL || !mail_addr_valid(q->holder_email))
-		return err_set(e, ERR_REFUSED,
-			       q->delivery != RA_CLIENT_ZIP
-				   ? "holder e-mail: required (the holder is mailed the certificate "
-				     "URL)"
-				   : "holder e-mail: required (the client profile certifies the "
-				     "holder's address)");
+		return err_set(
+		    e, ERR_REFUSED,
+		    q->delivery != RA_CLIENT_ZIP
+			? "holder e-mail: required (the holder is mailed the certificate "
+			  "URL)"
+			: "holder e-mail: required (the client profile certifies the "
+			  "holder's address)");
 	if (q->delivery == RA_CLIENT_ZIP && zip == NULL && !q->check_only)
 		return err_set(e, ERR_INTERNAL, "client: a ZIP delivery without its ZIP");
 	if (q->delivery == RA_CLIENT_ZIP && zip != NULL && zip->n >= RA_CLIENT_ZIP_MAX)
@@ -429,10 +430,10 @@ client_load(struct ca *ca, struct store *st, const char *token, unsigned char ra
 		return -1;
 	v->expires = p->expires;
 	v->tries_left = p->tries < RA_CLIENT_TRIES ? (int)(RA_CLIENT_TRIES - p->tries) : 0;
-	*res = strcmp(p->state, "taken") == 0	 ? RA_CLIENT_TAKEN
-	       : strcmp(p->state, "locked") == 0 ? RA_CLIENT_LOCKED
+	*res = strcmp(p->state, "taken") == 0				      ? RA_CLIENT_TAKEN
+	       : strcmp(p->state, "locked") == 0			      ? RA_CLIENT_LOCKED
 	       : strcmp(p->state, "expired") == 0 || p->expires <= util_now() ? RA_CLIENT_EXPIRED
-									       : RA_CLIENT_OK;
+									      : RA_CLIENT_OK;
 	return 0;
 }
 
@@ -487,8 +488,8 @@ client_wrong_pin(struct store *st, const struct store_pickup *p, struct ra_clien
 
 int
 ra_client_take(struct ca *ca, struct store *st, const char *token, const char *pin,
-	       unsigned char **p12, size_t *len, struct ra_client_view *v,
-	       enum ra_client_res *res, struct err *e)
+	       unsigned char **p12, size_t *len, struct ra_client_view *v, enum ra_client_res *res,
+	       struct err *e)
 {
 	unsigned char raw[RA_TOKEN_LEN], ph[STORE_HASH_LEN];
 	struct store_pickup p;
@@ -569,10 +570,10 @@ client_pin_load(struct store *st, const char *token, unsigned char raw[RA_TOKEN_
 		*e = se;
 		return -1;
 	}
-	*res = !p->pin_waiting			? RA_CLIENT_TAKEN
-	       : p->expires <= util_now()	? RA_CLIENT_EXPIRED
+	*res = !p->pin_waiting		       ? RA_CLIENT_TAKEN
+	       : p->expires <= util_now()      ? RA_CLIENT_EXPIRED
 	       : strcmp(p->state, "open") != 0 ? RA_CLIENT_TAKEN
-						: RA_CLIENT_OK;
+					       : RA_CLIENT_OK;
 	return 0;
 }
 

@@ -81,9 +81,9 @@ ra_key_make_pin(const char *mode, const char *pin, struct ra_key *k, struct err 
 	}
 	k->keybag = sk_PKCS12_SAFEBAG_pop(bags);
 	randombytes_buf(k->mac_salt, sizeof(k->mac_salt));
-	if (PKCS12_key_gen_utf8(pin != NULL ? pin : k->pin, -1, k->mac_salt, (int)sizeof(k->mac_salt), PKCS12_MAC_ID,
-				PKCS12_DEFAULT_ITER, (int)sizeof(k->mac_key), k->mac_key,
-				EVP_sha256()) != 1) {
+	if (PKCS12_key_gen_utf8(pin != NULL ? pin : k->pin, -1, k->mac_salt,
+				(int)sizeof(k->mac_salt), PKCS12_MAC_ID, PKCS12_DEFAULT_ITER,
+				(int)sizeof(k->mac_key), k->mac_key, EVP_sha256()) != 1) {
 		err_set(e, ERR_INTERNAL, "ra: cannot derive the PKCS#12 MAC key");
 		goto out;
 	}

@@ -282,7 +282,8 @@ ra_ocert_issue(struct ca *ca, struct store *st, const struct ra_ocert_req *q, st
 	if (q->key == NULL && (q->csr == NULL || q->csrlen == 0))
 		return err_set(e, ERR_REFUSED, "CSR: required");
 	if (q->key != NULL && (q->kind != RA_OCERT_CLIENT || q->replaces != NULL || q->csr != NULL))
-		return err_set(e, ERR_REFUSED, "issue: a key made here is for a new client certificate");
+		return err_set(e, ERR_REFUSED,
+			       "issue: a key made here is for a new client certificate");
 	if (q->key != NULL && (q->cn == NULL || *q->cn == '\0'))
 		return err_set(e, ERR_REFUSED, "holder: a name (the certificate's CN) is required");
 	if (ocert_fields_check(q, e) == -1)

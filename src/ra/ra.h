@@ -1135,7 +1135,7 @@ void ra_enrol_cert_clear(struct ra_enrol_cert *); /* accepts NULL */
 struct ra_enrol_auth {
 	enum ra_enrol_kind kind; /* the URL must be of this kind (else UNKNOWN) */
 	const char *pin;	 /* enrol: the access PIN typed */
-	int64_t officer_id;	 /* renew: the officer whose current certificate the console checked */
+	int64_t officer_id; /* renew: the officer whose current certificate the console checked */
 };
 int ra_officer_enrol_take(struct ca *, struct store *, const char *token,
 			  const struct ra_enrol_auth *, enum ra_enrol_result *res,
@@ -1572,11 +1572,11 @@ int ra_ocert_expiry_due(struct store *, time_t now, const struct ra_ocert_notify
 
 /* ---- client certificates with a key the RA makes (client.c) ---- */
 
-#define RA_CLIENT_PIN_LEN 12	  /* access PIN: symbols of RA_CODE_ALPHABET, 60 bits */
-#define RA_CLIENT_ZIP_PW_LEN 20	  /* the ZIP's password: 100 bits */
-#define RA_CLIENT_TRIES 5	  /* wrong PINs lock a pickup */
-#define RA_CLIENT_DAYS 14	  /* console.client_days: a holder's URL stays valid */
-#define RA_CLIENT_ZIP_MAX 10000u  /* certificates in one ZIP */
+#define RA_CLIENT_PIN_LEN 12	 /* access PIN: symbols of RA_CODE_ALPHABET, 60 bits */
+#define RA_CLIENT_ZIP_PW_LEN 20	 /* the ZIP's password: 100 bits */
+#define RA_CLIENT_TRIES 5	 /* wrong PINs lock a pickup */
+#define RA_CLIENT_DAYS 14	 /* console.client_days: a holder's URL stays valid */
+#define RA_CLIENT_ZIP_MAX 10000u /* certificates in one ZIP */
 
 /*
  * How the PKCS#12 reaches its holder: per holder (the holder is mailed a one-time URL; the
@@ -1613,7 +1613,7 @@ struct ra_client_req {
 	const char *cn; /* the subject's CN (NULL: the holder's name) */
 	const char *const *ou;
 	size_t nou;
-	const char *admin_name, *admin_unit, *admin_email; /* e-mail required */
+	const char *admin_name, *admin_unit, *admin_email;    /* e-mail required */
 	const char *holder_name, *holder_unit, *holder_email; /* e-mail required per holder */
 	const char *p12_name; /* ZIP: the file's name without .p12 (NULL: the serial) */
 	const char *pin;      /* ZIP: the PKCS#12's password (4 to 64 characters; NULL: drawn) */
@@ -1681,8 +1681,8 @@ int ra_client_peek(struct ca *, struct store *, const char *token, struct ra_cli
  * fifth (console.client_locked), EXPIRED, TAKEN, UNKNOWN.
  */
 int ra_client_take(struct ca *, struct store *, const char *token, const char *pin,
-		   unsigned char **p12, size_t *len, struct ra_client_view *v,
-		   enum ra_client_res *, struct err *);
+		   unsigned char **p12, size_t *len, struct ra_client_view *v, enum ra_client_res *,
+		   struct err *);
 /* The PIN URL: peek (nothing written), take (the PIN once; console.client_pin_shown). */
 int ra_client_pin_peek(struct store *, const char *token, enum ra_client_res *, struct err *);
 int ra_client_pin_take(struct store *, const char *token, char pin[RA_CLIENT_PIN_LEN + 1],

@@ -192,8 +192,7 @@ out:
 }
 
 int
-store_pickup_set_state(struct store *s, int64_t id, const char *from, const char *to,
-		       struct err *e)
+store_pickup_set_state(struct store *s, int64_t id, const char *from, const char *to, struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	int rc = -1;

@@ -144,8 +144,7 @@ out:
 }
 
 int
-zip_add(struct zip *z, const char *name, const void *data, size_t len, time_t mtime,
-	struct err *e)
+zip_add(struct zip *z, const char *name, const void *data, size_t len, time_t mtime, struct err *e)
 {
 	unsigned char km[2 * ZIP_KEY + ZIP_PWV], salt[ZIP_SALT], mac[20], h[30 + ZIP_EXTRA];
 	unsigned char *enc = NULL;
@@ -185,7 +184,7 @@ zip_add(struct zip *z, const char *name, const void *data, size_t len, time_t mt
 	en.usize = (uint32_t)len;
 	zip_dostime(mtime, &en.dtime, &en.ddate);
 	le32(h, 0x04034b50);
-	le16(h + 4, 51);	    /* version needed: AES */
+	le16(h + 4, 51);	      /* version needed: AES */
 	le16(h + 6, 0x0001 | 0x0800); /* encrypted, UTF-8 name */
 	le16(h + 8, 99);
 	le16(h + 10, en.dtime);

@@ -15,7 +15,7 @@
 
 #include "util.h"
 
-#define ZIP_MAX_ENTRIES 65535u		 /* no ZIP64 */
+#define ZIP_MAX_ENTRIES 65535u		    /* no ZIP64 */
 #define ZIP_MAX_BYTES (1024u * 1024 * 1024) /* bytes of one archive */
 
 struct zip;

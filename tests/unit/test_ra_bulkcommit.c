@@ -5,7 +5,8 @@
  * the name policy refuses, issues nothing; good lines issues the good ones; the dry run
  * writes nothing; the DN's O and CN must be the subject the RA builds; client issue lines
  * make keys here (per holder: both mails; method 2: one ZIP per user administrator; the
- * browser, a wrong O and renew lines refused); every commit writes one console.bulk audit entry with its counts.
+ * browser, a wrong O and renew lines refused); every commit writes one console.bulk audit entry
+ * with its counts.
  */
 #include "testutil.h"
 #include "tu_x509.h"

@@ -233,9 +233,9 @@ test_pin_shown(void **state)
 	assert_int_equal(take(hk.url_tok, out.pin, &p12, &len, NULL), RA_CLIENT_TAKEN);
 	assert_null(p12);
 	/* unknown and malformed URLs */
-	assert_int_equal(take("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", out.pin, &p12, &len,
-			      NULL),
-			 RA_CLIENT_UNKNOWN);
+	assert_int_equal(
+	    take("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", out.pin, &p12, &len, NULL),
+	    RA_CLIENT_UNKNOWN);
 	assert_int_equal(take("short", out.pin, &p12, &len, NULL), RA_CLIENT_UNKNOWN);
 }
 
@@ -375,8 +375,8 @@ test_zip(void **state)
 		fail_msg("ra_client_issue: %s", e.msg);
 	assert_int_equal(hk.urls, 0);
 	assert_int_equal(ra_client_zip_count(z), 2);
-	if (ra_client_zip_commit(fx.ca.ca, fx.ca.st, &off, z, "Hanako Admin",
-				 "admin@example.co.jp", &notify, &e) == -1)
+	if (ra_client_zip_commit(fx.ca.ca, fx.ca.st, &off, z, "Hanako Admin", "admin@example.co.jp",
+				 &notify, &e) == -1)
 		fail_msg("ra_client_zip_commit: %s", e.msg);
 	ra_client_zip_free(z);
 	assert_int_equal(hk.zips, 1);
