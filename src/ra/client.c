@@ -570,10 +570,9 @@ client_pin_load(struct store *st, const char *token, unsigned char raw[RA_TOKEN_
 		*e = se;
 		return -1;
 	}
-	*res = !p->pin_waiting		       ? RA_CLIENT_TAKEN
-	       : p->expires <= util_now()      ? RA_CLIENT_EXPIRED
-	       : strcmp(p->state, "open") != 0 ? RA_CLIENT_TAKEN
-					       : RA_CLIENT_OK;
+	*res = p->expires <= util_now()				  ? RA_CLIENT_EXPIRED
+	       : !p->pin_waiting || strcmp(p->state, "open") != 0 ? RA_CLIENT_TAKEN
+								  : RA_CLIENT_OK;
 	return 0;
 }
 
@@ -738,4 +737,10 @@ ra_client_zip_take(struct store *st, const char *token, unsigned char **zip, siz
 out:
 	store_batch_clear(&b);
 	return rc;
+}
+
+int
+ra_client_purge(struct store *st, time_t now, struct err *e)
+{
+	return store_client_purge(st, now, e);
 }

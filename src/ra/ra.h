@@ -1692,6 +1692,8 @@ int ra_client_zip_peek(struct store *, const char *token, struct ra_client_view 
 		       enum ra_client_res *, struct err *);
 int ra_client_zip_take(struct store *, const char *token, unsigned char **zip, size_t *len,
 		       enum ra_client_res *, struct err *);
+/* The schedule: clears the PKCS#12 files, sealed PINs and ZIPs whose URLs have expired. */
+int ra_client_purge(struct store *, time_t now, struct err *);
 
 /* ---- bulk download and the user administrator's update (console; export.c, ocadmin.c) ---- */
 

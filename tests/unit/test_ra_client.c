@@ -297,6 +297,20 @@ test_pin_mailed_lock_expiry(void **state)
 	util_clock_set_offset(0);
 	assert_int_equal(take(hk.url_tok, out.pin, &p12, &len, NULL), RA_CLIENT_EXPIRED);
 	assert_null(p12);
+	/* the schedule's purge clears what waits behind expired URLs */
+	req_init(&q, RA_CLIENT_PIN_MAILED, "Shiro Kato");
+	if (ra_client_issue(fx.ca.ca, fx.ca.st, &q, NULL, &out, &e) == -1)
+		fail_msg("ra_client_issue: %s", e.msg);
+	OK(ra_client_purge(fx.ca.st, util_now() + (RA_CLIENT_DAYS + 1) * DAY, &e));
+	OK(ra_client_pin_peek(fx.ca.st, hk.pin_tok, &res, &e));
+	assert_int_equal(res, RA_CLIENT_TAKEN); /* nothing waits anymore */
+	{
+		struct ra_client_view v;
+
+		OK(ra_client_peek(fx.ca.ca, fx.ca.st, hk.url_tok, &v, &res, &e));
+		assert_int_equal(res, RA_CLIENT_EXPIRED);
+		ra_client_view_clear(&v);
+	}
 }
 
 static void
