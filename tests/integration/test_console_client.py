@@ -64,6 +64,11 @@ def test_per_holder_pin_shown(orgs, tmp_path):
     assert r.status_code == 201, r.text
     pin = pin_of(r)
     assert len(pin) == 12 and "pin-sheet" in r.text
+    assert "no-store" in r.headers.get("Cache-Control", "")
+    # the PKCS#12 waits (encrypted under the PIN); no column holds the PIN
+    assert inst.sql("SELECT count(*) FROM client_pickups WHERE p12 IS NOT NULL")[0][0] in (1, "1")
+    assert not [x for x in inst.sql("SELECT serial, state FROM client_pickups")
+                if pin in "".join(str(v) for v in x)]
     serial = re.search(r"<code>([0-9A-F]+)</code>", r.text).group(1)
     m = wait_mail_to(inst, "ichiro@example.ac.jp")[-1]
     assert pin not in m.get_content() and serial in m.get_content()
@@ -83,6 +88,7 @@ def test_per_holder_pin_shown(orgs, tmp_path):
     assert ok, out
     assert "CN=Ichiro Suzuki" in out or "CN = Ichiro Suzuki" in out
     assert not p12_open(tmp_path, r3.content, "WRONGWRONG22", "w")[0]
+    assert inst.sql("SELECT state FROM client_pickups WHERE p12 IS NULL")[0][0] == "taken"
     # once only
     r4 = pub.post(url, data={"csrf": csrf_of(r.text), "pin": pin})
     assert r4.status_code == 410 and r4.headers["Content-Type"].startswith("text/html")
@@ -199,6 +205,16 @@ def test_permission_and_unknown(orgs, tmp_path):
     pub = session(srv)
     assert pub.get(f"{srv.https}/client/{'A' * 43}").status_code == 404
     assert pub.get(f"{srv.https}/client/zip/short").status_code == 404
+    # a client officer cannot renew with a key made here (a renewal is from a CSR)
+    c = enrol(srv, inst, tmp_path, "Ken Client", "ken@example.ac.jp", "--org", "U01",
+              "--perm", "client")
+    s2, _ = login(srv, c)
+    r = s2.get(f"{srv.console}/certs/new?kind=client")
+    data = {"csrf": csrf_of(r.text), "kind": "client", "delivery": "pin_shown",
+            "renew": "0A", "admin_email": "admin@example.ac.jp", "holder_name": "X",
+            "holder_email": "x@example.ac.jp"}
+    r = s2.post(f"{srv.console}/certs/new", files={k: (None, v) for k, v in data.items()})
+    assert r.status_code == 422 and "from a CSR" in text(r)
     # the console listener does not serve the public pages
     assert s.get(f"{srv.console}/client/{'A' * 43}").status_code == 404
 
