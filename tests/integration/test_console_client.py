@@ -284,3 +284,28 @@ def test_bulk_client_upki(orgs, tmp_path):
         assert p12_open(tmp_path, (tmp_path / "b" / f).read_bytes(), p, serial)[0]
     assert re.search(r"console\.bulk\tU01\tkind=client op=issue mode=good_lines lines=4 done=3",
                      audit(inst))
+
+
+def test_bulk_client_native(orgs, tmp_path):
+    """A native client issue file (UTF-8, header row): an S/MIME line (profile smime: the CN
+    is the holder's address) per holder, a client line into the ZIP."""
+    from test_console_bulk import commit, rows, upload
+    srv, inst = orgs
+    o = enrol(srv, inst, tmp_path, "Taro Yamada", "taro@example.ac.jp", "--org", "U01",
+              "--perm", "client")
+    s, _ = login(srv, o)
+    org = "O=Example University,L=Chiyoda-ku,ST=Tokyo,C=JP"
+    body = ("subject_dn\tprofile\tdownload_method\tadmin_email\tholder_name\tholder_email\n"
+            f"CN=hanako@example.ac.jp,{org}\tsmime\t1\tadmin@example.ac.jp\tHanako\t\n"
+            f"CN=Goro Sato,{org}\tclient\t2\tadmin@example.ac.jp\tGoro Sato\t"
+            "goro@example.ac.jp\n")
+    r = upload(s, srv, body.encode(), kind="client", dialect="native")
+    assert r.status_code == 200, r.text
+    r = commit(s, srv, r)
+    assert r.status_code == 200, r.text
+    assert len([x for x in rows(r) if x[2]]) == 2, rows(r)
+    assert 'class="pin"' in r.text
+    mails = wait_mail_to(inst, "hanako@example.ac.jp", n=2)
+    assert [u for m in mails for u in urls(m, "pin/")]
+    m = wait_mail_to(inst, "admin@example.ac.jp")[-1]
+    assert urls(m, "zip/")
