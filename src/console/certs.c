@@ -262,18 +262,20 @@ console_cert_new_post(struct http_req *r)
 		goto out;
 	delivery = web_form_get(&f, "delivery");
 	if (k == RA_OCERT_CLIENT && delivery != NULL && strcmp(delivery, "csr") != 0) {
-		const char *error = NULL;
+		char error[sizeof(e.msg)];
 		int status = 0;
 
 		if (ra_client_delivery_parse(delivery, &d) == -1)
 			rc = console_cert_form(&x, &w, k, &f, NULL, "delivery: unknown", 422);
 		else if (web_form_get(&f, "renew") != NULL && *web_form_get(&f, "renew") != '\0')
-			rc = console_cert_form(&x, &w, k, &f, NULL,
-					       "renew: a renewal is from a CSR; for a key made here, "
-					       "issue a new certificate and revoke the old one",
-					       422);
-		else if ((rc = console_client_issue(&x, &w, &f, d, &error, &status)) == 0 &&
-			 error != NULL)
+			rc = console_cert_form(
+			    &x, &w, k, &f, NULL,
+			    "renew: a renewal is from a CSR; for a key made here, "
+			    "issue a new certificate and revoke the old one",
+			    422);
+		else if ((rc = console_client_issue(&x, &w, &f, d, error, sizeof(error),
+						    &status)) == 0 &&
+			 error[0] != '\0')
 			rc = console_cert_form(&x, &w, k, &f, NULL, error, status);
 		goto out;
 	}

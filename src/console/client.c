@@ -33,7 +33,7 @@ client_when(time_t t, char out[32])
 
 int
 console_client_issue(struct web_ctx *x, const struct console_who *w, const struct web_form *f,
-		     enum ra_client_delivery d, const char **error, int *status)
+		     enum ra_client_delivery d, char *error, size_t errlen, int *status)
 {
 	struct ra_client_req q;
 	struct ra_client_out out;
@@ -45,7 +45,7 @@ console_client_issue(struct web_ctx *x, const struct console_who *w, const struc
 	struct err e;
 	int rc = -1;
 
-	*error = NULL;
+	error[0] = '\0';
 	memset(&q, 0, sizeof(q));
 	memset(&out, 0, sizeof(out));
 	pw[0] = '\0';
@@ -58,7 +58,7 @@ console_client_issue(struct web_ctx *x, const struct console_who *w, const struc
 	q.holder_unit = web_form_get(f, "holder_unit");
 	q.holder_email = web_form_get(f, "holder_email");
 	if (q.holder_name == NULL || *q.holder_name == '\0') {
-		*error = "holder: a name (the certificate's CN) is required";
+		snprintf(error, errlen, "holder: a name (the certificate's CN) is required");
 		*status = 422;
 		return 0;
 	}
@@ -73,11 +73,7 @@ console_client_issue(struct web_ctx *x, const struct console_who *w, const struc
 	    (zip != NULL && ra_client_zip_commit(x->ca, st, &w->o, zip, q.admin_name, q.admin_email,
 						 &n, &e) == -1)) {
 		if (e.code == ERR_REFUSED || e.code == ERR_CONFLICT || e.code == ERR_NOTFOUND) {
-			/* the message is copied: e dies with this frame */
-			static _Thread_local char msg[sizeof(e.msg)];
-
-			snprintf(msg, sizeof(msg), "%s", e.msg);
-			*error = msg;
+			snprintf(error, errlen, "%s", e.msg);
 			*status = 422;
 			rc = 0;
 		} else
