@@ -60,6 +60,12 @@ def test_per_holder_pin_shown(orgs, tmp_path):
     o = enrol(srv, inst, tmp_path, "Taro Yamada", "taro@example.ac.jp", "--org", "U01",
               "--perm", "client")
     s, menu = login(srv, o)
+    # refusals show the form again: no holder name; an address outside the domains
+    r = issue(s, srv, "pin_shown", holder="")
+    assert r.status_code == 422 and "holder" in text(r), r.text
+    r = issue(s, srv, "pin_shown", email="x@elsewhere.example")
+    assert r.status_code == 422 and "name policy" in text(r), r.text
+    assert "console.client_issue" not in audit(inst)
     r = issue(s, srv, "pin_shown")
     assert r.status_code == 201, r.text
     pin = pin_of(r)

@@ -384,7 +384,7 @@ test_zip(void **state)
 		fail_msg("ra_client_issue: %s", e.msg);
 	req_init(&q, RA_CLIENT_ZIP, "Goro Sato");
 	q.holder_email = "goro@example.co.jp";
-	q.pin = "own-pin-1234"; /* the line's own PIN */
+	q.pin = "own-pin-1234-longer-than-twelve"; /* the line's own PIN */
 	if (ra_client_issue(fx.ca.ca, fx.ca.st, &q, z, &out[1], &e) == -1)
 		fail_msg("ra_client_issue: %s", e.msg);
 	assert_int_equal(hk.urls, 0);
@@ -453,7 +453,7 @@ test_zip(void **state)
 	assert_int_equal(found, 2);
 	snprintf(path, sizeof(path), "%s/cert20261206-103000.p12", dir);
 	assert_int_equal(access(path, R_OK), 0);
-	snprintf(cmd, sizeof(cmd), "grep -q own-pin-1234 %s/PINs.txt", dir);
+	snprintf(cmd, sizeof(cmd), "grep -q own-pin-1234-longer-than-twelve %s/PINs.txt", dir);
 	assert_int_equal(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
