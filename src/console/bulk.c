@@ -352,6 +352,27 @@ out:
 	return rc;
 }
 
+/* The ZIPs of download method 2 lines: each user administrator's password, shown once. */
+static void
+bulk_zips(struct tmpl_data *d, const struct ra_bulk_zips *z)
+{
+	struct tmpl_data *it;
+	char count[32];
+	size_t i;
+
+	tmpl_data_bool(d, "zips", z->n > 0);
+	for (i = 0; i < z->n; i++) {
+		it = tmpl_data_add(d, "zip");
+		tmpl_data_str(it, "email", z->v[i].admin_email);
+		snprintf(count, sizeof(count), "%zu", z->v[i].count);
+		tmpl_data_str(it, "count", count);
+		if (z->v[i].stored)
+			tmpl_data_str(it, "password", z->v[i].password);
+		else
+			tmpl_data_str(it, "error", z->v[i].err);
+	}
+}
+
 /* POST /bulk/commit: the file that was checked, committed. */
 int
 console_bulk_commit_post(struct http_req *r)
@@ -366,6 +387,8 @@ console_bulk_commit_post(struct http_req *r)
 	struct ra_bulk_outcome *out = NULL;
 	struct ra_bulk_counts c;
 	struct ra_ocert_notify nt;
+	struct ra_client_notify cnt;
+	struct ra_bulk_zips zips;
 	struct tmpl_data *d = NULL;
 	struct web_seal seal;
 	enum web_seal_result sr;
@@ -433,6 +456,9 @@ console_bulk_commit_post(struct http_req *r)
 	q.officer = &w.o;
 	console_mail_ocert_notify(&console.mail, &nt);
 	q.n = &nt;
+	console_mail_client_notify(&console.mail, &cnt);
+	q.cn = &cnt;
+	q.zips = &zips;
 	if (ra_bulk_commit(x.ca, st, &q, &res, &out, &n, &c, &e) == -1 && out == NULL) {
 		rc = web_error(&x, &e);
 		goto out;
@@ -443,6 +469,7 @@ console_bulk_commit_post(struct http_req *r)
 	tmpl_data_str(d, "kind", ra_bulk_kind_name(ch.kind));
 	tmpl_data_bool(d, "committed", 1);
 	bulk_counts(d, &res, &c);
+	bulk_zips(d, &zips);
 	bulk_table(&x, d, out, n, &tsv);
 	if (buf_cstr(&tsv) != NULL && b64_encode(&tb64, tsv.data, tsv.len) == 0 &&
 	    buf_cstr(&tb64) != NULL) {
@@ -453,6 +480,7 @@ console_bulk_commit_post(struct http_req *r)
 	}
 	rc = web_page_max(&x, 200, "console_bulk_result", d, BULK_PAGE_MAX);
 out:
+	ra_bulk_zips_wipe(&zips);
 	tmpl_data_free(d);
 	free(out);
 	buf_free(&raw);

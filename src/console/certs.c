@@ -160,6 +160,15 @@ console_cert_form(struct web_ctx *x, const struct console_who *w, enum ra_ocert_
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		if (f != NULL && (v = web_form_get(f, fields[i])) != NULL)
 			tmpl_data_str(d, fields[i], v);
+	if (f != NULL && (v = web_form_get(f, "delivery")) != NULL) {
+		char key[32];
+
+		tmpl_data_bool(d, "delivery", 1);
+		snprintf(key, sizeof(key), "d_%s", v);
+		if (strcmp(v, "csr") == 0 || strcmp(v, "pin_shown") == 0 ||
+		    strcmp(v, "pin_mailed") == 0 || strcmp(v, "zip") == 0)
+			tmpl_data_bool(d, key, 1);
+	}
 	rc = web_page(x, status, "console_cert_new", d);
 	tmpl_data_free(d);
 	return rc;
@@ -233,7 +242,8 @@ console_cert_new_post(struct http_req *r)
 	struct ra_ocert_notify n;
 	struct ca_issued is;
 	enum ra_ocert_kind k;
-	const char *csr, *file, *dns, *renew, *names[16];
+	enum ra_client_delivery d;
+	const char *csr, *file, *dns, *renew, *names[16], *delivery;
 	char *dnsbuf = NULL;
 	struct store *st;
 	struct err e;
@@ -250,6 +260,25 @@ console_cert_new_post(struct http_req *r)
 	}
 	if (console_kind_gate(&x, k, &w, &rc))
 		goto out;
+	delivery = web_form_get(&f, "delivery");
+	if (k == RA_OCERT_CLIENT && delivery != NULL && strcmp(delivery, "csr") != 0) {
+		char error[sizeof(e.msg)];
+		int status = 0;
+
+		if (ra_client_delivery_parse(delivery, &d) == -1)
+			rc = console_cert_form(&x, &w, k, &f, NULL, "delivery: unknown", 422);
+		else if (web_form_get(&f, "renew") != NULL && *web_form_get(&f, "renew") != '\0')
+			rc = console_cert_form(
+			    &x, &w, k, &f, NULL,
+			    "renew: a renewal is from a CSR; for a key made here, "
+			    "issue a new certificate and revoke the old one",
+			    422);
+		else if ((rc = console_client_issue(&x, &w, &f, d, error, sizeof(error),
+						    &status)) == 0 &&
+			 error[0] != '\0')
+			rc = console_cert_form(&x, &w, k, &f, NULL, error, status);
+		goto out;
+	}
 	csr = web_form_get(&f, "csr");
 	file = web_form_get(&f, "csrfile");
 	if (file != NULL && *file != '\0')

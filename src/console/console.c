@@ -165,7 +165,7 @@ const struct http_route console_http_routes[] = {
 
 /*
  * The officer's certificate URL on the public HTTPS listener (which asks for no client
- * certificate), and its one download.
+ * certificate), and its one download; the user administrator's and holders' URLs.
  */
 const struct http_route console_public_routes[] = {
     {"GET", "/officer/enrol/", console_enrol_get, 0, HTTP_KIND_HTML, "officer", 0, 1},
@@ -175,6 +175,8 @@ const struct http_route console_public_routes[] = {
      "officer", 0, 0},
     {"GET", "/cert/", console_dl_get, 0, HTTP_KIND_HTML, "cert", 0, 1},
     {"POST", "/cert/", console_dl_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML, "cert", 0, 1},
+    {"GET", "/client/", console_client_get, 0, HTTP_KIND_HTML, "client", 0, 1},
+    {"POST", "/client/", console_client_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML, "client", 0, 1},
     {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0, 0},
 };
 

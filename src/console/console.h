@@ -29,6 +29,11 @@ extern const char *const console_conf_keys[];
 	"証明書の有効期限のお知らせ (7 日前) / Certificate expires in 7 days"
 #define CONSOLE_MAIL_SUBJECT_REMIND "証明書入れ替えのお願い / Please replace your certificate"
 #define CONSOLE_MAIL_SUBJECT_RENEW "登録担当者用証明書更新のお知らせ / Officer certificate renewal"
+#define CONSOLE_MAIL_SUBJECT_CLIENT "クライアント証明書発行のお知らせ / Your client certificate"
+#define CONSOLE_MAIL_SUBJECT_CLIENT_PIN                                                            \
+	"クライアント証明書のアクセス PIN / Access PIN of your client certificate"
+#define CONSOLE_MAIL_SUBJECT_CLIENT_ZIP                                                            \
+	"クライアント証明書一括発行のお知らせ / Client certificates issued"
 
 /*
  * What the officers' mails need: the mail settings with the queue's key, the base URL of
@@ -55,6 +60,8 @@ int console_mail_ready(void *arg, struct store *, const struct store_certadmin *
 int console_mail_remind(void *arg, struct store *, const struct store_certadmin *, struct err *);
 int console_mail_expiring(void *arg, struct store *, const struct store_certadmin *,
 			  time_t not_after, int days, struct err *);
+/* The holders' and the user administrator's mails of client certificates (client.c). */
+void console_mail_client_notify(struct console_mail *m, struct ra_client_notify *n);
 /* The hooks themselves (arg: a struct console_mail). */
 int console_mail_enrol(void *arg, struct store *, const struct ra_officer *, const char *token,
 		       struct err *);

@@ -62,6 +62,14 @@ int console_cert_view_get(struct http_req *);
 int console_cert_revoke_post(struct http_req *);
 int console_dl_get(struct http_req *);
 int console_dl_post(struct http_req *);
+/*
+ * The form's client certificate with a key made here (client.c): issues it with delivery d
+ * and answers the page; a refusal leaves the answer to the caller (error, *status set, 0).
+ */
+int console_client_issue(struct web_ctx *, const struct console_who *, const struct web_form *,
+			 enum ra_client_delivery d, char *error, size_t errlen, int *status);
+int console_client_get(struct http_req *);
+int console_client_post(struct http_req *);
 /* The CA operator's pages (operator.c) and the allow-list download. */
 int console_op_officers_get(struct http_req *);
 int console_op_officer_add_get(struct http_req *);

@@ -303,3 +303,153 @@ console_mail_notify(struct console_mail *m, struct ra_officer_notify *n)
 	n->enrol = console_mail_enrol;
 	n->renew = console_mail_renew;
 }
+
+/* "YYYY-MM-DD HH:MM UTC" of t. */
+static void
+console_mail_when(time_t t, char out[32])
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	if (strftime(out, 32, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+		out[0] = '\0';
+}
+
+/* The holder's name for a salutation. */
+static const char *
+console_mail_holder(const struct store_certadmin *a)
+{
+	return a->holder_name != NULL && a->holder_name[0] != '\0' ? a->holder_name : "";
+}
+
+/* The holder's certificate URL; the PIN comes separately (pin_mailed: by a second mail). */
+static int
+console_mail_client_url(void *arg, struct store *st, const struct store_certadmin *a,
+			const char *token, time_t expires, int pin_mailed, struct err *e)
+{
+	struct console_mail *m = arg;
+	struct buf body;
+	char when[32];
+	int printed;
+
+	console_mail_when(expires, when);
+	buf_init(&body, MAIL_BODY_MAX);
+	printed = buf_printf(
+	    &body,
+	    "%s%s\n\n"
+	    "登録担当者があなたのクライアント証明書を発行しました。\n"
+	    "シリアル番号: %s\n\n"
+	    "次の URL を開き、アクセス PIN を入力して証明書 (PKCS#12 ファイル) を受け取って\n"
+	    "ください。受け取りは一度だけです。URL の有効期限は %s です。\n"
+	    "PIN を 5 回間違えると URL は無効になります。\n\n"
+	    "%s/client/%s\n\n"
+	    "アクセス PIN はこのメールには書かれていません。%s\n"
+	    "PKCS#12 ファイルを取り込む (インポートする) ときのパスワードも同じアクセス PIN "
+	    "です。\n\n"
+	    "----\n\n"
+	    "%s%s\n\n"
+	    "Your RA officer has issued your client certificate.\n"
+	    "Serial number: %s\n\n"
+	    "Open the URL below and enter your access PIN to receive the certificate (a PKCS#12\n"
+	    "file). It can be downloaded once; the URL expires at %s.\n"
+	    "5 wrong PINs disable the URL.\n\n"
+	    "%s/client/%s\n\n"
+	    "The access PIN is not in this mail. %s\n"
+	    "The same access PIN is the password for importing the PKCS#12 file.\n",
+	    console_mail_holder(a), console_mail_holder(a)[0] != '\0' ? " 様" : "証明書利用者 様",
+	    a->serial, when, m->public_base, token,
+	    pin_mailed ? "別のメールで届く PIN 表示用の URL から一度だけ表示できます。"
+		       : "利用管理者または登録担当者から別の経路で届きます。",
+	    console_mail_holder(a)[0] != '\0' ? "Dear " : "Dear certificate holder",
+	    console_mail_holder(a), a->serial, when, m->public_base, token,
+	    pin_mailed ? "A separate mail brings a URL that shows it once."
+		       : "Your user administrator or RA officer hands it to you separately.");
+	return console_mail_queue(m, st, a->holder_email, CONSOLE_MAIL_SUBJECT_CLIENT, printed,
+				  &body, e);
+}
+
+/* The holder's PIN URL, in a mail of its own. */
+static int
+console_mail_client_pin(void *arg, struct store *st, const struct store_certadmin *a,
+			const char *token, time_t expires, struct err *e)
+{
+	struct console_mail *m = arg;
+	struct buf body;
+	char when[32];
+	int printed;
+
+	console_mail_when(expires, when);
+	buf_init(&body, MAIL_BODY_MAX);
+	printed = buf_printf(
+	    &body,
+	    "%s%s\n\n"
+	    "クライアント証明書 (シリアル番号 %s) のアクセス PIN をお知らせします。\n"
+	    "次の URL を開き、ボタンを押すと PIN が一度だけ表示されます。有効期限は %s です。\n\n"
+	    "%s/client/pin/%s\n\n"
+	    "証明書の URL は別のメールで届いています。\n\n"
+	    "----\n\n"
+	    "%s%s\n\n"
+	    "This mail brings the access PIN of your client certificate (serial number %s).\n"
+	    "Open the URL below and press the button: the PIN is shown once. The URL expires at\n"
+	    "%s.\n\n"
+	    "%s/client/pin/%s\n\n"
+	    "The certificate's URL came in another mail.\n",
+	    console_mail_holder(a), console_mail_holder(a)[0] != '\0' ? " 様" : "証明書利用者 様",
+	    a->serial, when, m->public_base, token,
+	    console_mail_holder(a)[0] != '\0' ? "Dear " : "Dear certificate holder",
+	    console_mail_holder(a), a->serial, when, m->public_base, token);
+	return console_mail_queue(m, st, a->holder_email, CONSOLE_MAIL_SUBJECT_CLIENT_PIN, printed,
+				  &body, e);
+}
+
+/* The user administrator's ZIP URL; the ZIP's password comes from the RA officer. */
+static int
+console_mail_client_zip(void *arg, struct store *st, const char *admin_name,
+			const char *admin_email, const char *token, size_t count, time_t expires,
+			struct err *e)
+{
+	struct console_mail *m = arg;
+	const char *n = admin_name != NULL ? admin_name : "";
+	struct buf body;
+	char when[32];
+	int printed;
+
+	console_mail_when(expires, when);
+	buf_init(&body, MAIL_BODY_MAX);
+	printed = buf_printf(
+	    &body,
+	    "%s%s\n\n"
+	    "登録担当者がクライアント証明書 %zu 件を発行しました。\n"
+	    "次の URL を開き、ボタンを押して ZIP ファイル (各利用者の PKCS#12 ファイルと\n"
+	    "PIN の一覧) を受け取ってください。受け取りは一度だけです。有効期限は %s です。\n\n"
+	    "%s/client/zip/%s\n\n"
+	    "ZIP ファイルは AES-256 で暗号化されています。パスワードはこのメールには書かれて\n"
+	    "いません。登録担当者から別の経路で届きます。展開には 7-Zip などの AES 対応の\n"
+	    "ツールを使ってください。各利用者には PKCS#12 ファイルとその PIN を別々に渡して\n"
+	    "ください。\n\n"
+	    "----\n\n"
+	    "%s%s\n\n"
+	    "Your RA officer has issued %zu client certificates.\n"
+	    "Open the URL below and press the button to receive one ZIP file (each holder's\n"
+	    "PKCS#12 file and the list of their PINs). It can be downloaded once; the URL\n"
+	    "expires at %s.\n\n"
+	    "%s/client/zip/%s\n\n"
+	    "The ZIP file is AES-256 encrypted. Its password is not in this mail: your RA officer\n"
+	    "hands it to you separately. Open it with a tool that knows AES ZIP files, such as\n"
+	    "7-Zip. Give each holder their PKCS#12 file and its PIN separately.\n",
+	    n, n[0] != '\0' ? " 様" : "利用管理者 様", count, when, m->public_base, token,
+	    n[0] != '\0' ? "Dear " : "Dear user administrator", n, count, when, m->public_base,
+	    token);
+	return console_mail_queue(m, st, admin_email, CONSOLE_MAIL_SUBJECT_CLIENT_ZIP, printed,
+				  &body, e);
+}
+
+void
+console_mail_client_notify(struct console_mail *m, struct ra_client_notify *n)
+{
+	memset(n, 0, sizeof(*n));
+	n->arg = m;
+	n->url = console_mail_client_url;
+	n->pin = console_mail_client_pin;
+	n->zip = console_mail_client_zip;
+}

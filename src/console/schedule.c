@@ -53,6 +53,9 @@ console_schedule_run(struct ca *ca)
 	else if (a > 0)
 		log_info("console schedule: %zu expiry reminders mailed", a);
 	err_clear(&e);
+	if (ra_client_purge(st, now, &e) == -1)
+		log_warn("console schedule: client certificates' PKCS#12 and ZIPs: %s", e.msg);
+	err_clear(&e);
 	console_mail_notify(&console.mail, &on);
 	if (ra_officer_renew_due(ca, st, now, &on, &a, &e) == -1)
 		log_warn("console schedule: officer renewals: %s", e.msg);

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "ra.h"
 
 static const char *const bulk_mode_names[RA_BULK_MODE__MAX] = {"all_or_nothing", "good_lines"};
@@ -198,13 +200,143 @@ out:
 	return rc;
 }
 
+/* The ZIPs of a file's download method 2 lines, one per user administrator's address. */
+struct bulk_zipset {
+	struct ra_client_zip *z[RA_BULK_ZIPS_MAX];
+	const struct ra_bulk_rec *first[RA_BULK_ZIPS_MAX]; /* its first line: name, address */
+	char pw[RA_BULK_ZIPS_MAX][RA_CLIENT_ZIP_PW_LEN + 1];
+	size_t n;
+};
+
+/* The ZIP of the address of r (made on first use); NULL (e set) when there are too many. */
+static struct ra_client_zip *
+bulk_zip_of(struct bulk_zipset *zs, const struct ra_bulk_rec *r, struct err *e)
+{
+	size_t i;
+
+	for (i = 0; i < zs->n; i++)
+		if (strcmp(zs->first[i]->admin_email, r->admin_email) == 0)
+			return zs->z[i];
+	if (zs->n == RA_BULK_ZIPS_MAX) {
+		err_set(e, ERR_REFUSED, "zip: at most %d user administrators per file",
+			RA_BULK_ZIPS_MAX);
+		return NULL;
+	}
+	zs->first[zs->n] = r;
+	zs->z[zs->n] = ra_client_zip_new(zs->pw[zs->n]);
+	return zs->z[zs->n++];
+}
+
+/*
+ * A client issue line: a key made here, per holder (download method 1: the holder is mailed
+ * the certificate URL and, separately, the PIN URL) or into the user administrator's ZIP (2);
+ * the browser (3) is not offered.  The DN's O must be the organization's name; its CN and OU
+ * become the certificate's.  0 done or checked, 1 refused (e).
+ */
+static int
+bulk_client_line(struct ca *ca, struct store *st, const struct ra_bulk_commit_req *q,
+		 const struct ra_bulk_rec *r, int check_only, struct bulk_zipset *zs,
+		 struct ra_bulk_outcome *o, struct err *e)
+{
+	struct ra_client_req cq;
+	struct ra_client_out out;
+	struct ra_client_zip *z = NULL;
+	char cn[256], ou[256];
+	const char *ous[1];
+
+	if (r->download != 1 && r->download != 2)
+		return err_set(e, ERR_REFUSED,
+			       "download method: only 1 (PKCS#12 per person) and 2 (PKCS#12 all at "
+			       "once) are offered; a browser enrolment (3) is not"),
+		       1;
+	if (bulk_dn_match(r, q->officer, NULL, e) == -1 ||
+	    bulk_dn_attr(r->subject_dn, "CN", cn, sizeof(cn)) == -1)
+		return 1;
+	memset(&cq, 0, sizeof(cq));
+	if (bulk_dn_attr(r->subject_dn, "OU", ou, sizeof(ou)) == 0) {
+		ous[0] = ou;
+		cq.ou = ous;
+		cq.nou = 1;
+	}
+	cq.officer = q->officer;
+	cq.delivery = r->download == 2 ? RA_CLIENT_ZIP : RA_CLIENT_PIN_MAILED;
+	cq.cn = cn;
+	cq.admin_name = r->admin_name;
+	cq.admin_unit = r->admin_unit;
+	cq.admin_email = r->admin_email;
+	cq.holder_name = r->holder_name != NULL && *r->holder_name != '\0' ? r->holder_name : cn;
+	cq.holder_unit = r->holder_unit;
+	cq.holder_email = r->holder_email;
+	cq.p12_name = r->p12_name;
+	cq.pin = r->download == 2 && r->pin != NULL && *r->pin != '\0' ? r->pin : NULL;
+	cq.n = q->cn;
+	cq.check_only = check_only;
+	if (r->download == 2 && !check_only && (z = bulk_zip_of(zs, r, e)) == NULL)
+		return 1;
+	if (ra_client_issue(ca, st, &cq, z, &out, e) == -1)
+		return 1;
+	if (!check_only)
+		snprintf(o->serial, sizeof(o->serial), "%s", out.serial);
+	o->state = check_only ? RA_BULK_CHECKED : RA_BULK_DONE;
+	return 0;
+}
+
+/* Stores each ZIP for its user administrator (mailed) and hands the passwords out. */
+static void
+bulk_zips_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req *q,
+		 struct bulk_zipset *zs)
+{
+	struct err e;
+	size_t i;
+
+	for (i = 0; i < zs->n; i++) {
+		err_clear(&e);
+		if (ra_client_zip_count(zs->z[i]) == 0)
+			continue;
+		if (ra_client_zip_commit(ca, st, q->officer, zs->z[i], zs->first[i]->admin_name,
+					 zs->first[i]->admin_email, q->cn, &e) == -1)
+			log_warn("ra: bulk: the ZIP for %s was not stored: %s",
+				 zs->first[i]->admin_email, e.msg);
+		if (q->zips != NULL && q->zips->n < RA_BULK_ZIPS_MAX) {
+			size_t k = q->zips->n++;
+
+			snprintf(q->zips->v[k].admin_email, sizeof(q->zips->v[k].admin_email), "%s",
+				 zs->first[i]->admin_email);
+			q->zips->v[k].count = ra_client_zip_count(zs->z[i]);
+			q->zips->v[k].stored = e.code == ERR_OK;
+			if (e.code == ERR_OK)
+				memcpy(q->zips->v[k].password, zs->pw[i], sizeof(zs->pw[i]));
+			else
+				bulk_copy(q->zips->v[k].err, sizeof(q->zips->v[k].err), e.msg);
+		}
+	}
+}
+
+static void
+bulk_zipset_clear(struct bulk_zipset *zs)
+{
+	size_t i;
+
+	for (i = 0; i < zs->n; i++)
+		ra_client_zip_free(zs->z[i]);
+	sodium_memzero(zs, sizeof(*zs));
+}
+
+void
+ra_bulk_zips_wipe(struct ra_bulk_zips *z)
+{
+	if (z != NULL)
+		sodium_memzero(z, sizeof(*z));
+}
+
 /*
  * One good line: checked only (check_only) or done.  0 (o DONE or CHECKED), 1 refused (o says
  * why).
  */
 static int
 bulk_line(struct ca *ca, struct store *st, const struct ra_bulk_commit_req *q,
-	  const struct ra_bulk_rec *r, int check_only, struct ra_bulk_outcome *o)
+	  const struct ra_bulk_rec *r, int check_only, struct bulk_zipset *zs,
+	  struct ra_bulk_outcome *o)
 {
 	struct ra_ocert_req oq;
 	struct ca_issued is;
@@ -215,10 +347,15 @@ bulk_line(struct ca *ca, struct store *st, const struct ra_bulk_commit_req *q,
 
 	memset(&is, 0, sizeof(is));
 	err_clear(&e);
-	if (q->kind == RA_BULK_CLIENT && q->op != RA_BULK_REVOKE) {
-		err_set(&e, ERR_REFUSED,
-			"client: bulk issuance needs a key the RA makes (PKCS#12) or the browser; "
-			"issue client certificates one at a time");
+	if (q->kind == RA_BULK_CLIENT && q->op == RA_BULK_RENEW) {
+		err_set(
+		    &e, ERR_REFUSED,
+		    "client: renew by issuing a new certificate (issue line) and revoking the old "
+		    "one (revoke line); a renewal keeps no key made here");
+		goto out;
+	}
+	if (q->kind == RA_BULK_CLIENT && q->op == RA_BULK_ISSUE) {
+		rc = bulk_client_line(ca, st, q, r, check_only, zs, o, &e);
 		goto out;
 	}
 	if (q->op == RA_BULK_REVOKE) {
@@ -294,8 +431,12 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 	struct ra_bulk_rec **recof = NULL;
 	size_t i, k, n = 0, ri = 0, ei = 0, nlines;
 	char actor[48], detail[256];
+	struct bulk_zipset zs;
 	int real, stop = 0, rc = -1;
 
+	memset(&zs, 0, sizeof(zs));
+	if (q->zips != NULL)
+		memset(q->zips, 0, sizeof(*q->zips));
 	*out = NULL;
 	*nout = 0;
 	memset(c, 0, sizeof(*c));
@@ -360,7 +501,7 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 		for (k = 0; k < n && !stop; k++) {
 			if (recof[k] == NULL || v[k].state == RA_BULK_REFUSED)
 				continue;
-			if (bulk_line(ca, st, q, recof[k], !real, &v[k]) == 1) {
+			if (bulk_line(ca, st, q, recof[k], !real, &zs, &v[k]) == 1) {
 				if (real && q->mode == RA_BULK_ALL_OR_NOTHING)
 					stop = 1; /* the lines done so far stay done */
 				continue;
@@ -371,6 +512,8 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 				if (v[k].state == RA_BULK_REFUSED)
 					stop = 1;
 	}
+	/* the ZIPs of what was done, whatever stopped the pass: their keys are only in them */
+	bulk_zips_commit(ca, st, q, &zs);
 	/* what was only checked on the way to the real pass and not done: skipped */
 	for (k = 0; k < n; k++) {
 		if (!q->check_only && v[k].state == RA_BULK_CHECKED)
@@ -414,6 +557,7 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 	}
 	rc = 0;
 out:
+	bulk_zipset_clear(&zs);
 	free(v);
 	free(recof);
 	return rc;

@@ -43,6 +43,12 @@ ra_key_clear(struct ra_key *k)
 int
 ra_key_make(const char *mode, struct ra_key *k, struct err *e)
 {
+	return ra_key_make_pin(mode, NULL, k, e);
+}
+
+int
+ra_key_make_pin(const char *mode, const char *pin, struct ra_key *k, struct err *e)
+{
 	STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
 	PKCS12_SAFEBAG *bag;
 	int rc = -1;
@@ -55,21 +61,29 @@ ra_key_make(const char *mode, struct ra_key *k, struct err *e)
 		err_set(e, ERR_INTERNAL, "ra: cannot generate a %s key", mode);
 		goto out;
 	}
-	for (int i = 0; i < RA_PIN_LEN; i++)
+	if (pin != NULL && (strlen(pin) < 4 || strlen(pin) > RA_PIN_MAX)) {
+		err_set(e, ERR_REFUSED, "ra: a PKCS#12 PIN has 4 to %d characters", RA_PIN_MAX);
+		goto out;
+	}
+	/* k->pin keeps a given PIN only when it fits; the PKCS#12 is made under it anyway */
+	if (pin != NULL && strlen(pin) <= RA_PIN_LEN)
+		memcpy(k->pin, pin, strlen(pin) + 1);
+	for (int i = 0; pin == NULL && i < RA_PIN_LEN; i++)
 		k->pin[i] =
 		    key_pin_alphabet[randombytes_uniform((uint32_t)(sizeof(key_pin_alphabet) - 1))];
-	k->pin[RA_PIN_LEN] = '\0';
+	if (pin == NULL)
+		k->pin[RA_PIN_LEN] = '\0';
 	/* the bag alone: its attributes (name, key id) come with the certificate */
 	if ((bag = PKCS12_add_key(&bags, k->key, 0, PKCS12_DEFAULT_ITER, NID_aes_256_cbc,
-				  k->pin)) == NULL) {
+				  pin != NULL ? pin : k->pin)) == NULL) {
 		err_set(e, ERR_INTERNAL, "ra: cannot shroud the new key");
 		goto out;
 	}
 	k->keybag = sk_PKCS12_SAFEBAG_pop(bags);
 	randombytes_buf(k->mac_salt, sizeof(k->mac_salt));
-	if (PKCS12_key_gen_utf8(k->pin, -1, k->mac_salt, (int)sizeof(k->mac_salt), PKCS12_MAC_ID,
-				PKCS12_DEFAULT_ITER, (int)sizeof(k->mac_key), k->mac_key,
-				EVP_sha256()) != 1) {
+	if (PKCS12_key_gen_utf8(pin != NULL ? pin : k->pin, -1, k->mac_salt,
+				(int)sizeof(k->mac_salt), PKCS12_MAC_ID, PKCS12_DEFAULT_ITER,
+				(int)sizeof(k->mac_key), k->mac_key, EVP_sha256()) != 1) {
 		err_set(e, ERR_INTERNAL, "ra: cannot derive the PKCS#12 MAC key");
 		goto out;
 	}

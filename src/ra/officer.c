@@ -201,38 +201,6 @@ out:
 
 /* ---- the access PIN and the enrolment URL ---- */
 
-/* A new access PIN of RA_OFFICER_PIN_LEN symbols without look-alikes. */
-static void
-officer_pin_new(char pin[RA_OFFICER_PIN_LEN + 1])
-{
-	static const char alphabet[] = RA_CODE_ALPHABET;
-
-	for (int i = 0; i < RA_OFFICER_PIN_LEN; i++)
-		pin[i] = alphabet[randombytes_uniform((uint32_t)(sizeof(alphabet) - 1))];
-	pin[RA_OFFICER_PIN_LEN] = '\0';
-}
-
-/*
- * The stored hash of a PIN as typed (case, blanks and hyphens ignored), keyed with the URL's
- * raw secret.  A PIN of another length hashes too (it simply never matches).
- */
-static void
-officer_pin_hash(const unsigned char raw[RA_TOKEN_LEN], const char *typed,
-		 unsigned char out[STORE_HASH_LEN])
-{
-	char norm[64];
-	size_t k = 0;
-
-	for (const char *p = typed != NULL ? typed : ""; *p != '\0' && k < sizeof(norm) - 1; p++) {
-		if (*p == ' ' || *p == '-')
-			continue;
-		norm[k++] = (char)toupper((unsigned char)*p);
-	}
-	norm[k] = '\0';
-	crypto_generichash(out, STORE_HASH_LEN, (const unsigned char *)norm, k, raw, RA_TOKEN_LEN);
-	sodium_memzero(norm, sizeof(norm));
-}
-
 /*
  * Opens an enrolment of kind for officer o at now inside the caller's transaction and calls the
  * hook: enrol's with the URL's secret (kind enrol), renew's (kind renew).  pin (may be NULL
@@ -251,8 +219,8 @@ officer_enrol_open(struct ca *ca, struct store *st, const struct ra_officer *o, 
 	memset(&en, 0, sizeof(en));
 	ra_token_new(raw, text);
 	ra_token_hash(raw, th);
-	officer_pin_new(p);
-	officer_pin_hash(raw, p, en.pin_hash);
+	ra_pin_new(p, RA_OFFICER_PIN_LEN);
+	ra_pin_hash(raw, p, en.pin_hash);
 	en.officer_id = o->id;
 	en.created = now;
 	en.expires = en.created + ra_officer_enrol_days(ca) * DAY;
@@ -854,7 +822,7 @@ ra_officer_enrol_take(struct ca *ca, struct store *st, const char *token,
 		goto out;
 	}
 	if (strcmp(en.kind, "enrol") == 0) {
-		officer_pin_hash(raw, pin, ph);
+		ra_pin_hash(raw, pin, ph);
 		if (sodium_memcmp(ph, en.pin_hash, sizeof(ph)) != 0) {
 			ra_token_hash(raw, th);
 			rc = officer_wrong_pin(st, &en, th, res, &out->tries_left, e);

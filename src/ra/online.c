@@ -432,13 +432,10 @@ ra_answer(struct ra_online_answer *a, enum ra_online_result res, const char *det
 }
 
 /* The configuration keys ra reads (ra_online_handle). */
-/* The configuration keys the RA reads (online.c, orgcert.c). */
+/* The configuration keys the RA reads (online.c, orgcert.c, client.c). */
 const char *const ra_conf_keys[] = {
-    "online.window_seconds",
-    "console.download_days",
-    "console.replace_days",
-    "console.replace_remind_days",
-    NULL,
+    "online.window_seconds",	   "console.download_days", "console.replace_days",
+    "console.replace_remind_days", "console.client_days",   NULL,
 };
 
 int

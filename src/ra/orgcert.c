@@ -134,12 +134,14 @@ ocert_write(struct store *st, const struct ca_issued *is, void *arg, struct err 
 	a.holder_unit = (char *)q->holder_unit;
 	a.holder_email = (char *)q->holder_email;
 	a.replaces = (char *)t->old_serial;
-	a.dl_expires = t->now + 86400L * ocert_days(t->ca, "console.download_days", 14);
 	a.created = t->now;
-	ra_token_new(raw, t->dl);
-	ra_token_hash(raw, h);
-	sodium_memzero(raw, sizeof(raw));
-	if (store_certadmin_add(st, &a, h, e) == -1)
+	if (q->key == NULL) {
+		a.dl_expires = t->now + 86400L * ocert_days(t->ca, "console.download_days", 14);
+		ra_token_new(raw, t->dl);
+		ra_token_hash(raw, h);
+		sodium_memzero(raw, sizeof(raw));
+	}
+	if (store_certadmin_add(st, &a, q->key == NULL ? h : NULL, e) == -1)
 		return -1;
 	if (t->old_serial != NULL) {
 		time_t due = t->now + 86400L * ocert_days(t->ca, "console.replace_days", 14);
@@ -172,9 +174,21 @@ ocert_write(struct store *st, const struct ca_issued *is, void *arg, struct err 
 		}
 	}
 	a.dl_used = 0;
-	if (q->n != NULL && q->n->ready != NULL && q->n->ready(q->n->arg, st, &a, t->dl, e) == -1)
+	if (q->key == NULL && q->n != NULL && q->n->ready != NULL &&
+	    q->n->ready(q->n->arg, st, &a, t->dl, e) == -1)
+		return -1;
+	if (q->write_fn != NULL && q->write_fn(st, is, q->arg, e) == -1)
 		return -1;
 	return 0;
+}
+
+/* signed_fn: the caller's (a key made here: its PKCS#12), with the caller's argument. */
+static int
+ocert_signed(const struct ca_issued *is, void *arg, struct err *e)
+{
+	const struct ocert_tx *t = arg;
+
+	return t->q->signed_fn(is, t->q->arg, e);
 }
 
 /* The CN of a certificate's subject (caller frees), or NULL. */
@@ -265,8 +279,13 @@ ra_ocert_issue(struct ca *ca, struct store *st, const struct ra_ocert_req *q, st
 	memset(&t, 0, sizeof(t));
 	if (q->kind >= RA_OCERT__MAX || q->officer == NULL || q->officer->org_id == 0)
 		return err_set(e, ERR_REFUSED, "issue: an officer of an organization applies");
-	if (q->csr == NULL || q->csrlen == 0)
+	if (q->key == NULL && (q->csr == NULL || q->csrlen == 0))
 		return err_set(e, ERR_REFUSED, "CSR: required");
+	if (q->key != NULL && (q->kind != RA_OCERT_CLIENT || q->replaces != NULL || q->csr != NULL))
+		return err_set(e, ERR_REFUSED,
+			       "issue: a key made here is for a new client certificate");
+	if (q->key != NULL && (q->cn == NULL || *q->cn == '\0'))
+		return err_set(e, ERR_REFUSED, "holder: a name (the certificate's CN) is required");
 	if (ocert_fields_check(q, e) == -1)
 		return -1;
 	if (q->replaces != NULL && ocert_renew_check(ca, st, q, old, &cn, e) == -1)
@@ -281,10 +300,18 @@ ra_ocert_issue(struct ca *ca, struct store *st, const struct ra_ocert_req *q, st
 	r.org_code = q->officer->org_code;
 	r.csr = q->csr;
 	r.csrlen = q->csrlen;
+	if (q->key != NULL) {
+		r.key = q->key->key;
+		r.spki = q->key->spki;
+		r.names_given = 1;
+		r.ou = q->ou;
+		r.nou = q->nou;
+		r.signed_fn = q->signed_fn != NULL ? ocert_signed : NULL;
+	}
 	r.dns = q->dns;
 	r.ndns = q->ndns;
-	r.names_given = q->ndns > 0;
-	r.cn = cn;
+	r.names_given = q->ndns > 0 || q->key != NULL;
+	r.cn = q->key != NULL ? q->cn : cn;
 	r.email = q->kind != RA_OCERT_SERVER && q->holder_email != NULL && *q->holder_email != '\0'
 		      ? q->holder_email
 		      : NULL;

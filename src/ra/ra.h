@@ -442,6 +442,17 @@ int ra_osess_sweep(struct store *, long idle_s, time_t now, size_t *count, struc
 void ra_code_new(char out[RA_CODE_LEN], unsigned char hash[STORE_HASH_LEN]);
 /* The hash of a code as typed (case, hyphens and blanks ignored); -1 when it is no code. */
 int ra_code_hash(const char *typed, unsigned char hash[STORE_HASH_LEN]);
+/* An access PIN: len symbols of RA_CODE_ALPHABET (pin holds len + 1 bytes). */
+void ra_pin_new(char *pin, size_t len);
+/*
+ * The stored hash of an access PIN as typed (case, blanks and hyphens ignored), keyed with the
+ * URL's raw secret, so that the hash alone cannot be brute-forced.  Officer enrolments and
+ * client certificate pickups.
+ */
+void ra_pin_hash(const unsigned char raw[RA_TOKEN_LEN], const char *typed,
+		 unsigned char out[STORE_HASH_LEN]);
+/* A PIN as typed, normalised as ra_pin_hash does (upper case, no blanks nor hyphens). */
+void ra_pin_norm(const char *typed, char *out, size_t n);
 
 /* ---- the life cycle of an application (app.c) ---- */
 
@@ -646,6 +657,12 @@ struct ra_key {
 };
 /* A key of mode "p256" or "rsa2048", made now. */
 int ra_key_make(const char *mode, struct ra_key *, struct err *);
+#define RA_PIN_MAX 64 /* characters of a PKCS#12 PIN given by the caller */
+/*
+ * The same under the PIN pin (4 to RA_PIN_MAX characters; NULL: drawn), always made now;
+ * k->pin holds pin only when it has at most RA_PIN_LEN characters ("" otherwise).
+ */
+int ra_key_make_pin(const char *mode, const char *pin, struct ra_key *, struct err *);
 /* The same, out of the pool when there is one (each pooled key is handed out once). */
 int ra_key_take(const char *mode, struct ra_key *, struct err *);
 void ra_key_clear(struct ra_key *);
@@ -1479,6 +1496,19 @@ struct ra_ocert_req {
 	const struct ra_ocert_notify *n;
 	int check_only; /* every check of the issuance (ra_issue's check_only): nothing signed,
 			 * stored nor mailed */
+	/*
+	 * A key the RA made (client.c) instead of the CSR: the subject is cn (and the OUs), the
+	 * user administrator gets no download URL (the holder gets the PKCS#12), and the caller's
+	 * hooks run as ra_issue's (signed_fn before anything is stored, write_fn in the
+	 * certificate's transaction after the record).
+	 */
+	const struct ra_key *key;
+	const char *cn;
+	const char *const *ou;
+	size_t nou;
+	int (*signed_fn)(const struct ca_issued *, void *arg, struct err *);
+	int (*write_fn)(struct store *, const struct ca_issued *, void *arg, struct err *);
+	void *arg;
 };
 
 /*
@@ -1540,6 +1570,131 @@ int ra_ocert_replace_due(struct ca *, struct store *, time_t now, const struct r
  */
 int ra_ocert_expiry_due(struct store *, time_t now, const struct ra_ocert_notify *n, size_t *count,
 			struct err *);
+
+/* ---- client certificates with a key the RA makes (client.c) ---- */
+
+#define RA_CLIENT_PIN_LEN 12	 /* access PIN: symbols of RA_CODE_ALPHABET, 60 bits */
+#define RA_CLIENT_ZIP_PW_LEN 20	 /* the ZIP's password: 100 bits */
+#define RA_CLIENT_TRIES 5	 /* wrong PINs lock a pickup */
+#define RA_CLIENT_DAYS 14	 /* console.client_days: a holder's URL stays valid */
+#define RA_CLIENT_ZIP_MAX 10000u /* certificates in one ZIP */
+
+/*
+ * How the PKCS#12 reaches its holder: per holder (the holder is mailed a one-time URL; the
+ * access PIN, which is also the PKCS#12's password, is shown once to the officer or mailed as
+ * a second one-time URL), or all at once in one encrypted ZIP to the user administrator.
+ */
+enum ra_client_delivery {
+	RA_CLIENT_PIN_SHOWN = 0, /* URL to the holder, the PIN on the officer's printable page */
+	RA_CLIENT_PIN_MAILED,	 /* URL and a separate PIN URL to the holder */
+	RA_CLIENT_ZIP,		 /* one ZIP to the user administrator */
+	RA_CLIENT_DELIVERY__MAX
+};
+extern const char *const ra_client_delivery_names[RA_CLIENT_DELIVERY__MAX]; /* "pin_shown", .. */
+int ra_client_delivery_parse(const char *, enum ra_client_delivery *);
+
+/* The mails (the console's mail.c fills it); each runs in the certificate's transaction. */
+struct ra_client_notify {
+	void *arg;
+	/* the holder's certificate URL (/client/<token>) */
+	int (*url)(void *arg, struct store *, const struct store_certadmin *a, const char *token,
+		   time_t expires, int pin_mailed, struct err *);
+	/* the holder's PIN URL (/client/pin/<token>) */
+	int (*pin)(void *arg, struct store *, const struct store_certadmin *a, const char *token,
+		   time_t expires, struct err *);
+	/* the user administrator's ZIP URL (/client/zip/<token>) */
+	int (*zip)(void *arg, struct store *, const char *admin_name, const char *admin_email,
+		   const char *token, size_t count, time_t expires, struct err *);
+};
+
+/* One client certificate with a key made here (borrowed strings). */
+struct ra_client_req {
+	const struct ra_officer *officer;
+	enum ra_client_delivery delivery;
+	const char *cn; /* the subject's CN (NULL: the holder's name) */
+	const char *const *ou;
+	size_t nou;
+	const char *admin_name, *admin_unit, *admin_email;    /* e-mail required */
+	const char *holder_name, *holder_unit, *holder_email; /* e-mail required per holder */
+	const char *p12_name; /* ZIP: the file's name without .p12 (NULL: the serial) */
+	const char *pin;      /* ZIP: the PKCS#12's password (4 to 64 characters; NULL: drawn) */
+	const struct ra_client_notify *n;
+	int check_only;
+};
+
+/* What one issuance gives the caller. */
+struct ra_client_out {
+	char serial[STORE_SERIAL_MAX];
+	char pin[RA_CLIENT_PIN_LEN + 1]; /* PIN_SHOWN: the access PIN to show once; else "" */
+	time_t expires;			 /* the holder's URL */
+};
+
+/* The ZIP being filled (one per form or bulk file). */
+struct ra_client_zip;
+/* A ZIP under a new password (pw gets it: show it once, then wipe). */
+struct ra_client_zip *ra_client_zip_new(char pw[RA_CLIENT_ZIP_PW_LEN + 1]);
+void ra_client_zip_free(struct ra_client_zip *); /* accepts NULL; wipes */
+size_t ra_client_zip_count(const struct ra_client_zip *);
+
+/*
+ * Issues one client certificate of the officer's organization with a P-256 key made here,
+ * through ra_ocert_issue (the name policy, the user administrator's record), and in the
+ * certificate's transaction: per holder the pickup (the PKCS#12 under the access PIN) with its
+ * mails and the audit entry console.client_issue; ZIP: the PKCS#12 (under q->pin or a drawn
+ * PIN) and its line of the PIN list added to zip (kept in memory until ra_client_zip_commit).
+ */
+int ra_client_issue(struct ca *, struct store *, const struct ra_client_req *,
+		    struct ra_client_zip *zip, struct ra_client_out *out, struct err *);
+/*
+ * Stores the ZIP (its PKCS#12 files and PINs.txt), encrypted under its password, for the user
+ * administrator's one-time URL (console.client_days), mails it (n->zip) and audits
+ * console.client_zip, in one transaction.  ERR_REFUSED for an empty ZIP.
+ */
+int ra_client_zip_commit(struct ca *, struct store *, const struct ra_officer *,
+			 struct ra_client_zip *, const char *admin_name, const char *admin_email,
+			 const struct ra_client_notify *, struct err *);
+
+/* What a holder's, PIN or ZIP URL finds. */
+enum ra_client_res {
+	RA_CLIENT_OK = 0,
+	RA_CLIENT_UNKNOWN,   /* no such URL */
+	RA_CLIENT_EXPIRED,   /* console.client_days passed */
+	RA_CLIENT_LOCKED,    /* five wrong PINs */
+	RA_CLIENT_TAKEN,     /* downloaded (or shown) already */
+	RA_CLIENT_WRONG_PIN, /* tries_left more */
+	RA_CLIENT_RES__MAX
+};
+const char *ra_client_res_name(enum ra_client_res);
+
+struct ra_client_view {
+	struct ra_cert cert; /* the certificate (without DER); ZIP: empty */
+	int tries_left;
+	time_t expires;
+	size_t count; /* ZIP: certificates in it */
+};
+void ra_client_view_clear(struct ra_client_view *); /* accepts NULL */
+/* The holder's URL: nothing written; v filled unless UNKNOWN. */
+int ra_client_peek(struct ca *, struct store *, const char *token, struct ra_client_view *v,
+		   enum ra_client_res *, struct err *);
+/*
+ * The holder's button with the access PIN: OK once with the PKCS#12 (caller wipes and frees;
+ * console.client_download), WRONG_PIN (tries_left; console.client_wrong_pin), LOCKED at the
+ * fifth (console.client_locked), EXPIRED, TAKEN, UNKNOWN.
+ */
+int ra_client_take(struct ca *, struct store *, const char *token, const char *pin,
+		   unsigned char **p12, size_t *len, struct ra_client_view *v, enum ra_client_res *,
+		   struct err *);
+/* The PIN URL: peek (nothing written), take (the PIN once; console.client_pin_shown). */
+int ra_client_pin_peek(struct store *, const char *token, enum ra_client_res *, struct err *);
+int ra_client_pin_take(struct store *, const char *token, char pin[RA_CLIENT_PIN_LEN + 1],
+		       enum ra_client_res *, struct err *);
+/* The user administrator's ZIP URL: peek, take (once; console.client_zip_download). */
+int ra_client_zip_peek(struct store *, const char *token, struct ra_client_view *v,
+		       enum ra_client_res *, struct err *);
+int ra_client_zip_take(struct store *, const char *token, unsigned char **zip, size_t *len,
+		       enum ra_client_res *, struct err *);
+/* The schedule: clears the PKCS#12 files, sealed PINs and ZIPs whose URLs have expired. */
+int ra_client_purge(struct store *, time_t now, struct err *);
 
 /* ---- bulk download and the user administrator's update (console; export.c, ocadmin.c) ---- */
 
@@ -1854,7 +2009,27 @@ struct ra_bulk_commit_req {
 	int check_only;			  /* the dry run: checks only, nothing written, no audit */
 	const struct ra_officer *officer; /* the certificates are its organization's */
 	const struct ra_ocert_notify *n;  /* the user administrators' mails */
+	/* client issue lines (keys made here, client.c): the holders' and ZIPs' mails */
+	const struct ra_client_notify *cn;
+	/*
+	 * Out: the ZIPs of download method 2 lines, one per user administrator's address, each
+	 * with its password to show once (ra_bulk_zips_free wipes them); NULL: no such lines.
+	 */
+	struct ra_bulk_zips *zips;
 };
+
+#define RA_BULK_ZIPS_MAX 64 /* user administrators with a ZIP in one file */
+struct ra_bulk_zips {
+	size_t n;
+	struct {
+		char admin_email[256];
+		char password[RA_CLIENT_ZIP_PW_LEN + 1];
+		size_t count;
+		int stored; /* 0: the ZIP could not be stored (err says why) */
+		char err[256];
+	} v[RA_BULK_ZIPS_MAX];
+};
+void ra_bulk_zips_wipe(struct ra_bulk_zips *);
 
 /*
  * Commits res (from ra_bulk_check of the same kind and operation) as q says.  *out gets one

@@ -87,3 +87,39 @@ out:
 	sodium_memzero(raw, sizeof(raw));
 	return rc;
 }
+
+void
+ra_pin_new(char *pin, size_t len)
+{
+	static const char alphabet[] = RA_CODE_ALPHABET;
+
+	for (size_t i = 0; i < len; i++)
+		pin[i] = alphabet[randombytes_uniform((uint32_t)(sizeof(alphabet) - 1))];
+	pin[len] = '\0';
+}
+
+void
+ra_pin_hash(const unsigned char raw[RA_TOKEN_LEN], const char *typed,
+	    unsigned char out[STORE_HASH_LEN])
+{
+	char norm[64];
+
+	ra_pin_norm(typed, norm, sizeof(norm));
+	crypto_generichash(out, STORE_HASH_LEN, (const unsigned char *)norm, strlen(norm), raw,
+			   RA_TOKEN_LEN);
+	sodium_memzero(norm, sizeof(norm));
+}
+
+void
+ra_pin_norm(const char *typed, char *out, size_t n)
+{
+	size_t k = 0;
+
+	for (const char *p = typed != NULL ? typed : ""; *p != '\0' && k + 1 < n; p++) {
+		if (*p == ' ' || *p == '-')
+			continue;
+		out[k++] = (char)toupper((unsigned char)*p);
+	}
+	if (n > 0)
+		out[k] = '\0';
+}

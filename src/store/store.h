@@ -609,6 +609,65 @@ int store_token_get(struct store *, const unsigned char hash[STORE_HASH_LEN],
 int store_token_use(struct store *, const unsigned char hash[STORE_HASH_LEN],
 		    enum store_token_purpose, time_t when, struct err *);
 
+/* ---- client certificates with a key the RA made (store_client.c, 0018) ---- */
+struct store_pickup {
+	int64_t id;
+	char serial[STORE_SERIAL_MAX];
+	int64_t org_id;
+	unsigned char pin_hash[STORE_HASH_LEN];
+	int64_t tries; /* wrong PINs */
+	char *state;   /* "open" | "locked" | "taken" | "expired" */
+	time_t expires;
+	int pin_link;	 /* the PIN was mailed as a second URL */
+	int pin_waiting; /* ... and has not been shown yet */
+	time_t created, taken;
+};
+void store_pickup_clear(struct store_pickup *); /* accepts NULL */
+/*
+ * Adds an open pickup of p->serial under the URL secret's hash with the PKCS#12 and, when the
+ * PIN is mailed, the PIN link's hash and sealed PIN (else NULL); joins a transaction.
+ */
+int store_pickup_add(struct store *, const struct store_pickup *p,
+		     const unsigned char token_hash[STORE_HASH_LEN], const void *p12, size_t p12len,
+		     const unsigned char *pin_link_hash, const void *pin_box, size_t boxlen,
+		     struct err *);
+/* By the URL's or the PIN link's hash; ERR_NOTFOUND. */
+int store_pickup_get(struct store *, const unsigned char token_hash[STORE_HASH_LEN],
+		     struct store_pickup *, struct err *);
+int store_pickup_by_pin(struct store *, const unsigned char pin_link_hash[STORE_HASH_LEN],
+			struct store_pickup *, struct err *);
+/* A wrong PIN: tries + 1, locked at max; ERR_CONFLICT when the pickup is not open. */
+int store_pickup_fail(struct store *, int64_t id, int64_t max, int64_t *tries, int *locked,
+		      struct err *);
+/* from -> to; ERR_CONFLICT when it is not in from. */
+int store_pickup_set_state(struct store *, int64_t id, const char *from, const char *to,
+			   struct err *);
+/* The PKCS#12, once: open -> taken and the blob cleared; ERR_NOTFOUND when gone. */
+int store_pickup_take(struct store *, int64_t id, time_t now, unsigned char **p12, size_t *len,
+		      struct err *);
+/* The sealed PIN of a PIN link, once (then cleared); ERR_NOTFOUND when gone. */
+int store_pickup_pin_take(struct store *, const unsigned char pin_link_hash[STORE_HASH_LEN],
+			  unsigned char **box, size_t *len, struct err *);
+/* Clears the PKCS#12s, PINs and ZIPs whose time has passed (open pickups: expired). */
+int store_client_purge(struct store *, time_t now, struct err *);
+
+struct store_batch {
+	int64_t id, org_id, officer_id, count;
+	char *admin_email;
+	time_t expires, used, created;
+	int waiting; /* the ZIP is still there */
+};
+void store_batch_clear(struct store_batch *); /* accepts NULL */
+int store_batch_add(struct store *, const struct store_batch *,
+		    const unsigned char dl_hash[STORE_HASH_LEN], const void *zip, size_t ziplen,
+		    int64_t *id, struct err *);
+/* ERR_NOTFOUND when no ZIP has this hash. */
+int store_batch_get(struct store *, const unsigned char dl_hash[STORE_HASH_LEN],
+		    struct store_batch *, struct err *);
+/* The ZIP, once, before expires: then cleared; ERR_NOTFOUND when gone. */
+int store_batch_take(struct store *, const unsigned char dl_hash[STORE_HASH_LEN], time_t now,
+		     unsigned char **zip, size_t *len, struct err *);
+
 /* ---- the console's records of the certificates it issues (store_certadmin.c, 0016) ---- */
 struct store_certadmin {
 	char serial[STORE_SERIAL_MAX];

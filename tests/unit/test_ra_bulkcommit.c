@@ -3,8 +3,10 @@
  * ("Example One", example.co.jp) commits server issue, renew and revoke files built as
  * ra_bulk_check leaves them.  All-or-nothing with a line the checks refused, and with a line
  * the name policy refuses, issues nothing; good lines issues the good ones; the dry run
- * writes nothing; the DN's O and CN must be the subject the RA builds; client issuance is
- * refused; every commit writes one console.bulk audit entry with its counts.
+ * writes nothing; the DN's O and CN must be the subject the RA builds; client issue lines
+ * make keys here (per holder: both mails; method 2: one ZIP per user administrator; the
+ * browser, a wrong O and renew lines refused); every commit writes one console.bulk audit entry
+ * with its counts.
  */
 #include "testutil.h"
 #include "tu_x509.h"
@@ -331,29 +333,136 @@ test_renew_revoke(void **state)
 	ra_bulk_result_free(&res);
 }
 
-static void
-test_client_refused(void **state)
+/* What the client mail hooks were asked (holders' URLs and PIN URLs, ZIPs). */
+static int c_urls, c_pins, c_zips;
+static size_t c_zip_count;
+
+static int
+chook_url(void *arg, struct store *st, const struct store_certadmin *a, const char *token,
+	  time_t expires, int pin_mailed, struct err *e)
 {
-	struct ra_bulk_rec recs[1];
+	(void)arg, (void)st, (void)token, (void)expires, (void)e;
+	assert_true(pin_mailed);
+	assert_non_null(a->holder_email);
+	c_urls++;
+	return 0;
+}
+
+static int
+chook_pin(void *arg, struct store *st, const struct store_certadmin *a, const char *token,
+	  time_t expires, struct err *e)
+{
+	(void)arg, (void)st, (void)a, (void)token, (void)expires, (void)e;
+	c_pins++;
+	return 0;
+}
+
+static int
+chook_zip(void *arg, struct store *st, const char *name, const char *addr, const char *token,
+	  size_t count, time_t expires, struct err *e)
+{
+	(void)arg, (void)st, (void)name, (void)token, (void)expires, (void)e;
+	assert_string_equal(addr, "admin@example.co.jp");
+	c_zips++;
+	c_zip_count = count;
+	return 0;
+}
+
+static const struct ra_client_notify cnotify = {NULL, chook_url, chook_pin, chook_zip};
+
+/* A client issue line: download method dl, holder's address mail, optional PIN. */
+static void
+rec_client(struct ra_bulk_rec *r, size_t line, const char *cn, const char *org, int dl,
+	   const char *mail, const char *pin)
+{
+	char dn[400];
+
+	memset(r, 0, sizeof(*r));
+	r->reason = -1;
+	r->line = line;
+	snprintf(dn, sizeof(dn), "CN=%s,OU=Lab,O=%s,L=Chiyoda-ku,ST=Tokyo,C=JP", cn, org);
+	r->subject_dn = strdup(dn);
+	r->profile = "client";
+	r->profile_id = 5;
+	r->download = dl;
+	r->admin_name = strdup("Hanako Admin");
+	r->admin_email = strdup("admin@example.co.jp");
+	r->holder_name = strdup(cn);
+	r->holder_email = strdup(mail);
+	r->p12_name = strdup("cert20261206-103000");
+	if (pin != NULL)
+		r->pin = strdup(pin);
+}
+
+static void
+test_client_issue(void **state)
+{
+	struct ra_bulk_rec recs[5];
 	struct ra_bulk_result res;
 	struct ra_bulk_outcome *o = NULL;
 	struct ra_bulk_counts c;
 	struct ra_bulk_commit_req q;
+	struct ra_bulk_zips zips;
 	size_t n = 0;
+	int64_t before = count_certs();
 	struct err e;
+	char *d;
 
 	(void)state;
-	rec_server(&recs[0], 1, "x.example.co.jp", "Example One", NULL);
-	result(&res, recs, 1, 0);
+	c_urls = c_pins = c_zips = 0;
+	rec_client(&recs[0], 1, "Ichiro Suzuki", "Example One", 1, "ichiro@example.co.jp", NULL);
+	rec_client(&recs[1], 2, "Jiro Tanaka", "Example One", 2, "jiro@example.co.jp", "pin-4321");
+	rec_client(&recs[2], 3, "Saburo Ito", "Example One", 2, "saburo@example.co.jp", NULL);
+	rec_client(&recs[3], 4, "Shiro Kato", "Example One", 3, "shiro@example.co.jp", NULL);
+	rec_client(&recs[4], 5, "Goro Sato", "Other Org", 1, "goro@example.co.jp", NULL);
+	result(&res, recs, 5, 0);
 	memset(&q, 0, sizeof(q));
 	q.kind = RA_BULK_CLIENT;
 	q.op = RA_BULK_ISSUE;
-	q.mode = RA_BULK_GOOD_LINES;
+	q.mode = RA_BULK_ALL_OR_NOTHING;
 	q.officer = &off;
+	q.n = &notify;
+	q.cn = &cnotify;
+	q.zips = &zips;
 	err_clear(&e);
+	/* all or nothing: the browser line (3) and the wrong O refuse the file; nothing issued */
+	OK(ra_bulk_commit(fx.ca.ca, fx.ca.st, &q, &res, &o, &n, &c, &e));
+	assert_int_equal(o[3].state, RA_BULK_REFUSED);
+	assert_non_null(strstr(o[3].msg, "browser"));
+	assert_int_equal(o[4].state, RA_BULK_REFUSED);
+	assert_non_null(strstr(o[4].msg, "O must be"));
+	assert_int_equal(c.done, 0);
+	assert_int_equal(count_certs(), before);
+	assert_int_equal(zips.n, 0);
+	free(o);
+	/* good lines: per holder (both mails) and one ZIP of two for the user administrator */
+	q.mode = RA_BULK_GOOD_LINES;
+	OK(ra_bulk_commit(fx.ca.ca, fx.ca.st, &q, &res, &o, &n, &c, &e));
+	assert_int_equal(c.done, 3);
+	assert_int_equal(c.refused, 2);
+	assert_int_equal(o[0].state, RA_BULK_DONE);
+	assert_int_equal(o[1].state, RA_BULK_DONE);
+	assert_int_equal(o[2].state, RA_BULK_DONE);
+	assert_int_equal(count_certs(), before + 3);
+	assert_int_equal(c_urls, 1);
+	assert_int_equal(c_pins, 1);
+	assert_int_equal(c_zips, 1);
+	assert_int_equal(c_zip_count, 2);
+	assert_int_equal(zips.n, 1);
+	assert_true(zips.v[0].stored);
+	assert_int_equal(zips.v[0].count, 2);
+	assert_int_equal(strlen(zips.v[0].password), RA_CLIENT_ZIP_PW_LEN);
+	assert_string_equal(zips.v[0].admin_email, "admin@example.co.jp");
+	ra_bulk_zips_wipe(&zips);
+	d = last_bulk_audit();
+	assert_non_null(strstr(d, "kind=client op=issue mode=good_lines lines=5 done=3"));
+	free(d);
+	free(o);
+	/* renew lines are refused with the way to do it */
+	q.op = RA_BULK_RENEW;
 	OK(ra_bulk_commit(fx.ca.ca, fx.ca.st, &q, &res, &o, &n, &c, &e));
 	assert_int_equal(o[0].state, RA_BULK_REFUSED);
-	assert_non_null(strstr(o[0].msg, "PKCS#12"));
+	assert_non_null(strstr(o[0].msg, "revoking the old"));
 	free(o);
 	/* acme is not committed here */
 	q.kind = RA_BULK_ACME;
@@ -369,7 +478,7 @@ main(void)
 	const struct CMUnitTest stored[] = {
 	    cmocka_unit_test(test_issue_modes),
 	    cmocka_unit_test(test_renew_revoke),
-	    cmocka_unit_test(test_client_refused),
+	    cmocka_unit_test(test_client_issue),
 	};
 	int failed =
 	    cmocka_run_group_tests_name("ra bulk commit on SQLite", stored, setup, teardown);

@@ -169,13 +169,16 @@ test_serve_tables(void **state)
 	free(all);
 
 	assert_int_equal(http_routes_compose(serve_https_tables, &all, &e), 0);
-	assert_int_equal(routes_count(all), 42);
+	assert_int_equal(routes_count(all), 44);
 	/* the officers' certificate URL and the user administrators' download: public pages */
 	assert_non_null(route_get(all, "GET", "/officer/enrol/"));
 	assert_non_null(route_get(all, "POST", "/officer/enrol/"));
 	assert_non_null(route_get(all, "POST", "/officer/download"));
 	assert_non_null(route_get(all, "GET", "/cert/"));
 	assert_non_null(route_get(all, "POST", "/cert/"));
+	/* the client certificates' holders and user administrators (console/client.c) */
+	assert_non_null(route_get(all, "GET", "/client/"));
+	assert_non_null(route_get(all, "POST", "/client/"));
 	/* the console's own pages are never on the public listener */
 	assert_null(route_get(all, "POST", "/login"));
 	assert_null(route_get(all, "GET", "/certs/new"));
@@ -209,6 +212,7 @@ test_serve_tables(void **state)
 	assert_null(route_get(all, "POST", "/regist/step1"));
 	assert_null(route_get(all, NULL, "/api/v1/"));
 	assert_null(route_get(all, "GET", "/officer/enrol/"));
+	assert_null(route_get(all, "GET", "/client/"));
 	assert_null(route_get(all, "POST", "/tsa"));
 	free(all);
 }
