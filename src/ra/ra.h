@@ -1853,6 +1853,13 @@ struct ra_bulk_commit_req {
 	int check_only;			  /* the dry run: checks only, nothing written, no audit */
 	const struct ra_officer *officer; /* the certificates are its organization's */
 	const struct ra_ocert_notify *n;  /* the user administrators' mails */
+	/*
+	 * NULL, or told after each good line of a pass: pass 0 checks (the dry run, and the
+	 * first pass of all-or-nothing), pass 1 does; done of total good lines of that pass.
+	 * Called from the committing thread; it must not use the store.
+	 */
+	void (*progress)(void *arg, int pass, size_t done, size_t total);
+	void *progress_arg;
 };
 
 /*
