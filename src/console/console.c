@@ -151,6 +151,7 @@ const struct http_route console_http_routes[] = {
     {"POST", "/bulk", console_bulk_post, 33 * 1024 * 1024, HTTP_KIND_HTML, "console", 0},
     {"POST", "/bulk/commit", console_bulk_commit_post, 44 * 1024 * 1024, HTTP_KIND_HTML, "console",
      0},
+    {"GET", "/bulk/job", console_bulk_job_get, 0, HTTP_KIND_HTML, "console", 0},
     {"POST", "/bulk/result.tsv", console_bulk_result_post, 8 * 1024 * 1024, HTTP_KIND_BINARY,
      "console", 0},
     {"GET", "/officer/renew/", console_renew_get, 0, HTTP_KIND_HTML, "officer", 0},
