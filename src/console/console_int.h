@@ -60,6 +60,8 @@ int console_cert_new_get(struct http_req *);
 int console_cert_new_post(struct http_req *);
 int console_cert_view_get(struct http_req *);
 int console_cert_revoke_post(struct http_req *);
+int console_revoke_all_get(struct http_req *);
+int console_revoke_all_post(struct http_req *);
 int console_dl_get(struct http_req *);
 int console_dl_post(struct http_req *);
 /* The CA operator's pages (operator.c) and the allow-list download. */
