@@ -7,8 +7,8 @@
  * operation, dialect, mode and the file's SHA-256, so that POST /bulk/commit acts on exactly
  * the bytes that were checked.  POST /bulk/commit hands the file to a job (bulkjob.c: a
  * worker thread runs ra_bulk_commit) and answers 303 to GET /bulk/job?id=, a page that
- * refreshes itself with the lines done until the result is there; POST /bulk/result.tsv answers the result as a TSV file from a sealed form (GET never
- * acts).  No JavaScript.
+ * refreshes itself with the lines done until the result is there; POST /bulk/result.tsv answers the
+ * result as a TSV file from a sealed form (GET never acts).  No JavaScript.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -416,6 +416,10 @@ console_bulk_commit_post(struct http_req *r)
 	}
 	/* a slot first: a form refused for a busy console stays usable */
 	if (console_bulk_job_reserve(x.ca, &w, x.sid, &slot, id, &e) == -1) {
+		if (e.code == ERR_INTERNAL) {
+			rc = web_error(&x, &e);
+			goto out;
+		}
 		rc = web_notice(&x, e.code == ERR_CONFLICT ? 409 : 503, bulk_title[ch.kind],
 				e.code == ERR_CONFLICT
 				    ? N_("A file of yours is being committed. Wait until it is "

@@ -152,8 +152,8 @@ bulk_job_main(void *arg)
 }
 
 int
-console_bulk_job_reserve(struct ca *ca, const struct console_who *w, const char *sid,
-			 int *slot, char id[CONSOLE_BULK_JOB_ID], struct err *e)
+console_bulk_job_reserve(struct ca *ca, const struct console_who *w, const char *sid, int *slot,
+			 char id[CONSOLE_BULK_JOB_ID], struct err *e)
 {
 	struct bulk_job *j = NULL, *old = NULL;
 	unsigned char rnd[16];

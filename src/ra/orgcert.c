@@ -507,7 +507,8 @@ ra_ocert_revoke_set(struct ca *ca, struct store *st, const struct ra_officer *o,
 	*out = NULL;
 	*nout = 0;
 	digest[0] = '\0';
-	if (o == NULL || o->role != RA_ROLE_OFFICER || o->org_id <= 0 || (unsigned)k >= RA_OCERT__MAX)
+	if (o == NULL || o->role != RA_ROLE_OFFICER || o->org_id <= 0 ||
+	    (unsigned)k >= RA_OCERT__MAX)
 		return err_set(e, ERR_REFUSED, "revoke: an officer of an organization revokes");
 	if ((o->perms & ra_ocert_perm(k)) == 0)
 		return err_set(e, ERR_REFUSED, "revoke: the officer has no %s permission",
@@ -594,8 +595,8 @@ ra_ocert_revoke_many(struct ca *ca, struct store *st, const struct ra_officer *o
 		goto out;
 	for (i = 0; i < n; i++)
 		if (ca_revoke(ca, st, v[i].serial, reason, 0, actor, e) == -1 ||
-		    store_audit_append(st, actor, "console.revoke", v[i].serial, detail, NULL,
-				       e) == -1) {
+		    store_audit_append(st, actor, "console.revoke", v[i].serial, detail, NULL, e) ==
+			-1) {
 			store_rollback(st);
 			goto out;
 		}

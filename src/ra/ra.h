@@ -1118,7 +1118,7 @@ void ra_enrol_cert_clear(struct ra_enrol_cert *); /* accepts NULL */
 struct ra_enrol_auth {
 	enum ra_enrol_kind kind; /* the URL must be of this kind (else UNKNOWN) */
 	const char *pin;	 /* enrol: the access PIN typed */
-	int64_t officer_id;	 /* renew: the officer whose current certificate the console checked */
+	int64_t officer_id; /* renew: the officer whose current certificate the console checked */
 };
 int ra_officer_enrol_take(struct ca *, struct store *, const char *token,
 			  const struct ra_enrol_auth *, enum ra_enrol_result *res,

@@ -172,21 +172,21 @@ test_revoke_search_result(void **state)
 	weak = off1;
 	weak.perms = RA_PERM_CLIENT;
 	err_clear(&e);
-	assert_int_equal(
-	    ra_ocert_revoke_many(fx.ca.ca, fx.ca.st, &weak, RA_OCERT_SERVER, &f, dg, 5, "", &done, &e),
-	    -1);
+	assert_int_equal(ra_ocert_revoke_many(fx.ca.ca, fx.ca.st, &weak, RA_OCERT_SERVER, &f, dg, 5,
+					      "", &done, &e),
+			 -1);
 	assert_int_equal(e.code, ERR_REFUSED);
 	/* unspecified without a comment: refused, nothing revoked */
 	err_clear(&e);
-	assert_int_equal(
-	    ra_ocert_revoke_many(fx.ca.ca, fx.ca.st, &off1, RA_OCERT_SERVER, &f, dg, 0, "", &done, &e),
-	    -1);
+	assert_int_equal(ra_ocert_revoke_many(fx.ca.ca, fx.ca.st, &off1, RA_OCERT_SERVER, &f, dg, 0,
+					      "", &done, &e),
+			 -1);
 	assert_int_equal(e.code, ERR_REFUSED);
 	assert_non_null(strstr(e.msg, "comment"));
 	/* a stale digest: nothing */
 	err_clear(&e);
-	assert_int_equal(ra_ocert_revoke_many(fx.ca.ca, fx.ca.st, &off1, RA_OCERT_SERVER, &f,
-					      "00", 5, "", &done, &e),
+	assert_int_equal(ra_ocert_revoke_many(fx.ca.ca, fx.ca.st, &off1, RA_OCERT_SERVER, &f, "00",
+					      5, "", &done, &e),
 			 -1);
 	assert_int_equal(e.code, ERR_CONFLICT);
 	assert_int_equal(status_of(&off1, a1), RA_CERT_VALID);
@@ -194,8 +194,8 @@ test_revoke_search_result(void **state)
 
 	/* the good one: exactly the two, each audited */
 	err_clear(&e);
-	OK(ra_ocert_revoke_many(fx.ca.ca, fx.ca.st, &off1, RA_OCERT_SERVER, &f, dg, 0,
-				"lab closed", &done, &e));
+	OK(ra_ocert_revoke_many(fx.ca.ca, fx.ca.st, &off1, RA_OCERT_SERVER, &f, dg, 0, "lab closed",
+				&done, &e));
 	assert_int_equal(done, 2);
 	assert_int_equal(status_of(&off1, a1), RA_CERT_REVOKED);
 	assert_int_equal(status_of(&off1, a2), RA_CERT_REVOKED);
@@ -206,8 +206,8 @@ test_revoke_search_result(void **state)
 
 	/* the same confirmation again: the set is empty now, nothing more */
 	err_clear(&e);
-	assert_int_equal(ra_ocert_revoke_many(fx.ca.ca, fx.ca.st, &off1, RA_OCERT_SERVER, &f, dg,
-					      0, "lab closed", &done, &e),
+	assert_int_equal(ra_ocert_revoke_many(fx.ca.ca, fx.ca.st, &off1, RA_OCERT_SERVER, &f, dg, 0,
+					      "lab closed", &done, &e),
 			 -1);
 	assert_int_equal(e.code, ERR_CONFLICT);
 	assert_int_equal(done, 0);
@@ -234,6 +234,6 @@ main(void)
 		return failed;
 	}
 	want_pg = 1;
-	return failed +
-	       cmocka_run_group_tests_name("ra bulk revocation on PostgreSQL", stored, setup, teardown);
+	return failed + cmocka_run_group_tests_name("ra bulk revocation on PostgreSQL", stored,
+						    setup, teardown);
 }
