@@ -228,6 +228,9 @@ console_bulk_job_submit(int slot, const struct ra_bulk_commit_req *q, struct ra_
 	j->seq = ++bj.seq;
 	j->v.kind = q->kind;
 	j->v.mode = q->mode;
+	/* what the page shows before the first line: the first pass over every good line */
+	j->v.pass = q->mode == RA_BULK_ALL_OR_NOTHING ? 0 : 1;
+	j->v.total = j->res.nrecs;
 	j->state = BULK_JOB_QUEUED;
 	pthread_cond_broadcast(&bj.cv);
 	pthread_mutex_unlock(&bj.mu);
