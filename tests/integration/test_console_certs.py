@@ -273,14 +273,14 @@ def test_expiry_reminders(ca_sqlite, tmp_path):
         stop_server(srv)
 
 
-def test_bulk_revoke_search_result(orgs_sqlite, tmp_path):
+def test_bulk_revoke_search_result(orgs, tmp_path):
     """Revoking every certificate of a search result: the confirmation lists how many and
     which (GET writes nothing), the POST revokes exactly that set — the organization's
     certificates of the kind that match, not another organization's nor one outside the
     filter — in one step, each audited and shown by OCSP and `shomei cert list`; the comment
     is required for unspecified; no permission, no revocation; the same form twice does
     nothing more."""
-    srv, inst = orgs_sqlite
+    srv, inst = orgs
     srv_o = enrol(srv, inst, tmp_path, "Taro Yamada", "taro@example.ac.jp", "--org", "U01",
                   "--perm", "server")
     cli_o = enrol(srv, inst, tmp_path, "Jiro Suzuki", "jiro@example.ac.jp", "--org", "U01",
