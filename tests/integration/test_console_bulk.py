@@ -280,3 +280,79 @@ def test_bulk_large_and_hostile(bulk, tmp_path, request):
     assert len([x for x in rows(r) if x[1] == "OK"]) == 10000
     assert 'action="/bulk/commit"' in r.text
     print(f"10,000 lines ({len(data)} bytes): dry run {time.time() - t0:.1f} s")
+
+
+def test_bulk_crash_mid_job(ca_sqlite, tmp_path):
+    """The web process killed while a good-lines job commits: after the supervisor's restart
+    the job is gone (its page 404), and the store holds whole lines only — a prefix of the
+    file issued, each certificate with its user administrator's mail, the rest not issued,
+    no console.bulk entry — and the audit chain verifies (docs/bulk-tsv.md, "Progress")."""
+    import os
+    import signal
+    import subprocess
+    inst = ca_sqlite
+    inst.ok("org", "add", "U01", "--name", ORG, "--domain", "example.ac.jp")
+    srv = start_server(inst, CONF)
+    try:
+        o = enrol(srv, inst, tmp_path, "Taro Yamada", "taro@example.ac.jp", "--org", "U01",
+                  "--perm", "server")
+        s, _ = login(srv, o)
+        before = set(inst.ok("cert", "list").splitlines())
+        n = 400
+        data = cp932([issue_line(f"k{i}.example.ac.jp") for i in range(n)])
+        r = upload(s, srv, data, mode="good_lines")
+        assert r.status_code == 200
+        r = s.post(f"{srv.console}/bulk/commit", files=commit_form(r), allow_redirects=False)
+        assert r.status_code == 303, r.text
+        job = f"{srv.console}{r.headers['Location']}&lang=en"
+        end = time.time() + 120
+        while True:
+            p = s.get(job)
+            m = re.search(r'Committing the lines: <span class="progress">(\d+) / ', p.text)
+            assert REFRESH in p.text, "the job ended before the kill"
+            if m and int(m.group(1)) >= 20:
+                break
+            assert time.time() < end
+            time.sleep(0.1)
+
+        def web_pid():
+            out = subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(srv.proc.pid)],
+                                 capture_output=True, text=True).stdout
+            kids = dict(reversed(l.split(None, 1)) for l in out.splitlines())
+            return kids.get("shomei-web")
+
+        old = web_pid()
+        assert old
+        os.kill(int(old), signal.SIGKILL)
+        end = time.time() + 60
+        while True:
+            pid = web_pid()
+            try:
+                if pid not in (None, old) and s.get(f"{srv.http}/healthz").status_code == 200:
+                    break
+            except OSError:
+                pass
+            assert time.time() < end, "web not restarted"
+            time.sleep(0.2)
+        # the job lived in the dead process's memory
+        assert s.get(job).status_code in (404, 200)
+        s, _ = login(srv, o)
+        assert s.get(job).status_code == 404
+        new = [l for l in inst.ok("cert", "list").splitlines() if l not in before]
+        k = len(new)
+        assert 20 <= k < n, k
+        serials = [re.search(r"\b([0-9A-F]{16,})\b", l).group(1) for l in new]
+        # each issued line is whole: its user administrator's mail was committed with it
+        mails = wait_mail_to(inst, "admin@example.ac.jp", n=k, timeout=60)
+        time.sleep(1)
+        mails = wait_mail_to(inst, "admin@example.ac.jp", n=k, timeout=5)
+        assert len(mails) == k, (len(mails), k)
+        bodies = "\n".join(m.get_content() for m in mails)
+        assert all(sn in bodies for sn in serials)
+        # a prefix of the file, in line order
+        cns = sorted(int(re.search(r"k(\d+)\.example\.ac\.jp", l).group(1)) for l in new)
+        assert cns == list(range(k)), cns
+        assert "console.bulk" not in audit(inst)
+        inst.ok("audit", "verify")
+    finally:
+        stop_server(srv)
