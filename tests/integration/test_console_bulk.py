@@ -282,11 +282,17 @@ def test_bulk_large_and_hostile(bulk, tmp_path, request):
     print(f"10,000 lines ({len(data)} bytes): dry run {time.time() - t0:.1f} s")
 
 
-def test_bulk_crash_mid_job(ca_sqlite, tmp_path):
-    """The web process killed while a good-lines job commits: after the supervisor's restart
-    the job is gone (its page 404), and the store holds whole lines only — a prefix of the
-    file issued, each certificate with its user administrator's mail, the rest not issued,
-    no console.bulk entry — and the audit chain verifies (docs/bulk-tsv.md, "Progress")."""
+@pytest.mark.parametrize("mode", [
+    "good_lines",
+    pytest.param("all_or_nothing", marks=pytest.mark.xfail(
+        strict=True, reason="ra_bulk_commit commits each line in its own transaction; a crash "
+        "in all-or-nothing mode leaves nothing only once the file is one transaction"))])
+def test_bulk_crash_mid_job(ca_sqlite, tmp_path, mode):
+    """The web process killed while a job commits: after the supervisor's restart the job is
+    gone (its page 404), and the store holds whole lines only — in good-lines mode a prefix of
+    the file issued, each certificate with its user administrator's mail, the rest not
+    issued; in all-or-nothing mode nothing — no console.bulk entry, and the audit chain
+    verifies (docs/bulk-tsv.md, "Progress")."""
     import os
     import signal
     import subprocess
@@ -300,7 +306,7 @@ def test_bulk_crash_mid_job(ca_sqlite, tmp_path):
         before = set(inst.ok("cert", "list").splitlines())
         n = 400
         data = cp932([issue_line(f"k{i}.example.ac.jp") for i in range(n)])
-        r = upload(s, srv, data, mode="good_lines")
+        r = upload(s, srv, data, mode=mode)
         assert r.status_code == 200
         r = s.post(f"{srv.console}/bulk/commit", files=commit_form(r), allow_redirects=False)
         assert r.status_code == 303, r.text
@@ -340,12 +346,16 @@ def test_bulk_crash_mid_job(ca_sqlite, tmp_path):
         assert s.get(job).status_code == 404
         new = [l for l in inst.ok("cert", "list").splitlines() if l not in before]
         k = len(new)
-        assert 20 <= k < n, k
+        if mode == "all_or_nothing":
+            assert k == 0, k
+        else:
+            assert 20 <= k < n, k
         serials = [re.search(r"\b([0-9A-F]{16,})\b", l).group(1) for l in new]
         # each issued line is whole: its user administrator's mail was committed with it
-        mails = wait_mail_to(inst, "admin@example.ac.jp", n=k, timeout=60)
+        mails = wait_mail_to(inst, "admin@example.ac.jp", n=k, timeout=60) if k else []
         time.sleep(1)
-        mails = wait_mail_to(inst, "admin@example.ac.jp", n=k, timeout=5)
+        if k:
+            mails = wait_mail_to(inst, "admin@example.ac.jp", n=k, timeout=5)
         assert len(mails) == k, (len(mails), k)
         bodies = "\n".join(m.get_content() for m in mails)
         assert all(sn in bodies for sn in serials)
