@@ -7,8 +7,8 @@
  * operation, dialect, mode and the file's SHA-256, so that POST /bulk/commit acts on exactly
  * the bytes that were checked.  POST /bulk/commit hands the file to a job (bulkjob.c: a
  * worker thread runs ra_bulk_commit) and answers 303 to GET /bulk/job?id=, a page that
- * refreshes itself with the lines done until the result is there; POST /bulk/result.tsv answers the
- * result as a TSV file from a sealed form (GET never acts).  No JavaScript.
+ * refreshes itself with the lines done until the result is there; POST /bulk/result.tsv
+ * answers the result as a TSV file from a sealed form (GET never acts).  No JavaScript.
  */
 #include <stdio.h>
 #include <stdlib.h>
