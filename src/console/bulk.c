@@ -5,9 +5,10 @@
  * issuance checks without signing (ra_bulk_commit with check_only): the result table, and a
  * commit button whose form carries the file's bytes (base64) with a seal over the kind,
  * operation, dialect, mode and the file's SHA-256, so that POST /bulk/commit acts on exactly
- * the bytes that were checked.  POST /bulk/commit commits (ra_bulk_commit) and shows the
- * result; POST /bulk/result.tsv answers the result as a TSV file from a sealed form (GET never
- * acts).  No JavaScript.
+ * the bytes that were checked.  POST /bulk/commit hands the file to a job (bulkjob.c: a
+ * worker thread runs ra_bulk_commit) and answers 303 to GET /bulk/job?id=, a page that
+ * refreshes itself with the lines done until the result is there; POST /bulk/result.tsv
+ * answers the result as a TSV file from a sealed form (GET never acts).  No JavaScript.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,8 @@
 #define BULK_SEAL "bulk-commit"
 #define BULK_RESULT_SEAL "bulk-result"
 #define BULK_PAGE_MAX (96u * 1024 * 1024) /* the result page: the table and the sealed file */
+#define BULK_JOB_INLINE_LINES 50 /* a commit of at most this many lines is waited for ... */
+#define BULK_JOB_INLINE_MS 5000	 /* ... this long before the job's page is answered */
 
 static const struct web_form_limits bulk_upload_form = {BULK_FILE_MAX + 64 * 1024, "file",
 							BULK_FILE_MAX, WEB_FORM_RAW};
@@ -233,11 +236,11 @@ bulk_refused_page(struct web_ctx *x, const struct console_who *w, enum ra_bulk_k
 
 /* Counts and the encoding into d. */
 static void
-bulk_counts(struct tmpl_data *d, const struct ra_bulk_result *res, const struct ra_bulk_counts *c)
+bulk_counts(struct tmpl_data *d, enum tsv_encoding enc, const struct ra_bulk_counts *c)
 {
 	char num[32];
 
-	tmpl_data_str(d, "encoding", tsv_encoding_name(res->encoding));
+	tmpl_data_str(d, "encoding", tsv_encoding_name(enc));
 	snprintf(num, sizeof(num), "%zu", c->total);
 	tmpl_data_str(d, "total", num);
 	snprintf(num, sizeof(num), "%zu", c->done + c->checked);
@@ -322,7 +325,7 @@ console_bulk_post(struct http_req *r)
 	d = console_data(&x, &w, bulk_title[ch.kind]);
 	tmpl_data_str(d, "kind", ra_bulk_kind_name(ch.kind));
 	tmpl_data_bool(d, "dry_run", 1);
-	bulk_counts(d, &res, &c);
+	bulk_counts(d, res.encoding, &c);
 	bulk_table(&x, d, out, n, NULL);
 	if (c.checked > 0 && !(ch.mode == RA_BULK_ALL_OR_NOTHING && (c.bad > 0 || c.refused > 0))) {
 		if (b64_encode(&b64, file, flen) == -1 || buf_cstr(&b64) == NULL) {
@@ -373,7 +376,11 @@ bulk_zips(struct tmpl_data *d, const struct ra_bulk_zips *z)
 	}
 }
 
-/* POST /bulk/commit: the file that was checked, committed. */
+/*
+ * POST /bulk/commit: the file that was checked, handed to a job (bulkjob.c) and answered 303
+ * to its page; a small file's job is waited for (BULK_JOB_INLINE_*), so its page is the
+ * result at once.
+ */
 int
 console_bulk_commit_post(struct http_req *r)
 {
@@ -384,28 +391,19 @@ console_bulk_commit_post(struct http_req *r)
 	struct ra_bulk_opts o;
 	struct ra_bulk_result res;
 	struct ra_bulk_commit_req q;
-	struct ra_bulk_outcome *out = NULL;
-	struct ra_bulk_counts c;
-	struct ra_ocert_notify nt;
-	struct ra_client_notify cnt;
-	struct ra_bulk_zips zips;
-	struct tmpl_data *d = NULL;
 	struct web_seal seal;
 	enum web_seal_result sr;
 	struct store *st;
-	struct buf raw, tsv, tb64;
-	const char *content, *sha, *sv[5], *rv[1];
-	char got[65];
+	struct buf raw;
+	const char *content, *sha, *sv[5];
+	char got[65], id[CONSOLE_BULK_JOB_ID], loc[64];
 	struct err e;
-	size_t n = 0;
-	int rc, seen = 0;
+	int rc, seen = 0, slot = -1, small;
 
 	web_ctx_init(&x, &console.site, r);
 	memset(&f, 0, sizeof(f));
 	memset(&res, 0, sizeof(res));
 	buf_init(&raw, BULK_FILE_MAX);
-	buf_init(&tsv, 64u * 1024 * 1024);
-	buf_init(&tb64, 96u * 1024 * 1024);
 	if (web_form_read(&x, &f, &bulk_commit_form, &rc))
 		goto out;
 	if (bulk_choice_read(&f, &ch) == -1) {
@@ -437,6 +435,20 @@ console_bulk_commit_post(struct http_req *r)
 		rc = bulk_refused_page(&x, &w, ch.kind, &res);
 		goto out;
 	}
+	/* a slot first: a form refused for a busy console stays usable */
+	if (console_bulk_job_reserve(x.ca, &w, x.sid, &slot, id, &e) == -1) {
+		if (e.code == ERR_INTERNAL) {
+			rc = web_error(&x, &e);
+			goto out;
+		}
+		rc = web_notice(&x, e.code == ERR_CONFLICT ? 409 : 503, bulk_title[ch.kind],
+				e.code == ERR_CONFLICT
+				    ? N_("A file of yours is being committed. Wait until it is "
+					 "done, then send this form again.")
+				    : N_("The console is committing other files. Send this form "
+					 "again in a few minutes."));
+		goto out;
+	}
 	/* the same commit form sent again (reload, Back, a double click) does nothing */
 	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
 	    ra_form_claim(st, seal.nonce_raw, &seen, &e) == -1) {
@@ -453,41 +465,107 @@ console_bulk_commit_post(struct http_req *r)
 	q.kind = ch.kind;
 	q.op = ch.op;
 	q.mode = ch.mode;
-	q.officer = &w.o;
-	console_mail_ocert_notify(&console.mail, &nt);
-	q.n = &nt;
-	console_mail_client_notify(&console.mail, &cnt);
-	q.cn = &cnt;
-	q.zips = &zips;
-	if (ra_bulk_commit(x.ca, st, &q, &res, &out, &n, &c, &e) == -1 && out == NULL) {
-		rc = web_error(&x, &e);
-		goto out;
-	}
-	if (e.code != ERR_OK)
-		log_warn("console: bulk: %s", e.msg); /* the audit entry failed after the lines */
-	d = console_data(&x, &w, bulk_title[ch.kind]);
-	tmpl_data_str(d, "kind", ra_bulk_kind_name(ch.kind));
+	small = res.nrecs <= BULK_JOB_INLINE_LINES;
+	console_bulk_job_submit(slot, &q, &res); /* res is the job's now */
+	slot = -1;
+	if (small)
+		console_bulk_job_wait(id, BULK_JOB_INLINE_MS);
+	snprintf(loc, sizeof(loc), "/bulk/job?id=%s", id);
+	rc = web_redirect(&x, loc);
+out:
+	if (slot != -1)
+		console_bulk_job_cancel(slot);
+	buf_free(&raw);
+	ra_bulk_result_free(&res);
+	web_form_free(&f);
+	return rc;
+}
+
+/* The finished job's page: the counts, the table and the sealed result TSV. */
+static int
+bulk_done_page(struct web_ctx *x, const struct console_who *w, const struct console_bulk_view *v)
+{
+	struct tmpl_data *d;
+	struct web_seal seal;
+	struct buf tsv, tb64;
+	const char *rv[1];
+	int rc;
+
+	buf_init(&tsv, 64u * 1024 * 1024);
+	buf_init(&tb64, 96u * 1024 * 1024);
+	d = console_data(x, w, bulk_title[v->kind]);
+	tmpl_data_str(d, "kind", ra_bulk_kind_name(v->kind));
 	tmpl_data_bool(d, "committed", 1);
-	bulk_counts(d, &res, &c);
-	bulk_zips(d, &zips);
-	bulk_table(&x, d, out, n, &tsv);
+	bulk_counts(d, v->encoding, &v->c);
+	if (v->zips != NULL)
+		bulk_zips(d, v->zips);
+	bulk_table(x, d, v->out, v->nout, &tsv);
 	if (buf_cstr(&tsv) != NULL && b64_encode(&tb64, tsv.data, tsv.len) == 0 &&
 	    buf_cstr(&tb64) != NULL) {
 		rv[0] = (const char *)tb64.data;
-		web_seal_make(&x, BULK_RESULT_SEAL, BULK_SEAL_TTL, 1, rv, 1, &seal);
+		web_seal_make(x, BULK_RESULT_SEAL, BULK_SEAL_TTL, 1, rv, 1, &seal);
 		web_seal_data(d, &seal);
 		tmpl_data_str(d, "result_tsv", rv[0]);
 	}
-	rc = web_page_max(&x, 200, "console_bulk_result", d, BULK_PAGE_MAX);
-out:
-	ra_bulk_zips_wipe(&zips);
+	rc = web_page_max(x, 200, "console_bulk_result", d, BULK_PAGE_MAX);
 	tmpl_data_free(d);
-	free(out);
-	buf_free(&raw);
 	buf_free(&tsv);
 	buf_free(&tb64);
-	ra_bulk_result_free(&res);
-	web_form_free(&f);
+	return rc;
+}
+
+/*
+ * GET /bulk/job?id=ID: the job of this session — its lines done of the pass's total on a page
+ * that refreshes itself every second, then the result.  Another session or officer: 404.
+ */
+int
+console_bulk_job_get(struct http_req *r)
+{
+	struct web_ctx x;
+	struct console_who w;
+	struct console_bulk_view v;
+	struct tmpl_data *d;
+	char num[32];
+	int rc;
+
+	web_ctx_init(&x, &console.site, r);
+	memset(&v, 0, sizeof(v));
+	if (console_gate(&x, 1u << RA_ROLE_OFFICER, RA_PERM_SERVER | RA_PERM_CLIENT, &w, &rc))
+		return rc;
+	if (console_bulk_job_view(http_query(r, "id"), x.sid, w.o.id, &v) == -1)
+		return web_notice(&x, 404, N_("Not found"),
+				  N_("There is no such bulk commit in this session. A result is "
+				     "kept for one hour."));
+	if (v.failed) {
+		rc = web_error(&x, &v.e);
+		goto out;
+	}
+	if (v.finished) {
+		rc = bulk_done_page(&x, &w, &v);
+		goto out;
+	}
+	d = console_data(&x, &w, bulk_title[v.kind]);
+	tmpl_data_str(d, "kind", ra_bulk_kind_name(v.kind));
+	tmpl_data_str(d, "refresh", "1");
+	tmpl_data_bool(d, "queued", v.queued);
+	snprintf(num, sizeof(num), "%zu", v.ahead);
+	tmpl_data_str(d, "ahead", num);
+	tmpl_data_bool(d, "checking", !v.queued && v.pass == 0);
+	tmpl_data_bool(d, "committing", !v.queued && v.pass == 1);
+	snprintf(num, sizeof(num), "%zu", v.done);
+	tmpl_data_str(d, "done", num);
+	snprintf(num, sizeof(num), "%zu", v.total);
+	tmpl_data_str(d, "total", num);
+	snprintf(num, sizeof(num), "%zu", v.total > 0 ? v.done * 100 / v.total : 0);
+	tmpl_data_str(d, "percent", num);
+	rc = web_page(&x, 200, "console_bulk_job", d);
+	tmpl_data_free(d);
+out:
+	free(v.out);
+	if (v.zips != NULL) {
+		ra_bulk_zips_wipe(v.zips);
+		free(v.zips);
+	}
 	return rc;
 }
 

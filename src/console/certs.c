@@ -64,6 +64,30 @@ console_kind_gate(struct web_ctx *x, enum ra_ocert_kind k, struct console_who *w
 	return console_gate(x, 1u << RA_ROLE_OFFICER, ra_ocert_perm(k), w, rc);
 }
 
+/*
+ * The list's filter of kind k from the search fields (status, q: a name substring, days:
+ * expiring within); returns the days (0: none).  f borrows q.
+ */
+static long
+console_filter(enum ra_ocert_kind k, const char *status, const char *q, const char *days,
+	       struct ra_cert_filter *f)
+{
+	enum ra_cert_status cs;
+	long dd = 0;
+
+	ra_cert_filter_init(f);
+	f->profile = ra_ocert_kind_names[k];
+	if (status != NULL && *status != '\0' && ra_cert_status_parse(status, &cs) == 0)
+		f->status = (int)cs;
+	if (q != NULL && *q != '\0')
+		f->name = q;
+	if (days != NULL && util_parse_long(days, 1, 3650, &dd) == 0)
+		f->expiring_before = util_now() + 86400L * dd;
+	else
+		dd = 0;
+	return dd;
+}
+
 /* GET /certs?kind=K&status=&q=&days=&page=: the organization's certificates of kind K. */
 int
 console_certs_get(struct http_req *r)
@@ -74,7 +98,6 @@ console_certs_get(struct http_req *r)
 	struct ra_cert *v = NULL;
 	struct tmpl_data *d, *it;
 	enum ra_ocert_kind k;
-	enum ra_cert_status cs;
 	const char *status = http_query(r, "status"), *q = http_query(r, "q");
 	const char *days = http_query(r, "days"), *page = http_query(r, "page");
 	struct store *st;
@@ -89,14 +112,7 @@ console_certs_get(struct http_req *r)
 		return web_notice(&x, 404, N_("Not found"), N_("There is no such page."));
 	if (console_kind_gate(&x, k, &w, &rc))
 		return rc;
-	ra_cert_filter_init(&f);
-	f.profile = ra_ocert_kind_names[k];
-	if (status != NULL && *status != '\0' && ra_cert_status_parse(status, &cs) == 0)
-		f.status = (int)cs;
-	if (q != NULL && *q != '\0')
-		f.name = q;
-	if (days != NULL && util_parse_long(days, 1, 3650, &dd) == 0)
-		f.expiring_before = util_now() + 86400L * dd;
+	dd = console_filter(k, status, q, days, &f);
 	if (page != NULL && util_parse_long(page, 0, 100000, &pg) == -1)
 		pg = 0;
 	f.limit = CONSOLE_PAGE + 1; /* one more: is there a next page */
@@ -112,6 +128,7 @@ console_certs_get(struct http_req *r)
 	tmpl_data_bool(d, "st_valid", f.status == RA_CERT_VALID);
 	tmpl_data_bool(d, "st_revoked", f.status == RA_CERT_REVOKED);
 	tmpl_data_bool(d, "st_expired", f.status == RA_CERT_EXPIRED);
+	tmpl_data_str(d, "status", f.status >= 0 ? ra_cert_status_name(f.status) : "");
 	shown = n > CONSOLE_PAGE ? CONSOLE_PAGE : n;
 	for (i = 0; i < shown; i++) {
 		it = tmpl_data_add(d, "certs");
@@ -466,6 +483,155 @@ console_cert_revoke_post(struct http_req *r)
 	}
 out:
 	ra_cert_clear(&c);
+	web_form_free(&f);
+	return rc;
+}
+
+/* ---- bulk revocation of a search result: /certs/revoke-all ---- */
+
+#define CONSOLE_REVOKE_SHOWN 100 /* certificates the confirmation lists */
+
+/*
+ * The confirmation page of revoking the search result (kind k, the search fields): how many,
+ * the first CONSOLE_REVOKE_SHOWN, the form with the set's digest.  error: why a POST was
+ * refused (shown again with status).
+ */
+static int
+console_revoke_all_page(struct web_ctx *x, const struct console_who *w, enum ra_ocert_kind k,
+			const char *status, const char *q, const char *days, const char *error,
+			int code)
+{
+	struct ra_cert_filter f;
+	struct ra_cert *v = NULL;
+	struct tmpl_data *d, *it;
+	char dg[RA_OCERT_SET_DIGEST], num[32], when[32], csrf[WEB_B64_LEN];
+	struct store *st;
+	struct err e;
+	size_t n = 0, i;
+	long dd;
+	int rc;
+
+	dd = console_filter(k, status, q, days, &f);
+	err_clear(&e);
+	if ((st = ca_thread_store(x->ca, &e)) == NULL ||
+	    ra_ocert_revoke_set(x->ca, st, &w->o, k, &f, &v, &n, dg, &e) == -1) {
+		if (e.code != ERR_REFUSED)
+			return web_error(x, &e);
+		error = e.msg; /* too many: narrow the search */
+		code = 422;
+		dg[0] = '\0';
+	}
+	d = console_data(x, w, N_("Revoke the search result"));
+	tmpl_data_str(d, "kind", ra_ocert_kind_names[k]);
+	tmpl_data_str(d, "q", f.name != NULL ? f.name : "");
+	tmpl_data_str(d, "status", f.status >= 0 ? ra_cert_status_name(f.status) : "");
+	tmpl_data_str(d, "days", dd > 0 ? days : "");
+	snprintf(num, sizeof(num), "%zu", n);
+	tmpl_data_str(d, "count", num);
+	if (error != NULL)
+		tmpl_data_str(d, "error", error);
+	for (i = 0; i < n && i < CONSOLE_REVOKE_SHOWN; i++) {
+		it = tmpl_data_add(d, "certs");
+		tmpl_data_str(it, "serial", v[i].serial);
+		tmpl_data_str(it, "subject", v[i].subject != NULL ? v[i].subject : "");
+		tmpl_data_str(it, "sans", v[i].sans != NULL ? v[i].sans : "");
+		tmpl_data_str(it, "status", i18n_get(x->lang, console_status_msgid[v[i].status]));
+		console_when(v[i].not_after, when);
+		tmpl_data_str(it, "not_after", when);
+	}
+	tmpl_data_bool(d, "more", n > CONSOLE_REVOKE_SHOWN);
+	tmpl_data_bool(d, "none", n == 0);
+	if (n > 0 && dg[0] != '\0') {
+		tmpl_data_str(d, "digest", dg);
+		web_csrf(x, csrf);
+		tmpl_data_str(d, "csrf", csrf);
+		tmpl_data_bool(d, "can_revoke", 1);
+	}
+	rc = web_page(x, code, "console_revoke_all", d);
+	tmpl_data_free(d);
+	ra_cert_list_free(v, n);
+	return rc;
+}
+
+/* GET /certs/revoke-all?kind=K&status=&q=&days=: the confirmation; nothing written. */
+int
+console_revoke_all_get(struct http_req *r)
+{
+	struct web_ctx x;
+	struct console_who w;
+	enum ra_ocert_kind k;
+	int rc;
+
+	web_ctx_init(&x, &console.site, r);
+	if (console_kind(http_query(r, "kind"), &k) == -1)
+		return web_notice(&x, 404, N_("Not found"), N_("There is no such page."));
+	if (console_kind_gate(&x, k, &w, &rc))
+		return rc;
+	return console_revoke_all_page(&x, &w, k, http_query(r, "status"), http_query(r, "q"),
+				       http_query(r, "days"), NULL, 200);
+}
+
+/*
+ * POST /certs/revoke-all: kind, the search fields, digest, reason, comment: the set revoked
+ * in one transaction (ra_ocert_revoke_many) when it is still the one confirmed.
+ */
+int
+console_revoke_all_post(struct http_req *r)
+{
+	struct web_ctx x;
+	struct console_who w;
+	struct web_form f;
+	struct ra_cert_filter cf;
+	enum ra_ocert_kind k;
+	const char *status, *q, *days, *reason, *comment;
+	struct tmpl_data *d;
+	struct store *st;
+	struct err e;
+	char num[32];
+	size_t done = 0;
+	long rs = -1;
+	int rc;
+
+	web_ctx_init(&x, &console.site, r);
+	memset(&f, 0, sizeof(f));
+	if (web_form_read(&x, &f, NULL, &rc))
+		goto out;
+	if (console_kind(web_form_get(&f, "kind"), &k) == -1) {
+		rc = web_notice(&x, 400, N_("Bad request"), N_("There is no such page."));
+		goto out;
+	}
+	if (console_kind_gate(&x, k, &w, &rc))
+		goto out;
+	status = web_form_get(&f, "status");
+	q = web_form_get(&f, "q");
+	days = web_form_get(&f, "days");
+	reason = web_form_get(&f, "reason");
+	comment = web_form_get(&f, "comment");
+	if (reason == NULL || util_parse_long(reason, 0, 10, &rs) == -1)
+		rs = -1;
+	(void)console_filter(k, status, q, days, &cf);
+	err_clear(&e);
+	if ((st = ca_thread_store(x.ca, &e)) == NULL) {
+		rc = web_error(&x, &e);
+		goto out;
+	}
+	if (ra_ocert_revoke_many(x.ca, st, &w.o, k, &cf, web_form_get(&f, "digest"), (int)rs,
+				 comment, &done, &e) == -1) {
+		if (e.code == ERR_REFUSED || e.code == ERR_CONFLICT)
+			rc = console_revoke_all_page(&x, &w, k, status, q, days, e.msg,
+						     e.code == ERR_CONFLICT ? 409 : 422);
+		else
+			rc = web_error(&x, &e);
+		goto out;
+	}
+	d = console_data(&x, &w, N_("Certificates revoked"));
+	tmpl_data_str(d, "kind", ra_ocert_kind_names[k]);
+	snprintf(num, sizeof(num), "%zu", done);
+	tmpl_data_str(d, "count", num);
+	tmpl_data_bool(d, "done", 1);
+	rc = web_page(&x, 200, "console_revoke_all", d);
+	tmpl_data_free(d);
+out:
 	web_form_free(&f);
 	return rc;
 }

@@ -82,6 +82,8 @@ void console_fini(void);
  */
 int console_schedule_start(struct ca *, struct err *);
 void console_schedule_stop(void);
+/* Stops the bulk commit worker (a running commit finishes first) and forgets the jobs. */
+void console_bulk_jobs_stop(void);
 /* The PEM the console listener's certificate request names (http_listen.tls_client_ca_pem). */
 const char *console_client_ca_pem(void);
 /* The console listener's routes, and the enrolment pages on the public HTTPS listener. */

@@ -60,6 +60,8 @@ int console_cert_new_get(struct http_req *);
 int console_cert_new_post(struct http_req *);
 int console_cert_view_get(struct http_req *);
 int console_cert_revoke_post(struct http_req *);
+int console_revoke_all_get(struct http_req *);
+int console_revoke_all_post(struct http_req *);
 int console_dl_get(struct http_req *);
 int console_dl_post(struct http_req *);
 /*
@@ -97,5 +99,48 @@ int console_bulk_get(struct http_req *);  /* bulk.c */
 int console_bulk_post(struct http_req *);
 int console_bulk_commit_post(struct http_req *);
 int console_bulk_result_post(struct http_req *);
+int console_bulk_job_get(struct http_req *);
+
+/* ---- bulk commits off the request thread (bulkjob.c) ---- */
+#define CONSOLE_BULK_JOBS_MAX 8	  /* jobs kept at once: queued, running or finished */
+#define CONSOLE_BULK_JOB_TTL 3600 /* seconds a finished job's result is kept */
+#define CONSOLE_BULK_JOB_ID 33	  /* 128 random bits in hex, and the NUL */
+
+/* What a job's page shows: a copy made under the job table's lock. */
+struct console_bulk_view {
+	enum ra_bulk_kind kind;
+	enum ra_bulk_mode mode;
+	int queued, finished, failed;
+	size_t ahead; /* queued: jobs before this one */
+	int pass;     /* running: 0 checking, 1 committing */
+	size_t done, total;
+	/* finished: */
+	enum tsv_encoding encoding;
+	struct ra_bulk_outcome *out; /* a copy; the caller frees */
+	size_t nout;
+	struct ra_bulk_counts c;
+	struct err e; /* failed: why; done: a failure after the lines (the audit entry) */
+	/* done: the ZIPs of download method 2 lines with their passwords, to the first view only
+	 * (the caller wipes and frees them); NULL: none or shown already */
+	struct ra_bulk_zips *zips;
+};
+
+/*
+ * A job slot for officer w's session sid: 0 with *slot and id, or -1 with ERR_CONFLICT (this
+ * officer has a file being committed) or ERR_UNKNOWN (every slot is busy).  Starts the worker
+ * thread the first time.  The slot is then submitted or cancelled.
+ */
+int console_bulk_job_reserve(struct ca *, const struct console_who *w, const char *sid, int *slot,
+			     char id[CONSOLE_BULK_JOB_ID], struct err *);
+/* Queues the reserved slot's commit: q (its officer, notify and progress are the job's own) and
+ * res, which the job takes (*res is emptied). */
+void console_bulk_job_submit(int slot, const struct ra_bulk_commit_req *q,
+			     struct ra_bulk_result *res);
+void console_bulk_job_cancel(int slot);
+/* Waits at most ms milliseconds for job id to finish. */
+void console_bulk_job_wait(const char *id, long ms);
+/* The job id of this session and officer into v (0), or -1 when there is none. */
+int console_bulk_job_view(const char *id, const char *sid, int64_t officer_id,
+			  struct console_bulk_view *v);
 
 #endif

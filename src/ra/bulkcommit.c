@@ -429,10 +429,10 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 {
 	struct ra_bulk_outcome *v = NULL, *o;
 	struct ra_bulk_rec **recof = NULL;
-	size_t i, k, n = 0, ri = 0, ei = 0, nlines;
+	size_t i, k, n = 0, ri = 0, ei = 0, nlines, todo, did;
 	char actor[48], detail[256];
 	struct bulk_zipset zs;
-	int real, stop = 0, rc = -1;
+	int real, r1, stop = 0, rc = -1;
 
 	memset(&zs, 0, sizeof(zs));
 	if (q->zips != NULL)
@@ -498,14 +498,19 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 			break;
 		if (q->mode == RA_BULK_ALL_OR_NOTHING && c->bad > 0 && real == 1)
 			break;
+		for (k = 0, todo = 0, did = 0; k < n; k++)
+			if (recof[k] != NULL && v[k].state != RA_BULK_REFUSED)
+				todo++;
+		if (q->progress != NULL)
+			q->progress(q->progress_arg, real, 0, todo);
 		for (k = 0; k < n && !stop; k++) {
 			if (recof[k] == NULL || v[k].state == RA_BULK_REFUSED)
 				continue;
-			if (bulk_line(ca, st, q, recof[k], !real, &zs, &v[k]) == 1) {
-				if (real && q->mode == RA_BULK_ALL_OR_NOTHING)
-					stop = 1; /* the lines done so far stay done */
-				continue;
-			}
+			r1 = bulk_line(ca, st, q, recof[k], !real, &zs, &v[k]);
+			if (q->progress != NULL)
+				q->progress(q->progress_arg, real, ++did, todo);
+			if (r1 == 1 && real && q->mode == RA_BULK_ALL_OR_NOTHING)
+				stop = 1; /* the lines done so far stay done */
 		}
 		if (real == 0 && q->mode == RA_BULK_ALL_OR_NOTHING)
 			for (k = 0; k < n; k++)

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <sodium.h>
 
@@ -464,6 +465,21 @@ out:
 
 /* ---- revocation by the officer, and the schedule ---- */
 
+/* An officer's reason (0, 1, 3, 4 or 5) and comment (at most 128, required for 0). */
+static int
+ocert_revoke_args(int reason, const char *comment, struct err *e)
+{
+	if (reason != CA_REASON_UNSPECIFIED && reason != CA_REASON_KEY_COMPROMISE &&
+	    reason != CA_REASON_AFFILIATION_CHANGED && reason != CA_REASON_SUPERSEDED &&
+	    reason != CA_REASON_CESSATION_OF_OPERATION)
+		return err_set(e, ERR_REFUSED, "reason: not one of 0, 1, 3, 4, 5");
+	if (!ocert_text_ok(comment, 128))
+		return err_set(e, ERR_REFUSED, "comment: at most 128 characters");
+	if (reason == CA_REASON_UNSPECIFIED && (comment == NULL || *comment == '\0'))
+		return err_set(e, ERR_REFUSED, "comment: required when the reason is unspecified");
+	return 0;
+}
+
 int
 ra_ocert_revoke(struct ca *ca, struct store *st, const struct ra_officer *o, const char *serial,
 		int reason, const char *comment, struct err *e)
@@ -475,14 +491,8 @@ ra_ocert_revoke(struct ca *ca, struct store *st, const struct ra_officer *o, con
 	int rc = -1;
 
 	memset(&c, 0, sizeof(c));
-	if (reason != CA_REASON_UNSPECIFIED && reason != CA_REASON_KEY_COMPROMISE &&
-	    reason != CA_REASON_AFFILIATION_CHANGED && reason != CA_REASON_SUPERSEDED &&
-	    reason != CA_REASON_CESSATION_OF_OPERATION)
-		return err_set(e, ERR_REFUSED, "reason: not one of 0, 1, 3, 4, 5");
-	if (!ocert_text_ok(comment, 128))
-		return err_set(e, ERR_REFUSED, "comment: at most 128 characters");
-	if (reason == CA_REASON_UNSPECIFIED && (comment == NULL || *comment == '\0'))
-		return err_set(e, ERR_REFUSED, "comment: required when the reason is unspecified");
+	if (ocert_revoke_args(reason, comment, e) == -1)
+		return -1;
 	if (ra_cert_get(ca, st, o->org_id, serial, 0, &c, e) == -1)
 		return -1;
 	/* a kind the officer may not revoke is as unknown as another organization's */
@@ -511,6 +521,129 @@ ra_ocert_revoke(struct ca *ca, struct store *st, const struct ra_officer *o, con
 	rc = 0;
 out:
 	ra_cert_clear(&c);
+	return rc;
+}
+
+int
+ra_ocert_revoke_set(struct ca *ca, struct store *st, const struct ra_officer *o,
+		    enum ra_ocert_kind k, const struct ra_cert_filter *f, struct ra_cert **out,
+		    size_t *nout, char digest[RA_OCERT_SET_DIGEST], struct err *e)
+{
+	struct ra_cert_filter g;
+	struct ra_cert *v = NULL;
+	EVP_MD_CTX *md = NULL;
+	unsigned char h[32];
+	unsigned int hl = 0;
+	size_t n = 0, i, k2 = 0;
+	int rc = -1;
+
+	*out = NULL;
+	*nout = 0;
+	digest[0] = '\0';
+	if (o == NULL || o->role != RA_ROLE_OFFICER || o->org_id <= 0 ||
+	    (unsigned)k >= RA_OCERT__MAX)
+		return err_set(e, ERR_REFUSED, "revoke: an officer of an organization revokes");
+	if ((o->perms & ra_ocert_perm(k)) == 0)
+		return err_set(e, ERR_REFUSED, "revoke: the officer has no %s permission",
+			       ra_ocert_kind_names[k]);
+	g = *f;
+	g.profile = ra_ocert_kind_names[k]; /* the kind the officer may revoke, nothing else */
+	g.limit = 0;
+	g.offset = 0;
+	if (ra_cert_list(ca, st, o->org_id, &g, &v, &n, e) == -1)
+		goto out;
+	/* the revoked ones are not revoked again: the set is the others, in the list's order */
+	for (i = 0; i < n; i++) {
+		if (v[i].status == RA_CERT_REVOKED) {
+			ra_cert_clear(&v[i]);
+			continue;
+		}
+		if (k2 != i) {
+			v[k2] = v[i];
+			memset(&v[i], 0, sizeof(v[i]));
+		}
+		k2++;
+	}
+	n = k2;
+	if (n > RA_OCERT_REVOKE_MAX) {
+		err_set(e, ERR_REFUSED,
+			"revoke: the search result has %zu certificates, more than %d at once; "
+			"narrow the search",
+			n, RA_OCERT_REVOKE_MAX);
+		goto out;
+	}
+	if ((md = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		fatalx("ra: SHA-256 failed");
+	for (i = 0; i < n; i++)
+		if (EVP_DigestUpdate(md, v[i].serial, strlen(v[i].serial) + 1) != 1)
+			fatalx("ra: SHA-256 failed");
+	if (EVP_DigestFinal_ex(md, h, &hl) != 1 || hl != 32)
+		fatalx("ra: SHA-256 failed");
+	for (i = 0; i < 32; i++)
+		snprintf(digest + 2 * i, 3, "%02x", h[i]);
+	*out = v;
+	*nout = n;
+	v = NULL;
+	n = 0;
+	rc = 0;
+out:
+	EVP_MD_CTX_free(md);
+	ra_cert_list_free(v, n);
+	return rc;
+}
+
+int
+ra_ocert_revoke_many(struct ca *ca, struct store *st, const struct ra_officer *o,
+		     enum ra_ocert_kind k, const struct ra_cert_filter *f, const char *digest,
+		     int reason, const char *comment, size_t *revoked, struct err *e)
+{
+	struct ra_cert *v = NULL;
+	char now[RA_OCERT_SET_DIGEST], actor[48], esc[400], detail[600];
+	size_t n = 0, i;
+	struct err e2;
+	int rc = -1;
+
+	*revoked = 0;
+	if (ocert_revoke_args(reason, comment, e) == -1)
+		return -1;
+	if (ra_ocert_revoke_set(ca, st, o, k, f, &v, &n, now, e) == -1)
+		return -1;
+	if (digest == NULL || strcmp(digest, now) != 0) {
+		err_set(e, ERR_CONFLICT,
+			"revoke: the search result changed since it was shown (%zu certificates "
+			"now); nothing was revoked",
+			n);
+		goto out;
+	}
+	if (n == 0) {
+		err_set(e, ERR_CONFLICT, "revoke: the search result has no certificate to revoke");
+		goto out;
+	}
+	snprintf(actor, sizeof(actor), "officer:%" PRId64, o->id);
+	log_escape(esc, sizeof(esc), comment != NULL ? comment : "",
+		   comment != NULL ? strlen(comment) : 0);
+	snprintf(detail, sizeof(detail), "bulk=%zu %s", n, esc);
+	/* one transaction: every certificate of the set is revoked, or none */
+	if (store_begin(st, e) == -1)
+		goto out;
+	for (i = 0; i < n; i++)
+		if (ca_revoke(ca, st, v[i].serial, reason, 0, actor, e) == -1 ||
+		    store_audit_append(st, actor, "console.revoke", v[i].serial, detail, NULL, e) ==
+			-1) {
+			store_rollback(st);
+			goto out;
+		}
+	if (store_commit(st, e) == -1) {
+		store_rollback(st);
+		goto out;
+	}
+	*revoked = n;
+	err_clear(&e2);
+	if (ca_after_revoke(ca, st, actor, &e2) == -1)
+		log_warn("ra: CRL after revoking %zu certificates: %s", n, e2.msg);
+	rc = 0;
+out:
+	ra_cert_list_free(v, n);
 	return rc;
 }
 

@@ -1558,6 +1558,28 @@ int ra_ocert_confirm(struct ca *, struct store *, const char *token, enum ra_oce
 int ra_ocert_revoke(struct ca *, struct store *, const struct ra_officer *, const char *serial,
 		    int reason, const char *comment, struct err *);
 /*
+ * Bulk revocation of a search result (issue 13 part 4).  The set: the officer's
+ * organization's certificates of kind k (the officer must have its permission) that pass f
+ * (status, name, expiry; f's profile, limit and offset are ignored) and are not revoked, in
+ * the list's order, at most RA_OCERT_REVOKE_MAX (else ERR_REFUSED: narrow the search).
+ * ra_ocert_revoke_set gives the set (caller frees *out with ra_cert_list_free) and its digest:
+ * the SHA-256 of the serials, in hex, which the confirmation carries.
+ */
+#define RA_OCERT_REVOKE_MAX 5000
+#define RA_OCERT_SET_DIGEST 65
+int ra_ocert_revoke_set(struct ca *, struct store *, const struct ra_officer *,
+			enum ra_ocert_kind k, const struct ra_cert_filter *f, struct ra_cert **out,
+			size_t *nout, char digest[RA_OCERT_SET_DIGEST], struct err *);
+/*
+ * Revokes the set of (k, f) when its digest is still digest (else ERR_CONFLICT, nothing
+ * revoked: the result changed, or was revoked already), with the reason and comment of
+ * ra_ocert_revoke, in ONE transaction: each certificate cert.revoke and console.revoke
+ * (detail "bulk=N comment"), all or none; then the CRL-on-revoke rule once.  *revoked: how many.
+ */
+int ra_ocert_revoke_many(struct ca *, struct store *, const struct ra_officer *,
+			 enum ra_ocert_kind k, const struct ra_cert_filter *f, const char *digest,
+			 int reason, const char *comment, size_t *revoked, struct err *);
+/*
  * The schedule: reminders (n->remind) for waiting certificates console.replace_remind_days
  * before their revocation, then the waiting ones whose time came revoked (superseded).
  */
@@ -2016,6 +2038,13 @@ struct ra_bulk_commit_req {
 	 * with its password to show once (ra_bulk_zips_free wipes them); NULL: no such lines.
 	 */
 	struct ra_bulk_zips *zips;
+	/*
+	 * NULL, or told after each good line of a pass: pass 0 checks (the dry run, and the
+	 * first pass of all-or-nothing), pass 1 does; done of total good lines of that pass.
+	 * Called from the committing thread; it must not use the store.
+	 */
+	void (*progress)(void *arg, int pass, size_t done, size_t total);
+	void *progress_arg;
 };
 
 #define RA_BULK_ZIPS_MAX 64 /* user administrators with a ZIP in one file */

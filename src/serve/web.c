@@ -439,6 +439,7 @@ serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_
 	http_server_stop(hs, 30);
 	http_server_stop(hss, 30);
 	http_server_stop(hcs, 30);
+	console_bulk_jobs_stop(); /* after the requests that could start one */
 	hs = hss = hcs = NULL;
 	ocsp_http_shutdown();
 	mail_sender_stop(web.mail);
@@ -451,6 +452,7 @@ out:
 	http_server_stop(hss, 0);
 	http_server_stop(hcs, 0);
 	console_schedule_stop();
+	console_bulk_jobs_stop();
 	mail_sender_stop(web.mail);
 	console_fini();
 	if (key != NULL) {

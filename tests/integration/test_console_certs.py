@@ -271,3 +271,102 @@ def test_expiry_reminders(ca_sqlite, tmp_path):
         assert len(re.findall(rf"console\.expiry_mail\t{serial}", a)) == 2, a
     finally:
         stop_server(srv)
+
+
+def test_bulk_revoke_search_result(orgs, tmp_path):
+    """Revoking every certificate of a search result: the confirmation lists how many and
+    which (GET writes nothing), the POST revokes exactly that set — the organization's
+    certificates of the kind that match, not another organization's nor one outside the
+    filter — in one step, each audited and shown by OCSP and `shomei cert list`; the comment
+    is required for unspecified; no permission, no revocation; the same form twice does
+    nothing more."""
+    srv, inst = orgs
+    srv_o = enrol(srv, inst, tmp_path, "Taro Yamada", "taro@example.ac.jp", "--org", "U01",
+                  "--perm", "server")
+    cli_o = enrol(srv, inst, tmp_path, "Jiro Suzuki", "jiro@example.ac.jp", "--org", "U01",
+                  "--perm", "client")
+    oth_o = enrol(srv, inst, tmp_path, "Saburo Ito", "saburo@other.ac.jp", "--org", "U02",
+                  "--perm", "server")
+
+    def cli_issue(cn, org):
+        csr, _ = make_csr(tmp_path, subj=f"/CN={cn}", san=f"DNS:{cn}", name=cn)
+        pem = tmp_path / f"{cn}.pem"
+        inst.ok("issue", "--profile", "server", "--org", org, "--csr", csr, "--out", str(pem))
+        sn = openssl("x509", "-in", str(pem), "-noout", "-serial").stdout.decode()
+        return sn.split("=")[1].strip(), pem
+
+    lab = [cli_issue(f"lab{i}.example.ac.jp", "U01") for i in range(3)]
+    www, _ = cli_issue("www.example.ac.jp", "U01")
+    other, _ = cli_issue("lab9.other.ac.jp", "U02")
+    lab_serials = {sn for sn, _ in lab}
+
+    s, _ = login(srv, srv_o)
+    lst = s.get(f"{srv.console}/certs?kind=server&q=lab")
+    assert 'action="/certs/revoke-all"' in lst.text, lst.text
+    conf = s.get(f"{srv.console}/certs/revoke-all?kind=server&q=lab&status=&days=&lang=en")
+    assert conf.status_code == 200, conf.text
+    assert re.search(r'<strong class="count">3</strong>', conf.text), conf.text
+    for sn in lab_serials:
+        assert sn in conf.text
+    assert www not in conf.text and other not in conf.text
+    form = dict(re.findall(r'name="(\w+)" value="([^"]*)"',
+                           re.search(r'<form method="post" action="/certs/revoke-all".*?</form>',
+                                     conf.text, re.S).group(0)))
+    form = {k: html.unescape(v) for k, v in form.items()}
+    assert form["q"] == "lab" and len(form["digest"]) == 64
+
+    def revoked():
+        return inst.ok("cert", "list", "--status", "revoked")
+
+    # GET never revokes, whatever it carries
+    r = s.get(f"{srv.console}/certs/revoke-all", params={**form, "reason": "5"})
+    assert r.status_code == 200
+    assert not any(sn in revoked() for sn in lab_serials)
+    # unspecified needs the comment
+    r = s.post(f"{srv.console}/certs/revoke-all", data={**form, "reason": "0", "comment": ""})
+    assert r.status_code == 422 and "comment" in text(r), r.text
+    assert not any(sn in revoked() for sn in lab_serials)
+    # without the CSRF token: not acted on
+    r = s.post(f"{srv.console}/certs/revoke-all",
+               data={**{k: v for k, v in form.items() if k != "csrf"}, "reason": "5"})
+    assert r.status_code != 200
+    assert not any(sn in revoked() for sn in lab_serials)
+    # an officer without the server permission: refused, nothing revoked
+    s2, _ = login(srv, cli_o)
+    assert s2.get(f"{srv.console}/certs/revoke-all?kind=server&q=lab").status_code == 403
+    csrf2 = csrf_of(s2.get(f"{srv.console}/certs?kind=client").text)
+    r = s2.post(f"{srv.console}/certs/revoke-all",
+                data={**form, "csrf": csrf2, "reason": "5"})
+    assert r.status_code == 403
+    # another organization's officer: its own set, without U01's certificates
+    s3, _ = login(srv, oth_o)
+    r = s3.get(f"{srv.console}/certs/revoke-all?kind=server&q=lab")
+    assert re.search(r'<strong class="count">1</strong>', r.text) and other in r.text
+    csrf3 = csrf_of(r.text)
+    r = s3.post(f"{srv.console}/certs/revoke-all", data={**form, "csrf": csrf3, "reason": "5"})
+    assert r.status_code == 409  # U01's digest is not U02's set
+    assert not any(sn in revoked() for sn in lab_serials) and other not in revoked()
+    assert not any(sn in revoked() for sn in lab_serials)
+
+    # the revocation: exactly the three
+    r = s.post(f"{srv.console}/certs/revoke-all",
+               data={**form, "reason": "0", "comment": "lab closed", "lang": "en"})
+    assert r.status_code == 200, r.text
+    assert re.search(r'<strong class="count">3</strong>', r.text), r.text
+    rv = revoked()
+    assert all(sn in rv for sn in lab_serials), rv
+    assert www not in rv and other not in rv
+    assert www in inst.ok("cert", "list", "--status", "valid")
+    for _, pem in lab:
+        assert "revoked" in ocsp_status(srv, inst, str(pem)).lower()
+    a = audit(inst)
+    for sn in lab_serials:
+        assert re.search(rf"officer:{srv_o.id}\tconsole\.revoke\t{sn}\tbulk=3 lab closed", a), a
+        assert re.search(rf"officer:{srv_o.id}\tcert\.revoke\t{sn}", a), a
+    # the same form again: nothing more
+    n = len(revoked().splitlines())
+    r = s.post(f"{srv.console}/certs/revoke-all",
+               data={**form, "reason": "0", "comment": "lab closed"})
+    assert r.status_code == 409, r.text
+    assert len(revoked().splitlines()) == n
+    inst.ok("audit", "verify")

@@ -472,6 +472,89 @@ test_client_issue(void **state)
 	ra_bulk_result_free(&res);
 }
 
+/* What the progress callback saw: calls per pass, the last done and total of each. */
+struct seen {
+	size_t calls[2], done[2], total[2];
+	int order_ok; /* pass 0 never after pass 1 */
+	int last_pass;
+};
+
+static void
+on_progress(void *arg, int pass, size_t done, size_t total)
+{
+	struct seen *s = arg;
+
+	assert_true(pass == 0 || pass == 1);
+	assert_true(done <= total);
+	if (pass < s->last_pass)
+		s->order_ok = 0;
+	s->last_pass = pass;
+	s->calls[pass]++;
+	s->done[pass] = done;
+	s->total[pass] = total;
+}
+
+/*
+ * The progress callback: all-or-nothing tells the check pass then the commit pass, each
+ * line by line up to its total; good lines only the commit pass; bad lines are not counted.
+ */
+static void
+test_progress(void **state)
+{
+	struct ra_bulk_rec recs[3];
+	struct ra_bulk_result res;
+	struct ra_bulk_outcome *o = NULL;
+	struct ra_bulk_counts c;
+	struct ra_bulk_commit_req q;
+	struct seen sn;
+	size_t n = 0;
+	struct err e;
+
+	(void)state;
+	rec_server(&recs[0], 1, "g1.example.co.jp", "Example One", NULL);
+	rec_server(&recs[1], 2, "g2.example.co.jp", "Example One", NULL);
+	rec_server(&recs[2], 3, "g3.example.co.jp", "Example One", NULL);
+	result(&res, recs, 3, 0);
+	memset(&q, 0, sizeof(q));
+	q.kind = RA_BULK_SERVER;
+	q.op = RA_BULK_ISSUE;
+	q.mode = RA_BULK_ALL_OR_NOTHING;
+	q.officer = &off;
+	q.n = &notify;
+	q.progress = on_progress;
+	q.progress_arg = &sn;
+	memset(&sn, 0, sizeof(sn));
+	sn.order_ok = 1;
+	err_clear(&e);
+	OK(ra_bulk_commit(fx.ca.ca, fx.ca.st, &q, &res, &o, &n, &c, &e));
+	assert_int_equal(c.done, 3);
+	assert_true(sn.order_ok);
+	assert_int_equal(sn.calls[0], 4); /* 0 of 3, then each line */
+	assert_int_equal(sn.calls[1], 4);
+	assert_int_equal(sn.done[0], 3);
+	assert_int_equal(sn.total[0], 3);
+	assert_int_equal(sn.done[1], 3);
+	assert_int_equal(sn.total[1], 3);
+	free(o);
+	ra_bulk_result_free(&res);
+
+	/* good lines with a bad line 2: the commit pass only, over the two good lines */
+	rec_server(&recs[0], 1, "g4.example.co.jp", "Example One", NULL);
+	rec_server(&recs[1], 3, "g5.example.co.jp", "Example One", NULL);
+	result(&res, recs, 2, 2);
+	q.mode = RA_BULK_GOOD_LINES;
+	memset(&sn, 0, sizeof(sn));
+	sn.order_ok = 1;
+	OK(ra_bulk_commit(fx.ca.ca, fx.ca.st, &q, &res, &o, &n, &c, &e));
+	assert_int_equal(c.done, 2);
+	assert_int_equal(sn.calls[0], 0);
+	assert_int_equal(sn.calls[1], 3);
+	assert_int_equal(sn.done[1], 2);
+	assert_int_equal(sn.total[1], 2);
+	free(o);
+	ra_bulk_result_free(&res);
+}
+
 int
 main(void)
 {
@@ -479,6 +562,7 @@ main(void)
 	    cmocka_unit_test(test_issue_modes),
 	    cmocka_unit_test(test_renew_revoke),
 	    cmocka_unit_test(test_client_issue),
+	    cmocka_unit_test(test_progress),
 	};
 	int failed =
 	    cmocka_run_group_tests_name("ra bulk commit on SQLite", stored, setup, teardown);
