@@ -9,6 +9,7 @@
  * bulk line carries; such lines are refused with that reason.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,6 +279,109 @@ out:
 	return rc;
 }
 
+/* The file's console.bulk audit entry, written in the lines' transaction. */
+struct bulk_audit {
+	const char *actor, *object, *detail;
+};
+
+static int
+bulk_audit_write(struct store *st, void *arg, struct err *e)
+{
+	const struct bulk_audit *a = arg;
+
+	return store_audit_append(st, a->actor, "console.bulk", a->object, a->detail, NULL, e);
+}
+
+/*
+ * A pass over the lines of an issuance or renewal file by BULK_WORKERS threads, each with a
+ * store connection of its own: the lines' signatures are in flight together (the signer
+ * client is pipelined) and both cores build and check certificates.  The real pass writes
+ * every line into one transaction (tx: ca_write joins it), committed by the caller.
+ */
+#define BULK_WORKERS 8
+
+struct bulk_pass {
+	struct ca *ca;
+	const struct ra_bulk_commit_req *q;
+	struct ra_bulk_outcome *v;
+	struct ra_bulk_rec **recof;
+	size_t n, next;
+	int real;
+	struct ca_tx *tx;
+	pthread_mutex_t mu;
+	int stop; /* all-or-nothing: a line was refused */
+};
+
+struct bulk_worker {
+	pthread_t th;
+	struct bulk_pass *p;
+	struct store *st;
+};
+
+static void *
+bulk_worker(void *arg)
+{
+	struct bulk_worker *w = arg;
+	struct bulk_pass *p = w->p;
+	struct store *st = w->st;
+	size_t k;
+
+	ca_tx_join(p->tx);
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		while (p->next < p->n && (p->recof[p->next] == NULL ||
+					  p->v[p->next].state == RA_BULK_REFUSED))
+			p->next++;
+		k = p->next < p->n && !p->stop ? p->next++ : p->n;
+		pthread_mutex_unlock(&p->mu);
+		if (k == p->n)
+			break;
+		if (bulk_line(p->ca, st, p->q, p->recof[k], !p->real, &p->v[k]) == 1 && p->real &&
+		    p->q->mode == RA_BULK_ALL_OR_NOTHING) {
+			pthread_mutex_lock(&p->mu);
+			p->stop = 1;
+			pthread_mutex_unlock(&p->mu);
+		}
+	}
+	ca_tx_join(NULL);
+	return NULL;
+}
+
+/*
+ * Runs the pass; 1 when it stopped (a refused line in the real all-or-nothing pass).  The
+ * workers' connections are opened first: opening one writes (SQLite: the schema check takes
+ * the write lock), which must not wait for the pass's own transaction.
+ */
+static int
+bulk_pass_run(struct bulk_pass *p, struct err *e)
+{
+	struct bulk_worker w[BULK_WORKERS];
+	size_t i, nw = 0, nth = 0;
+	int rc = -1;
+
+	memset(w, 0, sizeof(w));
+	pthread_mutex_init(&p->mu, NULL);
+	for (nw = 0; nw < BULK_WORKERS && nw < p->n; nw++) {
+		w[nw].p = p;
+		if (ca_store_open(p->ca, &w[nw].st, e) == -1)
+			goto out;
+	}
+	for (i = 0; i < nw; i++)
+		if (pthread_create(&w[i].th, NULL, bulk_worker, &w[i]) != 0)
+			break;
+	nth = i;
+	if (nth == 0 && nw > 0)
+		bulk_worker(&w[0]);
+	for (i = 0; i < nth; i++)
+		pthread_join(w[i].th, NULL);
+	rc = p->stop;
+out:
+	for (i = 0; i < nw; i++)
+		store_close(w[i].st);
+	pthread_mutex_destroy(&p->mu);
+	return rc;
+}
+
 int
 ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req *q,
 	       const struct ra_bulk_result *res, struct ra_bulk_outcome **out, size_t *nout,
@@ -287,7 +391,8 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 	struct ra_bulk_rec **recof = NULL;
 	size_t i, k, n = 0, ri = 0, ei = 0, nlines;
 	char actor[48], detail[256];
-	int real, stop = 0, rc = -1;
+	struct ca_tx *tx = NULL; /* the real pass of an issuance or renewal: one transaction */
+	int real, r, stop = 0, rc = -1;
 
 	*out = NULL;
 	*nout = 0;
@@ -350,7 +455,25 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 			break;
 		if (q->mode == RA_BULK_ALL_OR_NOTHING && c->bad > 0 && real == 1)
 			break;
-		for (k = 0; k < n && !stop; k++) {
+		if (q->op != RA_BULK_REVOKE && q->kind == RA_BULK_SERVER) {
+			struct bulk_pass p;
+
+			memset(&p, 0, sizeof(p));
+			p.ca = ca;
+			p.q = q;
+			p.v = v;
+			p.recof = recof;
+			p.n = n;
+			p.real = real;
+			if (real && ca_tx_new(ca, &tx, e) == -1)
+				goto out;
+			p.tx = tx;
+			if ((r = bulk_pass_run(&p, e)) == -1)
+				goto out;
+			stop = r;
+		}
+		for (k = 0; k < n && !stop && (q->op == RA_BULK_REVOKE || q->kind != RA_BULK_SERVER);
+		     k++) {
 			if (recof[k] == NULL || v[k].state == RA_BULK_REFUSED)
 				continue;
 			if (bulk_line(ca, st, q, recof[k], !real, &v[k]) == 1) {
@@ -363,6 +486,16 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 			for (k = 0; k < n; k++)
 				if (v[k].state == RA_BULK_REFUSED)
 					stop = 1;
+	}
+	/* all-or-nothing stopped at a refused line: its transaction (and every line) undone */
+	if (tx != NULL && stop) {
+		ca_tx_end(tx, 0, e);
+		tx = NULL;
+		for (k = 0; k < n; k++)
+			if (v[k].state == RA_BULK_DONE) {
+				v[k].state = RA_BULK_SKIPPED;
+				v[k].serial[0] = '\0';
+			}
 	}
 	/* what was only checked on the way to the real pass and not done: skipped */
 	for (k = 0; k < n; k++) {
@@ -396,17 +529,39 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 			 "skipped=%zu",
 			 ra_bulk_kind_name(q->kind), ra_bulk_op_name(q->op),
 			 ra_bulk_mode_name(q->mode), n, c->done, c->bad, c->refused, c->skipped);
-		if (store_begin(st, e) == -1)
-			goto out;
-		if (store_audit_append(st, actor, "console.bulk", q->officer->org_code, detail,
-				       NULL, e) == -1 ||
-		    store_commit(st, e) == -1) {
-			store_rollback(st);
-			goto out; /* *out keeps the outcomes of what was done */
+		if (tx != NULL) {
+			/* the entry in the lines' transaction, and its one commit */
+			struct bulk_audit a = {actor, q->officer->org_code, detail};
+
+			r = ca_tx_write(tx, bulk_audit_write, &a, e);
+			r = ca_tx_end(tx, r == 0, r == 0 ? e : &(struct err){0}) == -1 ? -1 : r;
+			tx = NULL;
+			if (r == -1) {
+				/* nothing of the transaction was written */
+				for (k = 0; k < n; k++)
+					if ((*out)[k].state == RA_BULK_DONE) {
+						(*out)[k].state = RA_BULK_SKIPPED;
+						(*out)[k].serial[0] = '\0';
+						c->done--;
+						c->skipped++;
+					}
+				goto out;
+			}
+		} else {
+			if (store_begin(st, e) == -1)
+				goto out;
+			if (store_audit_append(st, actor, "console.bulk", q->officer->org_code,
+					       detail, NULL, e) == -1 ||
+			    store_commit(st, e) == -1) {
+				store_rollback(st);
+				goto out; /* *out keeps the outcomes of what was done */
+			}
 		}
 	}
 	rc = 0;
 out:
+	if (tx != NULL)
+		ca_tx_end(tx, 0, &(struct err){0});
 	free(v);
 	free(recof);
 	return rc;
