@@ -181,6 +181,22 @@ class Server:
                 self.proc.wait()
 
 
+def cpu_s(srv):
+    """CPU seconds (user + system, all threads) of serve and its processes (signer, web)."""
+    tck = os.sysconf("SC_CLK_TCK")
+    pids = [srv.proc.pid] + [int(x) for x in subprocess.run(
+        ["pgrep", "-P", str(srv.proc.pid)], capture_output=True, text=True).stdout.split()]
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                v = f.read().rsplit(")", 1)[1].split()
+            total += (int(v[11]) + int(v[12])) / tck
+        except OSError:
+            pass
+    return total
+
+
 def session(srv):
     s = requests.Session()
     s.trust_env = False
@@ -255,12 +271,14 @@ def bulk_run(srv, s, data, n):
     """Dry run + commit of data; (dry s, commit s, serials)."""
     r = s.get(f"{srv.console}/bulk?kind=server")
     csrf = csrf_of(r.text)
+    c0 = cpu_s(srv)
     t0 = time.monotonic()
     r = s.post(f"{srv.console}/bulk",
                files={"csrf": (None, csrf), "kind": (None, "server"), "op": (None, "issue"),
                       "dialect": (None, "upki"), "mode": (None, "all_or_nothing"),
                       "file": ("certs.tsv", data, "text/tab-separated-values")})
     t1 = time.monotonic()
+    c1 = cpu_s(srv)
     if r.status_code != 200:
         raise SystemExit(f"dry run: {r.status_code} {r.text[:3000]}")
     m = re.search(r'<form method="post" action="/bulk/commit".*?</form>', r.text, re.S)
@@ -270,9 +288,11 @@ def bulk_run(srv, s, data, n):
         raise SystemExit(f"dry run: {len(ok)} of {n} lines OK, no commit form? {bad}")
     fields = {k: (None, html.unescape(v))
               for k, v in re.findall(r'name="(\w+)" value="([^"]*)"', m.group(0))}
+    c2 = cpu_s(srv)
     t2 = time.monotonic()
     r = s.post(f"{srv.console}/bulk/commit", files=fields)
     t3 = time.monotonic()
+    c3 = cpu_s(srv)
     if r.status_code != 200:
         raise SystemExit(f"commit: {r.status_code} {r.text[:3000]}")
     rows = results(r.text)
@@ -280,7 +300,7 @@ def bulk_run(srv, s, data, n):
     if len(done) != n:
         raise SystemExit(f"commit: {len(done)} of {n} lines done: "
                          f"{[x for x in rows if x[1] != 'OK'][:3]}")
-    return t1 - t0, t3 - t2, done
+    return t1 - t0, t3 - t2, done, c1 - c0, c3 - c2
 
 
 def rest_run(srv, key, csrs):
@@ -411,11 +431,14 @@ def main():
         pem = enrol_officer(srv, d, pin, f"officer@{DOMAIN}")
         s = console_login(srv, pem)
 
-        dry, com, serials = bulk_run(srv, s, data, a.n)
+        dry, com, serials, cdry, ccom = bulk_run(srv, s, data, a.n)
         bulk = dry + com
         print(f"shomei bulk (console):  {a.n:6d} certs in {bulk:7.3f} s = "
               f"{a.n / bulk:7.0f} certs/s  (dry run {dry:.3f} s + commit {com:.3f} s)",
               flush=True)
+        print(f"  server CPU (web + signer processes): dry run {cdry:.2f} s + commit "
+              f"{ccom:.2f} s = {(cdry + ccom) / a.n * 1e6:.0f} us per certificate; "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
         rest = None
         if not a.no_rest:
             rest = rest_run(srv, key, csrs)

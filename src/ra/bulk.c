@@ -648,7 +648,8 @@ bulk_csr_get(struct bulk_ctx *x, const unsigned char *der, size_t len)
 	memcpy(c->der, der, len);
 	c->len = len;
 	err_clear(&e);
-	if (csr_parse(der, len, &c->csr, &e) == -1 ||
+	if (csr_parse_ex(der, len, x->o->csr_checked ? CSR_PARSE_NO_VERIFY : 0, &c->csr, &e) ==
+		-1 ||
 	    x509_spki_check(c->csr->spki, &c->ki, &e) == -1) {
 		csr_free(c->csr);
 		c->csr = NULL;

@@ -256,6 +256,7 @@ bulk_line(struct ca *ca, struct store *st, const struct ra_bulk_commit_req *q,
 	oq.officer = q->officer;
 	oq.csr = r->csr;
 	oq.csrlen = r->csr_len;
+	oq.csr_verified = 1; /* ra_bulk_check parsed and verified it in this request */
 	oq.dns = names;
 	oq.ndns = n;
 	oq.admin_name = r->admin_name;
@@ -450,6 +451,15 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 	 */
 	for (real = 0; real < 2 && !stop; real++) {
 		if (real == 0 && !q->check_only && q->mode == RA_BULK_GOOD_LINES)
+			continue;
+		/*
+		 * An issuance or renewal file's real pass is one transaction: a refused line
+		 * undoes every line, so all-or-nothing needs no check pass first (the dry run
+		 * ran it on these bytes).  Should the store have changed since, the lines signed
+		 * before the refused one are dropped unstored (the signer's log lists them).
+		 */
+		if (real == 0 && !q->check_only && q->op != RA_BULK_REVOKE &&
+		    q->kind == RA_BULK_SERVER)
 			continue;
 		if (real == 1 && q->check_only)
 			break;

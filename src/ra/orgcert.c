@@ -281,6 +281,7 @@ ra_ocert_issue(struct ca *ca, struct store *st, const struct ra_ocert_req *q, st
 	r.org_code = q->officer->org_code;
 	r.csr = q->csr;
 	r.csrlen = q->csrlen;
+	r.csr_verified = q->csr_verified;
 	r.dns = q->dns;
 	r.ndns = q->ndns;
 	r.names_given = q->ndns > 0;
