@@ -80,7 +80,7 @@ int console_allowlist_tsv_get(struct http_req *);
 int console_stats_get(struct http_req *); /* stats.c */
 int console_stats_tsv_get(struct http_req *);
 int console_download_get(struct http_req *); /* download.c */
-int console_admins_get(struct http_req *); /* admins.c */
+int console_admins_get(struct http_req *);   /* admins.c */
 int console_admins_rename_post(struct http_req *);
 int console_admins_tsv_post(struct http_req *);
 int console_cert_admin_post(struct http_req *);

@@ -327,11 +327,12 @@ bulk_worker(void *arg)
 	struct store *st = w->st;
 	size_t k;
 
+	util_thread_name("shomei-bulk");
 	ca_tx_join(p->tx);
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
-		while (p->next < p->n && (p->recof[p->next] == NULL ||
-					  p->v[p->next].state == RA_BULK_REFUSED))
+		while (p->next < p->n &&
+		       (p->recof[p->next] == NULL || p->v[p->next].state == RA_BULK_REFUSED))
 			p->next++;
 		k = p->next < p->n && !p->stop ? p->next++ : p->n;
 		pthread_mutex_unlock(&p->mu);
@@ -482,7 +483,8 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 				goto out;
 			stop = r;
 		}
-		for (k = 0; k < n && !stop && (q->op == RA_BULK_REVOKE || q->kind != RA_BULK_SERVER);
+		for (k = 0;
+		     k < n && !stop && (q->op == RA_BULK_REVOKE || q->kind != RA_BULK_SERVER);
 		     k++) {
 			if (recof[k] == NULL || v[k].state == RA_BULK_REFUSED)
 				continue;

@@ -1119,7 +1119,7 @@ void ra_enrol_cert_clear(struct ra_enrol_cert *); /* accepts NULL */
 struct ra_enrol_auth {
 	enum ra_enrol_kind kind; /* the URL must be of this kind (else UNKNOWN) */
 	const char *pin;	 /* enrol: the access PIN typed */
-	int64_t officer_id;	 /* renew: the officer whose current certificate the console checked */
+	int64_t officer_id; /* renew: the officer whose current certificate the console checked */
 };
 int ra_officer_enrol_take(struct ca *, struct store *, const char *token,
 			  const struct ra_enrol_auth *, enum ra_enrol_result *res,
@@ -1471,7 +1471,7 @@ struct ra_ocert_req {
 	const struct ra_officer *officer; /* who applies: the certificate is its organization's */
 	const unsigned char *csr;	  /* PEM or DER */
 	size_t csrlen;
-	int csr_verified; /* its self-signature was checked (ra_bulk_check): not again */
+	int csr_verified;	/* its self-signature was checked (ra_bulk_check): not again */
 	const char *const *dns; /* server: the names (NULL: the CSR's) */
 	size_t ndns;
 	const char *admin_name, *admin_unit, *admin_email; /* 利用管理者: e-mail required */

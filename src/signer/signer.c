@@ -598,7 +598,7 @@ struct signer_answer {
 	uint32_t status;
 	unsigned char *sig; /* OK: the signature (owned) */
 	size_t siglen;
-	int durable; /* its log line must be on disk before it leaves */
+	int durable;  /* its log line must be on disk before it leaves */
 	struct err e; /* REFUSED: why */
 };
 
@@ -642,8 +642,7 @@ signer_more(int fd)
  * writes the answers.  Returns -1 only when an answer cannot be written (fatal).
  */
 static int
-signer_answer_all(struct signer_keys *ks, int fd, uint32_t *ops, struct signer_answer *a,
-		  size_t n)
+signer_answer_all(struct signer_keys *ks, int fd, uint32_t *ops, struct signer_answer *a, size_t n)
 {
 	size_t i;
 	int durable = 0, rc = 0, w;
