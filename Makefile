@@ -31,7 +31,7 @@ LINT_SRC := $(sort $(wildcard src/*.[ch] src/*/*.[ch] tests/unit/*.[ch] tests/fu
 LOCKSHIM := $(BUILD)/tests/lockshim.so
 
 .PHONY: all deps test unit unit-asan integration fuzz lint lint-format lint-banned lint-funclen \
-        lint-selftest bench run clean format
+        lint-selftest bench bench-bulk run clean format
 
 all: $(BUILD)/shomei $(LOCKSHIM)
 
@@ -115,6 +115,12 @@ BENCHES ?= $(sort $(notdir $(basename $(wildcard bench/*.c))))
 bench: deps
 	$(MAKE) all $(patsubst %,$(BUILD)/bench/%,$(BENCHES))
 	@for b in $(BENCHES); do echo "== bench/$$b"; $(BUILD)/bench/$$b $(BENCH_ARGS) || exit 1; done
+
+# bench/bulk (issue 13 part 14): the console's bulk TSV commit of 10,000 server certificates
+# against the REST API and openssl ca -infiles, driven like a browser (Python: requests).
+bench-bulk: deps
+	$(MAKE) all
+	/usr/bin/python3 bench/bulk.py $(BENCH_ARGS)
 
 # deps first, then a fresh make: the flags above come from pkg-config, which deps may install.
 run: deps

@@ -319,11 +319,94 @@ ca_batch_fault(struct ca *ca, long fail_stmt, int fail_commit)
 	pthread_mutex_unlock(&b->mu);
 }
 
+/* ---- one transaction for many writers (ca_tx) ---- */
+
+struct ca_tx {
+	pthread_mutex_t mu;
+	struct store *st;
+	int begun;
+};
+
+/* The transaction this thread's ca_write() calls join (ca_tx_join), or NULL. */
+static __thread struct ca_tx *ca_tx_cur;
+
+int
+ca_tx_new(struct ca *ca, struct ca_tx **out, struct err *e)
+{
+	struct ca_tx *tx = xcalloc(1, sizeof(*tx));
+
+	*out = NULL;
+	if (ca_store_open(ca, &tx->st, e) == -1) {
+		free(tx);
+		return -1;
+	}
+	pthread_mutex_init(&tx->mu, NULL);
+	*out = tx;
+	return 0;
+}
+
+void
+ca_tx_join(struct ca_tx *tx)
+{
+	ca_tx_cur = tx;
+}
+
+int
+ca_tx_write(struct ca_tx *tx, ca_write_fn fn, void *arg, struct err *e)
+{
+	struct err re;
+	int rc = -1;
+
+	pthread_mutex_lock(&tx->mu);
+	if (!tx->begun) {
+		if (store_begin(tx->st, e) == -1)
+			goto out;
+		tx->begun = 1;
+	}
+	if (store_savepoint(tx->st, e) == -1)
+		goto out;
+	if (fn(tx->st, arg, e) == -1) {
+		if (e->code == ERR_OK)
+			err_set(e, ERR_INTERNAL, "store: a write failed");
+		err_clear(&re);
+		if (store_savepoint_rollback(tx->st, &re) == -1)
+			log_warn("ca: transaction: %s", re.msg);
+		goto out;
+	}
+	if (store_savepoint_release(tx->st, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&tx->mu);
+	return rc;
+}
+
+int
+ca_tx_end(struct ca_tx *tx, int commit, struct err *e)
+{
+	int rc = 0;
+
+	if (tx == NULL)
+		return 0;
+	if (ca_tx_cur == tx)
+		ca_tx_cur = NULL;
+	if (tx->begun && commit)
+		rc = store_commit(tx->st, e);
+	else if (tx->begun)
+		store_rollback(tx->st);
+	store_close(tx->st);
+	pthread_mutex_destroy(&tx->mu);
+	free(tx);
+	return rc;
+}
+
 int
 ca_write(struct ca *ca, struct store *st, ca_write_fn fn, void *arg, struct err *e)
 {
 	struct err re;
 
+	if (ca_tx_cur != NULL)
+		return ca_tx_write(ca_tx_cur, fn, arg, e);
 	if (ca->batch != NULL)
 		return batch_run(ca->batch, fn, arg, e);
 	/* no batcher (the CLI): a transaction of its own on the caller's connection */

@@ -205,6 +205,22 @@ typedef int (*ca_write_fn)(struct store *st, void *arg, struct err *e);
 int ca_write(struct ca *, struct store *st, ca_write_fn fn, void *arg, struct err *e);
 
 /*
+ * One transaction for many writers (the console's bulk commit): ca_tx_new() gives a
+ * transaction on a store connection of its own; a thread that ca_tx_join()s it has its
+ * ca_write() calls run in it instead (serialised by the transaction's lock, each under a
+ * savepoint: a failing unit is undone alone), not committed.  The transaction begins at its
+ * first write (SQLite's write lock is held from there to the end: keep the work between the
+ * writes short).  ca_tx_write() runs a unit in it from any thread; ca_tx_end() commits (commit
+ * = 1; durable when it returns 0, the store's own durability: fsync) or rolls everything back,
+ * and frees it.  ca_tx_join(NULL) leaves.
+ */
+struct ca_tx;
+int ca_tx_new(struct ca *, struct ca_tx **, struct err *);
+void ca_tx_join(struct ca_tx *);
+int ca_tx_write(struct ca_tx *, ca_write_fn fn, void *arg, struct err *e);
+int ca_tx_end(struct ca_tx *, int commit, struct err *e);
+
+/*
  * CRLReason (RFC 5280 5.3.1): the values are the codes the CRL and OCSP carry (7 is unused;
  * CA_REASON_NONE marks "no reason" in records and unknown names).
  */

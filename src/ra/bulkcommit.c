@@ -9,6 +9,7 @@
  * bulk line carries; such lines are refused with that reason.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -399,6 +400,7 @@ bulk_line(struct ca *ca, struct store *st, const struct ra_bulk_commit_req *q,
 	oq.officer = q->officer;
 	oq.csr = r->csr;
 	oq.csrlen = r->csr_len;
+	oq.csr_verified = 1; /* ra_bulk_check parsed and verified it in this request */
 	oq.dns = names;
 	oq.ndns = n;
 	oq.admin_name = r->admin_name;
@@ -422,6 +424,113 @@ out:
 	return rc;
 }
 
+/* The file's console.bulk audit entry, written in the lines' transaction. */
+struct bulk_audit {
+	const char *actor, *object, *detail;
+};
+
+static int
+bulk_audit_write(struct store *st, void *arg, struct err *e)
+{
+	const struct bulk_audit *a = arg;
+
+	return store_audit_append(st, a->actor, "console.bulk", a->object, a->detail, NULL, e);
+}
+
+/*
+ * A pass over the lines of an issuance or renewal file by BULK_WORKERS threads, each with a
+ * store connection of its own: the lines' signatures are in flight together (the signer
+ * client is pipelined) and both cores build and check certificates.  The real pass writes
+ * every line into one transaction (tx: ca_write joins it), committed by the caller.
+ */
+#define BULK_WORKERS 8
+
+struct bulk_pass {
+	struct ca *ca;
+	const struct ra_bulk_commit_req *q;
+	struct ra_bulk_outcome *v;
+	struct ra_bulk_rec **recof;
+	size_t n, next;
+	int real;
+	size_t todo, did; /* the progress callback's total and lines done, under mu */
+	struct ca_tx *tx;
+	pthread_mutex_t mu;
+	int stop; /* all-or-nothing: a line was refused */
+};
+
+struct bulk_worker {
+	pthread_t th;
+	struct bulk_pass *p;
+	struct store *st;
+};
+
+static void *
+bulk_worker(void *arg)
+{
+	struct bulk_worker *w = arg;
+	struct bulk_pass *p = w->p;
+	struct store *st = w->st;
+	size_t k;
+	int r;
+
+	util_thread_name("shomei-bulk");
+	ca_tx_join(p->tx);
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		while (p->next < p->n &&
+		       (p->recof[p->next] == NULL || p->v[p->next].state == RA_BULK_REFUSED))
+			p->next++;
+		k = p->next < p->n && !p->stop ? p->next++ : p->n;
+		pthread_mutex_unlock(&p->mu);
+		if (k == p->n)
+			break;
+		r = bulk_line(p->ca, st, p->q, p->recof[k], !p->real, NULL, &p->v[k]);
+		pthread_mutex_lock(&p->mu);
+		if (r == 1 && p->real && p->q->mode == RA_BULK_ALL_OR_NOTHING)
+			p->stop = 1;
+		if (p->q->progress != NULL)
+			p->q->progress(p->q->progress_arg, p->real, ++p->did, p->todo);
+		pthread_mutex_unlock(&p->mu);
+	}
+	ca_tx_join(NULL);
+	return NULL;
+}
+
+/*
+ * Runs the pass; 1 when it stopped (a refused line in the real all-or-nothing pass).  The
+ * workers' connections are opened first: opening one writes (SQLite: the schema check takes
+ * the write lock), which must not wait for the pass's own transaction.
+ */
+static int
+bulk_pass_run(struct bulk_pass *p, struct err *e)
+{
+	struct bulk_worker w[BULK_WORKERS];
+	size_t i, nw = 0, nth = 0;
+	int rc = -1;
+
+	memset(w, 0, sizeof(w));
+	pthread_mutex_init(&p->mu, NULL);
+	for (nw = 0; nw < BULK_WORKERS && nw < p->n; nw++) {
+		w[nw].p = p;
+		if (ca_store_open(p->ca, &w[nw].st, e) == -1)
+			goto out;
+	}
+	for (i = 0; i < nw; i++)
+		if (pthread_create(&w[i].th, NULL, bulk_worker, &w[i]) != 0)
+			break;
+	nth = i;
+	if (nth == 0 && nw > 0)
+		bulk_worker(&w[0]);
+	for (i = 0; i < nth; i++)
+		pthread_join(w[i].th, NULL);
+	rc = p->stop;
+out:
+	for (i = 0; i < nw; i++)
+		store_close(w[i].st);
+	pthread_mutex_destroy(&p->mu);
+	return rc;
+}
+
 int
 ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req *q,
 	       const struct ra_bulk_result *res, struct ra_bulk_outcome **out, size_t *nout,
@@ -432,7 +541,8 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 	size_t i, k, n = 0, ri = 0, ei = 0, nlines, todo, did;
 	char actor[48], detail[256];
 	struct bulk_zipset zs;
-	int real, r1, stop = 0, rc = -1;
+	struct ca_tx *tx = NULL; /* the real pass of an issuance or renewal: one transaction */
+	int real, r, r1, stop = 0, rc = -1;
 
 	memset(&zs, 0, sizeof(zs));
 	if (q->zips != NULL)
@@ -494,6 +604,15 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 	for (real = 0; real < 2 && !stop; real++) {
 		if (real == 0 && !q->check_only && q->mode == RA_BULK_GOOD_LINES)
 			continue;
+		/*
+		 * An issuance or renewal file's real pass is one transaction: a refused line
+		 * undoes every line, so all-or-nothing needs no check pass first (the dry run
+		 * ran it on these bytes).  Should the store have changed since, the lines signed
+		 * before the refused one are dropped unstored (the signer's log lists them).
+		 */
+		if (real == 0 && !q->check_only && q->op != RA_BULK_REVOKE &&
+		    q->kind == RA_BULK_SERVER)
+			continue;
 		if (real == 1 && q->check_only)
 			break;
 		if (q->mode == RA_BULK_ALL_OR_NOTHING && c->bad > 0 && real == 1)
@@ -503,7 +622,27 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 				todo++;
 		if (q->progress != NULL)
 			q->progress(q->progress_arg, real, 0, todo);
-		for (k = 0; k < n && !stop; k++) {
+		if (q->op != RA_BULK_REVOKE && q->kind == RA_BULK_SERVER) {
+			struct bulk_pass p;
+
+			memset(&p, 0, sizeof(p));
+			p.ca = ca;
+			p.q = q;
+			p.v = v;
+			p.recof = recof;
+			p.n = n;
+			p.real = real;
+			p.todo = todo;
+			if (real && ca_tx_new(ca, &tx, e) == -1)
+				goto out;
+			p.tx = tx;
+			if ((r = bulk_pass_run(&p, e)) == -1)
+				goto out;
+			stop = r;
+		}
+		for (k = 0;
+		     k < n && !stop && (q->op == RA_BULK_REVOKE || q->kind != RA_BULK_SERVER);
+		     k++) {
 			if (recof[k] == NULL || v[k].state == RA_BULK_REFUSED)
 				continue;
 			r1 = bulk_line(ca, st, q, recof[k], !real, &zs, &v[k]);
@@ -516,6 +655,16 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 			for (k = 0; k < n; k++)
 				if (v[k].state == RA_BULK_REFUSED)
 					stop = 1;
+	}
+	/* all-or-nothing stopped at a refused line: its transaction (and every line) undone */
+	if (tx != NULL && stop) {
+		ca_tx_end(tx, 0, e);
+		tx = NULL;
+		for (k = 0; k < n; k++)
+			if (v[k].state == RA_BULK_DONE) {
+				v[k].state = RA_BULK_SKIPPED;
+				v[k].serial[0] = '\0';
+			}
 	}
 	/* the ZIPs of what was done, whatever stopped the pass: their keys are only in them */
 	bulk_zips_commit(ca, st, q, &zs);
@@ -551,17 +700,39 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 			 "skipped=%zu",
 			 ra_bulk_kind_name(q->kind), ra_bulk_op_name(q->op),
 			 ra_bulk_mode_name(q->mode), n, c->done, c->bad, c->refused, c->skipped);
-		if (store_begin(st, e) == -1)
-			goto out;
-		if (store_audit_append(st, actor, "console.bulk", q->officer->org_code, detail,
-				       NULL, e) == -1 ||
-		    store_commit(st, e) == -1) {
-			store_rollback(st);
-			goto out; /* *out keeps the outcomes of what was done */
+		if (tx != NULL) {
+			/* the entry in the lines' transaction, and its one commit */
+			struct bulk_audit a = {actor, q->officer->org_code, detail};
+
+			r = ca_tx_write(tx, bulk_audit_write, &a, e);
+			r = ca_tx_end(tx, r == 0, r == 0 ? e : &(struct err){0}) == -1 ? -1 : r;
+			tx = NULL;
+			if (r == -1) {
+				/* nothing of the transaction was written */
+				for (k = 0; k < n; k++)
+					if ((*out)[k].state == RA_BULK_DONE) {
+						(*out)[k].state = RA_BULK_SKIPPED;
+						(*out)[k].serial[0] = '\0';
+						c->done--;
+						c->skipped++;
+					}
+				goto out;
+			}
+		} else {
+			if (store_begin(st, e) == -1)
+				goto out;
+			if (store_audit_append(st, actor, "console.bulk", q->officer->org_code,
+					       detail, NULL, e) == -1 ||
+			    store_commit(st, e) == -1) {
+				store_rollback(st);
+				goto out; /* *out keeps the outcomes of what was done */
+			}
 		}
 	}
 	rc = 0;
 out:
+	if (tx != NULL)
+		ca_tx_end(tx, 0, &(struct err){0});
 	bulk_zipset_clear(&zs);
 	free(v);
 	free(recof);

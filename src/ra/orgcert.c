@@ -309,6 +309,7 @@ ra_ocert_issue(struct ca *ca, struct store *st, const struct ra_ocert_req *q, st
 		r.nou = q->nou;
 		r.signed_fn = q->signed_fn != NULL ? ocert_signed : NULL;
 	}
+	r.csr_verified = q->csr_verified;
 	r.dns = q->dns;
 	r.ndns = q->ndns;
 	r.names_given = q->ndns > 0 || q->key != NULL;

@@ -558,7 +558,9 @@ ra_issue(struct ca *ca, struct store *st, const struct ra_issue_req *q, struct c
 		err_kind(e, CA_REFUSAL_ORG);
 		goto out;
 	}
-	if (q->key == NULL && csr_parse(q->csr, q->csrlen, &csr, e) == -1)
+	if (q->key == NULL &&
+	    csr_parse_ex(q->csr, q->csrlen, q->csr_verified ? CSR_PARSE_NO_VERIFY : 0, &csr, e) ==
+		-1)
 		goto out;
 	if (policy_given_sans(q, &given, e) == -1)
 		goto out;

@@ -352,6 +352,7 @@ struct ra_issue_req {
 	/* the key: a CSR (PEM or DER; proves possession), or a key the RA made itself */
 	const unsigned char *csr;
 	size_t csrlen;
+	int csr_verified; /* the caller checked these bytes' self-signature (csr_parse) already */
 	EVP_PKEY *key;
 	const X509_PUBKEY *spki;
 	/* what the face decided (NULL / 0: taken from the CSR) */
@@ -1487,6 +1488,7 @@ struct ra_ocert_req {
 	const struct ra_officer *officer; /* who applies: the certificate is its organization's */
 	const unsigned char *csr;	  /* PEM or DER */
 	size_t csrlen;
+	int csr_verified;	/* its self-signature was checked (ra_bulk_check): not again */
 	const char *const *dns; /* server: the names (NULL: the CSR's) */
 	size_t ndns;
 	const char *admin_name, *admin_unit, *admin_email; /* 利用管理者: e-mail required */
@@ -1943,6 +1945,12 @@ struct ra_bulk_opts {
 	enum ra_bulk_op op;
 	enum ra_bulk_dialect dialect;
 	const struct tsv_limits *limits; /* NULL: tsv's defaults */
+	/*
+	 * These exact bytes passed ra_bulk_check before, and the caller can prove it (the
+	 * console's sealed dry run binds the file's SHA-256): the CSRs' self-signatures are not
+	 * verified again (everything else is checked as always).
+	 */
+	int csr_checked;
 };
 
 /* What a file gave: records of the good lines and errors of the bad ones, in line order. */
