@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
@@ -86,6 +87,12 @@ bulk_job_progress(void *arg, int pass, size_t done, size_t total)
 	j->v.done = done;
 	j->v.total = total;
 	pthread_mutex_unlock(&bj.mu);
+	if (console.bulk_delay_ms > 0 && done > 0) {
+		struct timespec ts = {console.bulk_delay_ms / 1000,
+				      (console.bulk_delay_ms % 1000) * 1000000L};
+
+		nanosleep(&ts, NULL);
+	}
 }
 
 /* The oldest queued job, or NULL.  Under the lock. */

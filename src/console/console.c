@@ -54,6 +54,14 @@ console_init(struct ca *ca, struct err *e)
 	if (conf_get_long(c, "console.idle_timeout", RA_OSESS_IDLE_DEFAULT, 60, 86400,
 			  &console.idle_s, e) == -1)
 		goto out;
+	/* tests watch a bulk job under way and kill the web process in its middle */
+	if (conf_get_long(c, "test.bulk_line_delay_ms", 0, 0, 1000, &console.bulk_delay_ms, e) ==
+	    -1)
+		goto out;
+	if (console.bulk_delay_ms > 0)
+		log_warn(
+		    "console: TEST bulk jobs slowed by %ld ms a line (test.bulk_line_delay_ms)",
+		    console.bulk_delay_ms);
 	tdir = web_dir(c, "portal.templates", "templates");
 	if (tmpl_set_load(&console.site.tmpl, tdir, e) == -1)
 		goto out;

@@ -12,6 +12,7 @@
 struct console {
 	struct web_site site;
 	long idle_s;	     /* console.idle_timeout */
+	long bulk_delay_ms;  /* test.bulk_line_delay_ms: a TEST instance's bulk job, slowed */
 	char *client_ca_pem; /* the officer-issuing CA certificate(s): the TLS request names them */
 	char *tsa_chain_pem; /* the TSA certificate, its CA and the root ("" without a TSA) */
 	char *tsa_url;	     /* base_url + /tsa */

@@ -15,10 +15,9 @@
 #include "mail/mail.h"
 
 const char *const console_conf_keys[] = {
-    "console.base_url",	       "console.enrol_days",
-    "console.idle_timeout",    "console.officer_ca",
-    "console.public_base_url", "console.schedule_seconds",
-    "console.secret_file",     NULL,
+    "console.base_url",	   "console.enrol_days",      "console.idle_timeout",
+    "console.officer_ca",  "console.public_base_url", "console.schedule_seconds",
+    "console.secret_file", "test.bulk_line_delay_ms", NULL,
 };
 
 void
