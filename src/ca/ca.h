@@ -150,6 +150,16 @@ struct ca_issue_req {
 	/* Stop after build and lint: nothing is signed or stored (validation of a request). */
 	int check_only;
 	/*
+	 * Issuance in two steps (the console's bulk commit signs every line before it takes the
+	 * store's write lock): sign_only stops once the certificate is signed (out gets it,
+	 * nothing is stored); presigned stores that very certificate (DER, serial, validity) with
+	 * the same request, without building or signing anything.  signed_fn is not called in
+	 * either step.  A presigned certificate whose serial is taken meanwhile is refused
+	 * (ERR_CONFLICT): its serial cannot be drawn anew.
+	 */
+	int sign_only;
+	const struct ca_issued *presigned;
+	/*
 	 * Optional, for a caller whose own records belong to the issuance (the portal: the
 	 * application issued, its ticket used, its PKCS#12, its mail).  signed_fn runs in the
 	 * caller's thread once the certificate is signed, before it is stored (again if its

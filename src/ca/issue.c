@@ -79,6 +79,72 @@ ca_issue_write(struct store *st, void *arg, struct err *e)
 	return 0;
 }
 
+/* The second step of a two-step issuance: stores req->presigned (a copy goes to out). */
+static int
+ca_issue_presigned(struct ca *ca, struct store *st, const struct ca_issue_req *req,
+		   const struct profile *prof, const GENERAL_NAMES *sans, time_t now,
+		   struct ca_issued *out, struct err *e)
+{
+	const struct ca_issued *ps = req->presigned;
+	const unsigned char *p = ps->der;
+	struct store_cert rec;
+	struct issue_write w;
+	struct err e2;
+	X509 *x = NULL;
+	int rc = -1;
+
+	memset(&rec, 0, sizeof(rec));
+	if (ps->der == NULL || ps->derlen == 0 ||
+	    (x = d2i_X509(NULL, &p, (long)ps->derlen)) == NULL || p != ps->der + ps->derlen) {
+		err_set(e, ERR_INTERNAL, "issue: the signed certificate does not parse");
+		goto out;
+	}
+	memcpy(rec.serial, ps->serial, sizeof(rec.serial));
+	rec.ca = xstrdup(ca->name);
+	rec.subject = x509_name_text(X509_get_subject_name(x));
+	rec.sans = x509_sans_text(sans);
+	rec.profile = xstrdup(prof->name);
+	rec.org_id = req->org_id;
+	rec.not_before = ps->not_before;
+	rec.not_after = ps->not_after;
+	rec.status = STORE_CERT_VALID;
+	rec.reason = -1;
+	rec.predecessor = req->predecessor ? xstrdup(req->predecessor) : NULL;
+	rec.der = xmalloc(ps->derlen);
+	memcpy(rec.der, ps->der, ps->derlen);
+	rec.derlen = ps->derlen;
+	rec.created = now;
+	memcpy(out->serial, rec.serial, sizeof(out->serial));
+	out->der = rec.der;
+	out->derlen = rec.derlen;
+	out->not_before = rec.not_before;
+	out->not_after = rec.not_after;
+	memset(&w, 0, sizeof(w));
+	w.rec = &rec;
+	w.issued = out;
+	w.req = req;
+	err_clear(&e2);
+	if (ca_write(ca, st, ca_issue_write, &w, &e2) == -1) {
+		if (e2.code == ERR_UNKNOWN)
+			__atomic_add_fetch(&ca->issued_gen, 1, __ATOMIC_RELEASE);
+		if (w.serial_taken)
+			err_set(e, ERR_CONFLICT, "issue: serial %s was taken meanwhile",
+				rec.serial);
+		else
+			*e = e2;
+		out->der = NULL;
+		memset(out, 0, sizeof(*out));
+		goto out;
+	}
+	rec.der = NULL; /* out's now */
+	__atomic_add_fetch(&ca->issued_gen, 1, __ATOMIC_RELEASE);
+	rc = 0;
+out:
+	store_cert_clear(&rec);
+	X509_free(x);
+	return rc;
+}
+
 int
 ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct ca_issued *out,
 	 struct err *e)
@@ -157,6 +223,10 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 	if (req->days <= 0 && t.not_after > ca_end)
 		t.not_after = ca_end;
 
+	if (req->presigned != NULL) {
+		rc = ca_issue_presigned(ca, st, req, prof, sans, now, out, e);
+		goto out;
+	}
 	for (tries = 0; tries < CA_ISSUE_TRIES; tries++) {
 		X509_free(tbs);
 		OPENSSL_free(tbsder);
@@ -183,6 +253,20 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 		/* DER only: parsing it back would decode the key once more */
 		if (x509_assemble_der(tbsder, tbslen, sig, siglen, &der, &len, e) == -1)
 			goto out;
+		if (req->sign_only) {
+			if (x509_serial_hex(X509_get0_serialNumber(tbs), out->serial,
+					    sizeof(out->serial)) == -1) {
+				err_set(e, ERR_INTERNAL, "issue: cannot format serial");
+				goto out;
+			}
+			out->der = der;
+			out->derlen = len;
+			out->not_before = t.not_before;
+			out->not_after = t.not_after;
+			der = NULL;
+			rc = 0;
+			goto out;
+		}
 
 		store_cert_clear(&rec);
 		memset(&rec, 0, sizeof(rec));

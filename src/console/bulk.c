@@ -553,6 +553,7 @@ console_bulk_job_get(struct http_req *r)
 	tmpl_data_str(d, "ahead", num);
 	tmpl_data_bool(d, "checking", !v.queued && v.pass == 0);
 	tmpl_data_bool(d, "committing", !v.queued && v.pass == 1);
+	tmpl_data_bool(d, "storing", !v.queued && v.pass == 2);
 	snprintf(num, sizeof(num), "%zu", v.done);
 	tmpl_data_str(d, "done", num);
 	snprintf(num, sizeof(num), "%zu", v.total);

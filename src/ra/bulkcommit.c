@@ -334,10 +334,17 @@ ra_bulk_zips_wipe(struct ra_bulk_zips *z)
  * One good line: checked only (check_only) or done.  0 (o DONE or CHECKED), 1 refused (o says
  * why).
  */
+/*
+ * An issuance or renewal line's real pass is two steps: BULK_SIGN builds, checks and signs
+ * its certificate (kept in sig, nothing stored), BULK_STORE then stores that certificate in
+ * the pass's one transaction.  Every other line is done in one step (BULK_ONE).
+ */
+enum bulk_step { BULK_ONE, BULK_SIGN, BULK_STORE };
+
 static int
 bulk_line(struct ca *ca, struct store *st, const struct ra_bulk_commit_req *q,
 	  const struct ra_bulk_rec *r, int check_only, struct bulk_zipset *zs,
-	  struct ra_bulk_outcome *o)
+	  struct ra_bulk_outcome *o, enum bulk_step step, struct ca_issued *sig)
 {
 	struct ra_ocert_req oq;
 	struct ca_issued is;
@@ -410,8 +417,15 @@ bulk_line(struct ca *ca, struct store *st, const struct ra_bulk_commit_req *q,
 	oq.replaces = q->op == RA_BULK_RENEW ? r->serial : NULL;
 	oq.n = q->n;
 	oq.check_only = check_only;
-	if (ra_ocert_issue(ca, st, &oq, &is, &e) == -1)
+	oq.sign_only = step == BULK_SIGN;
+	oq.presigned = step == BULK_STORE ? sig : NULL;
+	if (ra_ocert_issue(ca, st, &oq, step == BULK_SIGN ? sig : &is, &e) == -1)
 		goto out;
+	if (step == BULK_SIGN) {
+		o->state = RA_BULK_CHECKED; /* signed, not yet stored */
+		rc = 0;
+		goto out;
+	}
 	if (!check_only)
 		snprintf(o->serial, sizeof(o->serial), "%s", is.serial);
 	o->state = check_only ? RA_BULK_CHECKED : RA_BULK_DONE;
@@ -452,7 +466,9 @@ struct bulk_pass {
 	struct ra_bulk_rec **recof;
 	size_t n, next;
 	int real;
-	size_t todo, did; /* the progress callback's total and lines done, under mu */
+	enum bulk_step step;
+	struct ca_issued *sig; /* per line: BULK_SIGN's certificate, BULK_STORE's to store */
+	size_t todo, did;      /* the progress callback's total and lines done, under mu */
 	struct ca_tx *tx;
 	pthread_mutex_t mu;
 	int stop; /* all-or-nothing: a line was refused */
@@ -478,18 +494,21 @@ bulk_worker(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
 		while (p->next < p->n &&
-		       (p->recof[p->next] == NULL || p->v[p->next].state == RA_BULK_REFUSED))
+		       (p->recof[p->next] == NULL || p->v[p->next].state == RA_BULK_REFUSED ||
+			(p->step == BULK_STORE && p->sig[p->next].der == NULL)))
 			p->next++;
 		k = p->next < p->n && !p->stop ? p->next++ : p->n;
 		pthread_mutex_unlock(&p->mu);
 		if (k == p->n)
 			break;
-		r = bulk_line(p->ca, st, p->q, p->recof[k], !p->real, NULL, &p->v[k]);
+		r = bulk_line(p->ca, st, p->q, p->recof[k], !p->real, NULL, &p->v[k], p->step,
+			      p->sig != NULL ? &p->sig[k] : NULL);
 		pthread_mutex_lock(&p->mu);
 		if (r == 1 && p->real && p->q->mode == RA_BULK_ALL_OR_NOTHING)
 			p->stop = 1;
 		if (p->q->progress != NULL)
-			p->q->progress(p->q->progress_arg, p->real, ++p->did, p->todo);
+			p->q->progress(p->q->progress_arg, p->step == BULK_STORE ? 2 : p->real,
+				       ++p->did, p->todo);
 		pthread_mutex_unlock(&p->mu);
 	}
 	ca_tx_join(NULL);
@@ -541,7 +560,8 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 	size_t i, k, n = 0, ri = 0, ei = 0, nlines, todo, did;
 	char actor[48], detail[256];
 	struct bulk_zipset zs;
-	struct ca_tx *tx = NULL; /* the real pass of an issuance or renewal: one transaction */
+	struct ca_tx *tx = NULL;      /* the real pass of an issuance or renewal: one transaction */
+	struct ca_issued *sig = NULL; /* its certificates, signed before they are stored */
 	int real, r, r1, stop = 0, rc = -1;
 
 	memset(&zs, 0, sizeof(zs));
@@ -633,19 +653,42 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 			p.n = n;
 			p.real = real;
 			p.todo = todo;
-			if (real && ca_tx_new(ca, &tx, e) == -1)
-				goto out;
-			p.tx = tx;
+			/*
+			 * The real pass signs every line first, then stores them all in one
+			 * transaction: SQLite's write lock is not held while the signer works
+			 * (every other writer of the store, a console session's touch among
+			 * them, would wait for the whole file).
+			 */
+			p.step = real ? BULK_SIGN : BULK_ONE;
+			if (real && sig == NULL)
+				sig = xcalloc(n, sizeof(*sig));
+			p.sig = sig;
 			if ((r = bulk_pass_run(&p, e)) == -1)
 				goto out;
 			stop = r;
+			if (real && !stop) {
+				if (ca_tx_new(ca, &tx, e) == -1)
+					goto out;
+				p.tx = tx;
+				p.step = BULK_STORE;
+				p.next = 0;
+				p.did = 0;
+				for (k = 0, p.todo = 0; k < n; k++)
+					if (sig[k].der != NULL)
+						p.todo++;
+				if (q->progress != NULL)
+					q->progress(q->progress_arg, 2, 0, p.todo);
+				if ((r = bulk_pass_run(&p, e)) == -1)
+					goto out;
+				stop = r;
+			}
 		}
 		for (k = 0;
 		     k < n && !stop && (q->op == RA_BULK_REVOKE || q->kind != RA_BULK_SERVER);
 		     k++) {
 			if (recof[k] == NULL || v[k].state == RA_BULK_REFUSED)
 				continue;
-			r1 = bulk_line(ca, st, q, recof[k], !real, &zs, &v[k]);
+			r1 = bulk_line(ca, st, q, recof[k], !real, &zs, &v[k], BULK_ONE, NULL);
 			if (q->progress != NULL)
 				q->progress(q->progress_arg, real, ++did, todo);
 			if (r1 == 1 && real && q->mode == RA_BULK_ALL_OR_NOTHING)
@@ -734,6 +777,10 @@ out:
 	if (tx != NULL)
 		ca_tx_end(tx, 0, &(struct err){0});
 	bulk_zipset_clear(&zs);
+	if (sig != NULL)
+		for (k = 0; k < n; k++)
+			ca_issued_clear(&sig[k]);
+	free(sig);
 	free(v);
 	free(recof);
 	return rc;

@@ -320,6 +320,8 @@ ra_ocert_issue(struct ca *ca, struct store *st, const struct ra_ocert_req *q, st
 	r.actor = actor;
 	r.predecessor = t.old_serial;
 	r.check_only = q->check_only;
+	r.sign_only = q->sign_only;
+	r.presigned = q->presigned;
 	r.write_fn = ocert_write;
 	r.arg = &t;
 	if (ra_issue(ca, st, &r, out, e) == -1)

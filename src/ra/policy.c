@@ -614,6 +614,8 @@ ra_issue(struct ca *ca, struct store *st, const struct ra_issue_req *q, struct c
 	req.subject = subject;
 	req.sans = sans;
 	req.check_only = q->check_only;
+	req.sign_only = q->sign_only;
+	req.presigned = q->presigned;
 	req.signed_fn = q->signed_fn;
 	req.write_fn = q->write_fn;
 	req.arg = q->arg;

@@ -367,7 +367,10 @@ struct ra_issue_req {
 	const char *actor;
 	const char *predecessor;
 	int check_only; /* build and lint only: nothing is signed nor stored */
-	int officer;	/* an RA officer's certificate (profile "officer" and only it) */
+	/* two steps, as in struct ca_issue_req: sign only, then store the signed certificate */
+	int sign_only;
+	const struct ca_issued *presigned;
+	int officer; /* an RA officer's certificate (profile "officer" and only it) */
 	/* as in struct ca_issue_req: the caller's records in the certificate's transaction */
 	int (*signed_fn)(const struct ca_issued *, void *arg, struct err *);
 	int (*write_fn)(struct store *, const struct ca_issued *, void *arg, struct err *);
@@ -422,8 +425,8 @@ extern const char *const ra_osess_result_names[RA_OSESS__MAX];
 
 /*
  * A request of session sid on a connection whose certificate is fpr: RA_OSESS_OK (its
- * last-seen time moved to now, *officer_id set) or why not; ends the session on a timeout
- * (idle_s) or another certificate.
+ * last-seen time moved to now when it was more than min(idle_s / 10, 30 s) old, *officer_id
+ * set) or why not; ends the session on a timeout (idle_s) or another certificate.
  */
 int ra_osess_check(struct store *, const char *sid, const unsigned char fpr[STORE_HASH_LEN],
 		   long idle_s, time_t now, int64_t *officer_id, enum ra_osess_result *,
@@ -1498,6 +1501,9 @@ struct ra_ocert_req {
 	const struct ra_ocert_notify *n;
 	int check_only; /* every check of the issuance (ra_issue's check_only): nothing signed,
 			 * stored nor mailed */
+	/* two steps (the bulk commit): sign only, then store this signed certificate */
+	int sign_only;
+	const struct ca_issued *presigned;
 	/*
 	 * A key the RA made (client.c) instead of the CSR: the subject is cn (and the OUs), the
 	 * user administrator gets no download URL (the holder gets the PKCS#12), and the caller's
@@ -2048,8 +2054,10 @@ struct ra_bulk_commit_req {
 	struct ra_bulk_zips *zips;
 	/*
 	 * NULL, or told after each good line of a pass: pass 0 checks (the dry run, and the
-	 * first pass of all-or-nothing), pass 1 does; done of total good lines of that pass.
-	 * Called from the committing thread; it must not use the store.
+	 * first pass of all-or-nothing), pass 1 does (a server issuance or renewal file: signs
+	 * every line's certificate), pass 2 stores what pass 1 signed, in one transaction; done
+	 * of total good lines of that pass.  Called from the committing thread or its workers
+	 * (one at a time); it must not use the store.
 	 */
 	void (*progress)(void *arg, int pass, size_t done, size_t total);
 	void *progress_arg;

@@ -474,8 +474,8 @@ test_client_issue(void **state)
 
 /* What the progress callback saw: calls per pass, the last done and total of each. */
 struct seen {
-	size_t calls[2], done[2], total[2];
-	int order_ok; /* pass 0 never after pass 1 */
+	size_t calls[3], done[3], total[3];
+	int order_ok; /* pass 0 never after pass 1, nor 1 after 2 */
 	int last_pass;
 };
 
@@ -484,7 +484,7 @@ on_progress(void *arg, int pass, size_t done, size_t total)
 {
 	struct seen *s = arg;
 
-	assert_true(pass == 0 || pass == 1);
+	assert_true(pass >= 0 && pass <= 2);
 	assert_true(done <= total);
 	if (pass < s->last_pass)
 		s->order_ok = 0;
@@ -495,9 +495,10 @@ on_progress(void *arg, int pass, size_t done, size_t total)
 }
 
 /*
- * The progress callback: the commit pass line by line up to its total (a server file's
- * all-or-nothing commit runs no check pass: its one transaction undoes a refused line's
- * file); good lines over the good lines only; bad lines are not counted.
+ * The progress callback: the commit pass (signing) line by line up to its total, then the
+ * storing pass over what it signed (a server file's all-or-nothing commit runs no check pass:
+ * its one transaction undoes a refused line's file); good lines over the good lines only; bad
+ * lines are not counted.
  */
 static void
 test_progress(void **state)
@@ -535,6 +536,9 @@ test_progress(void **state)
 	assert_int_equal(sn.calls[1], 4); /* 0 of 3, then each line */
 	assert_int_equal(sn.done[1], 3);
 	assert_int_equal(sn.total[1], 3);
+	assert_int_equal(sn.calls[2], 4);
+	assert_int_equal(sn.done[2], 3);
+	assert_int_equal(sn.total[2], 3);
 	free(o);
 	ra_bulk_result_free(&res);
 
@@ -551,6 +555,9 @@ test_progress(void **state)
 	assert_int_equal(sn.calls[1], 3);
 	assert_int_equal(sn.done[1], 2);
 	assert_int_equal(sn.total[1], 2);
+	assert_int_equal(sn.calls[2], 3);
+	assert_int_equal(sn.done[2], 2);
+	assert_int_equal(sn.total[2], 2);
 	free(o);
 	ra_bulk_result_free(&res);
 }
