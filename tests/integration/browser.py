@@ -336,7 +336,7 @@ class Browser:
                 pass
         return pids
 
-    # -- navigation: every page visited is screenshot
+    # -- navigation: every page visited is screenshot (but those passed through)
 
     def shot(self, name):
         return shot(self.driver, name)
@@ -364,17 +364,21 @@ class Browser:
         return self.driver.execute_script("return document.readyState") == "complete"
 
     def visit(self, url, name):
+        """Opens url and waits for it to load; its screenshot as name (None: a page passed
+        through on the way to the next, not shot: a full-page shot costs a quarter second)."""
         self.driver.get(url)
         self.wait(self.loaded, "the page to load")
-        self.shot(name)
+        if name is not None:
+            self.shot(name)
 
     def submit(self, selector, name):
         """Clicks the button (or link) at selector and waits for the next page to replace
-        the current one, then takes its screenshot."""
+        the current one, then takes its screenshot (unless name is None)."""
         old = self.find("html")
         self.find(selector).click()
         self.wait(lambda: self.stale(old) and self.loaded(), f"a new page after {selector}")
-        self.shot(name)
+        if name is not None:
+            self.shot(name)
 
     def stale(self, el):
         from selenium.common.exceptions import StaleElementReferenceException

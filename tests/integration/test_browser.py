@@ -52,8 +52,8 @@ def restart(srv, browser, extra):
 # -- page checks
 
 def assert_page(b, lang, title_msgid, status=200):
-    assert b.html_lang() == lang
-    assert b.h1() == tr(lang, title_msgid), (b.h1(), b.driver.current_url)
+    assert b.html_lang() == lang, (b.html_lang(), b.driver.current_url)
+    assert b.h1() == tr(lang, title_msgid), (b.h1(), b.driver.current_url, b.text())
     assert b.status() == status, (b.status(), b.driver.current_url)
 
 
