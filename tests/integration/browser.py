@@ -430,6 +430,22 @@ class Browser:
     def h1(self):
         return self.text("h1")
 
+    def page(self):
+        """What a walk checks of the page shown, read in one script (one WebDriver round trip
+        instead of one per item): {ready: document.readyState, status (as status()), lang (the
+        <html> lang), title, h1 (its text, None without one)}."""
+        return self.driver.execute_script(
+            "const n = performance.getEntriesByType('navigation');"
+            "const h = document.querySelector('h1');"
+            "return {ready: document.readyState,"
+            " status: n.length ? n[0].responseStatus : null,"
+            " lang: document.documentElement.getAttribute('lang'),"
+            " title: document.title, h1: h ? h.innerText.trim() : null};")
+
+    def loaded_page(self, what):
+        """page() once the document has loaded (after driver.get or a click)."""
+        return self.wait(lambda: (p := self.page())["ready"] == "complete" and p, what)
+
     def html_lang(self):
         return self.find("html").get_attribute("lang")
 

@@ -141,13 +141,13 @@ def walk(b, base, who, lang, po, titles):
                 continue
             assert ctype.startswith("text/html"), (who, path, ctype)
         b.driver.get(href)
-        b.wait(b.loaded, f"{path} to load")
+        p = b.loaded_page(f"{path} to load")
         if lang == "ja":
             b.shot(f"{who}-{path}-{lang}")
-        assert b.status() == 200, (who, lang, path, b.status(), b.text("main")[:500])
-        assert b.html_lang() == lang, (who, path, b.html_lang())
-        title = b.driver.title.split(" | ")[0].strip()
-        assert title and title == b.h1(), (who, lang, path, b.driver.title, b.h1())
+        assert p["status"] == 200, (who, lang, path, p, b.text("main")[:500])
+        assert p["lang"] == lang, (who, path, p)
+        title = p["title"].split(" | ")[0].strip()
+        assert title and title == p["h1"], (who, lang, path, p)
         titles[(who, path, lang)] = title
         if lang == "ja":
             bad = po.untranslated(b)
