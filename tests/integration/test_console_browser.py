@@ -27,6 +27,7 @@ chart, drawn and matching the table.  The officer logs out (audited); the operat
 menu in both languages and logs out.  Screenshots of every page go to
 tests/artifacts/screenshots/<test>/."""
 import re
+import threading
 import time
 import urllib.parse
 
@@ -197,10 +198,9 @@ def console_login(c, srv):
 
 
 def fill(c, values):
+    """Types each value into the empty field at its selector (a new form's)."""
     for css, v in values.items():
-        el = c.find(css)
-        el.clear()
-        el.send_keys(v)
+        c.find(css).send_keys(v)
 
 
 ADMIN = {"#admin_name": "山田 花子", "#admin_unit": "情報基盤センター",
@@ -283,7 +283,7 @@ def bulk(c, srv, tmp_path, dl):
     bad.write_bytes(cp932([issue_line("b1." + ORG_DOMAIN),
                            issue_line("b2." + ORG_DOMAIN, admin="nope"),
                            issue_line("b3." + ORG_DOMAIN)]))
-    c.visit(srv.console + "/bulk?kind=server", "bulk")
+    c.visit(srv.console + "/bulk?kind=server", None)
     assert c.status() == 200 and c.html_lang() == "ja"
     c.find("#file").send_keys(str(bad))
     c.submit("form[action='/bulk'] button[type=submit]", "bulk-dry-run-bad")
@@ -345,7 +345,7 @@ def bulk(c, srv, tmp_path, dl):
 def download_upki(c, srv, dl, serials):
     """The server certificates in the 46-column layout, saved by the browser."""
     c.visit(srv.console + "/?lang=ja", None)
-    c.submit("ul.menu a[href='/download?kind=server']", "download")
+    c.submit("ul.menu a[href='/download?kind=server']", None)
     assert c.status() == 200 and c.html_lang() == "ja"
     c.select("#format").select_by_value("upki")
     raw = c.download("form[action='/download'] button[type=submit]", str(dl),
@@ -409,10 +409,13 @@ def test_console_walk(ca_sqlite, browser, tmp_path):
     t0 = time.time()
     try:
         oid, pin = add_officer(inst, NAME, EMAIL, "--org", "U01", "--perm", ",".join(ALL_PERMS))
-        # (the browser starts while the web process delivers the mail)
+        # the operator enrolled over HTTP meanwhile, and the browser starts while the web
+        # process delivers the mail
+        ops = []
+        th = threading.Thread(target=lambda: ops.extend(enrol_all(
+            srv, inst, tmp_path, [(OPERATOR, "op@example.jp", "--role", "operator")])))
+        th.start()
         b = browser(srv.cafile, "ja", download_dir=str(dl))
-        [op] = enrol_all(srv, inst, tmp_path, [(OPERATOR, "op@example.jp", "--role",
-                                                "operator")])
         tok = enrol_url(wait_mail_to(inst, EMAIL)[0])
 
         # 1. enrolment on the public listener, in Chromium
@@ -427,6 +430,9 @@ def test_console_walk(ca_sqlite, browser, tmp_path):
         assert "ブラウザがクライアント証明書を提示しませんでした" in b.text("main"), b.text("main")
         assert b.find_all("form[action='/login']") == []
         b.quit()
+        th.join()
+        assert len(ops) == 1, "the operator's enrolment failed (its error above)"
+        op = ops[0]
         t_enrol = time.time()
 
         # 2. one Chromium with both certificates, each presented at its own origin
