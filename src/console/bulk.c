@@ -44,40 +44,6 @@ static const char *const bulk_state_msgid[RA_BULK_STATE__MAX] = {
     [RA_BULK_REFUSED] = N_("NG"), [RA_BULK_SKIPPED] = N_("Not done"),
 };
 
-/*
- * A line's error worded in the page's language, by its code (docs/bulk-tsv.md, "Errors"); the
- * checker's own message (English, naming the rule and the value) follows it in parentheses.
- * The codes of a file refused as a whole are not a line's: that page shows the messages.
- */
-static const char *const bulk_code_msgid[RA_BULK_E__MAX] = {
-    [RA_BULK_E_COLUMNS] = N_("The line has the wrong number of columns."),
-    [RA_BULK_E_REQUIRED] = N_("This column is required."),
-    [RA_BULK_E_NOT_EMPTY] = N_("This column must be empty for this operation."),
-    [RA_BULK_E_TOO_LONG] = N_("The value is too long."),
-    [RA_BULK_E_DN_SYNTAX] = N_("The subject DN is not written as NAME=value,..."),
-    [RA_BULK_E_DN_ORDER] =
-	N_("Attributes of the subject DN are missing, repeated or out of order."),
-    [RA_BULK_E_DN_ATTRIBUTE] = N_("The subject DN has an attribute that is not allowed."),
-    [RA_BULK_E_DN_VALUE] = N_("A value of the subject DN breaks its rule."),
-    [RA_BULK_E_PROFILE] = N_("Not a profile ID of this kind of certificate."),
-    [RA_BULK_E_CSR] = N_("Not the base64 of a valid CSR."),
-    [RA_BULK_E_CSR_SUBJECT] = N_("The subject of the CSR is not the subject DN of the line."),
-    [RA_BULK_E_CSR_KEY] = N_("The key of the CSR is not the one the profile needs."),
-    [RA_BULK_E_EMAIL] = N_("Not an e-mail address."),
-    [RA_BULK_E_FQDN] = N_("Not a host name, or not the CN."),
-    [RA_BULK_E_DNS_NAME] = N_("A dNSName entry is not a host name."),
-    [RA_BULK_E_DNS_COUNT] = N_("Too many dNSName entries."),
-    [RA_BULK_E_DNS_DUPLICATE] = N_("A dNSName entry is repeated."),
-    [RA_BULK_E_SERIAL] = N_("Not a serial number."),
-    [RA_BULK_E_REASON] = N_("Not a revocation reason code (0, 1, 3, 4 or 5)."),
-    [RA_BULK_E_COMMENT_REQUIRED] = N_("A comment is required with reason 0 (unspecified)."),
-    [RA_BULK_E_DOWNLOAD] = N_("Not a download method (1, 2 or 3)."),
-    [RA_BULK_E_AMBIGUOUS] = N_("Columns 14 and 15 both hold an e-mail address."),
-    [RA_BULK_E_PIN] = N_("The access PIN is not allowed here, or has characters not allowed."),
-    [RA_BULK_E_P12_NAME] = N_("The PKCS#12 file name has characters not allowed."),
-    [RA_BULK_E_ACCOUNT_ID] = N_("The ACME account ID has characters not allowed."),
-};
-
 /* What a form names: kind ("server", "client"), op, dialect and mode; -1 when unknown. */
 static int
 bulk_kind(const char *v, enum ra_bulk_kind *k)
@@ -202,8 +168,7 @@ bulk_table(const struct web_ctx *x, struct tmpl_data *d, const struct ra_bulk_ou
 	   struct buf *tsv)
 {
 	struct tmpl_data *it;
-	char num[32], code[64], *reason;
-	const char *said;
+	char num[32], code[64];
 	size_t i;
 
 	if (tsv != NULL)
@@ -228,15 +193,7 @@ bulk_table(const struct web_ctx *x, struct tmpl_data *d, const struct ra_bulk_ou
 		else
 			code[0] = '\0';
 		tmpl_data_str(it, "code", code);
-		said = o[i].state == RA_BULK_BAD && (unsigned)o[i].code < RA_BULK_E__MAX
-			   ? bulk_code_msgid[o[i].code]
-			   : NULL;
-		if (said != NULL) {
-			reason = xasprintf("%s (%s)", i18n_get(x->lang, said), o[i].msg);
-			tmpl_data_str(it, "reason", reason);
-			free(reason);
-		} else
-			tmpl_data_str(it, "reason", o[i].msg);
+		tmpl_data_str(it, "reason", o[i].msg);
 		tmpl_data_str(it, "dn", o[i].subject_dn);
 		if (tsv != NULL) {
 			(void)buf_printf(tsv, "%zu\t%s\t%s\t%s\t", o[i].line,
