@@ -533,7 +533,9 @@ console_bulk_job_get(struct http_req *r)
 	memset(&v, 0, sizeof(v));
 	if (console_gate(&x, 1u << RA_ROLE_OFFICER, RA_PERM_SERVER | RA_PERM_CLIENT, &w, &rc))
 		return rc;
-	if (console_bulk_job_view(http_query(r, "id"), x.sid, w.o.id, &v) == -1)
+	/* a HEAD request gets no body: it must not take the passwords shown once */
+	if (console_bulk_job_view(http_query(r, "id"), x.sid, w.o.id,
+				  r->method == NULL || strcmp(r->method, "HEAD") != 0, &v) == -1)
 		return web_notice(&x, 404, N_("Not found"),
 				  N_("There is no such bulk commit in this session. A result is "
 				     "kept for one hour."));

@@ -140,8 +140,11 @@ void console_bulk_job_submit(int slot, const struct ra_bulk_commit_req *q,
 void console_bulk_job_cancel(int slot);
 /* Waits at most ms milliseconds for job id to finish. */
 void console_bulk_job_wait(const char *id, long ms);
-/* The job id of this session and officer into v (0), or -1 when there is none. */
-int console_bulk_job_view(const char *id, const char *sid, int64_t officer_id,
+/*
+ * The job id of this session and officer into v (0), or -1 when there is none.  take_zips: a
+ * finished job's ZIP passwords move to v (shown once); else they stay with the job.
+ */
+int console_bulk_job_view(const char *id, const char *sid, int64_t officer_id, int take_zips,
 			  struct console_bulk_view *v);
 
 #endif

@@ -620,6 +620,7 @@ struct store_pickup {
 	time_t expires;
 	int pin_link;	 /* the PIN was mailed as a second URL */
 	int pin_waiting; /* ... and has not been shown yet */
+	int p12_waiting; /* the PKCS#12 is still stored */
 	time_t created, taken;
 };
 void store_pickup_clear(struct store_pickup *); /* accepts NULL */
@@ -648,6 +649,11 @@ int store_pickup_take(struct store *, int64_t id, time_t now, unsigned char **p1
 /* The sealed PIN of a PIN link, once (then cleared); ERR_NOTFOUND when gone. */
 int store_pickup_pin_take(struct store *, const unsigned char pin_link_hash[STORE_HASH_LEN],
 			  unsigned char **box, size_t *len, struct err *);
+/*
+ * The certificate serial was revoked: its pickup's PKCS#12 and sealed PIN are dropped (an open
+ * one: expired).  store_cert_revoke() calls it in the revocation's transaction.
+ */
+int store_pickup_revoked(struct store *, const char *serial, struct err *);
 /* Clears the PKCS#12s, PINs and ZIPs whose time has passed (open pickups: expired). */
 int store_client_purge(struct store *, time_t now, struct err *);
 

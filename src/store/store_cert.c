@@ -285,6 +285,11 @@ store_cert_revoke(struct store *s, const char *serial, time_t when, int reason,
 			err_set(e, ERR_NOTFOUND, "store: certificate %s not found", ser);
 		goto out;
 	}
+	stmt_reset(s, st);
+	st = NULL;
+	/* a PKCS#12 waiting for its holder is not handed out once its certificate is revoked */
+	if (store_pickup_revoked(s, ser, e) == -1)
+		goto out;
 	rc = 0;
 out:
 	stmt_reset(s, st);
