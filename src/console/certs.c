@@ -717,7 +717,7 @@ console_dl_get(struct http_req *r)
 	struct err e;
 	int confirm, rc;
 
-	web_ctx_init(&x, &console.site, r);
+	web_ctx_init(&x, &console.pub, r);
 	memset(&v, 0, sizeof(v));
 	if (console_dl_token(r, tok, &confirm) == NULL || confirm)
 		return console_dl_page(&x, RA_OCERT_DL_UNKNOWN, &v, NULL, "");
@@ -768,7 +768,7 @@ console_dl_post(struct http_req *r)
 	struct err e;
 	int confirm = 0, rc;
 
-	web_ctx_init(&x, &console.site, r);
+	web_ctx_init(&x, &console.pub, r);
 	memset(&f, 0, sizeof(f));
 	memset(&v, 0, sizeof(v));
 	if (web_form_read(&x, &f, NULL, &rc))

@@ -10,7 +10,15 @@
 #define CONSOLE_CERT_MAX 16384 /* bytes of a client certificate the console reads */
 
 struct console {
-	struct web_site site;
+	struct web_site site; /* the console listener's pages */
+	/*
+	 * The console's pages on the public listener (enrolment, the user administrator's
+	 * download, the client pickup): a cookie and a secret of their own (derived from the
+	 * console's with a label of its own), so that no CSRF token, sealed form or session id
+	 * made there is worth anything on the console, and none of the console's there.  Its
+	 * templates are the console's (tmpl is borrowed).
+	 */
+	struct web_site pub;
 	long idle_s;	     /* console.idle_timeout */
 	char *client_ca_pem; /* the officer-issuing CA certificate(s): the TLS request names them */
 	char *tsa_chain_pem; /* the TSA certificate, its CA and the root ("" without a TSA) */
@@ -55,6 +63,7 @@ int console_enrol_post(struct http_req *);
 int console_renew_get(struct http_req *);
 int console_renew_post(struct http_req *);
 int console_download_post(struct http_req *);
+int console_pub_download_post(struct http_req *);
 int console_certs_get(struct http_req *);
 int console_cert_new_get(struct http_req *);
 int console_cert_new_post(struct http_req *);
