@@ -42,25 +42,6 @@ audit_date_parse(const char *s, time_t *t)
 	return 0;
 }
 
-/* Appends "&name=value" (value percent-encoded) when value is not empty. */
-static void
-audit_qs_add(struct buf *b, const char *name, const char *value)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *p;
-
-	if (value == NULL || value[0] == '\0')
-		return;
-	(void)buf_printf(b, "%s%s=", b->len > 0 ? "&" : "", name);
-	for (p = (const unsigned char *)value; *p != '\0'; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.')
-			(void)buf_putc(b, *p);
-		else
-			(void)buf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
-	}
-}
-
 /* A query value that is at most max bytes, else "" (the filter is then not applied). */
 static const char *
 audit_arg(struct http_req *r, const char *name, size_t max)
@@ -175,13 +156,13 @@ console_audit_get(struct http_req *r)
 		char nb[24];
 
 		buf_init(&qs, 4096);
-		audit_qs_add(&qs, "actor", q.actor);
-		audit_qs_add(&qs, "org", q.org_code);
-		audit_qs_add(&qs, "action", q.action);
-		audit_qs_add(&qs, "from", from);
-		audit_qs_add(&qs, "to", to);
+		console_qs_add(&qs, "actor", q.actor);
+		console_qs_add(&qs, "org", q.org_code);
+		console_qs_add(&qs, "action", q.action);
+		console_qs_add(&qs, "from", from);
+		console_qs_add(&qs, "to", to);
 		snprintf(nb, sizeof(nb), "%" PRId64, next);
-		audit_qs_add(&qs, "before", nb);
+		console_qs_add(&qs, "before", nb);
 		tmpl_data_str(d, "next", buf_cstr(&qs) != NULL ? buf_cstr(&qs) : "");
 		buf_free(&qs);
 	}

@@ -48,6 +48,8 @@ int console_cert_officer(struct web_ctx *, struct console_who *, int *rc);
 /* Base values of a console page for who (NULL: not logged in). */
 struct tmpl_data *console_data(const struct web_ctx *, const struct console_who *,
 			       const char *title_msgid);
+/* Appends "&name=value" to a query string b (value percent-encoded) when value is not empty. */
+void console_qs_add(struct buf *b, const char *name, const char *value);
 /* Roles allowed everywhere an officer is. */
 #define CONSOLE_ROLES_ALL                                                                          \
 	((1u << RA_ROLE_OFFICER) | (1u << RA_ROLE_OPERATOR) | (1u << RA_ROLE_AUDITOR))

@@ -232,6 +232,9 @@ int store_cert_list(struct store *, const struct store_cert_filter *, struct sto
 int store_cert_revoke(struct store *, const char *serial, time_t when, int reason,
 		      time_t invalidity_date, struct err *);
 int store_cert_count(struct store *, int status, int64_t *n, struct err *);
+/* How many store_cert_list() would give without limit and offset: one COUNT(*). */
+int store_cert_count_filter(struct store *, const struct store_cert_filter *, int64_t *n,
+			    struct err *);
 void store_cert_clear(struct store_cert *);
 
 /*
