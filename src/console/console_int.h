@@ -106,7 +106,8 @@ int console_admins_rename_post(struct http_req *);
 int console_admins_tsv_post(struct http_req *);
 int console_cert_admin_post(struct http_req *);
 int console_audit_get(struct http_req *); /* audit.c */
-int console_bulk_get(struct http_req *);  /* bulk.c */
+int console_audit_verify_post(struct http_req *);
+int console_bulk_get(struct http_req *); /* bulk.c */
 int console_bulk_post(struct http_req *);
 int console_bulk_commit_post(struct http_req *);
 int console_bulk_result_post(struct http_req *);
