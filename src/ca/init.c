@@ -449,7 +449,7 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 	if (init_policies(o, &arc, &cp, &tsapol, e) == -1)
 		goto out;
 
-	confpath = xasprintf("%s/%s", o->datadir, CA_CONF_NAME);
+	confpath = ca_conf_file(o->datadir);
 	path = xasprintf("%s/certs/issuing.pem", o->datadir);
 	if (util_file_exists(confpath) || util_file_exists(path)) {
 		err_set(e, ERR_REFUSED, "init: %s already holds a CA; refusing to overwrite it",
@@ -644,6 +644,16 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 
 	/* shomei.conf last: its presence is what marks the data dir as holding a CA */
 	init_conf_text(&cf, o, name, baseclean, storev, use_env, arc, cp, tsapol);
+	if (strrchr(confpath, '/') != NULL && strrchr(confpath, '/') != confpath) {
+		/* a configuration outside the data directory (/etc/shomei/shomei.conf) */
+		char *cd = xstrndup(confpath, (size_t)(strrchr(confpath, '/') - confpath));
+
+		rc = util_mkdir_p(cd, 0755, e);
+		free(cd);
+		if (rc == -1)
+			goto out;
+		rc = -1;
+	}
 	if (buf_cstr(&cf) == NULL || util_write_file(confpath, cf.data, cf.len, 0640, e) == -1)
 		goto out;
 	rc = 0;
