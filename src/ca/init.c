@@ -390,6 +390,26 @@ init_conf_text(struct buf *cf, const struct ca_init_opts *o, const char *name,
 	}
 }
 
+/* Writes shomei.conf (0640), making its directory first when it lies outside the data
+ * directory (an installed shomei's /etc/shomei, 0755). */
+static int
+init_conf_write(const char *confpath, const struct buf *cf, struct err *e)
+{
+	const char *slash = strrchr(confpath, '/');
+	char *dir = NULL;
+	int rc = -1;
+
+	if (slash != NULL && slash != confpath) {
+		dir = xstrndup(confpath, (size_t)(slash - confpath));
+		if (util_mkdir_p(dir, 0755, e) == -1)
+			goto out;
+	}
+	rc = util_write_file(confpath, cf->data, cf->len, 0640, e);
+out:
+	free(dir);
+	return rc;
+}
+
 int
 ca_init(const struct ca_init_opts *o, struct err *e)
 {
@@ -644,17 +664,7 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 
 	/* shomei.conf last: its presence is what marks the data dir as holding a CA */
 	init_conf_text(&cf, o, name, baseclean, storev, use_env, arc, cp, tsapol);
-	if (strrchr(confpath, '/') != NULL && strrchr(confpath, '/') != confpath) {
-		/* a configuration outside the data directory (/etc/shomei/shomei.conf) */
-		char *cd = xstrndup(confpath, (size_t)(strrchr(confpath, '/') - confpath));
-
-		rc = util_mkdir_p(cd, 0755, e);
-		free(cd);
-		if (rc == -1)
-			goto out;
-		rc = -1;
-	}
-	if (buf_cstr(&cf) == NULL || util_write_file(confpath, cf.data, cf.len, 0640, e) == -1)
+	if (buf_cstr(&cf) == NULL || init_conf_write(confpath, &cf, e) == -1)
 		goto out;
 	rc = 0;
 out:
