@@ -69,7 +69,7 @@ $(BUILD)/gen/shomei_paths.h: FORCE
 	    '#define SHOMEI_STATEDIR "$(LOCALSTATEDIR)/lib/shomei"' > $@.tmp
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
-$(BUILD)/obj/util/paths.o $(BUILD)/obj/web/page.o $(BUILD)/obj/main.o: $(BUILD)/gen/shomei_paths.h
+$(BUILD)/obj/util/paths.o $(BUILD)/obj/web/page.o $(BUILD)/obj/main.o $(BUILD)/obj/cli/cmd_ca.o: $(BUILD)/gen/shomei_paths.h
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)

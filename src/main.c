@@ -80,6 +80,7 @@ main(int argc, char **argv)
 	/* an installed shomei's pair of defaults: /etc/shomei/shomei.conf for /var/lib/shomei;
 	 * a data directory named without a configuration keeps its own shomei.conf */
 	cli.conf_explicit = cli.conf != NULL;
+	cli.data_explicit = cli.datadir != NULL;
 	if (cli.conf == NULL && cli.datadir == NULL)
 		cli.conf = paths_default_conf();
 	if (cli.datadir == NULL)

@@ -60,6 +60,7 @@ cli_common_opt(struct cli *c, int opt, const char *arg, const char *usage, int *
 		return 0;
 	case 'd':
 		c->datadir = arg;
+		c->data_explicit = 1;
 		/* a data directory named here keeps its own shomei.conf, unless -c named one */
 		if (!c->conf_explicit) {
 			c->conf = NULL;
