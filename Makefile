@@ -44,7 +44,7 @@ LINT_SRC := $(sort $(wildcard src/*.[ch] src/*/*.[ch] tests/unit/*.[ch] tests/fu
 # Test-only PKCS#11 forwarding module that can fake a locked PIN (tests/pkcs11/lockshim.c).
 LOCKSHIM := $(BUILD)/tests/lockshim.so
 
-.PHONY: all deps install install-check FORCE test unit unit-asan integration fuzz lint lint-format lint-banned lint-funclen \
+.PHONY: all deps install FORCE test unit unit-asan integration fuzz lint lint-format lint-banned lint-funclen \
         lint-selftest bench run clean format
 
 all: $(BUILD)/shomei $(LOCKSHIM)
@@ -171,10 +171,6 @@ install: $(BUILD)/shomei $(BUILD)/shomei.service
 	$(INSTALL) -m 0644 man/shomei.8 $(DESTDIR)$(MANDIR)/man8/shomei.8
 	$(INSTALL) -m 0644 man/shomei.conf.5 $(DESTDIR)$(MANDIR)/man5/shomei.conf.5
 	$(INSTALL) -m 0644 $(BUILD)/shomei.service $(DESTDIR)$(UNITDIR)/shomei.service
-
-# The unit's checks (tests/integration/test_install.py runs them too).
-install-check: $(BUILD)/shomei.service
-	scripts/unit-check.sh $(BUILD)/shomei.service
 
 clean:
 	rm -rf build build-asan build-fuzz
