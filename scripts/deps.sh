@@ -11,7 +11,7 @@ libengine-pkcs11-openssl softhsm2 opensc libp11-kit-dev
 libcmocka-dev clang clang-format libclang-rt-14-dev
 python3 python3-pytest python3-pytest-xdist python3-cryptography python3-requests python3-yaml python3-aiosmtpd
 chromium chromium-driver python3-selenium libnss3-tools fonts-noto-cjk
-curl procps iproute2 util-linux p7zip-full"
+curl procps iproute2 util-linux p7zip-full systemd man-db"
 
 # The account `shomei serve` runs its network-facing web process as (web.user) when started
 # as root: no login, no home, no access to the keys.

@@ -7,7 +7,9 @@
 
 #include <openssl/crypto.h>
 
+#include "ca/ca.h"
 #include "cli/cli.h"
+#include "util/paths.h"
 
 #define SHOMEI_VERSION "0.1.0"
 
@@ -16,12 +18,16 @@ usage_main(FILE *f)
 {
 	const struct cli_cmd *c;
 
-	fprintf(f, "usage: shomei [-d DIR] [-v] COMMAND [ARGS...]\n\n"
-		   "  -d, --data DIR   data directory (default ./var, or $SHOMEI_DATA)\n"
-		   "  -v, --verbose    more log output\n"
-		   "  -h, --help       this help; `shomei COMMAND --help` for a command\n"
-		   "      --version    print the version\n\n"
-		   "commands:\n");
+	fprintf(f,
+		"usage: shomei [-d DIR] [-c FILE] [-v] COMMAND [ARGS...]\n\n"
+		"  -d, --data DIR   data directory (default %s, or $SHOMEI_DATA)\n"
+		"  -c, --conf FILE  configuration (default %s, or $SHOMEI_CONF)\n"
+		"  -v, --verbose    more log output\n"
+		"  -h, --help       this help; `shomei COMMAND --help` for a command\n"
+		"      --version    print the version\n\n"
+		"commands:\n",
+		paths_default_data(),
+		paths_default_conf() != NULL ? paths_default_conf() : "DIR/shomei.conf");
 	for (c = cli_cmds; c->name != NULL; c++)
 		fprintf(f, "  %-8s %s\n", c->name, c->summary);
 	fprintf(f, "\nexit status: 0 ok, 1 refused or bad input, 2 usage, 3 internal error\n");
@@ -31,25 +37,30 @@ int
 main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-	    {"data", required_argument, NULL, 'd'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
+	    {"data", required_argument, NULL, 'd'}, {"conf", required_argument, NULL, 'c'},
+	    {"verbose", no_argument, NULL, 'v'},    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},    {NULL, 0, NULL, 0},
 	};
 	struct cli cli;
 	const struct cli_cmd *c;
 	int ch;
 
 	memset(&cli, 0, sizeof(cli));
+	paths_init();
 	cli.datadir = getenv("SHOMEI_DATA");
+	cli.conf = getenv("SHOMEI_CONF");
+	if (cli.conf != NULL && *cli.conf == '\0')
+		cli.conf = NULL;
 	if (cli.datadir == NULL || *cli.datadir == '\0')
-		cli.datadir = "./var";
+		cli.datadir = NULL;
 	signal(SIGPIPE, SIG_IGN);
-	while ((ch = getopt_long(argc, argv, "+d:vh", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+d:c:vh", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
 			cli.datadir = optarg;
+			break;
+		case 'c':
+			cli.conf = optarg;
 			break;
 		case 'v':
 			cli.verbose = 1;
@@ -66,6 +77,15 @@ main(int argc, char **argv)
 			return ERR_USAGE;
 		}
 	}
+	/* an installed shomei's pair of defaults: /etc/shomei/shomei.conf for /var/lib/shomei;
+	 * a data directory named without a configuration keeps its own shomei.conf */
+	cli.conf_explicit = cli.conf != NULL;
+	cli.data_explicit = cli.datadir != NULL;
+	if (cli.conf == NULL && cli.datadir == NULL)
+		cli.conf = paths_default_conf();
+	if (cli.datadir == NULL)
+		cli.datadir = paths_default_data();
+	ca_conf_file_set(cli.conf);
 	log_init("shomei", cli.verbose);
 	if (optind >= argc) {
 		usage_main(stderr);

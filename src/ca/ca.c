@@ -72,6 +72,23 @@ ca_thread_store_free(void *p)
 	store_close(p);
 }
 
+static char *ca_conf_override;
+
+void
+ca_conf_file_set(const char *path)
+{
+	free(ca_conf_override);
+	ca_conf_override = path != NULL ? xstrdup(path) : NULL;
+}
+
+char *
+ca_conf_file(const char *datadir)
+{
+	if (ca_conf_override != NULL)
+		return xstrdup(ca_conf_override);
+	return xasprintf("%s/%s", datadir, CA_CONF_NAME);
+}
+
 int
 ca_open(const char *datadir, unsigned flags, const char *const *const *known, struct ca **out,
 	struct err *e)
@@ -85,13 +102,22 @@ ca_open(const char *datadir, unsigned flags, const char *const *const *known, st
 	ca = xcalloc(1, sizeof(*ca));
 	ca->signer_pid = -1;
 	ca->datadir = xstrdup(datadir);
-	path = xasprintf("%s/%s", datadir, CA_CONF_NAME);
+	path = ca_conf_file(datadir);
 	if (!util_file_exists(path)) {
-		err_set(e, ERR_REFUSED, "%s: no CA here (run `shomei init` first)", datadir);
+		if (ca_conf_override != NULL)
+			err_set(e, ERR_REFUSED, "%s: no configuration (run `shomei init` first)",
+				path);
+		else
+			err_set(e, ERR_REFUSED, "%s: no CA here (run `shomei init` first)",
+				datadir);
 		goto out;
 	}
-	if (conf_load(&ca->conf, path, e) == -1 ||
-	    (known != NULL && conf_check_keys(&ca->conf, known, e) == -1))
+	if (conf_load(&ca->conf, path, e) == -1)
+		goto out;
+	/* relative paths name files of the data directory, wherever the configuration lives */
+	free(ca->conf.dir);
+	ca->conf.dir = xstrdup(datadir);
+	if (known != NULL && conf_check_keys(&ca->conf, known, e) == -1)
 		goto out;
 	ca->name = xstrdup(conf_get(&ca->conf, "ca_name", "shomei"));
 	ca->root_crl_name = ca_root_crl_name(ca->name);

@@ -55,8 +55,18 @@ struct ca {
 #define CA_OPEN_SIGNER_SERVICE 0x02
 
 /*
- * Loads DATADIR/shomei.conf and the CA certificates.  known: the keys the program reads (a
- * NULL-terminated list of every module's list, see conf_check_keys); the first key outside
+ * The configuration file every later ca_open and ca_init use instead of DATADIR/shomei.conf
+ * (an installed shomei's /etc/shomei/shomei.conf, or --conf); NULL: DATADIR/shomei.conf.
+ * Relative paths in it still resolve against the data directory.  Set once by main (a copy
+ * is kept); forked processes inherit it.
+ */
+void ca_conf_file_set(const char *path);
+/* The configuration file of datadir (malloc'd): the one set above, else DATADIR/shomei.conf. */
+char *ca_conf_file(const char *datadir);
+
+/*
+ * Loads the configuration (ca_conf_file) and the CA certificates.  known: the keys the program
+ * reads (a NULL-terminated list of every module's list, see conf_check_keys); the first key outside
  * them is refused before anything else is read.  NULL checks nothing (unit tests, benches).
  */
 int ca_open(const char *datadir, unsigned flags, const char *const *const *known, struct ca **,

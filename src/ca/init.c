@@ -390,6 +390,26 @@ init_conf_text(struct buf *cf, const struct ca_init_opts *o, const char *name,
 	}
 }
 
+/* Writes shomei.conf (0640), making its directory first when it lies outside the data
+ * directory (an installed shomei's /etc/shomei, 0755). */
+static int
+init_conf_write(const char *confpath, const struct buf *cf, struct err *e)
+{
+	const char *slash = strrchr(confpath, '/');
+	char *dir = NULL;
+	int rc = -1;
+
+	if (slash != NULL && slash != confpath) {
+		dir = xstrndup(confpath, (size_t)(slash - confpath));
+		if (util_mkdir_p(dir, 0755, e) == -1)
+			goto out;
+	}
+	rc = util_write_file(confpath, cf->data, cf->len, 0640, e);
+out:
+	free(dir);
+	return rc;
+}
+
 int
 ca_init(const struct ca_init_opts *o, struct err *e)
 {
@@ -449,7 +469,7 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 	if (init_policies(o, &arc, &cp, &tsapol, e) == -1)
 		goto out;
 
-	confpath = xasprintf("%s/%s", o->datadir, CA_CONF_NAME);
+	confpath = ca_conf_file(o->datadir);
 	path = xasprintf("%s/certs/issuing.pem", o->datadir);
 	if (util_file_exists(confpath) || util_file_exists(path)) {
 		err_set(e, ERR_REFUSED, "init: %s already holds a CA; refusing to overwrite it",
@@ -644,7 +664,7 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 
 	/* shomei.conf last: its presence is what marks the data dir as holding a CA */
 	init_conf_text(&cf, o, name, baseclean, storev, use_env, arc, cp, tsapol);
-	if (buf_cstr(&cf) == NULL || util_write_file(confpath, cf.data, cf.len, 0640, e) == -1)
+	if (buf_cstr(&cf) == NULL || init_conf_write(confpath, &cf, e) == -1)
 		goto out;
 	rc = 0;
 out:

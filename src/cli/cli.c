@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ca/ca.h"
 #include "cli/cli.h"
 
 const struct cli_cmd cli_cmds[] = {
@@ -59,6 +60,12 @@ cli_common_opt(struct cli *c, int opt, const char *arg, const char *usage, int *
 		return 0;
 	case 'd':
 		c->datadir = arg;
+		c->data_explicit = 1;
+		/* a data directory named here keeps its own shomei.conf, unless -c named one */
+		if (!c->conf_explicit) {
+			c->conf = NULL;
+			ca_conf_file_set(NULL);
+		}
 		return 0;
 	default:
 		*exit_now = 1;

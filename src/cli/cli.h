@@ -5,7 +5,10 @@
 #include "util/util.h"
 
 struct cli {
-	const char *datadir; /* -d, SHOMEI_DATA, default ./var */
+	const char *datadir; /* -d, SHOMEI_DATA, default ./var (checkout) or /var/lib/shomei */
+	const char *conf;    /* -c, SHOMEI_CONF, /etc/shomei/shomei.conf; NULL: DATADIR's */
+	int conf_explicit;   /* -c or SHOMEI_CONF: a later -d keeps it */
+	int data_explicit;   /* -d or SHOMEI_DATA */
 	int verbose;
 };
 

@@ -1,5 +1,10 @@
 /* cmd_ca: init, issue, revoke, crl — the commands that create or sign. */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +17,13 @@
 #include "ra/ra.h"
 #include "util/timefmt.h"
 #include "serve/serve.h"
+#include "util/paths.h"
 
 static const char usage_init[] =
     "usage: shomei init [--key-type p256|p384|rsa2048|rsa3072|rsa4096] [--ca-name NAME]\n"
     "                   [--base-url URL] [--org-name ORG] [--store SPEC] [--ca-key PKCS11-URI]\n"
     "                   [--oid-arc OID] [--policy OID] [--tsa-policy OID] [--cps URL]\n"
+    "       shomei init --system [OPTIONS]\n"
     "       shomei init --check\n\n"
     "Creates the data directory with shomei.conf, a root CA, an issuing CA, an OCSP\n"
     "responder, a TSA and an HTTPS server certificate.  Keys are encrypted with the\n"
@@ -33,6 +40,10 @@ static const char usage_init[] =
     "  --tsa-policy OID  the policy of the time-stamps (<arc>.2)\n"
     "  --cps URL      the CPS's address, put next to the policy in every certificate\n"
     "The initial root CRL is made with the root key here; later ones by `shomei ca root-crl`.\n"
+    "--system makes an installed service's files: " SHOMEI_CONFFILE " (root's, 0640)\n"
+    "and " SHOMEI_STATEDIR " (0750, group of web.user; keys/ root's 0700; db/ and the\n"
+    "outbox the web user's), unless -c or -d name others; the account shomei (web.user)\n"
+    "is created when missing.  Needs root.\n"
     "--check checks the shomei.conf of an existing data directory and starts nothing: every\n"
     "key must be known (`shomei conf keys`; a typo is named with the nearest known key), and\n"
     "the CA's own settings and certificates must load.  Prints \"configuration ok\" and exits\n"
@@ -58,6 +69,79 @@ out:
 	return rc;
 }
 
+/*
+ * init --system, before the ceremony: root only; the installed pair of paths unless -c or
+ * -d named others; the web process's account made when missing (as scripts/deps.sh does).
+ */
+static int
+init_system_before(struct cli *cli, struct err *e)
+{
+	char *const argv[] = {
+	    "useradd",		"--system", "--user-group",	 "--home-dir", "/nonexistent",
+	    "--no-create-home", "--shell",  "/usr/sbin/nologin", "shomei",     NULL};
+	int status;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		return err_set(e, ERR_REFUSED, "init --system: run it as root");
+	if (!cli->data_explicit)
+		cli->datadir = SHOMEI_STATEDIR;
+	if (!cli->conf_explicit && !cli->data_explicit) {
+		cli->conf = SHOMEI_CONFFILE;
+		ca_conf_file_set(cli->conf);
+	}
+	umask(022); /* the modes init asks for: certs/ 0755, keys/ 0700, shomei.conf 0640 */
+	if (getpwnam("shomei") != NULL)
+		return 0;
+	printf("creating the system account shomei (the web process's user)\n");
+	fflush(stdout);
+	if ((pid = fork()) == -1)
+		return err_set(e, ERR_INTERNAL, "init --system: fork: %s", strerror(errno));
+	if (pid == 0) {
+		execv("/usr/sbin/useradd", argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return err_set(e, ERR_INTERNAL,
+			       "init --system: useradd shomei failed; create the account yourself");
+	return 0;
+}
+
+/*
+ * init --system, after the ceremony: the owners and modes serve would set at its start
+ * (sandbox_prepare: the data directory's group, db/ and the outbox to the web user, keys/
+ * checked), and the configuration's directory root's.
+ */
+static int
+init_system_after(struct cli *cli, struct err *e)
+{
+	struct ca *ca = NULL;
+	struct sandbox sb;
+	char *conf = ca_conf_file(cli->datadir), *slash;
+	int rc = -1;
+
+	if (ca_open(cli->datadir, 0, serve_conf_known, &ca, e) == -1 ||
+	    sandbox_user(&ca->conf, &sb, e) == -1 || sandbox_prepare(ca, &sb, e) == -1)
+		goto out;
+	if (chown(conf, 0, 0) == -1 || chmod(conf, 0640) == -1) {
+		err_set(e, ERR_INTERNAL, "%s: %s", conf, strerror(errno));
+		goto out;
+	}
+	if ((slash = strrchr(conf, '/')) != NULL && slash != conf) {
+		*slash = '\0';
+		if (chmod(conf, 0755) == -1) {
+			err_set(e, ERR_INTERNAL, "%s: %s", conf, strerror(errno));
+			goto out;
+		}
+	}
+	printf("configuration: %s\n", ca->conf.path);
+	rc = 0;
+out:
+	free(conf);
+	ca_close(ca);
+	return rc;
+}
+
 int
 cmd_init(struct cli *cli, int argc, char **argv)
 {
@@ -75,12 +159,13 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	    {"tsa-policy", required_argument, NULL, 'T'},
 	    {"cps", required_argument, NULL, 'S'},
 	    {"root-key-out", required_argument, NULL, 'R'},
+	    {"system", no_argument, NULL, 'Y'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct ca_init_opts o;
 	struct err e;
-	int ch, stop, rc, check = 0, made = 0;
+	int ch, stop, rc, check = 0, made = 0, sys = 0;
 
 	memset(&o, 0, sizeof(o));
 	err_clear(&e);
@@ -122,6 +207,9 @@ cmd_init(struct cli *cli, int argc, char **argv)
 		case 'C':
 			check = 1;
 			break;
+		case 'Y':
+			sys = 1;
+			break;
 		default:
 			rc = cli_common_opt(cli, ch, optarg, usage_init, &stop);
 			if (stop)
@@ -134,8 +222,12 @@ cmd_init(struct cli *cli, int argc, char **argv)
 		return cli_usage(usage_init);
 	if (check)
 		return init_check(cli);
+	if (sys && init_system_before(cli, &e) == -1)
+		return cli_fail(&e);
 	o.datadir = cli->datadir;
 	if (ca_init(&o, &e) == -1)
+		return cli_fail(&e);
+	if (sys && init_system_after(cli, &e) == -1)
 		return cli_fail(&e);
 	printf("initialized CA \"%s\" in %s\n", o.ca_name ? o.ca_name : "shomei", cli->datadir);
 	if (o.root_key_out != NULL)

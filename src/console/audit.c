@@ -2,9 +2,12 @@
  * audit: the console's view of the audit chain (issue 13, part 11), for the CA operator and
  * the auditor: filtered by actor (substring), organization (its officers, certificates, code
  * and API keys: see store_audit_list), action (prefix) and dates, newest first, a page at a
- * time with a link to the next; above it the result of the walk `shomei audit verify` does.
+ * time with a link to the next; above it the result of the last walk `shomei audit verify`
+ * does, with its time.  The walk reads every entry: it runs on the button (POST
+ * /audit/verify), never on a page load, and its result is kept in memory until the next.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,25 +45,6 @@ audit_date_parse(const char *s, time_t *t)
 	return 0;
 }
 
-/* Appends "&name=value" (value percent-encoded) when value is not empty. */
-static void
-audit_qs_add(struct buf *b, const char *name, const char *value)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *p;
-
-	if (value == NULL || value[0] == '\0')
-		return;
-	(void)buf_printf(b, "%s%s=", b->len > 0 ? "&" : "", name);
-	for (p = (const unsigned char *)value; *p != '\0'; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.')
-			(void)buf_putc(b, *p);
-		else
-			(void)buf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
-	}
-}
-
 /* A query value that is at most max bytes, else "" (the filter is then not applied). */
 static const char *
 audit_arg(struct http_req *r, const char *name, size_t max)
@@ -70,26 +54,79 @@ audit_arg(struct http_req *r, const char *name, size_t max)
 	return v != NULL && strlen(v) <= max ? v : "";
 }
 
-/* The verification's result on d. */
-static int
-audit_verify_data(struct tmpl_data *d, struct store *st, struct err *e)
+/* The last verification of this process (at 0: none since the start). */
+static struct {
+	pthread_mutex_t mu;
+	time_t at;
+	int broken;
+	struct ca_audit_report rep;
+} audit_last = {PTHREAD_MUTEX_INITIALIZER, 0, 0, {0, 0, ""}};
+
+/* The last verification's result and time on d (chain_never when there was none). */
+static void
+audit_verify_data(struct tmpl_data *d)
 {
 	struct ca_audit_report rep;
-	int r;
+	char n[32];
+	struct tm tm;
+	time_t at;
+	int broken;
 
-	if ((r = ra_audit_verify(st, &rep, e)) == -1)
-		return -1;
-	tmpl_data_bool(d, "chain_ok", r == 0);
-	{
-		char n[24];
-
-		snprintf(n, sizeof(n), "%" PRId64, rep.entries);
-		tmpl_data_str(d, "chain_entries", n);
-		snprintf(n, sizeof(n), "%" PRId64, rep.bad_seq);
-		tmpl_data_str(d, "chain_bad", n);
+	pthread_mutex_lock(&audit_last.mu);
+	at = audit_last.at;
+	broken = audit_last.broken;
+	rep = audit_last.rep;
+	pthread_mutex_unlock(&audit_last.mu);
+	if (at == 0) {
+		tmpl_data_bool(d, "chain_never", 1);
+		return;
 	}
+	tmpl_data_bool(d, "chain_ok", !broken);
+	tmpl_data_bool(d, "chain_broken", broken);
+	snprintf(n, sizeof(n), "%" PRId64, rep.entries);
+	tmpl_data_str(d, "chain_entries", n);
+	snprintf(n, sizeof(n), "%" PRId64, rep.bad_seq);
+	tmpl_data_str(d, "chain_bad", n);
 	tmpl_data_str(d, "chain_problem", rep.problem);
-	return 0;
+	gmtime_r(&at, &tm);
+	if (strftime(n, sizeof(n), "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		n[0] = '\0';
+	tmpl_data_str(d, "chain_at", n);
+}
+
+/* POST /audit/verify: walks the whole chain now, keeps the result, back to /audit. */
+int
+console_audit_verify_post(struct http_req *r)
+{
+	struct web_ctx x;
+	struct web_form f;
+	struct console_who w;
+	struct ca_audit_report rep;
+	struct store *st;
+	struct err e;
+	int rc, v;
+
+	web_ctx_init(&x, &console.site, r);
+	memset(&f, 0, sizeof(f));
+	if (web_form_read(&x, &f, NULL, &rc)) {
+		web_form_free(&f);
+		return rc;
+	}
+	web_form_free(&f);
+	if (console_gate(&x, AUDIT_ROLES, 0, &w, &rc))
+		return rc;
+	err_clear(&e);
+	if ((st = ca_thread_store(x.ca, &e)) == NULL || (v = ra_audit_verify(st, &rep, &e)) == -1)
+		return web_error(&x, &e);
+	pthread_mutex_lock(&audit_last.mu);
+	audit_last.at = util_now();
+	audit_last.broken = v != 0;
+	audit_last.rep = rep;
+	pthread_mutex_unlock(&audit_last.mu);
+	if (v != 0)
+		log_warn("console: audit chain verification failed at entry %" PRId64 " (%s)",
+			 rep.bad_seq, w.o.name);
+	return web_redirect(&x, "/audit");
 }
 
 /* The entries of the page on d. */
@@ -156,7 +193,8 @@ console_audit_get(struct http_req *r)
 	}
 	if (q.to != 0)
 		q.to += 86400; /* the whole of the last day */
-	if ((st = ca_thread_store(x.ca, &e)) == NULL || audit_verify_data(d, st, &e) == -1)
+	audit_verify_data(d);
+	if ((st = ca_thread_store(x.ca, &e)) == NULL)
 		goto fail;
 	if (ra_audit_page(st, &q, &v, &n, &next, &e) == -1) {
 		if (e.code != ERR_NOTFOUND)
@@ -175,13 +213,13 @@ console_audit_get(struct http_req *r)
 		char nb[24];
 
 		buf_init(&qs, 4096);
-		audit_qs_add(&qs, "actor", q.actor);
-		audit_qs_add(&qs, "org", q.org_code);
-		audit_qs_add(&qs, "action", q.action);
-		audit_qs_add(&qs, "from", from);
-		audit_qs_add(&qs, "to", to);
+		console_qs_add(&qs, "actor", q.actor);
+		console_qs_add(&qs, "org", q.org_code);
+		console_qs_add(&qs, "action", q.action);
+		console_qs_add(&qs, "from", from);
+		console_qs_add(&qs, "to", to);
 		snprintf(nb, sizeof(nb), "%" PRId64, next);
-		audit_qs_add(&qs, "before", nb);
+		console_qs_add(&qs, "before", nb);
 		tmpl_data_str(d, "next", buf_cstr(&qs) != NULL ? buf_cstr(&qs) : "");
 		buf_free(&qs);
 	}

@@ -151,6 +151,74 @@ bulk_col_text(const struct web_ctx *x, enum ra_bulk_col col)
 	return strcmp(x->lang, "ja") == 0 ? ra_bulk_col_name_ja(col) : ra_bulk_col_name(col);
 }
 
+/* What is wrong with a line, worded for the page (the RA's message follows: English). */
+static const char *const bulk_code_msgid[RA_BULK_E__MAX] = {
+    [RA_BULK_E_FILE] = N_("The file cannot be read"),
+    [RA_BULK_E_USAGE] = N_("This kind of file has no such operation"),
+    [RA_BULK_E_NO_DATA] = N_("The file has no data line"),
+    [RA_BULK_E_HEADER_UNKNOWN] = N_("Unknown column name in the header"),
+    [RA_BULK_E_HEADER_DUPLICATE] = N_("A column appears twice in the header"),
+    [RA_BULK_E_HEADER_NOT_APPLICABLE] = N_("The header has a column of another kind of file"),
+    [RA_BULK_E_HEADER_MISSING] = N_("The header lacks a column this operation needs"),
+    [RA_BULK_E_COLUMNS] = N_("Wrong number of columns"),
+    [RA_BULK_E_REQUIRED] = N_("A required column is empty"),
+    [RA_BULK_E_NOT_EMPTY] = N_("This column must be empty for this operation"),
+    [RA_BULK_E_TOO_LONG] = N_("The value is too long"),
+    [RA_BULK_E_DN_SYNTAX] = N_("The subject DN cannot be read"),
+    [RA_BULK_E_DN_ORDER] = N_("Subject DN attributes are missing, repeated or out of order"),
+    [RA_BULK_E_DN_ATTRIBUTE] = N_("The subject DN has an attribute that is not allowed"),
+    [RA_BULK_E_DN_VALUE] = N_("A subject DN value breaks its rule"),
+    [RA_BULK_E_PROFILE] = N_("Unknown or unsuitable profile"),
+    [RA_BULK_E_CSR] = N_("The CSR is not a valid certificate signing request"),
+    [RA_BULK_E_CSR_SUBJECT] = N_("The CSR's subject is not the line's subject DN"),
+    [RA_BULK_E_CSR_KEY] = N_("The CSR's key does not suit the profile"),
+    [RA_BULK_E_EMAIL] = N_("Not a valid e-mail address"),
+    [RA_BULK_E_FQDN] = N_("Not a valid host name (FQDN)"),
+    [RA_BULK_E_DNS_NAME] = N_("A dNSName entry is not valid"),
+    [RA_BULK_E_DNS_COUNT] = N_("Too many dNSName entries"),
+    [RA_BULK_E_DNS_DUPLICATE] = N_("A dNSName entry appears twice"),
+    [RA_BULK_E_SERIAL] = N_("Not a valid serial number"),
+    [RA_BULK_E_REASON] = N_("Not a valid revocation reason"),
+    [RA_BULK_E_COMMENT_REQUIRED] = N_("This revocation reason needs a comment"),
+    [RA_BULK_E_DOWNLOAD] = N_("Not a valid download method"),
+    [RA_BULK_E_AMBIGUOUS] = N_("Two columns hold an address: only one may"),
+    [RA_BULK_E_PIN] = N_("The access PIN breaks its rule"),
+    [RA_BULK_E_P12_NAME] = N_("Not a valid PKCS#12 file name"),
+    [RA_BULK_E_ACCOUNT_ID] = N_("Not a valid account ID"),
+};
+static const char *const bulk_refusal_msgid[CA_REFUSAL__MAX] = {
+    [CA_REFUSAL_CSR] = N_("The CSR was refused"),
+    [CA_REFUSAL_KEY] = N_("The key was refused"),
+    [CA_REFUSAL_SUBJECT] = N_("The subject was refused"),
+    [CA_REFUSAL_LINT] = N_("The certificate would break the profile's rules"),
+    [CA_REFUSAL_VALIDITY] = N_("The validity period was refused"),
+    [CA_REFUSAL_PROFILE] = N_("The profile cannot be used here"),
+    [CA_REFUSAL_ORG] = N_("The organization does not exist"),
+    [CA_REFUSAL_NAME_POLICY] = N_("A name is outside what the organization may certify"),
+};
+
+/* A line's reason in the page's language: what is wrong, then the RA's own words. */
+static void
+bulk_reason(const struct web_ctx *x, const struct ra_bulk_outcome *o, char *out, size_t n)
+{
+	const char *m = NULL;
+
+	if (o->state == RA_BULK_BAD && (unsigned)o->code < RA_BULK_E__MAX)
+		m = bulk_code_msgid[o->code];
+	else if (o->state == RA_BULK_REFUSED)
+		m = o->kind > 0 && o->kind < CA_REFUSAL__MAX && bulk_refusal_msgid[o->kind] != NULL
+			? bulk_refusal_msgid[o->kind]
+		    : o->err == ERR_CONFLICT ? N_("The certificate's state does not allow it")
+		    : o->err == ERR_NOTFOUND ? N_("No such certificate of this organization")
+					     : N_("The line was refused");
+	if (m == NULL)
+		snprintf(out, n, "%s", o->msg);
+	else if (o->msg[0] == '\0')
+		snprintf(out, n, "%s", i18n_get(x->lang, m));
+	else
+		snprintf(out, n, "%s: %s", i18n_get(x->lang, m), o->msg);
+}
+
 /* One TSV value: tabs and line ends become blanks. */
 static void
 bulk_tsv_field(struct buf *b, const char *s)
@@ -168,7 +236,7 @@ bulk_table(const struct web_ctx *x, struct tmpl_data *d, const struct ra_bulk_ou
 	   struct buf *tsv)
 {
 	struct tmpl_data *it;
-	char num[32], code[64];
+	char num[32], code[64], reason[512];
 	size_t i;
 
 	if (tsv != NULL)
@@ -193,14 +261,15 @@ bulk_table(const struct web_ctx *x, struct tmpl_data *d, const struct ra_bulk_ou
 		else
 			code[0] = '\0';
 		tmpl_data_str(it, "code", code);
-		tmpl_data_str(it, "reason", o[i].msg);
+		bulk_reason(x, &o[i], reason, sizeof(reason));
+		tmpl_data_str(it, "reason", reason);
 		tmpl_data_str(it, "dn", o[i].subject_dn);
 		if (tsv != NULL) {
 			(void)buf_printf(tsv, "%zu\t%s\t%s\t%s\t", o[i].line,
 					 ra_bulk_state_name(o[i].state), o[i].serial, code);
 			bulk_tsv_field(tsv, bulk_col_text(x, o[i].col));
 			(void)buf_putc(tsv, '\t');
-			bulk_tsv_field(tsv, o[i].msg);
+			bulk_tsv_field(tsv, reason);
 			(void)buf_putc(tsv, '\t');
 			bulk_tsv_field(tsv, o[i].subject_dn);
 			(void)buf_putc(tsv, '\n');
@@ -533,7 +602,9 @@ console_bulk_job_get(struct http_req *r)
 	memset(&v, 0, sizeof(v));
 	if (console_gate(&x, 1u << RA_ROLE_OFFICER, RA_PERM_SERVER | RA_PERM_CLIENT, &w, &rc))
 		return rc;
-	if (console_bulk_job_view(http_query(r, "id"), x.sid, w.o.id, &v) == -1)
+	/* a HEAD request gets no body: it must not take the passwords shown once */
+	if (console_bulk_job_view(http_query(r, "id"), x.sid, w.o.id,
+				  r->method == NULL || strcmp(r->method, "HEAD") != 0, &v) == -1)
 		return web_notice(&x, 404, N_("Not found"),
 				  N_("There is no such bulk commit in this session. A result is "
 				     "kept for one hour."));

@@ -211,8 +211,11 @@ console_bulk_job_reserve(struct ca *ca, const struct console_who *w, const char 
 	for (i = 0; i < CONSOLE_BULK_JOBS_MAX && j == NULL; i++)
 		if (bj.jobs[i].state == BULK_JOB_FREE)
 			j = &bj.jobs[i];
+	/* the oldest result, but never one whose ZIP passwords were not shown yet: they are the
+	 * only copies (its TTL alone ends it) */
 	for (i = 0; i < CONSOLE_BULK_JOBS_MAX && j == NULL; i++)
 		if ((bj.jobs[i].state == BULK_JOB_DONE || bj.jobs[i].state == BULK_JOB_FAILED) &&
+		    bj.jobs[i].v.zips == NULL &&
 		    (old == NULL || bj.jobs[i].finished < old->finished))
 			old = &bj.jobs[i];
 	if (j == NULL && old != NULL) {
@@ -316,7 +319,7 @@ console_bulk_job_wait(const char *id, long ms)
 }
 
 int
-console_bulk_job_view(const char *id, const char *sid, int64_t officer_id,
+console_bulk_job_view(const char *id, const char *sid, int64_t officer_id, int take_zips,
 		      struct console_bulk_view *v)
 {
 	unsigned char owner[32];
@@ -332,7 +335,7 @@ console_bulk_job_view(const char *id, const char *sid, int64_t officer_id,
 	*v = j->v;
 	v->out = NULL;
 	v->zips = NULL;
-	if (j->state == BULK_JOB_DONE && j->v.zips != NULL) {
+	if (take_zips && j->state == BULK_JOB_DONE && j->v.zips != NULL) {
 		v->zips = j->v.zips; /* the ZIPs' passwords go to the first page shown, only */
 		j->v.zips = NULL;
 	}

@@ -16,7 +16,7 @@
 
 #include "console_int.h"
 
-#define CONSOLE_PAGE 50		      /* certificates per list page */
+#define CONSOLE_PAGE 50		      /* certificates per list page (the most one page loads) */
 #define CONSOLE_CSR_MAX (64 * 1024)   /* bytes of a pasted or uploaded CSR */
 #define CONSOLE_CERT_BODY (80 * 1024) /* bytes of the issuance form */
 
@@ -140,13 +140,27 @@ console_certs_get(struct http_req *r)
 		tmpl_data_str(it, "not_after", when);
 	}
 	tmpl_data_bool(d, "none", shown == 0);
-	if (n > CONSOLE_PAGE) {
-		snprintf(buf, sizeof(buf), "%ld", pg + 1);
-		tmpl_data_str(d, "next", buf);
-	}
-	if (pg > 0) {
-		snprintf(buf, sizeof(buf), "%ld", pg - 1);
-		tmpl_data_str(d, "prev", buf);
+	/* the other pages of the same search: its values percent-encoded, whatever they hold */
+	if (n > CONSOLE_PAGE || pg > 0) {
+		struct buf qs;
+		long to[2] = {pg - 1, pg + 1};
+		const char *name[2] = {"prev", "next"};
+		int j;
+
+		for (j = 0; j < 2; j++) {
+			if ((j == 0 && pg == 0) || (j == 1 && n <= CONSOLE_PAGE))
+				continue;
+			buf_init(&qs, 4096);
+			console_qs_add(&qs, "kind", ra_ocert_kind_names[k]);
+			console_qs_add(&qs, "q", q);
+			console_qs_add(&qs, "status",
+				       f.status >= 0 ? ra_cert_status_name(f.status) : NULL);
+			console_qs_add(&qs, "days", dd > 0 ? days : NULL);
+			snprintf(buf, sizeof(buf), "%ld", to[j]);
+			console_qs_add(&qs, "page", buf);
+			tmpl_data_str(d, name[j], buf_cstr(&qs) != NULL ? buf_cstr(&qs) : "");
+			buf_free(&qs);
+		}
 	}
 	rc = web_page(&x, 200, "console_certs", d);
 	tmpl_data_free(d);
@@ -717,7 +731,7 @@ console_dl_get(struct http_req *r)
 	struct err e;
 	int confirm, rc;
 
-	web_ctx_init(&x, &console.site, r);
+	web_ctx_init(&x, &console.pub, r);
 	memset(&v, 0, sizeof(v));
 	if (console_dl_token(r, tok, &confirm) == NULL || confirm)
 		return console_dl_page(&x, RA_OCERT_DL_UNKNOWN, &v, NULL, "");
@@ -768,7 +782,7 @@ console_dl_post(struct http_req *r)
 	struct err e;
 	int confirm = 0, rc;
 
-	web_ctx_init(&x, &console.site, r);
+	web_ctx_init(&x, &console.pub, r);
 	memset(&f, 0, sizeof(f));
 	memset(&v, 0, sizeof(v));
 	if (web_form_read(&x, &f, NULL, &rc))

@@ -238,7 +238,7 @@ console_client_get(struct http_req *r)
 	struct err e;
 	int rc;
 
-	web_ctx_init(&x, &console.site, r);
+	web_ctx_init(&x, &console.pub, r);
 	memset(&v, 0, sizeof(v));
 	if (console_client_path(r, &pg, tok) == -1)
 		return console_client_status(&x, RA_CLIENT_UNKNOWN);
@@ -349,7 +349,7 @@ console_client_post(struct http_req *r)
 	struct err e;
 	int rc;
 
-	web_ctx_init(&x, &console.site, r);
+	web_ctx_init(&x, &console.pub, r);
 	memset(&f, 0, sizeof(f));
 	if (web_form_read(&x, &f, NULL, &rc))
 		goto out;

@@ -36,6 +36,26 @@ out:
 	return out;
 }
 
+/*
+ * The public pages' site (console.pub): the console's templates, a cookie of its own, and
+ * the secret HMAC-SHA-256(console secret, CONSOLE_PUB_LABEL): one-way, so the public pages'
+ * tokens and MACs tell nothing of the console's.
+ */
+#define CONSOLE_PUB_LABEL "shomei console public pages secret v1"
+static void
+console_pub_init(void)
+{
+	static const char label[] = CONSOLE_PUB_LABEL;
+
+	console.pub.name = "console-public";
+	console.pub.layout = console.site.layout;
+	console.pub.cookie = "__Host-console-pub";
+	console.pub.tmpl = console.site.tmpl;
+	if (crypto_auth_hmacsha256(console.pub.secret, (const unsigned char *)label,
+				   sizeof(label) - 1, console.site.secret) != 0)
+		fatalx("console: HMAC-SHA-256 failed");
+}
+
 int
 console_init(struct ca *ca, struct err *e)
 {
@@ -69,6 +89,7 @@ console_init(struct ca *ca, struct err *e)
 	kpath = conf_path(c, conf_get(c, "console.secret_file", "keys/console.key"));
 	if (util_secret_file(kpath, console.site.secret, sizeof(console.site.secret), e) == -1)
 		goto out;
+	console_pub_init();
 	{
 		X509 *officer_ca[] = {ca->cert};
 		X509 *tsa[] = {ca->tsa_cert, ca->cert, ca->root};
@@ -104,6 +125,7 @@ console_fini(void)
 	free(console.tsa_url);
 	console_mail_clear(&console.mail);
 	sodium_memzero(console.site.secret, sizeof(console.site.secret));
+	sodium_memzero(console.pub.secret, sizeof(console.pub.secret)); /* its tmpl: the site's */
 	memset(&console, 0, sizeof(console));
 }
 
@@ -151,6 +173,8 @@ const struct http_route console_http_routes[] = {
     {"GET", "/stats", console_stats_get, 0, HTTP_KIND_HTML, "console", 0, 0},
     {"GET", "/stats.tsv", console_stats_tsv_get, 0, HTTP_KIND_PLAIN, "console", 0, 0},
     {"GET", "/audit", console_audit_get, 0, HTTP_KIND_HTML, "console", 0, 0},
+    {"POST", "/audit/verify", console_audit_verify_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML,
+     "console", 0, 0},
     {"GET", "/download", console_download_get, 0, HTTP_KIND_HTML, "console", 0, 0},
     {"GET", "/admins", console_admins_get, 0, HTTP_KIND_HTML, "console", 0, 0},
     {"POST", "/admins/rename", console_admins_rename_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML,
@@ -183,7 +207,7 @@ const struct http_route console_public_routes[] = {
     {"GET", "/officer/enrol/", console_enrol_get, 0, HTTP_KIND_HTML, "officer", 0, 1},
     {"POST", "/officer/enrol/", console_enrol_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML, "officer", 0,
      1},
-    {"POST", "/officer/download", console_download_post, WEB_FORM_BODY_MAX, HTTP_KIND_BINARY,
+    {"POST", "/officer/download", console_pub_download_post, WEB_FORM_BODY_MAX, HTTP_KIND_BINARY,
      "officer", 0, 0},
     {"GET", "/cert/", console_dl_get, 0, HTTP_KIND_HTML, "cert", 0, 1},
     {"POST", "/cert/", console_dl_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML, "cert", 0, 1},
@@ -233,6 +257,7 @@ const struct console_route_access console_route_access[] = {
     {"GET", "/stats", "", ACC_ANY " perms=stats"},
     {"GET", "/stats.tsv", "", ACC_ANY " perms=stats"},
     {"GET", "/audit", "", "roles=operator,auditor"},
+    {"POST", "/audit/verify", "", "roles=operator,auditor"},
     {"GET", "/download", "kind=server", "roles=officer perms=server"},
     {"GET", "/download", "kind=client", "roles=officer perms=client"},
     {"GET", "/download", "kind=codesign", "roles=officer perms=codesign"},

@@ -10,7 +10,15 @@
 #define CONSOLE_CERT_MAX 16384 /* bytes of a client certificate the console reads */
 
 struct console {
-	struct web_site site;
+	struct web_site site; /* the console listener's pages */
+	/*
+	 * The console's pages on the public listener (enrolment, the user administrator's
+	 * download, the client pickup): a cookie and a secret of their own (derived from the
+	 * console's with a label of its own), so that no CSRF token, sealed form or session id
+	 * made there is worth anything on the console, and none of the console's there.  Its
+	 * templates are the console's (tmpl is borrowed).
+	 */
+	struct web_site pub;
 	long idle_s;	     /* console.idle_timeout */
 	long bulk_delay_ms;  /* test.bulk_line_delay_ms: a TEST instance's bulk job, slowed */
 	char *client_ca_pem; /* the officer-issuing CA certificate(s): the TLS request names them */
@@ -41,6 +49,8 @@ int console_cert_officer(struct web_ctx *, struct console_who *, int *rc);
 /* Base values of a console page for who (NULL: not logged in). */
 struct tmpl_data *console_data(const struct web_ctx *, const struct console_who *,
 			       const char *title_msgid);
+/* Appends "&name=value" to a query string b (value percent-encoded) when value is not empty. */
+void console_qs_add(struct buf *b, const char *name, const char *value);
 /* Roles allowed everywhere an officer is. */
 #define CONSOLE_ROLES_ALL                                                                          \
 	((1u << RA_ROLE_OFFICER) | (1u << RA_ROLE_OPERATOR) | (1u << RA_ROLE_AUDITOR))
@@ -56,6 +66,7 @@ int console_enrol_post(struct http_req *);
 int console_renew_get(struct http_req *);
 int console_renew_post(struct http_req *);
 int console_download_post(struct http_req *);
+int console_pub_download_post(struct http_req *);
 int console_certs_get(struct http_req *);
 int console_cert_new_get(struct http_req *);
 int console_cert_new_post(struct http_req *);
@@ -96,7 +107,8 @@ int console_admins_rename_post(struct http_req *);
 int console_admins_tsv_post(struct http_req *);
 int console_cert_admin_post(struct http_req *);
 int console_audit_get(struct http_req *); /* audit.c */
-int console_bulk_get(struct http_req *);  /* bulk.c */
+int console_audit_verify_post(struct http_req *);
+int console_bulk_get(struct http_req *); /* bulk.c */
 int console_bulk_post(struct http_req *);
 int console_bulk_commit_post(struct http_req *);
 int console_bulk_result_post(struct http_req *);
@@ -140,8 +152,11 @@ void console_bulk_job_submit(int slot, const struct ra_bulk_commit_req *q,
 void console_bulk_job_cancel(int slot);
 /* Waits at most ms milliseconds for job id to finish. */
 void console_bulk_job_wait(const char *id, long ms);
-/* The job id of this session and officer into v (0), or -1 when there is none. */
-int console_bulk_job_view(const char *id, const char *sid, int64_t officer_id,
+/*
+ * The job id of this session and officer into v (0), or -1 when there is none.  take_zips: a
+ * finished job's ZIP passwords move to v (shown once); else they stay with the job.
+ */
+int console_bulk_job_view(const char *id, const char *sid, int64_t officer_id, int take_zips,
 			  struct console_bulk_view *v);
 
 #endif

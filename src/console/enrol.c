@@ -127,7 +127,7 @@ console_enrol_get(struct http_req *r)
 	struct store *st;
 	struct err e;
 
-	web_ctx_init(&x, &console.site, r);
+	web_ctx_init(&x, &console.pub, r);
 	err_clear(&e);
 	if (t == NULL)
 		return console_enrol_status(&x, RA_ENROL_UNKNOWN);
@@ -180,7 +180,7 @@ console_enrol_post(struct http_req *r)
 	char buf[64];
 	int rc;
 
-	web_ctx_init(&x, &console.site, r);
+	web_ctx_init(&x, &console.pub, r);
 	memset(&f, 0, sizeof(f));
 	if (web_form_read(&x, &f, NULL, &rc)) {
 		web_form_free(&f);
@@ -259,9 +259,9 @@ console_renew_post(struct http_req *r)
 	return console_renew(r, 1);
 }
 
-/* POST /officer/download: the PKCS#12 of the page before, once. */
-int
-console_download_post(struct http_req *r)
+/* POST /officer/download of site: the PKCS#12 of the page before, once. */
+static int
+console_download(struct http_req *r, const struct web_site *site)
 {
 	struct web_ctx x;
 	struct web_form f;
@@ -272,7 +272,7 @@ console_download_post(struct http_req *r)
 	struct err e;
 	int rc;
 
-	web_ctx_init(&x, &console.site, r);
+	web_ctx_init(&x, site, r);
 	memset(&f, 0, sizeof(f));
 	if (web_form_read(&x, &f, NULL, &rc)) {
 		web_form_free(&f);
@@ -296,4 +296,18 @@ console_download_post(struct http_req *r)
 	OPENSSL_cleanse(data, len);
 	free(data);
 	return rc;
+}
+
+/* On the console listener: after a renewal. */
+int
+console_download_post(struct http_req *r)
+{
+	return console_download(r, &console.site);
+}
+
+/* On the public listener: after an enrolment (its page and token are the public site's). */
+int
+console_pub_download_post(struct http_req *r)
+{
+	return console_download(r, &console.pub);
 }

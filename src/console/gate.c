@@ -312,3 +312,22 @@ console_logout_post(struct http_req *r)
 	tmpl_data_free(d);
 	return rc;
 }
+
+/* Appends "&name=value" (value percent-encoded) when value is not empty. */
+void
+console_qs_add(struct buf *b, const char *name, const char *value)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p;
+
+	if (value == NULL || value[0] == '\0')
+		return;
+	(void)buf_printf(b, "%s%s=", b->len > 0 ? "&" : "", name);
+	for (p = (const unsigned char *)value; *p != '\0'; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.')
+			(void)buf_putc(b, *p);
+		else
+			(void)buf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
+	}
+}

@@ -3,6 +3,7 @@
  * URL page).  The menu lists the manual's interfaces that exist, each only for the roles and
  * permissions its route enforces (the same table).
  */
+#include <inttypes.h>
 #include <string.h>
 
 #include "console_int.h"
@@ -52,24 +53,21 @@ console_expiring_add(struct web_ctx *x, const struct console_who *w, struct tmpl
 	    [RA_OCERT_CODESIGN] = N_("Code-signing certificates"),
 	};
 	struct ra_cert_filter f;
-	struct ra_cert *v = NULL;
 	struct tmpl_data *it;
 	char buf[64];
-	size_t n = 0;
+	int64_t n = 0;
 
 	ra_cert_filter_init(&f);
 	f.profile = ra_ocert_kind_names[k];
 	f.status = RA_CERT_VALID;
 	f.expiring_before = util_now() + 30 * 86400L;
-	f.limit = 10000;
-	if (ra_cert_list(x->ca, st, w->o.org_id, &f, &v, &n, e) == -1)
+	if (ra_cert_count(x->ca, st, w->o.org_id, &f, &n, e) == -1)
 		return -1;
-	ra_cert_list_free(v, n);
 	if (n == 0)
 		return 0;
 	it = tmpl_data_add(d, "expiring");
 	tmpl_data_str(it, "label", i18n_get(x->lang, label[k]));
-	snprintf(buf, sizeof(buf), "%zu", n);
+	snprintf(buf, sizeof(buf), "%" PRId64, n);
 	tmpl_data_str(it, "count", buf);
 	snprintf(buf, sizeof(buf), "/certs?kind=%s&status=valid&days=30", ra_ocert_kind_names[k]);
 	tmpl_data_str(it, "path", buf);

@@ -482,6 +482,25 @@ out:
 	return rc;
 }
 
+const char *
+http_url_for_log(const struct http_route *routes, const struct http_route *rt, const char *url,
+		 char *out, size_t n)
+{
+	size_t pl;
+
+	/* no route (404, 405): the secret prefix the path is under, whatever the method */
+	for (; rt == NULL && routes != NULL && routes->path != NULL; routes++) {
+		pl = strlen(routes->path);
+		if (routes->secret_tail && strncmp(url, routes->path, pl) == 0)
+			rt = routes;
+	}
+	if (rt != NULL && rt->secret_tail)
+		snprintf(out, n, "%s*", rt->path);
+	else
+		log_escape(out, n, url, strlen(url));
+	return out;
+}
+
 /*
  * Logs and counts a finished request: "ADDR METHOD PATH STATUS BYTES NNNus cpu=NNNus", the
  * time from its headers to its answer, and the CPU time its handler's thread spent in it (the
@@ -497,10 +516,7 @@ http_account(struct http_server *srv, struct http_conn *hc, struct http_req *r)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	us = (long)(t1.tv_sec - hc->t0.tv_sec) * 1000000L + (t1.tv_nsec - hc->t0.tv_nsec) / 1000;
 	/* a one-time URL's token never reaches the log: its route's prefix and "*" instead */
-	if (hc->rt != NULL && hc->rt->secret_tail)
-		snprintf(eu, sizeof(eu), "%s*", hc->rt->path);
-	else
-		log_escape(eu, sizeof(eu), r->url, strlen(r->url));
+	http_url_for_log(srv->routes, hc->rt, r->url, eu, sizeof(eu));
 	log_info("%s %s %s %d %zu %ldus cpu=%ldus", srv->addr,
 		 log_escape(em, sizeof(em), r->method, strlen(r->method)), eu, r->status, r->sent,
 		 us, r->cpu_us);

@@ -45,6 +45,15 @@ struct http_req {
 };
 
 typedef int http_handler(struct http_req *);
+struct http_route;
+
+/*
+ * The request path url as the log shows it, into out (n bytes), returned: escaped, or its
+ * route's prefix and "*" when the route (rt, else the first of routes whose path url starts
+ * with, for a request no route took) has a secret tail.  routes may be NULL.
+ */
+const char *http_url_for_log(const struct http_route *routes, const struct http_route *rt,
+			     const char *url, char *out, size_t n);
 
 struct http_route {
 	const char *method; /* "GET" (also answers HEAD), "POST", ... or NULL for any */

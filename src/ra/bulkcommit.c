@@ -562,6 +562,8 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 	struct bulk_zipset zs;
 	struct ca_tx *tx = NULL;      /* the real pass of an issuance or renewal: one transaction */
 	struct ca_issued *sig = NULL; /* its certificates, signed before they are stored */
+	struct ra_officer cur;
+	struct ra_bulk_commit_req qc;
 	int real, r, r1, stop = 0, rc = -1;
 
 	memset(&zs, 0, sizeof(zs));
@@ -577,6 +579,21 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 			       ra_bulk_kind_name(q->kind), ra_bulk_op_name(q->op));
 	if (q->officer == NULL || q->officer->org_id == 0 || q->officer->role != RA_ROLE_OFFICER)
 		return err_set(e, ERR_REFUSED, "bulk: an officer of an organization commits");
+	/*
+	 * The officer as the store has it now, not as when the file was sent (a job may wait
+	 * in a queue): disabled meanwhile, or without the kind's permission, nothing is done.
+	 */
+	if (ra_officer_get(st, q->officer->id, &cur, e) == -1)
+		return -1;
+	if (!cur.active || cur.role != RA_ROLE_OFFICER || cur.org_id != q->officer->org_id ||
+	    !(cur.perms & (q->kind == RA_BULK_SERVER ? RA_PERM_SERVER : RA_PERM_CLIENT)))
+		return err_set(e, ERR_REFUSED,
+			       "bulk: officer %" PRId64
+			       " is disabled or no longer has the %s permission: nothing was done",
+			       cur.id, ra_bulk_kind_name(q->kind));
+	qc = *q;
+	qc.officer = &cur;
+	q = &qc;
 	for (i = 0; i < res->nerrs; i++)
 		if (res->errs[i].line == 0 || res->errs[i].code == RA_BULK_E_FILE ||
 		    res->errs[i].code == RA_BULK_E_USAGE ||

@@ -173,6 +173,39 @@ out:
 	return rc;
 }
 
+/* The store's filter of an organization's list (f's status as of now); sf borrows f's texts. */
+static void
+cert_filter_store(const struct ca *ca, int64_t org_id, const struct ra_cert_filter *f, time_t now,
+		  struct store_cert_filter *sf)
+{
+	memset(sf, 0, sizeof(*sf));
+	sf->status = -1;
+	sf->org_id = org_id;
+	sf->ca = ca->name;
+	sf->expiring_before = f->expiring_before;
+	sf->subject_substr = f->subject;
+	sf->profile = f->profile;
+	sf->name_substr = f->name;
+	switch (f->status) {
+	case RA_CERT_VALID: /* not revoked and not past notAfter */
+		sf->status = STORE_CERT_VALID;
+		sf->not_after_min = now;
+		break;
+	case RA_CERT_REVOKED:
+		sf->status = STORE_CERT_REVOKED;
+		break;
+	case RA_CERT_EXPIRED: /* not revoked, past notAfter */
+		sf->status = STORE_CERT_VALID;
+		if (sf->expiring_before == 0 || sf->expiring_before > now)
+			sf->expiring_before = now;
+		break;
+	default:
+		break;
+	}
+	sf->limit = f->limit;
+	sf->offset = f->offset;
+}
+
 int
 ra_cert_list(struct ca *ca, struct store *st, int64_t org_id, const struct ra_cert_filter *f,
 	     struct ra_cert **out, size_t *nout, struct err *e)
@@ -190,32 +223,7 @@ ra_cert_list(struct ca *ca, struct store *st, int64_t org_id, const struct ra_ce
 		rc = 0;
 		goto out;
 	}
-	memset(&sf, 0, sizeof(sf));
-	sf.status = -1;
-	sf.org_id = org_id;
-	sf.ca = ca->name;
-	sf.expiring_before = f->expiring_before;
-	sf.subject_substr = f->subject;
-	sf.profile = f->profile;
-	sf.name_substr = f->name;
-	switch (f->status) {
-	case RA_CERT_VALID: /* not revoked and not past notAfter */
-		sf.status = STORE_CERT_VALID;
-		sf.not_after_min = now;
-		break;
-	case RA_CERT_REVOKED:
-		sf.status = STORE_CERT_REVOKED;
-		break;
-	case RA_CERT_EXPIRED: /* not revoked, past notAfter */
-		sf.status = STORE_CERT_VALID;
-		if (sf.expiring_before == 0 || sf.expiring_before > now)
-			sf.expiring_before = now;
-		break;
-	default:
-		break;
-	}
-	sf.limit = f->limit;
-	sf.offset = f->offset;
+	cert_filter_store(ca, org_id, f, now, &sf);
 	if (store_org_code_get(st, org_id, &code, e) == -1 ||
 	    store_cert_list(st, &sf, &v, &n, e) == -1)
 		goto out;
@@ -228,6 +236,20 @@ out:
 	STORE_LIST_FREE(v, n, store_cert_clear);
 	free(code);
 	return rc;
+}
+
+int
+ra_cert_count(struct ca *ca, struct store *st, int64_t org_id, const struct ra_cert_filter *f,
+	      int64_t *n, struct err *e)
+{
+	struct store_cert_filter sf;
+
+	*n = 0;
+	if (org_id <= 0)
+		return 0;
+	cert_filter_store(ca, org_id, f, util_now(), &sf);
+	sf.limit = sf.offset = 0;
+	return store_cert_count_filter(st, &sf, n, e);
 }
 
 int

@@ -407,15 +407,18 @@ ra_ocert_dl_take(struct ca *ca, struct store *st, const char *token, struct ra_o
 	return 0;
 }
 
-/* Revokes old (superseded) and marks its record replaced, in the caller's transaction. */
+/*
+ * Revokes old (superseded) and marks its record replaced, in the caller's transaction: only
+ * while its renewal is still valid (a revoked or expired renewal replaces nothing; 0 then).
+ */
 static int
-ocert_supersede_tx(struct ca *ca, struct store *st, const char *old, const char *actor,
+ocert_supersede_tx(struct ca *ca, struct store *st, const char *old, const char *actor, time_t now,
 		   struct err *e)
 {
 	struct err e2;
 	int r;
 
-	if ((r = store_certadmin_replaced(st, old, e)) != 1)
+	if ((r = store_certadmin_replaced(st, old, now, e)) != 1)
 		return r;
 	err_clear(&e2);
 	if (ca_revoke(ca, st, old, CA_REASON_SUPERSEDED, 0, actor, &e2) == -1 &&
@@ -448,7 +451,7 @@ ra_ocert_confirm(struct ca *ca, struct store *st, const char *token, enum ra_oce
 	rc = -1;
 	if (store_begin(st, e) == -1)
 		goto out;
-	if ((r = ocert_supersede_tx(ca, st, v.a.replaces, "admin:confirm", e)) == -1 ||
+	if ((r = ocert_supersede_tx(ca, st, v.a.replaces, "admin:confirm", util_now(), e)) == -1 ||
 	    store_commit(st, e) == -1) {
 		store_rollback(st);
 		goto out;
@@ -467,6 +470,45 @@ out:
 }
 
 /* ---- revocation by the officer, and the schedule ---- */
+
+/*
+ * The certificate old waits no more for its replacement when no renewal of it is valid any
+ * more (audited console.replace_cancel by actor), in the caller's transaction: it stays
+ * valid.  1 when it changed, 0 when not (not waiting, or a renewal is valid).
+ */
+static int
+ocert_unwait_tx(struct store *st, const char *old, const char *actor, time_t now, struct err *e)
+{
+	int r;
+
+	if ((r = store_certadmin_unwait(st, old, now, e)) == 1 &&
+	    store_audit_append(st, actor, "console.replace_cancel", old,
+			       "the renewal is revoked or expired", NULL, e) == -1)
+		return -1;
+	return r;
+}
+
+/* After the revocation of serial in the caller's transaction: what it renewed waits no more. */
+static int
+ocert_revoked_tx(struct store *st, const char *serial, const char *actor, struct err *e)
+{
+	struct store_certadmin a;
+	struct err e2;
+	int rc = 0;
+
+	memset(&a, 0, sizeof(a));
+	err_clear(&e2);
+	if (store_certadmin_get(st, serial, &a, &e2) == -1) {
+		if (e2.code == ERR_NOTFOUND)
+			return 0;
+		*e = e2;
+		return -1;
+	}
+	if (a.replaces != NULL && ocert_unwait_tx(st, a.replaces, actor, util_now(), e) == -1)
+		rc = -1;
+	store_certadmin_clear(&a);
+	return rc;
+}
 
 /* An officer's reason (0, 1, 3, 4 or 5) and comment (at most 128, required for 0). */
 static int
@@ -514,7 +556,7 @@ ra_ocert_revoke(struct ca *ca, struct store *st, const struct ra_officer *o, con
 		goto out;
 	if (ca_revoke(ca, st, c.serial, reason, 0, actor, e) == -1 ||
 	    store_audit_append(st, actor, "console.revoke", c.serial, detail, NULL, e) == -1 ||
-	    store_commit(st, e) == -1) {
+	    ocert_revoked_tx(st, c.serial, actor, e) == -1 || store_commit(st, e) == -1) {
 		store_rollback(st);
 		goto out;
 	}
@@ -632,7 +674,8 @@ ra_ocert_revoke_many(struct ca *ca, struct store *st, const struct ra_officer *o
 	for (i = 0; i < n; i++)
 		if (ca_revoke(ca, st, v[i].serial, reason, 0, actor, e) == -1 ||
 		    store_audit_append(st, actor, "console.revoke", v[i].serial, detail, NULL, e) ==
-			-1) {
+			-1 ||
+		    ocert_revoked_tx(st, v[i].serial, actor, e) == -1) {
 			store_rollback(st);
 			goto out;
 		}
@@ -662,6 +705,25 @@ ra_ocert_replace_due(struct ca *ca, struct store *st, time_t now, const struct r
 	int r, rc = -1;
 
 	*revoked = *reminded = 0;
+	/*
+	 * first, what waits for a renewal revoked (elsewhere: the CLI, the portal) or expired
+	 * since waits no more: never reminded, never revoked for it
+	 */
+	if (store_certadmin_wait_orphans(st, now, 256, &v, &k, e) == -1)
+		return -1;
+	for (i = 0; i < k; i++) {
+		if (store_begin(st, e) == -1)
+			goto out;
+		if ((r = ocert_unwait_tx(st, v[i], "console:schedule", now, e)) == -1 ||
+		    store_commit(st, e) == -1) {
+			store_rollback(st);
+			goto out;
+		}
+		if (r == 1)
+			log_info("ra: %s waits no more: its renewal is revoked or expired", v[i]);
+	}
+	free(v);
+	v = NULL;
 	/* the reminder, console.replace_remind_days before the revocation */
 	if (store_certadmin_remind_due(st, now + before, 256, &v, &k, e) == -1)
 		return -1;
@@ -688,7 +750,7 @@ ra_ocert_replace_due(struct ca *ca, struct store *st, time_t now, const struct r
 	for (i = 0; i < k; i++) {
 		if (store_begin(st, e) == -1)
 			goto out;
-		if ((r = ocert_supersede_tx(ca, st, v[i], "console:schedule", e)) == -1 ||
+		if ((r = ocert_supersede_tx(ca, st, v[i], "console:schedule", now, e)) == -1 ||
 		    store_commit(st, e) == -1) {
 			store_rollback(st);
 			goto out;

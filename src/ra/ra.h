@@ -1267,6 +1267,9 @@ void ra_cert_filter_init(struct ra_cert_filter *);
  */
 int ra_cert_list(struct ca *, struct store *, int64_t org_id, const struct ra_cert_filter *f,
 		 struct ra_cert **out, size_t *nout, struct err *);
+/* How many ra_cert_list() would give without f's limit and offset (one COUNT query). */
+int ra_cert_count(struct ca *, struct store *, int64_t org_id, const struct ra_cert_filter *f,
+		  int64_t *n, struct err *);
 
 /*
  * Revokes a certificate of the organization (ca_revoke: the certificate row, the revocation

@@ -593,6 +593,14 @@ sandbox_enter(const struct sandbox *sb, const char *view, struct err *e)
 		if (view != NULL && sandbox_hide_keys(view, e) == -1)
 			return -1;
 		keep = sandbox_limits(sb);
+		/* a capability outside the bounding set (systemd's CapabilityBoundingSet=) cannot
+		 * be kept: go on without it, as without the resource limit */
+		if (keep != 0 && syscall(SYS_capget, &h, d) == 0 && (keep & ~d[0].permitted) != 0) {
+			log_warn("web: cannot keep capability mask %#x (not permitted here): the "
+				 "store's memory lock or nice -10 may be refused",
+				 keep & ~d[0].permitted);
+			keep &= d[0].permitted;
+		}
 		if (prctl(PR_SET_KEEPCAPS, keep != 0, 0, 0, 0) == -1 || setgroups(0, NULL) == -1 ||
 		    setresgid(sb->gid, sb->gid, sb->gid) == -1 ||
 		    setresuid(sb->uid, sb->uid, sb->uid) == -1)

@@ -505,6 +505,41 @@ super_old_deadline(struct super *s)
 }
 
 /*
+ * systemd (Type=notify): READY=1 once the web process reported that it listens (its "R" on
+ * the control socket: the listeners answer), RELOADING=1 while a SIGHUP starts the next
+ * generation, STOPPING=1 at SIGTERM.  Nothing happens without $NOTIFY_SOCKET.
+ */
+static void
+super_notify(const char *state)
+{
+	if (util_sd_notify(state) == -1)
+		log_warn("serve: systemd notification failed: %s", strerror(errno));
+}
+
+static void
+super_notify_ready(const char *status)
+{
+	char m[256];
+
+	snprintf(m, sizeof(m), "READY=1\nSTATUS=%s\nMAINPID=%ld", status, (long)getpid());
+	super_notify(m);
+}
+
+static void
+super_notify_reloading(void)
+{
+	struct timespec ts;
+	char m[128];
+
+	/* systemd 253+ wants the monotonic time with RELOADING=1; older ones ignore it */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(
+	    m, sizeof(m), "RELOADING=1\nSTATUS=reloading the configuration\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
+	super_notify(m);
+}
+
+/*
  * SIGHUP: re-read shomei.conf (refusing a bad one), start a new generation with it, and once
  * its web process listens, retire the current one (which finishes its requests first).
  */
@@ -520,10 +555,12 @@ super_reload(struct super *s)
 		log_warn("SIGHUP: the previous reload is still finishing; try again shortly");
 		return;
 	}
+	super_notify_reloading();
 	if (ca_open(s->o->datadir, 0, serve_conf_known, &nca, &e) == -1 ||
 	    sandbox_prepare(nca, &s->sb, &e) == -1) {
 		log_warn("SIGHUP: configuration not reloaded: %s", e.msg);
 		ca_close(nca);
+		super_notify_ready("configuration not reloaded; serving the previous one");
 		return;
 	}
 	oca = s->ca;
@@ -539,6 +576,7 @@ super_reload(struct super *s)
 			waitpid(g.spid, NULL, 0);
 		s->ca = oca;
 		ca_close(nca);
+		super_notify_ready("configuration not reloaded; serving the previous one");
 		return;
 	}
 	s->prev_ca = NULL;
@@ -548,6 +586,7 @@ super_reload(struct super *s)
 	gen_retire(&s->old);
 	log_info("SIGHUP: configuration reloaded (web pid %ld replaces %ld)", (long)s->cur.wpid,
 		 (long)s->old.wpid);
+	super_notify_ready("serving (configuration reloaded)");
 }
 
 /*
@@ -624,6 +663,7 @@ serve_main(const struct serve_opts *co)
 	if (gen_spawn_signer(&s, &s.cur, &e) == -1 || gen_spawn_web(&s, &s.cur, &e) == -1)
 		goto fail;
 	log_info("shomei serve: supervisor pid %ld", (long)getpid());
+	super_notify_ready("serving");
 	for (;;) {
 		memset(&si, 0, sizeof(si));
 		sig = sigtimedwait(&set, &si, &ts);
@@ -645,6 +685,7 @@ serve_main(const struct serve_opts *co)
 		break; /* SIGTERM, SIGINT */
 	}
 	log_info("shutting down");
+	super_notify("STOPPING=1\nSTATUS=finishing the requests in flight");
 	gen_retire(&s.cur);
 	gen_retire(&s.old);
 	for (i = 0; i < 400 && (s.cur.wpid > 0 || s.old.wpid > 0); i++) { /* in-flight: 40 s */
@@ -680,7 +721,7 @@ serve_main(const struct serve_opts *co)
 		close(o->console_fd);
 	return 0;
 fail:
-	fprintf(stderr, "shomei: %s\n", e.msg);
+	fprintf(stderr, "%sshomei: %s\n", log_prio_prefix(LOG_PRIO_ERR), e.msg);
 	rc = e.code == ERR_INTERNAL ? ERR_INTERNAL : ERR_REFUSED;
 	gen_retire(&s.cur);
 	while (waitpid(-1, NULL, 0) > 0)

@@ -447,7 +447,7 @@ serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_
 	rc = 0;
 out:
 	if (rc != 0)
-		fprintf(stderr, "shomei: web: %s\n", e.msg);
+		fprintf(stderr, "%sshomei: web: %s\n", log_prio_prefix(LOG_PRIO_ERR), e.msg);
 	http_server_stop(hs, 0);
 	http_server_stop(hss, 0);
 	http_server_stop(hcs, 0);

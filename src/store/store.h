@@ -232,6 +232,9 @@ int store_cert_list(struct store *, const struct store_cert_filter *, struct sto
 int store_cert_revoke(struct store *, const char *serial, time_t when, int reason,
 		      time_t invalidity_date, struct err *);
 int store_cert_count(struct store *, int status, int64_t *n, struct err *);
+/* How many store_cert_list() would give without limit and offset: one COUNT(*). */
+int store_cert_count_filter(struct store *, const struct store_cert_filter *, int64_t *n,
+			    struct err *);
 void store_cert_clear(struct store_cert *);
 
 /*
@@ -620,6 +623,7 @@ struct store_pickup {
 	time_t expires;
 	int pin_link;	 /* the PIN was mailed as a second URL */
 	int pin_waiting; /* ... and has not been shown yet */
+	int p12_waiting; /* the PKCS#12 is still stored */
 	time_t created, taken;
 };
 void store_pickup_clear(struct store_pickup *); /* accepts NULL */
@@ -648,6 +652,11 @@ int store_pickup_take(struct store *, int64_t id, time_t now, unsigned char **p1
 /* The sealed PIN of a PIN link, once (then cleared); ERR_NOTFOUND when gone. */
 int store_pickup_pin_take(struct store *, const unsigned char pin_link_hash[STORE_HASH_LEN],
 			  unsigned char **box, size_t *len, struct err *);
+/*
+ * The certificate serial was revoked: its pickup's PKCS#12 and sealed PIN are dropped (an open
+ * one: expired).  store_cert_revoke() calls it in the revocation's transaction.
+ */
+int store_pickup_revoked(struct store *, const char *serial, struct err *);
 /* Clears the PKCS#12s, PINs and ZIPs whose time has passed (open pickups: expired). */
 int store_client_purge(struct store *, time_t now, struct err *);
 
@@ -691,7 +700,13 @@ int store_certadmin_by_dl(struct store *, const unsigned char dl_hash[STORE_HASH
 /* These return 1 when they changed the row, 0 when its state did not allow it. */
 int store_certadmin_dl_use(struct store *, const char *serial, time_t now, struct err *);
 int store_certadmin_wait(struct store *, const char *serial, time_t due, struct err *);
-int store_certadmin_replaced(struct store *, const char *serial, struct err *);
+/* Only while a renewal of serial is still valid at now (not revoked, not past notAfter). */
+int store_certadmin_replaced(struct store *, const char *serial, time_t now, struct err *);
+/* Waiting no more (state, due and reminder cleared) when no renewal of serial is valid at now. */
+int store_certadmin_unwait(struct store *, const char *serial, time_t now, struct err *);
+/* Waiting certificates without a renewal valid at now (at most max); free(*out). */
+int store_certadmin_wait_orphans(struct store *, time_t now, size_t max,
+				 char (**out)[STORE_SERIAL_MAX], size_t *n, struct err *);
 int store_certadmin_reminded(struct store *, const char *serial, time_t now, struct err *);
 /* Waiting certificates whose replace_due is at or before now (at most max); free(*out). */
 int store_certadmin_waiting_due(struct store *, time_t now, size_t max,

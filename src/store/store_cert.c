@@ -154,15 +154,17 @@ out:
 }
 
 /*
- * The SQL of a certificate list for the filter; the same walk over the filter binds the
- * parameters in cert_list_bind().  At most 2^6 texts, each prepared once.
+ * The SQL of a certificate list for the filter (count: of its COUNT(*), without order and
+ * page); the same walk over the filter binds the parameters in cert_list_bind().  At most
+ * 2^7 texts, each prepared once.
  */
 static int
-cert_list_sql(struct store *s, const struct store_cert_filter *f, struct buf *q)
+cert_list_sql(struct store *s, const struct store_cert_filter *f, int count, struct buf *q)
 {
 	int n = 0, bad = 0;
 
-	bad |= buf_printf(q, "SELECT " CERT_COLS " FROM certificates WHERE 1 = 1");
+	bad |= buf_printf(q, "SELECT %s FROM certificates WHERE 1 = 1",
+			  count ? "COUNT(*)" : CERT_COLS);
 	if (f->status >= 0)
 		bad |= buf_printf(q, " AND status = $%d", ++n);
 	if (f->org_id != 0)
@@ -186,12 +188,14 @@ cert_list_sql(struct store *s, const struct store_cert_filter *f, struct buf *q)
 		    buf_printf(q, " AND (%s(subject, $%d) > 0 OR %s(COALESCE(sans, ''), $%d) > 0)",
 			       fn, n, fn, n);
 	}
-	bad |= buf_printf(q, " ORDER BY created, serial LIMIT $%d OFFSET $%d", n + 1, n + 2);
+	if (!count)
+		bad |=
+		    buf_printf(q, " ORDER BY created, serial LIMIT $%d OFFSET $%d", n + 1, n + 2);
 	return bad != 0 || buf_cstr(q) == NULL ? -1 : 0;
 }
 
 static void
-cert_list_bind(struct store *s, struct drv_stmt *st, const struct store_cert_filter *f)
+cert_list_bind(struct store *s, struct drv_stmt *st, const struct store_cert_filter *f, int count)
 {
 	int n = 0;
 
@@ -211,6 +215,8 @@ cert_list_bind(struct store *s, struct drv_stmt *st, const struct store_cert_fil
 		stmt_text(s, st, ++n, f->profile);
 	if (f->name_substr != NULL)
 		stmt_text(s, st, ++n, f->name_substr);
+	if (count)
+		return;
 	stmt_int(s, st, ++n,
 		 f->limit == 0 || f->limit > (size_t)INT64_MAX ? INT64_MAX : (int64_t)f->limit);
 	stmt_int(s, st, ++n, f->offset > (size_t)INT64_MAX ? INT64_MAX : (int64_t)f->offset);
@@ -231,13 +237,13 @@ store_cert_list(struct store *s, const struct store_cert_filter *filter, struct 
 	*out = NULL;
 	*nout = 0;
 	buf_init(&q, 4096);
-	if (cert_list_sql(s, f, &q) == -1) {
+	if (cert_list_sql(s, f, 0, &q) == -1) {
 		err_set(e, ERR_INTERNAL, "store: list certificates: query too long");
 		goto out;
 	}
 	if ((st = store_stmt_get(s, (const char *)q.data, 0, "list certificates", e)) == NULL)
 		goto out;
-	cert_list_bind(s, st, f);
+	cert_list_bind(s, st, f, 0);
 	while ((r = store_stmt_step(s, st, "list certificates", NULL, e)) == 1) {
 		store_array_grow((void **)&v, &cap, n, sizeof(*v));
 		cert_row(s, st, &v[n++], 0);
@@ -252,6 +258,33 @@ out:
 	stmt_reset(s, st);
 	buf_free(&q);
 	STORE_LIST_FREE(v, n, store_cert_clear);
+	return rc;
+}
+
+int
+store_cert_count_filter(struct store *s, const struct store_cert_filter *f, int64_t *n,
+			struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	struct buf q;
+	int rc = -1;
+
+	*n = 0;
+	buf_init(&q, 4096);
+	if (cert_list_sql(s, f, 1, &q) == -1) {
+		err_set(e, ERR_INTERNAL, "store: count certificates: query too long");
+		goto out;
+	}
+	if ((st = store_stmt_get(s, (const char *)q.data, 0, "count certificates", e)) == NULL)
+		goto out;
+	cert_list_bind(s, st, f, 1);
+	if (store_stmt_step(s, st, "count certificates", NULL, e) != 1)
+		goto out;
+	*n = col_int(s, st, 0);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	buf_free(&q);
 	return rc;
 }
 
@@ -285,6 +318,11 @@ store_cert_revoke(struct store *s, const char *serial, time_t when, int reason,
 			err_set(e, ERR_NOTFOUND, "store: certificate %s not found", ser);
 		goto out;
 	}
+	stmt_reset(s, st);
+	st = NULL;
+	/* a PKCS#12 waiting for its holder is not handed out once its certificate is revoked */
+	if (store_pickup_revoked(s, ser, e) == -1)
+		goto out;
 	rc = 0;
 out:
 	stmt_reset(s, st);

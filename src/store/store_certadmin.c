@@ -23,8 +23,21 @@ static const char SQL_CA_DL_USE[] =
     "UPDATE cert_admins SET dl_used = $2 WHERE serial = $1 AND dl_used IS NULL";
 static const char SQL_CA_WAIT[] = "UPDATE cert_admins SET replace_state = 'waiting', "
 				  "replace_due = $2 WHERE serial = $1 AND replace_state IS NULL";
-static const char SQL_CA_REPLACED[] = "UPDATE cert_admins SET replace_state = 'replaced' "
-				      "WHERE serial = $1 AND replace_state = 'waiting'";
+/* a renewal of $1 that is still valid at $2 (not revoked, not expired) */
+#define CA_RENEWAL_VALID                                                                           \
+	"EXISTS (SELECT 1 FROM cert_admins n JOIN certificates c ON c.serial = n.serial "          \
+	"WHERE n.replaces = $1 AND c.status = 0 AND c.not_after > $2)"
+static const char SQL_CA_REPLACED[] =
+    "UPDATE cert_admins SET replace_state = 'replaced' "
+    "WHERE serial = $1 AND replace_state = 'waiting' AND " CA_RENEWAL_VALID;
+static const char SQL_CA_UNWAIT[] =
+    "UPDATE cert_admins SET replace_state = NULL, replace_due = NULL, reminded = NULL "
+    "WHERE serial = $1 AND replace_state = 'waiting' AND NOT " CA_RENEWAL_VALID;
+static const char SQL_CA_ORPHANS[] =
+    "SELECT a.serial FROM cert_admins a WHERE a.replace_state = 'waiting' AND NOT EXISTS "
+    "(SELECT 1 FROM cert_admins n JOIN certificates c ON c.serial = n.serial "
+    "WHERE n.replaces = a.serial AND c.status = 0 AND c.not_after > $1) "
+    "ORDER BY a.replace_due LIMIT $2";
 static const char SQL_CA_WAITING_DUE[] =
     "SELECT serial FROM cert_admins WHERE replace_state = 'waiting' AND replace_due <= $1 "
     "ORDER BY replace_due LIMIT $2";
@@ -219,9 +232,15 @@ store_certadmin_wait(struct store *s, const char *serial, time_t due, struct err
 }
 
 int
-store_certadmin_replaced(struct store *s, const char *serial, struct err *e)
+store_certadmin_replaced(struct store *s, const char *serial, time_t now, struct err *e)
 {
-	return ca_update(s, SQL_CA_REPLACED, serial, 0, 0, e);
+	return ca_update(s, SQL_CA_REPLACED, serial, 1, (int64_t)now, e);
+}
+
+int
+store_certadmin_unwait(struct store *s, const char *serial, time_t now, struct err *e)
+{
+	return ca_update(s, SQL_CA_UNWAIT, serial, 1, (int64_t)now, e);
 }
 
 int
@@ -271,6 +290,13 @@ store_certadmin_waiting_due(struct store *s, time_t now, size_t max, char (**out
 			    size_t *n, struct err *e)
 {
 	return ca_serials(s, SQL_CA_WAITING_DUE, now, max, out, n, e);
+}
+
+int
+store_certadmin_wait_orphans(struct store *s, time_t now, size_t max,
+			     char (**out)[STORE_SERIAL_MAX], size_t *n, struct err *e)
+{
+	return ca_serials(s, SQL_CA_ORPHANS, now, max, out, n, e);
 }
 
 int

@@ -14,17 +14,21 @@
 
 #define PICKUP_COLS                                                                                \
 	"SELECT id, serial, org_id, pin_hash, tries, state, expires, CASE WHEN pin_link_hash IS "  \
-	"NULL THEN 0 ELSE 1 END, CASE WHEN pin_box IS NULL THEN 0 ELSE 1 END, created, taken "     \
-	"FROM client_pickups"
+	"NULL THEN 0 ELSE 1 END, CASE WHEN pin_box IS NULL THEN 0 ELSE 1 END, created, taken, "    \
+	"CASE WHEN p12 IS NULL THEN 0 ELSE 1 END FROM client_pickups"
 static const char SQL_PICKUP_INSERT[] =
     "INSERT INTO client_pickups (serial, org_id, token_hash, pin_hash, tries, state, p12, "
     "expires, pin_link_hash, pin_box, created) VALUES ($1, $2, $3, $4, 0, 'open', $5, $6, $7, $8, "
     "$9)";
 static const char SQL_PICKUP_GET[] = PICKUP_COLS " WHERE token_hash = $1";
 static const char SQL_PICKUP_BY_PIN[] = PICKUP_COLS " WHERE pin_link_hash = $1";
+/* the wrong PIN that locks the pickup also drops its PKCS#12 and sealed PIN: nobody can
+ * fetch them any more */
 static const char SQL_PICKUP_FAIL[] =
     "UPDATE client_pickups SET tries = tries + 1, state = CASE WHEN tries + 1 >= $2 THEN "
-    "'locked' ELSE state END WHERE id = $1 AND state = 'open' RETURNING tries, state";
+    "'locked' ELSE state END, p12 = CASE WHEN tries + 1 >= $2 THEN NULL ELSE p12 END, pin_box = "
+    "CASE WHEN tries + 1 >= $2 THEN NULL ELSE pin_box END WHERE id = $1 AND state = 'open' "
+    "RETURNING tries, state";
 static const char SQL_PICKUP_STATE[] =
     "UPDATE client_pickups SET state = $3 WHERE id = $1 AND state = $2";
 static const char SQL_PICKUP_P12[] =
@@ -36,6 +40,9 @@ static const char SQL_PICKUP_PIN_GET[] =
     "SELECT pin_box FROM client_pickups WHERE pin_link_hash = $1 AND pin_box IS NOT NULL";
 static const char SQL_PICKUP_PIN_CLEAR[] =
     "UPDATE client_pickups SET pin_box = NULL WHERE pin_link_hash = $1 AND pin_box IS NOT NULL";
+static const char SQL_PICKUP_REVOKED[] =
+    "UPDATE client_pickups SET p12 = NULL, pin_box = NULL, state = CASE WHEN state = 'open' "
+    "THEN 'expired' ELSE state END WHERE serial = $1";
 static const char SQL_PICKUP_PURGE[] =
     "UPDATE client_pickups SET p12 = NULL, pin_box = NULL, state = CASE WHEN state = 'open' "
     "THEN 'expired' ELSE state END WHERE (p12 IS NOT NULL OR pin_box IS NOT NULL) AND "
@@ -136,6 +143,7 @@ pickup_get(struct store *s, const char *sql, const unsigned char h[STORE_HASH_LE
 	p->pin_waiting = col_int(s, st, 8) != 0;
 	p->created = (time_t)col_int(s, st, 9);
 	p->taken = (time_t)col_int_or(s, st, 10, 0);
+	p->p12_waiting = col_int(s, st, 11) != 0;
 	rc = 0;
 out:
 	stmt_reset(s, st);
@@ -301,6 +309,23 @@ store_client_purge(struct store *s, time_t now, struct err *e)
 	    store_purge(s, SQL_BATCH_PURGE, "purge client ZIPs", now, &n, e) == -1)
 		return -1;
 	return 0;
+}
+
+int
+store_pickup_revoked(struct store *s, const char *serial, struct err *e)
+{
+	struct drv_stmt *st;
+	int rc = -1;
+
+	if ((st = store_stmt_get(s, SQL_PICKUP_REVOKED, 0, "close client pickup", e)) == NULL)
+		return -1;
+	stmt_text(s, st, 1, serial);
+	if (store_stmt_step(s, st, "close client pickup", serial, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
 }
 
 void

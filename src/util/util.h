@@ -77,10 +77,33 @@ char *xstrndup(const char *, size_t);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
-/* Logging to stderr: "shomei[pid]: level: message".  log_escape() makes untrusted text safe. */
+/*
+ * systemd's readiness protocol (sd_notify(3), without libsystemd): sends state ("READY=1",
+ * "RELOADING=1", "STOPPING=1", "STATUS=...", newline-separated) as one datagram to the
+ * AF_UNIX socket $NOTIFY_SOCKET names (a path, or "@name" for an abstract socket).  0 when
+ * sent, 1 when there is no such variable (not started by systemd), -1 on failure.
+ */
+int util_sd_notify(const char *state);
+
+/*
+ * Logging to stderr: "shomei[pid]: level: message", preceded by "<N>" (the syslog priority,
+ * sd-daemon.h style) when stderr is the journal.  log_escape() makes untrusted text safe.
+ */
+enum log_prio {
+	LOG_PRIO_CRIT = 2,
+	LOG_PRIO_ERR = 3,
+	LOG_PRIO_WARNING = 4,
+	LOG_PRIO_INFO = 6,
+	LOG_PRIO_DEBUG = 7,
+};
 void log_init(const char *progname, int verbose);
+/* 1 when fd is the stream $JOURNAL_STREAM names ("DEV:INO"). */
+int log_is_journal(int fd);
+/* "<N>" for a line written to stderr directly when it is the journal, else "". */
+const char *log_prio_prefix(int prio);
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Copies src to dst (size n, always NUL-terminated) with non-printables as \xNN. */
 const char *log_escape(char *dst, size_t n, const char *src, size_t srclen);

@@ -11,6 +11,7 @@ fatalx(const char *fmt, ...)
 {
 	va_list ap;
 
+	fputs(log_prio_prefix(LOG_PRIO_CRIT), stderr);
 	fputs("shomei: fatal: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

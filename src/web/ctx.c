@@ -188,7 +188,7 @@ web_notice(struct web_ctx *x, int status, const char *title_msgid, const char *m
 int
 web_error(struct web_ctx *x, const struct err *e)
 {
-	char ref[17];
+	char ref[17], eu[256];
 	unsigned char rnd[8];
 	struct buf out;
 	struct err e2;
@@ -196,7 +196,8 @@ web_error(struct web_ctx *x, const struct err *e)
 
 	util_random(rnd, sizeof(rnd));
 	hex_encode(ref, rnd, sizeof(rnd));
-	log_warn("%s: %s %s: error %s: %s", x->site->name, x->r->method, x->r->url, ref, e->msg);
+	log_warn("%s: %s %s: error %s: %s", x->site->name, x->r->method,
+		 http_url_for_log(NULL, x->r->route, x->r->url, eu, sizeof(eu)), ref, e->msg);
 	buf_init(&out, 1024 * 1024);
 	err_clear(&e2);
 	if (web_render_notice(x->site->tmpl, WEB_NOTICE_ERROR, x->lang, ref, &out, &e2) == -1)
@@ -266,9 +267,10 @@ web_form_read_link(struct web_ctx *x, struct web_form *f, const struct web_form_
 		r = web_form_parse_ex(x->r->body, x->r->bodylen, lim->body_max, lim->big_name,
 				      lim->big_max, f, &e);
 	if (r == -1) {
-		char esc[256];
+		char esc[256], eu[256];
 
-		log_warn("%s: %s: %s", x->site->name, x->r->url,
+		log_warn("%s: %s: %s", x->site->name,
+			 http_url_for_log(NULL, x->r->route, x->r->url, eu, sizeof(eu)),
 			 log_escape(esc, sizeof(esc), e.msg, strlen(e.msg)));
 		*rc = web_notice(x, 400, N_("The form could not be read"),
 				 N_("The form could not be read. Please go back and try again."));

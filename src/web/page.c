@@ -3,12 +3,11 @@
  * bar of the application steps, and the two notice pages (busy, error) that the HTTP layer
  * needs before any flow exists.
  */
-#include <libgen.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "util/paths.h"
 #include "web.h"
 
 /* The applicant's steps (DESIGN.md 2.1), as the flow bar shows them. */
@@ -91,26 +90,21 @@ web_render_notice(const struct tmpl_set *ts, enum web_notice which, const char *
 	return rc;
 }
 
-/* DIR as configured, else ../NAME beside the binary, else NAME in the working directory. */
+/*
+ * DIR as configured, else the share directory's NAME (paths.h: the checkout's, or the
+ * installed DATADIR's), else NAME in the working directory.  Caller frees.
+ */
 char *
 web_dir(const struct conf *c, const char *key, const char *name)
 {
 	const char *v = conf_get(c, key, NULL);
-	char exe[PATH_MAX];
-	ssize_t n;
+	char *p;
 
 	if (v != NULL)
 		return conf_path(c, v);
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		char *d, *p;
-
-		exe[n] = '\0';
-		d = dirname(exe);
-		p = xasprintf("%s/../%s", d, name);
-		if (util_file_exists(p))
-			return p;
-		free(p);
-	}
+	p = paths_share(name);
+	if (util_file_exists(p) || !util_file_exists(name))
+		return p;
+	free(p);
 	return xstrdup(name);
 }

@@ -161,7 +161,7 @@ web_seal_refused(struct web_ctx *x, enum web_seal_result res, const char *msg_ms
 	char esc[256];
 
 	log_info("%s: %s %s: sealed form refused: %s", x->site->name, x->r->method,
-		 log_escape(esc, sizeof(esc), x->r->url, strlen(x->r->url)),
+		 http_url_for_log(NULL, x->r->route, x->r->url, esc, sizeof(esc)),
 		 res > WEB_SEAL_OK && res < WEB_SEAL__MAX ? web_seal_result_names[res] : "?");
 	return web_notice(x, 400, N_("The form is no longer valid"), msg_msgid);
 }

@@ -374,3 +374,39 @@ def test_officer_renewal(console_sqlite, tmp_path):
         assert r.status_code == 403 and "has been revoked" in r.text, r.text
     finally:
         stop_server(srv2)
+
+
+def test_public_pages_have_their_own_site(console_sqlite, tmp_path):
+    """The console's pages on the public listener (enrolment, pickup) are a site of their own
+    (issue 13 review M2): their own session cookie, never the console's, and a secret of their
+    own, so a CSRF token of a public page is refused by a console form and the converse, even
+    sent with the session id it was made for under either cookie name."""
+    srv, inst = console_sqlite
+    a = enrol(srv, inst, tmp_path, "Hanako Sato", "hanako@example.ac.jp", "--org", "U01")
+    oid, pin = add_officer(inst, "Jiro Ito", "jiro@example.ac.jp", "--org", "U01")
+    url = f"{srv.https}/officer/enrol/" + enrol_url(wait_mail_to(inst, "jiro@example.ac.jp")[-1])
+    pub = session(srv)
+    r = pub.get(url)
+    assert r.status_code == 200, r.text
+    assert "__Host-console=" not in r.headers.get("Set-Cookie", "")
+    assert set(pub.cookies.keys()) == {"__Host-console-pub"}, pub.cookies.keys()
+    pub_sid, pub_csrf = pub.cookies["__Host-console-pub"], csrf_of(r.text)
+    both = f"__Host-console={pub_sid}; __Host-console-pub={pub_sid}"
+    # the public page's token on the console's login form: refused, nobody logged in
+    s = session(srv)
+    s.cert = a.cert
+    r = s.post(srv.console + "/login", data={"csrf": pub_csrf}, headers={"Cookie": both},
+               allow_redirects=False)
+    assert r.status_code == 403, (r.status_code, r.text)
+    assert "console.login" not in audit(inst)
+    # the converse: a console session's token on the public enrolment form
+    cs, menu = login(srv, a)
+    con_sid, con_csrf = cs.cookies["__Host-console"], csrf_of(menu.text)
+    r = session(srv).post(url, data={"csrf": con_csrf, "pin": "AAAAAAAAAA"},
+                          headers={"Cookie": f"__Host-console={con_sid}; "
+                                             f"__Host-console-pub={con_sid}"})
+    assert r.status_code == 403, (r.status_code, r.text)
+    # each token still works on its own site (a wrong PIN is told, the menu is shown)
+    r = pub.post(url, data={"csrf": pub_csrf, "pin": "AAAAAAAAAA"})
+    assert r.status_code == 422, r.text
+    assert cs.get(srv.console + "/").status_code == 200

@@ -130,6 +130,8 @@ def test_bulk_server_files(bulk, tmp_path):
     t = rows(r)
     assert [x[0] for x in t] == ["1", "2", "3"]
     assert t[1][1] == "NG" and t[1][3] == "利用管理者メールアドレス" and t[1][4] == "email", t
+    # the reason in the page's language, then the RA's own words
+    assert t[1][5].startswith("メールアドレスが正しくありません: "), t
     # all-or-nothing with a bad line: nothing can be committed
     assert 'action="/bulk/commit"' not in r.text
     # a name outside the organization's domains passes the checks, the dry run refuses it
@@ -137,6 +139,7 @@ def test_bulk_server_files(bulk, tmp_path):
     r = upload(s, srv, pol)
     t = rows(r)
     assert t[0][1] == "OK" and t[1][1] == "NG" and "name-policy" in t[1][4], t
+    assert t[1][5].startswith("組織が証明できる範囲外の名前があります: "), t
     assert 'action="/bulk/commit"' not in r.text
     # an O other than the registered name
     r = upload(s, srv, cp932([issue_line("o1.example.ac.jp", org="Other College")]))

@@ -6,6 +6,7 @@ waiting for its replacement until the user administrator confirms it (or the sch
 it after the waiting period, after a reminder); revocation with reason and comment shows in
 OCSP; permissions per kind and organizations kept apart."""
 import html
+import urllib.parse
 import re
 import time
 
@@ -370,3 +371,53 @@ def test_bulk_revoke_search_result(orgs, tmp_path):
     assert r.status_code == 409, r.text
     assert len(revoked().splitlines()) == n
     inst.ok("audit", "verify")
+
+
+def test_list_pages(orgs_sqlite, tmp_path):
+    """A list larger than a page (issue 13 review L4): 50 rows a page at most, a next link
+    that keeps the search (its values percent-encoded), every certificate on exactly one
+    page; the menu's count of what expires soon is a COUNT, the same number."""
+    srv, inst = orgs_sqlite
+    o = enrol(srv, inst, tmp_path, "Taro Yamada", "taro@example.ac.jp", "--org", "U01",
+              "--perm", "server")
+    csr, _ = make_csr(tmp_path, subj="/CN=seed.example.ac.jp", san="DNS:seed.example.ac.jp",
+                      name="seed")
+    pem = tmp_path / "seed.pem"
+    inst.ok("issue", "--profile", "server", "--org", "U01", "--csr", csr, "--out", str(pem))
+    seed = openssl("x509", "-in", str(pem), "-noout", "-serial").stdout.decode()
+    seed = seed.split("=")[1].strip()
+    soon = int(time.time()) + 10 * 86400
+    want = set()
+    for i in range(120):
+        sn = f"7E{i:030X}"
+        want.add(sn)
+        # the seed's row under another serial and name, expiring within 10 days
+        inst.sql("INSERT INTO certificates (serial, ca, subject, sans, profile, org_id, "
+                 "not_before, not_after, status, der, created) SELECT "
+                 f"'{sn}', ca, 'CN=pg{i}&a b.example.ac.jp', 'DNS:pg{i}.example.ac.jp', "
+                 f"profile, org_id, not_before, {soon}, 0, der, created + {i + 1} "
+                 f"FROM certificates WHERE serial = '{seed}'")
+    s, menu = login(srv, o)
+    assert re.search(r":\s*120</a>", menu.text), menu.text
+
+    def walk(url):
+        seen, pages = [], 0
+        while url:
+            r = s.get(srv.console + url)
+            assert r.status_code == 200, r.text
+            rows = re.findall(r"/certs/view\?serial=([0-9A-F]+)", r.text)
+            assert len(rows) <= 50
+            seen += rows
+            pages += 1
+            m = re.search(r'<a href="(/certs\?[^"]+)">(?:次のページ|Next page)</a>', r.text)
+            url = html.unescape(m.group(1)) if m else None
+        return seen, pages
+
+    seen, pages = walk("/certs?kind=server")
+    assert pages == 3 and len(seen) == len(set(seen)) == 121
+    assert set(seen) == want | {seed}
+    # the search goes on over the pages, with a value a URL must encode
+    seen, pages = walk("/certs?kind=server&" + urllib.parse.urlencode({"q": "&a b"}))
+    assert pages == 3 and set(seen) == want, (pages, len(seen))
+    seen, pages = walk("/certs?kind=server&q=pg1")  # pg1, pg10-19, pg100-119
+    assert pages == 1 and len(seen) == 31

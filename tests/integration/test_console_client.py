@@ -235,7 +235,7 @@ def test_bulk_client_upki(orgs, tmp_path):
     """A UPKI client issue file (CP932, CRLF, 15 columns): method 1 lines mail each holder the
     certificate URL and the PIN URL; method 2 lines go into one ZIP for the user
     administrator, whose password the result page shows once; method 3 is refused."""
-    from test_console_bulk import commit, cp932, rows, upload
+    from test_console_bulk import commit_form, cp932, follow, rows, upload
     srv, inst = orgs
     o = enrol(srv, inst, tmp_path, "Taro Yamada", "taro@example.ac.jp", "--org", "U01",
               "--perm", "client")
@@ -249,13 +249,24 @@ def test_bulk_client_upki(orgs, tmp_path):
     assert r.status_code == 200, r.text
     rr = rows(r)
     assert [x[1] for x in rr][:3] == ["OK", "OK", "OK"] or len(rr) == 4, rr
-    r = commit(s, srv, r)
+    r = s.post(f"{srv.console}/bulk/commit", files=commit_form(r), allow_redirects=False)
+    assert r.status_code == 303, r.text
+    job = f"{srv.console}{r.headers['Location']}"
+    end = time.time() + 60
+    while "kind=client op=issue" not in audit(inst):
+        assert time.time() < end
+        time.sleep(0.2)
+    time.sleep(0.5)
+    # a HEAD of the finished job's page (no body) does not take the passwords shown once
+    assert s.head(job).status_code == 200
+    r = follow(s, s.get(job))
     assert r.status_code == 200, r.text
     rr = rows(r)
     serials = [x[2] for x in rr if x[2]]
     assert len(serials) == 3, rr
     assert "browser" in r.text
     pw = re.search(r'<code class="pin">([^<]+)</code>', r.text).group(1)
+    assert '<code class="pin">' not in s.get(job).text  # once
     # method 1: both mails to the holder; the PIN URL then the PKCS#12
     mails = wait_mail_to(inst, "ichiro@example.ac.jp", n=2)
     tok = [u for m in mails for u in urls(m, "")][0]

@@ -64,6 +64,20 @@ def routes():
     return rows
 
 
+def test_public_routes_listed():
+    """`shomei routes --listener public`: the console's pages on the public listener, each
+    public; every one-time URL (a token after the prefix) is marked '*' (its token never
+    reaches the log)."""
+    p = subprocess.run([SHOMEI, "routes", "--listener", "public"], capture_output=True,
+                       timeout=30)
+    assert p.returncode == 0, p.stderr.decode()
+    rows = [tuple(l.split("\t")) for l in p.stdout.decode().splitlines() if l]
+    paths = {r[1] for r in rows}
+    assert all(len(r) == 4 and r[3] == "public" for r in rows), rows
+    for tok in ("/client/", "/cert/", "/officer/enrol/"):
+        assert tok + "*" in paths, (tok, paths)
+
+
 def parse_access(acc):
     """"roles=a,b perms=x|y" -> (set of roles, set of perms)."""
     m = re.fullmatch(r"roles=([a-z,]+)(?: perms=([a-z|]+))?", acc)

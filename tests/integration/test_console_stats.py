@@ -14,7 +14,7 @@ import time
 import pytest
 
 from conftest import make_csr, openssl, start_server, stop_server
-from test_console import CONF, enrol, login
+from test_console import CONF, csrf_of, enrol, login
 
 MONTH = time.strftime("%Y-%m", time.gmtime())
 
@@ -158,10 +158,18 @@ def test_stats_and_audit(stats_console, tmp_path):
     assert v[("OTHER", "(all domains)", MONTH, "server")]["issued"] == 1
 
     # ---- the audit view ----
+    # the chain is walked on the button only (a page load reads one page of entries)
     r = s.get(srv.console + "/audit")
     assert r.status_code == 200
-    assert "Audit chain verified: OK" in r.text, r.text
+    assert "has not been verified since the console started" in r.text, r.text
+    assert "Audit chain verified" not in r.text
     assert f"<code>{s1}</code>" in r.text
+    assert s.post(srv.console + "/audit/verify", data={}).status_code == 403  # CSRF
+    assert "Audit chain verified" not in s.get(srv.console + "/audit").text
+    r = s.post(srv.console + "/audit/verify", data={"csrf": csrf_of(r.text)})
+    assert r.status_code == 200 and r.url.endswith("/audit"), r.url
+    assert re.search(r"Audit chain verified: OK \(\d+ entries; verified at "
+                     r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)", r.text), r.text
     r = s.get(srv.console + "/audit", params={"action": "cert.revoke"})
     objs = re.findall(r"<td><code>([^<]*)</code></td><td><code>([^<]*)</code></td>"
                       r"<td><code>([^<]*)</code></td>", r.text)
@@ -202,6 +210,11 @@ def test_stats_and_audit(stats_console, tmp_path):
     seq = inst.sql("SELECT seq FROM audit WHERE action = 'cert.revoke'")[0][0]
     inst.sql(f"UPDATE audit SET detail = 'tampered' WHERE seq = {seq}")
     r = s.get(srv.console + "/audit")
+    assert r.status_code == 200 and "verified at" in r.text  # the last result, with its time
+    r = s.post(srv.console + "/audit/verify", data={"csrf": csrf_of(r.text)})
     assert r.status_code == 200
     assert f"Audit chain verification failed at entry {seq}: entry {seq} was modified" in \
         html.unescape(r.text), r.text
+    # and it stays reported until the next verification
+    r = s.get(srv.console + "/audit")
+    assert "Audit chain verification failed" in r.text and "Audit chain verified" not in r.text

@@ -562,14 +562,58 @@ test_progress(void **state)
 	ra_bulk_result_free(&res);
 }
 
+/*
+ * A job may wait in a queue: the officer is read again when it runs.  Disabled meanwhile, or
+ * without the kind's permission: the file is refused whole and nothing is issued.
+ */
+static void
+test_officer_now(void **state)
+{
+	struct ra_bulk_rec recs[1];
+	struct ra_bulk_result res;
+	struct ra_bulk_outcome *o = NULL;
+	struct ra_bulk_counts c;
+	struct ra_bulk_commit_req q;
+	size_t n = 0;
+	int64_t before = count_certs();
+	struct err e;
+
+	(void)state;
+	memset(&q, 0, sizeof(q));
+	q.kind = RA_BULK_SERVER;
+	q.op = RA_BULK_ISSUE;
+	q.mode = RA_BULK_GOOD_LINES;
+	q.officer = &off; /* the copy taken when the file was sent: every permission */
+	q.n = &notify;
+	err_clear(&e);
+	OK(ra_officer_set_perms(fx.ca.st, off.id, off.perms & ~RA_PERM_SERVER, "unit", &e));
+	rec_server(&recs[0], 1, "n1.example.co.jp", "Example One", NULL);
+	result(&res, recs, 1, 0);
+	assert_int_equal(ra_bulk_commit(fx.ca.ca, fx.ca.st, &q, &res, &o, &n, &c, &e), -1);
+	assert_int_equal(e.code, ERR_REFUSED);
+	assert_non_null(strstr(e.msg, "permission"));
+	assert_null(o);
+	assert_int_equal(count_certs(), before);
+	OK(ra_officer_set_perms(fx.ca.st, off.id, off.perms, "unit", &e));
+	OK(ra_officer_set_status(fx.ca.st, off.id, 0, "unit", &e));
+	assert_int_equal(ra_bulk_commit(fx.ca.ca, fx.ca.st, &q, &res, &o, &n, &c, &e), -1);
+	assert_int_equal(e.code, ERR_REFUSED);
+	assert_int_equal(count_certs(), before);
+	OK(ra_officer_set_status(fx.ca.st, off.id, 1, "unit", &e));
+	OK(ra_bulk_commit(fx.ca.ca, fx.ca.st, &q, &res, &o, &n, &c, &e));
+	assert_int_equal(c.done, 1);
+	assert_int_equal(count_certs(), before + 1);
+	free(o);
+	ra_bulk_result_free(&res);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest stored[] = {
-	    cmocka_unit_test(test_issue_modes),
-	    cmocka_unit_test(test_renew_revoke),
-	    cmocka_unit_test(test_client_issue),
-	    cmocka_unit_test(test_progress),
+	    cmocka_unit_test(test_issue_modes),	 cmocka_unit_test(test_renew_revoke),
+	    cmocka_unit_test(test_client_issue), cmocka_unit_test(test_progress),
+	    cmocka_unit_test(test_officer_now),
 	};
 	int failed =
 	    cmocka_run_group_tests_name("ra bulk commit on SQLite", stored, setup, teardown);

@@ -239,6 +239,19 @@ test_pin_shown(void **state)
 	assert_int_equal(take("short", out.pin, &p12, &len, NULL), RA_CLIENT_UNKNOWN);
 }
 
+/* The pickup row behind a holder's URL. */
+static void
+pickup_of(const char *tok, struct store_pickup *p)
+{
+	unsigned char raw[RA_TOKEN_LEN], th[STORE_HASH_LEN];
+	struct err e;
+
+	assert_int_equal(ra_token_decode(tok, raw), 0);
+	ra_token_hash(raw, th);
+	err_clear(&e);
+	OK(store_pickup_get(fx.ca.st, th, p, &e));
+}
+
 static void
 test_pin_mailed_lock_expiry(void **state)
 {
@@ -284,10 +297,44 @@ test_pin_mailed_lock_expiry(void **state)
 		assert_int_equal(take(tok, "WRONGWRONG22", &p12, &len, &left), RA_CLIENT_WRONG_PIN);
 		assert_int_equal(left, RA_CLIENT_TRIES - i);
 	}
+	{
+		struct store_pickup p;
+
+		pickup_of(tok, &p);
+		assert_true(p.p12_waiting);
+		store_pickup_clear(&p);
+	}
 	assert_int_equal(take(tok, "WRONGWRONG22", &p12, &len, &left), RA_CLIENT_LOCKED);
 	assert_int_equal(take(tok, pin, &p12, &len, &left), RA_CLIENT_LOCKED);
 	assert_null(p12);
 	assert_int_equal(audits("console.client_locked", out.serial), 1);
+	{
+		/* locked: the PKCS#12 nobody can fetch any more is not kept */
+		struct store_pickup p;
+
+		pickup_of(tok, &p);
+		assert_string_equal(p.state, "locked");
+		assert_false(p.p12_waiting);
+		assert_false(p.pin_waiting);
+		store_pickup_clear(&p);
+	}
+	/* a revoked certificate's PKCS#12 is not handed out: the right PIN finds it gone */
+	req_init(&q, RA_CLIENT_PIN_MAILED, "Goro Abe");
+	if (ra_client_issue(fx.ca.ca, fx.ca.st, &q, NULL, &out, &e) == -1)
+		fail_msg("ra_client_issue: %s", e.msg);
+	snprintf(tok, sizeof(tok), "%s", hk.url_tok);
+	OK(ra_client_pin_take(fx.ca.st, hk.pin_tok, pin, &res, &e));
+	assert_int_equal(res, RA_CLIENT_OK);
+	OK(ca_revoke(fx.ca.ca, fx.ca.st, out.serial, CA_REASON_AFFILIATION_CHANGED, 0, "unit", &e));
+	assert_int_equal(take(tok, pin, &p12, &len, NULL), RA_CLIENT_EXPIRED);
+	assert_null(p12);
+	{
+		struct store_pickup p;
+
+		pickup_of(tok, &p);
+		assert_false(p.p12_waiting);
+		store_pickup_clear(&p);
+	}
 	/* another one expires: console.client_days (14) */
 	req_init(&q, RA_CLIENT_PIN_SHOWN, "Saburo Ito");
 	if (ra_client_issue(fx.ca.ca, fx.ca.st, &q, NULL, &out, &e) == -1)

@@ -69,10 +69,10 @@ teardown(void **state)
 	return 0;
 }
 
-/* Issues a certificate of kind k for o; serial out. */
+/* Issues a certificate of kind k for o (a renewal of replaces, or NULL); serial out. */
 static void
-issue(const struct ra_officer *o, enum ra_ocert_kind k, const char *cn,
-      char serial[STORE_SERIAL_MAX])
+issue_ex(const struct ra_officer *o, enum ra_ocert_kind k, const char *cn, const char *replaces,
+	 char serial[STORE_SERIAL_MAX])
 {
 	struct ra_ocert_req q;
 	struct ca_issued is;
@@ -93,6 +93,7 @@ issue(const struct ra_officer *o, enum ra_ocert_kind k, const char *cn,
 	q.admin_name = "Hanako Admin";
 	q.admin_email = "admin@example.co.jp";
 	q.server_software = k == RA_OCERT_SERVER ? "nginx 1.24" : NULL;
+	q.replaces = replaces;
 	q.n = &notify;
 	err_clear(&e);
 	if (ra_ocert_issue(fx.ca.ca, fx.ca.st, &q, &is, &e) == -1)
@@ -100,6 +101,13 @@ issue(const struct ra_officer *o, enum ra_ocert_kind k, const char *cn,
 	snprintf(serial, STORE_SERIAL_MAX, "%s", is.serial);
 	ca_issued_clear(&is);
 	OPENSSL_free(csr);
+}
+
+static void
+issue(const struct ra_officer *o, enum ra_ocert_kind k, const char *cn,
+      char serial[STORE_SERIAL_MAX])
+{
+	issue_ex(o, k, cn, NULL, serial);
 }
 
 /* The certificate's status as the organization's officer sees it. */
@@ -219,11 +227,88 @@ test_revoke_search_result(void **state)
 	assert_int_equal(revoke_audits(), 2);
 }
 
+/* The replacement state of serial's record ("" for none). */
+static void
+replace_state(const char *serial, char out[16])
+{
+	struct store_certadmin a;
+	struct err e;
+
+	memset(&a, 0, sizeof(a));
+	err_clear(&e);
+	OK(store_certadmin_get(fx.ca.st, serial, &a, &e));
+	snprintf(out, 16, "%s", a.replace_state != NULL ? a.replace_state : "");
+	store_certadmin_clear(&a);
+}
+
+static void
+assert_state(const char *serial, const char *want)
+{
+	char got[16];
+
+	replace_state(serial, got);
+	assert_string_equal(got, want);
+}
+
+/*
+ * Issue 13 review L1: an old certificate waiting for its replacement is superseded only while
+ * its renewal is still valid; the renewal revoked (by the console at once, elsewhere by the
+ * schedule's next run), the old one waits no more and stays valid; a later renewal makes it
+ * wait again and, its time come, supersedes it.
+ */
+static void
+test_replacement_follows_renewal(void **state)
+{
+	char old[STORE_SERIAL_MAX], r1[STORE_SERIAL_MAX], r2[STORE_SERIAL_MAX];
+	char r3[STORE_SERIAL_MAX];
+	size_t revoked = 0, reminded = 0;
+	time_t later = util_now() + 30 * 86400L; /* past console.replace_days (14) */
+	struct err e;
+
+	(void)state;
+	issue(&off1, RA_OCERT_SERVER, "old.example.co.jp", old);
+	assert_state(old, "");
+	issue_ex(&off1, RA_OCERT_SERVER, "old.example.co.jp", old, r1);
+	assert_state(old, "waiting");
+	/* the renewal revoked in the console: at once, the old one waits no more */
+	err_clear(&e);
+	OK(ra_ocert_revoke(fx.ca.ca, fx.ca.st, &off1, r1, 1, "key lost", &e));
+	assert_state(old, "");
+	err_clear(&e);
+	OK(ra_ocert_replace_due(fx.ca.ca, fx.ca.st, later, NULL, &revoked, &reminded, &e));
+	assert_int_equal(revoked, 0);
+	assert_int_equal(status_of(&off1, old), RA_CERT_VALID);
+
+	/* renewed again, that renewal revoked outside the console (the CLI): the schedule */
+	issue_ex(&off1, RA_OCERT_SERVER, "old.example.co.jp", old, r2);
+	assert_state(old, "waiting");
+	err_clear(&e);
+	OK(ca_revoke(fx.ca.ca, fx.ca.st, r2, 1, 0, "cli", &e));
+	assert_state(old, "waiting");
+	err_clear(&e);
+	OK(ra_ocert_replace_due(fx.ca.ca, fx.ca.st, later, NULL, &revoked, &reminded, &e));
+	assert_int_equal(revoked, 0);
+	assert_int_equal(reminded, 0);
+	assert_state(old, "");
+	assert_int_equal(status_of(&off1, old), RA_CERT_VALID);
+
+	/* a renewal that stays valid: superseded when its time comes */
+	issue_ex(&off1, RA_OCERT_SERVER, "old.example.co.jp", old, r3);
+	assert_state(old, "waiting");
+	err_clear(&e);
+	OK(ra_ocert_replace_due(fx.ca.ca, fx.ca.st, later, NULL, &revoked, &reminded, &e));
+	assert_int_equal(revoked, 1);
+	assert_state(old, "replaced");
+	assert_int_equal(status_of(&off1, old), RA_CERT_REVOKED);
+	assert_int_equal(status_of(&off1, r3), RA_CERT_VALID);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest stored[] = {
 	    cmocka_unit_test(test_revoke_search_result),
+	    cmocka_unit_test(test_replacement_follows_renewal),
 	};
 	int failed =
 	    cmocka_run_group_tests_name("ra bulk revocation on SQLite", stored, setup, teardown);

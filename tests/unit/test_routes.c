@@ -217,6 +217,28 @@ test_serve_tables(void **state)
 	free(all);
 }
 
+/* The log's path: a secret tail masked, by the request's route or (none took it) its prefix. */
+static void
+test_url_for_log(void **state)
+{
+	static const struct http_route t[] = {
+	    {"GET", "/open/", h_a, 0, HTTP_KIND_HTML, "open", 0, 0},
+	    {"GET", "/tok/", h_a, 0, HTTP_KIND_HTML, "tok", 0, 1},
+	    {NULL, NULL, NULL, 0, HTTP_KIND_PLAIN, NULL, 0, 0},
+	};
+	char out[64];
+
+	(void)state;
+	assert_string_equal(http_url_for_log(t, &t[1], "/tok/SECRET", out, sizeof(out)), "/tok/*");
+	assert_string_equal(http_url_for_log(NULL, &t[1], "/tok/SECRET", out, sizeof(out)),
+			    "/tok/*");
+	/* a POST to /tok/SECRET: no route (405), still masked */
+	assert_string_equal(http_url_for_log(t, NULL, "/tok/SECRET", out, sizeof(out)), "/tok/*");
+	assert_string_equal(http_url_for_log(t, &t[0], "/open/x", out, sizeof(out)), "/open/x");
+	assert_string_equal(http_url_for_log(t, NULL, "/other", out, sizeof(out)), "/other");
+	assert_string_equal(http_url_for_log(NULL, NULL, "/a\nb", out, sizeof(out)), "/a\\x0ab");
+}
+
 int
 main(void)
 {
@@ -224,6 +246,7 @@ main(void)
 	    cmocka_unit_test(test_compose_order),
 	    cmocka_unit_test(test_compose_refused),
 	    cmocka_unit_test(test_serve_tables),
+	    cmocka_unit_test(test_url_for_log),
 	};
 
 	return cmocka_run_group_tests_name("routes", tests, NULL, NULL);

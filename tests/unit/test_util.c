@@ -3,6 +3,9 @@
  * the strict JSON helpers.  Each case would fail if the rule it names broke.
  */
 #include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 #include "testutil.h"
 
@@ -799,6 +802,91 @@ test_ip_keys(void **state)
 	assert_false(util_ip_prefix_ok("example.jp"));
 }
 
+/* ---- sd_notify and the journal's priority prefixes ---- */
+
+/* A datagram socket bound to name (abstract when it starts with '@'); returns the fd. */
+static int
+notify_listener(const char *name)
+{
+	struct sockaddr_un sa;
+	socklen_t len;
+	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+
+	assert_true(fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, name, strlen(name));
+	if (name[0] == '@')
+		sa.sun_path[0] = '\0';
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(name));
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, len), 0);
+	return fd;
+}
+
+static void
+test_sd_notify(void **state)
+{
+	char name[64], got[128], path[] = "/tmp/shomei-notify-XXXXXX";
+	ssize_t n;
+	int fd;
+
+	(void)state;
+	unsetenv("NOTIFY_SOCKET");
+	assert_int_equal(util_sd_notify("READY=1"), 1); /* not under systemd: nothing to do */
+	snprintf(name, sizeof(name), "@shomei-unit-%ld", (long)getpid());
+	fd = notify_listener(name);
+	setenv("NOTIFY_SOCKET", name, 1);
+	assert_int_equal(util_sd_notify("READY=1\nSTATUS=x"), 0);
+	n = recv(fd, got, sizeof(got), MSG_DONTWAIT);
+	assert_int_equal(n, 16);
+	assert_memory_equal(got, "READY=1\nSTATUS=x", 16);
+	close(fd);
+	/* a path */
+	assert_non_null(mkdtemp(path));
+	snprintf(name, sizeof(name), "%s/n", path);
+	fd = notify_listener(name);
+	setenv("NOTIFY_SOCKET", name, 1);
+	assert_int_equal(util_sd_notify("STOPPING=1"), 0);
+	assert_int_equal(recv(fd, got, sizeof(got), MSG_DONTWAIT), 10);
+	close(fd);
+	unlink(name);
+	rmdir(path);
+	/* nobody listening, or a value that is neither a path nor an abstract name */
+	assert_int_equal(util_sd_notify("READY=1"), -1);
+	setenv("NOTIFY_SOCKET", "vsock:2:1", 1);
+	assert_int_equal(util_sd_notify("READY=1"), -1);
+	unsetenv("NOTIFY_SOCKET");
+}
+
+static void
+test_journal_prefix(void **state)
+{
+	char v[64], path[] = "/tmp/shomei-journal-XXXXXX";
+	struct stat st;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	unsetenv("JOURNAL_STREAM");
+	assert_int_equal(log_is_journal(fd), 0);
+	snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", v, 1);
+	assert_int_equal(log_is_journal(fd), 1);
+	snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino + 1);
+	setenv("JOURNAL_STREAM", v, 1); /* another stream: stderr was redirected since */
+	assert_int_equal(log_is_journal(fd), 0);
+	setenv("JOURNAL_STREAM", "12:", 1);
+	assert_int_equal(log_is_journal(fd), 0);
+	unsetenv("JOURNAL_STREAM");
+	log_init("shomei", 0);
+	assert_string_equal(log_prio_prefix(LOG_PRIO_ERR), "");
+	close(fd);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -814,6 +902,8 @@ main(void)
 	    cmocka_unit_test(test_sjson_members),
 	    cmocka_unit_test(test_ip_keys),
 	    cmocka_unit_test(test_xff_client),
+	    cmocka_unit_test(test_sd_notify),
+	    cmocka_unit_test(test_journal_prefix),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
