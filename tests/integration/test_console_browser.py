@@ -292,7 +292,9 @@ def bulk(c, srv, tmp_path, dl):
     t = bulk_rows(c)
     assert [x[0] for x in t] == ["1", "2", "3"], t
     assert [x[1] for x in t] == ["OK", "NG", "OK"], t
+    # the column and the reason in Japanese, the checker's detail after it
     assert t[1][3] == "利用管理者メールアドレス" and t[1][4] == "email", t
+    assert t[1][5].startswith(tr("ja", "Not a valid e-mail address") + ": "), t
     assert c.find_all("form[action='/bulk/commit']") == []
     assert tr("ja", "Nothing can be committed: correct the file and upload it again.") \
         in c.text("main")
