@@ -77,8 +77,10 @@ unit-asan:
 	$(MAKE) -j$(JOBS) BUILD=build-asan OPT=-O1 WERROR=1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit
 
+# The tests run longest first by tests/integration/durations.txt; each run writes its times to
+# $(BUILD)/integration-durations.txt (copy it over the former to refresh the order).
 integration: $(BUILD)/shomei $(UNIT_BIN) $(LOCKSHIM)
-	scripts/with-pg.sh $(PY) -m pytest -q -p no:cacheprovider -n $(ITEST_JOBS) --durations=25 tests/integration
+	SHOMEI_DURATIONS_OUT=$(BUILD)/integration-durations.txt scripts/with-pg.sh $(PY) -m pytest -q -p no:cacheprovider -n $(ITEST_JOBS) --durations=25 tests/integration
 
 fuzz:
 	scripts/fuzz.sh
