@@ -38,6 +38,9 @@ PY       := /usr/bin/python3
 # integration tests at once (pytest-xdist): each starts its own servers on free ports, and
 # one per core (more made timing-based tests flaky on a loaded machine, for no gain)
 ITEST_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# compilers at once in the builds of `make test` (the sub-makes below get -j themselves, so a
+# plain `make test` builds in parallel too)
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 # The C files the style gates (`make lint`) cover and `make format` rewrites.
 LINT_SRC := $(sort $(wildcard src/*.[ch] src/*/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch] \
               tests/pkcs11/*.[ch] bench/*.[ch]))
@@ -96,11 +99,13 @@ unit: $(BUILD)/shomei $(UNIT_BIN) $(LOCKSHIM)
 	scripts/with-pg.sh scripts/run-unit.sh $(BUILD)
 
 unit-asan:
-	$(MAKE) BUILD=build-asan OPT=-O1 WERROR=1 \
+	$(MAKE) -j$(JOBS) BUILD=build-asan OPT=-O1 WERROR=1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" unit
 
+# The tests run longest first by tests/integration/durations.txt; each run writes its times to
+# $(BUILD)/integration-durations.txt (copy it over the former to refresh the order).
 integration: $(BUILD)/shomei $(UNIT_BIN) $(LOCKSHIM)
-	scripts/with-pg.sh $(PY) -m pytest -q -p no:cacheprovider -n $(ITEST_JOBS) --durations=25 tests/integration
+	SHOMEI_DURATIONS_OUT=$(BUILD)/integration-durations.txt scripts/with-pg.sh $(PY) -m pytest -q -p no:cacheprovider -n $(ITEST_JOBS) --durations=25 tests/integration
 
 fuzz:
 	scripts/fuzz.sh
@@ -124,7 +129,7 @@ lint-selftest:
 
 test: deps
 	$(MAKE) lint
-	$(MAKE) WERROR=1 all unit
+	$(MAKE) -j$(JOBS) WERROR=1 all unit
 	$(MAKE) unit-asan
 	$(MAKE) WERROR=1 integration
 	$(MAKE) fuzz

@@ -115,8 +115,25 @@ run_one() {
 	rm -rf "$work"
 }
 
+# Links one target; its messages go to $OUT/build-<name>.log, and $OUT/build-<name>.ok is
+# written when it built.
+build_one() {
+	local target=$1 name
+	name=$(basename "$target" .c)
+	name=${name#fuzz_}
+	rm -f "$OUT/build-$name.ok"
+	# shellcheck disable=SC2086
+	if clang $CFLAGS $SAN -fsanitize=fuzzer -o "$OUT/fuzz_$name" "$target" \
+		"$OUT/libshomei-fuzz.a" $PKG_LIBS -lpthread >"$OUT/build-$name.log" 2>&1; then
+		: >"$OUT/build-$name.ok"
+	fi
+}
+export -f build_one
+export PKG_LIBS
+
 failed=()
 names=()
+targets=()
 for target in tests/fuzz/fuzz_*.c; do
 	[ -f "$target" ] || continue
 	name=$(basename "$target" .c)
@@ -124,11 +141,19 @@ for target in tests/fuzz/fuzz_*.c; do
 	if [ $# -gt 0 ] && [[ " $* " != *" $name "* ]]; then
 		continue
 	fi
-	bin="$OUT/fuzz_$name"
-	echo "== fuzz: building $bin"
-	# shellcheck disable=SC2086
-	if ! clang $CFLAGS $SAN -fsanitize=fuzzer -o "$bin" "$target" "$OUT/libshomei-fuzz.a" \
-		$PKG_LIBS -lpthread; then
+	targets+=("$target")
+done
+# the targets link side by side, one per core
+echo "== fuzz: building ${#targets[@]} target(s) in $OUT/"
+if [ ${#targets[@]} -gt 0 ]; then
+	# shellcheck disable=SC2016
+	printf '%s\n' "${targets[@]}" | xargs -P "$JOBS" -I{} bash -c 'build_one "$1"' _ {}
+fi
+for target in "${targets[@]}"; do
+	name=$(basename "$target" .c)
+	name=${name#fuzz_}
+	if [ ! -f "$OUT/build-$name.ok" ]; then
+		cat "$OUT/build-$name.log"
 		failed+=("$name (build)")
 		continue
 	fi

@@ -38,6 +38,9 @@
 #define KEYS_PKCS11_MODULE "/usr/lib/softhsm/libsofthsm2.so"
 #define KEYS_SELFTEST "shomei signer self-test"
 
+/* PBKDF2 rounds of the keys this process writes (see signer_key_write_iter_set()). */
+static int keys_write_iter = KEYS_PBKDF2_ITER;
+
 /* The pkcs11 engine of this process (see signer_engine_release()), and who loaded it. */
 static ENGINE *keys_engine;
 static pid_t keys_engine_pid;
@@ -125,6 +128,12 @@ out:
 	return rc;
 }
 
+void
+signer_key_write_iter_set(int iter)
+{
+	keys_write_iter = iter > 0 ? iter : KEYS_PBKDF2_ITER;
+}
+
 int
 signer_key_write(const char *path, EVP_PKEY *pkey, const char *pass, struct err *e)
 {
@@ -145,7 +154,7 @@ signer_key_write(const char *path, EVP_PKEY *pkey, const char *pass, struct err 
 		err_ssl(e, ERR_INTERNAL, "signer: %s: cannot encode the key", path);
 		goto out;
 	}
-	pbe = PKCS5_pbe2_set_iv(EVP_aes_256_cbc(), KEYS_PBKDF2_ITER, NULL, 0, NULL,
+	pbe = PKCS5_pbe2_set_iv(EVP_aes_256_cbc(), keys_write_iter, NULL, 0, NULL,
 				NID_hmacWithSHA256);
 	if (pbe == NULL) {
 		err_ssl(e, ERR_INTERNAL, "signer: %s: cannot set up PBES2", path);

@@ -158,7 +158,12 @@ int signer_spawn_fd(const struct conf *, int *fd, pid_t *pid, struct err *);
  * PIN", "signer: pkcs11: token \"x\" not found", ...  Caller owns *out (EVP_PKEY_free).
  *
  * signer_key_write(): PKCS#8 encrypted with AES-256-CBC (PBKDF2-HMAC-SHA256), PEM, mode
- * 0600, written atomically.  An empty passphrase is refused.
+ * 0600, written atomically.  An empty passphrase is refused.  600,000 PBKDF2 rounds (OWASP
+ * 2023); a key is read with the rounds its file names.
+ *
+ * signer_key_write_iter_set(): the PBKDF2 rounds of the keys this process writes from now on;
+ * 0 restores the 600,000.  For the unit tests only (tests/unit/testutil.h), which make a
+ * CA per test: shomei itself never calls it.
  *
  * signer_passphrase(): key_passphrase, else the environment variable named by
  * key_passphrase_env, else the contents of key_passphrase_file without trailing newlines.
@@ -172,6 +177,7 @@ int signer_spawn_fd(const struct conf *, int *fd, pid_t *pid, struct err *);
  */
 int signer_key_load(const struct conf *, const char *spec, EVP_PKEY **out, struct err *);
 int signer_key_write(const char *path, EVP_PKEY *, const char *passphrase, struct err *);
+void signer_key_write_iter_set(int iter);
 int signer_passphrase(const struct conf *, char **out, struct err *);
 void signer_secret_free(char *); /* OPENSSL_cleanse + free; accepts NULL */
 void signer_engine_release(void);

@@ -261,3 +261,67 @@ def pytest_runtest_makereport(item, call):
     rep = outcome.get_result()
     if rep.when == "call":
         item.shomei_rep_call = rep
+
+
+# --- longest first under pytest-xdist (make integration: -n 2) ---
+#
+# The tests run longest first by the times in durations.txt (seconds and node id; a run with
+# SHOMEI_DURATIONS_OUT=file writes that file, `make integration` writes
+# build/integration-durations.txt: copy it over to refresh), so that under pytest-xdist's load
+# scheduling the run ends on short tests on both workers instead of
+# on a long test that started last.  xdist hands out the first quarter of the tests in two
+# contiguous chunks, then ever smaller batches in this order.  A test not in the file counts as
+# DEFAULT_SECONDS.  Tests sharing a module- or class-scoped fixture stay together (their
+# module's order, so the fixture is made once per worker), weighed by their sum.
+
+DURATIONS = os.path.join(os.path.dirname(__file__), "durations.txt")
+DEFAULT_SECONDS = 5.0
+
+
+def _recorded_durations():
+    out = {}
+    try:
+        with open(DURATIONS, encoding="utf-8") as f:
+            for line in f:
+                secs, _, nodeid = line.strip().partition(" ")
+                if nodeid:
+                    out[nodeid] = float(secs)
+    except (OSError, ValueError):
+        return {}
+    return out
+
+
+_measured = {}
+
+
+def pytest_runtest_logreport(report):
+    """Adds up each test's setup, call and teardown (on the controller: every worker's)."""
+    _measured[report.nodeid] = _measured.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session, exitstatus):
+    out = os.environ.get("SHOMEI_DURATIONS_OUT")
+    if not out or hasattr(session.config, "workerinput") or not _measured:
+        return
+    with open(out, "w", encoding="utf-8") as f:
+        for nodeid, secs in sorted(_measured.items(), key=lambda kv: (-kv[1], kv[0])):
+            f.write(f"{secs:.1f} {nodeid}\n")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Reorders the tests longest first (groups sharing a wider fixture kept whole)."""
+    times = _recorded_durations()
+    if not times:
+        return
+    groups = {}
+    for i, item in enumerate(items):
+        defs = getattr(item, "_fixtureinfo", None)
+        shared = defs is not None and any(
+            d.scope in ("module", "class")
+            for fds in defs.name2fixturedefs.values() for d in fds)
+        key = item.nodeid.split("::")[0] if shared else item.nodeid
+        g = groups.setdefault(key, [i, 0.0, []])
+        g[1] += times.get(item.nodeid, DEFAULT_SECONDS)
+        g[2].append(item)
+    order = sorted(groups.values(), key=lambda g: (-g[1], g[0]))
+    items[:] = [item for g in order for item in g[2]]

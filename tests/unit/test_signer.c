@@ -1990,6 +1990,73 @@ test_passphrase_sources(void **state)
 	conf_free(&c);
 }
 
+/* The PBKDF2 rounds of an encrypted PKCS#8 PEM file (PBES2, PBKDF2-HMAC-SHA256), else -1. */
+static long
+key_file_iter(const char *path)
+{
+	const ASN1_OBJECT *obj;
+	const void *pval;
+	const X509_ALGOR *alg;
+	X509_SIG *p8 = NULL;
+	PBE2PARAM *pbe2 = NULL;
+	PBKDF2PARAM *kdf = NULL;
+	FILE *fp;
+	int ptype;
+	long iter = -1;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		goto out;
+	p8 = PEM_read_PKCS8(fp, NULL, NULL, NULL);
+	fclose(fp);
+	if (p8 == NULL)
+		goto out;
+	X509_SIG_get0(p8, &alg, NULL);
+	X509_ALGOR_get0(&obj, &ptype, &pval, alg);
+	if (OBJ_obj2nid(obj) != NID_pbes2 || ptype != V_ASN1_SEQUENCE ||
+	    (pbe2 = ASN1_item_unpack(pval, ASN1_ITEM_rptr(PBE2PARAM))) == NULL)
+		goto out;
+	X509_ALGOR_get0(&obj, &ptype, &pval, pbe2->keyfunc);
+	if (OBJ_obj2nid(obj) != NID_id_pbkdf2 || ptype != V_ASN1_SEQUENCE ||
+	    (kdf = ASN1_item_unpack(pval, ASN1_ITEM_rptr(PBKDF2PARAM))) == NULL)
+		goto out;
+	X509_ALGOR_get0(&obj, NULL, NULL, pbe2->encryption);
+	if (OBJ_obj2nid(obj) != NID_aes_256_cbc || kdf->prf == NULL)
+		goto out;
+	X509_ALGOR_get0(&obj, NULL, NULL, kdf->prf);
+	if (OBJ_obj2nid(obj) == NID_hmacWithSHA256)
+		iter = ASN1_INTEGER_get(kdf->iter);
+out:
+	PBKDF2PARAM_free(kdf);
+	PBE2PARAM_free(pbe2);
+	X509_SIG_free(p8);
+	return iter;
+}
+
+/*
+ * The rounds of the keys shomei writes: 600,000 by default (the other unit tests write theirs
+ * with TU_KEY_ITER, see testutil.h), and the test setting takes effect.
+ */
+static void
+test_key_write_rounds(void **state)
+{
+	struct fx *f = *state;
+	char *path = xasprintf("%s/keys/rounds.pem", f->dir);
+	EVP_PKEY *k = NULL;
+	struct err e;
+
+	err_clear(&e);
+	signer_key_write_iter_set(0);
+	assert_int_equal(signer_key_write(path, f->leaf_key, PASS, &e), 0);
+	signer_key_write_iter_set(TU_KEY_ITER);
+	assert_int_equal(key_file_iter(path), 600000);
+	assert_int_equal(signer_key_load(&f->conf, "keys/rounds.pem", &k, &e), 0);
+	assert_int_equal(EVP_PKEY_eq(k, f->leaf_key), 1);
+	EVP_PKEY_free(k);
+	assert_int_equal(signer_key_write(path, f->leaf_key, PASS, &e), 0);
+	assert_int_equal(key_file_iter(path), TU_KEY_ITER);
+	free(path);
+}
+
 static void
 test_key_write_load(void **state)
 {
@@ -2251,6 +2318,7 @@ main(void)
 	    cmocka_unit_test(test_startup_failures),
 	    cmocka_unit_test(test_passphrase_sources),
 	    cmocka_unit_test(test_key_write_load),
+	    cmocka_unit_test(test_key_write_rounds),
 	    cmocka_unit_test(test_bench),
 	};
 	const struct CMUnitTest rsa[] = {

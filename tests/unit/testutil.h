@@ -13,6 +13,22 @@
 
 #include <cmocka.h>
 
+#include "signer/signer.h"
+
+/*
+ * PBKDF2 rounds of the keys the unit tests write (ca_init() per test writes four, and every
+ * signer reads them back): 600,000 rounds cost about 0.25 s per key, most of the CPU time of
+ * the suites that make a CA per test.  The rounds change nothing the tests look at (a key is
+ * read with the rounds its file names); test_signer checks the 600,000 of the default.
+ */
+#define TU_KEY_ITER 1000
+
+__attribute__((constructor)) static void
+tu_key_iter_init(void)
+{
+	signer_key_write_iter_set(TU_KEY_ITER);
+}
+
 /* rc must be -1 and the error message start with prefix. */
 #define tu_expect_prefix(rc, e, prefix)                                                            \
 	do {                                                                                       \
