@@ -242,9 +242,15 @@ def test_notify_and_journal_priority(tmp_path):
         n.wait("STOPPING=1")
         proc.wait(60)
     finally:
+        # SIGTERM first: the supervisor stops its web process and signer (a SIGKILL of the
+        # supervisor alone would leave them running)
         if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+            proc.terminate()
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     text = open(log, encoding="utf-8", errors="replace").read()
     lines = [ln for ln in text.splitlines() if ln]
     assert lines, "no log"
