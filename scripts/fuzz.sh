@@ -50,6 +50,11 @@ if grep -q 'gen/migrations\.c' Makefile; then
 	gen=("$OUT/gen/migrations.c")
 fi
 
+# The compiled-in paths (src/util/paths.h includes the generated header).
+if grep -q 'gen/shomei_paths\.h' Makefile; then
+	make -s BUILD="$OUT" "$OUT/gen/shomei_paths.h" >/dev/null
+fi
+
 # One object per library source (everything but src/main.c), rebuilt when it or a header
 # changed, compiled in parallel.
 compile_one() {
