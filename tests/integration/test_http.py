@@ -224,6 +224,31 @@ def hold_slot(port, cafile=None, request=SLOW_POST):
     return s
 
 
+def hold_slots(n, port, cafile=None, request=SLOW_POST, wait=10.0):
+    """n connections that each hold a slot: one answered at once (503) was refused because a
+    slot was still counted for an earlier request (start_server's last /healthz, until
+    libmicrohttpd reports it complete), so it is opened again."""
+    held, deadline = [], time.time() + wait
+    while len(held) < n:
+        s = hold_slot(port, cafile, request)
+        s.settimeout(0.3)
+        try:
+            answered = s.recv(100) != b""
+        except socket.timeout:
+            answered = False
+        if not answered:
+            s.settimeout(10)
+            held.append(s)
+            continue
+        s.close()
+        if time.time() > deadline:
+            for h in held:
+                h.close()
+            raise AssertionError(f"{len(held)} of {n} slots held after {wait} s")
+        time.sleep(0.2)
+    return held
+
+
 def get_until(status, *args, wait=10.0, **kw):
     """GET until the answer has STATUS (held slots are counted once the server
     has read their headers, which takes a moment on a busy machine); returns the
@@ -247,11 +272,10 @@ def test_overload_503(ca_sqlite):
                                   "http.timeout = 120")
     held = []
     try:
-        held = [hold_slot(srv.http_port), hold_slot(srv.http_port)]
+        held = hold_slots(2, srv.http_port)
         st, h, body = get_until(503, srv.http + "/healthz")
         assert st == 503 and h.get("Retry-After") == "2"
-        held += [hold_slot(srv.https_port, srv.cafile, SLOW_API_POST),
-                 hold_slot(srv.https_port, srv.cafile, SLOW_API_POST)]
+        held += hold_slots(2, srv.https_port, srv.cafile, SLOW_API_POST)
         # an HTML route answers with a page in Japanese and English
         st, h, body = get_until(503, srv.https + "/", cafile=srv.cafile)
         assert st == 503 and h.get("Retry-After") == "2"
