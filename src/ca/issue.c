@@ -79,6 +79,25 @@ ca_issue_write(struct store *st, void *arg, struct err *e)
 	return 0;
 }
 
+/* The certificate's row: what every issuance stores (rec's serial and DER set by the caller). */
+static void
+ca_issue_rec(const struct ca *ca, const struct ca_issue_req *req, const struct profile *prof,
+	     const X509_NAME *subject, const GENERAL_NAMES *sans, time_t nb, time_t na, time_t now,
+	     struct store_cert *rec)
+{
+	rec->ca = xstrdup(ca->name);
+	rec->subject = x509_name_text(subject);
+	rec->sans = x509_sans_text(sans);
+	rec->profile = xstrdup(prof->name);
+	rec->org_id = req->org_id;
+	rec->not_before = nb;
+	rec->not_after = na;
+	rec->status = STORE_CERT_VALID;
+	rec->reason = -1;
+	rec->predecessor = req->predecessor ? xstrdup(req->predecessor) : NULL;
+	rec->created = now;
+}
+
 /* The second step of a two-step issuance: stores req->presigned (a copy goes to out). */
 static int
 ca_issue_presigned(struct ca *ca, struct store *st, const struct ca_issue_req *req,
@@ -100,20 +119,11 @@ ca_issue_presigned(struct ca *ca, struct store *st, const struct ca_issue_req *r
 		goto out;
 	}
 	memcpy(rec.serial, ps->serial, sizeof(rec.serial));
-	rec.ca = xstrdup(ca->name);
-	rec.subject = x509_name_text(X509_get_subject_name(x));
-	rec.sans = x509_sans_text(sans);
-	rec.profile = xstrdup(prof->name);
-	rec.org_id = req->org_id;
-	rec.not_before = ps->not_before;
-	rec.not_after = ps->not_after;
-	rec.status = STORE_CERT_VALID;
-	rec.reason = -1;
-	rec.predecessor = req->predecessor ? xstrdup(req->predecessor) : NULL;
+	ca_issue_rec(ca, req, prof, X509_get_subject_name(x), sans, ps->not_before, ps->not_after,
+		     now, &rec);
 	rec.der = xmalloc(ps->derlen);
 	memcpy(rec.der, ps->der, ps->derlen);
 	rec.derlen = ps->derlen;
-	rec.created = now;
 	memcpy(out->serial, rec.serial, sizeof(out->serial));
 	out->der = rec.der;
 	out->derlen = rec.derlen;
@@ -275,19 +285,10 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 			err_set(e, ERR_INTERNAL, "issue: cannot format serial");
 			goto out;
 		}
-		rec.ca = xstrdup(ca->name);
-		rec.subject = x509_name_text(X509_get_subject_name(tbs));
-		rec.sans = x509_sans_text(sans);
-		rec.profile = xstrdup(prof->name);
-		rec.org_id = req->org_id;
-		rec.not_before = t.not_before;
-		rec.not_after = t.not_after;
-		rec.status = STORE_CERT_VALID;
-		rec.reason = -1;
-		rec.predecessor = req->predecessor ? xstrdup(req->predecessor) : NULL;
+		ca_issue_rec(ca, req, prof, X509_get_subject_name(tbs), sans, t.not_before,
+			     t.not_after, now, &rec);
 		rec.der = der;
 		rec.derlen = len;
-		rec.created = now;
 
 		memcpy(out->serial, rec.serial, sizeof(out->serial));
 		out->der = der;
