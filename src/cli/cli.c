@@ -15,7 +15,7 @@ const struct cli_cmd cli_cmds[] = {
     {"audit", cmd_audit, "verify or list the audit chain, reconcile it with the signer's log"},
     {"signer-log", cmd_signer_log, "verify the signer's own log of every signature"},
     {"crl", cmd_crl, "generate a full or delta CRL now"},
-    {"ca", cmd_ca, "root CA ceremony: sign the root CRL, revoke an issuing CA"},
+    {"ca", cmd_ca, "root CA ceremonies: root CRL, revoke or switch an issuing CA"},
     {"apikey", cmd_apikey, "create, list or disable API keys of the REST API"},
     {"officer", cmd_officer, "add, list or disable RA officers; renewals that are due"},
     {"serve", cmd_serve, "run the service (supervisor, signer, web)"},

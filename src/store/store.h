@@ -232,6 +232,8 @@ int store_cert_list(struct store *, const struct store_cert_filter *, struct sto
 int store_cert_revoke(struct store *, const char *serial, time_t when, int reason,
 		      time_t invalidity_date, struct err *);
 int store_cert_count(struct store *, int status, int64_t *n, struct err *);
+/* *live = 1 when CA ca has a certificate that has not expired at now (revoked or not). */
+int store_cert_ca_live(struct store *, const char *ca, time_t now, int *live, struct err *);
 /* How many store_cert_list() would give without limit and offset: one COUNT(*). */
 int store_cert_count_filter(struct store *, const struct store_cert_filter *, int64_t *n,
 			    struct err *);
