@@ -171,6 +171,21 @@ ca_issuing_of(const struct ca *ca, const X509 *x)
 	return NULL;
 }
 
+const struct ca_issuing *
+ca_issuing_of_der(const struct ca *ca, const unsigned char *der, size_t len)
+{
+	const struct ca_issuing *ci = NULL;
+	const unsigned char *p = der;
+	X509 *x;
+
+	if (ca->ncas > 1 && (x = d2i_X509(NULL, &p, (long)len)) != NULL) {
+		ci = ca_issuing_of(ca, x);
+		X509_free(x);
+	}
+	ERR_clear_error();
+	return ci != NULL ? ci : &ca->cas[0];
+}
+
 static void
 ca_thread_store_free(void *p)
 {

@@ -97,6 +97,8 @@ int ca_name_valid(const char *s);
 const struct ca_issuing *ca_issuing_find(const struct ca *, const char *name);
 /* The issuing CA (current or previous) whose key signed x, or NULL. */
 const struct ca_issuing *ca_issuing_of(const struct ca *, const X509 *x);
+/* The same for a certificate's DER; the current issuing CA when none (or it does not parse). */
+const struct ca_issuing *ca_issuing_of_der(const struct ca *, const unsigned char *der, size_t len);
 
 /* A new store connection for the calling thread. */
 int ca_store_open(struct ca *, struct store **, struct err *);
