@@ -207,9 +207,10 @@ out:
 }
 
 int
-backup_make(const struct backup_opts *o, const char *dest, struct backup_summary *sum,
+backup_make(const struct backup_opts *o, const char *destarg, struct backup_summary *sum,
 	    struct err *e)
 {
+	char *dest = bk_path_clean(destarg);
 	struct backup_manifest m;
 	struct buf mb;
 	char *tmp = NULL, *path = NULL;
@@ -257,6 +258,7 @@ out:
 	buf_free(&mb);
 	free(path);
 	free(tmp);
+	free(dest);
 	return rc;
 }
 
@@ -539,9 +541,10 @@ out:
 }
 
 int
-backup_restore(const char *src, const char *datadir, const char *pass, size_t passlen,
+backup_restore(const char *src, const char *datadirarg, const char *pass, size_t passlen,
 	       struct backup_summary *sum, struct err *e)
 {
+	char *datadir = bk_path_clean(datadirarg);
 	struct backup_manifest m;
 	struct backup_key *k = NULL;
 	const struct backup_file *kf;
@@ -581,5 +584,6 @@ out:
 	free(path);
 	free(rel);
 	free(tmp);
+	free(datadir);
 	return rc;
 }

@@ -17,6 +17,8 @@ int bk_write_new(const char *path, const void *, size_t, int mode,
 /* mkdir with exactly mode; ERR_REFUSED when it exists. */
 int bk_mkdir(const char *path, int mode, struct err *);
 int bk_fsync_dir(const char *path, struct err *);
+/* path without trailing slashes ("b/" names b, whose temporary sibling is "b.tmp-PID"). */
+char *bk_path_clean(const char *path);
 /* The directory holding path; caller frees. */
 char *bk_parent(const char *path);
 /* 0: path is absent, 1: an empty directory; -1 (ERR_REFUSED naming what) else. */

@@ -155,6 +155,16 @@ bk_fsync_dir(const char *path, struct err *e)
 	return rc;
 }
 
+char *
+bk_path_clean(const char *path)
+{
+	size_t n = strlen(path);
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	return xstrndup(path, n);
+}
+
 /* The directory that holds path ("." for a bare name); caller frees. */
 char *
 bk_parent(const char *path)

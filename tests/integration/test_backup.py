@@ -217,6 +217,16 @@ def test_verify_finds_damage_and_refusals(ca_sqlite, tmp_path):
                env={"SHOMEI_BACKUP_PASSPHRASE": "short"})
     assert p.returncode == 1 and b"at least 12" in p.stderr, p.stderr
     no_leftovers(dest)
+    # a failure half-way (the store copied, then a file of keys/ too large to seal): the
+    # temporary tree is removed, DEST never appears
+    big = inst.path("keys", "big.bin")
+    with open(big, "wb") as f:
+        f.write(b"\0" * (1024 * 1024 + 1))
+    p = shomei("-d", inst.datadir, "backup", "--keys", dest,
+               env={"SHOMEI_BACKUP_PASSPHRASE": PASS})
+    assert p.returncode == 1 and b"big.bin" in p.stderr, p.stderr
+    no_leftovers(dest)
+    os.unlink(big)
     # a non-empty DEST is refused
     os.makedirs(dest)
     open(os.path.join(dest, "x"), "w").close()
