@@ -361,6 +361,7 @@ bk_verify(const char *src, const char *pass, size_t passlen, struct backup_manif
 	int rc = -1;
 
 	memset(&b, 0, sizeof(b));
+	memset(m, 0, sizeof(*m));
 	memset(sum, 0, sizeof(*sum));
 	path = xasprintf("%s/%s", src, BACKUP_MANIFEST);
 	if (util_read_file(path, BACKUP_MANIFEST_MAX, &b, e) == -1 ||

@@ -209,6 +209,10 @@ def test_verify_finds_damage_and_refusals(ca_sqlite, tmp_path):
     csr, _ = make_csr(tmp_path, "/CN=x", san="email:x@example.com")
     inst.ok("issue", "--profile", "client", "--csr", csr)
     dest = str(tmp_path / "bk")
+    # nothing there, or no manifest: a clear refusal
+    for missing in (str(tmp_path / "none"), inst.path("certs")):
+        v = shomei("backup", "--verify", missing)
+        assert v.returncode == 1 and b"MANIFEST" in v.stderr, (v.returncode, v.stderr)
     # --keys without a passphrase (or a short one) is refused, nothing written
     p = shomei("-d", inst.datadir, "backup", "--keys", dest)
     assert p.returncode == 1 and b"passphrase" in p.stderr, p.stderr
