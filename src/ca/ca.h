@@ -120,6 +120,12 @@ struct ca_init_opts {
 	const char *store;    /* default "sqlite:db/shomei.db" */
 	/* where the root key goes: outside the data directory (default DATADIR.offline/) */
 	const char *root_key_out;
+	/*
+	 * PBKDF2 rounds of the keys written (0: the default, 600,000; at least 1,000).  Fewer
+	 * make every start and CLI command faster and the keys at rest weaker: for throwaway
+	 * instances (the tests), never for a CA in service.
+	 */
+	long key_rounds;
 	const char *ca_key_uri; /* optional pkcs11: URI of an existing issuing-CA key */
 	/*
 	 * Object identifiers: the arc the CA's own OIDs are made under (default: a new one
@@ -132,6 +138,7 @@ struct ca_init_opts {
 	const char *tsa_policy;
 	const char *cps_uri;
 };
+#define CA_KEY_ROUNDS_MIN 1000
 /* A new OID arc from a random UUID (see ca_init_opts.oid_arc); caller frees. */
 char *ca_oid_arc_new(void);
 

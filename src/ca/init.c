@@ -449,6 +449,12 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 			o->key_type);
 		goto out;
 	}
+	if (o->key_rounds != 0 && (o->key_rounds < CA_KEY_ROUNDS_MIN || o->key_rounds > INT_MAX)) {
+		err_set(e, ERR_REFUSED, "init: --key-rounds must be at least %d",
+			CA_KEY_ROUNDS_MIN);
+		goto out;
+	}
+	signer_key_write_iter_set((int)o->key_rounds); /* 0: the default */
 	if (!ca_name_valid(name)) {
 		err_set(e, ERR_REFUSED, "init: CA name \"%s\" must be 1-32 of a-z, 0-9 and -",
 			name);

@@ -23,6 +23,7 @@ static const char usage_init[] =
     "usage: shomei init [--key-type p256|p384|rsa2048|rsa3072|rsa4096] [--ca-name NAME]\n"
     "                   [--base-url URL] [--org-name ORG] [--store SPEC] [--ca-key PKCS11-URI]\n"
     "                   [--oid-arc OID] [--policy OID] [--tsa-policy OID] [--cps URL]\n"
+    "                   [--key-rounds N]\n"
     "       shomei init --system [OPTIONS]\n"
     "       shomei init --check\n\n"
     "Creates the data directory with shomei.conf, a root CA, an issuing CA, an OCSP\n"
@@ -39,6 +40,9 @@ static const char usage_init[] =
     "  --policy OID   the certificate policy (CP/CPS) every certificate asserts (<arc>.1)\n"
     "  --tsa-policy OID  the policy of the time-stamps (<arc>.2)\n"
     "  --cps URL      the CPS's address, put next to the policy in every certificate\n"
+    "  --key-rounds N PBKDF2 rounds of the encrypted keys (default 600000, at least 1000):\n"
+    "                 fewer start faster and protect the keys at rest less; for throwaway\n"
+    "                 test instances only\n"
     "The initial root CRL is made with the root key here; later ones by `shomei ca root-crl`.\n"
     "--system makes an installed service's files: " SHOMEI_CONFFILE " (root's, 0640)\n"
     "and " SHOMEI_STATEDIR " (0750, group of web.user; keys/ root's 0700; db/ and the\n"
@@ -160,6 +164,7 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	    {"cps", required_argument, NULL, 'S'},
 	    {"root-key-out", required_argument, NULL, 'R'},
 	    {"system", no_argument, NULL, 'Y'},
+	    {"key-rounds", required_argument, NULL, 'I'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -203,6 +208,16 @@ cmd_init(struct cli *cli, int argc, char **argv)
 			break;
 		case 'R':
 			o.root_key_out = optarg;
+			break;
+		case 'I':
+			if (util_parse_long(optarg, CA_KEY_ROUNDS_MIN, INT_MAX, &o.key_rounds) ==
+			    -1) {
+				fprintf(stderr,
+					"shomei: init: --key-rounds must be a number of at "
+					"least %d\n",
+					CA_KEY_ROUNDS_MIN);
+				return ERR_USAGE;
+			}
 			break;
 		case 'C':
 			check = 1;
