@@ -221,9 +221,10 @@ struct ca_issue_req {
 	 * Issuance in two steps (the console's bulk commit signs every line before it takes the
 	 * store's write lock): sign_only stops once the certificate is signed (out gets it,
 	 * nothing is stored); presigned stores that very certificate (DER, serial, validity) with
-	 * the same request, without building or signing anything.  signed_fn is not called in
-	 * either step.  A presigned certificate whose serial is taken meanwhile is refused
-	 * (ERR_CONFLICT): its serial cannot be drawn anew.
+	 * the same request, without building or signing anything (nor parsing: with sans given,
+	 * the CSR is not needed, and the subject comes from presigned->subject).  signed_fn is not
+	 * called in either step.  A presigned certificate whose serial is taken meanwhile is
+	 * refused (ERR_CONFLICT): its serial cannot be drawn anew.
 	 */
 	int sign_only;
 	const struct ca_issued *presigned;
@@ -245,6 +246,9 @@ struct ca_issued {
 	unsigned char *der;
 	size_t derlen;
 	time_t not_before, not_after;
+	/* sign_only: the subject as stored (x509_name_text), so that the presigned step need not
+	 * parse the certificate again */
+	char *subject;
 };
 
 /*
