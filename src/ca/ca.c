@@ -117,10 +117,10 @@ ca_prev_load(struct ca *ca, struct err *e)
 		snprintf(key, sizeof(key), "prev%d.ca_name", i);
 		if ((name = conf_get(&ca->conf, key, NULL)) == NULL)
 			break;
-		if (!ca_name_valid(name) || ca_issuing_find(ca, name) != NULL ||
-		    strcmp(name, ca->root_crl_name) == 0)
+		if (!ca_name_valid(name) || ca_name_url_clash(ca, name))
 			return err_set(e, ERR_REFUSED,
-				       "%s: %s = %s: not a CA name (a-z, 0-9, -), or used twice",
+				       "%s: %s = %s: not a CA name (a-z, 0-9, -), or its URLs are "
+				       "another CA's or the root's",
 				       ca->conf.path, key, name);
 		snprintf(key, sizeof(key), "prev%d.ca.cert", i);
 		if ((cert = ca_cert_load(&ca->conf, key, 1, e)) == NULL)
@@ -139,6 +139,34 @@ ca_prev_load(struct ca *ca, struct err *e)
 			return err_set(e, ERR_REFUSED, "%s: %s is set but prev%d.ca_name is not",
 				       ca->conf.path, key, i);
 	}
+	return 0;
+}
+
+/* a store filter holds every issuing CA's name (ra_cas_filter) */
+_Static_assert(1 + CA_PREV_MAX <= STORE_CAS_MAX, "STORE_CAS_MAX too small for CA_PREV_MAX");
+
+/* 1 when a and b + "-delta" are the same name. */
+static int
+ca_name_is_delta_of(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+
+	return strncmp(a, b, n) == 0 && strcmp(a + n, "-delta") == 0;
+}
+
+int
+ca_name_url_clash(const struct ca *ca, const char *name)
+{
+	size_t i;
+
+	if (strcmp(name, ca->root_crl_name) == 0 || ca_name_is_delta_of(name, ca->root_crl_name) ||
+	    ca_name_is_delta_of(ca->root_crl_name, name))
+		return 1;
+	for (i = 0; i < ca->ncas; i++)
+		if (strcmp(name, ca->cas[i].name) == 0 ||
+		    ca_name_is_delta_of(name, ca->cas[i].name) ||
+		    ca_name_is_delta_of(ca->cas[i].name, name))
+			return 1;
 	return 0;
 }
 
@@ -242,6 +270,17 @@ ca_open(const char *datadir, unsigned flags, const char *const *const *known, st
 	ca->name = xstrdup(conf_get(&ca->conf, "ca_name", "shomei"));
 	v = conf_get(&ca->conf, "root.name", NULL);
 	ca->root_crl_name = v != NULL ? xstrdup(v) : ca_root_crl_name(ca->name);
+	/* names go into URLs and the signer's log lines */
+	if (!ca_name_valid(ca->name) || !ca_name_valid(ca->root_crl_name) ||
+	    strcmp(ca->name, ca->root_crl_name) == 0 ||
+	    ca_name_is_delta_of(ca->name, ca->root_crl_name) ||
+	    ca_name_is_delta_of(ca->root_crl_name, ca->name)) {
+		err_set(e, ERR_REFUSED,
+			"%s: ca_name \"%s\" and root.name \"%s\" must be 1-32 of a-z, 0-9 and - "
+			"and name distinct URLs",
+			ca->conf.path, ca->name, ca->root_crl_name);
+		goto out;
+	}
 	v = conf_get(&ca->conf, "base_url", "http://localhost:8080");
 	ca->base_url = xstrndup(v, strlen(v) - (strlen(v) > 0 && v[strlen(v) - 1] == '/'));
 	ca->store_spec = ca_store_spec(&ca->conf);

@@ -93,6 +93,11 @@ int ca_open(const char *datadir, unsigned flags, const char *const *const *known
 void ca_close(struct ca *); /* stops the batcher and the signer child it spawned */
 /* 1 when s is a CA name: 1-32 of a-z, 0-9 and - (it goes into URLs and file names). */
 int ca_name_valid(const char *s);
+/*
+ * 1 when an issuing CA called name would share a URL with one of ca's issuing CAs or its
+ * root (/crl/<name>.crl, /crl/<name>-delta.crl, /ca/<name>.crt).
+ */
+int ca_name_url_clash(const struct ca *, const char *name);
 /* The issuing CA called name (current or previous), or NULL. */
 const struct ca_issuing *ca_issuing_find(const struct ca *, const char *name);
 /* The issuing CA (current or previous) whose key signed x, or NULL. */
@@ -203,7 +208,9 @@ struct ca_issue_req {
 	 */
 	EVP_PKEY *key;
 	const X509_PUBKEY *spki;
-	long days;	/* 0 = profile default */
+	long days; /* 0 = profile default */
+	/* the issuing CA (NULL: the current one); a previous one only for --profile ocsp */
+	const struct ca_issuing *issuing;
 	int64_t org_id; /* the organization recorded with the certificate (0 = none); its name
 			 * policy is the RA's (ra_issue), never applied here */
 	const char *predecessor;
@@ -344,9 +351,11 @@ int ca_revoke_tx(struct ca *, struct store *, const char *serial, int reason, ti
 
 /*
  * After a revocation committed: with crl.on_revoke = yes and a signer attached, generates a
- * new full CRL.  0 when nothing was to be done.
+ * new full CRL of the revoked certificate's CA (serial; NULL: several, every issuing CA's).
+ * 0 when nothing was to be done.
  */
-int ca_after_revoke(struct ca *, struct store *, const char *actor, struct err *);
+int ca_after_revoke(struct ca *, struct store *, const char *serial, const char *actor,
+		    struct err *);
 
 /* ---- CRL ---- */
 /* Generates, signs, stores (and audits) a full (delta = 0) or delta CRL. */

@@ -86,7 +86,7 @@ ca_issue_rec(const struct ca *ca, const struct ca_issue_req *req, const struct p
 	     char *subject, const GENERAL_NAMES *sans, time_t nb, time_t na, time_t now,
 	     struct store_cert *rec)
 {
-	rec->ca = xstrdup(ca->name);
+	rec->ca = xstrdup(req->issuing != NULL ? req->issuing->name : ca->name);
 	rec->subject = subject; /* taken */
 	rec->sans = x509_sans_text(sans);
 	rec->profile = xstrdup(prof->name);
@@ -163,6 +163,7 @@ int
 ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct ca_issued *out,
 	 struct err *e)
 {
+	const struct x509_issuer *iss = req->issuing != NULL ? &req->issuing->issuer : &ca->issuer;
 	const struct profile *prof;
 	struct csr *own = NULL;
 	const struct csr *csr = NULL;
@@ -198,6 +199,16 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 		err_kind(e, CA_REFUSAL_PROFILE);
 		goto out;
 	}
+	/* a previous issuing CA certifies nothing but its own OCSP responder (renewing it) */
+	if (req->issuing != NULL && req->issuing != &ca->cas[0] &&
+	    strcmp(prof->name, "ocsp") != 0) {
+		err_set(e, ERR_REFUSED,
+			"issue: the previous issuing CA %s issues only its OCSP responder's "
+			"certificate (--profile ocsp)",
+			req->issuing->name);
+		err_kind(e, CA_REFUSAL_PROFILE);
+		goto out;
+	}
 	/* the second step of two with the names given: the certificate is made, nothing to parse */
 	if (req->presigned != NULL && req->presigned->subject != NULL && req->sans != NULL) {
 		rc = ca_issue_presigned(ca, st, req, prof, req->sans, util_now(), out, e);
@@ -225,7 +236,7 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 	}
 
 	now = util_now();
-	if (x509_time_to_epoch(X509_get0_notAfter(ca->cert), &ca_end) == -1) {
+	if (x509_time_to_epoch(X509_get0_notAfter(iss->cert), &ca_end) == -1) {
 		err_set(e, ERR_INTERNAL, "issue: CA certificate has a bad notAfter");
 		goto out;
 	}
@@ -254,11 +265,11 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 		tbs = NULL;
 		tbsder = der = sig = NULL;
 		x509_serial_new(t.serial, &t.serial_len);
-		if (x509_tbs_build(&ca->issuer, &t, &tbs, e) == -1) {
+		if (x509_tbs_build(iss, &t, &tbs, e) == -1) {
 			err_kind(e, CA_REFUSAL_LINT);
 			goto out;
 		}
-		if (x509_lint(tbs, prof, &ca->issuer, e) == -1)
+		if (x509_lint(tbs, prof, iss, e) == -1)
 			goto out;
 		if (req->check_only) {
 			rc = 0;

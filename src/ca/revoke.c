@@ -114,18 +114,34 @@ out:
 }
 
 int
-ca_after_revoke(struct ca *ca, struct store *st, const char *actor, struct err *e)
+ca_after_revoke(struct ca *ca, struct store *st, const char *serial, const char *actor,
+		struct err *e)
 {
+	const struct ca_issuing *only = NULL;
 	struct store_crl crl;
+	struct store_cert rec;
+	struct err e2;
 	size_t i;
-	int rc;
+	int rc = 0;
 
 	if (strcmp(conf_get(&ca->conf, "crl.on_revoke", "no"), "yes") != 0 || ca->signer == NULL)
 		return 0;
-	/* the revoked certificate's CA is not known here: every CA's (one, but after a switch) */
-	for (i = 0, rc = 0; i < ca->ncas && rc == 0; i++) {
+	memset(&rec, 0, sizeof(rec));
+	err_clear(&e2);
+	if (serial != NULL && store_cert_get(st, serial, &rec, &e2) == 0)
+		only = ca_issuing_find(ca, rec.ca);
+	store_cert_clear(&rec);
+	/* the certificate's own CA; unknown (several): every CA's, each tried (first error kept) */
+	for (i = 0; i < ca->ncas; i++) {
+		if (only != NULL && only != &ca->cas[i])
+			continue;
 		memset(&crl, 0, sizeof(crl));
-		rc = ca_crl_generate_for(ca, &ca->cas[i], st, 0, actor, &crl, e);
+		err_clear(&e2);
+		if (ca_crl_generate_for(ca, &ca->cas[i], st, 0, actor, &crl, &e2) == -1 &&
+		    rc == 0) {
+			*e = e2;
+			rc = -1;
+		}
 		store_crl_clear(&crl);
 	}
 	return rc;

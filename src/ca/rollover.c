@@ -71,14 +71,29 @@ rollover_org(const struct ca *ca, char *out, size_t n)
 static int
 rollover_check(const struct ca *ca, const char *name, EVP_PKEY *root_key, struct err *e)
 {
-	if (!ca_name_valid(name))
-		return err_set(e, ERR_REFUSED,
-			       "rollover: CA name \"%s\" must be 1-32 of a-z, 0-9 and -", name);
-	if (ca_issuing_find(ca, name) != NULL || strcmp(name, ca->root_crl_name) == 0)
+	struct store *st = NULL;
+	int used = 0, rc;
+
+	if (!ca_name_valid(name) || ca_name_url_clash(ca, name))
 		return err_set(
 		    e, ERR_REFUSED,
-		    "rollover: the name \"%s\" is taken (an issuing CA or the root): its "
-		    "URLs would mix two CAs",
+		    "rollover: the name \"%s\" is taken (an issuing CA or the root, or "
+		    "their -delta URLs: they would mix two CAs), or not 1-32 of a-z, 0-9 "
+		    "and -",
+		    name);
+	/* a CA of that name before (its prevN.* lines gone): its records would become ours */
+	rc =
+	    store_open(&st, ca->store_spec, e) == -1 || store_ca_name_used(st, name, &used, e) == -1
+		? -1
+		: 0;
+	store_close(st);
+	if (rc == -1)
+		return -1;
+	if (used)
+		return err_set(
+		    e, ERR_REFUSED,
+		    "rollover: the name \"%s\" is taken: the store holds certificates or "
+		    "CRLs of a CA called so",
 		    name);
 	if (ca->ncas > CA_PREV_MAX)
 		return err_set(e, ERR_REFUSED,
@@ -243,6 +258,9 @@ rollover_key_moves(const char *line)
 		return 1;
 	if (n == strlen("root.name") && strncmp(line, "root.name", n) == 0)
 		return 1;
+	/* it may only name the current issuing CA, which changes */
+	if (n == strlen("console.officer_ca") && strncmp(line, "console.officer_ca", n) == 0)
+		return 1;
 	for (i = 0; i < ROLLOVER_NROLES; i++)
 		if (n == strlen(rollover_roles[i]) && strncmp(line, rollover_roles[i], n) == 0)
 			return 1;
@@ -277,13 +295,16 @@ rollover_conf(struct rollover_run *u, struct err *e)
 {
 	const struct ca *ca = u->ca;
 	char *path = ca_conf_file(ca->datadir), *line, *save = NULL, date[32];
-	struct buf in, out;
+	struct buf in, out, blk;
 	struct stat sb;
+	struct err we;
 	size_t i;
 	int rc = -1;
 
+	err_clear(&we);
 	buf_init(&in, 0);
 	buf_init(&out, 64 * 1024);
+	buf_init(&blk, 4096);
 	if (stat(path, &sb) == -1 || util_read_file(path, 1 << 20, &in, e) == -1 ||
 	    buf_cstr(&in) == NULL) {
 		if (!err_is_set(e))
@@ -295,20 +316,29 @@ rollover_conf(struct rollover_run *u, struct err *e)
 		if (!rollover_key_moves(line))
 			buf_printf(&out, "%s\n", line);
 	timefmt_rfc3339(util_now(), date, sizeof(date));
-	buf_printf(&out,
+	buf_printf(&blk,
 		   "\n# shomei ca rollover %s: %s issues; the CAs below answer for their "
 		   "certificates until the last expires\n",
 		   date, u->req->name);
-	buf_printf(&out, "ca_name = %s\nca.cert = %s\nca.key = %s\nocsp.cert = %s\nocsp.key = %s\n",
+	buf_printf(&blk, "ca_name = %s\nca.cert = %s\nca.key = %s\nocsp.cert = %s\nocsp.key = %s\n",
 		   u->req->name, u->rel[RR_CA_CERT], u->rel[RR_CA_KEY], u->rel[RR_OCSP_CERT],
 		   u->rel[RR_OCSP_KEY]);
-	buf_printf(&out, "root.name = %s\n", ca->root_crl_name);
-	rollover_conf_slot(&out, &ca->conf, 0, 1);
+	buf_printf(&blk, "root.name = %s\n", ca->root_crl_name);
+	rollover_conf_slot(&blk, &ca->conf, 0, 1);
 	for (i = 1; i < ca->ncas; i++)
-		rollover_conf_slot(&out, &ca->conf, (int)i, (int)i + 1);
-	if (buf_cstr(&out) == NULL ||
-	    util_write_file(path, out.data, out.len, (int)(sb.st_mode & 0777), e) == -1)
+		rollover_conf_slot(&blk, &ca->conf, (int)i, (int)i + 1);
+	if (buf_cstr(&blk) == NULL || buf_append(&out, blk.data, blk.len) == -1 ||
+	    buf_cstr(&out) == NULL)
 		goto out;
+	if (util_write_file(path, out.data, out.len, (int)(sb.st_mode & 0777), &we) == -1) {
+		/* the store knows the new CA already: say how to finish by hand */
+		err_set(
+		    e, we.code,
+		    "%s; the new CA's keys, certificates and store records are made: replace the "
+		    "lines of these keys in %s with%s",
+		    we.msg, path, (char *)blk.data);
+		goto out;
+	}
 	if (chown(path, sb.st_uid, sb.st_gid) == -1)
 		log_warn("%s: cannot give it back to uid %u gid %u", path, (unsigned)sb.st_uid,
 			 (unsigned)sb.st_gid);
@@ -316,6 +346,7 @@ rollover_conf(struct rollover_run *u, struct err *e)
 out:
 	buf_free(&in);
 	buf_free(&out);
+	buf_free(&blk);
 	free(path);
 	return rc;
 }

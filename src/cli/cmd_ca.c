@@ -253,22 +253,30 @@ cmd_init(struct cli *cli, int argc, char **argv)
 }
 
 static const char usage_issue[] =
-    "usage: shomei issue --profile PROFILE --csr FILE [--days N] [--org CODE] [--out FILE]\n\n"
+    "usage: shomei issue --profile PROFILE --csr FILE [--days N] [--org CODE] [--out FILE]\n"
+    "       shomei issue --profile ocsp --ca NAME --csr FILE [--days N] [--out FILE]\n\n"
     "Issues a certificate from a PKCS#10 request (PEM or DER) and prints it as PEM.\n"
     "Profiles: server, client, codesign, officer, ocsp, tsa.\n"
     "With --org the organization's name policy applies (its domains, mail domains, addresses\n"
     "and URIs) and the subject is built by the RA: O = the organization's registered name,\n"
     "CN one of the names (server) or the CSR's CN (the holder's name).  Without --org the\n"
-    "operator issues the CSR's subject and names as they are.\n";
+    "operator issues the CSR's subject and names as they are.\n"
+    "--ca NAME: a previous issuing CA (prevN.ca_name, after `shomei ca rollover`) renews its\n"
+    "own OCSP responder's certificate; point prevN.ocsp.cert (and .key) at it.\n";
 
 int
 cmd_issue(struct cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-	    {"profile", required_argument, NULL, 'p'}, {"csr", required_argument, NULL, 'c'},
-	    {"days", required_argument, NULL, 'D'},    {"org", required_argument, NULL, 'o'},
-	    {"out", required_argument, NULL, 'O'},     {"data", required_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
+	    {"profile", required_argument, NULL, 'p'},
+	    {"csr", required_argument, NULL, 'c'},
+	    {"days", required_argument, NULL, 'D'},
+	    {"org", required_argument, NULL, 'o'},
+	    {"out", required_argument, NULL, 'O'},
+	    {"data", required_argument, NULL, 'd'},
+	    {"ca", required_argument, NULL, 'C'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct ca_issue_req req;
 	struct ra_issue_req rreq;
@@ -283,7 +291,7 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 	long n, days = 0;
 	int ch, stop, rc = 0, service;
 
-	const char *org = NULL;
+	const char *org = NULL, *caname = NULL;
 
 	memset(&req, 0, sizeof(req));
 	memset(&rreq, 0, sizeof(rreq));
@@ -305,6 +313,9 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 		case 'O':
 			outfile = optarg;
 			break;
+		case 'C':
+			caname = optarg;
+			break;
 		case 'D':
 			if (util_parse_long(optarg, 1, 36500, &days) == -1) {
 				fprintf(stderr, "shomei: --days: expected a number of days\n");
@@ -317,7 +328,8 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 				return rc;
 		}
 	}
-	if (optind != argc || req.profile == NULL || csrfile == NULL)
+	if (optind != argc || req.profile == NULL || csrfile == NULL ||
+	    (caname != NULL && org != NULL))
 		return cli_usage(usage_issue);
 	req.days = days;
 	req.actor = "cli:issue";
@@ -343,13 +355,17 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 	 * one never does) */
 	service = strcmp(req.profile, "ocsp") == 0 || strcmp(req.profile, "tsa") == 0;
 	if (ca_open(cli->datadir, service ? CA_OPEN_SIGNER_SERVICE : CA_OPEN_SIGNER,
-		    serve_conf_known, &ca, &e) == -1 ||
-	    ca_store_open(ca, &st, &e) == -1 ||
-	    (org != NULL ? ra_issue(ca, st, &rreq, &out, &e) : ca_issue(ca, st, &req, &out, &e)) ==
-		-1) {
-		rc = cli_fail(&e);
-		goto out;
+		    serve_conf_known, &ca, &e) == -1)
+		goto fail;
+	if (caname != NULL && (req.issuing = ca_issuing_find(ca, caname)) == NULL) {
+		err_set(&e, ERR_REFUSED,
+			"issue: no issuing CA called \"%s\" (ca_name, prevN.ca_name)", caname);
+		goto fail;
 	}
+	if (ca_store_open(ca, &st, &e) == -1 ||
+	    (org != NULL ? ra_issue(ca, st, &rreq, &out, &e) : ca_issue(ca, st, &req, &out, &e)) ==
+		-1)
+		goto fail;
 	if ((b = BIO_new(BIO_s_mem())) == NULL ||
 	    !PEM_write_bio(b, PEM_STRING_X509, "", out.der, (long)out.derlen))
 		fatalx("issue: cannot encode PEM");
@@ -367,6 +383,9 @@ cmd_issue(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "shomei: issued serial %s but could not print it\n", out.serial);
 		rc = ERR_INTERNAL;
 	}
+	goto out;
+fail:
+	rc = cli_fail(&e);
 out:
 	BIO_free(b);
 	ca_issued_clear(&out);
@@ -396,6 +415,7 @@ cmd_revoke(struct cli *cli, int argc, char **argv)
 	struct ca *ca = NULL;
 	struct store *st = NULL;
 	struct store_crl crl;
+	const struct ca_issuing *ci = NULL;
 	struct err e;
 	const char *reason = NULL, *serial;
 	int ch, stop, rc = 0, code, on_revoke;
@@ -429,8 +449,17 @@ cmd_revoke(struct cli *cli, int argc, char **argv)
 	printf("revoked %s (%s)\n", serial, ca_reason_name(code));
 	on_revoke = strcmp(conf_get(&ca->conf, "crl.on_revoke", "no"), "yes") == 0;
 	if (on_revoke) {
+		struct store_cert rec;
+
+		/* the CRL of the certificate's own CA (a previous one's after a CA switch) */
+		memset(&rec, 0, sizeof(rec));
+		if (store_cert_get(st, serial, &rec, &e) == 0)
+			ci = ca_issuing_find(ca, rec.ca);
+		store_cert_clear(&rec);
+		err_clear(&e);
 		if (signer_spawn(&ca->conf, &ca->signer, &ca->signer_pid, &e) == -1 ||
-		    ca_crl_generate(ca, st, 0, "cli:revoke", &crl, &e) == -1) {
+		    ca_crl_generate_for(ca, ci != NULL ? ci : &ca->cas[0], st, 0, "cli:revoke",
+					&crl, &e) == -1) {
 			fprintf(stderr, "shomei: revoked, but the CRL was not regenerated:\n");
 			rc = cli_fail(&e);
 			goto out;

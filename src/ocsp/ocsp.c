@@ -386,6 +386,27 @@ out:
 	return rc;
 }
 
+/*
+ * A responder certificate that ends within 30 days (or has): its CA's certificates are then
+ * answered with responses relying parties refuse.  A previous CA's is renewed with `shomei
+ * issue --profile ocsp --ca NAME` (its own key signs it), the current one's without --ca.
+ */
+static void
+ocsp_expiry_warn(const struct ca_issuing *ci, size_t i)
+{
+	time_t end, now = util_now();
+
+	if (x509_time_to_epoch(X509_get0_notAfter(ci->ocsp_cert), &end) == -1 ||
+	    end > now + 30 * 86400)
+		return;
+	log_warn("ocsp: the OCSP responder certificate of %s %s %lld days%s: renew it (shomei "
+		 "issue --profile ocsp%s%s) and point %s at it",
+		 ci->name, end < now ? "expired" : "expires in",
+		 (long long)((end > now ? end - now : now - end) / 86400), end < now ? " ago" : "",
+		 i > 0 ? " --ca " : "", i > 0 ? ci->name : "",
+		 i > 0 ? "prevN.ocsp.cert and .key" : "ocsp.cert and .key");
+}
+
 /* The configuration keys the responder reads (ocsp_responder_new). */
 const char *const ocsp_conf_keys[] = {
     "ocsp.validity_minutes",   "ocsp.backdate_seconds", "ocsp.cache_entries",
@@ -440,6 +461,7 @@ ocsp_responder_new(struct ca *ca, struct ocsp_responder **out, struct err *e)
 			if (ocsp_signer_setup(is, ca->cas[i].ocsp_cert, e) == -1)
 				goto out;
 			is->ready = 1;
+			ocsp_expiry_warn(&ca->cas[i], i);
 		} else {
 			log_warn("ocsp: %s: no OCSP certificate configured: requests for its "
 				 "certificates get internalError",

@@ -173,6 +173,15 @@ out:
 	return rc;
 }
 
+void
+ra_cas_filter(const struct ca *ca, const char *cas[STORE_CAS_MAX])
+{
+	size_t i;
+
+	for (i = 0; i < STORE_CAS_MAX; i++)
+		cas[i] = i < ca->ncas ? ca->cas[i].name : NULL;
+}
+
 /* The store's filter of an organization's list (f's status as of now); sf borrows f's texts. */
 static void
 cert_filter_store(const struct ca *ca, int64_t org_id, const struct ra_cert_filter *f, time_t now,
@@ -181,7 +190,8 @@ cert_filter_store(const struct ca *ca, int64_t org_id, const struct ra_cert_filt
 	memset(sf, 0, sizeof(*sf));
 	sf->status = -1;
 	sf->org_id = org_id;
-	sf->ca = NULL; /* every issuing CA's: earlier ones' certificates live on after a switch */
+	/* every issuing CA's: earlier ones' certificates live on after a switch */
+	ra_cas_filter(ca, sf->cas);
 	sf->expiring_before = f->expiring_before;
 	sf->subject_substr = f->subject;
 	sf->profile = f->profile;
@@ -274,7 +284,7 @@ ra_cert_revoke(struct ca *ca, struct store *st, int64_t org_id, const char *seri
 		goto out;
 	/* the revocation is committed; a CRL that cannot be made now is the schedule's job */
 	err_clear(&e2);
-	if (ca_after_revoke(ca, st, actor, &e2) == -1)
+	if (ca_after_revoke(ca, st, rec.serial, actor, &e2) == -1)
 		log_warn("ra: CRL after revoking %s: %s", rec.serial, e2.msg);
 	if (out != NULL && ra_cert_get(ca, st, org_id, rec.serial, 0, out, e) == -1)
 		goto out;

@@ -434,7 +434,7 @@ officer_after_revoke(struct ca *ca, struct store *st, size_t count, const char *
 	struct err e;
 
 	err_clear(&e);
-	if (count > 0 && ca_after_revoke(ca, st, actor, &e) == -1)
+	if (count > 0 && ca_after_revoke(ca, st, NULL, actor, &e) == -1)
 		log_warn("officer: CRL after revocation: %s", e.msg);
 }
 

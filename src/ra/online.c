@@ -575,7 +575,7 @@ ra_online_handle(struct ca *ca, struct store *st, enum ra_online_type type,
 			a->revoked_at = after.revoked_at;
 		store_cert_clear(&after);
 		err_clear(&pe);
-		if (ca_after_revoke(ca, st, actor, &pe) == -1)
+		if (ca_after_revoke(ca, st, rec.serial, actor, &pe) == -1)
 			log_warn("online: CRL after revocation of %s: %s", rec.serial, pe.msg);
 	}
 	rc = 0;

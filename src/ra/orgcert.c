@@ -461,7 +461,7 @@ ra_ocert_confirm(struct ca *ca, struct store *st, const char *token, enum ra_oce
 	else
 		snprintf(old, STORE_SERIAL_MAX, "%s", v.a.replaces);
 	err_clear(&e2);
-	if (r == 1 && ca_after_revoke(ca, st, "admin:confirm", &e2) == -1)
+	if (r == 1 && ca_after_revoke(ca, st, v.a.replaces, "admin:confirm", &e2) == -1)
 		log_warn("ra: CRL after the replacement of %s: %s", v.a.replaces, e2.msg);
 	rc = 0;
 out:
@@ -561,7 +561,7 @@ ra_ocert_revoke(struct ca *ca, struct store *st, const struct ra_officer *o, con
 		goto out;
 	}
 	err_clear(&e2);
-	if (ca_after_revoke(ca, st, actor, &e2) == -1)
+	if (ca_after_revoke(ca, st, c.serial, actor, &e2) == -1)
 		log_warn("ra: CRL after revoking %s: %s", c.serial, e2.msg);
 	rc = 0;
 out:
@@ -685,7 +685,7 @@ ra_ocert_revoke_many(struct ca *ca, struct store *st, const struct ra_officer *o
 	}
 	*revoked = n;
 	err_clear(&e2);
-	if (ca_after_revoke(ca, st, actor, &e2) == -1)
+	if (ca_after_revoke(ca, st, NULL, actor, &e2) == -1)
 		log_warn("ra: CRL after revoking %zu certificates: %s", n, e2.msg);
 	rc = 0;
 out:
@@ -758,7 +758,7 @@ ra_ocert_replace_due(struct ca *ca, struct store *st, time_t now, const struct r
 		*revoked += (size_t)r;
 	}
 	err_clear(&e2);
-	if (*revoked > 0 && ca_after_revoke(ca, st, "console:schedule", &e2) == -1)
+	if (*revoked > 0 && ca_after_revoke(ca, st, NULL, "console:schedule", &e2) == -1)
 		log_warn("ra: CRL after replacements: %s", e2.msg);
 	rc = 0;
 out:

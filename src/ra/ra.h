@@ -1219,6 +1219,13 @@ int ra_cert_status_parse(const char *, enum ra_cert_status *);
 /* The status of a certificate revoked or not, with this notAfter, at now. */
 enum ra_cert_status ra_cert_status_of(int revoked, time_t not_after, time_t now);
 
+/*
+ * The names of this instance's issuing CAs (the current one, then previous ones) into a
+ * store filter's cas[]: lists and exports show certificates of those only, not of another CA
+ * that shares the store or one whose prevN.* lines are gone.
+ */
+void ra_cas_filter(const struct ca *, const char *cas[STORE_CAS_MAX]);
+
 /* A certificate of this CA within an organization.  ra_cert_clear() frees. */
 struct ra_cert {
 	char serial[STORE_SERIAL_MAX]; /* upper-case hex */

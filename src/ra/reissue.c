@@ -512,7 +512,7 @@ ra_reissue_commit(struct ca *ca, struct store *st, const struct ra_reissue_req *
 		goto out;
 	ans->result = RA_REISSUE_ACCEPTED;
 	err_clear(&se);
-	if (ca_after_revoke(ca, st, q->actor, &se) == -1)
+	if (ca_after_revoke(ca, st, it.serial, q->actor, &se) == -1)
 		log_warn("ra: CRL after the re-issue of %s: %s", it.serial, se.msg);
 	rc = 0;
 out:

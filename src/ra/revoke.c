@@ -391,7 +391,7 @@ ra_revoke_complete(struct ca *ca, struct store *st, const char *token, const str
 	/* committed: what follows only informs, and never turns the answer into a failure */
 	if (*res == RA_REVLINK_OK) {
 		err_clear(&se);
-		if (ca_after_revoke(ca, st, actor, &se) == -1)
+		if (ca_after_revoke(ca, st, q.serial, actor, &se) == -1)
 			log_warn("ra: CRL after the web revocation of %s: %s", q.serial, se.msg);
 	}
 	if (out != NULL) {

@@ -350,7 +350,8 @@ pub_sched_live(struct pub_sched *s, struct store *st, size_t k)
 	if (s->live_checked[k] != 0 && util_now() - s->live_checked[k] < 3600)
 		return s->live[k];
 	err_clear(&e);
-	if (store_cert_ca_live(st, name, util_now(), &live, &e) == -1) {
+	/* RFC 5280 5.1.2.6: a revoked certificate stays on one scheduled CRL after it expires */
+	if (store_cert_ca_live(st, name, util_now() - s->ca->crl_hours * 3600, &live, &e) == -1) {
 		log_warn("crl schedule: %s: %s", name, e.msg);
 		return 1; /* publish rather than let a CRL lapse */
 	}

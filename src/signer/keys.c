@@ -830,6 +830,15 @@ out:
 	return rc;
 }
 
+/* A CA name as its log lines carry it (full:N@name): 1-32 of a-z, 0-9 and -. */
+static int
+keys_name_ok(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-");
+
+	return n > 0 && n <= 32 && s[n] == '\0';
+}
+
 /* The previous issuing CAs of prevN.ca_name with their keys (prevN.ca.key, prevN.ocsp.key). */
 static int
 keys_prev_load(const struct conf *c, struct signer_keys *ks, struct err *e)
@@ -843,6 +852,8 @@ keys_prev_load(const struct conf *c, struct signer_keys *ks, struct err *e)
 		snprintf(key, sizeof(key), "prev%d.ca_name", i);
 		if ((name = conf_get(c, key, NULL)) == NULL)
 			break;
+		if (!keys_name_ok(name))
+			return err_set(e, ERR_REFUSED, "signer: %s: not a CA name", key);
 		pv = &ks->prev[ks->nprev++];
 		snprintf(pv->name, sizeof(pv->name), "%s", name);
 		snprintf(role, sizeof(role), "prev%d.ca", i);
@@ -887,6 +898,10 @@ signer_keys_load(const struct conf *c, struct signer_keys *ks, struct err *e)
 	memset(ks, 0, sizeof(*ks));
 	ks->log_fd = -1;
 	snprintf(ks->name, sizeof(ks->name), "%s", conf_get(c, "ca_name", "shomei"));
+	if (!keys_name_ok(conf_get(c, "ca_name", "shomei"))) {
+		err_set(e, ERR_REFUSED, "signer: ca_name: not a CA name (1-32 of a-z, 0-9 and -)");
+		goto out;
+	}
 	if (signer_policy_load(c, &ks->policy, e) == -1 ||
 	    signer_log_open(c, &ks->log_fd, e) == -1 ||
 	    keys_role_load(c, "ca", 1, &ks->ca, e) == -1 ||

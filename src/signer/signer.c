@@ -141,10 +141,41 @@ signer_time_le(const ASN1_TIME *a, const ASN1_TIME *b)
  * issuer, not be a CA certificate, point its AKI at the CA's SKI, and fit inside the CA's
  * validity.
  */
-static int
-signer_check_cert(struct signer_keys *ks, const unsigned char *p, size_t len, struct err *e)
+/*
+ * Which key signs a TBSCertificate: the current issuing CA's; a previous CA's (prevN.*) only
+ * for its own OCSP responder's certificate, and only in a signer that `shomei issue --profile
+ * ocsp --ca NAME` starts for itself (service_certs).  NULL with e set.
+ */
+static const struct signer_key *
+signer_cert_ca(struct signer_keys *ks, X509 *x, struct err *e)
 {
-	X509 *x = NULL, *ca = ks->ca.cert;
+	size_t i;
+
+	if (X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(ks->ca.cert)) == 0)
+		return &ks->ca;
+	for (i = 0; i < ks->nprev; i++) {
+		if (X509_NAME_cmp(X509_get_issuer_name(x),
+				  X509_get_subject_name(ks->prev[i].ca.cert)) != 0)
+			continue;
+		if (!ks->policy.service_certs || !(X509_get_extension_flags(x) & EXFLAG_XKUSAGE) ||
+		    X509_get_extended_key_usage(x) != XKU_OCSP_SIGN) {
+			err_set(e, ERR_REFUSED,
+				"signer: SIGN_CERT: a previous issuing CA (%s) signs only its OCSP "
+				"responder's certificate, for `shomei issue --profile ocsp --ca`",
+				ks->prev[i].name);
+			return NULL;
+		}
+		return &ks->prev[i].ca;
+	}
+	err_set(e, ERR_REFUSED, "signer: SIGN_CERT: issuer does not match the CA certificate");
+	return NULL;
+}
+
+static int
+signer_check_cert(struct signer_keys *ks, const unsigned char *p, size_t len,
+		  const struct signer_key **key, struct err *e)
+{
+	X509 *x = NULL, *ca;
 	BASIC_CONSTRAINTS *bc = NULL;
 	const X509_ALGOR *alg;
 	const ASN1_OBJECT *obj;
@@ -175,21 +206,19 @@ signer_check_cert(struct signer_keys *ks, const unsigned char *p, size_t len, st
 			"re-encode to the same bytes)");
 		goto out;
 	}
+	if ((*key = signer_cert_ca(ks, x, e)) == NULL)
+		goto out;
+	ca = (*key)->cert;
 	alg = X509_get0_tbs_sigalg(x);
 	X509_ALGOR_get0(&obj, &ptype, &pval, alg);
-	if (OBJ_obj2nid(obj) != ks->ca.sig_nid ||
+	if (OBJ_obj2nid(obj) != (*key)->sig_nid ||
 	    !(ptype == V_ASN1_UNDEF ||
 	      (ptype == V_ASN1_NULL &&
 	       EVP_PKEY_get_base_id(X509_get0_pubkey(ca)) == EVP_PKEY_RSA))) {
 		err_set(e, ERR_REFUSED,
 			"signer: SIGN_CERT: signature algorithm does not match the CA key "
 			"(expected %s)",
-			OBJ_nid2sn(ks->ca.sig_nid));
-		goto out;
-	}
-	if (X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(ca)) != 0) {
-		err_set(e, ERR_REFUSED,
-			"signer: SIGN_CERT: issuer does not match the CA certificate");
+			OBJ_nid2sn((*key)->sig_nid));
 		goto out;
 	}
 	flags = X509_get_extension_flags(x);
@@ -426,16 +455,17 @@ static int
 signer_check_ocsp(struct signer_keys *ks, const unsigned char *p, size_t len,
 		  const struct signer_key **key, struct err *e)
 {
-	size_t i;
-
 	OCSP_RESPDATA *rd = NULL;
 	OCSP_RESPID *rid = NULL;
 	struct der_reader d, in;
 	struct der_tlv seq, t;
 	const unsigned char *q = p;
+	size_t i, nkeys = ks->ocsp.pkey != NULL;
 	int rc = -1;
 
-	if (ks->ocsp.pkey == NULL) {
+	for (i = 0; i < ks->nprev; i++)
+		nkeys += ks->prev[i].ocsp.pkey != NULL;
+	if (nkeys == 0) {
 		err_set(e, ERR_REFUSED, "signer: no OCSP key configured");
 		goto out;
 	}
@@ -460,14 +490,14 @@ signer_check_ocsp(struct signer_keys *ks, const unsigned char *p, size_t len,
 		goto out;
 	}
 	/* the current CA's responder, or a previous CA's (each answers for its own certificates) */
-	*key = &ks->ocsp;
-	for (i = 0; i < ks->nprev && OCSP_RESPID_match(rid, ks->ocsp.cert) != 1; i++)
+	*key = NULL;
+	if (ks->ocsp.pkey != NULL && OCSP_RESPID_match(rid, ks->ocsp.cert) == 1)
+		*key = &ks->ocsp;
+	for (i = 0; i < ks->nprev && *key == NULL; i++)
 		if (ks->prev[i].ocsp.pkey != NULL &&
-		    OCSP_RESPID_match(rid, ks->prev[i].ocsp.cert) == 1) {
+		    OCSP_RESPID_match(rid, ks->prev[i].ocsp.cert) == 1)
 			*key = &ks->prev[i].ocsp;
-			break;
-		}
-	if (OCSP_RESPID_match(rid, (*key)->cert) != 1) {
+	if (*key == NULL) {
 		ERR_clear_error();
 		err_set(e, ERR_REFUSED,
 			"signer: SIGN_OCSP: RFC 6960 4.2.2.3: responderID does not match the OCSP "
@@ -591,8 +621,7 @@ signer_check(struct signer_keys *ks, uint32_t op, const unsigned char *p, size_t
 	snprintf(ks->policy.last_id, sizeof(ks->policy.last_id), "-");
 	switch (op) {
 	case SIGNER_OP_SIGN_CERT:
-		rc = signer_check_cert(ks, p, len, e);
-		*key = &ks->ca;
+		rc = signer_check_cert(ks, p, len, key, e);
 		break;
 	case SIGNER_OP_SIGN_CRL:
 		rc = signer_check_crl(ks, p, len, key, e);

@@ -234,16 +234,19 @@ int store_cert_insert(struct store *, const struct store_cert *, struct err *);
 /* serial is hex, any case. */
 int store_cert_get(struct store *, const char *serial, struct store_cert *, struct err *);
 
+/* Issuing CA names a filter may hold: the current one and previous ones (CA_PREV_MAX). */
+#define STORE_CAS_MAX 4
+
 struct store_cert_filter {
-	int status;		    /* -1 any, else enum store_cert_status */
-	int64_t org_id;		    /* 0 any */
-	const char *ca;		    /* NULL any */
-	time_t expiring_before;	    /* 0 any: not_after < this */
-	const char *subject_substr; /* NULL any; plain substring, not a pattern */
-	const char *profile;	    /* NULL any */
-	const char *name_substr;    /* NULL any; plain substring of the subject or the SANs */
-	time_t not_after_min;	    /* 0 any: not_after >= this (not yet expired at that time) */
-	size_t limit;		    /* 0 = no limit */
+	int status;			/* -1 any, else enum store_cert_status */
+	int64_t org_id;			/* 0 any */
+	const char *cas[STORE_CAS_MAX]; /* the certificate's CA is one of these; none set: any */
+	time_t expiring_before;		/* 0 any: not_after < this */
+	const char *subject_substr;	/* NULL any; plain substring, not a pattern */
+	const char *profile;		/* NULL any */
+	const char *name_substr;	/* NULL any; plain substring of the subject or the SANs */
+	time_t not_after_min; /* 0 any: not_after >= this (not yet expired at that time) */
+	size_t limit;	      /* 0 = no limit */
 	size_t offset;
 };
 
@@ -254,6 +257,8 @@ int store_cert_list(struct store *, const struct store_cert_filter *, struct sto
 int store_cert_revoke(struct store *, const char *serial, time_t when, int reason,
 		      time_t invalidity_date, struct err *);
 int store_cert_count(struct store *, int status, int64_t *n, struct err *);
+/* *used = 1 when a certificate, a CRL or a CRL counter of a CA called ca is in the store. */
+int store_ca_name_used(struct store *, const char *ca, int *used, struct err *);
 /* *live = 1 when CA ca has a certificate that has not expired at now (revoked or not). */
 int store_cert_ca_live(struct store *, const char *ca, time_t now, int *live, struct err *);
 /* How many store_cert_list() would give without limit and offset: one COUNT(*). */
@@ -750,12 +755,12 @@ int store_certadmin_remind_due(struct store *, time_t before, size_t max,
 /* The bulk download's selection (the organization's console certificates). */
 struct store_certadmin_export_filter {
 	int64_t org_id;
-	const char *ca;	      /* the issuing CA's name */
-	const char *kinds[3]; /* "server", "client", "codesign"; NULL: not asked for */
-	int status;	      /* -1 any, else enum store_cert_status */
-	time_t not_after_min; /* 0 open: not_after >= this */
-	time_t not_after_max; /* 0 open: not_after < this */
-	size_t limit;	      /* rows at most */
+	const char *cas[STORE_CAS_MAX]; /* the issuing CAs' names (at least one; NULL: unused) */
+	const char *kinds[3];		/* "server", "client", "codesign"; NULL: not asked for */
+	int status;			/* -1 any, else enum store_cert_status */
+	time_t not_after_min;		/* 0 open: not_after >= this */
+	time_t not_after_max;		/* 0 open: not_after < this */
+	size_t limit;			/* rows at most */
 };
 /*
  * Calls row for each certificate (with its DER) and its record, oldest first; both are freed

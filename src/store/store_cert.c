@@ -23,6 +23,10 @@ static const char SQL_CERT_REVOKE[] =
 static const char SQL_CERT_EXISTS[] = "SELECT 1 FROM certificates WHERE serial = $1";
 static const char SQL_CERT_COUNT_ALL[] = "SELECT COUNT(*) FROM certificates";
 static const char SQL_CERT_COUNT[] = "SELECT COUNT(*) FROM certificates WHERE status = $1";
+static const char SQL_CA_NAME_USED[] =
+    "SELECT 1 WHERE EXISTS (SELECT 1 FROM certificates WHERE ca = $1) OR "
+    "EXISTS (SELECT 1 FROM crls WHERE ca = $1) OR "
+    "EXISTS (SELECT 1 FROM counters WHERE name = $2)";
 static const char SQL_CERT_LIVE[] =
     "SELECT 1 FROM certificates WHERE ca = $1 AND not_after >= $2 LIMIT 1";
 static const char SQL_REVOKED[] =
@@ -163,7 +167,7 @@ out:
 static int
 cert_list_sql(struct store *s, const struct store_cert_filter *f, int count, struct buf *q)
 {
-	int n = 0, bad = 0;
+	int n = 0, bad = 0, i;
 
 	bad |= buf_printf(q, "SELECT %s FROM certificates WHERE 1 = 1",
 			  count ? "COUNT(*)" : CERT_COLS);
@@ -171,8 +175,10 @@ cert_list_sql(struct store *s, const struct store_cert_filter *f, int count, str
 		bad |= buf_printf(q, " AND status = $%d", ++n);
 	if (f->org_id != 0)
 		bad |= buf_printf(q, " AND org_id = $%d", ++n);
-	if (f->ca != NULL)
-		bad |= buf_printf(q, " AND ca = $%d", ++n);
+	for (i = 0; i < STORE_CAS_MAX && f->cas[i] != NULL; i++)
+		bad |= buf_printf(q, "%s$%d", i == 0 ? " AND ca IN (" : ", ", ++n);
+	if (i > 0)
+		bad |= buf_printf(q, ")");
 	if (f->expiring_before != 0)
 		bad |= buf_printf(q, " AND not_after < $%d", ++n);
 	if (f->subject_substr != NULL)
@@ -199,14 +205,14 @@ cert_list_sql(struct store *s, const struct store_cert_filter *f, int count, str
 static void
 cert_list_bind(struct store *s, struct drv_stmt *st, const struct store_cert_filter *f, int count)
 {
-	int n = 0;
+	int n = 0, i;
 
 	if (f->status >= 0)
 		stmt_int(s, st, ++n, f->status);
 	if (f->org_id != 0)
 		stmt_int(s, st, ++n, f->org_id);
-	if (f->ca != NULL)
-		stmt_text(s, st, ++n, f->ca);
+	for (i = 0; i < STORE_CAS_MAX && f->cas[i] != NULL; i++)
+		stmt_text(s, st, ++n, f->cas[i]);
 	if (f->expiring_before != 0)
 		stmt_int(s, st, ++n, (int64_t)f->expiring_before);
 	if (f->subject_substr != NULL)
@@ -422,5 +428,26 @@ store_cert_ca_live(struct store *s, const char *ca, time_t now, int *live, struc
 	if (r == -1)
 		return -1;
 	*live = r == 1;
+	return 0;
+}
+
+int
+store_ca_name_used(struct store *s, const char *ca, int *used, struct err *e)
+{
+	struct drv_stmt *st;
+	char *counter = xasprintf("crl.%s", ca);
+	int r = -1;
+
+	*used = 0;
+	if ((st = store_stmt_get(s, SQL_CA_NAME_USED, 0, "find a CA name", e)) != NULL) {
+		stmt_text(s, st, 1, ca);
+		stmt_text(s, st, 2, counter);
+		r = store_stmt_step(s, st, "find a CA name", ca, e);
+		stmt_reset(s, st);
+	}
+	free(counter);
+	if (r == -1)
+		return -1;
+	*used = r == 1;
 	return 0;
 }

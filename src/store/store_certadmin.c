@@ -364,7 +364,8 @@ static const char SQL_CA_EXPORT[] =
     "a.holder_email, a.replaces, a.replace_state, a.replace_due, a.reminded, a.dl_expires, "
     "a.dl_used, a.created, a.officer_id, a.org_id "
     "FROM cert_admins a JOIN certificates c ON c.serial = a.serial "
-    "WHERE a.org_id = $1 AND c.org_id = $1 AND ($9 = '' OR c.ca = $9) AND a.kind IN ($2, $3, $4) "
+    "WHERE a.org_id = $1 AND c.org_id = $1 AND c.ca IN ($9, $10, $11, $12) AND a.kind IN ($2, $3, "
+    "$4) "
     "AND (CAST($5 AS BIGINT) < 0 OR c.status = CAST($5 AS BIGINT)) "
     "AND (CAST($6 AS BIGINT) = 0 OR c.not_after >= CAST($6 AS BIGINT)) "
     "AND (CAST($7 AS BIGINT) = 0 OR c.not_after < CAST($7 AS BIGINT)) "
@@ -399,7 +400,9 @@ store_certadmin_export(struct store *s, const struct store_certadmin_export_filt
 	stmt_int(s, st, 6, (int64_t)f->not_after_min);
 	stmt_int(s, st, 7, (int64_t)f->not_after_max);
 	stmt_int(s, st, 8, (int64_t)f->limit);
-	stmt_text(s, st, 9, f->ca != NULL ? f->ca : "");
+	/* unused places bind '', which names no CA */
+	for (i = 0; i < STORE_CAS_MAX; i++)
+		stmt_text(s, st, 9 + i, f->cas[i] != NULL ? f->cas[i] : "");
 	while ((r = store_stmt_step(s, st, "export certificates", NULL, e)) == 1) {
 		v = s->drv->column_text(st, 0);
 		snprintf(c.serial, sizeof(c.serial), "%s", v != NULL ? v : "");

@@ -287,6 +287,37 @@ sqlite_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	return SQLITE_OK;
 }
 
+/*
+ * A connection to path opened with flags (read-write and create, or read-only), never through
+ * a link, defensive and without a trusted schema; NULL with e set.
+ */
+static struct drv_conn *
+sqlite_conn_new(const char *path, int flags, struct err *e)
+{
+	struct drv_conn *c = xcalloc(1, sizeof(*c));
+	int r;
+
+	c->path = xstrdup(path);
+	c->walfd = -1;
+	pthread_mutex_init(&c->wal_mu, NULL);
+	r = sqlite3_open_v2(
+	    path, &c->db,
+	    flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE | SQLITE_OPEN_NOFOLLOW, NULL);
+	if (r == SQLITE_OK &&
+	    (sqlite3_db_config(c->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL) != SQLITE_OK ||
+	     sqlite3_db_config(c->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL) != SQLITE_OK))
+		r = SQLITE_ERROR;
+	if (r != SQLITE_OK) {
+		err_set(e, ERR_INTERNAL, "store: sqlite:%s: %s", path,
+			c->db != NULL ? sqlite3_errmsg(c->db) : sqlite3_errstr(r));
+		sqlite_close(c);
+		return NULL;
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	sqlite3_busy_handler(c->db, sqlite_busy, c);
+	return c;
+}
+
 static int
 sqlite_open(struct drv_conn **out, const char *path, struct err *e)
 {
@@ -298,31 +329,14 @@ sqlite_open(struct drv_conn **out, const char *path, struct err *e)
 
 	*out = NULL;
 	err_clear(&de);
-	c = xcalloc(1, sizeof(*c));
-	c->path = xstrdup(path);
-	c->walfd = -1;
-	pthread_mutex_init(&c->wal_mu, NULL);
 	/*
 	 * The store's directory belongs to the web process's user (serve as root): a root
 	 * command must not follow a link planted there (NOFOLLOW), nor trust the schema a
 	 * compromised web process may have written (no unsafe functions in it, no writable
 	 * schema or other corrupting features).
 	 */
-	r = sqlite3_open_v2(path, &c->db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-				SQLITE_OPEN_EXRESCODE | SQLITE_OPEN_NOFOLLOW,
-			    NULL);
-	if (r == SQLITE_OK &&
-	    (sqlite3_db_config(c->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL) != SQLITE_OK ||
-	     sqlite3_db_config(c->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL) != SQLITE_OK))
-		r = SQLITE_ERROR;
-	if (r != SQLITE_OK) {
-		err_set(e, ERR_INTERNAL, "store: sqlite:%s: %s", path,
-			c->db != NULL ? sqlite3_errmsg(c->db) : sqlite3_errstr(r));
+	if ((c = sqlite_conn_new(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, e)) == NULL)
 		goto out;
-	}
-	sqlite3_extended_result_codes(c->db, 1);
-	sqlite3_busy_handler(c->db, sqlite_busy, c);
 	sqlite3_wal_hook(c->db, sqlite_wal_hook, c); /* instead of wal_autocheckpoint */
 	/*
 	 * journal_mode answers with the mode in force: a file that is not a database fails here.
@@ -383,31 +397,14 @@ out:
 static int
 sqlite_open_ro(struct drv_conn **out, const char *path, struct err *e)
 {
-	struct drv_conn *c;
+	struct drv_conn *c = NULL;
 	struct err de;
-	int rc = -1, r;
+	int rc = -1;
 
 	*out = NULL;
 	err_clear(&de);
-	c = xcalloc(1, sizeof(*c));
-	c->path = xstrdup(path);
-	c->walfd = -1;
-	pthread_mutex_init(&c->wal_mu, NULL);
-	r = sqlite3_open_v2(path, &c->db,
-			    SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE |
-				SQLITE_OPEN_NOFOLLOW,
-			    NULL);
-	if (r == SQLITE_OK &&
-	    (sqlite3_db_config(c->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL) != SQLITE_OK ||
-	     sqlite3_db_config(c->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL) != SQLITE_OK))
-		r = SQLITE_ERROR;
-	if (r != SQLITE_OK) {
-		err_set(e, ERR_INTERNAL, "store: sqlite:%s: %s", path,
-			c->db != NULL ? sqlite3_errmsg(c->db) : sqlite3_errstr(r));
+	if ((c = sqlite_conn_new(path, SQLITE_OPEN_READONLY, e)) == NULL)
 		goto out;
-	}
-	sqlite3_extended_result_codes(c->db, 1);
-	sqlite3_busy_handler(c->db, sqlite_busy, c);
 	if (sqlite_exec(c, "PRAGMA cell_size_check=ON; PRAGMA mmap_size=0", &de) == -1) {
 		err_set(e, ERR_INTERNAL, "store: sqlite:%s: %s", path, de.msg);
 		goto out;

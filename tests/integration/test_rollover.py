@@ -9,6 +9,8 @@ import signal
 import time
 import urllib.request
 
+from cryptography.x509 import ocsp
+
 from conftest import make_csr, openssl, stop_server
 from test_console import enrol, login, serve_console
 
@@ -35,10 +37,10 @@ def issue(inst, tmp_path, cn):
     return serial, out, issuer
 
 
-def wait_log(srv, text, timeout=30):
+def wait_log(srv, text, timeout=30, count=1):
     end = time.time() + timeout
     while time.time() < end:
-        if text in srv.log_text():
+        if srv.log_text().count(text) >= count:
             return
         time.sleep(0.1)
     raise AssertionError(f"not in the log: {text}\n{srv.log_text()}")
@@ -97,9 +99,15 @@ def test_rollover_two_cas(ca, tmp_path):
         assert re.search(r"^prev1\.ca_name = shomei$", conf, re.M), conf
         assert re.search(r"^root\.name = shomei-root$", conf, re.M), conf
         assert "ca.rollover" in inst.ok("audit", "list")
-        # the name is taken now
-        p = inst.run("ca", "rollover", "--root-key", inst.root_key, "--name", "shomei")
-        assert p.returncode != 0 and b"is taken" in p.stderr, p.stderr
+        # the name is taken now, and so are names whose URLs would meet another CA's, and a
+        # name the store knows from a CA whose lines are gone
+        for name in ("shomei", "shomei-delta", "shomei-g2-delta", "shomei-root"):
+            p = inst.run("ca", "rollover", "--root-key", inst.root_key, "--name", name)
+            assert p.returncode != 0 and b"is taken" in p.stderr, (name, p.stderr)
+        inst.sql("INSERT INTO counters (name, value) VALUES ('crl.ghost', 3)")
+        p = inst.run("ca", "rollover", "--root-key", inst.root_key, "--name", "ghost")
+        assert p.returncode != 0 and b"the store holds" in p.stderr, p.stderr
+        assert open(inst.path("shomei.conf")).read() == conf
 
         srv.proc.send_signal(signal.SIGHUP)
         wait_log(srv, "SIGHUP: configuration reloaded")
@@ -152,6 +160,42 @@ def test_rollover_two_cas(ca, tmp_path):
         assert ": good" in ocsp_status(srv, root_pem, old_issuer, good_old_pem)
         assert ": revoked" in ocsp_status(srv, root_pem, new_issuer, bad_new_pem)
         assert ": good" in ocsp_status(srv, root_pem, new_issuer, good_new_pem)
+
+        # the previous CA renews its own OCSP responder (and nothing else)
+        plain = str(tmp_path / "ocsp2.plain.pem")
+        openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
+                plain)
+        openssl("pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in", plain, "-passout",
+                "file:" + inst.path("keys", "passphrase"), "-out",
+                inst.path("keys", "ocsp-renewed.key.pem"))
+        csr = str(tmp_path / "ocsp2.csr")
+        openssl("req", "-new", "-key", plain, "-subj", "/O=shomei/CN=shomei OCSP Responder 2",
+                "-out", csr)
+        p = inst.run("issue", "--profile", "server", "--ca", "shomei", "--csr", csr)
+        assert p.returncode != 0 and b"issues only its OCSP responder" in p.stderr, p.stderr
+        inst.ok("issue", "--profile", "ocsp", "--ca", "shomei", "--csr", csr, "--out",
+                inst.path("certs", "ocsp-renewed.pem"))
+        assert "shomei Issuing CA" in openssl("x509", "-in", inst.path("certs", "ocsp-renewed.pem"),
+                                              "-noout", "-issuer").stdout.decode()
+        conf = open(inst.path("shomei.conf")).read()
+        conf = re.sub(r"^prev1\.ocsp\.cert = .*$", "prev1.ocsp.cert = certs/ocsp-renewed.pem",
+                      conf, flags=re.M)
+        conf = re.sub(r"^prev1\.ocsp\.key = .*$", "prev1.ocsp.key = keys/ocsp-renewed.key.pem",
+                      conf, flags=re.M)
+        open(inst.path("shomei.conf"), "w").write(conf)
+        srv.proc.send_signal(signal.SIGHUP)
+        wait_log(srv, "SIGHUP: configuration reloaded", count=2)
+        text = ocsp_status(srv, root_pem, old_issuer, bad_old_pem)
+        assert ": revoked" in text
+        respout = str(tmp_path / "old.ocsp")
+        p = openssl("ocsp", "-issuer", old_issuer, "-cert", good_old_pem, "-url",
+                    srv.http + "/ocsp", "-CAfile", root_pem, "-verify_other", old_issuer,
+                    "-no_nonce", "-respout", respout, check=False)
+        assert b": good" in p.stdout and b"Response verify OK" in p.stderr, p
+        with open(respout, "rb") as f:
+            resp = ocsp.load_der_ocsp_response(f.read())
+        assert [c.subject.rfc4514_string() for c in resp.certificates] == \
+            ["CN=shomei OCSP Responder 2,O=shomei"]
 
         # officers log in with a certificate of either CA during the overlap
         login(srv, officer_old)

@@ -458,6 +458,8 @@ t_certs(void **state)
 	(void)state;
 	memset(&ca, 0, sizeof(ca));
 	ca.name = "shomei";
+	ca.cas[0].name = ca.name; /* the one issuing CA; "other" below is another CA's */
+	ca.ncas = 1;
 	s = fresh_store(&dir);
 	err_clear(&e);
 	assert_int_equal(store_org_add(s, "ACME", "Acme", dom, 1, &acme, &e), 0);

@@ -720,9 +720,14 @@ test_cert_list(void **state)
 	f.org_id = o1;
 	expect_list(s, &f, "01 04");
 	f.org_id = 0;
-	f.ca = "ca2";
+	f.cas[0] = "ca2";
 	expect_list(s, &f, "03 04");
-	f.ca = NULL;
+	f.cas[1] = "ca1"; /* either CA (after a CA switch) */
+	expect_list(s, &f, "01 02 03 06 04 05");
+	f.cas[0] = "nosuch";
+	f.cas[1] = "ca2";
+	expect_list(s, &f, "03 04");
+	f.cas[0] = f.cas[1] = NULL;
 	f.expiring_before = 3000;
 	expect_list(s, &f, "01 02");
 	f.expiring_before = 0;
@@ -741,7 +746,7 @@ test_cert_list(void **state)
 
 	/* everything at once */
 	f.subject_substr = "beta";
-	f.ca = "ca1";
+	f.cas[0] = "ca1";
 	f.status = STORE_CERT_VALID;
 	f.expiring_before = 4000;
 	expect_list(s, &f, "02");
