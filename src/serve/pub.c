@@ -265,7 +265,9 @@ const struct http_route pub_https_routes[] = {
  * The CRL schedule: a full CRL when the newest is older than crl.interval_minutes (default
  * 60) or absent, a delta CRL when the newest delta is older than crl.delta_interval_minutes
  * (default 15).  Several front ends on one database each check the newest CRL first, so they
- * rarely duplicate work (and a duplicate CRL is harmless).
+ * rarely duplicate work (and a duplicate CRL is harmless).  A test instance may count both
+ * in seconds (test.crl_interval_seconds, test.crl_delta_interval_seconds) and then checks
+ * every 200 ms instead of every 10 s.
  */
 struct pub_sched {
 	struct ca *ca;
@@ -277,7 +279,7 @@ struct pub_sched {
 static struct pub_sched sched;
 
 static int
-pub_crl_due(struct store *st, const char *name, int delta, long minutes, int *due, struct err *e)
+pub_crl_due(struct store *st, const char *name, int delta, long seconds, int *due, struct err *e)
 {
 	struct store_crl crl;
 	struct err e2;
@@ -291,7 +293,7 @@ pub_crl_due(struct store *st, const char *name, int delta, long minutes, int *du
 		*due = 1;
 		return 0;
 	}
-	*due = util_now() - crl.this_update >= minutes * 60;
+	*due = util_now() - crl.this_update >= seconds;
 	store_crl_clear(&crl);
 	return 0;
 }
@@ -315,6 +317,26 @@ pub_root_crl_warn(struct ca *ca)
 		log_warn("root CRL: %s", e.msg);
 }
 
+/*
+ * The test instance's CRL intervals in seconds (0: not set); set without test.instance =
+ * yes, they are refused.
+ */
+static int
+pub_test_intervals(const struct conf *c, long *full_s, long *delta_s, struct err *e)
+{
+	int test = strcmp(conf_get(c, "test.instance", "no"), "yes") == 0;
+
+	*full_s = *delta_s = 0;
+	if (conf_get_long(c, "test.crl_interval_seconds", 0, 0, 3600, full_s, e) == -1 ||
+	    conf_get_long(c, "test.crl_delta_interval_seconds", 0, 0, 3600, delta_s, e) == -1)
+		return -1;
+	if (!test && (*full_s > 0 || *delta_s > 0))
+		return err_set(e, ERR_REFUSED,
+			       "test.crl_interval_seconds and test.crl_delta_interval_seconds "
+			       "need test.instance = yes");
+	return 0;
+}
+
 static void *
 pub_sched_main(void *arg)
 {
@@ -324,15 +346,24 @@ pub_sched_main(void *arg)
 	struct err e;
 	long full_min, delta_min;
 	time_t root_checked = 0;
+	long full_s, delta_s, ticks = 100;
 	int due, i;
 
 	err_clear(&e);
 	if (conf_get_long(&s->ca->conf, "crl.interval_minutes", 60, 1, 24 * 60 * 7, &full_min,
 			  &e) == -1 ||
 	    conf_get_long(&s->ca->conf, "crl.delta_interval_minutes", 15, 1, 24 * 60, &delta_min,
-			  &e) == -1) {
+			  &e) == -1 ||
+	    pub_test_intervals(&s->ca->conf, &full_s, &delta_s, &e) == -1) {
 		log_warn("crl schedule: %s", e.msg);
 		return NULL;
+	}
+	full_s = full_s > 0 ? full_s : full_min * 60;
+	delta_s = delta_s > 0 ? delta_s : delta_min * 60;
+	if (full_s < 60 || delta_s < 60) {
+		ticks = 2;
+		log_warn("crl schedule: TEST full CRL every %ld s, delta every %ld s", full_s,
+			 delta_s);
 	}
 	while (!s->stop) {
 		if (util_now() - root_checked >= 24 * 3600) { /* at start, then daily */
@@ -343,7 +374,7 @@ pub_sched_main(void *arg)
 		memset(&crl, 0, sizeof(crl));
 		if ((st = ca_thread_store(s->ca, &e)) == NULL) {
 			log_warn("crl schedule: %s", e.msg);
-		} else if (pub_crl_due(st, s->ca->name, 0, full_min, &due, &e) == -1) {
+		} else if (pub_crl_due(st, s->ca->name, 0, full_s, &due, &e) == -1) {
 			log_warn("crl schedule: %s", e.msg);
 		} else if (due) {
 			if (ca_crl_generate(s->ca, st, 0, "schedule", &crl, &e) == -1)
@@ -353,7 +384,7 @@ pub_sched_main(void *arg)
 					 (long long)crl.number);
 				pub_crl_recheck(0);
 			}
-		} else if (pub_crl_due(st, s->ca->name, 1, delta_min, &due, &e) == 0 && due) {
+		} else if (pub_crl_due(st, s->ca->name, 1, delta_s, &due, &e) == 0 && due) {
 			if (ca_crl_generate(s->ca, st, 1, "schedule", &crl, &e) == -1)
 				log_warn("crl schedule: delta CRL: %s", e.msg);
 			else {
@@ -363,7 +394,7 @@ pub_sched_main(void *arg)
 			}
 		}
 		store_crl_clear(&crl);
-		for (i = 0; i < 100 && !s->stop; i++) /* check every 10 s, stop promptly */
+		for (i = 0; i < ticks && !s->stop; i++) /* check every 10 s, stop promptly */
 			usleep(100000);
 	}
 	return NULL;
@@ -374,6 +405,8 @@ const char *const pub_conf_keys[] = {
     "crl.schedule",
     "crl.interval_minutes",
     "crl.delta_interval_minutes",
+    "test.crl_interval_seconds",
+    "test.crl_delta_interval_seconds",
     NULL,
 };
 
