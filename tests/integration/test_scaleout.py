@@ -50,10 +50,11 @@ class Sink:
             return [(r, email.message_from_bytes(c, policy=email.policy.default))
                     for r, c in self.got]
 
-    def wait_to(self, addr, pattern, timeout=20):
-        """The matches of pattern in the first mail to addr that has one."""
+    def wait_to(self, addr, pattern, timeout=20, stop=None):
+        """The matches of pattern in the first mail to addr that has one (waiting at most
+        timeout seconds, or until the event stop is set)."""
         end = time.time() + timeout
-        while time.time() < end:
+        while time.time() < end and not (stop is not None and stop.is_set()):
             for rcpts, m in self.messages():
                 if addr in rcpts:
                     found = re.findall(pattern, m.get_content())
