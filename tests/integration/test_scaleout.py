@@ -267,7 +267,8 @@ def test_two_front_ends(tmp_path):
                                 delta = c if delta is None or crl_number(c) > \
                                     crl_number(delta) else delta
             if full is not None and delta is not None and \
-                    crl_number(delta) > crl_number(full):
+                    crl_number(delta) > crl_number(full) and \
+                    all("crl schedule: " in f.log_text() for f in fe):
                 break
             time.sleep(0.2)
         assert full is not None and delta is not None and crl_number(delta) > \
