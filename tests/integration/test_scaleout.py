@@ -152,7 +152,6 @@ def two_front_ends(tmp_path, port):
         os.close(fd)
     b_dir = str(tmp_path / "var2")
     shutil.copytree(a.datadir, b_dir, symlinks=True)
-    os.makedirs(b_dir.rstrip("/") + ".offline", exist_ok=True)
     b = Instance(b_dir, "pg", a.pgdb)
     return a, b, tickets, key
 
