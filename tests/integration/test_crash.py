@@ -283,6 +283,16 @@ def test_kill9_whole_serve(tmp_path, backend):
                    "HAVING COUNT(*) > 1")
     assert dup == []
     assert "audit chain intact" in inst.ok("audit", "verify")
+    # the signer's own log (written before each signature leaves the signer) survived the
+    # kills whole, and the store holds no certificate the signer did not sign; the ones it
+    # signed that the store lacks are those whose write the kill cut (never acknowledged)
+    inst.ok("signer-log", "verify")
+    p = inst.run("audit", "reconcile")
+    out = p.stdout.decode()
+    assert "in the store, but not the certificate" not in out, out
+    unstored = re.findall(r"signed but not in the store: ([0-9A-Fa-f]+)", out)
+    assert p.returncode == (1 if unstored else 0), (p.returncode, out, p.stderr)
+    assert not set(unstored) & set(acked + page)
     # no application stuck half-way
     states = inst.sql("SELECT state, COUNT(*) FROM applications GROUP BY state")
     assert [s for s, _ in states if s in ("submitted", "approved")] == [], states
@@ -301,7 +311,8 @@ def test_kill9_whole_serve(tmp_path, backend):
           f"portal pages, "
           f"found {len(acked) + len(page) - len(lost)}, lost {len(lost)}; applications "
           f"{len(flows)} all issued ({unseen} whose certificate page and {taken} whose "
-          f"download the kill cut); mails: rows {rows}, received {len(msgs)}, twice {twice}")
+          f"download the kill cut); signed but never stored {len(unstored)}; mails: rows {rows}, "
+          f"received {len(msgs)}, twice {twice}")
     assert not lost, lost
     assert rows == {"sent": len(set(ids))}, (rows, len(ids))
     assert twice == 0, sorted(ids)
