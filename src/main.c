@@ -11,8 +11,6 @@
 #include "cli/cli.h"
 #include "util/paths.h"
 
-#define SHOMEI_VERSION "0.1.0"
-
 static void
 usage_main(FILE *f)
 {

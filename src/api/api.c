@@ -287,7 +287,7 @@ api_cert_json(struct api_ctx *c, const struct ra_cert *rec)
 	}
 	if (rec->der != NULL) {
 		pem = api_pem(rec->der, rec->derlen);
-		chain = api_pem_x509(c->ca->cert);
+		chain = api_pem_x509(ca_issuing_of_der(c->ca, rec->der, rec->derlen)->cert);
 		if (pem == NULL || chain == NULL) {
 			bad = 1;
 			goto out;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 
 #include "ca.h"
@@ -25,6 +26,16 @@ const char *const ca_conf_keys[] = {
     "signer.timeout_ms",
     "root_crl.days",
     "root_crl.warn_days",
+    "root.name",
+    "prev1.ca_name",
+    "prev1.ca.cert",
+    "prev1.ocsp.cert",
+    "prev2.ca_name",
+    "prev2.ca.cert",
+    "prev2.ocsp.cert",
+    "prev3.ca_name",
+    "prev3.ca.cert",
+    "prev3.ocsp.cert",
     NULL,
 };
 
@@ -64,6 +75,115 @@ ca_store_spec(const struct conf *c)
 	if (strncmp(v, "sqlite:", 7) == 0 && v[7] != '/')
 		return xasprintf("sqlite:%s/%s", c->dir, v + 7);
 	return xstrdup(v);
+}
+
+int
+ca_name_valid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+	return i > 0 && i <= 32;
+}
+
+static void
+ca_issuing_set(struct ca_issuing *ci, char *name, X509 *cert, X509 *ocsp, const char *base_url)
+{
+	ci->name = name;
+	ci->cert = cert;
+	ci->ocsp_cert = ocsp;
+	ci->issuer.cert = cert;
+	ci->issuer.pubkey = X509_get0_pubkey(cert);
+	ci->issuer.name = name;
+	ci->issuer.base_url = base_url;
+}
+
+/*
+ * The previous issuing CAs of prev1.* .. prev3.* (shomei ca rollover writes them): each
+ * needs its name and certificate; its OCSP certificate is optional.  Slots are filled in
+ * order, and a name may appear once.
+ */
+static int
+ca_prev_load(struct ca *ca, struct err *e)
+{
+	char key[32];
+	const char *name;
+	X509 *cert = NULL, *ocsp = NULL;
+	int i, j;
+
+	for (i = 1; i <= CA_PREV_MAX; i++) {
+		snprintf(key, sizeof(key), "prev%d.ca_name", i);
+		if ((name = conf_get(&ca->conf, key, NULL)) == NULL)
+			break;
+		if (!ca_name_valid(name) || ca_issuing_find(ca, name) != NULL ||
+		    strcmp(name, ca->root_crl_name) == 0)
+			return err_set(e, ERR_REFUSED,
+				       "%s: %s = %s: not a CA name (a-z, 0-9, -), or used twice",
+				       ca->conf.path, key, name);
+		snprintf(key, sizeof(key), "prev%d.ca.cert", i);
+		if ((cert = ca_cert_load(&ca->conf, key, 1, e)) == NULL)
+			return -1;
+		snprintf(key, sizeof(key), "prev%d.ocsp.cert", i);
+		ocsp = ca_cert_load(&ca->conf, key, 0, e);
+		if (err_is_set(e)) {
+			X509_free(cert);
+			return -1;
+		}
+		ca_issuing_set(&ca->cas[ca->ncas++], xstrdup(name), cert, ocsp, ca->base_url);
+	}
+	for (j = i + 1; j <= CA_PREV_MAX; j++) {
+		snprintf(key, sizeof(key), "prev%d.ca_name", j);
+		if (conf_get(&ca->conf, key, NULL) != NULL)
+			return err_set(e, ERR_REFUSED, "%s: %s is set but prev%d.ca_name is not",
+				       ca->conf.path, key, i);
+	}
+	return 0;
+}
+
+const struct ca_issuing *
+ca_issuing_find(const struct ca *ca, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ca->ncas; i++)
+		if (strcmp(ca->cas[i].name, name) == 0)
+			return &ca->cas[i];
+	return NULL;
+}
+
+const struct ca_issuing *
+ca_issuing_of(const struct ca *ca, const X509 *x)
+{
+	size_t i;
+	int ok;
+
+	for (i = 0; i < ca->ncas; i++) {
+		if (X509_NAME_cmp(X509_get_issuer_name(x),
+				  X509_get_subject_name(ca->cas[i].cert)) != 0)
+			continue;
+		ok = X509_verify((X509 *)x, ca->cas[i].issuer.pubkey) == 1;
+		ERR_clear_error();
+		if (ok)
+			return &ca->cas[i];
+	}
+	return NULL;
+}
+
+const struct ca_issuing *
+ca_issuing_of_der(const struct ca *ca, const unsigned char *der, size_t len)
+{
+	const struct ca_issuing *ci = NULL;
+	const unsigned char *p = der;
+	X509 *x;
+
+	if (ca->ncas > 1 && (x = d2i_X509(NULL, &p, (long)len)) != NULL) {
+		ci = ca_issuing_of(ca, x);
+		X509_free(x);
+	}
+	ERR_clear_error();
+	return ci != NULL ? ci : &ca->cas[0];
 }
 
 static void
@@ -120,7 +240,8 @@ ca_open(const char *datadir, unsigned flags, const char *const *const *known, st
 	if (known != NULL && conf_check_keys(&ca->conf, known, e) == -1)
 		goto out;
 	ca->name = xstrdup(conf_get(&ca->conf, "ca_name", "shomei"));
-	ca->root_crl_name = ca_root_crl_name(ca->name);
+	v = conf_get(&ca->conf, "root.name", NULL);
+	ca->root_crl_name = v != NULL ? xstrdup(v) : ca_root_crl_name(ca->name);
 	v = conf_get(&ca->conf, "base_url", "http://localhost:8080");
 	ca->base_url = xstrndup(v, strlen(v) - (strlen(v) > 0 && v[strlen(v) - 1] == '/'));
 	ca->store_spec = ca_store_spec(&ca->conf);
@@ -152,6 +273,10 @@ ca_open(const char *datadir, unsigned flags, const char *const *const *known, st
 	ca->issuer.pubkey = X509_get0_pubkey(ca->cert);
 	ca->issuer.name = ca->name;
 	ca->issuer.base_url = ca->base_url;
+	ca_issuing_set(&ca->cas[0], ca->name, ca->cert, ca->ocsp_cert, ca->base_url);
+	ca->ncas = 1;
+	if (ca_prev_load(ca, e) == -1)
+		goto out;
 	if (pthread_key_create(&ca->store_key, ca_thread_store_free) != 0)
 		fatalx("ca: pthread_key_create failed");
 	ca->store_key_ok = 1;
@@ -177,6 +302,8 @@ out:
 void
 ca_close(struct ca *ca)
 {
+	size_t i;
+
 	if (ca == NULL)
 		return;
 	ca_batch_stop(ca);
@@ -189,6 +316,11 @@ ca_close(struct ca *ca)
 	}
 	if (ca->signer_pid > 0)
 		waitpid(ca->signer_pid, NULL, 0);
+	for (i = 1; i < ca->ncas; i++) {
+		X509_free(ca->cas[i].cert);
+		X509_free(ca->cas[i].ocsp_cert);
+		free(ca->cas[i].name);
+	}
 	sk_X509_pop_free(ca->chain, X509_free);
 	X509_free(ca->cert);
 	X509_free(ca->root);

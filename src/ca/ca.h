@@ -26,11 +26,28 @@
 
 struct ca_batch;
 
+/*
+ * Previous issuing CAs a CA switch (`shomei ca rollover`) leaves behind: each keeps publishing
+ * its CRLs and answering OCSP for its certificates (prevN.* in shomei.conf, N = 1 the newest).
+ */
+#define CA_PREV_MAX 3
+
+/*
+ * One issuing CA: the current one (cas[0], which borrows struct ca's cert, ocsp_cert and
+ * name) or a previous one.  New certificates come from the current one only.
+ */
+struct ca_issuing {
+	char *name;	 /* /crl/<name>.crl, /ca/<name>.crt; the certificates' "ca" in the store */
+	X509 *cert;	 /* the issuing CA certificate */
+	X509 *ocsp_cert; /* its delegated OCSP responder (may be NULL) */
+	struct x509_issuer issuer;
+};
+
 struct ca {
 	char *datadir;
 	struct conf conf;
 	char *name;		/* ca_name: short name used in URLs (/crl/<name>.crl) */
-	char *root_crl_name;	/* "<name>-root": the root CRL's name in the store */
+	char *root_crl_name;	/* root.name ("<name>-root"): the root's CRL and certificate */
 	char *base_url;		/* no trailing slash */
 	char *store_spec;	/* resolved: "sqlite:/abs/path" or a libpq conninfo */
 	X509 *cert;		/* issuing CA */
@@ -39,6 +56,8 @@ struct ca {
 	X509 *tsa_cert;		/* may be NULL */
 	STACK_OF(X509) * chain; /* issuing, root */
 	struct x509_issuer issuer;
+	struct ca_issuing cas[1 + CA_PREV_MAX]; /* [0] the current issuing CA, then previous ones */
+	size_t ncas;
 	struct signer_client *signer; /* NULL unless opened with CA_OPEN_SIGNER or attached */
 	pid_t signer_pid;
 	long signer_timeout_ms;	 /* signer.timeout_ms: longest wait for a signer answer */
@@ -72,6 +91,15 @@ char *ca_conf_file(const char *datadir);
 int ca_open(const char *datadir, unsigned flags, const char *const *const *known, struct ca **,
 	    struct err *);
 void ca_close(struct ca *); /* stops the batcher and the signer child it spawned */
+/* 1 when s is a CA name: 1-32 of a-z, 0-9 and - (it goes into URLs and file names). */
+int ca_name_valid(const char *s);
+/* The issuing CA called name (current or previous), or NULL. */
+const struct ca_issuing *ca_issuing_find(const struct ca *, const char *name);
+/* The issuing CA (current or previous) whose key signed x, or NULL. */
+const struct ca_issuing *ca_issuing_of(const struct ca *, const X509 *x);
+/* The same for a certificate's DER; the current issuing CA when none (or it does not parse). */
+const struct ca_issuing *ca_issuing_of_der(const struct ca *, const unsigned char *der, size_t len);
+
 /* A new store connection for the calling thread. */
 int ca_store_open(struct ca *, struct store **, struct err *);
 /*
@@ -92,6 +120,12 @@ struct ca_init_opts {
 	const char *store;    /* default "sqlite:db/shomei.db" */
 	/* where the root key goes: outside the data directory (default DATADIR.offline/) */
 	const char *root_key_out;
+	/*
+	 * PBKDF2 rounds of the keys written (0: the default, 600,000; at least 1,000).  Fewer
+	 * make every start and CLI command faster and the keys at rest weaker: for throwaway
+	 * instances (the tests), never for a CA in service.
+	 */
+	long key_rounds;
 	const char *ca_key_uri; /* optional pkcs11: URI of an existing issuing-CA key */
 	/*
 	 * Object identifiers: the arc the CA's own OIDs are made under (default: a new one
@@ -104,11 +138,35 @@ struct ca_init_opts {
 	const char *tsa_policy;
 	const char *cps_uri;
 };
+#define CA_KEY_ROUNDS_MIN 1000
 /* A new OID arc from a random UUID (see ca_init_opts.oid_arc); caller frees. */
 char *ca_oid_arc_new(void);
 
 /* Creates the data dir, keys, root/issuing/OCSP/TSA/HTTPS certificates and shomei.conf. */
 int ca_init(const struct ca_init_opts *, struct err *);
+
+/*
+ * ---- shomei ca rollover (rollover.c): the intermediate CA switch ----
+ * With the root key (root_key, brought from its offline place), makes a new issuing CA called
+ * name (default "<current>-g2", then -g3 ...) with a key of the current one's kind, encrypted
+ * with the key passphrase, and its own OCSP responder; records them (audit "ca.rollover"); and
+ * rewrites shomei.conf: the new CA is ca_name, the current one becomes prev1.* (older ones move
+ * down a slot), root.name keeps the root's URLs.  A running serve takes it at its next reload.
+ */
+struct ca_rollover_req {
+	const char *name;
+	EVP_PKEY *root_key;
+	const char *actor;
+};
+struct ca_rollover_out {
+	char *name;
+	char *cert_path; /* the new issuing CA certificate */
+	char serial[STORE_SERIAL_MAX];
+	time_t not_after;
+};
+int ca_rollover(struct ca *, const struct ca_rollover_req *, struct ca_rollover_out *,
+		struct err *);
+void ca_rollover_out_clear(struct ca_rollover_out *);
 
 /* ---- issuance ---- */
 struct ca_issued;
@@ -163,9 +221,10 @@ struct ca_issue_req {
 	 * Issuance in two steps (the console's bulk commit signs every line before it takes the
 	 * store's write lock): sign_only stops once the certificate is signed (out gets it,
 	 * nothing is stored); presigned stores that very certificate (DER, serial, validity) with
-	 * the same request, without building or signing anything.  signed_fn is not called in
-	 * either step.  A presigned certificate whose serial is taken meanwhile is refused
-	 * (ERR_CONFLICT): its serial cannot be drawn anew.
+	 * the same request, without building or signing anything (nor parsing: with sans given,
+	 * the CSR is not needed, and the subject comes from presigned->subject).  signed_fn is not
+	 * called in either step.  A presigned certificate whose serial is taken meanwhile is
+	 * refused (ERR_CONFLICT): its serial cannot be drawn anew.
 	 */
 	int sign_only;
 	const struct ca_issued *presigned;
@@ -187,6 +246,9 @@ struct ca_issued {
 	unsigned char *der;
 	size_t derlen;
 	time_t not_before, not_after;
+	/* sign_only: the subject as stored (x509_name_text), so that the presigned step need not
+	 * parse the certificate again */
+	char *subject;
 };
 
 /*
@@ -291,11 +353,12 @@ int ca_after_revoke(struct ca *, struct store *, const char *actor, struct err *
 /*
  * The root CRL (rootcrl.c), made where the offline root key is at hand: `shomei init` and
  * the ceremony `shomei ca root-crl`.  It carries the previous root CRL's entries, adds
- * `revoke` (an issuing CA certificate of this root) when given, and is stored as CA
- * "<ca>-root" (served at /crl/<ca>-root.crl) with an audit entry, in one transaction.
+ * `revoke` (an issuing CA certificate of this root) when given, and is stored under the root's
+ * name (root.name, "<ca>-root" by default; served at /crl/<root.name>.crl) with an audit
+ * entry, in one transaction.
  */
 struct ca_root_crl_req {
-	const char *ca_name; /* the issuing CA's name: the CRL is "<ca_name>-root" */
+	const char *root_name; /* the root's name (struct ca's root_crl_name) */
 	X509 *root;
 	EVP_PKEY *key; /* the root key (checked against root) */
 	long days;     /* nextUpdate - thisUpdate (root_crl.days) */
@@ -309,13 +372,13 @@ int ca_root_crl_make(struct store *, const struct ca_root_crl_req *, struct stor
  * issuing CA to revoke was on the root CRL before (its first reason and date are kept). */
 int ca_root_crl_make_tx(struct store *, const struct ca_root_crl_req *, struct store_crl *out,
 			int *already, struct err *);
-/* "<ca>-root": the name the root CRL is stored and served under.  Caller frees. */
+/* "<ca>-root": root.name's default, for a CA named ca_name.  Caller frees. */
 char *ca_root_crl_name(const char *ca_name);
 /*
  * ERR_REFUSED with a message for the operator when there is no root CRL or it expires within
  * warn_days (serve logs it as a warning); 0 when it is fresh.
  */
-int ca_root_crl_check(struct store *, const char *ca_name, long warn_days, time_t now,
+int ca_root_crl_check(struct store *, const char *root_name, long warn_days, time_t now,
 		      struct err *);
 #define CA_ROOT_CRL_DAYS_DEFAULT 365
 #define CA_ROOT_CRL_DAYS_MAX 366 /* CA/Browser Forum BR 4.9.7: a root's CRL, 12 months */
@@ -323,6 +386,9 @@ int ca_root_crl_check(struct store *, const char *ca_name, long warn_days, time_
 
 int ca_crl_generate(struct ca *, struct store *, int delta, const char *actor,
 		    struct store_crl *out, struct err *);
+/* The same for one issuing CA, current or previous (its own CRL numbers, names and key). */
+int ca_crl_generate_for(struct ca *, const struct ca_issuing *, struct store *, int delta,
+			const char *actor, struct store_crl *out, struct err *);
 
 /* ---- audit ---- */
 struct ca_audit_report {

@@ -87,9 +87,10 @@ fail:
  * Indicator naming the base (delta CRLs).
  */
 static int
-crl_extensions(struct ca *ca, int64_t number, int delta, int64_t base, struct buf *out)
+crl_extensions(const struct ca *ca, const struct ca_issuing *ci, int64_t number, int delta,
+	       int64_t base, struct buf *out)
 {
-	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(ca->cert);
+	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(ci->cert);
 	struct buf exts, v;
 	int rc = -1;
 
@@ -124,7 +125,7 @@ crl_extensions(struct ca *ca, int64_t number, int delta, int64_t base, struct bu
 	if (!delta) {
 		/* freshestCRL (RFC 5280 5.2.6): where the delta CRLs of this full CRL are */
 		static const unsigned char oid[] = {0x06, 0x03, 0x55, 0x1d, 0x2e};
-		char *url = xasprintf("%s/crl/%s-delta.crl", ca->base_url, ca->name);
+		char *url = xasprintf("%s/crl/%s-delta.crl", ca->base_url, ci->name);
 		size_t ul = strlen(url), gn = der_tlv_size(ul), fn = der_tlv_size(gn),
 		       dp = der_tlv_size(fn);
 		int bad;
@@ -181,6 +182,13 @@ int
 ca_crl_generate(struct ca *ca, struct store *st, int delta, const char *actor,
 		struct store_crl *out, struct err *e)
 {
+	return ca_crl_generate_for(ca, &ca->cas[0], st, delta, actor, out, e);
+}
+
+int
+ca_crl_generate_for(struct ca *ca, const struct ca_issuing *ci, struct store *st, int delta,
+		    const char *actor, struct store_crl *out, struct err *e)
+{
 	struct crl_build cb;
 	struct store_crl base, crl;
 	struct buf head, tail;
@@ -207,7 +215,7 @@ ca_crl_generate(struct ca *ca, struct store *st, int delta, const char *actor,
 		struct err e2;
 
 		err_clear(&e2);
-		if (store_crl_latest_info(st, ca->name, 0, &base, &e2) == -1) {
+		if (store_crl_latest_info(st, ci->name, 0, &base, &e2) == -1) {
 			if (e2.code == ERR_NOTFOUND)
 				err_set(
 				    e, ERR_REFUSED,
@@ -225,11 +233,11 @@ ca_crl_generate(struct ca *ca, struct store *st, int delta, const char *actor,
 		 */
 		since = base.this_update - CRL_DELTA_MARGIN;
 	}
-	if (x509_sigalg_for_key(ca->issuer.pubkey, &sig_nid, &md_nid, e) == -1)
+	if (x509_sigalg_for_key(ci->issuer.pubkey, &sig_nid, &md_nid, e) == -1)
 		goto out;
 	if ((algor = X509_ALGOR_new()) == NULL || x509_algor_set(algor, sig_nid, e) == -1 ||
 	    (alglen = i2d_X509_ALGOR(algor, &alg)) <= 0 ||
-	    (issuerlen = i2d_X509_NAME(X509_get_subject_name(ca->cert), &issuer)) <= 0) {
+	    (issuerlen = i2d_X509_NAME(X509_get_subject_name(ci->cert), &issuer)) <= 0) {
 		err_ssl(e, ERR_INTERNAL, "crl: cannot encode issuer or algorithm");
 		goto out;
 	}
@@ -249,10 +257,10 @@ ca_crl_generate(struct ca *ca, struct store *st, int delta, const char *actor,
 	 * after the walk, a long walk could get the higher number and lack a revocation the lower
 	 * one lists.  A failure below leaves a gap in the numbers (allowed: they only increase).
 	 */
-	if (store_crl_next_number(st, ca->name, &number, e) == -1)
+	if (store_crl_next_number(st, ci->name, &number, e) == -1)
 		goto out;
 	now = util_now();
-	r = store_revoked_foreach(st, ca->name, since, crl_entry, &cb, e);
+	r = store_revoked_foreach(st, ci->name, since, crl_entry, &cb, e);
 	if (cb.failed) {
 		err_set(e, ERR_INTERNAL, "%s", cb.why[0] ? cb.why : "crl: cannot encode entry");
 		goto out;
@@ -270,7 +278,7 @@ ca_crl_generate(struct ca *ca, struct store *st, int delta, const char *actor,
 		goto enc;
 	if (cb.count > 0 && der_put_hdr(&head, DER_TAG_SEQUENCE, cb.entries.len - front) == -1)
 		goto enc;
-	if (crl_extensions(ca, number, delta, base_number, &tail) == -1)
+	if (crl_extensions(ca, ci, number, delta, base_number, &tail) == -1)
 		goto enc;
 	/* TBSCertList ::= SEQUENCE { head, entries, crlExtensions } */
 	inner = head.len + (cb.entries.len - front) + tail.len;
@@ -303,13 +311,13 @@ ca_crl_generate(struct ca *ca, struct store *st, int delta, const char *actor,
 	cb.entries.data = NULL;
 	cb.entries.len = cb.entries.cap = 0;
 
-	crl.ca = xstrdup(ca->name);
+	crl.ca = xstrdup(ci->name);
 	crl.number = number;
 	crl.delta = delta;
 	crl.base_number = base_number;
 	crl.this_update = now;
 	crl.next_update = now + 3600 * (delta ? ca->crl_delta_hours : ca->crl_hours);
-	snprintf(obj, sizeof(obj), "%s#%lld", ca->name, (long long)number);
+	snprintf(obj, sizeof(obj), "%s#%lld", ci->name, (long long)number);
 	detail = xasprintf("%s entries=%zu", delta ? "delta" : "full", cb.count);
 	if (store_begin(st, e) == -1)
 		goto out;

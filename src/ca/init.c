@@ -17,6 +17,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca.h"
+#include "ca_int.h"
 
 struct init_keytype {
 	const char *name;
@@ -170,7 +171,7 @@ out:
 	return rc;
 }
 
-static X509_NAME *
+X509_NAME *
 init_name(const char *org, const char *cn)
 {
 	X509_NAME *n = X509_NAME_new();
@@ -187,7 +188,7 @@ init_name(const char *org, const char *cn)
 }
 
 /* Builds, lints and signs one certificate of the hierarchy. */
-static int
+int
 init_cert(const struct x509_issuer *iss, EVP_PKEY *signkey, const char *profile, X509_NAME *subject,
 	  EVP_PKEY *pub, GENERAL_NAMES *sans, X509 **out, struct err *e)
 {
@@ -219,7 +220,7 @@ out:
 	return rc;
 }
 
-static int
+int
 init_write_cert(const char *dir, const char *name, X509 *x, struct err *e)
 {
 	BIO *b = BIO_new(BIO_s_mem());
@@ -286,8 +287,8 @@ init_https_sans(const char *base_url)
 	return g;
 }
 
-static int
-init_record(struct store *st, const char *ca_name, X509 *x, const char *profile,
+int
+init_record(struct store *st, const char *actor, const char *ca_name, X509 *x, const char *profile,
 	    const GENERAL_NAMES *sans, struct err *e)
 {
 	struct store_cert rec;
@@ -312,8 +313,7 @@ init_record(struct store *st, const char *ca_name, X509 *x, const char *profile,
 	rec.derlen = (size_t)len;
 	rec.created = util_now();
 	if (store_cert_insert(st, &rec, e) == -1 ||
-	    store_audit_append(st, "cli:init", "cert.issue", rec.serial, rec.subject, NULL, e) ==
-		-1)
+	    store_audit_append(st, actor, "cert.issue", rec.serial, rec.subject, NULL, e) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -449,11 +449,13 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 			o->key_type);
 		goto out;
 	}
-	for (i = 0; name[i] != '\0'; i++)
-		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
-		      name[i] == '-'))
-			break;
-	if (name[i] != '\0' || i == 0 || i > 32) {
+	if (o->key_rounds != 0 && (o->key_rounds < CA_KEY_ROUNDS_MIN || o->key_rounds > INT_MAX)) {
+		err_set(e, ERR_REFUSED, "init: --key-rounds must be at least %d",
+			CA_KEY_ROUNDS_MIN);
+		goto out;
+	}
+	signer_key_write_iter_set((int)o->key_rounds); /* 0: the default */
+	if (!ca_name_valid(name)) {
 		err_set(e, ERR_REFUSED, "init: CA name \"%s\" must be 1-32 of a-z, 0-9 and -",
 			name);
 		goto out;
@@ -648,15 +650,15 @@ ca_init(const struct ca_init_opts *o, struct err *e)
 	/* one transaction: the records, the audit entries and the first root CRL, made while
 	 * the root key is here (the issuing CA is not revoked) */
 	memset(&rq, 0, sizeof(rq));
-	rq.ca_name = name;
+	rq.root_name = rootname;
 	rq.root = root;
 	rq.key = rootk;
 	rq.days = CA_ROOT_CRL_DAYS_DEFAULT;
 	rq.actor = "cli:init";
 	if (store_audit_append(st, "cli:init", "ca.init", name, path, NULL, e) == -1 ||
-	    init_record(st, name, ocsp, "ocsp", NULL, e) == -1 ||
-	    init_record(st, name, tsa, "tsa", NULL, e) == -1 ||
-	    init_record(st, name, https, "server", sans, e) == -1 ||
+	    init_record(st, "cli:init", name, ocsp, "ocsp", NULL, e) == -1 ||
+	    init_record(st, "cli:init", name, tsa, "tsa", NULL, e) == -1 ||
+	    init_record(st, "cli:init", name, https, "server", sans, e) == -1 ||
 	    ca_root_crl_make_tx(st, &rq, &rootcrl, NULL, e) == -1 || store_commit(st, e) == -1) {
 		store_rollback(st);
 		goto out;

@@ -19,6 +19,7 @@ ca_issued_clear(struct ca_issued *o)
 	if (o == NULL)
 		return;
 	free(o->der);
+	free(o->subject);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -82,11 +83,11 @@ ca_issue_write(struct store *st, void *arg, struct err *e)
 /* The certificate's row: what every issuance stores (rec's serial and DER set by the caller). */
 static void
 ca_issue_rec(const struct ca *ca, const struct ca_issue_req *req, const struct profile *prof,
-	     const X509_NAME *subject, const GENERAL_NAMES *sans, time_t nb, time_t na, time_t now,
+	     char *subject, const GENERAL_NAMES *sans, time_t nb, time_t na, time_t now,
 	     struct store_cert *rec)
 {
 	rec->ca = xstrdup(ca->name);
-	rec->subject = x509_name_text(subject);
+	rec->subject = subject; /* taken */
 	rec->sans = x509_sans_text(sans);
 	rec->profile = xstrdup(prof->name);
 	rec->org_id = req->org_id;
@@ -114,13 +115,16 @@ ca_issue_presigned(struct ca *ca, struct store *st, const struct ca_issue_req *r
 
 	memset(&rec, 0, sizeof(rec));
 	if (ps->der == NULL || ps->derlen == 0 ||
-	    (x = d2i_X509(NULL, &p, (long)ps->derlen)) == NULL || p != ps->der + ps->derlen) {
+	    (ps->subject == NULL &&
+	     ((x = d2i_X509(NULL, &p, (long)ps->derlen)) == NULL || p != ps->der + ps->derlen))) {
 		err_set(e, ERR_INTERNAL, "issue: the signed certificate does not parse");
 		goto out;
 	}
 	memcpy(rec.serial, ps->serial, sizeof(rec.serial));
-	ca_issue_rec(ca, req, prof, X509_get_subject_name(x), sans, ps->not_before, ps->not_after,
-		     now, &rec);
+	ca_issue_rec(ca, req, prof,
+		     ps->subject != NULL ? xstrdup(ps->subject)
+					 : x509_name_text(X509_get_subject_name(x)),
+		     sans, ps->not_before, ps->not_after, now, &rec);
 	rec.der = xmalloc(ps->derlen);
 	memcpy(rec.der, ps->der, ps->derlen);
 	rec.derlen = ps->derlen;
@@ -192,6 +196,11 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 		err_set(e, ERR_REFUSED, "issue: profile %s is only used by `shomei init`",
 			prof->name);
 		err_kind(e, CA_REFUSAL_PROFILE);
+		goto out;
+	}
+	/* the second step of two with the names given: the certificate is made, nothing to parse */
+	if (req->presigned != NULL && req->presigned->subject != NULL && req->sans != NULL) {
+		rc = ca_issue_presigned(ca, st, req, prof, req->sans, util_now(), out, e);
 		goto out;
 	}
 	if (req->key != NULL) {
@@ -273,6 +282,7 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 			out->derlen = len;
 			out->not_before = t.not_before;
 			out->not_after = t.not_after;
+			out->subject = x509_name_text(X509_get_subject_name(tbs));
 			der = NULL;
 			rc = 0;
 			goto out;
@@ -285,8 +295,8 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 			err_set(e, ERR_INTERNAL, "issue: cannot format serial");
 			goto out;
 		}
-		ca_issue_rec(ca, req, prof, X509_get_subject_name(tbs), sans, t.not_before,
-			     t.not_after, now, &rec);
+		ca_issue_rec(ca, req, prof, x509_name_text(X509_get_subject_name(tbs)), sans,
+			     t.not_before, t.not_after, now, &rec);
 		rec.der = der;
 		rec.derlen = len;
 

@@ -66,9 +66,13 @@ ca_revoke_tx(struct ca *ca, struct store *st, const char *serial, int reason, ti
 	}
 	if (store_cert_get(st, serial, &rec, e) == -1)
 		goto out;
-	if (strcmp(rec.ca, ca->name) != 0) {
-		err_set(e, ERR_REFUSED, "revoke: certificate %s was issued by %s, not %s",
-			rec.serial, rec.ca, ca->name);
+	/* the current issuing CA's, or a previous one's that still publishes its CRLs */
+	if (ca_issuing_find(ca, rec.ca) == NULL) {
+		err_set(
+		    e, ERR_REFUSED,
+		    "revoke: certificate %s was issued by %s, which is not an issuing CA of this "
+		    "instance (%s)",
+		    rec.serial, rec.ca, ca->name);
 		goto out;
 	}
 	if (store_cert_revoke(st, rec.serial, now, reason, invalidity, e) == -1)
@@ -113,12 +117,16 @@ int
 ca_after_revoke(struct ca *ca, struct store *st, const char *actor, struct err *e)
 {
 	struct store_crl crl;
+	size_t i;
 	int rc;
 
 	if (strcmp(conf_get(&ca->conf, "crl.on_revoke", "no"), "yes") != 0 || ca->signer == NULL)
 		return 0;
-	memset(&crl, 0, sizeof(crl));
-	rc = ca_crl_generate(ca, st, 0, actor, &crl, e);
-	store_crl_clear(&crl);
+	/* the revoked certificate's CA is not known here: every CA's (one, but after a switch) */
+	for (i = 0, rc = 0; i < ca->ncas && rc == 0; i++) {
+		memset(&crl, 0, sizeof(crl));
+		rc = ca_crl_generate_for(ca, &ca->cas[i], st, 0, actor, &crl, e);
+		store_crl_clear(&crl);
+	}
 	return rc;
 }

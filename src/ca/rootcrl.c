@@ -217,7 +217,7 @@ ca_root_crl_make_tx(struct store *st, const struct ca_root_crl_req *req, struct 
 	serial[0] = '\0';
 	if (rootcrl_req_check(req, e) == -1)
 		goto out;
-	name = ca_root_crl_name(req->ca_name);
+	name = xstrdup(req->root_name);
 	if ((crl = X509_CRL_new()) == NULL) {
 		err_ssl(e, ERR_INTERNAL, "root CRL: out of memory");
 		goto out;
@@ -285,11 +285,12 @@ ca_root_crl_make(struct store *st, const struct ca_root_crl_req *req, struct sto
 }
 
 int
-ca_root_crl_check(struct store *st, const char *ca_name, long warn_days, time_t now, struct err *e)
+ca_root_crl_check(struct store *st, const char *root_name, long warn_days, time_t now,
+		  struct err *e)
 {
 	struct store_crl crl;
 	struct err e2;
-	char *name = ca_root_crl_name(ca_name);
+	char *name = xstrdup(root_name);
 	int rc = 0;
 
 	memset(&crl, 0, sizeof(crl));

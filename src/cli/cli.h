@@ -4,6 +4,8 @@
 
 #include "util/util.h"
 
+#define SHOMEI_VERSION "0.1.0"
+
 struct cli {
 	const char *datadir; /* -d, SHOMEI_DATA, default ./var (checkout) or /var/lib/shomei */
 	const char *conf;    /* -c, SHOMEI_CONF, /etc/shomei/shomei.conf; NULL: DATADIR's */
@@ -45,5 +47,7 @@ int cmd_officer(struct cli *, int, char **);
 int cmd_client(struct cli *, int, char **);
 int cmd_conf(struct cli *, int, char **);
 int cmd_routes(struct cli *, int, char **);
+int cmd_backup(struct cli *, int, char **);
+int cmd_restore(struct cli *, int, char **);
 
 #endif

@@ -23,6 +23,7 @@ static const char usage_init[] =
     "usage: shomei init [--key-type p256|p384|rsa2048|rsa3072|rsa4096] [--ca-name NAME]\n"
     "                   [--base-url URL] [--org-name ORG] [--store SPEC] [--ca-key PKCS11-URI]\n"
     "                   [--oid-arc OID] [--policy OID] [--tsa-policy OID] [--cps URL]\n"
+    "                   [--key-rounds N]\n"
     "       shomei init --system [OPTIONS]\n"
     "       shomei init --check\n\n"
     "Creates the data directory with shomei.conf, a root CA, an issuing CA, an OCSP\n"
@@ -39,6 +40,9 @@ static const char usage_init[] =
     "  --policy OID   the certificate policy (CP/CPS) every certificate asserts (<arc>.1)\n"
     "  --tsa-policy OID  the policy of the time-stamps (<arc>.2)\n"
     "  --cps URL      the CPS's address, put next to the policy in every certificate\n"
+    "  --key-rounds N PBKDF2 rounds of the encrypted keys (default 600000, at least 1000):\n"
+    "                 fewer start faster and protect the keys at rest less; for throwaway\n"
+    "                 test instances only\n"
     "The initial root CRL is made with the root key here; later ones by `shomei ca root-crl`.\n"
     "--system makes an installed service's files: " SHOMEI_CONFFILE " (root's, 0640)\n"
     "and " SHOMEI_STATEDIR " (0750, group of web.user; keys/ root's 0700; db/ and the\n"
@@ -160,6 +164,7 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	    {"cps", required_argument, NULL, 'S'},
 	    {"root-key-out", required_argument, NULL, 'R'},
 	    {"system", no_argument, NULL, 'Y'},
+	    {"key-rounds", required_argument, NULL, 'I'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -203,6 +208,16 @@ cmd_init(struct cli *cli, int argc, char **argv)
 			break;
 		case 'R':
 			o.root_key_out = optarg;
+			break;
+		case 'I':
+			if (util_parse_long(optarg, CA_KEY_ROUNDS_MIN, INT_MAX, &o.key_rounds) ==
+			    -1) {
+				fprintf(stderr,
+					"shomei: init: --key-rounds must be a number of at "
+					"least %d\n",
+					CA_KEY_ROUNDS_MIN);
+				return ERR_USAGE;
+			}
 			break;
 		case 'C':
 			check = 1;
@@ -430,26 +445,27 @@ out:
 }
 
 static const char usage_crl[] =
-    "usage: shomei crl [--delta] [--out FILE]\n\n"
+    "usage: shomei crl [--delta] [--ca NAME] [--out FILE]\n\n"
     "Generates and signs a full CRL (or a delta CRL against the latest full one) now,\n"
-    "stores it, and writes the DER to FILE (default DATA/crl/<ca-name>[-delta].crl).\n";
+    "stores it, and writes the DER to FILE (default DATA/crl/<ca-name>[-delta].crl).\n"
+    "--ca: a previous issuing CA's (prevN.ca_name, after `shomei ca rollover`) instead of\n"
+    "the current one's.\n";
 
 int
 cmd_crl(struct cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-	    {"delta", no_argument, NULL, 'D'},
-	    {"out", required_argument, NULL, 'o'},
-	    {"data", required_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"delta", no_argument, NULL, 'D'},	   {"ca", required_argument, NULL, 'C'},
+	    {"out", required_argument, NULL, 'o'}, {"data", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},	   {NULL, 0, NULL, 0},
 	};
 	struct ca *ca = NULL;
 	struct store *st = NULL;
 	struct store_crl crl;
 	struct err e;
 	char *dir = NULL, *path = NULL;
-	const char *outfile = NULL;
+	const char *outfile = NULL, *caname = NULL;
+	const struct ca_issuing *ci = NULL;
 	int ch, stop, rc = 0, delta = 0;
 
 	err_clear(&e);
@@ -463,21 +479,29 @@ cmd_crl(struct cli *cli, int argc, char **argv)
 			outfile = optarg;
 			continue;
 		}
+		if (ch == 'C') {
+			caname = optarg;
+			continue;
+		}
 		rc = cli_common_opt(cli, ch, optarg, usage_crl, &stop);
 		if (stop)
 			return rc;
 	}
 	if (optind != argc)
 		return cli_usage(usage_crl);
-	if (ca_open(cli->datadir, CA_OPEN_SIGNER, serve_conf_known, &ca, &e) == -1 ||
-	    ca_store_open(ca, &st, &e) == -1 ||
-	    ca_crl_generate(ca, st, delta, "cli:crl", &crl, &e) == -1) {
-		rc = cli_fail(&e);
-		goto out;
+	if (ca_open(cli->datadir, CA_OPEN_SIGNER, serve_conf_known, &ca, &e) == -1)
+		goto fail;
+	if ((ci = ca_issuing_find(ca, caname != NULL ? caname : ca->name)) == NULL) {
+		err_set(&e, ERR_REFUSED,
+			"crl: no issuing CA called \"%s\" (ca_name, prevN.ca_name)", caname);
+		goto fail;
 	}
+	if (ca_store_open(ca, &st, &e) == -1 ||
+	    ca_crl_generate_for(ca, ci, st, delta, "cli:crl", &crl, &e) == -1)
+		goto fail;
 	if (outfile == NULL) {
 		dir = xasprintf("%s/crl", cli->datadir);
-		path = xasprintf("%s/%s%s.crl", dir, ca->name, delta ? "-delta" : "");
+		path = xasprintf("%s/%s%s.crl", dir, ci->name, delta ? "-delta" : "");
 		if (util_mkdir_p(dir, 0755, &e) == -1) {
 			rc = cli_fail(&e);
 			goto out;
@@ -490,6 +514,9 @@ cmd_crl(struct cli *cli, int argc, char **argv)
 	}
 	printf("%s CRL number %lld -> %s\n", delta ? "delta" : "full", (long long)crl.number,
 	       outfile);
+	goto out;
+fail:
+	rc = cli_fail(&e);
 out:
 	store_crl_clear(&crl);
 	store_close(st);
@@ -500,7 +527,8 @@ out:
 }
 
 static const char usage_ca[] =
-    "usage: shomei ca root-crl --root-key FILE [--revoke CERT [--reason REASON]]\n\n"
+    "usage: shomei ca root-crl --root-key FILE [--revoke CERT [--reason REASON]]\n"
+    "       shomei ca rollover --root-key FILE [--name NAME]\n\n"
     "The root CA's ceremony: with the root key brought from its offline place, signs a new\n"
     "root CRL (valid root_crl.days, default 365) that carries the previous one's entries, and\n"
     "stores it; the server publishes it at /crl/<ca>-root.crl, the address the issuing CA\n"
@@ -509,7 +537,14 @@ static const char usage_ca[] =
     "(PEM); --reason is keyCompromise, cACompromise, superseded, cessationOfOperation,\n"
     "affiliationChanged or unspecified (default).  FILE (or a pkcs11: URI) is opened with\n"
     "the key passphrase (PIN) of shomei.conf.  The key is used in this process only and\n"
-    "never passes to the server.  Prints every issuing CA the new root CRL lists: check it.\n";
+    "never passes to the server.  Prints every issuing CA the new root CRL lists: check it.\n\n"
+    "rollover switches the issuing (intermediate) CA, with the root key at hand: makes a new\n"
+    "issuing CA called NAME (default <ca_name>-g2, then -g3 ...) with a key of the current\n"
+    "one's kind and an OCSP responder of its own, and rewrites shomei.conf: NAME issues every\n"
+    "certificate from the next start or reload (SIGHUP), while the CA it replaces becomes\n"
+    "prev1.* and goes on signing its CRLs (/crl/<old>.crl) and OCSP answers until its last\n"
+    "certificate expires; /ca/ serves both chains; officers log in with certificates of\n"
+    "either.  At most 3 previous CAs (docs/rollover.md).\n";
 
 static X509 *
 ca_cmd_read_cert(const char *path, struct err *e)
@@ -539,9 +574,9 @@ ca_root_crl_print(const struct ca *ca, const struct store_crl *crl, long days, i
 
 	if (already)
 		printf("the issuing CA was revoked before: its first reason and date stay\n");
-	printf("root CRL number %lld -> /crl/%s-root.crl: %d revoked issuing CA%s, next update in "
+	printf("root CRL number %lld -> /crl/%s.crl: %d revoked issuing CA%s, next update in "
 	       "%ld days\n",
-	       (long long)crl->number, ca->name, n, n == 1 ? "" : "s", days);
+	       (long long)crl->number, ca->root_crl_name, n, n == 1 ? "" : "s", days);
 	for (i = 0; i < n; i++) {
 		X509_REVOKED *r = sk_X509_REVOKED_value(rs, i);
 		ASN1_ENUMERATED *re = X509_REVOKED_get_ext_d2i(r, NID_crl_reason, NULL, NULL);
@@ -555,6 +590,19 @@ ca_root_crl_print(const struct ca *ca, const struct store_crl *crl, long days, i
 		ASN1_ENUMERATED_free(re);
 	}
 	X509_CRL_free(x);
+}
+
+/* The operator's path of a key file ("pkcs11:" URIs as they are); NULL when cwd is unreadable. */
+static char *
+ca_cmd_abs(const char *keyfile)
+{
+	char cwd[4096];
+
+	if (keyfile[0] == '/' || strncmp(keyfile, "pkcs11:", 7) == 0)
+		return xstrdup(keyfile);
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return NULL;
+	return xasprintf("%s/%s", cwd, keyfile);
 }
 
 static int
@@ -581,16 +629,9 @@ ca_root_crl_cmd(struct cli *cli, const char *keyfile, const char *revoke, const 
 		return ERR_USAGE;
 	}
 	/* the key file is the operator's path, not one relative to the data directory */
-	if (keyfile[0] == '/' || strncmp(keyfile, "pkcs11:", 7) == 0)
-		abs = xstrdup(keyfile);
-	else {
-		char cwd[4096];
-
-		if (getcwd(cwd, sizeof(cwd)) == NULL) {
-			fprintf(stderr, "shomei: ca root-crl: cannot read the current directory\n");
-			return ERR_INTERNAL;
-		}
-		abs = xasprintf("%s/%s", cwd, keyfile);
+	if ((abs = ca_cmd_abs(keyfile)) == NULL) {
+		fprintf(stderr, "shomei: ca root-crl: cannot read the current directory\n");
+		return ERR_INTERNAL;
 	}
 	if (ca_open(cli->datadir, 0, serve_conf_known, &ca, &e) == -1 ||
 	    conf_get_long(&ca->conf, "root_crl.days", CA_ROOT_CRL_DAYS_DEFAULT, 1,
@@ -599,7 +640,7 @@ ca_root_crl_cmd(struct cli *cli, const char *keyfile, const char *revoke, const 
 	    (revoke != NULL && (rq.revoke = ca_cmd_read_cert(revoke, &e)) == NULL) ||
 	    ca_store_open(ca, &st, &e) == -1)
 		goto fail;
-	rq.ca_name = ca->name;
+	rq.root_name = ca->root_crl_name;
 	rq.root = ca->root;
 	rq.actor = "cli:ca-root-crl";
 	if (ca_root_crl_make(st, &rq, &crl, &already, &e) == -1)
@@ -622,15 +663,59 @@ out:
 	return rc;
 }
 
+static int
+ca_rollover_cmd(struct cli *cli, const char *keyfile, const char *name)
+{
+	struct ca_rollover_req rq;
+	struct ca_rollover_out out;
+	struct ca *ca = NULL;
+	struct err e;
+	char *abs = ca_cmd_abs(keyfile), when[32];
+	int rc = 0;
+
+	err_clear(&e);
+	memset(&rq, 0, sizeof(rq));
+	memset(&out, 0, sizeof(out));
+	rq.name = name;
+	rq.actor = "cli:ca-rollover";
+	if (abs == NULL) {
+		fprintf(stderr, "shomei: ca rollover: cannot read the current directory\n");
+		return ERR_INTERNAL;
+	}
+	if (ca_open(cli->datadir, 0, serve_conf_known, &ca, &e) == -1 ||
+	    signer_key_load(&ca->conf, abs, &rq.root_key, &e) == -1 ||
+	    ca_rollover(ca, &rq, &out, &e) == -1) {
+		rc = cli_fail(&e);
+		goto out;
+	}
+	timefmt_rfc3339(out.not_after, when, sizeof(when));
+	printf("new issuing CA %s (serial %s, valid until %s): %s\n", out.name, out.serial, when,
+	       out.cert_path);
+	printf("%s answers for its certificates as prev1 (/crl/%s.crl, OCSP) until they expire\n",
+	       ca->name, ca->name);
+	printf("shomei.conf rewritten: restart serve or send it SIGHUP to issue from %s\n",
+	       out.name);
+out:
+	ca_rollover_out_clear(&out);
+	EVP_PKEY_free(rq.root_key);
+	ca_close(ca);
+	free(abs);
+	return rc;
+}
+
 int
 cmd_ca(struct cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {
-	    {"root-key", required_argument, NULL, 'k'}, {"revoke", required_argument, NULL, 'r'},
-	    {"reason", required_argument, NULL, 'R'},	{"data", required_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},		{NULL, 0, NULL, 0},
+	    {"root-key", required_argument, NULL, 'k'},
+	    {"revoke", required_argument, NULL, 'r'},
+	    {"reason", required_argument, NULL, 'R'},
+	    {"data", required_argument, NULL, 'd'},
+	    {"name", required_argument, NULL, 'N'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	const char *key = NULL, *revoke = NULL, *reason = NULL;
+	const char *key = NULL, *revoke = NULL, *reason = NULL, *name = NULL;
 	int ch, stop, rc;
 
 	while ((ch = getopt_long(argc, argv, "hd:", lo, NULL)) != -1) {
@@ -640,6 +725,8 @@ cmd_ca(struct cli *cli, int argc, char **argv)
 			revoke = optarg;
 		else if (ch == 'R')
 			reason = optarg;
+		else if (ch == 'N')
+			name = optarg;
 		else {
 			rc = cli_common_opt(cli, ch, optarg, usage_ca, &stop);
 			if (stop)
@@ -650,7 +737,11 @@ cmd_ca(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "shomei: ca root-crl: --reason goes with --revoke CERT\n");
 		return ERR_USAGE;
 	}
-	if (optind + 1 != argc || strcmp(argv[optind], "root-crl") != 0 || key == NULL)
+	if (optind + 1 == argc && strcmp(argv[optind], "rollover") == 0 && key != NULL &&
+	    revoke == NULL)
+		return ca_rollover_cmd(cli, key, name);
+	if (optind + 1 != argc || strcmp(argv[optind], "root-crl") != 0 || key == NULL ||
+	    name != NULL)
 		return cli_usage(usage_ca);
 	return ca_root_crl_cmd(cli, key, revoke, reason);
 }

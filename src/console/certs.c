@@ -759,7 +759,8 @@ console_dl_reply(struct web_ctx *x, const struct ra_ocert_view *v)
 	int rc = -1;
 
 	if (c != NULL && b != NULL && PEM_write_bio_X509(b, c) &&
-	    PEM_write_bio_X509(b, x->ca->cert) && PEM_write_bio_X509(b, x->ca->root)) {
+	    PEM_write_bio_X509(b, ca_issuing_of_der(x->ca, v->cert.der, v->cert.derlen)->cert) &&
+	    PEM_write_bio_X509(b, x->ca->root)) {
 		n = BIO_get_mem_data(b, &data);
 		rc = http_reply_hdrs(x->r, 200, "application/pem-certificate-chain", data,
 				     (size_t)n, h);

@@ -91,10 +91,17 @@ console_init(struct ca *ca, struct err *e)
 		goto out;
 	console_pub_init();
 	{
-		X509 *officer_ca[] = {ca->cert};
-		X509 *tsa[] = {ca->tsa_cert, ca->cert, ca->root};
+		/* officer certificates of the current issuing CA, and of earlier ones during a
+		 * CA switch; the TSA certificate's own issuer (it may be an earlier one) */
+		X509 *officer_ca[1 + CA_PREV_MAX];
+		const struct ca_issuing *ti =
+		    ca->tsa_cert != NULL ? ca_issuing_of(ca, ca->tsa_cert) : NULL;
+		X509 *tsa[] = {ca->tsa_cert, ti != NULL ? ti->cert : ca->cert, ca->root};
+		size_t i;
 
-		if ((console.client_ca_pem = console_pem(officer_ca, 1, e)) == NULL ||
+		for (i = 0; i < ca->ncas; i++)
+			officer_ca[i] = ca->cas[i].cert;
+		if ((console.client_ca_pem = console_pem(officer_ca, ca->ncas, e)) == NULL ||
 		    (console.tsa_chain_pem = console_pem(tsa, ca->tsa_cert != NULL ? 3 : 0, e)) ==
 			NULL)
 			goto out;

@@ -63,13 +63,13 @@ struct ocsp_shard {
 	struct ocsp_centry *oldest, *newest;
 };
 
-struct ocsp_responder {
-	struct ca *ca;
-	long validity_s;
-	long backdate_s; /* thisUpdate this far before the signing time (clock skew) */
-	long poll_ms;
-	size_t cache_max;
-	int ready; /* an OCSP certificate is configured */
+/*
+ * One issuing CA the responder answers for: the current one, and those a CA switch left
+ * behind (each with its own delegated OCSP certificate, whose key its signer holds).
+ */
+struct ocsp_issuer {
+	const char *name; /* the certificates' "ca" in the store (borrowed from struct ca) */
+	int ready;	  /* an OCSP certificate is configured */
 	/* issuerNameHash / issuerKeyHash of the issuing CA per algorithm */
 	unsigned char name_hash[OCSP_HASH__MAX][EVP_MAX_MD_SIZE];
 	unsigned char key_hash[OCSP_HASH__MAX][EVP_MAX_MD_SIZE];
@@ -79,6 +79,16 @@ struct ocsp_responder {
 	size_t algidlen;
 	unsigned char *cert; /* OCSP certificate DER, for the certs field */
 	size_t certlen;
+};
+
+struct ocsp_responder {
+	struct ca *ca;
+	long validity_s;
+	long backdate_s; /* thisUpdate this far before the signing time (clock skew) */
+	long poll_ms;
+	size_t cache_max;
+	struct ocsp_issuer iss[1 + CA_PREV_MAX];
+	size_t niss;
 	int64_t gen;	      /* atomic: last revocation counter read */
 	int64_t last_poll_ns; /* atomic */
 	time_t last_warn;     /* atomic: rate limit of repeated warnings */
@@ -304,7 +314,7 @@ ocsp_cache_put(struct ocsp_responder *rs, uint64_t h, const unsigned char *key, 
 
 /* Digest of the CA's subject DER and of its subjectPublicKey bits (RFC 6960 4.1.1). */
 static int
-ocsp_issuer_hashes(struct ocsp_responder *rs, X509 *ca, struct err *e)
+ocsp_issuer_hashes(struct ocsp_issuer *is, X509 *ca, struct err *e)
 {
 	const ASN1_BIT_STRING *key;
 	unsigned char *name = NULL;
@@ -321,15 +331,15 @@ ocsp_issuer_hashes(struct ocsp_responder *rs, X509 *ca, struct err *e)
 		int ok;
 
 		ok = md != NULL &&
-		     EVP_Digest(name, (size_t)namelen, rs->name_hash[i], &len, md, NULL) == 1;
-		ok = ok && EVP_Digest(key->data, (size_t)key->length, rs->key_hash[i], &len, md,
+		     EVP_Digest(name, (size_t)namelen, is->name_hash[i], &len, md, NULL) == 1;
+		ok = ok && EVP_Digest(key->data, (size_t)key->length, is->key_hash[i], &len, md,
 				      NULL) == 1;
 		EVP_MD_free(md);
 		if (!ok) {
 			err_ssl(e, ERR_INTERNAL, "ocsp: %s unavailable", ocsp_md_names[i]);
 			goto out;
 		}
-		rs->mdlen[i] = len;
+		is->mdlen[i] = len;
 	}
 	rc = 0;
 out:
@@ -339,14 +349,14 @@ out:
 
 /* responderID byKey, the signature AlgorithmIdentifier and the DER of the OCSP certificate. */
 static int
-ocsp_signer_setup(struct ocsp_responder *rs, X509 *ocsp, struct err *e)
+ocsp_signer_setup(struct ocsp_issuer *is, X509 *ocsp, struct err *e)
 {
 	X509_ALGOR *alg = NULL;
 	unsigned char *p = NULL;
 	unsigned len = 0;
 	int sig_nid, md_nid, n, rc = -1;
 
-	if (X509_pubkey_digest(ocsp, EVP_sha1(), rs->responder_keyhash, &len) != 1 || len != 20) {
+	if (X509_pubkey_digest(ocsp, EVP_sha1(), is->responder_keyhash, &len) != 1 || len != 20) {
 		err_ssl(e, ERR_INTERNAL, "ocsp: cannot hash the OCSP certificate's key");
 		goto out;
 	}
@@ -357,18 +367,18 @@ ocsp_signer_setup(struct ocsp_responder *rs, X509 *ocsp, struct err *e)
 		err_ssl(e, ERR_INTERNAL, "ocsp: cannot encode the signature algorithm");
 		goto out;
 	}
-	rs->algid = xmalloc((size_t)n);
-	memcpy(rs->algid, p, (size_t)n);
-	rs->algidlen = (size_t)n;
+	is->algid = xmalloc((size_t)n);
+	memcpy(is->algid, p, (size_t)n);
+	is->algidlen = (size_t)n;
 	OPENSSL_free(p);
 	p = NULL;
 	if ((n = i2d_X509(ocsp, &p)) <= 0) {
 		err_ssl(e, ERR_INTERNAL, "ocsp: cannot encode the OCSP certificate");
 		goto out;
 	}
-	rs->cert = xmalloc((size_t)n);
-	memcpy(rs->cert, p, (size_t)n);
-	rs->certlen = (size_t)n;
+	is->cert = xmalloc((size_t)n);
+	memcpy(is->cert, p, (size_t)n);
+	is->certlen = (size_t)n;
 	rc = 0;
 out:
 	OPENSSL_free(p);
@@ -420,15 +430,21 @@ ocsp_responder_new(struct ca *ca, struct ocsp_responder **out, struct err *e)
 		rs->shards[i].mask = nb - 1;
 		rs->shards[i].buckets = xcalloc(nb, sizeof(*rs->shards[i].buckets));
 	}
-	if (ocsp_issuer_hashes(rs, ca->cert, e) == -1)
-		goto out;
-	if (ca->ocsp_cert != NULL) {
-		if (ocsp_signer_setup(rs, ca->ocsp_cert, e) == -1)
+	for (i = 0; i < ca->ncas; i++) {
+		struct ocsp_issuer *is = &rs->iss[rs->niss++];
+
+		is->name = ca->cas[i].name;
+		if (ocsp_issuer_hashes(is, ca->cas[i].cert, e) == -1)
 			goto out;
-		rs->ready = 1;
-	} else {
-		log_warn("ocsp: no ocsp.cert configured: requests for our certificates get "
-			 "internalError");
+		if (ca->cas[i].ocsp_cert != NULL) {
+			if (ocsp_signer_setup(is, ca->cas[i].ocsp_cert, e) == -1)
+				goto out;
+			is->ready = 1;
+		} else {
+			log_warn("ocsp: %s: no OCSP certificate configured: requests for its "
+				 "certificates get internalError",
+				 is->name);
+		}
 	}
 	metrics_help(OCSP_METRIC, "counter",
 		     "OCSP answers: certificate status per SingleResponse, or the error status");
@@ -459,8 +475,10 @@ ocsp_responder_free(struct ocsp_responder *rs)
 		free(rs->shards[i].buckets);
 		pthread_mutex_destroy(&rs->shards[i].mu);
 	}
-	free(rs->algid);
-	free(rs->cert);
+	for (i = 0; i < rs->niss; i++) {
+		free(rs->iss[i].algid);
+		free(rs->iss[i].cert);
+	}
 	free(rs);
 }
 
@@ -475,18 +493,27 @@ ocsp_responder_stats(struct ocsp_responder *rs, struct ocsp_stats *s)
 
 /* ---- answering ---- */
 
-/* 1 when the CertID names our issuing CA (issuer name and key hashes, RFC 6960 4.1.1). */
+/*
+ * Which of our issuing CAs the CertID names (issuer name and key hashes, RFC 6960 4.1.1):
+ * its index + 1, or 0 for none.
+ */
 static int
 ocsp_certid_ours(const struct ocsp_responder *rs, const struct ocsp_certid *id)
 {
-	size_t n;
+	const struct ocsp_issuer *is;
+	size_t i, n;
 
 	if (id->hash == OCSP_HASH_UNKNOWN)
 		return 0;
-	n = rs->mdlen[id->hash];
-	return id->name_hash_len == n && id->key_hash_len == n &&
-	       memcmp(id->name_hash, rs->name_hash[id->hash], n) == 0 &&
-	       memcmp(id->key_hash, rs->key_hash[id->hash], n) == 0;
+	for (i = 0; i < rs->niss; i++) {
+		is = &rs->iss[i];
+		n = is->mdlen[id->hash];
+		if (id->name_hash_len == n && id->key_hash_len == n &&
+		    memcmp(id->name_hash, is->name_hash[id->hash], n) == 0 &&
+		    memcmp(id->key_hash, is->key_hash[id->hash], n) == 0)
+			return (int)i + 1;
+	}
+	return 0;
 }
 
 /*
@@ -522,7 +549,7 @@ ocsp_gen(struct ocsp_responder *rs, struct store *st)
  * integer of at most 20 octets, not in the store, or another CA's.  -1 on a store error.
  */
 static int
-ocsp_status_lookup(struct ocsp_responder *rs, struct store *st, const struct ocsp_certid *id,
+ocsp_status_lookup(const struct ocsp_issuer *is, struct store *st, const struct ocsp_certid *id,
 		   struct ocsp_single *s, struct err *e)
 {
 	struct store_cert rec;
@@ -561,7 +588,7 @@ ocsp_status_lookup(struct ocsp_responder *rs, struct store *st, const struct ocs
 		}
 		goto out;
 	}
-	if (rec.ca != NULL && strcmp(rec.ca, rs->ca->name) == 0) {
+	if (rec.ca != NULL && strcmp(rec.ca, is->name) == 0) {
 		if (rec.status == STORE_CERT_REVOKED) {
 			s->status = OCSP_CERT_REVOKED;
 			s->revoked_at = rec.revoked_at;
@@ -606,8 +633,8 @@ ocsp_answer_blob(struct ocsp_answer *a, struct ocsp_blob *b, int cacheable)
  * reference, or NULL with e set (ERR_REFUSED from the signer: internalError; else tryLater).
  */
 static struct ocsp_blob *
-ocsp_sign(struct ocsp_responder *rs, struct ocsp_single *singles, size_t n,
-	  const unsigned char *nonce, size_t noncelen, time_t now, struct err *e)
+ocsp_sign(struct ocsp_responder *rs, const struct ocsp_issuer *is, struct ocsp_single *singles,
+	  size_t n, const unsigned char *nonce, size_t noncelen, time_t now, struct err *e)
 {
 	struct ocsp_blob *b = NULL;
 	struct buf rd, resp;
@@ -624,12 +651,12 @@ ocsp_sign(struct ocsp_responder *rs, struct ocsp_single *singles, size_t n,
 		err_set(e, ERR_INTERNAL, "ocsp: no signer attached");
 		goto out;
 	}
-	if (ocsp_respdata_build(&rd, rs->responder_keyhash, now, singles, n, nonce, noncelen, e) ==
+	if (ocsp_respdata_build(&rd, is->responder_keyhash, now, singles, n, nonce, noncelen, e) ==
 		-1 ||
 	    signer_sign(rs->ca->signer, SIGNER_OP_SIGN_OCSP, rd.data, rd.len, &sig, &siglen, e) ==
 		-1 ||
-	    ocsp_resp_assemble(&resp, rd.data, rd.len, rs->algid, rs->algidlen, sig, siglen,
-			       rs->cert, rs->certlen, e) == -1)
+	    ocsp_resp_assemble(&resp, rd.data, rd.len, is->algid, is->algidlen, sig, siglen,
+			       is->cert, is->certlen, e) == -1)
 		goto out;
 	b = ocsp_blob_new(rs, resp.data, resp.len, now);
 	__atomic_add_fetch(&rs->stats.signed_responses, 1, __ATOMIC_RELAXED);
@@ -652,8 +679,9 @@ ocsp_sign_failure(struct ocsp_responder *rs, const struct err *e)
  * The answer takes the reference of the blob it points at; b is released otherwise.
  */
 static void
-ocsp_respond_cached(struct ocsp_responder *rs, struct store *st, const struct ocsp_certid *id,
-		    struct ocsp_answer *a, enum ocsp_cert_status *status)
+ocsp_respond_cached(struct ocsp_responder *rs, const struct ocsp_issuer *is, struct store *st,
+		    const struct ocsp_certid *id, struct ocsp_answer *a,
+		    enum ocsp_cert_status *status)
 {
 	struct ocsp_blob *b, *nb = NULL;
 	struct ocsp_single s;
@@ -679,7 +707,7 @@ ocsp_respond_cached(struct ocsp_responder *rs, struct store *st, const struct oc
 	memset(&s, 0, sizeof(s));
 	s.certid = id->der;
 	s.certidlen = id->derlen;
-	if (ocsp_status_lookup(rs, st, id, &s, &e) == -1) {
+	if (ocsp_status_lookup(is, st, id, &s, &e) == -1) {
 		ocsp_warn(rs, "status lookup", &e);
 		ocsp_answer_error(a, OCSP_RESP_INTERNAL);
 		goto out;
@@ -692,7 +720,7 @@ ocsp_respond_cached(struct ocsp_responder *rs, struct store *st, const struct oc
 		ocsp_cache_touch(rs, h, id->der, id->derlen, b, gen);
 		goto cached;
 	}
-	if ((nb = ocsp_sign(rs, &s, 1, NULL, 0, now, &e)) == NULL) {
+	if ((nb = ocsp_sign(rs, is, &s, 1, NULL, 0, now, &e)) == NULL) {
 		if (b != NULL && now < b->next_update && now >= b->produced && cst == s.status) {
 			/* signer restarting: the older answer is still true and still valid */
 			ocsp_warn(rs, "signing (answered from the cache)", &e);
@@ -727,10 +755,14 @@ out:
 	ocsp_blob_unref(nb);
 }
 
-/* Several CertIDs, a nonce, or no cache: every status read and one signature. */
+/*
+ * Several CertIDs, a nonce, or no cache: every status read and one signature (the responder
+ * of is: CertIDs of another issuing CA are answered unknown).
+ */
 static void
-ocsp_respond_fresh(struct ocsp_responder *rs, struct store *st, const struct ocsp_req *req,
-		   const int *ours, struct ocsp_answer *a, enum ocsp_cert_status *status)
+ocsp_respond_fresh(struct ocsp_responder *rs, const struct ocsp_issuer *is, struct store *st,
+		   const struct ocsp_req *req, const int *ours, struct ocsp_answer *a,
+		   enum ocsp_cert_status *status)
 {
 	struct ocsp_single s[OCSP_MAX_CERTIDS];
 	struct ocsp_blob *b;
@@ -745,14 +777,15 @@ ocsp_respond_fresh(struct ocsp_responder *rs, struct store *st, const struct ocs
 		s[i].certidlen = req->ids[i].derlen;
 		s[i].status = OCSP_CERT_UNKNOWN;
 		s[i].reason = -1;
-		if (ours[i] && ocsp_status_lookup(rs, st, &req->ids[i], &s[i], &e) == -1) {
+		if (ours[i] == is - rs->iss + 1 &&
+		    ocsp_status_lookup(is, st, &req->ids[i], &s[i], &e) == -1) {
 			ocsp_warn(rs, "status lookup", &e);
 			ocsp_answer_error(a, OCSP_RESP_INTERNAL);
 			goto out;
 		}
 		status[i] = s[i].status;
 	}
-	if ((b = ocsp_sign(rs, s, req->n, req->nonce, req->noncelen, now, &e)) == NULL)
+	if ((b = ocsp_sign(rs, is, s, req->n, req->nonce, req->noncelen, now, &e)) == NULL)
 		ocsp_answer_error(a, ocsp_sign_failure(rs, &e));
 	else
 		ocsp_answer_blob(a, b, req->nonce == NULL);
@@ -799,6 +832,7 @@ ocsp_respond_limited(struct ocsp_responder *rs, struct store *st, const unsigned
 	enum ocsp_cert_status status[OCSP_MAX_CERTIDS];
 	int ours[OCSP_MAX_CERTIDS];
 	uint64_t counts[3] = {0, 0, 0};
+	const struct ocsp_issuer *is = NULL;
 	size_t i, nours = 0;
 	struct err e;
 
@@ -811,15 +845,18 @@ ocsp_respond_limited(struct ocsp_responder *rs, struct store *st, const unsigned
 	}
 	for (i = 0; i < req.n; i++) {
 		ours[i] = ocsp_certid_ours(rs, &req.ids[i]);
-		nours += (size_t)ours[i];
+		nours += ours[i] != 0;
 		status[i] = OCSP_CERT_UNKNOWN;
+		/* one responder signs: the first CertID's of ours decides which */
+		if (ours[i] != 0 && is == NULL)
+			is = &rs->iss[ours[i] - 1];
 	}
 	if (nours == 0) {
 		/* RFC 6960 2.3: we are not authoritative for any certificate in the request */
 		ocsp_answer_error(a, OCSP_RESP_UNAUTHORIZED);
 		goto out;
 	}
-	if (!rs->ready) {
+	if (!is->ready) {
 		ocsp_answer_error(a, OCSP_RESP_INTERNAL);
 		goto out;
 	}
@@ -835,9 +872,9 @@ ocsp_respond_limited(struct ocsp_responder *rs, struct store *st, const unsigned
 	}
 	if (req.n == 1 && req.nonce == NULL && rs->cache_max > 0 &&
 	    req.ids[0].derlen <= OCSP_KEY_MAX)
-		ocsp_respond_cached(rs, st, &req.ids[0], a, &status[0]);
+		ocsp_respond_cached(rs, is, st, &req.ids[0], a, &status[0]);
 	else
-		ocsp_respond_fresh(rs, st, &req, ours, a, status);
+		ocsp_respond_fresh(rs, is, st, &req, ours, a, status);
 	if (a->status == OCSP_RESP_SUCCESSFUL)
 		for (i = 0; i < req.n; i++)
 			counts[status[i]]++;

@@ -159,7 +159,7 @@ ra_cert_get(struct ca *ca, struct store *st, int64_t org_id, const char *serial,
 			err_set(e, e2.code, "%s", e2.msg);
 		goto out;
 	}
-	if (rec.org_id != org_id || strcmp(rec.ca, ca->name) != 0) {
+	if (rec.org_id != org_id || ca_issuing_find(ca, rec.ca) == NULL) {
 		cert_notfound(serial, e);
 		goto out;
 	}
@@ -181,7 +181,7 @@ cert_filter_store(const struct ca *ca, int64_t org_id, const struct ra_cert_filt
 	memset(sf, 0, sizeof(*sf));
 	sf->status = -1;
 	sf->org_id = org_id;
-	sf->ca = ca->name;
+	sf->ca = NULL; /* every issuing CA's: earlier ones' certificates live on after a switch */
 	sf->expiring_before = f->expiring_before;
 	sf->subject_substr = f->subject;
 	sf->profile = f->profile;

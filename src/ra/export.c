@@ -490,7 +490,7 @@ ra_export_certs(struct ca *ca, struct store *st, int64_t org_id, const struct ra
 	x.max = o->max > 0 && o->max < RA_EXPORT_MAX ? o->max : RA_EXPORT_MAX;
 	memset(&f, 0, sizeof(f));
 	f.org_id = org_id;
-	f.ca = ca->name;
+	f.ca = NULL; /* every issuing CA's: earlier ones' certificates live on after a switch */
 	f.status = -1;
 	f.limit = x.max + 1; /* one more: the refusal */
 	for (i = 0; i < RA_OCERT__MAX; i++)

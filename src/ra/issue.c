@@ -49,7 +49,8 @@ ra_submit_result_name(enum ra_submit_result r)
 static struct {
 	EVP_PKEY *probe; /* a P-256 key that is never certified: the form's checks */
 	X509_PUBKEY *probe_spki;
-	char *chain_pem; /* issuing, root */
+	const struct ca *ca;
+	char *chain_pem[1 + CA_PREV_MAX]; /* each issuing CA's (ca->cas[i]), then the root */
 } rt;
 
 char *
@@ -66,16 +67,19 @@ ra_pem(const char *label, const unsigned char *der, size_t len)
 	return out;
 }
 
-int
-ra_start(struct ca *ca, size_t key_pool, struct err *e)
+/* The PEM chain of one issuing CA: its certificate, then the root's. */
+static char *
+issue_chain_pem(const struct ca *ca, X509 *issuing, struct err *e)
 {
+	X509 *v[2] = {issuing, ca->root};
 	struct buf chain;
-	int i, rc = -1;
+	char *out = NULL;
+	int i;
 
 	buf_init(&chain, 1 << 20);
-	for (i = 0; i < sk_X509_num(ca->chain); i++) {
+	for (i = 0; i < 2; i++) {
 		unsigned char *der = NULL;
-		int n = i2d_X509(sk_X509_value(ca->chain, i), &der);
+		int n = i2d_X509(v[i], &der);
 		char *pem = n > 0 ? ra_pem("CERTIFICATE", der, (size_t)n) : NULL;
 
 		OPENSSL_free(der);
@@ -86,7 +90,22 @@ ra_start(struct ca *ca, size_t key_pool, struct err *e)
 		}
 		free(pem);
 	}
-	rt.chain_pem = xstrdup(buf_cstr(&chain) != NULL ? (char *)chain.data : "");
+	out = xstrdup(buf_cstr(&chain) != NULL ? (char *)chain.data : "");
+out:
+	buf_free(&chain);
+	return out;
+}
+
+int
+ra_start(struct ca *ca, size_t key_pool, struct err *e)
+{
+	size_t i;
+	int rc = -1;
+
+	rt.ca = ca;
+	for (i = 0; i < ca->ncas; i++)
+		if ((rt.chain_pem[i] = issue_chain_pem(ca, ca->cas[i].cert, e)) == NULL)
+			goto out;
 	if ((rt.probe = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL ||
 	    X509_PUBKEY_set(&rt.probe_spki, rt.probe) != 1) {
 		err_set(e, ERR_INTERNAL, "ra: cannot make the issuance form's probe key");
@@ -96,15 +115,17 @@ ra_start(struct ca *ca, size_t key_pool, struct err *e)
 		goto out;
 	rc = 0;
 out:
-	buf_free(&chain);
 	return rc;
 }
 
 void
 ra_stop(void)
 {
+	size_t i;
+
 	ra_keypool_stop();
-	free(rt.chain_pem);
+	for (i = 0; i < 1 + CA_PREV_MAX; i++)
+		free(rt.chain_pem[i]);
 	EVP_PKEY_free(rt.probe);
 	X509_PUBKEY_free(rt.probe_spki);
 	memset(&rt, 0, sizeof(rt));
@@ -125,13 +146,17 @@ static int
 issue_page_cert(struct ra_cert_page *p, const unsigned char *der, size_t len, time_t not_after,
 		struct err *e)
 {
+	size_t i;
+
 	free(p->cert_pem);
 	free(p->chain_pem);
 	if ((p->cert_pem = ra_pem("CERTIFICATE", der, len)) == NULL) {
 		p->chain_pem = NULL;
 		return err_set(e, ERR_INTERNAL, "ra: cannot encode the certificate as PEM");
 	}
-	p->chain_pem = xstrdup(rt.chain_pem != NULL ? rt.chain_pem : "");
+	/* the chain of the CA that issued it: an earlier one's, for a delivery after a switch */
+	i = rt.ca != NULL ? (size_t)(ca_issuing_of_der(rt.ca, der, len) - rt.ca->cas) : 0;
+	p->chain_pem = xstrdup(rt.chain_pem[i] != NULL ? rt.chain_pem[i] : "");
 	p->not_after = not_after;
 	return 0;
 }

@@ -879,17 +879,11 @@ out:
 static enum ra_login_result
 officer_cert_check(struct ca *ca, X509 *x, time_t now)
 {
-	EVP_PKEY *capub;
 	int exact = 0, similar = 0;
 
-	if (ca->cert == NULL ||
-	    X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(ca->cert)) != 0)
+	/* the officer-issuing CA, or an earlier one whose certificates live on after a switch */
+	if (ca_issuing_of(ca, x) == NULL)
 		return RA_LOGIN_FOREIGN;
-	capub = X509_get0_pubkey(ca->cert);
-	if (capub == NULL || X509_verify(x, capub) != 1) {
-		ERR_clear_error();
-		return RA_LOGIN_FOREIGN;
-	}
 	x509_name_officer_count(X509_get_subject_name(x), &exact, &similar);
 	if (exact != 1 || similar != 1)
 		return RA_LOGIN_PERSONAL;

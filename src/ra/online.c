@@ -447,7 +447,8 @@ ra_online_handle(struct ca *ca, struct store *st, enum ra_online_type type,
 	struct store_cert rec;
 	struct store_crl crl;
 	struct err pe;
-	X509 *cas[2];
+	X509 *cas[2 + CA_PREV_MAX];
+	size_t i;
 	unsigned char nh[STORE_HASH_LEN];
 	char *actor = NULL;
 	long window;
@@ -467,9 +468,11 @@ ra_online_handle(struct ca *ca, struct store *st, enum ra_online_type type,
 		goto out;
 	}
 	memcpy(a->serial, r.serial, sizeof(a->serial));
-	cas[0] = ca->cert;
-	cas[1] = ca->root;
-	if ((res = ra_online_verify(&r, cas, 2, &pe)) != RA_ONLINE_ACCEPTED) {
+	/* every issuing CA's certificates (earlier ones' live on after a switch), and the root */
+	for (i = 0; i < ca->ncas; i++)
+		cas[i] = ca->cas[i].cert;
+	cas[i] = ca->root;
+	if ((res = ra_online_verify(&r, cas, ca->ncas + 1, &pe)) != RA_ONLINE_ACCEPTED) {
 		ra_answer(a, res, pe.msg);
 		rc = 0;
 		goto out;
@@ -500,7 +503,7 @@ ra_online_handle(struct ca *ca, struct store *st, enum ra_online_type type,
 		int n = i2d_X509(r.cert, &der);
 
 		/* the same serial but other bytes: not the certificate we issued */
-		if (n <= 0 || strcmp(rec.ca, ca->name) != 0 || (size_t)n != rec.derlen ||
+		if (n <= 0 || ca_issuing_find(ca, rec.ca) == NULL || (size_t)n != rec.derlen ||
 		    memcmp(der, rec.der, rec.derlen) != 0) {
 			OPENSSL_free(der);
 			ra_answer(a, RA_ONLINE_UNKNOWN_CERTIFICATE,
@@ -540,7 +543,7 @@ ra_online_handle(struct ca *ca, struct store *st, enum ra_online_type type,
 			  NULL);
 	} else if (rec.status == STORE_CERT_REVOKED) {
 		/* published once a full CRL was made after the revocation (same second: pending) */
-		if (store_crl_latest_info(st, ca->name, 0, &crl, &pe) == -1 &&
+		if (store_crl_latest_info(st, rec.ca, 0, &crl, &pe) == -1 &&
 		    pe.code != ERR_NOTFOUND) {
 			err_set(e, pe.code, "%s", pe.msg);
 			goto out;

@@ -515,6 +515,26 @@ policy_profile_ok(const struct profile *prof, int officer)
 	return 0;
 }
 
+/* ra_issue's second step of two: q->presigned stored as it was signed (see ca_issue_req). */
+static int
+policy_store_presigned(struct ca *ca, struct store *st, const struct ra_issue_req *q,
+		       const struct profile *prof, int64_t org_id, const GENERAL_NAMES *sans,
+		       struct ca_issued *out, struct err *e)
+{
+	struct ca_issue_req req;
+
+	memset(&req, 0, sizeof(req));
+	req.profile = prof->name;
+	req.org_id = org_id;
+	req.predecessor = q->predecessor;
+	req.actor = q->actor;
+	req.sans = sans;
+	req.presigned = q->presigned;
+	req.write_fn = q->write_fn;
+	req.arg = q->arg;
+	return ca_issue(ca, st, &req, out, e);
+}
+
 int
 ra_issue(struct ca *ca, struct store *st, const struct ra_issue_req *q, struct ca_issued *out,
 	 struct err *e)
@@ -558,11 +578,25 @@ ra_issue(struct ca *ca, struct store *st, const struct ra_issue_req *q, struct c
 		err_kind(e, CA_REFUSAL_ORG);
 		goto out;
 	}
+	/*
+	 * The second step of two (the console's bulk commit): the first step checked this very
+	 * request and signed its certificate moments ago; what remains is to store it with the
+	 * organization, under the names given, without parsing or deciding anything again.
+	 */
+	if (q->presigned != NULL && q->presigned->subject != NULL && q->names_given &&
+	    q->key == NULL) {
+		if (policy_given_sans(q, &given, e) == -1)
+			goto out;
+		if (given != NULL) {
+			rc = policy_store_presigned(ca, st, q, prof, org.id, given, out, e);
+			goto out;
+		}
+	}
 	if (q->key == NULL &&
 	    csr_parse_ex(q->csr, q->csrlen, q->csr_verified ? CSR_PARSE_NO_VERIFY : 0, &csr, e) ==
 		-1)
 		goto out;
-	if (policy_given_sans(q, &given, e) == -1)
+	if (given == NULL && policy_given_sans(q, &given, e) == -1)
 		goto out;
 	sans = given != NULL ? given : csr != NULL && !q->names_given ? csr->sans : NULL;
 	if (csr != NULL && policy_csr_subject(&org, csr->subject, &cs, e) == -1)

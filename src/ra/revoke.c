@@ -403,7 +403,8 @@ ra_revoke_complete(struct ca *ca, struct store *st, const char *token, const str
 		if (store_cert_get(st, q.serial, &c, &se) == 0 && c.revoked_at != 0)
 			out->revoked_at = c.revoked_at;
 		err_clear(&se);
-		if (store_crl_latest_info(st, ca->name, 0, &crl, &se) == 0)
+		/* the CRL of the certificate's own CA (an earlier one's after a switch) */
+		if (store_crl_latest_info(st, c.ca != NULL ? c.ca : ca->name, 0, &crl, &se) == 0)
 			out->crl_next = crl.next_update;
 	}
 	rc = 0;

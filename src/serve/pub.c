@@ -26,7 +26,9 @@
  * may have made one); its bytes are read only when the number changed.
  */
 #define PUB_CRL_RECHECK 1
-#define PUB_CRL_SLOTS 3
+/* a full and a delta CRL per issuing CA (ca->cas[i]: slots 2i, 2i + 1), then the root's */
+#define PUB_CRL_SLOTS (2 * (1 + CA_PREV_MAX) + 1)
+#define PUB_CRL_ROOT_SLOT (PUB_CRL_SLOTS - 1)
 
 struct pub_crl_blob {
 	int refs; /* atomic */
@@ -148,8 +150,9 @@ pub_crl_blob(struct ca *ca, int slot, const char *which, int delta, struct err *
 }
 
 /*
- * GET /crl/<name>.crl, /crl/<name>-delta.crl and /crl/<name>-root.crl (the root's, signed
- * offline by `shomei ca root-crl`): the newest stored CRL, DER.
+ * GET /crl/<name>.crl and /crl/<name>-delta.crl of each issuing CA (the current one and those
+ * a CA switch left behind), and /crl/<root.name>.crl (the root's, signed offline by `shomei ca
+ * root-crl`): the newest stored CRL, DER.
  */
 int
 pub_crl_get(struct http_req *r)
@@ -158,22 +161,27 @@ pub_crl_get(struct http_req *r)
 	struct pub_crl_blob *b;
 	struct err e;
 	char full[128], delta[128], root[128], lm[64], ex[64], maxage[64];
-	const char *name = r->url + strlen("/crl/"), *inm, *which = ca->name;
-	int isdelta, slot, rc;
+	const char *name = r->url + strlen("/crl/"), *inm, *which = NULL;
+	int isdelta = 0, slot = -1, rc;
+	size_t i;
 	long left;
 
 	err_clear(&e);
-	snprintf(full, sizeof(full), "%s.crl", ca->name);
-	snprintf(delta, sizeof(delta), "%s-delta.crl", ca->name);
-	snprintf(root, sizeof(root), "%s-root.crl", ca->name);
-	if (strcmp(name, full) == 0)
-		isdelta = 0, slot = 0;
-	else if (strcmp(name, delta) == 0)
-		isdelta = 1, slot = 1;
-	else if (strcmp(name, root) == 0) {
-		isdelta = 0, slot = 2;
+	for (i = 0; i < ca->ncas && slot < 0; i++) {
+		snprintf(full, sizeof(full), "%s.crl", ca->cas[i].name);
+		snprintf(delta, sizeof(delta), "%s-delta.crl", ca->cas[i].name);
+		if (strcmp(name, full) == 0 || strcmp(name, delta) == 0) {
+			isdelta = strcmp(name, delta) == 0;
+			slot = 2 * (int)i + isdelta;
+			which = ca->cas[i].name;
+		}
+	}
+	snprintf(root, sizeof(root), "%s.crl", ca->root_crl_name);
+	if (slot < 0 && strcmp(name, root) == 0) {
+		slot = PUB_CRL_ROOT_SLOT;
 		which = ca->root_crl_name;
-	} else
+	}
+	if (slot < 0)
 		return http_reply_text(r, 404, "no such CRL\n");
 	if ((b = pub_crl_blob(ca, slot, which, isdelta, &e)) == NULL) {
 		if (e.code == ERR_NOTFOUND)
@@ -186,7 +194,7 @@ pub_crl_get(struct http_req *r)
 	left = (long)(b->next_update - util_now());
 	/* a root CRL lasts a year: caches must not keep it that long, or the emergency
 	 * revocation of an issuing CA would not reach relying parties behind them */
-	if (slot == 2 && left > PUB_ROOT_CRL_MAX_AGE) {
+	if (slot == PUB_CRL_ROOT_SLOT && left > PUB_ROOT_CRL_MAX_AGE) {
 		left = PUB_ROOT_CRL_MAX_AGE;
 		timefmt_http(util_now() + left, ex, sizeof(ex));
 	}
@@ -206,27 +214,35 @@ pub_crl_get(struct http_req *r)
 	return rc;
 }
 
-/* GET /ca/<name>.crt (issuing CA, DER), /ca/<name>.pem (chain), /ca/<name>-root.crt. */
+/*
+ * GET /ca/<name>.crt (an issuing CA, DER), /ca/<name>.pem (its chain) for the current issuing
+ * CA and each previous one (both chains during a CA switch), /ca/<root.name>.crt.
+ */
 int
 pub_ca_get(struct http_req *r)
 {
 	struct ca *ca = r->app;
 	const char *name = r->url + strlen("/ca/");
-	char crt[128], pem[128], root[128];
+	char crt[128], pem[128];
 	const char *h[] = {"Cache-Control", "public, max-age=86400", NULL};
 	unsigned char *der = NULL;
-	X509 *x = NULL;
+	X509 *x = NULL, *chain = NULL;
 	BIO *b = NULL;
+	size_t i;
 	char *p;
 	long n;
 	int len, rc;
 
-	snprintf(crt, sizeof(crt), "%s.crt", ca->name);
-	snprintf(pem, sizeof(pem), "%s.pem", ca->name);
-	snprintf(root, sizeof(root), "%s-root.crt", ca->name);
-	if (strcmp(name, crt) == 0)
-		x = ca->cert;
-	else if (strcmp(name, root) == 0)
+	for (i = 0; i < ca->ncas && x == NULL && chain == NULL; i++) {
+		snprintf(crt, sizeof(crt), "%s.crt", ca->cas[i].name);
+		snprintf(pem, sizeof(pem), "%s.pem", ca->cas[i].name);
+		if (strcmp(name, crt) == 0)
+			x = ca->cas[i].cert;
+		else if (strcmp(name, pem) == 0)
+			chain = ca->cas[i].cert;
+	}
+	snprintf(crt, sizeof(crt), "%s.crt", ca->root_crl_name);
+	if (x == NULL && chain == NULL && strcmp(name, crt) == 0)
 		x = ca->root;
 	if (x != NULL) {
 		if ((len = i2d_X509(x, &der)) <= 0)
@@ -235,9 +251,9 @@ pub_ca_get(struct http_req *r)
 		OPENSSL_free(der);
 		return rc;
 	}
-	if (strcmp(name, pem) != 0)
+	if (chain == NULL)
 		return http_reply_text(r, 404, "no such CA certificate\n");
-	if ((b = BIO_new(BIO_s_mem())) == NULL || !PEM_write_bio_X509(b, ca->cert) ||
+	if ((b = BIO_new(BIO_s_mem())) == NULL || !PEM_write_bio_X509(b, chain) ||
 	    !PEM_write_bio_X509(b, ca->root)) {
 		BIO_free(b);
 		return -1;
@@ -271,6 +287,9 @@ const struct http_route pub_https_routes[] = {
  */
 struct pub_sched {
 	struct ca *ca;
+	/* previous issuing CAs: whether one still has an unexpired certificate, and when asked */
+	int live[1 + CA_PREV_MAX];
+	time_t live_checked[1 + CA_PREV_MAX];
 	volatile int stop;
 	pthread_t thread;
 	int started;
@@ -313,7 +332,7 @@ pub_root_crl_warn(struct ca *ca)
 	if (conf_get_long(&ca->conf, "root_crl.warn_days", CA_ROOT_CRL_WARN_DAYS_DEFAULT, 0,
 			  CA_ROOT_CRL_DAYS_MAX, &warn, &e) == -1 ||
 	    (st = ca_thread_store(ca, &e)) == NULL ||
-	    ca_root_crl_check(st, ca->name, warn, util_now(), &e) == -1)
+	    ca_root_crl_check(st, ca->root_crl_name, warn, util_now(), &e) == -1)
 		log_warn("root CRL: %s", e.msg);
 }
 
@@ -337,17 +356,81 @@ pub_test_intervals(const struct conf *c, long *full_s, long *delta_s, struct err
 	return 0;
 }
 
+/*
+ * A previous issuing CA publishes CRLs until its last certificate expires (asked hourly);
+ * then the schedule says once that its prevN.* lines can go and stops.  The current CA always.
+ */
+static int
+pub_sched_live(struct pub_sched *s, struct store *st, size_t k)
+{
+	const char *name = s->ca->cas[k].name;
+	struct err e;
+	int live;
+
+	if (k == 0)
+		return 1;
+	if (s->live_checked[k] != 0 && util_now() - s->live_checked[k] < 3600)
+		return s->live[k];
+	err_clear(&e);
+	if (store_cert_ca_live(st, name, util_now(), &live, &e) == -1) {
+		log_warn("crl schedule: %s: %s", name, e.msg);
+		return 1; /* publish rather than let a CRL lapse */
+	}
+	if (!live && (s->live[k] || s->live_checked[k] == 0))
+		log_info("crl schedule: the previous issuing CA %s has no unexpired certificate "
+			 "left: its CRLs end here, and its prev.* lines may leave shomei.conf",
+			 name);
+	s->live[k] = live;
+	s->live_checked[k] = util_now();
+	return live;
+}
+
+/* One issuing CA's turn: a full CRL when due, else a delta CRL when due. */
+static void
+pub_sched_ca(struct pub_sched *s, struct store *st, size_t k, long full_s, long delta_s)
+{
+	const struct ca_issuing *ci = &s->ca->cas[k];
+	struct store_crl crl;
+	struct err e;
+	int due;
+
+	err_clear(&e);
+	memset(&crl, 0, sizeof(crl));
+	if (!pub_sched_live(s, st, k))
+		return;
+	if (pub_crl_due(st, ci->name, 0, full_s, &due, &e) == -1) {
+		log_warn("crl schedule: %s", e.msg);
+	} else if (due) {
+		if (ca_crl_generate_for(s->ca, ci, st, 0, "schedule", &crl, &e) == -1)
+			log_warn("crl schedule: %s: full CRL: %s", ci->name, e.msg);
+		else {
+			log_info("crl schedule: %s: full CRL number %lld", ci->name,
+				 (long long)crl.number);
+			pub_crl_recheck(2 * (int)k);
+		}
+	} else if (pub_crl_due(st, ci->name, 1, delta_s, &due, &e) == 0 && due) {
+		if (ca_crl_generate_for(s->ca, ci, st, 1, "schedule", &crl, &e) == -1)
+			log_warn("crl schedule: %s: delta CRL: %s", ci->name, e.msg);
+		else {
+			log_info("crl schedule: %s: delta CRL number %lld", ci->name,
+				 (long long)crl.number);
+			pub_crl_recheck(2 * (int)k + 1);
+		}
+	}
+	store_crl_clear(&crl);
+}
+
 static void *
 pub_sched_main(void *arg)
 {
 	struct pub_sched *s = arg;
-	struct store_crl crl;
 	struct store *st;
 	struct err e;
 	long full_min, delta_min;
 	time_t root_checked = 0;
 	long full_s, delta_s, ticks = 100;
-	int due, i;
+	size_t k;
+	int i;
 
 	err_clear(&e);
 	if (conf_get_long(&s->ca->conf, "crl.interval_minutes", 60, 1, 24 * 60 * 7, &full_min,
@@ -371,29 +454,11 @@ pub_sched_main(void *arg)
 			root_checked = util_now();
 		}
 		err_clear(&e);
-		memset(&crl, 0, sizeof(crl));
-		if ((st = ca_thread_store(s->ca, &e)) == NULL) {
+		if ((st = ca_thread_store(s->ca, &e)) == NULL)
 			log_warn("crl schedule: %s", e.msg);
-		} else if (pub_crl_due(st, s->ca->name, 0, full_s, &due, &e) == -1) {
-			log_warn("crl schedule: %s", e.msg);
-		} else if (due) {
-			if (ca_crl_generate(s->ca, st, 0, "schedule", &crl, &e) == -1)
-				log_warn("crl schedule: full CRL: %s", e.msg);
-			else {
-				log_info("crl schedule: full CRL number %lld",
-					 (long long)crl.number);
-				pub_crl_recheck(0);
-			}
-		} else if (pub_crl_due(st, s->ca->name, 1, delta_s, &due, &e) == 0 && due) {
-			if (ca_crl_generate(s->ca, st, 1, "schedule", &crl, &e) == -1)
-				log_warn("crl schedule: delta CRL: %s", e.msg);
-			else {
-				log_info("crl schedule: delta CRL number %lld",
-					 (long long)crl.number);
-				pub_crl_recheck(1);
-			}
-		}
-		store_crl_clear(&crl);
+		else
+			for (k = 0; k < s->ca->ncas && !s->stop; k++)
+				pub_sched_ca(s, st, k, full_s, delta_s);
 		for (i = 0; i < ticks && !s->stop; i++) /* check every 10 s, stop promptly */
 			usleep(100000);
 	}
@@ -417,8 +482,8 @@ pub_schedule_start(struct ca *ca)
 		pub_root_crl_warn(ca); /* once: no schedule thread will */
 		return;
 	}
+	memset(&sched, 0, sizeof(sched));
 	sched.ca = ca;
-	sched.stop = 0;
 	if (pthread_create(&sched.thread, NULL, pub_sched_main, &sched) == 0)
 		sched.started = 1;
 }

@@ -17,6 +17,8 @@
 
 #include <sodium.h>
 
+#include <openssl/pem.h>
+
 #include "api/api.h"
 #include "ca/ca.h"
 #include "console/console.h"
@@ -252,34 +254,58 @@ web_ctl_main(void *arg)
 }
 
 /* The HTTPS listener's certificate chain (server certificate, then the issuing CA) and key. */
+/*
+ * The HTTPS certificate followed by its issuing CA's (the current one, or the earlier one that
+ * issued it before a CA switch), and its key.
+ */
 static int
 web_tls_load(struct ca *ca, char **cert, char **key, struct err *e)
 {
+	const struct ca_issuing *ci = NULL;
 	struct buf b1, b2;
-	char *p1 = NULL, *p2 = NULL, *p3 = NULL;
+	char *p1 = NULL, *p2 = NULL;
+	X509 *x = NULL;
+	BIO *bio = NULL;
 	int rc = -1;
 
 	buf_init(&b1, 0);
 	buf_init(&b2, 0);
 	p1 = conf_path(&ca->conf, conf_get(&ca->conf, "https.cert", "certs/https.pem"));
 	p2 = conf_path(&ca->conf, conf_get(&ca->conf, "https.key", "keys/https.key.pem"));
-	p3 = conf_path(&ca->conf, conf_get(&ca->conf, "ca.cert", "certs/issuing.pem"));
-	if (util_read_file(p1, 1 << 20, &b1, e) == -1 || util_read_file(p3, 1 << 20, &b2, e) == -1)
+	if (util_read_file(p1, 1 << 20, &b1, e) == -1)
 		goto out;
-	if (buf_append(&b1, b2.data, b2.len) == -1 || buf_cstr(&b1) == NULL)
+	if ((bio = BIO_new_mem_buf(b1.data, (int)b1.len)) == NULL ||
+	    (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL) {
+		err_ssl(e, ERR_REFUSED, "%s: not a PEM certificate", p1);
 		goto out;
-	buf_free(&b2);
+	}
+	BIO_free(bio);
+	if ((bio = BIO_new(BIO_s_mem())) == NULL)
+		fatalx("out of memory");
+	ci = ca_issuing_of(ca, x);
+	if (!PEM_write_bio_X509(bio, ci != NULL ? ci->cert : ca->cert)) {
+		err_ssl(e, ERR_INTERNAL, "%s: cannot encode its issuer", p1);
+		goto out;
+	}
+	{
+		char *pp;
+		long n = BIO_get_mem_data(bio, &pp);
+
+		if (buf_append(&b1, pp, (size_t)n) == -1 || buf_cstr(&b1) == NULL)
+			goto out;
+	}
 	if (util_read_file(p2, 1 << 20, &b2, e) == -1 || buf_cstr(&b2) == NULL)
 		goto out;
 	*cert = xstrdup((char *)b1.data);
 	*key = xstrdup((char *)b2.data);
 	rc = 0;
 out:
+	BIO_free(bio);
+	X509_free(x);
 	buf_free(&b1);
 	buf_free(&b2);
 	free(p1);
 	free(p2);
-	free(p3);
 	return rc;
 }
 

@@ -69,9 +69,27 @@ signer_secret_free(char *s)
 
 /* The keys the signer reads (keys.c): its keys, their passphrase, the PKCS#11 token. */
 const char *const signer_conf_keys[] = {
-    "signer.max_skew",	   "signer.log",    "ca.key",	  "ca.cert",	    "ocsp.key",
-    "ocsp.cert",	   "tsa.key",	    "tsa.cert",	  "key_passphrase", "key_passphrase_env",
-    "key_passphrase_file", "pkcs11.module", "pkcs11.pin", "pkcs11.pin_env", NULL,
+    "signer.max_skew",
+    "signer.log",
+    "ca.key",
+    "ca.cert",
+    "ocsp.key",
+    "ocsp.cert",
+    "tsa.key",
+    "tsa.cert",
+    "key_passphrase",
+    "key_passphrase_env",
+    "key_passphrase_file",
+    "pkcs11.module",
+    "pkcs11.pin",
+    "pkcs11.pin_env",
+    "prev1.ca.key",
+    "prev1.ocsp.key",
+    "prev2.ca.key",
+    "prev2.ocsp.key",
+    "prev3.ca.key",
+    "prev3.ocsp.key",
+    NULL,
 };
 
 int
@@ -771,45 +789,113 @@ out:
 	return rc;
 }
 
-int
-signer_keys_load(const struct conf *c, struct signer_keys *ks, struct err *e)
+/*
+ * What a CA key's CRLs must carry: the DER of its signature AlgorithmIdentifier and of its
+ * certificate's subject.  conf_key names the certificate in messages.
+ */
+static int
+keys_ca_ders(const struct signer_key *k, const char *conf_key, unsigned char **algid,
+	     size_t *algid_len, unsigned char **subject, size_t *subject_len, struct err *e)
 {
 	X509_ALGOR *alg = NULL;
 	unsigned char *der = NULL;
 	int rc = -1, n;
 
-	memset(ks, 0, sizeof(*ks));
-	ks->log_fd = -1;
-	if (signer_policy_load(c, &ks->policy, e) == -1 ||
-	    signer_log_open(c, &ks->log_fd, e) == -1 ||
-	    signer_log_crl_floor(ks->log_fd, ks->policy.crl_last, e) == -1 ||
-	    keys_role_load(c, "ca", 1, &ks->ca, e) == -1 ||
-	    keys_role_load(c, "ocsp", 0, &ks->ocsp, e) == -1 ||
-	    keys_role_load(c, "tsa", 0, &ks->tsa, e) == -1)
-		goto out;
-	if (X509_check_ca(ks->ca.cert) == 0) {
-		err_set(e, ERR_REFUSED, "signer: %s (ca.cert): not a CA certificate",
-			conf_get(c, "ca.cert", ""));
+	if (X509_check_ca(k->cert) == 0) {
+		err_set(e, ERR_REFUSED, "signer: %s: not a CA certificate", conf_key);
 		goto out;
 	}
 	if ((alg = X509_ALGOR_new()) == NULL)
 		fatalx("signer: out of memory");
-	if (x509_algor_set(alg, ks->ca.sig_nid, e) == -1)
+	if (x509_algor_set(alg, k->sig_nid, e) == -1)
 		goto out;
 	if ((n = i2d_X509_ALGOR(alg, &der)) <= 0) {
 		err_ssl(e, ERR_INTERNAL, "signer: cannot encode the CA signature algorithm");
 		goto out;
 	}
-	ks->ca_algid = der;
-	ks->ca_algid_len = (size_t)n;
+	*algid = der;
+	*algid_len = (size_t)n;
 	der = NULL;
-	if ((n = i2d_X509_NAME(X509_get_subject_name(ks->ca.cert), &der)) <= 0) {
+	if ((n = i2d_X509_NAME(X509_get_subject_name(k->cert), &der)) <= 0) {
 		err_ssl(e, ERR_INTERNAL, "signer: cannot encode the CA subject");
 		goto out;
 	}
-	ks->ca_name = der;
-	ks->ca_name_len = (size_t)n;
+	*subject = der;
+	*subject_len = (size_t)n;
 	der = NULL;
+	rc = 0;
+out:
+	X509_ALGOR_free(alg);
+	OPENSSL_free(der);
+	return rc;
+}
+
+/* The previous issuing CAs of prevN.ca_name with their keys (prevN.ca.key, prevN.ocsp.key). */
+static int
+keys_prev_load(const struct conf *c, struct signer_keys *ks, struct err *e)
+{
+	struct signer_prev *pv;
+	char key[32], role[32];
+	const char *name;
+	int i;
+
+	for (i = 1; i <= SIGNER_PREV_MAX; i++) {
+		snprintf(key, sizeof(key), "prev%d.ca_name", i);
+		if ((name = conf_get(c, key, NULL)) == NULL)
+			break;
+		pv = &ks->prev[ks->nprev++];
+		snprintf(pv->name, sizeof(pv->name), "%s", name);
+		snprintf(role, sizeof(role), "prev%d.ca", i);
+		if (keys_role_load(c, role, 1, &pv->ca, e) == -1)
+			return -1;
+		snprintf(role, sizeof(role), "prev%d.ocsp", i);
+		if (keys_role_load(c, role, 0, &pv->ocsp, e) == -1)
+			return -1;
+		snprintf(key, sizeof(key), "prev%d.ca.cert", i);
+		if (keys_ca_ders(&pv->ca, key, &pv->algid, &pv->algid_len, &pv->subject,
+				 &pv->subject_len, e) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Each CA's CRL floor from the log (signer_log_crl_floor). */
+static int
+keys_crl_floors(struct signer_keys *ks, struct err *e)
+{
+	const char *names[1 + SIGNER_PREV_MAX];
+	int64_t last[1 + SIGNER_PREV_MAX][2];
+	size_t i;
+
+	memset(last, 0, sizeof(last));
+	names[0] = ks->name;
+	for (i = 0; i < ks->nprev; i++)
+		names[1 + i] = ks->prev[i].name;
+	if (signer_log_crl_floor(ks->log_fd, names, 1 + ks->nprev, last, e) == -1)
+		return -1;
+	memcpy(ks->policy.crl_last, last[0], sizeof(last[0]));
+	for (i = 0; i < ks->nprev; i++)
+		memcpy(ks->prev[i].crl_last, last[1 + i], sizeof(last[0]));
+	return 0;
+}
+
+int
+signer_keys_load(const struct conf *c, struct signer_keys *ks, struct err *e)
+{
+	int rc = -1;
+
+	memset(ks, 0, sizeof(*ks));
+	ks->log_fd = -1;
+	snprintf(ks->name, sizeof(ks->name), "%s", conf_get(c, "ca_name", "shomei"));
+	if (signer_policy_load(c, &ks->policy, e) == -1 ||
+	    signer_log_open(c, &ks->log_fd, e) == -1 ||
+	    keys_role_load(c, "ca", 1, &ks->ca, e) == -1 ||
+	    keys_role_load(c, "ocsp", 0, &ks->ocsp, e) == -1 ||
+	    keys_role_load(c, "tsa", 0, &ks->tsa, e) == -1 ||
+	    keys_ca_ders(&ks->ca, "ca.cert", &ks->ca_algid, &ks->ca_algid_len, &ks->ca_name,
+			 &ks->ca_name_len, e) == -1 ||
+	    keys_prev_load(c, ks, e) == -1 || keys_crl_floors(ks, e) == -1)
+		goto out;
 	if ((ks->parse_ctx = OSSL_LIB_CTX_new()) == NULL ||
 	    (ks->parse_null = OSSL_PROVIDER_load(ks->parse_ctx, "null")) == NULL) {
 		err_ssl(e, ERR_INTERNAL, "signer: cannot set up the parsing library context");
@@ -817,28 +903,34 @@ signer_keys_load(const struct conf *c, struct signer_keys *ks, struct err *e)
 	}
 	rc = 0;
 out:
-	X509_ALGOR_free(alg);
-	OPENSSL_free(der);
 	if (rc == -1)
 		signer_keys_free(ks);
 	return rc;
 }
 
+static void
+keys_key_free(struct signer_key *k)
+{
+	EVP_MD_CTX_free(k->tmpl);
+	EVP_PKEY_free(k->pkey);
+	X509_free(k->cert);
+}
+
 void
 signer_keys_free(struct signer_keys *ks)
 {
-	struct signer_key *all[3];
 	size_t i;
 
 	if (ks == NULL)
 		return;
-	all[0] = &ks->ca;
-	all[1] = &ks->ocsp;
-	all[2] = &ks->tsa;
-	for (i = 0; i < 3; i++) {
-		EVP_MD_CTX_free(all[i]->tmpl);
-		EVP_PKEY_free(all[i]->pkey);
-		X509_free(all[i]->cert);
+	keys_key_free(&ks->ca);
+	keys_key_free(&ks->ocsp);
+	keys_key_free(&ks->tsa);
+	for (i = 0; i < ks->nprev; i++) {
+		keys_key_free(&ks->prev[i].ca);
+		keys_key_free(&ks->prev[i].ocsp);
+		OPENSSL_free(ks->prev[i].algid);
+		OPENSSL_free(ks->prev[i].subject);
 	}
 	OPENSSL_free(ks->ca_algid);
 	OPENSSL_free(ks->ca_name);

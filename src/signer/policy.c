@@ -321,8 +321,8 @@ bad:
  * walked its structure).  The entries are skipped by length, never walked.
  */
 int
-signer_policy_crl(struct signer_policy *pol, const unsigned char *p, size_t len, time_t now,
-		  struct err *e)
+signer_policy_crl(struct signer_policy *pol, int64_t last[2], const char *name,
+		  const unsigned char *p, size_t len, time_t now, struct err *e)
 {
 	static const unsigned char crl_number[] = {0x55, 0x1d, 0x14};
 	static const unsigned char delta_ind[] = {0x55, 0x1d, 0x1b};
@@ -380,15 +380,15 @@ signer_policy_crl(struct signer_policy *pol, const unsigned char *p, size_t len,
 			       "thisUpdate (%s)",
 			       pol->crl_max_s[delta] / 3600,
 			       delta ? "crl.delta_hours" : "crl.hours");
-	if (number <= pol->crl_last[delta])
+	if (number <= last[delta])
 		return err_set(e, ERR_REFUSED,
 			       "signer: SIGN_CRL: policy: CRL number %lld is not above %lld, the "
-			       "last %s CRL this signer signed",
-			       (long long)number, (long long)pol->crl_last[delta],
-			       delta ? "delta" : "full");
-	pol->crl_last[delta] = number;
-	snprintf(pol->last_id, sizeof(pol->last_id), "%s:%lld", delta ? "delta" : "full",
-		 (long long)number);
+			       "last %s CRL this signer signed for %s",
+			       (long long)number, (long long)last[delta], delta ? "delta" : "full",
+			       name);
+	last[delta] = number;
+	snprintf(pol->last_id, sizeof(pol->last_id), "%s:%lld@%s", delta ? "delta" : "full",
+		 (long long)number, name);
 	return 0;
 bad:
 	return err_set(e, ERR_REFUSED, "signer: SIGN_CRL: policy: unreadable TBSCertList fields");

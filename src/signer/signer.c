@@ -322,11 +322,55 @@ bad:
 		       "signer: SIGN_CRL: RFC 5280 5.1.2.7: malformed crlExtensions");
 }
 
+/*
+ * The issuing CA whose CRL the TBSCertList's algorithm and issuer name (t: the algorithm; the
+ * issuer follows in in) announce: the current one's key, or a previous one's; *last and *name
+ * are its CRL floor and name.
+ */
 static int
-signer_check_crl(struct signer_keys *ks, const unsigned char *p, size_t len, struct err *e)
+signer_crl_ca(struct signer_keys *ks, const struct der_tlv *alg, struct der_reader *in,
+	      const struct signer_key **key, int64_t **last, const char **name, struct err *e)
+{
+	struct der_tlv t;
+	size_t i;
+
+	if (der_next(in, &t) != 0)
+		return err_set(e, ERR_REFUSED, "signer: SIGN_CRL: no issuer");
+	if (alg->total == ks->ca_algid_len && memcmp(alg->start, ks->ca_algid, alg->total) == 0 &&
+	    t.total == ks->ca_name_len && memcmp(t.start, ks->ca_name, t.total) == 0) {
+		*key = &ks->ca;
+		*last = ks->policy.crl_last;
+		*name = ks->name;
+		return 0;
+	}
+	for (i = 0; i < ks->nprev; i++) {
+		const struct signer_prev *pv = &ks->prev[i];
+
+		if (alg->total == pv->algid_len && memcmp(alg->start, pv->algid, alg->total) == 0 &&
+		    t.total == pv->subject_len && memcmp(t.start, pv->subject, t.total) == 0) {
+			*key = &pv->ca;
+			*last = ks->prev[i].crl_last;
+			*name = pv->name;
+			return 0;
+		}
+	}
+	if (alg->total != ks->ca_algid_len || memcmp(alg->start, ks->ca_algid, alg->total) != 0)
+		return err_set(e, ERR_REFUSED,
+			       "signer: SIGN_CRL: signature algorithm does not match the CA key "
+			       "(expected %s)",
+			       OBJ_nid2sn(ks->ca.sig_nid));
+	return err_set(e, ERR_REFUSED,
+		       "signer: SIGN_CRL: issuer does not match the CA certificate");
+}
+
+static int
+signer_check_crl(struct signer_keys *ks, const unsigned char *p, size_t len,
+		 const struct signer_key **key, struct err *e)
 {
 	struct der_reader d, in;
 	struct der_tlv tbs, t;
+	int64_t *last = NULL;
+	const char *name = NULL;
 	int rc = -1, r;
 
 	der_reader_init(&d, p, len);
@@ -339,20 +383,12 @@ signer_check_crl(struct signer_keys *ks, const unsigned char *p, size_t len, str
 		err_set(e, ERR_REFUSED, "signer: SIGN_CRL: RFC 5280 5.1.2.1: version must be v2");
 		goto out;
 	}
-	if (der_next(&in, &t) != 0 || t.total != ks->ca_algid_len ||
-	    memcmp(t.start, ks->ca_algid, t.total) != 0) {
-		err_set(e, ERR_REFUSED,
-			"signer: SIGN_CRL: signature algorithm does not match the CA key "
-			"(expected %s)",
-			OBJ_nid2sn(ks->ca.sig_nid));
+	if (der_next(&in, &t) != 0) {
+		err_set(e, ERR_REFUSED, "signer: SIGN_CRL: no signature algorithm");
 		goto out;
 	}
-	if (der_next(&in, &t) != 0 || t.total != ks->ca_name_len ||
-	    memcmp(t.start, ks->ca_name, t.total) != 0) {
-		err_set(e, ERR_REFUSED,
-			"signer: SIGN_CRL: issuer does not match the CA certificate");
+	if (signer_crl_ca(ks, &t, &in, key, &last, &name, e) == -1)
 		goto out;
-	}
 	if (der_next(&in, &t) != 0 || (t.tag != DER_TAG_UTCTIME && t.tag != DER_TAG_GENTIME)) {
 		err_set(e, ERR_REFUSED, "signer: SIGN_CRL: RFC 5280 5.1.2.4: bad thisUpdate");
 		goto out;
@@ -374,7 +410,7 @@ signer_check_crl(struct signer_keys *ks, const unsigned char *p, size_t len, str
 			"TBSCertList");
 		goto out;
 	}
-	if (signer_policy_crl(&ks->policy, p, len, util_now(), e) == -1)
+	if (signer_policy_crl(&ks->policy, last, name, p, len, util_now(), e) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -387,8 +423,11 @@ out:
  * The times are the policy's (policy.c: signer_policy_ocsp).
  */
 static int
-signer_check_ocsp(struct signer_keys *ks, const unsigned char *p, size_t len, struct err *e)
+signer_check_ocsp(struct signer_keys *ks, const unsigned char *p, size_t len,
+		  const struct signer_key **key, struct err *e)
 {
+	size_t i;
+
 	OCSP_RESPDATA *rd = NULL;
 	OCSP_RESPID *rid = NULL;
 	struct der_reader d, in;
@@ -420,7 +459,15 @@ signer_check_ocsp(struct signer_keys *ks, const unsigned char *p, size_t len, st
 		err_ssl(e, ERR_REFUSED, "signer: SIGN_OCSP: responderID does not parse");
 		goto out;
 	}
-	if (OCSP_RESPID_match(rid, ks->ocsp.cert) != 1) {
+	/* the current CA's responder, or a previous CA's (each answers for its own certificates) */
+	*key = &ks->ocsp;
+	for (i = 0; i < ks->nprev && OCSP_RESPID_match(rid, ks->ocsp.cert) != 1; i++)
+		if (ks->prev[i].ocsp.pkey != NULL &&
+		    OCSP_RESPID_match(rid, ks->prev[i].ocsp.cert) == 1) {
+			*key = &ks->prev[i].ocsp;
+			break;
+		}
+	if (OCSP_RESPID_match(rid, (*key)->cert) != 1) {
 		ERR_clear_error();
 		err_set(e, ERR_REFUSED,
 			"signer: SIGN_OCSP: RFC 6960 4.2.2.3: responderID does not match the OCSP "
@@ -548,12 +595,10 @@ signer_check(struct signer_keys *ks, uint32_t op, const unsigned char *p, size_t
 		*key = &ks->ca;
 		break;
 	case SIGNER_OP_SIGN_CRL:
-		rc = signer_check_crl(ks, p, len, e);
-		*key = &ks->ca;
+		rc = signer_check_crl(ks, p, len, key, e);
 		break;
 	case SIGNER_OP_SIGN_OCSP:
-		rc = signer_check_ocsp(ks, p, len, e);
-		*key = &ks->ocsp;
+		rc = signer_check_ocsp(ks, p, len, key, e);
 		break;
 	case SIGNER_OP_SIGN_TSA:
 		rc = signer_check_tsa(ks, p, len, e);

@@ -83,8 +83,12 @@ int signer_policy_load(const struct conf *, struct signer_policy *, struct err *
 int signer_policy_cert(const struct signer_policy *, const X509 *, time_t now, struct err *);
 int signer_policy_ocsp(const struct signer_policy *, const unsigned char *, size_t, time_t now,
 		       struct err *);
-int signer_policy_crl(struct signer_policy *, const unsigned char *, size_t, time_t now,
-		      struct err *);
+/*
+ * last: the last full and delta CRL numbers this CA signed (raised on success); name: the
+ * issuing CA's name, which the log line carries ("full:N@name").
+ */
+int signer_policy_crl(struct signer_policy *, int64_t last[2], const char *name,
+		      const unsigned char *, size_t, time_t now, struct err *);
 int signer_policy_tsa(const struct signer_policy *, const unsigned char *tst, size_t len,
 		      int md_nid, const unsigned char *md, size_t mdlen, time_t now, struct err *);
 
@@ -93,13 +97,37 @@ int signer_log_open(const struct conf *, int *fd, struct err *);
 int signer_log_append(int fd, const char *kind, const char *id, const unsigned char *, size_t,
 		      int durable, struct err *);
 /*
- * Raises last[0] (full) and last[1] (delta) to the highest CRL numbers the log records, so
- * that a restarted signer never signs a CRL number at or below one signed before.
+ * Raises last[i][0] (full) and last[i][1] (delta) to the highest CRL numbers the log records
+ * for the issuing CA names[i], so that a restarted signer never signs a CRL number at or below
+ * one signed before.  Lines without a CA name (written before CA switches existed, by the one
+ * CA there was) count for every CA: a CA made by a switch starts its numbers above them.
  */
-int signer_log_crl_floor(int fd, int64_t last[2], struct err *);
+int signer_log_crl_floor(int fd, const char *const *names, size_t n, int64_t (*last)[2],
+			 struct err *);
+
+/*
+ * A previous issuing CA that a CA switch left behind (prevN.* in shomei.conf): its key signs
+ * its CRLs and its OCSP key its OCSP answers until its certificates expire, never a new
+ * certificate.
+ */
+#define SIGNER_PREV_MAX 3
+
+struct signer_prev {
+	char name[40]; /* prevN.ca_name */
+	struct signer_key ca;
+	struct signer_key ocsp;
+	unsigned char *algid; /* as ca_algid and ca_name below */
+	size_t algid_len;
+	unsigned char *subject;
+	size_t subject_len;
+	int64_t crl_last[2];
+};
 
 struct signer_keys {
-	struct signer_policy policy;
+	struct signer_policy policy; /* crl_last: the current issuing CA's */
+	char name[40];		     /* ca_name */
+	struct signer_prev prev[SIGNER_PREV_MAX];
+	size_t nprev;
 	int log_fd;
 	size_t sign_len; /* set by signer_check: sign only the first bytes (SIGN_TSA) */
 	struct signer_key ca;

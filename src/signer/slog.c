@@ -33,6 +33,7 @@
 
 #define SLOG_LINE_MAX 512
 #define SLOG_ZERO "0000000000000000000000000000000000000000000000000000000000000000"
+#define SLOG_CAS_MAX (1 + SIGNER_PREV_MAX) /* the current issuing CA and previous ones */
 
 int
 signer_log_open(const struct conf *c, int *fd, struct err *e)
@@ -100,11 +101,15 @@ slog_tail(int fd, long long *seq, char hash[65], struct err *e)
 	return 0;
 }
 
-/* A whole line of the log: a CRL's number into last[] when it is above what is there. */
+/*
+ * A whole line of the log: a CRL's number into last[][] when it is above what is there (the
+ * named CA's, or every CA's for a line without a name).
+ */
 static void
-slog_crl_line(char *line, int64_t last[2], int found[2])
+slog_crl_line(char *line, const char *const *names, size_t n, int64_t (*last)[2], int (*found)[2])
 {
-	char *f[4], *p = line;
+	char *f[4], *p = line, *at;
+	size_t j;
 	long v;
 	int i, k;
 
@@ -122,24 +127,46 @@ slog_crl_line(char *line, int64_t last[2], int found[2])
 		k = 1;
 	else
 		return;
+	if ((at = strchr(f[3], '@')) != NULL)
+		*at++ = '\0';
 	if (util_parse_long(f[3] + (k ? 6 : 5), 0, LONG_MAX, &v) == -1)
 		return;
-	found[k] = 1;
-	if (v > last[k])
-		last[k] = v;
+	for (j = 0; j < n; j++) {
+		if (at != NULL && strcmp(at, names[j]) != 0)
+			continue;
+		found[j][k] = 1;
+		if (v > last[j][k])
+			last[j][k] = v;
+	}
+}
+
+/* 1 when every CA's full and delta numbers have been seen. */
+static int
+slog_all_found(int (*found)[2], size_t n)
+{
+	size_t j;
+
+	for (j = 0; j < n; j++)
+		if (!found[j][0] || !found[j][1])
+			return 0;
+	return 1;
 }
 
 int
-signer_log_crl_floor(int fd, int64_t last[2], struct err *e)
+signer_log_crl_floor(int fd, const char *const *names, size_t n, int64_t (*last)[2], struct err *e)
 {
 	char buf[65536 + 1], *nl, *line;
 	struct stat st;
 	off_t end, off, next;
-	int found[2] = {0, 0}, rc = -1;
+	int found[SLOG_CAS_MAX][2], rc = -1;
 	ssize_t r;
 
 	if (fd == -1)
 		return 0;
+	if (n > SLOG_CAS_MAX)
+		return err_set(e, ERR_INTERNAL, "signer log: more than %d issuing CAs",
+			       SLOG_CAS_MAX);
+	memset(found, 0, sizeof(found));
 	if (flock(fd, LOCK_SH) == -1)
 		return err_set(e, ERR_INTERNAL, "signer log: flock: %s", strerror(errno));
 	if (fstat(fd, &st) == -1) {
@@ -147,11 +174,11 @@ signer_log_crl_floor(int fd, int64_t last[2], struct err *e)
 		goto out;
 	}
 	/*
-	 * Backwards, 64 KiB at a time, until both kinds are seen: the latest CRLs are near the
-	 * end (a delta CRL an hour, a full one a day).  A chunk's first line, begun in the chunk
-	 * before it, is read again with that one.
+	 * Backwards, 64 KiB at a time, until both kinds of every CA are seen: the latest CRLs
+	 * are near the end (a delta CRL an hour, a full one a day).  A chunk's first line, begun in
+	 * the chunk before it, is read again with that one.
 	 */
-	for (end = st.st_size; end > 0 && !(found[0] && found[1]); end = next) {
+	for (end = st.st_size; end > 0 && !slog_all_found(found, n); end = next) {
 		off = end > 65536 ? end - 65536 : 0;
 		if ((r = pread(fd, buf, (size_t)(end - off), off)) != end - off) {
 			err_set(e, ERR_INTERNAL, "signer log: read: %s",
@@ -173,7 +200,7 @@ signer_log_crl_floor(int fd, int64_t last[2], struct err *e)
 		/* whole lines only: a torn last one was never sent */
 		while ((nl = strchr(line, '\n')) != NULL) {
 			*nl = '\0';
-			slog_crl_line(line, last, found);
+			slog_crl_line(line, names, n, last, found);
 			line = nl + 1;
 		}
 	}

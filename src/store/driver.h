@@ -79,6 +79,18 @@ struct store_driver {
 	 */
 	int (*defer_sync)(struct drv_conn *, struct err *);
 	int (*sync)(struct drv_conn *, struct err *);
+	/*
+	 * Opens target read-only (a backup's copy: untrusted bytes, never written, no
+	 * migrations).  SQLite: the file itself, which must not be in WAL mode; PostgreSQL: a
+	 * session whose transactions are read-only.
+	 */
+	int (*open_ro)(struct drv_conn **, const char *target, struct err *);
+	/*
+	 * Optional (NULL: the backend has its own tools, pg_dump): copies the whole database, as
+	 * one consistent snapshot, into the empty file dest, in rollback-journal mode so that the
+	 * copy is one self-contained file.  Writers on other connections go on meanwhile.
+	 */
+	int (*backup_to)(struct drv_conn *, const char *dest, struct err *);
 };
 
 extern const struct store_driver store_driver_sqlite;

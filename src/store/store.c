@@ -614,15 +614,14 @@ store_checkpointer_stop(void)
 	sqlite_checkpointer_stop();
 }
 
-int
-store_open(struct store **out, const char *spec, struct err *e)
+/* A new struct store for spec with its driver chosen; *target: what the driver opens. */
+static struct store *
+store_new(const char *spec, const char **target, struct err *e)
 {
 	struct store *s = NULL;
-	const char *target = spec;
 	char esc[128];
-	int rc = -1;
 
-	*out = NULL;
+	*target = spec;
 	if (spec == NULL || *spec == '\0') {
 		err_set(e, ERR_REFUSED, "store: no database given");
 		goto out;
@@ -631,10 +630,10 @@ store_open(struct store **out, const char *spec, struct err *e)
 	if (strncmp(spec, "sqlite:", 7) == 0) {
 		s->backend = STORE_SQLITE;
 		s->drv = &store_driver_sqlite;
-		target = spec + 7;
-		if (*target == '\0') {
+		*target = spec + 7;
+		if (**target == '\0') {
 			err_set(e, ERR_REFUSED, "store: sqlite: no file name given");
-			goto out;
+			goto fail;
 		}
 	} else if (strncmp(spec, "postgresql://", 13) == 0 ||
 		   strncmp(spec, "postgres://", 11) == 0 || strchr(spec, '=') != NULL) {
@@ -644,12 +643,66 @@ store_open(struct store **out, const char *spec, struct err *e)
 		err_set(e, ERR_REFUSED,
 			"store: %s: not sqlite:PATH nor a PostgreSQL connection string",
 			store_esc(esc, sizeof(esc), spec));
-		goto out;
+		goto fail;
 	}
+	goto out;
+fail:
+	free(s);
+	s = NULL;
+out:
+	return s;
+}
+
+int
+store_open(struct store **out, const char *spec, struct err *e)
+{
+	struct store *s = NULL;
+	const char *target;
+	int rc = -1;
+
+	*out = NULL;
+	if ((s = store_new(spec, &target, e)) == NULL)
+		goto out;
 	if (s->drv->open(&s->conn, target, e) == -1)
 		goto out;
 	if (store_migrate(s, e) == -1)
 		goto out;
+	*out = s;
+	s = NULL;
+	rc = 0;
+out:
+	store_close(s);
+	return rc;
+}
+
+int
+store_open_readonly(struct store **out, const char *spec, struct err *e)
+{
+	struct store *s = NULL;
+	const char *target;
+	int rc = -1, version = 0, latest = 0;
+	size_t i;
+
+	*out = NULL;
+	if ((s = store_new(spec, &target, e)) == NULL)
+		goto out;
+	if (s->drv->open_ro(&s->conn, target, e) == -1)
+		goto out;
+	for (i = 0; i < store_nmigrations; i++)
+		if (store_migrations[i].version > latest)
+			latest = store_migrations[i].version;
+	if (store_schema_version(s, &version, e) == -1) {
+		err_clear(e);
+		err_set(e, ERR_REFUSED, "store: %s: not a shomei store (no schema version)",
+			s->backend == STORE_SQLITE ? target : "postgresql");
+		goto out;
+	}
+	if (version < 1 || version > latest) {
+		err_set(e, ERR_REFUSED,
+			"store: schema version %d is not one this program reads (1 to %d)", version,
+			latest);
+		goto out;
+	}
 	*out = s;
 	s = NULL;
 	rc = 0;

@@ -48,6 +48,13 @@ enum store_backend {
  * string ("postgresql://..." or "host=... dbname=..."), and applies pending migrations.
  */
 int store_open(struct store **, const char *spec, struct err *);
+/*
+ * Opens a store only to read it (a backup's copy, a restored dump being checked): no
+ * migrations, every write fails.  A SQLite copy is opened as untrusted bytes and must be in
+ * rollback-journal mode (store_backup_to's copies are).  ERR_REFUSED when it is no shomei
+ * store or its schema is newer than this program's.
+ */
+int store_open_readonly(struct store **, const char *spec, struct err *);
 void store_close(struct store *); /* accepts NULL */
 enum store_backend store_backend(const struct store *);
 int store_ping(struct store *, struct err *);
@@ -123,6 +130,21 @@ int store_fault_set(struct store *, long fail_stmt, int fail_commit);
 #define STORE_FAULT_SYNC 2
 /* The statements counted since the last store_fault_set() (an injected failure included). */
 long store_fault_count(const struct store *);
+
+/* ---- backups (store_backup.c) ---- */
+/*
+ * Copies the whole store, as one consistent snapshot, into the file dest, which exists and
+ * is empty (the caller made it with its mode): SQLite's online backup API, while other
+ * connections and processes go on writing.  The copy is one file in rollback-journal mode
+ * (store_open_readonly() reads it; store_open() turns WAL on again).  Not inside a
+ * transaction.  PostgreSQL: ERR_REFUSED naming pg_dump and docs/backup.md.
+ */
+int store_backup_to(struct store *, const char *dest, struct err *);
+/*
+ * The database file's own consistency check (SQLite: PRAGMA quick_check); ERR_REFUSED with
+ * its first complaint.  Nothing to check on PostgreSQL (0).
+ */
+int store_check(struct store *, struct err *);
 
 /* ---- organizations (store_org.c) ---- */
 struct store_org {
@@ -232,6 +254,8 @@ int store_cert_list(struct store *, const struct store_cert_filter *, struct sto
 int store_cert_revoke(struct store *, const char *serial, time_t when, int reason,
 		      time_t invalidity_date, struct err *);
 int store_cert_count(struct store *, int status, int64_t *n, struct err *);
+/* *live = 1 when CA ca has a certificate that has not expired at now (revoked or not). */
+int store_cert_ca_live(struct store *, const char *ca, time_t now, int *live, struct err *);
 /* How many store_cert_list() would give without limit and offset: one COUNT(*). */
 int store_cert_count_filter(struct store *, const struct store_cert_filter *, int64_t *n,
 			    struct err *);

@@ -23,6 +23,8 @@ static const char SQL_CERT_REVOKE[] =
 static const char SQL_CERT_EXISTS[] = "SELECT 1 FROM certificates WHERE serial = $1";
 static const char SQL_CERT_COUNT_ALL[] = "SELECT COUNT(*) FROM certificates";
 static const char SQL_CERT_COUNT[] = "SELECT COUNT(*) FROM certificates WHERE status = $1";
+static const char SQL_CERT_LIVE[] =
+    "SELECT 1 FROM certificates WHERE ca = $1 AND not_after >= $2 LIMIT 1";
 static const char SQL_REVOKED[] =
     "SELECT serial, revoked_at, reason, invalidity_date FROM certificates "
     "WHERE ca = $1 AND status = 1 AND revoked_at >= $2 ORDER BY serial";
@@ -402,4 +404,23 @@ store_revoked_foreach(struct store *s, const char *ca, time_t since,
 out:
 	stmt_reset(s, st);
 	return rc;
+}
+
+int
+store_cert_ca_live(struct store *s, const char *ca, time_t now, int *live, struct err *e)
+{
+	struct drv_stmt *st;
+	int r;
+
+	*live = 0;
+	if ((st = store_stmt_get(s, SQL_CERT_LIVE, 0, "find an unexpired certificate", e)) == NULL)
+		return -1;
+	stmt_text(s, st, 1, ca);
+	stmt_int(s, st, 2, (int64_t)now);
+	r = store_stmt_step(s, st, "find an unexpired certificate", ca, e);
+	stmt_reset(s, st);
+	if (r == -1)
+		return -1;
+	*live = r == 1;
+	return 0;
 }

@@ -364,7 +364,7 @@ static const char SQL_CA_EXPORT[] =
     "a.holder_email, a.replaces, a.replace_state, a.replace_due, a.reminded, a.dl_expires, "
     "a.dl_used, a.created, a.officer_id, a.org_id "
     "FROM cert_admins a JOIN certificates c ON c.serial = a.serial "
-    "WHERE a.org_id = $1 AND c.org_id = $1 AND c.ca = $9 AND a.kind IN ($2, $3, $4) "
+    "WHERE a.org_id = $1 AND c.org_id = $1 AND ($9 = '' OR c.ca = $9) AND a.kind IN ($2, $3, $4) "
     "AND (CAST($5 AS BIGINT) < 0 OR c.status = CAST($5 AS BIGINT)) "
     "AND (CAST($6 AS BIGINT) = 0 OR c.not_after >= CAST($6 AS BIGINT)) "
     "AND (CAST($7 AS BIGINT) = 0 OR c.not_after < CAST($7 AS BIGINT)) "

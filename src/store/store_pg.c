@@ -172,6 +172,30 @@ out:
 	return rc;
 }
 
+/* A session whose transactions are read-only (a restored dump being checked). */
+static int
+pg_open_ro(struct drv_conn **out, const char *conninfo, struct err *e)
+{
+	struct drv_conn *c = NULL;
+	struct err de;
+	int rc = -1;
+
+	err_clear(&de);
+	*out = NULL;
+	if (pg_open(&c, conninfo, e) == -1)
+		goto out;
+	if (pg_exec(c, "SET default_transaction_read_only = on", &de) == -1) {
+		err_set(e, ERR_INTERNAL, "store: postgresql: %s", de.msg);
+		goto out;
+	}
+	*out = c;
+	c = NULL;
+	rc = 0;
+out:
+	pg_close(c);
+	return rc;
+}
+
 /* The highest $N in the SQL text (store.c never writes '$' inside literals). */
 static int
 pg_count_params(const char *sql)
@@ -568,4 +592,5 @@ const struct store_driver store_driver_pg = {
     .begin = pg_begin,
     .commit = pg_commit,
     .rollback = pg_rollback,
+    .open_ro = pg_open_ro,
 };

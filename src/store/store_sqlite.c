@@ -375,6 +375,109 @@ out:
 	return rc;
 }
 
+/*
+ * A backup's copy, read-only: untrusted bytes (SQLite's advice for such files: defensive,
+ * no trusted schema, cell size checks, no memory mapping).  Nothing is created beside it, so
+ * the copy may lie on read-only media; a copy in WAL mode is refused by SQLite then.
+ */
+static int
+sqlite_open_ro(struct drv_conn **out, const char *path, struct err *e)
+{
+	struct drv_conn *c;
+	struct err de;
+	int rc = -1, r;
+
+	*out = NULL;
+	err_clear(&de);
+	c = xcalloc(1, sizeof(*c));
+	c->path = xstrdup(path);
+	c->walfd = -1;
+	pthread_mutex_init(&c->wal_mu, NULL);
+	r = sqlite3_open_v2(path, &c->db,
+			    SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE |
+				SQLITE_OPEN_NOFOLLOW,
+			    NULL);
+	if (r == SQLITE_OK &&
+	    (sqlite3_db_config(c->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL) != SQLITE_OK ||
+	     sqlite3_db_config(c->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL) != SQLITE_OK))
+		r = SQLITE_ERROR;
+	if (r != SQLITE_OK) {
+		err_set(e, ERR_INTERNAL, "store: sqlite:%s: %s", path,
+			c->db != NULL ? sqlite3_errmsg(c->db) : sqlite3_errstr(r));
+		goto out;
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	sqlite3_busy_handler(c->db, sqlite_busy, c);
+	if (sqlite_exec(c, "PRAGMA cell_size_check=ON; PRAGMA mmap_size=0", &de) == -1) {
+		err_set(e, ERR_INTERNAL, "store: sqlite:%s: %s", path, de.msg);
+		goto out;
+	}
+	*out = c;
+	c = NULL;
+	rc = 0;
+out:
+	sqlite_close(c);
+	return rc;
+}
+
+/*
+ * SQLite's online backup API, all pages in one step: one read transaction on the source, so
+ * the copy is one snapshot (a step-by-step copy restarts whenever another connection writes,
+ * which during a burst is always), and in WAL mode writers go on meanwhile.  The copy is
+ * switched to rollback-journal mode: one file, readable without -wal and -shm files.
+ */
+static int
+sqlite_backup_to(struct drv_conn *c, const char *dest, struct err *e)
+{
+	sqlite3 *d = NULL;
+	sqlite3_backup *b = NULL;
+	char *msg = NULL;
+	int rc = -1, r, tries;
+
+	r = sqlite3_open_v2(dest, &d,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE |
+				SQLITE_OPEN_NOFOLLOW,
+			    NULL);
+	if (r != SQLITE_OK) {
+		err_set(e, ERR_INTERNAL, "%s: %s", dest,
+			d != NULL ? sqlite3_errmsg(d) : sqlite3_errstr(r));
+		goto out;
+	}
+	if ((b = sqlite3_backup_init(d, "main", c->db, "main")) == NULL) {
+		err_set(e, ERR_INTERNAL, "%s: %s", dest, sqlite3_errmsg(d));
+		goto out;
+	}
+	for (tries = 0;; tries++) {
+		r = sqlite3_backup_step(b, -1);
+		if (r == SQLITE_DONE)
+			break;
+		if (((r & 0xff) != SQLITE_BUSY && (r & 0xff) != SQLITE_LOCKED && r != SQLITE_OK) ||
+		    tries >= SQLITE_BUSY_MS / 10) {
+			err_set(e, ERR_INTERNAL, "%s: backup: %s", dest, sqlite3_errstr(r));
+			goto out;
+		}
+		sqlite3_sleep(10);
+	}
+	r = sqlite3_backup_finish(b);
+	b = NULL;
+	if (r != SQLITE_OK) {
+		err_set(e, ERR_INTERNAL, "%s: backup: %s", dest, sqlite3_errmsg(d));
+		goto out;
+	}
+	if (sqlite3_exec(d, "PRAGMA journal_mode=DELETE", NULL, NULL, &msg) != SQLITE_OK) {
+		err_set(e, ERR_INTERNAL, "%s: %s", dest, msg != NULL ? msg : "journal mode");
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_free(msg);
+	if (b != NULL)
+		sqlite3_backup_finish(b);
+	if (d != NULL && sqlite3_close(d) != SQLITE_OK && rc == 0)
+		rc = err_set(e, ERR_INTERNAL, "%s: close failed", dest);
+	return rc;
+}
+
 /* Maps $1..$n to SQLite's parameter indexes once, when the statement is prepared. */
 static int
 sqlite_map_params(struct drv_stmt *st, struct err *e)
@@ -845,4 +948,6 @@ const struct store_driver store_driver_sqlite = {
     .commit = sqlite_commit,
     .rollback = sqlite_rollback,
     .blob_fill_last = sqlite_blob_fill_last,
+    .open_ro = sqlite_open_ro,
+    .backup_to = sqlite_backup_to,
 };

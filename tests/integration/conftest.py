@@ -77,10 +77,15 @@ def make_pg_db():
     return name, f"host={host} dbname={name} user=postgres"
 
 
+# PBKDF2 rounds of the test instances' keys: 600,000 (the default, which unit tests check)
+# cost every serve start and every signing CLI command most of a second
+KEY_ROUNDS = ("--key-rounds", "1000")
+
+
 def new_instance(tmp_path, backend, *init_args, env=None):
     datadir = str(tmp_path / "var")
     pgdb = None
-    args = list(init_args)
+    args = [*KEY_ROUNDS, *init_args]
     if backend == "pg":
         pgdb, conninfo = make_pg_db()
         args += ["--store", conninfo]

@@ -1,6 +1,7 @@
 """Issuance of every profile from `openssl req` CSRs, checked with openssl and cryptography."""
 import datetime
 import os
+import re
 import subprocess
 
 import pytest
@@ -150,6 +151,9 @@ def test_init_key_types(tmp_path, keytype):
         with open(path) as f:
             assert f.read().startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
         assert os.stat(path).st_mode & 0o077 == 0
+        # PBKDF2 with the rounds init was given (conftest: --key-rounds 1000 = 0x3E8)
+        parsed = openssl("asn1parse", "-in", path).stdout.decode()
+        assert "PBKDF2" in parsed and re.search(r"INTEGER\s+:03E8\b", parsed), parsed
     assert os.stat(os.path.dirname(ca.root_key)).st_mode & 0o077 == 0
 
 
@@ -168,6 +172,8 @@ def test_init_bad_options(tmp_path):
     assert p.returncode == 1 and b"key type" in p.stderr
     p = inst.run("init", "--ca-name", "Bad Name!")
     assert p.returncode == 1 and b"CA name" in p.stderr
+    p = inst.run("init", "--key-rounds", "999")
+    assert p.returncode == 2 and b"at least 1000" in p.stderr, p
     assert not os.path.exists(inst.path("shomei.conf"))
 
 

@@ -29,7 +29,7 @@ def test_signer_log(ca_sqlite, tmp_path):
     assert [l[2] for l in got] == ["cert", "cert", "crl"], got
     assert [l[0] for l in got] == ["1", "2", "3"]
     assert [l[3].lstrip("0") for l in got[:2]] == serials
-    assert got[2][3] == "full:1"
+    assert got[2][3] == "full:1@shomei"  # the number of the issuing CA called shomei
     assert all(len(l[4]) == 64 and len(l[5]) == 64 for l in got)
     out = inst.ok("signer-log", "verify")
     assert "signer log intact: 3 signatures, last hash " + got[2][5] in out, out

@@ -741,7 +741,7 @@ test_root_crl(void **state)
 		fail_msg("keys: %s", e.msg);
 	memset(&rq, 0, sizeof(rq));
 	memset(&out, 0, sizeof(out));
-	rq.ca_name = "unit";
+	rq.root_name = "unit-root";
 	rq.root = fx.ca->root;
 	rq.key = rootk;
 	rq.days = 365;
@@ -820,17 +820,19 @@ test_root_crl(void **state)
 
 	/* the warning serve logs */
 	err_clear(&e);
-	assert_int_equal(ca_root_crl_check(fx.st, "unit", 30, util_now(), &e), 0);
-	tu_expect_prefix(ca_root_crl_check(fx.st, "unit", 400, util_now(), &e), &e,
+	assert_int_equal(ca_root_crl_check(fx.st, "unit-root", 30, util_now(), &e), 0);
+	tu_expect_prefix(ca_root_crl_check(fx.st, "unit-root", 400, util_now(), &e), &e,
 			 "the root CRL (number 4) expires in 36");
 	err_clear(&e);
-	tu_expect_prefix(ca_root_crl_check(fx.st, "unit", 30, util_now() + 365 * 86400 - 7200, &e),
-			 &e, "the root CRL (number 4) expires in 2 hours");
+	tu_expect_prefix(
+	    ca_root_crl_check(fx.st, "unit-root", 30, util_now() + 365 * 86400 - 7200, &e), &e,
+	    "the root CRL (number 4) expires in 2 hours");
 	err_clear(&e);
-	tu_expect_prefix(ca_root_crl_check(fx.st, "unit", 30, util_now() + 367 * 86400, &e), &e,
-			 "the root CRL (number 4) expired 2 days ago");
+	tu_expect_prefix(ca_root_crl_check(fx.st, "unit-root", 30, util_now() + 367 * 86400, &e),
+			 &e, "the root CRL (number 4) expired 2 days ago");
 	err_clear(&e);
-	tu_expect_prefix(ca_root_crl_check(fx.st, "nosuch", 30, util_now(), &e), &e, "no root CRL");
+	tu_expect_prefix(ca_root_crl_check(fx.st, "nosuch-root", 30, util_now(), &e), &e,
+			 "no root CRL");
 	EVP_PKEY_free(rootk);
 	EVP_PKEY_free(other);
 }

@@ -2291,6 +2291,44 @@ test_policy_refusals(void **state)
 	assert_int_equal(tu_wait(pid), 0);
 }
 
+/*
+ * The CRL floors of several issuing CAs from one log (after a CA switch): named lines count
+ * for their CA only, lines without a name (written before switches existed) for every CA.
+ */
+static void
+test_log_crl_floors(void **state)
+{
+	static const char text[] = "1\t0\tcrl\tfull:57\tx\n"
+				   "2\t0\tcrl\tdelta:58\tx\n"
+				   "3\t0\tcert\t0A0B\tx\n"
+				   "4\t0\tcrl\tfull:3@old\tx\n"
+				   "5\t0\tcrl\tfull:61@new\tx\n"
+				   "6\t0\tcrl\tdelta:70@old\tx\n"
+				   "7\t0\tcrl\tfull:99@gone\tx\n"
+				   "8\t0\tcrl\tfull:100@new";
+	const char *const names[] = {"new", "old", "fresh"};
+	int64_t last[3][2];
+	char path[] = "/tmp/shomei-slog-XXXXXX";
+	struct err e;
+	int fd;
+
+	(void)state;
+	err_clear(&e);
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
+	memset(last, 0, sizeof(last));
+	assert_int_equal(signer_log_crl_floor(fd, names, 3, last, &e), 0);
+	/* the torn last line (no newline: never sent) counts for nothing */
+	assert_int_equal(last[0][0], 61);
+	assert_int_equal(last[0][1], 58);
+	assert_int_equal(last[1][0], 57);
+	assert_int_equal(last[1][1], 70);
+	assert_int_equal(last[2][0], 57);
+	assert_int_equal(last[2][1], 58);
+	close(fd);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -2319,6 +2357,7 @@ main(void)
 	    cmocka_unit_test(test_passphrase_sources),
 	    cmocka_unit_test(test_key_write_load),
 	    cmocka_unit_test(test_key_write_rounds),
+	    cmocka_unit_test(test_log_crl_floors),
 	    cmocka_unit_test(test_bench),
 	};
 	const struct CMUnitTest rsa[] = {

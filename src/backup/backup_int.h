@@ -1,0 +1,32 @@
+/* backup_int: shared between the files of the backup module only (files.c). */
+#ifndef SHOMEI_BACKUP_INT_H
+#define SHOMEI_BACKUP_INT_H
+
+#include "backup/backup.h"
+
+/*
+ * Copies the regular file src (not a link) to the new file dst (O_EXCL, mode, synced),
+ * hashing what it copies; dst NULL: only hashes.  ERR_REFUSED when src is missing or no
+ * regular file.
+ */
+int bk_copy(const char *src, const char *dst, int mode, unsigned char sha[BACKUP_HASH_LEN],
+	    uint64_t *size, struct err *);
+/* Writes the new file path (O_EXCL, mode, synced); sha (may be NULL) gets its SHA-256. */
+int bk_write_new(const char *path, const void *, size_t, int mode,
+		 unsigned char sha[BACKUP_HASH_LEN], struct err *);
+/* mkdir with exactly mode; ERR_REFUSED when it exists. */
+int bk_mkdir(const char *path, int mode, struct err *);
+int bk_fsync_dir(const char *path, struct err *);
+/* path without trailing slashes ("b/" names b, whose temporary sibling is "b.tmp-PID"). */
+char *bk_path_clean(const char *path);
+/* The directory holding path; caller frees. */
+char *bk_parent(const char *path);
+/* 0: path is absent, 1: an empty directory; -1 (ERR_REFUSED naming what) else. */
+int bk_target_free(const char *path, const char *what, struct err *);
+/* Removes a temporary tree this process made (no links followed). */
+void bk_rmtree(const char *path);
+/* The plain regular files of dir, sorted (others warned about and left out); absent: none. */
+int bk_list_dir(const char *dir, char ***names, size_t *n, struct err *);
+void bk_names_free(char **names, size_t n);
+
+#endif
