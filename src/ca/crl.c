@@ -250,14 +250,22 @@ ca_crl_generate_for(struct ca *ca, const struct ca_issuing *ci, struct store *st
 	while (cb.entries.len < front)
 		if (buf_putc(&cb.entries, 0) == -1)
 			goto enc;
+	/*
+	 * The number first, then thisUpdate, then the walk: of two CRLs made at once (two front
+	 * ends' schedules, `shomei crl`, crl.on_revoke), the higher number then starts its walk
+	 * later and is not older (unless its maker stalls between these steps: no lock) — taken
+	 * after the walk, a long walk could get the higher number and lack a revocation the lower
+	 * one lists.  A failure below leaves a gap in the numbers (allowed: they only increase).
+	 */
+	if (store_crl_next_number(st, ci->name, &number, e) == -1)
+		goto out;
+	now = util_now();
 	r = store_revoked_foreach(st, ci->name, since, crl_entry, &cb, e);
 	if (cb.failed) {
 		err_set(e, ERR_INTERNAL, "%s", cb.why[0] ? cb.why : "crl: cannot encode entry");
 		goto out;
 	}
 	if (r != 0)
-		goto out;
-	if (store_crl_next_number(st, ci->name, &number, e) == -1)
 		goto out;
 
 	/* version, signature, issuer, thisUpdate, nextUpdate, revokedCertificates header */

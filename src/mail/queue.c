@@ -2,7 +2,9 @@
  * queue: configuration, the store-backed queue, and the two deliveries (maildir, SMTP through
  * libcurl).  Every mail goes through the queue: mail_enqueue() in the caller's transaction,
  * mail_queue_run() (or the sender thread) delivers.  Delivery is at least once: a crash
- * between delivery and mark-sent delivers that one message again after its lock expires.
+ * between delivery and mark-sent delivers that one message again after its lock expires
+ * (over SMTP only the message being delivered: each outcome is committed before the next
+ * mail is claimed).
  */
 #define _GNU_SOURCE /* syncfs */
 #include <sys/stat.h>
@@ -504,9 +506,13 @@ out:
 
 /* ---- the queue ---- */
 
-int
-mail_queue_run(const struct mail_conf *mc, struct store *s, size_t max,
-	       struct mail_run_stats *stats, struct err *e)
+/*
+ * Claims up to max due mails, delivers them and records their outcomes (see mail_queue_run);
+ * sync: the outcomes made durable before it returns (else the caller syncs).
+ */
+static int
+mail_queue_batch(const struct mail_conf *mc, struct store *s, size_t max, int sync,
+		 struct mail_run_stats *stats, struct err *e)
 {
 	enum { M_SENT, M_FAILED, M_RETRY, M_REFUSED };
 	struct store_mail *v = NULL;
@@ -534,7 +540,8 @@ mail_queue_run(const struct mail_conf *mc, struct store *s, size_t max,
 	 * Open every claimed body (a body that does not open is never sent: failed at once),
 	 * deliver the others (no transaction open: SMTP may be slow), then record all outcomes
 	 * in one transaction, so a run costs one durable commit, not one per mail.  A crash in
-	 * between sends those mails again once their claim lapses: at least once.
+	 * between sends those mails again once their claim lapses: at least once (SMTP batches
+	 * are of one mail: mail_queue_run).
 	 */
 	de = xcalloc(n, sizeof(*de));
 	how = xcalloc(n, sizeof(*how));
@@ -605,7 +612,7 @@ mail_queue_run(const struct mail_conf *mc, struct store *s, size_t max,
 	if (store_commit(s, e) == -1)
 		goto out;
 	/* a deferring connection (the sender's): the outcomes on disk, without the lock held */
-	if (store_sync(s, e) == -1)
+	if (sync && store_sync(s, e) == -1)
 		goto out;
 	for (i = 0; i < n; i++) {
 		struct store_mail *m = &v[i];
@@ -643,6 +650,43 @@ out:
 	free(how);
 	free(when);
 	STORE_LIST_FREE(v, n, store_mail_clear);
+	return rc;
+}
+
+/*
+ * Maildir: the run's mails in one batch (one sync of the file system for all of them).
+ * SMTP: one mail at a time — claimed, delivered and its outcome committed before the next is
+ * claimed — so that a crash leaves at most the mail being delivered unrecorded (sent again
+ * once its claim lapses: the one duplicate a crash can make), never the ones the server
+ * accepted before it; and a slow server cannot hold a run's claims past their lapse (another
+ * front end would send those again).  The outcomes are made durable once, at the end.
+ */
+int
+mail_queue_run(const struct mail_conf *mc, struct store *s, size_t max,
+	       struct mail_run_stats *stats, struct err *e)
+{
+	struct mail_run_stats one, all = {0, 0, 0};
+	size_t i;
+	int rc = -1;
+
+	if (mc->delivery != MAIL_DELIVERY_SMTP)
+		return mail_queue_batch(mc, s, max, 1, stats, e);
+	for (i = 0; i < (max > 0 ? max : 1); i++) {
+		memset(&one, 0, sizeof(one));
+		if (mail_queue_batch(mc, s, 1, 0, &one, e) == -1)
+			goto out;
+		all.sent += one.sent;
+		all.retried += one.retried;
+		all.failed += one.failed;
+		if (one.sent + one.retried + one.failed == 0)
+			break;
+	}
+	if (all.sent + all.retried + all.failed > 0 && store_sync(s, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (stats != NULL)
+		*stats = all;
 	return rc;
 }
 

@@ -699,7 +699,9 @@ portal_issue_download_get(struct http_req *r)
 /*
  * GET shows a button and uses nothing (mail scanners open links; regist.c); POST (CSRF) uses
  * the link, marks the application mail-verified, makes the continuation bound to this
- * session and redirects to the form.
+ * session and redirects to the form.  The same session's POST again, after the answer was
+ * lost (a crash, a dropped connection: the session id did not rotate), is answered the same
+ * redirect while the application waits for its form (ra_link_resume).
  */
 int
 portal_verify_post(struct http_req *r)
@@ -721,7 +723,10 @@ portal_verify_post(struct http_req *r)
 	/* the continuation is bound to the session id the link's use rotates to */
 	web_session_link_id(&x, web_form_get(&f, "csrf"), web_form_get(&f, "onetimetoken"), next);
 	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
-	    ra_link_use(x.ca, st, web_form_get(&f, "onetimetoken"), next, cont, &res, &e) == -1) {
+	    ra_link_use(x.ca, st, web_form_get(&f, "onetimetoken"), next, cont, &res, &e) == -1 ||
+	    /* used already: by this session, whose answer was lost? then that answer again */
+	    (res == RA_LINK_USED &&
+	     ra_link_resume(st, web_form_get(&f, "onetimetoken"), next, cont, &res, &e) == -1)) {
 		rc = web_error(&x, &e);
 		goto done;
 	}

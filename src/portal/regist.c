@@ -389,6 +389,19 @@ portal_verify_get(struct http_req *r)
 	if ((st = ca_thread_store(x.ca, &e)) == NULL ||
 	    ra_link_peek(st, http_query(r, "onetimetoken"), &res, &agent, &e) == -1)
 		return web_error(&x, &e);
+	if (res == RA_LINK_USED && !x.sid_new) {
+		/* used by this session, whose answer was lost: the button again (its POST is
+		 * answered the same redirect, portal_verify_post) */
+		char csrf[WEB_B64_LEN], next[WEB_B64_LEN], cont[RA_TOKEN_TEXT];
+
+		web_csrf(&x, csrf);
+		web_session_link_id(&x, csrf, http_query(r, "onetimetoken"), next);
+		rc = ra_link_resume(st, http_query(r, "onetimetoken"), next, cont, &res, &e);
+		sodium_memzero(cont, sizeof(cont));
+		sodium_memzero(next, sizeof(next));
+		if (rc == -1)
+			return web_error(&x, &e);
+	}
 	switch (res) {
 	case RA_LINK_OK: {
 		struct tmpl_data *d =

@@ -401,6 +401,12 @@ int ra_policy_subject(const struct store_org *org, const char *const *ou, size_t
 
 /* A new secret (raw) and its text for a link or a form. */
 void ra_token_new(unsigned char raw[RA_TOKEN_LEN], char text[RA_TOKEN_TEXT]);
+/*
+ * A secret derived from another (key, itself a secret) for label and ctx (BLAKE2b keyed with
+ * key): whoever holds key and ctx can make it again, nobody else.
+ */
+void ra_token_derive(const unsigned char key[RA_TOKEN_LEN], const char *label, const char *ctx,
+		     unsigned char raw[RA_TOKEN_LEN], char text[RA_TOKEN_TEXT]);
 /* The raw secret of text (exactly 43 base64url characters); -1 when it is anything else. */
 int ra_token_decode(const char *text, unsigned char raw[RA_TOKEN_LEN]);
 /* BLAKE2b-256 of a secret: all the store ever sees of it. */
@@ -612,6 +618,16 @@ int ra_link_peek(struct store *, const char *token, enum ra_link_result *, int *
  */
 int ra_link_use(struct ca *, struct store *, const char *token, const char *session,
 		char cont[RA_TOKEN_TEXT], enum ra_link_result *, struct err *);
+/*
+ * The link's use again from the session it rotated to (its answer was lost: a crash, a
+ * dropped connection): RA_LINK_OK with the same continuation while the application is still
+ * mail-verified and that continuation unused and unexpired, else RA_LINK_USED;
+ * RA_LINK_UNKNOWN for a link never used (or unknown), RA_LINK_EXPIRED for an expired one;
+ * cont is empty unless RA_LINK_OK.  Reads only.  The continuation is derived from the link and the
+ * session (ra_token_derive), so only the holder of the link in that session gets it.
+ */
+int ra_link_resume(struct store *, const char *token, const char *session, char cont[RA_TOKEN_TEXT],
+		   enum ra_link_result *, struct err *);
 
 /* ---- the holder's fields (fields.c); s is NUL-terminated UTF-8 ---- */
 #define RA_NAME_MAX 64 /* characters of a name or OU (X.520 ub-name 64) */

@@ -309,6 +309,57 @@ out:
 	return rc;
 }
 
+/* The label of the continuation derived from a mailed link and the session it rotates to. */
+#define RA_LINK_CONT_LABEL "shomei issue-form continuation"
+
+int
+ra_link_resume(struct store *st, const char *token, const char *session, char cont[RA_TOKEN_TEXT],
+	       enum ra_link_result *res, struct err *e)
+{
+	struct store_token t, c;
+	struct store_app a;
+	struct err se;
+	unsigned char raw[RA_TOKEN_LEN], h[STORE_HASH_LEN], craw[RA_TOKEN_LEN], ch[STORE_HASH_LEN];
+	enum ra_app_state state;
+	int agent, rc = -1;
+
+	cont[0] = '\0';
+	memset(&a, 0, sizeof(a));
+	err_clear(&se);
+	if (ra_link_peek(st, token, res, &agent, e) == -1)
+		goto out;
+	if (*res == RA_LINK_OK)
+		*res = RA_LINK_UNKNOWN; /* never used: nothing to give again */
+	if (*res != RA_LINK_USED || ra_token_decode(token, raw) == -1) {
+		rc = 0;
+		goto out;
+	}
+	ra_token_hash(raw, h);
+	ra_token_derive(raw, RA_LINK_CONT_LABEL, session, craw, cont);
+	ra_token_hash_keyed(craw, session, ch);
+	if (store_token_get(st, h, STORE_TOKEN_REGIST_VERIFY, &t, e) == -1)
+		goto out;
+	if (store_token_get(st, ch, STORE_TOKEN_ISSUE_FORM, &c, &se) == -1) {
+		if (se.code != ERR_NOTFOUND) {
+			*e = se;
+			goto out;
+		}
+	} else if (c.app_id == t.app_id && c.used == 0 && c.expires > util_now()) {
+		if (store_app_get(st, t.app_id, &a, e) == -1)
+			goto out;
+		if (ra_app_state_parse(a.state, &state) == 0 && state == RA_APP_MAIL_VERIFIED)
+			*res = RA_LINK_OK;
+	}
+	rc = 0;
+out:
+	if (rc == -1 || *res != RA_LINK_OK)
+		sodium_memzero(cont, RA_TOKEN_TEXT);
+	sodium_memzero(raw, sizeof(raw));
+	sodium_memzero(craw, sizeof(craw));
+	store_app_clear(&a);
+	return rc;
+}
+
 /* The link's use: the link used, mail-verified, the continuation made (one write). */
 struct link_write {
 	const unsigned char *hash, *cont_hash;
@@ -366,7 +417,8 @@ ra_link_use(struct ca *ca, struct store *st, const char *token, const char *sess
 		goto out;
 	}
 	ra_token_hash(raw, h);
-	ra_token_new(craw, cont);
+	/* derived, not drawn: a lost answer can be given again (ra_link_resume) */
+	ra_token_derive(raw, RA_LINK_CONT_LABEL, session, craw, cont);
 	ra_token_hash_keyed(craw, session, ch);
 	w.hash = h;
 	w.cont_hash = ch;

@@ -35,6 +35,21 @@ ra_token_new(unsigned char raw[RA_TOKEN_LEN], char text[RA_TOKEN_TEXT])
 		fatalx("token: RA_TOKEN_TEXT too small");
 }
 
+void
+ra_token_derive(const unsigned char key[RA_TOKEN_LEN], const char *label, const char *ctx,
+		unsigned char raw[RA_TOKEN_LEN], char text[RA_TOKEN_TEXT])
+{
+	crypto_generichash_state h;
+
+	crypto_generichash_init(&h, key, RA_TOKEN_LEN, RA_TOKEN_LEN);
+	crypto_generichash_update(&h, (const unsigned char *)label, strlen(label) + 1);
+	crypto_generichash_update(&h, (const unsigned char *)ctx, strlen(ctx) + 1);
+	crypto_generichash_final(&h, raw, RA_TOKEN_LEN);
+	sodium_memzero(&h, sizeof(h));
+	if (b64url_encode(text, RA_TOKEN_TEXT, raw, RA_TOKEN_LEN) == -1)
+		fatalx("token: RA_TOKEN_TEXT too small");
+}
+
 int
 ra_token_decode(const char *text, unsigned char raw[RA_TOKEN_LEN])
 {

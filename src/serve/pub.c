@@ -281,7 +281,9 @@ const struct http_route pub_https_routes[] = {
  * The CRL schedule: a full CRL when the newest is older than crl.interval_minutes (default
  * 60) or absent, a delta CRL when the newest delta is older than crl.delta_interval_minutes
  * (default 15).  Several front ends on one database each check the newest CRL first, so they
- * rarely duplicate work (and a duplicate CRL is harmless).
+ * rarely duplicate work (and a duplicate CRL is harmless).  A test instance may count both
+ * in seconds (test.crl_interval_seconds, test.crl_delta_interval_seconds) and then checks
+ * every 200 ms instead of every 10 s.
  */
 struct pub_sched {
 	struct ca *ca;
@@ -296,7 +298,7 @@ struct pub_sched {
 static struct pub_sched sched;
 
 static int
-pub_crl_due(struct store *st, const char *name, int delta, long minutes, int *due, struct err *e)
+pub_crl_due(struct store *st, const char *name, int delta, long seconds, int *due, struct err *e)
 {
 	struct store_crl crl;
 	struct err e2;
@@ -310,7 +312,7 @@ pub_crl_due(struct store *st, const char *name, int delta, long minutes, int *du
 		*due = 1;
 		return 0;
 	}
-	*due = util_now() - crl.this_update >= minutes * 60;
+	*due = util_now() - crl.this_update >= seconds;
 	store_crl_clear(&crl);
 	return 0;
 }
@@ -332,6 +334,26 @@ pub_root_crl_warn(struct ca *ca)
 	    (st = ca_thread_store(ca, &e)) == NULL ||
 	    ca_root_crl_check(st, ca->root_crl_name, warn, util_now(), &e) == -1)
 		log_warn("root CRL: %s", e.msg);
+}
+
+/*
+ * The test instance's CRL intervals in seconds (0: not set); set without test.instance =
+ * yes, they are refused.
+ */
+static int
+pub_test_intervals(const struct conf *c, long *full_s, long *delta_s, struct err *e)
+{
+	int test = strcmp(conf_get(c, "test.instance", "no"), "yes") == 0;
+
+	*full_s = *delta_s = 0;
+	if (conf_get_long(c, "test.crl_interval_seconds", 0, 0, 3600, full_s, e) == -1 ||
+	    conf_get_long(c, "test.crl_delta_interval_seconds", 0, 0, 3600, delta_s, e) == -1)
+		return -1;
+	if (!test && (*full_s > 0 || *delta_s > 0))
+		return err_set(e, ERR_REFUSED,
+			       "test.crl_interval_seconds and test.crl_delta_interval_seconds "
+			       "need test.instance = yes");
+	return 0;
 }
 
 /*
@@ -366,7 +388,7 @@ pub_sched_live(struct pub_sched *s, struct store *st, size_t k)
 
 /* One issuing CA's turn: a full CRL when due, else a delta CRL when due. */
 static void
-pub_sched_ca(struct pub_sched *s, struct store *st, size_t k, long full_min, long delta_min)
+pub_sched_ca(struct pub_sched *s, struct store *st, size_t k, long full_s, long delta_s)
 {
 	const struct ca_issuing *ci = &s->ca->cas[k];
 	struct store_crl crl;
@@ -377,7 +399,7 @@ pub_sched_ca(struct pub_sched *s, struct store *st, size_t k, long full_min, lon
 	memset(&crl, 0, sizeof(crl));
 	if (!pub_sched_live(s, st, k))
 		return;
-	if (pub_crl_due(st, ci->name, 0, full_min, &due, &e) == -1) {
+	if (pub_crl_due(st, ci->name, 0, full_s, &due, &e) == -1) {
 		log_warn("crl schedule: %s", e.msg);
 	} else if (due) {
 		if (ca_crl_generate_for(s->ca, ci, st, 0, "schedule", &crl, &e) == -1)
@@ -387,7 +409,7 @@ pub_sched_ca(struct pub_sched *s, struct store *st, size_t k, long full_min, lon
 				 (long long)crl.number);
 			pub_crl_recheck(2 * (int)k);
 		}
-	} else if (pub_crl_due(st, ci->name, 1, delta_min, &due, &e) == 0 && due) {
+	} else if (pub_crl_due(st, ci->name, 1, delta_s, &due, &e) == 0 && due) {
 		if (ca_crl_generate_for(s->ca, ci, st, 1, "schedule", &crl, &e) == -1)
 			log_warn("crl schedule: %s: delta CRL: %s", ci->name, e.msg);
 		else {
@@ -407,6 +429,7 @@ pub_sched_main(void *arg)
 	struct err e;
 	long full_min, delta_min;
 	time_t root_checked = 0;
+	long full_s, delta_s, ticks = 100;
 	size_t k;
 	int i;
 
@@ -414,9 +437,17 @@ pub_sched_main(void *arg)
 	if (conf_get_long(&s->ca->conf, "crl.interval_minutes", 60, 1, 24 * 60 * 7, &full_min,
 			  &e) == -1 ||
 	    conf_get_long(&s->ca->conf, "crl.delta_interval_minutes", 15, 1, 24 * 60, &delta_min,
-			  &e) == -1) {
+			  &e) == -1 ||
+	    pub_test_intervals(&s->ca->conf, &full_s, &delta_s, &e) == -1) {
 		log_warn("crl schedule: %s", e.msg);
 		return NULL;
+	}
+	full_s = full_s > 0 ? full_s : full_min * 60;
+	delta_s = delta_s > 0 ? delta_s : delta_min * 60;
+	if (full_s < 60 || delta_s < 60) {
+		ticks = 2;
+		log_warn("crl schedule: TEST full CRL every %ld s, delta every %ld s", full_s,
+			 delta_s);
 	}
 	while (!s->stop) {
 		if (util_now() - root_checked >= 24 * 3600) { /* at start, then daily */
@@ -428,8 +459,8 @@ pub_sched_main(void *arg)
 			log_warn("crl schedule: %s", e.msg);
 		else
 			for (k = 0; k < s->ca->ncas && !s->stop; k++)
-				pub_sched_ca(s, st, k, full_min, delta_min);
-		for (i = 0; i < 100 && !s->stop; i++) /* check every 10 s, stop promptly */
+				pub_sched_ca(s, st, k, full_s, delta_s);
+		for (i = 0; i < ticks && !s->stop; i++) /* check every 10 s, stop promptly */
 			usleep(100000);
 	}
 	return NULL;
@@ -440,6 +471,8 @@ const char *const pub_conf_keys[] = {
     "crl.schedule",
     "crl.interval_minutes",
     "crl.delta_interval_minutes",
+    "test.crl_interval_seconds",
+    "test.crl_delta_interval_seconds",
     NULL,
 };
 

@@ -330,3 +330,44 @@ def pytest_collection_modifyitems(session, config, items):
         g[2].append(item)
     order = sorted(groups.values(), key=lambda g: (-g[1], g[0]))
     items[:] = [item for g in order for item in g[2]]
+
+
+# --- kill -9 of a whole `serve` (crash and scale-out tests) ---
+
+def serve_pids(srv):
+    """The supervisor's pid and its children's (signer, web: the web process has a session
+    of its own, so a process group kill would miss it)."""
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(srv.proc.pid)],
+                         capture_output=True, timeout=10)
+    return [srv.proc.pid] + [int(p) for p in out.stdout.decode().split()]
+
+
+def kill_serve(srv):
+    """SIGKILL to the supervisor, signer and web process of srv at once (each stopped first,
+    so none sees another die and does anything about it); waits until all are gone."""
+    import signal
+    import time
+    pids = serve_pids(srv)
+    assert len(pids) >= 3, pids
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGSTOP)
+        except ProcessLookupError:
+            pass
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    srv.proc.wait(10)
+    end = time.time() + 10
+    for pid in pids[1:]:
+        while time.time() < end and os.path.exists(f"/proc/{pid}"):
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    if f.read().split()[2] == "Z":
+                        break
+            except OSError:
+                break
+            time.sleep(0.02)
+    return pids

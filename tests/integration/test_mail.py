@@ -208,3 +208,58 @@ def test_smtp_sealed_tampered_and_legacy(ca):
     assert all("sealed body does not open" in r[2] for r in rows)
     # never tried again
     assert stats(drive(ca, "flush", "7200")) == {"sent": "0", "retried": "0", "failed": "0"}
+
+
+class KillingSink(Sink):
+    """A sink that, holding its nth message (before answering it), kills the sender process
+    and refuses the message: the sender dies not knowing that message's fate, after the
+    earlier ones were accepted (250)."""
+
+    def __init__(self, nth):
+        super().__init__()
+        self.nth = nth
+        self.seen = 0
+        self.victim = None
+
+    async def handle_DATA(self, server, session, envelope):
+        self.seen += 1
+        if self.seen == self.nth and self.victim is not None:
+            os.kill(self.victim.pid, 9)
+            self.victim.wait(10)
+            return "451 4.3.0 try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_smtp_crash_mid_run(ca):
+    """kill -9 of the sender while the SMTP server holds the third mail of a run: the two it
+    accepted before are never sent again (each outcome is recorded before the next mail is
+    claimed), the two after it are sent by the next run at once, the third once its claim
+    has lapsed.  Each of the five reaches the server once."""
+    port = free_port()
+    sink = KillingSink(3)
+    c = start_sink(port, sink)
+    try:
+        configure(ca, f"mail.delivery = smtp\nmail.smtp_url = smtp://127.0.0.1:{port}\n"
+                      "mail.smtp_timeout = 5")
+        for _ in range(5):
+            drive(ca, "enqueue", TO, SUBJECT, BODY)
+        sink.victim = subprocess.Popen([DRIVER, "flush", ca.datadir], stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE)
+        sink.victim.wait(60)
+        assert sink.victim.returncode == -9
+        assert len(sink.got) == 2
+        assert stats(drive(ca, "status")) == {"queued": "3", "sent": "2", "failed": "0"}
+        # the fourth and fifth were never claimed: sent at once; the third is still claimed
+        # by the dead sender, and waits until that claim lapses (smtp_timeout + 60 s)
+        assert stats(drive(ca, "flush")) == {"sent": "2", "retried": "0", "failed": "0"}
+        assert len(sink.got) == 4
+        assert stats(drive(ca, "flush", "60")) == {"sent": "0", "retried": "0",
+                                                  "failed": "0"}
+        assert stats(drive(ca, "flush", "70")) == {"sent": "1", "retried": "0",
+                                                  "failed": "0"}
+    finally:
+        c.stop()
+    ids = [email.message_from_bytes(raw, policy=email.policy.default)["Message-ID"]
+           for _, _, raw in sink.got]
+    assert len(ids) == 5 and len(set(ids)) == 5, ids
+    assert stats(drive(ca, "status")) == {"queued": "0", "sent": "5", "failed": "0"}

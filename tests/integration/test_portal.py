@@ -1415,3 +1415,53 @@ def test_language_switch_keeps_the_query(portal_sqlite):
     assert 'href="?onetimetoken=Ab-_9&amp;x=%3C%22%20&amp;lang=en"' in r.text, r.text
     r = session(srv).get(srv.https + "/regist/step1?lang=en")
     assert 'href="?lang=ja"' in r.text
+
+
+def test_verify_answer_lost(portal_any):
+    """The mailed link's button used, and its answer lost (a crash after the commit, a dropped
+    connection: the browser's session id did not rotate): the same browser opening the link
+    again gets the button, and its POST the same redirect, so the application does not stay
+    mail-verified with its ticket held and no way to its form.  Any other browser, and this
+    one once it has the form, gets "already used"."""
+    srv, (t1, _) = portal_any
+    inst = srv.inst
+    s = session(srv)
+    register(s, srv, t1[0])
+    _, token = mail_link(wait_mail(inst)[-1])
+    page = s.get(srv.https + "/regist/verify?onetimetoken=" + token).text
+    form = {"onetimetoken": token, "csrf": hidden(page, "csrf")}
+    old_sid = s.cookies.get("__Host-sid")
+    # the POST whose answer never arrives (sent with the session's cookie, answer dropped)
+    lost = requests.post(srv.https + "/regist/verify", data=form, allow_redirects=False,
+                         cookies={"__Host-sid": old_sid}, verify=srv.cafile)
+    assert lost.status_code == 303
+    assert inst.sql("SELECT state FROM applications")[0][0] == "mail-verified"
+    assert s.cookies.get("__Host-sid") == old_sid
+    # another browser: used
+    r = session(srv).get(srv.https + "/regist/verify?onetimetoken=" + token)
+    assert r.status_code == 410 and "使用済み" in r.text
+    r = session(srv).post(srv.https + "/regist/verify", data=form, allow_redirects=False)
+    assert r.status_code in (403, 410)
+    # this browser: the button again, and the same redirect
+    page = s.get(srv.https + "/regist/verify?onetimetoken=" + token).text
+    assert hidden(page, "onetimetoken") == token
+    r = s.post(srv.https + "/regist/verify", allow_redirects=False,
+               data={"onetimetoken": token, "csrf": hidden(page, "csrf")})
+    assert r.status_code == 303 and r.headers["Location"] == lost.headers["Location"]
+    assert s.cookies.get("__Host-sid") != old_sid
+    r = s.get(srv.https + r.headers["Location"])
+    assert r.status_code == 200 and 'name="name_kanji"' in r.text
+    # the form's session has moved on: the link is used for it too
+    r = s.get(srv.https + "/regist/verify?onetimetoken=" + token)
+    assert r.status_code == 410
+    # and issued, the application is no longer waiting for its form: used for everyone
+    page = s.get(srv.https + lost.headers["Location"]).text
+    r = s.post(srv.https + "/issue/form", data=issue_fields(page))
+    assert r.status_code == 200, r.text
+    r = s.post(srv.https + "/issue/confirm", data=dict(confirm_fields(r.text),
+                                                        action="submit"))
+    assert r.status_code == 200 and 'id="pin"' in r.text
+    r = requests.post(srv.https + "/regist/verify", data=form, allow_redirects=False,
+                      cookies={"__Host-sid": old_sid}, verify=srv.cafile)
+    assert r.status_code == 410
+    assert count(inst, "applications") == 1

@@ -343,6 +343,55 @@ test_link(void **state)
 	assert_int_equal(check("EX1", ticket).ticket, RA_TICKET_OK);
 }
 
+/*
+ * The link's answer lost: the session it rotated to gets the same continuation again (reads
+ * only) while the application waits for its form; any other session, or once the
+ * continuation is used, "used".
+ */
+static void
+test_link_resume(void **state)
+{
+	struct tu_ra_snap s0;
+	enum ra_link_result lr;
+	struct err e;
+	char link[RA_TOKEN_TEXT], cont[RA_TOKEN_TEXT], again[RA_TOKEN_TEXT], ticket[64];
+	unsigned char raw[RA_TOKEN_LEN], h[STORE_HASH_LEN];
+	int64_t id;
+
+	(void)state;
+	err_clear(&e);
+	id = registered(link, ticket);
+	/* never used: nothing to give again */
+	OK(ra_link_resume(fx.ca.st, link, TU_SESSION, again, &lr, &e));
+	assert_int_equal(lr, RA_LINK_UNKNOWN);
+	assert_string_equal(again, "");
+	OK(ra_link_resume(fx.ca.st, "not a token", TU_SESSION, again, &lr, &e));
+	assert_int_equal(lr, RA_LINK_UNKNOWN);
+	OK(ra_link_use(fx.ca.ca, fx.ca.st, link, TU_SESSION, cont, &lr, &e));
+	assert_int_equal(lr, RA_LINK_OK);
+	tu_ra_snap_take(fx.ca.st, &s0);
+	OK(ra_link_resume(fx.ca.st, link, TU_SESSION, again, &lr, &e));
+	assert_int_equal(lr, RA_LINK_OK);
+	assert_string_equal(again, cont);
+	OK(ra_link_resume(fx.ca.st, link, "another session", again, &lr, &e));
+	assert_int_equal(lr, RA_LINK_USED);
+	assert_string_equal(again, "");
+	tu_ra_snap_same(fx.ca.st, &s0); /* nothing written */
+	assert_int_equal(tu_ra_state(fx.ca.st, id), RA_APP_MAIL_VERIFIED);
+	/* the continuation used (the form submitted): used for this session too */
+	assert_int_equal(ra_token_decode(cont, raw), 0);
+	ra_token_hash_keyed(raw, TU_SESSION, h);
+	OK(store_token_use(fx.ca.st, h, STORE_TOKEN_ISSUE_FORM, util_now(), &e));
+	OK(ra_link_resume(fx.ca.st, link, TU_SESSION, again, &lr, &e));
+	assert_int_equal(lr, RA_LINK_USED);
+	assert_string_equal(again, "");
+	/* an expired link stays expired */
+	id = expired_link(link, ticket);
+	OK(ra_link_resume(fx.ca.st, link, TU_SESSION, again, &lr, &e));
+	assert_int_equal(lr, RA_LINK_EXPIRED);
+	assert_int_equal(tu_ra_state(fx.ca.st, id), RA_APP_REGISTERED);
+}
+
 /* ---- the fault loops ---- */
 
 static struct {
@@ -479,6 +528,7 @@ main(void)
 	    cmocka_unit_test_setup(test_check, batch_on),
 	    cmocka_unit_test_setup(test_regist, batch_on),
 	    cmocka_unit_test_setup(test_link, batch_on),
+	    cmocka_unit_test_setup(test_link_resume, batch_on),
 	    cmocka_unit_test_setup(test_faults_regist, batch_off),
 	    cmocka_unit_test_setup(test_faults_link, batch_off),
 	    cmocka_unit_test_setup(test_faults_link_expired, batch_off),
