@@ -51,6 +51,18 @@ const char *const ra_acme_outcome_names[RA_ACME__MAX] = {
     "error",
 };
 
+/*
+ * The public functions below decide on the code of the errors of the calls they make, so each
+ * works on an error of its own (the caller's may hold an earlier one, and the first error set
+ * wins) and hands it over at its end: acme_err_out.
+ */
+static void
+acme_err_out(struct err *out, const struct err *le)
+{
+	if (le->code != ERR_OK)
+		err_set(out, le->code, "%s", le->msg);
+}
+
 /* ---- keys ---- */
 
 int
@@ -129,13 +141,15 @@ acme_nonce_purge(struct store *st, time_t now)
 
 enum ra_acme_nonce
 ra_acme_nonce_use(struct store *st, const struct ra_acme_keys *k, const char *nonce, time_t now,
-		  struct err *e)
+		  struct err *e_out)
 {
+	struct err le, *e = &le;
 	unsigned char n[RA_ACME_NONCE_BYTES], mac[16];
 	size_t len = 0;
 	uint64_t exp = 0;
 	enum ra_acme_nonce r = RA_ACME_NONCE_BAD;
 
+	err_clear(&le);
 	if (nonce == NULL || strlen(nonce) != RA_ACME_NONCE_TEXT - 1 ||
 	    b64url_decode(n, sizeof(n), &len, nonce, strlen(nonce)) == -1 || len != sizeof(n)) {
 		err_set(e, ERR_REFUSED, "acme: RFC 8555 6.5: not a nonce of this server");
@@ -163,6 +177,7 @@ ra_acme_nonce_use(struct store *st, const struct ra_acme_keys *k, const char *no
 	}
 	r = RA_ACME_NONCE_OK;
 out:
+	acme_err_out(e_out, &le);
 	return r;
 }
 
@@ -262,13 +277,17 @@ ra_acme_contact_check(json_t *contact, char **canon, struct err *e)
 }
 
 enum ra_acme_outcome
-ra_acme_account_get(struct store *st, int64_t id, struct ra_acme_account *out, struct err *e)
+ra_acme_account_get(struct store *st, int64_t id, struct ra_acme_account *out, struct err *e_out)
 {
+	struct err le, *e = &le;
 	struct store_acme_account a;
 
+	err_clear(&le);
 	memset(out, 0, sizeof(*out));
-	if (store_acme_account_get(st, id, &a, e) == -1)
+	if (store_acme_account_get(st, id, &a, e) == -1) {
+		acme_err_out(e_out, &le);
 		return e->code == ERR_NOTFOUND ? RA_ACME_NO_ACCOUNT : RA_ACME_ERROR;
+	}
 	acme_account_take(out, &a);
 	return RA_ACME_OK;
 }
@@ -412,13 +431,15 @@ out:
 
 enum ra_acme_outcome
 ra_acme_account_new(struct store *st, const struct ra_acme_keys *k, const struct ra_acme_new *q,
-		    struct ra_acme_account *out, struct err *e)
+		    struct ra_acme_account *out, struct err *e_out)
 {
+	struct err le, *e = &le;
 	struct store_acme_account a, old;
 	struct store_acme_eab b;
 	enum ra_acme_outcome r = RA_ACME_ERROR;
 	int intx = 0, have_b = 0;
 
+	err_clear(&le);
 	memset(&a, 0, sizeof(a));
 	memset(&old, 0, sizeof(old));
 	memset(&b, 0, sizeof(b));
@@ -484,19 +505,22 @@ out:
 		store_rollback(st);
 	store_acme_account_clear(&a);
 	store_acme_eab_clear(&b);
+	acme_err_out(e_out, &le);
 	return r;
 }
 
 enum ra_acme_outcome
 ra_acme_account_update(struct store *st, int64_t id, json_t *contact, int deactivate,
-		       const char *actor, struct ra_acme_account *out, struct err *e)
+		       const char *actor, struct ra_acme_account *out, struct err *e_out)
 {
+	struct err le, *e = &le;
 	struct store_acme_account a;
 	char obj[48], *canon = NULL;
 	time_t now = util_now();
 	enum ra_acme_outcome r = RA_ACME_ERROR;
 	int intx = 0;
 
+	err_clear(&le);
 	memset(&a, 0, sizeof(a));
 	memset(out, 0, sizeof(*out));
 	if (contact != NULL && (r = ra_acme_contact_check(contact, &canon, e)) != RA_ACME_OK)
@@ -535,19 +559,22 @@ out:
 		store_rollback(st);
 	store_acme_account_clear(&a);
 	free(canon);
+	acme_err_out(e_out, &le);
 	return r;
 }
 
 enum ra_acme_outcome
 ra_acme_account_key(struct store *st, int64_t id, const unsigned char old_thumb[JWS_THUMB_LEN],
-		    json_t *new_jwk, const char *actor, int64_t *other_id, struct err *e)
+		    json_t *new_jwk, const char *actor, int64_t *other_id, struct err *e_out)
 {
+	struct err le, *e = &le;
 	struct store_acme_account other;
 	unsigned char thumb[JWS_THUMB_LEN];
 	char obj[48], tt[JWS_THUMB_TEXT], *canon = NULL, *detail = NULL;
 	enum ra_acme_outcome r = RA_ACME_ERROR;
 	int intx = 0;
 
+	err_clear(&le);
 	memset(&other, 0, sizeof(other));
 	*other_id = 0;
 	if (jwk_thumbprint(new_jwk, thumb, &canon, e) == -1)
@@ -583,6 +610,7 @@ out:
 	store_acme_account_clear(&other);
 	free(canon);
 	free(detail);
+	acme_err_out(e_out, &le);
 	return r;
 }
 

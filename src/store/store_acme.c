@@ -383,6 +383,7 @@ store_acme_eab_clear(struct store_acme_eab *b)
 		return;
 	free(b->org_code);
 	free(b->names);
+	free(b->status);
 	if (b->sealed != NULL)
 		memset(b->sealed, 0, b->sealedlen);
 	free(b->sealed);

@@ -608,8 +608,8 @@ jws_sign(json_t *hdr, const void *payload, size_t n, EVP_PKEY *key, const unsign
 	size_t siglen = 0;
 	enum jws_alg alg = key != NULL ? jwk_key_alg(key) : JWS_ALG_HS256;
 
-	buf_init(&in, 0);
-	buf_init(&out, 0);
+	buf_init(&in, 2 * JWS_BODY_MAX);
+	buf_init(&out, 4 * JWS_BODY_MAX);
 	if (alg == JWS_ALG_NONE || (h = json_dumps(hdr, JSON_COMPACT)) == NULL) {
 		err_set(e, ERR_INTERNAL, "jws: cannot sign with this key");
 		goto out;
