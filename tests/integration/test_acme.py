@@ -103,6 +103,7 @@ def test_acme_accounts(ca):
         g = s.get(base + "new-nonce")
         assert g.status_code == 204 and g.headers["Cache-Control"] == "no-store"
         assert g.headers["Replay-Nonce"] != nonce(s, srv)
+        assert g.headers["Link"] == '<%sdirectory>;rel="index"' % base
         assert s.post(base + "directory").status_code == 405
 
         # python3-acme: newAccount with EAB from `shomei acme eab create`
