@@ -429,6 +429,37 @@ out:
 	return rc;
 }
 
+/*
+ * newAccount lost a race with another request: the key's account made meanwhile (EXISTS), else
+ * the binding was used by another account (EAB_UNUSABLE).
+ */
+static enum ra_acme_outcome
+acme_account_raced(struct store *st, const unsigned char thumb[JWS_THUMB_LEN], int have_b,
+		   struct ra_acme_account *out, struct err *e)
+{
+	struct store_acme_account old;
+	struct err ie;
+
+	err_clear(&ie);
+	err_clear(e);
+	if (store_acme_account_by_thumb(st, thumb, &old, &ie) == 0) {
+		if (strcmp(old.status, "valid") != 0) {
+			err_set(e, ERR_REFUSED, "acme: RFC 8555 7.3.6: the account is %s",
+				old.status);
+			store_acme_account_clear(&old);
+			return RA_ACME_NOT_VALID;
+		}
+		acme_account_take(out, &old);
+		return RA_ACME_EXISTS;
+	}
+	if (ie.code != ERR_NOTFOUND || !have_b) {
+		err_set(e, ie.code != ERR_NOTFOUND ? ie.code : ERR_INTERNAL, "%s", ie.msg);
+		return RA_ACME_ERROR;
+	}
+	err_set(e, ERR_CONFLICT, "acme: the External Account Binding was used meanwhile");
+	return RA_ACME_EAB_UNUSABLE;
+}
+
 enum ra_acme_outcome
 ra_acme_account_new(struct store *st, const struct ra_acme_keys *k, const struct ra_acme_new *q,
 		    struct ra_acme_account *out, struct err *e_out)
@@ -488,9 +519,9 @@ ra_acme_account_new(struct store *st, const struct ra_acme_keys *k, const struct
 	intx = 1;
 	if (acme_account_insert(st, &a, have_b ? &b : NULL, q->actor, e) == -1) {
 		if (e->code == ERR_CONFLICT) { /* a race: the key or the binding was taken */
-			r = have_b ? RA_ACME_EAB_UNUSABLE : RA_ACME_ERROR;
-			err_clear(e);
-			err_set(e, ERR_CONFLICT, "acme: the key or the binding was used meanwhile");
+			store_rollback(st);
+			intx = 0;
+			r = acme_account_raced(st, a.thumb, have_b, out, e);
 		}
 		goto out;
 	}

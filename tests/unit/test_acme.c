@@ -628,6 +628,107 @@ test_eab_accounts(void **state)
 	EVP_PKEY_free(k3);
 }
 
+/* The audit head's seq (what every operation's transaction moves). */
+static int64_t
+audit_seq(void)
+{
+	unsigned char h[STORE_HASH_LEN];
+	int64_t seq = -1;
+	struct err e;
+
+	err_clear(&e);
+	OK(store_audit_head(fx.st, &seq, h, &e));
+	return seq;
+}
+
+/*
+ * Failure paths: every statement of making a binding and of making an account with it failed
+ * in turn, and the commit: each time a clean failure with nothing written (no binding, no
+ * account, the binding still unbound, the audit chain unchanged), until the operation runs.
+ */
+static void
+test_faults(void **state)
+{
+	static const char url[] = "https://ca.example/acme/new-account";
+	char kid[RA_ACME_KID_TEXT], hmac[RA_ACME_EAB_KEY_TEXT];
+	unsigned char mac[RA_ACME_EAB_KEY_LEN], thumb[JWS_THUMB_LEN];
+	EVP_PKEY *k = keygen("P-256");
+	json_t *jwk = jwk_of_key(k), *eab;
+	struct ra_acme_account a;
+	struct store_acme_account sa;
+	struct store_acme_eab row;
+	struct ra_acme_new q;
+	enum ra_acme_outcome r;
+	int64_t seq = audit_seq();
+	long n;
+	int rc;
+	struct err e;
+
+	(void)state;
+	for (n = 1;; n++) {
+		err_clear(&e);
+		OK(store_fault_set(fx.st, n, 0));
+		rc = ra_acme_eab_create(fx.st, &keys, "EX1", NULL, "unit", kid, hmac, &e);
+		OK(store_fault_set(fx.st, 0, 0));
+		if (rc == 0)
+			break;
+		assert_string_equal(kid, "");
+		assert_int_equal(audit_seq(), seq);
+		assert_true(n < 20);
+	}
+	assert_true(n > 1);
+	/* a failing commit: nothing either */
+	err_clear(&e);
+	OK(store_fault_set(fx.st, 0, 1));
+	{
+		char kid2[RA_ACME_KID_TEXT], hmac2[RA_ACME_EAB_KEY_TEXT];
+
+		assert_int_equal(
+		    ra_acme_eab_create(fx.st, &keys, "EX1", NULL, "unit", kid2, hmac2, &e), -1);
+	}
+	OK(store_fault_set(fx.st, 0, 0));
+	seq = audit_seq();
+
+	hmac_bytes(hmac, mac);
+	OK(jwk_thumbprint(jwk, thumb, NULL, &e));
+	memset(&q, 0, sizeof(q));
+	q.jwk = jwk;
+	q.url = url;
+	q.eab_required = 1;
+	q.actor = "unit";
+	q.eab = eab = eab_object(k, kid, mac, url);
+	for (n = 1;; n++) {
+		err_clear(&e);
+		OK(store_fault_set(fx.st, n, 0));
+		r = ra_acme_account_new(fx.st, &keys, &q, &a, &e);
+		OK(store_fault_set(fx.st, 0, 0));
+		if (r == RA_ACME_CREATED)
+			break;
+		if (r != RA_ACME_ERROR)
+			fail_msg("statement %ld failed: outcome %s (%s)", n,
+				 ra_acme_outcome_names[r], e.msg);
+		err_clear(&e);
+		assert_int_equal(store_acme_account_by_thumb(fx.st, thumb, &sa, &e), -1);
+		assert_int_equal(e.code, ERR_NOTFOUND);
+		err_clear(&e);
+		OK(store_acme_eab_get(fx.st, kid, &row, &e));
+		assert_int_equal(row.account_id, 0);
+		store_acme_eab_clear(&row);
+		assert_int_equal(audit_seq(), seq);
+		assert_true(n < 20);
+	}
+	assert_true(n > 3);
+	err_clear(&e);
+	OK(store_acme_eab_get(fx.st, kid, &row, &e));
+	assert_int_equal(row.account_id, a.id);
+	store_acme_eab_clear(&row);
+	assert_int_equal(audit_seq(), seq + 1);
+	ra_acme_account_clear(&a);
+	json_decref(eab);
+	json_decref(jwk);
+	EVP_PKEY_free(k);
+}
+
 int
 main(void)
 {
@@ -639,6 +740,7 @@ main(void)
 	const struct CMUnitTest stored[] = {
 	    cmocka_unit_test(test_nonce),
 	    cmocka_unit_test(test_eab_accounts),
+	    cmocka_unit_test(test_faults),
 	};
 	int failed = cmocka_run_group_tests_name("jws", pure, NULL, NULL);
 
