@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sodium.h>
 
@@ -257,7 +258,7 @@ ra_acme_contact_check(json_t *contact, char **canon, struct err *e)
 			err_set(e, ERR_REFUSED, "acme: RFC 8555 7.1.2: a contact is a URL string");
 			return RA_ACME_CONTACT_INVALID;
 		}
-		if (strncmp(s, "mailto:", 7) != 0) {
+		if (strncasecmp(s, "mailto:", 7) != 0) {
 			err_set(e, ERR_REFUSED,
 				"acme: contact \"%s\": only mailto: URLs are supported",
 				log_escape(esc, sizeof(esc), s, strlen(s)));

@@ -218,6 +218,14 @@ def test_acme_refusals(ca):
         base = srv.https + "/acme/"
         key = jose.JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
         kid, hmac = eab_create(ca)
+        # the command refuses an unknown organization, names outside its domains, an
+        # unknown key id, and prints its usage otherwise
+        assert ca.run("acme", "eab", "create", "--org", "NOPE").returncode == 1
+        p = ca.run("acme", "eab", "create", "--org", "UNIV", "--names", "www.example.jp")
+        assert p.returncode == 1 and b"within the domains of UNIV" in p.stderr, p.stderr
+        assert ca.run("acme", "eab", "suspend", "A" * 22).returncode == 1
+        assert ca.run("acme").returncode == 2
+        assert b"usage: shomei acme" in ca.run("acme", "--help").stdout
         cl, net = client(srv, key, jose.ES256)
 
         # no binding: externalAccountRequired
