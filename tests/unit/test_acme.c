@@ -8,6 +8,8 @@
 #include "testutil.h"
 #include "tu_ca.h"
 
+#include <pthread.h>
+
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <sodium.h>
@@ -628,6 +630,95 @@ test_eab_accounts(void **state)
 	EVP_PKEY_free(k3);
 }
 
+/* One side of the race below: its own connection, its own key, the shared binding. */
+struct race {
+	pthread_barrier_t *go;
+	const char *kid;
+	const unsigned char *mac;
+	enum ra_acme_outcome r;
+	char msg[1024];
+};
+
+static void *
+race_main(void *arg)
+{
+	static const char url[] = "https://ca.example/acme/new-account";
+	struct race *rc = arg;
+	struct store *st = NULL;
+	EVP_PKEY *k = keygen("P-256");
+	json_t *jwk = jwk_of_key(k), *eab = eab_object(k, rc->kid, rc->mac, url);
+	struct ra_acme_account a;
+	struct ra_acme_new q;
+	struct err e;
+
+	err_clear(&e);
+	if (ca_store_open(fx.ca, &st, &e) == -1) {
+		rc->r = RA_ACME__MAX;
+		snprintf(rc->msg, sizeof(rc->msg), "%s", e.msg);
+		pthread_barrier_wait(rc->go);
+		goto out;
+	}
+	memset(&q, 0, sizeof(q));
+	q.jwk = jwk;
+	q.url = url;
+	q.eab = eab;
+	q.eab_required = 1;
+	q.actor = "unit";
+	pthread_barrier_wait(rc->go);
+	rc->r = ra_acme_account_new(st, &keys, &q, &a, &e);
+	snprintf(rc->msg, sizeof(rc->msg), "%s", e.msg);
+	ra_acme_account_clear(&a);
+out:
+	store_close(st);
+	json_decref(eab);
+	json_decref(jwk);
+	EVP_PKEY_free(k);
+	return NULL;
+}
+
+/*
+ * Two accounts made at once with one binding, each on its own connection: exactly one is
+ * made, the other is refused as unusable (the binding's conditional update), every round.
+ */
+static void
+test_eab_race(void **state)
+{
+	char kid[RA_ACME_KID_TEXT], hmac[RA_ACME_EAB_KEY_TEXT];
+	unsigned char mac[RA_ACME_EAB_KEY_LEN];
+	pthread_barrier_t go;
+	struct err e;
+
+	(void)state;
+	for (int round = 0; round < 5; round++) {
+		struct race r[2];
+		pthread_t t[2];
+		int created = 0, unusable = 0;
+
+		err_clear(&e);
+		OK(ra_acme_eab_create(fx.st, &keys, "EX1", NULL, "unit", kid, hmac, &e));
+		hmac_bytes(hmac, mac);
+		assert_int_equal(pthread_barrier_init(&go, NULL, 2), 0);
+		for (int i = 0; i < 2; i++) {
+			memset(&r[i], 0, sizeof(r[i]));
+			r[i].go = &go;
+			r[i].kid = kid;
+			r[i].mac = mac;
+			assert_int_equal(pthread_create(&t[i], NULL, race_main, &r[i]), 0);
+		}
+		for (int i = 0; i < 2; i++) {
+			pthread_join(t[i], NULL);
+			created += r[i].r == RA_ACME_CREATED;
+			unusable += r[i].r == RA_ACME_EAB_UNUSABLE;
+		}
+		pthread_barrier_destroy(&go);
+		if (created != 1 || unusable != 1)
+			fail_msg(
+			    "round %d: %s (%s) / %s (%s)", round,
+			    r[0].r < RA_ACME__MAX ? ra_acme_outcome_names[r[0].r] : "?", r[0].msg,
+			    r[1].r < RA_ACME__MAX ? ra_acme_outcome_names[r[1].r] : "?", r[1].msg);
+	}
+}
+
 /* The audit head's seq (what every operation's transaction moves). */
 static int64_t
 audit_seq(void)
@@ -741,6 +832,7 @@ main(void)
 	    cmocka_unit_test(test_nonce),
 	    cmocka_unit_test(test_eab_accounts),
 	    cmocka_unit_test(test_faults),
+	    cmocka_unit_test(test_eab_race),
 	};
 	int failed = cmocka_run_group_tests_name("jws", pure, NULL, NULL);
 
