@@ -18,6 +18,7 @@ const struct cli_cmd cli_cmds[] = {
     {"ca", cmd_ca, "root CA ceremonies: root CRL, revoke or switch an issuing CA"},
     {"apikey", cmd_apikey, "create, list or disable API keys of the REST API"},
     {"officer", cmd_officer, "add, list or disable RA officers; renewals that are due"},
+    {"acme", cmd_acme, "External Account Bindings of ACME: create, suspend, resume, revoke"},
     {"serve", cmd_serve, "run the service (supervisor, signer, web)"},
     {"mail", cmd_mail, "deliver queued mail now (flush) or show the queue (status)"},
     {"client", cmd_client, "send a signed self-service revoke or status request"},

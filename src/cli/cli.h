@@ -44,6 +44,7 @@ int cmd_serve(struct cli *, int, char **);
 int cmd_mail(struct cli *, int, char **);
 int cmd_apikey(struct cli *, int, char **);
 int cmd_officer(struct cli *, int, char **);
+int cmd_acme(struct cli *, int, char **);
 int cmd_client(struct cli *, int, char **);
 int cmd_conf(struct cli *, int, char **);
 int cmd_routes(struct cli *, int, char **);

@@ -665,3 +665,9 @@ out:
 	store_org_clear(&org);
 	return rc;
 }
+
+int
+ra_dns_in_org(const struct store_org *org, const char *name)
+{
+	return policy_dns_in(org->domains, org->ndomains, name, strlen(name));
+}

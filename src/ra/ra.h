@@ -21,6 +21,8 @@
  *   allowlist.c       the OU allow-list per organization and domain (the name policy's OU rule)
  *   opform.c          console forms that show a secret once: their nonce recorded once
  *   stats.c           the console's statistics of issued certificates and its audit view
+ *   acme.c            ACME: nonces, accounts (life cycle, key change), External Account
+ *                     Bindings of an organization (sealed HMAC keys)
  *
  * Each operation returns an outcome enum (with __MAX and a names table) and writes in one
  * transaction; the faces never call the store nor open a transaction themselves.
@@ -38,6 +40,7 @@
 
 #include "ca/ca.h"
 #include "store/store.h"
+#include "util/jws.h"
 #include "util/util.h"
 
 /* ---- how the RA tells people (every operation that mails takes one) ---- */
@@ -2188,5 +2191,136 @@ int ra_audit_page(struct store *, const struct ra_audit_query *, struct store_au
 		  size_t *n, int64_t *next_before, struct err *);
 /* The walk of `shomei audit verify` (ca_audit_verify): 0 intact, 1 broken (r says), -1. */
 int ra_audit_verify(struct store *, struct ca_audit_report *r, struct err *);
+
+/* ---- ACME (acme.c, issue 14; the face is src/acme) ---- */
+
+#define RA_ACME_KEY_LEN 32	/* acme.key_file: the master key of nonces and sealed EAB keys */
+#define RA_ACME_NONCE_TTL 3600	/* seconds a nonce is good for */
+#define RA_ACME_NONCE_BYTES 40	/* expiry (8) || random (16) || MAC (16) */
+#define RA_ACME_NONCE_TEXT 55	/* as base64url + NUL */
+#define RA_ACME_EAB_KEY_LEN 32	/* HMAC-SHA-256 key of a binding */
+#define RA_ACME_EAB_KEY_TEXT 44 /* as base64url + NUL */
+#define RA_ACME_KID_TEXT 23	/* 16 random bytes as base64url + NUL */
+#define RA_ACME_CONTACTS_MAX 4	/* contact URLs of an account */
+#define RA_ACME_CONTACT_MAX 254 /* bytes of one */
+
+/* The keys derived from acme.key_file (each for one purpose). */
+struct ra_acme_keys {
+	unsigned char nonce[32]; /* HMAC of nonces */
+	unsigned char eab[32];	 /* seals the bindings' HMAC keys */
+};
+/*
+ * Reads acme.key_file (default keys/acme.key; made on first use with O_EXCL, 0600) and
+ * derives the keys.  The web process does it as root before it drops its privileges; every
+ * front end on one database needs the same file.
+ */
+int ra_acme_keys_load(const struct conf *, struct ra_acme_keys *, struct err *);
+void ra_acme_keys_wipe(struct ra_acme_keys *);
+
+/* A fresh nonce (no store access): its expiry, 16 random bytes, a MAC over both. */
+void ra_acme_nonce_new(const struct ra_acme_keys *, time_t now, char out[RA_ACME_NONCE_TEXT]);
+
+enum ra_acme_nonce {
+	RA_ACME_NONCE_OK = 0,
+	RA_ACME_NONCE_BAD,   /* not one of ours (malformed, forged) or expired */
+	RA_ACME_NONCE_USED,  /* used before (by any front end, before a restart too) */
+	RA_ACME_NONCE_ERROR, /* the store failed (e set) */
+	RA_ACME_NONCE__MAX
+};
+extern const char *const ra_acme_nonce_names[RA_ACME_NONCE__MAX];
+/*
+ * Uses a nonce once: its MAC and expiry checked without the store, then its random part
+ * inserted into the used set (one statement, its own transaction, or the caller's).  Expired
+ * entries are purged at most once a minute per process.
+ */
+enum ra_acme_nonce ra_acme_nonce_use(struct store *, const struct ra_acme_keys *, const char *nonce,
+				     time_t now, struct err *);
+
+/* Outcomes of the account operations (names: ra_acme_outcome_names). */
+enum ra_acme_outcome {
+	RA_ACME_OK = 0,
+	RA_ACME_CREATED,	     /* a new account */
+	RA_ACME_EXISTS,		     /* the key's account, returned as it is */
+	RA_ACME_NO_ACCOUNT,	     /* onlyReturnExisting without an account; unknown kid */
+	RA_ACME_NOT_VALID,	     /* the account is deactivated or revoked */
+	RA_ACME_EAB_REQUIRED,	     /* acme.eab_required and no binding given */
+	RA_ACME_EAB_MALFORMED,	     /* the binding's JWS is no good JWS, or not over the key */
+	RA_ACME_EAB_BAD,	     /* unknown key id, or the MAC does not verify */
+	RA_ACME_EAB_UNUSABLE,	     /* suspended, revoked or used by another account */
+	RA_ACME_CONTACT_UNSUPPORTED, /* a contact URL other than mailto: */
+	RA_ACME_CONTACT_INVALID,     /* a mailto: URL that is no single plain address */
+	RA_ACME_KEY_TAKEN,	     /* key change: the new key has an account (other_id) */
+	RA_ACME_ERROR,		     /* store or internal failure (e set) */
+	RA_ACME__MAX
+};
+extern const char *const ra_acme_outcome_names[RA_ACME__MAX];
+
+struct ra_acme_account {
+	int64_t id;
+	char status[16]; /* "valid", "deactivated", "revoked" */
+	char *jwk;	 /* canonical JSON of its key */
+	char *contact;	 /* JSON array of mailto: URLs */
+	int tos_agreed;
+	int64_t org_id; /* 0: bound to none */
+	int64_t eab_id;
+	unsigned char thumb[JWS_THUMB_LEN];
+	time_t created;
+};
+void ra_acme_account_clear(struct ra_acme_account *); /* accepts NULL */
+
+/* newAccount's request, as the face parsed it (the outer JWS verified with jwk). */
+struct ra_acme_new {
+	json_t *jwk;	   /* the account key (from the protected header) */
+	json_t *contact;   /* the payload's contact array, or NULL */
+	int tos_agreed;	   /* termsOfServiceAgreed */
+	int only_existing; /* onlyReturnExisting */
+	json_t *eab;	   /* externalAccountBinding object, or NULL */
+	const char *url;   /* the newAccount URL (the binding's url must equal it) */
+	int eab_required;  /* acme.eab_required */
+	const char *actor; /* "acme:<address>" */
+};
+/*
+ * newAccount (RFC 8555 7.3, 7.3.1, 7.3.4): CREATED (with the binding, one transaction with
+ * its audit entry acme.account.create), EXISTS, or a refusal outcome; *out is filled for
+ * CREATED and EXISTS.
+ */
+enum ra_acme_outcome ra_acme_account_new(struct store *, const struct ra_acme_keys *,
+					 const struct ra_acme_new *, struct ra_acme_account *out,
+					 struct err *);
+/* The account of id (OK, NO_ACCOUNT or ERROR); its status is the caller's to check. */
+enum ra_acme_outcome ra_acme_account_get(struct store *, int64_t id, struct ra_acme_account *out,
+					 struct err *);
+/*
+ * Account update (7.3.2) and deactivation (7.3.6) of a valid account: contact (NULL: kept)
+ * and/or deactivate; audited acme.account.update / acme.account.deactivate.  *out is the
+ * account afterwards.
+ */
+enum ra_acme_outcome ra_acme_account_update(struct store *, int64_t id, json_t *contact,
+					    int deactivate, const char *actor,
+					    struct ra_acme_account *out, struct err *);
+/*
+ * Key change (7.3.5) of a valid account whose key is still old_thumb: KEY_TAKEN with *other_id
+ * the account the new key belongs to; audited acme.account.key.
+ */
+enum ra_acme_outcome ra_acme_account_key(struct store *, int64_t id,
+					 const unsigned char old_thumb[JWS_THUMB_LEN],
+					 json_t *new_jwk, const char *actor, int64_t *other_id,
+					 struct err *);
+/* Contact URLs: CONTACT_UNSUPPORTED, CONTACT_INVALID or OK (*canon: their JSON text). */
+enum ra_acme_outcome ra_acme_contact_check(json_t *contact, char **canon, struct err *);
+
+/*
+ * A new External Account Binding for organization org_code, limited to names (comma-separated
+ * DNS names within the organization's domains; NULL or "": its domains): the key id and the
+ * HMAC key as base64url, shown once; the key is stored only sealed.  Audited acme.eab.create.
+ */
+int ra_acme_eab_create(struct store *, const struct ra_acme_keys *, const char *org_code,
+		       const char *names, const char *actor, char kid[RA_ACME_KID_TEXT],
+		       char hmac[RA_ACME_EAB_KEY_TEXT], struct err *);
+/* Sets a binding's status ("active", "suspended", "revoked"); audited acme.eab.<status>. */
+int ra_acme_eab_set_status(struct store *, const char *kid, const char *status, const char *actor,
+			   struct err *);
+/* 1 when the DNS name lies in one of the organization's domains (policy.c). */
+int ra_dns_in_org(const struct store_org *, const char *name);
 
 #endif

@@ -5,6 +5,7 @@
  */
 #include <stddef.h>
 
+#include "acme/acme.h"
 #include "ca/ca.h"
 #include "console/console.h"
 #include "mail/mail.h"
@@ -18,17 +19,11 @@
 #include "x509/x509.h"
 
 const char *const *const serve_conf_known[] = {
-    ca_conf_keys,
-    profile_conf_keys,
-    signer_conf_keys,
-    serve_conf_keys,
-    pub_conf_keys,
-    ocsp_conf_keys,
-    tsa_conf_keys,
-    ra_conf_keys,
-    portal_conf_keys,
-    captcha_conf_keys,
-    mail_conf_keys,
-    console_conf_keys,
-    NULL,
+    ca_conf_keys,     profile_conf_keys,
+    signer_conf_keys, serve_conf_keys,
+    pub_conf_keys,    ocsp_conf_keys,
+    tsa_conf_keys,    ra_conf_keys,
+    portal_conf_keys, captcha_conf_keys,
+    mail_conf_keys,   console_conf_keys,
+    acme_conf_keys,   NULL,
 };

@@ -19,6 +19,7 @@
 
 #include <openssl/pem.h>
 
+#include "acme/acme.h"
 #include "api/api.h"
 #include "ca/ca.h"
 #include "console/console.h"
@@ -194,15 +195,10 @@ const struct http_route *const serve_http_tables[] = {
     web_http_routes, pub_http_routes, ocsp_http_routes, tsa_http_routes, NULL,
 };
 
-/* HTTPS: people and programs that authenticate (the portal, the API). */
+/* HTTPS: people and programs that authenticate (the portal, the API, ACME). */
 const struct http_route *const serve_https_tables[] = {
-    web_https_routes,
-    portal_http_routes,
-    api_http_routes,
-    pub_https_routes,
-    console_public_routes,
-    tsa_http_routes,
-    NULL,
+    web_https_routes, portal_http_routes,    api_http_routes, acme_http_routes,
+    pub_https_routes, console_public_routes, tsa_http_routes, NULL,
 };
 
 /* The RA officers' console: HTTPS that asks for a client certificate. */
@@ -348,6 +344,8 @@ serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_
 			goto out;
 		if (console_init(web.ca, &e) == -1) /* its enrolment pages are here too */
 			goto out;
+		if (acme_init(web.ca, &e) == -1) /* reads keys/acme.key: before the drop */
+			goto out;
 	}
 	/* the queue's sealing key, for the sender started below (portal_init read its own) */
 	if (mail_key_load(&web.ca->conf, mailkey, &e) == -1)
@@ -481,6 +479,7 @@ out:
 	console_bulk_jobs_stop();
 	mail_sender_stop(web.mail);
 	console_fini();
+	acme_fini();
 	if (key != NULL) {
 		OPENSSL_cleanse(key, strlen(key));
 		free(key);

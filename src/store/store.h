@@ -999,4 +999,68 @@ int store_allow_remove(struct store *, int64_t org_id, const char *domain, const
 int store_allow_list(struct store *, int64_t org_id, struct store_allow **, size_t *, struct err *);
 void store_allow_clear(struct store_allow *); /* accepts NULL */
 
+/* ---- ACME (store_acme.c, 0019; src/ra/acme.c) ---- */
+#define STORE_ACME_NONCE_ID 16 /* the random part of a nonce, kept once used */
+#define STORE_ACME_KID_MAX 64  /* an EAB key id + NUL */
+
+/* Records a nonce as used until expires; ERR_CONFLICT when it was used before. */
+int store_acme_nonce_use(struct store *, const unsigned char id[STORE_ACME_NONCE_ID],
+			 time_t expires, struct err *);
+/* Deletes the used nonces that expired before now; *n (may be NULL) how many. */
+int store_acme_nonce_purge(struct store *, time_t now, int64_t *n, struct err *);
+
+struct store_acme_account {
+	int64_t id;
+	unsigned char thumb[STORE_HASH_LEN]; /* RFC 7638 SHA-256 thumbprint of its key */
+	char *jwk;			     /* the key's canonical JSON */
+	char *status;			     /* "valid", "deactivated", "revoked" */
+	char *contact;			     /* JSON array of mailto: URLs */
+	int tos_agreed;
+	int64_t org_id; /* 0: none */
+	int64_t eab_id; /* 0: none */
+	time_t created, updated;
+};
+/* Inserts a (valid) account and sets a->id; ERR_CONFLICT when its key has an account. */
+int store_acme_account_add(struct store *, struct store_acme_account *, struct err *);
+/* ERR_NOTFOUND when there is no such account. */
+int store_acme_account_get(struct store *, int64_t id, struct store_acme_account *, struct err *);
+int store_acme_account_by_thumb(struct store *, const unsigned char thumb[STORE_HASH_LEN],
+				struct store_acme_account *, struct err *);
+/* Replaces the contact of a valid account; ERR_CONFLICT when it is not valid. */
+int store_acme_account_set_contact(struct store *, int64_t id, const char *contact, time_t now,
+				   struct err *);
+/* Moves a valid account to status; ERR_CONFLICT when it is not valid (any more). */
+int store_acme_account_set_status(struct store *, int64_t id, const char *status, time_t now,
+				  struct err *);
+/*
+ * Replaces the key of a valid account whose key is still old (the thumbprint): ERR_CONFLICT
+ * when the new key has an account or the account changed meanwhile.
+ */
+int store_acme_account_set_key(struct store *, int64_t id, const unsigned char old[STORE_HASH_LEN],
+			       const unsigned char thumb[STORE_HASH_LEN], const char *jwk,
+			       time_t now, struct err *);
+void store_acme_account_clear(struct store_acme_account *); /* accepts NULL */
+
+struct store_acme_eab {
+	int64_t id;
+	char kid[STORE_ACME_KID_MAX];
+	int64_t org_id;
+	char *org_code; /* filled by get */
+	char *names;	/* comma-separated names, "" for the organization's domains */
+	unsigned char *sealed;
+	size_t sealedlen;
+	char *status;	    /* "active", "suspended", "revoked" */
+	int64_t account_id; /* 0: not bound yet */
+	time_t created, bound;
+};
+/* Inserts a binding and sets b->id; ERR_CONFLICT when the key id exists. */
+int store_acme_eab_add(struct store *, struct store_acme_eab *, struct err *);
+/* ERR_NOTFOUND when there is no binding with this key id. */
+int store_acme_eab_get(struct store *, const char *kid, struct store_acme_eab *, struct err *);
+/* Binds an active, unbound binding to an account; ERR_CONFLICT when it is not (any more). */
+int store_acme_eab_bind(struct store *, int64_t id, int64_t account_id, time_t now, struct err *);
+/* Sets the status; ERR_NOTFOUND when there is no such key id. */
+int store_acme_eab_set_status(struct store *, const char *kid, const char *status, struct err *);
+void store_acme_eab_clear(struct store_acme_eab *); /* accepts NULL */
+
 #endif

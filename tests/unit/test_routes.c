@@ -169,7 +169,7 @@ test_serve_tables(void **state)
 	free(all);
 
 	assert_int_equal(http_routes_compose(serve_https_tables, &all, &e), 0);
-	assert_int_equal(routes_count(all), 44);
+	assert_int_equal(routes_count(all), 45);
 	/* the officers' certificate URL and the user administrators' download: public pages */
 	assert_non_null(route_get(all, "GET", "/officer/enrol/"));
 	assert_non_null(route_get(all, "POST", "/officer/enrol/"));
@@ -186,6 +186,10 @@ test_serve_tables(void **state)
 	assert_string_equal(all[0].path, "/healthz");
 	assert_non_null(rt = route_get(all, NULL, "/api/v1/"));
 	assert_int_equal(rt->max_body, 1024 * 1024);
+	assert_int_equal(rt->kind, HTTP_KIND_API);
+	/* ACME (src/acme): one prefix route, any method, a JWS at most 64 KiB */
+	assert_non_null(rt = route_get(all, NULL, "/acme/"));
+	assert_int_equal(rt->max_body, 64 * 1024);
 	assert_int_equal(rt->kind, HTTP_KIND_API);
 	assert_non_null(route_get(all, "GET", "/"));
 	assert_non_null(route_get(all, "POST", "/regist/step1"));

@@ -1,0 +1,51 @@
+/*
+ * acme: the ACME face (RFC 8555) under /acme/ on the HTTPS listener: the directory, nonces,
+ * accounts (new, update, deactivation, key change) with External Account Binding.  It speaks
+ * the protocol only: JWS and JWK checks are src/util/jws.c's (pure, fuzzed), nonces, accounts
+ * and bindings are src/ra/acme.c's (one transaction each, audited).  Every answer carries a
+ * Replay-Nonce and a Link to the directory; every error is an RFC 8555 problem document
+ * (application/problem+json, urn:ietf:params:acme:error:*).
+ *
+ * Files: acme.c (configuration, routes, replies, the directory and new-nonce, the JWS gate of
+ * every POST), account.c (newAccount, the account URL, keyChange).
+ */
+#ifndef SHOMEI_ACME_H
+#define SHOMEI_ACME_H
+
+#include "ca/ca.h"
+#include "http/http.h"
+#include "util/jws.h"
+
+/* Bytes of a request body the HTTP layer takes in (413 above). */
+#define ACME_HTTP_BODY_MAX JWS_BODY_MAX
+
+/* The keys the face reads (acme.*). */
+extern const char *const acme_conf_keys[];
+/*
+ * Reads the acme.* keys and, when acme.enabled, acme.key_file (as root, before the web process
+ * drops its privileges).  Refuses a bad value.
+ */
+int acme_init(struct ca *, struct err *);
+void acme_fini(void);
+
+/* The face's route on the HTTPS listener: /acme/ and below, any method. */
+extern const struct http_route acme_http_routes[];
+
+/* The problem types (RFC 8555 6.7) the face answers with. */
+enum acme_prob {
+	ACME_PROB_MALFORMED = 0,
+	ACME_PROB_BAD_NONCE,
+	ACME_PROB_BAD_SIG_ALG,
+	ACME_PROB_BAD_PUBLIC_KEY,
+	ACME_PROB_UNAUTHORIZED,
+	ACME_PROB_NO_ACCOUNT,
+	ACME_PROB_EAB_REQUIRED,
+	ACME_PROB_INVALID_CONTACT,
+	ACME_PROB_UNSUPPORTED_CONTACT,
+	ACME_PROB_SERVER_INTERNAL,
+	ACME_PROB__MAX
+};
+/* "urn:ietf:params:acme:error:" and the type's name ("badNonce", ...). */
+const char *acme_prob_type(enum acme_prob);
+
+#endif

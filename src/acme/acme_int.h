@@ -1,0 +1,67 @@
+/* acme_int: shared between the files of the ACME face only (acme.h is its public header). */
+#ifndef SHOMEI_ACME_INT_H
+#define SHOMEI_ACME_INT_H
+
+#include <jansson.h>
+
+#include "acme/acme.h"
+#include "ra/ra.h"
+
+#define ACME_PREFIX "/acme"
+#define ACME_ACCT_PATH ACME_PREFIX "/acct/"
+#define ACME_URL_MAX 512
+
+/* The face's configuration, read once by acme_init. */
+struct acme {
+	int enabled;
+	int eab_required;
+	char *base; /* acme.base_url without a trailing '/' */
+	char *tos, *website;
+	json_t *caa; /* array of strings, or NULL */
+	struct ra_acme_keys keys;
+};
+extern struct acme acme;
+
+/* One request being handled. */
+struct acme_ctx {
+	struct http_req *r;
+	struct ca *ca;
+	struct store *st;
+	char url[ACME_URL_MAX];	     /* base + the request's path: what a JWS's url must be */
+	struct jws j;		     /* the request's JWS (POST) */
+	EVP_PKEY *key;		     /* the key that signed it */
+	json_t *payload;	     /* the payload object; NULL for POST-as-GET */
+	struct ra_acme_account acct; /* the kid's account (acct.id 0 for jwk requests) */
+	char actor[96];
+};
+
+/* Which key a POST names (RFC 8555 6.2). */
+enum acme_auth {
+	ACME_AUTH_JWK = 0, /* newAccount (and revokeCert by the certificate's key, later) */
+	ACME_AUTH_KID,	   /* everything else: an existing, valid account */
+};
+
+/*
+ * Every check of a POST before its handler: Content-Type, the flattened JWS, the key (jwk or
+ * the kid's valid account), the signature, url, the nonce used once, the payload as a JSON
+ * object (empty: POST-as-GET).  0 to go on, -1 after answering the problem.
+ */
+int acme_post_begin(struct acme_ctx *, enum acme_auth);
+void acme_ctx_clear(struct acme_ctx *);
+
+/* A problem document (status and type), with an optional Location. */
+int acme_problem(struct acme_ctx *, int status, enum acme_prob, const char *detail,
+		 const char *location);
+/* The problem of a store or internal failure (logged, no details to the client). */
+int acme_internal(struct acme_ctx *, const char *what, const struct err *);
+/* A JSON answer (takes the reference to j), with an optional Location. */
+int acme_json(struct acme_ctx *, int status, json_t *j, const char *location);
+/* The URL of path (ACME_PREFIX...) into out. */
+void acme_url(char *out, size_t n, const char *path);
+
+/* account.c */
+int acme_new_account(struct acme_ctx *);
+int acme_account(struct acme_ctx *, const char *id);
+int acme_key_change(struct acme_ctx *);
+
+#endif

@@ -1,0 +1,847 @@
+/*
+ * ACME's pure parts (src/util/jws.c) and its RA (src/ra/acme.c) on SQLite and PostgreSQL: JWS
+ * verification with each accepted alg and every refusal (kinds the face maps to problem
+ * types), the RFC 7638 section 3.1 thumbprint, HS256 for External Account Binding, nonces used
+ * once across two store connections (forged, expired and purged ones too), bindings made with
+ * a sealed key, accounts made with them once, and the account life cycle.
+ */
+#include "testutil.h"
+#include "tu_ca.h"
+
+#include <pthread.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <sodium.h>
+
+#include "ra/ra.h"
+#include "util/b64.h"
+#include "util/jws.h"
+
+#define OK(x) assert_int_equal((x), 0)
+
+static struct tu_ca fx;
+static int want_pg;
+static struct ra_acme_keys keys;
+
+/* ---- helpers ---- */
+
+static EVP_PKEY *
+keygen(const char *what)
+{
+	EVP_PKEY *k = NULL;
+
+	if (strcmp(what, "P-256") == 0)
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	else if (strcmp(what, "P-384") == 0)
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	else if (strcmp(what, "P-521") == 0)
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521");
+	else if (strcmp(what, "RSA") == 0)
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	else if (strcmp(what, "RSA1024") == 0)
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+	else if (strcmp(what, "Ed25519") == 0)
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	assert_non_null(k);
+	return k;
+}
+
+/* A flattened JWS over payload signed by key (or the MAC), header alg + members. */
+static char *
+sign(EVP_PKEY *key, const char *alg, const char *payload, const unsigned char *mac, int with_jwk,
+     const char *kid)
+{
+	json_t *h = json_object();
+	char *out;
+	struct err e;
+
+	err_clear(&e);
+	json_object_set_new(h, "alg", json_string(alg));
+	json_object_set_new(h, "nonce", json_string("n0nce"));
+	json_object_set_new(h, "url", json_string("https://ca.example/acme/new-account"));
+	if (with_jwk)
+		json_object_set_new(h, "jwk", jwk_of_key(key));
+	if (kid != NULL)
+		json_object_set_new(h, "kid", json_string(kid));
+	out = jws_sign(h, payload, strlen(payload), mac != NULL ? NULL : key, mac, 32, &e);
+	if (out == NULL)
+		fail_msg("sign: %s", e.msg);
+	json_decref(h);
+	return out;
+}
+
+/* Parses text and expects failure of kind k. */
+static void
+parse_fails(const char *text, int hmac_ok, enum jws_fail k)
+{
+	struct jws j;
+	struct err e;
+
+	err_clear(&e);
+	if (jws_parse(text, strlen(text), hmac_ok, &j, &e) != -1 || e.kind != (int)k)
+		fail_msg("expected kind %d for %s, got kind %d \"%s\"", k, text, e.kind, e.msg);
+	assert_null(j.hdr);
+}
+
+/* base64url of s into a static buffer. */
+static const char *
+b64(const char *s)
+{
+	static char out[4][1024];
+	static int i;
+
+	i = (i + 1) % 4;
+	assert_int_equal(b64url_encode(out[i], sizeof(out[i]), s, strlen(s)), 0);
+	return out[i];
+}
+
+/* A flattened JWS text of a given header and payload text, with signature "AAAA". */
+static char *
+raw(const char *hdr, const char *payload)
+{
+	return xasprintf("{\"protected\":\"%s\",\"payload\":\"%s\",\"signature\":\"AAAA\"}",
+			 b64(hdr), b64(payload));
+}
+
+/* ---- pure ---- */
+
+/* RFC 7638 section 3.1: the example RSA key's thumbprint (alg and kid are not hashed). */
+static void
+test_thumbprint_rfc7638(void **state)
+{
+	static const char n[] =
+	    "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc"
+	    "_"
+	    "BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-"
+	    "65YGjQR0_"
+	    "FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrd"
+	    "kt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-"
+	    "kEgU8awapJzKnqDKgw";
+	unsigned char t[JWS_THUMB_LEN];
+	char text[JWS_THUMB_TEXT], *canon = NULL, want[1024];
+	json_t *jwk;
+	EVP_PKEY *k = NULL;
+	struct err e;
+
+	(void)state;
+	err_clear(&e);
+	jwk = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kty", "RSA", "n", n, "e", "AQAB", "alg",
+			"RS256", "kid", "2011-04-29");
+	OK(jwk_thumbprint(jwk, t, &canon, &e));
+	jwk_thumb_text(t, text);
+	assert_string_equal(text, "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+	snprintf(want, sizeof(want), "{\"e\":\"AQAB\",\"kty\":\"RSA\",\"n\":\"%s\"}", n);
+	assert_string_equal(canon, want);
+	OK(jwk_key(jwk, &k, &e));
+	assert_int_equal(jwk_key_alg(k), JWS_ALG_RS256);
+	EVP_PKEY_free(k);
+	free(canon);
+	json_decref(jwk);
+}
+
+/* Each accepted alg: sign, parse, key from the jwk, verify; a changed byte does not verify. */
+static void
+test_algs(void **state)
+{
+	static const struct {
+		const char *key, *alg, *other;
+	} t[] = {
+	    {"P-256", "ES256", "ES384"},
+	    {"P-384", "ES384", "ES256"},
+	    {"RSA", "RS256", "ES256"},
+	    {"Ed25519", "EdDSA", "RS256"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		EVP_PKEY *k = keygen(t[i].key), *pub = NULL;
+		unsigned char t1[JWS_THUMB_LEN], t2[JWS_THUMB_LEN];
+		char *s = sign(k, t[i].alg, "{\"contact\":[]}", NULL, 1, NULL), *p;
+		json_t *jwk = jwk_of_key(k);
+		struct jws j;
+		struct err e;
+
+		err_clear(&e);
+		OK(jws_parse(s, strlen(s), 0, &j, &e));
+		assert_string_equal(jws_alg_name(j.alg), t[i].alg);
+		assert_string_equal(j.nonce, "n0nce");
+		assert_null(j.kid);
+		assert_int_equal(j.payloadlen, 14);
+		OK(jwk_key(j.jwk, &pub, &e));
+		OK(jwk_alg_check(pub, j.alg, &e));
+		if (jws_verify(&j, pub, &e) == -1)
+			fail_msg("%s: %s", t[i].alg, e.msg);
+		/* the thumbprint of the header's jwk is the key's */
+		OK(jwk_thumbprint(j.jwk, t1, NULL, &e));
+		OK(jwk_thumbprint(jwk, t2, NULL, &e));
+		assert_memory_equal(t1, t2, sizeof(t1));
+		/* another alg for this key */
+		j.alg = strcmp(t[i].other, "ES256") == 0   ? JWS_ALG_ES256
+			: strcmp(t[i].other, "ES384") == 0 ? JWS_ALG_ES384
+							   : JWS_ALG_RS256;
+		assert_int_equal(jws_verify(&j, pub, &e), -1);
+		assert_int_equal(e.kind, JWS_FAIL_ALG);
+		jws_clear(&j);
+		/* one signature byte changed */
+		p = strstr(s, "\"signature\":\"") + 14;
+		*p = *p == 'A' ? 'B' : 'A';
+		err_clear(&e);
+		OK(jws_parse(s, strlen(s), 0, &j, &e));
+		assert_int_equal(jws_verify(&j, pub, &e), -1);
+		assert_int_equal(e.kind, JWS_FAIL_SIGNATURE);
+		jws_clear(&j);
+		json_decref(jwk);
+		EVP_PKEY_free(pub);
+		EVP_PKEY_free(k);
+		free(s);
+	}
+}
+
+/* POST-as-GET: an empty payload parses (payloadlen 0) and verifies. */
+static void
+test_post_as_get(void **state)
+{
+	EVP_PKEY *k = keygen("P-256"), *pub = NULL;
+	char *s = sign(k, "ES256", "", NULL, 0, "https://ca.example/acme/acct/1");
+	struct jws j;
+	struct err e;
+
+	(void)state;
+	err_clear(&e);
+	OK(jws_parse(s, strlen(s), 0, &j, &e));
+	assert_int_equal(j.payloadlen, 0);
+	assert_string_equal(j.kid, "https://ca.example/acme/acct/1");
+	assert_null(j.jwk);
+	json_t *jwk = jwk_of_key(k);
+	OK(jwk_key(jwk, &pub, &e));
+	OK(jws_verify(&j, pub, &e));
+	json_decref(jwk);
+	jws_clear(&j);
+	EVP_PKEY_free(pub);
+	EVP_PKEY_free(k);
+	free(s);
+}
+
+/* Every refusal of jws_parse, with its kind. */
+static void
+test_parse_refusals(void **state)
+{
+	static const char *const malformed[] = {
+	    "",
+	    "[]",
+	    "{",
+	    "{\"protected\":\"e30\",\"payload\":\"\"}",
+	    "{\"protected\":\"e30\",\"payload\":\"\",\"signature\":\"AAAA\",\"header\":{}}",
+	    "{\"signatures\":[],\"payload\":\"\"}",
+	    "{\"protected\":\"e30\",\"protected\":\"e30\",\"payload\":\"\",\"signature\":\"AAAA\"}",
+	    "{\"protected\":\"e30=\",\"payload\":\"\",\"signature\":\"AAAA\"}",
+	    "{\"protected\":\"e30\",\"payload\":\"a+b/\",\"signature\":\"AAAA\"}",
+	    "{\"protected\":\"e30\",\"payload\":\"\",\"signature\":\"\"}",
+	    "{\"protected\":\"\",\"payload\":\"\",\"signature\":\"AAAA\"}",
+	    "{\"protected\":1,\"payload\":\"\",\"signature\":\"AAAA\"}",
+	};
+	char *t, big[JWS_BODY_MAX + 64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++)
+		parse_fails(malformed[i], 0, JWS_FAIL_MALFORMED);
+	/* the protected header: not an object, no alg, a duplicate, crit, b64, wrong types */
+	static const char *const hdrs[] = {
+	    "[]",
+	    "{}",
+	    "{\"alg\":\"ES256\",\"alg\":\"ES256\"}",
+	    "{\"alg\":\"ES256\",\"crit\":[\"b64\"],\"b64\":false}",
+	    "{\"alg\":\"ES256\",\"b64\":false}",
+	    "{\"alg\":1}",
+	    "{\"alg\":\"ES256\",\"nonce\":1}",
+	    "{\"alg\":\"ES256\",\"url\":[]}",
+	    "{\"alg\":\"ES256\",\"jwk\":\"x\"}",
+	    "{\"alg\":\"ES256\",\"kid\":{}}",
+	    "{\"alg\":\"ES256\",\"jwk\":{\"a\":{\"b\":1}}}",
+	    "{\"alg\":\"ES256\",\"nonce\":\"a\\u0000b\"}",
+	};
+	for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
+		t = raw(hdrs[i], "{}");
+		parse_fails(t, 0, JWS_FAIL_MALFORMED);
+		free(t);
+	}
+	/* algs: none, HS256 where no MAC is due, unknown, wrong case */
+	static const char *const algs[] = {"none", "HS256", "ES512", "es256", "PS256", ""};
+	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+		char h[64];
+
+		snprintf(h, sizeof(h), "{\"alg\":\"%s\"}", algs[i]);
+		t = raw(h, "{}");
+		parse_fails(t, 0, JWS_FAIL_ALG);
+		free(t);
+	}
+	/* too large */
+	memset(big, ' ', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	big[0] = '{';
+	big[sizeof(big) - 2] = '}';
+	parse_fails(big, 0, JWS_FAIL_MALFORMED);
+}
+
+/* Keys that jwk_key refuses (badPublicKey), and one whose curve no alg here takes. */
+static void
+test_jwk_refusals(void **state)
+{
+	EVP_PKEY *k256 = keygen("P-256"), *rsa1024 = keygen("RSA1024"), *p521 = keygen("P-521");
+	EVP_PKEY *out = NULL;
+	json_t *j;
+	struct err e;
+	char x[64];
+
+	(void)state;
+	err_clear(&e);
+	/* a private member */
+	j = jwk_of_key(k256);
+	json_object_set_new(j, "d", json_string("AAAA"));
+	assert_int_equal(jwk_key(j, &out, &e), -1);
+	assert_int_equal(e.kind, JWS_FAIL_KEY);
+	json_decref(j);
+	/* a point off its curve: y changed */
+	err_clear(&e);
+	j = jwk_of_key(k256);
+	snprintf(x, sizeof(x), "%s", json_string_value(json_object_get(j, "y")));
+	x[5] = x[5] == 'A' ? 'B' : 'A';
+	json_object_set_new(j, "y", json_string(x));
+	assert_int_equal(jwk_key(j, &out, &e), -1);
+	assert_int_equal(e.kind, JWS_FAIL_KEY);
+	/* a short x */
+	err_clear(&e);
+	json_object_set_new(j, "x", json_string("AAAA"));
+	assert_int_equal(jwk_key(j, &out, &e), -1);
+	assert_int_equal(e.kind, JWS_FAIL_KEY);
+	json_decref(j);
+	/* RSA below 2048 bits; an even e; a leading zero octet in n */
+	err_clear(&e);
+	assert_null(jwk_of_key(p521)); /* no alg here for P-521 */
+	j = jwk_of_key(rsa1024);
+	assert_int_equal(jwk_key(j, &out, &e), -1);
+	assert_int_equal(e.kind, JWS_FAIL_KEY);
+	assert_non_null(strstr(e.msg, "2048"));
+	json_decref(j);
+	static const char *const bad[] = {
+	    "{\"kty\":\"RSA\",\"n\":\"AAEB\",\"e\":\"AQAB\"}",
+	    "{\"kty\":\"RSA\",\"n\":\"AQEB\",\"e\":\"AQAC\"}",
+	    "{\"kty\":\"oct\",\"k\":\"AAAA\"}",
+	    "{\"kty\":\"EC\",\"crv\":\"P-521\",\"x\":\"AA\",\"y\":\"AA\"}",
+	    "{\"kty\":\"OKP\",\"crv\":\"X25519\",\"x\":\"AAAA\"}",
+	    "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"AAAA\"}",
+	    "{\"kty\":1}",
+	    "{}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err_clear(&e);
+		j = json_loads(bad[i], 0, NULL);
+		assert_non_null(j);
+		if (jwk_key(j, &out, &e) != -1 || e.kind != JWS_FAIL_KEY)
+			fail_msg("%s: kind %d \"%s\"", bad[i], e.kind, e.msg);
+		json_decref(j);
+	}
+	EVP_PKEY_free(k256);
+	EVP_PKEY_free(rsa1024);
+	EVP_PKEY_free(p521);
+}
+
+/* HS256 (External Account Binding): verifies with its key only, and only where asked for. */
+static void
+test_hmac(void **state)
+{
+	unsigned char mac[32], other[32];
+	EVP_PKEY *k = keygen("P-256");
+	char *s;
+	struct jws j;
+	struct err e;
+
+	(void)state;
+	err_clear(&e);
+	memset(mac, 7, sizeof(mac));
+	memset(other, 8, sizeof(other));
+	s = sign(k, "HS256", "{}", mac, 0, "kid-1");
+	OK(jws_parse(s, strlen(s), 1, &j, &e));
+	OK(jws_verify_hmac(&j, mac, sizeof(mac), &e));
+	assert_int_equal(jws_verify_hmac(&j, other, sizeof(other), &e), -1);
+	assert_int_equal(e.kind, JWS_FAIL_SIGNATURE);
+	/* an asymmetric key cannot verify an HS256 JWS */
+	err_clear(&e);
+	assert_int_equal(jws_verify(&j, k, &e), -1);
+	assert_int_equal(e.kind, JWS_FAIL_ALG);
+	jws_clear(&j);
+	parse_fails(s, 0, JWS_FAIL_ALG);
+	free(s);
+	EVP_PKEY_free(k);
+}
+
+/* ---- stored ---- */
+
+static int
+setup(void **state)
+{
+	struct err e;
+	char *path;
+
+	(void)state;
+	err_clear(&e);
+	tu_ca_open(&fx, want_pg, "test_acme");
+	const char *const d1[] = {"example.co.jp"};
+	int64_t id;
+	if (store_org_add(fx.st, "EX1", "Example One", d1, 1, &id, &e) == -1)
+		fail_msg("org: %s", e.msg);
+	path = conf_path(&fx.ca->conf, "keys/acme.key");
+	if (ra_acme_keys_load(&fx.ca->conf, &keys, &e) == -1)
+		fail_msg("keys: %s", e.msg);
+	assert_true(util_file_exists(path));
+	free(path);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	ra_acme_keys_wipe(&keys);
+	tu_ca_close(&fx);
+	return 0;
+}
+
+/* A nonce is used once, also through another connection; forged and expired ones never. */
+static void
+test_nonce(void **state)
+{
+	char n[RA_ACME_NONCE_TEXT], forged[RA_ACME_NONCE_TEXT];
+	struct store *st2 = NULL;
+	struct ra_acme_keys k2;
+	time_t now = util_now();
+	int64_t purged = 0;
+	struct err e;
+
+	(void)state;
+	err_clear(&e);
+	OK(ca_store_open(fx.ca, &st2, &e));
+	ra_acme_nonce_new(&keys, now, n);
+	assert_int_equal(strlen(n), RA_ACME_NONCE_TEXT - 1);
+	assert_int_equal(ra_acme_nonce_use(fx.st, &keys, n, now, &e), RA_ACME_NONCE_OK);
+	assert_int_equal(ra_acme_nonce_use(st2, &keys, n, now, &e), RA_ACME_NONCE_USED);
+	assert_int_equal(ra_acme_nonce_use(fx.st, &keys, n, now, &e), RA_ACME_NONCE_USED);
+	/* made on one connection, used on the other first */
+	ra_acme_nonce_new(&keys, now, n);
+	assert_int_equal(ra_acme_nonce_use(st2, &keys, n, now, &e), RA_ACME_NONCE_OK);
+	assert_int_equal(ra_acme_nonce_use(fx.st, &keys, n, now, &e), RA_ACME_NONCE_USED);
+	/* one character changed; not base64url; too short; another key's */
+	ra_acme_nonce_new(&keys, now, n);
+	memcpy(forged, n, sizeof(n));
+	forged[10] = forged[10] == 'A' ? 'B' : 'A';
+	assert_int_equal(ra_acme_nonce_use(fx.st, &keys, forged, now, &e), RA_ACME_NONCE_BAD);
+	assert_int_equal(ra_acme_nonce_use(fx.st, &keys, "a+b/", now, &e), RA_ACME_NONCE_BAD);
+	assert_int_equal(ra_acme_nonce_use(fx.st, &keys, "", now, &e), RA_ACME_NONCE_BAD);
+	assert_int_equal(ra_acme_nonce_use(fx.st, &keys, NULL, now, &e), RA_ACME_NONCE_BAD);
+	memcpy(&k2, &keys, sizeof(k2));
+	k2.nonce[0] ^= 1;
+	assert_int_equal(ra_acme_nonce_use(fx.st, &k2, n, now, &e), RA_ACME_NONCE_BAD);
+	/* the original still works once */
+	assert_int_equal(ra_acme_nonce_use(fx.st, &keys, n, now, &e), RA_ACME_NONCE_OK);
+	/* expired: made an hour and a second ago */
+	ra_acme_nonce_new(&keys, now - RA_ACME_NONCE_TTL - 1, n);
+	err_clear(&e);
+	assert_int_equal(ra_acme_nonce_use(fx.st, &keys, n, now, &e), RA_ACME_NONCE_BAD);
+	assert_non_null(strstr(e.msg, "expired"));
+	/* the used ones are purged once their nonces expired */
+	OK(store_acme_nonce_purge(fx.st, now + RA_ACME_NONCE_TTL + 1, &purged, &e));
+	assert_int_equal(purged, 3);
+	store_close(st2);
+}
+
+/* base64url text of an EAB key into its bytes. */
+static void
+hmac_bytes(const char *text, unsigned char out[RA_ACME_EAB_KEY_LEN])
+{
+	size_t n = 0;
+
+	OK(b64url_decode(out, RA_ACME_EAB_KEY_LEN, &n, text, strlen(text)));
+	assert_int_equal(n, RA_ACME_EAB_KEY_LEN);
+}
+
+/* The binding object of key for kid under mac (RFC 8555 7.3.4). */
+static json_t *
+eab_object(EVP_PKEY *key, const char *kid, const unsigned char *mac, const char *url)
+{
+	json_t *h = json_pack("{s:s, s:s, s:s}", "alg", "HS256", "kid", kid, "url", url);
+	json_t *jwk = jwk_of_key(key), *o;
+	char *payload = json_dumps(jwk, JSON_COMPACT), *s;
+	struct err e;
+
+	err_clear(&e);
+	s = jws_sign(h, payload, strlen(payload), NULL, mac, RA_ACME_EAB_KEY_LEN, &e);
+	assert_non_null(s);
+	o = json_loads(s, 0, NULL);
+	free(s);
+	free(payload);
+	json_decref(jwk);
+	json_decref(h);
+	return o;
+}
+
+/* Bindings: sealed, names within the organization, one account each; the account life cycle. */
+static void
+test_eab_accounts(void **state)
+{
+	static const char url[] = "https://ca.example/acme/new-account";
+	char kid[RA_ACME_KID_TEXT], hmac[RA_ACME_EAB_KEY_TEXT];
+	unsigned char mac[RA_ACME_EAB_KEY_LEN], wrong[RA_ACME_EAB_KEY_LEN];
+	EVP_PKEY *k1 = keygen("P-256"), *k2 = keygen("Ed25519"), *k3 = keygen("RSA");
+	struct ra_acme_account a, b;
+	struct ra_acme_new q;
+	struct store_acme_eab row;
+	json_t *jwk1 = jwk_of_key(k1), *jwk2 = jwk_of_key(k2), *jwk3 = jwk_of_key(k3), *eab;
+	int64_t other = 0;
+	struct err e;
+
+	(void)state;
+	err_clear(&e);
+	/* names outside the organization's domains are refused */
+	assert_int_equal(
+	    ra_acme_eab_create(fx.st, &keys, "EX1", "www.other.jp", "unit", kid, hmac, &e), -1);
+	err_clear(&e);
+	assert_int_equal(ra_acme_eab_create(fx.st, &keys, "NOPE", NULL, "unit", kid, hmac, &e), -1);
+	err_clear(&e);
+	OK(ra_acme_eab_create(fx.st, &keys, "EX1", "WWW.example.co.jp, mail.example.co.jp", "unit",
+			      kid, hmac, &e));
+	hmac_bytes(hmac, mac);
+	OK(store_acme_eab_get(fx.st, kid, &row, &e));
+	assert_string_equal(row.names, "www.example.co.jp,mail.example.co.jp");
+	assert_string_equal(row.status, "active");
+	/* sealed: the key is not in the row */
+	for (size_t i = 0; i + sizeof(mac) <= row.sealedlen; i++)
+		assert_true(memcmp(row.sealed + i, mac, sizeof(mac)) != 0);
+	store_acme_eab_clear(&row);
+
+	memset(&q, 0, sizeof(q));
+	q.jwk = jwk1;
+	q.url = url;
+	q.eab_required = 1;
+	q.actor = "unit";
+	q.tos_agreed = 1;
+	/* required and absent; a wrong MAC; over another key; another url */
+	assert_int_equal(ra_acme_account_new(fx.st, &keys, &q, &a, &e), RA_ACME_EAB_REQUIRED);
+	memset(wrong, 1, sizeof(wrong));
+	q.eab = eab = eab_object(k1, kid, wrong, url);
+	assert_int_equal(ra_acme_account_new(fx.st, &keys, &q, &a, &e), RA_ACME_EAB_BAD);
+	json_decref(eab);
+	q.eab = eab = eab_object(k2, kid, mac, url);
+	assert_int_equal(ra_acme_account_new(fx.st, &keys, &q, &a, &e), RA_ACME_EAB_MALFORMED);
+	json_decref(eab);
+	q.eab = eab = eab_object(k1, kid, mac, "https://ca.example/acme/new-order");
+	assert_int_equal(ra_acme_account_new(fx.st, &keys, &q, &a, &e), RA_ACME_EAB_MALFORMED);
+	json_decref(eab);
+	/* suspended, then resumed: the account is made, bound to EX1 */
+	OK(ra_acme_eab_set_status(fx.st, kid, "suspended", "unit", &e));
+	q.eab = eab = eab_object(k1, kid, mac, url);
+	assert_int_equal(ra_acme_account_new(fx.st, &keys, &q, &a, &e), RA_ACME_EAB_UNUSABLE);
+	OK(ra_acme_eab_set_status(fx.st, kid, "active", "unit", &e));
+	assert_int_equal(ra_acme_account_new(fx.st, &keys, &q, &a, &e), RA_ACME_CREATED);
+	assert_true(a.id > 0 && a.org_id > 0 && a.eab_id > 0);
+	assert_string_equal(a.status, "valid");
+	/* the same key again: the account; the binding again with another key: unusable */
+	assert_int_equal(ra_acme_account_new(fx.st, &keys, &q, &b, &e), RA_ACME_EXISTS);
+	assert_int_equal(b.id, a.id);
+	ra_acme_account_clear(&b);
+	json_decref(eab);
+	q.jwk = jwk2;
+	q.eab = eab = eab_object(k2, kid, mac, url);
+	assert_int_equal(ra_acme_account_new(fx.st, &keys, &q, &b, &e), RA_ACME_EAB_UNUSABLE);
+	json_decref(eab);
+	/* onlyReturnExisting without an account; no binding where none is required */
+	q.eab = NULL;
+	q.only_existing = 1;
+	assert_int_equal(ra_acme_account_new(fx.st, &keys, &q, &b, &e), RA_ACME_NO_ACCOUNT);
+	q.only_existing = 0;
+	q.eab_required = 0;
+	q.contact = json_pack("[s]", "tel:123");
+	assert_int_equal(ra_acme_account_new(fx.st, &keys, &q, &b, &e),
+			 RA_ACME_CONTACT_UNSUPPORTED);
+	json_decref(q.contact);
+	q.contact = json_pack("[s]", "mailto:a@b.example,c@d.example");
+	assert_int_equal(ra_acme_account_new(fx.st, &keys, &q, &b, &e), RA_ACME_CONTACT_INVALID);
+	json_decref(q.contact);
+	q.contact = NULL;
+	assert_int_equal(ra_acme_account_new(fx.st, &keys, &q, &b, &e), RA_ACME_CREATED);
+	assert_int_equal(b.org_id, 0);
+
+	/* key change: to a key that has an account (409 with it), then to a fresh one */
+	err_clear(&e);
+	assert_int_equal(ra_acme_account_key(fx.st, a.id, a.thumb, jwk2, "unit", &other, &e),
+			 RA_ACME_KEY_TAKEN);
+	assert_int_equal(other, b.id);
+	assert_int_equal(ra_acme_account_key(fx.st, a.id, a.thumb, jwk3, "unit", &other, &e),
+			 RA_ACME_OK);
+	/* the old thumbprint no longer changes it */
+	assert_int_equal(ra_acme_account_key(fx.st, a.id, a.thumb, jwk1, "unit", &other, &e),
+			 RA_ACME_NOT_VALID);
+	/* update and deactivation; then nothing more */
+	json_t *c = json_pack("[s]", "mailto:ops@example.co.jp");
+	ra_acme_account_clear(&b);
+	assert_int_equal(ra_acme_account_update(fx.st, a.id, c, 0, "unit", &b, &e), RA_ACME_OK);
+	assert_string_equal(b.contact, "[\"mailto:ops@example.co.jp\"]");
+	ra_acme_account_clear(&b);
+	assert_int_equal(ra_acme_account_update(fx.st, a.id, NULL, 1, "unit", &b, &e), RA_ACME_OK);
+	assert_string_equal(b.status, "deactivated");
+	ra_acme_account_clear(&b);
+	assert_int_equal(ra_acme_account_update(fx.st, a.id, c, 0, "unit", &b, &e),
+			 RA_ACME_NOT_VALID);
+	assert_int_equal(ra_acme_account_update(fx.st, 999999, c, 0, "unit", &b, &e),
+			 RA_ACME_NO_ACCOUNT);
+	q.jwk = jwk3;
+	assert_int_equal(ra_acme_account_new(fx.st, &keys, &q, &b, &e), RA_ACME_NOT_VALID);
+	ra_acme_account_clear(&b);
+	json_decref(c);
+	/* every change in the chain, and the chain whole */
+	struct ca_audit_report rep;
+	struct store_audit_filter f;
+	struct store_audit *v = NULL;
+	size_t nv = 0, seen = 0;
+
+	memset(&rep, 0, sizeof(rep));
+	OK(ca_audit_verify(fx.st, &rep, &e));
+	memset(&f, 0, sizeof(f));
+	f.action = "acme.";
+	f.limit = 100;
+	OK(store_audit_list(fx.st, &f, &v, &nv, &e));
+	for (size_t i = 0; i < nv; i++)
+		seen |= strcmp(v[i].action, "acme.eab.create") == 0	      ? 1
+			: strcmp(v[i].action, "acme.eab.suspended") == 0      ? 2
+			: strcmp(v[i].action, "acme.account.create") == 0     ? 4
+			: strcmp(v[i].action, "acme.account.key") == 0	      ? 8
+			: strcmp(v[i].action, "acme.account.update") == 0     ? 16
+			: strcmp(v[i].action, "acme.account.deactivate") == 0 ? 32
+									      : 0;
+	assert_int_equal(seen, 63);
+	STORE_LIST_FREE(v, nv, store_audit_clear);
+
+	ra_acme_account_clear(&a);
+	json_decref(jwk1);
+	json_decref(jwk2);
+	json_decref(jwk3);
+	EVP_PKEY_free(k1);
+	EVP_PKEY_free(k2);
+	EVP_PKEY_free(k3);
+}
+
+/* One side of the race below: its own connection, its own key, the shared binding. */
+struct race {
+	pthread_barrier_t *go;
+	const char *kid;
+	const unsigned char *mac;
+	enum ra_acme_outcome r;
+	char msg[1024];
+};
+
+static void *
+race_main(void *arg)
+{
+	static const char url[] = "https://ca.example/acme/new-account";
+	struct race *rc = arg;
+	struct store *st = NULL;
+	EVP_PKEY *k = keygen("P-256");
+	json_t *jwk = jwk_of_key(k), *eab = eab_object(k, rc->kid, rc->mac, url);
+	struct ra_acme_account a;
+	struct ra_acme_new q;
+	struct err e;
+
+	err_clear(&e);
+	if (ca_store_open(fx.ca, &st, &e) == -1) {
+		rc->r = RA_ACME__MAX;
+		snprintf(rc->msg, sizeof(rc->msg), "%s", e.msg);
+		pthread_barrier_wait(rc->go);
+		goto out;
+	}
+	memset(&q, 0, sizeof(q));
+	q.jwk = jwk;
+	q.url = url;
+	q.eab = eab;
+	q.eab_required = 1;
+	q.actor = "unit";
+	pthread_barrier_wait(rc->go);
+	rc->r = ra_acme_account_new(st, &keys, &q, &a, &e);
+	snprintf(rc->msg, sizeof(rc->msg), "%s", e.msg);
+	ra_acme_account_clear(&a);
+out:
+	store_close(st);
+	json_decref(eab);
+	json_decref(jwk);
+	EVP_PKEY_free(k);
+	return NULL;
+}
+
+/*
+ * Two accounts made at once with one binding, each on its own connection: exactly one is
+ * made, the other is refused as unusable (the binding's conditional update), every round.
+ */
+static void
+test_eab_race(void **state)
+{
+	char kid[RA_ACME_KID_TEXT], hmac[RA_ACME_EAB_KEY_TEXT];
+	unsigned char mac[RA_ACME_EAB_KEY_LEN];
+	pthread_barrier_t go;
+	struct err e;
+
+	(void)state;
+	for (int round = 0; round < 5; round++) {
+		struct race r[2];
+		pthread_t t[2];
+		int created = 0, unusable = 0;
+
+		err_clear(&e);
+		OK(ra_acme_eab_create(fx.st, &keys, "EX1", NULL, "unit", kid, hmac, &e));
+		hmac_bytes(hmac, mac);
+		assert_int_equal(pthread_barrier_init(&go, NULL, 2), 0);
+		for (int i = 0; i < 2; i++) {
+			memset(&r[i], 0, sizeof(r[i]));
+			r[i].go = &go;
+			r[i].kid = kid;
+			r[i].mac = mac;
+			assert_int_equal(pthread_create(&t[i], NULL, race_main, &r[i]), 0);
+		}
+		for (int i = 0; i < 2; i++) {
+			pthread_join(t[i], NULL);
+			created += r[i].r == RA_ACME_CREATED;
+			unusable += r[i].r == RA_ACME_EAB_UNUSABLE;
+		}
+		pthread_barrier_destroy(&go);
+		if (created != 1 || unusable != 1)
+			fail_msg(
+			    "round %d: %s (%s) / %s (%s)", round,
+			    r[0].r < RA_ACME__MAX ? ra_acme_outcome_names[r[0].r] : "?", r[0].msg,
+			    r[1].r < RA_ACME__MAX ? ra_acme_outcome_names[r[1].r] : "?", r[1].msg);
+	}
+}
+
+/* The audit head's seq (what every operation's transaction moves). */
+static int64_t
+audit_seq(void)
+{
+	unsigned char h[STORE_HASH_LEN];
+	int64_t seq = -1;
+	struct err e;
+
+	err_clear(&e);
+	OK(store_audit_head(fx.st, &seq, h, &e));
+	return seq;
+}
+
+/*
+ * Failure paths: every statement of making a binding and of making an account with it failed
+ * in turn, and the commit: each time a clean failure with nothing written (no binding, no
+ * account, the binding still unbound, the audit chain unchanged), until the operation runs.
+ */
+static void
+test_faults(void **state)
+{
+	static const char url[] = "https://ca.example/acme/new-account";
+	char kid[RA_ACME_KID_TEXT], hmac[RA_ACME_EAB_KEY_TEXT];
+	unsigned char mac[RA_ACME_EAB_KEY_LEN], thumb[JWS_THUMB_LEN];
+	EVP_PKEY *k = keygen("P-256");
+	json_t *jwk = jwk_of_key(k), *eab;
+	struct ra_acme_account a;
+	struct store_acme_account sa;
+	struct store_acme_eab row;
+	struct ra_acme_new q;
+	enum ra_acme_outcome r;
+	int64_t seq = audit_seq();
+	long n;
+	int rc;
+	struct err e;
+
+	(void)state;
+	for (n = 1;; n++) {
+		err_clear(&e);
+		OK(store_fault_set(fx.st, n, 0));
+		rc = ra_acme_eab_create(fx.st, &keys, "EX1", NULL, "unit", kid, hmac, &e);
+		OK(store_fault_set(fx.st, 0, 0));
+		if (rc == 0)
+			break;
+		assert_string_equal(kid, "");
+		assert_int_equal(audit_seq(), seq);
+		assert_true(n < 20);
+	}
+	assert_true(n > 1);
+	/* a failing commit: nothing either */
+	err_clear(&e);
+	OK(store_fault_set(fx.st, 0, 1));
+	{
+		char kid2[RA_ACME_KID_TEXT], hmac2[RA_ACME_EAB_KEY_TEXT];
+
+		assert_int_equal(
+		    ra_acme_eab_create(fx.st, &keys, "EX1", NULL, "unit", kid2, hmac2, &e), -1);
+	}
+	OK(store_fault_set(fx.st, 0, 0));
+	seq = audit_seq();
+
+	hmac_bytes(hmac, mac);
+	OK(jwk_thumbprint(jwk, thumb, NULL, &e));
+	memset(&q, 0, sizeof(q));
+	q.jwk = jwk;
+	q.url = url;
+	q.eab_required = 1;
+	q.actor = "unit";
+	q.eab = eab = eab_object(k, kid, mac, url);
+	for (n = 1;; n++) {
+		err_clear(&e);
+		OK(store_fault_set(fx.st, n, 0));
+		r = ra_acme_account_new(fx.st, &keys, &q, &a, &e);
+		OK(store_fault_set(fx.st, 0, 0));
+		if (r == RA_ACME_CREATED)
+			break;
+		if (r != RA_ACME_ERROR)
+			fail_msg("statement %ld failed: outcome %s (%s)", n,
+				 ra_acme_outcome_names[r], e.msg);
+		err_clear(&e);
+		assert_int_equal(store_acme_account_by_thumb(fx.st, thumb, &sa, &e), -1);
+		assert_int_equal(e.code, ERR_NOTFOUND);
+		err_clear(&e);
+		OK(store_acme_eab_get(fx.st, kid, &row, &e));
+		assert_int_equal(row.account_id, 0);
+		store_acme_eab_clear(&row);
+		assert_int_equal(audit_seq(), seq);
+		assert_true(n < 20);
+	}
+	assert_true(n > 3);
+	err_clear(&e);
+	OK(store_acme_eab_get(fx.st, kid, &row, &e));
+	assert_int_equal(row.account_id, a.id);
+	store_acme_eab_clear(&row);
+	assert_int_equal(audit_seq(), seq + 1);
+	ra_acme_account_clear(&a);
+	json_decref(eab);
+	json_decref(jwk);
+	EVP_PKEY_free(k);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest pure[] = {
+	    cmocka_unit_test(test_thumbprint_rfc7638), cmocka_unit_test(test_algs),
+	    cmocka_unit_test(test_post_as_get),	       cmocka_unit_test(test_parse_refusals),
+	    cmocka_unit_test(test_jwk_refusals),       cmocka_unit_test(test_hmac),
+	};
+	const struct CMUnitTest stored[] = {
+	    cmocka_unit_test(test_nonce),
+	    cmocka_unit_test(test_eab_accounts),
+	    cmocka_unit_test(test_faults),
+	    cmocka_unit_test(test_eab_race),
+	};
+	int failed = cmocka_run_group_tests_name("jws", pure, NULL, NULL);
+
+	failed += cmocka_run_group_tests_name("acme on SQLite", stored, setup, teardown);
+	if (tu_pg() == NULL) {
+		print_message("SHOMEI_TEST_PG is not set: PostgreSQL skipped "
+			      "(run through scripts/with-pg.sh)\n");
+		return failed;
+	}
+	want_pg = 1;
+	return failed + cmocka_run_group_tests_name("acme on PostgreSQL", stored, setup, teardown);
+}
