@@ -476,6 +476,14 @@ const char *const pub_conf_keys[] = {
     NULL,
 };
 
+int
+pub_conf_check(const struct conf *c, struct err *e)
+{
+	long full_s, delta_s;
+
+	return pub_test_intervals(c, &full_s, &delta_s, e);
+}
+
 void
 pub_schedule_start(struct ca *ca)
 {

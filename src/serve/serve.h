@@ -75,6 +75,8 @@ int pub_ca_get(struct http_req *);
 extern const struct http_route pub_http_routes[];  /* GET /crl/, GET /ca/ */
 extern const struct http_route pub_https_routes[]; /* GET /ca/ */
 void pub_schedule_start(struct ca *);
+/* The schedule's settings that must stop a start (test-only intervals outside a test instance). */
+int pub_conf_check(const struct conf *, struct err *);
 void pub_schedule_stop(void);
 
 /*

@@ -380,7 +380,7 @@ serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_
 	    conf_get_long(&web.ca->conf, "http.timeout", 30, 1, 3600, &timeout, &e) == -1 ||
 	    conf_get_long(&web.ca->conf, "http.header_timeout", 10, 1, 3600, &hdr_s, &e) == -1 ||
 	    conf_get_long(&web.ca->conf, "http.body_timeout", 10, 1, 3600, &body_s, &e) == -1 ||
-	    web_metrics_conf(&web.ca->conf, &e) == -1)
+	    web_metrics_conf(&web.ca->conf, &e) == -1 || pub_conf_check(&web.ca->conf, &e) == -1)
 		goto out;
 	tlsprio = conf_get(&web.ca->conf, "tls.priorities", HTTP_TLS_PRIORITIES);
 	if (http_tls_priorities_check(tlsprio, &e) == -1)

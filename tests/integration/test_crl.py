@@ -3,7 +3,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
-from conftest import make_csr, openssl
+from conftest import make_csr, openssl, start_server
 
 
 def issue(ca, tmp_path, cn):
@@ -195,3 +195,11 @@ def test_root_crl_ceremony(ca_sqlite, tmp_path):
         ca.ok("audit", "verify")
     finally:
         stop_server(srv)
+
+
+def test_test_intervals_need_a_test_instance(ca_sqlite):
+    """The test-only CRL intervals outside a test instance stop the start (the schedule
+    would otherwise give up in the background and let the CRLs go stale)."""
+    with pytest.raises(AssertionError) as ex:
+        start_server(ca_sqlite, "test.crl_interval_seconds = 3")
+    assert "need test.instance = yes" in str(ex.value), str(ex.value)
