@@ -656,10 +656,11 @@ out:
 /*
  * Maildir: the run's mails in one batch (one sync of the file system for all of them).
  * SMTP: one mail at a time — claimed, delivered and its outcome committed before the next is
- * claimed — so that a crash leaves at most the mail being delivered unrecorded (sent again
- * once its claim lapses: the one duplicate a crash can make), never the ones the server
+ * claimed — so that a process crash leaves at most the mail being delivered unrecorded (sent
+ * again once its claim lapses: the one duplicate a crash can make), never the ones the server
  * accepted before it; and a slow server cannot hold a run's claims past their lapse (another
- * front end would send those again).  The outcomes are made durable once, at the end.
+ * front end would send those again).  The outcomes are made durable once, at the end: on
+ * SQLite a power loss (not a process crash) can therefore send a run's accepted mails again.
  */
 int
 mail_queue_run(const struct mail_conf *mc, struct store *s, size_t max,
