@@ -8,14 +8,26 @@
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
+#include <curl/curl.h>
+
 #include "acme_int.h"
 #include "util/sjson.h"
 
 struct acme acme;
 
 const char *const acme_conf_keys[] = {
-    "acme.enabled",	   "acme.base_url",	"acme.terms_of_service", "acme.website",
-    "acme.caa_identities", "acme.eab_required", "acme.key_file",	 NULL,
+    "acme.enabled",
+    "acme.base_url",
+    "acme.terms_of_service",
+    "acme.website",
+    "acme.caa_identities",
+    "acme.eab_required",
+    "acme.key_file",
+    "acme.http01_port",
+    "acme.allow_private_addresses",
+    "test.acme_resolve",
+    NULL,
 };
 
 static const char *const acme_prob_names[ACME_PROB__MAX] = {
@@ -29,6 +41,13 @@ static const char *const acme_prob_names[ACME_PROB__MAX] = {
     "invalidContact",
     "unsupportedContact",
     "serverInternal",
+    "rejectedIdentifier",
+    "badCSR",
+    "orderNotReady",
+    "rateLimited",
+    "connection",
+    "dns",
+    "incorrectResponse",
 };
 
 const char *
@@ -86,6 +105,29 @@ acme_conf_caa(const struct conf *c, struct err *e)
 	return 0;
 }
 
+/* acme.http01_port, acme.allow_private_addresses, test.acme_resolve (test instances only). */
+static int
+acme_conf_validation(const struct conf *c, struct err *e)
+{
+	const char *v = conf_get(c, "test.acme_resolve", NULL);
+	unsigned char a[16];
+
+	if (conf_get_long(c, "acme.http01_port", 80, 1, 65535, &acme.http01_port, e) == -1 ||
+	    acme_conf_bool(c, "acme.allow_private_addresses", "no", &acme.allow_private, e) == -1)
+		return -1;
+	if (v == NULL)
+		return 0;
+	if (strcmp(conf_get(c, "test.instance", "no"), "yes") != 0)
+		return err_set(e, ERR_REFUSED,
+			       "config: test.acme_resolve is set but test.instance is not \"yes\": "
+			       "refusing to validate names at an address the configuration gives");
+	if (strlen(v) >= sizeof(acme.test_resolve) ||
+	    (inet_pton(AF_INET, v, a) != 1 && inet_pton(AF_INET6, v, a) != 1))
+		return err_set(e, ERR_REFUSED, "config: test.acme_resolve: an IP address");
+	snprintf(acme.test_resolve, sizeof(acme.test_resolve), "%s", v);
+	return 0;
+}
+
 int
 acme_init(struct ca *ca, struct err *e)
 {
@@ -107,9 +149,15 @@ acme_init(struct ca *ca, struct err *e)
 	acme.base = xstrndup(v, strlen(v) - (v[strlen(v) - 1] == '/'));
 	acme.tos = xstrdup(conf_get(c, "acme.terms_of_service", ""));
 	acme.website = xstrdup(conf_get(c, "acme.website", ""));
+	if (acme_conf_validation(c, e) == -1)
+		goto out;
 	/* the key file is root's (keys/): read before the privileges go */
 	if (acme.enabled && ra_acme_keys_load(c, &acme.keys, e) == -1)
 		goto out;
+	if (acme.enabled && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		err_set(e, ERR_INTERNAL, "acme: libcurl did not initialise");
+		goto out;
+	}
 	rc = 0;
 out:
 	return rc;
@@ -138,7 +186,7 @@ acme_url(char *out, size_t n, const char *path)
  * Sends body (NULL: none) with a fresh Replay-Nonce, the directory's Link and the optional
  * extra header pairs (NULL-terminated; at most 4 pairs).
  */
-static int
+int
 acme_send(struct http_req *r, int status, const char *ctype, const char *body,
 	  const char *const *extra)
 {
@@ -166,6 +214,13 @@ int
 acme_problem(struct acme_ctx *c, int status, enum acme_prob p, const char *detail,
 	     const char *location)
 {
+	return acme_problem_ex(c, status, p, detail, location, NULL);
+}
+
+int
+acme_problem_ex(struct acme_ctx *c, int status, enum acme_prob p, const char *detail,
+		const char *location, json_t *extra)
+{
 	const char *loc[] = {"Location", location, NULL};
 	json_t *j;
 	char *s = NULL;
@@ -182,11 +237,22 @@ acme_problem(struct acme_ctx *c, int status, enum acme_prob p, const char *detai
 			json_array_append_new(a, json_string(jws_account_algs[i]));
 		json_object_set_new(j, "algorithms", a);
 	}
+	if (extra != NULL)
+		json_object_update(j, extra);
+	if (p == ACME_PROB_RATE_LIMITED) {
+		const char *h[] = {"Retry-After", "1", location != NULL ? "Location" : NULL,
+				   location, NULL};
+
+		if ((s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII)) != NULL)
+			rc = acme_send(c->r, status, "application/problem+json", s, h);
+		goto out;
+	}
 	if ((s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII)) == NULL)
 		goto out;
 	rc = acme_send(c->r, status, "application/problem+json", s, location != NULL ? loc : NULL);
 out:
 	free(s);
+	json_decref(extra);
 	json_decref(j);
 	return rc;
 }
@@ -461,9 +527,19 @@ acme_http(struct http_req *r)
 		rc = acme_key_change(&c);
 	else if (strncmp(r->url, ACME_ACCT_PATH, strlen(ACME_ACCT_PATH)) == 0)
 		rc = acme_account(&c, r->url + strlen(ACME_ACCT_PATH));
-	else if (strcmp(path, "/new-order") == 0 || strcmp(path, "/revoke-cert") == 0)
+	else if (strcmp(path, "/new-order") == 0)
+		rc = acme_new_order(&c);
+	else if (strncmp(path, "/order/", 7) == 0)
+		rc = acme_order(&c, path + 7);
+	else if (strncmp(path, "/authz/", 7) == 0)
+		rc = acme_authz(&c, path + 7);
+	else if (strncmp(path, "/chall/", 7) == 0)
+		rc = acme_chall(&c, path + 7);
+	else if (strncmp(path, "/cert/", 6) == 0)
+		rc = acme_cert(&c, path + 6);
+	else if (strcmp(path, "/revoke-cert") == 0)
 		rc = acme_problem(&c, 501, ACME_PROB_SERVER_INTERNAL,
-				  "orders and revocation are not implemented yet", NULL);
+				  "revocation is not implemented yet", NULL);
 	else
 		rc = acme_problem(&c, 404, ACME_PROB_MALFORMED, "no such resource", NULL);
 	acme_ctx_clear(&c);

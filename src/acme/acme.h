@@ -7,7 +7,9 @@
  * (application/problem+json, urn:ietf:params:acme:error:*).
  *
  * Files: acme.c (configuration, routes, replies, the directory and new-nonce, the JWS gate of
- * every POST), account.c (newAccount, the account URL, keyChange).
+ * every POST), account.c (newAccount, the account URL, keyChange), order.c (newOrder, orders,
+ * authorizations, challenges, finalize, the certificate), validate.c (http-01 validation off
+ * the request threads: libcurl, bounded, with the address rule).
  */
 #ifndef SHOMEI_ACME_H
 #define SHOMEI_ACME_H
@@ -43,9 +45,25 @@ enum acme_prob {
 	ACME_PROB_INVALID_CONTACT,
 	ACME_PROB_UNSUPPORTED_CONTACT,
 	ACME_PROB_SERVER_INTERNAL,
+	ACME_PROB_REJECTED_IDENTIFIER,
+	ACME_PROB_BAD_CSR,
+	ACME_PROB_ORDER_NOT_READY,
+	ACME_PROB_RATE_LIMITED,
+	ACME_PROB_CONNECTION,
+	ACME_PROB_DNS,
+	ACME_PROB_INCORRECT_RESPONSE,
 	ACME_PROB__MAX
 };
 /* "urn:ietf:params:acme:error:" and the type's name ("badNonce", ...). */
 const char *acme_prob_type(enum acme_prob);
+
+struct sockaddr;
+/*
+ * 1 when an http-01 validation may connect to sa: not unspecified, loopback, private (RFC
+ * 1918, RFC 4193), shared (RFC 6598), link-local, multicast, reserved or documentation space
+ * (IPv4-mapped IPv6 judged as IPv4).  Pure; validate.c's open-socket callback asks it unless
+ * acme.allow_private_addresses.
+ */
+int acme_addr_public(const struct sockaddr *);
 
 #endif

@@ -19,6 +19,9 @@ struct acme {
 	char *tos, *website;
 	json_t *caa; /* array of strings, or NULL */
 	struct ra_acme_keys keys;
+	long http01_port;      /* acme.http01_port */
+	int allow_private;     /* acme.allow_private_addresses */
+	char test_resolve[48]; /* test.acme_resolve (test instances only), or "" */
 };
 extern struct acme acme;
 
@@ -54,6 +57,12 @@ int acme_problem(struct acme_ctx *, int status, enum acme_prob, const char *deta
 		 const char *location);
 /* The problem of a store or internal failure (logged, no details to the client). */
 int acme_internal(struct acme_ctx *, const char *what, const struct err *);
+/* A problem document with extra members (subproblems; takes the reference to extra). */
+int acme_problem_ex(struct acme_ctx *, int status, enum acme_prob, const char *detail,
+		    const char *location, json_t *extra);
+/* body (NULL: none) with Replay-Nonce, the directory's Link and extra header pairs. */
+int acme_send(struct http_req *, int status, const char *ctype, const char *body,
+	      const char *const *extra);
 /* A JSON answer (takes the reference to j), with an optional Location. */
 int acme_json(struct acme_ctx *, int status, json_t *j, const char *location);
 /* The URL of path (ACME_PREFIX...) into out. */
@@ -63,5 +72,27 @@ void acme_url(char *out, size_t n, const char *path);
 int acme_new_account(struct acme_ctx *);
 int acme_account(struct acme_ctx *, const char *id);
 int acme_key_change(struct acme_ctx *);
+
+/* order.c */
+int acme_new_order(struct acme_ctx *);
+int acme_order(struct acme_ctx *, const char *rest);
+int acme_authz(struct acme_ctx *, const char *rest);
+int acme_chall(struct acme_ctx *, const char *rest);
+int acme_cert(struct acme_ctx *, const char *rest);
+
+/* validate.c */
+#define ACME_VALIDATIONS_MAX 32	  /* validations running at once (one thread each) */
+#define ACME_HTTP01_BODY_MAX 8192 /* bytes of a challenge response read */
+#define ACME_HTTP01_TIMEOUT 10	  /* seconds of one validation, redirects included */
+/* Takes one of the ACME_VALIDATIONS_MAX slots: 1, or 0 when all are taken. */
+int acme_validate_reserve(void);
+void acme_validate_release(void);
+/*
+ * Validates the http-01 challenge of authorization id (host, token) on a thread of its own in
+ * a reserved slot (released when it ends), then records the outcome through
+ * ra_acme_chall_done.  -1 (the slot released) when the thread cannot start.
+ */
+int acme_validate_start(struct ca *, int64_t id, const char *host, const char *token,
+			const char *keyauth, const char *actor);
 
 #endif

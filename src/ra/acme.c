@@ -49,6 +49,11 @@ const char *const ra_acme_outcome_names[RA_ACME__MAX] = {
     "contact-unsupported",
     "contact-invalid",
     "key-taken",
+    "rejected",
+    "not-found",
+    "not-ready",
+    "bad-csr",
+    "refused",
     "error",
 };
 

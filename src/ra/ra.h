@@ -2250,6 +2250,11 @@ enum ra_acme_outcome {
 	RA_ACME_CONTACT_UNSUPPORTED, /* a contact URL other than mailto: */
 	RA_ACME_CONTACT_INVALID,     /* a mailto: URL that is no single plain address */
 	RA_ACME_KEY_TAKEN,	     /* key change: the new key has an account (other_id) */
+	RA_ACME_REJECTED,	     /* newOrder: identifiers refused (each its refusal) */
+	RA_ACME_NOT_FOUND,	     /* no such order, authorization or certificate (for it) */
+	RA_ACME_NOT_READY,	     /* finalize of an order that is not ready */
+	RA_ACME_BAD_CSR,	     /* finalize: the CSR does not name the order's identifiers */
+	RA_ACME_REFUSED,	     /* finalize: the CA or the name policy refused (e's kind) */
 	RA_ACME_ERROR,		     /* store or internal failure (e set) */
 	RA_ACME__MAX
 };
@@ -2320,6 +2325,79 @@ int ra_acme_eab_create(struct store *, const struct ra_acme_keys *, const char *
 /* Sets a binding's status ("active", "suspended", "revoked"); audited acme.eab.<status>. */
 int ra_acme_eab_set_status(struct store *, const char *kid, const char *status, const char *actor,
 			   struct err *);
+/* ---- ACME orders, authorizations, validation, finalization (acmeorder.c) ---- */
+
+#define RA_ACME_IDENTS_MAX 100	      /* identifiers of one order */
+#define RA_ACME_ORDER_TTL (7 * 86400) /* seconds an order and its authorizations live */
+#define RA_ACME_TOKEN_TEXT 44	      /* a challenge token: 32 random bytes as base64url + NUL */
+#define RA_ACME_NAME_MAX 254	      /* a DNS identifier + NUL */
+
+struct csr;
+
+/* One identifier of a newOrder as the client sent it; refusal set by ra_acme_order_new. */
+struct ra_acme_ident {
+	char type[8];
+	char value[RA_ACME_NAME_MAX];
+	char *refusal; /* owned; NULL: accepted */
+};
+/* An order with its authorizations (read by the face; the rows as the store has them). */
+struct ra_acme_order {
+	struct store_acme_order o;
+	struct store_acme_authz *az;
+	size_t naz;
+};
+void ra_acme_order_clear(struct ra_acme_order *); /* accepts NULL */
+
+/*
+ * newOrder (RFC 8555 7.4) for a valid account: its binding must be active (else EAB_UNUSABLE);
+ * each identifier (type dns; lower-cased; no wildcard, which needs dns-01) must lie within the
+ * binding's names, or the organization's domains when it names none, and pass the name policy
+ * of profile server (ra_policy_names): else REJECTED with ids[i].refusal for each refused one.
+ * Duplicates are dropped.  CREATED: the order, an authorization with an http-01 challenge per
+ * identifier and the audit entry acme.order.create in one transaction; *out is the order.
+ */
+enum ra_acme_outcome ra_acme_order_new(struct store *, const struct ra_acme_account *,
+				       struct ra_acme_ident *ids, size_t n, const char *actor,
+				       struct ra_acme_order *out, struct err *);
+/* The order id of account acct_id with its authorizations: OK, NOT_FOUND or ERROR. */
+enum ra_acme_outcome ra_acme_order_get(struct store *, int64_t id, int64_t acct_id,
+				       struct ra_acme_order *out, struct err *);
+/* The authorization id of account acct_id: OK, NOT_FOUND or ERROR. */
+enum ra_acme_outcome ra_acme_authz_get(struct store *, int64_t id, int64_t acct_id,
+				       struct store_acme_authz *out, struct err *);
+/*
+ * A client's answer to the challenge of authorization id (7.5.1): a pending challenge of a
+ * pending, unexpired authorization moves to processing (*start = 1: the caller validates and
+ * calls ra_acme_chall_done); any other is left as it is (*start = 0).  *out is the row after.
+ */
+enum ra_acme_outcome ra_acme_chall_start(struct store *, int64_t id, int64_t acct_id, int *start,
+					 struct store_acme_authz *out, struct err *);
+/*
+ * The outcome of a validation (problem: the challenge's error document as JSON, NULL when it
+ * succeeded): challenge and authorization valid or invalid, the order ready (all valid) or
+ * invalid, and the audit entry acme.validation.valid / .invalid, in one transaction.
+ */
+enum ra_acme_outcome ra_acme_chall_done(struct store *, int64_t id, const char *problem,
+					const char *actor, struct err *);
+/*
+ * The CSR matches the order: its DNS names (and no other kind of name) are exactly names
+ * (any order, case-insensitive, duplicates allowed), and its CN, if any, is one of them.
+ * 0, or -1 with a message naming the rule (pure; fuzzed by tests/fuzz/fuzz_acme_csr.c).
+ */
+int ra_acme_csr_match(const struct csr *, const char *const *names, size_t n, struct err *);
+/*
+ * finalize (7.4): a ready order (else NOT_READY) of acct with an active binding
+ * (EAB_UNUSABLE), a CSR (DER) that matches it (BAD_CSR), issued through ra_issue (profile
+ * server, the binding's organization, the order's names given; REFUSED with e's kind) with the
+ * order made valid and the audit entry acme.order.finalize in the certificate's transaction.
+ */
+enum ra_acme_outcome ra_acme_finalize(struct ca *, struct store *, int64_t id,
+				      const struct ra_acme_account *, const unsigned char *csr,
+				      size_t csrlen, const char *actor, struct err *);
+/* The certificate (DER, caller frees) of valid order id of account acct_id. */
+enum ra_acme_outcome ra_acme_cert_get(struct store *, int64_t id, int64_t acct_id,
+				      unsigned char **der, size_t *len, struct err *);
+
 /* 1 when the DNS name lies in one of the organization's domains (policy.c). */
 int ra_dns_in_org(const struct store_org *, const char *name);
 

@@ -1057,10 +1057,55 @@ struct store_acme_eab {
 int store_acme_eab_add(struct store *, struct store_acme_eab *, struct err *);
 /* ERR_NOTFOUND when there is no binding with this key id. */
 int store_acme_eab_get(struct store *, const char *kid, struct store_acme_eab *, struct err *);
+int store_acme_eab_get_id(struct store *, int64_t id, struct store_acme_eab *, struct err *);
 /* Binds an active, unbound binding to an account; ERR_CONFLICT when it is not (any more). */
 int store_acme_eab_bind(struct store *, int64_t id, int64_t account_id, time_t now, struct err *);
 /* Sets the status; ERR_NOTFOUND when there is no such key id. */
 int store_acme_eab_set_status(struct store *, const char *kid, const char *status, struct err *);
 void store_acme_eab_clear(struct store_acme_eab *); /* accepts NULL */
+
+/* ---- ACME orders and authorizations (store_acme_order.c, 0020; src/ra/acmeorder.c) ---- */
+struct store_acme_order {
+	int64_t id, account_id;
+	char *status;	   /* "pending", "ready", "processing", "valid", "invalid" */
+	char *identifiers; /* JSON array of {type, value} */
+	time_t expires;
+	char *serial; /* the certificate once valid, else NULL */
+	time_t created, updated;
+};
+/* Inserts a pending order and sets o->id. */
+int store_acme_order_add(struct store *, struct store_acme_order *, struct err *);
+/* ERR_NOTFOUND when there is no such order. */
+int store_acme_order_get(struct store *, int64_t id, struct store_acme_order *, struct err *);
+/* Moves an order from status from to to (serial: set when not NULL); ERR_CONFLICT otherwise. */
+int store_acme_order_move(struct store *, int64_t id, const char *from, const char *to,
+			  const char *serial, time_t now, struct err *);
+void store_acme_order_clear(struct store_acme_order *); /* accepts NULL */
+
+struct store_acme_authz {
+	int64_t id, order_id, account_id;
+	char type[8]; /* "dns", "ip" */
+	char *value;
+	char *status; /* "pending", "valid", "invalid", ... */
+	time_t expires;
+	char *token;	    /* the http-01 challenge's token */
+	char *chall_status; /* "pending", "processing", "valid", "invalid" */
+	time_t validated;   /* 0: not yet */
+	char *error;	    /* the challenge's problem document (JSON), or NULL */
+};
+/* Inserts a pending authorization with a pending challenge and sets a->id. */
+int store_acme_authz_add(struct store *, struct store_acme_authz *, struct err *);
+/* ERR_NOTFOUND when there is no such authorization. */
+int store_acme_authz_get(struct store *, int64_t id, struct store_acme_authz *, struct err *);
+/* The authorizations of an order, by id. */
+int store_acme_authz_list(struct store *, int64_t order_id, struct store_acme_authz **, size_t *,
+			  struct err *);
+/*
+ * Sets an authorization's status and its challenge's status, error (NULL: none) and
+ * validation time (0: none) when the challenge is still chall_from; ERR_CONFLICT otherwise.
+ */
+int store_acme_authz_move(struct store *, int64_t id, const char *chall_from, const char *status,
+			  const char *chall_status, const char *error, time_t now, struct err *);
+void store_acme_authz_clear(struct store_acme_authz *); /* accepts NULL */
 
 #endif

@@ -38,6 +38,7 @@ static const char SQL_ACME_EAB_INSERT[] =
     "INSERT INTO acme_eab (kid, org_id, names, sealed, status, created) VALUES ($1, $2, $3, $4, "
     "'active', $5) ON CONFLICT DO NOTHING RETURNING id";
 static const char SQL_ACME_EAB_GET[] = EAB_COLS " WHERE b.kid = $1";
+static const char SQL_ACME_EAB_GET_ID[] = EAB_COLS " WHERE b.id = $1";
 static const char SQL_ACME_EAB_BIND[] =
     "UPDATE acme_eab SET account_id = $2, bound = $3 WHERE id = $1 AND account_id IS NULL AND "
     "status = 'active'";
@@ -288,8 +289,9 @@ out:
 	return rc;
 }
 
-int
-store_acme_eab_get(struct store *s, const char *kid, struct store_acme_eab *b, struct err *e)
+/* One binding by key id (kid) or else by id. */
+static int
+eab_get(struct store *s, const char *kid, int64_t id, struct store_acme_eab *b, struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	const unsigned char *p;
@@ -298,9 +300,13 @@ store_acme_eab_get(struct store *s, const char *kid, struct store_acme_eab *b, s
 	int rc = -1, r;
 
 	memset(b, 0, sizeof(*b));
-	if ((st = store_stmt_get(s, SQL_ACME_EAB_GET, 0, "get ACME binding", e)) == NULL)
+	if ((st = store_stmt_get(s, kid != NULL ? SQL_ACME_EAB_GET : SQL_ACME_EAB_GET_ID, 0,
+				 "get ACME binding", e)) == NULL)
 		goto out;
-	stmt_text(s, st, 1, kid);
+	if (kid != NULL)
+		stmt_text(s, st, 1, kid);
+	else
+		stmt_int(s, st, 1, id);
 	if ((r = store_stmt_step(s, st, "get ACME binding", NULL, e)) == -1)
 		goto out;
 	if (r == 0) {
@@ -328,6 +334,18 @@ out:
 	if (rc == -1)
 		store_acme_eab_clear(b);
 	return rc;
+}
+
+int
+store_acme_eab_get(struct store *s, const char *kid, struct store_acme_eab *b, struct err *e)
+{
+	return eab_get(s, kid, 0, b, e);
+}
+
+int
+store_acme_eab_get_id(struct store *s, int64_t id, struct store_acme_eab *b, struct err *e)
+{
+	return eab_get(s, NULL, id, b, e);
 }
 
 int

@@ -1,0 +1,475 @@
+/*
+ * order: newOrder (RFC 8555 7.4), the order URL, authorizations (7.5), challenges (7.5.1,
+ * http-01 of 8.3), finalize (7.4) and the certificate (7.4.2).  The rules and the writes are
+ * src/ra/acmeorder.c's; validation runs off the request thread (validate.c).
+ *
+ * URLs: /acme/order/<id>, /acme/order/<id>/finalize, /acme/authz/<id>, /acme/chall/<id> (the
+ * authorization's one http-01 challenge), /acme/cert/<order id>.  Another account's object
+ * does not exist for the caller (404 malformed, as an unknown id).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+
+#include "acme_int.h"
+#include "util/b64.h"
+#include "util/sjson.h"
+#include "util/timefmt.h"
+
+#define ACME_CSR_MAX 16384 /* bytes of a finalize CSR (DER) */
+
+/* The id at the start of s into *id; *rest what follows it.  0, or -1 for no id. */
+static int
+acme_id_parse(const char *s, int64_t *id, const char **rest)
+{
+	size_t n = strspn(s, "0123456789");
+	char d[20];
+	long v;
+
+	if (n == 0 || n > 18 || s[0] == '0')
+		return -1;
+	memcpy(d, s, n);
+	d[n] = '\0';
+	if (util_parse_long(d, 1, 1L << 62, &v) == -1)
+		return -1;
+	*id = v;
+	*rest = s + n;
+	return 0;
+}
+
+/* The URL of ACME_PREFIX "/<kind>/<id><tail>" into out. */
+static void
+acme_obj_url(char *out, size_t n, const char *kind, int64_t id, const char *tail)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), ACME_PREFIX "/%s/%" PRId64 "%s", kind, id, tail);
+	acme_url(out, n, path);
+}
+
+/* An RFC 3339 time as a JSON string. */
+static json_t *
+acme_time(time_t t)
+{
+	char s[40];
+
+	if (timefmt_rfc3339(t, s, sizeof(s)) == -1)
+		s[0] = '\0';
+	return json_string(s);
+}
+
+/* The problem of an outcome of src/ra/acmeorder.c. */
+static int
+acme_order_problem(struct acme_ctx *c, enum ra_acme_outcome r, const struct err *e)
+{
+	switch (r) {
+	case RA_ACME_NOT_FOUND:
+		return acme_problem(c, 404, ACME_PROB_MALFORMED, e->msg, NULL);
+	case RA_ACME_EAB_UNUSABLE:
+		return acme_problem(c, 403, ACME_PROB_UNAUTHORIZED, e->msg, NULL);
+	case RA_ACME_NOT_READY:
+		return acme_problem(c, 403, ACME_PROB_ORDER_NOT_READY, e->msg, NULL);
+	case RA_ACME_BAD_CSR:
+	case RA_ACME_REFUSED:
+		return acme_problem(c, 400, ACME_PROB_BAD_CSR, e->msg, NULL);
+	default:
+		return acme_internal(c, ra_acme_outcome_names[r < RA_ACME__MAX ? r : RA_ACME_ERROR],
+				     e);
+	}
+}
+
+/* The order object (7.1.3). */
+static json_t *
+acme_order_json(const struct ra_acme_order *o)
+{
+	char url[ACME_URL_MAX];
+	json_t *j, *az = json_array(), *ids;
+
+	ids = json_loads(o->o.identifiers, 0, NULL);
+	for (size_t i = 0; i < o->naz; i++) {
+		acme_obj_url(url, sizeof(url), "authz", o->az[i].id, "");
+		json_array_append_new(az, json_string(url));
+	}
+	acme_obj_url(url, sizeof(url), "order", o->o.id, "/finalize");
+	j = json_pack("{s:s, s:o, s:o, s:o, s:s}", "status", o->o.status, "expires",
+		      acme_time(o->o.expires), "identifiers", ids != NULL ? ids : json_array(),
+		      "authorizations", az, "finalize", url);
+	if (j != NULL && strcmp(o->o.status, "valid") == 0) {
+		acme_obj_url(url, sizeof(url), "cert", o->o.id, "");
+		json_object_set_new(j, "certificate", json_string(url));
+	}
+	return j;
+}
+
+/* Answers with the order, its URL as Location. */
+static int
+acme_order_reply(struct acme_ctx *c, int status, const struct ra_acme_order *o)
+{
+	char loc[ACME_URL_MAX];
+
+	acme_obj_url(loc, sizeof(loc), "order", o->o.id, "");
+	return acme_json(c, status, acme_order_json(o), loc);
+}
+
+/* The challenge object (8): http-01, its URL, token, status, validated, error. */
+static json_t *
+acme_chall_json(const struct store_acme_authz *a)
+{
+	char url[ACME_URL_MAX];
+	json_t *j, *err;
+
+	acme_obj_url(url, sizeof(url), "chall", a->id, "");
+	j = json_pack("{s:s, s:s, s:s, s:s}", "type", "http-01", "url", url, "token", a->token,
+		      "status", a->chall_status);
+	if (j != NULL && a->validated != 0)
+		json_object_set_new(j, "validated", acme_time(a->validated));
+	if (j != NULL && a->error != NULL && (err = json_loads(a->error, 0, NULL)) != NULL)
+		json_object_set_new(j, "error", err);
+	return j;
+}
+
+/* The authorization object (7.1.4). */
+static json_t *
+acme_authz_json(const struct store_acme_authz *a)
+{
+	return json_pack("{s:s, s:o, s:{s:s, s:s}, s:[o]}", "status", a->status, "expires",
+			 acme_time(a->expires), "identifier", "type", a->type, "value", a->value,
+			 "challenges", acme_chall_json(a));
+}
+
+/* newOrder's identifiers into ids (at most RA_ACME_IDENTS_MAX); -1 after answering. */
+static int
+acme_idents_parse(struct acme_ctx *c, struct ra_acme_ident *ids, size_t *n)
+{
+	json_t *arr = NULL, *v;
+	const char *type, *value;
+	size_t i;
+	struct err e;
+
+	err_clear(&e);
+	if (c->payload == NULL ||
+	    sjson_array(c->payload, "identifiers", 1, &arr, "acme: newOrder", &e) == -1) {
+		acme_problem(c, 400, ACME_PROB_MALFORMED,
+			     err_is_set(&e) ? e.msg : "RFC 8555 7.4: newOrder takes identifiers",
+			     NULL);
+		return -1;
+	}
+	if (json_object_get(c->payload, "notBefore") != NULL ||
+	    json_object_get(c->payload, "notAfter") != NULL) {
+		acme_problem(c, 400, ACME_PROB_MALFORMED,
+			     "RFC 8555 7.4: notBefore and notAfter are not offered here", NULL);
+		return -1;
+	}
+	if (json_array_size(arr) == 0 || json_array_size(arr) > RA_ACME_IDENTS_MAX) {
+		acme_problem(c, 400, ACME_PROB_MALFORMED,
+			     "RFC 8555 7.4: an order has 1 to 100 identifiers", NULL);
+		return -1;
+	}
+	json_array_foreach(arr, i, v)
+	{
+		if (!json_is_object(v) ||
+		    sjson_string(v, "type", 1, &type, NULL, "acme: identifier", &e) == -1 ||
+		    sjson_string(v, "value", 1, &value, NULL, "acme: identifier", &e) == -1 ||
+		    strlen(type) >= sizeof(ids[i].type) || strlen(value) >= sizeof(ids[i].value)) {
+			acme_problem(c, 400, ACME_PROB_MALFORMED,
+				     err_is_set(&e)
+					 ? e.msg
+					 : "RFC 8555 7.1.4: an identifier is an object "
+					   "with a short type and a value of at most 253 "
+					   "bytes",
+				     NULL);
+			return -1;
+		}
+		snprintf(ids[i].type, sizeof(ids[i].type), "%s", type);
+		snprintf(ids[i].value, sizeof(ids[i].value), "%s", value);
+	}
+	*n = json_array_size(arr);
+	return 0;
+}
+
+/* rejectedIdentifier with a subproblem per refused identifier (7.3.3 subproblems). */
+static int
+acme_rejected(struct acme_ctx *c, const struct ra_acme_ident *ids, size_t n, const struct err *e)
+{
+	json_t *subs = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		if (ids[i].refusal != NULL)
+			json_array_append_new(
+			    subs, json_pack("{s:s, s:s, s:i, s:{s:s, s:s}}", "type",
+					    acme_prob_type(ACME_PROB_REJECTED_IDENTIFIER), "detail",
+					    ids[i].refusal, "status", 400, "identifier", "type",
+					    ids[i].type, "value", ids[i].value));
+	return acme_problem_ex(c, 400, ACME_PROB_REJECTED_IDENTIFIER, e->msg, NULL,
+			       json_pack("{s:o}", "subproblems", subs));
+}
+
+int
+acme_new_order(struct acme_ctx *c)
+{
+	struct ra_acme_ident *ids = NULL;
+	struct ra_acme_order o;
+	enum ra_acme_outcome r;
+	size_t n = 0;
+	struct err e;
+	int rc = 0;
+
+	memset(&o, 0, sizeof(o));
+	err_clear(&e);
+	if (acme_post_begin(c, ACME_AUTH_KID) == -1)
+		goto out;
+	ids = xcalloc(RA_ACME_IDENTS_MAX, sizeof(*ids));
+	if (acme_idents_parse(c, ids, &n) == -1)
+		goto out;
+	r = ra_acme_order_new(c->st, &c->acct, ids, n, c->actor, &o, &e);
+	if (r == RA_ACME_CREATED)
+		rc = acme_order_reply(c, 201, &o);
+	else if (r == RA_ACME_REJECTED)
+		rc = acme_rejected(c, ids, n, &e);
+	else
+		rc = acme_order_problem(c, r, &e);
+out:
+	for (size_t i = 0; ids != NULL && i < RA_ACME_IDENTS_MAX; i++)
+		free(ids[i].refusal);
+	free(ids);
+	ra_acme_order_clear(&o);
+	return rc;
+}
+
+/* POST /acme/order/<id>/finalize {csr} (7.4). */
+static int
+acme_finalize(struct acme_ctx *c, int64_t id)
+{
+	unsigned char *der = xmalloc(ACME_CSR_MAX);
+	const char *csr = NULL;
+	struct ra_acme_order o;
+	enum ra_acme_outcome r;
+	size_t len = 0;
+	struct err e;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	err_clear(&e);
+	if (c->payload == NULL ||
+	    sjson_string(c->payload, "csr", 1, &csr, NULL, "acme: finalize", &e) == -1) {
+		rc = acme_problem(c, 400, ACME_PROB_MALFORMED,
+				  err_is_set(&e) ? e.msg : "RFC 8555 7.4: finalize takes a csr",
+				  NULL);
+		goto out;
+	}
+	if (b64url_decode(der, ACME_CSR_MAX, &len, csr, strlen(csr)) == -1) {
+		rc = acme_problem(
+		    c, 400, ACME_PROB_BAD_CSR,
+		    "RFC 8555 7.4: csr is the base64url of a DER CSR (at most 16 KiB)", NULL);
+		goto out;
+	}
+	r = ra_acme_finalize(c->ca, c->st, id, &c->acct, der, len, c->actor, &e);
+	if (r != RA_ACME_OK) {
+		rc = acme_order_problem(c, r, &e);
+		goto out;
+	}
+	err_clear(&e);
+	r = ra_acme_order_get(c->st, id, c->acct.id, &o, &e);
+	rc = r == RA_ACME_OK ? acme_order_reply(c, 200, &o) : acme_order_problem(c, r, &e);
+out:
+	ra_acme_order_clear(&o);
+	free(der);
+	return rc;
+}
+
+int
+acme_order(struct acme_ctx *c, const char *rest)
+{
+	struct ra_acme_order o;
+	enum ra_acme_outcome r;
+	const char *tail = NULL;
+	int64_t id = 0;
+	struct err e;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	err_clear(&e);
+	if (acme_id_parse(rest, &id, &tail) == -1 ||
+	    (strcmp(tail, "") != 0 && strcmp(tail, "/finalize") != 0))
+		return acme_problem(c, 404, ACME_PROB_MALFORMED, "no such resource", NULL);
+	if (acme_post_begin(c, ACME_AUTH_KID) == -1)
+		return 0;
+	if (strcmp(tail, "/finalize") == 0)
+		return acme_finalize(c, id);
+	r = ra_acme_order_get(c->st, id, c->acct.id, &o, &e);
+	rc = r == RA_ACME_OK ? acme_order_reply(c, 200, &o) : acme_order_problem(c, r, &e);
+	ra_acme_order_clear(&o);
+	return rc;
+}
+
+int
+acme_authz(struct acme_ctx *c, const char *rest)
+{
+	struct store_acme_authz a;
+	enum ra_acme_outcome r;
+	const char *tail = NULL;
+	int64_t id = 0;
+	struct err e;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	err_clear(&e);
+	if (acme_id_parse(rest, &id, &tail) == -1 || *tail != '\0')
+		return acme_problem(c, 404, ACME_PROB_MALFORMED, "no such resource", NULL);
+	if (acme_post_begin(c, ACME_AUTH_KID) == -1)
+		return 0;
+	if (c->payload != NULL && json_object_size(c->payload) > 0)
+		return acme_problem(c, 400, ACME_PROB_MALFORMED,
+				    "RFC 8555 7.5.2: authorization deactivation is not offered yet",
+				    NULL);
+	r = ra_acme_authz_get(c->st, id, c->acct.id, &a, &e);
+	rc = r == RA_ACME_OK ? acme_json(c, 200, acme_authz_json(&a), NULL)
+			     : acme_order_problem(c, r, &e);
+	store_acme_authz_clear(&a);
+	return rc;
+}
+
+/* The key authorization of token (8.1): token "." base64url(the account key's thumbprint). */
+static void
+acme_keyauth(const struct acme_ctx *c, const char *token, char *out, size_t n)
+{
+	char t[64];
+
+	if (b64url_encode(t, sizeof(t), c->acct.thumb, JWS_THUMB_LEN) == -1)
+		fatalx("acme: thumbprint buffer");
+	snprintf(out, n, "%s.%s", token, t);
+}
+
+int
+acme_chall(struct acme_ctx *c, const char *rest)
+{
+	struct store_acme_authz a;
+	enum ra_acme_outcome r;
+	const char *tail = NULL;
+	char keyauth[RA_ACME_TOKEN_TEXT + 64], up[ACME_URL_MAX + 16], url[ACME_URL_MAX];
+	int64_t id = 0;
+	int start = 0, slot = 0;
+	struct err e;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	err_clear(&e);
+	if (acme_id_parse(rest, &id, &tail) == -1 || *tail != '\0')
+		return acme_problem(c, 404, ACME_PROB_MALFORMED, "no such resource", NULL);
+	if (acme_post_begin(c, ACME_AUTH_KID) == -1)
+		return 0;
+	/* POST-as-GET reads the challenge; a payload ({}) answers it (7.5.1) */
+	if (c->payload != NULL) {
+		if (!(slot = acme_validate_reserve()))
+			return acme_problem(c, 503, ACME_PROB_RATE_LIMITED,
+					    "too many validations at once; retry in a second",
+					    NULL);
+		r = ra_acme_chall_start(c->st, id, c->acct.id, &start, &a, &e);
+	} else {
+		r = ra_acme_authz_get(c->st, id, c->acct.id, &a, &e);
+	}
+	if (r != RA_ACME_OK) {
+		if (slot)
+			acme_validate_release();
+		rc = acme_order_problem(c, r, &e);
+		goto out;
+	}
+	if (start) {
+		acme_keyauth(c, a.token, keyauth, sizeof(keyauth));
+		if (acme_validate_start(c->ca, a.id, a.value, a.token, keyauth, c->actor) == -1) {
+			/* no thread: the challenge fails now rather than stay processing */
+			log_warn("acme: authorization %" PRId64 ": no validation thread", a.id);
+			ra_acme_chall_done(
+			    c->st, a.id,
+			    "{\"type\":\"urn:ietf:params:acme:error:serverInternal\","
+			    "\"detail\":\"the validation could not start\","
+			    "\"status\":500}",
+			    c->actor, &e);
+		}
+	} else if (slot) {
+		acme_validate_release();
+	}
+	acme_obj_url(url, sizeof(url), "authz", a.id, "");
+	snprintf(up, sizeof(up), "<%s>;rel=\"up\"", url);
+	{
+		const char *h[] = {"Link", up, NULL};
+		json_t *j = acme_chall_json(&a);
+		char *s = j != NULL ? json_dumps(j, JSON_INDENT(2)) : NULL;
+
+		rc = s != NULL ? acme_send(c->r, 200, "application/json", s, h)
+			       : acme_internal(c, "reply", &e);
+		free(s);
+		json_decref(j);
+	}
+out:
+	store_acme_authz_clear(&a);
+	return rc;
+}
+
+/* The PEM of x appended to b; -1 when it does not fit. */
+static int
+acme_pem_add(struct buf *b, X509 *x)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *p = NULL;
+	long n;
+	int rc = -1;
+
+	if (bio != NULL && PEM_write_bio_X509(bio, x) == 1 && (n = BIO_get_mem_data(bio, &p)) > 0)
+		rc = buf_append(b, p, (size_t)n);
+	BIO_free(bio);
+	return rc;
+}
+
+/* POST-as-GET /acme/cert/<order id> (7.4.2): the leaf and its issuing CA, Link rel="up". */
+int
+acme_cert(struct acme_ctx *c, const char *rest)
+{
+	const struct ca_issuing *ci;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	enum ra_acme_outcome r;
+	const char *tail = NULL;
+	X509 *leaf = NULL;
+	struct buf b;
+	char up[ACME_URL_MAX + 64];
+	int64_t id = 0;
+	size_t len = 0;
+	struct err e;
+	int rc = 0;
+
+	buf_init(&b, 256 * 1024);
+	err_clear(&e);
+	if (acme_id_parse(rest, &id, &tail) == -1 || *tail != '\0') {
+		rc = acme_problem(c, 404, ACME_PROB_MALFORMED, "no such resource", NULL);
+		goto out;
+	}
+	if (acme_post_begin(c, ACME_AUTH_KID) == -1)
+		goto out;
+	if ((r = ra_acme_cert_get(c->st, id, c->acct.id, &der, &len, &e)) != RA_ACME_OK) {
+		rc = acme_order_problem(c, r, &e);
+		goto out;
+	}
+	p = der;
+	ci = ca_issuing_of_der(c->ca, der, len);
+	if ((leaf = d2i_X509(NULL, &p, (long)len)) == NULL || ci == NULL ||
+	    acme_pem_add(&b, leaf) == -1 || acme_pem_add(&b, ci->cert) == -1) {
+		err_set(&e, ERR_INTERNAL, "order %" PRId64 ": the certificate chain", id);
+		rc = acme_internal(c, "certificate", &e);
+		goto out;
+	}
+	snprintf(up, sizeof(up), "<%s/ca/%s.crt>;rel=\"up\"", c->ca->base_url, ci->name);
+	{
+		const char *h[] = {"Link", up, NULL};
+
+		rc = acme_send(c->r, 200, "application/pem-certificate-chain", buf_cstr(&b), h);
+	}
+out:
+	X509_free(leaf);
+	free(der);
+	buf_free(&b);
+	return rc;
+}

@@ -1,0 +1,307 @@
+/*
+ * validate: http-01 validation (RFC 8555 8.3) off the request threads.  A POST to a challenge
+ * takes one of ACME_VALIDATIONS_MAX slots (none free: rateLimited) and the validation runs on
+ * a detached thread of its own, with its own store connection (ca_thread_store, closed when
+ * the thread ends), which records the outcome through ra_acme_chall_done.
+ *
+ * The fetch is libcurl's: http://<name>:<acme.http01_port>/.well-known/acme-challenge/<token>,
+ * at most 10 redirects to http or https (certificates not checked, as 8.3 allows) on port 80,
+ * 443 or acme.http01_port, ACME_HTTP01_BODY_MAX bytes and ACME_HTTP01_TIMEOUT seconds in all,
+ * no proxy.  Every connection passes the open-socket callback, which refuses the ports above
+ * and, unless acme.allow_private_addresses, every address acme_addr_public refuses: the rule
+ * holds for each address of each redirect, after resolution.  A test instance may give the
+ * address of the names (test.acme_resolve, refused at start without test.instance).
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "acme_int.h"
+
+static pthread_mutex_t validate_mu = PTHREAD_MUTEX_INITIALIZER;
+static int validate_running;
+
+int
+acme_validate_reserve(void)
+{
+	int ok;
+
+	pthread_mutex_lock(&validate_mu);
+	if ((ok = validate_running < ACME_VALIDATIONS_MAX))
+		validate_running++;
+	pthread_mutex_unlock(&validate_mu);
+	return ok;
+}
+
+void
+acme_validate_release(void)
+{
+	pthread_mutex_lock(&validate_mu);
+	if (validate_running > 0)
+		validate_running--;
+	pthread_mutex_unlock(&validate_mu);
+}
+
+/* 1 when the IPv4 address a (network order bytes) is public. */
+static int
+addr4_public(const unsigned char *a)
+{
+	static const struct {
+		unsigned char net[4];
+		int bits;
+	} no[] = {
+	    {{0, 0, 0, 0}, 8},	   {{10, 0, 0, 0}, 8},	    {{100, 64, 0, 0}, 10},
+	    {{127, 0, 0, 0}, 8},   {{169, 254, 0, 0}, 16},  {{172, 16, 0, 0}, 12},
+	    {{192, 0, 0, 0}, 24},  {{192, 0, 2, 0}, 24},    {{192, 168, 0, 0}, 16},
+	    {{198, 18, 0, 0}, 15}, {{198, 51, 100, 0}, 24}, {{203, 0, 113, 0}, 24},
+	    {{224, 0, 0, 0}, 4},   {{240, 0, 0, 0}, 4},
+	};
+	uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		uint32_t n = (uint32_t)no[i].net[0] << 24 | (uint32_t)no[i].net[1] << 16 |
+			     (uint32_t)no[i].net[2] << 8 | no[i].net[3];
+		uint32_t m = 0xffffffffu << (32 - no[i].bits);
+
+		if ((v & m) == n)
+			return 0;
+	}
+	return 1;
+}
+
+int
+acme_addr_public(const struct sockaddr *sa)
+{
+	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	const unsigned char *a;
+
+	if (sa == NULL)
+		return 0;
+	if (sa->sa_family == AF_INET)
+		return addr4_public(
+		    (const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)
+			->sin_addr);
+	if (sa->sa_family != AF_INET6)
+		return 0;
+	a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+	if (memcmp(a, mapped, 12) == 0)
+		return addr4_public(a + 12);
+	/* ::/8 (unspecified, loopback, compatible), fc00::/7, fe80::/10, fec0::/10, ff00::/8,
+	 * 2001:db8::/32, and 2000::/3 is the only global unicast space anyway */
+	if ((a[0] & 0xe0) != 0x20)
+		return 0;
+	if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8)
+		return 0;
+	return 1;
+}
+
+/* One validation: what the thread needs (owned by it) and what the fetch found. */
+struct vjob {
+	struct ca *ca;
+	int64_t id;
+	char host[RA_ACME_NAME_MAX];
+	char token[RA_ACME_TOKEN_TEXT];
+	char keyauth[RA_ACME_TOKEN_TEXT + 64];
+	char actor[96];
+	char body[ACME_HTTP01_BODY_MAX + 1];
+	size_t len;
+	int too_big;
+	char refused[160]; /* why the open-socket callback refused a connection */
+};
+
+static size_t
+vjob_write(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct vjob *j = arg;
+	size_t n = size * nmemb;
+
+	if (n > ACME_HTTP01_BODY_MAX - j->len) {
+		j->too_big = 1;
+		return 0;
+	}
+	memcpy(j->body + j->len, p, n);
+	j->len += n;
+	return n;
+}
+
+/* libcurl's open-socket callback: the port and address rules, then an ordinary socket. */
+static curl_socket_t
+vjob_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct vjob *j = arg;
+	const struct sockaddr *sa = &a->addr;
+	char text[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+
+	if (purpose != CURLSOCKTYPE_IPCXN)
+		return CURL_SOCKET_BAD;
+	if (sa->sa_family == AF_INET) {
+		port = ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, text,
+			  sizeof(text));
+	} else if (sa->sa_family == AF_INET6) {
+		port = ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+			  text, sizeof(text));
+	}
+	if (port != 80 && port != 443 && port != acme.http01_port) {
+		snprintf(j->refused, sizeof(j->refused),
+			 "RFC 8555 10.2: port %d is neither 80, 443 nor acme.http01_port", port);
+		return CURL_SOCKET_BAD;
+	}
+	if (!acme.allow_private && !acme_addr_public(sa)) {
+		snprintf(j->refused, sizeof(j->refused),
+			 "RFC 8555 10.2: %s is a private, loopback, link-local or reserved address "
+			 "(acme.allow_private_addresses = no)",
+			 text);
+		return CURL_SOCKET_BAD;
+	}
+	return socket(a->family, a->socktype, a->protocol);
+}
+
+/* The problem document (JSON text, caller frees) of a failed validation. */
+static char *
+vjob_problem(enum acme_prob p, const char *detail)
+{
+	json_t *j =
+	    json_pack("{s:s, s:s, s:i}", "type", acme_prob_type(p), "detail", detail, "status",
+		      p == ACME_PROB_CONNECTION || p == ACME_PROB_DNS ? 400 : 403);
+	char *s = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+
+	json_decref(j);
+	if (s == NULL)
+		fatalx("acme: out of memory");
+	return s;
+}
+
+/* The fetch and the comparison: NULL when valid, else the problem (caller frees). */
+static char *
+vjob_fetch(struct vjob *j)
+{
+	char url[RA_ACME_NAME_MAX + 128], res[3][RA_ACME_NAME_MAX + 80], msg[400];
+	struct curl_slist *rl = NULL;
+	CURL *h = curl_easy_init();
+	CURLcode cc;
+	long status = 0;
+	size_t n;
+
+	if (h == NULL)
+		return vjob_problem(ACME_PROB_SERVER_INTERNAL, "the validator could not start");
+	snprintf(url, sizeof(url), "http://%s:%ld/.well-known/acme-challenge/%s", j->host,
+		 acme.http01_port, j->token);
+	if (acme.test_resolve[0] != '\0') {
+		const long ports[3] = {acme.http01_port, 80, 443};
+
+		for (int i = 0; i < 3; i++) {
+			snprintf(res[i], sizeof(res[i]), "%s:%ld:%s", j->host, ports[i],
+				 acme.test_resolve);
+			rl = curl_slist_append(rl, res[i]);
+		}
+		curl_easy_setopt(h, CURLOPT_RESOLVE, rl);
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
+	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)ACME_HTTP01_TIMEOUT);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "shomei-acme-validator");
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, vjob_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, j);
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, vjob_socket);
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, j);
+	cc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(h);
+	curl_slist_free_all(rl);
+	if (j->too_big)
+		return vjob_problem(ACME_PROB_UNAUTHORIZED,
+				    "RFC 8555 8.3: the response is larger than 8 KiB");
+	if (j->refused[0] != '\0')
+		return vjob_problem(ACME_PROB_CONNECTION, j->refused);
+	if (cc == CURLE_COULDNT_RESOLVE_HOST)
+		return vjob_problem(ACME_PROB_DNS, "RFC 8555 8.3: the name does not resolve");
+	if (cc != CURLE_OK) {
+		snprintf(msg, sizeof(msg), "RFC 8555 8.3: fetching the challenge failed: %s",
+			 curl_easy_strerror(cc));
+		return vjob_problem(ACME_PROB_CONNECTION, msg);
+	}
+	if (status != 200) {
+		snprintf(msg, sizeof(msg), "RFC 8555 8.3: the challenge URL answered status %ld",
+			 status);
+		return vjob_problem(ACME_PROB_UNAUTHORIZED, msg);
+	}
+	/* the body, its trailing whitespace ignored (8.3), is the key authorization */
+	n = j->len;
+	while (n > 0 && (j->body[n - 1] == ' ' || j->body[n - 1] == '\t' ||
+			 j->body[n - 1] == '\r' || j->body[n - 1] == '\n'))
+		n--;
+	if (n != strlen(j->keyauth) || memcmp(j->body, j->keyauth, n) != 0)
+		return vjob_problem(ACME_PROB_INCORRECT_RESPONSE,
+				    "RFC 8555 8.3: the response is not the key authorization");
+	return NULL;
+}
+
+static void *
+vjob_main(void *arg)
+{
+	struct vjob *j = arg;
+	struct store *st;
+	char *problem = vjob_fetch(j);
+	enum ra_acme_outcome r = RA_ACME_ERROR;
+	struct err e;
+
+	err_clear(&e);
+	if ((st = ca_thread_store(j->ca, &e)) != NULL)
+		r = ra_acme_chall_done(st, j->id, problem, j->actor, &e);
+	if (r != RA_ACME_OK)
+		log_warn("acme: authorization %" PRId64
+			 ": the validation's outcome is not stored: %s",
+			 j->id, e.msg);
+	free(problem);
+	free(j);
+	acme_validate_release();
+	return NULL;
+}
+
+int
+acme_validate_start(struct ca *ca, int64_t id, const char *host, const char *token,
+		    const char *keyauth, const char *actor)
+{
+	struct vjob *j = xcalloc(1, sizeof(*j));
+	pthread_attr_t at;
+	pthread_t t;
+	int rc = -1;
+
+	j->ca = ca;
+	j->id = id;
+	snprintf(j->host, sizeof(j->host), "%s", host);
+	snprintf(j->token, sizeof(j->token), "%s", token);
+	snprintf(j->keyauth, sizeof(j->keyauth), "%s", keyauth);
+	snprintf(j->actor, sizeof(j->actor), "%s", actor);
+	if (pthread_attr_init(&at) != 0)
+		goto out;
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &at, vjob_main, j) == 0) {
+		j = NULL;
+		rc = 0;
+	}
+	pthread_attr_destroy(&at);
+out:
+	if (j != NULL) {
+		free(j);
+		acme_validate_release();
+	}
+	return rc;
+}

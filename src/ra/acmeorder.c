@@ -1,0 +1,632 @@
+/*
+ * acmeorder: the RA's side of ACME orders (RFC 8555 7.1.3, 7.4, 7.5, 8.3; the protocol is
+ * src/acme's): which identifiers an account may order (its binding's names, or the
+ * organization's domains, through the name policy), the life of an order and its
+ * authorizations (one http-01 challenge each), the outcome of a validation, and finalization
+ * through ra_issue, so that an ACME certificate is an organization's certificate like any
+ * other (its lists, statistics, audit chain).
+ *
+ * States move only by conditional updates (store_acme_order_move, store_acme_authz_move):
+ * challenge pending -> processing -> valid | invalid; authorization pending -> valid |
+ * invalid with it; order pending -> ready (all authorizations valid) | invalid (one invalid),
+ * ready -> valid in the certificate's own transaction.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "ra.h"
+#include "util/b64.h"
+#include "x509/x509.h"
+
+/* As in acme.c: each public function decides on its own error and hands it over at its end. */
+static void
+order_err_out(struct err *out, const struct err *le)
+{
+	if (le->code != ERR_OK)
+		err_set(out, le->code, "%s", le->msg);
+}
+
+void
+ra_acme_order_clear(struct ra_acme_order *o)
+{
+	if (o == NULL)
+		return;
+	store_acme_order_clear(&o->o);
+	STORE_LIST_FREE(o->az, o->naz, store_acme_authz_clear);
+	memset(o, 0, sizeof(*o));
+}
+
+/* 1 when name is one of the comma-separated names of list. */
+static int
+order_name_listed(const char *list, const char *name)
+{
+	size_t n, l = strlen(name);
+
+	while (*list != '\0') {
+		n = strcspn(list, ",");
+		if (n == l && strncmp(list, name, n) == 0)
+			return 1;
+		list += n + (list[n] == ',');
+	}
+	return 0;
+}
+
+/* The refusal (allocated) of one DNS identifier, lower-cased in place, or NULL when accepted. */
+static char *
+order_ident_refusal(const struct store_org *org, const char *names, struct ra_acme_ident *id)
+{
+	const struct profile *prof = profile_find("server");
+	GENERAL_NAMES *gns = NULL;
+	GENERAL_NAME *gn = NULL;
+	ASN1_IA5STRING *ia5 = NULL;
+	char esc[300], msg[512], *v = id->value;
+	size_t n = strlen(v);
+	struct err e;
+
+	err_clear(&e);
+	log_escape(esc, sizeof(esc), v, n);
+	msg[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		v[i] = (char)(v[i] >= 'A' && v[i] <= 'Z' ? v[i] + 32 : v[i]);
+	if (strcmp(id->type, "dns") != 0)
+		snprintf(msg, sizeof(msg),
+			 "RFC 8555 7.1.4: identifier type \"%s\" is not offered here (dns only)",
+			 id->type);
+	else if (v[0] == '*')
+		snprintf(msg, sizeof(msg),
+			 "RFC 8555 7.1.3: the wildcard %s needs dns-01, which this server does not "
+			 "offer yet",
+			 esc);
+	else if (n == 0 || n > 253 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-.") != n ||
+		 v[0] == '.' || v[0] == '-' || v[n - 1] == '.' || strstr(v, "..") != NULL ||
+		 strchr(v, '.') == NULL)
+		snprintf(msg, sizeof(msg), "RFC 1035: \"%s\" is no fully qualified host name", esc);
+	else if (*names != '\0' && !order_name_listed(names, v))
+		snprintf(msg, sizeof(msg), "%s is not among the names of the account's binding",
+			 esc);
+	else if (*names == '\0' && !ra_dns_in_org(org, v))
+		snprintf(msg, sizeof(msg), "%s is not within the domains of organization %s", esc,
+			 org->code);
+	if (msg[0] != '\0')
+		return xstrdup(msg);
+	if (prof == NULL || (gns = GENERAL_NAMES_new()) == NULL ||
+	    (gn = GENERAL_NAME_new()) == NULL || (ia5 = ASN1_IA5STRING_new()) == NULL ||
+	    ASN1_STRING_set(ia5, v, (int)n) != 1)
+		fatalx("acme: out of memory building a name");
+	GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
+	if (sk_GENERAL_NAME_push(gns, gn) == 0)
+		fatalx("acme: out of memory building a name");
+	if (ra_policy_names(org, prof, gns, &e) == -1)
+		snprintf(msg, sizeof(msg), "%.480s", e.msg);
+	GENERAL_NAMES_free(gns);
+	return msg[0] != '\0' ? xstrdup(msg) : NULL;
+}
+
+/*
+ * The binding of acct, active (EAB_UNUSABLE otherwise), and its organization: OK or the
+ * refusal.
+ */
+static enum ra_acme_outcome
+order_binding(struct store *st, const struct ra_acme_account *acct, struct store_acme_eab *b,
+	      struct store_org *org, struct err *e)
+{
+	if (acct->eab_id == 0) {
+		err_set(e, ERR_REFUSED,
+			"acme: the account has no External Account Binding, so no organization: "
+			"it orders nothing");
+		return RA_ACME_EAB_UNUSABLE;
+	}
+	if (store_acme_eab_get_id(st, acct->eab_id, b, e) == -1)
+		return RA_ACME_ERROR;
+	if (strcmp(b->status, "active") != 0) {
+		err_set(e, ERR_REFUSED, "acme: the account's binding %s is %s: no new orders",
+			b->kid, b->status);
+		return RA_ACME_EAB_UNUSABLE;
+	}
+	if (store_org_get(st, b->org_code, org, e) == -1)
+		return RA_ACME_ERROR;
+	return RA_ACME_OK;
+}
+
+/* Drops duplicate identifiers (after canonicalisation); returns the new count. */
+static size_t
+order_dedup(struct ra_acme_ident *ids, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t j;
+
+		for (j = 0; j < k; j++)
+			if (strcmp(ids[j].type, ids[i].type) == 0 &&
+			    strcmp(ids[j].value, ids[i].value) == 0)
+				break;
+		if (j == k)
+			ids[k++] = ids[i];
+		else
+			free(ids[i].refusal);
+	}
+	return k;
+}
+
+/* The order's rows (one transaction with its audit entry); *id the new order. */
+static int
+order_insert(struct store *st, const struct ra_acme_account *acct, const struct store_acme_eab *b,
+	     const struct ra_acme_ident *ids, size_t n, const char *actor, int64_t *id,
+	     struct err *e)
+{
+	struct store_acme_order o;
+	struct store_acme_authz a;
+	unsigned char raw[32];
+	char token[RA_ACME_TOKEN_TEXT], obj[48];
+	json_t *arr = json_array();
+	struct buf d;
+	char *text = NULL;
+	time_t now = util_now();
+	int rc = -1, intx = 0;
+
+	memset(&o, 0, sizeof(o));
+	buf_init(&d, 64 * 1024);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(
+		    arr, json_pack("{s:s, s:s}", "type", ids[i].type, "value", ids[i].value));
+	if ((text = json_dumps(arr, JSON_COMPACT)) == NULL)
+		fatalx("acme: out of memory");
+	o.account_id = acct->id;
+	o.identifiers = text;
+	o.expires = now + RA_ACME_ORDER_TTL;
+	o.created = now;
+	if (store_begin(st, e) == -1)
+		goto out;
+	intx = 1;
+	if (store_acme_order_add(st, &o, e) == -1)
+		goto out;
+	buf_printf(&d, "account=%" PRId64 " binding=%s org=%s names=", acct->id, b->kid,
+		   b->org_code);
+	for (size_t i = 0; i < n; i++) {
+		memset(&a, 0, sizeof(a));
+		randombytes_buf(raw, sizeof(raw));
+		if (b64url_encode(token, sizeof(token), raw, sizeof(raw)) == -1)
+			fatalx("acme: token buffer");
+		a.order_id = o.id;
+		a.account_id = acct->id;
+		snprintf(a.type, sizeof(a.type), "%s", ids[i].type);
+		a.value = (char *)ids[i].value;
+		a.expires = o.expires;
+		a.token = token;
+		if (store_acme_authz_add(st, &a, e) == -1)
+			goto out;
+		buf_printf(&d, "%s%s", i > 0 ? "," : "", ids[i].value);
+	}
+	snprintf(obj, sizeof(obj), "acme-order:%" PRId64, o.id);
+	if (store_audit_append(st, actor, "acme.order.create", obj, buf_cstr(&d), NULL, e) == -1 ||
+	    store_commit(st, e) == -1)
+		goto out;
+	intx = 0;
+	*id = o.id;
+	rc = 0;
+out:
+	if (intx)
+		store_rollback(st);
+	buf_free(&d);
+	json_decref(arr);
+	free(text);
+	return rc;
+}
+
+enum ra_acme_outcome
+ra_acme_order_new(struct store *st, const struct ra_acme_account *acct, struct ra_acme_ident *ids,
+		  size_t n, const char *actor, struct ra_acme_order *out, struct err *e_out)
+{
+	struct err le, *e = &le;
+	struct store_acme_eab b;
+	struct store_org org;
+	enum ra_acme_outcome r;
+	size_t refused = 0;
+	int64_t id = 0;
+
+	err_clear(&le);
+	memset(&b, 0, sizeof(b));
+	memset(&org, 0, sizeof(org));
+	memset(out, 0, sizeof(*out));
+	if ((r = order_binding(st, acct, &b, &org, e)) != RA_ACME_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if ((ids[i].refusal = order_ident_refusal(&org, b.names, &ids[i])) != NULL)
+			refused++;
+	for (size_t i = 0; refused == 1 && i < n; i++)
+		if (ids[i].refusal != NULL)
+			err_set(e, ERR_REFUSED, "acme: %s", ids[i].refusal);
+	if (refused > 1)
+		err_set(e, ERR_REFUSED, "acme: %zu of the order's %zu identifiers are refused",
+			refused, n);
+	if (refused > 0) {
+		r = RA_ACME_REJECTED;
+		goto out;
+	}
+	n = order_dedup(ids, n);
+	r = RA_ACME_ERROR;
+	if (order_insert(st, acct, &b, ids, n, actor, &id, e) == -1)
+		goto out;
+	if ((r = ra_acme_order_get(st, id, acct->id, out, e)) == RA_ACME_OK)
+		r = RA_ACME_CREATED;
+out:
+	store_acme_eab_clear(&b);
+	store_org_clear(&org);
+	order_err_out(e_out, &le);
+	return r;
+}
+
+enum ra_acme_outcome
+ra_acme_order_get(struct store *st, int64_t id, int64_t acct_id, struct ra_acme_order *out,
+		  struct err *e_out)
+{
+	struct err le, *e = &le;
+	enum ra_acme_outcome r = RA_ACME_ERROR;
+
+	err_clear(&le);
+	memset(out, 0, sizeof(*out));
+	if (store_acme_order_get(st, id, &out->o, e) == -1 || out->o.account_id != acct_id) {
+		if (e->code == ERR_NOTFOUND || !err_is_set(e)) {
+			err_clear(e);
+			err_set(e, ERR_NOTFOUND, "acme: no such order of this account");
+			r = RA_ACME_NOT_FOUND;
+		}
+		goto out;
+	}
+	if (store_acme_authz_list(st, id, &out->az, &out->naz, e) == -1)
+		goto out;
+	r = RA_ACME_OK;
+out:
+	if (r != RA_ACME_OK)
+		ra_acme_order_clear(out);
+	order_err_out(e_out, &le);
+	return r;
+}
+
+enum ra_acme_outcome
+ra_acme_authz_get(struct store *st, int64_t id, int64_t acct_id, struct store_acme_authz *out,
+		  struct err *e_out)
+{
+	struct err le, *e = &le;
+	enum ra_acme_outcome r = RA_ACME_ERROR;
+
+	err_clear(&le);
+	if (store_acme_authz_get(st, id, out, e) == -1 || out->account_id != acct_id) {
+		if (e->code == ERR_NOTFOUND || !err_is_set(e)) {
+			err_clear(e);
+			err_set(e, ERR_NOTFOUND, "acme: no such authorization of this account");
+			r = RA_ACME_NOT_FOUND;
+		}
+		store_acme_authz_clear(out);
+		goto out;
+	}
+	r = RA_ACME_OK;
+out:
+	order_err_out(e_out, &le);
+	return r;
+}
+
+enum ra_acme_outcome
+ra_acme_chall_start(struct store *st, int64_t id, int64_t acct_id, int *start,
+		    struct store_acme_authz *out, struct err *e_out)
+{
+	struct err le, *e = &le;
+	enum ra_acme_outcome r;
+
+	err_clear(&le);
+	*start = 0;
+	if ((r = ra_acme_authz_get(st, id, acct_id, out, e)) != RA_ACME_OK)
+		goto out;
+	if (strcmp(out->chall_status, "pending") != 0 || strcmp(out->status, "pending") != 0 ||
+	    out->expires < util_now())
+		goto out;
+	if (store_acme_authz_move(st, id, "pending", "pending", "processing", NULL, 0, e) == 0)
+		*start = 1;
+	else if (e->code != ERR_CONFLICT) { /* (another request started it: as it is) */
+		r = RA_ACME_ERROR;
+		goto out;
+	}
+	err_clear(e);
+	store_acme_authz_clear(out);
+	r = ra_acme_authz_get(st, id, acct_id, out, e);
+out:
+	order_err_out(e_out, &le);
+	return r;
+}
+
+/* After an authorization of order id changed: ready when all are valid, invalid when one is. */
+static int
+order_follow(struct store *st, int64_t id, int valid, struct err *e)
+{
+	struct store_acme_authz *az = NULL;
+	size_t n = 0, ok = 0;
+	struct err ce;
+	int rc = -1;
+
+	err_clear(&ce);
+	if (valid) {
+		if (store_acme_authz_list(st, id, &az, &n, e) == -1)
+			goto out;
+		for (size_t i = 0; i < n; i++)
+			ok += strcmp(az[i].status, "valid") == 0;
+	}
+	/* a conditional move that finds another status (an expired or finished order) is no
+	 * failure: the order stays as it is */
+	if ((!valid || ok == n) &&
+	    store_acme_order_move(st, id, "pending", valid ? "ready" : "invalid", NULL, util_now(),
+				  &ce) == -1 &&
+	    ce.code != ERR_CONFLICT) {
+		*e = ce;
+		goto out;
+	}
+	rc = 0;
+out:
+	STORE_LIST_FREE(az, n, store_acme_authz_clear);
+	return rc;
+}
+
+enum ra_acme_outcome
+ra_acme_chall_done(struct store *st, int64_t id, const char *problem, const char *actor,
+		   struct err *e_out)
+{
+	struct err le, *e = &le;
+	struct store_acme_authz a;
+	const char *res = problem == NULL ? "valid" : "invalid";
+	char obj[48], action[40], *detail = NULL;
+	enum ra_acme_outcome r = RA_ACME_ERROR;
+	int intx = 0;
+
+	err_clear(&le);
+	memset(&a, 0, sizeof(a));
+	snprintf(obj, sizeof(obj), "acme-authz:%" PRId64, id);
+	snprintf(action, sizeof(action), "acme.validation.%s", res);
+	if (store_begin(st, e) == -1)
+		goto out;
+	intx = 1;
+	if (store_acme_authz_get(st, id, &a, e) == -1 ||
+	    store_acme_authz_move(st, id, "processing", res, res, problem, util_now(), e) == -1 ||
+	    order_follow(st, a.order_id, problem == NULL, e) == -1)
+		goto out;
+	detail = xasprintf("account=%" PRId64 " order=%" PRId64 " %s:%s http-01%s%s", a.account_id,
+			   a.order_id, a.type, a.value, problem != NULL ? " " : "",
+			   problem != NULL ? problem : "");
+	if (store_audit_append(st, actor, action, obj, detail, NULL, e) == -1 ||
+	    store_commit(st, e) == -1)
+		goto out;
+	intx = 0;
+	r = RA_ACME_OK;
+out:
+	if (intx)
+		store_rollback(st);
+	store_acme_authz_clear(&a);
+	free(detail);
+	order_err_out(e_out, &le);
+	return r;
+}
+
+/* ---- finalize ---- */
+
+/* 1 when the n bytes of s equal one of names (case-insensitive); its index in *at. */
+static int
+order_name_at(const char *const *names, size_t n, const unsigned char *s, size_t len, size_t *at)
+{
+	if (memchr(s, '\0', len) != NULL)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (strlen(names[i]) == len && strncasecmp(names[i], (const char *)s, len) == 0) {
+			*at = i;
+			return 1;
+		}
+	return 0;
+}
+
+int
+ra_acme_csr_match(const struct csr *csr, const char *const *names, size_t n, struct err *e)
+{
+	unsigned char seen[RA_ACME_IDENTS_MAX];
+	const GENERAL_NAME *gn;
+	const X509_NAME_ENTRY *ne;
+	const ASN1_STRING *s;
+	char esc[300];
+	size_t at = 0;
+	int i, cn = -1;
+
+	if (n == 0 || n > RA_ACME_IDENTS_MAX)
+		return err_set(e, ERR_REFUSED, "acme: an order has 1 to %d identifiers",
+			       RA_ACME_IDENTS_MAX);
+	memset(seen, 0, sizeof(seen));
+	for (i = 0; csr->sans != NULL && i < sk_GENERAL_NAME_num(csr->sans); i++) {
+		gn = sk_GENERAL_NAME_value(csr->sans, i);
+		if (gn->type != GEN_DNS)
+			return err_set(e, ERR_REFUSED,
+				       "csr: RFC 8555 7.4: the CSR names something other than "
+				       "the order's DNS identifiers");
+		s = gn->d.dNSName;
+		if (!order_name_at(names, n, ASN1_STRING_get0_data(s),
+				   (size_t)ASN1_STRING_length(s), &at))
+			return err_set(e, ERR_REFUSED,
+				       "csr: RFC 8555 7.4: %s is not an identifier of the order",
+				       log_escape(esc, sizeof(esc),
+						  (const char *)ASN1_STRING_get0_data(s),
+						  (size_t)ASN1_STRING_length(s)));
+		seen[at] = 1;
+	}
+	for (size_t k = 0; k < n; k++)
+		if (!seen[k])
+			return err_set(e, ERR_REFUSED,
+				       "csr: RFC 8555 7.4: the CSR lacks the order's identifier %s",
+				       log_escape(esc, sizeof(esc), names[k], strlen(names[k])));
+	while ((cn = X509_NAME_get_index_by_NID(csr->subject, NID_commonName, cn)) >= 0) {
+		ne = X509_NAME_get_entry(csr->subject, cn);
+		s = X509_NAME_ENTRY_get_data(ne);
+		if (!order_name_at(names, n, ASN1_STRING_get0_data(s),
+				   (size_t)ASN1_STRING_length(s), &at))
+			return err_set(e, ERR_REFUSED,
+				       "csr: RFC 8555 7.4: the CSR's CN is not one of the order's "
+				       "identifiers");
+	}
+	return 0;
+}
+
+struct order_fin {
+	int64_t id;
+	const char *actor, *kid;
+	int64_t acct;
+};
+
+/* write_fn of the order's certificate: the order valid, its audit entry, in the same tx. */
+static int
+order_fin_write(struct store *st, const struct ca_issued *c, void *arg, struct err *e)
+{
+	const struct order_fin *f = arg;
+	char obj[48], detail[160];
+
+	snprintf(obj, sizeof(obj), "acme-order:%" PRId64, f->id);
+	snprintf(detail, sizeof(detail), "account=%" PRId64 " binding=%s serial=%s", f->acct,
+		 f->kid, c->serial);
+	if (store_acme_order_move(st, f->id, "ready", "valid", c->serial, util_now(), e) == -1 ||
+	    store_audit_append(st, f->actor, "acme.order.finalize", obj, detail, NULL, e) == -1)
+		return -1;
+	return 0;
+}
+
+/* The names of an order as an array of pointers into o's authorizations (caller frees). */
+static const char **
+order_names(const struct ra_acme_order *o)
+{
+	const char **v = xcalloc(o->naz > 0 ? o->naz : 1, sizeof(*v));
+
+	for (size_t i = 0; i < o->naz; i++)
+		v[i] = o->az[i].value;
+	return v;
+}
+
+/* The CN for a CSR's subject: its first CN (checked to be one of the names), or NULL. */
+static char *
+order_csr_cn(const struct csr *csr)
+{
+	int i = X509_NAME_get_index_by_NID(csr->subject, NID_commonName, -1);
+	unsigned char *u = NULL;
+	char *cn = NULL;
+	int len;
+
+	if (i < 0 || (len = ASN1_STRING_to_UTF8(
+			  &u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(csr->subject, i)))) < 0)
+		return NULL;
+	cn = xstrndup((const char *)u, (size_t)len);
+	OPENSSL_free(u);
+	return cn;
+}
+
+enum ra_acme_outcome
+ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_acme_account *acct,
+		 const unsigned char *der, size_t derlen, const char *actor, struct err *e_out)
+{
+	struct err le, *e = &le;
+	struct ra_acme_order o;
+	struct store_acme_eab b;
+	struct store_org org;
+	struct ra_issue_req q;
+	struct ca_issued issued;
+	struct order_fin fin;
+	struct csr *csr = NULL;
+	const char **names = NULL;
+	char *cn = NULL;
+	enum ra_acme_outcome r;
+
+	err_clear(&le);
+	memset(&b, 0, sizeof(b));
+	memset(&org, 0, sizeof(org));
+	memset(&issued, 0, sizeof(issued));
+	if ((r = ra_acme_order_get(st, id, acct->id, &o, e)) != RA_ACME_OK)
+		goto out;
+	if (strcmp(o.o.status, "ready") != 0) {
+		err_set(e, ERR_REFUSED, "acme: RFC 8555 7.4: the order is %s, not ready",
+			o.o.status);
+		r = RA_ACME_NOT_READY;
+		goto out;
+	}
+	if ((r = order_binding(st, acct, &b, &org, e)) != RA_ACME_OK)
+		goto out;
+	names = order_names(&o);
+	r = RA_ACME_BAD_CSR;
+	if (csr_parse(der, derlen, &csr, e) == -1 || ra_acme_csr_match(csr, names, o.naz, e) == -1)
+		goto out;
+	cn = order_csr_cn(csr);
+	memset(&q, 0, sizeof(q));
+	memset(&fin, 0, sizeof(fin));
+	fin.id = id;
+	fin.actor = actor;
+	fin.kid = b.kid;
+	fin.acct = acct->id;
+	q.profile = "server";
+	q.org_code = b.org_code;
+	q.csr = der;
+	q.csrlen = derlen;
+	q.csr_verified = 1;
+	q.cn = cn;
+	q.dns = names;
+	q.ndns = o.naz;
+	q.names_given = 1;
+	q.actor = actor;
+	q.write_fn = order_fin_write;
+	q.arg = &fin;
+	if (ra_issue(ca, st, &q, &issued, e) == -1) {
+		r = e->code == ERR_REFUSED    ? RA_ACME_REFUSED
+		    : e->code == ERR_CONFLICT ? RA_ACME_NOT_READY
+					      : RA_ACME_ERROR;
+		goto out;
+	}
+	r = RA_ACME_OK;
+out:
+	ca_issued_clear(&issued);
+	csr_free(csr);
+	free(cn);
+	free(names);
+	ra_acme_order_clear(&o);
+	store_acme_eab_clear(&b);
+	store_org_clear(&org);
+	order_err_out(e_out, &le);
+	return r;
+}
+
+enum ra_acme_outcome
+ra_acme_cert_get(struct store *st, int64_t id, int64_t acct_id, unsigned char **der, size_t *len,
+		 struct err *e_out)
+{
+	struct err le, *e = &le;
+	struct ra_acme_order o;
+	struct store_cert c;
+	enum ra_acme_outcome r;
+
+	err_clear(&le);
+	memset(&c, 0, sizeof(c));
+	*der = NULL;
+	*len = 0;
+	if ((r = ra_acme_order_get(st, id, acct_id, &o, e)) != RA_ACME_OK)
+		goto out;
+	if (strcmp(o.o.status, "valid") != 0 || o.o.serial == NULL) {
+		err_set(e, ERR_NOTFOUND, "acme: the order has no certificate (yet)");
+		r = RA_ACME_NOT_FOUND;
+		goto out;
+	}
+	r = RA_ACME_ERROR;
+	if (store_cert_get(st, o.o.serial, &c, e) == -1)
+		goto out;
+	*der = c.der;
+	*len = c.derlen;
+	c.der = NULL;
+	r = RA_ACME_OK;
+out:
+	store_cert_clear(&c);
+	ra_acme_order_clear(&o);
+	order_err_out(e_out, &le);
+	return r;
+}

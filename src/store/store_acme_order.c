@@ -1,0 +1,280 @@
+/*
+ * store_acme_order: ACME orders and authorizations with their http-01 challenge (0020;
+ * src/ra/acmeorder.c).  The moves are conditional updates (the expected former status in the
+ * WHERE clause): a move that finds another status is ERR_CONFLICT, so two validations or two
+ * finalizations of one object cannot both win.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+#define ORDER_COLS                                                                                 \
+	"SELECT id, account_id, status, identifiers, expires, serial, created, updated FROM "      \
+	"acme_orders"
+static const char SQL_ORDER_INSERT[] =
+    "INSERT INTO acme_orders (account_id, status, identifiers, expires, created, updated) "
+    "VALUES ($1, 'pending', $2, $3, $4, $4) RETURNING id";
+static const char SQL_ORDER_GET[] = ORDER_COLS " WHERE id = $1";
+static const char SQL_ORDER_MOVE[] =
+    "UPDATE acme_orders SET status = $3, serial = COALESCE($4, serial), updated = $5 WHERE "
+    "id = $1 AND status = $2";
+
+#define AUTHZ_COLS                                                                                 \
+	"SELECT id, order_id, account_id, type, value, status, expires, token, chall_status, "     \
+	"validated, error FROM acme_authzs"
+static const char SQL_AUTHZ_INSERT[] =
+    "INSERT INTO acme_authzs (order_id, account_id, type, value, status, expires, token, "
+    "chall_status) VALUES ($1, $2, $3, $4, 'pending', $5, $6, 'pending') RETURNING id";
+static const char SQL_AUTHZ_GET[] = AUTHZ_COLS " WHERE id = $1";
+static const char SQL_AUTHZ_LIST[] = AUTHZ_COLS " WHERE order_id = $1 ORDER BY id";
+static const char SQL_AUTHZ_MOVE[] =
+    "UPDATE acme_authzs SET status = $3, chall_status = $4, error = $5, validated = $6 WHERE "
+    "id = $1 AND chall_status = $2";
+
+/* ---- orders ---- */
+
+int
+store_acme_order_add(struct store *s, struct store_acme_order *o, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, r;
+
+	if ((st = store_stmt_get(s, SQL_ORDER_INSERT, 0, "add ACME order", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, o->account_id);
+	stmt_text(s, st, 2, o->identifiers);
+	stmt_int(s, st, 3, (int64_t)o->expires);
+	stmt_int(s, st, 4, (int64_t)o->created);
+	if ((r = store_stmt_step(s, st, "add ACME order", NULL, e)) == -1)
+		goto out;
+	if (r == 0) {
+		err_set(e, ERR_INTERNAL, "store: an ACME order insert returned no id");
+		goto out;
+	}
+	o->id = col_int(s, st, 0);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_acme_order_get(struct store *s, int64_t id, struct store_acme_order *o, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, r;
+
+	memset(o, 0, sizeof(*o));
+	if ((st = store_stmt_get(s, SQL_ORDER_GET, 0, "get ACME order", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, id);
+	if ((r = store_stmt_step(s, st, "get ACME order", NULL, e)) == -1)
+		goto out;
+	if (r == 0) {
+		err_set(e, ERR_NOTFOUND, "store: no such ACME order");
+		goto out;
+	}
+	o->id = col_int(s, st, 0);
+	o->account_id = col_int(s, st, 1);
+	o->status = col_str(s, st, 2);
+	o->identifiers = col_str(s, st, 3);
+	o->expires = (time_t)col_int(s, st, 4);
+	o->serial = col_dup(s, st, 5);
+	o->created = (time_t)col_int(s, st, 6);
+	o->updated = (time_t)col_int(s, st, 7);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_acme_order_move(struct store *s, int64_t id, const char *from, const char *to,
+		      const char *serial, time_t now, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if ((st = store_stmt_get(s, SQL_ORDER_MOVE, 0, "move ACME order", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, id);
+	stmt_text(s, st, 2, from);
+	stmt_text(s, st, 3, to);
+	if (serial != NULL)
+		stmt_text(s, st, 4, serial);
+	else
+		s->drv->bind_null(st, 4);
+	stmt_int(s, st, 5, (int64_t)now);
+	if (store_stmt_step(s, st, "move ACME order", NULL, e) == -1)
+		goto out;
+	if (s->drv->changes(st) == 0) {
+		err_set(e, ERR_CONFLICT, "store: ACME order %" PRId64 " is not %s", id, from);
+		goto out;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+void
+store_acme_order_clear(struct store_acme_order *o)
+{
+	if (o == NULL)
+		return;
+	free(o->status);
+	free(o->identifiers);
+	free(o->serial);
+	memset(o, 0, sizeof(*o));
+}
+
+/* ---- authorizations ---- */
+
+int
+store_acme_authz_add(struct store *s, struct store_acme_authz *a, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, r;
+
+	if ((st = store_stmt_get(s, SQL_AUTHZ_INSERT, 0, "add ACME authorization", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, a->order_id);
+	stmt_int(s, st, 2, a->account_id);
+	stmt_text(s, st, 3, a->type);
+	stmt_text(s, st, 4, a->value);
+	stmt_int(s, st, 5, (int64_t)a->expires);
+	stmt_text(s, st, 6, a->token);
+	if ((r = store_stmt_step(s, st, "add ACME authorization", NULL, e)) == -1)
+		goto out;
+	if (r == 0) {
+		err_set(e, ERR_INTERNAL, "store: an ACME authorization insert returned no id");
+		goto out;
+	}
+	a->id = col_int(s, st, 0);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+/* Fills a from a row of AUTHZ_COLS. */
+static void
+authz_row(struct store *s, struct drv_stmt *st, struct store_acme_authz *a)
+{
+	const char *t = s->drv->column_text(st, 3);
+
+	a->id = col_int(s, st, 0);
+	a->order_id = col_int(s, st, 1);
+	a->account_id = col_int(s, st, 2);
+	snprintf(a->type, sizeof(a->type), "%s", t != NULL ? t : "");
+	a->value = col_str(s, st, 4);
+	a->status = col_str(s, st, 5);
+	a->expires = (time_t)col_int(s, st, 6);
+	a->token = col_str(s, st, 7);
+	a->chall_status = col_str(s, st, 8);
+	a->validated = (time_t)col_int_or(s, st, 9, 0);
+	a->error = col_dup(s, st, 10);
+}
+
+int
+store_acme_authz_get(struct store *s, int64_t id, struct store_acme_authz *a, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, r;
+
+	memset(a, 0, sizeof(*a));
+	if ((st = store_stmt_get(s, SQL_AUTHZ_GET, 0, "get ACME authorization", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, id);
+	if ((r = store_stmt_step(s, st, "get ACME authorization", NULL, e)) == -1)
+		goto out;
+	if (r == 0) {
+		err_set(e, ERR_NOTFOUND, "store: no such ACME authorization");
+		goto out;
+	}
+	authz_row(s, st, a);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_acme_authz_list(struct store *s, int64_t order_id, struct store_acme_authz **out,
+		      size_t *nout, struct err *e)
+{
+	struct drv_stmt *st;
+	struct store_acme_authz *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = -1, r;
+
+	*out = NULL;
+	*nout = 0;
+	if ((st = store_stmt_get(s, SQL_AUTHZ_LIST, 0, "list ACME authorizations", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, order_id);
+	while ((r = store_stmt_step(s, st, "list ACME authorizations", NULL, e)) == 1) {
+		store_array_grow((void **)&v, &cap, n, sizeof(*v));
+		memset(&v[n], 0, sizeof(v[n]));
+		authz_row(s, st, &v[n]);
+		n++;
+	}
+	if (r == -1)
+		goto out;
+	*out = v;
+	*nout = n;
+	v = NULL;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	STORE_LIST_FREE(v, n, store_acme_authz_clear);
+	return rc;
+}
+
+int
+store_acme_authz_move(struct store *s, int64_t id, const char *chall_from, const char *status,
+		      const char *chall_status, const char *error, time_t now, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if ((st = store_stmt_get(s, SQL_AUTHZ_MOVE, 0, "move ACME authorization", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, id);
+	stmt_text(s, st, 2, chall_from);
+	stmt_text(s, st, 3, status);
+	stmt_text(s, st, 4, chall_status);
+	if (error != NULL)
+		stmt_text(s, st, 5, error);
+	else
+		s->drv->bind_null(st, 5);
+	stmt_int_or_null(s, st, 6, (int64_t)now, 0);
+	if (store_stmt_step(s, st, "move ACME authorization", NULL, e) == -1)
+		goto out;
+	if (s->drv->changes(st) == 0) {
+		err_set(e, ERR_CONFLICT,
+			"store: the challenge of ACME authorization %" PRId64 " is not %s", id,
+			chall_from);
+		goto out;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+void
+store_acme_authz_clear(struct store_acme_authz *a)
+{
+	if (a == NULL)
+		return;
+	free(a->value);
+	free(a->status);
+	free(a->token);
+	free(a->chall_status);
+	free(a->error);
+	memset(a, 0, sizeof(*a));
+}

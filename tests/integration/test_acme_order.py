@@ -1,0 +1,228 @@
+"""ACME orders (RFC 8555 7.4, issue 14, second slice) against the real server on both store
+backends, driven by python3-acme: an account with External Account Binding orders a name of its
+binding, answers http-01 from a small HTTP server of the test's on 127.0.0.1 (the server's
+validator reaches it through acme.http01_port, acme.allow_private_addresses and
+test.acme_resolve, a test instance's setting), finalizes and downloads a chain that
+`openssl verify` accepts.  Then the refusals: a name outside the binding (rejectedIdentifier
+with a subproblem), finalize before ready (orderNotReady), a CSR with another name (badCSR), a
+wrong key authorization (incorrectResponse), a loopback address without
+acme.allow_private_addresses (connection), a suspended binding (unauthorized)."""
+import datetime
+import http.server
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import stop_server
+from test_acme import (ERR, acme_server, b64u, client, eab_create, nonce, post, problem,
+                       session)
+
+acme_client = pytest.importorskip("acme.client")
+from acme import crypto_util, messages  # noqa: E402
+import josepy as jose  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+
+NAME = "www.example.ac.jp"
+
+
+class Responder:
+    """http-01 answers: GET /.well-known/acme-challenge/<token> -> answers[token]."""
+
+    def __init__(self):
+        answers = self.answers = {}
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                tok = self.path.rsplit("/", 1)[-1]
+                body = answers.get(tok)
+                if not self.path.startswith("/.well-known/acme-challenge/") or body is None:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.end_headers()
+                self.wfile.write(body.encode() + b"\n")
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def csr_for(*names):
+    k = ec.generate_private_key(ec.SECP256R1())
+    pem = k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                          serialization.NoEncryption())
+    return crypto_util.make_csr(pem, list(names))
+
+
+def account(ca, srv, *eab_args):
+    kid, hmac = eab_create(ca, *eab_args)
+    key = jose.JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
+    cl, net = client(srv, key, jose.ES256)
+    eab = messages.ExternalAccountBinding.from_data(key.public_key(), kid, hmac, cl.directory)
+    regr = cl.new_account(messages.NewRegistration.from_data(
+        email="admin@example.ac.jp", terms_of_service_agreed=True,
+        external_account_binding=eab))
+    return cl, key, regr, kid
+
+
+def http01(order):
+    authz = order.authorizations[0]
+    return authz, [c for c in authz.body.challenges if c.chall.typ == "http-01"][0]
+
+
+def wait_authz(cl, url, deadline=15):
+    end = time.time() + deadline
+    while time.time() < end:
+        a = cl._authzr_from_response(cl._post_as_get(url), uri=url)
+        if a.body.status != messages.STATUS_PENDING:
+            return a
+        time.sleep(0.2)
+    raise AssertionError("authorization still pending")
+
+
+def conf(port, private=True):
+    return ("test.instance = yes\nacme.http01_port = %d\ntest.acme_resolve = 127.0.0.1\n"
+            "acme.allow_private_addresses = %s\n" % (port, "yes" if private else "no"))
+
+
+def test_acme_order_http01(ca, tmp_path):
+    resp = Responder()
+    srv = acme_server(ca, conf(resp.port))
+    try:
+        cl, key, regr, kid = account(ca, srv, "--names", NAME + ",mail.example.ac.jp")
+        s = session(srv)
+
+        # a name outside the binding: rejectedIdentifier, a subproblem for it alone
+        with pytest.raises(messages.Error) as ei:
+            cl.new_order(csr_for(NAME, "other.example.ac.jp"))
+        assert ei.value.typ == ERR + "rejectedIdentifier", ei.value
+        subs = ei.value.subproblems
+        assert len(subs) == 1 and subs[0].identifier.value == "other.example.ac.jp", subs
+        with pytest.raises(messages.Error) as ei:
+            cl.new_order(csr_for("*.example.ac.jp"))
+        assert ei.value.typ == ERR + "rejectedIdentifier" and "dns-01" in ei.value.detail
+
+        # the order: pending, one authorization with an http-01 challenge
+        csr = csr_for(NAME)
+        order = cl.new_order(csr)
+        assert order.body.status.name == "pending" and order.uri.startswith(srv.https + "/acme/order/")
+        assert [i.value for i in order.body.identifiers] == [NAME]
+        authz, chall = http01(order)
+        assert authz.body.identifier.value == NAME and authz.body.status.name == "pending"
+        assert len(chall.chall.token) >= 16  # 128 bits and more
+        # finalize before ready: orderNotReady
+        from cryptography import x509 as cx509
+        der = cx509.load_pem_x509_csr(csr).public_bytes(serialization.Encoding.DER)
+        r = post(s, order.body.finalize, key, jose.ES256, {"csr": b64u(der)}, nonce(s, srv),
+                 kid=regr.uri)
+        problem(r, 403, "orderNotReady")
+
+        # http-01: the key authorization served on the responder's port; answered, polled
+        response, validation = chall.chall.response_and_validation(key)
+        resp.answers[chall.chall.encode("token")] = validation
+        t0 = time.time()
+        ans = cl.answer_challenge(chall, response)
+        assert ans.body.status.name in ("processing", "valid")
+        assert time.time() - t0 < 2, "validation is off the request thread"
+        a = wait_authz(cl, authz.uri)
+        assert a.body.status.name == "valid", a
+        o = messages.Order.from_json(cl._post_as_get(order.uri).json())
+        assert o.status.name == "ready"
+
+        # a CSR with another name: badCSR; the order stays ready
+        other = cx509.load_pem_x509_csr(csr_for("mail.example.ac.jp")).public_bytes(
+            serialization.Encoding.DER)
+        r = post(s, order.body.finalize, key, jose.ES256, {"csr": b64u(other)},
+                 nonce(s, srv), kid=regr.uri)
+        problem(r, 400, "badCSR")
+
+        # finalize, download, verify
+        deadline = datetime.datetime.now() + datetime.timedelta(seconds=20)
+        done = cl.finalize_order(order, deadline)
+        assert done.body.status.name == "valid" and done.body.certificate
+        pems = done.fullchain_pem.split("-----END CERTIFICATE-----")
+        assert len([p for p in pems if "BEGIN" in p]) == 2, done.fullchain_pem
+        leaf, inter = (p + "-----END CERTIFICATE-----\n" for p in pems[:2])
+        (tmp_path / "leaf.pem").write_text(leaf.lstrip())
+        (tmp_path / "inter.pem").write_text(inter.lstrip())
+        v = subprocess.run(["openssl", "verify", "-CAfile", srv.cafile, "-untrusted",
+                            str(tmp_path / "inter.pem"), str(tmp_path / "leaf.pem")],
+                           capture_output=True)
+        assert v.returncode == 0, v
+        txt = subprocess.run(["openssl", "x509", "-noout", "-text", "-in",
+                              str(tmp_path / "leaf.pem")], capture_output=True).stdout.decode()
+        assert "DNS:" + NAME in txt and "O = Example University" in txt, txt
+        cr = cl._post_as_get(done.body.certificate)
+        assert cr.headers["Content-Type"] == "application/pem-certificate-chain"
+        ups = cl._get_links(cr, "up")
+        # rel="up": the issuing CA under the configured base_url, as the plain listener serves it
+        path = "/ca/" + ups[0].rsplit("/ca/", 1)[1]
+        assert len(ups) == 1 and path.endswith(".crt"), ups
+        got = s.get(srv.http + path)
+        assert got.status_code == 200
+        mine = cx509.load_pem_x509_certificate(inter.lstrip().encode())
+        assert got.content in (mine.public_bytes(serialization.Encoding.DER),
+                               mine.public_bytes(serialization.Encoding.PEM)), got.content[:40]
+        # the certificate is the organization's: listed with it, audited with the binding
+        audit = ca.ok("audit", "list")
+        for action in ("acme.order.create", "acme.validation.valid", "acme.order.finalize"):
+            assert action in audit, action
+        assert kid in audit
+        # another account cannot read the order
+        cl2, key2, regr2, _ = account(ca, srv)
+        r = post(s, order.uri, key2, jose.ES256, None, nonce(s, srv), kid=regr2.uri)
+        problem(r, 404, "malformed")
+
+        # a wrong key authorization: incorrectResponse, authorization and order invalid
+        order = cl.new_order(csr_for("mail.example.ac.jp"))
+        authz, chall = http01(order)
+        resp.answers[chall.chall.encode("token")] = "not-the-key-authorization"
+        cl.answer_challenge(chall, chall.chall.response(key))
+        a = wait_authz(cl, authz.uri)
+        assert a.body.status.name == "invalid"
+        assert a.body.challenges[0].error.typ == ERR + "incorrectResponse"
+        o = messages.Order.from_json(cl._post_as_get(order.uri).json())
+        assert o.status.name == "invalid"
+        assert "acme.validation.invalid" in ca.ok("audit", "list")
+
+        # a suspended binding orders nothing
+        ca.ok("acme", "eab", "suspend", kid)
+        with pytest.raises(messages.Error) as ei:
+            cl.new_order(csr_for(NAME))
+        assert ei.value.typ == ERR + "unauthorized"
+        assert ca.ok("audit", "verify")
+    finally:
+        stop_server(srv)
+        resp.close()
+
+
+def test_acme_order_private_address(ca_sqlite):
+    """Without acme.allow_private_addresses the validator refuses loopback: connection."""
+    resp = Responder()
+    srv = acme_server(ca_sqlite, conf(resp.port, private=False))
+    try:
+        cl, key, regr, kid = account(ca_sqlite, srv)
+        order = cl.new_order(csr_for(NAME))
+        authz, chall = http01(order)
+        response, validation = chall.chall.response_and_validation(key)
+        resp.answers[chall.chall.encode("token")] = validation
+        cl.answer_challenge(chall, response)
+        a = wait_authz(cl, authz.uri)
+        assert a.body.status.name == "invalid"
+        err = a.body.challenges[0].error
+        assert err.typ == ERR + "connection" and "127.0.0.1" in err.detail, err
+    finally:
+        stop_server(srv)
+        resp.close()
