@@ -439,7 +439,8 @@ ra_acme_csr_match(const struct csr *csr, const char *const *names, size_t n, str
 	int i, cn = -1;
 
 	if (n == 0 || n > RA_ACME_IDENTS_MAX)
-		return err_set(e, ERR_REFUSED, "acme: an order has 1 to %d identifiers",
+		return err_set(e, ERR_REFUSED,
+			       "csr: RFC 8555 7.4: an order has 1 to %d identifiers",
 			       RA_ACME_IDENTS_MAX);
 	memset(seen, 0, sizeof(seen));
 	for (i = 0; csr->sans != NULL && i < sk_GENERAL_NAME_num(csr->sans); i++) {

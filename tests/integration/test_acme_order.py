@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import stop_server
+from conftest import start_server, stop_server
 from test_acme import (ERR, acme_server, b64u, client, eab_create, nonce, post, problem,
                        session)
 
@@ -226,3 +226,11 @@ def test_acme_order_private_address(ca_sqlite):
     finally:
         stop_server(srv)
         resp.close()
+
+
+def test_acme_resolve_needs_test_instance(ca_sqlite):
+    """test.acme_resolve outside a test instance stops serve at start."""
+    with pytest.raises(AssertionError) as ei:
+        srv = start_server(ca_sqlite, "test.acme_resolve = 127.0.0.1\n")
+        stop_server(srv)
+    assert "test.acme_resolve is set but test.instance is not" in str(ei.value)

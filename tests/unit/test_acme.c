@@ -14,7 +14,13 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "acme/acme.h"
 #include "ra/ra.h"
+#include "tu_x509.h"
+#include "x509/x509.h"
 #include "util/b64.h"
 #include "util/jws.h"
 
@@ -820,6 +826,252 @@ test_faults(void **state)
 	EVP_PKEY_free(k);
 }
 
+/* ra_acme_csr_match on a CSR made with subject subj and SANs san. */
+static int
+csr_match(const char *subj, const char *san, const char *const *names, size_t n)
+{
+	struct csr *c = NULL;
+	unsigned char *der;
+	int len, rc;
+	struct err e;
+
+	err_clear(&e);
+	der = tu_csr_ex(subj, san, &len);
+	OK(csr_parse(der, (size_t)len, &c, &e));
+	rc = ra_acme_csr_match(c, names, n, &e);
+	if (rc == -1)
+		assert_non_null(strstr(e.msg, "RFC 8555 7.4"));
+	csr_free(c);
+	OPENSSL_free(der);
+	return rc;
+}
+
+/* The CSR names exactly the order's identifiers: order, case and a CN among them are free. */
+static void
+test_csr_match(void **state)
+{
+	const char *const two[] = {"www.example.co.jp", "mail.example.co.jp"};
+	const char *const one[] = {"www.example.co.jp"};
+
+	(void)state;
+	OK(csr_match("", "DNS:www.example.co.jp", one, 1));
+	OK(csr_match("/CN=WWW.example.co.jp", "DNS:www.example.co.jp", one, 1));
+	OK(csr_match("", "DNS:mail.example.co.jp,DNS:WWW.example.co.jp", two, 2));
+	OK(csr_match("/CN=mail.example.co.jp",
+		     "DNS:mail.example.co.jp,DNS:www.example.co.jp,"
+		     "DNS:www.example.co.jp",
+		     two, 2));
+	/* a name missing, one more, another kind, a CN that is none of them, no SAN at all */
+	assert_int_equal(csr_match("", "DNS:www.example.co.jp", two, 2), -1);
+	assert_int_equal(csr_match("", "DNS:www.example.co.jp,DNS:x.example.co.jp", one, 1), -1);
+	assert_int_equal(csr_match("", "DNS:www.example.co.jp,IP:192.0.2.1", one, 1), -1);
+	assert_int_equal(csr_match("/CN=other.example.co.jp", "DNS:www.example.co.jp", one, 1), -1);
+	assert_int_equal(csr_match("/CN=www.example.co.jp", NULL, one, 1), -1);
+	assert_int_equal(csr_match("", "DNS:www.example.co.jp", one, 0), -1);
+}
+
+/* acme_addr_public on a textual address. */
+static int
+addr_public(const char *text)
+{
+	struct sockaddr_in a4;
+	struct sockaddr_in6 a6;
+
+	memset(&a4, 0, sizeof(a4));
+	memset(&a6, 0, sizeof(a6));
+	if (inet_pton(AF_INET, text, &a4.sin_addr) == 1) {
+		a4.sin_family = AF_INET;
+		return acme_addr_public((const struct sockaddr *)&a4);
+	}
+	assert_int_equal(inet_pton(AF_INET6, text, &a6.sin6_addr), 1);
+	a6.sin6_family = AF_INET6;
+	return acme_addr_public((const struct sockaddr *)&a6);
+}
+
+/* http-01 connects to public addresses only (unless acme.allow_private_addresses). */
+static void
+test_addr_rule(void **state)
+{
+	static const char *const no[] = {
+	    "127.0.0.1",
+	    "10.1.2.3",
+	    "172.16.0.1",
+	    "172.31.255.255",
+	    "192.168.1.1",
+	    "169.254.1.1",
+	    "100.64.0.1",
+	    "0.0.0.0",
+	    "224.0.0.1",
+	    "255.255.255.255",
+	    "192.0.2.1",
+	    "198.18.0.1",
+	    "::1",
+	    "::",
+	    "fe80::1",
+	    "fc00::1",
+	    "fd12::1",
+	    "ff02::1",
+	    "::ffff:127.0.0.1",
+	    "::ffff:10.0.0.1",
+	    "2001:db8::1",
+	    "64:ff9b::1",
+	};
+	static const char *const yes[] = {"8.8.8.8",	 "133.11.0.1",	    "172.32.0.1",
+					  "192.169.0.1", "2001:4860::8888", "::ffff:8.8.8.8",
+					  "100.128.0.1"};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (addr_public(no[i]))
+			fail_msg("%s is taken for public", no[i]);
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		if (!addr_public(yes[i]))
+			fail_msg("%s is taken for private", yes[i]);
+	assert_int_equal(acme_addr_public(NULL), 0);
+}
+
+/* An account of organization EX1 bound to names (NULL: the organization's domains). */
+static void
+order_account(const char *names, struct ra_acme_account *a)
+{
+	static const char url[] = "https://ca.example/acme/new-account";
+	char kid[RA_ACME_KID_TEXT], hmac[RA_ACME_EAB_KEY_TEXT];
+	unsigned char mac[RA_ACME_EAB_KEY_LEN];
+	EVP_PKEY *k = keygen("P-256");
+	json_t *jwk = jwk_of_key(k), *eab;
+	struct ra_acme_new q;
+	struct err e;
+
+	err_clear(&e);
+	OK(ra_acme_eab_create(fx.st, &keys, "EX1", names, "unit", kid, hmac, &e));
+	hmac_bytes(hmac, mac);
+	memset(&q, 0, sizeof(q));
+	q.jwk = jwk;
+	q.url = url;
+	q.eab_required = 1;
+	q.actor = "unit";
+	q.eab = eab = eab_object(k, kid, mac, url);
+	assert_int_equal(ra_acme_account_new(fx.st, &keys, &q, a, &e), RA_ACME_CREATED);
+	json_decref(eab);
+	json_decref(jwk);
+	EVP_PKEY_free(k);
+}
+
+/* newOrder's identifiers: within the binding, no wildcard, dns only; each refusal its own. */
+static void
+test_order_life(void **state)
+{
+	struct ra_acme_account a, b;
+	struct ra_acme_ident ids[3];
+	struct ra_acme_order o;
+	struct store_acme_authz az;
+	int64_t seq;
+	int start = 0;
+	long n;
+	struct err e;
+
+	(void)state;
+	err_clear(&e);
+	order_account("www.example.co.jp", &a);
+	order_account(NULL, &b);
+	memset(ids, 0, sizeof(ids));
+	snprintf(ids[0].type, sizeof(ids[0].type), "dns");
+	snprintf(ids[0].value, sizeof(ids[0].value), "WWW.example.co.jp");
+	snprintf(ids[1].type, sizeof(ids[1].type), "dns");
+	snprintf(ids[1].value, sizeof(ids[1].value), "mail.example.co.jp");
+	snprintf(ids[2].type, sizeof(ids[2].type), "ip");
+	snprintf(ids[2].value, sizeof(ids[2].value), "192.0.2.1");
+	assert_int_equal(ra_acme_order_new(fx.st, &a, ids, 3, "unit", &o, &e), RA_ACME_REJECTED);
+	assert_null(ids[0].refusal);
+	assert_non_null(strstr(ids[1].refusal, "binding"));
+	assert_non_null(strstr(ids[2].refusal, "dns only"));
+	for (int i = 0; i < 3; i++) {
+		free(ids[i].refusal);
+		ids[i].refusal = NULL;
+	}
+	/* the organization's domains when the binding names none; a wildcard never */
+	snprintf(ids[2].type, sizeof(ids[2].type), "dns");
+	snprintf(ids[2].value, sizeof(ids[2].value), "*.example.co.jp");
+	err_clear(&e);
+	assert_int_equal(ra_acme_order_new(fx.st, &b, ids, 3, "unit", &o, &e), RA_ACME_REJECTED);
+	assert_null(ids[0].refusal);
+	assert_null(ids[1].refusal);
+	assert_non_null(strstr(ids[2].refusal, "dns-01"));
+	free(ids[2].refusal);
+	ids[2].refusal = NULL;
+
+	/* store failures at each statement leave nothing behind; then it is made */
+	seq = audit_seq();
+	for (n = 1;; n++) {
+		enum ra_acme_outcome r;
+
+		err_clear(&e);
+		OK(store_fault_set(fx.st, n, 0));
+		r = ra_acme_order_new(fx.st, &b, ids, 2, "unit", &o, &e);
+		OK(store_fault_set(fx.st, 0, 0));
+		if (r == RA_ACME_CREATED)
+			break;
+		assert_int_equal(r, RA_ACME_ERROR);
+		/* a failure after the commit (reading the order back) leaves the order made */
+		if (audit_seq() != seq)
+			assert_int_equal(audit_seq(), ++seq);
+		assert_true(n < 30);
+	}
+	assert_true(n > 3);
+	assert_int_equal(audit_seq(), seq + 1);
+	assert_string_equal(o.o.status, "pending");
+	assert_true(o.o.id > 0);
+	assert_int_equal(o.naz, 2);
+	assert_string_equal(o.az[0].value, "www.example.co.jp");
+	assert_int_equal(strlen(o.az[0].token), RA_ACME_TOKEN_TEXT - 1);
+
+	/* another account sees nothing; the challenge starts once */
+	err_clear(&e);
+	assert_int_equal(ra_acme_authz_get(fx.st, o.az[0].id, a.id, &az, &e), RA_ACME_NOT_FOUND);
+	assert_int_equal(ra_acme_chall_start(fx.st, o.az[0].id, b.id, &start, &az, &e), RA_ACME_OK);
+	assert_int_equal(start, 1);
+	assert_string_equal(az.chall_status, "processing");
+	store_acme_authz_clear(&az);
+	assert_int_equal(ra_acme_chall_start(fx.st, o.az[0].id, b.id, &start, &az, &e), RA_ACME_OK);
+	assert_int_equal(start, 0);
+	store_acme_authz_clear(&az);
+	/* one valid: still pending; the other valid: ready */
+	assert_int_equal(ra_acme_chall_done(fx.st, o.az[0].id, NULL, "unit", &e), RA_ACME_OK);
+	{
+		struct ra_acme_order o2;
+
+		assert_int_equal(ra_acme_order_get(fx.st, o.o.id, b.id, &o2, &e), RA_ACME_OK);
+		assert_string_equal(o2.o.status, "pending");
+		ra_acme_order_clear(&o2);
+		assert_int_equal(ra_acme_chall_start(fx.st, o.az[1].id, b.id, &start, &az, &e),
+				 RA_ACME_OK);
+		store_acme_authz_clear(&az);
+		/* a second outcome for the same challenge is refused (it is no longer processing)
+		 */
+		assert_int_equal(ra_acme_chall_done(fx.st, o.az[1].id, NULL, "unit", &e),
+				 RA_ACME_OK);
+		assert_int_equal(ra_acme_chall_done(fx.st, o.az[1].id, NULL, "unit", &e),
+				 RA_ACME_ERROR);
+		err_clear(&e);
+		assert_int_equal(ra_acme_order_get(fx.st, o.o.id, b.id, &o2, &e), RA_ACME_OK);
+		assert_string_equal(o2.o.status, "ready");
+		ra_acme_order_clear(&o2);
+	}
+	/* a suspended binding orders nothing */
+	ra_acme_order_clear(&o);
+	{
+		struct store_acme_eab row;
+
+		OK(store_acme_eab_get_id(fx.st, b.eab_id, &row, &e));
+		OK(ra_acme_eab_set_status(fx.st, row.kid, "suspended", "unit", &e));
+		store_acme_eab_clear(&row);
+	}
+	assert_int_equal(ra_acme_order_new(fx.st, &b, ids, 1, "unit", &o, &e),
+			 RA_ACME_EAB_UNUSABLE);
+	ra_acme_account_clear(&a);
+	ra_acme_account_clear(&b);
+}
+
 int
 main(void)
 {
@@ -827,12 +1079,12 @@ main(void)
 	    cmocka_unit_test(test_thumbprint_rfc7638), cmocka_unit_test(test_algs),
 	    cmocka_unit_test(test_post_as_get),	       cmocka_unit_test(test_parse_refusals),
 	    cmocka_unit_test(test_jwk_refusals),       cmocka_unit_test(test_hmac),
+	    cmocka_unit_test(test_csr_match),	       cmocka_unit_test(test_addr_rule),
 	};
 	const struct CMUnitTest stored[] = {
-	    cmocka_unit_test(test_nonce),
-	    cmocka_unit_test(test_eab_accounts),
-	    cmocka_unit_test(test_faults),
-	    cmocka_unit_test(test_eab_race),
+	    cmocka_unit_test(test_nonce),      cmocka_unit_test(test_eab_accounts),
+	    cmocka_unit_test(test_faults),     cmocka_unit_test(test_eab_race),
+	    cmocka_unit_test(test_order_life),
 	};
 	int failed = cmocka_run_group_tests_name("jws", pure, NULL, NULL);
 
