@@ -2,12 +2,13 @@
 backends, driven by python3-acme: an account with External Account Binding orders a name of its
 binding, answers http-01 from a small HTTP server of the test's on 127.0.0.1 (the server's
 validator reaches it through acme.http01_port, acme.allow_private_addresses and
-test.acme_resolve, a test instance's setting), finalizes and downloads a chain that
-`openssl verify` accepts.  Then the refusals: a name outside the binding (rejectedIdentifier
-with a subproblem), finalize before ready (orderNotReady), a CSR with another name (badCSR), a
-wrong key authorization (incorrectResponse), a loopback address without
+test.acme_resolve, a test instance's setting), finalizes and downloads a chain that `openssl
+verify` accepts; certbot does the same unchanged. Then the refusals: a name outside the binding
+(rejectedIdentifier with a subproblem), finalize before ready (orderNotReady), a CSR with
+another name (badCSR), a wrong key authorization (incorrectResponse), a loopback address without
 acme.allow_private_addresses (connection), a suspended binding (unauthorized)."""
 import datetime
+import os
 import http.server
 import subprocess
 import threading
@@ -234,3 +235,36 @@ def test_acme_resolve_needs_test_instance(ca_sqlite):
         srv = start_server(ca_sqlite, "test.acme_resolve = 127.0.0.1\n")
         stop_server(srv)
     assert "test.acme_resolve is set but test.instance is not" in str(ei.value)
+
+
+def test_acme_certbot(ca_sqlite, tmp_path):
+    """certbot (standalone http-01, EAB) gets a certificate that verifies, unchanged."""
+    import shutil
+    from conftest import free_port
+    certbot = shutil.which("certbot")
+    if certbot is None:
+        pytest.skip("certbot is not installed (scripts/deps.sh installs it)")
+    port = free_port()
+    srv = acme_server(ca_sqlite, conf(port))
+    try:
+        kid, hmac = eab_create(ca_sqlite, "--names", NAME)
+        env = dict(os.environ, REQUESTS_CA_BUNDLE=srv.cafile, NO_PROXY="*")
+        for v in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+            env.pop(v, None)
+        d = {k: str(tmp_path / k) for k in ("config", "work", "logs")}
+        p = subprocess.run(
+            [certbot, "certonly", "--standalone", "--http-01-port", str(port),
+             "--http-01-address", "127.0.0.1", "--server", srv.https + "/acme/directory",
+             "--eab-kid", kid, "--eab-hmac-key", hmac, "--config-dir", d["config"],
+             "--work-dir", d["work"], "--logs-dir", d["logs"], "--non-interactive",
+             "--agree-tos", "-m", "admin@example.ac.jp", "--key-type", "ecdsa", "-d", NAME],
+            capture_output=True, env=env, timeout=90)
+        assert p.returncode == 0, (p.stdout.decode(), p.stderr.decode())
+        live = os.path.join(d["config"], "live", NAME)
+        v = subprocess.run(["openssl", "verify", "-CAfile", srv.cafile, "-untrusted",
+                            os.path.join(live, "chain.pem"), os.path.join(live, "cert.pem")],
+                           capture_output=True)
+        assert v.returncode == 0, v
+        assert "acme.order.finalize" in ca_sqlite.ok("audit", "list")
+    finally:
+        stop_server(srv)
