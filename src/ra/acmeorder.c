@@ -6,10 +6,13 @@
  * through ra_issue, so that an ACME certificate is an organization's certificate like any
  * other (its lists, statistics, audit chain).
  *
- * States move only by conditional updates (store_acme_order_move, store_acme_authz_move):
- * challenge pending -> processing -> valid | invalid; authorization pending -> valid |
- * invalid with it; order pending -> ready (all authorizations valid) | invalid (one invalid),
- * ready -> valid in the certificate's own transaction.
+ * The states are enum order_state (names: order_state_names, the text the store and the
+ * protocol carry), and two functions alone change them, each checking its transition table
+ * (a move outside it is a broken invariant: fatal) and writing by a conditional update (the
+ * former state in the WHERE clause: ERR_CONFLICT when another request moved it first):
+ * order_move: order pending -> ready (all authorizations valid) | invalid (one invalid), ready
+ * -> valid in the certificate's own transaction; chall_move: challenge pending -> processing ->
+ * valid | invalid, its authorization pending, then valid | invalid with it.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,6 +26,57 @@
 #include "ra.h"
 #include "util/b64.h"
 #include "x509/x509.h"
+
+enum order_state {
+	ORDER_ST_PENDING = 0,
+	ORDER_ST_READY,
+	ORDER_ST_PROCESSING,
+	ORDER_ST_VALID,
+	ORDER_ST_INVALID,
+	ORDER_ST__MAX
+};
+static const char *const order_state_names[ORDER_ST__MAX] = {"pending", "ready", "processing",
+							     "valid", "invalid"};
+
+/* The moves of an order ([from][to]; processing comes with asynchronous signing). */
+static const unsigned char order_moves[ORDER_ST__MAX][ORDER_ST__MAX] = {
+    [ORDER_ST_PENDING] = {[ORDER_ST_READY] = 1, [ORDER_ST_INVALID] = 1},
+    [ORDER_ST_READY] = {[ORDER_ST_VALID] = 1},
+};
+/* The moves of a challenge ([from][to]); its authorization follows (chall_move). */
+static const unsigned char chall_moves[ORDER_ST__MAX][ORDER_ST__MAX] = {
+    [ORDER_ST_PENDING] = {[ORDER_ST_PROCESSING] = 1},
+    [ORDER_ST_PROCESSING] = {[ORDER_ST_VALID] = 1, [ORDER_ST_INVALID] = 1},
+};
+
+/* The one way an order changes state (serial: the certificate, with valid). */
+static int
+order_move(struct store *st, int64_t id, enum order_state from, enum order_state to,
+	   const char *serial, struct err *e)
+{
+	if (from >= ORDER_ST__MAX || to >= ORDER_ST__MAX || !order_moves[from][to])
+		fatalx("acme: order %" PRId64 ": no move from %d to %d", id, (int)from, (int)to);
+	return store_acme_order_move(st, id, order_state_names[from], order_state_names[to], serial,
+				     util_now(), e);
+}
+
+/*
+ * The one way a challenge changes state; its authorization is pending while the challenge is
+ * processing, then valid or invalid with it.  problem: the error document of invalid.
+ */
+static int
+chall_move(struct store *st, int64_t id, enum order_state from, enum order_state to,
+	   const char *problem, struct err *e)
+{
+	if (from >= ORDER_ST__MAX || to >= ORDER_ST__MAX || !chall_moves[from][to])
+		fatalx("acme: challenge %" PRId64 ": no move from %d to %d", id, (int)from,
+		       (int)to);
+	return store_acme_authz_move(
+	    st, id, order_state_names[from],
+	    order_state_names[to == ORDER_ST_PROCESSING ? ORDER_ST_PENDING : to],
+	    order_state_names[to], to == ORDER_ST_INVALID ? problem : NULL,
+	    to == ORDER_ST_PROCESSING ? 0 : util_now(), e);
+}
 
 /* As in acme.c: each public function decides on its own error and hands it over at its end. */
 static void
@@ -327,7 +381,7 @@ ra_acme_chall_start(struct store *st, int64_t id, int64_t acct_id, int *start,
 	if (strcmp(out->chall_status, "pending") != 0 || strcmp(out->status, "pending") != 0 ||
 	    out->expires < util_now())
 		goto out;
-	if (store_acme_authz_move(st, id, "pending", "pending", "processing", NULL, 0, e) == 0)
+	if (chall_move(st, id, ORDER_ST_PENDING, ORDER_ST_PROCESSING, NULL, e) == 0)
 		*start = 1;
 	else if (e->code != ERR_CONFLICT) { /* (another request started it: as it is) */
 		r = RA_ACME_ERROR;
@@ -360,8 +414,8 @@ order_follow(struct store *st, int64_t id, int valid, struct err *e)
 	/* a conditional move that finds another status (an expired or finished order) is no
 	 * failure: the order stays as it is */
 	if ((!valid || ok == n) &&
-	    store_acme_order_move(st, id, "pending", valid ? "ready" : "invalid", NULL, util_now(),
-				  &ce) == -1 &&
+	    order_move(st, id, ORDER_ST_PENDING, valid ? ORDER_ST_READY : ORDER_ST_INVALID, NULL,
+		       &ce) == -1 &&
 	    ce.code != ERR_CONFLICT) {
 		*e = ce;
 		goto out;
@@ -391,7 +445,8 @@ ra_acme_chall_done(struct store *st, int64_t id, const char *problem, const char
 		goto out;
 	intx = 1;
 	if (store_acme_authz_get(st, id, &a, e) == -1 ||
-	    store_acme_authz_move(st, id, "processing", res, res, problem, util_now(), e) == -1 ||
+	    chall_move(st, id, ORDER_ST_PROCESSING,
+		       problem == NULL ? ORDER_ST_VALID : ORDER_ST_INVALID, problem, e) == -1 ||
 	    order_follow(st, a.order_id, problem == NULL, e) == -1)
 		goto out;
 	detail = xasprintf("account=%" PRId64 " order=%" PRId64 " %s:%s http-01%s%s", a.account_id,
@@ -492,7 +547,7 @@ order_fin_write(struct store *st, const struct ca_issued *c, void *arg, struct e
 	snprintf(obj, sizeof(obj), "acme-order:%" PRId64, f->id);
 	snprintf(detail, sizeof(detail), "account=%" PRId64 " binding=%s serial=%s", f->acct,
 		 f->kid, c->serial);
-	if (store_acme_order_move(st, f->id, "ready", "valid", c->serial, util_now(), e) == -1 ||
+	if (order_move(st, f->id, ORDER_ST_READY, ORDER_ST_VALID, c->serial, e) == -1 ||
 	    store_audit_append(st, f->actor, "acme.order.finalize", obj, detail, NULL, e) == -1)
 		return -1;
 	return 0;
