@@ -116,28 +116,28 @@ acme_order_reply(struct acme_ctx *c, int status, const struct ra_acme_order *o)
 
 /* The challenge object (8): http-01, its URL, token, status, validated, error. */
 static json_t *
-acme_chall_json(const struct store_acme_authz *a)
+acme_chall_json(const struct ra_acme_authz *az)
 {
 	char url[ACME_URL_MAX];
 	json_t *j, *err;
 
-	acme_obj_url(url, sizeof(url), "chall", a->id, "");
-	j = json_pack("{s:s, s:s, s:s, s:s}", "type", "http-01", "url", url, "token", a->token,
-		      "status", a->chall_status);
-	if (j != NULL && a->validated != 0)
-		json_object_set_new(j, "validated", acme_time(a->validated));
-	if (j != NULL && a->error != NULL && (err = json_loads(a->error, 0, NULL)) != NULL)
+	acme_obj_url(url, sizeof(url), "chall", az->s.id, "");
+	j = json_pack("{s:s, s:s, s:s, s:s}", "type", "http-01", "url", url, "token", az->s.token,
+		      "status", az->s.chall_status);
+	if (j != NULL && az->s.validated != 0)
+		json_object_set_new(j, "validated", acme_time(az->s.validated));
+	if (j != NULL && az->s.error != NULL && (err = json_loads(az->s.error, 0, NULL)) != NULL)
 		json_object_set_new(j, "error", err);
 	return j;
 }
 
 /* The authorization object (7.1.4). */
 static json_t *
-acme_authz_json(const struct store_acme_authz *a)
+acme_authz_json(const struct ra_acme_authz *az)
 {
-	return json_pack("{s:s, s:o, s:{s:s, s:s}, s:[o]}", "status", a->status, "expires",
-			 acme_time(a->expires), "identifier", "type", a->type, "value", a->value,
-			 "challenges", acme_chall_json(a));
+	return json_pack("{s:s, s:o, s:{s:s, s:s}, s:[o]}", "status", az->s.status, "expires",
+			 acme_time(az->s.expires), "identifier", "type", az->s.type, "value",
+			 az->s.value, "challenges", acme_chall_json(az));
 }
 
 /* newOrder's identifiers into ids (at most RA_ACME_IDENTS_MAX); -1 after answering. */
@@ -308,7 +308,7 @@ acme_order(struct acme_ctx *c, const char *rest)
 int
 acme_authz(struct acme_ctx *c, const char *rest)
 {
-	struct store_acme_authz a;
+	struct ra_acme_authz a;
 	enum ra_acme_outcome r;
 	const char *tail = NULL;
 	int64_t id = 0;
@@ -328,7 +328,7 @@ acme_authz(struct acme_ctx *c, const char *rest)
 	r = ra_acme_authz_get(c->st, id, c->acct.id, &a, &e);
 	rc = r == RA_ACME_OK ? acme_json(c, 200, acme_authz_json(&a), NULL)
 			     : acme_order_problem(c, r, &e);
-	store_acme_authz_clear(&a);
+	ra_acme_authz_clear(&a);
 	return rc;
 }
 
@@ -346,7 +346,7 @@ acme_keyauth(const struct acme_ctx *c, const char *token, char *out, size_t n)
 int
 acme_chall(struct acme_ctx *c, const char *rest)
 {
-	struct store_acme_authz a;
+	struct ra_acme_authz a;
 	enum ra_acme_outcome r;
 	const char *tail = NULL;
 	char keyauth[RA_ACME_TOKEN_TEXT + 64], up[ACME_URL_MAX + 16], url[ACME_URL_MAX];
@@ -378,12 +378,13 @@ acme_chall(struct acme_ctx *c, const char *rest)
 		goto out;
 	}
 	if (start) {
-		acme_keyauth(c, a.token, keyauth, sizeof(keyauth));
-		if (acme_validate_start(c->ca, a.id, a.value, a.token, keyauth, c->actor) == -1) {
+		acme_keyauth(c, a.s.token, keyauth, sizeof(keyauth));
+		if (acme_validate_start(c->ca, a.s.id, a.s.value, a.s.token, keyauth, c->actor) ==
+		    -1) {
 			/* no thread: the challenge fails now rather than stay processing */
-			log_warn("acme: authorization %" PRId64 ": no validation thread", a.id);
+			log_warn("acme: authorization %" PRId64 ": no validation thread", a.s.id);
 			ra_acme_chall_done(
-			    c->st, a.id,
+			    c->st, a.s.id,
 			    "{\"type\":\"urn:ietf:params:acme:error:serverInternal\","
 			    "\"detail\":\"the validation could not start\","
 			    "\"status\":500}",
@@ -392,7 +393,7 @@ acme_chall(struct acme_ctx *c, const char *rest)
 	} else if (slot) {
 		acme_validate_release();
 	}
-	acme_obj_url(url, sizeof(url), "authz", a.id, "");
+	acme_obj_url(url, sizeof(url), "authz", a.s.id, "");
 	snprintf(up, sizeof(up), "<%s>;rel=\"up\"", url);
 	{
 		const char *h[] = {"Link", up, NULL};
@@ -405,7 +406,7 @@ acme_chall(struct acme_ctx *c, const char *rest)
 		json_decref(j);
 	}
 out:
-	store_acme_authz_clear(&a);
+	ra_acme_authz_clear(&a);
 	return rc;
 }
 

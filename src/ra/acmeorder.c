@@ -96,6 +96,13 @@ ra_acme_order_clear(struct ra_acme_order *o)
 	memset(o, 0, sizeof(*o));
 }
 
+void
+ra_acme_authz_clear(struct ra_acme_authz *a)
+{
+	if (a != NULL)
+		store_acme_authz_clear(&a->s);
+}
+
 /* 1 when name is one of the comma-separated names of list. */
 static int
 order_name_listed(const char *list, const char *name)
@@ -336,6 +343,13 @@ ra_acme_order_get(struct store *st, int64_t id, int64_t acct_id, struct ra_acme_
 	}
 	if (store_acme_authz_list(st, id, &out->az, &out->naz, e) == -1)
 		goto out;
+	/* an order past its expiry that never became valid is invalid (7.1.6): so it reads, and
+	 * so finalize sees it */
+	if (out->o.expires < util_now() &&
+	    (strcmp(out->o.status, "pending") == 0 || strcmp(out->o.status, "ready") == 0)) {
+		free(out->o.status);
+		out->o.status = xstrdup(order_state_names[ORDER_ST_INVALID]);
+	}
 	r = RA_ACME_OK;
 out:
 	if (r != RA_ACME_OK)
@@ -345,20 +359,20 @@ out:
 }
 
 enum ra_acme_outcome
-ra_acme_authz_get(struct store *st, int64_t id, int64_t acct_id, struct store_acme_authz *out,
+ra_acme_authz_get(struct store *st, int64_t id, int64_t acct_id, struct ra_acme_authz *out,
 		  struct err *e_out)
 {
 	struct err le, *e = &le;
 	enum ra_acme_outcome r = RA_ACME_ERROR;
 
 	err_clear(&le);
-	if (store_acme_authz_get(st, id, out, e) == -1 || out->account_id != acct_id) {
+	if (store_acme_authz_get(st, id, &out->s, e) == -1 || out->s.account_id != acct_id) {
 		if (e->code == ERR_NOTFOUND || !err_is_set(e)) {
 			err_clear(e);
 			err_set(e, ERR_NOTFOUND, "acme: no such authorization of this account");
 			r = RA_ACME_NOT_FOUND;
 		}
-		store_acme_authz_clear(out);
+		ra_acme_authz_clear(out);
 		goto out;
 	}
 	r = RA_ACME_OK;
@@ -369,7 +383,7 @@ out:
 
 enum ra_acme_outcome
 ra_acme_chall_start(struct store *st, int64_t id, int64_t acct_id, int *start,
-		    struct store_acme_authz *out, struct err *e_out)
+		    struct ra_acme_authz *out, struct err *e_out)
 {
 	struct err le, *e = &le;
 	enum ra_acme_outcome r;
@@ -378,8 +392,8 @@ ra_acme_chall_start(struct store *st, int64_t id, int64_t acct_id, int *start,
 	*start = 0;
 	if ((r = ra_acme_authz_get(st, id, acct_id, out, e)) != RA_ACME_OK)
 		goto out;
-	if (strcmp(out->chall_status, "pending") != 0 || strcmp(out->status, "pending") != 0 ||
-	    out->expires < util_now())
+	if (strcmp(out->s.chall_status, "pending") != 0 || strcmp(out->s.status, "pending") != 0 ||
+	    out->s.expires < util_now())
 		goto out;
 	if (chall_move(st, id, ORDER_ST_PENDING, ORDER_ST_PROCESSING, NULL, e) == 0)
 		*start = 1;
@@ -388,7 +402,7 @@ ra_acme_chall_start(struct store *st, int64_t id, int64_t acct_id, int *start,
 		goto out;
 	}
 	err_clear(e);
-	store_acme_authz_clear(out);
+	ra_acme_authz_clear(out);
 	r = ra_acme_authz_get(st, id, acct_id, out, e);
 out:
 	order_err_out(e_out, &le);

@@ -2347,6 +2347,11 @@ struct ra_acme_order {
 	size_t naz;
 };
 void ra_acme_order_clear(struct ra_acme_order *); /* accepts NULL */
+/* An authorization with its challenge (the row as the store has it). */
+struct ra_acme_authz {
+	struct store_acme_authz s;
+};
+void ra_acme_authz_clear(struct ra_acme_authz *); /* accepts NULL */
 
 /*
  * newOrder (RFC 8555 7.4) for a valid account: its binding must be active (else EAB_UNUSABLE);
@@ -2364,14 +2369,14 @@ enum ra_acme_outcome ra_acme_order_get(struct store *, int64_t id, int64_t acct_
 				       struct ra_acme_order *out, struct err *);
 /* The authorization id of account acct_id: OK, NOT_FOUND or ERROR. */
 enum ra_acme_outcome ra_acme_authz_get(struct store *, int64_t id, int64_t acct_id,
-				       struct store_acme_authz *out, struct err *);
+				       struct ra_acme_authz *out, struct err *);
 /*
  * A client's answer to the challenge of authorization id (7.5.1): a pending challenge of a
  * pending, unexpired authorization moves to processing (*start = 1: the caller validates and
  * calls ra_acme_chall_done); any other is left as it is (*start = 0).  *out is the row after.
  */
 enum ra_acme_outcome ra_acme_chall_start(struct store *, int64_t id, int64_t acct_id, int *start,
-					 struct store_acme_authz *out, struct err *);
+					 struct ra_acme_authz *out, struct err *);
 /*
  * The outcome of a validation (problem: the challenge's error document as JSON, NULL when it
  * succeeded): challenge and authorization valid or invalid, the order ready (all valid) or

@@ -964,7 +964,7 @@ test_order_life(void **state)
 	struct ra_acme_account a, b;
 	struct ra_acme_ident ids[3];
 	struct ra_acme_order o;
-	struct store_acme_authz az;
+	struct ra_acme_authz az;
 	int64_t seq;
 	int start = 0;
 	long n;
@@ -1030,11 +1030,11 @@ test_order_life(void **state)
 	assert_int_equal(ra_acme_authz_get(fx.st, o.az[0].id, a.id, &az, &e), RA_ACME_NOT_FOUND);
 	assert_int_equal(ra_acme_chall_start(fx.st, o.az[0].id, b.id, &start, &az, &e), RA_ACME_OK);
 	assert_int_equal(start, 1);
-	assert_string_equal(az.chall_status, "processing");
-	store_acme_authz_clear(&az);
+	assert_string_equal(az.s.chall_status, "processing");
+	ra_acme_authz_clear(&az);
 	assert_int_equal(ra_acme_chall_start(fx.st, o.az[0].id, b.id, &start, &az, &e), RA_ACME_OK);
 	assert_int_equal(start, 0);
-	store_acme_authz_clear(&az);
+	ra_acme_authz_clear(&az);
 	/* one valid: still pending; the other valid: ready */
 	assert_int_equal(ra_acme_chall_done(fx.st, o.az[0].id, NULL, "unit", &e), RA_ACME_OK);
 	{
@@ -1045,7 +1045,7 @@ test_order_life(void **state)
 		ra_acme_order_clear(&o2);
 		assert_int_equal(ra_acme_chall_start(fx.st, o.az[1].id, b.id, &start, &az, &e),
 				 RA_ACME_OK);
-		store_acme_authz_clear(&az);
+		ra_acme_authz_clear(&az);
 		/* a second outcome for the same challenge is refused (it is no longer processing)
 		 */
 		assert_int_equal(ra_acme_chall_done(fx.st, o.az[1].id, NULL, "unit", &e),
