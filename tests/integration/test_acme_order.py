@@ -177,6 +177,9 @@ def test_acme_order_http01(ca, tmp_path):
         assert got.content in (mine.public_bytes(serialization.Encoding.DER),
                                mine.public_bytes(serialization.Encoding.PEM)), got.content[:40]
         # the certificate is the organization's: listed with it, audited with the binding
+        rows = ca.sql("SELECT c.profile, o.code FROM certificates c JOIN organizations o ON "
+                      "o.id = c.org_id JOIN acme_orders a ON a.serial = c.serial")
+        assert rows == [["server", "UNIV"]], rows
         audit = ca.ok("audit", "list")
         for action in ("acme.order.create", "acme.validation.valid", "acme.order.finalize"):
             assert action in audit, action
