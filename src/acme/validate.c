@@ -10,7 +10,8 @@
  * no proxy.  Every connection passes the open-socket callback, which refuses the ports above
  * and, unless acme.allow_private_addresses, every address acme_addr_public refuses: the rule
  * holds for each address of each redirect, after resolution.  A test instance may give the
- * address of the names (test.acme_resolve, refused at start without test.instance).
+ * address of the identifier's name on every port (test.acme_resolve through libcurl's
+ * CURLOPT_CONNECT_TO; refused at start without test.instance).
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -185,7 +186,7 @@ vjob_problem(enum acme_prob p, const char *detail)
 static char *
 vjob_fetch(struct vjob *j)
 {
-	char url[RA_ACME_NAME_MAX + 128], res[3][RA_ACME_NAME_MAX + 80], msg[400];
+	char url[RA_ACME_NAME_MAX + 128], res[RA_ACME_NAME_MAX + 80], msg[400];
 	struct curl_slist *rl = NULL;
 	CURL *h = curl_easy_init();
 	CURLcode cc;
@@ -197,14 +198,12 @@ vjob_fetch(struct vjob *j)
 	snprintf(url, sizeof(url), "http://%s:%ld/.well-known/acme-challenge/%s", j->host,
 		 acme.http01_port, j->token);
 	if (acme.test_resolve[0] != '\0') {
-		const long ports[3] = {acme.http01_port, 80, 443};
-
-		for (int i = 0; i < 3; i++) {
-			snprintf(res[i], sizeof(res[i]), "%s:%ld:%s", j->host, ports[i],
-				 acme.test_resolve);
-			rl = curl_slist_append(rl, res[i]);
-		}
-		curl_easy_setopt(h, CURLOPT_RESOLVE, rl);
+		/* the identifier's name on any port connects to the test's address instead */
+		snprintf(res, sizeof(res),
+			 strchr(acme.test_resolve, ':') != NULL ? "%s::[%s]:" : "%s::%s:", j->host,
+			 acme.test_resolve);
+		rl = curl_slist_append(rl, res);
+		curl_easy_setopt(h, CURLOPT_CONNECT_TO, rl);
 	}
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");

@@ -6,7 +6,8 @@ test.acme_resolve, a test instance's setting), finalizes and downloads a chain t
 verify` accepts; certbot does the same unchanged. Then the refusals: a name outside the binding
 (rejectedIdentifier with a subproblem), finalize before ready (orderNotReady), a CSR with
 another name (badCSR), a wrong key authorization (incorrectResponse), a loopback address without
-acme.allow_private_addresses (connection), a suspended binding (unauthorized)."""
+acme.allow_private_addresses (connection), a suspended binding (unauthorized); redirects within
+the rules and not to another port, and no response over 8 KiB."""
 import datetime
 import os
 import http.server
@@ -41,6 +42,11 @@ class Responder:
                 body = answers.get(tok)
                 if not self.path.startswith("/.well-known/acme-challenge/") or body is None:
                     self.send_response(404)
+                    self.end_headers()
+                    return
+                if isinstance(body, tuple):  # ("redirect", URL)
+                    self.send_response(302)
+                    self.send_header("Location", body[1])
                     self.end_headers()
                     return
                 self.send_response(200)
@@ -227,6 +233,42 @@ def test_acme_order_private_address(ca_sqlite):
         assert a.body.status.name == "invalid"
         err = a.body.challenges[0].error
         assert err.typ == ERR + "connection" and "127.0.0.1" in err.detail, err
+    finally:
+        stop_server(srv)
+        resp.close()
+
+
+def test_acme_http01_rules(ca_sqlite):
+    """Redirects are followed (within the same rules), but not to another port; a response
+    larger than 8 KiB is refused."""
+    resp = Responder()
+    srv = acme_server(ca_sqlite, conf(resp.port))
+    try:
+        cl, key, regr, kid = account(ca_sqlite, srv)
+
+        def attempt(name, answer):
+            order = cl.new_order(csr_for(name))
+            authz, chall = http01(order)
+            tok = chall.chall.encode("token")
+            resp.answers[tok] = answer(tok, chall.chall.validation(key))
+            if isinstance(resp.answers[tok], tuple):  # the redirect's target answers
+                resp.answers["t-" + tok] = chall.chall.validation(key)
+            cl.answer_challenge(chall, chall.chall.response(key))
+            return wait_authz(cl, authz.uri)
+
+        base = "http://%s:%d/.well-known/acme-challenge/t-"
+        a = attempt("r1.example.ac.jp",
+                    lambda tok, v: ("redirect", base % ("r1.example.ac.jp", resp.port) + tok))
+        assert a.body.status.name == "valid", a
+        a = attempt("r2.example.ac.jp",
+                    lambda tok, v: ("redirect", base % ("r2.example.ac.jp", 1) + tok))
+        assert a.body.status.name == "invalid"
+        err = a.body.challenges[0].error
+        assert err.typ == ERR + "connection" and "port 1 " in err.detail, err
+        a = attempt("r3.example.ac.jp", lambda tok, v: v + " " * 9000)
+        assert a.body.status.name == "invalid"
+        err = a.body.challenges[0].error
+        assert err.typ == ERR + "unauthorized" and "8 KiB" in err.detail, err
     finally:
         stop_server(srv)
         resp.close()
