@@ -461,7 +461,9 @@ ra_acme_chall_done(struct store *st, int64_t id, const char *problem, const char
 	if (store_acme_authz_get(st, id, &a, e) == -1 ||
 	    chall_move(st, id, ORDER_ST_PROCESSING,
 		       problem == NULL ? ORDER_ST_VALID : ORDER_ST_INVALID, problem, e) == -1 ||
-	    order_follow(st, a.order_id, problem == NULL, e) == -1)
+	    order_follow(st, a.order_id, problem == NULL, e) == -1 ||
+	    (problem != NULL &&
+	     store_acme_failed_add(st, a.value, a.account_id, util_now(), e) == -1))
 		goto out;
 	detail = xasprintf("account=%" PRId64 " order=%" PRId64 " %s:%s http-01%s%s", a.account_id,
 			   a.order_id, a.type, a.value, problem != NULL ? " " : "",

@@ -2380,7 +2380,8 @@ enum ra_acme_outcome ra_acme_chall_start(struct store *, int64_t id, int64_t acc
 /*
  * The outcome of a validation (problem: the challenge's error document as JSON, NULL when it
  * succeeded): challenge and authorization valid or invalid, the order ready (all valid) or
- * invalid, and the audit entry acme.validation.valid / .invalid, in one transaction.
+ * invalid, the audit entry acme.validation.valid / .invalid and, when it failed, a row of
+ * acme_failed_validations for the name, in one transaction.
  */
 enum ra_acme_outcome ra_acme_chall_done(struct store *, int64_t id, const char *problem,
 					const char *actor, struct err *);

@@ -1107,5 +1107,11 @@ int store_acme_authz_list(struct store *, int64_t order_id, struct store_acme_au
 int store_acme_authz_move(struct store *, int64_t id, const char *chall_from, const char *status,
 			  const char *chall_status, const char *error, time_t now, struct err *);
 void store_acme_authz_clear(struct store_acme_authz *); /* accepts NULL */
+/* Records a failed validation of name (the later rate limit's count). */
+int store_acme_failed_add(struct store *, const char *name, int64_t account_id, time_t at,
+			  struct err *);
+/* The failed validations of name since since. */
+int store_acme_failed_count(struct store *, const char *name, time_t since, int64_t *n,
+			    struct err *);
 
 #endif

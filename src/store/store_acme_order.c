@@ -34,6 +34,11 @@ static const char SQL_AUTHZ_MOVE[] =
     "UPDATE acme_authzs SET status = $3, chall_status = $4, error = $5, validated = $6 WHERE "
     "id = $1 AND chall_status = $2";
 
+static const char SQL_FAILED_ADD[] =
+    "INSERT INTO acme_failed_validations (name, account_id, at) VALUES ($1, $2, $3)";
+static const char SQL_FAILED_COUNT[] =
+    "SELECT COUNT(*) FROM acme_failed_validations WHERE name = $1 AND at >= $2";
+
 /* ---- orders ---- */
 
 int
@@ -277,4 +282,48 @@ store_acme_authz_clear(struct store_acme_authz *a)
 	free(a->chall_status);
 	free(a->error);
 	memset(a, 0, sizeof(*a));
+}
+
+/* ---- failed validations ---- */
+
+int
+store_acme_failed_add(struct store *s, const char *name, int64_t account_id, time_t at,
+		      struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if ((st = store_stmt_get(s, SQL_FAILED_ADD, 0, "record a failed ACME validation", e)) ==
+	    NULL)
+		goto out;
+	stmt_text(s, st, 1, name);
+	stmt_int(s, st, 2, account_id);
+	stmt_int(s, st, 3, (int64_t)at);
+	if (store_stmt_step(s, st, "record a failed ACME validation", NULL, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_acme_failed_count(struct store *s, const char *name, time_t since, int64_t *n, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	*n = 0;
+	if ((st = store_stmt_get(s, SQL_FAILED_COUNT, 0, "count failed ACME validations", e)) ==
+	    NULL)
+		goto out;
+	stmt_text(s, st, 1, name);
+	stmt_int(s, st, 2, (int64_t)since);
+	if (store_stmt_step(s, st, "count failed ACME validations", NULL, e) != 1)
+		goto out;
+	*n = col_int(s, st, 0);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
 }

@@ -1057,6 +1057,32 @@ test_order_life(void **state)
 		assert_string_equal(o2.o.status, "ready");
 		ra_acme_order_clear(&o2);
 	}
+	/* a failed validation is counted for its name */
+	{
+		struct ra_acme_order o3;
+		int64_t fails = 0, id3;
+
+		snprintf(ids[0].value, sizeof(ids[0].value), "fail.example.co.jp");
+		assert_int_equal(ra_acme_order_new(fx.st, &b, ids, 1, "unit", &o3, &e),
+				 RA_ACME_CREATED);
+		assert_int_equal(ra_acme_chall_start(fx.st, o3.az[0].id, b.id, &start, &az, &e),
+				 RA_ACME_OK);
+		ra_acme_authz_clear(&az);
+		assert_int_equal(ra_acme_chall_done(fx.st, o3.az[0].id,
+						    "{\"type\":\"x\",\"detail\":\"no\"}", "unit",
+						    &e),
+				 RA_ACME_OK);
+		id3 = o3.o.id;
+		ra_acme_order_clear(&o3);
+		OK(store_acme_failed_count(fx.st, "fail.example.co.jp", util_now() - 3600, &fails,
+					   &e));
+		assert_int_equal(fails, 1);
+		assert_int_equal(ra_acme_order_get(fx.st, id3, b.id, &o3, &e), RA_ACME_OK);
+		assert_string_equal(o3.o.status, "invalid");
+		assert_string_equal(o3.az[0].status, "invalid");
+		assert_non_null(strstr(o3.az[0].error, "\"no\""));
+		ra_acme_order_clear(&o3);
+	}
 	/* a suspended binding orders nothing */
 	ra_acme_order_clear(&o);
 	{

@@ -6,6 +6,8 @@
 -- its http-01 challenge (token: 32 random bytes as base64url) in the same row; a table of
 -- challenges of its own comes with dns-01 and tls-alpn-01.  error is the challenge's problem
 -- document (JSON) after a failed validation.
+-- acme_failed_validations: one row per failed validation of a name (for the rate limit of
+-- failed validations per name per hour, issue 14 part 5), written with the outcome.
 CREATE TABLE acme_orders (
 	id {{ID}},
 	account_id {{INT}} NOT NULL REFERENCES acme_accounts (id),
@@ -35,3 +37,11 @@ CREATE TABLE acme_authzs (
 	error TEXT
 );
 CREATE INDEX acme_authzs_order ON acme_authzs (order_id);
+
+CREATE TABLE acme_failed_validations (
+	id {{ID}},
+	name TEXT NOT NULL,
+	account_id {{INT}} NOT NULL,
+	at {{INT}} NOT NULL
+);
+CREATE INDEX acme_failed_validations_name ON acme_failed_validations (name, at);
