@@ -33,6 +33,11 @@
 
 enum drv_flag {
 	DRV_STREAM = 1,
+	DRV_DEFER = 2, /* nobody reads its result: a pipelining connection need not wait for it */
+	DRV_TXCTL =
+	    4, /* a SAVEPOINT or RELEASE (with DRV_DEFER): its failure breaks the transaction */
+	DRV_ONEROW =
+	    8, /* with DRV_DEFER: when deferred, changing other than one row is a failure */
 };
 
 struct drv_conn; /* defined by each driver */
@@ -79,6 +84,18 @@ struct store_driver {
 	 */
 	int (*defer_sync)(struct drv_conn *, struct err *);
 	int (*sync)(struct drv_conn *, struct err *);
+	/*
+	 * Optional (NULL where every statement runs when it is stepped: SQLite, in-process):
+	 * pipeline() lets this connection send DRV_DEFER statements inside a transaction without
+	 * waiting for their answers (PostgreSQL pipeline mode): their step() returns 0 at once and
+	 * changes() is -1 (unknown).  They travel with the next statement that waits (a statement
+	 * without DRV_DEFER, exec(), flush(), commit()), which reports the first deferred failure
+	 * as its own error.  flush() waits for the deferred statements; -1 with the first one's
+	 * error. A failed deferred DRV_TXCTL statement leaves the transaction broken: every
+	 * statement then fails until rollback().
+	 */
+	int (*pipeline)(struct drv_conn *, struct err *);
+	int (*flush)(struct drv_conn *, struct err *);
 };
 
 extern const struct store_driver store_driver_sqlite;

@@ -36,6 +36,9 @@ static const char SQL_MIGRATION_APPLIED[] = "SELECT 1 FROM schema_migrations WHE
 static const char SQL_MIGRATION_INSERT[] =
     "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)";
 static const char SQL_PING[] = "SELECT 1";
+/* transaction control: never counted by store_fault_set(), sent unanswered where pipelining */
+static const char SQL_SAVEPOINT[] = "SAVEPOINT shomei_sp";
+static const char SQL_RELEASE[] = "RELEASE SAVEPOINT shomei_sp";
 
 /* ---- fault injection (tests) ---- */
 
@@ -337,6 +340,59 @@ store_sync(struct store *s, struct err *e)
 	return 0;
 }
 
+/*
+ * Runs a SAVEPOINT or RELEASE as a cached statement: on a pipelining connection (store_pipeline)
+ * it travels with the next statement that waits, without a round trip of its own.
+ */
+static int
+store_txctl(struct store *s, const char *sql, struct err *de)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if (s->drv->prepare(s->conn, sql, DRV_DEFER | DRV_TXCTL, &st, de) == -1)
+		goto out;
+	if (s->drv->step(st, de) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (st != NULL)
+		s->drv->reset(st);
+	return rc;
+}
+
+int
+store_pipeline(struct store *s, struct err *e)
+{
+	struct err de;
+
+	if (s->drv->pipeline == NULL)
+		return 0;
+	err_clear(&de);
+	if (s->drv->pipeline(s->conn, &de) == -1)
+		return err_set(e, ERR_INTERNAL, "store: %s", de.msg);
+	return 1;
+}
+
+void
+store_optimistic(struct store *s, int on)
+{
+	s->optimistic = on;
+}
+
+int
+store_flush(struct store *s, struct err *e)
+{
+	struct err de;
+
+	if (s->drv->flush == NULL)
+		return 0;
+	err_clear(&de);
+	if (s->drv->flush(s->conn, &de) == -1)
+		return err_set(e, ERR_INTERNAL, "store: %s", de.msg);
+	return 0;
+}
+
 int
 store_savepoint(struct store *s, struct err *e)
 {
@@ -346,7 +402,7 @@ store_savepoint(struct store *s, struct err *e)
 	if (!s->in_tx || s->in_sp)
 		return err_set(e, ERR_INTERNAL, "store: savepoint: %s",
 			       s->in_sp ? "one is already open" : "no transaction is open");
-	if (s->drv->exec(s->conn, "SAVEPOINT shomei_sp", &de) == -1)
+	if (store_txctl(s, SQL_SAVEPOINT, &de) == -1)
 		return err_set(e, ERR_INTERNAL, "store: savepoint: %s", de.msg);
 	s->in_sp = 1;
 	s->sp_head_known = s->head_known;
@@ -365,7 +421,7 @@ store_savepoint_release(struct store *s, struct err *e)
 	if (!s->in_sp)
 		return err_set(e, ERR_INTERNAL, "store: release: no savepoint is open");
 	s->in_sp = 0;
-	if (s->drv->exec(s->conn, "RELEASE SAVEPOINT shomei_sp", &de) == -1)
+	if (store_txctl(s, SQL_RELEASE, &de) == -1)
 		return err_set(e, ERR_INTERNAL, "store: release: %s", de.msg);
 	return 0;
 }
@@ -383,6 +439,9 @@ store_savepoint_rollback(struct store *s, struct err *e)
 	s->head_dirty = s->sp_head_dirty;
 	s->head_seq = s->sp_head_seq;
 	memcpy(s->head_hash, s->sp_head_hash, STORE_HASH_LEN);
+	/* the unit's deferred statements: a failure among them is why it is undone */
+	(void)store_flush(s, &de);
+	err_clear(&de);
 	if (s->drv->exec(s->conn, "ROLLBACK TO SAVEPOINT shomei_sp; RELEASE SAVEPOINT shomei_sp",
 			 &de) == -1)
 		return err_set(e, ERR_INTERNAL, "store: rollback to savepoint: %s", de.msg);

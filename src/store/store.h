@@ -93,6 +93,25 @@ int store_sync(struct store *, struct err *);
  * transaction stays either way.  The group commit (ca_write) runs each writer under one.
  */
 int store_savepoint(struct store *, struct err *);
+/*
+ * For a group commit on PostgreSQL: store_pipeline() lets this connection send the statements
+ * whose answers nobody reads (savepoints, releases, audit entries) without waiting for them
+ * (libpq's pipeline mode): they travel with the next statement that waits, which reports a
+ * failure among them as its own.  store_flush() waits for them: a writer's unit calls it
+ * before its savepoint is released, so that a failure undoes that unit alone.
+ * store_pipeline() returns 1, or 0 where every statement runs at once (SQLite: both do
+ * nothing there).
+ */
+int store_pipeline(struct store *, struct err *);
+int store_flush(struct store *, struct err *);
+/*
+ * On a pipelining connection, an optimistic run (on = 1) also sends a certificate's INSERT
+ * without waiting: whether its serial was taken is known only from store_flush(), which then
+ * fails (as it does for any failure of a statement sent unanswered).  Such a failure cannot
+ * be told apart from the writes around it: the caller rolls the whole transaction back and
+ * runs its writes again, with on = 0 (ca/batch.c does so for the writes that allow it).
+ */
+void store_optimistic(struct store *, int on);
 int store_savepoint_release(struct store *, struct err *);
 int store_savepoint_rollback(struct store *, struct err *);
 

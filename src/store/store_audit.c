@@ -155,7 +155,8 @@ store_audit_append(struct store *s, const char *actor, const char *action, const
 	a.object = (char *)object;
 	a.detail = (char *)(detail != NULL ? detail : "");
 	store_audit_hash(&a, a.hash);
-	if ((st = store_stmt_get(s, SQL_AUDIT_INSERT, 0, "append audit entry", e)) == NULL)
+	/* nobody reads its answer: a pipelining connection sends it without waiting */
+	if ((st = store_stmt_get(s, SQL_AUDIT_INSERT, DRV_DEFER, "append audit entry", e)) == NULL)
 		goto out;
 	stmt_int(s, st, 1, a.seq);
 	stmt_int(s, st, 2, (int64_t)a.ts);

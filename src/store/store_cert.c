@@ -59,7 +59,9 @@ store_cert_insert(struct store *s, const struct store_cert *c, struct err *e)
 			goto out;
 		}
 	}
-	if ((st = store_stmt_get(s, SQL_CERT_INSERT, 0, "insert certificate", e)) == NULL)
+	/* an optimistic run learns of a taken serial from store_flush() (changes() is -1) */
+	if ((st = store_stmt_get(s, SQL_CERT_INSERT, s->optimistic ? DRV_DEFER | DRV_ONEROW : 0,
+				 "insert certificate", e)) == NULL)
 		goto out;
 	stmt_text(s, st, 1, ser);
 	stmt_text(s, st, 2, c->ca);

@@ -41,6 +41,7 @@ struct store {
 			   * next commit is made, and its durability step then fails (deferring:
 			   * STORE_FAULT_SYNC + 1 once made, until the next store_sync()) */
 	int deferred;	  /* store_defer_sync(): commits are made durable by store_sync() */
+	int optimistic;	  /* store_optimistic(): rows whose count matters are sent unanswered */
 };
 
 /* ---- statements (store.c) ---- */
