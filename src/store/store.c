@@ -389,7 +389,7 @@ store_flush(struct store *s, struct err *e)
 		return 0;
 	err_clear(&de);
 	if (s->drv->flush(s->conn, &de) == -1)
-		return err_set(e, ERR_INTERNAL, "store: %s", de.msg);
+		return err_set(e, de.code == ERR_OK ? ERR_INTERNAL : de.code, "store: %s", de.msg);
 	return 0;
 }
 

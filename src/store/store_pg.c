@@ -680,15 +680,30 @@ pg_reset(struct drv_stmt *st)
 	memset(st->formats, 0, sizeof(st->formats));
 }
 
+/* On a pipelining connection BEGIN travels with the transaction's first statement that waits. */
 static int
 pg_begin(struct drv_conn *c, struct err *e)
 {
+	struct err ignored;
 	int rc = -1;
 
-	if (pg_exec(c, "BEGIN", e) == 0) {
-		c->in_tx = 1;
-		rc = 0;
+	if (!c->pipelining) {
+		if (pg_exec(c, "BEGIN", e) == -1)
+			goto out;
+	} else {
+		pg_check(c);
+		if (pg_pipe_ready(c, e) == -1 || pg_pipe_enter(c, e) == -1)
+			goto out;
+		if (!PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)) {
+			pg_fail(c, NULL, e);
+			(void)pg_pipe_wait(c, NULL, &ignored);
+			goto out;
+		}
+		c->pend_flags[c->npend++] = DRV_TXCTL;
 	}
+	c->in_tx = 1;
+	rc = 0;
+out:
 	return rc;
 }
 
