@@ -180,6 +180,12 @@ struct ca_issue_req {
 	int (*signed_fn)(const struct ca_issued *, void *arg, struct err *);
 	int (*write_fn)(struct store *, const struct ca_issued *, void *arg, struct err *);
 	void *arg;
+	/*
+	 * write_fn only writes to the store (and sets what it reports afresh at every run): it may
+	 * run again (ca_write_again), so the certificate's write can take the group commit's
+	 * optimistic run.  Without a write_fn that is always so.
+	 */
+	int write_again;
 };
 
 struct ca_issued {

@@ -86,13 +86,14 @@ ca_issue_write(struct store *st, void *arg, struct err *e)
 }
 
 /*
- * Stores the certificate (ca_issue_write) durably.  Without a caller's write_fn the write only
- * writes to the store and sets serial_taken afresh: it may run again (ca_write_again).
+ * Stores the certificate (ca_issue_write) durably.  Without a caller's write_fn, or with one
+ * that may run again (write_again), the write only writes to the store and sets serial_taken
+ * afresh: it may run again (ca_write_again).
  */
 static int
 ca_issue_store(struct ca *ca, struct store *st, struct issue_write *w, struct err *e)
 {
-	if (w->req->write_fn == NULL)
+	if (w->req->write_fn == NULL || w->req->write_again)
 		return ca_write_again(ca, st, ca_issue_write, w, e);
 	return ca_write(ca, st, ca_issue_write, w, e);
 }

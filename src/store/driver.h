@@ -29,16 +29,20 @@
 
 #include "../util/util.h"
 
-#define DRV_PARAMS_MAX 32 /* highest $N a statement may use */
+#define DRV_PARAMS_MAX 128 /* highest $N a statement may use */
 
 enum drv_flag {
 	DRV_STREAM = 1,
 	DRV_DEFER = 2, /* nobody reads its result: a pipelining connection need not wait for it */
 	DRV_TXCTL =
 	    4, /* a SAVEPOINT or RELEASE (with DRV_DEFER): its failure breaks the transaction */
-	DRV_ONEROW =
-	    8, /* with DRV_DEFER: when deferred, changing other than one row is a failure */
 };
+/*
+ * With DRV_DEFER: when deferred, changing other than n rows (1..255) is a failure (the
+ * certificate INSERTs of an optimistic run, whose row count tells a taken serial).
+ */
+#define DRV_ROWS(n) ((n) << 8)
+#define DRV_ROWS_OF(flags) (((flags) >> 8) & 0xff)
 
 struct drv_conn; /* defined by each driver */
 struct drv_stmt;

@@ -85,6 +85,23 @@ store_fault_hit(struct store *s, struct err *e)
  * files starts here: this is where store_fault_set() counts and fails them, above both
  * drivers.
  */
+/* Sends an optimistic run's kept rows (before any other statement: they come first). */
+static int
+store_bulk_send(struct store *s, struct err *e)
+{
+	int rc = 0;
+
+	if (s->bulk_sending || (s->nbulk_audit == 0 && s->nbulk_cert == 0))
+		return 0;
+	s->bulk_sending = 1;
+	if (store_audit_bulk_send(s, e) == -1 || store_cert_bulk_send(s, e) == -1)
+		rc = -1;
+	store_audit_bulk_drop(s);
+	store_cert_bulk_drop(s);
+	s->bulk_sending = 0;
+	return rc;
+}
+
 struct drv_stmt *
 store_stmt_get(struct store *s, const char *sql, int flags, const char *what, struct err *e)
 {
@@ -92,7 +109,7 @@ store_stmt_get(struct store *s, const char *sql, int flags, const char *what, st
 	struct err de;
 
 	err_clear(&de);
-	if (store_fault_hit(s, e) == -1)
+	if (store_bulk_send(s, e) == -1 || store_fault_hit(s, e) == -1)
 		goto out;
 	if (s->drv->prepare(s->conn, sql, flags, &st, &de) == -1) {
 		err_set(e, ERR_INTERNAL, "store: %s: %s", what, de.msg);
@@ -266,6 +283,10 @@ store_commit(struct store *s, struct err *e)
 		err_set(e, ERR_INTERNAL, "store: commit: no transaction is open");
 		goto out;
 	}
+	if (store_bulk_send(s, e) == -1) {
+		store_rollback(s);
+		goto out;
+	}
 	if (s->head_dirty && store_audit_head_write(s, e) == -1) {
 		store_rollback(s);
 		goto out;
@@ -385,6 +406,8 @@ store_flush(struct store *s, struct err *e)
 {
 	struct err de;
 
+	if (store_bulk_send(s, e) == -1)
+		return -1;
 	if (s->drv->flush == NULL)
 		return 0;
 	err_clear(&de);
@@ -453,6 +476,8 @@ store_rollback(struct store *s)
 {
 	if (s == NULL || !s->in_tx)
 		return;
+	store_audit_bulk_drop(s);
+	store_cert_bulk_drop(s);
 	s->drv->rollback(s->conn);
 	s->in_tx = 0;
 	s->in_sp = 0;
@@ -723,6 +748,8 @@ store_close(struct store *s)
 	if (s == NULL)
 		return;
 	store_rollback(s);
+	store_audit_bulk_drop(s);
+	store_cert_bulk_drop(s);
 	if (s->drv != NULL)
 		s->drv->close(s->conn);
 	free(s);

@@ -64,7 +64,8 @@ struct drv_conn {
 	int in_pipe;	/* in libpq's pipeline mode: npend statements sent, not answered */
 	int broken;	/* a deferred SAVEPOINT or RELEASE failed: only a rollback helps */
 	size_t npend;
-	unsigned char pend_flags[PG_PEND_MAX]; /* per deferred statement: DRV_TXCTL, DRV_ONEROW */
+	unsigned char pend_ctl[PG_PEND_MAX];  /* per deferred statement: 1 when DRV_TXCTL */
+	unsigned char pend_rows[PG_PEND_MAX]; /* its DRV_ROWS, or 0 */
 	struct drv_stmt *cache[DRV_CACHE_BUCKETS];
 };
 
@@ -188,14 +189,13 @@ pg_pipe_wait(struct drv_conn *c, struct drv_stmt *st, struct err *e)
 			else if (!failed)
 				pg_fail(c, res, &fe);
 			failed = 1;
-			if (i < c->npend && (c->pend_flags[i] & DRV_TXCTL))
+			if (i < c->npend && c->pend_ctl[i])
 				c->broken = 1;
-		} else if (i < c->npend && (c->pend_flags[i] & DRV_ONEROW) &&
-			   pg_cmd_tuples(res) != 1 && !failed) {
+		} else if (i < c->npend && c->pend_rows[i] != 0 &&
+			   pg_cmd_tuples(res) != c->pend_rows[i] && !failed) {
 			err_set(&fe, ERR_CONFLICT,
-				"a statement sent before this one changed %" PRId64
-				" rows, not one",
-				pg_cmd_tuples(res));
+				"a statement sent before this one changed %" PRId64 " rows, not %d",
+				pg_cmd_tuples(res), c->pend_rows[i]);
 			failed = 1;
 		} else if (st != NULL && i == c->npend && s != PGRES_PIPELINE_ABORTED) {
 			st->res = res;
@@ -525,7 +525,8 @@ pg_defer(struct drv_stmt *st, struct err *e)
 		c->broken = 1;
 		goto out;
 	}
-	c->pend_flags[c->npend++] = (unsigned char)(st->flags & (DRV_TXCTL | DRV_ONEROW));
+	c->pend_ctl[c->npend] = (st->flags & DRV_TXCTL) != 0;
+	c->pend_rows[c->npend++] = (unsigned char)DRV_ROWS_OF(st->flags);
 	rc = 0;
 	if (c->npend == PG_PEND_MAX)
 		rc = pg_pipe_wait(c, NULL, e);
@@ -675,9 +676,9 @@ pg_reset(struct drv_stmt *st)
 	st->row = st->nrows = 0;
 	st->changes = 0;
 	st->bad_bind = 0;
-	memset(st->values, 0, sizeof(st->values));
-	memset(st->lengths, 0, sizeof(st->lengths));
-	memset(st->formats, 0, sizeof(st->formats));
+	memset(st->values, 0, (size_t)st->nparams * sizeof(st->values[0]));
+	memset(st->lengths, 0, (size_t)st->nparams * sizeof(st->lengths[0]));
+	memset(st->formats, 0, (size_t)st->nparams * sizeof(st->formats[0]));
 }
 
 /* On a pipelining connection BEGIN travels with the transaction's first statement that waits. */
@@ -699,7 +700,8 @@ pg_begin(struct drv_conn *c, struct err *e)
 			(void)pg_pipe_wait(c, NULL, &ignored);
 			goto out;
 		}
-		c->pend_flags[c->npend++] = DRV_TXCTL;
+		c->pend_ctl[c->npend] = 1;
+		c->pend_rows[c->npend++] = 0;
 	}
 	c->in_tx = 1;
 	rc = 0;

@@ -273,7 +273,8 @@ org_exists(const char *code)
 
 struct cert_unit {
 	char serial[STORE_SERIAL_MAX];
-	int fail; /* write, then refuse */
+	int64_t org_id; /* 0: none */
+	int fail;	/* write, then refuse */
 	int rc;
 	struct err e;
 };
@@ -295,6 +296,7 @@ unit_cert(struct store *st, void *arg, struct err *e)
 	c.not_after = c.not_before + 86400;
 	c.status = STORE_CERT_VALID;
 	c.reason = -1;
+	c.org_id = u->org_id;
 	c.der = der;
 	c.derlen = sizeof(der);
 	if (store_audit_append(st, "test", "cert.issue", u->serial, "", NULL, e) == -1 ||
@@ -355,7 +357,7 @@ test_group_commit_again(void **state)
 	struct ca_audit_report rep;
 	struct store_cert c;
 	struct err e;
-	int64_t base = audit_entries(), n0, n;
+	int64_t base = audit_entries(), n0, n, org = 0;
 	int i, oks = 0;
 
 	(void)state;
@@ -411,12 +413,31 @@ test_group_commit_again(void **state)
 			fail_msg("unit %d: %s", i, u[i].e.msg);
 		oks++;
 	}
+
+	/* certificates of an organization, and one of an organization that does not exist */
+	assert_int_equal(store_org_add(fx.st, "AGAIN-ORG", "again", NULL, 0, &org, &e), 0);
+	for (i = 0; i < 8; i++) {
+		memset(&u[i], 0, sizeof(u[i]));
+		snprintf(u[i].serial, sizeof(u[i].serial), "0C%04X", i + 1);
+		u[i].org_id = i == 6 ? org + 1000 : org;
+	}
+	cert_batch(u, 8, "AGAIN-3");
+	for (i = 0; i < 8; i++) {
+		if (i == 6) {
+			assert_int_equal(u[i].rc, -1);
+			assert_int_equal(u[i].e.code, ERR_NOTFOUND);
+			continue;
+		}
+		if (u[i].rc != 0)
+			fail_msg("unit %d: %s", i, u[i].e.msg);
+		oks++;
+	}
 	assert_int_equal(store_cert_count(fx.st, -1, &n, &e), 0);
 	assert_int_equal(n, n0 + 1 + oks);
 	memset(&rep, 0, sizeof(rep));
 	err_clear(&e);
 	assert_int_equal(ca_audit_verify(fx.st, &rep, &e), 0);
-	assert_int_equal(rep.entries, base + 1 + 2 + oks); /* pre, the slow units, the kept */
+	assert_int_equal(rep.entries, base + 1 + 3 + oks); /* pre, the slow units, the kept */
 }
 
 /*

@@ -1485,7 +1485,7 @@ test_pipeline(void **state)
 	if (cur_pg) {
 		OK(store_cert_insert(s, &c, &e));
 		FAILS(store_flush(s, &e), ERR_CONFLICT);
-		assert_non_null(strstr(e.msg, "changed 0 rows, not one"));
+		assert_non_null(strstr(e.msg, "changed 0 rows, not 1"));
 	} else {
 		FAILS(store_cert_insert(s, &c, &e), ERR_CONFLICT);
 	}
