@@ -222,8 +222,9 @@ static int
 pg_pipe_ready(struct drv_conn *c, struct err *e)
 {
 	if (c->broken)
-		return err_set(e, ERR_INTERNAL,
-			       "transaction broken by a failed savepoint or release");
+		return err_set(
+		    e, ERR_INTERNAL,
+		    "transaction broken by an earlier failure (savepoint, release or connection)");
 	return c->in_pipe ? pg_pipe_wait(c, NULL, e) : 0;
 }
 
@@ -468,7 +469,9 @@ pg_run(struct drv_stmt *st, struct err *e)
 	int rc = -1;
 
 	if (c->broken) {
-		err_set(e, ERR_INTERNAL, "transaction broken by a failed savepoint or release");
+		err_set(
+		    e, ERR_INTERNAL,
+		    "transaction broken by an earlier failure (savepoint, release or connection)");
 		st->state = PG_DONE;
 		goto out;
 	}
