@@ -15,6 +15,8 @@
  * first; for PostgreSQL it prints the server's fsync and synchronous_commit.  Side by side:
  *
  *	scripts/with-pg.sh sh -c 'build/bench/issue -x -S sqlite -S "$SHOMEI_TEST_PG"'
+ *	scripts/with-pg.sh sh -c \
+ *	    'make bench BENCHES=issue BENCH_ARGS="-S sqlite -S \"$SHOMEI_TEST_PG\""'
  */
 #include <sys/stat.h>
 #include <sys/wait.h>

@@ -395,6 +395,14 @@ store_pipeline(struct store *s, struct err *e)
 	return 1;
 }
 
+int
+store_flush_last(struct store *s, struct err *e)
+{
+	if (s->in_tx && s->head_dirty && !s->in_sp)
+		return store_audit_head_write(s, e); /* waits, for everything sent before it */
+	return store_flush(s, e);
+}
+
 void
 store_optimistic(struct store *s, int on)
 {
