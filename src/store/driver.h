@@ -34,8 +34,7 @@
 enum drv_flag {
 	DRV_STREAM = 1,
 	DRV_DEFER = 2, /* nobody reads its result: a pipelining connection need not wait for it */
-	DRV_TXCTL =
-	    4, /* a SAVEPOINT or RELEASE (with DRV_DEFER): its failure breaks the transaction */
+	DRV_TXCTL = 4, /* SAVEPOINT or RELEASE (with DRV_DEFER): failing breaks the transaction */
 };
 /*
  * With DRV_DEFER: when deferred, changing other than n rows (1..255) is a failure (the

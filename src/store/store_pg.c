@@ -4,8 +4,9 @@
  * results come back as text and bytea is decoded with PQunescapeBytea.  DRV_STREAM statements
  * use single-row mode so that a walk over a million rows holds one row at a time.
  *
- * Pipelining (pg_pipeline, the group commit's connection): inside a transaction, DRV_DEFER
- * statements (savepoints, releases, audit entries: nobody reads their results) are queued in
+ * Pipelining (pg_pipeline, the group commit's connection): inside a transaction, BEGIN and
+ * DRV_DEFER statements (savepoints, releases, audit entries, an optimistic run's multi-row
+ * INSERTs with their expected row counts, DRV_ROWS: nobody reads their results) are queued in
  * libpq's pipeline mode and travel with the next statement that waits, which reads all their
  * answers in the same round trip (one Sync) and leaves pipeline mode again.  An issuance unit
  * then costs one round trip instead of four.  A failed deferred statement aborts the rest of
