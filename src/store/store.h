@@ -145,6 +145,14 @@ int store_backup_to(struct store *, const char *dest, struct err *);
  * its first complaint.  Nothing to check on PostgreSQL (0).
  */
 int store_check(struct store *, struct err *);
+/*
+ * A copy's schema is exactly the one this program's migrations make up to the copy's schema
+ * version (SQLite: every row of sqlite_schema, its type, name, table and SQL text, compared
+ * with those of a new in-memory store migrated to that version): no trigger, view, table or
+ * index added, none missing or altered.  ERR_REFUSED naming the first difference.  Nothing to
+ * check on PostgreSQL (0).
+ */
+int store_schema_check(struct store *, struct err *);
 
 /* ---- organizations (store_org.c) ---- */
 struct store_org {

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 
 #include <openssl/evp.h>
+#include <sodium.h>
 
 #include "testutil.h"
 
@@ -220,7 +221,24 @@ t_seal_round_trip_and_refusals(void **state)
 	err_clear(&e);
 	tu_expect_prefix(backup_keys_open(b.data, b.len, PASS, strlen(PASS), &out, &n, &e), &e,
 			 "keys: keys.sealed does not open");
-	/* limits a hostile bundle may not ask for */
+	/* limits a hostile bundle may not ask for: refused before any derivation (8 MiB is
+	 * cheap: 5 passes of it would be derived, then fail to open, without the cap) */
+	b.data[11] = (unsigned char)(crypto_pwhash_OPSLIMIT_SENSITIVE + 1);
+	err_clear(&e);
+	tu_expect_prefix(backup_keys_open(b.data, b.len, PASS, strlen(PASS), &out, &n, &e), &e,
+			 "keys: keys.sealed: Argon2id limits out of range");
+	b.data[11] = (unsigned char)crypto_pwhash_OPSLIMIT_MODERATE;
+	{
+		uint32_t kib = (uint32_t)(crypto_pwhash_MEMLIMIT_SENSITIVE / 1024) + 1;
+
+		b.data[12] = (unsigned char)(kib >> 24);
+		b.data[13] = (unsigned char)(kib >> 16);
+		b.data[14] = (unsigned char)(kib >> 8);
+		b.data[15] = (unsigned char)kib;
+		err_clear(&e);
+		tu_expect_prefix(backup_keys_open(b.data, b.len, PASS, strlen(PASS), &out, &n, &e),
+				 &e, "keys: keys.sealed: Argon2id limits out of range");
+	}
 	b.data[12] = 0xff;
 	err_clear(&e);
 	tu_expect_prefix(backup_keys_open(b.data, b.len, PASS, strlen(PASS), &out, &n, &e), &e,
