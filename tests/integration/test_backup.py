@@ -316,9 +316,18 @@ def test_postgresql_dump_restore_verifies(tmp_path):
     dump = str(tmp_path / "shomei.dump")
     subprocess.run(["pg_dump", "-h", host, "-U", "postgres", "--format=custom", "-f", dump,
                     inst.pgdb], check=True, capture_output=True, timeout=120)
-    newdb, conninfo = make_pg_db()
-    subprocess.run(["pg_restore", "-h", host, "-U", "postgres", "--no-owner", "-d", newdb,
-                    "--exit-on-error", dump], check=True, capture_output=True, timeout=120)
+    # as the new database's owner, a role that is no superuser (a dump is arbitrary SQL)
+    newdb, _ = make_pg_db()
+    owner = "o_" + newdb
+    for sql in (f"CREATE ROLE {owner} LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB",
+                f"ALTER DATABASE {newdb} OWNER TO {owner}"):
+        subprocess.run(["psql", "-h", host, "-U", "postgres", "-d", "postgres", "-v",
+                        "ON_ERROR_STOP=1", "-c", sql], check=True, capture_output=True,
+                       timeout=60)
+    conninfo = f"host={host} dbname={newdb} user={owner}"
+    r = subprocess.run(["pg_restore", "-h", host, "-U", owner, "--no-owner", "-d", newdb,
+                        "--exit-on-error", dump], capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
     # the restored database under a copy of the configuration and certs/
     rdir = str(tmp_path / "restored")
     os.makedirs(rdir)
