@@ -37,7 +37,11 @@ bk_list_add(struct backup_manifest *m, size_t *cap, const char *path,
 	memcpy(f->sha256, sha, BACKUP_HASH_LEN);
 }
 
-/* What the manifest records of a store copy: schema, audit head, certificates. */
+/*
+ * What the manifest records of a store copy: schema, audit head, certificates.  The copy's
+ * schema must be the migrations' (as verify and restore will require): a store someone added
+ * an object to is refused now, not when the backup is needed.
+ */
 static int
 bk_store_facts(const char *spec, struct backup_manifest *m, struct backup_summary *sum,
 	       struct err *e)
@@ -45,7 +49,8 @@ bk_store_facts(const char *spec, struct backup_manifest *m, struct backup_summar
 	struct store *s = NULL;
 	int version = 0, rc = -1;
 
-	if (store_open_readonly(&s, spec, e) == -1 || store_schema_version(s, &version, e) == -1 ||
+	if (store_open_readonly(&s, spec, e) == -1 || store_schema_check(s, e) == -1 ||
+	    store_schema_version(s, &version, e) == -1 ||
 	    store_audit_head(s, &m->audit_seq, m->audit_hash, e) == -1 ||
 	    store_cert_count(s, -1, &m->certs, e) == -1 ||
 	    store_cert_count(s, STORE_CERT_VALID, &sum->valid, e) == -1 ||

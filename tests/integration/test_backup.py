@@ -499,6 +499,17 @@ def test_hostile_backups(ca_sqlite, tmp_path):
     os.rename(man + ".real", man)
     assert shomei("backup", "--verify", dest).returncode == 0
 
+    # a live store with an object the migrations do not make: backup refuses it at once
+    con = sqlite3.connect(inst.path("db", "shomei.db"))
+    con.execute("CREATE VIEW planted AS SELECT serial FROM certificates")
+    con.commit()
+    b = shomei("-d", inst.datadir, "backup", str(tmp_path / "bk3"))
+    assert b.returncode == 1 and b'unexpected view "planted"' in b.stderr, b.stderr
+    no_leftovers(str(tmp_path / "bk3"))
+    con.execute("DROP VIEW planted")
+    con.commit()
+    con.close()
+
     # --keys with a key file that cannot be sealed (a link, a name backup_path_ok refuses):
     # the backup is refused, nothing written
     for bad in ("link.pem", ".hidden"):
