@@ -89,8 +89,9 @@ struct store_driver {
 	int (*sync)(struct drv_conn *, struct err *);
 	/*
 	 * Opens target read-only (a backup's copy: untrusted bytes, never written, no
-	 * migrations).  SQLite: the file itself, which must not be in WAL mode; PostgreSQL: a
-	 * session whose transactions are read-only.
+	 * migrations).  SQLite: the caller's private copy, whose header must say
+	 * rollback-journal mode, opened immutable (nothing read or made beside it);
+	 * PostgreSQL: a session whose transactions are read-only.
 	 */
 	int (*open_ro)(struct drv_conn **, const char *target, struct err *);
 	/*

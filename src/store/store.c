@@ -12,6 +12,7 @@
  * The *_foreach walks stream their rows: their callbacks must not call back into the same
  * struct store.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -660,9 +661,12 @@ out:
 	return rc;
 }
 
-/* Creates schema_migrations if needed and applies the migrations not yet applied. */
+/*
+ * Creates schema_migrations if needed and applies the migrations not yet applied, those up
+ * to version upto (INT_MAX: all).
+ */
 static int
-store_migrate(struct store *s, struct err *e)
+store_migrate(struct store *s, int upto, struct err *e)
 {
 	int rc = -1, current = 0, latest = 0;
 	size_t i;
@@ -681,7 +685,7 @@ store_migrate(struct store *s, struct err *e)
 		goto out;
 	}
 	for (i = 0; i < store_nmigrations; i++) {
-		if (store_migrations[i].version <= current)
+		if (store_migrations[i].version <= current || store_migrations[i].version > upto)
 			continue;
 		if (migration_apply(s, &store_migrations[i], e) == -1)
 			goto out;
@@ -748,6 +752,12 @@ out:
 int
 store_open(struct store **out, const char *spec, struct err *e)
 {
+	return store_open_upto(out, spec, INT_MAX, e);
+}
+
+int
+store_open_upto(struct store **out, const char *spec, int upto, struct err *e)
+{
 	struct store *s = NULL;
 	const char *target;
 	int rc = -1;
@@ -757,7 +767,7 @@ store_open(struct store **out, const char *spec, struct err *e)
 		goto out;
 	if (s->drv->open(&s->conn, target, e) == -1)
 		goto out;
-	if (store_migrate(s, e) == -1)
+	if (store_migrate(s, upto, e) == -1)
 		goto out;
 	*out = s;
 	s = NULL;

@@ -50,9 +50,11 @@ enum store_backend {
 int store_open(struct store **, const char *spec, struct err *);
 /*
  * Opens a store only to read it (a backup's copy, a restored dump being checked): no
- * migrations, every write fails.  A SQLite copy is opened as untrusted bytes and must be in
- * rollback-journal mode (store_backup_to's copies are).  ERR_REFUSED when it is no shomei
- * store or its schema is newer than this program's.
+ * migrations, every write fails.  A SQLite copy is opened as untrusted bytes: it must be a
+ * file no one else writes (the caller's private copy), its header must say rollback-journal
+ * mode (store_backup_to's copies are; a WAL-mode file is refused), and it is opened
+ * immutable: no -wal, -shm or -journal file is read or made beside it.  ERR_REFUSED when it
+ * is no shomei store or its schema is newer than this program's.
  */
 int store_open_readonly(struct store **, const char *spec, struct err *);
 void store_close(struct store *); /* accepts NULL */
@@ -172,6 +174,14 @@ int store_backup_to(struct store *, const char *dest, struct err *);
  * its first complaint.  Nothing to check on PostgreSQL (0).
  */
 int store_check(struct store *, struct err *);
+/*
+ * A copy's schema is exactly the one this program's migrations make up to the copy's schema
+ * version (SQLite: every row of sqlite_schema, its type, name, table and SQL text, compared
+ * with those of a new in-memory store migrated to that version): no trigger, view, table or
+ * index added, none missing or altered.  ERR_REFUSED naming the first difference.  Nothing to
+ * check on PostgreSQL (0).
+ */
+int store_schema_check(struct store *, struct err *);
 
 /* ---- organizations (store_org.c) ---- */
 struct store_org {

@@ -54,6 +54,12 @@ struct store {
 	int bulk_sending;
 };
 
+/*
+ * store_open, with the migrations up to version upto only (a reference schema to compare a
+ * copy with: store_schema_check).
+ */
+int store_open_upto(struct store **, const char *spec, int upto, struct err *);
+
 /* ---- statements (store.c) ---- */
 
 /* The cached prepared statement for sql, or NULL with e set. */
