@@ -8,8 +8,10 @@
 #include "store_int.h"
 
 static const char SQL_QUICK_CHECK[] = "PRAGMA quick_check";
+/* the planner's statistics (sqlite_stat*, made by an ANALYZE by hand) change no behaviour */
 static const char SQL_SCHEMA_ROWS[] =
-    "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name";
+    "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_stat%' "
+    "ESCAPE '\\' ORDER BY type, name";
 
 #define SCHEMA_ROWS_MAX 4096 /* objects of a schema read from a copy */
 
