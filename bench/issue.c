@@ -5,8 +5,18 @@
  * through `openssl ca -batch`: once as one process per request (how operators script it) and
  * once with -infiles (one process for all, openssl's fastest mode).  Prints rates and ratios.
  *
- * usage: issue [-n CERTS] [-t THREADS] [-b BATCH] [-s OPENSSL_SINGLE_SAMPLE] [-k] [-S STORE] [-x]
+ * usage: issue [-n CERTS] [-t THREADS] [-b BATCH] [-s OPENSSL_SINGLE_SAMPLE] [-k] [-S STORE]...
+ *              [-x]
  * (-x: shomei only, for profiling; -k: keep the data directory)
+ *
+ * -S STORE (at most 4 times): the store of a run, "sqlite" for the default (SQLite in the data
+ * directory) or a PostgreSQL connection string.  With several, shomei issues the same CSRs
+ * into each in turn, each with a CA of its own, and prints each rate and its ratio to the
+ * first; for PostgreSQL it prints the server's fsync and synchronous_commit.  Side by side:
+ *
+ *	scripts/with-pg.sh sh -c 'build/bench/issue -x -S sqlite -S "$SHOMEI_TEST_PG"'
+ *	scripts/with-pg.sh sh -c \
+ *	    'make bench BENCHES=issue BENCH_ARGS="-S sqlite -S \"$SHOMEI_TEST_PG\""'
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -23,6 +33,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+
+#include <libpq-fe.h>
 
 #include "common.h"
 #include "ca/ca.h"
@@ -118,8 +130,47 @@ run(const char *cmd)
 	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-int
-main(int argc, char **argv)
+#define STORES_MAX 4
+
+/* What a run of shomei was given and measured. */
+struct shomei_run {
+	const char *spec; /* NULL: the default store (SQLite in the data directory) */
+	char *dir;	  /* its data directory */
+	double rate;
+	int failed;
+};
+
+/* "postgresql (fsync=on, synchronous_commit=on)" or "sqlite": what a run's store is. */
+static void
+store_label(const char *spec, char *out, size_t n)
+{
+	PGconn *c;
+	PGresult *r1, *r2;
+
+	if (spec == NULL || strncmp(spec, "sqlite:", 7) == 0) {
+		snprintf(out, n, "sqlite (WAL, synchronous=FULL)");
+		return;
+	}
+	c = PQconnectdb(spec);
+	r1 = PQexec(c, "SHOW fsync");
+	r2 = PQexec(c, "SHOW synchronous_commit");
+	snprintf(out, n, "postgresql %s (fsync=%s, synchronous_commit=%s)",
+		 PQparameterStatus(c, "server_version") ? PQparameterStatus(c, "server_version")
+							: "?",
+		 PQresultStatus(r1) == PGRES_TUPLES_OK ? PQgetvalue(r1, 0, 0) : "?",
+		 PQresultStatus(r2) == PGRES_TUPLES_OK ? PQgetvalue(r2, 0, 0) : "?");
+	PQclear(r1);
+	PQclear(r2);
+	PQfinish(c);
+}
+
+/*
+ * Initialises a CA in r->dir with r->spec as its store and issues the n CSRs from threads
+ * writers through the group commit; prints the rate and the CPU used.
+ */
+static void
+shomei_issue(struct shomei_run *r, unsigned char **csr, size_t *csrlen, long n, long threads,
+	     long batch)
 {
 	struct ca_init_opts io;
 	struct ca *ca = NULL;
@@ -127,17 +178,83 @@ main(int argc, char **argv)
 	struct err e;
 	struct job *jobs;
 	pthread_t *th;
+	double t0, t1, c0, c1, s0, s1, rtt_us;
+	int64_t count = 0;
+	char label[160];
+	size_t i;
+
+	err_clear(&e);
+	memset(&io, 0, sizeof(io));
+	io.datadir = r->dir;
+	io.root_key_out = bench_root_key_out(r->dir);
+	io.key_type = "p256";
+	io.ca_name = "bench";
+	io.store = r->spec;
+	if (ca_init(&io, &e) == -1)
+		fatalx("bench: init: %s", e.msg);
+	if (ca_open(r->dir, CA_OPEN_SIGNER, NULL, &ca, &e) == -1 ||
+	    ca_batch_start(ca, (size_t)batch, &e) == -1)
+		fatalx("bench: %s", e.msg);
+	jobs = xcalloc((size_t)threads, sizeof(*jobs));
+	th = xcalloc((size_t)threads, sizeof(*th));
+	c0 = proc_cpu_s(getpid());
+	s0 = proc_cpu_s(ca->signer_pid);
+	t0 = now_s();
+	for (i = 0; i < (size_t)threads; i++) {
+		jobs[i].ca = ca;
+		jobs[i].csr = csr;
+		jobs[i].csrlen = csrlen;
+		jobs[i].from = i * (size_t)n / (size_t)threads;
+		jobs[i].to = (i + 1) * (size_t)n / (size_t)threads;
+		pthread_create(&th[i], NULL, worker, &jobs[i]);
+	}
+	for (i = 0; i < (size_t)threads; i++) {
+		pthread_join(th[i], NULL);
+		r->failed += jobs[i].failed;
+	}
+	t1 = now_s();
+	c1 = proc_cpu_s(getpid());
+	s1 = proc_cpu_s(ca->signer_pid);
+	rtt_us = ca->signer->requests
+		     ? (double)ca->signer->nanos / (double)ca->signer->requests / 1e3
+		     : 0;
+	r->rate = (double)n / (t1 - t0);
+	if (ca_store_open(ca, &st, &e) == -1 || store_cert_count(st, -1, &count, &e) == -1)
+		fatalx("bench: %s", e.msg);
+	store_close(st);
+	store_label(r->spec, label, sizeof(label));
+	printf("shomei issue, %s:\n", label);
+	printf("                            %7ld certs in %7.3f s = %9.0f certs/s "
+	       "(%ld threads, group commit <= %ld, %lld rows durable, %d failed)\n",
+	       n, t1 - t0, r->rate, threads, batch, (long long)count, r->failed);
+	printf("  CPU per certificate: %.0f us issuing process + %.0f us signer "
+	       "(%.0f%% of 2 cores busy, the database server's not counted)\n",
+	       (c1 - c0) / (double)n * 1e6, (s1 - s0) / (double)n * 1e6,
+	       ((c1 - c0) + (s1 - s0)) / (t1 - t0) / 2 * 100);
+	printf("  signer round trip: %.0f us mean over %llu requests\n", rtt_us,
+	       (unsigned long long)ca->signer->requests);
+	fflush(stdout);
+	ca_close(ca);
+	free(jobs);
+	free(th);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct shomei_run runs[STORES_MAX];
+	struct err e;
 	unsigned char **csr;
 	size_t *csrlen;
 	char dir[] = "/tmp/shomei-bench.XXXXXX";
 	char *csrdir, *ocadir, *cmd;
 	long n = 20000, threads = 32, batch = 512, single = 200;
 	int ch, keep = 0, failed = 0, only_shomei = 0;
-	size_t i, chunk = 2000;
-	double t0, t1, shomei_rate, oca_batch_rate, oca_single_rate, c0, c1, s0, s1, rtt_us;
-	int64_t count = 0;
-	const char *storespec = NULL;
+	size_t i, chunk = 2000, nruns = 0;
+	double t0, t1, shomei_rate, oca_batch_rate, oca_single_rate;
 	FILE *f;
+
+	memset(runs, 0, sizeof(runs));
 
 	while ((ch = getopt(argc, argv, "n:t:b:s:kS:x")) != -1) {
 		switch (ch) {
@@ -157,7 +274,9 @@ main(int argc, char **argv)
 			keep = 1;
 			break;
 		case 'S':
-			storespec = optarg;
+			if (nruns == STORES_MAX)
+				fatalx("bench: at most %d stores (-S)", STORES_MAX);
+			runs[nruns++].spec = strcmp(optarg, "sqlite") == 0 ? NULL : optarg;
 			break;
 		case 'x':
 			only_shomei = 1;
@@ -171,18 +290,15 @@ main(int argc, char **argv)
 	}
 	if (single > n)
 		single = n;
+	if (nruns == 0)
+		nruns = 1; /* the default store */
 	log_init("bench", 0);
 	err_clear(&e);
 	if (mkdtemp(dir) == NULL)
 		fatalx("bench: mkdtemp");
-	memset(&io, 0, sizeof(io));
-	io.datadir = dir;
-	io.root_key_out = bench_root_key_out(dir);
-	io.key_type = "p256";
-	io.ca_name = "bench";
-	io.store = storespec;
-	if (ca_init(&io, &e) == -1)
-		fatalx("bench: init: %s", e.msg);
+	/* the first run's CA is in dir itself (openssl ca uses its key), the others' beside */
+	for (i = 0; i < nruns; i++)
+		runs[i].dir = i == 0 ? xstrdup(dir) : xasprintf("%s/run%zu", dir, i);
 	csrdir = xasprintf("%s/csr", dir);
 	ocadir = xasprintf("%s/oca", dir);
 	mkdir(csrdir, 0755);
@@ -197,48 +313,21 @@ main(int argc, char **argv)
 	for (i = 0; i < (size_t)n; i++)
 		make_csr(i, csrdir, &csr[i], &csrlen[i], !only_shomei);
 
-	/* ---- shomei ---- */
-	if (ca_open(dir, CA_OPEN_SIGNER, NULL, &ca, &e) == -1 ||
-	    ca_batch_start(ca, (size_t)batch, &e) == -1)
-		fatalx("bench: %s", e.msg);
-	jobs = xcalloc((size_t)threads, sizeof(*jobs));
-	th = xcalloc((size_t)threads, sizeof(*th));
-	c0 = proc_cpu_s(getpid());
-	s0 = proc_cpu_s(ca->signer_pid);
-	t0 = now_s();
-	for (i = 0; i < (size_t)threads; i++) {
-		jobs[i].ca = ca;
-		jobs[i].csr = csr;
-		jobs[i].csrlen = csrlen;
-		jobs[i].from = i * (size_t)n / (size_t)threads;
-		jobs[i].to = (i + 1) * (size_t)n / (size_t)threads;
-		pthread_create(&th[i], NULL, worker, &jobs[i]);
+	/* ---- shomei, on each store in turn ---- */
+	for (i = 0; i < nruns; i++) {
+		shomei_issue(&runs[i], csr, csrlen, n, threads, batch);
+		failed += runs[i].failed;
 	}
-	for (i = 0; i < (size_t)threads; i++) {
-		pthread_join(th[i], NULL);
-		failed += jobs[i].failed;
-	}
-	t1 = now_s();
-	c1 = proc_cpu_s(getpid());
-	s1 = proc_cpu_s(ca->signer_pid);
-	rtt_us = ca->signer->requests
-		     ? (double)ca->signer->nanos / (double)ca->signer->requests / 1e3
-		     : 0;
-	shomei_rate = (double)n / (t1 - t0);
-	if (ca_store_open(ca, &st, &e) == -1 || store_cert_count(st, -1, &count, &e) == -1)
-		fatalx("bench: %s", e.msg);
-	store_close(st);
-	printf("shomei issue:               %7ld certs in %7.3f s = %9.0f certs/s "
-	       "(%ld threads, group commit <= %ld, %lld rows durable, %d failed)\n",
-	       n, t1 - t0, shomei_rate, threads, batch, (long long)count, failed);
-	printf("  CPU per certificate: %.0f us issuing process + %.0f us signer "
-	       "(%.0f%% of 2 cores busy)\n",
-	       (c1 - c0) / (double)n * 1e6, (s1 - s0) / (double)n * 1e6,
-	       ((c1 - c0) + (s1 - s0)) / (t1 - t0) / 2 * 100);
-	printf("  signer round trip: %.0f us mean over %llu requests\n", rtt_us,
-	       (unsigned long long)ca->signer->requests);
+	for (i = 1; i < nruns; i++)
+		printf("ratio run %zu / run 1 (%s / %s): %.2f\n", i + 1,
+		       runs[i].spec != NULL ? "postgresql" : "sqlite",
+		       runs[0].spec != NULL ? "postgresql" : "sqlite", runs[i].rate / runs[0].rate);
+	for (i = 0; i < nruns; i++)
+		if (runs[i].spec != NULL)
+			printf("target >= 5000 certs/s on postgresql (issue 16): %s\n",
+			       runs[i].rate >= 5000 ? "met" : "NOT met");
+	shomei_rate = runs[0].rate;
 	fflush(stdout);
-	ca_close(ca);
 	if (only_shomei)
 		goto done;
 
@@ -332,8 +421,8 @@ done:
 		OPENSSL_free(csr[i]);
 	free(csr);
 	free(csrlen);
-	free(jobs);
-	free(th);
+	for (i = 0; i < nruns; i++)
+		free(runs[i].dir);
 	free(csrdir);
 	free(ocadir);
 	return failed ? 1 : 0;

@@ -471,6 +471,7 @@ api_cert_issue(struct api_ctx *c)
 	if (c->idem != NULL && c->idem->active) {
 		req.write_fn = api_issue_bind;
 		req.arg = c;
+		req.write_again = 1; /* the claim's binding: a store write, the same every run */
 	}
 	if (ra_issue(c->ca, c->st, &req, &out, &e) == -1) {
 		if (e.code == ERR_UNKNOWN) {

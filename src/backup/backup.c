@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -36,7 +37,11 @@ bk_list_add(struct backup_manifest *m, size_t *cap, const char *path,
 	memcpy(f->sha256, sha, BACKUP_HASH_LEN);
 }
 
-/* What the manifest records of a store copy: schema, audit head, certificates. */
+/*
+ * What the manifest records of a store copy: schema, audit head, certificates.  The copy's
+ * schema must be the migrations' (as verify and restore will require): a store someone added
+ * an object to is refused now, not when the backup is needed.
+ */
 static int
 bk_store_facts(const char *spec, struct backup_manifest *m, struct backup_summary *sum,
 	       struct err *e)
@@ -44,7 +49,8 @@ bk_store_facts(const char *spec, struct backup_manifest *m, struct backup_summar
 	struct store *s = NULL;
 	int version = 0, rc = -1;
 
-	if (store_open_readonly(&s, spec, e) == -1 || store_schema_version(s, &version, e) == -1 ||
+	if (store_open_readonly(&s, spec, e) == -1 || store_schema_check(s, e) == -1 ||
+	    store_schema_version(s, &version, e) == -1 ||
 	    store_audit_head(s, &m->audit_seq, m->audit_hash, e) == -1 ||
 	    store_cert_count(s, -1, &m->certs, e) == -1 ||
 	    store_cert_count(s, STORE_CERT_VALID, &sum->valid, e) == -1 ||
@@ -107,7 +113,7 @@ bk_make_files(const struct backup_opts *o, const char *tmp, struct backup_manife
 	free(dst);
 	dst = xasprintf("%s/certs", tmp);
 	src = xasprintf("%s/certs", o->datadir);
-	if (bk_mkdir(dst, BK_MODE_DIR, e) == -1 || bk_list_dir(src, &names, &n, e) == -1)
+	if (bk_mkdir(dst, BK_MODE_DIR, e) == -1 || bk_list_dir(src, 0, &names, &n, e) == -1)
 		goto out;
 	for (i = 0; i < n; i++) {
 		free(src);
@@ -148,7 +154,7 @@ bk_make_keys(const struct backup_opts *o, const char *tmp, struct backup_manifes
 	buf_init(&out, 32 * 1024 * 1024);
 	memset(&b, 0, sizeof(b));
 	dir = xasprintf("%s/keys", o->datadir);
-	if (bk_list_dir(dir, &names, &n, e) == -1)
+	if (bk_list_dir(dir, 1, &names, &n, e) == -1)
 		goto out;
 	if (n > BACKUP_KEYS_MAX) {
 		err_set(e, ERR_REFUSED, "backup: %s: more than %d files", dir, BACKUP_KEYS_MAX);
@@ -264,9 +270,12 @@ out:
 
 /* ---- verify ---- */
 
-/* The store copy: its own check, the audit chain, the head and counts the manifest recorded. */
+/*
+ * The store copy at path (the private copy the caller made and hashed): its own check, its
+ * schema exactly the migrations', the audit chain, the head and counts the manifest recorded.
+ */
 static int
-bk_verify_store(const char *src, const struct backup_manifest *m, struct backup_summary *sum,
+bk_verify_store(const char *path, const struct backup_manifest *m, struct backup_summary *sum,
 		struct err *e)
 {
 	struct ca_audit_report r;
@@ -275,7 +284,7 @@ bk_verify_store(const char *src, const struct backup_manifest *m, struct backup_
 	char *spec = NULL;
 	int version = 0, rc = -1, v;
 
-	spec = xasprintf("sqlite:%s/%s", src, BACKUP_STORE);
+	spec = xasprintf("sqlite:%s", path);
 	if (store_open_readonly(&s, spec, e) == -1 || store_check(s, e) == -1 ||
 	    store_schema_version(s, &version, e) == -1)
 		goto out;
@@ -284,6 +293,8 @@ bk_verify_store(const char *src, const struct backup_manifest *m, struct backup_
 			version, (long long)m->schema);
 		goto out;
 	}
+	if (store_schema_check(s, e) == -1)
+		goto out;
 	if ((v = ca_audit_verify(s, &r, e)) == -1)
 		goto out;
 	if (v == 1) {
@@ -318,19 +329,54 @@ out:
 	return rc;
 }
 
-/* Reads and opens src/keys.sealed, checking it against the manifest first. */
+/*
+ * Copies the backup's file rel (dfd) to the new file dst (NULL: only reads it), which must
+ * come out as the manifest recorded it: what is checked or installed is what was hashed.
+ */
 static int
-bk_keys_load(const char *src, const struct backup_file *f, const char *pass, size_t passlen,
-	     struct backup_key **k, size_t *n, struct err *e)
+bk_src_copy(int dfd, const char *src, const struct backup_manifest *m, const char *rel,
+	    const char *dst, int mode, struct err *e)
+{
+	const struct backup_file *f = backup_manifest_find(m, rel);
+	unsigned char sha[BACKUP_HASH_LEN];
+	char *name = NULL;
+	uint64_t size;
+	int fd = -1, rc = -1;
+
+	name = xasprintf("%s/%s", src, rel);
+	if (f == NULL) {
+		err_set(e, ERR_REFUSED, "backup: the manifest lists no %s", rel);
+		goto out;
+	}
+	if ((fd = bk_src_file(dfd, src, rel, e)) == -1 ||
+	    bk_copy_fd(fd, name, dst, mode, sha, &size, e) == -1)
+		goto out;
+	if (size != f->size || memcmp(sha, f->sha256, BACKUP_HASH_LEN) != 0) {
+		err_set(e, ERR_REFUSED,
+			"backup: %s: its %s does not match the manifest: damaged or altered", rel,
+			size != f->size ? "size" : "SHA-256");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	free(name);
+	return rc;
+}
+
+/* Reads and opens keys.sealed of the backup dfd, checking it against the manifest first. */
+static int
+bk_keys_load(int dfd, const char *src, const struct backup_file *f, const char *pass,
+	     size_t passlen, struct backup_key **k, size_t *n, struct err *e)
 {
 	unsigned char sha[BACKUP_HASH_LEN];
 	struct buf b;
-	char *path = NULL;
-	int rc = -1;
+	int fd = -1, rc = -1;
 
 	memset(&b, 0, sizeof(b));
-	path = xasprintf("%s/%s", src, BACKUP_KEYS);
-	if (util_read_file(path, 16 * 1024 * 1024, &b, e) == -1)
+	if ((fd = bk_src_file(dfd, src, BACKUP_KEYS, e)) == -1 ||
+	    bk_read_fd(fd, BACKUP_KEYS, 16 * 1024 * 1024, &b, e) == -1)
 		goto out;
 	crypto_hash_sha256(sha, b.data, b.len);
 	if (b.len != f->size || memcmp(sha, f->sha256, BACKUP_HASH_LEN) != 0) {
@@ -342,29 +388,33 @@ bk_keys_load(const char *src, const struct backup_file *f, const char *pass, siz
 		goto out;
 	rc = 0;
 out:
+	if (fd != -1)
+		close(fd);
 	buf_free(&b);
-	free(path);
 	return rc;
 }
 
-/* The whole check; m keeps the manifest for the caller (restore). */
+/*
+ * The whole check of the backup dfd (src names it).  store.db is copied once, to the new
+ * private file storepath, and everything about the store is checked on that copy; m keeps
+ * the manifest for the caller (restore).
+ */
 static int
-bk_verify(const char *src, const char *pass, size_t passlen, struct backup_manifest *m,
-	  struct backup_summary *sum, struct err *e)
+bk_verify(int dfd, const char *src, const char *storepath, const char *pass, size_t passlen,
+	  struct backup_manifest *m, struct backup_summary *sum, struct err *e)
 {
-	unsigned char sha[BACKUP_HASH_LEN];
+	static const char *const beside[] = {BACKUP_STORE "-wal", BACKUP_STORE "-shm",
+					     BACKUP_STORE "-journal", NULL};
 	struct backup_key *k = NULL;
 	struct buf b;
-	char *path = NULL;
-	uint64_t size;
 	size_t i, nk = 0;
-	int rc = -1;
+	int fd = -1, rc = -1;
 
 	memset(&b, 0, sizeof(b));
 	memset(m, 0, sizeof(*m));
 	memset(sum, 0, sizeof(*sum));
-	path = xasprintf("%s/%s", src, BACKUP_MANIFEST);
-	if (util_read_file(path, BACKUP_MANIFEST_MAX, &b, e) == -1 ||
+	if ((fd = bk_src_file(dfd, src, BACKUP_MANIFEST, e)) == -1 ||
+	    bk_read_fd(fd, BACKUP_MANIFEST, BACKUP_MANIFEST_MAX, &b, e) == -1 ||
 	    backup_manifest_parse(b.data, b.len, m, e) == -1)
 		goto out;
 	if (backup_manifest_find(m, BACKUP_STORE) == NULL ||
@@ -373,107 +423,126 @@ bk_verify(const char *src, const char *pass, size_t passlen, struct backup_manif
 			BACKUP_CONF);
 		goto out;
 	}
+	for (i = 0; beside[i] != NULL; i++)
+		if (bk_src_absent(dfd, src, beside[i], e) == -1)
+			goto out;
 	for (i = 0; i < m->nfiles; i++) {
-		free(path);
-		path = xasprintf("%s/%s", src, m->files[i].path);
-		if (bk_copy(path, NULL, 0, sha, &size, e) == -1)
+		if (strcmp(m->files[i].path, BACKUP_STORE) == 0)
+			continue;
+		if (bk_src_copy(dfd, src, m, m->files[i].path, NULL, 0, e) == -1)
 			goto out;
-		if (size != m->files[i].size || memcmp(sha, m->files[i].sha256, BACKUP_HASH_LEN)) {
-			err_set(
-			    e, ERR_REFUSED,
-			    "backup: %s: its %s does not match the manifest: damaged or altered",
-			    m->files[i].path, size != m->files[i].size ? "size" : "SHA-256");
-			goto out;
-		}
 	}
-	if (bk_verify_store(src, m, sum, e) == -1)
+	if (bk_src_copy(dfd, src, m, BACKUP_STORE, storepath, BK_MODE_FILE, e) == -1 ||
+	    bk_verify_store(storepath, m, sum, e) == -1)
 		goto out;
 	sum->keys = backup_manifest_find(m, BACKUP_KEYS) != NULL;
 	if (sum->keys && pass != NULL &&
-	    bk_keys_load(src, backup_manifest_find(m, BACKUP_KEYS), pass, passlen, &k, &nk, e) ==
-		-1)
+	    bk_keys_load(dfd, src, backup_manifest_find(m, BACKUP_KEYS), pass, passlen, &k, &nk,
+			 e) == -1)
 		goto out;
 	sum->created = m->created;
 	sum->nfiles = m->nfiles;
 	rc = 0;
 out:
+	if (fd != -1)
+		close(fd);
 	backup_keys_free(k, nk);
 	buf_free(&b);
-	free(path);
 	return rc;
 }
 
 int
-backup_verify(const char *src, const char *pass, size_t passlen, struct backup_summary *sum,
+backup_verify(const char *srcarg, const char *pass, size_t passlen, struct backup_summary *sum,
 	      struct err *e)
 {
+	char *src = bk_path_clean(srcarg);
 	struct backup_manifest m;
-	int rc;
+	const char *tmpdir = getenv("TMPDIR");
+	char *work = NULL, *path = NULL;
+	int dfd = -1, rc = -1;
 
-	rc = bk_verify(src, pass, passlen, &m, sum, e);
+	memset(&m, 0, sizeof(m));
+	memset(sum, 0, sizeof(*sum));
+	if ((dfd = bk_src_open(src, e)) == -1)
+		goto out;
+	/* the store's private copy: a new directory of this process's only (0700) */
+	work = xasprintf("%s/shomei-verify-XXXXXX",
+			 tmpdir != NULL && *tmpdir == '/' ? tmpdir : "/tmp");
+	if (mkdtemp(work) == NULL) {
+		err_set(e, ERR_INTERNAL, "%s: mkdtemp: %s", work, strerror(errno));
+		free(work);
+		work = NULL;
+		goto out;
+	}
+	path = xasprintf("%s/%s", work, BACKUP_STORE);
+	if (bk_verify(dfd, src, path, pass, passlen, &m, sum, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	bk_rmtree(work);
+	if (dfd != -1)
+		close(dfd);
 	backup_manifest_clear(&m);
+	free(path);
+	free(work);
+	free(src);
 	return rc;
 }
 
 /* ---- restore ---- */
 
-/* Copies src/rel to dst, which must come out as the manifest recorded it. */
-static int
-bk_restore_file(const char *src, const struct backup_manifest *m, const char *rel, const char *dst,
-		int mode, struct err *e)
-{
-	const struct backup_file *f = backup_manifest_find(m, rel);
-	unsigned char sha[BACKUP_HASH_LEN];
-	char *path = NULL;
-	uint64_t size;
-	int rc = -1;
-
-	path = xasprintf("%s/%s", src, rel);
-	if (f == NULL || bk_copy(path, dst, mode, sha, &size, e) == -1)
-		goto out;
-	if (size != f->size || memcmp(sha, f->sha256, BACKUP_HASH_LEN) != 0) {
-		err_set(e, ERR_REFUSED, "restore: %s changed after it was verified", rel);
-		goto out;
-	}
-	rc = 0;
-out:
-	free(path);
-	return rc;
-}
-
-/* Where the backed-up configuration keeps the store: "db/shomei.db"; caller frees. */
+/*
+ * Where the restored configuration (the file at path) keeps the store: "db/shomei.db";
+ * caller frees.  A configuration that sets a test.* key is refused (a crafted backup could
+ * move the clock or the instance's identity of the restored server).
+ */
 static char *
-bk_store_rel(const char *src, struct err *e)
+bk_store_rel(const char *path, struct err *e)
 {
 	struct conf c;
-	char *path = NULL, *rel = NULL;
+	char *rel = NULL;
 	const char *v;
+	size_t i;
 
 	memset(&c, 0, sizeof(c));
-	path = xasprintf("%s/%s", src, BACKUP_CONF);
 	if (conf_load(&c, path, e) == -1)
 		goto out;
+	for (i = 0; i < c.n; i++) {
+		if (strncmp(c.v[i].key, "test.", 5) == 0) {
+			err_set(
+			    e, ERR_REFUSED,
+			    "restore: %s:%d: \"%s\" is a key for shomei's tests only, never in a "
+			    "configuration to restore: refused",
+			    BACKUP_CONF, c.v[i].line, c.v[i].key);
+			goto out;
+		}
+	}
 	v = conf_get(&c, "store", "sqlite:shomei.db");
-	if (strncmp(v, "sqlite:", 7) != 0 || !backup_path_ok(v + 7)) {
+	if (strncmp(v, "sqlite:", 7) != 0 || !backup_path_ok(v + 7) ||
+	    strcmp(v + 7, BACKUP_CONF) == 0 || strncmp(v + 7, "certs/", 6) == 0 ||
+	    strncmp(v + 7, "keys/", 5) == 0) {
 		err_set(e, ERR_REFUSED,
 			"restore: the configuration's store (%.200s) is not a SQLite file inside "
-			"the data directory: restore by hand (docs/backup.md)",
+			"the data directory, apart from shomei.conf, certs/ and keys/: restore by "
+			"hand (docs/backup.md)",
 			strncmp(v, "sqlite:", 7) == 0 ? v : "PostgreSQL");
 		goto out;
 	}
 	rel = xstrdup(v + 7);
 out:
 	conf_free(&c);
-	free(path);
 	return rel;
 }
 
-/* The store, where the configuration names it, migrated and back in WAL mode. */
+/*
+ * The checked copy tmp/.store.db, renamed to where the configuration names the store,
+ * migrated and back in WAL mode.
+ */
 static int
-bk_restore_store(const char *src, const struct backup_manifest *m, const char *tmp, const char *rel,
-		 struct err *e)
+bk_restore_store(const char *checked, const char *tmp, const char *rel, struct err *e)
 {
 	struct store *s = NULL;
+	struct stat sb;
 	char *dst = NULL, *dir = NULL, *spec = NULL;
 	int rc = -1;
 
@@ -481,14 +550,20 @@ bk_restore_store(const char *src, const struct backup_manifest *m, const char *t
 	dir = bk_parent(dst);
 	if (strchr(rel, '/') != NULL && bk_mkdir(dir, 0700, e) == -1)
 		goto out;
-	if (bk_restore_file(src, m, BACKUP_STORE, dst, 0600, e) == -1)
+	if (lstat(dst, &sb) == 0) {
+		err_set(e, ERR_REFUSED, "restore: %s: the store's place is taken", rel);
 		goto out;
+	}
+	if (rename(checked, dst) == -1) {
+		err_set(e, ERR_INTERNAL, "%s: rename: %s", dst, strerror(errno));
+		goto out;
+	}
 	spec = xasprintf("sqlite:%s", dst);
 	if (store_open(&s, spec, e) == -1)
 		goto out;
 	store_close(s);
 	s = NULL;
-	if (bk_fsync_dir(dir, e) == -1)
+	if (bk_fsync_dir(dir, e) == -1 || bk_fsync_dir(tmp, e) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -501,7 +576,7 @@ out:
 
 /* certs/ (0755, files 0644, as init makes them) and keys/ (0700, files 0600). */
 static int
-bk_restore_dirs(const char *src, const struct backup_manifest *m, const char *tmp,
+bk_restore_dirs(int dfd, const char *src, const struct backup_manifest *m, const char *tmp,
 		const struct backup_key *k, size_t nk, int keys, struct err *e)
 {
 	char *dir = NULL, *dst = NULL;
@@ -516,7 +591,7 @@ bk_restore_dirs(const char *src, const struct backup_manifest *m, const char *tm
 			continue;
 		free(dst);
 		dst = xasprintf("%s/%s", tmp, m->files[i].path);
-		if (bk_restore_file(src, m, m->files[i].path, dst, 0644, e) == -1)
+		if (bk_src_copy(dfd, src, m, m->files[i].path, dst, 0644, e) == -1)
 			goto out;
 	}
 	if (bk_fsync_dir(dir, e) == -1 || !keys)
@@ -542,19 +617,28 @@ out:
 }
 
 int
-backup_restore(const char *src, const char *datadirarg, const char *pass, size_t passlen,
+backup_restore(const char *srcarg, const char *datadirarg, const char *pass, size_t passlen,
 	       struct backup_summary *sum, struct err *e)
 {
-	char *datadir = bk_path_clean(datadirarg);
+	char *datadir = bk_path_clean(datadirarg), *src = bk_path_clean(srcarg);
 	struct backup_manifest m;
 	struct backup_key *k = NULL;
 	const struct backup_file *kf;
-	char *tmp = NULL, *rel = NULL, *path = NULL;
+	char *tmp = NULL, *rel = NULL, *conf = NULL, *checked = NULL;
 	size_t nk = 0;
-	int rc = -1, made = 0;
+	int rc = -1, made = 0, dfd = -1;
 
 	memset(&m, 0, sizeof(m));
-	if (bk_verify(src, NULL, 0, &m, sum, e) == -1)
+	memset(sum, 0, sizeof(*sum));
+	if ((dfd = bk_src_open(src, e)) == -1 || bk_target_free(datadir, "restore", e) == -1)
+		goto out;
+	tmp = xasprintf("%s.restore-%ld", datadir, (long)getpid());
+	if (bk_mkdir(tmp, 0750, e) == -1)
+		goto out;
+	made = 1;
+	/* the store is copied once, into tmp, checked there, and that copy is installed */
+	checked = xasprintf("%s/.%s", tmp, BACKUP_STORE);
+	if (bk_verify(dfd, src, checked, NULL, 0, &m, sum, e) == -1)
 		goto out;
 	if ((kf = backup_manifest_find(&m, BACKUP_KEYS)) != NULL && pass == NULL) {
 		err_set(e, ERR_REFUSED,
@@ -562,29 +646,28 @@ backup_restore(const char *src, const char *datadirarg, const char *pass, size_t
 			"FILE or $SHOMEI_BACKUP_PASSPHRASE)");
 		goto out;
 	}
-	if (kf != NULL && bk_keys_load(src, kf, pass, passlen, &k, &nk, e) == -1)
+	if (kf != NULL && bk_keys_load(dfd, src, kf, pass, passlen, &k, &nk, e) == -1)
 		goto out;
-	if ((rel = bk_store_rel(src, e)) == NULL || bk_target_free(datadir, "restore", e) == -1)
-		goto out;
-	tmp = xasprintf("%s.restore-%ld", datadir, (long)getpid());
-	if (bk_mkdir(tmp, 0750, e) == -1)
-		goto out;
-	made = 1;
-	path = xasprintf("%s/%s", tmp, BACKUP_CONF);
-	if (bk_restore_file(src, &m, BACKUP_CONF, path, 0640, e) == -1 ||
-	    bk_restore_dirs(src, &m, tmp, k, nk, kf != NULL, e) == -1 ||
-	    bk_restore_store(src, &m, tmp, rel, e) == -1 || bk_commit_dir(tmp, datadir, e) == -1)
+	conf = xasprintf("%s/%s", tmp, BACKUP_CONF);
+	if (bk_src_copy(dfd, src, &m, BACKUP_CONF, conf, 0640, e) == -1 ||
+	    (rel = bk_store_rel(conf, e)) == NULL ||
+	    bk_restore_dirs(dfd, src, &m, tmp, k, nk, kf != NULL, e) == -1 ||
+	    bk_restore_store(checked, tmp, rel, e) == -1 || bk_commit_dir(tmp, datadir, e) == -1)
 		goto out;
 	made = 0;
 	rc = 0;
 out:
 	if (made)
 		bk_rmtree(tmp);
+	if (dfd != -1)
+		close(dfd);
 	backup_keys_free(k, nk);
 	backup_manifest_clear(&m);
-	free(path);
+	free(checked);
+	free(conf);
 	free(rel);
 	free(tmp);
+	free(src);
 	free(datadir);
 	return rc;
 }

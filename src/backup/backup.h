@@ -126,17 +126,23 @@ struct backup_opts {
 int backup_make(const struct backup_opts *, const char *dest, struct backup_summary *,
 		struct err *);
 /*
- * Checks a backup: the manifest, each file's size and hash, the store copy (its own check,
- * the audit chain walked by ca_audit_verify, the head the manifest recorded); with a
+ * Checks a backup without writing to it: its files opened relative to the directory (no link
+ * followed, regular files only), the manifest, each file's size and hash, no store.db-wal,
+ * -shm or -journal beside the store; the store copied once into a private temporary
+ * directory (removed afterwards) and everything checked on that copy (rollback-journal
+ * header, opened immutable, its own check, its schema exactly the migrations', the audit
+ * chain walked by ca_audit_verify, the head and counts the manifest recorded); with a
  * passphrase, that the keys open.  ERR_REFUSED naming the first problem.
  */
 int backup_verify(const char *src, const char *pass, size_t passlen, struct backup_summary *,
 		  struct err *);
 /*
- * Verifies src, then makes the data directory datadir (absent or empty): shomei.conf, certs/,
- * the store where the backed-up configuration's `store` names it (a SQLite path inside the
- * data directory) and, when the backup has keys, keys/ (the passphrase then required) — under
- * a temporary name renamed at the end.
+ * Verifies src as backup_verify does, with the store's copy made inside the new data
+ * directory's temporary tree, then makes the data directory datadir (absent or empty):
+ * shomei.conf (no test.* key in it), certs/, the checked copy renamed to where the backed-up
+ * configuration's `store` names it (a SQLite path inside the data directory) and, when the
+ * backup has keys, keys/ (the passphrase then required) — under a temporary name renamed at
+ * the end.  The summary is the installed store's.
  */
 int backup_restore(const char *src, const char *datadir, const char *pass, size_t passlen,
 		   struct backup_summary *, struct err *);

@@ -39,26 +39,16 @@ bk_write_all(int fd, const unsigned char *p, size_t n)
 }
 
 int
-bk_copy(const char *src, const char *dst, int mode, unsigned char sha[BACKUP_HASH_LEN],
-	uint64_t *size, struct err *e)
+bk_copy_fd(int in, const char *src, const char *dst, int mode, unsigned char sha[BACKUP_HASH_LEN],
+	   uint64_t *size, struct err *e)
 {
 	EVP_MD_CTX *md = NULL;
 	unsigned char *chunk = NULL;
-	struct stat sb;
-	int in = -1, out = -1, rc = -1;
+	int out = -1, rc = -1;
 	ssize_t n;
 
 	*size = 0;
 	chunk = xmalloc(BK_CHUNK);
-	if ((in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1 || fstat(in, &sb) == -1) {
-		err_set(e, errno == ENOENT ? ERR_REFUSED : ERR_INTERNAL, "%s: %s", src,
-			strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		err_set(e, ERR_REFUSED, "%s: not a regular file", src);
-		goto out;
-	}
 	if (dst != NULL &&
 	    (out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)) == -1) {
 		err_set(e, ERR_INTERNAL, "%s: %s", dst, strerror(errno));
@@ -99,11 +89,127 @@ bk_copy(const char *src, const char *dst, int mode, unsigned char sha[BACKUP_HAS
 out:
 	EVP_MD_CTX_free(md);
 	free(chunk);
-	if (in != -1)
-		close(in);
 	if (out != -1 && close(out) == -1 && rc == 0)
 		rc = err_set(e, ERR_INTERNAL, "%s: close: %s", dst, strerror(errno));
 	return rc;
+}
+
+int
+bk_copy(const char *src, const char *dst, int mode, unsigned char sha[BACKUP_HASH_LEN],
+	uint64_t *size, struct err *e)
+{
+	struct stat sb;
+	int in = -1, rc = -1;
+
+	*size = 0;
+	if ((in = open(src, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1 ||
+	    fstat(in, &sb) == -1) {
+		err_set(e, errno == ENOENT || errno == ELOOP ? ERR_REFUSED : ERR_INTERNAL, "%s: %s",
+			src, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		err_set(e, ERR_REFUSED, "%s: not a regular file", src);
+		goto out;
+	}
+	if (bk_copy_fd(in, src, dst, mode, sha, size, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (in != -1)
+		close(in);
+	return rc;
+}
+
+int
+bk_src_open(const char *src, struct err *e)
+{
+	int fd;
+
+	if ((fd = open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		err_set(e,
+			errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? ERR_REFUSED
+									      : ERR_INTERNAL,
+			"backup: %s: %s (no MANIFEST can be read)", src,
+			errno == ELOOP ? "a symbolic link, not followed" : strerror(errno));
+	return fd;
+}
+
+int
+bk_src_file(int dfd, const char *src, const char *rel, struct err *e)
+{
+	const char *slash = strchr(rel, '/');
+	struct stat sb;
+	char *dir = NULL;
+	int sub = -1, fd = -1, at = dfd;
+
+	if (slash != NULL) {
+		dir = xstrndup(rel, (size_t)(slash - rel));
+		if ((sub = openat(dfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) ==
+		    -1) {
+			err_set(e, errno == EACCES || errno == EIO ? ERR_INTERNAL : ERR_REFUSED,
+				"backup: %s/%s: %s: refused", src, dir,
+				errno == ELOOP || errno == ENOTDIR
+				    ? "not a directory (a symbolic link is never followed)"
+				    : strerror(errno));
+			goto out;
+		}
+		at = sub;
+		rel = slash + 1;
+	}
+	if ((fd = openat(at, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1) {
+		err_set(e, errno == EACCES || errno == EIO ? ERR_INTERNAL : ERR_REFUSED,
+			"backup: %s/%s%s%s: %s: refused", src, dir != NULL ? dir : "",
+			dir != NULL ? "/" : "", rel,
+			errno == ELOOP ? "a symbolic link, never followed" : strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		err_set(e, ERR_REFUSED, "backup: %s/%s%s%s: not a regular file: refused", src,
+			dir != NULL ? dir : "", dir != NULL ? "/" : "", rel);
+		close(fd);
+		fd = -1;
+		goto out;
+	}
+out:
+	if (sub != -1)
+		close(sub);
+	free(dir);
+	return fd;
+}
+
+int
+bk_src_absent(int dfd, const char *src, const char *name, struct err *e)
+{
+	struct stat sb;
+
+	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+		return err_set(e, ERR_REFUSED,
+			       "backup: %s/%s exists: a backup's store is one file in "
+			       "rollback-journal mode, with nothing beside it: refused",
+			       src, name);
+	if (errno != ENOENT)
+		return err_set(e, ERR_INTERNAL, "backup: %s/%s: %s", src, name, strerror(errno));
+	return 0;
+}
+
+int
+bk_read_fd(int fd, const char *name, size_t max, struct buf *out, struct err *e)
+{
+	unsigned char chunk[8192];
+	ssize_t n;
+
+	buf_init(out, max);
+	for (;;) {
+		if ((n = read(fd, chunk, sizeof(chunk))) == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return err_set(e, ERR_INTERNAL, "%s: read: %s", name, strerror(errno));
+		if (n == 0)
+			return 0;
+		if (buf_append(out, chunk, (size_t)n) == -1)
+			return err_set(e, ERR_REFUSED, "%s: larger than %zu bytes", name, max);
+	}
 }
 
 int
@@ -242,7 +348,7 @@ bk_name_cmp(const void *a, const void *b)
 }
 
 int
-bk_list_dir(const char *dir, char ***names, size_t *n, struct err *e)
+bk_list_dir(const char *dir, int strict, char ***names, size_t *n, struct err *e)
 {
 	DIR *d = NULL;
 	struct dirent *de;
@@ -262,10 +368,20 @@ bk_list_dir(const char *dir, char ***names, size_t *n, struct err *e)
 		goto out;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    (!strict && de->d_name[0] == '.'))
 			continue;
 		p = xasprintf("%s/%s", dir, de->d_name);
 		if (lstat(p, &sb) == -1 || !S_ISREG(sb.st_mode) || !backup_path_ok(de->d_name)) {
+			if (strict) {
+				err_set(e, ERR_REFUSED,
+					"backup: %s: not a plain regular file (a symbolic link, or "
+					"a name a backup cannot hold): it cannot be sealed, so the "
+					"backup is refused",
+					p);
+				free(p);
+				goto out;
+			}
 			log_warn("backup: %s: not a plain regular file, left out", p);
 			free(p);
 			continue;

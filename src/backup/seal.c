@@ -20,9 +20,13 @@
 #define SEAL_SALT 16
 #define SEAL_HDR (SEAL_MAGIC_LEN + 8 + SEAL_SALT + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
 #define SEAL_TAG crypto_aead_xchacha20poly1305_ietf_ABYTES
-#define SEAL_MAX (16 * 1024 * 1024)    /* bytes of a whole bundle */
-#define SEAL_OPS_MAX 32		       /* Argon2id passes a bundle may ask for */
-#define SEAL_MEM_KIB_MAX (1024 * 1024) /* and memory: 1 GiB */
+#define SEAL_MAX (16 * 1024 * 1024) /* bytes of a whole bundle */
+/*
+ * The most a bundle's header may ask of Argon2id: libsodium's "sensitive" limits (4 passes,
+ * 1 GiB), above the "moderate" ones the writer uses; checked before any derivation.
+ */
+#define SEAL_OPS_MAX ((uint32_t)crypto_pwhash_OPSLIMIT_SENSITIVE)
+#define SEAL_MEM_KIB_MAX ((uint32_t)(crypto_pwhash_MEMLIMIT_SENSITIVE / 1024))
 #define SEAL_NAME_MAX 255
 
 static void

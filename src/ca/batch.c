@@ -19,6 +19,15 @@
  * its writers are told ERR_UNKNOWN ("outcome unknown"), never "failed", because other
  * requests may already have read and acted on what they wrote.  A writer whose own unit was
  * refused (undone under its savepoint) keeps its own error: that one surely failed.
+ *
+ * On PostgreSQL the batch's connection pipelines (store_pipeline): a unit's statements whose
+ * answers nobody reads (its savepoint, its release, audit entries) travel with its next
+ * statement that waits, and store_flush() before the release makes a failure among them that
+ * unit's.  Units that may run again (ca_write_again: an issuance without a caller's records)
+ * go first, in an optimistic run without savepoints in which nothing waits (batch_fast): one
+ * round trip for all of them instead of about four per unit.  Should anything in that run
+ * fail, the transaction is rolled back and the batch runs again the exact way above, so a
+ * failing unit is still undone alone.
  */
 #include <pthread.h>
 #include <semaphore.h>
@@ -46,6 +55,7 @@ struct batch_item {
 	int rc;
 	struct err err;
 	size_t lead; /* >0: the first of a committed batch of lead items, which it syncs */
+	int again;   /* fn may run again after a rolled-back run (ca_write_again) */
 	struct batch_item *next;
 };
 
@@ -56,7 +66,9 @@ struct ca_batch {
 	struct batch_item *head, *tail;
 	size_t max;
 	int stop;
-	int deferred; /* commits are made durable by the leaders (store_sync) */
+	int deferred;  /* commits are made durable by the leaders (store_sync) */
+	int pipelined; /* store_pipeline: statements travel without waiting (PostgreSQL) */
+	int exact;     /* no optimistic run (batch_fast): a test injects statement faults */
 	struct store *st;
 	uint64_t batches, items;
 	/* tests (ca_batch_fault): a store_fault_set() for the batch thread's connection */
@@ -74,6 +86,8 @@ batch_unit(struct store *st, struct batch_item *it, struct err *e)
 	if (store_savepoint(st, e) == -1)
 		return -1;
 	it->rc = it->fn(st, it->arg, &it->err);
+	if (it->rc == 0) /* its statements sent without waiting (store_pipeline) answered */
+		it->rc = store_flush(st, &it->err);
 	if (it->rc == 0)
 		return store_savepoint_release(st, e);
 	if (it->err.code == ERR_OK)
@@ -125,6 +139,42 @@ batch_unknown(struct batch_item *first, size_t n, const struct err *e)
 	}
 }
 
+/*
+ * The optimistic run of the batch's ca_write_again() items, first in its transaction: no
+ * savepoints, and nothing waits for the database's answers (PostgreSQL's pipeline, see
+ * store_optimistic) until one store_flush() at the end.  -1: one of them failed, which one is
+ * not known: the caller rolls back and runs the batch again, each item under its savepoint.
+ */
+static int
+batch_fast(struct ca_batch *b, struct batch_item *first, size_t n)
+{
+	struct batch_item *it;
+	struct err e;
+	size_t i, m = 0;
+	int rc = -1;
+
+	store_optimistic(b->st, 1);
+	for (it = first, i = 0; i < n; it = it->next, i++) {
+		if (!it->again)
+			continue;
+		err_clear(&it->err);
+		if ((it->rc = it->fn(b->st, it->arg, &it->err)) == -1)
+			goto out;
+		m++;
+	}
+	err_clear(&e);
+	/* nothing but the commit follows when every unit took this run */
+	if (m > 0 && (m == n ? store_flush_last(b->st, &e) : store_flush(b->st, &e)) == -1)
+		goto out;
+	rc = 0;
+out:
+	store_optimistic(b->st, 0);
+	if (rc == -1)
+		log_debug("batch: the optimistic run of %zu writes failed: run again one by one",
+			  n);
+	return rc;
+}
+
 /* Writes items [first, up to n) in one transaction; sets each item's rc; -1: not committed. */
 static int
 batch_write(struct ca_batch *b, struct batch_item *first, size_t n)
@@ -132,12 +182,19 @@ batch_write(struct ca_batch *b, struct batch_item *first, size_t n)
 	struct batch_item *it;
 	struct err e;
 	size_t i;
+	int fast = b->pipelined && !b->exact;
 
 	err_clear(&e);
+again:
 	if (store_begin(b->st, &e) == -1)
 		goto fail;
+	if (fast && batch_fast(b, first, n) == -1) {
+		store_rollback(b->st);
+		fast = 0;
+		goto again;
+	}
 	for (it = first, i = 0; i < n; it = it->next, i++)
-		if (batch_unit(b->st, it, &e) == -1)
+		if (!(fast && it->again) && batch_unit(b->st, it, &e) == -1)
 			goto fail;
 	if (store_commit(b->st, &e) == -1) {
 		if (e.code == ERR_UNKNOWN) { /* made, perhaps: nobody is told "failed" */
@@ -176,6 +233,8 @@ batch_main(void *arg)
 			b->tail = NULL;
 		if (b->fault_pending) {
 			store_fault_set(b->st, b->fault_stmt, b->fault_commit);
+			b->exact |=
+			    b->fault_stmt != 0; /* the fault hits the run it was meant for */
 			b->fault_pending = 0;
 		}
 		pthread_mutex_unlock(&b->mu);
@@ -212,7 +271,8 @@ ca_batch_start(struct ca *ca, size_t max_batch, struct err *e)
 		free(b);
 		return -1;
 	}
-	if ((b->deferred = store_defer_sync(b->st, e)) == -1) {
+	if ((b->deferred = store_defer_sync(b->st, e)) == -1 ||
+	    (b->pipelined = store_pipeline(b->st, e)) == -1) {
 		store_close(b->st);
 		free(b);
 		return -1;
@@ -273,13 +333,14 @@ batch_lead(struct ca_batch *b, struct batch_item *first)
 
 /* Queues fn and waits until what it wrote is durable (or undone). */
 static int
-batch_run(struct ca_batch *b, ca_write_fn fn, void *arg, struct err *e)
+batch_run(struct ca_batch *b, ca_write_fn fn, void *arg, int again, struct err *e)
 {
 	struct batch_item it;
 
 	memset(&it, 0, sizeof(it));
 	it.fn = fn;
 	it.arg = arg;
+	it.again = again;
 	if (sem_init(&it.done, 0, 0) != 0)
 		return err_set(e, ERR_INTERNAL, "batch: sem_init failed");
 	pthread_mutex_lock(&b->mu);
@@ -400,15 +461,16 @@ ca_tx_end(struct ca_tx *tx, int commit, struct err *e)
 	return rc;
 }
 
-int
-ca_write(struct ca *ca, struct store *st, ca_write_fn fn, void *arg, struct err *e)
+/* ca_write(), ca_write_again(): again says fn may run more than once. */
+static int
+ca_write_run(struct ca *ca, struct store *st, ca_write_fn fn, void *arg, int again, struct err *e)
 {
 	struct err re;
 
 	if (ca_tx_cur != NULL)
 		return ca_tx_write(ca_tx_cur, fn, arg, e);
 	if (ca->batch != NULL)
-		return batch_run(ca->batch, fn, arg, e);
+		return batch_run(ca->batch, fn, arg, again, e);
 	/* no batcher (the CLI): a transaction of its own on the caller's connection */
 	if (store_begin(st, e) == -1)
 		return -1;
@@ -424,4 +486,16 @@ ca_write(struct ca *ca, struct store *st, ca_write_fn fn, void *arg, struct err 
 		return -1;
 	}
 	return 0;
+}
+
+int
+ca_write(struct ca *ca, struct store *st, ca_write_fn fn, void *arg, struct err *e)
+{
+	return ca_write_run(ca, st, fn, arg, 0, e);
+}
+
+int
+ca_write_again(struct ca *ca, struct store *st, ca_write_fn fn, void *arg, struct err *e)
+{
+	return ca_write_run(ca, st, fn, arg, 1, e);
 }

@@ -246,6 +246,12 @@ struct ca_issue_req {
 	int (*signed_fn)(const struct ca_issued *, void *arg, struct err *);
 	int (*write_fn)(struct store *, const struct ca_issued *, void *arg, struct err *);
 	void *arg;
+	/*
+	 * write_fn only writes to the store (and sets what it reports afresh at every run): it may
+	 * run again (ca_write_again), so the certificate's write can take the group commit's
+	 * optimistic run.  Without a write_fn that is always so.
+	 */
+	int write_again;
 };
 
 struct ca_issued {
@@ -292,6 +298,14 @@ typedef int (*ca_write_fn)(struct store *st, void *arg, struct err *e);
  * a crash, so the caller must not report "failed" nor undo anything around it.
  */
 int ca_write(struct ca *, struct store *st, ca_write_fn fn, void *arg, struct err *e);
+/*
+ * ca_write() for a fn that may run more than once: it only writes to the store (and sets
+ * what it reports in arg afresh at every run), so running it again after its transaction was
+ * rolled back is the same as running it once.  The batch may then run it optimistically on
+ * PostgreSQL, without a savepoint or a round trip of its own (batch_fast in ca/batch.c),
+ * and runs it again under its savepoint when something in that run failed.
+ */
+int ca_write_again(struct ca *, struct store *st, ca_write_fn fn, void *arg, struct err *e);
 
 /*
  * One transaction for many writers (the console's bulk commit): ca_tx_new() gives a

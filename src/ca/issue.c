@@ -51,7 +51,12 @@ ca_issue_detail(const struct store_cert *rec)
 			 rec->sans ? " san=" : "", rec->sans ? rec->sans : "");
 }
 
-/* The certificate's own write: its row, its audit entry, then the caller's records. */
+/*
+ * The certificate's own write: its audit entry, its row, then the caller's records.  The audit
+ * entry goes first: nobody waits for its answer, so on a pipelining connection (the group
+ * commit's, PostgreSQL) it travels with the row's INSERT, whose row count is read at once
+ * (a taken serial), in one round trip.
+ */
 struct issue_write {
 	const struct store_cert *rec;
 	const struct ca_issued *issued;
@@ -66,18 +71,32 @@ ca_issue_write(struct store *st, void *arg, struct err *e)
 	char *detail;
 	int rc;
 
-	if (store_cert_insert(st, w->rec, e) == -1) {
-		w->serial_taken = e->code == ERR_CONFLICT;
-		return -1;
-	}
+	w->serial_taken = 0; /* set afresh by every run (ca_write_again) */
 	detail = ca_issue_detail(w->rec);
 	rc = store_audit_append(st, w->req->actor, "cert.issue", w->rec->serial, detail, NULL, e);
 	free(detail);
 	if (rc == -1)
 		return -1;
+	if (store_cert_insert(st, w->rec, e) == -1) {
+		w->serial_taken = e->code == ERR_CONFLICT;
+		return -1;
+	}
 	if (w->req->write_fn != NULL && w->req->write_fn(st, w->issued, w->req->arg, e) == -1)
 		return -1;
 	return 0;
+}
+
+/*
+ * Stores the certificate (ca_issue_write) durably.  Without a caller's write_fn, or with one
+ * that may run again (write_again), the write only writes to the store and sets serial_taken
+ * afresh: it may run again (ca_write_again).
+ */
+static int
+ca_issue_store(struct ca *ca, struct store *st, struct issue_write *w, struct err *e)
+{
+	if (w->req->write_fn == NULL || w->req->write_again)
+		return ca_write_again(ca, st, ca_issue_write, w, e);
+	return ca_write(ca, st, ca_issue_write, w, e);
 }
 
 /* The certificate's row: what every issuance stores (rec's serial and DER set by the caller). */
@@ -138,7 +157,7 @@ ca_issue_presigned(struct ca *ca, struct store *st, const struct ca_issue_req *r
 	w.issued = out;
 	w.req = req;
 	err_clear(&e2);
-	if (ca_write(ca, st, ca_issue_write, &w, &e2) == -1) {
+	if (ca_issue_store(ca, st, &w, &e2) == -1) {
 		if (e2.code == ERR_UNKNOWN)
 			__atomic_add_fetch(&ca->issued_gen, 1, __ATOMIC_RELEASE);
 		if (w.serial_taken)
@@ -324,7 +343,7 @@ ca_issue(struct ca *ca, struct store *st, const struct ca_issue_req *req, struct
 		if (req->signed_fn != NULL && req->signed_fn(out, req->arg, &e2) == -1)
 			rc = -1;
 		else
-			rc = ca_write(ca, st, ca_issue_write, &w, &e2);
+			rc = ca_issue_store(ca, st, &w, &e2);
 		rec.der = NULL; /* still owned by der */
 		memset(out, 0, sizeof(*out));
 		if (rc == 0)

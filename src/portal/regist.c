@@ -380,7 +380,7 @@ portal_verify_get(struct http_req *r)
 	struct store *st = NULL;
 	struct err e;
 	enum ra_link_result res = RA_LINK_UNKNOWN;
-	int rc = -1, agent = 0;
+	int rc = -1, agent = 0, resumed = 0;
 
 	web_ctx_init(&x, &portal.site, r);
 	err_clear(&e);
@@ -397,6 +397,7 @@ portal_verify_get(struct http_req *r)
 		web_csrf(&x, csrf);
 		web_session_link_id(&x, csrf, http_query(r, "onetimetoken"), next);
 		rc = ra_link_resume(st, http_query(r, "onetimetoken"), next, cont, &res, &e);
+		resumed = res == RA_LINK_OK;
 		sodium_memzero(cont, sizeof(cont));
 		sodium_memzero(next, sizeof(next));
 		if (rc == -1)
@@ -408,6 +409,14 @@ portal_verify_get(struct http_req *r)
 		    web_data_flow(&x, N_("E-mail address confirmed"), REGIST_STEP_MAIL, agent);
 		char csrf[WEB_B64_LEN];
 
+		/*
+		 * A session of its own for the button, drawn now: the use's continuation (and its
+		 * resumption after a lost answer) is bound to it, so an id seen or planted before
+		 * the link was opened is worth nothing even with the link in hand.  A resumed use
+		 * keeps the session its continuation is bound to.
+		 */
+		if (!resumed)
+			web_session_rotate(&x, NULL);
 		web_csrf(&x, csrf);
 		tmpl_data_str(d, "csrf", csrf);
 		tmpl_data_str(d, "onetimetoken", http_query(r, "onetimetoken"));

@@ -653,6 +653,7 @@ ra_issue(struct ca *ca, struct store *st, const struct ra_issue_req *q, struct c
 	req.signed_fn = q->signed_fn;
 	req.write_fn = q->write_fn;
 	req.arg = q->arg;
+	req.write_again = q->write_again;
 	if (ca_issue(ca, st, &req, out, e) == -1)
 		goto out;
 	rc = 0;

@@ -378,6 +378,7 @@ struct ra_issue_req {
 	int (*signed_fn)(const struct ca_issued *, void *arg, struct err *);
 	int (*write_fn)(struct store *, const struct ca_issued *, void *arg, struct err *);
 	void *arg;
+	int write_again; /* as in struct ca_issue_req: write_fn may run again */
 };
 
 /*

@@ -29,11 +29,19 @@
 
 #include "../util/util.h"
 
-#define DRV_PARAMS_MAX 32 /* highest $N a statement may use */
+#define DRV_PARAMS_MAX 128 /* highest $N a statement may use */
 
 enum drv_flag {
 	DRV_STREAM = 1,
+	DRV_DEFER = 2, /* nobody reads its result: a pipelining connection need not wait for it */
+	DRV_TXCTL = 4, /* SAVEPOINT or RELEASE (with DRV_DEFER): failing breaks the transaction */
 };
+/*
+ * With DRV_DEFER: when deferred, changing other than n rows (1..255) is a failure (the
+ * certificate INSERTs of an optimistic run, whose row count tells a taken serial).
+ */
+#define DRV_ROWS(n) ((n) << 8)
+#define DRV_ROWS_OF(flags) (((flags) >> 8) & 0xff)
 
 struct drv_conn; /* defined by each driver */
 struct drv_stmt;
@@ -81,8 +89,9 @@ struct store_driver {
 	int (*sync)(struct drv_conn *, struct err *);
 	/*
 	 * Opens target read-only (a backup's copy: untrusted bytes, never written, no
-	 * migrations).  SQLite: the file itself, which must not be in WAL mode; PostgreSQL: a
-	 * session whose transactions are read-only.
+	 * migrations).  SQLite: the caller's private copy, whose header must say
+	 * rollback-journal mode, opened immutable (nothing read or made beside it);
+	 * PostgreSQL: a session whose transactions are read-only.
 	 */
 	int (*open_ro)(struct drv_conn **, const char *target, struct err *);
 	/*
@@ -91,6 +100,18 @@ struct store_driver {
 	 * copy is one self-contained file.  Writers on other connections go on meanwhile.
 	 */
 	int (*backup_to)(struct drv_conn *, const char *dest, struct err *);
+	/*
+	 * Optional (NULL where every statement runs when it is stepped: SQLite, in-process):
+	 * pipeline() lets this connection send DRV_DEFER statements inside a transaction without
+	 * waiting for their answers (PostgreSQL pipeline mode): their step() returns 0 at once and
+	 * changes() is -1 (unknown).  They travel with the next statement that waits (a statement
+	 * without DRV_DEFER, exec(), flush(), commit()), which reports the first deferred failure
+	 * as its own error.  flush() waits for the deferred statements; -1 with the first one's
+	 * error. A failed deferred DRV_TXCTL statement leaves the transaction broken: every
+	 * statement then fails until rollback().
+	 */
+	int (*pipeline)(struct drv_conn *, struct err *);
+	int (*flush)(struct drv_conn *, struct err *);
 };
 
 extern const struct store_driver store_driver_sqlite;

@@ -12,6 +12,7 @@
  * The *_foreach walks stream their rows: their callbacks must not call back into the same
  * struct store.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,9 @@ static const char SQL_MIGRATION_APPLIED[] = "SELECT 1 FROM schema_migrations WHE
 static const char SQL_MIGRATION_INSERT[] =
     "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)";
 static const char SQL_PING[] = "SELECT 1";
+/* transaction control: never counted by store_fault_set(), sent unanswered where pipelining */
+static const char SQL_SAVEPOINT[] = "SAVEPOINT shomei_sp";
+static const char SQL_RELEASE[] = "RELEASE SAVEPOINT shomei_sp";
 
 /* ---- fault injection (tests) ---- */
 
@@ -82,6 +86,23 @@ store_fault_hit(struct store *s, struct err *e)
  * files starts here: this is where store_fault_set() counts and fails them, above both
  * drivers.
  */
+/* Sends an optimistic run's kept rows (before any other statement: they come first). */
+static int
+store_bulk_send(struct store *s, struct err *e)
+{
+	int rc = 0;
+
+	if (s->bulk_sending || (s->nbulk_audit == 0 && s->nbulk_cert == 0))
+		return 0;
+	s->bulk_sending = 1;
+	if (store_audit_bulk_send(s, e) == -1 || store_cert_bulk_send(s, e) == -1)
+		rc = -1;
+	store_audit_bulk_drop(s);
+	store_cert_bulk_drop(s);
+	s->bulk_sending = 0;
+	return rc;
+}
+
 struct drv_stmt *
 store_stmt_get(struct store *s, const char *sql, int flags, const char *what, struct err *e)
 {
@@ -89,7 +110,7 @@ store_stmt_get(struct store *s, const char *sql, int flags, const char *what, st
 	struct err de;
 
 	err_clear(&de);
-	if (store_fault_hit(s, e) == -1)
+	if (store_bulk_send(s, e) == -1 || store_fault_hit(s, e) == -1)
 		goto out;
 	if (s->drv->prepare(s->conn, sql, flags, &st, &de) == -1) {
 		err_set(e, ERR_INTERNAL, "store: %s: %s", what, de.msg);
@@ -263,6 +284,10 @@ store_commit(struct store *s, struct err *e)
 		err_set(e, ERR_INTERNAL, "store: commit: no transaction is open");
 		goto out;
 	}
+	if (store_bulk_send(s, e) == -1) {
+		store_rollback(s);
+		goto out;
+	}
 	if (s->head_dirty && store_audit_head_write(s, e) == -1) {
 		store_rollback(s);
 		goto out;
@@ -337,6 +362,69 @@ store_sync(struct store *s, struct err *e)
 	return 0;
 }
 
+/*
+ * Runs a SAVEPOINT or RELEASE as a cached statement: on a pipelining connection (store_pipeline)
+ * it travels with the next statement that waits, without a round trip of its own.
+ */
+static int
+store_txctl(struct store *s, const char *sql, struct err *de)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if (s->drv->prepare(s->conn, sql, DRV_DEFER | DRV_TXCTL, &st, de) == -1)
+		goto out;
+	if (s->drv->step(st, de) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (st != NULL)
+		s->drv->reset(st);
+	return rc;
+}
+
+int
+store_pipeline(struct store *s, struct err *e)
+{
+	struct err de;
+
+	if (s->drv->pipeline == NULL)
+		return 0;
+	err_clear(&de);
+	if (s->drv->pipeline(s->conn, &de) == -1)
+		return err_set(e, ERR_INTERNAL, "store: %s", de.msg);
+	return 1;
+}
+
+int
+store_flush_last(struct store *s, struct err *e)
+{
+	if (s->in_tx && s->head_dirty && !s->in_sp)
+		return store_audit_head_write(s, e); /* waits, for everything sent before it */
+	return store_flush(s, e);
+}
+
+void
+store_optimistic(struct store *s, int on)
+{
+	s->optimistic = on;
+}
+
+int
+store_flush(struct store *s, struct err *e)
+{
+	struct err de;
+
+	if (store_bulk_send(s, e) == -1)
+		return -1;
+	if (s->drv->flush == NULL)
+		return 0;
+	err_clear(&de);
+	if (s->drv->flush(s->conn, &de) == -1)
+		return err_set(e, de.code == ERR_OK ? ERR_INTERNAL : de.code, "store: %s", de.msg);
+	return 0;
+}
+
 int
 store_savepoint(struct store *s, struct err *e)
 {
@@ -346,7 +434,7 @@ store_savepoint(struct store *s, struct err *e)
 	if (!s->in_tx || s->in_sp)
 		return err_set(e, ERR_INTERNAL, "store: savepoint: %s",
 			       s->in_sp ? "one is already open" : "no transaction is open");
-	if (s->drv->exec(s->conn, "SAVEPOINT shomei_sp", &de) == -1)
+	if (store_txctl(s, SQL_SAVEPOINT, &de) == -1)
 		return err_set(e, ERR_INTERNAL, "store: savepoint: %s", de.msg);
 	s->in_sp = 1;
 	s->sp_head_known = s->head_known;
@@ -365,7 +453,7 @@ store_savepoint_release(struct store *s, struct err *e)
 	if (!s->in_sp)
 		return err_set(e, ERR_INTERNAL, "store: release: no savepoint is open");
 	s->in_sp = 0;
-	if (s->drv->exec(s->conn, "RELEASE SAVEPOINT shomei_sp", &de) == -1)
+	if (store_txctl(s, SQL_RELEASE, &de) == -1)
 		return err_set(e, ERR_INTERNAL, "store: release: %s", de.msg);
 	return 0;
 }
@@ -383,6 +471,9 @@ store_savepoint_rollback(struct store *s, struct err *e)
 	s->head_dirty = s->sp_head_dirty;
 	s->head_seq = s->sp_head_seq;
 	memcpy(s->head_hash, s->sp_head_hash, STORE_HASH_LEN);
+	/* the unit's deferred statements: a failure among them is why it is undone */
+	(void)store_flush(s, &de);
+	err_clear(&de);
 	if (s->drv->exec(s->conn, "ROLLBACK TO SAVEPOINT shomei_sp; RELEASE SAVEPOINT shomei_sp",
 			 &de) == -1)
 		return err_set(e, ERR_INTERNAL, "store: rollback to savepoint: %s", de.msg);
@@ -394,6 +485,8 @@ store_rollback(struct store *s)
 {
 	if (s == NULL || !s->in_tx)
 		return;
+	store_audit_bulk_drop(s);
+	store_cert_bulk_drop(s);
 	s->drv->rollback(s->conn);
 	s->in_tx = 0;
 	s->in_sp = 0;
@@ -568,9 +661,12 @@ out:
 	return rc;
 }
 
-/* Creates schema_migrations if needed and applies the migrations not yet applied. */
+/*
+ * Creates schema_migrations if needed and applies the migrations not yet applied, those up
+ * to version upto (INT_MAX: all).
+ */
 static int
-store_migrate(struct store *s, struct err *e)
+store_migrate(struct store *s, int upto, struct err *e)
 {
 	int rc = -1, current = 0, latest = 0;
 	size_t i;
@@ -589,7 +685,7 @@ store_migrate(struct store *s, struct err *e)
 		goto out;
 	}
 	for (i = 0; i < store_nmigrations; i++) {
-		if (store_migrations[i].version <= current)
+		if (store_migrations[i].version <= current || store_migrations[i].version > upto)
 			continue;
 		if (migration_apply(s, &store_migrations[i], e) == -1)
 			goto out;
@@ -656,6 +752,12 @@ out:
 int
 store_open(struct store **out, const char *spec, struct err *e)
 {
+	return store_open_upto(out, spec, INT_MAX, e);
+}
+
+int
+store_open_upto(struct store **out, const char *spec, int upto, struct err *e)
+{
 	struct store *s = NULL;
 	const char *target;
 	int rc = -1;
@@ -665,7 +767,7 @@ store_open(struct store **out, const char *spec, struct err *e)
 		goto out;
 	if (s->drv->open(&s->conn, target, e) == -1)
 		goto out;
-	if (store_migrate(s, e) == -1)
+	if (store_migrate(s, upto, e) == -1)
 		goto out;
 	*out = s;
 	s = NULL;
@@ -717,6 +819,8 @@ store_close(struct store *s)
 	if (s == NULL)
 		return;
 	store_rollback(s);
+	store_audit_bulk_drop(s);
+	store_cert_bulk_drop(s);
 	if (s->drv != NULL)
 		s->drv->close(s->conn);
 	free(s);

@@ -50,9 +50,11 @@ enum store_backend {
 int store_open(struct store **, const char *spec, struct err *);
 /*
  * Opens a store only to read it (a backup's copy, a restored dump being checked): no
- * migrations, every write fails.  A SQLite copy is opened as untrusted bytes and must be in
- * rollback-journal mode (store_backup_to's copies are).  ERR_REFUSED when it is no shomei
- * store or its schema is newer than this program's.
+ * migrations, every write fails.  A SQLite copy is opened as untrusted bytes: it must be a
+ * file no one else writes (the caller's private copy), its header must say rollback-journal
+ * mode (store_backup_to's copies are; a WAL-mode file is refused), and it is opened
+ * immutable: no -wal, -shm or -journal file is read or made beside it.  ERR_REFUSED when it
+ * is no shomei store or its schema is newer than this program's.
  */
 int store_open_readonly(struct store **, const char *spec, struct err *);
 void store_close(struct store *); /* accepts NULL */
@@ -102,6 +104,33 @@ int store_sync(struct store *, struct err *);
 int store_savepoint(struct store *, struct err *);
 int store_savepoint_release(struct store *, struct err *);
 int store_savepoint_rollback(struct store *, struct err *);
+/*
+ * For a group commit on PostgreSQL: store_pipeline() lets this connection send the statements
+ * whose answers nobody reads (savepoints, releases, audit entries) without waiting for them
+ * (libpq's pipeline mode): they travel with the next statement that waits, which reports a
+ * failure among them as its own.  store_flush() waits for them: a writer's unit calls it
+ * before its savepoint is released, so that a failure undoes that unit alone.
+ * store_pipeline() returns 1, or 0 where every statement runs at once (SQLite: both do
+ * nothing there).
+ */
+int store_pipeline(struct store *, struct err *);
+int store_flush(struct store *, struct err *);
+/*
+ * On a pipelining connection, an optimistic run (on = 1) keeps the certificates and audit
+ * entries written and sends them as multi-row INSERTs, unanswered, before the next other
+ * statement (a certificate's organization is then left to the foreign key): whether a serial
+ * was taken is known only from store_flush(), which then fails (as it does for any failure of
+ * a statement sent unanswered).  Such a failure cannot be told apart from the writes around
+ * it: the caller rolls the whole transaction back and runs its writes again, with on = 0
+ * (ca/batch.c does so for the writes that allow it).
+ */
+void store_optimistic(struct store *, int on);
+/*
+ * store_flush() when nothing but the commit follows in the transaction: the audit head the
+ * transaction moved is written back now (store_commit() then has nothing to write), and the
+ * wait for it is the wait for everything sent before it: one round trip instead of two.
+ */
+int store_flush_last(struct store *, struct err *);
 
 /*
  * Fault injection, for tests (compiled in, idle until set; the failure-path tests of the RA
@@ -145,6 +174,14 @@ int store_backup_to(struct store *, const char *dest, struct err *);
  * its first complaint.  Nothing to check on PostgreSQL (0).
  */
 int store_check(struct store *, struct err *);
+/*
+ * A copy's schema is exactly the one this program's migrations make up to the copy's schema
+ * version (SQLite: every row of sqlite_schema, its type, name, table and SQL text, compared
+ * with those of a new in-memory store migrated to that version): no trigger, view, table or
+ * index added, none missing or altered.  ERR_REFUSED naming the first difference.  Nothing to
+ * check on PostgreSQL (0).
+ */
+int store_schema_check(struct store *, struct err *);
 
 /* ---- organizations (store_org.c) ---- */
 struct store_org {

@@ -126,6 +126,68 @@ out:
 	return rc;
 }
 
+void
+store_audit_bulk_drop(struct store *s)
+{
+	STORE_LIST_FREE(s->bulk_audit, s->nbulk_audit, store_audit_clear);
+	s->bulk_audit = NULL;
+	s->nbulk_audit = s->cbulk_audit = 0;
+}
+
+/* Sends the optimistic run's entries kept so far as multi-row INSERTs, unanswered. */
+int
+store_audit_bulk_send(struct store *s, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	const struct store_audit *a;
+	struct buf q;
+	size_t i, k, r;
+	int rc = -1;
+
+	buf_init(&q, 64 * 1024);
+	for (i = 0; i < s->nbulk_audit; i += k) {
+		k = s->nbulk_audit - i < STORE_BULK_ROWS ? s->nbulk_audit - i : STORE_BULK_ROWS;
+		buf_reset(&q);
+		buf_printf(&q, "INSERT INTO audit (seq, ts, actor, action, object, detail, "
+			       "prev_hash, hash) VALUES ");
+		for (r = 0; r < k; r++) {
+			int b = (int)r * 8;
+
+			buf_printf(&q, "%s($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)",
+				   r > 0 ? ", " : "", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6,
+				   b + 7, b + 8);
+		}
+		if (buf_cstr(&q) == NULL) {
+			err_set(e, ERR_INTERNAL, "store: append audit entries: query too long");
+			goto out;
+		}
+		if ((st = store_stmt_get(s, (const char *)q.data, DRV_DEFER, "append audit entries",
+					 e)) == NULL)
+			goto out;
+		for (r = 0; r < k; r++) {
+			a = &s->bulk_audit[i + r];
+			stmt_int(s, st, (int)r * 8 + 1, a->seq);
+			stmt_int(s, st, (int)r * 8 + 2, (int64_t)a->ts);
+			stmt_text(s, st, (int)r * 8 + 3, a->actor);
+			stmt_text(s, st, (int)r * 8 + 4, a->action);
+			stmt_text(s, st, (int)r * 8 + 5, a->object);
+			stmt_text(s, st, (int)r * 8 + 6, a->detail);
+			stmt_blob(s, st, (int)r * 8 + 7, a->prev, STORE_HASH_LEN);
+			stmt_blob(s, st, (int)r * 8 + 8, a->hash, STORE_HASH_LEN);
+		}
+		if (store_stmt_step(s, st, "append audit entries", NULL, e) == -1)
+			goto out;
+		stmt_reset(s, st);
+		st = NULL;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	buf_free(&q);
+	store_audit_bulk_drop(s);
+	return rc;
+}
+
 /* Appends one entry; the head is read once per transaction and written at commit. */
 int
 store_audit_append(struct store *s, const char *actor, const char *action, const char *object,
@@ -155,7 +217,21 @@ store_audit_append(struct store *s, const char *actor, const char *action, const
 	a.object = (char *)object;
 	a.detail = (char *)(detail != NULL ? detail : "");
 	store_audit_hash(&a, a.hash);
-	if ((st = store_stmt_get(s, SQL_AUDIT_INSERT, 0, "append audit entry", e)) == NULL)
+	if (s->optimistic && s->backend == STORE_PG) { /* for a multi-row INSERT */
+		struct store_audit *d;
+
+		store_array_grow((void **)&s->bulk_audit, &s->cbulk_audit, s->nbulk_audit,
+				 sizeof(*s->bulk_audit));
+		d = &s->bulk_audit[s->nbulk_audit++];
+		*d = a;
+		d->actor = xstrdup(a.actor);
+		d->action = xstrdup(a.action);
+		d->object = xstrdup(a.object);
+		d->detail = xstrdup(a.detail);
+		goto appended;
+	}
+	/* nobody reads its answer: a pipelining connection sends it without waiting */
+	if ((st = store_stmt_get(s, SQL_AUDIT_INSERT, DRV_DEFER, "append audit entry", e)) == NULL)
 		goto out;
 	stmt_int(s, st, 1, a.seq);
 	stmt_int(s, st, 2, (int64_t)a.ts);
@@ -167,6 +243,7 @@ store_audit_append(struct store *s, const char *actor, const char *action, const
 	stmt_blob(s, st, 8, a.hash, STORE_HASH_LEN);
 	if (store_stmt_step(s, st, "append audit entry", action, e) == -1)
 		goto out;
+appended:
 	s->head_seq = a.seq;
 	memcpy(s->head_hash, a.hash, STORE_HASH_LEN);
 	s->head_dirty = 1;

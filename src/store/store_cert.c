@@ -37,16 +37,133 @@ static const char SQL_REVOKED_ALL[] =
     "SELECT serial, revoked_at, reason, invalidity_date FROM certificates "
     "WHERE ca = $1 AND status = 1 ORDER BY serial";
 
+/* Binds c's 15 INSERT parameters from $base+1 on (ser: its normalised serial). */
+static void
+cert_bind(struct store *s, struct drv_stmt *st, int base, const struct store_cert *c,
+	  const char *ser)
+{
+	stmt_text(s, st, base + 1, ser);
+	stmt_text(s, st, base + 2, c->ca);
+	stmt_text(s, st, base + 3, c->subject);
+	stmt_text(s, st, base + 4, c->sans);
+	stmt_text(s, st, base + 5, c->profile);
+	stmt_int_or_null(s, st, base + 6, c->org_id, 0);
+	stmt_int(s, st, base + 7, (int64_t)c->not_before);
+	stmt_int(s, st, base + 8, (int64_t)c->not_after);
+	if (c->status == STORE_CERT_REVOKED) {
+		stmt_int(s, st, base + 9, STORE_CERT_REVOKED);
+		stmt_int(s, st, base + 10, (int64_t)c->revoked_at);
+		stmt_int_or_null(s, st, base + 11, c->reason, -1);
+		stmt_int_or_null(s, st, base + 12, (int64_t)c->invalidity_date, 0);
+	} else {
+		stmt_int(s, st, base + 9, STORE_CERT_VALID);
+		s->drv->bind_null(st, base + 10);
+		s->drv->bind_null(st, base + 11);
+		s->drv->bind_null(st, base + 12);
+	}
+	stmt_text(s, st, base + 13, c->predecessor);
+	stmt_int(s, st, base + 14, (int64_t)(c->created != 0 ? c->created : util_now()));
+	stmt_blob(s, st, base + 15, c->der, c->derlen);
+}
+
+/* Keeps a copy of c (serial ser) for the optimistic run's next multi-row INSERT. */
+static void
+cert_bulk_add(struct store *s, const struct store_cert *c, const char *ser)
+{
+	struct store_cert *d;
+
+	store_array_grow((void **)&s->bulk_cert, &s->cbulk_cert, s->nbulk_cert,
+			 sizeof(*s->bulk_cert));
+	d = &s->bulk_cert[s->nbulk_cert++];
+	*d = *c;
+	snprintf(d->serial, sizeof(d->serial), "%s", ser);
+	d->ca = xstrdup(c->ca);
+	d->subject = xstrdup(c->subject);
+	d->sans = c->sans != NULL ? xstrdup(c->sans) : NULL;
+	d->profile = xstrdup(c->profile);
+	d->predecessor = c->predecessor != NULL ? xstrdup(c->predecessor) : NULL;
+	d->der = xmalloc(c->derlen > 0 ? c->derlen : 1);
+	memcpy(d->der, c->der, c->derlen);
+	if (d->created == 0)
+		d->created = util_now();
+}
+
+void
+store_cert_bulk_drop(struct store *s)
+{
+	STORE_LIST_FREE(s->bulk_cert, s->nbulk_cert, store_cert_clear);
+	s->bulk_cert = NULL;
+	s->nbulk_cert = s->cbulk_cert = 0;
+}
+
+/*
+ * Sends the optimistic run's certificates kept so far as multi-row INSERTs of up to
+ * STORE_BULK_ROWS rows, unanswered, each expecting as many rows inserted (a taken serial
+ * fails the run at its end).
+ */
+int
+store_cert_bulk_send(struct store *s, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	struct buf q;
+	size_t i, k, r;
+	int rc = -1;
+
+	buf_init(&q, 64 * 1024);
+	for (i = 0; i < s->nbulk_cert; i += k) {
+		k = s->nbulk_cert - i < STORE_BULK_ROWS ? s->nbulk_cert - i : STORE_BULK_ROWS;
+		buf_reset(&q);
+		buf_printf(&q, "INSERT INTO certificates (" CERT_COLS ", der) VALUES ");
+		for (r = 0; r < k; r++) {
+			int b = (int)r * 15;
+
+			buf_printf(&q,
+				   "%s($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, "
+				   "$%d, $%d, $%d)",
+				   r > 0 ? ", " : "", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6,
+				   b + 7, b + 8, b + 9, b + 10, b + 11, b + 12, b + 13, b + 14,
+				   b + 15);
+		}
+		if (buf_printf(&q, " ON CONFLICT DO NOTHING") == -1 || buf_cstr(&q) == NULL) {
+			err_set(e, ERR_INTERNAL, "store: insert certificates: query too long");
+			goto out;
+		}
+		if ((st = store_stmt_get(s, (const char *)q.data, DRV_DEFER | DRV_ROWS((int)k),
+					 "insert certificates", e)) == NULL)
+			goto out;
+		for (r = 0; r < k; r++)
+			cert_bind(s, st, (int)r * 15, &s->bulk_cert[i + r],
+				  s->bulk_cert[i + r].serial);
+		if (store_stmt_step(s, st, "insert certificates", NULL, e) == -1)
+			goto out;
+		/* run at once (no pipeline): its row count is here */
+		if (s->drv->changes(st) != -1 && s->drv->changes(st) != (int64_t)k) {
+			err_set(e, ERR_CONFLICT, "store: a certificate of %zu already exists", k);
+			goto out;
+		}
+		stmt_reset(s, st);
+		st = NULL;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	buf_free(&q);
+	store_cert_bulk_drop(s);
+	return rc;
+}
+
 /*
  * Inserts one certificate (the hot path of issuance: no allocation, one cached statement, one
- * more when the certificate belongs to an organization).
+ * more when the certificate belongs to an organization).  In an optimistic run on PostgreSQL
+ * (store_optimistic) it keeps a copy for a multi-row INSERT instead (store_cert_bulk_send),
+ * and a taken serial fails the run's store_flush().
  */
 int
 store_cert_insert(struct store *s, const struct store_cert *c, struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	char ser[STORE_SERIAL_MAX];
-	int rc = -1, r;
+	int rc = -1, r, bulk = s->optimistic && s->backend == STORE_PG;
 
 	if (store_serial_norm(c->serial, ser, e) == -1)
 		goto out;
@@ -55,7 +172,12 @@ store_cert_insert(struct store *s, const struct store_cert *c, struct err *e)
 			ser);
 		goto out;
 	}
-	if (c->org_id != 0) {
+	/*
+	 * The organization is looked up for a clear error.  An optimistic run on PostgreSQL
+	 * leaves that to the foreign key (a failure there runs the batch again, with the lookup):
+	 * the lookup would wait for an answer.
+	 */
+	if (c->org_id != 0 && !bulk) {
 		if ((r = store_org_exists(s, c->org_id, e)) == -1)
 			goto out;
 		if (r == 0) {
@@ -65,30 +187,14 @@ store_cert_insert(struct store *s, const struct store_cert *c, struct err *e)
 			goto out;
 		}
 	}
+	if (bulk) {
+		cert_bulk_add(s, c, ser);
+		rc = 0;
+		goto out;
+	}
 	if ((st = store_stmt_get(s, SQL_CERT_INSERT, 0, "insert certificate", e)) == NULL)
 		goto out;
-	stmt_text(s, st, 1, ser);
-	stmt_text(s, st, 2, c->ca);
-	stmt_text(s, st, 3, c->subject);
-	stmt_text(s, st, 4, c->sans);
-	stmt_text(s, st, 5, c->profile);
-	stmt_int_or_null(s, st, 6, c->org_id, 0);
-	stmt_int(s, st, 7, (int64_t)c->not_before);
-	stmt_int(s, st, 8, (int64_t)c->not_after);
-	if (c->status == STORE_CERT_REVOKED) {
-		stmt_int(s, st, 9, STORE_CERT_REVOKED);
-		stmt_int(s, st, 10, (int64_t)c->revoked_at);
-		stmt_int_or_null(s, st, 11, c->reason, -1);
-		stmt_int_or_null(s, st, 12, (int64_t)c->invalidity_date, 0);
-	} else {
-		stmt_int(s, st, 9, STORE_CERT_VALID);
-		s->drv->bind_null(st, 10);
-		s->drv->bind_null(st, 11);
-		s->drv->bind_null(st, 12);
-	}
-	stmt_text(s, st, 13, c->predecessor);
-	stmt_int(s, st, 14, (int64_t)(c->created != 0 ? c->created : util_now()));
-	stmt_blob(s, st, 15, c->der, c->derlen);
+	cert_bind(s, st, 0, c, ser);
 	if (store_stmt_step(s, st, "insert certificate", ser, e) == -1)
 		goto out;
 	if (s->drv->changes(st) == 0) {

@@ -41,7 +41,24 @@ struct store {
 			   * next commit is made, and its durability step then fails (deferring:
 			   * STORE_FAULT_SYNC + 1 once made, until the next store_sync()) */
 	int deferred;	  /* store_defer_sync(): commits are made durable by store_sync() */
+	int optimistic;	  /* store_optimistic(): rows whose count matters are sent unanswered */
+	/*
+	 * An optimistic run's certificates and audit entries on PostgreSQL, not sent yet: they
+	 * go as multi-row INSERTs (store_bulk_send) before any other statement, at
+	 * store_flush() and at the commit; a rollback drops them.
+	 */
+	struct store_cert *bulk_cert;
+	size_t nbulk_cert, cbulk_cert;
+	struct store_audit *bulk_audit;
+	size_t nbulk_audit, cbulk_audit;
+	int bulk_sending;
 };
+
+/*
+ * store_open, with the migrations up to version upto only (a reference schema to compare a
+ * copy with: store_schema_check).
+ */
+int store_open_upto(struct store **, const char *spec, int upto, struct err *);
 
 /* ---- statements (store.c) ---- */
 
@@ -159,5 +176,13 @@ void store_mail_kick(struct store *);
 int store_org_exists(struct store *, int64_t id, struct err *);
 /* Writes the transaction's audit head back; store_commit() calls it (store_audit.c). */
 int store_audit_head_write(struct store *, struct err *);
+
+/* Rows of one multi-row INSERT of an optimistic run (15 parameters a certificate). */
+#define STORE_BULK_ROWS 8
+/* Send (unanswered) or drop an optimistic run's kept rows (store_cert.c, store_audit.c). */
+int store_cert_bulk_send(struct store *, struct err *);
+void store_cert_bulk_drop(struct store *);
+int store_audit_bulk_send(struct store *, struct err *);
+void store_audit_bulk_drop(struct store *);
 
 #endif

@@ -3,6 +3,15 @@
  * per connection (PQprepare, named s1, s2, ...); parameters travel as text, blobs in binary;
  * results come back as text and bytea is decoded with PQunescapeBytea.  DRV_STREAM statements
  * use single-row mode so that a walk over a million rows holds one row at a time.
+ *
+ * Pipelining (pg_pipeline, the group commit's connection): inside a transaction, BEGIN and
+ * DRV_DEFER statements (savepoints, releases, audit entries, an optimistic run's multi-row
+ * INSERTs with their expected row counts, DRV_ROWS: nobody reads their results) are queued in
+ * libpq's pipeline mode and travel with the next statement that waits, which reads all their
+ * answers in the same round trip (one Sync) and leaves pipeline mode again.  An issuance unit
+ * then costs one round trip instead of four.  A failed deferred statement aborts the rest of
+ * the pipeline on the server; the statement that waited reports its error as its own, so the
+ * unit that sent it is undone under its savepoint, as when the statement itself failed.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -41,11 +50,23 @@ struct drv_stmt {
 	unsigned char *blob; /* last PQunescapeBytea result */
 };
 
+/*
+ * Deferred statements awaiting their answers at most: then one waits (the server's answers
+ * could otherwise fill its socket while this side still writes statements).
+ */
+#define PG_PEND_MAX 1024
+
 struct drv_conn {
 	PGconn *pg;
 	unsigned gen;  /* bumped by every reconnect: prepared statements are gone */
 	unsigned next; /* statement name counter */
 	int in_tx;
+	int pipelining; /* pg_pipeline(): DRV_DEFER statements are sent without waiting */
+	int in_pipe;	/* in libpq's pipeline mode: npend statements sent, not answered */
+	int broken;	/* a deferred SAVEPOINT or RELEASE failed: only a rollback helps */
+	size_t npend;
+	unsigned char pend_ctl[PG_PEND_MAX];  /* per deferred statement: 1 when DRV_TXCTL */
+	unsigned char pend_rows[PG_PEND_MAX]; /* its DRV_ROWS, or 0 */
 	struct drv_stmt *cache[DRV_CACHE_BUCKETS];
 };
 
@@ -93,9 +114,119 @@ pg_check(struct drv_conn *c)
 {
 	if (PQstatus(c->pg) != CONNECTION_BAD || c->in_tx)
 		return;
-	PQreset(c->pg);
+	PQreset(c->pg); /* leaves pipeline mode too */
+	c->in_pipe = c->broken = 0;
+	c->npend = 0;
 	if (PQstatus(c->pg) == CONNECTION_OK)
 		c->gen++;
+}
+
+static int64_t
+pg_cmd_tuples(PGresult *res)
+{
+	const char *s = PQcmdTuples(res);
+
+	return (s != NULL && *s != '\0') ? strtoll(s, NULL, 10) : 0;
+}
+
+/* Enters libpq's pipeline mode for a deferred statement (pg_pipe_wait leaves it). */
+static int
+pg_pipe_enter(struct drv_conn *c, struct err *e)
+{
+	if (c->in_pipe)
+		return 0;
+	if (!PQenterPipelineMode(c->pg))
+		return pg_fail(c, NULL, e);
+	c->in_pipe = 1;
+	c->npend = 0;
+	return 0;
+}
+
+/*
+ * Ends the pipeline: sends a Sync and reads every answer up to it, then leaves pipeline mode.
+ * st (may be NULL) was sent last and waits for its result, which it keeps in st->res.  The
+ * first failure is returned: a deferred statement's (after which the server skipped the rest,
+ * st included) or st's own.  A failed DRV_TXCTL statement or a lost connection breaks the
+ * transaction (c->broken) until the rollback.
+ */
+static int
+pg_pipe_wait(struct drv_conn *c, struct drv_stmt *st, struct err *e)
+{
+	PGresult *res;
+	ExecStatusType s;
+	struct err fe;
+	size_t i = 0;
+	int nulls = 0, failed = 0;
+
+	err_clear(&fe);
+	if (!PQpipelineSync(c->pg)) {
+		pg_fail(c, NULL, &fe);
+		failed = c->broken = 1;
+		goto out;
+	}
+	for (;;) {
+		/* each statement's answers end with a NULL; the Sync's with none */
+		if ((res = PQgetResult(c->pg)) == NULL) {
+			if (++nulls > 1) {
+				if (!failed)
+					pg_seterr(&fe, ERR_INTERNAL,
+						  "connection lost: ", PQerrorMessage(c->pg));
+				failed = c->broken = 1;
+				goto out;
+			}
+			i++;
+			continue;
+		}
+		nulls = 0;
+		s = PQresultStatus(res);
+		if (s == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			break;
+		}
+		if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK && s != PGRES_PIPELINE_ABORTED) {
+			if (!failed && i < c->npend) /* never a conflict the caller could expect */
+				pg_seterr(&fe, ERR_INTERNAL, "a statement sent before this one: ",
+					  PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+			else if (!failed)
+				pg_fail(c, res, &fe);
+			failed = 1;
+			if (i < c->npend && c->pend_ctl[i])
+				c->broken = 1;
+		} else if (i < c->npend && c->pend_rows[i] != 0 &&
+			   pg_cmd_tuples(res) != c->pend_rows[i] && !failed) {
+			err_set(&fe, ERR_CONFLICT,
+				"a statement sent before this one changed %" PRId64 " rows, not %d",
+				pg_cmd_tuples(res), c->pend_rows[i]);
+			failed = 1;
+		} else if (st != NULL && i == c->npend && s != PGRES_PIPELINE_ABORTED) {
+			st->res = res;
+			res = NULL;
+		}
+		PQclear(res);
+	}
+	if (!PQexitPipelineMode(c->pg)) {
+		if (!failed)
+			pg_fail(c, NULL, &fe);
+		failed = c->broken = 1;
+		goto out;
+	}
+	c->in_pipe = 0;
+	c->npend = 0;
+out:
+	if (failed)
+		*e = fe;
+	return failed ? -1 : 0;
+}
+
+/* Before a statement that runs outside the pipeline: the deferred ones answered first. */
+static int
+pg_pipe_ready(struct drv_conn *c, struct err *e)
+{
+	if (c->broken)
+		return err_set(
+		    e, ERR_INTERNAL,
+		    "transaction broken by an earlier failure (savepoint, release or connection)");
+	return c->in_pipe ? pg_pipe_wait(c, NULL, e) : 0;
 }
 
 static int
@@ -105,6 +236,8 @@ pg_exec(struct drv_conn *c, const char *sql, struct err *e)
 	int rc = -1;
 
 	pg_check(c);
+	if (pg_pipe_ready(c, e) == -1)
+		return -1;
 	res = PQexec(c->pg, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pg_fail(c, res, e);
@@ -222,6 +355,8 @@ pg_stmt_prepare(struct drv_conn *c, struct drv_stmt *st, struct err *e)
 	PGresult *res;
 	int rc = -1;
 
+	if (pg_pipe_ready(c, e) == -1)
+		return -1;
 	res = PQprepare(c->pg, st->name, st->sql, st->nparams, NULL);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		pg_fail(c, res, e);
@@ -350,14 +485,6 @@ pg_drain(struct drv_conn *c)
 		PQclear(r);
 }
 
-static int64_t
-pg_cmd_tuples(PGresult *res)
-{
-	const char *s = PQcmdTuples(res);
-
-	return (s != NULL && *s != '\0') ? strtoll(s, NULL, 10) : 0;
-}
-
 /* Executes a statement whose whole result is fetched at once. */
 static int
 pg_run(struct drv_stmt *st, struct err *e)
@@ -366,8 +493,32 @@ pg_run(struct drv_stmt *st, struct err *e)
 	ExecStatusType s;
 	int rc = -1;
 
-	st->res =
-	    PQexecPrepared(c->pg, st->name, st->nparams, st->values, st->lengths, st->formats, 0);
+	if (c->broken) {
+		err_set(
+		    e, ERR_INTERNAL,
+		    "transaction broken by an earlier failure (savepoint, release or connection)");
+		st->state = PG_DONE;
+		goto out;
+	}
+	if (c->in_pipe) { /* sent behind the deferred statements: one round trip for all */
+		st->res = NULL;
+		if (!PQsendQueryPrepared(c->pg, st->name, st->nparams, st->values, st->lengths,
+					 st->formats, 0)) {
+			pg_fail(c, NULL, e);
+			c->broken = 1;
+			st->state = PG_DONE;
+			goto out;
+		}
+		if (pg_pipe_wait(c, st, e) == -1) {
+			PQclear(st->res);
+			st->res = NULL;
+			st->state = PG_DONE;
+			goto out;
+		}
+	} else {
+		st->res = PQexecPrepared(c->pg, st->name, st->nparams, st->values, st->lengths,
+					 st->formats, 0);
+	}
 	s = PQresultStatus(st->res);
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
 		pg_fail(c, st->res, e);
@@ -381,6 +532,32 @@ pg_run(struct drv_stmt *st, struct err *e)
 	st->row = -1;
 	st->changes = pg_cmd_tuples(st->res);
 	rc = 0;
+out:
+	return rc;
+}
+
+/* Sends a DRV_DEFER statement into the pipeline without waiting for its answer. */
+static int
+pg_defer(struct drv_stmt *st, struct err *e)
+{
+	struct drv_conn *c = st->conn;
+	int rc = -1;
+
+	st->state = PG_DONE;
+	st->changes = -1; /* not known yet */
+	if (pg_pipe_enter(c, e) == -1)
+		goto out;
+	if (!PQsendQueryPrepared(c->pg, st->name, st->nparams, st->values, st->lengths, st->formats,
+				 0)) {
+		pg_fail(c, NULL, e);
+		c->broken = 1;
+		goto out;
+	}
+	c->pend_ctl[c->npend] = (st->flags & DRV_TXCTL) != 0;
+	c->pend_rows[c->npend++] = (unsigned char)DRV_ROWS_OF(st->flags);
+	rc = 0;
+	if (c->npend == PG_PEND_MAX)
+		rc = pg_pipe_wait(c, NULL, e);
 out:
 	return rc;
 }
@@ -430,6 +607,13 @@ pg_step(struct drv_stmt *st, struct err *e)
 		err_set(e, ERR_INTERNAL, "binding parameters: no such parameter");
 		goto out;
 	}
+	if (st->state == PG_IDLE && (st->flags & DRV_DEFER) && c->pipelining && c->in_tx &&
+	    !c->broken) {
+		rc = pg_defer(st, e);
+		goto out;
+	}
+	if (st->state == PG_IDLE && (st->flags & DRV_STREAM) && pg_pipe_ready(c, e) == -1)
+		goto out;
 	if (st->state == PG_IDLE && !(st->flags & DRV_STREAM) && pg_run(st, e) == -1)
 		goto out;
 	if (st->state == PG_IDLE) {
@@ -520,20 +704,36 @@ pg_reset(struct drv_stmt *st)
 	st->row = st->nrows = 0;
 	st->changes = 0;
 	st->bad_bind = 0;
-	memset(st->values, 0, sizeof(st->values));
-	memset(st->lengths, 0, sizeof(st->lengths));
-	memset(st->formats, 0, sizeof(st->formats));
+	memset(st->values, 0, (size_t)st->nparams * sizeof(st->values[0]));
+	memset(st->lengths, 0, (size_t)st->nparams * sizeof(st->lengths[0]));
+	memset(st->formats, 0, (size_t)st->nparams * sizeof(st->formats[0]));
 }
 
+/* On a pipelining connection BEGIN travels with the transaction's first statement that waits. */
 static int
 pg_begin(struct drv_conn *c, struct err *e)
 {
+	struct err ignored;
 	int rc = -1;
 
-	if (pg_exec(c, "BEGIN", e) == 0) {
-		c->in_tx = 1;
-		rc = 0;
+	if (!c->pipelining) {
+		if (pg_exec(c, "BEGIN", e) == -1)
+			goto out;
+	} else {
+		pg_check(c);
+		if (pg_pipe_ready(c, e) == -1 || pg_pipe_enter(c, e) == -1)
+			goto out;
+		if (!PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)) {
+			pg_fail(c, NULL, e);
+			(void)pg_pipe_wait(c, NULL, &ignored);
+			goto out;
+		}
+		c->pend_ctl[c->npend] = 1;
+		c->pend_rows[c->npend++] = 0;
 	}
+	c->in_tx = 1;
+	rc = 0;
+out:
 	return rc;
 }
 
@@ -541,19 +741,25 @@ static void
 pg_rollback(struct drv_conn *c)
 {
 	PGresult *res;
+	struct err ignored;
 
+	if (c->in_pipe) /* what the pipeline still holds is undone too */
+		(void)pg_pipe_wait(c, NULL, &ignored);
 	res = PQexec(c->pg, "ROLLBACK");
 	PQclear(res);
 	c->in_tx = 0;
+	c->broken = 0;
 }
 
 /* COMMIT of a failed transaction "succeeds" as ROLLBACK: that is an error here. */
 static int
 pg_commit(struct drv_conn *c, struct err *e)
 {
-	PGresult *res;
+	PGresult *res = NULL;
 	int rc = -1;
 
+	if (pg_pipe_ready(c, e) == -1)
+		goto out;
 	res = PQexec(c->pg, "COMMIT");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		pg_fail(c, res, e);
@@ -570,6 +776,20 @@ out:
 		pg_rollback(c);
 	c->in_tx = 0;
 	return rc;
+}
+
+static int
+pg_pipeline(struct drv_conn *c, struct err *e)
+{
+	(void)e;
+	c->pipelining = 1;
+	return 0;
+}
+
+static int
+pg_flush(struct drv_conn *c, struct err *e)
+{
+	return pg_pipe_ready(c, e);
 }
 
 const struct store_driver store_driver_pg = {
@@ -593,4 +813,6 @@ const struct store_driver store_driver_pg = {
     .commit = pg_commit,
     .rollback = pg_rollback,
     .open_ro = pg_open_ro,
+    .pipeline = pg_pipeline,
+    .flush = pg_flush,
 };

@@ -289,10 +289,11 @@ sqlite_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 
 /*
  * A connection to path opened with flags (read-write and create, or read-only), never through
- * a link, defensive and without a trusted schema; NULL with e set.
+ * a link, defensive and without a trusted schema; NULL with e set.  uri (NULL: none) is what
+ * SQLite opens instead of path (SQLITE_OPEN_URI is then among flags).
  */
 static struct drv_conn *
-sqlite_conn_new(const char *path, int flags, struct err *e)
+sqlite_conn_new(const char *path, const char *uri, int flags, struct err *e)
 {
 	struct drv_conn *c = xcalloc(1, sizeof(*c));
 	int r;
@@ -301,7 +302,7 @@ sqlite_conn_new(const char *path, int flags, struct err *e)
 	c->walfd = -1;
 	pthread_mutex_init(&c->wal_mu, NULL);
 	r = sqlite3_open_v2(
-	    path, &c->db,
+	    uri != NULL ? uri : path, &c->db,
 	    flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE | SQLITE_OPEN_NOFOLLOW, NULL);
 	if (r == SQLITE_OK &&
 	    (sqlite3_db_config(c->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL) != SQLITE_OK ||
@@ -335,7 +336,8 @@ sqlite_open(struct drv_conn **out, const char *path, struct err *e)
 	 * compromised web process may have written (no unsafe functions in it, no writable
 	 * schema or other corrupting features).
 	 */
-	if ((c = sqlite_conn_new(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, e)) == NULL)
+	if ((c = sqlite_conn_new(path, NULL, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, e)) ==
+	    NULL)
 		goto out;
 	sqlite3_wal_hook(c->db, sqlite_wal_hook, c); /* instead of wal_autocheckpoint */
 	/*
@@ -390,20 +392,99 @@ out:
 }
 
 /*
+ * The header of a read-only copy (https://sqlite.org/fileformat.html, section 1.3): a
+ * SQLite 3 database in rollback-journal mode, its file format write and read versions (bytes
+ * 18 and 19) both 1.  A copy in WAL mode (2 and 2) would have SQLite read a -wal file beside
+ * it, bytes no hash of the copy covers.  ERR_REFUSED else.
+ */
+static int
+sqlite_ro_header_ok(const char *path, struct err *e)
+{
+	static const char magic[16] = "SQLite format 3";
+	unsigned char h[100];
+	struct stat sb;
+	ssize_t n;
+	int fd = -1, rc = -1;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &sb) == -1) {
+		err_set(e, errno == ENOENT || errno == ELOOP ? ERR_REFUSED : ERR_INTERNAL,
+			"store: sqlite:%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		err_set(e, ERR_REFUSED, "store: sqlite:%s: not a regular file", path);
+		goto out;
+	}
+	while ((n = pread(fd, h, sizeof(h), 0)) == -1 && errno == EINTR)
+		;
+	if (n != (ssize_t)sizeof(h) || memcmp(h, magic, sizeof(magic)) != 0) {
+		err_set(e, ERR_REFUSED, "store: sqlite:%s: not a SQLite 3 database", path);
+		goto out;
+	}
+	if (h[18] != 1 || h[19] != 1) {
+		err_set(
+		    e, ERR_REFUSED,
+		    "store: sqlite:%s: SQLite file format: header bytes 18 and 19 are %u and %u, "
+		    "not 1 and 1 (rollback-journal mode): a copy in WAL mode is refused",
+		    path, h[18], h[19]);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	return rc;
+}
+
+/* "file:PATH?immutable=1", PATH percent-encoded (https://sqlite.org/uri.html); caller frees. */
+static char *
+sqlite_immutable_uri(const char *path)
+{
+	static const char hexd[] = "0123456789ABCDEF";
+	const unsigned char *p;
+	char *res, *q;
+
+	res = xmalloc(strlen(path) * 3 + sizeof("file://?immutable=1"));
+	q = res;
+	memcpy(q, "file://", 7);
+	q += path[0] == '/' ? 7 : 5;
+	for (p = (const unsigned char *)path; *p != '\0'; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("/._-~", *p) != NULL) {
+			*q++ = (char)*p;
+		} else {
+			*q++ = '%';
+			*q++ = hexd[*p >> 4];
+			*q++ = hexd[*p & 0xf];
+		}
+	}
+	memcpy(q, "?immutable=1", sizeof("?immutable=1"));
+	return res;
+}
+
+/*
  * A backup's copy, read-only: untrusted bytes (SQLite's advice for such files: defensive,
- * no trusted schema, cell size checks, no memory mapping).  Nothing is created beside it, so
- * the copy may lie on read-only media; a copy in WAL mode is refused by SQLite then.
+ * no trusted schema, cell size checks, no memory mapping).  The caller's own private copy
+ * (nobody else may write it or its directory): its header must say rollback-journal mode,
+ * and it is opened immutable (no locks, no -wal, -shm or -journal read or created beside
+ * it), so what SQLite reads is exactly the bytes of the file, which may lie on read-only
+ * media.
  */
 static int
 sqlite_open_ro(struct drv_conn **out, const char *path, struct err *e)
 {
 	struct drv_conn *c = NULL;
 	struct err de;
+	char *uri = NULL;
 	int rc = -1;
 
 	*out = NULL;
 	err_clear(&de);
-	if ((c = sqlite_conn_new(path, SQLITE_OPEN_READONLY, e)) == NULL)
+	if (sqlite_ro_header_ok(path, e) == -1)
+		goto out;
+	uri = sqlite_immutable_uri(path);
+	if ((c = sqlite_conn_new(path, uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, e)) == NULL)
 		goto out;
 	if (sqlite_exec(c, "PRAGMA cell_size_check=ON; PRAGMA mmap_size=0", &de) == -1) {
 		err_set(e, ERR_INTERNAL, "store: sqlite:%s: %s", path, de.msg);
@@ -413,6 +494,7 @@ sqlite_open_ro(struct drv_conn **out, const char *path, struct err *e)
 	c = NULL;
 	rc = 0;
 out:
+	free(uri);
 	sqlite_close(c);
 	return rc;
 }

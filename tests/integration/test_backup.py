@@ -316,9 +316,18 @@ def test_postgresql_dump_restore_verifies(tmp_path):
     dump = str(tmp_path / "shomei.dump")
     subprocess.run(["pg_dump", "-h", host, "-U", "postgres", "--format=custom", "-f", dump,
                     inst.pgdb], check=True, capture_output=True, timeout=120)
-    newdb, conninfo = make_pg_db()
-    subprocess.run(["pg_restore", "-h", host, "-U", "postgres", "--no-owner", "-d", newdb,
-                    "--exit-on-error", dump], check=True, capture_output=True, timeout=120)
+    # as the new database's owner, a role that is no superuser (a dump is arbitrary SQL)
+    newdb, _ = make_pg_db()
+    owner = "o_" + newdb
+    for sql in (f"CREATE ROLE {owner} LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB",
+                f"ALTER DATABASE {newdb} OWNER TO {owner}"):
+        subprocess.run(["psql", "-h", host, "-U", "postgres", "-d", "postgres", "-v",
+                        "ON_ERROR_STOP=1", "-c", sql], check=True, capture_output=True,
+                       timeout=60)
+    conninfo = f"host={host} dbname={newdb} user={owner}"
+    r = subprocess.run(["pg_restore", "-h", host, "-U", owner, "--no-owner", "-d", newdb,
+                        "--exit-on-error", dump], capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
     # the restored database under a copy of the configuration and certs/
     rdir = str(tmp_path / "restored")
     os.makedirs(rdir)
@@ -337,3 +346,181 @@ def test_postgresql_dump_restore_verifies(tmp_path):
     # the chain of the original and of the restored database end at the same head
     assert inst.sql("SELECT seq, encode(hash, 'hex') FROM audit_head") == \
         rinst.sql("SELECT seq, encode(hash, 'hex') FROM audit_head")
+
+
+def tree_state(path):
+    """Every entry under path (names, kinds, modes) and every file's SHA-256: a read that
+    leaves this unchanged wrote nothing there."""
+    out = {}
+    for root, dirs, files in os.walk(path):
+        for n in sorted(dirs + files):
+            p = os.path.join(root, n)
+            st = os.lstat(p)
+            h = None
+            if os.path.isfile(p) and not os.path.islink(p):
+                with open(p, "rb") as f:
+                    h = hashlib.sha256(f.read()).hexdigest()
+            out[os.path.relpath(p, path)] = (st.st_mode, st.st_size, h)
+    return out
+
+
+def fix_line(dest, rel):
+    """The manifest line of rel redone from the file as it is now (the edit then passes the
+    hashes: only the deeper checks can find it)."""
+    p = os.path.join(dest, rel)
+    size, digest = os.path.getsize(p), hashlib.sha256(open(p, "rb").read()).hexdigest()
+    rewrite_manifest(dest, lambda ls: [f"file {size} {digest} {rel}"
+                                       if ln.endswith(" " + rel) else ln for ln in ls])
+
+
+def test_hostile_backups(ca_sqlite, tmp_path):
+    inst = ca_sqlite
+    serials = []
+    for i in range(2):
+        csr, _ = make_csr(tmp_path, f"/CN=h{i}", san=f"email:h{i}@example.com")
+        pem = inst.ok("issue", "--profile", "client", "--csr", csr)
+        serials.append(openssl("x509", "-noout", "-serial", input=pem.encode())
+                       .stdout.decode().strip().split("=")[1])
+    inst.ok("revoke", serials[0], "--reason", "keyCompromise")
+    dest = str(tmp_path / "bk")
+    inst.ok("backup", dest)
+    store = os.path.join(dest, "store.db")
+    man = os.path.join(dest, "MANIFEST")
+    conf = os.path.join(dest, "shomei.conf")
+    good = {n: open(os.path.join(dest, n), "rb").read() for n in ("store.db", "MANIFEST",
+                                                                  "shomei.conf")}
+    # the writer's copy is in rollback-journal mode: header bytes 18 and 19 are 1 and 1
+    assert good["store.db"][18:20] == b"\x01\x01"
+    rdir = str(tmp_path / "r")
+
+    def put_back():
+        for n, data in good.items():
+            with open(os.path.join(dest, n), "wb") as f:
+                f.write(data)
+
+    def refused(*words, verify=True):
+        before = tree_state(dest)
+        t = time.monotonic()
+        if verify:
+            v = shomei("backup", "--verify", dest, timeout=20)
+            err = v.stderr.decode()
+            assert v.returncode == 1, (v.stdout, err)
+            for w in words:
+                assert w in err, err
+        r = shomei("-d", rdir, "restore", dest, timeout=20)
+        err = r.stderr.decode()
+        assert r.returncode == 1, err
+        for w in words:
+            assert w in err, err
+        assert time.monotonic() - t < 10
+        no_leftovers(rdir)
+        assert tree_state(dest) == before  # nothing written into the backup
+
+    # verify writes nothing into the backup (no -shm, -journal, ...)
+    before = tree_state(dest)
+    assert shomei("backup", "--verify", dest).returncode == 0
+    assert tree_state(dest) == before
+
+    # the reviewer's attack: store.db switched to WAL mode with a -wal beside it that
+    # un-revokes a certificate (same audit head, same counts)
+    w = tmp_path / "wal"
+    w.mkdir()
+    shutil.copy(store, w / "store.db")
+    con = sqlite3.connect(str(w / "store.db"))
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA wal_autocheckpoint=0")
+    con.execute("UPDATE certificates SET status = 0, revoked_at = NULL WHERE serial = ?",
+                (serials[0],))
+    con.commit()
+    shutil.copy(w / "store.db", store)
+    shutil.copy(w / "store.db-wal", store + "-wal")
+    con.close()
+    fix_line(dest, "store.db")
+    assert open(store, "rb").read()[18:20] == b"\x02\x02"
+    refused("store.db-wal exists")
+    # without its -wal: the header alone is refused
+    os.unlink(store + "-wal")
+    refused("header bytes 18 and 19 are 2 and 2")
+    put_back()
+    for extra in ("store.db-shm", "store.db-journal"):
+        open(os.path.join(dest, extra), "wb").close()
+        refused(extra + " exists")
+        os.unlink(os.path.join(dest, extra))
+
+    # a planted trigger (and a dropped index) in the copy, the manifest redone
+    con = sqlite3.connect(store)
+    con.execute("CREATE TRIGGER planted AFTER INSERT ON audit BEGIN "
+                "UPDATE certificates SET status = 0; END")
+    con.commit()
+    con.close()
+    fix_line(dest, "store.db")
+    refused('unexpected trigger "planted"')
+    put_back()
+    con = sqlite3.connect(store)
+    idx = con.execute("SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL "
+                      "ORDER BY name LIMIT 1").fetchone()[0]
+    con.execute("DROP INDEX " + idx)
+    con.commit()
+    con.close()
+    fix_line(dest, "store.db")
+    refused(f'index "{idx}" missing')
+    put_back()
+
+    # a test.* key in the configuration: restore refuses it
+    with open(conf, "a") as f:
+        f.write("test.clock_offset = 86400\n")
+    fix_line(dest, "shomei.conf")
+    assert shomei("backup", "--verify", dest).returncode == 0
+    refused('"test.clock_offset"', verify=False)
+    put_back()
+
+    # certs/ a symbolic link, a FIFO in place of a certificate: refused, never followed nor
+    # waited on
+    certs = os.path.join(dest, "certs")
+    shutil.move(certs, str(tmp_path / "certs-real"))
+    os.symlink(str(tmp_path / "certs-real"), certs)
+    refused("certs: not a directory (a symbolic link is never followed)")
+    os.unlink(certs)
+    shutil.move(str(tmp_path / "certs-real"), certs)
+    cert = os.path.join(certs, sorted(os.listdir(certs))[0])
+    data = open(cert, "rb").read()
+    os.unlink(cert)
+    os.mkfifo(cert)
+    refused("not a regular file")
+    os.unlink(cert)
+    with open(cert, "wb") as f:
+        f.write(data)
+    os.chmod(cert, 0o600)
+    # MANIFEST itself a link: refused
+    os.rename(man, man + ".real")
+    os.symlink(man + ".real", man)
+    refused("MANIFEST: a symbolic link, never followed")
+    os.unlink(man)
+    os.rename(man + ".real", man)
+    assert shomei("backup", "--verify", dest).returncode == 0
+
+    # a live store with an object the migrations do not make: backup refuses it at once
+    con = sqlite3.connect(inst.path("db", "shomei.db"))
+    con.execute("CREATE VIEW planted AS SELECT serial FROM certificates")
+    con.commit()
+    b = shomei("-d", inst.datadir, "backup", str(tmp_path / "bk3"))
+    assert b.returncode == 1 and b'unexpected view "planted"' in b.stderr, b.stderr
+    no_leftovers(str(tmp_path / "bk3"))
+    con.execute("DROP VIEW planted")
+    con.commit()
+    con.close()
+
+    # --keys with a key file that cannot be sealed (a link, a name backup_path_ok refuses):
+    # the backup is refused, nothing written
+    for bad in ("link.pem", ".hidden"):
+        p = inst.path("keys", bad)
+        if bad == "link.pem":
+            os.symlink(inst.path("keys", "passphrase"), p)
+        else:
+            open(p, "w").close()
+        d2 = str(tmp_path / "bk2")
+        b = shomei("-d", inst.datadir, "backup", "--keys", d2,
+                   env={"SHOMEI_BACKUP_PASSPHRASE": PASS})
+        assert b.returncode == 1 and bad.encode() in b.stderr, b.stderr
+        no_leftovers(d2)
+        os.unlink(p)

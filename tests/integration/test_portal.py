@@ -1428,18 +1428,23 @@ def test_verify_answer_lost(portal_any):
     s = session(srv)
     register(s, srv, t1[0])
     _, token = mail_link(wait_mail(inst)[-1])
+    before = s.cookies.get("__Host-sid")  # an id seen before the link was opened
     page = s.get(srv.https + "/regist/verify?onetimetoken=" + token).text
     form = {"onetimetoken": token, "csrf": hidden(page, "csrf")}
     old_sid = s.cookies.get("__Host-sid")
+    assert before and old_sid != before  # the button's page draws a session of its own
     # the POST whose answer never arrives (sent with the session's cookie, answer dropped)
     lost = requests.post(srv.https + "/regist/verify", data=form, allow_redirects=False,
                          cookies={"__Host-sid": old_sid}, verify=srv.cafile)
     assert lost.status_code == 303
     assert inst.sql("SELECT state FROM applications")[0][0] == "mail-verified"
     assert s.cookies.get("__Host-sid") == old_sid
-    # another browser: used
+    # another browser: used; and so for one holding the id from before the link was opened
     r = session(srv).get(srv.https + "/regist/verify?onetimetoken=" + token)
     assert r.status_code == 410 and "使用済み" in r.text
+    r = requests.get(srv.https + "/regist/verify?onetimetoken=" + token,
+                     cookies={"__Host-sid": before}, verify=srv.cafile)
+    assert r.status_code == 410, r.text
     r = session(srv).post(srv.https + "/regist/verify", data=form, allow_redirects=False)
     assert r.status_code in (403, 410)
     # this browser: the button again, and the same redirect

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 
 #include <openssl/evp.h>
+#include <sodium.h>
 
 #include "testutil.h"
 
@@ -220,7 +221,24 @@ t_seal_round_trip_and_refusals(void **state)
 	err_clear(&e);
 	tu_expect_prefix(backup_keys_open(b.data, b.len, PASS, strlen(PASS), &out, &n, &e), &e,
 			 "keys: keys.sealed does not open");
-	/* limits a hostile bundle may not ask for */
+	/* limits a hostile bundle may not ask for: refused before any derivation (8 MiB is
+	 * cheap: 5 passes of it would be derived, then fail to open, without the cap) */
+	b.data[11] = (unsigned char)(crypto_pwhash_OPSLIMIT_SENSITIVE + 1);
+	err_clear(&e);
+	tu_expect_prefix(backup_keys_open(b.data, b.len, PASS, strlen(PASS), &out, &n, &e), &e,
+			 "keys: keys.sealed: Argon2id limits out of range");
+	b.data[11] = (unsigned char)crypto_pwhash_OPSLIMIT_MODERATE;
+	{
+		uint32_t kib = (uint32_t)(crypto_pwhash_MEMLIMIT_SENSITIVE / 1024) + 1;
+
+		b.data[12] = (unsigned char)(kib >> 24);
+		b.data[13] = (unsigned char)(kib >> 16);
+		b.data[14] = (unsigned char)(kib >> 8);
+		b.data[15] = (unsigned char)kib;
+		err_clear(&e);
+		tu_expect_prefix(backup_keys_open(b.data, b.len, PASS, strlen(PASS), &out, &n, &e),
+				 &e, "keys: keys.sealed: Argon2id limits out of range");
+	}
 	b.data[12] = 0xff;
 	err_clear(&e);
 	tu_expect_prefix(backup_keys_open(b.data, b.len, PASS, strlen(PASS), &out, &n, &e), &e,
@@ -311,11 +329,45 @@ t_store_backup_sqlite(void **state)
 	assert_int_equal(store_audit_head(c, &seq2, h2, &e), 0);
 	assert_int_equal(seq1, seq2);
 	assert_memory_equal(h1, h2, STORE_HASH_LEN);
+	/* its schema is exactly the migrations' */
+	assert_int_equal(store_schema_check(c, &e), 0);
 	/* read-only: every write fails, nothing changes */
 	assert_int_equal(store_org_add(c, "NEW", "New Inc.", NULL, 0, &id, &e), -1);
 	err_clear(&e);
 	store_close(c);
 	c = NULL;
+	/* opened immutable: nothing made beside the copy */
+	{
+		static const char *const beside[] = {"-journal", "-wal", "-shm"};
+		size_t i;
+
+		for (i = 0; i < 3; i++) {
+			char *p = xasprintf("%s%s", copy, beside[i]);
+
+			assert_int_equal(access(p, F_OK), -1);
+			free(p);
+		}
+	}
+	/* a path SQLite's URIs would misread ('?', '#', '%') is opened as the file it names */
+	{
+		char *odd = xasprintf("%s/c?o#p%%79.db", dir),
+		     *oddspec = xasprintf("sqlite:%s", odd);
+
+		assert_int_equal(link(copy, odd), 0);
+		assert_int_equal(store_open_readonly(&c, oddspec, &e), 0);
+		assert_int_equal(store_org_get(c, "ACME", &o, &e), 0);
+		store_org_clear(&o);
+		store_close(c);
+		c = NULL;
+		unlink(odd);
+		free(oddspec);
+		free(odd);
+	}
+	/* a file in WAL mode (the live store) is refused by its header: it would need its -wal */
+	tu_expect_prefix(store_open_readonly(&c, spec, &e), &e, "store: sqlite:");
+	assert_non_null(strstr(e.msg, "header bytes 18 and 19 are 2 and 2"));
+	assert_null(c);
+	err_clear(&e);
 	/* a file that is no store, a damaged store */
 	{
 		char *junk = xasprintf("%s/junk.db", dir), *junkspec = xasprintf("sqlite:%s", junk);

@@ -269,6 +269,177 @@ org_exists(const char *code)
 	return rc == 0;
 }
 
+/* ---- writes that may run again (ca_write_again): the optimistic run ---- */
+
+struct cert_unit {
+	char serial[STORE_SERIAL_MAX];
+	int64_t org_id; /* 0: none */
+	int fail;	/* write, then refuse */
+	int rc;
+	struct err e;
+};
+
+/* A certificate row and its audit entry, as an issuance writes them (ca_issue_write). */
+static int
+unit_cert(struct store *st, void *arg, struct err *e)
+{
+	struct cert_unit *u = arg;
+	struct store_cert c;
+	unsigned char der[3] = {0x30, 0x01, 0x00};
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.serial, sizeof(c.serial), "%s", u->serial);
+	c.ca = (char *)"unit";
+	c.subject = (char *)"CN=again";
+	c.profile = (char *)"server";
+	c.not_before = util_now();
+	c.not_after = c.not_before + 86400;
+	c.status = STORE_CERT_VALID;
+	c.reason = -1;
+	c.org_id = u->org_id;
+	c.der = der;
+	c.derlen = sizeof(der);
+	if (store_audit_append(st, "test", "cert.issue", u->serial, "", NULL, e) == -1 ||
+	    store_cert_insert(st, &c, e) == -1)
+		return -1;
+	if (u->fail)
+		return err_set(e, ERR_REFUSED, "unit %s refused", u->serial);
+	return 0;
+}
+
+static void *
+cert_main(void *arg)
+{
+	struct cert_unit *u = arg;
+
+	err_clear(&u->e);
+	u->rc = ca_write_again(fx.ca, NULL, unit_cert, u, &u->e);
+	return NULL;
+}
+
+/*
+ * One batch of n units through ca_write_again (a slow unit holds the batch thread meanwhile,
+ * so that they queue up behind it); the slow unit's own write is kept.
+ */
+static void
+cert_batch(struct cert_unit *u, int n, const char *hold_code)
+{
+	struct slow_unit hold;
+	pthread_t th[32], th_hold;
+	int i;
+
+	memset(&hold, 0, sizeof(hold));
+	snprintf(hold.u.code, sizeof(hold.u.code), "%s", hold_code);
+	hold.ms = 300;
+	assert_int_equal(pthread_create(&th_hold, NULL, slow_main, &hold), 0);
+	usleep(100 * 1000);
+	for (i = 0; i < n; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, cert_main, &u[i]), 0);
+	for (i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	pthread_join(th_hold, NULL);
+	assert_int_equal(hold.rc, 0);
+}
+
+/*
+ * Writes that may run again share a batch without savepoints or waits on PostgreSQL (the
+ * optimistic run, where a certificate's INSERT is not answered before the batch's end): a
+ * serial that is taken — in the store already, or by another unit of the same batch — and a
+ * refused unit still fail alone (the batch runs again, one savepoint per unit), with
+ * ERR_CONFLICT for the serial; every other unit is stored with its audit entry, and the
+ * chain verifies.
+ */
+static void
+test_group_commit_again(void **state)
+{
+	enum { N = 24 };
+	struct cert_unit u[N], pre;
+	struct ca_audit_report rep;
+	struct store_cert c;
+	struct err e;
+	int64_t base = audit_entries(), n0, n, org = 0;
+	int i, oks = 0;
+
+	(void)state;
+	err_clear(&e);
+	assert_int_equal(store_cert_count(fx.st, -1, &n0, &e), 0);
+	memset(&pre, 0, sizeof(pre));
+	snprintf(pre.serial, sizeof(pre.serial), "0A0000");
+	cert_main(&pre);
+	assert_int_equal(pre.rc, 0);
+
+	/* a batch whose only failures are taken serials (nothing else makes it run again) */
+	for (i = 0; i < N; i++) {
+		memset(&u[i], 0, sizeof(u[i]));
+		snprintf(u[i].serial, sizeof(u[i].serial), "0A%04X", i + 1);
+		if (i == 5)
+			snprintf(u[i].serial, sizeof(u[i].serial), "0A0000"); /* in the store */
+		if (i == 9 || i == 10)
+			snprintf(u[i].serial, sizeof(u[i].serial), "0AFFFF"); /* one wins */
+	}
+	cert_batch(u, N, "AGAIN-1");
+	for (i = 0; i < N; i++) {
+		if (i == 5) {
+			assert_int_equal(u[i].rc, -1);
+			assert_int_equal(u[i].e.code, ERR_CONFLICT);
+		} else if (i != 9 && i != 10) {
+			if (u[i].rc != 0)
+				fail_msg("unit %d: %s", i, u[i].e.msg);
+			assert_int_equal(store_cert_get(fx.st, u[i].serial, &c, &e), 0);
+			store_cert_clear(&c);
+		}
+		oks += u[i].rc == 0;
+	}
+	/* of the two with one serial, exactly one is stored; the other was told so */
+	assert_int_equal(u[9].rc + u[10].rc, -1);
+	assert_int_equal((u[9].rc == -1 ? u[9].e.code : u[10].e.code), ERR_CONFLICT);
+	assert_int_equal(oks, N - 2);
+
+	/* a batch with a refused unit */
+	for (i = 0; i < N; i++) {
+		memset(&u[i], 0, sizeof(u[i]));
+		snprintf(u[i].serial, sizeof(u[i].serial), "0B%04X", i + 1);
+		u[i].fail = i == 13;
+	}
+	cert_batch(u, N, "AGAIN-2");
+	for (i = 0; i < N; i++) {
+		if (i == 13) {
+			assert_int_equal(u[i].rc, -1);
+			assert_int_equal(u[i].e.code, ERR_REFUSED);
+			assert_int_equal(store_cert_get(fx.st, u[i].serial, &c, &e), -1);
+			continue;
+		}
+		if (u[i].rc != 0)
+			fail_msg("unit %d: %s", i, u[i].e.msg);
+		oks++;
+	}
+
+	/* certificates of an organization, and one of an organization that does not exist */
+	assert_int_equal(store_org_add(fx.st, "AGAIN-ORG", "again", NULL, 0, &org, &e), 0);
+	for (i = 0; i < 8; i++) {
+		memset(&u[i], 0, sizeof(u[i]));
+		snprintf(u[i].serial, sizeof(u[i].serial), "0C%04X", i + 1);
+		u[i].org_id = i == 6 ? org + 1000 : org;
+	}
+	cert_batch(u, 8, "AGAIN-3");
+	for (i = 0; i < 8; i++) {
+		if (i == 6) {
+			assert_int_equal(u[i].rc, -1);
+			assert_int_equal(u[i].e.code, ERR_NOTFOUND);
+			continue;
+		}
+		if (u[i].rc != 0)
+			fail_msg("unit %d: %s", i, u[i].e.msg);
+		oks++;
+	}
+	assert_int_equal(store_cert_count(fx.st, -1, &n, &e), 0);
+	assert_int_equal(n, n0 + 1 + oks);
+	memset(&rep, 0, sizeof(rep));
+	err_clear(&e);
+	assert_int_equal(ca_audit_verify(fx.st, &rep, &e), 0);
+	assert_int_equal(rep.entries, base + 1 + 3 + oks); /* pre, the slow units, the kept */
+}
+
 /*
  * The rule: when the group commit's batch was committed (visible to every connection) and its
  * durability step then failed (the leader's fsync on SQLite, the COMMIT's answer lost on
@@ -842,6 +1013,7 @@ main(void)
 {
 	const struct CMUnitTest sqlite[] = {
 	    cmocka_unit_test_setup_teardown(test_group_commit, setup_sqlite, teardown),
+	    cmocka_unit_test_setup_teardown(test_group_commit_again, setup_sqlite, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch_sync_unknown, setup_sqlite, teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_unknown_idem, setup_sqlite, teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_idem_takeover, setup_sqlite, teardown),
@@ -851,6 +1023,7 @@ main(void)
 	};
 	const struct CMUnitTest pg[] = {
 	    cmocka_unit_test_setup_teardown(test_group_commit, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_group_commit_again, setup_pg, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch_sync_unknown, setup_pg, teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_unknown_idem, setup_pg, teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_idem_takeover, setup_pg, teardown),

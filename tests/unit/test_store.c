@@ -1436,6 +1436,85 @@ test_savepoint(void **state)
 	assert_memory_equal(h, w.prev, STORE_HASH_LEN);
 }
 
+/*
+ * A pipelining connection (store_pipeline, the group commit's on PostgreSQL): savepoints,
+ * releases and audit entries travel unanswered, yet a unit is undone alone and the chain is
+ * the one a connection that waits for everything writes.  In an optimistic run a taken serial
+ * is not seen by store_cert_insert on PostgreSQL but by store_flush, which fails; after the
+ * rollback nothing of that transaction is there.
+ */
+static void
+test_pipeline(void **state)
+{
+	struct store *s = fx_store(state);
+	struct sp_chain_walk w;
+	struct store_cert c;
+	struct store_org o;
+	unsigned char h[STORE_HASH_LEN];
+	int64_t org = 0, seq;
+	struct err e;
+
+	err_clear(&e);
+	assert_int_equal(store_pipeline(s, &e), cur_pg);
+	OK(store_flush(s, &e)); /* nothing sent: nothing to wait for */
+	insert_cert(s, "0A", "ca", "CN=a", 0, 9000, 1);
+
+	OK(store_begin(s, &e));
+	OK(store_audit_append(s, "t", "cert.issue", "A", "", NULL, &e));
+	OK(store_savepoint(s, &e));
+	OK(store_audit_append(s, "t", "cert.issue", "B", "", NULL, &e));
+	cert_fill(&c, "0A", "ca", "CN=b", 0, 9000, 1);
+	FAILS(store_cert_insert(s, &c, &e), ERR_CONFLICT); /* waits: its row count is read */
+	OK(store_savepoint_rollback(s, &e));
+	OK(store_savepoint(s, &e));
+	OK(store_org_add(s, "C", "C", NULL, 0, &org, &e));
+	OK(store_audit_append(s, "t", "cert.issue", "C", "", NULL, &e));
+	OK(store_flush(s, &e));
+	OK(store_savepoint_release(s, &e));
+	OK(store_commit(s, &e));
+	OK(store_audit_head(s, &seq, h, &e));
+	assert_int_equal(seq, 2);
+	memset(&w, 0, sizeof(w));
+	OK(store_audit_foreach(s, sp_chain_cb, &w, &e));
+	assert_int_equal(w.n, 2);
+	assert_string_equal(w.actions[0], "A");
+	assert_string_equal(w.actions[1], "C");
+	assert_memory_equal(h, w.prev, STORE_HASH_LEN);
+
+	/* optimistic: the taken serial surfaces at the flush (PostgreSQL) or at once (SQLite) */
+	OK(store_begin(s, &e));
+	store_optimistic(s, 1);
+	OK(store_org_add(s, "D", "D", NULL, 0, &org, &e));
+	OK(store_audit_append(s, "t", "cert.issue", "D", "", NULL, &e));
+	cert_fill(&c, "0A", "ca", "CN=d", 0, 9000, 1);
+	if (cur_pg) {
+		OK(store_cert_insert(s, &c, &e));
+		FAILS(store_flush(s, &e), ERR_CONFLICT);
+		assert_non_null(strstr(e.msg, "changed 0 rows, not 1"));
+	} else {
+		FAILS(store_cert_insert(s, &c, &e), ERR_CONFLICT);
+	}
+	store_optimistic(s, 0);
+	store_rollback(s);
+	FAILS(store_org_get(s, "D", &o, &e), ERR_NOTFOUND);
+	store_org_clear(&o);
+	OK(store_audit_head(s, &seq, h, &e));
+	assert_int_equal(seq, 2);
+
+	/* and the same connection goes on: an optimistic run that succeeds */
+	OK(store_begin(s, &e));
+	store_optimistic(s, 1);
+	OK(store_audit_append(s, "t", "cert.issue", "E", "", NULL, &e));
+	insert_cert(s, "0E", "ca", "CN=e", 0, 9000, 1);
+	OK(store_flush(s, &e));
+	store_optimistic(s, 0);
+	OK(store_commit(s, &e));
+	OK(store_cert_get(s, "0E", &c, &e));
+	store_cert_clear(&c);
+	OK(store_audit_head(s, &seq, h, &e));
+	assert_int_equal(seq, 3);
+}
+
 /* ---- fault injection (store_fault_set) ---- */
 
 /* The Nth statement fails without running, once; transaction control is not counted. */
@@ -2329,6 +2408,7 @@ main(void)
 	    T(test_online_nonce),
 	    T(test_rollback),
 	    T(test_savepoint),
+	    T(test_pipeline),
 	    T(test_fault_stmt),
 	    T(test_fault_each_write),
 	    T(test_fault_own_tx),
