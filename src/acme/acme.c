@@ -386,9 +386,9 @@ acme_key_kid(struct acme_ctx *c)
 		goto out;
 	}
 	acme_url(prefix, sizeof(prefix), ACME_ACCT_PATH);
-	id = c->j.kid + strlen(prefix);
-	if (strncmp(c->j.kid, prefix, strlen(prefix)) != 0 || strlen(id) > 18 ||
-	    strspn(id, "0123456789") != strlen(id) || util_parse_long(id, 1, 1L << 62, &n) == -1) {
+	id = strncmp(c->j.kid, prefix, strlen(prefix)) == 0 ? c->j.kid + strlen(prefix) : "";
+	if (*id == '\0' || strlen(id) > 18 || strspn(id, "0123456789") != strlen(id) ||
+	    util_parse_long(id, 1, 1L << 62, &n) == -1) {
 		acme_problem(c, 400, ACME_PROB_NO_ACCOUNT,
 			     "kid is not an account URL of this server", NULL);
 		goto out;
@@ -446,6 +446,9 @@ acme_post_begin(struct acme_ctx *c, enum acme_auth auth)
 	if (c->j.nonce == NULL)
 		return acme_refuse(c, 400, ACME_PROB_BAD_NONCE,
 				   "RFC 8555 6.5: the protected header has no nonce", NULL);
+	/* a nonce of ours that has not expired, before any work on a key (cheap, no store) */
+	if (ra_acme_nonce_use(NULL, &acme.keys, c->j.nonce, util_now(), &e) != RA_ACME_NONCE_OK)
+		return acme_refuse(c, 400, ACME_PROB_BAD_NONCE, e.msg, NULL);
 	if ((auth == ACME_AUTH_JWK ? acme_key_jwk(c) : acme_key_kid(c)) == -1)
 		return -1;
 	if (jws_verify(&c->j, c->key, &e) == -1)

@@ -29,6 +29,11 @@ extern const char *const acme_conf_keys[];
  */
 int acme_init(struct ca *, struct err *);
 void acme_fini(void);
+/*
+ * Waits (at most the longest validation and a margin) until the validations running have
+ * stored their outcome: at shutdown, before the CA and its store connections go.
+ */
+void acme_validate_drain(void);
 
 /* The face's route on the HTTPS listener: /acme/ and below, any method. */
 extern const struct http_route acme_http_routes[];

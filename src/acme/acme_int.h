@@ -81,9 +81,10 @@ int acme_chall(struct acme_ctx *, const char *rest);
 int acme_cert(struct acme_ctx *, const char *rest);
 
 /* validate.c */
-#define ACME_VALIDATIONS_MAX 32	  /* validations running at once (one thread each) */
-#define ACME_HTTP01_BODY_MAX 8192 /* bytes of a challenge response read */
-#define ACME_HTTP01_TIMEOUT 10	  /* seconds of one validation, redirects included */
+#define ACME_VALIDATIONS_MAX 32		       /* validations running at once (one thread each) */
+#define ACME_HTTP01_BODY_MAX 8192	       /* bytes of a challenge response read */
+#define ACME_HTTP01_TIMEOUT 10		       /* seconds of one validation, redirects included */
+#define ACME_DRAIN_S (ACME_HTTP01_TIMEOUT + 5) /* the longest wait for them at shutdown */
 /* Takes one of the ACME_VALIDATIONS_MAX slots: 1, or 0 when all are taken. */
 int acme_validate_reserve(void);
 void acme_validate_release(void);

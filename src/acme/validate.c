@@ -27,6 +27,7 @@
 #include "acme_int.h"
 
 static pthread_mutex_t validate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t validate_cv = PTHREAD_COND_INITIALIZER;
 static int validate_running;
 
 int
@@ -47,6 +48,23 @@ acme_validate_release(void)
 	pthread_mutex_lock(&validate_mu);
 	if (validate_running > 0)
 		validate_running--;
+	pthread_cond_broadcast(&validate_cv);
+	pthread_mutex_unlock(&validate_mu);
+}
+
+void
+acme_validate_drain(void)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ACME_DRAIN_S;
+	pthread_mutex_lock(&validate_mu);
+	while (validate_running > 0 &&
+	       pthread_cond_timedwait(&validate_cv, &validate_mu, &until) == 0)
+		;
+	if (validate_running > 0)
+		log_warn("acme: %d validations still running at shutdown", validate_running);
 	pthread_mutex_unlock(&validate_mu);
 }
 

@@ -172,6 +172,10 @@ ra_acme_nonce_use(struct store *st, const struct ra_acme_keys *k, const char *no
 		err_set(e, ERR_REFUSED, "acme: RFC 8555 6.5: the nonce expired");
 		goto out;
 	}
+	if (st == NULL) { /* the check alone */
+		r = RA_ACME_NONCE_OK;
+		goto out;
+	}
 	acme_nonce_purge(st, now);
 	if (store_acme_nonce_use(st, n + 8, (time_t)exp, e) == -1) {
 		r = e->code == ERR_CONFLICT ? RA_ACME_NONCE_USED : RA_ACME_NONCE_ERROR;

@@ -38,10 +38,15 @@ enum order_state {
 static const char *const order_state_names[ORDER_ST__MAX] = {"pending", "ready", "processing",
 							     "valid", "invalid"};
 
-/* The moves of an order ([from][to]; processing comes with asynchronous signing). */
+/*
+ * The moves of an order ([from][to]).  finalize takes it from ready to processing on its own
+ * before anything is signed (one finalize of two at once wins; the other is told not ready),
+ * then to valid in the certificate's transaction, or back to ready when the issuance failed.
+ */
 static const unsigned char order_moves[ORDER_ST__MAX][ORDER_ST__MAX] = {
     [ORDER_ST_PENDING] = {[ORDER_ST_READY] = 1, [ORDER_ST_INVALID] = 1},
-    [ORDER_ST_READY] = {[ORDER_ST_VALID] = 1},
+    [ORDER_ST_READY] = {[ORDER_ST_PROCESSING] = 1},
+    [ORDER_ST_PROCESSING] = {[ORDER_ST_VALID] = 1, [ORDER_ST_READY] = 1},
 };
 /* The moves of a challenge ([from][to]); its authorization follows (chall_move). */
 static const unsigned char chall_moves[ORDER_ST__MAX][ORDER_ST__MAX] = {
@@ -563,7 +568,7 @@ order_fin_write(struct store *st, const struct ca_issued *c, void *arg, struct e
 	snprintf(obj, sizeof(obj), "acme-order:%" PRId64, f->id);
 	snprintf(detail, sizeof(detail), "account=%" PRId64 " binding=%s serial=%s", f->acct,
 		 f->kid, c->serial);
-	if (order_move(st, f->id, ORDER_ST_READY, ORDER_ST_VALID, c->serial, e) == -1 ||
+	if (order_move(st, f->id, ORDER_ST_PROCESSING, ORDER_ST_VALID, c->serial, e) == -1 ||
 	    store_audit_append(st, f->actor, "acme.order.finalize", obj, detail, NULL, e) == -1)
 		return -1;
 	return 0;
@@ -650,10 +655,26 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	q.actor = actor;
 	q.write_fn = order_fin_write;
 	q.arg = &fin;
+	/* the order is this request's before the signer works: a second finalize is not ready */
+	if (order_move(st, id, ORDER_ST_READY, ORDER_ST_PROCESSING, NULL, e) == -1) {
+		r = e->code == ERR_CONFLICT ? RA_ACME_NOT_READY : RA_ACME_ERROR;
+		if (r == RA_ACME_NOT_READY) {
+			err_clear(e);
+			err_set(e, ERR_REFUSED, "acme: RFC 8555 7.4: the order is being finalized");
+		}
+		goto out;
+	}
 	if (ra_issue(ca, st, &q, &issued, e) == -1) {
+		struct err be;
+
 		r = e->code == ERR_REFUSED    ? RA_ACME_REFUSED
 		    : e->code == ERR_CONFLICT ? RA_ACME_NOT_READY
 					      : RA_ACME_ERROR;
+		/* not issued: ready again for another CSR (unless the outcome is unknown) */
+		err_clear(&be);
+		if (e->code != ERR_UNKNOWN &&
+		    order_move(st, id, ORDER_ST_PROCESSING, ORDER_ST_READY, NULL, &be) == -1)
+			log_warn("acme: order %" PRId64 " stays processing: %s", id, be.msg);
 		goto out;
 	}
 	r = RA_ACME_OK;

@@ -2232,7 +2232,8 @@ extern const char *const ra_acme_nonce_names[RA_ACME_NONCE__MAX];
 /*
  * Uses a nonce once: its MAC and expiry checked without the store, then its random part
  * inserted into the used set (one statement, its own transaction, or the caller's).  Expired
- * entries are purged at most once a minute per process.
+ * entries are purged at most once a minute per process.  With no store, only the checks that
+ * need none (a request's first, before any work on its key).
  */
 enum ra_acme_nonce ra_acme_nonce_use(struct store *, const struct ra_acme_keys *, const char *nonce,
 				     time_t now, struct err *);

@@ -479,6 +479,7 @@ out:
 	console_bulk_jobs_stop();
 	mail_sender_stop(web.mail);
 	console_fini();
+	acme_validate_drain(); /* its threads use web.ca */
 	acme_fini();
 	if (key != NULL) {
 		OPENSSL_cleanse(key, strlen(key));

@@ -42,7 +42,9 @@ static const char SQL_ACME_EAB_GET_ID[] = EAB_COLS " WHERE b.id = $1";
 static const char SQL_ACME_EAB_BIND[] =
     "UPDATE acme_eab SET account_id = $2, bound = $3 WHERE id = $1 AND account_id IS NULL AND "
     "status = 'active'";
-static const char SQL_ACME_EAB_STATUS[] = "UPDATE acme_eab SET status = $2 WHERE kid = $1";
+/* a revoked binding stays revoked */
+static const char SQL_ACME_EAB_STATUS[] =
+    "UPDATE acme_eab SET status = $2 WHERE kid = $1 AND status <> 'revoked'";
 
 /* ---- nonces ---- */
 
@@ -385,7 +387,7 @@ store_acme_eab_set_status(struct store *s, const char *kid, const char *status, 
 	if (store_stmt_step(s, st, "set ACME binding", NULL, e) == -1)
 		goto out;
 	if (s->drv->changes(st) == 0) {
-		err_set(e, ERR_NOTFOUND, "store: no such ACME binding");
+		err_set(e, ERR_NOTFOUND, "store: no such ACME binding, or it is revoked for good");
 		goto out;
 	}
 	rc = 0;

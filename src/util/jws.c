@@ -195,9 +195,14 @@ jwk_no_private(json_t *jwk, struct err *e)
 	return 0;
 }
 
-/* An EVP_PKEY made from params for type name (EVP_PKEY_fromdata), or NULL. */
+/*
+ * An EVP_PKEY made from params for type name (EVP_PKEY_fromdata), or NULL; check: run
+ * OpenSSL's public key check (the EC point on its curve).  Never for RSA: OpenSSL 3.0's check
+ * runs Miller-Rabin on the modulus, about 0.5 s for an 8192-bit prime that anyone can send
+ * (jwk_rsa's own checks are cheap).
+ */
 static EVP_PKEY *
-jwk_fromdata(const char *type, OSSL_PARAM_BLD *bld)
+jwk_fromdata(const char *type, OSSL_PARAM_BLD *bld, int check)
 {
 	OSSL_PARAM *params = NULL;
 	EVP_PKEY_CTX *ctx = NULL, *chk = NULL;
@@ -208,9 +213,9 @@ jwk_fromdata(const char *type, OSSL_PARAM_BLD *bld)
 	    EVP_PKEY_fromdata_init(ctx) <= 0 ||
 	    EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_PUBLIC_KEY, params) <= 0)
 		goto out;
-	/* the point on its curve, the modulus odd and large enough */
-	if ((chk = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL)) == NULL ||
-	    EVP_PKEY_public_check(chk) != 1) {
+	/* the point on its curve */
+	if (check && ((chk = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL)) == NULL ||
+		      EVP_PKEY_public_check(chk) != 1)) {
 		EVP_PKEY_free(k);
 		k = NULL;
 	}
@@ -250,7 +255,7 @@ jwk_ec(json_t *jwk, EVP_PKEY **out, struct err *e)
 	    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, crv, 0) ||
 	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, 1 + 2 * n))
 		fatalx("jwk: out of memory");
-	if ((*out = jwk_fromdata("EC", bld)) == NULL) {
+	if ((*out = jwk_fromdata("EC", bld, 1)) == NULL) {
 		ERR_clear_error();
 		jws_fail(e, JWS_FAIL_KEY, "jwk: the point is not on curve %s", crv);
 		goto out;
@@ -259,6 +264,23 @@ jwk_ec(json_t *jwk, EVP_PKEY **out, struct err *e)
 out:
 	OSSL_PARAM_BLD_free(bld);
 	return rc;
+}
+
+/* 1 when n has a prime factor below 1000 (a modulus no RSA key generator makes). */
+static int
+jwk_rsa_small_factor(const BIGNUM *n)
+{
+	BN_ULONG p, d;
+
+	for (p = 3; p < 1000; p += 2) {
+		for (d = 3; d * d <= p && p % d != 0; d += 2)
+			;
+		if (d * d <= p)
+			continue; /* not a prime */
+		if (BN_mod_word(n, p) == 0)
+			return 1;
+	}
+	return 0;
 }
 
 static int
@@ -281,9 +303,11 @@ jwk_rsa(json_t *jwk, EVP_PKEY **out, struct err *e)
 	    (ex = BN_bin2bn(eb, (int)el, NULL)) == NULL)
 		fatalx("jwk: out of memory");
 	bits = BN_num_bits(n);
-	if (bits < JWS_RSA_MIN_BITS || !BN_is_odd(ex) || BN_is_one(ex)) {
+	if (bits < JWS_RSA_MIN_BITS || bits > JWS_RSA_MAX_BITS || !BN_is_word(ex, 65537) ||
+	    !BN_is_odd(n) || jwk_rsa_small_factor(n)) {
 		err_set(e, ERR_REFUSED,
-			"jwk: RSA keys have %d to %d bits and an odd e > 1 (%d bits)",
+			"jwk: RSA keys have %d to %d bits, e = 65537 and an odd modulus without "
+			"small factors (%d bits)",
 			JWS_RSA_MIN_BITS, JWS_RSA_MAX_BITS, bits);
 		jws_kind(e, JWS_FAIL_KEY);
 		goto out;
@@ -292,7 +316,7 @@ jwk_rsa(json_t *jwk, EVP_PKEY **out, struct err *e)
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
 	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, ex))
 		fatalx("jwk: out of memory");
-	if ((*out = jwk_fromdata("RSA", bld)) == NULL) {
+	if ((*out = jwk_fromdata("RSA", bld, 0)) == NULL) {
 		ERR_clear_error();
 		jws_fail(e, JWS_FAIL_KEY, "jwk: not a usable RSA public key", NULL);
 		goto out;

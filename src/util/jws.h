@@ -4,8 +4,8 @@
  * Pure: no store, no clock, no network; the ACME face (src/acme) and the RA's External Account
  * Binding check (src/ra/acme.c) use it, and tests/fuzz/fuzz_jws.c drives it.
  *
- * Accepted: ES256 (P-256), ES384 (P-384), RS256 (RSA of 2048 to 8192 bits), EdDSA (Ed25519)
- * for account keys; HS256 only where the caller asks for it (External Account Binding).
+ * Accepted: ES256 (P-256), ES384 (P-384), RS256 (RSA of 2048 to 4096 bits, e = 65537), EdDSA
+ * (Ed25519) for account keys; HS256 only where the caller asks for it (External Account Binding).
  * Failures are ERR_REFUSED with a message naming the rule and, through err_kind(), one of
  * enum jws_fail, which the face maps to its problem types.
  */
@@ -48,7 +48,7 @@ extern const char *const jws_account_algs[];
 #define JWS_THUMB_LEN 32	   /* SHA-256 */
 #define JWS_THUMB_TEXT 44	   /* base64url of the thumbprint + NUL */
 #define JWS_RSA_MIN_BITS 2048
-#define JWS_RSA_MAX_BITS 8192
+#define JWS_RSA_MAX_BITS 4096
 
 /*
  * A parsed flattened JWS.  Strings point into hdr (alive until jws_clear); payload is the
@@ -78,7 +78,7 @@ int jws_parse(const void *body, size_t len, int hmac_ok, struct jws *j, struct e
 void jws_clear(struct jws *);
 
 /*
- * The public key of a JWK (RFC 7518 section 6: EC P-256/P-384, RSA 2048..8192 bits with
+ * The public key of a JWK (RFC 7518 section 6: EC P-256/P-384, RSA 2048..4096 bits with
  * minimal n and e, OKP Ed25519); a JWK carrying private members ("d", ...) is refused.
  * *out is the caller's (EVP_PKEY_free).
  */

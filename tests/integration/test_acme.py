@@ -311,6 +311,10 @@ def test_acme_refusals(ca):
                 "malformed")
         problem(s.post(acct, data="{}", headers={"Content-Type": "application/json"}), 415,
                 "malformed")
+        # a revoked binding stays revoked
+        ca.ok("acme", "eab", "revoke", kid)
+        p = ca.run("acme", "eab", "resume", kid)
+        assert p.returncode != 0 and b"revoked for good" in p.stderr, p
     finally:
         stop_server(srv)
 

@@ -330,6 +330,45 @@ test_jwk_refusals(void **state)
 	assert_int_equal(e.kind, JWS_FAIL_KEY);
 	assert_non_null(strstr(e.msg, "2048"));
 	json_decref(j);
+	/*
+	 * RSA moduli refused by cheap checks before OpenSSL sees them (its own check runs
+	 * Miller-Rabin: 0.5 s for an 8192-bit prime): over 4096 bits, e other than 65537, a small
+	 * factor.  A real 2048-bit key with its n times 3 (odd, 2050 bits) has the factor 3.
+	 */
+	{
+		EVP_PKEY *k = keygen("RSA");
+		BIGNUM *n = NULL;
+		unsigned char nb[4096 / 8 + 1];
+		char n64[1024];
+		int nl;
+		json_t *jk;
+
+		assert_int_equal(EVP_PKEY_get_bn_param(k, "n", &n), 1);
+		assert_int_equal(BN_mul_word(n, 3), 1);
+		nl = BN_bn2bin(n, nb);
+		b64url_encode(n64, sizeof(n64), nb, (size_t)nl);
+		jk = json_pack("{s:s, s:s, s:s}", "kty", "RSA", "n", n64, "e", "AQAB");
+		err_clear(&e);
+		assert_int_equal(jwk_key(jk, &out, &e), -1);
+		assert_non_null(strstr(e.msg, "small factors"));
+		json_decref(jk);
+		/* the key itself with e = 3 */
+		BN_div_word(n, 3);
+		nl = BN_bn2bin(n, nb);
+		b64url_encode(n64, sizeof(n64), nb, (size_t)nl);
+		jk = json_pack("{s:s, s:s, s:s}", "kty", "RSA", "n", n64, "e", "Aw");
+		err_clear(&e);
+		assert_int_equal(jwk_key(jk, &out, &e), -1);
+		assert_non_null(strstr(e.msg, "65537"));
+		json_object_set_new(jk, "e", json_string("AQAB"));
+		err_clear(&e);
+		assert_int_equal(jwk_key(jk, &out, &e), 0); /* and with 65537 it is the key */
+		EVP_PKEY_free(out);
+		out = NULL;
+		json_decref(jk);
+		BN_free(n);
+		EVP_PKEY_free(k);
+	}
 	static const char *const bad[] = {
 	    "{\"kty\":\"RSA\",\"n\":\"AAEB\",\"e\":\"AQAB\"}",
 	    "{\"kty\":\"RSA\",\"n\":\"AQEB\",\"e\":\"AQAC\"}",
