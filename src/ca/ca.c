@@ -77,15 +77,22 @@ ca_store_spec(const struct conf *c)
 	return xstrdup(v);
 }
 
-int
-ca_name_valid(const char *s)
+/* s of a-z, 0-9 and -, 1 to max long. */
+static int
+ca_name_chars(const char *s, size_t max)
 {
 	size_t i;
 
 	for (i = 0; s[i] != '\0'; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
 			return 0;
-	return i > 0 && i <= 32;
+	return i > 0 && i <= max;
+}
+
+int
+ca_name_valid(const char *s)
+{
+	return ca_name_chars(s, 32);
 }
 
 static void
@@ -271,13 +278,14 @@ ca_open(const char *datadir, unsigned flags, const char *const *const *known, st
 	v = conf_get(&ca->conf, "root.name", NULL);
 	ca->root_crl_name = v != NULL ? xstrdup(v) : ca_root_crl_name(ca->name);
 	/* names go into URLs and the signer's log lines */
-	if (!ca_name_valid(ca->name) || !ca_name_valid(ca->root_crl_name) ||
+	/* the root's: "<ca_name>-root" by default, so 5 more than a CA name */
+	if (!ca_name_valid(ca->name) || !ca_name_chars(ca->root_crl_name, 37) ||
 	    strcmp(ca->name, ca->root_crl_name) == 0 ||
 	    ca_name_is_delta_of(ca->name, ca->root_crl_name) ||
 	    ca_name_is_delta_of(ca->root_crl_name, ca->name)) {
 		err_set(e, ERR_REFUSED,
-			"%s: ca_name \"%s\" and root.name \"%s\" must be 1-32 of a-z, 0-9 and - "
-			"and name distinct URLs",
+			"%s: ca_name \"%s\" (1-32) and root.name \"%s\" (1-37) must be of a-z, 0-9 "
+			"and - and name distinct URLs",
 			ca->conf.path, ca->name, ca->root_crl_name);
 		goto out;
 	}

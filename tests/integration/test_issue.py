@@ -313,3 +313,13 @@ def test_key_usage_by_key_type(ca_sqlite, tmp_path):
     csr, _ = make_csr(tmp_path, "/CN=Taro", san="email:taro@example.jp")
     ku = ku_of(ca_sqlite.ok("issue", "--profile", "client", "--csr", csr))
     assert ku.digital_signature and not ku.key_agreement
+
+
+def test_longest_ca_name(tmp_path):
+    """A CA name of 32 characters (the most init takes) opens: its root's default name,
+    "<name>-root", is 37 long."""
+    name = "a" * 28 + "-b2c"
+    ca = new_instance(tmp_path, "sqlite", "--ca-name", name)
+    assert "configuration ok" in ca.ok("init", "--check")
+    csr, _ = make_csr(tmp_path, subj="/CN=l.example.jp", san="DNS:l.example.jp")
+    ca.ok("issue", "--profile", "server", "--csr", csr)
