@@ -311,10 +311,15 @@ rollover_conf(struct rollover_run *u, struct err *e)
 			err_set(e, ERR_INTERNAL, "%s: cannot read", path);
 		goto out;
 	}
-	for (line = strtok_r((char *)in.data, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save))
+	/* line by line, blank lines and comments kept */
+	for (line = (char *)in.data; *line != '\0'; line = save) {
+		if ((save = strchr(line, '\n')) != NULL)
+			*save++ = '\0';
+		else
+			save = line + strlen(line);
 		if (!rollover_key_moves(line))
 			buf_printf(&out, "%s\n", line);
+	}
 	timefmt_rfc3339(util_now(), date, sizeof(date));
 	buf_printf(&blk,
 		   "\n# shomei ca rollover %s: %s issues; the CAs below answer for their "

@@ -95,6 +95,11 @@ def test_rollover_two_cas(ca, tmp_path):
         out = inst.ok("ca", "rollover", "--root-key", inst.root_key)
         assert "new issuing CA shomei-g2" in out, out
         conf = open(inst.path("shomei.conf")).read()
+        # every other line kept as it was, blank lines and comments too, in its order
+        moves = re.compile(r"\s*(ca_name|ca\.|ocsp\.|root\.name|prev\d|console\.officer_ca)")
+        kept = [ln for ln in conf_before.splitlines() if not moves.match(ln)]
+        assert "" in kept and any(ln.startswith("#") for ln in kept)
+        assert conf.splitlines()[:len(kept)] == kept, conf
         assert re.search(r"^ca_name = shomei-g2$", conf, re.M), conf
         assert re.search(r"^prev1\.ca_name = shomei$", conf, re.M), conf
         assert re.search(r"^root\.name = shomei-root$", conf, re.M), conf
