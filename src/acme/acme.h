@@ -57,6 +57,8 @@ enum acme_prob {
 	ACME_PROB_CONNECTION,
 	ACME_PROB_DNS,
 	ACME_PROB_INCORRECT_RESPONSE,
+	ACME_PROB_ALREADY_REVOKED,
+	ACME_PROB_BAD_REVOCATION_REASON,
 	ACME_PROB__MAX
 };
 /* "urn:ietf:params:acme:error:" and the type's name ("badNonce", ...). */

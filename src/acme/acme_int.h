@@ -40,8 +40,9 @@ struct acme_ctx {
 
 /* Which key a POST names (RFC 8555 6.2). */
 enum acme_auth {
-	ACME_AUTH_JWK = 0, /* newAccount (and revokeCert by the certificate's key, later) */
+	ACME_AUTH_JWK = 0, /* newAccount */
 	ACME_AUTH_KID,	   /* everything else: an existing, valid account */
+	ACME_AUTH_ANY,	   /* revokeCert: the account's kid, or the certificate's key as jwk */
 };
 
 /*
@@ -79,6 +80,7 @@ int acme_order(struct acme_ctx *, const char *rest);
 int acme_authz(struct acme_ctx *, const char *rest);
 int acme_chall(struct acme_ctx *, const char *rest);
 int acme_cert(struct acme_ctx *, const char *rest);
+int acme_revoke_cert(struct acme_ctx *);
 
 /* validate.c */
 #define ACME_VALIDATIONS_MAX 32		       /* validations running at once (one thread each) */

@@ -19,7 +19,8 @@
 #include "util/sjson.h"
 #include "util/timefmt.h"
 
-#define ACME_CSR_MAX 16384 /* bytes of a finalize CSR (DER) */
+#define ACME_CSR_MAX 16384  /* bytes of a finalize CSR (DER) */
+#define ACME_CERT_MAX 16384 /* bytes of a revokeCert certificate (DER) */
 
 /* The id at the start of s into *id; *rest what follows it.  0, or -1 for no id. */
 static int
@@ -472,5 +473,62 @@ out:
 	X509_free(leaf);
 	free(der);
 	buf_free(&b);
+	return rc;
+}
+
+/* POST /acme/revoke-cert {certificate, reason?} (7.6): by its account's kid or its own key. */
+int
+acme_revoke_cert(struct acme_ctx *c)
+{
+	unsigned char *der = xmalloc(ACME_CERT_MAX);
+	const char *cert = NULL;
+	long long reason = 0;
+	enum ra_acme_outcome r;
+	size_t len = 0;
+	struct err e;
+	int rc = 0;
+
+	err_clear(&e);
+	if (acme_post_begin(c, ACME_AUTH_ANY) == -1)
+		goto out;
+	if (c->payload == NULL ||
+	    sjson_string(c->payload, "certificate", 1, &cert, NULL, "acme: revokeCert", &e) == -1 ||
+	    sjson_int(c->payload, "reason", 0, -1000, 1000, &reason, "acme: revokeCert", &e) ==
+		-1) {
+		rc = acme_problem(
+		    c, 400, ACME_PROB_MALFORMED,
+		    err_is_set(&e) ? e.msg : "RFC 8555 7.6: revokeCert takes a certificate", NULL);
+		goto out;
+	}
+	if (b64url_decode(der, ACME_CERT_MAX, &len, cert, strlen(cert)) == -1) {
+		rc = acme_problem(c, 400, ACME_PROB_MALFORMED,
+				  "RFC 8555 7.6: certificate is the base64url of a DER certificate "
+				  "(at most 16 KiB)",
+				  NULL);
+		goto out;
+	}
+	if (c->acct.id == 0)
+		snprintf(c->actor, sizeof(c->actor), "acme:certificate-key");
+	r = ra_acme_revoke(c->ca, c->st, der, len, c->acct.id, c->acct.id == 0 ? c->key : NULL,
+			   (long)reason, c->actor, &e);
+	switch (r) {
+	case RA_ACME_OK:
+		rc = acme_send(c->r, 200, NULL, NULL, NULL);
+		break;
+	case RA_ACME_UNAUTHORIZED:
+		rc = acme_problem(c, 403, ACME_PROB_UNAUTHORIZED, e.msg, NULL);
+		break;
+	case RA_ACME_ALREADY_REVOKED:
+		rc = acme_problem(c, 400, ACME_PROB_ALREADY_REVOKED, e.msg, NULL);
+		break;
+	case RA_ACME_BAD_REASON:
+		rc = acme_problem(c, 400, ACME_PROB_BAD_REVOCATION_REASON, e.msg, NULL);
+		break;
+	default:
+		rc = acme_order_problem(c, r, &e);
+		break;
+	}
+out:
+	free(der);
 	return rc;
 }

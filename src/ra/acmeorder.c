@@ -15,6 +15,7 @@
  * valid | invalid, its authorization pending, then valid | invalid with it.
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -720,6 +721,127 @@ ra_acme_cert_get(struct store *st, int64_t id, int64_t acct_id, unsigned char **
 out:
 	store_cert_clear(&c);
 	ra_acme_order_clear(&o);
+	order_err_out(e_out, &le);
+	return r;
+}
+
+/* ---- revocation ---- */
+
+int
+ra_acme_reason_ok(long reason)
+{
+	return reason == CA_REASON_UNSPECIFIED || reason == CA_REASON_KEY_COMPROMISE ||
+	       reason == CA_REASON_AFFILIATION_CHANGED || reason == CA_REASON_SUPERSEDED ||
+	       reason == CA_REASON_CESSATION_OF_OPERATION;
+}
+
+/*
+ * Who may revoke x (serial): the account whose order holds it (acct_id > 0), or the holder of
+ * its private key (key, the JWS's jwk).  RA_ACME_OK, UNAUTHORIZED or ERROR.
+ */
+static enum ra_acme_outcome
+order_revoke_who(struct store *st, X509 *x, const char *serial, int64_t acct_id, EVP_PKEY *key,
+		 struct err *e)
+{
+	int64_t owner = 0;
+
+	if (acct_id > 0) {
+		if (store_acme_order_by_serial(st, serial, &owner, e) == -1) {
+			if (e->code != ERR_NOTFOUND)
+				return RA_ACME_ERROR;
+			err_clear(e);
+		}
+		if (owner != acct_id) {
+			err_set(e, ERR_REFUSED,
+				"acme: RFC 8555 7.6: the certificate was not ordered by this "
+				"account");
+			return RA_ACME_UNAUTHORIZED;
+		}
+		return RA_ACME_OK;
+	}
+	if (key == NULL || X509_get0_pubkey(x) == NULL ||
+	    EVP_PKEY_eq(X509_get0_pubkey(x), key) != 1) {
+		err_set(e, ERR_REFUSED,
+			"acme: RFC 8555 7.6: the jwk is not the certificate's public key");
+		return RA_ACME_UNAUTHORIZED;
+	}
+	return RA_ACME_OK;
+}
+
+enum ra_acme_outcome
+ra_acme_revoke(struct ca *ca, struct store *st, const unsigned char *der, size_t len,
+	       int64_t acct_id, EVP_PKEY *key, long reason, const char *actor, struct err *e_out)
+{
+	struct err le, *e = &le, ae;
+	struct store_cert c;
+	const unsigned char *p = der;
+	char serial[STORE_SERIAL_MAX], *detail = NULL;
+	enum ra_acme_outcome r = RA_ACME_UNAUTHORIZED;
+	X509 *x = NULL;
+	int intx = 0;
+
+	err_clear(&le);
+	memset(&c, 0, sizeof(c));
+	if (len == 0 || len > LONG_MAX || (x = d2i_X509(NULL, &p, (long)len)) == NULL ||
+	    p != der + len ||
+	    x509_serial_hex(X509_get0_serialNumber(x), serial, sizeof(serial)) == -1) {
+		err_set(e, ERR_REFUSED, "acme: RFC 8555 7.6: certificate is no DER certificate");
+		goto out;
+	}
+	r = RA_ACME_ERROR;
+	if (store_cert_get(st, serial, &c, e) == -1) {
+		if (e->code != ERR_NOTFOUND)
+			goto out;
+		err_clear(e);
+	}
+	if (c.der == NULL || c.derlen != len || memcmp(c.der, der, len) != 0) {
+		err_set(e, ERR_REFUSED,
+			"acme: RFC 8555 7.6: the certificate is not one of this CA's");
+		r = RA_ACME_UNAUTHORIZED;
+		goto out;
+	}
+	if ((r = order_revoke_who(st, x, serial, acct_id, key, e)) != RA_ACME_OK)
+		goto out;
+	/* the requester's right first: whether it is revoked is no one else's business */
+	if (c.status == STORE_CERT_REVOKED) {
+		err_set(e, ERR_CONFLICT, "acme: certificate %s is already revoked", serial);
+		r = RA_ACME_ALREADY_REVOKED;
+		goto out;
+	}
+	if (!ra_acme_reason_ok(reason)) {
+		err_set(e, ERR_REFUSED,
+			"acme: RFC 8555 7.6: reason %ld is not one a subscriber may give (0, 1, 3, "
+			"4, 5)",
+			reason);
+		r = RA_ACME_BAD_REASON;
+		goto out;
+	}
+	r = RA_ACME_ERROR;
+	detail =
+	    xasprintf("account=%" PRId64 " reason=%s by=%s", acct_id, ca_reason_name((int)reason),
+		      acct_id > 0 ? "account" : "certificate-key");
+	if (store_begin(st, e) == -1)
+		goto out;
+	intx = 1;
+	if (ra_revoke_tx(ca, st, serial, (int)reason, actor, NULL, e) == -1) {
+		if (e->code == ERR_CONFLICT)
+			r = RA_ACME_ALREADY_REVOKED;
+		goto out;
+	}
+	if (store_audit_append(st, actor, "acme.cert.revoke", serial, detail, NULL, e) == -1 ||
+	    store_commit(st, e) == -1)
+		goto out;
+	intx = 0;
+	err_clear(&ae);
+	if (ca_after_revoke(ca, st, serial, actor, &ae) == -1)
+		log_warn("acme: CRL after revoking %s: %s", serial, ae.msg);
+	r = RA_ACME_OK;
+out:
+	if (intx)
+		store_rollback(st);
+	free(detail);
+	X509_free(x);
+	store_cert_clear(&c);
 	order_err_out(e_out, &le);
 	return r;
 }

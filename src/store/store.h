@@ -1117,6 +1117,9 @@ int store_acme_order_get(struct store *, int64_t id, struct store_acme_order *, 
 /* Moves an order from status from to to (serial: set when not NULL); ERR_CONFLICT otherwise. */
 int store_acme_order_move(struct store *, int64_t id, const char *from, const char *to,
 			  const char *serial, time_t now, struct err *);
+/* The account whose order holds certificate serial; ERR_NOTFOUND when no order does. */
+int store_acme_order_by_serial(struct store *, const char *serial, int64_t *account_id,
+			       struct err *);
 void store_acme_order_clear(struct store_acme_order *); /* accepts NULL */
 
 struct store_acme_authz {

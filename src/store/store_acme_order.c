@@ -21,6 +21,8 @@ static const char SQL_ORDER_GET[] = ORDER_COLS " WHERE id = $1";
 static const char SQL_ORDER_MOVE[] =
     "UPDATE acme_orders SET status = $3, serial = COALESCE($4, serial), updated = $5 WHERE "
     "id = $1 AND status = $2";
+static const char SQL_ORDER_BY_SERIAL[] =
+    "SELECT account_id FROM acme_orders WHERE serial = $1 ORDER BY id LIMIT 1";
 
 #define AUTHZ_COLS                                                                                 \
 	"SELECT id, order_id, account_id, type, value, status, expires, token, chall_status, "     \
@@ -119,6 +121,29 @@ store_acme_order_move(struct store *s, int64_t id, const char *from, const char 
 		err_set(e, ERR_CONFLICT, "store: ACME order %" PRId64 " is not %s", id, from);
 		goto out;
 	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_acme_order_by_serial(struct store *s, const char *serial, int64_t *account_id, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, r;
+
+	*account_id = 0;
+	if ((st = store_stmt_get(s, SQL_ORDER_BY_SERIAL, 0, "ACME order by serial", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, serial);
+	if ((r = store_stmt_step(s, st, "ACME order by serial", NULL, e)) == -1)
+		goto out;
+	if (r == 0) {
+		err_set(e, ERR_NOTFOUND, "store: no ACME order has certificate %s", serial);
+		goto out;
+	}
+	*account_id = col_int(s, st, 0);
 	rc = 0;
 out:
 	stmt_reset(s, st);

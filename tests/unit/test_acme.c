@@ -969,6 +969,29 @@ test_addr_rule(void **state)
 	assert_int_equal(acme_addr_public(NULL), 0);
 }
 
+/*
+ * revokeCert's reasons: a subscriber's only (BR 7.2.2); bytes that are no certificate are
+ * refused before the store is asked (none is given here).
+ */
+static void
+test_revoke_reasons(void **state)
+{
+	static const unsigned char junk[] = {0x30, 0x03, 0x02, 0x01, 0x01, 0x00};
+	struct err e;
+
+	(void)state;
+	for (long r = -2; r <= 12; r++)
+		assert_int_equal(ra_acme_reason_ok(r),
+				 r == 0 || r == 1 || r == 3 || r == 4 || r == 5);
+	err_clear(&e);
+	assert_int_equal(ra_acme_revoke(NULL, NULL, junk, sizeof(junk), 1, NULL, 0, "unit", &e),
+			 RA_ACME_UNAUTHORIZED);
+	assert_non_null(strstr(e.msg, "RFC 8555 7.6"));
+	err_clear(&e);
+	assert_int_equal(ra_acme_revoke(NULL, NULL, junk, 0, 0, NULL, 0, "unit", &e),
+			 RA_ACME_UNAUTHORIZED);
+}
+
 /* An account of organization EX1 bound to names (NULL: the organization's domains). */
 static void
 order_account(const char *names, struct ra_acme_account *a)
@@ -1145,6 +1168,7 @@ main(void)
 	    cmocka_unit_test(test_post_as_get),	       cmocka_unit_test(test_parse_refusals),
 	    cmocka_unit_test(test_jwk_refusals),       cmocka_unit_test(test_hmac),
 	    cmocka_unit_test(test_csr_match),	       cmocka_unit_test(test_addr_rule),
+	    cmocka_unit_test(test_revoke_reasons),
 	};
 	const struct CMUnitTest stored[] = {
 	    cmocka_unit_test(test_nonce),      cmocka_unit_test(test_eab_accounts),
