@@ -26,6 +26,9 @@
 
 #include "acme_int.h"
 
+_Static_assert(ACME_DRAIN_S < RA_ACME_STALE,
+	       "a validation still running is never taken for one a crash cut");
+
 static pthread_mutex_t validate_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t validate_cv = PTHREAD_COND_INITIALIZER;
 static int validate_running;

@@ -2336,6 +2336,12 @@ int ra_acme_eab_set_status(struct store *, const char *kid, const char *status, 
 #define RA_ACME_ORDER_TTL (7 * 86400) /* seconds an order and its authorizations live */
 #define RA_ACME_TOKEN_TEXT 44	      /* a challenge token: 32 random bytes as base64url + NUL */
 #define RA_ACME_NAME_MAX 254	      /* a DNS identifier + NUL */
+/*
+ * Seconds after which a challenge or an order still processing was cut by a crash (a
+ * validation takes 10 s at most, signing is synchronous): reading it ends it (see
+ * ra_acme_order_get).
+ */
+#define RA_ACME_STALE 60
 
 struct csr;
 
@@ -2369,10 +2375,16 @@ void ra_acme_authz_clear(struct ra_acme_authz *); /* accepts NULL */
 enum ra_acme_outcome ra_acme_order_new(struct store *, const struct ra_acme_account *,
 				       struct ra_acme_ident *ids, size_t n, const char *actor,
 				       struct ra_acme_order *out, struct err *);
-/* The order id of account acct_id with its authorizations: OK, NOT_FOUND or ERROR. */
+/*
+ * The order id of account acct_id with its authorizations: OK, NOT_FOUND or ERROR.  What a
+ * crash left processing for RA_ACME_STALE seconds moves on first, each in a transaction of its
+ * own audited by "acme:sweep" (not when the caller has a transaction open): a challenge
+ * becomes invalid (serverInternal, "the validation did not finish (restart)"; its
+ * authorization and order follow), an order ready again (acme.order.sweep).
+ */
 enum ra_acme_outcome ra_acme_order_get(struct store *, int64_t id, int64_t acct_id,
 				       struct ra_acme_order *out, struct err *);
-/* The authorization id of account acct_id: OK, NOT_FOUND or ERROR. */
+/* The authorization id of account acct_id: OK, NOT_FOUND or ERROR; its challenge swept so. */
 enum ra_acme_outcome ra_acme_authz_get(struct store *, int64_t id, int64_t acct_id,
 				       struct ra_acme_authz *out, struct err *);
 /*

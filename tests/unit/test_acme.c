@@ -19,6 +19,7 @@
 
 #include "acme/acme.h"
 #include "ra/ra.h"
+#include "store/store_int.h"
 #include "tu_x509.h"
 #include "x509/x509.h"
 #include "util/b64.h"
@@ -1160,6 +1161,104 @@ test_order_life(void **state)
 	ra_acme_account_clear(&b);
 }
 
+/* Sets the status of an object (sql: $1 status, $2 updated, $3 id) as a crash leaves it. */
+static void
+set_row(const char *sql, const char *status, time_t updated, int64_t id)
+{
+	struct drv_stmt *st;
+	struct err e;
+
+	err_clear(&e);
+	assert_non_null(st = store_stmt_get(fx.st, sql, 0, "unit: set row", &e));
+	stmt_text(fx.st, st, 1, status);
+	stmt_int(fx.st, st, 2, (int64_t)updated);
+	stmt_int(fx.st, st, 3, id);
+	assert_int_not_equal(store_stmt_step(fx.st, st, "unit: set row", NULL, &e), -1);
+	stmt_reset(fx.st, st);
+}
+
+/*
+ * What a crash leaves processing moves on when read, once RA_ACME_STALE seconds old: a
+ * challenge invalid (its authorization and order with it, no failed validation counted), an
+ * order ready again; a fresh one stays as it is.
+ */
+static void
+test_sweep(void **state)
+{
+	static const char chall_sql[] =
+	    "UPDATE acme_authzs SET chall_status = $1, updated = $2 WHERE id = $3";
+	static const char order_sql[] =
+	    "UPDATE acme_orders SET status = $1, updated = $2 WHERE id = $3";
+	time_t old = util_now() - RA_ACME_STALE - 5;
+	struct ra_acme_account b;
+	struct ra_acme_ident ids[2];
+	struct ra_acme_order o, o2;
+	struct ra_acme_authz az;
+	int64_t seq, fails = -1;
+	int start = 0;
+	struct err e;
+
+	(void)state;
+	err_clear(&e);
+	order_account(NULL, &b);
+	memset(ids, 0, sizeof(ids));
+	for (int i = 0; i < 2; i++) {
+		snprintf(ids[i].type, sizeof(ids[i].type), "dns");
+		snprintf(ids[i].value, sizeof(ids[i].value), "sweep%d.example.co.jp", i);
+	}
+	assert_int_equal(ra_acme_order_new(fx.st, &b, ids, 2, "unit", &o, &e), RA_ACME_CREATED);
+	assert_int_equal(ra_acme_chall_start(fx.st, o.az[0].id, b.id, &start, &az, &e), RA_ACME_OK);
+	assert_int_equal(start, 1);
+	assert_true(az.s.updated >= util_now() - 5);
+	assert_int_equal(az.s.validated, 0);
+	ra_acme_authz_clear(&az);
+	/* fresh: still processing, nothing written */
+	seq = audit_seq();
+	assert_int_equal(ra_acme_authz_get(fx.st, o.az[0].id, b.id, &az, &e), RA_ACME_OK);
+	assert_string_equal(az.s.chall_status, "processing");
+	ra_acme_authz_clear(&az);
+	assert_int_equal(audit_seq(), seq);
+	/* cut by a crash: invalid when the authorization is read */
+	set_row(chall_sql, "processing", old, o.az[0].id);
+	assert_int_equal(ra_acme_authz_get(fx.st, o.az[0].id, b.id, &az, &e), RA_ACME_OK);
+	assert_string_equal(az.s.chall_status, "invalid");
+	assert_string_equal(az.s.status, "invalid");
+	assert_non_null(strstr(az.s.error, "the validation did not finish (restart)"));
+	assert_non_null(strstr(az.s.error, "serverInternal"));
+	ra_acme_authz_clear(&az);
+	assert_int_equal(audit_seq(), seq + 1);
+	assert_int_equal(ra_acme_order_get(fx.st, o.o.id, b.id, &o2, &e), RA_ACME_OK);
+	assert_string_equal(o2.o.status, "invalid");
+	ra_acme_order_clear(&o2);
+	OK(store_acme_failed_count(fx.st, "sweep0.example.co.jp", util_now() - 3600, &fails, &e));
+	assert_int_equal(fails, 0);
+	ra_acme_order_clear(&o);
+
+	/* an order: the other challenge's, read through the order this time */
+	assert_int_equal(ra_acme_order_new(fx.st, &b, ids + 1, 1, "unit", &o, &e), RA_ACME_CREATED);
+	assert_int_equal(ra_acme_chall_start(fx.st, o.az[0].id, b.id, &start, &az, &e), RA_ACME_OK);
+	ra_acme_authz_clear(&az);
+	set_row(chall_sql, "processing", old, o.az[0].id);
+	assert_int_equal(ra_acme_order_get(fx.st, o.o.id, b.id, &o2, &e), RA_ACME_OK);
+	assert_string_equal(o2.az[0].chall_status, "invalid");
+	assert_string_equal(o2.o.status, "invalid");
+	ra_acme_order_clear(&o2);
+	/* an order processing: left when fresh, ready again when old */
+	set_row(order_sql, "processing", util_now(), o.o.id);
+	seq = audit_seq();
+	assert_int_equal(ra_acme_order_get(fx.st, o.o.id, b.id, &o2, &e), RA_ACME_OK);
+	assert_string_equal(o2.o.status, "processing");
+	ra_acme_order_clear(&o2);
+	set_row(order_sql, "processing", old, o.o.id);
+	assert_int_equal(ra_acme_order_get(fx.st, o.o.id, b.id, &o2, &e), RA_ACME_OK);
+	assert_string_equal(o2.o.status, "ready");
+	assert_true(o2.o.updated >= util_now() - 5);
+	ra_acme_order_clear(&o2);
+	assert_int_equal(audit_seq(), seq + 1);
+	ra_acme_order_clear(&o);
+	ra_acme_account_clear(&b);
+}
+
 int
 main(void)
 {
@@ -1173,7 +1272,7 @@ main(void)
 	const struct CMUnitTest stored[] = {
 	    cmocka_unit_test(test_nonce),      cmocka_unit_test(test_eab_accounts),
 	    cmocka_unit_test(test_faults),     cmocka_unit_test(test_eab_race),
-	    cmocka_unit_test(test_order_life),
+	    cmocka_unit_test(test_order_life), cmocka_unit_test(test_sweep),
 	};
 	int failed = cmocka_run_group_tests_name("jws", pure, NULL, NULL);
 
