@@ -353,6 +353,7 @@ acme_chall(struct acme_ctx *c, const char *rest)
 	char keyauth[RA_ACME_TOKEN_TEXT + 64], up[ACME_URL_MAX + 16], url[ACME_URL_MAX];
 	int64_t id = 0;
 	int start = 0, slot = 0;
+	enum acme_slot sr;
 	struct err e;
 	int rc;
 
@@ -364,24 +365,32 @@ acme_chall(struct acme_ctx *c, const char *rest)
 		return 0;
 	/* POST-as-GET reads the challenge; a payload ({}) answers it (7.5.1) */
 	if (c->payload != NULL) {
-		if (!(slot = acme_validate_reserve()))
-			return acme_problem(c, 503, ACME_PROB_RATE_LIMITED,
-					    "too many validations at once; retry in a second",
-					    NULL);
+		if ((sr = acme_validate_reserve(c->acct.id)) != ACME_SLOT_OK) {
+			if (sr == ACME_SLOT_ACCOUNT)
+				snprintf(url, sizeof(url),
+					 "this account has %d validations running, the most one "
+					 "account may; retry in a second",
+					 ACME_VALIDATIONS_PER_ACCOUNT);
+			else
+				snprintf(url, sizeof(url),
+					 "too many validations at once; retry in a second");
+			return acme_problem(c, 503, ACME_PROB_RATE_LIMITED, url, NULL);
+		}
+		slot = 1;
 		r = ra_acme_chall_start(c->st, id, c->acct.id, &start, &a, &e);
 	} else {
 		r = ra_acme_authz_get(c->st, id, c->acct.id, &a, &e);
 	}
 	if (r != RA_ACME_OK) {
 		if (slot)
-			acme_validate_release();
+			acme_validate_release(c->acct.id);
 		rc = acme_order_problem(c, r, &e);
 		goto out;
 	}
 	if (start) {
 		acme_keyauth(c, a.s.token, keyauth, sizeof(keyauth));
-		if (acme_validate_start(c->ca, a.s.id, a.s.value, a.s.token, keyauth, c->actor) ==
-		    -1) {
+		if (acme_validate_start(c->ca, c->acct.id, a.s.id, a.s.value, a.s.token, keyauth,
+					c->actor) == -1) {
 			/* no thread: the challenge fails now rather than stay processing */
 			log_warn("acme: authorization %" PRId64 ": no validation thread", a.s.id);
 			ra_acme_chall_done(
@@ -392,7 +401,7 @@ acme_chall(struct acme_ctx *c, const char *rest)
 			    c->actor, &e);
 		}
 	} else if (slot) {
-		acme_validate_release();
+		acme_validate_release(c->acct.id);
 	}
 	acme_obj_url(url, sizeof(url), "authz", a.s.id, "");
 	snprintf(up, sizeof(up), "<%s>;rel=\"up\"", url);

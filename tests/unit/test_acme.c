@@ -1259,6 +1259,52 @@ test_sweep(void **state)
 	ra_acme_account_clear(&b);
 }
 
+/*
+ * The validation slots: 4 per account, 32 in all; a slot given back serves again; each account
+ * its own count; giving back a slot not held is fatal (not tested: it ends the process).
+ */
+static void
+test_slots(void **state)
+{
+	struct acme_slots s;
+	int64_t acct;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	for (int i = 0; i < ACME_VALIDATIONS_PER_ACCOUNT; i++)
+		assert_int_equal(acme_slots_take(&s, 7), ACME_SLOT_OK);
+	assert_int_equal(acme_slots_take(&s, 7), ACME_SLOT_ACCOUNT);
+	assert_int_equal(acme_slots_take(&s, 8), ACME_SLOT_OK); /* another account is not held up */
+	acme_slots_put(&s, 7);
+	assert_int_equal(acme_slots_take(&s, 7), ACME_SLOT_OK);
+	assert_int_equal(acme_slots_take(&s, 7), ACME_SLOT_ACCOUNT);
+	assert_int_equal(s.running, ACME_VALIDATIONS_PER_ACCOUNT + 1);
+	/* fill the rest with other accounts: then the global cap answers, for anyone */
+	for (acct = 100; s.running < ACME_VALIDATIONS_MAX; acct++)
+		for (int i = 0;
+		     i < ACME_VALIDATIONS_PER_ACCOUNT && s.running < ACME_VALIDATIONS_MAX; i++)
+			assert_int_equal(acme_slots_take(&s, acct), ACME_SLOT_OK);
+	assert_int_equal(acme_slots_take(&s, 8), ACME_SLOT_FULL);
+	assert_int_equal(acme_slots_take(&s, 9999), ACME_SLOT_FULL);
+	/* one given back: a new account takes it (its entry is reused), then it is full again */
+	acme_slots_put(&s, 8);
+	assert_int_equal(acme_slots_take(&s, 9999), ACME_SLOT_OK);
+	assert_int_equal(acme_slots_take(&s, 7), ACME_SLOT_FULL);
+	/* everything given back: nothing held */
+	for (int i = 0; i < ACME_VALIDATIONS_PER_ACCOUNT; i++)
+		acme_slots_put(&s, 7);
+	acme_slots_put(&s, 9999);
+	for (acct = 100; s.running > 0; acct++)
+		for (int i = 0; i < ACME_VALIDATIONS_PER_ACCOUNT && s.running > 0; i++)
+			acme_slots_put(&s, acct);
+	for (int i = 0; i < ACME_VALIDATIONS_MAX; i++)
+		assert_true(s.per[i].acct == 0 && s.per[i].n == 0);
+	/* 32 accounts at once, one slot each: each its own entry */
+	for (acct = 1; acct <= ACME_VALIDATIONS_MAX; acct++)
+		assert_int_equal(acme_slots_take(&s, acct), ACME_SLOT_OK);
+	assert_int_equal(acme_slots_take(&s, 1), ACME_SLOT_FULL);
+}
+
 int
 main(void)
 {
@@ -1267,7 +1313,7 @@ main(void)
 	    cmocka_unit_test(test_post_as_get),	       cmocka_unit_test(test_parse_refusals),
 	    cmocka_unit_test(test_jwk_refusals),       cmocka_unit_test(test_hmac),
 	    cmocka_unit_test(test_csr_match),	       cmocka_unit_test(test_addr_rule),
-	    cmocka_unit_test(test_revoke_reasons),
+	    cmocka_unit_test(test_revoke_reasons),     cmocka_unit_test(test_slots),
 	};
 	const struct CMUnitTest stored[] = {
 	    cmocka_unit_test(test_nonce),      cmocka_unit_test(test_eab_accounts),
