@@ -953,8 +953,11 @@ ra_acme_revoke(struct ca *ca, struct store *st, const unsigned char *der, size_t
 		goto out;
 	intx = 1;
 	if (ra_revoke_tx(ca, st, serial, (int)reason, actor, NULL, e) == -1) {
+		/* revoked meanwhile; or issued by a CA this instance no longer answers for */
 		if (e->code == ERR_CONFLICT)
 			r = RA_ACME_ALREADY_REVOKED;
+		else if (e->code == ERR_REFUSED)
+			r = RA_ACME_UNAUTHORIZED;
 		goto out;
 	}
 	if (store_audit_append(st, actor, "acme.cert.revoke", serial, detail, NULL, e) == -1 ||
