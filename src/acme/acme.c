@@ -48,6 +48,8 @@ static const char *const acme_prob_names[ACME_PROB__MAX] = {
     "connection",
     "dns",
     "incorrectResponse",
+    "alreadyRevoked",
+    "badRevocationReason",
 };
 
 const char *
@@ -449,6 +451,8 @@ acme_post_begin(struct acme_ctx *c, enum acme_auth auth)
 	/* a nonce of ours that has not expired, before any work on a key (cheap, no store) */
 	if (ra_acme_nonce_use(NULL, &acme.keys, c->j.nonce, util_now(), &e) != RA_ACME_NONCE_OK)
 		return acme_refuse(c, 400, ACME_PROB_BAD_NONCE, e.msg, NULL);
+	if (auth == ACME_AUTH_ANY)
+		auth = c->j.kid != NULL ? ACME_AUTH_KID : ACME_AUTH_JWK;
 	if ((auth == ACME_AUTH_JWK ? acme_key_jwk(c) : acme_key_kid(c)) == -1)
 		return -1;
 	if (jws_verify(&c->j, c->key, &e) == -1)
@@ -541,8 +545,7 @@ acme_http(struct http_req *r)
 	else if (strncmp(path, "/cert/", 6) == 0)
 		rc = acme_cert(&c, path + 6);
 	else if (strcmp(path, "/revoke-cert") == 0)
-		rc = acme_problem(&c, 501, ACME_PROB_SERVER_INTERNAL,
-				  "revocation is not implemented yet", NULL);
+		rc = acme_revoke_cert(&c);
 	else
 		rc = acme_problem(&c, 404, ACME_PROB_MALFORMED, "no such resource", NULL);
 	acme_ctx_clear(&c);

@@ -57,6 +57,8 @@ enum acme_prob {
 	ACME_PROB_CONNECTION,
 	ACME_PROB_DNS,
 	ACME_PROB_INCORRECT_RESPONSE,
+	ACME_PROB_ALREADY_REVOKED,
+	ACME_PROB_BAD_REVOCATION_REASON,
 	ACME_PROB__MAX
 };
 /* "urn:ietf:params:acme:error:" and the type's name ("badNonce", ...). */
@@ -70,5 +72,32 @@ struct sockaddr;
  * acme.allow_private_addresses.
  */
 int acme_addr_public(const struct sockaddr *);
+
+#define ACME_VALIDATIONS_MAX 32	       /* validations running at once (one thread each) */
+#define ACME_VALIDATIONS_PER_ACCOUNT 4 /* of them, one account's */
+
+/*
+ * The slots of the validations running in this process, each held for one account: at most
+ * ACME_VALIDATIONS_MAX in all and ACME_VALIDATIONS_PER_ACCOUNT per account, so one account
+ * cannot hold them all.  At most ACME_VALIDATIONS_MAX accounts hold slots at once, so a fixed
+ * table suffices.  The caller locks (validate.c's mutex); pure, for the unit tests.
+ */
+struct acme_slots {
+	int running;
+	struct {
+		int64_t acct; /* 0: a free entry */
+		int n;
+	} per[ACME_VALIDATIONS_MAX];
+};
+enum acme_slot {
+	ACME_SLOT_OK = 0,
+	ACME_SLOT_FULL,	   /* ACME_VALIDATIONS_MAX running */
+	ACME_SLOT_ACCOUNT, /* ACME_VALIDATIONS_PER_ACCOUNT of acct's running */
+	ACME_SLOT__MAX
+};
+/* Takes a slot for account acct (> 0). */
+enum acme_slot acme_slots_take(struct acme_slots *, int64_t acct);
+/* Gives back a slot of acct's; one it does not hold is an internal error (fatal). */
+void acme_slots_put(struct acme_slots *, int64_t acct);
 
 #endif

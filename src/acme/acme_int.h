@@ -40,8 +40,9 @@ struct acme_ctx {
 
 /* Which key a POST names (RFC 8555 6.2). */
 enum acme_auth {
-	ACME_AUTH_JWK = 0, /* newAccount (and revokeCert by the certificate's key, later) */
+	ACME_AUTH_JWK = 0, /* newAccount */
 	ACME_AUTH_KID,	   /* everything else: an existing, valid account */
+	ACME_AUTH_ANY,	   /* revokeCert: the account's kid, or the certificate's key as jwk */
 };
 
 /*
@@ -79,21 +80,21 @@ int acme_order(struct acme_ctx *, const char *rest);
 int acme_authz(struct acme_ctx *, const char *rest);
 int acme_chall(struct acme_ctx *, const char *rest);
 int acme_cert(struct acme_ctx *, const char *rest);
+int acme_revoke_cert(struct acme_ctx *);
 
 /* validate.c */
-#define ACME_VALIDATIONS_MAX 32		       /* validations running at once (one thread each) */
 #define ACME_HTTP01_BODY_MAX 8192	       /* bytes of a challenge response read */
 #define ACME_HTTP01_TIMEOUT 10		       /* seconds of one validation, redirects included */
 #define ACME_DRAIN_S (ACME_HTTP01_TIMEOUT + 5) /* the longest wait for them at shutdown */
-/* Takes one of the ACME_VALIDATIONS_MAX slots: 1, or 0 when all are taken. */
-int acme_validate_reserve(void);
-void acme_validate_release(void);
+/* Takes one of the slots for account acct (acme_slots_take under the lock). */
+enum acme_slot acme_validate_reserve(int64_t acct);
+void acme_validate_release(int64_t acct);
 /*
  * Validates the http-01 challenge of authorization id (host, token) on a thread of its own in
- * a reserved slot (released when it ends), then records the outcome through
+ * a slot reserved for account acct (released when it ends), then records the outcome through
  * ra_acme_chall_done.  -1 (the slot released) when the thread cannot start.
  */
-int acme_validate_start(struct ca *, int64_t id, const char *host, const char *token,
+int acme_validate_start(struct ca *, int64_t acct, int64_t id, const char *host, const char *token,
 			const char *keyauth, const char *actor);
 
 #endif

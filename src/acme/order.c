@@ -19,7 +19,8 @@
 #include "util/sjson.h"
 #include "util/timefmt.h"
 
-#define ACME_CSR_MAX 16384 /* bytes of a finalize CSR (DER) */
+#define ACME_CSR_MAX 16384  /* bytes of a finalize CSR (DER) */
+#define ACME_CERT_MAX 16384 /* bytes of a revokeCert certificate (DER) */
 
 /* The id at the start of s into *id; *rest what follows it.  0, or -1 for no id. */
 static int
@@ -352,6 +353,7 @@ acme_chall(struct acme_ctx *c, const char *rest)
 	char keyauth[RA_ACME_TOKEN_TEXT + 64], up[ACME_URL_MAX + 16], url[ACME_URL_MAX];
 	int64_t id = 0;
 	int start = 0, slot = 0;
+	enum acme_slot sr;
 	struct err e;
 	int rc;
 
@@ -363,24 +365,32 @@ acme_chall(struct acme_ctx *c, const char *rest)
 		return 0;
 	/* POST-as-GET reads the challenge; a payload ({}) answers it (7.5.1) */
 	if (c->payload != NULL) {
-		if (!(slot = acme_validate_reserve()))
-			return acme_problem(c, 503, ACME_PROB_RATE_LIMITED,
-					    "too many validations at once; retry in a second",
-					    NULL);
+		if ((sr = acme_validate_reserve(c->acct.id)) != ACME_SLOT_OK) {
+			if (sr == ACME_SLOT_ACCOUNT)
+				snprintf(url, sizeof(url),
+					 "this account has %d validations running, the most one "
+					 "account may; retry in a second",
+					 ACME_VALIDATIONS_PER_ACCOUNT);
+			else
+				snprintf(url, sizeof(url),
+					 "too many validations at once; retry in a second");
+			return acme_problem(c, 503, ACME_PROB_RATE_LIMITED, url, NULL);
+		}
+		slot = 1;
 		r = ra_acme_chall_start(c->st, id, c->acct.id, &start, &a, &e);
 	} else {
 		r = ra_acme_authz_get(c->st, id, c->acct.id, &a, &e);
 	}
 	if (r != RA_ACME_OK) {
 		if (slot)
-			acme_validate_release();
+			acme_validate_release(c->acct.id);
 		rc = acme_order_problem(c, r, &e);
 		goto out;
 	}
 	if (start) {
 		acme_keyauth(c, a.s.token, keyauth, sizeof(keyauth));
-		if (acme_validate_start(c->ca, a.s.id, a.s.value, a.s.token, keyauth, c->actor) ==
-		    -1) {
+		if (acme_validate_start(c->ca, c->acct.id, a.s.id, a.s.value, a.s.token, keyauth,
+					c->actor) == -1) {
 			/* no thread: the challenge fails now rather than stay processing */
 			log_warn("acme: authorization %" PRId64 ": no validation thread", a.s.id);
 			ra_acme_chall_done(
@@ -391,7 +401,7 @@ acme_chall(struct acme_ctx *c, const char *rest)
 			    c->actor, &e);
 		}
 	} else if (slot) {
-		acme_validate_release();
+		acme_validate_release(c->acct.id);
 	}
 	acme_obj_url(url, sizeof(url), "authz", a.s.id, "");
 	snprintf(up, sizeof(up), "<%s>;rel=\"up\"", url);
@@ -472,5 +482,62 @@ out:
 	X509_free(leaf);
 	free(der);
 	buf_free(&b);
+	return rc;
+}
+
+/* POST /acme/revoke-cert {certificate, reason?} (7.6): by its account's kid or its own key. */
+int
+acme_revoke_cert(struct acme_ctx *c)
+{
+	unsigned char *der = xmalloc(ACME_CERT_MAX);
+	const char *cert = NULL;
+	long long reason = 0;
+	enum ra_acme_outcome r;
+	size_t len = 0;
+	struct err e;
+	int rc = 0;
+
+	err_clear(&e);
+	if (acme_post_begin(c, ACME_AUTH_ANY) == -1)
+		goto out;
+	if (c->payload == NULL ||
+	    sjson_string(c->payload, "certificate", 1, &cert, NULL, "acme: revokeCert", &e) == -1 ||
+	    sjson_int(c->payload, "reason", 0, -1000, 1000, &reason, "acme: revokeCert", &e) ==
+		-1) {
+		rc = acme_problem(
+		    c, 400, ACME_PROB_MALFORMED,
+		    err_is_set(&e) ? e.msg : "RFC 8555 7.6: revokeCert takes a certificate", NULL);
+		goto out;
+	}
+	if (b64url_decode(der, ACME_CERT_MAX, &len, cert, strlen(cert)) == -1) {
+		rc = acme_problem(c, 400, ACME_PROB_MALFORMED,
+				  "RFC 8555 7.6: certificate is the base64url of a DER certificate "
+				  "(at most 16 KiB)",
+				  NULL);
+		goto out;
+	}
+	if (c->acct.id == 0)
+		snprintf(c->actor, sizeof(c->actor), "acme:certificate-key");
+	r = ra_acme_revoke(c->ca, c->st, der, len, c->acct.id, c->acct.id == 0 ? c->key : NULL,
+			   (long)reason, c->actor, &e);
+	switch (r) {
+	case RA_ACME_OK:
+		rc = acme_send(c->r, 200, NULL, NULL, NULL);
+		break;
+	case RA_ACME_UNAUTHORIZED:
+		rc = acme_problem(c, 403, ACME_PROB_UNAUTHORIZED, e.msg, NULL);
+		break;
+	case RA_ACME_ALREADY_REVOKED:
+		rc = acme_problem(c, 400, ACME_PROB_ALREADY_REVOKED, e.msg, NULL);
+		break;
+	case RA_ACME_BAD_REASON:
+		rc = acme_problem(c, 400, ACME_PROB_BAD_REVOCATION_REASON, e.msg, NULL);
+		break;
+	default:
+		rc = acme_order_problem(c, r, &e);
+		break;
+	}
+out:
+	free(der);
 	return rc;
 }

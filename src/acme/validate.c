@@ -1,6 +1,7 @@
 /*
  * validate: http-01 validation (RFC 8555 8.3) off the request threads.  A POST to a challenge
- * takes one of ACME_VALIDATIONS_MAX slots (none free: rateLimited) and the validation runs on
+ * takes one of ACME_VALIDATIONS_MAX slots, at most ACME_VALIDATIONS_PER_ACCOUNT of them for one
+ * account (none free: rateLimited), and the validation runs on
  * a detached thread of its own, with its own store connection (ca_thread_store, closed when
  * the thread ends), which records the outcome through ra_acme_chall_done.
  *
@@ -26,28 +27,70 @@
 
 #include "acme_int.h"
 
+_Static_assert(ACME_DRAIN_S < RA_ACME_STALE,
+	       "a validation still running is never taken for one a crash cut");
+
 static pthread_mutex_t validate_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t validate_cv = PTHREAD_COND_INITIALIZER;
-static int validate_running;
+static struct acme_slots validate_slots;
 
-int
-acme_validate_reserve(void)
+enum acme_slot
+acme_slots_take(struct acme_slots *s, int64_t acct)
 {
-	int ok;
+	int at = -1;
 
-	pthread_mutex_lock(&validate_mu);
-	if ((ok = validate_running < ACME_VALIDATIONS_MAX))
-		validate_running++;
-	pthread_mutex_unlock(&validate_mu);
-	return ok;
+	if (acct <= 0)
+		fatalx("acme: a validation slot for no account");
+	if (s->running >= ACME_VALIDATIONS_MAX)
+		return ACME_SLOT_FULL;
+	for (int i = 0; i < ACME_VALIDATIONS_MAX; i++) {
+		if (s->per[i].acct == acct) {
+			at = i;
+			break;
+		}
+		if (at == -1 && s->per[i].acct == 0)
+			at = i;
+	}
+	/* fewer than ACME_VALIDATIONS_MAX running: an entry is free or acct's */
+	if (at == -1)
+		fatalx("acme: the validation slots are inconsistent");
+	if (s->per[at].acct == acct && s->per[at].n >= ACME_VALIDATIONS_PER_ACCOUNT)
+		return ACME_SLOT_ACCOUNT;
+	s->per[at].acct = acct;
+	s->per[at].n++;
+	s->running++;
+	return ACME_SLOT_OK;
 }
 
 void
-acme_validate_release(void)
+acme_slots_put(struct acme_slots *s, int64_t acct)
+{
+	for (int i = 0; i < ACME_VALIDATIONS_MAX; i++)
+		if (acct > 0 && s->per[i].acct == acct && s->per[i].n > 0) {
+			if (--s->per[i].n == 0)
+				s->per[i].acct = 0;
+			s->running--;
+			return;
+		}
+	fatalx("acme: account %" PRId64 " gives back a validation slot it does not hold", acct);
+}
+
+enum acme_slot
+acme_validate_reserve(int64_t acct)
+{
+	enum acme_slot r;
+
+	pthread_mutex_lock(&validate_mu);
+	r = acme_slots_take(&validate_slots, acct);
+	pthread_mutex_unlock(&validate_mu);
+	return r;
+}
+
+void
+acme_validate_release(int64_t acct)
 {
 	pthread_mutex_lock(&validate_mu);
-	if (validate_running > 0)
-		validate_running--;
+	acme_slots_put(&validate_slots, acct);
 	pthread_cond_broadcast(&validate_cv);
 	pthread_mutex_unlock(&validate_mu);
 }
@@ -60,11 +103,11 @@ acme_validate_drain(void)
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += ACME_DRAIN_S;
 	pthread_mutex_lock(&validate_mu);
-	while (validate_running > 0 &&
+	while (validate_slots.running > 0 &&
 	       pthread_cond_timedwait(&validate_cv, &validate_mu, &until) == 0)
 		;
-	if (validate_running > 0)
-		log_warn("acme: %d validations still running at shutdown", validate_running);
+	if (validate_slots.running > 0)
+		log_warn("acme: %d validations still running at shutdown", validate_slots.running);
 	pthread_mutex_unlock(&validate_mu);
 }
 
@@ -124,6 +167,7 @@ acme_addr_public(const struct sockaddr *sa)
 /* One validation: what the thread needs (owned by it) and what the fetch found. */
 struct vjob {
 	struct ca *ca;
+	int64_t acct; /* whose slot it holds */
 	int64_t id;
 	char host[RA_ACME_NAME_MAX];
 	char token[RA_ACME_TOKEN_TEXT];
@@ -277,6 +321,7 @@ vjob_main(void *arg)
 	struct store *st;
 	char *problem = vjob_fetch(j);
 	enum ra_acme_outcome r = RA_ACME_ERROR;
+	int64_t acct;
 	struct err e;
 
 	err_clear(&e);
@@ -287,13 +332,14 @@ vjob_main(void *arg)
 			 ": the validation's outcome is not stored: %s",
 			 j->id, e.msg);
 	free(problem);
+	acct = j->acct;
 	free(j);
-	acme_validate_release();
+	acme_validate_release(acct);
 	return NULL;
 }
 
 int
-acme_validate_start(struct ca *ca, int64_t id, const char *host, const char *token,
+acme_validate_start(struct ca *ca, int64_t acct, int64_t id, const char *host, const char *token,
 		    const char *keyauth, const char *actor)
 {
 	struct vjob *j = xcalloc(1, sizeof(*j));
@@ -302,6 +348,7 @@ acme_validate_start(struct ca *ca, int64_t id, const char *host, const char *tok
 	int rc = -1;
 
 	j->ca = ca;
+	j->acct = acct;
 	j->id = id;
 	snprintf(j->host, sizeof(j->host), "%s", host);
 	snprintf(j->token, sizeof(j->token), "%s", token);
@@ -318,7 +365,7 @@ acme_validate_start(struct ca *ca, int64_t id, const char *host, const char *tok
 out:
 	if (j != NULL) {
 		free(j);
-		acme_validate_release();
+		acme_validate_release(acct);
 	}
 	return rc;
 }

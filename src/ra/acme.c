@@ -54,6 +54,9 @@ const char *const ra_acme_outcome_names[RA_ACME__MAX] = {
     "not-ready",
     "bad-csr",
     "refused",
+    "unauthorized",
+    "already-revoked",
+    "bad-reason",
     "error",
 };
 

@@ -15,6 +15,7 @@
  * valid | invalid, its authorization pending, then valid | invalid with it.
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,24 +55,28 @@ static const unsigned char chall_moves[ORDER_ST__MAX][ORDER_ST__MAX] = {
     [ORDER_ST_PROCESSING] = {[ORDER_ST_VALID] = 1, [ORDER_ST_INVALID] = 1},
 };
 
-/* The one way an order changes state (serial: the certificate, with valid). */
+/*
+ * The one way an order changes state (serial: the certificate, with valid; before != 0: only
+ * when it has not moved since, the sweep's condition).
+ */
 static int
 order_move(struct store *st, int64_t id, enum order_state from, enum order_state to,
-	   const char *serial, struct err *e)
+	   const char *serial, time_t before, struct err *e)
 {
 	if (from >= ORDER_ST__MAX || to >= ORDER_ST__MAX || !order_moves[from][to])
 		fatalx("acme: order %" PRId64 ": no move from %d to %d", id, (int)from, (int)to);
 	return store_acme_order_move(st, id, order_state_names[from], order_state_names[to], serial,
-				     util_now(), e);
+				     util_now(), before, e);
 }
 
 /*
  * The one way a challenge changes state; its authorization is pending while the challenge is
- * processing, then valid or invalid with it.  problem: the error document of invalid.
+ * processing, then valid or invalid with it.  problem: the error document of invalid; before
+ * as for order_move.
  */
 static int
 chall_move(struct store *st, int64_t id, enum order_state from, enum order_state to,
-	   const char *problem, struct err *e)
+	   const char *problem, time_t before, struct err *e)
 {
 	if (from >= ORDER_ST__MAX || to >= ORDER_ST__MAX || !chall_moves[from][to])
 		fatalx("acme: challenge %" PRId64 ": no move from %d to %d", id, (int)from,
@@ -79,8 +84,7 @@ chall_move(struct store *st, int64_t id, enum order_state from, enum order_state
 	return store_acme_authz_move(
 	    st, id, order_state_names[from],
 	    order_state_names[to == ORDER_ST_PROCESSING ? ORDER_ST_PENDING : to],
-	    order_state_names[to], to == ORDER_ST_INVALID ? problem : NULL,
-	    to == ORDER_ST_PROCESSING ? 0 : util_now(), e);
+	    order_state_names[to], to == ORDER_ST_INVALID ? problem : NULL, util_now(), before, e);
 }
 
 /* As in acme.c: each public function decides on its own error and hands it over at its end. */
@@ -329,15 +333,102 @@ out:
 	return r;
 }
 
+/* ---- the sweep of what a crash left processing ---- */
+
+static enum ra_acme_outcome chall_finish(struct store *, int64_t id, const char *problem,
+					 const char *actor, time_t before, struct err *);
+
+/* The problem of a challenge whose validation a crash or a restart cut. */
+static const char order_cut_problem[] =
+    "{\"type\":\"urn:ietf:params:acme:error:serverInternal\","
+    "\"detail\":\"the validation did not finish (restart)\",\"status\":500}";
+
+/*
+ * A challenge processing for RA_ACME_STALE seconds was cut by a crash (a validation takes 10 s
+ * at most, and shutdown waits for it): invalid with order_cut_problem, its authorization and
+ * order following, audited acme.validation.invalid by "acme:sweep" (no failed validation of the
+ * name is counted).  Invalid rather than pending: RFC 8555 7.1.6 has no way back from
+ * processing, and the client orders again.  *moved = 1 when it moved; not inside a caller's
+ * transaction (then it is left to the next read).
+ */
+static int
+order_sweep_chall(struct store *st, const struct store_acme_authz *a, int *moved, struct err *e)
+{
+	time_t before = util_now() - RA_ACME_STALE;
+	struct err le;
+
+	if (strcmp(a->chall_status, "processing") != 0 || a->updated >= before || store_in_tx(st))
+		return 0;
+	err_clear(&le);
+	if (chall_finish(st, a->id, order_cut_problem, "acme:sweep", before, &le) != RA_ACME_OK) {
+		if (le.code == ERR_CONFLICT) /* it moved meanwhile: nothing to sweep */
+			return 0;
+		*e = le;
+		return -1;
+	}
+	log_warn("acme: authorization %" PRId64 ": its validation was cut (processing since %lld); "
+		 "the challenge is invalid",
+		 a->id, (long long)a->updated);
+	*moved = 1;
+	return 0;
+}
+
+/*
+ * An order processing for RA_ACME_STALE seconds was cut by a crash while it was signed (signing
+ * is synchronous, and the certificate's transaction makes it valid): ready again for another
+ * finalize, audited acme.order.sweep by "acme:sweep", one transaction.  *moved as above.
+ */
+static int
+order_sweep(struct store *st, const struct store_acme_order *o, int *moved, struct err *e)
+{
+	time_t before = util_now() - RA_ACME_STALE;
+	char obj[48], detail[96];
+	struct err le;
+	int rc = -1, intx = 0;
+
+	if (strcmp(o->status, "processing") != 0 || o->updated >= before || store_in_tx(st))
+		return 0;
+	err_clear(&le);
+	snprintf(obj, sizeof(obj), "acme-order:%" PRId64, o->id);
+	snprintf(detail, sizeof(detail), "account=%" PRId64 " processing since %lld: ready again",
+		 o->account_id, (long long)o->updated);
+	if (store_begin(st, &le) == -1)
+		goto out;
+	intx = 1;
+	if (order_move(st, o->id, ORDER_ST_PROCESSING, ORDER_ST_READY, NULL, before, &le) == -1) {
+		if (le.code == ERR_CONFLICT) { /* finished or taken meanwhile */
+			err_clear(&le);
+			rc = 0;
+		}
+		goto out;
+	}
+	if (store_audit_append(st, "acme:sweep", "acme.order.sweep", obj, detail, NULL, &le) ==
+		-1 ||
+	    store_commit(st, &le) == -1)
+		goto out;
+	intx = 0;
+	log_warn("acme: order %" PRId64 ": its finalization was cut (%s)", o->id, detail);
+	*moved = 1;
+	rc = 0;
+out:
+	if (intx)
+		store_rollback(st);
+	if (rc == -1)
+		*e = le;
+	return rc;
+}
+
 enum ra_acme_outcome
 ra_acme_order_get(struct store *st, int64_t id, int64_t acct_id, struct ra_acme_order *out,
 		  struct err *e_out)
 {
 	struct err le, *e = &le;
 	enum ra_acme_outcome r = RA_ACME_ERROR;
+	int swept = 0, moved = 0;
 
 	err_clear(&le);
 	memset(out, 0, sizeof(*out));
+again:
 	if (store_acme_order_get(st, id, &out->o, e) == -1 || out->o.account_id != acct_id) {
 		if (e->code == ERR_NOTFOUND || !err_is_set(e)) {
 			err_clear(e);
@@ -348,6 +439,19 @@ ra_acme_order_get(struct store *st, int64_t id, int64_t acct_id, struct ra_acme_
 	}
 	if (store_acme_authz_list(st, id, &out->az, &out->naz, e) == -1)
 		goto out;
+	/* what a crash left processing moves on when it is read (read again, once) */
+	if (!swept) {
+		swept = 1;
+		if (order_sweep(st, &out->o, &moved, e) == -1)
+			goto out;
+		for (size_t i = 0; i < out->naz; i++)
+			if (order_sweep_chall(st, &out->az[i], &moved, e) == -1)
+				goto out;
+		if (moved) {
+			ra_acme_order_clear(out);
+			goto again;
+		}
+	}
 	/* an order past its expiry that never became valid is invalid (7.1.6): so it reads, and
 	 * so finalize sees it */
 	if (out->o.expires < util_now() &&
@@ -369,8 +473,10 @@ ra_acme_authz_get(struct store *st, int64_t id, int64_t acct_id, struct ra_acme_
 {
 	struct err le, *e = &le;
 	enum ra_acme_outcome r = RA_ACME_ERROR;
+	int swept = 0, moved = 0;
 
 	err_clear(&le);
+again:
 	if (store_acme_authz_get(st, id, &out->s, e) == -1 || out->s.account_id != acct_id) {
 		if (e->code == ERR_NOTFOUND || !err_is_set(e)) {
 			err_clear(e);
@@ -379,6 +485,18 @@ ra_acme_authz_get(struct store *st, int64_t id, int64_t acct_id, struct ra_acme_
 		}
 		ra_acme_authz_clear(out);
 		goto out;
+	}
+	/* a challenge a crash left processing ends when it is read (read again, once) */
+	if (!swept) {
+		swept = 1;
+		if (order_sweep_chall(st, &out->s, &moved, e) == -1) {
+			ra_acme_authz_clear(out);
+			goto out;
+		}
+		if (moved) {
+			ra_acme_authz_clear(out);
+			goto again;
+		}
 	}
 	r = RA_ACME_OK;
 out:
@@ -400,7 +518,7 @@ ra_acme_chall_start(struct store *st, int64_t id, int64_t acct_id, int *start,
 	if (strcmp(out->s.chall_status, "pending") != 0 || strcmp(out->s.status, "pending") != 0 ||
 	    out->s.expires < util_now())
 		goto out;
-	if (chall_move(st, id, ORDER_ST_PENDING, ORDER_ST_PROCESSING, NULL, e) == 0)
+	if (chall_move(st, id, ORDER_ST_PENDING, ORDER_ST_PROCESSING, NULL, 0, e) == 0)
 		*start = 1;
 	else if (e->code != ERR_CONFLICT) { /* (another request started it: as it is) */
 		r = RA_ACME_ERROR;
@@ -433,7 +551,7 @@ order_follow(struct store *st, int64_t id, int valid, struct err *e)
 	/* a conditional move that finds another status (an expired or finished order) is no
 	 * failure: the order stays as it is */
 	if ((!valid || ok == n) &&
-	    order_move(st, id, ORDER_ST_PENDING, valid ? ORDER_ST_READY : ORDER_ST_INVALID, NULL,
+	    order_move(st, id, ORDER_ST_PENDING, valid ? ORDER_ST_READY : ORDER_ST_INVALID, NULL, 0,
 		       &ce) == -1 &&
 	    ce.code != ERR_CONFLICT) {
 		*e = ce;
@@ -445,9 +563,13 @@ out:
 	return rc;
 }
 
-enum ra_acme_outcome
-ra_acme_chall_done(struct store *st, int64_t id, const char *problem, const char *actor,
-		   struct err *e_out)
+/*
+ * ra_acme_chall_done's transaction; before != 0 is the sweep's (only a challenge that has not
+ * moved since before, and no row of acme_failed_validations: a crash is not the name's fault).
+ */
+static enum ra_acme_outcome
+chall_finish(struct store *st, int64_t id, const char *problem, const char *actor, time_t before,
+	     struct err *e_out)
 {
 	struct err le, *e = &le;
 	struct store_acme_authz a;
@@ -465,9 +587,10 @@ ra_acme_chall_done(struct store *st, int64_t id, const char *problem, const char
 	intx = 1;
 	if (store_acme_authz_get(st, id, &a, e) == -1 ||
 	    chall_move(st, id, ORDER_ST_PROCESSING,
-		       problem == NULL ? ORDER_ST_VALID : ORDER_ST_INVALID, problem, e) == -1 ||
+		       problem == NULL ? ORDER_ST_VALID : ORDER_ST_INVALID, problem, before,
+		       e) == -1 ||
 	    order_follow(st, a.order_id, problem == NULL, e) == -1 ||
-	    (problem != NULL &&
+	    (problem != NULL && before == 0 &&
 	     store_acme_failed_add(st, a.value, a.account_id, util_now(), e) == -1))
 		goto out;
 	detail = xasprintf("account=%" PRId64 " order=%" PRId64 " %s:%s http-01%s%s", a.account_id,
@@ -485,6 +608,13 @@ out:
 	free(detail);
 	order_err_out(e_out, &le);
 	return r;
+}
+
+enum ra_acme_outcome
+ra_acme_chall_done(struct store *st, int64_t id, const char *problem, const char *actor,
+		   struct err *e_out)
+{
+	return chall_finish(st, id, problem, actor, 0, e_out);
 }
 
 /* ---- finalize ---- */
@@ -568,7 +698,7 @@ order_fin_write(struct store *st, const struct ca_issued *c, void *arg, struct e
 	snprintf(obj, sizeof(obj), "acme-order:%" PRId64, f->id);
 	snprintf(detail, sizeof(detail), "account=%" PRId64 " binding=%s serial=%s", f->acct,
 		 f->kid, c->serial);
-	if (order_move(st, f->id, ORDER_ST_PROCESSING, ORDER_ST_VALID, c->serial, e) == -1 ||
+	if (order_move(st, f->id, ORDER_ST_PROCESSING, ORDER_ST_VALID, c->serial, 0, e) == -1 ||
 	    store_audit_append(st, f->actor, "acme.order.finalize", obj, detail, NULL, e) == -1)
 		return -1;
 	return 0;
@@ -656,7 +786,7 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	q.write_fn = order_fin_write;
 	q.arg = &fin;
 	/* the order is this request's before the signer works: a second finalize is not ready */
-	if (order_move(st, id, ORDER_ST_READY, ORDER_ST_PROCESSING, NULL, e) == -1) {
+	if (order_move(st, id, ORDER_ST_READY, ORDER_ST_PROCESSING, NULL, 0, e) == -1) {
 		r = e->code == ERR_CONFLICT ? RA_ACME_NOT_READY : RA_ACME_ERROR;
 		if (r == RA_ACME_NOT_READY) {
 			err_clear(e);
@@ -673,7 +803,7 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 		/* not issued: ready again for another CSR (unless the outcome is unknown) */
 		err_clear(&be);
 		if (e->code != ERR_UNKNOWN &&
-		    order_move(st, id, ORDER_ST_PROCESSING, ORDER_ST_READY, NULL, &be) == -1)
+		    order_move(st, id, ORDER_ST_PROCESSING, ORDER_ST_READY, NULL, 0, &be) == -1)
 			log_warn("acme: order %" PRId64 " stays processing: %s", id, be.msg);
 		goto out;
 	}
@@ -720,6 +850,130 @@ ra_acme_cert_get(struct store *st, int64_t id, int64_t acct_id, unsigned char **
 out:
 	store_cert_clear(&c);
 	ra_acme_order_clear(&o);
+	order_err_out(e_out, &le);
+	return r;
+}
+
+/* ---- revocation ---- */
+
+int
+ra_acme_reason_ok(long reason)
+{
+	return reason == CA_REASON_UNSPECIFIED || reason == CA_REASON_KEY_COMPROMISE ||
+	       reason == CA_REASON_AFFILIATION_CHANGED || reason == CA_REASON_SUPERSEDED ||
+	       reason == CA_REASON_CESSATION_OF_OPERATION;
+}
+
+/*
+ * Who may revoke x (serial): the account whose order holds it (acct_id > 0), or the holder of
+ * its private key (key, the JWS's jwk).  RA_ACME_OK, UNAUTHORIZED or ERROR.
+ */
+static enum ra_acme_outcome
+order_revoke_who(struct store *st, X509 *x, const char *serial, int64_t acct_id, EVP_PKEY *key,
+		 struct err *e)
+{
+	int64_t owner = 0;
+
+	if (acct_id > 0) {
+		if (store_acme_order_by_serial(st, serial, &owner, e) == -1) {
+			if (e->code != ERR_NOTFOUND)
+				return RA_ACME_ERROR;
+			err_clear(e);
+		}
+		if (owner != acct_id) {
+			err_set(e, ERR_REFUSED,
+				"acme: RFC 8555 7.6: the certificate was not ordered by this "
+				"account");
+			return RA_ACME_UNAUTHORIZED;
+		}
+		return RA_ACME_OK;
+	}
+	if (key == NULL || X509_get0_pubkey(x) == NULL ||
+	    EVP_PKEY_eq(X509_get0_pubkey(x), key) != 1) {
+		err_set(e, ERR_REFUSED,
+			"acme: RFC 8555 7.6: the jwk is not the certificate's public key");
+		return RA_ACME_UNAUTHORIZED;
+	}
+	return RA_ACME_OK;
+}
+
+enum ra_acme_outcome
+ra_acme_revoke(struct ca *ca, struct store *st, const unsigned char *der, size_t len,
+	       int64_t acct_id, EVP_PKEY *key, long reason, const char *actor, struct err *e_out)
+{
+	struct err le, *e = &le, ae;
+	struct store_cert c;
+	const unsigned char *p = der;
+	char serial[STORE_SERIAL_MAX], *detail = NULL;
+	enum ra_acme_outcome r = RA_ACME_UNAUTHORIZED;
+	X509 *x = NULL;
+	int intx = 0;
+
+	err_clear(&le);
+	memset(&c, 0, sizeof(c));
+	if (len == 0 || len > LONG_MAX || (x = d2i_X509(NULL, &p, (long)len)) == NULL ||
+	    p != der + len ||
+	    x509_serial_hex(X509_get0_serialNumber(x), serial, sizeof(serial)) == -1) {
+		err_set(e, ERR_REFUSED, "acme: RFC 8555 7.6: certificate is no DER certificate");
+		goto out;
+	}
+	r = RA_ACME_ERROR;
+	if (store_cert_get(st, serial, &c, e) == -1) {
+		if (e->code != ERR_NOTFOUND)
+			goto out;
+		err_clear(e);
+	}
+	if (c.der == NULL || c.derlen != len || memcmp(c.der, der, len) != 0) {
+		err_set(e, ERR_REFUSED,
+			"acme: RFC 8555 7.6: the certificate is not one of this CA's");
+		r = RA_ACME_UNAUTHORIZED;
+		goto out;
+	}
+	if ((r = order_revoke_who(st, x, serial, acct_id, key, e)) != RA_ACME_OK)
+		goto out;
+	/* the requester's right first: whether it is revoked is no one else's business */
+	if (c.status == STORE_CERT_REVOKED) {
+		err_set(e, ERR_CONFLICT, "acme: certificate %s is already revoked", serial);
+		r = RA_ACME_ALREADY_REVOKED;
+		goto out;
+	}
+	if (!ra_acme_reason_ok(reason)) {
+		err_set(e, ERR_REFUSED,
+			"acme: RFC 8555 7.6: reason %ld is not one a subscriber may give (0, 1, 3, "
+			"4, 5)",
+			reason);
+		r = RA_ACME_BAD_REASON;
+		goto out;
+	}
+	r = RA_ACME_ERROR;
+	detail =
+	    xasprintf("account=%" PRId64 " reason=%s by=%s", acct_id, ca_reason_name((int)reason),
+		      acct_id > 0 ? "account" : "certificate-key");
+	if (store_begin(st, e) == -1)
+		goto out;
+	intx = 1;
+	if (ra_revoke_tx(ca, st, serial, (int)reason, actor, NULL, e) == -1) {
+		/* revoked meanwhile; or issued by a CA this instance no longer answers for */
+		if (e->code == ERR_CONFLICT)
+			r = RA_ACME_ALREADY_REVOKED;
+		else if (e->code == ERR_REFUSED)
+			r = RA_ACME_UNAUTHORIZED;
+		goto out;
+	}
+	if (store_audit_append(st, actor, "acme.cert.revoke", serial, detail, NULL, e) == -1 ||
+	    store_commit(st, e) == -1)
+		goto out;
+	intx = 0;
+	err_clear(&ae);
+	if (ca_after_revoke(ca, st, serial, actor, &ae) == -1)
+		log_warn("acme: CRL after revoking %s: %s", serial, ae.msg);
+	r = RA_ACME_OK;
+out:
+	if (intx)
+		store_rollback(st);
+	free(detail);
+	X509_free(x);
+	store_cert_clear(&c);
 	order_err_out(e_out, &le);
 	return r;
 }

@@ -2257,6 +2257,9 @@ enum ra_acme_outcome {
 	RA_ACME_NOT_READY,	     /* finalize of an order that is not ready */
 	RA_ACME_BAD_CSR,	     /* finalize: the CSR does not name the order's identifiers */
 	RA_ACME_REFUSED,	     /* finalize: the CA or the name policy refused (e's kind) */
+	RA_ACME_UNAUTHORIZED,	     /* revokeCert: not ours, or neither its account nor its key */
+	RA_ACME_ALREADY_REVOKED,     /* revokeCert: revoked before */
+	RA_ACME_BAD_REASON,	     /* revokeCert: a reason a subscriber may not give */
 	RA_ACME_ERROR,		     /* store or internal failure (e set) */
 	RA_ACME__MAX
 };
@@ -2333,6 +2336,12 @@ int ra_acme_eab_set_status(struct store *, const char *kid, const char *status, 
 #define RA_ACME_ORDER_TTL (7 * 86400) /* seconds an order and its authorizations live */
 #define RA_ACME_TOKEN_TEXT 44	      /* a challenge token: 32 random bytes as base64url + NUL */
 #define RA_ACME_NAME_MAX 254	      /* a DNS identifier + NUL */
+/*
+ * Seconds after which a challenge or an order still processing was cut by a crash (a
+ * validation takes 10 s at most, signing is synchronous): reading it ends it (see
+ * ra_acme_order_get).
+ */
+#define RA_ACME_STALE 60
 
 struct csr;
 
@@ -2366,10 +2375,16 @@ void ra_acme_authz_clear(struct ra_acme_authz *); /* accepts NULL */
 enum ra_acme_outcome ra_acme_order_new(struct store *, const struct ra_acme_account *,
 				       struct ra_acme_ident *ids, size_t n, const char *actor,
 				       struct ra_acme_order *out, struct err *);
-/* The order id of account acct_id with its authorizations: OK, NOT_FOUND or ERROR. */
+/*
+ * The order id of account acct_id with its authorizations: OK, NOT_FOUND or ERROR.  What a
+ * crash left processing for RA_ACME_STALE seconds moves on first, each in a transaction of its
+ * own audited by "acme:sweep" (not when the caller has a transaction open): a challenge
+ * becomes invalid (serverInternal, "the validation did not finish (restart)"; its
+ * authorization and order follow), an order ready again (acme.order.sweep).
+ */
 enum ra_acme_outcome ra_acme_order_get(struct store *, int64_t id, int64_t acct_id,
 				       struct ra_acme_order *out, struct err *);
-/* The authorization id of account acct_id: OK, NOT_FOUND or ERROR. */
+/* The authorization id of account acct_id: OK, NOT_FOUND or ERROR; its challenge swept so. */
 enum ra_acme_outcome ra_acme_authz_get(struct store *, int64_t id, int64_t acct_id,
 				       struct ra_acme_authz *out, struct err *);
 /*
@@ -2405,6 +2420,25 @@ enum ra_acme_outcome ra_acme_finalize(struct ca *, struct store *, int64_t id,
 /* The certificate (DER, caller frees) of valid order id of account acct_id. */
 enum ra_acme_outcome ra_acme_cert_get(struct store *, int64_t id, int64_t acct_id,
 				      unsigned char **der, size_t *len, struct err *);
+
+/*
+ * 1 when a subscriber may revoke with reason (RFC 8555 7.6, RFC 5280 5.3.1; the CA/Browser
+ * Forum's BR 7.2.2): unspecified, keyCompromise, affiliationChanged, superseded,
+ * cessationOfOperation.  cACompromise, aACompromise and privilegeWithdrawn are the CA's to give;
+ * certificateHold and removeFromCRL are not used here at all.
+ */
+int ra_acme_reason_ok(long reason);
+/*
+ * revokeCert (7.6): der must be a certificate of this CA's store (the same DER; else
+ * UNAUTHORIZED), not revoked (ALREADY_REVOKED), reason one ra_acme_reason_ok takes
+ * (BAD_REASON).  acct_id > 0: the account must be the one whose order holds the certificate;
+ * acct_id 0: key (the JWS's jwk) must be the certificate's own public key; else UNAUTHORIZED.
+ * Revoked through ra_revoke_tx (the row, OCSP's counter, the cert.revoke audit entry by actor)
+ * with the audit entry acme.cert.revoke, in one transaction; then ca_after_revoke.
+ */
+enum ra_acme_outcome ra_acme_revoke(struct ca *, struct store *, const unsigned char *der,
+				    size_t len, int64_t acct_id, EVP_PKEY *key, long reason,
+				    const char *actor, struct err *);
 
 /* 1 when the DNS name lies in one of the organization's domains (policy.c). */
 int ra_dns_in_org(const struct store_org *, const char *name);

@@ -1114,9 +1114,15 @@ struct store_acme_order {
 int store_acme_order_add(struct store *, struct store_acme_order *, struct err *);
 /* ERR_NOTFOUND when there is no such order. */
 int store_acme_order_get(struct store *, int64_t id, struct store_acme_order *, struct err *);
-/* Moves an order from status from to to (serial: set when not NULL); ERR_CONFLICT otherwise. */
+/*
+ * Moves an order from status from to to (serial: set when not NULL) when it is from and, with
+ * before != 0, has not moved since before; ERR_CONFLICT otherwise.
+ */
 int store_acme_order_move(struct store *, int64_t id, const char *from, const char *to,
-			  const char *serial, time_t now, struct err *);
+			  const char *serial, time_t now, time_t before, struct err *);
+/* The account whose order holds certificate serial; ERR_NOTFOUND when no order does. */
+int store_acme_order_by_serial(struct store *, const char *serial, int64_t *account_id,
+			       struct err *);
 void store_acme_order_clear(struct store_acme_order *); /* accepts NULL */
 
 struct store_acme_authz {
@@ -1129,6 +1135,7 @@ struct store_acme_authz {
 	char *chall_status; /* "pending", "processing", "valid", "invalid" */
 	time_t validated;   /* 0: not yet */
 	char *error;	    /* the challenge's problem document (JSON), or NULL */
+	time_t updated;	    /* the last move (0021; 0: none) */
 };
 /* Inserts a pending authorization with a pending challenge and sets a->id. */
 int store_acme_authz_add(struct store *, struct store_acme_authz *, struct err *);
@@ -1138,11 +1145,13 @@ int store_acme_authz_get(struct store *, int64_t id, struct store_acme_authz *, 
 int store_acme_authz_list(struct store *, int64_t order_id, struct store_acme_authz **, size_t *,
 			  struct err *);
 /*
- * Sets an authorization's status and its challenge's status, error (NULL: none) and
- * validation time (0: none) when the challenge is still chall_from; ERR_CONFLICT otherwise.
+ * Sets an authorization's status and its challenge's status, error (NULL: none), validation
+ * time (now, none while processing) and updated (now) when the challenge is still chall_from
+ * and, with before != 0, has not moved since before; ERR_CONFLICT otherwise.
  */
 int store_acme_authz_move(struct store *, int64_t id, const char *chall_from, const char *status,
-			  const char *chall_status, const char *error, time_t now, struct err *);
+			  const char *chall_status, const char *error, time_t now, time_t before,
+			  struct err *);
 void store_acme_authz_clear(struct store_acme_authz *); /* accepts NULL */
 /* Records a failed validation of name (the later rate limit's count). */
 int store_acme_failed_add(struct store *, const char *name, int64_t account_id, time_t at,

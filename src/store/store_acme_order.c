@@ -21,18 +21,26 @@ static const char SQL_ORDER_GET[] = ORDER_COLS " WHERE id = $1";
 static const char SQL_ORDER_MOVE[] =
     "UPDATE acme_orders SET status = $3, serial = COALESCE($4, serial), updated = $5 WHERE "
     "id = $1 AND status = $2";
+static const char SQL_ORDER_MOVE_STALE[] =
+    "UPDATE acme_orders SET status = $3, serial = COALESCE($4, serial), updated = $5 WHERE "
+    "id = $1 AND status = $2 AND updated < $6";
+static const char SQL_ORDER_BY_SERIAL[] =
+    "SELECT account_id FROM acme_orders WHERE serial = $1 ORDER BY id LIMIT 1";
 
 #define AUTHZ_COLS                                                                                 \
 	"SELECT id, order_id, account_id, type, value, status, expires, token, chall_status, "     \
-	"validated, error FROM acme_authzs"
+	"validated, error, updated FROM acme_authzs"
 static const char SQL_AUTHZ_INSERT[] =
     "INSERT INTO acme_authzs (order_id, account_id, type, value, status, expires, token, "
     "chall_status) VALUES ($1, $2, $3, $4, 'pending', $5, $6, 'pending') RETURNING id";
 static const char SQL_AUTHZ_GET[] = AUTHZ_COLS " WHERE id = $1";
 static const char SQL_AUTHZ_LIST[] = AUTHZ_COLS " WHERE order_id = $1 ORDER BY id";
 static const char SQL_AUTHZ_MOVE[] =
-    "UPDATE acme_authzs SET status = $3, chall_status = $4, error = $5, validated = $6 WHERE "
-    "id = $1 AND chall_status = $2";
+    "UPDATE acme_authzs SET status = $3, chall_status = $4, error = $5, validated = $6, "
+    "updated = $7 WHERE id = $1 AND chall_status = $2";
+static const char SQL_AUTHZ_MOVE_STALE[] =
+    "UPDATE acme_authzs SET status = $3, chall_status = $4, error = $5, validated = $6, "
+    "updated = $7 WHERE id = $1 AND chall_status = $2 AND updated < $8";
 
 static const char SQL_FAILED_ADD[] =
     "INSERT INTO acme_failed_validations (name, account_id, at) VALUES ($1, $2, $3)";
@@ -98,12 +106,13 @@ out:
 
 int
 store_acme_order_move(struct store *s, int64_t id, const char *from, const char *to,
-		      const char *serial, time_t now, struct err *e)
+		      const char *serial, time_t now, time_t before, struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	int rc = -1;
 
-	if ((st = store_stmt_get(s, SQL_ORDER_MOVE, 0, "move ACME order", e)) == NULL)
+	if ((st = store_stmt_get(s, before != 0 ? SQL_ORDER_MOVE_STALE : SQL_ORDER_MOVE, 0,
+				 "move ACME order", e)) == NULL)
 		goto out;
 	stmt_int(s, st, 1, id);
 	stmt_text(s, st, 2, from);
@@ -113,12 +122,38 @@ store_acme_order_move(struct store *s, int64_t id, const char *from, const char 
 	else
 		s->drv->bind_null(st, 4);
 	stmt_int(s, st, 5, (int64_t)now);
+	if (before != 0)
+		stmt_int(s, st, 6, (int64_t)before);
 	if (store_stmt_step(s, st, "move ACME order", NULL, e) == -1)
 		goto out;
 	if (s->drv->changes(st) == 0) {
-		err_set(e, ERR_CONFLICT, "store: ACME order %" PRId64 " is not %s", id, from);
+		err_set(e, ERR_CONFLICT, "store: ACME order %" PRId64 " is not %s%s", id, from,
+			before != 0 ? " since long enough" : "");
 		goto out;
 	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_acme_order_by_serial(struct store *s, const char *serial, int64_t *account_id, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, r;
+
+	*account_id = 0;
+	if ((st = store_stmt_get(s, SQL_ORDER_BY_SERIAL, 0, "ACME order by serial", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, serial);
+	if ((r = store_stmt_step(s, st, "ACME order by serial", NULL, e)) == -1)
+		goto out;
+	if (r == 0) {
+		err_set(e, ERR_NOTFOUND, "store: no ACME order has certificate %s", serial);
+		goto out;
+	}
+	*account_id = col_int(s, st, 0);
 	rc = 0;
 out:
 	stmt_reset(s, st);
@@ -182,6 +217,7 @@ authz_row(struct store *s, struct drv_stmt *st, struct store_acme_authz *a)
 	a->chall_status = col_str(s, st, 8);
 	a->validated = (time_t)col_int_or(s, st, 9, 0);
 	a->error = col_dup(s, st, 10);
+	a->updated = (time_t)col_int(s, st, 11);
 }
 
 int
@@ -241,12 +277,14 @@ out:
 
 int
 store_acme_authz_move(struct store *s, int64_t id, const char *chall_from, const char *status,
-		      const char *chall_status, const char *error, time_t now, struct err *e)
+		      const char *chall_status, const char *error, time_t now, time_t before,
+		      struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	int rc = -1;
 
-	if ((st = store_stmt_get(s, SQL_AUTHZ_MOVE, 0, "move ACME authorization", e)) == NULL)
+	if ((st = store_stmt_get(s, before != 0 ? SQL_AUTHZ_MOVE_STALE : SQL_AUTHZ_MOVE, 0,
+				 "move ACME authorization", e)) == NULL)
 		goto out;
 	stmt_int(s, st, 1, id);
 	stmt_text(s, st, 2, chall_from);
@@ -256,7 +294,11 @@ store_acme_authz_move(struct store *s, int64_t id, const char *chall_from, const
 		stmt_text(s, st, 5, error);
 	else
 		s->drv->bind_null(st, 5);
-	stmt_int_or_null(s, st, 6, (int64_t)now, 0);
+	/* a challenge being validated has no validation time yet */
+	stmt_int_or_null(s, st, 6, strcmp(chall_status, "processing") == 0 ? 0 : (int64_t)now, 0);
+	stmt_int(s, st, 7, (int64_t)now);
+	if (before != 0)
+		stmt_int(s, st, 8, (int64_t)before);
 	if (store_stmt_step(s, st, "move ACME authorization", NULL, e) == -1)
 		goto out;
 	if (s->drv->changes(st) == 0) {

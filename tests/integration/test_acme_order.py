@@ -313,3 +313,96 @@ def test_acme_certbot(ca_sqlite, tmp_path):
         assert "acme.order.finalize" in ca_sqlite.ok("audit", "list")
     finally:
         stop_server(srv)
+
+
+def issue_cert(cl, key, resp, name):
+    """An order for name answered and finalized: (leaf PEM, issuing CA PEM, the certificate's key
+    as a JWK)."""
+    k = ec.generate_private_key(ec.SECP256R1())
+    pem = k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                          serialization.NoEncryption())
+    order = cl.new_order(crypto_util.make_csr(pem, [name]))
+    authz, chall = http01(order)
+    response, validation = chall.chall.response_and_validation(key)
+    resp.answers[chall.chall.encode("token")] = validation
+    cl.answer_challenge(chall, response)
+    assert wait_authz(cl, authz.uri).body.status.name == "valid"
+    done = cl.finalize_order(order, datetime.datetime.now() + datetime.timedelta(seconds=20))
+    leaf, inter = (p.lstrip() + "-----END CERTIFICATE-----\n"
+                   for p in done.fullchain_pem.split("-----END CERTIFICATE-----")[:2])
+    return leaf, inter, jose.JWKEC(key=k)
+
+
+def test_acme_revoke(ca, tmp_path):
+    """revokeCert (RFC 8555 7.6): by the account that ordered the certificate (python3-acme's
+    revoke, kid) and by the certificate's own key (jwk, by hand); OCSP then answers revoked.
+    Refusals: another account (unauthorized), a reason a subscriber may not give
+    (badRevocationReason), a revoked certificate again (alreadyRevoked), a jwk that is not the
+    certificate's key (unauthorized), a certificate that is not ours (unauthorized)."""
+    import OpenSSL.crypto
+    from cryptography import x509 as cx509
+    resp = Responder()
+    srv = acme_server(ca, conf(resp.port))
+    try:
+        cl, key, regr, kid = account(ca, srv, "--names", NAME + ",mail.example.ac.jp")
+        cl2, key2, regr2, _ = account(ca, srv)
+        s = session(srv)
+        leaf, inter, _ = issue_cert(cl, key, resp, NAME)
+        leaf2, _, ckey2 = issue_cert(cl, key, resp, "mail.example.ac.jp")
+        wrap = jose.ComparableX509(OpenSSL.crypto.load_certificate(
+            OpenSSL.crypto.FILETYPE_PEM, leaf.encode()))
+        der = cx509.load_pem_x509_certificate(leaf.encode()).public_bytes(
+            serialization.Encoding.DER)
+        der2 = cx509.load_pem_x509_certificate(leaf2.encode()).public_bytes(
+            serialization.Encoding.DER)
+        url = cl.directory["revokeCert"]
+        serial = "%X" % cx509.load_pem_x509_certificate(leaf.encode()).serial_number
+        serial = "0" * (len(serial) % 2) + serial  # whole octets, as the store writes it
+
+        with pytest.raises(messages.Error) as ei:  # another account's certificate
+            cl2.revoke(wrap, 0)
+        assert ei.value.typ == ERR + "unauthorized", ei.value
+        for rsn in (2, 6, 9, 42):  # the CA's reasons, certificateHold, nothing
+            with pytest.raises(messages.Error) as ei:
+                cl.revoke(wrap, rsn)
+            assert ei.value.typ == ERR + "badRevocationReason", (rsn, ei.value)
+        # not ours: the same certificate with a byte of its signature changed
+        bad = der[:-1] + bytes([der[-1] ^ 1])
+        r = post(s, url, key, jose.ES256, {"certificate": b64u(bad)}, nonce(s, srv),
+                 kid=regr.uri)
+        problem(r, 403, "unauthorized")
+        rows = ca.sql("SELECT status FROM certificates WHERE serial = '%s'" % serial)
+        assert rows == [[0]] or rows == [["0"]], rows
+
+        cl.revoke(wrap, 1)  # keyCompromise, by the account's kid
+        rows = ca.sql("SELECT status, reason FROM certificates WHERE serial = '%s'" % serial)
+        assert [str(v) for v in rows[0]] == ["1", "1"], rows
+        (tmp_path / "leaf.pem").write_text(leaf)
+        (tmp_path / "inter.pem").write_text(inter)
+        o = subprocess.run(["openssl", "ocsp", "-issuer", str(tmp_path / "inter.pem"), "-cert",
+                            str(tmp_path / "leaf.pem"), "-url", srv.http + "/ocsp", "-CAfile",
+                            srv.cafile, "-verify_other", str(tmp_path / "inter.pem")],
+                           capture_output=True)
+        out = (o.stdout + o.stderr).decode()
+        assert o.returncode == 0 and "leaf.pem: revoked" in out and "Reason: keyCompromise" in out, out
+        with pytest.raises(messages.Error) as ei:
+            cl.revoke(wrap, 0)
+        assert ei.value.typ == ERR + "alreadyRevoked", ei.value
+
+        # by the certificate's key: the account key as jwk is refused, the certificate's taken
+        r = post(s, url, key, jose.ES256, {"certificate": b64u(der2), "reason": 4},
+                 nonce(s, srv))
+        problem(r, 403, "unauthorized")
+        r = post(s, url, ckey2, jose.ES256, {"certificate": b64u(der2), "reason": 4},
+                 nonce(s, srv))
+        assert r.status_code == 200 and r.content == b"", (r.status_code, r.text)
+        assert r.headers.get("Replay-Nonce")
+        r = post(s, url, ckey2, jose.ES256, {"certificate": b64u(der2)}, nonce(s, srv))
+        problem(r, 400, "alreadyRevoked")
+        audit = ca.ok("audit", "list")
+        assert "acme.cert.revoke" in audit and "acme:certificate-key" in audit, audit
+        assert "acme:acct/" in audit
+        assert ca.ok("audit", "verify")
+    finally:
+        stop_server(srv)
+        resp.close()

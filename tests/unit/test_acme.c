@@ -19,6 +19,7 @@
 
 #include "acme/acme.h"
 #include "ra/ra.h"
+#include "store/store_int.h"
 #include "tu_x509.h"
 #include "x509/x509.h"
 #include "util/b64.h"
@@ -969,6 +970,29 @@ test_addr_rule(void **state)
 	assert_int_equal(acme_addr_public(NULL), 0);
 }
 
+/*
+ * revokeCert's reasons: a subscriber's only (BR 7.2.2); bytes that are no certificate are
+ * refused before the store is asked (none is given here).
+ */
+static void
+test_revoke_reasons(void **state)
+{
+	static const unsigned char junk[] = {0x30, 0x03, 0x02, 0x01, 0x01, 0x00};
+	struct err e;
+
+	(void)state;
+	for (long r = -2; r <= 12; r++)
+		assert_int_equal(ra_acme_reason_ok(r),
+				 r == 0 || r == 1 || r == 3 || r == 4 || r == 5);
+	err_clear(&e);
+	assert_int_equal(ra_acme_revoke(NULL, NULL, junk, sizeof(junk), 1, NULL, 0, "unit", &e),
+			 RA_ACME_UNAUTHORIZED);
+	assert_non_null(strstr(e.msg, "RFC 8555 7.6"));
+	err_clear(&e);
+	assert_int_equal(ra_acme_revoke(NULL, NULL, junk, 0, 0, NULL, 0, "unit", &e),
+			 RA_ACME_UNAUTHORIZED);
+}
+
 /* An account of organization EX1 bound to names (NULL: the organization's domains). */
 static void
 order_account(const char *names, struct ra_acme_account *a)
@@ -1137,6 +1161,150 @@ test_order_life(void **state)
 	ra_acme_account_clear(&b);
 }
 
+/* Sets the status of an object (sql: $1 status, $2 updated, $3 id) as a crash leaves it. */
+static void
+set_row(const char *sql, const char *status, time_t updated, int64_t id)
+{
+	struct drv_stmt *st;
+	struct err e;
+
+	err_clear(&e);
+	assert_non_null(st = store_stmt_get(fx.st, sql, 0, "unit: set row", &e));
+	stmt_text(fx.st, st, 1, status);
+	stmt_int(fx.st, st, 2, (int64_t)updated);
+	stmt_int(fx.st, st, 3, id);
+	assert_int_not_equal(store_stmt_step(fx.st, st, "unit: set row", NULL, &e), -1);
+	stmt_reset(fx.st, st);
+}
+
+/*
+ * What a crash leaves processing moves on when read, once RA_ACME_STALE seconds old: a
+ * challenge invalid (its authorization and order with it, no failed validation counted), an
+ * order ready again; a fresh one stays as it is.
+ */
+static void
+test_sweep(void **state)
+{
+	static const char chall_sql[] =
+	    "UPDATE acme_authzs SET chall_status = $1, updated = $2 WHERE id = $3";
+	static const char order_sql[] =
+	    "UPDATE acme_orders SET status = $1, updated = $2 WHERE id = $3";
+	time_t old = util_now() - RA_ACME_STALE - 5;
+	struct ra_acme_account b;
+	struct ra_acme_ident ids[2];
+	struct ra_acme_order o, o2;
+	struct ra_acme_authz az;
+	int64_t seq, fails = -1;
+	int start = 0;
+	struct err e;
+
+	(void)state;
+	err_clear(&e);
+	order_account(NULL, &b);
+	memset(ids, 0, sizeof(ids));
+	for (int i = 0; i < 2; i++) {
+		snprintf(ids[i].type, sizeof(ids[i].type), "dns");
+		snprintf(ids[i].value, sizeof(ids[i].value), "sweep%d.example.co.jp", i);
+	}
+	assert_int_equal(ra_acme_order_new(fx.st, &b, ids, 2, "unit", &o, &e), RA_ACME_CREATED);
+	assert_int_equal(ra_acme_chall_start(fx.st, o.az[0].id, b.id, &start, &az, &e), RA_ACME_OK);
+	assert_int_equal(start, 1);
+	assert_true(az.s.updated >= util_now() - 5);
+	assert_int_equal(az.s.validated, 0);
+	ra_acme_authz_clear(&az);
+	/* fresh: still processing, nothing written */
+	seq = audit_seq();
+	assert_int_equal(ra_acme_authz_get(fx.st, o.az[0].id, b.id, &az, &e), RA_ACME_OK);
+	assert_string_equal(az.s.chall_status, "processing");
+	ra_acme_authz_clear(&az);
+	assert_int_equal(audit_seq(), seq);
+	/* cut by a crash: invalid when the authorization is read */
+	set_row(chall_sql, "processing", old, o.az[0].id);
+	assert_int_equal(ra_acme_authz_get(fx.st, o.az[0].id, b.id, &az, &e), RA_ACME_OK);
+	assert_string_equal(az.s.chall_status, "invalid");
+	assert_string_equal(az.s.status, "invalid");
+	assert_non_null(strstr(az.s.error, "the validation did not finish (restart)"));
+	assert_non_null(strstr(az.s.error, "serverInternal"));
+	ra_acme_authz_clear(&az);
+	assert_int_equal(audit_seq(), seq + 1);
+	assert_int_equal(ra_acme_order_get(fx.st, o.o.id, b.id, &o2, &e), RA_ACME_OK);
+	assert_string_equal(o2.o.status, "invalid");
+	ra_acme_order_clear(&o2);
+	OK(store_acme_failed_count(fx.st, "sweep0.example.co.jp", util_now() - 3600, &fails, &e));
+	assert_int_equal(fails, 0);
+	ra_acme_order_clear(&o);
+
+	/* an order: the other challenge's, read through the order this time */
+	assert_int_equal(ra_acme_order_new(fx.st, &b, ids + 1, 1, "unit", &o, &e), RA_ACME_CREATED);
+	assert_int_equal(ra_acme_chall_start(fx.st, o.az[0].id, b.id, &start, &az, &e), RA_ACME_OK);
+	ra_acme_authz_clear(&az);
+	set_row(chall_sql, "processing", old, o.az[0].id);
+	assert_int_equal(ra_acme_order_get(fx.st, o.o.id, b.id, &o2, &e), RA_ACME_OK);
+	assert_string_equal(o2.az[0].chall_status, "invalid");
+	assert_string_equal(o2.o.status, "invalid");
+	ra_acme_order_clear(&o2);
+	/* an order processing: left when fresh, ready again when old */
+	set_row(order_sql, "processing", util_now(), o.o.id);
+	seq = audit_seq();
+	assert_int_equal(ra_acme_order_get(fx.st, o.o.id, b.id, &o2, &e), RA_ACME_OK);
+	assert_string_equal(o2.o.status, "processing");
+	ra_acme_order_clear(&o2);
+	set_row(order_sql, "processing", old, o.o.id);
+	assert_int_equal(ra_acme_order_get(fx.st, o.o.id, b.id, &o2, &e), RA_ACME_OK);
+	assert_string_equal(o2.o.status, "ready");
+	assert_true(o2.o.updated >= util_now() - 5);
+	ra_acme_order_clear(&o2);
+	assert_int_equal(audit_seq(), seq + 1);
+	ra_acme_order_clear(&o);
+	ra_acme_account_clear(&b);
+}
+
+/*
+ * The validation slots: 4 per account, 32 in all; a slot given back serves again; each account
+ * its own count; giving back a slot not held is fatal (not tested: it ends the process).
+ */
+static void
+test_slots(void **state)
+{
+	struct acme_slots s;
+	int64_t acct;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	for (int i = 0; i < ACME_VALIDATIONS_PER_ACCOUNT; i++)
+		assert_int_equal(acme_slots_take(&s, 7), ACME_SLOT_OK);
+	assert_int_equal(acme_slots_take(&s, 7), ACME_SLOT_ACCOUNT);
+	assert_int_equal(acme_slots_take(&s, 8), ACME_SLOT_OK); /* another account is not held up */
+	acme_slots_put(&s, 7);
+	assert_int_equal(acme_slots_take(&s, 7), ACME_SLOT_OK);
+	assert_int_equal(acme_slots_take(&s, 7), ACME_SLOT_ACCOUNT);
+	assert_int_equal(s.running, ACME_VALIDATIONS_PER_ACCOUNT + 1);
+	/* fill the rest with other accounts: then the global cap answers, for anyone */
+	for (acct = 100; s.running < ACME_VALIDATIONS_MAX; acct++)
+		for (int i = 0;
+		     i < ACME_VALIDATIONS_PER_ACCOUNT && s.running < ACME_VALIDATIONS_MAX; i++)
+			assert_int_equal(acme_slots_take(&s, acct), ACME_SLOT_OK);
+	assert_int_equal(acme_slots_take(&s, 8), ACME_SLOT_FULL);
+	assert_int_equal(acme_slots_take(&s, 9999), ACME_SLOT_FULL);
+	/* one given back: a new account takes it (its entry is reused), then it is full again */
+	acme_slots_put(&s, 8);
+	assert_int_equal(acme_slots_take(&s, 9999), ACME_SLOT_OK);
+	assert_int_equal(acme_slots_take(&s, 7), ACME_SLOT_FULL);
+	/* everything given back: nothing held */
+	for (int i = 0; i < ACME_VALIDATIONS_PER_ACCOUNT; i++)
+		acme_slots_put(&s, 7);
+	acme_slots_put(&s, 9999);
+	for (acct = 100; s.running > 0; acct++)
+		for (int i = 0; i < ACME_VALIDATIONS_PER_ACCOUNT && s.running > 0; i++)
+			acme_slots_put(&s, acct);
+	for (int i = 0; i < ACME_VALIDATIONS_MAX; i++)
+		assert_true(s.per[i].acct == 0 && s.per[i].n == 0);
+	/* 32 accounts at once, one slot each: each its own entry */
+	for (acct = 1; acct <= ACME_VALIDATIONS_MAX; acct++)
+		assert_int_equal(acme_slots_take(&s, acct), ACME_SLOT_OK);
+	assert_int_equal(acme_slots_take(&s, 1), ACME_SLOT_FULL);
+}
+
 int
 main(void)
 {
@@ -1145,11 +1313,12 @@ main(void)
 	    cmocka_unit_test(test_post_as_get),	       cmocka_unit_test(test_parse_refusals),
 	    cmocka_unit_test(test_jwk_refusals),       cmocka_unit_test(test_hmac),
 	    cmocka_unit_test(test_csr_match),	       cmocka_unit_test(test_addr_rule),
+	    cmocka_unit_test(test_revoke_reasons),     cmocka_unit_test(test_slots),
 	};
 	const struct CMUnitTest stored[] = {
 	    cmocka_unit_test(test_nonce),      cmocka_unit_test(test_eab_accounts),
 	    cmocka_unit_test(test_faults),     cmocka_unit_test(test_eab_race),
-	    cmocka_unit_test(test_order_life),
+	    cmocka_unit_test(test_order_life), cmocka_unit_test(test_sweep),
 	};
 	int failed = cmocka_run_group_tests_name("jws", pure, NULL, NULL);
 
