@@ -719,10 +719,13 @@ ra_acme_eab_create(struct store *st, const struct ra_acme_keys *k, const char *o
 	if (store_org_get(st, org_code, &org, e) == -1 ||
 	    acme_eab_names(&org, names, &b.names, e) == -1)
 		goto out;
-	randombytes_buf(id, sizeof(id));
+	/* never "-" first: a key id is given to commands (`shomei acme eab suspend KEYID`) */
+	do {
+		randombytes_buf(id, sizeof(id));
+		if (b64url_encode(b.kid, sizeof(b.kid), id, sizeof(id)) == -1)
+			fatalx("acme: key id does not fit");
+	} while (b.kid[0] == '-');
 	randombytes_buf(key, sizeof(key));
-	if (b64url_encode(b.kid, sizeof(b.kid), id, sizeof(id)) == -1)
-		fatalx("acme: key id does not fit");
 	b.org_id = org.id;
 	b.created = util_now();
 	b.sealedlen = ACME_SEAL_NONCE + sizeof(key) + ACME_SEAL_TAG;

@@ -564,6 +564,16 @@ test_eab_accounts(void **state)
 	for (size_t i = 0; i + sizeof(mac) <= row.sealedlen; i++)
 		assert_true(memcmp(row.sealed + i, mac, sizeof(mac)) != 0);
 	store_acme_eab_clear(&row);
+	/* a key id never begins with "-" (commands take it as an argument): 1 in 64 would */
+	{
+		char kid_many[RA_ACME_KID_TEXT], hmac_many[RA_ACME_EAB_KEY_TEXT];
+
+		for (int i = 0; i < 300; i++) {
+			OK(ra_acme_eab_create(fx.st, &keys, "EX1", NULL, "unit", kid_many,
+					      hmac_many, &e));
+			assert_true(kid_many[0] != '-');
+		}
+	}
 
 	memset(&q, 0, sizeof(q));
 	q.jwk = jwk1;
