@@ -139,7 +139,24 @@ order_name_listed(const char *list, const char *name)
 	return 0;
 }
 
-/* The refusal (allocated) of one DNS identifier, lower-cased in place, or NULL when accepted. */
+/* 1 when v (lower case) is no fully qualified host name of at least two labels. */
+static int
+order_host_bad(const char *v)
+{
+	size_t n = strlen(v);
+
+	return n == 0 || n > 253 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-.") != n ||
+	       v[0] == '.' || v[0] == '-' || v[n - 1] == '.' || strstr(v, "..") != NULL ||
+	       strchr(v, '.') == NULL;
+}
+
+/*
+ * The refusal (allocated) of one DNS identifier, lower-cased in place, or NULL when accepted.
+ * A wildcard "*.x" (id->wildcard set; value kept with "*.") is taken strictly: when the
+ * binding names names, only where it names "*.x" itself (a listed x or a.x does not stand for
+ * it); when it names none, where x lies within the organization's domains; and the name policy
+ * of profile server must take "*.x".
+ */
 static char *
 order_ident_refusal(const struct store_org *org, const char *names, struct ra_acme_ident *id)
 {
@@ -149,6 +166,7 @@ order_ident_refusal(const struct store_org *org, const char *names, struct ra_ac
 	ASN1_IA5STRING *ia5 = NULL;
 	char esc[300], msg[512], *v = id->value;
 	size_t n = strlen(v);
+	int wild = n > 2 && v[0] == '*' && v[1] == '.';
 	struct err e;
 
 	err_clear(&e);
@@ -156,22 +174,23 @@ order_ident_refusal(const struct store_org *org, const char *names, struct ra_ac
 	msg[0] = '\0';
 	for (size_t i = 0; i < n; i++)
 		v[i] = (char)(v[i] >= 'A' && v[i] <= 'Z' ? v[i] + 32 : v[i]);
+	id->wildcard = wild;
 	if (strcmp(id->type, "dns") != 0)
 		snprintf(msg, sizeof(msg),
 			 "RFC 8555 7.1.4: identifier type \"%s\" is not offered here (dns only)",
 			 id->type);
-	else if (v[0] == '*')
-		snprintf(msg, sizeof(msg),
-			 "RFC 8555 7.1.3: the wildcard %s needs dns-01, which this server does not "
-			 "offer yet",
-			 esc);
-	else if (n == 0 || n > 253 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-.") != n ||
-		 v[0] == '.' || v[0] == '-' || v[n - 1] == '.' || strstr(v, "..") != NULL ||
-		 strchr(v, '.') == NULL)
-		snprintf(msg, sizeof(msg), "RFC 1035: \"%s\" is no fully qualified host name", esc);
+	else if (order_host_bad(wild ? v + 2 : v))
+		snprintf(
+		    msg, sizeof(msg),
+		    "RFC 1035: \"%s\" is no fully qualified host name (a wildcard is \"*.\" and "
+		    "one)",
+		    esc);
 	else if (*names != '\0' && !order_name_listed(names, v))
-		snprintf(msg, sizeof(msg), "%s is not among the names of the account's binding",
-			 esc);
+		snprintf(
+		    msg, sizeof(msg),
+		    "%s is not among the names of the account's binding (a wildcard only where "
+		    "it names that wildcard)",
+		    esc);
 	else if (*names == '\0' && !ra_dns_in_org(org, v))
 		snprintf(msg, sizeof(msg), "%s is not within the domains of organization %s", esc,
 			 org->code);
@@ -318,15 +337,15 @@ order_insert(struct store *st, const struct ra_acme_account *acct, const struct 
 		a.order_id = o.id;
 		a.account_id = acct->id;
 		snprintf(a.type, sizeof(a.type), "%s", ids[i].type);
-		a.value = (char *)ids[i].value;
+		/* a wildcard's authorization is for the name below "*." (7.1.3) */
+		a.value = (char *)ids[i].value + (ids[i].wildcard ? 2 : 0);
 		a.expires = o.expires;
 		a.token = tokens[0];
 		a.wildcard = ids[i].wildcard;
 		if (store_acme_authz_add(st, &a, e) == -1 ||
 		    order_challs_add(st, a.id, ids[i].wildcard, tokens[0], e) == -1)
 			goto out;
-		buf_printf(&d, "%s%s%s", i > 0 ? "," : "", ids[i].wildcard ? "*." : "",
-			   ids[i].value);
+		buf_printf(&d, "%s%s", i > 0 ? "," : "", ids[i].value);
 	}
 	snprintf(obj, sizeof(obj), "acme-order:%" PRId64, o.id);
 	if (store_audit_append(st, actor, "acme.order.create", obj, buf_cstr(&d), NULL, e) == -1 ||
@@ -861,15 +880,26 @@ order_fin_write(struct store *st, const struct ca_issued *c, void *arg, struct e
 	return 0;
 }
 
-/* The names of an order as an array of pointers into o's authorizations (caller frees). */
-static const char **
+/*
+ * The names of an order ("*." and the name for a wildcard's authorization) as an array of
+ * strings (caller frees the array and each: order_names_free).
+ */
+static char **
 order_names(const struct ra_acme_order *o)
 {
-	const char **v = xcalloc(o->naz > 0 ? o->naz : 1, sizeof(*v));
+	char **v = xcalloc(o->naz > 0 ? o->naz : 1, sizeof(*v));
 
 	for (size_t i = 0; i < o->naz; i++)
-		v[i] = o->az[i].value;
+		v[i] = xasprintf("%s%s", o->az[i].wildcard ? "*." : "", o->az[i].value);
 	return v;
+}
+
+static void
+order_names_free(char **v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++)
+		free(v[i]);
+	free(v);
 }
 
 /* The CN for a CSR's subject: its first CN (checked to be one of the names), or NULL. */
@@ -901,7 +931,8 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	struct ca_issued issued;
 	struct order_fin fin;
 	struct csr *csr = NULL;
-	const char **names = NULL;
+	char **names = NULL;
+	size_t nnames = 0;
 	char *cn = NULL;
 	enum ra_acme_outcome r;
 
@@ -920,8 +951,10 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	if ((r = order_binding(st, acct, &b, &org, e)) != RA_ACME_OK)
 		goto out;
 	names = order_names(&o);
+	nnames = o.naz;
 	r = RA_ACME_BAD_CSR;
-	if (csr_parse(der, derlen, &csr, e) == -1 || ra_acme_csr_match(csr, names, o.naz, e) == -1)
+	if (csr_parse(der, derlen, &csr, e) == -1 ||
+	    ra_acme_csr_match(csr, (const char *const *)names, o.naz, e) == -1)
 		goto out;
 	cn = order_csr_cn(csr);
 	memset(&q, 0, sizeof(q));
@@ -936,7 +969,7 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	q.csrlen = derlen;
 	q.csr_verified = 1;
 	q.cn = cn;
-	q.dns = names;
+	q.dns = (const char **)names;
 	q.ndns = o.naz;
 	q.names_given = 1;
 	q.actor = actor;
@@ -969,7 +1002,7 @@ out:
 	ca_issued_clear(&issued);
 	csr_free(csr);
 	free(cn);
-	free(names);
+	order_names_free(names, nnames);
 	ra_acme_order_clear(&o);
 	store_acme_eab_clear(&b);
 	store_org_clear(&org);

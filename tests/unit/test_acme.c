@@ -1081,16 +1081,47 @@ test_order_life(void **state)
 		free(ids[i].refusal);
 		ids[i].refusal = NULL;
 	}
-	/* the organization's domains when the binding names none; a wildcard never */
+	/* a wildcard: never where the binding names names but not it (www.example.co.jp does not
+	 * stand for *.example.co.jp); nor *.com or a "*" elsewhere; the organization's domains when
+	 * the binding names none (then it is made, below) */
 	snprintf(ids[2].type, sizeof(ids[2].type), "dns");
 	snprintf(ids[2].value, sizeof(ids[2].value), "*.example.co.jp");
+	snprintf(ids[1].value, sizeof(ids[1].value), "*.com");
+	err_clear(&e);
+	assert_int_equal(ra_acme_order_new(fx.st, &a, ids, 3, "unit", &o, &e), RA_ACME_REJECTED);
+	assert_null(ids[0].refusal);
+	assert_non_null(strstr(ids[1].refusal, "host name"));
+	assert_non_null(strstr(ids[2].refusal, "binding"));
+	for (int i = 0; i < 3; i++) {
+		free(ids[i].refusal);
+		ids[i].refusal = NULL;
+	}
+	snprintf(ids[1].value, sizeof(ids[1].value), "*.example.org");
+	snprintf(ids[2].value, sizeof(ids[2].value), "a.*.example.co.jp");
 	err_clear(&e);
 	assert_int_equal(ra_acme_order_new(fx.st, &b, ids, 3, "unit", &o, &e), RA_ACME_REJECTED);
 	assert_null(ids[0].refusal);
-	assert_null(ids[1].refusal);
-	assert_non_null(strstr(ids[2].refusal, "dns-01"));
-	free(ids[2].refusal);
-	ids[2].refusal = NULL;
+	assert_non_null(strstr(ids[1].refusal, "not within the domains"));
+	assert_non_null(strstr(ids[2].refusal, "host name"));
+	for (int i = 0; i < 3; i++) {
+		free(ids[i].refusal);
+		ids[i].refusal = NULL;
+	}
+	snprintf(ids[1].value, sizeof(ids[1].value), "mail.example.co.jp");
+	snprintf(ids[2].value, sizeof(ids[2].value), "*.Example.co.jp");
+	err_clear(&e);
+	assert_int_equal(ra_acme_order_new(fx.st, &b, ids, 3, "unit", &o, &e), RA_ACME_CREATED);
+	assert_int_equal(o.naz, 3);
+	assert_true(o.az[2].wildcard);
+	assert_string_equal(o.az[2].value, "example.co.jp");
+	assert_non_null(strstr(o.o.identifiers, "\"*.example.co.jp\""));
+	assert_int_equal(
+	    ra_acme_chall_start(fx.st, chall_of(o.az[2].id, "dns-01"), b.id, &start, &az, &e),
+	    RA_ACME_OK);
+	assert_int_equal(az.nch, 1); /* a wildcard's dns-01 alone */
+	assert_true(az.s.wildcard);
+	ra_acme_authz_clear(&az);
+	ra_acme_order_clear(&o);
 
 	/* store failures at each statement leave nothing behind; then it is made */
 	seq = audit_seq();
