@@ -673,9 +673,7 @@ dns_ask(const struct acme_dns_server *srv, const char *name, uint16_t qtype, int
 		}
 	}
 	if (!got) {
-		if (err_is_set(e))
-			; /* said above */
-		else if (err_is_set(&pe))
+		if (err_is_set(&pe))
 			*e = pe;
 		else
 			err_set(e, ERR_UNKNOWN, "dns: no answer from the resolver for %s in time",
@@ -710,6 +708,14 @@ acme_dns_lookup(const struct acme_dns_server *srv, const char *name, uint16_t qt
 
 	if (strlen(name) >= sizeof(cur) || name[0] == '\0')
 		return err_set(e, ERR_REFUSED, "dns: a name of 1 to 255 bytes");
+	for (const char *p = name; *p != '\0';) {
+		size_t l = strcspn(p, ".");
+
+		if (l == 0 || l > 63)
+			return err_set(e, ERR_REFUSED,
+				       "dns: RFC 1035 2.3.4: labels of 1 to 63 bytes");
+		p += l + (p[l] == '.');
+	}
 	snprintf(cur, sizeof(cur), "%s", name);
 	for (;;) {
 		if (dns_ask(srv, cur, qtype, cnames, deadline_ms, out, e) == -1)
