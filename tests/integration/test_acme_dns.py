@@ -3,8 +3,9 @@ backends: dns-01 (RFC 8555 8.4) through a small DNS server of the test's on 127.
 TCP on one random port, records from a table the test changes or a JSON file the hooks write;
 the server's resolver is acme.dns_resolver), wildcard orders (dns-01 alone, the CSR carries
 *.name), tls-alpn-01 (RFC 8737) against a TLS server of the test's presenting the challenge
-certificate, CAA (RFC 8659, with RFC 8657's accounturi and validationmethods), and certbot's
-manual dns-01 with hooks and EAB.  Issued certificates verify with `openssl verify`."""
+certificate, CAA (RFC 8659, with RFC 8657's accounturi and validationmethods), certbot's manual
+dns-01 with hooks and EAB, and lego's exec dns-01 and tls-alpn-01 with EAB.  Issued
+certificates verify with `openssl verify`."""
 import datetime
 import json
 import os
@@ -43,6 +44,7 @@ class DNS:
 
     def __init__(self, path=None):
         self.records, self.servfail, self.path, self.tcp = {}, set(), path, 0
+        self.zones = {"example.ac.jp"}
         for _ in range(20):
             self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self.udp.bind(("127.0.0.1", 0))
@@ -91,6 +93,11 @@ class DNS:
                 break
             rep.add_answer(RR(name, QTYPE.CNAME, rdata=CNAME(cn[0]), ttl=60))
             name = cn[0].lower()
+        if typ == "SOA" and name in self.zones:  # lego looks for the zone's apex
+            from dnslib import SOA
+            rep.add_answer(RR(name, QTYPE.SOA, ttl=60, rdata=SOA(
+                "ns." + name, "hostmaster." + name, (1, 3600, 600, 86400, 60))))
+            return rep.pack()
         vals = self._lookup(name, typ) or []
         for v in vals:
             if typ == "TXT":
@@ -102,7 +109,9 @@ class DNS:
             else:
                 continue
             rep.add_answer(RR(name, getattr(QTYPE, typ), rdata=rd, ttl=60))
-        if not vals and not rep.rr and not any(k[0] == name for k in self.records):
+        if not vals and not rep.rr and not any(k[0] == name for k in self.records) and not (
+                self.path and typ == "TXT" and name.startswith("_acme-challenge.")) and (
+                name not in self.zones):
             rep.header.rcode = RCODE.NXDOMAIN
         out = rep.pack()
         if udp and len(out) > 512:
@@ -483,6 +492,79 @@ def test_acme_certbot_dns01(ca_sqlite, tmp_path):
         assert "DNS:dns.example.ac.jp" in txt and "DNS:*.dns.example.ac.jp" in txt, txt
         with open(records) as f:
             assert json.load(f) == {"_acme-challenge.dns.example.ac.jp": []}  # cleaned up
+    finally:
+        stop_server(srv)
+        dns.close()
+        resp.close()
+
+
+EXEC = r'''#!/bin/sh
+# lego's exec provider: $1 present|cleanup, $2 the record's FQDN (with a dot), $3 its value
+exec %s %s %s "$1" "$2" "$3"
+'''
+
+LEGO_HOOK = r'''import json, os, sys, fcntl
+path, mode, fqdn, value = sys.argv[1:5]
+name = fqdn.rstrip(".")
+with open(path + ".lock", "w") as lk:
+    fcntl.flock(lk, fcntl.LOCK_EX)
+    recs = json.load(open(path)) if os.path.exists(path) else {}
+    vals = recs.setdefault(name, [])
+    if mode == "present":
+        vals.append(value)
+    elif mode == "cleanup" and value in vals:
+        vals.remove(value)
+    json.dump(recs, open(path + ".tmp", "w"))
+    os.replace(path + ".tmp", path)
+'''
+
+
+def test_acme_lego(ca_sqlite, tmp_path):
+    """lego 4.9.1 with EAB: dns-01 through its exec provider (EXEC_PATH writes the local DNS
+    server's records; --dns.resolvers is that server) for a name and its wildcard, and
+    tls-alpn-01 on --tls.port; the certificates verify."""
+    from conftest import free_port
+    lego = shutil.which("lego")
+    if lego is None:
+        pytest.skip("lego is not installed (scripts/deps.sh installs it)")
+    records = str(tmp_path / "records.json")
+    resp, dns = Responder(), DNS(records)
+    tport = free_port()
+    srv = acme_server(ca_sqlite, dns_conf(resp.port, dns, "acme.tlsalpn01_port = %d\n" % tport))
+    try:
+        hook = tmp_path / "hook.py"
+        hook.write_text(LEGO_HOOK)
+        ex = tmp_path / "exec.sh"
+        ex.write_text(EXEC % (sys.executable, hook, records))
+        ex.chmod(0o755)
+        env = dict(os.environ, LEGO_CA_CERTIFICATES=srv.cafile, EXEC_PATH=str(ex),
+                   EXEC_PROPAGATION_TIMEOUT="20", EXEC_POLLING_INTERVAL="1",
+                   EXEC_SEQUENCE_INTERVAL="1", NO_PROXY="*")
+        for v in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+            env.pop(v, None)
+
+        def run(path, names, *how):
+            kid, hmac = eab_create(ca_sqlite)
+            args = [lego, "--server", srv.https + "/acme/directory", "--accept-tos", "--email",
+                    "admin@example.ac.jp", "--eab", "--kid", kid, "--hmac", hmac, "--path",
+                    str(tmp_path / path), "--key-type", "ec256"]
+            for n in names:
+                args += ["--domains", n]
+            p = subprocess.run(args + list(how) + ["run"], capture_output=True, env=env,
+                               timeout=90)
+            assert p.returncode == 0, (p.stdout.decode(), p.stderr.decode())
+            crt = str(tmp_path / path / "certificates" / (names[0].replace("*", "_") + ".crt"))
+            # lego's .crt is the leaf and its chain
+            return verify_chain(srv, tmp_path, open(crt).read(), path)
+
+        txt = run("dns", ["lego.example.ac.jp", "*.lego.example.ac.jp"], "--dns", "exec",
+                  "--dns.resolvers", "127.0.0.1:%d" % dns.port, "--dns.disable-cp")
+        assert "DNS:lego.example.ac.jp" in txt and "DNS:*.lego.example.ac.jp" in txt, txt
+        txt = run("tls", ["legotls.example.ac.jp"], "--tls", "--tls.port",
+                  "127.0.0.1:%d" % tport)
+        assert "DNS:legotls.example.ac.jp" in txt, txt
+        audit = ca_sqlite.ok("audit", "list")
+        assert "tls-alpn-01" in audit and "dns-01" in audit
     finally:
         stop_server(srv)
         dns.close()
