@@ -8,8 +8,9 @@
  *
  * Files: acme.c (configuration, routes, replies, the directory and new-nonce, the JWS gate of
  * every POST), account.c (newAccount, the account URL, keyChange), order.c (newOrder, orders,
- * authorizations, challenges, finalize, the certificate), validate.c (http-01 validation off
- * the request threads: libcurl, bounded, with the address rule).
+ * authorizations, challenges, finalize, the certificate), validate.c (http-01, dns-01 and
+ * tls-alpn-01 validation with CAA off the request threads: bounded, with the address rule),
+ * dns.c (the DNS client of dns-01, CAA and tls-alpn-01; dns.h).
  */
 #ifndef SHOMEI_ACME_H
 #define SHOMEI_ACME_H

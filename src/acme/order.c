@@ -1,7 +1,8 @@
 /*
- * order: newOrder (RFC 8555 7.4), the order URL, authorizations (7.5), challenges (7.5.1,
- * http-01 of 8.3), finalize (7.4) and the certificate (7.4.2).  The rules and the writes are
- * src/ra/acmeorder.c's; validation runs off the request thread (validate.c).
+ * order: newOrder (RFC 8555 7.4), the order URL, authorizations (7.5), challenges (7.5.1;
+ * http-01, dns-01, tls-alpn-01 of 8.3, 8.4, RFC 8737), finalize (7.4) and the certificate (7.4.2).
+ * The rules and the writes are src/ra/acmeorder.c's; validation runs off the request thread
+ * (validate.c).
  *
  * URLs: /acme/order/<id>, /acme/order/<id>/finalize, /acme/authz/<id>, /acme/chall/<id> (one
  * challenge of an authorization: http-01, dns-01, tls-alpn-01), /acme/cert/<order id>.  Another

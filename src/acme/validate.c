@@ -1,18 +1,24 @@
 /*
- * validate: http-01 validation (RFC 8555 8.3) off the request threads.  A POST to a challenge
- * takes one of ACME_VALIDATIONS_MAX slots, at most ACME_VALIDATIONS_PER_ACCOUNT of them for one
- * account (none free: rateLimited), and the validation runs on
- * a detached thread of its own, with its own store connection (ca_thread_store, closed when
- * the thread ends), which records the outcome through ra_acme_chall_done.
+ * validate: challenge validation off the request threads (RFC 8555 8.3 http-01, 8.4 dns-01,
+ * RFC 8737 tls-alpn-01, with RFC 8659 CAA first when acme.dns_resolver is set).  A POST to a
+ * challenge takes one of ACME_VALIDATIONS_MAX slots, at most ACME_VALIDATIONS_PER_ACCOUNT of
+ * them for one account (none free: rateLimited), and the validation runs on a detached thread
+ * of its own, with its own store connection (ca_thread_store, closed when the thread ends),
+ * which records the outcome through ra_acme_chall_done.  The whole validation, CAA included,
+ * ends by one deadline (ACME_HTTP01_TIMEOUT seconds).
  *
- * The fetch is libcurl's: http://<name>:<acme.http01_port>/.well-known/acme-challenge/<token>,
+ * http-01 is libcurl's: http://<name>:<acme.http01_port>/.well-known/acme-challenge/<token>,
  * at most 10 redirects to http or https (certificates not checked, as 8.3 allows) on port 80,
- * 443 or acme.http01_port, ACME_HTTP01_BODY_MAX bytes and ACME_HTTP01_TIMEOUT seconds in all,
- * no proxy.  Every connection passes the open-socket callback, which refuses the ports above
- * and, unless acme.allow_private_addresses, every address acme_addr_public refuses: the rule
- * holds for each address of each redirect, after resolution.  A test instance may give the
- * address of the identifier's name on every port (test.acme_resolve through libcurl's
- * CURLOPT_CONNECT_TO; refused at start without test.instance).
+ * 443 or acme.http01_port, ACME_HTTP01_BODY_MAX bytes, no proxy.  Every connection passes the
+ * open-socket callback, which refuses the ports above and, unless acme.allow_private_addresses,
+ * every address acme_addr_public refuses: the rule holds for each address of each redirect,
+ * after resolution.  A test instance may give the address of the identifier's name on every
+ * port (test.acme_resolve through libcurl's CURLOPT_CONNECT_TO; refused at start without
+ * test.instance).
+ *
+ * dns-01 and CAA ask src/acme/dns.c's client; tls-alpn-01 connects (the same address rule) to
+ * acme.tlsalpn01_port with OpenSSL, non-blocking under the deadline, and judges the certificate
+ * with acme_tlsalpn_check (pure, fuzzed).
  */
 #include <inttypes.h>
 #include <pthread.h>

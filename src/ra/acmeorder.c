@@ -306,7 +306,7 @@ order_insert(struct store *st, const struct ra_acme_account *acct, const struct 
 {
 	struct store_acme_order o;
 	struct store_acme_authz a;
-	char tokens[1][RA_ACME_TOKEN_TEXT], obj[48];
+	char token[RA_ACME_TOKEN_TEXT], obj[48];
 	json_t *arr = json_array();
 	struct buf d;
 	char *text = NULL;
@@ -333,17 +333,17 @@ order_insert(struct store *st, const struct ra_acme_account *acct, const struct 
 		   b->org_code);
 	for (size_t i = 0; i < n; i++) {
 		memset(&a, 0, sizeof(a));
-		order_token(tokens[0]);
+		order_token(token);
 		a.order_id = o.id;
 		a.account_id = acct->id;
 		snprintf(a.type, sizeof(a.type), "%s", ids[i].type);
 		/* a wildcard's authorization is for the name below "*." (7.1.3) */
 		a.value = (char *)ids[i].value + (ids[i].wildcard ? 2 : 0);
 		a.expires = o.expires;
-		a.token = tokens[0];
+		a.token = token;
 		a.wildcard = ids[i].wildcard;
 		if (store_acme_authz_add(st, &a, e) == -1 ||
-		    order_challs_add(st, a.id, ids[i].wildcard, tokens[0], e) == -1)
+		    order_challs_add(st, a.id, ids[i].wildcard, token, e) == -1)
 			goto out;
 		buf_printf(&d, "%s%s", i > 0 ? "," : "", ids[i].value);
 	}

@@ -22,7 +22,7 @@ import pytest
 
 from test_acme import ERR, acme_server, b64u, eab_create
 from test_acme_order import Responder, account, conf, csr_for, wait_authz
-from conftest import stop_server
+from conftest import free_port, start_server, stop_server
 
 acme_client = pytest.importorskip("acme.client")
 dnslib = pytest.importorskip("dnslib")
@@ -158,6 +158,16 @@ class DNS:
         self.tcps.close()
         for t in self.threads:
             t.join(5)
+
+
+def acme_server_again(ca, extra):
+    """acme_server's configuration for an instance whose organization exists already."""
+    hp, sp = free_port(), free_port()
+    while sp == hp:
+        sp = free_port()
+    return start_server(ca, ("acme.enabled = yes\nacme.base_url = https://localhost:%d\n"
+                             "acme.caa_identities = %s\n" % (sp, OUR_CA)) + extra,
+                        ports=(hp, sp))
 
 
 def dns_conf(http_port, dns, extra=""):
@@ -433,6 +443,14 @@ def test_acme_tlsalpn01(ca, tmp_path):
         assert err.typ == ERR + "incorrectResponse" and "acmeIdentifier" in err.detail, err
         err = refused("noalpn", lambda n, d: alpn_cert(n, d), alpn=("http/1.1",))
         assert err.typ in (ERR + "unauthorized", ERR + "tls"), err
+        stop_server(srv)
+
+        # without acme.allow_private_addresses, the loopback address is refused: connection
+        srv = acme_server_again(ca, conf(resp.port, private=False) +
+                                "acme.tlsalpn01_port = %d\n" % tls.port)
+        cl, key, regr, kid = account(ca, srv)
+        err = refused("private", lambda n, d: alpn_cert(n, d))
+        assert err.typ == ERR + "connection" and "127.0.0.1" in err.detail, err
     finally:
         stop_server(srv)
         tls.close()
@@ -523,7 +541,6 @@ def test_acme_lego(ca_sqlite, tmp_path):
     """lego 4.9.1 with EAB: dns-01 through its exec provider (EXEC_PATH writes the local DNS
     server's records; --dns.resolvers is that server) for a name and its wildcard, and
     tls-alpn-01 on --tls.port; the certificates verify."""
-    from conftest import free_port
     lego = shutil.which("lego")
     if lego is None:
         pytest.skip("lego is not installed (scripts/deps.sh installs it)")
