@@ -430,10 +430,9 @@ static int
 order_sweep_chall(struct store *st, const struct store_acme_authz *a, int *moved, struct err *e)
 {
 	time_t before = util_now() - RA_ACME_STALE;
-	struct err le;
-
 	struct store_acme_chall *ch = NULL;
 	size_t nch = 0, at = 0;
+	struct err le;
 	int found;
 
 	if (strcmp(a->chall_status, "processing") != 0 || a->updated >= before || store_in_tx(st))
