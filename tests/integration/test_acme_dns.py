@@ -239,9 +239,16 @@ def test_acme_dns01_wildcard_caa(ca, tmp_path):
         assert dns.tcp >= 1, "the truncated answer was asked again over TCP"
         done = [c for c in a.body.challenges if c.chall.typ == "dns-01"][0]
         assert done.status.name == "valid" and done.validated is not None
-        # the other challenges of the authorization stay as they were
+        # the other challenges of the authorization stay as they were; answering one of them
+        # now starts nothing (the authorization is settled)
         assert all(c.status.name == "pending" for c in a.body.challenges
                    if c.chall.typ != "dns-01")
+        h = chall_of(a, "http-01")
+        assert cl.answer_challenge(h, h.chall.response(key)).body.status.name == "pending"
+        time.sleep(0.5)
+        a = wait_authz(cl, authz.uri)
+        assert chall_of(a, "http-01").status.name == "pending" and a.body.status.name == "valid"
+
         txt = verify_chain(srv, tmp_path, finalize(cl, order).fullchain_pem)
         assert "DNS:" + www in txt
         assert "dns-01" in ca.ok("audit", "list")
@@ -314,6 +321,14 @@ def test_acme_dns01_wildcard_caa(ca, tmp_path):
             assert a.body.status.name == "invalid", (label, a)
             err = chall_of(a, "dns-01").error
             assert err.typ == ERR + "caa" and word in err.detail, (label, err)
+        # CAA holds for http-01 too
+        dns.set("caa-http.example.ac.jp", "CAA", (0, "issue", "other-ca.example"))
+        order = cl.new_order(csr_for("caa-http.example.ac.jp"))
+        h = chall_of(order.authorizations[0], "http-01")
+        resp.answers[h.chall.encode("token")] = h.chall.validation(key)
+        cl.answer_challenge(h, h.chall.response(key))
+        a = wait_authz(cl, order.authorizations[0].uri)
+        assert a.body.status.name == "invalid" and chall_of(a, "http-01").error.typ == ERR + "caa"
         # issuewild does not bind a name that is no wildcard
         ok = caa_case("caa-wild2", (0, "issue", OUR_CA), (0, "issuewild", ";"))
         assert ok.body.status.name == "valid", ok
