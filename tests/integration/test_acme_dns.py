@@ -450,7 +450,8 @@ def test_acme_tlsalpn01(ca, tmp_path):
         # with the bare digest: not RFC 8737's extension
         def acme21(n, d):
             cert, pkey = challenges.TLSALPN01Response(
-                key_authorization=cl_keyauth[0]).gen_cert(n)
+                key_authorization=cl_keyauth[0]).gen_cert(
+                    n, key=oc.PKey.from_cryptography_key(ec.generate_private_key(ec.SECP256R1())))
             return (oc.dump_certificate(oc.FILETYPE_PEM, cert),
                     oc.dump_privatekey(oc.FILETYPE_PEM, pkey))
         cl_keyauth = ["x"]
