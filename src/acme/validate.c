@@ -16,7 +16,8 @@
  * port (test.acme_resolve through libcurl's CURLOPT_CONNECT_TO; refused at start without
  * test.instance).
  *
- * dns-01 and CAA ask src/acme/dns.c's client; tls-alpn-01 connects (the same address rule) to
+ * dns-01, CAA and tls-alpn-01's addresses ask src/acme/dns.c's client (bounded, where
+ * getaddrinfo is not); tls-alpn-01 connects (the same address rule) to
  * acme.tlsalpn01_port with OpenSSL, non-blocking under the deadline, and judges the certificate
  * with acme_tlsalpn_check (pure, fuzzed).
  */
@@ -30,7 +31,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -486,9 +486,9 @@ out:
 }
 
 /*
- * The addresses of j's name for tls-alpn-01 (at most n): test.acme_resolve's, else the
- * resolver's A and AAAA records (acme.dns_resolver, bounded), else getaddrinfo's (the
- * system's resolver and its own timeouts).  Their count, or -1 with msg.
+ * The addresses of j's name for tls-alpn-01 (at most n): test.acme_resolve's, else its A and
+ * AAAA records asked of the resolver of dns-01 (acme.dns_resolver, else resolv.conf's first
+ * nameserver), under the deadline.  Their count, or -1 with msg.
  */
 static int
 vjob_addrs(struct vjob *j, struct sockaddr_storage *ss, int n, char *msg, size_t mlen)
@@ -496,61 +496,42 @@ vjob_addrs(struct vjob *j, struct sockaddr_storage *ss, int n, char *msg, size_t
 	static const uint16_t types[] = {ACME_DNS_A, ACME_DNS_AAAA};
 	struct acme_dns_server srv;
 	struct acme_dns_res *res = NULL;
-	struct addrinfo hints, *ai = NULL, *a;
 	struct err e;
 	int k = 0;
 
 	memset(ss, 0, sizeof(*ss) * (size_t)n);
+	err_clear(&e);
 	if (acme.test_resolve[0] != '\0') {
-		struct acme_dns_server t;
-
-		err_clear(&e);
-		if (acme_dns_server(acme.test_resolve, &t, &e) == 0)
-			ss[k++] = t.sa;
+		if (acme_dns_server(acme.test_resolve, &srv, &e) == 0)
+			ss[k++] = srv.sa;
 		return k;
 	}
-	if (acme.dns_resolver[0] != '\0') {
-		err_clear(&e);
-		res = xcalloc(1, sizeof(*res));
-		if (acme_dns_server(acme.dns_resolver, &srv, &e) == -1)
-			goto dnsfail;
-		for (size_t t = 0; t < 2; t++) {
-			if (acme_dns_lookup(&srv, j->host, types[t], j->deadline, res, &e) == -1)
-				goto dnsfail;
-			for (size_t i = 0; i < res->n && k < n; i++) {
-				if (types[t] == ACME_DNS_A && res->rr[i].len == 4) {
-					struct sockaddr_in *s4 =
-					    (struct sockaddr_in *)(void *)&ss[k++];
+	res = xcalloc(1, sizeof(*res));
+	if (acme_dns_server(acme.dns_resolver, &srv, &e) == -1)
+		goto fail;
+	for (size_t t = 0; t < 2; t++) {
+		if (acme_dns_lookup(&srv, j->host, types[t], j->deadline, res, &e) == -1)
+			goto fail;
+		for (size_t i = 0; i < res->n && k < n; i++) {
+			if (types[t] == ACME_DNS_A && res->rr[i].len == 4) {
+				struct sockaddr_in *s4 = (struct sockaddr_in *)(void *)&ss[k++];
 
-					s4->sin_family = AF_INET;
-					memcpy(&s4->sin_addr, res->rr[i].data, 4);
-				} else if (types[t] == ACME_DNS_AAAA && res->rr[i].len == 16) {
-					struct sockaddr_in6 *s6 =
-					    (struct sockaddr_in6 *)(void *)&ss[k++];
+				s4->sin_family = AF_INET;
+				memcpy(&s4->sin_addr, res->rr[i].data, 4);
+			} else if (types[t] == ACME_DNS_AAAA && res->rr[i].len == 16) {
+				struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)&ss[k++];
 
-					s6->sin6_family = AF_INET6;
-					memcpy(&s6->sin6_addr, res->rr[i].data, 16);
-				}
+				s6->sin6_family = AF_INET6;
+				memcpy(&s6->sin6_addr, res->rr[i].data, 16);
 			}
 		}
-		free(res);
-		return k;
-	dnsfail:
-		snprintf(msg, mlen, "RFC 8737 3: the addresses of %.60s: %.300s", j->host, e.msg);
-		free(res);
-		return -1;
 	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(j->host, NULL, &hints, &ai) != 0) {
-		snprintf(msg, mlen, "RFC 8737 3: %s does not resolve", j->host);
-		return -1;
-	}
-	for (a = ai; a != NULL && k < n; a = a->ai_next)
-		if (a->ai_addrlen <= sizeof(ss[k]))
-			memcpy(&ss[k++], a->ai_addr, a->ai_addrlen);
-	freeaddrinfo(ai);
+	free(res);
 	return k;
+fail:
+	snprintf(msg, mlen, "RFC 8737 3: the addresses of %.60s: %.300s", j->host, e.msg);
+	free(res);
+	return -1;
 }
 
 /* A connected, non-blocking TCP socket to one of j's addresses on port, or -1 with msg. */

@@ -45,6 +45,7 @@ class DNS:
     def __init__(self, path=None):
         self.records, self.servfail, self.path, self.tcp = {}, set(), path, 0
         self.zones = {"example.ac.jp"}
+        self.default_a = None  # an A record of every name below example.ac.jp
         for _ in range(20):
             self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self.udp.bind(("127.0.0.1", 0))
@@ -99,6 +100,8 @@ class DNS:
                 "ns." + name, "hostmaster." + name, (1, 3600, 600, 86400, 60))))
             return rep.pack()
         vals = self._lookup(name, typ) or []
+        if not vals and typ == "A" and self.default_a and name.endswith(".example.ac.jp"):
+            vals = [self.default_a]
         for v in vals:
             if typ == "TXT":
                 rd = TXT([s.encode() for s in ([v] if isinstance(v, str) else v)])
@@ -405,12 +408,16 @@ def alpn_cert(name, digest, critical=True, sans=None):
 
 def test_acme_tlsalpn01(ca, tmp_path):
     """tls-alpn-01: a challenge certificate (RFC 8737 3) on the test's TLS server
-    (acme.tlsalpn01_port, test.acme_resolve): valid, SNI the name; then the refusals: a
-    non-critical acmeIdentifier, a wrong digest, a second SAN, python3-acme 2.1's gen_cert (the
-    draft's OID), no acme-tls/1."""
+    (acme.tlsalpn01_port; the name's A record from the test's DNS server): valid, SNI the name;
+    then the refusals: a non-critical acmeIdentifier, a wrong digest, a second SAN, python3-acme
+    2.1's gen_cert (the draft's OID), no acme-tls/1, the loopback address without
+    acme.allow_private_addresses, a name without an address."""
     import OpenSSL.crypto as oc
-    resp, tls = Responder(), TLSALPN()
-    srv = acme_server(ca, conf(resp.port) + "acme.tlsalpn01_port = %d\n" % tls.port)
+    resp, tls, dns = Responder(), TLSALPN(), DNS()
+    dns.default_a = "127.0.0.1"  # the names' addresses come from the resolver, not a setting
+    base = ("test.instance = yes\nacme.http01_port = %d\nacme.dns_resolver = 127.0.0.1:%d\n"
+            "acme.tlsalpn01_port = %d\n" % (resp.port, dns.port, tls.port))
+    srv = acme_server(ca, base + "acme.allow_private_addresses = yes\n")
     try:
         cl, key, regr, kid = account(ca, srv)
         name = "tls.example.ac.jp"
@@ -462,13 +469,17 @@ def test_acme_tlsalpn01(ca, tmp_path):
         stop_server(srv)
 
         # without acme.allow_private_addresses, the loopback address is refused: connection
-        srv = acme_server_again(ca, conf(resp.port, private=False) +
-                                "acme.tlsalpn01_port = %d\n" % tls.port)
+        srv = acme_server_again(ca, base + "acme.allow_private_addresses = no\n")
         cl, key, regr, kid = account(ca, srv)
         err = refused("private", lambda n, d: alpn_cert(n, d))
         assert err.typ == ERR + "connection" and "127.0.0.1" in err.detail, err
+        # a name without an address: connection
+        dns.default_a = None
+        err = refused("noaddr", lambda n, d: alpn_cert(n, d))
+        assert err.typ == ERR + "connection" and "no address" in err.detail, err
     finally:
         stop_server(srv)
+        dns.close()
         tls.close()
         resp.close()
 
