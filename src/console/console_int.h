@@ -24,8 +24,8 @@ struct console {
 	char *client_ca_pem; /* the officer-issuing CA certificate(s): the TLS request names them */
 	char *tsa_chain_pem; /* the TSA certificate, its CA and the root ("" without a TSA) */
 	char *tsa_url;	     /* base_url + /tsa */
-	struct console_mail mail; /* the officers' and user administrators' mails */
-	int acme_on;		  /* acme.enabled: the ACME enrolment pages and TSV */
+	struct console_mail mail;      /* the officers' and user administrators' mails */
+	int acme_on;		       /* acme.enabled: the ACME enrolment pages and TSV */
 	struct ra_acme_keys acme_keys; /* acme.key_file's: seal the bindings' HMAC keys */
 };
 extern struct console console;

@@ -86,9 +86,10 @@ eab_page(struct web_ctx *x, const struct console_who *w, int status, const char 
 	for (i = 0; i < n; i++) {
 		it = tmpl_data_add(d, "bindings");
 		tmpl_data_str(it, "kid", v[i].kid);
-		tmpl_data_str(it, "names", v[i].names != NULL && v[i].names[0] != '\0'
-					       ? v[i].names
-					       : i18n_get(x->lang, N_("(the organization's domains)")));
+		tmpl_data_str(it, "names",
+			      v[i].names != NULL && v[i].names[0] != '\0'
+				  ? v[i].names
+				  : i18n_get(x->lang, N_("(the organization's domains)")));
 		tmpl_data_str(it, "status", eab_status_text(x, v[i].status));
 		tmpl_data_str(it, "status_code", v[i].status != NULL ? v[i].status : "");
 		if (v[i].account_id != 0) {
@@ -100,12 +101,12 @@ eab_page(struct web_ctx *x, const struct console_who *w, int status, const char 
 		if (strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm) == 0)
 			when[0] = '\0';
 		tmpl_data_str(it, "created", when);
-		tmpl_data_bool(it, "can_suspend", v[i].status != NULL &&
-						      strcmp(v[i].status, "active") == 0);
-		tmpl_data_bool(it, "can_resume", v[i].status != NULL &&
-						     strcmp(v[i].status, "suspended") == 0);
-		tmpl_data_bool(it, "can_revoke", v[i].status != NULL &&
-						     strcmp(v[i].status, "revoked") != 0);
+		tmpl_data_bool(it, "can_suspend",
+			       v[i].status != NULL && strcmp(v[i].status, "active") == 0);
+		tmpl_data_bool(it, "can_resume",
+			       v[i].status != NULL && strcmp(v[i].status, "suspended") == 0);
+		tmpl_data_bool(it, "can_revoke",
+			       v[i].status != NULL && strcmp(v[i].status, "revoked") != 0);
 		tmpl_data_str(it, "csrf", csrf);
 	}
 	rc = web_page(x, status, "console_eab", d);
@@ -162,17 +163,18 @@ console_eab_create_post(struct http_req *r)
 		goto out;
 	}
 	if (seen) {
-		rc = eab_page(&x, &w, 409, NULL,
-			      i18n_get(x.lang, N_("This form was sent already and nothing was done "
-						  "now. The HMAC key is shown only in the answer to "
-						  "the first submission. If it was lost, revoke that "
-						  "binding and make a new one.")));
+		rc = eab_page(
+		    &x, &w, 409, NULL,
+		    i18n_get(x.lang, N_("This form was sent already and nothing was done "
+					"now. The HMAC key is shown only in the answer to "
+					"the first submission. If it was lost, revoke that "
+					"binding and make a new one.")));
 		goto out;
 	}
 	names = web_form_get(&f, "names");
 	snprintf(actor, sizeof(actor), "officer:%" PRId64, w.o.id);
-	if (ra_acme_eab_create(st, &console.acme_keys, w.o.org_code, names, actor, kid, hmac,
-			       &e) == -1) {
+	if (ra_acme_eab_create(st, &console.acme_keys, w.o.org_code, names, actor, kid, hmac, &e) ==
+	    -1) {
 		rc = e.code == ERR_REFUSED || e.code == ERR_NOTFOUND
 			 ? eab_page(&x, &w, 422, NULL, e.msg)
 			 : web_error(&x, &e);
@@ -182,9 +184,10 @@ console_eab_create_post(struct http_req *r)
 	tmpl_data_str(d, "kid", kid);
 	tmpl_data_str(d, "hmac", hmac);
 	tmpl_data_str(d, "org", w.o.org_code);
-	tmpl_data_str(d, "names", names != NULL && *names != '\0'
-				      ? names
-				      : i18n_get(x.lang, N_("(the organization's domains)")));
+	tmpl_data_str(d, "names",
+		      names != NULL && *names != '\0'
+			  ? names
+			  : i18n_get(x.lang, N_("(the organization's domains)")));
 	rc = web_page(&x, 201, "console_eab_created", d);
 	tmpl_data_free(d);
 out:
@@ -214,9 +217,8 @@ console_eab_status_post(struct http_req *r)
 		goto out;
 	kid = web_form_get(&f, "kid");
 	status = web_form_get(&f, "status");
-	if (status == NULL ||
-	    (strcmp(status, "active") != 0 && strcmp(status, "suspended") != 0 &&
-	     strcmp(status, "revoked") != 0)) {
+	if (status == NULL || (strcmp(status, "active") != 0 && strcmp(status, "suspended") != 0 &&
+			       strcmp(status, "revoked") != 0)) {
 		rc = web_notice(&x, 400, N_("Bad request"), N_("There is no such page."));
 		goto out;
 	}
@@ -226,8 +228,8 @@ console_eab_status_post(struct http_req *r)
 		rc = web_error(&x, &e);
 		goto out;
 	}
-	if (ra_acme_eab_officer_set(st, w.o.org_code, kid, status, NULL, "console", actor, 0,
-				    &e) == -1) {
+	if (ra_acme_eab_officer_set(st, w.o.org_code, kid, status, NULL, "console", actor, 0, &e) ==
+	    -1) {
 		rc = e.code == ERR_NOTFOUND   ? eab_page(&x, &w, 404, NULL, e.msg)
 		     : e.code == ERR_CONFLICT ? eab_page(&x, &w, 409, NULL, e.msg)
 		     : e.code == ERR_REFUSED  ? eab_page(&x, &w, 422, NULL, e.msg)

@@ -788,8 +788,7 @@ out:
 }
 
 int
-ra_acme_eab_names_check(struct store *st, const char *org_code, const char *names,
-			struct err *e)
+ra_acme_eab_names_check(struct store *st, const char *org_code, const char *names, struct err *e)
 {
 	struct store_org org;
 	char *canon = NULL;
@@ -832,9 +831,9 @@ ra_acme_eab_list_free(struct store_acme_eab *v, size_t n)
 }
 
 int
-ra_acme_eab_officer_set(struct store *st, const char *org_code, const char *kid,
-			const char *status, const char *names, const char *detail,
-			const char *actor, int check_only, struct err *e)
+ra_acme_eab_officer_set(struct store *st, const char *org_code, const char *kid, const char *status,
+			const char *names, const char *detail, const char *actor, int check_only,
+			struct err *e)
 {
 	struct store_acme_eab b;
 	struct store_org org;
@@ -882,8 +881,9 @@ ra_acme_eab_officer_set(struct store *st, const char *org_code, const char *kid,
 	}
 	if (status != NULL) {
 		snprintf(action, sizeof(action), "acme.eab.%s", status);
-		det = xasprintf("org=%s%s%s", org.code, detail != NULL && *detail != '\0' ? " " : "",
-				detail != NULL ? detail : "");
+		det =
+		    xasprintf("org=%s%s%s", org.code, detail != NULL && *detail != '\0' ? " " : "",
+			      detail != NULL ? detail : "");
 	} else {
 		snprintf(action, sizeof(action), "acme.eab.names");
 		det = xasprintf("org=%s names=%s (were %s)%s%s", org.code, canon, b.names,

@@ -439,8 +439,8 @@ bulk_acme_line(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 			err_set(e, ERR_REFUSED, "acme: ACME is not enabled (acme.enabled)");
 			goto out;
 		}
-		if (ra_acme_eab_create(st, q->acme_keys, of->org_code, names, actor, kid, hmac, e) ==
-		    -1)
+		if (ra_acme_eab_create(st, q->acme_keys, of->org_code, names, actor, kid, hmac,
+				       e) == -1)
 			goto out;
 		snprintf(o->kid, sizeof(o->kid), "%s", kid);
 		if (q->eabs != NULL) {
@@ -516,7 +516,8 @@ bulk_acme_line(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 		snprintf(o->serial, sizeof(o->serial), "%s", r->serial);
 		break;
 	default:
-		err_set(e, ERR_REFUSED, "bulk: acme %s cannot be committed", ra_bulk_op_name(q->op));
+		err_set(e, ERR_REFUSED, "bulk: acme %s cannot be committed",
+			ra_bulk_op_name(q->op));
 		goto out;
 	}
 	o->state = check_only ? RA_BULK_CHECKED : RA_BULK_DONE;

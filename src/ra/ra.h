@@ -2336,8 +2336,7 @@ int ra_acme_eab_create(struct store *, const struct ra_acme_keys *, const char *
 int ra_acme_eab_set_status(struct store *, const char *kid, const char *status, const char *actor,
 			   struct err *);
 /* 0 when names (as for ra_acme_eab_create) lie within org_code's domains; nothing written. */
-int ra_acme_eab_names_check(struct store *, const char *org_code, const char *names,
-			    struct err *);
+int ra_acme_eab_names_check(struct store *, const char *org_code, const char *names, struct err *);
 #define RA_ACME_EAB_LIST_MAX 1000 /* bindings the console lists */
 /* The organization's bindings, newest first, without their sealed keys (the console). */
 int ra_acme_eab_list(struct store *, int64_t org_id, struct store_acme_eab **, size_t *,
