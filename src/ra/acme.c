@@ -760,34 +760,6 @@ out:
 }
 
 int
-ra_acme_eab_set_status(struct store *st, const char *kid, const char *status, const char *actor,
-		       struct err *e)
-{
-	char action[32];
-	int rc = -1, intx = 0;
-
-	if (strcmp(status, "active") != 0 && strcmp(status, "suspended") != 0 &&
-	    strcmp(status, "revoked") != 0) {
-		err_set(e, ERR_REFUSED, "acme: a binding is active, suspended or revoked");
-		goto out;
-	}
-	snprintf(action, sizeof(action), "acme.eab.%s", status);
-	if (store_begin(st, e) == -1)
-		goto out;
-	intx = 1;
-	if (store_acme_eab_set_status(st, kid, status, e) == -1 ||
-	    store_audit_append(st, actor, action, kid, "", NULL, e) == -1 ||
-	    store_commit(st, e) == -1)
-		goto out;
-	intx = 0;
-	rc = 0;
-out:
-	if (intx)
-		store_rollback(st);
-	return rc;
-}
-
-int
 ra_acme_eab_names_check(struct store *st, const char *org_code, const char *names, struct err *e)
 {
 	struct store_org org;
@@ -830,10 +802,14 @@ ra_acme_eab_list_free(struct store_acme_eab *v, size_t n)
 	free(v);
 }
 
-int
-ra_acme_eab_officer_set(struct store *st, const char *org_code, const char *kid, const char *status,
-			const char *names, const char *detail, const char *actor, int check_only,
-			struct err *e)
+/*
+ * The one way a binding's status or names change: org_code NULL (the command line) for any
+ * organization's binding, else only for that organization's (ra_acme_eab_officer_set).
+ */
+static int
+acme_eab_change(struct store *st, const char *org_code, const char *kid, const char *status,
+		const char *names, const char *detail, const char *actor, int check_only,
+		struct err *e)
 {
 	struct store_acme_eab b;
 	struct store_org org;
@@ -848,11 +824,14 @@ ra_acme_eab_officer_set(struct store *st, const char *org_code, const char *kid,
 		err_set(e, ERR_REFUSED, "acme: a binding is active, suspended or revoked");
 		goto out;
 	}
+	if (names != NULL && org_code == NULL)
+		fatalx("acme: names change without an organization");
 	if (kid == NULL || strlen(kid) >= STORE_ACME_KID_MAX) {
-		err_set(e, ERR_NOTFOUND, "acme: no binding with this key id in %s", org_code);
+		err_set(e, ERR_NOTFOUND, "acme: no binding with this key id%s%s",
+			org_code != NULL ? " in " : "", org_code != NULL ? org_code : "");
 		goto out;
 	}
-	if (store_org_get(st, org_code, &org, e) == -1)
+	if (org_code != NULL && store_org_get(st, org_code, &org, e) == -1)
 		goto out;
 	if (names != NULL && acme_eab_names(&org, names, &canon, e) == -1)
 		goto out;
@@ -862,9 +841,10 @@ ra_acme_eab_officer_set(struct store *st, const char *org_code, const char *kid,
 		intx = 1;
 	}
 	/* another organization's binding does not exist for this officer */
-	if (store_acme_eab_get(st, kid, &b, e) == -1 || b.org_id != org.id) {
+	if (store_acme_eab_get(st, kid, &b, e) == -1 || (org_code != NULL && b.org_id != org.id)) {
 		err_clear(e);
-		err_set(e, ERR_NOTFOUND, "acme: no binding with this key id in %s", org_code);
+		err_set(e, ERR_NOTFOUND, "acme: no binding with this key id%s%s",
+			org_code != NULL ? " in " : "", org_code != NULL ? org_code : "");
 		goto out;
 	}
 	if (strcmp(b.status, "revoked") == 0) {
@@ -881,12 +861,12 @@ ra_acme_eab_officer_set(struct store *st, const char *org_code, const char *kid,
 	}
 	if (status != NULL) {
 		snprintf(action, sizeof(action), "acme.eab.%s", status);
-		det =
-		    xasprintf("org=%s%s%s", org.code, detail != NULL && *detail != '\0' ? " " : "",
-			      detail != NULL ? detail : "");
+		det = xasprintf("org=%s%s%s", b.org_code,
+				detail != NULL && *detail != '\0' ? " " : "",
+				detail != NULL ? detail : "");
 	} else {
 		snprintf(action, sizeof(action), "acme.eab.names");
-		det = xasprintf("org=%s names=%s (were %s)%s%s", org.code, canon, b.names,
+		det = xasprintf("org=%s names=%s (were %s)%s%s", b.org_code, canon, b.names,
 				detail != NULL && *detail != '\0' ? " " : "",
 				detail != NULL ? detail : "");
 	}
@@ -905,4 +885,21 @@ out:
 	free(canon);
 	free(det);
 	return rc;
+}
+
+int
+ra_acme_eab_set_status(struct store *st, const char *kid, const char *status, const char *actor,
+		       struct err *e)
+{
+	return acme_eab_change(st, NULL, kid, status, NULL, NULL, actor, 0, e);
+}
+
+int
+ra_acme_eab_officer_set(struct store *st, const char *org_code, const char *kid, const char *status,
+			const char *names, const char *detail, const char *actor, int check_only,
+			struct err *e)
+{
+	if (org_code == NULL)
+		return err_set(e, ERR_REFUSED, "acme: an officer of an organization changes it");
+	return acme_eab_change(st, org_code, kid, status, names, detail, actor, check_only, e);
 }

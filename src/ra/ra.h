@@ -2332,7 +2332,10 @@ enum ra_acme_outcome ra_acme_contact_check(json_t *contact, char **canon, struct
 int ra_acme_eab_create(struct store *, const struct ra_acme_keys *, const char *org_code,
 		       const char *names, const char *actor, char kid[RA_ACME_KID_TEXT],
 		       char hmac[RA_ACME_EAB_KEY_TEXT], struct err *);
-/* Sets a binding's status ("active", "suspended", "revoked"); audited acme.eab.<status>. */
+/*
+ * Sets a binding's status ("active", "suspended", "revoked"); audited acme.eab.<status>.
+ * ERR_NOTFOUND for an unknown key id, ERR_CONFLICT when it is revoked or has that status.
+ */
 int ra_acme_eab_set_status(struct store *, const char *kid, const char *status, const char *actor,
 			   struct err *);
 /* 0 when names (as for ra_acme_eab_create) lie within org_code's domains; nothing written. */
