@@ -18,7 +18,7 @@ from conftest import stop_server
 from test_acme import ERR, acme_server, client
 from test_acme_order import NAME, Responder, csr_for, http01, wait_authz
 from test_console import csrf_of, enrol, login
-from test_console_bulk import commit, cp932, follow, upload
+from test_console_bulk import commit, cp932, follow, issue_line, rows, upload
 
 acme_client = pytest.importorskip("acme.client")
 from acme import messages  # noqa: E402
@@ -200,8 +200,8 @@ def test_console_acme_page(acme_console, tmp_path):
                  create_line("c.example.ac.jp", org="Other University")])
     r = upload(s, srv, bad, op="create", kind="acme")
     assert r.status_code == 200 and "<code>CP932</code>" in r.text, r.text
-    rows = acme_rows(r)
-    assert [x[1] for x in rows] == ["OK", "NG"], rows
+    got = acme_rows(r)
+    assert [x[1] for x in got] == ["OK", "NG"], got
     assert "/bulk/commit" not in r.text
     # process the good lines: one binding, its credentials shown once
     r = upload(s, srv, bad, op="create", kind="acme", mode="good_lines")
@@ -236,15 +236,25 @@ def test_console_acme_page(acme_console, tmp_path):
     r = commit(s, srv, upload(s, srv, f, op="suspend", kind="acme"))
     assert [x[1] for x in acme_rows(r)] == ["OK"], acme_rows(r)
     assert binding(inst, kid2)[0] == "suspended"
-    assert re.search(r"acme\.eab\.suspended\s.*reason=5 comment=サーバ廃止", inst.ok("audit", "list"))
+    assert re.search(r"acme\.eab\.suspended\s.*reason=5 comment=サーバ廃止",
+                     inst.ok("audit", "list"))
     with pytest.raises(messages.Error) as ei:
         cl2.new_order(csr_for("a.example.ac.jp"))
     assert ei.value.typ == ERR + "unauthorized"
 
-    # revoke: the certificate the ACME order got; a serial of no certificate: NG
-    f = cp932([revoke_line(NAME, serial), revoke_line(NAME, "0A0B0C0D")])
+    # revoke: the certificate the ACME order got; a serial of no certificate and one of a
+    # server certificate the officer issued without ACME: NG
+    r = commit(s, srv, upload(s, srv, cp932([issue_line("plain.example.ac.jp")])))
+    plain_serial = rows(r)[0][2]
+    assert rows(r)[0][1] == "OK" and plain_serial, rows(r)
+    f = cp932([revoke_line(NAME, serial), revoke_line(NAME, "0A0B0C0D"),
+               revoke_line("plain.example.ac.jp", plain_serial)])
     r = commit(s, srv, upload(s, srv, f, op="revoke", kind="acme", mode="good_lines"))
-    assert [x[1] for x in acme_rows(r)] == ["OK", "NG"], acme_rows(r)
+    got = acme_rows(r)
+    assert [x[1] for x in got] == ["OK", "NG", "NG"], got
+    assert "not issued through ACME" in got[2][6], got
+    st = inst.sql(f"SELECT status FROM certificates WHERE serial = '{plain_serial}'")[0][0]
+    assert str(st) == "0", st  # still valid
     st = inst.sql(f"SELECT status FROM certificates WHERE serial = '{serial}'")[0][0]
     assert str(st) == "1", st  # revoked
     assert "cert.revoke" in inst.ok("audit", "list")
