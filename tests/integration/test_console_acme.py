@@ -203,6 +203,12 @@ def test_console_acme_page(acme_console, tmp_path):
     got = acme_rows(r)
     assert [x[1] for x in got] == ["OK", "NG"], got
     assert "/bulk/commit" not in r.text
+    # the native dialect (UTF-8, a header naming the columns): the dry run reads it
+    native = ("subject_dn\tprofile\tadmin_email\tfqdn\tserver_software\tdns_names\n"
+              f"{dn('n.example.ac.jp')}\t11\tadmin@example.ac.jp\tn.example.ac.jp\tcertbot2.1\t"
+              "dNSName=n2.example.ac.jp\n").encode()
+    r = upload(s, srv, native, op="create", kind="acme", dialect="native")
+    assert [x[1] for x in acme_rows(r)] == ["OK"] and "/bulk/commit" in r.text, r.text
     # process the good lines: one binding, its credentials shown once
     r = upload(s, srv, bad, op="create", kind="acme", mode="good_lines")
     r = commit(s, srv, r)
