@@ -107,7 +107,7 @@ def test_console_acme_page(acme_console, tmp_path):
     plain = enrol(srv, inst, tmp_path, "Hanako Server", "hanako@example.ac.jp", "--org", "UNIV",
                   "--perm", "server")
     off = enrol(srv, inst, tmp_path, "Taro Acme", "taro@example.ac.jp", "--org", "UNIV",
-                "--perm", "acme,server")
+                "--perm", "acme")
     oid = inst.sql("SELECT id FROM officers WHERE email = 'taro@example.ac.jp'")[0][0]
 
     # without the acme permission: the console's refusal, no menu entry, nothing made
@@ -122,6 +122,7 @@ def test_console_acme_page(acme_console, tmp_path):
 
     s, menu = login(srv, off)
     assert 'href="/eab"' in menu.text and 'href="/bulk?kind=acme"' in menu.text
+    assert s.get(srv.console + "/bulk?kind=server").status_code == 403
     page = s.get(srv.console + "/eab")
     assert page.status_code == 200 and 'action="/eab/create"' in page.text
     form = {k: html.unescape(v) for k, v in
@@ -249,8 +250,10 @@ def test_console_acme_page(acme_console, tmp_path):
     assert ei.value.typ == ERR + "unauthorized"
 
     # revoke: the certificate the ACME order got; a serial of no certificate and one of a
-    # server certificate the officer issued without ACME: NG
-    r = commit(s, srv, upload(s, srv, cp932([issue_line("plain.example.ac.jp")])))
+    # server certificate issued without ACME: NG.  The acme permission alone revokes what ACME
+    # issued
+    # (the server officer issues it: the ACME officer has no server permission)
+    r = commit(s0, srv, upload(s0, srv, cp932([issue_line("plain.example.ac.jp")])))
     plain_serial = rows(r)[0][2]
     assert rows(r)[0][1] == "OK" and plain_serial, rows(r)
     f = cp932([revoke_line(NAME, serial), revoke_line(NAME, "0A0B0C0D"),
