@@ -9,6 +9,8 @@
  * worker thread runs ra_bulk_commit) and answers 303 to GET /bulk/job?id=, a page that
  * refreshes itself with the lines done until the result is there; POST /bulk/result.tsv
  * answers the result as a TSV file from a sealed form (GET never acts).  No JavaScript.
+ * kind=acme (the acme permission, acme.enabled): ACME enrolment files; the key id and HMAC key
+ * of each binding made are on the first view of the job's result only.
  */
 #include <stdio.h>
 #include <stdlib.h>

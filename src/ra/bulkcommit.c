@@ -6,7 +6,10 @@
  * its O the organization's registered name and its CN the certificate's (the FQDN; a renewal
  * or revocation: the old certificate's CN).  Client files: revocation only — issuing and
  * renewing a client certificate needs a key the RA makes (PKCS#12) or the browser, which no
- * bulk line carries; such lines are refused with that reason.
+ * bulk line carries; such lines are refused with that reason.  ACME files (the acme
+ * permission) make, rename or suspend External Account Bindings of the organization or revoke
+ * the certificates its ACME orders got (bulk_acme_line; docs/bulk-tsv.md "ACME files"); the
+ * HMAC key of each binding made goes to q->eabs, to be shown once.
  */
 #include <inttypes.h>
 #include <pthread.h>
