@@ -841,6 +841,16 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 	for (i = 0; i < n; i++)
 		if (v[i].state == RA_BULK_BAD)
 			c->bad++;
+	/* the credentials of one file are shown on one page: at most RA_BULK_EABS_MAX */
+	for (i = 0, k = 0; q->kind == RA_BULK_ACME && q->op == RA_BULK_CREATE && i < n; i++) {
+		if (recof[i] == NULL || ++k <= RA_BULK_EABS_MAX)
+			continue;
+		v[i].state = RA_BULK_REFUSED;
+		v[i].err = ERR_REFUSED;
+		snprintf(v[i].msg, sizeof(v[i].msg),
+			 "acme: at most %d bindings are made by one file; send the rest in another",
+			 RA_BULK_EABS_MAX);
+	}
 	/*
 	 * Passes: 0 checks every line (always in the dry run and all-or-nothing), 1 does them
 	 * (unless check_only, or all-or-nothing with a refused line).

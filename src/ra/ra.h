@@ -2367,6 +2367,7 @@ struct ra_bulk_eab {
 	char hmac[RA_ACME_EAB_KEY_TEXT];
 	char names[256]; /* cut when longer */
 };
+#define RA_BULK_EABS_MAX 1000 /* create lines of one ACME file (the rest refused) */
 struct ra_bulk_eabs {
 	size_t n, cap;
 	struct ra_bulk_eab *v;
