@@ -514,8 +514,27 @@ bulk_acme_line(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 				goto out;
 			}
 			ra_cert_clear(&c);
-		} else if (ra_ocert_revoke(ca, st, &ao, r->serial, r->reason, r->comment, e) == -1)
-			goto out;
+		} else {
+			/* the audit chain names the account and the binding, as revokeCert's */
+			struct store_acme_account a;
+			struct store_acme_eab b;
+
+			memset(&a, 0, sizeof(a));
+			memset(&b, 0, sizeof(b));
+			if (store_acme_account_get(st, acct, &a, e) == -1 ||
+			    (a.eab_id != 0 && store_acme_eab_get_id(st, a.eab_id, &b, e) == -1)) {
+				store_acme_account_clear(&a);
+				goto out;
+			}
+			detail =
+			    xasprintf("account=%" PRId64 " eab=%s reason=%s by=officer", acct,
+				      b.kid[0] != '\0' ? b.kid : "-", ca_reason_name(r->reason));
+			store_acme_account_clear(&a);
+			store_acme_eab_clear(&b);
+			if (ra_ocert_revoke_audited(ca, st, &ao, r->serial, r->reason, r->comment,
+						    "acme.cert.revoke", detail, e) == -1)
+				goto out;
+		}
 		snprintf(o->serial, sizeof(o->serial), "%s", r->serial);
 		break;
 	default:

@@ -1595,6 +1595,10 @@ int ra_ocert_confirm(struct ca *, struct store *, const char *token, enum ra_oce
  */
 int ra_ocert_revoke(struct ca *, struct store *, const struct ra_officer *, const char *serial,
 		    int reason, const char *comment, struct err *);
+/* The same with one more audit entry (action, detail) in its transaction (NULL: none). */
+int ra_ocert_revoke_audited(struct ca *, struct store *, const struct ra_officer *,
+			    const char *serial, int reason, const char *comment, const char *action,
+			    const char *detail, struct err *);
 /*
  * Bulk revocation of a search result (issue 13 part 4).  The set: the officer's
  * organization's certificates of kind k (the officer must have its permission) that pass f
