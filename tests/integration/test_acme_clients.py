@@ -299,3 +299,123 @@ def test_acme_certbot_renew_revoke(ca, tmp_path):
         assert [str(r[0]) for r in rows] == ["1"], rows  # keyCompromise, the renewed one only
     finally:
         stop_server(srv)
+
+
+def run_sh(env, out):
+    """scripts/run.sh (`make run` after the build) in the background; its output to out."""
+    from conftest import ROOT
+    with open(out, "wb") as f:
+        return subprocess.Popen([os.path.join(ROOT, "scripts", "run.sh")], cwd=ROOT, env=env,
+                                stdout=f, stderr=subprocess.STDOUT)
+
+
+def wait_healthy(proc, http, out, timeout=60):
+    import time
+    end = time.time() + timeout
+    while time.time() < end:
+        assert proc.poll() is None, open(out).read()
+        try:
+            with urllib.request.urlopen(http + "/healthz", timeout=2) as r:
+                if r.status == 200 and ("supervisor pid %d" % proc.pid) in open(out).read():
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("make run did not become healthy: " + open(out).read())
+
+
+def stop(proc):
+    import signal
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def printed(text, label):
+    """The command printed after `label:`, its continuation lines joined, as argv (the leading
+    VAR=value words as an environment)."""
+    import shlex
+    lines = text.splitlines()
+    i = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith(label + ":"))
+    cmd = lines[i].split(":", 1)[1]
+    while cmd.rstrip().endswith("\\"):
+        i += 1
+        cmd = cmd.rstrip()[:-1] + " " + lines[i]
+    words = shlex.split(cmd)
+    env = {}
+    while "=" in words[0]:
+        k, v = words.pop(0).split("=", 1)
+        env[k] = v
+    return words, env
+
+
+def test_make_run_acme(tmp_path):
+    """`make run` (scripts/run.sh) turns ACME on in the demo it makes, prints the directory URL
+    (which answers) and the certbot and lego commands, each with a binding of its own from
+    `shomei acme eab create`; with the name given 127.0.0.1 (here test.acme_resolve instead of
+    /etc/hosts), both printed commands get a certificate as printed (certbot's directories moved
+    to the test's)."""
+    import json
+    import ssl
+    lego = need("lego")
+    certbot = need("certbot")
+    data = tmp_path / "var"
+    root = str(data / "certs" / "root.pem")
+    hp, sp, cp, ap = (free_port() for _ in range(4))
+    env = client_env(SHOMEI_DATA=str(data), SHOMEI_HTTP_PORT=str(hp), SHOMEI_HTTPS_PORT=str(sp),
+                     SHOMEI_CONSOLE_PORT=str(cp), SHOMEI_ACME_HTTP01_PORT=str(ap))
+    out = str(tmp_path / "run.out")
+    proc = run_sh(env, out)
+    try:
+        wait_healthy(proc, "http://127.0.0.1:%d" % hp, out)
+        text = open(out).read()
+        url = "https://localhost:%d/acme/directory" % sp
+        assert ("ACME:          " + url) in text, text
+        ctx = ssl.create_default_context(cafile=root)
+        with urllib.request.urlopen(url, context=ctx, timeout=10) as r:
+            d = json.load(r)
+        assert d["newAccount"] == "https://localhost:%d/acme/new-account" % sp, d
+        assert d["meta"]["externalAccountRequired"] is True, d
+        eab = (data / "demo-eab.txt").read_text().split()
+        assert len(eab) == 4 and eab[0] != eab[2], eab
+        for k, h in (eab[:2], eab[2:]):
+            assert ("key id %s, HMAC key %s" % (k, h)) in text, text
+    finally:
+        stop(proc)
+    assert proc.returncode == 0, open(out).read()
+
+    # the validator reaches www.demo.example at 127.0.0.1 (a test's stand-in for /etc/hosts)
+    with open(data / "shomei.conf", "a") as f:
+        f.write("\ntest.instance = yes\ntest.acme_resolve = 127.0.0.1\n")
+    proc = run_sh(env, out)
+    try:
+        wait_healthy(proc, "http://127.0.0.1:%d" % hp, out)
+        text = open(out).read()
+        assert text.count("ACME:") == 1 and ("key id %s," % eab[0]) in text, text
+        args, lenv = printed(text, "lego")
+        assert args[0] == "lego" and lenv == {"LEGO_CA_CERTIFICATES": root}, (args, lenv)
+        assert eab[2] in args and eab[3] in args and "127.0.0.1:%d" % ap in args, args
+        run([lego] + args[1:], client_env(**lenv), cwd=str(tmp_path))
+        certs = tmp_path / "lego" / "certificates"
+        v = subprocess.run(["openssl", "verify", "-CAfile", root, "-untrusted",
+                            str(certs / "www.demo.example.issuer.crt"),
+                            str(certs / "www.demo.example.crt")], capture_output=True)
+        assert v.returncode == 0, v
+
+        args, cenv = printed(text, "certbot")
+        assert args[:2] == ["certbot", "certonly"] and cenv == {"REQUESTS_CA_BUNDLE": root}
+        assert eab[0] in args and eab[1] in args, args
+        cb = tmp_path / "cb"
+        run([certbot] + args[1:] + ["--config-dir", str(cb / "config"), "--work-dir",
+                                    str(cb / "work"), "--logs-dir", str(cb / "logs"),
+                                    "--non-interactive"], client_env(**cenv))
+        live = cb / "config" / "live" / "www.demo.example"
+        v = subprocess.run(["openssl", "verify", "-CAfile", root, "-untrusted",
+                            str(live / "chain.pem"), str(live / "cert.pem")], capture_output=True)
+        assert v.returncode == 0, v
+    finally:
+        stop(proc)
