@@ -1184,10 +1184,13 @@ main(int argc, char **argv)
 					"HTTPS_PROXY", "all_proxy",   "ALL_PROXY"};
 	size_t i;
 
-	while ((c = getopt(argc, argv, "n:w:L:S:b:kx")) != -1) {
+	while ((c = getopt(argc, argv, "n:P:w:L:S:b:kx")) != -1) {
 		switch (c) {
 		case 'n':
 			n = strtol(optarg, NULL, 10);
+			break;
+		case 'P':
+			np = strtol(optarg, NULL, 10);
 			break;
 		case 'w':
 			nworkers = (int)strtol(optarg, NULL, 10);
