@@ -1242,8 +1242,13 @@ main(int argc, char **argv)
 		ppid = pebble_start(scratch, rport, &tp, &dpid);
 		rp = load_run(&tp, ppid, np, nworkers);
 		result_print("pebble", &rp, np);
-		printf("  ratio shomei/pebble: %.2f x the rate, %.2f x the CPU per issuance\n",
-		       rs.rate / rp.rate, rs.cpu / (rp.cpu > 0 ? rp.cpu : 1e-9));
+		if (rp.ok)
+			printf(
+			    "  ratio shomei/pebble: %.2f x the rate, %.2f x the CPU per issuance\n",
+			    rs.rate / rp.rate,
+			    (rs.cpu / (double)n) / (rp.cpu > 0 ? rp.cpu / (double)np : 1e-9));
+		else
+			printf("  pebble stopped answering (see above): no ratio from this run\n");
 	}
 	resp_stop();
 	if (nlego > 0 && run("command -v lego >/dev/null") == 0) {
