@@ -1179,7 +1179,8 @@ main(int argc, char **argv)
 	struct result rs, rp;
 	pid_t spid, ppid = -1, dpid = -1;
 	double ls = 0, lp = 0;
-	char tmpl[] = "/tmp/shomei-bench-acme.XXXXXX", *eab;
+	static char tmpl[] = "/tmp/shomei-bench-acme.XXXXXX"; /* (atexit reads it) */
+	char *eab;
 	static const char *proxies[] = {"http_proxy",  "https_proxy", "HTTP_PROXY",
 					"HTTPS_PROXY", "all_proxy",   "ALL_PROXY"};
 	size_t i;
