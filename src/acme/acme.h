@@ -59,6 +59,8 @@ enum acme_prob {
 	ACME_PROB_INCORRECT_RESPONSE,
 	ACME_PROB_ALREADY_REVOKED,
 	ACME_PROB_BAD_REVOCATION_REASON,
+	ACME_PROB_INVALID_PROFILE,  /* draft-ietf-acme-profiles */
+	ACME_PROB_ALREADY_REPLACED, /* RFC 9773 5 */
 	ACME_PROB__MAX
 };
 /* "urn:ietf:params:acme:error:" and the type's name ("badNonce", ...). */

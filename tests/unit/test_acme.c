@@ -1315,15 +1315,125 @@ test_slots(void **state)
 	assert_int_equal(acme_slots_take(&s, 1), ACME_SLOT_FULL);
 }
 
+/* RFC 9773 4.1 certIDs: the RFC's example, and every refusal of the strict parser. */
+static void
+test_certid(void **state)
+{
+	static const char *const bad[] = {
+	    "",								/* empty */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ",				/* no "." */
+	    ".AIdlQyE",							/* no keyIdentifier */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ.",				/* no serial */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE=",			/* padding */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ=.AIdlQyE",			/* padding */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdl+yE",			/* base64, not base64url */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdl.QyE",			/* two dots */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AAE",				/* 00 01: not minimal */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ.gA",				/* 80: negative */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AA",				/* zero */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyF",			/* non-zero unused bits */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ.A",				/* 1 mod 4 */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AQEBAQEBAQEBAQEBAQEBAQEBAQEB", /* 21 octets */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ .AIdlQyE",			/* a blank */
+	};
+	struct ra_acme_certid id;
+	char big[RA_ACME_CERTID_MAX + 2];
+	struct err e;
+
+	(void)state;
+	/* RFC 9773 4.1's example: keyIdentifier 69:88:5B:6B:..., serial 00:87:65:43:21 */
+	err_clear(&e);
+	OK(ra_acme_certid_parse("aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE", 35, &id, &e));
+	assert_int_equal(id.akilen, 20);
+	assert_int_equal(id.aki[0], 0x69);
+	assert_int_equal(id.aki[19], 0xd4);
+	assert_string_equal(id.serial, "87654321");
+	assert_string_equal(id.text, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
+	OK(ra_acme_certid_parse("AQ.fw", 5, &id, &e));
+	assert_string_equal(id.serial, "7F");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err_clear(&e);
+		if (ra_acme_certid_parse(bad[i], strlen(bad[i]), &id, &e) != -1)
+			fail_msg("certID \"%s\" was taken", bad[i]);
+		assert_int_equal(e.code, ERR_REFUSED);
+		assert_non_null(strstr(e.msg, "certID: "));
+	}
+	/* a NUL inside, and too long */
+	err_clear(&e);
+	assert_int_equal(ra_acme_certid_parse("AQ.f\0w", 6, &id, &e), -1);
+	memset(big, 'A', sizeof(big));
+	big[10] = '.';
+	err_clear(&e);
+	assert_int_equal(ra_acme_certid_parse(big, sizeof(big), &id, &e), -1);
+	/* a certificate's own certID parses back to its serial */
+	{
+		X509 *x = X509_new();
+		ASN1_OCTET_STRING *ki = ASN1_OCTET_STRING_new();
+		AUTHORITY_KEYID *ak = AUTHORITY_KEYID_new();
+		unsigned char kid[20];
+		char text[RA_ACME_CERTID_MAX + 1], hex[64];
+
+		memset(kid, 0xab, sizeof(kid));
+		ASN1_OCTET_STRING_set(ki, kid, sizeof(kid));
+		ak->keyid = ki;
+		X509_add1_ext_i2d(x, NID_authority_key_identifier, ak, 0, 0);
+		ASN1_INTEGER_set_uint64(X509_get_serialNumber(x), 0xfedcba9876543210ull);
+		OK(ra_acme_certid_of(x, text, sizeof(text)));
+		err_clear(&e);
+		OK(ra_acme_certid_parse(text, strlen(text), &id, &e));
+		OK(x509_serial_hex(X509_get0_serialNumber(x), hex, sizeof(hex)));
+		assert_string_equal(id.serial, hex);
+		assert_string_equal(id.serial, "FEDCBA9876543210");
+		assert_int_equal(id.akilen, 20);
+		assert_memory_equal(id.aki, kid, 20);
+		AUTHORITY_KEYID_free(ak);
+		X509_free(x);
+	}
+}
+
+/* The suggested window: from a third of the validity left to a sixth; revoked: in the past. */
+static void
+test_renewal_window(void **state)
+{
+	time_t nb = 1700000000, s = 0, e = 0;
+
+	(void)state;
+	/* 90 days (inclusive count): days 60 to 75 */
+	ra_acme_renewal_window(nb, nb + 90 * 86400 - 1, 0, nb, &s, &e);
+	assert_int_equal(s, nb + 60 * 86400 - 1);
+	assert_int_equal(e, nb + 75 * 86400 - 1);
+	/* 7 days */
+	ra_acme_renewal_window(nb, nb + 7 * 86400 - 1, 0, nb, &s, &e);
+	assert_true(s > nb + 4 * 86400 && s < nb + 5 * 86400);
+	assert_true(e > s && e < nb + 6 * 86400);
+	/* within the validity, start before end, for any length */
+	for (long v = 1; v < 400L * 86400; v = v * 3 + 7) {
+		ra_acme_renewal_window(nb, nb + v - 1, 0, nb, &s, &e);
+		assert_true(s < e);
+		assert_true(s >= nb - 5 && e <= nb + v);
+	}
+	/* revoked: the window ended before now, whatever the validity */
+	ra_acme_renewal_window(nb, nb + 90 * 86400 - 1, 1, nb + 86400, &s, &e);
+	assert_true(s < e);
+	assert_true(e < nb + 86400);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest pure[] = {
-	    cmocka_unit_test(test_thumbprint_rfc7638), cmocka_unit_test(test_algs),
-	    cmocka_unit_test(test_post_as_get),	       cmocka_unit_test(test_parse_refusals),
-	    cmocka_unit_test(test_jwk_refusals),       cmocka_unit_test(test_hmac),
-	    cmocka_unit_test(test_csr_match),	       cmocka_unit_test(test_addr_rule),
-	    cmocka_unit_test(test_revoke_reasons),     cmocka_unit_test(test_slots),
+	    cmocka_unit_test(test_thumbprint_rfc7638),
+	    cmocka_unit_test(test_algs),
+	    cmocka_unit_test(test_post_as_get),
+	    cmocka_unit_test(test_parse_refusals),
+	    cmocka_unit_test(test_jwk_refusals),
+	    cmocka_unit_test(test_hmac),
+	    cmocka_unit_test(test_csr_match),
+	    cmocka_unit_test(test_addr_rule),
+	    cmocka_unit_test(test_revoke_reasons),
+	    cmocka_unit_test(test_slots),
+	    cmocka_unit_test(test_certid),
+	    cmocka_unit_test(test_renewal_window),
 	};
 	const struct CMUnitTest stored[] = {
 	    cmocka_unit_test(test_nonce),      cmocka_unit_test(test_eab_accounts),
