@@ -335,13 +335,20 @@ order_replaces(struct store *st, const struct ca *ca, const struct ra_acme_accou
 			"here");
 		goto out;
 	}
-	have = json_loads(o.identifiers, 0, NULL);
+	if ((have = json_loads(o.identifiers, 0, NULL)) == NULL || !json_is_array(have)) {
+		err_set(e, ERR_INTERNAL, "acme: order %" PRId64 ": stored identifiers do not load",
+			o.id);
+		r = RA_ACME_ERROR;
+		goto out;
+	}
 	for (i = 0; i < n; i++)
-		json_array_foreach(have, k, v) common +=
-		    strcmp(json_string_value(json_object_get(v, "value")) != NULL
-			       ? json_string_value(json_object_get(v, "value"))
-			       : "",
-			   ids[i].value) == 0;
+		json_array_foreach(have, k, v)
+		{
+			const char *name = json_string_value(json_object_get(v, "value"));
+
+			if (name != NULL && strcmp(name, ids[i].value) == 0)
+				common++;
+		}
 	if (common == 0) {
 		err_set(e, ERR_REFUSED,
 			"acme: RFC 9773 5: the order shares no identifier with the certificate %s "

@@ -1418,6 +1418,103 @@ test_renewal_window(void **state)
 	assert_true(e < nb + 86400);
 }
 
+/*
+ * The orders list (keyset pages, invalid and expired orders left out, another account's never)
+ * and the store's rule that one certificate is replaced by one order being finalized or
+ * finalized: the second of two racing moves to processing fails (acme_orders_replaced).
+ */
+static void
+test_orders_list_replaced(void **state)
+{
+	struct ra_acme_account a, b;
+	struct ra_acme_ident id;
+	struct ra_acme_order o;
+	struct ra_acme_order_opts opt;
+	struct store_acme_order so;
+	int64_t made[5], *ids = NULL, next = 0, other = 0;
+	size_t n = 0;
+	struct err e;
+
+	(void)state;
+	err_clear(&e);
+	order_account(NULL, &a);
+	order_account(NULL, &b);
+	memset(&opt, 0, sizeof(opt));
+	for (int i = 0; i < 5; i++) {
+		memset(&id, 0, sizeof(id));
+		snprintf(id.type, sizeof(id.type), "dns");
+		snprintf(id.value, sizeof(id.value), "www.example.co.jp");
+		opt.profile = i % 2 ? "shortlived" : NULL;
+		assert_int_equal(
+		    ra_acme_order_new_ex(fx.st, i == 4 ? &b : &a, &id, 1, &opt, "unit", &o, &e),
+		    RA_ACME_CREATED);
+		assert_string_equal(o.o.profile, i % 2 ? "shortlived" : "server");
+		made[i] = o.o.id;
+		ra_acme_order_clear(&o);
+	}
+	/* a profile ACME does not issue */
+	opt.profile = "client";
+	assert_int_equal(ra_acme_order_new_ex(fx.st, &a, &id, 1, &opt, "unit", &o, &e),
+			 RA_ACME_BAD_PROFILE);
+	err_clear(&e);
+	/* pages of 2 of account a's 4: 2, 2 (and one more row: a next page), then none */
+	assert_int_equal(ra_acme_orders_list(fx.st, a.id, 0, 2, &ids, &n, &next, &e), RA_ACME_OK);
+	assert_int_equal(n, 2);
+	assert_true(ids[0] == made[0] && ids[1] == made[1] && next == made[1]);
+	free(ids);
+	assert_int_equal(ra_acme_orders_list(fx.st, a.id, next, 2, &ids, &n, &next, &e),
+			 RA_ACME_OK);
+	assert_int_equal(n, 2);
+	assert_true(ids[0] == made[2] && ids[1] == made[3] && next == 0);
+	free(ids);
+	/* invalid and expired pending ones are left out */
+	OK(store_acme_order_move(fx.st, made[1], "pending", "invalid", NULL, util_now(), 0, &e));
+	set_row("UPDATE acme_orders SET status = $1, expires = $2 WHERE id = $3", "pending",
+		util_now() - 1, made[2]);
+	assert_int_equal(ra_acme_orders_list(fx.st, a.id, 0, 10, &ids, &n, &next, &e), RA_ACME_OK);
+	assert_int_equal(n, 2);
+	assert_true(ids[0] == made[0] && ids[1] == made[3] && next == 0);
+	free(ids);
+
+	/* two orders replacing one serial: inserted both; only one at a time past ready */
+	memset(&so, 0, sizeof(so));
+	for (int i = 0; i < 2; i++) {
+		so.id = 0;
+		so.account_id = a.id;
+		so.identifiers = "[]";
+		so.expires = util_now() + 3600;
+		so.created = util_now();
+		so.profile = "server";
+		so.replaces = "0A0B";
+		so.replaces_certid = "AQ.Cgs";
+		OK(store_acme_order_add(fx.st, &so, &e));
+		made[i] = so.id;
+		OK(store_acme_order_move(fx.st, so.id, "pending", "ready", NULL, util_now(), 0,
+					 &e));
+	}
+	OK(store_acme_order_replacing(fx.st, "0A0B", 0, &other, &e));
+	assert_int_equal(other, 0);
+	OK(store_acme_order_move(fx.st, made[0], "ready", "processing", NULL, util_now(), 0, &e));
+	assert_int_equal(
+	    store_acme_order_move(fx.st, made[1], "ready", "processing", NULL, util_now(), 0, &e),
+	    -1);
+	assert_int_equal(e.code, ERR_CONFLICT);
+	err_clear(&e);
+	OK(store_acme_order_replacing(fx.st, "0A0B", made[1], &other, &e));
+	assert_int_equal(other, made[0]);
+	OK(store_acme_order_replacing(fx.st, "0A0B", made[0], &other, &e));
+	assert_int_equal(other, 0);
+	/* back to ready (the issuance failed): the other may go */
+	OK(store_acme_order_move(fx.st, made[0], "processing", "ready", NULL, util_now(), 0, &e));
+	OK(store_acme_order_move(fx.st, made[1], "ready", "processing", NULL, util_now(), 0, &e));
+	OK(store_acme_order_get(fx.st, made[1], &so, &e));
+	assert_string_equal(so.replaces, "0A0B");
+	assert_string_equal(so.replaces_certid, "AQ.Cgs");
+	store_acme_order_clear(&so);
+	ra_acme_account_clear(&a);
+	ra_acme_account_clear(&b);
+}
+
 int
 main(void)
 {
@@ -1436,9 +1533,13 @@ main(void)
 	    cmocka_unit_test(test_renewal_window),
 	};
 	const struct CMUnitTest stored[] = {
-	    cmocka_unit_test(test_nonce),      cmocka_unit_test(test_eab_accounts),
-	    cmocka_unit_test(test_faults),     cmocka_unit_test(test_eab_race),
-	    cmocka_unit_test(test_order_life), cmocka_unit_test(test_sweep),
+	    cmocka_unit_test(test_nonce),
+	    cmocka_unit_test(test_eab_accounts),
+	    cmocka_unit_test(test_faults),
+	    cmocka_unit_test(test_eab_race),
+	    cmocka_unit_test(test_order_life),
+	    cmocka_unit_test(test_sweep),
+	    cmocka_unit_test(test_orders_list_replaced),
 	};
 	int failed = cmocka_run_group_tests_name("jws", pure, NULL, NULL);
 
