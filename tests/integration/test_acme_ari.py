@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from conftest import start_server, stop_server
-from test_acme import ERR, acme_server, b64u, nonce, post, problem, session
+from test_acme import ERR, acme_server, b64u, client, nonce, post, problem, session
 from test_acme_order import NAME, Responder, account, conf, csr_for, http01, wait_authz
 
 acme_client = pytest.importorskip("acme.client")
@@ -247,3 +247,51 @@ def test_acme_profiles_configured(ca_sqlite):
     with pytest.raises(AssertionError) as ei:
         stop(start_server(ca_sqlite, "acme.profiles = server client\n"))
     assert "acme.profiles: \"client\" is not a profile ACME issues" in str(ei.value)
+
+
+def test_acme_renewal_after_ca_switch(ca_sqlite, tmp_path):
+    """After `shomei ca rollover` and a SIGHUP, a certificate of the previous issuing CA still
+    has renewal information and may be replaced (the renewal comes from the new CA); a
+    certificate issued outside ACME has renewal information but is no account's to replace."""
+    import signal
+    from conftest import make_csr
+    from test_rollover import wait_log
+    inst = ca_sqlite
+    resp = Responder()
+    srv = acme_server(inst, conf(resp.port))
+    try:
+        s = session(srv)
+        ri = srv.https + "/acme/renewal-info/"
+        cl, key, regr, _ = account(inst, srv, "--names", NAME)
+        csr = csr_for(NAME)
+        old, _ = finish(cl, key, resp, new_order(s, srv, cl, key, regr, [NAME]), csr)
+        pem, _ = make_csr(tmp_path, subj="/CN=" + NAME, san="DNS:" + NAME)
+        out = str(tmp_path / "cli.pem")
+        inst.ok("issue", "--profile", "server", "--csr", pem, "--out", out)
+        cli = open(out).read()
+
+        inst.ok("ca", "rollover", "--root-key", inst.root_key)
+        s.close()  # (the retired web process ends once its connections are gone)
+        cl.net.session.close()
+        srv.proc.send_signal(signal.SIGHUP)
+        wait_log(srv, "SIGHUP: configuration reloaded")
+        wait_log(srv, "previous web (pid")
+        # new connections: the retired web process finished those it had, with the old CA
+        s = session(srv)
+        cl, net = client(srv, key, jose.ES256)
+        net.account = regr
+
+        for pem_ in (old, cli):
+            g = s.get(ri + cert_id(pem_))
+            assert g.status_code == 200 and "suggestedWindow" in g.json(), g.text
+        problem(new_order(s, srv, cl, key, regr, [NAME], replaces=cert_id(cli)), 403,
+                "unauthorized")
+        r = new_order(s, srv, cl, key, regr, [NAME], replaces=cert_id(old))
+        new, inter = finish(cl, key, resp, r, csr_for(NAME))
+        assert "shomei-g2" in cx509.load_pem_x509_certificate(new.encode()).issuer.rfc4514_string()
+        assert s.get(ri + cert_id(new)).status_code == 200
+        problem(new_order(s, srv, cl, key, regr, [NAME], replaces=cert_id(old)), 409,
+                "alreadyReplaced")
+    finally:
+        stop(srv)
+        resp.close()
