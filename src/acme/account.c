@@ -119,6 +119,65 @@ acme_new_account(struct acme_ctx *c)
 	return rc;
 }
 
+/*
+ * POST-as-GET /acme/acct/{id}/orders[/<cursor>] (RFC 8555 7.1.2.1): {"orders": [URLs]}, a page of
+ * acme.orders_page ids above the cursor (keyset), Link rel="next" to the next page.
+ */
+static int
+acme_orders_list(struct acme_ctx *c, const char *rest)
+{
+	char url[ACME_URL_MAX], path[96], next[ACME_URL_MAX + 16];
+	int64_t *ids = NULL, after = 0, cursor = 0;
+	size_t n = 0;
+	long v;
+	json_t *arr;
+	struct err e;
+	int rc;
+
+	err_clear(&e);
+	if (*rest == '/') {
+		rest++;
+		if (*rest == '\0' || *rest == '0' || strlen(rest) > 18 ||
+		    strspn(rest, "0123456789") != strlen(rest) ||
+		    util_parse_long(rest, 1, 1L << 62, &v) == -1)
+			return acme_problem(c, 404, ACME_PROB_MALFORMED, "no such resource", NULL);
+		after = v;
+	} else if (*rest != '\0') {
+		return acme_problem(c, 404, ACME_PROB_MALFORMED, "no such resource", NULL);
+	}
+	if (c->payload != NULL)
+		return acme_problem(c, 400, ACME_PROB_MALFORMED,
+				    "RFC 8555 7.1.2.1: the orders list is read by POST-as-GET",
+				    NULL);
+	if (ra_acme_orders_list(c->st, c->acct.id, after, (size_t)acme.orders_page, &ids, &n,
+				&cursor, &e) != RA_ACME_OK)
+		return acme_internal(c, "orders list", &e);
+	arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), ACME_PREFIX "/order/%" PRId64, ids[i]);
+		acme_url(url, sizeof(url), path);
+		json_array_append_new(arr, json_string(url));
+	}
+	free(ids);
+	if (cursor == 0)
+		return acme_json(c, 200, json_pack("{s:o}", "orders", arr), NULL);
+	snprintf(path, sizeof(path), ACME_ACCT_PATH "%" PRId64 "/orders/%" PRId64, c->acct.id,
+		 cursor);
+	acme_url(url, sizeof(url), path);
+	snprintf(next, sizeof(next), "<%s>;rel=\"next\"", url);
+	{
+		const char *h[] = {"Link", next, NULL};
+		json_t *j = json_pack("{s:o}", "orders", arr);
+		char *s = j != NULL ? json_dumps(j, JSON_INDENT(2)) : NULL;
+
+		rc = s != NULL ? acme_send(c->r, 200, "application/json", s, h)
+			       : acme_internal(c, "reply", &e);
+		free(s);
+		json_decref(j);
+	}
+	return rc;
+}
+
 /* POST /acme/acct/{id}: POST-as-GET, contact update, deactivation (7.3.2, 7.3.6). */
 int
 acme_account(struct acme_ctx *c, const char *id)
@@ -126,7 +185,7 @@ acme_account(struct acme_ctx *c, const char *id)
 	struct ra_acme_account a;
 	enum ra_acme_outcome r;
 	json_t *contact = NULL;
-	const char *status = NULL;
+	const char *status = NULL, *tail;
 	char own[32];
 	struct err e;
 	int rc;
@@ -136,9 +195,14 @@ acme_account(struct acme_ctx *c, const char *id)
 	if (acme_post_begin(c, ACME_AUTH_KID) == -1)
 		return 0;
 	snprintf(own, sizeof(own), "%" PRId64, c->acct.id);
-	if (strcmp(own, id) != 0)
+	tail = id + strcspn(id, "/");
+	if ((size_t)(tail - id) != strlen(own) || strncmp(own, id, strlen(own)) != 0)
 		return acme_problem(c, 403, ACME_PROB_UNAUTHORIZED,
 				    "an account's key reaches only its own account", NULL);
+	if (strncmp(tail, "/orders", 7) == 0)
+		return acme_orders_list(c, tail + 7);
+	if (*tail != '\0')
+		return acme_problem(c, 404, ACME_PROB_MALFORMED, "no such resource", NULL);
 	if (c->payload == NULL)
 		return acme_acct_reply(c, 200, &c->acct);
 	if (sjson_array(c->payload, "contact", 0, &contact, "acme: account", &e) == -1 ||

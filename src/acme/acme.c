@@ -29,6 +29,8 @@ const char *const acme_conf_keys[] = {
     "acme.allow_private_addresses",
     "acme.dns_resolver",
     "acme.tlsalpn01_port",
+    "acme.profiles",
+    "acme.orders_page",
     "test.acme_resolve",
     NULL,
 };
@@ -55,6 +57,8 @@ static const char *const acme_prob_names[ACME_PROB__MAX] = {
     "badRevocationReason",
     "caa",
     "tls",
+    "invalidProfile",
+    "alreadyReplaced",
 };
 
 const char *
@@ -148,6 +152,41 @@ acme_conf_validation(const struct conf *c, struct err *e)
 	return 0;
 }
 
+/* acme.profiles: comma- or blank-separated names ra_acme_profile_ok takes, none twice. */
+static int
+acme_conf_profiles(const struct conf *c, struct err *e)
+{
+	const char *v = conf_get(c, "acme.profiles", "server shortlived");
+	char item[RA_ACME_PROFILE_MAX];
+	size_t n;
+
+	acme.nprofiles = 0;
+	while (*v != '\0') {
+		v += strspn(v, ", \t");
+		if ((n = strcspn(v, ", \t")) == 0)
+			break;
+		if (n >= sizeof(item))
+			return err_set(e, ERR_REFUSED, "acme.profiles: a name is too long");
+		memcpy(item, v, n);
+		item[n] = '\0';
+		if (!ra_acme_profile_ok(item))
+			return err_set(e, ERR_REFUSED,
+				       "acme.profiles: \"%.32s\" is not a profile ACME issues "
+				       "(server, shortlived)",
+				       item);
+		for (size_t i = 0; i < acme.nprofiles; i++)
+			if (strcmp(acme.profiles[i], item) == 0)
+				return err_set(e, ERR_REFUSED, "acme.profiles: %s is listed twice",
+					       item);
+		if (acme.nprofiles == ACME_PROFILES_MAX)
+			return err_set(e, ERR_REFUSED, "acme.profiles: at most %d profiles",
+				       ACME_PROFILES_MAX);
+		memcpy(acme.profiles[acme.nprofiles++], item, n + 1);
+		v += n;
+	}
+	return 0;
+}
+
 int
 acme_init(struct ca *ca, struct err *e)
 {
@@ -169,7 +208,8 @@ acme_init(struct ca *ca, struct err *e)
 	acme.base = xstrndup(v, strlen(v) - (v[strlen(v) - 1] == '/'));
 	acme.tos = xstrdup(conf_get(c, "acme.terms_of_service", ""));
 	acme.website = xstrdup(conf_get(c, "acme.website", ""));
-	if (acme_conf_validation(c, e) == -1)
+	if (acme_conf_validation(c, e) == -1 || acme_conf_profiles(c, e) == -1 ||
+	    conf_get_long(c, "acme.orders_page", 100, 1, 1000, &acme.orders_page, e) == -1)
 		goto out;
 	/* the key file is root's (keys/): read before the privileges go */
 	if (acme.enabled && ra_acme_keys_load(c, &acme.keys, e) == -1)
@@ -316,7 +356,7 @@ acme_directory(struct acme_ctx *c)
 	static const char *const res[][2] = {
 	    {"newNonce", "/new-nonce"},	  {"newAccount", "/new-account"},
 	    {"newOrder", "/new-order"},	  {"revokeCert", "/revoke-cert"},
-	    {"keyChange", "/key-change"},
+	    {"keyChange", "/key-change"}, {"renewalInfo", ACME_RENEWAL_PATH},
 	};
 	char url[ACME_URL_MAX];
 	json_t *j = json_object(), *meta = json_object();
@@ -332,6 +372,30 @@ acme_directory(struct acme_ctx *c)
 	if (acme.caa != NULL)
 		json_object_set(meta, "caaIdentities", acme.caa);
 	json_object_set_new(meta, "externalAccountRequired", json_boolean(acme.eab_required));
+	/* draft-ietf-acme-profiles: {name: description} */
+	if (acme.nprofiles > 0) {
+		json_t *pr = json_object();
+		const struct profile *p;
+		char d[200];
+
+		for (size_t i = 0; i < acme.nprofiles; i++) {
+			if ((p = profile_find(acme.profiles[i])) == NULL)
+				continue;
+			if (p->cdp_aia == X509_CDP_AIA_SHORT_LIVED)
+				snprintf(
+				    d, sizeof(d),
+				    "TLS server certificate valid %ld days at most, without OCSP "
+				    "or CRL pointers (CA/Browser Forum short-lived certificate)",
+				    p->max_days);
+			else
+				snprintf(d, sizeof(d),
+					 "TLS server certificate valid %ld days, with OCSP and CRL "
+					 "pointers%s",
+					 p->default_days, i == 0 ? " (the default)" : "");
+			json_object_set_new(pr, p->name, json_string(d));
+		}
+		json_object_set_new(meta, "profiles", pr);
+	}
 	json_object_set_new(j, "meta", meta);
 	return acme_json(c, 200, j, NULL);
 }
@@ -542,6 +606,13 @@ acme_http(struct http_req *r)
 		return get ? acme_directory(&c) : acme_method(&c, "GET, HEAD");
 	if (strcmp(path, "/new-nonce") == 0)
 		return get ? acme_new_nonce(&c) : acme_method(&c, "GET, HEAD");
+	if (strncmp(path, ACME_RENEWAL_PATH "/", strlen(ACME_RENEWAL_PATH) + 1) == 0) {
+		if (!get)
+			return acme_method(&c, "GET, HEAD");
+		if ((c.st = ca_thread_store(c.ca, &e)) == NULL)
+			return acme_internal(&c, "store", &e);
+		return acme_renewal_info(&c, path + strlen(ACME_RENEWAL_PATH) + 1);
+	}
 	if (!post)
 		return acme_method(&c, "POST");
 	if ((c.st = ca_thread_store(c.ca, &e)) == NULL)

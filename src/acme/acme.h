@@ -62,6 +62,8 @@ enum acme_prob {
 	ACME_PROB_BAD_REVOCATION_REASON,
 	ACME_PROB_CAA,
 	ACME_PROB_TLS,
+	ACME_PROB_INVALID_PROFILE,  /* draft-ietf-acme-profiles */
+	ACME_PROB_ALREADY_REPLACED, /* RFC 9773 5 */
 	ACME_PROB__MAX
 };
 /* "urn:ietf:params:acme:error:" and the type's name ("badNonce", ...). */

@@ -10,6 +10,9 @@
 #define ACME_PREFIX "/acme"
 #define ACME_ACCT_PATH ACME_PREFIX "/acct/"
 #define ACME_URL_MAX 512
+#define ACME_PROFILES_MAX 4		  /* profiles acme.profiles may list */
+#define ACME_RENEWAL_RETRY 21600	  /* Retry-After of renewal information: 6 hours */
+#define ACME_RENEWAL_PATH "/renewal-info" /* GET <renewalInfo>/<certID> (RFC 9773 4.1) */
 
 /* The face's configuration, read once by acme_init. */
 struct acme {
@@ -24,6 +27,10 @@ struct acme {
 	char test_resolve[48]; /* test.acme_resolve (test instances only), or "" */
 	char dns_resolver[64]; /* acme.dns_resolver, or "": the system's (dns.c) */
 	long tlsalpn01_port;   /* acme.tlsalpn01_port */
+	/* acme.profiles: the profiles newOrder may name (the first is the default's place) */
+	char profiles[ACME_PROFILES_MAX][RA_ACME_PROFILE_MAX];
+	size_t nprofiles;
+	long orders_page; /* acme.orders_page: order URLs per page of the orders list */
 };
 extern struct acme acme;
 
@@ -70,6 +77,9 @@ int acme_send(struct http_req *, int status, const char *ctype, const char *body
 int acme_json(struct acme_ctx *, int status, json_t *j, const char *location);
 /* The URL of path (ACME_PREFIX...) into out. */
 void acme_url(char *out, size_t n, const char *path);
+
+/* order.c: GET renewalInfo/<certID> (RFC 9773 4), rest after the path's "/" */
+int acme_renewal_info(struct acme_ctx *, const char *rest);
 
 /* account.c */
 int acme_new_account(struct acme_ctx *);

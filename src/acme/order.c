@@ -77,6 +77,14 @@ acme_order_problem(struct acme_ctx *c, enum ra_acme_outcome r, const struct err 
 	case RA_ACME_BAD_CSR:
 	case RA_ACME_REFUSED:
 		return acme_problem(c, 400, ACME_PROB_BAD_CSR, e->msg, NULL);
+	case RA_ACME_BAD_PROFILE:
+		return acme_problem(c, 400, ACME_PROB_INVALID_PROFILE, e->msg, NULL);
+	case RA_ACME_ALREADY_REPLACED:
+		return acme_problem(c, 409, ACME_PROB_ALREADY_REPLACED, e->msg, NULL);
+	case RA_ACME_BAD_REPLACES:
+		return acme_problem(c, 400, ACME_PROB_MALFORMED, e->msg, NULL);
+	case RA_ACME_UNAUTHORIZED:
+		return acme_problem(c, 403, ACME_PROB_UNAUTHORIZED, e->msg, NULL);
 	default:
 		return acme_internal(c, ra_acme_outcome_names[r < RA_ACME__MAX ? r : RA_ACME_ERROR],
 				     e);
@@ -99,6 +107,10 @@ acme_order_json(const struct ra_acme_order *o)
 	j = json_pack("{s:s, s:o, s:o, s:o, s:s}", "status", o->o.status, "expires",
 		      acme_time(o->o.expires), "identifiers", ids != NULL ? ids : json_array(),
 		      "authorizations", az, "finalize", url);
+	if (j != NULL && o->o.profile != NULL)
+		json_object_set_new(j, "profile", json_string(o->o.profile));
+	if (j != NULL && o->o.replaces_certid != NULL)
+		json_object_set_new(j, "replaces", json_string(o->o.replaces_certid));
 	if (j != NULL && strcmp(o->o.status, "valid") == 0) {
 		acme_obj_url(url, sizeof(url), "cert", o->o.id, "");
 		json_object_set_new(j, "certificate", json_string(url));
@@ -216,24 +228,72 @@ acme_rejected(struct acme_ctx *c, const struct ra_acme_ident *ids, size_t n, con
 			       json_pack("{s:o}", "subproblems", subs));
 }
 
+/*
+ * newOrder's profile (draft-ietf-acme-profiles: one acme.profiles offers, else
+ * invalidProfile) and replaces (RFC 9773 5: a certID, else malformed) into opt; -1 after
+ * answering.
+ */
+static int
+acme_order_opts(struct acme_ctx *c, struct ra_acme_order_opts *opt, struct ra_acme_certid *cid)
+{
+	const char *profile = NULL, *replaces = NULL;
+	char esc[80], msg[256];
+	size_t i;
+	struct err e;
+
+	err_clear(&e);
+	if (sjson_string(c->payload, "profile", 0, &profile, NULL, "acme: newOrder", &e) == -1 ||
+	    sjson_string(c->payload, "replaces", 0, &replaces, NULL, "acme: newOrder", &e) == -1) {
+		acme_problem(c, 400, ACME_PROB_MALFORMED, e.msg, NULL);
+		return -1;
+	}
+	opt->profile = acme.nprofiles > 0 ? acme.profiles[0] : "server";
+	if (profile != NULL) {
+		for (i = 0; i < acme.nprofiles && strcmp(acme.profiles[i], profile) != 0; i++)
+			;
+		if (i == acme.nprofiles) {
+			log_escape(esc, sizeof(esc), profile, strlen(profile));
+			snprintf(msg, sizeof(msg),
+				 "draft-ietf-acme-profiles: profile \"%s\" is not offered here "
+				 "(the directory's meta profiles lists those that are)",
+				 esc);
+			acme_problem(c, 400, ACME_PROB_INVALID_PROFILE, msg, NULL);
+			return -1;
+		}
+		opt->profile = acme.profiles[i];
+	}
+	if (replaces != NULL) {
+		if (ra_acme_certid_parse(replaces, strlen(replaces), cid, &e) == -1) {
+			acme_problem(c, 400, ACME_PROB_MALFORMED, e.msg, NULL);
+			return -1;
+		}
+		opt->replaces = cid;
+		opt->ca = c->ca;
+	}
+	return 0;
+}
+
 int
 acme_new_order(struct acme_ctx *c)
 {
 	struct ra_acme_ident *ids = NULL;
 	struct ra_acme_order o;
+	struct ra_acme_order_opts opt;
+	struct ra_acme_certid cid;
 	enum ra_acme_outcome r;
 	size_t n = 0;
 	struct err e;
 	int rc = 0;
 
 	memset(&o, 0, sizeof(o));
+	memset(&opt, 0, sizeof(opt));
 	err_clear(&e);
 	if (acme_post_begin(c, ACME_AUTH_KID) == -1)
 		goto out;
 	ids = xcalloc(RA_ACME_IDENTS_MAX, sizeof(*ids));
-	if (acme_idents_parse(c, ids, &n) == -1)
+	if (acme_idents_parse(c, ids, &n) == -1 || acme_order_opts(c, &opt, &cid) == -1)
 		goto out;
-	r = ra_acme_order_new(c->st, &c->acct, ids, n, c->actor, &o, &e);
+	r = ra_acme_order_new_ex(c->st, &c->acct, ids, n, &opt, c->actor, &o, &e);
 	if (r == RA_ACME_CREATED)
 		rc = acme_order_reply(c, 201, &o);
 	else if (r == RA_ACME_REJECTED)
@@ -560,5 +620,46 @@ acme_revoke_cert(struct acme_ctx *c)
 	}
 out:
 	free(der);
+	return rc;
+}
+
+/*
+ * GET renewalInfo/<certID> (RFC 9773 4): the suggested window of a certificate of this
+ * instance's issuing CAs (ra_acme_renewal_window's rule), Retry-After ACME_RENEWAL_RETRY.  No
+ * JWS: anyone who has the certificate may ask.  A certID that does not parse is 400 malformed,
+ * an unknown certificate 404.
+ */
+int
+acme_renewal_info(struct acme_ctx *c, const char *rest)
+{
+	struct ra_acme_certid id;
+	enum ra_acme_outcome r;
+	time_t start = 0, end = 0;
+	char retry[24];
+	struct err e;
+	json_t *j;
+	char *s;
+	int rc;
+
+	err_clear(&e);
+	if (ra_acme_certid_parse(rest, strlen(rest), &id, &e) == -1)
+		return acme_problem(c, 400, ACME_PROB_MALFORMED, e.msg, NULL);
+	r = ra_acme_renewal_info(c->ca, c->st, &id, util_now(), &start, &end, &e);
+	if (r == RA_ACME_NOT_FOUND)
+		return acme_problem(c, 404, ACME_PROB_MALFORMED, e.msg, NULL);
+	if (r != RA_ACME_OK)
+		return acme_internal(c, "renewal information", &e);
+	j = json_pack("{s:{s:o, s:o}}", "suggestedWindow", "start", acme_time(start), "end",
+		      acme_time(end));
+	s = j != NULL ? json_dumps(j, JSON_INDENT(2)) : NULL;
+	snprintf(retry, sizeof(retry), "%d", ACME_RENEWAL_RETRY);
+	{
+		const char *h[] = {"Retry-After", retry, NULL};
+
+		rc = s != NULL ? acme_send(c->r, 200, "application/json", s, h)
+			       : acme_internal(c, "reply", &e);
+	}
+	free(s);
+	json_decref(j);
 	return rc;
 }

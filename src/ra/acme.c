@@ -57,6 +57,9 @@ const char *const ra_acme_outcome_names[RA_ACME__MAX] = {
     "unauthorized",
     "already-revoked",
     "bad-reason",
+    "bad-profile",
+    "already-replaced",
+    "bad-replaces",
     "error",
 };
 

@@ -301,8 +301,8 @@ order_challs_add(struct store *st, int64_t id, int wildcard, const char *first, 
 /* The order's rows (one transaction with its audit entry); *id the new order. */
 static int
 order_insert(struct store *st, const struct ra_acme_account *acct, const struct store_acme_eab *b,
-	     const struct ra_acme_ident *ids, size_t n, const char *actor, int64_t *id,
-	     struct err *e)
+	     const struct ra_acme_ident *ids, size_t n, const char *profile,
+	     const struct ra_acme_certid *rep, const char *actor, int64_t *id, struct err *e)
 {
 	struct store_acme_order o;
 	struct store_acme_authz a;
@@ -324,13 +324,17 @@ order_insert(struct store *st, const struct ra_acme_account *acct, const struct 
 	o.identifiers = text;
 	o.expires = now + RA_ACME_ORDER_TTL;
 	o.created = now;
+	o.profile = (char *)profile;
+	o.replaces = rep != NULL ? (char *)rep->serial : NULL;
+	o.replaces_certid = rep != NULL ? (char *)rep->text : NULL;
 	if (store_begin(st, e) == -1)
 		goto out;
 	intx = 1;
 	if (store_acme_order_add(st, &o, e) == -1)
 		goto out;
-	buf_printf(&d, "account=%" PRId64 " binding=%s org=%s names=", acct->id, b->kid,
-		   b->org_code);
+	buf_printf(&d, "account=%" PRId64 " binding=%s org=%s profile=%s%s%s names=", acct->id,
+		   b->kid, b->org_code, profile, rep != NULL ? " replaces=" : "",
+		   rep != NULL ? rep->serial : "");
 	for (size_t i = 0; i < n; i++) {
 		memset(&a, 0, sizeof(a));
 		order_token(token);
@@ -363,14 +367,105 @@ out:
 	return rc;
 }
 
+/*
+ * The certificate an order replaces (RFC 9773 5), its identifiers ids already canonical:
+ * issued by one of ca's issuing CAs, obtained over ACME by this account (a binding serves one
+ * account, so this is the binding's too), sharing an identifier, not replaced by an order being
+ * finalized or finalized.  OK, UNAUTHORIZED, BAD_REPLACES, ALREADY_REPLACED or ERROR.
+ */
+static enum ra_acme_outcome
+order_replaces(struct store *st, const struct ca *ca, const struct ra_acme_account *acct,
+	       const struct ra_acme_certid *id, const struct ra_acme_ident *ids, size_t n,
+	       struct err *e)
+{
+	const struct ca_issuing *ci = NULL;
+	const ASN1_OCTET_STRING *ski;
+	struct store_acme_order o;
+	struct store_cert c;
+	enum ra_acme_outcome r = RA_ACME_UNAUTHORIZED;
+	json_t *have = NULL, *v;
+	int64_t other = 0;
+	size_t i, k, common = 0;
+
+	memset(&o, 0, sizeof(o));
+	memset(&c, 0, sizeof(c));
+	for (i = 0; ca != NULL && i < ca->ncas && ci == NULL; i++) {
+		ski = X509_get0_subject_key_id(ca->cas[i].cert);
+		if (ski != NULL && (size_t)ASN1_STRING_length(ski) == id->akilen &&
+		    memcmp(ASN1_STRING_get0_data(ski), id->aki, id->akilen) == 0)
+			ci = &ca->cas[i];
+	}
+	if (ci == NULL || store_acme_order_of_serial(st, id->serial, &o, e) == -1 ||
+	    o.account_id != acct->id || store_cert_get(st, id->serial, &c, e) == -1 ||
+	    c.ca == NULL || strcmp(c.ca, ci->name) != 0) {
+		if (err_is_set(e) && e->code != ERR_NOTFOUND) {
+			r = RA_ACME_ERROR;
+			goto out;
+		}
+		err_clear(e);
+		err_set(e, ERR_REFUSED,
+			"acme: RFC 9773 5: replaces names no certificate this account obtained "
+			"here");
+		goto out;
+	}
+	if ((have = json_loads(o.identifiers, 0, NULL)) == NULL || !json_is_array(have)) {
+		err_set(e, ERR_INTERNAL, "acme: order %" PRId64 ": stored identifiers do not load",
+			o.id);
+		r = RA_ACME_ERROR;
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		json_array_foreach(have, k, v)
+		{
+			const char *name = json_string_value(json_object_get(v, "value"));
+
+			if (name != NULL && strcmp(name, ids[i].value) == 0)
+				common++;
+		}
+	if (common == 0) {
+		err_set(e, ERR_REFUSED,
+			"acme: RFC 9773 5: the order shares no identifier with the certificate %s "
+			"it replaces",
+			id->serial);
+		r = RA_ACME_BAD_REPLACES;
+		goto out;
+	}
+	r = RA_ACME_ERROR;
+	if (store_acme_order_replacing(st, id->serial, 0, &other, e) == -1)
+		goto out;
+	if (other != 0) {
+		err_set(e, ERR_CONFLICT,
+			"acme: RFC 9773 5: certificate %s is already replaced (order %" PRId64 ")",
+			id->serial, other);
+		r = RA_ACME_ALREADY_REPLACED;
+		goto out;
+	}
+	r = RA_ACME_OK;
+out:
+	json_decref(have);
+	store_cert_clear(&c);
+	store_acme_order_clear(&o);
+	return r;
+}
+
 enum ra_acme_outcome
 ra_acme_order_new(struct store *st, const struct ra_acme_account *acct, struct ra_acme_ident *ids,
 		  size_t n, const char *actor, struct ra_acme_order *out, struct err *e_out)
+{
+	return ra_acme_order_new_ex(st, acct, ids, n, NULL, actor, out, e_out);
+}
+
+enum ra_acme_outcome
+ra_acme_order_new_ex(struct store *st, const struct ra_acme_account *acct,
+		     struct ra_acme_ident *ids, size_t n, const struct ra_acme_order_opts *opt,
+		     const char *actor, struct ra_acme_order *out, struct err *e_out)
 {
 	struct err le, *e = &le;
 	struct store_acme_eab b;
 	struct store_org org;
 	enum ra_acme_outcome r;
+	const char *profile = opt != NULL && opt->profile != NULL ? opt->profile : "server";
+	char esc[80];
 	size_t refused = 0;
 	int64_t id = 0;
 
@@ -378,6 +473,12 @@ ra_acme_order_new(struct store *st, const struct ra_acme_account *acct, struct r
 	memset(&b, 0, sizeof(b));
 	memset(&org, 0, sizeof(org));
 	memset(out, 0, sizeof(*out));
+	if (!ra_acme_profile_ok(profile)) {
+		err_set(e, ERR_REFUSED, "acme: profile \"%s\" is not issued over ACME",
+			log_escape(esc, sizeof(esc), profile, strlen(profile)));
+		r = RA_ACME_BAD_PROFILE;
+		goto out;
+	}
 	if ((r = order_binding(st, acct, &b, &org, e)) != RA_ACME_OK)
 		goto out;
 	for (size_t i = 0; i < n; i++)
@@ -394,8 +495,12 @@ ra_acme_order_new(struct store *st, const struct ra_acme_account *acct, struct r
 		goto out;
 	}
 	n = order_dedup(ids, n);
+	if (opt != NULL && opt->replaces != NULL &&
+	    (r = order_replaces(st, opt->ca, acct, opt->replaces, ids, n, e)) != RA_ACME_OK)
+		goto out;
 	r = RA_ACME_ERROR;
-	if (order_insert(st, acct, &b, ids, n, actor, &id, e) == -1)
+	if (order_insert(st, acct, &b, ids, n, profile, opt != NULL ? opt->replaces : NULL, actor,
+			 &id, e) == -1)
 		goto out;
 	if ((r = ra_acme_order_get(st, id, acct->id, out, e)) == RA_ACME_OK)
 		r = RA_ACME_CREATED;
@@ -918,6 +1023,21 @@ order_csr_cn(const struct csr *csr)
 	return cn;
 }
 
+/* ALREADY_REPLACED when another order being finalized or finalized replaces what o replaces. */
+static enum ra_acme_outcome
+order_fin_replaced(struct store *st, const struct ra_acme_order *o)
+{
+	int64_t other = 0;
+	struct err le;
+
+	err_clear(&le);
+	if (o->o.replaces == NULL)
+		return RA_ACME_OK;
+	if (store_acme_order_replacing(st, o->o.replaces, o->o.id, &other, &le) == -1)
+		log_warn("acme: order %" PRId64 ": %s", o->o.id, le.msg);
+	return other != 0 ? RA_ACME_ALREADY_REPLACED : RA_ACME_OK;
+}
+
 enum ra_acme_outcome
 ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_acme_account *acct,
 		 const unsigned char *der, size_t derlen, const char *actor, struct err *e_out)
@@ -962,7 +1082,7 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	fin.actor = actor;
 	fin.kid = b.kid;
 	fin.acct = acct->id;
-	q.profile = "server";
+	q.profile = o.o.profile != NULL ? o.o.profile : "server";
 	q.org_code = b.org_code;
 	q.csr = der;
 	q.csrlen = derlen;
@@ -974,10 +1094,24 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	q.actor = actor;
 	q.write_fn = order_fin_write;
 	q.arg = &fin;
-	/* the order is this request's before the signer works: a second finalize is not ready */
+	/* a renewal: not when another order replaced the certificate first (RFC 9773 5) */
+	if ((r = order_fin_replaced(st, &o)) != RA_ACME_OK) {
+		err_set(e, ERR_CONFLICT, "acme: RFC 9773 5: certificate %s is already replaced",
+			o.o.replaces);
+		goto out;
+	}
+	/* the order is this request's before the signer works: a second finalize is not ready;
+	 * with replaces, the unique index acme_orders_replaced lets one order of two through */
 	if (order_move(st, id, ORDER_ST_READY, ORDER_ST_PROCESSING, NULL, 0, e) == -1) {
 		r = e->code == ERR_CONFLICT ? RA_ACME_NOT_READY : RA_ACME_ERROR;
-		if (r == RA_ACME_NOT_READY) {
+		if (r == RA_ACME_NOT_READY &&
+		    order_fin_replaced(st, &o) == RA_ACME_ALREADY_REPLACED) {
+			err_clear(e);
+			err_set(e, ERR_CONFLICT,
+				"acme: RFC 9773 5: certificate %s is already replaced",
+				o.o.replaces);
+			r = RA_ACME_ALREADY_REPLACED;
+		} else if (r == RA_ACME_NOT_READY) {
 			err_clear(e);
 			err_set(e, ERR_REFUSED, "acme: RFC 8555 7.4: the order is being finalized");
 		}

@@ -504,7 +504,8 @@ out:
 static int
 policy_profile_ok(const struct profile *prof, int officer)
 {
-	static const char *const org_profiles[] = {"server", "client", "codesign"};
+	/* shortlived: the server profile for at most 7 days, issued over ACME on request */
+	static const char *const org_profiles[] = {"server", "client", "codesign", "shortlived"};
 	size_t i;
 
 	if (officer)
@@ -562,7 +563,7 @@ ra_issue(struct ca *ca, struct store *st, const struct ra_issue_req *q, struct c
 			   q->profile != NULL ? strlen(q->profile) : 0);
 		err_set(e, ERR_REFUSED,
 			"issue: profile \"%s\" is not issued to organizations (server, client, "
-			"codesign)",
+			"codesign, shortlived)",
 			esc);
 		err_kind(e, CA_REFUSAL_PROFILE);
 		goto out;

@@ -2269,6 +2269,9 @@ enum ra_acme_outcome {
 	RA_ACME_UNAUTHORIZED,	     /* revokeCert: not ours, or neither its account nor its key */
 	RA_ACME_ALREADY_REVOKED,     /* revokeCert: revoked before */
 	RA_ACME_BAD_REASON,	     /* revokeCert: a reason a subscriber may not give */
+	RA_ACME_BAD_PROFILE,	     /* newOrder: a profile ACME does not issue */
+	RA_ACME_ALREADY_REPLACED,    /* newOrder, finalize: replaces names a replaced one */
+	RA_ACME_BAD_REPLACES,	     /* newOrder: replaces shares no identifier with the order */
 	RA_ACME_ERROR,		     /* store or internal failure (e set) */
 	RA_ACME__MAX
 };
@@ -2380,6 +2383,60 @@ void ra_bulk_eabs_free(struct ra_bulk_eabs *); /* accepts NULL; wipes and frees 
 
 /* ---- ACME orders, authorizations, validation, finalization (acmeorder.c) ---- */
 
+/*
+ * A certificate as RFC 9773 4.1 names it (certID): base64url(the keyIdentifier of its
+ * authorityKeyIdentifier) "." base64url(the content octets of its serialNumber's DER INTEGER).
+ */
+#define RA_ACME_CERTID_MAX 200 /* bytes of a certID's text */
+#define RA_ACME_AKI_MAX 64     /* bytes of a keyIdentifier (SHA-1: 20; SHA-256: 32) */
+#define RA_ACME_SERIAL_MAX 20  /* content octets of a serialNumber (RFC 5280 4.1.2.2) */
+struct ra_acme_certid {
+	unsigned char aki[RA_ACME_AKI_MAX];
+	size_t akilen;
+	char serial[2 * RA_ACME_SERIAL_MAX + 1]; /* upper-case hex, as the store's serials */
+	char text[RA_ACME_CERTID_MAX + 1];	 /* the certID as parsed (canonical) */
+};
+/*
+ * Parses the certID s[0..len) strictly: one ".", both parts unpadded base64url (no other
+ * byte), a keyIdentifier of 1 to RA_ACME_AKI_MAX bytes, a serial of 1 to RA_ACME_SERIAL_MAX
+ * content octets in minimal DER (no superfluous leading 00 or FF), positive and not zero.
+ * 0, or -1 (ERR_REFUSED naming the rule).  Pure; fuzzed by tests/fuzz/fuzz_acme_certid.c.
+ */
+int ra_acme_certid_parse(const char *s, size_t len, struct ra_acme_certid *, struct err *);
+/* The certID text of a certificate (for tests and logs); -1 without an AKI keyIdentifier. */
+int ra_acme_certid_of(const X509 *, char *out, size_t outlen);
+
+/*
+ * The suggested renewal window (RFC 9773 4.2) of a certificate valid from nb to na (inclusive):
+ * from when a third of its validity remains until a sixth remains, so a 90-day certificate
+ * renews from day 60 to day 75, a 7-day one from day 4.7 to 5.8, and a client that misses
+ * the window has a sixth of the validity left.  A revoked certificate gets a window that ended
+ * an hour before now (from a day before now): renew at once.  Pure.
+ */
+void ra_acme_renewal_window(time_t nb, time_t na, int revoked, time_t now, time_t *start,
+			    time_t *end);
+/*
+ * The renewal window of the certificate id names: one of ca's issuing CAs (current or previous)
+ * has the keyIdentifier as its subjectKeyIdentifier, and the store has the serial as a
+ * certificate of that CA.  OK, NOT_FOUND or ERROR.
+ */
+enum ra_acme_outcome ra_acme_renewal_info(const struct ca *, struct store *,
+					  const struct ra_acme_certid *id, time_t now,
+					  time_t *start, time_t *end, struct err *);
+
+/* The profiles ACME may offer (acme.profiles): "server" and "shortlived". */
+int ra_acme_profile_ok(const char *name);
+#define RA_ACME_PROFILE_MAX 32 /* bytes of a profile's name */
+
+/*
+ * The orders list of acct (RFC 8555 7.1.2.1): at most page order ids above after, ascending
+ * (keyset paging), of its orders that are not invalid and are valid or not expired; *next is
+ * the cursor of the next page (the last id), 0 when this is the last.  *ids allocated.
+ */
+enum ra_acme_outcome ra_acme_orders_list(struct store *, int64_t acct_id, int64_t after,
+					 size_t page, int64_t **ids, size_t *n, int64_t *next,
+					 struct err *);
+
 #define RA_ACME_IDENTS_MAX 100	      /* identifiers of one order */
 #define RA_ACME_ORDER_TTL (7 * 86400) /* seconds an order and its authorizations live */
 #define RA_ACME_TOKEN_TEXT 44	      /* a challenge token: 32 random bytes as base64url + NUL */
@@ -2432,6 +2489,23 @@ void ra_acme_authz_clear(struct ra_acme_authz *); /* accepts NULL */
 enum ra_acme_outcome ra_acme_order_new(struct store *, const struct ra_acme_account *,
 				       struct ra_acme_ident *ids, size_t n, const char *actor,
 				       struct ra_acme_order *out, struct err *);
+/* What a newOrder may add to its identifiers. */
+struct ra_acme_order_opts {
+	const char *profile;		       /* NULL: "server"; else ra_acme_profile_ok's */
+	const struct ra_acme_certid *replaces; /* RFC 9773 5, or NULL */
+	const struct ca *ca;		       /* with replaces: its issuing CAs */
+};
+/*
+ * ra_acme_order_new with a profile (BAD_PROFILE) and the certificate it replaces: one this
+ * account obtained over ACME from one of ca's issuing CAs (UNAUTHORIZED otherwise: another
+ * account's, not ACME's, unknown), sharing an identifier with the order (BAD_REPLACES), not
+ * replaced by an order being finalized or finalized (ALREADY_REPLACED).  Both are stored with
+ * the order and named in its audit entry.
+ */
+enum ra_acme_outcome ra_acme_order_new_ex(struct store *, const struct ra_acme_account *,
+					  struct ra_acme_ident *ids, size_t n,
+					  const struct ra_acme_order_opts *, const char *actor,
+					  struct ra_acme_order *out, struct err *);
 /*
  * The order id of account acct_id with its authorizations: OK, NOT_FOUND or ERROR.  What a
  * crash left processing for RA_ACME_STALE seconds moves on first, each in a transaction of its

@@ -5,8 +5,8 @@
  * these rules bound what it says.
  *
  * SIGN_CERT: the extendedKeyUsage names one of the end-entity profiles (server, client, code
- * signing, officer), never OCSPSigning, timeStamping or anyExtendedKeyUsage (those are made
- * at init, or by `shomei issue --profile ocsp|tsa` through a signer of its own:
+ * signing, officer, short-lived server), never OCSPSigning, timeStamping or anyExtendedKeyUsage
+ * (those are made at init, or by `shomei issue --profile ocsp|tsa` through a signer of its own:
  * signer.service_certs); keyUsage is exactly that profile's for the key type, in DER; the
  * validity is at most the profile's maximum as shomei.conf sets it (notAfter inclusive).
  *
@@ -34,7 +34,7 @@
 #include "signer_local.h"
 
 /* The end-entity profiles the online CA key signs, and the services' (with service_certs). */
-static const char *const policy_ee[] = {"server", "client", "codesign", "officer"};
+static const char *const policy_ee[] = {"server", "client", "codesign", "officer", "shortlived"};
 static const char *const policy_service[] = {"ocsp", "tsa"};
 
 int
@@ -213,20 +213,31 @@ signer_policy_cert(const struct signer_policy *pol, const X509 *x, time_t now, s
 				       "signed online (OCSP and TSA certificates are made at init "
 				       "or by `shomei issue` with its own signer)",
 				       OBJ_nid2sn(nids[i]));
-	for (i = 0; (size_t)i < pol->nprofiles && sp == NULL; i++)
-		if ((!pol->profiles[i].service || pol->service_certs) &&
-		    policy_eku_is(pol->profiles[i].p, nids, n))
+	kt = policy_key_type(x);
+	got = (X509_get_extension_flags((X509 *)x) & EXFLAG_KUSAGE) ? X509_get_key_usage((X509 *)x)
+								    : 0;
+	/* the first profile with this EKU whose keyUsage it has (server and shortlived share the
+	 * EKU; their keyUsage may differ by profile.<name>.key_agreement), else the first with
+	 * this EKU, to name in the refusal */
+	for (i = 0; (size_t)i < pol->nprofiles; i++) {
+		const struct profile *q = pol->profiles[i].p;
+
+		if ((pol->profiles[i].service && !pol->service_certs) || !policy_eku_is(q, nids, n))
+			continue;
+		want = q->key_usage | (kt == NID_rsaEncryption ? q->ku_rsa_extra : 0) |
+		       (kt == NID_X9_62_id_ecPublicKey ? q->ku_ec_extra : 0);
+		if (sp == NULL || got == want)
 			sp = &pol->profiles[i];
+		if (got == want)
+			break;
+	}
 	if (sp == NULL)
 		return err_set(e, ERR_REFUSED,
 			       "signer: SIGN_CERT: policy: extendedKeyUsage matches no profile "
 			       "the CA issues");
 	p = sp->p;
-	kt = policy_key_type(x);
 	want = p->key_usage | (kt == NID_rsaEncryption ? p->ku_rsa_extra : 0) |
 	       (kt == NID_X9_62_id_ecPublicKey ? p->ku_ec_extra : 0);
-	got = (X509_get_extension_flags((X509 *)x) & EXFLAG_KUSAGE) ? X509_get_key_usage((X509 *)x)
-								    : 0;
 	if (got != want || policy_ku_der(x) == -1)
 		return err_set(e, ERR_REFUSED,
 			       "signer: SIGN_CERT: policy: keyUsage is not the %s profile's",

@@ -1114,6 +1114,9 @@ struct store_acme_order {
 	time_t expires;
 	char *serial; /* the certificate once valid, else NULL */
 	time_t created, updated;
+	char *profile;	       /* the certificate profile asked for (0024; "server" by default) */
+	char *replaces;	       /* the serial of the certificate it replaces (RFC 9773), or NULL */
+	char *replaces_certid; /* ... and the certID the client named it by */
 };
 /* Inserts a pending order and sets o->id. */
 int store_acme_order_add(struct store *, struct store_acme_order *, struct err *);
@@ -1127,6 +1130,21 @@ int store_acme_order_move(struct store *, int64_t id, const char *from, const ch
 			  const char *serial, time_t now, time_t before, struct err *);
 /* The account whose order holds certificate serial; ERR_NOTFOUND when no order does. */
 int store_acme_order_by_serial(struct store *, const char *serial, int64_t *account_id,
+			       struct err *);
+/*
+ * The orders list of an account (RFC 8555 7.1.2.1): at most limit ids above after, ascending,
+ * of its orders that are not invalid and are valid or not expired at now (*ids allocated).
+ */
+int store_acme_order_list(struct store *, int64_t account_id, int64_t after, time_t now,
+			  size_t limit, int64_t **ids, size_t *n, struct err *);
+/* The (first) order that holds certificate serial; ERR_NOTFOUND when none does. */
+int store_acme_order_of_serial(struct store *, const char *serial, struct store_acme_order *,
+			       struct err *);
+/*
+ * The order other than except that replaces certificate serial and is processing or valid
+ * (RFC 9773 5; the unique index acme_orders_replaced): *id, or 0 when none.
+ */
+int store_acme_order_replacing(struct store *, const char *serial, int64_t except, int64_t *id,
 			       struct err *);
 void store_acme_order_clear(struct store_acme_order *); /* accepts NULL */
 

@@ -12,11 +12,12 @@
 #include "store_int.h"
 
 #define ORDER_COLS                                                                                 \
-	"SELECT id, account_id, status, identifiers, expires, serial, created, updated FROM "      \
-	"acme_orders"
+	"SELECT id, account_id, status, identifiers, expires, serial, created, updated, profile, " \
+	"replaces, replaces_certid FROM acme_orders"
 static const char SQL_ORDER_INSERT[] =
-    "INSERT INTO acme_orders (account_id, status, identifiers, expires, created, updated) "
-    "VALUES ($1, 'pending', $2, $3, $4, $4) RETURNING id";
+    "INSERT INTO acme_orders (account_id, status, identifiers, expires, created, updated, "
+    "profile, replaces, replaces_certid) VALUES ($1, 'pending', $2, $3, $4, $4, $5, $6, $7) "
+    "RETURNING id";
 static const char SQL_ORDER_GET[] = ORDER_COLS " WHERE id = $1";
 static const char SQL_ORDER_MOVE[] =
     "UPDATE acme_orders SET status = $3, serial = COALESCE($4, serial), updated = $5 WHERE "
@@ -24,6 +25,14 @@ static const char SQL_ORDER_MOVE[] =
 static const char SQL_ORDER_MOVE_STALE[] =
     "UPDATE acme_orders SET status = $3, serial = COALESCE($4, serial), updated = $5 WHERE "
     "id = $1 AND status = $2 AND updated < $6";
+/* the orders list (0024): an account's live orders and its certificates' orders, by id */
+static const char SQL_ORDER_LIST[] =
+    "SELECT id FROM acme_orders WHERE account_id = $1 AND id > $2 AND status <> 'invalid' AND "
+    "(status = 'valid' OR expires > $3) ORDER BY id LIMIT $4";
+static const char SQL_ORDER_OF_SERIAL[] = ORDER_COLS " WHERE serial = $1 ORDER BY id LIMIT 1";
+static const char SQL_ORDER_REPLACING[] =
+    "SELECT id FROM acme_orders WHERE replaces = $1 AND status IN ('processing', 'valid') AND "
+    "id <> $2 ORDER BY id LIMIT 1";
 static const char SQL_ORDER_BY_SERIAL[] =
     "SELECT account_id FROM acme_orders WHERE serial = $1 ORDER BY id LIMIT 1";
 
@@ -73,6 +82,14 @@ store_acme_order_add(struct store *s, struct store_acme_order *o, struct err *e)
 	stmt_text(s, st, 2, o->identifiers);
 	stmt_int(s, st, 3, (int64_t)o->expires);
 	stmt_int(s, st, 4, (int64_t)o->created);
+	stmt_text(s, st, 5, o->profile != NULL ? o->profile : "server");
+	if (o->replaces != NULL && o->replaces_certid != NULL) {
+		stmt_text(s, st, 6, o->replaces);
+		stmt_text(s, st, 7, o->replaces_certid);
+	} else {
+		s->drv->bind_null(st, 6);
+		s->drv->bind_null(st, 7);
+	}
 	if ((r = store_stmt_step(s, st, "add ACME order", NULL, e)) == -1)
 		goto out;
 	if (r == 0) {
@@ -84,6 +101,23 @@ store_acme_order_add(struct store *s, struct store_acme_order *o, struct err *e)
 out:
 	stmt_reset(s, st);
 	return rc;
+}
+
+/* Fills o from a row of ORDER_COLS. */
+static void
+order_row(struct store *s, struct drv_stmt *st, struct store_acme_order *o)
+{
+	o->id = col_int(s, st, 0);
+	o->account_id = col_int(s, st, 1);
+	o->status = col_str(s, st, 2);
+	o->identifiers = col_str(s, st, 3);
+	o->expires = (time_t)col_int(s, st, 4);
+	o->serial = col_dup(s, st, 5);
+	o->created = (time_t)col_int(s, st, 6);
+	o->updated = (time_t)col_int(s, st, 7);
+	o->profile = col_str(s, st, 8);
+	o->replaces = col_dup(s, st, 9);
+	o->replaces_certid = col_dup(s, st, 10);
 }
 
 int
@@ -102,14 +136,7 @@ store_acme_order_get(struct store *s, int64_t id, struct store_acme_order *o, st
 		err_set(e, ERR_NOTFOUND, "store: no such ACME order");
 		goto out;
 	}
-	o->id = col_int(s, st, 0);
-	o->account_id = col_int(s, st, 1);
-	o->status = col_str(s, st, 2);
-	o->identifiers = col_str(s, st, 3);
-	o->expires = (time_t)col_int(s, st, 4);
-	o->serial = col_dup(s, st, 5);
-	o->created = (time_t)col_int(s, st, 6);
-	o->updated = (time_t)col_int(s, st, 7);
+	order_row(s, st, o);
 	rc = 0;
 out:
 	stmt_reset(s, st);
@@ -172,11 +199,92 @@ out:
 	return rc;
 }
 
+int
+store_acme_order_list(struct store *s, int64_t account_id, int64_t after, time_t now, size_t limit,
+		      int64_t **ids, size_t *n, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int64_t *v = xcalloc(limit > 0 ? limit : 1, sizeof(*v));
+	size_t k = 0;
+	int rc = -1, r = 0;
+
+	*ids = NULL;
+	*n = 0;
+	if ((st = store_stmt_get(s, SQL_ORDER_LIST, 0, "list ACME orders", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, account_id);
+	stmt_int(s, st, 2, after);
+	stmt_int(s, st, 3, (int64_t)now);
+	stmt_int(s, st, 4, (int64_t)limit);
+	while (k < limit && (r = store_stmt_step(s, st, "list ACME orders", NULL, e)) == 1)
+		v[k++] = col_int(s, st, 0);
+	if (r == -1)
+		goto out;
+	*ids = v;
+	*n = k;
+	v = NULL;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	free(v);
+	return rc;
+}
+
+int
+store_acme_order_of_serial(struct store *s, const char *serial, struct store_acme_order *o,
+			   struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, r;
+
+	memset(o, 0, sizeof(*o));
+	if ((st = store_stmt_get(s, SQL_ORDER_OF_SERIAL, 0, "ACME order of a certificate", e)) ==
+	    NULL)
+		goto out;
+	stmt_text(s, st, 1, serial);
+	if ((r = store_stmt_step(s, st, "ACME order of a certificate", NULL, e)) == -1)
+		goto out;
+	if (r == 0) {
+		err_set(e, ERR_NOTFOUND, "store: no ACME order has certificate %s", serial);
+		goto out;
+	}
+	order_row(s, st, o);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_acme_order_replacing(struct store *s, const char *serial, int64_t except, int64_t *id,
+			   struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, r;
+
+	*id = 0;
+	if ((st = store_stmt_get(s, SQL_ORDER_REPLACING, 0, "ACME order replacing", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, serial);
+	stmt_int(s, st, 2, except);
+	if ((r = store_stmt_step(s, st, "ACME order replacing", NULL, e)) == -1)
+		goto out;
+	if (r == 1)
+		*id = col_int(s, st, 0);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
 void
 store_acme_order_clear(struct store_acme_order *o)
 {
 	if (o == NULL)
 		return;
+	free(o->profile);
+	free(o->replaces);
+	free(o->replaces_certid);
 	free(o->status);
 	free(o->identifiers);
 	free(o->serial);

@@ -511,8 +511,9 @@ x509_tbs_build(const struct x509_issuer *is, const struct x509_template *t, X509
 				p->name);
 			goto out;
 		}
-		if (add_cdp(x, crl, e) == -1 ||
-		    add_aia(x, p->cdp_aia == X509_CDP_AIA_NO_OCSP ? NULL : ocsp, ca, e) == -1)
+		/* a short-lived certificate: caIssuers alone, no revocation pointers */
+		if ((p->cdp_aia != X509_CDP_AIA_SHORT_LIVED && add_cdp(x, crl, e) == -1) ||
+		    add_aia(x, p->cdp_aia == X509_CDP_AIA_FULL ? ocsp : NULL, ca, e) == -1)
 			goto out;
 	}
 	if (add_policies(x, p, e) == -1)

@@ -646,6 +646,27 @@ gn_is_uri(const GENERAL_NAME *gn, const char *url)
 	       memcmp(ASN1_STRING_get0_data(s), url, strlen(url)) == 0;
 }
 
+/*
+ * A certificate without revocation pointers must be short-lived (CA/Browser Forum BR 1.6.1
+ * "Short-lived Subscriber Certificate", 7.1.2.11.2): notAfter at most X509_SHORT_LIVED_DAYS
+ * after notBefore (RFC 5280's inclusive count, as the profiles' maxima).
+ */
+static int
+lint_short_lived(struct lint *l)
+{
+	time_t nb, na;
+
+	if (x509_time_to_epoch(X509_get0_notBefore(l->x), &nb) == -1 ||
+	    x509_time_to_epoch(X509_get0_notAfter(l->x), &na) == -1)
+		return err_set(l->e, ERR_REFUSED, "lint: RFC 5280 4.1.2.5: unreadable validity");
+	if (X509_VALIDITY_SECONDS(nb, na) > (long long)X509_SHORT_LIVED_DAYS * 86400)
+		return err_set(l->e, ERR_REFUSED,
+			       "lint: profile %s: CA/Browser Forum BR 7.1.2.11.2: a certificate "
+			       "without revocation pointers is valid %d days at most",
+			       l->p->name, X509_SHORT_LIVED_DAYS);
+	return 0;
+}
+
 static int
 lint_cdp_aia(struct lint *l)
 {
@@ -657,8 +678,13 @@ lint_cdp_aia(struct lint *l)
 	char *crl = NULL, *ocsp = NULL, *ca = NULL;
 	int ok, rc = -1;
 
-	if (ext_expect(l, NID_crl_distribution_points, l->p->cdp_aia, 0, "RFC 5280 4.2.1.13",
-		       &ext) == -1)
+	/* a short-lived certificate has no CRL distribution point, and lint takes its absence
+	 * only when the validity is short-lived indeed (the profile's maximum is checked too) */
+	if (ext_expect(l, NID_crl_distribution_points,
+		       l->p->cdp_aia != 0 && l->p->cdp_aia != X509_CDP_AIA_SHORT_LIVED, 0,
+		       "RFC 5280 4.2.1.13", &ext) == -1)
+		goto out;
+	if (l->p->cdp_aia == X509_CDP_AIA_SHORT_LIVED && lint_short_lived(l) == -1)
 		goto out;
 	if (!l->p->cdp_aia) {
 		if (ext_expect(l, NID_info_access, 0, 0, "RFC 5280 4.2.2.1", &ext) == -1)
@@ -674,6 +700,8 @@ lint_cdp_aia(struct lint *l)
 			l->p->name);
 		goto out;
 	}
+	if (l->p->cdp_aia == X509_CDP_AIA_SHORT_LIVED)
+		goto aia;
 	if ((cdp = X509V3_EXT_d2i(ext)) == NULL) {
 		err_ssl(l->e, ERR_REFUSED,
 			"lint: RFC 5280 4.2.1.13: malformed cRLDistributionPoints");
@@ -688,13 +716,14 @@ lint_cdp_aia(struct lint *l)
 			l->p->name, crl);
 		goto out;
 	}
+aia:
 	if (ext_expect(l, NID_info_access, 1, 0, "RFC 5280 4.2.2.1", &ext) == -1)
 		goto out;
 	if ((aia = X509V3_EXT_d2i(ext)) == NULL) {
 		err_ssl(l->e, ERR_REFUSED, "lint: RFC 5280 4.2.2.1: malformed authorityInfoAccess");
 		goto out;
 	}
-	if (l->p->cdp_aia == X509_CDP_AIA_NO_OCSP) {
+	if (l->p->cdp_aia == X509_CDP_AIA_NO_OCSP || l->p->cdp_aia == X509_CDP_AIA_SHORT_LIVED) {
 		a1 = sk_ACCESS_DESCRIPTION_num(aia) == 1 ? sk_ACCESS_DESCRIPTION_value(aia, 0)
 							 : NULL;
 		ok = a1 != NULL && OBJ_obj2nid(a1->method) == NID_ad_ca_issuers &&

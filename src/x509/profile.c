@@ -177,6 +177,33 @@ static const struct profile profile_builtin[] = {
 	.officer_marker = 0,
 	.cdp_aia = X509_CDP_AIA_NO_OCSP,
     },
+    {
+	/*
+	 * The server profile for a short-lived certificate (CA/Browser Forum BR: at most 7
+	 * days, so neither an OCSP URL nor a CRL distribution point: a compromised key is let
+	 * expire).  Issued over ACME on request (draft-ietf-acme-profiles); max_days may be set
+	 * lower, never higher.
+	 */
+	.name = "shortlived",
+	.key_usage = KU_EE,
+	.ku_rsa_extra = KU_KEY_ENCIPHERMENT,
+	.ku_critical = 1,
+	.eku = {NID_server_auth, NID_undef},
+	.eku_critical = 0,
+	.ca = 0,
+	.bc_critical = 1,
+	.path_len = -1,
+	.max_days = X509_SHORT_LIVED_DAYS,
+	.default_days = X509_SHORT_LIVED_DAYS,
+	.san_allowed = X509_SAN_DNS | X509_SAN_IP,
+	.san_required = X509_SAN_DNS | X509_SAN_IP,
+	.ocsp_nocheck = 0,
+	.officer_marker = 0,
+	.cdp_aia = X509_CDP_AIA_SHORT_LIVED,
+	.dns_wildcard = 1,
+	.refuse_ed25519 = 1,
+	.refuse_small_rsa_e = 1,
+    },
 };
 
 #define PROFILE_N (sizeof(profile_builtin) / sizeof(profile_builtin[0]))
@@ -240,6 +267,7 @@ const char *const profile_conf_keys[] = {
     PROFILE_KEYS("tsa"),
     PROFILE_KEYS("root-ca"),
     PROFILE_KEYS("issuing-ca"),
+    PROFILE_KEYS("shortlived"),
     "policies",
     "cps_uri",
     NULL,

@@ -33,6 +33,10 @@ struct conf;
  * its status comes from the root CRL, since no online responder holds the root's key) */
 #define X509_CDP_AIA_FULL 1
 #define X509_CDP_AIA_NO_OCSP 2
+/* ... or AIA caIssuers alone, no CDP and no OCSP: a short-lived certificate's (CA/Browser Forum
+ * BR 4.9.7 / 7.1.2.11.2: a certificate of at most 7 days needs no revocation pointers) */
+#define X509_CDP_AIA_SHORT_LIVED 3
+#define X509_SHORT_LIVED_DAYS 7 /* the BR's short-lived certificate: at most 7 days */
 #define X509_MAX_POLICIES 4
 #define X509_POLICY_OID_MAX 128 /* a dotted OID's text, NUL included */
 #define X509_CPS_URI_MAX 256

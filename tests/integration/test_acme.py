@@ -98,8 +98,11 @@ def test_acme_accounts(ca):
         assert d["newNonce"] == base + "new-nonce" and d["newAccount"] == base + "new-account"
         assert d["newOrder"] == base + "new-order" and d["keyChange"] == base + "key-change"
         assert d["revokeCert"] == base + "revoke-cert"
+        profiles = d["meta"].pop("profiles")  # (test_acme_ari.py checks them)
+        assert list(profiles) == ["server", "shortlived"], profiles
         assert d["meta"] == {"termsOfService": srv.https + "/policies/acme",
                              "caaIdentities": ["ca.example.jp"], "externalAccountRequired": True}
+        assert d["renewalInfo"] == base + "renewal-info"
         g = s.get(base + "new-nonce")
         assert g.status_code == 204 and g.headers["Cache-Control"] == "no-store"
         assert g.headers["Replay-Nonce"] != nonce(s, srv)

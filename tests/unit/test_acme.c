@@ -1554,21 +1554,229 @@ test_slots(void **state)
 	assert_int_equal(acme_slots_take(&s, 1), ACME_SLOT_FULL);
 }
 
+/* RFC 9773 4.1 certIDs: the RFC's example, and every refusal of the strict parser. */
+static void
+test_certid(void **state)
+{
+	static const char *const bad[] = {
+	    "",								/* empty */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ",				/* no "." */
+	    ".AIdlQyE",							/* no keyIdentifier */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ.",				/* no serial */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE=",			/* padding */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ=.AIdlQyE",			/* padding */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdl+yE",			/* base64, not base64url */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdl.QyE",			/* two dots */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AAE",				/* 00 01: not minimal */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ.gA",				/* 80: negative */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AA",				/* zero */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyF",			/* non-zero unused bits */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ.A",				/* 1 mod 4 */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AQEBAQEBAQEBAQEBAQEBAQEBAQEB", /* 21 octets */
+	    "aYhba4dGQEHhs3uEe6CuLN4ByNQ .AIdlQyE",			/* a blank */
+	};
+	struct ra_acme_certid id;
+	char big[RA_ACME_CERTID_MAX + 2];
+	struct err e;
+
+	(void)state;
+	/* RFC 9773 4.1's example: keyIdentifier 69:88:5B:6B:..., serial 00:87:65:43:21 */
+	err_clear(&e);
+	OK(ra_acme_certid_parse("aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE", 35, &id, &e));
+	assert_int_equal(id.akilen, 20);
+	assert_int_equal(id.aki[0], 0x69);
+	assert_int_equal(id.aki[19], 0xd4);
+	assert_string_equal(id.serial, "87654321");
+	assert_string_equal(id.text, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
+	OK(ra_acme_certid_parse("AQ.fw", 5, &id, &e));
+	assert_string_equal(id.serial, "7F");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err_clear(&e);
+		if (ra_acme_certid_parse(bad[i], strlen(bad[i]), &id, &e) != -1)
+			fail_msg("certID \"%s\" was taken", bad[i]);
+		assert_int_equal(e.code, ERR_REFUSED);
+		assert_non_null(strstr(e.msg, "certID: "));
+	}
+	/* a NUL inside, and too long */
+	err_clear(&e);
+	assert_int_equal(ra_acme_certid_parse("AQ.f\0w", 6, &id, &e), -1);
+	memset(big, 'A', sizeof(big));
+	big[10] = '.';
+	err_clear(&e);
+	assert_int_equal(ra_acme_certid_parse(big, sizeof(big), &id, &e), -1);
+	/* a certificate's own certID parses back to its serial */
+	{
+		X509 *x = X509_new();
+		ASN1_OCTET_STRING *ki = ASN1_OCTET_STRING_new();
+		AUTHORITY_KEYID *ak = AUTHORITY_KEYID_new();
+		unsigned char kid[20];
+		char text[RA_ACME_CERTID_MAX + 1], hex[64];
+
+		memset(kid, 0xab, sizeof(kid));
+		ASN1_OCTET_STRING_set(ki, kid, sizeof(kid));
+		ak->keyid = ki;
+		X509_add1_ext_i2d(x, NID_authority_key_identifier, ak, 0, 0);
+		ASN1_INTEGER_set_uint64(X509_get_serialNumber(x), 0xfedcba9876543210ull);
+		OK(ra_acme_certid_of(x, text, sizeof(text)));
+		err_clear(&e);
+		OK(ra_acme_certid_parse(text, strlen(text), &id, &e));
+		OK(x509_serial_hex(X509_get0_serialNumber(x), hex, sizeof(hex)));
+		assert_string_equal(id.serial, hex);
+		assert_string_equal(id.serial, "FEDCBA9876543210");
+		assert_int_equal(id.akilen, 20);
+		assert_memory_equal(id.aki, kid, 20);
+		AUTHORITY_KEYID_free(ak);
+		X509_free(x);
+	}
+}
+
+/* The suggested window: from a third of the validity left to a sixth; revoked: in the past. */
+static void
+test_renewal_window(void **state)
+{
+	time_t nb = 1700000000, s = 0, e = 0;
+
+	(void)state;
+	/* 90 days (inclusive count): days 60 to 75 */
+	ra_acme_renewal_window(nb, nb + 90 * 86400 - 1, 0, nb, &s, &e);
+	assert_int_equal(s, nb + 60 * 86400 - 1);
+	assert_int_equal(e, nb + 75 * 86400 - 1);
+	/* 7 days */
+	ra_acme_renewal_window(nb, nb + 7 * 86400 - 1, 0, nb, &s, &e);
+	assert_true(s > nb + 4 * 86400 && s < nb + 5 * 86400);
+	assert_true(e > s && e < nb + 6 * 86400);
+	/* within the validity, start before end, for any length */
+	for (long v = 1; v < 400L * 86400; v = v * 3 + 7) {
+		ra_acme_renewal_window(nb, nb + v - 1, 0, nb, &s, &e);
+		assert_true(s < e);
+		assert_true(s >= nb - 5 && e <= nb + v);
+	}
+	/* revoked: the window ended before now, whatever the validity */
+	ra_acme_renewal_window(nb, nb + 90 * 86400 - 1, 1, nb + 86400, &s, &e);
+	assert_true(s < e);
+	assert_true(e < nb + 86400);
+}
+
+/*
+ * The orders list (keyset pages, invalid and expired orders left out, another account's never)
+ * and the store's rule that one certificate is replaced by one order being finalized or
+ * finalized: the second of two racing moves to processing fails (acme_orders_replaced).
+ */
+static void
+test_orders_list_replaced(void **state)
+{
+	struct ra_acme_account a, b;
+	struct ra_acme_ident id;
+	struct ra_acme_order o;
+	struct ra_acme_order_opts opt;
+	struct store_acme_order so;
+	int64_t made[5], *ids = NULL, next = 0, other = 0;
+	size_t n = 0;
+	struct err e;
+
+	(void)state;
+	err_clear(&e);
+	order_account(NULL, &a);
+	order_account(NULL, &b);
+	memset(&opt, 0, sizeof(opt));
+	for (int i = 0; i < 5; i++) {
+		memset(&id, 0, sizeof(id));
+		snprintf(id.type, sizeof(id.type), "dns");
+		snprintf(id.value, sizeof(id.value), "www.example.co.jp");
+		opt.profile = i % 2 ? "shortlived" : NULL;
+		assert_int_equal(
+		    ra_acme_order_new_ex(fx.st, i == 4 ? &b : &a, &id, 1, &opt, "unit", &o, &e),
+		    RA_ACME_CREATED);
+		assert_string_equal(o.o.profile, i % 2 ? "shortlived" : "server");
+		made[i] = o.o.id;
+		ra_acme_order_clear(&o);
+	}
+	/* a profile ACME does not issue */
+	opt.profile = "client";
+	assert_int_equal(ra_acme_order_new_ex(fx.st, &a, &id, 1, &opt, "unit", &o, &e),
+			 RA_ACME_BAD_PROFILE);
+	err_clear(&e);
+	/* pages of 2 of account a's 4: 2, 2 (and one more row: a next page), then none */
+	assert_int_equal(ra_acme_orders_list(fx.st, a.id, 0, 2, &ids, &n, &next, &e), RA_ACME_OK);
+	assert_int_equal(n, 2);
+	assert_true(ids[0] == made[0] && ids[1] == made[1] && next == made[1]);
+	free(ids);
+	assert_int_equal(ra_acme_orders_list(fx.st, a.id, next, 2, &ids, &n, &next, &e),
+			 RA_ACME_OK);
+	assert_int_equal(n, 2);
+	assert_true(ids[0] == made[2] && ids[1] == made[3] && next == 0);
+	free(ids);
+	/* invalid and expired pending ones are left out */
+	OK(store_acme_order_move(fx.st, made[1], "pending", "invalid", NULL, util_now(), 0, &e));
+	set_row("UPDATE acme_orders SET status = $1, expires = $2 WHERE id = $3", "pending",
+		util_now() - 1, made[2]);
+	assert_int_equal(ra_acme_orders_list(fx.st, a.id, 0, 10, &ids, &n, &next, &e), RA_ACME_OK);
+	assert_int_equal(n, 2);
+	assert_true(ids[0] == made[0] && ids[1] == made[3] && next == 0);
+	free(ids);
+
+	/* two orders replacing one serial: inserted both; only one at a time past ready */
+	memset(&so, 0, sizeof(so));
+	for (int i = 0; i < 2; i++) {
+		so.id = 0;
+		so.account_id = a.id;
+		so.identifiers = "[]";
+		so.expires = util_now() + 3600;
+		so.created = util_now();
+		so.profile = "server";
+		so.replaces = "0A0B";
+		so.replaces_certid = "AQ.Cgs";
+		OK(store_acme_order_add(fx.st, &so, &e));
+		made[i] = so.id;
+		OK(store_acme_order_move(fx.st, so.id, "pending", "ready", NULL, util_now(), 0,
+					 &e));
+	}
+	OK(store_acme_order_replacing(fx.st, "0A0B", 0, &other, &e));
+	assert_int_equal(other, 0);
+	OK(store_acme_order_move(fx.st, made[0], "ready", "processing", NULL, util_now(), 0, &e));
+	assert_int_equal(
+	    store_acme_order_move(fx.st, made[1], "ready", "processing", NULL, util_now(), 0, &e),
+	    -1);
+	assert_int_equal(e.code, ERR_CONFLICT);
+	err_clear(&e);
+	OK(store_acme_order_replacing(fx.st, "0A0B", made[1], &other, &e));
+	assert_int_equal(other, made[0]);
+	OK(store_acme_order_replacing(fx.st, "0A0B", made[0], &other, &e));
+	assert_int_equal(other, 0);
+	/* back to ready (the issuance failed): the other may go */
+	OK(store_acme_order_move(fx.st, made[0], "processing", "ready", NULL, util_now(), 0, &e));
+	OK(store_acme_order_move(fx.st, made[1], "ready", "processing", NULL, util_now(), 0, &e));
+	OK(store_acme_order_get(fx.st, made[1], &so, &e));
+	assert_string_equal(so.replaces, "0A0B");
+	assert_string_equal(so.replaces_certid, "AQ.Cgs");
+	store_acme_order_clear(&so);
+	ra_acme_account_clear(&a);
+	ra_acme_account_clear(&b);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest pure[] = {
-	    cmocka_unit_test(test_thumbprint_rfc7638), cmocka_unit_test(test_algs),
-	    cmocka_unit_test(test_post_as_get),	       cmocka_unit_test(test_parse_refusals),
-	    cmocka_unit_test(test_jwk_refusals),       cmocka_unit_test(test_hmac),
-	    cmocka_unit_test(test_csr_match),	       cmocka_unit_test(test_addr_rule),
-	    cmocka_unit_test(test_revoke_reasons),     cmocka_unit_test(test_slots),
+	    cmocka_unit_test(test_thumbprint_rfc7638),
+	    cmocka_unit_test(test_algs),
+	    cmocka_unit_test(test_post_as_get),
+	    cmocka_unit_test(test_parse_refusals),
+	    cmocka_unit_test(test_jwk_refusals),
+	    cmocka_unit_test(test_hmac),
+	    cmocka_unit_test(test_csr_match),
+	    cmocka_unit_test(test_addr_rule),
+	    cmocka_unit_test(test_revoke_reasons),
+	    cmocka_unit_test(test_slots),
+	    cmocka_unit_test(test_certid),
+	    cmocka_unit_test(test_renewal_window),
 	};
 	const struct CMUnitTest stored[] = {
 	    cmocka_unit_test(test_nonce),	cmocka_unit_test(test_eab_accounts),
 	    cmocka_unit_test(test_eab_officer), cmocka_unit_test(test_faults),
 	    cmocka_unit_test(test_eab_race),	cmocka_unit_test(test_order_life),
 	    cmocka_unit_test(test_sweep),	cmocka_unit_test(test_chall_race),
+	    cmocka_unit_test(test_orders_list_replaced),
 	};
 	int failed = cmocka_run_group_tests_name("jws", pure, NULL, NULL);
 

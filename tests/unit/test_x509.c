@@ -355,13 +355,13 @@ group_teardown(void **state)
 static void
 test_profile_table(void **state)
 {
-	static const char *const names[] = {"server", "client", "codesign", "officer",
-					    "ocsp",   "tsa",	"root-ca",  "issuing-ca"};
+	static const char *const names[] = {"server", "client",	 "codesign",   "officer",   "ocsp",
+					    "tsa",    "root-ca", "issuing-ca", "shortlived"};
 	const struct profile *all, *p;
 	size_t n, i;
 
 	all = profile_all(&n);
-	assert_int_equal(n, 8);
+	assert_int_equal(n, 9);
 	for (i = 0; i < n; i++) {
 		assert_string_equal(all[i].name, names[i]);
 		assert_ptr_equal(profile_find(names[i]), &all[i]);
@@ -386,6 +386,12 @@ test_profile_table(void **state)
 	assert_true(profile_find("officer")->officer_marker);
 	assert_true(profile_find("ocsp")->ocsp_nocheck);
 	assert_false(profile_find("ocsp")->cdp_aia);
+	/* short-lived: the server profile's, at most 7 days, caIssuers alone */
+	p = profile_find("shortlived");
+	assert_int_equal(p->max_days, 7);
+	assert_int_equal(p->cdp_aia, X509_CDP_AIA_SHORT_LIVED);
+	assert_int_equal(p->eku[0], NID_server_auth);
+	assert_int_equal(p->san_required, X509_SAN_DNS | X509_SAN_IP);
 }
 
 static void
@@ -2261,6 +2267,48 @@ test_lint_key_ids(void **state)
 	X509_free(x);
 }
 
+/* The short-lived profile: no CDP, AIA caIssuers alone, 7 days at most; nothing else. */
+static void
+test_lint_short_lived(void **state)
+{
+	X509 *x = build("shortlived", k_p256, "CN=www.example.com", "DNS:www.example.com");
+	AUTHORITY_INFO_ACCESS *aia;
+	struct err e;
+
+	(void)state;
+	lint_ok(x, "shortlived", &issuer);
+	assert_true(X509_get_ext_by_NID(x, NID_crl_distribution_points, -1) < 0);
+	aia = X509_get_ext_d2i(x, NID_info_access, NULL, NULL);
+	assert_non_null(aia);
+	assert_int_equal(sk_ACCESS_DESCRIPTION_num(aia), 1);
+	assert_int_equal(OBJ_obj2nid(sk_ACCESS_DESCRIPTION_value(aia, 0)->method),
+			 NID_ad_ca_issuers);
+	AUTHORITY_INFO_ACCESS_free(aia);
+	/* a server certificate's pointers are not a short-lived one's */
+	replace_ext(x, NID_info_access,
+		    "OCSP;URI:http://localhost:8080/ocsp,"
+		    "caIssuers;URI:http://localhost:8080/ca/issuing.crt");
+	lint_expect(x, "shortlived",
+		    "lint: profile shortlived: authorityInfoAccess must be caIssuers "
+		    "http://localhost:8080/ca/issuing.crt only");
+	X509_free(x);
+	x = build_x(&issuer, "server", k_p256, "CN=www.example.com", "DNS:www.example.com",
+		    util_now(), 7);
+	lint_expect(x, "shortlived", "lint: profile shortlived: crlDistributionPoints not allowed");
+	/* and the server profile never takes a certificate without them */
+	X509_free(x);
+	x = build("shortlived", k_p256, "CN=www.example.com", "DNS:www.example.com");
+	lint_expect(x, "server", "lint: RFC 5280 4.2.1.13: crlDistributionPoints missing");
+	X509_free(x);
+	/* 8 days is no short-lived certificate */
+	x = build_x(&issuer, "shortlived", k_p256, "CN=www.example.com", "DNS:www.example.com",
+		    util_now(), 8);
+	err_clear(&e);
+	assert_int_not_equal(x509_lint(x, profile_find("shortlived"), &issuer, &e), 0);
+	assert_int_equal(e.code, ERR_REFUSED);
+	X509_free(x);
+}
+
 static void
 test_lint_cdp_aia(void **state)
 {
@@ -2379,6 +2427,7 @@ main(void)
 	    cmocka_unit_test(test_lint_eku),
 	    cmocka_unit_test(test_lint_key_ids),
 	    cmocka_unit_test(test_lint_cdp_aia),
+	    cmocka_unit_test(test_lint_short_lived),
 	    cmocka_unit_test(test_lint_ocsp_nocheck),
 	    cmocka_unit_test(test_lint_profile_mismatch),
 	};
