@@ -17,17 +17,10 @@
 struct acme acme;
 
 const char *const acme_conf_keys[] = {
-    "acme.enabled",
-    "acme.base_url",
-    "acme.terms_of_service",
-    "acme.website",
-    "acme.caa_identities",
-    "acme.eab_required",
-    "acme.key_file",
-    "acme.http01_port",
-    "acme.allow_private_addresses",
-    "test.acme_resolve",
-    NULL,
+    "acme.enabled",	     "acme.base_url",	    "acme.terms_of_service",
+    "acme.website",	     "acme.caa_identities", "acme.eab_required",
+    "acme.key_file",	     "acme.http01_port",    "acme.allow_private_addresses",
+    "acme.authz_reuse_days", "test.acme_resolve",   NULL,
 };
 
 static const char *const acme_prob_names[ACME_PROB__MAX] = {
@@ -135,6 +128,7 @@ acme_init(struct ca *ca, struct err *e)
 {
 	const struct conf *c = &ca->conf;
 	const char *v;
+	long reuse = 0;
 	int rc = -1;
 
 	acme_fini();
@@ -151,8 +145,11 @@ acme_init(struct ca *ca, struct err *e)
 	acme.base = xstrndup(v, strlen(v) - (v[strlen(v) - 1] == '/'));
 	acme.tos = xstrdup(conf_get(c, "acme.terms_of_service", ""));
 	acme.website = xstrdup(conf_get(c, "acme.website", ""));
-	if (acme_conf_validation(c, e) == -1)
+	if (acme_conf_validation(c, e) == -1 ||
+	    conf_get_long(c, "acme.authz_reuse_days", RA_ACME_REUSE_DAYS, 1, RA_ACME_REUSE_DAYS_MAX,
+			  &reuse, e) == -1)
 		goto out;
+	ra_acme_reuse_set(reuse);
 	/* the key file is root's (keys/): read before the privileges go */
 	if (acme.enabled && ra_acme_keys_load(c, &acme.keys, e) == -1)
 		goto out;

@@ -73,6 +73,8 @@ acme_order_problem(struct acme_ctx *c, enum ra_acme_outcome r, const struct err 
 		return acme_problem(c, 403, ACME_PROB_UNAUTHORIZED, e->msg, NULL);
 	case RA_ACME_NOT_READY:
 		return acme_problem(c, 403, ACME_PROB_ORDER_NOT_READY, e->msg, NULL);
+	case RA_ACME_BAD_STATE:
+		return acme_problem(c, 400, ACME_PROB_MALFORMED, e->msg, NULL);
 	case RA_ACME_BAD_CSR:
 	case RA_ACME_REFUSED:
 		return acme_problem(c, 400, ACME_PROB_BAD_CSR, e->msg, NULL);
@@ -322,11 +324,21 @@ acme_authz(struct acme_ctx *c, const char *rest)
 		return acme_problem(c, 404, ACME_PROB_MALFORMED, "no such resource", NULL);
 	if (acme_post_begin(c, ACME_AUTH_KID) == -1)
 		return 0;
-	if (c->payload != NULL && json_object_size(c->payload) > 0)
-		return acme_problem(c, 400, ACME_PROB_MALFORMED,
-				    "RFC 8555 7.5.2: authorization deactivation is not offered yet",
-				    NULL);
-	r = ra_acme_authz_get(c->st, id, c->acct.id, &a, &e);
+	/* POST-as-GET reads it; {"status":"deactivated"} deactivates it (7.5.2) */
+	if (c->payload != NULL && json_object_size(c->payload) > 0) {
+		const char *st = NULL;
+
+		if (sjson_string(c->payload, "status", 1, &st, NULL, "acme: authorization", &e) ==
+			-1 ||
+		    json_object_size(c->payload) != 1 || strcmp(st, "deactivated") != 0)
+			return acme_problem(c, 400, ACME_PROB_MALFORMED,
+					    "RFC 8555 7.5.2: an authorization takes only "
+					    "{\"status\": \"deactivated\"}",
+					    NULL);
+		r = ra_acme_authz_deactivate(c->st, id, c->acct.id, c->actor, &a, &e);
+	} else {
+		r = ra_acme_authz_get(c->st, id, c->acct.id, &a, &e);
+	}
 	rc = r == RA_ACME_OK ? acme_json(c, 200, acme_authz_json(&a), NULL)
 			     : acme_order_problem(c, r, &e);
 	ra_acme_authz_clear(&a);

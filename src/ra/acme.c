@@ -57,6 +57,7 @@ const char *const ra_acme_outcome_names[RA_ACME__MAX] = {
     "unauthorized",
     "already-revoked",
     "bad-reason",
+    "bad-state",
     "error",
 };
 

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <sodium.h>
 
@@ -40,13 +41,15 @@ static const char *const order_state_names[ORDER_ST__MAX] = {"pending", "ready",
 							     "valid", "invalid"};
 
 /*
- * The moves of an order ([from][to]).  finalize takes it from ready to processing on its own
- * before anything is signed (one finalize of two at once wins; the other is told not ready),
- * then to valid in the certificate's transaction, or back to ready when the issuance failed.
+ * The moves of an order ([from][to]).  A pending or ready order becomes invalid when it
+ * expires or one of its authorizations is deactivated or expires.  finalize takes it from ready to
+ * processing on its own before anything is signed (one finalize of two at once wins; the other is
+ * told not ready), then to valid in the certificate's transaction, or back to ready when the
+ * issuance failed.
  */
 static const unsigned char order_moves[ORDER_ST__MAX][ORDER_ST__MAX] = {
     [ORDER_ST_PENDING] = {[ORDER_ST_READY] = 1, [ORDER_ST_INVALID] = 1},
-    [ORDER_ST_READY] = {[ORDER_ST_PROCESSING] = 1},
+    [ORDER_ST_READY] = {[ORDER_ST_PROCESSING] = 1, [ORDER_ST_INVALID] = 1},
     [ORDER_ST_PROCESSING] = {[ORDER_ST_VALID] = 1, [ORDER_ST_READY] = 1},
 };
 /* The moves of a challenge ([from][to]); its authorization follows (chall_move). */
@@ -54,6 +57,17 @@ static const unsigned char chall_moves[ORDER_ST__MAX][ORDER_ST__MAX] = {
     [ORDER_ST_PENDING] = {[ORDER_ST_PROCESSING] = 1},
     [ORDER_ST_PROCESSING] = {[ORDER_ST_VALID] = 1, [ORDER_ST_INVALID] = 1},
 };
+
+/* Seconds a valid authorization lives (acme.authz_reuse_days; set once at start). */
+static time_t order_reuse_s = (time_t)RA_ACME_REUSE_DAYS * 86400;
+
+void
+ra_acme_reuse_set(long days)
+{
+	if (days < 1 || days > RA_ACME_REUSE_DAYS_MAX)
+		fatalx("acme: authz_reuse_days %ld out of range", days);
+	order_reuse_s = (time_t)days * 86400;
+}
 
 /*
  * The one way an order changes state (serial: the certificate, with valid; before != 0: only
@@ -84,7 +98,8 @@ chall_move(struct store *st, int64_t id, enum order_state from, enum order_state
 	return store_acme_authz_move(
 	    st, id, order_state_names[from],
 	    order_state_names[to == ORDER_ST_PROCESSING ? ORDER_ST_PENDING : to],
-	    order_state_names[to], to == ORDER_ST_INVALID ? problem : NULL, util_now(), before, e);
+	    order_state_names[to], to == ORDER_ST_INVALID ? problem : NULL, util_now(), before,
+	    util_now() + order_reuse_s, e);
 }
 
 /* As in acme.c: each public function decides on its own error and hands it over at its end. */
@@ -110,6 +125,35 @@ ra_acme_authz_clear(struct ra_acme_authz *a)
 {
 	if (a != NULL)
 		store_acme_authz_clear(&a->s);
+}
+
+int
+ra_acme_ip_text(const unsigned char *b, size_t len, char *out, size_t n)
+{
+	if ((len != 4 && len != 16) ||
+	    inet_ntop(len == 4 ? AF_INET : AF_INET6, b, out, (socklen_t)n) == NULL)
+		return -1;
+	return 0;
+}
+
+int
+ra_acme_ip_canon(const char *text, unsigned char b[16], size_t *len)
+{
+	char back[INET6_ADDRSTRLEN];
+
+	if (strchr(text, ':') == NULL) {
+		if (inet_pton(AF_INET, text, b) != 1)
+			return -1;
+		*len = 4;
+	} else {
+		if (inet_pton(AF_INET6, text, b) != 1)
+			return -1;
+		*len = 16;
+	}
+	/* the one spelling: what inet_ntop writes (RFC 5952 for IPv6) */
+	if (ra_acme_ip_text(b, *len, back, sizeof(back)) == -1 || strcmp(back, text) != 0)
+		return -1;
+	return 0;
 }
 
 /* 1 when name is one of the comma-separated names of list. */
@@ -225,23 +269,60 @@ order_dedup(struct ra_acme_ident *ids, size_t n)
 	return k;
 }
 
-/* The order's rows (one transaction with its audit entry); *id the new order. */
+/*
+ * A new pending authorization of acct for identifier id (its http-01 challenge's token made
+ * here), serving order order_id (0: none, a pre-authorization); *out its id.
+ */
+static int
+order_authz_add(struct store *st, int64_t acct, int64_t order_id, const struct ra_acme_ident *id,
+		time_t expires, int64_t *out, struct err *e)
+{
+	struct store_acme_authz a;
+	unsigned char raw[32];
+	char token[RA_ACME_TOKEN_TEXT];
+
+	memset(&a, 0, sizeof(a));
+	randombytes_buf(raw, sizeof(raw));
+	if (b64url_encode(token, sizeof(token), raw, sizeof(raw)) == -1)
+		fatalx("acme: token buffer");
+	a.order_id = order_id;
+	a.account_id = acct;
+	snprintf(a.type, sizeof(a.type), "%s", id->type);
+	a.value = (char *)id->value;
+	a.expires = expires;
+	a.token = token;
+	if (store_acme_authz_add(st, &a, e) == -1 ||
+	    (order_id != 0 && store_acme_authz_link(st, order_id, a.id, e) == -1))
+		return -1;
+	*out = a.id;
+	return 0;
+}
+
+/*
+ * The order's rows (one transaction with its audit entry); *id the new order.  Each identifier
+ * reuses the account's authorization of it when one is valid (within its reuse period) or
+ * pending (unexpired), else gets a new one; the order expires with the earliest of them, and
+ * is ready at once when all are valid.  (The identifiers passed the binding's names and the
+ * policy just now, so a binding that no longer covers a name does not benefit.)
+ */
 static int
 order_insert(struct store *st, const struct ra_acme_account *acct, const struct store_acme_eab *b,
 	     const struct ra_acme_ident *ids, size_t n, const char *actor, int64_t *id,
 	     struct err *e)
 {
 	struct store_acme_order o;
-	struct store_acme_authz a;
-	unsigned char raw[32];
-	char token[RA_ACME_TOKEN_TEXT], obj[48];
+	struct store_acme_authz ra;
+	int64_t *reuse = xcalloc(n > 0 ? n : 1, sizeof(*reuse)), aid;
+	char obj[48];
 	json_t *arr = json_array();
 	struct buf d;
 	char *text = NULL;
 	time_t now = util_now();
+	size_t valid = 0;
 	int rc = -1, intx = 0;
 
 	memset(&o, 0, sizeof(o));
+	memset(&ra, 0, sizeof(ra));
 	buf_init(&d, 64 * 1024);
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(
@@ -255,25 +336,36 @@ order_insert(struct store *st, const struct ra_acme_account *acct, const struct 
 	if (store_begin(st, e) == -1)
 		goto out;
 	intx = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (store_acme_authz_find(st, acct->id, ids[i].type, ids[i].value, 0, now,
+					  &reuse[i], e) == -1)
+			goto out;
+		if (reuse[i] == 0)
+			continue;
+		if (store_acme_authz_get(st, reuse[i], &ra, e) == -1)
+			goto out;
+		if (ra.expires < o.expires)
+			o.expires = ra.expires;
+		valid += strcmp(ra.status, "valid") == 0;
+		store_acme_authz_clear(&ra);
+	}
 	if (store_acme_order_add(st, &o, e) == -1)
 		goto out;
 	buf_printf(&d, "account=%" PRId64 " binding=%s org=%s names=", acct->id, b->kid,
 		   b->org_code);
 	for (size_t i = 0; i < n; i++) {
-		memset(&a, 0, sizeof(a));
-		randombytes_buf(raw, sizeof(raw));
-		if (b64url_encode(token, sizeof(token), raw, sizeof(raw)) == -1)
-			fatalx("acme: token buffer");
-		a.order_id = o.id;
-		a.account_id = acct->id;
-		snprintf(a.type, sizeof(a.type), "%s", ids[i].type);
-		a.value = (char *)ids[i].value;
-		a.expires = o.expires;
-		a.token = token;
-		if (store_acme_authz_add(st, &a, e) == -1)
+		if (reuse[i] != 0) {
+			if (store_acme_authz_link(st, o.id, reuse[i], e) == -1)
+				goto out;
+		} else if (order_authz_add(st, acct->id, o.id, &ids[i], o.expires, &aid, e) == -1) {
 			goto out;
+		}
 		buf_printf(&d, "%s%s", i > 0 ? "," : "", ids[i].value);
+		if (reuse[i] != 0)
+			buf_printf(&d, "(reused authz %" PRId64 ")", reuse[i]);
 	}
+	if (valid == n && order_move(st, o.id, ORDER_ST_PENDING, ORDER_ST_READY, NULL, 0, e) == -1)
+		goto out;
 	snprintf(obj, sizeof(obj), "acme-order:%" PRId64, o.id);
 	if (store_audit_append(st, actor, "acme.order.create", obj, buf_cstr(&d), NULL, e) == -1 ||
 	    store_commit(st, e) == -1)
@@ -284,9 +376,11 @@ order_insert(struct store *st, const struct ra_acme_account *acct, const struct 
 out:
 	if (intx)
 		store_rollback(st);
+	store_acme_authz_clear(&ra);
 	buf_free(&d);
 	json_decref(arr);
 	free(text);
+	free(reuse);
 	return rc;
 }
 
@@ -331,6 +425,155 @@ out:
 	store_org_clear(&org);
 	order_err_out(e_out, &le);
 	return r;
+}
+
+/* ---- expiry, written when read ---- */
+
+/*
+ * Makes the orders authorization aid serves invalid when they are pending or ready (it expired
+ * or was deactivated); each move conditional, one that finds another status is no failure.
+ */
+static int
+authz_orders_invalid(struct store *st, int64_t aid, struct err *e)
+{
+	static const enum order_state from[] = {ORDER_ST_PENDING, ORDER_ST_READY};
+	int64_t *ids = NULL;
+	size_t n = 0;
+	struct err ce;
+	int rc = -1;
+
+	if (store_acme_authz_orders(st, aid, &ids, &n, e) == -1)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < sizeof(from) / sizeof(from[0]); k++) {
+			err_clear(&ce);
+			if (order_move(st, ids[i], from[k], ORDER_ST_INVALID, NULL, 0, &ce) == 0)
+				break;
+			if (ce.code != ERR_CONFLICT) {
+				*e = ce;
+				goto out;
+			}
+		}
+	rc = 0;
+out:
+	free(ids);
+	return rc;
+}
+
+/* 1 when authorization a has passed its expiry while pending or valid (7.1.6: expired). */
+static int
+authz_is_expired(const struct store_acme_authz *a, time_t now)
+{
+	return a->expires < now &&
+	       (strcmp(a->status, "pending") == 0 || strcmp(a->status, "valid") == 0);
+}
+
+/*
+ * An authorization past its expiry while pending or valid becomes expired (a conditional
+ * update), its pending or ready orders invalid, audited acme.authz.expire by "acme:expiry",
+ * one transaction.  *moved = 1 when it moved; not inside a caller's transaction.
+ */
+static int
+authz_expire(struct store *st, const struct store_acme_authz *a, int *moved, struct err *e)
+{
+	char obj[48], detail[400];
+	struct err le;
+	int rc = -1, intx = 0;
+
+	if (!authz_is_expired(a, util_now()) || store_in_tx(st))
+		return 0;
+	err_clear(&le);
+	snprintf(obj, sizeof(obj), "acme-authz:%" PRId64, a->id);
+	snprintf(detail, sizeof(detail), "account=%" PRId64 " %s:%.256s was %s until %lld",
+		 a->account_id, a->type, a->value, a->status, (long long)a->expires);
+	if (store_begin(st, &le) == -1)
+		goto out;
+	intx = 1;
+	if (store_acme_authz_set_status(st, a->id, a->status, "expired", util_now(), &le) == -1) {
+		if (le.code == ERR_CONFLICT) { /* moved meanwhile */
+			err_clear(&le);
+			rc = 0;
+		}
+		goto out;
+	}
+	if (authz_orders_invalid(st, a->id, &le) == -1 ||
+	    store_audit_append(st, "acme:expiry", "acme.authz.expire", obj, detail, NULL, &le) ==
+		-1 ||
+	    store_commit(st, &le) == -1)
+		goto out;
+	intx = 0;
+	*moved = 1;
+	rc = 0;
+out:
+	if (intx)
+		store_rollback(st);
+	if (rc == -1)
+		*e = le;
+	return rc;
+}
+
+/*
+ * Why pending or ready order o (with its authorizations) is invalid, or NULL: past its expiry,
+ * or an authorization of it no longer pending or valid (expired, deactivated, invalid).
+ */
+static const char *
+order_is_dead(const struct ra_acme_order *o, time_t now)
+{
+	if (strcmp(o->o.status, "pending") != 0 && strcmp(o->o.status, "ready") != 0)
+		return NULL;
+	if (o->o.expires < now)
+		return "expired";
+	for (size_t i = 0; i < o->naz; i++)
+		if ((strcmp(o->az[i].status, "pending") != 0 &&
+		     strcmp(o->az[i].status, "valid") != 0) ||
+		    authz_is_expired(&o->az[i], now))
+			return "an authorization is no longer pending or valid";
+	return NULL;
+}
+
+/*
+ * A pending or ready order that order_is_dead becomes invalid (a conditional update), audited
+ * acme.order.expire by "acme:expiry", one transaction; *moved as above.
+ */
+static int
+order_expire(struct store *st, const struct ra_acme_order *o, int *moved, struct err *e)
+{
+	const char *why = order_is_dead(o, util_now());
+	char obj[48], detail[160];
+	struct err le;
+	int rc = -1, intx = 0;
+
+	if (why == NULL || store_in_tx(st))
+		return 0;
+	err_clear(&le);
+	snprintf(obj, sizeof(obj), "acme-order:%" PRId64, o->o.id);
+	snprintf(detail, sizeof(detail), "account=%" PRId64 " was %s: %s", o->o.account_id,
+		 o->o.status, why);
+	if (store_begin(st, &le) == -1)
+		goto out;
+	intx = 1;
+	if (order_move(st, o->o.id,
+		       strcmp(o->o.status, "ready") == 0 ? ORDER_ST_READY : ORDER_ST_PENDING,
+		       ORDER_ST_INVALID, NULL, 0, &le) == -1) {
+		if (le.code == ERR_CONFLICT) {
+			err_clear(&le);
+			rc = 0;
+		}
+		goto out;
+	}
+	if (store_audit_append(st, "acme:expiry", "acme.order.expire", obj, detail, NULL, &le) ==
+		-1 ||
+	    store_commit(st, &le) == -1)
+		goto out;
+	intx = 0;
+	*moved = 1;
+	rc = 0;
+out:
+	if (intx)
+		store_rollback(st);
+	if (rc == -1)
+		*e = le;
+	return rc;
 }
 
 /* ---- the sweep of what a crash left processing ---- */
@@ -424,7 +667,7 @@ ra_acme_order_get(struct store *st, int64_t id, int64_t acct_id, struct ra_acme_
 {
 	struct err le, *e = &le;
 	enum ra_acme_outcome r = RA_ACME_ERROR;
-	int swept = 0, moved = 0;
+	int swept = 0, expired = 0, moved = 0;
 
 	err_clear(&le);
 	memset(out, 0, sizeof(*out));
@@ -452,10 +695,28 @@ again:
 			goto again;
 		}
 	}
-	/* an order past its expiry that never became valid is invalid (7.1.6): so it reads, and
-	 * so finalize sees it */
-	if (out->o.expires < util_now() &&
-	    (strcmp(out->o.status, "pending") == 0 || strcmp(out->o.status, "ready") == 0)) {
+	/* what expired is written so (its authorizations first, then the order), once */
+	if (!expired) {
+		expired = 1;
+		for (size_t i = 0; i < out->naz; i++)
+			if (authz_expire(st, &out->az[i], &moved, e) == -1)
+				goto out;
+		if (!moved && order_expire(st, out, &moved, e) == -1)
+			goto out;
+		if (moved) {
+			ra_acme_order_clear(out);
+			moved = 0;
+			goto again;
+		}
+	}
+	/* (inside a caller's transaction, or lost to a race) it reads as it is: an order past
+	 * its expiry that never became valid is invalid (7.1.6), so finalize sees it */
+	for (size_t i = 0; i < out->naz; i++)
+		if (authz_is_expired(&out->az[i], util_now())) {
+			free(out->az[i].status);
+			out->az[i].status = xstrdup("expired");
+		}
+	if (order_is_dead(out, util_now()) != NULL) {
 		free(out->o.status);
 		out->o.status = xstrdup(order_state_names[ORDER_ST_INVALID]);
 	}
@@ -473,7 +734,7 @@ ra_acme_authz_get(struct store *st, int64_t id, int64_t acct_id, struct ra_acme_
 {
 	struct err le, *e = &le;
 	enum ra_acme_outcome r = RA_ACME_ERROR;
-	int swept = 0, moved = 0;
+	int swept = 0, expired = 0, moved = 0;
 
 	err_clear(&le);
 again:
@@ -497,6 +758,22 @@ again:
 			ra_acme_authz_clear(out);
 			goto again;
 		}
+	}
+	if (!expired) {
+		expired = 1;
+		if (authz_expire(st, &out->s, &moved, e) == -1) {
+			ra_acme_authz_clear(out);
+			goto out;
+		}
+		if (moved) {
+			ra_acme_authz_clear(out);
+			moved = 0;
+			goto again;
+		}
+	}
+	if (authz_is_expired(&out->s, util_now())) {
+		free(out->s.status);
+		out->s.status = xstrdup("expired");
 	}
 	r = RA_ACME_OK;
 out:
@@ -532,6 +809,57 @@ out:
 	return r;
 }
 
+enum ra_acme_outcome
+ra_acme_authz_deactivate(struct store *st, int64_t id, int64_t acct_id, const char *actor,
+			 struct ra_acme_authz *out, struct err *e_out)
+{
+	struct err le, *e = &le;
+	enum ra_acme_outcome r;
+	char obj[48], detail[400];
+	int intx = 0;
+
+	err_clear(&le);
+	if ((r = ra_acme_authz_get(st, id, acct_id, out, e)) != RA_ACME_OK)
+		goto out;
+	if (strcmp(out->s.status, "pending") != 0 && strcmp(out->s.status, "valid") != 0) {
+		err_set(e, ERR_REFUSED,
+			"acme: RFC 8555 7.5.2: the authorization is %s; only a pending or valid "
+			"one is deactivated",
+			out->s.status);
+		r = RA_ACME_BAD_STATE;
+		goto out;
+	}
+	r = RA_ACME_ERROR;
+	snprintf(obj, sizeof(obj), "acme-authz:%" PRId64, id);
+	snprintf(detail, sizeof(detail), "account=%" PRId64 " %s:%.256s was %s", acct_id,
+		 out->s.type, out->s.value, out->s.status);
+	if (store_begin(st, e) == -1)
+		goto out;
+	intx = 1;
+	if (store_acme_authz_set_status(st, id, out->s.status, "deactivated", util_now(), e) ==
+	    -1) {
+		if (e->code == ERR_CONFLICT) { /* another request moved it first */
+			err_clear(e);
+			err_set(e, ERR_REFUSED,
+				"acme: RFC 8555 7.5.2: the authorization changed meanwhile");
+			r = RA_ACME_BAD_STATE;
+		}
+		goto out;
+	}
+	if (authz_orders_invalid(st, id, e) == -1 ||
+	    store_audit_append(st, actor, "acme.authz.deactivate", obj, detail, NULL, e) == -1 ||
+	    store_commit(st, e) == -1)
+		goto out;
+	intx = 0;
+	ra_acme_authz_clear(out);
+	r = ra_acme_authz_get(st, id, acct_id, out, e);
+out:
+	if (intx)
+		store_rollback(st);
+	order_err_out(e_out, &le);
+	return r;
+}
+
 /* After an authorization of order id changed: ready when all are valid, invalid when one is. */
 static int
 order_follow(struct store *st, int64_t id, int valid, struct err *e)
@@ -563,6 +891,25 @@ out:
 	return rc;
 }
 
+/* order_follow for every order authorization id serves. */
+static int
+chall_orders_follow(struct store *st, int64_t id, int valid, struct err *e)
+{
+	int64_t *ids = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	if (store_acme_authz_orders(st, id, &ids, &n, e) == -1)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (order_follow(st, ids[i], valid, e) == -1)
+			goto out;
+	rc = 0;
+out:
+	free(ids);
+	return rc;
+}
+
 /*
  * ra_acme_chall_done's transaction; before != 0 is the sweep's (only a challenge that has not
  * moved since before, and no row of acme_failed_validations: a crash is not the name's fault).
@@ -589,7 +936,7 @@ chall_finish(struct store *st, int64_t id, const char *problem, const char *acto
 	    chall_move(st, id, ORDER_ST_PROCESSING,
 		       problem == NULL ? ORDER_ST_VALID : ORDER_ST_INVALID, problem, before,
 		       e) == -1 ||
-	    order_follow(st, a.order_id, problem == NULL, e) == -1 ||
+	    chall_orders_follow(st, id, problem == NULL, e) == -1 ||
 	    (problem != NULL && before == 0 &&
 	     store_acme_failed_add(st, a.value, a.account_id, util_now(), e) == -1))
 		goto out;
@@ -865,14 +1212,65 @@ ra_acme_reason_ok(long reason)
 }
 
 /*
- * Who may revoke x (serial): the account whose order holds it (acct_id > 0), or the holder of
- * its private key (key, the JWS's jwk).  RA_ACME_OK, UNAUTHORIZED or ERROR.
+ * 1 when account acct_id holds a valid, unexpired authorization for every name of x (its
+ * dNSNames and iPAddresses; at least one, nothing else), 0 when not, -1 on a store failure.
+ */
+static int
+order_revoke_authorized(struct store *st, X509 *x, int64_t acct_id, struct err *e)
+{
+	GENERAL_NAMES *gns = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	const GENERAL_NAME *gn;
+	char v[RA_ACME_NAME_MAX];
+	const char *type;
+	int64_t aid;
+	int rc = 0, n = gns != NULL ? sk_GENERAL_NAME_num(gns) : 0;
+
+	for (int i = 0; i < n; i++) {
+		gn = sk_GENERAL_NAME_value(gns, i);
+		type = "dns";
+		if (gn->type == GEN_DNS) {
+			const ASN1_STRING *d = gn->d.dNSName;
+			size_t l = (size_t)ASN1_STRING_length(d);
+
+			if (l == 0 || l >= sizeof(v) || memchr(ASN1_STRING_get0_data(d), 0, l))
+				goto out;
+			memcpy(v, ASN1_STRING_get0_data(d), l);
+			v[l] = '\0';
+			for (size_t k = 0; k < l; k++)
+				v[k] = (char)(v[k] >= 'A' && v[k] <= 'Z' ? v[k] + 32 : v[k]);
+		} else if (gn->type == GEN_IPADD) {
+			type = "ip";
+			if (ra_acme_ip_text(ASN1_STRING_get0_data(gn->d.iPAddress),
+					    (size_t)ASN1_STRING_length(gn->d.iPAddress), v,
+					    sizeof(v)) == -1)
+				goto out;
+		} else {
+			goto out;
+		}
+		if (store_acme_authz_find(st, acct_id, type, v, 1, util_now(), &aid, e) == -1) {
+			rc = -1;
+			goto out;
+		}
+		if (aid == 0)
+			goto out;
+	}
+	rc = n > 0;
+out:
+	GENERAL_NAMES_free(gns);
+	return rc;
+}
+
+/*
+ * Who may revoke x (serial): the account whose order holds it (acct_id > 0), or one that
+ * holds valid authorizations for all its names (*by "authorizations"), or the holder of its
+ * private key (key, the JWS's jwk).  RA_ACME_OK, UNAUTHORIZED or ERROR.
  */
 static enum ra_acme_outcome
 order_revoke_who(struct store *st, X509 *x, const char *serial, int64_t acct_id, EVP_PKEY *key,
-		 struct err *e)
+		 const char **by, struct err *e)
 {
 	int64_t owner = 0;
+	int ok;
 
 	if (acct_id > 0) {
 		if (store_acme_order_by_serial(st, serial, &owner, e) == -1) {
@@ -880,12 +1278,18 @@ order_revoke_who(struct store *st, X509 *x, const char *serial, int64_t acct_id,
 				return RA_ACME_ERROR;
 			err_clear(e);
 		}
-		if (owner != acct_id) {
+		if (owner == acct_id)
+			return RA_ACME_OK;
+		/* RFC 8555 7.6: an account authorised for all the certificate's names */
+		if ((ok = order_revoke_authorized(st, x, acct_id, e)) == -1)
+			return RA_ACME_ERROR;
+		if (!ok) {
 			err_set(e, ERR_REFUSED,
 				"acme: RFC 8555 7.6: the certificate was not ordered by this "
-				"account");
+				"account, nor does it hold valid authorizations for all its names");
 			return RA_ACME_UNAUTHORIZED;
 		}
+		*by = "authorizations";
 		return RA_ACME_OK;
 	}
 	if (key == NULL || X509_get0_pubkey(x) == NULL ||
@@ -906,6 +1310,7 @@ ra_acme_revoke(struct ca *ca, struct store *st, const unsigned char *der, size_t
 	const unsigned char *p = der;
 	char serial[STORE_SERIAL_MAX], *detail = NULL;
 	enum ra_acme_outcome r = RA_ACME_UNAUTHORIZED;
+	const char *by = acct_id > 0 ? "account" : "certificate-key";
 	X509 *x = NULL;
 	int intx = 0;
 
@@ -929,7 +1334,7 @@ ra_acme_revoke(struct ca *ca, struct store *st, const unsigned char *der, size_t
 		r = RA_ACME_UNAUTHORIZED;
 		goto out;
 	}
-	if ((r = order_revoke_who(st, x, serial, acct_id, key, e)) != RA_ACME_OK)
+	if ((r = order_revoke_who(st, x, serial, acct_id, key, &by, e)) != RA_ACME_OK)
 		goto out;
 	/* the requester's right first: whether it is revoked is no one else's business */
 	if (c.status == STORE_CERT_REVOKED) {
@@ -946,9 +1351,8 @@ ra_acme_revoke(struct ca *ca, struct store *st, const unsigned char *der, size_t
 		goto out;
 	}
 	r = RA_ACME_ERROR;
-	detail =
-	    xasprintf("account=%" PRId64 " reason=%s by=%s", acct_id, ca_reason_name((int)reason),
-		      acct_id > 0 ? "account" : "certificate-key");
+	detail = xasprintf("account=%" PRId64 " reason=%s by=%s", acct_id,
+			   ca_reason_name((int)reason), by);
 	if (store_begin(st, e) == -1)
 		goto out;
 	intx = 1;

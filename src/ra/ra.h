@@ -2260,6 +2260,7 @@ enum ra_acme_outcome {
 	RA_ACME_UNAUTHORIZED,	     /* revokeCert: not ours, or neither its account nor its key */
 	RA_ACME_ALREADY_REVOKED,     /* revokeCert: revoked before */
 	RA_ACME_BAD_REASON,	     /* revokeCert: a reason a subscriber may not give */
+	RA_ACME_BAD_STATE,	     /* authorization deactivation: not pending or valid */
 	RA_ACME_ERROR,		     /* store or internal failure (e set) */
 	RA_ACME__MAX
 };
@@ -2336,6 +2337,8 @@ int ra_acme_eab_set_status(struct store *, const char *kid, const char *status, 
 #define RA_ACME_ORDER_TTL (7 * 86400) /* seconds an order and its authorizations live */
 #define RA_ACME_TOKEN_TEXT 44	      /* a challenge token: 32 random bytes as base64url + NUL */
 #define RA_ACME_NAME_MAX 254	      /* a DNS identifier + NUL */
+#define RA_ACME_REUSE_DAYS 30	      /* acme.authz_reuse_days: a valid authorization's life */
+#define RA_ACME_REUSE_DAYS_MAX 398    /* (the CA/Browser Forum's BR 4.2.1 upper bound) */
 /*
  * Seconds after which a challenge or an order still processing was cut by a crash (a
  * validation takes 10 s at most, signing is synchronous): reading it ends it (see
@@ -2376,6 +2379,11 @@ enum ra_acme_outcome ra_acme_order_new(struct store *, const struct ra_acme_acco
 				       struct ra_acme_ident *ids, size_t n, const char *actor,
 				       struct ra_acme_order *out, struct err *);
 /*
+ * Sets how long a valid authorization lives and is reused by the same account's new orders
+ * (acme.authz_reuse_days, 1 to RA_ACME_REUSE_DAYS_MAX; read once at start, before any thread).
+ */
+void ra_acme_reuse_set(long days);
+/*
  * The order id of account acct_id with its authorizations: OK, NOT_FOUND or ERROR.  What a
  * crash left processing for RA_ACME_STALE seconds moves on first, each in a transaction of its
  * own audited by "acme:sweep" (not when the caller has a transaction open): a challenge
@@ -2384,9 +2392,24 @@ enum ra_acme_outcome ra_acme_order_new(struct store *, const struct ra_acme_acco
  */
 enum ra_acme_outcome ra_acme_order_get(struct store *, int64_t id, int64_t acct_id,
 				       struct ra_acme_order *out, struct err *);
-/* The authorization id of account acct_id: OK, NOT_FOUND or ERROR; its challenge swept so. */
+/*
+ * The authorization id of account acct_id: OK, NOT_FOUND or ERROR; its challenge swept so.
+ * One past its expiry that is still pending or valid is written expired first (a conditional
+ * update in a transaction of its own with the audit entry acme.authz.expire; its orders that
+ * are pending or ready become invalid), and an order past its expiry invalid likewise
+ * (acme.order.expire); not when the caller has a transaction open (it reads so, though).
+ */
 enum ra_acme_outcome ra_acme_authz_get(struct store *, int64_t id, int64_t acct_id,
 				       struct ra_acme_authz *out, struct err *);
+/*
+ * Deactivation of authorization id of account acct_id (RFC 8555 7.5.2): pending or valid ->
+ * deactivated by a conditional update, its orders that are pending or ready invalid, audited
+ * acme.authz.deactivate, one transaction; any other status is BAD_STATE.  *out is the row
+ * after.  A deactivated authorization is never reused.
+ */
+enum ra_acme_outcome ra_acme_authz_deactivate(struct store *, int64_t id, int64_t acct_id,
+					      const char *actor, struct ra_acme_authz *out,
+					      struct err *);
 /*
  * A client's answer to the challenge of authorization id (7.5.1): a pending challenge of a
  * pending, unexpired authorization moves to processing (*start = 1: the caller validates and
@@ -2402,6 +2425,17 @@ enum ra_acme_outcome ra_acme_chall_start(struct store *, int64_t id, int64_t acc
  */
 enum ra_acme_outcome ra_acme_chall_done(struct store *, int64_t id, const char *problem,
 					const char *actor, struct err *);
+/*
+ * The text of an IP address of len bytes (4: IPv4, 16: IPv6) into out (n >=
+ * INET6_ADDRSTRLEN): dotted decimal, or RFC 5952's form for IPv6.  -1 for another length.
+ */
+int ra_acme_ip_text(const unsigned char *, size_t len, char *out, size_t n);
+/*
+ * An ip identifier's value (RFC 8738 3) into b (16 bytes) and *len (4 or 16): only the
+ * canonical text (ra_acme_ip_text's: no leading zeros, RFC 5952 for IPv6, no zone); -1 for any
+ * other spelling.  Pure.
+ */
+int ra_acme_ip_canon(const char *text, unsigned char b[16], size_t *len);
 /*
  * The CSR matches the order: its DNS names (and no other kind of name) are exactly names
  * (any order, case-insensitive, duplicates allowed), and its CN, if any, is one of them.
