@@ -1,0 +1,247 @@
+"""ACME authorizations of their own (RFC 8555 7.5, 7.5.2, 7.6; issue 14) against the real server
+on both store backends, driven by python3-acme and hand-made JWS: a valid authorization is
+reused by the same account's next order (ready at once, acme.authz_reuse_days), a pending one
+too, never another account's nor a deactivated one, nor for a name the binding no longer
+covers; deactivation (pending or valid -> deactivated, its orders invalid; anything else
+malformed); expiry written when read (authorization expired, order invalid, audited); and
+revokeCert by an account that did not order the certificate but holds valid authorizations
+for all its names."""
+import datetime
+import subprocess
+import time
+
+import pytest
+
+from test_acme import ERR, acme_server, b64u, nonce, post, problem, session
+from test_acme_order import Responder, account, conf, csr_for, http01, wait_authz
+
+acme_client = pytest.importorskip("acme.client")
+from acme import messages  # noqa: E402
+import josepy as jose  # noqa: E402
+
+A = "www.example.ac.jp"
+B = "mail.example.ac.jp"
+
+
+def answer(cl, key, resp, order):
+    """Answers the order's (first) http-01 challenge and waits for its authorization."""
+    authz, chall = http01(order)
+    response, validation = chall.chall.response_and_validation(key)
+    resp.answers[chall.chall.encode("token")] = validation
+    cl.answer_challenge(chall, response)
+    return wait_authz(cl, authz.uri)
+
+
+def read(cl, url):
+    return cl._post_as_get(url).json()
+
+
+def rfc3339(s):
+    return datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+
+
+def verify(srv, tmp_path, fullchain, name):
+    pems = [p.lstrip() + "-----END CERTIFICATE-----\n"
+            for p in fullchain.split("-----END CERTIFICATE-----")[:2]]
+    (tmp_path / (name + ".pem")).write_text(pems[0])
+    (tmp_path / (name + "-ca.pem")).write_text(pems[1])
+    v = subprocess.run(["openssl", "verify", "-CAfile", srv.cafile, "-untrusted",
+                        str(tmp_path / (name + "-ca.pem")), str(tmp_path / (name + ".pem"))],
+                       capture_output=True)
+    assert v.returncode == 0, v
+    return pems[0]
+
+
+def deactivate(s, srv, url, key, regr):
+    return post(s, url, key, jose.ES256, {"status": "deactivated"}, nonce(s, srv), kid=regr.uri)
+
+
+def test_acme_authz_reuse_and_deactivation(ca, tmp_path):
+    resp = Responder()
+    srv = acme_server(ca, conf(resp.port) + "acme.authz_reuse_days = 2\n")
+    try:
+        cl, key, regr, kid = account(ca, srv, "--names", A + "," + B)
+        s = session(srv)
+
+        # a valid authorization: it lives for the reuse period (2 days here)
+        o1 = cl.new_order(csr_for(A))
+        a1 = o1.body.authorizations[0]
+        t0 = time.time()
+        assert answer(cl, key, resp, o1).body.status.name == "valid"
+        exp = rfc3339(read(cl, a1)["expires"])
+        assert 2 * 86400 - 60 < exp - t0 < 2 * 86400 + 60, exp - t0
+
+        # the next order of A reuses it: ready at once, the same authorization
+        csr = csr_for(A)
+        o2 = cl.new_order(csr)
+        assert o2.body.status.name == "ready", o2.body
+        assert o2.body.authorizations == (a1,)
+        assert o2.body.expires.timestamp() <= exp + 1  # not beyond its authorization
+        done = cl.finalize_order(o2, datetime.datetime.now() + datetime.timedelta(seconds=20))
+        verify(srv, tmp_path, done.fullchain_pem, "reused")
+        assert "reused authz" in ca.ok("audit", "list")
+
+        # a pending authorization is reused too, by an order of two names (one valid)
+        o3 = cl.new_order(csr_for(B))
+        b1 = o3.body.authorizations[0]
+        o4 = cl.new_order(csr_for(A, B))
+        assert o4.body.status.name == "pending"
+        assert sorted(o4.body.authorizations) == sorted([a1, b1])
+
+        # another account (its binding names A too) never gets this account's authorization
+        cl2, key2, regr2, _ = account(ca, srv, "--names", A)
+        o5 = cl2.new_order(csr_for(A))
+        assert o5.body.status.name == "pending" and o5.body.authorizations != (a1,)
+        # nor may it deactivate it: it does not exist for it
+        problem(deactivate(s, srv, a1, key2, regr2), 404, "malformed")
+
+        # deactivation: only {"status": "deactivated"}
+        for bad in ({"status": "valid"}, {"status": "deactivated", "x": 1}, {"status": 1}):
+            r = post(s, b1, key, jose.ES256, bad, nonce(s, srv), kid=regr.uri)
+            problem(r, 400, "malformed")
+        # the pending one: deactivated, and both orders that wait for it invalid
+        r = deactivate(s, srv, b1, key, regr)
+        assert r.status_code == 200 and r.json()["status"] == "deactivated", r.text
+        for o in (o3, o4):
+            assert read(cl, o.uri)["status"] == "invalid"
+        rows = ca.sql("SELECT status FROM acme_orders WHERE id IN (%s, %s)" % (
+            o3.uri.rsplit("/", 1)[1], o4.uri.rsplit("/", 1)[1]))
+        assert [r[0] for r in rows] == ["invalid", "invalid"], rows
+        problem(deactivate(s, srv, b1, key, regr), 400, "malformed")  # not twice
+
+        # the valid one, under a ready order: deactivated, the order invalid, never reused
+        o6 = cl.new_order(csr_for(A))
+        assert o6.body.status.name == "ready" and o6.body.authorizations == (a1,)
+        r = deactivate(s, srv, a1, key, regr)
+        assert r.status_code == 200 and r.json()["status"] == "deactivated", r.text
+        assert read(cl, o6.uri)["status"] == "invalid"
+        assert read(cl, o2.uri)["status"] == "valid"  # what was issued stays so
+        o7 = cl.new_order(csr_for(A))
+        assert o7.body.status.name == "pending" and o7.body.authorizations != (a1,)
+        # a finished challenge of a deactivated authorization does not bring it back
+        audit = ca.ok("audit", "list")
+        assert audit.count("acme.authz.deactivate") == 2, audit
+
+        # a binding that no longer covers a name gets no reuse of it: refused outright
+        assert answer(cl, key, resp, o7).body.status.name == "valid"
+        ca.sql("UPDATE acme_eab SET names = '%s' WHERE kid = '%s'" % (B, kid))
+        with pytest.raises(messages.Error) as ei:
+            cl.new_order(csr_for(A))
+        assert ei.value.typ == ERR + "rejectedIdentifier", ei.value
+        # a suspended one orders nothing at all
+        ca.ok("acme", "eab", "suspend", kid)
+        with pytest.raises(messages.Error) as ei:
+            cl.new_order(csr_for(B))
+        assert ei.value.typ == ERR + "unauthorized", ei.value
+        assert ca.ok("audit", "verify")
+    finally:
+        stop(srv, resp)
+
+
+def stop(srv, resp):
+    from conftest import stop_server
+    stop_server(srv)
+    resp.close()
+
+
+def test_acme_authz_expiry(ca):
+    """What expired is written so when read: an authorization pending or valid past its expiry
+    becomes expired (its pending or ready orders invalid), an order past its expiry invalid;
+    each a conditional update with its audit entry; an expired authorization is not reused."""
+    resp = Responder()
+    srv = acme_server(ca, conf(resp.port))
+    try:
+        cl, key, regr, kid = account(ca, srv, "--names", A + "," + B)
+        # a valid authorization, under a ready order, past its reuse period
+        o1 = cl.new_order(csr_for(A))
+        a1 = o1.body.authorizations[0]
+        v = answer(cl, key, resp, o1)
+        assert v.body.status.name == "valid"
+        exp = rfc3339(read(cl, a1)["expires"])
+        assert 30 * 86400 - 60 < exp - time.time() < 30 * 86400 + 60  # the default: 30 days
+        aid = a1.rsplit("/", 1)[1]
+        oid = o1.uri.rsplit("/", 1)[1]
+        ca.sql("UPDATE acme_authzs SET expires = 1000 WHERE id = %s" % aid)
+        assert read(cl, a1)["status"] == "expired"
+        assert [str(x) for x in ca.sql("SELECT status FROM acme_authzs WHERE id = %s" % aid)[0]] \
+            == ["expired"]
+        assert read(cl, o1.uri)["status"] == "invalid"
+        assert ca.sql("SELECT status FROM acme_orders WHERE id = %s" % oid)[0][0] == "invalid"
+        # not reused: the next order has a new, pending authorization
+        o2 = cl.new_order(csr_for(A))
+        assert o2.body.status.name == "pending" and o2.body.authorizations != (a1,)
+
+        # a pending order past its expiry: invalid when read, written so
+        o3 = cl.new_order(csr_for(B))
+        oid3 = o3.uri.rsplit("/", 1)[1]
+        ca.sql("UPDATE acme_orders SET expires = 1000 WHERE id = %s" % oid3)
+        assert read(cl, o3.uri)["status"] == "invalid"
+        assert ca.sql("SELECT status FROM acme_orders WHERE id = %s" % oid3)[0][0] == "invalid"
+        # a pending authorization past its expiry, read through its order
+        b = o3.body.authorizations[0]
+        ca.sql("UPDATE acme_authzs SET expires = 1000 WHERE id = %s" % b.rsplit("/", 1)[1])
+        j = read(cl, o3.uri)
+        assert j["status"] == "invalid"
+        assert read(cl, b)["status"] == "expired"
+        # an expired authorization cannot be deactivated any more
+        s = session(srv)
+        problem(deactivate(s, srv, b, key, regr), 400, "malformed")
+        audit = ca.ok("audit", "list")
+        assert audit.count("acme.authz.expire") == 2, audit
+        assert "acme.order.expire" in audit and "acme:expiry" in audit
+        assert ca.ok("audit", "verify")
+    finally:
+        stop(srv, resp)
+
+
+def test_acme_revoke_by_authorizations(ca, tmp_path):
+    """revokeCert (RFC 8555 7.6) by an account that did not order the certificate: refused
+    until it holds valid authorizations for every name of it, then accepted and audited so."""
+    import OpenSSL.crypto
+    resp = Responder()
+    srv = acme_server(ca, conf(resp.port))
+    try:
+        cl, key, regr, kid = account(ca, srv, "--names", A + "," + B)
+        o = cl.new_order(csr_for(A, B))
+        for az in o.authorizations:
+            chall = [c for c in az.body.challenges if c.chall.typ == "http-01"][0]
+            response, validation = chall.chall.response_and_validation(key)
+            resp.answers[chall.chall.encode("token")] = validation
+            cl.answer_challenge(chall, response)
+        for az in o.authorizations:
+            assert wait_authz(cl, az.uri).body.status.name == "valid"
+        done = cl.finalize_order(o, datetime.datetime.now() + datetime.timedelta(seconds=20))
+        leaf = verify(srv, tmp_path, done.fullchain_pem, "two")
+        wrap = jose.ComparableX509(OpenSSL.crypto.load_certificate(
+            OpenSSL.crypto.FILETYPE_PEM, leaf.encode()))
+
+        cl2, key2, regr2, _ = account(ca, srv, "--names", A + "," + B)
+        with pytest.raises(messages.Error) as ei:  # no authorization at all
+            cl2.revoke(wrap, 0)
+        assert ei.value.typ == ERR + "unauthorized", ei.value
+        o2 = cl2.new_order(csr_for(A))
+        assert answer(cl2, key2, resp, o2).body.status.name == "valid"
+        with pytest.raises(messages.Error) as ei:  # one of the two names only
+            cl2.revoke(wrap, 0)
+        assert ei.value.typ == ERR + "unauthorized", ei.value
+        o3 = cl2.new_order(csr_for(B))
+        b = o3.body.authorizations[0]
+        assert answer(cl2, key2, resp, o3).body.status.name == "valid"
+        # a deactivated authorization does not count
+        s = session(srv)
+        assert deactivate(s, srv, b, key2, regr2).status_code == 200
+        with pytest.raises(messages.Error) as ei:
+            cl2.revoke(wrap, 0)
+        assert ei.value.typ == ERR + "unauthorized", ei.value
+        o4 = cl2.new_order(csr_for(B))
+        assert answer(cl2, key2, resp, o4).body.status.name == "valid"
+        cl2.revoke(wrap, 4)  # superseded, by an account authorised for both names
+        der = OpenSSL.crypto.dump_certificate(OpenSSL.crypto.FILETYPE_ASN1, wrap.wrapped)
+        r = post(s, cl.directory["revokeCert"], key2, jose.ES256, {"certificate": b64u(der)},
+                 nonce(s, srv), kid=regr2.uri)
+        problem(r, 400, "alreadyRevoked")
+        audit = ca.ok("audit", "list")
+        assert "by=authorizations" in audit, audit
+        assert ca.ok("audit", "verify")
+    finally:
+        stop(srv, resp)
