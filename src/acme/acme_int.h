@@ -89,12 +89,20 @@ int acme_revoke_cert(struct acme_ctx *);
 /* Takes one of the slots for account acct (acme_slots_take under the lock). */
 enum acme_slot acme_validate_reserve(int64_t acct);
 void acme_validate_release(int64_t acct);
+/* What a validation needs to know of its challenge (copied by acme_validate_start). */
+struct acme_vreq {
+	int64_t acct;	  /* the account, whose slot it holds */
+	int64_t id;	  /* the challenge */
+	const char *type; /* "http-01", "dns-01", "tls-alpn-01" */
+	const char *host; /* the identifier (a wildcard's without "*.") */
+	int wildcard;
+	const char *token, *keyauth, *actor;
+};
 /*
- * Validates the http-01 challenge of authorization id (host, token) on a thread of its own in
- * a slot reserved for account acct (released when it ends), then records the outcome through
- * ra_acme_chall_done.  -1 (the slot released) when the thread cannot start.
+ * Validates challenge q->id on a thread of its own in a slot reserved for account q->acct
+ * (released when it ends), then records the outcome through ra_acme_chall_done.  -1 (the slot
+ * released) when the thread cannot start.
  */
-int acme_validate_start(struct ca *, int64_t acct, int64_t id, const char *host, const char *token,
-			const char *keyauth, const char *actor);
+int acme_validate_start(struct ca *, const struct acme_vreq *q);
 
 #endif

@@ -168,7 +168,9 @@ acme_addr_public(const struct sockaddr *sa)
 struct vjob {
 	struct ca *ca;
 	int64_t acct; /* whose slot it holds */
-	int64_t id;
+	int64_t id;   /* the challenge */
+	char type[16];
+	int wildcard;
 	char host[RA_ACME_NAME_MAX];
 	char token[RA_ACME_TOKEN_TEXT];
 	char keyauth[RA_ACME_TOKEN_TEXT + 64];
@@ -314,12 +316,22 @@ vjob_fetch(struct vjob *j)
 	return NULL;
 }
 
+/* The validation of j's challenge type: NULL when valid, else the problem (caller frees). */
+static char *
+vjob_run(struct vjob *j)
+{
+	if (strcmp(j->type, "http-01") == 0)
+		return vjob_fetch(j);
+	return vjob_problem(ACME_PROB_SERVER_INTERNAL,
+			    "this challenge type is not validated yet: answer http-01");
+}
+
 static void *
 vjob_main(void *arg)
 {
 	struct vjob *j = arg;
 	struct store *st;
-	char *problem = vjob_fetch(j);
+	char *problem = vjob_run(j);
 	enum ra_acme_outcome r = RA_ACME_ERROR;
 	int64_t acct;
 	struct err e;
@@ -328,8 +340,7 @@ vjob_main(void *arg)
 	if ((st = ca_thread_store(j->ca, &e)) != NULL)
 		r = ra_acme_chall_done(st, j->id, problem, j->actor, &e);
 	if (r != RA_ACME_OK)
-		log_warn("acme: authorization %" PRId64
-			 ": the validation's outcome is not stored: %s",
+		log_warn("acme: challenge %" PRId64 ": the validation's outcome is not stored: %s",
 			 j->id, e.msg);
 	free(problem);
 	acct = j->acct;
@@ -339,8 +350,7 @@ vjob_main(void *arg)
 }
 
 int
-acme_validate_start(struct ca *ca, int64_t acct, int64_t id, const char *host, const char *token,
-		    const char *keyauth, const char *actor)
+acme_validate_start(struct ca *ca, const struct acme_vreq *q)
 {
 	struct vjob *j = xcalloc(1, sizeof(*j));
 	pthread_attr_t at;
@@ -348,12 +358,14 @@ acme_validate_start(struct ca *ca, int64_t acct, int64_t id, const char *host, c
 	int rc = -1;
 
 	j->ca = ca;
-	j->acct = acct;
-	j->id = id;
-	snprintf(j->host, sizeof(j->host), "%s", host);
-	snprintf(j->token, sizeof(j->token), "%s", token);
-	snprintf(j->keyauth, sizeof(j->keyauth), "%s", keyauth);
-	snprintf(j->actor, sizeof(j->actor), "%s", actor);
+	j->acct = q->acct;
+	j->id = q->id;
+	snprintf(j->type, sizeof(j->type), "%s", q->type);
+	j->wildcard = q->wildcard;
+	snprintf(j->host, sizeof(j->host), "%s", q->host);
+	snprintf(j->token, sizeof(j->token), "%s", q->token);
+	snprintf(j->keyauth, sizeof(j->keyauth), "%s", q->keyauth);
+	snprintf(j->actor, sizeof(j->actor), "%s", q->actor);
 	if (pthread_attr_init(&at) != 0)
 		goto out;
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
@@ -365,7 +377,7 @@ acme_validate_start(struct ca *ca, int64_t acct, int64_t id, const char *host, c
 out:
 	if (j != NULL) {
 		free(j);
-		acme_validate_release(acct);
+		acme_validate_release(q->acct);
 	}
 	return rc;
 }

@@ -2,9 +2,10 @@
  * acmeorder: the RA's side of ACME orders (RFC 8555 7.1.3, 7.4, 7.5, 8.3; the protocol is
  * src/acme's): which identifiers an account may order (its binding's names, or the
  * organization's domains, through the name policy), the life of an order and its
- * authorizations (one http-01 challenge each), the outcome of a validation, and finalization
- * through ra_issue, so that an ACME certificate is an organization's certificate like any
- * other (its lists, statistics, audit chain).
+ * authorizations (challenges http-01, dns-01 and tls-alpn-01 each, a wildcard's dns-01 alone;
+ * one attempt per authorization: answering one challenge settles it), the outcome of a validation,
+ * and finalization through ra_issue, so that an ACME certificate is an organization's certificate
+ * like any other (its lists, statistics, audit chain).
  *
  * The states are enum order_state (names: order_state_names, the text the store and the
  * protocol carry), and two functions alone change them, each checking its transition table
@@ -12,7 +13,8 @@
  * former state in the WHERE clause: ERR_CONFLICT when another request moved it first):
  * order_move: order pending -> ready (all authorizations valid) | invalid (one invalid), ready
  * -> valid in the certificate's own transaction; chall_move: challenge pending -> processing ->
- * valid | invalid, its authorization pending, then valid | invalid with it.
+ * valid | invalid, its authorization's attempt (acme_authzs.chall_status) with it, the
+ * authorization pending, then valid | invalid with it.
  */
 #include <inttypes.h>
 #include <limits.h>
@@ -84,22 +86,26 @@ order_move(struct store *st, int64_t id, enum order_state from, enum order_state
 }
 
 /*
- * The one way a challenge changes state; its authorization is pending while the challenge is
- * processing, then valid or invalid with it.  problem: the error document of invalid; before
- * as for order_move.
+ * The one way a challenge (chall) changes state, with its authorization's attempt (authz): the
+ * authorization is pending while the challenge is processing, then valid or invalid with it.
+ * problem: the error document of invalid; before as for order_move (the authorization's).
  */
 static int
-chall_move(struct store *st, int64_t id, enum order_state from, enum order_state to,
-	   const char *problem, time_t before, struct err *e)
+chall_move(struct store *st, int64_t authz, int64_t chall, enum order_state from,
+	   enum order_state to, const char *problem, time_t before, struct err *e)
 {
+	const char *pb = to == ORDER_ST_INVALID ? problem : NULL;
+
 	if (from >= ORDER_ST__MAX || to >= ORDER_ST__MAX || !chall_moves[from][to])
-		fatalx("acme: challenge %" PRId64 ": no move from %d to %d", id, (int)from,
+		fatalx("acme: challenge %" PRId64 ": no move from %d to %d", chall, (int)from,
 		       (int)to);
-	return store_acme_authz_move(
-	    st, id, order_state_names[from],
-	    order_state_names[to == ORDER_ST_PROCESSING ? ORDER_ST_PENDING : to],
-	    order_state_names[to], to == ORDER_ST_INVALID ? problem : NULL, util_now(), before,
-	    util_now() + order_reuse_s, e);
+	if (store_acme_authz_move(
+		st, authz, order_state_names[from],
+		order_state_names[to == ORDER_ST_PROCESSING ? ORDER_ST_PENDING : to],
+		order_state_names[to], pb, util_now(), before, util_now() + order_reuse_s, e) == -1)
+		return -1;
+	return store_acme_chall_move(st, chall, order_state_names[from], order_state_names[to], pb,
+				     util_now(), e);
 }
 
 /* As in acme.c: each public function decides on its own error and hands it over at its end. */
@@ -123,8 +129,13 @@ ra_acme_order_clear(struct ra_acme_order *o)
 void
 ra_acme_authz_clear(struct ra_acme_authz *a)
 {
-	if (a != NULL)
-		store_acme_authz_clear(&a->s);
+	if (a == NULL)
+		return;
+	store_acme_authz_clear(&a->s);
+	STORE_LIST_FREE(a->ch, a->nch, store_acme_chall_clear);
+	a->ch = NULL;
+	a->nch = 0;
+	a->at = 0;
 }
 
 int
@@ -269,29 +280,70 @@ order_dedup(struct ra_acme_ident *ids, size_t n)
 	return k;
 }
 
+/* A new challenge token (32 random bytes as base64url) into t. */
+static void
+order_token(char t[RA_ACME_TOKEN_TEXT])
+{
+	unsigned char raw[32];
+
+	randombytes_buf(raw, sizeof(raw));
+	if (b64url_encode(t, RA_ACME_TOKEN_TEXT, raw, sizeof(raw)) == -1)
+		fatalx("acme: token buffer");
+}
+
+/* The challenge types an authorization offers, in the order they are listed (7.1.3, 8). */
+static const char *const order_chall_types[] = {"http-01", "dns-01", "tls-alpn-01"};
+
 /*
- * A new pending authorization of acct for identifier id (its http-01 challenge's token made
- * here), serving order order_id (0: none, a pre-authorization); *out its id.
+ * The challenges of authorization id: http-01 (with first, the authorization's own token),
+ * dns-01, tls-alpn-01; a wildcard's dns-01 alone (RFC 8555 7.1.3), with first.
+ */
+static int
+order_challs_add(struct store *st, int64_t id, int wildcard, const char *first, struct err *e)
+{
+	struct store_acme_chall c;
+	char token[RA_ACME_TOKEN_TEXT];
+
+	for (size_t i = 0; i < sizeof(order_chall_types) / sizeof(order_chall_types[0]); i++) {
+		if (wildcard && strcmp(order_chall_types[i], "dns-01") != 0)
+			continue;
+		memset(&c, 0, sizeof(c));
+		c.authz_id = id;
+		snprintf(c.type, sizeof(c.type), "%s", order_chall_types[i]);
+		if (wildcard || i == 0) {
+			c.token = (char *)first;
+		} else {
+			order_token(token);
+			c.token = token;
+		}
+		if (store_acme_chall_add(st, &c, e) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * A new pending authorization of acct for identifier id with its challenges, serving order
+ * order_id (0: none, a pre-authorization); *out its id.
  */
 static int
 order_authz_add(struct store *st, int64_t acct, int64_t order_id, const struct ra_acme_ident *id,
 		time_t expires, int64_t *out, struct err *e)
 {
 	struct store_acme_authz a;
-	unsigned char raw[32];
 	char token[RA_ACME_TOKEN_TEXT];
 
 	memset(&a, 0, sizeof(a));
-	randombytes_buf(raw, sizeof(raw));
-	if (b64url_encode(token, sizeof(token), raw, sizeof(raw)) == -1)
-		fatalx("acme: token buffer");
+	order_token(token);
 	a.order_id = order_id;
 	a.account_id = acct;
 	snprintf(a.type, sizeof(a.type), "%s", id->type);
 	a.value = (char *)id->value;
 	a.expires = expires;
 	a.token = token;
+	a.wildcard = id->wildcard;
 	if (store_acme_authz_add(st, &a, e) == -1 ||
+	    order_challs_add(st, a.id, id->wildcard, token, e) == -1 ||
 	    (order_id != 0 && store_acme_authz_link(st, order_id, a.id, e) == -1))
 		return -1;
 	*out = a.id;
@@ -337,8 +389,8 @@ order_insert(struct store *st, const struct ra_acme_account *acct, const struct 
 		goto out;
 	intx = 1;
 	for (size_t i = 0; i < n; i++) {
-		if (store_acme_authz_find(st, acct->id, ids[i].type, ids[i].value, 0, now,
-					  &reuse[i], e) == -1)
+		if (store_acme_authz_find(st, acct->id, ids[i].type, ids[i].value, ids[i].wildcard,
+					  0, now, &reuse[i], e) == -1)
 			goto out;
 		if (reuse[i] == 0)
 			continue;
@@ -360,7 +412,8 @@ order_insert(struct store *st, const struct ra_acme_account *acct, const struct 
 		} else if (order_authz_add(st, acct->id, o.id, &ids[i], o.expires, &aid, e) == -1) {
 			goto out;
 		}
-		buf_printf(&d, "%s%s", i > 0 ? "," : "", ids[i].value);
+		buf_printf(&d, "%s%s%s", i > 0 ? "," : "", ids[i].wildcard ? "*." : "",
+			   ids[i].value);
 		if (reuse[i] != 0)
 			buf_printf(&d, "(reused authz %" PRId64 ")", reuse[i]);
 	}
@@ -514,7 +567,7 @@ out:
 
 /*
  * Why pending or ready order o (with its authorizations) is invalid, or NULL: past its expiry,
- * or an authorization of it no longer pending or valid (expired, deactivated, invalid).
+ * or an authorization of it expired or deactivated.
  */
 static const char *
 order_is_dead(const struct ra_acme_order *o, time_t now)
@@ -523,11 +576,12 @@ order_is_dead(const struct ra_acme_order *o, time_t now)
 		return NULL;
 	if (o->o.expires < now)
 		return "expired";
+	/* (an invalid one makes its orders invalid in its own transaction: order_follow) */
 	for (size_t i = 0; i < o->naz; i++)
-		if ((strcmp(o->az[i].status, "pending") != 0 &&
-		     strcmp(o->az[i].status, "valid") != 0) ||
-		    authz_is_expired(&o->az[i], now))
-			return "an authorization is no longer pending or valid";
+		if (strcmp(o->az[i].status, "expired") == 0 ||
+		    strcmp(o->az[i].status, "deactivated") == 0 ||
+		    strcmp(o->az[i].status, "revoked") == 0 || authz_is_expired(&o->az[i], now))
+			return "an authorization of it expired or was deactivated";
 	return NULL;
 }
 
@@ -580,6 +634,8 @@ out:
 
 static enum ra_acme_outcome chall_finish(struct store *, int64_t id, const char *problem,
 					 const char *actor, time_t before, struct err *);
+static int order_chall_at(const struct store_acme_chall *, size_t n, const char *status, int64_t id,
+			  size_t *at);
 
 /* The problem of a challenge whose validation a crash or a restart cut. */
 static const char order_cut_problem[] =
@@ -600,15 +656,30 @@ order_sweep_chall(struct store *st, const struct store_acme_authz *a, int *moved
 	time_t before = util_now() - RA_ACME_STALE;
 	struct err le;
 
+	struct store_acme_chall *ch = NULL;
+	size_t nch = 0, at = 0;
+	int found;
+
 	if (strcmp(a->chall_status, "processing") != 0 || a->updated >= before || store_in_tx(st))
 		return 0;
 	err_clear(&le);
-	if (chall_finish(st, a->id, order_cut_problem, "acme:sweep", before, &le) != RA_ACME_OK) {
+	if (store_acme_chall_list(st, a->id, &ch, &nch, &le) == -1) {
+		*e = le;
+		return -1;
+	}
+	/* the challenge being validated is the one processing */
+	found = order_chall_at(ch, nch, "processing", 0, &at);
+	if (found && chall_finish(st, ch[at].id, order_cut_problem, "acme:sweep", before, &le) !=
+			 RA_ACME_OK) {
+		STORE_LIST_FREE(ch, nch, store_acme_chall_clear);
 		if (le.code == ERR_CONFLICT) /* it moved meanwhile: nothing to sweep */
 			return 0;
 		*e = le;
 		return -1;
 	}
+	STORE_LIST_FREE(ch, nch, store_acme_chall_clear);
+	if (!found)
+		return 0;
 	log_warn("acme: authorization %" PRId64 ": its validation was cut (processing since %lld); "
 		 "the challenge is invalid",
 		 a->id, (long long)a->updated);
@@ -737,6 +808,7 @@ ra_acme_authz_get(struct store *st, int64_t id, int64_t acct_id, struct ra_acme_
 	int swept = 0, expired = 0, moved = 0;
 
 	err_clear(&le);
+	memset(out, 0, sizeof(*out));
 again:
 	if (store_acme_authz_get(st, id, &out->s, e) == -1 || out->s.account_id != acct_id) {
 		if (e->code == ERR_NOTFOUND || !err_is_set(e)) {
@@ -758,6 +830,10 @@ again:
 			ra_acme_authz_clear(out);
 			goto again;
 		}
+	}
+	if (store_acme_chall_list(st, id, &out->ch, &out->nch, e) == -1) {
+		ra_acme_authz_clear(out);
+		goto out;
 	}
 	if (!expired) {
 		expired = 1;
@@ -781,21 +857,98 @@ out:
 	return r;
 }
 
+/*
+ * 1 when one of the n challenges is status (NULL: any) and, with id != 0, has that id; its
+ * index in *at.
+ */
+static int
+order_chall_at(const struct store_acme_chall *ch, size_t n, const char *status, int64_t id,
+	       size_t *at)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((status == NULL || strcmp(ch[i].status, status) == 0) &&
+		    (id == 0 || ch[i].id == id)) {
+			*at = i;
+			return 1;
+		}
+	return 0;
+}
+
+enum ra_acme_outcome
+ra_acme_chall_get(struct store *st, int64_t id, int64_t acct_id, struct ra_acme_authz *out,
+		  struct err *e_out)
+{
+	struct err le, *e = &le;
+	struct store_acme_chall c;
+	enum ra_acme_outcome r = RA_ACME_ERROR;
+
+	err_clear(&le);
+	memset(out, 0, sizeof(*out));
+	if (store_acme_chall_get(st, id, &c, e) == -1) {
+		if (e->code == ERR_NOTFOUND) {
+			err_clear(e);
+			err_set(e, ERR_NOTFOUND, "acme: no such challenge of this account");
+			r = RA_ACME_NOT_FOUND;
+		}
+		goto out;
+	}
+	if ((r = ra_acme_authz_get(st, c.authz_id, acct_id, out, e)) != RA_ACME_OK) {
+		if (r == RA_ACME_NOT_FOUND) {
+			err_clear(e);
+			err_set(e, ERR_NOTFOUND, "acme: no such challenge of this account");
+		}
+		goto out;
+	}
+	if (!order_chall_at(out->ch, out->nch, NULL, id, &out->at)) {
+		ra_acme_authz_clear(out);
+		err_set(e, ERR_NOTFOUND, "acme: no such challenge of this account");
+		r = RA_ACME_NOT_FOUND;
+	}
+out:
+	store_acme_chall_clear(&c);
+	order_err_out(e_out, &le);
+	return r;
+}
+
+/* The authorization's attempt and challenge id, pending, both processing in one transaction. */
+static int
+chall_begin(struct store *st, int64_t authz, int64_t id, struct err *e)
+{
+	int intx = 0, rc = -1;
+
+	if (store_begin(st, e) == -1)
+		goto out;
+	intx = 1;
+	if (chall_move(st, authz, id, ORDER_ST_PENDING, ORDER_ST_PROCESSING, NULL, 0, e) == -1 ||
+	    store_commit(st, e) == -1)
+		goto out;
+	intx = 0;
+	rc = 0;
+out:
+	if (intx)
+		store_rollback(st);
+	return rc;
+}
+
 enum ra_acme_outcome
 ra_acme_chall_start(struct store *st, int64_t id, int64_t acct_id, int *start,
 		    struct ra_acme_authz *out, struct err *e_out)
 {
 	struct err le, *e = &le;
 	enum ra_acme_outcome r;
+	int64_t authz;
 
 	err_clear(&le);
 	*start = 0;
-	if ((r = ra_acme_authz_get(st, id, acct_id, out, e)) != RA_ACME_OK)
+	if ((r = ra_acme_chall_get(st, id, acct_id, out, e)) != RA_ACME_OK)
 		goto out;
-	if (strcmp(out->s.chall_status, "pending") != 0 || strcmp(out->s.status, "pending") != 0 ||
+	/* one attempt per authorization: no other challenge of it is being validated */
+	if (strcmp(out->ch[out->at].status, "pending") != 0 ||
+	    strcmp(out->s.chall_status, "pending") != 0 || strcmp(out->s.status, "pending") != 0 ||
 	    out->s.expires < util_now())
 		goto out;
-	if (chall_move(st, id, ORDER_ST_PENDING, ORDER_ST_PROCESSING, NULL, 0, e) == 0)
+	authz = out->s.id;
+	if (chall_begin(st, authz, id, e) == 0)
 		*start = 1;
 	else if (e->code != ERR_CONFLICT) { /* (another request started it: as it is) */
 		r = RA_ACME_ERROR;
@@ -803,7 +956,7 @@ ra_acme_chall_start(struct store *st, int64_t id, int64_t acct_id, int *start,
 	}
 	err_clear(e);
 	ra_acme_authz_clear(out);
-	r = ra_acme_authz_get(st, id, acct_id, out, e);
+	r = ra_acme_chall_get(st, id, acct_id, out, e);
 out:
 	order_err_out(e_out, &le);
 	return r;
@@ -920,6 +1073,7 @@ chall_finish(struct store *st, int64_t id, const char *problem, const char *acto
 {
 	struct err le, *e = &le;
 	struct store_acme_authz a;
+	struct store_acme_chall c;
 	const char *res = problem == NULL ? "valid" : "invalid";
 	char obj[48], action[40], *detail = NULL;
 	enum ra_acme_outcome r = RA_ACME_ERROR;
@@ -927,22 +1081,24 @@ chall_finish(struct store *st, int64_t id, const char *problem, const char *acto
 
 	err_clear(&le);
 	memset(&a, 0, sizeof(a));
-	snprintf(obj, sizeof(obj), "acme-authz:%" PRId64, id);
+	memset(&c, 0, sizeof(c));
 	snprintf(action, sizeof(action), "acme.validation.%s", res);
 	if (store_begin(st, e) == -1)
 		goto out;
 	intx = 1;
-	if (store_acme_authz_get(st, id, &a, e) == -1 ||
-	    chall_move(st, id, ORDER_ST_PROCESSING,
+	if (store_acme_chall_get(st, id, &c, e) == -1 ||
+	    store_acme_authz_get(st, c.authz_id, &a, e) == -1 ||
+	    chall_move(st, a.id, id, ORDER_ST_PROCESSING,
 		       problem == NULL ? ORDER_ST_VALID : ORDER_ST_INVALID, problem, before,
 		       e) == -1 ||
-	    chall_orders_follow(st, id, problem == NULL, e) == -1 ||
+	    chall_orders_follow(st, a.id, problem == NULL, e) == -1 ||
 	    (problem != NULL && before == 0 &&
 	     store_acme_failed_add(st, a.value, a.account_id, util_now(), e) == -1))
 		goto out;
-	detail = xasprintf("account=%" PRId64 " order=%" PRId64 " %s:%s http-01%s%s", a.account_id,
-			   a.order_id, a.type, a.value, problem != NULL ? " " : "",
-			   problem != NULL ? problem : "");
+	snprintf(obj, sizeof(obj), "acme-authz:%" PRId64, a.id);
+	detail = xasprintf("account=%" PRId64 " order=%" PRId64 " %s:%s%s %s%s%s", a.account_id,
+			   a.order_id, a.type, a.wildcard ? "*." : "", a.value, c.type,
+			   problem != NULL ? " " : "", problem != NULL ? problem : "");
 	if (store_audit_append(st, actor, action, obj, detail, NULL, e) == -1 ||
 	    store_commit(st, e) == -1)
 		goto out;
@@ -952,6 +1108,7 @@ out:
 	if (intx)
 		store_rollback(st);
 	store_acme_authz_clear(&a);
+	store_acme_chall_clear(&c);
 	free(detail);
 	order_err_out(e_out, &le);
 	return r;
@@ -1221,13 +1378,14 @@ order_revoke_authorized(struct store *st, X509 *x, int64_t acct_id, struct err *
 	GENERAL_NAMES *gns = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 	const GENERAL_NAME *gn;
 	char v[RA_ACME_NAME_MAX];
-	const char *type;
+	const char *type, *p;
 	int64_t aid;
-	int rc = 0, n = gns != NULL ? sk_GENERAL_NAME_num(gns) : 0;
+	int rc = 0, wild, n = gns != NULL ? sk_GENERAL_NAME_num(gns) : 0;
 
 	for (int i = 0; i < n; i++) {
 		gn = sk_GENERAL_NAME_value(gns, i);
 		type = "dns";
+		wild = 0;
 		if (gn->type == GEN_DNS) {
 			const ASN1_STRING *d = gn->d.dNSName;
 			size_t l = (size_t)ASN1_STRING_length(d);
@@ -1247,7 +1405,14 @@ order_revoke_authorized(struct store *st, X509 *x, int64_t acct_id, struct err *
 		} else {
 			goto out;
 		}
-		if (store_acme_authz_find(st, acct_id, type, v, 1, util_now(), &aid, e) == -1) {
+		/* a wildcard *.d is authorised by a wildcard authorization of d (7.1.3) */
+		p = v;
+		if (strncmp(v, "*.", 2) == 0) {
+			wild = 1;
+			p = v + 2;
+		}
+		if (store_acme_authz_find(st, acct_id, type, p, wild, 1, util_now(), &aid, e) ==
+		    -1) {
 			rc = -1;
 			goto out;
 		}

@@ -2350,6 +2350,7 @@ struct csr;
 
 /* One identifier of a newOrder as the client sent it; refusal set by ra_acme_order_new. */
 struct ra_acme_ident {
+	int wildcard; /* set by ra_acme_order_new: value was "*." name (value is then name) */
 	char type[8];
 	char value[RA_ACME_NAME_MAX];
 	char *refusal; /* owned; NULL: accepted */
@@ -2361,9 +2362,14 @@ struct ra_acme_order {
 	size_t naz;
 };
 void ra_acme_order_clear(struct ra_acme_order *); /* accepts NULL */
-/* An authorization with its challenge (the row as the store has it). */
+/*
+ * An authorization with its challenges (the rows as the store has them); at: the index in ch
+ * of the challenge a ra_acme_chall_* call concerned.
+ */
 struct ra_acme_authz {
 	struct store_acme_authz s;
+	struct store_acme_chall *ch;
+	size_t nch, at;
 };
 void ra_acme_authz_clear(struct ra_acme_authz *); /* accepts NULL */
 
@@ -2401,6 +2407,9 @@ enum ra_acme_outcome ra_acme_order_get(struct store *, int64_t id, int64_t acct_
  */
 enum ra_acme_outcome ra_acme_authz_get(struct store *, int64_t id, int64_t acct_id,
 				       struct ra_acme_authz *out, struct err *);
+/* The challenge id of account acct_id with its authorization (out->at its index). */
+enum ra_acme_outcome ra_acme_chall_get(struct store *, int64_t id, int64_t acct_id,
+				       struct ra_acme_authz *out, struct err *);
 /*
  * Deactivation of authorization id of account acct_id (RFC 8555 7.5.2): pending or valid ->
  * deactivated by a conditional update, its orders that are pending or ready invalid, audited
@@ -2411,15 +2420,16 @@ enum ra_acme_outcome ra_acme_authz_deactivate(struct store *, int64_t id, int64_
 					      const char *actor, struct ra_acme_authz *out,
 					      struct err *);
 /*
- * A client's answer to the challenge of authorization id (7.5.1): a pending challenge of a
- * pending, unexpired authorization moves to processing (*start = 1: the caller validates and
- * calls ra_acme_chall_done); any other is left as it is (*start = 0).  *out is the row after.
+ * A client's answer to challenge id (7.5.1): a pending challenge of a pending, unexpired
+ * authorization none of whose challenges is being validated moves to processing with the
+ * authorization's attempt (*start = 1: the caller validates and calls ra_acme_chall_done); any
+ * other is left as it is (*start = 0).  *out is the authorization after, out->at the challenge.
  */
 enum ra_acme_outcome ra_acme_chall_start(struct store *, int64_t id, int64_t acct_id, int *start,
 					 struct ra_acme_authz *out, struct err *);
 /*
- * The outcome of a validation (problem: the challenge's error document as JSON, NULL when it
- * succeeded): challenge and authorization valid or invalid, the order ready (all valid) or
+ * The outcome of the validation of challenge id (problem: its error document as JSON, NULL
+ * when it succeeded): challenge and authorization valid or invalid, the order ready (all valid) or
  * invalid, the audit entry acme.validation.valid / .invalid and, when it failed, a row of
  * acme_failed_validations for the name, in one transaction.
  */

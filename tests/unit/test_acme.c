@@ -1030,6 +1030,25 @@ order_account(const char *names, struct ra_acme_account *a)
 	EVP_PKEY_free(k);
 }
 
+/* The id of the challenge of type type of authorization authz. */
+static int64_t
+chall_of(int64_t authz, const char *type)
+{
+	struct store_acme_chall *ch = NULL;
+	size_t n = 0;
+	int64_t id = 0;
+	struct err e;
+
+	err_clear(&e);
+	OK(store_acme_chall_list(fx.st, authz, &ch, &n, &e));
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ch[i].type, type) == 0)
+			id = ch[i].id;
+	STORE_LIST_FREE(ch, n, store_acme_chall_clear);
+	assert_true(id > 0);
+	return id;
+}
+
 /* newOrder's identifiers: within the binding, no wildcard, dns only; each refusal its own. */
 static void
 test_order_life(void **state)
@@ -1101,30 +1120,52 @@ test_order_life(void **state)
 	/* another account sees nothing; the challenge starts once */
 	err_clear(&e);
 	assert_int_equal(ra_acme_authz_get(fx.st, o.az[0].id, a.id, &az, &e), RA_ACME_NOT_FOUND);
-	assert_int_equal(ra_acme_chall_start(fx.st, o.az[0].id, b.id, &start, &az, &e), RA_ACME_OK);
+	assert_int_equal(
+	    ra_acme_chall_start(fx.st, chall_of(o.az[0].id, "http-01"), b.id, &start, &az, &e),
+	    RA_ACME_OK);
 	assert_int_equal(start, 1);
 	assert_string_equal(az.s.chall_status, "processing");
 	ra_acme_authz_clear(&az);
-	assert_int_equal(ra_acme_chall_start(fx.st, o.az[0].id, b.id, &start, &az, &e), RA_ACME_OK);
+	assert_int_equal(
+	    ra_acme_chall_start(fx.st, chall_of(o.az[0].id, "http-01"), b.id, &start, &az, &e),
+	    RA_ACME_OK);
 	assert_int_equal(start, 0);
 	ra_acme_authz_clear(&az);
+	/* three challenges each; one attempt per authorization: dns-01 does not start meanwhile */
+	assert_int_equal(
+	    ra_acme_chall_start(fx.st, chall_of(o.az[0].id, "dns-01"), b.id, &start, &az, &e),
+	    RA_ACME_OK);
+	assert_int_equal(start, 0);
+	assert_int_equal(az.nch, 3);
+	assert_string_equal(az.ch[az.at].type, "dns-01");
+	assert_string_equal(az.ch[az.at].status, "pending");
+	assert_string_equal(az.ch[0].type, "http-01");
+	assert_string_equal(az.ch[0].status, "processing");
+	assert_string_equal(az.ch[0].token, o.az[0].token);
+	assert_string_not_equal(az.ch[1].token, az.ch[2].token);
+	ra_acme_authz_clear(&az);
 	/* one valid: still pending; the other valid: ready */
-	assert_int_equal(ra_acme_chall_done(fx.st, o.az[0].id, NULL, "unit", &e), RA_ACME_OK);
+	assert_int_equal(
+	    ra_acme_chall_done(fx.st, chall_of(o.az[0].id, "http-01"), NULL, "unit", &e),
+	    RA_ACME_OK);
 	{
 		struct ra_acme_order o2;
 
 		assert_int_equal(ra_acme_order_get(fx.st, o.o.id, b.id, &o2, &e), RA_ACME_OK);
 		assert_string_equal(o2.o.status, "pending");
 		ra_acme_order_clear(&o2);
-		assert_int_equal(ra_acme_chall_start(fx.st, o.az[1].id, b.id, &start, &az, &e),
+		assert_int_equal(ra_acme_chall_start(fx.st, chall_of(o.az[1].id, "http-01"), b.id,
+						     &start, &az, &e),
 				 RA_ACME_OK);
 		ra_acme_authz_clear(&az);
 		/* a second outcome for the same challenge is refused (it is no longer processing)
 		 */
-		assert_int_equal(ra_acme_chall_done(fx.st, o.az[1].id, NULL, "unit", &e),
-				 RA_ACME_OK);
-		assert_int_equal(ra_acme_chall_done(fx.st, o.az[1].id, NULL, "unit", &e),
-				 RA_ACME_ERROR);
+		assert_int_equal(
+		    ra_acme_chall_done(fx.st, chall_of(o.az[1].id, "http-01"), NULL, "unit", &e),
+		    RA_ACME_OK);
+		assert_int_equal(
+		    ra_acme_chall_done(fx.st, chall_of(o.az[1].id, "http-01"), NULL, "unit", &e),
+		    RA_ACME_ERROR);
 		err_clear(&e);
 		assert_int_equal(ra_acme_order_get(fx.st, o.o.id, b.id, &o2, &e), RA_ACME_OK);
 		assert_string_equal(o2.o.status, "ready");
@@ -1138,10 +1179,11 @@ test_order_life(void **state)
 		snprintf(ids[0].value, sizeof(ids[0].value), "fail.example.co.jp");
 		assert_int_equal(ra_acme_order_new(fx.st, &b, ids, 1, "unit", &o3, &e),
 				 RA_ACME_CREATED);
-		assert_int_equal(ra_acme_chall_start(fx.st, o3.az[0].id, b.id, &start, &az, &e),
+		assert_int_equal(ra_acme_chall_start(fx.st, chall_of(o3.az[0].id, "http-01"), b.id,
+						     &start, &az, &e),
 				 RA_ACME_OK);
 		ra_acme_authz_clear(&az);
-		assert_int_equal(ra_acme_chall_done(fx.st, o3.az[0].id,
+		assert_int_equal(ra_acme_chall_done(fx.st, chall_of(o3.az[0].id, "http-01"),
 						    "{\"type\":\"x\",\"detail\":\"no\"}", "unit",
 						    &e),
 				 RA_ACME_OK);
@@ -1217,7 +1259,9 @@ test_sweep(void **state)
 		snprintf(ids[i].value, sizeof(ids[i].value), "sweep%d.example.co.jp", i);
 	}
 	assert_int_equal(ra_acme_order_new(fx.st, &b, ids, 2, "unit", &o, &e), RA_ACME_CREATED);
-	assert_int_equal(ra_acme_chall_start(fx.st, o.az[0].id, b.id, &start, &az, &e), RA_ACME_OK);
+	assert_int_equal(
+	    ra_acme_chall_start(fx.st, chall_of(o.az[0].id, "http-01"), b.id, &start, &az, &e),
+	    RA_ACME_OK);
 	assert_int_equal(start, 1);
 	assert_true(az.s.updated >= util_now() - 5);
 	assert_int_equal(az.s.validated, 0);
@@ -1246,7 +1290,9 @@ test_sweep(void **state)
 
 	/* an order: the other challenge's, read through the order this time */
 	assert_int_equal(ra_acme_order_new(fx.st, &b, ids + 1, 1, "unit", &o, &e), RA_ACME_CREATED);
-	assert_int_equal(ra_acme_chall_start(fx.st, o.az[0].id, b.id, &start, &az, &e), RA_ACME_OK);
+	assert_int_equal(
+	    ra_acme_chall_start(fx.st, chall_of(o.az[0].id, "http-01"), b.id, &start, &az, &e),
+	    RA_ACME_OK);
 	ra_acme_authz_clear(&az);
 	set_row(chall_sql, "processing", old, o.az[0].id);
 	assert_int_equal(ra_acme_order_get(fx.st, o.o.id, b.id, &o2, &e), RA_ACME_OK);
