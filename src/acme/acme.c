@@ -295,7 +295,7 @@ acme_directory(struct acme_ctx *c)
 	static const char *const res[][2] = {
 	    {"newNonce", "/new-nonce"},	  {"newAccount", "/new-account"},
 	    {"newOrder", "/new-order"},	  {"revokeCert", "/revoke-cert"},
-	    {"keyChange", "/key-change"},
+	    {"keyChange", "/key-change"}, {"newAuthz", "/new-authz"},
 	};
 	char url[ACME_URL_MAX];
 	json_t *j = json_object(), *meta = json_object();
@@ -533,6 +533,8 @@ acme_http(struct http_req *r)
 		rc = acme_account(&c, r->url + strlen(ACME_ACCT_PATH));
 	else if (strcmp(path, "/new-order") == 0)
 		rc = acme_new_order(&c);
+	else if (strcmp(path, "/new-authz") == 0)
+		rc = acme_new_authz(&c);
 	else if (strncmp(path, "/order/", 7) == 0)
 		rc = acme_order(&c, path + 7);
 	else if (strncmp(path, "/authz/", 7) == 0)

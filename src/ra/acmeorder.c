@@ -480,6 +480,59 @@ out:
 	return r;
 }
 
+enum ra_acme_outcome
+ra_acme_authz_new(struct store *st, const struct ra_acme_account *acct, struct ra_acme_ident *id,
+		  const char *actor, struct ra_acme_authz *out, struct err *e_out)
+{
+	struct err le, *e = &le;
+	struct store_acme_eab b;
+	struct store_org org;
+	enum ra_acme_outcome r;
+	char obj[48], detail[400], esc[300];
+	int64_t aid = 0;
+	int intx = 0;
+
+	err_clear(&le);
+	memset(&b, 0, sizeof(b));
+	memset(&org, 0, sizeof(org));
+	memset(out, 0, sizeof(*out));
+	if ((r = order_binding(st, acct, &b, &org, e)) != RA_ACME_OK)
+		goto out;
+	if (id->value[0] == '*')
+		id->refusal = xasprintf("RFC 8555 7.4.1: newAuthz takes no wildcard (%s): order it",
+					log_escape(esc, sizeof(esc), id->value, strlen(id->value)));
+	else
+		id->refusal = order_ident_refusal(&org, b.names, id);
+	if (id->refusal != NULL) {
+		err_set(e, ERR_REFUSED, "acme: %s", id->refusal);
+		r = RA_ACME_REJECTED;
+		goto out;
+	}
+	r = RA_ACME_ERROR;
+	if (store_begin(st, e) == -1)
+		goto out;
+	intx = 1;
+	if (order_authz_add(st, acct->id, 0, id, util_now() + RA_ACME_ORDER_TTL, &aid, e) == -1)
+		goto out;
+	snprintf(obj, sizeof(obj), "acme-authz:%" PRId64, aid);
+	snprintf(detail, sizeof(detail),
+		 "account=%" PRId64 " binding=%s org=%s %s:%.256s (pre-authorization)", acct->id,
+		 b.kid, b.org_code, id->type, id->value);
+	if (store_audit_append(st, actor, "acme.authz.create", obj, detail, NULL, e) == -1 ||
+	    store_commit(st, e) == -1)
+		goto out;
+	intx = 0;
+	if ((r = ra_acme_authz_get(st, aid, acct->id, out, e)) == RA_ACME_OK)
+		r = RA_ACME_CREATED;
+out:
+	if (intx)
+		store_rollback(st);
+	store_acme_eab_clear(&b);
+	store_org_clear(&org);
+	order_err_out(e_out, &le);
+	return r;
+}
+
 /* ---- expiry, written when read ---- */
 
 /*

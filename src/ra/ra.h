@@ -2411,6 +2411,16 @@ enum ra_acme_outcome ra_acme_authz_get(struct store *, int64_t id, int64_t acct_
 enum ra_acme_outcome ra_acme_chall_get(struct store *, int64_t id, int64_t acct_id,
 				       struct ra_acme_authz *out, struct err *);
 /*
+ * newAuthz (RFC 8555 7.4.1): a pre-authorization of identifier id for acct, under the same
+ * rules as newOrder's identifiers (an active binding, else EAB_UNUSABLE; the binding's names,
+ * the policy: REJECTED with id->refusal), and no wildcard.  CREATED: a pending authorization
+ * of no order with its challenges and the audit entry acme.authz.create, one transaction;
+ * *out is it.  A later order of the account for the identifier reuses it.
+ */
+enum ra_acme_outcome ra_acme_authz_new(struct store *, const struct ra_acme_account *,
+				       struct ra_acme_ident *id, const char *actor,
+				       struct ra_acme_authz *out, struct err *);
+/*
  * Deactivation of authorization id of account acct_id (RFC 8555 7.5.2): pending or valid ->
  * deactivated by a conditional update, its orders that are pending or ready invalid, audited
  * acme.authz.deactivate, one transaction; any other status is BAD_STATE.  *out is the row

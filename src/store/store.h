@@ -1126,8 +1126,8 @@ int store_acme_order_by_serial(struct store *, const char *serial, int64_t *acco
 void store_acme_order_clear(struct store_acme_order *); /* accepts NULL */
 
 struct store_acme_authz {
-	int64_t id, order_id, account_id;
-	char type[8]; /* "dns", "ip" */
+	int64_t id, order_id, account_id; /* order_id: the order it was made for (0: newAuthz) */
+	char type[8];			  /* "dns", "ip" */
 	char *value;
 	char *status; /* "pending", "valid", "invalid", ... */
 	time_t expires;

@@ -212,7 +212,7 @@ store_acme_authz_add(struct store *s, struct store_acme_authz *a, struct err *e)
 
 	if ((st = store_stmt_get(s, SQL_AUTHZ_INSERT, 0, "add ACME authorization", e)) == NULL)
 		goto out;
-	stmt_int(s, st, 1, a->order_id);
+	stmt_int_or_null(s, st, 1, a->order_id, 0); /* 0: a pre-authorization */
 	stmt_int(s, st, 2, a->account_id);
 	stmt_text(s, st, 3, a->type);
 	stmt_text(s, st, 4, a->value);
@@ -239,7 +239,7 @@ authz_row(struct store *s, struct drv_stmt *st, struct store_acme_authz *a)
 	const char *t = s->drv->column_text(st, 3);
 
 	a->id = col_int(s, st, 0);
-	a->order_id = col_int(s, st, 1);
+	a->order_id = col_int_or(s, st, 1, 0);
 	a->account_id = col_int(s, st, 2);
 	snprintf(a->type, sizeof(a->type), "%s", t != NULL ? t : "");
 	a->value = col_str(s, st, 4);

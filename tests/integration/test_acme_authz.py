@@ -245,3 +245,70 @@ def test_acme_revoke_by_authorizations(ca, tmp_path):
         assert ca.ok("audit", "verify")
     finally:
         stop(srv, resp)
+
+
+def test_acme_new_authz(ca, tmp_path):
+    """newAuthz (RFC 8555 7.4.1): a pre-authorization under newOrder's name rules (no wildcard),
+    answered before any order; the next order of the identifier is ready at once."""
+    resp = Responder()
+    srv = acme_server(ca, conf(resp.port))
+    try:
+        cl, key, regr, kid = account(ca, srv, "--names", A + "," + B)
+        s = session(srv)
+        url = cl.directory["newAuthz"]
+        assert url == srv.https + "/acme/new-authz"
+
+        def new_authz(payload, k=key, rg=regr):
+            return post(s, url, k, jose.ES256, payload, nonce(s, srv), kid=rg.uri)
+
+        # refusals: the binding's names, the type, wildcards; malformed requests
+        for value, typ, word in (("other.example.ac.jp", "dns", "binding"),
+                                 ("*.example.ac.jp", "dns", "wildcard"),
+                                 (A, "email", "type")):
+            p = problem(new_authz({"identifier": {"type": typ, "value": value}}), 400,
+                        "rejectedIdentifier")
+            subs = p["subproblems"]
+            assert len(subs) == 1 and subs[0]["identifier"] == {"type": typ, "value": value}
+            assert subs[0]["type"] == ERR + "rejectedIdentifier", subs
+            assert word in p["detail"], p
+        for bad in (None, {}, {"identifier": A}, {"identifiers": [{"type": "dns", "value": A}]},
+                    {"identifier": {"type": "dns", "value": A, "x": 1}},
+                    {"identifier": {"type": "dns", "value": A}, "x": 1},
+                    {"identifier": {"type": "dns", "value": "a" * 300}}):
+            problem(new_authz(bad), 400, "malformed")
+
+        # the pre-authorization: 201, its Location, pending with its challenges
+        r = new_authz({"identifier": {"type": "dns", "value": A.upper()}})
+        assert r.status_code == 201, r.text
+        loc = r.headers["Location"]
+        assert loc.startswith(srv.https + "/acme/authz/"), loc
+        j = r.json()
+        assert j["status"] == "pending" and j["identifier"] == {"type": "dns", "value": A}, j
+        assert "http-01" in [c["type"] for c in j["challenges"]], j
+        assert read(cl, loc)["status"] == "pending"
+        # answered before any order exists
+        authz = cl._authzr_from_response(cl._post_as_get(loc), uri=loc)
+        chall = [c for c in authz.body.challenges if c.chall.typ == "http-01"][0]
+        response, validation = chall.chall.response_and_validation(key)
+        resp.answers[chall.chall.encode("token")] = validation
+        cl.answer_challenge(chall, response)
+        assert wait_authz(cl, loc).body.status.name == "valid"
+        # the order of that name: ready at once, the pre-authorization its authorization
+        o = cl.new_order(csr_for(A))
+        assert o.body.status.name == "ready" and o.body.authorizations == (loc,), o.body
+        done = cl.finalize_order(o, datetime.datetime.now() + datetime.timedelta(seconds=20))
+        verify(srv, tmp_path, done.fullchain_pem, "preauth")
+        # another account's pre-authorization is not this one's
+        cl2, key2, regr2, _ = account(ca, srv, "--names", A)
+        r2 = new_authz({"identifier": {"type": "dns", "value": A}}, key2, regr2)
+        assert r2.status_code == 201 and r2.headers["Location"] != loc
+        problem(post(s, loc, key2, jose.ES256, None, nonce(s, srv), kid=regr2.uri), 404,
+                "malformed")
+        audit = ca.ok("audit", "list")
+        assert audit.count("acme.authz.create") == 2 and "pre-authorization" in audit, audit
+        # a suspended binding pre-authorizes nothing
+        ca.ok("acme", "eab", "suspend", kid)
+        problem(new_authz({"identifier": {"type": "dns", "value": B}}), 403, "unauthorized")
+        assert ca.ok("audit", "verify")
+    finally:
+        stop(srv, resp)
