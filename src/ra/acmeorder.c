@@ -182,7 +182,57 @@ order_name_listed(const char *list, const char *name)
 	return 0;
 }
 
-/* The refusal (allocated) of one DNS identifier, lower-cased in place, or NULL when accepted. */
+/*
+ * The refusal (allocated) of an ip identifier (RFC 8738), or NULL when accepted: its canonical
+ * text only, named by the binding itself (an organization's domains never cover an address),
+ * and within the organization's addresses (ra_policy_names for profile server).
+ */
+static char *
+order_ip_refusal(const struct store_org *org, const char *names, const struct ra_acme_ident *id)
+{
+	const struct profile *prof = profile_find("server");
+	GENERAL_NAMES *gns = NULL;
+	GENERAL_NAME *gn = NULL;
+	ASN1_OCTET_STRING *os = NULL;
+	unsigned char b[16];
+	char esc[300], msg[512];
+	size_t len = 0;
+	struct err e;
+
+	err_clear(&e);
+	log_escape(esc, sizeof(esc), id->value, strlen(id->value));
+	if (ra_acme_ip_canon(id->value, b, &len) == -1)
+		return xasprintf("RFC 8738 3: \"%s\" is no IPv4 address in dotted decimal nor "
+				 "IPv6 address in RFC 5952's canonical form",
+				 esc);
+	if (!order_name_listed(names, id->value))
+		return xasprintf("RFC 8738: the address %s is not named by the account's binding "
+				 "(an address is ordered only when the binding names it)",
+				 esc);
+	if (prof == NULL || (gns = GENERAL_NAMES_new()) == NULL ||
+	    (gn = GENERAL_NAME_new()) == NULL || (os = ASN1_OCTET_STRING_new()) == NULL ||
+	    ASN1_OCTET_STRING_set(os, b, (int)len) != 1)
+		fatalx("acme: out of memory building a name");
+	GENERAL_NAME_set0_value(gn, GEN_IPADD, os);
+	if (sk_GENERAL_NAME_push(gns, gn) == 0)
+		fatalx("acme: out of memory building a name");
+	msg[0] = '\0';
+	if (ra_policy_names(org, prof, gns, &e) == -1)
+		snprintf(msg, sizeof(msg), "%.480s", e.msg);
+	GENERAL_NAMES_free(gns);
+	return msg[0] != '\0' ? xstrdup(msg) : NULL;
+}
+
+/* 1 when v (a DNS identifier's value) is written as an IPv4 address would be. */
+static int
+order_looks_ip(const char *v)
+{
+	unsigned char b[16];
+
+	return inet_pton(AF_INET, v, b) == 1 || inet_pton(AF_INET6, v, b) == 1;
+}
+
+/* The refusal (allocated) of one identifier (a DNS one lower-cased in place), or NULL. */
 static char *
 order_ident_refusal(const struct store_org *org, const char *names, struct ra_acme_ident *id)
 {
@@ -195,14 +245,20 @@ order_ident_refusal(const struct store_org *org, const char *names, struct ra_ac
 	struct err e;
 
 	err_clear(&e);
+	if (strcmp(id->type, "ip") == 0)
+		return order_ip_refusal(org, names, id);
 	log_escape(esc, sizeof(esc), v, n);
 	msg[0] = '\0';
 	for (size_t i = 0; i < n; i++)
 		v[i] = (char)(v[i] >= 'A' && v[i] <= 'Z' ? v[i] + 32 : v[i]);
 	if (strcmp(id->type, "dns") != 0)
 		snprintf(msg, sizeof(msg),
-			 "RFC 8555 7.1.4: identifier type \"%s\" is not offered here (dns only)",
+			 "RFC 8555 7.1.4: identifier type \"%s\" is not offered here (dns and ip "
+			 "only)",
 			 id->type);
+	else if (order_looks_ip(v))
+		snprintf(msg, sizeof(msg),
+			 "RFC 8738 3: %s is an address: its identifier's type is ip, not dns", esc);
 	else if (v[0] == '*')
 		snprintf(msg, sizeof(msg),
 			 "RFC 8555 7.1.3: the wildcard %s needs dns-01, which this server does not "
@@ -299,13 +355,17 @@ static const char *const order_chall_types[] = {"http-01", "dns-01", "tls-alpn-0
  * dns-01, tls-alpn-01; a wildcard's dns-01 alone (RFC 8555 7.1.3), with first.
  */
 static int
-order_challs_add(struct store *st, int64_t id, int wildcard, const char *first, struct err *e)
+order_challs_add(struct store *st, int64_t id, int wildcard, int ip, const char *first,
+		 struct err *e)
 {
 	struct store_acme_chall c;
 	char token[RA_ACME_TOKEN_TEXT];
 
 	for (size_t i = 0; i < sizeof(order_chall_types) / sizeof(order_chall_types[0]); i++) {
 		if (wildcard && strcmp(order_chall_types[i], "dns-01") != 0)
+			continue;
+		/* an address has no DNS zone to prove: never dns-01 (RFC 8738 7) */
+		if (ip && strcmp(order_chall_types[i], "dns-01") == 0)
 			continue;
 		memset(&c, 0, sizeof(c));
 		c.authz_id = id;
@@ -343,7 +403,7 @@ order_authz_add(struct store *st, int64_t acct, int64_t order_id, const struct r
 	a.token = token;
 	a.wildcard = id->wildcard;
 	if (store_acme_authz_add(st, &a, e) == -1 ||
-	    order_challs_add(st, a.id, id->wildcard, token, e) == -1 ||
+	    order_challs_add(st, a.id, id->wildcard, strcmp(id->type, "ip") == 0, token, e) == -1 ||
 	    (order_id != 0 && store_acme_authz_link(st, order_id, a.id, e) == -1))
 		return -1;
 	*out = a.id;
@@ -1190,14 +1250,35 @@ order_name_at(const char *const *names, size_t n, const unsigned char *s, size_t
 	return 0;
 }
 
+/* 1 when names[at] is an ip identifier (types NULL: none is). */
+static int
+order_is_ip(const char *const *types, size_t at)
+{
+	return types != NULL && types[at] != NULL && strcmp(types[at], "ip") == 0;
+}
+
+/* order_name_at among the identifiers of one kind only (ip or not). */
+static int
+order_kind_at(const char *const *names, const char *const *types, size_t n, int ip,
+	      const unsigned char *s, size_t len, size_t *at)
+{
+	for (size_t i = 0; i < n; i++)
+		if (order_is_ip(types, i) == ip && order_name_at(names + i, 1, s, len, at)) {
+			*at = i;
+			return 1;
+		}
+	return 0;
+}
+
 int
-ra_acme_csr_match(const struct csr *csr, const char *const *names, size_t n, struct err *e)
+ra_acme_csr_match(const struct csr *csr, const char *const *names, const char *const *types,
+		  size_t n, struct err *e)
 {
 	unsigned char seen[RA_ACME_IDENTS_MAX];
 	const GENERAL_NAME *gn;
 	const X509_NAME_ENTRY *ne;
 	const ASN1_STRING *s;
-	char esc[300];
+	char esc[300], ipt[64];
 	size_t at = 0;
 	int i, cn = -1;
 
@@ -1208,12 +1289,30 @@ ra_acme_csr_match(const struct csr *csr, const char *const *names, size_t n, str
 	memset(seen, 0, sizeof(seen));
 	for (i = 0; csr->sans != NULL && i < sk_GENERAL_NAME_num(csr->sans); i++) {
 		gn = sk_GENERAL_NAME_value(csr->sans, i);
+		if (gn->type == GEN_IPADD) {
+			/* RFC 8738 4: an ip identifier is an iPAddress, in its canonical text */
+			s = gn->d.iPAddress;
+			if (ra_acme_ip_text(ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s),
+					    ipt, sizeof(ipt)) == -1)
+				return err_set(e, ERR_REFUSED,
+					       "csr: RFC 5280 4.2.1.6: an iPAddress of %d bytes "
+					       "(4 or 16)",
+					       ASN1_STRING_length(s));
+			if (!order_kind_at(names, types, n, 1, (const unsigned char *)ipt,
+					   strlen(ipt), &at))
+				return err_set(e, ERR_REFUSED,
+					       "csr: RFC 8738 4: the address %s is not an "
+					       "identifier of the order",
+					       ipt);
+			seen[at] = 1;
+			continue;
+		}
 		if (gn->type != GEN_DNS)
 			return err_set(e, ERR_REFUSED,
 				       "csr: RFC 8555 7.4: the CSR names something other than "
-				       "the order's DNS identifiers");
+				       "the order's DNS names and IP addresses");
 		s = gn->d.dNSName;
-		if (!order_name_at(names, n, ASN1_STRING_get0_data(s),
+		if (!order_kind_at(names, types, n, 0, ASN1_STRING_get0_data(s),
 				   (size_t)ASN1_STRING_length(s), &at))
 			return err_set(e, ERR_REFUSED,
 				       "csr: RFC 8555 7.4: %s is not an identifier of the order",
@@ -1301,7 +1400,8 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	struct ca_issued issued;
 	struct order_fin fin;
 	struct csr *csr = NULL;
-	const char **names = NULL;
+	const char **names = NULL, **types = NULL, **dns = NULL, **ips = NULL;
+	size_t ndns = 0, nips = 0;
 	char *cn = NULL;
 	enum ra_acme_outcome r;
 
@@ -1320,8 +1420,19 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	if ((r = order_binding(st, acct, &b, &org, e)) != RA_ACME_OK)
 		goto out;
 	names = order_names(&o);
+	types = xcalloc(o.naz > 0 ? o.naz : 1, sizeof(*types));
+	dns = xcalloc(o.naz > 0 ? o.naz : 1, sizeof(*dns));
+	ips = xcalloc(o.naz > 0 ? o.naz : 1, sizeof(*ips));
+	for (size_t i = 0; i < o.naz; i++) {
+		types[i] = o.az[i].type;
+		if (strcmp(o.az[i].type, "ip") == 0)
+			ips[nips++] = names[i];
+		else
+			dns[ndns++] = names[i];
+	}
 	r = RA_ACME_BAD_CSR;
-	if (csr_parse(der, derlen, &csr, e) == -1 || ra_acme_csr_match(csr, names, o.naz, e) == -1)
+	if (csr_parse(der, derlen, &csr, e) == -1 ||
+	    ra_acme_csr_match(csr, names, types, o.naz, e) == -1)
 		goto out;
 	cn = order_csr_cn(csr);
 	memset(&q, 0, sizeof(q));
@@ -1336,8 +1447,10 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	q.csrlen = derlen;
 	q.csr_verified = 1;
 	q.cn = cn;
-	q.dns = names;
-	q.ndns = o.naz;
+	q.dns = dns;
+	q.ndns = ndns;
+	q.ips = ips;
+	q.nips = nips;
 	q.names_given = 1;
 	q.actor = actor;
 	q.write_fn = order_fin_write;
@@ -1370,6 +1483,9 @@ out:
 	csr_free(csr);
 	free(cn);
 	free(names);
+	free(types);
+	free(dns);
+	free(ips);
 	ra_acme_order_clear(&o);
 	store_acme_eab_clear(&b);
 	store_org_clear(&org);

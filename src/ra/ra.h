@@ -364,6 +364,8 @@ struct ra_issue_req {
 	size_t nou;
 	const char *const *dns; /* host names (server) */
 	size_t ndns;
+	const char *const *ips; /* IP addresses as text (server; ACME's ip identifiers) */
+	size_t nips;
 	const char *email; /* the holder's address (client, codesign) */
 	int names_given;   /* the face decided the names: never the CSR's (none when unset) */
 	long days;	   /* 0: the profile's default */
@@ -2457,11 +2459,14 @@ int ra_acme_ip_text(const unsigned char *, size_t len, char *out, size_t n);
  */
 int ra_acme_ip_canon(const char *text, unsigned char b[16], size_t *len);
 /*
- * The CSR matches the order: its DNS names (and no other kind of name) are exactly names
- * (any order, case-insensitive, duplicates allowed), and its CN, if any, is one of them.
+ * The CSR matches the order: its dNSNames and iPAddresses (and no other kind of name) are
+ * exactly names (any order, duplicates allowed): a dNSName one whose type is not "ip"
+ * (case-insensitive), an iPAddress (4 or 16 bytes) one whose type (types[i]; types NULL: all
+ * dns) is "ip", in ra_acme_ip_text's form (RFC 8738 4); its CN, if any, is one of them.
  * 0, or -1 with a message naming the rule (pure; fuzzed by tests/fuzz/fuzz_acme_csr.c).
  */
-int ra_acme_csr_match(const struct csr *, const char *const *names, size_t n, struct err *);
+int ra_acme_csr_match(const struct csr *, const char *const *names, const char *const *types,
+		      size_t n, struct err *);
 /*
  * finalize (7.4): a ready order (else NOT_READY) of acct with an active binding
  * (EAB_UNUSABLE), a CSR (DER) that matches it (BAD_CSR), issued through ra_issue (profile

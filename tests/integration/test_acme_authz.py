@@ -312,3 +312,168 @@ def test_acme_new_authz(ca, tmp_path):
         assert ca.ok("audit", "verify")
     finally:
         stop(srv, resp)
+
+
+class HostResponder:
+    """http-01 answers on one port of 127.0.0.1 and of ::1, recording each request's Host."""
+
+    def __init__(self):
+        import http.server
+        import socket
+        import threading
+        answers, hosts = self.answers, self.hosts = {}, []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                hosts.append(self.headers.get("Host"))
+                body = answers.get(self.path.rsplit("/", 1)[-1])
+                self.send_response(200 if body else 404)
+                self.end_headers()
+                if body:
+                    self.wfile.write(body.encode())
+
+            def log_message(self, *a):
+                pass
+
+        class V6(http.server.ThreadingHTTPServer):
+            address_family = socket.AF_INET6
+
+        for _ in range(20):  # the same free port on both loopback addresses
+            self.v4 = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+            self.port = self.v4.server_address[1]
+            try:
+                self.v6 = V6(("::1", self.port), H)
+                break
+            except OSError:
+                self.v4.server_close()
+        else:
+            raise AssertionError("no port free on both 127.0.0.1 and ::1")
+        for srv in (self.v4, self.v6):
+            threading.Thread(target=srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        for srv in (self.v4, self.v6):
+            srv.shutdown()
+            srv.server_close()
+
+
+def ip_csr(*addrs, dns=()):
+    import ipaddress
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from acme import crypto_util
+    k = ec.generate_private_key(ec.SECP256R1())
+    pem = k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                          serialization.NoEncryption())
+    return crypto_util.make_csr(pem, list(dns) or None,
+                                ipaddrs=[ipaddress.ip_address(a) for a in addrs])
+
+
+def test_acme_ip_identifiers(ca, tmp_path):
+    """IP identifiers (RFC 8738): IPv4 and IPv6 in their canonical text only, ordered only when
+    the binding names the address (never through the organization's domains), http-01 fetched
+    from the address itself with the address as Host, no dns-01, a CSR with exactly those
+    iPAddress SANs; the certificate verifies and carries them."""
+    from conftest import stop_server
+    resp = HostResponder()
+    srv = acme_server(ca, conf(resp.port))
+    try:
+        ca.ok("org", "set", "UNIV", "--ip", "127.0.0.0/8", "--ip", "::1")
+        # an address outside the organization's is not a binding's name
+        p = ca.run("acme", "eab", "create", "--org", "UNIV", "--names", "192.0.2.1")
+        assert p.returncode != 0 and b"not one of the addresses" in p.stderr, p
+        cl, key, regr, kid = account(ca, srv, "--names", "127.0.0.1,0:0::1," + A)
+        s = session(srv)
+        url = cl.directory["newOrder"]
+
+        def new_order(*idents, k=key, rg=regr):
+            return post(s, url, k, jose.ES256,
+                        {"identifiers": [{"type": t, "value": v} for t, v in idents]},
+                        nonce(s, srv), kid=rg.uri)
+
+        # the canonical spelling only (python-acme writes ::1 as 0:0:0:0:0:0:0:1: refused)
+        for v in ("0:0:0:0:0:0:0:1", "::0001", "127.000.0.1", "127.1", "::1%lo", "[::1]",
+                  "::FFFF:127.0.0.1"):
+            p = problem(new_order(("ip", v)), 400, "rejectedIdentifier")
+            assert "RFC 8738" in p["subproblems"][0]["detail"], p
+        # an address the binding does not name (in the organization's range), an address as
+        # a dns identifier, and a binding naming none: the organization's domains never cover
+        p = problem(new_order(("ip", "127.0.0.2"), ("ip", "127.0.0.1")), 400,
+                    "rejectedIdentifier")
+        assert [x["identifier"]["value"] for x in p["subproblems"]] == ["127.0.0.2"], p
+        problem(new_order(("dns", "127.0.0.1")), 400, "rejectedIdentifier")
+        cl2, key2, regr2, _ = account(ca, srv)
+        p = problem(new_order(("ip", "127.0.0.1"), k=key2, rg=regr2), 400, "rejectedIdentifier")
+        assert "binding" in p["subproblems"][0]["detail"], p
+
+        # the order: IPv4 (as python-acme sends it), IPv6 and a name
+        r = new_order(("ip", "127.0.0.1"), ("ip", "::1"), ("dns", A))
+        assert r.status_code == 201, r.text
+        order = messages.OrderResource(
+            body=messages.Order.from_json(r.json()), uri=r.headers["Location"],
+            csr_pem=ip_csr("127.0.0.1", "::1", dns=[A]),
+            authorizations=[cl._authzr_from_response(cl._post_as_get(u), uri=u)
+                            for u in r.json()["authorizations"]])
+        assert sorted((i.typ.name, i.value) for i in order.body.identifiers) == \
+            [("dns", A), ("ip", "127.0.0.1"), ("ip", "::1")]
+        for az in order.authorizations:
+            types = sorted(c.chall.typ for c in az.body.challenges)
+            if az.body.identifier.typ.name == "ip":
+                assert "dns-01" not in types and "http-01" in types, types  # RFC 8738 7
+            chall = [c for c in az.body.challenges if c.chall.typ == "http-01"][0]
+            response, validation = chall.chall.response_and_validation(key)
+            resp.answers[chall.chall.encode("token")] = validation
+            cl.answer_challenge(chall, response)
+        for az in order.authorizations:
+            assert wait_authz(cl, az.uri).body.status.name == "valid", az.uri
+        # http-01 went to each address itself, the Host header the address (RFC 8738 8.1)
+        assert "127.0.0.1:%d" % resp.port in resp.hosts, resp.hosts
+        assert "[::1]:%d" % resp.port in resp.hosts, resp.hosts
+        # a CSR without the IPv6 address, or with another address: badCSR
+        from cryptography import x509 as cx509
+        from cryptography.hazmat.primitives import serialization
+        for bad in (ip_csr("127.0.0.1", dns=[A]), ip_csr("127.0.0.1", "127.0.0.2", "::1",
+                                                         dns=[A])):
+            der = cx509.load_pem_x509_csr(bad).public_bytes(serialization.Encoding.DER)
+            r = post(s, order.body.finalize, key, jose.ES256, {"csr": b64u(der)},
+                     nonce(s, srv), kid=regr.uri)
+            problem(r, 400, "badCSR")
+        done = cl.finalize_order(order, datetime.datetime.now() + datetime.timedelta(seconds=20))
+        leaf = verify(srv, tmp_path, done.fullchain_pem, "ip")
+        txt = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName"],
+                             input=leaf.encode(), capture_output=True).stdout.decode()
+        assert "IP Address:127.0.0.1" in txt and "IP Address:0:0:0:0:0:0:0:1" in txt, txt
+        assert "DNS:" + A in txt, txt
+
+        # python-acme's own IPv4 order reuses the valid authorization: ready at once
+        o2 = cl.new_order(ip_csr("127.0.0.1"))
+        assert o2.body.status.name == "ready", o2.body
+        # newAuthz takes an address too (no dns-01)
+        r = post(s, cl.directory["newAuthz"], key, jose.ES256,
+                 {"identifier": {"type": "ip", "value": "127.0.0.1"}}, nonce(s, srv),
+                 kid=regr.uri)
+        assert r.status_code == 201, r.text
+        assert "dns-01" not in [c["type"] for c in r.json()["challenges"]]
+        assert ca.ok("audit", "verify")
+    finally:
+        stop_server(srv)
+        resp.close()
+
+
+def test_acme_ip_private_refused(ca_sqlite):
+    """Without acme.allow_private_addresses an ip identifier of loopback fails validation
+    (connection): the address rule applies to addresses as to names."""
+    from conftest import stop_server
+    resp = Responder()
+    srv = acme_server(ca_sqlite, conf(resp.port, private=False))
+    try:
+        ca_sqlite.ok("org", "set", "UNIV", "--ip", "127.0.0.1")
+        cl, key, regr, kid = account(ca_sqlite, srv, "--names", "127.0.0.1")
+        order = cl.new_order(ip_csr("127.0.0.1"))
+        a = answer(cl, key, resp, order)
+        assert a.body.status.name == "invalid"
+        err = [c for c in a.body.challenges if c.chall.typ == "http-01"][0].error
+        assert err.typ == ERR + "connection" and "127.0.0.1" in err.detail, err
+    finally:
+        stop_server(srv)
+        resp.close()

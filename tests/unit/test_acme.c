@@ -876,9 +876,10 @@ test_faults(void **state)
 	EVP_PKEY_free(k);
 }
 
-/* ra_acme_csr_match on a CSR made with subject subj and SANs san. */
+/* ra_acme_csr_match on a CSR made with subject subj and SANs san (types NULL: all dns). */
 static int
-csr_match(const char *subj, const char *san, const char *const *names, size_t n)
+csr_match_t(const char *subj, const char *san, const char *const *names, const char *const *types,
+	    size_t n)
 {
 	struct csr *c = NULL;
 	unsigned char *der;
@@ -887,13 +888,21 @@ csr_match(const char *subj, const char *san, const char *const *names, size_t n)
 
 	err_clear(&e);
 	der = tu_csr_ex(subj, san, &len);
-	OK(csr_parse(der, (size_t)len, &c, &e));
-	rc = ra_acme_csr_match(c, names, n, &e);
+	if (csr_parse(der, (size_t)len, &c, &e) == -1)
+		fail_msg("csr_parse: %s", e.msg);
+	rc = ra_acme_csr_match(c, names, types, n, &e);
 	if (rc == -1)
-		assert_non_null(strstr(e.msg, "RFC 8555 7.4"));
+		assert_true(strstr(e.msg, "RFC 8555 7.4") != NULL ||
+			    strstr(e.msg, "RFC 8738") != NULL);
 	csr_free(c);
 	OPENSSL_free(der);
 	return rc;
+}
+
+static int
+csr_match(const char *subj, const char *san, const char *const *names, size_t n)
+{
+	return csr_match_t(subj, san, names, NULL, n);
 }
 
 /* The CSR names exactly the order's identifiers: order, case and a CN among them are free. */
@@ -918,6 +927,56 @@ test_csr_match(void **state)
 	assert_int_equal(csr_match("/CN=other.example.co.jp", "DNS:www.example.co.jp", one, 1), -1);
 	assert_int_equal(csr_match("/CN=www.example.co.jp", NULL, one, 1), -1);
 	assert_int_equal(csr_match("", "DNS:www.example.co.jp", one, 0), -1);
+}
+
+/* RFC 8738: an ip identifier is an iPAddress of the same address, never a dNSName. */
+static void
+test_csr_match_ip(void **state)
+{
+	const char *const names[] = {"www.example.co.jp", "192.0.2.7", "2001:db8::7"};
+	const char *const types[] = {"dns", "ip", "ip"};
+	const char *const v4[] = {"192.0.2.7"};
+	const char *const t4[] = {"ip"};
+	unsigned char b[16];
+	char t[64];
+	size_t len = 0;
+
+	(void)state;
+	OK(csr_match_t("", "DNS:www.example.co.jp,IP:192.0.2.7,IP:2001:DB8:0:0:0:0:0:7", names,
+		       types, 3));
+	OK(csr_match_t("/CN=192.0.2.7", "IP:192.0.2.7", v4, t4, 1));
+	/* (the address as a dNSName: csr_parse refuses it already) another address, a missing
+	 * one */
+	assert_int_equal(csr_match_t("", "IP:192.0.2.8", v4, t4, 1), -1);
+	assert_int_equal(csr_match_t("", "DNS:www.example.co.jp,IP:192.0.2.7", names, types, 3),
+			 -1);
+	/* an ip identifier that is no address of the CSR's: a dns order does not take IP SANs */
+	assert_int_equal(csr_match("", "IP:192.0.2.7", v4, 1), -1);
+	/* the canonical text only (RFC 5952 for IPv6) */
+	OK(ra_acme_ip_canon("192.0.2.7", b, &len));
+	assert_int_equal(len, 4);
+	OK(ra_acme_ip_canon("2001:db8::7", b, &len));
+	assert_int_equal(len, 16);
+	OK(ra_acme_ip_text(b, len, t, sizeof(t)));
+	assert_string_equal(t, "2001:db8::7");
+	OK(ra_acme_ip_canon("::ffff:192.0.2.7", b, &len));
+	static const char *const bad[] = {"2001:DB8::7",
+					  "2001:db8:0:0:0:0:0:7",
+					  "2001:0db8::7",
+					  "192.0.2.07",
+					  "192.0.2",
+					  "0xc0.0.2.7",
+					  "fe80::1%eth0",
+					  "[2001:db8::7]",
+					  "2001:db8::0:7",
+					  " 192.0.2.7",
+					  "",
+					  "2001:db8:0:0:1:0:0:7x"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(ra_acme_ip_canon(bad[i], b, &len), -1);
+	/* RFC 5952 4.2.2: one zero field is not compressed */
+	OK(ra_acme_ip_canon("2001:db8:0:1:1:1:1:1", b, &len));
+	assert_int_equal(ra_acme_ip_canon("2001:db8::1:1:1:1:1", b, &len), -1);
 }
 
 /* acme_addr_public on a textual address. */
@@ -1076,7 +1135,7 @@ test_order_life(void **state)
 	assert_int_equal(ra_acme_order_new(fx.st, &a, ids, 3, "unit", &o, &e), RA_ACME_REJECTED);
 	assert_null(ids[0].refusal);
 	assert_non_null(strstr(ids[1].refusal, "binding"));
-	assert_non_null(strstr(ids[2].refusal, "dns only"));
+	assert_non_null(strstr(ids[2].refusal, "not named by the account's binding"));
 	for (int i = 0; i < 3; i++) {
 		free(ids[i].refusal);
 		ids[i].refusal = NULL;
@@ -1365,11 +1424,17 @@ int
 main(void)
 {
 	const struct CMUnitTest pure[] = {
-	    cmocka_unit_test(test_thumbprint_rfc7638), cmocka_unit_test(test_algs),
-	    cmocka_unit_test(test_post_as_get),	       cmocka_unit_test(test_parse_refusals),
-	    cmocka_unit_test(test_jwk_refusals),       cmocka_unit_test(test_hmac),
-	    cmocka_unit_test(test_csr_match),	       cmocka_unit_test(test_addr_rule),
-	    cmocka_unit_test(test_revoke_reasons),     cmocka_unit_test(test_slots),
+	    cmocka_unit_test(test_thumbprint_rfc7638),
+	    cmocka_unit_test(test_algs),
+	    cmocka_unit_test(test_post_as_get),
+	    cmocka_unit_test(test_parse_refusals),
+	    cmocka_unit_test(test_jwk_refusals),
+	    cmocka_unit_test(test_hmac),
+	    cmocka_unit_test(test_csr_match),
+	    cmocka_unit_test(test_csr_match_ip),
+	    cmocka_unit_test(test_addr_rule),
+	    cmocka_unit_test(test_revoke_reasons),
+	    cmocka_unit_test(test_slots),
 	};
 	const struct CMUnitTest stored[] = {
 	    cmocka_unit_test(test_nonce),      cmocka_unit_test(test_eab_accounts),
