@@ -477,3 +477,44 @@ def test_acme_ip_private_refused(ca_sqlite):
     finally:
         stop_server(srv)
         resp.close()
+
+
+def test_acme_reuse_concurrent(ca):
+    """Orders of one account for one name at once: each gets one authorization (a shared
+    pending one, or each its own), none is corrupted, and answering the authorization makes
+    every order that waits for it ready."""
+    import concurrent.futures
+    from conftest import stop_server
+    resp = Responder()
+    srv = acme_server(ca, conf(resp.port))
+    try:
+        cl, key, regr, kid = account(ca, srv, "--names", A)
+        url = cl.directory["newOrder"]
+
+        def one(_):
+            s = session(srv)
+            return post(s, url, key, jose.ES256,
+                        {"identifiers": [{"type": "dns", "value": A}]}, nonce(s, srv),
+                        kid=regr.uri)
+
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            rs = list(ex.map(one, range(8)))
+        assert all(r.status_code == 201 for r in rs), [r.text for r in rs]
+        orders = [r.headers["Location"] for r in rs]
+        authzs = {r.json()["authorizations"][0] for r in rs}
+        assert len(set(orders)) == 8 and 1 <= len(authzs) <= 8
+        for a in authzs:
+            az = cl._authzr_from_response(cl._post_as_get(a), uri=a)
+            chall = [c for c in az.body.challenges if c.chall.typ == "http-01"][0]
+            response, validation = chall.chall.response_and_validation(key)
+            resp.answers[chall.chall.encode("token")] = validation
+            cl.answer_challenge(chall, response)
+            assert wait_authz(cl, a).body.status.name == "valid"
+        for o in orders:
+            assert read(cl, o)["status"] == "ready", o
+        rows = ca.sql("SELECT COUNT(*) FROM acme_order_authzs")
+        assert int(rows[0][0]) == 8, rows
+        assert ca.ok("audit", "verify")
+    finally:
+        stop_server(srv)
+        resp.close()
