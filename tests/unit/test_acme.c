@@ -1375,6 +1375,97 @@ test_sweep(void **state)
 }
 
 /*
+ * Authorizations of their own: a pending one is reused by the next order, newAuthz makes one of
+ * no order, deactivation (with a store failure at each statement leaving nothing behind) makes
+ * the orders waiting for it invalid and is refused afterwards; a deactivated one is not reused.
+ */
+static void
+test_authz_reuse(void **state)
+{
+	struct ra_acme_account b;
+	struct ra_acme_ident id;
+	struct ra_acme_order o1, o2, o3;
+	struct ra_acme_authz az;
+	enum ra_acme_outcome r;
+	int64_t seq, found = 0, oid1, oid2, aid;
+	int n;
+	struct err e;
+
+	(void)state;
+	err_clear(&e);
+	order_account(NULL, &b);
+	memset(&id, 0, sizeof(id));
+	snprintf(id.type, sizeof(id.type), "dns");
+	snprintf(id.value, sizeof(id.value), "reuse.example.co.jp");
+	assert_int_equal(ra_acme_order_new(fx.st, &b, &id, 1, "unit", &o1, &e), RA_ACME_CREATED);
+	assert_int_equal(ra_acme_order_new(fx.st, &b, &id, 1, "unit", &o2, &e), RA_ACME_CREATED);
+	assert_int_equal(o2.naz, 1);
+	assert_int_equal(o2.az[0].id, o1.az[0].id); /* the pending one, reused */
+	OK(store_acme_authz_find(fx.st, b.id, "dns", "reuse.example.co.jp", 0, 0, util_now(),
+				 &found, &e));
+	assert_int_equal(found, o1.az[0].id);
+	OK(store_acme_authz_find(fx.st, b.id, "dns", "reuse.example.co.jp", 0, 1, util_now(),
+				 &found, &e));
+	assert_int_equal(found, 0); /* not valid */
+	OK(store_acme_authz_find(fx.st, b.id, "dns", "reuse.example.co.jp", 1, 0, util_now(),
+				 &found, &e));
+	assert_int_equal(found, 0); /* not a wildcard's */
+
+	/* newAuthz: an authorization of no order; a wildcard is refused */
+	snprintf(id.value, sizeof(id.value), "*.example.co.jp");
+	assert_int_equal(ra_acme_authz_new(fx.st, &b, &id, "unit", &az, &e), RA_ACME_REJECTED);
+	assert_non_null(strstr(id.refusal, "wildcard"));
+	free(id.refusal);
+	id.refusal = NULL;
+	snprintf(id.value, sizeof(id.value), "pre.example.co.jp");
+	assert_int_equal(ra_acme_authz_new(fx.st, &b, &id, "unit", &az, &e), RA_ACME_CREATED);
+	assert_int_equal(az.s.order_id, 0);
+	assert_string_equal(az.s.status, "pending");
+	ra_acme_authz_clear(&az);
+
+	/* deactivation: a store failure at each statement changes nothing */
+	seq = audit_seq();
+	for (n = 1;; n++) {
+		err_clear(&e);
+		OK(store_fault_set(fx.st, n, 0));
+		r = ra_acme_authz_deactivate(fx.st, o1.az[0].id, b.id, "unit", &az, &e);
+		OK(store_fault_set(fx.st, 0, 0));
+		ra_acme_authz_clear(&az);
+		if (r == RA_ACME_OK)
+			break;
+		assert_int_equal(r, RA_ACME_ERROR);
+		if (audit_seq() != seq) /* a failure reading it back after the commit */
+			break;
+		assert_true(n < 30);
+	}
+	assert_int_equal(audit_seq(), seq + 1);
+	assert_int_equal(ra_acme_authz_get(fx.st, o1.az[0].id, b.id, &az, &e), RA_ACME_OK);
+	assert_string_equal(az.s.status, "deactivated");
+	ra_acme_authz_clear(&az);
+	assert_int_equal(ra_acme_authz_deactivate(fx.st, o1.az[0].id, b.id, "unit", &az, &e),
+			 RA_ACME_BAD_STATE);
+	ra_acme_authz_clear(&az);
+	oid1 = o1.o.id;
+	oid2 = o2.o.id;
+	aid = o1.az[0].id;
+	ra_acme_order_clear(&o1);
+	ra_acme_order_clear(&o2);
+	assert_int_equal(ra_acme_order_get(fx.st, oid1, b.id, &o1, &e), RA_ACME_OK);
+	assert_string_equal(o1.o.status, "invalid");
+	assert_int_equal(ra_acme_order_get(fx.st, oid2, b.id, &o2, &e), RA_ACME_OK);
+	assert_string_equal(o2.o.status, "invalid");
+	/* not reused: a new authorization */
+	snprintf(id.value, sizeof(id.value), "reuse.example.co.jp");
+	assert_int_equal(ra_acme_order_new(fx.st, &b, &id, 1, "unit", &o3, &e), RA_ACME_CREATED);
+	assert_true(o3.az[0].id != aid);
+	assert_string_equal(o3.o.status, "pending");
+	ra_acme_order_clear(&o1);
+	ra_acme_order_clear(&o2);
+	ra_acme_order_clear(&o3);
+	ra_acme_account_clear(&b);
+}
+
+/*
  * The validation slots: 4 per account, 32 in all; a slot given back serves again; each account
  * its own count; giving back a slot not held is fatal (not tested: it ends the process).
  */
@@ -1437,9 +1528,10 @@ main(void)
 	    cmocka_unit_test(test_slots),
 	};
 	const struct CMUnitTest stored[] = {
-	    cmocka_unit_test(test_nonce),      cmocka_unit_test(test_eab_accounts),
-	    cmocka_unit_test(test_faults),     cmocka_unit_test(test_eab_race),
-	    cmocka_unit_test(test_order_life), cmocka_unit_test(test_sweep),
+	    cmocka_unit_test(test_nonce),	cmocka_unit_test(test_eab_accounts),
+	    cmocka_unit_test(test_faults),	cmocka_unit_test(test_eab_race),
+	    cmocka_unit_test(test_order_life),	cmocka_unit_test(test_sweep),
+	    cmocka_unit_test(test_authz_reuse),
 	};
 	int failed = cmocka_run_group_tests_name("jws", pure, NULL, NULL);
 
