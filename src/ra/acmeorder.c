@@ -167,6 +167,33 @@ ra_acme_ip_canon(const char *text, unsigned char b[16], size_t *len)
 	return 0;
 }
 
+int
+ra_acme_ip_reverse(const char *text, char *out, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char b[16];
+	size_t len = 0, k = 0;
+
+	if (ra_acme_ip_canon(text, b, &len) == -1)
+		return -1;
+	if (len == 4) {
+		if ((size_t)snprintf(out, n, "%u.%u.%u.%u.in-addr.arpa", b[3], b[2], b[1], b[0]) >=
+		    n)
+			return -1;
+		return 0;
+	}
+	if (n < 16 * 4 + sizeof("ip6.arpa"))
+		return -1;
+	for (int i = 15; i >= 0; i--) {
+		out[k++] = hex[b[i] & 0x0f];
+		out[k++] = '.';
+		out[k++] = hex[b[i] >> 4];
+		out[k++] = '.';
+	}
+	memcpy(out + k, "ip6.arpa", sizeof("ip6.arpa"));
+	return 0;
+}
+
 /* 1 when name is one of the comma-separated names of list. */
 static int
 order_name_listed(const char *list, const char *name)

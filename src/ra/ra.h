@@ -2459,6 +2459,12 @@ int ra_acme_ip_text(const unsigned char *, size_t len, char *out, size_t n);
  */
 int ra_acme_ip_canon(const char *text, unsigned char b[16], size_t *len);
 /*
+ * The reverse DNS name of an ip identifier's canonical text (RFC 8738 6: tls-alpn-01's SNI;
+ * RFC 1035 3.5 in-addr.arpa, RFC 3596 2.5 ip6.arpa nibbles) into out; -1 for no canonical
+ * address or too small a buffer.  Pure.
+ */
+int ra_acme_ip_reverse(const char *text, char *out, size_t n);
+/*
  * The CSR matches the order: its dNSNames and iPAddresses (and no other kind of name) are
  * exactly names (any order, duplicates allowed): a dNSName one whose type is not "ip"
  * (case-insensitive), an iPAddress (4 or 16 bytes) one whose type (types[i]; types NULL: all

@@ -974,6 +974,18 @@ test_csr_match_ip(void **state)
 					  "2001:db8:0:0:1:0:0:7x"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(ra_acme_ip_canon(bad[i], b, &len), -1);
+	/* RFC 8738 6: tls-alpn-01's SNI is the reverse name */
+	OK(ra_acme_ip_reverse("192.0.2.7", t, sizeof(t)));
+	assert_string_equal(t, "7.2.0.192.in-addr.arpa");
+	{
+		char r6[80];
+
+		OK(ra_acme_ip_reverse("2001:db8::7", r6, sizeof(r6)));
+		assert_string_equal(r6, "7.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0."
+					"1.0.0.2.ip6.arpa");
+		assert_int_equal(ra_acme_ip_reverse("2001:db8::7", r6, 60), -1);
+		assert_int_equal(ra_acme_ip_reverse("2001:DB8::7", r6, sizeof(r6)), -1);
+	}
 	/* RFC 5952 4.2.2: one zero field is not compressed */
 	OK(ra_acme_ip_canon("2001:db8:0:1:1:1:1:1", b, &len));
 	assert_int_equal(ra_acme_ip_canon("2001:db8::1:1:1:1:1", b, &len), -1);
