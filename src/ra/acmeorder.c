@@ -920,6 +920,30 @@ again:
 			goto again;
 		}
 	}
+	/*
+	 * Two validations of one order that end at once each see the other's authorization still
+	 * pending (PostgreSQL runs their transactions side by side), so neither makes the order
+	 * ready: a pending order whose authorizations are all valid becomes ready when read.
+	 */
+	if (strcmp(out->o.status, "pending") == 0 && out->naz > 0 && !store_in_tx(st) &&
+	    order_is_dead(out, util_now()) == NULL) {
+		size_t ok = 0;
+		struct err ce;
+
+		for (size_t i = 0; i < out->naz; i++)
+			ok += strcmp(out->az[i].status, "valid") == 0;
+		err_clear(&ce);
+		if (ok == out->naz) {
+			if (order_move(st, id, ORDER_ST_PENDING, ORDER_ST_READY, NULL, 0, &ce) ==
+			    0) {
+				free(out->o.status);
+				out->o.status = xstrdup(order_state_names[ORDER_ST_READY]);
+			} else if (ce.code != ERR_CONFLICT) {
+				*e = ce;
+				goto out;
+			}
+		}
+	}
 	/* (inside a caller's transaction, or lost to a race) it reads as it is: an order past
 	 * its expiry that never became valid is invalid (7.1.6), so finalize sees it */
 	for (size_t i = 0; i < out->naz; i++)
@@ -1566,18 +1590,44 @@ ra_acme_reason_ok(long reason)
 
 /*
  * 1 when account acct_id holds a valid, unexpired authorization for every name of x (its
- * dNSNames and iPAddresses; at least one, nothing else), 0 when not, -1 on a store failure.
+ * dNSNames and iPAddresses; at least one, nothing else) and its binding is active and still
+ * covers each (as newOrder would take it), 0 when not, -1 on a store failure.
  */
 static int
 order_revoke_authorized(struct store *st, X509 *x, int64_t acct_id, struct err *e)
 {
 	GENERAL_NAMES *gns = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 	const GENERAL_NAME *gn;
-	char v[RA_ACME_NAME_MAX];
+	struct ra_acme_account acct;
+	struct store_acme_eab b;
+	struct store_org org;
+	struct ra_acme_ident id;
+	struct err be;
+	char v[RA_ACME_NAME_MAX], *refusal;
 	const char *type, *p;
 	int64_t aid;
 	int rc = 0, wild, n = gns != NULL ? sk_GENERAL_NAME_num(gns) : 0;
 
+	memset(&acct, 0, sizeof(acct));
+	memset(&b, 0, sizeof(b));
+	memset(&org, 0, sizeof(org));
+	err_clear(&be);
+	if (n == 0)
+		goto out;
+	if (ra_acme_account_get(st, acct_id, &acct, e) != RA_ACME_OK) {
+		rc = -1;
+		goto out;
+	}
+	switch (order_binding(st, &acct, &b, &org, &be)) {
+	case RA_ACME_OK:
+		break;
+	case RA_ACME_EAB_UNUSABLE: /* a suspended or revoked binding: no right from it */
+		goto out;
+	default:
+		*e = be;
+		rc = -1;
+		goto out;
+	}
 	for (int i = 0; i < n; i++) {
 		gn = sk_GENERAL_NAME_value(gns, i);
 		type = "dns";
@@ -1614,10 +1664,21 @@ order_revoke_authorized(struct store *st, X509 *x, int64_t acct_id, struct err *
 		}
 		if (aid == 0)
 			goto out;
+		/* the binding still covers the name (its names may have changed since) */
+		memset(&id, 0, sizeof(id));
+		snprintf(id.type, sizeof(id.type), "%s", type);
+		snprintf(id.value, sizeof(id.value), "%s", v);
+		if ((refusal = order_ident_refusal(&org, b.names, &id)) != NULL) {
+			free(refusal);
+			goto out;
+		}
 	}
-	rc = n > 0;
+	rc = 1;
 out:
 	GENERAL_NAMES_free(gns);
+	ra_acme_account_clear(&acct);
+	store_acme_eab_clear(&b);
+	store_org_clear(&org);
 	return rc;
 }
 

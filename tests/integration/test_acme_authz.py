@@ -215,7 +215,7 @@ def test_acme_revoke_by_authorizations(ca, tmp_path):
         wrap = jose.ComparableX509(OpenSSL.crypto.load_certificate(
             OpenSSL.crypto.FILETYPE_PEM, leaf.encode()))
 
-        cl2, key2, regr2, _ = account(ca, srv, "--names", A + "," + B)
+        cl2, key2, regr2, kid2 = account(ca, srv, "--names", A + "," + B)
         with pytest.raises(messages.Error) as ei:  # no authorization at all
             cl2.revoke(wrap, 0)
         assert ei.value.typ == ERR + "unauthorized", ei.value
@@ -235,6 +235,17 @@ def test_acme_revoke_by_authorizations(ca, tmp_path):
         assert ei.value.typ == ERR + "unauthorized", ei.value
         o4 = cl2.new_order(csr_for(B))
         assert answer(cl2, key2, resp, o4).body.status.name == "valid"
+        # a suspended binding gives no right, nor one that no longer names both
+        ca.ok("acme", "eab", "suspend", kid2)
+        with pytest.raises(messages.Error) as ei:
+            cl2.revoke(wrap, 0)
+        assert ei.value.typ == ERR + "unauthorized", ei.value
+        ca.ok("acme", "eab", "resume", kid2)
+        ca.sql("UPDATE acme_eab SET names = '%s' WHERE kid = '%s'" % (A, kid2))
+        with pytest.raises(messages.Error) as ei:
+            cl2.revoke(wrap, 0)
+        assert ei.value.typ == ERR + "unauthorized", ei.value
+        ca.sql("UPDATE acme_eab SET names = '%s,%s' WHERE kid = '%s'" % (A, B, kid2))
         cl2.revoke(wrap, 4)  # superseded, by an account authorised for both names
         der = OpenSSL.crypto.dump_certificate(OpenSSL.crypto.FILETYPE_ASN1, wrap.wrapped)
         r = post(s, cl.directory["revokeCert"], key2, jose.ES256, {"certificate": b64u(der)},
