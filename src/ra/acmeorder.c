@@ -14,7 +14,14 @@
  * order_move: order pending -> ready (all authorizations valid) | invalid (one invalid), ready
  * -> valid in the certificate's own transaction; chall_move: challenge pending -> processing ->
  * valid | invalid, its authorization's attempt (acme_authzs.chall_status) with it, the
- * authorization pending, then valid | invalid with it.
+ * authorization pending, then valid | invalid with it.  Besides, an authorization moves pending
+ * | valid -> deactivated (ra_acme_authz_deactivate) or -> expired (authz_expire, when read past
+ * its expiry), each a conditional update that also makes its pending or ready orders invalid.
+ *
+ * An authorization may serve several orders of its account (acme_order_authzs, 0023): newOrder
+ * reuses a valid one within its reuse period (acme.authz_reuse_days) or a pending one, and
+ * newAuthz makes one of no order (a pre-authorization).  Identifiers are DNS names or, RFC
+ * 8738, IP addresses the binding names.
  */
 #include <inttypes.h>
 #include <limits.h>

@@ -1,8 +1,8 @@
 /*
- * store_acme_order: ACME orders, authorizations and their challenges (0020, 0022;
- * src/ra/acmeorder.c).  The moves are conditional updates (the expected former status in the
- * WHERE clause): a move that finds another status is ERR_CONFLICT, so two validations or two
- * finalizations of one object cannot both win.
+ * store_acme_order: ACME orders, authorizations and their challenges (0020, 0022; the link of
+ * orders and authorizations 0023; src/ra/acmeorder.c).  The moves are conditional updates (the
+ * expected former status in the WHERE clause): a move that finds another status is ERR_CONFLICT, so
+ * two validations or two finalizations of one object cannot both win.
  */
 #include <inttypes.h>
 #include <stdio.h>
