@@ -22,6 +22,8 @@ struct acme {
 	long http01_port;      /* acme.http01_port */
 	int allow_private;     /* acme.allow_private_addresses */
 	char test_resolve[48]; /* test.acme_resolve (test instances only), or "" */
+	char dns_resolver[64]; /* acme.dns_resolver, or "": the system's (dns.c) */
+	long tlsalpn01_port;   /* acme.tlsalpn01_port */
 };
 extern struct acme acme;
 

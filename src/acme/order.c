@@ -1,7 +1,8 @@
 /*
- * order: newOrder (RFC 8555 7.4), the order URL, authorizations (7.5), challenges (7.5.1,
- * http-01 of 8.3), finalize (7.4) and the certificate (7.4.2).  The rules and the writes are
- * src/ra/acmeorder.c's; validation runs off the request thread (validate.c).
+ * order: newOrder (RFC 8555 7.4), the order URL, authorizations (7.5), challenges (7.5.1;
+ * http-01, dns-01, tls-alpn-01 of 8.3, 8.4, RFC 8737), finalize (7.4) and the certificate (7.4.2).
+ * The rules and the writes are src/ra/acmeorder.c's; validation runs off the request thread
+ * (validate.c).
  *
  * URLs: /acme/order/<id>, /acme/order/<id>/finalize, /acme/authz/<id>, /acme/chall/<id> (one
  * challenge of an authorization: http-01, dns-01, tls-alpn-01), /acme/cert/<order id>.  Another
@@ -484,7 +485,7 @@ acme_chall(struct acme_ctx *c, const char *rest)
 	{
 		/* RFC 8555 8.2: while the validation runs, when to look again (clients such as
 		 * lego wait 5 s without it; a validation on a fast network takes milliseconds) */
-		int busy = strcmp(a.s.chall_status, "processing") == 0;
+		int busy = strcmp(a.ch[a.at].status, "processing") == 0;
 		const char *h[] = {"Link", up, busy ? "Retry-After" : NULL, "1", NULL};
 		json_t *j = acme_chall_json(&a.ch[a.at]);
 		char *s = j != NULL ? json_dumps(j, JSON_INDENT(2)) : NULL;

@@ -266,7 +266,24 @@ order_looks_ip(const char *v)
 	return inet_pton(AF_INET, v, b) == 1 || inet_pton(AF_INET6, v, b) == 1;
 }
 
-/* The refusal (allocated) of one identifier (a DNS one lower-cased in place), or NULL. */
+/* 1 when v (lower case) is no fully qualified host name of at least two labels. */
+static int
+order_host_bad(const char *v)
+{
+	size_t n = strlen(v);
+
+	return n == 0 || n > 253 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-.") != n ||
+	       v[0] == '.' || v[0] == '-' || v[n - 1] == '.' || strstr(v, "..") != NULL ||
+	       strchr(v, '.') == NULL;
+}
+
+/*
+ * The refusal (allocated) of one DNS identifier, lower-cased in place, or NULL when accepted.
+ * A wildcard "*.x" (id->wildcard set; value kept with "*.") is taken strictly: when the
+ * binding names names, only where it names "*.x" itself (a listed x or a.x does not stand for
+ * it); when it names none, where x lies within the organization's domains; and the name policy
+ * of profile server must take "*.x".
+ */
 static char *
 order_ident_refusal(const struct store_org *org, const char *names, struct ra_acme_ident *id)
 {
@@ -276,6 +293,7 @@ order_ident_refusal(const struct store_org *org, const char *names, struct ra_ac
 	ASN1_IA5STRING *ia5 = NULL;
 	char esc[300], msg[512], *v = id->value;
 	size_t n = strlen(v);
+	int wild = n > 2 && v[0] == '*' && v[1] == '.';
 	struct err e;
 
 	err_clear(&e);
@@ -285,6 +303,7 @@ order_ident_refusal(const struct store_org *org, const char *names, struct ra_ac
 	msg[0] = '\0';
 	for (size_t i = 0; i < n; i++)
 		v[i] = (char)(v[i] >= 'A' && v[i] <= 'Z' ? v[i] + 32 : v[i]);
+	id->wildcard = wild;
 	if (strcmp(id->type, "dns") != 0)
 		snprintf(msg, sizeof(msg),
 			 "RFC 8555 7.1.4: identifier type \"%s\" is not offered here (dns and ip "
@@ -293,18 +312,18 @@ order_ident_refusal(const struct store_org *org, const char *names, struct ra_ac
 	else if (order_looks_ip(v))
 		snprintf(msg, sizeof(msg),
 			 "RFC 8738 3: %s is an address: its identifier's type is ip, not dns", esc);
-	else if (v[0] == '*')
-		snprintf(msg, sizeof(msg),
-			 "RFC 8555 7.1.3: the wildcard %s needs dns-01, which this server does not "
-			 "offer yet",
-			 esc);
-	else if (n == 0 || n > 253 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-.") != n ||
-		 v[0] == '.' || v[0] == '-' || v[n - 1] == '.' || strstr(v, "..") != NULL ||
-		 strchr(v, '.') == NULL)
-		snprintf(msg, sizeof(msg), "RFC 1035: \"%s\" is no fully qualified host name", esc);
+	else if (order_host_bad(wild ? v + 2 : v))
+		snprintf(
+		    msg, sizeof(msg),
+		    "RFC 1035: \"%s\" is no fully qualified host name (a wildcard is \"*.\" and "
+		    "one)",
+		    esc);
 	else if (*names != '\0' && !order_name_listed(names, v))
-		snprintf(msg, sizeof(msg), "%s is not among the names of the account's binding",
-			 esc);
+		snprintf(
+		    msg, sizeof(msg),
+		    "%s is not among the names of the account's binding (a wildcard only where "
+		    "it names that wildcard)",
+		    esc);
 	else if (*names == '\0' && !ra_dns_in_org(org, v))
 		snprintf(msg, sizeof(msg), "%s is not within the domains of organization %s", esc,
 			 org->code);
@@ -432,7 +451,8 @@ order_authz_add(struct store *st, int64_t acct, int64_t order_id, const struct r
 	a.order_id = order_id;
 	a.account_id = acct;
 	snprintf(a.type, sizeof(a.type), "%s", id->type);
-	a.value = (char *)id->value;
+	/* a wildcard's authorization is for the name below "*." (7.1.3) */
+	a.value = (char *)id->value + (id->wildcard ? 2 : 0);
 	a.expires = expires;
 	a.token = token;
 	a.wildcard = id->wildcard;
@@ -483,7 +503,9 @@ order_insert(struct store *st, const struct ra_acme_account *acct, const struct 
 		goto out;
 	intx = 1;
 	for (size_t i = 0; i < n; i++) {
-		if (store_acme_authz_find(st, acct->id, ids[i].type, ids[i].value, ids[i].wildcard,
+		/* (a wildcard's authorization is for the name below "*.", 7.1.3) */
+		if (store_acme_authz_find(st, acct->id, ids[i].type,
+					  ids[i].value + (ids[i].wildcard ? 2 : 0), ids[i].wildcard,
 					  0, now, &reuse[i], e) == -1)
 			goto out;
 		if (reuse[i] == 0)
@@ -506,8 +528,7 @@ order_insert(struct store *st, const struct ra_acme_account *acct, const struct 
 		} else if (order_authz_add(st, acct->id, o.id, &ids[i], o.expires, &aid, e) == -1) {
 			goto out;
 		}
-		buf_printf(&d, "%s%s%s", i > 0 ? "," : "", ids[i].wildcard ? "*." : "",
-			   ids[i].value);
+		buf_printf(&d, "%s%s", i > 0 ? "," : "", ids[i].value);
 		if (reuse[i] != 0)
 			buf_printf(&d, "(reused authz %" PRId64 ")", reuse[i]);
 	}
@@ -801,10 +822,9 @@ static int
 order_sweep_chall(struct store *st, const struct store_acme_authz *a, int *moved, struct err *e)
 {
 	time_t before = util_now() - RA_ACME_STALE;
-	struct err le;
-
 	struct store_acme_chall *ch = NULL;
 	size_t nch = 0, at = 0;
+	struct err le;
 	int found;
 
 	if (strcmp(a->chall_status, "processing") != 0 || a->updated >= before || store_in_tx(st))
@@ -1418,15 +1438,26 @@ order_fin_write(struct store *st, const struct ca_issued *c, void *arg, struct e
 	return 0;
 }
 
-/* The names of an order as an array of pointers into o's authorizations (caller frees). */
-static const char **
+/*
+ * The names of an order ("*." and the name for a wildcard's authorization) as an array of
+ * strings (caller frees the array and each: order_names_free).
+ */
+static char **
 order_names(const struct ra_acme_order *o)
 {
-	const char **v = xcalloc(o->naz > 0 ? o->naz : 1, sizeof(*v));
+	char **v = xcalloc(o->naz > 0 ? o->naz : 1, sizeof(*v));
 
 	for (size_t i = 0; i < o->naz; i++)
-		v[i] = o->az[i].value;
+		v[i] = xasprintf("%s%s", o->az[i].wildcard ? "*." : "", o->az[i].value);
 	return v;
+}
+
+static void
+order_names_free(char **v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++)
+		free(v[i]);
+	free(v);
 }
 
 /* The CN for a CSR's subject: its first CN (checked to be one of the names), or NULL. */
@@ -1458,8 +1489,9 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	struct ca_issued issued;
 	struct order_fin fin;
 	struct csr *csr = NULL;
-	const char **names = NULL, **types = NULL, **dns = NULL, **ips = NULL;
-	size_t ndns = 0, nips = 0;
+	char **names = NULL;
+	const char **types = NULL, **dns = NULL, **ips = NULL;
+	size_t nnames = 0, ndns = 0, nips = 0;
 	char *cn = NULL;
 	enum ra_acme_outcome r;
 
@@ -1478,6 +1510,7 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	if ((r = order_binding(st, acct, &b, &org, e)) != RA_ACME_OK)
 		goto out;
 	names = order_names(&o);
+	nnames = o.naz;
 	types = xcalloc(o.naz > 0 ? o.naz : 1, sizeof(*types));
 	dns = xcalloc(o.naz > 0 ? o.naz : 1, sizeof(*dns));
 	ips = xcalloc(o.naz > 0 ? o.naz : 1, sizeof(*ips));
@@ -1490,7 +1523,7 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	}
 	r = RA_ACME_BAD_CSR;
 	if (csr_parse(der, derlen, &csr, e) == -1 ||
-	    ra_acme_csr_match(csr, names, types, o.naz, e) == -1)
+	    ra_acme_csr_match(csr, (const char *const *)names, types, o.naz, e) == -1)
 		goto out;
 	cn = order_csr_cn(csr);
 	memset(&q, 0, sizeof(q));
@@ -1540,7 +1573,7 @@ out:
 	ca_issued_clear(&issued);
 	csr_free(csr);
 	free(cn);
-	free(names);
+	order_names_free(names, nnames);
 	free(types);
 	free(dns);
 	free(ips);

@@ -2425,11 +2425,14 @@ void ra_acme_authz_clear(struct ra_acme_authz *); /* accepts NULL */
 
 /*
  * newOrder (RFC 8555 7.4) for a valid account: its binding must be active (else EAB_UNUSABLE);
- * each identifier (type dns; lower-cased; no wildcard, which needs dns-01) must lie within the
- * binding's names, or the organization's domains when it names none, and pass the name policy
- * of profile server (ra_policy_names): else REJECTED with ids[i].refusal for each refused one.
- * Duplicates are dropped.  CREATED: the order, an authorization with an http-01 challenge per
- * identifier and the audit entry acme.order.create in one transaction; *out is the order.
+ * each identifier (type dns; lower-cased) must lie within the binding's names, or the
+ * organization's domains when it names none, and pass the name policy of profile server
+ * (ra_policy_names): else REJECTED with ids[i].refusal for each refused one.  A wildcard "*.x"
+ * (ids[i].wildcard set) only where the binding names "*.x" itself, or, when it names none,
+ * where x lies within the organization's domains.  Duplicates are dropped.  CREATED: the
+ * order, an authorization per identifier (a wildcard's for x, wildcard set) with its
+ * challenges (http-01, dns-01, tls-alpn-01; a wildcard's dns-01 alone) and the audit entry
+ * acme.order.create in one transaction; *out is the order.
  */
 enum ra_acme_outcome ra_acme_order_new(struct store *, const struct ra_acme_account *,
 				       struct ra_acme_ident *ids, size_t n, const char *actor,
