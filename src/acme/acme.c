@@ -31,6 +31,7 @@ const char *const acme_conf_keys[] = {
     "acme.tlsalpn01_port",
     "acme.profiles",
     "acme.orders_page",
+    "acme.authz_reuse_days",
     "test.acme_resolve",
     NULL,
 };
@@ -192,6 +193,7 @@ acme_init(struct ca *ca, struct err *e)
 {
 	const struct conf *c = &ca->conf;
 	const char *v;
+	long reuse = 0;
 	int rc = -1;
 
 	acme_fini();
@@ -209,8 +211,11 @@ acme_init(struct ca *ca, struct err *e)
 	acme.tos = xstrdup(conf_get(c, "acme.terms_of_service", ""));
 	acme.website = xstrdup(conf_get(c, "acme.website", ""));
 	if (acme_conf_validation(c, e) == -1 || acme_conf_profiles(c, e) == -1 ||
-	    conf_get_long(c, "acme.orders_page", 100, 1, 1000, &acme.orders_page, e) == -1)
+	    conf_get_long(c, "acme.orders_page", 100, 1, 1000, &acme.orders_page, e) == -1 ||
+	    conf_get_long(c, "acme.authz_reuse_days", RA_ACME_REUSE_DAYS, 1, RA_ACME_REUSE_DAYS_MAX,
+			  &reuse, e) == -1)
 		goto out;
+	ra_acme_reuse_set(reuse);
 	/* the key file is root's (keys/): read before the privileges go */
 	if (acme.enabled && ra_acme_keys_load(c, &acme.keys, e) == -1)
 		goto out;
@@ -357,6 +362,7 @@ acme_directory(struct acme_ctx *c)
 	    {"newNonce", "/new-nonce"},	  {"newAccount", "/new-account"},
 	    {"newOrder", "/new-order"},	  {"revokeCert", "/revoke-cert"},
 	    {"keyChange", "/key-change"}, {"renewalInfo", ACME_RENEWAL_PATH},
+	    {"newAuthz", "/new-authz"},
 	};
 	char url[ACME_URL_MAX];
 	json_t *j = json_object(), *meta = json_object();
@@ -625,6 +631,8 @@ acme_http(struct http_req *r)
 		rc = acme_account(&c, r->url + strlen(ACME_ACCT_PATH));
 	else if (strcmp(path, "/new-order") == 0)
 		rc = acme_new_order(&c);
+	else if (strcmp(path, "/new-authz") == 0)
+		rc = acme_new_authz(&c);
 	else if (strncmp(path, "/order/", 7) == 0)
 		rc = acme_order(&c, path + 7);
 	else if (strncmp(path, "/authz/", 7) == 0)

@@ -88,6 +88,7 @@ int acme_key_change(struct acme_ctx *);
 
 /* order.c */
 int acme_new_order(struct acme_ctx *);
+int acme_new_authz(struct acme_ctx *);
 int acme_order(struct acme_ctx *, const char *rest);
 int acme_authz(struct acme_ctx *, const char *rest);
 int acme_chall(struct acme_ctx *, const char *rest);

@@ -74,6 +74,8 @@ acme_order_problem(struct acme_ctx *c, enum ra_acme_outcome r, const struct err 
 		return acme_problem(c, 403, ACME_PROB_UNAUTHORIZED, e->msg, NULL);
 	case RA_ACME_NOT_READY:
 		return acme_problem(c, 403, ACME_PROB_ORDER_NOT_READY, e->msg, NULL);
+	case RA_ACME_BAD_STATE:
+		return acme_problem(c, 400, ACME_PROB_MALFORMED, e->msg, NULL);
 	case RA_ACME_BAD_CSR:
 	case RA_ACME_REFUSED:
 		return acme_problem(c, 400, ACME_PROB_BAD_CSR, e->msg, NULL);
@@ -308,6 +310,53 @@ out:
 	return rc;
 }
 
+/* POST /acme/new-authz {identifier} (7.4.1): a pre-authorization, 201 with its Location. */
+int
+acme_new_authz(struct acme_ctx *c)
+{
+	struct ra_acme_ident id;
+	struct ra_acme_authz a;
+	enum ra_acme_outcome r;
+	json_t *ident;
+	const char *type = NULL, *value = NULL;
+	char loc[ACME_URL_MAX];
+	struct err e;
+	int rc = 0;
+
+	memset(&id, 0, sizeof(id));
+	memset(&a, 0, sizeof(a));
+	err_clear(&e);
+	if (acme_post_begin(c, ACME_AUTH_KID) == -1)
+		goto out;
+	if (c->payload == NULL || json_object_size(c->payload) != 1 ||
+	    !json_is_object(ident = json_object_get(c->payload, "identifier")) ||
+	    json_object_size(ident) != 2 ||
+	    sjson_string(ident, "type", 1, &type, NULL, "acme: identifier", &e) == -1 ||
+	    sjson_string(ident, "value", 1, &value, NULL, "acme: identifier", &e) == -1 ||
+	    strlen(type) >= sizeof(id.type) || strlen(value) >= sizeof(id.value)) {
+		rc = acme_problem(c, 400, ACME_PROB_MALFORMED,
+				  "RFC 8555 7.4.1: newAuthz takes {\"identifier\": {\"type\", "
+				  "\"value\"}} (a value of at most 253 bytes)",
+				  NULL);
+		goto out;
+	}
+	snprintf(id.type, sizeof(id.type), "%s", type);
+	snprintf(id.value, sizeof(id.value), "%s", value);
+	r = ra_acme_authz_new(c->st, &c->acct, &id, c->actor, &a, &e);
+	if (r == RA_ACME_CREATED) {
+		acme_obj_url(loc, sizeof(loc), "authz", a.s.id, "");
+		rc = acme_json(c, 201, acme_authz_json(&a), loc);
+	} else if (r == RA_ACME_REJECTED) {
+		rc = acme_rejected(c, &id, 1, &e);
+	} else {
+		rc = acme_order_problem(c, r, &e);
+	}
+out:
+	free(id.refusal);
+	ra_acme_authz_clear(&a);
+	return rc;
+}
+
 /* POST /acme/order/<id>/finalize {csr} (7.4). */
 static int
 acme_finalize(struct acme_ctx *c, int64_t id)
@@ -390,11 +439,21 @@ acme_authz(struct acme_ctx *c, const char *rest)
 		return acme_problem(c, 404, ACME_PROB_MALFORMED, "no such resource", NULL);
 	if (acme_post_begin(c, ACME_AUTH_KID) == -1)
 		return 0;
-	if (c->payload != NULL && json_object_size(c->payload) > 0)
-		return acme_problem(c, 400, ACME_PROB_MALFORMED,
-				    "RFC 8555 7.5.2: authorization deactivation is not offered yet",
-				    NULL);
-	r = ra_acme_authz_get(c->st, id, c->acct.id, &a, &e);
+	/* POST-as-GET reads it; {"status":"deactivated"} deactivates it (7.5.2) */
+	if (c->payload != NULL && json_object_size(c->payload) > 0) {
+		const char *st = NULL;
+
+		if (sjson_string(c->payload, "status", 1, &st, NULL, "acme: authorization", &e) ==
+			-1 ||
+		    json_object_size(c->payload) != 1 || strcmp(st, "deactivated") != 0)
+			return acme_problem(c, 400, ACME_PROB_MALFORMED,
+					    "RFC 8555 7.5.2: an authorization takes only "
+					    "{\"status\": \"deactivated\"}",
+					    NULL);
+		r = ra_acme_authz_deactivate(c->st, id, c->acct.id, c->actor, &a, &e);
+	} else {
+		r = ra_acme_authz_get(c->st, id, c->acct.id, &a, &e);
+	}
 	rc = r == RA_ACME_OK ? acme_json(c, 200, acme_authz_json(&a), NULL)
 			     : acme_order_problem(c, r, &e);
 	ra_acme_authz_clear(&a);

@@ -273,14 +273,19 @@ vjob_fetch(struct vjob *j)
 	struct curl_slist *rl = NULL;
 	CURL *h = curl_easy_init();
 	CURLcode cc;
+	unsigned char a6[16];
 	long status = 0;
 	size_t n;
+	int ipv6, ipaddr;
 
 	if (h == NULL)
 		return vjob_problem(ACME_PROB_SERVER_INTERNAL, "the validator could not start");
-	snprintf(url, sizeof(url), "http://%s:%ld/.well-known/acme-challenge/%s", j->host,
-		 acme.http01_port, j->token);
-	if (acme.test_resolve[0] != '\0') {
+	/* an ip identifier (RFC 8738 8.1): the address itself, IPv6 in brackets, as the Host */
+	ipv6 = inet_pton(AF_INET6, j->host, a6) == 1;
+	ipaddr = ipv6 || inet_pton(AF_INET, j->host, a6) == 1;
+	snprintf(url, sizeof(url), "http://%s%s%s:%ld/.well-known/acme-challenge/%s",
+		 ipv6 ? "[" : "", j->host, ipv6 ? "]" : "", acme.http01_port, j->token);
+	if (acme.test_resolve[0] != '\0' && !ipaddr) {
 		/* the identifier's name on any port connects to the test's address instead */
 		snprintf(res, sizeof(res),
 			 strchr(acme.test_resolve, ':') != NULL ? "%s::[%s]:" : "%s::%s:", j->host,

@@ -19,7 +19,9 @@ static const char usage_acme[] =
     "       shomei acme eab suspend|resume|revoke KEYID\n\n"
     "An External Account Binding (RFC 8555 7.3.4) lets one ACME account be made for the\n"
     "organization; with --names it may order only those names (else the organization's\n"
-    "domains).  `create` prints two lines, the key id and the HMAC key (base64url): the key\n"
+    "domains).  The names may include IP addresses among the organization's (org --ip):\n"
+    "an address is ordered (RFC 8738) only when its binding names it.  `create` prints two lines, "
+    "the key id and the HMAC key (base64url): the key\n"
     "is shown only this once and stored only sealed under acme.key_file.\n";
 
 /* Opens the instance, a store connection and the ACME keys; prints and maps the error. */

@@ -16,6 +16,7 @@
  * transaction); a suspended or revoked one serves none.
  */
 #include <inttypes.h>
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,7 @@ const char *const ra_acme_outcome_names[RA_ACME__MAX] = {
     "bad-profile",
     "already-replaced",
     "bad-replaces",
+    "bad-state",
     "error",
 };
 
@@ -663,14 +665,18 @@ out:
 
 /* ---- External Account Bindings ---- */
 
-/* names (comma-separated) checked to lie in org's domains; *canon lower-case, no blanks. */
+/*
+ * names (comma-separated) checked to lie in org's domains, or an IP address (RFC 8738) among
+ * org's addresses (written in its canonical text); *canon lower-case, no blanks.
+ */
 static int
 acme_eab_names(const struct store_org *org, const char *names, char **canon, struct err *e)
 {
 	struct buf b;
 	const char *p = names != NULL ? names : "";
 	char name[256], esc[96];
-	size_t n;
+	unsigned char ip[16];
+	size_t n, iplen;
 	int rc = -1, count = 0;
 
 	buf_init(&b, 64 * 1024);
@@ -685,8 +691,18 @@ acme_eab_names(const struct store_org *org, const char *names, char **canon, str
 		for (size_t i = 0; i < n; i++)
 			name[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
 		name[n] = '\0';
-		if (strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-.*") != n ||
-		    !ra_dns_in_org(org, name)) {
+		if (inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1) {
+			/* an address: only one the organization lists (its domains cover none) */
+			iplen = strchr(name, ':') != NULL ? 16 : 4;
+			if (!util_ip_in(org->ips, org->nips, ip, iplen) ||
+			    ra_acme_ip_text(ip, iplen, name, sizeof(name)) == -1) {
+				err_set(e, ERR_REFUSED,
+					"acme: address %s is not one of the addresses of %s",
+					log_escape(esc, sizeof(esc), name, n), org->code);
+				goto out;
+			}
+		} else if (strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-.*") != n ||
+			   !ra_dns_in_org(org, name)) {
 			err_set(e, ERR_REFUSED,
 				"acme: name \"%s\" is no DNS name within the domains of %s",
 				log_escape(esc, sizeof(esc), name, n), org->code);

@@ -14,7 +14,14 @@
  * order_move: order pending -> ready (all authorizations valid) | invalid (one invalid), ready
  * -> valid in the certificate's own transaction; chall_move: challenge pending -> processing ->
  * valid | invalid, its authorization's attempt (acme_authzs.chall_status) with it, the
- * authorization pending, then valid | invalid with it.
+ * authorization pending, then valid | invalid with it.  Besides, an authorization moves pending
+ * | valid -> deactivated (ra_acme_authz_deactivate) or -> expired (authz_expire, when read past
+ * its expiry), each a conditional update that also makes its pending or ready orders invalid.
+ *
+ * An authorization may serve several orders of its account (acme_order_authzs, 0023): newOrder
+ * reuses a valid one within its reuse period (acme.authz_reuse_days) or a pending one, and
+ * newAuthz makes one of no order (a pre-authorization).  Identifiers are DNS names or, RFC
+ * 8738, IP addresses the binding names.
  */
 #include <inttypes.h>
 #include <limits.h>
@@ -23,6 +30,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <sodium.h>
 
@@ -42,13 +50,15 @@ static const char *const order_state_names[ORDER_ST__MAX] = {"pending", "ready",
 							     "valid", "invalid"};
 
 /*
- * The moves of an order ([from][to]).  finalize takes it from ready to processing on its own
- * before anything is signed (one finalize of two at once wins; the other is told not ready),
- * then to valid in the certificate's transaction, or back to ready when the issuance failed.
+ * The moves of an order ([from][to]).  A pending or ready order becomes invalid when it
+ * expires or one of its authorizations is deactivated or expires.  finalize takes it from ready to
+ * processing on its own before anything is signed (one finalize of two at once wins; the other is
+ * told not ready), then to valid in the certificate's transaction, or back to ready when the
+ * issuance failed.
  */
 static const unsigned char order_moves[ORDER_ST__MAX][ORDER_ST__MAX] = {
     [ORDER_ST_PENDING] = {[ORDER_ST_READY] = 1, [ORDER_ST_INVALID] = 1},
-    [ORDER_ST_READY] = {[ORDER_ST_PROCESSING] = 1},
+    [ORDER_ST_READY] = {[ORDER_ST_PROCESSING] = 1, [ORDER_ST_INVALID] = 1},
     [ORDER_ST_PROCESSING] = {[ORDER_ST_VALID] = 1, [ORDER_ST_READY] = 1},
 };
 /* The moves of a challenge ([from][to]); its authorization follows (chall_move). */
@@ -56,6 +66,17 @@ static const unsigned char chall_moves[ORDER_ST__MAX][ORDER_ST__MAX] = {
     [ORDER_ST_PENDING] = {[ORDER_ST_PROCESSING] = 1},
     [ORDER_ST_PROCESSING] = {[ORDER_ST_VALID] = 1, [ORDER_ST_INVALID] = 1},
 };
+
+/* Seconds a valid authorization lives (acme.authz_reuse_days; set once at start). */
+static time_t order_reuse_s = (time_t)RA_ACME_REUSE_DAYS * 86400;
+
+void
+ra_acme_reuse_set(long days)
+{
+	if (days < 1 || days > RA_ACME_REUSE_DAYS_MAX)
+		fatalx("acme: authz_reuse_days %ld out of range", days);
+	order_reuse_s = (time_t)days * 86400;
+}
 
 /*
  * The one way an order changes state (serial: the certificate, with valid; before != 0: only
@@ -88,7 +109,7 @@ chall_move(struct store *st, int64_t authz, int64_t chall, enum order_state from
 	if (store_acme_authz_move(
 		st, authz, order_state_names[from],
 		order_state_names[to == ORDER_ST_PROCESSING ? ORDER_ST_PENDING : to],
-		order_state_names[to], pb, util_now(), before, e) == -1)
+		order_state_names[to], pb, util_now(), before, util_now() + order_reuse_s, e) == -1)
 		return -1;
 	return store_acme_chall_move(st, chall, order_state_names[from], order_state_names[to], pb,
 				     util_now(), e);
@@ -124,6 +145,62 @@ ra_acme_authz_clear(struct ra_acme_authz *a)
 	a->at = 0;
 }
 
+int
+ra_acme_ip_text(const unsigned char *b, size_t len, char *out, size_t n)
+{
+	if ((len != 4 && len != 16) ||
+	    inet_ntop(len == 4 ? AF_INET : AF_INET6, b, out, (socklen_t)n) == NULL)
+		return -1;
+	return 0;
+}
+
+int
+ra_acme_ip_canon(const char *text, unsigned char b[16], size_t *len)
+{
+	char back[INET6_ADDRSTRLEN];
+
+	if (strchr(text, ':') == NULL) {
+		if (inet_pton(AF_INET, text, b) != 1)
+			return -1;
+		*len = 4;
+	} else {
+		if (inet_pton(AF_INET6, text, b) != 1)
+			return -1;
+		*len = 16;
+	}
+	/* the one spelling: what inet_ntop writes (RFC 5952 for IPv6) */
+	if (ra_acme_ip_text(b, *len, back, sizeof(back)) == -1 || strcmp(back, text) != 0)
+		return -1;
+	return 0;
+}
+
+int
+ra_acme_ip_reverse(const char *text, char *out, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char b[16];
+	size_t len = 0, k = 0;
+
+	if (ra_acme_ip_canon(text, b, &len) == -1)
+		return -1;
+	if (len == 4) {
+		if ((size_t)snprintf(out, n, "%u.%u.%u.%u.in-addr.arpa", b[3], b[2], b[1], b[0]) >=
+		    n)
+			return -1;
+		return 0;
+	}
+	if (n < 16 * 4 + sizeof("ip6.arpa"))
+		return -1;
+	for (int i = 15; i >= 0; i--) {
+		out[k++] = hex[b[i] & 0x0f];
+		out[k++] = '.';
+		out[k++] = hex[b[i] >> 4];
+		out[k++] = '.';
+	}
+	memcpy(out + k, "ip6.arpa", sizeof("ip6.arpa"));
+	return 0;
+}
+
 /* 1 when name is one of the comma-separated names of list. */
 static int
 order_name_listed(const char *list, const char *name)
@@ -137,6 +214,56 @@ order_name_listed(const char *list, const char *name)
 		list += n + (list[n] == ',');
 	}
 	return 0;
+}
+
+/*
+ * The refusal (allocated) of an ip identifier (RFC 8738), or NULL when accepted: its canonical
+ * text only, named by the binding itself (an organization's domains never cover an address),
+ * and within the organization's addresses (ra_policy_names for profile server).
+ */
+static char *
+order_ip_refusal(const struct store_org *org, const char *names, const struct ra_acme_ident *id)
+{
+	const struct profile *prof = profile_find("server");
+	GENERAL_NAMES *gns = NULL;
+	GENERAL_NAME *gn = NULL;
+	ASN1_OCTET_STRING *os = NULL;
+	unsigned char b[16];
+	char esc[300], msg[512];
+	size_t len = 0;
+	struct err e;
+
+	err_clear(&e);
+	log_escape(esc, sizeof(esc), id->value, strlen(id->value));
+	if (ra_acme_ip_canon(id->value, b, &len) == -1)
+		return xasprintf("RFC 8738 3: \"%s\" is no IPv4 address in dotted decimal nor "
+				 "IPv6 address in RFC 5952's canonical form",
+				 esc);
+	if (!order_name_listed(names, id->value))
+		return xasprintf("RFC 8738: the address %s is not named by the account's binding "
+				 "(an address is ordered only when the binding names it)",
+				 esc);
+	if (prof == NULL || (gns = GENERAL_NAMES_new()) == NULL ||
+	    (gn = GENERAL_NAME_new()) == NULL || (os = ASN1_OCTET_STRING_new()) == NULL ||
+	    ASN1_OCTET_STRING_set(os, b, (int)len) != 1)
+		fatalx("acme: out of memory building a name");
+	GENERAL_NAME_set0_value(gn, GEN_IPADD, os);
+	if (sk_GENERAL_NAME_push(gns, gn) == 0)
+		fatalx("acme: out of memory building a name");
+	msg[0] = '\0';
+	if (ra_policy_names(org, prof, gns, &e) == -1)
+		snprintf(msg, sizeof(msg), "%.480s", e.msg);
+	GENERAL_NAMES_free(gns);
+	return msg[0] != '\0' ? xstrdup(msg) : NULL;
+}
+
+/* 1 when v (a DNS identifier's value) is written as an IPv4 address would be. */
+static int
+order_looks_ip(const char *v)
+{
+	unsigned char b[16];
+
+	return inet_pton(AF_INET, v, b) == 1 || inet_pton(AF_INET6, v, b) == 1;
 }
 
 /* 1 when v (lower case) is no fully qualified host name of at least two labels. */
@@ -170,6 +297,8 @@ order_ident_refusal(const struct store_org *org, const char *names, struct ra_ac
 	struct err e;
 
 	err_clear(&e);
+	if (strcmp(id->type, "ip") == 0)
+		return order_ip_refusal(org, names, id);
 	log_escape(esc, sizeof(esc), v, n);
 	msg[0] = '\0';
 	for (size_t i = 0; i < n; i++)
@@ -177,8 +306,12 @@ order_ident_refusal(const struct store_org *org, const char *names, struct ra_ac
 	id->wildcard = wild;
 	if (strcmp(id->type, "dns") != 0)
 		snprintf(msg, sizeof(msg),
-			 "RFC 8555 7.1.4: identifier type \"%s\" is not offered here (dns only)",
+			 "RFC 8555 7.1.4: identifier type \"%s\" is not offered here (dns and ip "
+			 "only)",
 			 id->type);
+	else if (order_looks_ip(v))
+		snprintf(msg, sizeof(msg),
+			 "RFC 8738 3: %s is an address: its identifier's type is ip, not dns", esc);
 	else if (order_host_bad(wild ? v + 2 : v))
 		snprintf(
 		    msg, sizeof(msg),
@@ -275,13 +408,17 @@ static const char *const order_chall_types[] = {"http-01", "dns-01", "tls-alpn-0
  * dns-01, tls-alpn-01; a wildcard's dns-01 alone (RFC 8555 7.1.3), with first.
  */
 static int
-order_challs_add(struct store *st, int64_t id, int wildcard, const char *first, struct err *e)
+order_challs_add(struct store *st, int64_t id, int wildcard, int ip, const char *first,
+		 struct err *e)
 {
 	struct store_acme_chall c;
 	char token[RA_ACME_TOKEN_TEXT];
 
 	for (size_t i = 0; i < sizeof(order_chall_types) / sizeof(order_chall_types[0]); i++) {
 		if (wildcard && strcmp(order_chall_types[i], "dns-01") != 0)
+			continue;
+		/* an address has no DNS zone to prove: never dns-01 (RFC 8738 7) */
+		if (ip && strcmp(order_chall_types[i], "dns-01") == 0)
 			continue;
 		memset(&c, 0, sizeof(c));
 		c.authz_id = id;
@@ -298,22 +435,60 @@ order_challs_add(struct store *st, int64_t id, int wildcard, const char *first, 
 	return 0;
 }
 
-/* The order's rows (one transaction with its audit entry); *id the new order. */
+/*
+ * A new pending authorization of acct for identifier id with its challenges, serving order
+ * order_id (0: none, a pre-authorization); *out its id.
+ */
+static int
+order_authz_add(struct store *st, int64_t acct, int64_t order_id, const struct ra_acme_ident *id,
+		time_t expires, int64_t *out, struct err *e)
+{
+	struct store_acme_authz a;
+	char token[RA_ACME_TOKEN_TEXT];
+
+	memset(&a, 0, sizeof(a));
+	order_token(token);
+	a.order_id = order_id;
+	a.account_id = acct;
+	snprintf(a.type, sizeof(a.type), "%s", id->type);
+	/* a wildcard's authorization is for the name below "*." (7.1.3) */
+	a.value = (char *)id->value + (id->wildcard ? 2 : 0);
+	a.expires = expires;
+	a.token = token;
+	a.wildcard = id->wildcard;
+	if (store_acme_authz_add(st, &a, e) == -1 ||
+	    order_challs_add(st, a.id, id->wildcard, strcmp(id->type, "ip") == 0, token, e) == -1 ||
+	    (order_id != 0 && store_acme_authz_link(st, order_id, a.id, e) == -1))
+		return -1;
+	*out = a.id;
+	return 0;
+}
+
+/*
+ * The order's rows (one transaction with its audit entry); *id the new order.  Each identifier
+ * reuses the account's authorization of it when one is valid (within its reuse period) or
+ * pending (unexpired), else gets a new one; the order expires with the earliest of them, and
+ * is ready at once when all are valid.  (The identifiers passed the binding's names and the
+ * policy just now, so a binding that no longer covers a name does not benefit.)
+ */
 static int
 order_insert(struct store *st, const struct ra_acme_account *acct, const struct store_acme_eab *b,
 	     const struct ra_acme_ident *ids, size_t n, const char *profile,
 	     const struct ra_acme_certid *rep, const char *actor, int64_t *id, struct err *e)
 {
 	struct store_acme_order o;
-	struct store_acme_authz a;
-	char token[RA_ACME_TOKEN_TEXT], obj[48];
+	struct store_acme_authz ra;
+	int64_t *reuse = xcalloc(n > 0 ? n : 1, sizeof(*reuse)), aid;
+	char obj[48];
 	json_t *arr = json_array();
 	struct buf d;
 	char *text = NULL;
 	time_t now = util_now();
+	size_t valid = 0;
 	int rc = -1, intx = 0;
 
 	memset(&o, 0, sizeof(o));
+	memset(&ra, 0, sizeof(ra));
 	buf_init(&d, 64 * 1024);
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(
@@ -330,27 +505,39 @@ order_insert(struct store *st, const struct ra_acme_account *acct, const struct 
 	if (store_begin(st, e) == -1)
 		goto out;
 	intx = 1;
+	for (size_t i = 0; i < n; i++) {
+		/* (a wildcard's authorization is for the name below "*.", 7.1.3) */
+		if (store_acme_authz_find(st, acct->id, ids[i].type,
+					  ids[i].value + (ids[i].wildcard ? 2 : 0), ids[i].wildcard,
+					  0, now, &reuse[i], e) == -1)
+			goto out;
+		if (reuse[i] == 0)
+			continue;
+		if (store_acme_authz_get(st, reuse[i], &ra, e) == -1)
+			goto out;
+		if (ra.expires < o.expires)
+			o.expires = ra.expires;
+		valid += strcmp(ra.status, "valid") == 0;
+		store_acme_authz_clear(&ra);
+	}
 	if (store_acme_order_add(st, &o, e) == -1)
 		goto out;
 	buf_printf(&d, "account=%" PRId64 " binding=%s org=%s profile=%s%s%s names=", acct->id,
 		   b->kid, b->org_code, profile, rep != NULL ? " replaces=" : "",
 		   rep != NULL ? rep->serial : "");
 	for (size_t i = 0; i < n; i++) {
-		memset(&a, 0, sizeof(a));
-		order_token(token);
-		a.order_id = o.id;
-		a.account_id = acct->id;
-		snprintf(a.type, sizeof(a.type), "%s", ids[i].type);
-		/* a wildcard's authorization is for the name below "*." (7.1.3) */
-		a.value = (char *)ids[i].value + (ids[i].wildcard ? 2 : 0);
-		a.expires = o.expires;
-		a.token = token;
-		a.wildcard = ids[i].wildcard;
-		if (store_acme_authz_add(st, &a, e) == -1 ||
-		    order_challs_add(st, a.id, ids[i].wildcard, token, e) == -1)
+		if (reuse[i] != 0) {
+			if (store_acme_authz_link(st, o.id, reuse[i], e) == -1)
+				goto out;
+		} else if (order_authz_add(st, acct->id, o.id, &ids[i], o.expires, &aid, e) == -1) {
 			goto out;
+		}
 		buf_printf(&d, "%s%s", i > 0 ? "," : "", ids[i].value);
+		if (reuse[i] != 0)
+			buf_printf(&d, "(reused authz %" PRId64 ")", reuse[i]);
 	}
+	if (valid == n && order_move(st, o.id, ORDER_ST_PENDING, ORDER_ST_READY, NULL, 0, e) == -1)
+		goto out;
 	snprintf(obj, sizeof(obj), "acme-order:%" PRId64, o.id);
 	if (store_audit_append(st, actor, "acme.order.create", obj, buf_cstr(&d), NULL, e) == -1 ||
 	    store_commit(st, e) == -1)
@@ -361,9 +548,11 @@ order_insert(struct store *st, const struct ra_acme_account *acct, const struct 
 out:
 	if (intx)
 		store_rollback(st);
+	store_acme_authz_clear(&ra);
 	buf_free(&d);
 	json_decref(arr);
 	free(text);
+	free(reuse);
 	return rc;
 }
 
@@ -511,6 +700,209 @@ out:
 	return r;
 }
 
+enum ra_acme_outcome
+ra_acme_authz_new(struct store *st, const struct ra_acme_account *acct, struct ra_acme_ident *id,
+		  const char *actor, struct ra_acme_authz *out, struct err *e_out)
+{
+	struct err le, *e = &le;
+	struct store_acme_eab b;
+	struct store_org org;
+	enum ra_acme_outcome r;
+	char obj[48], detail[400], esc[300];
+	int64_t aid = 0;
+	int intx = 0;
+
+	err_clear(&le);
+	memset(&b, 0, sizeof(b));
+	memset(&org, 0, sizeof(org));
+	memset(out, 0, sizeof(*out));
+	if ((r = order_binding(st, acct, &b, &org, e)) != RA_ACME_OK)
+		goto out;
+	if (id->value[0] == '*')
+		id->refusal = xasprintf("RFC 8555 7.4.1: newAuthz takes no wildcard (%s): order it",
+					log_escape(esc, sizeof(esc), id->value, strlen(id->value)));
+	else
+		id->refusal = order_ident_refusal(&org, b.names, id);
+	if (id->refusal != NULL) {
+		err_set(e, ERR_REFUSED, "acme: %s", id->refusal);
+		r = RA_ACME_REJECTED;
+		goto out;
+	}
+	r = RA_ACME_ERROR;
+	if (store_begin(st, e) == -1)
+		goto out;
+	intx = 1;
+	if (order_authz_add(st, acct->id, 0, id, util_now() + RA_ACME_ORDER_TTL, &aid, e) == -1)
+		goto out;
+	snprintf(obj, sizeof(obj), "acme-authz:%" PRId64, aid);
+	snprintf(detail, sizeof(detail),
+		 "account=%" PRId64 " binding=%s org=%s %s:%.256s (pre-authorization)", acct->id,
+		 b.kid, b.org_code, id->type, id->value);
+	if (store_audit_append(st, actor, "acme.authz.create", obj, detail, NULL, e) == -1 ||
+	    store_commit(st, e) == -1)
+		goto out;
+	intx = 0;
+	if ((r = ra_acme_authz_get(st, aid, acct->id, out, e)) == RA_ACME_OK)
+		r = RA_ACME_CREATED;
+out:
+	if (intx)
+		store_rollback(st);
+	store_acme_eab_clear(&b);
+	store_org_clear(&org);
+	order_err_out(e_out, &le);
+	return r;
+}
+
+/* ---- expiry, written when read ---- */
+
+/*
+ * Makes the orders authorization aid serves invalid when they are pending or ready (it expired
+ * or was deactivated); each move conditional, one that finds another status is no failure.
+ */
+static int
+authz_orders_invalid(struct store *st, int64_t aid, struct err *e)
+{
+	static const enum order_state from[] = {ORDER_ST_PENDING, ORDER_ST_READY};
+	int64_t *ids = NULL;
+	size_t n = 0;
+	struct err ce;
+	int rc = -1;
+
+	if (store_acme_authz_orders(st, aid, &ids, &n, e) == -1)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < sizeof(from) / sizeof(from[0]); k++) {
+			err_clear(&ce);
+			if (order_move(st, ids[i], from[k], ORDER_ST_INVALID, NULL, 0, &ce) == 0)
+				break;
+			if (ce.code != ERR_CONFLICT) {
+				*e = ce;
+				goto out;
+			}
+		}
+	rc = 0;
+out:
+	free(ids);
+	return rc;
+}
+
+/* 1 when authorization a has passed its expiry while pending or valid (7.1.6: expired). */
+static int
+authz_is_expired(const struct store_acme_authz *a, time_t now)
+{
+	return a->expires < now &&
+	       (strcmp(a->status, "pending") == 0 || strcmp(a->status, "valid") == 0);
+}
+
+/*
+ * An authorization past its expiry while pending or valid becomes expired (a conditional
+ * update), its pending or ready orders invalid, audited acme.authz.expire by "acme:expiry",
+ * one transaction.  *moved = 1 when it moved; not inside a caller's transaction.
+ */
+static int
+authz_expire(struct store *st, const struct store_acme_authz *a, int *moved, struct err *e)
+{
+	char obj[48], detail[400];
+	struct err le;
+	int rc = -1, intx = 0;
+
+	if (!authz_is_expired(a, util_now()) || store_in_tx(st))
+		return 0;
+	err_clear(&le);
+	snprintf(obj, sizeof(obj), "acme-authz:%" PRId64, a->id);
+	snprintf(detail, sizeof(detail), "account=%" PRId64 " %s:%.256s was %s until %lld",
+		 a->account_id, a->type, a->value, a->status, (long long)a->expires);
+	if (store_begin(st, &le) == -1)
+		goto out;
+	intx = 1;
+	if (store_acme_authz_set_status(st, a->id, a->status, "expired", util_now(), &le) == -1) {
+		if (le.code == ERR_CONFLICT) { /* moved meanwhile */
+			err_clear(&le);
+			rc = 0;
+		}
+		goto out;
+	}
+	if (authz_orders_invalid(st, a->id, &le) == -1 ||
+	    store_audit_append(st, "acme:expiry", "acme.authz.expire", obj, detail, NULL, &le) ==
+		-1 ||
+	    store_commit(st, &le) == -1)
+		goto out;
+	intx = 0;
+	*moved = 1;
+	rc = 0;
+out:
+	if (intx)
+		store_rollback(st);
+	if (rc == -1)
+		*e = le;
+	return rc;
+}
+
+/*
+ * Why pending or ready order o (with its authorizations) is invalid, or NULL: past its expiry,
+ * or an authorization of it expired or deactivated.
+ */
+static const char *
+order_is_dead(const struct ra_acme_order *o, time_t now)
+{
+	if (strcmp(o->o.status, "pending") != 0 && strcmp(o->o.status, "ready") != 0)
+		return NULL;
+	if (o->o.expires < now)
+		return "expired";
+	/* (an invalid one makes its orders invalid in its own transaction: order_follow) */
+	for (size_t i = 0; i < o->naz; i++)
+		if (strcmp(o->az[i].status, "expired") == 0 ||
+		    strcmp(o->az[i].status, "deactivated") == 0 ||
+		    strcmp(o->az[i].status, "revoked") == 0 || authz_is_expired(&o->az[i], now))
+			return "an authorization of it expired or was deactivated";
+	return NULL;
+}
+
+/*
+ * A pending or ready order that order_is_dead becomes invalid (a conditional update), audited
+ * acme.order.expire by "acme:expiry", one transaction; *moved as above.
+ */
+static int
+order_expire(struct store *st, const struct ra_acme_order *o, int *moved, struct err *e)
+{
+	const char *why = order_is_dead(o, util_now());
+	char obj[48], detail[160];
+	struct err le;
+	int rc = -1, intx = 0;
+
+	if (why == NULL || store_in_tx(st))
+		return 0;
+	err_clear(&le);
+	snprintf(obj, sizeof(obj), "acme-order:%" PRId64, o->o.id);
+	snprintf(detail, sizeof(detail), "account=%" PRId64 " was %s: %s", o->o.account_id,
+		 o->o.status, why);
+	if (store_begin(st, &le) == -1)
+		goto out;
+	intx = 1;
+	if (order_move(st, o->o.id,
+		       strcmp(o->o.status, "ready") == 0 ? ORDER_ST_READY : ORDER_ST_PENDING,
+		       ORDER_ST_INVALID, NULL, 0, &le) == -1) {
+		if (le.code == ERR_CONFLICT) {
+			err_clear(&le);
+			rc = 0;
+		}
+		goto out;
+	}
+	if (store_audit_append(st, "acme:expiry", "acme.order.expire", obj, detail, NULL, &le) ==
+		-1 ||
+	    store_commit(st, &le) == -1)
+		goto out;
+	intx = 0;
+	*moved = 1;
+	rc = 0;
+out:
+	if (intx)
+		store_rollback(st);
+	if (rc == -1)
+		*e = le;
+	return rc;
+}
+
 /* ---- the sweep of what a crash left processing ---- */
 
 static enum ra_acme_outcome chall_finish(struct store *, int64_t id, const char *problem,
@@ -618,7 +1010,7 @@ ra_acme_order_get(struct store *st, int64_t id, int64_t acct_id, struct ra_acme_
 {
 	struct err le, *e = &le;
 	enum ra_acme_outcome r = RA_ACME_ERROR;
-	int swept = 0, moved = 0;
+	int swept = 0, expired = 0, moved = 0;
 
 	err_clear(&le);
 	memset(out, 0, sizeof(*out));
@@ -646,10 +1038,52 @@ again:
 			goto again;
 		}
 	}
-	/* an order past its expiry that never became valid is invalid (7.1.6): so it reads, and
-	 * so finalize sees it */
-	if (out->o.expires < util_now() &&
-	    (strcmp(out->o.status, "pending") == 0 || strcmp(out->o.status, "ready") == 0)) {
+	/* what expired is written so (its authorizations first, then the order), once */
+	if (!expired) {
+		expired = 1;
+		for (size_t i = 0; i < out->naz; i++)
+			if (authz_expire(st, &out->az[i], &moved, e) == -1)
+				goto out;
+		if (!moved && order_expire(st, out, &moved, e) == -1)
+			goto out;
+		if (moved) {
+			ra_acme_order_clear(out);
+			moved = 0;
+			goto again;
+		}
+	}
+	/*
+	 * Two validations of one order that end at once each see the other's authorization still
+	 * pending (PostgreSQL runs their transactions side by side), so neither makes the order
+	 * ready: a pending order whose authorizations are all valid becomes ready when read.
+	 */
+	if (strcmp(out->o.status, "pending") == 0 && out->naz > 0 && !store_in_tx(st) &&
+	    order_is_dead(out, util_now()) == NULL) {
+		size_t ok = 0;
+		struct err ce;
+
+		for (size_t i = 0; i < out->naz; i++)
+			ok += strcmp(out->az[i].status, "valid") == 0;
+		err_clear(&ce);
+		if (ok == out->naz) {
+			if (order_move(st, id, ORDER_ST_PENDING, ORDER_ST_READY, NULL, 0, &ce) ==
+			    0) {
+				free(out->o.status);
+				out->o.status = xstrdup(order_state_names[ORDER_ST_READY]);
+			} else if (ce.code != ERR_CONFLICT) {
+				*e = ce;
+				goto out;
+			}
+		}
+	}
+	/* (inside a caller's transaction, or lost to a race) it reads as it is: an order past
+	 * its expiry that never became valid is invalid (7.1.6), so finalize sees it */
+	for (size_t i = 0; i < out->naz; i++)
+		if (authz_is_expired(&out->az[i], util_now())) {
+			free(out->az[i].status);
+			out->az[i].status = xstrdup("expired");
+		}
+	if (order_is_dead(out, util_now()) != NULL) {
 		free(out->o.status);
 		out->o.status = xstrdup(order_state_names[ORDER_ST_INVALID]);
 	}
@@ -667,7 +1101,7 @@ ra_acme_authz_get(struct store *st, int64_t id, int64_t acct_id, struct ra_acme_
 {
 	struct err le, *e = &le;
 	enum ra_acme_outcome r = RA_ACME_ERROR;
-	int swept = 0, moved = 0;
+	int swept = 0, expired = 0, moved = 0;
 
 	err_clear(&le);
 	memset(out, 0, sizeof(*out));
@@ -696,6 +1130,22 @@ again:
 	if (store_acme_chall_list(st, id, &out->ch, &out->nch, e) == -1) {
 		ra_acme_authz_clear(out);
 		goto out;
+	}
+	if (!expired) {
+		expired = 1;
+		if (authz_expire(st, &out->s, &moved, e) == -1) {
+			ra_acme_authz_clear(out);
+			goto out;
+		}
+		if (moved) {
+			ra_acme_authz_clear(out);
+			moved = 0;
+			goto again;
+		}
+	}
+	if (authz_is_expired(&out->s, util_now())) {
+		free(out->s.status);
+		out->s.status = xstrdup("expired");
 	}
 	r = RA_ACME_OK;
 out:
@@ -808,6 +1258,57 @@ out:
 	return r;
 }
 
+enum ra_acme_outcome
+ra_acme_authz_deactivate(struct store *st, int64_t id, int64_t acct_id, const char *actor,
+			 struct ra_acme_authz *out, struct err *e_out)
+{
+	struct err le, *e = &le;
+	enum ra_acme_outcome r;
+	char obj[48], detail[400];
+	int intx = 0;
+
+	err_clear(&le);
+	if ((r = ra_acme_authz_get(st, id, acct_id, out, e)) != RA_ACME_OK)
+		goto out;
+	if (strcmp(out->s.status, "pending") != 0 && strcmp(out->s.status, "valid") != 0) {
+		err_set(e, ERR_REFUSED,
+			"acme: RFC 8555 7.5.2: the authorization is %s; only a pending or valid "
+			"one is deactivated",
+			out->s.status);
+		r = RA_ACME_BAD_STATE;
+		goto out;
+	}
+	r = RA_ACME_ERROR;
+	snprintf(obj, sizeof(obj), "acme-authz:%" PRId64, id);
+	snprintf(detail, sizeof(detail), "account=%" PRId64 " %s:%.256s was %s", acct_id,
+		 out->s.type, out->s.value, out->s.status);
+	if (store_begin(st, e) == -1)
+		goto out;
+	intx = 1;
+	if (store_acme_authz_set_status(st, id, out->s.status, "deactivated", util_now(), e) ==
+	    -1) {
+		if (e->code == ERR_CONFLICT) { /* another request moved it first */
+			err_clear(e);
+			err_set(e, ERR_REFUSED,
+				"acme: RFC 8555 7.5.2: the authorization changed meanwhile");
+			r = RA_ACME_BAD_STATE;
+		}
+		goto out;
+	}
+	if (authz_orders_invalid(st, id, e) == -1 ||
+	    store_audit_append(st, actor, "acme.authz.deactivate", obj, detail, NULL, e) == -1 ||
+	    store_commit(st, e) == -1)
+		goto out;
+	intx = 0;
+	ra_acme_authz_clear(out);
+	r = ra_acme_authz_get(st, id, acct_id, out, e);
+out:
+	if (intx)
+		store_rollback(st);
+	order_err_out(e_out, &le);
+	return r;
+}
+
 /* After an authorization of order id changed: ready when all are valid, invalid when one is. */
 static int
 order_follow(struct store *st, int64_t id, int valid, struct err *e)
@@ -839,6 +1340,25 @@ out:
 	return rc;
 }
 
+/* order_follow for every order authorization id serves. */
+static int
+chall_orders_follow(struct store *st, int64_t id, int valid, struct err *e)
+{
+	int64_t *ids = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	if (store_acme_authz_orders(st, id, &ids, &n, e) == -1)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (order_follow(st, ids[i], valid, e) == -1)
+			goto out;
+	rc = 0;
+out:
+	free(ids);
+	return rc;
+}
+
 /*
  * ra_acme_chall_done's transaction; before != 0 is the sweep's (only a challenge that has not
  * moved since before, and no row of acme_failed_validations: a crash is not the name's fault).
@@ -867,7 +1387,7 @@ chall_finish(struct store *st, int64_t id, const char *problem, const char *acto
 	    chall_move(st, a.id, id, ORDER_ST_PROCESSING,
 		       problem == NULL ? ORDER_ST_VALID : ORDER_ST_INVALID, problem, before,
 		       e) == -1 ||
-	    order_follow(st, a.order_id, problem == NULL, e) == -1 ||
+	    chall_orders_follow(st, a.id, problem == NULL, e) == -1 ||
 	    (problem != NULL && before == 0 &&
 	     store_acme_failed_add(st, a.value, a.account_id, util_now(), e) == -1))
 		goto out;
@@ -913,14 +1433,35 @@ order_name_at(const char *const *names, size_t n, const unsigned char *s, size_t
 	return 0;
 }
 
+/* 1 when names[at] is an ip identifier (types NULL: none is). */
+static int
+order_is_ip(const char *const *types, size_t at)
+{
+	return types != NULL && types[at] != NULL && strcmp(types[at], "ip") == 0;
+}
+
+/* order_name_at among the identifiers of one kind only (ip or not). */
+static int
+order_kind_at(const char *const *names, const char *const *types, size_t n, int ip,
+	      const unsigned char *s, size_t len, size_t *at)
+{
+	for (size_t i = 0; i < n; i++)
+		if (order_is_ip(types, i) == ip && order_name_at(names + i, 1, s, len, at)) {
+			*at = i;
+			return 1;
+		}
+	return 0;
+}
+
 int
-ra_acme_csr_match(const struct csr *csr, const char *const *names, size_t n, struct err *e)
+ra_acme_csr_match(const struct csr *csr, const char *const *names, const char *const *types,
+		  size_t n, struct err *e)
 {
 	unsigned char seen[RA_ACME_IDENTS_MAX];
 	const GENERAL_NAME *gn;
 	const X509_NAME_ENTRY *ne;
 	const ASN1_STRING *s;
-	char esc[300];
+	char esc[300], ipt[64];
 	size_t at = 0;
 	int i, cn = -1;
 
@@ -931,12 +1472,30 @@ ra_acme_csr_match(const struct csr *csr, const char *const *names, size_t n, str
 	memset(seen, 0, sizeof(seen));
 	for (i = 0; csr->sans != NULL && i < sk_GENERAL_NAME_num(csr->sans); i++) {
 		gn = sk_GENERAL_NAME_value(csr->sans, i);
+		if (gn->type == GEN_IPADD) {
+			/* RFC 8738 4: an ip identifier is an iPAddress, in its canonical text */
+			s = gn->d.iPAddress;
+			if (ra_acme_ip_text(ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s),
+					    ipt, sizeof(ipt)) == -1)
+				return err_set(e, ERR_REFUSED,
+					       "csr: RFC 5280 4.2.1.6: an iPAddress of %d bytes "
+					       "(4 or 16)",
+					       ASN1_STRING_length(s));
+			if (!order_kind_at(names, types, n, 1, (const unsigned char *)ipt,
+					   strlen(ipt), &at))
+				return err_set(e, ERR_REFUSED,
+					       "csr: RFC 8738 4: the address %s is not an "
+					       "identifier of the order",
+					       ipt);
+			seen[at] = 1;
+			continue;
+		}
 		if (gn->type != GEN_DNS)
 			return err_set(e, ERR_REFUSED,
 				       "csr: RFC 8555 7.4: the CSR names something other than "
-				       "the order's DNS identifiers");
+				       "the order's DNS names and IP addresses");
 		s = gn->d.dNSName;
-		if (!order_name_at(names, n, ASN1_STRING_get0_data(s),
+		if (!order_kind_at(names, types, n, 0, ASN1_STRING_get0_data(s),
 				   (size_t)ASN1_STRING_length(s), &at))
 			return err_set(e, ERR_REFUSED,
 				       "csr: RFC 8555 7.4: %s is not an identifier of the order",
@@ -1051,7 +1610,8 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	struct order_fin fin;
 	struct csr *csr = NULL;
 	char **names = NULL;
-	size_t nnames = 0;
+	const char **types = NULL, **dns = NULL, **ips = NULL;
+	size_t nnames = 0, ndns = 0, nips = 0;
 	char *cn = NULL;
 	enum ra_acme_outcome r;
 
@@ -1071,9 +1631,19 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 		goto out;
 	names = order_names(&o);
 	nnames = o.naz;
+	types = xcalloc(o.naz > 0 ? o.naz : 1, sizeof(*types));
+	dns = xcalloc(o.naz > 0 ? o.naz : 1, sizeof(*dns));
+	ips = xcalloc(o.naz > 0 ? o.naz : 1, sizeof(*ips));
+	for (size_t i = 0; i < o.naz; i++) {
+		types[i] = o.az[i].type;
+		if (strcmp(o.az[i].type, "ip") == 0)
+			ips[nips++] = names[i];
+		else
+			dns[ndns++] = names[i];
+	}
 	r = RA_ACME_BAD_CSR;
 	if (csr_parse(der, derlen, &csr, e) == -1 ||
-	    ra_acme_csr_match(csr, (const char *const *)names, o.naz, e) == -1)
+	    ra_acme_csr_match(csr, (const char *const *)names, types, o.naz, e) == -1)
 		goto out;
 	cn = order_csr_cn(csr);
 	memset(&q, 0, sizeof(q));
@@ -1088,8 +1658,10 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	q.csrlen = derlen;
 	q.csr_verified = 1;
 	q.cn = cn;
-	q.dns = (const char **)names;
-	q.ndns = o.naz;
+	q.dns = dns;
+	q.ndns = ndns;
+	q.ips = ips;
+	q.nips = nips;
 	q.names_given = 1;
 	q.actor = actor;
 	q.write_fn = order_fin_write;
@@ -1136,6 +1708,9 @@ out:
 	csr_free(csr);
 	free(cn);
 	order_names_free(names, nnames);
+	free(types);
+	free(dns);
+	free(ips);
 	ra_acme_order_clear(&o);
 	store_acme_eab_clear(&b);
 	store_org_clear(&org);
@@ -1188,14 +1763,110 @@ ra_acme_reason_ok(long reason)
 }
 
 /*
- * Who may revoke x (serial): the account whose order holds it (acct_id > 0), or the holder of
- * its private key (key, the JWS's jwk).  RA_ACME_OK, UNAUTHORIZED or ERROR.
+ * 1 when account acct_id holds a valid, unexpired authorization for every name of x (its
+ * dNSNames and iPAddresses; at least one, nothing else) and its binding is active and still
+ * covers each (as newOrder would take it), 0 when not, -1 on a store failure.
+ */
+static int
+order_revoke_authorized(struct store *st, X509 *x, int64_t acct_id, struct err *e)
+{
+	GENERAL_NAMES *gns = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	const GENERAL_NAME *gn;
+	struct ra_acme_account acct;
+	struct store_acme_eab b;
+	struct store_org org;
+	struct ra_acme_ident id;
+	struct err be;
+	char v[RA_ACME_NAME_MAX], *refusal;
+	const char *type, *p;
+	int64_t aid;
+	int rc = 0, wild, n = gns != NULL ? sk_GENERAL_NAME_num(gns) : 0;
+
+	memset(&acct, 0, sizeof(acct));
+	memset(&b, 0, sizeof(b));
+	memset(&org, 0, sizeof(org));
+	err_clear(&be);
+	if (n == 0)
+		goto out;
+	if (ra_acme_account_get(st, acct_id, &acct, e) != RA_ACME_OK) {
+		rc = -1;
+		goto out;
+	}
+	switch (order_binding(st, &acct, &b, &org, &be)) {
+	case RA_ACME_OK:
+		break;
+	case RA_ACME_EAB_UNUSABLE: /* a suspended or revoked binding: no right from it */
+		goto out;
+	default:
+		*e = be;
+		rc = -1;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		gn = sk_GENERAL_NAME_value(gns, i);
+		type = "dns";
+		wild = 0;
+		if (gn->type == GEN_DNS) {
+			const ASN1_STRING *d = gn->d.dNSName;
+			size_t l = (size_t)ASN1_STRING_length(d);
+
+			if (l == 0 || l >= sizeof(v) || memchr(ASN1_STRING_get0_data(d), 0, l))
+				goto out;
+			memcpy(v, ASN1_STRING_get0_data(d), l);
+			v[l] = '\0';
+			for (size_t k = 0; k < l; k++)
+				v[k] = (char)(v[k] >= 'A' && v[k] <= 'Z' ? v[k] + 32 : v[k]);
+		} else if (gn->type == GEN_IPADD) {
+			type = "ip";
+			if (ra_acme_ip_text(ASN1_STRING_get0_data(gn->d.iPAddress),
+					    (size_t)ASN1_STRING_length(gn->d.iPAddress), v,
+					    sizeof(v)) == -1)
+				goto out;
+		} else {
+			goto out;
+		}
+		/* a wildcard *.d is authorised by a wildcard authorization of d (7.1.3) */
+		p = v;
+		if (strncmp(v, "*.", 2) == 0) {
+			wild = 1;
+			p = v + 2;
+		}
+		if (store_acme_authz_find(st, acct_id, type, p, wild, 1, util_now(), &aid, e) ==
+		    -1) {
+			rc = -1;
+			goto out;
+		}
+		if (aid == 0)
+			goto out;
+		/* the binding still covers the name (its names may have changed since) */
+		memset(&id, 0, sizeof(id));
+		snprintf(id.type, sizeof(id.type), "%s", type);
+		snprintf(id.value, sizeof(id.value), "%s", v);
+		if ((refusal = order_ident_refusal(&org, b.names, &id)) != NULL) {
+			free(refusal);
+			goto out;
+		}
+	}
+	rc = 1;
+out:
+	GENERAL_NAMES_free(gns);
+	ra_acme_account_clear(&acct);
+	store_acme_eab_clear(&b);
+	store_org_clear(&org);
+	return rc;
+}
+
+/*
+ * Who may revoke x (serial): the account whose order holds it (acct_id > 0), or one that
+ * holds valid authorizations for all its names (*by "authorizations"), or the holder of its
+ * private key (key, the JWS's jwk).  RA_ACME_OK, UNAUTHORIZED or ERROR.
  */
 static enum ra_acme_outcome
 order_revoke_who(struct store *st, X509 *x, const char *serial, int64_t acct_id, EVP_PKEY *key,
-		 struct err *e)
+		 const char **by, struct err *e)
 {
 	int64_t owner = 0;
+	int ok;
 
 	if (acct_id > 0) {
 		if (store_acme_order_by_serial(st, serial, &owner, e) == -1) {
@@ -1203,12 +1874,18 @@ order_revoke_who(struct store *st, X509 *x, const char *serial, int64_t acct_id,
 				return RA_ACME_ERROR;
 			err_clear(e);
 		}
-		if (owner != acct_id) {
+		if (owner == acct_id)
+			return RA_ACME_OK;
+		/* RFC 8555 7.6: an account authorised for all the certificate's names */
+		if ((ok = order_revoke_authorized(st, x, acct_id, e)) == -1)
+			return RA_ACME_ERROR;
+		if (!ok) {
 			err_set(e, ERR_REFUSED,
 				"acme: RFC 8555 7.6: the certificate was not ordered by this "
-				"account");
+				"account, nor does it hold valid authorizations for all its names");
 			return RA_ACME_UNAUTHORIZED;
 		}
+		*by = "authorizations";
 		return RA_ACME_OK;
 	}
 	if (key == NULL || X509_get0_pubkey(x) == NULL ||
@@ -1229,6 +1906,7 @@ ra_acme_revoke(struct ca *ca, struct store *st, const unsigned char *der, size_t
 	const unsigned char *p = der;
 	char serial[STORE_SERIAL_MAX], *detail = NULL;
 	enum ra_acme_outcome r = RA_ACME_UNAUTHORIZED;
+	const char *by = acct_id > 0 ? "account" : "certificate-key";
 	X509 *x = NULL;
 	int intx = 0;
 
@@ -1252,7 +1930,7 @@ ra_acme_revoke(struct ca *ca, struct store *st, const unsigned char *der, size_t
 		r = RA_ACME_UNAUTHORIZED;
 		goto out;
 	}
-	if ((r = order_revoke_who(st, x, serial, acct_id, key, e)) != RA_ACME_OK)
+	if ((r = order_revoke_who(st, x, serial, acct_id, key, &by, e)) != RA_ACME_OK)
 		goto out;
 	/* the requester's right first: whether it is revoked is no one else's business */
 	if (c.status == STORE_CERT_REVOKED) {
@@ -1269,9 +1947,8 @@ ra_acme_revoke(struct ca *ca, struct store *st, const unsigned char *der, size_t
 		goto out;
 	}
 	r = RA_ACME_ERROR;
-	detail =
-	    xasprintf("account=%" PRId64 " reason=%s by=%s", acct_id, ca_reason_name((int)reason),
-		      acct_id > 0 ? "account" : "certificate-key");
+	detail = xasprintf("account=%" PRId64 " reason=%s by=%s", acct_id,
+			   ca_reason_name((int)reason), by);
 	if (store_begin(st, e) == -1)
 		goto out;
 	intx = 1;

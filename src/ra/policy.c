@@ -469,7 +469,33 @@ policy_san_add(GENERAL_NAMES *g, int type, const char *v, struct err *e)
 	return 0;
 }
 
-/* The SANs the face gave (host names, an e-mail address), or NULL when it gave none. */
+/* Adds an iPAddress SAN of the address text v (IPv4 or IPv6); 0, or -1 (ERR_REFUSED) for no
+ * address. */
+static int
+policy_ip_add(GENERAL_NAMES *g, const char *v, struct err *e)
+{
+	ASN1_OCTET_STRING *os = a2i_IPADDRESS(v);
+	GENERAL_NAME *gn = NULL;
+	char esc[96];
+
+	if (os == NULL) {
+		log_escape(esc, sizeof(esc), v, strlen(v));
+		return policy_refuse(e, "\"%s\" is no IP address", esc);
+	}
+	if ((gn = GENERAL_NAME_new()) == NULL) {
+		ASN1_OCTET_STRING_free(os);
+		return err_ssl(e, ERR_INTERNAL, "ra: out of memory");
+	}
+	GENERAL_NAME_set0_value(gn, GEN_IPADD, os);
+	if (sk_GENERAL_NAME_push(g, gn) == 0) {
+		GENERAL_NAME_free(gn);
+		return err_ssl(e, ERR_INTERNAL, "ra: out of memory");
+	}
+	return 0;
+}
+
+/* The SANs the face gave (host names, addresses, an e-mail address), or NULL when it gave
+ * none. */
 static int
 policy_given_sans(const struct ra_issue_req *q, GENERAL_NAMES **out, struct err *e)
 {
@@ -478,7 +504,7 @@ policy_given_sans(const struct ra_issue_req *q, GENERAL_NAMES **out, struct err 
 	int rc = -1;
 
 	*out = NULL;
-	if (q->ndns == 0 && q->email == NULL)
+	if (q->ndns == 0 && q->nips == 0 && q->email == NULL)
 		return 0;
 	if ((g = sk_GENERAL_NAME_new_null()) == NULL) {
 		err_ssl(e, ERR_INTERNAL, "ra: out of memory");
@@ -486,6 +512,9 @@ policy_given_sans(const struct ra_issue_req *q, GENERAL_NAMES **out, struct err 
 	}
 	for (i = 0; i < q->ndns; i++)
 		if (policy_san_add(g, GEN_DNS, q->dns[i], e) == -1)
+			goto out;
+	for (i = 0; i < q->nips; i++)
+		if (policy_ip_add(g, q->ips[i], e) == -1)
 			goto out;
 	if (q->email != NULL && policy_san_add(g, GEN_EMAIL, q->email, e) == -1)
 		goto out;

@@ -364,6 +364,8 @@ struct ra_issue_req {
 	size_t nou;
 	const char *const *dns; /* host names (server) */
 	size_t ndns;
+	const char *const *ips; /* IP addresses as text (server; ACME's ip identifiers) */
+	size_t nips;
 	const char *email; /* the holder's address (client, codesign) */
 	int names_given;   /* the face decided the names: never the CSR's (none when unset) */
 	long days;	   /* 0: the profile's default */
@@ -2272,6 +2274,7 @@ enum ra_acme_outcome {
 	RA_ACME_BAD_PROFILE,	     /* newOrder: a profile ACME does not issue */
 	RA_ACME_ALREADY_REPLACED,    /* newOrder, finalize: replaces names a replaced one */
 	RA_ACME_BAD_REPLACES,	     /* newOrder: replaces shares no identifier with the order */
+	RA_ACME_BAD_STATE,	     /* authorization deactivation: not pending or valid */
 	RA_ACME_ERROR,		     /* store or internal failure (e set) */
 	RA_ACME__MAX
 };
@@ -2441,6 +2444,8 @@ enum ra_acme_outcome ra_acme_orders_list(struct store *, int64_t acct_id, int64_
 #define RA_ACME_ORDER_TTL (7 * 86400) /* seconds an order and its authorizations live */
 #define RA_ACME_TOKEN_TEXT 44	      /* a challenge token: 32 random bytes as base64url + NUL */
 #define RA_ACME_NAME_MAX 254	      /* a DNS identifier + NUL */
+#define RA_ACME_REUSE_DAYS 30	      /* acme.authz_reuse_days: a valid authorization's life */
+#define RA_ACME_REUSE_DAYS_MAX 398    /* (the CA/Browser Forum's BR 4.2.1 upper bound) */
 /*
  * Seconds after which a challenge or an order still processing was cut by a crash (a
  * validation takes 10 s at most, signing is synchronous): reading it ends it (see
@@ -2507,6 +2512,11 @@ enum ra_acme_outcome ra_acme_order_new_ex(struct store *, const struct ra_acme_a
 					  const struct ra_acme_order_opts *, const char *actor,
 					  struct ra_acme_order *out, struct err *);
 /*
+ * Sets how long a valid authorization lives and is reused by the same account's new orders
+ * (acme.authz_reuse_days, 1 to RA_ACME_REUSE_DAYS_MAX; read once at start, before any thread).
+ */
+void ra_acme_reuse_set(long days);
+/*
  * The order id of account acct_id with its authorizations: OK, NOT_FOUND or ERROR.  What a
  * crash left processing for RA_ACME_STALE seconds moves on first, each in a transaction of its
  * own audited by "acme:sweep" (not when the caller has a transaction open): a challenge
@@ -2515,12 +2525,37 @@ enum ra_acme_outcome ra_acme_order_new_ex(struct store *, const struct ra_acme_a
  */
 enum ra_acme_outcome ra_acme_order_get(struct store *, int64_t id, int64_t acct_id,
 				       struct ra_acme_order *out, struct err *);
-/* The authorization id of account acct_id: OK, NOT_FOUND or ERROR; its challenge swept so. */
+/*
+ * The authorization id of account acct_id: OK, NOT_FOUND or ERROR; its challenge swept so.
+ * One past its expiry that is still pending or valid is written expired first (a conditional
+ * update in a transaction of its own with the audit entry acme.authz.expire; its orders that
+ * are pending or ready become invalid), and an order past its expiry invalid likewise
+ * (acme.order.expire); not when the caller has a transaction open (it reads so, though).
+ */
 enum ra_acme_outcome ra_acme_authz_get(struct store *, int64_t id, int64_t acct_id,
 				       struct ra_acme_authz *out, struct err *);
 /* The challenge id of account acct_id with its authorization (out->at its index). */
 enum ra_acme_outcome ra_acme_chall_get(struct store *, int64_t id, int64_t acct_id,
 				       struct ra_acme_authz *out, struct err *);
+/*
+ * newAuthz (RFC 8555 7.4.1): a pre-authorization of identifier id for acct, under the same
+ * rules as newOrder's identifiers (an active binding, else EAB_UNUSABLE; the binding's names,
+ * the policy: REJECTED with id->refusal), and no wildcard.  CREATED: a pending authorization
+ * of no order with its challenges and the audit entry acme.authz.create, one transaction;
+ * *out is it.  A later order of the account for the identifier reuses it.
+ */
+enum ra_acme_outcome ra_acme_authz_new(struct store *, const struct ra_acme_account *,
+				       struct ra_acme_ident *id, const char *actor,
+				       struct ra_acme_authz *out, struct err *);
+/*
+ * Deactivation of authorization id of account acct_id (RFC 8555 7.5.2): pending or valid ->
+ * deactivated by a conditional update, its orders that are pending or ready invalid, audited
+ * acme.authz.deactivate, one transaction; any other status is BAD_STATE.  *out is the row
+ * after.  A deactivated authorization is never reused.
+ */
+enum ra_acme_outcome ra_acme_authz_deactivate(struct store *, int64_t id, int64_t acct_id,
+					      const char *actor, struct ra_acme_authz *out,
+					      struct err *);
 /*
  * A client's answer to challenge id (7.5.1): a pending challenge of a pending, unexpired
  * authorization none of whose challenges is being validated moves to processing with the
@@ -2538,11 +2573,31 @@ enum ra_acme_outcome ra_acme_chall_start(struct store *, int64_t id, int64_t acc
 enum ra_acme_outcome ra_acme_chall_done(struct store *, int64_t id, const char *problem,
 					const char *actor, struct err *);
 /*
- * The CSR matches the order: its DNS names (and no other kind of name) are exactly names
- * (any order, case-insensitive, duplicates allowed), and its CN, if any, is one of them.
+ * The text of an IP address of len bytes (4: IPv4, 16: IPv6) into out (n >=
+ * INET6_ADDRSTRLEN): dotted decimal, or RFC 5952's form for IPv6.  -1 for another length.
+ */
+int ra_acme_ip_text(const unsigned char *, size_t len, char *out, size_t n);
+/*
+ * An ip identifier's value (RFC 8738 3) into b (16 bytes) and *len (4 or 16): only the
+ * canonical text (ra_acme_ip_text's: no leading zeros, RFC 5952 for IPv6, no zone); -1 for any
+ * other spelling.  Pure.
+ */
+int ra_acme_ip_canon(const char *text, unsigned char b[16], size_t *len);
+/*
+ * The reverse DNS name of an ip identifier's canonical text (RFC 8738 6: tls-alpn-01's SNI;
+ * RFC 1035 3.5 in-addr.arpa, RFC 3596 2.5 ip6.arpa nibbles) into out; -1 for no canonical
+ * address or too small a buffer.  Pure.
+ */
+int ra_acme_ip_reverse(const char *text, char *out, size_t n);
+/*
+ * The CSR matches the order: its dNSNames and iPAddresses (and no other kind of name) are
+ * exactly names (any order, duplicates allowed): a dNSName one whose type is not "ip"
+ * (case-insensitive), an iPAddress (4 or 16 bytes) one whose type (types[i]; types NULL: all
+ * dns) is "ip", in ra_acme_ip_text's form (RFC 8738 4); its CN, if any, is one of them.
  * 0, or -1 with a message naming the rule (pure; fuzzed by tests/fuzz/fuzz_acme_csr.c).
  */
-int ra_acme_csr_match(const struct csr *, const char *const *names, size_t n, struct err *);
+int ra_acme_csr_match(const struct csr *, const char *const *names, const char *const *types,
+		      size_t n, struct err *);
 /*
  * finalize (7.4): a ready order (else NOT_READY) of acct with an active binding
  * (EAB_UNUSABLE), a CSR (DER) that matches it (BAD_CSR), issued through ra_issue (profile

@@ -12,6 +12,7 @@
  *   {{INT}}   INTEGER                            |  BIGINT
  *   {{HASH0}} X'00...00' (32 zero bytes)         |  decode('00...00', 'hex')
  *   {{PG:text}}  (nothing)                       |  text (PostgreSQL-only statements)
+ *   {{SQLITE:text}}  text (SQLite-only statements) |  (nothing); no token inside either
  */
 struct store_migration {
 	int version;

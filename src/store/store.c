@@ -553,6 +553,21 @@ migration_sql(enum store_backend b, const char *name, const char *sql, struct er
 			p = end + 2;
 			continue;
 		}
+		if (strncmp(p, "{{SQLITE:", 9) == 0) {
+			/* text for SQLite only (e.g. a table rebuild where PostgreSQL alters) */
+			const char *end = strstr(p + 9, "}}");
+
+			if (end == NULL) {
+				err_set(e, ERR_INTERNAL,
+					"store: migration %s: unterminated {{SQLITE:", name);
+				goto out;
+			}
+			if (b == STORE_SQLITE &&
+			    buf_printf(&out, "%.*s", (int)(end - (p + 9)), p + 9) == -1)
+				goto toolong;
+			p = end + 2;
+			continue;
+		}
 		if (p[0] == '{' && p[1] == '{') {
 			for (i = 0; i < sizeof(tok) / sizeof(tok[0]); i++) {
 				len = strlen(tok[i][0]);

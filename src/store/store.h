@@ -1149,8 +1149,8 @@ int store_acme_order_replacing(struct store *, const char *serial, int64_t excep
 void store_acme_order_clear(struct store_acme_order *); /* accepts NULL */
 
 struct store_acme_authz {
-	int64_t id, order_id, account_id;
-	char type[8]; /* "dns", "ip" */
+	int64_t id, order_id, account_id; /* order_id: the order it was made for (0: newAuthz) */
+	char type[8];			  /* "dns", "ip" */
 	char *value;
 	char *status; /* "pending", "valid", "invalid", ... */
 	time_t expires;
@@ -1165,17 +1165,36 @@ struct store_acme_authz {
 int store_acme_authz_add(struct store *, struct store_acme_authz *, struct err *);
 /* ERR_NOTFOUND when there is no such authorization. */
 int store_acme_authz_get(struct store *, int64_t id, struct store_acme_authz *, struct err *);
-/* The authorizations of an order, by id. */
+/* The authorizations of an order (acme_order_authzs), by id. */
 int store_acme_authz_list(struct store *, int64_t order_id, struct store_acme_authz **, size_t *,
 			  struct err *);
 /*
- * Sets an authorization's status and its challenge's status, error (NULL: none), validation
- * time (now, none while processing) and updated (now) when the challenge is still chall_from
- * and, with before != 0, has not moved since before; ERR_CONFLICT otherwise.
+ * Sets an authorization's challenge's status, error (NULL: none), validation time (now, none
+ * while processing) and updated (now) when the challenge is still chall_from and, with before
+ * != 0, has not moved since before; ERR_CONFLICT otherwise.  The authorization takes status
+ * only while it is pending (a deactivated or expired one keeps its own), and expires
+ * valid_until when it becomes valid (the end of its reuse period).
  */
 int store_acme_authz_move(struct store *, int64_t id, const char *chall_from, const char *status,
 			  const char *chall_status, const char *error, time_t now, time_t before,
-			  struct err *);
+			  time_t valid_until, struct err *);
+/* Moves an authorization from status from to to (deactivated, expired); ERR_CONFLICT when it
+ * is not from. */
+int store_acme_authz_set_status(struct store *, int64_t id, const char *from, const char *to,
+				time_t now, struct err *);
+/* Links authorization authz_id to order order_id (0023, acme_order_authzs). */
+int store_acme_authz_link(struct store *, int64_t order_id, int64_t authz_id, struct err *);
+/* The orders (ids, caller frees) an authorization serves. */
+int store_acme_authz_orders(struct store *, int64_t authz_id, int64_t **out, size_t *n,
+			    struct err *);
+/*
+ * The usable authorization of account_id for identifier (type, value, a wildcard's base when
+ * wildcard) into *id (0: none):
+ * valid and not expired at now, or with !valid_only pending and not expired; a valid one
+ * first, then the newest.
+ */
+int store_acme_authz_find(struct store *, int64_t account_id, const char *type, const char *value,
+			  int wildcard, int valid_only, time_t now, int64_t *id, struct err *);
 void store_acme_authz_clear(struct store_acme_authz *); /* accepts NULL */
 /* A challenge of an authorization (0022). */
 struct store_acme_chall {

@@ -1,8 +1,8 @@
 /*
- * store_acme_order: ACME orders, authorizations and their challenges (0020, 0022;
- * src/ra/acmeorder.c).  The moves are conditional updates (the expected former status in the
- * WHERE clause): a move that finds another status is ERR_CONFLICT, so two validations or two
- * finalizations of one object cannot both win.
+ * store_acme_order: ACME orders, authorizations and their challenges (0020, 0022; the link of
+ * orders and authorizations 0023; src/ra/acmeorder.c).  The moves are conditional updates (the
+ * expected former status in the WHERE clause): a move that finds another status is ERR_CONFLICT, so
+ * two validations or two finalizations of one object cannot both win.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -44,13 +44,32 @@ static const char SQL_AUTHZ_INSERT[] =
     "chall_status, wildcard) VALUES ($1, $2, $3, $4, 'pending', $5, $6, 'pending', $7) "
     "RETURNING id";
 static const char SQL_AUTHZ_GET[] = AUTHZ_COLS " WHERE id = $1";
-static const char SQL_AUTHZ_LIST[] = AUTHZ_COLS " WHERE order_id = $1 ORDER BY id";
+static const char SQL_AUTHZ_LIST[] =
+    AUTHZ_COLS " WHERE id IN (SELECT authz_id FROM acme_order_authzs WHERE order_id = $1) "
+	       "ORDER BY id";
+/* (the authorization follows its challenge only while pending: a deactivated or expired one
+ * keeps its status; a valid one lives until expires, its reuse period) */
 static const char SQL_AUTHZ_MOVE[] =
-    "UPDATE acme_authzs SET status = $3, chall_status = $4, error = $5, validated = $6, "
-    "updated = $7 WHERE id = $1 AND chall_status = $2";
+    "UPDATE acme_authzs SET status = CASE WHEN status = 'pending' THEN $3 ELSE status END, "
+    "chall_status = $4, error = $5, validated = $6, updated = $7, expires = CASE WHEN status "
+    "= 'pending' AND $3 = 'valid' THEN $8 ELSE expires END WHERE id = $1 AND chall_status = $2";
 static const char SQL_AUTHZ_MOVE_STALE[] =
-    "UPDATE acme_authzs SET status = $3, chall_status = $4, error = $5, validated = $6, "
-    "updated = $7 WHERE id = $1 AND chall_status = $2 AND updated < $8";
+    "UPDATE acme_authzs SET status = CASE WHEN status = 'pending' THEN $3 ELSE status END, "
+    "chall_status = $4, error = $5, validated = $6, updated = $7, expires = CASE WHEN status "
+    "= 'pending' AND $3 = 'valid' THEN $8 ELSE expires END WHERE id = $1 AND chall_status = $2 "
+    "AND updated < $9";
+static const char SQL_AUTHZ_SET_STATUS[] =
+    "UPDATE acme_authzs SET status = $3, updated = $4 WHERE id = $1 AND status = $2";
+static const char SQL_AUTHZ_LINK[] =
+    "INSERT INTO acme_order_authzs (order_id, authz_id) VALUES ($1, $2)";
+static const char SQL_AUTHZ_ORDERS[] =
+    "SELECT order_id FROM acme_order_authzs WHERE authz_id = $1 ORDER BY order_id";
+/* an account's usable authorization of an identifier: valid first, then the newest */
+static const char SQL_AUTHZ_FIND[] =
+    "SELECT id FROM acme_authzs WHERE account_id = $1 AND type = $2 AND value = $3 AND "
+    "wildcard = $6 AND expires > $4 AND (status = 'valid' OR ($5 = 0 AND status = 'pending')) "
+    "ORDER BY CASE "
+    "status WHEN 'valid' THEN 0 ELSE 1 END, id DESC LIMIT 1";
 
 #define CHALL_COLS                                                                                 \
 	"SELECT id, authz_id, type, token, status, validated, error, updated FROM acme_challs"
@@ -301,7 +320,7 @@ store_acme_authz_add(struct store *s, struct store_acme_authz *a, struct err *e)
 
 	if ((st = store_stmt_get(s, SQL_AUTHZ_INSERT, 0, "add ACME authorization", e)) == NULL)
 		goto out;
-	stmt_int(s, st, 1, a->order_id);
+	stmt_int_or_null(s, st, 1, a->order_id, 0); /* 0: a pre-authorization */
 	stmt_int(s, st, 2, a->account_id);
 	stmt_text(s, st, 3, a->type);
 	stmt_text(s, st, 4, a->value);
@@ -328,7 +347,7 @@ authz_row(struct store *s, struct drv_stmt *st, struct store_acme_authz *a)
 	const char *t = s->drv->column_text(st, 3);
 
 	a->id = col_int(s, st, 0);
-	a->order_id = col_int(s, st, 1);
+	a->order_id = col_int_or(s, st, 1, 0);
 	a->account_id = col_int(s, st, 2);
 	snprintf(a->type, sizeof(a->type), "%s", t != NULL ? t : "");
 	a->value = col_str(s, st, 4);
@@ -400,7 +419,7 @@ out:
 int
 store_acme_authz_move(struct store *s, int64_t id, const char *chall_from, const char *status,
 		      const char *chall_status, const char *error, time_t now, time_t before,
-		      struct err *e)
+		      time_t valid_until, struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	int rc = -1;
@@ -419,8 +438,9 @@ store_acme_authz_move(struct store *s, int64_t id, const char *chall_from, const
 	/* a challenge being validated has no validation time yet */
 	stmt_int_or_null(s, st, 6, strcmp(chall_status, "processing") == 0 ? 0 : (int64_t)now, 0);
 	stmt_int(s, st, 7, (int64_t)now);
+	stmt_int(s, st, 8, (int64_t)valid_until);
 	if (before != 0)
-		stmt_int(s, st, 8, (int64_t)before);
+		stmt_int(s, st, 9, (int64_t)before);
 	if (store_stmt_step(s, st, "move ACME authorization", NULL, e) == -1)
 		goto out;
 	if (s->drv->changes(st) == 0) {
@@ -429,6 +449,108 @@ store_acme_authz_move(struct store *s, int64_t id, const char *chall_from, const
 			chall_from);
 		goto out;
 	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_acme_authz_set_status(struct store *s, int64_t id, const char *from, const char *to,
+			    time_t now, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if ((st = store_stmt_get(s, SQL_AUTHZ_SET_STATUS, 0, "set ACME authorization status", e)) ==
+	    NULL)
+		goto out;
+	stmt_int(s, st, 1, id);
+	stmt_text(s, st, 2, from);
+	stmt_text(s, st, 3, to);
+	stmt_int(s, st, 4, (int64_t)now);
+	if (store_stmt_step(s, st, "set ACME authorization status", NULL, e) == -1)
+		goto out;
+	if (s->drv->changes(st) == 0) {
+		err_set(e, ERR_CONFLICT, "store: ACME authorization %" PRId64 " is not %s", id,
+			from);
+		goto out;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_acme_authz_link(struct store *s, int64_t order_id, int64_t authz_id, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if ((st = store_stmt_get(s, SQL_AUTHZ_LINK, 0, "link ACME authorization", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, order_id);
+	stmt_int(s, st, 2, authz_id);
+	if (store_stmt_step(s, st, "link ACME authorization", NULL, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_acme_authz_orders(struct store *s, int64_t authz_id, int64_t **out, size_t *nout,
+			struct err *e)
+{
+	struct drv_stmt *st;
+	int64_t *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = -1, r;
+
+	*out = NULL;
+	*nout = 0;
+	if ((st = store_stmt_get(s, SQL_AUTHZ_ORDERS, 0, "orders of an ACME authorization", e)) ==
+	    NULL)
+		goto out;
+	stmt_int(s, st, 1, authz_id);
+	while ((r = store_stmt_step(s, st, "orders of an ACME authorization", NULL, e)) == 1) {
+		store_array_grow((void **)&v, &cap, n, sizeof(*v));
+		v[n++] = col_int(s, st, 0);
+	}
+	if (r == -1)
+		goto out;
+	*out = v;
+	*nout = n;
+	v = NULL;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	free(v);
+	return rc;
+}
+
+int
+store_acme_authz_find(struct store *s, int64_t account_id, const char *type, const char *value,
+		      int wildcard, int valid_only, time_t now, int64_t *id, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, r;
+
+	*id = 0;
+	if ((st = store_stmt_get(s, SQL_AUTHZ_FIND, 0, "find ACME authorization", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, account_id);
+	stmt_text(s, st, 2, type);
+	stmt_text(s, st, 3, value);
+	stmt_int(s, st, 4, (int64_t)now);
+	stmt_int(s, st, 5, valid_only ? 1 : 0);
+	stmt_int(s, st, 6, wildcard ? 1 : 0);
+	if ((r = store_stmt_step(s, st, "find ACME authorization", NULL, e)) == -1)
+		goto out;
+	if (r == 1)
+		*id = col_int(s, st, 0);
 	rc = 0;
 out:
 	stmt_reset(s, st);

@@ -955,9 +955,10 @@ test_faults(void **state)
 	EVP_PKEY_free(k);
 }
 
-/* ra_acme_csr_match on a CSR made with subject subj and SANs san. */
+/* ra_acme_csr_match on a CSR made with subject subj and SANs san (types NULL: all dns). */
 static int
-csr_match(const char *subj, const char *san, const char *const *names, size_t n)
+csr_match_t(const char *subj, const char *san, const char *const *names, const char *const *types,
+	    size_t n)
 {
 	struct csr *c = NULL;
 	unsigned char *der;
@@ -966,13 +967,21 @@ csr_match(const char *subj, const char *san, const char *const *names, size_t n)
 
 	err_clear(&e);
 	der = tu_csr_ex(subj, san, &len);
-	OK(csr_parse(der, (size_t)len, &c, &e));
-	rc = ra_acme_csr_match(c, names, n, &e);
+	if (csr_parse(der, (size_t)len, &c, &e) == -1)
+		fail_msg("csr_parse: %s", e.msg);
+	rc = ra_acme_csr_match(c, names, types, n, &e);
 	if (rc == -1)
-		assert_non_null(strstr(e.msg, "RFC 8555 7.4"));
+		assert_true(strstr(e.msg, "RFC 8555 7.4") != NULL ||
+			    strstr(e.msg, "RFC 8738") != NULL);
 	csr_free(c);
 	OPENSSL_free(der);
 	return rc;
+}
+
+static int
+csr_match(const char *subj, const char *san, const char *const *names, size_t n)
+{
+	return csr_match_t(subj, san, names, NULL, n);
 }
 
 /* The CSR names exactly the order's identifiers: order, case and a CN among them are free. */
@@ -997,6 +1006,68 @@ test_csr_match(void **state)
 	assert_int_equal(csr_match("/CN=other.example.co.jp", "DNS:www.example.co.jp", one, 1), -1);
 	assert_int_equal(csr_match("/CN=www.example.co.jp", NULL, one, 1), -1);
 	assert_int_equal(csr_match("", "DNS:www.example.co.jp", one, 0), -1);
+}
+
+/* RFC 8738: an ip identifier is an iPAddress of the same address, never a dNSName. */
+static void
+test_csr_match_ip(void **state)
+{
+	const char *const names[] = {"www.example.co.jp", "192.0.2.7", "2001:db8::7"};
+	const char *const types[] = {"dns", "ip", "ip"};
+	const char *const v4[] = {"192.0.2.7"};
+	const char *const t4[] = {"ip"};
+	unsigned char b[16];
+	char t[64];
+	size_t len = 0;
+
+	(void)state;
+	OK(csr_match_t("", "DNS:www.example.co.jp,IP:192.0.2.7,IP:2001:DB8:0:0:0:0:0:7", names,
+		       types, 3));
+	OK(csr_match_t("/CN=192.0.2.7", "IP:192.0.2.7", v4, t4, 1));
+	/* (the address as a dNSName: csr_parse refuses it already) another address, a missing
+	 * one */
+	assert_int_equal(csr_match_t("", "IP:192.0.2.8", v4, t4, 1), -1);
+	assert_int_equal(csr_match_t("", "DNS:www.example.co.jp,IP:192.0.2.7", names, types, 3),
+			 -1);
+	/* an ip identifier that is no address of the CSR's: a dns order does not take IP SANs */
+	assert_int_equal(csr_match("", "IP:192.0.2.7", v4, 1), -1);
+	/* the canonical text only (RFC 5952 for IPv6) */
+	OK(ra_acme_ip_canon("192.0.2.7", b, &len));
+	assert_int_equal(len, 4);
+	OK(ra_acme_ip_canon("2001:db8::7", b, &len));
+	assert_int_equal(len, 16);
+	OK(ra_acme_ip_text(b, len, t, sizeof(t)));
+	assert_string_equal(t, "2001:db8::7");
+	OK(ra_acme_ip_canon("::ffff:192.0.2.7", b, &len));
+	static const char *const bad[] = {"2001:DB8::7",
+					  "2001:db8:0:0:0:0:0:7",
+					  "2001:0db8::7",
+					  "192.0.2.07",
+					  "192.0.2",
+					  "0xc0.0.2.7",
+					  "fe80::1%eth0",
+					  "[2001:db8::7]",
+					  "2001:db8::0:7",
+					  " 192.0.2.7",
+					  "",
+					  "2001:db8:0:0:1:0:0:7x"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(ra_acme_ip_canon(bad[i], b, &len), -1);
+	/* RFC 8738 6: tls-alpn-01's SNI is the reverse name */
+	OK(ra_acme_ip_reverse("192.0.2.7", t, sizeof(t)));
+	assert_string_equal(t, "7.2.0.192.in-addr.arpa");
+	{
+		char r6[80];
+
+		OK(ra_acme_ip_reverse("2001:db8::7", r6, sizeof(r6)));
+		assert_string_equal(r6, "7.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0."
+					"1.0.0.2.ip6.arpa");
+		assert_int_equal(ra_acme_ip_reverse("2001:db8::7", r6, 60), -1);
+		assert_int_equal(ra_acme_ip_reverse("2001:DB8::7", r6, sizeof(r6)), -1);
+	}
+	/* RFC 5952 4.2.2: one zero field is not compressed */
+	OK(ra_acme_ip_canon("2001:db8:0:1:1:1:1:1", b, &len));
+	assert_int_equal(ra_acme_ip_canon("2001:db8::1:1:1:1:1", b, &len), -1);
 }
 
 /* acme_addr_public on a textual address. */
@@ -1155,7 +1226,7 @@ test_order_life(void **state)
 	assert_int_equal(ra_acme_order_new(fx.st, &a, ids, 3, "unit", &o, &e), RA_ACME_REJECTED);
 	assert_null(ids[0].refusal);
 	assert_non_null(strstr(ids[1].refusal, "binding"));
-	assert_non_null(strstr(ids[2].refusal, "dns only"));
+	assert_non_null(strstr(ids[2].refusal, "not named by the account's binding"));
 	for (int i = 0; i < 3; i++) {
 		free(ids[i].refusal);
 		ids[i].refusal = NULL;
@@ -1509,6 +1580,97 @@ test_chall_race(void **state)
 }
 
 /*
+ * Authorizations of their own: a pending one is reused by the next order, newAuthz makes one of
+ * no order, deactivation (with a store failure at each statement leaving nothing behind) makes
+ * the orders waiting for it invalid and is refused afterwards; a deactivated one is not reused.
+ */
+static void
+test_authz_reuse(void **state)
+{
+	struct ra_acme_account b;
+	struct ra_acme_ident id;
+	struct ra_acme_order o1, o2, o3;
+	struct ra_acme_authz az;
+	enum ra_acme_outcome r;
+	int64_t seq, found = 0, oid1, oid2, aid;
+	int n;
+	struct err e;
+
+	(void)state;
+	err_clear(&e);
+	order_account(NULL, &b);
+	memset(&id, 0, sizeof(id));
+	snprintf(id.type, sizeof(id.type), "dns");
+	snprintf(id.value, sizeof(id.value), "reuse.example.co.jp");
+	assert_int_equal(ra_acme_order_new(fx.st, &b, &id, 1, "unit", &o1, &e), RA_ACME_CREATED);
+	assert_int_equal(ra_acme_order_new(fx.st, &b, &id, 1, "unit", &o2, &e), RA_ACME_CREATED);
+	assert_int_equal(o2.naz, 1);
+	assert_int_equal(o2.az[0].id, o1.az[0].id); /* the pending one, reused */
+	OK(store_acme_authz_find(fx.st, b.id, "dns", "reuse.example.co.jp", 0, 0, util_now(),
+				 &found, &e));
+	assert_int_equal(found, o1.az[0].id);
+	OK(store_acme_authz_find(fx.st, b.id, "dns", "reuse.example.co.jp", 0, 1, util_now(),
+				 &found, &e));
+	assert_int_equal(found, 0); /* not valid */
+	OK(store_acme_authz_find(fx.st, b.id, "dns", "reuse.example.co.jp", 1, 0, util_now(),
+				 &found, &e));
+	assert_int_equal(found, 0); /* not a wildcard's */
+
+	/* newAuthz: an authorization of no order; a wildcard is refused */
+	snprintf(id.value, sizeof(id.value), "*.example.co.jp");
+	assert_int_equal(ra_acme_authz_new(fx.st, &b, &id, "unit", &az, &e), RA_ACME_REJECTED);
+	assert_non_null(strstr(id.refusal, "wildcard"));
+	free(id.refusal);
+	id.refusal = NULL;
+	snprintf(id.value, sizeof(id.value), "pre.example.co.jp");
+	assert_int_equal(ra_acme_authz_new(fx.st, &b, &id, "unit", &az, &e), RA_ACME_CREATED);
+	assert_int_equal(az.s.order_id, 0);
+	assert_string_equal(az.s.status, "pending");
+	ra_acme_authz_clear(&az);
+
+	/* deactivation: a store failure at each statement changes nothing */
+	seq = audit_seq();
+	for (n = 1;; n++) {
+		err_clear(&e);
+		OK(store_fault_set(fx.st, n, 0));
+		r = ra_acme_authz_deactivate(fx.st, o1.az[0].id, b.id, "unit", &az, &e);
+		OK(store_fault_set(fx.st, 0, 0));
+		ra_acme_authz_clear(&az);
+		if (r == RA_ACME_OK)
+			break;
+		assert_int_equal(r, RA_ACME_ERROR);
+		if (audit_seq() != seq) /* a failure reading it back after the commit */
+			break;
+		assert_true(n < 30);
+	}
+	assert_int_equal(audit_seq(), seq + 1);
+	assert_int_equal(ra_acme_authz_get(fx.st, o1.az[0].id, b.id, &az, &e), RA_ACME_OK);
+	assert_string_equal(az.s.status, "deactivated");
+	ra_acme_authz_clear(&az);
+	assert_int_equal(ra_acme_authz_deactivate(fx.st, o1.az[0].id, b.id, "unit", &az, &e),
+			 RA_ACME_BAD_STATE);
+	ra_acme_authz_clear(&az);
+	oid1 = o1.o.id;
+	oid2 = o2.o.id;
+	aid = o1.az[0].id;
+	ra_acme_order_clear(&o1);
+	ra_acme_order_clear(&o2);
+	assert_int_equal(ra_acme_order_get(fx.st, oid1, b.id, &o1, &e), RA_ACME_OK);
+	assert_string_equal(o1.o.status, "invalid");
+	assert_int_equal(ra_acme_order_get(fx.st, oid2, b.id, &o2, &e), RA_ACME_OK);
+	assert_string_equal(o2.o.status, "invalid");
+	/* not reused: a new authorization */
+	snprintf(id.value, sizeof(id.value), "reuse.example.co.jp");
+	assert_int_equal(ra_acme_order_new(fx.st, &b, &id, 1, "unit", &o3, &e), RA_ACME_CREATED);
+	assert_true(o3.az[0].id != aid);
+	assert_string_equal(o3.o.status, "pending");
+	ra_acme_order_clear(&o1);
+	ra_acme_order_clear(&o2);
+	ra_acme_order_clear(&o3);
+	ra_acme_account_clear(&b);
+}
+
+/*
  * The validation slots: 4 per account, 32 in all; a slot given back serves again; each account
  * its own count; giving back a slot not held is fatal (not tested: it ends the process).
  */
@@ -1765,6 +1927,7 @@ main(void)
 	    cmocka_unit_test(test_jwk_refusals),
 	    cmocka_unit_test(test_hmac),
 	    cmocka_unit_test(test_csr_match),
+	    cmocka_unit_test(test_csr_match_ip),
 	    cmocka_unit_test(test_addr_rule),
 	    cmocka_unit_test(test_revoke_reasons),
 	    cmocka_unit_test(test_slots),
@@ -1777,6 +1940,7 @@ main(void)
 	    cmocka_unit_test(test_eab_race),	cmocka_unit_test(test_order_life),
 	    cmocka_unit_test(test_sweep),	cmocka_unit_test(test_chall_race),
 	    cmocka_unit_test(test_orders_list_replaced),
+	    cmocka_unit_test(test_authz_reuse),
 	};
 	int failed = cmocka_run_group_tests_name("jws", pure, NULL, NULL);
 
