@@ -10,6 +10,8 @@
 #define ACME_PREFIX "/acme"
 #define ACME_ACCT_PATH ACME_PREFIX "/acct/"
 #define ACME_URL_MAX 512
+/* The page that explains the rate limits (the portal's; Link rel="help" of rateLimited). */
+#define ACME_LIMITS_PAGE "/policies/acme-limits"
 
 /* The face's configuration, read once by acme_init. */
 struct acme {
@@ -22,6 +24,8 @@ struct acme {
 	long http01_port;      /* acme.http01_port */
 	int allow_private;     /* acme.allow_private_addresses */
 	char test_resolve[48]; /* test.acme_resolve (test instances only), or "" */
+	struct ra_acme_limits limits; /* acme.orders_per_account, ... (src/ra/acmelimit.c) */
+	char limits_url[ACME_URL_MAX]; /* the page explaining them (Link rel="help") */
 };
 extern struct acme acme;
 
@@ -64,6 +68,13 @@ int acme_problem_ex(struct acme_ctx *, int status, enum acme_prob, const char *d
 /* body (NULL: none) with Replay-Nonce, the directory's Link and extra header pairs. */
 int acme_send(struct http_req *, int status, const char *ctype, const char *body,
 	      const char *const *extra);
+/*
+ * 429 (or status) rateLimited with detail, Retry-After: retry (at least 1) and Link:
+ * <the limits page>;rel="help".
+ */
+int acme_limited(struct acme_ctx *, int status, const char *detail, long retry);
+/* The request limiter of /acme/ (limit.c): 0 to go on, else the seconds to wait. */
+long acme_request_limit(struct http_req *);
 /* A JSON answer (takes the reference to j), with an optional Location. */
 int acme_json(struct acme_ctx *, int status, json_t *j, const char *location);
 /* The URL of path (ACME_PREFIX...) into out. */
@@ -86,15 +97,18 @@ int acme_revoke_cert(struct acme_ctx *);
 #define ACME_HTTP01_BODY_MAX 8192	       /* bytes of a challenge response read */
 #define ACME_HTTP01_TIMEOUT 10		       /* seconds of one validation, redirects included */
 #define ACME_DRAIN_S (ACME_HTTP01_TIMEOUT + 5) /* the longest wait for them at shutdown */
-/* Takes one of the slots for account acct (acme_slots_take under the lock). */
-enum acme_slot acme_validate_reserve(int64_t acct);
-void acme_validate_release(int64_t acct);
+/*
+ * Takes one of the slots for account acct and its organization org (0: none) under the lock
+ * (acme_slots_take, then acme_org_slots_take with acme.validations_per_organization).
+ */
+enum acme_slot acme_validate_reserve(int64_t acct, int64_t org);
+void acme_validate_release(int64_t acct, int64_t org);
 /*
  * Validates the http-01 challenge of authorization id (host, token) on a thread of its own in
  * a slot reserved for account acct (released when it ends), then records the outcome through
  * ra_acme_chall_done.  -1 (the slot released) when the thread cannot start.
  */
-int acme_validate_start(struct ca *, int64_t acct, int64_t id, const char *host, const char *token,
-			const char *keyauth, const char *actor);
+int acme_validate_start(struct ca *, int64_t acct, int64_t org, int64_t id, const char *host,
+			const char *token, const char *keyauth, const char *actor);
 
 #endif

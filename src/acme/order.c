@@ -213,6 +213,7 @@ acme_new_order(struct acme_ctx *c)
 {
 	struct ra_acme_ident *ids = NULL;
 	struct ra_acme_order o;
+	struct ra_acme_limited hit;
 	enum ra_acme_outcome r;
 	size_t n = 0;
 	struct err e;
@@ -225,7 +226,13 @@ acme_new_order(struct acme_ctx *c)
 	ids = xcalloc(RA_ACME_IDENTS_MAX, sizeof(*ids));
 	if (acme_idents_parse(c, ids, &n) == -1)
 		goto out;
-	r = ra_acme_order_new(c->st, &c->acct, ids, n, c->actor, &o, &e);
+	r = ra_acme_limit_order(c->st, &acme.limits, &c->acct, ids, n, &hit, &e);
+	if (r == RA_ACME_RATE_LIMITED) {
+		rc = acme_limited(c, 429, hit.detail, hit.retry_after);
+		goto out;
+	}
+	if (r == RA_ACME_OK)
+		r = ra_acme_order_new(c->st, &c->acct, ids, n, c->actor, &o, &e);
 	if (r == RA_ACME_CREATED)
 		rc = acme_order_reply(c, 201, &o);
 	else if (r == RA_ACME_REJECTED)
@@ -348,6 +355,7 @@ int
 acme_chall(struct acme_ctx *c, const char *rest)
 {
 	struct ra_acme_authz a;
+	struct ra_acme_limited hit;
 	enum ra_acme_outcome r;
 	const char *tail = NULL;
 	char keyauth[RA_ACME_TOKEN_TEXT + 64], up[ACME_URL_MAX + 16], url[ACME_URL_MAX];
@@ -365,12 +373,28 @@ acme_chall(struct acme_ctx *c, const char *rest)
 		return 0;
 	/* POST-as-GET reads the challenge; a payload ({}) answers it (7.5.1) */
 	if (c->payload != NULL) {
-		if ((sr = acme_validate_reserve(c->acct.id)) != ACME_SLOT_OK) {
+		/* a name that failed validation too often lately is not validated again yet */
+		if ((r = ra_acme_authz_get(c->st, id, c->acct.id, &a, &e)) == RA_ACME_OK &&
+		    strcmp(a.s.chall_status, "pending") == 0)
+			r = ra_acme_limit_name(c->st, &acme.limits, a.s.value, &hit, &e);
+		ra_acme_authz_clear(&a);
+		if (r == RA_ACME_RATE_LIMITED)
+			return acme_limited(c, 429, hit.detail, hit.retry_after);
+		if (r != RA_ACME_OK)
+			return acme_order_problem(c, r, &e);
+		err_clear(&e);
+		if ((sr = acme_validate_reserve(c->acct.id, c->acct.org_id)) != ACME_SLOT_OK) {
 			if (sr == ACME_SLOT_ACCOUNT)
 				snprintf(url, sizeof(url),
 					 "this account has %d validations running, the most one "
 					 "account may; retry in a second",
 					 ACME_VALIDATIONS_PER_ACCOUNT);
+			else if (sr == ACME_SLOT_ORG)
+				snprintf(url, sizeof(url),
+					 "this organization's accounts have %ld validations "
+					 "running, the most one organization may "
+					 "(acme.limits.validations_per_organization); retry in a second",
+					 acme.limits.validations_per_org);
 			else
 				snprintf(url, sizeof(url),
 					 "too many validations at once; retry in a second");
@@ -383,14 +407,14 @@ acme_chall(struct acme_ctx *c, const char *rest)
 	}
 	if (r != RA_ACME_OK) {
 		if (slot)
-			acme_validate_release(c->acct.id);
+			acme_validate_release(c->acct.id, c->acct.org_id);
 		rc = acme_order_problem(c, r, &e);
 		goto out;
 	}
 	if (start) {
 		acme_keyauth(c, a.s.token, keyauth, sizeof(keyauth));
-		if (acme_validate_start(c->ca, c->acct.id, a.s.id, a.s.value, a.s.token, keyauth,
-					c->actor) == -1) {
+		if (acme_validate_start(c->ca, c->acct.id, c->acct.org_id, a.s.id, a.s.value,
+					a.s.token, keyauth, c->actor) == -1) {
 			/* no thread: the challenge fails now rather than stay processing */
 			log_warn("acme: authorization %" PRId64 ": no validation thread", a.s.id);
 			ra_acme_chall_done(
@@ -401,7 +425,7 @@ acme_chall(struct acme_ctx *c, const char *rest)
 			    c->actor, &e);
 		}
 	} else if (slot) {
-		acme_validate_release(c->acct.id);
+		acme_validate_release(c->acct.id, c->acct.org_id);
 	}
 	acme_obj_url(url, sizeof(url), "authz", a.s.id, "");
 	snprintf(up, sizeof(up), "<%s>;rel=\"up\"", url);

@@ -1,0 +1,241 @@
+/*
+ * acmelimit: the RA's ACME rate limits (issue 14 part 5; the face answers 429 rateLimited):
+ * new orders per account, certificates per registered domain, failed validations per name and
+ * new accounts per client address, each a count of the events of its key inside a sliding
+ * window (store_acme_limit_count: an indexed range scan cut at the limit).  When the count has
+ * reached the limit, the answer names the limit and tells how long until the oldest counted
+ * event leaves the window (at least 1 s).
+ *
+ * The registered domain of a name is the Public Suffix List's (libpsl over Debian's
+ * publicsuffix data, loaded once at start): www.cs.example.ac.jp counts under example.ac.jp.
+ * A name with no registrable part (a suffix itself) counts under itself.
+ *
+ * The counts are read before the write they limit, outside its transaction: two requests at
+ * the same moment may both pass at the edge (a soft limit, by one request per front end
+ * thread), which is the usual trade for a check that costs no lock.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpsl.h>
+
+#include "ra.h"
+
+const char *const ra_acme_limit_names[RA_ACME_LIMIT__MAX] = {
+    "new orders per account",
+    "certificates per registered domain",
+    "failed validations per name",
+    "new accounts per client address",
+};
+
+/* The configuration keys of each limit: its count and its window (seconds), with defaults. */
+static const struct {
+	const char *max_key, *window_key;
+	long max, window;
+} limit_conf[RA_ACME_LIMIT__MAX] = {
+    {"acme.orders_per_account", "acme.orders_per_account_window", 300, 3 * 3600},
+    {"acme.certs_per_domain", "acme.certs_per_domain_window", 1000, 7 * 86400},
+    {"acme.failed_validations_per_name", "acme.failed_validations_window", 5, 3600},
+    {"acme.accounts_per_address", "acme.accounts_per_address_window", 20, 3 * 3600},
+};
+
+static const enum store_acme_limit limit_store[RA_ACME_LIMIT__MAX] = {
+    STORE_ACME_LIMIT_ORDERS,
+    STORE_ACME_LIMIT_CERTS,
+    STORE_ACME_LIMIT_FAILED,
+    STORE_ACME_LIMIT_ACCOUNTS,
+};
+
+static psl_ctx_t *limit_psl;
+
+const char *
+ra_acme_limit_key(enum ra_acme_limit l, int window)
+{
+	if ((unsigned)l >= RA_ACME_LIMIT__MAX)
+		fatalx("acme: no limit %d", (int)l);
+	return window ? limit_conf[l].window_key : limit_conf[l].max_key;
+}
+
+int
+ra_acme_limits_conf(const struct conf *c, long validations_max, struct ra_acme_limits *lim,
+		    struct err *e)
+{
+	for (int i = 0; i < RA_ACME_LIMIT__MAX; i++)
+		if (conf_get_long(c, limit_conf[i].max_key, limit_conf[i].max, 0, 1000000000L,
+				  &lim->max[i], e) == -1 ||
+		    conf_get_long(c, limit_conf[i].window_key, limit_conf[i].window, 1,
+				  366L * 86400, &lim->window[i], e) == -1)
+			return -1;
+	if (conf_get_long(c, "acme.requests_per_second", 20, 0, 1000000, &lim->req_rate, e) ==
+		-1 ||
+	    conf_get_long(c, "acme.requests_burst", 100, 1, 1000000, &lim->req_burst, e) == -1 ||
+	    conf_get_long(c, "acme.validations_per_organization", 8, 0, validations_max,
+			  &lim->validations_per_org, e) == -1)
+		return -1;
+	return 0;
+}
+
+int
+ra_acme_psl_load(struct err *e)
+{
+	if (limit_psl != NULL)
+		return 0;
+	/* Debian's publicsuffix data (newest of it and the library's built-in copy) */
+	if ((limit_psl = psl_latest(NULL)) == NULL && 
+	    (limit_psl = psl_load_file("/usr/share/publicsuffix/public_suffix_list.dat")) == NULL)
+		return err_set(e, ERR_INTERNAL,
+			       "acme: the Public Suffix List does not load (package publicsuffix)");
+	return 0;
+}
+
+void
+ra_acme_psl_free(void)
+{
+	psl_free(limit_psl);
+	limit_psl = NULL;
+}
+
+int
+ra_acme_reg_domain(const char *name, char *out, size_t n)
+{
+	const char *d = NULL;
+
+	if (limit_psl == NULL)
+		fatalx("acme: the Public Suffix List is not loaded");
+	if (name == NULL || *name == '\0')
+		return -1;
+	d = psl_registrable_domain(limit_psl, name);
+	if (d == NULL)
+		d = name;
+	if (strlen(d) >= n)
+		return -1;
+	snprintf(out, n, "%s", d);
+	return 0;
+}
+
+/*
+ * One limit's count for key: OK under the limit (or the limit off), RATE_LIMITED with *hit
+ * filled, or ERROR.
+ */
+static enum ra_acme_outcome
+limit_check(struct store *st, const struct ra_acme_limits *lim, enum ra_acme_limit l,
+	    const char *key, int64_t key_id, const char *what, struct ra_acme_limited *hit,
+	    struct err *e)
+{
+	time_t now = util_now(), oldest = 0;
+	int64_t n = 0;
+	long retry;
+
+	if (lim->max[l] == 0)
+		return RA_ACME_OK;
+	if (store_acme_limit_count(st, limit_store[l], key, key_id, now - lim->window[l],
+				   lim->max[l], &n, &oldest, e) == -1)
+		return RA_ACME_ERROR;
+	if (n < lim->max[l])
+		return RA_ACME_OK;
+	retry = (long)(oldest + lim->window[l] - now);
+	hit->which = l;
+	hit->retry_after = retry < 1 ? 1 : retry;
+	snprintf(hit->detail, sizeof(hit->detail),
+		 "rate limit \"%s\" (%s = %ld per %s = %ld s) reached for %s; retry after %ld s",
+		 ra_acme_limit_names[l], limit_conf[l].max_key, lim->max[l],
+		 limit_conf[l].window_key, lim->window[l], what, hit->retry_after);
+	err_set(e, ERR_REFUSED, "acme: %s", hit->detail);
+	return RA_ACME_RATE_LIMITED;
+}
+
+/* The name of a DNS identifier as the RA keeps it (lower case) into out; -1 if too long. */
+static int
+limit_name(const char *v, char *out, size_t n)
+{
+	size_t l = strlen(v);
+
+	if (l == 0 || l >= n)
+		return -1;
+	for (size_t i = 0; i <= l; i++)
+		out[i] = (char)(v[i] >= 'A' && v[i] <= 'Z' ? v[i] + 32 : v[i]);
+	return 0;
+}
+
+enum ra_acme_outcome
+ra_acme_limit_order(struct store *st, const struct ra_acme_limits *lim,
+		    const struct ra_acme_account *acct, const struct ra_acme_ident *ids, size_t n,
+		    struct ra_acme_limited *hit, struct err *e)
+{
+	char name[RA_ACME_NAME_MAX], dom[RA_ACME_NAME_MAX], esc[300], acc[48];
+	enum ra_acme_outcome r;
+
+	snprintf(acc, sizeof(acc), "account %" PRId64, acct->id);
+	if ((r = limit_check(st, lim, RA_ACME_LIMIT_ORDERS, NULL, acct->id, acc, hit, e)) !=
+	    RA_ACME_OK)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		/* only DNS names the RA could accept count; the others are refused anyway */
+		if (strcmp(ids[i].type, "dns") != 0 || limit_name(ids[i].value, name, sizeof(name)) ==
+							     -1)
+			continue;
+		log_escape(esc, sizeof(esc), name, strlen(name));
+		if ((r = limit_check(st, lim, RA_ACME_LIMIT_FAILED, name, 0, esc, hit, e)) !=
+		    RA_ACME_OK)
+			return r;
+		if (ra_acme_reg_domain(name[0] == '*' && name[1] == '.' ? name + 2 : name, dom,
+				       sizeof(dom)) == -1)
+			continue;
+		log_escape(esc, sizeof(esc), dom, strlen(dom));
+		if ((r = limit_check(st, lim, RA_ACME_LIMIT_CERTS, dom, 0, esc, hit, e)) !=
+		    RA_ACME_OK)
+			return r;
+	}
+	return RA_ACME_OK;
+}
+
+enum ra_acme_outcome
+ra_acme_limit_name(struct store *st, const struct ra_acme_limits *lim, const char *name,
+		   struct ra_acme_limited *hit, struct err *e)
+{
+	char esc[300];
+
+	log_escape(esc, sizeof(esc), name, strlen(name));
+	return limit_check(st, lim, RA_ACME_LIMIT_FAILED, name, 0, esc, hit, e);
+}
+
+enum ra_acme_outcome
+ra_acme_limit_account(struct store *st, const struct ra_acme_limits *lim, const char *addr,
+		      struct ra_acme_limited *hit, struct err *e)
+{
+	char esc[80];
+
+	log_escape(esc, sizeof(esc), addr, strlen(addr));
+	return limit_check(st, lim, RA_ACME_LIMIT_ACCOUNTS, addr, 0, esc, hit, e);
+}
+
+int
+ra_acme_limit_record_cert(struct store *st, const char *const *names, size_t n,
+			  const char *serial, struct err *e)
+{
+	char (*doms)[RA_ACME_NAME_MAX] = xcalloc(n > 0 ? n : 1, sizeof(*doms));
+	size_t k = 0, j;
+	int rc = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *v = names[i];
+
+		if (v[0] == '*' && v[1] == '.')
+			v += 2;
+		if (ra_acme_reg_domain(v, doms[k], sizeof(doms[k])) == -1)
+			continue;
+		for (j = 0; j < k && strcmp(doms[j], doms[k]) != 0; j++)
+			;
+		if (j < k)
+			continue;
+		if (store_acme_cert_domain_add(st, doms[k], serial, util_now(), e) == -1)
+			goto out;
+		k++;
+	}
+	rc = 0;
+out:
+	free(doms);
+	return rc;
+}
