@@ -10,6 +10,7 @@
 #include <openssl/ec.h>
 #include <openssl/hmac.h>
 #include <openssl/param_build.h>
+#include <sodium.h>
 
 #include "util/b64.h"
 #include "util/jws.h"
@@ -343,6 +344,14 @@ jwk_okp(json_t *jwk, EVP_PKEY **out, struct err *e)
 				crv);
 	if (jwk_bytes(jwk, "x", sizeof(x), 1, x, &xl, e) == -1)
 		return -1;
+	/* a point of small order (or off the prime-order subgroup, or not canonical) lets one
+	 * signature verify for many messages and keys (RFC 8032 5.1.7 leaves the check to the
+	 * verifier): refused as an account key */
+	if (crypto_core_ed25519_is_valid_point(x) != 1)
+		return jws_fail(e, JWS_FAIL_KEY,
+				"jwk: RFC 8032: the Ed25519 public key is a point of small order "
+				"or not of the prime-order subgroup",
+				NULL);
 	if ((*out = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, x, sizeof(x))) == NULL) {
 		ERR_clear_error();
 		return jws_fail(e, JWS_FAIL_KEY, "jwk: not an Ed25519 public key", NULL);
