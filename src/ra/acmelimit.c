@@ -68,9 +68,9 @@ ra_acme_limits_conf(const struct conf *c, long validations_max, struct ra_acme_l
 		    conf_get_long(c, limit_conf[i].window_key, limit_conf[i].window, 1,
 				  366L * 86400, &lim->window[i], e) == -1)
 			return -1;
-	if (conf_get_long(c, "acme.requests_per_second", 20, 0, 1000000, &lim->req_rate, e) ==
+	if (conf_get_long(c, "acme.requests_per_second", 50, 0, 1000000, &lim->req_rate, e) ==
 		-1 ||
-	    conf_get_long(c, "acme.requests_burst", 100, 1, 1000000, &lim->req_burst, e) == -1 ||
+	    conf_get_long(c, "acme.requests_burst", 200, 1, 1000000, &lim->req_burst, e) == -1 ||
 	    conf_get_long(c, "acme.validations_per_organization", 8, 0, validations_max,
 			  &lim->validations_per_org, e) == -1)
 		return -1;
