@@ -268,8 +268,9 @@ acme_problem_ex(struct acme_ctx *c, int status, enum acme_prob p, const char *de
 		json_object_update(j, extra);
 	if (p == ACME_PROB_RATE_LIMITED) {
 		char help[ACME_URL_MAX + 32];
-		const char *h[] = {"Retry-After", "1", "Link", help,
-				   location != NULL ? "Location" : NULL, location, NULL};
+		const char *h[] = {
+		    "Retry-After", "1", "Link", help, location != NULL ? "Location" : NULL,
+		    location,	   NULL};
 
 		snprintf(help, sizeof(help), "<%s>;rel=\"help\"", acme.limits_url);
 		if ((s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII)) != NULL)

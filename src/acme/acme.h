@@ -9,7 +9,8 @@
  * Files: acme.c (configuration, routes, replies, the directory and new-nonce, the JWS gate of
  * every POST), account.c (newAccount, the account URL, keyChange), order.c (newOrder, orders,
  * authorizations, challenges, finalize, the certificate), validate.c (http-01 validation off
- * the request threads: libcurl, bounded, with the address rule).
+ * the request threads: libcurl, bounded, with the address rule), limit.c (the request
+ * limiter of /acme/ and the 429 rateLimited answer of every rate limit).
  */
 #ifndef SHOMEI_ACME_H
 #define SHOMEI_ACME_H

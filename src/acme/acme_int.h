@@ -21,10 +21,10 @@ struct acme {
 	char *tos, *website;
 	json_t *caa; /* array of strings, or NULL */
 	struct ra_acme_keys keys;
-	long http01_port;      /* acme.http01_port */
-	int allow_private;     /* acme.allow_private_addresses */
-	char test_resolve[48]; /* test.acme_resolve (test instances only), or "" */
-	struct ra_acme_limits limits; /* acme.orders_per_account, ... (src/ra/acmelimit.c) */
+	long http01_port;	       /* acme.http01_port */
+	int allow_private;	       /* acme.allow_private_addresses */
+	char test_resolve[48];	       /* test.acme_resolve (test instances only), or "" */
+	struct ra_acme_limits limits;  /* acme.orders_per_account, ... (src/ra/acmelimit.c) */
 	char limits_url[ACME_URL_MAX]; /* the page explaining them (Link rel="help") */
 };
 extern struct acme acme;

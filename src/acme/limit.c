@@ -86,9 +86,10 @@ acme_request_limit(struct http_req *r)
 
 	if (acme.limits.req_rate <= 0)
 		return 0;
+	/* an unknown client (a trusted proxy naming none) counts under the zero address, as
+	 * the other per-address limits share one key for them */
+	memset(ip, 0, sizeof(ip));
 	http_client_ip(r, ip, &len);
-	if (len == 0)
-		return 0;
 	pthread_mutex_lock(&limit_mu);
 	if (!limit_keyed) {
 		crypto_shorthash_keygen(limit_buckets.key);

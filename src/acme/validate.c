@@ -112,8 +112,7 @@ acme_org_slots_put(struct acme_org_slots *s, int64_t org, int max)
 				s->per[i].org = 0;
 			return;
 		}
-	fatalx("acme: organization %" PRId64 " gives back a validation slot it does not hold",
-	       org);
+	fatalx("acme: organization %" PRId64 " gives back a validation slot it does not hold", org);
 }
 
 enum acme_slot

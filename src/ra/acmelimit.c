@@ -68,8 +68,7 @@ ra_acme_limits_conf(const struct conf *c, long validations_max, struct ra_acme_l
 		    conf_get_long(c, limit_conf[i].window_key, limit_conf[i].window, 1,
 				  366L * 86400, &lim->window[i], e) == -1)
 			return -1;
-	if (conf_get_long(c, "acme.requests_per_second", 50, 0, 1000000, &lim->req_rate, e) ==
-		-1 ||
+	if (conf_get_long(c, "acme.requests_per_second", 50, 0, 1000000, &lim->req_rate, e) == -1 ||
 	    conf_get_long(c, "acme.requests_burst", 200, 1, 1000000, &lim->req_burst, e) == -1 ||
 	    conf_get_long(c, "acme.validations_per_organization", 8, 0, validations_max,
 			  &lim->validations_per_org, e) == -1)
@@ -83,7 +82,7 @@ ra_acme_psl_load(struct err *e)
 	if (limit_psl != NULL)
 		return 0;
 	/* Debian's publicsuffix data (newest of it and the library's built-in copy) */
-	if ((limit_psl = psl_latest(NULL)) == NULL && 
+	if ((limit_psl = psl_latest(NULL)) == NULL &&
 	    (limit_psl = psl_load_file("/usr/share/publicsuffix/public_suffix_list.dat")) == NULL)
 		return err_set(e, ERR_INTERNAL,
 			       "acme: the Public Suffix List does not load (package publicsuffix)");
@@ -173,8 +172,8 @@ ra_acme_limit_order(struct store *st, const struct ra_acme_limits *lim,
 		return r;
 	for (size_t i = 0; i < n; i++) {
 		/* only DNS names the RA could accept count; the others are refused anyway */
-		if (strcmp(ids[i].type, "dns") != 0 || limit_name(ids[i].value, name, sizeof(name)) ==
-							     -1)
+		if (strcmp(ids[i].type, "dns") != 0 ||
+		    limit_name(ids[i].value, name, sizeof(name)) == -1)
 			continue;
 		log_escape(esc, sizeof(esc), name, strlen(name));
 		if ((r = limit_check(st, lim, RA_ACME_LIMIT_FAILED, name, 0, esc, hit, e)) !=
@@ -212,10 +211,10 @@ ra_acme_limit_account(struct store *st, const struct ra_acme_limits *lim, const 
 }
 
 int
-ra_acme_limit_record_cert(struct store *st, const char *const *names, size_t n,
-			  const char *serial, struct err *e)
+ra_acme_limit_record_cert(struct store *st, const char *const *names, size_t n, const char *serial,
+			  struct err *e)
 {
-	char (*doms)[RA_ACME_NAME_MAX] = xcalloc(n > 0 ? n : 1, sizeof(*doms));
+	char(*doms)[RA_ACME_NAME_MAX] = xcalloc(n > 0 ? n : 1, sizeof(*doms));
 	size_t k = 0, j;
 	int rc = -1;
 

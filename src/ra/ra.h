@@ -23,6 +23,7 @@
  *   stats.c           the console's statistics of issued certificates and its audit view
  *   acme.c            ACME: nonces, accounts (life cycle, key change), External Account
  *                     Bindings of an organization (sealed HMAC keys)
+ *   acmelimit.c       ACME's rate limits (counts per sliding window, the Public Suffix List)
  *
  * Each operation returns an outcome enum (with __MAX and a names table) and writes in one
  * transaction; the faces never call the store nor open a transaction themselves.
@@ -2462,7 +2463,7 @@ extern const char *const ra_acme_limit_names[RA_ACME_LIMIT__MAX];
 struct ra_acme_limits {
 	long max[RA_ACME_LIMIT__MAX];
 	long window[RA_ACME_LIMIT__MAX];
-	long req_rate, req_burst;  /* acme.requests_per_second, acme.requests_burst */
+	long req_rate, req_burst; /* acme.requests_per_second, acme.requests_burst */
 	long validations_per_org; /* acme.validations_per_organization (0: no cap) */
 };
 /* Which limit a request reached, and when the window has room again. */

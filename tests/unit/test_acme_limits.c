@@ -47,9 +47,9 @@ static void
 test_addr_tunnels(void **state)
 {
 	static const char *const no[] = {
-	    "2002:c000:204::1",			  /* 6to4 of 192.0.2.4 */
-	    "2002:808:808::1",			  /* 6to4 of a public address: still refused */
-	    "2002::",				  /* the prefix itself */
+	    "2002:c000:204::1",			    /* 6to4 of 192.0.2.4 */
+	    "2002:808:808::1",			    /* 6to4 of a public address: still refused */
+	    "2002::",				    /* the prefix itself */
 	    "2001:0:4136:e378:8000:63bf:3fff:fdd2", /* Teredo */
 	    "2001::1",
 	    "64:ff9b::7f00:1",	  /* NAT64 of 127.0.0.1 */
@@ -60,10 +60,11 @@ test_addr_tunnels(void **state)
 	    "64:ff9b:1::808:808", /* the local-use NAT64 prefix (RFC 8215) */
 	};
 	static const char *const yes[] = {
-	    "64:ff9b::808:808",	 /* NAT64 of 8.8.8.8 */
-	    "64:ff9b::850b:1",	 /* of 133.11.0.1 */
-	    "2001:4860::8888",	 /* 2001:4860::/32 is not Teredo's 2001::/32 */
-	    "2001:200:dff:fff1:216:3eff:feb1:44d7", "2400:cb00::1",
+	    "64:ff9b::808:808", /* NAT64 of 8.8.8.8 */
+	    "64:ff9b::850b:1",	/* of 133.11.0.1 */
+	    "2001:4860::8888",	/* 2001:4860::/32 is not Teredo's 2001::/32 */
+	    "2001:200:dff:fff1:216:3eff:feb1:44d7",
+	    "2400:cb00::1",
 	};
 
 	(void)state;
@@ -147,12 +148,12 @@ test_buckets(void **state)
 static void
 test_dns_looks_ip(void **state)
 {
-	static const char *const yes[] = {"127.0.0.1",	   "0x7f.1",	       "2130706433",
-					  "017700000001",  "www.example.123", "a.0x1F",
-					  "1.2.3.4.",	   "0x",	       "10.0.0.0x0a"};
-	static const char *const no[] = {"www.example.ac.jp", "1.example.jp", "0xdead.example.jp",
-					 "x0.example",	      "a.b1",	      "123.example-1.jp",
-					 "www.0xg"};
+	static const char *const yes[] = {"127.0.0.1",	     "0x7f.1", "2130706433", "017700000001",
+					  "www.example.123", "a.0x1F", "1.2.3.4.",   "0x",
+					  "10.0.0.0x0a"};
+	static const char *const no[] = {
+	    "www.example.ac.jp", "1.example.jp", "0xdead.example.jp", "x0.example", "a.b1",
+	    "123.example-1.jp",	 "www.0xg"};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
@@ -216,7 +217,8 @@ test_ed25519_small_order(void **state)
 	     0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x85}, /* its negative */
 	    {0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 	     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, /* y = p: 0, not canonical */
+	     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, /* y = p: 0, not canonical
+									   */
 	    {0xee, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 	     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 	     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, /* y = p + 1: 1, ditto */
@@ -383,8 +385,7 @@ test_limits(void **state)
 			 RA_ACME_RATE_LIMITED);
 	assert_int_equal(hit.which, RA_ACME_LIMIT_FAILED);
 	err_clear(&e);
-	assert_int_equal(ra_acme_limit_name(fx.st, &lim, "www.fourth.ac.jp", &hit, &e),
-			 RA_ACME_OK);
+	assert_int_equal(ra_acme_limit_name(fx.st, &lim, "www.fourth.ac.jp", &hit, &e), RA_ACME_OK);
 }
 
 /* The configuration: defaults, 0 turns a count off, a bad value is refused by its key. */
