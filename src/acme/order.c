@@ -254,6 +254,7 @@ acme_finalize(struct acme_ctx *c, int64_t id)
 	unsigned char *der = xmalloc(ACME_CSR_MAX);
 	const char *csr = NULL;
 	struct ra_acme_order o;
+	struct ra_acme_limited hit;
 	enum ra_acme_outcome r;
 	size_t len = 0;
 	struct err e;
@@ -274,7 +275,13 @@ acme_finalize(struct acme_ctx *c, int64_t id)
 		    "RFC 8555 7.4: csr is the base64url of a DER CSR (at most 16 KiB)", NULL);
 		goto out;
 	}
-	r = ra_acme_finalize(c->ca, c->st, id, &c->acct, der, len, c->actor, &e);
+	r = ra_acme_limit_finalize(c->st, &acme.limits, id, c->acct.id, &hit, &e);
+	if (r == RA_ACME_RATE_LIMITED) {
+		rc = acme_limited(c, 429, hit.detail, hit.retry_after);
+		goto out;
+	}
+	if (r == RA_ACME_OK)
+		r = ra_acme_finalize(c->ca, c->st, id, &c->acct, der, len, c->actor, &e);
 	if (r != RA_ACME_OK) {
 		rc = acme_order_problem(c, r, &e);
 		goto out;

@@ -2499,6 +2499,15 @@ enum ra_acme_outcome ra_acme_limit_order(struct store *, const struct ra_acme_li
 					 const struct ra_acme_account *,
 					 const struct ra_acme_ident *ids, size_t n,
 					 struct ra_acme_limited *hit, struct err *);
+/*
+ * finalize's limit: the certificates of each registered domain of ready order id of account
+ * acct_id, checked again before signing (orders made earlier must not pass the count).  OK
+ * (also for an order that is unknown or not ready: finalize answers that), RATE_LIMITED or
+ * ERROR.
+ */
+enum ra_acme_outcome ra_acme_limit_finalize(struct store *, const struct ra_acme_limits *,
+					    int64_t id, int64_t acct_id,
+					    struct ra_acme_limited *hit, struct err *);
 /* The failed validations of name (a challenge answered): OK, RATE_LIMITED or ERROR. */
 enum ra_acme_outcome ra_acme_limit_name(struct store *, const struct ra_acme_limits *,
 					const char *name, struct ra_acme_limited *hit,

@@ -137,20 +137,35 @@ def test_acme_limits_failed_certs(ca):
         r = order_raw(s, srv, key, regr.uri, "www.example.ac.jp")
         limited(r, WINDOW, "failed validations per name")
 
-        # a certificate under example.ac.jp, then none more for a name under it
-        o = cl.new_order(csr_for("mail.example.ac.jp"))
-        authz, chall = http01(o)
-        response, validation = chall.chall.response_and_validation(key)
-        resp.answers[chall.chall.encode("token")] = validation
-        cl.answer_challenge(chall, response)
-        assert wait_authz(cl, authz.uri).body.status.name == "valid"
+        # two orders under example.ac.jp made and validated; one certificate, then no more:
+        # the other order's finalize and a new order of a name under it are refused
+        orders = []
+        for name in ("mail.example.ac.jp", "web2.example.ac.jp"):
+            o = cl.new_order(csr_for(name))
+            authz, chall = http01(o)
+            response, validation = chall.chall.response_and_validation(key)
+            resp.answers[chall.chall.encode("token")] = validation
+            cl.answer_challenge(chall, response)
+            assert wait_authz(cl, authz.uri).body.status.name == "valid"
+            orders.append((o, name))
+        o, name = orders[0]
         done = cl.finalize_order(o, datetime.datetime.now() + datetime.timedelta(seconds=20))
         assert done.body.status.name == "valid"
         rows = ca.sql("SELECT domain FROM acme_cert_domains")
         assert rows == [["example.ac.jp"]], rows
+        o, name = orders[1]
+        from cryptography import x509 as cx509
+        from cryptography.hazmat.primitives import serialization
+        der = cx509.load_pem_x509_csr(csr_for(name)).public_bytes(serialization.Encoding.DER)
+        r = post(s, o.body.finalize, key, jose.ES256, {"csr": b64u(der)}, nonce(s, srv),
+                 kid=regr.uri)
+        p, _ = limited(r, WINDOW, "certificates per registered domain")
+        r = post(s, o.uri, key, jose.ES256, None, nonce(s, srv), kid=regr.uri)
+        assert r.json()["status"] == "ready", r.text
         r = order_raw(s, srv, key, regr.uri, "ftp.cs.example.ac.jp")
         p, _ = limited(r, WINDOW, "certificates per registered domain")
         assert "example.ac.jp" in p["detail"]
+        assert len(ca.sql("SELECT serial FROM acme_orders WHERE serial IS NOT NULL")) == 1
     finally:
         stop_server(srv)
         resp.close()
