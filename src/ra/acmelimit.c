@@ -15,6 +15,7 @@
  * thread), which is the usual trade for a check that costs no lock.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,8 @@ static const enum store_acme_limit limit_store[RA_ACME_LIMIT__MAX] = {
     STORE_ACME_LIMIT_ACCOUNTS,
 };
 
-static psl_ctx_t *limit_psl;
+static pthread_mutex_t limit_psl_mu = PTHREAD_MUTEX_INITIALIZER;
+static psl_ctx_t *limit_psl; /* under limit_psl_mu; read-only once loaded */
 
 const char *
 ra_acme_limit_key(enum ra_acme_limit l, int window)
@@ -76,36 +78,54 @@ ra_acme_limits_conf(const struct conf *c, long validations_max, struct ra_acme_l
 	return 0;
 }
 
+/* The list, loaded on first use when acme_init did not (a caller outside the web process). */
+static const psl_ctx_t *
+limit_psl_get(struct err *e)
+{
+	psl_ctx_t *p;
+
+	pthread_mutex_lock(&limit_psl_mu);
+	/* Debian's publicsuffix data (newest of it and the library's built-in copy) */
+	if (limit_psl == NULL && (limit_psl = psl_latest(NULL)) == NULL)
+		limit_psl = psl_load_file("/usr/share/publicsuffix/public_suffix_list.dat");
+	p = limit_psl;
+	pthread_mutex_unlock(&limit_psl_mu);
+	if (p == NULL)
+		err_set(e, ERR_INTERNAL,
+			"acme: the Public Suffix List does not load (package publicsuffix)");
+	return p;
+}
+
 int
 ra_acme_psl_load(struct err *e)
 {
-	if (limit_psl != NULL)
-		return 0;
-	/* Debian's publicsuffix data (newest of it and the library's built-in copy) */
-	if ((limit_psl = psl_latest(NULL)) == NULL &&
-	    (limit_psl = psl_load_file("/usr/share/publicsuffix/public_suffix_list.dat")) == NULL)
-		return err_set(e, ERR_INTERNAL,
-			       "acme: the Public Suffix List does not load (package publicsuffix)");
-	return 0;
+	return limit_psl_get(e) != NULL ? 0 : -1;
 }
 
 void
 ra_acme_psl_free(void)
 {
+	pthread_mutex_lock(&limit_psl_mu);
 	psl_free(limit_psl);
 	limit_psl = NULL;
+	pthread_mutex_unlock(&limit_psl_mu);
 }
 
 int
 ra_acme_reg_domain(const char *name, char *out, size_t n)
 {
+	const psl_ctx_t *psl;
 	const char *d = NULL;
+	struct err e;
 
-	if (limit_psl == NULL)
-		fatalx("acme: the Public Suffix List is not loaded");
+	err_clear(&e);
 	if (name == NULL || *name == '\0')
 		return -1;
-	d = psl_registrable_domain(limit_psl, name);
+	if ((psl = limit_psl_get(&e)) == NULL) {
+		log_warn("%s", e.msg);
+		return -1;
+	}
+	d = psl_registrable_domain(psl, name);
 	if (d == NULL)
 		d = name;
 	if (strlen(d) >= n)

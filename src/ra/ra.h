@@ -2481,13 +2481,16 @@ const char *ra_acme_limit_key(enum ra_acme_limit, int window);
  */
 int ra_acme_limits_conf(const struct conf *, long validations_max, struct ra_acme_limits *,
 			struct err *);
-/* Loads the Public Suffix List once (at start, before the sandbox); ra_acme_psl_free ends it. */
+/*
+ * Loads the Public Suffix List once (acme_init: at start, before the sandbox; else on first
+ * use); ra_acme_psl_free ends it.
+ */
 int ra_acme_psl_load(struct err *);
 void ra_acme_psl_free(void);
 /*
  * The registered domain of name (lower case, no wildcard) by the Public Suffix List into out:
  * www.cs.example.ac.jp -> example.ac.jp; a public suffix itself stays as it is.  -1 when
- * name is empty or out too small.
+ * name is empty, out too small or the list does not load (logged).
  */
 int ra_acme_reg_domain(const char *name, char *out, size_t n);
 /*
