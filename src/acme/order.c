@@ -397,12 +397,11 @@ acme_chall(struct acme_ctx *c, const char *rest)
 					 "account may; retry in a second",
 					 ACME_VALIDATIONS_PER_ACCOUNT);
 			else if (sr == ACME_SLOT_ORG)
-				snprintf(
-				    url, sizeof(url),
-				    "this organization's accounts have %ld validations "
-				    "running, the most one organization may "
-				    "(acme.limits.validations_per_organization); retry in a second",
-				    acme.limits.validations_per_org);
+				snprintf(url, sizeof(url),
+					 "this organization's accounts have %ld validations "
+					 "running, the most one organization may "
+					 "(acme.validations_per_organization); retry in a second",
+					 acme.limits.validations_per_org);
 			else
 				snprintf(url, sizeof(url),
 					 "too many validations at once; retry in a second");

@@ -7,11 +7,14 @@ type rateLimited naming the limit, a Retry-After within the limit's window and a
 rel="help" to the page that explains the limits, which the portal serves in Japanese and
 English with the configured values.  An account under the limits still orders; a DNS
 identifier that looks like an IPv4 address and an Ed25519 account key of small order are
-refused."""
+refused; the validations of one organization running at once are capped."""
 import datetime
+import http.server
 import json
 import os
 import re
+import threading
+import time
 
 import pytest
 
@@ -186,3 +189,60 @@ def test_acme_limits_requests(ca_sqlite):
         assert s.get(srv.https + "/policies/acme-limits").status_code == 200
     finally:
         stop_server(srv)
+
+
+class SlowResponder:
+    """http-01 answers given after a pause, so that a validation holds its slot a while."""
+
+    def __init__(self, pause):
+        answers = self.answers = {}
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                time.sleep(pause)
+                body = answers.get(self.path.rsplit("/", 1)[-1])
+                self.send_response(200 if body else 404)
+                self.end_headers()
+                if body:
+                    self.wfile.write(body.encode())
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_acme_limits_validations_per_org(ca_sqlite):
+    """At most acme.validations_per_organization validations of one organization's accounts
+    run at once: another account of it is told 503 rateLimited until the first ends."""
+    resp = SlowResponder(3)
+    srv = acme_server(ca_sqlite, conf(resp.port) + "acme.validations_per_organization = 1\n")
+    try:
+        s = session(srv)
+        cl1, key1, regr1, _ = account(ca_sqlite, srv)
+        cl2, key2, regr2, _ = account(ca_sqlite, srv)
+        pending = []
+        for cl, key, name in ((cl1, key1, "www.example.ac.jp"), (cl2, key2, "mail.example.ac.jp")):
+            authz, chall = http01(cl.new_order(csr_for(name)))
+            resp.answers[chall.chall.encode("token")] = chall.chall.validation(key)
+            pending.append((authz, chall))
+        t0 = time.time()
+        cl1.answer_challenge(pending[0][1], pending[0][1].chall.response(key1))
+        r = post(s, pending[1][1].uri, key2, jose.ES256, {}, nonce(s, srv), kid=regr2.uri)
+        p = problem(r, 503, "rateLimited")
+        assert "acme.validations_per_organization" in p["detail"], p
+        assert time.time() - t0 < 3, "the first validation still runs"
+        assert int(r.headers["Retry-After"]) >= 1 and 'rel="help"' in r.headers["Link"]
+        assert wait_authz(cl1, pending[0][0].uri).body.status.name == "valid"
+        # the slot is free again: the other account's validation runs
+        cl2.answer_challenge(pending[1][1], pending[1][1].chall.response(key2))
+        assert wait_authz(cl2, pending[1][0].uri).body.status.name == "valid"
+    finally:
+        stop_server(srv)
+        resp.close()
