@@ -184,12 +184,15 @@ ra_acme_limit_order(struct store *st, const struct ra_acme_limits *lim,
 		    struct ra_acme_limited *hit, struct err *e)
 {
 	char name[RA_ACME_NAME_MAX], dom[RA_ACME_NAME_MAX], esc[300], acc[48];
+	char(*seen)[RA_ACME_NAME_MAX] = NULL; /* the domains counted (each once) */
+	size_t nseen = 0, k;
 	enum ra_acme_outcome r;
 
 	snprintf(acc, sizeof(acc), "account %" PRId64, acct->id);
 	if ((r = limit_check(st, lim, RA_ACME_LIMIT_ORDERS, NULL, acct->id, acc, hit, e)) !=
 	    RA_ACME_OK)
-		return r;
+		goto out;
+	seen = xcalloc(n > 0 ? n : 1, sizeof(*seen));
 	for (size_t i = 0; i < n; i++) {
 		/* only DNS names the RA could accept count; the others are refused anyway */
 		if (strcmp(ids[i].type, "dns") != 0 ||
@@ -198,16 +201,25 @@ ra_acme_limit_order(struct store *st, const struct ra_acme_limits *lim,
 		log_escape(esc, sizeof(esc), name, strlen(name));
 		if ((r = limit_check(st, lim, RA_ACME_LIMIT_FAILED, name, 0, esc, hit, e)) !=
 		    RA_ACME_OK)
-			return r;
-		if (ra_acme_reg_domain(name[0] == '*' && name[1] == '.' ? name + 2 : name, dom,
+			goto out;
+		if (lim->max[RA_ACME_LIMIT_CERTS] == 0 ||
+		    ra_acme_reg_domain(name[0] == '*' && name[1] == '.' ? name + 2 : name, dom,
 				       sizeof(dom)) == -1)
 			continue;
+		for (k = 0; k < nseen && strcmp(seen[k], dom) != 0; k++)
+			;
+		if (k < nseen)
+			continue;
+		memcpy(seen[nseen++], dom, sizeof(dom));
 		log_escape(esc, sizeof(esc), dom, strlen(dom));
 		if ((r = limit_check(st, lim, RA_ACME_LIMIT_CERTS, dom, 0, esc, hit, e)) !=
 		    RA_ACME_OK)
-			return r;
+			goto out;
 	}
-	return RA_ACME_OK;
+	r = RA_ACME_OK;
+out:
+	free(seen);
+	return r;
 }
 
 enum ra_acme_outcome
@@ -259,6 +271,17 @@ out:
 	return rc;
 }
 
+/* 1 when name (a wildcard as its base) has registered domain dom. */
+static int
+limit_same_domain(const char *name, const char *dom)
+{
+	char d[RA_ACME_NAME_MAX];
+
+	if (name[0] == '*' && name[1] == '.')
+		name += 2;
+	return ra_acme_reg_domain(name, d, sizeof(d)) == 0 && strcmp(d, dom) == 0;
+}
+
 enum ra_acme_outcome
 ra_acme_limit_finalize(struct store *st, const struct ra_acme_limits *lim, int64_t id,
 		       int64_t acct_id, struct ra_acme_limited *hit, struct err *e)
@@ -278,10 +301,16 @@ ra_acme_limit_finalize(struct store *st, const struct ra_acme_limits *lim, int64
 		return r;
 	for (size_t i = 0; r == RA_ACME_OK && strcmp(o.o.status, "ready") == 0 && i < o.naz; i++) {
 		const char *v = o.az[i].value;
+		size_t j;
 
 		if (v[0] == '*' && v[1] == '.')
 			v += 2;
 		if (ra_acme_reg_domain(v, dom, sizeof(dom)) == -1)
+			continue;
+		/* a domain an earlier name of the order counted already */
+		for (j = 0; j < i && !limit_same_domain(o.az[j].value, dom); j++)
+			;
+		if (j < i)
 			continue;
 		log_escape(esc, sizeof(esc), dom, strlen(dom));
 		r = limit_check(st, lim, RA_ACME_LIMIT_CERTS, dom, 0, esc, hit, e);
