@@ -67,11 +67,12 @@ portal_acme_limits(struct web_ctx *x)
 		limits_row(d, x->lang, what[i], lim.max[i], w,
 			   ra_acme_limit_key((enum ra_acme_limit)i, 0));
 	}
-	snprintf(b, sizeof(b), "1 s (burst %ld)", lim.req_burst);
+	snprintf(b, sizeof(b), "1 s (%s %ld)", i18n_get(x->lang, N_("bursts of")), lim.req_burst);
 	limits_row(d, x->lang, N_("Requests per client address"), lim.req_rate, b,
 		   "acme.requests_per_second");
 	limits_row(d, x->lang, N_("Validations running at once per organization"),
-		   lim.validations_per_org, "-", "acme.validations_per_organization");
+		   lim.validations_per_org, i18n_get(x->lang, N_("at once")),
+		   "acme.validations_per_organization");
 	rc = web_page(x, 200, "policy_acme_limits", d);
 	tmpl_data_free(d);
 	return rc;

@@ -105,11 +105,11 @@ def test_acme_limits_accounts_orders(ca):
         t = en.text
         assert "ACME rate limits" in t and "New orders per account" in t, t
         assert "acme.orders_per_account" in t and "600 s" in t and ">7<" in t, t
-        assert "rateLimited" in t and "Retry-After" in t
+        assert "rateLimited" in t and "Retry-After" in t and "bursts of 200" in t
         ja = s.get(srv.https + path, headers={"Accept-Language": "ja"})
         assert ja.status_code == 200
         assert "アカウントごとの新規オーダー数" in ja.text and "登録ドメイン" in ja.text, ja.text
-        assert "New orders per account" not in ja.text
+        assert "New orders per account" not in ja.text and "バースト 200" in ja.text
     finally:
         stop_server(srv)
 
