@@ -115,6 +115,7 @@ acme_org_slots_put(struct acme_org_slots *s, int64_t org, int max)
 	fatalx("acme: organization %" PRId64 " gives back a validation slot it does not hold", org);
 }
 
+/* acme.validations_per_organization is read once at start, so a put sees the take's cap. */
 enum acme_slot
 acme_validate_reserve(int64_t acct, int64_t org)
 {
