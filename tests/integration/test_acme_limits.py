@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import stop_server
+from conftest import start_server, stop_server
 from test_acme import ERR, acme_server, b64u, nonce, post, problem, session
 from test_acme_order import Responder, account, conf, csr_for, http01, wait_authz
 
@@ -110,6 +110,7 @@ def test_acme_limits_accounts_orders(ca):
         assert ja.status_code == 200
         assert "アカウントごとの新規オーダー数" in ja.text and "登録ドメイン" in ja.text, ja.text
         assert "New orders per account" not in ja.text and "バースト 200" in ja.text
+        assert "<h1>ACME のレート制限</h1>" in ja.text and "<h1>ACME rate limits</h1>" in t
     finally:
         stop_server(srv)
 
@@ -246,3 +247,13 @@ def test_acme_limits_validations_per_org(ca_sqlite):
     finally:
         stop_server(srv)
         resp.close()
+
+
+def test_acme_limits_page_needs_acme(ca_sqlite):
+    """Without acme.enabled there are no ACME limits to explain: the page is 404."""
+    srv = start_server(ca_sqlite, "")
+    try:
+        r = session(srv).get(srv.https + "/policies/acme-limits")
+        assert r.status_code == 404
+    finally:
+        stop_server(srv)
