@@ -148,7 +148,7 @@ acme_conf_validation(const struct conf *c, struct err *e)
 static int
 acme_conf_limits(const struct conf *c, struct err *e)
 {
-	if (ra_acme_limits_conf(c, ACME_VALIDATIONS_MAX, &acme.limits, e) == -1)
+	if (ra_acme_limits_conf(c, &acme.limits, e) == -1)
 		return -1;
 	acme_url(acme.limits_url, sizeof(acme.limits_url), ACME_LIMITS_PAGE);
 	return acme.enabled ? ra_acme_psl_load(e) : 0;

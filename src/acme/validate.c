@@ -29,6 +29,8 @@
 
 _Static_assert(ACME_DRAIN_S < RA_ACME_STALE,
 	       "a validation still running is never taken for one a crash cut");
+_Static_assert(ACME_VALIDATIONS_MAX == RA_ACME_VALIDATIONS_MAX,
+	       "acme.validations_per_organization is bounded by the validations at once");
 
 static pthread_mutex_t validate_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t validate_cv = PTHREAD_COND_INITIALIZER;

@@ -9,9 +9,6 @@
 
 #include "portal_int.h"
 
-/* ACME_VALIDATIONS_MAX of the face (src/acme/acme.h): the bound of the per-organization cap. */
-#define ACME_LIMITS_VALIDATIONS_MAX 32
-
 /* One row: what is limited (msgid), at most how many, within what. */
 static void
 limits_row(struct tmpl_data *d, const char *lang, const char *msgid, long max, const char *within,
@@ -58,7 +55,7 @@ portal_acme_limits(struct web_ctx *x)
 
 	err_clear(&e);
 	if (strcmp(conf_get(c, "acme.enabled", "no"), "yes") != 0 ||
-	    ra_acme_limits_conf(c, ACME_LIMITS_VALIDATIONS_MAX, &lim, &e) == -1)
+	    ra_acme_limits_conf(c, &lim, &e) == -1)
 		return web_notice(x, 404, N_("Page not found"),
 				  N_("The page you requested does not exist."));
 	d = web_data(x, N_("ACME rate limits"), -1);

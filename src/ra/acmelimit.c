@@ -61,8 +61,7 @@ ra_acme_limit_key(enum ra_acme_limit l, int window)
 }
 
 int
-ra_acme_limits_conf(const struct conf *c, long validations_max, struct ra_acme_limits *lim,
-		    struct err *e)
+ra_acme_limits_conf(const struct conf *c, struct ra_acme_limits *lim, struct err *e)
 {
 	for (int i = 0; i < RA_ACME_LIMIT__MAX; i++)
 		if (conf_get_long(c, limit_conf[i].max_key, limit_conf[i].max, 0, 1000000000L,
@@ -72,7 +71,7 @@ ra_acme_limits_conf(const struct conf *c, long validations_max, struct ra_acme_l
 			return -1;
 	if (conf_get_long(c, "acme.requests_per_second", 50, 0, 1000000, &lim->req_rate, e) == -1 ||
 	    conf_get_long(c, "acme.requests_burst", 200, 1, 1000000, &lim->req_burst, e) == -1 ||
-	    conf_get_long(c, "acme.validations_per_organization", 8, 0, validations_max,
+	    conf_get_long(c, "acme.validations_per_organization", 8, 0, RA_ACME_VALIDATIONS_MAX,
 			  &lim->validations_per_org, e) == -1)
 		return -1;
 	return 0;

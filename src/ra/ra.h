@@ -2474,13 +2474,14 @@ struct ra_acme_limited {
 };
 /* The configuration key of limit l: its count, or (window != 0) its window. */
 const char *ra_acme_limit_key(enum ra_acme_limit, int window);
+/* Validations at once in a web process (the face's ACME_VALIDATIONS_MAX; validate.c checks). */
+#define RA_ACME_VALIDATIONS_MAX 32
 /*
  * Reads the limits (acme.<limit> and acme.<limit>_window, acme.requests_per_second,
- * acme.requests_burst, acme.validations_per_organization; defaults for a university RA).
- * validations_max bounds the last (the face's ACME_VALIDATIONS_MAX).
+ * acme.requests_burst, acme.validations_per_organization up to RA_ACME_VALIDATIONS_MAX;
+ * defaults for a university RA).
  */
-int ra_acme_limits_conf(const struct conf *, long validations_max, struct ra_acme_limits *,
-			struct err *);
+int ra_acme_limits_conf(const struct conf *, struct ra_acme_limits *, struct err *);
 /*
  * Loads the Public Suffix List once (acme_init: at start, before the sandbox; else on first
  * use); ra_acme_psl_free ends it.

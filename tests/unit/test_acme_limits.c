@@ -399,7 +399,7 @@ test_limits_conf(void **state)
 	(void)state;
 	err_clear(&e);
 	memset(&c, 0, sizeof(c));
-	OK(ra_acme_limits_conf(&c, 32, &lim, &e));
+	OK(ra_acme_limits_conf(&c, &lim, &e));
 	assert_int_equal(lim.max[RA_ACME_LIMIT_FAILED], 5);
 	assert_int_equal(lim.window[RA_ACME_LIMIT_FAILED], 3600);
 	assert_true(lim.max[RA_ACME_LIMIT_ORDERS] > 0 && lim.max[RA_ACME_LIMIT_CERTS] > 0 &&
@@ -407,13 +407,13 @@ test_limits_conf(void **state)
 		    lim.validations_per_org > 0);
 	conf_set(&c, "acme.certs_per_domain", "0");
 	conf_set(&c, "acme.orders_per_account_window", "60");
-	OK(ra_acme_limits_conf(&c, 32, &lim, &e));
+	OK(ra_acme_limits_conf(&c, &lim, &e));
 	assert_int_equal(lim.max[RA_ACME_LIMIT_CERTS], 0);
 	assert_int_equal(lim.window[RA_ACME_LIMIT_ORDERS], 60);
 	conf_free(&c);
 	memset(&c, 0, sizeof(c));
 	conf_set(&c, "acme.failed_validations_window", "0");
-	assert_int_equal(ra_acme_limits_conf(&c, 32, &lim, &e), -1);
+	assert_int_equal(ra_acme_limits_conf(&c, &lim, &e), -1);
 	assert_non_null(strstr(e.msg, "acme.failed_validations_window"));
 	conf_free(&c);
 }
