@@ -317,3 +317,28 @@ ra_acme_limit_finalize(struct store *st, const struct ra_acme_limits *lim, int64
 	ra_acme_order_clear(&o);
 	return r;
 }
+
+static pthread_mutex_t limit_purge_mu = PTHREAD_MUTEX_INITIALIZER;
+static time_t limit_purged; /* under limit_purge_mu: the last purge of this process */
+
+void
+ra_acme_limit_purge(struct store *st, const struct ra_acme_limits *lim, time_t now)
+{
+	int64_t n = 0;
+	int due;
+	struct err e;
+
+	pthread_mutex_lock(&limit_purge_mu);
+	due = now - limit_purged >= 60;
+	if (due)
+		limit_purged = now;
+	pthread_mutex_unlock(&limit_purge_mu);
+	if (!due || store_in_tx(st))
+		return;
+	err_clear(&e);
+	if (store_acme_limit_purge(st, now - lim->window[RA_ACME_LIMIT_CERTS],
+				   now - lim->window[RA_ACME_LIMIT_FAILED], &n, &e) == -1)
+		log_warn("acme: purging the rate limits' old events: %s", e.msg);
+	else if (n > 0)
+		log_debug("acme: %" PRId64 " rate-limit events past their window purged", n);
+}

@@ -2527,6 +2527,12 @@ enum ra_acme_outcome ra_acme_limit_account(struct store *, const struct ra_acme_
 int ra_acme_limit_record_cert(struct store *, const char *const *names, size_t n,
 			      const char *serial, struct err *);
 /*
+ * Deletes the events no limit counts any more (certificates' domains and failed validations
+ * older than their windows), at most once a minute per process and not inside a caller's
+ * transaction; a failure is logged.  The front ends on one database share one configuration.
+ */
+void ra_acme_limit_purge(struct store *, const struct ra_acme_limits *, time_t now);
+/*
  * 1 when a DNS identifier looks like an IPv4 address in any of the forms resolvers accept
  * (127.0.0.1, 0x7f.1, 2130706433, 017700000001): its last label is all digits or a 0x
  * number.  Such a name is refused (rejectedIdentifier): IP identifiers are RFC 8738's.

@@ -1179,5 +1179,11 @@ int store_acme_cert_domain_add(struct store *, const char *domain, const char *s
 			       struct err *);
 /* Records the client address that created an account (its transaction). */
 int store_acme_account_set_addr(struct store *, int64_t id, const char *addr, struct err *);
+/*
+ * Deletes the certificates' domains recorded before certs_before and the failed validations
+ * before failed_before (never counted again); *n (may be NULL) how many rows.
+ */
+int store_acme_limit_purge(struct store *, time_t certs_before, time_t failed_before, int64_t *n,
+			   struct err *);
 
 #endif

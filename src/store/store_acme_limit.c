@@ -27,6 +27,8 @@ static const char *const SQL_LIMIT_COUNT[STORE_ACME_LIMIT__MAX] = {
 static const char SQL_CERT_DOMAIN_ADD[] =
     "INSERT INTO acme_cert_domains (domain, serial, at) VALUES ($1, $2, $3)";
 static const char SQL_ACCOUNT_ADDR[] = "UPDATE acme_accounts SET addr = $2 WHERE id = $1";
+static const char SQL_PURGE_CERTS[] = "DELETE FROM acme_cert_domains WHERE at < $1";
+static const char SQL_PURGE_FAILED[] = "DELETE FROM acme_failed_validations WHERE at < $1";
 
 int
 store_acme_limit_count(struct store *s, enum store_acme_limit which, const char *key,
@@ -93,6 +95,34 @@ store_acme_account_set_addr(struct store *s, int64_t id, const char *addr, struc
 	stmt_text(s, st, 2, addr);
 	if (store_stmt_step(s, st, "record an ACME account's address", NULL, e) == -1)
 		goto out;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_acme_limit_purge(struct store *s, time_t certs_before, time_t failed_before, int64_t *n,
+		       struct err *e)
+{
+	const char *sql[2] = {SQL_PURGE_CERTS, SQL_PURGE_FAILED};
+	time_t before[2] = {certs_before, failed_before};
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if (n != NULL)
+		*n = 0;
+	for (int i = 0; i < 2; i++) {
+		if ((st = store_stmt_get(s, sql[i], 0, "purge ACME limit events", e)) == NULL)
+			goto out;
+		stmt_int(s, st, 1, (int64_t)before[i]);
+		if (store_stmt_step(s, st, "purge ACME limit events", NULL, e) == -1)
+			goto out;
+		if (n != NULL)
+			*n += s->drv->changes(st);
+		stmt_reset(s, st);
+		st = NULL;
+	}
 	rc = 0;
 out:
 	stmt_reset(s, st);

@@ -4,7 +4,7 @@
  * limiter's token buckets, DNS identifiers that look like IPv4 addresses, registered domains
  * by the Public Suffix List, Ed25519 account keys of small order — and the RA's counts on
  * SQLite and PostgreSQL: each limit under, at and past its count, the window sliding, the
- * Retry-After within the window.
+ * Retry-After within the window, the events past their window purged.
  */
 #include "testutil.h"
 #include "tu_ca.h"
@@ -388,6 +388,47 @@ test_limits(void **state)
 	assert_int_equal(ra_acme_limit_name(fx.st, &lim, "www.fourth.ac.jp", &hit, &e), RA_ACME_OK);
 }
 
+/* Events past their window are purged (once a minute per process); the others stay counted. */
+static void
+test_purge(void **state)
+{
+	struct ra_acme_limits lim;
+	struct ra_acme_limited hit;
+	const char *names[] = {"www.purge.ac.jp"};
+	time_t now = util_now(), oldest;
+	int64_t n = 0;
+	struct err e;
+
+	(void)state;
+	err_clear(&e);
+	memset(&lim, 0, sizeof(lim));
+	for (int i = 0; i < RA_ACME_LIMIT__MAX; i++) {
+		lim.window[i] = 3600;
+		lim.max[i] = 10;
+	}
+	OK(store_acme_failed_add(fx.st, "www.purge.ac.jp", 1, now - 7200, &e));
+	OK(store_acme_failed_add(fx.st, "www.purge.ac.jp", 1, now - 60, &e));
+	OK(store_acme_cert_domain_add(fx.st, "purge.ac.jp", "0A", now - 7200, &e));
+	OK(ra_acme_limit_record_cert(fx.st, names, 1, "0B", &e));
+	/* a minute after any earlier purge of this process (the SQLite run's, for PostgreSQL) */
+	ra_acme_limit_purge(fx.st, &lim, now + (want_pg ? 1000 : 120));
+	OK(store_acme_limit_count(fx.st, STORE_ACME_LIMIT_FAILED, "www.purge.ac.jp", 0, 0, 100, &n,
+				  &oldest, &e));
+	assert_int_equal(n, 1);
+	assert_int_equal(oldest, now - 60);
+	OK(store_acme_limit_count(fx.st, STORE_ACME_LIMIT_CERTS, "purge.ac.jp", 0, 0, 100, &n,
+				  &oldest, &e));
+	assert_int_equal(n, 1);
+	/* not again within the minute */
+	OK(store_acme_failed_add(fx.st, "www.purge.ac.jp", 1, now - 7200, &e));
+	ra_acme_limit_purge(fx.st, &lim, now + (want_pg ? 1030 : 150));
+	OK(store_acme_limit_count(fx.st, STORE_ACME_LIMIT_FAILED, "www.purge.ac.jp", 0, 0, 100, &n,
+				  &oldest, &e));
+	assert_int_equal(n, 2);
+	/* the count in the window is what it was */
+	assert_int_equal(ra_acme_limit_name(fx.st, &lim, "www.purge.ac.jp", &hit, &e), RA_ACME_OK);
+}
+
 /* The configuration: defaults, 0 turns a count off, a bad value is refused by its key. */
 static void
 test_limits_conf(void **state)
@@ -429,6 +470,7 @@ main(void)
 	};
 	const struct CMUnitTest stored[] = {
 	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_purge),
 	};
 	int failed = cmocka_run_group_tests_name("acme limits", pure, NULL, NULL);
 

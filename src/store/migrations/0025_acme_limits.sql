@@ -6,6 +6,8 @@
 -- acme_failed_validations (name, at): failed validations per name (0020 has that index);
 -- acme_cert_domains: one row per registered domain (Public Suffix List) of each certificate
 -- issued through ACME, written in the certificate's own transaction (certificates per domain).
+-- The events of the last two tables older than their window are purged (at most once a minute
+-- per process), by the indexes on at.
 ALTER TABLE acme_accounts ADD COLUMN addr TEXT;
 CREATE INDEX acme_accounts_addr ON acme_accounts (addr, created);
 CREATE INDEX acme_orders_account_created ON acme_orders (account_id, created);
@@ -17,3 +19,6 @@ CREATE TABLE acme_cert_domains (
 	at {{INT}} NOT NULL
 );
 CREATE INDEX acme_cert_domains_domain ON acme_cert_domains (domain, at);
+-- rows older than their limit's window are never counted again: purged by time
+CREATE INDEX acme_cert_domains_at ON acme_cert_domains (at);
+CREATE INDEX acme_failed_validations_at ON acme_failed_validations (at);
