@@ -9,6 +9,8 @@
  * worker thread runs ra_bulk_commit) and answers 303 to GET /bulk/job?id=, a page that
  * refreshes itself with the lines done until the result is there; POST /bulk/result.tsv
  * answers the result as a TSV file from a sealed form (GET never acts).  No JavaScript.
+ * kind=acme (the acme permission, acme.enabled): ACME enrolment files; the key id and HMAC key
+ * of each binding made are on the first view of the job's result only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +38,7 @@ static const struct web_form_limits bulk_commit_form = {BULK_B64_MAX + 64 * 1024
 static const char *const bulk_title[RA_BULK_KIND__MAX] = {
     [RA_BULK_SERVER] = N_("Server certificates: bulk upload (TSV)"),
     [RA_BULK_CLIENT] = N_("Client certificates: bulk upload (TSV)"),
-    [RA_BULK_ACME] = N_("Bulk upload (TSV)"),
+    [RA_BULK_ACME] = N_("ACME enrolment: bulk upload (TSV)"),
 };
 
 static const char *const bulk_state_msgid[RA_BULK_STATE__MAX] = {
@@ -44,7 +46,7 @@ static const char *const bulk_state_msgid[RA_BULK_STATE__MAX] = {
     [RA_BULK_REFUSED] = N_("NG"), [RA_BULK_SKIPPED] = N_("Not done"),
 };
 
-/* What a form names: kind ("server", "client"), op, dialect and mode; -1 when unknown. */
+/* What a form names: kind ("server", "client", "acme"), op, dialect and mode; -1 when unknown. */
 static int
 bulk_kind(const char *v, enum ra_bulk_kind *k)
 {
@@ -52,6 +54,8 @@ bulk_kind(const char *v, enum ra_bulk_kind *k)
 		*k = RA_BULK_SERVER;
 	else if (v != NULL && strcmp(v, "client") == 0)
 		*k = RA_BULK_CLIENT;
+	else if (v != NULL && strcmp(v, "acme") == 0)
+		*k = RA_BULK_ACME;
 	else
 		return -1;
 	return 0;
@@ -79,7 +83,13 @@ bulk_choice_read(const struct web_form *f, struct bulk_choice *c)
 		c->op = RA_BULK_RENEW;
 	else if (strcmp(op, "revoke") == 0)
 		c->op = RA_BULK_REVOKE;
+	else if (strcmp(op, "create") == 0)
+		c->op = RA_BULK_CREATE;
+	else if (strcmp(op, "suspend") == 0)
+		c->op = RA_BULK_SUSPEND;
 	else
+		return -1;
+	if (!ra_bulk_op_valid(c->kind, c->op))
 		return -1;
 	if (strcmp(di, "upki") == 0)
 		c->dialect = RA_BULK_UPKI;
@@ -96,13 +106,22 @@ bulk_choice_read(const struct web_form *f, struct bulk_choice *c)
 	return 0;
 }
 
-/* The gate: officers with the kind's permission. */
+/* The gate: officers with the kind's permission (ACME files: ACME on). */
 static int
 bulk_gate(struct web_ctx *x, enum ra_bulk_kind k, struct console_who *w, int *rc)
 {
-	return console_gate(x, 1u << RA_ROLE_OFFICER,
-			    ra_ocert_perm(k == RA_BULK_CLIENT ? RA_OCERT_CLIENT : RA_OCERT_SERVER),
-			    w, rc);
+	if (console_gate(x, 1u << RA_ROLE_OFFICER,
+			 k == RA_BULK_ACME ? RA_PERM_ACME
+					   : ra_ocert_perm(k == RA_BULK_CLIENT ? RA_OCERT_CLIENT
+									       : RA_OCERT_SERVER),
+			 w, rc))
+		return 1;
+	if (k == RA_BULK_ACME && !console.acme_on) {
+		*rc = web_notice(x, 404, N_("ACME enrolment"),
+				 N_("ACME is not enabled on this server."));
+		return 1;
+	}
+	return 0;
 }
 
 /* GET /bulk?kind=K: the upload form. */
@@ -123,6 +142,7 @@ console_bulk_get(struct http_req *r)
 	d = console_data(&x, &w, bulk_title[k]);
 	tmpl_data_str(d, "kind", ra_bulk_kind_name(k));
 	tmpl_data_bool(d, "client", k == RA_BULK_CLIENT);
+	tmpl_data_bool(d, "acme", k == RA_BULK_ACME);
 	rc = web_page(&x, 200, "console_bulk", d);
 	tmpl_data_free(d);
 	return rc;
@@ -232,15 +252,17 @@ bulk_tsv_field(struct buf *b, const char *s)
  * subject DN).
  */
 static void
-bulk_table(const struct web_ctx *x, struct tmpl_data *d, const struct ra_bulk_outcome *o, size_t n,
-	   struct buf *tsv)
+bulk_table(const struct web_ctx *x, struct tmpl_data *d, enum ra_bulk_kind k,
+	   const struct ra_bulk_outcome *o, size_t n, struct buf *tsv)
 {
 	struct tmpl_data *it;
 	char num[32], code[64], reason[512];
 	size_t i;
 
+	tmpl_data_bool(d, "acme", k == RA_BULK_ACME);
 	if (tsv != NULL)
-		(void)buf_printf(tsv, "line\tresult\tserial\tcode\tcolumn\treason\tsubject_dn\n");
+		(void)buf_printf(tsv, "line\tresult\tserial\tcode\tcolumn\treason\tsubject_dn%s\n",
+				 k == RA_BULK_ACME ? "\tacme_key_id" : "");
 	for (i = 0; i < n; i++) {
 		it = tmpl_data_add(d, "rows");
 		snprintf(num, sizeof(num), "%zu", o[i].line);
@@ -264,6 +286,8 @@ bulk_table(const struct web_ctx *x, struct tmpl_data *d, const struct ra_bulk_ou
 		bulk_reason(x, &o[i], reason, sizeof(reason));
 		tmpl_data_str(it, "reason", reason);
 		tmpl_data_str(it, "dn", o[i].subject_dn);
+		tmpl_data_bool(it, "acme", k == RA_BULK_ACME);
+		tmpl_data_str(it, "kid", o[i].kid);
 		if (tsv != NULL) {
 			(void)buf_printf(tsv, "%zu\t%s\t%s\t%s\t", o[i].line,
 					 ra_bulk_state_name(o[i].state), o[i].serial, code);
@@ -272,6 +296,10 @@ bulk_table(const struct web_ctx *x, struct tmpl_data *d, const struct ra_bulk_ou
 			bulk_tsv_field(tsv, reason);
 			(void)buf_putc(tsv, '\t');
 			bulk_tsv_field(tsv, o[i].subject_dn);
+			if (k == RA_BULK_ACME) {
+				(void)buf_putc(tsv, '\t');
+				bulk_tsv_field(tsv, o[i].kid);
+			}
 			(void)buf_putc(tsv, '\n');
 		}
 	}
@@ -395,7 +423,7 @@ console_bulk_post(struct http_req *r)
 	tmpl_data_str(d, "kind", ra_bulk_kind_name(ch.kind));
 	tmpl_data_bool(d, "dry_run", 1);
 	bulk_counts(d, res.encoding, &c);
-	bulk_table(&x, d, out, n, NULL);
+	bulk_table(&x, d, ch.kind, out, n, NULL);
 	if (c.checked > 0 && !(ch.mode == RA_BULK_ALL_OR_NOTHING && (c.bad > 0 || c.refused > 0))) {
 		if (b64_encode(&b64, file, flen) == -1 || buf_cstr(&b64) == NULL) {
 			err_set(&e, ERR_INTERNAL, "bulk: the file does not fit the commit form");
@@ -442,6 +470,25 @@ bulk_zips(struct tmpl_data *d, const struct ra_bulk_zips *z)
 			tmpl_data_str(it, "password", z->v[i].password);
 		else
 			tmpl_data_str(it, "error", z->v[i].err);
+	}
+}
+
+/* The credentials of ACME create lines: key id and HMAC key, shown once. */
+static void
+bulk_eabs(struct tmpl_data *d, const struct ra_bulk_eabs *z)
+{
+	struct tmpl_data *it;
+	char num[32];
+	size_t i;
+
+	tmpl_data_bool(d, "eabs", z->n > 0);
+	for (i = 0; i < z->n; i++) {
+		it = tmpl_data_add(d, "eab");
+		snprintf(num, sizeof(num), "%zu", z->v[i].line);
+		tmpl_data_str(it, "line", num);
+		tmpl_data_str(it, "kid", z->v[i].kid);
+		tmpl_data_str(it, "hmac", z->v[i].hmac);
+		tmpl_data_str(it, "names", z->v[i].names);
 	}
 }
 
@@ -569,7 +616,9 @@ bulk_done_page(struct web_ctx *x, const struct console_who *w, const struct cons
 	bulk_counts(d, v->encoding, &v->c);
 	if (v->zips != NULL)
 		bulk_zips(d, v->zips);
-	bulk_table(x, d, v->out, v->nout, &tsv);
+	if (v->eabs != NULL)
+		bulk_eabs(d, v->eabs);
+	bulk_table(x, d, v->kind, v->out, v->nout, &tsv);
 	if (buf_cstr(&tsv) != NULL && b64_encode(&tb64, tsv.data, tsv.len) == 0 &&
 	    buf_cstr(&tb64) != NULL) {
 		rv[0] = (const char *)tb64.data;
@@ -600,7 +649,8 @@ console_bulk_job_get(struct http_req *r)
 
 	web_ctx_init(&x, &console.site, r);
 	memset(&v, 0, sizeof(v));
-	if (console_gate(&x, 1u << RA_ROLE_OFFICER, RA_PERM_SERVER | RA_PERM_CLIENT, &w, &rc))
+	if (console_gate(&x, 1u << RA_ROLE_OFFICER, RA_PERM_SERVER | RA_PERM_CLIENT | RA_PERM_ACME,
+			 &w, &rc))
 		return rc;
 	/* a HEAD request gets no body: it must not take the passwords shown once */
 	if (console_bulk_job_view(http_query(r, "id"), x.sid, w.o.id,
@@ -639,6 +689,7 @@ out:
 		ra_bulk_zips_wipe(v.zips);
 		free(v.zips);
 	}
+	ra_bulk_eabs_free(v.eabs);
 	return rc;
 }
 
@@ -663,7 +714,8 @@ console_bulk_result_post(struct http_req *r)
 	buf_init(&b, 64u * 1024 * 1024);
 	if (web_form_read(&x, &f, &lim, &rc))
 		goto out;
-	if (console_gate(&x, 1u << RA_ROLE_OFFICER, RA_PERM_SERVER | RA_PERM_CLIENT, &w, &rc))
+	if (console_gate(&x, 1u << RA_ROLE_OFFICER, RA_PERM_SERVER | RA_PERM_CLIENT | RA_PERM_ACME,
+			 &w, &rc))
 		goto out;
 	v[0] = web_form_get(&f, "result_tsv");
 	if (v[0] == NULL) {

@@ -73,6 +73,7 @@ bulk_job_clear(struct bulk_job *j)
 		ra_bulk_zips_wipe(j->v.zips);
 		free(j->v.zips);
 	}
+	ra_bulk_eabs_free(j->v.eabs);
 	memset(j, 0, sizeof(*j));
 }
 
@@ -117,6 +118,7 @@ bulk_job_main(void *arg)
 	struct ra_ocert_notify nt;
 	struct ra_client_notify cnt;
 	struct ra_bulk_zips *zips;
+	struct ra_bulk_eabs *eabs;
 	struct ra_bulk_outcome *out;
 	struct ra_bulk_counts c;
 	struct store *st;
@@ -141,6 +143,9 @@ bulk_job_main(void *arg)
 		j->q.cn = &cnt;
 		zips = xcalloc(1, sizeof(*zips));
 		j->q.zips = zips;
+		eabs = xcalloc(1, sizeof(*eabs));
+		j->q.eabs = eabs;
+		j->q.acme_keys = console.acme_on ? &console.acme_keys : NULL;
 		pthread_mutex_unlock(&bj.mu);
 		/* the slot is RUNNING: nobody else frees or changes q, res or officer */
 		out = NULL;
@@ -165,6 +170,11 @@ bulk_job_main(void *arg)
 			free(zips);
 		}
 		j->q.zips = NULL;
+		if (eabs->n > 0)
+			j->v.eabs = eabs; /* the HMAC keys: shown once, as the passwords */
+		else
+			ra_bulk_eabs_free(eabs);
+		j->q.eabs = NULL;
 		j->v.encoding = j->res.encoding;
 		j->state = r == -1 && out == NULL ? BULK_JOB_FAILED : BULK_JOB_DONE;
 		j->finished = util_now();
@@ -215,7 +225,7 @@ console_bulk_job_reserve(struct ca *ca, const struct console_who *w, const char 
 	 * only copies (its TTL alone ends it) */
 	for (i = 0; i < CONSOLE_BULK_JOBS_MAX && j == NULL; i++)
 		if ((bj.jobs[i].state == BULK_JOB_DONE || bj.jobs[i].state == BULK_JOB_FAILED) &&
-		    bj.jobs[i].v.zips == NULL &&
+		    bj.jobs[i].v.zips == NULL && bj.jobs[i].v.eabs == NULL &&
 		    (old == NULL || bj.jobs[i].finished < old->finished))
 			old = &bj.jobs[i];
 	if (j == NULL && old != NULL) {
@@ -335,9 +345,14 @@ console_bulk_job_view(const char *id, const char *sid, int64_t officer_id, int t
 	*v = j->v;
 	v->out = NULL;
 	v->zips = NULL;
+	v->eabs = NULL;
 	if (take_zips && j->state == BULK_JOB_DONE && j->v.zips != NULL) {
 		v->zips = j->v.zips; /* the ZIPs' passwords go to the first page shown, only */
 		j->v.zips = NULL;
+	}
+	if (take_zips && j->state == BULK_JOB_DONE && j->v.eabs != NULL) {
+		v->eabs = j->v.eabs; /* the HMAC keys too */
+		j->v.eabs = NULL;
 	}
 	v->queued = j->state == BULK_JOB_QUEUED;
 	v->finished = j->state == BULK_JOB_DONE || j->state == BULK_JOB_FAILED;

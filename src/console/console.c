@@ -107,6 +107,10 @@ console_init(struct ca *ca, struct err *e)
 			goto out;
 	}
 	console.tsa_url = xasprintf("%s/tsa", ca->base_url);
+	/* the officers' ACME enrolment seals HMAC keys under keys/acme.key: before the drop */
+	console.acme_on = strcmp(conf_get(c, "acme.enabled", "no"), "yes") == 0;
+	if (console.acme_on && ra_acme_keys_load(c, &console.acme_keys, e) == -1)
+		goto out;
 	/* reads the mail queue's key: before the privilege drop */
 	if (console_mail_init(&console.mail, ca, e) == -1)
 		goto out;
@@ -131,6 +135,7 @@ console_fini(void)
 	free(console.tsa_chain_pem);
 	free(console.tsa_url);
 	console_mail_clear(&console.mail);
+	ra_acme_keys_wipe(&console.acme_keys);
 	sodium_memzero(console.site.secret, sizeof(console.site.secret));
 	sodium_memzero(console.pub.secret, sizeof(console.pub.secret)); /* its tmpl: the site's */
 	memset(&console, 0, sizeof(console));
@@ -190,6 +195,11 @@ const struct http_route console_http_routes[] = {
      "console", 0, 0},
     {"POST", "/certs/admin", console_cert_admin_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML, "console",
      0, 0},
+    {"GET", "/eab", console_eab_get, 0, HTTP_KIND_HTML, "console", 0, 0},
+    {"POST", "/eab/create", console_eab_create_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML, "console",
+     0, 0},
+    {"POST", "/eab/status", console_eab_status_post, WEB_FORM_BODY_MAX, HTTP_KIND_HTML, "console",
+     0, 0},
     /* bulk TSV: a file of up to 32 MiB, its base64 in the commit form (bulk.c) */
     {"GET", "/bulk", console_bulk_get, 0, HTTP_KIND_HTML, "console", 0, 0},
     {"POST", "/bulk", console_bulk_post, 33 * 1024 * 1024, HTTP_KIND_HTML, "console", 0, 0},
@@ -227,6 +237,7 @@ const struct http_route console_public_routes[] = {
 #define ACC_CERTS "roles=officer perms=server|client|codesign"
 #define BULK_SERVER "kind=server&op=issue&dialect=native&mode=all_or_nothing"
 #define BULK_CLIENT "kind=client&op=issue&dialect=native&mode=all_or_nothing"
+#define BULK_ACME "kind=acme&op=create&dialect=upki&mode=all_or_nothing"
 
 /* What each route's gate asks for (console.h); keep it beside console_http_routes. */
 const struct console_route_access console_route_access[] = {
@@ -275,18 +286,24 @@ const struct console_route_access console_route_access[] = {
     {"POST", "/certs/admin", "", ACC_CERTS},
     {"GET", "/bulk", "kind=server", "roles=officer perms=server"},
     {"GET", "/bulk", "kind=client", "roles=officer perms=client"},
+    {"GET", "/bulk", "kind=acme", "roles=officer perms=acme"},
     {"POST", "/bulk", BULK_SERVER, "roles=officer perms=server"},
     {"POST", "/bulk", BULK_CLIENT, "roles=officer perms=client"},
+    {"POST", "/bulk", BULK_ACME, "roles=officer perms=acme"},
     {"POST", "/bulk/commit", BULK_SERVER, "roles=officer perms=server"},
     {"POST", "/bulk/commit", BULK_CLIENT, "roles=officer perms=client"},
-    {"GET", "/bulk/job", "", "roles=officer perms=server|client"},
+    {"POST", "/bulk/commit", BULK_ACME, "roles=officer perms=acme"},
+    {"GET", "/bulk/job", "", "roles=officer perms=server|client|acme"},
     {"GET", "/certs/revoke-all", "kind=server", "roles=officer perms=server"},
     {"GET", "/certs/revoke-all", "kind=client", "roles=officer perms=client"},
     {"GET", "/certs/revoke-all", "kind=codesign", "roles=officer perms=codesign"},
     {"POST", "/certs/revoke-all", "kind=server", "roles=officer perms=server"},
     {"POST", "/certs/revoke-all", "kind=client", "roles=officer perms=client"},
     {"POST", "/certs/revoke-all", "kind=codesign", "roles=officer perms=codesign"},
-    {"POST", "/bulk/result.tsv", "", "roles=officer perms=server|client"},
+    {"POST", "/bulk/result.tsv", "", "roles=officer perms=server|client|acme"},
+    {"GET", "/eab", "", "roles=officer perms=acme"},
+    {"POST", "/eab/create", "", "roles=officer perms=acme"},
+    {"POST", "/eab/status", "", "roles=officer perms=acme"},
     {"GET", "/officer/renew/", "", "certificate"},
     {"POST", "/officer/renew/", "", "certificate"},
     {"POST", "/officer/download", "", "public"},

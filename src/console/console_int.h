@@ -24,7 +24,9 @@ struct console {
 	char *client_ca_pem; /* the officer-issuing CA certificate(s): the TLS request names them */
 	char *tsa_chain_pem; /* the TSA certificate, its CA and the root ("" without a TSA) */
 	char *tsa_url;	     /* base_url + /tsa */
-	struct console_mail mail; /* the officers' and user administrators' mails */
+	struct console_mail mail;      /* the officers' and user administrators' mails */
+	int acme_on;		       /* acme.enabled: the ACME enrolment pages and TSV */
+	struct ra_acme_keys acme_keys; /* acme.key_file's: seal the bindings' HMAC keys */
 };
 extern struct console console;
 
@@ -108,6 +110,9 @@ int console_admins_tsv_post(struct http_req *);
 int console_cert_admin_post(struct http_req *);
 int console_audit_get(struct http_req *); /* audit.c */
 int console_audit_verify_post(struct http_req *);
+int console_eab_get(struct http_req *); /* eab.c */
+int console_eab_create_post(struct http_req *);
+int console_eab_status_post(struct http_req *);
 int console_bulk_get(struct http_req *); /* bulk.c */
 int console_bulk_post(struct http_req *);
 int console_bulk_commit_post(struct http_req *);
@@ -136,6 +141,8 @@ struct console_bulk_view {
 	/* done: the ZIPs of download method 2 lines with their passwords, to the first view only
 	 * (the caller wipes and frees them); NULL: none or shown already */
 	struct ra_bulk_zips *zips;
+	/* done: the EAB credentials of ACME create lines, to the first view only (as zips) */
+	struct ra_bulk_eabs *eabs;
 };
 
 /*

@@ -33,6 +33,9 @@ static const struct {
      RA_PERM_SERVER},
     {"/bulk?kind=client", N_("Client certificates: bulk upload (TSV)"), 1u << RA_ROLE_OFFICER,
      RA_PERM_CLIENT},
+    {"/eab", N_("ACME enrolment: External Account Bindings"), 1u << RA_ROLE_OFFICER, RA_PERM_ACME},
+    {"/bulk?kind=acme", N_("ACME enrolment: bulk upload (TSV)"), 1u << RA_ROLE_OFFICER,
+     RA_PERM_ACME},
     {"/timestamp", N_("Timestamp URL"), CONSOLE_ROLES_ALL, 0},
     {"/operator/officers", N_("Officers"), 1u << RA_ROLE_OPERATOR, 0},
     {"/operator/orgs", N_("Organizations"), 1u << RA_ROLE_OPERATOR, 0},
@@ -112,7 +115,8 @@ console_index_get(struct http_req *r)
 	for (i = 0; i < sizeof(console_menu) / sizeof(console_menu[0]); i++) {
 		if ((console_menu[i].roles & (1u << w.o.role)) == 0 ||
 		    (console_menu[i].perms != 0 && w.o.role == RA_ROLE_OFFICER &&
-		     (w.o.perms & console_menu[i].perms) == 0))
+		     (w.o.perms & console_menu[i].perms) == 0) ||
+		    (console_menu[i].perms == RA_PERM_ACME && !console.acme_on))
 			continue;
 		it = tmpl_data_add(d, "items");
 		tmpl_data_str(it, "path", console_menu[i].path);

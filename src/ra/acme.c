@@ -767,23 +767,119 @@ out:
 }
 
 int
-ra_acme_eab_set_status(struct store *st, const char *kid, const char *status, const char *actor,
-		       struct err *e)
+ra_acme_eab_names_check(struct store *st, const char *org_code, const char *names, struct err *e)
 {
-	char action[32];
+	struct store_org org;
+	char *canon = NULL;
+	int rc;
+
+	memset(&org, 0, sizeof(org));
+	rc = store_org_get(st, org_code, &org, e) == -1 ||
+		     acme_eab_names(&org, names, &canon, e) == -1
+		 ? -1
+		 : 0;
+	free(canon);
+	store_org_clear(&org);
+	return rc;
+}
+
+int
+ra_acme_eab_list(struct store *st, int64_t org_id, struct store_acme_eab **out, size_t *n,
+		 struct err *e)
+{
+	size_t i;
+
+	if (store_acme_eab_list(st, org_id, RA_ACME_EAB_LIST_MAX, out, n, e) == -1)
+		return -1;
+	/* a list never carries a sealed key: nobody shows or moves it */
+	for (i = 0; i < *n; i++) {
+		sodium_memzero((*out)[i].sealed, (*out)[i].sealedlen);
+		(*out)[i].sealedlen = 0;
+	}
+	return 0;
+}
+
+void
+ra_acme_eab_list_free(struct store_acme_eab *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && i < n; i++)
+		store_acme_eab_clear(&v[i]);
+	free(v);
+}
+
+/*
+ * The one way a binding's status or names change: org_code NULL (the command line) for any
+ * organization's binding, else only for that organization's (ra_acme_eab_officer_set).
+ */
+static int
+acme_eab_change(struct store *st, const char *org_code, const char *kid, const char *status,
+		const char *names, const char *detail, const char *actor, int check_only,
+		struct err *e)
+{
+	struct store_acme_eab b;
+	struct store_org org;
+	char action[32], *canon = NULL, *det = NULL;
 	int rc = -1, intx = 0;
 
-	if (strcmp(status, "active") != 0 && strcmp(status, "suspended") != 0 &&
-	    strcmp(status, "revoked") != 0) {
+	memset(&b, 0, sizeof(b));
+	memset(&org, 0, sizeof(org));
+	if ((status == NULL) == (names == NULL) ||
+	    (status != NULL && strcmp(status, "active") != 0 && strcmp(status, "suspended") != 0 &&
+	     strcmp(status, "revoked") != 0)) {
 		err_set(e, ERR_REFUSED, "acme: a binding is active, suspended or revoked");
 		goto out;
 	}
-	snprintf(action, sizeof(action), "acme.eab.%s", status);
-	if (store_begin(st, e) == -1)
+	if (names != NULL && org_code == NULL)
+		fatalx("acme: names change without an organization");
+	if (kid == NULL || strlen(kid) >= STORE_ACME_KID_MAX) {
+		err_set(e, ERR_NOTFOUND, "acme: no binding with this key id%s%s",
+			org_code != NULL ? " in " : "", org_code != NULL ? org_code : "");
 		goto out;
-	intx = 1;
-	if (store_acme_eab_set_status(st, kid, status, e) == -1 ||
-	    store_audit_append(st, actor, action, kid, "", NULL, e) == -1 ||
+	}
+	if (org_code != NULL && store_org_get(st, org_code, &org, e) == -1)
+		goto out;
+	if (names != NULL && acme_eab_names(&org, names, &canon, e) == -1)
+		goto out;
+	if (!check_only) {
+		if (store_begin(st, e) == -1)
+			goto out;
+		intx = 1;
+	}
+	/* another organization's binding does not exist for this officer */
+	if (store_acme_eab_get(st, kid, &b, e) == -1 || (org_code != NULL && b.org_id != org.id)) {
+		err_clear(e);
+		err_set(e, ERR_NOTFOUND, "acme: no binding with this key id%s%s",
+			org_code != NULL ? " in " : "", org_code != NULL ? org_code : "");
+		goto out;
+	}
+	if (strcmp(b.status, "revoked") == 0) {
+		err_set(e, ERR_CONFLICT, "acme: binding %s is revoked for good", b.kid);
+		goto out;
+	}
+	if (status != NULL && strcmp(b.status, status) == 0) {
+		err_set(e, ERR_CONFLICT, "acme: binding %s is %s already", b.kid, status);
+		goto out;
+	}
+	if (check_only) {
+		rc = 0;
+		goto out;
+	}
+	if (status != NULL) {
+		snprintf(action, sizeof(action), "acme.eab.%s", status);
+		det = xasprintf("org=%s%s%s", b.org_code,
+				detail != NULL && *detail != '\0' ? " " : "",
+				detail != NULL ? detail : "");
+	} else {
+		snprintf(action, sizeof(action), "acme.eab.names");
+		det = xasprintf("org=%s names=%s (were %s)%s%s", b.org_code, canon, b.names,
+				detail != NULL && *detail != '\0' ? " " : "",
+				detail != NULL ? detail : "");
+	}
+	if ((status != NULL ? store_acme_eab_set_status(st, b.kid, status, e)
+			    : store_acme_eab_set_names(st, b.kid, canon, e)) == -1 ||
+	    store_audit_append(st, actor, action, b.kid, det, NULL, e) == -1 ||
 	    store_commit(st, e) == -1)
 		goto out;
 	intx = 0;
@@ -791,5 +887,26 @@ ra_acme_eab_set_status(struct store *st, const char *kid, const char *status, co
 out:
 	if (intx)
 		store_rollback(st);
+	store_acme_eab_clear(&b);
+	store_org_clear(&org);
+	free(canon);
+	free(det);
 	return rc;
+}
+
+int
+ra_acme_eab_set_status(struct store *st, const char *kid, const char *status, const char *actor,
+		       struct err *e)
+{
+	return acme_eab_change(st, NULL, kid, status, NULL, NULL, actor, 0, e);
+}
+
+int
+ra_acme_eab_officer_set(struct store *st, const char *org_code, const char *kid, const char *status,
+			const char *names, const char *detail, const char *actor, int check_only,
+			struct err *e)
+{
+	if (org_code == NULL)
+		return err_set(e, ERR_REFUSED, "acme: an officer of an organization changes it");
+	return acme_eab_change(st, org_code, kid, status, names, detail, actor, check_only, e);
 }

@@ -6,7 +6,10 @@
  * its O the organization's registered name and its CN the certificate's (the FQDN; a renewal
  * or revocation: the old certificate's CN).  Client files: revocation only — issuing and
  * renewing a client certificate needs a key the RA makes (PKCS#12) or the browser, which no
- * bulk line carries; such lines are refused with that reason.
+ * bulk line carries; such lines are refused with that reason.  ACME files (the acme
+ * permission) make, rename or suspend External Account Bindings of the organization or revoke
+ * the certificates its ACME orders got (bulk_acme_line; docs/bulk-tsv.md "ACME files"); the
+ * HMAC key of each binding made goes to q->eabs, to be shown once.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -179,10 +182,12 @@ bulk_old_match(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 	memset(&c, 0, sizeof(c));
 	if (ra_cert_get(ca, st, of->org_id, r->serial, 0, &c, e) == -1)
 		goto out;
-	/* a client file names client certificates only, a server file server ones */
-	if (c.profile == NULL || strcmp(c.profile, ra_bulk_kind_name(q->kind)) != 0) {
+	/* a client file names client certificates only, a server or ACME file server ones */
+	if (c.profile == NULL ||
+	    strcmp(c.profile, q->kind == RA_BULK_ACME ? "server" : ra_bulk_kind_name(q->kind)) !=
+		0) {
 		err_set(e, ERR_REFUSED, "serial: %s is not a %s certificate", c.serial,
-			ra_bulk_kind_name(q->kind));
+			q->kind == RA_BULK_ACME ? "server" : ra_bulk_kind_name(q->kind));
 		goto out;
 	}
 	if (c.subject == NULL || bulk_4514_attr(c.subject, "CN", cn, sizeof(cn)) == -1) {
@@ -330,6 +335,222 @@ ra_bulk_zips_wipe(struct ra_bulk_zips *z)
 		sodium_memzero(z, sizeof(*z));
 }
 
+void
+ra_bulk_eabs_free(struct ra_bulk_eabs *z)
+{
+	if (z == NULL)
+		return;
+	if (z->v != NULL)
+		sodium_memzero(z->v, z->cap * sizeof(*z->v));
+	free(z->v);
+	sodium_memzero(z, sizeof(*z));
+	free(z);
+}
+
+/* The names a create or renew line gives its binding: the FQDN first, then the dNSNames. */
+static char *
+bulk_acme_names(const struct ra_bulk_rec *r)
+{
+	struct buf b;
+	char *out;
+	size_t i;
+
+	buf_init(&b, 64 * 1024);
+	if (r->fqdn != NULL)
+		(void)buf_printf(&b, "%s", r->fqdn);
+	for (i = 0; i < r->ndns; i++)
+		if (r->fqdn == NULL || strcmp(r->dns[i], r->fqdn) != 0)
+			(void)buf_printf(&b, "%s%s", b.len > 0 ? "," : "", r->dns[i]);
+	out = xstrdup(buf_cstr(&b) != NULL ? buf_cstr(&b) : "");
+	buf_free(&b);
+	return out;
+}
+
+/*
+ * A suspend line's binding (column 3, its key id): the organization's, and the DN's CN one of
+ * its names (when it names any), so that a key id copied onto the wrong line is refused.
+ */
+static int
+bulk_acme_binding(struct store *st, const struct ra_officer *of, const struct ra_bulk_rec *r,
+		  struct err *e)
+{
+	struct store_acme_eab b;
+	char cn[256];
+	const char *p;
+	size_t n;
+	int rc = -1, found = 0;
+
+	memset(&b, 0, sizeof(b));
+	if (r->account_id == NULL || strlen(r->account_id) >= STORE_ACME_KID_MAX ||
+	    store_acme_eab_get(st, r->account_id, &b, e) == -1 || b.org_id != of->org_id) {
+		err_clear(e);
+		err_set(e, ERR_NOTFOUND, "ACME account ID: no binding with this key id in %s",
+			of->org_code);
+		goto out;
+	}
+	if (bulk_dn_attr(r->subject_dn, "CN", cn, sizeof(cn)) == -1) {
+		err_set(e, ERR_REFUSED, "subject DN: CN is required");
+		goto out;
+	}
+	for (p = b.names; p != NULL && *p != '\0'; p += n + (p[n] == ',')) {
+		n = strcspn(p, ",");
+		if (n == strlen(cn) && strncasecmp(p, cn, n) == 0)
+			found = 1;
+	}
+	if (b.names != NULL && *b.names != '\0' && !found) {
+		err_set(e, ERR_REFUSED, "subject DN: CN %s is not a name of binding %s", cn, b.kid);
+		goto out;
+	}
+	rc = 0;
+out:
+	store_acme_eab_clear(&b);
+	return rc;
+}
+
+/*
+ * An ACME line (docs/bulk-tsv.md "ACME"): create a binding for the line's names, renew (the
+ * binding of column 3's key id may order the line's names from now on), suspend it, or revoke
+ * a certificate an ACME order of the organization got (as a server revoke line).  0 done or
+ * checked, 1 refused (e).
+ */
+static int
+bulk_acme_line(struct ca *ca, struct store *st, const struct ra_bulk_commit_req *q,
+	       const struct ra_bulk_rec *r, int check_only, struct ra_bulk_outcome *o,
+	       struct err *e)
+{
+	const struct ra_officer *of = q->officer;
+	struct ra_officer ao;
+	char actor[48], kid[RA_ACME_KID_TEXT], hmac[RA_ACME_EAB_KEY_TEXT], *names = NULL;
+	char *detail = NULL;
+	int64_t acct = 0;
+	int rc = 1;
+
+	_Static_assert(RA_ACME_KID_TEXT <= sizeof(o->kid), "a key id fits an outcome");
+	snprintf(actor, sizeof(actor), "officer:%" PRId64, of->id);
+	kid[0] = hmac[0] = '\0';
+	switch (q->op) {
+	case RA_BULK_CREATE:
+		names = bulk_acme_names(r);
+		if (bulk_dn_match(r, of, r->fqdn, e) == -1)
+			goto out;
+		if (check_only) {
+			if (ra_acme_eab_names_check(st, of->org_code, names, e) == -1)
+				goto out;
+			break;
+		}
+		if (q->acme_keys == NULL) {
+			err_set(e, ERR_REFUSED, "acme: ACME is not enabled (acme.enabled)");
+			goto out;
+		}
+		if (ra_acme_eab_create(st, q->acme_keys, of->org_code, names, actor, kid, hmac,
+				       e) == -1)
+			goto out;
+		snprintf(o->kid, sizeof(o->kid), "%s", kid);
+		if (q->eabs != NULL) {
+			struct ra_bulk_eab *c;
+
+			if (q->eabs->n == q->eabs->cap) {
+				size_t cap = q->eabs->cap > 0 ? q->eabs->cap * 2 : 16;
+				struct ra_bulk_eab *v = xcalloc(cap, sizeof(*v));
+
+				if (q->eabs->n > 0)
+					memcpy(v, q->eabs->v, q->eabs->n * sizeof(*v));
+				if (q->eabs->v != NULL)
+					sodium_memzero(q->eabs->v, q->eabs->cap * sizeof(*v));
+				free(q->eabs->v);
+				q->eabs->v = v;
+				q->eabs->cap = cap;
+			}
+			c = &q->eabs->v[q->eabs->n++];
+			c->line = r->line;
+			memcpy(c->kid, kid, sizeof(c->kid));
+			memcpy(c->hmac, hmac, sizeof(c->hmac));
+			bulk_copy(c->names, sizeof(c->names), names);
+		}
+		break;
+	case RA_BULK_RENEW:
+		names = bulk_acme_names(r);
+		if (bulk_dn_match(r, of, r->fqdn, e) == -1 ||
+		    ra_acme_eab_officer_set(st, of->org_code, r->account_id, NULL, names, NULL,
+					    actor, check_only, e) == -1)
+			goto out;
+		snprintf(o->kid, sizeof(o->kid), "%s", r->account_id);
+		break;
+	case RA_BULK_SUSPEND:
+		detail = xasprintf("reason=%d comment=%s", r->reason,
+				   r->comment != NULL ? r->comment : "");
+		if (bulk_dn_match(r, of, NULL, e) == -1 || bulk_acme_binding(st, of, r, e) == -1 ||
+		    ra_acme_eab_officer_set(st, of->org_code, r->account_id, "suspended", NULL,
+					    detail, actor, check_only, e) == -1)
+			goto out;
+		snprintf(o->kid, sizeof(o->kid), "%s", r->account_id);
+		break;
+	case RA_BULK_REVOKE:
+		if (bulk_old_match(ca, st, q, r, e) == -1)
+			goto out;
+		if (store_acme_order_by_serial(st, r->serial, &acct, e) == -1) {
+			if (e->code == ERR_NOTFOUND) {
+				err_clear(e);
+				err_set(e, ERR_REFUSED,
+					"serial: %s was not issued through ACME (revoke it in a "
+					"server certificate file)",
+					r->serial);
+			}
+			goto out;
+		}
+		/* the certificate an ACME order of the organization got: the acme permission
+		 * covers it, as the server permission covers the server certificates */
+		ao = *of;
+		ao.perms |= RA_PERM_SERVER;
+		if (check_only) {
+			struct ra_cert c;
+
+			memset(&c, 0, sizeof(c));
+			if (ra_cert_get(ca, st, of->org_id, r->serial, 0, &c, e) == -1)
+				goto out;
+			if (c.status == RA_CERT_REVOKED) {
+				err_set(e, ERR_CONFLICT, "revoke: %s is revoked already", c.serial);
+				ra_cert_clear(&c);
+				goto out;
+			}
+			ra_cert_clear(&c);
+		} else {
+			/* the audit chain names the account and the binding, as revokeCert's */
+			struct store_acme_account a;
+			struct store_acme_eab b;
+
+			memset(&a, 0, sizeof(a));
+			memset(&b, 0, sizeof(b));
+			if (store_acme_account_get(st, acct, &a, e) == -1 ||
+			    (a.eab_id != 0 && store_acme_eab_get_id(st, a.eab_id, &b, e) == -1)) {
+				store_acme_account_clear(&a);
+				goto out;
+			}
+			detail =
+			    xasprintf("account=%" PRId64 " eab=%s reason=%s by=officer", acct,
+				      b.kid[0] != '\0' ? b.kid : "-", ca_reason_name(r->reason));
+			store_acme_account_clear(&a);
+			store_acme_eab_clear(&b);
+			if (ra_ocert_revoke_audited(ca, st, &ao, r->serial, r->reason, r->comment,
+						    "acme.cert.revoke", detail, e) == -1)
+				goto out;
+		}
+		snprintf(o->serial, sizeof(o->serial), "%s", r->serial);
+		break;
+	default:
+		err_set(e, ERR_REFUSED, "bulk: acme %s cannot be committed",
+			ra_bulk_op_name(q->op));
+		goto out;
+	}
+	o->state = check_only ? RA_BULK_CHECKED : RA_BULK_DONE;
+	rc = 0;
+out:
+	sodium_memzero(hmac, sizeof(hmac));
+	free(names);
+	free(detail);
+	return rc;
+}
+
 /*
  * One good line: checked only (check_only) or done.  0 (o DONE or CHECKED), 1 refused (o says
  * why).
@@ -355,6 +576,10 @@ bulk_line(struct ca *ca, struct store *st, const struct ra_bulk_commit_req *q,
 
 	memset(&is, 0, sizeof(is));
 	err_clear(&e);
+	if (q->kind == RA_BULK_ACME) {
+		rc = bulk_acme_line(ca, st, q, r, check_only, o, &e);
+		goto out;
+	}
 	if (q->kind == RA_BULK_CLIENT && q->op == RA_BULK_RENEW) {
 		err_set(
 		    &e, ERR_REFUSED,
@@ -572,8 +797,7 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 	*out = NULL;
 	*nout = 0;
 	memset(c, 0, sizeof(*c));
-	if ((q->kind != RA_BULK_SERVER && q->kind != RA_BULK_CLIENT) ||
-	    (q->op != RA_BULK_ISSUE && q->op != RA_BULK_RENEW && q->op != RA_BULK_REVOKE) ||
+	if ((unsigned)q->kind >= RA_BULK_KIND__MAX || !ra_bulk_op_valid(q->kind, q->op) ||
 	    (unsigned)q->mode >= RA_BULK_MODE__MAX)
 		return err_set(e, ERR_REFUSED, "bulk: %s %s cannot be committed",
 			       ra_bulk_kind_name(q->kind), ra_bulk_op_name(q->op));
@@ -586,7 +810,9 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 	if (ra_officer_get(st, q->officer->id, &cur, e) == -1)
 		return -1;
 	if (!cur.active || cur.role != RA_ROLE_OFFICER || cur.org_id != q->officer->org_id ||
-	    !(cur.perms & (q->kind == RA_BULK_SERVER ? RA_PERM_SERVER : RA_PERM_CLIENT)))
+	    !(cur.perms & (q->kind == RA_BULK_SERVER   ? RA_PERM_SERVER
+			   : q->kind == RA_BULK_CLIENT ? RA_PERM_CLIENT
+						       : RA_PERM_ACME)))
 		return err_set(e, ERR_REFUSED,
 			       "bulk: officer %" PRId64
 			       " is disabled or no longer has the %s permission: nothing was done",
@@ -634,6 +860,16 @@ ra_bulk_commit(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 	for (i = 0; i < n; i++)
 		if (v[i].state == RA_BULK_BAD)
 			c->bad++;
+	/* the credentials of one file are shown on one page: at most RA_BULK_EABS_MAX */
+	for (i = 0, k = 0; q->kind == RA_BULK_ACME && q->op == RA_BULK_CREATE && i < n; i++) {
+		if (recof[i] == NULL || ++k <= RA_BULK_EABS_MAX)
+			continue;
+		v[i].state = RA_BULK_REFUSED;
+		v[i].err = ERR_REFUSED;
+		snprintf(v[i].msg, sizeof(v[i].msg),
+			 "acme: at most %d bindings are made by one file; send the rest in another",
+			 RA_BULK_EABS_MAX);
+	}
 	/*
 	 * Passes: 0 checks every line (always in the dry run and all-or-nothing), 1 does them
 	 * (unless check_only, or all-or-nothing with a refused line).

@@ -529,6 +529,14 @@ int
 ra_ocert_revoke(struct ca *ca, struct store *st, const struct ra_officer *o, const char *serial,
 		int reason, const char *comment, struct err *e)
 {
+	return ra_ocert_revoke_audited(ca, st, o, serial, reason, comment, NULL, NULL, e);
+}
+
+int
+ra_ocert_revoke_audited(struct ca *ca, struct store *st, const struct ra_officer *o,
+			const char *serial, int reason, const char *comment, const char *action,
+			const char *adetail, struct err *e)
+{
 	struct ra_cert c;
 	enum ra_ocert_kind k;
 	struct err e2;
@@ -556,6 +564,8 @@ ra_ocert_revoke(struct ca *ca, struct store *st, const struct ra_officer *o, con
 		goto out;
 	if (ca_revoke(ca, st, c.serial, reason, 0, actor, e) == -1 ||
 	    store_audit_append(st, actor, "console.revoke", c.serial, detail, NULL, e) == -1 ||
+	    (action != NULL && store_audit_append(st, actor, action, c.serial,
+						  adetail != NULL ? adetail : "", NULL, e) == -1) ||
 	    ocert_revoked_tx(st, c.serial, actor, e) == -1 || store_commit(st, e) == -1) {
 		store_rollback(st);
 		goto out;

@@ -1596,6 +1596,10 @@ int ra_ocert_confirm(struct ca *, struct store *, const char *token, enum ra_oce
  */
 int ra_ocert_revoke(struct ca *, struct store *, const struct ra_officer *, const char *serial,
 		    int reason, const char *comment, struct err *);
+/* The same with one more audit entry (action, detail) in its transaction (NULL: none). */
+int ra_ocert_revoke_audited(struct ca *, struct store *, const struct ra_officer *,
+			    const char *serial, int reason, const char *comment, const char *action,
+			    const char *detail, struct err *);
 /*
  * Bulk revocation of a search result (issue 13 part 4).  The set: the officer's
  * organization's certificates of kind k (the officer must have its permission) that pass f
@@ -2062,6 +2066,7 @@ struct ra_bulk_outcome {
 	enum err_code err;	       /* REFUSED: the refusal's code (ERR_REFUSED, ...) */
 	int kind;		       /* REFUSED: enum ca_refusal, 0 when none */
 	char msg[224];		       /* English, naming the rule */
+	char kid[24];		       /* acme create, renew, suspend: the binding's key id */
 };
 
 struct ra_bulk_counts {
@@ -2070,8 +2075,8 @@ struct ra_bulk_counts {
 };
 
 struct ra_bulk_commit_req {
-	enum ra_bulk_kind kind; /* SERVER or CLIENT */
-	enum ra_bulk_op op;	/* ISSUE, RENEW or REVOKE */
+	enum ra_bulk_kind kind; /* SERVER, CLIENT or ACME */
+	enum ra_bulk_op op;	/* ISSUE, RENEW or REVOKE; ACME: CREATE, RENEW, SUSPEND, REVOKE */
 	enum ra_bulk_mode mode;
 	int check_only;			  /* the dry run: checks only, nothing written, no audit */
 	const struct ra_officer *officer; /* the certificates are its organization's */
@@ -2083,6 +2088,10 @@ struct ra_bulk_commit_req {
 	 * with its password to show once (ra_bulk_zips_free wipes them); NULL: no such lines.
 	 */
 	struct ra_bulk_zips *zips;
+	/* ACME create lines: the keys that seal the HMAC keys (NULL: ACME is off, such lines
+	 * are refused), and out: each line's credentials to show once (NULL: not kept) */
+	const struct ra_acme_keys *acme_keys;
+	struct ra_bulk_eabs *eabs;
 	/*
 	 * NULL, or told after each good line of a pass: pass 0 checks (the dry run, and the
 	 * first pass of all-or-nothing), pass 1 does (a server issuance or renewal file: signs
@@ -2332,9 +2341,48 @@ enum ra_acme_outcome ra_acme_contact_check(json_t *contact, char **canon, struct
 int ra_acme_eab_create(struct store *, const struct ra_acme_keys *, const char *org_code,
 		       const char *names, const char *actor, char kid[RA_ACME_KID_TEXT],
 		       char hmac[RA_ACME_EAB_KEY_TEXT], struct err *);
-/* Sets a binding's status ("active", "suspended", "revoked"); audited acme.eab.<status>. */
+/*
+ * Sets a binding's status ("active", "suspended", "revoked"); audited acme.eab.<status>.
+ * ERR_NOTFOUND for an unknown key id, ERR_CONFLICT when it is revoked or has that status.
+ */
 int ra_acme_eab_set_status(struct store *, const char *kid, const char *status, const char *actor,
 			   struct err *);
+/* 0 when names (as for ra_acme_eab_create) lie within org_code's domains; nothing written. */
+int ra_acme_eab_names_check(struct store *, const char *org_code, const char *names, struct err *);
+#define RA_ACME_EAB_LIST_MAX 1000 /* bindings the console lists */
+/* The organization's bindings, newest first, without their sealed keys (the console). */
+int ra_acme_eab_list(struct store *, int64_t org_id, struct store_acme_eab **, size_t *,
+		     struct err *);
+void ra_acme_eab_list_free(struct store_acme_eab *, size_t); /* accepts NULL */
+/*
+ * An officer's change of a binding of organization org_code (the console and bulk TSV):
+ * status ("active", "suspended", "revoked") or else names (as for ra_acme_eab_create), one of
+ * the two; detail joins the audit entry acme.eab.<status> or acme.eab.names (a reason, a
+ * comment).  ERR_NOTFOUND when the organization has no binding kid (another's included),
+ * ERR_CONFLICT when it is revoked or has that status already, ERR_REFUSED for names outside
+ * the domains.  check_only: the checks alone, nothing written.
+ */
+int ra_acme_eab_officer_set(struct store *, const char *org_code, const char *kid,
+			    const char *status, const char *names, const char *detail,
+			    const char *actor, int check_only, struct err *);
+
+/*
+ * The credentials of a bulk file's create lines, each shown once on the officer's screen
+ * (never mailed); ra_bulk_eabs_free wipes the HMAC keys.
+ */
+struct ra_bulk_eab {
+	size_t line;
+	char kid[RA_ACME_KID_TEXT];
+	char hmac[RA_ACME_EAB_KEY_TEXT];
+	char names[256]; /* cut when longer */
+};
+#define RA_BULK_EABS_MAX 1000 /* create lines of one ACME file (the rest refused) */
+struct ra_bulk_eabs {
+	size_t n, cap;
+	struct ra_bulk_eab *v;
+};
+void ra_bulk_eabs_free(struct ra_bulk_eabs *); /* accepts NULL; wipes and frees v and itself */
+
 /* ---- ACME orders, authorizations, validation, finalization (acmeorder.c) ---- */
 
 #define RA_ACME_IDENTS_MAX 100	      /* identifiers of one order */

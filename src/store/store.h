@@ -1099,6 +1099,11 @@ int store_acme_eab_get_id(struct store *, int64_t id, struct store_acme_eab *, s
 int store_acme_eab_bind(struct store *, int64_t id, int64_t account_id, time_t now, struct err *);
 /* Sets the status; ERR_NOTFOUND when there is no such key id. */
 int store_acme_eab_set_status(struct store *, const char *kid, const char *status, struct err *);
+/* An organization's bindings, newest first, at most max (caller frees each and the array). */
+int store_acme_eab_list(struct store *, int64_t org_id, size_t max, struct store_acme_eab **,
+			size_t *, struct err *);
+/* Sets the names; ERR_NOTFOUND when there is no such key id or it is revoked. */
+int store_acme_eab_set_names(struct store *, const char *kid, const char *names, struct err *);
 void store_acme_eab_clear(struct store_acme_eab *); /* accepts NULL */
 
 /* ---- ACME orders and authorizations (store_acme_order.c, 0020; src/ra/acmeorder.c) ---- */

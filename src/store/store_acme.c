@@ -39,6 +39,10 @@ static const char SQL_ACME_EAB_INSERT[] =
     "'active', $5) ON CONFLICT DO NOTHING RETURNING id";
 static const char SQL_ACME_EAB_GET[] = EAB_COLS " WHERE b.kid = $1";
 static const char SQL_ACME_EAB_GET_ID[] = EAB_COLS " WHERE b.id = $1";
+static const char SQL_ACME_EAB_LIST[] = EAB_COLS " WHERE b.org_id = $1 ORDER BY b.id DESC LIMIT $2";
+/* a revoked binding keeps its names */
+static const char SQL_ACME_EAB_NAMES[] =
+    "UPDATE acme_eab SET names = $2 WHERE kid = $1 AND status <> 'revoked'";
 static const char SQL_ACME_EAB_BIND[] =
     "UPDATE acme_eab SET account_id = $2, bound = $3 WHERE id = $1 AND account_id IS NULL AND "
     "status = 'active'";
@@ -291,14 +295,36 @@ out:
 	return rc;
 }
 
+/* The row under st (EAB_COLS) into b. */
+static void
+eab_row(struct store *s, struct drv_stmt *st, struct store_acme_eab *b)
+{
+	const unsigned char *p;
+	const char *k;
+	size_t len = 0;
+
+	b->id = col_int(s, st, 0);
+	k = s->drv->column_text(st, 1);
+	snprintf(b->kid, sizeof(b->kid), "%s", k != NULL ? k : "");
+	b->org_id = col_int(s, st, 2);
+	b->org_code = col_str(s, st, 3);
+	b->names = col_str(s, st, 4);
+	p = s->drv->column_blob(st, 5, &len);
+	b->sealed = xmalloc(len > 0 ? len : 1);
+	if (p != NULL)
+		memcpy(b->sealed, p, len);
+	b->sealedlen = p != NULL ? len : 0;
+	b->status = col_str(s, st, 6);
+	b->account_id = col_int_or(s, st, 7, 0);
+	b->created = (time_t)col_int(s, st, 8);
+	b->bound = (time_t)col_int_or(s, st, 9, 0);
+}
+
 /* One binding by key id (kid) or else by id. */
 static int
 eab_get(struct store *s, const char *kid, int64_t id, struct store_acme_eab *b, struct err *e)
 {
 	struct drv_stmt *st = NULL;
-	const unsigned char *p;
-	const char *k;
-	size_t len = 0;
 	int rc = -1, r;
 
 	memset(b, 0, sizeof(*b));
@@ -315,21 +341,7 @@ eab_get(struct store *s, const char *kid, int64_t id, struct store_acme_eab *b, 
 		err_set(e, ERR_NOTFOUND, "store: no such ACME binding");
 		goto out;
 	}
-	b->id = col_int(s, st, 0);
-	k = s->drv->column_text(st, 1);
-	snprintf(b->kid, sizeof(b->kid), "%s", k != NULL ? k : "");
-	b->org_id = col_int(s, st, 2);
-	b->org_code = col_str(s, st, 3);
-	b->names = col_str(s, st, 4);
-	p = s->drv->column_blob(st, 5, &len);
-	b->sealed = xmalloc(len > 0 ? len : 1);
-	if (p != NULL)
-		memcpy(b->sealed, p, len);
-	b->sealedlen = p != NULL ? len : 0;
-	b->status = col_str(s, st, 6);
-	b->account_id = col_int_or(s, st, 7, 0);
-	b->created = (time_t)col_int(s, st, 8);
-	b->bound = (time_t)col_int_or(s, st, 9, 0);
+	eab_row(s, st, b);
 	rc = 0;
 out:
 	stmt_reset(s, st);
@@ -385,6 +397,61 @@ store_acme_eab_set_status(struct store *s, const char *kid, const char *status, 
 	stmt_text(s, st, 1, kid);
 	stmt_text(s, st, 2, status);
 	if (store_stmt_step(s, st, "set ACME binding", NULL, e) == -1)
+		goto out;
+	if (s->drv->changes(st) == 0) {
+		err_set(e, ERR_NOTFOUND, "store: no such ACME binding, or it is revoked for good");
+		goto out;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_acme_eab_list(struct store *s, int64_t org_id, size_t max, struct store_acme_eab **out,
+		    size_t *nout, struct err *e)
+{
+	struct drv_stmt *st;
+	struct store_acme_eab *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = -1, r;
+
+	*out = NULL;
+	*nout = 0;
+	if ((st = store_stmt_get(s, SQL_ACME_EAB_LIST, 0, "list ACME bindings", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, org_id);
+	stmt_int(s, st, 2, (int64_t)max);
+	while ((r = store_stmt_step(s, st, "list ACME bindings", NULL, e)) == 1) {
+		store_array_grow((void **)&v, &cap, n, sizeof(*v));
+		memset(&v[n], 0, sizeof(v[n]));
+		eab_row(s, st, &v[n]);
+		n++;
+	}
+	if (r == -1)
+		goto out;
+	*out = v;
+	*nout = n;
+	v = NULL;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	STORE_LIST_FREE(v, n, store_acme_eab_clear);
+	return rc;
+}
+
+int
+store_acme_eab_set_names(struct store *s, const char *kid, const char *names, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if ((st = store_stmt_get(s, SQL_ACME_EAB_NAMES, 0, "set ACME binding names", e)) == NULL)
+		goto out;
+	stmt_text(s, st, 1, kid);
+	stmt_text(s, st, 2, names);
+	if (store_stmt_step(s, st, "set ACME binding names", NULL, e) == -1)
 		goto out;
 	if (s->drv->changes(st) == 0) {
 		err_set(e, ERR_NOTFOUND, "store: no such ACME binding, or it is revoked for good");

@@ -532,6 +532,85 @@ eab_object(EVP_PKEY *key, const char *kid, const unsigned char *mac, const char 
 }
 
 /* Bindings: sealed, names within the organization, one account each; the account life cycle. */
+/*
+ * The officer's side (console and bulk TSV): an organization's bindings listed without their
+ * sealed keys; names changed within the domains only; status changes confined to the
+ * organization, refused when revoked or unchanged; check_only writes nothing.
+ */
+static void
+test_eab_officer(void **state)
+{
+	char kid[RA_ACME_KID_TEXT], hmac[RA_ACME_EAB_KEY_TEXT], okid[RA_ACME_KID_TEXT];
+	const char *const d2[] = {"other.example.jp"};
+	struct store_acme_eab *v = NULL, row;
+	size_t n = 0, i;
+	int64_t org2 = 0;
+	int found = 0;
+	struct err e;
+
+	(void)state;
+	err_clear(&e);
+	OK(store_org_add(fx.st, "EX2", "Example Two", d2, 1, &org2, &e));
+	OK(ra_acme_eab_create(fx.st, &keys, "EX2", NULL, "unit", okid, hmac, &e));
+	OK(ra_acme_eab_create(fx.st, &keys, "EX1", "www.example.co.jp", "unit", kid, hmac, &e));
+	OK(ra_acme_eab_list(fx.st, org2, &v, &n, &e));
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].kid, okid);
+	assert_int_equal(v[0].sealedlen, 0);
+	ra_acme_eab_list_free(v, n);
+	/* names: within the domains only; check_only writes nothing */
+	assert_int_equal(
+	    ra_acme_eab_officer_set(fx.st, "EX1", kid, NULL, "www.other.jp", NULL, "unit", 0, &e),
+	    -1);
+	assert_int_equal(e.code, ERR_REFUSED);
+	err_clear(&e);
+	OK(ra_acme_eab_officer_set(fx.st, "EX1", kid, NULL, "a.example.co.jp", NULL, "unit", 1,
+				   &e));
+	OK(store_acme_eab_get(fx.st, kid, &row, &e));
+	assert_string_equal(row.names, "www.example.co.jp");
+	store_acme_eab_clear(&row);
+	OK(ra_acme_eab_officer_set(fx.st, "EX1", kid, NULL, "A.example.co.jp,b.example.co.jp", NULL,
+				   "unit", 0, &e));
+	OK(store_acme_eab_get(fx.st, kid, &row, &e));
+	assert_string_equal(row.names, "a.example.co.jp,b.example.co.jp");
+	store_acme_eab_clear(&row);
+	/* another organization's binding does not exist for EX1's officer */
+	assert_int_equal(
+	    ra_acme_eab_officer_set(fx.st, "EX1", okid, "suspended", NULL, NULL, "unit", 0, &e),
+	    -1);
+	assert_int_equal(e.code, ERR_NOTFOUND);
+	err_clear(&e);
+	OK(store_acme_eab_get(fx.st, okid, &row, &e));
+	assert_string_equal(row.status, "active");
+	store_acme_eab_clear(&row);
+	/* suspend, the same again (conflict), revoke, then nothing moves it */
+	OK(ra_acme_eab_officer_set(fx.st, "EX1", kid, "suspended", NULL, "reason=5", "unit", 0,
+				   &e));
+	assert_int_equal(
+	    ra_acme_eab_officer_set(fx.st, "EX1", kid, "suspended", NULL, NULL, "unit", 0, &e), -1);
+	assert_int_equal(e.code, ERR_CONFLICT);
+	err_clear(&e);
+	OK(ra_acme_eab_officer_set(fx.st, "EX1", kid, "revoked", NULL, NULL, "unit", 0, &e));
+	assert_int_equal(
+	    ra_acme_eab_officer_set(fx.st, "EX1", kid, "active", NULL, NULL, "unit", 0, &e), -1);
+	assert_int_equal(e.code, ERR_CONFLICT);
+	err_clear(&e);
+	assert_int_equal(ra_acme_eab_officer_set(fx.st, "EX1", kid, NULL, "c.example.co.jp", NULL,
+						 "unit", 0, &e),
+			 -1);
+	err_clear(&e);
+	/* the list of EX1 holds it, revoked, newest first */
+	OK(store_acme_eab_get(fx.st, kid, &row, &e));
+	OK(ra_acme_eab_list(fx.st, row.org_id, &v, &n, &e));
+	assert_true(n >= 1);
+	assert_string_equal(v[0].kid, kid);
+	for (i = 0; i < n; i++)
+		found |= strcmp(v[i].kid, kid) == 0 && strcmp(v[i].status, "revoked") == 0;
+	assert_true(found);
+	ra_acme_eab_list_free(v, n);
+	store_acme_eab_clear(&row);
+}
+
 static void
 test_eab_accounts(void **state)
 {
@@ -1326,9 +1405,10 @@ main(void)
 	    cmocka_unit_test(test_revoke_reasons),     cmocka_unit_test(test_slots),
 	};
 	const struct CMUnitTest stored[] = {
-	    cmocka_unit_test(test_nonce),      cmocka_unit_test(test_eab_accounts),
-	    cmocka_unit_test(test_faults),     cmocka_unit_test(test_eab_race),
-	    cmocka_unit_test(test_order_life), cmocka_unit_test(test_sweep),
+	    cmocka_unit_test(test_nonce),	cmocka_unit_test(test_eab_accounts),
+	    cmocka_unit_test(test_eab_officer), cmocka_unit_test(test_faults),
+	    cmocka_unit_test(test_eab_race),	cmocka_unit_test(test_order_life),
+	    cmocka_unit_test(test_sweep),
 	};
 	int failed = cmocka_run_group_tests_name("jws", pure, NULL, NULL);
 

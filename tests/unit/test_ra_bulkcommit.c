@@ -8,6 +8,8 @@
  * browser, a wrong O and renew lines refused); every commit writes one console.bulk audit entry
  * with its counts.
  */
+#include <sodium.h>
+
 #include "testutil.h"
 #include "tu_x509.h"
 #include "tu_ca.h"
@@ -607,13 +609,121 @@ test_officer_now(void **state)
 	ra_bulk_result_free(&res);
 }
 
+/*
+ * ACME files: the acme permission; create (the dry run writes nothing; all-or-nothing with a
+ * line of another O makes nothing; good lines: one binding, its credentials handed out once),
+ * renew (the key id's names change), suspend (a CN not of the binding refused).
+ */
+static void
+test_acme_lines(void **state)
+{
+	struct ra_acme_keys keys;
+	struct ra_bulk_rec recs[2];
+	struct ra_bulk_result res;
+	struct ra_bulk_outcome *o = NULL;
+	struct ra_bulk_counts c;
+	struct ra_bulk_commit_req q;
+	struct ra_bulk_eabs eabs;
+	struct store_acme_eab *v = NULL, row;
+	char kid[sizeof(((struct ra_bulk_outcome *)0)->kid)];
+	size_t n = 0, nb = 0;
+	struct err e;
+
+	(void)state;
+	err_clear(&e);
+	OK(ra_acme_keys_load(&fx.ca.ca->conf, &keys, &e));
+	memset(&eabs, 0, sizeof(eabs));
+	memset(&q, 0, sizeof(q));
+	q.kind = RA_BULK_ACME;
+	q.op = RA_BULK_CREATE;
+	q.mode = RA_BULK_ALL_OR_NOTHING;
+	q.officer = &off;
+	q.acme_keys = &keys;
+	q.eabs = &eabs;
+	rec_server(&recs[0], 1, "acme1.example.co.jp", "Example One", NULL);
+	rec_server(&recs[1], 2, "acme2.example.co.jp", "Other Org", NULL);
+	result(&res, recs, 2, 0);
+	/* without the acme permission the file is refused whole */
+	assert_int_equal(ra_bulk_commit(fx.ca.ca, fx.ca.st, &q, &res, &o, &n, &c, &e), -1);
+	assert_non_null(strstr(e.msg, "permission"));
+	err_clear(&e);
+	OK(ra_officer_set_perms(fx.ca.st, off.id, off.perms | RA_PERM_ACME, "unit", &e));
+	/* all or nothing: line 2's O is not the organization's: nothing made */
+	OK(ra_bulk_commit(fx.ca.ca, fx.ca.st, &q, &res, &o, &n, &c, &e));
+	assert_int_equal(c.done, 0);
+	assert_int_equal(o[1].state, RA_BULK_REFUSED);
+	assert_int_equal(eabs.n, 0);
+	free(o);
+	OK(ra_acme_eab_list(fx.ca.st, off.org_id, &v, &nb, &e));
+	assert_int_equal(nb, 0);
+	ra_acme_eab_list_free(v, nb);
+	/* the dry run of good lines writes nothing; the commit makes line 1's binding */
+	q.mode = RA_BULK_GOOD_LINES;
+	q.check_only = 1;
+	OK(ra_bulk_commit(fx.ca.ca, fx.ca.st, &q, &res, &o, &n, &c, &e));
+	assert_int_equal(c.checked, 1);
+	free(o);
+	assert_int_equal(eabs.n, 0);
+	q.check_only = 0;
+	OK(ra_bulk_commit(fx.ca.ca, fx.ca.st, &q, &res, &o, &n, &c, &e));
+	assert_int_equal(c.done, 1);
+	assert_int_equal(o[0].state, RA_BULK_DONE);
+	assert_int_equal(eabs.n, 1);
+	assert_int_equal(eabs.v[0].line, 1);
+	assert_string_equal(eabs.v[0].kid, o[0].kid);
+	assert_int_equal(strlen(eabs.v[0].hmac), 43);
+	snprintf(kid, sizeof(kid), "%s", o[0].kid);
+	free(o);
+	OK(store_acme_eab_get(fx.ca.st, kid, &row, &e));
+	assert_string_equal(row.names, "acme1.example.co.jp");
+	assert_string_equal(row.status, "active");
+	store_acme_eab_clear(&row);
+	sodium_memzero(eabs.v, eabs.cap * sizeof(*eabs.v));
+	free(eabs.v);
+	ra_bulk_result_free(&res);
+
+	/* renew: the key id of column 3; the binding's names change */
+	rec_server(&recs[0], 1, "acme1.example.co.jp", "Example One", NULL);
+	free(recs[0].dns[0]);
+	recs[0].dns[0] = strdup("www.example.co.jp");
+	recs[0].account_id = strdup(kid);
+	result(&res, recs, 1, 0);
+	q.op = RA_BULK_RENEW;
+	q.eabs = NULL;
+	OK(ra_bulk_commit(fx.ca.ca, fx.ca.st, &q, &res, &o, &n, &c, &e));
+	assert_int_equal(c.done, 1);
+	free(o);
+	ra_bulk_result_free(&res);
+	OK(store_acme_eab_get(fx.ca.st, kid, &row, &e));
+	assert_string_equal(row.names, "acme1.example.co.jp,www.example.co.jp");
+	store_acme_eab_clear(&row);
+
+	/* suspend: a CN not of the binding is refused, then the right one */
+	rec_revoke(&recs[0], 1, "other.example.co.jp", "");
+	recs[0].account_id = strdup(kid);
+	rec_revoke(&recs[1], 2, "www.example.co.jp", "");
+	recs[1].account_id = strdup(kid);
+	result(&res, recs, 2, 0);
+	q.op = RA_BULK_SUSPEND;
+	OK(ra_bulk_commit(fx.ca.ca, fx.ca.st, &q, &res, &o, &n, &c, &e));
+	assert_int_equal(o[0].state, RA_BULK_REFUSED);
+	assert_int_equal(o[1].state, RA_BULK_DONE);
+	free(o);
+	ra_bulk_result_free(&res);
+	OK(store_acme_eab_get(fx.ca.st, kid, &row, &e));
+	assert_string_equal(row.status, "suspended");
+	store_acme_eab_clear(&row);
+	OK(ra_officer_set_perms(fx.ca.st, off.id, off.perms, "unit", &e));
+	ra_acme_keys_wipe(&keys);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest stored[] = {
 	    cmocka_unit_test(test_issue_modes),	 cmocka_unit_test(test_renew_revoke),
 	    cmocka_unit_test(test_client_issue), cmocka_unit_test(test_progress),
-	    cmocka_unit_test(test_officer_now),
+	    cmocka_unit_test(test_officer_now),	 cmocka_unit_test(test_acme_lines),
 	};
 	int failed =
 	    cmocka_run_group_tests_name("ra bulk commit on SQLite", stored, setup, teardown);
