@@ -438,7 +438,10 @@ acme_chall(struct acme_ctx *c, const char *rest)
 	acme_obj_url(url, sizeof(url), "authz", a.s.id, "");
 	snprintf(up, sizeof(up), "<%s>;rel=\"up\"", url);
 	{
-		const char *h[] = {"Link", up, NULL};
+		/* RFC 8555 8.2: while the validation runs, when to look again (clients such as
+		 * lego wait 5 s without it; a validation on a fast network takes milliseconds) */
+		int busy = strcmp(a.s.chall_status, "processing") == 0;
+		const char *h[] = {"Link", up, busy ? "Retry-After" : NULL, "1", NULL};
 		json_t *j = acme_chall_json(&a);
 		char *s = j != NULL ? json_dumps(j, JSON_INDENT(2)) : NULL;
 
