@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 
 #include "acme_int.h"
+#include "acme/dns.h"
 #include "util/sjson.h"
 
 struct acme acme;
@@ -26,6 +27,8 @@ const char *const acme_conf_keys[] = {
     "acme.key_file",
     "acme.http01_port",
     "acme.allow_private_addresses",
+    "acme.dns_resolver",
+    "acme.tlsalpn01_port",
     "test.acme_resolve",
     "acme.orders_per_account",
     "acme.orders_per_account_window",
@@ -61,6 +64,8 @@ static const char *const acme_prob_names[ACME_PROB__MAX] = {
     "incorrectResponse",
     "alreadyRevoked",
     "badRevocationReason",
+    "caa",
+    "tls",
 };
 
 const char *
@@ -118,16 +123,29 @@ acme_conf_caa(const struct conf *c, struct err *e)
 	return 0;
 }
 
-/* acme.http01_port, acme.allow_private_addresses, test.acme_resolve (test instances only). */
+/*
+ * acme.http01_port, acme.tlsalpn01_port, acme.allow_private_addresses, acme.dns_resolver,
+ * test.acme_resolve (test instances only).
+ */
 static int
 acme_conf_validation(const struct conf *c, struct err *e)
 {
 	const char *v = conf_get(c, "test.acme_resolve", NULL);
 	unsigned char a[16];
 
+	const char *r = conf_get(c, "acme.dns_resolver", "");
+	struct acme_dns_server srv;
+
 	if (conf_get_long(c, "acme.http01_port", 80, 1, 65535, &acme.http01_port, e) == -1 ||
+	    conf_get_long(c, "acme.tlsalpn01_port", 443, 1, 65535, &acme.tlsalpn01_port, e) == -1 ||
 	    acme_conf_bool(c, "acme.allow_private_addresses", "no", &acme.allow_private, e) == -1)
 		return -1;
+	if (strlen(r) >= sizeof(acme.dns_resolver) ||
+	    (r[0] != '\0' && acme_dns_server(r, &srv, e) == -1))
+		return err_set(e, ERR_REFUSED,
+			       "config: acme.dns_resolver: an IP address, with \":port\" or not "
+			       "([IPv6]:port)");
+	snprintf(acme.dns_resolver, sizeof(acme.dns_resolver), "%s", r);
 	if (v == NULL)
 		return 0;
 	if (strcmp(conf_get(c, "test.instance", "no"), "yes") != 0)

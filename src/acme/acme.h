@@ -8,8 +8,9 @@
  *
  * Files: acme.c (configuration, routes, replies, the directory and new-nonce, the JWS gate of
  * every POST), account.c (newAccount, the account URL, keyChange), order.c (newOrder, orders,
- * authorizations, challenges, finalize, the certificate), validate.c (http-01 validation off
- * the request threads: libcurl, bounded, with the address rule), limit.c (the request
+ * authorizations, challenges, finalize, the certificate), validate.c (http-01, dns-01 and
+ * tls-alpn-01 validation with CAA off the request threads: bounded, with the address rule),
+ * dns.c (the DNS client of dns-01, CAA and tls-alpn-01; dns.h), limit.c (the request
  * limiter of /acme/ and the 429 rateLimited answer of every rate limit).
  */
 #ifndef SHOMEI_ACME_H
@@ -60,6 +61,8 @@ enum acme_prob {
 	ACME_PROB_INCORRECT_RESPONSE,
 	ACME_PROB_ALREADY_REVOKED,
 	ACME_PROB_BAD_REVOCATION_REASON,
+	ACME_PROB_CAA,
+	ACME_PROB_TLS,
 	ACME_PROB__MAX
 };
 /* "urn:ietf:params:acme:error:" and the type's name ("badNonce", ...). */
@@ -74,6 +77,13 @@ struct sockaddr;
  * acme.allow_private_addresses.
  */
 int acme_addr_public(const struct sockaddr *);
+/*
+ * 1 when x is a tls-alpn-01 challenge certificate (RFC 8737 3) for host and md (SHA-256 of the
+ * key authorization): exactly one subjectAltName dNSName, host (case-insensitive), and exactly
+ * one id-pe-acmeIdentifier extension (1.3.6.1.5.5.7.1.31), critical, holding the DER OCTET
+ * STRING of md; else 0 with why.  Pure (fuzzed by tests/fuzz/fuzz_acme_dns.c).
+ */
+int acme_tlsalpn_check(X509 *x, const char *host, const unsigned char *md, char *why, size_t n);
 
 #define ACME_VALIDATIONS_MAX 32	       /* validations running at once (one thread each) */
 #define ACME_VALIDATIONS_PER_ACCOUNT 4 /* of them, one account's */

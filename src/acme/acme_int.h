@@ -24,6 +24,8 @@ struct acme {
 	long http01_port;	       /* acme.http01_port */
 	int allow_private;	       /* acme.allow_private_addresses */
 	char test_resolve[48];	       /* test.acme_resolve (test instances only), or "" */
+	char dns_resolver[64];	       /* acme.dns_resolver, or "": the system's (dns.c) */
+	long tlsalpn01_port;	       /* acme.tlsalpn01_port */
 	struct ra_acme_limits limits;  /* acme.orders_per_account, ... (src/ra/acmelimit.c) */
 	char limits_url[ACME_URL_MAX]; /* the page explaining them (Link rel="help") */
 };
@@ -103,12 +105,21 @@ int acme_revoke_cert(struct acme_ctx *);
  */
 enum acme_slot acme_validate_reserve(int64_t acct, int64_t org);
 void acme_validate_release(int64_t acct, int64_t org);
+/* What a validation needs to know of its challenge (copied by acme_validate_start). */
+struct acme_vreq {
+	int64_t acct;	  /* the account, whose slot it holds */
+	int64_t org;	  /* its organization (0: none), whose slot it holds too */
+	int64_t id;	  /* the challenge */
+	const char *type; /* "http-01", "dns-01", "tls-alpn-01" */
+	const char *host; /* the identifier (a wildcard's without "*.") */
+	int wildcard;
+	const char *token, *keyauth, *actor;
+};
 /*
- * Validates the http-01 challenge of authorization id (host, token) on a thread of its own in
- * a slot reserved for account acct (released when it ends), then records the outcome through
- * ra_acme_chall_done.  -1 (the slot released) when the thread cannot start.
+ * Validates challenge q->id on a thread of its own in a slot reserved for account q->acct
+ * (released when it ends), then records the outcome through ra_acme_chall_done.  -1 (the slot
+ * released) when the thread cannot start.
  */
-int acme_validate_start(struct ca *, int64_t acct, int64_t org, int64_t id, const char *host,
-			const char *token, const char *keyauth, const char *actor);
+int acme_validate_start(struct ca *, const struct acme_vreq *q);
 
 #endif

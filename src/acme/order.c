@@ -1,11 +1,12 @@
 /*
- * order: newOrder (RFC 8555 7.4), the order URL, authorizations (7.5), challenges (7.5.1,
- * http-01 of 8.3), finalize (7.4) and the certificate (7.4.2).  The rules and the writes are
- * src/ra/acmeorder.c's; validation runs off the request thread (validate.c).
+ * order: newOrder (RFC 8555 7.4), the order URL, authorizations (7.5), challenges (7.5.1;
+ * http-01, dns-01, tls-alpn-01 of 8.3, 8.4, RFC 8737), finalize (7.4) and the certificate (7.4.2).
+ * The rules and the writes are src/ra/acmeorder.c's; validation runs off the request thread
+ * (validate.c).
  *
- * URLs: /acme/order/<id>, /acme/order/<id>/finalize, /acme/authz/<id>, /acme/chall/<id> (the
- * authorization's one http-01 challenge), /acme/cert/<order id>.  Another account's object
- * does not exist for the caller (404 malformed, as an unknown id).
+ * URLs: /acme/order/<id>, /acme/order/<id>/finalize, /acme/authz/<id>, /acme/chall/<id> (one
+ * challenge of an authorization: http-01, dns-01, tls-alpn-01), /acme/cert/<order id>.  Another
+ * account's object does not exist for the caller (404 malformed, as an unknown id).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -115,30 +116,37 @@ acme_order_reply(struct acme_ctx *c, int status, const struct ra_acme_order *o)
 	return acme_json(c, status, acme_order_json(o), loc);
 }
 
-/* The challenge object (8): http-01, its URL, token, status, validated, error. */
+/* The challenge object (8): its type, URL, token, status, validated, error. */
 static json_t *
-acme_chall_json(const struct ra_acme_authz *az)
+acme_chall_json(const struct store_acme_chall *ch)
 {
 	char url[ACME_URL_MAX];
 	json_t *j, *err;
 
-	acme_obj_url(url, sizeof(url), "chall", az->s.id, "");
-	j = json_pack("{s:s, s:s, s:s, s:s}", "type", "http-01", "url", url, "token", az->s.token,
-		      "status", az->s.chall_status);
-	if (j != NULL && az->s.validated != 0)
-		json_object_set_new(j, "validated", acme_time(az->s.validated));
-	if (j != NULL && az->s.error != NULL && (err = json_loads(az->s.error, 0, NULL)) != NULL)
+	acme_obj_url(url, sizeof(url), "chall", ch->id, "");
+	j = json_pack("{s:s, s:s, s:s, s:s}", "type", ch->type, "url", url, "token", ch->token,
+		      "status", ch->status);
+	if (j != NULL && ch->validated != 0)
+		json_object_set_new(j, "validated", acme_time(ch->validated));
+	if (j != NULL && ch->error != NULL && (err = json_loads(ch->error, 0, NULL)) != NULL)
 		json_object_set_new(j, "error", err);
 	return j;
 }
 
-/* The authorization object (7.1.4). */
+/* The authorization object (7.1.4): a wildcard's identifier is the name without "*.". */
 static json_t *
 acme_authz_json(const struct ra_acme_authz *az)
 {
-	return json_pack("{s:s, s:o, s:{s:s, s:s}, s:[o]}", "status", az->s.status, "expires",
-			 acme_time(az->s.expires), "identifier", "type", az->s.type, "value",
-			 az->s.value, "challenges", acme_chall_json(az));
+	json_t *j, *chs = json_array();
+
+	for (size_t i = 0; i < az->nch; i++)
+		json_array_append_new(chs, acme_chall_json(&az->ch[i]));
+	j = json_pack("{s:s, s:o, s:{s:s, s:s}, s:o}", "status", az->s.status, "expires",
+		      acme_time(az->s.expires), "identifier", "type", az->s.type, "value",
+		      az->s.value, "challenges", chs);
+	if (j != NULL && az->s.wildcard)
+		json_object_set_new(j, "wildcard", json_true());
+	return j;
 }
 
 /* newOrder's identifiers into ids (at most RA_ACME_IDENTS_MAX); -1 after answering. */
@@ -382,7 +390,7 @@ acme_chall(struct acme_ctx *c, const char *rest)
 	/* POST-as-GET reads the challenge; a payload ({}) answers it (7.5.1) */
 	if (c->payload != NULL) {
 		/* a name that failed validation too often lately is not validated again yet */
-		if ((r = ra_acme_authz_get(c->st, id, c->acct.id, &a, &e)) == RA_ACME_OK &&
+		if ((r = ra_acme_chall_get(c->st, id, c->acct.id, &a, &e)) == RA_ACME_OK &&
 		    strcmp(a.s.chall_status, "pending") == 0)
 			r = ra_acme_limit_name(c->st, &acme.limits, a.s.value, &hit, &e);
 		ra_acme_authz_clear(&a);
@@ -411,7 +419,7 @@ acme_chall(struct acme_ctx *c, const char *rest)
 		slot = 1;
 		r = ra_acme_chall_start(c->st, id, c->acct.id, &start, &a, &e);
 	} else {
-		r = ra_acme_authz_get(c->st, id, c->acct.id, &a, &e);
+		r = ra_acme_chall_get(c->st, id, c->acct.id, &a, &e);
 	}
 	if (r != RA_ACME_OK) {
 		if (slot)
@@ -420,13 +428,24 @@ acme_chall(struct acme_ctx *c, const char *rest)
 		goto out;
 	}
 	if (start) {
-		acme_keyauth(c, a.s.token, keyauth, sizeof(keyauth));
-		if (acme_validate_start(c->ca, c->acct.id, c->acct.org_id, a.s.id, a.s.value,
-					a.s.token, keyauth, c->actor) == -1) {
+		struct acme_vreq q;
+
+		acme_keyauth(c, a.ch[a.at].token, keyauth, sizeof(keyauth));
+		memset(&q, 0, sizeof(q));
+		q.acct = c->acct.id;
+		q.org = c->acct.org_id;
+		q.id = id;
+		q.type = a.ch[a.at].type;
+		q.host = a.s.value;
+		q.wildcard = a.s.wildcard;
+		q.token = a.ch[a.at].token;
+		q.keyauth = keyauth;
+		q.actor = c->actor;
+		if (acme_validate_start(c->ca, &q) == -1) {
 			/* no thread: the challenge fails now rather than stay processing */
-			log_warn("acme: authorization %" PRId64 ": no validation thread", a.s.id);
+			log_warn("acme: challenge %" PRId64 ": no validation thread", id);
 			ra_acme_chall_done(
-			    c->st, a.s.id,
+			    c->st, id,
 			    "{\"type\":\"urn:ietf:params:acme:error:serverInternal\","
 			    "\"detail\":\"the validation could not start\","
 			    "\"status\":500}",
@@ -440,9 +459,9 @@ acme_chall(struct acme_ctx *c, const char *rest)
 	{
 		/* RFC 8555 8.2: while the validation runs, when to look again (clients such as
 		 * lego wait 5 s without it; a validation on a fast network takes milliseconds) */
-		int busy = strcmp(a.s.chall_status, "processing") == 0;
+		int busy = strcmp(a.ch[a.at].status, "processing") == 0;
 		const char *h[] = {"Link", up, busy ? "Retry-After" : NULL, "1", NULL};
-		json_t *j = acme_chall_json(&a);
+		json_t *j = acme_chall_json(&a.ch[a.at]);
 		char *s = j != NULL ? json_dumps(j, JSON_INDENT(2)) : NULL;
 
 		rc = s != NULL ? acme_send(c->r, 200, "application/json", s, h)

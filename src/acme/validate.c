@@ -1,18 +1,25 @@
 /*
- * validate: http-01 validation (RFC 8555 8.3) off the request threads.  A POST to a challenge
- * takes one of ACME_VALIDATIONS_MAX slots, at most ACME_VALIDATIONS_PER_ACCOUNT of them for one
- * account (none free: rateLimited), and the validation runs on
- * a detached thread of its own, with its own store connection (ca_thread_store, closed when
- * the thread ends), which records the outcome through ra_acme_chall_done.
+ * validate: challenge validation off the request threads (RFC 8555 8.3 http-01, 8.4 dns-01,
+ * RFC 8737 tls-alpn-01, with RFC 8659 CAA first when acme.dns_resolver is set).  A POST to a
+ * challenge takes one of ACME_VALIDATIONS_MAX slots, at most ACME_VALIDATIONS_PER_ACCOUNT of
+ * them for one account (none free: rateLimited), and the validation runs on a detached thread
+ * of its own, with its own store connection (ca_thread_store, closed when the thread ends),
+ * which records the outcome through ra_acme_chall_done.  The whole validation, CAA included,
+ * ends by one deadline (ACME_HTTP01_TIMEOUT seconds).
  *
- * The fetch is libcurl's: http://<name>:<acme.http01_port>/.well-known/acme-challenge/<token>,
+ * http-01 is libcurl's: http://<name>:<acme.http01_port>/.well-known/acme-challenge/<token>,
  * at most 10 redirects to http or https (certificates not checked, as 8.3 allows) on port 80,
- * 443 or acme.http01_port, ACME_HTTP01_BODY_MAX bytes and ACME_HTTP01_TIMEOUT seconds in all,
- * no proxy.  Every connection passes the open-socket callback, which refuses the ports above
- * and, unless acme.allow_private_addresses, every address acme_addr_public refuses: the rule
- * holds for each address of each redirect, after resolution.  A test instance may give the
- * address of the identifier's name on every port (test.acme_resolve through libcurl's
- * CURLOPT_CONNECT_TO; refused at start without test.instance).
+ * 443 or acme.http01_port, ACME_HTTP01_BODY_MAX bytes, no proxy.  Every connection passes the
+ * open-socket callback, which refuses the ports above and, unless acme.allow_private_addresses,
+ * every address acme_addr_public refuses: the rule holds for each address of each redirect,
+ * after resolution.  A test instance may give the address of the identifier's name on every
+ * port (test.acme_resolve through libcurl's CURLOPT_CONNECT_TO; refused at start without
+ * test.instance).
+ *
+ * dns-01, CAA and tls-alpn-01's addresses ask src/acme/dns.c's client (bounded, where
+ * getaddrinfo is not); tls-alpn-01 connects (the same address rule) to
+ * acme.tlsalpn01_port with OpenSSL, non-blocking under the deadline, and judges the certificate
+ * with acme_tlsalpn_check (pure, fuzzed).
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -22,10 +29,21 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <sodium.h>
+
+#include "acme/dns.h"
 #include "acme_int.h"
+#include "util/b64.h"
 
 _Static_assert(ACME_DRAIN_S < RA_ACME_STALE,
 	       "a validation still running is never taken for one a crash cut");
@@ -224,11 +242,14 @@ struct vjob {
 	struct ca *ca;
 	int64_t acct; /* whose slot it holds */
 	int64_t org;  /* and its organization's */
-	int64_t id;
+	int64_t id;   /* the challenge */
+	char type[16];
+	int wildcard;
 	char host[RA_ACME_NAME_MAX];
 	char token[RA_ACME_TOKEN_TEXT];
 	char keyauth[RA_ACME_TOKEN_TEXT + 64];
 	char actor[96];
+	int64_t deadline; /* acme_dns_now_ms(): the whole validation ends by then */
 	char body[ACME_HTTP01_BODY_MAX + 1];
 	size_t len;
 	int too_big;
@@ -328,7 +349,9 @@ vjob_fetch(struct vjob *j)
 	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)ACME_HTTP01_TIMEOUT);
+	curl_easy_setopt(
+	    h, CURLOPT_TIMEOUT_MS,
+	    (long)(j->deadline - acme_dns_now_ms() > 1 ? j->deadline - acme_dns_now_ms() : 1));
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_PROXY, "");
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -370,12 +393,350 @@ vjob_fetch(struct vjob *j)
 	return NULL;
 }
 
+/* base64url(SHA-256(the key authorization)) into out (RFC 8555 8.4, RFC 8737 3 use the digest). */
+static void
+vjob_digest(const struct vjob *j, unsigned char md[crypto_hash_sha256_BYTES], char *out, size_t n)
+{
+	crypto_hash_sha256(md, (const unsigned char *)j->keyauth, strlen(j->keyauth));
+	if (b64url_encode(out, n, md, crypto_hash_sha256_BYTES) == -1)
+		fatalx("acme: digest buffer");
+}
+
+/*
+ * dns-01 (RFC 8555 8.4): a TXT record of _acme-challenge.<name> (its strings concatenated)
+ * is base64url(SHA-256(key authorization)).  NULL when valid, else the problem.
+ */
+static char *
+vjob_dns01(struct vjob *j)
+{
+	struct acme_dns_server srv;
+	struct acme_dns_res *res = xcalloc(1, sizeof(*res));
+	unsigned char md[crypto_hash_sha256_BYTES];
+	char want[64], got[ACME_DNS_RDATA_MAX], name[RA_ACME_NAME_MAX + 20], msg[600], *p = NULL;
+	struct err e;
+
+	err_clear(&e);
+	vjob_digest(j, md, want, sizeof(want));
+	snprintf(name, sizeof(name), "_acme-challenge.%s", j->host);
+	if (acme_dns_server(acme.dns_resolver, &srv, &e) == -1 ||
+	    acme_dns_lookup(&srv, name, ACME_DNS_TXT, j->deadline, res, &e) == -1) {
+		snprintf(msg, sizeof(msg), "RFC 8555 8.4: the TXT lookup of %.270s failed: %.250s",
+			 name, e.msg);
+		p = vjob_problem(ACME_PROB_DNS, msg);
+		goto out;
+	}
+	for (size_t i = 0; i < res->n; i++)
+		if (acme_dns_txt(res->rr[i].data, res->rr[i].len, got, sizeof(got)) == 0 &&
+		    strcmp(got, want) == 0)
+			goto out;
+	snprintf(msg, sizeof(msg),
+		 "RFC 8555 8.4: no TXT record of %s holds base64url(SHA-256(key authorization)) "
+		 "(%zu TXT record%s found)",
+		 name, res->n, res->n == 1 ? "" : "s");
+	p = vjob_problem(ACME_PROB_INCORRECT_RESPONSE, msg);
+out:
+	free(res);
+	return p;
+}
+
+/*
+ * CAA (RFC 8659 3): from the name up to its top-level domain, the first non-empty CAA RRset
+ * decides (acme_caa_allows, with acme.caa_identities, this account's URL and the method); none
+ * at all lets issuance go on; a lookup that fails refuses.  NULL when allowed, else the problem.
+ */
+static char *
+vjob_caa(struct vjob *j)
+{
+	struct acme_dns_server srv;
+	struct acme_dns_res *res = xcalloc(1, sizeof(*res));
+	const char *ids[16], *name = j->host;
+	char url[ACME_URL_MAX], path[64], why[600], msg[700], *p = NULL;
+	size_t nids = 0;
+	struct err e;
+
+	err_clear(&e);
+	for (size_t i = 0; acme.caa != NULL && i < json_array_size(acme.caa) && nids < 16; i++)
+		ids[nids++] = json_string_value(json_array_get(acme.caa, i));
+	snprintf(path, sizeof(path), ACME_ACCT_PATH "%" PRId64, j->acct);
+	acme_url(url, sizeof(url), path);
+	if (acme_dns_server(acme.dns_resolver, &srv, &e) == -1)
+		goto fail;
+	for (;;) {
+		err_clear(&e);
+		if (acme_dns_lookup(&srv, name, ACME_DNS_CAA, j->deadline, res, &e) == -1)
+			goto fail;
+		if (res->n > 0) {
+			if (!acme_caa_allows(res, j->wildcard, j->type, url, ids, nids, why,
+					     sizeof(why)))
+				p = vjob_problem(ACME_PROB_CAA, why);
+			goto out;
+		}
+		if ((name = strchr(name, '.')) == NULL)
+			goto out; /* none up to the top-level domain */
+		name++;
+	}
+fail:
+	snprintf(msg, sizeof(msg),
+		 "RFC 8659 3: the CAA lookup of %.255s failed (%.300s): issuance refused", name,
+		 e.msg);
+	p = vjob_problem(ACME_PROB_CAA, msg);
+out:
+	free(res);
+	return p;
+}
+
+int
+acme_tlsalpn_check(X509 *x, const char *host, const unsigned char *md, char *why, size_t n)
+{
+	GENERAL_NAMES *gns = NULL;
+	const GENERAL_NAME *gn;
+	ASN1_OBJECT *oid = OBJ_txt2obj("1.3.6.1.5.5.7.1.31", 1);
+	ASN1_OCTET_STRING *os = NULL;
+	const ASN1_OCTET_STRING *ev;
+	const unsigned char *p;
+	X509_EXTENSION *ext;
+	int crit = 0, at, rc = 0;
+
+	if (oid == NULL)
+		fatalx("acme: out of memory");
+	gns = X509_get_ext_d2i(x, NID_subject_alt_name, &crit, NULL);
+	if (gns == NULL || sk_GENERAL_NAME_num(gns) != 1 ||
+	    (gn = sk_GENERAL_NAME_value(gns, 0))->type != GEN_DNS ||
+	    (size_t)ASN1_STRING_length(gn->d.dNSName) != strlen(host) ||
+	    strncasecmp((const char *)ASN1_STRING_get0_data(gn->d.dNSName), host, strlen(host)) !=
+		0) {
+		snprintf(why, n,
+			 "RFC 8737 3: the certificate's subjectAltName is not exactly one dNSName, "
+			 "the identifier");
+		goto out;
+	}
+	if ((at = X509_get_ext_by_OBJ(x, oid, -1)) < 0 || X509_get_ext_by_OBJ(x, oid, at) >= 0) {
+		snprintf(
+		    why, n,
+		    "RFC 8737 3: the certificate has not exactly one acmeIdentifier extension");
+		goto out;
+	}
+	ext = X509_get_ext(x, at);
+	ev = X509_EXTENSION_get_data(ext);
+	p = ASN1_STRING_get0_data(ev);
+	if (X509_EXTENSION_get_critical(ext) != 1) {
+		snprintf(why, n, "RFC 8737 3: the acmeIdentifier extension is not critical");
+		goto out;
+	}
+	if ((os = d2i_ASN1_OCTET_STRING(NULL, &p, ASN1_STRING_length(ev))) == NULL ||
+	    p != ASN1_STRING_get0_data(ev) + ASN1_STRING_length(ev) ||
+	    ASN1_STRING_length(os) != crypto_hash_sha256_BYTES ||
+	    sodium_memcmp(ASN1_STRING_get0_data(os), md, crypto_hash_sha256_BYTES) != 0) {
+		snprintf(why, n,
+			 "RFC 8737 3: the acmeIdentifier extension is not the OCTET STRING of "
+			 "SHA-256(key authorization)");
+		goto out;
+	}
+	rc = 1;
+out:
+	ASN1_OCTET_STRING_free(os);
+	GENERAL_NAMES_free(gns);
+	ASN1_OBJECT_free(oid);
+	ERR_clear_error();
+	return rc;
+}
+
+/*
+ * The addresses of j's name for tls-alpn-01 (at most n): test.acme_resolve's, else its A and
+ * AAAA records asked of the resolver of dns-01 (acme.dns_resolver, else resolv.conf's first
+ * nameserver), under the deadline.  Their count, or -1 with msg.
+ */
+static int
+vjob_addrs(struct vjob *j, struct sockaddr_storage *ss, int n, char *msg, size_t mlen)
+{
+	static const uint16_t types[] = {ACME_DNS_A, ACME_DNS_AAAA};
+	struct acme_dns_server srv;
+	struct acme_dns_res *res = NULL;
+	struct err e;
+	int k = 0;
+
+	memset(ss, 0, sizeof(*ss) * (size_t)n);
+	err_clear(&e);
+	if (acme.test_resolve[0] != '\0') {
+		if (acme_dns_server(acme.test_resolve, &srv, &e) == 0)
+			ss[k++] = srv.sa;
+		return k;
+	}
+	res = xcalloc(1, sizeof(*res));
+	if (acme_dns_server(acme.dns_resolver, &srv, &e) == -1)
+		goto fail;
+	for (size_t t = 0; t < 2; t++) {
+		if (acme_dns_lookup(&srv, j->host, types[t], j->deadline, res, &e) == -1)
+			goto fail;
+		for (size_t i = 0; i < res->n && k < n; i++) {
+			if (types[t] == ACME_DNS_A && res->rr[i].len == 4) {
+				struct sockaddr_in *s4 = (struct sockaddr_in *)(void *)&ss[k++];
+
+				s4->sin_family = AF_INET;
+				memcpy(&s4->sin_addr, res->rr[i].data, 4);
+			} else if (types[t] == ACME_DNS_AAAA && res->rr[i].len == 16) {
+				struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)&ss[k++];
+
+				s6->sin6_family = AF_INET6;
+				memcpy(&s6->sin6_addr, res->rr[i].data, 16);
+			}
+		}
+	}
+	free(res);
+	return k;
+fail:
+	snprintf(msg, mlen, "RFC 8737 3: the addresses of %.60s: %.300s", j->host, e.msg);
+	free(res);
+	return -1;
+}
+
+/* A connected, non-blocking TCP socket to one of j's addresses on port, or -1 with msg. */
+static int
+vjob_connect(struct vjob *j, int port, char *msg, size_t mlen)
+{
+	struct sockaddr_storage ss[8];
+	char text[INET6_ADDRSTRLEN] = "?";
+	int n, fd = -1, err;
+	socklen_t el, sl;
+
+	if ((n = vjob_addrs(j, ss, 8, msg, mlen)) <= 0) {
+		if (n == 0)
+			snprintf(msg, mlen, "RFC 8737 3: %s has no address", j->host);
+		return -1;
+	}
+	snprintf(msg, mlen, "RFC 8737 3: no connection to %s port %d", j->host, port);
+	for (int i = 0; i < n && fd == -1; i++) {
+		struct pollfd pfd;
+		int64_t left;
+
+		if (ss[i].ss_family == AF_INET) {
+			((struct sockaddr_in *)(void *)&ss[i])->sin_port = htons((uint16_t)port);
+			inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)&ss[i])->sin_addr, text,
+				  sizeof(text));
+			sl = sizeof(struct sockaddr_in);
+		} else {
+			((struct sockaddr_in6 *)(void *)&ss[i])->sin6_port = htons((uint16_t)port);
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)&ss[i])->sin6_addr,
+				  text, sizeof(text));
+			sl = sizeof(struct sockaddr_in6);
+		}
+		if (!acme.allow_private && !acme_addr_public((struct sockaddr *)&ss[i])) {
+			snprintf(msg, mlen,
+				 "RFC 8555 10.2: %s is a private, loopback, link-local or reserved "
+				 "address (acme.allow_private_addresses = no)",
+				 text);
+			continue;
+		}
+		if ((fd = socket(ss[i].ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) ==
+		    -1)
+			continue;
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		err = 0;
+		el = sizeof(err);
+		left = j->deadline - acme_dns_now_ms();
+		if ((connect(fd, (struct sockaddr *)&ss[i], sl) == -1 && errno != EINPROGRESS) ||
+		    left <= 0 || poll(&pfd, 1, (int)left) != 1 ||
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == -1 || err != 0) {
+			snprintf(msg, mlen, "RFC 8737 3: connecting to %s port %d failed%s%s", text,
+				 port, err != 0 ? ": " : "", err != 0 ? strerror(err) : "");
+			close(fd);
+			fd = -1;
+		}
+	}
+	return fd;
+}
+
+/*
+ * tls-alpn-01 (RFC 8737 3): a TLS handshake with the name on acme.tlsalpn01_port (443), SNI
+ * the name, ALPN exactly acme-tls/1 (the server must choose it), then acme_tlsalpn_check of
+ * its certificate (not otherwise verified), all before the deadline.  NULL when valid.
+ */
+static char *
+vjob_tlsalpn(struct vjob *j)
+{
+	static const unsigned char alpn[] = "\x0a"
+					    "acme-tls/1";
+	unsigned char md[crypto_hash_sha256_BYTES];
+	char want[64], msg[400];
+	const unsigned char *sel = NULL;
+	unsigned int sl = 0;
+	SSL_CTX *ctx = NULL;
+	SSL *ssl = NULL;
+	X509 *x = NULL;
+	char *p = NULL;
+	int fd, r;
+
+	vjob_digest(j, md, want, sizeof(want));
+	if ((fd = vjob_connect(j, (int)acme.tlsalpn01_port, msg, sizeof(msg))) == -1)
+		return vjob_problem(ACME_PROB_CONNECTION, msg);
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL || (ssl = SSL_new(ctx)) == NULL ||
+	    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_set_alpn_protos(ssl, alpn, sizeof(alpn) - 1) != 0 ||
+	    SSL_set_tlsext_host_name(ssl, j->host) != 1 || SSL_set_fd(ssl, fd) != 1) {
+		p = vjob_problem(ACME_PROB_SERVER_INTERNAL, "the TLS client could not start");
+		goto out;
+	}
+	SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
+	while ((r = SSL_connect(ssl)) != 1) {
+		int w = SSL_get_error(ssl, r);
+		struct pollfd pfd = {.fd = fd,
+				     .events = w == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN};
+		int64_t left = j->deadline - acme_dns_now_ms();
+
+		if ((w != SSL_ERROR_WANT_READ && w != SSL_ERROR_WANT_WRITE) || left <= 0 ||
+		    poll(&pfd, 1, (int)left) != 1) {
+			snprintf(msg, sizeof(msg), "RFC 8737 3: the TLS handshake with %s failed%s",
+				 j->host, left <= 0 ? " (timeout)" : "");
+			p = vjob_problem(ACME_PROB_TLS, msg);
+			goto out;
+		}
+	}
+	SSL_get0_alpn_selected(ssl, &sel, &sl);
+	if (sl != sizeof(alpn) - 2 || memcmp(sel, alpn + 1, sl) != 0) {
+		p = vjob_problem(
+		    ACME_PROB_UNAUTHORIZED,
+		    "RFC 8737 3: the server did not choose the ALPN protocol acme-tls/1");
+		goto out;
+	}
+	if ((x = SSL_get1_peer_certificate(ssl)) == NULL ||
+	    !acme_tlsalpn_check(x, j->host, md, msg, sizeof(msg)))
+		p = vjob_problem(ACME_PROB_INCORRECT_RESPONSE,
+				 x == NULL ? "RFC 8737 3: the server showed no certificate" : msg);
+out:
+	X509_free(x);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+	ERR_clear_error();
+	return p;
+}
+
+/*
+ * The validation of j's challenge type, after CAA when acme.dns_resolver is set: NULL when
+ * valid, else the problem (caller frees).
+ */
+static char *
+vjob_run(struct vjob *j)
+{
+	char *p = NULL;
+
+	j->deadline = acme_dns_now_ms() + (int64_t)ACME_HTTP01_TIMEOUT * 1000;
+	if (acme.dns_resolver[0] != '\0' && (p = vjob_caa(j)) != NULL)
+		return p;
+	if (strcmp(j->type, "dns-01") == 0)
+		return vjob_dns01(j);
+	if (strcmp(j->type, "tls-alpn-01") == 0)
+		return vjob_tlsalpn(j);
+	return vjob_fetch(j);
+}
+
 static void *
 vjob_main(void *arg)
 {
 	struct vjob *j = arg;
 	struct store *st;
-	char *problem = vjob_fetch(j);
+	char *problem = vjob_run(j);
 	enum ra_acme_outcome r = RA_ACME_ERROR;
 	int64_t acct, org;
 	struct err e;
@@ -384,8 +745,7 @@ vjob_main(void *arg)
 	if ((st = ca_thread_store(j->ca, &e)) != NULL)
 		r = ra_acme_chall_done(st, j->id, problem, j->actor, &e);
 	if (r != RA_ACME_OK)
-		log_warn("acme: authorization %" PRId64
-			 ": the validation's outcome is not stored: %s",
+		log_warn("acme: challenge %" PRId64 ": the validation's outcome is not stored: %s",
 			 j->id, e.msg);
 	free(problem);
 	acct = j->acct;
@@ -396,8 +756,7 @@ vjob_main(void *arg)
 }
 
 int
-acme_validate_start(struct ca *ca, int64_t acct, int64_t org, int64_t id, const char *host,
-		    const char *token, const char *keyauth, const char *actor)
+acme_validate_start(struct ca *ca, const struct acme_vreq *q)
 {
 	struct vjob *j = xcalloc(1, sizeof(*j));
 	pthread_attr_t at;
@@ -405,13 +764,15 @@ acme_validate_start(struct ca *ca, int64_t acct, int64_t org, int64_t id, const 
 	int rc = -1;
 
 	j->ca = ca;
-	j->acct = acct;
-	j->org = org;
-	j->id = id;
-	snprintf(j->host, sizeof(j->host), "%s", host);
-	snprintf(j->token, sizeof(j->token), "%s", token);
-	snprintf(j->keyauth, sizeof(j->keyauth), "%s", keyauth);
-	snprintf(j->actor, sizeof(j->actor), "%s", actor);
+	j->acct = q->acct;
+	j->org = q->org;
+	j->id = q->id;
+	snprintf(j->type, sizeof(j->type), "%s", q->type);
+	j->wildcard = q->wildcard;
+	snprintf(j->host, sizeof(j->host), "%s", q->host);
+	snprintf(j->token, sizeof(j->token), "%s", q->token);
+	snprintf(j->keyauth, sizeof(j->keyauth), "%s", q->keyauth);
+	snprintf(j->actor, sizeof(j->actor), "%s", q->actor);
 	if (pthread_attr_init(&at) != 0)
 		goto out;
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
@@ -423,7 +784,7 @@ acme_validate_start(struct ca *ca, int64_t acct, int64_t org, int64_t id, const 
 out:
 	if (j != NULL) {
 		free(j);
-		acme_validate_release(acct, org);
+		acme_validate_release(q->acct, q->org);
 	}
 	return rc;
 }

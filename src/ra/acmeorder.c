@@ -2,9 +2,10 @@
  * acmeorder: the RA's side of ACME orders (RFC 8555 7.1.3, 7.4, 7.5, 8.3; the protocol is
  * src/acme's): which identifiers an account may order (its binding's names, or the
  * organization's domains, through the name policy), the life of an order and its
- * authorizations (one http-01 challenge each), the outcome of a validation, and finalization
- * through ra_issue, so that an ACME certificate is an organization's certificate like any
- * other (its lists, statistics, audit chain).
+ * authorizations (challenges http-01, dns-01 and tls-alpn-01 each, a wildcard's dns-01 alone;
+ * one attempt per authorization: answering one challenge settles it), the outcome of a validation,
+ * and finalization through ra_issue, so that an ACME certificate is an organization's certificate
+ * like any other (its lists, statistics, audit chain).
  *
  * The states are enum order_state (names: order_state_names, the text the store and the
  * protocol carry), and two functions alone change them, each checking its transition table
@@ -12,7 +13,8 @@
  * former state in the WHERE clause: ERR_CONFLICT when another request moved it first):
  * order_move: order pending -> ready (all authorizations valid) | invalid (one invalid), ready
  * -> valid in the certificate's own transaction; chall_move: challenge pending -> processing ->
- * valid | invalid, its authorization pending, then valid | invalid with it.
+ * valid | invalid, its authorization's attempt (acme_authzs.chall_status) with it, the
+ * authorization pending, then valid | invalid with it.
  */
 #include <inttypes.h>
 #include <limits.h>
@@ -70,21 +72,26 @@ order_move(struct store *st, int64_t id, enum order_state from, enum order_state
 }
 
 /*
- * The one way a challenge changes state; its authorization is pending while the challenge is
- * processing, then valid or invalid with it.  problem: the error document of invalid; before
- * as for order_move.
+ * The one way a challenge (chall) changes state, with its authorization's attempt (authz): the
+ * authorization is pending while the challenge is processing, then valid or invalid with it.
+ * problem: the error document of invalid; before as for order_move (the authorization's).
  */
 static int
-chall_move(struct store *st, int64_t id, enum order_state from, enum order_state to,
-	   const char *problem, time_t before, struct err *e)
+chall_move(struct store *st, int64_t authz, int64_t chall, enum order_state from,
+	   enum order_state to, const char *problem, time_t before, struct err *e)
 {
+	const char *pb = to == ORDER_ST_INVALID ? problem : NULL;
+
 	if (from >= ORDER_ST__MAX || to >= ORDER_ST__MAX || !chall_moves[from][to])
-		fatalx("acme: challenge %" PRId64 ": no move from %d to %d", id, (int)from,
+		fatalx("acme: challenge %" PRId64 ": no move from %d to %d", chall, (int)from,
 		       (int)to);
-	return store_acme_authz_move(
-	    st, id, order_state_names[from],
-	    order_state_names[to == ORDER_ST_PROCESSING ? ORDER_ST_PENDING : to],
-	    order_state_names[to], to == ORDER_ST_INVALID ? problem : NULL, util_now(), before, e);
+	if (store_acme_authz_move(
+		st, authz, order_state_names[from],
+		order_state_names[to == ORDER_ST_PROCESSING ? ORDER_ST_PENDING : to],
+		order_state_names[to], pb, util_now(), before, e) == -1)
+		return -1;
+	return store_acme_chall_move(st, chall, order_state_names[from], order_state_names[to], pb,
+				     util_now(), e);
 }
 
 /* As in acme.c: each public function decides on its own error and hands it over at its end. */
@@ -108,8 +115,13 @@ ra_acme_order_clear(struct ra_acme_order *o)
 void
 ra_acme_authz_clear(struct ra_acme_authz *a)
 {
-	if (a != NULL)
-		store_acme_authz_clear(&a->s);
+	if (a == NULL)
+		return;
+	store_acme_authz_clear(&a->s);
+	STORE_LIST_FREE(a->ch, a->nch, store_acme_chall_clear);
+	a->ch = NULL;
+	a->nch = 0;
+	a->at = 0;
 }
 
 /* 1 when name is one of the comma-separated names of list. */
@@ -154,7 +166,24 @@ ra_acme_dns_looks_ip(const char *name)
 	return 0;
 }
 
-/* The refusal (allocated) of one DNS identifier, lower-cased in place, or NULL when accepted. */
+/* 1 when v (lower case) is no fully qualified host name of at least two labels. */
+static int
+order_host_bad(const char *v)
+{
+	size_t n = strlen(v);
+
+	return n == 0 || n > 253 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-.") != n ||
+	       v[0] == '.' || v[0] == '-' || v[n - 1] == '.' || strstr(v, "..") != NULL ||
+	       strchr(v, '.') == NULL;
+}
+
+/*
+ * The refusal (allocated) of one DNS identifier, lower-cased in place, or NULL when accepted.
+ * A wildcard "*.x" (id->wildcard set; value kept with "*.") is taken strictly: when the
+ * binding names names, only where it names "*.x" itself (a listed x or a.x does not stand for
+ * it); when it names none, where x lies within the organization's domains; and the name policy
+ * of profile server must take "*.x".
+ */
 static char *
 order_ident_refusal(const struct store_org *org, const char *names, struct ra_acme_ident *id)
 {
@@ -164,6 +193,7 @@ order_ident_refusal(const struct store_org *org, const char *names, struct ra_ac
 	ASN1_IA5STRING *ia5 = NULL;
 	char esc[300], msg[512], *v = id->value;
 	size_t n = strlen(v);
+	int wild = n > 2 && v[0] == '*' && v[1] == '.';
 	struct err e;
 
 	err_clear(&e);
@@ -171,27 +201,28 @@ order_ident_refusal(const struct store_org *org, const char *names, struct ra_ac
 	msg[0] = '\0';
 	for (size_t i = 0; i < n; i++)
 		v[i] = (char)(v[i] >= 'A' && v[i] <= 'Z' ? v[i] + 32 : v[i]);
+	id->wildcard = wild;
 	if (strcmp(id->type, "dns") != 0)
 		snprintf(msg, sizeof(msg),
 			 "RFC 8555 7.1.4: identifier type \"%s\" is not offered here (dns only)",
 			 id->type);
-	else if (v[0] == '*')
-		snprintf(msg, sizeof(msg),
-			 "RFC 8555 7.1.3: the wildcard %s needs dns-01, which this server does not "
-			 "offer yet",
-			 esc);
-	else if (n > 0 && n <= 253 && ra_acme_dns_looks_ip(v))
+	else if (n > 0 && n <= 253 && ra_acme_dns_looks_ip(wild ? v + 2 : v))
 		snprintf(msg, sizeof(msg),
 			 "RFC 1123 2.1: \"%s\" looks like an IP address (a numeric last label), "
 			 "not a DNS name",
 			 esc);
-	else if (n == 0 || n > 253 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-.") != n ||
-		 v[0] == '.' || v[0] == '-' || v[n - 1] == '.' || strstr(v, "..") != NULL ||
-		 strchr(v, '.') == NULL)
-		snprintf(msg, sizeof(msg), "RFC 1035: \"%s\" is no fully qualified host name", esc);
+	else if (order_host_bad(wild ? v + 2 : v))
+		snprintf(
+		    msg, sizeof(msg),
+		    "RFC 1035: \"%s\" is no fully qualified host name (a wildcard is \"*.\" and "
+		    "one)",
+		    esc);
 	else if (*names != '\0' && !order_name_listed(names, v))
-		snprintf(msg, sizeof(msg), "%s is not among the names of the account's binding",
-			 esc);
+		snprintf(
+		    msg, sizeof(msg),
+		    "%s is not among the names of the account's binding (a wildcard only where "
+		    "it names that wildcard)",
+		    esc);
 	else if (*names == '\0' && !ra_dns_in_org(org, v))
 		snprintf(msg, sizeof(msg), "%s is not within the domains of organization %s", esc,
 			 org->code);
@@ -257,6 +288,48 @@ order_dedup(struct ra_acme_ident *ids, size_t n)
 	return k;
 }
 
+/* A new challenge token (32 random bytes as base64url) into t. */
+static void
+order_token(char t[RA_ACME_TOKEN_TEXT])
+{
+	unsigned char raw[32];
+
+	randombytes_buf(raw, sizeof(raw));
+	if (b64url_encode(t, RA_ACME_TOKEN_TEXT, raw, sizeof(raw)) == -1)
+		fatalx("acme: token buffer");
+}
+
+/* The challenge types an authorization offers, in the order they are listed (7.1.3, 8). */
+static const char *const order_chall_types[] = {"http-01", "dns-01", "tls-alpn-01"};
+
+/*
+ * The challenges of authorization id: http-01 (with first, the authorization's own token),
+ * dns-01, tls-alpn-01; a wildcard's dns-01 alone (RFC 8555 7.1.3), with first.
+ */
+static int
+order_challs_add(struct store *st, int64_t id, int wildcard, const char *first, struct err *e)
+{
+	struct store_acme_chall c;
+	char token[RA_ACME_TOKEN_TEXT];
+
+	for (size_t i = 0; i < sizeof(order_chall_types) / sizeof(order_chall_types[0]); i++) {
+		if (wildcard && strcmp(order_chall_types[i], "dns-01") != 0)
+			continue;
+		memset(&c, 0, sizeof(c));
+		c.authz_id = id;
+		snprintf(c.type, sizeof(c.type), "%s", order_chall_types[i]);
+		if (wildcard || i == 0) {
+			c.token = (char *)first;
+		} else {
+			order_token(token);
+			c.token = token;
+		}
+		if (store_acme_chall_add(st, &c, e) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* The order's rows (one transaction with its audit entry); *id the new order. */
 static int
 order_insert(struct store *st, const struct ra_acme_account *acct, const struct store_acme_eab *b,
@@ -265,7 +338,6 @@ order_insert(struct store *st, const struct ra_acme_account *acct, const struct 
 {
 	struct store_acme_order o;
 	struct store_acme_authz a;
-	unsigned char raw[32];
 	char token[RA_ACME_TOKEN_TEXT], obj[48];
 	json_t *arr = json_array();
 	struct buf d;
@@ -293,16 +365,17 @@ order_insert(struct store *st, const struct ra_acme_account *acct, const struct 
 		   b->org_code);
 	for (size_t i = 0; i < n; i++) {
 		memset(&a, 0, sizeof(a));
-		randombytes_buf(raw, sizeof(raw));
-		if (b64url_encode(token, sizeof(token), raw, sizeof(raw)) == -1)
-			fatalx("acme: token buffer");
+		order_token(token);
 		a.order_id = o.id;
 		a.account_id = acct->id;
 		snprintf(a.type, sizeof(a.type), "%s", ids[i].type);
-		a.value = (char *)ids[i].value;
+		/* a wildcard's authorization is for the name below "*." (7.1.3) */
+		a.value = (char *)ids[i].value + (ids[i].wildcard ? 2 : 0);
 		a.expires = o.expires;
 		a.token = token;
-		if (store_acme_authz_add(st, &a, e) == -1)
+		a.wildcard = ids[i].wildcard;
+		if (store_acme_authz_add(st, &a, e) == -1 ||
+		    order_challs_add(st, a.id, ids[i].wildcard, token, e) == -1)
 			goto out;
 		buf_printf(&d, "%s%s", i > 0 ? "," : "", ids[i].value);
 	}
@@ -369,6 +442,8 @@ out:
 
 static enum ra_acme_outcome chall_finish(struct store *, int64_t id, const char *problem,
 					 const char *actor, time_t before, struct err *);
+static int order_chall_at(const struct store_acme_chall *, size_t n, const char *status, int64_t id,
+			  size_t *at);
 
 /* The problem of a challenge whose validation a crash or a restart cut. */
 static const char order_cut_problem[] =
@@ -387,17 +462,31 @@ static int
 order_sweep_chall(struct store *st, const struct store_acme_authz *a, int *moved, struct err *e)
 {
 	time_t before = util_now() - RA_ACME_STALE;
+	struct store_acme_chall *ch = NULL;
+	size_t nch = 0, at = 0;
 	struct err le;
+	int found;
 
 	if (strcmp(a->chall_status, "processing") != 0 || a->updated >= before || store_in_tx(st))
 		return 0;
 	err_clear(&le);
-	if (chall_finish(st, a->id, order_cut_problem, "acme:sweep", before, &le) != RA_ACME_OK) {
+	if (store_acme_chall_list(st, a->id, &ch, &nch, &le) == -1) {
+		*e = le;
+		return -1;
+	}
+	/* the challenge being validated is the one processing */
+	found = order_chall_at(ch, nch, "processing", 0, &at);
+	if (found && chall_finish(st, ch[at].id, order_cut_problem, "acme:sweep", before, &le) !=
+			 RA_ACME_OK) {
+		STORE_LIST_FREE(ch, nch, store_acme_chall_clear);
 		if (le.code == ERR_CONFLICT) /* it moved meanwhile: nothing to sweep */
 			return 0;
 		*e = le;
 		return -1;
 	}
+	STORE_LIST_FREE(ch, nch, store_acme_chall_clear);
+	if (!found)
+		return 0;
 	log_warn("acme: authorization %" PRId64 ": its validation was cut (processing since %lld); "
 		 "the challenge is invalid",
 		 a->id, (long long)a->updated);
@@ -508,6 +597,7 @@ ra_acme_authz_get(struct store *st, int64_t id, int64_t acct_id, struct ra_acme_
 	int swept = 0, moved = 0;
 
 	err_clear(&le);
+	memset(out, 0, sizeof(*out));
 again:
 	if (store_acme_authz_get(st, id, &out->s, e) == -1 || out->s.account_id != acct_id) {
 		if (e->code == ERR_NOTFOUND || !err_is_set(e)) {
@@ -530,10 +620,87 @@ again:
 			goto again;
 		}
 	}
+	if (store_acme_chall_list(st, id, &out->ch, &out->nch, e) == -1) {
+		ra_acme_authz_clear(out);
+		goto out;
+	}
 	r = RA_ACME_OK;
 out:
 	order_err_out(e_out, &le);
 	return r;
+}
+
+/*
+ * 1 when one of the n challenges is status (NULL: any) and, with id != 0, has that id; its
+ * index in *at.
+ */
+static int
+order_chall_at(const struct store_acme_chall *ch, size_t n, const char *status, int64_t id,
+	       size_t *at)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((status == NULL || strcmp(ch[i].status, status) == 0) &&
+		    (id == 0 || ch[i].id == id)) {
+			*at = i;
+			return 1;
+		}
+	return 0;
+}
+
+enum ra_acme_outcome
+ra_acme_chall_get(struct store *st, int64_t id, int64_t acct_id, struct ra_acme_authz *out,
+		  struct err *e_out)
+{
+	struct err le, *e = &le;
+	struct store_acme_chall c;
+	enum ra_acme_outcome r = RA_ACME_ERROR;
+
+	err_clear(&le);
+	memset(out, 0, sizeof(*out));
+	if (store_acme_chall_get(st, id, &c, e) == -1) {
+		if (e->code == ERR_NOTFOUND) {
+			err_clear(e);
+			err_set(e, ERR_NOTFOUND, "acme: no such challenge of this account");
+			r = RA_ACME_NOT_FOUND;
+		}
+		goto out;
+	}
+	if ((r = ra_acme_authz_get(st, c.authz_id, acct_id, out, e)) != RA_ACME_OK) {
+		if (r == RA_ACME_NOT_FOUND) {
+			err_clear(e);
+			err_set(e, ERR_NOTFOUND, "acme: no such challenge of this account");
+		}
+		goto out;
+	}
+	if (!order_chall_at(out->ch, out->nch, NULL, id, &out->at)) {
+		ra_acme_authz_clear(out);
+		err_set(e, ERR_NOTFOUND, "acme: no such challenge of this account");
+		r = RA_ACME_NOT_FOUND;
+	}
+out:
+	store_acme_chall_clear(&c);
+	order_err_out(e_out, &le);
+	return r;
+}
+
+/* The authorization's attempt and challenge id, pending, both processing in one transaction. */
+static int
+chall_begin(struct store *st, int64_t authz, int64_t id, struct err *e)
+{
+	int intx = 0, rc = -1;
+
+	if (store_begin(st, e) == -1)
+		goto out;
+	intx = 1;
+	if (chall_move(st, authz, id, ORDER_ST_PENDING, ORDER_ST_PROCESSING, NULL, 0, e) == -1 ||
+	    store_commit(st, e) == -1)
+		goto out;
+	intx = 0;
+	rc = 0;
+out:
+	if (intx)
+		store_rollback(st);
+	return rc;
 }
 
 enum ra_acme_outcome
@@ -542,15 +709,19 @@ ra_acme_chall_start(struct store *st, int64_t id, int64_t acct_id, int *start,
 {
 	struct err le, *e = &le;
 	enum ra_acme_outcome r;
+	int64_t authz;
 
 	err_clear(&le);
 	*start = 0;
-	if ((r = ra_acme_authz_get(st, id, acct_id, out, e)) != RA_ACME_OK)
+	if ((r = ra_acme_chall_get(st, id, acct_id, out, e)) != RA_ACME_OK)
 		goto out;
-	if (strcmp(out->s.chall_status, "pending") != 0 || strcmp(out->s.status, "pending") != 0 ||
+	/* one attempt per authorization: no other challenge of it is being validated */
+	if (strcmp(out->ch[out->at].status, "pending") != 0 ||
+	    strcmp(out->s.chall_status, "pending") != 0 || strcmp(out->s.status, "pending") != 0 ||
 	    out->s.expires < util_now())
 		goto out;
-	if (chall_move(st, id, ORDER_ST_PENDING, ORDER_ST_PROCESSING, NULL, 0, e) == 0)
+	authz = out->s.id;
+	if (chall_begin(st, authz, id, e) == 0)
 		*start = 1;
 	else if (e->code != ERR_CONFLICT) { /* (another request started it: as it is) */
 		r = RA_ACME_ERROR;
@@ -558,7 +729,7 @@ ra_acme_chall_start(struct store *st, int64_t id, int64_t acct_id, int *start,
 	}
 	err_clear(e);
 	ra_acme_authz_clear(out);
-	r = ra_acme_authz_get(st, id, acct_id, out, e);
+	r = ra_acme_chall_get(st, id, acct_id, out, e);
 out:
 	order_err_out(e_out, &le);
 	return r;
@@ -605,6 +776,7 @@ chall_finish(struct store *st, int64_t id, const char *problem, const char *acto
 {
 	struct err le, *e = &le;
 	struct store_acme_authz a;
+	struct store_acme_chall c;
 	const char *res = problem == NULL ? "valid" : "invalid";
 	char obj[48], action[40], *detail = NULL;
 	enum ra_acme_outcome r = RA_ACME_ERROR;
@@ -612,22 +784,24 @@ chall_finish(struct store *st, int64_t id, const char *problem, const char *acto
 
 	err_clear(&le);
 	memset(&a, 0, sizeof(a));
-	snprintf(obj, sizeof(obj), "acme-authz:%" PRId64, id);
+	memset(&c, 0, sizeof(c));
 	snprintf(action, sizeof(action), "acme.validation.%s", res);
 	if (store_begin(st, e) == -1)
 		goto out;
 	intx = 1;
-	if (store_acme_authz_get(st, id, &a, e) == -1 ||
-	    chall_move(st, id, ORDER_ST_PROCESSING,
+	if (store_acme_chall_get(st, id, &c, e) == -1 ||
+	    store_acme_authz_get(st, c.authz_id, &a, e) == -1 ||
+	    chall_move(st, a.id, id, ORDER_ST_PROCESSING,
 		       problem == NULL ? ORDER_ST_VALID : ORDER_ST_INVALID, problem, before,
 		       e) == -1 ||
 	    order_follow(st, a.order_id, problem == NULL, e) == -1 ||
 	    (problem != NULL && before == 0 &&
 	     store_acme_failed_add(st, a.value, a.account_id, util_now(), e) == -1))
 		goto out;
-	detail = xasprintf("account=%" PRId64 " order=%" PRId64 " %s:%s http-01%s%s", a.account_id,
-			   a.order_id, a.type, a.value, problem != NULL ? " " : "",
-			   problem != NULL ? problem : "");
+	snprintf(obj, sizeof(obj), "acme-authz:%" PRId64, a.id);
+	detail = xasprintf("account=%" PRId64 " order=%" PRId64 " %s:%s%s %s%s%s", a.account_id,
+			   a.order_id, a.type, a.wildcard ? "*." : "", a.value, c.type,
+			   problem != NULL ? " " : "", problem != NULL ? problem : "");
 	if (store_audit_append(st, actor, action, obj, detail, NULL, e) == -1 ||
 	    store_commit(st, e) == -1)
 		goto out;
@@ -637,6 +811,7 @@ out:
 	if (intx)
 		store_rollback(st);
 	store_acme_authz_clear(&a);
+	store_acme_chall_clear(&c);
 	free(detail);
 	order_err_out(e_out, &le);
 	return r;
@@ -739,15 +914,26 @@ order_fin_write(struct store *st, const struct ca_issued *c, void *arg, struct e
 	return 0;
 }
 
-/* The names of an order as an array of pointers into o's authorizations (caller frees). */
-static const char **
+/*
+ * The names of an order ("*." and the name for a wildcard's authorization) as an array of
+ * strings (caller frees the array and each: order_names_free).
+ */
+static char **
 order_names(const struct ra_acme_order *o)
 {
-	const char **v = xcalloc(o->naz > 0 ? o->naz : 1, sizeof(*v));
+	char **v = xcalloc(o->naz > 0 ? o->naz : 1, sizeof(*v));
 
 	for (size_t i = 0; i < o->naz; i++)
-		v[i] = o->az[i].value;
+		v[i] = xasprintf("%s%s", o->az[i].wildcard ? "*." : "", o->az[i].value);
 	return v;
+}
+
+static void
+order_names_free(char **v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++)
+		free(v[i]);
+	free(v);
 }
 
 /* The CN for a CSR's subject: its first CN (checked to be one of the names), or NULL. */
@@ -779,7 +965,8 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	struct ca_issued issued;
 	struct order_fin fin;
 	struct csr *csr = NULL;
-	const char **names = NULL;
+	char **names = NULL;
+	size_t nnames = 0;
 	char *cn = NULL;
 	enum ra_acme_outcome r;
 
@@ -798,8 +985,10 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	if ((r = order_binding(st, acct, &b, &org, e)) != RA_ACME_OK)
 		goto out;
 	names = order_names(&o);
+	nnames = o.naz;
 	r = RA_ACME_BAD_CSR;
-	if (csr_parse(der, derlen, &csr, e) == -1 || ra_acme_csr_match(csr, names, o.naz, e) == -1)
+	if (csr_parse(der, derlen, &csr, e) == -1 ||
+	    ra_acme_csr_match(csr, (const char *const *)names, o.naz, e) == -1)
 		goto out;
 	cn = order_csr_cn(csr);
 	memset(&q, 0, sizeof(q));
@@ -808,7 +997,7 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	fin.actor = actor;
 	fin.kid = b.kid;
 	fin.acct = acct->id;
-	fin.names = names;
+	fin.names = (const char *const *)names;
 	fin.n = o.naz;
 	q.profile = "server";
 	q.org_code = b.org_code;
@@ -816,7 +1005,7 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	q.csrlen = derlen;
 	q.csr_verified = 1;
 	q.cn = cn;
-	q.dns = names;
+	q.dns = (const char **)names;
 	q.ndns = o.naz;
 	q.names_given = 1;
 	q.actor = actor;
@@ -849,7 +1038,7 @@ out:
 	ca_issued_clear(&issued);
 	csr_free(csr);
 	free(cn);
-	free(names);
+	order_names_free(names, nnames);
 	ra_acme_order_clear(&o);
 	store_acme_eab_clear(&b);
 	store_org_clear(&org);

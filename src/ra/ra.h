@@ -2400,6 +2400,7 @@ struct csr;
 
 /* One identifier of a newOrder as the client sent it; refusal set by ra_acme_order_new. */
 struct ra_acme_ident {
+	int wildcard; /* set by ra_acme_order_new: value was "*." name (value is then name) */
 	char type[8];
 	char value[RA_ACME_NAME_MAX];
 	char *refusal; /* owned; NULL: accepted */
@@ -2411,19 +2412,27 @@ struct ra_acme_order {
 	size_t naz;
 };
 void ra_acme_order_clear(struct ra_acme_order *); /* accepts NULL */
-/* An authorization with its challenge (the row as the store has it). */
+/*
+ * An authorization with its challenges (the rows as the store has them); at: the index in ch
+ * of the challenge a ra_acme_chall_* call concerned.
+ */
 struct ra_acme_authz {
 	struct store_acme_authz s;
+	struct store_acme_chall *ch;
+	size_t nch, at;
 };
 void ra_acme_authz_clear(struct ra_acme_authz *); /* accepts NULL */
 
 /*
  * newOrder (RFC 8555 7.4) for a valid account: its binding must be active (else EAB_UNUSABLE);
- * each identifier (type dns; lower-cased; no wildcard, which needs dns-01) must lie within the
- * binding's names, or the organization's domains when it names none, and pass the name policy
- * of profile server (ra_policy_names): else REJECTED with ids[i].refusal for each refused one.
- * Duplicates are dropped.  CREATED: the order, an authorization with an http-01 challenge per
- * identifier and the audit entry acme.order.create in one transaction; *out is the order.
+ * each identifier (type dns; lower-cased) must lie within the binding's names, or the
+ * organization's domains when it names none, and pass the name policy of profile server
+ * (ra_policy_names): else REJECTED with ids[i].refusal for each refused one.  A wildcard "*.x"
+ * (ids[i].wildcard set) only where the binding names "*.x" itself, or, when it names none,
+ * where x lies within the organization's domains.  Duplicates are dropped.  CREATED: the
+ * order, an authorization per identifier (a wildcard's for x, wildcard set) with its
+ * challenges (http-01, dns-01, tls-alpn-01; a wildcard's dns-01 alone) and the audit entry
+ * acme.order.create in one transaction; *out is the order.
  */
 enum ra_acme_outcome ra_acme_order_new(struct store *, const struct ra_acme_account *,
 				       struct ra_acme_ident *ids, size_t n, const char *actor,
@@ -2440,16 +2449,20 @@ enum ra_acme_outcome ra_acme_order_get(struct store *, int64_t id, int64_t acct_
 /* The authorization id of account acct_id: OK, NOT_FOUND or ERROR; its challenge swept so. */
 enum ra_acme_outcome ra_acme_authz_get(struct store *, int64_t id, int64_t acct_id,
 				       struct ra_acme_authz *out, struct err *);
+/* The challenge id of account acct_id with its authorization (out->at its index). */
+enum ra_acme_outcome ra_acme_chall_get(struct store *, int64_t id, int64_t acct_id,
+				       struct ra_acme_authz *out, struct err *);
 /*
- * A client's answer to the challenge of authorization id (7.5.1): a pending challenge of a
- * pending, unexpired authorization moves to processing (*start = 1: the caller validates and
- * calls ra_acme_chall_done); any other is left as it is (*start = 0).  *out is the row after.
+ * A client's answer to challenge id (7.5.1): a pending challenge of a pending, unexpired
+ * authorization none of whose challenges is being validated moves to processing with the
+ * authorization's attempt (*start = 1: the caller validates and calls ra_acme_chall_done); any
+ * other is left as it is (*start = 0).  *out is the authorization after, out->at the challenge.
  */
 enum ra_acme_outcome ra_acme_chall_start(struct store *, int64_t id, int64_t acct_id, int *start,
 					 struct ra_acme_authz *out, struct err *);
 /*
- * The outcome of a validation (problem: the challenge's error document as JSON, NULL when it
- * succeeded): challenge and authorization valid or invalid, the order ready (all valid) or
+ * The outcome of the validation of challenge id (problem: its error document as JSON, NULL
+ * when it succeeded): challenge and authorization valid or invalid, the order ready (all valid) or
  * invalid, the audit entry acme.validation.valid / .invalid and, when it failed, a row of
  * acme_failed_validations for the name, in one transaction.
  */

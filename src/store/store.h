@@ -1136,13 +1136,14 @@ struct store_acme_authz {
 	char *value;
 	char *status; /* "pending", "valid", "invalid", ... */
 	time_t expires;
-	char *token;	    /* the http-01 challenge's token */
-	char *chall_status; /* "pending", "processing", "valid", "invalid" */
+	char *token;	    /* the first challenge's token (0022: acme_challs has each's) */
+	char *chall_status; /* the attempt: "pending", "processing", "valid", "invalid" */
 	time_t validated;   /* 0: not yet */
 	char *error;	    /* the challenge's problem document (JSON), or NULL */
 	time_t updated;	    /* the last move (0021; 0: none) */
+	int wildcard;	    /* 0022: the order named *.value */
 };
-/* Inserts a pending authorization with a pending challenge and sets a->id. */
+/* Inserts a pending authorization (its attempt pending) and sets a->id; challenges apart. */
 int store_acme_authz_add(struct store *, struct store_acme_authz *, struct err *);
 /* ERR_NOTFOUND when there is no such authorization. */
 int store_acme_authz_get(struct store *, int64_t id, struct store_acme_authz *, struct err *);
@@ -1158,6 +1159,30 @@ int store_acme_authz_move(struct store *, int64_t id, const char *chall_from, co
 			  const char *chall_status, const char *error, time_t now, time_t before,
 			  struct err *);
 void store_acme_authz_clear(struct store_acme_authz *); /* accepts NULL */
+/* A challenge of an authorization (0022). */
+struct store_acme_chall {
+	int64_t id, authz_id;
+	char type[16]; /* "http-01", "dns-01", "tls-alpn-01" */
+	char *token;
+	char *status;	  /* "pending", "processing", "valid", "invalid" */
+	time_t validated; /* 0: not yet */
+	char *error;	  /* its problem document (JSON), or NULL */
+	time_t updated;	  /* the last move (0: none) */
+};
+/* Inserts a pending challenge and sets c->id. */
+int store_acme_chall_add(struct store *, struct store_acme_chall *, struct err *);
+/* ERR_NOTFOUND when there is no such challenge. */
+int store_acme_chall_get(struct store *, int64_t id, struct store_acme_chall *, struct err *);
+/* The challenges of an authorization, by id. */
+int store_acme_chall_list(struct store *, int64_t authz_id, struct store_acme_chall **, size_t *,
+			  struct err *);
+/*
+ * Moves a challenge from status from to to with its error (NULL: none), its validation time
+ * (now, none while processing) and updated (now); ERR_CONFLICT when it is not from.
+ */
+int store_acme_chall_move(struct store *, int64_t id, const char *from, const char *to,
+			  const char *error, time_t now, struct err *);
+void store_acme_chall_clear(struct store_acme_chall *); /* accepts NULL */
 /* Records a failed validation of name (the later rate limit's count). */
 int store_acme_failed_add(struct store *, const char *name, int64_t account_id, time_t at,
 			  struct err *);

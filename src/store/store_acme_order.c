@@ -1,5 +1,5 @@
 /*
- * store_acme_order: ACME orders and authorizations with their http-01 challenge (0020;
+ * store_acme_order: ACME orders, authorizations and their challenges (0020, 0022;
  * src/ra/acmeorder.c).  The moves are conditional updates (the expected former status in the
  * WHERE clause): a move that finds another status is ERR_CONFLICT, so two validations or two
  * finalizations of one object cannot both win.
@@ -29,10 +29,11 @@ static const char SQL_ORDER_BY_SERIAL[] =
 
 #define AUTHZ_COLS                                                                                 \
 	"SELECT id, order_id, account_id, type, value, status, expires, token, chall_status, "     \
-	"validated, error, updated FROM acme_authzs"
+	"validated, error, updated, wildcard FROM acme_authzs"
 static const char SQL_AUTHZ_INSERT[] =
     "INSERT INTO acme_authzs (order_id, account_id, type, value, status, expires, token, "
-    "chall_status) VALUES ($1, $2, $3, $4, 'pending', $5, $6, 'pending') RETURNING id";
+    "chall_status, wildcard) VALUES ($1, $2, $3, $4, 'pending', $5, $6, 'pending', $7) "
+    "RETURNING id";
 static const char SQL_AUTHZ_GET[] = AUTHZ_COLS " WHERE id = $1";
 static const char SQL_AUTHZ_LIST[] = AUTHZ_COLS " WHERE order_id = $1 ORDER BY id";
 static const char SQL_AUTHZ_MOVE[] =
@@ -41,6 +42,17 @@ static const char SQL_AUTHZ_MOVE[] =
 static const char SQL_AUTHZ_MOVE_STALE[] =
     "UPDATE acme_authzs SET status = $3, chall_status = $4, error = $5, validated = $6, "
     "updated = $7 WHERE id = $1 AND chall_status = $2 AND updated < $8";
+
+#define CHALL_COLS                                                                                 \
+	"SELECT id, authz_id, type, token, status, validated, error, updated FROM acme_challs"
+static const char SQL_CHALL_INSERT[] =
+    "INSERT INTO acme_challs (authz_id, type, token, status) VALUES ($1, $2, $3, 'pending') "
+    "RETURNING id";
+static const char SQL_CHALL_GET[] = CHALL_COLS " WHERE id = $1";
+static const char SQL_CHALL_LIST[] = CHALL_COLS " WHERE authz_id = $1 ORDER BY id";
+static const char SQL_CHALL_MOVE[] =
+    "UPDATE acme_challs SET status = $3, error = $4, validated = $5, updated = $6 WHERE id = $1 "
+    "AND status = $2";
 
 static const char SQL_FAILED_ADD[] =
     "INSERT INTO acme_failed_validations (name, account_id, at) VALUES ($1, $2, $3)";
@@ -187,6 +199,7 @@ store_acme_authz_add(struct store *s, struct store_acme_authz *a, struct err *e)
 	stmt_text(s, st, 4, a->value);
 	stmt_int(s, st, 5, (int64_t)a->expires);
 	stmt_text(s, st, 6, a->token);
+	stmt_int(s, st, 7, a->wildcard ? 1 : 0);
 	if ((r = store_stmt_step(s, st, "add ACME authorization", NULL, e)) == -1)
 		goto out;
 	if (r == 0) {
@@ -218,6 +231,7 @@ authz_row(struct store *s, struct drv_stmt *st, struct store_acme_authz *a)
 	a->validated = (time_t)col_int_or(s, st, 9, 0);
 	a->error = col_dup(s, st, 10);
 	a->updated = (time_t)col_int(s, st, 11);
+	a->wildcard = col_int(s, st, 12) != 0;
 }
 
 int
@@ -324,6 +338,144 @@ store_acme_authz_clear(struct store_acme_authz *a)
 	free(a->chall_status);
 	free(a->error);
 	memset(a, 0, sizeof(*a));
+}
+
+/* ---- challenges ---- */
+
+int
+store_acme_chall_add(struct store *s, struct store_acme_chall *c, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, r;
+
+	if ((st = store_stmt_get(s, SQL_CHALL_INSERT, 0, "add ACME challenge", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, c->authz_id);
+	stmt_text(s, st, 2, c->type);
+	stmt_text(s, st, 3, c->token);
+	if ((r = store_stmt_step(s, st, "add ACME challenge", NULL, e)) == -1)
+		goto out;
+	if (r == 0) {
+		err_set(e, ERR_INTERNAL, "store: an ACME challenge insert returned no id");
+		goto out;
+	}
+	c->id = col_int(s, st, 0);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+/* Fills c from a row of CHALL_COLS. */
+static void
+chall_row(struct store *s, struct drv_stmt *st, struct store_acme_chall *c)
+{
+	const char *t = s->drv->column_text(st, 2);
+
+	c->id = col_int(s, st, 0);
+	c->authz_id = col_int(s, st, 1);
+	snprintf(c->type, sizeof(c->type), "%s", t != NULL ? t : "");
+	c->token = col_str(s, st, 3);
+	c->status = col_str(s, st, 4);
+	c->validated = (time_t)col_int_or(s, st, 5, 0);
+	c->error = col_dup(s, st, 6);
+	c->updated = (time_t)col_int(s, st, 7);
+}
+
+int
+store_acme_chall_get(struct store *s, int64_t id, struct store_acme_chall *c, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, r;
+
+	memset(c, 0, sizeof(*c));
+	if ((st = store_stmt_get(s, SQL_CHALL_GET, 0, "get ACME challenge", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, id);
+	if ((r = store_stmt_step(s, st, "get ACME challenge", NULL, e)) == -1)
+		goto out;
+	if (r == 0) {
+		err_set(e, ERR_NOTFOUND, "store: no such ACME challenge");
+		goto out;
+	}
+	chall_row(s, st, c);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_acme_chall_list(struct store *s, int64_t authz_id, struct store_acme_chall **out,
+		      size_t *nout, struct err *e)
+{
+	struct drv_stmt *st;
+	struct store_acme_chall *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = -1, r;
+
+	*out = NULL;
+	*nout = 0;
+	if ((st = store_stmt_get(s, SQL_CHALL_LIST, 0, "list ACME challenges", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, authz_id);
+	while ((r = store_stmt_step(s, st, "list ACME challenges", NULL, e)) == 1) {
+		store_array_grow((void **)&v, &cap, n, sizeof(*v));
+		memset(&v[n], 0, sizeof(v[n]));
+		chall_row(s, st, &v[n]);
+		n++;
+	}
+	if (r == -1)
+		goto out;
+	*out = v;
+	*nout = n;
+	v = NULL;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	STORE_LIST_FREE(v, n, store_acme_chall_clear);
+	return rc;
+}
+
+int
+store_acme_chall_move(struct store *s, int64_t id, const char *from, const char *to,
+		      const char *error, time_t now, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if ((st = store_stmt_get(s, SQL_CHALL_MOVE, 0, "move ACME challenge", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, id);
+	stmt_text(s, st, 2, from);
+	stmt_text(s, st, 3, to);
+	if (error != NULL)
+		stmt_text(s, st, 4, error);
+	else
+		s->drv->bind_null(st, 4);
+	stmt_int_or_null(s, st, 5, strcmp(to, "processing") == 0 ? 0 : (int64_t)now, 0);
+	stmt_int(s, st, 6, (int64_t)now);
+	if (store_stmt_step(s, st, "move ACME challenge", NULL, e) == -1)
+		goto out;
+	if (s->drv->changes(st) == 0) {
+		err_set(e, ERR_CONFLICT, "store: ACME challenge %" PRId64 " is not %s", id, from);
+		goto out;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+void
+store_acme_chall_clear(struct store_acme_chall *c)
+{
+	if (c == NULL)
+		return;
+	free(c->token);
+	free(c->status);
+	free(c->error);
+	memset(c, 0, sizeof(*c));
 }
 
 /* ---- failed validations ---- */

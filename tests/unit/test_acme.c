@@ -1109,6 +1109,25 @@ order_account(const char *names, struct ra_acme_account *a)
 	EVP_PKEY_free(k);
 }
 
+/* The id of the challenge of type type of authorization authz. */
+static int64_t
+chall_of(int64_t authz, const char *type)
+{
+	struct store_acme_chall *ch = NULL;
+	size_t n = 0;
+	int64_t id = 0;
+	struct err e;
+
+	err_clear(&e);
+	OK(store_acme_chall_list(fx.st, authz, &ch, &n, &e));
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ch[i].type, type) == 0)
+			id = ch[i].id;
+	STORE_LIST_FREE(ch, n, store_acme_chall_clear);
+	assert_true(id > 0);
+	return id;
+}
+
 /* newOrder's identifiers: within the binding, no wildcard, dns only; each refusal its own. */
 static void
 test_order_life(void **state)
@@ -1141,16 +1160,47 @@ test_order_life(void **state)
 		free(ids[i].refusal);
 		ids[i].refusal = NULL;
 	}
-	/* the organization's domains when the binding names none; a wildcard never */
+	/* a wildcard: never where the binding names names but not it (www.example.co.jp does not
+	 * stand for *.example.co.jp); nor *.com or a "*" elsewhere; the organization's domains when
+	 * the binding names none (then it is made, below) */
 	snprintf(ids[2].type, sizeof(ids[2].type), "dns");
 	snprintf(ids[2].value, sizeof(ids[2].value), "*.example.co.jp");
+	snprintf(ids[1].value, sizeof(ids[1].value), "*.com");
+	err_clear(&e);
+	assert_int_equal(ra_acme_order_new(fx.st, &a, ids, 3, "unit", &o, &e), RA_ACME_REJECTED);
+	assert_null(ids[0].refusal);
+	assert_non_null(strstr(ids[1].refusal, "host name"));
+	assert_non_null(strstr(ids[2].refusal, "binding"));
+	for (int i = 0; i < 3; i++) {
+		free(ids[i].refusal);
+		ids[i].refusal = NULL;
+	}
+	snprintf(ids[1].value, sizeof(ids[1].value), "*.example.org");
+	snprintf(ids[2].value, sizeof(ids[2].value), "a.*.example.co.jp");
 	err_clear(&e);
 	assert_int_equal(ra_acme_order_new(fx.st, &b, ids, 3, "unit", &o, &e), RA_ACME_REJECTED);
 	assert_null(ids[0].refusal);
-	assert_null(ids[1].refusal);
-	assert_non_null(strstr(ids[2].refusal, "dns-01"));
-	free(ids[2].refusal);
-	ids[2].refusal = NULL;
+	assert_non_null(strstr(ids[1].refusal, "not within the domains"));
+	assert_non_null(strstr(ids[2].refusal, "host name"));
+	for (int i = 0; i < 3; i++) {
+		free(ids[i].refusal);
+		ids[i].refusal = NULL;
+	}
+	snprintf(ids[1].value, sizeof(ids[1].value), "mail.example.co.jp");
+	snprintf(ids[2].value, sizeof(ids[2].value), "*.Example.co.jp");
+	err_clear(&e);
+	assert_int_equal(ra_acme_order_new(fx.st, &b, ids, 3, "unit", &o, &e), RA_ACME_CREATED);
+	assert_int_equal(o.naz, 3);
+	assert_true(o.az[2].wildcard);
+	assert_string_equal(o.az[2].value, "example.co.jp");
+	assert_non_null(strstr(o.o.identifiers, "\"*.example.co.jp\""));
+	assert_int_equal(
+	    ra_acme_chall_start(fx.st, chall_of(o.az[2].id, "dns-01"), b.id, &start, &az, &e),
+	    RA_ACME_OK);
+	assert_int_equal(az.nch, 1); /* a wildcard's dns-01 alone */
+	assert_true(az.s.wildcard);
+	ra_acme_authz_clear(&az);
+	ra_acme_order_clear(&o);
 
 	/* store failures at each statement leave nothing behind; then it is made */
 	seq = audit_seq();
@@ -1180,30 +1230,52 @@ test_order_life(void **state)
 	/* another account sees nothing; the challenge starts once */
 	err_clear(&e);
 	assert_int_equal(ra_acme_authz_get(fx.st, o.az[0].id, a.id, &az, &e), RA_ACME_NOT_FOUND);
-	assert_int_equal(ra_acme_chall_start(fx.st, o.az[0].id, b.id, &start, &az, &e), RA_ACME_OK);
+	assert_int_equal(
+	    ra_acme_chall_start(fx.st, chall_of(o.az[0].id, "http-01"), b.id, &start, &az, &e),
+	    RA_ACME_OK);
 	assert_int_equal(start, 1);
 	assert_string_equal(az.s.chall_status, "processing");
 	ra_acme_authz_clear(&az);
-	assert_int_equal(ra_acme_chall_start(fx.st, o.az[0].id, b.id, &start, &az, &e), RA_ACME_OK);
+	assert_int_equal(
+	    ra_acme_chall_start(fx.st, chall_of(o.az[0].id, "http-01"), b.id, &start, &az, &e),
+	    RA_ACME_OK);
 	assert_int_equal(start, 0);
 	ra_acme_authz_clear(&az);
+	/* three challenges each; one attempt per authorization: dns-01 does not start meanwhile */
+	assert_int_equal(
+	    ra_acme_chall_start(fx.st, chall_of(o.az[0].id, "dns-01"), b.id, &start, &az, &e),
+	    RA_ACME_OK);
+	assert_int_equal(start, 0);
+	assert_int_equal(az.nch, 3);
+	assert_string_equal(az.ch[az.at].type, "dns-01");
+	assert_string_equal(az.ch[az.at].status, "pending");
+	assert_string_equal(az.ch[0].type, "http-01");
+	assert_string_equal(az.ch[0].status, "processing");
+	assert_string_equal(az.ch[0].token, o.az[0].token);
+	assert_string_not_equal(az.ch[1].token, az.ch[2].token);
+	ra_acme_authz_clear(&az);
 	/* one valid: still pending; the other valid: ready */
-	assert_int_equal(ra_acme_chall_done(fx.st, o.az[0].id, NULL, "unit", &e), RA_ACME_OK);
+	assert_int_equal(
+	    ra_acme_chall_done(fx.st, chall_of(o.az[0].id, "http-01"), NULL, "unit", &e),
+	    RA_ACME_OK);
 	{
 		struct ra_acme_order o2;
 
 		assert_int_equal(ra_acme_order_get(fx.st, o.o.id, b.id, &o2, &e), RA_ACME_OK);
 		assert_string_equal(o2.o.status, "pending");
 		ra_acme_order_clear(&o2);
-		assert_int_equal(ra_acme_chall_start(fx.st, o.az[1].id, b.id, &start, &az, &e),
+		assert_int_equal(ra_acme_chall_start(fx.st, chall_of(o.az[1].id, "http-01"), b.id,
+						     &start, &az, &e),
 				 RA_ACME_OK);
 		ra_acme_authz_clear(&az);
 		/* a second outcome for the same challenge is refused (it is no longer processing)
 		 */
-		assert_int_equal(ra_acme_chall_done(fx.st, o.az[1].id, NULL, "unit", &e),
-				 RA_ACME_OK);
-		assert_int_equal(ra_acme_chall_done(fx.st, o.az[1].id, NULL, "unit", &e),
-				 RA_ACME_ERROR);
+		assert_int_equal(
+		    ra_acme_chall_done(fx.st, chall_of(o.az[1].id, "http-01"), NULL, "unit", &e),
+		    RA_ACME_OK);
+		assert_int_equal(
+		    ra_acme_chall_done(fx.st, chall_of(o.az[1].id, "http-01"), NULL, "unit", &e),
+		    RA_ACME_ERROR);
 		err_clear(&e);
 		assert_int_equal(ra_acme_order_get(fx.st, o.o.id, b.id, &o2, &e), RA_ACME_OK);
 		assert_string_equal(o2.o.status, "ready");
@@ -1217,10 +1289,11 @@ test_order_life(void **state)
 		snprintf(ids[0].value, sizeof(ids[0].value), "fail.example.co.jp");
 		assert_int_equal(ra_acme_order_new(fx.st, &b, ids, 1, "unit", &o3, &e),
 				 RA_ACME_CREATED);
-		assert_int_equal(ra_acme_chall_start(fx.st, o3.az[0].id, b.id, &start, &az, &e),
+		assert_int_equal(ra_acme_chall_start(fx.st, chall_of(o3.az[0].id, "http-01"), b.id,
+						     &start, &az, &e),
 				 RA_ACME_OK);
 		ra_acme_authz_clear(&az);
-		assert_int_equal(ra_acme_chall_done(fx.st, o3.az[0].id,
+		assert_int_equal(ra_acme_chall_done(fx.st, chall_of(o3.az[0].id, "http-01"),
 						    "{\"type\":\"x\",\"detail\":\"no\"}", "unit",
 						    &e),
 				 RA_ACME_OK);
@@ -1296,7 +1369,9 @@ test_sweep(void **state)
 		snprintf(ids[i].value, sizeof(ids[i].value), "sweep%d.example.co.jp", i);
 	}
 	assert_int_equal(ra_acme_order_new(fx.st, &b, ids, 2, "unit", &o, &e), RA_ACME_CREATED);
-	assert_int_equal(ra_acme_chall_start(fx.st, o.az[0].id, b.id, &start, &az, &e), RA_ACME_OK);
+	assert_int_equal(
+	    ra_acme_chall_start(fx.st, chall_of(o.az[0].id, "http-01"), b.id, &start, &az, &e),
+	    RA_ACME_OK);
 	assert_int_equal(start, 1);
 	assert_true(az.s.updated >= util_now() - 5);
 	assert_int_equal(az.s.validated, 0);
@@ -1325,7 +1400,9 @@ test_sweep(void **state)
 
 	/* an order: the other challenge's, read through the order this time */
 	assert_int_equal(ra_acme_order_new(fx.st, &b, ids + 1, 1, "unit", &o, &e), RA_ACME_CREATED);
-	assert_int_equal(ra_acme_chall_start(fx.st, o.az[0].id, b.id, &start, &az, &e), RA_ACME_OK);
+	assert_int_equal(
+	    ra_acme_chall_start(fx.st, chall_of(o.az[0].id, "http-01"), b.id, &start, &az, &e),
+	    RA_ACME_OK);
 	ra_acme_authz_clear(&az);
 	set_row(chall_sql, "processing", old, o.az[0].id);
 	assert_int_equal(ra_acme_order_get(fx.st, o.o.id, b.id, &o2, &e), RA_ACME_OK);
@@ -1345,6 +1422,89 @@ test_sweep(void **state)
 	ra_acme_order_clear(&o2);
 	assert_int_equal(audit_seq(), seq + 1);
 	ra_acme_order_clear(&o);
+	ra_acme_account_clear(&b);
+}
+
+struct chall_race {
+	pthread_barrier_t *go;
+	int64_t id, acct;
+	int start;
+	enum ra_acme_outcome r;
+};
+
+static void *
+chall_race_main(void *arg)
+{
+	struct chall_race *rc = arg;
+	struct store *st = NULL;
+	struct ra_acme_authz az;
+	struct err e;
+
+	err_clear(&e);
+	memset(&az, 0, sizeof(az));
+	rc->r = RA_ACME__MAX;
+	if (ca_store_open(fx.ca, &st, &e) == -1) {
+		pthread_barrier_wait(rc->go);
+		return NULL;
+	}
+	pthread_barrier_wait(rc->go);
+	rc->r = ra_acme_chall_start(st, rc->id, rc->acct, &rc->start, &az, &e);
+	ra_acme_authz_clear(&az);
+	store_close(st);
+	return NULL;
+}
+
+/*
+ * Two challenges of one authorization answered at once, each on its own connection: exactly
+ * one starts (the authorization's attempt moves by a conditional update), every round.
+ */
+static void
+test_chall_race(void **state)
+{
+	struct ra_acme_account b;
+	struct ra_acme_ident id;
+	struct ra_acme_order o;
+	struct ra_acme_authz az;
+	pthread_barrier_t go;
+	struct err e;
+
+	(void)state;
+	err_clear(&e);
+	order_account(NULL, &b);
+	for (int round = 0; round < 5; round++) {
+		static const char *const types[2] = {"http-01", "dns-01"};
+		struct chall_race r[2];
+		pthread_t t[2];
+		size_t processing = 0;
+
+		memset(&id, 0, sizeof(id));
+		snprintf(id.type, sizeof(id.type), "dns");
+		snprintf(id.value, sizeof(id.value), "race%d.example.co.jp", round);
+		assert_int_equal(ra_acme_order_new(fx.st, &b, &id, 1, "unit", &o, &e),
+				 RA_ACME_CREATED);
+		assert_int_equal(pthread_barrier_init(&go, NULL, 2), 0);
+		for (int i = 0; i < 2; i++) {
+			memset(&r[i], 0, sizeof(r[i]));
+			r[i].go = &go;
+			r[i].acct = b.id;
+			r[i].id = chall_of(o.az[0].id, types[round % 2 == 0 ? i : 1 - i]);
+			assert_int_equal(pthread_create(&t[i], NULL, chall_race_main, &r[i]), 0);
+		}
+		for (int i = 0; i < 2; i++)
+			pthread_join(t[i], NULL);
+		pthread_barrier_destroy(&go);
+		assert_int_equal(r[0].r, RA_ACME_OK);
+		assert_int_equal(r[1].r, RA_ACME_OK);
+		if (r[0].start + r[1].start != 1)
+			fail_msg("round %d: %d challenges started", round, r[0].start + r[1].start);
+		assert_int_equal(ra_acme_authz_get(fx.st, o.az[0].id, b.id, &az, &e), RA_ACME_OK);
+		for (size_t i = 0; i < az.nch; i++)
+			processing += strcmp(az.ch[i].status, "processing") == 0;
+		assert_int_equal(processing, 1);
+		assert_string_equal(az.s.chall_status, "processing");
+		ra_acme_authz_clear(&az);
+		ra_acme_order_clear(&o);
+	}
 	ra_acme_account_clear(&b);
 }
 
@@ -1408,7 +1568,7 @@ main(void)
 	    cmocka_unit_test(test_nonce),	cmocka_unit_test(test_eab_accounts),
 	    cmocka_unit_test(test_eab_officer), cmocka_unit_test(test_faults),
 	    cmocka_unit_test(test_eab_race),	cmocka_unit_test(test_order_life),
-	    cmocka_unit_test(test_sweep),
+	    cmocka_unit_test(test_sweep),	cmocka_unit_test(test_chall_race),
 	};
 	int failed = cmocka_run_group_tests_name("jws", pure, NULL, NULL);
 

@@ -17,6 +17,7 @@
 
 #include "store/migrations.h"
 #include "store/store.h"
+#include "store/store_int.h"
 
 struct fx {
 	char *dir;  /* SQLite: the temporary directory */
@@ -2330,6 +2331,91 @@ test_token(void **state)
 	assert_int_equal(raw_value(f, "SELECT COUNT(*) FROM tokens"), STORE_TOKEN__MAX);
 }
 
+/* One row inserted with RETURNING id by sql, its text parameters after the blob $1 (or none). */
+static int64_t
+raw_insert(struct store *s, const char *sql, const char *const *texts, size_t n, int blob)
+{
+	struct drv_stmt *st;
+	int64_t id;
+	struct err e;
+
+	err_clear(&e);
+	if ((st = store_stmt_get(s, sql, 0, "test insert", &e)) == NULL)
+		fail_msg("%s", e.msg);
+	if (blob)
+		stmt_blob(s, st, 1, "\x01", 1);
+	for (size_t i = 0; i < n; i++)
+		stmt_text(s, st, (int)i + 1 + (blob ? 1 : 0), texts[i]);
+	if (store_stmt_step(s, st, "test insert", NULL, &e) != 1)
+		fail_msg("%s", e.msg);
+	id = col_int(s, st, 0);
+	stmt_reset(s, st);
+	return id;
+}
+
+/*
+ * Migration 0022 carries each authorization's challenge over as its http-01 challenge (token,
+ * status, validation time, problem, last move), and the authorization is no wildcard.
+ */
+static void
+test_acme_challs_carried(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = NULL;
+	struct store_acme_chall *ch = NULL;
+	struct store_acme_authz a;
+	char acct[24], order[24];
+	int64_t az;
+	size_t n = 0;
+	struct err e;
+
+	err_clear(&e);
+	if (store_open_upto(&s, f->spec, 21, &e) != 0)
+		fail_msg("store_open_upto: %s", e.msg);
+	snprintf(acct, sizeof(acct), "%lld",
+		 (long long)raw_insert(s,
+				       "INSERT INTO acme_accounts (thumb, jwk, created, updated) "
+				       "VALUES ($1, '{}', 1, 1) RETURNING id",
+				       NULL, 0, 1));
+	{
+		const char *t[] = {acct};
+
+		snprintf(
+		    order, sizeof(order), "%lld",
+		    (long long)raw_insert(s,
+					  "INSERT INTO acme_orders (account_id, identifiers, "
+					  "expires, created, updated) VALUES (CAST($1 AS BIGINT), "
+					  "'[]', 9, 1, 1) RETURNING id",
+					  t, 1, 0));
+	}
+	{
+		const char *t[] = {order, acct};
+
+		az = raw_insert(
+		    s,
+		    "INSERT INTO acme_authzs (order_id, account_id, type, value, expires, "
+		    "token, chall_status, status, validated, error, updated) VALUES "
+		    "(CAST($1 AS BIGINT), CAST($2 AS BIGINT), 'dns', 'x.example', 9, "
+		    "'tok-0021', 'invalid', 'invalid', 5, '{\"type\":\"x\"}', 7) "
+		    "RETURNING id",
+		    t, 2, 0);
+	}
+	store_close(s);
+	s = fx_store(state);
+	OK(store_acme_chall_list(s, az, &ch, &n, &e));
+	assert_int_equal(n, 1);
+	assert_string_equal(ch[0].type, "http-01");
+	assert_string_equal(ch[0].token, "tok-0021");
+	assert_string_equal(ch[0].status, "invalid");
+	assert_int_equal(ch[0].validated, 5);
+	assert_string_equal(ch[0].error, "{\"type\":\"x\"}");
+	assert_int_equal(ch[0].updated, 7);
+	STORE_LIST_FREE(ch, n, store_acme_chall_clear);
+	OK(store_acme_authz_get(s, az, &a, &e));
+	assert_false(a.wildcard);
+	store_acme_authz_clear(&a);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 /* Bytes of a deleted row do not stay in the SQLite file (PRAGMA secure_delete). */
@@ -2421,6 +2507,7 @@ main(void)
 	    T(test_app_issuance),
 	    T(test_token),
 	    T(test_secure_delete),
+	    T(test_acme_challs_carried),
 	};
 	int fails = 0;
 
