@@ -1,6 +1,6 @@
 # shomei — one obvious way to build: `make`, `make run`, `make test`, `make bench`.
 
-PKGS     := openssl sqlite3 libpq libsodium libmicrohttpd jansson libcurl gdlib gnutls
+PKGS     := openssl sqlite3 libpq libsodium libmicrohttpd jansson libcurl gdlib gnutls libpsl
 CC       ?= cc
 BUILD    ?= build
 SAN      ?=

@@ -1019,7 +1019,11 @@ shomei_start(const char *bin, const char *dir, const char *store, int rport, str
 	fprintf(f,
 		"\ntest.instance = yes\nacme.enabled = yes\nacme.base_url = https://localhost:%d\n"
 		"acme.http01_port = %d\nacme.allow_private_addresses = yes\n"
-		"test.acme_resolve = 127.0.0.1\ncrl.schedule = no\n",
+		"test.acme_resolve = 127.0.0.1\ncrl.schedule = no\n"
+		/* the load comes from one address and one registered domain: the limits that
+		 * would refuse it are off (the failed validations per name stay counted) */
+		"acme.requests_per_second = 0\nacme.accounts_per_address = 0\n"
+		"acme.orders_per_account = 0\nacme.certs_per_domain = 0\n",
 		sp, rport);
 	fclose(f);
 	free(conf);

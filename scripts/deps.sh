@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential pkg-config git ca-certificates openssl libssl-dev
 libsqlite3-dev sqlite3 libpq-dev postgresql
 libsodium-dev libjansson-dev libmicrohttpd-dev libgnutls28-dev gnutls-bin
-libcurl4-openssl-dev libgd-dev fonts-dejavu-core gettext
+libcurl4-openssl-dev libgd-dev fonts-dejavu-core gettext libpsl-dev publicsuffix
 libengine-pkcs11-openssl softhsm2 opensc libp11-kit-dev
 libcmocka-dev clang clang-format libclang-rt-14-dev
 python3 python3-pytest python3-pytest-xdist python3-cryptography python3-requests python3-yaml python3-aiosmtpd python3-acme certbot python3-dnslib

@@ -83,11 +83,15 @@ acme_new_account(struct acme_ctx *c)
 	struct ra_acme_new q;
 	struct ra_acme_account a;
 	enum ra_acme_outcome r;
+	struct ra_acme_limited hit;
 	struct err e;
-	char addr[64];
+	char addr[64], key[64];
+	unsigned char ip[16];
+	size_t iplen = 0;
 	int rc;
 
 	memset(&q, 0, sizeof(q));
+	memset(&hit, 0, sizeof(hit));
 	memset(&a, 0, sizeof(a));
 	err_clear(&e);
 	if (acme_post_begin(c, ACME_AUTH_JWK) == -1)
@@ -106,6 +110,12 @@ acme_new_account(struct acme_ctx *c)
 		return acme_problem(c, 400, ACME_PROB_MALFORMED, e.msg, NULL);
 	http_client_addr(c->r, addr, sizeof(addr));
 	snprintf(c->actor, sizeof(c->actor), "acme:%s", addr);
+	/* the address the limit of new accounts counts (IPv6 by its /64) */
+	http_client_ip(c->r, ip, &iplen);
+	util_ip_rate_key(ip, iplen, key, sizeof(key)); /* "?": unknown clients count together */
+	q.addr = key;
+	q.limits = &acme.limits;
+	q.hit = &hit;
 	q.jwk = c->j.jwk;
 	q.url = c->url;
 	q.eab_required = acme.eab_required;
@@ -113,6 +123,8 @@ acme_new_account(struct acme_ctx *c)
 	r = ra_acme_account_new(c->st, &acme.keys, &q, &a, &e);
 	if (r == RA_ACME_CREATED || r == RA_ACME_EXISTS)
 		rc = acme_acct_reply(c, r == RA_ACME_CREATED ? 201 : 200, &a);
+	else if (r == RA_ACME_RATE_LIMITED)
+		rc = acme_limited(c, 429, hit.detail, hit.retry_after);
 	else
 		rc = acme_ra_problem(c, r, &e);
 	ra_acme_account_clear(&a);

@@ -33,6 +33,17 @@ const char *const acme_conf_keys[] = {
     "acme.orders_page",
     "acme.authz_reuse_days",
     "test.acme_resolve",
+    "acme.orders_per_account",
+    "acme.orders_per_account_window",
+    "acme.certs_per_domain",
+    "acme.certs_per_domain_window",
+    "acme.failed_validations_per_name",
+    "acme.failed_validations_window",
+    "acme.accounts_per_address",
+    "acme.accounts_per_address_window",
+    "acme.requests_per_second",
+    "acme.requests_burst",
+    "acme.validations_per_organization",
     NULL,
 };
 
@@ -188,6 +199,19 @@ acme_conf_profiles(const struct conf *c, struct err *e)
 	return 0;
 }
 
+/*
+ * The rate limits (the RA's, src/ra/acmelimit.c, with the Public Suffix List when enabled),
+ * the request limiter and the cap of validations per organization.
+ */
+static int
+acme_conf_limits(const struct conf *c, struct err *e)
+{
+	if (ra_acme_limits_conf(c, &acme.limits, e) == -1)
+		return -1;
+	acme_url(acme.limits_url, sizeof(acme.limits_url), ACME_LIMITS_PAGE);
+	return acme.enabled ? ra_acme_psl_load(e) : 0;
+}
+
 int
 acme_init(struct ca *ca, struct err *e)
 {
@@ -213,7 +237,8 @@ acme_init(struct ca *ca, struct err *e)
 	if (acme_conf_validation(c, e) == -1 || acme_conf_profiles(c, e) == -1 ||
 	    conf_get_long(c, "acme.orders_page", 100, 1, 1000, &acme.orders_page, e) == -1 ||
 	    conf_get_long(c, "acme.authz_reuse_days", RA_ACME_REUSE_DAYS, 1, RA_ACME_REUSE_DAYS_MAX,
-			  &reuse, e) == -1)
+			  &reuse, e) == -1 ||
+	    acme_conf_limits(c, e) == -1)
 		goto out;
 	ra_acme_reuse_set(reuse);
 	/* the key file is root's (keys/): read before the privileges go */
@@ -236,6 +261,7 @@ acme_fini(void)
 	free(acme.website);
 	json_decref(acme.caa);
 	ra_acme_keys_wipe(&acme.keys);
+	ra_acme_psl_free();
 	memset(&acme, 0, sizeof(acme));
 }
 
@@ -305,9 +331,12 @@ acme_problem_ex(struct acme_ctx *c, int status, enum acme_prob p, const char *de
 	if (extra != NULL)
 		json_object_update(j, extra);
 	if (p == ACME_PROB_RATE_LIMITED) {
-		const char *h[] = {"Retry-After", "1", location != NULL ? "Location" : NULL,
-				   location, NULL};
+		char help[ACME_URL_MAX + 32];
+		const char *h[] = {
+		    "Retry-After", "1", "Link", help, location != NULL ? "Location" : NULL,
+		    location,	   NULL};
 
+		snprintf(help, sizeof(help), "<%s>;rel=\"help\"", acme.limits_url);
 		if ((s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII)) != NULL)
 			rc = acme_send(c->r, status, "application/problem+json", s, h);
 		goto out;
@@ -595,6 +624,8 @@ acme_http(struct http_req *r)
 	const char *path = r->url + strlen(ACME_PREFIX);
 	int get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
 	int post = strcmp(r->method, "POST") == 0, rc = -1;
+	char detail[256];
+	long wait;
 	struct err e;
 
 	memset(&c, 0, sizeof(c));
@@ -604,6 +635,13 @@ acme_http(struct http_req *r)
 	if (!acme.enabled)
 		return http_reply_problem(r, 404, NULL, "Not Found",
 					  "ACME is not enabled on this server (acme.enabled)");
+	if ((wait = acme_request_limit(r)) > 0) {
+		snprintf(detail, sizeof(detail),
+			 "rate limit \"requests per client address\" (acme.requests_per_second = "
+			 "%ld, acme.requests_burst = %ld) reached; retry after %ld s",
+			 acme.limits.req_rate, acme.limits.req_burst, wait);
+		return acme_limited(&c, 429, detail, wait);
+	}
 	if (strlen(r->url) >= ACME_URL_MAX - strlen(acme.base) - 1)
 		return acme_problem(&c, 404, ACME_PROB_MALFORMED, "no such resource", NULL);
 	acme_url(c.url, sizeof(c.url), r->url);

@@ -10,7 +10,8 @@
  * every POST), account.c (newAccount, the account URL, keyChange), order.c (newOrder, orders,
  * authorizations, challenges, finalize, the certificate), validate.c (http-01, dns-01 and
  * tls-alpn-01 validation with CAA off the request threads: bounded, with the address rule),
- * dns.c (the DNS client of dns-01, CAA and tls-alpn-01; dns.h).
+ * dns.c (the DNS client of dns-01, CAA and tls-alpn-01; dns.h), limit.c (the request
+ * limiter of /acme/ and the 429 rateLimited answer of every rate limit).
  */
 #ifndef SHOMEI_ACME_H
 #define SHOMEI_ACME_H
@@ -72,8 +73,9 @@ const char *acme_prob_type(enum acme_prob);
 struct sockaddr;
 /*
  * 1 when an http-01 validation may connect to sa: not unspecified, loopback, private (RFC
- * 1918, RFC 4193), shared (RFC 6598), link-local, multicast, reserved or documentation space
- * (IPv4-mapped IPv6 judged as IPv4).  Pure; validate.c's open-socket callback asks it unless
+ * 1918, RFC 4193), shared (RFC 6598), link-local, multicast, reserved or documentation space,
+ * nor 6to4 (2002::/16) or Teredo (2001::/32); IPv4-mapped IPv6 and NAT64 (64:ff9b::/96)
+ * judged by their IPv4 address.  Pure; validate.c's open-socket callback asks it unless
  * acme.allow_private_addresses.
  */
 int acme_addr_public(const struct sockaddr *);
@@ -105,11 +107,52 @@ enum acme_slot {
 	ACME_SLOT_OK = 0,
 	ACME_SLOT_FULL,	   /* ACME_VALIDATIONS_MAX running */
 	ACME_SLOT_ACCOUNT, /* ACME_VALIDATIONS_PER_ACCOUNT of acct's running */
+	ACME_SLOT_ORG,	   /* acme.validations_per_organization of the organization's running */
 	ACME_SLOT__MAX
 };
 /* Takes a slot for account acct (> 0). */
 enum acme_slot acme_slots_take(struct acme_slots *, int64_t acct);
 /* Gives back a slot of acct's; one it does not hold is an internal error (fatal). */
 void acme_slots_put(struct acme_slots *, int64_t acct);
+
+/*
+ * The validations running per organization, beside the per-account slots: at most max of one
+ * organization's (acme.validations_per_organization), so the accounts of one organization
+ * cannot hold every slot either.  As many organizations as validations, so a fixed table
+ * suffices.  Caller locks; pure, for the unit tests.
+ */
+struct acme_org_slots {
+	struct {
+		int64_t org; /* 0: a free entry */
+		int n;
+	} per[ACME_VALIDATIONS_MAX];
+};
+/* OK or ACME_SLOT_ORG; org <= 0 (no organization) or max <= 0 (no cap) always OK. */
+enum acme_slot acme_org_slots_take(struct acme_org_slots *, int64_t org, int max);
+/* Gives back a slot of org's (one it does not hold is fatal); as take for org, max <= 0. */
+void acme_org_slots_put(struct acme_org_slots *, int64_t org, int max);
+
+/*
+ * The request limiter of /acme/ per client address (IPv6 by its /64): a token bucket of rate
+ * tokens a second up to burst, in a fixed table of this process indexed by a keyed hash of
+ * the address and probed over a few entries; when they are all taken the least recently used
+ * is reused (a flood of addresses makes the table forget, never grow).  Caller locks.
+ */
+#define ACME_BUCKETS 2048
+#define ACME_BUCKET_PROBE 8
+struct acme_buckets {
+	unsigned char key[16]; /* random: which entries an address lands in */
+	struct {
+		unsigned char addr[16];
+		double tokens, last; /* last 0: a free entry */
+	} b[ACME_BUCKETS];
+};
+/*
+ * Takes a token for addr (len 4 or 16 octets; an IPv6 address counts by its /64) at now
+ * (seconds, > 0, not decreasing): 0 when the request may go, else the seconds (>= 1) until
+ * a token is there again.  Pure, for the unit tests.
+ */
+long acme_buckets_take(struct acme_buckets *, const unsigned char *addr, size_t len, double now,
+		       double rate, double burst);
 
 #endif

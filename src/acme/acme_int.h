@@ -13,6 +13,8 @@
 #define ACME_PROFILES_MAX 4		  /* profiles acme.profiles may list */
 #define ACME_RENEWAL_RETRY 21600	  /* Retry-After of renewal information: 6 hours */
 #define ACME_RENEWAL_PATH "/renewal-info" /* GET <renewalInfo>/<certID> (RFC 9773 4.1) */
+/* The page that explains the rate limits (the portal's; Link rel="help" of rateLimited). */
+#define ACME_LIMITS_PAGE "/policies/acme-limits"
 
 /* The face's configuration, read once by acme_init. */
 struct acme {
@@ -22,11 +24,13 @@ struct acme {
 	char *tos, *website;
 	json_t *caa; /* array of strings, or NULL */
 	struct ra_acme_keys keys;
-	long http01_port;      /* acme.http01_port */
-	int allow_private;     /* acme.allow_private_addresses */
-	char test_resolve[48]; /* test.acme_resolve (test instances only), or "" */
-	char dns_resolver[64]; /* acme.dns_resolver, or "": the system's (dns.c) */
-	long tlsalpn01_port;   /* acme.tlsalpn01_port */
+	long http01_port;	       /* acme.http01_port */
+	int allow_private;	       /* acme.allow_private_addresses */
+	char test_resolve[48];	       /* test.acme_resolve (test instances only), or "" */
+	char dns_resolver[64];	       /* acme.dns_resolver, or "": the system's (dns.c) */
+	long tlsalpn01_port;	       /* acme.tlsalpn01_port */
+	struct ra_acme_limits limits;  /* acme.orders_per_account, ... (src/ra/acmelimit.c) */
+	char limits_url[ACME_URL_MAX]; /* the page explaining them (Link rel="help") */
 	/* acme.profiles: the profiles newOrder may name (the first is the default's place) */
 	char profiles[ACME_PROFILES_MAX][RA_ACME_PROFILE_MAX];
 	size_t nprofiles;
@@ -73,6 +77,13 @@ int acme_problem_ex(struct acme_ctx *, int status, enum acme_prob, const char *d
 /* body (NULL: none) with Replay-Nonce, the directory's Link and extra header pairs. */
 int acme_send(struct http_req *, int status, const char *ctype, const char *body,
 	      const char *const *extra);
+/*
+ * 429 (or status) rateLimited with detail, Retry-After: retry (at least 1) and Link:
+ * <the limits page>;rel="help".
+ */
+int acme_limited(struct acme_ctx *, int status, const char *detail, long retry);
+/* The request limiter of /acme/ (limit.c): 0 to go on, else the seconds to wait. */
+long acme_request_limit(struct http_req *);
 /* A JSON answer (takes the reference to j), with an optional Location. */
 int acme_json(struct acme_ctx *, int status, json_t *j, const char *location);
 /* The URL of path (ACME_PREFIX...) into out. */
@@ -99,12 +110,16 @@ int acme_revoke_cert(struct acme_ctx *);
 #define ACME_HTTP01_BODY_MAX 8192	       /* bytes of a challenge response read */
 #define ACME_HTTP01_TIMEOUT 10		       /* seconds of one validation, redirects included */
 #define ACME_DRAIN_S (ACME_HTTP01_TIMEOUT + 5) /* the longest wait for them at shutdown */
-/* Takes one of the slots for account acct (acme_slots_take under the lock). */
-enum acme_slot acme_validate_reserve(int64_t acct);
-void acme_validate_release(int64_t acct);
+/*
+ * Takes one of the slots for account acct and its organization org (0: none) under the lock
+ * (acme_slots_take, then acme_org_slots_take with acme.validations_per_organization).
+ */
+enum acme_slot acme_validate_reserve(int64_t acct, int64_t org);
+void acme_validate_release(int64_t acct, int64_t org);
 /* What a validation needs to know of its challenge (copied by acme_validate_start). */
 struct acme_vreq {
 	int64_t acct;	  /* the account, whose slot it holds */
+	int64_t org;	  /* its organization (0: none), whose slot it holds too */
 	int64_t id;	  /* the challenge */
 	const char *type; /* "http-01", "dns-01", "tls-alpn-01" */
 	const char *host; /* the identifier (a wildcard's without "*.") */

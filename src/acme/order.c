@@ -282,6 +282,7 @@ acme_new_order(struct acme_ctx *c)
 	struct ra_acme_order o;
 	struct ra_acme_order_opts opt;
 	struct ra_acme_certid cid;
+	struct ra_acme_limited hit;
 	enum ra_acme_outcome r;
 	size_t n = 0;
 	struct err e;
@@ -295,7 +296,14 @@ acme_new_order(struct acme_ctx *c)
 	ids = xcalloc(RA_ACME_IDENTS_MAX, sizeof(*ids));
 	if (acme_idents_parse(c, ids, &n) == -1 || acme_order_opts(c, &opt, &cid) == -1)
 		goto out;
-	r = ra_acme_order_new_ex(c->st, &c->acct, ids, n, &opt, c->actor, &o, &e);
+	ra_acme_limit_purge(c->st, &acme.limits, util_now());
+	r = ra_acme_limit_order(c->st, &acme.limits, &c->acct, ids, n, &hit, &e);
+	if (r == RA_ACME_RATE_LIMITED) {
+		rc = acme_limited(c, 429, hit.detail, hit.retry_after);
+		goto out;
+	}
+	if (r == RA_ACME_OK)
+		r = ra_acme_order_new_ex(c->st, &c->acct, ids, n, &opt, c->actor, &o, &e);
 	if (r == RA_ACME_CREATED)
 		rc = acme_order_reply(c, 201, &o);
 	else if (r == RA_ACME_REJECTED)
@@ -364,6 +372,7 @@ acme_finalize(struct acme_ctx *c, int64_t id)
 	unsigned char *der = xmalloc(ACME_CSR_MAX);
 	const char *csr = NULL;
 	struct ra_acme_order o;
+	struct ra_acme_limited hit;
 	enum ra_acme_outcome r;
 	size_t len = 0;
 	struct err e;
@@ -384,7 +393,13 @@ acme_finalize(struct acme_ctx *c, int64_t id)
 		    "RFC 8555 7.4: csr is the base64url of a DER CSR (at most 16 KiB)", NULL);
 		goto out;
 	}
-	r = ra_acme_finalize(c->ca, c->st, id, &c->acct, der, len, c->actor, &e);
+	r = ra_acme_limit_finalize(c->st, &acme.limits, id, c->acct.id, &hit, &e);
+	if (r == RA_ACME_RATE_LIMITED) {
+		rc = acme_limited(c, 429, hit.detail, hit.retry_after);
+		goto out;
+	}
+	if (r == RA_ACME_OK)
+		r = ra_acme_finalize(c->ca, c->st, id, &c->acct, der, len, c->actor, &e);
 	if (r != RA_ACME_OK) {
 		rc = acme_order_problem(c, r, &e);
 		goto out;
@@ -475,6 +490,7 @@ int
 acme_chall(struct acme_ctx *c, const char *rest)
 {
 	struct ra_acme_authz a;
+	struct ra_acme_limited hit;
 	enum ra_acme_outcome r;
 	const char *tail = NULL;
 	char keyauth[RA_ACME_TOKEN_TEXT + 64], up[ACME_URL_MAX + 16], url[ACME_URL_MAX];
@@ -492,12 +508,28 @@ acme_chall(struct acme_ctx *c, const char *rest)
 		return 0;
 	/* POST-as-GET reads the challenge; a payload ({}) answers it (7.5.1) */
 	if (c->payload != NULL) {
-		if ((sr = acme_validate_reserve(c->acct.id)) != ACME_SLOT_OK) {
+		/* a name that failed validation too often lately is not validated again yet */
+		if ((r = ra_acme_chall_get(c->st, id, c->acct.id, &a, &e)) == RA_ACME_OK &&
+		    strcmp(a.s.chall_status, "pending") == 0)
+			r = ra_acme_limit_name(c->st, &acme.limits, a.s.value, &hit, &e);
+		ra_acme_authz_clear(&a);
+		if (r == RA_ACME_RATE_LIMITED)
+			return acme_limited(c, 429, hit.detail, hit.retry_after);
+		if (r != RA_ACME_OK)
+			return acme_order_problem(c, r, &e);
+		err_clear(&e);
+		if ((sr = acme_validate_reserve(c->acct.id, c->acct.org_id)) != ACME_SLOT_OK) {
 			if (sr == ACME_SLOT_ACCOUNT)
 				snprintf(url, sizeof(url),
 					 "this account has %d validations running, the most one "
 					 "account may; retry in a second",
 					 ACME_VALIDATIONS_PER_ACCOUNT);
+			else if (sr == ACME_SLOT_ORG)
+				snprintf(url, sizeof(url),
+					 "this organization's accounts have %ld validations "
+					 "running, the most one organization may "
+					 "(acme.validations_per_organization); retry in a second",
+					 acme.limits.validations_per_org);
 			else
 				snprintf(url, sizeof(url),
 					 "too many validations at once; retry in a second");
@@ -510,7 +542,7 @@ acme_chall(struct acme_ctx *c, const char *rest)
 	}
 	if (r != RA_ACME_OK) {
 		if (slot)
-			acme_validate_release(c->acct.id);
+			acme_validate_release(c->acct.id, c->acct.org_id);
 		rc = acme_order_problem(c, r, &e);
 		goto out;
 	}
@@ -520,6 +552,7 @@ acme_chall(struct acme_ctx *c, const char *rest)
 		acme_keyauth(c, a.ch[a.at].token, keyauth, sizeof(keyauth));
 		memset(&q, 0, sizeof(q));
 		q.acct = c->acct.id;
+		q.org = c->acct.org_id;
 		q.id = id;
 		q.type = a.ch[a.at].type;
 		q.host = a.s.value;
@@ -538,7 +571,7 @@ acme_chall(struct acme_ctx *c, const char *rest)
 			    c->actor, &e);
 		}
 	} else if (slot) {
-		acme_validate_release(c->acct.id);
+		acme_validate_release(c->acct.id, c->acct.org_id);
 	}
 	acme_obj_url(url, sizeof(url), "authz", a.s.id, "");
 	snprintf(up, sizeof(up), "<%s>;rel=\"up\"", url);

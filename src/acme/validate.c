@@ -47,10 +47,13 @@
 
 _Static_assert(ACME_DRAIN_S < RA_ACME_STALE,
 	       "a validation still running is never taken for one a crash cut");
+_Static_assert(ACME_VALIDATIONS_MAX == RA_ACME_VALIDATIONS_MAX,
+	       "acme.validations_per_organization is bounded by the validations at once");
 
 static pthread_mutex_t validate_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t validate_cv = PTHREAD_COND_INITIALIZER;
 static struct acme_slots validate_slots;
+static struct acme_org_slots validate_orgs;
 
 enum acme_slot
 acme_slots_take(struct acme_slots *s, int64_t acct)
@@ -94,21 +97,65 @@ acme_slots_put(struct acme_slots *s, int64_t acct)
 }
 
 enum acme_slot
-acme_validate_reserve(int64_t acct)
+acme_org_slots_take(struct acme_org_slots *s, int64_t org, int max)
+{
+	int at = -1;
+
+	if (org <= 0 || max <= 0)
+		return ACME_SLOT_OK; /* no organization, or no cap: nothing to count */
+	for (int i = 0; i < ACME_VALIDATIONS_MAX; i++) {
+		if (s->per[i].org == org) {
+			at = i;
+			break;
+		}
+		if (at == -1 && s->per[i].org == 0)
+			at = i;
+	}
+	/* at most ACME_VALIDATIONS_MAX validations run, each of one organization at most */
+	if (at == -1)
+		fatalx("acme: the organizations' validation slots are inconsistent");
+	if (s->per[at].org == org && s->per[at].n >= max)
+		return ACME_SLOT_ORG;
+	s->per[at].org = org;
+	s->per[at].n++;
+	return ACME_SLOT_OK;
+}
+
+void
+acme_org_slots_put(struct acme_org_slots *s, int64_t org, int max)
+{
+	if (org <= 0 || max <= 0)
+		return;
+	for (int i = 0; i < ACME_VALIDATIONS_MAX; i++)
+		if (s->per[i].org == org && s->per[i].n > 0) {
+			if (--s->per[i].n == 0)
+				s->per[i].org = 0;
+			return;
+		}
+	fatalx("acme: organization %" PRId64 " gives back a validation slot it does not hold", org);
+}
+
+/* acme.validations_per_organization is read once at start, so a put sees the take's cap. */
+enum acme_slot
+acme_validate_reserve(int64_t acct, int64_t org)
 {
 	enum acme_slot r;
 
 	pthread_mutex_lock(&validate_mu);
-	r = acme_slots_take(&validate_slots, acct);
+	if ((r = acme_slots_take(&validate_slots, acct)) == ACME_SLOT_OK &&
+	    (r = acme_org_slots_take(&validate_orgs, org, (int)acme.limits.validations_per_org)) !=
+		ACME_SLOT_OK)
+		acme_slots_put(&validate_slots, acct);
 	pthread_mutex_unlock(&validate_mu);
 	return r;
 }
 
 void
-acme_validate_release(int64_t acct)
+acme_validate_release(int64_t acct, int64_t org)
 {
 	pthread_mutex_lock(&validate_mu);
 	acme_slots_put(&validate_slots, acct);
+	acme_org_slots_put(&validate_orgs, org, (int)acme.limits.validations_per_org);
 	pthread_cond_broadcast(&validate_cv);
 	pthread_mutex_unlock(&validate_mu);
 }
@@ -160,6 +207,8 @@ int
 acme_addr_public(const struct sockaddr *sa)
 {
 	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	/* NAT64's well-known prefix 64:ff9b::/96 (RFC 6052): judged by the IPv4 address in it */
+	static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
 	const unsigned char *a;
 
 	if (sa == NULL)
@@ -171,8 +220,14 @@ acme_addr_public(const struct sockaddr *sa)
 	if (sa->sa_family != AF_INET6)
 		return 0;
 	a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
-	if (memcmp(a, mapped, 12) == 0)
+	if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0)
 		return addr4_public(a + 12);
+	/* 6to4 (2002::/16, RFC 3056) and Teredo (2001::/32, RFC 4380) tunnel to an IPv4 address
+	 * the relay chooses: refused, as the embedded address cannot be judged alone */
+	if (a[0] == 0x20 && a[1] == 0x02)
+		return 0;
+	if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0 && a[3] == 0)
+		return 0;
 	/* ::/8 (unspecified, loopback, compatible), fc00::/7, fe80::/10, fec0::/10, ff00::/8,
 	 * 2001:db8::/32, and 2000::/3 is the only global unicast space anyway */
 	if ((a[0] & 0xe0) != 0x20)
@@ -186,6 +241,7 @@ acme_addr_public(const struct sockaddr *sa)
 struct vjob {
 	struct ca *ca;
 	int64_t acct; /* whose slot it holds */
+	int64_t org;  /* and its organization's */
 	int64_t id;   /* the challenge */
 	char type[16];
 	int wildcard;
@@ -687,7 +743,7 @@ vjob_main(void *arg)
 	struct store *st;
 	char *problem = vjob_run(j);
 	enum ra_acme_outcome r = RA_ACME_ERROR;
-	int64_t acct;
+	int64_t acct, org;
 	struct err e;
 
 	err_clear(&e);
@@ -698,8 +754,9 @@ vjob_main(void *arg)
 			 j->id, e.msg);
 	free(problem);
 	acct = j->acct;
+	org = j->org;
 	free(j);
-	acme_validate_release(acct);
+	acme_validate_release(acct, org);
 	return NULL;
 }
 
@@ -713,6 +770,7 @@ acme_validate_start(struct ca *ca, const struct acme_vreq *q)
 
 	j->ca = ca;
 	j->acct = q->acct;
+	j->org = q->org;
 	j->id = q->id;
 	snprintf(j->type, sizeof(j->type), "%s", q->type);
 	j->wildcard = q->wildcard;
@@ -731,7 +789,7 @@ acme_validate_start(struct ca *ca, const struct acme_vreq *q)
 out:
 	if (j != NULL) {
 		free(j);
-		acme_validate_release(q->acct);
+		acme_validate_release(q->acct, q->org);
 	}
 	return rc;
 }

@@ -230,7 +230,7 @@ portal_rate_ok(struct http_req *r, long limit)
 	return http_limit_ok(&portal.forms, r, limit);
 }
 
-/* GET /policies/obligations, /policies/privacy. */
+/* GET /policies/obligations, /policies/privacy, /policies/acme-limits (acmelimits.c). */
 int
 portal_policy_get(struct http_req *r)
 {
@@ -246,6 +246,9 @@ portal_policy_get(struct http_req *r)
 		d = web_data(&x, N_("Privacy policy"), -1);
 		portal_contact_add(&x, d);
 		rc = web_page(&x, 200, "policy_privacy", d);
+	} else if (strcmp(r->url, "/policies/acme-limits") == 0) {
+		d = NULL;
+		rc = portal_acme_limits(&x);
 	} else {
 		d = NULL;
 		rc = web_notice(&x, 404, N_("Page not found"),

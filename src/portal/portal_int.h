@@ -152,4 +152,7 @@ int portal_notify_reissued(void *arg, struct store *, const char *to, const char
 
 /* ---- web revocation (revoke.c) ---- */
 
+/* GET /policies/acme-limits: the ACME rate limits as configured (acmelimits.c). */
+int portal_acme_limits(struct web_ctx *);
+
 #endif

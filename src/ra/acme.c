@@ -62,6 +62,7 @@ const char *const ra_acme_outcome_names[RA_ACME__MAX] = {
     "already-replaced",
     "bad-replaces",
     "bad-state",
+    "rate-limited",
     "error",
 };
 
@@ -512,6 +513,10 @@ ra_acme_account_new(struct store *st, const struct ra_acme_keys *k, const struct
 		r = RA_ACME_NO_ACCOUNT;
 		goto out;
 	}
+	/* a new account: the accounts created from this address lately (acmelimit.c) */
+	if (q->limits != NULL && q->addr != NULL &&
+	    (r = ra_acme_limit_account(st, q->limits, q->addr, q->hit, e)) != RA_ACME_OK)
+		goto out;
 	if ((r = ra_acme_contact_check(q->contact, &a.contact, e)) != RA_ACME_OK)
 		goto out;
 	r = RA_ACME_ERROR;
@@ -543,6 +548,8 @@ ra_acme_account_new(struct store *st, const struct ra_acme_keys *k, const struct
 		}
 		goto out;
 	}
+	if (q->addr != NULL && store_acme_account_set_addr(st, a.id, q->addr, e) == -1)
+		goto out;
 	if (store_commit(st, e) == -1)
 		goto out;
 	intx = 0;

@@ -266,6 +266,33 @@ order_looks_ip(const char *v)
 	return inet_pton(AF_INET, v, b) == 1 || inet_pton(AF_INET6, v, b) == 1;
 }
 
+int
+ra_acme_dns_looks_ip(const char *name)
+{
+	const char *last = strrchr(name, '.');
+	size_t n;
+
+	last = last != NULL ? last + 1 : name;
+	/* a trailing dot ends the name: the label before it counts */
+	if (*last == '\0' && last != name) {
+		const char *p = last - 1;
+
+		while (p > name && p[-1] != '.')
+			p--;
+		last = p;
+	}
+	n = strcspn(last, ".");
+	if (n == 0)
+		return 0;
+	if (strspn(last, "0123456789") == n)
+		return 1;
+	/* inet_aton's hexadecimal part: 0x, then hex digits (or none: "0x" is 0) */
+	if (n >= 2 && last[0] == '0' && (last[1] == 'x' || last[1] == 'X') &&
+	    strspn(last + 2, "0123456789abcdefABCDEF") == n - 2)
+		return 1;
+	return 0;
+}
+
 /* 1 when v (lower case) is no fully qualified host name of at least two labels. */
 static int
 order_host_bad(const char *v)
@@ -312,6 +339,11 @@ order_ident_refusal(const struct store_org *org, const char *names, struct ra_ac
 	else if (order_looks_ip(v))
 		snprintf(msg, sizeof(msg),
 			 "RFC 8738 3: %s is an address: its identifier's type is ip, not dns", esc);
+	else if (n > 0 && n <= 253 && ra_acme_dns_looks_ip(wild ? v + 2 : v))
+		snprintf(msg, sizeof(msg),
+			 "RFC 1123 2.1: \"%s\" looks like an IP address (a numeric last label), "
+			 "not a DNS name",
+			 esc);
 	else if (order_host_bad(wild ? v + 2 : v))
 		snprintf(
 		    msg, sizeof(msg),
@@ -1525,6 +1557,8 @@ struct order_fin {
 	int64_t id;
 	const char *actor, *kid;
 	int64_t acct;
+	const char *const *names; /* the order's, for the certificates-per-domain limit */
+	size_t n;
 };
 
 /* write_fn of the order's certificate: the order valid, its audit entry, in the same tx. */
@@ -1538,7 +1572,8 @@ order_fin_write(struct store *st, const struct ca_issued *c, void *arg, struct e
 	snprintf(detail, sizeof(detail), "account=%" PRId64 " binding=%s serial=%s", f->acct,
 		 f->kid, c->serial);
 	if (order_move(st, f->id, ORDER_ST_PROCESSING, ORDER_ST_VALID, c->serial, 0, e) == -1 ||
-	    store_audit_append(st, f->actor, "acme.order.finalize", obj, detail, NULL, e) == -1)
+	    store_audit_append(st, f->actor, "acme.order.finalize", obj, detail, NULL, e) == -1 ||
+	    ra_acme_limit_record_cert(st, f->names, f->n, c->serial, e) == -1)
 		return -1;
 	return 0;
 }
@@ -1652,6 +1687,8 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	fin.actor = actor;
 	fin.kid = b.kid;
 	fin.acct = acct->id;
+	fin.names = (const char *const *)names;
+	fin.n = o.naz;
 	q.profile = o.o.profile != NULL ? o.o.profile : "server";
 	q.org_code = b.org_code;
 	q.csr = der;

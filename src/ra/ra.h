@@ -23,6 +23,7 @@
  *   stats.c           the console's statistics of issued certificates and its audit view
  *   acme.c            ACME: nonces, accounts (life cycle, key change), External Account
  *                     Bindings of an organization (sealed HMAC keys)
+ *   acmelimit.c       ACME's rate limits (counts per sliding window, the Public Suffix List)
  *
  * Each operation returns an outcome enum (with __MAX and a names table) and writes in one
  * transaction; the faces never call the store nor open a transaction themselves.
@@ -2275,6 +2276,7 @@ enum ra_acme_outcome {
 	RA_ACME_ALREADY_REPLACED,    /* newOrder, finalize: replaces names a replaced one */
 	RA_ACME_BAD_REPLACES,	     /* newOrder: replaces shares no identifier with the order */
 	RA_ACME_BAD_STATE,	     /* authorization deactivation: not pending or valid */
+	RA_ACME_RATE_LIMITED,	     /* a rate limit (acmelimit.c) reached: see ra_acme_limited */
 	RA_ACME_ERROR,		     /* store or internal failure (e set) */
 	RA_ACME__MAX
 };
@@ -2303,6 +2305,9 @@ struct ra_acme_new {
 	const char *url;   /* the newAccount URL (the binding's url must equal it) */
 	int eab_required;  /* acme.eab_required */
 	const char *actor; /* "acme:<address>" */
+	const char *addr;  /* the client's address (recorded; counted by the limit), or NULL */
+	const struct ra_acme_limits *limits; /* NULL: no accounts-per-address limit */
+	struct ra_acme_limited *hit;	     /* RATE_LIMITED: which limit, when again */
 };
 /*
  * newAccount (RFC 8555 7.3, 7.3.1, 7.3.4): CREATED (with the binding, one transaction with
@@ -2629,6 +2634,100 @@ int ra_acme_reason_ok(long reason);
 enum ra_acme_outcome ra_acme_revoke(struct ca *, struct store *, const unsigned char *der,
 				    size_t len, int64_t acct_id, EVP_PKEY *key, long reason,
 				    const char *actor, struct err *);
+
+/* ---- ACME rate limits (acmelimit.c, issue 14 part 5) ---- */
+
+enum ra_acme_limit {
+	RA_ACME_LIMIT_ORDERS = 0, /* new orders per account */
+	RA_ACME_LIMIT_CERTS,	  /* certificates per registered domain (Public Suffix List) */
+	RA_ACME_LIMIT_FAILED,	  /* failed validations per name */
+	RA_ACME_LIMIT_ACCOUNTS,	  /* new accounts per client address */
+	RA_ACME_LIMIT__MAX
+};
+extern const char *const ra_acme_limit_names[RA_ACME_LIMIT__MAX];
+/*
+ * Each limit's count (0: off) and window in seconds; and the face's own guards, read here so
+ * that the face and the page explaining them (the portal's) read one configuration: requests
+ * per client address (a token bucket; rate 0: off) and validations at once per organization.
+ */
+struct ra_acme_limits {
+	long max[RA_ACME_LIMIT__MAX];
+	long window[RA_ACME_LIMIT__MAX];
+	long req_rate, req_burst; /* acme.requests_per_second, acme.requests_burst */
+	long validations_per_org; /* acme.validations_per_organization (0: no cap) */
+};
+/* Which limit a request reached, and when the window has room again. */
+struct ra_acme_limited {
+	enum ra_acme_limit which;
+	long retry_after; /* seconds until the oldest counted event leaves the window, >= 1 */
+	char detail[400]; /* names the limit, its keys and values, and the key reached */
+};
+/* The configuration key of limit l: its count, or (window != 0) its window. */
+const char *ra_acme_limit_key(enum ra_acme_limit, int window);
+/* Validations at once in a web process (the face's ACME_VALIDATIONS_MAX; validate.c checks). */
+#define RA_ACME_VALIDATIONS_MAX 32
+/*
+ * Reads the limits (acme.<limit> and acme.<limit>_window, acme.requests_per_second,
+ * acme.requests_burst, acme.validations_per_organization up to RA_ACME_VALIDATIONS_MAX;
+ * defaults for a university RA).
+ */
+int ra_acme_limits_conf(const struct conf *, struct ra_acme_limits *, struct err *);
+/*
+ * Loads the Public Suffix List once (acme_init: at start, before the sandbox; else on first
+ * use); ra_acme_psl_free ends it.
+ */
+int ra_acme_psl_load(struct err *);
+void ra_acme_psl_free(void);
+/*
+ * The registered domain of name (lower case, no wildcard) by the Public Suffix List into out:
+ * www.cs.example.ac.jp -> example.ac.jp; a public suffix itself stays as it is.  -1 when
+ * name is empty, out too small or the list does not load (logged).
+ */
+int ra_acme_reg_domain(const char *name, char *out, size_t n);
+/*
+ * newOrder's limits, before the order is made: new orders of the account, then for each DNS
+ * identifier the failed validations of the name and the certificates of its registered
+ * domain.  OK, RATE_LIMITED (*hit filled), or ERROR.
+ */
+enum ra_acme_outcome ra_acme_limit_order(struct store *, const struct ra_acme_limits *,
+					 const struct ra_acme_account *,
+					 const struct ra_acme_ident *ids, size_t n,
+					 struct ra_acme_limited *hit, struct err *);
+/*
+ * finalize's limit: the certificates of each registered domain of ready order id of account
+ * acct_id, checked again before signing (orders made earlier must not pass the count).  OK
+ * (also for an order that is unknown or not ready: finalize answers that), RATE_LIMITED or
+ * ERROR.
+ */
+enum ra_acme_outcome ra_acme_limit_finalize(struct store *, const struct ra_acme_limits *,
+					    int64_t id, int64_t acct_id,
+					    struct ra_acme_limited *hit, struct err *);
+/* The failed validations of name (a challenge answered): OK, RATE_LIMITED or ERROR. */
+enum ra_acme_outcome ra_acme_limit_name(struct store *, const struct ra_acme_limits *,
+					const char *name, struct ra_acme_limited *hit,
+					struct err *);
+/* The accounts created from client address addr: OK, RATE_LIMITED or ERROR. */
+enum ra_acme_outcome ra_acme_limit_account(struct store *, const struct ra_acme_limits *,
+					   const char *addr, struct ra_acme_limited *hit,
+					   struct err *);
+/*
+ * Records a certificate issued through ACME once under each registered domain of its names,
+ * in the caller's (the certificate's) transaction.
+ */
+int ra_acme_limit_record_cert(struct store *, const char *const *names, size_t n,
+			      const char *serial, struct err *);
+/*
+ * Deletes the events no limit counts any more (certificates' domains and failed validations
+ * older than their windows), at most once a minute per process and not inside a caller's
+ * transaction; a failure is logged.  The front ends on one database share one configuration.
+ */
+void ra_acme_limit_purge(struct store *, const struct ra_acme_limits *, time_t now);
+/*
+ * 1 when a DNS identifier looks like an IPv4 address in any of the forms resolvers accept
+ * (127.0.0.1, 0x7f.1, 2130706433, 017700000001): its last label is all digits or a 0x
+ * number.  Such a name is refused (rejectedIdentifier): IP identifiers are RFC 8738's.
+ */
+int ra_acme_dns_looks_ip(const char *name);
 
 /* 1 when the DNS name lies in one of the organization's domains (policy.c). */
 int ra_dns_in_org(const struct store_org *, const char *name);

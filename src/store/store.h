@@ -1227,4 +1227,30 @@ int store_acme_failed_add(struct store *, const char *name, int64_t account_id, 
 int store_acme_failed_count(struct store *, const char *name, time_t since, int64_t *n,
 			    struct err *);
 
+/* ---- ACME rate limits (store_acme_limit.c, 0025; src/ra/acmelimit.c) ---- */
+enum store_acme_limit {
+	STORE_ACME_LIMIT_ORDERS = 0, /* new orders of account key_id */
+	STORE_ACME_LIMIT_CERTS,	     /* certificates issued under registered domain key */
+	STORE_ACME_LIMIT_FAILED,     /* failed validations of name key */
+	STORE_ACME_LIMIT_ACCOUNTS,   /* accounts created from client address key */
+	STORE_ACME_LIMIT__MAX
+};
+/*
+ * The events of one key since since, at most max of them counted (an indexed range scan cut
+ * at max), into *n, and the time of the oldest counted into *oldest (0: none).
+ */
+int store_acme_limit_count(struct store *, enum store_acme_limit, const char *key, int64_t key_id,
+			   time_t since, int64_t max, int64_t *n, time_t *oldest, struct err *);
+/* Records a certificate issued through ACME under a registered domain (its transaction). */
+int store_acme_cert_domain_add(struct store *, const char *domain, const char *serial, time_t at,
+			       struct err *);
+/* Records the client address that created an account (its transaction). */
+int store_acme_account_set_addr(struct store *, int64_t id, const char *addr, struct err *);
+/*
+ * Deletes the certificates' domains recorded before certs_before and the failed validations
+ * before failed_before (never counted again); *n (may be NULL) how many rows.
+ */
+int store_acme_limit_purge(struct store *, time_t certs_before, time_t failed_before, int64_t *n,
+			   struct err *);
+
 #endif

@@ -1935,10 +1935,14 @@ main(void)
 	    cmocka_unit_test(test_renewal_window),
 	};
 	const struct CMUnitTest stored[] = {
-	    cmocka_unit_test(test_nonce),	cmocka_unit_test(test_eab_accounts),
-	    cmocka_unit_test(test_eab_officer), cmocka_unit_test(test_faults),
-	    cmocka_unit_test(test_eab_race),	cmocka_unit_test(test_order_life),
-	    cmocka_unit_test(test_sweep),	cmocka_unit_test(test_chall_race),
+	    cmocka_unit_test(test_nonce),
+	    cmocka_unit_test(test_eab_accounts),
+	    cmocka_unit_test(test_eab_officer),
+	    cmocka_unit_test(test_faults),
+	    cmocka_unit_test(test_eab_race),
+	    cmocka_unit_test(test_order_life),
+	    cmocka_unit_test(test_sweep),
+	    cmocka_unit_test(test_chall_race),
 	    cmocka_unit_test(test_orders_list_replaced),
 	    cmocka_unit_test(test_authz_reuse),
 	};

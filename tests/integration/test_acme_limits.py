@@ -1,0 +1,259 @@
+"""ACME rate limits and abuse resistance (issue 14 part 5) against the real server on both
+store backends, with small limits configured: new accounts per client address, new orders per
+account, failed validations per name (at newOrder and when a challenge is answered),
+certificates per registered domain (Public Suffix List: names under example.ac.jp count
+together) and the per-address request limiter of /acme/.  Each answers 429 with the problem
+type rateLimited naming the limit, a Retry-After within the limit's window and a Link
+rel="help" to the page that explains the limits, which the portal serves in Japanese and
+English with the configured values.  An account under the limits still orders; a DNS
+identifier that looks like an IPv4 address and an Ed25519 account key of small order are
+refused; the validations of one organization running at once are capped."""
+import datetime
+import http.server
+import json
+import os
+import re
+import threading
+import time
+
+import pytest
+
+from conftest import start_server, stop_server
+from test_acme import ERR, acme_server, b64u, nonce, post, problem, session
+from test_acme_order import Responder, account, conf, csr_for, http01, wait_authz
+
+from acme import messages  # noqa: E402
+import josepy as jose  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+
+WINDOW = 600
+
+
+def limited(r, window, what):
+    """A rateLimited answer: 429, the type, Retry-After within the window, the help Link."""
+    p = problem(r, 429, "rateLimited")
+    assert p["status"] == 429 and what in p["detail"], p
+    ra = int(r.headers["Retry-After"])
+    assert 1 <= ra <= window, ra
+    help_ = [lk for lk in r.headers["Link"].split(",") if 'rel="help"' in lk]
+    assert len(help_) == 1, r.headers["Link"]
+    url = re.match(r'\s*<([^>]+)>', help_[0]).group(1)
+    assert url.endswith("/policies/acme-limits"), url
+    return p, url
+
+
+def new_account_raw(s, srv, key):
+    """newAccount signed by key without a binding (the limit answers before the binding)."""
+    return post(s, srv.https + "/acme/new-account", key, jose.ES256,
+                {"termsOfServiceAgreed": True}, nonce(s, srv))
+
+
+def order_raw(s, srv, key, kid, *names):
+    return post(s, srv.https + "/acme/new-order", key, jose.ES256,
+                {"identifiers": [{"type": "dns", "value": n} for n in names]},
+                nonce(s, srv), kid=kid)
+
+
+def test_acme_limits_accounts_orders(ca):
+    limits = ("acme.accounts_per_address = 2\nacme.accounts_per_address_window = %d\n"
+              "acme.orders_per_account = 2\nacme.orders_per_account_window = %d\n"
+              "acme.certs_per_domain = 7\n" % (WINDOW, WINDOW))
+    srv = acme_server(ca, limits)
+    try:
+        s = session(srv)
+        cl1, key1, regr1, _ = account(ca, srv)
+        cl2, key2, regr2, _ = account(ca, srv)
+        # a third account from this address: refused before its binding is looked at
+        key3 = jose.JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
+        r = new_account_raw(s, srv, key3)
+        _, page = limited(r, WINDOW, "new accounts per client address")
+        assert "acme.accounts_per_address" in r.json()["detail"]
+        # an existing account's key still finds it (200), the limit counts new ones only
+        r = post(s, srv.https + "/acme/new-account", key1, jose.ES256,
+                 {"onlyReturnExisting": True}, nonce(s, srv))
+        assert r.status_code == 200 and r.headers["Location"] == regr1.uri, r.text
+
+        # orders per account: two, then 429; the other account still orders
+        cl1.new_order(csr_for("www.example.ac.jp"))
+        cl1.new_order(csr_for("mail.example.ac.jp"))
+        r = order_raw(s, srv, key1, regr1.uri, "ftp.example.ac.jp")
+        limited(r, WINDOW, "new orders per account")
+        o = cl2.new_order(csr_for("www.example.ac.jp"))
+        assert o.body.status.name == "pending"
+
+        # a DNS identifier that looks like an IPv4 address: rejectedIdentifier, each
+        for v in ("127.0.0.1", "0x7f.1", "2130706433", "www.example.ac.123"):
+            r = order_raw(s, srv, key2, regr2.uri, v)
+            p = problem(r, 400, "rejectedIdentifier")
+            assert "looks like an IP address" in p["subproblems"][0]["detail"], (v, p)
+
+        # an Ed25519 key of small order (y = 1, the identity) is no account key
+        prot = {"alg": "EdDSA", "nonce": nonce(s, srv), "url": srv.https + "/acme/new-account",
+                "jwk": {"kty": "OKP", "crv": "Ed25519", "x": b64u(b"\x01" + b"\x00" * 31)}}
+        body = {"protected": b64u(json.dumps(prot).encode()),
+                "payload": b64u(b'{"termsOfServiceAgreed":true}'),
+                "signature": b64u(os.urandom(64))}
+        r = s.post(srv.https + "/acme/new-account", data=json.dumps(body),
+                   headers={"Content-Type": "application/jose+json"})
+        problem(r, 400, "badPublicKey")
+
+        # the page the Link names, in English and in Japanese, with the configured values
+        path = "/policies/acme-limits"
+        assert page == srv.https + path, page
+        en = s.get(srv.https + path, headers={"Accept-Language": "en"})
+        assert en.status_code == 200 and en.headers["Content-Type"].startswith("text/html")
+        t = en.text
+        assert "ACME rate limits" in t and "New orders per account" in t, t
+        assert "acme.orders_per_account" in t and "600 s" in t and ">7<" in t, t
+        assert "rateLimited" in t and "Retry-After" in t and "bursts of 200" in t
+        ja = s.get(srv.https + path, headers={"Accept-Language": "ja"})
+        assert ja.status_code == 200
+        assert "アカウントごとの新規オーダー数" in ja.text and "登録ドメイン" in ja.text, ja.text
+        assert "New orders per account" not in ja.text and "バースト 200" in ja.text
+        assert "<h1>ACME のレート制限</h1>" in ja.text and "<h1>ACME rate limits</h1>" in t
+    finally:
+        stop_server(srv)
+
+
+def test_acme_limits_failed_certs(ca):
+    resp = Responder()
+    limits = ("acme.failed_validations_per_name = 1\nacme.failed_validations_window = %d\n"
+              "acme.certs_per_domain = 1\nacme.certs_per_domain_window = %d\n"
+              % (WINDOW, WINDOW))
+    srv = acme_server(ca, conf(resp.port) + limits)
+    try:
+        s = session(srv)
+        cl, key, regr, kid = account(ca, srv)
+        # two orders of one name; the first fails its validation
+        a1 = cl.new_order(csr_for("www.example.ac.jp"))
+        a2 = cl.new_order(csr_for("www.example.ac.jp"))
+        authz, chall = http01(a1)
+        resp.answers[chall.chall.encode("token")] = "not-the-key-authorization"
+        cl.answer_challenge(chall, chall.chall.response(key))
+        assert wait_authz(cl, authz.uri).body.status.name == "invalid"
+        # the second's challenge is not validated now, nor a new order of the name made
+        authz2, chall2 = http01(a2)
+        r = post(s, chall2.uri, key, jose.ES256, {}, nonce(s, srv), kid=regr.uri)
+        limited(r, WINDOW, "failed validations per name")
+        assert "www.example.ac.jp" in r.json()["detail"]
+        r = post(s, authz2.uri, key, jose.ES256, None, nonce(s, srv), kid=regr.uri)
+        assert r.json()["challenges"][0]["status"] == "pending", r.text
+        r = order_raw(s, srv, key, regr.uri, "www.example.ac.jp")
+        limited(r, WINDOW, "failed validations per name")
+
+        # two orders under example.ac.jp made and validated; one certificate, then no more:
+        # the other order's finalize and a new order of a name under it are refused
+        orders = []
+        for name in ("mail.example.ac.jp", "web2.example.ac.jp"):
+            o = cl.new_order(csr_for(name))
+            authz, chall = http01(o)
+            response, validation = chall.chall.response_and_validation(key)
+            resp.answers[chall.chall.encode("token")] = validation
+            cl.answer_challenge(chall, response)
+            assert wait_authz(cl, authz.uri).body.status.name == "valid"
+            orders.append((o, name))
+        o, name = orders[0]
+        done = cl.finalize_order(o, datetime.datetime.now() + datetime.timedelta(seconds=20))
+        assert done.body.status.name == "valid"
+        rows = ca.sql("SELECT domain FROM acme_cert_domains")
+        assert rows == [["example.ac.jp"]], rows
+        o, name = orders[1]
+        from cryptography import x509 as cx509
+        from cryptography.hazmat.primitives import serialization
+        der = cx509.load_pem_x509_csr(csr_for(name)).public_bytes(serialization.Encoding.DER)
+        r = post(s, o.body.finalize, key, jose.ES256, {"csr": b64u(der)}, nonce(s, srv),
+                 kid=regr.uri)
+        p, _ = limited(r, WINDOW, "certificates per registered domain")
+        r = post(s, o.uri, key, jose.ES256, None, nonce(s, srv), kid=regr.uri)
+        assert r.json()["status"] == "ready", r.text
+        r = order_raw(s, srv, key, regr.uri, "ftp.cs.example.ac.jp")
+        p, _ = limited(r, WINDOW, "certificates per registered domain")
+        assert "example.ac.jp" in p["detail"]
+        assert len(ca.sql("SELECT serial FROM acme_orders WHERE serial IS NOT NULL")) == 1
+    finally:
+        stop_server(srv)
+        resp.close()
+
+
+def test_acme_limits_requests(ca_sqlite):
+    """The per-address request limiter: a burst, then 429 with Retry-After, on every URL."""
+    srv = acme_server(ca_sqlite, "acme.requests_per_second = 1\nacme.requests_burst = 3\n")
+    try:
+        s = session(srv)
+        for _ in range(3):
+            assert s.get(srv.https + "/acme/directory").status_code == 200
+        r = s.get(srv.https + "/acme/directory")
+        limited(r, 1, "requests per client address")
+        r = s.head(srv.https + "/acme/new-nonce")
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+        # the portal is not limited by ACME's limiter
+        assert s.get(srv.https + "/policies/acme-limits").status_code == 200
+    finally:
+        stop_server(srv)
+
+
+class SlowResponder:
+    """http-01 answers given after a pause, so that a validation holds its slot a while."""
+
+    def __init__(self, pause):
+        answers = self.answers = {}
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                time.sleep(pause)
+                body = answers.get(self.path.rsplit("/", 1)[-1])
+                self.send_response(200 if body else 404)
+                self.end_headers()
+                if body:
+                    self.wfile.write(body.encode())
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_acme_limits_validations_per_org(ca_sqlite):
+    """At most acme.validations_per_organization validations of one organization's accounts
+    run at once: another account of it is told 503 rateLimited until the first ends."""
+    resp = SlowResponder(3)
+    srv = acme_server(ca_sqlite, conf(resp.port) + "acme.validations_per_organization = 1\n")
+    try:
+        s = session(srv)
+        cl1, key1, regr1, _ = account(ca_sqlite, srv)
+        cl2, key2, regr2, _ = account(ca_sqlite, srv)
+        pending = []
+        for cl, key, name in ((cl1, key1, "www.example.ac.jp"), (cl2, key2, "mail.example.ac.jp")):
+            authz, chall = http01(cl.new_order(csr_for(name)))
+            resp.answers[chall.chall.encode("token")] = chall.chall.validation(key)
+            pending.append((authz, chall))
+        t0 = time.time()
+        cl1.answer_challenge(pending[0][1], pending[0][1].chall.response(key1))
+        r = post(s, pending[1][1].uri, key2, jose.ES256, {}, nonce(s, srv), kid=regr2.uri)
+        p = problem(r, 503, "rateLimited")
+        assert "acme.validations_per_organization" in p["detail"], p
+        assert time.time() - t0 < 3, "the first validation still runs"
+        assert int(r.headers["Retry-After"]) >= 1 and 'rel="help"' in r.headers["Link"]
+        assert wait_authz(cl1, pending[0][0].uri).body.status.name == "valid"
+        # the slot is free again: the other account's validation runs
+        cl2.answer_challenge(pending[1][1], pending[1][1].chall.response(key2))
+        assert wait_authz(cl2, pending[1][0].uri).body.status.name == "valid"
+    finally:
+        stop_server(srv)
+        resp.close()
+
+
+def test_acme_limits_page_needs_acme(ca_sqlite):
+    """Without acme.enabled there are no ACME limits to explain: the page is 404."""
+    srv = start_server(ca_sqlite, "")
+    try:
+        r = session(srv).get(srv.https + "/policies/acme-limits")
+        assert r.status_code == 404
+    finally:
+        stop_server(srv)
