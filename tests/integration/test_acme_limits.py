@@ -82,10 +82,14 @@ def test_acme_limits_accounts_orders(ca):
         assert o.body.status.name == "pending"
 
         # a DNS identifier that looks like an IPv4 address: rejectedIdentifier, each
-        for v in ("127.0.0.1", "0x7f.1", "2130706433", "www.example.ac.123"):
+        # (an address in its usual text is told its identifier type is ip)
+        for v, why in (("127.0.0.1", "its identifier's type is ip"),
+                       ("0x7f.1", "looks like an IP address"),
+                       ("2130706433", "looks like an IP address"),
+                       ("www.example.ac.123", "looks like an IP address")):
             r = order_raw(s, srv, key2, regr2.uri, v)
             p = problem(r, 400, "rejectedIdentifier")
-            assert "looks like an IP address" in p["subproblems"][0]["detail"], (v, p)
+            assert why in p["subproblems"][0]["detail"], (v, p)
 
         # an Ed25519 key of small order (y = 1, the identity) is no account key
         prot = {"alg": "EdDSA", "nonce": nonce(s, srv), "url": srv.https + "/acme/new-account",
@@ -124,19 +128,22 @@ def test_acme_limits_failed_certs(ca):
     try:
         s = session(srv)
         cl, key, regr, kid = account(ca, srv)
-        # two orders of one name; the first fails its validation
+        # two orders of one name by two accounts (one account's second order would reuse
+        # the first's pending authorization); the first fails its validation
+        cl2, key2, regr2, _ = account(ca, srv)
         a1 = cl.new_order(csr_for("www.example.ac.jp"))
-        a2 = cl.new_order(csr_for("www.example.ac.jp"))
+        a2 = cl2.new_order(csr_for("www.example.ac.jp"))
         authz, chall = http01(a1)
         resp.answers[chall.chall.encode("token")] = "not-the-key-authorization"
         cl.answer_challenge(chall, chall.chall.response(key))
         assert wait_authz(cl, authz.uri).body.status.name == "invalid"
         # the second's challenge is not validated now, nor a new order of the name made
         authz2, chall2 = http01(a2)
-        r = post(s, chall2.uri, key, jose.ES256, {}, nonce(s, srv), kid=regr.uri)
+        assert authz2.uri != authz.uri
+        r = post(s, chall2.uri, key2, jose.ES256, {}, nonce(s, srv), kid=regr2.uri)
         limited(r, WINDOW, "failed validations per name")
         assert "www.example.ac.jp" in r.json()["detail"]
-        r = post(s, authz2.uri, key, jose.ES256, None, nonce(s, srv), kid=regr.uri)
+        r = post(s, authz2.uri, key2, jose.ES256, None, nonce(s, srv), kid=regr2.uri)
         assert r.json()["challenges"][0]["status"] == "pending", r.text
         r = order_raw(s, srv, key, regr.uri, "www.example.ac.jp")
         limited(r, WINDOW, "failed validations per name")
