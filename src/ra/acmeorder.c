@@ -1666,6 +1666,22 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 		goto out;
 	names = order_names(&o);
 	nnames = o.naz;
+	/* the binding's names may have narrowed since the order (an officer's change): every
+	 * identifier must still be within them, as newOrder would judge it now */
+	for (size_t i = 0; i < o.naz; i++) {
+		struct ra_acme_ident ident;
+		char *refusal;
+
+		memset(&ident, 0, sizeof(ident));
+		snprintf(ident.type, sizeof(ident.type), "%s", o.az[i].type);
+		snprintf(ident.value, sizeof(ident.value), "%s", names[i]);
+		if ((refusal = order_ident_refusal(&org, b.names, &ident)) != NULL) {
+			err_set(e, ERR_REFUSED, "acme: no longer orderable: %.400s", refusal);
+			free(refusal);
+			r = RA_ACME_EAB_UNUSABLE;
+			goto out;
+		}
+	}
 	types = xcalloc(o.naz > 0 ? o.naz : 1, sizeof(*types));
 	dns = xcalloc(o.naz > 0 ? o.naz : 1, sizeof(*dns));
 	ips = xcalloc(o.naz > 0 ? o.naz : 1, sizeof(*ips));

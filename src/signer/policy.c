@@ -8,7 +8,9 @@
  * signing, officer, short-lived server), never OCSPSigning, timeStamping or anyExtendedKeyUsage
  * (those are made at init, or by `shomei issue --profile ocsp|tsa` through a signer of its own:
  * signer.service_certs); keyUsage is exactly that profile's for the key type, in DER; the
- * validity is at most the profile's maximum as shomei.conf sets it (notAfter inclusive).
+ * validity is at most the profile's maximum as shomei.conf sets it (notAfter inclusive), and
+ * at most 7 days (X509_SHORT_LIVED_DAYS) when the certificate names no CRL distribution point
+ * or no OCSP URL.
  *
  * SIGN_OCSP: producedAt within signer.max_skew (5 min) of the signer's clock; each thisUpdate
  * no later than that and no earlier than the largest backdating; nextUpdate present and at
@@ -192,6 +194,26 @@ policy_ku_der(const X509 *x)
 	return 0;
 }
 
+/* 1 when x names a CRL distribution point and an OCSP responder (AIA id-ad-ocsp). */
+static int
+policy_revocable(const X509 *x)
+{
+	CRL_DIST_POINTS *cdp;
+	AUTHORITY_INFO_ACCESS *aia;
+	int ocsp = 0, crl;
+
+	cdp = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
+	crl = cdp != NULL && sk_DIST_POINT_num(cdp) > 0;
+	CRL_DIST_POINTS_free(cdp);
+	if ((aia = X509_get_ext_d2i(x, NID_info_access, NULL, NULL)) != NULL) {
+		for (int i = 0; i < sk_ACCESS_DESCRIPTION_num(aia); i++)
+			if (OBJ_obj2nid(sk_ACCESS_DESCRIPTION_value(aia, i)->method) == NID_ad_OCSP)
+				ocsp = 1;
+		AUTHORITY_INFO_ACCESS_free(aia);
+	}
+	return crl && ocsp;
+}
+
 int
 signer_policy_cert(const struct signer_policy *pol, const X509 *x, time_t now, struct err *e)
 {
@@ -250,6 +272,15 @@ signer_policy_cert(const struct signer_policy *pol, const X509 *x, time_t now, s
 			       "signer: SIGN_CERT: policy: validity longer than the %s profile's "
 			       "%ld days",
 			       p->name, p->max_days);
+	/* without a CRL distribution point or an OCSP URL nobody could learn of a revocation:
+	 * only a short-lived certificate may go without them (CA/Browser Forum BR), whatever
+	 * profile the web process says it built */
+	if (!sp->service && !policy_revocable(x) &&
+	    X509_VALIDITY_SECONDS(nb, na) > (long long)X509_SHORT_LIVED_DAYS * 86400)
+		return err_set(e, ERR_REFUSED,
+			       "signer: SIGN_CERT: policy: no CRL distribution point or OCSP URL "
+			       "on a certificate of more than %d days",
+			       X509_SHORT_LIVED_DAYS);
 	/* it starts now: the CA backdates a minute (clients' clocks), the skew both ways; no
 	 * certificate dated into the past or saved up for later */
 	if (nb > now + pol->skew || nb < now - pol->skew - 60)

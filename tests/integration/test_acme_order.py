@@ -156,6 +156,18 @@ def test_acme_order_http01(ca, tmp_path):
                  nonce(s, srv), kid=regr.uri)
         problem(r, 400, "badCSR")
 
+        # the binding's names narrowed since the order (an officer's change): finalize is
+        # refused and signs nothing; with the names back, it goes on
+        was = ca.sql("SELECT names FROM acme_eab WHERE kid = '%s'" % kid)[0][0]
+        ca.sql("UPDATE acme_eab SET names = 'mail.example.ac.jp' WHERE kid = '%s'" % kid)
+        mine_csr = cx509.load_pem_x509_csr(csr_for(NAME)).public_bytes(serialization.Encoding.DER)
+        r = post(s, order.body.finalize, key, jose.ES256, {"csr": b64u(mine_csr)},
+                 nonce(s, srv), kid=regr.uri)
+        p = problem(r, 403, "unauthorized")
+        assert "no longer orderable" in p["detail"] and NAME in p["detail"], p
+        assert ca.sql("SELECT serial FROM acme_orders WHERE serial IS NOT NULL") == []
+        ca.sql("UPDATE acme_eab SET names = '%s' WHERE kid = '%s'" % (was, kid))
+
         # finalize, download, verify
         deadline = datetime.datetime.now() + datetime.timedelta(seconds=20)
         done = cl.finalize_order(order, deadline)

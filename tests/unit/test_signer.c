@@ -329,6 +329,7 @@ struct tbs_opts {
 	int ns_ca;	       /* no basicConstraints nor keyUsage, Netscape cert type sslCA */
 	const char *eku;       /* extendedKeyUsage; NULL = serverAuth, "" = none */
 	int v1;		       /* version 1, no extensions */
+	int unrevocable;       /* 1: no CRL distribution point; 2: AIA without OCSP */
 };
 
 static unsigned char *
@@ -368,6 +369,13 @@ tbs_make(struct fx *f, const struct tbs_opts *o, size_t *len)
 		tu_ext(x, &ctx, NID_subject_alt_name, "DNS:leaf.example");
 		tu_ext(x, &ctx, NID_subject_key_identifier, "hash");
 		tu_ext(x, &ctx, NID_authority_key_identifier, "keyid:always");
+		if (o->unrevocable != 1)
+			tu_ext(x, &ctx, NID_crl_distribution_points,
+			       "URI:http://ca.example/crl/ca.crl");
+		tu_ext(x, &ctx, NID_info_access,
+		       o->unrevocable == 2 ? "caIssuers;URI:http://ca.example/ca/ca.crt"
+					   : "OCSP;URI:http://ca.example/ocsp,"
+					     "caIssuers;URI:http://ca.example/ca/ca.crt");
 	}
 	assert_int_equal(x509_sigalg_for_key(X509_get0_pubkey(f->ca_cert), &sig_nid, &md_nid, &e),
 			 0);
@@ -1110,6 +1118,19 @@ test_cert_refusals(void **state)
 	memset(&o, 0, sizeof(o));
 	o.issuer_cn = "Some Other CA";
 	tbs_refused(f, &o, "signer: SIGN_CERT: issuer does not match the CA certificate");
+
+	/* without a CRL distribution point or an OCSP URL: 7 days at most (short-lived) */
+	for (int u = 1; u <= 2; u++) {
+		memset(&o, 0, sizeof(o));
+		o.unrevocable = u;
+		tbs_refused(f, &o,
+			    "no CRL distribution point or OCSP URL on a certificate of "
+			    "more than 7 days");
+		o.days = 8;
+		tbs_refused(f, &o, "no CRL distribution point or OCSP URL");
+		o.days = 6;
+		sign_cert_ok(f, &o);
+	}
 
 	memset(&o, 0, sizeof(o));
 	o.sig_nid = f->rsa ? NID_ecdsa_with_SHA256 : NID_ecdsa_with_SHA384;
