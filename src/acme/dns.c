@@ -5,6 +5,7 @@
  * anyone else), and an answer whose id or question differs is ignored and waited past.  Every
  * wait is a poll() bounded by the caller's deadline.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -356,14 +357,25 @@ caa_issue_ok(const char *value, const char *method, const char *acct_url, const 
 		l = strcspn(p, ";");
 		caa_trim(p, l, param, sizeof(param));
 		p += l;
-		if (param[0] == '\0' || (eq = strchr(param, '=')) == NULL)
+		if (param[0] == '\0')
 			continue;
+		/* a parameter is tag "=" value (RFC 8659 4.2); anything else is a value that does
+		 * not follow the grammar, which authorizes nothing */
+		if ((eq = strchr(param, '=')) == NULL)
+			return 0;
 		*eq = '\0';
 		{
 			char key[64], val[448];
+			size_t kl;
 
 			caa_trim(param, strlen(param), key, sizeof(key));
 			caa_trim(eq + 1, strlen(eq + 1), val, sizeof(val));
+			kl = strlen(key);
+			if (kl == 0 || !isalnum((unsigned char)key[0]) ||
+			    !isalnum((unsigned char)key[kl - 1]) ||
+			    strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+					"6789-") != kl)
+				return 0;
 			if (strcasecmp(key, "accounturi") == 0 &&
 			    (acct_url == NULL || strcmp(val, acct_url) != 0))
 				return 0;

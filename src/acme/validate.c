@@ -676,7 +676,7 @@ vjob_tlsalpn(struct vjob *j)
 	if ((fd = vjob_connect(j, (int)acme.tlsalpn01_port, msg, sizeof(msg))) == -1)
 		return vjob_problem(ACME_PROB_CONNECTION, msg);
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL || (ssl = SSL_new(ctx)) == NULL ||
-	    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_set_min_proto_version(ssl, TLS1_2_VERSION) != 1 ||
 	    SSL_set_alpn_protos(ssl, alpn, sizeof(alpn) - 1) != 0 ||
 	    SSL_set_tlsext_host_name(ssl, j->host) != 1 || SSL_set_fd(ssl, fd) != 1) {
 		p = vjob_problem(ACME_PROB_SERVER_INTERNAL, "the TLS client could not start");

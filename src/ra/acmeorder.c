@@ -1706,6 +1706,7 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	fin.names = (const char *const *)names;
 	fin.n = o.naz;
 	q.profile = o.o.profile != NULL ? o.o.profile : "server";
+	q.short_lived = 1;
 	q.org_code = b.org_code;
 	q.csr = der;
 	q.csrlen = derlen;

@@ -528,17 +528,19 @@ out:
 
 /*
  * The profiles an organization's certificates may have: the CA's own (root, issuing, OCSP,
- * TSA) never; the officer profile only when the RA officer console asks.
+ * TSA) never; the officer profile only when the RA officer console asks; shortlived (the
+ * server profile for at most 7 days, without revocation pointers) only when ACME asks.
  */
 static int
-policy_profile_ok(const struct profile *prof, int officer)
+policy_profile_ok(const struct profile *prof, int officer, int short_lived)
 {
-	/* shortlived: the server profile for at most 7 days, issued over ACME on request */
-	static const char *const org_profiles[] = {"server", "client", "codesign", "shortlived"};
+	static const char *const org_profiles[] = {"server", "client", "codesign"};
 	size_t i;
 
 	if (officer)
 		return strcmp(prof->name, "officer") == 0;
+	if (strcmp(prof->name, "shortlived") == 0)
+		return short_lived;
 	for (i = 0; i < sizeof(org_profiles) / sizeof(org_profiles[0]); i++)
 		if (strcmp(prof->name, org_profiles[i]) == 0)
 			return 1;
@@ -587,12 +589,13 @@ ra_issue(struct ca *ca, struct store *st, const struct ra_issue_req *q, struct c
 	memset(&org, 0, sizeof(org));
 	memset(&cs, 0, sizeof(cs));
 	err_clear(&se);
-	if ((prof = profile_find(q->profile)) == NULL || !policy_profile_ok(prof, q->officer)) {
+	if ((prof = profile_find(q->profile)) == NULL ||
+	    !policy_profile_ok(prof, q->officer, q->short_lived)) {
 		log_escape(esc, sizeof(esc), q->profile != NULL ? q->profile : "",
 			   q->profile != NULL ? strlen(q->profile) : 0);
 		err_set(e, ERR_REFUSED,
 			"issue: profile \"%s\" is not issued to organizations (server, client, "
-			"codesign, shortlived)",
+			"codesign; shortlived over ACME)",
 			esc);
 		err_kind(e, CA_REFUSAL_PROFILE);
 		goto out;

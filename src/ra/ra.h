@@ -369,6 +369,7 @@ struct ra_issue_req {
 	size_t nips;
 	const char *email; /* the holder's address (client, codesign) */
 	int names_given;   /* the face decided the names: never the CSR's (none when unset) */
+	int short_lived;   /* the face offers profile shortlived (ACME only; refused otherwise) */
 	long days;	   /* 0: the profile's default */
 	const char *actor;
 	const char *predecessor;

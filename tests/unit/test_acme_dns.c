@@ -282,6 +282,23 @@ test_caa(void **state)
 		caa_set(1, f0, t, v);
 		assert_false(allows(0, "dns-01"));
 	}
+	/* parameters off RFC 8659 4.2's grammar authorize nothing; an unknown one is ignored */
+	{
+		const char *bad[] = {"ca.example.jp; accounturi", "ca.example.jp; =x; foo",
+				     "ca.example.jp; -x=1", "ca.example.jp; a b=1"};
+		const char *t[] = {"issue"};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			caa_set(1, f0, t, &bad[i]);
+			assert_false(allows(0, "dns-01"));
+		}
+		{
+			const char *v[] = {"ca.example.jp; policy-x=1 ; y=2"};
+
+			caa_set(1, f0, t, v);
+			assert_true(allows(0, "dns-01"));
+		}
+	}
 	{
 		const char *t[] = {"issue", "issuewild"}, *v[] = {"ca.example.jp", ";"};
 

@@ -238,6 +238,10 @@ test_issue(void **state)
 			 0);
 	assert_string_equal(subject, "CN=Alice,OU=Lab,O=Example University");
 	free(subject);
+	/* shortlived only when the face offers it (ACME): not from any other face */
+	assert_int_equal(issue("UNIV", "shortlived", "", "DNS:www.univ.example.ac.jp", 1, NULL, &e),
+			 -1);
+	assert_non_null(strstr(e.msg, "shortlived over ACME"));
 	/* server: the CN one of the names, else the first name */
 	assert_int_equal(issue("UNIV", "server", "", "DNS:www.univ.example.ac.jp", 0, &subject, &e),
 			 0);
