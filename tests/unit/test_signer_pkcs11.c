@@ -247,6 +247,9 @@ tbs_make(struct hsm *h, size_t *len)
 	tu_ext(x, &ctx, NID_ext_key_usage, "serverAuth");
 	tu_ext(x, &ctx, NID_subject_alt_name, "DNS:leaf.example");
 	tu_ext(x, &ctx, NID_authority_key_identifier, "keyid:always");
+	/* revocation pointers: the signer takes a certificate without them for 7 days at most */
+	tu_ext(x, &ctx, NID_crl_distribution_points, "URI:http://ca.example/crl/ca.crl");
+	tu_ext(x, &ctx, NID_info_access, "OCSP;URI:http://ca.example/ocsp");
 	assert_int_equal(x509_sigalg_for_key(X509_get0_pubkey(h->ca_cert), &sig_nid, &md_nid, &e),
 			 0);
 	assert_int_equal(x509_algor_set((X509_ALGOR *)X509_get0_tbs_sigalg(x), sig_nid, &e), 0);
