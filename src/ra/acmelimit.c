@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include <libpsl.h>
 
 #include "ra.h"
@@ -115,10 +117,14 @@ ra_acme_reg_domain(const char *name, char *out, size_t n)
 {
 	const psl_ctx_t *psl;
 	const char *d = NULL;
+	unsigned char a[16];
 	struct err e;
 
 	err_clear(&e);
 	if (name == NULL || *name == '\0')
+		return -1;
+	/* an address has no registered domain (its last octets are none): not counted */
+	if (inet_pton(AF_INET, name, a) == 1 || inet_pton(AF_INET6, name, a) == 1)
 		return -1;
 	if ((psl = limit_psl_get(&e)) == NULL) {
 		log_warn("%s", e.msg);
@@ -198,8 +204,10 @@ ra_acme_limit_order(struct store *st, const struct ra_acme_limits *lim,
 		    limit_name(ids[i].value, name, sizeof(name)) == -1)
 			continue;
 		log_escape(esc, sizeof(esc), name, strlen(name));
-		if ((r = limit_check(st, lim, RA_ACME_LIMIT_FAILED, name, 0, esc, hit, e)) !=
-		    RA_ACME_OK)
+		/* failures are recorded under a wildcard's base name (its authorization's) */
+		if ((r = limit_check(st, lim, RA_ACME_LIMIT_FAILED,
+				     name[0] == '*' && name[1] == '.' ? name + 2 : name, 0, esc,
+				     hit, e)) != RA_ACME_OK)
 			goto out;
 		if (lim->max[RA_ACME_LIMIT_CERTS] == 0 ||
 		    ra_acme_reg_domain(name[0] == '*' && name[1] == '.' ? name + 2 : name, dom,

@@ -1825,7 +1825,7 @@ ra_acme_reason_ok(long reason)
  * covers each (as newOrder would take it), 0 when not, -1 on a store failure.
  */
 static int
-order_revoke_authorized(struct store *st, X509 *x, int64_t acct_id, struct err *e)
+order_revoke_authorized(struct store *st, X509 *x, int64_t cert_org, int64_t acct_id, struct err *e)
 {
 	GENERAL_NAMES *gns = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 	const GENERAL_NAME *gn;
@@ -1859,6 +1859,10 @@ order_revoke_authorized(struct store *st, X509 *x, int64_t acct_id, struct err *
 		rc = -1;
 		goto out;
 	}
+	/* only the binding's own organization's certificates: organizations' domains may overlap,
+	 * and validating a name gives no right over another tenant's certificates */
+	if (cert_org == 0 || org.id != cert_org)
+		goto out;
 	for (int i = 0; i < n; i++) {
 		gn = sk_GENERAL_NAME_value(gns, i);
 		type = "dns";
@@ -1915,12 +1919,13 @@ out:
 
 /*
  * Who may revoke x (serial): the account whose order holds it (acct_id > 0), or one that
- * holds valid authorizations for all its names (*by "authorizations"), or the holder of its
+ * holds valid authorizations for all its names and belongs to the certificate's organization
+ * (cert_org; *by "authorizations"), or the holder of its
  * private key (key, the JWS's jwk).  RA_ACME_OK, UNAUTHORIZED or ERROR.
  */
 static enum ra_acme_outcome
-order_revoke_who(struct store *st, X509 *x, const char *serial, int64_t acct_id, EVP_PKEY *key,
-		 const char **by, struct err *e)
+order_revoke_who(struct store *st, X509 *x, const char *serial, int64_t cert_org, int64_t acct_id,
+		 EVP_PKEY *key, const char **by, struct err *e)
 {
 	int64_t owner = 0;
 	int ok;
@@ -1934,7 +1939,7 @@ order_revoke_who(struct store *st, X509 *x, const char *serial, int64_t acct_id,
 		if (owner == acct_id)
 			return RA_ACME_OK;
 		/* RFC 8555 7.6: an account authorised for all the certificate's names */
-		if ((ok = order_revoke_authorized(st, x, acct_id, e)) == -1)
+		if ((ok = order_revoke_authorized(st, x, cert_org, acct_id, e)) == -1)
 			return RA_ACME_ERROR;
 		if (!ok) {
 			err_set(e, ERR_REFUSED,
@@ -1987,7 +1992,7 @@ ra_acme_revoke(struct ca *ca, struct store *st, const unsigned char *der, size_t
 		r = RA_ACME_UNAUTHORIZED;
 		goto out;
 	}
-	if ((r = order_revoke_who(st, x, serial, acct_id, key, &by, e)) != RA_ACME_OK)
+	if ((r = order_revoke_who(st, x, serial, c.org_id, acct_id, key, &by, e)) != RA_ACME_OK)
 		goto out;
 	/* the requester's right first: whether it is revoked is no one else's business */
 	if (c.status == STORE_CERT_REVOKED) {

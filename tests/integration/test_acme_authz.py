@@ -246,6 +246,15 @@ def test_acme_revoke_by_authorizations(ca, tmp_path):
             cl2.revoke(wrap, 0)
         assert ei.value.typ == ERR + "unauthorized", ei.value
         ca.sql("UPDATE acme_eab SET names = '%s,%s' WHERE kid = '%s'" % (A, B, kid2))
+        # nor over another organization's certificate (domains of organizations may overlap)
+        ca.ok("org", "add", "OTHER", "--name", "Other University", "--domain", "example.ac.jp")
+        move = ("UPDATE certificates SET org_id = (SELECT id FROM organizations WHERE code = "
+                "'%s') WHERE org_id = (SELECT id FROM organizations WHERE code = '%s')")
+        ca.sql(move % ("OTHER", "UNIV"))
+        with pytest.raises(messages.Error) as ei:
+            cl2.revoke(wrap, 0)
+        assert ei.value.typ == ERR + "unauthorized", ei.value
+        ca.sql(move % ("UNIV", "OTHER"))
         cl2.revoke(wrap, 4)  # superseded, by an account authorised for both names
         der = OpenSSL.crypto.dump_certificate(OpenSSL.crypto.FILETYPE_ASN1, wrap.wrapped)
         r = post(s, cl.directory["revokeCert"], key2, jose.ES256, {"certificate": b64u(der)},

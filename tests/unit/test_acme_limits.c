@@ -188,6 +188,10 @@ test_reg_domain(void **state)
 			fail_msg("%s: %s, not %s", cases[i][0], out, cases[i][1]);
 	}
 	assert_int_equal(ra_acme_reg_domain("", out, sizeof(out)), -1);
+	/* addresses have no registered domain (not their last two octets) */
+	assert_int_equal(ra_acme_reg_domain("192.0.2.1", out, sizeof(out)), -1);
+	assert_int_equal(ra_acme_reg_domain("2001:db8::1", out, sizeof(out)), -1);
+	assert_int_equal(ra_acme_reg_domain("::ffff:10.0.2.1", out, sizeof(out)), -1);
 	assert_int_equal(ra_acme_reg_domain("www.example.ac.jp", out, 5), -1);
 }
 
