@@ -351,9 +351,10 @@ acme_new_authz(struct acme_ctx *c)
 	snprintf(id.type, sizeof(id.type), "%s", type);
 	snprintf(id.value, sizeof(id.value), "%s", value);
 	r = ra_acme_authz_new(c->st, &c->acct, &id, c->actor, &a, &e);
-	if (r == RA_ACME_CREATED) {
+	if (r == RA_ACME_CREATED || r == RA_ACME_OK) {
+		/* 200: the account's authorization of the identifier that was there already */
 		acme_obj_url(loc, sizeof(loc), "authz", a.s.id, "");
-		rc = acme_json(c, 201, acme_authz_json(&a), loc);
+		rc = acme_json(c, r == RA_ACME_CREATED ? 201 : 200, acme_authz_json(&a), loc);
 	} else if (r == RA_ACME_REJECTED) {
 		rc = acme_rejected(c, &id, 1, &e);
 	} else {

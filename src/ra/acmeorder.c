@@ -767,6 +767,18 @@ ra_acme_authz_new(struct store *st, const struct ra_acme_account *acct, struct r
 	if (store_begin(st, e) == -1)
 		goto out;
 	intx = 1;
+	/* the account's valid or pending authorization of the identifier, when there is one: a
+	 * pre-authorization makes no second (nor rows without end) */
+	if (store_acme_authz_find(st, acct->id, id->type, id->value, 0, 0, util_now(), &aid, e) ==
+	    -1)
+		goto out;
+	if (aid != 0) {
+		if (store_commit(st, e) == -1)
+			goto out;
+		intx = 0;
+		r = ra_acme_authz_get(st, aid, acct->id, out, e);
+		goto out;
+	}
 	if (order_authz_add(st, acct->id, 0, id, util_now() + RA_ACME_ORDER_TTL, &aid, e) == -1)
 		goto out;
 	snprintf(obj, sizeof(obj), "acme-authz:%" PRId64, aid);

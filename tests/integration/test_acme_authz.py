@@ -306,6 +306,9 @@ def test_acme_new_authz(ca, tmp_path):
         assert j["status"] == "pending" and j["identifier"] == {"type": "dns", "value": A}, j
         assert "http-01" in [c["type"] for c in j["challenges"]], j
         assert read(cl, loc)["status"] == "pending"
+        # asked again: the same authorization (200), no second row
+        again = new_authz({"identifier": {"type": "dns", "value": A}})
+        assert again.status_code == 200 and again.headers["Location"] == loc, again.text
         # answered before any order exists
         authz = cl._authzr_from_response(cl._post_as_get(loc), uri=loc)
         chall = [c for c in authz.body.challenges if c.chall.typ == "http-01"][0]
@@ -469,11 +472,12 @@ def test_acme_ip_identifiers(ca, tmp_path):
         # python-acme's own IPv4 order reuses the valid authorization: ready at once
         o2 = cl.new_order(ip_csr("127.0.0.1"))
         assert o2.body.status.name == "ready", o2.body
-        # newAuthz takes an address too (no dns-01)
+        # newAuthz takes an address too (no dns-01); for 127.0.0.1, validated above, it is
+        # the account's valid authorization (200)
         r = post(s, cl.directory["newAuthz"], key, jose.ES256,
                  {"identifier": {"type": "ip", "value": "127.0.0.1"}}, nonce(s, srv),
                  kid=regr.uri)
-        assert r.status_code == 201, r.text
+        assert r.status_code == 200 and r.json()["status"] == "valid", r.text
         assert [c["type"] for c in r.json()["challenges"]] == ["http-01"], r.text
         assert ca.ok("audit", "verify")
     finally:
