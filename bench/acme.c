@@ -1271,7 +1271,7 @@ main(int argc, char **argv)
 		if (pclose(f) != 0 || kid == NULL || hmac == NULL)
 			fatalx("bench: %s failed", cmd);
 		free(cmd);
-		eab = xasprintf("--eab --kid %s --hmac %s", kid, hmac);
+		eab = xasprintf("--eab --kid=%s --hmac=%s", kid, hmac);
 		ls = lego_run(scratch, "shomei", ts.dir_url, ts.cafile, eab, rport, (int)nlego);
 		if (!only)
 			lp = lego_run(scratch, "pebble", tp.dir_url, tp.cafile, "", rport,

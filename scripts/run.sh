@@ -91,10 +91,10 @@ cat <<EOM
                     this machine's:  echo 127.0.0.1 www.demo.example >> /etc/hosts
      certbot:       REQUESTS_CA_BUNDLE=$DATA/certs/root.pem certbot certonly --standalone \\
                       --http-01-port $AP --http-01-address 127.0.0.1 --server $ACME \\
-                      --eab-kid $KID --eab-hmac-key $HMAC \\
+                      --eab-kid=$KID --eab-hmac-key=$HMAC \\
                       --agree-tos -m admin@demo.example -d www.demo.example
      lego:          LEGO_CA_CERTIFICATES=$DATA/certs/root.pem lego --server $ACME \\
-                      --eab --kid $KID2 --hmac $HMAC2 \\
+                      --eab --kid=$KID2 --hmac=$HMAC2 \\
                       --accept-tos --email admin@demo.example --http --http.port 127.0.0.1:$AP \\
                       --domains www.demo.example --path ./lego run
 EOM

@@ -521,7 +521,7 @@ def test_acme_certbot_dns01(ca_sqlite, tmp_path):
             [certbot, "certonly", "--manual", "--preferred-challenges", "dns",
              "--manual-auth-hook", "%s %s %s auth" % (sys.executable, hook, records),
              "--manual-cleanup-hook", "%s %s %s cleanup" % (sys.executable, hook, records),
-             "--server", srv.https + "/acme/directory", "--eab-kid", kid, "--eab-hmac-key", hmac,
+             "--server", srv.https + "/acme/directory", "--eab-kid=" + kid, "--eab-hmac-key=" + hmac,
              "--config-dir", d["config"], "--work-dir", d["work"], "--logs-dir", d["logs"],
              "--non-interactive", "--agree-tos", "-m", "admin@example.ac.jp", "--key-type",
              "ecdsa", "-d", "dns.example.ac.jp", "-d", "*.dns.example.ac.jp"],
@@ -590,7 +590,7 @@ def test_acme_lego(ca_sqlite, tmp_path):
         def run(path, names, *how):
             kid, hmac = eab_create(ca_sqlite)
             args = [lego, "--server", srv.https + "/acme/directory", "--accept-tos", "--email",
-                    "admin@example.ac.jp", "--eab", "--kid", kid, "--hmac", hmac, "--path",
+                    "admin@example.ac.jp", "--eab", "--kid=" + kid, "--hmac=" + hmac, "--path",
                     str(tmp_path / path), "--key-type", "ec256"]
             for n in names:
                 args += ["--domains", n]

@@ -313,7 +313,7 @@ def test_acme_certbot(ca_sqlite, tmp_path):
         p = subprocess.run(
             [certbot, "certonly", "--standalone", "--http-01-port", str(port),
              "--http-01-address", "127.0.0.1", "--server", srv.https + "/acme/directory",
-             "--eab-kid", kid, "--eab-hmac-key", hmac, "--config-dir", d["config"],
+             "--eab-kid=" + kid, "--eab-hmac-key=" + hmac, "--config-dir", d["config"],
              "--work-dir", d["work"], "--logs-dir", d["logs"], "--non-interactive",
              "--agree-tos", "-m", "admin@example.ac.jp", "--key-type", "ecdsa", "-d", NAME],
             capture_output=True, env=env, timeout=90)
