@@ -3,6 +3,9 @@
  * Link on every one, problem documents), the directory, new-nonce, and the checks every POST
  * passes before its handler (acme_post_begin).
  */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +244,8 @@ acme_init(struct ca *ca, struct err *e)
 	    acme_conf_limits(c, e) == -1)
 		goto out;
 	ra_acme_reuse_set(reuse);
+	/* durable writes through ca's group commit (from when it is started) */
+	ra_acme_writer_set(ca);
 	/* the key file is root's (keys/): read before the privileges go */
 	if (acme.enabled && ra_acme_keys_load(c, &acme.keys, e) == -1)
 		goto out;
@@ -262,7 +267,87 @@ acme_fini(void)
 	json_decref(acme.caa);
 	ra_acme_keys_wipe(&acme.keys);
 	ra_acme_psl_free();
+	ra_acme_writer_set(NULL);
 	memset(&acme, 0, sizeof(acme));
+}
+
+/* ---- housekeeping: off the request paths ---- */
+
+static struct {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int started, stop;
+	struct ca *ca;
+} acme_hk = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+/* One round: the used nonces that expired, the rate limits' events past their window. */
+static void
+acme_housekeep(struct ca *ca)
+{
+	struct store *st;
+	struct err e;
+	int64_t n = 0;
+	time_t now = util_now();
+
+	err_clear(&e);
+	if ((st = ca_thread_store(ca, &e)) == NULL) {
+		log_warn("acme: housekeeping: %s", e.msg);
+		return;
+	}
+	if (ra_acme_nonce_purge(st, now, &n, &e) == -1)
+		log_warn("acme: purging used nonces: %s", e.msg);
+	else if (n > 0)
+		log_debug("acme: %" PRId64 " expired used nonces purged", n);
+	ra_acme_limit_purge(st, &acme.limits, now);
+}
+
+static void *
+acme_housekeeping_main(void *arg)
+{
+	struct timespec t;
+
+	(void)arg;
+	util_thread_name("shomei-acme-hk");
+	pthread_mutex_lock(&acme_hk.mu);
+	while (!acme_hk.stop) {
+		pthread_mutex_unlock(&acme_hk.mu);
+		acme_housekeep(acme_hk.ca);
+		pthread_mutex_lock(&acme_hk.mu);
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_sec += ACME_HOUSEKEEPING_EVERY;
+		while (!acme_hk.stop &&
+		       pthread_cond_timedwait(&acme_hk.cv, &acme_hk.mu, &t) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&acme_hk.mu);
+	return NULL;
+}
+
+int
+acme_housekeeping_start(struct ca *ca, struct err *e)
+{
+	if (!acme.enabled || acme_hk.started)
+		return 0;
+	acme_hk.ca = ca;
+	acme_hk.stop = 0;
+	if (pthread_create(&acme_hk.thread, NULL, acme_housekeeping_main, NULL) != 0)
+		return err_set(e, ERR_INTERNAL, "acme: cannot start the housekeeping thread");
+	acme_hk.started = 1;
+	return 0;
+}
+
+void
+acme_housekeeping_stop(void)
+{
+	if (!acme_hk.started)
+		return;
+	pthread_mutex_lock(&acme_hk.mu);
+	acme_hk.stop = 1;
+	pthread_cond_broadcast(&acme_hk.cv);
+	pthread_mutex_unlock(&acme_hk.mu);
+	pthread_join(acme_hk.thread, NULL);
+	acme_hk.started = 0;
 }
 
 void

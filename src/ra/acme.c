@@ -7,7 +7,9 @@
  * bytes || a 16-byte keyed BLAKE2b MAC over both, under a key derived from acme.key_file.  A
  * nonce is used by inserting its random part into acme_nonces (ON CONFLICT DO NOTHING: zero
  * rows means it was used before, on any front end, before a restart too); forged or expired
- * ones are refused before the store is asked.  Rows are purged once their nonce has expired.
+ * ones are refused before the store is asked.  The insert is a unit of the group commit
+ * (ra_acme_write), durable before the request goes on.  Rows are purged once their nonce has
+ * expired, by the web process's minute timer (ra_acme_nonce_purge).
  *
  * A binding's HMAC key is shown once and stored only sealed (XChaCha20-Poly1305 under another
  * key derived from acme.key_file; associated data: a label, the key id and the organization),
@@ -33,7 +35,6 @@
 #define ACME_EAB_LABEL "shomei acme eab v1"
 #define ACME_SEAL_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define ACME_SEAL_TAG crypto_aead_xchacha20poly1305_ietf_ABYTES
-#define ACME_PURGE_EVERY 60
 
 const char *const ra_acme_nonce_names[RA_ACME_NONCE__MAX] = {"ok", "bad", "used", "error"};
 
@@ -135,23 +136,77 @@ ra_acme_nonce_new(const struct ra_acme_keys *k, time_t now, char out[RA_ACME_NON
 		fatalx("acme: nonce does not fit");
 }
 
-/* Purges the used nonces that expired, at most once every ACME_PURGE_EVERY seconds here. */
-static void
-acme_nonce_purge(struct store *st, time_t now)
-{
-	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	static time_t last;
-	struct err e;
-	int due;
+/* The group commit ACME's writes join (ra_acme_writer_set), or NULL. */
+static struct ca *acme_writer;
 
-	pthread_mutex_lock(&lock);
-	due = now - last >= ACME_PURGE_EVERY;
-	if (due)
-		last = now;
-	pthread_mutex_unlock(&lock);
-	err_clear(&e);
-	if (due && !store_in_tx(st) && store_acme_nonce_purge(st, now, NULL, &e) == -1)
-		log_warn("acme: purging used nonces: %s", e.msg);
+void
+ra_acme_writer_set(struct ca *ca)
+{
+	acme_writer = ca;
+}
+
+int
+ra_acme_write(struct store *st, ca_write_fn fn, void *arg, int again, struct err *e)
+{
+	struct err re;
+
+	if (acme_writer != NULL)
+		return again ? ca_write_again(acme_writer, st, fn, arg, e)
+			     : ca_write(acme_writer, st, fn, arg, e);
+	if (store_begin(st, e) == -1)
+		return -1;
+	if (fn(st, arg, e) == -1) {
+		store_rollback(st);
+		if (e->code == ERR_OK)
+			err_set(e, ERR_INTERNAL, "store: a write failed");
+		return -1;
+	}
+	err_clear(&re);
+	if (store_commit(st, &re) == -1) {
+		*e = re;
+		return -1;
+	}
+	return 0;
+}
+
+/* A used nonce: its random part and expiry (a unit of ra_acme_write). */
+struct acme_nonce_rec {
+	unsigned char id[STORE_ACME_NONCE_ID];
+	time_t expires;
+};
+
+static int
+acme_nonce_write(struct store *st, void *arg, struct err *e)
+{
+	const struct acme_nonce_rec *n = arg;
+
+	return store_acme_nonce_use(st, n->id, n->expires, e);
+}
+
+struct acme_purge {
+	time_t now;
+	int64_t n;
+};
+
+static int
+acme_nonce_purge_write(struct store *st, void *arg, struct err *e)
+{
+	struct acme_purge *p = arg;
+
+	p->n = 0;
+	return store_acme_nonce_purge(st, p->now, &p->n, e);
+}
+
+int
+ra_acme_nonce_purge(struct store *st, time_t now, int64_t *n, struct err *e)
+{
+	struct acme_purge p = {now, 0};
+
+	if (ra_acme_write(st, acme_nonce_purge_write, &p, 1, e) == -1)
+		return -1;
+	if (n != NULL)
+		*n = p.n;
+	return 0;
 }
 
 enum ra_acme_nonce
@@ -159,6 +214,7 @@ ra_acme_nonce_use(struct store *st, const struct ra_acme_keys *k, const char *no
 		  struct err *e_out)
 {
 	struct err le, *e = &le;
+	struct acme_nonce_rec rec;
 	unsigned char n[RA_ACME_NONCE_BYTES], mac[16];
 	size_t len = 0;
 	uint64_t exp = 0;
@@ -185,8 +241,9 @@ ra_acme_nonce_use(struct store *st, const struct ra_acme_keys *k, const char *no
 		r = RA_ACME_NONCE_OK;
 		goto out;
 	}
-	acme_nonce_purge(st, now);
-	if (store_acme_nonce_use(st, n + 8, (time_t)exp, e) == -1) {
+	memcpy(rec.id, n + 8, sizeof(rec.id));
+	rec.expires = (time_t)exp;
+	if (ra_acme_write(st, acme_nonce_write, &rec, 1, e) == -1) {
 		r = e->code == ERR_CONFLICT ? RA_ACME_NONCE_USED : RA_ACME_NONCE_ERROR;
 		if (r == RA_ACME_NONCE_USED) {
 			err_clear(e);

@@ -92,6 +92,30 @@ order_move(struct store *st, int64_t id, enum order_state from, enum order_state
 				     util_now(), before, e);
 }
 
+/* order_move as a unit of the group commit of its own (order_move_unit). */
+struct order_mv {
+	int64_t id;
+	enum order_state from, to;
+};
+
+static int
+order_move_write(struct store *st, void *arg, struct err *e)
+{
+	const struct order_mv *q = arg;
+
+	return order_move(st, q->id, q->from, q->to, NULL, 0, e);
+}
+
+/* order_move, durable when it returns (ra_acme_write; it may run again: one update). */
+static int
+order_move_unit(struct store *st, int64_t id, enum order_state from, enum order_state to,
+		struct err *e)
+{
+	struct order_mv q = {id, from, to};
+
+	return ra_acme_write(st, order_move_write, &q, 1, e);
+}
+
 /*
  * The one way a challenge (chall) changes state, with its authorization's attempt (authz): the
  * authorization is pending while the challenge is processing, then valid or invalid with it.
@@ -499,95 +523,127 @@ order_authz_add(struct store *st, int64_t acct, int64_t order_id, const struct r
 	return 0;
 }
 
+/* order_insert's unit (ra_acme_write): reads the reusable authorizations and writes. */
+struct order_ins {
+	const struct ra_acme_account *acct;
+	const struct store_acme_eab *b;
+	const struct ra_acme_ident *ids;
+	size_t n;
+	const char *profile;
+	const struct ra_acme_certid *rep;
+	const char *actor;
+	struct store_acme_order o;
+	time_t now;
+	int64_t *reuse;
+};
+
+static int
+order_insert_write(struct store *st, void *arg, struct err *e)
+{
+	struct order_ins *q = arg;
+	struct store_acme_order *o = &q->o;
+	struct store_acme_authz ra;
+	const struct ra_acme_ident *ids = q->ids;
+	char obj[48];
+	struct buf d;
+	size_t valid = 0, n = q->n;
+	int64_t aid;
+	int rc = -1;
+
+	memset(&ra, 0, sizeof(ra));
+	buf_init(&d, 64 * 1024);
+	o->expires = q->now + RA_ACME_ORDER_TTL;
+	o->id = 0;
+	for (size_t i = 0; i < n; i++) {
+		/* (a wildcard's authorization is for the name below "*.", 7.1.3) */
+		if (store_acme_authz_find(st, q->acct->id, ids[i].type,
+					  ids[i].value + (ids[i].wildcard ? 2 : 0), ids[i].wildcard,
+					  0, q->now, &q->reuse[i], e) == -1)
+			goto out;
+		if (q->reuse[i] == 0)
+			continue;
+		if (store_acme_authz_get(st, q->reuse[i], &ra, e) == -1)
+			goto out;
+		if (ra.expires < o->expires)
+			o->expires = ra.expires;
+		valid += strcmp(ra.status, "valid") == 0;
+		store_acme_authz_clear(&ra);
+	}
+	if (store_acme_order_add(st, o, e) == -1)
+		goto out;
+	buf_printf(&d, "account=%" PRId64 " binding=%s org=%s profile=%s%s%s names=", q->acct->id,
+		   q->b->kid, q->b->org_code, q->profile, q->rep != NULL ? " replaces=" : "",
+		   q->rep != NULL ? q->rep->serial : "");
+	for (size_t i = 0; i < n; i++) {
+		if (q->reuse[i] != 0) {
+			if (store_acme_authz_link(st, o->id, q->reuse[i], e) == -1)
+				goto out;
+		} else if (order_authz_add(st, q->acct->id, o->id, &ids[i], o->expires, &aid, e) ==
+			   -1) {
+			goto out;
+		}
+		buf_printf(&d, "%s%s", i > 0 ? "," : "", ids[i].value);
+		if (q->reuse[i] != 0)
+			buf_printf(&d, "(reused authz %" PRId64 ")", q->reuse[i]);
+	}
+	if (valid == n && order_move(st, o->id, ORDER_ST_PENDING, ORDER_ST_READY, NULL, 0, e) == -1)
+		goto out;
+	snprintf(obj, sizeof(obj), "acme-order:%" PRId64, o->id);
+	if (store_audit_append(st, q->actor, "acme.order.create", obj, buf_cstr(&d), NULL, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	store_acme_authz_clear(&ra);
+	buf_free(&d);
+	return rc;
+}
+
 /*
- * The order's rows (one transaction with its audit entry); *id the new order.  Each identifier
- * reuses the account's authorization of it when one is valid (within its reuse period) or
- * pending (unexpired), else gets a new one; the order expires with the earliest of them, and
- * is ready at once when all are valid.  (The identifiers passed the binding's names and the
- * policy just now, so a binding that no longer covers a name does not benefit.)
+ * The order's rows (one unit of the group commit with its audit entry); *id the new order.
+ * Each identifier reuses the account's authorization of it when one is valid (within its reuse
+ * period) or pending (unexpired), else gets a new one; the order expires with the earliest of
+ * them, and is ready at once when all are valid.  (The identifiers passed the binding's names
+ * and the policy just now, so a binding that no longer covers a name does not benefit.)
  */
 static int
 order_insert(struct store *st, const struct ra_acme_account *acct, const struct store_acme_eab *b,
 	     const struct ra_acme_ident *ids, size_t n, const char *profile,
 	     const struct ra_acme_certid *rep, const char *actor, int64_t *id, struct err *e)
 {
-	struct store_acme_order o;
-	struct store_acme_authz ra;
-	int64_t *reuse = xcalloc(n > 0 ? n : 1, sizeof(*reuse)), aid;
-	char obj[48];
+	struct order_ins q;
 	json_t *arr = json_array();
-	struct buf d;
 	char *text = NULL;
-	time_t now = util_now();
-	size_t valid = 0;
-	int rc = -1, intx = 0;
+	int rc = -1;
 
-	memset(&o, 0, sizeof(o));
-	memset(&ra, 0, sizeof(ra));
-	buf_init(&d, 64 * 1024);
+	memset(&q, 0, sizeof(q));
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(
 		    arr, json_pack("{s:s, s:s}", "type", ids[i].type, "value", ids[i].value));
 	if ((text = json_dumps(arr, JSON_COMPACT)) == NULL)
 		fatalx("acme: out of memory");
-	o.account_id = acct->id;
-	o.identifiers = text;
-	o.expires = now + RA_ACME_ORDER_TTL;
-	o.created = now;
-	o.profile = (char *)profile;
-	o.replaces = rep != NULL ? (char *)rep->serial : NULL;
-	o.replaces_certid = rep != NULL ? (char *)rep->text : NULL;
-	if (store_begin(st, e) == -1)
+	q.acct = acct;
+	q.b = b;
+	q.ids = ids;
+	q.n = n;
+	q.profile = profile;
+	q.rep = rep;
+	q.actor = actor;
+	q.now = util_now();
+	q.reuse = xcalloc(n > 0 ? n : 1, sizeof(*q.reuse));
+	q.o.account_id = acct->id;
+	q.o.identifiers = text;
+	q.o.created = q.now;
+	q.o.profile = (char *)profile;
+	q.o.replaces = rep != NULL ? (char *)rep->serial : NULL;
+	q.o.replaces_certid = rep != NULL ? (char *)rep->text : NULL;
+	if (ra_acme_write(st, order_insert_write, &q, 0, e) == -1)
 		goto out;
-	intx = 1;
-	for (size_t i = 0; i < n; i++) {
-		/* (a wildcard's authorization is for the name below "*.", 7.1.3) */
-		if (store_acme_authz_find(st, acct->id, ids[i].type,
-					  ids[i].value + (ids[i].wildcard ? 2 : 0), ids[i].wildcard,
-					  0, now, &reuse[i], e) == -1)
-			goto out;
-		if (reuse[i] == 0)
-			continue;
-		if (store_acme_authz_get(st, reuse[i], &ra, e) == -1)
-			goto out;
-		if (ra.expires < o.expires)
-			o.expires = ra.expires;
-		valid += strcmp(ra.status, "valid") == 0;
-		store_acme_authz_clear(&ra);
-	}
-	if (store_acme_order_add(st, &o, e) == -1)
-		goto out;
-	buf_printf(&d, "account=%" PRId64 " binding=%s org=%s profile=%s%s%s names=", acct->id,
-		   b->kid, b->org_code, profile, rep != NULL ? " replaces=" : "",
-		   rep != NULL ? rep->serial : "");
-	for (size_t i = 0; i < n; i++) {
-		if (reuse[i] != 0) {
-			if (store_acme_authz_link(st, o.id, reuse[i], e) == -1)
-				goto out;
-		} else if (order_authz_add(st, acct->id, o.id, &ids[i], o.expires, &aid, e) == -1) {
-			goto out;
-		}
-		buf_printf(&d, "%s%s", i > 0 ? "," : "", ids[i].value);
-		if (reuse[i] != 0)
-			buf_printf(&d, "(reused authz %" PRId64 ")", reuse[i]);
-	}
-	if (valid == n && order_move(st, o.id, ORDER_ST_PENDING, ORDER_ST_READY, NULL, 0, e) == -1)
-		goto out;
-	snprintf(obj, sizeof(obj), "acme-order:%" PRId64, o.id);
-	if (store_audit_append(st, actor, "acme.order.create", obj, buf_cstr(&d), NULL, e) == -1 ||
-	    store_commit(st, e) == -1)
-		goto out;
-	intx = 0;
-	*id = o.id;
+	*id = q.o.id;
 	rc = 0;
 out:
-	if (intx)
-		store_rollback(st);
-	store_acme_authz_clear(&ra);
-	buf_free(&d);
 	json_decref(arr);
 	free(text);
-	free(reuse);
+	free(q.reuse);
 	return rc;
 }
 
@@ -1253,24 +1309,28 @@ out:
 	return r;
 }
 
-/* The authorization's attempt and challenge id, pending, both processing in one transaction. */
+struct chall_beg {
+	int64_t authz, id;
+};
+
+static int
+chall_begin_write(struct store *st, void *arg, struct err *e)
+{
+	const struct chall_beg *q = arg;
+
+	return chall_move(st, q->authz, q->id, ORDER_ST_PENDING, ORDER_ST_PROCESSING, NULL, 0, e);
+}
+
+/*
+ * The authorization's attempt and challenge id, pending, both processing in one unit of the
+ * group commit (it may run again: two conditional updates).
+ */
 static int
 chall_begin(struct store *st, int64_t authz, int64_t id, struct err *e)
 {
-	int intx = 0, rc = -1;
+	struct chall_beg q = {authz, id};
 
-	if (store_begin(st, e) == -1)
-		goto out;
-	intx = 1;
-	if (chall_move(st, authz, id, ORDER_ST_PENDING, ORDER_ST_PROCESSING, NULL, 0, e) == -1 ||
-	    store_commit(st, e) == -1)
-		goto out;
-	intx = 0;
-	rc = 0;
-out:
-	if (intx)
-		store_rollback(st);
-	return rc;
+	return ra_acme_write(st, chall_begin_write, &q, 1, e);
 }
 
 enum ra_acme_outcome
@@ -1406,53 +1466,65 @@ out:
 	return rc;
 }
 
-/*
- * ra_acme_chall_done's transaction; before != 0 is the sweep's (only a challenge that has not
- * moved since before, and no row of acme_failed_validations: a crash is not the name's fault).
- */
-static enum ra_acme_outcome
-chall_finish(struct store *st, int64_t id, const char *problem, const char *actor, time_t before,
-	     struct err *e_out)
+/* chall_finish's unit. */
+struct chall_fin {
+	int64_t id;
+	const char *problem, *actor;
+	time_t before;
+};
+
+static int
+chall_finish_write(struct store *st, void *arg, struct err *e)
 {
-	struct err le, *e = &le;
+	const struct chall_fin *q = arg;
 	struct store_acme_authz a;
 	struct store_acme_chall c;
-	const char *res = problem == NULL ? "valid" : "invalid";
+	const char *res = q->problem == NULL ? "valid" : "invalid";
 	char obj[48], action[40], *detail = NULL;
-	enum ra_acme_outcome r = RA_ACME_ERROR;
-	int intx = 0;
+	int rc = -1;
 
-	err_clear(&le);
 	memset(&a, 0, sizeof(a));
 	memset(&c, 0, sizeof(c));
 	snprintf(action, sizeof(action), "acme.validation.%s", res);
-	if (store_begin(st, e) == -1)
-		goto out;
-	intx = 1;
-	if (store_acme_chall_get(st, id, &c, e) == -1 ||
+	if (store_acme_chall_get(st, q->id, &c, e) == -1 ||
 	    store_acme_authz_get(st, c.authz_id, &a, e) == -1 ||
-	    chall_move(st, a.id, id, ORDER_ST_PROCESSING,
-		       problem == NULL ? ORDER_ST_VALID : ORDER_ST_INVALID, problem, before,
-		       e) == -1 ||
-	    chall_orders_follow(st, a.id, problem == NULL, e) == -1 ||
-	    (problem != NULL && before == 0 &&
+	    chall_move(st, a.id, q->id, ORDER_ST_PROCESSING,
+		       q->problem == NULL ? ORDER_ST_VALID : ORDER_ST_INVALID, q->problem,
+		       q->before, e) == -1 ||
+	    chall_orders_follow(st, a.id, q->problem == NULL, e) == -1 ||
+	    (q->problem != NULL && q->before == 0 &&
 	     store_acme_failed_add(st, a.value, a.account_id, util_now(), e) == -1))
 		goto out;
 	snprintf(obj, sizeof(obj), "acme-authz:%" PRId64, a.id);
 	detail = xasprintf("account=%" PRId64 " order=%" PRId64 " %s:%s%s %s%s%s", a.account_id,
 			   a.order_id, a.type, a.wildcard ? "*." : "", a.value, c.type,
-			   problem != NULL ? " " : "", problem != NULL ? problem : "");
-	if (store_audit_append(st, actor, action, obj, detail, NULL, e) == -1 ||
-	    store_commit(st, e) == -1)
+			   q->problem != NULL ? " " : "", q->problem != NULL ? q->problem : "");
+	if (store_audit_append(st, q->actor, action, obj, detail, NULL, e) == -1)
 		goto out;
-	intx = 0;
-	r = RA_ACME_OK;
+	rc = 0;
 out:
-	if (intx)
-		store_rollback(st);
 	store_acme_authz_clear(&a);
 	store_acme_chall_clear(&c);
 	free(detail);
+	return rc;
+}
+
+/*
+ * ra_acme_chall_done's unit of the group commit; before != 0 is the sweep's (only a challenge
+ * that has not moved since before, and no row of acme_failed_validations: a crash is not the
+ * name's fault).
+ */
+static enum ra_acme_outcome
+chall_finish(struct store *st, int64_t id, const char *problem, const char *actor, time_t before,
+	     struct err *e_out)
+{
+	struct err le;
+	struct chall_fin q = {id, problem, actor, before};
+	enum ra_acme_outcome r = RA_ACME_ERROR;
+
+	err_clear(&le);
+	if (ra_acme_write(st, chall_finish_write, &q, 0, &le) == 0)
+		r = RA_ACME_OK;
 	order_err_out(e_out, &le);
 	return r;
 }
@@ -1743,7 +1815,7 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	}
 	/* the order is this request's before the signer works: a second finalize is not ready;
 	 * with replaces, the unique index acme_orders_replaced lets one order of two through */
-	if (order_move(st, id, ORDER_ST_READY, ORDER_ST_PROCESSING, NULL, 0, e) == -1) {
+	if (order_move_unit(st, id, ORDER_ST_READY, ORDER_ST_PROCESSING, e) == -1) {
 		r = e->code == ERR_CONFLICT ? RA_ACME_NOT_READY : RA_ACME_ERROR;
 		if (r == RA_ACME_NOT_READY &&
 		    order_fin_replaced(st, &o) == RA_ACME_ALREADY_REPLACED) {
@@ -1767,7 +1839,7 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 		/* not issued: ready again for another CSR (unless the outcome is unknown) */
 		err_clear(&be);
 		if (e->code != ERR_UNKNOWN &&
-		    order_move(st, id, ORDER_ST_PROCESSING, ORDER_ST_READY, NULL, 0, &be) == -1)
+		    order_move_unit(st, id, ORDER_ST_PROCESSING, ORDER_ST_READY, &be) == -1)
 			log_warn("acme: order %" PRId64 " stays processing: %s", id, be.msg);
 		goto out;
 	}
