@@ -536,6 +536,24 @@ acme_account_raced(struct store *st, const unsigned char thumb[JWS_THUMB_LEN], i
 	return RA_ACME_EAB_UNUSABLE;
 }
 
+/* ra_acme_account_new's unit: the account, its binding bound, its address, the audit entry. */
+struct acme_account_w {
+	struct store_acme_account *a;
+	const struct store_acme_eab *b;
+	const char *actor, *addr;
+};
+
+static int
+acme_account_new_write(struct store *st, void *arg, struct err *e)
+{
+	const struct acme_account_w *w = arg;
+
+	if (acme_account_insert(st, w->a, w->b, w->actor, e) == -1 ||
+	    (w->addr != NULL && store_acme_account_set_addr(st, w->a->id, w->addr, e) == -1))
+		return -1;
+	return 0;
+}
+
 enum ra_acme_outcome
 ra_acme_account_new(struct store *st, const struct ra_acme_keys *k, const struct ra_acme_new *q,
 		    struct ra_acme_account *out, struct err *e_out)
@@ -543,10 +561,12 @@ ra_acme_account_new(struct store *st, const struct ra_acme_keys *k, const struct
 	struct err le, *e = &le;
 	struct store_acme_account a, old;
 	struct store_acme_eab b;
+	struct acme_account_w w;
 	enum ra_acme_outcome r = RA_ACME_ERROR;
-	int intx = 0, have_b = 0;
+	int have_b = 0;
 
 	err_clear(&le);
+	memset(&w, 0, sizeof(w));
 	memset(&a, 0, sizeof(a));
 	memset(&old, 0, sizeof(old));
 	memset(&b, 0, sizeof(b));
@@ -594,32 +614,67 @@ ra_acme_account_new(struct store *st, const struct ra_acme_keys *k, const struct
 	}
 	a.tos_agreed = q->tos_agreed;
 	a.created = util_now();
-	if (store_begin(st, e) == -1)
-		goto out;
-	intx = 1;
-	if (acme_account_insert(st, &a, have_b ? &b : NULL, q->actor, e) == -1) {
-		if (e->code == ERR_CONFLICT) { /* a race: the key or the binding was taken */
-			store_rollback(st);
-			intx = 0;
+	w.a = &a;
+	w.b = have_b ? &b : NULL;
+	w.actor = q->actor;
+	w.addr = q->addr;
+	if (ra_acme_write(st, acme_account_new_write, &w, 0, e) == -1) {
+		if (e->code == ERR_CONFLICT) /* a race: the key or the binding was taken */
 			r = acme_account_raced(st, a.thumb, have_b, out, e);
-		}
 		goto out;
 	}
-	if (q->addr != NULL && store_acme_account_set_addr(st, a.id, q->addr, e) == -1)
-		goto out;
-	if (store_commit(st, e) == -1)
-		goto out;
-	intx = 0;
 	a.status = xstrdup("valid");
 	acme_account_take(out, &a);
 	r = RA_ACME_CREATED;
 out:
-	if (intx)
-		store_rollback(st);
 	store_acme_account_clear(&a);
 	store_acme_eab_clear(&b);
 	acme_err_out(e_out, &le);
 	return r;
+}
+
+/*
+ * ra_acme_account_update's unit: the account read (w->r: NO_ACCOUNT, NOT_VALID when it
+ * fails so), its contact and status written with their audit entries, read again into w->a.
+ */
+struct acme_account_upd {
+	int64_t id;
+	const char *canon, *actor;
+	int deactivate;
+	time_t now;
+	struct store_acme_account *a;
+	enum ra_acme_outcome r;
+};
+
+static int
+acme_account_update_write(struct store *st, void *arg, struct err *e)
+{
+	struct acme_account_upd *w = arg;
+	char obj[48];
+
+	w->r = RA_ACME_ERROR;
+	store_acme_account_clear(w->a);
+	snprintf(obj, sizeof(obj), "acme-account:%" PRId64, w->id);
+	if (store_acme_account_get(st, w->id, w->a, e) == -1) {
+		if (e->code == ERR_NOTFOUND)
+			w->r = RA_ACME_NO_ACCOUNT;
+		return -1;
+	}
+	if (strcmp(w->a->status, "valid") != 0) {
+		err_set(e, ERR_REFUSED, "acme: RFC 8555 7.3.6: the account is %s", w->a->status);
+		w->r = RA_ACME_NOT_VALID;
+		return -1;
+	}
+	if (w->canon != NULL &&
+	    (store_acme_account_set_contact(st, w->id, w->canon, w->now, e) == -1 ||
+	     store_audit_append(st, w->actor, "acme.account.update", obj, w->canon, NULL, e) == -1))
+		return -1;
+	if (w->deactivate &&
+	    (store_acme_account_set_status(st, w->id, "deactivated", w->now, e) == -1 ||
+	     store_audit_append(st, w->actor, "acme.account.deactivate", obj, "", NULL, e) == -1))
+		return -1;
+	store_acme_account_clear(w->a);
+	return store_acme_account_get(st, w->id, w->a, e);
 }
 
 enum ra_acme_outcome
@@ -628,52 +683,73 @@ ra_acme_account_update(struct store *st, int64_t id, json_t *contact, int deacti
 {
 	struct err le, *e = &le;
 	struct store_acme_account a;
-	char obj[48], *canon = NULL;
+	struct acme_account_upd w;
+	char *canon = NULL;
 	time_t now = util_now();
 	enum ra_acme_outcome r = RA_ACME_ERROR;
-	int intx = 0;
 
 	err_clear(&le);
+	memset(&w, 0, sizeof(w));
 	memset(&a, 0, sizeof(a));
 	memset(out, 0, sizeof(*out));
 	if (contact != NULL && (r = ra_acme_contact_check(contact, &canon, e)) != RA_ACME_OK)
 		goto out;
-	r = RA_ACME_ERROR;
-	snprintf(obj, sizeof(obj), "acme-account:%" PRId64, id);
-	if (store_begin(st, e) == -1)
-		goto out;
-	intx = 1;
-	if (store_acme_account_get(st, id, &a, e) == -1) {
-		if (e->code == ERR_NOTFOUND)
-			r = RA_ACME_NO_ACCOUNT;
-		goto out;
-	}
-	if (strcmp(a.status, "valid") != 0) {
-		err_set(e, ERR_REFUSED, "acme: RFC 8555 7.3.6: the account is %s", a.status);
-		r = RA_ACME_NOT_VALID;
+	w.id = id;
+	w.canon = canon;
+	w.deactivate = deactivate;
+	w.actor = actor;
+	w.now = now;
+	w.a = &a;
+	if (ra_acme_write(st, acme_account_update_write, &w, 0, e) == -1) {
+		r = w.r;
 		goto out;
 	}
-	if (canon != NULL &&
-	    (store_acme_account_set_contact(st, id, canon, now, e) == -1 ||
-	     store_audit_append(st, actor, "acme.account.update", obj, canon, NULL, e) == -1))
-		goto out;
-	if (deactivate &&
-	    (store_acme_account_set_status(st, id, "deactivated", now, e) == -1 ||
-	     store_audit_append(st, actor, "acme.account.deactivate", obj, "", NULL, e) == -1))
-		goto out;
-	store_acme_account_clear(&a);
-	if (store_acme_account_get(st, id, &a, e) == -1 || store_commit(st, e) == -1)
-		goto out;
-	intx = 0;
 	acme_account_take(out, &a);
 	r = RA_ACME_OK;
 out:
-	if (intx)
-		store_rollback(st);
 	store_acme_account_clear(&a);
 	free(canon);
 	acme_err_out(e_out, &le);
 	return r;
+}
+
+/*
+ * ra_acme_account_key's unit: KEY_TAKEN (w->other_id) when another account has the new key,
+ * NOT_VALID when the account or its old key changed meanwhile (w->r), else the swap audited.
+ */
+struct acme_account_kw {
+	int64_t id, other_id;
+	const unsigned char *old_thumb, *thumb;
+	const char *canon, *actor, *obj, *detail;
+	enum ra_acme_outcome r;
+};
+
+static int
+acme_account_key_write(struct store *st, void *arg, struct err *e)
+{
+	struct acme_account_kw *w = arg;
+	struct store_acme_account other;
+
+	memset(&other, 0, sizeof(other));
+	w->r = RA_ACME_ERROR;
+	w->other_id = 0;
+	if (store_acme_account_by_thumb(st, w->thumb, &other, e) == 0) {
+		w->other_id = other.id;
+		store_acme_account_clear(&other);
+		err_set(e, ERR_CONFLICT, "acme: RFC 8555 7.3.5: the new key has an account");
+		w->r = RA_ACME_KEY_TAKEN;
+		return -1;
+	}
+	if (e->code != ERR_NOTFOUND)
+		return -1;
+	err_clear(e);
+	if (store_acme_account_set_key(st, w->id, w->old_thumb, w->thumb, w->canon, util_now(),
+				       e) == -1) {
+		if (e->code == ERR_CONFLICT)
+			w->r = RA_ACME_NOT_VALID;
+		return -1;
+	}
+	return store_audit_append(st, w->actor, "acme.account.key", w->obj, w->detail, NULL, e);
 }
 
 enum ra_acme_outcome
@@ -684,10 +760,11 @@ ra_acme_account_key(struct store *st, int64_t id, const unsigned char old_thumb[
 	struct store_acme_account other;
 	unsigned char thumb[JWS_THUMB_LEN];
 	char obj[48], tt[JWS_THUMB_TEXT], *canon = NULL, *detail = NULL;
+	struct acme_account_kw w;
 	enum ra_acme_outcome r = RA_ACME_ERROR;
-	int intx = 0;
 
 	err_clear(&le);
+	memset(&w, 0, sizeof(w));
 	memset(&other, 0, sizeof(other));
 	*other_id = 0;
 	if (jwk_thumbprint(new_jwk, thumb, &canon, e) == -1)
@@ -695,31 +772,20 @@ ra_acme_account_key(struct store *st, int64_t id, const unsigned char old_thumb[
 	snprintf(obj, sizeof(obj), "acme-account:%" PRId64, id);
 	jwk_thumb_text(thumb, tt);
 	detail = xasprintf("thumbprint=%s", tt);
-	if (store_begin(st, e) == -1)
-		goto out;
-	intx = 1;
-	if (store_acme_account_by_thumb(st, thumb, &other, e) == 0) {
-		*other_id = other.id;
-		err_set(e, ERR_CONFLICT, "acme: RFC 8555 7.3.5: the new key has an account");
-		r = RA_ACME_KEY_TAKEN;
-		goto out;
-	}
-	if (e->code != ERR_NOTFOUND)
-		goto out;
-	err_clear(e);
-	if (store_acme_account_set_key(st, id, old_thumb, thumb, canon, util_now(), e) == -1) {
-		if (e->code == ERR_CONFLICT)
-			r = RA_ACME_NOT_VALID;
+	w.id = id;
+	w.old_thumb = old_thumb;
+	w.thumb = thumb;
+	w.canon = canon;
+	w.actor = actor;
+	w.obj = obj;
+	w.detail = detail;
+	if (ra_acme_write(st, acme_account_key_write, &w, 0, e) == -1) {
+		*other_id = w.other_id;
+		r = w.r;
 		goto out;
 	}
-	if (store_audit_append(st, actor, "acme.account.key", obj, detail, NULL, e) == -1 ||
-	    store_commit(st, e) == -1)
-		goto out;
-	intx = 0;
 	r = RA_ACME_OK;
 out:
-	if (intx)
-		store_rollback(st);
 	store_acme_account_clear(&other);
 	free(canon);
 	free(detail);

@@ -116,6 +116,25 @@ order_move_unit(struct store *st, int64_t id, enum order_state from, enum order_
 	return ra_acme_write(st, order_move_write, &q, 1, e);
 }
 
+/* An order's move with its audit entry, one unit (order_expire, order_sweep). */
+struct order_mva {
+	int64_t id;
+	enum order_state from, to;
+	time_t before;
+	const char *actor, *action, *obj, *detail;
+};
+
+static int
+order_move_audit_write(struct store *st, void *arg, struct err *e)
+{
+	const struct order_mva *q = arg;
+
+	if (order_move(st, q->id, q->from, q->to, NULL, q->before, e) == -1 ||
+	    store_audit_append(st, q->actor, q->action, q->obj, q->detail, NULL, e) == -1)
+		return -1;
+	return 0;
+}
+
 /*
  * The one way a challenge (chall) changes state, with its authorization's attempt (authz): the
  * authorization is pending while the challenge is processing, then valid or invalid with it.
@@ -791,6 +810,44 @@ out:
 	return r;
 }
 
+/* ra_acme_authz_new's unit: the account's authorization of the identifier, or a new one. */
+struct authz_ins {
+	const struct ra_acme_account *acct;
+	const struct store_acme_eab *b;
+	const struct ra_acme_ident *id;
+	const char *actor;
+	int64_t aid;
+	int created;
+};
+
+static int
+authz_new_write(struct store *st, void *arg, struct err *e)
+{
+	struct authz_ins *q = arg;
+	char obj[48], detail[400];
+
+	q->aid = 0;
+	q->created = 0;
+	/* the account's valid or pending authorization of the identifier, when there is one: a
+	 * pre-authorization makes no second (nor rows without end) */
+	if (store_acme_authz_find(st, q->acct->id, q->id->type, q->id->value, 0, 0, util_now(),
+				  &q->aid, e) == -1)
+		return -1;
+	if (q->aid != 0)
+		return 0;
+	if (order_authz_add(st, q->acct->id, 0, q->id, util_now() + RA_ACME_ORDER_TTL, &q->aid,
+			    e) == -1)
+		return -1;
+	snprintf(obj, sizeof(obj), "acme-authz:%" PRId64, q->aid);
+	snprintf(detail, sizeof(detail),
+		 "account=%" PRId64 " binding=%s org=%s %s:%.256s (pre-authorization)", q->acct->id,
+		 q->b->kid, q->b->org_code, q->id->type, q->id->value);
+	if (store_audit_append(st, q->actor, "acme.authz.create", obj, detail, NULL, e) == -1)
+		return -1;
+	q->created = 1;
+	return 0;
+}
+
 enum ra_acme_outcome
 ra_acme_authz_new(struct store *st, const struct ra_acme_account *acct, struct ra_acme_ident *id,
 		  const char *actor, struct ra_acme_authz *out, struct err *e_out)
@@ -798,14 +855,14 @@ ra_acme_authz_new(struct store *st, const struct ra_acme_account *acct, struct r
 	struct err le, *e = &le;
 	struct store_acme_eab b;
 	struct store_org org;
+	struct authz_ins q;
 	enum ra_acme_outcome r;
-	char obj[48], detail[400], esc[300];
-	int64_t aid = 0;
-	int intx = 0;
+	char esc[300];
 
 	err_clear(&le);
 	memset(&b, 0, sizeof(b));
 	memset(&org, 0, sizeof(org));
+	memset(&q, 0, sizeof(q));
 	memset(out, 0, sizeof(*out));
 	if ((r = order_binding(st, acct, &b, &org, e)) != RA_ACME_OK)
 		goto out;
@@ -820,36 +877,15 @@ ra_acme_authz_new(struct store *st, const struct ra_acme_account *acct, struct r
 		goto out;
 	}
 	r = RA_ACME_ERROR;
-	if (store_begin(st, e) == -1)
+	q.acct = acct;
+	q.b = &b;
+	q.id = id;
+	q.actor = actor;
+	if (ra_acme_write(st, authz_new_write, &q, 0, e) == -1)
 		goto out;
-	intx = 1;
-	/* the account's valid or pending authorization of the identifier, when there is one: a
-	 * pre-authorization makes no second (nor rows without end) */
-	if (store_acme_authz_find(st, acct->id, id->type, id->value, 0, 0, util_now(), &aid, e) ==
-	    -1)
-		goto out;
-	if (aid != 0) {
-		if (store_commit(st, e) == -1)
-			goto out;
-		intx = 0;
-		r = ra_acme_authz_get(st, aid, acct->id, out, e);
-		goto out;
-	}
-	if (order_authz_add(st, acct->id, 0, id, util_now() + RA_ACME_ORDER_TTL, &aid, e) == -1)
-		goto out;
-	snprintf(obj, sizeof(obj), "acme-authz:%" PRId64, aid);
-	snprintf(detail, sizeof(detail),
-		 "account=%" PRId64 " binding=%s org=%s %s:%.256s (pre-authorization)", acct->id,
-		 b.kid, b.org_code, id->type, id->value);
-	if (store_audit_append(st, actor, "acme.authz.create", obj, detail, NULL, e) == -1 ||
-	    store_commit(st, e) == -1)
-		goto out;
-	intx = 0;
-	if ((r = ra_acme_authz_get(st, aid, acct->id, out, e)) == RA_ACME_OK)
+	if ((r = ra_acme_authz_get(st, q.aid, acct->id, out, e)) == RA_ACME_OK && q.created)
 		r = RA_ACME_CREATED;
 out:
-	if (intx)
-		store_rollback(st);
 	store_acme_eab_clear(&b);
 	store_org_clear(&org);
 	order_err_out(e_out, &le);
@@ -902,12 +938,32 @@ authz_is_expired(const struct store_acme_authz *a, time_t now)
  * update), its pending or ready orders invalid, audited acme.authz.expire by "acme:expiry",
  * one transaction.  *moved = 1 when it moved; not inside a caller's transaction.
  */
+struct authz_exp {
+	const struct store_acme_authz *a;
+	const char *obj, *detail;
+};
+
+static int
+authz_expire_write(struct store *st, void *arg, struct err *e)
+{
+	const struct authz_exp *q = arg;
+
+	if (store_acme_authz_set_status(st, q->a->id, q->a->status, "expired", util_now(), e) ==
+		-1 ||
+	    authz_orders_invalid(st, q->a->id, e) == -1 ||
+	    store_audit_append(st, "acme:expiry", "acme.authz.expire", q->obj, q->detail, NULL,
+			       e) == -1)
+		return -1;
+	return 0;
+}
+
 static int
 authz_expire(struct store *st, const struct store_acme_authz *a, int *moved, struct err *e)
 {
+	struct authz_exp q;
 	char obj[48], detail[400];
 	struct err le;
-	int rc = -1, intx = 0;
+	int rc = -1;
 
 	if (!authz_is_expired(a, util_now()) || store_in_tx(st))
 		return 0;
@@ -915,27 +971,20 @@ authz_expire(struct store *st, const struct store_acme_authz *a, int *moved, str
 	snprintf(obj, sizeof(obj), "acme-authz:%" PRId64, a->id);
 	snprintf(detail, sizeof(detail), "account=%" PRId64 " %s:%.256s was %s until %lld",
 		 a->account_id, a->type, a->value, a->status, (long long)a->expires);
-	if (store_begin(st, &le) == -1)
-		goto out;
-	intx = 1;
-	if (store_acme_authz_set_status(st, a->id, a->status, "expired", util_now(), &le) == -1) {
+	memset(&q, 0, sizeof(q));
+	q.a = a;
+	q.obj = obj;
+	q.detail = detail;
+	if (ra_acme_write(st, authz_expire_write, &q, 0, &le) == -1) {
 		if (le.code == ERR_CONFLICT) { /* moved meanwhile */
 			err_clear(&le);
 			rc = 0;
 		}
 		goto out;
 	}
-	if (authz_orders_invalid(st, a->id, &le) == -1 ||
-	    store_audit_append(st, "acme:expiry", "acme.authz.expire", obj, detail, NULL, &le) ==
-		-1 ||
-	    store_commit(st, &le) == -1)
-		goto out;
-	intx = 0;
 	*moved = 1;
 	rc = 0;
 out:
-	if (intx)
-		store_rollback(st);
 	if (rc == -1)
 		*e = le;
 	return rc;
@@ -969,9 +1018,10 @@ static int
 order_expire(struct store *st, const struct ra_acme_order *o, int *moved, struct err *e)
 {
 	const char *why = order_is_dead(o, util_now());
+	struct order_mva q;
 	char obj[48], detail[160];
 	struct err le;
-	int rc = -1, intx = 0;
+	int rc = -1;
 
 	if (why == NULL || store_in_tx(st))
 		return 0;
@@ -979,28 +1029,24 @@ order_expire(struct store *st, const struct ra_acme_order *o, int *moved, struct
 	snprintf(obj, sizeof(obj), "acme-order:%" PRId64, o->o.id);
 	snprintf(detail, sizeof(detail), "account=%" PRId64 " was %s: %s", o->o.account_id,
 		 o->o.status, why);
-	if (store_begin(st, &le) == -1)
-		goto out;
-	intx = 1;
-	if (order_move(st, o->o.id,
-		       strcmp(o->o.status, "ready") == 0 ? ORDER_ST_READY : ORDER_ST_PENDING,
-		       ORDER_ST_INVALID, NULL, 0, &le) == -1) {
+	memset(&q, 0, sizeof(q));
+	q.id = o->o.id;
+	q.from = strcmp(o->o.status, "ready") == 0 ? ORDER_ST_READY : ORDER_ST_PENDING;
+	q.to = ORDER_ST_INVALID;
+	q.actor = "acme:expiry";
+	q.action = "acme.order.expire";
+	q.obj = obj;
+	q.detail = detail;
+	if (ra_acme_write(st, order_move_audit_write, &q, 0, &le) == -1) {
 		if (le.code == ERR_CONFLICT) {
 			err_clear(&le);
 			rc = 0;
 		}
 		goto out;
 	}
-	if (store_audit_append(st, "acme:expiry", "acme.order.expire", obj, detail, NULL, &le) ==
-		-1 ||
-	    store_commit(st, &le) == -1)
-		goto out;
-	intx = 0;
 	*moved = 1;
 	rc = 0;
 out:
-	if (intx)
-		store_rollback(st);
 	if (rc == -1)
 		*e = le;
 	return rc;
@@ -1071,9 +1117,10 @@ static int
 order_sweep(struct store *st, const struct store_acme_order *o, int *moved, struct err *e)
 {
 	time_t before = util_now() - RA_ACME_STALE;
+	struct order_mva q;
 	char obj[48], detail[96];
 	struct err le;
-	int rc = -1, intx = 0;
+	int rc = -1;
 
 	if (strcmp(o->status, "processing") != 0 || o->updated >= before || store_in_tx(st))
 		return 0;
@@ -1081,27 +1128,26 @@ order_sweep(struct store *st, const struct store_acme_order *o, int *moved, stru
 	snprintf(obj, sizeof(obj), "acme-order:%" PRId64, o->id);
 	snprintf(detail, sizeof(detail), "account=%" PRId64 " processing since %lld: ready again",
 		 o->account_id, (long long)o->updated);
-	if (store_begin(st, &le) == -1)
-		goto out;
-	intx = 1;
-	if (order_move(st, o->id, ORDER_ST_PROCESSING, ORDER_ST_READY, NULL, before, &le) == -1) {
+	memset(&q, 0, sizeof(q));
+	q.id = o->id;
+	q.from = ORDER_ST_PROCESSING;
+	q.to = ORDER_ST_READY;
+	q.before = before;
+	q.actor = "acme:sweep";
+	q.action = "acme.order.sweep";
+	q.obj = obj;
+	q.detail = detail;
+	if (ra_acme_write(st, order_move_audit_write, &q, 0, &le) == -1) {
 		if (le.code == ERR_CONFLICT) { /* finished or taken meanwhile */
 			err_clear(&le);
 			rc = 0;
 		}
 		goto out;
 	}
-	if (store_audit_append(st, "acme:sweep", "acme.order.sweep", obj, detail, NULL, &le) ==
-		-1 ||
-	    store_commit(st, &le) == -1)
-		goto out;
-	intx = 0;
 	log_warn("acme: order %" PRId64 ": its finalization was cut (%s)", o->id, detail);
 	*moved = 1;
 	rc = 0;
 out:
-	if (intx)
-		store_rollback(st);
 	if (rc == -1)
 		*e = le;
 	return rc;
@@ -1365,16 +1411,39 @@ out:
 	return r;
 }
 
+/*
+ * ra_acme_authz_deactivate's unit: the authorization from status to deactivated (conditional:
+ * ERR_CONFLICT when it moved), its orders invalid, the audit entry.
+ */
+struct authz_deact {
+	int64_t id;
+	const char *status, *actor, *obj, *detail;
+};
+
+static int
+authz_deact_write(struct store *st, void *arg, struct err *e)
+{
+	const struct authz_deact *q = arg;
+
+	if (store_acme_authz_set_status(st, q->id, q->status, "deactivated", util_now(), e) == -1 ||
+	    authz_orders_invalid(st, q->id, e) == -1 ||
+	    store_audit_append(st, q->actor, "acme.authz.deactivate", q->obj, q->detail, NULL, e) ==
+		-1)
+		return -1;
+	return 0;
+}
+
 enum ra_acme_outcome
 ra_acme_authz_deactivate(struct store *st, int64_t id, int64_t acct_id, const char *actor,
 			 struct ra_acme_authz *out, struct err *e_out)
 {
 	struct err le, *e = &le;
 	enum ra_acme_outcome r;
+	struct authz_deact q;
 	char obj[48], detail[400];
-	int intx = 0;
 
 	err_clear(&le);
+	memset(&q, 0, sizeof(q));
 	if ((r = ra_acme_authz_get(st, id, acct_id, out, e)) != RA_ACME_OK)
 		goto out;
 	if (strcmp(out->s.status, "pending") != 0 && strcmp(out->s.status, "valid") != 0) {
@@ -1389,11 +1458,12 @@ ra_acme_authz_deactivate(struct store *st, int64_t id, int64_t acct_id, const ch
 	snprintf(obj, sizeof(obj), "acme-authz:%" PRId64, id);
 	snprintf(detail, sizeof(detail), "account=%" PRId64 " %s:%.256s was %s", acct_id,
 		 out->s.type, out->s.value, out->s.status);
-	if (store_begin(st, e) == -1)
-		goto out;
-	intx = 1;
-	if (store_acme_authz_set_status(st, id, out->s.status, "deactivated", util_now(), e) ==
-	    -1) {
+	q.id = id;
+	q.status = out->s.status;
+	q.actor = actor;
+	q.obj = obj;
+	q.detail = detail;
+	if (ra_acme_write(st, authz_deact_write, &q, 0, e) == -1) {
 		if (e->code == ERR_CONFLICT) { /* another request moved it first */
 			err_clear(e);
 			err_set(e, ERR_REFUSED,
@@ -1402,16 +1472,9 @@ ra_acme_authz_deactivate(struct store *st, int64_t id, int64_t acct_id, const ch
 		}
 		goto out;
 	}
-	if (authz_orders_invalid(st, id, e) == -1 ||
-	    store_audit_append(st, actor, "acme.authz.deactivate", obj, detail, NULL, e) == -1 ||
-	    store_commit(st, e) == -1)
-		goto out;
-	intx = 0;
 	ra_acme_authz_clear(out);
 	r = ra_acme_authz_get(st, id, acct_id, out, e);
 out:
-	if (intx)
-		store_rollback(st);
 	order_err_out(e_out, &le);
 	return r;
 }
@@ -2043,6 +2106,25 @@ order_revoke_who(struct store *st, X509 *x, const char *serial, int64_t cert_org
 	return RA_ACME_OK;
 }
 
+/* ra_acme_revoke's unit: the revocation (ra_revoke_tx) and acme.cert.revoke. */
+struct order_rev {
+	struct ca *ca;
+	const char *serial, *actor, *detail;
+	int reason;
+};
+
+static int
+order_revoke_write(struct store *st, void *arg, struct err *e)
+{
+	const struct order_rev *q = arg;
+
+	if (ra_revoke_tx(q->ca, st, q->serial, q->reason, q->actor, NULL, e) == -1 ||
+	    store_audit_append(st, q->actor, "acme.cert.revoke", q->serial, q->detail, NULL, e) ==
+		-1)
+		return -1;
+	return 0;
+}
+
 enum ra_acme_outcome
 ra_acme_revoke(struct ca *ca, struct store *st, const unsigned char *der, size_t len,
 	       int64_t acct_id, EVP_PKEY *key, long reason, const char *actor, struct err *e_out)
@@ -2053,11 +2135,12 @@ ra_acme_revoke(struct ca *ca, struct store *st, const unsigned char *der, size_t
 	char serial[STORE_SERIAL_MAX], *detail = NULL;
 	enum ra_acme_outcome r = RA_ACME_UNAUTHORIZED;
 	const char *by = acct_id > 0 ? "account" : "certificate-key";
+	struct order_rev q;
 	X509 *x = NULL;
-	int intx = 0;
 
 	err_clear(&le);
 	memset(&c, 0, sizeof(c));
+	memset(&q, 0, sizeof(q));
 	if (len == 0 || len > LONG_MAX || (x = d2i_X509(NULL, &p, (long)len)) == NULL ||
 	    p != der + len ||
 	    x509_serial_hex(X509_get0_serialNumber(x), serial, sizeof(serial)) == -1) {
@@ -2095,10 +2178,12 @@ ra_acme_revoke(struct ca *ca, struct store *st, const unsigned char *der, size_t
 	r = RA_ACME_ERROR;
 	detail = xasprintf("account=%" PRId64 " reason=%s by=%s", acct_id,
 			   ca_reason_name((int)reason), by);
-	if (store_begin(st, e) == -1)
-		goto out;
-	intx = 1;
-	if (ra_revoke_tx(ca, st, serial, (int)reason, actor, NULL, e) == -1) {
+	q.ca = ca;
+	q.serial = serial;
+	q.reason = (int)reason;
+	q.actor = actor;
+	q.detail = detail;
+	if (ra_acme_write(st, order_revoke_write, &q, 0, e) == -1) {
 		/* revoked meanwhile; or issued by a CA this instance no longer answers for */
 		if (e->code == ERR_CONFLICT)
 			r = RA_ACME_ALREADY_REVOKED;
@@ -2106,17 +2191,11 @@ ra_acme_revoke(struct ca *ca, struct store *st, const unsigned char *der, size_t
 			r = RA_ACME_UNAUTHORIZED;
 		goto out;
 	}
-	if (store_audit_append(st, actor, "acme.cert.revoke", serial, detail, NULL, e) == -1 ||
-	    store_commit(st, e) == -1)
-		goto out;
-	intx = 0;
 	err_clear(&ae);
 	if (ca_after_revoke(ca, st, serial, actor, &ae) == -1)
 		log_warn("acme: CRL after revoking %s: %s", serial, ae.msg);
 	r = RA_ACME_OK;
 out:
-	if (intx)
-		store_rollback(st);
 	free(detail);
 	X509_free(x);
 	store_cert_clear(&c);
