@@ -366,10 +366,31 @@ int
 acme_send(struct http_req *r, int status, const char *ctype, const char *body,
 	  const char *const *extra)
 {
-	char nonce[RA_ACME_NONCE_TEXT], link[ACME_URL_MAX + 32], dir[ACME_URL_MAX];
+	char nonce[RA_ACME_NONCE_TEXT], link[ACME_URL_MAX + 32], dir[ACME_URL_MAX], alt[512];
 	const char *h[16];
 	size_t k = 0;
+	struct err e;
+	enum ra_acme_nonce nr;
 
+	/* the request's nonce is used (durably) before anything is answered; a nonce used
+	 * before replaces the answer: the request wrote nothing (ra_acme_nonce_hold) */
+	err_clear(&e);
+	if ((nr = ra_acme_nonce_settle(&e)) != RA_ACME_NONCE_OK) {
+		if (nr != RA_ACME_NONCE_USED)
+			log_warn("acme: nonce: %s", e.msg);
+		status = nr == RA_ACME_NONCE_USED ? 400 : 500;
+		snprintf(alt, sizeof(alt), "{\"type\":\"%s\",\"detail\":\"%s\",\"status\":%d}",
+			 acme_prob_type(nr == RA_ACME_NONCE_USED ? ACME_PROB_BAD_NONCE
+								 : ACME_PROB_SERVER_INTERNAL),
+			 nr == RA_ACME_NONCE_USED
+			     ? "RFC 8555 6.5: the nonce was used before"
+			     : "the request could not be completed; the server log has details",
+			 status);
+		ctype = "application/problem+json";
+		body = alt;
+		extra = NULL;
+		ra_acme_nonce_forget(); /* settled: once */
+	}
 	ra_acme_nonce_new(&acme.keys, util_now(), nonce);
 	acme_url(dir, sizeof(dir), ACME_PREFIX "/directory");
 	snprintf(link, sizeof(link), "<%s>;rel=\"index\"", dir);
@@ -659,15 +680,9 @@ acme_post_begin(struct acme_ctx *c, enum acme_auth auth)
 		return -1;
 	if (jws_verify(&c->j, c->key, &e) == -1)
 		return acme_jws_refuse(c, &e);
-	switch (ra_acme_nonce_use(c->st, &acme.keys, c->j.nonce, util_now(), &e)) {
-	case RA_ACME_NONCE_OK:
-		break;
-	case RA_ACME_NONCE_ERROR:
-		acme_internal(c, "nonce", &e);
-		return -1;
-	default:
+	/* used with the request's first write, or alone before its answer (acme_send) */
+	if (ra_acme_nonce_hold(c->st, &acme.keys, c->j.nonce, util_now(), &e) != RA_ACME_NONCE_OK)
 		return acme_refuse(c, 400, ACME_PROB_BAD_NONCE, e.msg, NULL);
-	}
 	if (c->j.payloadlen > 0 &&
 	    (c->payload = sjson_load_object(c->j.payload, c->j.payloadlen, JWS_BODY_MAX, 8,
 					    "acme: payload", &e)) == NULL)
@@ -717,6 +732,7 @@ acme_http(struct http_req *r)
 	c.r = r;
 	c.ca = r->app;
 	err_clear(&e);
+	ra_acme_nonce_forget(); /* (a thread serves one request after another) */
 	if (!acme.enabled)
 		return http_reply_problem(r, 404, NULL, "Not Found",
 					  "ACME is not enabled on this server (acme.enabled)");
@@ -768,6 +784,11 @@ acme_http(struct http_req *r)
 		rc = acme_revoke_cert(&c);
 	else
 		rc = acme_problem(&c, 404, ACME_PROB_MALFORMED, "no such resource", NULL);
+	/* every answer went through acme_send, which settled the nonce; should one not have,
+	 * it is used now all the same */
+	if (ra_acme_nonce_settle(&e) == RA_ACME_NONCE_ERROR)
+		log_warn("acme: nonce: %s", e.msg);
+	ra_acme_nonce_forget();
 	acme_ctx_clear(&c);
 	return rc;
 }

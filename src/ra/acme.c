@@ -139,14 +139,38 @@ ra_acme_nonce_new(const struct ra_acme_keys *k, time_t now, char out[RA_ACME_NON
 /* The group commit ACME's writes join (ra_acme_writer_set), or NULL. */
 static struct ca *acme_writer;
 
+/* A used nonce: its random part and expiry. */
+struct acme_nonce_rec {
+	unsigned char id[STORE_ACME_NONCE_ID];
+	time_t expires;
+};
+
+/*
+ * The nonce of the request this thread serves (ra_acme_nonce_hold): checked, not yet known
+ * used.  It goes into the request's first ra_acme_write unit, or alone at ra_acme_nonce_settle.
+ */
+enum acme_held_state {
+	ACME_HELD_NONE = 0,
+	ACME_HELD_PENDING, /* to be written */
+	ACME_HELD_WRITTEN, /* durable with a unit, or alone */
+	ACME_HELD_USED,	   /* used before: the request is refused, writes nothing */
+	ACME_HELD_ERROR,   /* the store failed (or the outcome is unknown) */
+};
+static __thread struct {
+	enum acme_held_state state;
+	struct acme_nonce_rec rec;
+	struct store *st;
+} acme_held;
+
 void
 ra_acme_writer_set(struct ca *ca)
 {
 	acme_writer = ca;
 }
 
-int
-ra_acme_write(struct store *st, ca_write_fn fn, void *arg, int again, struct err *e)
+/* ra_acme_write without the held nonce. */
+static int
+acme_write_run(struct store *st, ca_write_fn fn, void *arg, int again, struct err *e)
 {
 	struct err re;
 
@@ -169,18 +193,63 @@ ra_acme_write(struct store *st, ca_write_fn fn, void *arg, int again, struct err
 	return 0;
 }
 
-/* A used nonce: its random part and expiry (a unit of ra_acme_write). */
-struct acme_nonce_rec {
-	unsigned char id[STORE_ACME_NONCE_ID];
-	time_t expires;
-};
-
 static int
 acme_nonce_write(struct store *st, void *arg, struct err *e)
 {
 	const struct acme_nonce_rec *n = arg;
 
 	return store_acme_nonce_use(st, n->id, n->expires, e);
+}
+
+/*
+ * A unit with the held nonce first (a copy: the unit runs in the batch thread, whose
+ * acme_held is not the request's); used says the nonce's insert found it used (this run).
+ */
+struct acme_held_unit {
+	ca_write_fn fn;
+	void *arg;
+	struct acme_nonce_rec rec;
+	int used;
+};
+
+static int
+acme_held_write(struct store *st, void *arg, struct err *e)
+{
+	struct acme_held_unit *w = arg;
+
+	w->used = 0;
+	if (store_acme_nonce_use(st, w->rec.id, w->rec.expires, e) == -1) {
+		w->used = e->code == ERR_CONFLICT;
+		return -1;
+	}
+	return w->fn(st, w->arg, e);
+}
+
+int
+ra_acme_write(struct store *st, ca_write_fn fn, void *arg, int again, struct err *e)
+{
+	struct acme_held_unit w;
+	int rc;
+
+	if (acme_held.state == ACME_HELD_USED || acme_held.state == ACME_HELD_ERROR)
+		return err_set(e, ERR_REFUSED,
+			       "acme: RFC 8555 6.5: the request's nonce is not usable: nothing "
+			       "is written");
+	if (acme_held.state != ACME_HELD_PENDING)
+		return acme_write_run(st, fn, arg, again, e);
+	memset(&w, 0, sizeof(w));
+	w.fn = fn;
+	w.arg = arg;
+	w.rec = acme_held.rec;
+	rc = acme_write_run(st, acme_held_write, &w, again, e);
+	if (rc == 0)
+		acme_held.state = ACME_HELD_WRITTEN;
+	else if (w.used)
+		acme_held.state = ACME_HELD_USED;
+	else if (e->code == ERR_UNKNOWN) /* perhaps written: the request fails */
+		acme_held.state = ACME_HELD_ERROR;
+	/* else undone with fn's unit: still pending */
+	return rc;
 }
 
 struct acme_purge {
@@ -209,41 +278,46 @@ ra_acme_nonce_purge(struct store *st, time_t now, int64_t *n, struct err *e)
 	return 0;
 }
 
+/* A nonce of ours, not expired: its record in rec.  -1 with e set (ERR_REFUSED) if not. */
+static int
+acme_nonce_check(const struct ra_acme_keys *k, const char *nonce, time_t now,
+		 struct acme_nonce_rec *rec, struct err *e)
+{
+	unsigned char n[RA_ACME_NONCE_BYTES], mac[16];
+	size_t len = 0;
+	uint64_t exp = 0;
+
+	if (nonce == NULL || strlen(nonce) != RA_ACME_NONCE_TEXT - 1 ||
+	    b64url_decode(n, sizeof(n), &len, nonce, strlen(nonce)) == -1 || len != sizeof(n))
+		return err_set(e, ERR_REFUSED, "acme: RFC 8555 6.5: not a nonce of this server");
+	acme_nonce_mac(k, n, mac);
+	if (sodium_memcmp(mac, n + 24, sizeof(mac)) != 0)
+		return err_set(e, ERR_REFUSED, "acme: RFC 8555 6.5: not a nonce of this server");
+	for (int i = 0; i < 8; i++)
+		exp = exp << 8 | n[i];
+	if (exp <= (uint64_t)now)
+		return err_set(e, ERR_REFUSED, "acme: RFC 8555 6.5: the nonce expired");
+	memcpy(rec->id, n + 8, sizeof(rec->id));
+	rec->expires = (time_t)exp;
+	return 0;
+}
+
 enum ra_acme_nonce
 ra_acme_nonce_use(struct store *st, const struct ra_acme_keys *k, const char *nonce, time_t now,
 		  struct err *e_out)
 {
 	struct err le, *e = &le;
 	struct acme_nonce_rec rec;
-	unsigned char n[RA_ACME_NONCE_BYTES], mac[16];
-	size_t len = 0;
-	uint64_t exp = 0;
 	enum ra_acme_nonce r = RA_ACME_NONCE_BAD;
 
 	err_clear(&le);
-	if (nonce == NULL || strlen(nonce) != RA_ACME_NONCE_TEXT - 1 ||
-	    b64url_decode(n, sizeof(n), &len, nonce, strlen(nonce)) == -1 || len != sizeof(n)) {
-		err_set(e, ERR_REFUSED, "acme: RFC 8555 6.5: not a nonce of this server");
+	if (acme_nonce_check(k, nonce, now, &rec, e) == -1)
 		goto out;
-	}
-	acme_nonce_mac(k, n, mac);
-	if (sodium_memcmp(mac, n + 24, sizeof(mac)) != 0) {
-		err_set(e, ERR_REFUSED, "acme: RFC 8555 6.5: not a nonce of this server");
-		goto out;
-	}
-	for (int i = 0; i < 8; i++)
-		exp = exp << 8 | n[i];
-	if (exp <= (uint64_t)now) {
-		err_set(e, ERR_REFUSED, "acme: RFC 8555 6.5: the nonce expired");
-		goto out;
-	}
 	if (st == NULL) { /* the check alone */
 		r = RA_ACME_NONCE_OK;
 		goto out;
 	}
-	memcpy(rec.id, n + 8, sizeof(rec.id));
-	rec.expires = (time_t)exp;
-	if (ra_acme_write(st, acme_nonce_write, &rec, 1, e) == -1) {
+	if (acme_write_run(st, acme_nonce_write, &rec, 1, e) == -1) {
 		r = e->code == ERR_CONFLICT ? RA_ACME_NONCE_USED : RA_ACME_NONCE_ERROR;
 		if (r == RA_ACME_NONCE_USED) {
 			err_clear(e);
@@ -255,6 +329,58 @@ ra_acme_nonce_use(struct store *st, const struct ra_acme_keys *k, const char *no
 out:
 	acme_err_out(e_out, &le);
 	return r;
+}
+
+enum ra_acme_nonce
+ra_acme_nonce_hold(struct store *st, const struct ra_acme_keys *k, const char *nonce, time_t now,
+		   struct err *e_out)
+{
+	struct err le;
+
+	err_clear(&le);
+	memset(&acme_held, 0, sizeof(acme_held));
+	if (acme_nonce_check(k, nonce, now, &acme_held.rec, &le) == -1) {
+		acme_err_out(e_out, &le);
+		return RA_ACME_NONCE_BAD;
+	}
+	acme_held.st = st;
+	acme_held.state = ACME_HELD_PENDING;
+	return RA_ACME_NONCE_OK;
+}
+
+enum ra_acme_nonce
+ra_acme_nonce_settle(struct err *e_out)
+{
+	struct err le;
+
+	err_clear(&le);
+	if (acme_held.state == ACME_HELD_PENDING) {
+		if (acme_write_run(acme_held.st, acme_nonce_write, &acme_held.rec, 1, &le) == 0)
+			acme_held.state = ACME_HELD_WRITTEN;
+		else
+			acme_held.state =
+			    le.code == ERR_CONFLICT ? ACME_HELD_USED : ACME_HELD_ERROR;
+	}
+	switch (acme_held.state) {
+	case ACME_HELD_USED:
+		err_clear(&le);
+		err_set(&le, ERR_REFUSED, "acme: RFC 8555 6.5: the nonce was used before");
+		acme_err_out(e_out, &le);
+		return RA_ACME_NONCE_USED;
+	case ACME_HELD_ERROR:
+		if (le.code == ERR_OK)
+			err_set(&le, ERR_UNKNOWN, "acme: the nonce's write did not complete");
+		acme_err_out(e_out, &le);
+		return RA_ACME_NONCE_ERROR;
+	default:
+		return RA_ACME_NONCE_OK;
+	}
+}
+
+void
+ra_acme_nonce_forget(void)
+{
+	memset(&acme_held, 0, sizeof(acme_held));
 }
 
 /* ---- accounts ---- */

@@ -2251,6 +2251,20 @@ extern const char *const ra_acme_nonce_names[RA_ACME_NONCE__MAX];
 enum ra_acme_nonce ra_acme_nonce_use(struct store *, const struct ra_acme_keys *, const char *nonce,
 				     time_t now, struct err *);
 /*
+ * The same, deferred for a request that may write anyway (the face's POSTs): the checks now
+ * (BAD), then the nonce is held by the calling thread and its insert goes into the first
+ * ra_acme_write unit this thread runs (one unit, one commit, instead of two); a unit that
+ * finds it used fails (its writes undone) and every later ra_acme_write of the request is
+ * refused, so a replayed request writes nothing.  ra_acme_nonce_settle, before the answer
+ * is sent: a nonce still held is written alone; USED or ERROR then replaces the answer
+ * (badNonce, serverInternal).  ra_acme_nonce_forget at the request's start and end.  st: the
+ * thread's store (for the write without a group commit).
+ */
+enum ra_acme_nonce ra_acme_nonce_hold(struct store *, const struct ra_acme_keys *,
+				      const char *nonce, time_t now, struct err *);
+enum ra_acme_nonce ra_acme_nonce_settle(struct err *);
+void ra_acme_nonce_forget(void);
+/*
  * Purges the used nonces that expired (housekeeping: the web process's minute timer, never a
  * request), through ra_acme_write; *n (may be NULL) the rows purged.
  */
