@@ -1272,6 +1272,13 @@ main(int argc, char **argv)
 			fatalx("bench: %s failed", cmd);
 		free(cmd);
 		eab = xasprintf("--eab --kid=%s --hmac=%s", kid, hmac);
+		if (!only && !rp.ok) {
+			/* a stalled pebble answers nothing more: lego gets a fresh one */
+			stop_group(ppid);
+			stop_group(dpid);
+			memset(&tp, 0, sizeof(tp));
+			ppid = pebble_start(scratch, rport, &tp, &dpid);
+		}
 		ls = lego_run(scratch, "shomei", ts.dir_url, ts.cafile, eab, rport, (int)nlego);
 		if (!only)
 			lp = lego_run(scratch, "pebble", tp.dir_url, tp.cafile, "", rport,
