@@ -132,5 +132,14 @@ struct acme_vreq {
  * released) when the thread cannot start.
  */
 int acme_validate_start(struct ca *, const struct acme_vreq *q);
+/*
+ * CAA (RFC 8659 3) for host (a wildcard's base when wildcard), validation method method,
+ * account acct, asked of acme.dns_resolver until deadline (acme_dns_now_ms()): from the name
+ * up to its top-level domain, the first non-empty CAA RRset decides (acme_caa_allows, with
+ * acme.caa_identities, the account's URL and the method); none at all lets issuance go on; a
+ * lookup that fails refuses.  0 allowed, 1 refused with why (n bytes) filled.
+ */
+int acme_caa_check(const char *host, int wildcard, const char *method, int64_t acct,
+		   int64_t deadline, char *why, size_t n);
 
 #endif

@@ -366,26 +366,38 @@ test_limits(void **state)
 	err_clear(&e);
 	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, &hit, &e), RA_ACME_OK);
 
-	/* certificates per registered domain: each certificate once per domain */
-	OK(ra_acme_limit_record_cert(fx.st, names, 3, "01AB", &e));
+	/* certificates per registered domain of an organization: each certificate once per
+	 * domain; another organization's certificates under the domain do not count (0029) */
+	acct.org_id = 7;
+	OK(ra_acme_limit_record_cert(fx.st, 8, names, 3, "01AA", &e));
+	OK(ra_acme_limit_record_cert(fx.st, 8, names, 3, "01A9", &e));
+	OK(ra_acme_limit_record_cert(fx.st, 7, names, 3, "01AB", &e));
 	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, &hit, &e), RA_ACME_OK);
-	OK(ra_acme_limit_record_cert(fx.st, names, 1, "01AC", &e));
+	OK(ra_acme_limit_record_cert(fx.st, 7, names, 1, "01AC", &e));
 	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, &hit, &e),
 			 RA_ACME_RATE_LIMITED);
 	assert_int_equal(hit.which, RA_ACME_LIMIT_CERTS);
 	assert_non_null(strstr(hit.detail, "example.ac.jp"));
 	assert_true(hit.retry_after >= 1 && hit.retry_after <= 3600);
+	acct.org_id = 9; /* an organization with none */
+	err_clear(&e);
+	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, &hit, &e), RA_ACME_OK);
+	acct.org_id = 7;
 	/* other.ac.jp has one; third.ac.jp none */
 	snprintf(ids[0].value, sizeof(ids[0].value), "a.b.other.ac.jp");
 	err_clear(&e);
 	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, &hit, &e), RA_ACME_OK);
 
-	/* failed validations per name: one outside the window does not count */
+	/* failed validations per name of an account: one outside the window does not count;
+	 * another account's failures of the name do not count (0029) */
 	OK(store_acme_failed_add(fx.st, "www.third.ac.jp", acct.id, now - 4000, &e));
 	OK(store_acme_failed_add(fx.st, "www.third.ac.jp", acct.id, now - 100, &e));
-	assert_int_equal(ra_acme_limit_name(fx.st, &lim, "www.third.ac.jp", &hit, &e), RA_ACME_OK);
+	for (int i = 0; i < 3; i++)
+		OK(store_acme_failed_add(fx.st, "www.third.ac.jp", acct.id + 1000, now - 10, &e));
+	assert_int_equal(ra_acme_limit_name(fx.st, &lim, acct.id, "www.third.ac.jp", &hit, &e),
+			 RA_ACME_OK);
 	OK(store_acme_failed_add(fx.st, "www.third.ac.jp", acct.id, now - 50, &e));
-	assert_int_equal(ra_acme_limit_name(fx.st, &lim, "www.third.ac.jp", &hit, &e),
+	assert_int_equal(ra_acme_limit_name(fx.st, &lim, acct.id, "www.third.ac.jp", &hit, &e),
 			 RA_ACME_RATE_LIMITED);
 	assert_int_equal(hit.which, RA_ACME_LIMIT_FAILED);
 	assert_true(hit.retry_after >= 3490 && hit.retry_after <= 3500);
@@ -393,7 +405,12 @@ test_limits(void **state)
 			 RA_ACME_RATE_LIMITED);
 	assert_int_equal(hit.which, RA_ACME_LIMIT_FAILED);
 	err_clear(&e);
-	assert_int_equal(ra_acme_limit_name(fx.st, &lim, "www.fourth.ac.jp", &hit, &e), RA_ACME_OK);
+	assert_int_equal(ra_acme_limit_name(fx.st, &lim, acct.id, "www.fourth.ac.jp", &hit, &e),
+			 RA_ACME_OK);
+	/* the other account (whose failures are many) is stopped, not this one's next order */
+	assert_int_equal(
+	    ra_acme_limit_name(fx.st, &lim, acct.id + 1000, "www.third.ac.jp", &hit, &e),
+	    RA_ACME_RATE_LIMITED);
 }
 
 /* Events past their window are purged (once a minute per process); the others stay counted. */
@@ -416,25 +433,26 @@ test_purge(void **state)
 	}
 	OK(store_acme_failed_add(fx.st, "www.purge.ac.jp", 1, now - 7200, &e));
 	OK(store_acme_failed_add(fx.st, "www.purge.ac.jp", 1, now - 60, &e));
-	OK(store_acme_cert_domain_add(fx.st, "purge.ac.jp", "0A", now - 7200, &e));
-	OK(ra_acme_limit_record_cert(fx.st, names, 1, "0B", &e));
+	OK(store_acme_cert_domain_add(fx.st, 3, "purge.ac.jp", "0A", now - 7200, &e));
+	OK(ra_acme_limit_record_cert(fx.st, 3, names, 1, "0B", &e));
 	/* a minute after any earlier purge of this process (the SQLite run's, for PostgreSQL) */
 	ra_acme_limit_purge(fx.st, &lim, now + (want_pg ? 1000 : 120));
-	OK(store_acme_limit_count(fx.st, STORE_ACME_LIMIT_FAILED, "www.purge.ac.jp", 0, 0, 100, &n,
+	OK(store_acme_limit_count(fx.st, STORE_ACME_LIMIT_FAILED, "www.purge.ac.jp", 1, 0, 100, &n,
 				  &oldest, &e));
 	assert_int_equal(n, 1);
 	assert_int_equal(oldest, now - 60);
-	OK(store_acme_limit_count(fx.st, STORE_ACME_LIMIT_CERTS, "purge.ac.jp", 0, 0, 100, &n,
+	OK(store_acme_limit_count(fx.st, STORE_ACME_LIMIT_CERTS, "purge.ac.jp", 3, 0, 100, &n,
 				  &oldest, &e));
 	assert_int_equal(n, 1);
 	/* not again within the minute */
 	OK(store_acme_failed_add(fx.st, "www.purge.ac.jp", 1, now - 7200, &e));
 	ra_acme_limit_purge(fx.st, &lim, now + (want_pg ? 1030 : 150));
-	OK(store_acme_limit_count(fx.st, STORE_ACME_LIMIT_FAILED, "www.purge.ac.jp", 0, 0, 100, &n,
+	OK(store_acme_limit_count(fx.st, STORE_ACME_LIMIT_FAILED, "www.purge.ac.jp", 1, 0, 100, &n,
 				  &oldest, &e));
 	assert_int_equal(n, 2);
 	/* the count in the window is what it was */
-	assert_int_equal(ra_acme_limit_name(fx.st, &lim, "www.purge.ac.jp", &hit, &e), RA_ACME_OK);
+	assert_int_equal(ra_acme_limit_name(fx.st, &lim, 1, "www.purge.ac.jp", &hit, &e),
+			 RA_ACME_OK);
 }
 
 /* The configuration: defaults, 0 turns a count off, a bad value is refused by its key. */
