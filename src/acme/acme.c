@@ -43,6 +43,8 @@ const char *const acme_conf_keys[] = {
     "acme.accounts_per_address_window",
     "acme.requests_per_second",
     "acme.requests_burst",
+    "acme.requests_per_second_48",
+    "acme.requests_burst_48",
     "acme.validations_per_organization",
     NULL,
 };
@@ -626,6 +628,7 @@ acme_http(struct http_req *r)
 	int post = strcmp(r->method, "POST") == 0, rc = -1;
 	char detail[256];
 	long wait;
+	int site = 0;
 	struct err e;
 
 	memset(&c, 0, sizeof(c));
@@ -635,7 +638,21 @@ acme_http(struct http_req *r)
 	if (!acme.enabled)
 		return http_reply_problem(r, 404, NULL, "Not Found",
 					  "ACME is not enabled on this server (acme.enabled)");
-	if ((wait = acme_request_limit(r)) > 0) {
+	if ((wait = acme_request_limit(r, &site)) == -1)
+		return acme_problem(
+		    &c, 400, ACME_PROB_MALFORMED,
+		    "the client's address cannot be determined: the trusted proxy's "
+		    "X-Forwarded-For names none (missing, malformed, over 16 KiB or "
+		    "32 entries; http.trusted_proxies)",
+		    NULL);
+	if (wait > 0 && site) {
+		snprintf(detail, sizeof(detail),
+			 "rate limit \"requests per IPv6 /48\" (acme.requests_per_second_48 = "
+			 "%ld, acme.requests_burst_48 = %ld) reached; retry after %ld s",
+			 acme.limits.req_rate48, acme.limits.req_burst48, wait);
+		return acme_limited(&c, 429, detail, wait);
+	}
+	if (wait > 0) {
 		snprintf(detail, sizeof(detail),
 			 "rate limit \"requests per client address\" (acme.requests_per_second = "
 			 "%ld, acme.requests_burst = %ld) reached; retry after %ld s",

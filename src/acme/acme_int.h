@@ -82,8 +82,11 @@ int acme_send(struct http_req *, int status, const char *ctype, const char *body
  * <the limits page>;rel="help".
  */
 int acme_limited(struct acme_ctx *, int status, const char *detail, long retry);
-/* The request limiter of /acme/ (limit.c): 0 to go on, else the seconds to wait. */
-long acme_request_limit(struct http_req *);
+/*
+ * The request limiter of /acme/ (limit.c): 0 to go on, -1 when the client's address is
+ * unknown (refused), else the seconds to wait (*site 1: its IPv6 /48's bucket is empty).
+ */
+long acme_request_limit(struct http_req *, int *site);
 /* A JSON answer (takes the reference to j), with an optional Location. */
 int acme_json(struct acme_ctx *, int status, json_t *j, const char *location);
 /* The URL of path (ACME_PREFIX...) into out. */

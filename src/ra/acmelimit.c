@@ -73,6 +73,10 @@ ra_acme_limits_conf(const struct conf *c, struct ra_acme_limits *lim, struct err
 			return -1;
 	if (conf_get_long(c, "acme.requests_per_second", 50, 0, 1000000, &lim->req_rate, e) == -1 ||
 	    conf_get_long(c, "acme.requests_burst", 200, 1, 1000000, &lim->req_burst, e) == -1 ||
+	    conf_get_long(c, "acme.requests_per_second_48", 200, 0, 1000000, &lim->req_rate48, e) ==
+		-1 ||
+	    conf_get_long(c, "acme.requests_burst_48", 800, 1, 1000000, &lim->req_burst48, e) ==
+		-1 ||
 	    conf_get_long(c, "acme.validations_per_organization", 8, 0, RA_ACME_VALIDATIONS_MAX,
 			  &lim->validations_per_org, e) == -1)
 		return -1;

@@ -2670,6 +2670,9 @@ struct ra_acme_limits {
 	long max[RA_ACME_LIMIT__MAX];
 	long window[RA_ACME_LIMIT__MAX];
 	long req_rate, req_burst; /* acme.requests_per_second, acme.requests_burst */
+	/* the second bucket of an IPv6 client's /48 (a site): acme.requests_per_second_48,
+	 * acme.requests_burst_48 (rate 0: off) */
+	long req_rate48, req_burst48;
 	long validations_per_org; /* acme.validations_per_organization (0: no cap) */
 };
 /* Which limit a request reached, and when the window has room again. */

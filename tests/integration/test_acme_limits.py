@@ -183,10 +183,16 @@ def test_acme_limits_failed_certs(ca):
 
 
 def test_acme_limits_requests(ca_sqlite):
-    """The per-address request limiter: a burst, then 429 with Retry-After, on every URL."""
-    srv = acme_server(ca_sqlite, "acme.requests_per_second = 1\nacme.requests_burst = 3\n")
+    """The per-address request limiter: a burst, then 429 with Retry-After, on every URL;
+    behind a trusted proxy, per client it names; a client it cannot name (an X-Forwarded-For
+    only proxies, or garbage) refused with a problem document, not counted under a shared key; a second
+    bucket per IPv6 /48 stops one site spread over many /64s."""
+    srv = acme_server(ca_sqlite, "acme.requests_per_second = 1\nacme.requests_burst = 3\n"
+                      "acme.requests_per_second_48 = 1\nacme.requests_burst_48 = 5\n"
+                      "http.trusted_proxies = 127.0.0.1\n")
     try:
         s = session(srv)
+        s.headers["X-Forwarded-For"] = "192.0.2.10"
         for _ in range(3):
             assert s.get(srv.https + "/acme/directory").status_code == 200
         r = s.get(srv.https + "/acme/directory")
@@ -195,6 +201,30 @@ def test_acme_limits_requests(ca_sqlite):
         assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
         # the portal is not limited by ACME's limiter
         assert s.get(srv.https + "/policies/acme-limits").status_code == 200
+        # another client behind the proxy has its own bucket
+        assert s.get(srv.https + "/acme/directory",
+                     headers={"X-Forwarded-For": "192.0.2.11"}).status_code == 200
+        # a client the proxy does not name usably (only proxies, garbage; a header
+        # over 16 KiB does not pass the HTTP layer: 431): refused, each time (no shared
+        # bucket to exhaust or hide in)
+        assert s.get(srv.https + "/acme/directory",
+                     headers={"X-Forwarded-For": "198.51.100.1, " * 1200}).status_code == 431
+        for xff in ("127.0.0.1", ", ".join(["127.0.0.1"] * 40), "garbage"):
+            for _ in range(5):
+                r = s.get(srv.https + "/acme/directory", headers={"X-Forwarded-For": xff})
+                assert r.status_code == 400, r
+                assert r.headers["Content-Type"] == "application/problem+json"
+                assert r.json()["type"] == "urn:ietf:params:acme:error:malformed"
+                assert "X-Forwarded-For" in r.json()["detail"]
+        # IPv6: each /64 a bucket of 3, the /48 one of 5: the sixth /64 of a site waits
+        for i in range(5):
+            r = s.get(srv.https + "/acme/directory",
+                      headers={"X-Forwarded-For": "2001:db8:5:%x::1" % i})
+            assert r.status_code == 200, (i, r)
+        r = s.get(srv.https + "/acme/directory", headers={"X-Forwarded-For": "2001:db8:5:99::1"})
+        limited(r, 1, "requests per IPv6 /48")
+        assert s.get(srv.https + "/acme/directory",
+                     headers={"X-Forwarded-For": "2001:db8:6::1"}).status_code == 200
     finally:
         stop_server(srv)
 

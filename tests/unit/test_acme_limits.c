@@ -144,6 +144,65 @@ test_buckets(void **state)
 	}
 }
 
+/*
+ * The second bucket of an IPv6 /48: one site spreading its requests over many /64s (each a
+ * full bucket of its own) is stopped by its /48's; another /48 and IPv4 are not.
+ */
+static void
+test_buckets_48(void **state)
+{
+	static struct acme_buckets t[2];
+	struct ra_acme_limits lim;
+	unsigned char a[16];
+	int site = 0;
+
+	(void)state;
+	memset(t, 0, sizeof(t));
+	randombytes_buf(t[0].key, sizeof(t[0].key));
+	randombytes_buf(t[1].key, sizeof(t[1].key));
+	memset(&lim, 0, sizeof(lim));
+	lim.req_rate = 1;
+	lim.req_burst = 2;
+	lim.req_rate48 = 1;
+	lim.req_burst48 = 10;
+	/* 10 requests from 10 /64s of 2001:db8:7::/48 pass, the 11th (another /64) waits */
+	for (int i = 0; i < 10; i++) {
+		inet_pton(AF_INET6, "2001:db8:7::1", a);
+		a[6] = (unsigned char)(i >> 8);
+		a[7] = (unsigned char)i;
+		assert_int_equal(acme_request_take(t, a, 16, 10.0, &lim, &site), 0);
+		assert_int_equal(site, 0);
+	}
+	a[7] = 200;
+	assert_int_equal(acme_request_take(t, a, 16, 10.0, &lim, &site), 1);
+	assert_int_equal(site, 1);
+	/* its own /64's bucket refuses first (the /48's is not asked) */
+	inet_pton(AF_INET6, "2001:db8:8::1", a);
+	assert_int_equal(acme_request_take(t, a, 16, 10.0, &lim, &site), 0);
+	assert_int_equal(acme_request_take(t, a, 16, 10.0, &lim, &site), 0);
+	assert_int_equal(acme_request_take(t, a, 16, 10.0, &lim, &site), 1);
+	assert_int_equal(site, 0);
+	/* another /48 has its own; a second later the site has a token again */
+	inet_pton(AF_INET6, "2001:db8:9::1", a);
+	assert_int_equal(acme_request_take(t, a, 16, 10.0, &lim, &site), 0);
+	inet_pton(AF_INET6, "2001:db8:7:ff::1", a);
+	assert_int_equal(acme_request_take(t, a, 16, 11.1, &lim, &site), 0);
+	/* the /48 bucket off: only the /64's */
+	lim.req_rate48 = 0;
+	for (int i = 0; i < 20; i++) {
+		inet_pton(AF_INET6, "2001:db8:7::1", a);
+		a[6] = 1;
+		a[7] = (unsigned char)i;
+		assert_int_equal(acme_request_take(t, a, 16, 12.0, &lim, &site), 0);
+	}
+	/* IPv4 has no /48 */
+	lim.req_rate48 = 1;
+	lim.req_burst48 = 1;
+	inet_pton(AF_INET, "192.0.2.9", a);
+	assert_int_equal(acme_request_take(t, a, 4, 13.0, &lim, &site), 0);
+	assert_int_equal(acme_request_take(t, a, 4, 13.0, &lim, &site), 0);
+}
+
 /* DNS identifiers in the forms resolvers take for IPv4 addresses. */
 static void
 test_dns_looks_ip(void **state)
@@ -489,9 +548,13 @@ int
 main(void)
 {
 	const struct CMUnitTest pure[] = {
-	    cmocka_unit_test(test_addr_tunnels), cmocka_unit_test(test_org_slots),
-	    cmocka_unit_test(test_buckets),	 cmocka_unit_test(test_dns_looks_ip),
-	    cmocka_unit_test(test_reg_domain),	 cmocka_unit_test(test_ed25519_small_order),
+	    cmocka_unit_test(test_addr_tunnels),
+	    cmocka_unit_test(test_org_slots),
+	    cmocka_unit_test(test_buckets),
+	    cmocka_unit_test(test_buckets_48),
+	    cmocka_unit_test(test_dns_looks_ip),
+	    cmocka_unit_test(test_reg_domain),
+	    cmocka_unit_test(test_ed25519_small_order),
 	    cmocka_unit_test(test_limits_conf),
 	};
 	const struct CMUnitTest stored[] = {
