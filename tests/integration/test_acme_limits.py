@@ -128,25 +128,38 @@ def test_acme_limits_failed_certs(ca):
     try:
         s = session(srv)
         cl, key, regr, kid = account(ca, srv)
-        # two orders of one name by two accounts (one account's second order would reuse
-        # the first's pending authorization); the first fails its validation
+        # failed validations count per (account, name): the name and the wildcard of it
+        # ordered by one account (two authorizations of the name: an account's second order
+        # of the name itself would reuse the first's pending one), the name by another; the
+        # first account's validation of the name fails
         cl2, key2, regr2, _ = account(ca, srv)
         a1 = cl.new_order(csr_for("www.example.ac.jp"))
+        w1 = cl.new_order(csr_for("*.www.example.ac.jp"))
         a2 = cl2.new_order(csr_for("www.example.ac.jp"))
         authz, chall = http01(a1)
         resp.answers[chall.chall.encode("token")] = "not-the-key-authorization"
         cl.answer_challenge(chall, chall.chall.response(key))
         assert wait_authz(cl, authz.uri).body.status.name == "invalid"
-        # the second's challenge is not validated now, nor a new order of the name made
-        authz2, chall2 = http01(a2)
-        assert authz2.uri != authz.uri
-        r = post(s, chall2.uri, key2, jose.ES256, {}, nonce(s, srv), kid=regr2.uri)
+        # this account's other challenge of the name is not validated now, nor a new order
+        # of the name made
+        wz = w1.authorizations[0]
+        wch = [c for c in wz.body.challenges if c.chall.typ == "dns-01"][0]
+        r = post(s, wch.uri, key, jose.ES256, {}, nonce(s, srv), kid=regr.uri)
         limited(r, WINDOW, "failed validations per name")
         assert "www.example.ac.jp" in r.json()["detail"]
-        r = post(s, authz2.uri, key2, jose.ES256, None, nonce(s, srv), kid=regr2.uri)
+        r = post(s, wz.uri, key, jose.ES256, None, nonce(s, srv), kid=regr.uri)
         assert r.json()["challenges"][0]["status"] == "pending", r.text
         r = order_raw(s, srv, key, regr.uri, "www.example.ac.jp")
         limited(r, WINDOW, "failed validations per name")
+        # the other account's are: one attacker's failures do not block another's name
+        authz2, chall2 = http01(a2)
+        assert authz2.uri != authz.uri
+        response2, validation2 = chall2.chall.response_and_validation(key2)
+        resp.answers[chall2.chall.encode("token")] = validation2
+        r = post(s, chall2.uri, key2, jose.ES256, {}, nonce(s, srv), kid=regr2.uri)
+        assert r.status_code == 200, r.text
+        assert wait_authz(cl2, authz2.uri).body.status.name == "valid"
+        assert cl2.new_order(csr_for("www.example.ac.jp")).body.status.name == "ready"
 
         # two orders under example.ac.jp made and validated; one certificate, then no more:
         # the other order's finalize and a new order of a name under it are refused
