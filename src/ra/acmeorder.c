@@ -1578,8 +1578,9 @@ struct order_fin {
 
 /*
  * ERR_CONFLICT when an authorization of order id is no longer valid (deactivated or revoked
- * since finalize read the order, or expired); inside the certificate's transaction the rows
- * are held (store_acme_order_authzs_hold), so a deactivation cannot slip in before the commit.
+ * since finalize read the order, or expired).  Inside the certificate's transaction, which
+ * holds the audit head a deactivation needs too, a deactivation either committed before this
+ * read (seen) or commits after the issuance (store_acme_order_authzs_hold).
  */
 static int
 order_fin_authzs(struct store *st, int64_t id, struct err *e)
