@@ -110,6 +110,8 @@ def test_acme_limits_accounts_orders(ca):
         assert "ACME rate limits" in t and "New orders per account" in t, t
         assert "acme.orders_per_account" in t and "600 s" in t and ">7<" in t, t
         assert "rateLimited" in t and "Retry-After" in t and "bursts of 200" in t
+        assert "Requests per IPv6 /48" in t and "acme.requests_per_second_48" in t
+        assert "bursts of 800" in t, t
         ja = s.get(srv.https + path, headers={"Accept-Language": "ja"})
         assert ja.status_code == 200
         assert "アカウントごとの新規オーダー数" in ja.text and "登録ドメイン" in ja.text, ja.text
