@@ -33,6 +33,7 @@ const char *const acme_conf_keys[] = {
     "acme.orders_page",
     "acme.authz_reuse_days",
     "test.acme_resolve",
+    "test.acme_finalize_pause",
     "acme.orders_per_account",
     "acme.orders_per_account_window",
     "acme.certs_per_domain",
@@ -153,6 +154,20 @@ acme_conf_validation(const struct conf *c, struct err *e)
 			       "config: acme.dns_resolver: an IP address, with \":port\" or not "
 			       "([IPv6]:port)");
 	snprintf(acme.dns_resolver, sizeof(acme.dns_resolver), "%s", r);
+	/* a pause of finalize just before it signs, so that a test can race it (test
+	 * instances only) */
+	ra_acme_fin_pause_set(0);
+	if (conf_get(c, "test.acme_finalize_pause", NULL) != NULL) {
+		long ms = 0;
+
+		if (strcmp(conf_get(c, "test.instance", "no"), "yes") != 0)
+			return err_set(e, ERR_REFUSED,
+				       "config: test.acme_finalize_pause is set "
+				       "but test.instance is not \"yes\"");
+		if (conf_get_long(c, "test.acme_finalize_pause", 0, 0, 5000, &ms, e) == -1)
+			return -1;
+		ra_acme_fin_pause_set(ms);
+	}
 	if (v == NULL)
 		return 0;
 	if (strcmp(conf_get(c, "test.instance", "no"), "yes") != 0)

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -1674,6 +1675,14 @@ order_fin_replaced(struct store *st, const struct ra_acme_order *o)
 	return other != 0 ? RA_ACME_ALREADY_REPLACED : RA_ACME_OK;
 }
 
+static long order_fin_pause_ms; /* set once at start (acme_init) */
+
+void
+ra_acme_fin_pause_set(long ms)
+{
+	order_fin_pause_ms = ms;
+}
+
 int
 ra_acme_caa_due(struct store *st, int64_t id, int64_t acct_id, time_t now,
 		struct store_acme_caa_due **due, size_t *n, struct err *e)
@@ -1833,6 +1842,12 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 		if (order_move(st, id, ORDER_ST_PROCESSING, ORDER_ST_READY, NULL, 0, &be) == -1)
 			log_warn("acme: order %" PRId64 " stays processing: %s", id, be.msg);
 		goto out;
+	}
+	if (order_fin_pause_ms > 0) { /* a test's window for a racing deactivation */
+		struct timespec ts = {order_fin_pause_ms / 1000,
+				      (order_fin_pause_ms % 1000) * 1000000};
+
+		nanosleep(&ts, NULL);
 	}
 	if (ra_issue(ca, st, &q, &issued, e) == -1) {
 		struct err be;

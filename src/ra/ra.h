@@ -2604,6 +2604,12 @@ int ra_acme_ip_reverse(const char *text, char *out, size_t n);
  */
 int ra_acme_csr_match(const struct csr *, const char *const *names, const char *const *types,
 		      size_t n, struct err *);
+/*
+ * Tests only (test.acme_finalize_pause, refused without test.instance): finalize waits ms
+ * milliseconds after its own checks, just before it signs, so that a test can deactivate an
+ * authorization meanwhile (the certificate's transaction must then refuse).  0: none.
+ */
+void ra_acme_fin_pause_set(long ms);
 /* The longest time between a CAA check and issuance (CA/Browser Forum BR 3.2.2.8). */
 #define RA_ACME_CAA_MAX_AGE (8 * 3600)
 /*
