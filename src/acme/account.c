@@ -112,7 +112,8 @@ acme_new_account(struct acme_ctx *c)
 	snprintf(c->actor, sizeof(c->actor), "acme:%s", addr);
 	/* the address the limit of new accounts counts (IPv6 by its /64) */
 	http_client_ip(c->r, ip, &iplen);
-	util_ip_rate_key(ip, iplen, key, sizeof(key)); /* "?": unknown clients count together */
+	/* (never "?", an unknown client: acme_http refused it before) */
+	util_ip_rate_key(ip, iplen, key, sizeof(key));
 	q.addr = key;
 	q.limits = &acme.limits;
 	q.hit = &hit;

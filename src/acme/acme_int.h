@@ -82,8 +82,11 @@ int acme_send(struct http_req *, int status, const char *ctype, const char *body
  * <the limits page>;rel="help".
  */
 int acme_limited(struct acme_ctx *, int status, const char *detail, long retry);
-/* The request limiter of /acme/ (limit.c): 0 to go on, else the seconds to wait. */
-long acme_request_limit(struct http_req *);
+/*
+ * The request limiter of /acme/ (limit.c): 0 to go on, -1 when the client's address is
+ * unknown (refused), else the seconds to wait (*site 1: its IPv6 /48's bucket is empty).
+ */
+long acme_request_limit(struct http_req *, int *site);
 /* A JSON answer (takes the reference to j), with an optional Location. */
 int acme_json(struct acme_ctx *, int status, json_t *j, const char *location);
 /* The URL of path (ACME_PREFIX...) into out. */
@@ -132,5 +135,14 @@ struct acme_vreq {
  * released) when the thread cannot start.
  */
 int acme_validate_start(struct ca *, const struct acme_vreq *q);
+/*
+ * CAA (RFC 8659 3) for host (a wildcard's base when wildcard), validation method method,
+ * account acct, asked of acme.dns_resolver until deadline (acme_dns_now_ms()): from the name
+ * up to its top-level domain, the first non-empty CAA RRset decides (acme_caa_allows, with
+ * acme.caa_identities, the account's URL and the method); none at all lets issuance go on; a
+ * lookup that fails refuses.  0 allowed, 1 refused with why (n bytes) filled.
+ */
+int acme_caa_check(const char *host, int wildcard, const char *method, int64_t acct,
+		   int64_t deadline, char *why, size_t n);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include <openssl/pem.h>
 
+#include "acme/dns.h"
 #include "acme_int.h"
 #include "util/b64.h"
 #include "util/sjson.h"
@@ -365,6 +366,65 @@ out:
 	return rc;
 }
 
+/*
+ * CAA again before finalize signs (CA/Browser Forum BR 3.2.2.8: checked within 8 hours of
+ * issuance), while acme.dns_resolver is set: for each valid DNS authorization of order id
+ * whose last check is older (ra_acme_caa_due; a reused authorization), asked of the resolver
+ * within one validation's time.  0 to go on (the checks recorded), or -1 after answering: 403
+ * caa with a subproblem per refusing identifier, nothing signed, or the store's failure.
+ */
+static int
+acme_finalize_caa(struct acme_ctx *c, int64_t id, int *rc)
+{
+	struct store_acme_caa_due *due = NULL;
+	json_t *subs = NULL;
+	int64_t deadline = acme_dns_now_ms() + (int64_t)ACME_HTTP01_TIMEOUT * 1000;
+	char why[700], detail[300];
+	size_t n = 0, bad = 0;
+	struct err e;
+	int ret = -1;
+
+	err_clear(&e);
+	if (acme.dns_resolver[0] == '\0')
+		return 0;
+	if (ra_acme_caa_due(c->st, id, c->acct.id, util_now(), &due, &n, &e) == -1) {
+		*rc = acme_internal(c, "CAA recheck", &e);
+		goto out;
+	}
+	subs = json_array();
+	for (size_t i = 0; i < n; i++) {
+		if (acme_caa_check(due[i].value, due[i].wildcard, due[i].method, c->acct.id,
+				   deadline, why, sizeof(why)) == 0)
+			continue;
+		bad++;
+		json_array_append_new(subs, json_pack("{s:s, s:s, s:i, s:{s:s, s:s}}", "type",
+						      acme_prob_type(ACME_PROB_CAA), "detail", why,
+						      "status", 403, "identifier", "type", "dns",
+						      "value", due[i].value));
+	}
+	if (bad > 0) {
+		snprintf(detail, sizeof(detail),
+			 "CA/Browser Forum BR 3.2.2.8: CAA checked again at finalization (the "
+			 "last check was over 8 hours ago) does not let this CA issue for %zu "
+			 "identifier%s: nothing is issued",
+			 bad, bad == 1 ? "" : "s");
+		*rc = acme_problem_ex(c, 403, ACME_PROB_CAA, detail, NULL,
+				      json_pack("{s:O}", "subproblems", subs));
+		goto out;
+	}
+	if (ra_acme_caa_checked(c->st, due, n, util_now(), &e) == -1) {
+		*rc = acme_internal(c, "CAA recheck", &e);
+		goto out;
+	}
+	ret = 0;
+out:
+	json_decref(subs);
+	for (size_t i = 0; i < n; i++)
+		free(due[i].value);
+	free(due);
+	return ret;
+}
+
 /* POST /acme/order/<id>/finalize {csr} (7.4). */
 static int
 acme_finalize(struct acme_ctx *c, int64_t id)
@@ -393,11 +453,13 @@ acme_finalize(struct acme_ctx *c, int64_t id)
 		    "RFC 8555 7.4: csr is the base64url of a DER CSR (at most 16 KiB)", NULL);
 		goto out;
 	}
-	r = ra_acme_limit_finalize(c->st, &acme.limits, id, c->acct.id, &hit, &e);
+	r = ra_acme_limit_finalize(c->st, &acme.limits, id, c->acct.id, c->acct.org_id, &hit, &e);
 	if (r == RA_ACME_RATE_LIMITED) {
 		rc = acme_limited(c, 429, hit.detail, hit.retry_after);
 		goto out;
 	}
+	if (r == RA_ACME_OK && acme_finalize_caa(c, id, &rc) == -1)
+		goto out;
 	if (r == RA_ACME_OK)
 		r = ra_acme_finalize(c->ca, c->st, id, &c->acct, der, len, c->actor, &e);
 	if (r != RA_ACME_OK) {
@@ -511,7 +573,8 @@ acme_chall(struct acme_ctx *c, const char *rest)
 		/* a name that failed validation too often lately is not validated again yet */
 		if ((r = ra_acme_chall_get(c->st, id, c->acct.id, &a, &e)) == RA_ACME_OK &&
 		    strcmp(a.s.chall_status, "pending") == 0)
-			r = ra_acme_limit_name(c->st, &acme.limits, a.s.value, &hit, &e);
+			r = ra_acme_limit_name(c->st, &acme.limits, c->acct.id, a.s.value, &hit,
+					       &e);
 		ra_acme_authz_clear(&a);
 		if (r == RA_ACME_RATE_LIMITED)
 			return acme_limited(c, 429, hit.detail, hit.retry_after);

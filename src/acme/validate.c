@@ -444,36 +444,31 @@ out:
 	return p;
 }
 
-/*
- * CAA (RFC 8659 3): from the name up to its top-level domain, the first non-empty CAA RRset
- * decides (acme_caa_allows, with acme.caa_identities, this account's URL and the method); none
- * at all lets issuance go on; a lookup that fails refuses.  NULL when allowed, else the problem.
- */
-static char *
-vjob_caa(struct vjob *j)
+int
+acme_caa_check(const char *host, int wildcard, const char *method, int64_t acct, int64_t deadline,
+	       char *why, size_t n)
 {
 	struct acme_dns_server srv;
 	struct acme_dns_res *res = xcalloc(1, sizeof(*res));
-	const char *ids[16], *name = j->host;
-	char url[ACME_URL_MAX], path[64], why[600], msg[700], *p = NULL;
+	const char *ids[16], *name = host;
+	char url[ACME_URL_MAX], path[64];
 	size_t nids = 0;
+	int rc = 0;
 	struct err e;
 
 	err_clear(&e);
 	for (size_t i = 0; acme.caa != NULL && i < json_array_size(acme.caa) && nids < 16; i++)
 		ids[nids++] = json_string_value(json_array_get(acme.caa, i));
-	snprintf(path, sizeof(path), ACME_ACCT_PATH "%" PRId64, j->acct);
+	snprintf(path, sizeof(path), ACME_ACCT_PATH "%" PRId64, acct);
 	acme_url(url, sizeof(url), path);
 	if (acme_dns_server(acme.dns_resolver, &srv, &e) == -1)
 		goto fail;
 	for (;;) {
 		err_clear(&e);
-		if (acme_dns_lookup(&srv, name, ACME_DNS_CAA, j->deadline, res, &e) == -1)
+		if (acme_dns_lookup(&srv, name, ACME_DNS_CAA, deadline, res, &e) == -1)
 			goto fail;
 		if (res->n > 0) {
-			if (!acme_caa_allows(res, j->wildcard, j->type, url, ids, nids, why,
-					     sizeof(why)))
-				p = vjob_problem(ACME_PROB_CAA, why);
+			rc = acme_caa_allows(res, wildcard, method, url, ids, nids, why, n) ? 0 : 1;
 			goto out;
 		}
 		if ((name = strchr(name, '.')) == NULL)
@@ -481,13 +476,24 @@ vjob_caa(struct vjob *j)
 		name++;
 	}
 fail:
-	snprintf(msg, sizeof(msg),
-		 "RFC 8659 3: the CAA lookup of %.255s failed (%.300s): issuance refused", name,
-		 e.msg);
-	p = vjob_problem(ACME_PROB_CAA, msg);
+	snprintf(why, n, "RFC 8659 3: the CAA lookup of %.255s failed (%.300s): issuance refused",
+		 name, e.msg);
+	rc = 1;
 out:
 	free(res);
-	return p;
+	return rc;
+}
+
+/* CAA before j's challenge (acme_caa_check): NULL when allowed, else the problem. */
+static char *
+vjob_caa(struct vjob *j)
+{
+	char why[700];
+
+	if (acme_caa_check(j->host, j->wildcard, j->type, j->acct, j->deadline, why, sizeof(why)) ==
+	    0)
+		return NULL;
+	return vjob_problem(ACME_PROB_CAA, why);
 }
 
 int

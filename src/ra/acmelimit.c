@@ -1,10 +1,10 @@
 /*
  * acmelimit: the RA's ACME rate limits (issue 14 part 5; the face answers 429 rateLimited):
- * new orders per account, certificates per registered domain, failed validations per name and
- * new accounts per client address, each a count of the events of its key inside a sliding
- * window (store_acme_limit_count: an indexed range scan cut at the limit).  When the count has
- * reached the limit, the answer names the limit and tells how long until the oldest counted
- * event leaves the window (at least 1 s).
+ * new orders per account, certificates per registered domain of an organization, failed
+ * validations per name of an account and new accounts per client address, each a count of the
+ * events of its key inside a sliding window (store_acme_limit_count: an indexed range scan cut at
+ * the limit).  When the count has reached the limit, the answer names the limit and tells how long
+ * until the oldest counted event leaves the window (at least 1 s).
  *
  * The registered domain of a name is the Public Suffix List's (libpsl over Debian's
  * publicsuffix data, loaded once at start): www.cs.example.ac.jp counts under example.ac.jp.
@@ -73,6 +73,10 @@ ra_acme_limits_conf(const struct conf *c, struct ra_acme_limits *lim, struct err
 			return -1;
 	if (conf_get_long(c, "acme.requests_per_second", 50, 0, 1000000, &lim->req_rate, e) == -1 ||
 	    conf_get_long(c, "acme.requests_burst", 200, 1, 1000000, &lim->req_burst, e) == -1 ||
+	    conf_get_long(c, "acme.requests_per_second_48", 200, 0, 1000000, &lim->req_rate48, e) ==
+		-1 ||
+	    conf_get_long(c, "acme.requests_burst_48", 800, 1, 1000000, &lim->req_burst48, e) ==
+		-1 ||
 	    conf_get_long(c, "acme.validations_per_organization", 8, 0, RA_ACME_VALIDATIONS_MAX,
 			  &lim->validations_per_org, e) == -1)
 		return -1;
@@ -206,8 +210,8 @@ ra_acme_limit_order(struct store *st, const struct ra_acme_limits *lim,
 		log_escape(esc, sizeof(esc), name, strlen(name));
 		/* failures are recorded under a wildcard's base name (its authorization's) */
 		if ((r = limit_check(st, lim, RA_ACME_LIMIT_FAILED,
-				     name[0] == '*' && name[1] == '.' ? name + 2 : name, 0, esc,
-				     hit, e)) != RA_ACME_OK)
+				     name[0] == '*' && name[1] == '.' ? name + 2 : name, acct->id,
+				     esc, hit, e)) != RA_ACME_OK)
 			goto out;
 		if (lim->max[RA_ACME_LIMIT_CERTS] == 0 ||
 		    ra_acme_reg_domain(name[0] == '*' && name[1] == '.' ? name + 2 : name, dom,
@@ -219,8 +223,8 @@ ra_acme_limit_order(struct store *st, const struct ra_acme_limits *lim,
 			continue;
 		memcpy(seen[nseen++], dom, sizeof(dom));
 		log_escape(esc, sizeof(esc), dom, strlen(dom));
-		if ((r = limit_check(st, lim, RA_ACME_LIMIT_CERTS, dom, 0, esc, hit, e)) !=
-		    RA_ACME_OK)
+		if ((r = limit_check(st, lim, RA_ACME_LIMIT_CERTS, dom, acct->org_id, esc, hit,
+				     e)) != RA_ACME_OK)
 			goto out;
 	}
 	r = RA_ACME_OK;
@@ -230,13 +234,13 @@ out:
 }
 
 enum ra_acme_outcome
-ra_acme_limit_name(struct store *st, const struct ra_acme_limits *lim, const char *name,
-		   struct ra_acme_limited *hit, struct err *e)
+ra_acme_limit_name(struct store *st, const struct ra_acme_limits *lim, int64_t acct_id,
+		   const char *name, struct ra_acme_limited *hit, struct err *e)
 {
 	char esc[300];
 
 	log_escape(esc, sizeof(esc), name, strlen(name));
-	return limit_check(st, lim, RA_ACME_LIMIT_FAILED, name, 0, esc, hit, e);
+	return limit_check(st, lim, RA_ACME_LIMIT_FAILED, name, acct_id, esc, hit, e);
 }
 
 enum ra_acme_outcome
@@ -250,8 +254,8 @@ ra_acme_limit_account(struct store *st, const struct ra_acme_limits *lim, const 
 }
 
 int
-ra_acme_limit_record_cert(struct store *st, const char *const *names, size_t n, const char *serial,
-			  struct err *e)
+ra_acme_limit_record_cert(struct store *st, int64_t org_id, const char *const *names, size_t n,
+			  const char *serial, struct err *e)
 {
 	char(*doms)[RA_ACME_NAME_MAX] = xcalloc(n > 0 ? n : 1, sizeof(*doms));
 	size_t k = 0, j;
@@ -268,7 +272,7 @@ ra_acme_limit_record_cert(struct store *st, const char *const *names, size_t n, 
 			;
 		if (j < k)
 			continue;
-		if (store_acme_cert_domain_add(st, doms[k], serial, util_now(), e) == -1)
+		if (store_acme_cert_domain_add(st, org_id, doms[k], serial, util_now(), e) == -1)
 			goto out;
 		k++;
 	}
@@ -291,7 +295,7 @@ limit_same_domain(const char *name, const char *dom)
 
 enum ra_acme_outcome
 ra_acme_limit_finalize(struct store *st, const struct ra_acme_limits *lim, int64_t id,
-		       int64_t acct_id, struct ra_acme_limited *hit, struct err *e)
+		       int64_t acct_id, int64_t org_id, struct ra_acme_limited *hit, struct err *e)
 {
 	struct ra_acme_order o;
 	char dom[RA_ACME_NAME_MAX], esc[300];
@@ -320,7 +324,7 @@ ra_acme_limit_finalize(struct store *st, const struct ra_acme_limits *lim, int64
 		if (j < i)
 			continue;
 		log_escape(esc, sizeof(esc), dom, strlen(dom));
-		r = limit_check(st, lim, RA_ACME_LIMIT_CERTS, dom, 0, esc, hit, e);
+		r = limit_check(st, lim, RA_ACME_LIMIT_CERTS, dom, org_id, esc, hit, e);
 	}
 	ra_acme_order_clear(&o);
 	return r;

@@ -2639,6 +2639,27 @@ int ra_acme_ip_reverse(const char *text, char *out, size_t n);
 int ra_acme_csr_match(const struct csr *, const char *const *names, const char *const *types,
 		      size_t n, struct err *);
 /*
+ * Tests only (test.acme_finalize_pause, refused without test.instance): finalize waits ms
+ * milliseconds after its own checks, just before it signs, so that a test can deactivate an
+ * authorization meanwhile (the certificate's transaction must then refuse).  0: none.
+ */
+void ra_acme_fin_pause_set(long ms);
+/* The longest time between a CAA check and issuance (CA/Browser Forum BR 3.2.2.8). */
+#define RA_ACME_CAA_MAX_AGE (8 * 3600)
+/*
+ * finalize's CAA recheck (BR 3.2.2.8): the valid DNS authorizations of ready order id of
+ * account acct_id whose CAA was last checked (at their validation, or by an earlier recheck)
+ * more than RA_ACME_CAA_MAX_AGE before now, into *due (caller frees each value and the
+ * array); none for an order that is unknown, another account's or not ready (finalize answers
+ * that).  The face asks CAA of each (its resolver) and, when every one allows, records it
+ * with ra_acme_caa_checked; a refusal stops the finalization before anything is signed.
+ */
+int ra_acme_caa_due(struct store *, int64_t id, int64_t acct_id, time_t now,
+		    struct store_acme_caa_due **due, size_t *n, struct err *);
+/* Records that CAA allowed issuance for the n authorizations of due at now. */
+int ra_acme_caa_checked(struct store *, const struct store_acme_caa_due *due, size_t n, time_t now,
+			struct err *);
+/*
  * finalize (7.4): a ready order (else NOT_READY) of acct with an active binding
  * (EAB_UNUSABLE), a CSR (DER) that matches it (BAD_CSR), issued through ra_issue (profile
  * server, the binding's organization, the order's names given; REFUSED with e's kind) with the
@@ -2689,6 +2710,9 @@ struct ra_acme_limits {
 	long max[RA_ACME_LIMIT__MAX];
 	long window[RA_ACME_LIMIT__MAX];
 	long req_rate, req_burst; /* acme.requests_per_second, acme.requests_burst */
+	/* the second bucket of an IPv6 client's /48 (a site): acme.requests_per_second_48,
+	 * acme.requests_burst_48 (rate 0: off) */
+	long req_rate48, req_burst48;
 	long validations_per_org; /* acme.validations_per_organization (0: no cap) */
 };
 /* Which limit a request reached, and when the window has room again. */
@@ -2729,27 +2753,30 @@ enum ra_acme_outcome ra_acme_limit_order(struct store *, const struct ra_acme_li
 					 const struct ra_acme_ident *ids, size_t n,
 					 struct ra_acme_limited *hit, struct err *);
 /*
- * finalize's limit: the certificates of each registered domain of ready order id of account
- * acct_id, checked again before signing (orders made earlier must not pass the count).  OK
- * (also for an order that is unknown or not ready: finalize answers that), RATE_LIMITED or
- * ERROR.
+ * finalize's limit: the certificates of organization org_id under each registered domain of
+ * ready order id of account acct_id, checked again before signing (orders made earlier must not
+ * pass the count).  OK (also for an order that is unknown or not ready: finalize answers that),
+ * RATE_LIMITED or ERROR.
  */
 enum ra_acme_outcome ra_acme_limit_finalize(struct store *, const struct ra_acme_limits *,
-					    int64_t id, int64_t acct_id,
+					    int64_t id, int64_t acct_id, int64_t org_id,
 					    struct ra_acme_limited *hit, struct err *);
-/* The failed validations of name (a challenge answered): OK, RATE_LIMITED or ERROR. */
+/*
+ * The failed validations of name by account acct_id (a challenge answered; another account's
+ * failures do not count): OK, RATE_LIMITED or ERROR.
+ */
 enum ra_acme_outcome ra_acme_limit_name(struct store *, const struct ra_acme_limits *,
-					const char *name, struct ra_acme_limited *hit,
-					struct err *);
+					int64_t acct_id, const char *name,
+					struct ra_acme_limited *hit, struct err *);
 /* The accounts created from client address addr: OK, RATE_LIMITED or ERROR. */
 enum ra_acme_outcome ra_acme_limit_account(struct store *, const struct ra_acme_limits *,
 					   const char *addr, struct ra_acme_limited *hit,
 					   struct err *);
 /*
- * Records a certificate issued through ACME once under each registered domain of its names,
- * in the caller's (the certificate's) transaction.
+ * Records a certificate issued through ACME to organization org_id once under each registered
+ * domain of its names, in the caller's (the certificate's) transaction.
  */
-int ra_acme_limit_record_cert(struct store *, const char *const *names, size_t n,
+int ra_acme_limit_record_cert(struct store *, int64_t org_id, const char *const *names, size_t n,
 			      const char *serial, struct err *);
 /*
  * Deletes the events no limit counts any more (certificates' domains and failed validations
