@@ -1845,14 +1845,31 @@ out:
 	return rc;
 }
 
+/* ra_acme_caa_checked's unit (it may run again: updates of a time). */
+struct order_caa {
+	const struct store_acme_caa_due *due;
+	size_t n;
+	time_t now;
+};
+
+static int
+order_caa_write(struct store *st, void *arg, struct err *e)
+{
+	const struct order_caa *q = arg;
+
+	for (size_t i = 0; i < q->n; i++)
+		if (store_acme_authz_caa_set(st, q->due[i].authz_id, q->now, e) == -1)
+			return -1;
+	return 0;
+}
+
 int
 ra_acme_caa_checked(struct store *st, const struct store_acme_caa_due *due, size_t n, time_t now,
 		    struct err *e)
 {
-	for (size_t i = 0; i < n; i++)
-		if (store_acme_authz_caa_set(st, due[i].authz_id, now, e) == -1)
-			return -1;
-	return 0;
+	struct order_caa q = {due, n, now};
+
+	return n == 0 ? 0 : ra_acme_write(st, order_caa_write, &q, 1, e);
 }
 
 enum ra_acme_outcome
