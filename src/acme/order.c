@@ -394,20 +394,15 @@ acme_finalize(struct acme_ctx *c, int64_t id)
 		    "RFC 8555 7.4: csr is the base64url of a DER CSR (at most 16 KiB)", NULL);
 		goto out;
 	}
-	r = ra_acme_limit_finalize(c->st, &acme.limits, id, c->acct.id, &hit, &e);
-	if (r == RA_ACME_RATE_LIMITED) {
+	/* the order read once: the limit, the issuance and the answer */
+	r = ra_acme_finalize(c->ca, c->st, id, &c->acct, &acme.limits, &hit, der, len, c->actor, &o,
+			     &e);
+	if (r == RA_ACME_RATE_LIMITED)
 		rc = acme_limited(c, 429, hit.detail, hit.retry_after);
-		goto out;
-	}
-	if (r == RA_ACME_OK)
-		r = ra_acme_finalize(c->ca, c->st, id, &c->acct, der, len, c->actor, &e);
-	if (r != RA_ACME_OK) {
+	else if (r != RA_ACME_OK)
 		rc = acme_order_problem(c, r, &e);
-		goto out;
-	}
-	err_clear(&e);
-	r = ra_acme_order_get(c->st, id, c->acct.id, &o, &e);
-	rc = r == RA_ACME_OK ? acme_order_reply(c, 200, &o) : acme_order_problem(c, r, &e);
+	else
+		rc = acme_order_reply(c, 200, &o);
 out:
 	ra_acme_order_clear(&o);
 	free(der);

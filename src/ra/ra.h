@@ -2605,14 +2605,18 @@ int ra_acme_ip_reverse(const char *text, char *out, size_t n);
 int ra_acme_csr_match(const struct csr *, const char *const *names, const char *const *types,
 		      size_t n, struct err *);
 /*
- * finalize (7.4): a ready order (else NOT_READY) of acct with an active binding
- * (EAB_UNUSABLE), a CSR (DER) that matches it (BAD_CSR), issued through ra_issue (profile
- * server, the binding's organization, the order's names given; REFUSED with e's kind) with the
- * order made valid and the audit entry acme.order.finalize in the certificate's transaction.
+ * finalize (7.4): a ready order (else NOT_READY) of acct within the certificates-per-domain
+ * limit of lim (NULL: none; RATE_LIMITED with hit), with an active binding (EAB_UNUSABLE), a
+ * CSR (DER) that matches it (BAD_CSR), issued through ra_issue (profile server, the binding's
+ * organization, the order's names given; REFUSED with e's kind) with the order made valid and
+ * the audit entry acme.order.finalize in the certificate's transaction.  The order is read
+ * once; on OK, *out (caller clears) is it as the issuance left it (valid, with the serial).
  */
 enum ra_acme_outcome ra_acme_finalize(struct ca *, struct store *, int64_t id,
-				      const struct ra_acme_account *, const unsigned char *csr,
-				      size_t csrlen, const char *actor, struct err *);
+				      const struct ra_acme_account *,
+				      const struct ra_acme_limits *lim, struct ra_acme_limited *hit,
+				      const unsigned char *csr, size_t csrlen, const char *actor,
+				      struct ra_acme_order *out, struct err *);
 /* The certificate (DER, caller frees) of valid order id of account acct_id. */
 enum ra_acme_outcome ra_acme_cert_get(struct store *, int64_t id, int64_t acct_id,
 				      unsigned char **der, size_t *len, struct err *);
@@ -2695,13 +2699,12 @@ enum ra_acme_outcome ra_acme_limit_order(struct store *, const struct ra_acme_li
 					 const struct ra_acme_ident *ids, size_t n,
 					 struct ra_acme_limited *hit, struct err *);
 /*
- * finalize's limit: the certificates of each registered domain of ready order id of account
- * acct_id, checked again before signing (orders made earlier must not pass the count).  OK
- * (also for an order that is unknown or not ready: finalize answers that), RATE_LIMITED or
- * ERROR.
+ * finalize's limit: the certificates of each registered domain of order o (as finalize read
+ * it), checked again before signing (orders made earlier must not pass the count).  OK (also
+ * for an order that is not ready: finalize answers that), RATE_LIMITED or ERROR.
  */
 enum ra_acme_outcome ra_acme_limit_finalize(struct store *, const struct ra_acme_limits *,
-					    int64_t id, int64_t acct_id,
+					    const struct ra_acme_order *o,
 					    struct ra_acme_limited *hit, struct err *);
 /* The failed validations of name (a challenge answered): OK, RATE_LIMITED or ERROR. */
 enum ra_acme_outcome ra_acme_limit_name(struct store *, const struct ra_acme_limits *,
