@@ -9,10 +9,12 @@
  * account's object does not exist for the caller (404 malformed, as an unknown id).
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 
 #include "acme_int.h"
@@ -604,16 +606,36 @@ acme_pem_add(struct buf *b, X509 *x)
 	return rc;
 }
 
+/*
+ * The PEM (RFC 7468 "CERTIFICATE", 64 columns) of the DER der[0..len) appended to b, without
+ * parsing it (the store's own certificate); -1 when it does not fit.
+ */
+static int
+acme_pem_der(struct buf *b, const unsigned char *der, size_t len)
+{
+	unsigned char line[65 + 1];
+	int rc = buf_append(b, "-----BEGIN CERTIFICATE-----\n", 28);
+
+	for (size_t at = 0; rc == 0 && at < len; at += 48) {
+		size_t n = len - at < 48 ? len - at : 48;
+		int w = EVP_EncodeBlock(line, der + at, (int)n);
+
+		line[w] = '\n';
+		rc = buf_append(b, line, (size_t)w + 1);
+	}
+	if (rc == 0)
+		rc = buf_append(b, "-----END CERTIFICATE-----\n", 26);
+	return rc;
+}
+
 /* POST-as-GET /acme/cert/<order id> (7.4.2): the leaf and its issuing CA, Link rel="up". */
 int
 acme_cert(struct acme_ctx *c, const char *rest)
 {
 	const struct ca_issuing *ci;
 	unsigned char *der = NULL;
-	const unsigned char *p;
 	enum ra_acme_outcome r;
 	const char *tail = NULL;
-	X509 *leaf = NULL;
 	struct buf b;
 	char up[ACME_URL_MAX + 64];
 	int64_t id = 0;
@@ -633,10 +655,10 @@ acme_cert(struct acme_ctx *c, const char *rest)
 		rc = acme_order_problem(c, r, &e);
 		goto out;
 	}
-	p = der;
+	/* the stored DER as it is (not parsed and encoded again: the CA signed these bytes) */
 	ci = ca_issuing_of_der(c->ca, der, len);
-	if ((leaf = d2i_X509(NULL, &p, (long)len)) == NULL || ci == NULL ||
-	    acme_pem_add(&b, leaf) == -1 || acme_pem_add(&b, ci->cert) == -1) {
+	if (len == 0 || len > INT_MAX / 2 || ci == NULL || acme_pem_der(&b, der, len) == -1 ||
+	    acme_pem_add(&b, ci->cert) == -1) {
 		err_set(&e, ERR_INTERNAL, "order %" PRId64 ": the certificate chain", id);
 		rc = acme_internal(c, "certificate", &e);
 		goto out;
@@ -648,7 +670,6 @@ acme_cert(struct acme_ctx *c, const char *rest)
 		rc = acme_send(c->r, 200, "application/pem-certificate-chain", buf_cstr(&b), h);
 	}
 out:
-	X509_free(leaf);
 	free(der);
 	buf_free(&b);
 	return rc;

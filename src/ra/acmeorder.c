@@ -1731,6 +1731,7 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	q.csr = der;
 	q.csrlen = derlen;
 	q.csr_verified = 1;
+	q.csr_parsed = csr; /* parsed and verified above: not again */
 	q.cn = cn;
 	q.dns = dns;
 	q.ndns = ndns;

@@ -357,6 +357,8 @@ struct ra_issue_req {
 	const unsigned char *csr;
 	size_t csrlen;
 	int csr_verified; /* the caller checked these bytes' self-signature (csr_parse) already */
+	/* csr as the caller parsed (and verified) it already, borrowed; NULL: ra_issue parses */
+	const struct csr *csr_parsed;
 	EVP_PKEY *key;
 	const X509_PUBKEY *spki;
 	/* what the face decided (NULL / 0: taken from the CSR) */
