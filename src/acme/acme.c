@@ -284,6 +284,7 @@ acme_fini(void)
 	json_decref(acme.caa);
 	ra_acme_keys_wipe(&acme.keys);
 	ra_acme_psl_free();
+	acme_keycache_flush();
 	ra_acme_writer_set(NULL);
 	memset(&acme, 0, sizeof(acme));
 }
@@ -650,12 +651,16 @@ acme_key_kid(struct acme_ctx *c)
 			     "RFC 8555 7.3.6: the account is deactivated", NULL);
 		goto out;
 	}
-	if ((k = sjson_load_object(c->acct.jwk, strlen(c->acct.jwk), JWS_HEADER_MAX, 1,
-				   "acme: stored key", &e)) == NULL ||
-	    jwk_key(k, &c->key, &e) == -1) {
-		err_set(&e, ERR_INTERNAL, "account %ld: its stored key does not load", n);
-		acme_internal(c, "account", &e);
-		goto out;
+	/* the key decoded from exactly these stored bytes before, else decoded now */
+	if ((c->key = acme_keycache_get(n, c->acct.jwk)) == NULL) {
+		if ((k = sjson_load_object(c->acct.jwk, strlen(c->acct.jwk), JWS_HEADER_MAX, 1,
+					   "acme: stored key", &e)) == NULL ||
+		    jwk_key(k, &c->key, &e) == -1) {
+			err_set(&e, ERR_INTERNAL, "account %ld: its stored key does not load", n);
+			acme_internal(c, "account", &e);
+			goto out;
+		}
+		acme_keycache_put(n, c->acct.jwk, c->key);
 	}
 	if (jwk_alg_check(c->key, c->j.alg, &e) == -1) {
 		acme_jws_problem(c, &e);

@@ -109,6 +109,16 @@ int acme_chall(struct acme_ctx *, const char *rest);
 int acme_cert(struct acme_ctx *, const char *rest);
 int acme_revoke_cert(struct acme_ctx *);
 
+/* keycache.c: accounts' decoded keys by id and stored JWK bytes (see there) */
+#define ACME_KEYCACHE_SLOTS 4096
+/* The key decoded from account id's stored jwk (a new reference), or NULL when not cached. */
+EVP_PKEY *acme_keycache_get(int64_t id, const char *jwk);
+/* Remembers key (takes a reference of its own) as decoded from account id's stored jwk. */
+void acme_keycache_put(int64_t id, const char *jwk, EVP_PKEY *key);
+/* Forgets account id's key (keyChange, deactivation). */
+void acme_keycache_drop(int64_t id);
+void acme_keycache_flush(void);
+
 /* validate.c */
 #define ACME_HTTP01_BODY_MAX 8192	       /* bytes of a challenge response read */
 #define ACME_HTTP01_TIMEOUT 10		       /* seconds of one validation, redirects included */
@@ -130,9 +140,9 @@ struct acme_vreq {
 	const char *token, *keyauth, *actor;
 };
 /*
- * Validates challenge q->id on a thread of its own in a slot reserved for account q->acct
- * (released when it ends), then records the outcome through ra_acme_chall_done.  -1 (the slot
- * released) when the thread cannot start.
+ * Validates challenge q->id on a thread of the validation pool in a slot reserved for account
+ * q->acct (released when it ends), then records the outcome through ra_acme_chall_done.  -1
+ * (the slot released) when no worker can take it (none could start, or shutting down).
  */
 int acme_validate_start(struct ca *, const struct acme_vreq *q);
 /*

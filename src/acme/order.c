@@ -9,10 +9,12 @@
  * account's object does not exist for the caller (404 malformed, as an unknown id).
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 
 #include "acme/dns.h"
@@ -453,22 +455,18 @@ acme_finalize(struct acme_ctx *c, int64_t id)
 		    "RFC 8555 7.4: csr is the base64url of a DER CSR (at most 16 KiB)", NULL);
 		goto out;
 	}
-	r = ra_acme_limit_finalize(c->st, &acme.limits, id, c->acct.id, c->acct.org_id, &hit, &e);
-	if (r == RA_ACME_RATE_LIMITED) {
+	/* BR 3.2.2.8: CAA again when its last check is older than 8 hours */
+	if (acme_finalize_caa(c, id, &rc) == -1)
+		goto out;
+	/* the order read once: the limit, the issuance and the answer */
+	r = ra_acme_finalize(c->ca, c->st, id, &c->acct, &acme.limits, &hit, der, len, c->actor, &o,
+			     &e);
+	if (r == RA_ACME_RATE_LIMITED)
 		rc = acme_limited(c, 429, hit.detail, hit.retry_after);
-		goto out;
-	}
-	if (r == RA_ACME_OK && acme_finalize_caa(c, id, &rc) == -1)
-		goto out;
-	if (r == RA_ACME_OK)
-		r = ra_acme_finalize(c->ca, c->st, id, &c->acct, der, len, c->actor, &e);
-	if (r != RA_ACME_OK) {
+	else if (r != RA_ACME_OK)
 		rc = acme_order_problem(c, r, &e);
-		goto out;
-	}
-	err_clear(&e);
-	r = ra_acme_order_get(c->st, id, c->acct.id, &o, &e);
-	rc = r == RA_ACME_OK ? acme_order_reply(c, 200, &o) : acme_order_problem(c, r, &e);
+	else
+		rc = acme_order_reply(c, 200, &o);
 out:
 	ra_acme_order_clear(&o);
 	free(der);
@@ -671,16 +669,36 @@ acme_pem_add(struct buf *b, X509 *x)
 	return rc;
 }
 
+/*
+ * The PEM (RFC 7468 "CERTIFICATE", 64 columns) of the DER der[0..len) appended to b, without
+ * parsing it (the store's own certificate); -1 when it does not fit.
+ */
+static int
+acme_pem_der(struct buf *b, const unsigned char *der, size_t len)
+{
+	unsigned char line[65 + 1];
+	int rc = buf_append(b, "-----BEGIN CERTIFICATE-----\n", 28);
+
+	for (size_t at = 0; rc == 0 && at < len; at += 48) {
+		size_t n = len - at < 48 ? len - at : 48;
+		int w = EVP_EncodeBlock(line, der + at, (int)n);
+
+		line[w] = '\n';
+		rc = buf_append(b, line, (size_t)w + 1);
+	}
+	if (rc == 0)
+		rc = buf_append(b, "-----END CERTIFICATE-----\n", 26);
+	return rc;
+}
+
 /* POST-as-GET /acme/cert/<order id> (7.4.2): the leaf and its issuing CA, Link rel="up". */
 int
 acme_cert(struct acme_ctx *c, const char *rest)
 {
 	const struct ca_issuing *ci;
 	unsigned char *der = NULL;
-	const unsigned char *p;
 	enum ra_acme_outcome r;
 	const char *tail = NULL;
-	X509 *leaf = NULL;
 	struct buf b;
 	char up[ACME_URL_MAX + 64];
 	int64_t id = 0;
@@ -700,10 +718,10 @@ acme_cert(struct acme_ctx *c, const char *rest)
 		rc = acme_order_problem(c, r, &e);
 		goto out;
 	}
-	p = der;
+	/* the stored DER as it is (not parsed and encoded again: the CA signed these bytes) */
 	ci = ca_issuing_of_der(c->ca, der, len);
-	if ((leaf = d2i_X509(NULL, &p, (long)len)) == NULL || ci == NULL ||
-	    acme_pem_add(&b, leaf) == -1 || acme_pem_add(&b, ci->cert) == -1) {
+	if (len == 0 || len > INT_MAX / 2 || ci == NULL || acme_pem_der(&b, der, len) == -1 ||
+	    acme_pem_add(&b, ci->cert) == -1) {
 		err_set(&e, ERR_INTERNAL, "order %" PRId64 ": the certificate chain", id);
 		rc = acme_internal(c, "certificate", &e);
 		goto out;
@@ -715,7 +733,6 @@ acme_cert(struct acme_ctx *c, const char *rest)
 		rc = acme_send(c->r, 200, "application/pem-certificate-chain", buf_cstr(&b), h);
 	}
 out:
-	X509_free(leaf);
 	free(der);
 	buf_free(&b);
 	return rc;

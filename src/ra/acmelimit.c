@@ -294,24 +294,19 @@ limit_same_domain(const char *name, const char *dom)
 }
 
 enum ra_acme_outcome
-ra_acme_limit_finalize(struct store *st, const struct ra_acme_limits *lim, int64_t id,
-		       int64_t acct_id, int64_t org_id, struct ra_acme_limited *hit, struct err *e)
+ra_acme_limit_finalize(struct store *st, const struct ra_acme_limits *lim,
+		       const struct ra_acme_order *o, int64_t org_id, struct ra_acme_limited *hit,
+		       struct err *e)
 {
-	struct ra_acme_order o;
 	char dom[RA_ACME_NAME_MAX], esc[300];
-	enum ra_acme_outcome r;
+	enum ra_acme_outcome r = RA_ACME_OK;
 
 	if (lim->max[RA_ACME_LIMIT_CERTS] == 0)
 		return RA_ACME_OK;
-	/* an unknown order or one that is not ready: finalize itself says so */
-	if ((r = ra_acme_order_get(st, id, acct_id, &o, e)) == RA_ACME_NOT_FOUND) {
-		err_clear(e);
-		return RA_ACME_OK;
-	}
-	if (r != RA_ACME_OK)
-		return r;
-	for (size_t i = 0; r == RA_ACME_OK && strcmp(o.o.status, "ready") == 0 && i < o.naz; i++) {
-		const char *v = o.az[i].value;
+	/* an order that is not ready: finalize itself says so */
+	for (size_t i = 0; r == RA_ACME_OK && strcmp(o->o.status, "ready") == 0 && i < o->naz;
+	     i++) {
+		const char *v = o->az[i].value;
 		size_t j;
 
 		if (v[0] == '*' && v[1] == '.')
@@ -319,14 +314,13 @@ ra_acme_limit_finalize(struct store *st, const struct ra_acme_limits *lim, int64
 		if (ra_acme_reg_domain(v, dom, sizeof(dom)) == -1)
 			continue;
 		/* a domain an earlier name of the order counted already */
-		for (j = 0; j < i && !limit_same_domain(o.az[j].value, dom); j++)
+		for (j = 0; j < i && !limit_same_domain(o->az[j].value, dom); j++)
 			;
 		if (j < i)
 			continue;
 		log_escape(esc, sizeof(esc), dom, strlen(dom));
 		r = limit_check(st, lim, RA_ACME_LIMIT_CERTS, dom, org_id, esc, hit, e);
 	}
-	ra_acme_order_clear(&o);
 	return r;
 }
 

@@ -1874,7 +1874,9 @@ ra_acme_caa_checked(struct store *st, const struct store_acme_caa_due *due, size
 
 enum ra_acme_outcome
 ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_acme_account *acct,
-		 const unsigned char *der, size_t derlen, const char *actor, struct err *e_out)
+		 const struct ra_acme_limits *lim, struct ra_acme_limited *hit,
+		 const unsigned char *der, size_t derlen, const char *actor,
+		 struct ra_acme_order *out, struct err *e_out)
 {
 	struct err le, *e = &le;
 	struct ra_acme_order o;
@@ -1894,6 +1896,7 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	memset(&b, 0, sizeof(b));
 	memset(&org, 0, sizeof(org));
 	memset(&issued, 0, sizeof(issued));
+	memset(out, 0, sizeof(*out));
 	if ((r = ra_acme_order_get(st, id, acct->id, &o, e)) != RA_ACME_OK)
 		goto out;
 	if (strcmp(o.o.status, "ready") != 0) {
@@ -1902,6 +1905,9 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 		r = RA_ACME_NOT_READY;
 		goto out;
 	}
+	if (lim != NULL &&
+	    (r = ra_acme_limit_finalize(st, lim, &o, acct->org_id, hit, e)) != RA_ACME_OK)
+		goto out;
 	if ((r = order_binding(st, acct, &b, &org, e)) != RA_ACME_OK)
 		goto out;
 	names = order_names(&o);
@@ -1952,6 +1958,7 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 	q.csr = der;
 	q.csrlen = derlen;
 	q.csr_verified = 1;
+	q.csr_parsed = csr; /* parsed and verified above: not again */
 	q.cn = cn;
 	q.dns = dns;
 	q.ndns = ndns;
@@ -2014,6 +2021,13 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 			log_warn("acme: order %" PRId64 " stays processing: %s", id, be.msg);
 		goto out;
 	}
+	/* the order as order_fin_write left it in the certificate's transaction */
+	free(o.o.status);
+	o.o.status = xstrdup("valid");
+	free(o.o.serial);
+	o.o.serial = xstrdup(issued.serial);
+	*out = o;
+	memset(&o, 0, sizeof(o));
 	r = RA_ACME_OK;
 out:
 	ca_issued_clear(&issued);

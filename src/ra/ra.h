@@ -357,6 +357,8 @@ struct ra_issue_req {
 	const unsigned char *csr;
 	size_t csrlen;
 	int csr_verified; /* the caller checked these bytes' self-signature (csr_parse) already */
+	/* csr as the caller parsed (and verified) it already, borrowed; NULL: ra_issue parses */
+	const struct csr *csr_parsed;
 	EVP_PKEY *key;
 	const X509_PUBKEY *spki;
 	/* what the face decided (NULL / 0: taken from the CSR) */
@@ -2660,14 +2662,18 @@ int ra_acme_caa_due(struct store *, int64_t id, int64_t acct_id, time_t now,
 int ra_acme_caa_checked(struct store *, const struct store_acme_caa_due *due, size_t n, time_t now,
 			struct err *);
 /*
- * finalize (7.4): a ready order (else NOT_READY) of acct with an active binding
- * (EAB_UNUSABLE), a CSR (DER) that matches it (BAD_CSR), issued through ra_issue (profile
- * server, the binding's organization, the order's names given; REFUSED with e's kind) with the
- * order made valid and the audit entry acme.order.finalize in the certificate's transaction.
+ * finalize (7.4): a ready order (else NOT_READY) of acct within the certificates-per-domain
+ * limit of lim (NULL: none; RATE_LIMITED with hit), with an active binding (EAB_UNUSABLE), a
+ * CSR (DER) that matches it (BAD_CSR), issued through ra_issue (profile server, the binding's
+ * organization, the order's names given; REFUSED with e's kind) with the order made valid and
+ * the audit entry acme.order.finalize in the certificate's transaction.  The order is read
+ * once; on OK, *out (caller clears) is it as the issuance left it (valid, with the serial).
  */
 enum ra_acme_outcome ra_acme_finalize(struct ca *, struct store *, int64_t id,
-				      const struct ra_acme_account *, const unsigned char *csr,
-				      size_t csrlen, const char *actor, struct err *);
+				      const struct ra_acme_account *,
+				      const struct ra_acme_limits *lim, struct ra_acme_limited *hit,
+				      const unsigned char *csr, size_t csrlen, const char *actor,
+				      struct ra_acme_order *out, struct err *);
 /* The certificate (DER, caller frees) of valid order id of account acct_id. */
 enum ra_acme_outcome ra_acme_cert_get(struct store *, int64_t id, int64_t acct_id,
 				      unsigned char **der, size_t *len, struct err *);
@@ -2754,12 +2760,12 @@ enum ra_acme_outcome ra_acme_limit_order(struct store *, const struct ra_acme_li
 					 struct ra_acme_limited *hit, struct err *);
 /*
  * finalize's limit: the certificates of organization org_id under each registered domain of
- * ready order id of account acct_id, checked again before signing (orders made earlier must not
- * pass the count).  OK (also for an order that is unknown or not ready: finalize answers that),
+ * order o (as finalize read it), checked again before signing (orders made earlier must not
+ * pass the count).  OK (also for an order that is not ready: finalize answers that),
  * RATE_LIMITED or ERROR.
  */
 enum ra_acme_outcome ra_acme_limit_finalize(struct store *, const struct ra_acme_limits *,
-					    int64_t id, int64_t acct_id, int64_t org_id,
+					    const struct ra_acme_order *o, int64_t org_id,
 					    struct ra_acme_limited *hit, struct err *);
 /*
  * The failed validations of name by account acct_id (a challenge answered; another account's

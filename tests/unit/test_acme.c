@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 
 #include "acme/acme.h"
+#include "acme/acme_int.h"
 #include "ra/ra.h"
 #include "store/store_int.h"
 #include "tu_x509.h"
@@ -1771,6 +1772,55 @@ test_review_bounds(void **state)
 }
 
 /*
+ * The key cache answers only the same account with the same stored JWK bytes (a key changed
+ * by another front end is decoded again), a drop forgets, a colliding id replaces, and each
+ * answer is a reference of its own.
+ */
+static void
+test_keycache(void **state)
+{
+	EVP_PKEY *a = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	EVP_PKEY *b = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	EVP_PKEY *got;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_null(acme_keycache_get(5, "{\"k\":1}"));
+	acme_keycache_put(5, "{\"k\":1}", a);
+	got = acme_keycache_get(5, "{\"k\":1}");
+	assert_ptr_equal(got, a);
+	EVP_PKEY_free(got);
+	/* other bytes (a keyChange elsewhere), a prefix, another account: not answered */
+	assert_null(acme_keycache_get(5, "{\"k\":2}"));
+	assert_null(acme_keycache_get(5, "{\"k\":1"));
+	assert_null(acme_keycache_get(6, "{\"k\":1}"));
+	assert_null(acme_keycache_get(0, "{\"k\":1}"));
+	/* the same slot's other id replaces it */
+	acme_keycache_put(5 + ACME_KEYCACHE_SLOTS, "{\"k\":3}", b);
+	assert_null(acme_keycache_get(5, "{\"k\":1}"));
+	got = acme_keycache_get(5 + ACME_KEYCACHE_SLOTS, "{\"k\":3}");
+	assert_ptr_equal(got, b);
+	EVP_PKEY_free(got);
+	/* a drop of another id leaves it; its own drop forgets it */
+	acme_keycache_drop(5);
+	assert_non_null(got = acme_keycache_get(5 + ACME_KEYCACHE_SLOTS, "{\"k\":3}"));
+	EVP_PKEY_free(got);
+	acme_keycache_drop(5 + ACME_KEYCACHE_SLOTS);
+	assert_null(acme_keycache_get(5 + ACME_KEYCACHE_SLOTS, "{\"k\":3}"));
+	/* the cache's references outlive the caller's */
+	acme_keycache_put(9, "{\"k\":9}", a);
+	EVP_PKEY_free(a);
+	EVP_PKEY_free(b);
+	got = acme_keycache_get(9, "{\"k\":9}");
+	assert_non_null(got);
+	assert_int_equal(EVP_PKEY_get_id(got), EVP_PKEY_EC);
+	EVP_PKEY_free(got);
+	acme_keycache_flush();
+	assert_null(acme_keycache_get(9, "{\"k\":9}"));
+}
+
+/*
  * The validation slots: 4 per account, 32 in all; a slot given back serves again; each account
  * its own count; giving back a slot not held is fatal (not tested: it ends the process).
  */
@@ -2031,6 +2081,7 @@ main(void)
 	    cmocka_unit_test(test_addr_rule),
 	    cmocka_unit_test(test_revoke_reasons),
 	    cmocka_unit_test(test_slots),
+	    cmocka_unit_test(test_keycache),
 	    cmocka_unit_test(test_certid),
 	    cmocka_unit_test(test_renewal_window),
 	};
