@@ -741,9 +741,9 @@ console_bulk_keys_post(struct http_req *r)
 			 &w, &rc))
 		goto out;
 	id = web_form_get(&f, "id");
-	if (id == NULL || console_bulk_job_view(id, x.sid, w.o.id,
-						CONSOLE_BULK_TAKE_ZIPS | CONSOLE_BULK_TAKE_EABS,
-						&v) == -1) {
+	if (id == NULL ||
+	    console_bulk_job_view(id, x.sid, w.o.id,
+				  CONSOLE_BULK_TAKE_ZIPS | CONSOLE_BULK_TAKE_EABS, &v) == -1) {
 		rc = web_notice(&x, 404, N_("Not found"),
 				N_("There is no such bulk commit in this session. A result is "
 				   "kept for one hour."));

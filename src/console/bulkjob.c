@@ -164,7 +164,7 @@ bulk_job_main(void *arg)
 		j->v.c = c;
 		j->v.e = e;
 		if (zips->n > 0) {
-			j->v.zips = zips; /* the passwords: shown once, by a POST (console_bulk_job_view) */
+			j->v.zips = zips; /* the passwords: shown once, by the button's POST */
 		} else {
 			ra_bulk_zips_wipe(zips);
 			free(zips);
