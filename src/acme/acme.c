@@ -313,7 +313,9 @@ acme_housekeep(struct ca *ca)
 		log_warn("acme: housekeeping: %s", e.msg);
 		return;
 	}
-	if (ra_acme_nonce_purge(st, now, &n, &e) == -1)
+	/* a used nonce's row outlives its expiry by ACME_PURGE_SKEW: a front end whose clock is
+	 * behind this one's still refuses it (and does not take it as new) */
+	if (ra_acme_nonce_purge(st, now - ACME_PURGE_SKEW, &n, &e) == -1)
 		log_warn("acme: purging used nonces: %s", e.msg);
 	else if (n > 0)
 		log_debug("acme: %" PRId64 " expired used nonces purged", n);

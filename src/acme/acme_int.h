@@ -119,6 +119,10 @@ void acme_keycache_put(int64_t id, const char *jwk, EVP_PKEY *key);
 void acme_keycache_drop(int64_t id);
 void acme_keycache_flush(void);
 
+/* Seconds by which front ends' clocks may differ: used nonces are purged that long after
+ * they expired (acme.c's housekeeping). */
+#define ACME_PURGE_SKEW 300
+
 /* validate.c */
 #define ACME_HTTP01_BODY_MAX 8192	       /* bytes of a challenge response read */
 #define ACME_HTTP01_TIMEOUT 10		       /* seconds of one validation, redirects included */

@@ -384,7 +384,7 @@ acme_finalize_caa(struct acme_ctx *c, int64_t id, int *rc)
 	char why[700], detail[300];
 	size_t n = 0, bad = 0;
 	struct err e;
-	int ret = -1;
+	int ret = -1, slot = 0;
 
 	err_clear(&e);
 	if (acme.dns_resolver[0] == '\0')
@@ -393,6 +393,16 @@ acme_finalize_caa(struct acme_ctx *c, int64_t id, int *rc)
 		*rc = acme_internal(c, "CAA recheck", &e);
 		goto out;
 	}
+	/* the lookups (up to a validation's time) count as a validation of the account and its
+	 * organization: a request thread waits on DNS for at most that many of them at once */
+	if (n > 0 && acme_validate_reserve(c->acct.id, c->acct.org_id) != ACME_SLOT_OK) {
+		*rc = acme_problem(c, 503, ACME_PROB_RATE_LIMITED,
+				   "too many validations of this account or organization at once "
+				   "(CAA is checked again at finalization); retry in a second",
+				   NULL);
+		goto out;
+	}
+	slot = n > 0;
 	subs = json_array();
 	for (size_t i = 0; i < n; i++) {
 		if (acme_caa_check(due[i].value, due[i].wildcard, due[i].method, c->acct.id,
@@ -420,6 +430,8 @@ acme_finalize_caa(struct acme_ctx *c, int64_t id, int *rc)
 	}
 	ret = 0;
 out:
+	if (slot)
+		acme_validate_release(c->acct.id, c->acct.org_id);
 	json_decref(subs);
 	for (size_t i = 0; i < n; i++)
 		free(due[i].value);

@@ -186,7 +186,9 @@ batch_write(struct ca_batch *b, struct batch_item *first, size_t n)
 
 	err_clear(&e);
 again:
-	if (store_begin(b->st, &e) == -1)
+	/* the audit head first: every batch locks in one order (rows after it), so batches of
+	 * front ends sharing PostgreSQL never deadlock (a used nonce's row, then the head) */
+	if (store_begin(b->st, &e) == -1 || store_audit_lock(b->st, &e) == -1)
 		goto fail;
 	if (fast && batch_fast(b, first, n) == -1) {
 		store_rollback(b->st);

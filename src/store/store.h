@@ -369,6 +369,13 @@ int store_audit_append(struct store *, const char *actor, const char *action, co
  * store_revoked_foreach(): cb must not call into the same struct store. */
 int store_audit_foreach(struct store *, int (*cb)(void *, const struct store_audit *), void *,
 			struct err *);
+/*
+ * Takes the audit head's row lock for the transaction (PostgreSQL; nothing on SQLite), so
+ * that a transaction that takes it first takes every other row lock after it: the group
+ * commit does, so that two front ends' batches (each with ACME nonce rows and audit entries)
+ * cannot wait for each other in a cycle.
+ */
+int store_audit_lock(struct store *, struct err *);
 /* The head row (last seq and hash) that append maintains; seq 0 when empty. */
 int store_audit_head(struct store *, int64_t *seq, unsigned char hash[STORE_HASH_LEN],
 		     struct err *);

@@ -102,6 +102,17 @@ out:
 	return rc;
 }
 
+int
+store_audit_lock(struct store *s, struct err *e)
+{
+	unsigned char h[STORE_HASH_LEN];
+	int64_t seq;
+
+	if (s->backend != STORE_PG)
+		return 0; /* SQLite's BEGIN IMMEDIATE holds the whole database already */
+	return audit_head_read(s, 1, &seq, h, e);
+}
+
 /* Writes the transaction's audit head back (store_commit() calls it). */
 int
 store_audit_head_write(struct store *s, struct err *e)
