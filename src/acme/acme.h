@@ -81,7 +81,8 @@ struct sockaddr;
 int acme_addr_public(const struct sockaddr *);
 /*
  * 1 when x is a tls-alpn-01 challenge certificate (RFC 8737 3) for host and md (SHA-256 of the
- * key authorization): exactly one subjectAltName dNSName, host (case-insensitive), and exactly
+ * key authorization): exactly one subjectAltName, a dNSName equal to host (case-insensitive),
+ * or, when host is an address's text (RFC 8738 6), an iPAddress of its bytes, and exactly
  * one id-pe-acmeIdentifier extension (1.3.6.1.5.5.7.1.31), critical, holding the DER OCTET
  * STRING of md; else 0 with why.  Pure (fuzzed by tests/fuzz/fuzz_acme_dns.c).
  */

@@ -438,7 +438,7 @@ static const char *const order_chall_types[] = {"http-01", "dns-01", "tls-alpn-0
 /*
  * The challenges of authorization id: http-01 (with first, the authorization's own token),
  * dns-01, tls-alpn-01; a wildcard's dns-01 alone (RFC 8555 7.1.3), with first; an address's
- * http-01 alone.
+ * http-01 and tls-alpn-01.
  */
 static int
 order_challs_add(struct store *st, int64_t id, int wildcard, int ip, const char *first,
@@ -450,10 +450,10 @@ order_challs_add(struct store *st, int64_t id, int wildcard, int ip, const char 
 	for (size_t i = 0; i < sizeof(order_chall_types) / sizeof(order_chall_types[0]); i++) {
 		if (wildcard && strcmp(order_chall_types[i], "dns-01") != 0)
 			continue;
-		/* an address has no DNS zone to prove: never dns-01 (RFC 8738 7); and http-01
-		 * alone until the validator speaks tls-alpn-01 to an address (RFC 8738 6: the
-		 * reverse name as SNI, an iPAddress in the certificate) */
-		if (ip && strcmp(order_chall_types[i], "http-01") != 0)
+		/* an address has no DNS zone to prove: never dns-01 (RFC 8738 7); http-01 and
+		 * tls-alpn-01 (RFC 8738 6: the reverse name as SNI, an iPAddress in the
+		 * certificate) */
+		if (ip && strcmp(order_chall_types[i], "dns-01") == 0)
 			continue;
 		memset(&c, 0, sizeof(c));
 		c.authz_id = id;
