@@ -1282,12 +1282,13 @@ int ra_cert_get(struct ca *, struct store *, int64_t org_id, const char *serial,
 
 /* Which of an organization's certificates a list shows. */
 struct ra_cert_filter {
-	int status;		/* -1 any, else enum ra_cert_status */
-	time_t expiring_before; /* 0 any: notAfter before this */
-	const char *subject;	/* NULL any: a plain substring of the subject */
-	const char *profile;	/* NULL any: this profile only */
-	const char *name;	/* NULL any: a plain substring of the subject or the SANs */
-	size_t limit;		/* 0: no limit */
+	int status;		 /* -1 any, else enum ra_cert_status */
+	time_t expiring_before;	 /* 0 any: notAfter before this */
+	const char *subject;	 /* NULL any: a plain substring of the subject */
+	const char *profile;	 /* NULL any: this profile only */
+	const char *profile_alt; /* NULL none: this profile too (server's shortlived) */
+	const char *name;	 /* NULL any: a plain substring of the subject or the SANs */
+	size_t limit;		 /* 0: no limit */
 	size_t offset;
 };
 void ra_cert_filter_init(struct ra_cert_filter *);
@@ -1503,6 +1504,13 @@ void ra_idem_clear(struct ra_idem *);
 enum ra_ocert_kind { RA_OCERT_SERVER = 0, RA_OCERT_CLIENT, RA_OCERT_CODESIGN, RA_OCERT__MAX };
 extern const char *const ra_ocert_kind_names[RA_OCERT__MAX]; /* "server", ... (= profiles) */
 int ra_ocert_kind_parse(const char *, enum ra_ocert_kind *);
+/*
+ * The kind a stored certificate's profile belongs to: ra_ocert_kind_parse, and ACME's
+ * "shortlived" a server certificate; -1 for none.
+ */
+int ra_ocert_kind_of_profile(const char *profile, enum ra_ocert_kind *);
+/* The profile listed with kind k's besides its own (server: "shortlived"), or NULL. */
+const char *ra_ocert_kind_alt(enum ra_ocert_kind);
 /* The permission an officer needs for a kind (RA_PERM_SERVER, ...). */
 unsigned ra_ocert_perm(enum ra_ocert_kind);
 
@@ -2133,9 +2141,10 @@ int ra_bulk_commit(struct ca *, struct store *, const struct ra_bulk_commit_req 
 /* ---- statistics (stats.c) ---- */
 /*
  * The console's statistics of issued certificates (issue 13, part 8) and its audit view
- * (part 11).  Counted: the certificates of organizations in the profiles server, client and
- * codesign.  A certificate belongs to each registered domain of its organization that its CN,
- * a SAN dNSName or an rfc822Name's domain equals or lies under ("*." dropped), else to
+ * (part 11).  Counted: the certificates of organizations in the profiles server, shortlived
+ * (ACME's short-lived server certificates, a row of their own), client and codesign.  A certificate
+ * belongs to each registered domain of its organization that its CN, a SAN dNSName or an
+ * rfc822Name's domain equals or lies under ("*." dropped), else to
  * "(other)"; the organization's row (RA_STATS_ALL) counts it once.  Issued, renewed, valid now
  * and ending within 30/60/90 days are counted in the month of issuance (of the certificates
  * issued that month, how many are valid now ...), revoked in the month of revocation.
@@ -2143,6 +2152,7 @@ int ra_bulk_commit(struct ca *, struct store *, const struct ra_bulk_commit_req 
  */
 enum ra_stats_profile {
 	RA_STATS_SERVER = 0,
+	RA_STATS_SHORTLIVED, /* ACME's short-lived server certificates (7 days) */
 	RA_STATS_CLIENT,
 	RA_STATS_CODESIGN,
 	RA_STATS_PROFILE__MAX,

@@ -281,6 +281,7 @@ struct store_cert_filter {
 	time_t expiring_before;		/* 0 any: not_after < this */
 	const char *subject_substr;	/* NULL any; plain substring, not a pattern */
 	const char *profile;		/* NULL any */
+	const char *profile_alt;	/* NULL none: profile or this one */
 	const char *name_substr;	/* NULL any; plain substring of the subject or the SANs */
 	time_t not_after_min; /* 0 any: not_after >= this (not yet expired at that time) */
 	size_t limit;	      /* 0 = no limit */
@@ -395,7 +396,7 @@ int store_audit_list(struct store *, const struct store_audit_filter *, struct s
 
 /* ---- issued-certificate statistics (store_stats.c; src/ra/stats.c) ---- */
 /* The profiles counted ("server", "client", "codesign"); the others are not. */
-extern const char *const store_stats_profiles[3];
+extern const char *const store_stats_profiles[4];
 struct store_stats_query {
 	int64_t org_id;	 /* 0: every organization's certificates (never those without one) */
 	time_t from, to; /* [from, to): issuance time, revocation time */
