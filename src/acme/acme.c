@@ -37,6 +37,8 @@ const char *const acme_conf_keys[] = {
     "acme.orders_per_account_window",
     "acme.certs_per_domain",
     "acme.certs_per_domain_window",
+    "acme.certs_per_ip",
+    "acme.certs_per_ip_window",
     "acme.failed_validations_per_name",
     "acme.failed_validations_window",
     "acme.accounts_per_address",

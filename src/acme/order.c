@@ -297,7 +297,8 @@ acme_new_order(struct acme_ctx *c)
 	if (acme_idents_parse(c, ids, &n) == -1 || acme_order_opts(c, &opt, &cid) == -1)
 		goto out;
 	ra_acme_limit_purge(c->st, &acme.limits, util_now());
-	r = ra_acme_limit_order(c->st, &acme.limits, &c->acct, ids, n, &hit, &e);
+	r = ra_acme_limit_order(c->st, &acme.limits, &c->acct, ids, n, opt.replaces != NULL, &hit,
+				&e);
 	if (r == RA_ACME_RATE_LIMITED) {
 		rc = acme_limited(c, 429, hit.detail, hit.retry_after);
 		goto out;

@@ -1588,7 +1588,7 @@ order_fin_write(struct store *st, const struct ca_issued *c, void *arg, struct e
 		 f->kid, c->serial);
 	if (order_move(st, f->id, ORDER_ST_PROCESSING, ORDER_ST_VALID, c->serial, 0, e) == -1 ||
 	    store_audit_append(st, f->actor, "acme.order.finalize", obj, detail, NULL, e) == -1 ||
-	    ra_acme_limit_record_cert(st, f->names, f->n, c->serial, e) == -1)
+	    ra_acme_limit_record_cert(st, f->acct, f->names, f->n, c->serial, e) == -1)
 		return -1;
 	return 0;
 }

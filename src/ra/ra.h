@@ -2653,6 +2653,7 @@ enum ra_acme_limit {
 	RA_ACME_LIMIT_CERTS,	  /* certificates per registered domain (Public Suffix List) */
 	RA_ACME_LIMIT_FAILED,	  /* failed validations per name */
 	RA_ACME_LIMIT_ACCOUNTS,	  /* new accounts per client address */
+	RA_ACME_LIMIT_IP_CERTS,	  /* certificates per IP address (IPv6: per /64) */
 	RA_ACME_LIMIT__MAX
 };
 extern const char *const ra_acme_limit_names[RA_ACME_LIMIT__MAX];
@@ -2696,14 +2697,25 @@ void ra_acme_psl_free(void);
  */
 int ra_acme_reg_domain(const char *name, char *out, size_t n);
 /*
- * newOrder's limits, before the order is made: new orders of the account, then for each DNS
- * identifier the failed validations of the name and the certificates of its registered
- * domain.  OK, RATE_LIMITED (*hit filled), or ERROR.
+ * newOrder's limits, before the order is made: new orders of the account, then for each
+ * identifier the failed validations of the name, the certificates of a DNS name's registered
+ * domain and those of an address (IPv6: its /64).  A renewal (replaces: the order names a
+ * certificate to replace, which ra_acme_order_new_ex then requires to be the account's; or
+ * exactly the names of a certificate the account got within the certificates-per-domain
+ * window) is exempt from the certificates per domain and from the new orders per account up to
+ * twice that limit (a ceiling, as pending renewals hold nothing).  OK, RATE_LIMITED (*hit
+ * filled), or ERROR.
  */
 enum ra_acme_outcome ra_acme_limit_order(struct store *, const struct ra_acme_limits *,
 					 const struct ra_acme_account *,
-					 const struct ra_acme_ident *ids, size_t n,
+					 const struct ra_acme_ident *ids, size_t n, int replaces,
 					 struct ra_acme_limited *hit, struct err *);
+/*
+ * The key of the certificates-per-address count of an ip identifier's canonical text into
+ * out: "ip:" and the IPv4 address, or "ip:" and the IPv6 /64 ("ip:2001:db8:1:2::/64"); -1
+ * when text is no address or out too small.  Pure.
+ */
+int ra_acme_ip_limit_key(const char *text, char *out, size_t n);
 /*
  * finalize's limit: the certificates of each registered domain of ready order id of account
  * acct_id, checked again before signing (orders made earlier must not pass the count).  OK
@@ -2722,10 +2734,11 @@ enum ra_acme_outcome ra_acme_limit_account(struct store *, const struct ra_acme_
 					   const char *addr, struct ra_acme_limited *hit,
 					   struct err *);
 /*
- * Records a certificate issued through ACME once under each registered domain of its names,
- * in the caller's (the certificate's) transaction.
+ * Records a certificate issued through ACME to account acct once under each registered domain
+ * of its names, each address (IPv6: /64) and its set of names for the account (the renewal
+ * rule), in the caller's (the certificate's) transaction.
  */
-int ra_acme_limit_record_cert(struct store *, const char *const *names, size_t n,
+int ra_acme_limit_record_cert(struct store *, int64_t acct, const char *const *names, size_t n,
 			      const char *serial, struct err *);
 /*
  * Deletes the events no limit counts any more (certificates' domains and failed validations
