@@ -36,6 +36,13 @@ void acme_fini(void);
  * stored their outcome: at shutdown, before the CA and its store connections go.
  */
 void acme_validate_drain(void);
+/* At shutdown: waits for finalize's issuances still running (at most ACME_DRAIN_S). */
+void acme_finalize_drain(void);
+/*
+ * At start, once the store is reachable: the orders a stop left processing become invalid
+ * with an error (ra_acme_order_sweep_start); a failure is logged.
+ */
+void acme_finalize_sweep_start(struct ca *);
 
 /* The face's route on the HTTPS listener: /acme/ and below, any method. */
 extern const struct http_route acme_http_routes[];

@@ -113,6 +113,12 @@ acme_order_json(const struct ra_acme_order *o)
 		json_object_set_new(j, "profile", json_string(o->o.profile));
 	if (j != NULL && o->o.replaces_certid != NULL)
 		json_object_set_new(j, "replaces", json_string(o->o.replaces_certid));
+	if (j != NULL && o->o.error != NULL) {
+		json_t *err = json_loads(o->o.error, 0, NULL);
+
+		if (err != NULL)
+			json_object_set_new(j, "error", err);
+	}
 	if (j != NULL && strcmp(o->o.status, "valid") == 0) {
 		acme_obj_url(url, sizeof(url), "cert", o->o.id, "");
 		json_object_set_new(j, "certificate", json_string(url));
@@ -125,9 +131,29 @@ static int
 acme_order_reply(struct acme_ctx *c, int status, const struct ra_acme_order *o)
 {
 	char loc[ACME_URL_MAX];
+	const char *h[] = {"Location", loc, "Retry-After", "1", NULL};
+	json_t *j;
+	char *s;
+	int rc;
 
 	acme_obj_url(loc, sizeof(loc), "order", o->o.id, "");
-	return acme_json(c, status, acme_order_json(o), loc);
+	if (strcmp(o->o.status, "processing") != 0)
+		return acme_json(c, status, acme_order_json(o), loc);
+	/* RFC 8555 7.4: while the certificate is being issued, when to look again */
+	j = acme_order_json(o);
+	s = j != NULL ? json_dumps(j, JSON_INDENT(2)) : NULL;
+	if (s != NULL) {
+		rc = acme_send(c->r, status, "application/json", s, h);
+	} else {
+		struct err e;
+
+		err_clear(&e);
+		err_set(&e, ERR_INTERNAL, "out of memory building JSON");
+		rc = acme_internal(c, "reply", &e);
+	}
+	free(s);
+	json_decref(j);
+	return rc;
 }
 
 /* The challenge object (8): its type, URL, token, status, validated, error. */
@@ -378,7 +404,7 @@ acme_finalize(struct acme_ctx *c, int64_t id)
 	enum ra_acme_outcome r;
 	size_t len = 0;
 	struct err e;
-	int rc;
+	int rc, processing = 0;
 
 	memset(&o, 0, sizeof(o));
 	err_clear(&e);
@@ -401,7 +427,7 @@ acme_finalize(struct acme_ctx *c, int64_t id)
 		goto out;
 	}
 	if (r == RA_ACME_OK)
-		r = ra_acme_finalize(c->ca, c->st, id, &c->acct, der, len, c->actor, &e);
+		r = acme_finalize_run(c, id, der, len, &processing, &e);
 	if (r != RA_ACME_OK) {
 		rc = acme_order_problem(c, r, &e);
 		goto out;

@@ -1007,9 +1007,10 @@ order_sweep_chall(struct store *st, const struct store_acme_authz *a, int *moved
 }
 
 /*
- * An order processing for RA_ACME_STALE seconds was cut by a crash while it was signed (signing
- * is synchronous, and the certificate's transaction makes it valid): ready again for another
- * finalize, audited acme.order.sweep by "acme:sweep", one transaction.  *moved as above.
+ * An order processing for RA_ACME_STALE seconds was cut by a crash while it was signed (the
+ * certificate's transaction makes it valid; a running issuance is drained at shutdown, and
+ * one a crash cut before this process's start is ra_acme_order_sweep_start's): ready again for
+ * another finalize, audited acme.order.sweep by "acme:sweep", one transaction.  *moved as above.
  */
 static int
 order_sweep(struct store *st, const struct store_acme_order *o, int *moved, struct err *e)
@@ -1048,6 +1049,51 @@ out:
 		store_rollback(st);
 	if (rc == -1)
 		*e = le;
+	return rc;
+}
+
+int
+ra_acme_order_sweep_start(struct store *st, time_t now, size_t *n, struct err *e)
+{
+	static const char problem[] =
+	    "{\"type\":\"urn:ietf:params:acme:error:serverInternal\",\"detail\":\"the "
+	    "issuance did not finish (the server restarted); order again\",\"status\":500}";
+	time_t before = now - RA_ACME_STALE;
+	int64_t ids[100];
+	size_t k = 0, rounds = 0;
+	char obj[48];
+	struct err le;
+	int rc = -1;
+
+	*n = 0;
+	do {
+		if (store_acme_order_stale_processing(st, before, ids, 100, &k, e) == -1)
+			goto out;
+		for (size_t i = 0; i < k; i++) {
+			err_clear(&le);
+			snprintf(obj, sizeof(obj), "acme-order:%" PRId64, ids[i]);
+			if (store_begin(st, e) == -1)
+				goto out;
+			if (store_acme_order_fail(st, ids[i], problem, now, before, &le) == -1) {
+				store_rollback(st);
+				if (le.code != ERR_CONFLICT) { /* finished or taken meanwhile */
+					*e = le;
+					goto out;
+				}
+				continue;
+			}
+			if (store_audit_append(st, "acme:sweep", "acme.order.sweep", obj,
+					       "processing at start: invalid (serverInternal)",
+					       NULL, e) == -1 ||
+			    store_commit(st, e) == -1) {
+				store_rollback(st);
+				goto out;
+			}
+			(*n)++;
+		}
+	} while (k == 100 && ++rounds < 100);
+	rc = 0;
+out:
 	return rc;
 }
 
@@ -1651,6 +1697,14 @@ enum ra_acme_outcome
 ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_acme_account *acct,
 		 const unsigned char *der, size_t derlen, const char *actor, struct err *e_out)
 {
+	return ra_acme_finalize_ex(ca, st, id, acct, der, derlen, actor, NULL, NULL, e_out);
+}
+
+enum ra_acme_outcome
+ra_acme_finalize_ex(struct ca *ca, struct store *st, int64_t id, const struct ra_acme_account *acct,
+		    const unsigned char *der, size_t derlen, const char *actor,
+		    void (*processing)(void *), void *arg, struct err *e_out)
+{
 	struct err le, *e = &le;
 	struct ra_acme_order o;
 	struct store_acme_eab b;
@@ -1758,6 +1812,8 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 		}
 		goto out;
 	}
+	if (processing != NULL)
+		processing(arg);
 	if (ra_issue(ca, st, &q, &issued, e) == -1) {
 		struct err be;
 

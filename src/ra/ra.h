@@ -2623,6 +2623,22 @@ int ra_acme_csr_match(const struct csr *, const char *const *names, const char *
 enum ra_acme_outcome ra_acme_finalize(struct ca *, struct store *, int64_t id,
 				      const struct ra_acme_account *, const unsigned char *csr,
 				      size_t csrlen, const char *actor, struct err *);
+/*
+ * At start: every order processing for RA_ACME_STALE seconds (its issuance never committed:
+ * the certificate's transaction makes the order valid) becomes invalid with a serverInternal
+ * error, audited acme.order.sweep, each a conditional move in a transaction of its own; *n
+ * how many.  Younger ones (another front end may be signing them) are left to the read-time
+ * sweep.  -1 on a store error.
+ */
+int ra_acme_order_sweep_start(struct store *, time_t now, size_t *n, struct err *);
+/*
+ * ra_acme_finalize, calling processing(arg) (when not NULL) once the order has moved to
+ * processing and before anything is signed: the face then knows it may answer processing.
+ */
+enum ra_acme_outcome ra_acme_finalize_ex(struct ca *, struct store *, int64_t id,
+					 const struct ra_acme_account *, const unsigned char *csr,
+					 size_t csrlen, const char *actor,
+					 void (*processing)(void *), void *arg, struct err *);
 /* The certificate (DER, caller frees) of valid order id of account acct_id. */
 enum ra_acme_outcome ra_acme_cert_get(struct store *, int64_t id, int64_t acct_id,
 				      unsigned char **der, size_t *len, struct err *);

@@ -1118,6 +1118,7 @@ struct store_acme_order {
 	char *profile;	       /* the certificate profile asked for (0024; "server" by default) */
 	char *replaces;	       /* the serial of the certificate it replaces (RFC 9773), or NULL */
 	char *replaces_certid; /* ... and the certID the client named it by */
+	char *error;	       /* 0028: the problem document (JSON) of an order given up */
 };
 /* Inserts a pending order and sets o->id. */
 int store_acme_order_add(struct store *, struct store_acme_order *, struct err *);
@@ -1129,6 +1130,12 @@ int store_acme_order_get(struct store *, int64_t id, struct store_acme_order *, 
  */
 int store_acme_order_move(struct store *, int64_t id, const char *from, const char *to,
 			  const char *serial, time_t now, time_t before, struct err *);
+/* The ids (at most max, into ids) of the orders processing since before updated. */
+int store_acme_order_stale_processing(struct store *, time_t before, int64_t *ids, size_t max,
+				      size_t *n, struct err *);
+/* Order id processing and not moved since before -> invalid with error; else ERR_CONFLICT. */
+int store_acme_order_fail(struct store *, int64_t id, const char *error, time_t now, time_t before,
+			  struct err *);
 /* The account whose order holds certificate serial; ERR_NOTFOUND when no order does. */
 int store_acme_order_by_serial(struct store *, const char *serial, int64_t *account_id,
 			       struct err *);
