@@ -410,6 +410,7 @@ test_limits_renewal_ip(void **state)
 	struct ra_acme_ident ids[2];
 	const char *names[] = {"a.ren.ac.jp", "b.ren.ac.jp"};
 	const char *v6[] = {"2001:db8:1:2::5"};
+	struct store_acme_order o;
 	char key[RA_ACME_NAME_MAX];
 	struct err e;
 
@@ -462,6 +463,24 @@ test_limits_renewal_ip(void **state)
 	err_clear(&e);
 	snprintf(ids[0].value, sizeof(ids[0].value), "2001:db8:1:3::9");
 	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 1, 0, &hit, &e), RA_ACME_OK);
+
+	/* new orders per account: a renewal passes the limit, not twice it */
+	lim.max[RA_ACME_LIMIT_ORDERS] = 1;
+	for (int i = 0; i < 2; i++) {
+		memset(&o, 0, sizeof(o));
+		o.account_id = acct.id;
+		o.identifiers = "[]";
+		o.expires = util_now() + 3600;
+		o.created = util_now() - 60;
+		OK(store_acme_order_add(fx.st, &o, &e));
+		assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 1, 0, &hit, &e),
+				 RA_ACME_RATE_LIMITED);
+		assert_int_equal(hit.which, RA_ACME_LIMIT_ORDERS);
+		err_clear(&e);
+		assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 1, 1, &hit, &e),
+				 i == 0 ? RA_ACME_OK : RA_ACME_RATE_LIMITED);
+		err_clear(&e);
+	}
 }
 
 /* Events past their window are purged (once a minute per process); the others stay counted. */
