@@ -1272,15 +1272,30 @@ main(int argc, char **argv)
 			fatalx("bench: %s failed", cmd);
 		free(cmd);
 		eab = xasprintf("--eab --kid=%s --hmac=%s", kid, hmac);
+		if (!only && !rp.ok) {
+			/* a stalled pebble answers nothing more: lego gets a fresh one */
+			stop_group(ppid);
+			stop_group(dpid);
+			memset(&tp, 0, sizeof(tp));
+			ppid = pebble_start(scratch, rport, &tp, &dpid);
+		}
 		ls = lego_run(scratch, "shomei", ts.dir_url, ts.cafile, eab, rport, (int)nlego);
 		if (!only)
 			lp = lego_run(scratch, "pebble", tp.dir_url, tp.cafile, "", rport,
 				      (int)nlego);
-		printf("  lego, %ld certificates one after another: shomei %.1f s (%.2f s each)",
-		       nlego, ls, ls / (double)nlego);
-		if (!only)
+		if (ls >= 0)
+			printf("  lego, %ld certificates one after another: shomei %.1f s (%.2f s "
+			       "each)",
+			       nlego, ls, ls / (double)nlego);
+		else
+			printf(
+			    "  lego, %ld certificates one after another: shomei FAILED (see above)",
+			    nlego);
+		if (!only && lp >= 0 && ls >= 0)
 			printf(", pebble %.1f s (%.2f s each), ratio %.2f", lp, lp / (double)nlego,
 			       ls / lp);
+		else if (!only && lp < 0)
+			printf(", pebble failed (see above): no ratio");
 		printf("\n");
 		free(eab);
 		free(kid);
@@ -1292,5 +1307,6 @@ main(int argc, char **argv)
 		stop_group(dpid);
 	}
 	curl_global_cleanup();
-	return rs.ok && (only || rp.ok) && ls >= 0 && lp >= 0 ? 0 : 1;
+	/* pebble 2.4 stalls under load (docs/perf.md): the peer's failure is printed, not ours */
+	return rs.ok && ls >= 0 ? 0 : 1;
 }

@@ -1,13 +1,14 @@
 #!/bin/sh
 # Runs every unit test binary in BUILD/tests; fails if any fails or a sanitizer reports.
-# UNIT_JOBS binaries at once (default: one per core).  Each binary gets a PostgreSQL database
-# of its own in the cluster of scripts/with-pg.sh (the suites drop and re-create schema
-# public), its output goes to a file that is printed whole when it ends (logs never
-# interleave), with its time; the failed ones are listed at the end.  Binaries run longest
-# first by the times of the last run in BUILD (BUILD/tests/unit-times), else by name.
+# UNIT_JOBS binaries at once (default: two per core, as the suites mostly wait on fsync and
+# timers, not the CPU).  Each binary gets a PostgreSQL database of its own in the cluster of
+# scripts/with-pg.sh (the suites drop and re-create schema public), its output goes to a file
+# that is printed whole when it ends (logs never interleave), with its time; the failed ones
+# are listed at the end.  Binaries run longest first by the times of the last run in BUILD
+# (BUILD/tests/unit-times), else by tests/unit/durations.txt, else by name.
 set -u
 build=${1:-build}
-jobs=${UNIT_JOBS:-$(nproc 2>/dev/null || echo 2)}
+jobs=${UNIT_JOBS:-$((2 * $(nproc 2>/dev/null || echo 1)))}
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export SHOMEI_BIN="$PWD/$build/shomei"
@@ -49,11 +50,14 @@ fi
 out=$(mktemp -d /tmp/shomei-unit.XXXXXX)
 trap 'rm -rf "$out"' EXIT INT TERM
 times="$build/tests/unit-times"
+order=$times
+# a fresh clone has no times yet: the ones committed (refresh from a BUILD/tests/unit-times)
+[ -f "$order" ] || order=tests/unit/durations.txt
 for t in "$build"/tests/test_*; do
 	[ -x "$t" ] || continue
 	name=${t##*/}
 	prev=0
-	[ -f "$times" ] && prev=$(awk -v n="$name" '$2 == n { print $1 }' "$times")
+	[ -f "$order" ] && prev=$(awk -v n="$name" '$2 == n { print $1 }' "$order")
 	echo "${prev:-0} $t"
 done | sort -k1,1nr -k2,2 | awk '{ print $2 }' >"$out/list"
 n=$(wc -l <"$out/list")

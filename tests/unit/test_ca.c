@@ -51,6 +51,7 @@ setup(int pg)
 	memset(&io, 0, sizeof(io));
 	io.datadir = fx.dir;
 	io.root_key_out = tu_root_key_out(fx.dir);
+	io.key_rounds = TU_KEY_ITER; /* ca_init() sets the rounds it is given, the default when 0 */
 	io.ca_name = "unit";
 	if (pg) {
 		if (tu_pg() == NULL)

@@ -780,6 +780,7 @@ setup_ca(void **state)
 	memset(&io, 0, sizeof(io));
 	io.datadir = fx.dir;
 	io.root_key_out = tu_root_key_out(fx.dir);
+	io.key_rounds = TU_KEY_ITER; /* ca_init() sets the rounds it is given, the default when 0 */
 	io.ca_name = "unit";
 	err_clear(&e);
 	if (ca_init(&io, &e) == -1)

@@ -38,6 +38,7 @@ fx_new(const char *key_type)
 	memset(&io, 0, sizeof(io));
 	io.datadir = f->dir;
 	io.root_key_out = tu_root_key_out(f->dir);
+	io.key_rounds = TU_KEY_ITER; /* ca_init() sets the rounds it is given, the default when 0 */
 	io.key_type = key_type;
 	io.ca_name = "tsatest";
 	if (ca_init(&io, &e) == -1 || ca_open(f->dir, CA_OPEN_SIGNER, NULL, &f->ca, &e) == -1 ||

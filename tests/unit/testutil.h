@@ -20,6 +20,8 @@
  * signer reads them back): 600,000 rounds cost about 0.25 s per key, most of the CPU time of
  * the suites that make a CA per test.  The rounds change nothing the tests look at (a key is
  * read with the rounds its file names); test_signer checks the 600,000 of the default.
+ * ca_init() sets the rounds it is given (the default for 0): its callers give
+ * io.key_rounds = TU_KEY_ITER.
  */
 #define TU_KEY_ITER 1000
 

@@ -46,6 +46,7 @@ tu_ca_open(struct tu_ca *f, int pg, const char *progname)
 	memset(&io, 0, sizeof(io));
 	io.datadir = f->dir;
 	io.root_key_out = tu_root_key_out(f->dir);
+	io.key_rounds = TU_KEY_ITER; /* ca_init() sets the rounds it is given, the default when 0 */
 	io.ca_name = "unit";
 	if (pg) {
 		if (tu_pg() == NULL)
