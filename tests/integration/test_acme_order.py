@@ -482,9 +482,16 @@ def test_acme_finalize_slow_signer(ca, tmp_path):
         assert ca.sql(f"SELECT status FROM acme_orders WHERE id = {oid2}") == [["processing"]]
         ca.sql(f"UPDATE acme_orders SET updated = updated - 120 WHERE id = {oid2}")
         hp, sp = srv.http_port, srv.https_port
-        srv = start_server(ca, ("acme.enabled = yes\nacme.base_url = https://localhost:%d\n"
-                                "acme.caa_identities = ca.example.jp\n" % sp) + slow,
-                           ports=(hp, sp))
+        for attempt in range(20):  # the same ports (the account URLs name them): until free
+            try:
+                srv = start_server(ca, ("acme.enabled = yes\nacme.base_url = "
+                                        "https://localhost:%d\nacme.caa_identities = "
+                                        "ca.example.jp\n" % sp) + slow, ports=(hp, sp))
+                break
+            except AssertionError as e:
+                if "Address already in use" not in str(e) or attempt == 19:
+                    raise
+                time.sleep(0.5)
         r = post(s, order2.uri, key, jose.ES256, None, nonce(s, srv), kid=regr.uri)
         j = r.json()
         assert j["status"] == "invalid" and j["error"]["type"] == ERR + "serverInternal", j
