@@ -112,7 +112,8 @@ acme_new_account(struct acme_ctx *c)
 	snprintf(c->actor, sizeof(c->actor), "acme:%s", addr);
 	/* the address the limit of new accounts counts (IPv6 by its /64) */
 	http_client_ip(c->r, ip, &iplen);
-	util_ip_rate_key(ip, iplen, key, sizeof(key)); /* "?": unknown clients count together */
+	/* (never "?", an unknown client: acme_http refused it before) */
+	util_ip_rate_key(ip, iplen, key, sizeof(key));
 	q.addr = key;
 	q.limits = &acme.limits;
 	q.hit = &hit;
@@ -230,6 +231,8 @@ acme_account(struct acme_ctx *c, const char *id)
 	if (contact == NULL && status == NULL)
 		return acme_acct_reply(c, 200, &c->acct);
 	r = ra_acme_account_update(c->st, c->acct.id, contact, status != NULL, c->actor, &a, &e);
+	if (status != NULL)
+		acme_keycache_drop(c->acct.id);
 	rc = r == RA_ACME_OK ? acme_acct_reply(c, 200, &a) : acme_ra_problem(c, r, &e);
 	ra_acme_account_clear(&a);
 	return rc;
@@ -319,6 +322,7 @@ acme_key_change(struct acme_ctx *c)
 	if (acme_key_inner(c, &in, &newkey) == -1)
 		goto out;
 	r = ra_acme_account_key(c->st, c->acct.id, c->acct.thumb, in.jwk, c->actor, &other, &e);
+	acme_keycache_drop(c->acct.id); /* the old key's bytes would not match anyway */
 	if (r == RA_ACME_KEY_TAKEN) {
 		acme_acct_url(loc, sizeof(loc), other);
 		rc = acme_problem(c, 409, ACME_PROB_MALFORMED, e.msg, loc);

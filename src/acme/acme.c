@@ -33,6 +33,7 @@ const char *const acme_conf_keys[] = {
     "acme.orders_page",
     "acme.authz_reuse_days",
     "test.acme_resolve",
+    "test.acme_finalize_pause",
     "acme.orders_per_account",
     "acme.orders_per_account_window",
     "acme.certs_per_domain",
@@ -45,6 +46,8 @@ const char *const acme_conf_keys[] = {
     "acme.accounts_per_address_window",
     "acme.requests_per_second",
     "acme.requests_burst",
+    "acme.requests_per_second_48",
+    "acme.requests_burst_48",
     "acme.validations_per_organization",
     "acme.finalize_wait_ms",
     "test.acme_sign_delay_ms",
@@ -164,6 +167,20 @@ acme_conf_validation(const struct conf *c, struct err *e)
 			       "config: acme.dns_resolver: an IP address, with \":port\" or not "
 			       "([IPv6]:port)");
 	snprintf(acme.dns_resolver, sizeof(acme.dns_resolver), "%s", r);
+	/* a pause of finalize just before it signs, so that a test can race it (test
+	 * instances only) */
+	ra_acme_fin_pause_set(0);
+	if (conf_get(c, "test.acme_finalize_pause", NULL) != NULL) {
+		long ms = 0;
+
+		if (strcmp(conf_get(c, "test.instance", "no"), "yes") != 0)
+			return err_set(e, ERR_REFUSED,
+				       "config: test.acme_finalize_pause is set "
+				       "but test.instance is not \"yes\"");
+		if (conf_get_long(c, "test.acme_finalize_pause", 0, 0, 5000, &ms, e) == -1)
+			return -1;
+		ra_acme_fin_pause_set(ms);
+	}
 	if (v == NULL)
 		return 0;
 	if (strcmp(conf_get(c, "test.instance", "no"), "yes") != 0)
@@ -275,6 +292,7 @@ acme_fini(void)
 	json_decref(acme.caa);
 	ra_acme_keys_wipe(&acme.keys);
 	ra_acme_psl_free();
+	acme_keycache_flush();
 	memset(&acme, 0, sizeof(acme));
 }
 
@@ -540,12 +558,16 @@ acme_key_kid(struct acme_ctx *c)
 			     "RFC 8555 7.3.6: the account is deactivated", NULL);
 		goto out;
 	}
-	if ((k = sjson_load_object(c->acct.jwk, strlen(c->acct.jwk), JWS_HEADER_MAX, 1,
-				   "acme: stored key", &e)) == NULL ||
-	    jwk_key(k, &c->key, &e) == -1) {
-		err_set(&e, ERR_INTERNAL, "account %ld: its stored key does not load", n);
-		acme_internal(c, "account", &e);
-		goto out;
+	/* the key decoded from exactly these stored bytes before, else decoded now */
+	if ((c->key = acme_keycache_get(n, c->acct.jwk)) == NULL) {
+		if ((k = sjson_load_object(c->acct.jwk, strlen(c->acct.jwk), JWS_HEADER_MAX, 1,
+					   "acme: stored key", &e)) == NULL ||
+		    jwk_key(k, &c->key, &e) == -1) {
+			err_set(&e, ERR_INTERNAL, "account %ld: its stored key does not load", n);
+			acme_internal(c, "account", &e);
+			goto out;
+		}
+		acme_keycache_put(n, c->acct.jwk, c->key);
 	}
 	if (jwk_alg_check(c->key, c->j.alg, &e) == -1) {
 		acme_jws_problem(c, &e);
@@ -639,6 +661,7 @@ acme_http(struct http_req *r)
 	int post = strcmp(r->method, "POST") == 0, rc = -1;
 	char detail[256];
 	long wait;
+	int site = 0;
 	struct err e;
 
 	memset(&c, 0, sizeof(c));
@@ -648,7 +671,21 @@ acme_http(struct http_req *r)
 	if (!acme.enabled)
 		return http_reply_problem(r, 404, NULL, "Not Found",
 					  "ACME is not enabled on this server (acme.enabled)");
-	if ((wait = acme_request_limit(r)) > 0) {
+	if ((wait = acme_request_limit(r, &site)) == -1)
+		return acme_problem(
+		    &c, 400, ACME_PROB_MALFORMED,
+		    "the client's address cannot be determined: the trusted proxy's "
+		    "X-Forwarded-For names none (missing, malformed, over 16 KiB or "
+		    "32 entries; http.trusted_proxies)",
+		    NULL);
+	if (wait > 0 && site) {
+		snprintf(detail, sizeof(detail),
+			 "rate limit \"requests per IPv6 /48\" (acme.requests_per_second_48 = "
+			 "%ld, acme.requests_burst_48 = %ld) reached; retry after %ld s",
+			 acme.limits.req_rate48, acme.limits.req_burst48, wait);
+		return acme_limited(&c, 429, detail, wait);
+	}
+	if (wait > 0) {
 		snprintf(detail, sizeof(detail),
 			 "rate limit \"requests per client address\" (acme.requests_per_second = "
 			 "%ld, acme.requests_burst = %ld) reached; retry after %ld s",

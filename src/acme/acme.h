@@ -162,5 +162,15 @@ struct acme_buckets {
  */
 long acme_buckets_take(struct acme_buckets *, const unsigned char *addr, size_t len, double now,
 		       double rate, double burst);
+/*
+ * The request limiter's decision for client addr (len 4 or 16) at now: a token of its
+ * address's bucket in t[0] (IPv6 by its /64, lim->req_rate and req_burst), then for IPv6 one
+ * of its /48's bucket in t[1] (lim->req_rate48 and req_burst48, when the rate is not 0), so
+ * that one site cannot spread its requests over 65,536 /64s.  0 when the request may go,
+ * else the seconds to wait, *site 1 when the /48's bucket is empty.  Pure, unit-tested.
+ */
+struct ra_acme_limits;
+long acme_request_take(struct acme_buckets t[2], const unsigned char *addr, size_t len, double now,
+		       const struct ra_acme_limits *lim, int *site);
 
 #endif

@@ -44,12 +44,14 @@ extern struct acme acme;
  * finalize's issuance (finalize.c): run in a thread of its own (at most ACME_FINALIZE_MAX at
  * once, else in the request's), waited for acme.finalize_wait_ms once the order is
  * processing; *processing set when it is still signing (the request answers the order
- * processing with Retry-After; the thread finishes it).  Else the outcome and e.
+ * processing with Retry-After; the thread finishes it; *out left empty).  Else
+ * ra_acme_finalize's outcome, *hit, *out (caller clears) and e.
  */
 #define ACME_FINALIZE_MAX 32
 struct acme_ctx;
 enum ra_acme_outcome acme_finalize_run(struct acme_ctx *, int64_t id, const unsigned char *der,
-				       size_t len, int *processing, struct err *e);
+				       size_t len, struct ra_acme_limited *hit,
+				       struct ra_acme_order *out, int *processing, struct err *e);
 
 /* One request being handled. */
 struct acme_ctx {
@@ -95,8 +97,11 @@ int acme_send(struct http_req *, int status, const char *ctype, const char *body
  * <the limits page>;rel="help".
  */
 int acme_limited(struct acme_ctx *, int status, const char *detail, long retry);
-/* The request limiter of /acme/ (limit.c): 0 to go on, else the seconds to wait. */
-long acme_request_limit(struct http_req *);
+/*
+ * The request limiter of /acme/ (limit.c): 0 to go on, -1 when the client's address is
+ * unknown (refused), else the seconds to wait (*site 1: its IPv6 /48's bucket is empty).
+ */
+long acme_request_limit(struct http_req *, int *site);
 /* A JSON answer (takes the reference to j), with an optional Location. */
 int acme_json(struct acme_ctx *, int status, json_t *j, const char *location);
 /* The URL of path (ACME_PREFIX...) into out. */
@@ -119,6 +124,16 @@ int acme_chall(struct acme_ctx *, const char *rest);
 int acme_cert(struct acme_ctx *, const char *rest);
 int acme_revoke_cert(struct acme_ctx *);
 
+/* keycache.c: accounts' decoded keys by id and stored JWK bytes (see there) */
+#define ACME_KEYCACHE_SLOTS 4096
+/* The key decoded from account id's stored jwk (a new reference), or NULL when not cached. */
+EVP_PKEY *acme_keycache_get(int64_t id, const char *jwk);
+/* Remembers key (takes a reference of its own) as decoded from account id's stored jwk. */
+void acme_keycache_put(int64_t id, const char *jwk, EVP_PKEY *key);
+/* Forgets account id's key (keyChange, deactivation). */
+void acme_keycache_drop(int64_t id);
+void acme_keycache_flush(void);
+
 /* validate.c */
 #define ACME_HTTP01_BODY_MAX 8192	       /* bytes of a challenge response read */
 #define ACME_HTTP01_TIMEOUT 10		       /* seconds of one validation, redirects included */
@@ -140,10 +155,19 @@ struct acme_vreq {
 	const char *token, *keyauth, *actor;
 };
 /*
- * Validates challenge q->id on a thread of its own in a slot reserved for account q->acct
- * (released when it ends), then records the outcome through ra_acme_chall_done.  -1 (the slot
- * released) when the thread cannot start.
+ * Validates challenge q->id on a thread of the validation pool in a slot reserved for account
+ * q->acct (released when it ends), then records the outcome through ra_acme_chall_done.  -1
+ * (the slot released) when no worker can take it (none could start, or shutting down).
  */
 int acme_validate_start(struct ca *, const struct acme_vreq *q);
+/*
+ * CAA (RFC 8659 3) for host (a wildcard's base when wildcard), validation method method,
+ * account acct, asked of acme.dns_resolver until deadline (acme_dns_now_ms()): from the name
+ * up to its top-level domain, the first non-empty CAA RRset decides (acme_caa_allows, with
+ * acme.caa_identities, the account's URL and the method); none at all lets issuance go on; a
+ * lookup that fails refuses.  0 allowed, 1 refused with why (n bytes) filled.
+ */
+int acme_caa_check(const char *host, int wildcard, const char *method, int64_t acct,
+		   int64_t deadline, char *why, size_t n);
 
 #endif

@@ -27,6 +27,8 @@ struct fjob {
 	int moved, done;
 	enum ra_acme_outcome r;
 	struct err e;
+	struct ra_acme_limited hit;
+	struct ra_acme_order out; /* handed to the request, else cleared here */
 	struct ca *ca;
 	int64_t id;
 	struct ra_acme_account acct; /* without its jwk and contact */
@@ -46,6 +48,7 @@ fjob_unref(struct fjob *j)
 {
 	if (--j->refs > 0)
 		return;
+	ra_acme_order_clear(&j->out);
 	pthread_cond_destroy(&j->cv);
 	free(j->der);
 	free(j);
@@ -76,18 +79,24 @@ fjob_main(void *arg)
 	struct fjob *j = arg;
 	struct store *st;
 	enum ra_acme_outcome r = RA_ACME_ERROR;
+	struct ra_acme_limited hit;
+	struct ra_acme_order out;
 	struct err e;
 
 	err_clear(&e);
+	memset(&hit, 0, sizeof(hit));
+	memset(&out, 0, sizeof(out));
 	if ((st = ca_thread_store(j->ca, &e)) != NULL)
-		r = ra_acme_finalize_ex(j->ca, st, j->id, &j->acct, j->der, j->len, j->actor,
-					fjob_moved, j, &e);
+		r = ra_acme_finalize_ex(j->ca, st, j->id, &j->acct, &acme.limits, &hit, j->der,
+					j->len, j->actor, &out, fjob_moved, j, &e);
 	pthread_mutex_lock(&finalize_mu);
 	if (r != RA_ACME_OK && j->refs == 1)
 		log_warn("acme: order %" PRId64 ": the issuance after its answer failed: %s", j->id,
 			 e.msg);
 	j->r = r;
 	j->e = e;
+	j->hit = hit;
+	j->out = out; /* the last reference clears it */
 	j->done = 1;
 	pthread_cond_broadcast(&j->cv);
 	fjob_unref(j);
@@ -115,7 +124,8 @@ finalize_until(long ms)
 
 enum ra_acme_outcome
 acme_finalize_run(struct acme_ctx *c, int64_t id, const unsigned char *der, size_t len,
-		  int *processing, struct err *e)
+		  struct ra_acme_limited *hit, struct ra_acme_order *out, int *processing,
+		  struct err *e)
 {
 	struct fjob *j;
 	struct timespec until;
@@ -150,7 +160,8 @@ acme_finalize_run(struct acme_ctx *c, int64_t id, const unsigned char *der, size
 	if (!started) {
 		/* no thread: the request signs, as it always could */
 		pthread_mutex_unlock(&finalize_mu);
-		r = ra_acme_finalize(c->ca, c->st, id, &c->acct, der, len, c->actor, e);
+		r = ra_acme_finalize(c->ca, c->st, id, &c->acct, &acme.limits, hit, der, len,
+				     c->actor, out, e);
 		pthread_mutex_lock(&finalize_mu);
 		j->refs = 1;
 		fjob_unref(j);
@@ -167,6 +178,9 @@ acme_finalize_run(struct acme_ctx *c, int64_t id, const unsigned char *der, size
 	if (j->done) {
 		r = j->r;
 		*e = j->e;
+		*hit = j->hit;
+		*out = j->out; /* now the request's */
+		memset(&j->out, 0, sizeof(j->out));
 	} else {
 		r = RA_ACME_OK;
 		*processing = 1;

@@ -63,8 +63,31 @@ acme_buckets_take(struct acme_buckets *t, const unsigned char *addr, size_t len,
 	return secs < 1 ? 1 : secs;
 }
 
+long
+acme_request_take(struct acme_buckets t[2], const unsigned char *addr, size_t len, double now,
+		  const struct ra_acme_limits *lim, int *site)
+{
+	unsigned char a48[16];
+	long wait;
+
+	*site = 0;
+	if (lim->req_rate > 0 &&
+	    (wait = acme_buckets_take(&t[0], addr, len, now, (double)lim->req_rate,
+				      (double)lim->req_burst)) > 0)
+		return wait;
+	if (len != 16 || lim->req_rate48 <= 0)
+		return 0;
+	/* the /48 (the rest zero; acme_buckets_take keeps its /64, which is then the /48) */
+	memset(a48, 0, sizeof(a48));
+	memcpy(a48, addr, 6);
+	if ((wait = acme_buckets_take(&t[1], a48, 16, now, (double)lim->req_rate48,
+				      (double)lim->req_burst48)) > 0)
+		*site = 1;
+	return wait;
+}
+
 static pthread_mutex_t limit_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct acme_buckets limit_buckets;
+static struct acme_buckets limit_buckets[2]; /* under limit_mu: per address (/64), per /48 */
 static int limit_keyed;
 
 /* Seconds of the monotonic clock (never 0). */
@@ -78,25 +101,29 @@ limit_now(void)
 }
 
 long
-acme_request_limit(struct http_req *r)
+acme_request_limit(struct http_req *r, int *site)
 {
 	unsigned char ip[16];
 	size_t len = 0;
 	long wait;
 
-	if (acme.limits.req_rate <= 0)
-		return 0;
-	/* an unknown client (a trusted proxy naming none) counts under the zero address, as
-	 * the other per-address limits share one key for them */
+	*site = 0;
+	/* an unknown client (a trusted proxy whose X-Forwarded-For names none: missing, garbage,
+	 * over 16 KiB or 32 entries) is refused, not counted under one key that anyone could
+	 * exhaust for all such clients, or hide in */
 	memset(ip, 0, sizeof(ip));
 	http_client_ip(r, ip, &len);
+	if (len == 0)
+		return -1;
+	if (acme.limits.req_rate <= 0 && acme.limits.req_rate48 <= 0)
+		return 0;
 	pthread_mutex_lock(&limit_mu);
 	if (!limit_keyed) {
-		crypto_shorthash_keygen(limit_buckets.key);
+		crypto_shorthash_keygen(limit_buckets[0].key);
+		crypto_shorthash_keygen(limit_buckets[1].key);
 		limit_keyed = 1;
 	}
-	wait = acme_buckets_take(&limit_buckets, ip, len, limit_now(), (double)acme.limits.req_rate,
-				 (double)acme.limits.req_burst);
+	wait = acme_request_take(limit_buckets, ip, len, limit_now(), &acme.limits, site);
 	pthread_mutex_unlock(&limit_mu);
 	return wait;
 }

@@ -9,12 +9,15 @@
  * account's object does not exist for the caller (404 malformed, as an unknown id).
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "acme/dns.h"
 #include "acme_int.h"
 #include "util/b64.h"
 #include "util/sjson.h"
@@ -393,6 +396,65 @@ out:
 	return rc;
 }
 
+/*
+ * CAA again before finalize signs (CA/Browser Forum BR 3.2.2.8: checked within 8 hours of
+ * issuance), while acme.dns_resolver is set: for each valid DNS authorization of order id
+ * whose last check is older (ra_acme_caa_due; a reused authorization), asked of the resolver
+ * within one validation's time.  0 to go on (the checks recorded), or -1 after answering: 403
+ * caa with a subproblem per refusing identifier, nothing signed, or the store's failure.
+ */
+static int
+acme_finalize_caa(struct acme_ctx *c, int64_t id, int *rc)
+{
+	struct store_acme_caa_due *due = NULL;
+	json_t *subs = NULL;
+	int64_t deadline = acme_dns_now_ms() + (int64_t)ACME_HTTP01_TIMEOUT * 1000;
+	char why[700], detail[300];
+	size_t n = 0, bad = 0;
+	struct err e;
+	int ret = -1;
+
+	err_clear(&e);
+	if (acme.dns_resolver[0] == '\0')
+		return 0;
+	if (ra_acme_caa_due(c->st, id, c->acct.id, util_now(), &due, &n, &e) == -1) {
+		*rc = acme_internal(c, "CAA recheck", &e);
+		goto out;
+	}
+	subs = json_array();
+	for (size_t i = 0; i < n; i++) {
+		if (acme_caa_check(due[i].value, due[i].wildcard, due[i].method, c->acct.id,
+				   deadline, why, sizeof(why)) == 0)
+			continue;
+		bad++;
+		json_array_append_new(subs, json_pack("{s:s, s:s, s:i, s:{s:s, s:s}}", "type",
+						      acme_prob_type(ACME_PROB_CAA), "detail", why,
+						      "status", 403, "identifier", "type", "dns",
+						      "value", due[i].value));
+	}
+	if (bad > 0) {
+		snprintf(detail, sizeof(detail),
+			 "CA/Browser Forum BR 3.2.2.8: CAA checked again at finalization (the "
+			 "last check was over 8 hours ago) does not let this CA issue for %zu "
+			 "identifier%s: nothing is issued",
+			 bad, bad == 1 ? "" : "s");
+		*rc = acme_problem_ex(c, 403, ACME_PROB_CAA, detail, NULL,
+				      json_pack("{s:O}", "subproblems", subs));
+		goto out;
+	}
+	if (ra_acme_caa_checked(c->st, due, n, util_now(), &e) == -1) {
+		*rc = acme_internal(c, "CAA recheck", &e);
+		goto out;
+	}
+	ret = 0;
+out:
+	json_decref(subs);
+	for (size_t i = 0; i < n; i++)
+		free(due[i].value);
+	free(due);
+	return ret;
+}
+
 /* POST /acme/order/<id>/finalize {csr} (7.4). */
 static int
 acme_finalize(struct acme_ctx *c, int64_t id)
@@ -421,20 +483,20 @@ acme_finalize(struct acme_ctx *c, int64_t id)
 		    "RFC 8555 7.4: csr is the base64url of a DER CSR (at most 16 KiB)", NULL);
 		goto out;
 	}
-	r = ra_acme_limit_finalize(c->st, &acme.limits, id, c->acct.id, &hit, &e);
-	if (r == RA_ACME_RATE_LIMITED) {
+	/* BR 3.2.2.8: CAA again when its last check is older than 8 hours */
+	if (acme_finalize_caa(c, id, &rc) == -1)
+		goto out;
+	/* the order read once: the limit, the issuance and the answer; a slow signature is
+	 * answered processing (finalize.c) */
+	r = acme_finalize_run(c, id, der, len, &hit, &o, &processing, &e);
+	if (r == RA_ACME_RATE_LIMITED)
 		rc = acme_limited(c, 429, hit.detail, hit.retry_after);
-		goto out;
-	}
-	if (r == RA_ACME_OK)
-		r = acme_finalize_run(c, id, der, len, &processing, &e);
-	if (r != RA_ACME_OK) {
+	else if (r != RA_ACME_OK)
 		rc = acme_order_problem(c, r, &e);
-		goto out;
-	}
-	err_clear(&e);
-	r = ra_acme_order_get(c->st, id, c->acct.id, &o, &e);
-	rc = r == RA_ACME_OK ? acme_order_reply(c, 200, &o) : acme_order_problem(c, r, &e);
+	else if (processing && (r = ra_acme_order_get(c->st, id, c->acct.id, &o, &e)) != RA_ACME_OK)
+		rc = acme_order_problem(c, r, &e);
+	else
+		rc = acme_order_reply(c, 200, &o);
 out:
 	ra_acme_order_clear(&o);
 	free(der);
@@ -539,7 +601,8 @@ acme_chall(struct acme_ctx *c, const char *rest)
 		/* a name that failed validation too often lately is not validated again yet */
 		if ((r = ra_acme_chall_get(c->st, id, c->acct.id, &a, &e)) == RA_ACME_OK &&
 		    strcmp(a.s.chall_status, "pending") == 0)
-			r = ra_acme_limit_name(c->st, &acme.limits, a.s.value, &hit, &e);
+			r = ra_acme_limit_name(c->st, &acme.limits, c->acct.id, a.s.value, &hit,
+					       &e);
 		ra_acme_authz_clear(&a);
 		if (r == RA_ACME_RATE_LIMITED)
 			return acme_limited(c, 429, hit.detail, hit.retry_after);
@@ -636,16 +699,36 @@ acme_pem_add(struct buf *b, X509 *x)
 	return rc;
 }
 
+/*
+ * The PEM (RFC 7468 "CERTIFICATE", 64 columns) of the DER der[0..len) appended to b, without
+ * parsing it (the store's own certificate); -1 when it does not fit.
+ */
+static int
+acme_pem_der(struct buf *b, const unsigned char *der, size_t len)
+{
+	unsigned char line[65 + 1];
+	int rc = buf_append(b, "-----BEGIN CERTIFICATE-----\n", 28);
+
+	for (size_t at = 0; rc == 0 && at < len; at += 48) {
+		size_t n = len - at < 48 ? len - at : 48;
+		int w = EVP_EncodeBlock(line, der + at, (int)n);
+
+		line[w] = '\n';
+		rc = buf_append(b, line, (size_t)w + 1);
+	}
+	if (rc == 0)
+		rc = buf_append(b, "-----END CERTIFICATE-----\n", 26);
+	return rc;
+}
+
 /* POST-as-GET /acme/cert/<order id> (7.4.2): the leaf and its issuing CA, Link rel="up". */
 int
 acme_cert(struct acme_ctx *c, const char *rest)
 {
 	const struct ca_issuing *ci;
 	unsigned char *der = NULL;
-	const unsigned char *p;
 	enum ra_acme_outcome r;
 	const char *tail = NULL;
-	X509 *leaf = NULL;
 	struct buf b;
 	char up[ACME_URL_MAX + 64];
 	int64_t id = 0;
@@ -665,10 +748,10 @@ acme_cert(struct acme_ctx *c, const char *rest)
 		rc = acme_order_problem(c, r, &e);
 		goto out;
 	}
-	p = der;
+	/* the stored DER as it is (not parsed and encoded again: the CA signed these bytes) */
 	ci = ca_issuing_of_der(c->ca, der, len);
-	if ((leaf = d2i_X509(NULL, &p, (long)len)) == NULL || ci == NULL ||
-	    acme_pem_add(&b, leaf) == -1 || acme_pem_add(&b, ci->cert) == -1) {
+	if (len == 0 || len > INT_MAX / 2 || ci == NULL || acme_pem_der(&b, der, len) == -1 ||
+	    acme_pem_add(&b, ci->cert) == -1) {
 		err_set(&e, ERR_INTERNAL, "order %" PRId64 ": the certificate chain", id);
 		rc = acme_internal(c, "certificate", &e);
 		goto out;
@@ -680,7 +763,6 @@ acme_cert(struct acme_ctx *c, const char *rest)
 		rc = acme_send(c->r, 200, "application/pem-certificate-chain", buf_cstr(&b), h);
 	}
 out:
-	X509_free(leaf);
 	free(der);
 	buf_free(&b);
 	return rc;

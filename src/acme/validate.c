@@ -2,8 +2,8 @@
  * validate: challenge validation off the request threads (RFC 8555 8.3 http-01, 8.4 dns-01,
  * RFC 8737 tls-alpn-01, with RFC 8659 CAA first when acme.dns_resolver is set).  A POST to a
  * challenge takes one of ACME_VALIDATIONS_MAX slots, at most ACME_VALIDATIONS_PER_ACCOUNT of
- * them for one account (none free: rateLimited), and the validation runs on a detached thread
- * of its own, with its own store connection (ca_thread_store, closed when the thread ends),
+ * them for one account (none free: rateLimited), and the validation runs on a thread of the
+ * validation pool (acme_validate_start), with that thread's store connection (ca_thread_store),
  * which records the outcome through ra_acme_chall_done.  The whole validation, CAA included,
  * ends by one deadline (ACME_HTTP01_TIMEOUT seconds).
  *
@@ -54,6 +54,15 @@ static pthread_mutex_t validate_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t validate_cv = PTHREAD_COND_INITIALIZER;
 static struct acme_slots validate_slots;
 static struct acme_org_slots validate_orgs;
+/* the validation pool (see acme_validate_start), under validate_mu */
+#define ACME_WORKER_IDLE_S 60
+struct vjob;
+struct vqueue_item {
+	struct vjob *j;
+	struct vqueue_item *next;
+};
+static struct vqueue_item *vq_head, *vq_tail;
+static int vq_len, vq_idle, vq_live, vq_stop;
 
 enum acme_slot
 acme_slots_take(struct acme_slots *s, int64_t acct)
@@ -173,6 +182,12 @@ acme_validate_drain(void)
 		;
 	if (validate_slots.running > 0)
 		log_warn("acme: %d validations still running at shutdown", validate_slots.running);
+	/* then the idle workers end, their store connections closed before the CA is */
+	vq_stop = 1;
+	pthread_cond_broadcast(&validate_cv);
+	while (vq_live > 0 && validate_slots.running == 0 &&
+	       pthread_cond_timedwait(&validate_cv, &validate_mu, &until) == 0)
+		;
 	pthread_mutex_unlock(&validate_mu);
 }
 
@@ -323,11 +338,10 @@ vjob_problem(enum acme_prob p, const char *detail)
 
 /* The fetch and the comparison: NULL when valid, else the problem (caller frees). */
 static char *
-vjob_fetch(struct vjob *j)
+vjob_fetch(struct vjob *j, CURL *h)
 {
 	char url[RA_ACME_NAME_MAX + 128], res[RA_ACME_NAME_MAX + 80], msg[400];
 	struct curl_slist *rl = NULL;
-	CURL *h = curl_easy_init();
 	CURLcode cc;
 	unsigned char a6[16];
 	long status = 0;
@@ -336,6 +350,8 @@ vjob_fetch(struct vjob *j)
 
 	if (h == NULL)
 		return vjob_problem(ACME_PROB_SERVER_INTERNAL, "the validator could not start");
+	/* the worker's handle: every option of the last validation forgotten */
+	curl_easy_reset(h);
 	/* an ip identifier (RFC 8738 8.1): the address itself, IPv6 in brackets, as the Host */
 	ipv6 = inet_pton(AF_INET6, j->host, a6) == 1;
 	ipaddr = ipv6 || inet_pton(AF_INET, j->host, a6) == 1;
@@ -366,9 +382,18 @@ vjob_fetch(struct vjob *j)
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, j);
 	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, vjob_socket);
 	curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, j);
+	/*
+	 * No connection outlives its transfer, so none serves another identifier's validation
+	 * (each was judged by vjob_socket for this one), and no cached address answers for a
+	 * name: a validation sees the name's current DNS answer.
+	 */
+	curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+	curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+	curl_easy_setopt(h, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
 	cc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(h);
+	/* CONNECT_TO's list is read during the transfer only */
+	curl_easy_setopt(h, CURLOPT_CONNECT_TO, NULL);
 	curl_slist_free_all(rl);
 	if (j->too_big)
 		return vjob_problem(ACME_PROB_UNAUTHORIZED,
@@ -444,36 +469,31 @@ out:
 	return p;
 }
 
-/*
- * CAA (RFC 8659 3): from the name up to its top-level domain, the first non-empty CAA RRset
- * decides (acme_caa_allows, with acme.caa_identities, this account's URL and the method); none
- * at all lets issuance go on; a lookup that fails refuses.  NULL when allowed, else the problem.
- */
-static char *
-vjob_caa(struct vjob *j)
+int
+acme_caa_check(const char *host, int wildcard, const char *method, int64_t acct, int64_t deadline,
+	       char *why, size_t n)
 {
 	struct acme_dns_server srv;
 	struct acme_dns_res *res = xcalloc(1, sizeof(*res));
-	const char *ids[16], *name = j->host;
-	char url[ACME_URL_MAX], path[64], why[600], msg[700], *p = NULL;
+	const char *ids[16], *name = host;
+	char url[ACME_URL_MAX], path[64];
 	size_t nids = 0;
+	int rc = 0;
 	struct err e;
 
 	err_clear(&e);
 	for (size_t i = 0; acme.caa != NULL && i < json_array_size(acme.caa) && nids < 16; i++)
 		ids[nids++] = json_string_value(json_array_get(acme.caa, i));
-	snprintf(path, sizeof(path), ACME_ACCT_PATH "%" PRId64, j->acct);
+	snprintf(path, sizeof(path), ACME_ACCT_PATH "%" PRId64, acct);
 	acme_url(url, sizeof(url), path);
 	if (acme_dns_server(acme.dns_resolver, &srv, &e) == -1)
 		goto fail;
 	for (;;) {
 		err_clear(&e);
-		if (acme_dns_lookup(&srv, name, ACME_DNS_CAA, j->deadline, res, &e) == -1)
+		if (acme_dns_lookup(&srv, name, ACME_DNS_CAA, deadline, res, &e) == -1)
 			goto fail;
 		if (res->n > 0) {
-			if (!acme_caa_allows(res, j->wildcard, j->type, url, ids, nids, why,
-					     sizeof(why)))
-				p = vjob_problem(ACME_PROB_CAA, why);
+			rc = acme_caa_allows(res, wildcard, method, url, ids, nids, why, n) ? 0 : 1;
 			goto out;
 		}
 		if ((name = strchr(name, '.')) == NULL)
@@ -481,13 +501,24 @@ vjob_caa(struct vjob *j)
 		name++;
 	}
 fail:
-	snprintf(msg, sizeof(msg),
-		 "RFC 8659 3: the CAA lookup of %.255s failed (%.300s): issuance refused", name,
-		 e.msg);
-	p = vjob_problem(ACME_PROB_CAA, msg);
+	snprintf(why, n, "RFC 8659 3: the CAA lookup of %.255s failed (%.300s): issuance refused",
+		 name, e.msg);
+	rc = 1;
 out:
 	free(res);
-	return p;
+	return rc;
+}
+
+/* CAA before j's challenge (acme_caa_check): NULL when allowed, else the problem. */
+static char *
+vjob_caa(struct vjob *j)
+{
+	char why[700];
+
+	if (acme_caa_check(j->host, j->wildcard, j->type, j->acct, j->deadline, why, sizeof(why)) ==
+	    0)
+		return NULL;
+	return vjob_problem(ACME_PROB_CAA, why);
 }
 
 int
@@ -763,7 +794,7 @@ vjob_is_ip(const struct vjob *j)
  * valid, else the problem (caller frees).
  */
 static char *
-vjob_run(struct vjob *j)
+vjob_run(struct vjob *j, CURL *h)
 {
 	char *p = NULL;
 
@@ -775,30 +806,86 @@ vjob_run(struct vjob *j)
 		return vjob_dns01(j);
 	if (strcmp(j->type, "tls-alpn-01") == 0)
 		return vjob_tlsalpn(j);
-	return vjob_fetch(j);
+	return vjob_fetch(j, h);
+}
+
+/*
+ * The validation pool: jobs wait in a FIFO for one of at most ACME_VALIDATIONS_MAX worker
+ * threads.  A job exists only in a slot (acme_validate_reserve), so at most that many wait or
+ * run and a worker is started whenever the jobs waiting outnumber the idle workers: none waits
+ * for another's validation.  Each worker keeps its store connection (ca_thread_store) and its
+ * libcurl handle from one validation to the next; a worker idle for ACME_WORKER_IDLE_S
+ * seconds ends (both closed), and acme_validate_drain ends them all at shutdown.
+ */
+
+/* The next job (the queue's lock held), or NULL when the worker is to end. */
+static struct vjob *
+vqueue_take(void)
+{
+	struct vqueue_item *it;
+	struct vjob *j;
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ACME_WORKER_IDLE_S;
+	vq_idle++;
+	while (vq_head == NULL && !vq_stop)
+		if (pthread_cond_timedwait(&validate_cv, &validate_mu, &until) != 0 &&
+		    vq_head == NULL)
+			break;
+	vq_idle--;
+	if ((it = vq_head) == NULL)
+		return NULL;
+	if ((vq_head = it->next) == NULL)
+		vq_tail = NULL;
+	vq_len--;
+	j = it->j;
+	free(it);
+	return j;
 }
 
 static void *
 vjob_main(void *arg)
 {
-	struct vjob *j = arg;
+	struct ca *ca = arg;
+	struct vjob *j;
 	struct store *st;
-	char *problem = vjob_run(j);
-	enum ra_acme_outcome r = RA_ACME_ERROR;
+	CURL *h = curl_easy_init(); /* NULL: each http-01 validation fails, recorded */
+	char *problem;
+	enum ra_acme_outcome r;
 	int64_t acct, org;
 	struct err e;
 
-	err_clear(&e);
-	if ((st = ca_thread_store(j->ca, &e)) != NULL)
-		r = ra_acme_chall_done(st, j->id, problem, j->actor, &e);
-	if (r != RA_ACME_OK)
-		log_warn("acme: challenge %" PRId64 ": the validation's outcome is not stored: %s",
-			 j->id, e.msg);
-	free(problem);
-	acct = j->acct;
-	org = j->org;
-	free(j);
-	acme_validate_release(acct, org);
+	pthread_mutex_lock(&validate_mu);
+	while ((j = vqueue_take()) != NULL) {
+		pthread_mutex_unlock(&validate_mu);
+		problem = vjob_run(j, h);
+		r = RA_ACME_ERROR;
+		err_clear(&e);
+		if ((st = ca_thread_store(j->ca, &e)) != NULL)
+			r = ra_acme_chall_done(st, j->id, problem, j->actor, &e);
+		if (r != RA_ACME_OK) {
+			log_warn("acme: challenge %" PRId64
+				 ": the validation's outcome is not stored: %s",
+				 j->id, e.msg);
+			/* a connection that failed is opened again for the next job */
+			ca_thread_store_close(j->ca);
+		}
+		free(problem);
+		acct = j->acct;
+		org = j->org;
+		free(j);
+		acme_validate_release(acct, org);
+		pthread_mutex_lock(&validate_mu);
+	}
+	pthread_mutex_unlock(&validate_mu);
+	/* closed before the worker is counted out: the drain's caller closes the CA next */
+	curl_easy_cleanup(h);
+	ca_thread_store_close(ca);
+	pthread_mutex_lock(&validate_mu);
+	vq_live--;
+	pthread_cond_broadcast(&validate_cv);
+	pthread_mutex_unlock(&validate_mu);
 	return NULL;
 }
 
@@ -806,6 +893,7 @@ int
 acme_validate_start(struct ca *ca, const struct acme_vreq *q)
 {
 	struct vjob *j = xcalloc(1, sizeof(*j));
+	struct vqueue_item *it = xcalloc(1, sizeof(*it));
 	pthread_attr_t at;
 	pthread_t t;
 	int rc = -1;
@@ -820,15 +908,33 @@ acme_validate_start(struct ca *ca, const struct acme_vreq *q)
 	snprintf(j->token, sizeof(j->token), "%s", q->token);
 	snprintf(j->keyauth, sizeof(j->keyauth), "%s", q->keyauth);
 	snprintf(j->actor, sizeof(j->actor), "%s", q->actor);
-	if (pthread_attr_init(&at) != 0)
-		goto out;
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &at, vjob_main, j) == 0) {
-		j = NULL;
-		rc = 0;
+	pthread_mutex_lock(&validate_mu);
+	if (vq_stop)
+		goto unlock;
+	if (vq_len + 1 > vq_idle && vq_live < ACME_VALIDATIONS_MAX) {
+		if (pthread_attr_init(&at) != 0)
+			goto unlock;
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&t, &at, vjob_main, ca) == 0)
+			vq_live++;
+		pthread_attr_destroy(&at);
 	}
-	pthread_attr_destroy(&at);
-out:
+	if (vq_live == 0)
+		goto unlock; /* no worker to take it */
+	it->j = j;
+	j = NULL;
+	if (vq_tail != NULL)
+		vq_tail->next = it;
+	else
+		vq_head = it;
+	vq_tail = it;
+	it = NULL;
+	vq_len++;
+	pthread_cond_broadcast(&validate_cv);
+	rc = 0;
+unlock:
+	pthread_mutex_unlock(&validate_mu);
+	free(it);
 	if (j != NULL) {
 		free(j);
 		acme_validate_release(q->acct, q->org);

@@ -405,3 +405,14 @@ ca_thread_store(struct ca *ca, struct err *e)
 	}
 	return st;
 }
+
+void
+ca_thread_store_close(struct ca *ca)
+{
+	struct store *st = pthread_getspecific(ca->store_key);
+
+	if (st != NULL) {
+		pthread_setspecific(ca->store_key, NULL);
+		store_close(st);
+	}
+}

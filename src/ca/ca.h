@@ -112,6 +112,8 @@ int ca_store_open(struct ca *, struct store **, struct err *);
  * ends (the web server's threads use this).  NULL with the error set when it cannot open.
  */
 struct store *ca_thread_store(struct ca *, struct err *);
+/* Closes the calling thread's store connection now, if it has one (a thread that outlives it). */
+void ca_thread_store_close(struct ca *);
 /* The configuration keys ca reads (NULL-terminated; for conf_check_keys). */
 extern const char *const ca_conf_keys[];
 

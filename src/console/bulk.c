@@ -606,6 +606,8 @@ bulk_done_page(struct web_ctx *x, const struct console_who *w, const struct cons
 	struct web_seal seal;
 	struct buf tsv, tb64;
 	const char *rv[1];
+	char num[32], when[40];
+	struct tm tm;
 	int rc;
 
 	buf_init(&tsv, 64u * 1024 * 1024);
@@ -616,8 +618,18 @@ bulk_done_page(struct web_ctx *x, const struct console_who *w, const struct cons
 	bulk_counts(d, v->encoding, &v->c);
 	if (v->zips != NULL)
 		bulk_zips(d, v->zips);
-	if (v->eabs != NULL)
+	if (v->eabs != NULL) {
 		bulk_eabs(d, v->eabs);
+	} else if (v->eabs_waiting > 0) {
+		/* a GET only says they wait: the button's POST (CSRF) shows them, once */
+		snprintf(num, sizeof(num), "%zu", v->eabs_waiting);
+		tmpl_data_bool(d, "eabs_waiting", 1);
+		tmpl_data_str(d, "eabs_count", num);
+		tmpl_data_str(d, "job_id", v->id);
+	} else if (v->eabs_shown != 0 && gmtime_r(&v->eabs_shown, &tm) != NULL &&
+		   strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm) > 0) {
+		tmpl_data_str(d, "eabs_shown", when);
+	}
 	bulk_table(x, d, v->kind, v->out, v->nout, &tsv);
 	if (buf_cstr(&tsv) != NULL && b64_encode(&tb64, tsv.data, tsv.len) == 0 &&
 	    buf_cstr(&tb64) != NULL) {
@@ -652,9 +664,12 @@ console_bulk_job_get(struct http_req *r)
 	if (console_gate(&x, 1u << RA_ROLE_OFFICER, RA_PERM_SERVER | RA_PERM_CLIENT | RA_PERM_ACME,
 			 &w, &rc))
 		return rc;
-	/* a HEAD request gets no body: it must not take the passwords shown once */
-	if (console_bulk_job_view(http_query(r, "id"), x.sid, w.o.id,
-				  r->method == NULL || strcmp(r->method, "HEAD") != 0, &v) == -1)
+	/* a HEAD request gets no body: it must not take the passwords shown once; the EAB
+	 * credentials only a POST takes (console_bulk_keys_post) */
+	if (console_bulk_job_view(
+		http_query(r, "id"), x.sid, w.o.id,
+		r->method == NULL || strcmp(r->method, "HEAD") != 0 ? CONSOLE_BULK_TAKE_ZIPS : 0,
+		&v) == -1)
 		return web_notice(&x, 404, N_("Not found"),
 				  N_("There is no such bulk commit in this session. A result is "
 				     "kept for one hour."));
@@ -690,6 +705,50 @@ out:
 		free(v.zips);
 	}
 	ra_bulk_eabs_free(v.eabs);
+	return rc;
+}
+
+/*
+ * POST /bulk/job/keys (id, CSRF): the finished ACME create job's EAB credentials, shown on
+ * this answer (no-store) and erased from the job; the job's page (GET) only says they wait or
+ * when they were shown.  Sent again: the page without them.
+ */
+int
+console_bulk_keys_post(struct http_req *r)
+{
+	struct web_ctx x;
+	struct console_who w;
+	struct web_form f;
+	struct console_bulk_view v;
+	char loc[64];
+	const char *id;
+	int rc;
+
+	web_ctx_init(&x, &console.site, r);
+	memset(&f, 0, sizeof(f));
+	memset(&v, 0, sizeof(v));
+	if (web_form_read(&x, &f, NULL, &rc))
+		goto out;
+	if (console_gate(&x, 1u << RA_ROLE_OFFICER, RA_PERM_ACME, &w, &rc))
+		goto out;
+	id = web_form_get(&f, "id");
+	if (id == NULL ||
+	    console_bulk_job_view(id, x.sid, w.o.id, CONSOLE_BULK_TAKE_EABS, &v) == -1) {
+		rc = web_notice(&x, 404, N_("Not found"),
+				N_("There is no such bulk commit in this session. A result is "
+				   "kept for one hour."));
+		goto out;
+	}
+	if (!v.finished || v.failed) {
+		snprintf(loc, sizeof(loc), "/bulk/job?id=%s", v.id);
+		rc = web_redirect(&x, loc);
+		goto out;
+	}
+	rc = bulk_done_page(&x, &w, &v);
+out:
+	free(v.out);
+	ra_bulk_eabs_free(v.eabs);
+	web_form_free(&f);
 	return rc;
 }
 

@@ -329,7 +329,7 @@ console_bulk_job_wait(const char *id, long ms)
 }
 
 int
-console_bulk_job_view(const char *id, const char *sid, int64_t officer_id, int take_zips,
+console_bulk_job_view(const char *id, const char *sid, int64_t officer_id, unsigned take,
 		      struct console_bulk_view *v)
 {
 	unsigned char owner[32];
@@ -346,13 +346,16 @@ console_bulk_job_view(const char *id, const char *sid, int64_t officer_id, int t
 	v->out = NULL;
 	v->zips = NULL;
 	v->eabs = NULL;
-	if (take_zips && j->state == BULK_JOB_DONE && j->v.zips != NULL) {
+	if ((take & CONSOLE_BULK_TAKE_ZIPS) && j->state == BULK_JOB_DONE && j->v.zips != NULL) {
 		v->zips = j->v.zips; /* the ZIPs' passwords go to the first page shown, only */
 		j->v.zips = NULL;
 	}
-	if (take_zips && j->state == BULK_JOB_DONE && j->v.eabs != NULL) {
-		v->eabs = j->v.eabs; /* the HMAC keys too */
+	memcpy(v->id, j->id, sizeof(v->id));
+	v->eabs_waiting = j->v.eabs != NULL ? j->v.eabs->n : 0;
+	if ((take & CONSOLE_BULK_TAKE_EABS) && j->state == BULK_JOB_DONE && j->v.eabs != NULL) {
+		v->eabs = j->v.eabs; /* the HMAC keys: to the button's POST, once */
 		j->v.eabs = NULL;
+		j->v.eabs_shown = v->eabs_shown = util_now();
 	}
 	v->queued = j->state == BULK_JOB_QUEUED;
 	v->finished = j->state == BULK_JOB_DONE || j->state == BULK_JOB_FAILED;

@@ -118,6 +118,7 @@ int console_bulk_post(struct http_req *);
 int console_bulk_commit_post(struct http_req *);
 int console_bulk_result_post(struct http_req *);
 int console_bulk_job_get(struct http_req *);
+int console_bulk_keys_post(struct http_req *);
 
 /* ---- bulk commits off the request thread (bulkjob.c) ---- */
 #define CONSOLE_BULK_JOBS_MAX 8	  /* jobs kept at once: queued, running or finished */
@@ -141,8 +142,14 @@ struct console_bulk_view {
 	/* done: the ZIPs of download method 2 lines with their passwords, to the first view only
 	 * (the caller wipes and frees them); NULL: none or shown already */
 	struct ra_bulk_zips *zips;
-	/* done: the EAB credentials of ACME create lines, to the first view only (as zips) */
+	/* done: the EAB credentials of ACME create lines, taken only by the POST of the page's
+	 * "show the keys" button (CONSOLE_BULK_TAKE_EABS), never by a GET (a link preview or
+	 * prefetch must not consume them); eabs_waiting: how many wait; eabs_shown: when they
+	 * were shown (0: not yet) */
 	struct ra_bulk_eabs *eabs;
+	size_t eabs_waiting;
+	time_t eabs_shown;
+	char id[CONSOLE_BULK_JOB_ID]; /* the job's */
 };
 
 /*
@@ -159,11 +166,15 @@ void console_bulk_job_submit(int slot, const struct ra_bulk_commit_req *q,
 void console_bulk_job_cancel(int slot);
 /* Waits at most ms milliseconds for job id to finish. */
 void console_bulk_job_wait(const char *id, long ms);
+/* What console_bulk_job_view moves out of a finished job (shown once). */
+#define CONSOLE_BULK_TAKE_ZIPS 1u /* the ZIP passwords (the result page's GET) */
+#define CONSOLE_BULK_TAKE_EABS 2u /* the EAB credentials (the "show the keys" POST only) */
 /*
- * The job id of this session and officer into v (0), or -1 when there is none.  take_zips: a
- * finished job's ZIP passwords move to v (shown once); else they stay with the job.
+ * The job id of this session and officer into v (0), or -1 when there is none.  take: a
+ * finished job's ZIP passwords and/or EAB credentials move to v (shown once; the time of the
+ * credentials' showing is kept); else they stay with the job.
  */
-int console_bulk_job_view(const char *id, const char *sid, int64_t officer_id, int take_zips,
+int console_bulk_job_view(const char *id, const char *sid, int64_t officer_id, unsigned take,
 			  struct console_bulk_view *v);
 
 #endif

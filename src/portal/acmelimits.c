@@ -66,6 +66,9 @@ portal_acme_limits(struct web_ctx *x)
 	snprintf(b, sizeof(b), "1 s (%s %ld)", i18n_get(x->lang, N_("bursts of")), lim.req_burst);
 	limits_row(d, x->lang, N_("Requests per client address"), lim.req_rate, b,
 		   "acme.requests_per_second");
+	snprintf(b, sizeof(b), "1 s (%s %ld)", i18n_get(x->lang, N_("bursts of")), lim.req_burst48);
+	limits_row(d, x->lang, N_("Requests per IPv6 /48 (a site, over all its /64s)"),
+		   lim.req_rate48, b, "acme.requests_per_second_48");
 	limits_row(d, x->lang, N_("Validations running at once per organization"),
 		   lim.validations_per_org, i18n_get(x->lang, N_("at once")),
 		   "acme.validations_per_organization");

@@ -1,10 +1,10 @@
 /*
  * acmelimit: the RA's ACME rate limits (issue 14 part 5; the face answers 429 rateLimited):
- * new orders per account, certificates per registered domain, failed validations per name and
- * new accounts per client address, each a count of the events of its key inside a sliding
- * window (store_acme_limit_count: an indexed range scan cut at the limit).  When the count has
- * reached the limit, the answer names the limit and tells how long until the oldest counted
- * event leaves the window (at least 1 s).
+ * new orders per account, certificates per registered domain of an organization, failed
+ * validations per name of an account and new accounts per client address, each a count of the
+ * events of its key inside a sliding window (store_acme_limit_count: an indexed range scan cut at
+ * the limit).  When the count has reached the limit, the answer names the limit and tells how long
+ * until the oldest counted event leaves the window (at least 1 s).
  *
  * The registered domain of a name is the Public Suffix List's (libpsl over Debian's
  * publicsuffix data, loaded once at start): www.cs.example.ac.jp counts under example.ac.jp.
@@ -73,6 +73,10 @@ ra_acme_limits_conf(const struct conf *c, struct ra_acme_limits *lim, struct err
 			return -1;
 	if (conf_get_long(c, "acme.requests_per_second", 50, 0, 1000000, &lim->req_rate, e) == -1 ||
 	    conf_get_long(c, "acme.requests_burst", 200, 1, 1000000, &lim->req_burst, e) == -1 ||
+	    conf_get_long(c, "acme.requests_per_second_48", 200, 0, 1000000, &lim->req_rate48, e) ==
+		-1 ||
+	    conf_get_long(c, "acme.requests_burst_48", 800, 1, 1000000, &lim->req_burst48, e) ==
+		-1 ||
 	    conf_get_long(c, "acme.validations_per_organization", 8, 0, RA_ACME_VALIDATIONS_MAX,
 			  &lim->validations_per_org, e) == -1)
 		return -1;
@@ -214,7 +218,7 @@ out:
  * certificates-per-domain window (the renewal rule), 0 when not, -1 on error.
  */
 static int
-limit_same_set(struct store *st, const struct ra_acme_limits *lim, int64_t acct,
+limit_same_set(struct store *st, const struct ra_acme_limits *lim, int64_t org_id, int64_t acct,
 	       const char *const *names, size_t n, struct err *e)
 {
 	char key[RA_ACME_NAME_MAX];
@@ -223,7 +227,7 @@ limit_same_set(struct store *st, const struct ra_acme_limits *lim, int64_t acct,
 
 	if (n == 0 || limit_set_key(acct, names, n, key, sizeof(key)) == -1)
 		return 0;
-	if (store_acme_limit_count(st, STORE_ACME_LIMIT_CERTS, key, 0,
+	if (store_acme_limit_count(st, STORE_ACME_LIMIT_CERTS, key, org_id,
 				   util_now() - lim->window[RA_ACME_LIMIT_CERTS], 1, &got, &oldest,
 				   e) == -1)
 		return -1;
@@ -298,7 +302,7 @@ ra_acme_limit_order(struct store *st, const struct ra_acme_limits *lim,
 		vals = xcalloc(n, sizeof(*vals));
 		for (size_t i = 0; i < n; i++)
 			vals[i] = ids[i].value;
-		if ((same = limit_same_set(st, lim, acct->id, vals, n, e)) == -1) {
+		if ((same = limit_same_set(st, lim, acct->org_id, acct->id, vals, n, e)) == -1) {
 			r = RA_ACME_ERROR;
 			goto out;
 		}
@@ -316,8 +320,8 @@ ra_acme_limit_order(struct store *st, const struct ra_acme_limits *lim,
 			if (ra_acme_ip_limit_key(ids[i].value, dom, sizeof(dom)) == -1)
 				continue; /* not canonical: refused anyway */
 			log_escape(esc, sizeof(esc), ids[i].value, strlen(ids[i].value));
-			if ((r = limit_check(st, lim, RA_ACME_LIMIT_FAILED, ids[i].value, 0, esc,
-					     hit, e)) != RA_ACME_OK)
+			if ((r = limit_check(st, lim, RA_ACME_LIMIT_FAILED, ids[i].value, acct->id,
+					     esc, hit, e)) != RA_ACME_OK)
 				goto out;
 			for (k = 0; k < nseen && strcmp(seen[k], dom) != 0; k++)
 				;
@@ -325,8 +329,8 @@ ra_acme_limit_order(struct store *st, const struct ra_acme_limits *lim,
 				continue;
 			memcpy(seen[nseen++], dom, sizeof(dom));
 			log_escape(esc, sizeof(esc), dom + 3, strlen(dom + 3));
-			if ((r = limit_check(st, lim, RA_ACME_LIMIT_IP_CERTS, dom, 0, esc, hit,
-					     e)) != RA_ACME_OK)
+			if ((r = limit_check(st, lim, RA_ACME_LIMIT_IP_CERTS, dom, acct->org_id,
+					     esc, hit, e)) != RA_ACME_OK)
 				goto out;
 			continue;
 		}
@@ -337,8 +341,8 @@ ra_acme_limit_order(struct store *st, const struct ra_acme_limits *lim,
 		log_escape(esc, sizeof(esc), name, strlen(name));
 		/* failures are recorded under a wildcard's base name (its authorization's) */
 		if ((r = limit_check(st, lim, RA_ACME_LIMIT_FAILED,
-				     name[0] == '*' && name[1] == '.' ? name + 2 : name, 0, esc,
-				     hit, e)) != RA_ACME_OK)
+				     name[0] == '*' && name[1] == '.' ? name + 2 : name, acct->id,
+				     esc, hit, e)) != RA_ACME_OK)
 			goto out;
 		if (renewal || lim->max[RA_ACME_LIMIT_CERTS] == 0 ||
 		    ra_acme_reg_domain(name[0] == '*' && name[1] == '.' ? name + 2 : name, dom,
@@ -350,8 +354,8 @@ ra_acme_limit_order(struct store *st, const struct ra_acme_limits *lim,
 			continue;
 		memcpy(seen[nseen++], dom, sizeof(dom));
 		log_escape(esc, sizeof(esc), dom, strlen(dom));
-		if ((r = limit_check(st, lim, RA_ACME_LIMIT_CERTS, dom, 0, esc, hit, e)) !=
-		    RA_ACME_OK)
+		if ((r = limit_check(st, lim, RA_ACME_LIMIT_CERTS, dom, acct->org_id, esc, hit,
+				     e)) != RA_ACME_OK)
 			goto out;
 	}
 	r = RA_ACME_OK;
@@ -362,13 +366,13 @@ out:
 }
 
 enum ra_acme_outcome
-ra_acme_limit_name(struct store *st, const struct ra_acme_limits *lim, const char *name,
-		   struct ra_acme_limited *hit, struct err *e)
+ra_acme_limit_name(struct store *st, const struct ra_acme_limits *lim, int64_t acct_id,
+		   const char *name, struct ra_acme_limited *hit, struct err *e)
 {
 	char esc[300];
 
 	log_escape(esc, sizeof(esc), name, strlen(name));
-	return limit_check(st, lim, RA_ACME_LIMIT_FAILED, name, 0, esc, hit, e);
+	return limit_check(st, lim, RA_ACME_LIMIT_FAILED, name, acct_id, esc, hit, e);
 }
 
 enum ra_acme_outcome
@@ -382,8 +386,8 @@ ra_acme_limit_account(struct store *st, const struct ra_acme_limits *lim, const 
 }
 
 int
-ra_acme_limit_record_cert(struct store *st, int64_t acct, const char *const *names, size_t n,
-			  const char *serial, struct err *e)
+ra_acme_limit_record_cert(struct store *st, int64_t org_id, int64_t acct, const char *const *names,
+			  size_t n, const char *serial, struct err *e)
 {
 	char(*doms)[RA_ACME_NAME_MAX] = xcalloc(n + 1, sizeof(*doms));
 	size_t k = 0, j;
@@ -391,7 +395,7 @@ ra_acme_limit_record_cert(struct store *st, int64_t acct, const char *const *nam
 
 	/* the account's set of names: a later order of the same names is a renewal */
 	if (n > 0 && limit_set_key(acct, names, n, doms[0], sizeof(doms[0])) == 0 &&
-	    store_acme_cert_domain_add(st, doms[0], serial, util_now(), e) == -1)
+	    store_acme_cert_domain_add(st, org_id, doms[0], serial, util_now(), e) == -1)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		const char *v = names[i];
@@ -406,7 +410,7 @@ ra_acme_limit_record_cert(struct store *st, int64_t acct, const char *const *nam
 			;
 		if (j < k)
 			continue;
-		if (store_acme_cert_domain_add(st, doms[k], serial, util_now(), e) == -1)
+		if (store_acme_cert_domain_add(st, org_id, doms[k], serial, util_now(), e) == -1)
 			goto out;
 		k++;
 	}
@@ -428,54 +432,47 @@ limit_same_domain(const char *name, const char *dom)
 }
 
 enum ra_acme_outcome
-ra_acme_limit_finalize(struct store *st, const struct ra_acme_limits *lim, int64_t id,
-		       int64_t acct_id, struct ra_acme_limited *hit, struct err *e)
+ra_acme_limit_finalize(struct store *st, const struct ra_acme_limits *lim,
+		       const struct ra_acme_order *o, int64_t org_id, struct ra_acme_limited *hit,
+		       struct err *e)
 {
-	struct ra_acme_order o;
 	char dom[RA_ACME_NAME_MAX], esc[300];
 	char **names = NULL;
-	enum ra_acme_outcome r;
+	enum ra_acme_outcome r = RA_ACME_OK;
 	int renewal = 0;
 
-	memset(&o, 0, sizeof(o));
 	if (lim->max[RA_ACME_LIMIT_CERTS] == 0 && lim->max[RA_ACME_LIMIT_IP_CERTS] == 0)
 		return RA_ACME_OK;
-	/* an unknown order or one that is not ready: finalize itself says so */
-	if ((r = ra_acme_order_get(st, id, acct_id, &o, e)) == RA_ACME_NOT_FOUND) {
-		err_clear(e);
+	/* an order that is not ready: finalize itself says so */
+	if (strcmp(o->o.status, "ready") != 0)
 		return RA_ACME_OK;
-	}
-	if (r != RA_ACME_OK)
-		return r;
-	if (strcmp(o.o.status, "ready") != 0)
-		goto out;
 	/* a renewal (replaces, or the names of a certificate of the account) is exempt from the
 	 * certificates per domain; its addresses still count */
-	renewal = o.o.replaces != NULL;
-	if (!renewal && o.naz > 0) {
-		names = xcalloc(o.naz, sizeof(*names));
-		for (size_t i = 0; i < o.naz; i++) {
-			names[i] = xmalloc(strlen(o.az[i].value) + 3);
-			snprintf(names[i], strlen(o.az[i].value) + 3, "%s%s",
-				 o.az[i].wildcard ? "*." : "", o.az[i].value);
+	renewal = o->o.replaces != NULL;
+	if (!renewal && o->naz > 0) {
+		names = xcalloc(o->naz, sizeof(*names));
+		for (size_t i = 0; i < o->naz; i++) {
+			names[i] = xmalloc(strlen(o->az[i].value) + 3);
+			snprintf(names[i], strlen(o->az[i].value) + 3, "%s%s",
+				 o->az[i].wildcard ? "*." : "", o->az[i].value);
 		}
-		if ((renewal = limit_same_set(st, lim, acct_id, (const char *const *)names, o.naz,
-					      e)) == -1) {
+		if ((renewal = limit_same_set(st, lim, org_id, o->o.account_id,
+					      (const char *const *)names, o->naz, e)) == -1) {
 			r = RA_ACME_ERROR;
 			goto out;
 		}
 	}
-	for (size_t i = 0; r == RA_ACME_OK && i < o.naz; i++) {
-		const char *v = o.az[i].value;
+	for (size_t i = 0; r == RA_ACME_OK && i < o->naz; i++) {
+		const char *v = o->az[i].value;
 		size_t j;
 
 		if (ra_acme_ip_limit_key(v, dom, sizeof(dom)) == 0) {
-			for (j = 0; j < i && strcmp(o.az[j].value, v) != 0; j++)
+			for (j = 0; j < i && strcmp(o->az[j].value, v) != 0; j++)
 				;
 			log_escape(esc, sizeof(esc), dom + 3, strlen(dom + 3));
 			if (j == i)
-				r = limit_check(st, lim, RA_ACME_LIMIT_IP_CERTS, dom, 0, esc, hit,
-						e);
+				r = limit_check(st, lim, RA_ACME_LIMIT_IP_CERTS, dom, org_id, esc,
+						hit, e);
 			continue;
 		}
 		if (renewal || lim->max[RA_ACME_LIMIT_CERTS] == 0)
@@ -485,18 +482,17 @@ ra_acme_limit_finalize(struct store *st, const struct ra_acme_limits *lim, int64
 		if (ra_acme_reg_domain(v, dom, sizeof(dom)) == -1)
 			continue;
 		/* a domain an earlier name of the order counted already */
-		for (j = 0; j < i && !limit_same_domain(o.az[j].value, dom); j++)
+		for (j = 0; j < i && !limit_same_domain(o->az[j].value, dom); j++)
 			;
 		if (j < i)
 			continue;
 		log_escape(esc, sizeof(esc), dom, strlen(dom));
-		r = limit_check(st, lim, RA_ACME_LIMIT_CERTS, dom, 0, esc, hit, e);
+		r = limit_check(st, lim, RA_ACME_LIMIT_CERTS, dom, org_id, esc, hit, e);
 	}
 out:
-	for (size_t i = 0; names != NULL && i < o.naz; i++)
+	for (size_t i = 0; names != NULL && i < o->naz; i++)
 		free(names[i]);
 	free(names);
-	ra_acme_order_clear(&o);
 	return r;
 }
 

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -1617,10 +1618,34 @@ ra_acme_csr_match(const struct csr *csr, const char *const *names, const char *c
 struct order_fin {
 	int64_t id;
 	const char *actor, *kid;
-	int64_t acct;
+	int64_t acct, org;
 	const char *const *names; /* the order's, for the certificates-per-domain limit */
 	size_t n;
 };
+
+/*
+ * ERR_CONFLICT when an authorization of order id is no longer valid (deactivated or revoked
+ * since finalize read the order, or expired).  Inside the certificate's transaction, which
+ * holds the audit head a deactivation needs too, a deactivation either committed before this
+ * read (seen) or commits after the issuance (store_acme_order_authzs_hold).
+ */
+static int
+order_fin_authzs(struct store *st, int64_t id, struct err *e)
+{
+	char status[16];
+	int64_t bad = 0;
+
+	if (store_acme_order_authzs_hold(st, id, util_now(), &bad, status, sizeof(status), e) == -1)
+		return -1;
+	if (bad != 0) {
+		err_set(e, ERR_CONFLICT,
+			"acme: RFC 8555 7.4: authorization %" PRId64 " of the order is %s: nothing "
+			"is issued",
+			bad, status);
+		return -1;
+	}
+	return 0;
+}
 
 /* write_fn of the order's certificate: the order valid, its audit entry, in the same tx. */
 static int
@@ -1629,12 +1654,15 @@ order_fin_write(struct store *st, const struct ca_issued *c, void *arg, struct e
 	const struct order_fin *f = arg;
 	char obj[48], detail[160];
 
+	/* first, the authorizations still valid (a deactivation racing finalize) */
+	if (order_fin_authzs(st, f->id, e) == -1)
+		return -1;
 	snprintf(obj, sizeof(obj), "acme-order:%" PRId64, f->id);
 	snprintf(detail, sizeof(detail), "account=%" PRId64 " binding=%s serial=%s", f->acct,
 		 f->kid, c->serial);
 	if (order_move(st, f->id, ORDER_ST_PROCESSING, ORDER_ST_VALID, c->serial, 0, e) == -1 ||
 	    store_audit_append(st, f->actor, "acme.order.finalize", obj, detail, NULL, e) == -1 ||
-	    ra_acme_limit_record_cert(st, f->acct, f->names, f->n, c->serial, e) == -1)
+	    ra_acme_limit_record_cert(st, f->org, f->acct, f->names, f->n, c->serial, e) == -1)
 		return -1;
 	return 0;
 }
@@ -1693,17 +1721,67 @@ order_fin_replaced(struct store *st, const struct ra_acme_order *o)
 	return other != 0 ? RA_ACME_ALREADY_REPLACED : RA_ACME_OK;
 }
 
+static long order_fin_pause_ms; /* set once at start (acme_init) */
+
+void
+ra_acme_fin_pause_set(long ms)
+{
+	order_fin_pause_ms = ms;
+}
+
+int
+ra_acme_caa_due(struct store *st, int64_t id, int64_t acct_id, time_t now,
+		struct store_acme_caa_due **due, size_t *n, struct err *e)
+{
+	struct store_acme_order o;
+	struct err le;
+	int rc = -1;
+
+	*due = NULL;
+	*n = 0;
+	memset(&o, 0, sizeof(o));
+	err_clear(&le);
+	if (store_acme_order_get(st, id, &o, &le) == -1) {
+		if (le.code != ERR_NOTFOUND) {
+			*e = le;
+			goto out;
+		}
+	} else if (o.account_id == acct_id && strcmp(o.status, "ready") == 0 &&
+		   store_acme_order_caa_due(st, id, now - RA_ACME_CAA_MAX_AGE, due, n, e) == -1) {
+		goto out;
+	}
+	rc = 0;
+out:
+	store_acme_order_clear(&o);
+	return rc;
+}
+
+int
+ra_acme_caa_checked(struct store *st, const struct store_acme_caa_due *due, size_t n, time_t now,
+		    struct err *e)
+{
+	for (size_t i = 0; i < n; i++)
+		if (store_acme_authz_caa_set(st, due[i].authz_id, now, e) == -1)
+			return -1;
+	return 0;
+}
+
 enum ra_acme_outcome
 ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_acme_account *acct,
-		 const unsigned char *der, size_t derlen, const char *actor, struct err *e_out)
+		 const struct ra_acme_limits *lim, struct ra_acme_limited *hit,
+		 const unsigned char *der, size_t derlen, const char *actor,
+		 struct ra_acme_order *out, struct err *e_out)
 {
-	return ra_acme_finalize_ex(ca, st, id, acct, der, derlen, actor, NULL, NULL, e_out);
+	return ra_acme_finalize_ex(ca, st, id, acct, lim, hit, der, derlen, actor, out, NULL, NULL,
+				   e_out);
 }
 
 enum ra_acme_outcome
 ra_acme_finalize_ex(struct ca *ca, struct store *st, int64_t id, const struct ra_acme_account *acct,
+		    const struct ra_acme_limits *lim, struct ra_acme_limited *hit,
 		    const unsigned char *der, size_t derlen, const char *actor,
-		    void (*processing)(void *), void *arg, struct err *e_out)
+		    struct ra_acme_order *out, void (*processing)(void *), void *arg,
+		    struct err *e_out)
 {
 	struct err le, *e = &le;
 	struct ra_acme_order o;
@@ -1723,6 +1801,7 @@ ra_acme_finalize_ex(struct ca *ca, struct store *st, int64_t id, const struct ra
 	memset(&b, 0, sizeof(b));
 	memset(&org, 0, sizeof(org));
 	memset(&issued, 0, sizeof(issued));
+	memset(out, 0, sizeof(*out));
 	if ((r = ra_acme_order_get(st, id, acct->id, &o, e)) != RA_ACME_OK)
 		goto out;
 	if (strcmp(o.o.status, "ready") != 0) {
@@ -1731,6 +1810,9 @@ ra_acme_finalize_ex(struct ca *ca, struct store *st, int64_t id, const struct ra
 		r = RA_ACME_NOT_READY;
 		goto out;
 	}
+	if (lim != NULL &&
+	    (r = ra_acme_limit_finalize(st, lim, &o, acct->org_id, hit, e)) != RA_ACME_OK)
+		goto out;
 	if ((r = order_binding(st, acct, &b, &org, e)) != RA_ACME_OK)
 		goto out;
 	names = order_names(&o);
@@ -1772,6 +1854,7 @@ ra_acme_finalize_ex(struct ca *ca, struct store *st, int64_t id, const struct ra
 	fin.actor = actor;
 	fin.kid = b.kid;
 	fin.acct = acct->id;
+	fin.org = org.id;
 	fin.names = (const char *const *)names;
 	fin.n = o.naz;
 	q.profile = o.o.profile != NULL ? o.o.profile : "server";
@@ -1780,6 +1863,7 @@ ra_acme_finalize_ex(struct ca *ca, struct store *st, int64_t id, const struct ra
 	q.csr = der;
 	q.csrlen = derlen;
 	q.csr_verified = 1;
+	q.csr_parsed = csr; /* parsed and verified above: not again */
 	q.cn = cn;
 	q.dns = dns;
 	q.ndns = ndns;
@@ -1812,6 +1896,23 @@ ra_acme_finalize_ex(struct ca *ca, struct store *st, int64_t id, const struct ra
 		}
 		goto out;
 	}
+	/* an authorization deactivated since the order was read: before the signer works (the
+	 * certificate's transaction checks again, order_fin_write) */
+	if (order_fin_authzs(st, id, e) == -1) {
+		struct err be;
+
+		r = e->code == ERR_CONFLICT ? RA_ACME_NOT_READY : RA_ACME_ERROR;
+		err_clear(&be);
+		if (order_move(st, id, ORDER_ST_PROCESSING, ORDER_ST_READY, NULL, 0, &be) == -1)
+			log_warn("acme: order %" PRId64 " stays processing: %s", id, be.msg);
+		goto out;
+	}
+	if (order_fin_pause_ms > 0) { /* a test's window for a racing deactivation */
+		struct timespec ts = {order_fin_pause_ms / 1000,
+				      (order_fin_pause_ms % 1000) * 1000000};
+
+		nanosleep(&ts, NULL);
+	}
 	if (processing != NULL)
 		processing(arg);
 	if (ra_issue(ca, st, &q, &issued, e) == -1) {
@@ -1827,6 +1928,13 @@ ra_acme_finalize_ex(struct ca *ca, struct store *st, int64_t id, const struct ra
 			log_warn("acme: order %" PRId64 " stays processing: %s", id, be.msg);
 		goto out;
 	}
+	/* the order as order_fin_write left it in the certificate's transaction */
+	free(o.o.status);
+	o.o.status = xstrdup("valid");
+	free(o.o.serial);
+	o.o.serial = xstrdup(issued.serial);
+	*out = o;
+	memset(&o, 0, sizeof(o));
 	r = RA_ACME_OK;
 out:
 	ca_issued_clear(&issued);

@@ -575,7 +575,8 @@ ra_issue(struct ca *ca, struct store *st, const struct ra_issue_req *q, struct c
 	struct store_org org;
 	struct policy_csr_subject cs;
 	struct ca_issue_req req;
-	struct csr *csr = NULL;
+	struct csr *own = NULL;
+	const struct csr *csr = NULL;
 	GENERAL_NAMES *given = NULL;
 	const GENERAL_NAMES *sans;
 	X509_NAME *subject = NULL;
@@ -625,10 +626,14 @@ ra_issue(struct ca *ca, struct store *st, const struct ra_issue_req *q, struct c
 			goto out;
 		}
 	}
-	if (q->key == NULL &&
-	    csr_parse_ex(q->csr, q->csrlen, q->csr_verified ? CSR_PARSE_NO_VERIFY : 0, &csr, e) ==
-		-1)
-		goto out;
+	if (q->key == NULL && q->csr_parsed != NULL)
+		csr = q->csr_parsed;
+	else if (q->key == NULL) {
+		if (csr_parse_ex(q->csr, q->csrlen, q->csr_verified ? CSR_PARSE_NO_VERIFY : 0, &own,
+				 e) == -1)
+			goto out;
+		csr = own;
+	}
 	if (given == NULL && policy_given_sans(q, &given, e) == -1)
 		goto out;
 	sans = given != NULL ? given : csr != NULL && !q->names_given ? csr->sans : NULL;
@@ -695,7 +700,7 @@ out:
 	policy_csr_subject_clear(&cs);
 	X509_NAME_free(subject);
 	GENERAL_NAMES_free(given);
-	csr_free(csr);
+	csr_free(own);
 	store_org_clear(&org);
 	return rc;
 }

@@ -357,6 +357,8 @@ struct ra_issue_req {
 	const unsigned char *csr;
 	size_t csrlen;
 	int csr_verified; /* the caller checked these bytes' self-signature (csr_parse) already */
+	/* csr as the caller parsed (and verified) it already, borrowed; NULL: ra_issue parses */
+	const struct csr *csr_parsed;
 	EVP_PKEY *key;
 	const X509_PUBKEY *spki;
 	/* what the face decided (NULL / 0: taken from the CSR) */
@@ -2615,14 +2617,39 @@ int ra_acme_ip_reverse(const char *text, char *out, size_t n);
 int ra_acme_csr_match(const struct csr *, const char *const *names, const char *const *types,
 		      size_t n, struct err *);
 /*
- * finalize (7.4): a ready order (else NOT_READY) of acct with an active binding
- * (EAB_UNUSABLE), a CSR (DER) that matches it (BAD_CSR), issued through ra_issue (profile
- * server, the binding's organization, the order's names given; REFUSED with e's kind) with the
- * order made valid and the audit entry acme.order.finalize in the certificate's transaction.
+ * Tests only (test.acme_finalize_pause, refused without test.instance): finalize waits ms
+ * milliseconds after its own checks, just before it signs, so that a test can deactivate an
+ * authorization meanwhile (the certificate's transaction must then refuse).  0: none.
+ */
+void ra_acme_fin_pause_set(long ms);
+/* The longest time between a CAA check and issuance (CA/Browser Forum BR 3.2.2.8). */
+#define RA_ACME_CAA_MAX_AGE (8 * 3600)
+/*
+ * finalize's CAA recheck (BR 3.2.2.8): the valid DNS authorizations of ready order id of
+ * account acct_id whose CAA was last checked (at their validation, or by an earlier recheck)
+ * more than RA_ACME_CAA_MAX_AGE before now, into *due (caller frees each value and the
+ * array); none for an order that is unknown, another account's or not ready (finalize answers
+ * that).  The face asks CAA of each (its resolver) and, when every one allows, records it
+ * with ra_acme_caa_checked; a refusal stops the finalization before anything is signed.
+ */
+int ra_acme_caa_due(struct store *, int64_t id, int64_t acct_id, time_t now,
+		    struct store_acme_caa_due **due, size_t *n, struct err *);
+/* Records that CAA allowed issuance for the n authorizations of due at now. */
+int ra_acme_caa_checked(struct store *, const struct store_acme_caa_due *due, size_t n, time_t now,
+			struct err *);
+/*
+ * finalize (7.4): a ready order (else NOT_READY) of acct within the certificates-per-domain
+ * limit of lim (NULL: none; RATE_LIMITED with hit), with an active binding (EAB_UNUSABLE), a
+ * CSR (DER) that matches it (BAD_CSR), issued through ra_issue (profile server, the binding's
+ * organization, the order's names given; REFUSED with e's kind) with the order made valid and
+ * the audit entry acme.order.finalize in the certificate's transaction.  The order is read
+ * once; on OK, *out (caller clears) is it as the issuance left it (valid, with the serial).
  */
 enum ra_acme_outcome ra_acme_finalize(struct ca *, struct store *, int64_t id,
-				      const struct ra_acme_account *, const unsigned char *csr,
-				      size_t csrlen, const char *actor, struct err *);
+				      const struct ra_acme_account *,
+				      const struct ra_acme_limits *lim, struct ra_acme_limited *hit,
+				      const unsigned char *csr, size_t csrlen, const char *actor,
+				      struct ra_acme_order *out, struct err *);
 /*
  * At start: every order processing for RA_ACME_STALE seconds (its issuance never committed:
  * the certificate's transaction makes the order valid) becomes invalid with a serverInternal
@@ -2635,10 +2662,11 @@ int ra_acme_order_sweep_start(struct store *, time_t now, size_t *n, struct err 
  * ra_acme_finalize, calling processing(arg) (when not NULL) once the order has moved to
  * processing and before anything is signed: the face then knows it may answer processing.
  */
-enum ra_acme_outcome ra_acme_finalize_ex(struct ca *, struct store *, int64_t id,
-					 const struct ra_acme_account *, const unsigned char *csr,
-					 size_t csrlen, const char *actor,
-					 void (*processing)(void *), void *arg, struct err *);
+enum ra_acme_outcome
+ra_acme_finalize_ex(struct ca *, struct store *, int64_t id, const struct ra_acme_account *,
+		    const struct ra_acme_limits *lim, struct ra_acme_limited *hit,
+		    const unsigned char *csr, size_t csrlen, const char *actor,
+		    struct ra_acme_order *out, void (*processing)(void *), void *arg, struct err *);
 /* The certificate (DER, caller frees) of valid order id of account acct_id. */
 enum ra_acme_outcome ra_acme_cert_get(struct store *, int64_t id, int64_t acct_id,
 				      unsigned char **der, size_t *len, struct err *);
@@ -2682,6 +2710,9 @@ struct ra_acme_limits {
 	long max[RA_ACME_LIMIT__MAX];
 	long window[RA_ACME_LIMIT__MAX];
 	long req_rate, req_burst; /* acme.requests_per_second, acme.requests_burst */
+	/* the second bucket of an IPv6 client's /48 (a site): acme.requests_per_second_48,
+	 * acme.requests_burst_48 (rate 0: off) */
+	long req_rate48, req_burst48;
 	long validations_per_org; /* acme.validations_per_organization (0: no cap) */
 };
 /* Which limit a request reached, and when the window has room again. */
@@ -2733,29 +2764,33 @@ enum ra_acme_outcome ra_acme_limit_order(struct store *, const struct ra_acme_li
  */
 int ra_acme_ip_limit_key(const char *text, char *out, size_t n);
 /*
- * finalize's limit: the certificates of each registered domain of ready order id of account
- * acct_id, checked again before signing (orders made earlier must not pass the count).  OK
- * (also for an order that is unknown or not ready: finalize answers that), RATE_LIMITED or
- * ERROR.
+ * finalize's limit: the certificates of organization org_id under each registered domain of
+ * order o (as finalize read it; none for a renewal: replaces, or the account's same names) and
+ * under each of its addresses (renewal or not), checked again before signing (orders made
+ * earlier must not pass the count).  OK (also for an order that is not ready: finalize
+ * answers that), RATE_LIMITED or ERROR.
  */
 enum ra_acme_outcome ra_acme_limit_finalize(struct store *, const struct ra_acme_limits *,
-					    int64_t id, int64_t acct_id,
+					    const struct ra_acme_order *o, int64_t org_id,
 					    struct ra_acme_limited *hit, struct err *);
-/* The failed validations of name (a challenge answered): OK, RATE_LIMITED or ERROR. */
+/*
+ * The failed validations of name by account acct_id (a challenge answered; another account's
+ * failures do not count): OK, RATE_LIMITED or ERROR.
+ */
 enum ra_acme_outcome ra_acme_limit_name(struct store *, const struct ra_acme_limits *,
-					const char *name, struct ra_acme_limited *hit,
-					struct err *);
+					int64_t acct_id, const char *name,
+					struct ra_acme_limited *hit, struct err *);
 /* The accounts created from client address addr: OK, RATE_LIMITED or ERROR. */
 enum ra_acme_outcome ra_acme_limit_account(struct store *, const struct ra_acme_limits *,
 					   const char *addr, struct ra_acme_limited *hit,
 					   struct err *);
 /*
- * Records a certificate issued through ACME to account acct once under each registered domain
- * of its names, each address (IPv6: /64) and its set of names for the account (the renewal
- * rule), in the caller's (the certificate's) transaction.
+ * Records a certificate issued through ACME to account acct of organization org_id once under
+ * each registered domain of its names, each address (IPv6: /64) and its set of names for the
+ * account (the renewal rule), in the caller's (the certificate's) transaction.
  */
-int ra_acme_limit_record_cert(struct store *, int64_t acct, const char *const *names, size_t n,
-			      const char *serial, struct err *);
+int ra_acme_limit_record_cert(struct store *, int64_t org_id, int64_t acct,
+			      const char *const *names, size_t n, const char *serial, struct err *);
 /*
  * Deletes the events no limit counts any more (certificates' domains and failed validations
  * older than their windows), at most once a minute per process and not inside a caller's

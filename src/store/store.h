@@ -1192,18 +1192,51 @@ int store_acme_authz_set_status(struct store *, int64_t id, const char *from, co
 				time_t now, struct err *);
 /* Links authorization authz_id to order order_id (0023, acme_order_authzs). */
 int store_acme_authz_link(struct store *, int64_t order_id, int64_t authz_id, struct err *);
-/* The orders (ids, caller frees) an authorization serves. */
+/*
+ * The most orders one authorization serves: store_acme_authz_find (newOrder's reuse) passes
+ * over a fuller one, so that the walks of an authorization's orders (deactivation, a
+ * validation's outcome following its orders) read at most this many.
+ */
+#define STORE_ACME_AUTHZ_ORDERS_MAX 100
+/*
+ * The orders (ids, caller frees) an authorization serves that are still pending or ready (the
+ * only ones that follow it), at most STORE_ACME_AUTHZ_ORDERS_MAX.
+ */
 int store_acme_authz_orders(struct store *, int64_t authz_id, int64_t **out, size_t *n,
 			    struct err *);
 /*
  * The usable authorization of account_id for identifier (type, value, a wildcard's base when
  * wildcard) into *id (0: none):
  * valid and not expired at now, or with !valid_only pending and not expired; a valid one
- * first, then the newest.
+ * first, then the newest; with !valid_only (reuse by an order) none that serves
+ * STORE_ACME_AUTHZ_ORDERS_MAX orders already.
  */
 int store_acme_authz_find(struct store *, int64_t account_id, const char *type, const char *value,
 			  int wildcard, int valid_only, time_t now, int64_t *id, struct err *);
 void store_acme_authz_clear(struct store_acme_authz *); /* accepts NULL */
+/*
+ * Inside finalize's certificate transaction (0029): reads order_id's authorizations and sets
+ * *bad to the first one that is not valid or has expired at now (0: all usable), its status
+ * into status (n bytes).  No row lock: the transaction holds the audit head (PostgreSQL's
+ * FOR UPDATE of cert.issue's entry, SQLite's one writer), which a deactivation or revocation
+ * needs to commit too, so one that commits before the issuance is seen here and any other
+ * comes after it (a row lock here would wait for a deactivation that waits for the head).
+ */
+int store_acme_order_authzs_hold(struct store *, int64_t order_id, time_t now, int64_t *bad,
+				 char *status, size_t n, struct err *);
+/* A valid DNS authorization whose CAA check is older than wanted (0029). */
+struct store_acme_caa_due {
+	int64_t authz_id;
+	char *value; /* the name (a wildcard's base) */
+	int wildcard;
+	char method[16]; /* the type of its valid challenge */
+};
+/* order_id's valid DNS authorizations whose CAA was last checked before before (caller frees
+ * each value and the array). */
+int store_acme_order_caa_due(struct store *, int64_t order_id, time_t before,
+			     struct store_acme_caa_due **out, size_t *n, struct err *);
+/* Records that CAA let this CA issue for valid authorization id at at (0029). */
+int store_acme_authz_caa_set(struct store *, int64_t id, time_t at, struct err *);
 /* A challenge of an authorization (0022). */
 struct store_acme_chall {
 	int64_t id, authz_id;
@@ -1238,8 +1271,8 @@ int store_acme_failed_count(struct store *, const char *name, time_t since, int6
 /* ---- ACME rate limits (store_acme_limit.c, 0025; src/ra/acmelimit.c) ---- */
 enum store_acme_limit {
 	STORE_ACME_LIMIT_ORDERS = 0, /* new orders of account key_id */
-	STORE_ACME_LIMIT_CERTS,	     /* certificates issued under registered domain key */
-	STORE_ACME_LIMIT_FAILED,     /* failed validations of name key */
+	STORE_ACME_LIMIT_CERTS,	     /* certificates of organization key_id under domain key */
+	STORE_ACME_LIMIT_FAILED,     /* failed validations by account key_id of name key */
 	STORE_ACME_LIMIT_ACCOUNTS,   /* accounts created from client address key */
 	STORE_ACME_LIMIT__MAX
 };
@@ -1249,9 +1282,12 @@ enum store_acme_limit {
  */
 int store_acme_limit_count(struct store *, enum store_acme_limit, const char *key, int64_t key_id,
 			   time_t since, int64_t max, int64_t *n, time_t *oldest, struct err *);
-/* Records a certificate issued through ACME under a registered domain (its transaction). */
-int store_acme_cert_domain_add(struct store *, const char *domain, const char *serial, time_t at,
-			       struct err *);
+/*
+ * Records a certificate issued through ACME to organization org_id under a registered domain
+ * (its transaction).
+ */
+int store_acme_cert_domain_add(struct store *, int64_t org_id, const char *domain,
+			       const char *serial, time_t at, struct err *);
 /* Records the client address that created an account (its transaction). */
 int store_acme_account_set_addr(struct store *, int64_t id, const char *addr, struct err *);
 /*

@@ -9,23 +9,27 @@
 
 #include "store_int.h"
 
-/* One statement per limit: $1 the key, $2 since, $3 at most this many rows. */
+/*
+ * One statement per limit: $1 the key, $2 since, $3 at most this many rows; $4 the key's
+ * owner where the key is a pair (0029): failed validations per (account, name), certificates
+ * per (organization, registered domain).
+ */
 static const char *const SQL_LIMIT_COUNT[STORE_ACME_LIMIT__MAX] = {
     [STORE_ACME_LIMIT_ORDERS] =
 	"SELECT COUNT(*), MIN(t) FROM (SELECT created AS t FROM acme_orders WHERE account_id = $1 "
 	"AND created >= $2 ORDER BY created LIMIT $3) w",
     [STORE_ACME_LIMIT_CERTS] =
-	"SELECT COUNT(*), MIN(t) FROM (SELECT at AS t FROM acme_cert_domains WHERE domain = $1 AND "
-	"at >= $2 ORDER BY at LIMIT $3) w",
+	"SELECT COUNT(*), MIN(t) FROM (SELECT at AS t FROM acme_cert_domains WHERE org_id = $4 AND "
+	"domain = $1 AND at >= $2 ORDER BY at LIMIT $3) w",
     [STORE_ACME_LIMIT_FAILED] =
-	"SELECT COUNT(*), MIN(t) FROM (SELECT at AS t FROM acme_failed_validations WHERE name = $1 "
-	"AND at >= $2 ORDER BY at LIMIT $3) w",
+	"SELECT COUNT(*), MIN(t) FROM (SELECT at AS t FROM acme_failed_validations WHERE "
+	"account_id = $4 AND name = $1 AND at >= $2 ORDER BY at LIMIT $3) w",
     [STORE_ACME_LIMIT_ACCOUNTS] =
 	"SELECT COUNT(*), MIN(t) FROM (SELECT created AS t FROM acme_accounts WHERE addr = $1 AND "
 	"created >= $2 ORDER BY created LIMIT $3) w",
 };
 static const char SQL_CERT_DOMAIN_ADD[] =
-    "INSERT INTO acme_cert_domains (domain, serial, at) VALUES ($1, $2, $3)";
+    "INSERT INTO acme_cert_domains (domain, serial, at, org_id) VALUES ($1, $2, $3, $4)";
 static const char SQL_ACCOUNT_ADDR[] = "UPDATE acme_accounts SET addr = $2 WHERE id = $1";
 static const char SQL_PURGE_CERTS[] = "DELETE FROM acme_cert_domains WHERE at < $1";
 static const char SQL_PURGE_FAILED[] = "DELETE FROM acme_failed_validations WHERE at < $1";
@@ -51,6 +55,8 @@ store_acme_limit_count(struct store *s, enum store_acme_limit which, const char 
 		stmt_text(s, st, 1, key);
 	stmt_int(s, st, 2, (int64_t)since);
 	stmt_int(s, st, 3, max);
+	if (which == STORE_ACME_LIMIT_CERTS || which == STORE_ACME_LIMIT_FAILED)
+		stmt_int(s, st, 4, key_id);
 	if (store_stmt_step(s, st, "count for an ACME rate limit", NULL, e) != 1)
 		goto out;
 	*n = col_int(s, st, 0);
@@ -62,8 +68,8 @@ out:
 }
 
 int
-store_acme_cert_domain_add(struct store *s, const char *domain, const char *serial, time_t at,
-			   struct err *e)
+store_acme_cert_domain_add(struct store *s, int64_t org_id, const char *domain, const char *serial,
+			   time_t at, struct err *e)
 {
 	struct drv_stmt *st = NULL;
 	int rc = -1;
@@ -74,6 +80,7 @@ store_acme_cert_domain_add(struct store *s, const char *domain, const char *seri
 	stmt_text(s, st, 1, domain);
 	stmt_text(s, st, 2, serial);
 	stmt_int(s, st, 3, (int64_t)at);
+	stmt_int(s, st, 4, org_id);
 	if (store_stmt_step(s, st, "record an ACME certificate's domain", NULL, e) == -1)
 		goto out;
 	rc = 0;

@@ -69,14 +69,32 @@ static const char SQL_AUTHZ_SET_STATUS[] =
     "UPDATE acme_authzs SET status = $3, updated = $4 WHERE id = $1 AND status = $2";
 static const char SQL_AUTHZ_LINK[] =
     "INSERT INTO acme_order_authzs (order_id, authz_id) VALUES ($1, $2)";
+/* (the orders that can still follow it: an authorization serves at most
+ * STORE_ACME_AUTHZ_ORDERS_MAX, as newOrder reuses no fuller one, so this reads at most that) */
 static const char SQL_AUTHZ_ORDERS[] =
-    "SELECT order_id FROM acme_order_authzs WHERE authz_id = $1 ORDER BY order_id";
+    "SELECT l.order_id FROM acme_order_authzs l JOIN acme_orders o ON o.id = l.order_id WHERE "
+    "l.authz_id = $1 AND o.status IN ('pending', 'ready') ORDER BY l.order_id LIMIT $2";
 /* an account's usable authorization of an identifier: valid first, then the newest */
 static const char SQL_AUTHZ_FIND[] =
     "SELECT id FROM acme_authzs WHERE account_id = $1 AND type = $2 AND value = $3 AND "
     "wildcard = $6 AND expires > $4 AND (status = 'valid' OR ($5 = 0 AND status = 'pending')) "
-    "ORDER BY CASE "
+    "AND ($5 = 1 OR (SELECT COUNT(*) FROM acme_order_authzs l WHERE l.authz_id = "
+    "acme_authzs.id) < $7) ORDER BY CASE "
     "status WHEN 'valid' THEN 0 ELSE 1 END, id DESC LIMIT 1";
+/* finalize (0029): the order's authorizations, read in the certificate's transaction */
+static const char SQL_AUTHZ_HOLD[] =
+    "SELECT id, status, expires FROM acme_authzs WHERE id IN (SELECT authz_id FROM "
+    "acme_order_authzs WHERE order_id = $1) ORDER BY id";
+/* the valid DNS authorizations of an order whose CAA was last checked before $2 (0029), with
+ * the method of their valid challenge */
+static const char SQL_AUTHZ_CAA_DUE[] =
+    "SELECT a.id, a.value, a.wildcard, COALESCE((SELECT c.type FROM acme_challs c WHERE "
+    "c.authz_id = a.id AND c.status = 'valid' ORDER BY c.id LIMIT 1), 'http-01') FROM "
+    "acme_authzs a WHERE a.id IN (SELECT authz_id FROM acme_order_authzs WHERE order_id = $1) "
+    "AND a.type = 'dns' AND a.status = 'valid' AND COALESCE(a.caa_checked, a.validated, 0) < $2 "
+    "ORDER BY a.id";
+static const char SQL_AUTHZ_CAA_SET[] =
+    "UPDATE acme_authzs SET caa_checked = $2 WHERE id = $1 AND status = 'valid'";
 
 #define CHALL_COLS                                                                                 \
 	"SELECT id, authz_id, type, token, status, validated, error, updated FROM acme_challs"
@@ -572,6 +590,7 @@ store_acme_authz_orders(struct store *s, int64_t authz_id, int64_t **out, size_t
 	    NULL)
 		goto out;
 	stmt_int(s, st, 1, authz_id);
+	stmt_int(s, st, 2, STORE_ACME_AUTHZ_ORDERS_MAX);
 	while ((r = store_stmt_step(s, st, "orders of an ACME authorization", NULL, e)) == 1) {
 		store_array_grow((void **)&v, &cap, n, sizeof(*v));
 		v[n++] = col_int(s, st, 0);
@@ -604,10 +623,99 @@ store_acme_authz_find(struct store *s, int64_t account_id, const char *type, con
 	stmt_int(s, st, 4, (int64_t)now);
 	stmt_int(s, st, 5, valid_only ? 1 : 0);
 	stmt_int(s, st, 6, wildcard ? 1 : 0);
+	stmt_int(s, st, 7, STORE_ACME_AUTHZ_ORDERS_MAX);
 	if ((r = store_stmt_step(s, st, "find ACME authorization", NULL, e)) == -1)
 		goto out;
 	if (r == 1)
 		*id = col_int(s, st, 0);
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_acme_order_authzs_hold(struct store *s, int64_t order_id, time_t now, int64_t *bad,
+			     char *status, size_t n, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, r;
+
+	*bad = 0;
+	if (n > 0)
+		status[0] = '\0';
+	if ((st = store_stmt_get(s, SQL_AUTHZ_HOLD, 0, "hold an ACME order's authorizations", e)) ==
+	    NULL)
+		goto out;
+	stmt_int(s, st, 1, order_id);
+	while ((r = store_stmt_step(s, st, "hold an ACME order's authorizations", NULL, e)) == 1) {
+		const char *v = col_str(s, st, 1);
+
+		if (*bad == 0 && (strcmp(v, "valid") != 0 || col_int(s, st, 2) < (int64_t)now)) {
+			*bad = col_int(s, st, 0);
+			snprintf(status, n, "%s", strcmp(v, "valid") != 0 ? v : "expired");
+		}
+	}
+	if (r == -1)
+		goto out;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_acme_order_caa_due(struct store *s, int64_t order_id, time_t before,
+			 struct store_acme_caa_due **out, size_t *nout, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	struct store_acme_caa_due *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = -1, r;
+
+	*out = NULL;
+	*nout = 0;
+	if ((st = store_stmt_get(s, SQL_AUTHZ_CAA_DUE, 0, "ACME authorizations due for CAA", e)) ==
+	    NULL)
+		goto out;
+	stmt_int(s, st, 1, order_id);
+	stmt_int(s, st, 2, (int64_t)before);
+	while ((r = store_stmt_step(s, st, "ACME authorizations due for CAA", NULL, e)) == 1) {
+		store_array_grow((void **)&v, &cap, n, sizeof(*v));
+		memset(&v[n], 0, sizeof(v[n]));
+		v[n].authz_id = col_int(s, st, 0);
+		v[n].value = col_dup(s, st, 1);
+		v[n].wildcard = col_int(s, st, 2) != 0;
+		snprintf(v[n].method, sizeof(v[n].method), "%s", col_str(s, st, 3));
+		n++;
+	}
+	if (r == -1)
+		goto out;
+	*out = v;
+	*nout = n;
+	v = NULL;
+	n = 0;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	for (size_t i = 0; i < n; i++)
+		free(v[i].value);
+	free(v);
+	return rc;
+}
+
+int
+store_acme_authz_caa_set(struct store *s, int64_t id, time_t at, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if ((st = store_stmt_get(s, SQL_AUTHZ_CAA_SET, 0, "record an ACME CAA check", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, id);
+	stmt_int(s, st, 2, (int64_t)at);
+	if (store_stmt_step(s, st, "record an ACME CAA check", NULL, e) == -1)
+		goto out;
 	rc = 0;
 out:
 	stmt_reset(s, st);

@@ -47,6 +47,8 @@ struct drv_conn {
 	int walfd;
 	struct timespec busy_since; /* the first try of the current wait */
 	struct drv_stmt *cache[DRV_CACHE_BUCKETS];
+	/* BEGIN IMMEDIATE and COMMIT, prepared at their first use (not parsed at every one) */
+	sqlite3_stmt *begin_st, *commit_st;
 };
 
 /* Sets e from the connection's last error, prefixed by nothing: store.c adds context. */
@@ -89,6 +91,8 @@ sqlite_close(struct drv_conn *c)
 			free(st);
 		}
 	}
+	sqlite3_finalize(c->begin_st);
+	sqlite3_finalize(c->commit_st);
 	if (c->db != NULL) {
 		if (!sqlite3_get_autocommit(c->db))
 			sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
@@ -739,10 +743,26 @@ sqlite_reset(struct drv_stmt *st)
 	st->changes = 0;
 }
 
+/* Runs the one statement sql through *st, prepared at the first call and kept. */
+static int
+sqlite_exec_kept(struct drv_conn *c, sqlite3_stmt **st, const char *sql, struct err *e)
+{
+	int rc;
+
+	if (*st == NULL && (rc = sqlite3_prepare_v2(c->db, sql, -1, st, NULL)) != SQLITE_OK) {
+		*st = NULL;
+		return sqlite_fail(c, rc, e);
+	}
+	if ((rc = sqlite3_step(*st)) != SQLITE_DONE)
+		err_set(e, ERR_INTERNAL, "%s", sqlite3_errmsg(c->db));
+	sqlite3_reset(*st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 static int
 sqlite_begin(struct drv_conn *c, struct err *e)
 {
-	return sqlite_exec(c, "BEGIN IMMEDIATE", e);
+	return sqlite_exec_kept(c, &c->begin_st, "BEGIN IMMEDIATE", e);
 }
 
 static void
@@ -757,7 +777,7 @@ sqlite_commit(struct drv_conn *c, struct err *e)
 {
 	int rc = -1;
 
-	if (sqlite_exec(c, "COMMIT", e) == -1)
+	if (sqlite_exec_kept(c, &c->commit_st, "COMMIT", e) == -1)
 		goto out;
 	rc = 0;
 out:

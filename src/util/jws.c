@@ -13,6 +13,7 @@
 
 #include "util/b64.h"
 #include "util/jws.h"
+#include "util/md.h"
 #include "util/sjson.h"
 
 static const char *const jws_alg_names[JWS_ALG__MAX] = {"",	 "ES256", "ES384",
@@ -563,7 +564,7 @@ jws_verify(const struct jws *j, EVP_PKEY *key, struct err *e)
 	if (j->alg == JWS_ALG_ES256 || j->alg == JWS_ALG_ES384) {
 		size_t n = j->alg == JWS_ALG_ES256 ? 32 : 48;
 
-		h = j->alg == JWS_ALG_ES256 ? EVP_sha256() : EVP_sha384();
+		h = md_get(j->alg == JWS_ALG_ES256 ? NID_sha256 : NID_sha384);
 		if (jws_ecdsa_der(j->sig, j->siglen, n, &der, &dlen) == -1) {
 			jws_fail(
 			    e, JWS_FAIL_SIGNATURE,
@@ -574,7 +575,7 @@ jws_verify(const struct jws *j, EVP_PKEY *key, struct err *e)
 		sig = der;
 		siglen = (size_t)dlen;
 	} else if (j->alg == JWS_ALG_RS256) {
-		h = EVP_sha256();
+		h = md_get(NID_sha256);
 	}
 	if ((md = EVP_MD_CTX_new()) == NULL)
 		fatalx("jws: out of memory");

@@ -20,6 +20,7 @@
 
 #include "util/b64.h"
 #include "util/der.h"
+#include "util/md.h"
 #include "x509.h"
 
 #define RSA_MIN_BITS 2048
@@ -476,8 +477,7 @@ csr_verify(struct csr *c, const unsigned char *der, long derlen, const unsigned 
 	} else if (pk_nid != NID_undef && EVP_PKEY_get_base_id(c->pkey) != pk_nid) {
 		ok = 0; /* e.g. an ECDSA signature claimed for an RSA key, or "Ed25519" for EC */
 	} else if ((ctx = EVP_MD_CTX_new()) != NULL &&
-		   EVP_DigestVerifyInit(ctx, NULL,
-					md_nid == NID_undef ? NULL : EVP_get_digestbynid(md_nid),
+		   EVP_DigestVerifyInit(ctx, NULL, md_nid == NID_undef ? NULL : md_get(md_nid),
 					NULL, c->pkey) == 1) {
 		ok =
 		    EVP_DigestVerify(ctx, sig->data, (size_t)sig->length, cri, (size_t)crilen) == 1;

@@ -192,6 +192,24 @@ def test_acme_accounts(ca):
         problem(r, 409, "malformed")
         assert r.headers["Location"] == regr2.uri
 
+        # a second change, to a key of the same kind: the first key's RS256 suits the account
+        # still, but its signature no longer verifies (the decoded key the server kept for the
+        # account is not used for other stored bytes); the new key is taken at once
+        newkey2 = jose.JWKRSA(key=rsa.generate_private_key(65537, 2048))
+        ip = b64u(json.dumps({"alg": "RS256", "jwk": newkey2.public_key().to_partial_json(),
+                              "url": base + "key-change"}).encode())
+        ipay = b64u(json.dumps({"account": regr.uri,
+                                "oldKey": newkey.public_key().to_partial_json()}).encode())
+        inner2 = {"protected": ip, "payload": ipay,
+                  "signature": b64u(jose.RS256.sign(newkey2.key, (ip + "." + ipay).encode()))}
+        r = post(s, base + "key-change", newkey, jose.RS256, inner2, nonce(s, srv), kid=regr.uri)
+        assert r.status_code == 200, r.text
+        r = post(s, regr.uri, newkey, jose.RS256, None, nonce(s, srv), kid=regr.uri)
+        problem(r, 400, "malformed")
+        assert "signature" in r.json()["detail"]
+        r = post(s, regr.uri, newkey2, jose.RS256, None, nonce(s, srv), kid=regr.uri)
+        assert r.status_code == 200 and r.json()["status"] == "valid", r.text
+
         # deactivation (python3-acme): later requests are unauthorized
         net2.account = regr2
         deact = cl2.deactivate_registration(regr2)

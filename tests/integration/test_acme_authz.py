@@ -8,6 +8,7 @@ revokeCert by an account that did not order the certificate but holds valid auth
 for all its names."""
 import datetime
 import subprocess
+import threading
 import time
 
 import pytest
@@ -58,7 +59,9 @@ def deactivate(s, srv, url, key, regr):
 
 def test_acme_authz_reuse_and_deactivation(ca, tmp_path):
     resp = Responder()
-    srv = acme_server(ca, conf(resp.port) + "acme.authz_reuse_days = 2\n")
+    # (finalize pauses 1.5 s before it signs: the window for a deactivation racing it)
+    srv = acme_server(ca, conf(resp.port) + "acme.authz_reuse_days = 2\n"
+                      "test.acme_finalize_pause = 1500\n")
     try:
         cl, key, regr, kid = account(ca, srv, "--names", A + "," + B)
         s = session(srv)
@@ -109,11 +112,32 @@ def test_acme_authz_reuse_and_deactivation(ca, tmp_path):
         assert [r[0] for r in rows] == ["invalid", "invalid"], rows
         problem(deactivate(s, srv, b1, key, regr), 400, "malformed")  # not twice
 
-        # the valid one, under a ready order: deactivated, the order invalid, never reused
+        # the valid one, under an order being finalized: deactivated while finalize waits to
+        # sign (the order is processing, so the deactivation does not touch it); the
+        # certificate's transaction sees it: orderNotReady, nothing issued; the order then
+        # invalid, the authorization never reused
         o6 = cl.new_order(csr_for(A))
         assert o6.body.status.name == "ready" and o6.body.authorizations == (a1,)
+        certs = int(ca.sql("SELECT COUNT(*) FROM certificates")[0][0])
+        got = {}
+
+        def fin():
+            try:
+                got["r"] = cl.finalize_order(
+                    o6, datetime.datetime.now() + datetime.timedelta(seconds=20))
+            except messages.Error as err:
+                got["e"] = err
+
+        t = threading.Thread(target=fin)
+        t.start()
+        time.sleep(0.5)
+        assert read(cl, o6.uri)["status"] == "processing"
         r = deactivate(s, srv, a1, key, regr)
         assert r.status_code == 200 and r.json()["status"] == "deactivated", r.text
+        t.join(30)
+        assert not t.is_alive() and "e" in got, got
+        assert got["e"].typ == ERR + "orderNotReady" and "deactivated" in got["e"].detail, got
+        assert int(ca.sql("SELECT COUNT(*) FROM certificates")[0][0]) == certs
         assert read(cl, o6.uri)["status"] == "invalid"
         assert read(cl, o2.uri)["status"] == "valid"  # what was issued stays so
         o7 = cl.new_order(csr_for(A))

@@ -310,6 +310,45 @@ def test_acme_dns01_wildcard_caa(ca, tmp_path):
                       (0, "issue", "%s; accounturi=%s; validationmethods=http-01,dns-01"
                        % (OUR_CA, acct)), (0, "iodef", "mailto:x@example.ac.jp"))
         assert ok.body.status.name == "valid", ok
+        # CAA again at finalize (BR 3.2.2.8): an order reusing the valid authorization is
+        # ready at once; within 8 hours of its check CAA is not asked again (a CAA that now
+        # refuses does not matter), past them it is: a refusal is caa with a subproblem and
+        # nothing is signed; an allowing answer is recorded (no new check for 8 hours)
+        name = "caa-ok.example.ac.jp"
+        aid = ok.uri.rsplit("/", 1)[1]
+        refuse = (0, "issue", "other-ca.example")
+
+        def certs():
+            return int(ca.sql("SELECT COUNT(*) FROM certificates")[0][0])
+
+        def age(hours):
+            ca.sql("UPDATE acme_authzs SET validated = validated - %d, caa_checked = "
+                   "caa_checked - %d WHERE id = %s" % (hours * 3600, hours * 3600, aid))
+
+        dns.set(name, "CAA", refuse)
+        age(7)
+        order = cl.new_order(csr_for(name))
+        assert order.body.status.name == "ready"
+        assert "DNS:" + name in verify_chain(srv, tmp_path, finalize(cl, order).fullchain_pem,
+                                             "caa7")
+        age(2)  # 9 hours since the validation
+        order = cl.new_order(csr_for(name))
+        before = certs()
+        with pytest.raises(messages.Error) as ei:
+            finalize(cl, order)
+        assert ei.value.typ == ERR + "caa" and "3.2.2.8" in ei.value.detail, ei.value
+        assert [(sp.identifier.value, sp.typ) for sp in ei.value.subproblems] == [
+            (name, ERR + "caa")], ei.value
+        assert "issue" in ei.value.subproblems[0].detail, ei.value.subproblems[0]
+        assert certs() == before, "nothing is signed when CAA refuses"
+        # the order stays ready: once CAA allows again, it is finalized
+        dns.set(name, "CAA", (0, "issue", OUR_CA))
+        assert "DNS:" + name in verify_chain(srv, tmp_path, finalize(cl, order).fullchain_pem,
+                                             "caa9")
+        dns.set(name, "CAA", refuse)  # checked just now: not asked again
+        order = cl.new_order(csr_for(name))
+        finalize(cl, order)
+        assert certs() == before + 2
         for label, recs, kw, word in (
                 ("caa-other", [(0, "issue", "other-ca.example")], {}, "issue"),
                 ("caa-acct", [(0, "issue", "%s; accounturi=%s9" % (OUR_CA, acct))], {},

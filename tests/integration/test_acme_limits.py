@@ -110,6 +110,8 @@ def test_acme_limits_accounts_orders(ca):
         assert "ACME rate limits" in t and "New orders per account" in t, t
         assert "acme.orders_per_account" in t and "600 s" in t and ">7<" in t, t
         assert "rateLimited" in t and "Retry-After" in t and "bursts of 200" in t
+        assert "Requests per IPv6 /48" in t and "acme.requests_per_second_48" in t
+        assert "bursts of 800" in t, t
         ja = s.get(srv.https + path, headers={"Accept-Language": "ja"})
         assert ja.status_code == 200
         assert "アカウントごとの新規オーダー数" in ja.text and "登録ドメイン" in ja.text, ja.text
@@ -129,25 +131,38 @@ def test_acme_limits_failed_certs(ca):
     try:
         s = session(srv)
         cl, key, regr, kid = account(ca, srv)
-        # two orders of one name by two accounts (one account's second order would reuse
-        # the first's pending authorization); the first fails its validation
+        # failed validations count per (account, name): the name and the wildcard of it
+        # ordered by one account (two authorizations of the name: an account's second order
+        # of the name itself would reuse the first's pending one), the name by another; the
+        # first account's validation of the name fails
         cl2, key2, regr2, _ = account(ca, srv)
         a1 = cl.new_order(csr_for("www.example.ac.jp"))
+        w1 = cl.new_order(csr_for("*.www.example.ac.jp"))
         a2 = cl2.new_order(csr_for("www.example.ac.jp"))
         authz, chall = http01(a1)
         resp.answers[chall.chall.encode("token")] = "not-the-key-authorization"
         cl.answer_challenge(chall, chall.chall.response(key))
         assert wait_authz(cl, authz.uri).body.status.name == "invalid"
-        # the second's challenge is not validated now, nor a new order of the name made
-        authz2, chall2 = http01(a2)
-        assert authz2.uri != authz.uri
-        r = post(s, chall2.uri, key2, jose.ES256, {}, nonce(s, srv), kid=regr2.uri)
+        # this account's other challenge of the name is not validated now, nor a new order
+        # of the name made
+        wz = w1.authorizations[0]
+        wch = [c for c in wz.body.challenges if c.chall.typ == "dns-01"][0]
+        r = post(s, wch.uri, key, jose.ES256, {}, nonce(s, srv), kid=regr.uri)
         limited(r, WINDOW, "failed validations per name")
         assert "www.example.ac.jp" in r.json()["detail"]
-        r = post(s, authz2.uri, key2, jose.ES256, None, nonce(s, srv), kid=regr2.uri)
+        r = post(s, wz.uri, key, jose.ES256, None, nonce(s, srv), kid=regr.uri)
         assert r.json()["challenges"][0]["status"] == "pending", r.text
         r = order_raw(s, srv, key, regr.uri, "www.example.ac.jp")
         limited(r, WINDOW, "failed validations per name")
+        # the other account's are: one attacker's failures do not block another's name
+        authz2, chall2 = http01(a2)
+        assert authz2.uri != authz.uri
+        response2, validation2 = chall2.chall.response_and_validation(key2)
+        resp.answers[chall2.chall.encode("token")] = validation2
+        r = post(s, chall2.uri, key2, jose.ES256, {}, nonce(s, srv), kid=regr2.uri)
+        assert r.status_code == 200, r.text
+        assert wait_authz(cl2, authz2.uri).body.status.name == "valid"
+        assert cl2.new_order(csr_for("www.example.ac.jp")).body.status.name == "ready"
 
         # two orders under example.ac.jp made and validated; one certificate, then no more:
         # the other order's finalize and a new order of a name under it are refused
@@ -229,10 +244,16 @@ def test_acme_limits_failed_certs(ca):
 
 
 def test_acme_limits_requests(ca_sqlite):
-    """The per-address request limiter: a burst, then 429 with Retry-After, on every URL."""
-    srv = acme_server(ca_sqlite, "acme.requests_per_second = 1\nacme.requests_burst = 3\n")
+    """The per-address request limiter: a burst, then 429 with Retry-After, on every URL;
+    behind a trusted proxy, per client it names; a client it cannot name (an X-Forwarded-For
+    only proxies, or garbage) refused with a problem document, not counted under a shared key; a second
+    bucket per IPv6 /48 stops one site spread over many /64s."""
+    srv = acme_server(ca_sqlite, "acme.requests_per_second = 1\nacme.requests_burst = 3\n"
+                      "acme.requests_per_second_48 = 1\nacme.requests_burst_48 = 5\n"
+                      "http.trusted_proxies = 127.0.0.1\n")
     try:
         s = session(srv)
+        s.headers["X-Forwarded-For"] = "192.0.2.10"
         for _ in range(3):
             assert s.get(srv.https + "/acme/directory").status_code == 200
         r = s.get(srv.https + "/acme/directory")
@@ -241,6 +262,30 @@ def test_acme_limits_requests(ca_sqlite):
         assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
         # the portal is not limited by ACME's limiter
         assert s.get(srv.https + "/policies/acme-limits").status_code == 200
+        # another client behind the proxy has its own bucket
+        assert s.get(srv.https + "/acme/directory",
+                     headers={"X-Forwarded-For": "192.0.2.11"}).status_code == 200
+        # a client the proxy does not name usably (only proxies, garbage; a header
+        # over 16 KiB does not pass the HTTP layer: 431): refused, each time (no shared
+        # bucket to exhaust or hide in)
+        assert s.get(srv.https + "/acme/directory",
+                     headers={"X-Forwarded-For": "198.51.100.1, " * 1200}).status_code == 431
+        for xff in ("127.0.0.1", ", ".join(["127.0.0.1"] * 40), "garbage"):
+            for _ in range(5):
+                r = s.get(srv.https + "/acme/directory", headers={"X-Forwarded-For": xff})
+                assert r.status_code == 400, r
+                assert r.headers["Content-Type"] == "application/problem+json"
+                assert r.json()["type"] == "urn:ietf:params:acme:error:malformed"
+                assert "X-Forwarded-For" in r.json()["detail"]
+        # IPv6: each /64 a bucket of 3, the /48 one of 5: the sixth /64 of a site waits
+        for i in range(5):
+            r = s.get(srv.https + "/acme/directory",
+                      headers={"X-Forwarded-For": "2001:db8:5:%x::1" % i})
+            assert r.status_code == 200, (i, r)
+        r = s.get(srv.https + "/acme/directory", headers={"X-Forwarded-For": "2001:db8:5:99::1"})
+        limited(r, 1, "requests per IPv6 /48")
+        assert s.get(srv.https + "/acme/directory",
+                     headers={"X-Forwarded-For": "2001:db8:6::1"}).status_code == 200
     finally:
         stop_server(srv)
 

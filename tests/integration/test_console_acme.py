@@ -241,15 +241,34 @@ def test_console_acme_page(acme_console, tmp_path):
               "dNSName=n2.example.ac.jp\n").encode()
     r = upload(s, srv, native, op="create", kind="acme", dialect="native")
     assert [x[1] for x in acme_rows(r)] == ["OK"] and "/bulk/commit" in r.text, r.text
-    # process the good lines: one binding, its credentials shown once
+    # process the good lines: one binding, its credentials shown once, by the POST of the
+    # result page's button (CSRF), never by a GET: a link preview or prefetch of the page
+    # (several GETs) leaves them waiting
     r = upload(s, srv, bad, op="create", kind="acme", mode="good_lines")
     r = commit(s, srv, r)
-    creds = credentials(r.text)
-    assert len(creds) == 1, r.text
+    assert credentials(r.text) == [] and "/bulk/job/keys" in r.text, r.text
+    assert [x[1] for x in acme_rows(r)] == ["OK", "NG"]
+    for _ in range(2):
+        again = follow(s, s.get(r.url))
+        assert credentials(again.text) == [] and "/bulk/job/keys" in again.text
+    keys = re.search(r'<form method="post" action="/bulk/job/keys">.*?</form>', r.text, re.S)
+    form = dict(re.findall(r'name="(\w+)" value="([^"]*)"', keys.group(0)))
+    assert set(form) == {"csrf", "id"}, form
+    # without the CSRF token: refused, the keys still waiting
+    bad_csrf = s.post(f"{srv.console}/bulk/job/keys", data={"id": form["id"], "csrf": "x"})
+    assert bad_csrf.status_code in (400, 403) and credentials(bad_csrf.text) == []
+    shown = s.post(f"{srv.console}/bulk/job/keys", data=form)
+    assert shown.status_code == 200 and shown.headers["Cache-Control"] == "no-store"
+    creds = credentials(shown.text)
+    assert len(creds) == 1, shown.text
     kid2, hmac2 = creds[0]
     assert binding(inst, kid2)[:2] == ["active", "a.example.ac.jp,b.example.ac.jp"]
-    assert [x[1] for x in acme_rows(r)] == ["OK", "NG"]
-    assert follow(s, s.get(r.url)).text.count(hmac2) == 0
+    # then erased: neither the POST again nor the GET shows them; the GET says when
+    again = s.post(f"{srv.console}/bulk/job/keys", data=form)
+    assert again.text.count(hmac2) == 0 and "/bulk/job/keys" not in again.text
+    again = follow(s, s.get(r.url))
+    assert again.text.count(hmac2) == 0 and "/bulk/job/keys" not in again.text
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", again.text), again.text
     # the credentials work
     cl2, _ = new_account(srv, kid2, hmac2)
     assert cl2.new_order(csr_for("b.example.ac.jp")).body.status.name == "pending"

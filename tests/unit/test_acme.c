@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 
 #include "acme/acme.h"
+#include "acme/acme_int.h"
 #include "ra/ra.h"
 #include "store/store_int.h"
 #include "tu_x509.h"
@@ -1671,6 +1672,155 @@ test_authz_reuse(void **state)
 }
 
 /*
+ * Review findings (0029): finalize's check inside the certificate's transaction sees an
+ * authorization deactivated or expired after the order was read (the race of a deactivation
+ * and finalize); CAA is due again only past 8 hours; an authorization serves at most
+ * STORE_ACME_AUTHZ_ORDERS_MAX orders, so the walks of its orders are bounded.
+ */
+static void
+test_review_bounds(void **state)
+{
+	struct ra_acme_account b;
+	struct ra_acme_ident id;
+	struct ra_acme_order o;
+	struct ra_acme_authz az;
+	struct store_acme_caa_due *due = NULL;
+	int64_t aid, bad = -1, *ids = NULL;
+	size_t n = 0, ndue = 0;
+	char status[16];
+	time_t now = util_now();
+	int start = 0;
+	struct err e;
+
+	(void)state;
+	err_clear(&e);
+	order_account(NULL, &b);
+	memset(&id, 0, sizeof(id));
+	snprintf(id.type, sizeof(id.type), "dns");
+	snprintf(id.value, sizeof(id.value), "bound.example.co.jp");
+	assert_int_equal(ra_acme_order_new(fx.st, &b, &id, 1, "unit", &o, &e), RA_ACME_CREATED);
+	aid = o.az[0].id;
+	assert_int_equal(
+	    ra_acme_chall_start(fx.st, chall_of(aid, "http-01"), b.id, &start, &az, &e),
+	    RA_ACME_OK);
+	ra_acme_authz_clear(&az);
+	assert_int_equal(ra_acme_chall_done(fx.st, chall_of(aid, "http-01"), NULL, "unit", &e),
+			 RA_ACME_OK);
+	OK(store_acme_order_authzs_hold(fx.st, o.o.id, now, &bad, status, sizeof(status), &e));
+	assert_int_equal(bad, 0);
+	/* CAA: checked at the validation, not due within 8 hours; due when older */
+	OK(ra_acme_caa_due(fx.st, o.o.id, b.id, now, &due, &ndue, &e));
+	assert_int_equal(ndue, 0);
+	free(due);
+	OK(ra_acme_caa_due(fx.st, o.o.id, b.id, now + RA_ACME_CAA_MAX_AGE + 10, &due, &ndue, &e));
+	assert_int_equal(ndue, 1);
+	assert_int_equal(due[0].authz_id, aid);
+	assert_string_equal(due[0].value, "bound.example.co.jp");
+	assert_string_equal(due[0].method, "http-01");
+	free(due[0].value);
+	free(due);
+	/* another account's order: nothing */
+	OK(ra_acme_caa_due(fx.st, o.o.id, b.id + 1000, now + RA_ACME_CAA_MAX_AGE + 10, &due, &ndue,
+			   &e));
+	assert_int_equal(ndue, 0);
+	free(due);
+	/* recorded: not due until 8 hours after the recheck */
+	{
+		struct store_acme_caa_due one = {.authz_id = aid};
+
+		OK(ra_acme_caa_checked(fx.st, &one, 1, now + RA_ACME_CAA_MAX_AGE, &e));
+	}
+	OK(ra_acme_caa_due(fx.st, o.o.id, b.id, now + RA_ACME_CAA_MAX_AGE + 10, &due, &ndue, &e));
+	assert_int_equal(ndue, 0);
+	free(due);
+	/* expired, then deactivated behind the order's back (as a deactivation that commits
+	 * between finalize's read of the order and its certificate's transaction) */
+	OK(store_acme_order_authzs_hold(fx.st, o.o.id, now + 400L * 86400, &bad, status,
+					sizeof(status), &e));
+	assert_int_equal(bad, aid);
+	assert_string_equal(status, "expired");
+	OK(store_acme_authz_set_status(fx.st, aid, "valid", "deactivated", now, &e));
+	OK(store_acme_order_authzs_hold(fx.st, o.o.id, now, &bad, status, sizeof(status), &e));
+	assert_int_equal(bad, aid);
+	assert_string_equal(status, "deactivated");
+	ra_acme_order_clear(&o);
+
+	/* a pending authorization serves at most STORE_ACME_AUTHZ_ORDERS_MAX orders */
+	snprintf(id.value, sizeof(id.value), "many.example.co.jp");
+	assert_int_equal(ra_acme_order_new(fx.st, &b, &id, 1, "unit", &o, &e), RA_ACME_CREATED);
+	aid = o.az[0].id;
+	ra_acme_order_clear(&o);
+	for (int i = 1; i < STORE_ACME_AUTHZ_ORDERS_MAX; i++) {
+		assert_int_equal(ra_acme_order_new(fx.st, &b, &id, 1, "unit", &o, &e),
+				 RA_ACME_CREATED);
+		assert_int_equal(o.az[0].id, aid);
+		ra_acme_order_clear(&o);
+	}
+	OK(store_acme_authz_orders(fx.st, aid, &ids, &n, &e));
+	assert_int_equal(n, STORE_ACME_AUTHZ_ORDERS_MAX);
+	free(ids);
+	assert_int_equal(ra_acme_order_new(fx.st, &b, &id, 1, "unit", &o, &e), RA_ACME_CREATED);
+	assert_true(o.az[0].id != aid); /* a new one */
+	ra_acme_order_clear(&o);
+	/* the walk reads only the orders that can follow it: none once they are invalid */
+	assert_int_equal(ra_acme_authz_deactivate(fx.st, aid, b.id, "unit", &az, &e), RA_ACME_OK);
+	ra_acme_authz_clear(&az);
+	OK(store_acme_authz_orders(fx.st, aid, &ids, &n, &e));
+	assert_int_equal(n, 0);
+	free(ids);
+	ra_acme_account_clear(&b);
+}
+
+/*
+ * The key cache answers only the same account with the same stored JWK bytes (a key changed
+ * by another front end is decoded again), a drop forgets, a colliding id replaces, and each
+ * answer is a reference of its own.
+ */
+static void
+test_keycache(void **state)
+{
+	EVP_PKEY *a = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	EVP_PKEY *b = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	EVP_PKEY *got;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_null(acme_keycache_get(5, "{\"k\":1}"));
+	acme_keycache_put(5, "{\"k\":1}", a);
+	got = acme_keycache_get(5, "{\"k\":1}");
+	assert_ptr_equal(got, a);
+	EVP_PKEY_free(got);
+	/* other bytes (a keyChange elsewhere), a prefix, another account: not answered */
+	assert_null(acme_keycache_get(5, "{\"k\":2}"));
+	assert_null(acme_keycache_get(5, "{\"k\":1"));
+	assert_null(acme_keycache_get(6, "{\"k\":1}"));
+	assert_null(acme_keycache_get(0, "{\"k\":1}"));
+	/* the same slot's other id replaces it */
+	acme_keycache_put(5 + ACME_KEYCACHE_SLOTS, "{\"k\":3}", b);
+	assert_null(acme_keycache_get(5, "{\"k\":1}"));
+	got = acme_keycache_get(5 + ACME_KEYCACHE_SLOTS, "{\"k\":3}");
+	assert_ptr_equal(got, b);
+	EVP_PKEY_free(got);
+	/* a drop of another id leaves it; its own drop forgets it */
+	acme_keycache_drop(5);
+	assert_non_null(got = acme_keycache_get(5 + ACME_KEYCACHE_SLOTS, "{\"k\":3}"));
+	EVP_PKEY_free(got);
+	acme_keycache_drop(5 + ACME_KEYCACHE_SLOTS);
+	assert_null(acme_keycache_get(5 + ACME_KEYCACHE_SLOTS, "{\"k\":3}"));
+	/* the cache's references outlive the caller's */
+	acme_keycache_put(9, "{\"k\":9}", a);
+	EVP_PKEY_free(a);
+	EVP_PKEY_free(b);
+	got = acme_keycache_get(9, "{\"k\":9}");
+	assert_non_null(got);
+	assert_int_equal(EVP_PKEY_get_id(got), EVP_PKEY_EC);
+	EVP_PKEY_free(got);
+	acme_keycache_flush();
+	assert_null(acme_keycache_get(9, "{\"k\":9}"));
+}
+
+/*
  * The validation slots: 4 per account, 32 in all; a slot given back serves again; each account
  * its own count; giving back a slot not held is fatal (not tested: it ends the process).
  */
@@ -1931,6 +2081,7 @@ main(void)
 	    cmocka_unit_test(test_addr_rule),
 	    cmocka_unit_test(test_revoke_reasons),
 	    cmocka_unit_test(test_slots),
+	    cmocka_unit_test(test_keycache),
 	    cmocka_unit_test(test_certid),
 	    cmocka_unit_test(test_renewal_window),
 	};
@@ -1945,6 +2096,7 @@ main(void)
 	    cmocka_unit_test(test_chall_race),
 	    cmocka_unit_test(test_orders_list_replaced),
 	    cmocka_unit_test(test_authz_reuse),
+	    cmocka_unit_test(test_review_bounds),
 	};
 	int failed = cmocka_run_group_tests_name("jws", pure, NULL, NULL);
 

@@ -144,6 +144,65 @@ test_buckets(void **state)
 	}
 }
 
+/*
+ * The second bucket of an IPv6 /48: one site spreading its requests over many /64s (each a
+ * full bucket of its own) is stopped by its /48's; another /48 and IPv4 are not.
+ */
+static void
+test_buckets_48(void **state)
+{
+	static struct acme_buckets t[2];
+	struct ra_acme_limits lim;
+	unsigned char a[16];
+	int site = 0;
+
+	(void)state;
+	memset(t, 0, sizeof(t));
+	randombytes_buf(t[0].key, sizeof(t[0].key));
+	randombytes_buf(t[1].key, sizeof(t[1].key));
+	memset(&lim, 0, sizeof(lim));
+	lim.req_rate = 1;
+	lim.req_burst = 2;
+	lim.req_rate48 = 1;
+	lim.req_burst48 = 10;
+	/* 10 requests from 10 /64s of 2001:db8:7::/48 pass, the 11th (another /64) waits */
+	for (int i = 0; i < 10; i++) {
+		inet_pton(AF_INET6, "2001:db8:7::1", a);
+		a[6] = (unsigned char)(i >> 8);
+		a[7] = (unsigned char)i;
+		assert_int_equal(acme_request_take(t, a, 16, 10.0, &lim, &site), 0);
+		assert_int_equal(site, 0);
+	}
+	a[7] = 200;
+	assert_int_equal(acme_request_take(t, a, 16, 10.0, &lim, &site), 1);
+	assert_int_equal(site, 1);
+	/* its own /64's bucket refuses first (the /48's is not asked) */
+	inet_pton(AF_INET6, "2001:db8:8::1", a);
+	assert_int_equal(acme_request_take(t, a, 16, 10.0, &lim, &site), 0);
+	assert_int_equal(acme_request_take(t, a, 16, 10.0, &lim, &site), 0);
+	assert_int_equal(acme_request_take(t, a, 16, 10.0, &lim, &site), 1);
+	assert_int_equal(site, 0);
+	/* another /48 has its own; a second later the site has a token again */
+	inet_pton(AF_INET6, "2001:db8:9::1", a);
+	assert_int_equal(acme_request_take(t, a, 16, 10.0, &lim, &site), 0);
+	inet_pton(AF_INET6, "2001:db8:7:ff::1", a);
+	assert_int_equal(acme_request_take(t, a, 16, 11.1, &lim, &site), 0);
+	/* the /48 bucket off: only the /64's */
+	lim.req_rate48 = 0;
+	for (int i = 0; i < 20; i++) {
+		inet_pton(AF_INET6, "2001:db8:7::1", a);
+		a[6] = 1;
+		a[7] = (unsigned char)i;
+		assert_int_equal(acme_request_take(t, a, 16, 12.0, &lim, &site), 0);
+	}
+	/* IPv4 has no /48 */
+	lim.req_rate48 = 1;
+	lim.req_burst48 = 1;
+	inet_pton(AF_INET, "192.0.2.9", a);
+	assert_int_equal(acme_request_take(t, a, 4, 13.0, &lim, &site), 0);
+	assert_int_equal(acme_request_take(t, a, 4, 13.0, &lim, &site), 0);
+}
+
 /* DNS identifiers in the forms resolvers take for IPv4 addresses. */
 static void
 test_dns_looks_ip(void **state)
@@ -366,26 +425,38 @@ test_limits(void **state)
 	err_clear(&e);
 	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, 0, &hit, &e), RA_ACME_OK);
 
-	/* certificates per registered domain: each certificate once per domain */
-	OK(ra_acme_limit_record_cert(fx.st, acct.id, names, 3, "01AB", &e));
+	/* certificates per registered domain of an organization: each certificate once per
+	 * domain; another organization's certificates under the domain do not count (0029) */
+	acct.org_id = 7;
+	OK(ra_acme_limit_record_cert(fx.st, 8, acct.id, names, 3, "01AA", &e));
+	OK(ra_acme_limit_record_cert(fx.st, 8, acct.id, names, 3, "01A9", &e));
+	OK(ra_acme_limit_record_cert(fx.st, 7, acct.id, names, 3, "01AB", &e));
 	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, 0, &hit, &e), RA_ACME_OK);
-	OK(ra_acme_limit_record_cert(fx.st, acct.id, names, 1, "01AC", &e));
+	OK(ra_acme_limit_record_cert(fx.st, 7, acct.id, names, 1, "01AC", &e));
 	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, 0, &hit, &e),
 			 RA_ACME_RATE_LIMITED);
 	assert_int_equal(hit.which, RA_ACME_LIMIT_CERTS);
 	assert_non_null(strstr(hit.detail, "example.ac.jp"));
 	assert_true(hit.retry_after >= 1 && hit.retry_after <= 3600);
+	acct.org_id = 9; /* an organization with none */
+	err_clear(&e);
+	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, 0, &hit, &e), RA_ACME_OK);
+	acct.org_id = 7;
 	/* other.ac.jp has one; third.ac.jp none */
 	snprintf(ids[0].value, sizeof(ids[0].value), "a.b.other.ac.jp");
 	err_clear(&e);
 	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, 0, &hit, &e), RA_ACME_OK);
 
-	/* failed validations per name: one outside the window does not count */
+	/* failed validations per name of an account: one outside the window does not count;
+	 * another account's failures of the name do not count (0029) */
 	OK(store_acme_failed_add(fx.st, "www.third.ac.jp", acct.id, now - 4000, &e));
 	OK(store_acme_failed_add(fx.st, "www.third.ac.jp", acct.id, now - 100, &e));
-	assert_int_equal(ra_acme_limit_name(fx.st, &lim, "www.third.ac.jp", &hit, &e), RA_ACME_OK);
+	for (int i = 0; i < 3; i++)
+		OK(store_acme_failed_add(fx.st, "www.third.ac.jp", acct.id + 1000, now - 10, &e));
+	assert_int_equal(ra_acme_limit_name(fx.st, &lim, acct.id, "www.third.ac.jp", &hit, &e),
+			 RA_ACME_OK);
 	OK(store_acme_failed_add(fx.st, "www.third.ac.jp", acct.id, now - 50, &e));
-	assert_int_equal(ra_acme_limit_name(fx.st, &lim, "www.third.ac.jp", &hit, &e),
+	assert_int_equal(ra_acme_limit_name(fx.st, &lim, acct.id, "www.third.ac.jp", &hit, &e),
 			 RA_ACME_RATE_LIMITED);
 	assert_int_equal(hit.which, RA_ACME_LIMIT_FAILED);
 	assert_true(hit.retry_after >= 3490 && hit.retry_after <= 3500);
@@ -393,7 +464,12 @@ test_limits(void **state)
 			 RA_ACME_RATE_LIMITED);
 	assert_int_equal(hit.which, RA_ACME_LIMIT_FAILED);
 	err_clear(&e);
-	assert_int_equal(ra_acme_limit_name(fx.st, &lim, "www.fourth.ac.jp", &hit, &e), RA_ACME_OK);
+	assert_int_equal(ra_acme_limit_name(fx.st, &lim, acct.id, "www.fourth.ac.jp", &hit, &e),
+			 RA_ACME_OK);
+	/* the other account (whose failures are many) is stopped, not this one's next order */
+	assert_int_equal(
+	    ra_acme_limit_name(fx.st, &lim, acct.id + 1000, "www.third.ac.jp", &hit, &e),
+	    RA_ACME_RATE_LIMITED);
 }
 
 /*
@@ -433,7 +509,7 @@ test_limits_renewal_ip(void **state)
 	lim.max[RA_ACME_LIMIT_IP_CERTS] = 1;
 	acct.id = account_add(NULL);
 	other.id = account_add(NULL);
-	OK(ra_acme_limit_record_cert(fx.st, acct.id, names, 2, "0C01", &e));
+	OK(ra_acme_limit_record_cert(fx.st, acct.org_id, acct.id, names, 2, "0C01", &e));
 	/* the same names (any order and case): a renewal, exempt */
 	snprintf(ids[0].type, sizeof(ids[0].type), "dns");
 	snprintf(ids[0].value, sizeof(ids[0].value), "B.ren.ac.jp");
@@ -452,7 +528,7 @@ test_limits_renewal_ip(void **state)
 	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 1, 1, &hit, &e), RA_ACME_OK);
 
 	/* addresses: an IPv6 /64 counts as one, even for a renewal */
-	OK(ra_acme_limit_record_cert(fx.st, acct.id, v6, 1, "0C02", &e));
+	OK(ra_acme_limit_record_cert(fx.st, acct.org_id, acct.id, v6, 1, "0C02", &e));
 	snprintf(ids[0].type, sizeof(ids[0].type), "ip");
 	snprintf(ids[0].value, sizeof(ids[0].value), "2001:db8:1:2::9");
 	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 1, 1, &hit, &e),
@@ -503,25 +579,26 @@ test_purge(void **state)
 	}
 	OK(store_acme_failed_add(fx.st, "www.purge.ac.jp", 1, now - 7200, &e));
 	OK(store_acme_failed_add(fx.st, "www.purge.ac.jp", 1, now - 60, &e));
-	OK(store_acme_cert_domain_add(fx.st, "purge.ac.jp", "0A", now - 7200, &e));
-	OK(ra_acme_limit_record_cert(fx.st, 1, names, 1, "0B", &e));
+	OK(store_acme_cert_domain_add(fx.st, 3, "purge.ac.jp", "0A", now - 7200, &e));
+	OK(ra_acme_limit_record_cert(fx.st, 3, 1, names, 1, "0B", &e));
 	/* a minute after any earlier purge of this process (the SQLite run's, for PostgreSQL) */
 	ra_acme_limit_purge(fx.st, &lim, now + (want_pg ? 1000 : 120));
-	OK(store_acme_limit_count(fx.st, STORE_ACME_LIMIT_FAILED, "www.purge.ac.jp", 0, 0, 100, &n,
+	OK(store_acme_limit_count(fx.st, STORE_ACME_LIMIT_FAILED, "www.purge.ac.jp", 1, 0, 100, &n,
 				  &oldest, &e));
 	assert_int_equal(n, 1);
 	assert_int_equal(oldest, now - 60);
-	OK(store_acme_limit_count(fx.st, STORE_ACME_LIMIT_CERTS, "purge.ac.jp", 0, 0, 100, &n,
+	OK(store_acme_limit_count(fx.st, STORE_ACME_LIMIT_CERTS, "purge.ac.jp", 3, 0, 100, &n,
 				  &oldest, &e));
 	assert_int_equal(n, 1);
 	/* not again within the minute */
 	OK(store_acme_failed_add(fx.st, "www.purge.ac.jp", 1, now - 7200, &e));
 	ra_acme_limit_purge(fx.st, &lim, now + (want_pg ? 1030 : 150));
-	OK(store_acme_limit_count(fx.st, STORE_ACME_LIMIT_FAILED, "www.purge.ac.jp", 0, 0, 100, &n,
+	OK(store_acme_limit_count(fx.st, STORE_ACME_LIMIT_FAILED, "www.purge.ac.jp", 1, 0, 100, &n,
 				  &oldest, &e));
 	assert_int_equal(n, 2);
 	/* the count in the window is what it was */
-	assert_int_equal(ra_acme_limit_name(fx.st, &lim, "www.purge.ac.jp", &hit, &e), RA_ACME_OK);
+	assert_int_equal(ra_acme_limit_name(fx.st, &lim, 1, "www.purge.ac.jp", &hit, &e),
+			 RA_ACME_OK);
 }
 
 /* The configuration: defaults, 0 turns a count off, a bad value is refused by its key. */
@@ -558,9 +635,13 @@ int
 main(void)
 {
 	const struct CMUnitTest pure[] = {
-	    cmocka_unit_test(test_addr_tunnels), cmocka_unit_test(test_org_slots),
-	    cmocka_unit_test(test_buckets),	 cmocka_unit_test(test_dns_looks_ip),
-	    cmocka_unit_test(test_reg_domain),	 cmocka_unit_test(test_ed25519_small_order),
+	    cmocka_unit_test(test_addr_tunnels),
+	    cmocka_unit_test(test_org_slots),
+	    cmocka_unit_test(test_buckets),
+	    cmocka_unit_test(test_buckets_48),
+	    cmocka_unit_test(test_dns_looks_ip),
+	    cmocka_unit_test(test_reg_domain),
+	    cmocka_unit_test(test_ed25519_small_order),
 	    cmocka_unit_test(test_limits_conf),
 	};
 	const struct CMUnitTest stored[] = {
