@@ -9,8 +9,10 @@
  * worker thread runs ra_bulk_commit) and answers 303 to GET /bulk/job?id=, a page that
  * refreshes itself with the lines done until the result is there; POST /bulk/result.tsv
  * answers the result as a TSV file from a sealed form (GET never acts).  No JavaScript.
- * kind=acme (the acme permission, acme.enabled): ACME enrolment files; the key id and HMAC key
- * of each binding made are on the first view of the job's result only.
+ * kind=acme (the acme permission, acme.enabled): ACME enrolment files.  The secrets a finished
+ * job holds (the ZIP passwords of download method 2 lines, the key id and HMAC key of each
+ * binding made) no GET shows: the result page says they wait, and its button's POST
+ * (POST /bulk/job/keys, CSRF, no-store) shows them once and erases them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -616,16 +618,24 @@ bulk_done_page(struct web_ctx *x, const struct console_who *w, const struct cons
 	tmpl_data_str(d, "kind", ra_bulk_kind_name(v->kind));
 	tmpl_data_bool(d, "committed", 1);
 	bulk_counts(d, v->encoding, &v->c);
-	if (v->zips != NULL)
+	tmpl_data_str(d, "job_id", v->id);
+	/* a GET only says the secrets wait: the button's POST (CSRF) shows them, once */
+	if (v->zips != NULL) {
 		bulk_zips(d, v->zips);
+	} else if (v->zips_waiting > 0) {
+		snprintf(num, sizeof(num), "%zu", v->zips_waiting);
+		tmpl_data_bool(d, "zips_waiting", 1);
+		tmpl_data_str(d, "zips_count", num);
+	} else if (v->zips_shown != 0 && gmtime_r(&v->zips_shown, &tm) != NULL &&
+		   strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm) > 0) {
+		tmpl_data_str(d, "zips_shown", when);
+	}
 	if (v->eabs != NULL) {
 		bulk_eabs(d, v->eabs);
 	} else if (v->eabs_waiting > 0) {
-		/* a GET only says they wait: the button's POST (CSRF) shows them, once */
 		snprintf(num, sizeof(num), "%zu", v->eabs_waiting);
 		tmpl_data_bool(d, "eabs_waiting", 1);
 		tmpl_data_str(d, "eabs_count", num);
-		tmpl_data_str(d, "job_id", v->id);
 	} else if (v->eabs_shown != 0 && gmtime_r(&v->eabs_shown, &tm) != NULL &&
 		   strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm) > 0) {
 		tmpl_data_str(d, "eabs_shown", when);
@@ -664,12 +674,9 @@ console_bulk_job_get(struct http_req *r)
 	if (console_gate(&x, 1u << RA_ROLE_OFFICER, RA_PERM_SERVER | RA_PERM_CLIENT | RA_PERM_ACME,
 			 &w, &rc))
 		return rc;
-	/* a HEAD request gets no body: it must not take the passwords shown once; the EAB
-	 * credentials only a POST takes (console_bulk_keys_post) */
-	if (console_bulk_job_view(
-		http_query(r, "id"), x.sid, w.o.id,
-		r->method == NULL || strcmp(r->method, "HEAD") != 0 ? CONSOLE_BULK_TAKE_ZIPS : 0,
-		&v) == -1)
+	/* a GET (or HEAD) takes nothing: the ZIP passwords and the EAB credentials only the
+	 * button's POST takes (console_bulk_keys_post) */
+	if (console_bulk_job_view(http_query(r, "id"), x.sid, w.o.id, 0, &v) == -1)
 		return web_notice(&x, 404, N_("Not found"),
 				  N_("There is no such bulk commit in this session. A result is "
 				     "kept for one hour."));
@@ -709,9 +716,10 @@ out:
 }
 
 /*
- * POST /bulk/job/keys (id, CSRF): the finished ACME create job's EAB credentials, shown on
- * this answer (no-store) and erased from the job; the job's page (GET) only says they wait or
- * when they were shown.  Sent again: the page without them.
+ * POST /bulk/job/keys (id, CSRF): the finished job's secrets — the ZIP passwords of a server
+ * or client job's download method 2 lines, the EAB credentials of an ACME create job — shown
+ * on this answer (no-store) and erased from the job; the job's page (GET) only says they wait
+ * or when they were shown.  Sent again: the page without them.
  */
 int
 console_bulk_keys_post(struct http_req *r)
@@ -729,11 +737,13 @@ console_bulk_keys_post(struct http_req *r)
 	memset(&v, 0, sizeof(v));
 	if (web_form_read(&x, &f, NULL, &rc))
 		goto out;
-	if (console_gate(&x, 1u << RA_ROLE_OFFICER, RA_PERM_ACME, &w, &rc))
+	if (console_gate(&x, 1u << RA_ROLE_OFFICER, RA_PERM_SERVER | RA_PERM_CLIENT | RA_PERM_ACME,
+			 &w, &rc))
 		goto out;
 	id = web_form_get(&f, "id");
 	if (id == NULL ||
-	    console_bulk_job_view(id, x.sid, w.o.id, CONSOLE_BULK_TAKE_EABS, &v) == -1) {
+	    console_bulk_job_view(id, x.sid, w.o.id,
+				  CONSOLE_BULK_TAKE_ZIPS | CONSOLE_BULK_TAKE_EABS, &v) == -1) {
 		rc = web_notice(&x, 404, N_("Not found"),
 				N_("There is no such bulk commit in this session. A result is "
 				   "kept for one hour."));
@@ -747,6 +757,10 @@ console_bulk_keys_post(struct http_req *r)
 	rc = bulk_done_page(&x, &w, &v);
 out:
 	free(v.out);
+	if (v.zips != NULL) {
+		ra_bulk_zips_wipe(v.zips);
+		free(v.zips);
+	}
 	ra_bulk_eabs_free(v.eabs);
 	web_form_free(&f);
 	return rc;

@@ -164,7 +164,7 @@ bulk_job_main(void *arg)
 		j->v.c = c;
 		j->v.e = e;
 		if (zips->n > 0) {
-			j->v.zips = zips; /* the passwords: shown once (console_bulk_job_view) */
+			j->v.zips = zips; /* the passwords: shown once, by the button's POST */
 		} else {
 			ra_bulk_zips_wipe(zips);
 			free(zips);
@@ -346,11 +346,13 @@ console_bulk_job_view(const char *id, const char *sid, int64_t officer_id, unsig
 	v->out = NULL;
 	v->zips = NULL;
 	v->eabs = NULL;
-	if ((take & CONSOLE_BULK_TAKE_ZIPS) && j->state == BULK_JOB_DONE && j->v.zips != NULL) {
-		v->zips = j->v.zips; /* the ZIPs' passwords go to the first page shown, only */
-		j->v.zips = NULL;
-	}
 	memcpy(v->id, j->id, sizeof(v->id));
+	v->zips_waiting = j->v.zips != NULL ? j->v.zips->n : 0;
+	if ((take & CONSOLE_BULK_TAKE_ZIPS) && j->state == BULK_JOB_DONE && j->v.zips != NULL) {
+		v->zips = j->v.zips; /* the ZIPs' passwords: to the button's POST, once */
+		j->v.zips = NULL;
+		j->v.zips_shown = v->zips_shown = util_now();
+	}
 	v->eabs_waiting = j->v.eabs != NULL ? j->v.eabs->n : 0;
 	if ((take & CONSOLE_BULK_TAKE_EABS) && j->state == BULK_JOB_DONE && j->v.eabs != NULL) {
 		v->eabs = j->v.eabs; /* the HMAC keys: to the button's POST, once */

@@ -296,7 +296,7 @@ const struct console_route_access console_route_access[] = {
     {"POST", "/bulk/commit", BULK_CLIENT, "roles=officer perms=client"},
     {"POST", "/bulk/commit", BULK_ACME, "roles=officer perms=acme"},
     {"GET", "/bulk/job", "", "roles=officer perms=server|client|acme"},
-    {"POST", "/bulk/job/keys", "", "roles=officer perms=acme"},
+    {"POST", "/bulk/job/keys", "", "roles=officer perms=server|client|acme"},
     {"GET", "/certs/revoke-all", "kind=server", "roles=officer perms=server"},
     {"GET", "/certs/revoke-all", "kind=client", "roles=officer perms=client"},
     {"GET", "/certs/revoke-all", "kind=codesign", "roles=officer perms=codesign"},

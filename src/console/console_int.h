@@ -139,13 +139,14 @@ struct console_bulk_view {
 	size_t nout;
 	struct ra_bulk_counts c;
 	struct err e; /* failed: why; done: a failure after the lines (the audit entry) */
-	/* done: the ZIPs of download method 2 lines with their passwords, to the first view only
-	 * (the caller wipes and frees them); NULL: none or shown already */
+	/* done: the ZIPs of download method 2 lines with their passwords (the caller wipes and
+	 * frees them), and the EAB credentials of ACME create lines: taken only by the POST of
+	 * the result page's "show" button (CONSOLE_BULK_TAKE_*), never by a GET (a link preview,
+	 * a prefetch or a reload must not consume them); NULL: none, or not taken.  *_waiting:
+	 * how many wait; *_shown: when they were shown (0: not yet) */
 	struct ra_bulk_zips *zips;
-	/* done: the EAB credentials of ACME create lines, taken only by the POST of the page's
-	 * "show the keys" button (CONSOLE_BULK_TAKE_EABS), never by a GET (a link preview or
-	 * prefetch must not consume them); eabs_waiting: how many wait; eabs_shown: when they
-	 * were shown (0: not yet) */
+	size_t zips_waiting;
+	time_t zips_shown;
 	struct ra_bulk_eabs *eabs;
 	size_t eabs_waiting;
 	time_t eabs_shown;
@@ -167,12 +168,12 @@ void console_bulk_job_cancel(int slot);
 /* Waits at most ms milliseconds for job id to finish. */
 void console_bulk_job_wait(const char *id, long ms);
 /* What console_bulk_job_view moves out of a finished job (shown once). */
-#define CONSOLE_BULK_TAKE_ZIPS 1u /* the ZIP passwords (the result page's GET) */
-#define CONSOLE_BULK_TAKE_EABS 2u /* the EAB credentials (the "show the keys" POST only) */
+#define CONSOLE_BULK_TAKE_ZIPS 1u /* the ZIP passwords (the "show" button's POST only) */
+#define CONSOLE_BULK_TAKE_EABS 2u /* the EAB credentials (the same POST only) */
 /*
  * The job id of this session and officer into v (0), or -1 when there is none.  take: a
- * finished job's ZIP passwords and/or EAB credentials move to v (shown once; the time of the
- * credentials' showing is kept); else they stay with the job.
+ * finished job's ZIP passwords and/or EAB credentials move to v (shown once; the time of their
+ * showing is kept); else they stay with the job.
  */
 int console_bulk_job_view(const char *id, const char *sid, int64_t officer_id, unsigned take,
 			  struct console_bulk_view *v);

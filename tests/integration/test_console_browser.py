@@ -21,7 +21,9 @@ mailed URL opened in the same browser, the PIN typed, the PKCS#12 saved and open
 a code-signing certificate from a CSR pasted into the text area, each result page showing the
 serial that the console's list then holds; a Shift_JIS UPKI file with a bad line (its dry run
 names the line and column in Japanese, no commit), then a good one (dry run OK, commit, the job
-page refreshing itself until the result table, the result TSV saved); the 46-column server
+page refreshing itself until the result table, the result TSV saved); a client file with a
+download method 2 line (the ZIP's password waits on the result page, reloaded, until its
+button's POST shows it once; the page opened again says it was shown); the 46-column server
 download saved by the browser (header row, the serials issued above); the statistics page's SVG
 chart, drawn and matching the table.  The officer logs out (audited); the operator walks the
 menu in both languages and logs out.  Screenshots of every page go to
@@ -36,7 +38,7 @@ from conftest import make_csr, openssl, start_server
 from test_browser import assert_page, stop
 from test_console import CONF, ORG_DOMAIN, Officer, add_officer, enrol_url, wait_mail_to
 from test_console_bulk import cp932, issue_line
-from test_console_client import urls
+from test_console_client import client_line, urls
 from test_console_routes import ALL_PERMS, enrol_all
 
 NAME = "Hanako Sato"
@@ -342,6 +344,39 @@ def bulk(c, srv, tmp_path, dl):
     return serials
 
 
+def bulk_client_zip(c, srv, tmp_path):
+    """A client file with a download method 2 line: the result page (a GET, reloaded) says the
+    ZIP's password waits; its button (a POST with the page's CSRF token) shows it once; the
+    page opened again says when it was shown, without it."""
+    f = tmp_path / "client.tsv"
+    f.write_bytes(cp932([client_line("Jiro Tanaka", 2, "jiro@" + ORG_DOMAIN)]))
+    c.visit(srv.console + "/bulk?kind=client", None)
+    c.find("#file").send_keys(str(f))
+    c.submit("form[action='/bulk'] button[type=submit]", None)
+    assert [x[1] for x in bulk_rows(c)] == ["OK"], c.text("main")[:2000]
+    c.submit("form[action='/bulk/commit'] button[type=submit]", None)
+    c.wait(lambda: tr("ja", "The file was committed.") in c.text("main"), "the client job's result")
+    job = c.driver.current_url
+    assert job.startswith(srv.console + "/bulk/job?id="), job
+    c.visit(job, "bulk-zip-waiting")  # a reload: still waiting
+    assert c.find_all("code.pin") == [], c.text("main")
+    assert tr("ja", "The passwords of the ZIP files made are waiting. They are shown once, when "
+              "you press the button, and then erased.") in c.text("main"), c.text("main")
+    button = "form[action='/bulk/job/keys'] button[type=submit]"
+    assert c.text(button) == tr("ja", "Show the passwords"), c.text(button)
+    c.submit(button, "bulk-zip-shown")
+    assert c.status() == 200 and c.html_lang() == "ja"
+    pw = c.text("div.pin-sheet code.pin")
+    assert len(pw) >= 12, pw
+    t = bulk_rows(c)  # the ZIP's row (administrator, certificates, password), the line's
+    assert t[0][:3] == ("admin@example.ac.jp", "1", pw) and [x[1] for x in t[1:]] == ["OK"], t
+    c.visit(job, "bulk-zip-shown-before")
+    assert c.find_all("code.pin") == [] and c.find_all(button) == [], c.text("main")
+    assert pw not in c.text("main")
+    assert tr("ja", "The ZIP passwords of this commit were shown once and are not kept.") \
+        in c.text("main"), c.text("main")
+
+
 def download_upki(c, srv, dl, serials):
     """The server certificates in the 46-column layout, saved by the browser."""
     c.visit(srv.console + "/?lang=ja", None)
@@ -453,9 +488,10 @@ def test_console_walk(ca_sqlite, browser, tmp_path):
         one = issue_each_kind(c, srv, tmp_path, dl, inst)
         t_issue = time.time()
         many = bulk(c, srv, tmp_path, dl)
+        bulk_client_zip(c, srv, tmp_path)
         t_bulk = time.time()
         download_upki(c, srv, dl, [one["server"]] + many)
-        statistics(c, srv, {"server": 1 + BULK_LINES, "client": 1, "codesign": 1})
+        statistics(c, srv, {"server": 1 + BULK_LINES, "client": 2, "codesign": 1})
         t_files = time.time()
 
         # 4. logout

@@ -44,6 +44,18 @@ def pin_of(r):
     return re.search(r'<code class="pin">([^<]+)</code>', r.text).group(1)
 
 
+def show_secrets(s, srv, r):
+    """Presses the result page's "show" button (POST /bulk/job/keys with its CSRF token): the
+    answer (no-store) shows the job's secrets once."""
+    m = re.search(r'<form method="post" action="/bulk/job/keys">.*?</form>', r.text, re.S)
+    assert m, r.text
+    form = dict(re.findall(r'name="(\w+)" value="([^"]*)"', m.group(0)))
+    assert set(form) == {"csrf", "id"}, form
+    shown = s.post(f"{srv.console}/bulk/job/keys", data=form)
+    assert shown.status_code == 200 and shown.headers["Cache-Control"] == "no-store", shown.text
+    return shown, form
+
+
 def urls(m, what):
     return re.findall(rf"https://\S+/client/{what}([A-Za-z0-9_-]{{43}})", m.get_content())
 
@@ -234,7 +246,8 @@ def client_line(cn, method, mail, pin="", p12=""):
 def test_bulk_client_upki(orgs, tmp_path):
     """A UPKI client issue file (CP932, CRLF, 15 columns): method 1 lines mail each holder the
     certificate URL and the PIN URL; method 2 lines go into one ZIP for the user
-    administrator, whose password the result page shows once; method 3 is refused."""
+    administrator, whose password the result page's button (a POST with the CSRF token) shows
+    once — never a GET; method 3 is refused."""
     from test_console_bulk import commit_form, cp932, follow, rows, upload
     srv, inst = orgs
     o = enrol(srv, inst, tmp_path, "Taro Yamada", "taro@example.ac.jp", "--org", "U01",
@@ -257,16 +270,38 @@ def test_bulk_client_upki(orgs, tmp_path):
         assert time.time() < end
         time.sleep(0.2)
     time.sleep(0.5)
-    # a HEAD of the finished job's page (no body) does not take the passwords shown once
+    # neither a HEAD nor GETs of the finished job's page (a reload, a link preview, a
+    # prefetch) take the password: the page says it waits, behind a POST button
     assert s.head(job).status_code == 200
-    r = follow(s, s.get(job))
-    assert r.status_code == 200, r.text
+    for _ in range(2):
+        r = follow(s, s.get(job))
+        assert r.status_code == 200, r.text
+        assert 'class="pin"' not in r.text and "/bulk/job/keys" in r.text, r.text
     rr = rows(r)
     serials = [x[2] for x in rr if x[2]]
     assert len(serials) == 3, rr
     assert "browser" in r.text
-    pw = re.search(r'<code class="pin">([^<]+)</code>', r.text).group(1)
-    assert '<code class="pin">' not in s.get(job).text  # once
+    # without the CSRF token: refused, and the password still waits
+    jid = re.search(r"id=([0-9a-f]{32})", job).group(1)
+    bad = s.post(f"{srv.console}/bulk/job/keys", data={"id": jid, "csrf": "x"})
+    assert bad.status_code in (400, 403) and 'class="pin"' not in bad.text, bad.text
+    bad = s.post(f"{srv.console}/bulk/job/keys", data={"id": jid})
+    assert bad.status_code in (400, 403) and 'class="pin"' not in bad.text, bad.text
+    # another session of the same officer: no such job (the password still waits)
+    s2, menu2 = login(srv, o)
+    other = s2.post(f"{srv.console}/bulk/job/keys", data={"id": jid, "csrf": csrf_of(menu2.text)})
+    assert other.status_code == 404 and 'class="pin"' not in other.text, other.text
+    shown, form = show_secrets(s, srv, r)
+    pws = re.findall(r'<code class="pin">([^<]+)</code>', shown.text)
+    assert len(pws) == 1 and len(pws[0]) >= 12, shown.text
+    pw = pws[0]
+    assert [x[2] for x in rows(shown) if x[2]] == serials  # the same result page
+    # once: then erased; the POST again and the GET only say when it was shown
+    again = s.post(f"{srv.console}/bulk/job/keys", data=form)
+    assert again.status_code == 200 and pw not in again.text and "/bulk/job/keys" not in again.text
+    again = s.get(job)
+    assert pw not in again.text and "/bulk/job/keys" not in again.text
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", again.text), again.text
     # method 1: both mails to the holder; the PIN URL then the PKCS#12
     mails = wait_mail_to(inst, "ichiro@example.ac.jp", n=2)
     tok = [u for m in mails for u in urls(m, "")][0]
@@ -321,7 +356,8 @@ def test_bulk_client_native(orgs, tmp_path):
     r = commit(s, srv, r)
     assert r.status_code == 200, r.text
     assert len([x for x in rows(r) if x[2]]) == 2, rows(r)
-    assert 'class="pin"' in r.text
+    assert 'class="pin"' not in r.text  # the GET: the password waits for the button
+    assert 'class="pin"' in show_secrets(s, srv, r)[0].text
     mails = wait_mail_to(inst, "hanako@example.ac.jp", n=2)
     assert [u for m in mails for u in urls(m, "pin/")]
     m = wait_mail_to(inst, "admin@example.ac.jp")[-1]
