@@ -3,6 +3,9 @@
  * Link on every one, problem documents), the directory, new-nonce, and the checks every POST
  * passes before its handler (acme_post_begin).
  */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,6 +274,8 @@ acme_init(struct ca *ca, struct err *e)
 	    acme_conf_limits(c, e) == -1)
 		goto out;
 	ra_acme_reuse_set(reuse);
+	/* durable writes through ca's group commit (from when it is started) */
+	ra_acme_writer_set(ca);
 	/* the key file is root's (keys/): read before the privileges go */
 	if (acme.enabled && ra_acme_keys_load(c, &acme.keys, e) == -1)
 		goto out;
@@ -293,7 +298,87 @@ acme_fini(void)
 	ra_acme_keys_wipe(&acme.keys);
 	ra_acme_psl_free();
 	acme_keycache_flush();
+	ra_acme_writer_set(NULL);
 	memset(&acme, 0, sizeof(acme));
+}
+
+/* ---- housekeeping: off the request paths ---- */
+
+static struct {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int started, stop;
+	struct ca *ca;
+} acme_hk = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+/* One round: the used nonces that expired, the rate limits' events past their window. */
+static void
+acme_housekeep(struct ca *ca)
+{
+	struct store *st;
+	struct err e;
+	int64_t n = 0;
+	time_t now = util_now();
+
+	err_clear(&e);
+	if ((st = ca_thread_store(ca, &e)) == NULL) {
+		log_warn("acme: housekeeping: %s", e.msg);
+		return;
+	}
+	if (ra_acme_nonce_purge(st, now, &n, &e) == -1)
+		log_warn("acme: purging used nonces: %s", e.msg);
+	else if (n > 0)
+		log_debug("acme: %" PRId64 " expired used nonces purged", n);
+	ra_acme_limit_purge(st, &acme.limits, now);
+}
+
+static void *
+acme_housekeeping_main(void *arg)
+{
+	struct timespec t;
+
+	(void)arg;
+	util_thread_name("shomei-acme-hk");
+	pthread_mutex_lock(&acme_hk.mu);
+	while (!acme_hk.stop) {
+		pthread_mutex_unlock(&acme_hk.mu);
+		acme_housekeep(acme_hk.ca);
+		pthread_mutex_lock(&acme_hk.mu);
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_sec += ACME_HOUSEKEEPING_EVERY;
+		while (!acme_hk.stop &&
+		       pthread_cond_timedwait(&acme_hk.cv, &acme_hk.mu, &t) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&acme_hk.mu);
+	return NULL;
+}
+
+int
+acme_housekeeping_start(struct ca *ca, struct err *e)
+{
+	if (!acme.enabled || acme_hk.started)
+		return 0;
+	acme_hk.ca = ca;
+	acme_hk.stop = 0;
+	if (pthread_create(&acme_hk.thread, NULL, acme_housekeeping_main, NULL) != 0)
+		return err_set(e, ERR_INTERNAL, "acme: cannot start the housekeeping thread");
+	acme_hk.started = 1;
+	return 0;
+}
+
+void
+acme_housekeeping_stop(void)
+{
+	if (!acme_hk.started)
+		return;
+	pthread_mutex_lock(&acme_hk.mu);
+	acme_hk.stop = 1;
+	pthread_cond_broadcast(&acme_hk.cv);
+	pthread_mutex_unlock(&acme_hk.mu);
+	pthread_join(acme_hk.thread, NULL);
+	acme_hk.started = 0;
 }
 
 void
@@ -312,10 +397,31 @@ int
 acme_send(struct http_req *r, int status, const char *ctype, const char *body,
 	  const char *const *extra)
 {
-	char nonce[RA_ACME_NONCE_TEXT], link[ACME_URL_MAX + 32], dir[ACME_URL_MAX];
+	char nonce[RA_ACME_NONCE_TEXT], link[ACME_URL_MAX + 32], dir[ACME_URL_MAX], alt[512];
 	const char *h[16];
 	size_t k = 0;
+	struct err e;
+	enum ra_acme_nonce nr;
 
+	/* the request's nonce is used (durably) before anything is answered; a nonce used
+	 * before replaces the answer: the request wrote nothing (ra_acme_nonce_hold) */
+	err_clear(&e);
+	if ((nr = ra_acme_nonce_settle(&e)) != RA_ACME_NONCE_OK) {
+		if (nr != RA_ACME_NONCE_USED)
+			log_warn("acme: nonce: %s", e.msg);
+		status = nr == RA_ACME_NONCE_USED ? 400 : 500;
+		snprintf(alt, sizeof(alt), "{\"type\":\"%s\",\"detail\":\"%s\",\"status\":%d}",
+			 acme_prob_type(nr == RA_ACME_NONCE_USED ? ACME_PROB_BAD_NONCE
+								 : ACME_PROB_SERVER_INTERNAL),
+			 nr == RA_ACME_NONCE_USED
+			     ? "RFC 8555 6.5: the nonce was used before"
+			     : "the request could not be completed; the server log has details",
+			 status);
+		ctype = "application/problem+json";
+		body = alt;
+		extra = NULL;
+		ra_acme_nonce_forget(); /* settled: once */
+	}
 	ra_acme_nonce_new(&acme.keys, util_now(), nonce);
 	acme_url(dir, sizeof(dir), ACME_PREFIX "/directory");
 	snprintf(link, sizeof(link), "<%s>;rel=\"index\"", dir);
@@ -609,15 +715,9 @@ acme_post_begin(struct acme_ctx *c, enum acme_auth auth)
 		return -1;
 	if (jws_verify(&c->j, c->key, &e) == -1)
 		return acme_jws_refuse(c, &e);
-	switch (ra_acme_nonce_use(c->st, &acme.keys, c->j.nonce, util_now(), &e)) {
-	case RA_ACME_NONCE_OK:
-		break;
-	case RA_ACME_NONCE_ERROR:
-		acme_internal(c, "nonce", &e);
-		return -1;
-	default:
+	/* used with the request's first write, or alone before its answer (acme_send) */
+	if (ra_acme_nonce_hold(c->st, &acme.keys, c->j.nonce, util_now(), &e) != RA_ACME_NONCE_OK)
 		return acme_refuse(c, 400, ACME_PROB_BAD_NONCE, e.msg, NULL);
-	}
 	if (c->j.payloadlen > 0 &&
 	    (c->payload = sjson_load_object(c->j.payload, c->j.payloadlen, JWS_BODY_MAX, 8,
 					    "acme: payload", &e)) == NULL)
@@ -668,6 +768,7 @@ acme_http(struct http_req *r)
 	c.r = r;
 	c.ca = r->app;
 	err_clear(&e);
+	ra_acme_nonce_forget(); /* (a thread serves one request after another) */
 	if (!acme.enabled)
 		return http_reply_problem(r, 404, NULL, "Not Found",
 					  "ACME is not enabled on this server (acme.enabled)");
@@ -733,6 +834,11 @@ acme_http(struct http_req *r)
 		rc = acme_revoke_cert(&c);
 	else
 		rc = acme_problem(&c, 404, ACME_PROB_MALFORMED, "no such resource", NULL);
+	/* every answer went through acme_send, which settled the nonce; should one not have,
+	 * it is used now all the same */
+	if (ra_acme_nonce_settle(&e) == RA_ACME_NONCE_ERROR)
+		log_warn("acme: nonce: %s", e.msg);
+	ra_acme_nonce_forget();
 	acme_ctx_clear(&c);
 	return rc;
 }

@@ -32,6 +32,14 @@ extern const char *const acme_conf_keys[];
 int acme_init(struct ca *, struct err *);
 void acme_fini(void);
 /*
+ * The web process's ACME housekeeping, a thread of its own once a minute (from the start):
+ * the used nonces that expired and the rate limits' old events are purged there, through the
+ * group commit, never in a request.  Nothing when ACME is off.  Stopped before acme_fini.
+ */
+#define ACME_HOUSEKEEPING_EVERY 60
+int acme_housekeeping_start(struct ca *, struct err *);
+void acme_housekeeping_stop(void);
+/*
  * Waits (at most the longest validation and a margin) until the validations running have
  * stored their outcome: at shutdown, before the CA and its store connections go.
  */

@@ -325,7 +325,6 @@ acme_new_order(struct acme_ctx *c)
 	ids = xcalloc(RA_ACME_IDENTS_MAX, sizeof(*ids));
 	if (acme_idents_parse(c, ids, &n) == -1 || acme_order_opts(c, &opt, &cid) == -1)
 		goto out;
-	ra_acme_limit_purge(c->st, &acme.limits, util_now());
 	r = ra_acme_limit_order(c->st, &acme.limits, &c->acct, ids, n, opt.replaces != NULL, &hit,
 				&e);
 	if (r == RA_ACME_RATE_LIMITED) {

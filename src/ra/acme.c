@@ -7,7 +7,9 @@
  * bytes || a 16-byte keyed BLAKE2b MAC over both, under a key derived from acme.key_file.  A
  * nonce is used by inserting its random part into acme_nonces (ON CONFLICT DO NOTHING: zero
  * rows means it was used before, on any front end, before a restart too); forged or expired
- * ones are refused before the store is asked.  Rows are purged once their nonce has expired.
+ * ones are refused before the store is asked.  The insert is a unit of the group commit
+ * (ra_acme_write), durable before the request goes on.  Rows are purged once their nonce has
+ * expired, by the web process's minute timer (ra_acme_nonce_purge).
  *
  * A binding's HMAC key is shown once and stored only sealed (XChaCha20-Poly1305 under another
  * key derived from acme.key_file; associated data: a label, the key id and the organization),
@@ -33,7 +35,6 @@
 #define ACME_EAB_LABEL "shomei acme eab v1"
 #define ACME_SEAL_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define ACME_SEAL_TAG crypto_aead_xchacha20poly1305_ietf_ABYTES
-#define ACME_PURGE_EVERY 60
 
 const char *const ra_acme_nonce_names[RA_ACME_NONCE__MAX] = {"ok", "bad", "used", "error"};
 
@@ -135,23 +136,170 @@ ra_acme_nonce_new(const struct ra_acme_keys *k, time_t now, char out[RA_ACME_NON
 		fatalx("acme: nonce does not fit");
 }
 
-/* Purges the used nonces that expired, at most once every ACME_PURGE_EVERY seconds here. */
-static void
-acme_nonce_purge(struct store *st, time_t now)
-{
-	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	static time_t last;
-	struct err e;
-	int due;
+/* The group commit ACME's writes join (ra_acme_writer_set), or NULL. */
+static struct ca *acme_writer;
 
-	pthread_mutex_lock(&lock);
-	due = now - last >= ACME_PURGE_EVERY;
-	if (due)
-		last = now;
-	pthread_mutex_unlock(&lock);
-	err_clear(&e);
-	if (due && !store_in_tx(st) && store_acme_nonce_purge(st, now, NULL, &e) == -1)
-		log_warn("acme: purging used nonces: %s", e.msg);
+/* A used nonce: its random part and expiry. */
+struct acme_nonce_rec {
+	unsigned char id[STORE_ACME_NONCE_ID];
+	time_t expires;
+};
+
+/*
+ * The nonce of the request this thread serves (ra_acme_nonce_hold): checked, not yet known
+ * used.  It goes into the request's first ra_acme_write unit, or alone at ra_acme_nonce_settle.
+ */
+enum acme_held_state {
+	ACME_HELD_NONE = 0,
+	ACME_HELD_PENDING, /* to be written */
+	ACME_HELD_WRITTEN, /* durable with a unit, or alone */
+	ACME_HELD_USED,	   /* used before: the request is refused, writes nothing */
+	ACME_HELD_ERROR,   /* the store failed (or the outcome is unknown) */
+};
+static __thread struct {
+	enum acme_held_state state;
+	struct acme_nonce_rec rec;
+	struct store *st;
+} acme_held;
+
+void
+ra_acme_writer_set(struct ca *ca)
+{
+	acme_writer = ca;
+}
+
+/* ra_acme_write without the held nonce. */
+static int
+acme_write_run(struct store *st, ca_write_fn fn, void *arg, int again, struct err *e)
+{
+	struct err re;
+
+	if (acme_writer != NULL)
+		return again ? ca_write_again(acme_writer, st, fn, arg, e)
+			     : ca_write(acme_writer, st, fn, arg, e);
+	if (store_begin(st, e) == -1)
+		return -1;
+	if (fn(st, arg, e) == -1) {
+		store_rollback(st);
+		if (e->code == ERR_OK)
+			err_set(e, ERR_INTERNAL, "store: a write failed");
+		return -1;
+	}
+	err_clear(&re);
+	if (store_commit(st, &re) == -1) {
+		*e = re;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+acme_nonce_write(struct store *st, void *arg, struct err *e)
+{
+	const struct acme_nonce_rec *n = arg;
+
+	return store_acme_nonce_use(st, n->id, n->expires, e);
+}
+
+/*
+ * A unit with the held nonce first (a copy: the unit runs in the batch thread, whose
+ * acme_held is not the request's); used says the nonce's insert found it used (this run).
+ */
+struct acme_held_unit {
+	ca_write_fn fn;
+	void *arg;
+	struct acme_nonce_rec rec;
+	int used;
+};
+
+static int
+acme_held_write(struct store *st, void *arg, struct err *e)
+{
+	struct acme_held_unit *w = arg;
+
+	w->used = 0;
+	if (store_acme_nonce_use(st, w->rec.id, w->rec.expires, e) == -1) {
+		w->used = e->code == ERR_CONFLICT;
+		return -1;
+	}
+	return w->fn(st, w->arg, e);
+}
+
+int
+ra_acme_write(struct store *st, ca_write_fn fn, void *arg, int again, struct err *e)
+{
+	struct acme_held_unit w;
+	int rc;
+
+	if (acme_held.state == ACME_HELD_USED || acme_held.state == ACME_HELD_ERROR)
+		return err_set(e, ERR_REFUSED,
+			       "acme: RFC 8555 6.5: the request's nonce is not usable: nothing "
+			       "is written");
+	if (acme_held.state != ACME_HELD_PENDING)
+		return acme_write_run(st, fn, arg, again, e);
+	memset(&w, 0, sizeof(w));
+	w.fn = fn;
+	w.arg = arg;
+	w.rec = acme_held.rec;
+	rc = acme_write_run(st, acme_held_write, &w, again, e);
+	if (rc == 0)
+		acme_held.state = ACME_HELD_WRITTEN;
+	else if (w.used)
+		acme_held.state = ACME_HELD_USED;
+	else if (e->code == ERR_UNKNOWN) /* perhaps written: the request fails */
+		acme_held.state = ACME_HELD_ERROR;
+	/* else undone with fn's unit: still pending */
+	return rc;
+}
+
+struct acme_purge {
+	time_t now;
+	int64_t n;
+};
+
+static int
+acme_nonce_purge_write(struct store *st, void *arg, struct err *e)
+{
+	struct acme_purge *p = arg;
+
+	p->n = 0;
+	return store_acme_nonce_purge(st, p->now, &p->n, e);
+}
+
+int
+ra_acme_nonce_purge(struct store *st, time_t now, int64_t *n, struct err *e)
+{
+	struct acme_purge p = {now, 0};
+
+	if (ra_acme_write(st, acme_nonce_purge_write, &p, 1, e) == -1)
+		return -1;
+	if (n != NULL)
+		*n = p.n;
+	return 0;
+}
+
+/* A nonce of ours, not expired: its record in rec.  -1 with e set (ERR_REFUSED) if not. */
+static int
+acme_nonce_check(const struct ra_acme_keys *k, const char *nonce, time_t now,
+		 struct acme_nonce_rec *rec, struct err *e)
+{
+	unsigned char n[RA_ACME_NONCE_BYTES], mac[16];
+	size_t len = 0;
+	uint64_t exp = 0;
+
+	if (nonce == NULL || strlen(nonce) != RA_ACME_NONCE_TEXT - 1 ||
+	    b64url_decode(n, sizeof(n), &len, nonce, strlen(nonce)) == -1 || len != sizeof(n))
+		return err_set(e, ERR_REFUSED, "acme: RFC 8555 6.5: not a nonce of this server");
+	acme_nonce_mac(k, n, mac);
+	if (sodium_memcmp(mac, n + 24, sizeof(mac)) != 0)
+		return err_set(e, ERR_REFUSED, "acme: RFC 8555 6.5: not a nonce of this server");
+	for (int i = 0; i < 8; i++)
+		exp = exp << 8 | n[i];
+	if (exp <= (uint64_t)now)
+		return err_set(e, ERR_REFUSED, "acme: RFC 8555 6.5: the nonce expired");
+	memcpy(rec->id, n + 8, sizeof(rec->id));
+	rec->expires = (time_t)exp;
+	return 0;
 }
 
 enum ra_acme_nonce
@@ -159,34 +307,17 @@ ra_acme_nonce_use(struct store *st, const struct ra_acme_keys *k, const char *no
 		  struct err *e_out)
 {
 	struct err le, *e = &le;
-	unsigned char n[RA_ACME_NONCE_BYTES], mac[16];
-	size_t len = 0;
-	uint64_t exp = 0;
+	struct acme_nonce_rec rec;
 	enum ra_acme_nonce r = RA_ACME_NONCE_BAD;
 
 	err_clear(&le);
-	if (nonce == NULL || strlen(nonce) != RA_ACME_NONCE_TEXT - 1 ||
-	    b64url_decode(n, sizeof(n), &len, nonce, strlen(nonce)) == -1 || len != sizeof(n)) {
-		err_set(e, ERR_REFUSED, "acme: RFC 8555 6.5: not a nonce of this server");
+	if (acme_nonce_check(k, nonce, now, &rec, e) == -1)
 		goto out;
-	}
-	acme_nonce_mac(k, n, mac);
-	if (sodium_memcmp(mac, n + 24, sizeof(mac)) != 0) {
-		err_set(e, ERR_REFUSED, "acme: RFC 8555 6.5: not a nonce of this server");
-		goto out;
-	}
-	for (int i = 0; i < 8; i++)
-		exp = exp << 8 | n[i];
-	if (exp <= (uint64_t)now) {
-		err_set(e, ERR_REFUSED, "acme: RFC 8555 6.5: the nonce expired");
-		goto out;
-	}
 	if (st == NULL) { /* the check alone */
 		r = RA_ACME_NONCE_OK;
 		goto out;
 	}
-	acme_nonce_purge(st, now);
-	if (store_acme_nonce_use(st, n + 8, (time_t)exp, e) == -1) {
+	if (acme_write_run(st, acme_nonce_write, &rec, 1, e) == -1) {
 		r = e->code == ERR_CONFLICT ? RA_ACME_NONCE_USED : RA_ACME_NONCE_ERROR;
 		if (r == RA_ACME_NONCE_USED) {
 			err_clear(e);
@@ -198,6 +329,58 @@ ra_acme_nonce_use(struct store *st, const struct ra_acme_keys *k, const char *no
 out:
 	acme_err_out(e_out, &le);
 	return r;
+}
+
+enum ra_acme_nonce
+ra_acme_nonce_hold(struct store *st, const struct ra_acme_keys *k, const char *nonce, time_t now,
+		   struct err *e_out)
+{
+	struct err le;
+
+	err_clear(&le);
+	memset(&acme_held, 0, sizeof(acme_held));
+	if (acme_nonce_check(k, nonce, now, &acme_held.rec, &le) == -1) {
+		acme_err_out(e_out, &le);
+		return RA_ACME_NONCE_BAD;
+	}
+	acme_held.st = st;
+	acme_held.state = ACME_HELD_PENDING;
+	return RA_ACME_NONCE_OK;
+}
+
+enum ra_acme_nonce
+ra_acme_nonce_settle(struct err *e_out)
+{
+	struct err le;
+
+	err_clear(&le);
+	if (acme_held.state == ACME_HELD_PENDING) {
+		if (acme_write_run(acme_held.st, acme_nonce_write, &acme_held.rec, 1, &le) == 0)
+			acme_held.state = ACME_HELD_WRITTEN;
+		else
+			acme_held.state =
+			    le.code == ERR_CONFLICT ? ACME_HELD_USED : ACME_HELD_ERROR;
+	}
+	switch (acme_held.state) {
+	case ACME_HELD_USED:
+		err_clear(&le);
+		err_set(&le, ERR_REFUSED, "acme: RFC 8555 6.5: the nonce was used before");
+		acme_err_out(e_out, &le);
+		return RA_ACME_NONCE_USED;
+	case ACME_HELD_ERROR:
+		if (le.code == ERR_OK)
+			err_set(&le, ERR_UNKNOWN, "acme: the nonce's write did not complete");
+		acme_err_out(e_out, &le);
+		return RA_ACME_NONCE_ERROR;
+	default:
+		return RA_ACME_NONCE_OK;
+	}
+}
+
+void
+ra_acme_nonce_forget(void)
+{
+	memset(&acme_held, 0, sizeof(acme_held));
 }
 
 /* ---- accounts ---- */
@@ -479,6 +662,24 @@ acme_account_raced(struct store *st, const unsigned char thumb[JWS_THUMB_LEN], i
 	return RA_ACME_EAB_UNUSABLE;
 }
 
+/* ra_acme_account_new's unit: the account, its binding bound, its address, the audit entry. */
+struct acme_account_w {
+	struct store_acme_account *a;
+	const struct store_acme_eab *b;
+	const char *actor, *addr;
+};
+
+static int
+acme_account_new_write(struct store *st, void *arg, struct err *e)
+{
+	const struct acme_account_w *w = arg;
+
+	if (acme_account_insert(st, w->a, w->b, w->actor, e) == -1 ||
+	    (w->addr != NULL && store_acme_account_set_addr(st, w->a->id, w->addr, e) == -1))
+		return -1;
+	return 0;
+}
+
 enum ra_acme_outcome
 ra_acme_account_new(struct store *st, const struct ra_acme_keys *k, const struct ra_acme_new *q,
 		    struct ra_acme_account *out, struct err *e_out)
@@ -486,10 +687,12 @@ ra_acme_account_new(struct store *st, const struct ra_acme_keys *k, const struct
 	struct err le, *e = &le;
 	struct store_acme_account a, old;
 	struct store_acme_eab b;
+	struct acme_account_w w;
 	enum ra_acme_outcome r = RA_ACME_ERROR;
-	int intx = 0, have_b = 0;
+	int have_b = 0;
 
 	err_clear(&le);
+	memset(&w, 0, sizeof(w));
 	memset(&a, 0, sizeof(a));
 	memset(&old, 0, sizeof(old));
 	memset(&b, 0, sizeof(b));
@@ -537,32 +740,67 @@ ra_acme_account_new(struct store *st, const struct ra_acme_keys *k, const struct
 	}
 	a.tos_agreed = q->tos_agreed;
 	a.created = util_now();
-	if (store_begin(st, e) == -1)
-		goto out;
-	intx = 1;
-	if (acme_account_insert(st, &a, have_b ? &b : NULL, q->actor, e) == -1) {
-		if (e->code == ERR_CONFLICT) { /* a race: the key or the binding was taken */
-			store_rollback(st);
-			intx = 0;
+	w.a = &a;
+	w.b = have_b ? &b : NULL;
+	w.actor = q->actor;
+	w.addr = q->addr;
+	if (ra_acme_write(st, acme_account_new_write, &w, 0, e) == -1) {
+		if (e->code == ERR_CONFLICT) /* a race: the key or the binding was taken */
 			r = acme_account_raced(st, a.thumb, have_b, out, e);
-		}
 		goto out;
 	}
-	if (q->addr != NULL && store_acme_account_set_addr(st, a.id, q->addr, e) == -1)
-		goto out;
-	if (store_commit(st, e) == -1)
-		goto out;
-	intx = 0;
 	a.status = xstrdup("valid");
 	acme_account_take(out, &a);
 	r = RA_ACME_CREATED;
 out:
-	if (intx)
-		store_rollback(st);
 	store_acme_account_clear(&a);
 	store_acme_eab_clear(&b);
 	acme_err_out(e_out, &le);
 	return r;
+}
+
+/*
+ * ra_acme_account_update's unit: the account read (w->r: NO_ACCOUNT, NOT_VALID when it
+ * fails so), its contact and status written with their audit entries, read again into w->a.
+ */
+struct acme_account_upd {
+	int64_t id;
+	const char *canon, *actor;
+	int deactivate;
+	time_t now;
+	struct store_acme_account *a;
+	enum ra_acme_outcome r;
+};
+
+static int
+acme_account_update_write(struct store *st, void *arg, struct err *e)
+{
+	struct acme_account_upd *w = arg;
+	char obj[48];
+
+	w->r = RA_ACME_ERROR;
+	store_acme_account_clear(w->a);
+	snprintf(obj, sizeof(obj), "acme-account:%" PRId64, w->id);
+	if (store_acme_account_get(st, w->id, w->a, e) == -1) {
+		if (e->code == ERR_NOTFOUND)
+			w->r = RA_ACME_NO_ACCOUNT;
+		return -1;
+	}
+	if (strcmp(w->a->status, "valid") != 0) {
+		err_set(e, ERR_REFUSED, "acme: RFC 8555 7.3.6: the account is %s", w->a->status);
+		w->r = RA_ACME_NOT_VALID;
+		return -1;
+	}
+	if (w->canon != NULL &&
+	    (store_acme_account_set_contact(st, w->id, w->canon, w->now, e) == -1 ||
+	     store_audit_append(st, w->actor, "acme.account.update", obj, w->canon, NULL, e) == -1))
+		return -1;
+	if (w->deactivate &&
+	    (store_acme_account_set_status(st, w->id, "deactivated", w->now, e) == -1 ||
+	     store_audit_append(st, w->actor, "acme.account.deactivate", obj, "", NULL, e) == -1))
+		return -1;
+	store_acme_account_clear(w->a);
+	return store_acme_account_get(st, w->id, w->a, e);
 }
 
 enum ra_acme_outcome
@@ -571,52 +809,73 @@ ra_acme_account_update(struct store *st, int64_t id, json_t *contact, int deacti
 {
 	struct err le, *e = &le;
 	struct store_acme_account a;
-	char obj[48], *canon = NULL;
+	struct acme_account_upd w;
+	char *canon = NULL;
 	time_t now = util_now();
 	enum ra_acme_outcome r = RA_ACME_ERROR;
-	int intx = 0;
 
 	err_clear(&le);
+	memset(&w, 0, sizeof(w));
 	memset(&a, 0, sizeof(a));
 	memset(out, 0, sizeof(*out));
 	if (contact != NULL && (r = ra_acme_contact_check(contact, &canon, e)) != RA_ACME_OK)
 		goto out;
-	r = RA_ACME_ERROR;
-	snprintf(obj, sizeof(obj), "acme-account:%" PRId64, id);
-	if (store_begin(st, e) == -1)
-		goto out;
-	intx = 1;
-	if (store_acme_account_get(st, id, &a, e) == -1) {
-		if (e->code == ERR_NOTFOUND)
-			r = RA_ACME_NO_ACCOUNT;
-		goto out;
-	}
-	if (strcmp(a.status, "valid") != 0) {
-		err_set(e, ERR_REFUSED, "acme: RFC 8555 7.3.6: the account is %s", a.status);
-		r = RA_ACME_NOT_VALID;
+	w.id = id;
+	w.canon = canon;
+	w.deactivate = deactivate;
+	w.actor = actor;
+	w.now = now;
+	w.a = &a;
+	if (ra_acme_write(st, acme_account_update_write, &w, 0, e) == -1) {
+		r = w.r;
 		goto out;
 	}
-	if (canon != NULL &&
-	    (store_acme_account_set_contact(st, id, canon, now, e) == -1 ||
-	     store_audit_append(st, actor, "acme.account.update", obj, canon, NULL, e) == -1))
-		goto out;
-	if (deactivate &&
-	    (store_acme_account_set_status(st, id, "deactivated", now, e) == -1 ||
-	     store_audit_append(st, actor, "acme.account.deactivate", obj, "", NULL, e) == -1))
-		goto out;
-	store_acme_account_clear(&a);
-	if (store_acme_account_get(st, id, &a, e) == -1 || store_commit(st, e) == -1)
-		goto out;
-	intx = 0;
 	acme_account_take(out, &a);
 	r = RA_ACME_OK;
 out:
-	if (intx)
-		store_rollback(st);
 	store_acme_account_clear(&a);
 	free(canon);
 	acme_err_out(e_out, &le);
 	return r;
+}
+
+/*
+ * ra_acme_account_key's unit: KEY_TAKEN (w->other_id) when another account has the new key,
+ * NOT_VALID when the account or its old key changed meanwhile (w->r), else the swap audited.
+ */
+struct acme_account_kw {
+	int64_t id, other_id;
+	const unsigned char *old_thumb, *thumb;
+	const char *canon, *actor, *obj, *detail;
+	enum ra_acme_outcome r;
+};
+
+static int
+acme_account_key_write(struct store *st, void *arg, struct err *e)
+{
+	struct acme_account_kw *w = arg;
+	struct store_acme_account other;
+
+	memset(&other, 0, sizeof(other));
+	w->r = RA_ACME_ERROR;
+	w->other_id = 0;
+	if (store_acme_account_by_thumb(st, w->thumb, &other, e) == 0) {
+		w->other_id = other.id;
+		store_acme_account_clear(&other);
+		err_set(e, ERR_CONFLICT, "acme: RFC 8555 7.3.5: the new key has an account");
+		w->r = RA_ACME_KEY_TAKEN;
+		return -1;
+	}
+	if (e->code != ERR_NOTFOUND)
+		return -1;
+	err_clear(e);
+	if (store_acme_account_set_key(st, w->id, w->old_thumb, w->thumb, w->canon, util_now(),
+				       e) == -1) {
+		if (e->code == ERR_CONFLICT)
+			w->r = RA_ACME_NOT_VALID;
+		return -1;
+	}
+	return store_audit_append(st, w->actor, "acme.account.key", w->obj, w->detail, NULL, e);
 }
 
 enum ra_acme_outcome
@@ -627,10 +886,11 @@ ra_acme_account_key(struct store *st, int64_t id, const unsigned char old_thumb[
 	struct store_acme_account other;
 	unsigned char thumb[JWS_THUMB_LEN];
 	char obj[48], tt[JWS_THUMB_TEXT], *canon = NULL, *detail = NULL;
+	struct acme_account_kw w;
 	enum ra_acme_outcome r = RA_ACME_ERROR;
-	int intx = 0;
 
 	err_clear(&le);
+	memset(&w, 0, sizeof(w));
 	memset(&other, 0, sizeof(other));
 	*other_id = 0;
 	if (jwk_thumbprint(new_jwk, thumb, &canon, e) == -1)
@@ -638,31 +898,20 @@ ra_acme_account_key(struct store *st, int64_t id, const unsigned char old_thumb[
 	snprintf(obj, sizeof(obj), "acme-account:%" PRId64, id);
 	jwk_thumb_text(thumb, tt);
 	detail = xasprintf("thumbprint=%s", tt);
-	if (store_begin(st, e) == -1)
-		goto out;
-	intx = 1;
-	if (store_acme_account_by_thumb(st, thumb, &other, e) == 0) {
-		*other_id = other.id;
-		err_set(e, ERR_CONFLICT, "acme: RFC 8555 7.3.5: the new key has an account");
-		r = RA_ACME_KEY_TAKEN;
-		goto out;
-	}
-	if (e->code != ERR_NOTFOUND)
-		goto out;
-	err_clear(e);
-	if (store_acme_account_set_key(st, id, old_thumb, thumb, canon, util_now(), e) == -1) {
-		if (e->code == ERR_CONFLICT)
-			r = RA_ACME_NOT_VALID;
+	w.id = id;
+	w.old_thumb = old_thumb;
+	w.thumb = thumb;
+	w.canon = canon;
+	w.actor = actor;
+	w.obj = obj;
+	w.detail = detail;
+	if (ra_acme_write(st, acme_account_key_write, &w, 0, e) == -1) {
+		*other_id = w.other_id;
+		r = w.r;
 		goto out;
 	}
-	if (store_audit_append(st, actor, "acme.account.key", obj, detail, NULL, e) == -1 ||
-	    store_commit(st, e) == -1)
-		goto out;
-	intx = 0;
 	r = RA_ACME_OK;
 out:
-	if (intx)
-		store_rollback(st);
 	store_acme_account_clear(&other);
 	free(canon);
 	free(detail);

@@ -496,13 +496,28 @@ out:
 	return r;
 }
 
+struct limit_purge {
+	time_t certs_before, failed_before;
+	int64_t n;
+};
+
+/* The purge as a unit of ra_acme_write (it may run again: it only deletes). */
+static int
+limit_purge_write(struct store *st, void *arg, struct err *e)
+{
+	struct limit_purge *p = arg;
+
+	p->n = 0;
+	return store_acme_limit_purge(st, p->certs_before, p->failed_before, &p->n, e);
+}
+
 static pthread_mutex_t limit_purge_mu = PTHREAD_MUTEX_INITIALIZER;
 static time_t limit_purged; /* under limit_purge_mu: the last purge of this process */
 
 void
 ra_acme_limit_purge(struct store *st, const struct ra_acme_limits *lim, time_t now)
 {
-	int64_t n = 0;
+	struct limit_purge p;
 	int due;
 	struct err e;
 
@@ -515,13 +530,14 @@ ra_acme_limit_purge(struct store *st, const struct ra_acme_limits *lim, time_t n
 		return;
 	err_clear(&e);
 	/* the certificates' table holds the addresses' events and the renewal rule's too */
-	if (store_acme_limit_purge(
-		st,
-		now - (lim->window[RA_ACME_LIMIT_CERTS] > lim->window[RA_ACME_LIMIT_IP_CERTS]
-			   ? lim->window[RA_ACME_LIMIT_CERTS]
-			   : lim->window[RA_ACME_LIMIT_IP_CERTS]),
-		now - lim->window[RA_ACME_LIMIT_FAILED], &n, &e) == -1)
+	p.certs_before =
+	    now - (lim->window[RA_ACME_LIMIT_CERTS] > lim->window[RA_ACME_LIMIT_IP_CERTS]
+		       ? lim->window[RA_ACME_LIMIT_CERTS]
+		       : lim->window[RA_ACME_LIMIT_IP_CERTS]);
+	p.failed_before = now - lim->window[RA_ACME_LIMIT_FAILED];
+	p.n = 0;
+	if (ra_acme_write(st, limit_purge_write, &p, 1, &e) == -1)
 		log_warn("acme: purging the rate limits' old events: %s", e.msg);
-	else if (n > 0)
-		log_debug("acme: %" PRId64 " rate-limit events past their window purged", n);
+	else if (p.n > 0)
+		log_debug("acme: %" PRId64 " rate-limit events past their window purged", p.n);
 }

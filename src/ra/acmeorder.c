@@ -93,6 +93,49 @@ order_move(struct store *st, int64_t id, enum order_state from, enum order_state
 				     util_now(), before, e);
 }
 
+/* order_move as a unit of the group commit of its own (order_move_unit). */
+struct order_mv {
+	int64_t id;
+	enum order_state from, to;
+};
+
+static int
+order_move_write(struct store *st, void *arg, struct err *e)
+{
+	const struct order_mv *q = arg;
+
+	return order_move(st, q->id, q->from, q->to, NULL, 0, e);
+}
+
+/* order_move, durable when it returns (ra_acme_write; it may run again: one update). */
+static int
+order_move_unit(struct store *st, int64_t id, enum order_state from, enum order_state to,
+		struct err *e)
+{
+	struct order_mv q = {id, from, to};
+
+	return ra_acme_write(st, order_move_write, &q, 1, e);
+}
+
+/* An order's move with its audit entry, one unit (order_expire, order_sweep). */
+struct order_mva {
+	int64_t id;
+	enum order_state from, to;
+	time_t before;
+	const char *actor, *action, *obj, *detail;
+};
+
+static int
+order_move_audit_write(struct store *st, void *arg, struct err *e)
+{
+	const struct order_mva *q = arg;
+
+	if (order_move(st, q->id, q->from, q->to, NULL, q->before, e) == -1 ||
+	    store_audit_append(st, q->actor, q->action, q->obj, q->detail, NULL, e) == -1)
+		return -1;
+	return 0;
+}
+
 /*
  * The one way a challenge (chall) changes state, with its authorization's attempt (authz): the
  * authorization is pending while the challenge is processing, then valid or invalid with it.
@@ -500,95 +543,127 @@ order_authz_add(struct store *st, int64_t acct, int64_t order_id, const struct r
 	return 0;
 }
 
+/* order_insert's unit (ra_acme_write): reads the reusable authorizations and writes. */
+struct order_ins {
+	const struct ra_acme_account *acct;
+	const struct store_acme_eab *b;
+	const struct ra_acme_ident *ids;
+	size_t n;
+	const char *profile;
+	const struct ra_acme_certid *rep;
+	const char *actor;
+	struct store_acme_order o;
+	time_t now;
+	int64_t *reuse;
+};
+
+static int
+order_insert_write(struct store *st, void *arg, struct err *e)
+{
+	struct order_ins *q = arg;
+	struct store_acme_order *o = &q->o;
+	struct store_acme_authz ra;
+	const struct ra_acme_ident *ids = q->ids;
+	char obj[48];
+	struct buf d;
+	size_t valid = 0, n = q->n;
+	int64_t aid;
+	int rc = -1;
+
+	memset(&ra, 0, sizeof(ra));
+	buf_init(&d, 64 * 1024);
+	o->expires = q->now + RA_ACME_ORDER_TTL;
+	o->id = 0;
+	for (size_t i = 0; i < n; i++) {
+		/* (a wildcard's authorization is for the name below "*.", 7.1.3) */
+		if (store_acme_authz_find(st, q->acct->id, ids[i].type,
+					  ids[i].value + (ids[i].wildcard ? 2 : 0), ids[i].wildcard,
+					  0, q->now, &q->reuse[i], e) == -1)
+			goto out;
+		if (q->reuse[i] == 0)
+			continue;
+		if (store_acme_authz_get(st, q->reuse[i], &ra, e) == -1)
+			goto out;
+		if (ra.expires < o->expires)
+			o->expires = ra.expires;
+		valid += strcmp(ra.status, "valid") == 0;
+		store_acme_authz_clear(&ra);
+	}
+	if (store_acme_order_add(st, o, e) == -1)
+		goto out;
+	buf_printf(&d, "account=%" PRId64 " binding=%s org=%s profile=%s%s%s names=", q->acct->id,
+		   q->b->kid, q->b->org_code, q->profile, q->rep != NULL ? " replaces=" : "",
+		   q->rep != NULL ? q->rep->serial : "");
+	for (size_t i = 0; i < n; i++) {
+		if (q->reuse[i] != 0) {
+			if (store_acme_authz_link(st, o->id, q->reuse[i], e) == -1)
+				goto out;
+		} else if (order_authz_add(st, q->acct->id, o->id, &ids[i], o->expires, &aid, e) ==
+			   -1) {
+			goto out;
+		}
+		buf_printf(&d, "%s%s", i > 0 ? "," : "", ids[i].value);
+		if (q->reuse[i] != 0)
+			buf_printf(&d, "(reused authz %" PRId64 ")", q->reuse[i]);
+	}
+	if (valid == n && order_move(st, o->id, ORDER_ST_PENDING, ORDER_ST_READY, NULL, 0, e) == -1)
+		goto out;
+	snprintf(obj, sizeof(obj), "acme-order:%" PRId64, o->id);
+	if (store_audit_append(st, q->actor, "acme.order.create", obj, buf_cstr(&d), NULL, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	store_acme_authz_clear(&ra);
+	buf_free(&d);
+	return rc;
+}
+
 /*
- * The order's rows (one transaction with its audit entry); *id the new order.  Each identifier
- * reuses the account's authorization of it when one is valid (within its reuse period) or
- * pending (unexpired), else gets a new one; the order expires with the earliest of them, and
- * is ready at once when all are valid.  (The identifiers passed the binding's names and the
- * policy just now, so a binding that no longer covers a name does not benefit.)
+ * The order's rows (one unit of the group commit with its audit entry); *id the new order.
+ * Each identifier reuses the account's authorization of it when one is valid (within its reuse
+ * period) or pending (unexpired), else gets a new one; the order expires with the earliest of
+ * them, and is ready at once when all are valid.  (The identifiers passed the binding's names
+ * and the policy just now, so a binding that no longer covers a name does not benefit.)
  */
 static int
 order_insert(struct store *st, const struct ra_acme_account *acct, const struct store_acme_eab *b,
 	     const struct ra_acme_ident *ids, size_t n, const char *profile,
 	     const struct ra_acme_certid *rep, const char *actor, int64_t *id, struct err *e)
 {
-	struct store_acme_order o;
-	struct store_acme_authz ra;
-	int64_t *reuse = xcalloc(n > 0 ? n : 1, sizeof(*reuse)), aid;
-	char obj[48];
+	struct order_ins q;
 	json_t *arr = json_array();
-	struct buf d;
 	char *text = NULL;
-	time_t now = util_now();
-	size_t valid = 0;
-	int rc = -1, intx = 0;
+	int rc = -1;
 
-	memset(&o, 0, sizeof(o));
-	memset(&ra, 0, sizeof(ra));
-	buf_init(&d, 64 * 1024);
+	memset(&q, 0, sizeof(q));
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(
 		    arr, json_pack("{s:s, s:s}", "type", ids[i].type, "value", ids[i].value));
 	if ((text = json_dumps(arr, JSON_COMPACT)) == NULL)
 		fatalx("acme: out of memory");
-	o.account_id = acct->id;
-	o.identifiers = text;
-	o.expires = now + RA_ACME_ORDER_TTL;
-	o.created = now;
-	o.profile = (char *)profile;
-	o.replaces = rep != NULL ? (char *)rep->serial : NULL;
-	o.replaces_certid = rep != NULL ? (char *)rep->text : NULL;
-	if (store_begin(st, e) == -1)
+	q.acct = acct;
+	q.b = b;
+	q.ids = ids;
+	q.n = n;
+	q.profile = profile;
+	q.rep = rep;
+	q.actor = actor;
+	q.now = util_now();
+	q.reuse = xcalloc(n > 0 ? n : 1, sizeof(*q.reuse));
+	q.o.account_id = acct->id;
+	q.o.identifiers = text;
+	q.o.created = q.now;
+	q.o.profile = (char *)profile;
+	q.o.replaces = rep != NULL ? (char *)rep->serial : NULL;
+	q.o.replaces_certid = rep != NULL ? (char *)rep->text : NULL;
+	if (ra_acme_write(st, order_insert_write, &q, 0, e) == -1)
 		goto out;
-	intx = 1;
-	for (size_t i = 0; i < n; i++) {
-		/* (a wildcard's authorization is for the name below "*.", 7.1.3) */
-		if (store_acme_authz_find(st, acct->id, ids[i].type,
-					  ids[i].value + (ids[i].wildcard ? 2 : 0), ids[i].wildcard,
-					  0, now, &reuse[i], e) == -1)
-			goto out;
-		if (reuse[i] == 0)
-			continue;
-		if (store_acme_authz_get(st, reuse[i], &ra, e) == -1)
-			goto out;
-		if (ra.expires < o.expires)
-			o.expires = ra.expires;
-		valid += strcmp(ra.status, "valid") == 0;
-		store_acme_authz_clear(&ra);
-	}
-	if (store_acme_order_add(st, &o, e) == -1)
-		goto out;
-	buf_printf(&d, "account=%" PRId64 " binding=%s org=%s profile=%s%s%s names=", acct->id,
-		   b->kid, b->org_code, profile, rep != NULL ? " replaces=" : "",
-		   rep != NULL ? rep->serial : "");
-	for (size_t i = 0; i < n; i++) {
-		if (reuse[i] != 0) {
-			if (store_acme_authz_link(st, o.id, reuse[i], e) == -1)
-				goto out;
-		} else if (order_authz_add(st, acct->id, o.id, &ids[i], o.expires, &aid, e) == -1) {
-			goto out;
-		}
-		buf_printf(&d, "%s%s", i > 0 ? "," : "", ids[i].value);
-		if (reuse[i] != 0)
-			buf_printf(&d, "(reused authz %" PRId64 ")", reuse[i]);
-	}
-	if (valid == n && order_move(st, o.id, ORDER_ST_PENDING, ORDER_ST_READY, NULL, 0, e) == -1)
-		goto out;
-	snprintf(obj, sizeof(obj), "acme-order:%" PRId64, o.id);
-	if (store_audit_append(st, actor, "acme.order.create", obj, buf_cstr(&d), NULL, e) == -1 ||
-	    store_commit(st, e) == -1)
-		goto out;
-	intx = 0;
-	*id = o.id;
+	*id = q.o.id;
 	rc = 0;
 out:
-	if (intx)
-		store_rollback(st);
-	store_acme_authz_clear(&ra);
-	buf_free(&d);
 	json_decref(arr);
 	free(text);
-	free(reuse);
+	free(q.reuse);
 	return rc;
 }
 
@@ -736,6 +811,44 @@ out:
 	return r;
 }
 
+/* ra_acme_authz_new's unit: the account's authorization of the identifier, or a new one. */
+struct authz_ins {
+	const struct ra_acme_account *acct;
+	const struct store_acme_eab *b;
+	const struct ra_acme_ident *id;
+	const char *actor;
+	int64_t aid;
+	int created;
+};
+
+static int
+authz_new_write(struct store *st, void *arg, struct err *e)
+{
+	struct authz_ins *q = arg;
+	char obj[48], detail[400];
+
+	q->aid = 0;
+	q->created = 0;
+	/* the account's valid or pending authorization of the identifier, when there is one: a
+	 * pre-authorization makes no second (nor rows without end) */
+	if (store_acme_authz_find(st, q->acct->id, q->id->type, q->id->value, 0, 0, util_now(),
+				  &q->aid, e) == -1)
+		return -1;
+	if (q->aid != 0)
+		return 0;
+	if (order_authz_add(st, q->acct->id, 0, q->id, util_now() + RA_ACME_ORDER_TTL, &q->aid,
+			    e) == -1)
+		return -1;
+	snprintf(obj, sizeof(obj), "acme-authz:%" PRId64, q->aid);
+	snprintf(detail, sizeof(detail),
+		 "account=%" PRId64 " binding=%s org=%s %s:%.256s (pre-authorization)", q->acct->id,
+		 q->b->kid, q->b->org_code, q->id->type, q->id->value);
+	if (store_audit_append(st, q->actor, "acme.authz.create", obj, detail, NULL, e) == -1)
+		return -1;
+	q->created = 1;
+	return 0;
+}
+
 enum ra_acme_outcome
 ra_acme_authz_new(struct store *st, const struct ra_acme_account *acct, struct ra_acme_ident *id,
 		  const char *actor, struct ra_acme_authz *out, struct err *e_out)
@@ -743,14 +856,14 @@ ra_acme_authz_new(struct store *st, const struct ra_acme_account *acct, struct r
 	struct err le, *e = &le;
 	struct store_acme_eab b;
 	struct store_org org;
+	struct authz_ins q;
 	enum ra_acme_outcome r;
-	char obj[48], detail[400], esc[300];
-	int64_t aid = 0;
-	int intx = 0;
+	char esc[300];
 
 	err_clear(&le);
 	memset(&b, 0, sizeof(b));
 	memset(&org, 0, sizeof(org));
+	memset(&q, 0, sizeof(q));
 	memset(out, 0, sizeof(*out));
 	if ((r = order_binding(st, acct, &b, &org, e)) != RA_ACME_OK)
 		goto out;
@@ -765,36 +878,15 @@ ra_acme_authz_new(struct store *st, const struct ra_acme_account *acct, struct r
 		goto out;
 	}
 	r = RA_ACME_ERROR;
-	if (store_begin(st, e) == -1)
+	q.acct = acct;
+	q.b = &b;
+	q.id = id;
+	q.actor = actor;
+	if (ra_acme_write(st, authz_new_write, &q, 0, e) == -1)
 		goto out;
-	intx = 1;
-	/* the account's valid or pending authorization of the identifier, when there is one: a
-	 * pre-authorization makes no second (nor rows without end) */
-	if (store_acme_authz_find(st, acct->id, id->type, id->value, 0, 0, util_now(), &aid, e) ==
-	    -1)
-		goto out;
-	if (aid != 0) {
-		if (store_commit(st, e) == -1)
-			goto out;
-		intx = 0;
-		r = ra_acme_authz_get(st, aid, acct->id, out, e);
-		goto out;
-	}
-	if (order_authz_add(st, acct->id, 0, id, util_now() + RA_ACME_ORDER_TTL, &aid, e) == -1)
-		goto out;
-	snprintf(obj, sizeof(obj), "acme-authz:%" PRId64, aid);
-	snprintf(detail, sizeof(detail),
-		 "account=%" PRId64 " binding=%s org=%s %s:%.256s (pre-authorization)", acct->id,
-		 b.kid, b.org_code, id->type, id->value);
-	if (store_audit_append(st, actor, "acme.authz.create", obj, detail, NULL, e) == -1 ||
-	    store_commit(st, e) == -1)
-		goto out;
-	intx = 0;
-	if ((r = ra_acme_authz_get(st, aid, acct->id, out, e)) == RA_ACME_OK)
+	if ((r = ra_acme_authz_get(st, q.aid, acct->id, out, e)) == RA_ACME_OK && q.created)
 		r = RA_ACME_CREATED;
 out:
-	if (intx)
-		store_rollback(st);
 	store_acme_eab_clear(&b);
 	store_org_clear(&org);
 	order_err_out(e_out, &le);
@@ -847,12 +939,32 @@ authz_is_expired(const struct store_acme_authz *a, time_t now)
  * update), its pending or ready orders invalid, audited acme.authz.expire by "acme:expiry",
  * one transaction.  *moved = 1 when it moved; not inside a caller's transaction.
  */
+struct authz_exp {
+	const struct store_acme_authz *a;
+	const char *obj, *detail;
+};
+
+static int
+authz_expire_write(struct store *st, void *arg, struct err *e)
+{
+	const struct authz_exp *q = arg;
+
+	if (store_acme_authz_set_status(st, q->a->id, q->a->status, "expired", util_now(), e) ==
+		-1 ||
+	    authz_orders_invalid(st, q->a->id, e) == -1 ||
+	    store_audit_append(st, "acme:expiry", "acme.authz.expire", q->obj, q->detail, NULL,
+			       e) == -1)
+		return -1;
+	return 0;
+}
+
 static int
 authz_expire(struct store *st, const struct store_acme_authz *a, int *moved, struct err *e)
 {
+	struct authz_exp q;
 	char obj[48], detail[400];
 	struct err le;
-	int rc = -1, intx = 0;
+	int rc = -1;
 
 	if (!authz_is_expired(a, util_now()) || store_in_tx(st))
 		return 0;
@@ -860,27 +972,20 @@ authz_expire(struct store *st, const struct store_acme_authz *a, int *moved, str
 	snprintf(obj, sizeof(obj), "acme-authz:%" PRId64, a->id);
 	snprintf(detail, sizeof(detail), "account=%" PRId64 " %s:%.256s was %s until %lld",
 		 a->account_id, a->type, a->value, a->status, (long long)a->expires);
-	if (store_begin(st, &le) == -1)
-		goto out;
-	intx = 1;
-	if (store_acme_authz_set_status(st, a->id, a->status, "expired", util_now(), &le) == -1) {
+	memset(&q, 0, sizeof(q));
+	q.a = a;
+	q.obj = obj;
+	q.detail = detail;
+	if (ra_acme_write(st, authz_expire_write, &q, 0, &le) == -1) {
 		if (le.code == ERR_CONFLICT) { /* moved meanwhile */
 			err_clear(&le);
 			rc = 0;
 		}
 		goto out;
 	}
-	if (authz_orders_invalid(st, a->id, &le) == -1 ||
-	    store_audit_append(st, "acme:expiry", "acme.authz.expire", obj, detail, NULL, &le) ==
-		-1 ||
-	    store_commit(st, &le) == -1)
-		goto out;
-	intx = 0;
 	*moved = 1;
 	rc = 0;
 out:
-	if (intx)
-		store_rollback(st);
 	if (rc == -1)
 		*e = le;
 	return rc;
@@ -914,9 +1019,10 @@ static int
 order_expire(struct store *st, const struct ra_acme_order *o, int *moved, struct err *e)
 {
 	const char *why = order_is_dead(o, util_now());
+	struct order_mva q;
 	char obj[48], detail[160];
 	struct err le;
-	int rc = -1, intx = 0;
+	int rc = -1;
 
 	if (why == NULL || store_in_tx(st))
 		return 0;
@@ -924,28 +1030,24 @@ order_expire(struct store *st, const struct ra_acme_order *o, int *moved, struct
 	snprintf(obj, sizeof(obj), "acme-order:%" PRId64, o->o.id);
 	snprintf(detail, sizeof(detail), "account=%" PRId64 " was %s: %s", o->o.account_id,
 		 o->o.status, why);
-	if (store_begin(st, &le) == -1)
-		goto out;
-	intx = 1;
-	if (order_move(st, o->o.id,
-		       strcmp(o->o.status, "ready") == 0 ? ORDER_ST_READY : ORDER_ST_PENDING,
-		       ORDER_ST_INVALID, NULL, 0, &le) == -1) {
+	memset(&q, 0, sizeof(q));
+	q.id = o->o.id;
+	q.from = strcmp(o->o.status, "ready") == 0 ? ORDER_ST_READY : ORDER_ST_PENDING;
+	q.to = ORDER_ST_INVALID;
+	q.actor = "acme:expiry";
+	q.action = "acme.order.expire";
+	q.obj = obj;
+	q.detail = detail;
+	if (ra_acme_write(st, order_move_audit_write, &q, 0, &le) == -1) {
 		if (le.code == ERR_CONFLICT) {
 			err_clear(&le);
 			rc = 0;
 		}
 		goto out;
 	}
-	if (store_audit_append(st, "acme:expiry", "acme.order.expire", obj, detail, NULL, &le) ==
-		-1 ||
-	    store_commit(st, &le) == -1)
-		goto out;
-	intx = 0;
 	*moved = 1;
 	rc = 0;
 out:
-	if (intx)
-		store_rollback(st);
 	if (rc == -1)
 		*e = le;
 	return rc;
@@ -1017,9 +1119,10 @@ static int
 order_sweep(struct store *st, const struct store_acme_order *o, int *moved, struct err *e)
 {
 	time_t before = util_now() - RA_ACME_STALE;
+	struct order_mva q;
 	char obj[48], detail[96];
 	struct err le;
-	int rc = -1, intx = 0;
+	int rc = -1;
 
 	if (strcmp(o->status, "processing") != 0 || o->updated >= before || store_in_tx(st))
 		return 0;
@@ -1027,27 +1130,26 @@ order_sweep(struct store *st, const struct store_acme_order *o, int *moved, stru
 	snprintf(obj, sizeof(obj), "acme-order:%" PRId64, o->id);
 	snprintf(detail, sizeof(detail), "account=%" PRId64 " processing since %lld: ready again",
 		 o->account_id, (long long)o->updated);
-	if (store_begin(st, &le) == -1)
-		goto out;
-	intx = 1;
-	if (order_move(st, o->id, ORDER_ST_PROCESSING, ORDER_ST_READY, NULL, before, &le) == -1) {
+	memset(&q, 0, sizeof(q));
+	q.id = o->id;
+	q.from = ORDER_ST_PROCESSING;
+	q.to = ORDER_ST_READY;
+	q.before = before;
+	q.actor = "acme:sweep";
+	q.action = "acme.order.sweep";
+	q.obj = obj;
+	q.detail = detail;
+	if (ra_acme_write(st, order_move_audit_write, &q, 0, &le) == -1) {
 		if (le.code == ERR_CONFLICT) { /* finished or taken meanwhile */
 			err_clear(&le);
 			rc = 0;
 		}
 		goto out;
 	}
-	if (store_audit_append(st, "acme:sweep", "acme.order.sweep", obj, detail, NULL, &le) ==
-		-1 ||
-	    store_commit(st, &le) == -1)
-		goto out;
-	intx = 0;
 	log_warn("acme: order %" PRId64 ": its finalization was cut (%s)", o->id, detail);
 	*moved = 1;
 	rc = 0;
 out:
-	if (intx)
-		store_rollback(st);
 	if (rc == -1)
 		*e = le;
 	return rc;
@@ -1300,24 +1402,28 @@ out:
 	return r;
 }
 
-/* The authorization's attempt and challenge id, pending, both processing in one transaction. */
+struct chall_beg {
+	int64_t authz, id;
+};
+
+static int
+chall_begin_write(struct store *st, void *arg, struct err *e)
+{
+	const struct chall_beg *q = arg;
+
+	return chall_move(st, q->authz, q->id, ORDER_ST_PENDING, ORDER_ST_PROCESSING, NULL, 0, e);
+}
+
+/*
+ * The authorization's attempt and challenge id, pending, both processing in one unit of the
+ * group commit (it may run again: two conditional updates).
+ */
 static int
 chall_begin(struct store *st, int64_t authz, int64_t id, struct err *e)
 {
-	int intx = 0, rc = -1;
+	struct chall_beg q = {authz, id};
 
-	if (store_begin(st, e) == -1)
-		goto out;
-	intx = 1;
-	if (chall_move(st, authz, id, ORDER_ST_PENDING, ORDER_ST_PROCESSING, NULL, 0, e) == -1 ||
-	    store_commit(st, e) == -1)
-		goto out;
-	intx = 0;
-	rc = 0;
-out:
-	if (intx)
-		store_rollback(st);
-	return rc;
+	return ra_acme_write(st, chall_begin_write, &q, 1, e);
 }
 
 enum ra_acme_outcome
@@ -1352,16 +1458,39 @@ out:
 	return r;
 }
 
+/*
+ * ra_acme_authz_deactivate's unit: the authorization from status to deactivated (conditional:
+ * ERR_CONFLICT when it moved), its orders invalid, the audit entry.
+ */
+struct authz_deact {
+	int64_t id;
+	const char *status, *actor, *obj, *detail;
+};
+
+static int
+authz_deact_write(struct store *st, void *arg, struct err *e)
+{
+	const struct authz_deact *q = arg;
+
+	if (store_acme_authz_set_status(st, q->id, q->status, "deactivated", util_now(), e) == -1 ||
+	    authz_orders_invalid(st, q->id, e) == -1 ||
+	    store_audit_append(st, q->actor, "acme.authz.deactivate", q->obj, q->detail, NULL, e) ==
+		-1)
+		return -1;
+	return 0;
+}
+
 enum ra_acme_outcome
 ra_acme_authz_deactivate(struct store *st, int64_t id, int64_t acct_id, const char *actor,
 			 struct ra_acme_authz *out, struct err *e_out)
 {
 	struct err le, *e = &le;
 	enum ra_acme_outcome r;
+	struct authz_deact q;
 	char obj[48], detail[400];
-	int intx = 0;
 
 	err_clear(&le);
+	memset(&q, 0, sizeof(q));
 	if ((r = ra_acme_authz_get(st, id, acct_id, out, e)) != RA_ACME_OK)
 		goto out;
 	if (strcmp(out->s.status, "pending") != 0 && strcmp(out->s.status, "valid") != 0) {
@@ -1376,11 +1505,12 @@ ra_acme_authz_deactivate(struct store *st, int64_t id, int64_t acct_id, const ch
 	snprintf(obj, sizeof(obj), "acme-authz:%" PRId64, id);
 	snprintf(detail, sizeof(detail), "account=%" PRId64 " %s:%.256s was %s", acct_id,
 		 out->s.type, out->s.value, out->s.status);
-	if (store_begin(st, e) == -1)
-		goto out;
-	intx = 1;
-	if (store_acme_authz_set_status(st, id, out->s.status, "deactivated", util_now(), e) ==
-	    -1) {
+	q.id = id;
+	q.status = out->s.status;
+	q.actor = actor;
+	q.obj = obj;
+	q.detail = detail;
+	if (ra_acme_write(st, authz_deact_write, &q, 0, e) == -1) {
 		if (e->code == ERR_CONFLICT) { /* another request moved it first */
 			err_clear(e);
 			err_set(e, ERR_REFUSED,
@@ -1389,16 +1519,9 @@ ra_acme_authz_deactivate(struct store *st, int64_t id, int64_t acct_id, const ch
 		}
 		goto out;
 	}
-	if (authz_orders_invalid(st, id, e) == -1 ||
-	    store_audit_append(st, actor, "acme.authz.deactivate", obj, detail, NULL, e) == -1 ||
-	    store_commit(st, e) == -1)
-		goto out;
-	intx = 0;
 	ra_acme_authz_clear(out);
 	r = ra_acme_authz_get(st, id, acct_id, out, e);
 out:
-	if (intx)
-		store_rollback(st);
 	order_err_out(e_out, &le);
 	return r;
 }
@@ -1453,53 +1576,65 @@ out:
 	return rc;
 }
 
-/*
- * ra_acme_chall_done's transaction; before != 0 is the sweep's (only a challenge that has not
- * moved since before, and no row of acme_failed_validations: a crash is not the name's fault).
- */
-static enum ra_acme_outcome
-chall_finish(struct store *st, int64_t id, const char *problem, const char *actor, time_t before,
-	     struct err *e_out)
+/* chall_finish's unit. */
+struct chall_fin {
+	int64_t id;
+	const char *problem, *actor;
+	time_t before;
+};
+
+static int
+chall_finish_write(struct store *st, void *arg, struct err *e)
 {
-	struct err le, *e = &le;
+	const struct chall_fin *q = arg;
 	struct store_acme_authz a;
 	struct store_acme_chall c;
-	const char *res = problem == NULL ? "valid" : "invalid";
+	const char *res = q->problem == NULL ? "valid" : "invalid";
 	char obj[48], action[40], *detail = NULL;
-	enum ra_acme_outcome r = RA_ACME_ERROR;
-	int intx = 0;
+	int rc = -1;
 
-	err_clear(&le);
 	memset(&a, 0, sizeof(a));
 	memset(&c, 0, sizeof(c));
 	snprintf(action, sizeof(action), "acme.validation.%s", res);
-	if (store_begin(st, e) == -1)
-		goto out;
-	intx = 1;
-	if (store_acme_chall_get(st, id, &c, e) == -1 ||
+	if (store_acme_chall_get(st, q->id, &c, e) == -1 ||
 	    store_acme_authz_get(st, c.authz_id, &a, e) == -1 ||
-	    chall_move(st, a.id, id, ORDER_ST_PROCESSING,
-		       problem == NULL ? ORDER_ST_VALID : ORDER_ST_INVALID, problem, before,
-		       e) == -1 ||
-	    chall_orders_follow(st, a.id, problem == NULL, e) == -1 ||
-	    (problem != NULL && before == 0 &&
+	    chall_move(st, a.id, q->id, ORDER_ST_PROCESSING,
+		       q->problem == NULL ? ORDER_ST_VALID : ORDER_ST_INVALID, q->problem,
+		       q->before, e) == -1 ||
+	    chall_orders_follow(st, a.id, q->problem == NULL, e) == -1 ||
+	    (q->problem != NULL && q->before == 0 &&
 	     store_acme_failed_add(st, a.value, a.account_id, util_now(), e) == -1))
 		goto out;
 	snprintf(obj, sizeof(obj), "acme-authz:%" PRId64, a.id);
 	detail = xasprintf("account=%" PRId64 " order=%" PRId64 " %s:%s%s %s%s%s", a.account_id,
 			   a.order_id, a.type, a.wildcard ? "*." : "", a.value, c.type,
-			   problem != NULL ? " " : "", problem != NULL ? problem : "");
-	if (store_audit_append(st, actor, action, obj, detail, NULL, e) == -1 ||
-	    store_commit(st, e) == -1)
+			   q->problem != NULL ? " " : "", q->problem != NULL ? q->problem : "");
+	if (store_audit_append(st, q->actor, action, obj, detail, NULL, e) == -1)
 		goto out;
-	intx = 0;
-	r = RA_ACME_OK;
+	rc = 0;
 out:
-	if (intx)
-		store_rollback(st);
 	store_acme_authz_clear(&a);
 	store_acme_chall_clear(&c);
 	free(detail);
+	return rc;
+}
+
+/*
+ * ra_acme_chall_done's unit of the group commit; before != 0 is the sweep's (only a challenge
+ * that has not moved since before, and no row of acme_failed_validations: a crash is not the
+ * name's fault).
+ */
+static enum ra_acme_outcome
+chall_finish(struct store *st, int64_t id, const char *problem, const char *actor, time_t before,
+	     struct err *e_out)
+{
+	struct err le;
+	struct chall_fin q = {id, problem, actor, before};
+	enum ra_acme_outcome r = RA_ACME_ERROR;
+
+	err_clear(&le);
+	if (ra_acme_write(st, chall_finish_write, &q, 0, &le) == 0)
+		r = RA_ACME_OK;
 	order_err_out(e_out, &le);
 	return r;
 }
@@ -1756,14 +1891,31 @@ out:
 	return rc;
 }
 
+/* ra_acme_caa_checked's unit (it may run again: updates of a time). */
+struct order_caa {
+	const struct store_acme_caa_due *due;
+	size_t n;
+	time_t now;
+};
+
+static int
+order_caa_write(struct store *st, void *arg, struct err *e)
+{
+	const struct order_caa *q = arg;
+
+	for (size_t i = 0; i < q->n; i++)
+		if (store_acme_authz_caa_set(st, q->due[i].authz_id, q->now, e) == -1)
+			return -1;
+	return 0;
+}
+
 int
 ra_acme_caa_checked(struct store *st, const struct store_acme_caa_due *due, size_t n, time_t now,
 		    struct err *e)
 {
-	for (size_t i = 0; i < n; i++)
-		if (store_acme_authz_caa_set(st, due[i].authz_id, now, e) == -1)
-			return -1;
-	return 0;
+	struct order_caa q = {due, n, now};
+
+	return n == 0 ? 0 : ra_acme_write(st, order_caa_write, &q, 1, e);
 }
 
 enum ra_acme_outcome
@@ -1881,7 +2033,7 @@ ra_acme_finalize_ex(struct ca *ca, struct store *st, int64_t id, const struct ra
 	}
 	/* the order is this request's before the signer works: a second finalize is not ready;
 	 * with replaces, the unique index acme_orders_replaced lets one order of two through */
-	if (order_move(st, id, ORDER_ST_READY, ORDER_ST_PROCESSING, NULL, 0, e) == -1) {
+	if (order_move_unit(st, id, ORDER_ST_READY, ORDER_ST_PROCESSING, e) == -1) {
 		r = e->code == ERR_CONFLICT ? RA_ACME_NOT_READY : RA_ACME_ERROR;
 		if (r == RA_ACME_NOT_READY &&
 		    order_fin_replaced(st, &o) == RA_ACME_ALREADY_REPLACED) {
@@ -1924,7 +2076,7 @@ ra_acme_finalize_ex(struct ca *ca, struct store *st, int64_t id, const struct ra
 		/* not issued: ready again for another CSR (unless the outcome is unknown) */
 		err_clear(&be);
 		if (e->code != ERR_UNKNOWN &&
-		    order_move(st, id, ORDER_ST_PROCESSING, ORDER_ST_READY, NULL, 0, &be) == -1)
+		    order_move_unit(st, id, ORDER_ST_PROCESSING, ORDER_ST_READY, &be) == -1)
 			log_warn("acme: order %" PRId64 " stays processing: %s", id, be.msg);
 		goto out;
 	}
@@ -2135,6 +2287,25 @@ order_revoke_who(struct store *st, X509 *x, const char *serial, int64_t cert_org
 	return RA_ACME_OK;
 }
 
+/* ra_acme_revoke's unit: the revocation (ra_revoke_tx) and acme.cert.revoke. */
+struct order_rev {
+	struct ca *ca;
+	const char *serial, *actor, *detail;
+	int reason;
+};
+
+static int
+order_revoke_write(struct store *st, void *arg, struct err *e)
+{
+	const struct order_rev *q = arg;
+
+	if (ra_revoke_tx(q->ca, st, q->serial, q->reason, q->actor, NULL, e) == -1 ||
+	    store_audit_append(st, q->actor, "acme.cert.revoke", q->serial, q->detail, NULL, e) ==
+		-1)
+		return -1;
+	return 0;
+}
+
 enum ra_acme_outcome
 ra_acme_revoke(struct ca *ca, struct store *st, const unsigned char *der, size_t len,
 	       int64_t acct_id, EVP_PKEY *key, long reason, const char *actor, struct err *e_out)
@@ -2145,11 +2316,12 @@ ra_acme_revoke(struct ca *ca, struct store *st, const unsigned char *der, size_t
 	char serial[STORE_SERIAL_MAX], *detail = NULL;
 	enum ra_acme_outcome r = RA_ACME_UNAUTHORIZED;
 	const char *by = acct_id > 0 ? "account" : "certificate-key";
+	struct order_rev q;
 	X509 *x = NULL;
-	int intx = 0;
 
 	err_clear(&le);
 	memset(&c, 0, sizeof(c));
+	memset(&q, 0, sizeof(q));
 	if (len == 0 || len > LONG_MAX || (x = d2i_X509(NULL, &p, (long)len)) == NULL ||
 	    p != der + len ||
 	    x509_serial_hex(X509_get0_serialNumber(x), serial, sizeof(serial)) == -1) {
@@ -2187,10 +2359,12 @@ ra_acme_revoke(struct ca *ca, struct store *st, const unsigned char *der, size_t
 	r = RA_ACME_ERROR;
 	detail = xasprintf("account=%" PRId64 " reason=%s by=%s", acct_id,
 			   ca_reason_name((int)reason), by);
-	if (store_begin(st, e) == -1)
-		goto out;
-	intx = 1;
-	if (ra_revoke_tx(ca, st, serial, (int)reason, actor, NULL, e) == -1) {
+	q.ca = ca;
+	q.serial = serial;
+	q.reason = (int)reason;
+	q.actor = actor;
+	q.detail = detail;
+	if (ra_acme_write(st, order_revoke_write, &q, 0, e) == -1) {
 		/* revoked meanwhile; or issued by a CA this instance no longer answers for */
 		if (e->code == ERR_CONFLICT)
 			r = RA_ACME_ALREADY_REVOKED;
@@ -2198,17 +2372,11 @@ ra_acme_revoke(struct ca *ca, struct store *st, const unsigned char *der, size_t
 			r = RA_ACME_UNAUTHORIZED;
 		goto out;
 	}
-	if (store_audit_append(st, actor, "acme.cert.revoke", serial, detail, NULL, e) == -1 ||
-	    store_commit(st, e) == -1)
-		goto out;
-	intx = 0;
 	err_clear(&ae);
 	if (ca_after_revoke(ca, st, serial, actor, &ae) == -1)
 		log_warn("acme: CRL after revoking %s: %s", serial, ae.msg);
 	r = RA_ACME_OK;
 out:
-	if (intx)
-		store_rollback(st);
 	free(detail);
 	X509_free(x);
 	store_cert_clear(&c);

@@ -2256,12 +2256,46 @@ enum ra_acme_nonce {
 extern const char *const ra_acme_nonce_names[RA_ACME_NONCE__MAX];
 /*
  * Uses a nonce once: its MAC and expiry checked without the store, then its random part
- * inserted into the used set (one statement, its own transaction, or the caller's).  Expired
- * entries are purged at most once a minute per process.  With no store, only the checks that
- * need none (a request's first, before any work on its key).
+ * inserted into the used set, durably before this returns OK: through the group commit
+ * (ra_acme_write), so that concurrent requests share one commit.  With no store, only the
+ * checks that need none (a request's first, before any work on its key).
  */
 enum ra_acme_nonce ra_acme_nonce_use(struct store *, const struct ra_acme_keys *, const char *nonce,
 				     time_t now, struct err *);
+/*
+ * The same, deferred for a request that may write anyway (the face's POSTs): the checks now
+ * (BAD), then the nonce is held by the calling thread and its insert goes into the first
+ * ra_acme_write unit this thread runs (one unit, one commit, instead of two); a unit that
+ * finds it used fails (its writes undone) and every later ra_acme_write of the request is
+ * refused, so a replayed request writes nothing.  ra_acme_nonce_settle, before the answer
+ * is sent: a nonce still held is written alone; USED or ERROR then replaces the answer
+ * (badNonce, serverInternal).  ra_acme_nonce_forget at the request's start and end.  st: the
+ * thread's store (for the write without a group commit).
+ */
+enum ra_acme_nonce ra_acme_nonce_hold(struct store *, const struct ra_acme_keys *,
+				      const char *nonce, time_t now, struct err *);
+enum ra_acme_nonce ra_acme_nonce_settle(struct err *);
+void ra_acme_nonce_forget(void);
+/*
+ * Purges the used nonces that expired (housekeeping: the web process's minute timer, never a
+ * request), through ra_acme_write; *n (may be NULL) the rows purged.
+ */
+int ra_acme_nonce_purge(struct store *, time_t now, int64_t *n, struct err *);
+
+/*
+ * Where ACME's durable writes go: the used nonces and every state change (account, order,
+ * challenge, validation, finalize, deactivation) are ca_write units of ca's group commit, so
+ * concurrent requests share one commit and no request thread takes the store's write lock.
+ * The web process sets it at acme_init (before any thread; NULL at acme_fini).  Unset (the
+ * CLI, unit tests): each unit is a transaction of its own on the caller's store.
+ */
+void ra_acme_writer_set(struct ca *);
+/*
+ * Runs fn durably (ca_write's contract: fn only writes, in a transaction it never begins or
+ * commits; -1 undoes it; ERR_UNKNOWN when committed but not confirmed durable).  again: fn may
+ * run more than once (ca_write_again).
+ */
+int ra_acme_write(struct store *, ca_write_fn fn, void *arg, int again, struct err *);
 
 /* Outcomes of the account operations (names: ra_acme_outcome_names). */
 enum ra_acme_outcome {

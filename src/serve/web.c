@@ -442,6 +442,8 @@ serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_
 	pub_schedule_start(web.ca);
 	if (o->https_fd >= 0 && console_schedule_start(web.ca, &e) == -1)
 		goto out;
+	if (o->https_fd >= 0 && acme_housekeeping_start(web.ca, &e) == -1)
+		goto out;
 	log_info("web: listening on http://%s%s%s%s%s", addr, hss ? " and https://" : "",
 		 hss ? saddr : "", hcs ? " and the console on https://" : "",
 		 hcs ? o->console : "");
@@ -462,6 +464,7 @@ serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_
 	log_info("web: finishing in-flight requests");
 	pub_schedule_stop();
 	console_schedule_stop();
+	acme_housekeeping_stop();
 	http_server_stop(hs, 30);
 	http_server_stop(hss, 30);
 	http_server_stop(hcs, 30);
@@ -481,6 +484,7 @@ out:
 	console_bulk_jobs_stop();
 	mail_sender_stop(web.mail);
 	console_fini();
+	acme_housekeeping_stop();
 	acme_validate_drain(); /* its threads use web.ca */
 	acme_finalize_drain();
 	acme_fini();

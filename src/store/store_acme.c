@@ -58,14 +58,20 @@ store_acme_nonce_use(struct store *s, const unsigned char id[STORE_ACME_NONCE_ID
 {
 	struct drv_stmt *st = NULL;
 	int rc = -1;
+	/*
+	 * In an optimistic run (the group commit's, PostgreSQL) the insert does not wait for its
+	 * answer: one row expected, so a nonce used before fails the run at its flush, and the
+	 * batch runs again unit by unit, where this insert waits and tells ERR_CONFLICT.
+	 */
+	int flags = s->optimistic ? DRV_DEFER | DRV_ROWS(1) : 0;
 
-	if ((st = store_stmt_get(s, SQL_ACME_NONCE_USE, 0, "use ACME nonce", e)) == NULL)
+	if ((st = store_stmt_get(s, SQL_ACME_NONCE_USE, flags, "use ACME nonce", e)) == NULL)
 		goto out;
 	stmt_blob(s, st, 1, id, STORE_ACME_NONCE_ID);
 	stmt_int(s, st, 2, (int64_t)expires);
 	if (store_stmt_step(s, st, "use ACME nonce", NULL, e) == -1)
 		goto out;
-	if (s->drv->changes(st) == 0) {
+	if (s->drv->changes(st) == 0) { /* (-1: deferred, told at the flush) */
 		err_set(e, ERR_CONFLICT, "store: ACME nonce used before");
 		goto out;
 	}

@@ -10,7 +10,7 @@ import json
 import pytest
 import requests
 
-from conftest import free_port, start_server, stop_server
+from conftest import free_port, kill_serve, start_server, stop_server
 
 acme_client = pytest.importorskip("acme.client")
 from acme import errors, messages  # noqa: E402
@@ -364,6 +364,16 @@ def test_acme_disabled_and_no_eab(ca_sqlite):
     try:
         s = session(srv)
         assert post(s, regr.uri, key, jose.RS256, None, n, kid=regr.uri).status_code == 200
+        problem(post(s, regr.uri, key, jose.RS256, None, n, kid=regr.uri), 400, "badNonce")
+        # ... and a kill -9 right after a nonce was accepted (its use is durable before the
+        # answer: the group commit's fsync)
+        n = nonce(s, srv)
+        assert post(s, regr.uri, key, jose.RS256, None, n, kid=regr.uri).status_code == 200
+    finally:
+        kill_serve(srv)
+    srv = start_server(ca_sqlite, ports=(srv.http_port, srv.https_port))
+    try:
+        s = session(srv)
         problem(post(s, regr.uri, key, jose.RS256, None, n, kid=regr.uri), 400, "badNonce")
     finally:
         stop_server(srv)

@@ -130,20 +130,35 @@ def test_acme_order_http01(ca, tmp_path):
         authz, chall = http01(order)
         assert authz.body.identifier.value == NAME and authz.body.status.name == "pending"
         assert len(chall.chall.token) >= 16  # 128 bits and more
-        # finalize before ready: orderNotReady
+        # newOrder replayed with its nonce (used in the order's own unit): badNonce, and the
+        # replay wrote nothing
+        orders = int(ca.sql("SELECT COUNT(*) FROM acme_orders")[0][0])
+        n = nonce(s, srv)
+        body = {"identifiers": [{"type": "dns", "value": NAME}]}
+        r = post(s, srv.https + "/acme/new-order", key, jose.ES256, body, n, kid=regr.uri)
+        assert r.status_code == 201, r.text
+        problem(post(s, srv.https + "/acme/new-order", key, jose.ES256, body, n, kid=regr.uri),
+                400, "badNonce")
+        assert int(ca.sql("SELECT COUNT(*) FROM acme_orders")[0][0]) == orders + 1
+        # finalize before ready: orderNotReady; replayed, badNonce comes first
         from cryptography import x509 as cx509
         der = cx509.load_pem_x509_csr(csr).public_bytes(serialization.Encoding.DER)
-        r = post(s, order.body.finalize, key, jose.ES256, {"csr": b64u(der)}, nonce(s, srv),
-                 kid=regr.uri)
+        n = nonce(s, srv)
+        r = post(s, order.body.finalize, key, jose.ES256, {"csr": b64u(der)}, n, kid=regr.uri)
         problem(r, 403, "orderNotReady")
+        r = post(s, order.body.finalize, key, jose.ES256, {"csr": b64u(der)}, n, kid=regr.uri)
+        problem(r, 400, "badNonce")
 
         # http-01: the key authorization served on the responder's port; answered, polled
-        response, validation = chall.chall.response_and_validation(key)
+        _, validation = chall.chall.response_and_validation(key)
         resp.answers[chall.chall.encode("token")] = validation
         t0 = time.time()
-        ans = cl.answer_challenge(chall, response)
-        assert ans.body.status.name in ("processing", "valid")
+        n = nonce(s, srv)
+        r = post(s, chall.uri, key, jose.ES256, {}, n, kid=regr.uri)
+        assert r.status_code == 200 and r.json()["status"] in ("processing", "valid"), r.text
         assert time.time() - t0 < 2, "validation is off the request thread"
+        # the same POST again (its nonce went with the challenge's start): badNonce
+        problem(post(s, chall.uri, key, jose.ES256, {}, n, kid=regr.uri), 400, "badNonce")
         a = wait_authz(cl, authz.uri)
         assert a.body.status.name == "valid", a
         o = messages.Order.from_json(cl._post_as_get(order.uri).json())

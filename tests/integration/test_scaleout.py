@@ -5,9 +5,10 @@ the first, made before either starts, keys/portal.key, keys/mail.key and keys/co
 included) serve one database.  Requests go alternately to both: a whole portal application
 with each page on the other front end, REST issuance and revocation, OCSP on one front end
 right after a revocation on the other, TSA serials, CRLs from both schedules, every mail
-once at the SMTP sink.  Then one front end is killed (SIGKILL to its supervisor, signer and
-web process) in the middle of a REST burst: the other goes on serving and every certificate
-acknowledged by either is in the store."""
+once at the SMTP sink, ACME nonces good once across both (keys/acme.key shared).  Then one
+front end is killed (SIGKILL to its supervisor, signer and web process) in the middle of a
+REST burst: the other goes on serving, every certificate acknowledged by either is in the
+store, and an ACME nonce the killed one accepted just before is refused by the other."""
 import email
 import email.policy
 import os
@@ -17,7 +18,9 @@ import subprocess
 import threading
 import time
 
+import josepy as jose
 import requests
+from acme import messages
 from aiosmtpd.controller import Controller
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -27,6 +30,8 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from conftest import (Instance, free_port, kill_serve, new_instance, start_server,
                       stop_server)
+from test_acme import client, nonce, post, problem
+from test_acme import session as acme_session
 from test_portal import (ANSWER, confirm_fields, confirm_form, hidden, issue_fields,
                          session, strong)
 
@@ -151,7 +156,7 @@ def two_front_ends(tmp_path, port):
                 "portal.password_hashers = 0\n")
     # the secrets every front end must share, made once here (serve makes them on its first
     # start, and a second front end started on its own directory would make others)
-    for name in ("portal.key", "mail.key", "console.key"):
+    for name in ("portal.key", "mail.key", "console.key", "acme.key"):
         path = a.path("keys", name)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.write(fd, os.urandom(32))
@@ -200,6 +205,36 @@ def portal_across(fe, tickets, sink, tmp_path):
     return serial
 
 
+def acme_ports():
+    """(http, https) free and distinct, so that acme.base_url can name the HTTPS port."""
+    hp, sp = free_port(), free_port()
+    while sp == hp:
+        sp = free_port()
+    return hp, sp
+
+
+def acme_across(fa, fb, a):
+    """An ACME account made on fa (EAB from the CLI), used on both front ends: a nonce is
+    good once across both (the used set is the shared store's).  Returns what the kill -9
+    part needs: the account key, its id and a session for each front end."""
+    kid, hmac = a.ok("acme", "eab", "create", "--org", "ORG1").split()
+    key = jose.JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
+    cl, _ = client(fa, key, jose.ES256)
+    eab = messages.ExternalAccountBinding.from_data(key.public_key(), kid, hmac, cl.directory)
+    regr = cl.new_account(messages.NewRegistration.from_data(
+        terms_of_service_agreed=True, external_account_binding=eab))
+    acct = regr.uri.rsplit("/", 1)[1]
+    sa, sb = acme_session(fa), acme_session(fb)
+    url = {fa: fa.https + "/acme/acct/" + acct, fb: fb.https + "/acme/acct/" + acct}
+    # a nonce of fa used on fb, then on fa again; one of fb used on fa, then on fb
+    for mine, other, sm, so in ((fa, fb, sa, sb), (fb, fa, sb, sa)):
+        n = nonce(sm, mine)
+        r = post(so, url[other], key, jose.ES256, None, n, kid=url[other])
+        assert r.status_code == 200, r.text
+        problem(post(sm, url[mine], key, jose.ES256, None, n, kid=url[mine]), 400, "badNonce")
+    return key, url, sa, sb
+
+
 def test_two_front_ends(tmp_path):
     port = free_port()
     sink = Sink()
@@ -208,9 +243,14 @@ def test_two_front_ends(tmp_path):
     a, b, tickets, key = two_front_ends(tmp_path, port)
     fa = fb = None
     try:
-        fa = start_server(a)
-        fb = start_server(b)
+        pa, pb = acme_ports(), acme_ports()
+        fa = start_server(a, "acme.enabled = yes\nacme.base_url = https://localhost:%d\n"
+                          % pa[1], ports=pa)
+        fb = start_server(b, "acme.enabled = yes\nacme.base_url = https://localhost:%d\n"
+                          % pb[1], ports=pb)
         fe = (fa, fb)
+        # --- ACME nonces: good once across both front ends ---
+        akey, aurl, asa, asb = acme_across(fa, fb, a)
         # --- a portal application, each page on the other front end ---
         portal_serial = portal_across(fe, tickets, sink, tmp_path)
         # --- REST issuance alternately, revocation on the other one, OCSP on the first ---
@@ -333,8 +373,14 @@ def test_two_front_ends(tmp_path):
         end = time.time() + 20
         while time.time() < end and len(acked) < 10:
             time.sleep(0.01)
+        # an ACME nonce fa accepts (200: durable by then) just before it is killed
+        n = nonce(asa, fa)
+        r = post(asa, aurl[fa], akey, jose.ES256, None, n, kid=aurl[fa])
+        assert r.status_code == 200, r.text
         kill_serve(fa)
         killed.set()
+        # ... is refused by the survivor: its use survived the kill -9
+        problem(post(asb, aurl[fb], akey, jose.ES256, None, n, kid=aurl[fb]), 400, "badNonce")
         for t in threads:
             t.join(60)
         assert not any(t.is_alive() for t in threads)
