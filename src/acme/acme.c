@@ -41,6 +41,8 @@ const char *const acme_conf_keys[] = {
     "acme.orders_per_account_window",
     "acme.certs_per_domain",
     "acme.certs_per_domain_window",
+    "acme.certs_per_ip",
+    "acme.certs_per_ip_window",
     "acme.failed_validations_per_name",
     "acme.failed_validations_window",
     "acme.accounts_per_address",
@@ -50,6 +52,8 @@ const char *const acme_conf_keys[] = {
     "acme.requests_per_second_48",
     "acme.requests_burst_48",
     "acme.validations_per_organization",
+    "acme.finalize_wait_ms",
+    "test.acme_sign_delay_ms",
     NULL,
 };
 
@@ -147,6 +151,15 @@ acme_conf_validation(const struct conf *c, struct err *e)
 	const char *r = conf_get(c, "acme.dns_resolver", "");
 	struct acme_dns_server srv;
 
+	if (conf_get_long(c, "acme.finalize_wait_ms", 2000, 0, 60000, &acme.finalize_wait_ms, e) ==
+		-1 ||
+	    conf_get_long(c, "test.acme_sign_delay_ms", 0, 0, 60000, &acme.test_sign_delay_ms, e) ==
+		-1)
+		return -1;
+	if (acme.test_sign_delay_ms > 0 && strcmp(conf_get(c, "test.instance", "no"), "yes") != 0)
+		return err_set(e, ERR_REFUSED,
+			       "config: test.acme_sign_delay_ms is set but test.instance is not "
+			       "\"yes\"");
 	if (conf_get_long(c, "acme.http01_port", 80, 1, 65535, &acme.http01_port, e) == -1 ||
 	    conf_get_long(c, "acme.tlsalpn01_port", 443, 1, 65535, &acme.tlsalpn01_port, e) == -1 ||
 	    acme_conf_bool(c, "acme.allow_private_addresses", "no", &acme.allow_private, e) == -1)

@@ -44,6 +44,13 @@ void acme_housekeeping_stop(void);
  * stored their outcome: at shutdown, before the CA and its store connections go.
  */
 void acme_validate_drain(void);
+/* At shutdown: waits for finalize's issuances still running (at most ACME_DRAIN_S). */
+void acme_finalize_drain(void);
+/*
+ * At start, once the store is reachable: the orders a stop left processing become invalid
+ * with an error (ra_acme_order_sweep_start); a failure is logged.
+ */
+void acme_finalize_sweep_start(struct ca *);
 
 /* The face's route on the HTTPS listener: /acme/ and below, any method. */
 extern const struct http_route acme_http_routes[];
@@ -89,7 +96,8 @@ struct sockaddr;
 int acme_addr_public(const struct sockaddr *);
 /*
  * 1 when x is a tls-alpn-01 challenge certificate (RFC 8737 3) for host and md (SHA-256 of the
- * key authorization): exactly one subjectAltName dNSName, host (case-insensitive), and exactly
+ * key authorization): exactly one subjectAltName, a dNSName equal to host (case-insensitive),
+ * or, when host is an address's text (RFC 8738 6), an iPAddress of its bytes, and exactly
  * one id-pe-acmeIdentifier extension (1.3.6.1.5.5.7.1.31), critical, holding the DER OCTET
  * STRING of md; else 0 with why.  Pure (fuzzed by tests/fuzz/fuzz_acme_dns.c).
  */

@@ -34,9 +34,24 @@ struct acme {
 	/* acme.profiles: the profiles newOrder may name (the first is the default's place) */
 	char profiles[ACME_PROFILES_MAX][RA_ACME_PROFILE_MAX];
 	size_t nprofiles;
-	long orders_page; /* acme.orders_page: order URLs per page of the orders list */
+	long orders_page;	 /* acme.orders_page: order URLs per page of the orders list */
+	long finalize_wait_ms;	 /* acme.finalize_wait_ms: finalize answers processing after it */
+	long test_sign_delay_ms; /* test.acme_sign_delay_ms (test instances): the signer slow */
 };
 extern struct acme acme;
+
+/*
+ * finalize's issuance (finalize.c): run in a thread of its own (at most ACME_FINALIZE_MAX at
+ * once, else in the request's), waited for acme.finalize_wait_ms once the order is
+ * processing; *processing set when it is still signing (the request answers the order
+ * processing with Retry-After; the thread finishes it; *out left empty).  Else
+ * ra_acme_finalize's outcome, *hit, *out (caller clears) and e.
+ */
+#define ACME_FINALIZE_MAX 32
+struct acme_ctx;
+enum ra_acme_outcome acme_finalize_run(struct acme_ctx *, int64_t id, const unsigned char *der,
+				       size_t len, struct ra_acme_limited *hit,
+				       struct ra_acme_order *out, int *processing, struct err *e);
 
 /* One request being handled. */
 struct acme_ctx {

@@ -116,6 +116,12 @@ acme_order_json(const struct ra_acme_order *o)
 		json_object_set_new(j, "profile", json_string(o->o.profile));
 	if (j != NULL && o->o.replaces_certid != NULL)
 		json_object_set_new(j, "replaces", json_string(o->o.replaces_certid));
+	if (j != NULL && o->o.error != NULL) {
+		json_t *err = json_loads(o->o.error, 0, NULL);
+
+		if (err != NULL)
+			json_object_set_new(j, "error", err);
+	}
 	if (j != NULL && strcmp(o->o.status, "valid") == 0) {
 		acme_obj_url(url, sizeof(url), "cert", o->o.id, "");
 		json_object_set_new(j, "certificate", json_string(url));
@@ -128,9 +134,29 @@ static int
 acme_order_reply(struct acme_ctx *c, int status, const struct ra_acme_order *o)
 {
 	char loc[ACME_URL_MAX];
+	const char *h[] = {"Location", loc, "Retry-After", "1", NULL};
+	json_t *j;
+	char *s;
+	int rc;
 
 	acme_obj_url(loc, sizeof(loc), "order", o->o.id, "");
-	return acme_json(c, status, acme_order_json(o), loc);
+	if (strcmp(o->o.status, "processing") != 0)
+		return acme_json(c, status, acme_order_json(o), loc);
+	/* RFC 8555 7.4: while the certificate is being issued, when to look again */
+	j = acme_order_json(o);
+	s = j != NULL ? json_dumps(j, JSON_INDENT(2)) : NULL;
+	if (s != NULL) {
+		rc = acme_send(c->r, status, "application/json", s, h);
+	} else {
+		struct err e;
+
+		err_clear(&e);
+		err_set(&e, ERR_INTERNAL, "out of memory building JSON");
+		rc = acme_internal(c, "reply", &e);
+	}
+	free(s);
+	json_decref(j);
+	return rc;
 }
 
 /* The challenge object (8): its type, URL, token, status, validated, error. */
@@ -299,7 +325,8 @@ acme_new_order(struct acme_ctx *c)
 	ids = xcalloc(RA_ACME_IDENTS_MAX, sizeof(*ids));
 	if (acme_idents_parse(c, ids, &n) == -1 || acme_order_opts(c, &opt, &cid) == -1)
 		goto out;
-	r = ra_acme_limit_order(c->st, &acme.limits, &c->acct, ids, n, &hit, &e);
+	r = ra_acme_limit_order(c->st, &acme.limits, &c->acct, ids, n, opt.replaces != NULL, &hit,
+				&e);
 	if (r == RA_ACME_RATE_LIMITED) {
 		rc = acme_limited(c, 429, hit.detail, hit.retry_after);
 		goto out;
@@ -450,7 +477,7 @@ acme_finalize(struct acme_ctx *c, int64_t id)
 	enum ra_acme_outcome r;
 	size_t len = 0;
 	struct err e;
-	int rc;
+	int rc, processing = 0;
 
 	memset(&o, 0, sizeof(o));
 	err_clear(&e);
@@ -470,12 +497,14 @@ acme_finalize(struct acme_ctx *c, int64_t id)
 	/* BR 3.2.2.8: CAA again when its last check is older than 8 hours */
 	if (acme_finalize_caa(c, id, &rc) == -1)
 		goto out;
-	/* the order read once: the limit, the issuance and the answer */
-	r = ra_acme_finalize(c->ca, c->st, id, &c->acct, &acme.limits, &hit, der, len, c->actor, &o,
-			     &e);
+	/* the order read once: the limit, the issuance and the answer; a slow signature is
+	 * answered processing (finalize.c) */
+	r = acme_finalize_run(c, id, der, len, &hit, &o, &processing, &e);
 	if (r == RA_ACME_RATE_LIMITED)
 		rc = acme_limited(c, 429, hit.detail, hit.retry_after);
 	else if (r != RA_ACME_OK)
+		rc = acme_order_problem(c, r, &e);
+	else if (processing && (r = ra_acme_order_get(c->st, id, c->acct.id, &o, &e)) != RA_ACME_OK)
 		rc = acme_order_problem(c, r, &e);
 	else
 		rc = acme_order_reply(c, 200, &o);

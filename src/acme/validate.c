@@ -531,16 +531,35 @@ acme_tlsalpn_check(X509 *x, const char *host, const unsigned char *md, char *why
 	const ASN1_OCTET_STRING *ev;
 	const unsigned char *p;
 	X509_EXTENSION *ext;
-	int crit = 0, at, rc = 0;
+	unsigned char addr[16];
+	int crit = 0, at, rc = 0, alen = 0;
 
 	if (oid == NULL)
 		fatalx("acme: out of memory");
+	/* an ip identifier (RFC 8738 6): exactly one iPAddress, the address's bytes */
+	if (inet_pton(AF_INET6, host, addr) == 1)
+		alen = 16;
+	else if (inet_pton(AF_INET, host, addr) == 1)
+		alen = 4;
 	gns = X509_get_ext_d2i(x, NID_subject_alt_name, &crit, NULL);
-	if (gns == NULL || sk_GENERAL_NAME_num(gns) != 1 ||
-	    (gn = sk_GENERAL_NAME_value(gns, 0))->type != GEN_DNS ||
-	    (size_t)ASN1_STRING_length(gn->d.dNSName) != strlen(host) ||
-	    strncasecmp((const char *)ASN1_STRING_get0_data(gn->d.dNSName), host, strlen(host)) !=
-		0) {
+	if (gns == NULL || sk_GENERAL_NAME_num(gns) != 1) {
+		snprintf(why, n, "%s: the certificate's subjectAltName is not exactly one %s",
+			 alen != 0 ? "RFC 8738 6" : "RFC 8737 3",
+			 alen != 0 ? "iPAddress, the identifier" : "dNSName, the identifier");
+		goto out;
+	}
+	gn = sk_GENERAL_NAME_value(gns, 0);
+	if (alen != 0 && (gn->type != GEN_IPADD || ASN1_STRING_length(gn->d.iPAddress) != alen ||
+			  memcmp(ASN1_STRING_get0_data(gn->d.iPAddress), addr, alen) != 0)) {
+		snprintf(why, n,
+			 "RFC 8738 6: the certificate's subjectAltName is not exactly one "
+			 "iPAddress, the identifier");
+		goto out;
+	}
+	if (alen == 0 &&
+	    (gn->type != GEN_DNS || (size_t)ASN1_STRING_length(gn->d.dNSName) != strlen(host) ||
+	     strncasecmp((const char *)ASN1_STRING_get0_data(gn->d.dNSName), host, strlen(host)) !=
+		 0)) {
 		snprintf(why, n,
 			 "RFC 8737 3: the certificate's subjectAltName is not exactly one dNSName, "
 			 "the identifier");
@@ -593,6 +612,16 @@ vjob_addrs(struct vjob *j, struct sockaddr_storage *ss, int n, char *msg, size_t
 
 	memset(ss, 0, sizeof(*ss) * (size_t)n);
 	err_clear(&e);
+	/* an ip identifier is its own address (RFC 8738 6; test.acme_resolve is for names) */
+	if (inet_pton(AF_INET6, j->host, &((struct sockaddr_in6 *)(void *)&ss[0])->sin6_addr) ==
+	    1) {
+		ss[0].ss_family = AF_INET6;
+		return 1;
+	}
+	if (inet_pton(AF_INET, j->host, &((struct sockaddr_in *)(void *)&ss[0])->sin_addr) == 1) {
+		ss[0].ss_family = AF_INET;
+		return 1;
+	}
 	if (acme.test_resolve[0] != '\0') {
 		if (acme_dns_server(acme.test_resolve, &srv, &e) == 0)
 			ss[k++] = srv.sa;
@@ -694,7 +723,7 @@ vjob_tlsalpn(struct vjob *j)
 	static const unsigned char alpn[] = "\x0a"
 					    "acme-tls/1";
 	unsigned char md[crypto_hash_sha256_BYTES];
-	char want[64], msg[400];
+	char want[64], msg[400], sni[RA_ACME_NAME_MAX];
 	const unsigned char *sel = NULL;
 	unsigned int sl = 0;
 	SSL_CTX *ctx = NULL;
@@ -704,12 +733,15 @@ vjob_tlsalpn(struct vjob *j)
 	int fd, r;
 
 	vjob_digest(j, md, want, sizeof(want));
+	/* an address's SNI is its reverse name (RFC 8738 6), else the name */
+	if (ra_acme_ip_reverse(j->host, sni, sizeof(sni)) == -1)
+		snprintf(sni, sizeof(sni), "%s", j->host);
 	if ((fd = vjob_connect(j, (int)acme.tlsalpn01_port, msg, sizeof(msg))) == -1)
 		return vjob_problem(ACME_PROB_CONNECTION, msg);
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL || (ssl = SSL_new(ctx)) == NULL ||
 	    SSL_set_min_proto_version(ssl, TLS1_2_VERSION) != 1 ||
 	    SSL_set_alpn_protos(ssl, alpn, sizeof(alpn) - 1) != 0 ||
-	    SSL_set_tlsext_host_name(ssl, j->host) != 1 || SSL_set_fd(ssl, fd) != 1) {
+	    SSL_set_tlsext_host_name(ssl, sni) != 1 || SSL_set_fd(ssl, fd) != 1) {
 		p = vjob_problem(ACME_PROB_SERVER_INTERNAL, "the TLS client could not start");
 		goto out;
 	}
@@ -748,6 +780,15 @@ out:
 	return p;
 }
 
+/* 1 when j's identifier is an address (an ip identifier's canonical text). */
+static int
+vjob_is_ip(const struct vjob *j)
+{
+	unsigned char a[16];
+
+	return inet_pton(AF_INET6, j->host, a) == 1 || inet_pton(AF_INET, j->host, a) == 1;
+}
+
 /*
  * The validation of j's challenge type, after CAA when acme.dns_resolver is set: NULL when
  * valid, else the problem (caller frees).
@@ -758,7 +799,8 @@ vjob_run(struct vjob *j, CURL *h)
 	char *p = NULL;
 
 	j->deadline = acme_dns_now_ms() + (int64_t)ACME_HTTP01_TIMEOUT * 1000;
-	if (acme.dns_resolver[0] != '\0' && (p = vjob_caa(j)) != NULL)
+	/* CAA is of DNS names (RFC 8659); an address has none (RFC 8738 leaves it undefined) */
+	if (acme.dns_resolver[0] != '\0' && !vjob_is_ip(j) && (p = vjob_caa(j)) != NULL)
 		return p;
 	if (strcmp(j->type, "dns-01") == 0)
 		return vjob_dns01(j);

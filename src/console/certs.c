@@ -77,6 +77,7 @@ console_filter(enum ra_ocert_kind k, const char *status, const char *q, const ch
 
 	ra_cert_filter_init(f);
 	f->profile = ra_ocert_kind_names[k];
+	f->profile_alt = ra_ocert_kind_alt(k); /* server: ACME's shortlived too */
 	if (status != NULL && *status != '\0' && ra_cert_status_parse(status, &cs) == 0)
 		f->status = (int)cs;
 	if (q != NULL && *q != '\0')
@@ -135,6 +136,7 @@ console_certs_get(struct http_req *r)
 		tmpl_data_str(it, "serial", v[i].serial);
 		tmpl_data_str(it, "subject", v[i].subject != NULL ? v[i].subject : "");
 		tmpl_data_str(it, "sans", v[i].sans != NULL ? v[i].sans : "");
+		tmpl_data_str(it, "profile", v[i].profile != NULL ? v[i].profile : "");
 		tmpl_data_str(it, "status", i18n_get(x.lang, console_status_msgid[v[i].status]));
 		console_when(v[i].not_after, when);
 		tmpl_data_str(it, "not_after", when);
@@ -390,7 +392,7 @@ console_cert_view_get(struct http_req *r)
 		    N_("Your organization has no certificate with this serial number."));
 	}
 	/* the kind's permission too: a server officer does not see client certificates */
-	if (console_kind(c.profile, &k) == -1 || (w.o.perms & ra_ocert_perm(k)) == 0) {
+	if (ra_ocert_kind_of_profile(c.profile, &k) == -1 || (w.o.perms & ra_ocert_perm(k)) == 0) {
 		ra_cert_clear(&c);
 		d = console_data(&x, &w, N_("Not permitted"));
 		rc = web_page(&x, 403, "console_denied", d);
@@ -459,7 +461,7 @@ console_cert_revoke_post(struct http_req *r)
 		goto out;
 	}
 	if (ra_cert_get(x.ca, st, w.o.org_id, serial, 0, &c, &e) == -1 ||
-	    console_kind(c.profile, &k) == -1 || (w.o.perms & ra_ocert_perm(k)) == 0) {
+	    ra_ocert_kind_of_profile(c.profile, &k) == -1 || (w.o.perms & ra_ocert_perm(k)) == 0) {
 		if (e.code == ERR_INTERNAL) {
 			rc = web_error(&x, &e);
 			goto out;

@@ -41,10 +41,9 @@ int
 portal_acme_limits(struct web_ctx *x)
 {
 	static const char *const what[RA_ACME_LIMIT__MAX] = {
-	    N_("New orders per account"),
-	    N_("Certificates per registered domain"),
-	    N_("Failed validations per name"),
-	    N_("New accounts per client address"),
+	    N_("New orders per account"),      N_("Certificates per registered domain"),
+	    N_("Failed validations per name"), N_("New accounts per client address"),
+	    N_("Certificates per IP address"),
 	};
 	const struct conf *c = &x->ca->conf;
 	struct ra_acme_limits lim;

@@ -23,14 +23,14 @@
 #include <arpa/inet.h>
 
 #include <libpsl.h>
+#include <sodium.h>
 
 #include "ra.h"
 
 const char *const ra_acme_limit_names[RA_ACME_LIMIT__MAX] = {
-    "new orders per account",
-    "certificates per registered domain",
-    "failed validations per name",
-    "new accounts per client address",
+    "new orders per account",	   "certificates per registered domain",
+    "failed validations per name", "new accounts per client address",
+    "certificates per IP address",
 };
 
 /* The configuration keys of each limit: its count and its window (seconds), with defaults. */
@@ -42,13 +42,13 @@ static const struct {
     {"acme.certs_per_domain", "acme.certs_per_domain_window", 1000, 7 * 86400},
     {"acme.failed_validations_per_name", "acme.failed_validations_window", 5, 3600},
     {"acme.accounts_per_address", "acme.accounts_per_address_window", 20, 3 * 3600},
+    {"acme.certs_per_ip", "acme.certs_per_ip_window", 50, 7 * 86400},
 };
 
 static const enum store_acme_limit limit_store[RA_ACME_LIMIT__MAX] = {
-    STORE_ACME_LIMIT_ORDERS,
-    STORE_ACME_LIMIT_CERTS,
-    STORE_ACME_LIMIT_FAILED,
-    STORE_ACME_LIMIT_ACCOUNTS,
+    STORE_ACME_LIMIT_ORDERS,   STORE_ACME_LIMIT_CERTS, STORE_ACME_LIMIT_FAILED,
+    STORE_ACME_LIMIT_ACCOUNTS, STORE_ACME_LIMIT_CERTS, /* the same events' table: keys "ip:..."
+							  (ra_acme_ip_limit_key) */
 };
 
 static pthread_mutex_t limit_psl_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -143,14 +143,105 @@ ra_acme_reg_domain(const char *name, char *out, size_t n)
 	return 0;
 }
 
+int
+ra_acme_ip_limit_key(const char *text, char *out, size_t n)
+{
+	unsigned char a[16];
+	char t[INET6_ADDRSTRLEN];
+
+	if (text == NULL)
+		return -1;
+	if (inet_pton(AF_INET, text, a) == 1) {
+		inet_ntop(AF_INET, a, t, sizeof(t));
+		return snprintf(out, n, "ip:%s", t) < (int)n ? 0 : -1;
+	}
+	if (inet_pton(AF_INET6, text, a) != 1)
+		return -1;
+	/* an IPv6 subscriber holds a /64 at least: the count is the prefix's */
+	memset(a + 8, 0, 8);
+	inet_ntop(AF_INET6, a, t, sizeof(t));
+	return snprintf(out, n, "ip:%s/64", t) < (int)n ? 0 : -1;
+}
+
+/* strcmp for qsort over an array of strings. */
+static int
+limit_strcmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * The key of account acct's set of names (any order, case and duplicates alike):
+ * "set:<acct>:" and the hex SHA-256 of the sorted distinct lower-case names, each followed by
+ * a newline, into out (RA_ACME_NAME_MAX); -1 for a name too long.
+ */
+static int
+limit_set_key(int64_t acct, const char *const *names, size_t n, char *out, size_t olen)
+{
+	char **v = xcalloc(n > 0 ? n : 1, sizeof(*v));
+	unsigned char md[crypto_hash_sha256_BYTES];
+	char hex[2 * crypto_hash_sha256_BYTES + 1];
+	crypto_hash_sha256_state h;
+	size_t i;
+	int rc = -1;
+
+	for (i = 0; i < n; i++) {
+		size_t l = strlen(names[i]);
+
+		if (l == 0 || l >= RA_ACME_NAME_MAX)
+			goto out;
+		v[i] = xstrdup(names[i]);
+		for (size_t k = 0; k < l; k++)
+			if (v[i][k] >= 'A' && v[i][k] <= 'Z')
+				v[i][k] = (char)(v[i][k] + 32);
+	}
+	qsort(v, n, sizeof(*v), limit_strcmp);
+	crypto_hash_sha256_init(&h);
+	for (i = 0; i < n; i++) {
+		if (i > 0 && strcmp(v[i], v[i - 1]) == 0)
+			continue;
+		crypto_hash_sha256_update(&h, (const unsigned char *)v[i], strlen(v[i]));
+		crypto_hash_sha256_update(&h, (const unsigned char *)"\n", 1);
+	}
+	crypto_hash_sha256_final(&h, md);
+	sodium_bin2hex(hex, sizeof(hex), md, sizeof(md));
+	rc = snprintf(out, olen, "set:%" PRId64 ":%s", acct, hex) < (int)olen ? 0 : -1;
+out:
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+	return rc;
+}
+
+/*
+ * 1 when account acct got a certificate for exactly these names within the
+ * certificates-per-domain window (the renewal rule), 0 when not, -1 on error.
+ */
+static int
+limit_same_set(struct store *st, const struct ra_acme_limits *lim, int64_t org_id, int64_t acct,
+	       const char *const *names, size_t n, struct err *e)
+{
+	char key[RA_ACME_NAME_MAX];
+	time_t oldest = 0;
+	int64_t got = 0;
+
+	if (n == 0 || limit_set_key(acct, names, n, key, sizeof(key)) == -1)
+		return 0;
+	if (store_acme_limit_count(st, STORE_ACME_LIMIT_CERTS, key, org_id,
+				   util_now() - lim->window[RA_ACME_LIMIT_CERTS], 1, &got, &oldest,
+				   e) == -1)
+		return -1;
+	return got > 0;
+}
+
 /*
  * One limit's count for key: OK under the limit (or the limit off), RATE_LIMITED with *hit
  * filled, or ERROR.
  */
 static enum ra_acme_outcome
-limit_check(struct store *st, const struct ra_acme_limits *lim, enum ra_acme_limit l,
-	    const char *key, int64_t key_id, const char *what, struct ra_acme_limited *hit,
-	    struct err *e)
+limit_check_x(struct store *st, const struct ra_acme_limits *lim, enum ra_acme_limit l, long factor,
+	      const char *key, int64_t key_id, const char *what, struct ra_acme_limited *hit,
+	      struct err *e)
 {
 	time_t now = util_now(), oldest = 0;
 	int64_t n = 0;
@@ -159,9 +250,9 @@ limit_check(struct store *st, const struct ra_acme_limits *lim, enum ra_acme_lim
 	if (lim->max[l] == 0)
 		return RA_ACME_OK;
 	if (store_acme_limit_count(st, limit_store[l], key, key_id, now - lim->window[l],
-				   lim->max[l], &n, &oldest, e) == -1)
+				   lim->max[l] * factor, &n, &oldest, e) == -1)
 		return RA_ACME_ERROR;
-	if (n < lim->max[l])
+	if (n < lim->max[l] * factor)
 		return RA_ACME_OK;
 	retry = (long)(oldest + lim->window[l] - now);
 	hit->which = l;
@@ -172,6 +263,14 @@ limit_check(struct store *st, const struct ra_acme_limits *lim, enum ra_acme_lim
 		 limit_conf[l].window_key, lim->window[l], what, hit->retry_after);
 	err_set(e, ERR_REFUSED, "acme: %s", hit->detail);
 	return RA_ACME_RATE_LIMITED;
+}
+
+static enum ra_acme_outcome
+limit_check(struct store *st, const struct ra_acme_limits *lim, enum ra_acme_limit l,
+	    const char *key, int64_t key_id, const char *what, struct ra_acme_limited *hit,
+	    struct err *e)
+{
+	return limit_check_x(st, lim, l, 1, key, key_id, what, hit, e);
 }
 
 /* The name of a DNS identifier as the RA keeps it (lower case) into out; -1 if too long. */
@@ -190,19 +289,51 @@ limit_name(const char *v, char *out, size_t n)
 enum ra_acme_outcome
 ra_acme_limit_order(struct store *st, const struct ra_acme_limits *lim,
 		    const struct ra_acme_account *acct, const struct ra_acme_ident *ids, size_t n,
-		    struct ra_acme_limited *hit, struct err *e)
+		    int replaces, struct ra_acme_limited *hit, struct err *e)
 {
 	char name[RA_ACME_NAME_MAX], dom[RA_ACME_NAME_MAX], esc[300], acc[48];
-	char(*seen)[RA_ACME_NAME_MAX] = NULL; /* the domains counted (each once) */
+	char(*seen)[RA_ACME_NAME_MAX] = NULL; /* the domains and addresses counted (each once) */
+	const char **vals = NULL;
 	size_t nseen = 0, k;
 	enum ra_acme_outcome r;
+	int renewal = replaces != 0, same;
 
+	if (!renewal && n > 0) {
+		vals = xcalloc(n, sizeof(*vals));
+		for (size_t i = 0; i < n; i++)
+			vals[i] = ids[i].value;
+		if ((same = limit_same_set(st, lim, acct->org_id, acct->id, vals, n, e)) == -1) {
+			r = RA_ACME_ERROR;
+			goto out;
+		}
+		renewal = same;
+	}
 	snprintf(acc, sizeof(acc), "account %" PRId64, acct->id);
-	if ((r = limit_check(st, lim, RA_ACME_LIMIT_ORDERS, NULL, acct->id, acc, hit, e)) !=
-	    RA_ACME_OK)
+	/* a renewal is exempt from the new orders per account, up to a ceiling of twice it */
+	if ((r = limit_check_x(st, lim, RA_ACME_LIMIT_ORDERS, renewal ? 2 : 1, NULL, acct->id, acc,
+			       hit, e)) != RA_ACME_OK)
 		goto out;
 	seen = xcalloc(n > 0 ? n : 1, sizeof(*seen));
 	for (size_t i = 0; i < n; i++) {
+		/* an address: its failed validations and its certificates (never exempt) */
+		if (strcmp(ids[i].type, "ip") == 0) {
+			if (ra_acme_ip_limit_key(ids[i].value, dom, sizeof(dom)) == -1)
+				continue; /* not canonical: refused anyway */
+			log_escape(esc, sizeof(esc), ids[i].value, strlen(ids[i].value));
+			if ((r = limit_check(st, lim, RA_ACME_LIMIT_FAILED, ids[i].value, acct->id,
+					     esc, hit, e)) != RA_ACME_OK)
+				goto out;
+			for (k = 0; k < nseen && strcmp(seen[k], dom) != 0; k++)
+				;
+			if (k < nseen)
+				continue;
+			memcpy(seen[nseen++], dom, sizeof(dom));
+			log_escape(esc, sizeof(esc), dom + 3, strlen(dom + 3));
+			if ((r = limit_check(st, lim, RA_ACME_LIMIT_IP_CERTS, dom, acct->org_id,
+					     esc, hit, e)) != RA_ACME_OK)
+				goto out;
+			continue;
+		}
 		/* only DNS names the RA could accept count; the others are refused anyway */
 		if (strcmp(ids[i].type, "dns") != 0 ||
 		    limit_name(ids[i].value, name, sizeof(name)) == -1)
@@ -213,7 +344,7 @@ ra_acme_limit_order(struct store *st, const struct ra_acme_limits *lim,
 				     name[0] == '*' && name[1] == '.' ? name + 2 : name, acct->id,
 				     esc, hit, e)) != RA_ACME_OK)
 			goto out;
-		if (lim->max[RA_ACME_LIMIT_CERTS] == 0 ||
+		if (renewal || lim->max[RA_ACME_LIMIT_CERTS] == 0 ||
 		    ra_acme_reg_domain(name[0] == '*' && name[1] == '.' ? name + 2 : name, dom,
 				       sizeof(dom)) == -1)
 			continue;
@@ -229,6 +360,7 @@ ra_acme_limit_order(struct store *st, const struct ra_acme_limits *lim,
 	}
 	r = RA_ACME_OK;
 out:
+	free(vals);
 	free(seen);
 	return r;
 }
@@ -254,19 +386,25 @@ ra_acme_limit_account(struct store *st, const struct ra_acme_limits *lim, const 
 }
 
 int
-ra_acme_limit_record_cert(struct store *st, int64_t org_id, const char *const *names, size_t n,
-			  const char *serial, struct err *e)
+ra_acme_limit_record_cert(struct store *st, int64_t org_id, int64_t acct, const char *const *names,
+			  size_t n, const char *serial, struct err *e)
 {
-	char(*doms)[RA_ACME_NAME_MAX] = xcalloc(n > 0 ? n : 1, sizeof(*doms));
+	char(*doms)[RA_ACME_NAME_MAX] = xcalloc(n + 1, sizeof(*doms));
 	size_t k = 0, j;
 	int rc = -1;
 
+	/* the account's set of names: a later order of the same names is a renewal */
+	if (n > 0 && limit_set_key(acct, names, n, doms[0], sizeof(doms[0])) == 0 &&
+	    store_acme_cert_domain_add(st, org_id, doms[0], serial, util_now(), e) == -1)
+		goto out;
 	for (size_t i = 0; i < n; i++) {
 		const char *v = names[i];
 
 		if (v[0] == '*' && v[1] == '.')
 			v += 2;
-		if (ra_acme_reg_domain(v, doms[k], sizeof(doms[k])) == -1)
+		/* an address counts under itself (IPv6: its /64), a name under its domain */
+		if (ra_acme_ip_limit_key(v, doms[k], sizeof(doms[k])) == -1 &&
+		    ra_acme_reg_domain(v, doms[k], sizeof(doms[k])) == -1)
 			continue;
 		for (j = 0; j < k && strcmp(doms[j], doms[k]) != 0; j++)
 			;
@@ -299,16 +437,46 @@ ra_acme_limit_finalize(struct store *st, const struct ra_acme_limits *lim,
 		       struct err *e)
 {
 	char dom[RA_ACME_NAME_MAX], esc[300];
+	char **names = NULL;
 	enum ra_acme_outcome r = RA_ACME_OK;
+	int renewal = 0;
 
-	if (lim->max[RA_ACME_LIMIT_CERTS] == 0)
+	if (lim->max[RA_ACME_LIMIT_CERTS] == 0 && lim->max[RA_ACME_LIMIT_IP_CERTS] == 0)
 		return RA_ACME_OK;
 	/* an order that is not ready: finalize itself says so */
-	for (size_t i = 0; r == RA_ACME_OK && strcmp(o->o.status, "ready") == 0 && i < o->naz;
-	     i++) {
+	if (strcmp(o->o.status, "ready") != 0)
+		return RA_ACME_OK;
+	/* a renewal (replaces, or the names of a certificate of the account) is exempt from the
+	 * certificates per domain; its addresses still count */
+	renewal = o->o.replaces != NULL;
+	if (!renewal && o->naz > 0) {
+		names = xcalloc(o->naz, sizeof(*names));
+		for (size_t i = 0; i < o->naz; i++) {
+			names[i] = xmalloc(strlen(o->az[i].value) + 3);
+			snprintf(names[i], strlen(o->az[i].value) + 3, "%s%s",
+				 o->az[i].wildcard ? "*." : "", o->az[i].value);
+		}
+		if ((renewal = limit_same_set(st, lim, org_id, o->o.account_id,
+					      (const char *const *)names, o->naz, e)) == -1) {
+			r = RA_ACME_ERROR;
+			goto out;
+		}
+	}
+	for (size_t i = 0; r == RA_ACME_OK && i < o->naz; i++) {
 		const char *v = o->az[i].value;
 		size_t j;
 
+		if (ra_acme_ip_limit_key(v, dom, sizeof(dom)) == 0) {
+			for (j = 0; j < i && strcmp(o->az[j].value, v) != 0; j++)
+				;
+			log_escape(esc, sizeof(esc), dom + 3, strlen(dom + 3));
+			if (j == i)
+				r = limit_check(st, lim, RA_ACME_LIMIT_IP_CERTS, dom, org_id, esc,
+						hit, e);
+			continue;
+		}
+		if (renewal || lim->max[RA_ACME_LIMIT_CERTS] == 0)
+			continue;
 		if (v[0] == '*' && v[1] == '.')
 			v += 2;
 		if (ra_acme_reg_domain(v, dom, sizeof(dom)) == -1)
@@ -321,6 +489,10 @@ ra_acme_limit_finalize(struct store *st, const struct ra_acme_limits *lim,
 		log_escape(esc, sizeof(esc), dom, strlen(dom));
 		r = limit_check(st, lim, RA_ACME_LIMIT_CERTS, dom, org_id, esc, hit, e);
 	}
+out:
+	for (size_t i = 0; names != NULL && i < o->naz; i++)
+		free(names[i]);
+	free(names);
 	return r;
 }
 
@@ -357,7 +529,11 @@ ra_acme_limit_purge(struct store *st, const struct ra_acme_limits *lim, time_t n
 	if (!due || store_in_tx(st))
 		return;
 	err_clear(&e);
-	p.certs_before = now - lim->window[RA_ACME_LIMIT_CERTS];
+	/* the certificates' table holds the addresses' events and the renewal rule's too */
+	p.certs_before =
+	    now - (lim->window[RA_ACME_LIMIT_CERTS] > lim->window[RA_ACME_LIMIT_IP_CERTS]
+		       ? lim->window[RA_ACME_LIMIT_CERTS]
+		       : lim->window[RA_ACME_LIMIT_IP_CERTS]);
 	p.failed_before = now - lim->window[RA_ACME_LIMIT_FAILED];
 	p.n = 0;
 	if (ra_acme_write(st, limit_purge_write, &p, 1, &e) == -1)

@@ -482,7 +482,7 @@ static const char *const order_chall_types[] = {"http-01", "dns-01", "tls-alpn-0
 /*
  * The challenges of authorization id: http-01 (with first, the authorization's own token),
  * dns-01, tls-alpn-01; a wildcard's dns-01 alone (RFC 8555 7.1.3), with first; an address's
- * http-01 alone.
+ * http-01 and tls-alpn-01.
  */
 static int
 order_challs_add(struct store *st, int64_t id, int wildcard, int ip, const char *first,
@@ -494,10 +494,10 @@ order_challs_add(struct store *st, int64_t id, int wildcard, int ip, const char 
 	for (size_t i = 0; i < sizeof(order_chall_types) / sizeof(order_chall_types[0]); i++) {
 		if (wildcard && strcmp(order_chall_types[i], "dns-01") != 0)
 			continue;
-		/* an address has no DNS zone to prove: never dns-01 (RFC 8738 7); and http-01
-		 * alone until the validator speaks tls-alpn-01 to an address (RFC 8738 6: the
-		 * reverse name as SNI, an iPAddress in the certificate) */
-		if (ip && strcmp(order_chall_types[i], "http-01") != 0)
+		/* an address has no DNS zone to prove: never dns-01 (RFC 8738 7); http-01 and
+		 * tls-alpn-01 (RFC 8738 6: the reverse name as SNI, an iPAddress in the
+		 * certificate) */
+		if (ip && strcmp(order_chall_types[i], "dns-01") == 0)
 			continue;
 		memset(&c, 0, sizeof(c));
 		c.authz_id = id;
@@ -1110,9 +1110,10 @@ order_sweep_chall(struct store *st, const struct store_acme_authz *a, int *moved
 }
 
 /*
- * An order processing for RA_ACME_STALE seconds was cut by a crash while it was signed (signing
- * is synchronous, and the certificate's transaction makes it valid): ready again for another
- * finalize, audited acme.order.sweep by "acme:sweep", one transaction.  *moved as above.
+ * An order processing for RA_ACME_STALE seconds was cut by a crash while it was signed (the
+ * certificate's transaction makes it valid; a running issuance is drained at shutdown, and
+ * one a crash cut before this process's start is ra_acme_order_sweep_start's): ready again for
+ * another finalize, audited acme.order.sweep by "acme:sweep", one transaction.  *moved as above.
  */
 static int
 order_sweep(struct store *st, const struct store_acme_order *o, int *moved, struct err *e)
@@ -1151,6 +1152,51 @@ order_sweep(struct store *st, const struct store_acme_order *o, int *moved, stru
 out:
 	if (rc == -1)
 		*e = le;
+	return rc;
+}
+
+int
+ra_acme_order_sweep_start(struct store *st, time_t now, size_t *n, struct err *e)
+{
+	static const char problem[] =
+	    "{\"type\":\"urn:ietf:params:acme:error:serverInternal\",\"detail\":\"the "
+	    "issuance did not finish (the server restarted); order again\",\"status\":500}";
+	time_t before = now - RA_ACME_STALE;
+	int64_t ids[100];
+	size_t k = 0, rounds = 0;
+	char obj[48];
+	struct err le;
+	int rc = -1;
+
+	*n = 0;
+	do {
+		if (store_acme_order_stale_processing(st, before, ids, 100, &k, e) == -1)
+			goto out;
+		for (size_t i = 0; i < k; i++) {
+			err_clear(&le);
+			snprintf(obj, sizeof(obj), "acme-order:%" PRId64, ids[i]);
+			if (store_begin(st, e) == -1)
+				goto out;
+			if (store_acme_order_fail(st, ids[i], problem, now, before, &le) == -1) {
+				store_rollback(st);
+				if (le.code != ERR_CONFLICT) { /* finished or taken meanwhile */
+					*e = le;
+					goto out;
+				}
+				continue;
+			}
+			if (store_audit_append(st, "acme:sweep", "acme.order.sweep", obj,
+					       "processing at start: invalid (serverInternal)",
+					       NULL, e) == -1 ||
+			    store_commit(st, e) == -1) {
+				store_rollback(st);
+				goto out;
+			}
+			(*n)++;
+		}
+	} while (k == 100 && ++rounds < 100);
+	rc = 0;
+out:
 	return rc;
 }
 
@@ -1751,7 +1797,7 @@ order_fin_write(struct store *st, const struct ca_issued *c, void *arg, struct e
 		 f->kid, c->serial);
 	if (order_move(st, f->id, ORDER_ST_PROCESSING, ORDER_ST_VALID, c->serial, 0, e) == -1 ||
 	    store_audit_append(st, f->actor, "acme.order.finalize", obj, detail, NULL, e) == -1 ||
-	    ra_acme_limit_record_cert(st, f->org, f->names, f->n, c->serial, e) == -1)
+	    ra_acme_limit_record_cert(st, f->org, f->acct, f->names, f->n, c->serial, e) == -1)
 		return -1;
 	return 0;
 }
@@ -1877,6 +1923,17 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 		 const struct ra_acme_limits *lim, struct ra_acme_limited *hit,
 		 const unsigned char *der, size_t derlen, const char *actor,
 		 struct ra_acme_order *out, struct err *e_out)
+{
+	return ra_acme_finalize_ex(ca, st, id, acct, lim, hit, der, derlen, actor, out, NULL, NULL,
+				   e_out);
+}
+
+enum ra_acme_outcome
+ra_acme_finalize_ex(struct ca *ca, struct store *st, int64_t id, const struct ra_acme_account *acct,
+		    const struct ra_acme_limits *lim, struct ra_acme_limited *hit,
+		    const unsigned char *der, size_t derlen, const char *actor,
+		    struct ra_acme_order *out, void (*processing)(void *), void *arg,
+		    struct err *e_out)
 {
 	struct err le, *e = &le;
 	struct ra_acme_order o;
@@ -2008,6 +2065,8 @@ ra_acme_finalize(struct ca *ca, struct store *st, int64_t id, const struct ra_ac
 
 		nanosleep(&ts, NULL);
 	}
+	if (processing != NULL)
+		processing(arg);
 	if (ra_issue(ca, st, &q, &issued, e) == -1) {
 		struct err be;
 

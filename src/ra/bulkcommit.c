@@ -182,10 +182,13 @@ bulk_old_match(struct ca *ca, struct store *st, const struct ra_bulk_commit_req 
 	memset(&c, 0, sizeof(c));
 	if (ra_cert_get(ca, st, of->org_id, r->serial, 0, &c, e) == -1)
 		goto out;
-	/* a client file names client certificates only, a server or ACME file server ones */
+	/* a client file names client certificates only, a server or ACME file server ones
+	 * (ACME's short-lived ones among them) */
 	if (c.profile == NULL ||
-	    strcmp(c.profile, q->kind == RA_BULK_ACME ? "server" : ra_bulk_kind_name(q->kind)) !=
-		0) {
+	    (strcmp(c.profile, q->kind == RA_BULK_ACME ? "server" : ra_bulk_kind_name(q->kind)) !=
+		 0 &&
+	     !(strcmp(c.profile, "shortlived") == 0 &&
+	       (q->kind == RA_BULK_ACME || strcmp(ra_bulk_kind_name(q->kind), "server") == 0)))) {
 		err_set(e, ERR_REFUSED, "serial: %s is not a %s certificate", c.serial,
 			q->kind == RA_BULK_ACME ? "server" : ra_bulk_kind_name(q->kind));
 		goto out;

@@ -195,6 +195,7 @@ cert_filter_store(const struct ca *ca, int64_t org_id, const struct ra_cert_filt
 	sf->expiring_before = f->expiring_before;
 	sf->subject_substr = f->subject;
 	sf->profile = f->profile;
+	sf->profile_alt = f->profile != NULL ? f->profile_alt : NULL;
 	sf->name_substr = f->name;
 	switch (f->status) {
 	case RA_CERT_VALID: /* not revoked and not past notAfter */

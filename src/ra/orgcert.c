@@ -40,6 +40,22 @@ ra_ocert_kind_parse(const char *s, enum ra_ocert_kind *k)
 	return -1;
 }
 
+int
+ra_ocert_kind_of_profile(const char *profile, enum ra_ocert_kind *k)
+{
+	if (profile != NULL && strcmp(profile, "shortlived") == 0) {
+		*k = RA_OCERT_SERVER;
+		return 0;
+	}
+	return ra_ocert_kind_parse(profile, k);
+}
+
+const char *
+ra_ocert_kind_alt(enum ra_ocert_kind k)
+{
+	return k == RA_OCERT_SERVER ? "shortlived" : NULL;
+}
+
 unsigned
 ra_ocert_perm(enum ra_ocert_kind k)
 {
@@ -602,7 +618,8 @@ ra_ocert_revoke_set(struct ca *ca, struct store *st, const struct ra_officer *o,
 		return err_set(e, ERR_REFUSED, "revoke: the officer has no %s permission",
 			       ra_ocert_kind_names[k]);
 	g = *f;
-	g.profile = ra_ocert_kind_names[k]; /* the kind the officer may revoke, nothing else */
+	g.profile = ra_ocert_kind_names[k];   /* the kind the officer may revoke, nothing else */
+	g.profile_alt = ra_ocert_kind_alt(k); /* a server officer's: ACME's shortlived too */
 	g.limit = 0;
 	g.offset = 0;
 	if (ra_cert_list(ca, st, o->org_id, &g, &v, &n, e) == -1)

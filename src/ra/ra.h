@@ -1284,12 +1284,13 @@ int ra_cert_get(struct ca *, struct store *, int64_t org_id, const char *serial,
 
 /* Which of an organization's certificates a list shows. */
 struct ra_cert_filter {
-	int status;		/* -1 any, else enum ra_cert_status */
-	time_t expiring_before; /* 0 any: notAfter before this */
-	const char *subject;	/* NULL any: a plain substring of the subject */
-	const char *profile;	/* NULL any: this profile only */
-	const char *name;	/* NULL any: a plain substring of the subject or the SANs */
-	size_t limit;		/* 0: no limit */
+	int status;		 /* -1 any, else enum ra_cert_status */
+	time_t expiring_before;	 /* 0 any: notAfter before this */
+	const char *subject;	 /* NULL any: a plain substring of the subject */
+	const char *profile;	 /* NULL any: this profile only */
+	const char *profile_alt; /* NULL none: this profile too (server's shortlived) */
+	const char *name;	 /* NULL any: a plain substring of the subject or the SANs */
+	size_t limit;		 /* 0: no limit */
 	size_t offset;
 };
 void ra_cert_filter_init(struct ra_cert_filter *);
@@ -1505,6 +1506,13 @@ void ra_idem_clear(struct ra_idem *);
 enum ra_ocert_kind { RA_OCERT_SERVER = 0, RA_OCERT_CLIENT, RA_OCERT_CODESIGN, RA_OCERT__MAX };
 extern const char *const ra_ocert_kind_names[RA_OCERT__MAX]; /* "server", ... (= profiles) */
 int ra_ocert_kind_parse(const char *, enum ra_ocert_kind *);
+/*
+ * The kind a stored certificate's profile belongs to: ra_ocert_kind_parse, and ACME's
+ * "shortlived" a server certificate; -1 for none.
+ */
+int ra_ocert_kind_of_profile(const char *profile, enum ra_ocert_kind *);
+/* The profile listed with kind k's besides its own (server: "shortlived"), or NULL. */
+const char *ra_ocert_kind_alt(enum ra_ocert_kind);
 /* The permission an officer needs for a kind (RA_PERM_SERVER, ...). */
 unsigned ra_ocert_perm(enum ra_ocert_kind);
 
@@ -2135,9 +2143,10 @@ int ra_bulk_commit(struct ca *, struct store *, const struct ra_bulk_commit_req 
 /* ---- statistics (stats.c) ---- */
 /*
  * The console's statistics of issued certificates (issue 13, part 8) and its audit view
- * (part 11).  Counted: the certificates of organizations in the profiles server, client and
- * codesign.  A certificate belongs to each registered domain of its organization that its CN,
- * a SAN dNSName or an rfc822Name's domain equals or lies under ("*." dropped), else to
+ * (part 11).  Counted: the certificates of organizations in the profiles server, shortlived
+ * (ACME's short-lived server certificates, a row of their own), client and codesign.  A certificate
+ * belongs to each registered domain of its organization that its CN, a SAN dNSName or an
+ * rfc822Name's domain equals or lies under ("*." dropped), else to
  * "(other)"; the organization's row (RA_STATS_ALL) counts it once.  Issued, renewed, valid now
  * and ending within 30/60/90 days are counted in the month of issuance (of the certificates
  * issued that month, how many are valid now ...), revoked in the month of revocation.
@@ -2145,6 +2154,7 @@ int ra_bulk_commit(struct ca *, struct store *, const struct ra_bulk_commit_req 
  */
 enum ra_stats_profile {
 	RA_STATS_SERVER = 0,
+	RA_STATS_SHORTLIVED, /* ACME's short-lived server certificates (7 days) */
 	RA_STATS_CLIENT,
 	RA_STATS_CODESIGN,
 	RA_STATS_PROFILE__MAX,
@@ -2674,6 +2684,23 @@ enum ra_acme_outcome ra_acme_finalize(struct ca *, struct store *, int64_t id,
 				      const struct ra_acme_limits *lim, struct ra_acme_limited *hit,
 				      const unsigned char *csr, size_t csrlen, const char *actor,
 				      struct ra_acme_order *out, struct err *);
+/*
+ * At start: every order processing for RA_ACME_STALE seconds (its issuance never committed:
+ * the certificate's transaction makes the order valid) becomes invalid with a serverInternal
+ * error, audited acme.order.sweep, each a conditional move in a transaction of its own; *n
+ * how many.  Younger ones (another front end may be signing them) are left to the read-time
+ * sweep.  -1 on a store error.
+ */
+int ra_acme_order_sweep_start(struct store *, time_t now, size_t *n, struct err *);
+/*
+ * ra_acme_finalize, calling processing(arg) (when not NULL) once the order has moved to
+ * processing and before anything is signed: the face then knows it may answer processing.
+ */
+enum ra_acme_outcome
+ra_acme_finalize_ex(struct ca *, struct store *, int64_t id, const struct ra_acme_account *,
+		    const struct ra_acme_limits *lim, struct ra_acme_limited *hit,
+		    const unsigned char *csr, size_t csrlen, const char *actor,
+		    struct ra_acme_order *out, void (*processing)(void *), void *arg, struct err *);
 /* The certificate (DER, caller frees) of valid order id of account acct_id. */
 enum ra_acme_outcome ra_acme_cert_get(struct store *, int64_t id, int64_t acct_id,
 				      unsigned char **der, size_t *len, struct err *);
@@ -2704,6 +2731,7 @@ enum ra_acme_limit {
 	RA_ACME_LIMIT_CERTS,	  /* certificates per registered domain (Public Suffix List) */
 	RA_ACME_LIMIT_FAILED,	  /* failed validations per name */
 	RA_ACME_LIMIT_ACCOUNTS,	  /* new accounts per client address */
+	RA_ACME_LIMIT_IP_CERTS,	  /* certificates per IP address (IPv6: per /64) */
 	RA_ACME_LIMIT__MAX
 };
 extern const char *const ra_acme_limit_names[RA_ACME_LIMIT__MAX];
@@ -2750,19 +2778,31 @@ void ra_acme_psl_free(void);
  */
 int ra_acme_reg_domain(const char *name, char *out, size_t n);
 /*
- * newOrder's limits, before the order is made: new orders of the account, then for each DNS
- * identifier the failed validations of the name and the certificates of its registered
- * domain.  OK, RATE_LIMITED (*hit filled), or ERROR.
+ * newOrder's limits, before the order is made: new orders of the account, then for each
+ * identifier the failed validations of the name, the certificates of a DNS name's registered
+ * domain and those of an address (IPv6: its /64).  A renewal (replaces: the order names a
+ * certificate to replace, which ra_acme_order_new_ex then requires to be the account's; or
+ * exactly the names of a certificate the account got within the certificates-per-domain
+ * window) is exempt from the certificates per domain and from the new orders per account up to
+ * twice that limit (a ceiling, as pending renewals hold nothing).  OK, RATE_LIMITED (*hit
+ * filled), or ERROR.
  */
 enum ra_acme_outcome ra_acme_limit_order(struct store *, const struct ra_acme_limits *,
 					 const struct ra_acme_account *,
-					 const struct ra_acme_ident *ids, size_t n,
+					 const struct ra_acme_ident *ids, size_t n, int replaces,
 					 struct ra_acme_limited *hit, struct err *);
 /*
+ * The key of the certificates-per-address count of an ip identifier's canonical text into
+ * out: "ip:" and the IPv4 address, or "ip:" and the IPv6 /64 ("ip:2001:db8:1:2::/64"); -1
+ * when text is no address or out too small.  Pure.
+ */
+int ra_acme_ip_limit_key(const char *text, char *out, size_t n);
+/*
  * finalize's limit: the certificates of organization org_id under each registered domain of
- * order o (as finalize read it), checked again before signing (orders made earlier must not
- * pass the count).  OK (also for an order that is not ready: finalize answers that),
- * RATE_LIMITED or ERROR.
+ * order o (as finalize read it; none for a renewal: replaces, or the account's same names) and
+ * under each of its addresses (renewal or not), checked again before signing (orders made
+ * earlier must not pass the count).  OK (also for an order that is not ready: finalize
+ * answers that), RATE_LIMITED or ERROR.
  */
 enum ra_acme_outcome ra_acme_limit_finalize(struct store *, const struct ra_acme_limits *,
 					    const struct ra_acme_order *o, int64_t org_id,
@@ -2779,11 +2819,12 @@ enum ra_acme_outcome ra_acme_limit_account(struct store *, const struct ra_acme_
 					   const char *addr, struct ra_acme_limited *hit,
 					   struct err *);
 /*
- * Records a certificate issued through ACME to organization org_id once under each registered
- * domain of its names, in the caller's (the certificate's) transaction.
+ * Records a certificate issued through ACME to account acct of organization org_id once under
+ * each registered domain of its names, each address (IPv6: /64) and its set of names for the
+ * account (the renewal rule), in the caller's (the certificate's) transaction.
  */
-int ra_acme_limit_record_cert(struct store *, int64_t org_id, const char *const *names, size_t n,
-			      const char *serial, struct err *);
+int ra_acme_limit_record_cert(struct store *, int64_t org_id, int64_t acct,
+			      const char *const *names, size_t n, const char *serial, struct err *);
 /*
  * Deletes the events no limit counts any more (certificates' domains and failed validations
  * older than their windows), at most once a minute per process and not inside a caller's

@@ -15,6 +15,7 @@
 
 const char *const ra_stats_profile_names[RA_STATS_PROFILE__MAX] = {
     [RA_STATS_SERVER] = "server",
+    [RA_STATS_SHORTLIVED] = "shortlived",
     [RA_STATS_CLIENT] = "client",
     [RA_STATS_CODESIGN] = "codesign",
 };

@@ -368,6 +368,8 @@ serve_web_main(const struct serve_opts *o, const struct sandbox *sb, int signer_
 	/* concurrent issuances (API, portal) share one durable commit */
 	if (ca_batch_start(web.ca, 256, &e) == -1)
 		goto out;
+	if (o->https_fd >= 0)
+		acme_finalize_sweep_start(web.ca);
 	/* queued mail goes out from here (claims keep two generations from sending twice) */
 	if (mail_sender_start(&web.ca->conf, web.ca->datadir, web.ca->store_spec, mailkey, 5,
 			      &web.mail, &e) == -1)
@@ -484,6 +486,7 @@ out:
 	console_fini();
 	acme_housekeeping_stop();
 	acme_validate_drain(); /* its threads use web.ca */
+	acme_finalize_drain();
 	acme_fini();
 	if (key != NULL) {
 		OPENSSL_cleanse(key, strlen(key));

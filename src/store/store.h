@@ -281,6 +281,7 @@ struct store_cert_filter {
 	time_t expiring_before;		/* 0 any: not_after < this */
 	const char *subject_substr;	/* NULL any; plain substring, not a pattern */
 	const char *profile;		/* NULL any */
+	const char *profile_alt;	/* NULL none: profile or this one */
 	const char *name_substr;	/* NULL any; plain substring of the subject or the SANs */
 	time_t not_after_min; /* 0 any: not_after >= this (not yet expired at that time) */
 	size_t limit;	      /* 0 = no limit */
@@ -402,7 +403,7 @@ int store_audit_list(struct store *, const struct store_audit_filter *, struct s
 
 /* ---- issued-certificate statistics (store_stats.c; src/ra/stats.c) ---- */
 /* The profiles counted ("server", "client", "codesign"); the others are not. */
-extern const char *const store_stats_profiles[3];
+extern const char *const store_stats_profiles[4];
 struct store_stats_query {
 	int64_t org_id;	 /* 0: every organization's certificates (never those without one) */
 	time_t from, to; /* [from, to): issuance time, revocation time */
@@ -1124,6 +1125,7 @@ struct store_acme_order {
 	char *profile;	       /* the certificate profile asked for (0024; "server" by default) */
 	char *replaces;	       /* the serial of the certificate it replaces (RFC 9773), or NULL */
 	char *replaces_certid; /* ... and the certID the client named it by */
+	char *error;	       /* 0028: the problem document (JSON) of an order given up */
 };
 /* Inserts a pending order and sets o->id. */
 int store_acme_order_add(struct store *, struct store_acme_order *, struct err *);
@@ -1135,6 +1137,12 @@ int store_acme_order_get(struct store *, int64_t id, struct store_acme_order *, 
  */
 int store_acme_order_move(struct store *, int64_t id, const char *from, const char *to,
 			  const char *serial, time_t now, time_t before, struct err *);
+/* The ids (at most max, into ids) of the orders processing since before updated. */
+int store_acme_order_stale_processing(struct store *, time_t before, int64_t *ids, size_t max,
+				      size_t *n, struct err *);
+/* Order id processing and not moved since before -> invalid with error; else ERR_CONFLICT. */
+int store_acme_order_fail(struct store *, int64_t id, const char *error, time_t now, time_t before,
+			  struct err *);
 /* The account whose order holds certificate serial; ERR_NOTFOUND when no order does. */
 int store_acme_order_by_serial(struct store *, const char *serial, int64_t *account_id,
 			       struct err *);

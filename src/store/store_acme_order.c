@@ -13,7 +13,7 @@
 
 #define ORDER_COLS                                                                                 \
 	"SELECT id, account_id, status, identifiers, expires, serial, created, updated, profile, " \
-	"replaces, replaces_certid FROM acme_orders"
+	"replaces, replaces_certid, error FROM acme_orders"
 static const char SQL_ORDER_INSERT[] =
     "INSERT INTO acme_orders (account_id, status, identifiers, expires, created, updated, "
     "profile, replaces, replaces_certid) VALUES ($1, 'pending', $2, $3, $4, $4, $5, $6, $7) "
@@ -33,6 +33,13 @@ static const char SQL_ORDER_OF_SERIAL[] = ORDER_COLS " WHERE serial = $1 ORDER B
 static const char SQL_ORDER_REPLACING[] =
     "SELECT id FROM acme_orders WHERE replaces = $1 AND status IN ('processing', 'valid') AND "
     "id <> $2 ORDER BY id LIMIT 1";
+/* 0028: the orders left processing since before $1, and one of them made invalid */
+static const char SQL_ORDER_STALE_PROCESSING[] =
+    "SELECT id FROM acme_orders WHERE status = 'processing' AND updated < $1 ORDER BY updated "
+    "LIMIT $2";
+static const char SQL_ORDER_FAIL[] =
+    "UPDATE acme_orders SET status = 'invalid', error = $2, updated = $3 WHERE id = $1 AND "
+    "status = 'processing' AND updated < $4";
 static const char SQL_ORDER_BY_SERIAL[] =
     "SELECT account_id FROM acme_orders WHERE serial = $1 ORDER BY id LIMIT 1";
 
@@ -155,6 +162,7 @@ order_row(struct store *s, struct drv_stmt *st, struct store_acme_order *o)
 	o->profile = col_str(s, st, 8);
 	o->replaces = col_dup(s, st, 9);
 	o->replaces_certid = col_dup(s, st, 10);
+	o->error = col_dup(s, st, 11);
 }
 
 int
@@ -205,6 +213,54 @@ store_acme_order_move(struct store *s, int64_t id, const char *from, const char 
 	if (s->drv->changes(st) == 0) {
 		err_set(e, ERR_CONFLICT, "store: ACME order %" PRId64 " is not %s%s", id, from,
 			before != 0 ? " since long enough" : "");
+		goto out;
+	}
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_acme_order_stale_processing(struct store *s, time_t before, int64_t *ids, size_t max,
+				  size_t *n, struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1, r;
+
+	*n = 0;
+	if ((st = store_stmt_get(s, SQL_ORDER_STALE_PROCESSING, 0, "stale ACME orders", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, (int64_t)before);
+	stmt_int(s, st, 2, (int64_t)max);
+	while ((r = store_stmt_step(s, st, "stale ACME orders", NULL, e)) == 1 && *n < max)
+		ids[(*n)++] = col_int(s, st, 0);
+	if (r == -1)
+		goto out;
+	rc = 0;
+out:
+	stmt_reset(s, st);
+	return rc;
+}
+
+int
+store_acme_order_fail(struct store *s, int64_t id, const char *error, time_t now, time_t before,
+		      struct err *e)
+{
+	struct drv_stmt *st = NULL;
+	int rc = -1;
+
+	if ((st = store_stmt_get(s, SQL_ORDER_FAIL, 0, "give an ACME order up", e)) == NULL)
+		goto out;
+	stmt_int(s, st, 1, id);
+	stmt_text(s, st, 2, error);
+	stmt_int(s, st, 3, (int64_t)now);
+	stmt_int(s, st, 4, (int64_t)before);
+	if (store_stmt_step(s, st, "give an ACME order up", NULL, e) == -1)
+		goto out;
+	if (s->drv->changes(st) == 0) {
+		err_set(e, ERR_CONFLICT, "store: ACME order %" PRId64 " is no longer processing",
+			id);
 		goto out;
 	}
 	rc = 0;
@@ -322,6 +378,7 @@ store_acme_order_clear(struct store_acme_order *o)
 	free(o->profile);
 	free(o->replaces);
 	free(o->replaces_certid);
+	free(o->error);
 	free(o->status);
 	free(o->identifiers);
 	free(o->serial);

@@ -292,8 +292,12 @@ cert_list_sql(struct store *s, const struct store_cert_filter *f, int count, str
 				  s->backend == STORE_PG ? "strpos" : "instr", ++n);
 	if (f->not_after_min != 0)
 		bad |= buf_printf(q, " AND not_after >= $%d", ++n);
-	if (f->profile != NULL)
+	if (f->profile != NULL && f->profile_alt != NULL) {
+		bad |= buf_printf(q, " AND profile IN ($%d, $%d)", n + 1, n + 2);
+		n += 2;
+	} else if (f->profile != NULL) {
 		bad |= buf_printf(q, " AND profile = $%d", ++n);
+	}
 	if (f->name_substr != NULL) {
 		const char *fn = s->backend == STORE_PG ? "strpos" : "instr";
 
@@ -327,6 +331,8 @@ cert_list_bind(struct store *s, struct drv_stmt *st, const struct store_cert_fil
 		stmt_int(s, st, ++n, (int64_t)f->not_after_min);
 	if (f->profile != NULL)
 		stmt_text(s, st, ++n, f->profile);
+	if (f->profile != NULL && f->profile_alt != NULL)
+		stmt_text(s, st, ++n, f->profile_alt);
 	if (f->name_substr != NULL)
 		stmt_text(s, st, ++n, f->name_substr);
 	if (count)

@@ -11,21 +11,21 @@
 
 #define STATS_DAY "86400"
 #define STATS_KEY "org_id, subject, COALESCE(sans, ''), profile"
-#define STATS_PROFILES "profile IN ($4, $5, $6)"
+#define STATS_PROFILES "profile IN ($4, $5, $6, $7)"
 
 /*
  * Issued in [$2, $3): per organization, names, profile and day of issuance; how many, how
- * many renewed (with a predecessor), valid at $7, and of those ending by $8, $9, $10.
+ * many renewed (with a predecessor), valid at $8, and of those ending by $9, $10, $11.
  */
 #define STATS_ISSUED_SQL(org)                                                                      \
 	"SELECT " STATS_KEY ", created / " STATS_DAY ", COUNT(*), "                                \
 	"SUM(CASE WHEN predecessor IS NOT NULL THEN 1 ELSE 0 END), "                               \
-	"SUM(CASE WHEN status = 0 AND not_before <= $7 AND not_after > $7 THEN 1 ELSE 0 END), "    \
-	"SUM(CASE WHEN status = 0 AND not_before <= $7 AND not_after > $7 AND not_after <= $8 "    \
+	"SUM(CASE WHEN status = 0 AND not_before <= $8 AND not_after > $8 THEN 1 ELSE 0 END), "    \
+	"SUM(CASE WHEN status = 0 AND not_before <= $8 AND not_after > $8 AND not_after <= $9 "    \
 	"THEN 1 ELSE 0 END), "                                                                     \
-	"SUM(CASE WHEN status = 0 AND not_before <= $7 AND not_after > $7 AND not_after <= $9 "    \
+	"SUM(CASE WHEN status = 0 AND not_before <= $8 AND not_after > $8 AND not_after <= $10 "   \
 	"THEN 1 ELSE 0 END), "                                                                     \
-	"SUM(CASE WHEN status = 0 AND not_before <= $7 AND not_after > $7 AND not_after <= $10 "   \
+	"SUM(CASE WHEN status = 0 AND not_before <= $8 AND not_after > $8 AND not_after <= $11 "   \
 	"THEN 1 ELSE 0 END) "                                                                      \
 	"FROM certificates WHERE " org " AND created >= $2 AND created < $3 AND " STATS_PROFILES   \
 	" GROUP BY " STATS_KEY ", created / " STATS_DAY
@@ -58,13 +58,13 @@ stats_run(struct store *s, const struct store_stats_query *q, int revoked,
 	stmt_int(s, st, 1, q->org_id);
 	stmt_int(s, st, 2, (int64_t)q->from);
 	stmt_int(s, st, 3, (int64_t)q->to);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		stmt_text(s, st, 4 + i, store_stats_profiles[i]);
 	if (!revoked) {
-		stmt_int(s, st, 7, (int64_t)q->now);
-		stmt_int(s, st, 8, (int64_t)q->now + 30 * 86400);
-		stmt_int(s, st, 9, (int64_t)q->now + 60 * 86400);
-		stmt_int(s, st, 10, (int64_t)q->now + 90 * 86400);
+		stmt_int(s, st, 8, (int64_t)q->now);
+		stmt_int(s, st, 9, (int64_t)q->now + 30 * 86400);
+		stmt_int(s, st, 10, (int64_t)q->now + 60 * 86400);
+		stmt_int(s, st, 11, (int64_t)q->now + 90 * 86400);
 	}
 	while ((step = store_stmt_step(s, st, what, NULL, e)) == 1) {
 		memset(&g, 0, sizeof(g));
@@ -100,7 +100,7 @@ out:
 	return rc;
 }
 
-const char *const store_stats_profiles[3] = {"server", "client", "codesign"};
+const char *const store_stats_profiles[4] = {"server", "shortlived", "client", "codesign"};
 
 int
 store_stats_issued(struct store *s, const struct store_stats_query *q,

@@ -3,7 +3,8 @@
  * src/acme/validate.c): the first byte chooses.  0: a DNS answer (acme_dns_parse for a TXT
  * question of _acme-challenge.example.org, id 0x1234, then acme_dns_txt of each record); 1:
  * the same for a CAA question of example.org, then acme_caa_allows; 2: a tls-alpn-01
- * certificate (DER; acme_tlsalpn_check).  Hostile bytes must give a clean refusal, never a
+ * certificate (DER; acme_tlsalpn_check) for a DNS name, then for an IPv4 and an IPv6 address
+ * (RFC 8738 6: the iPAddress branch).  Hostile bytes must give a clean refusal, never a
  * crash, a leak or undefined behaviour; what is kept stays within its bounds.
  */
 #include <stddef.h>
@@ -23,6 +24,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const ids[] = {"ca.example.net"};
+	static const char *const hosts[] = {"www.example.org", "192.0.2.1", "2001:db8::1"};
 	static struct acme_dns_res res;
 	char txt[ACME_DNS_RDATA_MAX], why[600];
 	unsigned char md[32];
@@ -61,10 +63,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p = data + 1;
 		memset(md, 0x5a, sizeof(md));
 		if ((x = d2i_X509(NULL, &p, (long)(size - 1))) != NULL) {
-			why[0] = '\0';
-			if (!acme_tlsalpn_check(x, "www.example.org", md, why, sizeof(why)) &&
-			    why[0] == '\0')
-				abort();
+			for (size_t h = 0; h < sizeof(hosts) / sizeof(hosts[0]); h++) {
+				why[0] = '\0';
+				if (!acme_tlsalpn_check(x, hosts[h], md, why, sizeof(why)) &&
+				    why[0] == '\0')
+					abort();
+			}
 			X509_free(x);
 		}
 		break;

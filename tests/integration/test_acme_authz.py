@@ -466,8 +466,8 @@ def test_acme_ip_identifiers(ca, tmp_path):
         for az in order.authorizations:
             types = sorted(c.chall.typ for c in az.body.challenges)
             if az.body.identifier.typ.name == "ip":
-                # RFC 8738 7: never dns-01; tls-alpn-01 not until it is wired for addresses
-                assert types == ["http-01"], types
+                # RFC 8738 7: never dns-01; http-01 and tls-alpn-01 (RFC 8738 6)
+                assert types == ["http-01", "tls-alpn-01"], types
             chall = [c for c in az.body.challenges if c.chall.typ == "http-01"][0]
             response, validation = chall.chall.response_and_validation(key)
             resp.answers[chall.chall.encode("token")] = validation
@@ -502,7 +502,7 @@ def test_acme_ip_identifiers(ca, tmp_path):
                  {"identifier": {"type": "ip", "value": "127.0.0.1"}}, nonce(s, srv),
                  kid=regr.uri)
         assert r.status_code == 200 and r.json()["status"] == "valid", r.text
-        assert [c["type"] for c in r.json()["challenges"]] == ["http-01"], r.text
+        assert [c["type"] for c in r.json()["challenges"]] == ["http-01", "tls-alpn-01"], r.text
         assert ca.ok("audit", "verify")
     finally:
         stop_server(srv)

@@ -436,7 +436,8 @@ def alpn_cert(name, digest, critical=True, sans=None):
          .not_valid_before(now - datetime.timedelta(hours=1))
          .not_valid_after(now + datetime.timedelta(days=1))
          .add_extension(x509.SubjectAlternativeName(
-             [x509.DNSName(n) for n in (sans or [name])]), critical=False)
+             [n if isinstance(n, x509.GeneralName) else x509.DNSName(n)
+              for n in (sans or [name])]), critical=False)
          .add_extension(x509.UnrecognizedExtension(
              ObjectIdentifier("1.3.6.1.5.5.7.1.31"), b"\x04\x20" + digest), critical=critical))
     c = b.sign(k, hashes.SHA256())
@@ -449,7 +450,8 @@ def test_acme_tlsalpn01(ca, tmp_path):
     """tls-alpn-01: a challenge certificate (RFC 8737 3) on the test's TLS server
     (acme.tlsalpn01_port; the name's A record from the test's DNS server): valid, SNI the name;
     then the refusals: a non-critical acmeIdentifier, a wrong digest, a second SAN, python3-acme
-    2.1's gen_cert (the draft's OID), no acme-tls/1, the loopback address without
+    2.1's gen_cert (the draft's OID), no acme-tls/1; an ip identifier (RFC 8738 6: SNI the
+    reverse name, an iPAddress SAN); the loopback address without
     acme.allow_private_addresses, a name without an address."""
     import OpenSSL.crypto as oc
     resp, tls, dns = Responder(), TLSALPN(), DNS()
@@ -505,6 +507,42 @@ def test_acme_tlsalpn01(ca, tmp_path):
         assert err.typ == ERR + "incorrectResponse" and "acmeIdentifier" in err.detail, err
         err = refused("noalpn", lambda n, d: alpn_cert(n, d), alpn=("http/1.1",))
         assert err.typ in (ERR + "unauthorized", ERR + "tls"), err
+
+        # an ip identifier (RFC 8738 6): http-01 and tls-alpn-01 offered (never dns-01); the
+        # address itself is dialled, SNI its reverse name, the certificate exactly one
+        # iPAddress SAN; a dNSName of the address's text, or another address, is refused
+        import ipaddress
+        from test_acme_authz import ip_csr
+        ca.ok("org", "set", "UNIV", "--ip", "127.0.0.0/8")
+        ip_san = lambda a: [x509.IPAddress(ipaddress.ip_address(a))]  # noqa: E731
+
+        def ip_try(make):
+            # an account of its own each time (the test's TLS server is on 127.0.0.1 only,
+            # and an account's valid authorization would be reused)
+            icl, ikey, _, _ = account(ca, srv, "--names", "127.0.0.1")
+            order = icl.new_order(ip_csr("127.0.0.1"))
+            authz = order.authorizations[0]
+            assert sorted(c.chall.typ for c in authz.body.challenges) == [
+                "http-01", "tls-alpn-01"], authz.body.challenges
+            ch = chall_of(authz, "tls-alpn-01")
+            d = __import__("hashlib").sha256(ch.chall.key_authorization(ikey).encode()).digest()
+            tls.present(tmp_path, *make(d))
+            del tls.sni[:]
+            icl.answer_challenge(ch, ch.chall.response(ikey))
+            return icl, order, wait_authz(icl, authz.uri)
+
+        icl, order, a = ip_try(lambda d: alpn_cert("x", d, sans=ip_san("127.0.0.1")))
+        assert a.body.status.name == "valid", chall_of(a, "tls-alpn-01").error
+        assert tls.sni == ["1.0.0.127.in-addr.arpa"], tls.sni
+        txt = verify_chain(srv, tmp_path, finalize(icl, order).fullchain_pem, "ipleaf")
+        assert "IP Address:127.0.0.1" in txt and "DNS:" not in txt, txt
+        _, _, a = ip_try(lambda d: alpn_cert("127.0.0.1", d))
+        err = chall_of(a, "tls-alpn-01").error
+        assert a.body.status.name == "invalid" and err.typ == ERR + "incorrectResponse", err
+        assert "RFC 8738 6" in err.detail and "iPAddress" in err.detail, err
+        _, _, a = ip_try(lambda d: alpn_cert("x", d, sans=ip_san("127.0.0.9")))
+        err = chall_of(a, "tls-alpn-01").error
+        assert a.body.status.name == "invalid" and "iPAddress" in err.detail, err
         stop_server(srv)
 
         # without acme.allow_private_addresses, the loopback address is refused: connection

@@ -125,7 +125,8 @@ def test_acme_limits_failed_certs(ca):
     resp = Responder()
     limits = ("acme.failed_validations_per_name = 1\nacme.failed_validations_window = %d\n"
               "acme.certs_per_domain = 1\nacme.certs_per_domain_window = %d\n"
-              % (WINDOW, WINDOW))
+              "acme.certs_per_ip = 1\nacme.certs_per_ip_window = %d\n"
+              % (WINDOW, WINDOW, WINDOW))
     srv = acme_server(ca, conf(resp.port) + limits)
     try:
         s = session(srv)
@@ -177,8 +178,10 @@ def test_acme_limits_failed_certs(ca):
         o, name = orders[0]
         done = cl.finalize_order(o, datetime.datetime.now() + datetime.timedelta(seconds=20))
         assert done.body.status.name == "valid"
-        rows = ca.sql("SELECT domain FROM acme_cert_domains")
+        rows = ca.sql("SELECT domain FROM acme_cert_domains WHERE domain NOT LIKE 'set:%'")
         assert rows == [["example.ac.jp"]], rows
+        # and the account's set of names, for the renewal rule
+        assert len(ca.sql("SELECT domain FROM acme_cert_domains WHERE domain LIKE 'set:%'")) == 1
         o, name = orders[1]
         from cryptography import x509 as cx509
         from cryptography.hazmat.primitives import serialization
@@ -192,6 +195,49 @@ def test_acme_limits_failed_certs(ca):
         p, _ = limited(r, WINDOW, "certificates per registered domain")
         assert "example.ac.jp" in p["detail"]
         assert len(ca.sql("SELECT serial FROM acme_orders WHERE serial IS NOT NULL")) == 1
+
+        # renewals are exempt from the certificates per domain: the same names again (any
+        # case) are ordered and finalized; an order replacing the certificate (RFC 9773) with
+        # a new name too is made; another account's same names are not a renewal
+        from test_acme_ari import cert_id
+        again = cl.new_order(csr_for("MAIL.example.ac.jp"))
+        again = cl.finalize_order(again, datetime.datetime.now() +
+                                  datetime.timedelta(seconds=20))
+        assert again.body.status.name == "valid"
+        assert len(ca.sql("SELECT serial FROM acme_orders WHERE serial IS NOT NULL")) == 2
+        r = post(s, srv.https + "/acme/new-order", key, jose.ES256,
+                 {"identifiers": [{"type": "dns", "value": "mail.example.ac.jp"},
+                                  {"type": "dns", "value": "new.example.ac.jp"}],
+                  "replaces": cert_id(done.fullchain_pem)}, nonce(s, srv), kid=regr.uri)
+        assert r.status_code == 201, r.text
+        limited(order_raw(s, srv, key2, regr2.uri, "mail.example.ac.jp"), WINDOW,
+                "certificates per registered domain")
+
+        # an address counts under itself (no registered domain), renewal or not
+        ca.ok("org", "set", "UNIV", "--ip", "127.0.0.1")
+        cl3, key3, regr3, _ = account(ca, srv, "--names", "127.0.0.1")
+        from test_acme_authz import ip_csr
+        o = cl3.new_order(ip_csr("127.0.0.1"))
+        authz, chall = http01(o)
+        response, validation = chall.chall.response_and_validation(key3)
+        resp.answers[chall.chall.encode("token")] = validation
+        cl3.answer_challenge(chall, response)
+        assert wait_authz(cl3, authz.uri).body.status.name == "valid"
+        done = cl3.finalize_order(o, datetime.datetime.now() + datetime.timedelta(seconds=20))
+        assert done.body.status.name == "valid"
+        assert ca.sql("SELECT domain FROM acme_cert_domains WHERE domain LIKE 'ip:%'") == \
+            [["ip:127.0.0.1"]]
+        r = post(s, srv.https + "/acme/new-order", key3, jose.ES256,
+                 {"identifiers": [{"type": "ip", "value": "127.0.0.1"}]}, nonce(s, srv),
+                 kid=regr3.uri)
+        p, _ = limited(r, WINDOW, "certificates per IP address")
+        assert "acme.certs_per_ip" in p["detail"] and "127.0.0.1" in p["detail"], p
+        # the page explains both
+        t = s.get(srv.https + "/policies/acme-limits", headers={"Accept-Language": "en"}).text
+        assert "Certificates per IP address" in t and "acme.certs_per_ip" in t, t
+        assert "A renewal is exempt" in t, t
+        ja = s.get(srv.https + "/policies/acme-limits", headers={"Accept-Language": "ja"}).text
+        assert "IP アドレスごとの証明書発行数" in ja and "更新は" in ja, ja
     finally:
         stop_server(srv)
         resp.close()

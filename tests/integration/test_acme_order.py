@@ -434,3 +434,86 @@ def test_acme_revoke(ca, tmp_path):
     finally:
         stop_server(srv)
         resp.close()
+
+
+def test_acme_finalize_slow_signer(ca, tmp_path):
+    """A signer slower than acme.finalize_wait_ms (test.acme_sign_delay_ms): finalize answers
+    the order processing with Retry-After, a second finalize is orderNotReady, the order turns
+    valid with its certificate URL when the issuance ends (one certificate); an order a kill -9
+    leaves processing is invalid with a serverInternal error after the restart."""
+    from conftest import kill_serve
+    from cryptography import x509 as cx509
+    resp = Responder()
+    slow = conf(resp.port) + "acme.finalize_wait_ms = 100\ntest.acme_sign_delay_ms = 1500\n"
+    srv = acme_server(ca, slow)
+    try:
+        cl, key, regr, kid = account(ca, srv, "--names", NAME + ",mail.example.ac.jp")
+        s = session(srv)
+
+        def ready(name):
+            order = cl.new_order(csr_for(name))
+            authz, chall = http01(order)
+            response, validation = chall.chall.response_and_validation(key)
+            resp.answers[chall.chall.encode("token")] = validation
+            cl.answer_challenge(chall, response)
+            assert wait_authz(cl, authz.uri).body.status.name == "valid"
+            der = cx509.load_pem_x509_csr(csr_for(name)).public_bytes(
+                serialization.Encoding.DER)
+            return order, der
+
+        order, der = ready(NAME)
+        before = len(ca.sql("SELECT serial FROM certificates"))
+        r = post(s, order.body.finalize, key, jose.ES256, {"csr": b64u(der)}, nonce(s, srv),
+                 kid=regr.uri)
+        assert r.status_code == 200 and r.json()["status"] == "processing", r.text
+        assert r.headers["Retry-After"] == "1" and "certificate" not in r.json(), r.headers
+        problem(post(s, order.body.finalize, key, jose.ES256, {"csr": b64u(der)},
+                     nonce(s, srv), kid=regr.uri), 403, "orderNotReady")
+        end = time.time() + 15
+        while True:
+            r = post(s, order.uri, key, jose.ES256, None, nonce(s, srv), kid=regr.uri)
+            if r.json()["status"] != "processing" or time.time() > end:
+                break
+            assert r.headers["Retry-After"] == "1"
+            time.sleep(0.2)
+        assert r.json()["status"] == "valid" and "certificate" in r.json(), r.text
+        assert "Retry-After" not in r.headers
+        c = post(s, r.json()["certificate"], key, jose.ES256, None, nonce(s, srv), kid=regr.uri)
+        assert c.status_code == 200 and "BEGIN CERTIFICATE" in c.text
+        oid = order.uri.rsplit("/", 1)[1]
+        serials = ca.sql(f"SELECT serial FROM acme_orders WHERE id = {oid}")
+        assert len(ca.sql(f"SELECT serial FROM certificates WHERE serial = "
+                          f"'{serials[0][0]}'")) == 1
+        assert len(ca.sql("SELECT serial FROM certificates")) == before + 1  # one, not two
+
+        # kill -9 while the second order is being signed: processing; after the restart (its
+        # last move made older than RA_ACME_STALE) it is invalid with an error, audited
+        order2, der2 = ready("mail.example.ac.jp")
+        r = post(s, order2.body.finalize, key, jose.ES256, {"csr": b64u(der2)},
+                 nonce(s, srv), kid=regr.uri)
+        assert r.json()["status"] == "processing", r.text
+        kill_serve(srv)
+        oid2 = order2.uri.rsplit("/", 1)[1]
+        assert ca.sql(f"SELECT status FROM acme_orders WHERE id = {oid2}") == [["processing"]]
+        ca.sql(f"UPDATE acme_orders SET updated = updated - 120 WHERE id = {oid2}")
+        hp, sp = srv.http_port, srv.https_port
+        for attempt in range(20):  # the same ports (the account URLs name them): until free
+            try:
+                srv = start_server(ca, ("acme.enabled = yes\nacme.base_url = "
+                                        "https://localhost:%d\nacme.caa_identities = "
+                                        "ca.example.jp\n" % sp) + slow, ports=(hp, sp))
+                break
+            except AssertionError as e:
+                if "Address already in use" not in str(e) or attempt == 19:
+                    raise
+                time.sleep(0.5)
+        r = post(s, order2.uri, key, jose.ES256, None, nonce(s, srv), kid=regr.uri)
+        j = r.json()
+        assert j["status"] == "invalid" and j["error"]["type"] == ERR + "serverInternal", j
+        assert "restarted" in j["error"]["detail"] and "certificate" not in j, j
+        assert len(ca.sql("SELECT serial FROM certificates")) == before + 1
+        assert "acme.order.sweep" in ca.ok("audit", "list")
+        assert ca.ok("audit", "verify")
+    finally:
+        stop_server(srv)
+        resp.close()

@@ -15,7 +15,7 @@ import re
 import pytest
 
 from conftest import stop_server
-from test_acme import ERR, acme_server, client
+from test_acme import ERR, acme_server, client, nonce, post, session
 from test_acme_order import NAME, Responder, csr_for, http01, wait_authz
 from test_console import csrf_of, enrol, login
 from test_console_bulk import commit, cp932, follow, issue_line, rows, upload
@@ -105,7 +105,7 @@ def acme_console(ca):
 def test_console_acme_page(acme_console, tmp_path):
     srv, inst, resp = acme_console
     plain = enrol(srv, inst, tmp_path, "Hanako Server", "hanako@example.ac.jp", "--org", "UNIV",
-                  "--perm", "server")
+                  "--perm", "server,stats")
     off = enrol(srv, inst, tmp_path, "Taro Acme", "taro@example.ac.jp", "--org", "UNIV",
                 "--perm", "acme")
     oid = inst.sql("SELECT id FROM officers WHERE email = 'taro@example.ac.jp'")[0][0]
@@ -170,6 +170,37 @@ def test_console_acme_page(acme_console, tmp_path):
     done = cl.finalize_order(order, datetime.datetime.now() + datetime.timedelta(seconds=20))
     assert done.body.status.name == "valid"
     serial = inst.sql("SELECT serial FROM acme_orders WHERE serial IS NOT NULL")[0][0]
+
+    # the short-lived profile: the server officer's list shows it with the server ones (a
+    # profile column), its page opens, and the statistics count it in a row of its own
+    hs = session(srv)
+    r = post(hs, cl.directory["newOrder"], key, jose.ES256,
+             {"identifiers": [{"type": "dns", "value": NAME}], "profile": "shortlived"},
+             nonce(hs, srv), kid=cl.net.account.uri)
+    assert r.status_code == 201 and r.json()["status"] == "ready", r.text
+    short = cl.finalize_order(
+        messages.OrderResource(body=messages.Order.from_json(r.json()),
+                               uri=r.headers["Location"], csr_pem=csr_for(NAME)),
+        datetime.datetime.now() + datetime.timedelta(seconds=20))
+    assert short.body.status.name == "valid"
+    short_serial = inst.sql("SELECT serial FROM certificates WHERE profile = 'shortlived'")
+    assert len(short_serial) == 1, short_serial
+    short_serial = short_serial[0][0]
+    page0 = s0.get(srv.console + "/certs", params={"kind": "server"})
+    assert page0.status_code == 200
+    listed = dict(re.findall(r"<code>([0-9A-F]+)</code></a></td><td>[^<]*</td><td>[^<]*</td>"
+                             r"<td>([a-z]+)</td>", page0.text))
+    assert listed.get(serial) == "server" and listed.get(short_serial) == "shortlived", listed
+    assert s0.get(srv.console + "/certs/view",
+                  params={"serial": short_serial}).status_code == 200
+    month = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m")
+    tsv = s0.get(srv.console + "/stats.tsv", params={"from": month, "to": month})
+    assert tsv.status_code == 200, tsv.text
+    counts = {tuple(f[:4]): f[4] for f in (ln.split("\t") for ln in tsv.text.splitlines()[1:])}
+    assert counts.get(("UNIV", "(all domains)", month, "shortlived")) == "1", counts
+    assert counts.get(("UNIV", "(all domains)", month, "server")) == "1", counts
+    r = s0.get(srv.console + "/stats", params={"from": month, "to": month})
+    assert 'class="bar-shortlived"' in r.text and 'class="bar-server"' in r.text, r.text
 
     # suspend: newOrder unauthorized; resume: orders again; revoke: for good
     r = status_post(s, srv, page.text, kid, "suspended", csrf=False)

@@ -407,7 +407,7 @@ test_limits(void **state)
 	assert_int_equal(ra_acme_limit_account(fx.st, &lim, "192.0.2.8", &hit, &e), RA_ACME_OK);
 
 	/* orders per account */
-	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, &hit, &e), RA_ACME_OK);
+	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, 0, &hit, &e), RA_ACME_OK);
 	for (int i = 0; i < 2; i++) {
 		memset(&o, 0, sizeof(o));
 		o.account_id = acct.id;
@@ -416,36 +416,36 @@ test_limits(void **state)
 		o.created = now - 600 * (i + 1); /* 10 and 20 minutes ago */
 		OK(store_acme_order_add(fx.st, &o, &e));
 	}
-	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, &hit, &e),
+	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, 0, &hit, &e),
 			 RA_ACME_RATE_LIMITED);
 	assert_int_equal(hit.which, RA_ACME_LIMIT_ORDERS);
 	/* the oldest (20 minutes ago) leaves the window in 40 minutes */
 	assert_true(hit.retry_after >= 2390 && hit.retry_after <= 2400);
 	lim.max[RA_ACME_LIMIT_ORDERS] = 0; /* off */
 	err_clear(&e);
-	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, &hit, &e), RA_ACME_OK);
+	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, 0, &hit, &e), RA_ACME_OK);
 
 	/* certificates per registered domain of an organization: each certificate once per
 	 * domain; another organization's certificates under the domain do not count (0029) */
 	acct.org_id = 7;
-	OK(ra_acme_limit_record_cert(fx.st, 8, names, 3, "01AA", &e));
-	OK(ra_acme_limit_record_cert(fx.st, 8, names, 3, "01A9", &e));
-	OK(ra_acme_limit_record_cert(fx.st, 7, names, 3, "01AB", &e));
-	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, &hit, &e), RA_ACME_OK);
-	OK(ra_acme_limit_record_cert(fx.st, 7, names, 1, "01AC", &e));
-	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, &hit, &e),
+	OK(ra_acme_limit_record_cert(fx.st, 8, acct.id, names, 3, "01AA", &e));
+	OK(ra_acme_limit_record_cert(fx.st, 8, acct.id, names, 3, "01A9", &e));
+	OK(ra_acme_limit_record_cert(fx.st, 7, acct.id, names, 3, "01AB", &e));
+	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, 0, &hit, &e), RA_ACME_OK);
+	OK(ra_acme_limit_record_cert(fx.st, 7, acct.id, names, 1, "01AC", &e));
+	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, 0, &hit, &e),
 			 RA_ACME_RATE_LIMITED);
 	assert_int_equal(hit.which, RA_ACME_LIMIT_CERTS);
 	assert_non_null(strstr(hit.detail, "example.ac.jp"));
 	assert_true(hit.retry_after >= 1 && hit.retry_after <= 3600);
 	acct.org_id = 9; /* an organization with none */
 	err_clear(&e);
-	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, &hit, &e), RA_ACME_OK);
+	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, 0, &hit, &e), RA_ACME_OK);
 	acct.org_id = 7;
 	/* other.ac.jp has one; third.ac.jp none */
 	snprintf(ids[0].value, sizeof(ids[0].value), "a.b.other.ac.jp");
 	err_clear(&e);
-	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, &hit, &e), RA_ACME_OK);
+	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, 0, &hit, &e), RA_ACME_OK);
 
 	/* failed validations per name of an account: one outside the window does not count;
 	 * another account's failures of the name do not count (0029) */
@@ -460,7 +460,7 @@ test_limits(void **state)
 			 RA_ACME_RATE_LIMITED);
 	assert_int_equal(hit.which, RA_ACME_LIMIT_FAILED);
 	assert_true(hit.retry_after >= 3490 && hit.retry_after <= 3500);
-	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, &hit, &e),
+	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, 0, &hit, &e),
 			 RA_ACME_RATE_LIMITED);
 	assert_int_equal(hit.which, RA_ACME_LIMIT_FAILED);
 	err_clear(&e);
@@ -470,6 +470,93 @@ test_limits(void **state)
 	assert_int_equal(
 	    ra_acme_limit_name(fx.st, &lim, acct.id + 1000, "www.third.ac.jp", &hit, &e),
 	    RA_ACME_RATE_LIMITED);
+}
+
+/*
+ * Addresses count per address (IPv6: per /64), never exempt; a renewal (replaces, or the
+ * account's same set of names within the window) is exempt from the certificates per domain,
+ * another account's same set is not.
+ */
+static void
+test_limits_renewal_ip(void **state)
+{
+	struct ra_acme_limits lim;
+	struct ra_acme_limited hit;
+	struct ra_acme_account acct, other;
+	struct ra_acme_ident ids[2];
+	const char *names[] = {"a.ren.ac.jp", "b.ren.ac.jp"};
+	const char *v6[] = {"2001:db8:1:2::5"};
+	struct store_acme_order o;
+	char key[RA_ACME_NAME_MAX];
+	struct err e;
+
+	(void)state;
+	err_clear(&e);
+	assert_int_equal(ra_acme_ip_limit_key("192.0.2.1", key, sizeof(key)), 0);
+	assert_string_equal(key, "ip:192.0.2.1");
+	assert_int_equal(ra_acme_ip_limit_key("2001:db8:1:2:3::4", key, sizeof(key)), 0);
+	assert_string_equal(key, "ip:2001:db8:1:2::/64");
+	assert_int_equal(ra_acme_ip_limit_key("www.example.org", key, sizeof(key)), -1);
+	assert_int_equal(ra_acme_ip_limit_key("192.0.2.1", key, 8), -1);
+
+	memset(&lim, 0, sizeof(lim));
+	memset(&acct, 0, sizeof(acct));
+	memset(&other, 0, sizeof(other));
+	memset(ids, 0, sizeof(ids));
+	for (int i = 0; i < RA_ACME_LIMIT__MAX; i++)
+		lim.window[i] = 3600;
+	lim.max[RA_ACME_LIMIT_CERTS] = 1;
+	lim.max[RA_ACME_LIMIT_IP_CERTS] = 1;
+	acct.id = account_add(NULL);
+	other.id = account_add(NULL);
+	OK(ra_acme_limit_record_cert(fx.st, acct.org_id, acct.id, names, 2, "0C01", &e));
+	/* the same names (any order and case): a renewal, exempt */
+	snprintf(ids[0].type, sizeof(ids[0].type), "dns");
+	snprintf(ids[0].value, sizeof(ids[0].value), "B.ren.ac.jp");
+	snprintf(ids[1].type, sizeof(ids[1].type), "dns");
+	snprintf(ids[1].value, sizeof(ids[1].value), "a.ren.ac.jp");
+	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 2, 0, &hit, &e), RA_ACME_OK);
+	/* another account's same names, or fewer names: counted */
+	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &other, ids, 2, 0, &hit, &e),
+			 RA_ACME_RATE_LIMITED);
+	assert_int_equal(hit.which, RA_ACME_LIMIT_CERTS);
+	err_clear(&e);
+	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 1, 0, &hit, &e),
+			 RA_ACME_RATE_LIMITED);
+	err_clear(&e);
+	/* replaces: exempt whatever the names */
+	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 1, 1, &hit, &e), RA_ACME_OK);
+
+	/* addresses: an IPv6 /64 counts as one, even for a renewal */
+	OK(ra_acme_limit_record_cert(fx.st, acct.org_id, acct.id, v6, 1, "0C02", &e));
+	snprintf(ids[0].type, sizeof(ids[0].type), "ip");
+	snprintf(ids[0].value, sizeof(ids[0].value), "2001:db8:1:2::9");
+	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 1, 1, &hit, &e),
+			 RA_ACME_RATE_LIMITED);
+	assert_int_equal(hit.which, RA_ACME_LIMIT_IP_CERTS);
+	assert_non_null(strstr(hit.detail, "acme.certs_per_ip"));
+	assert_non_null(strstr(hit.detail, "2001:db8:1:2::/64"));
+	err_clear(&e);
+	snprintf(ids[0].value, sizeof(ids[0].value), "2001:db8:1:3::9");
+	assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 1, 0, &hit, &e), RA_ACME_OK);
+
+	/* new orders per account: a renewal passes the limit, not twice it */
+	lim.max[RA_ACME_LIMIT_ORDERS] = 1;
+	for (int i = 0; i < 2; i++) {
+		memset(&o, 0, sizeof(o));
+		o.account_id = acct.id;
+		o.identifiers = "[]";
+		o.expires = util_now() + 3600;
+		o.created = util_now() - 60;
+		OK(store_acme_order_add(fx.st, &o, &e));
+		assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 1, 0, &hit, &e),
+				 RA_ACME_RATE_LIMITED);
+		assert_int_equal(hit.which, RA_ACME_LIMIT_ORDERS);
+		err_clear(&e);
+		assert_int_equal(ra_acme_limit_order(fx.st, &lim, &acct, ids, 1, 1, &hit, &e),
+				 i == 0 ? RA_ACME_OK : RA_ACME_RATE_LIMITED);
+		err_clear(&e);
+	}
 }
 
 /* Events past their window are purged (once a minute per process); the others stay counted. */
@@ -493,7 +580,7 @@ test_purge(void **state)
 	OK(store_acme_failed_add(fx.st, "www.purge.ac.jp", 1, now - 7200, &e));
 	OK(store_acme_failed_add(fx.st, "www.purge.ac.jp", 1, now - 60, &e));
 	OK(store_acme_cert_domain_add(fx.st, 3, "purge.ac.jp", "0A", now - 7200, &e));
-	OK(ra_acme_limit_record_cert(fx.st, 3, names, 1, "0B", &e));
+	OK(ra_acme_limit_record_cert(fx.st, 3, 1, names, 1, "0B", &e));
 	/* a minute after any earlier purge of this process (the SQLite run's, for PostgreSQL) */
 	ra_acme_limit_purge(fx.st, &lim, now + (want_pg ? 1000 : 120));
 	OK(store_acme_limit_count(fx.st, STORE_ACME_LIMIT_FAILED, "www.purge.ac.jp", 1, 0, 100, &n,
@@ -559,6 +646,7 @@ main(void)
 	};
 	const struct CMUnitTest stored[] = {
 	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_limits_renewal_ip),
 	    cmocka_unit_test(test_purge),
 	};
 	int failed = cmocka_run_group_tests_name("acme limits", pure, NULL, NULL);
