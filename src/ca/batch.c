@@ -463,17 +463,11 @@ ca_tx_end(struct ca_tx *tx, int commit, struct err *e)
 	return rc;
 }
 
-/* ca_write(), ca_write_again(): again says fn may run more than once. */
-static int
-ca_write_run(struct ca *ca, struct store *st, ca_write_fn fn, void *arg, int again, struct err *e)
+int
+ca_write_own(struct store *st, ca_write_fn fn, void *arg, struct err *e)
 {
 	struct err re;
 
-	if (ca_tx_cur != NULL)
-		return ca_tx_write(ca_tx_cur, fn, arg, e);
-	if (ca->batch != NULL)
-		return batch_run(ca->batch, fn, arg, again, e);
-	/* no batcher (the CLI): a transaction of its own on the caller's connection */
 	if (store_begin(st, e) == -1)
 		return -1;
 	if (fn(st, arg, e) == -1) {
@@ -488,6 +482,18 @@ ca_write_run(struct ca *ca, struct store *st, ca_write_fn fn, void *arg, int aga
 		return -1;
 	}
 	return 0;
+}
+
+/* ca_write(), ca_write_again(): again says fn may run more than once. */
+static int
+ca_write_run(struct ca *ca, struct store *st, ca_write_fn fn, void *arg, int again, struct err *e)
+{
+	if (ca_tx_cur != NULL)
+		return ca_tx_write(ca_tx_cur, fn, arg, e);
+	if (ca->batch != NULL)
+		return batch_run(ca->batch, fn, arg, again, e);
+	/* no batcher (the CLI): a transaction of its own on the caller's connection */
+	return ca_write_own(st, fn, arg, e);
 }
 
 int

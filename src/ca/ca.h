@@ -308,6 +308,8 @@ int ca_write(struct ca *, struct store *st, ca_write_fn fn, void *arg, struct er
  * and runs it again under its savepoint when something in that run failed.
  */
 int ca_write_again(struct ca *, struct store *st, ca_write_fn fn, void *arg, struct err *e);
+/* fn in a transaction of its own on st (what ca_write() does without a batch). */
+int ca_write_own(struct store *st, ca_write_fn fn, void *arg, struct err *e);
 
 /*
  * One transaction for many writers (the console's bulk commit): ca_tx_new() gives a

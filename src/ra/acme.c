@@ -172,25 +172,10 @@ ra_acme_writer_set(struct ca *ca)
 static int
 acme_write_run(struct store *st, ca_write_fn fn, void *arg, int again, struct err *e)
 {
-	struct err re;
-
 	if (acme_writer != NULL)
 		return again ? ca_write_again(acme_writer, st, fn, arg, e)
 			     : ca_write(acme_writer, st, fn, arg, e);
-	if (store_begin(st, e) == -1)
-		return -1;
-	if (fn(st, arg, e) == -1) {
-		store_rollback(st);
-		if (e->code == ERR_OK)
-			err_set(e, ERR_INTERNAL, "store: a write failed");
-		return -1;
-	}
-	err_clear(&re);
-	if (store_commit(st, &re) == -1) {
-		*e = re;
-		return -1;
-	}
-	return 0;
+	return ca_write_own(st, fn, arg, e);
 }
 
 static int
