@@ -649,12 +649,13 @@ store_acme_order_authzs_hold(struct store *s, int64_t order_id, time_t now, int6
 		goto out;
 	stmt_int(s, st, 1, order_id);
 	while ((r = store_stmt_step(s, st, "hold an ACME order's authorizations", NULL, e)) == 1) {
-		const char *v = col_str(s, st, 1);
+		char *v = col_str(s, st, 1);
 
 		if (*bad == 0 && (strcmp(v, "valid") != 0 || col_int(s, st, 2) < (int64_t)now)) {
 			*bad = col_int(s, st, 0);
 			snprintf(status, n, "%s", strcmp(v, "valid") != 0 ? v : "expired");
 		}
+		free(v);
 	}
 	if (r == -1)
 		goto out;
@@ -671,6 +672,7 @@ store_acme_order_caa_due(struct store *s, int64_t order_id, time_t before,
 	struct drv_stmt *st = NULL;
 	struct store_acme_caa_due *v = NULL;
 	size_t n = 0, cap = 0;
+	char *m;
 	int rc = -1, r;
 
 	*out = NULL;
@@ -686,7 +688,9 @@ store_acme_order_caa_due(struct store *s, int64_t order_id, time_t before,
 		v[n].authz_id = col_int(s, st, 0);
 		v[n].value = col_dup(s, st, 1);
 		v[n].wildcard = col_int(s, st, 2) != 0;
-		snprintf(v[n].method, sizeof(v[n].method), "%s", col_str(s, st, 3));
+		m = col_str(s, st, 3);
+		snprintf(v[n].method, sizeof(v[n].method), "%s", m);
+		free(m);
 		n++;
 	}
 	if (r == -1)
