@@ -422,7 +422,8 @@ acme_send(struct http_req *r, int status, const char *ctype, const char *body,
 		ctype = "application/problem+json";
 		body = alt;
 		extra = NULL;
-		ra_acme_nonce_forget(); /* settled: once */
+		/* the state stays (used, or failed) until acme_http's end, so that a write
+		 * after the answer is refused too (ra_acme_write) */
 	}
 	ra_acme_nonce_new(&acme.keys, util_now(), nonce);
 	acme_url(dir, sizeof(dir), ACME_PREFIX "/directory");

@@ -182,12 +182,17 @@ acme_validate_drain(void)
 		;
 	if (validate_slots.running > 0)
 		log_warn("acme: %d validations still running at shutdown", validate_slots.running);
-	/* then the idle workers end, their store connections closed before the CA is */
+	/* then every worker ends, its store connection closed before the CA is: a deadline of
+	 * its own (a worker that ran late ends at most one validation's time later; one counted
+	 * out after the caller closed the CA would use it) */
 	vq_stop = 1;
 	pthread_cond_broadcast(&validate_cv);
-	while (vq_live > 0 && validate_slots.running == 0 &&
-	       pthread_cond_timedwait(&validate_cv, &validate_mu, &until) == 0)
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ACME_DRAIN_S;
+	while (vq_live > 0 && pthread_cond_timedwait(&validate_cv, &validate_mu, &until) == 0)
 		;
+	if (vq_live > 0)
+		log_warn("acme: %d validation workers still live at shutdown", vq_live);
 	pthread_mutex_unlock(&validate_mu);
 }
 
